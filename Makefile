@@ -1,0 +1,68 @@
+# kgrec: `make quickstart` runs the main job on the embedded store; `make test` runs everything.
+#
+# Heavy dependencies (torch, ...) live in a virtual environment outside the clone, keyed by the
+# dependency list in pyproject.toml, so a fresh clone with unchanged dependencies downloads
+# nothing. The clone's own .venv is a thin layer on top holding kgrec itself (editable).
+
+PYTHON ?= python3
+KGREC_CACHE ?= $(HOME)/.cache/kgrec
+DEPS_KEY := $(shell $(PYTHON) tools/venv_key.py)
+DEPS_VENV ?= $(KGREC_CACHE)/venv-$(DEPS_KEY)
+VENV := .venv
+PY := $(VENV)/bin/python
+KGREC_DATA ?= $(abspath ../shared/datasets)
+export KGREC_DATA KGREC_CACHE
+
+.PHONY: setup quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
+
+setup: $(VENV)/.kgrec-$(DEPS_KEY)
+
+# No file prerequisites: the key in the path is what says whether the dependencies changed.
+# Only the .complete marker makes the environment valid, so an interrupted install is redone.
+$(DEPS_VENV)/.complete:
+	@echo "setup: installing dependencies into $(DEPS_VENV) (first time for this dependency list)"
+	rm -rf $(DEPS_VENV)
+	$(PYTHON) -m venv $(DEPS_VENV)
+	$(DEPS_VENV)/bin/pip install -q --upgrade pip "setuptools>=68" wheel
+	$(PYTHON) tools/venv_key.py --list > $(DEPS_VENV)/requirements.txt
+	$(DEPS_VENV)/bin/pip install -r $(DEPS_VENV)/requirements.txt
+	touch $@
+
+$(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete
+	rm -rf $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(DEPS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+		> $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_kgrec_deps.pth
+	$(DEPS_VENV)/bin/pip --python $(PY) install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+quickstart: setup
+	$(VENV)/bin/kgrec quickstart
+
+lint: setup
+	$(DEPS_VENV)/bin/ruff check .
+	$(DEPS_VENV)/bin/ruff format --check .
+
+format: setup
+	$(DEPS_VENV)/bin/ruff check --fix .
+	$(DEPS_VENV)/bin/ruff format .
+
+# Starts the local Neo4j, runs lint and the whole test suite against it, stops Neo4j.
+test: setup
+	@set -e; export KGREC_PYTHON=$(abspath $(PY)); \
+	tools/neo4j/neo4j start; \
+	trap 'tools/neo4j/neo4j stop' EXIT; \
+	$(MAKE) --no-print-directory lint; \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+neo4j-start: setup
+	KGREC_PYTHON=$(abspath $(PY)) tools/neo4j/neo4j start
+
+neo4j-stop:
+	tools/neo4j/neo4j stop
+
+neo4j-status:
+	tools/neo4j/neo4j status
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

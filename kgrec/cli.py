@@ -1,0 +1,55 @@
+"""The `kgrec` command line: the only place where strings become classes and options.
+
+Each command group lives in a module of `kgrec.commands` that defines
+``register(subparsers)``; the modules are listed in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from kgrec.errors import KgrecError
+
+COMMANDS = ["load", "graph", "embed", "split", "train", "quickstart"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kgrec",
+        description="Knowledge-graph-centric, cross-domain recommender.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"kgrec.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"kgrec.commands.{name}":
+                raise
+            continue  # a command group that has not landed yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KgrecError as exc:
+        print(f"kgrec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"kgrec {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

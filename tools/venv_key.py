@@ -1,0 +1,29 @@
+"""Print the dependency list of pyproject.toml (``--list``) or a short hash of it (default).
+
+The Makefile keys the shared virtual environment by this hash, so a clone whose
+dependencies are unchanged reuses the installed packages instead of downloading torch again.
+"""
+
+import hashlib
+import sys
+import tomllib
+from pathlib import Path
+
+EXTRAS = ("dev",)
+
+
+def requirements() -> list[str]:
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    deps = list(project["dependencies"])
+    for extra in EXTRAS:
+        deps += project["optional-dependencies"][extra]
+    return deps
+
+
+if __name__ == "__main__":
+    reqs = requirements()
+    if sys.argv[1:] == ["--list"]:
+        print("\n".join(reqs))
+    else:
+        text = "\n".join([sys.version.split()[0], *reqs])
+        print(hashlib.sha256(text.encode()).hexdigest()[:12])
