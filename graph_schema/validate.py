@@ -1,0 +1,202 @@
+"""Validation of the canonical tables against their specs (:mod:`graph_schema.tables`).
+
+Errors are :class:`kgrec.errors.InputError` naming the file, line and field. While a loader
+builds a table, each row keeps where it came from in two private columns, ``_file`` and
+``_line`` (1-based, header = line 1), so a problem found after parsing still names its source;
+:func:`strip_private` drops them before the tables leave the loader.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from graph_schema.names import is_property_name
+from graph_schema.tables import DOMAIN_PATTERN, SPECS, GraphTables, TableSpec
+from kgrec.errors import InputError
+
+FILE = "_file"
+LINE = "_line"
+PRIVATE = (FILE, LINE)
+KNOWLEDGE_KINDS = ("Item", "Entity")
+
+
+def conform(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """``df`` with the spec's columns first, cast to the spec's dtypes (absent optional columns
+    added as nulls), then its other columns (attributes, private columns) unchanged."""
+    columns: dict[str, pd.Series] = {}
+    for column in spec.columns:
+        if column.name in df:
+            columns[column.name] = _cast(df[column.name], column.dtype)
+        elif not column.required:
+            columns[column.name] = _cast(pd.Series(pd.NA, index=df.index), column.dtype)
+    rest = {name: df[name] for name in df.columns if name not in columns}
+    return pd.DataFrame({**columns, **rest}, index=df.index)
+
+
+def _cast(series: pd.Series, dtype: str) -> pd.Series:
+    if dtype.startswith("list<"):
+        return series.astype(object)
+    if (
+        dtype == "string"
+        and isinstance(series.dtype, pd.StringDtype)
+        and series.dtype.na_value is pd.NA
+    ):
+        return series
+    return series.astype(dtype)
+
+
+def strip_private(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without the private provenance columns, with a fresh 0..n-1 index."""
+    return df.drop(columns=[c for c in PRIVATE if c in df]).reset_index(drop=True)
+
+
+def where(df: pd.DataFrame, position: int, file: str | None = None) -> dict[str, object]:
+    """``file`` and ``line`` of the row at ``position`` (from the private columns, if kept)."""
+    found: dict[str, object] = {"file": file, "line": None}
+    if FILE in df:
+        found["file"] = str(df[FILE].iloc[position])
+    if LINE in df:
+        found["line"] = int(df[LINE].iloc[position])
+    return found
+
+
+def validate_table(df: pd.DataFrame, spec: TableSpec, *, file: str | None = None) -> None:
+    """Raise :class:`InputError` unless ``df`` is a valid ``spec`` table.
+
+    Checks: required columns present and never empty, no unknown columns (attributes only where
+    the spec allows them, with property-safe names), dtypes as specified, list columns holding
+    lists, floats finite or null, keys unique, domain names matching ``DOMAIN_PATTERN``,
+    knowledge kinds ``Item``/``Entity``, item uids equal to ``<domain>:<item_id>``.
+    """
+    for name in spec.required:
+        if name not in df:
+            raise InputError(f"the {spec.name} table has no column {name!r}", file=file, field=name)
+    known = {c.name for c in spec.columns}
+    for name in df.columns:
+        if name in known or name in PRIVATE:
+            continue
+        if not spec.extra_columns:
+            raise InputError(f"unexpected column in the {spec.name} table", file=file, field=name)
+        if not is_property_name(name):
+            raise InputError(
+                "an attribute name must be ASCII letters, digits and '_', starting with a letter",
+                file=file,
+                field=str(name),
+            )
+    for column in spec.columns:
+        if column.name in df:
+            _check_column(df, spec, column.name, column.dtype, column.required, file)
+    _check_unique(df, spec, file)
+    if "domain" in df:
+        _check_values(df, "domain", _bad_domains(df["domain"]), "not a valid domain name", file)
+    if spec.name == "knowledge":
+        for name in ("head_kind", "tail_kind"):
+            bad = ~df[name].isin(KNOWLEDGE_KINDS)
+            _check_values(df, name, bad, f"must be one of {KNOWLEDGE_KINDS}", file)
+    if spec.name == "items":
+        bad = (df["uid"] != df["domain"] + ":" + df["item_id"]).fillna(True)
+        _check_values(df, "uid", bad, "an item's uid must be '<domain>:<item_id>'", file)
+
+
+def _check_column(
+    df: pd.DataFrame, spec: TableSpec, name: str, dtype: str, required: bool, file: str | None
+) -> None:
+    series = df[name]
+    if not _has_dtype(series, dtype):
+        raise InputError(
+            f"column of the {spec.name} table has dtype {series.dtype}, expected {dtype}",
+            file=file,
+            field=name,
+        )
+    missing = series.isna()
+    if dtype == "string":
+        missing |= (series == "").fillna(True)
+    if required:
+        _check_values(df, name, missing, "a required value is empty", file)
+    if dtype.startswith("list<"):
+        bad = series.map(lambda value: not _is_list_value(value, dtype), na_action="ignore")
+        _check_values(df, name, bad.fillna(False).astype(bool), f"must be a {dtype}", file)
+    elif dtype == "float64":
+        bad = ~np.isfinite(series.to_numpy()) & series.notna().to_numpy()
+        _check_values(df, name, pd.Series(bad, index=df.index), "must be a finite number", file)
+
+
+def _has_dtype(series: pd.Series, dtype: str) -> bool:
+    if dtype == "string":
+        return isinstance(series.dtype, pd.StringDtype)
+    if dtype.startswith("list<"):
+        return series.dtype == object
+    return str(series.dtype) == dtype
+
+
+def _is_list_value(value: object, dtype: str) -> bool:
+    if not isinstance(value, list | tuple | np.ndarray):
+        return False
+    if dtype == "list<string>":
+        return all(isinstance(v, str) for v in value)
+    return all(isinstance(v, int | float | np.floating | np.integer) for v in value)
+
+
+def _bad_domains(series: pd.Series) -> pd.Series:
+    return ~series.astype("string").str.fullmatch(DOMAIN_PATTERN.pattern).fillna(False).astype(bool)
+
+
+def _check_values(
+    df: pd.DataFrame, name: str, bad: pd.Series, message: str, file: str | None
+) -> None:
+    """Raise naming the first row where ``bad`` holds."""
+    flags = bad.to_numpy(dtype=bool, na_value=True)
+    if flags.any():
+        position = int(np.argmax(flags))
+        value = df[name].iloc[position]
+        raise InputError(f"{message}: {value!r}", field=name, **where(df, position, file))
+
+
+def _check_unique(df: pd.DataFrame, spec: TableSpec, file: str | None) -> None:
+    key = list(spec.key)
+    again = df.duplicated(key, keep="first").to_numpy()
+    if not again.any():
+        return
+    position = int(np.argmax(again))
+    value = tuple(df[key].iloc[position])
+    first = int(np.argmax((df[key] == pd.Series(value, index=key)).all(axis=1).to_numpy()))
+    earlier = where(df, first, file)["line"]
+    also = f" (first at line {earlier})" if earlier is not None else ""
+    raise InputError(
+        f"duplicate key {value} in the {spec.name} table{also}",
+        field=", ".join(key),
+        **where(df, position, file),
+    )
+
+
+def validate_graph(graph: GraphTables) -> None:
+    """Validate every table, and that the graph is self-contained: interactions and knowledge
+    name users, items and entities of its own tables, items name domains of its own."""
+    for name, table in graph.tables().items():
+        validate_table(table, SPECS[name])
+    _check_refs(graph.items, "domain", graph.domains["domain"], "domains")
+    _check_refs(graph.interactions, "user_id", graph.users["user_id"], "users")
+    _check_refs(graph.interactions, "item_uid", graph.items["uid"], "items")
+    knowledge = graph.knowledge
+    for end in ("head", "tail"):
+        for kind, keys, table in (
+            ("Item", graph.items["uid"], "items"),
+            ("Entity", graph.entities["entity_id"], "entities"),
+        ):
+            rows = knowledge[knowledge[f"{end}_kind"] == kind]
+            _check_refs(rows, f"{end}_key", keys, table)
+    linked = graph.entities["entity_id"].isin(graph.items["entity_id"].dropna())
+    _check_values(
+        graph.entities,
+        "entity_id",
+        linked,
+        "an entity tied to an item is that item, not an Entity",
+        None,
+    )
+
+
+def _check_refs(df: pd.DataFrame, name: str, keys: pd.Series, table: str) -> None:
+    _check_values(
+        df, name, ~df[name].isin(keys), f"names a key that is not in the {table} table", None
+    )
