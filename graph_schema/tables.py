@@ -61,9 +61,7 @@ ITEMS = TableSpec(
     key=("uid",),
     extra_columns=True,
 )
-ENTITIES = TableSpec(
-    "entities", (_c("entity_id"), _c("name", required=False)), key=("entity_id",)
-)
+ENTITIES = TableSpec("entities", (_c("entity_id"), _c("name", required=False)), key=("entity_id",))
 INTERACTIONS = TableSpec(
     "interactions",
     (

@@ -2,6 +2,7 @@
 // Maven Central with its Bolt connector on 127.0.0.1. Started and stopped by ./neo4j.
 //
 // Arguments: <home> <bolt-port>; the password comes from the environment (NEO4J_PASSWORD).
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -41,10 +42,14 @@ public final class KgrecNeo4j {
                 .build();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.out.println("kgrec-neo4j: shutting down");
+            home.resolve("ready").toFile().delete();
             dbms.shutdown();
             System.out.println("kgrec-neo4j: stopped");
         }));
         setPassword(dbms, password);
+        // The start script waits for this file before it connects: connecting earlier would
+        // fail authentication and trip the server's rate limit on failed logins.
+        Files.writeString(home.resolve("ready"), port + "\n");
         System.out.println("kgrec-neo4j: bolt://127.0.0.1:" + port + " ready, home " + home);
         Thread.currentThread().join();
     }

@@ -1,0 +1,110 @@
+"""What every graph recommender in kgrec offers, so one trainer and one evaluator serve all.
+
+Node space: every model works over one node index space laid out as
+``[users (num_users) | items of all domains (num_items) | entities (num_entities)]``, the layout
+``kgrec.data.export`` produces. User ``u`` is node ``u``; item ``i`` is node ``num_users + i``.
+``edge_index`` holds both directions of every edge; ``edge_type`` (where a model uses relations)
+numbers the relation of each edge.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class GraphRecommender(nn.Module):
+    """Base of the trainable recommenders: node embeddings in, dot-product scores out.
+
+    Subclasses implement :meth:`forward` and :meth:`reset_parameters`; they may add a
+    model-specific :meth:`auxiliary_loss` (for example a domain discriminator).
+    """
+
+    def __init__(self, num_users: int, num_items: int) -> None:
+        super().__init__()
+        if num_users <= 0 or num_items <= 0:
+            raise ValueError(
+                f"num_users and num_items must be positive, got {num_users} and {num_items}"
+            )
+        self.num_users = num_users
+        self.num_items = num_items
+
+    def forward(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        n_id: Tensor | None = None,
+    ) -> Tensor:
+        """Embeddings of the nodes of the graph given, shape ``[num_nodes, dim]``.
+
+        With ``n_id`` (a sampled subgraph, PyG loader style) the graph's node ``j`` is global
+        node ``n_id[j]``; without it the graph is the whole node space.
+        """
+        raise NotImplementedError
+
+    def split(self, node_emb: Tensor) -> tuple[Tensor, Tensor]:
+        """(user embeddings, item embeddings) of a full-graph :meth:`forward` output."""
+        return (
+            node_emb[: self.num_users],
+            node_emb[self.num_users : self.num_users + self.num_items],
+        )
+
+    def auxiliary_loss(self, node_emb: Tensor, *, n_id: Tensor | None = None) -> Tensor | None:
+        """An extra training loss of this model (None: none)."""
+        return None
+
+    @torch.no_grad()
+    def recommend(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        users: Tensor,
+        k: int,
+        candidates: Tensor | None = None,
+        exclude: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Top-``k`` items for ``users``: (item indices ``[len(users), k]``, scores).
+
+        ``candidates`` restricts the ranking to these item indices (e.g. the target domain);
+        ``exclude`` is a ``[2, X]`` tensor of (position in ``users``, item index) pairs that
+        must never be returned (e.g. training interactions).
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            user_emb, item_emb = self.split(self(edge_index, edge_type))
+            scores = user_emb[users] @ item_emb.T
+        finally:
+            self.train(was_training)
+        return top_k(scores, k, candidates=candidates, exclude=exclude)
+
+
+def top_k(
+    scores: Tensor,
+    k: int,
+    *,
+    candidates: Tensor | None = None,
+    exclude: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Top-``k`` columns of each row of ``scores`` among ``candidates``, never ``exclude``d.
+
+    Returns (item indices, scores), each ``[rows, k]``, best first.
+    """
+    if not isinstance(k, int) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    scores = scores.clone()
+    if exclude is not None and exclude.numel():
+        scores[exclude[0], exclude[1]] = float("-inf")
+    if candidates is not None:
+        allowed = torch.zeros(scores.size(1), dtype=torch.bool, device=scores.device)
+        allowed[candidates] = True
+        scores[:, ~allowed] = float("-inf")
+        available = int(allowed.sum())
+    else:
+        available = scores.size(1)
+    if k > available:
+        raise ValueError(f"k={k} is larger than the {available} candidate items")
+    top_scores, top_items = scores.topk(k, dim=1)
+    return top_items, top_scores
