@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 KGREC_DATA ?= $(abspath ../shared/datasets)
 export KGREC_DATA KGREC_CACHE
 
-.PHONY: setup quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
+.PHONY: setup setup-sparse sparse-from-cache quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
 
 setup: $(VENV)/.kgrec-$(DEPS_KEY)
 
@@ -36,6 +36,29 @@ $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete
 	$(DEPS_VENV)/bin/pip --python $(PY) install -q --no-deps --no-build-isolation -e .
 	touch $@
 
+# The optional `sparse` extra (torch-scatter, torch-sparse: neighbour sampling). PyPI has only
+# their sources, a ~40 minute build on 2 cores, so the wheels are built once per torch version
+# and kept in $(KGREC_CACHE)/wheels. `make test` installs them when they are cached.
+TORCH_VERSION = $(shell $(DEPS_VENV)/bin/python -c 'import torch; print(torch.__version__)')
+SPARSE_WHEELS = $(KGREC_CACHE)/wheels/torch-$(TORCH_VERSION)
+
+setup-sparse: setup
+	@if ! ls $(SPARSE_WHEELS)/torch_sparse-*.whl >/dev/null 2>&1; then \
+		echo "setup-sparse: building torch-scatter and torch-sparse (about 40 minutes, once)"; \
+		mkdir -p $(SPARSE_WHEELS); \
+		$(DEPS_VENV)/bin/pip wheel --no-build-isolation --no-deps -w $(SPARSE_WHEELS) \
+			torch-scatter torch-sparse; \
+	fi
+	$(MAKE) --no-print-directory sparse-from-cache
+
+sparse-from-cache: setup
+	@if ls $(SPARSE_WHEELS)/torch_sparse-*.whl >/dev/null 2>&1; then \
+		$(DEPS_VENV)/bin/python -c 'import torch_sparse' 2>/dev/null || \
+		$(DEPS_VENV)/bin/pip install -q --no-index --no-deps $(SPARSE_WHEELS)/*.whl; \
+	else \
+		echo "note: torch-sparse is not built (make setup-sparse); neighbour-sampling tests will skip"; \
+	fi
+
 quickstart: setup
 	$(VENV)/bin/kgrec quickstart
 
@@ -48,7 +71,7 @@ format: setup
 	$(DEPS_VENV)/bin/ruff format .
 
 # Starts the local Neo4j, runs lint and the whole test suite against it, stops Neo4j.
-test: setup
+test: setup sparse-from-cache
 	@set -e; export KGREC_PYTHON=$(abspath $(PY)); \
 	tools/neo4j/neo4j start; \
 	trap 'tools/neo4j/neo4j stop' EXIT; \

@@ -13,7 +13,17 @@ import sys
 
 from kgrec.errors import KgrecError
 
-COMMANDS = ["load", "graph", "embed", "split", "train", "quickstart"]
+COMMANDS = [
+    "load",
+    "graph",
+    "embed",
+    "split",
+    "train",
+    "recommend",
+    "explain",
+    "download",
+    "quickstart",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

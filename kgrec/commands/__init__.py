@@ -1,0 +1,1 @@
+"""The `kgrec` command groups; each module defines ``register(subparsers)``."""

@@ -1,0 +1,99 @@
+"""Fetch public datasets in RecBole's atomic format into a data folder.
+
+The archives are RecBole's published atomic files; ``base_url`` points elsewhere (a mirror, or
+a local server in tests). Nothing is left half-written: the archive is downloaded and unpacked
+into a temporary folder beside the destination, checked, then moved into place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from kgrec.errors import KgrecError
+
+RECBOLE_BASE_URL = "https://recbole.s3-accelerate.amazonaws.com/ProcessedDatasets"
+# dataset -> archive path under the base URL
+DATASETS = {
+    "ml-100k": "MovieLens/ml-100k.zip",
+    "ml-1m": "MovieLens/ml-1m.zip",
+}
+
+
+def download(
+    name: str,
+    dest: Path,
+    *,
+    base_url: str = RECBOLE_BASE_URL,
+    force: bool = False,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> Path:
+    """Download dataset ``name`` into ``dest/name`` and return that folder."""
+    if name not in DATASETS:
+        raise KgrecError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
+    target = Path(dest) / name
+    if target.exists() and not force:
+        if any(target.glob("*.inter")):
+            return target
+        raise KgrecError(f"{target} exists but holds no .inter file; use --force to replace it")
+    url = f"{base_url.rstrip('/')}/{DATASETS[name]}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
+        archive = Path(tmp) / "archive.zip"
+        _fetch(url, archive, timeout=timeout, progress=progress)
+        unpacked = Path(tmp) / "unpacked"
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                _safe_extract(zf, unpacked)
+        except zipfile.BadZipFile as exc:
+            raise KgrecError(f"{url} is not a zip archive ({exc})") from exc
+        inter = sorted(unpacked.rglob("*.inter"))
+        if not inter:
+            raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(inter[0].parent, target)
+    return target
+
+
+def _fetch(url: str, path: Path, *, timeout: float, progress: bool) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "kgrec"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response, path.open("wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=url.rsplit("/", 1)[-1],
+                disable=not progress,
+            ) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+    except urllib.error.HTTPError as exc:
+        raise KgrecError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise KgrecError(
+            f"downloading {url} failed: {reason}. Without internet access, copy the dataset "
+            "folder by hand and point KGREC_DATA at its parent."
+        ) from exc
+
+
+def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
+    """Extract, refusing members that would land outside ``dest``."""
+    root = dest.resolve()
+    for member in zf.infolist():
+        path = (dest / member.filename).resolve()
+        if not path.is_relative_to(root):
+            raise KgrecError(f"archive member {member.filename!r} points outside the archive")
+    zf.extractall(dest)

@@ -1,0 +1,88 @@
+"""`kgrec download` against a local HTTP server (this machine has no internet)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from kgrec.cli import main
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A local HTTP server over a folder; yields (folder, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _zip(path: Path, files: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+
+
+INTER = "user_id:token\titem_id:token\trating:float\n1\t10\t4\n"
+
+
+def test_download_unpacks_into_dest(http_root, tmp_path, capsys):
+    root, url = http_root
+    _zip(
+        root / "MovieLens/ml-100k.zip",
+        {"ml-100k/ml-100k.inter": INTER, "ml-100k/ml-100k.item": "item_id:token\n10\n"},
+    )
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
+    assert (dest / "ml-100k" / "ml-100k.item").exists()
+    assert "ml-100k.inter" in capsys.readouterr().out
+    # a second run finds it there and fetches nothing (the server would 404 now)
+    (root / "MovieLens/ml-100k.zip").unlink()
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+
+
+def test_missing_archive_is_a_clear_error_and_writes_nothing(http_root, tmp_path, capsys):
+    _, url = http_root
+    dest = tmp_path / "data"
+    assert main(["download", "ml-1m", "--dest", str(dest), "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "HTTP 404" in err and "ml-1m.zip" in err
+    assert not (dest / "ml-1m").exists()
+    assert not [p for p in dest.iterdir() if p.name.startswith(".ml-1m")]
+
+
+def test_not_an_atomic_dataset(http_root, tmp_path, capsys):
+    root, url = http_root
+    _zip(root / "MovieLens/ml-1m.zip", {"README.txt": "hello"})
+    assert main(["download", "ml-1m", "--dest", str(tmp_path), "--base-url", url]) == 2
+    assert "no .inter file" in capsys.readouterr().err
+    assert not (tmp_path / "ml-1m").exists()
+
+
+def test_unreachable_server_says_what_to_do(tmp_path, capsys):
+    code = main(
+        ["download", "ml-100k", "--dest", str(tmp_path), "--base-url", "http://127.0.0.1:9/none"]
+    )
+    assert code == 2
+    assert "KGREC_DATA" in capsys.readouterr().err
+
+
+def test_archive_escaping_dest_is_refused(http_root, tmp_path, capsys):
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"../evil.inter": INTER})
+    assert main(["download", "ml-100k", "--dest", str(tmp_path / "d"), "--base-url", url]) == 2
+    assert "outside the archive" in capsys.readouterr().err
+    assert not (tmp_path / "evil.inter").exists()
