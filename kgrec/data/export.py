@@ -1,0 +1,256 @@
+"""Canonical tables -> PyG ``HeteroData`` + id maps, and the homogeneous view the models use.
+
+Every index is assigned from sorted ids (users by ``user_id``, items by ``uid``, entities by
+``entity_id``, domains and relation names by name), and every edge list is sorted, so the same
+graph exports to identical tensors whichever store it came from and in whatever row order.
+
+Heterogeneous layout (:func:`to_hetero_data`):
+
+- node types ``user``, ``item`` (``domain``: index into :attr:`IdMaps.domains`), ``entity``;
+  optional ``x`` / ``x_mask`` (text embeddings and which rows have one);
+- ``(user, interacts, item)`` and its reverse ``(item, rev_interacts, user)``;
+- one edge type per knowledge relation and end kinds, ``(item|entity, <relation>, item|entity)``,
+  head -> tail, with ``relation`` (index into :attr:`IdMaps.relations`) on the edge store.
+
+Homogeneous view (:func:`message_graph`), the node space of :mod:`kgrec.models.base`:
+``[users | items | entities]`` with both directions of every edge. Edge types:
+``0`` user -> item, ``1`` item -> user, ``2 + 2r`` head -> tail of relation ``r``,
+``3 + 2r`` tail -> head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch_geometric.data import Data, HeteroData
+
+from graph_schema.tables import GraphTables
+from kgrec.errors import InputError
+
+INTERACTS = ("user", "interacts", "item")
+REV_INTERACTS = ("item", "rev_interacts", "user")
+NODE_TYPES = {"User": "user", "Item": "item", "Entity": "entity"}
+NUM_INTERACTION_TYPES = 2  # edge types 0 and 1 of the homogeneous view
+
+
+@dataclass(frozen=True)
+class IdMaps:
+    """Index <-> id of every node, domain and knowledge relation of an export."""
+
+    users: tuple[str, ...]
+    items: tuple[str, ...]  # item uids, "<domain>:<item_id>"
+    item_ids: tuple[str, ...]  # the item's id within its domain (as in the source files)
+    entities: tuple[str, ...]
+    domains: tuple[str, ...]
+    relations: tuple[str, ...]
+
+    def user_index(self, user_ids: Sequence[str]) -> np.ndarray:
+        """Indices of ``user_ids`` (-1 where unknown)."""
+        return pd.Index(self.users).get_indexer(list(user_ids))
+
+    def item_index(self, uids: Sequence[str]) -> np.ndarray:
+        """Indices of item ``uids`` (-1 where unknown)."""
+        return pd.Index(self.items).get_indexer(list(uids))
+
+    def domain_index(self, domain: str) -> int:
+        if domain not in self.domains:
+            raise InputError(
+                f"domain {domain!r} is not in the graph (domains: {', '.join(self.domains)})",
+                field="domain",
+            )
+        return self.domains.index(domain)
+
+
+def to_hetero_data(
+    tables: GraphTables,
+    *,
+    text: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
+) -> tuple[HeteroData, IdMaps]:
+    """Export ``tables`` as a ``HeteroData`` with deterministic indices, and its id maps.
+
+    ``text`` optionally maps a node kind (``"User"``, ``"Item"``, ``"Entity"``) to
+    ``(keys, vectors [len(keys), d])`` as ``GraphStore.read_vectors`` returns them; nodes
+    without a vector get zeros and ``x_mask`` False.
+    """
+    inter, know, items_df = tables.interactions, tables.knowledge, tables.items
+    users = _sorted_ids(tables.users["user_id"], inter["user_id"])
+    entity_keys = know.loc[know["head_kind"] == "Entity", "head_key"]
+    tail_keys = know.loc[know["tail_kind"] == "Entity", "tail_key"]
+    entities = _sorted_ids(tables.entities["entity_id"], entity_keys, tail_keys)
+    items_df = items_df.drop_duplicates("uid").sort_values("uid", kind="stable")
+    domains = _sorted_ids(tables.domains["domain"], items_df["domain"])
+    relations = _sorted_ids(know["relation"])
+    maps = IdMaps(
+        users=users,
+        items=tuple(items_df["uid"].astype(str)),
+        item_ids=tuple(items_df["item_id"].astype(str)),
+        entities=entities,
+        domains=domains,
+        relations=relations,
+    )
+    data = HeteroData()
+    data["user"].num_nodes = len(users)
+    data["item"].num_nodes = len(maps.items)
+    data["item"].domain = torch.as_tensor(
+        pd.Index(domains).get_indexer(items_df["domain"].astype(str)), dtype=torch.long
+    )
+    data["entity"].num_nodes = len(entities)
+
+    user_idx = _lookup(users, inter["user_id"], "interactions", "user_id")
+    item_idx = _lookup(maps.items, inter["item_uid"], "interactions", "item_uid")
+    pairs = _sorted_unique(user_idx, item_idx)
+    data[INTERACTS].edge_index = pairs
+    data[REV_INTERACTS].edge_index = pairs.flip(0)
+
+    keys = {"Item": maps.items, "Entity": entities}
+    frame = pd.DataFrame(
+        {
+            "head_kind": know["head_kind"].astype(str),
+            "tail_kind": know["tail_kind"].astype(str),
+            "relation": pd.Index(relations).get_indexer(know["relation"].astype(str)),
+            "head": _lookup_kinds(keys, know, "head"),
+            "tail": _lookup_kinds(keys, know, "tail"),
+        }
+    )
+    for (relation, head_kind, tail_kind), group in frame.groupby(
+        ["relation", "head_kind", "tail_kind"], sort=True
+    ):
+        store = data[NODE_TYPES[head_kind], relations[relation], NODE_TYPES[tail_kind]]
+        store.edge_index = _sorted_unique(group["head"].to_numpy(), group["tail"].to_numpy())
+        store.relation = int(relation)
+    data.num_relations = len(relations)
+
+    if text:
+        _attach_text(data, maps, text)
+    return data, maps
+
+
+def message_graph(
+    data: HeteroData,
+    *,
+    interactions: Tensor | None = None,
+    knowledge: bool = True,
+) -> Data:
+    """The homogeneous view of ``data`` over the node space ``[users | items | entities]``.
+
+    ``interactions`` (``[2, E]`` user index, item index) replaces the export's interactions,
+    e.g. by the training interactions of a split; ``knowledge=False`` leaves out the knowledge
+    edges. Returns a ``Data`` with ``edge_index``/``edge_type`` (both directions),
+    ``num_users``, ``num_items``, ``num_entities``, ``num_relations`` (edge types),
+    ``item_domain``, ``num_domains``, ``node_type`` (0 user, 1 item, 2 entity) and, when the
+    export has text, ``x`` and ``x_mask``.
+    """
+    num_users, num_items = data["user"].num_nodes, data["item"].num_nodes
+    num_entities = data["entity"].num_nodes
+    offset = {"user": 0, "item": num_users, "entity": num_users + num_items}
+    pairs = data[INTERACTS].edge_index if interactions is None else interactions
+    forward = pairs + torch.tensor([[0], [num_users]])
+    blocks = [forward, forward.flip(0)]
+    types = [
+        torch.zeros(pairs.size(1), dtype=torch.long),
+        torch.ones(pairs.size(1), dtype=torch.long),
+    ]
+    if knowledge:
+        for edge_type in data.edge_types:
+            store = data[edge_type]
+            if "relation" not in store:
+                continue
+            head, _, tail = edge_type
+            edges = store.edge_index + torch.tensor([[offset[head]], [offset[tail]]])
+            blocks += [edges, edges.flip(0)]
+            base = NUM_INTERACTION_TYPES + 2 * store.relation
+            types += [torch.full((edges.size(1),), base), torch.full((edges.size(1),), base + 1)]
+    domain = data["item"].domain
+    graph = Data(
+        edge_index=torch.cat(blocks, dim=1),
+        edge_type=torch.cat(types),
+        num_nodes=num_users + num_items + num_entities,
+        num_users=num_users,
+        num_items=num_items,
+        num_entities=num_entities,
+        num_relations=NUM_INTERACTION_TYPES + 2 * data.num_relations,
+        item_domain=domain,
+        num_domains=int(domain.max()) + 1 if domain.numel() else 0,
+        node_type=torch.cat(
+            [
+                torch.full((num_users,), 0),
+                torch.full((num_items,), 1),
+                torch.full((num_entities,), 2),
+            ]
+        ),
+    )
+    if "x" in data["item"]:
+        graph.x = torch.cat([data[t].x for t in ("user", "item", "entity")])
+        graph.x_mask = torch.cat([data[t].x_mask for t in ("user", "item", "entity")])
+    return graph
+
+
+def _sorted_ids(*columns: pd.Series) -> tuple[str, ...]:
+    values: set[str] = set()
+    for column in columns:
+        values.update(column.dropna().astype(str).unique())
+    return tuple(sorted(values))
+
+
+def _lookup(ids: Sequence[str], column: pd.Series, table: str, field: str) -> np.ndarray:
+    index = pd.Index(ids).get_indexer(column.astype(str))
+    if (index < 0).any():
+        bad = column.iloc[int(np.argmax(index < 0))]
+        raise InputError(
+            f"unknown id {bad!r} (not among the graph's nodes)", file=table, field=field
+        )
+    return index
+
+
+def _lookup_kinds(keys: Mapping[str, Sequence[str]], know: pd.DataFrame, end: str) -> np.ndarray:
+    out = np.full(len(know), -1, dtype=np.int64)
+    kinds = know[f"{end}_kind"].astype(str).to_numpy()
+    unknown = ~np.isin(kinds, list(keys))
+    if unknown.any():
+        raise InputError(
+            f"unknown node kind {kinds[np.argmax(unknown)]!r} (expected Item or Entity)",
+            file="knowledge",
+            field=f"{end}_kind",
+        )
+    for kind, ids in keys.items():
+        rows = kinds == kind
+        out[rows] = _lookup(ids, know.loc[rows, f"{end}_key"], "knowledge", f"{end}_key")
+    return out
+
+
+def _sorted_unique(src: np.ndarray, dst: np.ndarray) -> Tensor:
+    edges = torch.as_tensor(np.stack([src, dst]).astype(np.int64).reshape(2, -1))
+    if edges.numel() == 0:
+        return edges
+    return torch.unique(edges, dim=1)  # sorted lexicographically by (src, dst)
+
+
+def _attach_text(
+    data: HeteroData, maps: IdMaps, text: Mapping[str, tuple[Sequence[str], np.ndarray]]
+) -> None:
+    unknown = set(text) - set(NODE_TYPES)
+    if unknown:
+        raise ValueError(
+            f"text for unknown node kinds {sorted(unknown)} (expected {list(NODE_TYPES)})"
+        )
+    dims = {np.asarray(vectors).shape[1] for _, vectors in text.values()}
+    if len(dims) != 1:
+        raise ValueError(f"text vectors of all node kinds must have one dimension, got {dims}")
+    (dim,) = dims
+    ids = {"user": maps.users, "item": maps.items, "entity": maps.entities}
+    for kind, node_type in NODE_TYPES.items():
+        keys = ids[node_type]
+        x = torch.zeros(len(keys), dim)
+        mask = torch.zeros(len(keys), dtype=torch.bool)
+        if kind in text:
+            vector_keys, vectors = text[kind]
+            index = _lookup(keys, pd.Series(list(vector_keys), dtype=object), kind, "key")
+            x[torch.as_tensor(index)] = torch.as_tensor(np.asarray(vectors), dtype=torch.float)
+            mask[torch.as_tensor(index)] = True
+        data[node_type].x = x
+        data[node_type].x_mask = mask

@@ -1,0 +1,295 @@
+"""Evaluation splits: the named, seeded protocols of PROTOCOL.md, and split files in and out.
+
+A :class:`Split` holds the target domain's interactions as ``[2, n]`` (user index, item index)
+tensors for train, valid and test; other domains' interactions are training data as usual.
+Users with no target interaction in ``train`` are cold-start users.
+
+Per-user 80/10/10 (both protocols), RecBole's ``RS: [0.8, 0.1, 0.1]`` rounding: a user's ``n``
+interactions, in a seeded random order, give ``n // 10`` to valid and ``n // 10`` to test and the
+rest to train, except that while train keeps at least two, a user with fewer than 10 gets one
+test and then one valid interaction (n=5: 3/1/1, n=2: 1/0/1, n=1: 1/0/0). Train therefore
+always keeps at least one.
+
+``ml1m-action-comedy``: of the ``n`` overlapping users (at least 5 interactions in the source
+and in the target domain), shuffled with the seed, the first ``round(0.1 n)`` are cold-valid and
+the next ``round(0.2 n)`` cold-test users (halves round up). Random draws, from
+``numpy.random.default_rng(seed)``: the user permutation first, then one uniform key per warm
+target interaction in (user, item) order.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from graph_schema.tables import item_uid
+from kgrec.data.export import INTERACTS, IdMaps
+from kgrec.errors import InputError
+
+SPLIT_FILES = ("train", "valid", "test")
+HEADER = ("user_id", "item_id")
+MIN_OVERLAP = 5  # interactions per domain that make a user "overlapping"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named evaluation protocol (PROTOCOL.md)."""
+
+    name: str
+    target_domain: str  # used when the graph has it; a one-domain graph's domain otherwise
+    source_domain: str | None = None  # set: cold-start users drawn from the overlapping ones
+    cold_valid_share: float = 0.1
+    cold_test_share: float = 0.2
+
+
+PROTOCOLS = {
+    "ml100k-kg": Protocol("ml100k-kg", target_domain="movies"),
+    "ml1m-action-comedy": Protocol(
+        "ml1m-action-comedy", target_domain="comedy", source_domain="action"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Target-domain train/valid/test interactions, each ``[2, n]`` (user index, item index)."""
+
+    target_domain: int
+    train: Tensor
+    valid: Tensor
+    test: Tensor
+
+    def cold_users(self, num_users: int) -> Tensor:
+        """Boolean ``[num_users]``: True for users with no target interaction in train."""
+        cold = torch.ones(num_users, dtype=torch.bool)
+        cold[self.train[0]] = False
+        return cold
+
+    def training_interactions(self, data: HeteroData, *, all_domains: bool) -> Tensor:
+        """Training pairs: the split's train plus, with ``all_domains``, every interaction of
+        the other domains (sorted by user, item)."""
+        if not all_domains:
+            return self.train
+        pairs = data[INTERACTS].edge_index
+        other = pairs[:, data["item"].domain[pairs[1]] != self.target_domain]
+        return torch.unique(torch.cat([self.train, other], dim=1), dim=1)
+
+
+def get_protocol(name: str) -> Protocol:
+    if name not in PROTOCOLS:
+        raise InputError(
+            f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})", field="protocol"
+        )
+    return PROTOCOLS[name]
+
+
+def resolve_target(maps: IdMaps, protocol: Protocol, target_domain: str | None = None) -> int:
+    """Index of the target domain: the one named, else the protocol's, else the only one."""
+    if target_domain is not None:
+        return maps.domain_index(target_domain)
+    if protocol.target_domain in maps.domains:
+        return maps.domains.index(protocol.target_domain)
+    if protocol.source_domain is None and len(maps.domains) == 1:
+        return 0
+    raise InputError(
+        f"protocol {protocol.name} needs target domain {protocol.target_domain!r}, which the "
+        f"graph does not have (domains: {', '.join(maps.domains)}); name one with --target-domain",
+        field="domain",
+    )
+
+
+def make_split(
+    data: HeteroData,
+    maps: IdMaps,
+    protocol: str,
+    *,
+    seed: int,
+    target_domain: str | None = None,
+) -> Split:
+    """The split of ``protocol`` (a name in :data:`PROTOCOLS`) with ``seed``."""
+    spec = get_protocol(protocol)
+    target = resolve_target(maps, spec, target_domain)
+    pairs = data[INTERACTS].edge_index
+    domain = data["item"].domain[pairs[1]]
+    target_pairs = pairs[:, domain == target].numpy()
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(target_pairs.shape[1], dtype=np.int64)  # 0 train, 1 valid, 2 test
+    per_user = np.ones(target_pairs.shape[1], dtype=bool)  # interactions split 80/10/10
+    if spec.source_domain is not None:
+        source = maps.domain_index(spec.source_domain)
+        num_users = len(maps.users)
+        source_count = torch.bincount(pairs[0, domain == source], minlength=num_users).numpy()
+        target_count = np.bincount(target_pairs[0], minlength=num_users)
+        overlapping = np.flatnonzero((source_count >= MIN_OVERLAP) & (target_count >= MIN_OVERLAP))
+        shuffled = rng.permutation(overlapping)
+        n_valid = _round_share(len(shuffled), spec.cold_valid_share)
+        n_test = _round_share(len(shuffled), spec.cold_test_share)
+        cold_valid, cold_test = shuffled[:n_valid], shuffled[n_valid : n_valid + n_test]
+        labels[np.isin(target_pairs[0], cold_valid)] = 1
+        labels[np.isin(target_pairs[0], cold_test)] = 2
+        per_user = np.isin(target_pairs[0], shuffled[n_valid + n_test :])
+    labels[per_user] = _ratio_labels(target_pairs[0, per_user], rng)
+    parts = [torch.as_tensor(target_pairs[:, labels == part]) for part in range(3)]
+    return Split(target, *parts)
+
+
+def _round_share(n: int, share: float) -> int:
+    return int(np.floor(n * share + 0.5))
+
+
+def _ratio_labels(users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """0/1/2 (train/valid/test) per interaction of ``users`` (sorted), 80/10/10 per user."""
+    keys = rng.random(len(users))
+    order = np.lexsort((keys, users))  # by user, then random key
+    _, start, count = np.unique(users[order], return_index=True, return_counts=True)
+    n_valid = count // 10
+    n_test = count // 10
+    n_train = count - n_valid - n_test
+    small = count < 10
+    bump = small & (n_train > 1)
+    n_test, n_train = n_test + bump, n_train - bump
+    bump = small & (n_train > 1)
+    n_valid, n_train = n_valid + bump, n_train - bump
+    position = np.arange(len(users)) - np.repeat(start, count)
+    group_train = np.repeat(n_train, count)
+    group_valid = np.repeat(n_valid, count)
+    labels = np.zeros(len(users), dtype=np.int64)
+    labels[order] = np.where(
+        position < group_train, 0, np.where(position < group_train + group_valid, 1, 2)
+    )
+    return labels
+
+
+def write_split(split: Split, maps: IdMaps, directory: Path) -> None:
+    """Write ``train.tsv``, ``valid.tsv``, ``test.tsv`` (``user_id<TAB>item_id``, source ids)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, pairs in zip(SPLIT_FILES, (split.train, split.valid, split.test), strict=True):
+        lines = ["\t".join(HEADER)]
+        lines += [
+            f"{maps.users[u]}\t{maps.item_ids[i]}" for u, i in zip(*pairs.tolist(), strict=True)
+        ]
+        _write_atomic(directory / f"{name}.tsv", "\n".join(lines) + "\n")
+
+
+def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = None) -> Split:
+    """Read split files made by :func:`write_split` or elsewhere, validating every row.
+
+    The target domain is ``target_domain`` or else the one domain holding every item id of the
+    files. Unknown users or items, malformed or duplicate rows raise :class:`InputError`
+    naming the file, line and field.
+    """
+    rows = {name: _read_rows(directory / f"{name}.tsv") for name in SPLIT_FILES}
+    item_ids = [item for name in SPLIT_FILES for _, item, _ in rows[name]]
+    if target_domain is None:
+        target = _infer_domain(maps, item_ids)
+    else:
+        target = maps.domain_index(target_domain)
+    domain = maps.domains[target]
+    seen: dict[tuple[int, int], tuple[str, int]] = {}
+    parts = []
+    for name in SPLIT_FILES:
+        path = directory / f"{name}.tsv"
+        users = maps.user_index([user for user, _, _ in rows[name]])
+        items = maps.item_index([item_uid(domain, item) for _, item, _ in rows[name]])
+        for (user, item, line), u, i in zip(rows[name], users, items, strict=True):
+            if u < 0:
+                raise InputError(
+                    f"unknown user {user!r}", file=str(path), line=line, field="user_id"
+                )
+            if i < 0:
+                raise InputError(
+                    f"unknown item {item!r} in domain {domain!r}",
+                    file=str(path),
+                    line=line,
+                    field="item_id",
+                )
+            first = seen.setdefault((int(u), int(i)), (str(path), line))
+            if first != (str(path), line):
+                raise InputError(
+                    f"duplicate interaction ({user!r}, {item!r}); "
+                    f"first at {first[0]} line {first[1]}",
+                    file=str(path),
+                    line=line,
+                    field="item_id",
+                )
+        pairs = torch.as_tensor(np.stack([users, items]).astype(np.int64).reshape(2, -1))
+        parts.append(torch.unique(pairs, dim=1) if pairs.numel() else pairs)
+    for name, pairs in zip(SPLIT_FILES[1:], parts[1:], strict=True):
+        if pairs.size(1) == 0:
+            raise InputError(f"{name}.tsv has no interactions", file=str(directory / f"{name}.tsv"))
+    return Split(target, *parts)
+
+
+def _read_rows(path: Path) -> list[tuple[str, str, int]]:
+    """(user_id, item_id, line number) of each data row of a split file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("split file not found", file=str(path)) from None
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        raise InputError(
+            "empty file: expected the header user_id<TAB>item_id", file=str(path), line=1
+        )
+    rows = []
+    for number, data in enumerate(lines, start=1):
+        try:
+            text = data.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 ({exc.reason})", file=str(path), line=number) from None
+        fields = text.split("\t")
+        if number == 1:
+            names = tuple(field.split(":", 1)[0] for field in fields)
+            if names != HEADER:
+                raise InputError(
+                    f"header must be user_id<TAB>item_id, got {text!r}", file=str(path), line=1
+                )
+            continue
+        if len(fields) != 2:
+            raise InputError(
+                f"expected 2 tab-separated fields, got {len(fields)}", file=str(path), line=number
+            )
+        for field, value in zip(HEADER, fields, strict=True):
+            if not value:
+                raise InputError("empty value", file=str(path), line=number, field=field)
+        rows.append((fields[0], fields[1], number))
+    return rows
+
+
+def _infer_domain(maps: IdMaps, item_ids: Sequence[str]) -> int:
+    found = [
+        int((maps.item_index([item_uid(domain, item) for item in item_ids]) >= 0).sum())
+        for domain in maps.domains
+    ]
+    complete = [d for d, count in enumerate(found) if count == len(item_ids)]
+    if len(complete) == 1:
+        return complete[0]
+    if len(complete) > 1:
+        names = ", ".join(maps.domains[d] for d in complete)
+        raise InputError(
+            f"the split's item ids exist in several domains ({names}); name the target domain "
+            "with --target-domain",
+            field="item_id",
+        )
+    return int(np.argmax(found)) if found else 0  # read_split then names the first unknown item
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
