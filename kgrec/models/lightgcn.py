@@ -1,0 +1,83 @@
+"""LightGCN over the user-item interaction graph: PyG's model behind kgrec's recommender API."""
+
+from __future__ import annotations
+
+from torch import Tensor
+from torch_geometric.nn.models import LightGCN
+
+from kgrec.models.base import GraphRecommender
+
+
+class LightGCNRecommender(GraphRecommender):
+    r"""LightGCN from `"LightGCN: Simplifying and Powering Graph Convolution Network for
+    Recommendation" <https://arxiv.org/abs/2002.02126>`_ (He et al., 2020), i.e.
+    :class:`torch_geometric.nn.models.LightGCN` over the users and items of the node space.
+
+    Embeddings propagate without transforms or non-linearities over the interaction edges,
+    and the layers are averaged:
+
+    .. math::
+        \mathbf{x}^{(l+1)}_i = \sum_{j \in \mathcal{N}(i)}
+        \frac{1}{\sqrt{\deg(i)\deg(j)}} \mathbf{x}^{(l)}_j, \qquad
+        \mathbf{e}_i = \sum_{l=0}^{L} \alpha_l \mathbf{x}^{(l)}_i, \qquad
+        \hat{y}_{ui} = \mathbf{e}_u^{\top} \mathbf{e}_i,
+
+    with :math:`\alpha_l = 1 / (L + 1)` unless given. Which interactions form the graph is the
+    caller's choice: the target domain's alone (target-only) or every domain's through the
+    shared users (merged). ``edge_type`` is ignored; edges must stay within users and items.
+
+    Args:
+        num_users: number of users ``U`` (nodes ``0 .. U-1``).
+        num_items: number of items ``I`` (nodes ``U .. U+I-1``).
+        embedding_dim: size of the embeddings.
+        num_layers: number of propagation layers ``L``.
+        alpha: layer weights (scalar or ``[L + 1]``); None for ``1 / (L + 1)``.
+
+    Shapes: ``forward(edge_index [2, E])`` returns ``[U + I, embedding_dim]``.
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        *,
+        embedding_dim: int = 64,
+        num_layers: int = 2,
+        alpha: float | Tensor | None = None,
+    ) -> None:
+        super().__init__(num_users, num_items)
+        if embedding_dim <= 0:
+            raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
+        if num_layers < 0:
+            raise ValueError(f"num_layers must be non-negative, got {num_layers}")
+        if isinstance(alpha, Tensor) and alpha.numel() != num_layers + 1:
+            raise ValueError(f"alpha must have num_layers + 1 = {num_layers + 1} entries")
+        self.embedding_dim = embedding_dim
+        self.num_layers = num_layers
+        self.lightgcn = LightGCN(num_users + num_items, embedding_dim, num_layers, alpha=alpha)
+
+    def reset_parameters(self) -> None:
+        self.lightgcn.reset_parameters()
+
+    def forward(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        n_id: Tensor | None = None,
+    ) -> Tensor:
+        if n_id is not None:
+            raise ValueError("LightGCNRecommender trains full-batch; n_id is not supported")
+        num_nodes = self.num_users + self.num_items
+        if edge_index.numel() and int(edge_index.max()) >= num_nodes:
+            raise ValueError(
+                f"edge_index reaches node {int(edge_index.max())}, beyond the {num_nodes} users "
+                "and items: give LightGCN the interaction edges only"
+            )
+        return self.lightgcn.get_embedding(edge_index)
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(users={self.num_users}, items={self.num_items}, "
+            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers})"
+        )
