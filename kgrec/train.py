@@ -1,0 +1,319 @@
+r"""Training: BPR with negative sampling, multi-task over domains, early stopping, checkpoints.
+
+One epoch visits every training pair ``(u, i)`` once, in a seeded random order, with a negative
+``j`` drawn uniformly from the items of ``i``'s domain that ``u`` has no training interaction
+with. The loss of a batch ``B`` is the weighted BPR loss
+
+.. math::
+    \mathcal{L} = \frac{\sum_{(u,i,j) \in B} w_i \, \big(-\ln \sigma(\mathbf{e}_u^{\top}\mathbf{e}_i
+    - \mathbf{e}_u^{\top}\mathbf{e}_j)\big)}{\sum_{(u,i,j) \in B} w_i}
+    + \frac{\lambda}{|B|} \sum_{(u,i,j) \in B} \big(\lVert\mathbf{e}_u\rVert^2
+    + \lVert\mathbf{e}_i\rVert^2 + \lVert\mathbf{e}_j\rVert^2\big)
+    + \mathcal{L}_{\text{aux}}
+
+with :math:`w_i` = ``target_weight`` for target-domain pairs and 1 otherwise, and the model's
+:meth:`~kgrec.models.base.GraphRecommender.auxiliary_loss` when it has one. Adam; after each
+epoch the validation NDCG@20 (all validation users) decides early stopping (``patience``
+epochs without improvement) and the best state is restored at the end.
+
+``batching="full"`` propagates over the whole graph for every batch of pairs;
+``batching="neighbor"`` hands each epoch to :func:`kgrec.sampling.train_epoch`, which must have
+the signature of :data:`EpochFn` (see :func:`train_epoch_full`, the full-batch one).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from kgrec.data.split import Split
+from kgrec.evaluate import evaluate
+from kgrec.models.base import GraphRecommender
+
+log = logging.getLogger(__name__)
+
+VALID_METRIC = "ndcg@20"
+BATCHING = ("full", "neighbor")
+
+
+class EpochFn(Protocol):
+    """One training epoch over the (already shuffled and negative-sampled) triples."""
+
+    def __call__(
+        self,
+        model: GraphRecommender,
+        graph: Data,
+        triples: Tensor,
+        weight: Tensor,
+        optimizer: torch.optim.Optimizer,
+        *,
+        batch_size: int,
+        reg_weight: float,
+    ) -> float:
+        """``triples`` is ``[3, N]`` (user index, positive item index, negative item index) in
+        the order to visit, ``weight`` ``[N]`` the pair weights. Steps ``optimizer`` once per
+        batch of ``batch_size`` triples with :func:`bpr_loss` (+ the model's auxiliary loss)
+        and returns the mean batch loss."""
+
+
+@dataclass
+class FitResult:
+    """What training did: the best validation metric and epoch, and per-epoch history."""
+
+    best_metric: float
+    best_epoch: int
+    epochs_run: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def bpr_loss(
+    user_emb: Tensor,
+    pos_emb: Tensor,
+    neg_emb: Tensor,
+    weight: Tensor,
+    *,
+    reg_weight: float = 0.0,
+) -> Tensor:
+    """Weighted BPR loss of matching rows, plus ``reg_weight`` times the mean squared norm."""
+    pos = (user_emb * pos_emb).sum(-1)
+    neg = (user_emb * neg_emb).sum(-1)
+    loss = (weight * -F.logsigmoid(pos - neg)).sum() / weight.sum()
+    if reg_weight:
+        norms = user_emb.pow(2).sum() + pos_emb.pow(2).sum() + neg_emb.pow(2).sum()
+        loss = loss + reg_weight * norms / user_emb.size(0)
+    return loss
+
+
+def train_epoch_full(
+    model: GraphRecommender,
+    graph: Data,
+    triples: Tensor,
+    weight: Tensor,
+    optimizer: torch.optim.Optimizer,
+    *,
+    batch_size: int,
+    reg_weight: float,
+) -> float:
+    """Full-batch propagation: the whole graph's embeddings for every batch of triples."""
+    model.train()
+    losses = []
+    for start in range(0, triples.size(1), batch_size):
+        users, pos, neg = triples[:, start : start + batch_size]
+        optimizer.zero_grad()
+        node_emb = model(graph.edge_index, graph.edge_type)
+        user_emb, item_emb = model.split(node_emb)
+        loss = bpr_loss(
+            user_emb[users],
+            item_emb[pos],
+            item_emb[neg],
+            weight[start : start + batch_size],
+            reg_weight=reg_weight,
+        )
+        aux = model.auxiliary_loss(node_emb)
+        if aux is not None:
+            loss = loss + aux
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return sum(losses) / max(len(losses), 1)
+
+
+class NegativeSampler:
+    """Uniform negatives from the positive's domain, never one of the user's training items."""
+
+    def __init__(self, pairs: Tensor, item_domain: Tensor, num_items: int) -> None:
+        self.num_items = num_items
+        self.known = torch.unique(pairs[0] * num_items + pairs[1])
+        self.order = torch.argsort(item_domain, stable=True)  # items grouped by domain
+        sizes = torch.bincount(item_domain, minlength=int(item_domain.max()) + 1)
+        self.start = torch.cumsum(sizes, 0) - sizes
+        self.size = sizes
+        self.item_domain = item_domain
+
+    def sample(self, users: Tensor, pos: Tensor, generator: torch.Generator) -> Tensor:
+        domain = self.item_domain[pos]
+        neg = torch.empty_like(pos)
+        todo = torch.arange(len(pos))
+        for _ in range(100):  # each round leaves a share of collisions of about the user's density
+            if not len(todo):
+                break
+            d = domain[todo]
+            offset = (torch.rand(len(todo), generator=generator) * self.size[d]).long()
+            neg[todo] = self.order[self.start[d] + offset.clamp(max=self.size[d] - 1)]
+            clash = torch.isin(users[todo] * self.num_items + neg[todo], self.known)
+            todo = todo[clash]
+        return neg
+
+
+def fit(
+    model: GraphRecommender,
+    graph: Data,
+    split: Split,
+    train_pairs: Tensor,
+    *,
+    epochs: int = 300,
+    lr: float = 1e-3,
+    batch_size: int = 2048,
+    patience: int = 10,
+    reg_weight: float = 0.0,
+    target_weight: float = 1.0,
+    seed: int = 0,
+    batching: str = "full",
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``model`` on ``train_pairs`` (``[2, N]`` user, item), propagating over ``graph``.
+
+    Early stopping on the validation NDCG@20 of ``split``; the model ends in its best state.
+    With ``checkpoint``, the training state (model, optimizer, epoch, best metric and state,
+    sampler RNG) is saved after every epoch; ``resume`` continues from it, giving the same
+    result as an uninterrupted run. A model without trainable parameters is only validated.
+    """
+    if batching not in BATCHING:
+        raise ValueError(f"batching must be one of {BATCHING}, got {batching!r}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    if target_weight <= 0:
+        raise ValueError(f"target_weight must be positive, got {target_weight}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
+        return FitResult(best_metric=metric, best_epoch=0, epochs_run=0)
+    if batching == "neighbor":
+        from kgrec.sampling import train_epoch  # the sampling extension point
+    else:
+        train_epoch = train_epoch_full
+
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    sampler = NegativeSampler(train_pairs, graph.item_domain, graph.num_items)
+    weight = torch.where(
+        graph.item_domain[train_pairs[1]] == split.target_domain, target_weight, 1.0
+    ).float()
+    state = _State(best_state=_copy_state(model))
+    if resume and checkpoint is not None and checkpoint.exists():
+        state = _load(checkpoint, model, optimizer, generator)
+        log.info("resuming after epoch %d (best %s %.4f)", state.epoch, VALID_METRIC, state.best)
+
+    bar = tqdm(
+        range(state.epoch + 1, epochs + 1),
+        initial=state.epoch,
+        total=epochs,
+        desc="train",
+        unit="epoch",
+        disable=not progress,
+    )
+    for epoch in bar:
+        if state.bad_epochs >= patience:
+            break
+        order = torch.randperm(train_pairs.size(1), generator=generator)
+        users, pos = train_pairs[:, order]
+        neg = sampler.sample(users, pos, generator)
+        loss = train_epoch(
+            model,
+            graph,
+            torch.stack([users, pos, neg]),
+            weight[order],
+            optimizer,
+            batch_size=batch_size,
+            reg_weight=reg_weight,
+        )
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"training loss is {loss} at epoch {epoch}; lower --lr")
+        metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "loss": loss, VALID_METRIC: metric})
+        if metric > state.best:
+            state.best, state.best_epoch, state.bad_epochs = metric, epoch, 0
+            state.best_state = _copy_state(model)
+        else:
+            state.bad_epochs += 1
+        bar.set_postfix(loss=f"{loss:.4f}", **{VALID_METRIC: f"{metric:.4f}"})
+        if checkpoint is not None:
+            _save(checkpoint, state, model, optimizer, generator)
+    bar.close()
+    model.load_state_dict(state.best_state)
+    return FitResult(
+        best_metric=state.best,
+        best_epoch=state.best_epoch,
+        epochs_run=state.epoch,
+        history=state.history,
+    )
+
+
+@dataclass
+class _State:
+    best_state: dict[str, Tensor]
+    epoch: int = 0
+    best: float = -1.0
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _save(
+    path: Path,
+    state: _State,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> None:
+    payload = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),  # dropout and other global draws
+        "epoch": state.epoch,
+        "best_metric": state.best,
+        "best_epoch": state.best_epoch,
+        "bad_epochs": state.bad_epochs,
+        "best_model": state.best_state,
+        "history": state.history,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> _State:
+    payload = torch.load(path, weights_only=True)
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    generator.set_state(payload["generator"])
+    torch.set_rng_state(payload["torch_rng"])
+    return _State(
+        best_state=payload["best_model"],
+        epoch=payload["epoch"],
+        best=payload["best_metric"],
+        best_epoch=payload["best_epoch"],
+        bad_epochs=payload["bad_epochs"],
+        history=payload["history"],
+    )
