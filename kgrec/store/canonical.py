@@ -1,0 +1,252 @@
+"""The canonical form in which every store keeps, merges and returns the graph tables.
+
+Both stores run the tables of a write through :func:`prepare` and return snapshots through
+:func:`canonical`, so the same loads give the same tables, whichever store holds them.
+
+Merging follows one rule everywhere: rows with the same key are one row, and a later value
+replaces an earlier one unless it is missing (``coalesce``), so a load that lacks an attribute
+never erases it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graph_schema.tables import (
+    DOMAINS,
+    ENTITIES,
+    RECOMMENDATIONS,
+    REL_KINDS,
+    SPECS,
+    USERS,
+    GraphTables,
+    TableSpec,
+    empty,
+)
+from graph_schema.validate import validate_table
+from kgrec.errors import InputError
+from loaders.build import merge_rows
+
+KEY_KINDS = ("Item", "Entity")  # what head_kind / tail_kind may name
+# node kind -> (table, key column)
+NODE_TABLES = {
+    "User": ("users", "user_id"),
+    "Item": ("items", "uid"),
+    "Entity": ("entities", "entity_id"),
+    "Domain": ("domains", "domain"),
+}
+
+
+def canonical(spec: TableSpec, df: pd.DataFrame, *, sort: bool = True) -> pd.DataFrame:
+    """``df`` in canonical form.
+
+    Spec columns come first, in spec order and with spec dtypes (missing optional columns are
+    added empty); attribute columns follow sorted by name, each with its best nullable dtype
+    (``convert_dtypes``; list values as Python lists), and an attribute that no row has is
+    dropped. Rows are sorted by the spec's key.
+    """
+    missing = [name for name in spec.required if name not in df.columns]
+    if missing:
+        raise InputError(f"table {spec.name!r} lacks column(s) {missing}", field=missing[0])
+    out = {}
+    for column in spec.columns:
+        values = df[column.name] if column.name in df.columns else None
+        out[column.name] = _as_dtype(values, column.dtype, len(df))
+    if spec.extra_columns:
+        known = {c.name for c in spec.columns}
+        for name in sorted(str(c) for c in df.columns if c not in known):
+            values = df[name]
+            if values.isna().all():
+                continue
+            out[name] = _attribute(values)
+    result = pd.DataFrame(out, index=range(len(df)))
+    for name in spec.key:
+        if result[name].isna().any():
+            raise InputError(f"table {spec.name!r} has rows without a {name!r}", field=name)
+    if sort:
+        result = result.sort_values(list(spec.key), kind="stable", ignore_index=True)
+    return result
+
+
+def _as_dtype(values: pd.Series | None, dtype: str, n: int) -> pd.Series:
+    if values is None:
+        if dtype.startswith("list<"):
+            return pd.Series([None] * n, dtype=object)
+        return pd.Series([pd.NA] * n, dtype=dtype)
+    values = values.reset_index(drop=True)
+    if dtype.startswith("list<"):
+        return _lists(values, str if dtype == "list<string>" else float)
+    if dtype == "string":
+        return values.astype("string")
+    return pd.to_numeric(values).astype(dtype)
+
+
+def _lists(values: pd.Series, cast: type) -> pd.Series:
+    def convert(value: Any) -> list | None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        if isinstance(value, str):  # a bare string is one element, not its characters
+            return [cast(value)]
+        return [cast(v) for v in value]
+
+    return pd.Series([convert(v) for v in values], dtype=object)
+
+
+def _attribute(values: pd.Series) -> pd.Series:
+    values = values.reset_index(drop=True)
+    if values.dtype == object:
+        sample = values.dropna()
+        if len(sample) and isinstance(sample.iloc[0], (list, tuple, np.ndarray)):
+            return _lists(values, lambda v: v.item() if isinstance(v, np.generic) else v)
+    return values.convert_dtypes()
+
+
+def coalesce(spec: TableSpec, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The frames merged by key: per key and column, the last value that is not missing."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return canonical(spec, empty(spec))
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    df, _ = merge_rows(df, list(spec.key))
+    return canonical(spec, df)
+
+
+def prepare(graph: GraphTables) -> GraphTables:
+    """The tables of one write, canonical and merged by key, with the nodes they imply.
+
+    Users named by interactions, domains named by items and entities named by knowledge rows
+    are added when their tables lack them (as bare keys, so they never erase attributes).
+    Items are never implied: see :func:`referenced_items`. Every table is then validated
+    (:func:`graph_schema.validate.validate_table`).
+    """
+    tables = {name: coalesce(SPECS[name], [df]) for name, df in graph.tables().items()}
+    knowledge = tables["knowledge"]
+    for side in ("head_kind", "tail_kind"):
+        bad = ~knowledge[side].isin(KEY_KINDS)
+        if bad.any():
+            value = knowledge.loc[bad, side].iloc[0]
+            raise InputError(
+                f"table 'knowledge': {side} must be one of {KEY_KINDS}, not {value!r}", field=side
+            )
+    implied = {
+        "users": (USERS, "user_id", tables["interactions"]["user_id"]),
+        "domains": (DOMAINS, "domain", tables["items"]["domain"]),
+        "entities": (ENTITIES, "entity_id", _keys(knowledge, "Entity")),
+    }
+    for name, (spec, column, keys) in implied.items():
+        new = pd.Index(keys.unique()).difference(pd.Index(tables[name][column]))
+        if len(new):
+            extra = pd.DataFrame({column: pd.Series(new, dtype="string")})
+            tables[name] = coalesce(spec, [tables[name], extra])
+    for name, table in tables.items():
+        validate_table(table, SPECS[name])
+    return GraphTables(**tables)
+
+
+def _keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
+    heads = knowledge.loc[knowledge["head_kind"] == kind, "head_key"]
+    tails = knowledge.loc[knowledge["tail_kind"] == kind, "tail_key"]
+    return pd.concat([heads, tails], ignore_index=True)
+
+
+def referenced_items(graph: GraphTables) -> pd.Index:
+    """Item uids that interactions or knowledge rows name but ``graph.items`` lacks."""
+    named = pd.concat([graph.interactions["item_uid"], _keys(graph.knowledge, "Item")])
+    return pd.Index(named.unique()).difference(pd.Index(graph.items["uid"]))
+
+
+def table_stats(graph: GraphTables, recommendations: pd.DataFrame) -> dict[str, Any]:
+    """Counts per node kind, relationship kind, domain and knowledge relation."""
+    items, interactions = graph.items, graph.interactions
+    domain_of = pd.Series(items["domain"].to_numpy(), index=items["uid"].to_numpy())
+    inter_domain = interactions["item_uid"].map(domain_of)
+    domains = {}
+    for name in sorted(graph.domains["domain"]):
+        in_domain = inter_domain == name
+        domains[name] = {
+            "items": int((items["domain"] == name).sum()),
+            "users": int(interactions.loc[in_domain, "user_id"].nunique()),
+            "interactions": int(in_domain.sum()),
+        }
+    relations = graph.knowledge["relation"].value_counts()
+    return make_stats(
+        nodes={
+            "User": len(graph.users),
+            "Item": len(items),
+            "Entity": len(graph.entities),
+            "Domain": len(graph.domains),
+        },
+        relationships={
+            "INTERACTED": len(interactions),
+            "RELATED": len(graph.knowledge),
+            "IN_DOMAIN": len(items),
+            "RECOMMENDED": len(recommendations),
+        },
+        domains=domains,
+        relations={str(k): int(v) for k, v in relations.items()},
+    )
+
+
+def make_stats(
+    *,
+    nodes: dict[str, int],
+    relationships: dict[str, int],
+    domains: dict[str, dict[str, int]],
+    relations: dict[str, int],
+) -> dict[str, Any]:
+    """The stats dict both stores return: every kind present, names sorted."""
+    return {
+        "nodes": {kind: int(nodes.get(kind, 0)) for kind in ("User", "Item", "Entity", "Domain")},
+        "relationships": {kind: int(relationships.get(kind, 0)) for kind in REL_KINDS},
+        "domains": {name: domains[name] for name in sorted(domains)},
+        "relations": {name: relations[name] for name in sorted(relations)},
+    }
+
+
+def node_kind(kind: str) -> tuple[str, str]:
+    """The (table, key column) of a node kind; an unknown kind is an InputError."""
+    if kind not in NODE_TABLES:
+        raise InputError(f"unknown node kind {kind!r}; expected one of {list(NODE_TABLES)}")
+    return NODE_TABLES[kind]
+
+
+def vector_rows(kind: str, keys: list[str], vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as a float32 matrix with one row per key, after checking both."""
+    node_kind(kind)
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[0] != len(keys) or matrix.shape[1] == 0:
+        raise InputError(
+            f"expected a ({len(keys)}, dim) matrix of vectors for {len(keys)} keys, "
+            f"got shape {matrix.shape}"
+        )
+    if len(set(keys)) != len(keys):
+        raise InputError(f"{kind} vector keys must be unique")
+    if not np.isfinite(matrix).all():
+        raise InputError(f"{kind} vectors contain NaN or infinite values")
+    return matrix
+
+
+def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFrame:
+    """The RECOMMENDATIONS table of run ``run`` (its ``run`` column set to ``run``)."""
+    if not run:
+        raise InputError("a recommendation run needs a non-empty name", field="run")
+    table = recommendations.assign(run=run)
+    table = canonical(RECOMMENDATIONS, table)
+    if table.duplicated(list(RECOMMENDATIONS.key)).any():
+        raise InputError("recommendations name the same (user, item) twice", field="item_uid")
+    return table
+
+
+def unknown_keys_error(kind: str, unknown: Iterable[str], what: str) -> InputError:
+    """The error for ``what`` that names ``kind`` nodes which are not in the store."""
+    unknown = sorted(unknown)
+    shown = ", ".join(repr(u) for u in unknown[:5])
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    return InputError(
+        f"{what} name {len(unknown)} {kind} node(s) missing from the graph: {shown}{more}",
+        field=NODE_TABLES[kind][1],
+    )

@@ -1,0 +1,293 @@
+"""LocalStore: the embedded default store, a folder of Parquet tables and a manifest.
+
+Layout of the folder::
+
+    manifest.json              format, schema version, time of the last write, and per table
+                               its file, row count and SHA-256
+    <table>-<sha256[:16]>.parquet
+    .lock                      held by a writer (fcntl), so two writers never interleave
+
+A write puts new table files beside the old ones, then replaces ``manifest.json`` with
+``os.replace`` (atomic), then deletes the files no manifest names any more. A crash at any point
+leaves either the previous manifest, naming the previous files, or the new one: never a
+half-written graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from graph_schema.tables import (
+    GRAPH_TABLES,
+    RECOMMENDATIONS,
+    SPECS,
+    GraphTables,
+    TableSpec,
+    empty,
+)
+from kgrec.errors import InputError, StoreError
+from kgrec.store.base import GraphStore
+from kgrec.store.canonical import (
+    canonical,
+    coalesce,
+    node_kind,
+    prepare,
+    recommendation_table,
+    referenced_items,
+    table_stats,
+    unknown_keys_error,
+    vector_rows,
+)
+
+log = logging.getLogger(__name__)
+
+FORMAT = "kgrec-local-store"
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
+
+
+class LocalStore(GraphStore):
+    """The shared graph as Parquet tables in the folder ``path`` (created on first write)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.uri = f"local:{path}"
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"{self.uri}: {self.path} exists and is not a folder")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def manifest(self) -> dict[str, Any]:
+        """The current manifest (an empty store's has no tables)."""
+        try:
+            manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "tables": {}}
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{self.uri}: cannot read {MANIFEST}: {exc}") from exc
+        if manifest.get("format") != FORMAT:
+            raise StoreError(f"{self.uri}: {MANIFEST} is not a kgrec local store manifest")
+        if manifest.get("schema_version", 0) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.uri}: written by a newer kgrec (schema version "
+                f"{manifest['schema_version']} > {SCHEMA_VERSION}); upgrade kgrec"
+            )
+        return manifest
+
+    def _read(self, name: str, manifest: dict[str, Any]) -> pd.DataFrame | None:
+        entry = manifest["tables"].get(name)
+        if entry is None:
+            return None
+        file = self.path / entry["file"]
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"{self.uri}: cannot read {file}: {exc}") from exc
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise StoreError(f"{self.uri}: {file} does not match its checksum in {MANIFEST}")
+        return pd.read_parquet(file)
+
+    def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
+        df = self._read(spec.name, manifest)
+        if df is None:
+            return canonical(spec, empty(spec))
+        return canonical(spec, df, sort=False)  # stored sorted; restores dtypes and lists
+
+    def _vectors(self, manifest: dict[str, Any]) -> pd.DataFrame:
+        df = self._read(VECTORS, manifest)
+        if df is None:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in _VECTOR_COLUMNS})
+        return df
+
+    def snapshot(self) -> GraphTables:
+        manifest = self.manifest()
+        return GraphTables(**{spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES})
+
+    def stats(self) -> dict[str, Any]:
+        manifest = self.manifest()
+        graph = GraphTables(**{spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES})
+        return table_stats(graph, self._table(RECOMMENDATIONS, manifest))
+
+    def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
+        node_kind(kind)
+        vectors = self._vectors(self.manifest())
+        rows = vectors[(vectors["kind"] == kind) & (vectors["property"] == property)]
+        rows = rows.sort_values("key", kind="stable")
+        if rows.empty:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return rows["key"].tolist(), np.stack(rows["vector"].to_numpy()).astype(np.float32)
+
+    def recommendations(self, run: str | None = None) -> pd.DataFrame:
+        """Published recommendations (of run ``run``, or all), sorted by run, user and rank."""
+        table = self._table(RECOMMENDATIONS, self.manifest())
+        if run is not None:
+            table = table[table["run"] == run]
+        return table.sort_values(["run", "user_id", "rank"], ignore_index=True)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
+        start = time.perf_counter()
+        batch = prepare(graph)
+        with self._locked():
+            manifest = self.manifest()
+            stored = {spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES}
+            unknown = referenced_items(batch).difference(pd.Index(stored["items"]["uid"]))
+            if len(unknown):
+                raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
+            merged = {}
+            written = {}
+            for spec in tqdm(GRAPH_TABLES, desc="tables", unit="table", disable=not progress):
+                rows = getattr(batch, spec.name)
+                written[spec.name] = len(rows)
+                if len(rows):
+                    merged[spec.name] = coalesce(spec, [stored[spec.name], rows])
+            self._commit(manifest, merged)
+        log.info(
+            "wrote %s to %s in %.1f s",
+            ", ".join(f"{n} {name}" for name, n in written.items()),
+            self.uri,
+            time.perf_counter() - start,
+        )
+        return written
+
+    def write_vectors(
+        self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
+    ) -> None:
+        matrix = vector_rows(kind, keys, vectors)
+        table, column = node_kind(kind)
+        if not property:
+            raise InputError("a vector property needs a name", field="property")
+        with self._locked():
+            manifest = self.manifest()
+            nodes = self._table(SPECS[table], manifest)
+            unknown = pd.Index(keys).difference(pd.Index(nodes[column]))
+            if len(unknown):
+                raise unknown_keys_error(kind, unknown, "vectors")
+            stored = self._vectors(manifest)
+            same = (stored["kind"] == kind) & (stored["property"] == property)
+            dims = {len(v) for v in stored.loc[same, "vector"]}
+            if dims and dims != {matrix.shape[1]}:
+                raise InputError(
+                    f"{kind}.{property} holds {dims.pop()}-dimensional vectors, these have "
+                    f"{matrix.shape[1]}; store them under another property",
+                    field="property",
+                )
+            keep = stored[~(same & stored["key"].isin(keys))]
+            new = pd.DataFrame(
+                {"kind": kind, "key": list(keys), "property": property, "vector": list(matrix)}
+            )
+            table_ = pd.concat([keep, new], ignore_index=True) if len(keep) else new
+            table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
+            self._commit(manifest, {VECTORS: table_})
+
+    def publish(self, recommendations: pd.DataFrame, *, run: str) -> int:
+        table = recommendation_table(recommendations, run)
+        with self._locked():
+            manifest = self.manifest()
+            for kind, column in (("User", "user_id"), ("Item", "item_uid")):
+                name, key = node_kind(kind)
+                nodes = self._table(SPECS[name], manifest)
+                unknown = pd.Index(table[column].unique()).difference(pd.Index(nodes[key]))
+                if len(unknown):
+                    raise unknown_keys_error(kind, unknown, "recommendations")
+            stored = self._table(RECOMMENDATIONS, manifest)
+            merged = pd.concat([stored[stored["run"] != run], table], ignore_index=True)
+            self._commit(manifest, {RECOMMENDATIONS.name: canonical(RECOMMENDATIONS, merged)})
+        return len(table)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock = open(self.path / ".lock", "a")  # noqa: SIM115 - held for the block
+        except OSError as exc:
+            raise StoreError(f"{self.uri}: cannot open the store folder: {exc}") from exc
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _commit(self, manifest: dict[str, Any], frames: dict[str, pd.DataFrame]) -> None:
+        """Write ``frames`` as new table files, then swap in a manifest naming them."""
+        tables = dict(manifest["tables"])
+        try:
+            for name, df in frames.items():
+                tables[name] = self._write_table(name, df)
+            new = {
+                "format": FORMAT,
+                "schema_version": SCHEMA_VERSION,
+                "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "tables": dict(sorted(tables.items())),
+            }
+            _replace(self.path / MANIFEST, json.dumps(new, indent=2).encode("utf-8"))
+        except OSError as exc:
+            raise StoreError(f"{self.uri}: write failed, the store is unchanged: {exc}") from exc
+        finally:
+            self._collect_garbage()
+
+    def _write_table(self, name: str, df: pd.DataFrame) -> dict[str, Any]:
+        tmp = self.path / f".{name}.{os.getpid()}.tmp"
+        try:
+            df.to_parquet(tmp, index=False)
+            data = tmp.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            file = f"{name}-{digest[:16]}.parquet"
+            _fsync(tmp)
+            os.replace(tmp, self.path / file)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return {"file": file, "rows": len(df), "sha256": digest}
+
+    def _collect_garbage(self) -> None:
+        """Delete table files the current manifest does not name (left by earlier writes)."""
+        try:
+            named = {t["file"] for t in self.manifest()["tables"].values()}
+        except StoreError:
+            return
+        for file in self.path.glob("*.parquet"):
+            if file.name not in named:
+                file.unlink(missing_ok=True)
+
+
+_VECTOR_COLUMNS = ("kind", "key", "property", "vector")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file, fsync, ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

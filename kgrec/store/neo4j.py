@@ -1,0 +1,371 @@
+"""Neo4jStore: the shared graph in Neo4j 5 over Bolt, through the official driver.
+
+Writes are chunked ``UNWIND $rows AS row MERGE ...`` statements, one managed transaction per
+chunk (``driver.execute_query``, which retries transient errors). Every chunk is complete in
+itself and every statement is idempotent, so a write that stops half-way (Neo4j went away) is
+finished by running the same write again, without duplicates. Statements: :mod:`.queries`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from neo4j import Driver, Result, RoutingControl
+from neo4j.exceptions import (
+    AuthError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+)
+from tqdm import tqdm
+
+from graph_schema import schema_statements
+from graph_schema.tables import (
+    DOMAINS,
+    ENTITIES,
+    INTERACTIONS,
+    ITEMS,
+    KNOWLEDGE,
+    RECOMMENDATIONS,
+    USERS,
+    GraphTables,
+    empty,
+)
+from kgrec.errors import InputError, StoreError
+from kgrec.store import queries as q
+from kgrec.store.base import GraphStore
+from kgrec.store.canonical import (
+    canonical,
+    make_stats,
+    node_kind,
+    prepare,
+    recommendation_table,
+    referenced_items,
+    unknown_keys_error,
+    vector_rows,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Neo4jStore(GraphStore):
+    """The shared graph in the Neo4j database ``database`` reached through ``driver``.
+
+    ``batch_size`` is the number of rows (for interactions: of relationships) per transaction.
+    The store closes the driver on :meth:`close` only when ``owns_driver`` is set.
+    """
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        database: str | None = "neo4j",
+        uri: str = "neo4j",
+        batch_size: int = 20_000,
+        owns_driver: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.driver, self.database, self.uri = driver, database, uri
+        self.batch_size, self.owns_driver = batch_size, owns_driver
+        self._schema_applied = False
+
+    def close(self) -> None:
+        if self.owns_driver:
+            self.driver.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Driver errors as StoreErrors that say what failed and what to do."""
+        try:
+            yield
+        except AuthError as exc:
+            raise StoreError(
+                f"{self.uri}: authentication failed ({exc.message}); "
+                "check NEO4J_USERNAME and NEO4J_PASSWORD"
+            ) from exc
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise StoreError(
+                f"{self.uri}: Neo4j is unreachable or went away while {action} ({exc})"
+            ) from exc
+        except Neo4jError as exc:
+            raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc
+        except DriverError as exc:
+            raise StoreError(f"{self.uri}: {action} failed: {exc}") from exc
+
+    def _run(self, query: str, *, read: bool = False, **parameters: Any) -> list[dict]:
+        records = self.driver.execute_query(
+            query,
+            parameters_=parameters,
+            database_=self.database,
+            routing_=RoutingControl.READ if read else RoutingControl.WRITE,
+        ).records
+        return [r.data() for r in records]
+
+    def _frame(self, query: str, **parameters: Any) -> pd.DataFrame:
+        return self.driver.execute_query(
+            query,
+            parameters_=parameters,
+            database_=self.database,
+            routing_=RoutingControl.READ,
+            result_transformer_=Result.to_df,
+        )
+
+    def _apply_schema(self) -> None:
+        if not self._schema_applied:
+            for statement in schema_statements():
+                self._run(statement)
+            self._schema_applied = True
+
+    def _missing(self, kind: str, keys: Sequence[str]) -> list[str]:
+        return [r["key"] for r in self._run(q.MISSING_KEYS[kind], read=True, keys=list(keys))]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
+        start = time.perf_counter()
+        batch = prepare(graph)
+        with self._errors("checking the items the load names"):
+            unknown = self._missing("Item", referenced_items(batch))
+        if unknown:
+            raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
+        with self._errors("applying graph_schema/schema.cypher"):
+            self._apply_schema()
+        phases: list[tuple[str, str, list[dict]]] = [
+            ("domains", q.MERGE_DOMAINS, _node_rows(batch.domains, "domain")),
+            ("users", q.MERGE_USERS, _node_rows(batch.users, "user_id")),
+            ("entities", q.MERGE_ENTITIES, _node_rows(batch.entities, "entity_id")),
+            ("items", q.MERGE_ITEMS, _node_rows(batch.items, "uid")),
+        ]
+        for name, query, rows in phases:
+            self._write_chunks(name, query, _chunks(rows, self.batch_size), len(rows), progress)
+        self._write_interactions(batch.interactions, progress)
+        for (head, tail), query in q.MERGE_KNOWLEDGE.items():
+            part = batch.knowledge[
+                (batch.knowledge["head_kind"] == head) & (batch.knowledge["tail_kind"] == tail)
+            ]
+            rows = part[["head_key", "relation", "tail_key"]].to_dict("records")
+            label = f"knowledge {head}->{tail}"
+            self._write_chunks(label, query, _chunks(rows, self.batch_size), len(rows), progress)
+        written = {name: len(df) for name, df in batch.tables().items()}
+        log.info(
+            "wrote %s to %s in %.1f s",
+            ", ".join(f"{n} {name}" for name, n in written.items()),
+            self.uri,
+            time.perf_counter() - start,
+        )
+        return written
+
+    def _write_interactions(self, interactions: pd.DataFrame, progress: bool) -> None:
+        groups = _interaction_rows(interactions)
+        with self._errors("finding users without interactions"):
+            fresh = set(
+                r["key"]
+                for r in self._run(
+                    q.USERS_WITHOUT_INTERACTIONS, read=True, keys=[g["user_id"] for g in groups]
+                )
+            )
+        created = [g for g in groups if g["user_id"] in fresh]
+        merged = [g for g in groups if g["user_id"] not in fresh]
+        for label, query, rows in (
+            ("interactions (new users)", q.CREATE_INTERACTIONS, created),
+            ("interactions", q.MERGE_INTERACTIONS, merged),
+        ):
+            total = sum(_group_size(g) for g in rows)
+            chunks = _chunks(rows, self.batch_size, size=_group_size)
+            self._write_chunks(label, query, chunks, total, progress, size=_group_size)
+
+    def _write_chunks(
+        self,
+        name: str,
+        query: str,
+        chunks: list[list[dict]],
+        total: int,
+        progress: bool,
+        size: Callable[[dict], int] = lambda row: 1,
+    ) -> None:
+        if not total:
+            return
+        with tqdm(total=total, desc=name, unit="rows", disable=not progress) as bar:
+            for i, chunk in enumerate(chunks, 1):
+                with self._errors(
+                    f"writing {name} (chunk {i} of {len(chunks)}; the {i - 1} before it are "
+                    "committed: run the same write again to finish it)"
+                ):
+                    self.driver.execute_query(query, rows=chunk, database_=self.database)
+                bar.update(sum(size(row) for row in chunk))
+
+    def write_vectors(
+        self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
+    ) -> None:
+        matrix = vector_rows(kind, keys, vectors)
+        node_kind(kind)
+        statement = q.create_vector_index(kind, property)  # checks the property name
+        with self._errors(f"writing {kind} vectors"):
+            missing = self._missing(kind, keys)
+            if missing:
+                raise unknown_keys_error(kind, missing, "vectors")
+            for index in self._vector_indexes():
+                if (index["kind"], index["property"]) == (kind, property) and index[
+                    "dimensions"
+                ] != matrix.shape[1]:
+                    raise InputError(
+                        f"{kind}.{property} holds {index['dimensions']}-dimensional vectors, "
+                        f"these have {matrix.shape[1]}; store them under another property",
+                        field="property",
+                    )
+            self._run(statement, dimensions=int(matrix.shape[1]))
+            rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
+            for chunk in _chunks(rows, max(1, self.batch_size // 10)):
+                self._run(q.SET_VECTORS[kind], rows=chunk, property=property)
+
+    def _vector_indexes(self) -> list[dict]:
+        return self._run(q.VECTOR_INDEXES, read=True)
+
+    def publish(self, recommendations: pd.DataFrame, *, run: str) -> int:
+        table = recommendation_table(recommendations, run)
+        with self._errors(f"publishing recommendations of run {run!r}"):
+            for kind, column in (("User", "user_id"), ("Item", "item_uid")):
+                missing = self._missing(kind, table[column].unique().tolist())
+                if missing:
+                    raise unknown_keys_error(kind, missing, "recommendations")
+            self._apply_schema()
+            rows = _records(table)
+
+            def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
+                tx.run(q.DELETE_RECOMMENDATIONS, run=run).consume()
+                for chunk in _chunks(rows, self.batch_size):
+                    tx.run(q.CREATE_RECOMMENDATIONS, rows=chunk).consume()
+
+            with self.driver.session(database=self.database) as session:
+                session.execute_write(replace)
+        return len(table)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def snapshot(self) -> GraphTables:
+        with self._errors("reading the graph"):
+            skip: dict[str, list[str]] = {}
+            for index in self._vector_indexes():
+                skip.setdefault(index["kind"], []).append(index["property"])
+            tables = {
+                "domains": canonical(DOMAINS, self._frame(q.DOMAINS)),
+                "users": self._nodes("User", USERS, skip),
+                "items": self._nodes("Item", ITEMS, skip),
+                "entities": self._nodes("Entity", ENTITIES, skip),
+                "interactions": canonical(INTERACTIONS, self._frame(q.INTERACTIONS)),
+                "knowledge": canonical(KNOWLEDGE, self._frame(q.KNOWLEDGE)),
+            }
+        return GraphTables(**tables)
+
+    def _nodes(self, kind: str, spec: Any, skip: dict[str, list[str]]) -> pd.DataFrame:
+        records = self._run(q.NODE_PROPERTIES[kind], read=True, skip=skip.get(kind, []))
+        if not records:
+            return canonical(spec, empty(spec))
+        return canonical(spec, pd.DataFrame([dict(r["props"]) for r in records]))
+
+    def stats(self) -> dict[str, Any]:
+        with self._errors("counting the graph"):
+            counts = self._run(q.COUNTS, read=True)[0]
+            domains = {
+                r["domain"]: {k: int(r[k]) for k in ("items", "users", "interactions")}
+                for r in self._run(q.DOMAIN_COUNTS, read=True)
+            }
+            relations = {r["relation"]: r["n"] for r in self._run(q.RELATION_COUNTS, read=True)}
+        return make_stats(nodes=counts, relationships=counts, domains=domains, relations=relations)
+
+    def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
+        node_kind(kind)
+        with self._errors(f"reading {kind} vectors"):
+            records = self._run(q.READ_VECTORS[kind], read=True, property=property)
+        if not records:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        keys = [r["key"] for r in records]
+        return keys, np.asarray([r["vector"] for r in records], dtype=np.float32)
+
+    def recommendations(self, run: str | None = None) -> pd.DataFrame:
+        """Published recommendations (of run ``run``, or all), sorted by run, user and rank."""
+        with self._errors("reading recommendations"):
+            frame = self._frame(q.RECOMMENDATIONS, run=run)
+        table = canonical(RECOMMENDATIONS, frame)
+        return table.sort_values(["run", "user_id", "rank"], ignore_index=True)
+
+
+def _present(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return False
+    return not (isinstance(value, float) and math.isnan(value))
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values, missing values as None."""
+    return [
+        {k: (v if _present(v) else None) for k, v in row.items()} for row in df.to_dict("records")
+    ]
+
+
+def _node_rows(df: pd.DataFrame, key: str) -> list[dict[str, Any]]:
+    """Rows {key, props} with only the values that are present in props."""
+    return [
+        {"key": row.pop(key), "props": {k: v for k, v in row.items() if _present(v)}}
+        for row in df.to_dict("records")
+    ]
+
+
+def _interaction_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per user (``df`` is sorted by user): {user_id, items: [{item_uid, rating,
+    timestamp}, ...]}."""
+    users = df["user_id"].to_numpy(dtype=object)
+    if not len(users):
+        return []
+    columns = {
+        "item_uid": df["item_uid"].tolist(),
+        "rating": _nullable(df["rating"]),
+        "timestamp": _nullable(df["timestamp"]),
+    }
+    items = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]).tolist()
+    ends = [*starts[1:], len(users)]
+    return [{"user_id": users[s], "items": items[s:e]} for s, e in zip(starts, ends, strict=True)]
+
+
+def _group_size(row: dict[str, Any]) -> int:
+    return len(row["items"])
+
+
+def _nullable(series: pd.Series) -> list[Any]:
+    values = series.tolist()
+    for i in np.flatnonzero(series.isna().to_numpy()).tolist():
+        values[i] = None
+    return values
+
+
+def _chunks(
+    rows: list[dict], batch_size: int, size: Callable[[dict], int] = lambda row: 1
+) -> list[list[dict]]:
+    """``rows`` cut into chunks of about ``batch_size`` (by ``size``); a row is never split."""
+    chunks: list[list[dict]] = []
+    current: list[dict] = []
+    filled = 0
+    for row in rows:
+        n = size(row)
+        if current and filled + n > batch_size:
+            chunks.append(current)
+            current, filled = [], 0
+        current.append(row)
+        filled += n
+    if current:
+        chunks.append(current)
+    return chunks

@@ -1,0 +1,188 @@
+"""Every Cypher statement of the Neo4j store.
+
+Values always travel as ``$parameters``. The few names spliced into the text are node labels
+and property names that pass :mod:`graph_schema.names` (allow-list and backtick escaping);
+nothing from data ever becomes Cypher text. Writes are batched ``UNWIND $rows AS row ...``.
+
+Graph shape::
+
+    (:User {user_id, ...attributes})-[:INTERACTED {rating, timestamp}]->(:Item)
+    (:Item {uid, domain, item_id, title, year, genres, entity_id, ...attributes})
+        -[:IN_DOMAIN]->(:Domain {name})
+    (:Item|Entity)-[:RELATED {relation}]->(:Item|Entity)        (:Entity {entity_id, name})
+    (:User)-[:RECOMMENDED {score, rank, model, run}]->(:Item)
+"""
+
+from __future__ import annotations
+
+from graph_schema.names import escape_name, label, prop
+
+# node kind -> its key property in Neo4j
+KEY_PROPERTY = {"User": "user_id", "Item": "uid", "Entity": "entity_id", "Domain": "name"}
+
+
+def _match(kind: str, var: str, key: str) -> str:
+    return f"MATCH ({var}:{label(kind)} {{{prop(KEY_PROPERTY[kind])}: {key}}})"
+
+
+# -- writing the graph ---------------------------------------------------------------------
+# Node rows are {key, props}: props holds only the values that are not missing, so `SET +=`
+# adds and replaces but never erases (the merge rule of kgrec.store.canonical).
+
+MERGE_DOMAINS = "UNWIND $rows AS row MERGE (d:Domain {name: row.key})"
+MERGE_USERS = "UNWIND $rows AS row MERGE (u:User {user_id: row.key}) SET u += row.props"
+MERGE_ENTITIES = "UNWIND $rows AS row MERGE (e:Entity {entity_id: row.key}) SET e += row.props"
+MERGE_ITEMS = """
+UNWIND $rows AS row
+MATCH (d:Domain {name: row.props.domain})
+MERGE (i:Item {uid: row.key})
+SET i += row.props
+MERGE (i)-[:IN_DOMAIN]->(d)
+"""
+
+# Interaction rows hold one user and all of that user's interactions of the write, so a user's
+# interactions are committed together. A user without any INTERACTED relationship gets them by
+# CREATE (nothing to match against); the guard, evaluated in the transaction, makes re-running
+# a committed chunk (a retry, or the same write again) a no-op instead of a duplicate.
+CREATE_INTERACTIONS = """
+UNWIND $rows AS row
+MATCH (u:User {user_id: row.user_id})
+WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
+UNWIND row.items AS it
+MATCH (i:Item {uid: it.item_uid})
+CREATE (u)-[:INTERACTED {rating: it.rating, timestamp: it.timestamp}]->(i)
+"""
+MERGE_INTERACTIONS = """
+UNWIND $rows AS row
+MATCH (u:User {user_id: row.user_id})
+UNWIND row.items AS it
+MATCH (i:Item {uid: it.item_uid})
+MERGE (u)-[r:INTERACTED]->(i)
+SET r.rating = coalesce(it.rating, r.rating), r.timestamp = coalesce(it.timestamp, r.timestamp)
+"""
+# users of the given ids that have no INTERACTED relationship yet
+USERS_WITHOUT_INTERACTIONS = """
+UNWIND $keys AS key
+MATCH (u:User {user_id: key})
+WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
+RETURN key
+"""
+
+# (head_kind, tail_kind) -> statement; rows are {head_key, relation, tail_key}
+MERGE_KNOWLEDGE = {
+    (head, tail): f"""
+UNWIND $rows AS row
+{_match(head, "h", "row.head_key")}
+{_match(tail, "t", "row.tail_key")}
+MERGE (h)-[:RELATED {{relation: row.relation}}]->(t)
+"""
+    for head in ("Item", "Entity")
+    for tail in ("Item", "Entity")
+}
+
+# kind -> the keys of $keys that name no node of that kind
+MISSING_KEYS = {
+    kind: f"""
+UNWIND $keys AS key
+OPTIONAL {_match(kind, "n", "key")}
+WITH key WHERE n IS NULL
+RETURN key
+"""
+    for kind in KEY_PROPERTY
+}
+
+# -- reading the graph ---------------------------------------------------------------------
+
+# kind -> every node's properties but those named in $skip (vector properties), as pairs
+NODE_PROPERTIES = {
+    kind: f"MATCH (n:{label(kind)}) RETURN [k IN keys(n) WHERE NOT k IN $skip | [k, n[k]]] AS props"
+    for kind in ("User", "Item", "Entity")
+}
+DOMAINS = "MATCH (d:Domain) RETURN d.name AS domain"
+INTERACTIONS = """
+MATCH (u:User)-[r:INTERACTED]->(i:Item)
+RETURN u.user_id AS user_id, i.uid AS item_uid, r.rating AS rating, r.timestamp AS timestamp
+"""
+KNOWLEDGE = """
+MATCH (h)-[r:RELATED]->(t)
+RETURN CASE WHEN h:Item THEN 'Item' ELSE 'Entity' END AS head_kind,
+       CASE WHEN h:Item THEN h.uid ELSE h.entity_id END AS head_key,
+       r.relation AS relation,
+       CASE WHEN t:Item THEN 'Item' ELSE 'Entity' END AS tail_kind,
+       CASE WHEN t:Item THEN t.uid ELSE t.entity_id END AS tail_key
+"""
+
+COUNTS = """
+RETURN COUNT { (:User) } AS User, COUNT { (:Item) } AS Item,
+       COUNT { (:Entity) } AS Entity, COUNT { (:Domain) } AS Domain,
+       COUNT { ()-[:INTERACTED]->() } AS INTERACTED, COUNT { ()-[:RELATED]->() } AS RELATED,
+       COUNT { ()-[:IN_DOMAIN]->() } AS IN_DOMAIN, COUNT { ()-[:RECOMMENDED]->() } AS RECOMMENDED
+"""
+DOMAIN_COUNTS = """
+MATCH (d:Domain)
+CALL (d) {
+  OPTIONAL MATCH (i:Item)-[:IN_DOMAIN]->(d)
+  RETURN count(i) AS items, sum(COUNT { (i)<-[:INTERACTED]-(:User) }) AS interactions
+}
+CALL (d) {
+  OPTIONAL MATCH (u:User)-[:INTERACTED]->(:Item)-[:IN_DOMAIN]->(d)
+  RETURN count(DISTINCT u) AS users
+}
+RETURN d.name AS domain, items, users, interactions
+"""
+RELATION_COUNTS = "MATCH ()-[r:RELATED]->() RETURN r.relation AS relation, count(*) AS n"
+
+# -- vectors -------------------------------------------------------------------------------
+
+SET_VECTORS = {
+    kind: f"""
+UNWIND $rows AS row
+{_match(kind, "n", "row.key")}
+CALL db.create.setNodeVectorProperty(n, $property, row.vector)
+"""
+    for kind in KEY_PROPERTY
+}
+READ_VECTORS = {
+    kind: f"""
+MATCH (n:{label(kind)}) WHERE n[$property] IS NOT NULL
+RETURN n.{prop(KEY_PROPERTY[kind])} AS key, n[$property] AS vector ORDER BY key
+"""
+    for kind in KEY_PROPERTY
+}
+VECTOR_INDEXES = """
+SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options
+RETURN name, labelsOrTypes[0] AS kind, properties[0] AS property,
+       options.indexConfig.`vector.dimensions` AS dimensions
+"""
+
+
+def vector_index_name(kind: str, property: str) -> str:
+    """The name of the vector index on ``kind.property``."""
+    return f"{kind.lower()}_{property}"
+
+
+def create_vector_index(kind: str, property: str) -> str:
+    """The statement creating the cosine vector index on ``kind.property`` ($dimensions)."""
+    name = escape_name(vector_index_name(kind, property))
+    return (
+        f"CREATE VECTOR INDEX {name} IF NOT EXISTS FOR (n:{label(kind)}) ON n.{prop(property)} "
+        "OPTIONS {indexConfig: {`vector.dimensions`: $dimensions, "
+        "`vector.similarity_function`: 'cosine'}}"
+    )
+
+
+# -- recommendations -----------------------------------------------------------------------
+
+DELETE_RECOMMENDATIONS = "MATCH ()-[r:RECOMMENDED {run: $run}]->() DELETE r"
+CREATE_RECOMMENDATIONS = """
+UNWIND $rows AS row
+MATCH (u:User {user_id: row.user_id})
+MATCH (i:Item {uid: row.item_uid})
+CREATE (u)-[:RECOMMENDED {score: row.score, rank: row.rank, model: row.model, run: row.run}]->(i)
+"""
+RECOMMENDATIONS = """
+MATCH (u:User)-[r:RECOMMENDED]->(i:Item)
+WHERE $run IS NULL OR r.run = $run
+RETURN u.user_id AS user_id, i.uid AS item_uid, r.score AS score, r.rank AS rank,
+       r.model AS model, r.run AS run
+"""
