@@ -1,0 +1,146 @@
+"""Templates that turn a node's fields into the text a language model embeds.
+
+A template is a list of *parts*, each a Python format string such as ``"Genres: {genres}."``.
+A part is kept only when every field it names has a value, and the kept parts are joined by
+single spaces; so a film without genres reads ``"Heat (1995)."``, not ``"Heat (1995). Genres: ."``.
+A node whose parts are all dropped has no text: it gets no vector (see :mod:`kgrec.text.embed`).
+
+Fields (every value is a string; missing values are empty):
+
+Item
+    ``uid``, ``item_id``, ``domain``, ``title``, ``year``, ``genres`` (comma-separated),
+    ``label`` (title with the year when known, e.g. ``Toy Story (1995)``), ``entities``
+    (names of the named entities linked to the item, comma-separated), ``attributes`` (the
+    item table's other columns as ``name: value; ...``), and each such column by its name.
+Entity (``entity`` for entities with a name, ``entity_unnamed`` for those without)
+    ``entity_id``, ``name``, ``context`` (its place in the knowledge graph, e.g.
+    ``actor in Toy Story (1995), Heat (1995)``; see :func:`kgrec.text.nodes.relation_phrase`).
+User
+    ``user_id``, ``attributes`` (the user table's other columns), each such column by its name,
+    ``items`` (labels of a few of the user's items: best rated, then most recent).
+
+Templates come from :data:`DEFAULT_TEMPLATES` or a JSON/TOML file (:func:`load_templates`) with
+any of the keys ``item``, ``entity``, ``entity_unnamed``, ``user``, each a string or a list of
+strings; keys left out keep their default.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from kgrec.errors import InputError
+
+ITEM_FIELDS = frozenset(
+    {"uid", "item_id", "domain", "title", "year", "genres", "label", "entities", "attributes"}
+)
+ENTITY_FIELDS = frozenset({"entity_id", "name", "context"})
+USER_FIELDS = frozenset({"user_id", "attributes", "items"})
+
+
+@dataclass(frozen=True)
+class Template:
+    """Parts of one kind's text; ``source`` names the file it came from, for error messages."""
+
+    parts: tuple[str, ...]
+    name: str
+    source: str | None = None
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(f for part in self.parts for f in _part_fields(part))
+
+    def check(self, allowed: frozenset[str]) -> None:
+        """Raise :class:`InputError` if the template names a field outside ``allowed``."""
+        unknown = sorted(self.fields - allowed)
+        if unknown:
+            raise InputError(
+                f"unknown field(s) {', '.join(unknown)}; available: {', '.join(sorted(allowed))}",
+                file=self.source,
+                field=self.name,
+            )
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The kept parts, formatted and joined; ``""`` when none is kept."""
+        kept = [
+            part.format_map(values)
+            for part in self.parts
+            if all(values.get(f) for f in _part_fields(part))
+        ]
+        return " ".join(p.strip() for p in kept if p.strip())
+
+
+@dataclass(frozen=True)
+class Templates:
+    item: Template
+    entity: Template
+    entity_unnamed: Template
+    user: Template
+
+
+def _part_fields(part: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(part) if name is not None]
+
+
+def make_template(name: str, value: object, *, source: str | None = None) -> Template:
+    """A template from a string or a list of strings, checked to be plain named fields."""
+    parts = [value] if isinstance(value, str) else value
+    if not isinstance(parts, list | tuple) or not all(isinstance(p, str) for p in parts):
+        raise InputError("a template is a string or a list of strings", file=source, field=name)
+    for part in parts:
+        try:
+            names = _part_fields(part)
+        except ValueError as exc:
+            raise InputError(f"bad format string {part!r}: {exc}", file=source, field=name) from exc
+        for field_name in names:
+            if not field_name.isidentifier():
+                raise InputError(
+                    f"{{{field_name}}} in {part!r}: fields are plain names like {{title}}",
+                    file=source,
+                    field=name,
+                )
+    return Template(tuple(parts), name, source)
+
+
+DEFAULT_TEMPLATES = Templates(
+    item=make_template(
+        "item", ["{label}.", "Genres: {genres}.", "{attributes}.", "Related: {entities}."]
+    ),
+    entity=make_template("entity", "{name}"),
+    entity_unnamed=make_template("entity_unnamed", "{context}"),
+    user=make_template("user", ["User with {attributes}.", "Items: {items}."]),
+)
+
+
+def load_templates(path: str | Path, base: Templates = DEFAULT_TEMPLATES) -> Templates:
+    """``base`` with the templates a ``.json`` or ``.toml`` file sets replaced."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read template file: {exc.strerror}", file=source) from exc
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(raw)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(raw)
+        else:
+            raise InputError("template file must end in .json or .toml", file=source)
+    except json.JSONDecodeError as exc:
+        raise InputError(exc.msg, file=source, line=exc.lineno) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(str(exc), file=source) from exc
+    if not isinstance(data, dict):
+        raise InputError("a template file holds a table/object of templates", file=source)
+    known = {f.name for f in fields(Templates)}
+    for key in data:
+        if key not in known:
+            raise InputError(
+                f"unknown template; use {', '.join(sorted(known))}", file=source, field=key
+            )
+    return replace(base, **{k: make_template(k, v, source=source) for k, v in data.items()})

@@ -1,0 +1,58 @@
+"""Templates: parts dropped when a field is empty, files in JSON or TOML, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgrec.errors import InputError
+from kgrec.text.templates import DEFAULT_TEMPLATES, load_templates, make_template
+
+
+def test_part_is_dropped_when_any_of_its_fields_is_empty():
+    template = make_template("item", ["{label}.", "Genres: {genres}.", "({year}, {domain})"])
+    assert template.render({"label": "Heat", "genres": "", "year": "1995", "domain": "m"}) == (
+        "Heat. (1995, m)"
+    )
+    assert template.render({"label": "", "genres": "", "year": "1995", "domain": ""}) == ""
+
+
+def test_load_json_and_toml_override_only_given_templates(tmp_path):
+    json_file = tmp_path / "t.json"
+    json_file.write_text('{"item": ["{title}", "({year})"], "user": "{items}"}')
+    toml_file = tmp_path / "t.toml"
+    toml_file.write_text('entity_unnamed = "Entity known for: {context}"\n')
+    from_json = load_templates(json_file)
+    assert from_json.item.parts == ("{title}", "({year})")
+    assert from_json.user.parts == ("{items}",)
+    assert from_json.entity == DEFAULT_TEMPLATES.entity
+    from_toml = load_templates(toml_file)
+    assert from_toml.entity_unnamed.render({"context": "actor in Heat"}) == (
+        "Entity known for: actor in Heat"
+    )
+    assert from_toml.item == DEFAULT_TEMPLATES.item
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.json", '{"item": "{title}",\n "user": }', r"bad\.json, line 2"),
+        ("bad.toml", 'item = "{title}"\nuser = [', r"bad\.toml"),
+        ("keys.json", '{"film": "{title}"}', r"field 'film'.*unknown template"),
+        ("type.json", '{"item": 3}', r"field 'item'.*string or a list"),
+        ("brace.json", '{"item": "{title"}', r"field 'item'.*bad format string"),
+        ("positional.json", '{"item": "{} {0}"}', r"field 'item'.*plain names"),
+        ("attr.json", '{"item": "{title.__class__}"}', r"field 'item'.*plain names"),
+        ("template.yaml", "item: x", r"\.json or \.toml"),
+    ],
+)
+def test_bad_template_files_name_file_and_field(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=message) as caught:
+        load_templates(path)
+    assert name in str(caught.value)
+
+
+def test_missing_template_file(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        load_templates(tmp_path / "nope.json")
