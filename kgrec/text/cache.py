@@ -1,0 +1,87 @@
+"""A disk cache of text vectors keyed by (model identity, text), in one SQLite file.
+
+The key of a text is ``sha256(model identity + NUL + text)``, where the identity
+(:attr:`kgrec.text.encoder.TextEncoder.identity`) changes with the weights, tokenizer and
+truncation length; so an unchanged text under an unchanged model is never encoded twice, and
+any other model or text is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from kgrec.errors import KgrecError
+
+_CHUNK = 500  # keys per SELECT: under SQLite's limit on bound parameters
+
+
+def default_cache_path() -> Path:
+    """``$KGREC_CACHE/embeddings/vectors.sqlite`` (``KGREC_CACHE`` defaults to ~/.cache/kgrec)."""
+    root = os.environ.get("KGREC_CACHE") or Path.home() / ".cache" / "kgrec"
+    return Path(root) / "embeddings" / "vectors.sqlite"
+
+
+def text_key(identity: str, text: str) -> str:
+    return hashlib.sha256(f"{identity}\0{text}".encode()).hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors by (model identity, text). Writes are one transaction per :meth:`put`."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_cache_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise KgrecError(f"embedding cache {self.path}: {exc}") from exc
+
+    def get(self, identity: str, texts: Sequence[str], dimension: int) -> dict[int, np.ndarray]:
+        """Cached vectors by position in ``texts``; texts not in the cache are absent."""
+        positions: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            positions.setdefault(text_key(identity, text), []).append(i)
+        keys = list(positions)
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            rows = self._db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, blob in rows:
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.shape[0] != dimension:
+                    continue  # written by something else under the same key: recompute
+                for i in positions[key]:
+                    found[i] = vector
+        return found
+
+    def put(self, identity: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [
+            (text_key(identity, text), np.asarray(vector, dtype=np.float32).tobytes())
+            for text, vector in zip(texts, vectors, strict=True)
+        ]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,99 @@
+"""Node texts -> vectors -> store, through the cache.
+
+A node whose text is empty (no title, no name, no labelled neighbour, ...) gets no vector: it
+is left out of what is written and counted as ``no_text`` in the result. Identical texts are
+encoded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from graph_schema.tables import GraphTables
+from kgrec.store.base import GraphStore
+from kgrec.text.cache import EmbeddingCache
+from kgrec.text.encoder import TextEncoder
+from kgrec.text.nodes import node_texts
+from kgrec.text.templates import DEFAULT_TEMPLATES, Templates
+
+DEFAULT_PROPERTY = "embedding"
+
+
+@dataclass
+class Embedded:
+    """The vectors of one node kind and how they were obtained."""
+
+    kind: str
+    keys: list[str]  # nodes that got a vector, in the order of ``vectors``' rows
+    vectors: np.ndarray  # (len(keys), dimension) float32, L2-normalised
+    nodes: int  # nodes of this kind in the graph
+    encoded: int  # distinct texts the model encoded
+    cached: int  # distinct texts taken from the cache
+    no_text: int  # nodes without text, hence without a vector
+
+
+def embed_texts(
+    kind: str,
+    texts: pd.Series,
+    encoder: TextEncoder,
+    *,
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> Embedded:
+    """Vectors for the non-empty ``texts`` (indexed by node key), from the cache where it has
+    them and from ``encoder`` otherwise; new vectors go into the cache."""
+    texts = texts.fillna("").astype(str).str.strip()
+    has_text = texts.ne("")
+    unique = list(dict.fromkeys(texts[has_text]))
+    vectors = np.zeros((len(unique), encoder.dimension), dtype=np.float32)
+    found = cache.get(encoder.identity, unique, encoder.dimension) if cache else {}
+    for i, vector in found.items():
+        vectors[i] = vector
+    missing = [i for i in range(len(unique)) if i not in found]
+    if missing:
+        new = encoder.encode([unique[i] for i in missing], batch_size=batch_size, progress=progress)
+        vectors[missing] = new
+        if cache is not None:
+            cache.put(encoder.identity, [unique[i] for i in missing], new)
+    row = {text: i for i, text in enumerate(unique)}
+    return Embedded(
+        kind=kind,
+        keys=[str(k) for k in texts.index[has_text]],
+        vectors=vectors[[row[t] for t in texts[has_text]]].reshape(-1, encoder.dimension),
+        nodes=len(texts),
+        encoded=len(missing),
+        cached=len(found),
+        no_text=int((~has_text).sum()),
+    )
+
+
+def embed_graph(
+    graph: GraphTables,
+    encoder: TextEncoder,
+    *,
+    kinds: Iterable[str] = ("Item", "Entity"),
+    templates: Templates = DEFAULT_TEMPLATES,
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> list[Embedded]:
+    """The vectors of every node of ``kinds`` in ``graph``."""
+    texts = node_texts(graph, kinds, templates)
+    return [
+        embed_texts(kind, series, encoder, cache=cache, batch_size=batch_size, progress=progress)
+        for kind, series in texts.items()
+    ]
+
+
+def write_embeddings(
+    store: GraphStore, results: Iterable[Embedded], *, property: str = DEFAULT_PROPERTY
+) -> None:
+    """Each kind's vectors to ``store`` as node property ``property`` (Neo4j indexes them)."""
+    for result in results:
+        if result.keys:
+            store.write_vectors(result.kind, result.keys, result.vectors, property=property)

@@ -1,0 +1,102 @@
+"""The embedding step: the cache spares the model, empty texts get no vector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kgrec.text.cache import EmbeddingCache
+from kgrec.text.embed import embed_texts
+from kgrec.text.encoder import TextEncoder
+
+TEXTS = pd.Series(
+    {
+        "m:1": "Toy Story (1995). Genres: Animation, Children's, Comedy.",
+        "m:2": "Heat (1995). Genres: Action, Crime, Thriller.",
+        "m:3": "Casino (1995). Genres: Drama, Crime.",
+        "m:4": "",
+        "m:5": None,
+        "m:6": "   ",
+        "m:7": "Heat (1995). Genres: Action, Crime, Thriller.",  # same text as m:2
+    }
+)
+
+
+def test_second_run_calls_the_model_zero_times(tmp_path, encoder, count_forward):
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache, count_forward(encoder) as counter:
+        first = embed_texts("Item", TEXTS, encoder, cache=cache, progress=False)
+        assert counter.texts == 3  # three distinct non-empty texts, each encoded once
+    assert (first.encoded, first.cached, first.no_text, first.nodes) == (3, 0, 3, 7)
+    assert first.keys == ["m:1", "m:2", "m:3", "m:7"]
+    np.testing.assert_array_equal(first.vectors[1], first.vectors[3])
+
+    # a new cache object on the same file: what is on disk is what counts
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache, count_forward(encoder) as counter:
+        again = embed_texts("Item", TEXTS, encoder, cache=cache, progress=False)
+        assert counter.calls == 0
+    assert (again.encoded, again.cached) == (0, 3)
+    assert again.keys == first.keys
+    np.testing.assert_allclose(again.vectors, first.vectors, atol=1e-7)
+
+
+def test_changed_text_re_embeds_only_that_text(tmp_path, encoder, count_forward):
+    changed = TEXTS.copy()
+    changed["m:3"] = "Casino (1995). Genres: Drama."
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        before = embed_texts("Item", TEXTS, encoder, cache=cache, progress=False)
+        with count_forward(encoder) as counter:
+            after = embed_texts("Item", changed, encoder, cache=cache, progress=False)
+        assert counter.texts == 1
+    assert (after.encoded, after.cached) == (1, 2)
+    np.testing.assert_allclose(after.vectors[:2], before.vectors[:2], atol=1e-7)
+    assert float(after.vectors[2] @ before.vectors[2]) < 0.999  # m:3 is a new vector
+    fresh = encoder.encode([changed["m:3"]], progress=False)[0]
+    np.testing.assert_allclose(after.vectors[2], fresh, atol=1e-6)
+
+
+def test_other_model_does_not_reuse_the_first_models_vectors(
+    tmp_path, encoder, tiny_model, count_forward
+):
+    tiny = TextEncoder(tiny_model)
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        default = embed_texts("Item", TEXTS, encoder, cache=cache, progress=False)
+        with count_forward(tiny) as counter:
+            other = embed_texts("Item", TEXTS, tiny, cache=cache, progress=False)
+        assert counter.texts == 3
+        assert other.vectors.shape == (4, 32) and default.vectors.shape == (4, 384)
+        # both are cached now, side by side
+        with count_forward(encoder) as a, count_forward(tiny) as b:
+            embed_texts("Item", TEXTS, encoder, cache=cache, progress=False)
+            embed_texts("Item", TEXTS, tiny, cache=cache, progress=False)
+        assert a.calls == b.calls == 0
+        assert len(cache) == 6
+
+
+def test_without_cache_every_distinct_text_is_encoded(encoder, count_forward):
+    with count_forward(encoder) as counter:
+        result = embed_texts("Item", TEXTS, encoder, progress=False)
+    assert counter.texts == 3 and result.encoded == 3
+
+
+def test_all_texts_empty_gives_no_vectors(encoder, count_forward):
+    with count_forward(encoder) as counter:
+        result = embed_texts("Entity", pd.Series({"e": "", "f": None}), encoder, progress=False)
+    assert counter.calls == 0
+    assert result.keys == [] and result.vectors.shape == (0, 384) and result.no_text == 2
+
+
+def test_unwritable_cache_is_a_clear_error(tmp_path):
+    from kgrec.errors import KgrecError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(KgrecError, match="embedding cache"):
+        EmbeddingCache(blocker / "sub" / "cache.sqlite")
+
+
+def test_default_cache_lives_under_kgrec_cache(monkeypatch, tmp_path):
+    from kgrec.text.cache import default_cache_path
+
+    monkeypatch.setenv("KGREC_CACHE", str(tmp_path))
+    assert default_cache_path() == tmp_path / "embeddings" / "vectors.sqlite"
