@@ -1,0 +1,48 @@
+"""`kgrec explain USER ITEM`: the best paths from a user to an item."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from kgrec.explain import explain, explain_neo4j
+from kgrec.store import Neo4jStore, open_store
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="explain a recommendation: the best paths from a user to an item",
+        description=(
+            "Print the best paths from USER to ITEM through the graph: the user's own "
+            "interactions, knowledge-graph entities the items share, the user's history in "
+            "other domains and users with the same taste. Paths through rare nodes rank first."
+        ),
+    )
+    p.add_argument("user", metavar="USER", help="user id")
+    p.add_argument(
+        "item", metavar="ITEM", help="item uid (DOMAIN:ITEM_ID) or item id with --domain"
+    )
+    p.add_argument("--domain", help="the item's domain, when ITEM is an item id")
+    p.add_argument("--store", help="store URI (default: $NEO4J_URI, else local:./kgrec-store)")
+    p.add_argument("-k", type=int, default=5, help="number of paths (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    item = f"{args.domain}:{args.item}" if args.domain else args.item
+    with open_store(args.store) as store:
+        if isinstance(store, Neo4jStore):
+            table = explain_neo4j(store.driver, args.user, item, k=args.k, database=store.database)
+        else:
+            table = explain(store.snapshot(), args.user, item, k=args.k)
+    if args.json:
+        print(table.to_json(orient="records", lines=True))
+    elif table.empty:
+        print(f"no path of the kinds kgrec explains leads from user {args.user} to {item}")
+    else:
+        with pd.option_context("display.max_colwidth", 120, "display.width", 200):
+            print(table[["rank", "kind", "cost", "text"]].to_string(index=False))
+    return 0
