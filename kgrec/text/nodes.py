@@ -90,7 +90,7 @@ def item_texts(
         "year": _strings(items, "year"),
         "genres": _strings(items, "genres"),
         "label": pd.Series(item_labels(items).to_numpy(), index=items.index),
-        "entities": uids.map(entities).fillna(""),
+        "entities": _lookup(uids, entities),
         "attributes": _attributes(items, extras),
         **{c: _strings(items, c) for c in extras},
     }
@@ -111,7 +111,7 @@ def entity_texts(
     contexts = relation_contexts(graph, max_listed=max_listed, max_relations=max_relations)
     names = _strings(entities, "name")
     values = pd.DataFrame(
-        {"entity_id": keys, "name": names, "context": keys.map(contexts).fillna("")}
+        {"entity_id": keys, "name": names, "context": _lookup(keys, contexts)}
     ).to_dict("records")
     texts = [
         (templates.entity if row["name"] else templates.entity_unnamed).render(row)
@@ -140,7 +140,7 @@ def user_texts(
     columns = {
         "user_id": ids,
         "attributes": _attributes(users, extras),
-        "items": ids.map(items).fillna(""),
+        "items": _lookup(ids, items),
         **{c: _strings(users, c) for c in extras},
     }
     return _render(templates.user.render, columns, ids)
@@ -288,6 +288,12 @@ def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def _lookup(keys: pd.Series, texts: pd.Series) -> pd.Series:
+    """``texts[key]`` for each key, ``""`` where there is none."""
+    found = texts.to_dict()
+    return keys.map(lambda k: found.get(k, "")).astype(object)
 
 
 def _extra_columns(frame: pd.DataFrame, spec_columns) -> list[str]:

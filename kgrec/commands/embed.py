@@ -1,0 +1,101 @@
+"""``kgrec embed``: language-model text embeddings for the nodes of a store."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import nullcontext
+from pathlib import Path
+
+from kgrec.errors import KgrecError
+
+EMBED_KINDS = ("Item", "Entity")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "embed",
+        help="embed node texts with a language model and store the vectors",
+        description=(
+            "Builds a text for every Item and Entity (and User with --users) of the store, "
+            "encodes it with a sentence-embedding model and writes the L2-normalised vectors "
+            "to the store as a node property; in Neo4j also a cosine vector index per kind. "
+            "Nodes without text get no vector and are counted. Vectors are cached by model "
+            "and text, so re-running re-encodes only what changed."
+        ),
+    )
+    parser.add_argument("--store", required=True, help="local:PATH or neo4j://HOST:PORT")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="Hugging Face model id or local folder (default: the bundled all-MiniLM-L6-v2)",
+    )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(EMBED_KINDS),
+        help="comma-separated node kinds to embed, of Item, Entity (default: %(default)s)",
+    )
+    parser.add_argument("--users", action="store_true", help="embed User nodes as well")
+    parser.add_argument("--batch-size", type=int, default=64, help="texts per batch")
+    parser.add_argument(
+        "--template-file",
+        type=Path,
+        help="JSON or TOML file overriding the text templates (item, entity, entity_unnamed, "
+        "user); see kgrec.text.templates for the fields",
+    )
+    parser.add_argument(
+        "--property", default="embedding", help="node property for the vectors (%(default)s)"
+    )
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        type=Path,
+        help="vector cache file (default: $KGREC_CACHE/embeddings/vectors.sqlite)",
+    )
+    cache.add_argument("--no-cache", action="store_true", help="encode every text afresh")
+    parser.set_defaults(func=run)
+
+
+def parse_kinds(value: str, users: bool) -> list[str]:
+    kinds = [k.strip() for k in value.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in EMBED_KINDS]
+    if bad:
+        raise KgrecError(f"--kinds: unknown node kind(s) {', '.join(bad)}; use {EMBED_KINDS}")
+    return list(dict.fromkeys(kinds + (["User"] if users else [])))
+
+
+def run(args: argparse.Namespace) -> int:
+    from graph_schema.names import is_property_name
+    from kgrec.store import open_store
+    from kgrec.text.cache import EmbeddingCache
+    from kgrec.text.embed import embed_graph, write_embeddings
+    from kgrec.text.encoder import TextEncoder, resolve_model
+    from kgrec.text.templates import DEFAULT_TEMPLATES, load_templates
+
+    # Everything that can be checked without the data, before any work.
+    kinds = parse_kinds(args.kinds, args.users)
+    if args.batch_size < 1:
+        raise KgrecError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not is_property_name(args.property):
+        raise KgrecError(f"--property {args.property!r}: letters, digits and _, a letter first")
+    model = resolve_model(args.model)
+    templates = load_templates(args.template_file) if args.template_file else DEFAULT_TEMPLATES
+
+    with open_store(args.store) as store:
+        graph = store.snapshot()
+        encoder = TextEncoder(model)
+        with nullcontext() if args.no_cache else EmbeddingCache(args.cache) as cache:
+            results = embed_graph(
+                graph,
+                encoder,
+                kinds=kinds,
+                templates=templates,
+                cache=cache,
+                batch_size=args.batch_size,
+            )
+        write_embeddings(store, results, property=args.property)
+
+    print(f"model {model.name} ({encoder.dimension} dimensions), property {args.property!r}")
+    print(f"{'kind':<8}{'nodes':>9}{'vectors':>9}{'encoded':>9}{'cached':>9}{'no text':>9}")
+    for r in results:
+        print(f"{r.kind:<8}{r.nodes:>9}{len(r.keys):>9}{r.encoded:>9}{r.cached:>9}{r.no_text:>9}")
+    return 0

@@ -1,0 +1,135 @@
+"""`kgrec embed` on the embedded store: vectors written, cache reused, bad input refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graph_schema.tables import GraphTables
+from kgrec.cli import main
+from kgrec.store import open_store
+
+
+def _graph() -> GraphTables:
+    s = lambda values: pd.Series(values, dtype="string")  # noqa: E731
+    return GraphTables(
+        domains=pd.DataFrame({"domain": s(["m"])}),
+        users=pd.DataFrame({"user_id": s(["u1", "u2"]), "age": s(["24", None])}),
+        items=pd.DataFrame(
+            {
+                "uid": s(["m:1", "m:2", "m:3"]),
+                "domain": s(["m", "m", "m"]),
+                "item_id": s(["1", "2", "3"]),
+                "title": s(["Toy Story", "Heat", None]),
+                "year": pd.array([1995, 1995, None], dtype="Int64"),
+                "genres": [["Animation", "Comedy"], ["Action"], None],
+                "entity_id": s([None, None, None]),
+            }
+        ),
+        entities=pd.DataFrame({"entity_id": s(["m.a", "m.b"]), "name": s([None, None])}),
+        interactions=pd.DataFrame(
+            {
+                "user_id": s(["u1", "u2"]),
+                "item_uid": s(["m:1", "m:2"]),
+                "rating": [5.0, 3.0],
+                "timestamp": [1.0, 2.0],
+            }
+        ),
+        knowledge=pd.DataFrame(
+            {
+                "head_kind": s(["Item", "Item"]),
+                "head_key": s(["m:1", "m:2"]),
+                "relation": s(["film.film.actor", "film.film.actor"]),
+                "tail_kind": s(["Entity", "Entity"]),
+                "tail_key": s(["m.a", "m.a"]),
+            }
+        ),
+    )
+
+
+@pytest.fixture
+def store_uri(tmp_path) -> str:
+    uri = f"local:{tmp_path / 'store'}"
+    with open_store(uri) as store:
+        store.write(_graph(), progress=False)
+    return uri
+
+
+def _summary(out: str) -> dict[str, list[int]]:
+    rows = [
+        line.split()
+        for line in out.splitlines()
+        if line.split()[:1] in (["Item"], ["Entity"], ["User"])
+    ]
+    return {row[0]: [int(x) for x in row[1:]] for row in rows}
+
+
+def test_embed_writes_vectors_and_reuses_the_cache(tmp_path, store_uri, capsys, encoder):
+    cache = str(tmp_path / "cache.sqlite")
+    assert main(["embed", "--store", store_uri, "--cache", cache]) == 0
+    # columns: nodes, vectors, encoded, cached, no text
+    assert _summary(capsys.readouterr().out) == {"Item": [3, 2, 2, 0, 1], "Entity": [2, 1, 1, 0, 1]}
+    with open_store(store_uri) as store:
+        keys, vectors = store.read_vectors("Item", property="embedding")
+        entity_keys, _ = store.read_vectors("Entity", property="embedding")
+        assert store.read_vectors("User", property="embedding")[0] == []
+    assert keys == ["m:1", "m:2"] and entity_keys == ["m.a"]  # m:3 and m.b have no text
+    expected = encoder.encode(
+        ["Toy Story (1995). Genres: Animation, Comedy.", "Heat (1995). Genres: Action."],
+        progress=False,
+    )
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+
+    assert main(["embed", "--store", store_uri, "--cache", cache, "--users"]) == 0
+    summary = _summary(capsys.readouterr().out)
+    assert summary["Item"] == [3, 2, 0, 2, 1] and summary["Entity"] == [2, 1, 0, 1, 1]
+    assert summary["User"] == [2, 2, 2, 0, 0]
+
+
+def test_template_file_changes_the_texts(tmp_path, store_uri, capsys, encoder):
+    templates = tmp_path / "templates.toml"
+    templates.write_text('item = "{title}"\n')
+    args = ["embed", "--store", store_uri, "--no-cache", "--kinds", "Item"]
+    assert main([*args, "--template-file", str(templates)]) == 0
+    assert _summary(capsys.readouterr().out) == {"Item": [3, 2, 2, 0, 1]}
+    with open_store(store_uri) as store:
+        _, vectors = store.read_vectors("Item", property="embedding")
+    np.testing.assert_allclose(
+        vectors, encoder.encode(["Toy Story", "Heat"], progress=False), atol=1e-5
+    )
+
+
+def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    store = tmp_path / "never-opened"
+    code = main(["embed", "--store", f"local:{store}", "--model", "no-such-org/no-such-model"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "kgrec embed: error: model 'no-such-org/no-such-model'" in err
+    assert not store.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kinds", "Item,Domain"], "unknown node kind(s) Domain"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--property", "bad name"], "--property 'bad name'"),
+    ],
+)
+def test_bad_options_fail_clearly(store_uri, capsys, args, message):
+    assert main(["embed", "--store", store_uri, *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_template_with_unknown_field_fails_naming_file_and_field(tmp_path, store_uri, capsys):
+    templates = tmp_path / "t.json"
+    templates.write_text('{"entity_unnamed": "{nmae}"}')
+    assert main(["embed", "--store", store_uri, "--template-file", str(templates)]) == 2
+    err = capsys.readouterr().err
+    assert f"file {templates}" in err and "field 'entity_unnamed'" in err and "nmae" in err
+    with open_store(store_uri) as store:
+        assert store.read_vectors("Item", property="embedding")[0] == []
