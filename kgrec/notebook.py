@@ -1,0 +1,82 @@
+"""Small helpers for Jupyter: Cypher into DataFrames, and a user's neighbourhood drawn.
+
+>>> from kgrec.notebook import cypher, neighbourhood
+>>> cypher(driver, "MATCH (u:User) RETURN u.user_id AS user LIMIT $n", n=5)
+>>> neighbourhood(driver, "196").render()          # neo4j-viz, interactive in the notebook
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from neo4j import Driver, Result, RoutingControl
+
+# A user's interactions, their recommendations (of one run, or all) and the entities that
+# join the two: what the user did, what kgrec suggests, and why.
+NEIGHBOURHOOD = """
+MATCH (u:User {user_id: $user_id})
+CALL (u) {
+    MATCH p = (u)-[:INTERACTED]->(i:Item)
+    RETURN p ORDER BY i.uid LIMIT $limit
+  UNION
+    MATCH p = (u)-[r:RECOMMENDED]->(:Item)
+    WHERE $run IS NULL OR r.run = $run
+    RETURN p ORDER BY r.rank LIMIT $limit
+  UNION
+    MATCH (u)-[r:RECOMMENDED]->(i:Item)
+    WHERE $run IS NULL OR r.run = $run
+    MATCH p = (u)-[:INTERACTED]->(:Item)-[:RELATED]-(:Entity)-[:RELATED]-(i)
+    RETURN p LIMIT $limit
+}
+RETURN p
+"""
+
+
+def cypher(
+    driver: Driver, query: str, /, *, database: str | None = None, **parameters: Any
+) -> pd.DataFrame:
+    """Run a read query (values as ``$parameters``) and return the rows as a DataFrame."""
+    return driver.execute_query(
+        query,
+        parameters_=parameters,
+        database_=database,
+        routing_=RoutingControl.READ,
+        result_transformer_=Result.to_df,
+    )
+
+
+def neighbourhood(
+    driver: Driver,
+    user_id: str,
+    *,
+    run: str | None = None,
+    limit: int = 25,
+    database: str | None = None,
+):
+    """A neo4j-viz ``VisualizationGraph`` of the user's neighbourhood (coloured by label).
+
+    Call ``.render()`` on it in a notebook. ``limit`` caps each kind of path.
+    """
+    from neo4j_viz.neo4j import from_neo4j
+
+    graph = driver.execute_query(
+        NEIGHBOURHOOD,
+        parameters_={"user_id": user_id, "run": run, "limit": limit},
+        database_=database,
+        routing_=RoutingControl.READ,
+        result_transformer_=Result.graph,
+    )
+    if not graph.nodes:
+        raise ValueError(f"user {user_id!r} is not in the graph")
+    view = from_neo4j(graph)
+    for node in view.nodes:
+        props = node.properties
+        node.caption = str(
+            props.get("title")
+            or props.get("name")
+            or props.get("entity_id")
+            or props.get("user_id")
+            or ""
+        )
+    return view
