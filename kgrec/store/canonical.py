@@ -49,9 +49,7 @@ def canonical(spec: TableSpec, df: pd.DataFrame, *, sort: bool = True) -> pd.Dat
     (``convert_dtypes``; list values as Python lists), and an attribute that no row has is
     dropped. Rows are sorted by the spec's key.
     """
-    missing = [name for name in spec.required if name not in df.columns]
-    if missing:
-        raise InputError(f"table {spec.name!r} lacks column(s) {missing}", field=missing[0])
+    _require_columns(spec, df)
     out = {}
     for column in spec.columns:
         values = df[column.name] if column.name in df.columns else None
@@ -72,11 +70,15 @@ def canonical(spec: TableSpec, df: pd.DataFrame, *, sort: bool = True) -> pd.Dat
     return result
 
 
+def _require_columns(spec: TableSpec, df: pd.DataFrame) -> None:
+    missing = [name for name in spec.required if name not in df.columns]
+    if missing:
+        raise InputError(f"table {spec.name!r} lacks column(s) {missing}", field=missing[0])
+
+
 def _as_dtype(values: pd.Series | None, dtype: str, n: int) -> pd.Series:
     if values is None:
-        if dtype.startswith("list<"):
-            return pd.Series([None] * n, dtype=object)
-        return pd.Series([pd.NA] * n, dtype=dtype)
+        return pd.Series([None] * n, dtype=object if dtype.startswith("list<") else dtype)
     values = values.reset_index(drop=True)
     if dtype.startswith("list<"):
         return _lists(values, str if dtype == "list<string>" else float)
@@ -108,6 +110,8 @@ def _attribute(values: pd.Series) -> pd.Series:
 def coalesce(spec: TableSpec, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """The frames merged by key: per key and column, the last value that is not missing."""
     frames = [f for f in frames if len(f)]
+    for frame in frames:
+        _require_columns(spec, frame)
     if not frames:
         return canonical(spec, empty(spec))
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -76,7 +76,7 @@ class Neo4jStore(GraphStore):
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.driver, self.database, self.uri = driver, database, uri
         self.batch_size, self.owns_driver = batch_size, owns_driver
-        self._schema_applied = False
+        self._schema_applied = self._connected = False
 
     def close(self) -> None:
         if self.owns_driver:
@@ -102,6 +102,13 @@ class Neo4jStore(GraphStore):
             raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc
         except DriverError as exc:
             raise StoreError(f"{self.uri}: {action} failed: {exc}") from exc
+
+    def _connect(self) -> None:
+        """Fail fast when the server cannot be reached at all (instead of retrying for 30 s)."""
+        if not self._connected:
+            with self._errors("connecting"):
+                self.driver.verify_connectivity()
+            self._connected = True
 
     def _run(self, query: str, *, read: bool = False, **parameters: Any) -> list[dict]:
         records = self.driver.execute_query(
@@ -133,6 +140,7 @@ class Neo4jStore(GraphStore):
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
+        self._connect()
         start = time.perf_counter()
         batch = prepare(graph)
         with self._errors("checking the items the load names"):
@@ -209,6 +217,7 @@ class Neo4jStore(GraphStore):
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
     ) -> None:
         matrix = vector_rows(kind, keys, vectors)
+        self._connect()
         node_kind(kind)
         statement = q.create_vector_index(kind, property)  # checks the property name
         with self._errors(f"writing {kind} vectors"):
@@ -234,6 +243,7 @@ class Neo4jStore(GraphStore):
 
     def publish(self, recommendations: pd.DataFrame, *, run: str) -> int:
         table = recommendation_table(recommendations, run)
+        self._connect()
         with self._errors(f"publishing recommendations of run {run!r}"):
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
                 missing = self._missing(kind, table[column].unique().tolist())
@@ -254,6 +264,7 @@ class Neo4jStore(GraphStore):
     # -- reading ---------------------------------------------------------------------------
 
     def snapshot(self) -> GraphTables:
+        self._connect()
         with self._errors("reading the graph"):
             skip: dict[str, list[str]] = {}
             for index in self._vector_indexes():
@@ -275,6 +286,7 @@ class Neo4jStore(GraphStore):
         return canonical(spec, pd.DataFrame([dict(r["props"]) for r in records]))
 
     def stats(self) -> dict[str, Any]:
+        self._connect()
         with self._errors("counting the graph"):
             counts = self._run(q.COUNTS, read=True)[0]
             domains = {
@@ -286,6 +298,7 @@ class Neo4jStore(GraphStore):
 
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         node_kind(kind)
+        self._connect()
         with self._errors(f"reading {kind} vectors"):
             records = self._run(q.READ_VECTORS[kind], read=True, property=property)
         if not records:
@@ -295,6 +308,7 @@ class Neo4jStore(GraphStore):
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         """Published recommendations (of run ``run``, or all), sorted by run, user and rank."""
+        self._connect()
         with self._errors("reading recommendations"):
             frame = self._frame(q.RECOMMENDATIONS, run=run)
         table = canonical(RECOMMENDATIONS, frame)

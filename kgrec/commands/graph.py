@@ -1,0 +1,68 @@
+"""`kgrec graph ...`: look at the shared graph in a store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from kgrec.store import DEFAULT_LOCAL, open_store
+
+STORE_HELP = (
+    "where the graph lives: local:PATH (embedded, Parquet) or neo4j://HOST:PORT, bolt://..., "
+    f"neo4j+s://... (default: $NEO4J_URI if set, else {DEFAULT_LOCAL})"
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("graph", help="inspect the shared graph")
+    sub = parser.add_subparsers(dest="graph_command", required=True, metavar="SUBCOMMAND")
+    stats = sub.add_parser(
+        "stats", help="counts per node kind, relationship kind, domain and knowledge relation"
+    )
+    stats.add_argument("--store", default=None, help=STORE_HELP)
+    stats.add_argument("--json", action="store_true", help="print the counts as JSON")
+    stats.set_defaults(func=stats_command)
+
+
+def stats_command(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        stats = store.stats()
+        uri = store.uri
+    if args.json:
+        print(json.dumps({"store": uri, **stats}, indent=2))
+    else:
+        print(format_stats(uri, stats))
+    return 0
+
+
+def format_stats(uri: str, stats: dict[str, Any]) -> str:
+    """The stats as aligned text tables."""
+    lines = [f"store {uri}", ""]
+    lines += _table(["node kind", "count"], [[k, v] for k, v in stats["nodes"].items()])
+    lines.append("")
+    lines += _table(
+        ["relationship kind", "count"], [[k, v] for k, v in stats["relationships"].items()]
+    )
+    lines.append("")
+    rows = [
+        [name, d["items"], d["users"], d["interactions"]] for name, d in stats["domains"].items()
+    ]
+    lines += _table(["domain", "items", "users", "interactions"], rows)
+    if stats["relations"]:
+        lines.append("")
+        lines += _table(
+            ["knowledge relation", "count"], [list(r) for r in stats["relations"].items()]
+        )
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    cells = [header] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        first = row[0].ljust(widths[0])
+        return "  ".join([first, *(v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True))])
+
+    return [line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])]

@@ -1,0 +1,59 @@
+"""The canonical form shared by both stores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graph_schema.tables import INTERACTIONS, USERS
+from kgrec.errors import InputError
+from kgrec.store.canonical import canonical, coalesce, prepare, referenced_items
+from tests.store.graphs import make_graph
+
+
+def test_canonical_orders_columns_and_rows_and_infers_attribute_dtypes():
+    df = pd.DataFrame(
+        {
+            "zip": ["2", "1"],
+            "user_id": ["b", "a"],
+            "age": [24.0, np.nan],  # integral floats become Int64
+            "tags": [np.array(["x", "y"]), None],  # arrays (as Parquet returns) become lists
+            "empty": [None, None],  # an attribute no row has is dropped
+        }
+    )
+    out = canonical(USERS, df)
+    assert list(out.columns) == ["user_id", "age", "tags", "zip"]
+    assert list(out["user_id"]) == ["a", "b"]
+    assert str(out["user_id"].dtype) == "string" and str(out["age"].dtype) == "Int64"
+    assert out["tags"].tolist() == [None, ["x", "y"]]
+    assert isinstance(out["tags"].iloc[1], list)
+
+
+def test_canonical_rejects_missing_keys():
+    df = pd.DataFrame({"user_id": ["a", None], "item_uid": ["d:1", "d:2"]})
+    with pytest.raises(InputError, match="user_id"):
+        canonical(INTERACTIONS, df)
+
+
+def test_coalesce_keeps_the_last_present_value():
+    old = pd.DataFrame({"user_id": ["a", "b"], "age": ["1", "2"], "zip": ["z", None]})
+    new = pd.DataFrame({"user_id": ["a", "c"], "age": [None, "3"], "zip": ["y", None]})
+    out = coalesce(USERS, [old, new]).set_index("user_id")
+    assert list(out.index) == ["a", "b", "c"]
+    assert list(out["age"]) == ["1", "2", "3"]
+    assert out.loc["a", "zip"] == "y"
+    assert out["zip"].isna().tolist() == [False, True, True]
+
+
+def test_prepare_adds_implied_nodes_and_finds_unknown_items():
+    graph = make_graph(
+        items=[{"domain": "books", "item_id": "1"}],
+        interactions=[("u1", "books:1", 1.0, 1.0), ("u2", "films:9", 1.0, 1.0)],
+        knowledge=[("Item", "books:1", "r", "Entity", "m.1")],
+    )
+    out = prepare(graph)
+    assert list(out.users["user_id"]) == ["u1", "u2"]
+    assert list(out.entities["entity_id"]) == ["m.1"]
+    assert list(out.domains["domain"]) == ["books"]
+    assert list(referenced_items(out)) == ["films:9"]

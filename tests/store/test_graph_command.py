@@ -1,0 +1,48 @@
+"""`kgrec graph stats`: the counts of a store as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from kgrec.cli import main
+from kgrec.store import LocalStore
+from tests.store.graphs import movies
+
+
+def test_stats_table_and_json(tmp_path, capsys):
+    store = LocalStore(tmp_path / "g")
+    store.write(movies(), progress=False)
+    assert main(["graph", "stats", "--store", f"local:{tmp_path}/g"]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == f"store local:{tmp_path}/g"
+    assert any(line.split() == ["INTERACTED", "5"] for line in lines)
+    assert any(line.split() == ["movies", "2", "2", "3"] for line in lines)
+    assert any(line.split() == ["film.film.actor", "1"] for line in lines)
+
+    assert main(["graph", "stats", "--store", f"local:{tmp_path}/g", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {"store": f"local:{tmp_path}/g", **store.stats()}
+
+
+def test_store_from_the_environment(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    assert main(["graph", "stats", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["store"] == "local:./kgrec-store"
+    assert data["nodes"]["User"] == 0
+
+
+def test_unreachable_neo4j_is_a_message_not_a_traceback(unused_port, capsys):
+    assert main(["graph", "stats", "--store", f"bolt://127.0.0.1:{unused_port}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"kgrec graph: error: bolt://127.0.0.1:{unused_port}: Neo4j is unreachable"
+    )
+    assert "Traceback" not in err
+
+
+def test_unknown_store_scheme(capsys):
+    assert main(["graph", "stats", "--store", "mysql://x"]) == 2
+    assert "unknown store 'mysql://x'" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""open_store: a store URI (or the environment) to a store."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgrec.errors import StoreError
+from kgrec.store import LocalStore, Neo4jStore, open_store
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_local_uri_opens_a_local_store(tmp_path):
+    store = open_store(f"local:{tmp_path}/graph")
+    assert isinstance(store, LocalStore)
+    assert store.path == tmp_path / "graph"
+    assert store.uri == f"local:{tmp_path}/graph"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["neo4j://localhost:7687", "bolt://127.0.0.1:7999", "neo4j+s://db.example.com", "bolt+s://h:1"],
+)
+def test_neo4j_uris_open_a_neo4j_store(uri, monkeypatch):
+    monkeypatch.setenv("NEO4J_DATABASE", "graphs")
+    with open_store(uri) as store:
+        assert isinstance(store, Neo4jStore)
+        assert store.uri == uri
+        assert store.database == "graphs"
+        assert store.owns_driver
+
+
+def test_a_given_driver_is_used_and_not_closed():
+    class Driver:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    driver = Driver()
+    store = open_store("bolt://127.0.0.1:7999", driver=driver)
+    assert store.driver is driver and store.database == "neo4j"
+    store.close()
+    assert not driver.closed
+
+
+def test_default_is_neo4j_uri_else_local(monkeypatch):
+    assert open_store().uri == "local:./kgrec-store"
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:7999")
+    with open_store() as store:
+        assert isinstance(store, Neo4jStore) and store.uri == "bolt://127.0.0.1:7999"
+
+
+@pytest.mark.parametrize("uri", ["http://localhost:7474", "postgres://x", "local:", "neo4j:x"])
+def test_unknown_store_is_a_clear_error(uri):
+    with pytest.raises(StoreError, match="store") as info:
+        open_store(uri)
+    assert repr(uri) in str(info.value)
+
+
+def test_local_store_on_a_file_is_an_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="not a folder"):
+        open_store(f"local:{tmp_path}/file")
+
+
+def test_unreachable_neo4j_is_a_store_error(unused_port):
+    with (
+        open_store(f"bolt://127.0.0.1:{unused_port}") as store,
+        pytest.raises(StoreError, match="unreachable"),
+    ):
+        store.stats()
