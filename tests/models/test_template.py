@@ -1,0 +1,187 @@
+"""One test template for every model family (after PyKEEN's tests/cases.py), and a meta-test
+that fails when a model exported by :mod:`kgrec.models` has no case here."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+import kgrec.models
+from kgrec.models import GraphRecommender
+from kgrec.train import bpr_loss
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to build one model family on the toy graph, and which edges it propagates over."""
+
+    model: str  # the class name in kgrec.models
+    build: Callable[[Data], GraphRecommender]
+    knowledge: bool = True  # False: the model sees the interaction edges only
+
+    def __str__(self) -> str:
+        return self.model
+
+
+def _sizes(graph: Data) -> tuple[int, int, int, int]:
+    return graph.num_users, graph.num_items, graph.num_entities, graph.num_relations
+
+
+CASES = [
+    Case("Popularity", lambda g: kgrec.models.Popularity(g.num_users, g.num_items), False),
+    Case(
+        "LightGCNRecommender",
+        lambda g: kgrec.models.LightGCNRecommender(g.num_users, g.num_items, embedding_dim=8),
+        False,
+    ),
+    Case(
+        "RGCNRecommender",
+        lambda g: kgrec.models.RGCNRecommender(*_sizes(g), embedding_dim=8, num_bases=2),
+    ),
+    Case(
+        "CrossDomainRecommender",
+        lambda g: kgrec.models.CrossDomainRecommender(
+            *_sizes(g),
+            g.num_domains,
+            item_domain=g.item_domain,
+            text_features=g.x,
+            embedding_dim=8,
+        ),
+    ),
+]
+TARGET = 1  # the toy graph's comedy domain
+
+
+def _edges(case: Case, graph: Data) -> tuple[Tensor, Tensor]:
+    """The edges (and edge types) ``case``'s model propagates over."""
+    if case.knowledge:
+        return graph.edge_index, graph.edge_type
+    users_items = graph.num_users + graph.num_items
+    keep = (graph.edge_index < users_items).all(dim=0)
+    return graph.edge_index[:, keep], graph.edge_type[keep]
+
+
+def _user_items(graph: Data) -> tuple[Tensor, Tensor]:
+    """The training interactions: (user index, item index) per user -> item edge."""
+    users, nodes = graph.edge_index[:, graph.edge_type == 0]
+    return users, nodes - graph.num_users
+
+
+def _trainable(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.fixture(params=CASES, ids=str)
+def case(request) -> Case:
+    return request.param
+
+
+@pytest.fixture
+def model(case: Case, toy_graph: Data) -> GraphRecommender:
+    torch.manual_seed(0)
+    return case.build(toy_graph)
+
+
+def test_scores_are_finite_and_not_constant(case, model, toy_graph):
+    node_emb = model(*_edges(case, toy_graph))
+    user_emb, item_emb = model.split(node_emb)
+    assert user_emb.shape[0] == toy_graph.num_users
+    assert item_emb.shape[0] == toy_graph.num_items
+    scores = user_emb @ item_emb.T
+    assert torch.isfinite(scores).all()
+    assert scores.std() > 0
+
+
+def test_gradients_reach_every_trainable_parameter(case, model, toy_graph):
+    params = _trainable(model)
+    if not params:
+        # nothing to train: the trainer then only validates; say so instead of passing silently
+        assert isinstance(model, kgrec.models.Popularity)
+        return
+    model.train()
+    users, pos = _user_items(toy_graph)
+    neg = (pos + 1) % toy_graph.num_items
+    node_emb = model(*_edges(case, toy_graph))
+    user_emb, item_emb = model.split(node_emb)
+    loss = bpr_loss(user_emb[users], item_emb[pos], item_emb[neg], torch.ones(len(users)))
+    aux = model.auxiliary_loss(node_emb)
+    if aux is not None:
+        loss = loss + aux
+    loss.backward()
+    for name, param in params.items():
+        assert param.grad is not None, f"{name} got no gradient"
+        assert param.grad.abs().sum() > 0, f"{name} got a zero gradient"
+
+
+def test_reset_parameters_changes_them(model):
+    params = _trainable(model)
+    if not params:
+        assert isinstance(model, kgrec.models.Popularity)
+        return
+    with torch.no_grad():
+        for param in params.values():
+            param.fill_(0.123)  # no initialiser yields this
+    model.reset_parameters()
+    for name, param in params.items():
+        assert not torch.all(param == 0.123), f"reset_parameters left {name} alone"
+
+
+def test_state_dict_round_trips_to_identical_outputs(case, model, toy_graph, tmp_path):
+    edges = _edges(case, toy_graph)
+    model.eval()
+    before = model(*edges)
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    torch.manual_seed(1)  # a differently initialised twin
+    twin = case.build(toy_graph)
+    twin.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
+    twin.eval()
+    assert torch.equal(twin(*edges), before)
+
+
+def test_recommend_returns_only_unmasked_candidates(case, model, toy_graph):
+    users_all, items_all = _user_items(toy_graph)
+    candidates = torch.nonzero(toy_graph.item_domain == TARGET).flatten()
+    users = torch.arange(toy_graph.num_users)
+    exclude = torch.stack([users_all, items_all])[:, toy_graph.item_domain[items_all] == TARGET]
+    items, scores = model.recommend(
+        *_edges(case, toy_graph), users=users, k=2, candidates=candidates, exclude=exclude
+    )
+    assert items.shape == scores.shape == (len(users), 2)
+    assert torch.isin(items, candidates).all()
+    returned = {(row, int(item)) for row in range(len(users)) for item in items[row]}
+    masked = {(int(u), int(i)) for u, i in exclude.T}
+    assert not returned & masked
+    assert torch.isfinite(scores).all()
+
+
+def _exported_models() -> set[str]:
+    names = set()
+    for name in kgrec.models.__all__:
+        obj = getattr(kgrec.models, name)
+        if (
+            inspect.isclass(obj)
+            and issubclass(obj, GraphRecommender)
+            and obj is not GraphRecommender
+        ):
+            names.add(name)
+    return names
+
+
+def test_every_exported_model_has_a_case():
+    missing = _exported_models() - {case.model for case in CASES}
+    assert not missing, f"models without a case in tests/models/test_template.py: {missing}"
+
+
+def test_meta_test_sees_a_model_without_a_case(monkeypatch):
+    class Uncovered(GraphRecommender):
+        pass
+
+    monkeypatch.setattr(kgrec.models, "__all__", [*kgrec.models.__all__, "Uncovered"])
+    monkeypatch.setattr(kgrec.models, "Uncovered", Uncovered, raising=False)
+    assert "Uncovered" in _exported_models() - {case.model for case in CASES}
