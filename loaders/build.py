@@ -1,0 +1,350 @@
+"""From parsed files to one load's canonical tables: the part every loader shares.
+
+A format module parses its files into :class:`Parts` (source-level tables with source column
+names mapped, private ``_file``/``_line`` kept); :func:`build` puts the items into domains,
+joins user ids, merges duplicates, attaches knowledge triples to items through the links, checks
+that every interaction and link names an item, and validates the result before returning it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
+
+from graph_schema.tables import (
+    DOMAIN_PATTERN,
+    DOMAINS,
+    ENTITIES,
+    INTERACTIONS,
+    ITEMS,
+    KNOWLEDGE,
+    SPECS,
+    USERS,
+    GraphTables,
+)
+from graph_schema.validate import FILE, LINE, PRIVATE, conform, strip_private, validate_graph, where
+from kgrec.errors import InputError
+from loaders.report import LoadReport
+from loaders.rules import DomainRule
+
+
+@dataclass
+class Parts:
+    """One load's parsed files. Columns (besides ``_file``/``_line``):
+
+    - interactions: ``user_id``, ``item_id``, optional ``rating``, ``timestamp`` (float64)
+    - items: ``item_id``, optional ``title``, ``year`` (Int64), ``genres`` (lists), attributes
+    - users: ``user_id``, attributes
+    - triples: ``head``, ``relation``, ``tail``
+    - links: ``item_id``, ``entity_id``
+    - user_links: ``user_id``, ``same_as``
+    """
+
+    interactions: pd.DataFrame | None = None
+    items: pd.DataFrame | None = None
+    users: pd.DataFrame | None = None
+    triples: pd.DataFrame | None = None
+    links: pd.DataFrame | None = None
+    user_links: pd.DataFrame | None = None
+
+
+def merge_rows(df: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int]:
+    """Merge rows with the same ``key``: per column the last non-null value wins.
+
+    Returns the merged table and how many rows were merged into another.
+    """
+    duplicated = df.duplicated(key, keep=False).to_numpy()
+    if not duplicated.any():
+        return df, 0
+    repeated = df[duplicated]
+    merged = repeated.groupby(key, sort=False, dropna=False).last().reset_index()[df.columns]
+    merged = merged.astype(df.dtypes.to_dict())
+    out = pd.concat([df[~duplicated], merged], ignore_index=True)
+    return out, len(repeated) - len(merged)
+
+
+def merge_tables(*graphs: GraphTables) -> GraphTables:
+    """Several loads as one graph, as a store would merge them: rows with the same key become
+    one (per column, the last non-null value wins)."""
+    merged = {}
+    for name in GraphTables().tables():
+        spec = SPECS[name]
+        table = pd.concat([conform(g.tables()[name], spec) for g in graphs], ignore_index=True)
+        table, _ = merge_rows(table, list(spec.key))
+        merged[name] = conform(table, spec)
+    graph = GraphTables(**merged)
+    validate_graph(graph)
+    return graph
+
+
+def build(
+    parts: Parts,
+    *,
+    domain: str | None = None,
+    rule: DomainRule | None = None,
+    report: LoadReport | None = None,
+) -> GraphTables:
+    """The canonical tables of one load (validated, private columns dropped).
+
+    Items go to ``domain`` (default ``"default"``) or to the domains of ``rule``. With an item
+    file, an interaction or link naming an item that is not in it is an error; without one,
+    the items are those the interactions and links name. Users are those of the user file and
+    those the interactions name.
+    """
+    report = report if report is not None else LoadReport()
+    if domain is not None and rule is not None:
+        raise InputError("give either a domain or a domain rule, not both", field="--domain")
+    domain = domain or "default"
+    if rule is None and not DOMAIN_PATTERN.fullmatch(domain):
+        raise InputError(
+            f"domain name {domain!r} must match {DOMAIN_PATTERN.pattern}", field="--domain"
+        )
+    frames = [f for f in vars(parts).values() if f is not None]
+    report.files = list(dict.fromkeys(str(f) for df in frames for f in df[FILE].cat.categories))
+    for name, columns in _REQUIRED.items():
+        frame = getattr(parts, name)
+        if frame is not None:
+            _require_values(frame, columns)
+
+    interactions, users = parts.interactions, parts.users
+    if parts.user_links is not None:
+        mapping = _user_mapping(parts.user_links)
+        interactions, users = (
+            _map_users(df, mapping, report) if df is not None else None
+            for df in (interactions, users)
+        )
+    interactions = _dedupe(interactions, ["user_id", "item_id"], "interactions", report)
+    users = _dedupe(users, ["user_id"], "users", report)
+    links = _dedupe(parts.links, ["item_id"], "links", report)
+    triples = _dedupe(parts.triples, ["head", "relation", "tail"], "knowledge", report)
+
+    items = _items(parts.items, interactions, links, report)
+    if rule is not None:
+        item_domain = rule.assign(items)
+    else:
+        item_domain = pd.Series(domain, index=items.index, dtype="string")
+    uids = (item_domain + ":" + items["item_id"].astype("string")).array  # null: left out
+    item_file = parts.items[FILE].iloc[0] if parts.items is not None else None
+    tables = GraphTables()
+    if interactions is not None:
+        item_uid = _item_uids(interactions, items["item_id"], uids, item_file)
+        interactions = _left_out(interactions, item_uid, "interactions", report)
+        tables.interactions = interactions.drop(columns="item_id")
+    item_of = pd.Series(dtype="string")  # entity_id -> uid of the item the entity is
+    if links is not None:
+        _check_one_item_per_entity(links)
+        link_uid = _item_uids(links, items["item_id"], uids, item_file)
+        if triples is not None:
+            triples = _drop_left_entities(triples, links["entity_id"][link_uid.isna()], report)
+        links = _left_out(links, link_uid, "links", report)
+        item_of = pd.Series(links["item_uid"].to_numpy(), index=links["entity_id"].to_numpy())
+        entity_of = pd.Series(links["entity_id"].to_numpy(), index=links["item_id"].to_numpy())
+        linked = items["item_id"].map(entity_of).astype("string")
+        if "entity_id" in items:
+            linked = linked.fillna(items["entity_id"].astype("string"))
+        items = items.assign(entity_id=linked)
+    items = _left_out(items.assign(domain=item_domain, uid=uids), item_domain, "items", report)
+    tables.items = items.drop(columns="item_uid")
+    tables.domains = pd.DataFrame({"domain": sorted(items["domain"].unique())})
+    tables.users = _users(users, interactions)
+    if triples is not None:
+        tables.knowledge, tables.entities = _knowledge(triples, item_of, report)
+
+    specs = {"domains": DOMAINS, "users": USERS, "items": ITEMS, "entities": ENTITIES}
+    specs |= {"interactions": INTERACTIONS, "knowledge": KNOWLEDGE}
+    for name, spec in specs.items():
+        setattr(tables, name, conform(getattr(tables, name), spec))
+    validate_graph(tables)
+    for name in specs:
+        setattr(tables, name, strip_private(getattr(tables, name)))
+    report.count(tables)
+    return tables
+
+
+_REQUIRED = {
+    "interactions": ["user_id", "item_id"],
+    "items": ["item_id"],
+    "users": ["user_id"],
+    "triples": ["head", "relation", "tail"],
+    "links": ["item_id", "entity_id"],
+    "user_links": ["user_id", "same_as"],
+}
+
+
+def _require_values(df: pd.DataFrame, columns: list[str]) -> None:
+    for name in columns:
+        column = df[name]
+        empty = (column.isna() | (column.astype("string").str.strip() == "")).to_numpy()
+        if empty.any():
+            position = int(np.argmax(empty))
+            raise InputError("a required value is empty", field=name, **where(df, position))
+
+
+def _dedupe(
+    df: pd.DataFrame | None, key: list[str], table: str, report: LoadReport
+) -> pd.DataFrame | None:
+    if df is None:
+        return None
+    df, merged = merge_rows(df, key)
+    if merged:
+        report.duplicates[table] += merged
+    return df
+
+
+def _user_mapping(links: pd.DataFrame) -> pd.Series:
+    """user_id -> the id of the one User it becomes.
+
+    Ids that the file joins (directly or through chains) are one person; that person's id is
+    the ``same_as`` id that is never itself mapped (the end of the chain), the smallest such
+    id when there are several, or the smallest ``same_as`` id of a cycle.
+    """
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for a, b in zip(links["user_id"], links["same_as"], strict=True):
+        parent[find(a)] = find(b)
+    mapped, targets = set(links["user_id"]), set(links["same_as"])
+    members: dict[str, list[str]] = {}
+    for node in parent:
+        members.setdefault(find(node), []).append(node)
+    mapping = {}
+    for group in members.values():
+        ends = sorted(n for n in group if n in targets and n not in mapped)
+        canonical = ends[0] if ends else min(n for n in group if n in targets)
+        mapping |= {n: canonical for n in group if n != canonical}
+    return pd.Series(mapping, dtype="string")
+
+
+def _map_users(df: pd.DataFrame, mapping: pd.Series, report: LoadReport) -> pd.DataFrame:
+    mapped = df["user_id"].map(mapping)
+    joined = mapped.notna()
+    report.users_joined += int(df.loc[joined.to_numpy(), "user_id"].nunique())
+    return df.assign(user_id=mapped.fillna(df["user_id"]).astype(df["user_id"].dtype))
+
+
+def _items(
+    items: pd.DataFrame | None,
+    interactions: pd.DataFrame | None,
+    links: pd.DataFrame | None,
+    report: LoadReport,
+) -> pd.DataFrame:
+    """The load's items: the item file's, or else those the interactions and links name."""
+    named = [df for df in (interactions, links) if df is not None]
+    if items is not None:
+        items = _dedupe(items, ["item_id"], "items", report)
+        for reserved in ("uid", "domain", "item_uid"):
+            if reserved in items:
+                raise InputError(
+                    "an item file may not have this column (the loader sets it)",
+                    field=reserved,
+                    **{**where(items, 0), "line": 1},
+                )
+        return items
+    if not named:
+        return pd.DataFrame({"item_id": pd.Series(dtype="string"), FILE: [], LINE: []})
+    ids = pd.concat([df[["item_id", *PRIVATE]] for df in named], ignore_index=True)
+    return ids.drop_duplicates("item_id", ignore_index=True)
+
+
+def _item_uids(
+    df: pd.DataFrame, item_ids: pd.Series, uids: ExtensionArray, item_file: str | None
+) -> pd.Series:
+    """The uid of the item each row names (null where the domain rule left the item out);
+    an error at the first row naming an item that is not in the item file."""
+    found = pc.index_in(pa.array(df["item_id"]), value_set=pa.array(item_ids))
+    missing = found.is_null().to_numpy(zero_copy_only=False)
+    if missing.any():
+        position = int(np.argmax(missing))
+        raise InputError(
+            f"names item {df['item_id'].iloc[position]!r}, which is not in the item file "
+            f"{item_file}",
+            field="item_id",
+            **where(df, position),
+        )
+    positions = found.fill_null(0).to_numpy(zero_copy_only=False)
+    return pd.Series(uids.take(positions), index=df.index)
+
+
+def _left_out(df: pd.DataFrame, uid: pd.Series, table: str, report: LoadReport) -> pd.DataFrame:
+    """``df`` with its item uids, without the rows whose item the domain rule left out."""
+    kept = uid.notna().to_numpy()
+    if not kept.all():
+        report.left_out[table] += int((~kept).sum())
+    return df.assign(item_uid=uid)[kept]
+
+
+def _users(users: pd.DataFrame | None, interactions: pd.DataFrame | None) -> pd.DataFrame:
+    """The user file's users and those the interactions name."""
+    if interactions is None:
+        return users if users is not None else pd.DataFrame({"user_id": []}, dtype="string")
+    named = interactions[["user_id", *PRIVATE]].drop_duplicates("user_id", ignore_index=True)
+    if users is None:
+        return named
+    return pd.concat([users, named[~named["user_id"].isin(users["user_id"])]], ignore_index=True)
+
+
+def _check_one_item_per_entity(links: pd.DataFrame) -> None:
+    again = links["entity_id"].duplicated().to_numpy()
+    if again.any():
+        position = int(np.argmax(again))
+        entity = links["entity_id"].iloc[position]
+        raise InputError(
+            f"entity {entity!r} is linked to a second item (an entity is at most one item)",
+            field="entity_id",
+            **where(links, position),
+        )
+
+
+def _drop_left_entities(
+    triples: pd.DataFrame, left_entities: pd.Series, report: LoadReport
+) -> pd.DataFrame:
+    """Triples that touch an item the domain rule left out are left out too."""
+    if not len(left_entities):
+        return triples
+    touches = (triples["head"].isin(left_entities) | triples["tail"].isin(left_entities)).to_numpy()
+    report.left_out["knowledge"] += int(touches.sum())
+    return triples[~touches]
+
+
+def _knowledge(
+    triples: pd.DataFrame, item_of: pd.Series, report: LoadReport
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Knowledge rows and entities; ``item_of`` maps an entity that is an item to its uid."""
+    ends = {}
+    for end in ("head", "tail"):
+        uid = triples[end].map(item_of)
+        ends[f"{end}_kind"] = np.where(uid.notna(), "Item", "Entity")
+        ends[f"{end}_key"] = uid.fillna(triples[end]).astype("string")
+    knowledge = pd.DataFrame(
+        {
+            "head_kind": ends["head_kind"],
+            "head_key": ends["head_key"],
+            "relation": triples["relation"],
+            "tail_kind": ends["tail_kind"],
+            "tail_key": ends["tail_key"],
+            FILE: triples[FILE],
+            LINE: triples[LINE],
+        },
+        index=triples.index,
+    )
+    knowledge = _dedupe(knowledge, list(KNOWLEDGE.key), "knowledge", report)
+    entities = pd.concat(
+        [
+            knowledge.loc[knowledge[f"{end}_kind"] == "Entity", [f"{end}_key", *PRIVATE]].set_axis(
+                ["entity_id", *PRIVATE], axis=1
+            )
+            for end in ("head", "tail")
+        ],
+        ignore_index=True,
+    ).drop_duplicates("entity_id", ignore_index=True)
+    return knowledge.reset_index(drop=True), entities

@@ -1,0 +1,369 @@
+"""Reading delimited files into string tables whose rows remember their file and line.
+
+Every table read here has the private columns ``_file`` and ``_line`` (1-based, header = line
+1) of :mod:`graph_schema.validate`, so any later check names where a bad value came from. The
+fast path is pandas' C parser; rows with the wrong number of fields, bytes that are not UTF-8
+and non-numeric numbers are located exactly on the (rare) error path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import warnings
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from graph_schema.names import is_property_name
+from graph_schema.validate import FILE, LINE, where
+from kgrec.errors import InputError
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 200_000
+_UNIT_SEPARATOR = "\x1f"  # stands in for a multi-character separator such as MovieLens' `::`
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of ``path``; an error naming it when it is missing, a folder or empty."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file", file=str(path))
+    if path.is_dir():
+        raise InputError("is a folder, not a file", file=str(path))
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputError("the file is empty", file=str(path))
+    return raw
+
+
+def header_base(name: str) -> str:
+    """A column name without its RecBole type and ``_id`` suffix, lower case: ``head``."""
+    return name.split(":", 1)[0].strip().lower().removesuffix("_id")
+
+
+def read_delimited(
+    path: str | Path,
+    *,
+    sep: str = "\t",
+    header: bool | None = True,
+    names: Sequence[str] | None = None,
+    quoted: bool = False,
+    encoding: str = "utf-8",
+    floats: Collection[str] | Callable[[list[str]], Collection[str]] = (),
+) -> pd.DataFrame:
+    """Read a delimited text file: every column a string, except ``floats`` (float64; or a
+    function of the column names that says which).
+
+    ``header``: True, the first line names the columns; False, there is none and ``names`` does;
+    None, the first line is a header if its names match ``names`` (ignoring case, RecBole types
+    and ``_id`` suffixes), and ``names`` are used either way. ``quoted``: fields may be in double
+    quotes (CSV); otherwise quotes are data. Blank lines are skipped. Raises InputError for a
+    missing or empty file, bytes not in ``encoding``, or a row with the wrong number of fields.
+    """
+    file = str(path)
+    raw = read_bytes(path)
+    if encoding.replace("-", "").lower() == "utf8":
+        raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if len(sep) > 1:
+        raw = raw.replace(sep.encode(encoding), _UNIT_SEPARATOR.encode())
+        sep = _UNIT_SEPARATOR
+    leading = re.match(rb"[\r\n]*", raw).end()
+    offset = raw.count(b"\n", 0, leading)  # blank lines before the first row
+    raw = raw[leading:] if leading else raw
+    end = raw.find(b"\n")
+    first = _split_line(
+        raw[: end if end >= 0 else len(raw)].decode(encoding, "replace"), sep, quoted
+    )
+    if encoding.replace("-", "").lower() == "utf8":
+        _check_utf8(raw, file, sep, first if header is not False else names, offset)
+    if header is None:
+        header = names is not None and [header_base(f) for f in first] == [
+            header_base(n) for n in names
+        ]
+        columns = list(names or first)
+    elif header:
+        columns = [f.strip() for f in first]
+    else:
+        columns = list(names or [])
+    _check_header(columns, file, offset)
+    if callable(floats):
+        floats = floats(columns)
+    if len(first) != len(columns):
+        raise _fields_error(file, offset + 1, len(first), columns)
+    if quoted and b'"' in raw:
+        df = _read_with_csv(raw, file, sep, header, columns, encoding, offset)
+    else:
+        df = _read_with_pandas(raw, file, sep, header, columns, quoted, encoding, floats, offset)
+    if len(df) == 0:
+        raise InputError("the file has no data rows", file=file, line=offset + 1)
+    for name in floats:
+        df[name] = to_float(df, name)
+    return df
+
+
+def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
+    line = line.rstrip("\r")
+    if quoted:
+        return next(csv.reader([line], delimiter=sep), [])
+    return line.split(sep)
+
+
+def _check_header(columns: list[str], file: str, offset: int) -> None:
+    seen: set[str] = set()
+    for position, name in enumerate(columns, 1):
+        if not name:
+            raise InputError(
+                f"column {position} of the header has no name", file=file, line=offset + 1
+            )
+        if name in seen:
+            raise InputError(
+                "the header names this column twice", file=file, line=offset + 1, field=name
+            )
+        seen.add(name)
+
+
+def _fields_error(file: str, line: int, found: int, columns: Sequence[str]) -> InputError:
+    field = columns[min(found, len(columns)) - 1] if found else None
+    return InputError(
+        f"wrong number of fields: {found}, expected {len(columns)} ({', '.join(columns)})",
+        file=file,
+        line=line,
+        field=field,
+    )
+
+
+def _check_utf8(
+    raw: bytes, file: str, sep: str, columns: Sequence[str] | None, offset: int
+) -> None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = offset + raw.count(b"\n", 0, exc.start) + 1
+        index = raw.count(sep.encode(), start, exc.start)
+        field = columns[index] if columns and index < len(columns) else None
+        raise InputError(
+            f"bytes that are not UTF-8 ({raw[exc.start : exc.end]!r} at byte "
+            f"{exc.start - start + 1} of the line); save the file as UTF-8",
+            file=file,
+            line=line,
+            field=field,
+        ) from None
+
+
+def _with_source(df: pd.DataFrame, file: str, lines: np.ndarray) -> pd.DataFrame:
+    df[FILE] = pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8), categories=[file])
+    df[LINE] = lines
+    return df.reset_index(drop=True)
+
+
+def _read_with_pandas(
+    raw: bytes,
+    file: str,
+    sep: str,
+    header: bool,
+    columns: list[str],
+    quoted: bool,
+    encoding: str,
+    floats: Collection[str],
+    offset: int,
+) -> pd.DataFrame:
+    """The fast path: pandas' C parser, one row per line (blank lines read, then dropped)."""
+    float_columns = [c for c in columns if c in floats]
+    options = dict(
+        sep=sep,
+        header=None,
+        names=columns,
+        skiprows=1 if header else 0,
+        index_col=False,
+        keep_default_na=False,
+        na_values={c: [""] for c in float_columns},
+        quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+        skip_blank_lines=False,
+        encoding=encoding,
+        engine="c",
+    )
+    dtypes = {c: ("float64" if c in float_columns else str) for c in columns}
+    total = raw.count(b"\n") + (not raw.endswith(b"\n")) - header
+    try:
+        df = _read_chunks(raw, file, total, dtype=dtypes, **options)
+    except pd.errors.ParserError:
+        raise _locate_fields_error(raw, file, sep, columns, encoding, offset) from None
+    except ValueError:  # a float column holds something else: read it as text, find the row
+        df = _read_chunks(raw, file, total, dtype=str, **options)
+    lines = np.arange(len(df), dtype=np.int64) + offset + 1 + header
+    blank = _blank_rows(df, columns)
+    if blank.any():
+        df, lines = df[~blank], lines[~blank]
+    expected = (len(columns) - 1) * (len(df) + header)
+    if raw.count(sep.encode()) != expected:  # some row is short (pandas pads those silently)
+        error = _locate_fields_error(raw, file, sep, columns, encoding, offset, strict=False)
+        if error is not None:
+            raise error
+    return _with_source(df, file, lines)
+
+
+def _read_chunks(raw: bytes, file: str, total: int, **options: object) -> pd.DataFrame:
+    chunks = []
+    with (
+        warnings.catch_warnings(),
+        tqdm(total=total, desc=Path(file).name, unit=" rows", disable=None, leave=False) as bar,
+    ):
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        for chunk in pd.read_csv(io.BytesIO(raw), chunksize=CHUNK_ROWS, **options):
+            chunks.append(chunk)
+            bar.update(len(chunk))
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
+def _blank_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Rows read from blank lines: every field empty."""
+    first = df[columns[0]]
+    candidates = (first.isna() | (first == "")).to_numpy(dtype=bool, na_value=True)
+    if not candidates.any():
+        return candidates
+    rest = df.loc[candidates, columns]
+    empty = rest.apply(lambda col: col.isna() | (col.astype(str) == "")).all(axis=1)
+    candidates[candidates] = empty.to_numpy()
+    return candidates
+
+
+def _locate_fields_error(
+    raw: bytes,
+    file: str,
+    sep: str,
+    columns: list[str],
+    encoding: str,
+    offset: int,
+    *,
+    strict: bool = True,
+) -> InputError | None:
+    """The error for the first line with the wrong number of fields (error path only)."""
+    for number, line in enumerate(raw.decode(encoding, "replace").split("\n"), offset + 1):
+        if line.rstrip("\r") and line.count(sep) != len(columns) - 1:
+            return _fields_error(file, number, line.count(sep) + 1, columns)
+    if strict:
+        return InputError("the file could not be parsed", file=file)
+    return None
+
+
+def _read_with_csv(
+    raw: bytes, file: str, sep: str, header: bool, columns: list[str], encoding: str, offset: int
+) -> pd.DataFrame:
+    """Quoted CSV whose fields may hold separators or line breaks: Python's csv module, which
+    knows the line each record starts on."""
+    reader = csv.reader(io.StringIO(raw.decode(encoding), newline=""), delimiter=sep)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    end = 0
+    for row in tqdm(reader, desc=Path(file).name, unit=" rows", disable=None, leave=False):
+        start, end = end + 1, reader.line_num
+        if header and start == 1:
+            continue
+        if not any(row):
+            continue
+        if len(row) != len(columns):
+            raise _fields_error(file, offset + start, len(row), columns)
+        rows.append(row)
+        lines.append(offset + start)
+    df = pd.DataFrame(rows, columns=columns, dtype=str)
+    return _with_source(df, file, np.asarray(lines, dtype=np.int64))
+
+
+def to_float(df: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` as float64 (empty = null); InputError at the first non-number."""
+    column = df[name]
+    if column.dtype == "float64":
+        values = column
+        bad = np.isinf(values.to_numpy())
+    else:
+        text = column.astype("string").str.strip()
+        values = pd.to_numeric(text, errors="coerce").astype("float64")
+        bad = (values.isna() & text.fillna("").ne("")).to_numpy() | np.isinf(values.to_numpy())
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise InputError(
+            f"not a number: {column.iloc[position]!r}", field=name, **where(df, position)
+        )
+    return values
+
+
+def to_year(df: pd.DataFrame, name: str, *, strict: bool = True) -> pd.Series:
+    """Column ``name`` as a nullable integer year (``1995`` or ``1995.0``; empty = null).
+
+    Not ``strict``: a value that is not a whole number (``unknown``) becomes null, logged.
+    """
+    if strict:
+        values = to_float(df, name)
+    else:
+        text = df[name].astype("string").str.strip()
+        values = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = (values.notna() & (values != values.round())).to_numpy()
+    if strict and bad.any():
+        position = int(np.argmax(bad))
+        raise InputError(
+            f"not a whole year: {df[name].iloc[position]!r}", field=name, **where(df, position)
+        )
+    unknown = (values.isna() & df[name].astype("string").str.strip().fillna("").ne("")).to_numpy()
+    if not strict and (unknown | bad).any():
+        position = int(np.argmax(unknown | bad))
+        log.warning(
+            "%s: %d value(s) of %s are not years and are left unknown (first: line %s, %r)",
+            where(df, position)["file"],
+            int((unknown | bad).sum()),
+            name,
+            where(df, position)["line"],
+            df[name].iloc[position],
+        )
+        values = values.mask(bad)
+    return values.astype("Int64")
+
+
+def split_tokens(column: pd.Series, sep: str | None = None) -> pd.Series:
+    """Each value split into a list of tokens (on whitespace by default); null/empty -> []."""
+    text = column.astype("string").fillna("")
+    parts = text.str.split(sep) if sep is not None else text.str.split()
+    return parts.map(lambda tokens: [t for t in tokens if t] if isinstance(tokens, list) else [])
+
+
+def read_columns(
+    path: str | Path, names: tuple[str, ...], *, sep: str | None = None
+) -> pd.DataFrame:
+    """A table with or without a header, such as triples (head, relation, tail) or links
+    (item_id, entity_id): a first line that names the columns is a header. The separator is
+    :func:`separator`'s."""
+    sep = sep or separator(path)
+    return read_delimited(path, sep=sep, header=None, names=names, quoted=sep == ",")
+
+
+def separator(path: str | Path) -> str:
+    """``,`` for ``.csv`` files (fields may be quoted), else a tab (quotes are data)."""
+    return "," if str(path).lower().endswith(".csv") else "\t"
+
+
+def check_attributes(df: pd.DataFrame, columns: Collection[str], *, line: int | None = 1) -> None:
+    """Attribute ``columns`` must be property-safe names (they become node properties)."""
+    for name in columns:
+        if not is_property_name(name):
+            raise InputError(
+                "an attribute column name must be ASCII letters, digits and '_', starting with a "
+                "letter (rename the column)",
+                field=str(name),
+                **{**where(df, 0), "line": line},
+            )
+
+
+def require_columns(
+    df: pd.DataFrame, columns: Collection[str], *, file: str, line: int | None = 1
+) -> None:
+    """The file must have ``columns`` (named in its header)."""
+    for name in columns:
+        if name not in df:
+            raise InputError("a required column is missing", file=file, line=line, field=name)

@@ -1,0 +1,32 @@
+"""Knowledge-graph triple files: head, relation, tail (TSV, or CSV by extension; header optional).
+
+With a link file (item_id, entity_id), an entity tied to an item *is* that item: its triples
+attach to the Item of the load's domain (created if the store does not have it yet).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graph_schema.tables import GraphTables
+from loaders.build import Parts, build
+from loaders.files import read_columns
+from loaders.report import LoadReport
+
+TRIPLE_COLUMNS = ("head", "relation", "tail")
+LINK_COLUMNS = ("item_id", "entity_id")
+
+
+def load(
+    path: str | Path,
+    *,
+    links: str | Path | None = None,
+    domain: str | None = None,
+    report: LoadReport | None = None,
+) -> GraphTables:
+    """The canonical tables of a triple file and optional link file; linked items go to
+    ``domain`` (default ``"default"``)."""
+    parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS))
+    if links is not None:
+        parts.links = read_columns(links, LINK_COLUMNS)
+    return build(parts, domain=domain, report=report)

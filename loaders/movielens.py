@@ -1,0 +1,148 @@
+"""Raw MovieLens folders as GroupLens ships them (ISO-8859-1 text).
+
+- ml-100k: ``u.data`` (user, item, rating, timestamp; tab-separated), ``u.item`` (``|``-separated:
+  id, title, release date, video release date, IMDb URL, 19 genre flags; genre names from
+  ``u.genre`` when present), ``u.user`` (id, age, gender, occupation, zip code).
+- ml-1m: ``ratings.dat``, ``movies.dat`` (genres ``|``-separated), ``users.dat`` (id, gender,
+  age, occupation, zip code), all ``::``-separated.
+
+Which one is detected by the files present; the item and user files are optional.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from graph_schema.tables import GraphTables
+from graph_schema.validate import where
+from kgrec.errors import InputError
+from loaders.build import Parts, build
+from loaders.files import read_columns, read_delimited, split_tokens, to_year
+from loaders.report import LoadReport
+from loaders.rules import DomainRule
+
+ENCODING = "latin-1"
+ML100K_GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+FILES = {
+    "ml-100k": ("u.data", "u.item", "u.user"),
+    "ml-1m": ("ratings.dat", "movies.dat", "users.dat"),
+}
+INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+
+
+def detect(folder: str | Path) -> str:
+    """``"ml-100k"`` or ``"ml-1m"``, by the files in ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("not a folder of MovieLens files", file=str(folder))
+    for version, names in FILES.items():
+        if any((folder / name).is_file() for name in names):
+            return version
+    wanted = " or ".join("/".join(names) for names in FILES.values())
+    raise InputError(f"no MovieLens files here ({wanted})", file=str(folder))
+
+
+def load(
+    path: str | Path,
+    *,
+    domain: str | None = None,
+    domain_rule: DomainRule | None = None,
+    user_links: str | Path | None = None,
+    report: LoadReport | None = None,
+) -> GraphTables:
+    """The canonical tables of a raw MovieLens folder (ml-100k or ml-1m)."""
+    folder = Path(path)
+    parts = _ml100k(folder) if detect(folder) == "ml-100k" else _ml1m(folder)
+    if user_links is not None:
+        parts.user_links = read_columns(user_links, ("user_id", "same_as"))
+    return build(parts, domain=domain, rule=domain_rule, report=report)
+
+
+def _read(path: Path, sep: str, names: tuple[str, ...], **options: object) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    return read_delimited(path, sep=sep, header=False, names=names, encoding=ENCODING, **options)
+
+
+def _ml100k(folder: Path) -> Parts:
+    genres = _genre_names(folder / "u.genre")
+    items = _read(
+        folder / "u.item",
+        "|",
+        ("item_id", "title", "release_date", "video_release_date", "imdb_url", *genres),
+    )
+    if items is not None:
+        flags = items[list(genres)]
+        bad = ~flags.isin(["0", "1"]).to_numpy()
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise InputError(
+                f"a genre flag must be 0 or 1, not {flags.iat[row, column]!r}",
+                field=genres[column],
+                **where(items, int(row)),
+            )
+        names = np.asarray(genres, dtype=object)
+        lists = [names[row].tolist() for row in flags.to_numpy() == "1"]
+        dates = items["release_date"].str.strip().str[-4:]
+        items = items.drop(columns=[*genres, "video_release_date"]).assign(
+            genres=lists,
+            year=to_year(items.assign(year=dates), "year", strict=False),
+        )
+    return Parts(
+        interactions=_read(
+            folder / "u.data", "\t", INTERACTION_COLUMNS, floats=("rating", "timestamp")
+        ),
+        items=items,
+        users=_read(folder / "u.user", "|", ("user_id", "age", "gender", "occupation", "zip_code")),
+    )
+
+
+def _genre_names(path: Path) -> tuple[str, ...]:
+    """The genre names of ``u.genre`` (``name|index`` lines, in flag order), else the ml-100k
+    list."""
+    if not path.is_file():
+        return ML100K_GENRES
+    table = read_delimited(path, sep="|", header=False, names=("genre", "index"), encoding=ENCODING)
+    return tuple(table["genre"])
+
+
+def _ml1m(folder: Path) -> Parts:
+    items = _read(folder / "movies.dat", "::", ("item_id", "title", "genres"))
+    if items is not None:
+        years = items["title"].str.extract(r"\((\d{4})\)\s*$", expand=False)
+        items = items.assign(
+            genres=split_tokens(items["genres"], "|"),
+            year=to_year(items.assign(year=years), "year", strict=False),
+        )
+    return Parts(
+        interactions=_read(
+            folder / "ratings.dat", "::", INTERACTION_COLUMNS, floats=("rating", "timestamp")
+        ),
+        items=items,
+        users=_read(
+            folder / "users.dat", "::", ("user_id", "gender", "age", "occupation", "zip_code")
+        ),
+    )

@@ -1,0 +1,180 @@
+"""RecBole atomic files: ``<name>.inter``, ``.item``, ``.user``, ``.kg``, ``.link``.
+
+Tab-separated, UTF-8, a header naming each column ``name:type`` with types ``token``,
+``token_seq`` (space-separated tokens), ``float`` and ``float_seq``. Known columns are mapped
+to the canonical tables (user_id, item_id, rating, timestamp; item title from ``movie_title``,
+year from ``release_year``, genres from ``class``/``genre``; ``head_id``, ``relation_id``,
+``tail_id``; ``entity_id``); other item and user columns are kept as attributes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from graph_schema.tables import GraphTables
+from graph_schema.validate import PRIVATE
+from kgrec.errors import InputError
+from loaders.build import Parts, build
+from loaders.files import (
+    check_attributes,
+    read_columns,
+    read_delimited,
+    require_columns,
+    split_tokens,
+    to_float,
+    to_year,
+)
+from loaders.report import LoadReport
+from loaders.rules import DomainRule
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = ("inter", "item", "user", "kg", "link")
+TYPES = ("token", "token_seq", "float", "float_seq")
+
+# Per file suffix: RecBole column -> canonical column; the required ones first.
+COLUMNS = {
+    "inter": {
+        "user_id": "user_id",
+        "item_id": "item_id",
+        "rating": "rating",
+        "timestamp": "timestamp",
+    },
+    "item": {
+        "item_id": "item_id",
+        "movie_title": "title",
+        "title": "title",
+        "release_year": "year",
+        "year": "year",
+        "class": "genres",
+        "genre": "genres",
+        "genres": "genres",
+        "entity_id": "entity_id",
+    },
+    "user": {"user_id": "user_id"},
+    "kg": {"head_id": "head", "relation_id": "relation", "tail_id": "tail"},
+    "link": {"item_id": "item_id", "entity_id": "entity_id"},
+}
+REQUIRED = {
+    "inter": ("user_id", "item_id"),
+    "item": ("item_id",),
+    "user": ("user_id",),
+    "kg": ("head_id", "relation_id", "tail_id"),
+    "link": ("item_id", "entity_id"),
+}
+_PART = {
+    "inter": "interactions",
+    "item": "items",
+    "user": "users",
+    "kg": "triples",
+    "link": "links",
+}
+
+
+def atomic_files(path: str | Path) -> tuple[str, dict[str, Path]]:
+    """The dataset name and its atomic files, given a folder (``ml-100k/``), a prefix
+    (``data/ml-100k``) or one of the files."""
+    path = Path(path)
+    if path.is_dir():
+        prefix = path.resolve() / path.resolve().name
+    elif path.suffix.lstrip(".") in SUFFIXES:
+        prefix = path.with_suffix("")
+    else:
+        prefix = path
+    found = {s: prefix.with_name(f"{prefix.name}.{s}") for s in SUFFIXES}
+    found = {s: p for s, p in found.items() if p.is_file()}
+    if not found:
+        raise InputError(
+            f"no RecBole atomic files ({', '.join('.' + s for s in SUFFIXES)}) here",
+            file=f"{prefix}.*",
+        )
+    return prefix.name, found
+
+
+def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
+    """One atomic file as a parsed table with canonical column names where known."""
+    file = str(path)
+    df = read_delimited(
+        path, floats=lambda columns: [c for c in columns if c.partition(":")[2] == "float"]
+    )
+    names, types = {}, {}
+    for column in df.columns.drop(list(PRIVATE)):
+        name, _, kind = column.partition(":")
+        kind = kind or "token"
+        if kind not in TYPES:
+            raise InputError(
+                f"unknown RecBole type {kind!r} (types: {', '.join(TYPES)})",
+                file=file,
+                line=1,
+                field=column,
+            )
+        names[column], types[name] = name, kind
+    df = df.rename(columns=names)
+    require_columns(df, REQUIRED[suffix], file=file)
+    mapping = COLUMNS[suffix]
+    keep_attributes = suffix in ("item", "user")
+    attributes = [n for n in types if n not in mapping]
+    if attributes and not keep_attributes:
+        log.info("%s: ignoring columns %s", file, ", ".join(attributes))
+        df = df.drop(columns=attributes)
+        attributes = []
+    check_attributes(df, attributes)
+    out = {}
+    for name in df.columns:
+        if name in PRIVATE:
+            out[name] = df[name]
+            continue
+        target = mapping.get(name, name)
+        if target in out:
+            log.info("%s: column %s also maps to %s; ignoring it", file, name, target)
+            continue
+        out[target] = _convert(df, name, target, types[name])
+    return pd.DataFrame(out)
+
+
+def _convert(df: pd.DataFrame, name: str, target: str, kind: str) -> pd.Series:
+    column = df[name]
+    if target == "year":
+        return to_year(df, name, strict=kind == "float")
+    if target == "genres":
+        return split_tokens(column)  # genre names hold no spaces (`Sci-Fi`, `Children's`)
+    if target == "title" or kind in ("token", "float"):
+        return column
+    if kind == "token_seq":
+        return split_tokens(column)
+    return _float_lists(df, name)
+
+
+def _float_lists(df: pd.DataFrame, name: str) -> pd.Series:
+    """A ``float_seq`` column as lists of floats (a non-number names its line)."""
+    tokens = split_tokens(df[name]).explode()
+    exploded = df.loc[tokens.index, list(PRIVATE)].assign(**{name: tokens.to_numpy()})
+    values = to_float(exploded.reset_index(drop=True), name)
+    values.index = tokens.index
+    lists = {row: group.dropna().tolist() for row, group in values.groupby(level=0)}
+    return pd.Series(lists, dtype=object).reindex(df.index)
+
+
+def load(
+    path: str | Path,
+    *,
+    domain: str | None = None,
+    domain_rule: DomainRule | None = None,
+    user_links: str | Path | None = None,
+    report: LoadReport | None = None,
+) -> GraphTables:
+    """The canonical tables of a RecBole dataset (whichever atomic files exist).
+
+    ``domain`` defaults to the dataset name (``ml-100k``) unless ``domain_rule`` splits the
+    items into domains. ``user_links``: a file of (user_id, same_as) pairs joining user ids.
+    """
+    name, found = atomic_files(path)
+    parts = Parts(**{_PART[s]: read_atomic(p, s) for s, p in found.items()})
+    if user_links is not None:
+        parts.user_links = read_columns(user_links, ("user_id", "same_as"))
+    if domain is None and domain_rule is None:
+        domain = name
+    return build(parts, domain=domain, rule=domain_rule, report=report)

@@ -1,0 +1,45 @@
+"""What a load did: rows per table, duplicates merged, rows a domain rule left out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from graph_schema.tables import GraphTables
+
+
+@dataclass
+class LoadReport:
+    """Counts a loader fills in while it builds a load's tables (pass one in to read them)."""
+
+    files: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # per canonical table
+    duplicates: Counter[str] = field(default_factory=Counter)  # rows merged into another, per table
+    left_out: Counter[str] = field(
+        default_factory=Counter
+    )  # rows a domain rule left out, per table
+    users_joined: int = 0  # user ids a user-link file mapped onto another id
+    items_per_domain: dict[str, int] = field(default_factory=dict)
+
+    def count(self, tables: GraphTables) -> None:
+        self.rows = {name: len(table) for name, table in tables.tables().items()}
+        self.items_per_domain = {
+            str(k): int(v) for k, v in tables.items["domain"].value_counts().sort_index().items()
+        }
+
+    def summary(self) -> str:
+        """A few lines for people: what was read and what the graph gets."""
+        lines = [f"read {len(self.files)} file(s): {', '.join(self.files)}"]
+        lines.append("rows: " + ", ".join(f"{k} {v:,}" for k, v in self.rows.items()))
+        if self.items_per_domain:
+            per = ", ".join(f"{k} {v:,}" for k, v in self.items_per_domain.items())
+            lines.append(f"items per domain: {per}")
+        if self.duplicates:
+            per = ", ".join(f"{k} {v:,}" for k, v in sorted(self.duplicates.items()))
+            lines.append(f"duplicates merged (same key, the last row wins): {per}")
+        if self.left_out:
+            per = ", ".join(f"{k} {v:,}" for k, v in sorted(self.left_out.items()))
+            lines.append(f"left out by the domain rule: {per}")
+        if self.users_joined:
+            lines.append(f"user ids joined by the user-link file: {self.users_joined:,}")
+        return "\n".join(lines)

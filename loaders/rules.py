@@ -1,0 +1,118 @@
+"""Domain rules: split one load's items into domains by an item attribute (e.g. genres).
+
+An item goes to the one domain whose value set its attribute meets, when it meets no other
+domain's set; an item that meets none, or several, is left out (with its interactions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from graph_schema.tables import DOMAIN_PATTERN
+from kgrec.errors import InputError
+
+
+@dataclass(frozen=True)
+class DomainRule:
+    """``domains`` maps each domain name to the attribute values that put an item there."""
+
+    attribute: str
+    domains: tuple[tuple[str, frozenset[str]], ...]
+
+    def __post_init__(self) -> None:
+        if not self.domains:
+            raise InputError("a domain rule needs at least one domain", field="--domain-rule")
+        for name, values in self.domains:
+            if not DOMAIN_PATTERN.fullmatch(name):
+                raise InputError(
+                    f"domain name {name!r} must match {DOMAIN_PATTERN.pattern}",
+                    field="--domain-rule",
+                )
+            if not values:
+                raise InputError(f"domain {name!r} has no values", field="--domain-rule")
+
+    def assign(self, items: pd.DataFrame) -> pd.Series:
+        """The domain of each item (aligned with ``items``), null for items left out.
+
+        The attribute may hold lists (genres) or single values.
+        """
+        if self.attribute not in items:
+            raise InputError(
+                f"the domain rule needs the item attribute {self.attribute!r}, which the items "
+                "do not have",
+                field=self.attribute,
+            )
+        values = items[self.attribute].reset_index(drop=True).explode()
+        meets = {
+            name: values.isin(accepted).groupby(level=0).any().to_numpy()
+            for name, accepted in self.domains
+        }
+        count = sum(m.astype(int) for m in meets.values())
+        domain = pd.Series(pd.NA, index=items.index, dtype="string")
+        for name, met in meets.items():
+            domain[met & (count == 1)] = name
+        return domain
+
+
+# Domain sets of ../shared/eval/PROTOCOL.md (ml1m-action-comedy).
+_ACTION = [
+    "Action",
+    "Adventure",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+    "Crime",
+    "Horror",
+    "Mystery",
+    "Film-Noir",
+    "Fantasy",
+]
+_COMEDY = ["Comedy", "Romance", "Children's", "Animation", "Musical"]
+
+RULES = {
+    "ml1m-action-comedy": DomainRule(
+        "genres", (("action", frozenset(_ACTION)), ("comedy", frozenset(_COMEDY)))
+    ),
+}
+
+
+def named_rule(name: str) -> DomainRule:
+    """The rule called ``name`` (see ``RULES``)."""
+    if name not in RULES:
+        raise InputError(
+            f"no domain rule named {name!r} (named rules: {', '.join(RULES)}; or write one as "
+            "'genres:action=Action,Adventure;comedy=Comedy,Romance')",
+            field="--domain-rule",
+        )
+    return RULES[name]
+
+
+def parse_rule(text: str) -> DomainRule:
+    """A rule written ``ATTRIBUTE:DOMAIN=V1,V2;DOMAIN=V3,...``."""
+    attribute, _, spec = text.partition(":")
+    domains = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        name, equals, values = part.partition("=")
+        if not equals:
+            raise InputError(
+                f"domain rule {text!r}: {part!r} is not DOMAIN=VALUE,VALUE", field="--domain-rule"
+            )
+        accepted = frozenset(v.strip() for v in values.split(",") if v.strip())
+        domains.append((name.strip(), accepted))
+    if not attribute.strip() or not domains:
+        raise InputError(
+            f"domain rule {text!r} is not ATTRIBUTE:DOMAIN=VALUE,VALUE;DOMAIN=...",
+            field="--domain-rule",
+        )
+    names = [n for n, _ in domains]
+    if len(set(names)) != len(names):
+        raise InputError(f"domain rule {text!r} names a domain twice", field="--domain-rule")
+    return DomainRule(attribute.strip(), tuple(domains))
+
+
+def resolve_rule(text: str) -> DomainRule:
+    """A named rule, or a rule written out (it contains ``:``)."""
+    return parse_rule(text) if ":" in text else named_rule(text)

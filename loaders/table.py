@@ -1,0 +1,169 @@
+"""Generic tables: CSV, TSV or Parquet files of interactions, items or users.
+
+Columns are mapped by name (defaults: ``user_id``, ``item_id``, ``rating``, ``timestamp``,
+``title``, ``year``, ``genres``; a default column the file lacks is simply absent, a column
+named explicitly must exist). Other item and user columns are kept as attributes; other
+interaction columns are ignored. In a Parquet file, "line" means the 1-based row number.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from graph_schema.tables import GraphTables
+from graph_schema.validate import FILE, LINE, PRIVATE, where
+from kgrec.errors import InputError
+from loaders.build import Parts, build
+from loaders.files import (
+    check_attributes,
+    read_columns,
+    read_delimited,
+    separator,
+    split_tokens,
+    to_float,
+    to_year,
+)
+from loaders.report import LoadReport
+from loaders.rules import DomainRule
+
+log = logging.getLogger(__name__)
+
+KINDS = ("interactions", "items", "users")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def load(
+    path: str | Path,
+    *,
+    kind: str,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    rating_col: str | None = None,
+    timestamp_col: str | None = None,
+    title_col: str | None = None,
+    year_col: str | None = None,
+    genres_col: str | None = None,
+    genres_sep: str = "|",
+    sep: str | None = None,
+    encoding: str = "utf-8",
+    domain: str | None = None,
+    domain_rule: DomainRule | None = None,
+    user_links: str | Path | None = None,
+    report: LoadReport | None = None,
+) -> GraphTables:
+    """The canonical tables of one table file of ``kind`` interactions, items or users.
+
+    ``sep``: the separator of a text file (default ``,`` for ``.csv``, else a tab); a ``,``
+    file may quote fields. Timestamps are numbers (seconds) or ISO 8601 dates.
+    """
+    if kind not in KINDS:
+        raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}", field="--kind")
+    df = read_table(path, sep=sep, encoding=encoding)
+    columns = {
+        "interactions": {
+            "user_id": (user_col, True),
+            "item_id": (item_col, True),
+            "rating": (rating_col, False),
+            "timestamp": (timestamp_col, False),
+        },
+        "items": {
+            "item_id": (item_col, True),
+            "title": (title_col, False),
+            "year": (year_col, False),
+            "genres": (genres_col, False),
+        },
+        "users": {"user_id": (user_col, True)},
+    }[kind]
+    df = _map_columns(df, columns, keep_others=kind != "interactions")
+    for name in ("user_id", "item_id", "title"):
+        if name in df:
+            df[name] = df[name].astype("string")
+    if "rating" in df:
+        df["rating"] = to_float(df, "rating")
+    if "timestamp" in df:
+        df["timestamp"] = to_timestamp(df, "timestamp")
+    if "year" in df:
+        df["year"] = to_year(df, "year", strict=False)
+    if "genres" in df:
+        df["genres"] = split_tokens(df["genres"], genres_sep)
+    parts = Parts(**{kind: df})
+    if user_links is not None:
+        parts.user_links = read_columns(user_links, ("user_id", "same_as"))
+    return build(parts, domain=domain, rule=domain_rule, report=report)
+
+
+def read_table(
+    path: str | Path, *, sep: str | None = None, encoding: str = "utf-8"
+) -> pd.DataFrame:
+    """A CSV/TSV file (header required) or a Parquet file, with ``_file``/``_line`` columns."""
+    if Path(path).suffix.lower() not in PARQUET_SUFFIXES:
+        sep = sep or separator(path)
+        return read_delimited(path, sep=sep, quoted=sep == ",", encoding=encoding)
+    file = str(path)
+    if not Path(path).is_file():
+        raise InputError("no such file", file=file)
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"not a readable Parquet file ({exc})", file=file) from None
+    if len(df) == 0:
+        raise InputError("the file has no data rows", file=file)
+    df = df.reset_index(drop=True)
+    df[FILE] = pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8), categories=[file])
+    df[LINE] = np.arange(1, len(df) + 1)
+    return df
+
+
+def _map_columns(
+    df: pd.DataFrame, columns: dict[str, tuple[str | None, bool]], *, keep_others: bool
+) -> pd.DataFrame:
+    """Rename the mapped columns to canonical names; keep or drop the others."""
+    file = str(where(df, 0)["file"])
+    header = None if file.lower().endswith(PARQUET_SUFFIXES) else 1
+    renames = {}
+    for target, (source, required) in columns.items():
+        name = source or target
+        if name in df:
+            renames[name] = target
+        elif source is not None or required:
+            option = f"--{target.removesuffix('_id').replace('_', '-')}-col"
+            raise InputError(
+                f"a required column is missing (choose the column with {option})",
+                file=file,
+                line=header,
+                field=name,
+            )
+    others = [c for c in df.columns if c not in renames and c not in PRIVATE]
+    clashes = [c for c in others if c in columns or c in ("uid", "domain", "item_uid")]
+    if keep_others and clashes:
+        raise InputError(
+            "this column name is taken by a mapped column or the loader; rename it",
+            file=file,
+            line=header,
+            field=clashes[0],
+        )
+    if others and not keep_others:
+        log.info("%s: ignoring columns %s", file, ", ".join(map(str, others)))
+        df = df.drop(columns=others)
+    elif others:
+        check_attributes(df, others, line=header)
+    return df.rename(columns=renames)
+
+
+def to_timestamp(df: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` as float seconds: numbers as they are, else ISO 8601 dates (UTC)."""
+    try:
+        return to_float(df, name)
+    except InputError as not_number:
+        text = df[name].astype("string").str.strip()
+        dates = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+        bad = (dates.isna() & text.fillna("").ne("")).to_numpy()
+        if bad.any():
+            raise not_number from None
+        seconds = (dates - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        return seconds.astype("float64")
