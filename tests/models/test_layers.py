@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.nn import RGCNConv
+
+from kgrec.models.layers import (
+    DomainAdaptiveLayer,
+    GradientReversal,
+    RelationalConv,
+    relation_groups,
+)
+
+
+def _random_graph(num_nodes: int = 30, num_edges: int = 120, num_relations: int = 5):
+    generator = torch.Generator().manual_seed(0)
+    edge_index = torch.randint(num_nodes, (2, num_edges), generator=generator)
+    edge_type = torch.randint(num_relations, (num_edges,), generator=generator)
+    x = torch.randn(num_nodes, 6, generator=generator)
+    return x, edge_index, edge_type
+
+
+@pytest.mark.parametrize("num_bases", [None, 2])
+def test_relational_conv_computes_pyg_rgcn_conv(num_bases):
+    x, edge_index, edge_type = _random_graph()
+    # relation 4 without edges: its weight must not matter
+    edge_type[edge_type == 4] = 3
+    reference = RGCNConv(6, 7, 5, num_bases=num_bases)
+    conv = RelationalConv(6, 7, 5, num_bases=num_bases)
+    with torch.no_grad():
+        reference.bias.normal_()
+        conv.load_state_dict({k: v for k, v in reference.state_dict().items() if v is not None})
+    assert torch.allclose(
+        conv(x, edge_index, edge_type), reference(x, edge_index, edge_type), atol=1e-5
+    )
+
+
+def test_relational_conv_gradients_match_pyg():
+    x, edge_index, edge_type = _random_graph()
+    reference = RGCNConv(6, 6, 5)
+    conv = RelationalConv(6, 6, 5)
+    conv.load_state_dict(reference.state_dict())
+    for module in (reference, conv):
+        module(x, edge_index, edge_type).pow(2).sum().backward()
+    assert torch.allclose(conv.weight.grad, reference.weight.grad, atol=1e-4)
+    assert torch.allclose(conv.root.grad, reference.root.grad, atol=1e-4)
+
+
+def test_relation_groups_rejects_unknown_relations():
+    _, edge_index, edge_type = _random_graph()
+    with pytest.raises(ValueError, match=r"edge_type must lie in \[0, 3\)"):
+        relation_groups(edge_index, edge_type, 30, 3)
+
+
+def test_relation_groups_averages_each_relation_separately():
+    # node 2 hears node 0 over relation 0 and nodes 0 and 1 over relation 1
+    edge_index = torch.tensor([[0, 0, 1], [2, 2, 2]])
+    edge_type = torch.tensor([0, 1, 1])
+    groups = relation_groups(edge_index, edge_type, 3, 2)
+    assert groups.ptr == [0, 1, 2]
+    assert groups.target.tolist() == [2, 2]
+    x = torch.tensor([[2.0], [4.0], [0.0]])
+    assert torch.sparse.mm(groups.mean, x).flatten().tolist() == [2.0, 3.0]
+
+
+def test_gradient_reversal_is_identity_forward_and_negates_backward():
+    x = torch.randn(4, 3, requires_grad=True)
+    out = GradientReversal(scale=0.5)(x)
+    assert torch.equal(out, x)
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.full_like(x, -0.5))
+
+
+def test_domain_adaptive_layer_routes_nodes_by_domain():
+    torch.manual_seed(0)
+    layer = DomainAdaptiveLayer(4, num_domains=2)
+    x = torch.randn(4, 4)
+    # an entity, an item of domain 0, an item of domain 1, a user
+    node_domain = torch.tensor([DomainAdaptiveLayer.OTHER, 0, 1, DomainAdaptiveLayer.USER])
+    before = layer(x, node_domain)
+    assert torch.allclose(before[0], layer.shared(x[0]))  # entities: shared path only
+    with torch.no_grad():
+        layer.specific[1].add_(1.0)  # domain 1's transform changes ...
+    after = layer(x, node_domain)
+    assert torch.equal(after[:2], before[:2])  # ... not the entity's or domain 0's item
+    assert not torch.allclose(after[2], before[2])  # ... domain 1's item
+    assert not torch.allclose(after[3], before[3])  # ... and the user, gated over domains
+
+
+def test_domain_adaptive_layer_rejects_no_domains():
+    with pytest.raises(ValueError, match="num_domains must be positive, got 0"):
+        DomainAdaptiveLayer(4, num_domains=0)

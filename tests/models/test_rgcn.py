@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kgrec.models import RGCNRecommender
+
+
+def _model(graph, **kwargs) -> RGCNRecommender:
+    torch.manual_seed(0)
+    return RGCNRecommender(
+        graph.num_users,
+        graph.num_items,
+        graph.num_entities,
+        graph.num_relations,
+        embedding_dim=8,
+        **kwargs,
+    ).eval()
+
+
+def test_a_relabelled_subgraph_with_n_id_gives_the_same_embeddings(toy_graph):
+    model = _model(toy_graph)
+    full = model(toy_graph.edge_index, toy_graph.edge_type)
+    perm = torch.randperm(toy_graph.num_nodes, generator=torch.Generator().manual_seed(1))
+    local = torch.empty_like(perm)
+    local[perm] = torch.arange(len(perm))  # global -> local
+    sub = model(local[toy_graph.edge_index], toy_graph.edge_type, n_id=perm)
+    assert torch.allclose(sub, full[perm], atol=1e-6)
+
+
+def test_relation_types_matter(toy_graph):
+    model = _model(toy_graph)
+    full = model(toy_graph.edge_index, toy_graph.edge_type)
+    swapped = toy_graph.edge_type.clone()
+    knowledge = swapped >= 2
+    swapped[knowledge] = 2 + (swapped[knowledge] - 2 + 2) % 4  # relation r -> the other one
+    assert not torch.allclose(model(toy_graph.edge_index, swapped), full)
+
+
+def test_knowledge_reaches_the_items_and_users(toy_graph):
+    model = _model(toy_graph)
+    user_emb, item_emb = model.split(model(toy_graph.edge_index, toy_graph.edge_type))
+    with torch.no_grad():
+        model.embedding.weight[-5:].add_(1.0)  # the entities only
+    user_after, item_after = model.split(model(toy_graph.edge_index, toy_graph.edge_type))
+    assert not torch.allclose(item_after, item_emb)
+    assert not torch.allclose(user_after, user_emb)
+
+
+def test_dropout_acts_only_in_training(toy_graph):
+    model = _model(toy_graph, dropout=0.5)
+    edges = toy_graph.edge_index, toy_graph.edge_type
+    assert torch.equal(model(*edges), model(*edges))
+    model.train()
+    assert not torch.equal(model(*edges), model(*edges))
+
+
+def test_edge_type_is_required(toy_graph):
+    with pytest.raises(ValueError, match="RGCNRecommender needs edge_type"):
+        _model(toy_graph)(toy_graph.edge_index)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_relations": 0}, "num_relations must be positive, got 0"),
+        ({"num_entities": -1}, "num_entities must be non-negative, got -1"),
+        ({"embedding_dim": 0}, "embedding_dim must be positive, got 0"),
+        ({"dropout": 1.0}, r"dropout must lie in \[0, 1\), got 1.0"),
+        ({"num_bases": 0}, "num_bases must be positive or None, got 0"),
+    ],
+)
+def test_bad_arguments_are_rejected_with_the_value(kwargs, message):
+    args = {"num_users": 2, "num_items": 2, "num_entities": 1, "num_relations": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        RGCNRecommender(**args)
