@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables
-from kgrec.store.base import GraphStore
 from kgrec.text.cache import EmbeddingCache
 from kgrec.text.encoder import TextEncoder
 from kgrec.text.nodes import node_texts
 from kgrec.text.templates import DEFAULT_TEMPLATES, Templates
+
+if TYPE_CHECKING:
+    from kgrec.store.base import GraphStore
 
 DEFAULT_PROPERTY = "embedding"
 
