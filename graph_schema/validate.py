@@ -29,9 +29,15 @@ def conform(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         if column.name in df:
             columns[column.name] = _cast(df[column.name], column.dtype)
         elif not column.required:
-            columns[column.name] = _cast(pd.Series(pd.NA, index=df.index), column.dtype)
+            columns[column.name] = _nulls(df.index, column.dtype)
     rest = {name: df[name] for name in df.columns if name not in columns}
     return pd.DataFrame({**columns, **rest}, index=df.index)
+
+
+def _nulls(index: pd.Index, dtype: str) -> pd.Series:
+    if dtype.startswith("list<"):
+        return pd.Series([None] * len(index), index=index, dtype=object)
+    return pd.Series(index=index, dtype=dtype)
 
 
 def _cast(series: pd.Series, dtype: str) -> pd.Series:

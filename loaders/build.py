@@ -114,9 +114,10 @@ def build(
     interactions, users = parts.interactions, parts.users
     if parts.user_links is not None:
         mapping = _user_mapping(parts.user_links)
+        named = pd.concat([df["user_id"] for df in (interactions, users) if df is not None])
+        report.users_joined += int(named[named.isin(mapping.index)].nunique())
         interactions, users = (
-            _map_users(df, mapping, report) if df is not None else None
-            for df in (interactions, users)
+            _map_users(df, mapping) if df is not None else None for df in (interactions, users)
         )
     interactions = _dedupe(interactions, ["user_id", "item_id"], "interactions", report)
     users = _dedupe(users, ["user_id"], "users", report)
@@ -225,10 +226,8 @@ def _user_mapping(links: pd.DataFrame) -> pd.Series:
     return pd.Series(mapping, dtype="string")
 
 
-def _map_users(df: pd.DataFrame, mapping: pd.Series, report: LoadReport) -> pd.DataFrame:
+def _map_users(df: pd.DataFrame, mapping: pd.Series) -> pd.DataFrame:
     mapped = df["user_id"].map(mapping)
-    joined = mapped.notna()
-    report.users_joined += int(df.loc[joined.to_numpy(), "user_id"].nunique())
     return df.assign(user_id=mapped.fillna(df["user_id"]).astype(df["user_id"].dtype))
 
 
@@ -322,7 +321,7 @@ def _knowledge(
     """Knowledge rows and entities; ``item_of`` maps an entity that is an item to its uid."""
     ends = {}
     for end in ("head", "tail"):
-        uid = triples[end].map(item_of)
+        uid = triples[end].map(item_of).astype("string")
         ends[f"{end}_kind"] = np.where(uid.notna(), "Item", "Entity")
         ends[f"{end}_key"] = uid.fillna(triples[end]).astype("string")
     knowledge = pd.DataFrame(

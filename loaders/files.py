@@ -130,7 +130,7 @@ def _check_header(columns: list[str], file: str, offset: int) -> None:
 
 
 def _fields_error(file: str, line: int, found: int, columns: Sequence[str]) -> InputError:
-    field = columns[min(found, len(columns)) - 1] if found else None
+    field = columns[found] if found < len(columns) else columns[-1]  # first missing, or last
     return InputError(
         f"wrong number of fields: {found}, expected {len(columns)} ({', '.join(columns)})",
         file=file,
@@ -226,7 +226,7 @@ def _read_chunks(raw: bytes, file: str, total: int, **options: object) -> pd.Dat
 def _blank_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Rows read from blank lines: every field empty."""
     first = df[columns[0]]
-    candidates = (first.isna() | (first == "")).to_numpy(dtype=bool, na_value=True)
+    candidates = (first.isna() | (first == "")).to_numpy(dtype=bool, na_value=True).copy()
     if not candidates.any():
         return candidates
     rest = df.loc[candidates, columns]

@@ -157,13 +157,19 @@ def _map_columns(
 
 def to_timestamp(df: pd.DataFrame, name: str) -> pd.Series:
     """Column ``name`` as float seconds: numbers as they are, else ISO 8601 dates (UTC)."""
-    try:
+    column = df[name]
+    if pd.api.types.is_numeric_dtype(column):
         return to_float(df, name)
-    except InputError as not_number:
-        text = df[name].astype("string").str.strip()
-        dates = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-        bad = (dates.isna() & text.fillna("").ne("")).to_numpy()
-        if bad.any():
-            raise not_number from None
-        seconds = (dates - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-        return seconds.astype("float64")
+    text = column.astype("string").str.strip()
+    numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    dates = pd.to_datetime(text.where(numbers.isna()), format="ISO8601", utc=True, errors="coerce")
+    seconds = numbers.fillna((dates - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1))
+    bad = (seconds.isna() & text.fillna("").ne("")).to_numpy() | np.isinf(seconds.to_numpy())
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise InputError(
+            f"not a number (seconds) nor an ISO 8601 date: {column.iloc[position]!r}",
+            field=name,
+            **where(df, position),
+        )
+    return seconds.astype("float64")

@@ -1,0 +1,50 @@
+"""Small files written by the tests: a RecBole dataset ``toy`` and helpers to spoil it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TOY = {
+    "toy.inter": (
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+        "u1\ti1\t5\t100\n"
+        "u1\ti2\t3\t101\n"
+        "u2\ti1\t4\t102\n"
+        "u2\ti3\t2\t103\n"
+        "u3\ti4\t1\t104\n"
+    ),
+    "toy.item": (
+        "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\t"
+        "budget:float\ttags:token_seq\tscores:float_seq\n"
+        "i1\tToy Story\t1995\tAnimation Comedy\t30.0\tpixar fun\t1 2.5\n"
+        "i2\tGoldenEye\t1995\tAction Adventure\t58.0\tbond\t\n"
+        "i3\tSabrina\tunknown\tComedy Romance\t\t\t3\n"
+        "i4\tHeat\t1995\tAction Crime Comedy\t60.0\t\t\n"
+    ),
+    "toy.user": "user_id:token\tage:token\tgender:token\nu1\t24\tF\nu2\t53\tM\nu3\t23\tM\n",
+    "toy.kg": (
+        "head_id:token\trelation_id:token\ttail_id:token\n"
+        "e1\tfilm.film.actor\tp1\n"
+        "e2\tfilm.film.actor\tp1\n"
+        "p1\tpeople.person.spouse\tp2\n"
+        "e4\tfilm.film.genre\tg1\n"
+    ),
+    "toy.link": "item_id:token\tentity_id:token\ni1\te1\ni2\te2\ni4\te4\n",
+}
+
+
+def write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
+    """Write ``files`` (name -> text, or bytes written as they are) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        data = content if isinstance(content, bytes) else content.encode("utf-8")
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.fixture
+def toy(tmp_path: Path) -> Path:
+    """The folder of the RecBole dataset ``toy`` (all five atomic files)."""
+    return write_files(tmp_path / "toy", TOY)

@@ -1,0 +1,63 @@
+"""What every loader shares: user links, merging loads, the self-contained result."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph_schema.validate import validate_graph
+from kgrec.errors import InputError
+from loaders import LoadReport, merge_tables, recbole
+from tests.loaders.conftest import TOY, write_files
+
+
+def test_user_links_join_ids_into_one_user(toy, tmp_path):
+    links = write_files(tmp_path, {"links.tsv": "user_id\tsame_as\nu3\tu2\nx9\tu3\nu2\tu2\n"})
+    report = LoadReport()
+    graph = recbole.load(toy, user_links=links / "links.tsv", report=report)
+    # u3 -> u2 (and x9 -> u3 -> u2): one person, the id at the end of the chain
+    assert set(graph.users["user_id"]) == {"u1", "u2"}
+    assert set(graph.interactions.loc[graph.interactions["user_id"] == "u2", "item_uid"]) == {
+        "toy:i1",
+        "toy:i3",
+        "toy:i4",
+    }
+    assert report.users_joined == 1  # u3 (x9 appears in no file of this load)
+    assert report.duplicates["users"] == 1  # u3's user row merged into u2's
+
+
+def test_user_links_cycle_picks_one_id(toy, tmp_path):
+    links = write_files(tmp_path, {"links.tsv": "u1\tu2\nu2\tu1\n"})  # no header
+    graph = recbole.load(toy, user_links=links / "links.tsv")
+    assert set(graph.users["user_id"]) == {"u1", "u3"}
+
+
+def test_user_links_with_an_empty_id_name_the_line(toy, tmp_path):
+    links = write_files(tmp_path, {"links.tsv": "user_id\tsame_as\nu1\tu2\nu3\t\n"})
+    with pytest.raises(InputError, match="empty") as caught:
+        recbole.load(toy, user_links=links / "links.tsv")
+    assert (caught.value.line, caught.value.field) == (3, "same_as")
+
+
+def test_merge_tables_shares_users_and_keeps_domains_apart(toy, tmp_path):
+    other = dict(TOY)
+    other["toy.inter"] = "user_id:token\titem_id:token\trating:float\nu1\ti1\t1\nu9\ti2\t2\n"
+    movies = recbole.load(toy, domain="movies")
+    books = recbole.load(write_files(tmp_path / "b" / "toy", other), domain="books")
+    merged = merge_tables(movies, books, movies)
+    validate_graph(merged)
+    assert set(merged.domains["domain"]) == {"movies", "books"}
+    assert len(merged.items) == 8
+    assert set(merged.users["user_id"]) == {"u1", "u2", "u3", "u9"}
+    assert len(merged.interactions) == 5 + 2
+    u1 = merged.interactions[merged.interactions["user_id"] == "u1"]
+    assert set(u1["item_uid"]) == {"movies:i1", "movies:i2", "books:i1"}
+    # entities are shared by id; the same triple from two loads is one row
+    assert set(merged.entities["entity_id"]) == {"p1", "p2", "g1"}
+    assert len(merged.knowledge) == 7  # 4 + 4, the shared spouse triple once
+
+
+def test_domain_and_rule_together_are_refused(toy):
+    from loaders import named_rule
+
+    with pytest.raises(InputError, match="either"):
+        recbole.load(toy, domain="x", domain_rule=named_rule("ml1m-action-comedy"))

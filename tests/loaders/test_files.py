@@ -1,0 +1,157 @@
+"""Reading delimited files: every row keeps its line; bad files name file, line and field."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kgrec.errors import InputError
+from loaders.files import read_columns, read_delimited, split_tokens, to_float, to_year
+
+
+def write(tmp_path, name: str, content: str | bytes):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def test_header_columns_strings_floats_and_lines(tmp_path):
+    path = write(tmp_path, "a.tsv", "id\tx\tname\n1\t2.5\tfoo\n2\t\tbar baz\n")
+    df = read_delimited(path, floats=["x"])
+    assert list(df["id"]) == ["1", "2"]
+    assert df["x"].dtype == "float64"
+    assert df["x"].iloc[0] == 2.5 and pd.isna(df["x"].iloc[1])
+    assert list(df["name"]) == ["foo", "bar baz"]
+    assert list(df["_line"]) == [2, 3]
+    assert set(df["_file"]) == {str(path)}
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_true(tmp_path):
+    path = write(tmp_path, "a.tsv", "\n\nid\tv\r\n1\ta\r\n\r\n2\tb\r\n\n3\tc")
+    df = read_delimited(path)
+    assert list(df["id"]) == ["1", "2", "3"]
+    assert list(df["v"]) == ["a", "b", "c"]  # no stray carriage returns
+    assert list(df["_line"]) == [4, 6, 8]
+
+
+def test_quotes_are_data_in_tsv(tmp_path):
+    path = write(tmp_path, "a.tsv", 'id\tv\n1\t"quoted"\n2\tit\'s\n')
+    assert list(read_delimited(path)["v"]) == ['"quoted"', "it's"]
+
+
+def test_quoted_csv_with_line_breaks_keeps_record_lines(tmp_path):
+    path = write(tmp_path, "a.csv", 'id,v\n1,"two\nlines"\n2,"a,b"\n3,plain\n')
+    df = read_delimited(path, sep=",", quoted=True)
+    assert list(df["v"]) == ["two\nlines", "a,b", "plain"]
+    assert list(df["_line"]) == [2, 4, 5]
+
+
+def test_multi_character_separator(tmp_path):
+    path = write(tmp_path, "r.dat", "1::10::5::99\n2::Mission: Impossible::4::98\n")
+    df = read_delimited(path, sep="::", header=False, names=("u", "i", "r", "t"), floats=["r"])
+    assert list(df["i"]) == ["10", "Mission: Impossible"]
+    assert list(df["r"]) == [5.0, 4.0]
+
+
+def test_header_is_detected_by_names(tmp_path):
+    with_header = write(tmp_path, "h.tsv", "head_id:token\trelation\tTAIL\na\tr\tb\n")
+    without = write(tmp_path, "n.tsv", "a\tr\tb\nc\tr\td\n")
+    names = ("head", "relation", "tail")
+    assert list(read_columns(with_header, names)["head"]) == ["a"]
+    df = read_columns(without, names)
+    assert list(df["head"]) == ["a", "c"]
+    assert list(df["_line"]) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "field"),
+    [
+        ("a\tb\tc\n1\t2\t3\n4\t5\t6\t7\n", 3, "c"),  # too many fields
+        ("a\tb\tc\n1\t2\t3\n4\t5\n", 3, "c"),  # too few (pandas would pad it)
+        ("a\tb\tc\n1\t2\t3\t4\n5\t6\t7\n", 2, "c"),  # too many on the first row
+        ("a\tb\tc\n1\t2\t3\n   \n", 3, "b"),  # whitespace is not a blank line
+    ],
+)
+def test_wrong_number_of_fields_names_the_line(tmp_path, content, line, field):
+    path = write(tmp_path, "a.tsv", content)
+    with pytest.raises(InputError, match="wrong number of fields") as caught:
+        read_delimited(path)
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), line, field)
+
+
+def test_wrong_number_of_fields_in_quoted_csv(tmp_path):
+    path = write(tmp_path, "a.csv", 'a,b\n1,"x\ny"\n2,3,4\n')
+    with pytest.raises(InputError, match="wrong number of fields") as caught:
+        read_delimited(path, sep=",", quoted=True)
+    assert caught.value.line == 4
+
+
+def test_bytes_that_are_not_utf8_name_file_line_and_field(tmp_path):
+    path = write(tmp_path, "a.tsv", b"id\ttitle\n1\tok\n2\tCaf\xe9 au lait\n")
+    with pytest.raises(InputError, match="not UTF-8") as caught:
+        read_delimited(path)
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), 3, "title")
+
+
+def test_latin1_files_read_when_declared(tmp_path):
+    path = write(tmp_path, "a.tsv", b"id\ttitle\n2\tCaf\xe9\n")
+    assert read_delimited(path, encoding="latin-1")["title"].iloc[0] == "Café"
+
+
+def test_utf8_byte_order_mark_is_not_part_of_the_header(tmp_path):
+    path = write(tmp_path, "a.tsv", b"\xef\xbb\xbfid\tv\n1\t2\n")
+    assert list(read_delimited(path).columns[:2]) == ["id", "v"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"\n \n", "empty"), (b"id\tv\n", "no data rows"), (b"id\tv\n\n", "no data")],
+)
+def test_empty_files(tmp_path, content, message):
+    path = write(tmp_path, "a.tsv", content)
+    with pytest.raises(InputError, match=message) as caught:
+        read_delimited(path)
+    assert caught.value.file == str(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match="no such file") as caught:
+        read_delimited(tmp_path / "nope.tsv")
+    assert caught.value.file == str(tmp_path / "nope.tsv")
+    with pytest.raises(InputError, match="folder"):
+        read_delimited(tmp_path)
+
+
+def test_header_problems(tmp_path):
+    with pytest.raises(InputError, match="twice") as caught:
+        read_delimited(write(tmp_path, "a.tsv", "id\tid\n1\t2\n"))
+    assert (caught.value.line, caught.value.field) == (1, "id")
+    with pytest.raises(InputError, match="no name"):
+        read_delimited(write(tmp_path, "b.tsv", "id\t\n1\t2\n"))
+
+
+@pytest.mark.parametrize("bad", ["five", "nan", "inf", "1,5"])
+def test_non_numeric_float_names_line_and_field(tmp_path, bad):
+    path = write(tmp_path, "a.tsv", f"u\trating\nx\t4\ny\t{bad}\n")
+    with pytest.raises(InputError, match="not a number") as caught:
+        read_delimited(path, floats=["rating"])
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), 3, "rating")
+
+
+def test_to_float_and_to_year_on_text(tmp_path):
+    df = read_delimited(write(tmp_path, "a.tsv", "y\tz\n1995\t 2 \n\t\nunknown\tx\n1995.5\t1\n"))
+    with pytest.raises(InputError) as caught:
+        to_float(df, "z")
+    assert caught.value.line == 4
+    with pytest.raises(InputError, match="not a number") as caught:
+        to_year(df, "y")
+    assert caught.value.line == 4
+    years = to_year(df, "y", strict=False)
+    assert years.dtype == "Int64"
+    assert years.iloc[0] == 1995 and years.iloc[1:].isna().all()
+
+
+def test_split_tokens():
+    series = pd.Series(["a b  c", "", None, "x|y"], dtype="string")
+    assert split_tokens(series).tolist() == [["a", "b", "c"], [], [], ["x|y"]]
+    assert split_tokens(series, "|").tolist()[3] == ["x", "y"]

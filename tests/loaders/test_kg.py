@@ -1,0 +1,57 @@
+"""Knowledge-graph triples and links; relation names are data, whatever they contain."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgrec.errors import InputError
+from loaders import LoadReport, kg
+from tests.loaders.conftest import write_files
+
+# Relation names that would break Cypher if they were ever spliced into it.
+NASTY = ["a`b", "it's", 'say "x"', "two\nlines", "x]->(n) DETACH DELETE n //"]
+
+
+def test_headerless_triples_with_links(tmp_path):
+    write_files(
+        tmp_path,
+        {"t.tsv": "e1\tfilm.film.actor\tp1\np1\tpeople.person.spouse\tp2\n", "l.tsv": "10\te1\n"},
+    )
+    graph = kg.load(tmp_path / "t.tsv", links=tmp_path / "l.tsv", domain="movies")
+    assert graph.items[["uid", "entity_id"]].values.tolist() == [["movies:10", "e1"]]
+    assert graph.knowledge.values.tolist() == [
+        ["Item", "movies:10", "film.film.actor", "Entity", "p1"],
+        ["Entity", "p1", "people.person.spouse", "Entity", "p2"],
+    ]
+    assert set(graph.entities["entity_id"]) == {"p1", "p2"}
+
+
+def test_triples_alone_are_entities(tmp_path):
+    write_files(tmp_path, {"t.tsv": "head\trelation\ttail\na\tr\tb\na\tr\tb\n"})
+    report = LoadReport()
+    graph = kg.load(tmp_path / "t.tsv", report=report)
+    assert len(graph.knowledge) == 1 and report.duplicates["knowledge"] == 1
+    assert graph.items.empty and graph.domains.empty
+
+
+def test_relation_names_are_kept_verbatim(tmp_path):
+    lines = ["head,relation,tail"]
+    for i, name in enumerate(NASTY):
+        quoted = '"' + name.replace('"', '""') + '"'
+        lines.append(f"h{i},{quoted},t{i}")
+    write_files(tmp_path, {"t.csv": "\n".join(lines) + "\n"})
+    graph = kg.load(tmp_path / "t.csv")
+    assert graph.knowledge["relation"].tolist() == NASTY
+
+
+def test_tab_separated_relations_keep_quotes_and_backticks(tmp_path):
+    write_files(tmp_path, {"t.tsv": "".join(f"h\t{n}\tt\n" for n in NASTY if "\n" not in n)})
+    graph = kg.load(tmp_path / "t.tsv")
+    assert graph.knowledge["relation"].tolist() == [n for n in NASTY if "\n" not in n]
+
+
+def test_link_with_an_empty_entity_names_the_line(tmp_path):
+    write_files(tmp_path, {"t.tsv": "a\tr\tb\n", "l.tsv": "item_id\tentity_id\n1\ta\n2\t\n"})
+    with pytest.raises(InputError, match="empty") as caught:
+        kg.load(tmp_path / "t.tsv", links=tmp_path / "l.tsv")
+    assert (caught.value.line, caught.value.field) == (3, "entity_id")

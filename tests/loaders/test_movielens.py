@@ -1,0 +1,111 @@
+"""Raw MovieLens folders (ml-100k and ml-1m layouts), written small by the tests."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kgrec.errors import InputError
+from loaders import LoadReport, movielens, named_rule
+from tests.loaders.conftest import write_files
+
+FLAGS = ["0"] * 19
+
+
+def flags(*genres: int) -> str:
+    values = list(FLAGS)
+    for g in genres:
+        values[g] = "1"
+    return "|".join(values)
+
+
+# genre indices of ml-100k: 1 Action, 3 Animation, 5 Comedy, 8 Drama, 14 Romance
+ML100K = {
+    "u.data": "1\t10\t5\t881250949\n1\t20\t3\t881250950\n2\t10\t4\t881250951\n2\t30\t1\t881250952\n",
+    "u.item": (
+        f"10|Toy Story (1995)|01-Jan-1995||http://x/toy|{flags(3, 5)}\n"
+        f"20|Caf\xe9 Noir (1997)|01-Jan-1997||http://x/cafe|{flags(1, 8)}\n"
+        f"30|unknown||||{flags(0)}\n"
+    ).encode("latin-1"),
+    "u.user": "1|24|M|technician|85711\n2|53|F|other|94043\n",
+}
+ML1M = {
+    "ratings.dat": "1::1::5::978300760\n1::2::3::978302109\n2::2::4::978301968\n2::3::2::97830\n",
+    "movies.dat": (
+        "1::Toy Story (1995)::Animation|Children's|Comedy\n"
+        "2::Heat (1995)::Action|Crime|Thriller\n"
+        "3::Am\xe9lie: le fabuleux destin (2001)::Comedy|Romance\n"
+    ).encode("latin-1"),
+    "users.dat": "1::F::1::10::48067\n2::M::56::16::70072\n",
+}
+
+
+def test_ml100k_layout(tmp_path):
+    folder = write_files(tmp_path / "ml-100k", ML100K)
+    assert movielens.detect(folder) == "ml-100k"
+    graph = movielens.load(folder)
+    items = graph.items.set_index("uid")
+    assert items.loc["default:20", "title"] == "Café Noir (1997)"  # ISO-8859-1 decoded
+    assert items.loc["default:10", "genres"] == ["Animation", "Comedy"]
+    assert items.loc["default:20", "genres"] == ["Action", "Drama"]
+    assert items.loc["default:30", "genres"] == ["unknown"]
+    assert items.loc["default:10", "year"] == 1995 and pd.isna(items.loc["default:30", "year"])
+    assert items.loc["default:10", "imdb_url"] == "http://x/toy"
+    assert len(graph.interactions) == 4
+    assert graph.interactions["rating"].tolist() == [5.0, 3.0, 4.0, 1.0]
+    users = graph.users.set_index("user_id")
+    assert users.loc["2", "occupation"] == "other" and users.loc["1", "zip_code"] == "85711"
+
+
+def test_ml100k_genre_names_come_from_u_genre(tmp_path):
+    files = dict(ML100K)
+    files["u.genre"] = "".join(f"g{i}|{i}\n" for i in range(19)) + "\n"
+    graph = movielens.load(write_files(tmp_path / "ml", files))
+    assert graph.items.set_index("item_id").loc["10", "genres"] == ["g3", "g5"]
+
+
+def test_ml100k_bad_genre_flag_names_line_and_genre(tmp_path):
+    files = dict(ML100K)
+    bad = flags(0)[:-1] + "x"
+    files["u.item"] = ML100K["u.item"].replace(
+        f"unknown||||{flags(0)}".encode(), f"unknown||||{bad}".encode()
+    )
+    with pytest.raises(InputError, match="0 or 1") as caught:
+        movielens.load(write_files(tmp_path / "ml", files))
+    assert (caught.value.line, caught.value.field) == (3, "Western")
+
+
+def test_ml1m_layout_and_rule(tmp_path):
+    folder = write_files(tmp_path / "ml-1m", ML1M)
+    assert movielens.detect(folder) == "ml-1m"
+    report = LoadReport()
+    graph = movielens.load(folder, domain_rule=named_rule("ml1m-action-comedy"), report=report)
+    items = graph.items.set_index("uid")
+    assert set(items.index) == {"comedy:1", "action:2", "comedy:3"}
+    assert items.loc["comedy:3", "title"] == "Amélie: le fabuleux destin (2001)"
+    assert items.loc["comedy:3", "year"] == 2001
+    assert items.loc["action:2", "genres"] == ["Action", "Crime", "Thriller"]
+    assert len(graph.interactions) == 4 and not report.left_out
+    assert graph.users.set_index("user_id").loc["1", "zip_code"] == "48067"
+
+
+def test_ml1m_ratings_only_creates_items(tmp_path):
+    folder = write_files(tmp_path / "ml-1m", {"ratings.dat": ML1M["ratings.dat"]})
+    graph = movielens.load(folder, domain="films")
+    assert set(graph.items["uid"]) == {"films:1", "films:2", "films:3"}
+
+
+def test_ml1m_wrong_number_of_fields(tmp_path):
+    files = dict(ML1M)
+    files["ratings.dat"] = ML1M["ratings.dat"] + "3::1::5\n"
+    with pytest.raises(InputError, match="wrong number of fields") as caught:
+        movielens.load(write_files(tmp_path / "ml", files))
+    assert caught.value.file.endswith("ratings.dat")
+    assert (caught.value.line, caught.value.field) == (5, "timestamp")
+
+
+def test_not_a_movielens_folder(tmp_path):
+    with pytest.raises(InputError, match="no MovieLens files"):
+        movielens.load(tmp_path)
+    with pytest.raises(InputError, match="not a folder"):
+        movielens.load(tmp_path / "missing")

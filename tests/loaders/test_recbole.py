@@ -1,0 +1,167 @@
+"""RecBole atomic files -> canonical tables, on the toy files and on the real ml-100k / ml-1m."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from graph_schema.validate import validate_graph
+from kgrec.errors import InputError
+from loaders import LoadReport, named_rule, recbole
+from tests.loaders.conftest import TOY, write_files
+
+
+def rows(df: pd.DataFrame, columns: list[str]) -> set[tuple]:
+    return set(df[columns].itertuples(index=False, name=None))
+
+
+def test_toy_dataset_maps_every_file(toy):
+    report = LoadReport()
+    graph = recbole.load(toy, report=report)
+    validate_graph(graph)
+    assert list(graph.domains["domain"]) == ["toy"]
+    items = graph.items.set_index("uid")
+    assert list(items.index) == ["toy:i1", "toy:i2", "toy:i3", "toy:i4"]
+    assert items.loc["toy:i1", "title"] == "Toy Story"
+    assert items.loc["toy:i1", "genres"] == ["Animation", "Comedy"]
+    assert items.loc["toy:i1", "year"] == 1995
+    assert pd.isna(items.loc["toy:i3", "year"])  # `unknown` is not a year: left unknown
+    assert items.loc["toy:i1", "budget"] == 30.0 and pd.isna(items.loc["toy:i3", "budget"])
+    assert items.loc["toy:i1", "tags"] == ["pixar", "fun"] and items.loc["toy:i4", "tags"] == []
+    assert items.loc["toy:i1", "scores"] == [1.0, 2.5]
+    assert items.loc["toy:i1", "entity_id"] == "e1" and pd.isna(items.loc["toy:i3", "entity_id"])
+    assert rows(graph.interactions, ["user_id", "item_uid", "rating"]) == {
+        ("u1", "toy:i1", 5.0),
+        ("u1", "toy:i2", 3.0),
+        ("u2", "toy:i1", 4.0),
+        ("u2", "toy:i3", 2.0),
+        ("u3", "toy:i4", 1.0),
+    }
+    assert graph.users.set_index("user_id").loc["u2", "age"] == "53"
+    # an entity that a link ties to an item IS that item: its triples attach to the Item
+    assert rows(graph.knowledge, list(graph.knowledge.columns)) == {
+        ("Item", "toy:i1", "film.film.actor", "Entity", "p1"),
+        ("Item", "toy:i2", "film.film.actor", "Entity", "p1"),
+        ("Entity", "p1", "people.person.spouse", "Entity", "p2"),
+        ("Item", "toy:i4", "film.film.genre", "Entity", "g1"),
+    }
+    assert set(graph.entities["entity_id"]) == {"p1", "p2", "g1"}
+    assert report.rows["interactions"] == 5 and not report.duplicates and not report.left_out
+    assert len(report.files) == 5
+
+
+def test_folder_prefix_and_file_name_all_find_the_dataset(toy):
+    for path in (toy, toy / "toy", toy / "toy.inter"):
+        name, files = recbole.atomic_files(path)
+        assert name == "toy" and set(files) == {"inter", "item", "user", "kg", "link"}
+
+
+def test_domain_option_and_bad_domain_name(toy):
+    assert set(recbole.load(toy, domain="movies").items["uid"]) >= {"movies:i1"}
+    with pytest.raises(InputError, match="domain name") as caught:
+        recbole.load(toy, domain="bad domain")
+    assert caught.value.field == "--domain"
+
+
+def test_named_rule_splits_items_and_leaves_out_the_rest(toy):
+    report = LoadReport()
+    graph = recbole.load(toy, domain_rule=named_rule("ml1m-action-comedy"), report=report)
+    domain_of = dict(zip(graph.items["uid"], graph.items["domain"], strict=True))
+    # i4 is Action and Comedy: it meets both sets, so it is left out with what touches it
+    assert domain_of == {"comedy:i1": "comedy", "action:i2": "action", "comedy:i3": "comedy"}
+    assert list(graph.domains["domain"]) == ["action", "comedy"]
+    assert set(graph.interactions["item_uid"]) == {"comedy:i1", "action:i2", "comedy:i3"}
+    assert "g1" not in set(graph.entities["entity_id"])
+    assert dict(report.left_out) == {"items": 1, "interactions": 1, "links": 1, "knowledge": 1}
+    assert "left out by the domain rule" in report.summary()
+
+
+def test_duplicate_rows_are_merged_and_counted(tmp_path):
+    files = dict(TOY)
+    files["toy.inter"] += "u1\ti1\t5\t100\nu1\ti2\t4\t\n"  # an exact repeat; a re-rating
+    report = LoadReport()
+    graph = recbole.load(write_files(tmp_path / "toy", files), report=report)
+    assert len(graph.interactions) == 5
+    inter = graph.interactions.set_index(["user_id", "item_uid"])
+    assert inter.loc[("u1", "toy:i2"), "rating"] == 4.0  # the last row wins ...
+    assert inter.loc[("u1", "toy:i2"), "timestamp"] == 101.0  # ... but a missing value never erases
+    assert report.duplicates["interactions"] == 2
+    assert "duplicates merged" in report.summary()
+
+
+def test_without_item_file_items_come_from_interactions_and_links(tmp_path):
+    files = {k: v for k, v in TOY.items() if k != "toy.item"}
+    files["toy.link"] += "i9\te9\n"
+    graph = recbole.load(write_files(tmp_path / "toy", files))
+    assert set(graph.items["item_id"]) == {"i1", "i2", "i3", "i4", "i9"}
+    assert graph.items["title"].isna().all()
+
+
+def test_domain_rule_needs_item_genres(tmp_path):
+    files = {k: v for k, v in TOY.items() if k != "toy.item"}
+    with pytest.raises(InputError, match="genres"):
+        recbole.load(
+            write_files(tmp_path / "toy", files), domain_rule=named_rule("ml1m-action-comedy")
+        )
+
+
+def test_an_entity_linked_to_two_items_is_an_error(tmp_path):
+    files = dict(TOY)
+    files["toy.link"] += "i3\te1\n"
+    with pytest.raises(InputError, match="second item") as caught:
+        recbole.load(write_files(tmp_path / "toy", files))
+    assert (caught.value.file.endswith("toy.link"), caught.value.line) == (True, 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "field"),
+    [
+        ("toy.inter", "user_id:token\titem_id:bogus\n", "item_id:bogus"),
+        ("toy.item", "item_id:token\ttwo words:token\n", "two words"),
+    ],
+)
+def test_header_types_and_attribute_names_are_checked(tmp_path, name, header, field):
+    files = dict(TOY)
+    files[name] = header + "u1\ti1\n"
+    with pytest.raises(InputError) as caught:
+        recbole.load(write_files(tmp_path / "toy", files))
+    assert (caught.value.line, caught.value.field) == (1, field)
+
+
+def test_real_ml100k(datasets):
+    report = LoadReport()
+    graph = recbole.load(datasets / "ml-100k", report=report)
+    assert report.rows == {
+        "domains": 1,
+        "users": 943,
+        "items": 1682,
+        "entities": report.rows["entities"],
+        "interactions": 100_000,
+        "knowledge": 91_631,
+    }
+    assert graph.items["entity_id"].notna().sum() == 1598  # the .link file's items
+    assert not report.duplicates and not report.left_out
+    knowledge = graph.knowledge
+    linked = set(graph.items["entity_id"].dropna())
+    assert not linked & set(graph.entities["entity_id"])  # linked entities are items
+    items_in_kg = set(knowledge.loc[knowledge["head_kind"] == "Item", "head_key"])
+    assert items_in_kg <= set(graph.items["uid"]) and len(items_in_kg) > 1000
+    assert graph.items.set_index("uid").loc["ml-100k:1", "genres"] == [
+        "Animation",
+        "Children's",
+        "Comedy",
+    ]
+
+
+@pytest.mark.slow
+def test_real_ml1m_action_comedy_partition(datasets):
+    report = LoadReport()
+    graph = recbole.load(
+        datasets / "ml-1m", domain_rule=named_rule("ml1m-action-comedy"), report=report
+    )
+    assert report.items_per_domain == {"action": 1249, "comedy": 1252}
+    assert dict(report.left_out) == {"items": 1382, "interactions": 291_040}
+    per_domain = graph.interactions["item_uid"].str.split(":", n=1).str[0].value_counts()
+    assert per_domain.to_dict() == {"action": 398_823, "comedy": 310_346}
+    assert len(graph.users) == 6040
+    assert graph.items.set_index("uid").loc["comedy:Toy Story (1995)", "year"] == 1995

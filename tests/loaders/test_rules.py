@@ -1,0 +1,84 @@
+"""Domain rules: an item goes to the one domain whose values it meets when it meets no other's."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kgrec.errors import InputError
+from loaders.rules import DomainRule, named_rule, parse_rule, resolve_rule
+
+
+def test_ml1m_action_comedy_is_the_protocol_partition():
+    rule = named_rule("ml1m-action-comedy")
+    domains = dict(rule.domains)
+    assert rule.attribute == "genres"
+    assert domains["action"] == {
+        "Action",
+        "Adventure",
+        "Sci-Fi",
+        "Thriller",
+        "War",
+        "Western",
+        "Crime",
+        "Horror",
+        "Mystery",
+        "Film-Noir",
+        "Fantasy",
+    }
+    assert domains["comedy"] == {"Comedy", "Romance", "Children's", "Animation", "Musical"}
+
+
+def test_assign_meets_exactly_one_domain():
+    items = pd.DataFrame(
+        {
+            "genres": [
+                ["Action", "Drama"],  # A only
+                ["Comedy"],  # B only
+                ["Action", "Comedy"],  # both: left out
+                ["Drama"],  # neither: left out
+                [],
+                None,
+            ]
+        },
+        index=[10, 11, 12, 13, 14, 15],
+    )
+    assigned = named_rule("ml1m-action-comedy").assign(items)
+    assert list(assigned.index) == [10, 11, 12, 13, 14, 15]
+    assert assigned.tolist()[:2] == ["action", "comedy"]
+    assert assigned.iloc[2:].isna().all()
+
+
+def test_written_rule_has_the_same_semantics_and_works_on_single_values():
+    rule = parse_rule("kind: books=Novel, Poetry ; films=Film")
+    assert rule == DomainRule(
+        "kind", (("books", frozenset({"Novel", "Poetry"})), ("films", frozenset({"Film"})))
+    )
+    items = pd.DataFrame({"kind": ["Novel", "Film", "Song"]})
+    assert rule.assign(items).tolist()[:2] == ["books", "films"]
+    assert pd.isna(rule.assign(items).iloc[2])
+    assert resolve_rule("genres:a=X") == parse_rule("genres:a=X")
+    assert resolve_rule("ml1m-action-comedy") is named_rule("ml1m-action-comedy")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("no-such-rule", "no domain rule named"),
+        ("genres:", "is not ATTRIBUTE"),
+        (":a=X", "is not ATTRIBUTE"),
+        ("genres:a", "not DOMAIN=VALUE"),
+        ("genres:a=X;a=Y", "twice"),
+        ("genres:bad name=X", "must match"),
+        ("genres:a=", "has no values"),
+    ],
+)
+def test_bad_rules_are_input_errors(text, message):
+    with pytest.raises(InputError, match=message) as caught:
+        resolve_rule(text)
+    assert caught.value.field == "--domain-rule"
+
+
+def test_rule_needs_its_attribute():
+    with pytest.raises(InputError, match="genres"):
+        named_rule("ml1m-action-comedy").assign(pd.DataFrame({"item_id": ["1"]}))

@@ -1,0 +1,99 @@
+"""Generic CSV / TSV / Parquet tables with column mapping."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kgrec.errors import InputError
+from loaders import LoadReport, table
+from tests.loaders.conftest import write_files
+
+
+def test_csv_interactions_with_mapped_columns_and_iso_dates(tmp_path):
+    write_files(
+        tmp_path,
+        {
+            "r.csv": (
+                "member,product,stars,when,comment\n"
+                'a,p1,4.5,2020-01-01T00:00:00Z,"great, really"\n'
+                "b,p1,3,2020-01-02,\n"
+            )
+        },
+    )
+    report = LoadReport()
+    graph = table.load(
+        tmp_path / "r.csv",
+        kind="interactions",
+        user_col="member",
+        item_col="product",
+        rating_col="stars",
+        timestamp_col="when",
+        domain="shop",
+        report=report,
+    )
+    assert list(graph.interactions.columns) == ["user_id", "item_uid", "rating", "timestamp"]
+    assert graph.interactions["rating"].tolist() == [4.5, 3.0]
+    assert graph.interactions["timestamp"].tolist() == [1577836800.0, 1577923200.0]
+    assert set(graph.items["uid"]) == {"shop:p1"} and set(graph.users["user_id"]) == {"a", "b"}
+
+
+def test_tsv_items_keep_attributes_and_split_genres(tmp_path):
+    write_files(
+        tmp_path,
+        {"items.tsv": "item_id\ttitle\tyear\tgenres\tpages\nb1\tDune\t1965\tSF|Epic\t412\n"},
+    )
+    graph = table.load(tmp_path / "items.tsv", kind="items", domain="books")
+    item = graph.items.set_index("uid").loc["books:b1"]
+    assert (item["title"], item["year"], item["genres"], item["pages"]) == (
+        "Dune",
+        1965,
+        ["SF", "Epic"],
+        "412",
+    )
+    assert graph.interactions.empty and graph.users.empty
+
+
+def test_parquet_users_and_row_numbers(tmp_path):
+    path = tmp_path / "users.parquet"
+    pd.DataFrame({"user_id": [1, 2, None], "age": [30, 40, 50]}).to_parquet(path)
+    with pytest.raises(InputError, match="empty") as caught:
+        table.load(path, kind="users")
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), 3, "user_id")
+    pd.DataFrame({"user_id": [1, 2], "age": [30, 40]}).to_parquet(path)
+    graph = table.load(path, kind="users")
+    assert graph.users["user_id"].tolist() == ["1", "2"]
+    assert graph.users["age"].tolist() == [30, 40]
+
+
+def test_explicit_column_must_exist(tmp_path):
+    write_files(tmp_path, {"r.csv": "user_id,item_id\na,b\n"})
+    with pytest.raises(InputError, match="--rating-col") as caught:
+        table.load(tmp_path / "r.csv", kind="interactions", rating_col="stars")
+    assert (caught.value.line, caught.value.field) == (1, "stars")
+
+
+def test_non_numeric_rating_and_bad_timestamp(tmp_path):
+    write_files(tmp_path, {"r.csv": "user_id,item_id,rating,timestamp\na,b,4,1\nc,d,good,2\n"})
+    with pytest.raises(InputError, match="not a number") as caught:
+        table.load(tmp_path / "r.csv", kind="interactions")
+    assert (caught.value.line, caught.value.field) == (3, "rating")
+    write_files(tmp_path, {"t.csv": "user_id,item_id,timestamp\na,b,2020-01-01\nc,d,yesterday\n"})
+    with pytest.raises(InputError, match="nor an ISO 8601 date") as caught:
+        table.load(tmp_path / "t.csv", kind="interactions")
+    assert (caught.value.line, caught.value.field) == (3, "timestamp")
+
+
+def test_clashing_and_unsafe_attribute_names(tmp_path):
+    write_files(tmp_path, {"i.csv": "item_id,domain\na,x\n", "j.csv": "item_id,Zip Code\na,x\n"})
+    with pytest.raises(InputError, match="taken") as caught:
+        table.load(tmp_path / "i.csv", kind="items")
+    assert caught.value.field == "domain"
+    with pytest.raises(InputError, match="attribute column name") as caught:
+        table.load(tmp_path / "j.csv", kind="items")
+    assert (caught.value.line, caught.value.field) == (1, "Zip Code")
+
+
+def test_unknown_kind(tmp_path):
+    with pytest.raises(InputError, match="kind"):
+        table.load(tmp_path / "x.csv", kind="ratings")
