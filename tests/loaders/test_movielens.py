@@ -21,7 +21,9 @@ def flags(*genres: int) -> str:
 
 # genre indices of ml-100k: 1 Action, 3 Animation, 5 Comedy, 8 Drama, 14 Romance
 ML100K = {
-    "u.data": "1\t10\t5\t881250949\n1\t20\t3\t881250950\n2\t10\t4\t881250951\n2\t30\t1\t881250952\n",
+    "u.data": (
+        "1\t10\t5\t881250949\n1\t20\t3\t881250950\n2\t10\t4\t881250951\n2\t30\t1\t881250952\n"
+    ),
     "u.item": (
         f"10|Toy Story (1995)|01-Jan-1995||http://x/toy|{flags(3, 5)}\n"
         f"20|Caf\xe9 Noir (1997)|01-Jan-1997||http://x/cafe|{flags(1, 8)}\n"
