@@ -1,0 +1,39 @@
+"""Ranking every user, and vectors whose cosine ranks like the dot product."""
+
+from __future__ import annotations
+
+import torch
+
+from kgrec.recommend import inner_product_vectors, rank
+
+
+def test_rank_masks_known_items_and_keeps_candidates_only():
+    g = torch.Generator().manual_seed(0)
+    user_emb, item_emb = torch.randn(7, 4, generator=g), torch.randn(12, 4, generator=g)
+    candidates = torch.arange(2, 12)
+    known = torch.tensor([[0, 0, 3, 6], [2, 5, 11, 4]])
+    users = torch.tensor([0, 3, 6, 1])
+    items, scores = rank(
+        user_emb, item_emb, users=users, k=5, candidates=candidates, known=known, batch_size=3
+    )
+    for row, user in enumerate(users.tolist()):
+        banned = set(known[1, known[0] == user].tolist()) | {0, 1}
+        expected = sorted(
+            (i for i in range(12) if i not in banned),
+            key=lambda i: -float(user_emb[user] @ item_emb[i]),
+        )[:5]
+        assert items[row].tolist() == expected
+        assert torch.allclose(scores[row], user_emb[user] @ item_emb[expected].T)
+
+
+def test_cosine_of_augmented_vectors_ranks_like_the_dot_product():
+    g = torch.Generator().manual_seed(1)
+    user_emb = torch.randn(20, 8, generator=g)
+    item_emb = torch.randn(50, 8, generator=g) * torch.rand(50, 1, generator=g) * 3
+    users, items = inner_product_vectors(user_emb, item_emb)
+    assert users.shape == (20, 9) and items.shape == (50, 9)
+    u, i = torch.from_numpy(users).double(), torch.from_numpy(items).double()
+    cosine = (u @ i.T) / (u.norm(dim=1, keepdim=True) * i.norm(dim=1))
+    dot = user_emb.double() @ item_emb.double().T
+    assert torch.equal(cosine.argsort(dim=1, descending=True), dot.argsort(dim=1, descending=True))
+    assert torch.allclose(u @ i.T, dot, atol=1e-4)
