@@ -105,3 +105,24 @@ def inner_product_vectors(user_emb: Tensor, item_emb: Tensor) -> tuple[np.ndarra
     item_vectors = torch.cat([items, extra.unsqueeze(1)], dim=1)
     user_vectors = torch.cat([user_emb.double(), torch.zeros(user_emb.size(0), 1)], dim=1)
     return user_vectors.float().numpy(), item_vectors.float().numpy()
+
+
+# Reading published recommendations back in Cypher (notebooks, bench, applications).
+TOP_K = """
+MATCH (u:User {user_id: $user_id})-[r:RECOMMENDED {run: $run}]->(i:Item)
+RETURN i.uid AS item, i.title AS title, r.score AS score, r.rank AS rank
+ORDER BY r.rank
+LIMIT $k
+"""
+
+# Ad-hoc recommendations from the published embeddings through the vector index (see
+# inner_product_vectors): the nearest items of the user's vector, of the domain asked for and
+# not already the user's. $candidates (> $k) leaves room for the items filtered out.
+VECTOR_TOP_K = """
+MATCH (u:User {user_id: $user_id})
+CALL db.index.vector.queryNodes($index, $candidates, u.gnn_embedding) YIELD node AS i, score
+WHERE i.domain = $domain AND NOT (u)-[:INTERACTED]->(i)
+RETURN i.uid AS item, i.title AS title, score
+ORDER BY score DESC
+LIMIT $k
+"""

@@ -1,0 +1,126 @@
+"""Recommendation serving on ml-1m: batch `kgrec recommend` and top-20 latency in Neo4j.
+
+Trains a small LightGCN on ml1m-action-comedy (quality is not the point here), loads ml-1m into
+the Neo4j at $NEO4J_URI (default bolt://127.0.0.1:7687; the database is emptied first), then
+prints:
+
+- the wall time of `kgrec recommend` for all 6,040 users (ranking + publishing; goal <= 30 s);
+- p50 / p95 latency of a user's top-20 read back by Cypher over 1,000 random users
+  (goal p95 <= 20 ms);
+- p50 / p95 latency of an ad-hoc top-20 through the vector index (goal p95 <= 50 ms).
+
+    python bench/recommend.py [--data $KGREC_DATA/ml-1m] [--work /tmp/kgrec-bench-recommend]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from neo4j import GraphDatabase, RoutingControl
+
+from kgrec.recommend import TOP_K, VECTOR_TOP_K
+from kgrec.store.queries import vector_index_name
+
+
+def kgrec(*args: str) -> float:
+    """Run a kgrec command; its wall time in seconds."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "kgrec", *args], check=True)
+    return time.perf_counter() - started
+
+
+def latencies(driver, query: str, users: list[str], **params) -> list[float]:
+    out = []
+    for user in users:
+        started = time.perf_counter()
+        records = driver.execute_query(
+            query, user_id=user, routing_=RoutingControl.READ, **params
+        ).records
+        out.append((time.perf_counter() - started) * 1000)
+        if not records:
+            raise SystemExit(f"no recommendations came back for user {user}")
+    return out
+
+
+def summary(name: str, ms: list[float], goal: float) -> str:
+    p50 = statistics.median(ms)
+    p95 = statistics.quantiles(ms, n=100)[94]
+    verdict = "meets" if p95 <= goal else "MISSES"
+    return (
+        f"{name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(ms)} users "
+        f"({verdict} p95 <= {goal:g} ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    default_data = Path(os.environ.get("KGREC_DATA", "../shared/datasets")) / "ml-1m"
+    parser.add_argument("--data", type=Path, default=default_data)
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "kgrec-bench-rec"
+    )
+    parser.add_argument("--users", type=int, default=1000)
+    args = parser.parse_args()
+    uri = os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")
+    auth = (
+        os.environ.get("NEO4J_USERNAME", "neo4j"),
+        os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
+    )
+    run = args.work / "lightgcn"
+    if not (run / "model.pt").exists():
+        kgrec(
+            "train",
+            "--model",
+            "lightgcn",
+            "--protocol",
+            "ml1m-action-comedy",
+            "--seed",
+            "0",
+            "--data",
+            str(args.data),
+            "--epochs",
+            "3",
+            "--out",
+            str(run),
+        )
+    with GraphDatabase.driver(uri, auth=auth) as driver:
+        with driver.session() as session:
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS").consume()
+        load = kgrec(
+            "load", "recbole", str(args.data), "--domain-rule", "ml1m-action-comedy", "--store", uri
+        )
+        print(f"load ml-1m (action + comedy) into Neo4j: {load:.1f} s")
+        seconds = kgrec(
+            "recommend", "--run", str(run), "--store", uri, "-k", "20", "--name", "bench"
+        )
+        verdict = "meets" if seconds <= 30 else "MISSES"
+        print(f"kgrec recommend, all users, into Neo4j: {seconds:.1f} s ({verdict} <= 30 s)")
+        users = [
+            r["u"]
+            for r in driver.execute_query("MATCH (u:User) RETURN u.user_id AS u ORDER BY u").records
+        ]
+        sample = random.Random(0).sample(users, min(args.users, len(users)))
+        latencies(driver, TOP_K, sample[:50], run="bench", k=20)  # warm-up
+        print(summary("top-20 by Cypher", latencies(driver, TOP_K, sample, run="bench", k=20), 20))
+        index = vector_index_name("Item", "gnn_embedding")
+        vector_params = {"index": index, "candidates": 200, "domain": "comedy", "k": 20}
+        latencies(driver, VECTOR_TOP_K, sample[:50], **vector_params)
+        print(
+            summary(
+                "top-20 by vector index",
+                latencies(driver, VECTOR_TOP_K, sample, **vector_params),
+                50,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
