@@ -191,14 +191,16 @@ def message_graph(
 
 
 def _sorted_ids(*columns: pd.Series) -> tuple[str, ...]:
-    values: set[str] = set()
-    for column in columns:
-        values.update(column.dropna().astype(str).unique())
-    return tuple(sorted(values))
+    values = [_strings(column.dropna()) for column in columns]
+    return tuple(sorted(pd.unique(np.concatenate(values)))) if values else ()
+
+
+def _strings(column: pd.Series) -> np.ndarray:
+    return column.astype(str).to_numpy(dtype=object)
 
 
 def _lookup(ids: Sequence[str], column: pd.Series, table: str, field: str) -> np.ndarray:
-    index = pd.Index(ids).get_indexer(column.astype(str))
+    index = pd.Index(ids, dtype=object).get_indexer(_strings(column))
     if (index < 0).any():
         bad = column.iloc[int(np.argmax(index < 0))]
         raise InputError(
@@ -224,10 +226,11 @@ def _lookup_kinds(keys: Mapping[str, Sequence[str]], know: pd.DataFrame, end: st
 
 
 def _sorted_unique(src: np.ndarray, dst: np.ndarray) -> Tensor:
-    edges = torch.as_tensor(np.stack([src, dst]).astype(np.int64).reshape(2, -1))
-    if edges.numel() == 0:
-        return edges
-    return torch.unique(edges, dim=1)  # sorted lexicographically by (src, dst)
+    """``[2, E]`` unique (src, dst) pairs sorted by src, then dst."""
+    src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+    width = int(dst.max()) + 1 if len(dst) else 1
+    keys = np.unique(src * width + dst)
+    return torch.as_tensor(np.stack([keys // width, keys % width]))
 
 
 def _attach_text(

@@ -46,6 +46,7 @@ class Protocol:
     name: str
     target_domain: str  # used when the graph has it; a one-domain graph's domain otherwise
     source_domain: str | None = None  # set: cold-start users drawn from the overlapping ones
+    domain_rule: str | None = None  # the named rule that makes the domains from raw files
     cold_valid_share: float = 0.1
     cold_test_share: float = 0.2
 
@@ -53,7 +54,10 @@ class Protocol:
 PROTOCOLS = {
     "ml100k-kg": Protocol("ml100k-kg", target_domain="movies"),
     "ml1m-action-comedy": Protocol(
-        "ml1m-action-comedy", target_domain="comedy", source_domain="action"
+        "ml1m-action-comedy",
+        target_domain="comedy",
+        source_domain="action",
+        domain_rule="ml1m-action-comedy",
     ),
 }
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 from torch import Tensor
+from torch.sparse import check_sparse_tensor_invariants
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import LightGCN
+from torch_geometric.utils import to_torch_csr_tensor
 
 from kgrec.models.base import GraphRecommender
 
@@ -24,7 +29,12 @@ class LightGCNRecommender(GraphRecommender):
 
     with :math:`\alpha_l = 1 / (L + 1)` unless given. Which interactions form the graph is the
     caller's choice: the target domain's alone (target-only) or every domain's through the
-    shared users (merged). ``edge_type`` is ignored; edges must stay within users and items.
+    shared users (merged). ``edge_type`` is ignored; edges must stay within users and items
+    and hold both directions.
+
+    The normalised adjacency is built once per ``edge_index`` (kept while the same tensor is
+    passed again, like ``GCNConv(cached=True)``) and propagated as a sparse matrix product,
+    far faster on CPU than scattering edge messages.
 
     Args:
         num_users: number of users ``U`` (nodes ``0 .. U-1``).
@@ -54,7 +64,11 @@ class LightGCNRecommender(GraphRecommender):
             raise ValueError(f"alpha must have num_layers + 1 = {num_layers + 1} entries")
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
-        self.lightgcn = LightGCN(num_users + num_items, embedding_dim, num_layers, alpha=alpha)
+        # normalize=False: forward passes the adjacency already normalised
+        self.lightgcn = LightGCN(
+            num_users + num_items, embedding_dim, num_layers, alpha=alpha, normalize=False
+        )
+        self._adjacency: tuple[Tensor, Tensor] | None = None  # (edge_index, normalised CSR)
 
     def reset_parameters(self) -> None:
         self.lightgcn.reset_parameters()
@@ -74,7 +88,18 @@ class LightGCNRecommender(GraphRecommender):
                 f"edge_index reaches node {int(edge_index.max())}, beyond the {num_nodes} users "
                 "and items: give LightGCN the interaction edges only"
             )
-        return self.lightgcn.get_embedding(edge_index)
+        return self.lightgcn.get_embedding(self._normalised(edge_index))
+
+    def _normalised(self, edge_index: Tensor) -> Tensor:
+        if self._adjacency is None or self._adjacency[0] is not edge_index:
+            num_nodes = self.num_users + self.num_items
+            index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=False)
+            # rows are targets: PyG reads a sparse adjacency as adj_t
+            with warnings.catch_warnings(), check_sparse_tensor_invariants(enable=False):
+                warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+                adj = to_torch_csr_tensor(index.flip(0), weight, size=(num_nodes, num_nodes))
+            self._adjacency = (edge_index, adj)
+        return self._adjacency[1]
 
     def __repr__(self) -> str:
         return (

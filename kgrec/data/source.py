@@ -1,0 +1,44 @@
+"""Where an experiment's graph comes from: a RecBole folder read directly, or a store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from graph_schema.tables import GraphTables
+
+TEXT_KINDS = ("User", "Item", "Entity")
+
+
+def read_graph(
+    *,
+    data: Path | None = None,
+    store: str | None = None,
+    domain: str | None = None,
+    domain_rule: str | None = None,
+    text_property: str | None = None,
+) -> tuple[GraphTables, Mapping[str, tuple[Sequence[str], np.ndarray]] | None]:
+    """The graph's tables and, with ``text_property`` and a store, its node text vectors.
+
+    ``data`` is a RecBole atomic-file folder loaded as ``kgrec load recbole`` would (one
+    ``domain``, or items split by the named ``domain_rule``); ``store`` a store URI
+    (``local:PATH``, ``bolt://...``). Exactly one of the two.
+    """
+    if (data is None) == (store is None):
+        raise ValueError("give exactly one of data (a RecBole folder) and store (a store URI)")
+    if data is not None:
+        from loaders import recbole
+        from loaders.rules import named_rule
+
+        rule = named_rule(domain_rule) if domain_rule else None
+        return recbole.load(data, domain=domain, domain_rule=rule), None
+    from kgrec.store import open_store
+
+    with open_store(store) as graph_store:
+        tables = graph_store.snapshot()
+        if text_property is None:
+            return tables, None
+        text = {kind: graph_store.read_vectors(kind, property=text_property) for kind in TEXT_KINDS}
+    return tables, {kind: found for kind, found in text.items() if len(found[0])} or None

@@ -1,0 +1,178 @@
+"""kgrec.data.export: deterministic indices, both edge directions, the same export from any
+store and row order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from graph_schema.tables import GraphTables, item_uid
+from kgrec.data.export import INTERACTS, REV_INTERACTS, message_graph, to_hetero_data
+from kgrec.errors import InputError
+
+
+def small_tables() -> GraphTables:
+    """Two domains; ids whose string order differs from their insertion order."""
+    items = [("comedy", "10"), ("comedy", "9"), ("action", "b"), ("action", "a")]
+    return GraphTables(
+        domains=pd.DataFrame({"domain": ["comedy", "action"]}),
+        users=pd.DataFrame({"user_id": ["u10", "u2", "u1"]}),
+        items=pd.DataFrame(
+            {
+                "uid": [item_uid(d, i) for d, i in items],
+                "domain": [d for d, _ in items],
+                "item_id": [i for _, i in items],
+            }
+        ),
+        entities=pd.DataFrame({"entity_id": ["m.2", "m.1"]}),
+        interactions=pd.DataFrame(
+            {
+                "user_id": ["u2", "u10", "u1", "u2", "u1"],
+                "item_uid": ["comedy:9", "action:a", "comedy:10", "action:b", "action:b"],
+            }
+        ),
+        knowledge=pd.DataFrame(
+            {
+                "head_kind": ["Item", "Entity", "Item"],
+                "head_key": ["comedy:9", "m.1", "action:a"],
+                "relation": ["film.actor", "film.actor.film", "film.actor"],
+                "tail_kind": ["Entity", "Item", "Entity"],
+                "tail_key": ["m.2", "action:b", "m.2"],
+            }
+        ),
+    )
+
+
+def shuffled(tables: GraphTables, seed: int) -> GraphTables:
+    return GraphTables(
+        **{
+            name: df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+            for name, df in tables.tables().items()
+        }
+    )
+
+
+def assert_same_export(left, right) -> None:
+    (a, maps_a), (b, maps_b) = left, right
+    assert maps_a == maps_b
+    assert a.node_types == b.node_types and a.edge_types == b.edge_types
+    assert torch.equal(a["item"].domain, b["item"].domain)
+    for edge_type in a.edge_types:
+        assert torch.equal(a[edge_type].edge_index, b[edge_type].edge_index), edge_type
+    ga, gb = message_graph(a), message_graph(b)
+    assert torch.equal(ga.edge_index, gb.edge_index)
+    assert torch.equal(ga.edge_type, gb.edge_type)
+
+
+def test_ids_are_sorted_and_maps_invert_the_indices() -> None:
+    data, maps = to_hetero_data(small_tables())
+    assert maps.users == ("u1", "u10", "u2")
+    assert maps.items == ("action:a", "action:b", "comedy:10", "comedy:9")
+    assert maps.item_ids == ("a", "b", "10", "9")
+    assert maps.entities == ("m.1", "m.2")
+    assert maps.domains == ("action", "comedy")
+    assert maps.relations == ("film.actor", "film.actor.film")
+    assert data["item"].domain.tolist() == [0, 0, 1, 1]
+    pairs = data[INTERACTS].edge_index
+    got = {(maps.users[u], maps.items[i]) for u, i in pairs.T.tolist()}
+    table = small_tables().interactions
+    assert got == set(zip(table["user_id"], table["item_uid"], strict=True))
+    assert pairs.T.tolist() == sorted(pairs.T.tolist())
+    assert torch.equal(data[REV_INTERACTS].edge_index, pairs.flip(0))
+    assert data["item", "film.actor", "entity"].edge_index.tolist() == [[0, 3], [1, 1]]
+    assert data["item", "film.actor", "entity"].relation == 0
+    assert data["entity", "film.actor.film", "item"].edge_index.tolist() == [[0], [1]]
+
+
+def test_row_order_does_not_change_the_export() -> None:
+    reference = to_hetero_data(small_tables())
+    for seed in range(3):
+        assert_same_export(reference, to_hetero_data(shuffled(small_tables(), seed)))
+
+
+def test_message_graph_holds_both_directions_with_relation_types() -> None:
+    data, maps = to_hetero_data(small_tables())
+    graph = message_graph(data)
+    num_users, num_items = len(maps.users), len(maps.items)
+    assert (graph.num_users, graph.num_items, graph.num_entities) == (3, 4, 2)
+    assert graph.num_nodes == 9 and graph.num_relations == 2 + 2 * 2
+    assert graph.node_type.tolist() == [0] * 3 + [1] * 4 + [2] * 2
+    edges = {
+        (s, d, t)
+        for (s, d), t in zip(graph.edge_index.T.tolist(), graph.edge_type.tolist(), strict=True)
+    }
+    assert len(edges) == graph.edge_index.size(1)  # no duplicates
+    for s, d, t in edges:  # every edge has its reverse with the paired type
+        assert (d, s, t ^ 1) in edges
+    user, item = maps.users.index("u2"), maps.items.index("comedy:9")
+    assert (user, num_users + item, 0) in edges
+    entity = maps.entities.index("m.2")
+    assert (num_users + item, num_users + num_items + entity, 2) in edges  # film.actor
+    assert (num_users + num_items + entity, num_users + item, 3) in edges
+
+
+def test_message_graph_with_given_interactions_and_no_knowledge() -> None:
+    data, _ = to_hetero_data(small_tables())
+    pairs = torch.tensor([[0], [2]])
+    graph = message_graph(data, interactions=pairs, knowledge=False)
+    assert graph.edge_index.tolist() == [[0, 3 + 2], [3 + 2, 0]]
+    assert graph.edge_type.tolist() == [0, 1]
+
+
+def test_text_vectors_become_features_with_a_mask() -> None:
+    vectors = np.arange(6, dtype=np.float32).reshape(2, 3)
+    text = {"Item": (["comedy:9", "action:a"], vectors), "Entity": (["m.2"], vectors[:1])}
+    data, maps = to_hetero_data(small_tables(), text=text)
+    assert data["item"].x_mask.tolist() == [True, False, False, True]
+    assert data["item"].x[3].tolist() == [0.0, 1.0, 2.0]
+    assert data["item"].x[0].tolist() == [3.0, 4.0, 5.0]
+    assert data["user"].x.shape == (3, 3) and not data["user"].x_mask.any()
+    graph = message_graph(data)
+    assert graph.x.shape == (9, 3)
+    assert graph.x_mask.tolist() == [False] * 3 + [True, False, False, True] + [False, True]
+
+
+def test_text_for_an_unknown_node_is_an_error() -> None:
+    text = {"Item": (["comedy:404"], np.zeros((1, 2), dtype=np.float32))}
+    with pytest.raises(InputError, match="comedy:404"):
+        to_hetero_data(small_tables(), text=text)
+
+
+def test_interaction_with_an_unknown_item_names_table_and_field() -> None:
+    tables = small_tables()
+    tables.interactions.loc[2, "item_uid"] = "comedy:404"
+    with pytest.raises(InputError, match=r"file interactions, field 'item_uid'.*comedy:404"):
+        to_hetero_data(tables)
+
+
+def test_ml100k_export(datasets) -> None:
+    from loaders import recbole
+
+    data, maps = to_hetero_data(recbole.load(datasets / "ml-100k"))
+    assert (data["user"].num_nodes, data["item"].num_nodes) == (943, 1682)
+    assert data[INTERACTS].edge_index.size(1) == 100_000
+    assert len(maps.relations) > 10 and data["entity"].num_nodes > 10_000
+    graph = message_graph(data)
+    knowledge_edges = sum(
+        data[t].edge_index.size(1) for t in data.edge_types if "relation" in data[t]
+    )
+    assert graph.edge_index.size(1) == 2 * (100_000 + knowledge_edges)
+    assert int(graph.edge_index.max()) < graph.num_nodes
+
+
+@pytest.mark.neo4j
+def test_local_store_and_neo4j_give_the_same_export(tmp_path, neo4j_clean) -> None:
+    from kgrec.store import open_store
+    from tests.conftest import NEO4J_URI
+
+    tables = small_tables()
+    with open_store(f"local:{tmp_path / 'store'}") as local:
+        local.write(tables, progress=False)
+        from_local = to_hetero_data(local.snapshot())
+    with open_store(NEO4J_URI, driver=neo4j_clean) as neo4j:
+        neo4j.write(shuffled(tables, 1), progress=False)
+        from_neo4j = to_hetero_data(neo4j.snapshot())
+    assert_same_export(from_local, from_neo4j)
+    assert_same_export(from_local, to_hetero_data(tables))
