@@ -124,7 +124,7 @@ def test_message_graph_with_given_interactions_and_no_knowledge() -> None:
 def test_text_vectors_become_features_with_a_mask() -> None:
     vectors = np.arange(6, dtype=np.float32).reshape(2, 3)
     text = {"Item": (["comedy:9", "action:a"], vectors), "Entity": (["m.2"], vectors[:1])}
-    data, maps = to_hetero_data(small_tables(), text=text)
+    data, _ = to_hetero_data(small_tables(), text=text)
     assert data["item"].x_mask.tolist() == [True, False, False, True]
     assert data["item"].x[3].tolist() == [0.0, 1.0, 2.0]
     assert data["item"].x[0].tolist() == [3.0, 4.0, 5.0]
