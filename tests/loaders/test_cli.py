@@ -1,0 +1,267 @@
+"""`kgrec load ...` into a real store (LocalStore, and Neo4j when marked): bad input gives a
+non-zero exit and a message naming file, line and field, and leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kgrec.cli import main
+from kgrec.store import open_store
+from tests.conftest import NEO4J_DATABASE, NEO4J_URI
+from tests.loaders.conftest import TOY, write_files
+from tests.loaders.test_kg import NASTY
+
+
+@pytest.fixture(params=["local", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def store_uri(request, tmp_path) -> str:
+    if request.param == "neo4j":
+        request.getfixturevalue("neo4j_clean")
+        return NEO4J_URI
+    return f"local:{tmp_path / 'store'}"
+
+
+def kgrec(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(uri: str) -> dict[str, pd.DataFrame]:
+    with open_store(uri) as store:
+        return {**store.snapshot().tables(), "stats": pd.DataFrame([store.stats()])}
+
+
+def assert_same(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -> None:
+    for name, table in before.items():
+        pd.testing.assert_frame_equal(after[name], table, obj=name)
+
+
+@pytest.fixture
+def loaded(store_uri, tmp_path, capsys) -> tuple[str, dict[str, pd.DataFrame]]:
+    """A store holding the toy dataset, and its snapshot."""
+    code, _out, err = kgrec(
+        capsys, "load", "recbole", write_files(tmp_path / "base" / "toy", TOY), "--store", store_uri
+    )
+    assert code == 0, err
+    before = snapshot(store_uri)
+    assert len(before["interactions"]) == 5
+    return store_uri, before
+
+
+def spoil(tmp_path: Path, name: str, content: str | bytes, *, append: bool = True) -> Path:
+    """The toy dataset with file ``name`` extended by (or replaced with) ``content``."""
+    files: dict[str, str | bytes] = dict(TOY)
+    if append:
+        files[name] = TOY[name].encode() + (
+            content if isinstance(content, bytes) else content.encode()
+        )
+    else:
+        files[name] = content
+    return write_files(tmp_path / "bad" / "toy", files)
+
+
+# (case, file to change, content, append?, line, field, message)
+BAD_RECBOLE = [
+    (
+        "missing required column",
+        "toy.inter",
+        "user_id:token\trating:float\nu1\t3\n",
+        False,
+        1,
+        "item_id",
+        "required column",
+    ),
+    (
+        "too few fields",
+        "toy.inter",
+        "u4\ti1\t5\n",
+        True,
+        7,
+        "timestamp:float",
+        "wrong number of fields",
+    ),
+    (
+        "too many fields",
+        "toy.link",
+        "i3\te3\tx\n",
+        True,
+        5,
+        "entity_id:token",
+        "wrong number of fields",
+    ),
+    (
+        "non-numeric rating",
+        "toy.inter",
+        "u4\ti1\tfive\t105\n",
+        True,
+        7,
+        "rating:float",
+        "not a number",
+    ),
+    ("empty file", "toy.user", "", False, None, None, "empty"),
+    (
+        "header only",
+        "toy.kg",
+        "head_id:token\trelation_id:token\ttail_id:token\n",
+        False,
+        1,
+        None,
+        "no data rows",
+    ),
+    (
+        "interaction names an unknown item",
+        "toy.inter",
+        "u1\ti99\t3\t1\n",
+        True,
+        7,
+        "item_id",
+        "i99",
+    ),
+    ("link names an unknown item", "toy.link", "i99\te9\n", True, 5, "item_id", "i99"),
+    (
+        "not UTF-8",
+        "toy.item",
+        b"i5\tCaf\xe9\t1990\tDrama\t\t\t\n",
+        True,
+        6,
+        "movie_title:token_seq",
+        "UTF-8",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "append", "line", "field", "message"),
+    [case[1:] for case in BAD_RECBOLE],
+    ids=[case[0] for case in BAD_RECBOLE],
+)
+def test_bad_input_leaves_the_store_as_it_was(
+    loaded, tmp_path, capsys, name, content, append, line, field, message
+):
+    uri, before = loaded
+    folder = spoil(tmp_path, name, content, append=append)
+    code, _out, err = kgrec(capsys, "load", "recbole", folder, "--store", uri)
+    assert code == 2
+    assert f"file {folder / name}" in err
+    assert (f"line {line}" in err) if line is not None else "line" not in err
+    assert (f"field {field!r}" in err) if field is not None else "field" not in err
+    assert message in err
+    assert "Traceback" not in err
+    assert_same(before, snapshot(uri))
+
+
+def test_missing_files(loaded, tmp_path, capsys):
+    uri, before = loaded
+    triples = write_files(tmp_path, {"t.tsv": "a\tr\tb\n"}) / "t.tsv"
+    for args, named in (
+        (["kg", tmp_path / "nope.tsv"], f"file {tmp_path / 'nope.tsv'}: no such file"),
+        (["table", tmp_path / "nope.csv"], f"file {tmp_path / 'nope.csv'}: no such file"),
+        (["recbole", tmp_path / "nope"], f"file {tmp_path / 'nope'}.*: no RecBole atomic files"),
+        (["movielens", tmp_path / "nope"], f"file {tmp_path / 'nope'}: not a folder"),
+        (["kg", triples, "--links", tmp_path / "l.tsv"], f"file {tmp_path / 'l.tsv'}: no such"),
+    ):
+        code, _out, err = kgrec(capsys, "load", *args, "--store", uri)
+        assert code == 2 and named in err, err
+    assert_same(before, snapshot(uri))
+
+
+def test_duplicate_rows_are_merged_and_counted(loaded, tmp_path, capsys):
+    uri, before = loaded
+    folder = spoil(tmp_path, "toy.inter", "u1\ti1\t5\t100\nu1\ti1\t5\t100\n")
+    code, out, err = kgrec(capsys, "load", "recbole", folder, "--store", uri)
+    assert code == 0, err
+    assert "duplicates merged (same key, the last row wins): interactions 2" in out
+    assert_same(before, snapshot(uri))  # the same graph: duplicates are one row
+
+
+def test_relation_names_are_stored_verbatim_and_inject_nothing(loaded, tmp_path, capsys):
+    uri, before = loaded
+    lines = ["head,relation,tail"] + [
+        f'p1,"{name.replace(chr(34), chr(34) * 2)}",x{i}' for i, name in enumerate(NASTY)
+    ]
+    write_files(tmp_path, {"nasty.csv": "\n".join(lines) + "\n"})
+    code, _out, err = kgrec(capsys, "load", "kg", tmp_path / "nasty.csv", "--store", uri)
+    assert code == 0, err
+    after = snapshot(uri)
+    relations = after["knowledge"].loc[after["knowledge"]["head_key"] == "p1", "relation"]
+    assert set(NASTY) <= set(relations)
+    assert len(after["knowledge"]) == len(before["knowledge"]) + len(NASTY)
+    assert len(after["users"]) == len(before["users"])  # nothing deleted, nothing else written
+    assert set(after["entities"]["entity_id"]) == set(before["entities"]["entity_id"]) | {
+        f"x{i}" for i in range(len(NASTY))
+    }
+
+
+@pytest.mark.neo4j
+def test_relation_names_create_no_labels_or_types_in_neo4j(neo4j_clean, tmp_path, capsys):
+    write_files(tmp_path, {"t.tsv": "".join(f"h\t{n}\tt\n" for n in NASTY if "\n" not in n)})
+    code, _out, err = kgrec(capsys, "load", "kg", tmp_path / "t.tsv", "--store", NEO4J_URI)
+    assert code == 0, err
+
+    def values(query: str) -> set[str]:
+        return {r[0] for r in neo4j_clean.execute_query(query, database_=NEO4J_DATABASE).records}
+
+    assert values("MATCH (n) UNWIND labels(n) AS label RETURN DISTINCT label") == {"Entity"}
+    assert values("MATCH ()-[r]->() RETURN DISTINCT type(r)") == {"RELATED"}
+    tokens = values("CALL db.labels()") | values("CALL db.relationshipTypes()")
+    assert not [t for t in tokens for name in NASTY if name in t]  # never became a name
+    stored = values("MATCH ()-[r:RELATED]->() RETURN r.relation")
+    assert stored == {n for n in NASTY if "\n" not in n}
+
+
+def test_several_loads_share_users(store_uri, tmp_path, capsys):
+    toy = write_files(tmp_path / "toy", TOY)
+    books = write_files(tmp_path, {"books.csv": "user_id,item_id,rating\nu1,b1,4\nu9,b2,5\n"})
+    assert (
+        kgrec(
+            capsys,
+            "load",
+            "recbole",
+            toy,
+            "--domain-rule",
+            "ml1m-action-comedy",
+            "--store",
+            store_uri,
+        )[0]
+        == 0
+    )
+    code, _out, err = kgrec(
+        capsys, "load", "table", books / "books.csv", "--domain", "books", "--store", store_uri
+    )
+    assert code == 0, err
+    with open_store(store_uri) as store:
+        stats = store.stats()
+        graph = store.snapshot()
+    assert stats["nodes"]["User"] == 4  # u1, u2, u3 and u9: u1 is one user in both loads
+    assert set(stats["domains"]) == {"action", "comedy", "books"}
+    assert stats["domains"]["books"] == {"items": 2, "users": 2, "interactions": 2}
+    u1 = graph.interactions.loc[graph.interactions["user_id"] == "u1", "item_uid"]
+    assert set(u1) == {"comedy:i1", "action:i2", "books:b1"}
+
+
+def test_summary_and_dry_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    toy = write_files(tmp_path / "toy", TOY)
+    code, out, err = kgrec(
+        capsys, "load", "recbole", toy, "--domain-rule", "ml1m-action-comedy", "--dry-run"
+    )
+    assert code == 0, err
+    assert "items per domain: action 1, comedy 2" in out
+    assert "left out by the domain rule: interactions 1, items 1, knowledge 1, links 1" in out
+    assert "nothing written" in out and not (tmp_path / "kgrec-store").exists()
+    code, out, err = kgrec(capsys, "load", "recbole", toy)
+    assert code == 0, err
+    assert (tmp_path / "kgrec-store" / "manifest.json").is_file()  # the default store
+
+
+def test_bad_options(tmp_path, capsys):
+    toy = write_files(tmp_path / "toy", TOY)
+    code, _out, err = kgrec(capsys, "load", "recbole", toy, "--domain-rule", "nope", "--dry-run")
+    assert code == 2 and "no domain rule named 'nope'" in err
+    with pytest.raises(SystemExit):
+        main(["load", "recbole", str(toy), "--domain", "a", "--domain-rule", "ml1m-action-comedy"])
