@@ -4,15 +4,13 @@ non-zero exit and a message naming file, line and field, and leaves the store ex
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from kgrec.cli import main
 from kgrec.store import open_store
 from tests.conftest import NEO4J_DATABASE, NEO4J_URI
-from tests.loaders.conftest import TOY, write_files
+from tests.loaders.conftest import BAD_RECBOLE, TOY, spoil, write_files
 from tests.loaders.test_kg import NASTY
 
 
@@ -50,88 +48,6 @@ def loaded(store_uri, tmp_path, capsys) -> tuple[str, dict[str, pd.DataFrame]]:
     before = snapshot(store_uri)
     assert len(before["interactions"]) == 5
     return store_uri, before
-
-
-def spoil(tmp_path: Path, name: str, content: str | bytes, *, append: bool = True) -> Path:
-    """The toy dataset with file ``name`` extended by (or replaced with) ``content``."""
-    files: dict[str, str | bytes] = dict(TOY)
-    if append:
-        files[name] = TOY[name].encode() + (
-            content if isinstance(content, bytes) else content.encode()
-        )
-    else:
-        files[name] = content
-    return write_files(tmp_path / "bad" / "toy", files)
-
-
-# (case, file to change, content, append?, line, field, message)
-BAD_RECBOLE = [
-    (
-        "missing required column",
-        "toy.inter",
-        "user_id:token\trating:float\nu1\t3\n",
-        False,
-        1,
-        "item_id",
-        "required column",
-    ),
-    (
-        "too few fields",
-        "toy.inter",
-        "u4\ti1\t5\n",
-        True,
-        7,
-        "timestamp:float",
-        "wrong number of fields",
-    ),
-    (
-        "too many fields",
-        "toy.link",
-        "i3\te3\tx\n",
-        True,
-        5,
-        "entity_id:token",
-        "wrong number of fields",
-    ),
-    (
-        "non-numeric rating",
-        "toy.inter",
-        "u4\ti1\tfive\t105\n",
-        True,
-        7,
-        "rating:float",
-        "not a number",
-    ),
-    ("empty file", "toy.user", "", False, None, None, "empty"),
-    (
-        "header only",
-        "toy.kg",
-        "head_id:token\trelation_id:token\ttail_id:token\n",
-        False,
-        1,
-        None,
-        "no data rows",
-    ),
-    (
-        "interaction names an unknown item",
-        "toy.inter",
-        "u1\ti99\t3\t1\n",
-        True,
-        7,
-        "item_id",
-        "i99",
-    ),
-    ("link names an unknown item", "toy.link", "i99\te9\n", True, 5, "item_id", "i99"),
-    (
-        "not UTF-8",
-        "toy.item",
-        b"i5\tCaf\xe9\t1990\tDrama\t\t\t\n",
-        True,
-        6,
-        "movie_title:token_seq",
-        "UTF-8",
-    ),
-]
 
 
 @pytest.mark.parametrize(

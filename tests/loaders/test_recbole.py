@@ -8,7 +8,7 @@ import pytest
 from graph_schema.validate import validate_graph
 from kgrec.errors import InputError
 from loaders import LoadReport, named_rule, recbole
-from tests.loaders.conftest import TOY, write_files
+from tests.loaders.conftest import BAD_RECBOLE, TOY, spoil, write_files
 
 
 def rows(df: pd.DataFrame, columns: list[str]) -> set[tuple]:
@@ -126,6 +126,19 @@ def test_header_types_and_attribute_names_are_checked(tmp_path, name, header, fi
     with pytest.raises(InputError) as caught:
         recbole.load(write_files(tmp_path / "toy", files))
     assert (caught.value.line, caught.value.field) == (1, field)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "append", "line", "field", "message"),
+    [case[1:] for case in BAD_RECBOLE],
+    ids=[case[0] for case in BAD_RECBOLE],
+)
+def test_bad_files_name_file_line_and_field(tmp_path, name, content, append, line, field, message):
+    folder = spoil(tmp_path, name, content, append=append)
+    with pytest.raises(InputError, match=message) as caught:
+        recbole.load(folder)
+    error = caught.value
+    assert (error.file, error.line, error.field) == (str(folder / name), line, field)
 
 
 def test_real_ml100k(datasets):
