@@ -27,7 +27,6 @@ from kgrec.text.templates import (
 )
 
 TEXT_KINDS = ("Item", "Entity", "User")
-_KEY_COLUMN = {"Item": "uid", "Entity": "entity_id", "User": "user_id"}
 
 
 def node_texts(
@@ -59,16 +58,22 @@ def node_texts(
 
 
 def item_labels(items: pd.DataFrame) -> pd.Series:
-    """``"Title (year)"`` per item uid; the bare title without a year; ``""`` without a title."""
+    """``"Title (year)"`` per item uid; the bare title without a year or when it already ends
+    with ``(year)``; ``""`` without a title."""
     title = _strings(items, "title")
     year = _strings(items, "year")
-    label = title.where(year.eq("") | title.eq(""), title + " (" + year + ")")
+    suffix = " (" + year + ")"
+    has_year = pd.Series(
+        [t.endswith(f"({y})") for t, y in zip(title, year, strict=True)], index=items.index
+    )
+    label = title.where(year.eq("") | title.eq("") | has_year, title + suffix)
     return pd.Series(label.to_numpy(), index=items["uid"].astype(str).to_numpy())
 
 
 def item_texts(
     graph: GraphTables, templates: Templates = DEFAULT_TEMPLATES, *, max_listed: int = 5
 ) -> pd.Series:
+    """Item texts by uid (template ``item``)."""
     items = graph.items
     extras = _extra_columns(items, ITEMS.columns)
     templates.item.check(ITEM_FIELDS | set(extras))
@@ -104,6 +109,7 @@ def entity_texts(
     max_listed: int = 5,
     max_relations: int = 3,
 ) -> pd.Series:
+    """Entity texts by entity_id (template ``entity`` if named, else ``entity_unnamed``)."""
     entities = graph.entities
     templates.entity.check(ENTITY_FIELDS)
     templates.entity_unnamed.check(ENTITY_FIELDS)
@@ -123,6 +129,7 @@ def entity_texts(
 def user_texts(
     graph: GraphTables, templates: Templates = DEFAULT_TEMPLATES, *, max_listed: int = 5
 ) -> pd.Series:
+    """User texts by user_id (template ``user``)."""
     users = graph.users
     extras = _extra_columns(users, USERS.columns)
     templates.user.check(USER_FIELDS | set(extras))
@@ -134,9 +141,10 @@ def user_texts(
     order = [c for c in ("rating", "timestamp") if c in inter and inter[c].notna().any()]
     if order:
         inter = inter.sort_values(order, ascending=False, na_position="last", kind="stable")
-    items = inter.groupby(inter["user_id"].astype(str), sort=False)["label"].agg(
-        lambda s: ", ".join(s.iloc[:max_listed])
-    )
+    inter = inter.assign(user=inter["user_id"].astype(str))
+    items = (
+        inter.groupby("user", sort=False).head(max_listed).groupby("user", sort=False)["label"]
+    ).agg(", ".join)
     columns = {
         "user_id": ids,
         "attributes": _attributes(users, extras),

@@ -7,7 +7,7 @@ import pytest
 
 from graph_schema.tables import GraphTables
 from kgrec.errors import InputError, KgrecError
-from kgrec.text.nodes import node_texts, relation_contexts, relation_phrase
+from kgrec.text.nodes import item_labels, node_texts, relation_contexts, relation_phrase
 from kgrec.text.templates import DEFAULT_TEMPLATES, make_template
 
 
@@ -150,3 +150,14 @@ def test_template_with_unknown_field_names_it():
 def test_unknown_kind_is_rejected():
     with pytest.raises(KgrecError, match="Domain"):
         node_texts(_graph(), ["Domain"])
+
+
+def test_label_does_not_repeat_a_year_the_title_already_has():
+    items = pd.DataFrame(
+        {
+            "uid": ["d:a", "d:b"],
+            "title": ["Heat (1995)", "Heat"],
+            "year": pd.array([1995, 1995], dtype="Int64"),
+        }
+    )
+    assert item_labels(items).tolist() == ["Heat (1995)", "Heat (1995)"]
