@@ -83,7 +83,8 @@ def item_texts(
     linked = linked[linked["other_kind"].eq("Entity")]
     linked = linked.assign(name=linked["other_key"].map(names)).dropna(subset=["name"])
     entities = (
-        linked.drop_duplicates(["key", "name"])
+        linked.sort_values(["key", "name"])
+        .drop_duplicates(["key", "name"])
         .groupby("key", sort=False)["name"]
         .agg(lambda s: ", ".join(s.iloc[:max_listed]))
     )
@@ -138,9 +139,11 @@ def user_texts(
     labels = item_labels(graph.items)
     inter = inter.assign(label=inter["item_uid"].astype(str).map(labels))
     inter = inter[inter["label"].fillna("").ne("")]
+    # best rated, then most recent, then by label: the same text whatever the row order
     order = [c for c in ("rating", "timestamp") if c in inter and inter[c].notna().any()]
-    if order:
-        inter = inter.sort_values(order, ascending=False, na_position="last", kind="stable")
+    inter = inter.sort_values(
+        [*order, "label"], ascending=[False] * len(order) + [True], na_position="last"
+    )
     inter = inter.assign(user=inter["user_id"].astype(str))
     items = (
         inter.groupby("user", sort=False).head(max_listed).groupby("user", sort=False)["label"]

@@ -161,3 +161,38 @@ def test_label_does_not_repeat_a_year_the_title_already_has():
         }
     )
     assert item_labels(items).tolist() == ["Heat (1995)", "Heat (1995)"]
+
+
+def test_texts_do_not_depend_on_row_order():
+    graph = _graph()
+    # ties that only a deterministic order resolves: two named entities, equal interactions
+    graph.entities = pd.concat(
+        [graph.entities, pd.DataFrame({"entity_id": ["m.disney"], "name": ["Disney"]})]
+    )
+    graph.knowledge = pd.concat(
+        [
+            graph.knowledge,
+            pd.DataFrame(
+                [("Item", "m:1", "film.film.distributor", "Entity", "m.disney")],
+                columns=graph.knowledge.columns,
+            ),
+        ]
+    )
+    graph.interactions = pd.concat(
+        [
+            graph.interactions,
+            pd.DataFrame(
+                {"user_id": "u3", "item_uid": ["m:1", "m:2"], "rating": 4.0, "timestamp": 9.0}
+            ),
+        ]
+    )
+    texts = node_texts(graph, ["Item", "Entity", "User"], max_listed=1)
+    assert texts["Item"]["m:1"].endswith("Related: Disney.")
+    assert texts["User"]["u3"] == "Items: Heat (1995)."
+    for seed in range(5):
+        shuffled = GraphTables(
+            **{n: t.sample(frac=1, random_state=seed) for n, t in graph.tables().items()}
+        )
+        again = node_texts(shuffled, ["Item", "Entity", "User"], max_listed=1)
+        for kind, series in texts.items():
+            pd.testing.assert_series_equal(again[kind].sort_index(), series.sort_index())
