@@ -1,0 +1,256 @@
+"""kgrec.data.split: the protocols of PROTOCOL.md, seeded, and split files in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from graph_schema.tables import GraphTables, item_uid
+from kgrec.data.export import to_hetero_data
+from kgrec.data.split import _ratio_labels, make_split, read_split, write_split
+from kgrec.errors import InputError
+
+
+def recbole_counts(n: int) -> tuple[int, int, int]:
+    """RecBole 1.2.1 ``_calcu_split_ids(tot=n, ratios=[0.8, 0.1, 0.1])``, written out."""
+    cnt = [int(r * n) for r in (0.8, 0.1, 0.1)]
+    cnt[0] = n - sum(cnt[1:])
+    for i in (1, 2):
+        if cnt[0] <= 1:
+            break
+        if 0 < 0.1 * n < 1:
+            cnt[-i] += 1
+            cnt[0] -= 1
+    return cnt[0], cnt[1], cnt[2]
+
+
+def pair_set(pairs: torch.Tensor) -> set[tuple[int, int]]:
+    return set(map(tuple, pairs.T.tolist()))
+
+
+def two_domain_tables(seed: int = 0, num_users: int = 60) -> GraphTables:
+    """Users with 0-12 interactions in each of two domains of 30 items."""
+    rng = np.random.default_rng(seed)
+    items = [(d, f"{d[0]}{j}") for d in ("action", "comedy") for j in range(30)]
+    rows = []
+    for u in range(num_users):
+        for domain in ("action", "comedy"):
+            count = int(rng.integers(0, 13))
+            for j in rng.choice(30, size=count, replace=False):
+                rows.append((f"u{u}", item_uid(domain, f"{domain[0]}{j}")))
+    return GraphTables(
+        domains=pd.DataFrame({"domain": ["action", "comedy"]}),
+        users=pd.DataFrame({"user_id": [f"u{u}" for u in range(num_users)]}),
+        items=pd.DataFrame(
+            {
+                "uid": [item_uid(d, i) for d, i in items],
+                "domain": [d for d, _ in items],
+                "item_id": [i for _, i in items],
+            }
+        ),
+        interactions=pd.DataFrame(rows, columns=["user_id", "item_uid"]),
+    )
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 9, 10, 11, 19, 20, 23, 57])
+def test_per_user_rounding_is_recboles(n: int) -> None:
+    labels = _ratio_labels(np.zeros(n, dtype=np.int64), np.random.default_rng(0))
+    counts = tuple(int((labels == part).sum()) for part in range(3))
+    assert counts == recbole_counts(n)
+    assert counts[0] >= 1
+
+
+def test_ml100k_kg(datasets) -> None:
+    from loaders import recbole
+
+    data, maps = to_hetero_data(recbole.load(datasets / "ml-100k"))
+    split = make_split(data, maps, "ml100k-kg", seed=7)
+    parts = [pair_set(split.train), pair_set(split.valid), pair_set(split.test)]
+    assert sum(map(len, parts)) == 100_000
+    assert set.union(*parts) == pair_set(data["user", "interacts", "item"].edge_index)
+    per_user = np.bincount(data["user", "interacts", "item"].edge_index[0], minlength=943)
+    for part, pairs in enumerate((split.train, split.valid, split.test)):
+        got = np.bincount(pairs[0], minlength=943)
+        want = np.array([recbole_counts(int(n))[part] for n in per_user])
+        assert np.array_equal(got, want)
+    assert not split.cold_users(943).any()
+    again = make_split(data, maps, "ml100k-kg", seed=7)
+    assert torch.equal(again.test, split.test) and torch.equal(again.valid, split.valid)
+    other = make_split(data, maps, "ml100k-kg", seed=8)
+    assert not torch.equal(other.test, split.test)
+
+
+def test_ml1m_action_comedy_protocol_on_a_built_graph() -> None:
+    data, maps = to_hetero_data(two_domain_tables())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=3)
+    pairs = data["user", "interacts", "item"].edge_index
+    domain = data["item"].domain[pairs[1]]
+    comedy, action = maps.domains.index("comedy"), maps.domains.index("action")
+    assert split.target_domain == comedy
+    target_count = torch.bincount(pairs[0, domain == comedy], minlength=60)
+    source_count = torch.bincount(pairs[0, domain == action], minlength=60)
+    overlapping = set(torch.nonzero((target_count >= 5) & (source_count >= 5)).flatten().tolist())
+    n = len(overlapping)
+    assert n > 20
+
+    parts = [pair_set(split.train), pair_set(split.valid), pair_set(split.test)]
+    assert set.union(*parts) == pair_set(pairs[:, domain == comedy])
+    assert sum(map(len, parts)) == int((domain == comedy).sum())
+    train_users = set(split.train[0].tolist())
+    valid_users, test_users = set(split.valid[0].tolist()), set(split.test[0].tolist())
+    cold_valid, cold_test = valid_users - train_users, test_users - train_users
+    assert len(cold_valid) == int(np.floor(0.1 * n + 0.5))
+    assert len(cold_test) == int(np.floor(0.2 * n + 0.5))
+    assert cold_valid | cold_test <= overlapping and not cold_valid & cold_test
+    assert not cold_valid & test_users and not cold_test & valid_users
+    for user in cold_valid:  # all their target interactions, none elsewhere
+        assert int((split.valid[0] == user).sum()) == int(target_count[user])
+    warm = overlapping - cold_valid - cold_test
+    for user in warm:
+        got = tuple(int((p[0] == user).sum()) for p in (split.train, split.valid, split.test))
+        assert got == recbole_counts(int(target_count[user]))
+    for user in set(range(60)) - overlapping:  # everything in train
+        assert int((split.train[0] == user).sum()) == int(target_count[user])
+    cold = split.cold_users(60)
+    assert set(torch.nonzero(cold).flatten().tolist()) & (valid_users | test_users) == (
+        cold_valid | cold_test
+    )
+    merged = split.training_interactions(data, all_domains=True)
+    assert pair_set(merged) == parts[0] | pair_set(pairs[:, domain == action])
+    assert torch.equal(split.training_interactions(data, all_domains=False), split.train)
+
+
+def test_split_does_not_depend_on_row_order() -> None:
+    tables = two_domain_tables()
+    shuffled = GraphTables(
+        **{n: df.sample(frac=1.0, random_state=1) for n, df in tables.tables().items()}
+    )
+    a = make_split(*to_hetero_data(tables), "ml1m-action-comedy", seed=5)
+    b = make_split(*to_hetero_data(shuffled), "ml1m-action-comedy", seed=5)
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(a, name), getattr(b, name))
+
+
+def test_unknown_protocol_and_missing_target_domain() -> None:
+    data, maps = to_hetero_data(two_domain_tables())
+    with pytest.raises(InputError, match="unknown protocol 'nope'"):
+        make_split(data, maps, "nope", seed=0)
+    with pytest.raises(InputError, match="target domain 'movies'.*--target-domain"):
+        make_split(data, maps, "ml100k-kg", seed=0)
+    split = make_split(data, maps, "ml100k-kg", seed=0, target_domain="action")
+    assert split.target_domain == maps.domains.index("action")
+
+
+def test_split_files_round_trip(tmp_path: Path) -> None:
+    data, maps = to_hetero_data(two_domain_tables())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=2)
+    write_split(split, maps, tmp_path)
+    lines = (tmp_path / "valid.tsv").read_text().splitlines()
+    assert lines[0] == "user_id\titem_id"
+    assert len(lines) == 1 + split.valid.size(1)
+    user, item = lines[1].split("\t")
+    assert user.startswith("u") and item.startswith("c")  # source ids, not uids
+    back = read_split(tmp_path, maps)
+    assert back.target_domain == split.target_domain
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(back, name), getattr(split, name))
+
+
+def write_files(folder: Path, **files: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    defaults = {
+        "train": "user_id\titem_id\nu1\tc1\n",
+        "valid": "user_id\titem_id\nu1\tc2\n",
+        "test": "user_id\titem_id\nu2\tc3\n",
+    }
+    for name, text in {**defaults, **files}.items():
+        (folder / f"{name}.tsv").write_bytes(text.encode() if isinstance(text, str) else text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"test": "user_id\titem_id\nu2\tc3\nu404\tc1\n"}, r"test.tsv, line 3, field 'user_id'"),
+        ({"valid": "user_id\titem_id\nu1\tc404\n"}, r"valid.tsv, line 2, field 'item_id'"),
+        ({"train": "user\titem\nu1\tc1\n"}, r"train.tsv, line 1: header"),
+        ({"train": "user_id\titem_id\nu1\tc1\textra\n"}, r"train.tsv, line 2: expected 2"),
+        ({"train": "user_id\titem_id\nu1\t\n"}, r"train.tsv, line 2, field 'item_id'"),
+        ({"test": "user_id\titem_id\nu1\tc2\n"}, r"test.tsv, line 2.*duplicate.*valid.tsv line 2"),
+        ({"valid": "user_id\titem_id\n"}, r"valid.tsv: valid.tsv has no interactions"),
+        ({"test": ""}, r"test.tsv, line 1: empty file"),
+        ({"test": b"user_id\titem_id\nu2\tc\xff\n"}, r"test.tsv, line 2: not UTF-8"),
+    ],
+)
+def test_bad_split_files_name_file_line_and_field(tmp_path: Path, files, message) -> None:
+    _, maps = to_hetero_data(two_domain_tables())
+    folder = write_files(tmp_path / "split", **files)
+    with pytest.raises(InputError, match=message):
+        read_split(folder, maps)
+
+
+def test_missing_split_file(tmp_path: Path) -> None:
+    _, maps = to_hetero_data(two_domain_tables())
+    folder = write_files(tmp_path / "split")
+    (folder / "test.tsv").unlink()
+    with pytest.raises(InputError, match=r"test.tsv: split file not found"):
+        read_split(folder, maps)
+
+
+def test_target_domain_of_split_files(tmp_path: Path) -> None:
+    tables = two_domain_tables()
+    _, maps = to_hetero_data(tables)
+    folder = write_files(tmp_path / "split")
+    assert maps.domains[read_split(folder, maps).target_domain] == "comedy"
+    with pytest.raises(InputError, match=r"unknown item 'c1' in domain 'action'"):
+        read_split(folder, maps, target_domain="action")
+    # the same item ids in two domains: the target must be named
+    extra = tables.items[tables.items["domain"] == "comedy"].copy()
+    extra["domain"] = "books"
+    extra["uid"] = [item_uid("books", i) for i in extra["item_id"]]
+    tables.items = pd.concat([tables.items, extra], ignore_index=True)
+    _, maps = to_hetero_data(tables)
+    with pytest.raises(InputError, match=r"several domains \(books, comedy\).*--target-domain"):
+        read_split(folder, maps)
+    assert maps.domains[read_split(folder, maps, target_domain="books").target_domain] == "books"
+
+
+@pytest.mark.slow
+def test_ml1m_action_comedy_on_the_real_data(datasets) -> None:
+    """Overlapping users counted independently from the raw files."""
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    folder = datasets / "ml-1m"
+    data, maps = to_hetero_data(recbole.load(folder, domain_rule=named_rule("ml1m-action-comedy")))
+    split = make_split(data, maps, "ml1m-action-comedy", seed=0)
+
+    items = pd.read_csv(folder / "ml-1m.item", sep="\t", dtype=str)
+    items.columns = [c.split(":")[0] for c in items.columns]
+    genres = items["genre"].str.split(" ")
+    a = {"Action", "Adventure", "Sci-Fi", "Thriller", "War", "Western", "Crime", "Horror"}
+    a |= {"Mystery", "Film-Noir", "Fantasy"}
+    b = {"Comedy", "Romance", "Children's", "Animation", "Musical"}
+    in_a = genres.map(lambda g: bool(a & set(g))) & ~genres.map(lambda g: bool(b & set(g)))
+    in_b = genres.map(lambda g: bool(b & set(g))) & ~genres.map(lambda g: bool(a & set(g)))
+    domain = pd.Series(np.where(in_a, "action", np.where(in_b, "comedy", "")), index=items.item_id)
+    inter = pd.read_csv(folder / "ml-1m.inter", sep="\t", dtype=str, usecols=[0, 1])
+    inter.columns = ["user_id", "item_id"]
+    inter["domain"] = domain.reindex(inter["item_id"]).to_numpy()
+    counts = inter.groupby(["user_id", "domain"]).size().unstack(fill_value=0)
+    n = int(((counts["action"] >= 5) & (counts["comedy"] >= 5)).sum())
+
+    assert split.train.size(1) + split.valid.size(1) + split.test.size(1) == int(
+        (inter["domain"] == "comedy").sum()
+    )
+    cold = split.cold_users(len(maps.users))
+    cold_valid = cold[split.valid[0].unique()].sum()
+    cold_test = cold[split.test[0].unique()].sum()
+    assert int(cold_valid) == int(np.floor(0.1 * n + 0.5))
+    assert int(cold_test) == int(np.floor(0.2 * n + 0.5))
+    warm_test_users = split.test[0].unique()[~cold[split.test[0].unique()]]
+    assert len(warm_test_users) == n - int(cold_valid) - int(cold_test)
