@@ -47,8 +47,8 @@ class GraphIndex:
     def __init__(self, tables: GraphTables) -> None:
         inter = tables.interactions
         kg = tables.knowledge
-        self.user_items = inter.groupby("user_id")["item_uid"].agg(set).to_dict()
-        self.item_users = inter.groupby("item_uid")["user_id"].agg(set).to_dict()
+        self.user_items = _sets(inter["user_id"], inter["item_uid"])
+        self.item_users = _sets(inter["item_uid"], inter["user_id"])
         heads = [_Node(k, v) for k, v in zip(kg["head_kind"], kg["head_key"], strict=True)]
         tails = [_Node(k, v) for k, v in zip(kg["tail_kind"], kg["tail_key"], strict=True)]
         self.related: dict[_Node, list[tuple[_Node, str]]] = {}
@@ -76,6 +76,13 @@ class GraphIndex:
             name = self.names.get(node.key)
             return str(name) if isinstance(name, str) and name else node.key
         return f"user {node.key}"
+
+
+def _sets(keys: pd.Series, values: pd.Series) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for key, value in zip(keys.tolist(), values.tolist(), strict=True):
+        out.setdefault(key, set()).add(value)
+    return out
 
 
 def explain(
@@ -163,10 +170,8 @@ def _text(index: GraphIndex, path: list[_Node], relations: list[str], kind: str)
     if kind == "related":
         return f"you interacted with {h}, related to {target} ({relations[1]})"
     if kind == "entity":
-        return (
-            f"you interacted with {h}, which shares {index.label(path[2])} "
-            f"({relations[1]}) with {target}"
-        )
+        role = relations[2].rsplit(".", 1)[-1].replace("_", " ")  # film.film.actor -> actor
+        return f"you interacted with {h}, which shares {role} {index.label(path[2])} with {target}"
     return f"you interacted with {h}; {index.label(path[2])} did too, and interacted with {target}"
 
 
