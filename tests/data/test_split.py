@@ -139,7 +139,7 @@ def test_unknown_protocol_and_missing_target_domain() -> None:
     data, maps = to_hetero_data(two_domain_tables())
     with pytest.raises(InputError, match="unknown protocol 'nope'"):
         make_split(data, maps, "nope", seed=0)
-    with pytest.raises(InputError, match="target domain 'movies'.*--target-domain"):
+    with pytest.raises(InputError, match=r"target domain 'movies'.*--target-domain"):
         make_split(data, maps, "ml100k-kg", seed=0)
     split = make_split(data, maps, "ml100k-kg", seed=0, target_domain="action")
     assert split.target_domain == maps.domains.index("action")
