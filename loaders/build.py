@@ -16,18 +16,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionArray
 
-from graph_schema.tables import (
-    DOMAIN_PATTERN,
-    DOMAINS,
-    ENTITIES,
-    INTERACTIONS,
-    ITEMS,
-    KNOWLEDGE,
-    SPECS,
-    USERS,
-    GraphTables,
+from graph_schema.tables import DOMAIN_PATTERN, KNOWLEDGE, SPECS, GraphTables
+from graph_schema.validate import (
+    FILE,
+    LINE,
+    PRIVATE,
+    conform,
+    isin,
+    strip_private,
+    validate_graph,
+    where,
 )
-from graph_schema.validate import FILE, LINE, PRIVATE, conform, strip_private, validate_graph, where
 from kgrec.errors import InputError
 from loaders.report import LoadReport
 from loaders.rules import DomainRule
@@ -149,20 +148,19 @@ def build(
         if "entity_id" in items:
             linked = linked.fillna(items["entity_id"].astype("string"))
         items = items.assign(entity_id=linked)
-    items = _left_out(items.assign(domain=item_domain, uid=uids), item_domain, "items", report)
-    tables.items = items.drop(columns="item_uid")
-    tables.domains = pd.DataFrame({"domain": sorted(items["domain"].unique())})
+    items = items.assign(domain=item_domain)
+    uid = pd.Series(uids, index=items.index)
+    tables.items = _left_out(items, uid, "items", report).rename(columns={"item_uid": "uid"})
+    tables.domains = pd.DataFrame({"domain": sorted(tables.items["domain"].unique())})
     tables.users = _users(users, interactions)
     if triples is not None:
         tables.knowledge, tables.entities = _knowledge(triples, item_of, report)
 
-    specs = {"domains": DOMAINS, "users": USERS, "items": ITEMS, "entities": ENTITIES}
-    specs |= {"interactions": INTERACTIONS, "knowledge": KNOWLEDGE}
-    for name, spec in specs.items():
-        setattr(tables, name, conform(getattr(tables, name), spec))
+    for name, table in tables.tables().items():
+        setattr(tables, name, conform(table, SPECS[name]))
     validate_graph(tables)
-    for name in specs:
-        setattr(tables, name, strip_private(getattr(tables, name)))
+    for name, table in tables.tables().items():
+        setattr(tables, name, strip_private(table))
     report.count(tables)
     return tables
 
@@ -289,7 +287,8 @@ def _users(users: pd.DataFrame | None, interactions: pd.DataFrame | None) -> pd.
     named = interactions[["user_id", *PRIVATE]].drop_duplicates("user_id", ignore_index=True)
     if users is None:
         return named
-    return pd.concat([users, named[~named["user_id"].isin(users["user_id"])]], ignore_index=True)
+    new = named[~isin(named["user_id"], users["user_id"])]
+    return pd.concat([users, new], ignore_index=True)
 
 
 def _check_one_item_per_entity(links: pd.DataFrame) -> None:
@@ -310,7 +309,7 @@ def _drop_left_entities(
     """Triples that touch an item the domain rule left out are left out too."""
     if not len(left_entities):
         return triples
-    touches = (triples["head"].isin(left_entities) | triples["tail"].isin(left_entities)).to_numpy()
+    touches = isin(triples["head"], left_entities) | isin(triples["tail"], left_entities)
     report.left_out["knowledge"] += int(touches.sum())
     return triples[~touches]
 

@@ -69,7 +69,8 @@ def read_delimited(
     """
     file = str(path)
     raw = read_bytes(path)
-    if encoding.replace("-", "").lower() == "utf8":
+    utf8 = encoding.replace("-", "").replace("_", "").lower() == "utf8"
+    if utf8:
         raw = raw.removeprefix(b"\xef\xbb\xbf")
     if len(sep) > 1:
         raw = raw.replace(sep.encode(encoding), _UNIT_SEPARATOR.encode())
@@ -81,7 +82,7 @@ def read_delimited(
     first = _split_line(
         raw[: end if end >= 0 else len(raw)].decode(encoding, "replace"), sep, quoted
     )
-    if encoding.replace("-", "").lower() == "utf8":
+    if utf8:
         _check_utf8(raw, file, sep, first if header is not False else names, offset)
     if header is None:
         header = names is not None and [header_base(f) for f in first] == [
