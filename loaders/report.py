@@ -36,7 +36,9 @@ class LoadReport:
             lines.append(f"items per domain: {per}")
         if self.duplicates:
             per = ", ".join(f"{k} {v:,}" for k, v in sorted(self.duplicates.items()))
-            lines.append(f"duplicates merged (same key, the last row wins): {per}")
+            lines.append(
+                f"duplicates merged (same key; per field the last non-empty value wins): {per}"
+            )
         if self.left_out:
             per = ", ".join(f"{k} {v:,}" for k, v in sorted(self.left_out.items()))
             lines.append(f"left out by the domain rule: {per}")

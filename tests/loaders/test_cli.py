@@ -90,7 +90,10 @@ def test_duplicate_rows_are_merged_and_counted(loaded, tmp_path, capsys):
     folder = spoil(tmp_path, "toy.inter", "u1\ti1\t5\t100\nu1\ti1\t5\t100\n")
     code, out, err = kgrec(capsys, "load", "recbole", folder, "--store", uri)
     assert code == 0, err
-    assert "duplicates merged (same key, the last row wins): interactions 2" in out
+    assert (
+        "duplicates merged (same key; per field the last non-empty value wins): interactions 2"
+        in out
+    )
     assert_same(before, snapshot(uri))  # the same graph: duplicates are one row
 
 
