@@ -111,6 +111,8 @@ def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
                 line=1,
                 field=column,
             )
+        if name in types:
+            raise InputError("the header names this column twice", file=file, line=1, field=name)
         names[column], types[name] = name, kind
     df = df.rename(columns=names)
     require_columns(df, REQUIRED[suffix], file=file)

@@ -178,3 +178,11 @@ def test_real_ml1m_action_comedy_partition(datasets):
     assert per_domain.to_dict() == {"action": 398_823, "comedy": 310_346}
     assert len(graph.users) == 6040
     assert graph.items.set_index("uid").loc["comedy:Toy Story (1995)", "year"] == 1995
+
+
+def test_a_column_named_twice_with_two_types(tmp_path):
+    files = dict(TOY)
+    files["toy.inter"] = "user_id:token\titem_id:token\tuser_id:float\nu1\ti1\t1\n"
+    with pytest.raises(InputError, match="twice") as caught:
+        recbole.load(write_files(tmp_path / "toy", files))
+    assert (caught.value.line, caught.value.field) == (1, "user_id")
