@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgrec.models.base import GraphRecommender
-from kgrec.models.layers import RelationalConv, relation_groups
+from kgrec.models.layers import RelationalConv, RelationGroups, relation_groups
 
 
 def check_graph_sizes(
@@ -95,6 +95,8 @@ class RGCNRecommender(GraphRecommender):
         self.num_bases = num_bases
         self.dropout = dropout
         self.num_nodes = num_users + num_items + num_entities
+        # the graph's relation groups, kept while the same unmodified tensors come back
+        self._cached_groups: tuple[Tensor, Tensor, int, int, RelationGroups] | None = None
         self.embedding = nn.Embedding(self.num_nodes, embedding_dim)
         self.convs = nn.ModuleList(
             RelationalConv(embedding_dim, embedding_dim, num_relations, num_bases=num_bases)
@@ -116,13 +118,32 @@ class RGCNRecommender(GraphRecommender):
     ) -> Tensor:
         edge_type = require_edge_type(self, edge_type)
         x = self.node_input(n_id)
-        groups = relation_groups(edge_index, edge_type, x.size(0), self.num_relations)
+        groups = self.relation_groups(edge_index, edge_type, x.size(0))
         layers = [x]
         for layer, conv in enumerate(self.convs):
             x = self.adapt(layer, conv(x, edge_index, edge_type, groups), n_id)
             x = F.dropout(x, self.dropout, self.training)
             layers.append(x)
         return torch.stack(layers).mean(dim=0)
+
+    def relation_groups(
+        self, edge_index: Tensor, edge_type: Tensor, num_nodes: int
+    ) -> RelationGroups:
+        """:func:`~kgrec.models.layers.relation_groups` of the graph, computed once for as long
+        as the same tensors, unmodified, are passed again (the trainer's full graph)."""
+        versions = (edge_index._version, edge_type._version)
+        cached = self._cached_groups
+        if (
+            cached is not None
+            and cached[0] is edge_index
+            and cached[1] is edge_type
+            and cached[2:4] == versions
+            and cached[4].mean.size(1) == num_nodes
+        ):
+            return cached[4]
+        groups = relation_groups(edge_index, edge_type, num_nodes, self.num_relations)
+        self._cached_groups = (edge_index, edge_type, *versions, groups)
+        return groups
 
     def node_input(self, n_id: Tensor | None) -> Tensor:
         """Layer-0 vectors of all nodes (``n_id`` None) or of the nodes ``n_id``."""

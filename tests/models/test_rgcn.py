@@ -74,3 +74,12 @@ def test_bad_arguments_are_rejected_with_the_value(kwargs, message):
     args = {"num_users": 2, "num_items": 2, "num_entities": 1, "num_relations": 2, **kwargs}
     with pytest.raises(ValueError, match=message):
         RGCNRecommender(**args)
+
+
+def test_a_graph_changed_in_place_is_not_served_from_the_cache(toy_graph):
+    model = _model(toy_graph)
+    edge_type = toy_graph.edge_type.clone()
+    before = model(toy_graph.edge_index, edge_type)
+    assert torch.equal(model(toy_graph.edge_index, edge_type), before)
+    edge_type[edge_type >= 2] = 2  # every knowledge edge becomes relation 0's head -> tail
+    assert not torch.allclose(model(toy_graph.edge_index, edge_type), before)
