@@ -21,14 +21,33 @@ from torch_geometric.nn.inits import glorot, zeros
 class RelationGroups(NamedTuple):
     """Edges grouped by (relation, target node): the layout :class:`RelationalConv` needs.
 
-    ``mean`` is the ``[num_groups, num_nodes]`` sparse matrix averaging the sources of each
-    group; ``target[g]`` is the target node of group ``g``; groups are sorted by relation and
-    ``ptr[r]:ptr[r + 1]`` are those of relation ``r``.
+    ``mean`` is the ``[num_groups, num_nodes]`` sparse (CSR) matrix averaging the sources of
+    each group and ``mean_t`` its transpose; ``target[g]`` is the target node of group ``g``;
+    groups are sorted by relation and ``ptr[r]:ptr[r + 1]`` are those of relation ``r``.
     """
 
     mean: Tensor
+    mean_t: Tensor
     target: Tensor
     ptr: list[int]
+
+    def pool(self, x: Tensor) -> Tensor:
+        """``mean @ x``, the mean of the sources of every group; differentiable in ``x``."""
+        return _SparseMatmul.apply(self.mean, self.mean_t, x)
+
+
+class _SparseMatmul(torch.autograd.Function):
+    """``matrix @ x`` whose backward pass multiplies by the transpose given, a CSR matrix too:
+    several times faster on CPU than autograd through a COO or CSR product."""
+
+    @staticmethod
+    def forward(ctx, matrix: Tensor, matrix_t: Tensor, x: Tensor) -> Tensor:
+        ctx.matrix_t = matrix_t
+        return matrix @ x
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[None, None, Tensor]:
+        return None, None, ctx.matrix_t @ grad
 
 
 def relation_groups(
@@ -52,7 +71,9 @@ def relation_groups(
     relation = keys // num_nodes
     bounds = torch.arange(num_relations + 1, device=keys.device)
     ptr = torch.searchsorted(relation, bounds).tolist()
-    return RelationGroups(mean, keys % num_nodes, ptr)
+    return RelationGroups(
+        mean.to_sparse_csr(), mean.t().coalesce().to_sparse_csr(), keys % num_nodes, ptr
+    )
 
 
 class RelationalConv(nn.Module):
@@ -131,7 +152,7 @@ class RelationalConv(nn.Module):
         """``groups`` (from :func:`relation_groups`) may be passed to share it across layers."""
         if groups is None:
             groups = relation_groups(edge_index, edge_type, x.size(0), self.num_relations)
-        pooled = torch.sparse.mm(groups.mean, x)
+        pooled = groups.pool(x)
         weight = self.relation_weight()
         sizes = [end - start for start, end in zip(groups.ptr[:-1], groups.ptr[1:], strict=True)]
         messages = torch.cat(
