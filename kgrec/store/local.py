@@ -156,7 +156,8 @@ class LocalStore(GraphStore):
                 rows = getattr(batch, spec.name)
                 written[spec.name] = len(rows)
                 if len(rows):
-                    merged[spec.name] = coalesce(spec, [stored[spec.name], rows])
+                    old = stored[spec.name]
+                    merged[spec.name] = coalesce(spec, [old, rows]) if len(old) else rows
             self._commit(manifest, merged)
         log.info(
             "wrote %s to %s in %.1f s",

@@ -37,6 +37,7 @@ from graph_schema.tables import (
     RECOMMENDATIONS,
     USERS,
     GraphTables,
+    TableSpec,
     empty,
 )
 from kgrec.errors import InputError, StoreError
@@ -204,6 +205,7 @@ class Neo4jStore(GraphStore):
     ) -> None:
         if not total:
             return
+        start = time.perf_counter()
         with tqdm(total=total, desc=name, unit="rows", disable=not progress) as bar:
             for i, chunk in enumerate(chunks, 1):
                 with self._errors(
@@ -212,6 +214,7 @@ class Neo4jStore(GraphStore):
                 ):
                     self.driver.execute_query(query, rows=chunk, database_=self.database)
                 bar.update(sum(size(row) for row in chunk))
+        log.debug("%s: %d rows in %.1f s", name, total, time.perf_counter() - start)
 
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
@@ -274,16 +277,33 @@ class Neo4jStore(GraphStore):
                 "users": self._nodes("User", USERS, skip),
                 "items": self._nodes("Item", ITEMS, skip),
                 "entities": self._nodes("Entity", ENTITIES, skip),
-                "interactions": canonical(INTERACTIONS, self._frame(q.INTERACTIONS)),
-                "knowledge": canonical(KNOWLEDGE, self._frame(q.KNOWLEDGE)),
+                "interactions": self._nested(q.INTERACTIONS, INTERACTIONS, outer=1),
+                "knowledge": self._nested(q.KNOWLEDGE, KNOWLEDGE, outer=2),
             }
         return GraphTables(**tables)
 
-    def _nodes(self, kind: str, spec: Any, skip: dict[str, list[str]]) -> pd.DataFrame:
-        records = self._run(q.NODE_PROPERTIES[kind], read=True, skip=skip.get(kind, []))
-        if not records:
+    def _nested(self, query: str, spec: TableSpec, outer: int) -> pd.DataFrame:
+        """A table from records of ``outer`` single values followed by parallel lists."""
+        result = self.driver.execute_query(
+            query, database_=self.database, routing_=RoutingControl.READ
+        )
+        columns: dict[str, list] = {name: [] for name in result.keys}
+        for record in result.records:
+            values = list(record.values())
+            n = len(values[-1])
+            for name, value in zip(result.keys[:outer], values[:outer], strict=True):
+                columns[name].extend([value] * n)
+            for name, value in zip(result.keys[outer:], values[outer:], strict=True):
+                columns[name].extend(value)
+        return canonical(spec, pd.DataFrame(columns))
+
+    def _nodes(self, kind: str, spec: TableSpec, skip: dict[str, list[str]]) -> pd.DataFrame:
+        keys = [r["key"] for r in self._run(q.NODE_KEYS[kind], read=True)]
+        keys = sorted(k for k in keys if k not in skip.get(kind, []))
+        if not keys:
             return canonical(spec, empty(spec))
-        return canonical(spec, pd.DataFrame([dict(r["props"]) for r in records]))
+        columns = self._run(q.NODE_COLUMNS[kind], read=True, keys=keys)[0]["columns"]
+        return canonical(spec, pd.DataFrame(dict(zip(keys, columns, strict=True))))
 
     def stats(self) -> dict[str, Any]:
         self._connect()
@@ -337,22 +357,24 @@ def _node_rows(df: pd.DataFrame, key: str) -> list[dict[str, Any]]:
 
 
 def _interaction_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """One row per user (``df`` is sorted by user): {user_id, items: [{item_uid, rating,
-    timestamp}, ...]}."""
+    """One row per user (``df`` is sorted by user), its interactions as parallel lists:
+    {user_id, items: [item_uid, ...], ratings: [...], timestamps: [...]} (None when missing)."""
     users = df["user_id"].to_numpy(dtype=object)
     if not len(users):
         return []
-    columns = {
-        "item_uid": df["item_uid"].tolist(),
-        "rating": _nullable(df["rating"]),
-        "timestamp": _nullable(df["timestamp"]),
-    }
-    items = [
-        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
-    ]
+    items, ratings = df["item_uid"].tolist(), _nullable(df["rating"])
+    timestamps = _nullable(df["timestamp"])
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]).tolist()
     ends = [*starts[1:], len(users)]
-    return [{"user_id": users[s], "items": items[s:e]} for s, e in zip(starts, ends, strict=True)]
+    return [
+        {
+            "user_id": users[s],
+            "items": items[s:e],
+            "ratings": ratings[s:e],
+            "timestamps": timestamps[s:e],
+        }
+        for s, e in zip(starts, ends, strict=True)
+    ]
 
 
 def _group_size(row: dict[str, Any]) -> int:

@@ -40,25 +40,31 @@ SET i += row.props
 MERGE (i)-[:IN_DOMAIN]->(d)
 """
 
-# Interaction rows hold one user and all of that user's interactions of the write, so a user's
-# interactions are committed together. A user without any INTERACTED relationship gets them by
-# CREATE (nothing to match against); the guard, evaluated in the transaction, makes re-running
-# a committed chunk (a retry, or the same write again) a no-op instead of a duplicate.
+# Interaction rows hold one user and all of that user's interactions of the write as parallel
+# lists (items, ratings, timestamps), so a user's interactions are committed together. A user
+# without any INTERACTED relationship gets them by CREATE (nothing to match against); the guard,
+# evaluated in the transaction, makes re-running a committed chunk (a retry, or the same write
+# again) a no-op instead of a duplicate.
 CREATE_INTERACTIONS = """
 UNWIND $rows AS row
 MATCH (u:User {user_id: row.user_id})
 WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
-UNWIND row.items AS it
-MATCH (i:Item {uid: it.item_uid})
-CREATE (u)-[:INTERACTED {rating: it.rating, timestamp: it.timestamp}]->(i)
+CALL (u, row) {
+  UNWIND range(0, size(row.items) - 1) AS k
+  MATCH (i:Item {uid: row.items[k]})
+  CREATE (u)-[:INTERACTED {rating: row.ratings[k], timestamp: row.timestamps[k]}]->(i)
+}
 """
 MERGE_INTERACTIONS = """
 UNWIND $rows AS row
 MATCH (u:User {user_id: row.user_id})
-UNWIND row.items AS it
-MATCH (i:Item {uid: it.item_uid})
-MERGE (u)-[r:INTERACTED]->(i)
-SET r.rating = coalesce(it.rating, r.rating), r.timestamp = coalesce(it.timestamp, r.timestamp)
+CALL (u, row) {
+  UNWIND range(0, size(row.items) - 1) AS k
+  MATCH (i:Item {uid: row.items[k]})
+  MERGE (u)-[r:INTERACTED]->(i)
+  SET r.rating = coalesce(row.ratings[k], r.rating),
+      r.timestamp = coalesce(row.timestamps[k], r.timestamp)
+}
 """
 # users of the given ids that have no INTERACTED relationship yet
 USERS_WITHOUT_INTERACTIONS = """
@@ -68,13 +74,20 @@ WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
 RETURN key
 """
 
-# (head_kind, tail_kind) -> statement; rows are {head_key, relation, tail_key}
+# (head_kind, tail_kind) -> statement; rows are {head_key, relation, tail_key}.
+# Not MERGE: with graph_schema's index on RELATED(relation), the planner (costing an empty graph)
+# plans MERGE's match as an index seek on the relation, which scans every relationship of that
+# relation written so far in the transaction, for each row (quadratic). Expanding between the two
+# bound nodes is what MERGE should do; the guard makes the statement idempotent all the same.
 MERGE_KNOWLEDGE = {
     (head, tail): f"""
 UNWIND $rows AS row
 {_match(head, "h", "row.head_key")}
 {_match(tail, "t", "row.tail_key")}
-MERGE (h)-[:RELATED {{relation: row.relation}}]->(t)
+CALL (h, t, row) {{
+  WITH h, t, row WHERE NOT row.relation IN [(h)-[r:RELATED]->(t) | r.relation]
+  CREATE (h)-[:RELATED {{relation: row.relation}}]->(t)
+}}
 """
     for head in ("Item", "Entity")
     for tail in ("Item", "Entity")
@@ -93,23 +106,40 @@ RETURN key
 
 # -- reading the graph ---------------------------------------------------------------------
 
-# kind -> every node's properties but those named in $skip (vector properties), as pairs
-NODE_PROPERTIES = {
-    kind: f"MATCH (n:{label(kind)}) RETURN [k IN keys(n) WHERE NOT k IN $skip | [k, n[k]]] AS props"
+# kind -> the property names its nodes have
+NODE_KEYS = {
+    kind: f"MATCH (n:{label(kind)}) UNWIND keys(n) AS key RETURN DISTINCT key"
+    for kind in ("User", "Item", "Entity")
+}
+# kind -> the values of properties $keys of all its nodes, one list per property
+NODE_COLUMNS = {
+    kind: f"""
+MATCH (n:{label(kind)})
+WITH collect([key IN $keys | n[key]]) AS rows
+RETURN [c IN range(0, size($keys) - 1) | [row IN rows | row[c]]] AS columns
+"""
     for kind in ("User", "Item", "Entity")
 }
 DOMAINS = "MATCH (d:Domain) RETURN d.name AS domain"
+# Big reads come one record per start node with its relationships as parallel lists: the driver
+# decodes lists of values several times faster than as many records.
 INTERACTIONS = """
-MATCH (u:User)-[r:INTERACTED]->(i:Item)
-RETURN u.user_id AS user_id, i.uid AS item_uid, r.rating AS rating, r.timestamp AS timestamp
+MATCH (u:User)
+WITH u, [(u)-[r:INTERACTED]->(i:Item) | [i.uid, r.rating, r.timestamp]] AS rows
+WHERE size(rows) > 0
+RETURN u.user_id AS user_id, [x IN rows | x[0]] AS item_uid, [x IN rows | x[1]] AS rating,
+       [x IN rows | x[2]] AS timestamp
 """
 KNOWLEDGE = """
-MATCH (h)-[r:RELATED]->(t)
+MATCH (h) WHERE h:Item OR h:Entity
+WITH h, [(h)-[r:RELATED]->(t) |
+         [r.relation, CASE WHEN t:Item THEN 'Item' ELSE 'Entity' END,
+          CASE WHEN t:Item THEN t.uid ELSE t.entity_id END]] AS rows
+WHERE size(rows) > 0
 RETURN CASE WHEN h:Item THEN 'Item' ELSE 'Entity' END AS head_kind,
        CASE WHEN h:Item THEN h.uid ELSE h.entity_id END AS head_key,
-       r.relation AS relation,
-       CASE WHEN t:Item THEN 'Item' ELSE 'Entity' END AS tail_kind,
-       CASE WHEN t:Item THEN t.uid ELSE t.entity_id END AS tail_key
+       [x IN rows | x[0]] AS relation, [x IN rows | x[1]] AS tail_kind,
+       [x IN rows | x[2]] AS tail_key
 """
 
 COUNTS = """
