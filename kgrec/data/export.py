@@ -103,7 +103,7 @@ def to_hetero_data(
 
     user_idx = _lookup(users, inter["user_id"], "interactions", "user_id")
     item_idx = _lookup(maps.items, inter["item_uid"], "interactions", "item_uid")
-    pairs = _sorted_unique(user_idx, item_idx)
+    pairs = unique_pairs(user_idx, item_idx)
     data[INTERACTS].edge_index = pairs
     data[REV_INTERACTS].edge_index = pairs.flip(0)
 
@@ -121,7 +121,7 @@ def to_hetero_data(
         ["relation", "head_kind", "tail_kind"], sort=True
     ):
         store = data[NODE_TYPES[head_kind], relations[relation], NODE_TYPES[tail_kind]]
-        store.edge_index = _sorted_unique(group["head"].to_numpy(), group["tail"].to_numpy())
+        store.edge_index = unique_pairs(group["head"].to_numpy(), group["tail"].to_numpy())
         store.relation = int(relation)
     data.num_relations = len(relations)
 
@@ -225,8 +225,8 @@ def _lookup_kinds(keys: Mapping[str, Sequence[str]], know: pd.DataFrame, end: st
     return out
 
 
-def _sorted_unique(src: np.ndarray, dst: np.ndarray) -> Tensor:
-    """``[2, E]`` unique (src, dst) pairs sorted by src, then dst."""
+def unique_pairs(src: np.ndarray | Tensor, dst: np.ndarray | Tensor) -> Tensor:
+    """``[2, E]`` unique (src, dst) pairs of non-negative indices, sorted by src, then dst."""
     src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
     width = int(dst.max()) + 1 if len(dst) else 1
     keys = np.unique(src * width + dst)

@@ -31,7 +31,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graph_schema.tables import item_uid
-from kgrec.data.export import INTERACTS, IdMaps
+from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
 from kgrec.errors import InputError
 
 SPLIT_FILES = ("train", "valid", "test")
@@ -84,7 +84,7 @@ class Split:
             return self.train
         pairs = data[INTERACTS].edge_index
         other = pairs[:, data["item"].domain[pairs[1]] != self.target_domain]
-        return torch.unique(torch.cat([self.train, other], dim=1), dim=1)
+        return unique_pairs(*torch.cat([self.train, other], dim=1))
 
 
 def get_protocol(name: str) -> Protocol:
@@ -224,8 +224,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                     line=line,
                     field="item_id",
                 )
-        pairs = torch.as_tensor(np.stack([users, items]).astype(np.int64).reshape(2, -1))
-        parts.append(torch.unique(pairs, dim=1) if pairs.numel() else pairs)
+        parts.append(unique_pairs(users, items))
     for name, pairs in zip(SPLIT_FILES[1:], parts[1:], strict=True):
         if pairs.size(1) == 0:
             raise InputError(f"{name}.tsv has no interactions", file=str(directory / f"{name}.tsv"))
