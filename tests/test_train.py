@@ -298,3 +298,46 @@ def test_cli_reports_bad_split_files(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert f"test.tsv, line {lines}, field 'item_id'" in err and "No Such Film" in err
     assert not (tmp_path / "run").exists()  # nothing half-written
+
+
+def test_store_and_folder_give_the_same_split(tmp_path: Path) -> None:
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    data = write_recbole(tmp_path / "tiny")
+    with open_store(f"local:{tmp_path / 'store'}") as store:
+        store.write(
+            recbole.load(data, domain_rule=named_rule("ml1m-action-comedy")), progress=False
+        )
+    for source, folder in (
+        (["--data", str(data)], "a"),
+        (["--store", f"local:{tmp_path / 'store'}"], "b"),
+    ):
+        argv = ["split", "--protocol", "ml1m-action-comedy", "--seed", "4", *source]
+        assert main([*argv, "--write-split", str(tmp_path / folder)]) == 0
+    for name in ("train", "valid", "test"):
+        assert (tmp_path / "a" / f"{name}.tsv").read_text() == (
+            tmp_path / "b" / f"{name}.tsv"
+        ).read_text()
+
+
+def test_neighbor_batching_is_refused_for_full_batch_models(tmp_path: Path, capsys) -> None:
+    data = write_recbole(tmp_path / "tiny")
+    code = main(
+        [
+            "train",
+            "--model",
+            "lightgcn",
+            "--protocol",
+            "ml1m-action-comedy",
+            "--data",
+            str(data),
+            "--batching",
+            "neighbor",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
+    assert code == 2
+    assert "--batching neighbor" in capsys.readouterr().err

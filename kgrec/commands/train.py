@@ -50,6 +50,7 @@ class ModelSpec:
     all_domains: bool  # train on (and propagate over) every domain's interactions
     knowledge: bool  # knowledge-graph edges in the message graph
     text: bool = False  # node text embeddings as inputs
+    sampled: bool = False  # can train on sampled subgraphs (--batching neighbor)
 
 
 def _popularity(graph: Data, hp: dict) -> GraphRecommender:
@@ -99,8 +100,10 @@ MODELS = {
     "popularity": ModelSpec(_popularity, all_domains=False, knowledge=False),
     "lightgcn": ModelSpec(_lightgcn, all_domains=False, knowledge=False),
     "lightgcn-merged": ModelSpec(_lightgcn, all_domains=True, knowledge=False),
-    "rgcn": ModelSpec(_rgcn, all_domains=False, knowledge=True),
-    "cross-domain": ModelSpec(_cross_domain, all_domains=True, knowledge=True, text=True),
+    "rgcn": ModelSpec(_rgcn, all_domains=False, knowledge=True, sampled=True),
+    "cross-domain": ModelSpec(
+        _cross_domain, all_domains=True, knowledge=True, text=True, sampled=True
+    ),
 }
 
 
@@ -121,6 +124,13 @@ def score(model: GraphRecommender, graph: Data, experiment: Experiment) -> dict:
 
 def run_train(args: argparse.Namespace) -> int:
     spec = MODELS[args.model]
+    if args.batching == "neighbor" and not spec.sampled:
+        sampled = ", ".join(name for name, s in MODELS.items() if s.sampled)
+        raise InputError(
+            f"--batching neighbor trains on sampled subgraphs, which {args.model} does not "
+            f"support (models that do: {sampled})",
+            field="--batching",
+        )
     out: Path = args.out
     hp = {
         "dim": args.dim,
