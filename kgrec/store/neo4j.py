@@ -24,6 +24,7 @@ from neo4j.exceptions import (
     Neo4jError,
     ServiceUnavailable,
     SessionExpired,
+    TransientError,
 )
 from tqdm import tqdm
 
@@ -95,9 +96,12 @@ class Neo4jStore(GraphStore):
                 f"{self.uri}: authentication failed ({exc.message}); "
                 "check NEO4J_USERNAME and NEO4J_PASSWORD"
             ) from exc
-        except (ServiceUnavailable, SessionExpired) as exc:
+        except (ServiceUnavailable, SessionExpired, TransientError) as exc:
+            # TransientError: still failing when the driver's retries ran out (e.g. the database
+            # is shutting down or starting)
+            detail = exc.message if isinstance(exc, Neo4jError) else exc
             raise StoreError(
-                f"{self.uri}: Neo4j is unreachable or went away while {action} ({exc})"
+                f"{self.uri}: Neo4j is unreachable or went away while {action} ({detail})"
             ) from exc
         except Neo4jError as exc:
             raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc

@@ -1,0 +1,121 @@
+"""A write interrupted because Neo4j went away is finished by running it again, no duplicates.
+
+The test starts its own server (tools/neo4j, data in tmp_path) so that stopping it disturbs no
+other test. Its port: $NEO4J_INTERRUPT_PORT, else a free one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from neo4j import Driver, GraphDatabase
+
+from kgrec.errors import StoreError
+from kgrec.store import LocalStore, Neo4jStore
+from tests.conftest import NEO4J_AUTH
+from tests.integration.test_neo4j_store import assert_same_graph, count
+from tests.store.graphs import synthetic
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "neo4j" / "neo4j"
+PER_USER = 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A tools/neo4j server of its own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = int(os.environ.get("NEO4J_INTERRUPT_PORT") or free_port())
+        self.uri = f"bolt://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "NEO4J_PORT": str(self.port),
+            "NEO4J_DIR": str(folder),
+            "NEO4J_PASSWORD": NEO4J_AUTH[1],
+            "NEO4J_HEAP": "1g",
+            "KGREC_PYTHON": sys.executable,
+        }
+
+    def __call__(self, command: str) -> None:
+        done = subprocess.run(
+            [str(TOOL), command], env=self.env, capture_output=True, text=True, timeout=600
+        )
+        if done.returncode != 0:
+            pytest.fail(f"tools/neo4j/neo4j {command} failed:\n{done.stderr}")
+
+
+def connect(uri: str, **options) -> Driver:
+    return GraphDatabase.driver(uri, auth=NEO4J_AUTH, notifications_min_severity="OFF", **options)
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = Server(tmp_path / "neo4j")
+    server("start")
+    yield server
+    server("stop")
+
+
+def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path):
+    graph = synthetic(n_users=1500, n_items=300, per_user=PER_USER, seed=1)
+    expected = LocalStore(tmp_path / "expected")
+    expected.write(graph, progress=False)
+
+    # short retries, so that the write gives up while the server is down
+    driver = connect(server.uri, max_transaction_retry_time=1.0)
+    store = Neo4jStore(driver, uri=server.uri, batch_size=5 * PER_USER)  # 5 users a chunk
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            store.write(graph, progress=False)
+        except BaseException as exc:  # handed to the test thread
+            failure.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    with connect(server.uri) as watcher:
+        deadline = time.monotonic() + 300
+        while count(watcher, "MATCH ()-[r:INTERACTED]->() RETURN count(r)") == 0:
+            assert writer.is_alive(), "the write ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    server("stop")
+    writer.join(timeout=300)
+    driver.close()
+    assert len(failure) == 1 and isinstance(failure[0], StoreError), failure
+    assert "went away" in str(failure[0]) and "run the same write again" in str(failure[0])
+
+    server("start")
+    with connect(server.uri) as driver:
+        # what was committed is a set of whole chunks: every user has all or none of its items
+        degrees = driver.execute_query(
+            "MATCH (u:User) RETURN COUNT { (u)-[:INTERACTED]->() } AS n"
+        ).records
+        written = [r["n"] for r in degrees]
+        assert set(written) <= {0, PER_USER}
+        assert 0 < sum(written) < len(graph.interactions)
+
+        again = Neo4jStore(driver, uri=server.uri, batch_size=5 * PER_USER)
+        again.write(graph, progress=False)
+        assert_same_graph(again, expected)
+        duplicates = count(
+            driver,
+            "MATCH (u:User)-[r:INTERACTED]->(i:Item) WITH u, i, count(r) AS n WHERE n > 1 "
+            "RETURN count(*)",
+        )
+        assert duplicates == 0
