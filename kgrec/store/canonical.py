@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from graph_schema.names import is_property_name
 from graph_schema.tables import (
     DOMAINS,
     ENTITIES,
@@ -218,9 +219,15 @@ def node_kind(kind: str) -> tuple[str, str]:
     return NODE_TABLES[kind]
 
 
-def vector_rows(kind: str, keys: list[str], vectors: np.ndarray) -> np.ndarray:
-    """``vectors`` as a float32 matrix with one row per key, after checking both."""
+def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) -> np.ndarray:
+    """``vectors`` as a float32 matrix with one row per key, after checking them, the keys and
+    the property name (a graph_schema property name: it becomes a Neo4j property and index)."""
     node_kind(kind)
+    if not is_property_name(property):
+        raise InputError(
+            f"{property!r} is not a property name (letters, digits and '_', a letter first)",
+            field="property",
+        )
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] != len(keys) or matrix.shape[1] == 0:
         raise InputError(

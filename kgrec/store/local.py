@@ -170,10 +170,8 @@ class LocalStore(GraphStore):
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
     ) -> None:
-        matrix = vector_rows(kind, keys, vectors)
+        matrix = vector_rows(kind, keys, vectors, property)
         table, column = node_kind(kind)
-        if not property:
-            raise InputError("a vector property needs a name", field="property")
         with self._locked():
             manifest = self.manifest()
             nodes = self._table(SPECS[table], manifest)

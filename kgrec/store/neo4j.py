@@ -223,10 +223,9 @@ class Neo4jStore(GraphStore):
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
     ) -> None:
-        matrix = vector_rows(kind, keys, vectors)
+        matrix = vector_rows(kind, keys, vectors, property)
         self._connect()
-        node_kind(kind)
-        statement = q.create_vector_index(kind, property)  # checks the property name
+        statement = q.create_vector_index(kind, property)
         with self._errors(f"writing {kind} vectors"):
             missing = self._missing(kind, keys)
             if missing:

@@ -194,6 +194,8 @@ def test_vectors_round_trip_and_are_checked(store):
         store.write_vectors("Item", ["movies:404"], np.ones((1, 3)), property="embedding")
     with pytest.raises(InputError, match="Film"):
         store.write_vectors("Film", ["x"], np.ones((1, 3)), property="embedding")
+    with pytest.raises(InputError, match="not a property name"):
+        store.write_vectors("Item", ["books:1"], np.ones((1, 3)), property="a`b")
     with pytest.raises(InputError, match="shape"):
         store.write_vectors("Item", ["books:1", "movies:1"], np.ones((1, 3)), property="e")
     assert_graphs_equal(store.snapshot(), prepare(movies()))  # vectors are not attributes
