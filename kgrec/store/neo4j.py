@@ -196,7 +196,9 @@ class Neo4jStore(GraphStore):
         ):
             total = sum(_group_size(g) for g in rows)
             chunks = _chunks(rows, self.batch_size, size=_group_size)
-            self._write_chunks(label, query, chunks, total, progress, size=_group_size)
+            self._write_chunks(
+                label, query, chunks, total, progress, size=_group_size, parameters=_item_positions
+            )
 
     def _write_chunks(
         self,
@@ -206,6 +208,7 @@ class Neo4jStore(GraphStore):
         total: int,
         progress: bool,
         size: Callable[[dict], int] = lambda row: 1,
+        parameters: Callable[[list[dict]], dict[str, Any]] = lambda chunk: {"rows": chunk},
     ) -> None:
         if not total:
             return
@@ -216,7 +219,9 @@ class Neo4jStore(GraphStore):
                     f"writing {name} (chunk {i} of {len(chunks)}; the {i - 1} before it are "
                     "committed: run the same write again to finish it)"
                 ):
-                    self.driver.execute_query(query, rows=chunk, database_=self.database)
+                    self.driver.execute_query(
+                        query, parameters_=parameters(chunk), database_=self.database
+                    )
                 bar.update(sum(size(row) for row in chunk))
         log.debug("%s: %d rows in %.1f s", name, total, time.perf_counter() - start)
 
@@ -378,6 +383,15 @@ def _interaction_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
         }
         for s, e in zip(starts, ends, strict=True)
     ]
+
+
+def _item_positions(chunk: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of an interaction chunk: its distinct items, and rows naming them by
+    position in that list."""
+    items = sorted({uid for row in chunk for uid in row["items"]})
+    position = {uid: n for n, uid in enumerate(items)}
+    rows = [{**row, "items": [position[uid] for uid in row["items"]]} for row in chunk]
+    return {"items": items, "rows": rows}
 
 
 def _group_size(row: dict[str, Any]) -> int:

@@ -41,31 +41,40 @@ MERGE (i)-[:IN_DOMAIN]->(d)
 """
 
 # Interaction rows hold one user and all of that user's interactions of the write as parallel
-# lists (items, ratings, timestamps), so a user's interactions are committed together. A user
-# without any INTERACTED relationship gets them by CREATE (nothing to match against); the guard,
-# evaluated in the transaction, makes re-running a committed chunk (a retry, or the same write
-# again) a no-op instead of a duplicate.
-CREATE_INTERACTIONS = """
+# lists (items, ratings, timestamps), so a user's interactions are committed together. Items are
+# positions in $items, the chunk's distinct item uids, looked up once per chunk rather than once
+# per interaction (a missing item is a null node, which CREATE and MERGE refuse).
+# A user without any INTERACTED relationship gets them by CREATE (nothing to match against); the
+# guard, evaluated in the transaction, makes re-running a committed chunk (a retry, or the same
+# write again) a no-op instead of a duplicate.
+_CHUNK_ITEMS = """
+UNWIND range(0, size($items) - 1) AS n
+OPTIONAL MATCH (i:Item {uid: $items[n]})
+WITH n, i ORDER BY n
+WITH collect([i]) AS items
 UNWIND $rows AS row
 MATCH (u:User {user_id: row.user_id})
-WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
-CALL (u, row) {
+"""
+CREATE_INTERACTIONS = (
+    _CHUNK_ITEMS
+    + """WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
+CALL (u, row, items) {
   UNWIND range(0, size(row.items) - 1) AS k
-  MATCH (i:Item {uid: row.items[k]})
-  CREATE (u)-[:INTERACTED {rating: row.ratings[k], timestamp: row.timestamps[k]}]->(i)
+  WITH u, items[row.items[k]][0] AS i, row.ratings[k] AS rating, row.timestamps[k] AS timestamp
+  CREATE (u)-[:INTERACTED {rating: rating, timestamp: timestamp}]->(i)
 }
 """
-MERGE_INTERACTIONS = """
-UNWIND $rows AS row
-MATCH (u:User {user_id: row.user_id})
-CALL (u, row) {
+)
+MERGE_INTERACTIONS = (
+    _CHUNK_ITEMS
+    + """CALL (u, row, items) {
   UNWIND range(0, size(row.items) - 1) AS k
-  MATCH (i:Item {uid: row.items[k]})
+  WITH u, items[row.items[k]][0] AS i, row.ratings[k] AS rating, row.timestamps[k] AS timestamp
   MERGE (u)-[r:INTERACTED]->(i)
-  SET r.rating = coalesce(row.ratings[k], r.rating),
-      r.timestamp = coalesce(row.timestamps[k], r.timestamp)
+  SET r.rating = coalesce(rating, r.rating), r.timestamp = coalesce(timestamp, r.timestamp)
 }
 """
+)
 # users of the given ids that have no INTERACTED relationship yet
 USERS_WITHOUT_INTERACTIONS = """
 UNWIND $keys AS key
