@@ -137,8 +137,7 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
         )
         database = os.environ.get("NEO4J_DATABASE", "neo4j")
         with driver, driver.session(database=database) as session:
-            for statement in WIPE:
-                session.run(statement).consume()
+            wipe(session)
             for statement in schema_statements():
                 session.run(statement).consume()
             session.run("CALL db.awaitIndexes(300)").consume()
@@ -154,9 +153,15 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
                 result.update(timings)
                 result["write_s"] = sum(timings.values())  # the LOAD CSV statements alone
             result["stats"] = store.stats()
+            wipe(session)  # leave the database as empty as it was found
         result["server"] = server_memory(args.neo4j_dir)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+def wipe(session) -> None:
+    for statement in WIPE:
+        session.run(statement).consume()
 
 
 def load_csv(session, graph) -> dict:

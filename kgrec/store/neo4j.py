@@ -162,14 +162,25 @@ class Neo4jStore(GraphStore):
         ]
         for name, query, rows in phases:
             self._write_chunks(name, query, _chunks(rows, self.batch_size), len(rows), progress)
-        self._write_interactions(batch.interactions, progress)
-        for (head, tail), query in q.MERGE_KNOWLEDGE.items():
-            part = batch.knowledge[
-                (batch.knowledge["head_kind"] == head) & (batch.knowledge["tail_kind"] == tail)
-            ]
-            rows = part[["head_key", "relation", "tail_key"]].to_dict("records")
-            label = f"knowledge {head}->{tail}"
-            self._write_chunks(label, query, _chunks(rows, self.batch_size), len(rows), progress)
+        self._write_fan_out(
+            "interactions",
+            _fan_out_rows(batch.interactions, "user_id", "item_uid", ["rating", "timestamp"]),
+            q.FRESH_INTERACTIONS,
+            q.CREATE_INTERACTIONS,
+            q.MERGE_INTERACTIONS,
+            progress,
+        )
+        knowledge = batch.knowledge
+        for head, tail in q.CREATE_KNOWLEDGE:
+            part = knowledge[(knowledge["head_kind"] == head) & (knowledge["tail_kind"] == tail)]
+            self._write_fan_out(
+                f"knowledge {head}->{tail}",
+                _fan_out_rows(part, "head_key", "tail_key", ["relation"]),
+                q.FRESH_KNOWLEDGE[head, tail],
+                q.CREATE_KNOWLEDGE[head, tail],
+                q.MERGE_KNOWLEDGE[head, tail],
+                progress,
+            )
         written = {name: len(df) for name, df in batch.tables().items()}
         log.info(
             "wrote %s to %s in %.1f s",
@@ -179,25 +190,30 @@ class Neo4jStore(GraphStore):
         )
         return written
 
-    def _write_interactions(self, interactions: pd.DataFrame, progress: bool) -> None:
-        groups = _interaction_rows(interactions)
-        with self._errors("finding users without interactions"):
-            fresh = set(
-                r["key"]
-                for r in self._run(
-                    q.USERS_WITHOUT_INTERACTIONS, read=True, keys=[g["user_id"] for g in groups]
-                )
-            )
-        created = [g for g in groups if g["user_id"] in fresh]
-        merged = [g for g in groups if g["user_id"] not in fresh]
-        for label, query, rows in (
-            ("interactions (new users)", q.CREATE_INTERACTIONS, created),
-            ("interactions", q.MERGE_INTERACTIONS, merged),
+    def _write_fan_out(
+        self,
+        name: str,
+        rows: list[dict[str, Any]],
+        fresh_query: str,
+        create: str,
+        merge: str,
+        progress: bool,
+    ) -> None:
+        """Write fan-out rows (see :mod:`.queries`): by ``create`` for the start nodes that
+        ``fresh_query`` finds without such relationships, by ``merge`` for the others."""
+        if not rows:
+            return
+        with self._errors(f"finding the start nodes of {name} without any yet"):
+            found = self._run(fresh_query, read=True, keys=[row["start"] for row in rows])
+        fresh = {r["key"] for r in found}
+        for label, query, part in (
+            (f"{name} (new)", create, [row for row in rows if row["start"] in fresh]),
+            (name, merge, [row for row in rows if row["start"] not in fresh]),
         ):
-            total = sum(_group_size(g) for g in rows)
-            chunks = _chunks(rows, self.batch_size, size=_group_size)
+            total = sum(_fan_out_size(row) for row in part)
+            chunks = _chunks(part, self.batch_size, size=_fan_out_size)
             self._write_chunks(
-                label, query, chunks, total, progress, size=_group_size, parameters=_item_positions
+                label, query, chunks, total, progress, size=_fan_out_size, parameters=_end_positions
             )
 
     def _write_chunks(
@@ -364,38 +380,34 @@ def _node_rows(df: pd.DataFrame, key: str) -> list[dict[str, Any]]:
     ]
 
 
-def _interaction_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """One row per user (``df`` is sorted by user), its interactions as parallel lists:
-    {user_id, items: [item_uid, ...], ratings: [...], timestamps: [...]} (None when missing)."""
-    users = df["user_id"].to_numpy(dtype=object)
-    if not len(users):
+def _fan_out_rows(
+    df: pd.DataFrame, start: str, end: str, values: list[str]
+) -> list[dict[str, Any]]:
+    """One row per ``start`` key (``df`` is sorted by it): {start, ends: [end keys], and per
+    column of ``values`` the list of its values (None when missing)}."""
+    starts = df[start].to_numpy(dtype=object)
+    if not len(starts):
         return []
-    items, ratings = df["item_uid"].tolist(), _nullable(df["rating"])
-    timestamps = _nullable(df["timestamp"])
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]).tolist()
-    ends = [*starts[1:], len(users)]
+    columns = {"ends": df[end].tolist(), **{name: _nullable(df[name]) for name in values}}
+    first = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]]).tolist()
+    bounds = zip(first, [*first[1:], len(starts)], strict=True)
     return [
-        {
-            "user_id": users[s],
-            "items": items[s:e],
-            "ratings": ratings[s:e],
-            "timestamps": timestamps[s:e],
-        }
-        for s, e in zip(starts, ends, strict=True)
+        {"start": starts[a], **{name: column[a:b] for name, column in columns.items()}}
+        for a, b in bounds
     ]
 
 
-def _item_positions(chunk: list[dict[str, Any]]) -> dict[str, Any]:
-    """The parameters of an interaction chunk: its distinct items, and rows naming them by
+def _end_positions(chunk: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of a fan-out chunk: its distinct end keys, and rows naming them by
     position in that list."""
-    items = sorted({uid for row in chunk for uid in row["items"]})
-    position = {uid: n for n, uid in enumerate(items)}
-    rows = [{**row, "items": [position[uid] for uid in row["items"]]} for row in chunk]
-    return {"items": items, "rows": rows}
+    ends = sorted({key for row in chunk for key in row["ends"]})
+    position = {key: n for n, key in enumerate(ends)}
+    rows = [{**row, "ends": [position[key] for key in row["ends"]]} for row in chunk]
+    return {"ends": ends, "rows": rows}
 
 
-def _group_size(row: dict[str, Any]) -> int:
-    return len(row["items"])
+def _fan_out_size(row: dict[str, Any]) -> int:
+    return len(row["ends"])
 
 
 def _nullable(series: pd.Series) -> list[Any]:

@@ -40,63 +40,93 @@ SET i += row.props
 MERGE (i)-[:IN_DOMAIN]->(d)
 """
 
-# Interaction rows hold one user and all of that user's interactions of the write as parallel
-# lists (items, ratings, timestamps), so a user's interactions are committed together. Items are
-# positions in $items, the chunk's distinct item uids, looked up once per chunk rather than once
-# per interaction (a missing item is a null node, which CREATE and MERGE refuse).
-# A user without any INTERACTED relationship gets them by CREATE (nothing to match against); the
-# guard, evaluated in the transaction, makes re-running a committed chunk (a retry, or the same
-# write again) a no-op instead of a duplicate.
-_CHUNK_ITEMS = """
-UNWIND range(0, size($items) - 1) AS n
-OPTIONAL MATCH (i:Item {uid: $items[n]})
-WITH n, i ORDER BY n
-WITH collect([i]) AS items
+# Relationships are written in "fan-out" rows: one start node (row.start) with all of its
+# relationships of the write, as parallel lists: end nodes as positions in $ends (the chunk's
+# distinct end keys, looked up once per chunk rather than once per relationship; a missing one is
+# a null node, which CREATE refuses) and one list per property. A start node's relationships are
+# so committed together, in one chunk.
+# Each kind has two statements. CREATE_* serves start nodes that have no relationship of the kind
+# yet (nothing to match against, the fast path of a first load); its guard, evaluated in the
+# transaction, turns re-running a committed chunk (a retry, or the same write again) into a no-op
+# instead of duplicates. MERGE_* serves the others.
+
+
+def _fan_out(start: str, end: str, node: str = "n") -> str:
+    """The chunk's end nodes collected in $ends order, then one row per start node."""
+    return f"""
+UNWIND range(0, size($ends) - 1) AS position
+OPTIONAL {_match(end, "e", "$ends[position]")}
+WITH position, e ORDER BY position
+WITH collect([e]) AS ends
 UNWIND $rows AS row
-MATCH (u:User {user_id: row.user_id})
+{_match(start, node, "row.start")}
 """
+
+
 CREATE_INTERACTIONS = (
-    _CHUNK_ITEMS
+    _fan_out("User", "Item", "u")
     + """WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
-CALL (u, row, items) {
-  UNWIND range(0, size(row.items) - 1) AS k
-  WITH u, items[row.items[k]][0] AS i, row.ratings[k] AS rating, row.timestamps[k] AS timestamp
+CALL (u, row, ends) {
+  UNWIND range(0, size(row.ends) - 1) AS k
+  WITH u, ends[row.ends[k]][0] AS i, row.rating[k] AS rating, row.timestamp[k] AS timestamp
   CREATE (u)-[:INTERACTED {rating: rating, timestamp: timestamp}]->(i)
 }
 """
 )
 MERGE_INTERACTIONS = (
-    _CHUNK_ITEMS
-    + """CALL (u, row, items) {
-  UNWIND range(0, size(row.items) - 1) AS k
-  WITH u, items[row.items[k]][0] AS i, row.ratings[k] AS rating, row.timestamps[k] AS timestamp
+    _fan_out("User", "Item", "u")
+    + """CALL (u, row, ends) {
+  UNWIND range(0, size(row.ends) - 1) AS k
+  WITH u, ends[row.ends[k]][0] AS i, row.rating[k] AS rating, row.timestamp[k] AS timestamp
   MERGE (u)-[r:INTERACTED]->(i)
   SET r.rating = coalesce(rating, r.rating), r.timestamp = coalesce(timestamp, r.timestamp)
 }
 """
 )
-# users of the given ids that have no INTERACTED relationship yet
-USERS_WITHOUT_INTERACTIONS = """
+# the users among $keys that have no INTERACTED relationship yet
+FRESH_INTERACTIONS = """
 UNWIND $keys AS key
 MATCH (u:User {user_id: key})
 WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
 RETURN key
 """
 
-# (head_kind, tail_kind) -> statement; rows are {head_key, relation, tail_key}.
+# (head_kind, tail_kind) -> statement. The guard is per tail kind: the same head may also have
+# relations to the other kind, written by the other statement.
+CREATE_KNOWLEDGE = {
+    (head, tail): _fan_out(head, tail, "h")
+    + f"""WHERE NOT EXISTS {{ (h)-[:RELATED]->(:{label(tail)}) }}
+CALL (h, row, ends) {{
+  UNWIND range(0, size(row.ends) - 1) AS k
+  WITH h, ends[row.ends[k]][0] AS t, row.relation[k] AS relation
+  CREATE (h)-[:RELATED {{relation: relation}}]->(t)
+}}
+"""
+    for head in ("Item", "Entity")
+    for tail in ("Item", "Entity")
+}
 # Not MERGE: with graph_schema's index on RELATED(relation), the planner (costing an empty graph)
 # plans MERGE's match as an index seek on the relation, which scans every relationship of that
 # relation written so far in the transaction, for each row (quadratic). Expanding between the two
 # bound nodes is what MERGE should do; the guard makes the statement idempotent all the same.
 MERGE_KNOWLEDGE = {
+    (head, tail): _fan_out(head, tail, "h")
+    + """CALL (h, row, ends) {
+  UNWIND range(0, size(row.ends) - 1) AS k
+  WITH h, ends[row.ends[k]][0] AS t, row.relation[k] AS relation
+  WITH h, t, relation WHERE NOT relation IN [(h)-[r:RELATED]->(t) | r.relation]
+  CREATE (h)-[:RELATED {relation: relation}]->(t)
+}
+"""
+    for head in ("Item", "Entity")
+    for tail in ("Item", "Entity")
+}
+FRESH_KNOWLEDGE = {
     (head, tail): f"""
-UNWIND $rows AS row
-{_match(head, "h", "row.head_key")}
-{_match(tail, "t", "row.tail_key")}
-CALL (h, t, row) {{
-  WITH h, t, row WHERE NOT row.relation IN [(h)-[r:RELATED]->(t) | r.relation]
-  CREATE (h)-[:RELATED {{relation: row.relation}}]->(t)
-}}
+UNWIND $keys AS key
+{_match(head, "h", "key")}
+WHERE NOT EXISTS {{ (h)-[:RELATED]->(:{label(tail)}) }}
+RETURN key
 """
     for head in ("Item", "Entity")
     for tail in ("Item", "Entity")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kgrec.store.neo4j import _chunks, _interaction_rows, _item_positions, _node_rows
+from kgrec.store.neo4j import _chunks, _end_positions, _fan_out_rows, _node_rows
 
 
-def test_interactions_are_grouped_per_user_with_missing_values_as_none():
+def test_relationships_are_grouped_per_start_node_with_missing_values_as_none():
     df = pd.DataFrame(
         {
             "user_id": ["a", "a", "b"],
@@ -16,9 +16,9 @@ def test_interactions_are_grouped_per_user_with_missing_values_as_none():
             "timestamp": [1.0, 2.0, float("nan")],
         }
     )
-    assert _interaction_rows(df) == [
-        {"user_id": "a", "items": ["d:1", "d:2"], "ratings": [5.0, None], "timestamps": [1.0, 2.0]},
-        {"user_id": "b", "items": ["d:1"], "ratings": [1.0], "timestamps": [None]},
+    assert _fan_out_rows(df, "user_id", "item_uid", ["rating", "timestamp"]) == [
+        {"start": "a", "ends": ["d:1", "d:2"], "rating": [5.0, None], "timestamp": [1.0, 2.0]},
+        {"start": "b", "ends": ["d:1"], "rating": [1.0], "timestamp": [None]},
     ]
 
 
@@ -30,17 +30,17 @@ def test_chunks_never_split_a_row():
     assert _chunks([], 5) == []
 
 
-def test_items_are_named_by_position_in_the_chunk_list():
+def test_end_nodes_are_named_by_position_in_the_chunk_list():
     chunk = [
-        {"user_id": "a", "items": ["d:2", "d:1"], "ratings": [1.0, 2.0], "timestamps": [1, 2]},
-        {"user_id": "b", "items": ["d:2"], "ratings": [3.0], "timestamps": [3]},
+        {"start": "a", "ends": ["d:2", "d:1"], "rating": [1.0, 2.0]},
+        {"start": "b", "ends": ["d:2"], "rating": [3.0]},
     ]
-    params = _item_positions(chunk)
-    assert params["items"] == ["d:1", "d:2"]
-    assert [row["items"] for row in params["rows"]] == [[1, 0], [1]]
+    params = _end_positions(chunk)
+    assert params["ends"] == ["d:1", "d:2"]
+    assert [row["ends"] for row in params["rows"]] == [[1, 0], [1]]
     for before, after in zip(chunk, params["rows"], strict=True):
-        resolved = [params["items"][p] for p in after["items"]]
-        assert resolved == before["items"] and after["ratings"] == before["ratings"]
+        resolved = [params["ends"][p] for p in after["ends"]]
+        assert resolved == before["ends"] and after["rating"] == before["rating"]
 
 
 def test_node_rows_carry_only_present_values():
