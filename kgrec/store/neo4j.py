@@ -1,9 +1,10 @@
 """Neo4jStore: the shared graph in Neo4j 5 over Bolt, through the official driver.
 
-Writes are chunked ``UNWIND $rows AS row MERGE ...`` statements, one managed transaction per
-chunk (``driver.execute_query``, which retries transient errors). Every chunk is complete in
-itself and every statement is idempotent, so a write that stops half-way (Neo4j went away) is
-finished by running the same write again, without duplicates. Statements: :mod:`.queries`.
+Writes are chunked ``UNWIND $rows AS row ...`` statements (nodes by ``MERGE``, relationships by
+``MERGE`` or guarded ``CREATE``, see :mod:`.queries`), one managed transaction per chunk
+(``driver.execute_query``, which retries transient errors). Every chunk is complete in itself
+and every statement is idempotent, so a write that stops half-way (Neo4j went away) is finished
+by running the same write again, without duplicates.
 """
 
 from __future__ import annotations
@@ -96,12 +97,13 @@ class Neo4jStore(GraphStore):
                 f"{self.uri}: authentication failed ({exc.message}); "
                 "check NEO4J_USERNAME and NEO4J_PASSWORD"
             ) from exc
-        except (ServiceUnavailable, SessionExpired, TransientError) as exc:
-            # TransientError: still failing when the driver's retries ran out (e.g. the database
-            # is shutting down or starting)
-            detail = exc.message if isinstance(exc, Neo4jError) else exc
+        except (ServiceUnavailable, SessionExpired) as exc:
             raise StoreError(
-                f"{self.uri}: Neo4j is unreachable or went away while {action} ({detail})"
+                f"{self.uri}: Neo4j is unreachable or went away while {action} ({exc})"
+            ) from exc
+        except TransientError as exc:  # still failing when the driver's retries ran out
+            raise StoreError(
+                f"{self.uri}: Neo4j stayed unavailable or busy while {action} ({exc.message})"
             ) from exc
         except Neo4jError as exc:
             raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc
@@ -251,15 +253,17 @@ class Neo4jStore(GraphStore):
             missing = self._missing(kind, keys)
             if missing:
                 raise unknown_keys_error(kind, missing, "vectors")
-            for index in self._vector_indexes():
-                if (index["kind"], index["property"]) == (kind, property) and index[
-                    "dimensions"
-                ] != matrix.shape[1]:
-                    raise InputError(
-                        f"{kind}.{property} holds {index['dimensions']}-dimensional vectors, "
-                        f"these have {matrix.shape[1]}; store them under another property",
-                        field="property",
-                    )
+            dimensions = {
+                index["dimensions"]
+                for index in self._vector_indexes()
+                if (index["kind"], index["property"]) == (kind, property)
+            }
+            if dimensions and dimensions != {matrix.shape[1]}:
+                raise InputError(
+                    f"{kind}.{property} holds {dimensions.pop()}-dimensional vectors, these have "
+                    f"{matrix.shape[1]}; store them under another property",
+                    field="property",
+                )
             self._run(statement, dimensions=int(matrix.shape[1]))
             rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
             for chunk in _chunks(rows, max(1, self.batch_size // 10)):

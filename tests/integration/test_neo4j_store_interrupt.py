@@ -98,7 +98,7 @@ def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path):
     writer.join(timeout=300)
     driver.close()
     assert len(failure) == 1 and isinstance(failure[0], StoreError), failure
-    assert "went away" in str(failure[0]) and "run the same write again" in str(failure[0])
+    assert "run the same write again" in str(failure[0])
 
     server("start")
     with connect(server.uri) as driver:
