@@ -124,6 +124,7 @@ def to_hetero_data(
         store.edge_index = unique_pairs(group["head"].to_numpy(), group["tail"].to_numpy())
         store.relation = int(relation)
     data.num_relations = len(relations)
+    data.num_domains = len(domains)
 
     if text:
         _attach_text(data, maps, text)
@@ -165,7 +166,6 @@ def message_graph(
             blocks += [edges, edges.flip(0)]
             base = NUM_INTERACTION_TYPES + 2 * store.relation
             types += [torch.full((edges.size(1),), base), torch.full((edges.size(1),), base + 1)]
-    domain = data["item"].domain
     graph = Data(
         edge_index=torch.cat(blocks, dim=1),
         edge_type=torch.cat(types),
@@ -174,8 +174,8 @@ def message_graph(
         num_items=num_items,
         num_entities=num_entities,
         num_relations=NUM_INTERACTION_TYPES + 2 * data.num_relations,
-        item_domain=domain,
-        num_domains=int(domain.max()) + 1 if domain.numel() else 0,
+        item_domain=data["item"].domain,
+        num_domains=data.num_domains,
         node_type=torch.cat(
             [
                 torch.full((num_users,), 0),
