@@ -4,7 +4,8 @@ Layout of the folder::
 
     manifest.json              format, schema version, time of the last write, and per table
                                its file, row count and SHA-256
-    <table>-<sha256[:16]>.parquet
+    <table>-<sha256[:16]>.parquet   one per table: the six graph tables (graph_schema), plus
+                               `vectors` (kind, key, property, vector) and `recommendations`
     .lock                      held by a writer (fcntl), so two writers never interleave
 
 A write puts new table files beside the old ones, then replaces ``manifest.json`` with

@@ -48,7 +48,8 @@ MERGE (i)-[:IN_DOMAIN]->(d)
 # Each kind has two statements. CREATE_* serves start nodes that have no relationship of the kind
 # yet (nothing to match against, the fast path of a first load); its guard, evaluated in the
 # transaction, turns re-running a committed chunk (a retry, or the same write again) into a no-op
-# instead of duplicates. MERGE_* serves the others.
+# instead of duplicates. MERGE_* serves the others. (The fast path assumes that no other writer
+# adds relationships of the same start node at the same time: one load per database at a time.)
 
 
 def _fan_out(start: str, end: str, node: str = "n") -> str:
