@@ -19,7 +19,7 @@ from kgrec.errors import KgrecError
 from kgrec.explain import GraphIndex, explain
 from kgrec.store import open_store
 
-MODELS = ("cross-domain", "rgcn", "lightgcn", "popularity")
+MODELS = ("lightgcn", "cross-domain", "rgcn", "popularity")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the ml-100k folder (default: $KGREC_DATA/ml-100k)",
     )
     p.add_argument("--out", type=Path, default=Path("runs/quickstart"), help="%(default)s")
-    p.add_argument("--model", choices=MODELS, default="cross-domain", help="%(default)s")
+    p.add_argument("--model", choices=MODELS, default="lightgcn", help="%(default)s")
     p.add_argument("--epochs", type=int, default=40, help="at most (%(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--users", type=int, default=3, help="users to show (%(default)s)")
