@@ -3,59 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch_geometric.data import Data
 
-from kgrec.commands.split import Experiment, load_experiment
-from kgrec.commands.train import MODEL_FILE, RUN_FILE, SPLIT_DIR, build_run
+from kgrec.commands.train import LoadedRun, load_run
 from kgrec.data.export import INTERACTS
 from kgrec.errors import InputError
-from kgrec.models.base import GraphRecommender
 from kgrec.recommend import embeddings, inner_product_vectors, rank, recommendation_table
 from kgrec.store import open_store
 
 VECTOR_PROPERTY = "gnn_embedding"
-
-
-@dataclass
-class LoadedRun:
-    """A trained run rebuilt from its folder."""
-
-    name: str
-    run: dict
-    experiment: Experiment
-    model: GraphRecommender
-    graph: Data
-
-
-def load_run(folder: Path) -> LoadedRun:
-    """Rebuild the run in ``folder`` (run.json, split files, model.pt) with its best model."""
-    run_path = folder / RUN_FILE
-    try:
-        run = json.loads(run_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no run here (run.json not found)", file=str(run_path)) from None
-    if not (folder / MODEL_FILE).exists():
-        raise InputError("the run has no trained model yet", file=str(folder / MODEL_FILE))
-    experiment = load_experiment(
-        data=Path(run["data"]) if run["data"] else None,
-        store=run["store"],
-        protocol=None,
-        split_dir=folder / SPLIT_DIR,
-        seed=run["seed"],
-        domain=run["domain"],
-        domain_rule=run["domain_rule"],
-        target_domain=run["target_domain"],
-        text_property=run["text_property"],
-    )
-    model, graph, _ = build_run(experiment, run["model"], run["hyperparameters"], run["seed"])
-    model.load_state_dict(torch.load(folder / MODEL_FILE, weights_only=True))
-    return LoadedRun(folder.resolve().name, run, experiment, model, graph)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

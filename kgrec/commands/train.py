@@ -210,19 +210,31 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
-    run_path = args.run / RUN_FILE
+@dataclass
+class LoadedRun:
+    """A trained run rebuilt from its folder."""
+
+    name: str
+    run: dict
+    experiment: Experiment
+    model: GraphRecommender
+    graph: Data
+
+
+def load_run(folder: Path) -> LoadedRun:
+    """Rebuild the run in ``folder`` (run.json, split files, model.pt) with its best model."""
+    run_path = folder / RUN_FILE
     try:
         run = json.loads(run_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError("no run here (run.json not found)", file=str(run_path)) from None
-    if not (args.run / MODEL_FILE).exists():
-        raise InputError("the run has no trained model yet", file=str(args.run / MODEL_FILE))
+    if not (folder / MODEL_FILE).exists():
+        raise InputError("the run has no trained model yet", file=str(folder / MODEL_FILE))
     experiment = load_experiment(
         data=Path(run["data"]) if run["data"] else None,
         store=run["store"],
         protocol=None,
-        split_dir=args.run / SPLIT_DIR,
+        split_dir=folder / SPLIT_DIR,
         seed=run["seed"],
         domain=run["domain"],
         domain_rule=run["domain_rule"],
@@ -230,9 +242,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         text_property=run["text_property"],
     )
     model, graph, _ = build_run(experiment, run["model"], run["hyperparameters"], run["seed"])
-    model.load_state_dict(torch.load(args.run / MODEL_FILE, weights_only=True))
-    metrics = score(model, graph, experiment)
-    print(format_table(metrics))
+    model.load_state_dict(torch.load(folder / MODEL_FILE, weights_only=True))
+    return LoadedRun(folder.resolve().name, run, experiment, model, graph)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    loaded = load_run(args.run)
+    print(format_table(score(loaded.model, loaded.graph, loaded.experiment)))
     return 0
 
 
