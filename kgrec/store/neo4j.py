@@ -268,6 +268,8 @@ class Neo4jStore(GraphStore):
             rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
             for chunk in _chunks(rows, max(1, self.batch_size // 10)):
                 self._run(q.SET_VECTORS[kind], rows=chunk, property=property)
+            # queries right after this write see a complete index
+            self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
 
     def _vector_indexes(self) -> list[dict]:
         return self._run(q.VECTOR_INDEXES, read=True)

@@ -231,6 +231,9 @@ def vector_index_name(kind: str, property: str) -> str:
     return f"{kind.lower()}_{property}"
 
 
+AWAIT_INDEX = "CALL db.awaitIndex($name, 600)"
+
+
 def create_vector_index(kind: str, property: str) -> str:
     """The statement creating the cosine vector index on ``kind.property`` ($dimensions)."""
     name = escape_name(vector_index_name(kind, property))
