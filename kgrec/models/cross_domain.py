@@ -58,7 +58,8 @@ class CrossDomainRecommender(RGCNRecommender):
         text_features: optional ``[num_nodes, d_text]`` text embeddings, zeros where a node has
             none; a fixed input of the model (a non-persistent buffer: pass the same features
             when rebuilding a model to load a checkpoint).
-        embedding_dim, num_layers, num_bases, dropout: as for the R-GCN recommender.
+        embedding_dim, num_layers, block_size, num_interaction_relations, dropout: as for the
+            R-GCN recommender.
         adversarial_weight: :math:`\lambda`, the weight of the discriminator loss (0: none).
     """
 
@@ -74,7 +75,8 @@ class CrossDomainRecommender(RGCNRecommender):
         text_features: Tensor | None = None,
         embedding_dim: int = 64,
         num_layers: int = 2,
-        num_bases: int | None = None,
+        block_size: int = 1,
+        num_interaction_relations: int = 2,
         dropout: float = 0.0,
         adversarial_weight: float = 0.1,
     ) -> None:
@@ -85,7 +87,8 @@ class CrossDomainRecommender(RGCNRecommender):
             num_relations,
             embedding_dim=embedding_dim,
             num_layers=num_layers,
-            num_bases=num_bases,
+            block_size=block_size,
+            num_interaction_relations=num_interaction_relations,
             dropout=dropout,
         )
         if num_domains <= 0:

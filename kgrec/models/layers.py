@@ -51,9 +51,20 @@ class _SparseMatmul(torch.autograd.Function):
 
 
 def relation_groups(
-    edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_relations: int
+    edge_index: Tensor,
+    edge_type: Tensor,
+    num_nodes: int,
+    num_relations: int,
+    *,
+    averaged: Tensor | None = None,
 ) -> RelationGroups:
-    """Group ``edge_index`` (``[2, E]``, source -> target) by relation and target node."""
+    r"""Group ``edge_index`` (``[2, E]``, source -> target) by relation and target node.
+
+    Each group averages its sources (:math:`c_{i,r} = |\mathcal{N}_r(i)|`). ``averaged``
+    (boolean ``[num_relations]``) marks relations whose messages are moreover averaged over
+    those of them that reach the target (:math:`c_{i,r}` times their number), so that a node
+    with many such relations does not hear them louder than its other relations.
+    """
     if edge_type.numel() and (int(edge_type.min()) < 0 or int(edge_type.max()) >= num_relations):
         raise ValueError(
             f"edge_type must lie in [0, {num_relations}), "
@@ -61,18 +72,22 @@ def relation_groups(
         )
     source, target = edge_index
     keys, group = torch.unique(edge_type * num_nodes + target, return_inverse=True)
-    count = torch.bincount(group, minlength=keys.numel()).to(torch.float)
+    relation, group_target = keys // num_nodes, keys % num_nodes
+    scale = torch.bincount(group, minlength=keys.numel()).to(torch.float).reciprocal()
+    if averaged is not None:
+        is_averaged = averaged[relation]
+        heard = torch.bincount(group_target[is_averaged], minlength=num_nodes)
+        scale = torch.where(is_averaged, scale / heard[group_target].clamp(min=1), scale)
     mean = torch.sparse_coo_tensor(
         torch.stack([group, source]),
-        count.reciprocal()[group],
+        scale[group],
         (keys.numel(), num_nodes),
         check_invariants=False,  # indices built right here
     ).coalesce()
-    relation = keys // num_nodes
     bounds = torch.arange(num_relations + 1, device=keys.device)
     ptr = torch.searchsorted(relation, bounds).tolist()
     return RelationGroups(
-        mean.to_sparse_csr(), mean.t().coalesce().to_sparse_csr(), keys % num_nodes, ptr
+        mean.to_sparse_csr(), mean.t().coalesce().to_sparse_csr(), group_target, ptr
     )
 
 
@@ -82,10 +97,15 @@ class RelationalConv(nn.Module):
 
     .. math::
         \mathbf{x}^{\prime}_i = \mathbf{\Theta}_{\textrm{root}} \mathbf{x}_i +
-        \sum_{r \in \mathcal{R}} \frac{1}{|\mathcal{N}_r(i)|}
+        \sum_{r \in \mathcal{R}} \frac{1}{c_{i,r}}
         \sum_{j \in \mathcal{N}_r(i)} \mathbf{\Theta}_r \mathbf{x}_j + \mathbf{b},
-        \qquad \mathbf{\Theta}_r = \sum_{b=1}^{B} a_{rb} \mathbf{V}_b
-        \text{ (basis decomposition, optional)}.
+        \qquad c_{i,r} = |\mathcal{N}_r(i)| \text{ (see :func:`relation_groups`)},
+
+    with, optionally, the basis decomposition
+    :math:`\mathbf{\Theta}_r = \sum_{b=1}^{B} a_{rb} \mathbf{V}_b` or the block-diagonal one
+    (:math:`\mathbf{\Theta}_r` made of ``num_blocks`` square blocks; ``num_blocks =
+    in_channels`` gives a diagonal :math:`\mathbf{\Theta}_r`, one weight per relation and
+    channel).
 
     The same function and parameters as :class:`torch_geometric.nn.conv.RGCNConv` (tested
     against it), evaluated as ``(mean over the sources of each (relation, target) group) @
@@ -95,8 +115,10 @@ class RelationalConv(nn.Module):
         in_channels: size of each input vector.
         out_channels: size of each output vector.
         num_relations: number of relation (edge) types.
-        num_bases: number of bases ``B`` of the basis decomposition (None: a full matrix per
-            relation).
+        num_bases: number of bases ``B`` of the basis decomposition.
+        num_blocks: number of blocks of the block-diagonal decomposition (not with
+            ``num_bases``; both None: a full matrix per relation).
+        root_weight: whether to add the transformed node itself, :math:`\Theta_{\textrm{root}}`.
         bias: whether to learn the additive bias ``b``.
 
     Shapes: ``x`` ``[N, in_channels]``, ``edge_index`` ``[2, E]`` (source, target),
@@ -110,6 +132,8 @@ class RelationalConv(nn.Module):
         num_relations: int,
         *,
         num_bases: int | None = None,
+        num_blocks: int | None = None,
+        root_weight: bool = True,
         bias: bool = True,
     ) -> None:
         super().__init__()
@@ -117,14 +141,33 @@ class RelationalConv(nn.Module):
             raise ValueError(f"num_relations must be positive, got {num_relations}")
         if num_bases is not None and num_bases <= 0:
             raise ValueError(f"num_bases must be positive or None, got {num_bases}")
+        if num_blocks is not None and (
+            num_bases is not None
+            or num_blocks <= 0
+            or in_channels % num_blocks
+            or out_channels % num_blocks
+        ):
+            raise ValueError(
+                f"num_blocks must divide in_channels ({in_channels}) and out_channels "
+                f"({out_channels}) and exclude num_bases, got {num_blocks}"
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_relations = num_relations
         self.num_bases = num_bases
-        shape = (num_relations if num_bases is None else num_bases, in_channels, out_channels)
+        self.num_blocks = num_blocks
+        if num_blocks is not None:
+            shape = (
+                num_relations,
+                num_blocks,
+                in_channels // num_blocks,
+                out_channels // num_blocks,
+            )
+        else:
+            shape = (num_bases or num_relations, in_channels, out_channels)
         self.weight = nn.Parameter(torch.empty(shape))
         self.comp = nn.Parameter(torch.empty(num_relations, num_bases)) if num_bases else None
-        self.root = nn.Parameter(torch.empty(in_channels, out_channels))
+        self.root = nn.Parameter(torch.empty(in_channels, out_channels)) if root_weight else None
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 
@@ -135,7 +178,8 @@ class RelationalConv(nn.Module):
         zeros(self.bias)
 
     def relation_weight(self) -> Tensor:
-        """``Θ_r`` of every relation, ``[num_relations, in_channels, out_channels]``."""
+        """``Θ_r`` of every relation: ``[num_relations, in_channels, out_channels]``, or
+        ``[num_relations, num_blocks, in_block, out_block]`` with blocks."""
         if self.comp is None:
             return self.weight
         return (self.comp @ self.weight.flatten(1)).view(
@@ -153,23 +197,34 @@ class RelationalConv(nn.Module):
         if groups is None:
             groups = relation_groups(edge_index, edge_type, x.size(0), self.num_relations)
         pooled = groups.pool(x)
-        weight = self.relation_weight()
         sizes = [end - start for start, end in zip(groups.ptr[:-1], groups.ptr[1:], strict=True)]
         messages = torch.cat(
             [
-                part @ w
-                for part, w in zip(pooled.split(sizes), weight.unbind(0), strict=True)
+                self._transform(part, w)
+                for part, w in zip(
+                    pooled.split(sizes), self.relation_weight().unbind(0), strict=True
+                )
                 if part.size(0)
             ]
             or [pooled.new_zeros(0, self.out_channels)]
         )
-        out = (x @ self.root).index_add(0, groups.target, messages)
+        out = x.new_zeros(x.size(0), self.out_channels) if self.root is None else x @ self.root
+        out = out.index_add(0, groups.target, messages)
         return out if self.bias is None else out + self.bias
+
+    def _transform(self, x: Tensor, weight: Tensor) -> Tensor:
+        if self.num_blocks is None:
+            return x @ weight
+        if weight.size(1) == weight.size(2) == 1:  # diagonal
+            return x * weight.view(1, -1)
+        blocks = x.view(x.size(0), self.num_blocks, -1)
+        return torch.einsum("nbi,bio->nbo", blocks, weight).reshape(x.size(0), -1)
 
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-            f"num_relations={self.num_relations}, num_bases={self.num_bases})"
+            f"num_relations={self.num_relations}, num_bases={self.num_bases}, "
+            f"num_blocks={self.num_blocks})"
         )
 
 
@@ -218,6 +273,8 @@ class DomainAdaptiveLayer(nn.Module):
     the domains (users are shared by all of them) with a learned user bias ``c_v``; other nodes
     (knowledge-graph entities) take the shared path only (``g_v = 1``). The gate vector is
     per channel (:math:`\mathbf{w}` is a ``[channels, channels]`` matrix, ``g_v`` a vector).
+    :math:`\mathbf{S}` and :math:`\mathbf{D}_k` start near the identity, so the layer starts by
+    passing its input on and learns how domains differ.
 
     Args:
         channels: size of the input and output vectors.
@@ -245,9 +302,13 @@ class DomainAdaptiveLayer(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        self.shared.reset_parameters()
+        """Transforms near the identity (the layer starts by passing its input on), a random
+        gate."""
+        with torch.no_grad():
+            eye = torch.eye(self.channels)
+            self.shared.weight.normal_(0.0, 0.01).add_(eye)
+            self.specific.normal_(0.0, 0.01).add_(eye)
         bound = 1.0 / math.sqrt(self.channels)
-        nn.init.uniform_(self.specific, -bound, bound)
         self.gate.reset_parameters()
         nn.init.uniform_(self.gate_bias, -bound, bound)
         self.user_gate.reset_parameters()

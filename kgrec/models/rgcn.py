@@ -40,25 +40,30 @@ class RGCNRecommender(GraphRecommender):
 
     Every node of ``[users | items | entities]`` has an ID embedding
     :math:`\mathbf{x}^{(0)}_v`. Each layer is a relational convolution with one weight per
-    relation (user-item interaction, its reverse, and both directions of every
-    knowledge-graph relation), optionally basis-decomposed:
+    relation :math:`r` (user -> item interaction, its reverse, and both directions of every
+    knowledge-graph relation), without self-connection or bias:
 
     .. math::
-        \mathbf{x}^{(l+1)}_i = \mathbf{\Theta}^{(l)}_{\textrm{root}} \mathbf{x}^{(l)}_i +
-        \sum_{r \in \mathcal{R}} \frac{1}{|\mathcal{N}_r(i)|}
-        \sum_{j \in \mathcal{N}_r(i)} \mathbf{\Theta}^{(l)}_r \mathbf{x}^{(l)}_j
-        + \mathbf{b}^{(l)},
-        \qquad \mathbf{\Theta}^{(l)}_r = \sum_{b} a^{(l)}_{rb} \mathbf{V}^{(l)}_b.
+        \mathbf{x}^{(l+1)}_i = \sum_{r \in \mathcal{R}} \frac{1}{c_{i,r}}
+        \sum_{j \in \mathcal{N}_r(i)} \mathbf{\Theta}^{(l)}_r \mathbf{x}^{(l)}_j,
+        \qquad c_{i,r} = |\mathcal{N}_r(i)| \text{ for interactions},\quad
+        c_{i,r} = |\mathcal{N}_r(i)| \, |\mathcal{R}^{\textrm{KG}}(i)| \text{ for knowledge},
 
-    Layers are linear (no activation in between, as LightGCN argues for collaborative
-    filtering); the representation is the mean over layers and the score a dot product:
+    so a node hears the mean of its interaction neighbours and the mean, over the knowledge
+    relations that reach it, of the mean of their neighbours: an item with twenty knowledge
+    relations does not drown its users in them. :math:`\mathbf{\Theta}_r` is block-diagonal
+    (the R-GCN paper's regulariser; blocks of ``block_size``, 1 by default: one weight per
+    relation and channel) and starts at the identity, so training starts from parameter-free
+    propagation like LightGCN's and learns how much each relation carries. Layers are linear;
+    the representation is the mean over layers and the score a dot product:
 
     .. math::
         \mathbf{e}_v = \frac{1}{L+1} \sum_{l=0}^{L} \mathbf{x}^{(l)}_v, \qquad
         \hat{y}_{ui} = \mathbf{e}_u^{\top} \mathbf{e}_i.
 
-    Knowledge flows into items (and through them to users) along typed edges, so items that
-    share actors, directors or genres move together even with few interactions.
+    Knowledge reaches items (and through them users) along typed edges, so items that share
+    actors, directors or genres move together. Mean aggregation also keeps neighbour-sampled
+    mini-batches (:mod:`kgrec.sampling`) unbiased.
 
     Args:
         num_users: number of users ``U`` (nodes ``0 .. U-1``).
@@ -67,7 +72,11 @@ class RGCNRecommender(GraphRecommender):
         num_relations: number of edge types of ``edge_type``.
         embedding_dim: size of every embedding.
         num_layers: number of relational convolutions ``L``.
-        num_bases: number of bases of the basis decomposition (None: full matrices).
+        block_size: size of the diagonal blocks of :math:`\mathbf{\Theta}_r` (1: diagonal;
+            ``embedding_dim``: full matrices); must divide ``embedding_dim``.
+        num_interaction_relations: edge types ``0 .. k-1`` are user-item interactions, the
+            others knowledge relations (:mod:`kgrec.data.export` numbers user -> item 0 and
+            item -> user 1).
         dropout: dropout on each layer's output while training.
 
     Shapes: ``forward(edge_index [2, E], edge_type [E], n_id=None)`` returns
@@ -83,31 +92,50 @@ class RGCNRecommender(GraphRecommender):
         *,
         embedding_dim: int = 64,
         num_layers: int = 2,
-        num_bases: int | None = None,
+        block_size: int = 1,
+        num_interaction_relations: int = 2,
         dropout: float = 0.0,
     ) -> None:
         super().__init__(num_users, num_items)
         check_graph_sizes(num_entities, num_relations, embedding_dim, num_layers, dropout)
+        if block_size <= 0 or embedding_dim % block_size:
+            raise ValueError(
+                f"block_size must divide embedding_dim ({embedding_dim}), got {block_size}"
+            )
+        if not 0 <= num_interaction_relations <= num_relations:
+            raise ValueError(
+                f"num_interaction_relations must lie in [0, {num_relations}], "
+                f"got {num_interaction_relations}"
+            )
         self.num_entities = num_entities
         self.num_relations = num_relations
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
-        self.num_bases = num_bases
+        self.block_size = block_size
+        self.num_interaction_relations = num_interaction_relations
         self.dropout = dropout
         self.num_nodes = num_users + num_items + num_entities
         # the graph's relation groups, kept while the same unmodified tensors come back
         self._cached_groups: tuple[Tensor, Tensor, int, int, RelationGroups] | None = None
         self.embedding = nn.Embedding(self.num_nodes, embedding_dim)
         self.convs = nn.ModuleList(
-            RelationalConv(embedding_dim, embedding_dim, num_relations, num_bases=num_bases)
+            RelationalConv(
+                embedding_dim,
+                embedding_dim,
+                num_relations,
+                num_blocks=embedding_dim // block_size,
+                root_weight=False,
+                bias=False,
+            )
             for _ in range(num_layers)
         )
         RGCNRecommender.reset_parameters(self)  # subclasses reset their own parts
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.embedding.weight)
-        for conv in self.convs:
-            conv.reset_parameters()
+        with torch.no_grad():
+            for conv in self.convs:  # identity blocks
+                conv.weight.copy_(torch.eye(self.block_size).expand_as(conv.weight))
 
     def forward(
         self,
@@ -141,7 +169,14 @@ class RGCNRecommender(GraphRecommender):
             and cached[4].mean.size(1) == num_nodes
         ):
             return cached[4]
-        groups = relation_groups(edge_index, edge_type, num_nodes, self.num_relations)
+        knowledge = torch.arange(self.num_relations, device=edge_type.device)
+        groups = relation_groups(
+            edge_index,
+            edge_type,
+            num_nodes,
+            self.num_relations,
+            averaged=knowledge >= self.num_interaction_relations,
+        )
         self._cached_groups = (edge_index, edge_type, *versions, groups)
         return groups
 
@@ -157,5 +192,6 @@ class RGCNRecommender(GraphRecommender):
         return (
             f"{self.__class__.__name__}(users={self.num_users}, items={self.num_items}, "
             f"entities={self.num_entities}, num_relations={self.num_relations}, "
-            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers})"
+            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
+            f"block_size={self.block_size})"
         )

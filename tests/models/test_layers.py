@@ -20,15 +20,26 @@ def _random_graph(num_nodes: int = 30, num_edges: int = 120, num_relations: int 
     return x, edge_index, edge_type
 
 
-@pytest.mark.parametrize("num_bases", [None, 2])
-def test_relational_conv_computes_pyg_rgcn_conv(num_bases):
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"num_bases": 2},
+        {"num_blocks": 3},
+        {"num_blocks": 6},  # diagonal
+        {"root_weight": False, "bias": False},
+    ],
+    ids=str,
+)
+def test_relational_conv_computes_pyg_rgcn_conv(options):
     x, edge_index, edge_type = _random_graph()
     # relation 4 without edges: its weight must not matter
     edge_type[edge_type == 4] = 3
-    reference = RGCNConv(6, 7, 5, num_bases=num_bases)
-    conv = RelationalConv(6, 7, 5, num_bases=num_bases)
+    reference = RGCNConv(6, 6, 5, **options)
+    conv = RelationalConv(6, 6, 5, **options)
     with torch.no_grad():
-        reference.bias.normal_()
+        if reference.bias is not None:
+            reference.bias.normal_()
         conv.load_state_dict({k: v for k, v in reference.state_dict().items() if v is not None})
     assert torch.allclose(
         conv(x, edge_index, edge_type), reference(x, edge_index, edge_type), atol=1e-5
@@ -63,6 +74,24 @@ def test_relation_groups_averages_each_relation_separately():
     assert groups.target.tolist() == [2, 2]
     x = torch.tensor([[2.0], [4.0], [0.0]])
     assert groups.pool(x).flatten().tolist() == [2.0, 3.0]
+
+
+def test_averaged_relations_share_one_mean_at_each_target():
+    # node 3 hears relation 0 from node 0, and averaged relations 1 and 2 from nodes 1 and 2;
+    # node 4 hears averaged relation 1 only
+    edge_index = torch.tensor([[0, 1, 2, 1], [3, 3, 3, 4]])
+    edge_type = torch.tensor([0, 1, 2, 1])
+    averaged = torch.tensor([False, True, True])
+    groups = relation_groups(edge_index, edge_type, 5, 3, averaged=averaged)
+    x = torch.tensor([[1.0], [2.0], [4.0], [0.0], [0.0]])
+    pooled = groups.pool(x).flatten()
+    heard = {(int(t), float(p)) for t, p in zip(groups.target, pooled, strict=True)}
+    assert heard == {(3, 1.0), (3, 1.0), (3, 2.0), (4, 2.0)}
+
+
+def test_relational_conv_rejects_blocks_that_do_not_divide():
+    with pytest.raises(ValueError, match="num_blocks must divide in_channels"):
+        RelationalConv(6, 6, 2, num_blocks=4)
 
 
 def test_gradient_reversal_is_identity_forward_and_negates_backward():

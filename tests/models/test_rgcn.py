@@ -30,6 +30,9 @@ def test_a_relabelled_subgraph_with_n_id_gives_the_same_embeddings(toy_graph):
 
 def test_relation_types_matter(toy_graph):
     model = _model(toy_graph)
+    with torch.no_grad():  # relations start alike (identity weights); make them differ
+        for conv in model.convs:
+            conv.weight.normal_()
     full = model(toy_graph.edge_index, toy_graph.edge_type)
     swapped = toy_graph.edge_type.clone()
     knowledge = swapped >= 2
@@ -67,17 +70,28 @@ def test_edge_type_is_required(toy_graph):
         ({"num_entities": -1}, "num_entities must be non-negative, got -1"),
         ({"embedding_dim": 0}, "embedding_dim must be positive, got 0"),
         ({"dropout": 1.0}, r"dropout must lie in \[0, 1\), got 1.0"),
-        ({"num_bases": 0}, "num_bases must be positive or None, got 0"),
+        ({"block_size": 3}, r"block_size must divide embedding_dim \(8\), got 3"),
+        ({"num_interaction_relations": 3}, r"must lie in \[0, 2\], got 3"),
     ],
 )
 def test_bad_arguments_are_rejected_with_the_value(kwargs, message):
-    args = {"num_users": 2, "num_items": 2, "num_entities": 1, "num_relations": 2, **kwargs}
+    args = {
+        "num_users": 2,
+        "num_items": 2,
+        "num_entities": 1,
+        "num_relations": 2,
+        "embedding_dim": 8,
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=message):
         RGCNRecommender(**args)
 
 
 def test_a_graph_changed_in_place_is_not_served_from_the_cache(toy_graph):
     model = _model(toy_graph)
+    with torch.no_grad():
+        for conv in model.convs:
+            conv.weight.normal_()
     edge_type = toy_graph.edge_type.clone()
     before = model(toy_graph.edge_index, edge_type)
     assert torch.equal(model(toy_graph.edge_index, edge_type), before)

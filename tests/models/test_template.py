@@ -42,7 +42,7 @@ CASES = [
     ),
     Case(
         "RGCNRecommender",
-        lambda g: kgrec.models.RGCNRecommender(*_sizes(g), embedding_dim=8, num_bases=2),
+        lambda g: kgrec.models.RGCNRecommender(*_sizes(g), embedding_dim=8, block_size=2),
     ),
     Case(
         "CrossDomainRecommender",
