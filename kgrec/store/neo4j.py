@@ -283,12 +283,18 @@ class Neo4jStore(GraphStore):
                 if missing:
                     raise unknown_keys_error(kind, missing, "recommendations")
             self._apply_schema()
-            rows = _records(table)
+            rows = _fan_out_rows(
+                table.sort_values("user_id", kind="stable"),
+                "user_id",
+                "item_uid",
+                ["score", "rank", "model"],
+            )
+            chunks = _chunks(rows, self.batch_size, size=_fan_out_size)
 
             def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
                 tx.run(q.DELETE_RECOMMENDATIONS, run=run).consume()
-                for chunk in _chunks(rows, self.batch_size):
-                    tx.run(q.CREATE_RECOMMENDATIONS, rows=chunk).consume()
+                for chunk in chunks:
+                    tx.run(q.CREATE_RECOMMENDATIONS, run=run, **_end_positions(chunk)).consume()
 
             with self.driver.session(database=self.database) as session:
                 session.execute_write(replace)
@@ -369,13 +375,6 @@ def _present(value: Any) -> bool:
     if value is None or value is pd.NA:
         return False
     return not (isinstance(value, float) and math.isnan(value))
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values, missing values as None."""
-    return [
-        {k: (v if _present(v) else None) for k, v in row.items()} for row in df.to_dict("records")
-    ]
 
 
 def _node_rows(df: pd.DataFrame, key: str) -> list[dict[str, Any]]:

@@ -247,12 +247,17 @@ def create_vector_index(kind: str, property: str) -> str:
 # -- recommendations -----------------------------------------------------------------------
 
 DELETE_RECOMMENDATIONS = "MATCH ()-[r:RECOMMENDED {run: $run}]->() DELETE r"
-CREATE_RECOMMENDATIONS = """
-UNWIND $rows AS row
-MATCH (u:User {user_id: row.user_id})
-MATCH (i:Item {uid: row.item_uid})
-CREATE (u)-[:RECOMMENDED {score: row.score, rank: row.rank, model: row.model, run: row.run}]->(i)
+# fan-out rows (see above): a user's recommendations, its items by position in $ends
+CREATE_RECOMMENDATIONS = (
+    _fan_out("User", "Item", "u")
+    + """CALL (u, row, ends) {
+  UNWIND range(0, size(row.ends) - 1) AS k
+  WITH u, ends[row.ends[k]][0] AS i, row.score[k] AS score, row.rank[k] AS rank,
+       row.model[k] AS model
+  CREATE (u)-[:RECOMMENDED {score: score, rank: rank, model: model, run: $run}]->(i)
+}
 """
+)
 RECOMMENDATIONS = """
 MATCH (u:User)-[r:RECOMMENDED]->(i:Item)
 WHERE $run IS NULL OR r.run = $run
