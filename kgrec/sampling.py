@@ -45,9 +45,15 @@ def neighbor_loader(graph: Data, model: GraphRecommender, num_neighbors: int | S
         raise ValueError(f"num_neighbors must be positive (or -1 for all), got {fanout}")
     if graph.edge_type is None:
         raise ValueError("neighbour sampling needs the graph's edge_type")
-    # only the structure: other node-sized attributes would be sliced for nothing
+    # only the structure, and each node's number of interactions in the whole graph (for
+    # LightGCN-style normalisation): other node-sized attributes would be sliced for nothing
+    interactions = graph.edge_type < getattr(model, "num_interaction_relations", 2)
+    degree = torch.bincount(graph.edge_index[1, interactions], minlength=graph.num_nodes)
     structure = Data(
-        edge_index=graph.edge_index, edge_type=graph.edge_type, num_nodes=graph.num_nodes
+        edge_index=graph.edge_index,
+        edge_type=graph.edge_type,
+        degree=degree,
+        num_nodes=graph.num_nodes,
     )
     return NeighborLoader(structure, num_neighbors=fanout)
 
@@ -78,7 +84,7 @@ def train_epoch(
         seeds, local = torch.unique(nodes, return_inverse=True)
         batch = loader(seeds)
         optimizer.zero_grad()
-        node_emb = model(batch.edge_index, batch.edge_type, n_id=batch.n_id)
+        node_emb = model(batch.edge_index, batch.edge_type, n_id=batch.n_id, degree=batch.degree)
         seed_emb = node_emb[: seeds.numel()]
         user_emb, pos_emb, neg_emb = seed_emb[local].chunk(3)
         loss = bpr_loss(

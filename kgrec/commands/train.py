@@ -93,6 +93,7 @@ def _cross_domain(graph: Data, hp: dict) -> GraphRecommender:
         text_features=graph.x if "x" in graph else None,
         embedding_dim=hp["dim"],
         num_layers=hp["layers"],
+        adversarial_weight=hp.get("adversarial_weight", 0.0),
     )
 
 
@@ -141,6 +142,7 @@ def run_train(args: argparse.Namespace) -> int:
         "patience": args.patience,
         "reg_weight": args.reg_weight,
         "target_weight": args.target_weight,
+        "adversarial_weight": args.adversarial_weight,
         "batching": args.batching,
     }
     experiment = load_experiment(
@@ -287,6 +289,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=1.0,
         help="BPR weight of target-domain pairs relative to other domains' (1)",
+    )
+    parser.add_argument(
+        "--adversarial-weight",
+        type=float,
+        default=0.0,
+        help="cross-domain: weight of the domain discriminator's loss behind gradient reversal "
+        "(0: none; 0.01 and 0.1 made training diverge on ml1m-action-comedy validation)",
     )
     parser.add_argument("--batching", choices=BATCHING, default="full")
     parser.add_argument(

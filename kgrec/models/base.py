@@ -35,11 +35,13 @@ class GraphRecommender(nn.Module):
         edge_type: Tensor | None = None,
         *,
         n_id: Tensor | None = None,
+        degree: Tensor | None = None,
     ) -> Tensor:
         """Embeddings of the nodes of the graph given, shape ``[num_nodes, dim]``.
 
         With ``n_id`` (a sampled subgraph, PyG loader style) the graph's node ``j`` is global
-        node ``n_id[j]``; without it the graph is the whole node space.
+        node ``n_id[j]`` and ``degree[j]`` its number of interactions in the whole graph;
+        without it the graph is the whole node space.
         """
         raise NotImplementedError
 

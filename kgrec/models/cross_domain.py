@@ -58,9 +58,12 @@ class CrossDomainRecommender(RGCNRecommender):
         text_features: optional ``[num_nodes, d_text]`` text embeddings, zeros where a node has
             none; a fixed input of the model (a non-persistent buffer: pass the same features
             when rebuilding a model to load a checkpoint).
-        embedding_dim, num_layers, block_size, num_interaction_relations, dropout: as for the
-            R-GCN recommender.
+        embedding_dim, num_layers, block_size, num_interaction_relations, dropout, symmetric: as
+            for the R-GCN recommender.
         adversarial_weight: :math:`\lambda`, the weight of the discriminator loss (0: none).
+            On ml1m-action-comedy (Adam, lr 0.004) both 0.1 and 0.01 made the BPR loss jump
+            (to 6.0 and 0.84 within 8 epochs) while 0 trained smoothly; ``kgrec train``
+            defaults to 0.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class CrossDomainRecommender(RGCNRecommender):
         block_size: int = 1,
         num_interaction_relations: int = 2,
         dropout: float = 0.0,
+        symmetric: bool = True,
         adversarial_weight: float = 0.1,
     ) -> None:
         super().__init__(
@@ -90,6 +94,7 @@ class CrossDomainRecommender(RGCNRecommender):
             block_size=block_size,
             num_interaction_relations=num_interaction_relations,
             dropout=dropout,
+            symmetric=symmetric,
         )
         if num_domains <= 0:
             raise ValueError(f"num_domains must be positive, got {num_domains}")

@@ -57,6 +57,8 @@ def relation_groups(
     num_relations: int,
     *,
     averaged: Tensor | None = None,
+    symmetric: Tensor | None = None,
+    degree: Tensor | None = None,
 ) -> RelationGroups:
     r"""Group ``edge_index`` (``[2, E]``, source -> target) by relation and target node.
 
@@ -64,12 +66,22 @@ def relation_groups(
     (boolean ``[num_relations]``) marks relations whose messages are moreover averaged over
     those of them that reach the target (:math:`c_{i,r}` times their number), so that a node
     with many such relations does not hear them louder than its other relations.
+    ``symmetric`` (boolean ``[num_relations]``) marks relations normalised as in GCN and
+    LightGCN instead: an edge :math:`j \to i` weighs :math:`1 / \sqrt{d_i d_j}`, where
+    :math:`d_v` is the number of edges of these relations that reach :math:`v` (for
+    interactions, which run both ways: a node's number of interactions), so that a popular
+    item speaks more softly on each edge. On a sampled subgraph pass ``degree``, the
+    ``[num_nodes]`` degrees in the whole graph: an edge then weighs
+    :math:`\frac{1}{s_i} \sqrt{d_i / d_j}` with :math:`s_i` the edges sampled at
+    :math:`i`, an unbiased estimate of the full sum (exactly it when nothing is left out).
     """
     if edge_type.numel() and (int(edge_type.min()) < 0 or int(edge_type.max()) >= num_relations):
         raise ValueError(
             f"edge_type must lie in [0, {num_relations}), "
             f"got values in [{int(edge_type.min())}, {int(edge_type.max())}]"
         )
+    if averaged is not None and symmetric is not None and bool((averaged & symmetric).any()):
+        raise ValueError("a relation cannot be both averaged and symmetric")
     source, target = edge_index
     keys, group = torch.unique(edge_type * num_nodes + target, return_inverse=True)
     relation, group_target = keys // num_nodes, keys % num_nodes
@@ -78,9 +90,17 @@ def relation_groups(
         is_averaged = averaged[relation]
         heard = torch.bincount(group_target[is_averaged], minlength=num_nodes)
         scale = torch.where(is_averaged, scale / heard[group_target].clamp(min=1), scale)
+    value = scale[group]
+    if symmetric is not None:
+        is_symmetric = symmetric[edge_type]
+        if degree is None:
+            degree = torch.bincount(target[is_symmetric], minlength=num_nodes)
+        degree = degree.to(torch.float).clamp(min=1)
+        ratio = (degree[target] / degree[source]).sqrt()
+        value = torch.where(is_symmetric, value * ratio, value)
     mean = torch.sparse_coo_tensor(
         torch.stack([group, source]),
-        scale[group],
+        value,
         (keys.numel(), num_nodes),
         check_invariants=False,  # indices built right here
     ).coalesce()

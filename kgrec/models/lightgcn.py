@@ -81,6 +81,7 @@ class LightGCNRecommender(GraphRecommender):
         edge_type: Tensor | None = None,
         *,
         n_id: Tensor | None = None,
+        degree: Tensor | None = None,
     ) -> Tensor:
         if n_id is not None:
             raise ValueError("LightGCNRecommender trains full-batch; n_id is not supported")

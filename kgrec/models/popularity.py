@@ -39,6 +39,7 @@ class Popularity(GraphRecommender):
         edge_type: Tensor | None = None,
         *,
         n_id: Tensor | None = None,
+        degree: Tensor | None = None,
     ) -> Tensor:
         if n_id is not None:
             raise ValueError("Popularity counts over the whole graph; n_id is not supported")

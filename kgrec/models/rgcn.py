@@ -44,12 +44,15 @@ class RGCNRecommender(GraphRecommender):
     knowledge-graph relation), without self-connection or bias:
 
     .. math::
-        \mathbf{x}^{(l+1)}_i = \sum_{r \in \mathcal{R}} \frac{1}{c_{i,r}}
-        \sum_{j \in \mathcal{N}_r(i)} \mathbf{\Theta}^{(l)}_r \mathbf{x}^{(l)}_j,
-        \qquad c_{i,r} = |\mathcal{N}_r(i)| \text{ for interactions},\quad
-        c_{i,r} = |\mathcal{N}_r(i)| \, |\mathcal{R}^{\textrm{KG}}(i)| \text{ for knowledge},
+        \mathbf{x}^{(l+1)}_i = \sum_{r \in \mathcal{R}}
+        \sum_{j \in \mathcal{N}_r(i)} \frac{1}{c_{i,j,r}} \mathbf{\Theta}^{(l)}_r
+        \mathbf{x}^{(l)}_j,
+        \qquad c_{i,j,r} = \sqrt{|\mathcal{N}_r(i)| \, |\mathcal{N}^{\textrm{out}}_r(j)|}
+        \text{ for interactions},\quad
+        c_{i,j,r} = |\mathcal{N}_r(i)| \, |\mathcal{R}^{\textrm{KG}}(i)| \text{ for knowledge},
 
-    so a node hears the mean of its interaction neighbours and the mean, over the knowledge
+    so interactions are normalised as in LightGCN (``symmetric=False``: averaged,
+    :math:`c_{i,j,r} = |\mathcal{N}_r(i)|`) and a node hears the mean, over the knowledge
     relations that reach it, of the mean of their neighbours: an item with twenty knowledge
     relations does not drown its users in them. :math:`\mathbf{\Theta}_r` is block-diagonal
     (the R-GCN paper's regulariser; blocks of ``block_size``, 1 by default: one weight per
@@ -62,8 +65,9 @@ class RGCNRecommender(GraphRecommender):
         \hat{y}_{ui} = \mathbf{e}_u^{\top} \mathbf{e}_i.
 
     Knowledge reaches items (and through them users) along typed edges, so items that share
-    actors, directors or genres move together. Mean aggregation also keeps neighbour-sampled
-    mini-batches (:mod:`kgrec.sampling`) unbiased.
+    actors, directors or genres move together. With interaction relations only and
+    :math:`\mathbf{\Theta}_r = \mathbf{I}` the model is LightGCN. On neighbour-sampled
+    mini-batches (:mod:`kgrec.sampling`) the degrees are those of the sampled subgraph.
 
     Args:
         num_users: number of users ``U`` (nodes ``0 .. U-1``).
@@ -78,8 +82,9 @@ class RGCNRecommender(GraphRecommender):
             others knowledge relations (:mod:`kgrec.data.export` numbers user -> item 0 and
             item -> user 1).
         dropout: dropout on each layer's output while training.
+        symmetric: normalise interaction relations as LightGCN does (True) or average them.
 
-    Shapes: ``forward(edge_index [2, E], edge_type [E], n_id=None)`` returns
+    Shapes: ``forward(edge_index [2, E], edge_type [E], n_id=None, degree=None)`` returns
     ``[num_nodes, embedding_dim]`` (``[len(n_id), embedding_dim]`` for a sampled subgraph).
     """
 
@@ -95,6 +100,7 @@ class RGCNRecommender(GraphRecommender):
         block_size: int = 1,
         num_interaction_relations: int = 2,
         dropout: float = 0.0,
+        symmetric: bool = True,
     ) -> None:
         super().__init__(num_users, num_items)
         check_graph_sizes(num_entities, num_relations, embedding_dim, num_layers, dropout)
@@ -114,6 +120,7 @@ class RGCNRecommender(GraphRecommender):
         self.block_size = block_size
         self.num_interaction_relations = num_interaction_relations
         self.dropout = dropout
+        self.symmetric = symmetric
         self.num_nodes = num_users + num_items + num_entities
         # the graph's relation groups, kept while the same unmodified tensors come back
         self._cached_groups: tuple[Tensor, Tensor, int, int, RelationGroups] | None = None
@@ -143,10 +150,15 @@ class RGCNRecommender(GraphRecommender):
         edge_type: Tensor | None = None,
         *,
         n_id: Tensor | None = None,
+        degree: Tensor | None = None,
     ) -> Tensor:
+        """With ``n_id`` (a sampled subgraph), ``degree`` gives the subgraph nodes' numbers of
+        interactions in the whole graph, for LightGCN's normalisation (see
+        :func:`~kgrec.models.layers.relation_groups`); by default they are counted in
+        ``edge_index``."""
         edge_type = require_edge_type(self, edge_type)
         x = self.node_input(n_id)
-        groups = self.relation_groups(edge_index, edge_type, x.size(0))
+        groups = self.relation_groups(edge_index, edge_type, x.size(0), degree)
         layers = [x]
         for layer, conv in enumerate(self.convs):
             x = self.adapt(layer, conv(x, edge_index, edge_type, groups), n_id)
@@ -155,27 +167,33 @@ class RGCNRecommender(GraphRecommender):
         return torch.stack(layers).mean(dim=0)
 
     def relation_groups(
-        self, edge_index: Tensor, edge_type: Tensor, num_nodes: int
+        self, edge_index: Tensor, edge_type: Tensor, num_nodes: int, degree: Tensor | None = None
     ) -> RelationGroups:
         """:func:`~kgrec.models.layers.relation_groups` of the graph, computed once for as long
         as the same tensors, unmodified, are passed again (the trainer's full graph)."""
         versions = (edge_index._version, edge_type._version)
         cached = self._cached_groups
         if (
-            cached is not None
+            degree is None
+            and cached is not None
             and cached[0] is edge_index
             and cached[1] is edge_type
             and cached[2:4] == versions
             and cached[4].mean.size(1) == num_nodes
         ):
             return cached[4]
-        knowledge = torch.arange(self.num_relations, device=edge_type.device)
+        knowledge = (
+            torch.arange(self.num_relations, device=edge_type.device)
+            >= self.num_interaction_relations
+        )
         groups = relation_groups(
             edge_index,
             edge_type,
             num_nodes,
             self.num_relations,
-            averaged=knowledge >= self.num_interaction_relations,
+            averaged=knowledge,
+            symmetric=~knowledge if self.symmetric else None,
+            degree=degree,
         )
         self._cached_groups = (edge_index, edge_type, *versions, groups)
         return groups

@@ -121,3 +121,41 @@ def test_domain_adaptive_layer_routes_nodes_by_domain():
 def test_domain_adaptive_layer_rejects_no_domains():
     with pytest.raises(ValueError, match="num_domains must be positive, got 0"):
         DomainAdaptiveLayer(4, num_domains=0)
+
+
+def test_symmetric_relations_weigh_edges_by_both_degrees():
+    # relation 0 both ways: 0 - 2, 1 - 2, 1 - 3 (degrees 1, 2, 2, 1); relation 1: 0 -> 3
+    edge_index = torch.tensor([[0, 2, 1, 2, 1, 3, 0], [2, 0, 2, 1, 3, 1, 3]])
+    edge_type = torch.tensor([0, 0, 0, 0, 0, 0, 1])
+    symmetric = torch.tensor([True, False])
+    groups = relation_groups(edge_index, edge_type, 4, 2, symmetric=symmetric)
+    dense = groups.mean.to_dense()[groups.ptr[0] : groups.ptr[1]]  # relation 0, targets 0..3
+    expected = torch.tensor(
+        [
+            [0, 0, 1 / 2**0.5, 0],
+            [0, 0, 1 / 2, 1 / 2**0.5],
+            [1 / 2**0.5, 1 / 2, 0, 0],
+            [0, 1 / 2**0.5, 0, 0],
+        ]
+    )
+    assert torch.allclose(dense, expected)
+    assert torch.allclose(groups.mean.to_dense()[-1], torch.tensor([1.0, 0, 0, 0]))  # averages
+    # a sample of the edges at 2 (only 0 -> 2) with whole-graph degrees: s_i = 1, d_2 = 2
+    sampled = relation_groups(
+        edge_index[:, :1],
+        edge_type[:1],
+        4,
+        2,
+        symmetric=symmetric,
+        degree=torch.tensor([1, 2, 2, 1]),
+    )
+    assert torch.allclose(sampled.mean.to_dense(), torch.tensor([[2**0.5, 0, 0, 0]]))
+    with pytest.raises(ValueError, match="both averaged and symmetric"):
+        relation_groups(
+            edge_index,
+            edge_type,
+            4,
+            2,
+            averaged=torch.tensor([True, False]),
+            symmetric=symmetric,
+        )

@@ -97,3 +97,32 @@ def test_a_graph_changed_in_place_is_not_served_from_the_cache(toy_graph):
     assert torch.equal(model(toy_graph.edge_index, edge_type), before)
     edge_type[edge_type >= 2] = 2  # every knowledge edge becomes relation 0's head -> tail
     assert not torch.allclose(model(toy_graph.edge_index, edge_type), before)
+
+
+def test_on_interactions_alone_it_starts_as_lightgcn(toy_graph):
+    from kgrec.models import LightGCNRecommender
+
+    interactions = toy_graph.edge_type < 2
+    edge_index = toy_graph.edge_index[:, interactions]
+    edge_type = toy_graph.edge_type[interactions]
+    rgcn = RGCNRecommender(
+        toy_graph.num_users, toy_graph.num_items, 0, 2, embedding_dim=8, num_layers=3
+    )
+    lightgcn = LightGCNRecommender(
+        toy_graph.num_users, toy_graph.num_items, embedding_dim=8, num_layers=3
+    )
+    with torch.no_grad():
+        rgcn.embedding.weight.copy_(lightgcn.lightgcn.embedding.weight)
+    expected = lightgcn(edge_index)
+    assert torch.allclose(rgcn(edge_index, edge_type), expected, atol=1e-6)
+    averaging = RGCNRecommender(
+        toy_graph.num_users,
+        toy_graph.num_items,
+        0,
+        2,
+        embedding_dim=8,
+        num_layers=3,
+        symmetric=False,
+    )
+    averaging.load_state_dict(rgcn.state_dict())
+    assert not torch.allclose(averaging(edge_index, edge_type), expected, atol=1e-4)

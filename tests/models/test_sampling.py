@@ -57,7 +57,7 @@ def test_all_neighbours_give_the_seeds_their_full_batch_embeddings(toy_graph, bu
     seeds = torch.tensor([0, 4, 7, 12])
     batch = neighbor_loader(toy_graph, model, -1)(seeds)
     assert torch.equal(batch.n_id[: len(seeds)], seeds)
-    sub = model(batch.edge_index, batch.edge_type, n_id=batch.n_id)
+    sub = model(batch.edge_index, batch.edge_type, n_id=batch.n_id, degree=batch.degree)
     assert torch.allclose(sub[: len(seeds)], full[seeds], atol=1e-5)
 
 
