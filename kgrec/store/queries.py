@@ -52,8 +52,20 @@ MERGE (i)-[:IN_DOMAIN]->(d)
 # adds relationships of the same start node at the same time: one load per database at a time.)
 
 
-def _fan_out(start: str, end: str, node: str = "n") -> str:
-    """The chunk's end nodes collected in $ends order, then one row per start node."""
+def _fan_out(
+    start: str,
+    end: str,
+    values: tuple[str, ...],
+    body: str,
+    *,
+    node: str,
+    other: str,
+    guard: str = "",
+) -> str:
+    """A fan-out statement: the chunk's end nodes collected in $ends order, then per start node
+    (``node``, kept by ``guard`` when one is given) one row per relationship, with the end node
+    as ``other`` and each column of ``values`` under its own name, on which ``body`` acts."""
+    columns = "".join(f", row.{name}[k] AS {name}" for name in values)
     return f"""
 UNWIND range(0, size($ends) - 1) AS position
 OPTIONAL {_match(end, "e", "$ends[position]")}
@@ -61,28 +73,29 @@ WITH position, e ORDER BY position
 WITH collect([e]) AS ends
 UNWIND $rows AS row
 {_match(start, node, "row.start")}
-"""
-
-
-CREATE_INTERACTIONS = (
-    _fan_out("User", "Item", "u")
-    + """WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
-CALL (u, row, ends) {
+{guard}
+CALL ({node}, row, ends) {{
   UNWIND range(0, size(row.ends) - 1) AS k
-  WITH u, ends[row.ends[k]][0] AS i, row.rating[k] AS rating, row.timestamp[k] AS timestamp
-  CREATE (u)-[:INTERACTED {rating: rating, timestamp: timestamp}]->(i)
-}
+  WITH {node}, ends[row.ends[k]][0] AS {other}{columns}
+  {body}
+}}
 """
+
+
+_INTERACTION = {"values": ("rating", "timestamp"), "node": "u", "other": "i"}
+CREATE_INTERACTIONS = _fan_out(
+    "User",
+    "Item",
+    body="CREATE (u)-[:INTERACTED {rating: rating, timestamp: timestamp}]->(i)",
+    guard="WHERE NOT EXISTS { (u)-[:INTERACTED]->() }",
+    **_INTERACTION,
 )
-MERGE_INTERACTIONS = (
-    _fan_out("User", "Item", "u")
-    + """CALL (u, row, ends) {
-  UNWIND range(0, size(row.ends) - 1) AS k
-  WITH u, ends[row.ends[k]][0] AS i, row.rating[k] AS rating, row.timestamp[k] AS timestamp
-  MERGE (u)-[r:INTERACTED]->(i)
-  SET r.rating = coalesce(rating, r.rating), r.timestamp = coalesce(timestamp, r.timestamp)
-}
-"""
+MERGE_INTERACTIONS = _fan_out(
+    "User",
+    "Item",
+    body="""MERGE (u)-[r:INTERACTED]->(i)
+  SET r.rating = coalesce(rating, r.rating), r.timestamp = coalesce(timestamp, r.timestamp)""",
+    **_INTERACTION,
 )
 # the users among $keys that have no INTERACTED relationship yet
 FRESH_INTERACTIONS = """
@@ -95,14 +108,15 @@ RETURN key
 # (head_kind, tail_kind) -> statement. The guard is per tail kind: the same head may also have
 # relations to the other kind, written by the other statement.
 CREATE_KNOWLEDGE = {
-    (head, tail): _fan_out(head, tail, "h")
-    + f"""WHERE NOT EXISTS {{ (h)-[:RELATED]->(:{label(tail)}) }}
-CALL (h, row, ends) {{
-  UNWIND range(0, size(row.ends) - 1) AS k
-  WITH h, ends[row.ends[k]][0] AS t, row.relation[k] AS relation
-  CREATE (h)-[:RELATED {{relation: relation}}]->(t)
-}}
-"""
+    (head, tail): _fan_out(
+        head,
+        tail,
+        ("relation",),
+        "CREATE (h)-[:RELATED {relation: relation}]->(t)",
+        node="h",
+        other="t",
+        guard=f"WHERE NOT EXISTS {{ (h)-[:RELATED]->(:{label(tail)}) }}",
+    )
     for head in ("Item", "Entity")
     for tail in ("Item", "Entity")
 }
@@ -111,14 +125,15 @@ CALL (h, row, ends) {{
 # relation written so far in the transaction, for each row (quadratic). Expanding between the two
 # bound nodes is what MERGE should do; the guard makes the statement idempotent all the same.
 MERGE_KNOWLEDGE = {
-    (head, tail): _fan_out(head, tail, "h")
-    + """CALL (h, row, ends) {
-  UNWIND range(0, size(row.ends) - 1) AS k
-  WITH h, ends[row.ends[k]][0] AS t, row.relation[k] AS relation
-  WITH h, t, relation WHERE NOT relation IN [(h)-[r:RELATED]->(t) | r.relation]
-  CREATE (h)-[:RELATED {relation: relation}]->(t)
-}
-"""
+    (head, tail): _fan_out(
+        head,
+        tail,
+        ("relation",),
+        """WITH h, t, relation WHERE NOT relation IN [(h)-[r:RELATED]->(t) | r.relation]
+  CREATE (h)-[:RELATED {relation: relation}]->(t)""",
+        node="h",
+        other="t",
+    )
     for head in ("Item", "Entity")
     for tail in ("Item", "Entity")
 }
@@ -248,15 +263,13 @@ def create_vector_index(kind: str, property: str) -> str:
 
 DELETE_RECOMMENDATIONS = "MATCH ()-[r:RECOMMENDED {run: $run}]->() DELETE r"
 # fan-out rows (see above): a user's recommendations, its items by position in $ends
-CREATE_RECOMMENDATIONS = (
-    _fan_out("User", "Item", "u")
-    + """CALL (u, row, ends) {
-  UNWIND range(0, size(row.ends) - 1) AS k
-  WITH u, ends[row.ends[k]][0] AS i, row.score[k] AS score, row.rank[k] AS rank,
-       row.model[k] AS model
-  CREATE (u)-[:RECOMMENDED {score: score, rank: rank, model: model, run: $run}]->(i)
-}
-"""
+CREATE_RECOMMENDATIONS = _fan_out(
+    "User",
+    "Item",
+    ("score", "rank", "model"),
+    "CREATE (u)-[:RECOMMENDED {score: score, rank: rank, model: model, run: $run}]->(i)",
+    node="u",
+    other="i",
 )
 RECOMMENDATIONS = """
 MATCH (u:User)-[r:RECOMMENDED]->(i:Item)
