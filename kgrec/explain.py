@@ -171,7 +171,7 @@ def _text(index: GraphIndex, path: list[_Node], relations: list[str], kind: str)
         return f"you interacted with {h}, related to {target} ({relations[1]})"
     if kind == "entity":
         role = relations[2].rsplit(".", 1)[-1].replace("_", " ")  # film.film.actor -> actor
-        return f"you interacted with {h}; it and {target} share {index.label(path[2])} ({role})"
+        return f"you interacted with {h}; it and {target} share the {role} {index.label(path[2])}"
     return f"you interacted with {h}; {index.label(path[2])} did too, and interacted with {target}"
 
 

@@ -73,7 +73,7 @@ def test_rare_shared_entity_beats_hub_and_co_interaction():
         "Item:action:casino",
     ]
     assert best["relations"] == ["INTERACTED", "film.film.actor", "film.film.actor"]
-    assert best["text"] == "you interacted with Heat; it and Casino share De Niro (actor)"
+    assert best["text"] == "you interacted with Heat; it and Casino share the actor De Niro"
     kinds = set(table["kind"])
     assert kinds == {"entity", "co-interaction"}
     # the hub genre is found but ranked below the rare actor
