@@ -36,6 +36,7 @@ from neo4j.exceptions import ClientError
 
 from graph_schema import schema_statements
 from kgrec.store import LocalStore, Neo4jStore
+from kgrec.store.neo4j import delete_all
 from loaders import recbole
 
 TARGETS = ("local", "neo4j", "loadcsv")
@@ -64,11 +65,6 @@ CALL (row) {
   SET r.rating = toFloat(row.rating), r.timestamp = toFloat(row.timestamp)
 } IN TRANSACTIONS OF 10000 ROWS
 """
-# relationships first: a user's DETACH DELETE would take all its relationships into one transaction
-WIPE = (
-    "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS",
-    "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS",
-)
 IMPORT_DIR = "SHOW SETTINGS YIELD name, value WHERE name = 'server.directories.import' RETURN value"
 
 
@@ -137,7 +133,7 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
         )
         database = os.environ.get("NEO4J_DATABASE", "neo4j")
         with driver, driver.session(database=database) as session:
-            wipe(session)
+            delete_all(session)
             for statement in schema_statements():
                 session.run(statement).consume()
             session.run("CALL db.awaitIndexes(300)").consume()
@@ -153,15 +149,10 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
                 result.update(timings)
                 result["write_s"] = sum(timings.values())  # the LOAD CSV statements alone
             result["stats"] = store.stats()
-            wipe(session)  # leave the database as empty as it was found
+            delete_all(session)  # leave the database as empty as it was found
         result["server"] = server_memory(args.neo4j_dir)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
-
-
-def wipe(session) -> None:
-    for statement in WIPE:
-        session.run(statement).consume()
 
 
 def load_csv(session, graph) -> dict:

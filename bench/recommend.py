@@ -27,6 +27,7 @@ from pathlib import Path
 from neo4j import GraphDatabase, RoutingControl
 
 from kgrec.recommend import TOP_K, VECTOR_TOP_K
+from kgrec.store.neo4j import delete_all
 from kgrec.store.queries import vector_index_name
 
 
@@ -93,7 +94,7 @@ def main() -> None:
         )
     with GraphDatabase.driver(uri, auth=auth) as driver:
         with driver.session() as session:
-            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS").consume()
+            delete_all(session)
         load = kgrec(
             "load", "recbole", str(args.data), "--domain-rule", "ml1m-action-comedy", "--store", uri
         )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kgrec.store.neo4j import delete_all
+
 NEO4J_URI = os.environ.get("NEO4J_URI", f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT', '7687')}")
 NEO4J_AUTH = (
     os.environ.get("NEO4J_USERNAME", "neo4j"),
@@ -63,14 +65,8 @@ def neo4j_clean(neo4j_driver):
 
 
 def wipe_neo4j(driver) -> None:
-    # Relationships first, in batches: a DETACH DELETE of 10k dense users at once (an ml-1m
-    # graph) exceeds the transaction memory limit. CALL ... IN TRANSACTIONS needs an
-    # auto-commit transaction, hence session.run.
     with driver.session(database=NEO4J_DATABASE) as session:
-        session.run(
-            "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS"
-        ).consume()
-        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
+        delete_all(session)
     for kind in ("CONSTRAINT", "INDEX"):
         records = driver.execute_query(
             f"SHOW {kind}ES YIELD name, type" if kind == "INDEX" else "SHOW CONSTRAINTS YIELD name",

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from neo4j import Driver, Result, RoutingControl
+from neo4j import Driver, Result, RoutingControl, Session
 from neo4j.exceptions import (
     AuthError,
     DriverError,
@@ -369,6 +369,13 @@ class Neo4jStore(GraphStore):
             frame = self._frame(q.RECOMMENDATIONS, run=run)
         table = canonical(RECOMMENDATIONS, frame)
         return table.sort_values(["run", "user_id", "rank"], ignore_index=True)
+
+
+def delete_all(session: Session) -> None:
+    """Empty the session's database of nodes and relationships (indexes stay). ``CALL { } IN
+    TRANSACTIONS`` needs an auto-commit transaction, hence a session rather than a driver."""
+    for statement in q.DELETE_ALL:
+        session.run(statement).consume()
 
 
 def _present(value: Any) -> bool:
