@@ -77,6 +77,7 @@ def _rgcn(graph: Data, hp: dict) -> GraphRecommender:
         graph.num_relations,
         embedding_dim=hp["dim"],
         num_layers=hp["layers"],
+        entity_embeddings=hp.get("entity_embeddings", True),
     )
 
 
@@ -94,6 +95,7 @@ def _cross_domain(graph: Data, hp: dict) -> GraphRecommender:
         embedding_dim=hp["dim"],
         num_layers=hp["layers"],
         adversarial_weight=hp.get("adversarial_weight", 0.0),
+        entity_embeddings=hp.get("entity_embeddings", True),
     )
 
 
@@ -143,6 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
         "reg_weight": args.reg_weight,
         "target_weight": args.target_weight,
         "adversarial_weight": args.adversarial_weight,
+        "entity_embeddings": args.entity_embeddings,
         "batching": args.batching,
     }
     experiment = load_experiment(
@@ -296,6 +299,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.0,
         help="cross-domain: weight of the domain discriminator's loss behind gradient reversal "
         "(0: none; 0.01 and 0.1 made training diverge on ml1m-action-comedy validation)",
+    )
+    parser.add_argument(
+        "--entity-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rgcn, cross-domain: an ID embedding per knowledge-graph entity (default), or "
+        "none (entities start at zero, or at their text with cross-domain)",
     )
     parser.add_argument("--batching", choices=BATCHING, default="full")
     parser.add_argument(

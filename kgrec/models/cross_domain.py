@@ -58,8 +58,8 @@ class CrossDomainRecommender(RGCNRecommender):
         text_features: optional ``[num_nodes, d_text]`` text embeddings, zeros where a node has
             none; a fixed input of the model (a non-persistent buffer: pass the same features
             when rebuilding a model to load a checkpoint).
-        embedding_dim, num_layers, block_size, num_interaction_relations, dropout, symmetric: as
-            for the R-GCN recommender.
+        embedding_dim, num_layers, block_size, num_interaction_relations, dropout, symmetric,
+            entity_embeddings: as for the R-GCN recommender.
         adversarial_weight: :math:`\lambda`, the weight of the discriminator loss (0: none).
             On ml1m-action-comedy (Adam, lr 0.004) both 0.1 and 0.01 made the BPR loss jump
             (to 6.0 and 0.84 within 8 epochs) while 0 trained smoothly; ``kgrec train``
@@ -83,6 +83,7 @@ class CrossDomainRecommender(RGCNRecommender):
         dropout: float = 0.0,
         symmetric: bool = True,
         adversarial_weight: float = 0.1,
+        entity_embeddings: bool = True,
     ) -> None:
         super().__init__(
             num_users,
@@ -95,6 +96,7 @@ class CrossDomainRecommender(RGCNRecommender):
             num_interaction_relations=num_interaction_relations,
             dropout=dropout,
             symmetric=symmetric,
+            entity_embeddings=entity_embeddings,
         )
         if num_domains <= 0:
             raise ValueError(f"num_domains must be positive, got {num_domains}")

@@ -83,6 +83,10 @@ class RGCNRecommender(GraphRecommender):
             item -> user 1).
         dropout: dropout on each layer's output while training.
         symmetric: normalise interaction relations as LightGCN does (True) or average them.
+        entity_embeddings: give knowledge-graph entities ID embeddings (True), or start them at
+            zero (False): an entity is then, after one layer, the mean of the items it touches,
+            and knowledge acts as smoothing between items that share entities, with no
+            parameters per entity.
 
     Shapes: ``forward(edge_index [2, E], edge_type [E], n_id=None, degree=None)`` returns
     ``[num_nodes, embedding_dim]`` (``[len(n_id), embedding_dim]`` for a sampled subgraph).
@@ -101,6 +105,7 @@ class RGCNRecommender(GraphRecommender):
         num_interaction_relations: int = 2,
         dropout: float = 0.0,
         symmetric: bool = True,
+        entity_embeddings: bool = True,
     ) -> None:
         super().__init__(num_users, num_items)
         check_graph_sizes(num_entities, num_relations, embedding_dim, num_layers, dropout)
@@ -121,10 +126,12 @@ class RGCNRecommender(GraphRecommender):
         self.num_interaction_relations = num_interaction_relations
         self.dropout = dropout
         self.symmetric = symmetric
+        self.entity_embeddings = entity_embeddings
         self.num_nodes = num_users + num_items + num_entities
         # the graph's relation groups, kept while the same unmodified tensors come back
         self._cached_groups: tuple[Tensor, Tensor, int, int, RelationGroups] | None = None
-        self.embedding = nn.Embedding(self.num_nodes, embedding_dim)
+        num_embedded = self.num_nodes if entity_embeddings else num_users + num_items
+        self.embedding = nn.Embedding(num_embedded, embedding_dim)
         self.convs = nn.ModuleList(
             RelationalConv(
                 embedding_dim,
@@ -199,8 +206,16 @@ class RGCNRecommender(GraphRecommender):
         return groups
 
     def node_input(self, n_id: Tensor | None) -> Tensor:
-        """Layer-0 vectors of all nodes (``n_id`` None) or of the nodes ``n_id``."""
-        return self.embedding.weight if n_id is None else self.embedding(n_id)
+        """Layer-0 vectors of all nodes (``n_id`` None) or of the nodes ``n_id``; zeros for
+        entities without ID embeddings."""
+        weight = self.embedding.weight
+        if self.entity_embeddings:
+            return weight if n_id is None else self.embedding(n_id)
+        if n_id is None:
+            return torch.cat([weight, weight.new_zeros(self.num_entities, weight.size(1))])
+        embedded = n_id < weight.size(0)
+        x = weight.new_zeros(n_id.size(0), weight.size(1))
+        return x.index_put((embedded.nonzero().squeeze(1),), self.embedding(n_id[embedded]))
 
     def adapt(self, layer: int, x: Tensor, n_id: Tensor | None) -> Tensor:
         """What follows convolution ``layer`` (nothing here; subclasses add to it)."""

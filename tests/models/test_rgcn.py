@@ -126,3 +126,17 @@ def test_on_interactions_alone_it_starts_as_lightgcn(toy_graph):
     )
     averaging.load_state_dict(rgcn.state_dict())
     assert not torch.allclose(averaging(edge_index, edge_type), expected, atol=1e-4)
+
+
+def test_without_entity_embeddings_entities_start_at_zero_and_hear_their_items(toy_graph):
+    model = _model(toy_graph, entity_embeddings=False, num_layers=1)
+    users_items = toy_graph.num_users + toy_graph.num_items
+    assert model.embedding.num_embeddings == users_items
+    x = model.node_input(None)
+    assert x.shape == (model.num_nodes, model.embedding_dim)
+    assert torch.equal(x[users_items:], torch.zeros_like(x[users_items:]))
+    n_id = torch.tensor([users_items, 0, users_items - 1, model.num_nodes - 1])
+    assert torch.equal(model.node_input(n_id), x[n_id])
+    # one layer: an entity's output is (half, the layer mean) what it heard from its items
+    out = model(toy_graph.edge_index, toy_graph.edge_type)
+    assert out[users_items:].abs().sum(dim=1).gt(0).all()

@@ -24,9 +24,10 @@ class Case:
     model: str  # the class name in kgrec.models
     build: Callable[[Data], GraphRecommender]
     knowledge: bool = True  # False: the model sees the interaction edges only
+    variant: str = ""  # what sets this case apart from another of the same model
 
     def __str__(self) -> str:
-        return self.model
+        return f"{self.model}-{self.variant}" if self.variant else self.model
 
 
 def _sizes(graph: Data) -> tuple[int, int, int, int]:
@@ -53,6 +54,18 @@ CASES = [
             text_features=g.x,
             embedding_dim=8,
         ),
+    ),
+    Case(
+        "CrossDomainRecommender",
+        lambda g: kgrec.models.CrossDomainRecommender(
+            *_sizes(g),
+            g.num_domains,
+            item_domain=g.item_domain,
+            text_features=g.x,
+            embedding_dim=8,
+            entity_embeddings=False,
+        ),
+        variant="no-entity-embeddings",
     ),
 ]
 TARGET = 1  # the toy graph's comedy domain
