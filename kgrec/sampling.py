@@ -22,23 +22,27 @@ from torch_geometric.data import Data
 from torch_geometric.loader import NeighborLoader
 
 from kgrec.models.base import GraphRecommender
+from kgrec.models.rgcn import RGCNRecommender
 from kgrec.train import bpr_loss
 
 NUM_NEIGHBORS = 10
 
 
-def neighbor_loader(graph: Data, model: GraphRecommender, num_neighbors: int | Sequence[int]):
-    """A :class:`NeighborLoader` over ``graph``'s edges and edge types, one hop per layer.
+def neighbor_loader(
+    graph: Data, model: RGCNRecommender, num_neighbors: int | Sequence[int]
+) -> NeighborLoader:
+    """A :class:`NeighborLoader` over ``graph``'s edges and edge types, one hop per layer of
+    ``model`` (or as many as ``num_neighbors`` lists).
 
     Call it with seed node ids to get their sampled subgraph (``n_id`` lists the seeds first).
     """
+    if not isinstance(model, RGCNRecommender):
+        raise ValueError(
+            "neighbour sampling needs a relational model (RGCNRecommender or a subclass), "
+            f"got {model.__class__.__name__}"
+        )
     if isinstance(num_neighbors, int):
-        num_layers = getattr(model, "num_layers", None)
-        if num_layers is None:
-            raise ValueError(
-                f"{model.__class__.__name__} has no num_layers; give num_neighbors per layer"
-            )
-        fanout = [num_neighbors] * num_layers
+        fanout = [num_neighbors] * model.num_layers
     else:
         fanout = list(num_neighbors)
     if any(k == 0 or k < -1 for k in fanout):
@@ -47,12 +51,10 @@ def neighbor_loader(graph: Data, model: GraphRecommender, num_neighbors: int | S
         raise ValueError("neighbour sampling needs the graph's edge_type")
     # only the structure, and each node's number of interactions in the whole graph (for
     # LightGCN-style normalisation): other node-sized attributes would be sliced for nothing
-    interactions = graph.edge_type < getattr(model, "num_interaction_relations", 2)
-    degree = torch.bincount(graph.edge_index[1, interactions], minlength=graph.num_nodes)
     structure = Data(
         edge_index=graph.edge_index,
         edge_type=graph.edge_type,
-        degree=degree,
+        degree=model.interaction_degree(graph.edge_index, graph.edge_type, graph.num_nodes),
         num_nodes=graph.num_nodes,
     )
     return NeighborLoader(structure, num_neighbors=fanout)

@@ -189,6 +189,8 @@ class RGCNRecommender(GraphRecommender):
             and cached[4].mean.size(1) == num_nodes
         ):
             return cached[4]
+        if degree is None and self.symmetric:
+            degree = self.interaction_degree(edge_index, edge_type, num_nodes)
         knowledge = (
             torch.arange(self.num_relations, device=edge_type.device)
             >= self.num_interaction_relations
@@ -204,6 +206,13 @@ class RGCNRecommender(GraphRecommender):
         )
         self._cached_groups = (edge_index, edge_type, *versions, groups)
         return groups
+
+    def interaction_degree(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> Tensor:
+        """Each node's number of interaction edges reaching it in ``edge_index`` (LightGCN's
+        degree): what a sampled subgraph passes to :meth:`forward` as ``degree``, counted in the
+        whole graph."""
+        interactions = edge_type < self.num_interaction_relations
+        return torch.bincount(edge_index[1, interactions], minlength=num_nodes)
 
     def node_input(self, n_id: Tensor | None) -> Tensor:
         """Layer-0 vectors of all nodes (``n_id`` None) or of the nodes ``n_id``; zeros for

@@ -93,12 +93,12 @@ def test_neighbour_epochs_lower_the_training_loss(toy_graph, build):
 
 
 @needs_sampler
-def test_models_without_n_id_support_say_so(toy_graph):
+def test_models_without_sampling_support_say_so(toy_graph):
     pytest.importorskip("torch_sparse", reason="PyG's neighbour sampler needs torch-sparse")
     model = LightGCNRecommender(toy_graph.num_users, toy_graph.num_items, embedding_dim=4)
     optimizer = torch.optim.Adam(model.parameters())
     triples = _triples(toy_graph)
-    with pytest.raises(ValueError, match="n_id is not supported"):
+    with pytest.raises(ValueError, match=r"needs a relational model .* got LightGCNRecommender"):
         train_epoch(
             model,
             toy_graph,
@@ -123,7 +123,8 @@ def test_bad_fanouts_are_rejected(toy_graph, num_neighbors, message):
         neighbor_loader(toy_graph, _rgcn(toy_graph), num_neighbors)
 
 
-def test_an_int_fanout_needs_the_model_layers(toy_graph):
-    model = Popularity(toy_graph.num_users, toy_graph.num_items)
-    with pytest.raises(ValueError, match="has no num_layers; give num_neighbors per layer"):
-        neighbor_loader(toy_graph, model, 5)
+@pytest.mark.parametrize("model", [LightGCNRecommender(3, 4, embedding_dim=4), Popularity(3, 4)])
+def test_full_graph_models_reject_n_id(model):
+    edge_index = torch.tensor([[0, 3], [3, 0]])
+    with pytest.raises(ValueError, match="n_id is not supported"):
+        model(edge_index, n_id=torch.tensor([0, 3]))
