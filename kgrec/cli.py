@@ -26,14 +26,19 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``argv`` naming one, of that one only: a command
+    module imports what its command needs (torch and PyG for training, about 7 s), and
+    ``kgrec load`` should not wait for them."""
+    named = next((arg for arg in argv or [] if not arg.startswith("-")), None)
+    commands = [named] if named in COMMANDS else COMMANDS
     parser = argparse.ArgumentParser(
         prog="kgrec",
         description="Knowledge-graph-centric, cross-domain recommender.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in commands:
         try:
             module = importlib.import_module(f"kgrec.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -45,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
