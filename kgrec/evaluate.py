@@ -105,7 +105,8 @@ def evaluate(
 
 
 def format_table(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
-    """A plain-text table: one row per phase and user group, one column per metric@K."""
+    """A plain-text table: one row per phase and user group, one column per metric@K. A phase
+    without cold-start users shows its ``all`` row only (``warm`` would repeat it)."""
     columns: list[str] = []
     for phase in metrics.values():
         for group in phase.values():
@@ -114,6 +115,8 @@ def format_table(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> st
     header = ["phase", "group", "users", *columns]
     rows = [header]
     for phase, groups in metrics.items():
+        if not groups.get("cold", {}).get("users"):
+            groups = {group: values for group, values in groups.items() if group == "all"}
         for group, values in groups.items():
             cells = [f"{values[c]:.4f}" if c in values else "-" for c in columns]
             rows.append([phase, group, str(int(values.get("users", 0))), *cells])

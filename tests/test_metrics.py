@@ -71,3 +71,18 @@ def test_short_lists_are_rejected() -> None:
     metrics = RankingMetrics(50, ks=(10, 20))
     with pytest.raises(ValueError, match=r"top_items must be \[users, >= 20\]"):
         metrics.update(torch.zeros(3, 10, dtype=torch.long), torch.zeros(2, 1, dtype=torch.long))
+
+
+def test_the_table_shows_warm_and_cold_rows_only_when_there_are_cold_users():
+    from kgrec.evaluate import format_table
+
+    row = {"users": 3, "ndcg@20": 0.25, "recall@10": 0.5}
+    cold = {"users": 0}
+    lines = format_table({"test": {"all": row, "warm": row, "cold": cold}}).splitlines()
+    assert [line.split()[:3] for line in lines] == [
+        ["phase", "group", "users"],
+        ["test", "all", "3"],
+    ]
+    assert lines[0].split()[3:] == ["recall@10", "ndcg@20"]
+    lines = format_table({"test": {"all": row, "warm": row, "cold": {**row, "users": 1}}})
+    assert [line.split()[1] for line in lines.splitlines()[1:]] == ["all", "warm", "cold"]
