@@ -34,6 +34,17 @@ def _sizes(graph: Data) -> tuple[int, int, int, int]:
     return graph.num_users, graph.num_items, graph.num_entities, graph.num_relations
 
 
+def _cross_domain(graph: Data, **options) -> GraphRecommender:
+    return kgrec.models.CrossDomainRecommender(
+        *_sizes(graph),
+        graph.num_domains,
+        item_domain=graph.item_domain,
+        text_features=graph.x,
+        embedding_dim=8,
+        **options,
+    )
+
+
 CASES = [
     Case("Popularity", lambda g: kgrec.models.Popularity(g.num_users, g.num_items), False),
     Case(
@@ -45,26 +56,10 @@ CASES = [
         "RGCNRecommender",
         lambda g: kgrec.models.RGCNRecommender(*_sizes(g), embedding_dim=8, block_size=2),
     ),
+    Case("CrossDomainRecommender", lambda g: _cross_domain(g)),
     Case(
         "CrossDomainRecommender",
-        lambda g: kgrec.models.CrossDomainRecommender(
-            *_sizes(g),
-            g.num_domains,
-            item_domain=g.item_domain,
-            text_features=g.x,
-            embedding_dim=8,
-        ),
-    ),
-    Case(
-        "CrossDomainRecommender",
-        lambda g: kgrec.models.CrossDomainRecommender(
-            *_sizes(g),
-            g.num_domains,
-            item_domain=g.item_domain,
-            text_features=g.x,
-            embedding_dim=8,
-            entity_embeddings=False,
-        ),
+        lambda g: _cross_domain(g, entity_embeddings=False),
         variant="no-entity-embeddings",
     ),
 ]
