@@ -37,13 +37,16 @@ class CrossDomainRecommender(RGCNRecommender):
     shape: no special case.
 
     **Domain alignment.** A discriminator :math:`f` predicts an item's domain from
-    :math:`\mathbf{z}_i` behind a gradient reversal layer (Ganin & Lempitsky, 2015, `DANN
-    <https://arxiv.org/abs/1409.7495>`_), so that training it pushes the item representations
-    of different domains to one distribution (:meth:`auxiliary_loss`, domain-balanced):
+    the direction of :math:`\mathbf{z}_i` behind a gradient reversal layer (Ganin & Lempitsky,
+    2015, `DANN <https://arxiv.org/abs/1409.7495>`_), so that training it pushes the item
+    representations of different domains to one distribution (:meth:`auxiliary_loss`,
+    domain-balanced; on unnormalised vectors the reversed gradient is free to grow their norms
+    to fool the discriminator, and on ml1m-action-comedy the BPR loss diverged):
 
     .. math::
         \mathcal{L}_{\textrm{adv}} = \lambda \,
-        \mathrm{CE}\big(f(\mathrm{GRL}(\mathbf{z}_i)), \mathrm{domain}(i)\big).
+        \mathrm{CE}\big(f(\mathrm{GRL}(\mathbf{z}_i / \lVert \mathbf{z}_i \rVert)),
+        \mathrm{domain}(i)\big).
 
     **Training.** Multi-task BPR over the interactions of all domains with the target domain's
     weighted (:func:`kgrec.train.fit`'s ``target_weight``), plus
@@ -61,9 +64,9 @@ class CrossDomainRecommender(RGCNRecommender):
         embedding_dim, num_layers, block_size, num_interaction_relations, dropout, symmetric,
             entity_embeddings: as for the R-GCN recommender.
         adversarial_weight: :math:`\lambda`, the weight of the discriminator loss (0: none).
-            On ml1m-action-comedy (Adam, lr 0.004) both 0.1 and 0.01 made the BPR loss jump
-            (to 6.0 and 0.84 within 8 epochs) while 0 trained smoothly; ``kgrec train``
-            defaults to 0.
+            On ml1m-action-comedy's validation split (Adam, lr 0.004, seed 0) 0.1 trains
+            smoothly and gives NDCG@20 0.2839 against 0.2847 without it (cold-start users
+            0.5005 against 0.4969); ``kgrec train`` defaults to 0.
     """
 
     def __init__(
@@ -188,7 +191,9 @@ class CrossDomainRecommender(RGCNRecommender):
             item_emb = node_emb[is_item]
         if items.numel() == 0:
             return None
-        logits = self.discriminator(item_emb)
+        # directions only: through the reversal the representations would otherwise grow
+        # without bound to fool the discriminator
+        logits = self.discriminator(F.normalize(item_emb, dim=-1))
         loss = F.cross_entropy(logits, self.item_domain[items], weight=self.domain_balance)
         return self.adversarial_weight * loss
 

@@ -54,7 +54,7 @@ def test_discriminator_gradient_is_reversed_into_the_representations(toy_graph):
     # the same loss without the reversal layer (discriminator[0])
     plain = node_emb.detach().requires_grad_()
     items = plain[toy_graph.num_users : toy_graph.num_users + toy_graph.num_items]
-    logits = model.discriminator[1:](items)
+    logits = model.discriminator[1:](F.normalize(items, dim=-1))
     loss = 0.5 * F.cross_entropy(logits, toy_graph.item_domain, weight=model.domain_balance)
     loss.backward()
     assert reversed_grad.abs().sum() > 0
