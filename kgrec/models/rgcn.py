@@ -39,9 +39,10 @@ class RGCNRecommender(GraphRecommender):
     (`He et al., 2020 <https://arxiv.org/abs/2002.02126>`_).
 
     Every node of ``[users | items | entities]`` has an ID embedding
-    :math:`\mathbf{x}^{(0)}_v`. Each layer is a relational convolution with one weight per
-    relation :math:`r` (user -> item interaction, its reverse, and both directions of every
-    knowledge-graph relation), without self-connection or bias:
+    :math:`\mathbf{x}^{(0)}_v` (with ``entity_embeddings=False`` entities start at zero).
+    Each layer is a relational convolution with one weight per relation :math:`r` (user -> item
+    interaction, its reverse, and both directions of every knowledge-graph relation), without
+    self-connection or bias:
 
     .. math::
         \mathbf{x}^{(l+1)}_i = \sum_{r \in \mathcal{R}}

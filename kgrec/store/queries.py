@@ -263,12 +263,6 @@ def create_vector_index(kind: str, property: str) -> str:
 
 DELETE_RECOMMENDATIONS = "MATCH ()-[r:RECOMMENDED {run: $run}]->() DELETE r"
 
-# Relationships first, in batches: a DETACH DELETE of dense nodes (ml-1m's users) takes all their
-# relationships into one transaction and can exceed the transaction memory limit.
-DELETE_ALL = (
-    "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS",
-    "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS",
-)
 # fan-out rows (see above): a user's recommendations, its items by position in $ends
 CREATE_RECOMMENDATIONS = _fan_out(
     "User",
@@ -284,3 +278,12 @@ WHERE $run IS NULL OR r.run = $run
 RETURN u.user_id AS user_id, i.uid AS item_uid, r.score AS score, r.rank AS rank,
        r.model AS model, r.run AS run
 """
+
+
+# -- emptying a database ---------------------------------------------------------------------
+# Relationships first, in batches: a DETACH DELETE of dense nodes (ml-1m's users) takes all their
+# relationships into one transaction and can exceed the transaction memory limit.
+DELETE_ALL = (
+    "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS",
+    "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS",
+)
