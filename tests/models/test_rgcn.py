@@ -137,6 +137,7 @@ def test_without_entity_embeddings_entities_start_at_zero_and_hear_their_items(t
     assert torch.equal(x[users_items:], torch.zeros_like(x[users_items:]))
     n_id = torch.tensor([users_items, 0, users_items - 1, model.num_nodes - 1])
     assert torch.equal(model.node_input(n_id), x[n_id])
-    # one layer: an entity's output is (half, the layer mean) what it heard from its items
+    # one layer: an entity's output, the mean of layers 0 (zero) and 1, is half what it heard
+    # from its items, so it is not zero
     out = model(toy_graph.edge_index, toy_graph.edge_type)
     assert out[users_items:].abs().sum(dim=1).gt(0).all()
