@@ -22,11 +22,18 @@ User
 Templates come from :data:`DEFAULT_TEMPLATES` or a JSON/TOML file (:func:`load_templates`) with
 any of the keys ``item``, ``entity``, ``entity_unnamed``, ``user``, each a string or a list of
 strings; keys left out keep their default.
+
+A field may carry a conversion (``!s``, ``!r``, ``!a``) and a string format spec such as
+``{title:.40}`` (at most 40 characters) or ``{year:>4}``; a spec that does not apply to text
+(``{title:d}``), an unknown conversion (``{title!z}``), a field inside a spec and a width above
+:data:`MAX_WIDTH` are errors when the template is read. A rendered text is cut at
+:data:`MAX_TEXT_CHARS` characters (far beyond what a sentence-embedding model reads).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import string
 import tomllib
 from collections.abc import Mapping
@@ -40,6 +47,13 @@ ITEM_FIELDS = frozenset(
 )
 ENTITY_FIELDS = frozenset({"entity_id", "name", "context"})
 USER_FIELDS = frozenset({"user_id", "attributes", "items"})
+MAX_WIDTH = 1_000  # the widest format width a template may ask for ({title:>1000})
+MAX_TEXT_CHARS = 100_000  # a rendered text is cut here (a model reads at most a few thousand)
+CONVERSIONS = ("s", "r", "a")
+_SPEC = re.compile(
+    r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d+)?[,_]?(?:\.(?P<precision>\d+))?[a-zA-Z%]?",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,7 @@ class Template:
             for part in self.parts
             if all(values.get(f) for f in _part_fields(part))
         ]
-        return " ".join(p.strip() for p in kept if p.strip())
+        return " ".join(p.strip() for p in kept if p.strip())[:MAX_TEXT_CHARS]
 
 
 @dataclass(frozen=True)
@@ -93,17 +107,38 @@ def make_template(name: str, value: object, *, source: str | None = None) -> Tem
         raise InputError("a template is a string or a list of strings", file=source, field=name)
     for part in parts:
         try:
-            names = _part_fields(part)
+            parsed = [p for p in string.Formatter().parse(part) if p[1] is not None]
         except ValueError as exc:
             raise InputError(f"bad format string {part!r}: {exc}", file=source, field=name) from exc
-        for field_name in names:
+        for _, field_name, spec, conversion in parsed:
             if not field_name.isidentifier():
                 raise InputError(
                     f"{{{field_name}}} in {part!r}: fields are plain names like {{title}}",
                     file=source,
                     field=name,
                 )
+            problem = _spec_problem(spec or "", conversion)
+            if problem:
+                raise InputError(
+                    f"{{{field_name}}} in {part!r}: {problem}", file=source, field=name
+                )
     return Template(tuple(parts), name, source)
+
+
+def _spec_problem(spec: str, conversion: str | None) -> str | None:
+    """Why a field's conversion and format spec cannot format text, or None if they can."""
+    if conversion is not None and conversion not in CONVERSIONS:
+        return f"unknown conversion '!{conversion}' (use !s, !r, !a or none); every field is text"
+    if "{" in spec or "}" in spec:
+        return "a format spec may not hold fields"
+    match = _SPEC.fullmatch(spec)
+    if match and int(match["width"] or 0) > MAX_WIDTH:
+        return f"width {int(match['width']):,} is above the limit of {MAX_WIDTH:,}"
+    try:
+        format("", spec)
+    except ValueError as exc:
+        return f"format spec {spec!r} does not apply to text ({exc}); every field is text"
+    return None
 
 
 DEFAULT_TEMPLATES = Templates(

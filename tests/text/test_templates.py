@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.text.templates import DEFAULT_TEMPLATES, load_templates, make_template
+from kgrec.text.templates import (
+    DEFAULT_TEMPLATES,
+    MAX_TEXT_CHARS,
+    MAX_WIDTH,
+    load_templates,
+    make_template,
+)
 
 
 def test_part_is_dropped_when_any_of_its_fields_is_empty():
@@ -43,6 +50,11 @@ def test_load_json_and_toml_override_only_given_templates(tmp_path):
         ("positional.json", '{"item": "{} {0}"}', r"field 'item'.*plain names"),
         ("attr.json", '{"item": "{title.__class__}"}', r"field 'item'.*plain names"),
         ("template.yaml", "item: x", r"\.json or \.toml"),
+        ("code.json", '{"item": "{title:d}"}', r"field 'item'.*'d' does not apply to text"),
+        ("conversion.json", '{"item": "{title!z}"}', r"field 'item'.*unknown conversion '!z'"),
+        ("width.json", '{"item": "{title:>300000000}"}', r"width 300,000,000 is above the limit"),
+        ("nested.json", '{"user": ["{items:{user_id}}"]}', r"field 'user'.*may not hold fields"),
+        ("sign.toml", 'entity = "{name:+}"', r"field 'entity'.*does not apply to text"),
     ],
 )
 def test_bad_template_files_name_file_and_field(tmp_path, name, content, message):
@@ -56,3 +68,32 @@ def test_bad_template_files_name_file_and_field(tmp_path, name, content, message
 def test_missing_template_file(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         load_templates(tmp_path / "nope.json")
+
+
+def test_text_format_specs_within_bounds_work():
+    template = make_template("item", ["{title:.4}", "[{year:>6}]", "{genres!r}"])
+    assert template.render({"title": "Heatwave", "year": "1995", "genres": "Crime"}) == (
+        "Heat [  1995] 'Crime'"
+    )
+    wide = make_template("item", f"{{title:<{MAX_WIDTH}}}|")
+    assert len(wide.render({"title": "Heat"})) == MAX_WIDTH + 1
+    with pytest.raises(InputError, match="above the limit"):
+        make_template("item", f"{{title:>{MAX_WIDTH + 1}}}")
+
+
+def test_a_rendered_text_is_bounded():
+    template = make_template("item", ["{title}", "{genres}"])
+    text = template.render({"title": "x" * (MAX_TEXT_CHARS + 10), "genres": "Drama"})
+    assert len(text) == MAX_TEXT_CHARS
+
+
+@pytest.mark.parametrize("template", ["{title:d}", "{title!z}", "{title:>300000000}"])
+def test_embed_with_a_bad_template_file_exits_2_before_any_work(tmp_path, capsys, template):
+    path = tmp_path / "templates.toml"
+    path.write_text(f'item = "{template}"\n')
+    store = tmp_path / "never-opened"
+    code = main(["embed", "--store", f"local:{store}", "--template-file", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"kgrec embed: error: file {path}, field 'item'" in err
+    assert not store.exists()
