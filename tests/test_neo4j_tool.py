@@ -1,0 +1,92 @@
+"""`tools/neo4j/neo4j start` run directly, as the README offers (issue 15, point 9): it needs no
+Python with the neo4j driver on PATH, and a start that fails leaves no server running."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "neo4j"
+
+
+def _jars_cached() -> bool:
+    """Whether the script's jars are provisioned (else a start downloads them: minutes)."""
+    key = hashlib.sha256(
+        (TOOL / "pom.xml").read_bytes() + (TOOL / "KgrecNeo4j.java").read_bytes()
+    ).hexdigest()[:12]
+    cache = Path(os.environ.get("KGREC_CACHE", Path.home() / ".cache" / "kgrec"))
+    return (cache / f"neo4j-{key}" / ".complete").is_file()
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("java") is None or (not _jars_cached() and not os.environ.get("CI")),
+        reason="needs java and the Neo4j jars in $KGREC_CACHE (run `make neo4j-start` once)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of tools/neo4j in a project without .venv, and a PATH whose python3 lacks the
+    driver (as on a fresh machine: the system Python)."""
+    root = tmp_path / "project"
+    shutil.copytree(TOOL, root / "tools" / "neo4j")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python3 = bin_dir / "python3"
+    python3.write_text(
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'neo4j'\" >&2\nexit 1\n"
+    )
+    python3.chmod(0o755)
+    return root
+
+
+def _run(project: Path, tmp_path: Path, port: int, *args: str, **env: str):
+    environ = {k: v for k, v in os.environ.items() if k not in ("KGREC_PYTHON", "NEO4J_DIR")}
+    environ.update(
+        PATH=f"{tmp_path / 'bin'}:{environ['PATH']}", NEO4J_PORT=str(port), NEO4J_HEAP="512m", **env
+    )
+    return subprocess.run(
+        [str(project / "tools" / "neo4j" / "neo4j"), *args, str(tmp_path / "db")],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_start_without_a_driver_python_and_stop_when_not_ready(project, tmp_path):
+    port = _free_port()
+    try:
+        failed = _run(project, tmp_path, port, "start", NEO4J_START_TIMEOUT="1")
+        assert failed.returncode == 1, failed.stderr
+        assert "stopping the server that did not become ready" in failed.stderr
+        status = _run(project, tmp_path, port, "status")
+        assert status.returncode == 3 and "not running" in status.stdout
+
+        started = _run(project, tmp_path, port, "start")
+        assert started.returncode == 0, started.stderr
+        assert "No module named" not in started.stderr
+        assert "checking readiness with a Bolt handshake" in started.stderr
+        status = _run(project, tmp_path, port, "status")
+        assert status.returncode == 0 and f"127.0.0.1:{port}" in status.stdout
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # Bolt listens
+    finally:
+        stopped = _run(project, tmp_path, port, "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert _run(project, tmp_path, port, "status").returncode == 3
