@@ -112,7 +112,7 @@ def build(
 
     interactions, users = parts.interactions, parts.users
     if parts.user_links is not None:
-        mapping = _user_mapping(parts.user_links)
+        mapping = _user_mapping(parts.user_links, report)
         named = pd.concat([df["user_id"] for df in (interactions, users) if df is not None])
         report.users_joined += int(named[named.isin(mapping.index)].nunique())
         interactions, users = (
@@ -195,12 +195,13 @@ def _dedupe(
     return df
 
 
-def _user_mapping(links: pd.DataFrame) -> pd.Series:
+def _user_mapping(links: pd.DataFrame, report: LoadReport) -> pd.Series:
     """user_id -> the id of the one User it becomes.
 
     Ids that the file joins (directly or through chains) are one person; that person's id is
     the ``same_as`` id that is never itself mapped (the end of the chain), the smallest such
-    id when there are several, or the smallest ``same_as`` id of a cycle.
+    id when there are several, or the smallest ``same_as`` id of a cycle (a warning, counted in
+    ``report`` with the ids of the first cycle).
     """
     parent: dict[str, str] = {}
 
@@ -216,11 +217,20 @@ def _user_mapping(links: pd.DataFrame) -> pd.Series:
     members: dict[str, list[str]] = {}
     for node in parent:
         members.setdefault(find(node), []).append(node)
-    mapping = {}
+    mapping, cycles = {}, []
     for group in members.values():
         ends = sorted(n for n in group if n in targets and n not in mapped)
         canonical = ends[0] if ends else min(n for n in group if n in targets)
+        if not ends and len(group) > 1:  # a cycle: no id is the end of the chain
+            cycles.append(sorted(group))
         mapping |= {n: canonical for n in group if n != canonical}
+    if cycles:
+        shown = ", ".join(cycles[0][:5]) + (", ..." if len(cycles[0]) > 5 else "")
+        report.warn(
+            f"user-link cycles (ids joined into their smallest id; first: {shown}; file "
+            f"{where(links, 0)['file']})",
+            len(cycles),
+        )
     return pd.Series(mapping, dtype="string")
 
 

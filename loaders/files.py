@@ -8,12 +8,13 @@ and non-numeric numbers are located exactly on the (rare) error path.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
 import re
 import warnings
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from tqdm.auto import tqdm
 from graph_schema.names import is_property_name
 from graph_schema.validate import FILE, LINE, where
 from kgrec.errors import InputError
+from loaders.report import LoadReport
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,11 @@ def read_delimited(
     None, the first line is a header if its names match ``names`` (ignoring case, RecBole types
     and ``_id`` suffixes), and ``names`` are used either way. ``quoted``: fields may be in double
     quotes (CSV); otherwise quotes are data. Blank lines are skipped. Raises InputError for a
-    missing or empty file, bytes not in ``encoding``, or a row with the wrong number of fields.
+    missing or empty file, an unknown or non-ASCII-compatible ``encoding``, bytes not in it, a
+    NUL character anywhere, or a row with the wrong number of fields.
     """
     file = str(path)
+    check_encoding(encoding, file=file)
     raw = read_bytes(path)
     utf8 = encoding.replace("-", "").replace("_", "").lower() == "utf8"
     if utf8:
@@ -82,8 +86,7 @@ def read_delimited(
     first = _split_line(
         raw[: end if end >= 0 else len(raw)].decode(encoding, "replace"), sep, quoted
     )
-    if utf8:
-        _check_utf8(raw, file, sep, first if header is not False else names, offset)
+    _check_bytes(raw, file, sep, first if header is not False else names, offset, encoding)
     if header is None:
         header = names is not None and [header_base(f) for f in first] == [
             header_base(n) for n in names
@@ -140,23 +143,70 @@ def _fields_error(file: str, line: int, found: int, columns: Sequence[str]) -> I
     )
 
 
-def _check_utf8(
-    raw: bytes, file: str, sep: str, columns: Sequence[str] | None, offset: int
-) -> None:
+def check_encoding(encoding: str, *, file: str | None = None) -> None:
+    """``encoding`` must be a known text encoding that writes ASCII as ASCII (utf-8, latin-1,
+    cp1252, ...): separators and line breaks are found in the bytes."""
     try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        start = raw.rfind(b"\n", 0, exc.start) + 1
-        line = offset + raw.count(b"\n", 0, exc.start) + 1
-        index = raw.count(sep.encode(), start, exc.start)
-        field = columns[index] if columns and index < len(columns) else None
+        name = codecs.lookup(encoding).name
+    except (LookupError, TypeError):
         raise InputError(
-            f"bytes that are not UTF-8 ({raw[exc.start : exc.end]!r} at byte "
-            f"{exc.start - start + 1} of the line); save the file as UTF-8",
+            f"unknown text encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)",
+            file=file,
+            field="--encoding",
+        ) from None
+    sample = "id\t,|:;\r\n"
+    try:
+        compatible = sample.encode(name).endswith(sample.encode("ascii"))
+    except (UnicodeError, LookupError):
+        compatible = False
+    if not compatible:
+        raise InputError(
+            f"text encoding {encoding!r} is not supported: the loaders read encodings that write "
+            "ASCII as ASCII (utf-8, latin-1, cp1252, ...); convert the file to UTF-8",
+            file=file,
+            field="--encoding",
+        )
+
+
+def _locate(
+    raw: bytes, position: int, sep: str, columns: Sequence[str] | None, offset: int
+) -> tuple[int, str | None, int]:
+    """Line, field and line start of byte ``position`` of ``raw`` (error path only)."""
+    start = raw.rfind(b"\n", 0, position) + 1
+    line = offset + raw.count(b"\n", 0, position) + 1
+    index = raw.count(sep.encode(), start, position)
+    field = columns[index] if columns and index < len(columns) else None
+    return line, field, start
+
+
+def _check_bytes(
+    raw: bytes, file: str, sep: str, columns: Sequence[str] | None, offset: int, encoding: str
+) -> None:
+    """Every byte decodes in ``encoding``, and no value holds a NUL character."""
+    utf8 = encoding.replace("-", "").replace("_", "").lower() == "utf8"
+    label = "UTF-8" if utf8 else encoding
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line, field, start = _locate(raw, exc.start, sep, columns, offset)
+        raise InputError(
+            f"bytes that are not {label} ({raw[exc.start : exc.end]!r} at byte "
+            f"{exc.start - start + 1} of the line); save the file as {label}"
+            + ("" if utf8 else " or give its --encoding"),
             file=file,
             line=line,
             field=field,
         ) from None
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, field, start = _locate(raw, nul, sep, columns, offset)
+        raise InputError(
+            f"a NUL character (\\x00, at byte {nul - start + 1} of the line): ids and texts may "
+            "not hold NUL (is the file UTF-16? convert it to UTF-8)",
+            file=file,
+            line=line,
+            field=field,
+        )
 
 
 def _with_source(df: pd.DataFrame, file: str, lines: np.ndarray) -> pd.DataFrame:
@@ -294,6 +344,65 @@ def to_float(df: pd.DataFrame, name: str) -> pd.Series:
             f"not a number: {column.iloc[position]!r}", field=name, **where(df, position)
         )
     return values
+
+
+# Bounds of interaction values (README, "Loading data"). Ratings are scores or counts (plays,
+# clicks): never negative, and small enough that sums and squares stay finite in float32.
+RATING_RANGE = (0.0, 1e9)
+# Timestamps are seconds since 1970-01-01 UTC, from 1900-01-01 to 2200-01-01.
+SECONDS_RANGE = (-2_208_988_800.0, 7_258_118_400.0)
+# A column whose values all lie here (1973-03-03 to 2200-01-01 in milliseconds; as seconds,
+# beyond the year 5000) holds milliseconds: it is divided by 1000, with a counted warning.
+MILLISECONDS_RANGE = (1e11, SECONDS_RANGE[1] * 1000)
+
+
+def check_interactions(
+    df: pd.DataFrame, report: LoadReport, *, names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """``df`` with its ``rating`` and ``timestamp`` (float64) checked against the bounds above,
+    and a timestamp column in milliseconds converted to seconds (counted in ``report``).
+
+    ``names``: the file's name of each column, for error messages (default: the same name).
+    """
+    names = names or {}
+    for name in ("rating", "timestamp"):
+        if name in df and df[name].dtype != "float64":
+            df = df.assign(**{name: to_float(df, name)})
+    if "rating" in df:
+        low, high = RATING_RANGE
+        values = df["rating"].to_numpy(dtype="float64", na_value=np.nan)
+        bad = (values < low) | (values > high)
+        if bad.any():
+            position = int(np.argmax(bad))
+            raise InputError(
+                f"rating {float(values[position])!r} is out of range: a rating is a number "
+                f"from {low:,.0f} to {high:,.0f} (shift a scale with negative values)",
+                field=names.get("rating", "rating"),
+                **where(df, position),
+            )
+    if "timestamp" in df:
+        values = df["timestamp"].to_numpy(dtype="float64", na_value=np.nan)
+        known = ~np.isnan(values)
+        low, high = SECONDS_RANGE
+        outside = known & ((values < low) | (values > high))
+        ms_low, ms_high = MILLISECONDS_RANGE
+        if outside.any() and ((values[known] >= ms_low) & (values[known] <= ms_high)).all():
+            report.warn(
+                "timestamps in milliseconds, divided by 1000 (file "
+                f"{where(df, 0)['file']}, column {names.get('timestamp', 'timestamp')})",
+                int(known.sum()),
+            )
+            return df.assign(timestamp=df["timestamp"] / 1000.0)
+        if outside.any():
+            position = int(np.argmax(outside))
+            raise InputError(
+                f"timestamp {float(values[position])!r} is out of range: timestamps are "
+                "seconds since 1970-01-01 UTC from 1900 to 2200 (a column wholly in "
+                "milliseconds is converted)",
+                field=names.get("timestamp", "timestamp"),
+                **where(df, position),
+            )
+    return df
 
 
 def to_year(df: pd.DataFrame, name: str, *, strict: bool = True) -> pd.Series:

@@ -20,7 +20,13 @@ from graph_schema.tables import GraphTables
 from graph_schema.validate import where
 from kgrec.errors import InputError
 from loaders.build import Parts, build
-from loaders.files import read_columns, read_delimited, split_tokens, to_year
+from loaders.files import (
+    check_interactions,
+    read_columns,
+    read_delimited,
+    split_tokens,
+    to_year,
+)
 from loaders.report import LoadReport
 from loaders.rules import DomainRule
 
@@ -75,7 +81,10 @@ def load(
 ) -> GraphTables:
     """The canonical tables of a raw MovieLens folder (ml-100k or ml-1m)."""
     folder = Path(path)
+    report = report if report is not None else LoadReport()
     parts = _ml100k(folder) if detect(folder) == "ml-100k" else _ml1m(folder)
+    if parts.interactions is not None:
+        parts.interactions = check_interactions(parts.interactions, report)
     if user_links is not None:
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
     return build(parts, domain=domain, rule=domain_rule, report=report)

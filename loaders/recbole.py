@@ -20,6 +20,7 @@ from kgrec.errors import InputError
 from loaders.build import Parts, build
 from loaders.files import (
     check_attributes,
+    check_interactions,
     read_columns,
     read_delimited,
     require_columns,
@@ -174,7 +175,10 @@ def load(
     items into domains. ``user_links``: a file of (user_id, same_as) pairs joining user ids.
     """
     name, found = atomic_files(path)
+    report = report if report is not None else LoadReport()
     parts = Parts(**{_PART[s]: read_atomic(p, s) for s, p in found.items()})
+    if parts.interactions is not None:
+        parts.interactions = check_interactions(parts.interactions, report)
     if user_links is not None:
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
     if domain is None and domain_rule is None:

@@ -19,7 +19,15 @@ class LoadReport:
         default_factory=Counter
     )  # rows a domain rule left out, per table
     users_joined: int = 0  # user ids a user-link file mapped onto another id
+    warnings: Counter[str] = field(
+        default_factory=Counter
+    )  # values a documented rule changed (what was done -> how many), e.g. ms timestamps
     items_per_domain: dict[str, int] = field(default_factory=dict)
+
+    def warn(self, what: str, count: int = 1) -> None:
+        """Count ``count`` values that a documented rule changed (``what`` says which, how)."""
+        if count:
+            self.warnings[what] += int(count)
 
     def count(self, tables: GraphTables) -> None:
         self.rows = {name: len(table) for name, table in tables.tables().items()}
@@ -44,4 +52,6 @@ class LoadReport:
             lines.append(f"left out by the domain rule: {per}")
         if self.users_joined:
             lines.append(f"user ids joined by the user-link file: {self.users_joined:,}")
+        for what, count in sorted(self.warnings.items()):
+            lines.append(f"warning: {what}: {count:,}")
         return "\n".join(lines)

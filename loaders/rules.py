@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from graph_schema.tables import DOMAIN_PATTERN
+from graph_schema.validate import FILE
 from kgrec.errors import InputError
 
 
@@ -36,7 +37,8 @@ class DomainRule:
     def assign(self, items: pd.DataFrame) -> pd.Series:
         """The domain of each item (aligned with ``items``), null for items left out.
 
-        The attribute may hold lists (genres) or single values.
+        The attribute may hold lists (genres) or single values. A rule that leaves out every
+        item is an error (a load that would keep nothing).
         """
         if self.attribute not in items:
             raise InputError(
@@ -53,6 +55,16 @@ class DomainRule:
         domain = pd.Series(pd.NA, index=items.index, dtype="string")
         for name, met in meets.items():
             domain[met & (count == 1)] = name
+        if len(items) and domain.isna().all():
+            found = values.dropna().astype(str).value_counts().index[:5].tolist()
+            raise InputError(
+                f"the domain rule keeps no item: none of the {len(items):,} items has "
+                f"{self.attribute!r} values of exactly one domain "
+                f"({', '.join(f'{n}: {sorted(v)[:3]}' for n, v in self.domains)}); the items "
+                f"have e.g. {found or 'no values'}",
+                file=str(items[FILE].iloc[0]) if FILE in items else None,
+                field="--domain-rule",
+            )
         return domain
 
 

@@ -21,6 +21,8 @@ from kgrec.errors import InputError
 from loaders.build import Parts, build
 from loaders.files import (
     check_attributes,
+    check_encoding,
+    check_interactions,
     read_columns,
     read_delimited,
     separator,
@@ -59,10 +61,19 @@ def load(
     """The canonical tables of one table file of ``kind`` interactions, items or users.
 
     ``sep``: the separator of a text file (default ``,`` for ``.csv``, else a tab); a ``,``
-    file may quote fields. Timestamps are numbers (seconds) or ISO 8601 dates.
+    file may quote fields. Timestamps are numbers (seconds, or milliseconds when the whole
+    column is) or ISO 8601 dates. ``genres``: text split on ``genres_sep``, or a list column
+    (Parquet ``list<string>``) taken as it is. Bounds: :func:`loaders.files.check_interactions`.
     """
     if kind not in KINDS:
         raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}", field="--kind")
+    if not genres_sep:
+        raise InputError(
+            "the genres separator may not be empty (it would split names into letters)",
+            field="--genres-sep",
+        )
+    check_encoding(encoding, file=str(path))
+    report = report if report is not None else LoadReport()
     df = read_table(path, sep=sep, encoding=encoding)
     columns = {
         "interactions": {
@@ -79,6 +90,7 @@ def load(
         },
         "users": {"user_id": (user_col, True)},
     }[kind]
+    names = {target: source or target for target, (source, _) in columns.items()}
     df = _map_columns(df, columns, keep_others=kind != "interactions")
     for name in ("user_id", "item_id", "title"):
         if name in df:
@@ -87,10 +99,12 @@ def load(
         df["rating"] = to_float(df, "rating")
     if "timestamp" in df:
         df["timestamp"] = to_timestamp(df, "timestamp")
+    if kind == "interactions":
+        df = check_interactions(df, report, names=names)
     if "year" in df:
         df["year"] = to_year(df, "year", strict=False)
     if "genres" in df:
-        df["genres"] = split_tokens(df["genres"], genres_sep)
+        df["genres"] = to_genres(df, "genres", genres_sep, field=names["genres"])
     parts = Parts(**{kind: df})
     if user_links is not None:
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
@@ -114,9 +128,57 @@ def read_table(
     if len(df) == 0:
         raise InputError("the file has no data rows", file=file)
     df = df.reset_index(drop=True)
+    _check_no_nul(df, file)
     df[FILE] = pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8), categories=[file])
     df[LINE] = np.arange(1, len(df) + 1)
     return df
+
+
+def _check_no_nul(df: pd.DataFrame, file: str) -> None:
+    """No text value (nor text inside a list value) of a Parquet table holds a NUL character."""
+    for name in df.columns:
+        column = df[name]
+        if not (column.dtype == object or isinstance(column.dtype, pd.StringDtype)):
+            continue
+        bad = column.map(_has_nul, na_action="ignore").fillna(False).to_numpy(dtype=bool)
+        if bad.any():
+            raise InputError(
+                "a NUL character (\\x00) in a value: ids and texts may not hold NUL",
+                file=file,
+                line=int(np.argmax(bad)) + 1,
+                field=str(name),
+            )
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | np.ndarray):
+        return any(isinstance(v, str) and "\x00" in v for v in value)
+    return False
+
+
+def to_genres(df: pd.DataFrame, name: str, sep: str, *, field: str) -> pd.Series:
+    """Column ``name`` as lists of genre names: a list column (Parquet ``list<string>``) as it
+    is, text split on ``sep``; null/empty -> []. Never the text of a list (``"['Drama' ...]"``).
+    """
+    column = df[name]
+    lists = column.map(lambda v: isinstance(v, list | tuple | np.ndarray), na_action="ignore")
+    lists = lists.fillna(False).to_numpy(dtype=bool)
+    if not lists.any():
+        return split_tokens(column, sep)
+    other = ~lists & column.notna().to_numpy()
+    if other.any():
+        position = int(np.argmax(other))
+        raise InputError(
+            f"a list column holds a value that is not a list: {column.iloc[position]!r}",
+            field=field,
+            **where(df, position),
+        )
+    return column.map(
+        lambda v: [str(g).strip() for g in v if g is not None and str(g).strip()],
+        na_action="ignore",
+    ).map(lambda v: v if isinstance(v, list) else [])
 
 
 def _map_columns(
