@@ -5,16 +5,17 @@ Each batch of ``(user, positive item, negative item)`` triples becomes its seed 
 :class:`~torch_geometric.loader.NeighborLoader` samples up to ``num_neighbors`` incoming edges
 per node and hop (GraphSAGE-style, `Hamilton et al., 2017 <https://arxiv.org/abs/1706.02216>`_)
 over the homogeneous graph with its edge types, and the model propagates over that subgraph only
-(``forward(edge_index, edge_type, n_id=...)``). The seeds get the same BPR loss (and auxiliary
-loss) as in full-batch training; mean aggregation per relation (R-GCN) keeps the sampled
-estimate unbiased. Models that only propagate full-batch (LightGCN, popularity) reject ``n_id``.
+(``forward(edge_index, edge_type, n_id=...)``). The seeds get the same objective as in
+full-batch training; mean aggregation per relation (R-GCN) keeps the sampled estimate unbiased.
+Whether a model can train this way is its class attribute
+:attr:`~kgrec.models.base.GraphRecommender.supports_sampling`.
 
 PyG's sampler needs ``torch-sparse`` or ``pyg-lib`` (``pip install kgrec[sparse]``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -22,25 +23,20 @@ from torch_geometric.data import Data
 from torch_geometric.loader import NeighborLoader
 
 from kgrec.models.base import GraphRecommender
-from kgrec.models.rgcn import RGCNRecommender
-from kgrec.train import bpr_loss
+from kgrec.objectives import Batch
 
 NUM_NEIGHBORS = 10
 
 
 def neighbor_loader(
-    graph: Data, model: RGCNRecommender, num_neighbors: int | Sequence[int]
+    graph: Data, model: GraphRecommender, num_neighbors: int | Sequence[int]
 ) -> NeighborLoader:
     """A :class:`NeighborLoader` over ``graph``'s edges and edge types, one hop per layer of
     ``model`` (or as many as ``num_neighbors`` lists).
 
     Call it with seed node ids to get their sampled subgraph (``n_id`` lists the seeds first).
     """
-    if not isinstance(model, RGCNRecommender):
-        raise ValueError(
-            "neighbour sampling needs a relational model (RGCNRecommender or a subclass), "
-            f"got {model.__class__.__name__}"
-        )
+    model.require_sampling()
     if isinstance(num_neighbors, int):
         fanout = [num_neighbors] * model.num_layers
     else:
@@ -60,46 +56,44 @@ def neighbor_loader(
     return NeighborLoader(structure, num_neighbors=fanout)
 
 
-def train_epoch(
-    model: GraphRecommender,
-    graph: Data,
-    triples: Tensor,
-    weight: Tensor,
-    optimizer: torch.optim.Optimizer,
-    *,
-    batch_size: int,
-    reg_weight: float,
-    num_neighbors: int | Sequence[int] = NUM_NEIGHBORS,
-) -> float:
-    """One epoch over ``triples`` (``[3, N]`` user, positive item, negative item indices) in
-    mini-batches of ``batch_size``, each on its sampled subgraph; the mean batch loss.
+class NeighborSampling:
+    """Mini-batches on sampled subgraphs: each batch of triples becomes its seed nodes, and
+    the model propagates over their sampled ``num_neighbors``-per-hop neighbourhood (an int
+    for every layer of the model, or one per layer; -1 takes all neighbours).
 
-    The signature of :data:`kgrec.train.EpochFn`; ``num_neighbors`` is the fan-out per hop
-    (an int for every layer of the model, or one per layer; -1 takes all neighbours).
+    An epoch strategy of :func:`kgrec.train.fit` (:class:`kgrec.train.EpochStrategy`).
     """
-    loader = neighbor_loader(graph, model, num_neighbors)
-    model.train()
-    losses = []
-    for start in range(0, triples.size(1), batch_size):
-        users, pos, neg = triples[:, start : start + batch_size]
-        nodes = torch.cat([users, pos + model.num_users, neg + model.num_users])
-        seeds, local = torch.unique(nodes, return_inverse=True)
-        batch = loader(seeds)
-        optimizer.zero_grad()
-        node_emb = model(batch.edge_index, batch.edge_type, n_id=batch.n_id, degree=batch.degree)
-        seed_emb = node_emb[: seeds.numel()]
-        user_emb, pos_emb, neg_emb = seed_emb[local].chunk(3)
-        loss = bpr_loss(
-            user_emb,
-            pos_emb,
-            neg_emb,
-            weight[start : start + batch_size],
-            reg_weight=reg_weight,
-        )
-        aux = model.auxiliary_loss(seed_emb, n_id=seeds)
-        if aux is not None:
-            loss = loss + aux
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return sum(losses) / max(len(losses), 1)
+
+    def __init__(self, num_neighbors: int | Sequence[int] = NUM_NEIGHBORS) -> None:
+        self.num_neighbors = num_neighbors
+
+    def batches(
+        self,
+        model: GraphRecommender,
+        graph: Data,
+        triples: Tensor,
+        weight: Tensor,
+        *,
+        batch_size: int,
+    ) -> Iterator[Batch]:
+        loader = neighbor_loader(graph, model, self.num_neighbors)
+        for start in range(0, triples.size(1), batch_size):
+            users, pos, neg = triples[:, start : start + batch_size]
+            nodes = torch.cat([users, pos + model.num_users, neg + model.num_users])
+            seeds, local = torch.unique(nodes, return_inverse=True)
+            sub = loader(seeds)
+            yield Batch(
+                users,
+                pos,
+                neg,
+                weight[start : start + batch_size],
+                sub.edge_index,
+                sub.edge_type,
+                n_id=sub.n_id,
+                degree=sub.degree,
+                seeds=seeds,
+                rows=local.view(3, -1),  # the subgraph lists the seeds first
+            )
+
+    def __repr__(self) -> str:
+        return f"NeighborSampling(num_neighbors={self.num_neighbors})"

@@ -1,24 +1,13 @@
-r"""Training: BPR with negative sampling, multi-task over domains, early stopping, checkpoints.
+r"""Training: negative sampling, multi-task over domains, early stopping, checkpoints.
 
 One epoch visits every training pair ``(u, i)`` once, in a seeded random order, with a negative
 ``j`` drawn uniformly from the items of ``i``'s domain that ``u`` has no training interaction
-with. The loss of a batch ``B`` is the weighted BPR loss
-
-.. math::
-    \mathcal{L} = \frac{\sum_{(u,i,j) \in B} w_i \, \big(-\ln \sigma(\mathbf{e}_u^{\top}\mathbf{e}_i
-    - \mathbf{e}_u^{\top}\mathbf{e}_j)\big)}{\sum_{(u,i,j) \in B} w_i}
-    + \frac{\lambda}{|B|} \sum_{(u,i,j) \in B} \big(\lVert\mathbf{e}_u\rVert^2
-    + \lVert\mathbf{e}_i\rVert^2 + \lVert\mathbf{e}_j\rVert^2\big)
-    + \mathcal{L}_{\text{aux}}
-
-with :math:`w_i` = ``target_weight`` for target-domain pairs and 1 otherwise, and the model's
-:meth:`~kgrec.models.base.GraphRecommender.auxiliary_loss` when it has one. Adam; after each
-epoch the validation NDCG@20 (all validation users) decides early stopping (``patience``
-epochs without improvement) and the best state is restored at the end.
-
-``batching="full"`` propagates over the whole graph for every batch of pairs;
-``batching="neighbor"`` hands each epoch to :func:`kgrec.sampling.train_epoch`, which must have
-the signature of :data:`EpochFn` (see :func:`train_epoch_full`, the full-batch one).
+with, and a pair weight :math:`w` = ``target_weight`` for target-domain pairs and 1 otherwise.
+The epoch strategy (:class:`FullGraph`, or :class:`kgrec.sampling.NeighborSampling`) cuts the
+triples into :class:`~kgrec.objectives.Batch`\ es, the objective (:mod:`kgrec.objectives`,
+BPR by default) prices each, and Adam steps once per batch. After each epoch the validation
+NDCG@20 (all validation users) decides early stopping (``patience`` epochs without
+improvement) and the best state is restored at the end.
 """
 
 from __future__ import annotations
@@ -27,12 +16,12 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
@@ -40,31 +29,55 @@ from tqdm.auto import tqdm
 from kgrec.data.split import Split
 from kgrec.evaluate import evaluate
 from kgrec.models.base import GraphRecommender
+from kgrec.objectives import BPR, Batch, Objective
 
 log = logging.getLogger(__name__)
 
 VALID_METRIC = "ndcg@20"
-BATCHING = ("full", "neighbor")
 
 
-class EpochFn(Protocol):
-    """One training epoch over the (already shuffled and negative-sampled) triples."""
+class EpochStrategy(Protocol):
+    """How an epoch's triples become batches: over the whole graph, or sampled subgraphs."""
 
-    def __call__(
+    def batches(
         self,
         model: GraphRecommender,
         graph: Data,
         triples: Tensor,
         weight: Tensor,
-        optimizer: torch.optim.Optimizer,
         *,
         batch_size: int,
-        reg_weight: float,
-    ) -> float:
+    ) -> Iterator[Batch]:
         """``triples`` is ``[3, N]`` (user index, positive item index, negative item index) in
-        the order to visit, ``weight`` ``[N]`` the pair weights. Steps ``optimizer`` once per
-        batch of ``batch_size`` triples with :func:`bpr_loss` (+ the model's auxiliary loss)
-        and returns the mean batch loss."""
+        the order to visit, ``weight`` ``[N]`` the pair weights; yields consecutive batches of
+        ``batch_size`` triples with the graph each propagates over."""
+
+
+class FullGraph:
+    """Full-batch propagation: every batch of triples sees the whole graph's embeddings."""
+
+    def batches(
+        self,
+        model: GraphRecommender,
+        graph: Data,
+        triples: Tensor,
+        weight: Tensor,
+        *,
+        batch_size: int,
+    ) -> Iterator[Batch]:
+        for start in range(0, triples.size(1), batch_size):
+            users, pos, neg = triples[:, start : start + batch_size]
+            yield Batch(
+                users,
+                pos,
+                neg,
+                weight[start : start + batch_size],
+                graph.edge_index,
+                graph.edge_type,
+            )
+
+    def __repr__(self) -> str:
+        return "FullGraph()"
 
 
 @dataclass
@@ -75,58 +88,6 @@ class FitResult:
     best_epoch: int
     epochs_run: int
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def bpr_loss(
-    user_emb: Tensor,
-    pos_emb: Tensor,
-    neg_emb: Tensor,
-    weight: Tensor,
-    *,
-    reg_weight: float = 0.0,
-) -> Tensor:
-    """Weighted BPR loss of matching rows, plus ``reg_weight`` times the mean squared norm."""
-    pos = (user_emb * pos_emb).sum(-1)
-    neg = (user_emb * neg_emb).sum(-1)
-    loss = (weight * -F.logsigmoid(pos - neg)).sum() / weight.sum()
-    if reg_weight:
-        norms = user_emb.pow(2).sum() + pos_emb.pow(2).sum() + neg_emb.pow(2).sum()
-        loss = loss + reg_weight * norms / user_emb.size(0)
-    return loss
-
-
-def train_epoch_full(
-    model: GraphRecommender,
-    graph: Data,
-    triples: Tensor,
-    weight: Tensor,
-    optimizer: torch.optim.Optimizer,
-    *,
-    batch_size: int,
-    reg_weight: float,
-) -> float:
-    """Full-batch propagation: the whole graph's embeddings for every batch of triples."""
-    model.train()
-    losses = []
-    for start in range(0, triples.size(1), batch_size):
-        users, pos, neg = triples[:, start : start + batch_size]
-        optimizer.zero_grad()
-        node_emb = model(graph.edge_index, graph.edge_type)
-        user_emb, item_emb = model.split(node_emb)
-        loss = bpr_loss(
-            user_emb[users],
-            item_emb[pos],
-            item_emb[neg],
-            weight[start : start + batch_size],
-            reg_weight=reg_weight,
-        )
-        aux = model.auxiliary_loss(node_emb)
-        if aux is not None:
-            loss = loss + aux
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return sum(losses) / max(len(losses), 1)
 
 
 class NegativeSampler:
@@ -166,23 +127,23 @@ def fit(
     lr: float = 1e-3,
     batch_size: int = 2048,
     patience: int = 10,
-    reg_weight: float = 0.0,
     target_weight: float = 1.0,
     seed: int = 0,
-    batching: str = "full",
+    objective: Objective | None = None,
+    epoch_strategy: EpochStrategy | None = None,
     checkpoint: Path | None = None,
     resume: bool = False,
     progress: bool = True,
 ) -> FitResult:
     """Train ``model`` on ``train_pairs`` (``[2, N]`` user, item), propagating over ``graph``.
 
-    Early stopping on the validation NDCG@20 of ``split``; the model ends in its best state.
+    ``objective`` prices a batch (default :class:`~kgrec.objectives.BPR`); ``epoch_strategy``
+    cuts an epoch into batches (default :class:`FullGraph`). Early stopping on the validation
+    NDCG@20 of ``split``; the model ends in its best state.
     With ``checkpoint``, the training state (model, optimizer, epoch, best metric and state,
     sampler RNG) is saved after every epoch; ``resume`` continues from it, giving the same
     result as an uninterrupted run. A model without trainable parameters is only validated.
     """
-    if batching not in BATCHING:
-        raise ValueError(f"batching must be one of {BATCHING}, got {batching!r}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
@@ -192,10 +153,8 @@ def fit(
     if not params:
         metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
         return FitResult(best_metric=metric, best_epoch=0, epochs_run=0)
-    if batching == "neighbor":
-        from kgrec.sampling import train_epoch  # the sampling extension point
-    else:
-        train_epoch = train_epoch_full
+    objective = objective if objective is not None else BPR()
+    epoch_strategy = epoch_strategy if epoch_strategy is not None else FullGraph()
 
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(params, lr=lr)
@@ -224,12 +183,11 @@ def fit(
         neg = sampler.sample(users, pos, generator)
         loss = train_epoch(
             model,
-            graph,
-            torch.stack([users, pos, neg]),
-            weight[order],
+            epoch_strategy.batches(
+                model, graph, torch.stack([users, pos, neg]), weight[order], batch_size=batch_size
+            ),
+            objective,
             optimizer,
-            batch_size=batch_size,
-            reg_weight=reg_weight,
         )
         if not math.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss} at epoch {epoch}; lower --lr")
@@ -252,6 +210,24 @@ def fit(
         epochs_run=state.epoch,
         history=state.history,
     )
+
+
+def train_epoch(
+    model: GraphRecommender,
+    batches: Iterator[Batch],
+    objective: Objective,
+    optimizer: torch.optim.Optimizer,
+) -> float:
+    """One optimiser step per batch; the mean batch loss."""
+    model.train()
+    losses = []
+    for batch in batches:
+        optimizer.zero_grad()
+        loss = objective(model, batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return sum(losses) / max(len(losses), 1)
 
 
 @dataclass

@@ -1,27 +1,24 @@
-"""Training and evaluation: determinism, resume, early stopping, negatives, masking, the CLI."""
+"""Training and evaluation: determinism, resume, early stopping, negatives, masking."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch_geometric.nn.models import LightGCN
 
-from kgrec.cli import main
 from kgrec.data.export import message_graph, to_hetero_data
 from kgrec.data.split import make_split
-from kgrec.evaluate import evaluate, rank_items
+from kgrec.evaluate import PHASES, evaluate
 from kgrec.models import LightGCNRecommender, Popularity
-from kgrec.train import NegativeSampler, bpr_loss, fit
-from tests.data.test_split import two_domain_tables
+from kgrec.ranking import rank
+from kgrec.train import NegativeSampler, fit
 
 
-@pytest.fixture(scope="module")
-def experiment():
-    data, maps = to_hetero_data(two_domain_tables(seed=1, num_users=40))
+@pytest.fixture
+def experiment(make_two_domains):
+    data, maps = to_hetero_data(make_two_domains(seed=1, num_users=40))
     split = make_split(data, maps, "ml1m-action-comedy", seed=0)
     pairs = split.training_interactions(data, all_domains=True)
     graph = message_graph(data, interactions=pairs, knowledge=False)
@@ -94,18 +91,6 @@ def test_negatives_come_from_the_positives_domain_and_are_never_positives(experi
     assert set(neg.tolist()) == set(range(graph.num_items))
 
 
-def test_bpr_loss_weights_target_pairs() -> None:
-    user = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    pos = torch.tensor([[2.0, 0.0], [0.0, -1.0]])
-    neg = torch.zeros(2, 2)
-    per_pair = -torch.nn.functional.logsigmoid(torch.tensor([2.0, -1.0]))
-    got = bpr_loss(user, pos, neg, torch.tensor([3.0, 1.0]))
-    assert float(got) == pytest.approx(float((3 * per_pair[0] + per_pair[1]) / 4))
-    reg = bpr_loss(user, pos, neg, torch.ones(2), reg_weight=0.5)
-    norms = 1 + 1 + 4 + 1  # squared norms of the batch's rows
-    assert float(reg) == pytest.approx(float(per_pair.mean()) + 0.5 * norms / 2)
-
-
 def test_lightgcn_is_pygs_lightgcn() -> None:
     torch.manual_seed(0)
     users, items = 7, 9
@@ -141,10 +126,13 @@ def test_popularity_ranks_by_training_count_and_masks_known_items(experiment) ->
     candidates = torch.nonzero(graph.item_domain == split.target_domain).flatten()
     users = split.test[0].unique()
     known = torch.cat([split.train, split.valid], dim=1)
-    top = rank_items(model, graph, users=users, candidates=candidates, known=known, k=20)
+    user_emb, item_emb = model.split(model(graph.edge_index))
+    top, top_scores = rank(
+        user_emb, item_emb, users=users, candidates=candidates, known=known, k=20
+    )
     for row, user in enumerate(users.tolist()):
         mine = set(known[1, known[0] == user].tolist())
-        items = [int(candidates[p]) for p in top[row].tolist() if p < len(candidates)]
+        items = top[row][torch.isfinite(top_scores[row])].tolist()
         assert not mine & set(items)
         scores = counts[items].tolist()
         assert scores == sorted(scores, reverse=True)
@@ -171,173 +159,13 @@ def test_evaluation_reports_warm_and_cold_users(experiment) -> None:
         evaluate(model, graph, split, "train")
 
 
-def write_recbole(folder: Path, seed: int = 0) -> Path:
-    """A small RecBole dataset with ml-1m style genres: 30 action and 30 comedy films."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir()
-    films = [(f"Action {j}", "Action Thriller") for j in range(30)]
-    films += [(f"Comedy {j}", "Comedy Romance") for j in range(30)]
-    films += [("Both (1999)", "Action Comedy")]  # left out by the rule
-    lines = ["item_id:token\tgenre:token"] + [f"{t}\t{g}" for t, g in films]
-    (folder / "tiny.item").write_text("\n".join(lines) + "\n")
-    rows = ["user_id:token\titem_id:token\trating:float"]
-    for u in range(40):
-        for j in rng.choice(61, size=int(rng.integers(8, 25)), replace=False):
-            rows.append(f"u{u}\t{films[j][0]}\t4")
-    (folder / "tiny.inter").write_text("\n".join(rows) + "\n")
-    return folder
-
-
-def test_cli_split_train_evaluate(tmp_path: Path, capsys) -> None:
-    data = write_recbole(tmp_path / "tiny")
-    assert (
-        main(
-            [
-                "split",
-                "--protocol",
-                "ml1m-action-comedy",
-                "--seed",
-                "1",
-                "--data",
-                str(data),
-                "--write-split",
-                str(tmp_path / "split"),
-            ]
-        )
-        == 0
-    )
-    assert (tmp_path / "split" / "test.tsv").read_text().startswith("user_id\titem_id\n")
-    common = ["--data", str(data), "--epochs", "3", "--dim", "8", "--batch-size", "128"]
-    run = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "lightgcn-merged",
-                "--protocol",
-                "ml1m-action-comedy",
-                "--seed",
-                "1",
-                "--out",
-                str(run),
-                *common,
-            ]
-        )
-        == 0
-    )
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics) == {"valid", "test"}
-    assert set(metrics["test"]) == {"all", "warm", "cold"}
-    assert metrics["test"]["cold"]["users"] > 0
-    # the protocol's split is the one `kgrec split` wrote
-    assert (run / "split" / "test.tsv").read_text() == (tmp_path / "split" / "test.tsv").read_text()
-    train_table = capsys.readouterr().out
-    assert main(["evaluate", "--run", str(run)]) == 0
-    evaluate_table = capsys.readouterr().out.strip()
-    assert evaluate_table in train_table  # the same figures again
-    assert f"{metrics['test']['warm']['ndcg@20']:.4f}" in evaluate_table
-
-    # split files in (the target domain found from their item ids): the same split back
-    pop = tmp_path / "pop"
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "popularity",
-                "--split",
-                str(tmp_path / "split"),
-                "--domain-rule",
-                "ml1m-action-comedy",
-                "--out",
-                str(pop),
-                *common,
-            ]
-        )
-        == 0
-    )
-    assert (pop / "split" / "valid.tsv").read_text() == (
-        tmp_path / "split" / "valid.tsv"
-    ).read_text()
-
-
-def test_cli_reports_bad_split_files(tmp_path: Path, capsys) -> None:
-    data = write_recbole(tmp_path / "tiny")
-    split = tmp_path / "split"
-    main(
-        [
-            "split",
-            "--protocol",
-            "ml1m-action-comedy",
-            "--data",
-            str(data),
-            "--write-split",
-            str(split),
-        ]
-    )
-    with (split / "test.tsv").open("a") as handle:
-        handle.write("u1\tNo Such Film\n")
-    lines = (split / "test.tsv").read_text().count("\n")
-    code = main(
-        [
-            "train",
-            "--model",
-            "popularity",
-            "--split",
-            str(split),
-            "--data",
-            str(data),
-            "--domain-rule",
-            "ml1m-action-comedy",
-            "--out",
-            str(tmp_path / "run"),
-        ]
-    )
-    assert code == 2
-    err = capsys.readouterr().err
-    assert f"test.tsv, line {lines}, field 'item_id'" in err and "No Such Film" in err
-    assert not (tmp_path / "run").exists()  # nothing half-written
-
-
-def test_store_and_folder_give_the_same_split(tmp_path: Path) -> None:
-    from kgrec.store import open_store
-    from loaders import recbole
-    from loaders.rules import named_rule
-
-    data = write_recbole(tmp_path / "tiny")
-    with open_store(f"local:{tmp_path / 'store'}") as store:
-        store.write(
-            recbole.load(data, domain_rule=named_rule("ml1m-action-comedy")), progress=False
-        )
-    for source, folder in (
-        (["--data", str(data)], "a"),
-        (["--store", f"local:{tmp_path / 'store'}"], "b"),
-    ):
-        argv = ["split", "--protocol", "ml1m-action-comedy", "--seed", "4", *source]
-        assert main([*argv, "--write-split", str(tmp_path / folder)]) == 0
-    for name in ("train", "valid", "test"):
-        assert (tmp_path / "a" / f"{name}.tsv").read_text() == (
-            tmp_path / "b" / f"{name}.tsv"
-        ).read_text()
-
-
-def test_neighbor_batching_is_refused_for_full_batch_models(tmp_path: Path, capsys) -> None:
-    data = write_recbole(tmp_path / "tiny")
-    code = main(
-        [
-            "train",
-            "--model",
-            "lightgcn",
-            "--protocol",
-            "ml1m-action-comedy",
-            "--data",
-            str(data),
-            "--batching",
-            "neighbor",
-            "--out",
-            str(tmp_path / "run"),
-        ]
-    )
-    assert code == 2
-    assert "--batching neighbor" in capsys.readouterr().err
+def test_one_evaluation_runs_the_model_once_for_both_phases(experiment, monkeypatch) -> None:
+    _, _, split, _, graph = experiment
+    model, _ = train_lightgcn(experiment, seed=0, epochs=1)
+    calls = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    both = evaluate(model, graph, split, PHASES, batch_size=7)  # several batches of users
+    assert len(calls) == 1
+    assert both["valid"] == evaluate(model, graph, split, "valid")
+    assert both["test"] == evaluate(model, graph, split, "test")

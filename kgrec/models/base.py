@@ -9,6 +9,8 @@ numbers the relation of each edge.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
@@ -18,7 +20,13 @@ class GraphRecommender(nn.Module):
 
     Subclasses implement :meth:`forward` and :meth:`reset_parameters`; they may add a
     model-specific :meth:`auxiliary_loss` (for example a domain discriminator).
+
+    :attr:`supports_sampling` is the one answer to "can this model train on sampled
+    subgraphs": such a model accepts ``n_id`` and ``degree`` in :meth:`forward` and implements
+    :meth:`interaction_degree`.
     """
+
+    supports_sampling: ClassVar[bool] = False
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
@@ -43,6 +51,19 @@ class GraphRecommender(nn.Module):
         node ``n_id[j]`` and ``degree[j]`` its number of interactions in the whole graph;
         without it the graph is the whole node space.
         """
+        raise NotImplementedError
+
+    def require_sampling(self) -> None:
+        """Raise unless this model can propagate over sampled subgraphs."""
+        if not self.supports_sampling:
+            raise ValueError(
+                f"{self.__class__.__name__} propagates over the whole graph only; it cannot "
+                "train on sampled subgraphs (n_id)"
+            )
+
+    def interaction_degree(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> Tensor:
+        """Each node's number of interactions in the whole graph (models that sample)."""
+        self.require_sampling()
         raise NotImplementedError
 
     def split(self, node_emb: Tensor) -> tuple[Tensor, Tensor]:

@@ -84,7 +84,7 @@ class LightGCNRecommender(GraphRecommender):
         degree: Tensor | None = None,
     ) -> Tensor:
         if n_id is not None:
-            raise ValueError("LightGCNRecommender trains full-batch; n_id is not supported")
+            self.require_sampling()
         num_nodes = self.num_users + self.num_items
         if edge_index.numel() and int(edge_index.max()) >= num_nodes:
             raise ValueError(

@@ -42,7 +42,7 @@ class Popularity(GraphRecommender):
         degree: Tensor | None = None,
     ) -> Tensor:
         if n_id is not None:
-            raise ValueError("Popularity counts over the whole graph; n_id is not supported")
+            self.require_sampling()
         source, target = edge_index
         is_item = (target >= self.num_users) & (target < self.num_users + self.num_items)
         counts = torch.bincount(

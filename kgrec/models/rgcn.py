@@ -68,7 +68,8 @@ class RGCNRecommender(GraphRecommender):
     Knowledge reaches items (and through them users) along typed edges, so items that share
     actors, directors or genres move together. With interaction relations only and
     :math:`\mathbf{\Theta}_r = \mathbf{I}` the model is LightGCN. On neighbour-sampled
-    mini-batches (:mod:`kgrec.sampling`) the degrees are those of the sampled subgraph.
+    mini-batches (:mod:`kgrec.sampling`) the normalisation keeps each node's degree in the
+    whole graph (``forward``'s ``degree``), rescaled by the share of its edges sampled.
 
     Args:
         num_users: number of users ``U`` (nodes ``0 .. U-1``).
@@ -92,6 +93,8 @@ class RGCNRecommender(GraphRecommender):
     Shapes: ``forward(edge_index [2, E], edge_type [E], n_id=None, degree=None)`` returns
     ``[num_nodes, embedding_dim]`` (``[len(n_id), embedding_dim]`` for a sampled subgraph).
     """
+
+    supports_sampling = True
 
     def __init__(
         self,

@@ -9,7 +9,9 @@ from kgrec.models import (
     Popularity,
     RGCNRecommender,
 )
-from kgrec.sampling import neighbor_loader, train_epoch
+from kgrec.objectives import BPR
+from kgrec.sampling import NeighborSampling, neighbor_loader
+from kgrec.train import FullGraph, train_epoch
 
 needs_sampler = pytest.mark.filterwarnings("ignore:Using 'NeighborSampler' without a 'pyg-lib'")
 
@@ -84,8 +86,14 @@ def test_neighbour_epochs_lower_the_training_loss(toy_graph, build):
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     triples = _triples(toy_graph)
     weight = torch.ones(triples.size(1))
+    sampling = NeighborSampling()
     losses = [
-        train_epoch(model, toy_graph, triples, weight, optimizer, batch_size=8, reg_weight=0.0)
+        train_epoch(
+            model,
+            sampling.batches(model, toy_graph, triples, weight, batch_size=8),
+            BPR(),
+            optimizer,
+        )
         for _ in range(15)
     ]
     assert all(torch.isfinite(torch.tensor(losses)))
@@ -94,20 +102,28 @@ def test_neighbour_epochs_lower_the_training_loss(toy_graph, build):
 
 @needs_sampler
 def test_models_without_sampling_support_say_so(toy_graph):
-    pytest.importorskip("torch_sparse", reason="PyG's neighbour sampler needs torch-sparse")
     model = LightGCNRecommender(toy_graph.num_users, toy_graph.num_items, embedding_dim=4)
-    optimizer = torch.optim.Adam(model.parameters())
     triples = _triples(toy_graph)
-    with pytest.raises(ValueError, match=r"needs a relational model .* got LightGCNRecommender"):
-        train_epoch(
-            model,
-            toy_graph,
-            triples,
-            torch.ones(triples.size(1)),
-            optimizer,
-            batch_size=4,
-            reg_weight=0.0,
-        )
+    batches = NeighborSampling().batches(
+        model, toy_graph, triples, torch.ones(triples.size(1)), batch_size=4
+    )
+    with pytest.raises(ValueError, match="LightGCNRecommender propagates over the whole graph"):
+        next(batches)
+    assert not LightGCNRecommender.supports_sampling and not Popularity.supports_sampling
+    assert RGCNRecommender.supports_sampling and CrossDomainRecommender.supports_sampling
+
+
+@needs_sampler
+@pytest.mark.parametrize("build", [_rgcn, _cross_domain], ids=["rgcn", "cross_domain"])
+def test_sampled_batches_with_all_neighbours_cost_what_full_batches_cost(toy_graph, build):
+    pytest.importorskip("torch_sparse", reason="PyG's neighbour sampler needs torch-sparse")
+    model = build(toy_graph).eval()  # no dropout: the two must agree exactly
+    triples = _triples(toy_graph)
+    weight = torch.rand(triples.size(1)) + 0.5
+    full = FullGraph().batches(model, toy_graph, triples, weight, batch_size=8)
+    sampled = NeighborSampling(-1).batches(model, toy_graph, triples, weight, batch_size=8)
+    for a, b in zip(full, sampled, strict=True):
+        assert float(BPR()(model, a)) == pytest.approx(float(BPR()(model, b)), abs=1e-5)
 
 
 @needs_sampler
@@ -126,5 +142,5 @@ def test_bad_fanouts_are_rejected(toy_graph, num_neighbors, message):
 @pytest.mark.parametrize("model", [LightGCNRecommender(3, 4, embedding_dim=4), Popularity(3, 4)])
 def test_full_graph_models_reject_n_id(model):
     edge_index = torch.tensor([[0, 3], [3, 0]])
-    with pytest.raises(ValueError, match="n_id is not supported"):
+    with pytest.raises(ValueError, match="cannot train on sampled subgraphs"):
         model(edge_index, n_id=torch.tensor([0, 3]))

@@ -14,7 +14,7 @@ from torch_geometric.data import Data
 
 import kgrec.models
 from kgrec.models import GraphRecommender
-from kgrec.train import bpr_loss
+from kgrec.objectives import bpr_loss
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,11 @@ CASES = [
         "CrossDomainRecommender",
         lambda g: _cross_domain(g, entity_embeddings=False),
         variant="no-entity-embeddings",
+    ),
+    Case(
+        "CrossDomainRecommender",
+        lambda g: _cross_domain(g, adversarial_weight=0.1),
+        variant="discriminator",
     ),
 ]
 TARGET = 1  # the toy graph's comedy domain
