@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import pandas as pd
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
@@ -17,80 +18,68 @@ from torch_geometric.data import Data
 from kgrec.data.split import Split
 from kgrec.metrics import DEFAULT_KS, RankingMetrics
 from kgrec.models.base import GraphRecommender
+from kgrec.ranking import embeddings, rank
 
 GROUPS = ("all", "warm", "cold")
 PHASES = ("valid", "test")
+_KEYS = ("phase", "group", "users")
 TABLE_METRICS = ("recall", "ndcg", "hit", "mrr", "precision", "coverage")
-
-
-@torch.no_grad()
-def rank_items(
-    model: GraphRecommender,
-    graph: Data,
-    *,
-    users: Tensor,
-    candidates: Tensor,
-    known: Tensor,
-    k: int,
-    batch_size: int = 4096,
-) -> Tensor:
-    """Top-``k`` of ``candidates`` (item indices) per user, as positions in ``candidates``.
-
-    ``known`` (``[2, X]`` user, item) is masked. Slots that only masked or non-candidate items
-    could fill hold ``len(candidates)``.
-    """
-    position = torch.full((graph.num_items,), len(candidates), dtype=torch.long)
-    position[candidates] = torch.arange(len(candidates))
-    row_of = torch.full((graph.num_users,), -1, dtype=torch.long)
-    out = []
-    for start in range(0, len(users), batch_size):
-        batch = users[start : start + batch_size]
-        row_of[batch] = torch.arange(len(batch))
-        mine = known[:, row_of[known[0]] >= 0]
-        exclude = torch.stack([row_of[mine[0]], mine[1]])
-        items, scores = model.recommend(
-            graph.edge_index,
-            graph.edge_type,
-            users=batch,
-            k=k,
-            candidates=candidates,
-            exclude=exclude,
-        )
-        top = position[items]
-        out.append(top.where(torch.isfinite(scores), torch.full_like(top, len(candidates))))
-        row_of[batch] = -1
-    return torch.cat(out) if out else torch.empty(0, k, dtype=torch.long)
 
 
 def evaluate(
     model: GraphRecommender,
     graph: Data,
     split: Split,
+    phase: str | Sequence[str],
+    *,
+    ks: Sequence[int] = DEFAULT_KS,
+    batch_size: int = 4096,
+) -> dict:
+    """Metrics of ``phase`` (``"valid"`` or ``"test"``) for all, warm and cold users; with a
+    list of phases, ``{phase: metrics}`` from one forward pass of the model."""
+    user_emb, item_emb = embeddings(model, graph)
+    phases = [phase] if isinstance(phase, str) else list(phase)
+    results = {
+        name: evaluate_embeddings(
+            user_emb, item_emb, graph.item_domain, split, name, ks=ks, batch_size=batch_size
+        )
+        for name in phases
+    }
+    return results[phase] if isinstance(phase, str) else results
+
+
+def evaluate_embeddings(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    item_domain: Tensor,
+    split: Split,
     phase: str,
     *,
     ks: Sequence[int] = DEFAULT_KS,
     batch_size: int = 4096,
 ) -> dict[str, dict[str, float]]:
-    """Metrics of ``phase`` (``"valid"`` or ``"test"``) for all, warm and cold users."""
+    """Metrics of ``phase`` for all, warm and cold users, from the model's embeddings."""
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
     held_out = split.valid if phase == "valid" else split.test
     known = split.train if phase == "valid" else torch.cat([split.train, split.valid], dim=1)
-    candidates = torch.nonzero(graph.item_domain == split.target_domain).flatten()
+    candidates = torch.nonzero(item_domain == split.target_domain).flatten()
     users, rows = torch.unique(held_out[0], return_inverse=True)
-    position = torch.full((graph.num_items,), -1, dtype=torch.long)
+    position = torch.full((item_domain.numel(),), len(candidates), dtype=torch.long)
     position[candidates] = torch.arange(len(candidates))
     targets = torch.stack([rows, position[held_out[1]]])
-    top = rank_items(
-        model,
-        graph,
+    items, scores = rank(
+        user_emb,
+        item_emb,
         users=users,
+        k=max(ks),
         candidates=candidates,
         known=known,
-        k=max(ks),
         batch_size=batch_size,
     )
-    cold = split.cold_users(graph.num_users)[users]
+    # positions in candidates; slots only masked items could fill hold len(candidates)
+    top = position[items].where(torch.isfinite(scores), torch.tensor(len(candidates)))
+    cold = split.cold_users(user_emb.size(0))[users]
     results = {}
     for group, selected in (("all", torch.ones_like(cold)), ("warm", ~cold), ("cold", cold)):
         if not selected.any():
@@ -102,6 +91,19 @@ def evaluate(
         metrics.update(top[selected], torch.stack([new_row[targets[0, keep]], targets[1, keep]]))
         results[group] = metrics.compute()
     return results
+
+
+def metrics_frame(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> pd.DataFrame:
+    """``{phase: {group: {metric: value}}}`` as a DataFrame: one row per phase and user group
+    (``phase``, ``group``, ``users``, then one column per metric@K)."""
+    rows = [
+        {"phase": phase, "group": group, **values}
+        for phase, groups in metrics.items()
+        for group, values in groups.items()
+    ]
+    frame = pd.DataFrame(rows)
+    frame["users"] = frame["users"].astype(int)
+    return frame[["phase", "group", "users", *(c for c in frame if c not in _KEYS)]]
 
 
 def format_table(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:

@@ -1,4 +1,5 @@
-"""Top-K recommendations for every user of a trained model, and their vectors for Neo4j.
+"""Recommendations as tables and vectors: a ranking (:mod:`kgrec.ranking`) into the
+RECOMMENDATIONS table, and the model's embeddings into vectors a cosine index ranks by.
 
 Everyone gets recommendations, cold-start users included: a user with no history in the target
 domain is scored through the user node the domains share.
@@ -10,62 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
-from tqdm import tqdm
 
 from kgrec.data.export import IdMaps
-from kgrec.models.base import GraphRecommender, top_k
-
-
-@torch.no_grad()
-def embeddings(model: GraphRecommender, graph: Data) -> tuple[Tensor, Tensor]:
-    """(user embeddings, item embeddings) of ``model`` over its message graph, in eval mode."""
-    was_training = model.training
-    model.eval()
-    try:
-        return model.split(model(graph.edge_index, graph.edge_type))
-    finally:
-        model.train(was_training)
-
-
-@torch.no_grad()
-def rank(
-    user_emb: Tensor,
-    item_emb: Tensor,
-    *,
-    users: Tensor,
-    k: int,
-    candidates: Tensor | None = None,
-    known: Tensor | None = None,
-    batch_size: int = 4096,
-    progress: bool = False,
-) -> tuple[Tensor, Tensor]:
-    """Top-``k`` items (indices, scores; ``[len(users), k]``) by dot product, in user batches.
-
-    ``known`` (``[2, X]``: user index, item index) is never recommended. Where fewer than ``k``
-    items are left for a user, the last slots have score ``-inf``.
-    """
-    num_users = user_emb.size(0)
-    row_of = torch.full((num_users,), -1, dtype=torch.long)
-    all_items, all_scores = [], []
-    for start in tqdm(
-        range(0, len(users), batch_size), desc="ranking", unit="batch", disable=not progress
-    ):
-        batch = users[start : start + batch_size]
-        exclude = None
-        if known is not None:
-            row_of[batch] = torch.arange(len(batch))
-            mine = known[:, row_of[known[0]] >= 0]
-            exclude = torch.stack([row_of[mine[0]], mine[1]])
-            row_of[batch] = -1
-        items, scores = top_k(
-            user_emb[batch] @ item_emb.T, k, candidates=candidates, exclude=exclude
-        )
-        all_items.append(items)
-        all_scores.append(scores)
-    if not all_items:
-        return torch.empty(0, k, dtype=torch.long), torch.empty(0, k)
-    return torch.cat(all_items), torch.cat(all_scores)
 
 
 def recommendation_table(
@@ -105,24 +52,3 @@ def inner_product_vectors(user_emb: Tensor, item_emb: Tensor) -> tuple[np.ndarra
     item_vectors = torch.cat([items, extra.unsqueeze(1)], dim=1)
     user_vectors = torch.cat([user_emb.double(), torch.zeros(user_emb.size(0), 1)], dim=1)
     return user_vectors.float().numpy(), item_vectors.float().numpy()
-
-
-# Reading published recommendations back in Cypher (notebooks, bench, applications).
-TOP_K = """
-MATCH (u:User {user_id: $user_id})-[r:RECOMMENDED {run: $run}]->(i:Item)
-RETURN i.uid AS item, i.title AS title, r.score AS score, r.rank AS rank
-ORDER BY r.rank
-LIMIT $k
-"""
-
-# Ad-hoc recommendations from the published embeddings through the vector index (see
-# inner_product_vectors): the nearest items of the user's vector, of the domain asked for and
-# not already the user's. $candidates (> $k) leaves room for the items filtered out.
-VECTOR_TOP_K = """
-MATCH (u:User {user_id: $user_id})
-CALL db.index.vector.queryNodes($index, $candidates, u.gnn_embedding) YIELD node AS i, score
-WHERE i.domain = $domain AND NOT (u)-[:INTERACTED]->(i)
-RETURN i.uid AS item, i.title AS title, score
-ORDER BY score DESC
-LIMIT $k
-"""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from kgrec.recommend import inner_product_vectors, rank
+from kgrec.ranking import rank
+from kgrec.recommend import inner_product_vectors
 
 
 def test_rank_masks_known_items_and_keeps_candidates_only():
