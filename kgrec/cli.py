@@ -1,7 +1,9 @@
 """The `kgrec` command line: the only place where strings become classes and options.
 
-Each command group lives in a module of `kgrec.commands` that defines
-``register(subparsers)``; the modules are listed in ``COMMANDS``.
+Each command lives in a module of `kgrec.commands` that defines ``register(subparsers)``;
+:data:`COMMANDS` names the module and the one-line help of every command. ``kgrec --help``
+lists them without importing any (the modules that train import torch and PyG, seconds);
+``kgrec COMMAND ...`` imports that command's module only.
 """
 
 from __future__ import annotations
@@ -13,39 +15,40 @@ import sys
 
 from kgrec.errors import KgrecError
 
-COMMANDS = [
-    "load",
-    "graph",
-    "embed",
-    "split",
-    "train",
-    "recommend",
-    "explain",
-    "download",
-    "quickstart",
-]
+# command -> (module in kgrec.commands, one-line help)
+COMMANDS = {
+    "load": ("load", "load files into the shared graph"),
+    "graph": ("graph", "inspect the shared graph"),
+    "embed": ("embed", "embed node texts with a language model and store the vectors"),
+    "split": ("split", "make a protocol's seeded split and write its split files"),
+    "train": ("train", "train a model on a split, write metrics and a checkpoint"),
+    "evaluate": ("train", "re-score a trained run and print its table"),
+    "recommend": ("recommend", "a trained run's top-K: publish into a store, show or export"),
+    "explain": ("explain", "explain a recommendation: the best paths from a user to an item"),
+    "download": ("download", "download public datasets in RecBole's atomic format"),
+    "quickstart": ("quickstart", "load, embed, train, evaluate and recommend on ml-100k"),
+}
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The parser of every command, or with ``argv`` naming one, of that one only: a command
-    module imports what its command needs (torch and PyG for training, about 7 s), and
-    ``kgrec load`` should not wait for them."""
+    """The parser of the command ``argv`` names (its module imported), or, when it names none,
+    one that lists every command."""
     named = next((arg for arg in argv or [] if not arg.startswith("-")), None)
-    commands = [named] if named in COMMANDS else COMMANDS
     parser = argparse.ArgumentParser(
         prog="kgrec",
         description="Knowledge-graph-centric, cross-domain recommender.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in commands:
-        try:
-            module = importlib.import_module(f"kgrec.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"kgrec.commands.{name}":
-                raise
-            continue  # a command group that has not landed yet
+    if named in COMMANDS:
+        module = importlib.import_module(f"kgrec.commands.{COMMANDS[named][0]}")
         module.register(sub)
+        # the module may register several commands; keep the listing's help for each
+        for action in sub._choices_actions:
+            action.help = COMMANDS.get(action.dest, (None, action.help))[1]
+    else:
+        for name, (_, help_text) in COMMANDS.items():
+            sub.add_parser(name, help=help_text)
     return parser
 
 
@@ -58,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        if hasattr(args, "threads"):  # commands that compute with torch
+            from kgrec.threads import set_threads
+
+            set_threads(args.threads)
         return int(args.func(args) or 0)
     except KgrecError as exc:
         print(f"kgrec {args.command}: error: {exc}", file=sys.stderr)

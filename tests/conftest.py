@@ -1,5 +1,9 @@
 """Shared fixtures. Neo4j tests use the server `make test` starts (tools/neo4j).
 
+Test modules take shared data and settings from these fixtures, never by importing another
+test module (``neo4j_settings``, ``movies``, ``make_graph``, ``synthetic_graph``,
+``explain_graph``).
+
 With ``CI`` set, a Neo4j that cannot be reached fails every test that needs it; elsewhere
 those tests are skipped with the reason.
 """
@@ -7,10 +11,14 @@ those tests are skipped with the reason.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from graph_schema.tables import GraphTables, item_uid
 from kgrec.store.neo4j import delete_all
 
 NEO4J_URI = os.environ.get("NEO4J_URI", f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT', '7687')}")
@@ -19,6 +27,19 @@ NEO4J_AUTH = (
     os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
 )
 NEO4J_DATABASE = os.environ.get("NEO4J_DATABASE", "neo4j")
+
+
+@dataclass(frozen=True)
+class Neo4jSettings:
+    uri: str
+    auth: tuple[str, str]
+    database: str
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings() -> Neo4jSettings:
+    """Where the test server is: its URI, (user, password) and database."""
+    return Neo4jSettings(NEO4J_URI, NEO4J_AUTH, NEO4J_DATABASE)
 
 
 def data_dir() -> Path:
@@ -78,3 +99,248 @@ def wipe_neo4j(driver) -> None:
             # names come from the server itself; escaped all the same
             name = record["name"].replace("`", "``")
             driver.execute_query(f"DROP {kind} `{name}` IF EXISTS", database_=NEO4J_DATABASE)
+
+
+# -- small graphs built by hand -------------------------------------------------------------
+
+
+@pytest.fixture
+def make_graph():
+    """The graph builder: ``make_graph(users=..., items=..., interactions=..., ...)``."""
+    return build_graph
+
+
+@pytest.fixture
+def movies() -> GraphTables:
+    """Two domains, three users (one with attributes), items linked to entities, awkward names."""
+    return movies_graph()
+
+
+@pytest.fixture
+def synthetic_graph():
+    """The random one-domain graph builder: ``synthetic_graph(n_users, n_items, per_user)``."""
+    return synthetic
+
+
+@pytest.fixture
+def explain_graph() -> GraphTables:
+    """The graph of the explanation tests (alice, bob, Heat, Casino, De Niro, ...)."""
+    return small_graph()
+
+
+def _strings(values) -> pd.Series:
+    return pd.Series(list(values), dtype="string")
+
+
+def build_graph(
+    *,
+    users: list[dict] = (),
+    items: list[dict] = (),
+    entities: list[dict] = (),
+    interactions: list[tuple] = (),
+    knowledge: list[tuple] = (),
+) -> GraphTables:
+    """A graph from plain rows. Items are dicts with ``domain`` and ``item_id`` (uid derived);
+    interactions are (user_id, item_uid, rating, timestamp); knowledge rows are
+    (head_kind, head_key, relation, tail_kind, tail_key)."""
+    tables = {}
+    if users:
+        tables["users"] = pd.DataFrame(list(users)).astype({"user_id": "string"})
+    if items:
+        df = pd.DataFrame(list(items))
+        df.insert(
+            0, "uid", [item_uid(d, i) for d, i in zip(df["domain"], df["item_id"], strict=True)]
+        )
+        for column in ("uid", "domain", "item_id", "title", "entity_id"):
+            if column in df:
+                df[column] = df[column].astype("string")
+        if "year" in df:
+            df["year"] = df["year"].astype("Int64")
+        tables["items"] = df
+        tables["domains"] = pd.DataFrame({"domain": _strings(sorted(set(df["domain"])))})
+    if entities:
+        tables["entities"] = pd.DataFrame(list(entities)).astype("string")
+    if interactions:
+        user, item, rating, timestamp = zip(*interactions, strict=True)
+        tables["interactions"] = pd.DataFrame(
+            {
+                "user_id": _strings(user),
+                "item_uid": _strings(item),
+                "rating": pd.Series(rating, dtype="float64"),
+                "timestamp": pd.Series(timestamp, dtype="float64"),
+            }
+        )
+    if knowledge:
+        columns = ["head_kind", "head_key", "relation", "tail_kind", "tail_key"]
+        tables["knowledge"] = pd.DataFrame(list(knowledge), columns=columns).astype("string")
+    return GraphTables(**tables)
+
+
+def movies_graph() -> GraphTables:
+    """Two domains, three users (one with attributes), items linked to entities, awkward names."""
+    return build_graph(
+        users=[
+            {"user_id": "u1", "age": "24", "gender": "F"},
+            {"user_id": "u2", "age": "53", "gender": None},
+            {"user_id": "u3", "age": None, "gender": "M"},
+        ],
+        items=[
+            {
+                "domain": "movies",
+                "item_id": "1",
+                "title": "Toy Story",
+                "year": 1995,
+                "genres": ["Animation", "Comedy"],
+                "entity_id": "m.01",
+            },
+            {
+                "domain": "movies",
+                "item_id": "2",
+                "title": "O'Brien `quoted`\nline",
+                "year": None,
+                "genres": [],
+                "entity_id": None,
+            },
+            {
+                "domain": "books",
+                "item_id": "1",
+                "title": "Dune",
+                "year": 1965,
+                "genres": None,
+                "entity_id": "m.02",
+            },
+        ],
+        entities=[{"entity_id": "m.99", "name": "Frank Herbert"}, {"entity_id": "m.98"}],
+        interactions=[
+            ("u1", "movies:1", 5.0, 10.0),
+            ("u1", "books:1", 4.0, None),
+            ("u2", "movies:1", None, 12.0),
+            ("u2", "movies:2", 2.5, 13.0),
+            ("u3", "books:1", 1.0, 14.0),
+        ],
+        knowledge=[
+            ("Item", "movies:1", "film.film.actor", "Entity", "m.98"),
+            ("Item", "books:1", "book.written_by", "Entity", "m.99"),
+            ("Entity", "m.99", "people.person.spouse", "Entity", "m.98"),
+            ("Item", "movies:1", "film.film.sequel", "Item", "movies:2"),
+            ("Entity", "m.98", "weird`name'\n}) DETACH DELETE n //", "Item", "books:1"),
+        ],
+    )
+
+
+def synthetic(n_users: int, n_items: int, per_user: int, seed: int = 0) -> GraphTables:
+    """A random one-domain graph: ``per_user`` distinct items for each user."""
+    rng = np.random.default_rng(seed)
+    users = [f"u{u}" for u in range(n_users)]
+    items = [{"domain": "synth", "item_id": str(i), "title": f"item {i}"} for i in range(n_items)]
+    rows = []
+    for u in users:
+        for i in rng.choice(n_items, size=per_user, replace=False):
+            rows.append((u, f"synth:{i}", float(rng.integers(1, 6)), float(rng.integers(10**9))))
+    return build_graph(users=[{"user_id": u} for u in users], items=items, interactions=rows)
+
+
+def small_graph() -> GraphTables:
+    """Alice watched Heat (action) and Toy Story (comedy). Casino shares Heat's rare actor
+    De Niro and the hub genre Crime; Bob watched Heat and Casino; Cars is a Toy Story sequel."""
+    items = pd.DataFrame(
+        {
+            "uid": ["action:heat", "action:casino", "comedy:toy", "comedy:cars", "action:x"],
+            "domain": ["action", "action", "comedy", "comedy", "action"],
+            "item_id": ["heat", "casino", "toy", "cars", "x"],
+            "title": ["Heat", "Casino", "Toy Story", "Cars", "X"],
+        }
+    )
+    interactions = pd.DataFrame(
+        {
+            "user_id": ["alice", "alice", "bob", "bob", "carol", "carol", "dave"],
+            "item_uid": [
+                "action:heat",
+                "comedy:toy",
+                "action:heat",
+                "action:casino",
+                "action:x",
+                "action:casino",
+                "action:x",
+            ],
+        }
+    )
+    knowledge = pd.DataFrame(
+        [
+            ("Item", "action:heat", "film.film.actor", "Entity", "deniro"),
+            ("Item", "action:casino", "film.film.actor", "Entity", "deniro"),
+            ("Item", "action:heat", "film.film.genre", "Entity", "crime"),
+            ("Item", "action:casino", "film.film.genre", "Entity", "crime"),
+            ("Item", "action:x", "film.film.genre", "Entity", "crime"),
+            ("Item", "comedy:toy", "film.film.genre", "Entity", "crime"),
+            ("Item", "comedy:cars", "film.film.prequel", "Item", "comedy:toy"),
+            ("Item", "comedy:toy", "film.film.sequel", "Item", "comedy:cars"),
+        ],
+        columns=["head_kind", "head_key", "relation", "tail_kind", "tail_key"],
+    )
+    # string dtypes, as the stores' snapshots have them
+    return GraphTables(
+        domains=pd.DataFrame({"domain": ["action", "comedy"]}),
+        users=pd.DataFrame({"user_id": ["alice", "bob", "carol", "dave"]}),
+        items=items,
+        entities=pd.DataFrame({"entity_id": ["deniro", "crime"], "name": ["De Niro", "Crime"]}),
+        interactions=interactions.astype("string"),
+        knowledge=knowledge.astype("string"),
+    )
+
+
+# -- training data ---------------------------------------------------------------------------
+
+
+def two_domain_tables(seed: int = 0, num_users: int = 60) -> GraphTables:
+    """Users with 0-12 interactions in each of two domains ("action", "comedy") of 30 items."""
+    rng = np.random.default_rng(seed)
+    items = [(d, f"{d[0]}{j}") for d in ("action", "comedy") for j in range(30)]
+    rows = []
+    for u in range(num_users):
+        for domain in ("action", "comedy"):
+            count = int(rng.integers(0, 13))
+            for j in rng.choice(30, size=count, replace=False):
+                rows.append((f"u{u}", item_uid(domain, f"{domain[0]}{j}")))
+    return GraphTables(
+        domains=pd.DataFrame({"domain": ["action", "comedy"]}),
+        users=pd.DataFrame({"user_id": [f"u{u}" for u in range(num_users)]}),
+        items=pd.DataFrame(
+            {
+                "uid": [item_uid(d, i) for d, i in items],
+                "domain": [d for d, _ in items],
+                "item_id": [i for _, i in items],
+            }
+        ),
+        interactions=pd.DataFrame(rows, columns=["user_id", "item_uid"]),
+    )
+
+
+@pytest.fixture
+def make_two_domains():
+    """``make_two_domains(seed=0, num_users=60)``: the tables of :func:`two_domain_tables`."""
+    return two_domain_tables
+
+
+def write_tiny_recbole(folder: Path, seed: int = 0) -> Path:
+    """A small RecBole dataset with ml-1m style genres: 30 action and 30 comedy films, 40
+    users (u0..u39) with 8-24 ratings each."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    films = [(f"Action {j}", "Action Thriller") for j in range(30)]
+    films += [(f"Comedy {j}", "Comedy Romance") for j in range(30)]
+    films += [("Both (1999)", "Action Comedy")]  # left out by the rule
+    lines = ["item_id:token\tgenre:token"] + [f"{t}\t{g}" for t, g in films]
+    (folder / "tiny.item").write_text("\n".join(lines) + "\n")
+    rows = ["user_id:token\titem_id:token\trating:float"]
+    for u in range(40):
+        for j in rng.choice(61, size=int(rng.integers(8, 25)), replace=False):
+            rows.append(f"u{u}\t{films[j][0]}\t4")
+    (folder / "tiny.inter").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture
+def tiny_recbole(tmp_path) -> Path:
+    """A folder of RecBole atomic files made by :func:`write_tiny_recbole`."""
+    return write_tiny_recbole(tmp_path / "tiny")

@@ -15,17 +15,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from kgrec.commands.options import add_threads_option
 from kgrec.errors import KgrecError
+from kgrec.experiment import MODELS, RUN_FILE
 from kgrec.explain import GraphIndex, explain
 from kgrec.store import open_store
-
-MODELS = ("lightgcn", "cross-domain", "rgcn", "popularity")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "quickstart",
-        help="load, embed, train, evaluate and recommend on ml-100k, in the embedded store",
         description=(
             "The main job on ml-100k with its knowledge graph, in a LocalStore (no server): "
             "kgrec load, embed, train (which evaluates), recommend, and explanations of a few "
@@ -38,10 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the ml-100k folder (default: $KGREC_DATA/ml-100k)",
     )
     p.add_argument("--out", type=Path, default=Path("runs/quickstart"), help="%(default)s")
-    p.add_argument("--model", choices=MODELS, default="lightgcn", help="%(default)s")
+    p.add_argument("--model", choices=list(MODELS), default="lightgcn", help="%(default)s")
     p.add_argument("--epochs", type=int, default=40, help="at most (%(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--users", type=int, default=3, help="users to show (%(default)s)")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -68,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
 
     data = data_folder(args.data)
     store_path = args.out / "store"
-    if store_path.exists():
-        shutil.rmtree(store_path)  # a fresh graph each time; embeddings come from the cache
-    store = f"local:{store_path}"
     run_dir = args.out / args.model
+    # a fresh graph and run each time (embeddings come from the cache); only what an earlier
+    # quickstart wrote is removed
+    _remove_own(store_path, "manifest.json")
+    _remove_own(run_dir, RUN_FILE)
+    store = f"local:{store_path}"
+    threads = ["--threads", str(args.threads)] if args.threads else []
     steps = [
         ["load", "recbole", str(data), "--domain", "movies", "--store", store],
         ["graph", "stats", "--store", store],
@@ -90,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
             str(args.epochs),
             "--out",
             str(run_dir),
+            *threads,
         ],
-        ["recommend", "--run", str(run_dir), "-k", "10"],
+        ["recommend", "--run", str(run_dir), "-k", "10", *threads],
     ]
     for step in steps:
         print(f"\n$ kgrec {' '.join(step)}", flush=True)
@@ -103,6 +107,16 @@ def run(args: argparse.Namespace) -> int:
         show_samples(opened.snapshot(), opened.recommendations(run_dir.name), args.users)
     print(f"\nThe graph, run and metrics are in {args.out}/ (metrics: {run_dir}/metrics.json).")
     return 0
+
+
+def _remove_own(path: Path, marker: str) -> None:
+    if not path.exists():
+        return
+    if not (path / marker).exists():
+        raise KgrecError(
+            f"{path} exists and was not written by kgrec (no {marker}); choose another --out"
+        )
+    shutil.rmtree(path)
 
 
 def show_samples(tables, recommendations: pd.DataFrame, users: int) -> None:

@@ -1,4 +1,5 @@
-"""`kgrec recommend`: publish a trained run's top-K per user into a store."""
+"""`kgrec recommend`: a trained run's top-K per user, published into a store, shown or
+exported; an adapter over :meth:`kgrec.experiment.Run.recommend` and ``publish``."""
 
 from __future__ import annotations
 
@@ -6,27 +7,25 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
+import pandas as pd
 
-from kgrec.commands.train import LoadedRun, load_run
-from kgrec.data.export import INTERACTS
+from kgrec.commands.options import add_threads_option
 from kgrec.errors import InputError
-from kgrec.recommend import embeddings, inner_product_vectors, rank, recommendation_table
-from kgrec.store import open_store
+from kgrec.experiment import VECTOR_PROPERTY, load_run
 
-VECTOR_PROPERTY = "gnn_embedding"
+EXPORT_FORMATS = (".csv", ".tsv", ".parquet")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "recommend",
-        help="publish a trained run's top-K recommendations (and its embeddings) into a store",
         description=(
             "Rank every target-domain item for every user (cold-start users included; items "
-            "a user already has are never recommended) and publish the top K into the store: "
-            "in Neo4j (:User)-[:RECOMMENDED {score, rank, model, run}]->(:Item), replacing "
-            "the run's earlier edges, plus the model's user and item embeddings as the node "
-            f"property {VECTOR_PROPERTY!r} with a vector index."
+            "a user already has are never recommended). By default publish the top K into the "
+            "store: in Neo4j (:User)-[:RECOMMENDED {score, rank, model, run}]->(:Item), "
+            "replacing the run's earlier edges, plus the model's user and item embeddings as "
+            f"the node property {VECTOR_PROPERTY!r} with a vector index. --show prints users' "
+            "lists and --export writes a file instead, with no store needed."
         ),
     )
     p.add_argument("--run", type=Path, required=True, metavar="RUN", help="trained run folder")
@@ -34,52 +33,72 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-k", type=int, default=20, help="recommendations per user (20)")
     p.add_argument("--name", help="run name on the edges (default: the run folder's name)")
     p.add_argument("--no-vectors", action="store_true", help="publish no embeddings")
+    p.add_argument(
+        "--show", metavar="USER", action="append", help="print USER's top K (repeatable)"
+    )
+    p.add_argument(
+        "--export",
+        type=Path,
+        metavar="FILE",
+        help="write every user's top K to FILE (.csv, .tsv or .parquet); never overwrites",
+    )
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    if args.export is not None:
+        _check_export(args.export)
     loaded = load_run(args.run)
     name = args.name or loaded.name
-    store_uri = args.store or loaded.run["store"]
+    if args.show:
+        table = loaded.recommend(args.k, users=args.show, name=name)
+        with pd.option_context("display.width", 200):
+            for user, rows in table.groupby("user_id", sort=False):
+                print(f"user {user} (run {name!r}, {loaded.info['model']}):")
+                print(rows[["rank", "item_uid", "score"]].to_string(index=False))
+    if args.export is not None:
+        table = loaded.recommend(args.k, name=name)
+        _write_export(table, args.export)
+        print(
+            f"wrote {len(table)} recommendations for {table['user_id'].nunique()} users to "
+            f"{args.export}"
+        )
+    if args.show or args.export is not None:
+        return 0
+    store_uri = args.store or loaded.settings.get("store")
     if not store_uri:
-        raise InputError("the run was trained from files; name a store with --store")
-    table, user_vectors, item_vectors = publishable(loaded, k=args.k, run_name=name)
-    maps = loaded.experiment.maps
-    with open_store(store_uri) as store:
-        count = store.publish(table, run=name)
-        if not args.no_vectors:
-            store.write_vectors("User", list(maps.users), user_vectors, property=VECTOR_PROPERTY)
-            store.write_vectors("Item", list(maps.items), item_vectors, property=VECTOR_PROPERTY)
+        raise InputError(
+            "the run was trained from files: name a store with --store, or use --show USER / "
+            "--export FILE"
+        )
+    table = loaded.publish(store_uri, k=args.k, name=name, vectors=not args.no_vectors)
     seconds = time.perf_counter() - started
-    users = table["user_id"].nunique()
+    maps = loaded.experiment.maps
     cold = int(loaded.experiment.split.cold_users(len(maps.users)).sum())
     print(
-        f"published {count} recommendations of run {name!r} ({loaded.run['model']}) for "
-        f"{users} users ({cold} with no target-domain training history) into {store_uri} "
-        f"in {seconds:.1f} s"
+        f"published {len(table)} recommendations of run {name!r} ({loaded.info['model']}) for "
+        f"{table['user_id'].nunique()} users ({cold} with no target-domain training history) "
+        f"into {store_uri} in {seconds:.1f} s"
     )
     return 0
 
 
-def publishable(loaded: LoadedRun, *, k: int, run_name: str):
-    """(RECOMMENDATIONS table, user vectors, item vectors) of a loaded run."""
-    experiment = loaded.experiment
-    target = experiment.split.target_domain
-    candidates = torch.nonzero(loaded.graph.item_domain == target).flatten()
-    users = torch.arange(len(experiment.maps.users))
-    user_emb, item_emb = embeddings(loaded.model, loaded.graph)
-    items, scores = rank(
-        user_emb,
-        item_emb,
-        users=users,
-        k=min(k, len(candidates)),
-        candidates=candidates,
-        known=experiment.data[INTERACTS].edge_index,
-        progress=True,
-    )
-    table = recommendation_table(
-        experiment.maps, users, items, scores, model=loaded.run["model"], run=run_name
-    )
-    user_vectors, item_vectors = inner_product_vectors(user_emb, item_emb)
-    return table, user_vectors, item_vectors
+def _check_export(path: Path) -> None:
+    if path.suffix not in EXPORT_FORMATS:
+        raise InputError(
+            f"--export writes {', '.join(EXPORT_FORMATS)} files", file=str(path), field="--export"
+        )
+    if path.exists():
+        raise InputError("the file exists; kgrec never overwrites it", file=str(path))
+
+
+def _write_export(table: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if path.suffix == ".parquet":
+        table.to_parquet(tmp, index=False)
+    else:
+        table.to_csv(tmp, index=False, sep="\t" if path.suffix == ".tsv" else ",")
+    tmp.replace(path)

@@ -32,30 +32,6 @@ def pair_set(pairs: torch.Tensor) -> set[tuple[int, int]]:
     return set(map(tuple, pairs.T.tolist()))
 
 
-def two_domain_tables(seed: int = 0, num_users: int = 60) -> GraphTables:
-    """Users with 0-12 interactions in each of two domains of 30 items."""
-    rng = np.random.default_rng(seed)
-    items = [(d, f"{d[0]}{j}") for d in ("action", "comedy") for j in range(30)]
-    rows = []
-    for u in range(num_users):
-        for domain in ("action", "comedy"):
-            count = int(rng.integers(0, 13))
-            for j in rng.choice(30, size=count, replace=False):
-                rows.append((f"u{u}", item_uid(domain, f"{domain[0]}{j}")))
-    return GraphTables(
-        domains=pd.DataFrame({"domain": ["action", "comedy"]}),
-        users=pd.DataFrame({"user_id": [f"u{u}" for u in range(num_users)]}),
-        items=pd.DataFrame(
-            {
-                "uid": [item_uid(d, i) for d, i in items],
-                "domain": [d for d, _ in items],
-                "item_id": [i for _, i in items],
-            }
-        ),
-        interactions=pd.DataFrame(rows, columns=["user_id", "item_uid"]),
-    )
-
-
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 9, 10, 11, 19, 20, 23, 57])
 def test_per_user_rounding_is_recboles(n: int) -> None:
     labels = _ratio_labels(np.zeros(n, dtype=np.int64), np.random.default_rng(0))
@@ -84,8 +60,8 @@ def test_ml100k_kg(datasets) -> None:
     assert not torch.equal(other.test, split.test)
 
 
-def test_ml1m_action_comedy_protocol_on_a_built_graph() -> None:
-    data, maps = to_hetero_data(two_domain_tables())
+def test_ml1m_action_comedy_protocol_on_a_built_graph(make_two_domains) -> None:
+    data, maps = to_hetero_data(make_two_domains())
     split = make_split(data, maps, "ml1m-action-comedy", seed=3)
     pairs = data["user", "interacts", "item"].edge_index
     domain = data["item"].domain[pairs[1]]
@@ -124,8 +100,8 @@ def test_ml1m_action_comedy_protocol_on_a_built_graph() -> None:
     assert torch.equal(split.training_interactions(data, all_domains=False), split.train)
 
 
-def test_split_does_not_depend_on_row_order() -> None:
-    tables = two_domain_tables()
+def test_split_does_not_depend_on_row_order(make_two_domains) -> None:
+    tables = make_two_domains()
     shuffled = GraphTables(
         **{n: df.sample(frac=1.0, random_state=1) for n, df in tables.tables().items()}
     )
@@ -135,8 +111,8 @@ def test_split_does_not_depend_on_row_order() -> None:
         assert torch.equal(getattr(a, name), getattr(b, name))
 
 
-def test_unknown_protocol_and_missing_target_domain() -> None:
-    data, maps = to_hetero_data(two_domain_tables())
+def test_unknown_protocol_and_missing_target_domain(make_two_domains) -> None:
+    data, maps = to_hetero_data(make_two_domains())
     with pytest.raises(InputError, match="unknown protocol 'nope'"):
         make_split(data, maps, "nope", seed=0)
     with pytest.raises(InputError, match=r"target domain 'movies'.*--target-domain"):
@@ -145,8 +121,8 @@ def test_unknown_protocol_and_missing_target_domain() -> None:
     assert split.target_domain == maps.domains.index("action")
 
 
-def test_split_files_round_trip(tmp_path: Path) -> None:
-    data, maps = to_hetero_data(two_domain_tables())
+def test_split_files_round_trip(tmp_path: Path, make_two_domains) -> None:
+    data, maps = to_hetero_data(make_two_domains())
     split = make_split(data, maps, "ml1m-action-comedy", seed=2)
     write_split(split, maps, tmp_path)
     lines = (tmp_path / "valid.tsv").read_text().splitlines()
@@ -186,23 +162,25 @@ def write_files(folder: Path, **files: str) -> Path:
         ({"test": b"user_id\titem_id\nu2\tc\xff\n"}, r"test.tsv, line 2: not UTF-8"),
     ],
 )
-def test_bad_split_files_name_file_line_and_field(tmp_path: Path, files, message) -> None:
-    _, maps = to_hetero_data(two_domain_tables())
+def test_bad_split_files_name_file_line_and_field(
+    tmp_path: Path, files, message, make_two_domains
+) -> None:
+    _, maps = to_hetero_data(make_two_domains())
     folder = write_files(tmp_path / "split", **files)
     with pytest.raises(InputError, match=message):
         read_split(folder, maps)
 
 
-def test_missing_split_file(tmp_path: Path) -> None:
-    _, maps = to_hetero_data(two_domain_tables())
+def test_missing_split_file(tmp_path: Path, make_two_domains) -> None:
+    _, maps = to_hetero_data(make_two_domains())
     folder = write_files(tmp_path / "split")
     (folder / "test.tsv").unlink()
     with pytest.raises(InputError, match=r"test.tsv: split file not found"):
         read_split(folder, maps)
 
 
-def test_target_domain_of_split_files(tmp_path: Path) -> None:
-    tables = two_domain_tables()
+def test_target_domain_of_split_files(tmp_path: Path, make_two_domains) -> None:
+    tables = make_two_domains()
     _, maps = to_hetero_data(tables)
     folder = write_files(tmp_path / "split")
     assert maps.domains[read_split(folder, maps).target_domain] == "comedy"

@@ -62,7 +62,7 @@ def test_discriminator_gradient_is_reversed_into_the_representations(toy_graph):
 
 
 def test_auxiliary_loss_on_a_subgraph_uses_its_items_only(toy_graph):
-    model = _model(toy_graph)
+    model = _model(toy_graph, adversarial_weight=0.1)
     node_emb = model(toy_graph.edge_index, toy_graph.edge_type)
     users = torch.arange(toy_graph.num_users)
     assert model.auxiliary_loss(node_emb[users], n_id=users) is None
@@ -74,6 +74,7 @@ def test_auxiliary_loss_on_a_subgraph_uses_its_items_only(toy_graph):
 
 def test_no_discriminator_with_one_domain_or_no_weight(toy_graph):
     assert _model(toy_graph, adversarial_weight=0.0).discriminator is None
+    assert _model(toy_graph).discriminator is None  # off by default, as in `kgrec train`
     one_domain = CrossDomainRecommender(
         toy_graph.num_users,
         toy_graph.num_items,

@@ -1,0 +1,55 @@
+"""Options that several commands share: where the graph comes from, the split, threads."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kgrec.data.split import PROTOCOLS
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """--data / --store and the domain options of a command that reads the graph."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--data", type=Path, metavar="PATH", help="a RecBole atomic-file folder, read directly"
+    )
+    source.add_argument(
+        "--store", metavar="URI", help="a store: local:PATH, bolt://HOST:PORT, neo4j://..."
+    )
+    parser.add_argument(
+        "--domain", help="with --data: the domain of all items (default: the dataset name)"
+    )
+    parser.add_argument(
+        "--domain-rule",
+        metavar="NAME",
+        help="with --data: split items into domains by a named rule "
+        "(default: the protocol's, e.g. ml1m-action-comedy)",
+    )
+    parser.add_argument(
+        "--target-domain",
+        metavar="NAME",
+        help="the domain to evaluate (default: the protocol's, or the graph's only domain)",
+    )
+
+
+def add_split_options(parser: argparse.ArgumentParser) -> None:
+    how = parser.add_mutually_exclusive_group(required=True)
+    how.add_argument("--protocol", choices=sorted(PROTOCOLS), help="a named protocol")
+    how.add_argument(
+        "--split",
+        type=Path,
+        metavar="DIR",
+        help="a folder of split files (train.tsv, valid.tsv, test.tsv) instead of a protocol",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads to compute with (default: $KGREC_THREADS, else the idle cores: the "
+        "cores less the load average, at least 1)",
+    )

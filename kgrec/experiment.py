@@ -1,0 +1,714 @@
+"""The run layer: experiments, the model registry, and training, saving, loading and scoring a
+run. It is the library's entry point; ``kgrec train``/``evaluate``/``recommend`` and the
+benches are thin adapters over it, and a notebook calls it directly:
+
+>>> from kgrec.experiment import train, load_run
+>>> run = train("lightgcn", protocol="ml100k-kg", data="datasets/ml-100k", out="runs/lgcn")
+>>> run.metrics()                      # a DataFrame: phase, group, users, recall@10, ...
+>>> run.recommend(k=10, users=["196"])  # a DataFrame: user_id, item_uid, score, rank, ...
+>>> load_run("runs/lgcn").publish("bolt://127.0.0.1:7687")
+
+A run folder holds ``run.json`` (the settings, how training went and where it ran),
+``experiment.pt`` (the graph and split the run was trained on, so later loads into the store
+do not change it), ``split/`` (the split files, to run another system on the same split),
+``checkpoint.pt`` (training state, for ``resume``), ``model.pt`` (the best model) and
+``metrics.json`` (valid and test; all, warm and cold-start users).
+
+To add a model: its module in :mod:`kgrec.models`, an entry in :data:`MODELS`, and its case in
+``tests/models/test_template.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch_geometric.data import Data, HeteroData
+
+from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
+from kgrec.data.source import read_graph
+from kgrec.data.split import Split, get_protocol, make_split, read_split, write_split
+from kgrec.errors import InputError
+from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
+from kgrec.models.base import GraphRecommender
+from kgrec.objectives import OBJECTIVES
+from kgrec.ranking import embeddings, rank
+from kgrec.recommend import inner_product_vectors, recommendation_table
+from kgrec.train import FitResult, FullGraph, fit
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+EXPERIMENT_FILE = "experiment.pt"
+METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.pt"
+CHECKPOINT_FILE = "checkpoint.pt"
+SPLIT_DIR = "split"
+BATCHING = ("full", "neighbor")
+VECTOR_PROPERTY = "gnn_embedding"
+# settings a resumed run may change: how long it trains, not what it trains
+RESUMABLE_CHANGES = ("epochs", "patience")
+
+
+# -- experiments ---------------------------------------------------------------------------
+
+
+@dataclass
+class Experiment:
+    """The graph of an experiment, exported, with its split."""
+
+    data: HeteroData
+    maps: IdMaps
+    split: Split
+
+
+def load_experiment(
+    *,
+    data: Path | None,
+    store: str | None,
+    protocol: str | None,
+    split_dir: Path | None,
+    seed: int,
+    domain: str | None = None,
+    domain_rule: str | None = None,
+    target_domain: str | None = None,
+    text_property: str | None = None,
+) -> Experiment:
+    """Read the graph, export it and make (``protocol``) or read (``split_dir``) the split.
+
+    With ``data`` and no ``domain``/``domain_rule``, a protocol's own domain rule applies. With
+    ``text_property`` (and a store), nodes' text vectors are read too; a store where no node
+    has that property is an error.
+    """
+    domain_rule = effective_rule(protocol, data, domain, domain_rule)
+    tables, text = read_graph(
+        data=data,
+        store=store,
+        domain=domain,
+        domain_rule=domain_rule,
+        text_property=text_property,
+    )
+    if text_property is not None and store is not None and text is None:
+        raise InputError(
+            f"no node in the store has the text property {text_property!r}: run "
+            f"`kgrec embed --store {store}` first, or name the property that holds the "
+            "vectors with --text-property",
+            field="--text-property",
+        )
+    hetero, maps = to_hetero_data(tables, text=text)
+    if split_dir is not None:
+        split = read_split(split_dir, maps, target_domain=target_domain)
+    elif protocol is not None:
+        split = make_split(hetero, maps, protocol, seed=seed, target_domain=target_domain)
+    else:
+        raise InputError("give --protocol NAME or --split DIR", field="--protocol")
+    return Experiment(hetero, maps, split)
+
+
+def effective_rule(
+    protocol: str | None, data: Path | None, domain: str | None, domain_rule: str | None
+) -> str | None:
+    """The domain rule to read ``data`` with: the one given, else the protocol's."""
+    if protocol is not None and data is not None and domain is None and domain_rule is None:
+        return get_protocol(protocol).domain_rule
+    return domain_rule
+
+
+def describe(experiment: Experiment) -> str:
+    """A few lines on the split: target domain, interactions and (cold-start) users."""
+    split, maps = experiment.split, experiment.maps
+    cold = split.cold_users(len(maps.users))
+    lines = [f"target domain {maps.domains[split.target_domain]!r}"]
+    for name in ("train", "valid", "test"):
+        pairs = getattr(split, name)
+        users = pairs[0].unique()
+        lines.append(
+            f"{name:5s} {pairs.size(1):8d} interactions  {users.numel():6d} users "
+            f"({int(cold[users].sum())} cold)"
+        )
+    return "\n".join(lines)
+
+
+def save_experiment(experiment: Experiment, path: Path) -> None:
+    """The experiment as plain tensors and strings (loadable with ``weights_only``)."""
+    split = experiment.split
+    payload = {
+        "data": experiment.data.to_dict(),
+        "maps": asdict(experiment.maps),
+        "split": {
+            "target_domain": split.target_domain,
+            "train": split.train,
+            "valid": split.valid,
+            "test": split.test,
+        },
+    }
+    _atomic(path, lambda tmp: torch.save(payload, tmp))
+
+
+def read_experiment(path: Path) -> Experiment:
+    try:
+        payload = torch.load(path, weights_only=True)
+        maps = IdMaps(**{key: tuple(value) for key, value in payload["maps"].items()})
+        return Experiment(HeteroData.from_dict(payload["data"]), maps, Split(**payload["split"]))
+    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as exc:
+        raise InputError(f"the run's experiment cannot be read ({exc})", file=str(path)) from None
+
+
+# -- the model registry --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How a model named on the command line is built and which graph it sees.
+
+    ``build(graph, **options)`` takes the message graph and the training options named in
+    ``options`` (keyword arguments of :func:`train`), nothing else, and returns an instance
+    of ``kgrec.models.<model>``.
+    """
+
+    model: str  # the class in kgrec.models
+    build: Callable[..., GraphRecommender]
+    all_domains: bool  # train on (and propagate over) every domain's interactions
+    knowledge: bool  # knowledge-graph edges in the message graph
+    text: bool = False  # node text embeddings as inputs
+    options: tuple[str, ...] = ()
+
+
+def _popularity(graph: Data) -> GraphRecommender:
+    from kgrec.models import Popularity
+
+    return Popularity(graph.num_users, graph.num_items)
+
+
+def _lightgcn(graph: Data, *, dim: int, layers: int) -> GraphRecommender:
+    from kgrec.models import LightGCNRecommender
+
+    return LightGCNRecommender(
+        graph.num_users, graph.num_items, embedding_dim=dim, num_layers=layers
+    )
+
+
+def _rgcn(graph: Data, *, dim: int, layers: int, entity_embeddings: bool) -> GraphRecommender:
+    from kgrec.models import RGCNRecommender
+
+    return RGCNRecommender(
+        graph.num_users,
+        graph.num_items,
+        graph.num_entities,
+        graph.num_relations,
+        embedding_dim=dim,
+        num_layers=layers,
+        entity_embeddings=entity_embeddings,
+    )
+
+
+def _cross_domain(
+    graph: Data, *, dim: int, layers: int, entity_embeddings: bool, adversarial_weight: float
+) -> GraphRecommender:
+    from kgrec.models import CrossDomainRecommender
+
+    return CrossDomainRecommender(
+        graph.num_users,
+        graph.num_items,
+        graph.num_entities,
+        graph.num_relations,
+        graph.num_domains,
+        item_domain=graph.item_domain,
+        text_features=graph.x if "x" in graph else None,
+        embedding_dim=dim,
+        num_layers=layers,
+        adversarial_weight=adversarial_weight,
+        entity_embeddings=entity_embeddings,
+    )
+
+
+GNN = ("dim", "layers")
+MODELS: dict[str, ModelSpec] = {
+    "popularity": ModelSpec("Popularity", _popularity, all_domains=False, knowledge=False),
+    "lightgcn": ModelSpec(
+        "LightGCNRecommender", _lightgcn, all_domains=False, knowledge=False, options=GNN
+    ),
+    "lightgcn-merged": ModelSpec(
+        "LightGCNRecommender", _lightgcn, all_domains=True, knowledge=False, options=GNN
+    ),
+    "rgcn": ModelSpec(
+        "RGCNRecommender",
+        _rgcn,
+        all_domains=False,
+        knowledge=True,
+        options=(*GNN, "entity_embeddings"),
+    ),
+    "cross-domain": ModelSpec(
+        "CrossDomainRecommender",
+        _cross_domain,
+        all_domains=True,
+        knowledge=True,
+        text=True,
+        options=(*GNN, "entity_embeddings", "adversarial_weight"),
+    ),
+}
+
+
+def model_class(name: str) -> type[GraphRecommender]:
+    """The class the registered model ``name`` builds."""
+    import kgrec.models
+
+    return getattr(kgrec.models, _spec(name).model)
+
+
+def build_run(
+    experiment: Experiment, settings: dict[str, Any]
+) -> tuple[GraphRecommender, Data, torch.Tensor]:
+    """(model, message graph, training pairs) of a run on ``experiment``: ``settings`` are
+    :func:`train`'s arguments (``model``, ``seed`` and the options the model's
+    :class:`ModelSpec` names; missing ones take :func:`train`'s defaults)."""
+    spec = _spec(settings["model"])
+    pairs = experiment.split.training_interactions(experiment.data, all_domains=spec.all_domains)
+    graph = message_graph(experiment.data, interactions=pairs, knowledge=spec.knowledge)
+    torch.manual_seed(settings.get("seed", TRAIN_DEFAULTS["seed"]))
+    options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in spec.options}
+    return spec.build(graph, **options), graph, pairs
+
+
+def _spec(model: str) -> ModelSpec:
+    if model not in MODELS:
+        raise InputError(f"unknown model {model!r} (models: {', '.join(MODELS)})", field="--model")
+    return MODELS[model]
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """A trained run: its folder, settings, experiment, best model and message graph."""
+
+    folder: Path
+    info: dict[str, Any]  # run.json
+    experiment: Experiment
+    model: GraphRecommender
+    graph: Data
+
+    @property
+    def name(self) -> str:
+        return self.folder.resolve().name
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`train` this run was trained with."""
+        return self.info["settings"]
+
+    def evaluate(self) -> dict:
+        """Valid and test metrics (all, warm and cold-start users), one forward pass."""
+        return evaluate(self.model, self.graph, self.experiment.split, PHASES)
+
+    def metrics(self) -> pd.DataFrame:
+        """:meth:`evaluate` as a DataFrame: one row per phase and user group."""
+        return metrics_frame(self.evaluate())
+
+    def recommend(
+        self, k: int = 20, *, users: Sequence[str] | None = None, name: str | None = None
+    ) -> pd.DataFrame:
+        """Top-``k`` target-domain items per user (all users, or ``users`` by id), never an
+        item the user already has: the RECOMMENDATIONS table (user_id, item_uid, score, rank,
+        model, run)."""
+        table, _, _ = self._ranking(k, users=users, name=name)
+        return table
+
+    def publish(
+        self,
+        store: str | None = None,
+        *,
+        k: int = 20,
+        name: str | None = None,
+        vectors: bool = True,
+    ) -> pd.DataFrame:
+        """Write every user's top ``k`` into ``store`` (default: the run's store), replacing
+        this run's earlier recommendations there, and with ``vectors`` the model's user and
+        item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j). Returns the
+        table written."""
+        from kgrec.store import open_store
+
+        store = store or self.settings.get("store")
+        if not store:
+            raise InputError("the run was trained from files; name a store to publish into")
+        table, user_emb, item_emb = self._ranking(k, name=name)
+        maps = self.experiment.maps
+        with open_store(store) as opened:
+            opened.publish(table, run=name or self.name)
+            if vectors:
+                user_vectors, item_vectors = inner_product_vectors(user_emb, item_emb)
+                opened.write_vectors(
+                    "User", list(maps.users), user_vectors, property=VECTOR_PROPERTY
+                )
+                opened.write_vectors(
+                    "Item", list(maps.items), item_vectors, property=VECTOR_PROPERTY
+                )
+        return table
+
+    def explain(self, user: str, item: str, *, k: int = 5) -> pd.DataFrame:
+        """The ``k`` best paths from ``user`` to ``item`` in the run's graph source."""
+        from kgrec.explain import explain
+
+        if not isinstance(k, int) or k <= 0:
+            raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
+        settings = self.settings
+        if settings.get("store"):
+            from kgrec.store import open_store
+
+            with open_store(settings["store"]) as opened:
+                return opened.explain(user, item, k=k)
+        tables, _ = read_graph(
+            data=Path(settings["data"]),
+            domain=settings.get("domain"),
+            domain_rule=effective_rule(
+                settings.get("protocol"),
+                Path(settings["data"]),
+                settings.get("domain"),
+                settings.get("domain_rule"),
+            ),
+        )
+        return explain(tables, user, item, k=k)
+
+    def _ranking(self, k: int, *, users: Sequence[str] | None = None, name: str | None = None):
+        if not isinstance(k, int) or k <= 0:
+            raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
+        experiment = self.experiment
+        maps = experiment.maps
+        candidates = torch.nonzero(self.graph.item_domain == experiment.split.target_domain)
+        candidates = candidates.flatten()
+        if users is None:
+            index = torch.arange(len(maps.users))
+        else:
+            found = maps.user_index(list(users))
+            unknown = [user for user, i in zip(users, found, strict=True) if i < 0]
+            if unknown:
+                raise InputError(
+                    f"user {unknown[0]!r} is not in the run's graph"
+                    + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""),
+                    field="user",
+                )
+            index = torch.as_tensor(found, dtype=torch.long)
+        user_emb, item_emb = embeddings(self.model, self.graph)
+        items, scores = rank(
+            user_emb,
+            item_emb,
+            users=index,
+            k=min(k, len(candidates)),
+            candidates=candidates,
+            known=experiment.data[INTERACTS].edge_index,
+            progress=users is None,
+        )
+        table = recommendation_table(
+            maps, index, items, scores, model=self.info["model"], run=name or self.name
+        )
+        return table, user_emb, item_emb
+
+
+def train(
+    model: str,
+    *,
+    out: str | Path,
+    data: str | Path | None = None,
+    store: str | None = None,
+    protocol: str | None = None,
+    split: str | Path | None = None,
+    seed: int = 0,
+    domain: str | None = None,
+    domain_rule: str | None = None,
+    target_domain: str | None = None,
+    text_property: str = "embedding",
+    objective: str = "bpr",
+    epochs: int = 300,
+    dim: int = 64,
+    layers: int = 2,
+    lr: float = 1e-3,
+    batch_size: int = 2048,
+    patience: int = 10,
+    reg_weight: float = 0.0,
+    target_weight: float = 1.0,
+    adversarial_weight: float = 0.0,
+    entity_embeddings: bool = True,
+    batching: str = "full",
+    resume: bool = False,
+    progress: bool = True,
+) -> Run:
+    """Train the registered ``model`` and score it; the run is written to ``out``.
+
+    The graph comes from ``data`` (a RecBole folder) or ``store`` (a store URI), the split
+    from ``protocol`` (with ``seed``) or ``split`` (a folder of split files). Training uses
+    ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
+    validation NDCG@20; the test split is scored once, with the best model. ``resume``
+    continues the run in ``out`` from its checkpoint, on the graph and split it was trained
+    on; its settings must be the same, but for ``epochs`` and ``patience``.
+
+    Every argument is also ``kgrec train``'s option of the same name, with the same default.
+    """
+    settings = {
+        name: value for name, value in locals().items() if name not in ("out", "resume", "progress")
+    }
+    spec = _spec(model)
+    _check_choice("objective", objective, OBJECTIVES)
+    _check_choice("batching", batching, BATCHING)
+    if batching == "neighbor" and not model_class(model).supports_sampling:
+        sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
+        raise InputError(
+            f"--batching neighbor trains on sampled subgraphs, which {model} does not "
+            f"support (models that do: {sampled})",
+            field="--batching",
+        )
+    for name in ("epochs", "dim", "layers", "batch_size", "patience"):
+        if settings[name] <= 0:
+            raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
+    for name in ("data", "split"):
+        if settings[name] is not None:
+            settings[name] = str(Path(settings[name]).resolve())
+    settings["domain_rule"] = effective_rule(
+        protocol, Path(data) if data else None, domain, domain_rule
+    )
+    settings["text_property"] = text_property if spec.text and store else None
+    out = Path(out)
+    info = _start(out, settings, resume)
+    if info is None:
+        experiment = load_experiment(
+            data=Path(data) if data else None,
+            store=store,
+            protocol=protocol,
+            split_dir=Path(split) if split else None,
+            seed=seed,
+            domain=domain,
+            domain_rule=settings["domain_rule"],
+            target_domain=target_domain,
+            text_property=settings["text_property"],
+        )
+        info = {
+            "model": model,
+            "settings": settings,
+            "target_domain": experiment.maps.domains[experiment.split.target_domain],
+            "status": "training",
+        }
+        _write_new_run(out, info, experiment)
+    else:
+        experiment = read_experiment(out / EXPERIMENT_FILE)
+    if progress:
+        print(describe(experiment))
+    net, graph, pairs = build_run(experiment, settings)
+    if progress:
+        print(net)
+    epoch_strategy = FullGraph()
+    if batching == "neighbor":
+        from kgrec.sampling import NeighborSampling
+
+        epoch_strategy = NeighborSampling()
+    started = time.perf_counter()
+    result = fit(
+        net,
+        graph,
+        experiment.split,
+        pairs,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        patience=patience,
+        target_weight=target_weight,
+        seed=seed,
+        objective=_objective(objective, reg_weight=reg_weight),
+        epoch_strategy=epoch_strategy,
+        checkpoint=out / CHECKPOINT_FILE,
+        resume=resume,
+        progress=progress,
+    )
+    seconds = time.perf_counter() - started
+    run = Run(out, info, experiment, net, graph)
+    metrics = run.evaluate()
+    info.update(
+        settings=settings,
+        status="done",
+        training=_training_record(result, seconds),
+        environment=environment(),
+    )
+    # the finished run's files are replaced only now that the new work has succeeded
+    _atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
+    _write_json(out / METRICS_FILE, metrics)
+    _write_json(out / RUN_FILE, info)
+    if progress:
+        print(format_table(metrics))
+        print(
+            f"best epoch {result.best_epoch} of {result.epochs_run} ({seconds:.1f} s); "
+            f"wrote {out / METRICS_FILE}"
+        )
+    return run
+
+
+# train()'s defaults: the CLI's defaults are these
+TRAIN_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(train).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+
+
+def load_run(folder: str | Path) -> Run:
+    """The run in ``folder`` with its best model, on the graph and split it was trained on."""
+    folder = Path(folder)
+    info = _read_run_json(folder)
+    if not (folder / MODEL_FILE).exists():
+        raise InputError("the run has no trained model yet", file=str(folder / MODEL_FILE))
+    if not (folder / EXPERIMENT_FILE).exists():
+        raise InputError(
+            "the run has no experiment.pt (trained by an older kgrec): train it again",
+            file=str(folder / EXPERIMENT_FILE),
+        )
+    experiment = read_experiment(folder / EXPERIMENT_FILE)
+    net, graph, _ = build_run(experiment, info["settings"])
+    try:
+        state = torch.load(folder / MODEL_FILE, weights_only=True)
+        net.load_state_dict(state)
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"the trained model cannot be read: it is damaged (truncated?) or not this run's "
+            f"({first})",
+            file=str(folder / MODEL_FILE),
+        ) from None
+    return Run(folder, info, experiment, net, graph)
+
+
+def environment() -> dict[str, Any]:
+    """Where and how a run was trained, recorded beside its metrics."""
+    return {
+        "threads": torch.get_num_threads(),
+        "device": "cpu",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+    }
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _objective(name: str, **options: Any):
+    cls = OBJECTIVES[name]
+    accepted = inspect.signature(cls).parameters
+    return cls(**{key: value for key, value in options.items() if key in accepted})
+
+
+def _check_choice(name: str, value: str, choices) -> None:
+    if value not in choices:
+        raise InputError(
+            f"unknown {name} {value!r} (one of: {', '.join(choices)})", field=f"--{name}"
+        )
+
+
+def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] | None:
+    """The run.json of the run to resume, or None for a new run (refusing to overwrite one)."""
+    if not (out / RUN_FILE).exists():
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise InputError(
+                "this is not a run folder and not empty: choose a new --out folder",
+                file=str(out),
+            )
+        if resume:
+            log.info("nothing to resume in %s: starting a new run", out)
+        return None
+    info = _read_run_json(out)
+    if not resume:
+        raise InputError(
+            "this folder already holds a run: choose a new --out folder, or --resume to "
+            "continue this one",
+            file=str(out),
+        )
+    if not (out / EXPERIMENT_FILE).exists():
+        raise InputError("the run to resume has no experiment.pt", file=str(out))
+    saved = info["settings"]
+    changed = [
+        f"--{name.replace('_', '-')} {settings[name]!r} (the run has {saved.get(name)!r})"
+        for name in settings
+        if name not in RESUMABLE_CHANGES and saved.get(name) != settings[name]
+    ]
+    if changed:
+        raise InputError(
+            "--resume continues a run with its own settings; these differ: " + "; ".join(changed),
+            file=str(out / RUN_FILE),
+        )
+    return info
+
+
+def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_split(experiment.split, experiment.maps, out / SPLIT_DIR)
+        save_experiment(experiment, out / EXPERIMENT_FILE)
+        _write_json(out / RUN_FILE, info)
+    except OSError as exc:
+        raise InputError(f"cannot write the run folder ({exc.strerror})", file=str(out)) from None
+
+
+def _read_run_json(folder: Path) -> dict[str, Any]:
+    path = folder / RUN_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no run here (run.json not found)", file=str(path)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"run.json is not valid JSON ({exc})", file=str(path)) from None
+    if not isinstance(info, dict) or "settings" not in info or "model" not in info:
+        raise InputError(
+            "run.json has no settings (a run of an older kgrec?): train it again",
+            file=str(path),
+        )
+    return info
+
+
+def _training_record(result: FitResult, seconds: float) -> dict[str, Any]:
+    return {
+        "best_epoch": result.best_epoch,
+        "best_valid_ndcg@20": result.best_metric,
+        "epochs_run": result.epochs_run,
+        "seconds": round(seconds, 2),
+        "seconds_per_epoch": round(seconds / result.epochs_run, 3) if result.epochs_run else 0,
+        "history": result.history,
+    }
+
+
+def _atomic(path: Path, write: Callable[[str], None]) -> None:
+    """``write(tmp)`` then rename over ``path``: a reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    _atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n"))
+
+
+__all__ = [
+    "MODELS",
+    "TRAIN_DEFAULTS",
+    "Experiment",
+    "ModelSpec",
+    "Run",
+    "build_run",
+    "describe",
+    "load_experiment",
+    "load_run",
+    "train",
+]

@@ -1,0 +1,353 @@
+"""The run layer (kgrec.experiment) and its commands: train, evaluate, recommend; a run that
+keeps working, refuses to be overwritten, and resumes only with its own settings."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import kgrec.errors
+import kgrec.models
+from kgrec.cli import build_parser, main
+from kgrec.experiment import MODELS, TRAIN_DEFAULTS, build_run, load_experiment, load_run, train
+
+SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
+
+
+@pytest.fixture
+def trained(tmp_path, tiny_recbole):
+    """A LightGCN run trained on the tiny dataset's files."""
+    return train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "run",
+        **SMALL,
+    )
+
+
+def test_cli_split_train_evaluate(tmp_path: Path, tiny_recbole, capsys) -> None:
+    data = tiny_recbole
+    assert (
+        main(
+            [
+                "split",
+                "--protocol",
+                "ml1m-action-comedy",
+                "--seed",
+                "1",
+                "--data",
+                str(data),
+                "--write-split",
+                str(tmp_path / "split"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "split" / "test.tsv").read_text().startswith("user_id\titem_id\n")
+    common = ["--data", str(data), "--epochs", "3", "--dim", "8", "--batch-size", "128"]
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "lightgcn-merged",
+                "--protocol",
+                "ml1m-action-comedy",
+                "--seed",
+                "1",
+                "--out",
+                str(run),
+                *common,
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"valid", "test"}
+    assert set(metrics["test"]) == {"all", "warm", "cold"}
+    assert metrics["test"]["cold"]["users"] > 0
+    # the protocol's split is the one `kgrec split` wrote
+    assert (run / "split" / "test.tsv").read_text() == (tmp_path / "split" / "test.tsv").read_text()
+    train_table = capsys.readouterr().out
+    assert main(["evaluate", "--run", str(run)]) == 0
+    evaluate_table = capsys.readouterr().out.strip()
+    assert evaluate_table in train_table  # the same figures again
+    assert f"{metrics['test']['warm']['ndcg@20']:.4f}" in evaluate_table
+
+    # split files in (the target domain found from their item ids): the same split back
+    pop = tmp_path / "pop"
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "popularity",
+                "--split",
+                str(tmp_path / "split"),
+                "--domain-rule",
+                "ml1m-action-comedy",
+                "--out",
+                str(pop),
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (pop / "split" / "valid.tsv").read_text() == (
+        tmp_path / "split" / "valid.tsv"
+    ).read_text()
+
+
+def test_cli_reports_bad_split_files(tmp_path: Path, tiny_recbole, capsys) -> None:
+    data = tiny_recbole
+    split = tmp_path / "split"
+    main(
+        [
+            "split",
+            "--protocol",
+            "ml1m-action-comedy",
+            "--data",
+            str(data),
+            "--write-split",
+            str(split),
+        ]
+    )
+    with (split / "test.tsv").open("a") as handle:
+        handle.write("u1\tNo Such Film\n")
+    lines = (split / "test.tsv").read_text().count("\n")
+    code = main(
+        [
+            "train",
+            "--model",
+            "popularity",
+            "--split",
+            str(split),
+            "--data",
+            str(data),
+            "--domain-rule",
+            "ml1m-action-comedy",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"test.tsv, line {lines}, field 'item_id'" in err and "No Such Film" in err
+    assert not (tmp_path / "run").exists()  # nothing half-written
+
+
+def test_store_and_folder_give_the_same_split(tmp_path: Path, tiny_recbole) -> None:
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    data = tiny_recbole
+    with open_store(f"local:{tmp_path / 'store'}") as store:
+        store.write(
+            recbole.load(data, domain_rule=named_rule("ml1m-action-comedy")), progress=False
+        )
+    for source, folder in (
+        (["--data", str(data)], "a"),
+        (["--store", f"local:{tmp_path / 'store'}"], "b"),
+    ):
+        argv = ["split", "--protocol", "ml1m-action-comedy", "--seed", "4", *source]
+        assert main([*argv, "--write-split", str(tmp_path / folder)]) == 0
+    for name in ("train", "valid", "test"):
+        assert (tmp_path / "a" / f"{name}.tsv").read_text() == (
+            tmp_path / "b" / f"{name}.tsv"
+        ).read_text()
+
+
+def test_neighbor_batching_is_refused_for_full_batch_models(
+    tmp_path: Path, tiny_recbole, capsys
+) -> None:
+    data = tiny_recbole
+    code = main(
+        [
+            "train",
+            "--model",
+            "lightgcn",
+            "--protocol",
+            "ml1m-action-comedy",
+            "--data",
+            str(data),
+            "--batching",
+            "neighbor",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
+    assert code == 2
+    assert "--batching neighbor" in capsys.readouterr().err
+
+
+def test_library_and_cli_defaults_are_the_same():
+    parser = build_parser(["train"])
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    for name, default in TRAIN_DEFAULTS.items():
+        if name == "progress":
+            continue
+        assert train_parser.get_default(name) == default, name
+    # the models' own defaults agree with train()'s
+    cross = inspect.signature(kgrec.models.CrossDomainRecommender).parameters
+    assert cross["adversarial_weight"].default == TRAIN_DEFAULTS["adversarial_weight"]
+    assert cross["embedding_dim"].default == TRAIN_DEFAULTS["dim"]
+    assert cross["num_layers"].default == TRAIN_DEFAULTS["layers"]
+
+
+def test_every_registered_model_builds_its_class(tiny_recbole):
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=0
+    )
+    for name, spec in MODELS.items():
+        model, graph, pairs = build_run(experiment, {"model": name, "dim": 8})
+        assert type(model) is getattr(kgrec.models, spec.model), name
+        assert pairs.size(0) == 2 and graph.num_users == model.num_users
+
+
+def test_a_run_returns_dataframes(trained):
+    metrics = trained.metrics()
+    assert list(metrics.columns[:3]) == ["phase", "group", "users"]
+    assert set(metrics["phase"]) == {"valid", "test"}
+    saved = json.loads((trained.folder / "metrics.json").read_text())
+    row = metrics[(metrics["phase"] == "test") & (metrics["group"] == "warm")].iloc[0]
+    assert row["ndcg@20"] == pytest.approx(saved["test"]["warm"]["ndcg@20"])
+    recs = trained.recommend(k=5, users=["u3", "u7"])
+    assert list(recs.columns) == ["user_id", "item_uid", "score", "rank", "model", "run"]
+    assert set(recs["user_id"]) == {"u3", "u7"} and len(recs) == 10
+    assert recs["item_uid"].str.startswith("comedy:").all()  # the target domain only
+    info = json.loads((trained.folder / "run.json").read_text())
+    assert info["status"] == "done" and info["environment"]["threads"] >= 1
+    with pytest.raises(kgrec.errors.InputError, match="user 'nobody' is not in the run's graph"):
+        trained.recommend(users=["nobody"])
+    with pytest.raises(kgrec.errors.InputError, match="k must be a positive integer, got 0"):
+        trained.recommend(k=0)
+
+
+def test_a_run_keeps_working_after_later_loads_into_its_store(tmp_path, tiny_recbole):
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    before = run.evaluate()
+    # new users and items arrive after training
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "extra.item").write_text("item_id:token\tgenre:token\nNew Comedy\tComedy\n")
+    (extra / "extra.inter").write_text(
+        "user_id:token\titem_id:token\trating:float\nnewbie\tNew Comedy\t5\nu1\tNew Comedy\t4\n"
+    )
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(extra, domain_rule=named_rule("ml1m-action-comedy")), progress=False
+        )
+    assert main(["evaluate", "--run", str(tmp_path / "r")]) == 0
+    assert load_run(tmp_path / "r").evaluate() == before
+
+
+def test_a_finished_run_is_never_overwritten(trained, tiny_recbole, capsys):
+    before = {p.name: p.read_bytes() for p in trained.folder.iterdir() if p.is_file()}
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--epochs", "2"]
+    assert main(argv) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    # a resume with other settings is refused, naming them, before anything is written
+    assert main([*argv, "--resume", "--dim", "32", "--seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--dim 32 (the run has 8)" in err and "--seed 1 (the run has 0)" in err
+    after = {p.name: p.read_bytes() for p in trained.folder.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_a_resumed_run_trains_on_its_own_split(trained, tiny_recbole):
+    split_before = (trained.folder / "split" / "test.tsv").read_text()
+    resumed = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=trained.folder,
+        resume=True,
+        **{**SMALL, "epochs": 5},
+    )
+    assert resumed.info["training"]["epochs_run"] == 5
+    assert (trained.folder / "split" / "test.tsv").read_text() == split_before
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path, tiny_recbole):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(kgrec.errors.InputError, match="not a run folder and not empty"):
+        train(
+            "popularity",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=tmp_path / "mine",
+            **SMALL,
+        )
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+
+
+def test_a_damaged_model_file_is_a_clear_error(trained, capsys):
+    model_file = trained.folder / "model.pt"
+    model_file.write_bytes(model_file.read_bytes()[:100])
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    err = capsys.readouterr().err
+    assert "model.pt" in err and "damaged" in err and "Traceback" not in err
+
+
+def test_a_read_only_out_is_a_clear_error(tiny_recbole, capsys):
+    # /sys refuses new folders even to root
+    argv = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy"]
+    assert main([*argv, "--data", str(tiny_recbole), "--out", "/sys/kgrec-run"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the run folder" in err and "/sys/kgrec-run" in err
+
+
+def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
+    run = str(trained.folder)
+    assert main(["recommend", "--run", run, "-k", "3", "--show", "u3"]) == 0
+    out = capsys.readouterr().out
+    assert "user u3" in out and out.count("comedy:") == 3
+    export = tmp_path / "recs.csv"
+    assert main(["recommend", "--run", run, "-k", "4", "--export", str(export)]) == 0
+    table = pd.read_csv(export, dtype={"user_id": str})
+    assert table.groupby("user_id").size().max() == 4
+    assert main(["recommend", "--run", run, "--export", str(export)]) == 2  # never overwrites
+    assert "never overwrites" in capsys.readouterr().err
+    assert main(["recommend", "--run", run, "-k", "0", "--show", "u3"]) == 2
+    assert "k must be a positive integer" in capsys.readouterr().err
+    # trained from files: publishing needs a store
+    assert main(["recommend", "--run", run]) == 2
+    assert "--export" in capsys.readouterr().err
+
+
+def test_cross_domain_without_text_in_the_store_says_so(tmp_path, tiny_recbole, capsys):
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    argv = ["train", "--model", "cross-domain", "--protocol", "ml1m-action-comedy"]
+    argv += ["--store", store, "--out", str(tmp_path / "run"), "--text-property", "embeding"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "text property 'embeding'" in err and "kgrec embed" in err
+    assert not (tmp_path / "run").exists()
