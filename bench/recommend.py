@@ -26,9 +26,8 @@ from pathlib import Path
 
 from neo4j import GraphDatabase, RoutingControl
 
-from kgrec.recommend import TOP_K, VECTOR_TOP_K
 from kgrec.store.neo4j import delete_all
-from kgrec.store.queries import vector_index_name
+from kgrec.store.queries import TOP_K, VECTOR_TOP_K, vector_index_name
 
 
 def kgrec(*args: str) -> float:
@@ -112,7 +111,13 @@ def main() -> None:
         latencies(driver, TOP_K, sample[:50], run="bench", k=20)  # warm-up
         print(summary("top-20 by Cypher", latencies(driver, TOP_K, sample, run="bench", k=20), 20))
         index = vector_index_name("Item", "gnn_embedding")
-        vector_params = {"index": index, "candidates": 200, "domain": "comedy", "k": 20}
+        vector_params = {
+            "index": index,
+            "property": "gnn_embedding",
+            "candidates": 200,
+            "domain": "comedy",
+            "k": 20,
+        }
         latencies(driver, VECTOR_TOP_K, sample[:50], **vector_params)
         print(
             summary(

@@ -16,7 +16,7 @@ from graph_schema.tables import (
     TableSpec,
     item_uid,
 )
-from graph_schema.validate import conform, validate_graph, validate_table
+from graph_schema.validate import cast_spec_columns, validate_graph, validate_table
 
 __all__ = [
     "DOMAIN_PATTERN",
@@ -26,7 +26,7 @@ __all__ = [
     "SPECS",
     "GraphTables",
     "TableSpec",
-    "conform",
+    "cast_spec_columns",
     "escape_name",
     "item_uid",
     "label",

@@ -1,6 +1,6 @@
 """Validation of the canonical tables against their specs (:mod:`graph_schema.tables`).
 
-Errors are :class:`kgrec.errors.InputError` naming the file, line and field. While a loader
+Errors are :class:`graph_schema.errors.InputError` naming the file, line and field. While a loader
 builds a table, each row keeps where it came from in two private columns, ``_file`` and
 ``_line`` (1-based, header = line 1), so a problem found after parsing still names its source;
 :func:`strip_private` drops them before the tables leave the loader.
@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph_schema.errors import InputError
 from graph_schema.names import is_property_name
 from graph_schema.tables import DOMAIN_PATTERN, SPECS, GraphTables, TableSpec
-from kgrec.errors import InputError
 
 FILE = "_file"
 LINE = "_line"
@@ -23,9 +23,14 @@ PRIVATE = (FILE, LINE)
 KNOWLEDGE_KINDS = ("Item", "Entity")
 
 
-def conform(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+def cast_spec_columns(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """``df`` with the spec's columns first, cast to the spec's dtypes (absent optional columns
-    added as nulls), then its other columns (attributes, private columns) unchanged."""
+    added as nulls), then its other columns (attributes, private columns) unchanged, rows and
+    index as they are.
+
+    What a loader needs while it still tracks where rows came from; the form in which stores
+    keep tables (attributes typed by the merge rule, rows sorted) is
+    :func:`kgrec.store.canonical.stored_form`."""
     columns: dict[str, pd.Series] = {}
     for column in spec.columns:
         if column.name in df:

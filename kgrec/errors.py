@@ -1,35 +1,16 @@
-"""The exceptions kgrec raises on bad input: specific, and saying where the problem is."""
+"""The exceptions kgrec raises: specific, and saying where the problem is.
+
+:class:`KgrecError` and :class:`InputError` are defined in :mod:`graph_schema.errors` (the
+lowest layer raises them too) and re-exported here.
+"""
 
 from __future__ import annotations
 
-
-class KgrecError(Exception):
-    """Base class of kgrec's own errors; the CLI prints these without a traceback."""
-
-
-class InputError(KgrecError, ValueError):
-    """Bad input data: names the file, line (1-based, header = line 1) and field when known."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        field: str | None = None,
-    ) -> None:
-        self.file, self.line, self.field = file, line, field
-        where = ", ".join(
-            part
-            for part in (
-                f"file {file}" if file else "",
-                f"line {line}" if line is not None else "",
-                f"field {field!r}" if field else "",
-            )
-            if part
-        )
-        super().__init__(f"{where}: {message}" if where else message)
+from graph_schema.errors import InputError, KgrecError
 
 
 class StoreError(KgrecError):
     """A store could not be opened, read or written."""
+
+
+__all__ = ["InputError", "KgrecError", "StoreError"]

@@ -16,21 +16,25 @@ A path through a hub says little (every film shares the genre "drama" with thous
 paths are ranked by their cost, the sum over the path's intermediate nodes of
 ``log(1 + degree)``, where degree counts INTERACTED and RELATED relationships. Ties are broken
 by the path's node keys. :func:`explain` computes this in Python over canonical tables (a
-snapshot of any store) with networkx; :func:`explain_neo4j` runs the same ranking as one
-Cypher query. Both return the same table.
+snapshot of any store) with networkx; Neo4j runs the same ranking as one Cypher query
+(:data:`kgrec.store.queries.EXPLAIN`, turned into the same table by :func:`paths_table`).
+Call it through a store, ``store.explain(user_id, item_uid, k=5)``: every store gives the same
+table and the same errors.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import pandas as pd
 
 from graph_schema.tables import GraphTables
-from kgrec.errors import KgrecError
+from kgrec.errors import InputError
 
 COLUMNS = ["rank", "kind", "cost", "nodes", "relations", "text"]
 
@@ -89,13 +93,12 @@ def explain(
     tables: GraphTables | GraphIndex, user_id: str, item_uid: str, *, k: int = 5
 ) -> pd.DataFrame:
     """The ``k`` best paths from ``user_id`` to ``item_uid`` (columns: :data:`COLUMNS`)."""
+    check_k(k)
     index = tables if isinstance(tables, GraphIndex) else GraphIndex(tables)
-    if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
-    if user_id not in index.user_items:
-        raise KgrecError(f"user {user_id!r} has no interactions in the graph")
-    if item_uid not in index.titles:
-        raise KgrecError(f"item {item_uid!r} is not in the graph")
+    if user_id not in index.user_items or item_uid not in index.titles:
+        raise unknown_ends_error(
+            user_id, item_uid, user=user_id in index.user_items, item=item_uid in index.titles
+        )
     user, item = _Node("User", user_id), _Node("Item", item_uid)
     graph = _neighbourhood(index, user, item)
     paths = []
@@ -175,52 +178,23 @@ def _text(index: GraphIndex, path: list[_Node], relations: list[str], kind: str)
     return f"you interacted with {h}; {index.label(path[2])} did too, and interacted with {target}"
 
 
-# One query for the three path kinds, ranked like `explain`. Degrees count INTERACTED and
-# RELATED relationships only (not IN_DOMAIN or RECOMMENDED).
-EXPLAIN = """
-MATCH (u:User {user_id: $user_id}), (i:Item {uid: $item_uid})
-CALL (u, i) {
-    MATCH p = (u)-[:INTERACTED]->(h:Item)-[:RELATED]-(i)
-    WHERE h <> i
-    RETURN p, 'related' AS kind, log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() }) AS cost
-  UNION
-    MATCH p = (u)-[:INTERACTED]->(h:Item)-[:RELATED]-(e:Entity)-[:RELATED]-(i)
-    WHERE h <> i
-    RETURN p, 'entity' AS kind,
-           log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() })
-           + log(1 + COUNT { (e)-[:INTERACTED|RELATED]-() }) AS cost
-  UNION
-    MATCH p = (u)-[:INTERACTED]->(h:Item)<-[:INTERACTED]-(v:User)-[:INTERACTED]->(i)
-    WHERE h <> i AND v <> u
-    RETURN p, 'co-interaction' AS kind,
-           log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() })
-           + log(1 + COUNT { (v)-[:INTERACTED|RELATED]-() }) AS cost
-}
-WITH kind, round(cost, 9) AS cost,
-     [n IN nodes(p) | CASE WHEN n:User THEN 'User:' + n.user_id
-                           WHEN n:Item THEN 'Item:' + n.uid
-                           ELSE 'Entity:' + n.entity_id END] AS keys,
-     [r IN relationships(p) | CASE type(r) WHEN 'RELATED' THEN r.relation ELSE type(r) END]
-       AS relations,
-     [n IN nodes(p) | coalesce(n.title, n.name, n.uid, n.entity_id, n.user_id)] AS labels
-// parallel relationships (a relation stored both ways) give one path: the smallest relations
-ORDER BY relations
-WITH kind, cost, keys, collect(relations)[0] AS relations, collect(labels)[0] AS labels
-RETURN kind, cost, keys, relations, labels
-ORDER BY cost, keys
-LIMIT $k
-"""
+def check_k(k: int) -> None:
+    """Raise :class:`InputError` unless ``k`` (the number of paths) is a positive integer."""
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise InputError(f"k must be a positive number of paths, got {k!r}", field="k")
 
 
-def explain_neo4j(
-    driver, user_id: str, item_uid: str, *, k: int = 5, database: str | None = None
-) -> pd.DataFrame:
-    """:func:`explain`, computed by Neo4j (columns: :data:`COLUMNS`)."""
-    if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
-    records = driver.execute_query(
-        EXPLAIN, user_id=user_id, item_uid=item_uid, k=k, database_=database, routing_="r"
-    ).records
+def unknown_ends_error(user_id: str, item_uid: str, *, user: bool, item: bool) -> InputError:
+    """The error every store raises when the user has no interactions or the item is not in
+    the graph (``user`` / ``item``: whether each was found)."""
+    if not user:
+        return InputError(f"user {user_id!r} has no interactions in the graph", field="user")
+    return InputError(f"item {item_uid!r} is not in the graph", field="item")
+
+
+def paths_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The table of :func:`explain` from the records of the Cypher version
+    (:data:`kgrec.store.queries.EXPLAIN`: kind, cost, keys, relations, labels), best first."""
     rows = []
     for rank, r in enumerate(records, start=1):
         labels = [str(x) for x in r["labels"]]

@@ -12,25 +12,7 @@ from typing import Any
 import pandas as pd
 from neo4j import Driver, Result, RoutingControl
 
-# A user's interactions, their recommendations (of one run, or all) and the entities that
-# join the two: what the user did, what kgrec suggests, and why.
-NEIGHBOURHOOD = """
-MATCH (u:User {user_id: $user_id})
-CALL (u) {
-    MATCH p = (u)-[:INTERACTED]->(i:Item)
-    RETURN p ORDER BY i.uid LIMIT $limit
-  UNION
-    MATCH p = (u)-[r:RECOMMENDED]->(:Item)
-    WHERE $run IS NULL OR r.run = $run
-    RETURN p ORDER BY r.rank LIMIT $limit
-  UNION
-    MATCH (u)-[r:RECOMMENDED]->(i:Item)
-    WHERE $run IS NULL OR r.run = $run
-    MATCH p = (u)-[:INTERACTED]->(:Item)-[:RELATED]-(:Entity)-[:RELATED]-(i)
-    RETURN p LIMIT $limit
-}
-RETURN p
-"""
+from kgrec.store.queries import NEIGHBOURHOOD
 
 
 def cypher(

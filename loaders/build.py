@@ -16,18 +16,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionArray
 
+from graph_schema.errors import InputError
+from graph_schema.merge import merge_frames, merge_rows
 from graph_schema.tables import DOMAIN_PATTERN, KNOWLEDGE, SPECS, GraphTables
 from graph_schema.validate import (
     FILE,
     LINE,
     PRIVATE,
-    conform,
+    cast_spec_columns,
     isin,
     strip_private,
     validate_graph,
     where,
 )
-from kgrec.errors import InputError
 from loaders.report import LoadReport
 from loaders.rules import DomainRule
 
@@ -52,30 +53,15 @@ class Parts:
     user_links: pd.DataFrame | None = None
 
 
-def merge_rows(df: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int]:
-    """Merge rows with the same ``key``: per column the last non-null value wins.
-
-    Returns the merged table and how many rows were merged into another.
-    """
-    duplicated = df.duplicated(key, keep=False).to_numpy()
-    if not duplicated.any():
-        return df, 0
-    repeated = df[duplicated]
-    merged = repeated.groupby(key, sort=False, dropna=False).last().reset_index()[df.columns]
-    merged = merged.astype(df.dtypes.to_dict())
-    out = pd.concat([df[~duplicated], merged], ignore_index=True)
-    return out, len(repeated) - len(merged)
-
-
 def merge_tables(*graphs: GraphTables) -> GraphTables:
-    """Several loads as one graph, as a store would merge them: rows with the same key become
-    one (per column, the last non-null value wins)."""
+    """Several loads as one graph, as a store would merge them (the merge rule of
+    :mod:`graph_schema.merge`): rows with the same key become one (per column, the last
+    non-null value wins); an attribute that holds text in any load is text."""
     merged = {}
     for name in GraphTables().tables():
         spec = SPECS[name]
-        table = pd.concat([conform(g.tables()[name], spec) for g in graphs], ignore_index=True)
-        table, _ = merge_rows(table, list(spec.key))
-        merged[name] = conform(table, spec)
+        frames = [cast_spec_columns(g.tables()[name], spec) for g in graphs]
+        merged[name] = cast_spec_columns(merge_frames(frames, spec), spec)
     graph = GraphTables(**merged)
     validate_graph(graph)
     return graph
@@ -157,7 +143,7 @@ def build(
         tables.knowledge, tables.entities = _knowledge(triples, item_of, report)
 
     for name, table in tables.tables().items():
-        setattr(tables, name, conform(table, SPECS[name]))
+        setattr(tables, name, cast_spec_columns(table, SPECS[name]))
     validate_graph(tables)
     for name, table in tables.tables().items():
         setattr(tables, name, strip_private(table))

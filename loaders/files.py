@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from graph_schema.errors import InputError
 from graph_schema.names import is_property_name
 from graph_schema.validate import FILE, LINE, where
-from kgrec.errors import InputError
 from loaders.report import LoadReport
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from graph_schema.errors import InputError
 from graph_schema.tables import GraphTables
 from graph_schema.validate import where
-from kgrec.errors import InputError
 from loaders.build import Parts, build
 from loaders.files import (
     check_interactions,

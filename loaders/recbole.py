@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from graph_schema.errors import InputError
 from graph_schema.tables import GraphTables
 from graph_schema.validate import PRIVATE
-from kgrec.errors import InputError
 from loaders.build import Parts, build
 from loaders.files import (
     check_attributes,

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from graph_schema.errors import InputError
 from graph_schema.tables import DOMAIN_PATTERN
 from graph_schema.validate import FILE
-from kgrec.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from graph_schema.errors import InputError
 from graph_schema.tables import GraphTables
 from graph_schema.validate import FILE, LINE, PRIVATE, where
-from kgrec.errors import InputError
 from loaders.build import Parts, build
 from loaders.files import (
     check_attributes,

@@ -7,16 +7,14 @@ import pytest
 
 from kgrec.notebook import cypher, neighbourhood
 from kgrec.store import Neo4jStore
-from tests.conftest import NEO4J_DATABASE
-from tests.test_explain import small_graph
 
 pytestmark = pytest.mark.neo4j
 
 
 @pytest.fixture
-def graph_driver(neo4j_clean):
-    store = Neo4jStore(neo4j_clean, database=NEO4J_DATABASE)
-    store.write(small_graph(), progress=False)
+def graph_driver(neo4j_clean, neo4j_settings, explain_graph):
+    store = Neo4jStore(neo4j_clean, database=neo4j_settings.database)
+    store.write(explain_graph, progress=False)
     recs = pd.DataFrame(
         {
             "user_id": ["alice"],
@@ -31,20 +29,22 @@ def graph_driver(neo4j_clean):
     return neo4j_clean
 
 
-def test_cypher_returns_a_dataframe_with_parameters(graph_driver):
+def test_cypher_returns_a_dataframe_with_parameters(graph_driver, neo4j_settings):
     df = cypher(
         graph_driver,
         "MATCH (u:User {user_id: $user})-[:INTERACTED]->(i:Item) "
         "RETURN i.title AS title ORDER BY title",
-        database=NEO4J_DATABASE,
+        database=neo4j_settings.database,
         user="alice",
     )
     assert isinstance(df, pd.DataFrame)
     assert df["title"].tolist() == ["Heat", "Toy Story"]
 
 
-def test_neighbourhood_has_history_recommendation_and_the_entity_between(graph_driver):
-    view = neighbourhood(graph_driver, "alice", run="r1", database=NEO4J_DATABASE)
+def test_neighbourhood_has_history_recommendation_and_the_entity_between(
+    graph_driver, neo4j_settings
+):
+    view = neighbourhood(graph_driver, "alice", run="r1", database=neo4j_settings.database)
     captions = {n.caption for n in view.nodes}
     assert {"alice", "Heat", "Toy Story", "Casino", "De Niro"} <= captions
     types = {r.properties.get("type") or r.caption for r in view.relationships}
@@ -53,6 +53,6 @@ def test_neighbourhood_has_history_recommendation_and_the_entity_between(graph_d
     assert "<" in html.data
 
 
-def test_neighbourhood_of_unknown_user(graph_driver):
+def test_neighbourhood_of_unknown_user(graph_driver, neo4j_settings):
     with pytest.raises(ValueError, match="nobody"):
-        neighbourhood(graph_driver, "nobody", database=NEO4J_DATABASE)
+        neighbourhood(graph_driver, "nobody", database=neo4j_settings.database)

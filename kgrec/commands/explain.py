@@ -6,8 +6,7 @@ import argparse
 
 import pandas as pd
 
-from kgrec.explain import explain, explain_neo4j
-from kgrec.store import Neo4jStore, open_store
+from kgrec.store import open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,10 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     item = f"{args.domain}:{args.item}" if args.domain else args.item
     with open_store(args.store) as store:
-        if isinstance(store, Neo4jStore):
-            table = explain_neo4j(store.driver, args.user, item, k=args.k, database=store.database)
-        else:
-            table = explain(store.snapshot(), args.user, item, k=args.k)
+        table = store.explain(args.user, item, k=args.k)
     if args.json:
         print(table.to_json(orient="records", lines=True))
     elif table.empty:

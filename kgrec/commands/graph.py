@@ -23,6 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--store", default=None, help=STORE_HELP)
     stats.add_argument("--json", action="store_true", help="print the counts as JSON")
     stats.set_defaults(func=stats_command)
+    unlock = sub.add_parser(
+        "unlock",
+        help="clear the load lock of a load that died (Neo4j)",
+        description=(
+            "A Neo4j database takes one load at a time: a load holds a lock node while it "
+            "writes and a second load is refused, naming the first. A load killed without "
+            "warning (kill -9, a lost machine) leaves its lock behind; loads on the same "
+            "machine clear it by themselves, from other machines clear it with this command "
+            "once you are sure that load is gone, then re-run the load that was interrupted."
+        ),
+    )
+    unlock.add_argument("--store", default=None, help=STORE_HELP)
+    unlock.set_defaults(func=unlock_command)
 
 
 def stats_command(args: argparse.Namespace) -> int:
@@ -33,6 +46,20 @@ def stats_command(args: argparse.Namespace) -> int:
         print(json.dumps({"store": uri, **stats}, indent=2))
     else:
         print(format_stats(uri, stats))
+    return 0
+
+
+def unlock_command(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        holder = store.break_lock()
+        uri = store.uri
+    if holder is None:
+        print(f"{uri}: no load lock to clear")
+    else:
+        print(
+            f"{uri}: cleared the load lock of host {holder['host']}, pid {holder['pid']}, "
+            f"started {holder['started']} ({holder['command']}); re-run that load to finish it"
+        )
     return 0
 
 

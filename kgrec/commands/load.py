@@ -186,6 +186,7 @@ def _run(args: argparse.Namespace, read: Callable[[LoadReport], GraphTables]) ->
         print("dry run: nothing written")
         return 0
     with open_store(args.store) as store:
+        store.check()  # connection, password, folder: before a long parse
         tables = read(report)
         print(report.summary())
         written = store.write(tables)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import ConfigurationError
@@ -26,9 +27,11 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
 
     ``local:PATH`` is a :class:`LocalStore`; ``neo4j://``, ``bolt://`` (and their ``+s`` /
     ``+ssc`` variants) a :class:`Neo4jStore` authenticated with ``NEO4J_USERNAME`` /
-    ``NEO4J_PASSWORD`` (default ``neo4j`` / the local server's password) on database
-    ``NEO4J_DATABASE`` (default ``neo4j``). ``driver`` replaces the driver built from the
-    environment. Without ``uri``: ``NEO4J_URI`` if set, else ``local:./kgrec-store``.
+    ``NEO4J_PASSWORD`` (default ``neo4j`` / the local server's password, which is only ever sent
+    to 127.0.0.1, localhost or ::1) on database ``NEO4J_DATABASE`` (default ``neo4j``).
+    Credentials inside the URI are refused (they would show in process lists and messages).
+    ``driver`` replaces the driver built from the environment. Without ``uri``: ``NEO4J_URI``
+    if set, else ``local:./kgrec-store``. Opening connects to nothing: ``store.check()`` does.
     """
     uri = uri or os.environ.get("NEO4J_URI") or DEFAULT_LOCAL
     scheme, sep, rest = uri.partition(":")
@@ -37,19 +40,48 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
             raise StoreError(f"store {uri!r}: local: needs a folder, e.g. local:./kgrec-store")
         return LocalStore(rest)
     if sep and scheme in NEO4J_SCHEMES and rest.startswith("//"):
+        if "@" in rest[2:].split("/", 1)[0]:
+            raise StoreError(
+                f"store {redact(uri)!r}: put no user name or password in the store URI (it would "
+                "show in process lists and messages); set NEO4J_USERNAME and NEO4J_PASSWORD"
+            )
         database = os.environ.get("NEO4J_DATABASE") or "neo4j"
         if driver is not None:
             return Neo4jStore(driver, database=database, uri=uri)
         return Neo4jStore(_driver(uri), database=database, uri=uri, owns_driver=True)
     known = ", ".join(["local:PATH", *(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)])
-    raise StoreError(f"unknown store {uri!r}: expected one of {known}")
+    raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}")
+
+
+def redact(uri: str) -> str:
+    """``uri`` with any user name and password in it replaced by ``***``."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _driver(uri: str) -> Driver:
-    auth = (
-        os.environ.get("NEO4J_USERNAME", "neo4j"),
-        os.environ.get("NEO4J_PASSWORD", DEFAULT_PASSWORD),
-    )
+    password = os.environ.get("NEO4J_PASSWORD")
+    if password is None:
+        try:
+            host = urlsplit(uri).hostname
+        except ValueError as exc:
+            raise StoreError(f"store {uri!r}: {exc}") from exc
+        if host not in LOCAL_HOSTS:
+            local = ", ".join(LOCAL_HOSTS)
+            raise StoreError(
+                f"store {uri!r}: set NEO4J_PASSWORD (and NEO4J_USERNAME if not neo4j); kgrec "
+                f"sends its default password only to a server on this machine ({local})"
+            )
+        password = DEFAULT_PASSWORD
+    auth = (os.environ.get("NEO4J_USERNAME", "neo4j"), password)
     try:
         return GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
     except (ConfigurationError, ValueError) as exc:

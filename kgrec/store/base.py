@@ -16,10 +16,19 @@ class GraphStore(ABC):
 
     ``write`` merges canonical tables into the store: loading the same tables twice leaves the
     same graph, and a failed write leaves the store as it was or resumable by writing the same
-    tables again. ``snapshot`` returns the whole graph as canonical tables.
+    tables again. ``snapshot`` returns the whole graph as canonical tables. Every method raises
+    :class:`kgrec.errors.StoreError` when the store cannot be reached, read or written, and
+    :class:`kgrec.errors.InputError` on bad arguments, with the same messages in every store.
+    The contract suite (tests/store/test_contract.py) runs every implementation.
     """
 
     uri: str
+
+    @abstractmethod
+    def check(self) -> None:
+        """Fail fast: a StoreError unless the store can be reached and written (Neo4j: connected
+        and authenticated; local: a store folder, or one that may become one). Cheap; a load
+        calls it before parsing its files."""
 
     @abstractmethod
     def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
@@ -46,6 +55,22 @@ class GraphStore(ABC):
     @abstractmethod
     def publish(self, recommendations: pd.DataFrame, *, run: str) -> int:
         """Replace run ``run``'s recommendations by these (RECOMMENDATIONS table)."""
+
+    @abstractmethod
+    def recommendations(self, run: str | None = None) -> pd.DataFrame:
+        """Published recommendations (of run ``run``, or all), sorted by run, user and rank."""
+
+    @abstractmethod
+    def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
+        """The ``k`` best paths from ``user_id`` to ``item_uid`` through the graph (the table
+        and ranking of :func:`kgrec.explain.explain`). An InputError when ``k`` is not positive,
+        the user has no interactions or the item is not in the graph."""
+
+    def break_lock(self) -> dict[str, Any] | None:
+        """Clear a load lock left by a load that died (see ``kgrec graph unlock``); returns what
+        held it, or None when nothing did. Stores whose locks die with their holder (LocalStore:
+        an OS file lock) have nothing to clear."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -1,11 +1,12 @@
 """The canonical form in which every store keeps, merges and returns the graph tables.
 
 Both stores run the tables of a write through :func:`prepare` and return snapshots through
-:func:`canonical`, so the same loads give the same tables, whichever store holds them.
+:func:`stored_form`, so the same loads give the same tables, whichever store holds them.
 
-Merging follows one rule everywhere: rows with the same key are one row, and a later value
-replaces an earlier one unless it is missing (``coalesce``), so a load that lacks an attribute
-never erases it.
+Merging follows the one rule of :mod:`graph_schema.merge` everywhere: rows with the same key are
+one row, and a later value replaces an earlier one unless it is missing (:func:`coalesce`), so a
+load that lacks an attribute never erases it; an attribute column that holds text in any load is
+text in the store, numbers only stay numbers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from graph_schema.errors import InputError
+from graph_schema.merge import merge_frames, unify_attribute
 from graph_schema.names import is_property_name
 from graph_schema.tables import (
     DOMAINS,
@@ -29,8 +32,6 @@ from graph_schema.tables import (
     empty,
 )
 from graph_schema.validate import validate_table
-from kgrec.errors import InputError
-from loaders.build import merge_rows
 
 KEY_KINDS = ("Item", "Entity")  # what head_kind / tail_kind may name
 # node kind -> (table, key column)
@@ -42,13 +43,15 @@ NODE_TABLES = {
 }
 
 
-def canonical(spec: TableSpec, df: pd.DataFrame, *, sort: bool = True) -> pd.DataFrame:
-    """``df`` in canonical form.
+def stored_form(spec: TableSpec, df: pd.DataFrame, *, sort: bool = True) -> pd.DataFrame:
+    """``df`` in the form stores keep and return tables (both stores, every snapshot).
 
     Spec columns come first, in spec order and with spec dtypes (missing optional columns are
-    added empty); attribute columns follow sorted by name, each with its best nullable dtype
-    (``convert_dtypes``; list values as Python lists), and an attribute that no row has is
-    dropped. Rows are sorted by the spec's key.
+    added empty); attribute columns follow sorted by name, each typed by the merge rule
+    (:func:`graph_schema.merge.unify_attribute`: text if any value is text, else numbers; list
+    values as Python lists), and an attribute that no row has is dropped. Every row must have
+    its key. Rows are sorted by the spec's key. (Loaders use
+    :func:`graph_schema.validate.cast_spec_columns`, which only casts the spec's columns.)
     """
     _require_columns(spec, df)
     out = {}
@@ -61,7 +64,7 @@ def canonical(spec: TableSpec, df: pd.DataFrame, *, sort: bool = True) -> pd.Dat
             values = df[name]
             if values.isna().all():
                 continue
-            out[name] = _attribute(values)
+            out[name] = unify_attribute(values)
     result = pd.DataFrame(out, index=range(len(df)))
     for name in spec.key:
         if result[name].isna().any():
@@ -99,25 +102,15 @@ def _lists(values: pd.Series, cast: type) -> pd.Series:
     return pd.Series([convert(v) for v in values], dtype=object)
 
 
-def _attribute(values: pd.Series) -> pd.Series:
-    values = values.reset_index(drop=True)
-    if values.dtype == object:
-        sample = values.dropna()
-        if len(sample) and isinstance(sample.iloc[0], (list, tuple, np.ndarray)):
-            return _lists(values, lambda v: v.item() if isinstance(v, np.generic) else v)
-    return values.convert_dtypes()
-
-
 def coalesce(spec: TableSpec, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """The frames merged by key: per key and column, the last value that is not missing."""
+    """The frames merged by the rule of :mod:`graph_schema.merge`, in stored form: per key and
+    column the last value that is not missing; attributes typed across the frames."""
     frames = [f for f in frames if len(f)]
     for frame in frames:
         _require_columns(spec, frame)
     if not frames:
-        return canonical(spec, empty(spec))
-    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    df, _ = merge_rows(df, list(spec.key))
-    return canonical(spec, df)
+        return stored_form(spec, empty(spec))
+    return stored_form(spec, merge_frames(frames, spec))
 
 
 def prepare(graph: GraphTables) -> GraphTables:
@@ -246,7 +239,7 @@ def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFram
     if not run:
         raise InputError("a recommendation run needs a non-empty name", field="run")
     table = recommendations.assign(run=run)
-    table = canonical(RECOMMENDATIONS, table)
+    table = stored_form(RECOMMENDATIONS, table)
     if table.duplicated(list(RECOMMENDATIONS.key)).any():
         raise InputError("recommendations name the same (user, item) twice", field="item_uid")
     return table

@@ -7,11 +7,16 @@ Layout of the folder::
     <table>-<sha256[:16]>.parquet   one per table: the six graph tables (graph_schema), plus
                                `vectors` (kind, key, property, vector) and `recommendations`
     .lock                      held by a writer (fcntl), so two writers never interleave
+    .<table>.<pid>.tmp         a table being written by process <pid>
 
 A write puts new table files beside the old ones, then replaces ``manifest.json`` with
-``os.replace`` (atomic), then deletes the files no manifest names any more. A crash at any point
-leaves either the previous manifest, naming the previous files, or the new one: never a
-half-written graph.
+``os.replace`` (atomic), then deletes the table files no manifest names any more. A crash at any
+point leaves either the previous manifest, naming the previous files, or the new one: never a
+half-written graph; the temporary files of a writer that died are deleted by the next write.
+
+The store only ever deletes files it wrote (names of the forms above), and refuses to write
+into a folder that is not empty and holds no manifest (it is not a store). Reading a folder that
+holds no manifest is an error ("no store at PATH"), not an empty graph.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -41,14 +47,15 @@ from graph_schema.tables import (
     empty,
 )
 from kgrec.errors import InputError, StoreError
+from kgrec.explain import explain
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
-    canonical,
     coalesce,
     node_kind,
     prepare,
     recommendation_table,
     referenced_items,
+    stored_form,
     table_stats,
     unknown_keys_error,
     vector_rows,
@@ -60,6 +67,10 @@ FORMAT = "kgrec-local-store"
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
+LOCK = ".lock"
+# the files a store writes, besides the manifest and the lock
+TABLE_FILE = re.compile(r"(?P<table>[a-z_]+)-[0-9a-f]{16}\.parquet")
+TEMP_FILE = re.compile(r"\.(?P<name>[a-z_.]+)\.(?P<pid>[0-9]+)\.tmp")
 
 
 class LocalStore(GraphStore):
@@ -73,11 +84,17 @@ class LocalStore(GraphStore):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def manifest(self) -> dict[str, Any]:
-        """The current manifest (an empty store's has no tables)."""
+    def manifest(self, *, missing_ok: bool = False) -> dict[str, Any]:
+        """The current manifest. A folder without one is no store: a StoreError, unless
+        ``missing_ok`` (a writer's view: then the manifest of an empty store)."""
         try:
             manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
+            if not missing_ok:
+                raise StoreError(
+                    f"no store at {self.path} (no {MANIFEST}): load a graph into it first, "
+                    f"e.g. kgrec load ... --store {self.uri}"
+                ) from None
             return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "tables": {}}
         except (OSError, ValueError) as exc:
             raise StoreError(f"{self.uri}: cannot read {MANIFEST}: {exc}") from exc
@@ -106,8 +123,8 @@ class LocalStore(GraphStore):
     def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(spec.name, manifest)
         if df is None:
-            return canonical(spec, empty(spec))
-        return canonical(spec, df, sort=False)  # stored sorted; restores dtypes and lists
+            return stored_form(spec, empty(spec))
+        return stored_form(spec, df, sort=False)  # stored sorted; restores dtypes and lists
 
     def _vectors(self, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(VECTORS, manifest)
@@ -134,11 +151,41 @@ class LocalStore(GraphStore):
         return rows["key"].tolist(), np.stack(rows["vector"].to_numpy()).astype(np.float32)
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
-        """Published recommendations (of run ``run``, or all), sorted by run, user and rank."""
         table = self._table(RECOMMENDATIONS, self.manifest())
         if run is not None:
             table = table[table["run"] == run]
         return table.sort_values(["run", "user_id", "rank"], ignore_index=True)
+
+    def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
+        return explain(self.snapshot(), user_id, item_uid, k=k)
+
+    # -- checking --------------------------------------------------------------------------
+
+    def check(self) -> None:
+        self._check_folder()
+        parent = next(p for p in (self.path, *self.path.parents) if p.exists())
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise StoreError(f"{self.uri}: cannot write in {parent} (permission denied)")
+
+    def _check_folder(self) -> None:
+        """A StoreError unless the folder is absent, a store, or holds nothing but what a store
+        writes (a first write that failed): the store never writes among other files."""
+        if (self.path / MANIFEST).exists() or not self.path.is_dir():
+            return
+        try:
+            foreign = sorted(
+                entry.name for entry in self.path.iterdir() if not _written_by_a_store(entry.name)
+            )
+        except OSError as exc:
+            raise StoreError(f"{self.uri}: cannot read the store folder: {exc}") from exc
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (
+                f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            )
+            raise StoreError(
+                f"{self.uri}: {self.path} is not empty ({shown}) and holds no store "
+                f"({MANIFEST}): a store is a folder of its own; give a new or empty folder"
+            )
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -146,7 +193,7 @@ class LocalStore(GraphStore):
         start = time.perf_counter()
         batch = prepare(graph)
         with self._locked():
-            manifest = self.manifest()
+            manifest = self.manifest(missing_ok=True)
             stored = {spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES}
             unknown = referenced_items(batch).difference(pd.Index(stored["items"]["uid"]))
             if len(unknown):
@@ -174,7 +221,7 @@ class LocalStore(GraphStore):
         matrix = vector_rows(kind, keys, vectors, property)
         table, column = node_kind(kind)
         with self._locked():
-            manifest = self.manifest()
+            manifest = self.manifest(missing_ok=True)
             nodes = self._table(SPECS[table], manifest)
             unknown = pd.Index(keys).difference(pd.Index(nodes[column]))
             if len(unknown):
@@ -199,7 +246,7 @@ class LocalStore(GraphStore):
     def publish(self, recommendations: pd.DataFrame, *, run: str) -> int:
         table = recommendation_table(recommendations, run)
         with self._locked():
-            manifest = self.manifest()
+            manifest = self.manifest(missing_ok=True)
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
                 name, key = node_kind(kind)
                 nodes = self._table(SPECS[name], manifest)
@@ -208,19 +255,31 @@ class LocalStore(GraphStore):
                     raise unknown_keys_error(kind, unknown, "recommendations")
             stored = self._table(RECOMMENDATIONS, manifest)
             merged = pd.concat([stored[stored["run"] != run], table], ignore_index=True)
-            self._commit(manifest, {RECOMMENDATIONS.name: canonical(RECOMMENDATIONS, merged)})
+            self._commit(manifest, {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)})
         return len(table)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        """Hold the store's write lock (creating the folder on a first write) for the block."""
+        self._check_folder()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            lock = open(self.path / ".lock", "a")  # noqa: SIM115 - held for the block
+            lock = open(self.path / LOCK, "a")  # noqa: SIM115 - held for the block
         except OSError as exc:
             raise StoreError(f"{self.uri}: cannot open the store folder: {exc}") from exc
         with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            self._check_folder()  # another process may have filled it meanwhile
+            self._remove_stale_temp_files()
             yield
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete the temporary files of writers that died mid-write (killed, power cut)."""
+        for entry in self.path.iterdir():
+            match = TEMP_FILE.fullmatch(entry.name)
+            if match and not _alive(int(match["pid"])):
+                log.info("%s: removing %s, left by a writer that died", self.uri, entry.name)
+                entry.unlink(missing_ok=True)
 
     def _commit(self, manifest: dict[str, Any], frames: dict[str, pd.DataFrame]) -> None:
         """Write ``frames`` as new table files, then swap in a manifest naming them."""
@@ -254,17 +313,40 @@ class LocalStore(GraphStore):
         return {"file": file, "rows": len(df), "sha256": digest}
 
     def _collect_garbage(self) -> None:
-        """Delete table files the current manifest does not name (left by earlier writes)."""
+        """Delete the table files of earlier writes that the current manifest no longer names
+        (only files of the store's own naming pattern: nothing else is ever deleted)."""
         try:
             named = {t["file"] for t in self.manifest()["tables"].values()}
         except StoreError:
             return
         for file in self.path.glob("*.parquet"):
-            if file.name not in named:
+            if TABLE_FILE.fullmatch(file.name) and file.name not in named:
                 file.unlink(missing_ok=True)
 
 
 _VECTOR_COLUMNS = ("kind", "key", "property", "vector")
+
+
+def _written_by_a_store(name: str) -> bool:
+    return (
+        name in (MANIFEST, LOCK)
+        or TABLE_FILE.fullmatch(name) is not None
+        or TEMP_FILE.fullmatch(name) is not None
+    )
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (our own process counts as dead: a temp file
+    of ours outside a write is a leftover)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:

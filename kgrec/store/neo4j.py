@@ -12,7 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
+import socket
+import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -21,6 +25,7 @@ import pandas as pd
 from neo4j import Driver, Result, RoutingControl, Session
 from neo4j.exceptions import (
     AuthError,
+    ConstraintError,
     DriverError,
     Neo4jError,
     ServiceUnavailable,
@@ -30,6 +35,7 @@ from neo4j.exceptions import (
 from tqdm import tqdm
 
 from graph_schema import schema_statements
+from graph_schema.merge import as_text, holds_text, text_column
 from graph_schema.tables import (
     DOMAINS,
     ENTITIES,
@@ -37,21 +43,24 @@ from graph_schema.tables import (
     ITEMS,
     KNOWLEDGE,
     RECOMMENDATIONS,
+    SPECS,
     USERS,
     GraphTables,
     TableSpec,
     empty,
 )
 from kgrec.errors import InputError, StoreError
+from kgrec.explain import check_k, paths_table, unknown_ends_error
 from kgrec.store import queries as q
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
-    canonical,
+    NODE_TABLES,
     make_stats,
     node_kind,
     prepare,
     recommendation_table,
     referenced_items,
+    stored_form,
     unknown_keys_error,
     vector_rows,
 )
@@ -137,7 +146,7 @@ class Neo4jStore(GraphStore):
 
     def _apply_schema(self) -> None:
         if not self._schema_applied:
-            for statement in schema_statements():
+            for statement in [*schema_statements(), q.LOCK_CONSTRAINT]:
                 self._run(statement)
             self._schema_applied = True
 
@@ -145,6 +154,9 @@ class Neo4jStore(GraphStore):
         return [r["key"] for r in self._run(q.MISSING_KEYS[kind], read=True, keys=list(keys))]
 
     # -- writing ---------------------------------------------------------------------------
+
+    def check(self) -> None:
+        self._connect()
 
     def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
         self._connect()
@@ -156,6 +168,28 @@ class Neo4jStore(GraphStore):
             raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
         with self._errors("applying graph_schema/schema.cypher"):
             self._apply_schema()
+        with self._load_lock():
+            try:
+                self._write_batch(batch, progress)
+            except KeyboardInterrupt:
+                log.error(
+                    "%s: interrupted: the graph is partial (what was written so far is "
+                    "committed); run the same command again to finish it",
+                    self.uri,
+                )
+                raise
+        written = {name: len(df) for name, df in batch.tables().items()}
+        log.info(
+            "wrote %s to %s in %.1f s",
+            ", ".join(f"{n} {name}" for name, n in written.items()),
+            self.uri,
+            time.perf_counter() - start,
+        )
+        return written
+
+    def _write_batch(self, batch: GraphTables, progress: bool) -> None:
+        for table, kind in (("users", "User"), ("entities", "Entity"), ("items", "Item")):
+            setattr(batch, table, self._unify_attribute_types(kind, getattr(batch, table)))
         phases: list[tuple[str, str, list[dict]]] = [
             ("domains", q.MERGE_DOMAINS, _node_rows(batch.domains, "domain")),
             ("users", q.MERGE_USERS, _node_rows(batch.users, "user_id")),
@@ -167,56 +201,133 @@ class Neo4jStore(GraphStore):
         self._write_fan_out(
             "interactions",
             _fan_out_rows(batch.interactions, "user_id", "item_uid", ["rating", "timestamp"]),
-            q.FRESH_INTERACTIONS,
-            q.CREATE_INTERACTIONS,
-            q.MERGE_INTERACTIONS,
+            q.WRITE_INTERACTIONS,
             progress,
         )
         knowledge = batch.knowledge
-        for head, tail in q.CREATE_KNOWLEDGE:
+        for (head, tail), query in q.WRITE_KNOWLEDGE.items():
             part = knowledge[(knowledge["head_kind"] == head) & (knowledge["tail_kind"] == tail)]
             self._write_fan_out(
                 f"knowledge {head}->{tail}",
                 _fan_out_rows(part, "head_key", "tail_key", ["relation"]),
-                q.FRESH_KNOWLEDGE[head, tail],
-                q.CREATE_KNOWLEDGE[head, tail],
-                q.MERGE_KNOWLEDGE[head, tail],
+                query,
                 progress,
             )
-        written = {name: len(df) for name, df in batch.tables().items()}
-        log.info(
-            "wrote %s to %s in %.1f s",
-            ", ".join(f"{n} {name}" for name, n in written.items()),
-            self.uri,
-            time.perf_counter() - start,
-        )
-        return written
+
+    def _unify_attribute_types(self, kind: str, table: pd.DataFrame) -> pd.DataFrame:
+        """Apply the merge rule of :mod:`graph_schema.merge` across this load and the graph: an
+        attribute that is text in either becomes text in both (the stored numbers rewritten as
+        text, or this load's); numbers in both stay numbers. Returns the load's table."""
+        spec = SPECS[NODE_TABLES[kind][0]]
+        known = {c.name for c in spec.columns}
+        scalar = [
+            name
+            for name in table.columns
+            if name not in known and table[name].dtype != object and table[name].notna().any()
+        ]
+        if not scalar:
+            return table
+        with self._errors(f"reading the types of {kind} attributes"):
+            stored = {
+                r["name"]: r for r in self._run(q.PROPERTY_TYPES[kind], read=True, names=scalar)
+            }
+        columns = {}
+        for name in scalar:
+            text_here = holds_text(table[name])
+            text_there, other_there = stored[name]["text"] > 0, stored[name]["other"] > 0
+            if text_there and not text_here:
+                columns[name] = text_column(table[name])
+            elif text_here and other_there:
+                with self._errors(f"rewriting {kind}.{name} as text"):
+                    found = self._run(q.NON_TEXT_VALUES[kind], read=True, name=name)
+                    rows = [{"key": r["key"], "props": {name: as_text(r["value"])}} for r in found]
+                    for chunk in _chunks(rows, self.batch_size):
+                        self._run(q.SET_PROPERTIES[kind], rows=chunk)
+                log.info(
+                    "%s: %s.%s holds text now: %d values rewritten", self.uri, kind, name, len(rows)
+                )
+        return table.assign(**columns) if columns else table
 
     def _write_fan_out(
-        self,
-        name: str,
-        rows: list[dict[str, Any]],
-        fresh_query: str,
-        create: str,
-        merge: str,
-        progress: bool,
+        self, name: str, rows: list[dict[str, Any]], query: str, progress: bool
     ) -> None:
-        """Write fan-out rows (see :mod:`.queries`): by ``create`` for the start nodes that
-        ``fresh_query`` finds without such relationships, by ``merge`` for the others."""
-        if not rows:
-            return
-        with self._errors(f"finding the start nodes of {name} without any yet"):
-            found = self._run(fresh_query, read=True, keys=[row["start"] for row in rows])
-        fresh = {r["key"] for r in found}
-        for label, query, part in (
-            (f"{name} (new)", create, [row for row in rows if row["start"] in fresh]),
-            (name, merge, [row for row in rows if row["start"] not in fresh]),
-        ):
-            total = sum(_fan_out_size(row) for row in part)
-            chunks = _chunks(part, self.batch_size, size=_fan_out_size)
-            self._write_chunks(
-                label, query, chunks, total, progress, size=_fan_out_size, parameters=_end_positions
+        """Write fan-out rows (see :mod:`.queries`) by ``query``, in chunks of about
+        ``batch_size`` relationships."""
+        total = sum(_fan_out_size(row) for row in rows)
+        chunks = _chunks(rows, self.batch_size, size=_fan_out_size)
+        self._write_chunks(
+            name, query, chunks, total, progress, size=_fan_out_size, parameters=_end_positions
+        )
+
+    # -- one load at a time ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _load_lock(self) -> Iterator[None]:
+        """Hold the database's load lock for the block; released however the block ends (an
+        error, Ctrl-C). A second load meanwhile is refused, naming this one."""
+        holder = {
+            "token": uuid.uuid4().hex,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "command": " ".join(sys.argv)[:300],
+        }
+        self._take_lock(holder)
+        _HELD.add(holder["token"])
+        try:
+            yield
+        finally:
+            _HELD.discard(holder["token"])
+            try:
+                self._run(q.UNLOCK_LOAD, token=holder["token"])
+            except (DriverError, Neo4jError) as exc:
+                log.warning(
+                    "%s: could not release the load lock (%s); the next load from this process "
+                    "clears it, or clear it with: kgrec graph unlock --store %s",
+                    self.uri,
+                    exc,
+                    self.uri,
+                )
+
+    def _take_lock(self, holder: dict[str, Any]) -> None:
+        for attempt in range(3):
+            with self._errors("taking the load lock"):
+                try:
+                    self._run(q.LOCK_LOAD, **holder)
+                    return
+                except ConstraintError:
+                    pass  # held: by whom?
+                current = self._lock_holder()
+            if current is None:
+                continue  # released meanwhile: try again
+            if attempt == 0 and _dead(current):
+                log.warning(
+                    "%s: clearing the load lock of a load that died (host %s, pid %s, started %s)",
+                    self.uri,
+                    current["host"],
+                    current["pid"],
+                    current["started"],
+                )
+                with self._errors("clearing a dead load's lock"):
+                    self._run(q.UNLOCK_LOAD, token=current["token"])
+                continue
+            raise StoreError(
+                f"{self.uri}: another load is writing to database {self.database!r} (host "
+                f"{current['host']}, pid {current['pid']}, started {current['started']}: "
+                f"{current['command']}); one load per database at a time: wait for it to end. "
+                f"If it died, clear its lock with: kgrec graph unlock --store {self.uri}"
             )
+        raise StoreError(f"{self.uri}: could not take the load lock; try again")
+
+    def _lock_holder(self) -> dict[str, Any] | None:
+        found = self._run(q.LOCK_HOLDER, read=True)
+        return found[0] if found else None
+
+    def break_lock(self) -> dict[str, Any] | None:
+        self._connect()
+        with self._errors("clearing the load lock"):
+            holder = self._lock_holder()
+            self._run(q.UNLOCK_LOAD, token=None)
+        return holder
 
     def _write_chunks(
         self,
@@ -309,7 +420,7 @@ class Neo4jStore(GraphStore):
             for index in self._vector_indexes():
                 skip.setdefault(index["kind"], []).append(index["property"])
             tables = {
-                "domains": canonical(DOMAINS, self._frame(q.DOMAINS)),
+                "domains": stored_form(DOMAINS, self._frame(q.DOMAINS)),
                 "users": self._nodes("User", USERS, skip),
                 "items": self._nodes("Item", ITEMS, skip),
                 "entities": self._nodes("Entity", ENTITIES, skip),
@@ -331,15 +442,15 @@ class Neo4jStore(GraphStore):
                 columns[name].extend([value] * n)
             for name, value in zip(result.keys[outer:], values[outer:], strict=True):
                 columns[name].extend(value)
-        return canonical(spec, pd.DataFrame(columns))
+        return stored_form(spec, pd.DataFrame(columns))
 
     def _nodes(self, kind: str, spec: TableSpec, skip: dict[str, list[str]]) -> pd.DataFrame:
         keys = [r["key"] for r in self._run(q.NODE_KEYS[kind], read=True)]
         keys = sorted(k for k in keys if k not in skip.get(kind, []))
         if not keys:
-            return canonical(spec, empty(spec))
+            return stored_form(spec, empty(spec))
         columns = self._run(q.NODE_COLUMNS[kind], read=True, keys=keys)[0]["columns"]
-        return canonical(spec, pd.DataFrame(dict(zip(keys, columns, strict=True))))
+        return stored_form(spec, pd.DataFrame(dict(zip(keys, columns, strict=True))))
 
     def stats(self) -> dict[str, Any]:
         self._connect()
@@ -362,13 +473,43 @@ class Neo4jStore(GraphStore):
         keys = [r["key"] for r in records]
         return keys, np.asarray([r["vector"] for r in records], dtype=np.float32)
 
+    def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
+        check_k(k)
+        self._connect()
+        with self._errors(f"explaining {item_uid!r} for user {user_id!r}"):
+            ends = self._run(q.EXPLAIN_ENDS, read=True, user_id=user_id, item_uid=item_uid)[0]
+            if not (ends["user"] and ends["item"]):
+                raise unknown_ends_error(user_id, item_uid, user=ends["user"], item=ends["item"])
+            records = self._run(q.EXPLAIN, read=True, user_id=user_id, item_uid=item_uid, k=k)
+        return paths_table(records)
+
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
-        """Published recommendations (of run ``run``, or all), sorted by run, user and rank."""
         self._connect()
         with self._errors("reading recommendations"):
             frame = self._frame(q.RECOMMENDATIONS, run=run)
-        table = canonical(RECOMMENDATIONS, frame)
+        table = stored_form(RECOMMENDATIONS, frame)
         return table.sort_values(["run", "user_id", "rank"], ignore_index=True)
+
+
+# tokens of the load locks this process holds now (a lock of this process that is not among
+# them was left by an earlier load that could not release it)
+_HELD: set[str] = set()
+
+
+def _dead(holder: dict[str, Any]) -> bool:
+    """Whether the holder of a load lock is a process of this machine that no longer runs (or
+    an earlier load of this very process)."""
+    if holder["host"] != socket.gethostname() or holder["pid"] is None:
+        return False
+    if holder["pid"] == os.getpid():
+        return holder["token"] not in _HELD
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
 
 
 def delete_all(session: Session) -> None:

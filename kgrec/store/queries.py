@@ -45,11 +45,17 @@ MERGE (i)-[:IN_DOMAIN]->(d)
 # distinct end keys, looked up once per chunk rather than once per relationship; a missing one is
 # a null node, which CREATE refuses) and one list per property. A start node's relationships are
 # so committed together, in one chunk.
-# Each kind has two statements. CREATE_* serves start nodes that have no relationship of the kind
-# yet (nothing to match against, the fast path of a first load); its guard, evaluated in the
-# transaction, turns re-running a committed chunk (a retry, or the same write again) into a no-op
-# instead of duplicates. MERGE_* serves the others. (The fast path assumes that no other writer
-# adds relationships of the same start node at the same time: one load per database at a time.)
+#
+# Each statement first takes the start node's write lock (setting and removing a property), so
+# every writer of that node's relationships waits for the others to commit, and only then looks
+# at what is there: a start node without relationships of the kind ("fresh", the fast path of a
+# first load) gets them by CREATE without matching; any other gets, per relationship, the
+# existing one updated, surplus copies deleted (a graph damaged by an older kgrec, or by writes
+# made around kgrec, is repaired by loading again), or a new one created. So re-running a
+# committed chunk (a retry, the same write again) changes nothing, and two writers of the same
+# start node at once (which the load lock, LOCK_LOAD, already prevents for kgrec loads) still
+# leave each relationship once.
+_LOCK = "SET {node}._kgrec_lock = true REMOVE {node}._kgrec_lock"
 
 
 def _fan_out(
@@ -60,12 +66,14 @@ def _fan_out(
     *,
     node: str,
     other: str,
-    guard: str = "",
+    fresh: str | None = None,
 ) -> str:
     """A fan-out statement: the chunk's end nodes collected in $ends order, then per start node
-    (``node``, kept by ``guard`` when one is given) one row per relationship, with the end node
-    as ``other`` and each column of ``values`` under its own name, on which ``body`` acts."""
+    (``node``, locked; ``fresh``, when given, evaluated under the lock as the boolean ``fresh``)
+    one row per relationship, with the end node as ``other`` and each column of ``values`` under
+    its own name, on which ``body`` acts."""
     columns = "".join(f", row.{name}[k] AS {name}" for name in values)
+    carried = ", fresh" if fresh else ""
     return f"""
 UNWIND range(0, size($ends) - 1) AS position
 OPTIONAL {_match(end, "e", "$ends[position]")}
@@ -73,77 +81,61 @@ WITH position, e ORDER BY position
 WITH collect([e]) AS ends
 UNWIND $rows AS row
 {_match(start, node, "row.start")}
-{guard}
-CALL ({node}, row, ends) {{
+{_LOCK.format(node=node)}
+WITH {node}, row, ends{f", {fresh} AS fresh" if fresh else ""}
+CALL ({node}, row, ends{carried}) {{
   UNWIND range(0, size(row.ends) - 1) AS k
-  WITH {node}, ends[row.ends[k]][0] AS {other}{columns}
+  WITH {node}{carried}, ends[row.ends[k]][0] AS {other}{columns}
   {body}
 }}
 """
 
 
-_INTERACTION = {"values": ("rating", "timestamp"), "node": "u", "other": "i"}
-CREATE_INTERACTIONS = _fan_out(
-    "User",
-    "Item",
-    body="CREATE (u)-[:INTERACTED {rating: rating, timestamp: timestamp}]->(i)",
-    guard="WHERE NOT EXISTS { (u)-[:INTERACTED]->() }",
-    **_INTERACTION,
-)
-MERGE_INTERACTIONS = _fan_out(
-    "User",
-    "Item",
-    body="""MERGE (u)-[r:INTERACTED]->(i)
-  SET r.rating = coalesce(rating, r.rating), r.timestamp = coalesce(timestamp, r.timestamp)""",
-    **_INTERACTION,
-)
-# the users among $keys that have no INTERACTED relationship yet
-FRESH_INTERACTIONS = """
-UNWIND $keys AS key
-MATCH (u:User {user_id: key})
-WHERE NOT EXISTS { (u)-[:INTERACTED]->() }
-RETURN key
-"""
+def _create_or_update(found: str, create: str, update: str) -> str:
+    """The body of a fan-out write: ``found`` lists the existing copies of the relationship
+    (none when the start node is fresh); all but the first are deleted, the first is updated by
+    ``update`` (on ``r``), or ``create`` makes it."""
+    return f"""WITH *, CASE WHEN fresh THEN [] ELSE {found} END AS found
+  FOREACH (extra IN found[1..] | DELETE extra)
+  FOREACH (r IN found[0..1] | {update})
+  FOREACH (_ IN CASE WHEN size(found) = 0 THEN [1] ELSE [] END | {create})"""
 
-# (head_kind, tail_kind) -> statement. The guard is per tail kind: the same head may also have
-# relations to the other kind, written by the other statement.
-CREATE_KNOWLEDGE = {
+
+WRITE_INTERACTIONS = _fan_out(
+    "User",
+    "Item",
+    ("rating", "timestamp"),
+    _create_or_update(
+        found="[(u)-[x:INTERACTED]->(i) | x]",
+        create="CREATE (u)-[:INTERACTED {rating: rating, timestamp: timestamp}]->(i)",
+        update="SET r.rating = coalesce(rating, r.rating), "
+        "r.timestamp = coalesce(timestamp, r.timestamp)",
+    ),
+    node="u",
+    other="i",
+    fresh="NOT EXISTS { (u)-[:INTERACTED]->() }",
+)
+
+# (head_kind, tail_kind) -> statement. "Fresh" is per tail kind: the same head may also have
+# relations to the other kind, written by the other statement. (The existing copies are found by
+# expanding between the two bound nodes, not by MERGE: with graph_schema's index on
+# RELATED(relation), the planner, costing an empty graph, plans MERGE's match as an index seek on
+# the relation, which scans every relationship of that relation written so far in the
+# transaction, for each row.)
+WRITE_KNOWLEDGE = {
     (head, tail): _fan_out(
         head,
         tail,
         ("relation",),
-        "CREATE (h)-[:RELATED {relation: relation}]->(t)",
+        _create_or_update(
+            found="[(h)-[x:RELATED]->(t) WHERE x.relation = relation | x]",
+            create="CREATE (h)-[:RELATED {relation: relation}]->(t)",
+            update="SET r.relation = relation",
+        ),
         node="h",
         other="t",
-        guard=f"WHERE NOT EXISTS {{ (h)-[:RELATED]->(:{label(tail)}) }}",
+        fresh=f"NOT EXISTS {{ (h)-[:RELATED]->(:{label(tail)}) }}",
     )
-    for head in ("Item", "Entity")
-    for tail in ("Item", "Entity")
-}
-# Not MERGE: with graph_schema's index on RELATED(relation), the planner (costing an empty graph)
-# plans MERGE's match as an index seek on the relation, which scans every relationship of that
-# relation written so far in the transaction, for each row (quadratic). Expanding between the two
-# bound nodes is what MERGE should do; the guard makes the statement idempotent all the same.
-MERGE_KNOWLEDGE = {
-    (head, tail): _fan_out(
-        head,
-        tail,
-        ("relation",),
-        """WITH h, t, relation WHERE NOT relation IN [(h)-[r:RELATED]->(t) | r.relation]
-  CREATE (h)-[:RELATED {relation: relation}]->(t)""",
-        node="h",
-        other="t",
-    )
-    for head in ("Item", "Entity")
-    for tail in ("Item", "Entity")
-}
-FRESH_KNOWLEDGE = {
-    (head, tail): f"""
-UNWIND $keys AS key
-{_match(head, "h", "key")}
-WHERE NOT EXISTS {{ (h)-[:RELATED]->(:{label(tail)}) }}
-RETURN key
-"""
     for head in ("Item", "Entity")
     for tail in ("Item", "Entity")
 }
@@ -157,6 +149,33 @@ WITH key WHERE n IS NULL
 RETURN key
 """
     for kind in KEY_PROPERTY
+}
+
+# Attribute types across loads (graph_schema.merge): per name of $names, how many nodes of the
+# kind hold text under it and how many something else; the nodes whose $name is not text; and
+# setting properties from rows {key, props}.
+PROPERTY_TYPES = {
+    kind: f"""
+UNWIND $names AS name
+CALL (name) {{
+  MATCH (n:{label(kind)}) WHERE n[name] IS NOT NULL
+  RETURN count(CASE WHEN n[name] IS :: STRING THEN 1 END) AS text,
+         count(CASE WHEN n[name] IS :: STRING THEN NULL ELSE 1 END) AS other
+}}
+RETURN name, text, other
+"""
+    for kind in ("User", "Item", "Entity")
+}
+NON_TEXT_VALUES = {
+    kind: f"""
+MATCH (n:{label(kind)}) WHERE n[$name] IS NOT NULL AND NOT n[$name] IS :: STRING
+RETURN n.{prop(KEY_PROPERTY[kind])} AS key, n[$name] AS value
+"""
+    for kind in ("User", "Item", "Entity")
+}
+SET_PROPERTIES = {
+    kind: f"UNWIND $rows AS row {_match(kind, 'n', 'row.key')} SET n += row.props"
+    for kind in ("User", "Item", "Entity")
 }
 
 # -- reading the graph ---------------------------------------------------------------------
@@ -263,7 +282,8 @@ def create_vector_index(kind: str, property: str) -> str:
 
 DELETE_RECOMMENDATIONS = "MATCH ()-[r:RECOMMENDED {run: $run}]->() DELETE r"
 
-# fan-out rows (see above): a user's recommendations, its items by position in $ends
+# fan-out rows (see above): a user's recommendations, its items by position in $ends (the
+# run's old ones are deleted first, in the same transaction)
 CREATE_RECOMMENDATIONS = _fan_out(
     "User",
     "Item",
@@ -287,3 +307,112 @@ DELETE_ALL = (
     "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS",
     "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS",
 )
+
+
+# -- one load at a time ----------------------------------------------------------------------
+# A load holds the node (:KgrecLock {name: 'load'}) while it writes; the uniqueness constraint
+# makes a second CREATE fail, in whichever transaction commits second.
+LOCK_CONSTRAINT = (
+    "CREATE CONSTRAINT kgrec_lock_name IF NOT EXISTS FOR (l:KgrecLock) REQUIRE l.name IS UNIQUE"
+)
+LOCK_LOAD = """
+CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, command: $command,
+                   started: datetime()})
+"""
+LOCK_HOLDER = """
+MATCH (l:KgrecLock {name: 'load'})
+RETURN l.token AS token, l.host AS host, l.pid AS pid, l.command AS command,
+       toString(l.started) AS started
+"""
+# released by its holder only (its token); broken by anyone (`kgrec graph unlock`)
+UNLOCK_LOAD = "MATCH (l:KgrecLock {name: 'load'}) WHERE $token IS NULL OR l.token = $token DELETE l"
+
+# -- explanations ----------------------------------------------------------------------------
+
+# whether the user has interactions and the item exists (the errors explain raises)
+EXPLAIN_ENDS = """
+OPTIONAL MATCH (u:User {user_id: $user_id})
+OPTIONAL MATCH (i:Item {uid: $item_uid})
+RETURN u IS NOT NULL AND EXISTS { (u)-[:INTERACTED]->() } AS user, i IS NOT NULL AS item
+"""
+# Why was this item recommended (kgrec.explain): one query for the three path kinds, ranked
+# like `kgrec.explain.explain`. Degrees count INTERACTED and
+# RELATED relationships only (not IN_DOMAIN or RECOMMENDED).
+EXPLAIN = """
+MATCH (u:User {user_id: $user_id}), (i:Item {uid: $item_uid})
+CALL (u, i) {
+    MATCH p = (u)-[:INTERACTED]->(h:Item)-[:RELATED]-(i)
+    WHERE h <> i
+    RETURN p, 'related' AS kind, log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() }) AS cost
+  UNION
+    MATCH p = (u)-[:INTERACTED]->(h:Item)-[:RELATED]-(e:Entity)-[:RELATED]-(i)
+    WHERE h <> i
+    RETURN p, 'entity' AS kind,
+           log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() })
+           + log(1 + COUNT { (e)-[:INTERACTED|RELATED]-() }) AS cost
+  UNION
+    MATCH p = (u)-[:INTERACTED]->(h:Item)<-[:INTERACTED]-(v:User)-[:INTERACTED]->(i)
+    WHERE h <> i AND v <> u
+    RETURN p, 'co-interaction' AS kind,
+           log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() })
+           + log(1 + COUNT { (v)-[:INTERACTED|RELATED]-() }) AS cost
+}
+WITH kind, round(cost, 9) AS cost,
+     [n IN nodes(p) | CASE WHEN n:User THEN 'User:' + n.user_id
+                           WHEN n:Item THEN 'Item:' + n.uid
+                           ELSE 'Entity:' + n.entity_id END] AS keys,
+     [r IN relationships(p) | CASE type(r) WHEN 'RELATED' THEN r.relation ELSE type(r) END]
+       AS relations,
+     [n IN nodes(p) | coalesce(n.title, n.name, n.uid, n.entity_id, n.user_id)] AS labels
+// parallel relationships (a relation stored both ways) give one path: the smallest relations
+ORDER BY relations
+WITH kind, cost, keys, collect(relations)[0] AS relations, collect(labels)[0] AS labels
+RETURN kind, cost, keys, relations, labels
+ORDER BY cost, keys
+LIMIT $k
+"""
+
+
+# -- reading published recommendations (notebooks, bench, applications) -----------------------
+
+TOP_K = """
+MATCH (u:User {user_id: $user_id})-[r:RECOMMENDED {run: $run}]->(i:Item)
+RETURN i.uid AS item, i.title AS title, r.score AS score, r.rank AS rank
+ORDER BY r.rank
+LIMIT $k
+"""
+
+# Ad-hoc recommendations from published embeddings through the vector index $index (see
+# kgrec.recommend.inner_product_vectors): the nearest items of the user's vector (the user's
+# property $property, e.g. 'gnn_embedding': a parameter, never spliced), of the domain asked for
+# and not already the user's. $candidates (> $k) leaves room for the items filtered out.
+VECTOR_TOP_K = """
+MATCH (u:User {user_id: $user_id})
+CALL db.index.vector.queryNodes($index, $candidates, u[$property]) YIELD node AS i, score
+WHERE i.domain = $domain AND NOT (u)-[:INTERACTED]->(i)
+RETURN i.uid AS item, i.title AS title, score
+ORDER BY score DESC
+LIMIT $k
+"""
+
+# -- notebooks (kgrec.notebook.neighbourhood) --------------------------------------------------
+
+# A user's interactions, their recommendations (of one run, or all) and the entities that
+# join the two: what the user did, what kgrec suggests, and why.
+NEIGHBOURHOOD = """
+MATCH (u:User {user_id: $user_id})
+CALL (u) {
+    MATCH p = (u)-[:INTERACTED]->(i:Item)
+    RETURN p ORDER BY i.uid LIMIT $limit
+  UNION
+    MATCH p = (u)-[r:RECOMMENDED]->(:Item)
+    WHERE $run IS NULL OR r.run = $run
+    RETURN p ORDER BY r.rank LIMIT $limit
+  UNION
+    MATCH (u)-[r:RECOMMENDED]->(i:Item)
+    WHERE $run IS NULL OR r.run = $run
+    MATCH p = (u)-[:INTERACTED]->(:Item)-[:RELATED]-(:Entity)-[:RELATED]-(i)
+    RETURN p LIMIT $limit
+}
+RETURN p
+"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from graph_schema import GraphTables, conform, validate_graph, validate_table
+from graph_schema import GraphTables, cast_spec_columns, validate_graph, validate_table
 from graph_schema.tables import INTERACTIONS, ITEMS, KNOWLEDGE, USERS
 from graph_schema.validate import strip_private
 from kgrec.errors import InputError
@@ -25,7 +25,7 @@ def items(**extra) -> pd.DataFrame:
             **extra,
         }
     )
-    return conform(df, ITEMS)
+    return cast_spec_columns(df, ITEMS)
 
 
 def test_conform_adds_optional_columns_in_spec_dtypes():
@@ -47,7 +47,7 @@ def test_wrong_dtype_and_unknown_columns():
     with pytest.raises(InputError, match="dtype") as caught:
         validate_table(bad, ITEMS)
     assert caught.value.field == "year"
-    inter = conform(
+    inter = cast_spec_columns(
         pd.DataFrame({"user_id": strings("u"), "item_uid": strings("d:1")}), INTERACTIONS
     )
     with pytest.raises(InputError, match="unexpected column"):
@@ -102,7 +102,7 @@ def test_knowledge_kinds_and_finite_floats():
         {"user_id": strings("u"), "item_uid": strings("d:1"), "rating": [float("inf")]}
     )
     with pytest.raises(InputError, match="finite"):
-        validate_table(conform(inter, INTERACTIONS), INTERACTIONS)
+        validate_table(cast_spec_columns(inter, INTERACTIONS), INTERACTIONS)
 
 
 def test_graph_must_be_self_contained():
@@ -110,14 +110,14 @@ def test_graph_must_be_self_contained():
         domains=pd.DataFrame({"domain": strings("d")}),
         users=pd.DataFrame({"user_id": strings("u")}),
         items=items(),
-        interactions=conform(
+        interactions=cast_spec_columns(
             pd.DataFrame({"user_id": strings("u"), "item_uid": strings("d:3")}), INTERACTIONS
         ),
     )
     with pytest.raises(InputError, match="not in the items table") as caught:
         validate_graph(graph)
     assert caught.value.field == "item_uid"
-    graph.interactions = conform(
+    graph.interactions = cast_spec_columns(
         pd.DataFrame({"user_id": strings("u"), "item_uid": strings("d:2")}), INTERACTIONS
     )
     validate_graph(graph)

@@ -1,25 +1,36 @@
-"""Neo4jStore on the real server: the same graph as LocalStore, idempotent, safe with names."""
+"""Neo4jStore on the real server: what only it does (graph shape, names, vector index, the load
+lock, concurrent loads), and the same graph as LocalStore for the same loads. The behaviour both
+stores share is in tests/store/test_contract.py."""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from graph_schema.tables import NODE_KINDS, REL_KINDS
-from kgrec.errors import InputError
+from kgrec.cli import main
+from kgrec.errors import InputError, StoreError
 from kgrec.store import LocalStore, Neo4jStore
+from kgrec.store.canonical import prepare
 from loaders import recbole
-from tests.conftest import NEO4J_DATABASE, NEO4J_URI
-from tests.store.graphs import make_graph, movies
 
 pytestmark = pytest.mark.neo4j
 
 
 @pytest.fixture
-def neo(neo4j_clean) -> Neo4jStore:
+def neo(neo4j_clean, neo4j_settings) -> Neo4jStore:
     # a tiny batch size, so that every table is written in several chunks
-    return Neo4jStore(neo4j_clean, database=NEO4J_DATABASE, uri=NEO4J_URI, batch_size=2)
+    return Neo4jStore(
+        neo4j_clean, database=neo4j_settings.database, uri=neo4j_settings.uri, batch_size=2
+    )
 
 
 @pytest.fixture
@@ -36,11 +47,11 @@ def assert_same_graph(a, b) -> None:
 
 
 def count(driver, query: str, **parameters) -> int:
-    return driver.execute_query(query, parameters, database_=NEO4J_DATABASE).records[0][0]
+    return driver.execute_query(query, parameters).records[0][0]
 
 
-def test_same_graph_as_local_store(neo, local):
-    assert neo.write(movies(), progress=False) == local.write(movies(), progress=False)
+def test_same_graph_as_local_store(neo, local, movies):
+    assert neo.write(movies, progress=False) == local.write(movies, progress=False)
     assert_same_graph(neo, local)
     assert neo.stats()["relationships"] == {
         "INTERACTED": 5,
@@ -50,8 +61,8 @@ def test_same_graph_as_local_store(neo, local):
     }
 
 
-def test_graph_shape(neo):
-    neo.write(movies(), progress=False)
+def test_graph_shape(neo, movies):
+    neo.write(movies, progress=False)
     driver = neo.driver
     rating = count(
         driver,
@@ -60,7 +71,7 @@ def test_graph_shape(neo):
     )
     assert rating == 5.0
     item = driver.execute_query(
-        "MATCH (i:Item {uid: 'movies:1'}) RETURN properties(i) AS p", database_=NEO4J_DATABASE
+        "MATCH (i:Item {uid: 'movies:1'}) RETURN properties(i) AS p", database_=neo.database
     ).records[0]["p"]
     assert item == {
         "uid": "movies:1",
@@ -83,31 +94,23 @@ def test_graph_shape(neo):
     )
 
 
-def test_names_from_data_stay_data(neo):
-    neo.write(movies(), progress=False)
+def test_names_from_data_stay_data(neo, movies):
+    neo.write(movies, progress=False)
     driver = neo.driver
     weird = "weird`name'\n}) DETACH DELETE n //"
     assert count(driver, "MATCH ()-[r:RELATED {relation: $r}]->() RETURN count(r)", r=weird) == 1
     labels = {r[0] for r in driver.execute_query("CALL db.labels()").records}
     types = {r[0] for r in driver.execute_query("CALL db.relationshipTypes()").records}
-    assert labels <= set(NODE_KINDS) and types <= set(REL_KINDS)
+    assert labels <= {*NODE_KINDS, "KgrecLock"} and types <= set(REL_KINDS)  # + the load lock
     title = "O'Brien `quoted`\nline"
     assert count(driver, "MATCH (i:Item {title: $t}) RETURN count(i)", t=title) == 1
 
 
-def test_writing_twice_changes_nothing(neo, local):
-    neo.write(movies(), progress=False)
-    local.write(movies(), progress=False)
-    neo.write(movies(), progress=False)
-    assert_same_graph(neo, local)
-    assert count(neo.driver, "MATCH ()-[r]->() RETURN count(r)") == 13  # 5 + 5 + 3
-
-
-def test_successive_writes_merge_as_in_local_store(neo, local):
+def test_successive_writes_merge_as_in_local_store(neo, local, movies, make_graph):
     """Later values replace, missing ones never erase; interactions of users who already have
     some are merged, those of new users created; items of earlier writes may be named."""
     writes = [
-        movies(),
+        movies,
         make_graph(
             users=[{"user_id": "u1", "age": None, "gender": "X", "zip": "48067"}],
             items=[{"domain": "movies", "item_id": "2", "title": None, "year": 1999}],
@@ -118,42 +121,30 @@ def test_successive_writes_merge_as_in_local_store(neo, local):
             ],
         ),
         make_graph(knowledge=[("Item", "books:1", "book.written_by", "Entity", "m.97")]),
-        movies(),
+        movies,
     ]
     for graph in writes:
         neo.write(graph, progress=False)
         local.write(graph, progress=False)
         assert_same_graph(neo, local)
     inter = neo.snapshot().interactions.set_index(["user_id", "item_uid"])
-    assert tuple(inter.loc[("u1", "movies:1")]) == (5.0, 10.0)  # movies() wrote it again
+    assert tuple(inter.loc[("u1", "movies:1")]) == (5.0, 10.0)  # movies wrote it again
 
 
-def test_unknown_item_is_an_error_and_changes_nothing(neo):
-    neo.write(movies(), progress=False)
-    before = neo.stats()
-    bad = make_graph(
-        users=[{"user_id": "u9"}],
-        interactions=[("u1", "movies:1", 1.0, 1.0), ("u9", "films:404", 1.0, 1.0)],
-    )
-    with pytest.raises(InputError, match="films:404"):
-        neo.write(bad, progress=False)
-    assert neo.stats() == before
-
-
-def test_vectors_round_trip_with_an_index(neo):
-    neo.write(movies(), progress=False)
+def test_vectors_round_trip_with_an_index(neo, movies):
+    neo.write(movies, progress=False)
     before = neo.snapshot()
     vectors = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 0, 1]], dtype=np.float32)
     neo.write_vectors("Item", ["movies:1", "movies:2", "books:1"], vectors, property="embedding")
     keys, read = neo.read_vectors("Item", property="embedding")
     assert keys == ["books:1", "movies:1", "movies:2"]
     np.testing.assert_allclose(read, vectors[[2, 0, 1]], rtol=1e-6)
-    neo.driver.execute_query("CALL db.awaitIndexes(60)", database_=NEO4J_DATABASE)
+    neo.driver.execute_query("CALL db.awaitIndexes(60)", database_=neo.database)
     hits = neo.driver.execute_query(
         "CALL db.index.vector.queryNodes('item_embedding', 2, $q) YIELD node "
         "RETURN node.uid AS uid",
         q=[1.0, 0.0, 0.0],
-        database_=NEO4J_DATABASE,
+        database_=neo.database,
     ).records
     assert [h["uid"] for h in hits] == ["movies:1", "movies:2"]
     after = neo.snapshot()  # vectors are not attributes
@@ -165,32 +156,9 @@ def test_vectors_round_trip_with_an_index(neo):
         neo.write_vectors("User", ["u404"], np.ones((1, 4)), property="embedding")
 
 
-def test_publish_replaces_a_run_like_local(neo, local):
-    recs = pd.DataFrame(
-        {
-            "user_id": ["u1", "u1", "u2"],
-            "item_uid": ["movies:2", "books:1", "books:1"],
-            "score": [0.9, 0.5, 0.7],
-            "rank": [1, 2, 1],
-            "model": "lightgcn",
-        }
-    )
-    for store in (neo, local):
-        store.write(movies(), progress=False)
-        assert store.publish(recs, run="r1") == 3
-        assert store.publish(recs.iloc[:1], run="r2") == 1
-        assert store.publish(recs.iloc[1:], run="r1") == 2
-    pd.testing.assert_frame_equal(neo.recommendations(), local.recommendations())
-    assert neo.stats() == local.stats()
-    assert neo.stats()["relationships"]["RECOMMENDED"] == 3
-    with pytest.raises(InputError, match="u404"):
-        neo.publish(recs.assign(user_id=["u1", "u404", "u2"]), run="r1")
-    assert len(neo.recommendations("r1")) == 2
-
-
-def test_ml100k_with_knowledge_graph_same_as_local(neo4j_clean, local, datasets):
+def test_ml100k_with_knowledge_graph_same_as_local(neo4j_clean, neo4j_settings, local, datasets):
     graph = recbole.load(datasets / "ml-100k", domain="movies")
-    neo = Neo4jStore(neo4j_clean, database=NEO4J_DATABASE, uri=NEO4J_URI)
+    neo = Neo4jStore(neo4j_clean, database=neo4j_settings.database, uri=neo4j_settings.uri)
     neo.write(graph, progress=False)
     local.write(graph, progress=False)
     stats = neo.stats()
@@ -200,3 +168,207 @@ def test_ml100k_with_knowledge_graph_same_as_local(neo4j_clean, local, datasets)
     assert stats["relationships"]["RELATED"] == len(graph.knowledge)
     assert stats["domains"]["movies"]["interactions"] == 100_000
     assert_same_graph(neo, local)
+
+
+def test_attribute_types_that_differ_across_loads_same_as_local(neo, local, make_graph):
+    numbers = make_graph(
+        users=[{"user_id": "a", "age": 24.0}, {"user_id": "b", "age": 53.0}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("a", "d:1", 1.0, 1.0), ("b", "d:1", 2.0, 2.0)],
+    )
+    text = make_graph(users=[{"user_id": "c", "age": "25"}], interactions=[("c", "d:1", 1.0, 1.0)])
+    for graph in (numbers, text, numbers):
+        neo.write(graph, progress=False)
+        local.write(graph, progress=False)
+        assert_same_graph(neo, local)
+    # stored as text in Neo4j too, not only read back as text
+    kinds = neo.driver.execute_query(
+        "MATCH (u:User) RETURN u.user_id AS user, u.age AS age, u.age IS :: STRING AS text "
+        "ORDER BY user"
+    ).records
+    assert [(r["user"], r["age"], r["text"]) for r in kinds] == [
+        ("a", "24", True),
+        ("b", "53", True),
+        ("c", "25", True),
+    ]
+
+
+# -- one load at a time, and loads that repair ---------------------------------------------
+
+
+def lock_holder(driver):
+    found = driver.execute_query("MATCH (l:KgrecLock) RETURN properties(l) AS p").records
+    return [r["p"] for r in found]
+
+
+def test_a_second_load_is_refused_while_one_holds_the_lock(neo, movies, monkeypatch):
+    neo.write(movies, progress=False)  # schema and lock constraint in place
+    other = {"token": "t", "host": "elsewhere", "pid": 4242, "command": "kgrec load recbole x"}
+    neo.driver.execute_query(
+        "CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, "
+        "command: $command, started: datetime()})",
+        other,
+    )
+    before = neo.stats()
+    with pytest.raises(StoreError) as info:
+        neo.write(movies, progress=False)
+    message = str(info.value)
+    for part in ("another load", "host elsewhere", "pid 4242", "kgrec load recbole x", "unlock"):
+        assert part in message
+    assert neo.stats() == before
+    assert [h["host"] for h in lock_holder(neo.driver)] == ["elsewhere"]  # not ours to clear
+    # `kgrec graph unlock` clears it, then the load goes through
+    monkeypatch.setenv("NEO4J_URI", neo.uri)
+    assert main(["graph", "unlock"]) == 0
+    assert lock_holder(neo.driver) == []
+    neo.write(movies, progress=False)
+    assert lock_holder(neo.driver) == []
+
+
+def test_the_lock_of_a_dead_load_on_this_machine_is_cleared(neo, movies):
+    neo.write(movies, progress=False)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    neo.driver.execute_query(
+        "CREATE (:KgrecLock {name: 'load', token: 't', host: $host, pid: $pid, command: 'x', "
+        "started: datetime()})",
+        host=socket.gethostname(),
+        pid=int(dead.stdout),
+    )
+    neo.write(movies, progress=False)
+    assert lock_holder(neo.driver) == []
+
+
+def test_the_lock_is_released_on_failure_and_interrupt(neo, movies, monkeypatch, caplog):
+    neo.write(movies, progress=False)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Neo4jStore, "_write_fan_out", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        neo.write(movies, progress=False)
+    assert "the graph is partial" in caplog.text
+    assert "run the same command again" in caplog.text
+    assert lock_holder(neo.driver) == []
+
+    def failing(*args, **kwargs):
+        raise StoreError("Neo4j went away")
+
+    monkeypatch.setattr(Neo4jStore, "_write_fan_out", failing)
+    with pytest.raises(StoreError, match="went away"):
+        neo.write(movies, progress=False)
+    assert lock_holder(neo.driver) == []
+
+
+def test_two_loads_at_once_one_is_refused_and_the_graph_is_exact(
+    neo4j_clean, neo4j_settings, local, synthetic_graph
+):
+    """The issue's case, scaled down: two loads into one database at the same time."""
+    graph = synthetic_graph(n_users=400, n_items=200, per_user=30, seed=3)
+    local.write(graph, progress=False)
+
+    def store() -> Neo4jStore:
+        return Neo4jStore(
+            neo4j_clean, database=neo4j_settings.database, uri=neo4j_settings.uri, batch_size=300
+        )
+
+    first = store()
+    first.write(synthetic_graph(n_users=1, n_items=1, per_user=1), progress=False)  # schema
+    outcome: list[BaseException | None] = []
+    writer = threading.Thread(target=lambda: outcome.append(_capture(first.write, graph)))
+    writer.start()
+    deadline = time.monotonic() + 120
+    while not lock_holder(neo4j_clean):
+        assert writer.is_alive() and time.monotonic() < deadline, "the first load never locked"
+        time.sleep(0.01)
+    with pytest.raises(StoreError, match=f"another load .* pid {os.getpid()}"):
+        store().write(graph, progress=False)
+    writer.join(timeout=300)
+    assert outcome == [None]
+    expected = LocalStore(local.path)
+    expected.write(synthetic_graph(n_users=1, n_items=1, per_user=1), progress=False)
+    assert_same_graph(store(), expected)
+    assert count(neo4j_clean, "MATCH ()-[r:INTERACTED]->() RETURN count(r)") == len(
+        expected.snapshot().interactions
+    )
+
+
+def _capture(write, graph) -> BaseException | None:
+    try:
+        write(graph, progress=False)
+    except BaseException as exc:  # handed to the test thread
+        return exc
+    return None
+
+
+def test_writers_of_the_same_users_at_once_lose_and_duplicate_nothing(
+    neo4j_clean, neo4j_settings, local, synthetic_graph, make_graph
+):
+    """Below the load lock: two writes of interactions of the same (new) users, in two domains,
+    at the same time. Each user's relationships are decided under the user's lock, so none is
+    lost (the old "no INTERACTED yet" guard dropped the second domain's) and none doubled."""
+    base = synthetic_graph(n_users=300, n_items=50, per_user=20, seed=5)
+    users = base.users["user_id"].tolist()
+    items = [{"domain": d, "item_id": str(i)} for d in ("a", "b") for i in range(50)]
+    setup = make_graph(users=[{"user_id": u} for u in users], items=items)
+    parts = [
+        make_graph(interactions=[(u, f"{d}:{i}", 1.0, 1.0) for u in users for i in range(0, 20)])
+        for d in ("a", "b")
+    ]
+    stores = [
+        Neo4jStore(
+            neo4j_clean, database=neo4j_settings.database, uri=neo4j_settings.uri, batch_size=200
+        )
+        for _ in parts
+    ]
+    stores[0].write(setup, progress=False)
+    local.write(setup, progress=False)
+    batches = [prepare(part) for part in parts]
+    threads = [
+        threading.Thread(target=s._write_batch, args=(b, False))
+        for s, b in zip(stores, batches, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    for part in parts:
+        local.write(part, progress=False)
+    assert count(neo4j_clean, "MATCH ()-[r:INTERACTED]->() RETURN count(r)") == 2 * 300 * 20
+    assert_same_graph(stores[0], local)
+
+
+def test_loading_again_repairs_duplicated_relationships(neo, local, movies):
+    neo.write(movies, progress=False)
+    local.write(movies, progress=False)
+    # what concurrent loads of an older kgrec left behind: copies of the same relationship
+    neo.driver.execute_query(
+        "MATCH (u:User)-[r:INTERACTED]->(i:Item) CREATE (u)-[:INTERACTED {rating: r.rating, "
+        "timestamp: r.timestamp}]->(i)"
+    )
+    neo.driver.execute_query(
+        "MATCH (h)-[r:RELATED]->(t) CREATE (h)-[:RELATED {relation: r.relation}]->(t)"
+    )
+    assert count(neo.driver, "MATCH ()-[r:INTERACTED]->() RETURN count(r)") == 10
+    neo.write(movies, progress=False)
+    assert_same_graph(neo, local)
+    assert count(neo.driver, "MATCH ()-[r:INTERACTED|RELATED]->() RETURN count(r)") == 10
+
+
+@pytest.mark.slow
+def test_ml100k_then_ml1m_same_as_local(neo4j_clean, neo4j_settings, local, datasets):
+    """The issue's pair: ml-100k's ages are numbers, ml-1m's text; both stores merge them."""
+    neo = Neo4jStore(neo4j_clean, database=neo4j_settings.database, uri=neo4j_settings.uri)
+    for name in ("ml-100k", "ml-1m"):
+        graph = recbole.load(datasets / name)
+        neo.write(graph, progress=False)
+        local.write(graph, progress=False)
+    assert neo.stats() == local.stats()
+    assert_same_graph(neo, local)
+    users = local.snapshot().users
+    assert str(users["age"].dtype) == "string"

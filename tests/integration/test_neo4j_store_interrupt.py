@@ -14,14 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from neo4j import Driver, GraphDatabase
 
 from kgrec.errors import StoreError
 from kgrec.store import LocalStore, Neo4jStore
-from tests.conftest import NEO4J_AUTH
-from tests.integration.test_neo4j_store import assert_same_graph, count
-from tests.store.graphs import synthetic
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -35,17 +33,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def assert_same_graph(a, b) -> None:
+    """Identical snapshots and stats."""
+    snap_a, snap_b = a.snapshot(), b.snapshot()
+    for name, table in snap_a.tables().items():
+        pd.testing.assert_frame_equal(table, snap_b.tables()[name], obj=name)
+    assert a.stats() == b.stats()
+
+
+def count(driver, query: str) -> int:
+    return driver.execute_query(query).records[0][0]
+
+
 class Server:
     """A tools/neo4j server of its own."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, auth: tuple[str, str]) -> None:
+        self.auth = auth
         self.port = int(os.environ.get("NEO4J_INTERRUPT_PORT") or free_port())
         self.uri = f"bolt://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
             "NEO4J_PORT": str(self.port),
             "NEO4J_DIR": str(folder),
-            "NEO4J_PASSWORD": NEO4J_AUTH[1],
+            "NEO4J_PASSWORD": auth[1],
             "NEO4J_HEAP": "1g",
             "KGREC_PYTHON": sys.executable,
         }
@@ -58,25 +69,27 @@ class Server:
             pytest.fail(f"tools/neo4j/neo4j {command} failed:\n{done.stderr}")
 
 
-def connect(uri: str, **options) -> Driver:
-    return GraphDatabase.driver(uri, auth=NEO4J_AUTH, notifications_min_severity="OFF", **options)
+def connect(server: Server, **options) -> Driver:
+    return GraphDatabase.driver(
+        server.uri, auth=server.auth, notifications_min_severity="OFF", **options
+    )
 
 
 @pytest.fixture
-def server(tmp_path):
-    server = Server(tmp_path / "neo4j")
+def server(tmp_path, neo4j_settings):
+    server = Server(tmp_path / "neo4j", neo4j_settings.auth)
     server("start")
     yield server
     server("stop")
 
 
-def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path):
-    graph = synthetic(n_users=1500, n_items=300, per_user=PER_USER, seed=1)
+def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path, synthetic_graph):
+    graph = synthetic_graph(n_users=1500, n_items=300, per_user=PER_USER, seed=1)
     expected = LocalStore(tmp_path / "expected")
     expected.write(graph, progress=False)
 
     # short retries, so that the write gives up while the server is down
-    driver = connect(server.uri, max_transaction_retry_time=1.0)
+    driver = connect(server, max_transaction_retry_time=1.0)
     store = Neo4jStore(driver, uri=server.uri, batch_size=5 * PER_USER)  # 5 users a chunk
     failure: list[BaseException] = []
 
@@ -88,7 +101,7 @@ def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path):
 
     writer = threading.Thread(target=write)
     writer.start()
-    with connect(server.uri) as watcher:
+    with connect(server) as watcher:
         deadline = time.monotonic() + 300
         while count(watcher, "MATCH ()-[r:INTERACTED]->() RETURN count(r)") == 0:
             assert writer.is_alive(), "the write ended before it could be interrupted"
@@ -101,7 +114,7 @@ def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path):
     assert "run the same write again" in str(failure[0])
 
     server("start")
-    with connect(server.uri) as driver:
+    with connect(server) as driver:
         # what was committed is a set of whole chunks: every user has all or none of its items
         degrees = driver.execute_query(
             "MATCH (u:User) RETURN COUNT { (u)-[:INTERACTED]->() } AS n"

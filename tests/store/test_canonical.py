@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from graph_schema.merge import as_text, unify_attribute
 from graph_schema.tables import INTERACTIONS, USERS
 from kgrec.errors import InputError
-from kgrec.store.canonical import canonical, coalesce, prepare, referenced_items
-from tests.store.graphs import make_graph
+from kgrec.store import LocalStore
+from kgrec.store.canonical import coalesce, prepare, referenced_items, stored_form
+from loaders import merge_tables
 
 
 def test_canonical_orders_columns_and_rows_and_infers_attribute_dtypes():
@@ -22,7 +24,7 @@ def test_canonical_orders_columns_and_rows_and_infers_attribute_dtypes():
             "empty": [None, None],  # an attribute no row has is dropped
         }
     )
-    out = canonical(USERS, df)
+    out = stored_form(USERS, df)
     assert list(out.columns) == ["user_id", "age", "tags", "zip"]
     assert list(out["user_id"]) == ["a", "b"]
     assert str(out["user_id"].dtype) == "string" and str(out["age"].dtype) == "Int64"
@@ -33,7 +35,7 @@ def test_canonical_orders_columns_and_rows_and_infers_attribute_dtypes():
 def test_canonical_rejects_missing_keys():
     df = pd.DataFrame({"user_id": ["a", None], "item_uid": ["d:1", "d:2"]})
     with pytest.raises(InputError, match="user_id"):
-        canonical(INTERACTIONS, df)
+        stored_form(INTERACTIONS, df)
 
 
 def test_coalesce_keeps_the_last_present_value():
@@ -46,7 +48,7 @@ def test_coalesce_keeps_the_last_present_value():
     assert out["zip"].isna().tolist() == [False, True, True]
 
 
-def test_prepare_adds_implied_nodes_and_finds_unknown_items():
+def test_prepare_adds_implied_nodes_and_finds_unknown_items(make_graph):
     graph = make_graph(
         items=[{"domain": "books", "item_id": "1"}],
         interactions=[("u1", "books:1", 1.0, 1.0), ("u2", "films:9", 1.0, 1.0)],
@@ -57,3 +59,34 @@ def test_prepare_adds_implied_nodes_and_finds_unknown_items():
     assert list(out.entities["entity_id"]) == ["m.1"]
     assert list(out.domains["domain"]) == ["books"]
     assert list(referenced_items(out)) == ["films:9"]
+
+
+def test_the_attribute_type_rule():
+    assert [as_text(v) for v in (24.0, 24, np.int64(7), 2.5, True, "x")] == [
+        "24",
+        "24",
+        "7",
+        "2.5",
+        "true",
+        "x",
+    ]
+    mixed = pd.Series([24.0, "56+", None, np.int64(3)], dtype=object)
+    assert unify_attribute(mixed).tolist()[:2] == ["24", "56+"]
+    assert str(unify_attribute(mixed).dtype) == "string"
+    assert str(unify_attribute(pd.Series([1.0, None, 3.0])).dtype) == "Int64"
+    assert str(unify_attribute(pd.Series([1.5, 2], dtype=object)).dtype) == "Float64"
+    assert unify_attribute(pd.Series([np.array(["a"]), None])).tolist() == [["a"], None]
+
+
+def test_loaders_and_stores_merge_by_the_same_rule(make_graph, tmp_path):
+    """One merge rule: merge_tables (loaders) and a store give the same tables."""
+    loads = [
+        make_graph(users=[{"user_id": "a", "age": 24.0, "zip": "1"}, {"user_id": "b", "age": 5.0}]),
+        make_graph(users=[{"user_id": "b", "age": "56+"}, {"user_id": "c", "zip": None}]),
+    ]
+    store = LocalStore(tmp_path / "s")
+    for graph in loads:
+        store.write(graph, progress=False)
+    merged = merge_tables(*loads)
+    pd.testing.assert_frame_equal(stored_form(USERS, merged.users), store.snapshot().users)
+    assert merged.users.set_index("user_id")["age"].to_dict() == {"a": "24", "b": "56+", "c": None}

@@ -6,12 +6,11 @@ import json
 
 from kgrec.cli import main
 from kgrec.store import LocalStore
-from tests.store.graphs import movies
 
 
-def test_stats_table_and_json(tmp_path, capsys):
+def test_stats_table_and_json(tmp_path, capsys, movies):
     store = LocalStore(tmp_path / "g")
-    store.write(movies(), progress=False)
+    store.write(movies, progress=False)
     assert main(["graph", "stats", "--store", f"local:{tmp_path}/g"]) == 0
     text = capsys.readouterr().out
     lines = text.splitlines()
@@ -25,13 +24,16 @@ def test_stats_table_and_json(tmp_path, capsys):
     assert data == {"store": f"local:{tmp_path}/g", **store.stats()}
 
 
-def test_store_from_the_environment(tmp_path, capsys, monkeypatch):
+def test_store_from_the_environment(tmp_path, capsys, monkeypatch, movies):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NEO4J_URI", raising=False)
+    assert main(["graph", "stats", "--json"]) == 2
+    assert "no store at kgrec-store" in capsys.readouterr().err
+    LocalStore(tmp_path / "kgrec-store").write(movies, progress=False)
     assert main(["graph", "stats", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["store"] == "local:./kgrec-store"
-    assert data["nodes"]["User"] == 0
+    assert data["nodes"]["User"] == 3
 
 
 def test_unreachable_neo4j_is_a_message_not_a_traceback(unused_port, capsys):

@@ -1,17 +1,19 @@
-"""LocalStore: Parquet tables plus an atomically replaced manifest."""
+"""LocalStore: Parquet tables plus an atomically replaced manifest (what only it does; the
+behaviour both stores share is in test_contract.py)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from kgrec.cli import main
 from kgrec.errors import InputError, StoreError
 from kgrec.store import LocalStore
-from kgrec.store.canonical import prepare
-from tests.store.graphs import make_graph, movies
 
 
 def assert_graphs_equal(a, b) -> None:
@@ -24,49 +26,36 @@ def store(tmp_path) -> LocalStore:
     return LocalStore(tmp_path / "store")
 
 
-def test_empty_store_has_empty_tables_and_zero_counts(store):
-    stats = store.stats()
-    assert set(stats["nodes"].values()) == {0}
-    assert set(stats["relationships"].values()) == {0}
-    assert store.snapshot().interactions.empty
+def test_reading_a_store_that_does_not_exist_is_an_error(store, explain_graph):
+    for read in (store.snapshot, store.stats, store.recommendations):
+        with pytest.raises(StoreError, match=f"no store at {store.path}"):
+            read()
+    with pytest.raises(StoreError, match="no store at"):
+        store.explain("alice", "action:casino")
+    with pytest.raises(StoreError, match="no store at"):
+        store.read_vectors("Item", property="embedding")
     assert not store.path.exists()  # reading creates nothing
+    store.path.mkdir()  # an empty folder is no store either
+    with pytest.raises(StoreError, match="no store at"):
+        store.stats()
+    store.write(explain_graph, progress=False)  # writing creates it
+    assert store.stats()["nodes"]["User"] == 4
 
 
-def test_write_then_snapshot_and_stats(store):
-    written = store.write(movies(), progress=False)
-    assert written == {
-        "domains": 2,
-        "users": 3,
-        "items": 3,
-        "entities": 2,
-        "interactions": 5,
-        "knowledge": 5,
-    }
-    assert_graphs_equal(store.snapshot(), prepare(movies()))
-    stats = store.stats()
-    assert stats["nodes"] == {"User": 3, "Item": 3, "Entity": 2, "Domain": 2}
-    assert stats["relationships"] == {
-        "INTERACTED": 5,
-        "RELATED": 5,
-        "IN_DOMAIN": 3,
-        "RECOMMENDED": 0,
-    }
-    assert stats["domains"] == {
-        "books": {"items": 1, "users": 2, "interactions": 2},
-        "movies": {"items": 2, "users": 2, "interactions": 3},
-    }
-    assert stats["relations"]["film.film.actor"] == 1
-    snapshot = store.snapshot()
-    assert snapshot.items.set_index("uid").loc["movies:1", "genres"] == ["Animation", "Comedy"]
-    assert snapshot.items.set_index("uid").loc["movies:2", "genres"] == []
-    assert "weird`name'\n}) DETACH DELETE n //" in set(snapshot.knowledge["relation"])
+def test_commands_reading_a_missing_store_say_so(tmp_path, capsys):
+    missing = tmp_path / "nothing-here"
+    assert main(["graph", "stats", "--store", f"local:{missing}"]) == 2
+    assert f"no store at {missing}" in capsys.readouterr().err
+    assert main(["explain", "u1", "movies:1", "--store", f"local:{missing}"]) == 2
+    assert f"no store at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
 
 
-def test_writing_twice_changes_nothing(store):
-    store.write(movies(), progress=False)
+def test_writing_twice_keeps_the_very_same_files(store, movies):
+    store.write(movies, progress=False)
     manifest = store.manifest()
     before = store.snapshot()
-    store.write(movies(), progress=False)
+    store.write(movies, progress=False)
     assert_graphs_equal(store.snapshot(), before)
     assert store.manifest()["tables"] == manifest["tables"]  # the very same files
     assert sorted(p.name for p in store.path.glob("*.parquet")) == sorted(
@@ -74,61 +63,20 @@ def test_writing_twice_changes_nothing(store):
     )
 
 
-def test_later_values_replace_but_missing_values_never_erase(store):
-    store.write(movies(), progress=False)
-    update = make_graph(
-        users=[{"user_id": "u1", "age": None, "gender": "X", "zip": "48067"}],
-        items=[{"domain": "movies", "item_id": "2", "title": None, "year": 1999}],
-        interactions=[("u1", "movies:1", None, 99.0), ("u4", "movies:2", 3.0, 1.0)],
-    )
-    store.write(update, progress=False)
-    snapshot = store.snapshot()
-    users = snapshot.users.set_index("user_id")
-    assert users.loc["u1", "age"] == "24"  # kept
-    assert users.loc["u1", "gender"] == "X"  # replaced
-    assert users.loc["u1", "zip"] == "48067"  # added
-    assert pd.isna(users.loc["u2", "zip"])
-    assert "u4" in users.index  # implied by its interaction
-    item = snapshot.items.set_index("uid").loc["movies:2"]
-    assert item["title"] == "O'Brien `quoted`\nline" and item["year"] == 1999
-    inter = snapshot.interactions.set_index(["user_id", "item_uid"])
-    assert tuple(inter.loc[("u1", "movies:1")]) == (5.0, 99.0)
-    assert len(snapshot.interactions) == 6
-
-
-def test_interactions_may_name_items_of_an_earlier_write(store):
-    graph = movies()
-    store.write(
-        make_graph(items=graph.items.drop(columns="uid").to_dict("records")), progress=False
-    )
-    store.write(make_graph(interactions=[("u9", "books:1", 1.0, 2.0)]), progress=False)
-    assert store.stats()["domains"]["books"] == {"items": 1, "users": 1, "interactions": 1}
-
-
-def test_unknown_item_is_an_error_and_changes_nothing(store):
-    store.write(movies(), progress=False)
-    manifest = store.manifest()
-    bad = make_graph(interactions=[("u1", "movies:1", 1.0, 1.0), ("u1", "movies:404", 1.0, 1.0)])
-    with pytest.raises(InputError, match="movies:404") as info:
-        store.write(bad, progress=False)
-    assert info.value.field == "uid"
-    assert store.manifest() == manifest
-
-
-def test_bad_tables_are_input_errors(store):
-    graph = movies()
+def test_a_bad_first_write_creates_no_store(store, movies):
+    graph = movies
     graph.knowledge.loc[0, "head_kind"] = "Film"
     with pytest.raises(InputError, match="Film"):
         store.write(graph, progress=False)
-    graph = movies()
+    graph = movies
     graph.interactions = graph.interactions.drop(columns="item_uid")
     with pytest.raises(InputError, match="item_uid"):
         store.write(graph, progress=False)
     assert not (store.path / "manifest.json").exists()
 
 
-def test_a_failed_write_leaves_the_previous_version(store, monkeypatch):
-    store.write(movies(), progress=False)
+def test_a_failed_write_leaves_the_previous_version(store, movies, make_graph, monkeypatch):
+    store.write(movies, progress=False)
     manifest = store.manifest()
     before = store.snapshot()
     calls = []
@@ -154,16 +102,16 @@ def test_a_failed_write_leaves_the_previous_version(store, monkeypatch):
     assert files == {"manifest.json", ".lock", *(t["file"] for t in manifest["tables"].values())}
 
 
-def test_a_corrupted_table_is_detected(store):
-    store.write(movies(), progress=False)
+def test_a_corrupted_table_is_detected(store, movies):
+    store.write(movies, progress=False)
     file = store.path / store.manifest()["tables"]["users"]["file"]
     file.write_bytes(file.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(StoreError, match="checksum"):
         store.snapshot()
 
 
-def test_manifest_records_rows_and_checksums(store):
-    store.write(movies(), progress=False)
+def test_manifest_records_rows_and_checksums(store, movies):
+    store.write(movies, progress=False)
     manifest = json.loads((store.path / "manifest.json").read_text())
     assert manifest["format"] == "kgrec-local-store"
     assert manifest["schema_version"] == 1
@@ -171,57 +119,103 @@ def test_manifest_records_rows_and_checksums(store):
     assert len(manifest["tables"]["users"]["sha256"]) == 64
 
 
-def test_newer_schema_version_is_refused(store):
-    store.write(movies(), progress=False)
+def test_newer_schema_version_is_refused(store, movies):
+    store.write(movies, progress=False)
     path = store.path / "manifest.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 99}))
     with pytest.raises(StoreError, match="newer kgrec"):
         store.stats()
 
 
-def test_vectors_round_trip_and_are_checked(store):
-    store.write(movies(), progress=False)
-    store.write_vectors("Item", ["movies:2", "movies:1"], np.eye(2, 3), property="embedding")
-    store.write_vectors("Item", ["books:1"], np.ones((1, 3)), property="embedding")
-    keys, vectors = store.read_vectors("Item", property="embedding")
-    assert keys == ["books:1", "movies:1", "movies:2"]
-    np.testing.assert_array_equal(vectors, [[1, 1, 1], [0, 1, 0], [1, 0, 0]])
-    assert vectors.dtype == np.float32
-    assert store.read_vectors("User", property="embedding")[0] == []
-    with pytest.raises(InputError, match="3-dimensional"):
-        store.write_vectors("Item", ["books:1"], np.ones((1, 4)), property="embedding")
-    with pytest.raises(InputError, match="movies:404"):
-        store.write_vectors("Item", ["movies:404"], np.ones((1, 3)), property="embedding")
-    with pytest.raises(InputError, match="Film"):
-        store.write_vectors("Film", ["x"], np.ones((1, 3)), property="embedding")
-    with pytest.raises(InputError, match="not a property name"):
-        store.write_vectors("Item", ["books:1"], np.ones((1, 3)), property="a`b")
-    with pytest.raises(InputError, match="shape"):
-        store.write_vectors("Item", ["books:1", "movies:1"], np.ones((1, 3)), property="e")
-    assert_graphs_equal(store.snapshot(), prepare(movies()))  # vectors are not attributes
+# -- the store touches only its own files ---------------------------------------------------
 
 
-def test_publish_replaces_a_run(store):
-    store.write(movies(), progress=False)
-    recs = pd.DataFrame(
-        {
-            "user_id": ["u1", "u1", "u2"],
-            "item_uid": ["movies:2", "books:1", "books:1"],
-            "score": [0.9, 0.5, 0.7],
-            "rank": [1, 2, 1],
-            "model": "lightgcn",
-        }
+def test_a_folder_that_holds_other_files_is_refused_and_kept(tmp_path, movies):
+    folder = tmp_path / "u"
+    folder.mkdir()
+    (folder / "ratings.parquet").write_bytes(b"the user's own data")
+    (folder / "notes.txt").write_text("keep me")
+    store = LocalStore(folder)
+    for attempt in (store.check, lambda: store.write(movies, progress=False)):
+        with pytest.raises(StoreError, match=f"{folder} is not empty .* and holds no store"):
+            attempt()
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "ratings.parquet"]
+    assert (folder / "ratings.parquet").read_bytes() == b"the user's own data"
+
+
+def test_load_into_the_folder_of_its_own_input_keeps_the_input(tmp_path, capsys):
+    """The issue's case: `kgrec load table /tmp/u/ratings.parquet ... --store local:/tmp/u`."""
+    folder = tmp_path / "u"
+    folder.mkdir()
+    ratings = folder / "ratings.parquet"
+    pd.DataFrame({"user_id": ["1", "2"], "item_id": ["a", "b"], "rating": [4.0, 5.0]}).to_parquet(
+        ratings
     )
-    assert store.publish(recs, run="r1") == 3
-    assert store.publish(recs.iloc[:1], run="r2") == 1
-    assert store.stats()["relationships"]["RECOMMENDED"] == 4
-    assert store.publish(recs.iloc[1:], run="r1") == 2
-    r1 = store.recommendations("r1")
-    assert list(zip(r1["user_id"], r1["item_uid"], strict=True)) == [
-        ("u1", "books:1"),
-        ("u2", "books:1"),
-    ]
-    assert len(store.recommendations()) == 3
-    with pytest.raises(InputError, match="u404"):
-        store.publish(recs.assign(user_id=["u1", "u404", "u2"]), run="r1")
-    assert len(store.recommendations("r1")) == 2
+    data = ratings.read_bytes()
+    argv = ["load", "table", str(ratings), "--kind", "interactions", "--domain", "books"]
+    assert main([*argv, "--store", f"local:{folder}"]) == 2
+    assert "holds no store" in capsys.readouterr().err
+    assert ratings.read_bytes() == data
+    assert sorted(p.name for p in folder.iterdir()) == ["ratings.parquet"]
+
+
+def test_files_that_are_not_the_stores_survive_its_writes(store, movies, make_graph):
+    store.write(movies, progress=False)
+    mine = ["ratings.parquet", "users-old.parquet", "users-0123456789ABCDEF.parquet", "a.tmp"]
+    for name in mine:
+        (store.path / name).write_text("not the store's")
+    store.write(make_graph(users=[{"user_id": "u9"}]), progress=False)
+    left = {p.name for p in store.path.iterdir()}
+    assert set(mine) <= left
+    assert left - set(mine) == {
+        "manifest.json",
+        ".lock",
+        *(t["file"] for t in store.manifest()["tables"].values()),
+    }
+
+
+def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(store, movies, make_graph):
+    store.write(movies, progress=False)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    stale = store.path / f".interactions.{dead_pid}.tmp"
+    stale.write_bytes(b"half a parquet file")
+    stale_manifest = store.path / f".manifest.json.{dead_pid}.tmp"
+    stale_manifest.write_text("{")
+    alive = store.path / f".users.{os.getppid()}.tmp"  # a live process: not touched
+    alive.write_bytes(b"?")
+    store.write(make_graph(users=[{"user_id": "u9"}]), progress=False)
+    assert not stale.exists() and not stale_manifest.exists()
+    assert alive.exists()
+
+
+def test_a_writer_killed_mid_write_leaves_the_store_readable_and_clean(tmp_path):
+    """SIGKILL while a table is written: the previous graph stays; the next write cleans up."""
+    folder = tmp_path / "store"
+    script = f"""
+import os, signal, pandas as pd
+from kgrec.store import LocalStore
+from graph_schema.tables import GraphTables
+store = LocalStore({str(folder)!r})
+users = lambda ids: GraphTables(users=pd.DataFrame({{"user_id": pd.Series(ids, dtype="string")}}))
+store.write(users(["a"]), progress=False)
+original = pd.DataFrame.to_parquet
+def killed(self, path, *args, **kwargs):
+    original(self, path, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+pd.DataFrame.to_parquet = killed
+store.write(users(["b"]), progress=False)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == -9, done.stderr
+    leftovers = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers and leftovers[0].startswith(".users.")
+    store = LocalStore(folder)
+    assert list(store.snapshot().users["user_id"]) == ["a"]
+    store.write(store.snapshot(), progress=False)
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]

@@ -27,6 +27,7 @@ def test_local_uri_opens_a_local_store(tmp_path):
 )
 def test_neo4j_uris_open_a_neo4j_store(uri, monkeypatch):
     monkeypatch.setenv("NEO4J_DATABASE", "graphs")
+    monkeypatch.setenv("NEO4J_PASSWORD", "secret")
     with open_store(uri) as store:
         assert isinstance(store, Neo4jStore)
         assert store.uri == uri
@@ -74,3 +75,39 @@ def test_unreachable_neo4j_is_a_store_error(unused_port):
         pytest.raises(StoreError, match="unreachable"),
     ):
         store.stats()
+
+
+def test_credentials_in_the_uri_are_refused_and_never_echoed(capsys):
+    from kgrec.cli import main
+
+    uri = "bolt://neo4j:Sup3rSecret@db.example.com:7687"
+    with pytest.raises(StoreError, match="NEO4J_PASSWORD") as info:
+        open_store(uri)
+    assert "Sup3rSecret" not in str(info.value)
+    assert "bolt://***@db.example.com:7687" in str(info.value)
+    assert main(["graph", "stats", "--store", uri]) == 2
+    out = capsys.readouterr()
+    assert "Sup3rSecret" not in out.err + out.out
+
+
+@pytest.mark.parametrize("uri", ["bolt://db.example.com:7687", "neo4j+s://10.0.0.5"])
+def test_the_default_password_goes_only_to_this_machine(uri):
+    with pytest.raises(StoreError, match="set NEO4J_PASSWORD"):
+        open_store(uri)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+def test_the_default_password_is_used_on_this_machine(host):
+    with open_store(f"bolt://{host}:7999") as store:
+        assert isinstance(store, Neo4jStore)
+
+
+def test_a_load_checks_the_store_before_reading_its_files(tmp_path, unused_port, capsys):
+    """A wrong store fails at once, not after parsing: the file here would fail parsing."""
+    from kgrec.cli import main
+
+    bad = tmp_path / "ratings.csv"
+    bad.write_text("no,header,we,know\n")
+    assert main(["load", "table", str(bad), "--store", f"bolt://127.0.0.1:{unused_port}"]) == 2
+    err = capsys.readouterr().err
+    assert "Neo4j is unreachable" in err and "ratings.csv" not in err

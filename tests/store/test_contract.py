@@ -1,0 +1,253 @@
+"""The store contract: what every GraphStore does, run against LocalStore and Neo4jStore (the
+``store`` fixture). Behaviour only one store has is tested in that store's own file."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kgrec.errors import InputError, KgrecError
+from kgrec.explain import explain
+from kgrec.store.canonical import prepare
+
+
+def assert_graphs_equal(a, b) -> None:
+    for name, table in a.tables().items():
+        pd.testing.assert_frame_equal(table, b.tables()[name], obj=name)
+
+
+RECS = pd.DataFrame(
+    {
+        "user_id": ["u1", "u1", "u2"],
+        "item_uid": ["movies:2", "books:1", "books:1"],
+        "score": [0.9, 0.5, 0.7],
+        "rank": [1, 2, 1],
+        "model": "lightgcn",
+    }
+)
+
+
+def test_check_passes_on_a_new_store(store):
+    store.check()
+
+
+def test_write_then_snapshot_and_stats(store, movies):
+    written = store.write(movies, progress=False)
+    assert written == {
+        "domains": 2,
+        "users": 3,
+        "items": 3,
+        "entities": 2,
+        "interactions": 5,
+        "knowledge": 5,
+    }
+    assert_graphs_equal(store.snapshot(), prepare(movies))
+    stats = store.stats()
+    assert stats["nodes"] == {"User": 3, "Item": 3, "Entity": 2, "Domain": 2}
+    assert stats["relationships"] == {
+        "INTERACTED": 5,
+        "RELATED": 5,
+        "IN_DOMAIN": 3,
+        "RECOMMENDED": 0,
+    }
+    assert stats["domains"] == {
+        "books": {"items": 1, "users": 2, "interactions": 2},
+        "movies": {"items": 2, "users": 2, "interactions": 3},
+    }
+    assert stats["relations"]["film.film.actor"] == 1
+    snapshot = store.snapshot()
+    assert snapshot.items.set_index("uid").loc["movies:1", "genres"] == ["Animation", "Comedy"]
+    assert snapshot.items.set_index("uid").loc["movies:2", "genres"] == []
+    assert "weird`name'\n}) DETACH DELETE n //" in set(snapshot.knowledge["relation"])
+
+
+def test_writing_twice_changes_nothing(store, movies):
+    store.write(movies, progress=False)
+    before, stats = store.snapshot(), store.stats()
+    store.write(movies, progress=False)
+    assert_graphs_equal(store.snapshot(), before)
+    assert store.stats() == stats
+
+
+def test_later_values_replace_but_missing_values_never_erase(store, movies, make_graph):
+    store.write(movies, progress=False)
+    update = make_graph(
+        users=[{"user_id": "u1", "age": None, "gender": "X", "zip": "48067"}],
+        items=[{"domain": "movies", "item_id": "2", "title": None, "year": 1999}],
+        interactions=[
+            ("u1", "movies:1", None, 99.0),  # existing pair: timestamp replaced
+            ("u1", "movies:2", 4.0, 5.0),  # existing user, new pair
+            ("u4", "movies:2", 3.0, 1.0),  # new user
+        ],
+    )
+    store.write(update, progress=False)
+    snapshot = store.snapshot()
+    users = snapshot.users.set_index("user_id")
+    assert users.loc["u1", "age"] == "24"  # kept
+    assert users.loc["u1", "gender"] == "X"  # replaced
+    assert users.loc["u1", "zip"] == "48067"  # added
+    assert pd.isna(users.loc["u2", "zip"])
+    assert "u4" in users.index  # implied by its interaction
+    item = snapshot.items.set_index("uid").loc["movies:2"]
+    assert item["title"] == "O'Brien `quoted`\nline" and item["year"] == 1999
+    inter = snapshot.interactions.set_index(["user_id", "item_uid"])
+    assert tuple(inter.loc[("u1", "movies:1")]) == (5.0, 99.0)
+    assert len(snapshot.interactions) == 7
+    store.write(movies, progress=False)  # written again: its values win again
+    inter = store.snapshot().interactions.set_index(["user_id", "item_uid"])
+    assert tuple(inter.loc[("u1", "movies:1")]) == (5.0, 10.0)
+    assert len(inter) == 7
+
+
+def test_interactions_may_name_items_of_an_earlier_write(store, movies, make_graph):
+    store.write(
+        make_graph(items=movies.items.drop(columns="uid").to_dict("records")), progress=False
+    )
+    store.write(make_graph(interactions=[("u9", "books:1", 1.0, 2.0)]), progress=False)
+    assert store.stats()["domains"]["books"] == {"items": 1, "users": 1, "interactions": 1}
+
+
+def test_knowledge_written_in_several_loads(store, movies, make_graph):
+    store.write(movies, progress=False)
+    store.write(
+        make_graph(knowledge=[("Item", "books:1", "book.written_by", "Entity", "m.97")]),
+        progress=False,
+    )
+    knowledge = store.snapshot().knowledge
+    assert len(knowledge) == 6
+    assert store.stats()["relations"]["book.written_by"] == 2
+
+
+def test_unknown_item_is_an_error_and_changes_nothing(store, movies, make_graph):
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    bad = make_graph(
+        users=[{"user_id": "u9"}],
+        interactions=[("u1", "movies:1", 1.0, 1.0), ("u9", "films:404", 1.0, 1.0)],
+    )
+    with pytest.raises(InputError, match="films:404") as info:
+        store.write(bad, progress=False)
+    assert info.value.field == "uid"
+    assert_graphs_equal(store.snapshot(), before)
+
+
+def test_bad_tables_are_input_errors(store, movies):
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    knowledge = movies.knowledge.copy()
+    knowledge.loc[0, "head_kind"] = "Film"
+    with pytest.raises(InputError, match="Film"):
+        store.write(replace(movies, knowledge=knowledge), progress=False)
+    no_items = replace(movies, interactions=movies.interactions.drop(columns="item_uid"))
+    with pytest.raises(InputError, match="item_uid"):
+        store.write(no_items, progress=False)
+    assert_graphs_equal(store.snapshot(), before)
+
+
+def test_attribute_types_that_differ_across_loads_merge_as_text(store, make_graph):
+    """The merge rule of graph_schema.merge: like ml-100k's numeric ages (`age:float`) and
+    ml-1m's text ages (`age:token`) in one store, in either order."""
+    numbers = make_graph(
+        users=[{"user_id": "a", "age": 24.0, "score": 1.5}, {"user_id": "b", "age": 53.0}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("a", "d:1", 1.0, 1.0), ("b", "d:1", 2.0, 2.0)],
+    )
+    text = make_graph(
+        users=[{"user_id": "c", "age": "25", "score": 2.0}, {"user_id": "b", "age": "56+"}],
+        interactions=[("c", "d:1", 1.0, 1.0)],
+    )
+    store.write(numbers, progress=False)
+    assert str(store.snapshot().users["age"].dtype) == "Int64"  # numbers only: numbers
+    store.write(text, progress=False)
+    users = store.snapshot().users
+    assert list(users["user_id"]) == ["a", "b", "c"]
+    assert str(users["age"].dtype) == "string"
+    assert list(users["age"]) == ["24", "56+", "25"]  # 24.0 is "24"; b's later value wins
+    assert str(users["score"].dtype) == "Float64"  # numbers in every load stay numbers
+    assert users["score"].isna().tolist() == [False, True, False]
+    assert users["score"].dropna().tolist() == [1.5, 2.0]
+    store.write(numbers, progress=False)  # numbers after text: text
+    users = store.snapshot().users
+    assert list(users["age"]) == ["24", "53", "25"]
+    assert store.stats()["nodes"]["User"] == 3
+
+
+def test_vectors_round_trip_and_are_checked(store, movies):
+    store.write(movies, progress=False)
+    store.write_vectors("Item", ["movies:2", "movies:1"], np.eye(2, 3), property="embedding")
+    store.write_vectors("Item", ["books:1"], np.ones((1, 3)), property="embedding")
+    keys, vectors = store.read_vectors("Item", property="embedding")
+    assert keys == ["books:1", "movies:1", "movies:2"]
+    np.testing.assert_allclose(vectors, [[1, 1, 1], [0, 1, 0], [1, 0, 0]], rtol=1e-6)
+    assert vectors.dtype == np.float32
+    assert store.read_vectors("User", property="embedding")[0] == []
+    with pytest.raises(InputError, match="3-dimensional"):
+        store.write_vectors("Item", ["books:1"], np.ones((1, 4)), property="embedding")
+    with pytest.raises(InputError, match="movies:404"):
+        store.write_vectors("Item", ["movies:404"], np.ones((1, 3)), property="embedding")
+    with pytest.raises(InputError, match="Film"):
+        store.write_vectors("Film", ["x"], np.ones((1, 3)), property="embedding")
+    with pytest.raises(InputError, match="not a property name"):
+        store.write_vectors("Item", ["books:1"], np.ones((1, 3)), property="a`b")
+    with pytest.raises(InputError, match="shape"):
+        store.write_vectors("Item", ["books:1", "movies:1"], np.ones((1, 3)), property="e")
+    assert_graphs_equal(store.snapshot(), prepare(movies))  # vectors are not attributes
+
+
+def test_publish_replaces_a_run(store, movies):
+    store.write(movies, progress=False)
+    assert store.publish(RECS, run="r1") == 3
+    assert store.publish(RECS.iloc[:1], run="r2") == 1
+    assert store.stats()["relationships"]["RECOMMENDED"] == 4
+    assert store.publish(RECS.iloc[1:], run="r1") == 2
+    r1 = store.recommendations("r1")
+    assert list(zip(r1["user_id"], r1["item_uid"], strict=True)) == [
+        ("u1", "books:1"),
+        ("u2", "books:1"),
+    ]
+    assert list(store.recommendations()["run"]) == ["r1", "r1", "r2"]
+    assert store.stats()["relationships"]["RECOMMENDED"] == 3
+    with pytest.raises(InputError, match="u404"):
+        store.publish(RECS.assign(user_id=["u1", "u404", "u2"]), run="r1")
+    assert len(store.recommendations("r1")) == 2
+
+
+@pytest.mark.parametrize(
+    ("user", "item"),
+    [
+        ("alice", "action:casino"),
+        ("alice", "comedy:cars"),
+        ("bob", "action:x"),
+        ("dave", "action:heat"),
+    ],
+)
+def test_explain_gives_the_paths_of_the_snapshot(store, explain_graph, user, item):
+    store.write(explain_graph, progress=False)
+    expected = explain(store.snapshot(), user, item, k=10)
+    assert len(expected) > 0 or (user, item) == ("dave", "action:heat")
+    pd.testing.assert_frame_equal(store.explain(user, item, k=10), expected)
+
+
+def test_explain_refuses_unknown_ends_and_a_bad_k(store, explain_graph):
+    store.write(explain_graph, progress=False)
+    with pytest.raises(InputError, match="user 'nobody' has no interactions in the graph"):
+        store.explain("nobody", "action:casino")
+    with pytest.raises(InputError, match="item 'action:nothing' is not in the graph"):
+        store.explain("alice", "action:nothing")
+    for k in (0, -1):
+        with pytest.raises(InputError, match="k must be a positive number"):
+            store.explain("alice", "action:casino", k=k)
+
+
+def test_a_store_without_a_load_lock_has_nothing_to_break(store, movies):
+    store.write(movies, progress=False)
+    assert store.break_lock() is None
+    store.write(movies, progress=False)  # the lock of the first write was released
+
+
+def test_errors_are_kgrec_errors(store):
+    with pytest.raises(KgrecError):
+        store.write_vectors("Film", ["x"], np.ones((1, 3)), property="embedding")
