@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from contextlib import nullcontext
 from pathlib import Path
 
+from kgrec.commands.options import add_threads_option
 from kgrec.errors import KgrecError
 
 EMBED_KINDS = ("Item", "Entity")
@@ -14,7 +14,6 @@ EMBED_KINDS = ("Item", "Entity")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "embed",
-        help="embed node texts with a language model and store the vectors",
         description=(
             "Builds a text for every Item and Entity (and User with --users) of the store, "
             "encodes it with a sentence-embedding model and writes the L2-normalised vectors "
@@ -52,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="vector cache file (default: $KGREC_CACHE/embeddings/vectors.sqlite)",
     )
     cache.add_argument("--no-cache", action="store_true", help="encode every text afresh")
+    add_threads_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -64,37 +64,26 @@ def parse_kinds(value: str, users: bool) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graph_schema.names import is_property_name
-    from kgrec.store import open_store
-    from kgrec.text.cache import EmbeddingCache
-    from kgrec.text.embed import embed_graph, write_embeddings
-    from kgrec.text.encoder import TextEncoder, resolve_model
+    from kgrec.text.embed import embed_store
+    from kgrec.text.encoder import resolve_model
     from kgrec.text.templates import DEFAULT_TEMPLATES, load_templates
 
     # Everything that can be checked without the data, before any work.
     kinds = parse_kinds(args.kinds, args.users)
-    if args.batch_size < 1:
-        raise KgrecError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if not is_property_name(args.property):
-        raise KgrecError(f"--property {args.property!r}: letters, digits and _, a letter first")
     model = resolve_model(args.model)
     templates = load_templates(args.template_file) if args.template_file else DEFAULT_TEMPLATES
-
-    with open_store(args.store) as store:
-        graph = store.snapshot()
-        encoder = TextEncoder(model)
-        with nullcontext() if args.no_cache else EmbeddingCache(args.cache) as cache:
-            results = embed_graph(
-                graph,
-                encoder,
-                kinds=kinds,
-                templates=templates,
-                cache=cache,
-                batch_size=args.batch_size,
-            )
-        write_embeddings(store, results, property=args.property)
-
-    print(f"model {model.name} ({encoder.dimension} dimensions), property {args.property!r}")
+    results = embed_store(
+        args.store,
+        kinds=kinds,
+        model=args.model,
+        property=args.property,
+        templates=templates,
+        cache=args.cache,
+        use_cache=not args.no_cache,
+        batch_size=args.batch_size,
+    )
+    dimension = results[0].vectors.shape[1] if results else 0
+    print(f"model {model.name} ({dimension} dimensions), property {args.property!r}")
     print(f"{'kind':<8}{'nodes':>9}{'vectors':>9}{'encoded':>9}{'cached':>9}{'no text':>9}")
     for r in results:
         print(f"{r.kind:<8}{r.nodes:>9}{len(r.keys):>9}{r.encoded:>9}{r.cached:>9}{r.no_text:>9}")

@@ -8,7 +8,9 @@ encoded once.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -100,3 +102,46 @@ def write_embeddings(
     for result in results:
         if result.keys:
             store.write_vectors(result.kind, result.keys, result.vectors, property=property)
+
+
+def embed_store(
+    store: str,
+    *,
+    kinds: Iterable[str] = ("Item", "Entity"),
+    model: str | None = None,
+    property: str = DEFAULT_PROPERTY,
+    templates: Templates = DEFAULT_TEMPLATES,
+    cache: Path | None = None,
+    use_cache: bool = True,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> list[Embedded]:
+    """``kgrec embed``: the vectors of every node of ``kinds`` in the store ``store`` (a URI),
+    written back as ``property``. ``model`` is a Hugging Face id or folder (default: the
+    bundled all-MiniLM-L6-v2); vectors are cached by model and text in ``cache`` (default
+    ``$KGREC_CACHE/embeddings/vectors.sqlite``) unless ``use_cache`` is False."""
+    from graph_schema.names import is_property_name
+    from kgrec.errors import InputError
+    from kgrec.store import open_store
+    from kgrec.text.encoder import resolve_model
+
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    if not is_property_name(property):
+        raise InputError(f"--property {property!r}: letters, digits and _, a letter first")
+    resolved = resolve_model(model)
+    with open_store(store) as opened:
+        graph = opened.snapshot()
+        encoder = TextEncoder(resolved)
+        with EmbeddingCache(cache) if use_cache else nullcontext() as vector_cache:
+            results = embed_graph(
+                graph,
+                encoder,
+                kinds=kinds,
+                templates=templates,
+                cache=vector_cache,
+                batch_size=batch_size,
+                progress=progress,
+            )
+        write_embeddings(opened, results, property=property)
+    return results
