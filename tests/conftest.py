@@ -85,6 +85,13 @@ def neo4j_clean(neo4j_driver):
     return neo4j_driver
 
 
+@pytest.fixture(scope="session")
+def neo4j_wipe():
+    """The function that empties the test server (for fixtures of a wider scope than
+    ``neo4j_clean``)."""
+    return wipe_neo4j
+
+
 def wipe_neo4j(driver) -> None:
     with driver.session(database=NEO4J_DATABASE) as session:
         delete_all(session)

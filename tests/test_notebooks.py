@@ -11,8 +11,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import NEO4J_AUTH, NEO4J_URI
-
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
@@ -27,10 +25,10 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, neo4j_clean, datasets, tmp_path, monkeypatch):
-    monkeypatch.setenv("NEO4J_URI", NEO4J_URI)
-    monkeypatch.setenv("NEO4J_USERNAME", NEO4J_AUTH[0])
-    monkeypatch.setenv("NEO4J_PASSWORD", NEO4J_AUTH[1])
+def test_notebook_runs(path, neo4j_clean, datasets, tmp_path, monkeypatch, neo4j_settings):
+    monkeypatch.setenv("neo4j_settings.uri", neo4j_settings.uri)
+    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.auth[0])
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.auth[1])
     monkeypatch.setenv("KGREC_DATA", str(datasets))
     monkeypatch.setenv("KGREC_NOTEBOOK_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("KGREC_NOTEBOOK_EPOCHS", "1")

@@ -163,15 +163,14 @@ def test_ml100k_export(datasets) -> None:
 
 
 @pytest.mark.neo4j
-def test_local_store_and_neo4j_give_the_same_export(tmp_path, neo4j_clean) -> None:
+def test_local_store_and_neo4j_give_the_same_export(tmp_path, neo4j_clean, neo4j_settings) -> None:
     from kgrec.store import open_store
-    from tests.conftest import NEO4J_URI
 
     tables = small_tables()
     with open_store(f"local:{tmp_path / 'store'}") as local:
         local.write(tables, progress=False)
         from_local = to_hetero_data(local.snapshot())
-    with open_store(NEO4J_URI, driver=neo4j_clean) as neo4j:
+    with open_store(neo4j_settings.uri, driver=neo4j_clean) as neo4j:
         neo4j.write(shuffled(tables, 1), progress=False)
         from_neo4j = to_hetero_data(neo4j.snapshot())
     assert_same_export(from_local, from_neo4j)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from graph_schema import schema_statements
-from tests.conftest import NEO4J_DATABASE
 
 
 def test_statements_are_idempotent_constraints_and_indexes():
@@ -18,14 +17,15 @@ def test_statements_are_idempotent_constraints_and_indexes():
 
 
 @pytest.mark.neo4j
-def test_applies_twice_and_creates_what_it_says(neo4j_clean):
+def test_applies_twice_and_creates_what_it_says(neo4j_clean, neo4j_settings):
     for _ in range(2):
         for statement in schema_statements():
-            neo4j_clean.execute_query(statement, database_=NEO4J_DATABASE)
+            neo4j_clean.execute_query(statement, database_=neo4j_settings.database)
     constraints = {
         (r["labelsOrTypes"][0], r["properties"][0], r["type"])
         for r in neo4j_clean.execute_query(
-            "SHOW CONSTRAINTS YIELD labelsOrTypes, properties, type", database_=NEO4J_DATABASE
+            "SHOW CONSTRAINTS YIELD labelsOrTypes, properties, type",
+            database_=neo4j_settings.database,
         ).records
     }
     assert constraints == {
@@ -39,7 +39,7 @@ def test_applies_twice_and_creates_what_it_says(neo4j_clean):
         for r in neo4j_clean.execute_query(
             "SHOW INDEXES YIELD entityType, labelsOrTypes, properties, type "
             "WHERE type = 'RANGE' RETURN *",
-            database_=NEO4J_DATABASE,
+            database_=neo4j_settings.database,
         ).records
     }
     assert {("NODE", "Item", "domain"), ("RELATIONSHIP", "RELATED", "relation")} <= indexes

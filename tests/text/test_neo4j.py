@@ -13,7 +13,6 @@ import pytest
 from graph_schema.tables import GraphTables
 from kgrec.cli import main
 from kgrec.store import open_store
-from tests.conftest import NEO4J_DATABASE, NEO4J_URI, wipe_neo4j
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -48,29 +47,30 @@ def ml100k(datasets) -> GraphTables:
 
 
 @pytest.fixture(scope="module")
-def embedded(neo4j_driver, ml100k, tmp_path_factory):
+def embedded(neo4j_driver, ml100k, tmp_path_factory, neo4j_settings, neo4j_wipe):
     """The module's graph in the test server, embedded through the CLI (Item and Entity)."""
-    wipe_neo4j(neo4j_driver)
-    with open_store(NEO4J_URI, driver=neo4j_driver) as store:
+    neo4j_wipe(neo4j_driver)
+    with open_store(neo4j_settings.uri, driver=neo4j_driver) as store:
         store.write(ml100k, progress=False)
     cache = tmp_path_factory.mktemp("cache") / "vectors.sqlite"
-    assert main(["embed", "--store", NEO4J_URI, "--cache", str(cache)]) == 0
-    neo4j_driver.execute_query("CALL db.awaitIndexes(600)", database_=NEO4J_DATABASE)
+    assert main(["embed", "--store", neo4j_settings.uri, "--cache", str(cache)]) == 0
+    neo4j_driver.execute_query("CALL db.awaitIndexes(600)", database_=neo4j_settings.database)
     return neo4j_driver
 
 
-def _query(driver, query: str, **parameters) -> pd.DataFrame:
+def _query(driver, database: str, query: str, **parameters) -> pd.DataFrame:
     return driver.execute_query(
         query,
         parameters_=parameters,
-        database_=NEO4J_DATABASE,
+        database_=database,
         result_transformer_=lambda r: r.to_df(),
     )
 
 
-def test_vectors_and_cosine_indexes_are_in_neo4j(embedded, ml100k, encoder):
+def test_vectors_and_cosine_indexes_are_in_neo4j(embedded, ml100k, encoder, neo4j_settings):
     indexes = _query(
         embedded,
+        neo4j_settings.database,
         "SHOW VECTOR INDEXES YIELD name, state, labelsOrTypes, properties, options "
         "RETURN name, state, labelsOrTypes[0] AS label, properties[0] AS property, "
         "options.indexConfig.`vector.dimensions` AS dims, "
@@ -89,13 +89,19 @@ def test_vectors_and_cosine_indexes_are_in_neo4j(embedded, ml100k, encoder):
     ]
     counts = _query(
         embedded,
+        neo4j_settings.database,
         "MATCH (n) WHERE n:Item OR n:Entity RETURN labels(n)[0] AS kind, "
         "count(n) AS nodes, count(n.embedding) AS vectors ORDER BY kind",
     ).set_index("kind")
     assert counts.loc["Item", "nodes"] == counts.loc["Item", "vectors"] == 1682
     entities_with_context = ml100k.entities["entity_id"].nunique()
     assert counts.loc["Entity", "vectors"] == entities_with_context  # all touch Toy Story
-    toy = _query(embedded, "MATCH (i:Item {uid: $uid}) RETURN i.embedding AS v", uid=TOY_STORY)
+    toy = _query(
+        embedded,
+        neo4j_settings.database,
+        "MATCH (i:Item {uid: $uid}) RETURN i.embedding AS v",
+        uid=TOY_STORY,
+    )
     expected = encoder.encode(
         ["Toy Story (1995). Genres: Animation, Children's, Comedy."], progress=False
     )[0]
@@ -103,11 +109,13 @@ def test_vectors_and_cosine_indexes_are_in_neo4j(embedded, ml100k, encoder):
 
 
 @pytest.mark.parametrize("anchor", [TOY_STORY, LION_KING])
-def test_nearest_items_share_a_genre_far_more_often_than_random_items(embedded, ml100k, anchor):
+def test_nearest_items_share_a_genre_far_more_often_than_random_items(
+    embedded, ml100k, anchor, neo4j_settings
+):
     genres = dict(zip(ml100k.items["uid"], ml100k.items["genres"], strict=True))
     mine = set(genres[anchor])
     assert {"Animation", "Children's"} <= mine
-    nearest = _query(embedded, NEAREST, uid=anchor, k=10)
+    nearest = _query(embedded, neo4j_settings.database, NEAREST, uid=anchor, k=10)
     assert len(nearest) == 10
     shares = [bool(mine & set(genres[uid])) for uid in nearest["uid"]]
     others = [uid for uid in genres if uid != anchor]
