@@ -20,6 +20,7 @@ import torch
 
 from kgrec.evaluate import PHASES, evaluate
 from kgrec.experiment import build_run, load_experiment
+from kgrec.threads import set_threads
 from kgrec.train import fit
 
 MODELS = ("lightgcn", "lightgcn-merged")
@@ -33,10 +34,11 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, help="torch threads (default: kgrec's choice, kgrec.threads)"
+    )
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     clock = time.perf_counter()
     experiment = load_experiment(
