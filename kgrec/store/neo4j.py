@@ -156,7 +156,13 @@ class Neo4jStore(GraphStore):
     # -- writing ---------------------------------------------------------------------------
 
     def check(self) -> None:
+        """Connected and authenticated; and no other load holds the database's load lock now
+        (so a load that would be refused is refused before it parses its files)."""
         self._connect()
+        with self._errors("reading the load lock"):
+            holder = self._lock_holder()
+        if holder is not None and not _dead(holder):
+            raise self._locked_error(holder)
 
     def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
         self._connect()
@@ -310,13 +316,16 @@ class Neo4jStore(GraphStore):
                 with self._errors("clearing a dead load's lock"):
                     self._run(q.UNLOCK_LOAD, token=current["token"])
                 continue
-            raise StoreError(
-                f"{self.uri}: another load is writing to database {self.database!r} (host "
-                f"{current['host']}, pid {current['pid']}, started {current['started']}: "
-                f"{current['command']}); one load per database at a time: wait for it to end. "
-                f"If it died, clear its lock with: kgrec graph unlock --store {self.uri}"
-            )
+            raise self._locked_error(current)
         raise StoreError(f"{self.uri}: could not take the load lock; try again")
+
+    def _locked_error(self, holder: dict[str, Any]) -> StoreError:
+        return StoreError(
+            f"{self.uri}: another load is writing to database {self.database!r} (host "
+            f"{holder['host']}, pid {holder['pid']}, started {holder['started']}: "
+            f"{holder['command']}); one load per database at a time: wait for it to end. "
+            f"If it died, clear its lock with: kgrec graph unlock --store {self.uri}"
+        )
 
     def _lock_holder(self) -> dict[str, Any] | None:
         found = self._run(q.LOCK_HOLDER, read=True)
