@@ -3,7 +3,11 @@
 Items the user already has are masked: the training interactions when scoring ``valid``, and
 the training and validation interactions when scoring ``test`` (RecBole's convention; the
 validation items are known history by then). Warm and cold-start users (no target interaction
-in train) are reported separately, next to all users together.
+in train) are reported separately, next to all users together, and the warm users again by
+activity: their number of target-domain training interactions (:data:`ACTIVITY_GROUPS`, e.g.
+``act<=5`` for 1 to 5). Other domains' interactions do not count: the question is how thin the
+target domain's own data is. The activity groups split the warm users, so their user-weighted
+means are the warm figures (coverage aside, which is not a mean over users).
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from kgrec.metrics import DEFAULT_KS, RankingMetrics
 from kgrec.models.base import GraphRecommender
 from kgrec.ranking import embeddings, rank
 
-GROUPS = ("all", "warm", "cold")
+# (name, fewest, most) target-domain training interactions; cold users (0) are "cold"
+ACTIVITY_GROUPS = (
+    ("act<=5", 1, 5),
+    ("act6-20", 6, 20),
+    ("act21-50", 21, 50),
+    ("act>50", 51, None),
+)
+ACTIVITY = tuple(name for name, _, _ in ACTIVITY_GROUPS)
+GROUPS = ("all", "warm", "cold", *ACTIVITY)
 PHASES = ("valid", "test")
 _KEYS = ("phase", "group", "users")
 TABLE_METRICS = ("recall", "ndcg", "hit", "mrr", "precision", "coverage")
@@ -35,8 +47,9 @@ def evaluate(
     ks: Sequence[int] = DEFAULT_KS,
     batch_size: int = 4096,
 ) -> dict:
-    """Metrics of ``phase`` (``"valid"`` or ``"test"``) for all, warm and cold users; with a
-    list of phases, ``{phase: metrics}`` from one forward pass of the model."""
+    """Metrics of ``phase`` (``"valid"`` or ``"test"``) for each of :data:`GROUPS` (all, warm,
+    cold users and the warm users by activity); with a list of phases, ``{phase: metrics}``
+    from one forward pass of the model."""
     user_emb, item_emb = embeddings(model, graph)
     phases = [phase] if isinstance(phase, str) else list(phase)
     results = {
@@ -58,7 +71,8 @@ def evaluate_embeddings(
     ks: Sequence[int] = DEFAULT_KS,
     batch_size: int = 4096,
 ) -> dict[str, dict[str, float]]:
-    """Metrics of ``phase`` for all, warm and cold users, from the model's embeddings."""
+    """Metrics of ``phase`` for each of :data:`GROUPS`, from the model's embeddings: ``{group:
+    {metric: value, "users": n}}``, ``{"users": 0}`` for a group without users."""
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
     held_out = split.valid if phase == "valid" else split.test
@@ -80,8 +94,13 @@ def evaluate_embeddings(
     # positions in candidates; slots only masked items could fill hold len(candidates)
     top = position[items].where(torch.isfinite(scores), torch.tensor(len(candidates)))
     cold = split.cold_users(user_emb.size(0))[users]
+    activity = user_activity(split, user_emb.size(0))[users]
+    groups = [("all", torch.ones_like(cold)), ("warm", ~cold), ("cold", cold)]
+    for name, fewest, most in ACTIVITY_GROUPS:
+        selected = activity >= fewest
+        groups.append((name, selected if most is None else selected & (activity <= most)))
     results = {}
-    for group, selected in (("all", torch.ones_like(cold)), ("warm", ~cold), ("cold", cold)):
+    for group, selected in groups:
         if not selected.any():
             results[group] = {"users": 0}
             continue
@@ -91,6 +110,11 @@ def evaluate_embeddings(
         metrics.update(top[selected], torch.stack([new_row[targets[0, keep]], targets[1, keep]]))
         results[group] = metrics.compute()
     return results
+
+
+def user_activity(split: Split, num_users: int) -> Tensor:
+    """``[num_users]``: each user's number of target-domain training interactions."""
+    return torch.bincount(split.train[0], minlength=num_users)
 
 
 def metrics_frame(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> pd.DataFrame:
@@ -106,9 +130,12 @@ def metrics_frame(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> p
     return frame[["phase", "group", "users", *(c for c in frame if c not in _KEYS)]]
 
 
-def format_table(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+def format_table(
+    metrics: Mapping[str, Mapping[str, Mapping[str, float]]], *, by_activity: bool = False
+) -> str:
     """A plain-text table: one row per phase and user group, one column per metric@K. A phase
-    without cold-start users shows its ``all`` row only (``warm`` would repeat it)."""
+    without cold-start users shows its ``all`` row only (``warm`` would repeat it). The
+    activity groups are left out, or with ``by_activity`` shown after those that have users."""
     columns: list[str] = []
     for phase in metrics.values():
         for group in phase.values():
@@ -117,8 +144,10 @@ def format_table(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> st
     header = ["phase", "group", "users", *columns]
     rows = [header]
     for phase, groups in metrics.items():
-        if not groups.get("cold", {}).get("users"):
-            groups = {group: values for group, values in groups.items() if group == "all"}
+        shown = ("all", "warm", "cold") if groups.get("cold", {}).get("users") else ("all",)
+        if by_activity:
+            shown += tuple(name for name in ACTIVITY if groups.get(name, {}).get("users"))
+        groups = {group: values for group, values in groups.items() if group in shown}
         for group, values in groups.items():
             cells = [f"{values[c]:.4f}" if c in values else "-" for c in columns]
             rows.append([phase, group, str(int(values.get("users", 0))), *cells])

@@ -38,7 +38,15 @@ from torch_geometric.data import Data, HeteroData
 
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import read_graph
-from kgrec.data.split import Split, get_protocol, make_split, read_split, write_split
+from kgrec.data.split import (
+    Split,
+    check_train_fraction,
+    get_protocol,
+    make_split,
+    read_split,
+    reduce_train,
+    write_split,
+)
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
 from kgrec.models.base import GraphRecommender
@@ -84,13 +92,16 @@ def load_experiment(
     domain_rule: str | None = None,
     target_domain: str | None = None,
     text_property: str | None = None,
+    train_fraction: float = 1.0,
 ) -> Experiment:
     """Read the graph, export it and make (``protocol``) or read (``split_dir``) the split.
 
     With ``data`` and no ``domain``/``domain_rule``, a protocol's own domain rule applies. With
     ``text_property`` (and a store), nodes' text vectors are read too; a store where no node
-    has that property is an error.
+    has that property is an error. A ``train_fraction`` below 1 then keeps that seeded share
+    of each user's target-domain training interactions (:func:`kgrec.data.split.reduce_train`).
     """
+    check_train_fraction(train_fraction)
     domain_rule = effective_rule(protocol, data, domain, domain_rule)
     tables, text = read_graph(
         data=data,
@@ -113,6 +124,7 @@ def load_experiment(
         split = make_split(hetero, maps, protocol, seed=seed, target_domain=target_domain)
     else:
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
+    split = reduce_train(split, train_fraction, seed=seed)
     return Experiment(hetero, maps, split)
 
 
@@ -425,6 +437,7 @@ def train(
     protocol: str | None = None,
     split: str | Path | None = None,
     seed: int = 0,
+    train_fraction: float = 1.0,
     domain: str | None = None,
     domain_rule: str | None = None,
     target_domain: str | None = None,
@@ -447,7 +460,11 @@ def train(
     """Train the registered ``model`` and score it; the run is written to ``out``.
 
     The graph comes from ``data`` (a RecBole folder) or ``store`` (a store URI), the split
-    from ``protocol`` (with ``seed``) or ``split`` (a folder of split files). Training uses
+    from ``protocol`` (with ``seed``) or ``split`` (a folder of split files); a
+    ``train_fraction`` below 1 keeps a seeded share of each user's target-domain training
+    interactions (valid and test unchanged; the run's split files are the reduced ones). The
+    metrics cover all, warm and cold-start users, and the warm users by their number of
+    target-domain training interactions (:data:`kgrec.evaluate.ACTIVITY_GROUPS`). Training uses
     ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
     validation NDCG@20; the test split is scored once, with the best model. ``resume``
     continues the run in ``out`` from its checkpoint, on the graph and split it was trained
@@ -461,6 +478,7 @@ def train(
     spec = _spec(model)
     _check_choice("objective", objective, OBJECTIVES)
     _check_choice("batching", batching, BATCHING)
+    check_train_fraction(train_fraction)
     if batching == "neighbor" and not model_class(model).supports_sampling:
         sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
         raise InputError(
@@ -491,6 +509,7 @@ def train(
             domain_rule=settings["domain_rule"],
             target_domain=target_domain,
             text_property=settings["text_property"],
+            train_fraction=train_fraction,
         )
         info = {
             "model": model,
@@ -632,7 +651,8 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
         )
     if not (out / EXPERIMENT_FILE).exists():
         raise InputError("the run to resume has no experiment.pt", file=str(out))
-    saved = info["settings"]
+    # a setting newer than the run has the default it ran with
+    saved = {**TRAIN_DEFAULTS, **info["settings"]}
     changed = [
         f"--{name.replace('_', '-')} {settings[name]!r} (the run has {saved.get(name)!r})"
         for name in settings

@@ -70,7 +70,15 @@ def test_cli_split_train_evaluate(tmp_path: Path, tiny_recbole, capsys) -> None:
     )
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {"valid", "test"}
-    assert set(metrics["test"]) == {"all", "warm", "cold"}
+    assert set(metrics["test"]) == {
+        "all",
+        "warm",
+        "cold",
+        "act<=5",
+        "act6-20",
+        "act21-50",
+        "act>50",
+    }
     assert metrics["test"]["cold"]["users"] > 0
     # the protocol's split is the one `kgrec split` wrote
     assert (run / "split" / "test.tsv").read_text() == (tmp_path / "split" / "test.tsv").read_text()
@@ -284,6 +292,69 @@ def test_a_resumed_run_trains_on_its_own_split(trained, tiny_recbole):
     )
     assert resumed.info["training"]["epochs_run"] == 5
     assert (trained.folder / "split" / "test.tsv").read_text() == split_before
+
+
+def test_train_fraction_reduces_the_written_split(tmp_path: Path, tiny_recbole, capsys) -> None:
+    data = ["--data", str(tiny_recbole)]
+    split = ["split", "--protocol", "ml1m-action-comedy", "--seed", "3", *data]
+    assert main([*split, "--write-split", str(tmp_path / "full")]) == 0
+    assert main([*split, "--train-fraction", "0.5", "--write-split", str(tmp_path / "half")]) == 0
+
+    def rows(folder: Path, name: str) -> list[str]:
+        return (folder / f"{name}.tsv").read_text().splitlines()[1:]
+
+    full, half = tmp_path / "full", tmp_path / "half"
+    assert rows(full, "valid") == rows(half, "valid") and rows(full, "test") == rows(half, "test")
+    assert set(rows(half, "train")) < set(rows(full, "train"))
+    per_user = pd.Series([r.split("\t")[0] for r in rows(full, "train")]).value_counts()
+    kept = pd.Series([r.split("\t")[0] for r in rows(half, "train")]).value_counts()
+    assert kept.to_dict() == {u: max(1, int(n * 0.5 + 0.5)) for u, n in per_user.items()}
+    # train: the protocol's split reduced alike, and written to RUN/split; metrics by activity
+    run = train(
+        "popularity",
+        protocol="ml1m-action-comedy",
+        seed=3,
+        train_fraction=0.5,
+        data=tiny_recbole,
+        out=tmp_path / "run",
+        **SMALL,
+    )
+    assert rows(run.folder / "split", "train") == rows(half, "train")
+    assert run.info["settings"]["train_fraction"] == 0.5
+    metrics = json.loads((run.folder / "metrics.json").read_text())
+    warm = metrics["test"]["warm"]["users"]
+    assert sum(metrics["test"][g]["users"] for g in ("act<=5", "act6-20")) == warm > 0
+    # split files in, reduced with the seed; fraction 1 gives them back unchanged
+    argv = ["train", "--model", "popularity", "--split", str(full), *data]
+    argv += ["--domain-rule", "ml1m-action-comedy", "--seed", "3", "--epochs", "1"]
+    assert main([*argv, "--train-fraction", "0.5", "--out", str(tmp_path / "b")]) == 0
+    assert rows(tmp_path / "b" / "split", "train") == rows(half, "train")
+    assert main([*argv, "--out", str(tmp_path / "c")]) == 0
+    assert rows(tmp_path / "c" / "split", "train") == rows(full, "train")
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(tmp_path / "b"), "--by-activity"]) == 0
+    table = capsys.readouterr().out
+    assert "act<=5" in table and "act21-50" not in table  # no user has more than 24
+    assert main(["evaluate", "--run", str(tmp_path / "b")]) == 0
+    assert "act<=5" not in capsys.readouterr().out
+    assert main([*argv, "--train-fraction", "1.5", "--out", str(tmp_path / "d")]) == 2
+    assert "--train-fraction" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_run_from_before_train_fraction_resumes(trained, tiny_recbole):
+    info = json.loads((trained.folder / "run.json").read_text())
+    del info["settings"]["train_fraction"]
+    (trained.folder / "run.json").write_text(json.dumps(info))
+    resumed = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=trained.folder,
+        resume=True,
+        **{**SMALL, "epochs": 4},
+    )
+    assert resumed.info["training"]["epochs_run"] == 4
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, tiny_recbole):

@@ -86,3 +86,82 @@ def test_the_table_shows_warm_and_cold_rows_only_when_there_are_cold_users():
     assert lines[0].split()[3:] == ["recall@10", "ndcg@20"]
     lines = format_table({"test": {"all": row, "warm": row, "cold": {**row, "users": 1}}})
     assert [line.split()[1] for line in lines.splitlines()[1:]] == ["all", "warm", "cold"]
+
+
+def activity_case(seed: int):
+    """A target domain of 80 items (and 5 of another domain), users with 0 to 60 training
+    interactions, two held-out items each, random embeddings."""
+    from kgrec.data.split import Split
+
+    gen = torch.Generator().manual_seed(seed)
+    counts = [0, 0, 1, 3, 5, 6, 10, 20, 21, 40, 50, 51, 60]
+    parts: dict[str, list[tuple[int, int]]] = {"train": [], "valid": [], "test": []}
+    for user, n in enumerate(counts):
+        items = torch.randperm(80, generator=gen).tolist()
+        parts["train"] += [(user, i) for i in items[:n]]
+        parts["valid"] += [(user, items[n])]
+        parts["test"] += [(user, i) for i in items[n + 1 : n + 3]]
+    tensors = {name: torch.tensor(sorted(pairs)).T for name, pairs in parts.items()}
+    split = Split(0, tensors["train"], tensors["valid"], tensors["test"])
+    user_emb = torch.randn(len(counts), 6, generator=gen)
+    item_emb = torch.randn(85, 6, generator=gen)
+    item_domain = torch.tensor([0] * 80 + [1] * 5)
+    return counts, split, user_emb, item_emb, item_domain
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_activity_groups_match_a_naive_loop(seed: int) -> None:
+    from kgrec.evaluate import ACTIVITY, GROUPS, evaluate_embeddings
+
+    counts, split, user_emb, item_emb, item_domain = activity_case(seed)
+    got = evaluate_embeddings(user_emb, item_emb, item_domain, split, "test")
+    assert set(got) == set(GROUPS) == {"all", "warm", "cold", *ACTIVITY}
+    bounds = {"cold": (0, 0), "act<=5": (1, 5), "act6-20": (6, 20)}
+    bounds |= {"act21-50": (21, 50), "act>50": (51, 10**9)}
+    known = torch.cat([split.train, split.valid], dim=1)
+    for group, (low, high) in bounds.items():
+        top, relevant = [], []
+        for user, n in enumerate(counts):
+            if not low <= n <= high:
+                continue
+            scores = (user_emb[user] @ item_emb[:80].T).tolist()
+            mine = set(known[1, known[0] == user].tolist())
+            ranked = sorted((i for i in range(80) if i not in mine), key=lambda i: -scores[i])
+            top.append(ranked[:20])
+            relevant.append(set(split.test[1, split.test[0] == user].tolist()))
+        want = {**naive(top, relevant, 10, 80), **naive(top, relevant, 20, 80)}
+        assert got[group]["users"] == len(top) > 0, group
+        for name, value in want.items():
+            assert got[group][name] == pytest.approx(value, abs=1e-6), (group, name)
+
+
+def test_activity_groups_split_the_warm_users() -> None:
+    from kgrec.evaluate import ACTIVITY, evaluate_embeddings
+
+    _, split, user_emb, item_emb, item_domain = activity_case(2)
+    for phase in ("valid", "test"):
+        got = evaluate_embeddings(user_emb, item_emb, item_domain, split, phase)
+        assert sum(got[g]["users"] for g in ACTIVITY) == got["warm"]["users"] == 11
+        for name in ("recall@20", "ndcg@10", "ndcg@20", "precision@10", "hit@20", "mrr@10"):
+            mixed = sum(got[g][name] * got[g]["users"] for g in ACTIVITY) / got["warm"]["users"]
+            assert got["warm"][name] == pytest.approx(mixed, abs=1e-6), name
+    # a group without users is {"users": 0}
+    only_thin = type(split)(0, split.train[:, split.train[0] <= 4], split.valid, split.test)
+    got = evaluate_embeddings(user_emb, item_emb, item_domain, only_thin, "test")
+    assert got["act>50"] == {"users": 0} and got["act<=5"]["users"] == 3
+
+
+def test_the_table_shows_activity_rows_on_request_and_only_those_with_users():
+    from kgrec.evaluate import format_table
+
+    row = {"users": 3, "ndcg@20": 0.25, "recall@10": 0.5}
+    groups = {"all": row, "warm": row, "cold": {"users": 0}, "act<=5": {**row, "users": 2}}
+    groups |= {"act6-20": {**row, "users": 1}, "act21-50": {"users": 0}, "act>50": {"users": 0}}
+    plain = format_table({"test": groups})
+    assert [line.split()[1] for line in plain.splitlines()[1:]] == ["all"]
+    lines = format_table({"test": groups}, by_activity=True).splitlines()
+    assert [line.split()[1:3] for line in lines[1:]] == [
+        ["all", "3"],
+        ["act<=5", "2"],
+        ["act6-20", "1"],
+    ]

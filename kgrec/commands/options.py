@@ -45,6 +45,18 @@ def add_split_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
+def add_train_fraction_option(parser: argparse.ArgumentParser, *, default: float) -> None:
+    parser.add_argument(
+        "--train-fraction",
+        type=float,
+        default=default,
+        metavar="F",
+        help="keep a seeded share F (0 < F <= 1) of each user's target-domain training "
+        "interactions, at least one: max(1, round(F n)), halves up; valid and test unchanged "
+        f"(default {default})",
+    )
+
+
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",

@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kgrec.commands.options import add_data_options, add_split_options, add_threads_option
+from kgrec.commands.options import (
+    add_data_options,
+    add_split_options,
+    add_threads_option,
+    add_train_fraction_option,
+)
 from kgrec.evaluate import format_table
 from kgrec.experiment import BATCHING, MODELS, TRAIN_DEFAULTS, load_run, train
 from kgrec.objectives import OBJECTIVES
@@ -24,7 +29,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    print(format_table(load_run(args.run).evaluate()))
+    print(format_table(load_run(args.run).evaluate(), by_activity=args.by_activity))
     return 0
 
 
@@ -33,10 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         description="Train a recommender with early stopping on validation NDCG@20, score the "
         "test split once with the best model, write RUN/metrics.json and print a table "
-        "(valid and test; all, warm and cold-start users).",
+        "(valid and test; all, warm and cold-start users; metrics.json also by user activity).",
     )
     parser.add_argument("--model", required=True, choices=list(MODELS))
     add_split_options(parser)
+    add_train_fraction_option(parser, default=D["train_fraction"])
     add_data_options(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder")
     parser.add_argument(
@@ -97,5 +103,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "metrics (all, warm and cold-start users).",
     )
     evaluate_parser.add_argument("--run", type=Path, required=True, metavar="RUN")
+    evaluate_parser.add_argument(
+        "--by-activity",
+        action="store_true",
+        help="also show warm users by their number of target-domain training interactions "
+        "(act<=5, act6-20, act21-50, act>50), the groups that have users",
+    )
     add_threads_option(evaluate_parser)
     evaluate_parser.set_defaults(func=run_evaluate)

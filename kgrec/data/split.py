@@ -15,6 +15,15 @@ and in the target domain), shuffled with the seed, the first ``round(0.1 n)`` ar
 the next ``round(0.2 n)`` cold-test users (halves round up). Random draws, from
 ``numpy.random.default_rng(seed)``: the user permutation first, then one uniform key per warm
 target interaction in (user, item) order.
+
+A training fraction ``F`` (0 < F <= 1; :func:`reduce_train`, after the protocol's split or the
+split files) keeps, of each user's ``n`` target-domain training interactions,
+``max(1, floor(F n + 0.5))`` drawn at random: the interactions with the smallest keys of one
+uniform key per training interaction in (user, item) order from
+``numpy.random.default_rng([seed, 1])`` (a stream of its own, so the split itself does not
+change). Valid, test and other domains' interactions stay as they are, and cold users stay cold.
+The dropped interactions are unobserved data: not trained on and not masked when ranking.
+``F = 1`` keeps the split as it is.
 """
 
 from __future__ import annotations
@@ -143,6 +152,36 @@ def make_split(
     labels[per_user] = _ratio_labels(target_pairs[0, per_user], rng)
     parts = [torch.as_tensor(target_pairs[:, labels == part]) for part in range(3)]
     return Split(target, *parts)
+
+
+def check_train_fraction(fraction: float) -> float:
+    """``fraction`` if it is a number in (0, 1], else :class:`InputError` naming the option."""
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
+        raise InputError(
+            f"the training fraction must be a number in (0, 1], got {fraction!r}",
+            field="--train-fraction",
+        )
+    return float(fraction)
+
+
+def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
+    """``split`` with a seeded share ``fraction`` of each user's training interactions kept
+    (at least one; the rule in this module's docstring); ``split`` itself when it is 1."""
+    fraction = check_train_fraction(fraction)
+    if fraction == 1.0:
+        return split
+    users, items = split.train.numpy()
+    order = np.lexsort((items, users))  # (user, item) order, whatever the train's order
+    keys = np.empty(len(users))
+    keys[order] = np.random.default_rng([seed, 1]).random(len(users))
+    ranked = np.lexsort((keys, users))  # by user, then key
+    _, start, count = np.unique(users[ranked], return_index=True, return_counts=True)
+    kept = np.maximum(1, np.floor(count * fraction + 0.5).astype(np.int64))
+    position = np.arange(len(users)) - np.repeat(start, count)
+    keep = np.zeros(len(users), dtype=bool)
+    keep[ranked] = position < np.repeat(kept, count)
+    train = split.train[:, torch.as_tensor(keep)]
+    return Split(split.target_domain, train, split.valid, split.test)
 
 
 def _round_share(n: int, share: float) -> int:

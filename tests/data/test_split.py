@@ -11,7 +11,14 @@ import torch
 
 from graph_schema.tables import GraphTables, item_uid
 from kgrec.data.export import to_hetero_data
-from kgrec.data.split import _ratio_labels, make_split, read_split, write_split
+from kgrec.data.split import (
+    Split,
+    _ratio_labels,
+    make_split,
+    read_split,
+    reduce_train,
+    write_split,
+)
 from kgrec.errors import InputError
 
 
@@ -232,3 +239,60 @@ def test_ml1m_action_comedy_on_the_real_data(datasets) -> None:
     assert int(cold_test) == int(np.floor(0.2 * n + 0.5))
     warm_test_users = split.test[0].unique()[~cold[split.test[0].unique()]]
     assert len(warm_test_users) == n - int(cold_valid) - int(cold_test)
+
+
+def test_train_fraction_one_keeps_the_split(make_two_domains) -> None:
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=2)
+    assert reduce_train(split, 1.0, seed=2) is split
+    assert reduce_train(split, 1, seed=5) is split
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.5])
+def test_train_fraction_keeps_a_seeded_share_of_each_users_training(
+    fraction: float, make_two_domains
+) -> None:
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=2)
+    reduced = reduce_train(split, fraction, seed=2)
+    assert reduced.target_domain == split.target_domain
+    assert torch.equal(reduced.valid, split.valid) and torch.equal(reduced.test, split.test)
+    assert pair_set(reduced.train) <= pair_set(split.train)
+    before = torch.bincount(split.train[0], minlength=60)
+    after = torch.bincount(reduced.train[0], minlength=60)
+    assert after.sum() < before.sum()
+    for user in range(60):
+        n = int(before[user])
+        want = 0 if n == 0 else max(1, int(np.floor(n * fraction + 0.5)))
+        assert int(after[user]) == want, user
+    # cold users stay cold, warm ones warm; the other domain is untouched
+    assert torch.equal(reduced.cold_users(60), split.cold_users(60))
+    other = split.training_interactions(data, all_domains=True)
+    merged = reduced.training_interactions(data, all_domains=True)
+    assert pair_set(other) - pair_set(merged) == pair_set(split.train) - pair_set(reduced.train)
+    # deterministic per seed, different across seeds, whatever the train's order
+    again = reduce_train(split, fraction, seed=2)
+    assert torch.equal(again.train, reduced.train)
+    assert pair_set(reduce_train(split, fraction, seed=3).train) != pair_set(reduced.train)
+    shuffled = Split(split.target_domain, split.train.flip(1), split.valid, split.test)
+    assert pair_set(reduce_train(shuffled, fraction, seed=2).train) == pair_set(reduced.train)
+
+
+def test_train_fraction_draws_uniformly() -> None:
+    """One user with 10 interactions, fraction 0.3: each item kept about 30 % of the seeds."""
+    train = torch.stack([torch.zeros(10, dtype=torch.long), torch.arange(10)])
+    split = Split(0, train, train[:, :0], train[:, :0])
+    kept = torch.zeros(10)
+    for seed in range(400):
+        reduced = reduce_train(split, 0.3, seed=seed)
+        assert reduced.train.size(1) == 3
+        kept[reduced.train[1]] += 1
+    assert ((kept / 400 - 0.3).abs() < 0.08).all(), kept
+
+
+@pytest.mark.parametrize("fraction", [0, -0.5, 1.5, float("nan"), "0.2", True])
+def test_bad_train_fraction_names_the_option(fraction, make_two_domains) -> None:
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml100k-kg", seed=0, target_domain="comedy")
+    with pytest.raises(InputError, match=r"--train-fraction.*\(0, 1\], got"):
+        reduce_train(split, fraction, seed=0)
