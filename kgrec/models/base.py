@@ -49,9 +49,30 @@ class GraphRecommender(nn.Module):
 
         With ``n_id`` (a sampled subgraph, PyG loader style) the graph's node ``j`` is global
         node ``n_id[j]`` and ``degree[j]`` its number of interactions in the whole graph;
-        without it the graph is the whole node space.
+        without it the graph is the whole node space. Models that propagate in layers also
+        take ``noise`` (see :meth:`forward_layers`).
         """
         raise NotImplementedError
+
+    def forward_layers(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        n_id: Tensor | None = None,
+        degree: Tensor | None = None,
+        noise: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, list[Tensor]]:
+        """(:meth:`forward`'s embeddings, every layer's output ``[x0, x1, ..., xL]``), with
+        SimGCL/XSimGCL noise of size ``noise`` added to the output of every propagation layer
+        (:func:`~kgrec.models.layers.embedding_noise`, drawn from ``generator`` or torch's
+        global generator) before the next layer and the read-out: what a graph-contrastive
+        objective (:class:`kgrec.objectives.Contrastive`) contrasts. ``noise=0`` is
+        :meth:`forward` exactly."""
+        raise ValueError(
+            f"{self.__class__.__name__} has no propagation layers to perturb or read out"
+        )
 
     def require_sampling(self) -> None:
         """Raise unless this model can propagate over sampled subgraphs."""

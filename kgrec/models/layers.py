@@ -358,3 +358,23 @@ class DomainAdaptiveLayer(nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels}, num_domains={self.num_domains})"
+
+
+def embedding_noise(x: Tensor, eps: float, generator: torch.Generator | None = None) -> Tensor:
+    r"""``x`` plus SimGCL's uniform noise of size ``eps`` (Yu et al., SIGIR 2022; XSimGCL,
+    TKDE 2023): each row moves by a random vector of norm ``eps`` within its own orthant,
+
+    .. math::
+        \mathbf{x}' = \mathbf{x} + \epsilon \, \operatorname{sign}(\mathbf{x}) \odot
+        \frac{\boldsymbol{\Delta}}{\lVert \boldsymbol{\Delta} \rVert_2}, \qquad
+        \boldsymbol{\Delta} \sim U(0, 1)^{d},
+
+    so the direction of each vector changes by a bounded angle. Draws from ``generator``, or
+    from torch's global generator when None (saved with a training checkpoint).
+    """
+    if eps < 0:
+        raise ValueError(f"noise must be non-negative, got {eps}")
+    if eps == 0:
+        return x
+    delta = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    return x + eps * torch.sign(x) * torch.nn.functional.normalize(delta, dim=-1)

@@ -13,6 +13,7 @@ from torch_geometric.nn.models import LightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
 from kgrec.models.base import GraphRecommender
+from kgrec.models.layers import embedding_noise
 
 
 class LightGCNRecommender(GraphRecommender):
@@ -82,7 +83,48 @@ class LightGCNRecommender(GraphRecommender):
         *,
         n_id: Tensor | None = None,
         degree: Tensor | None = None,
+        noise: float = 0.0,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
+        """Node embeddings ``[U + I, dim]``; ``noise`` > 0 perturbs every layer's output
+        (:meth:`forward_layers`)."""
+        if not noise:  # PyG's own read-out
+            self._check_graph(edge_index, n_id)
+            return self.lightgcn.get_embedding(self._normalised(edge_index))
+        return self.forward_layers(edge_index, noise=noise, generator=generator, n_id=n_id)[0]
+
+    def forward_layers(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        n_id: Tensor | None = None,
+        degree: Tensor | None = None,
+        noise: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, list[Tensor]]:
+        r"""PyG's ``LightGCN.get_embedding`` with its layers kept, and XSimGCL's noise
+        (:func:`~kgrec.models.layers.embedding_noise`, :math:`\boldsymbol{\Delta}`) on every
+        layer's output before the next layer and the read-out,
+
+        .. math::
+            \mathbf{x}^{(l+1)} = \hat{\mathbf{A}} \mathbf{x}^{(l)} + \boldsymbol{\Delta}^{(l+1)},
+            \qquad \mathbf{e} = \sum_{l=0}^{L} \alpha_l \mathbf{x}^{(l)}.
+
+        Returns ``(e, [x0, ..., xL])``."""
+        self._check_graph(edge_index, n_id)
+        adj = self._normalised(edge_index)
+        alpha = self.lightgcn.alpha
+        x = self.lightgcn.embedding.weight
+        out = x * alpha[0]
+        layers = [x]
+        for i, conv in enumerate(self.lightgcn.convs):
+            x = embedding_noise(conv(x, adj), noise, generator)
+            out = out + x * alpha[i + 1]
+            layers.append(x)
+        return out, layers
+
+    def _check_graph(self, edge_index: Tensor, n_id: Tensor | None) -> None:
         if n_id is not None:
             self.require_sampling()
         num_nodes = self.num_users + self.num_items
@@ -91,7 +133,6 @@ class LightGCNRecommender(GraphRecommender):
                 f"edge_index reaches node {int(edge_index.max())}, beyond the {num_nodes} users "
                 "and items: give LightGCN the interaction edges only"
             )
-        return self.lightgcn.get_embedding(self._normalised(edge_index))
 
     def _normalised(self, edge_index: Tensor) -> Tensor:
         if self._adjacency is None or self._adjacency[0] is not edge_index:

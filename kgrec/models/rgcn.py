@@ -7,7 +7,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgrec.models.base import GraphRecommender
-from kgrec.models.layers import RelationalConv, RelationGroups, relation_groups
+from kgrec.models.layers import (
+    RelationalConv,
+    RelationGroups,
+    embedding_noise,
+    relation_groups,
+)
 
 
 def check_graph_sizes(
@@ -162,11 +167,30 @@ class RGCNRecommender(GraphRecommender):
         *,
         n_id: Tensor | None = None,
         degree: Tensor | None = None,
+        noise: float = 0.0,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """With ``n_id`` (a sampled subgraph), ``degree`` gives the subgraph nodes' numbers of
         interactions in the whole graph, for LightGCN's normalisation (see
         :func:`~kgrec.models.layers.relation_groups`); by default they are counted in
-        ``edge_index``."""
+        ``edge_index``. ``noise`` > 0 perturbs every layer's output (:meth:`forward_layers`)."""
+        return self.forward_layers(
+            edge_index, edge_type, n_id=n_id, degree=degree, noise=noise, generator=generator
+        )[0]
+
+    def forward_layers(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        n_id: Tensor | None = None,
+        degree: Tensor | None = None,
+        noise: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, list[Tensor]]:
+        """``(forward's embeddings, [x0, ..., xL])``, with XSimGCL's noise
+        (:func:`~kgrec.models.layers.embedding_noise`) added to every layer's output (after
+        its domain adaptation and dropout) before the next layer and the mean."""
         edge_type = require_edge_type(self, edge_type)
         x = self.node_input(n_id)
         groups = self.relation_groups(edge_index, edge_type, x.size(0), degree)
@@ -174,8 +198,9 @@ class RGCNRecommender(GraphRecommender):
         for layer, conv in enumerate(self.convs):
             x = self.adapt(layer, conv(x, edge_index, edge_type, groups), n_id)
             x = F.dropout(x, self.dropout, self.training)
+            x = embedding_noise(x, noise, generator)
             layers.append(x)
-        return torch.stack(layers).mean(dim=0)
+        return torch.stack(layers).mean(dim=0), layers
 
     def relation_groups(
         self, edge_index: Tensor, edge_type: Tensor, num_nodes: int, degree: Tensor | None = None
