@@ -50,7 +50,7 @@ from kgrec.data.split import (
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
 from kgrec.models.base import GraphRecommender
-from kgrec.objectives import OBJECTIVES
+from kgrec.objectives import OBJECTIVES, SCORES, Contrastive, Objective
 from kgrec.ranking import embeddings, rank
 from kgrec.recommend import inner_product_vectors, recommendation_table
 from kgrec.train import FitResult, FullGraph, fit
@@ -450,6 +450,13 @@ def train(
     batch_size: int = 2048,
     patience: int = 10,
     reg_weight: float = 0.0,
+    temperature: float = 0.2,
+    num_negatives: int = 0,
+    score: str = "dot",
+    cl_weight: float = 0.0,
+    cl_noise: float = 0.2,
+    cl_temperature: float = 0.2,
+    cl_layer: int = 1,
     target_weight: float = 1.0,
     adversarial_weight: float = 0.0,
     entity_embeddings: bool = True,
@@ -478,6 +485,23 @@ def train(
     spec = _spec(model)
     _check_choice("objective", objective, OBJECTIVES)
     _check_choice("batching", batching, BATCHING)
+    _check_choice("score", score, SCORES)
+    objective_options = {
+        "reg_weight": reg_weight,
+        "temperature": temperature,
+        "num_negatives": num_negatives,
+        "score": score,
+        "cl_weight": cl_weight,
+        "cl_noise": cl_noise,
+        "cl_temperature": cl_temperature,
+        "cl_layer": cl_layer,
+    }
+    _objective(objective, **objective_options)  # bad settings fail before any data is read
+    if cl_weight and cl_layer > layers:
+        raise InputError(
+            f"cl_layer must lie in [0, {layers}] (0: SimGCL's two views), got {cl_layer}",
+            field="--cl-layer",
+        )
     check_train_fraction(train_fraction)
     if batching == "neighbor" and not model_class(model).supports_sampling:
         sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
@@ -542,7 +566,7 @@ def train(
         patience=patience,
         target_weight=target_weight,
         seed=seed,
-        objective=_objective(objective, reg_weight=reg_weight),
+        objective=_objective(objective, item_domain=graph.item_domain, **objective_options),
         epoch_strategy=epoch_strategy,
         checkpoint=out / CHECKPOINT_FILE,
         resume=resume,
@@ -618,10 +642,29 @@ def environment() -> dict[str, Any]:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _objective(name: str, **options: Any):
+def _objective(
+    name: str,
+    *,
+    cl_weight: float = 0.0,
+    cl_noise: float = 0.2,
+    cl_temperature: float = 0.2,
+    cl_layer: int = 1,
+    **options: Any,
+) -> Objective:
+    """The objective ``name`` with the options its constructor takes, plus the
+    SimGCL/XSimGCL contrastive term (:class:`kgrec.objectives.Contrastive`) when
+    ``cl_weight`` > 0."""
     cls = OBJECTIVES[name]
     accepted = inspect.signature(cls).parameters
-    return cls(**{key: value for key, value in options.items() if key in accepted})
+    try:
+        main = cls(**{key: value for key, value in options.items() if key in accepted})
+        if cl_weight == 0:
+            return main
+        return Contrastive(
+            main, weight=cl_weight, noise=cl_noise, temperature=cl_temperature, layer=cl_layer
+        )
+    except ValueError as error:
+        raise InputError(str(error), field="--objective") from error
 
 
 def _check_choice(name: str, value: str, choices) -> None:

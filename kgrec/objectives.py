@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -43,11 +44,29 @@ class Batch:
     seeds: Tensor | None = None
     rows: Tensor | None = None  # [3, B]: subgraph rows of users, positives, negatives
 
-    def propagate(self, model: GraphRecommender) -> Tensor:
-        """The model's node embeddings over this batch's graph."""
+    def propagate(self, model: GraphRecommender, *, noise: float = 0.0) -> Tensor:
+        """The model's node embeddings over this batch's graph (perturbed by ``noise``: see
+        :meth:`~kgrec.models.base.GraphRecommender.forward_layers`)."""
+        extra = {"noise": noise} if noise else {}
         if self.n_id is None:
-            return model(self.edge_index, self.edge_type)
-        return model(self.edge_index, self.edge_type, n_id=self.n_id, degree=self.degree)
+            return model(self.edge_index, self.edge_type, **extra)
+        return model(self.edge_index, self.edge_type, n_id=self.n_id, degree=self.degree, **extra)
+
+    def propagate_layers(
+        self, model: GraphRecommender, *, noise: float = 0.0
+    ) -> tuple[Tensor, list[Tensor]]:
+        """(node embeddings, every layer's output) over this batch's graph, perturbed by
+        ``noise`` (:meth:`~kgrec.models.base.GraphRecommender.forward_layers`)."""
+        return model.forward_layers(
+            self.edge_index, self.edge_type, n_id=self.n_id, degree=self.degree, noise=noise
+        )
+
+    def node_rows(self, model: GraphRecommender) -> tuple[Tensor, Tensor, Tensor]:
+        """Rows of the propagated embeddings that hold the batch's users, positives and
+        negatives (``[B]`` each): node ids over the whole graph, subgraph rows otherwise."""
+        if self.rows is None:
+            return self.users, self.pos + model.num_users, self.neg + model.num_users
+        return self.rows[0], self.rows[1], self.rows[2]
 
     def triples(self, model: GraphRecommender, node_emb: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(user, positive item, negative item) embeddings of the batch, ``[B, dim]`` each."""
@@ -121,5 +140,261 @@ class BPR(Objective):
         return f"BPR(reg_weight={self.reg_weight})"
 
 
+SCORES = ("dot", "cosine")
+
+
+def softmax_loss(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    target: Tensor,
+    weight: Tensor,
+    *,
+    temperature: float = 1.0,
+    score: str = "dot",
+    exclude: Tensor | None = None,
+) -> Tensor:
+    r"""Weighted sampled-softmax (InfoNCE) loss: each row's positive against a shared set of
+    candidate items.
+
+    ``user_emb`` is ``[B, d]``, ``item_emb`` the ``[C, d]`` candidates, ``target`` ``[B]`` the
+    column of each row's positive, ``exclude`` an optional ``[B, C]`` mask of candidates that
+    are no negatives of the row (accidental hits: the user's other positives; never the
+    row's own target). With :math:`s(u, i)` the dot product or cosine and :math:`N_b` the
+    row's candidates that are not excluded,
+
+    .. math::
+        \frac{\sum_b w_b \Big(-\frac{s(u_b, i_b)}{\tau}
+        + \ln \sum_{j \in N_b} e^{s(u_b, j) / \tau}\Big)}{\sum_b w_b}.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+    if score == "cosine":
+        user_emb, item_emb = F.normalize(user_emb, dim=-1), F.normalize(item_emb, dim=-1)
+    logits = user_emb @ item_emb.T / temperature
+    rows = torch.arange(logits.size(0), device=logits.device)
+    if exclude is not None:
+        exclude = exclude.clone()
+        exclude[rows, target] = False
+        logits = logits.masked_fill(exclude, float("-inf"))
+    per_row = torch.logsumexp(logits, dim=1) - logits[rows, target]
+    return (weight * per_row).sum() / weight.sum()
+
+
+def squared_norms(*embeddings: Tensor) -> Tensor:
+    """BPR's L2 term: the batch's summed squared norms over its number of rows."""
+    return sum(e.pow(2).sum() for e in embeddings) / embeddings[0].size(0)
+
+
+class Softmax(Objective):
+    r"""Sampled softmax (InfoNCE) over many negatives (:func:`softmax_loss`), as in
+    SimGCL/XSimGCL's recommendation loss variants, SimpleX (Mao et al., CIKM 2021, cosine
+    scores) and the in-batch softmax of two-tower retrieval (Yi et al., RecSys 2019).
+
+    Each row's candidates are shared by the whole batch: the batch's positives (in-batch
+    negatives), the batch's sampled negatives (one per row, uniform over the positive's
+    domain, from :class:`kgrec.train.NegativeSampler`) and ``num_negatives`` more items drawn
+    uniformly from all items with torch's global generator (full-graph batches only: a
+    sampled subgraph holds no others), each item once. Accidental hits are masked: a row
+    never counts as negatives the positives that its user has elsewhere in the batch (the
+    row's own positive is its target), nor, with ``item_domain``, items of another domain
+    than its positive's. No logQ correction: in-batch positives act as popularity-sampled
+    negatives and are not reweighted (the batch's own uniform negatives, about as many, keep
+    the candidates from being popular items only).
+
+    Args:
+        temperature: :math:`\tau`; with dot scores it only rescales the embeddings.
+        num_negatives: extra uniform candidate items per batch.
+        score: ``"dot"`` (the score the recommender ranks with) or ``"cosine"``.
+        reg_weight: L2 weight on the batch's user, positive and negative representations, as
+            for :class:`BPR`.
+        item_domain: ``[num_items]`` domain of every item (None: one domain).
+    """
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 0.2,
+        num_negatives: int = 0,
+        score: str = "dot",
+        reg_weight: float = 0.0,
+        item_domain: Tensor | None = None,
+    ) -> None:
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        if num_negatives < 0:
+            raise ValueError(f"num_negatives must be non-negative, got {num_negatives}")
+        if score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+        if reg_weight < 0:
+            raise ValueError(f"reg_weight must be non-negative, got {reg_weight}")
+        self.temperature = temperature
+        self.num_negatives = num_negatives
+        self.score = score
+        self.reg_weight = reg_weight
+        self.item_domain = item_domain
+
+    def candidates(self, model: GraphRecommender, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        """(candidate items ``[C]``, the column of each positive, negative and extra item
+        drawn, in that order, and the ``[B, C]`` mask of accidental hits)."""
+        size = batch.pos.numel()
+        items = [batch.pos, batch.neg]
+        if self.num_negatives:
+            if batch.n_id is not None:
+                raise ValueError(
+                    "num_negatives draws items outside a sampled subgraph: use 0 with "
+                    "neighbour sampling (the batch's negatives are still shared)"
+                )
+            items.append(torch.randint(model.num_items, (self.num_negatives,)).to(batch.pos))
+        items, inverse = torch.unique(torch.cat(items), return_inverse=True)
+        target = inverse[:size]
+        users, user_row = torch.unique(batch.users, return_inverse=True)
+        liked = torch.zeros(users.numel(), items.numel(), dtype=torch.bool, device=items.device)
+        liked[user_row, target] = True
+        exclude = liked[user_row]
+        exclude[torch.arange(size, device=items.device), target] = False
+        if self.item_domain is not None:
+            domain = self.item_domain.to(items.device)
+            exclude |= domain[items].unsqueeze(0) != domain[batch.pos].unsqueeze(1)
+        return items, inverse, exclude
+
+    def loss(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
+        items, column, exclude = self.candidates(model, batch)
+        target = column[: batch.pos.numel()]
+        user_emb, pos_emb, neg_emb = batch.triples(model, node_emb)
+        if batch.rows is None:
+            item_emb = model.split(node_emb)[1][items]
+        else:  # the subgraph row of every candidate (each a positive or a negative seed)
+            rows = torch.cat([batch.rows[1], batch.rows[2]])
+            item_emb = node_emb[torch.empty_like(items).scatter_(0, column, rows)]
+        loss = softmax_loss(
+            user_emb,
+            item_emb,
+            target,
+            batch.weight,
+            temperature=self.temperature,
+            score=self.score,
+            exclude=exclude,
+        )
+        if self.reg_weight:
+            loss = loss + self.reg_weight * squared_norms(user_emb, pos_emb, neg_emb)
+        return loss
+
+    def __repr__(self) -> str:
+        return (
+            f"Softmax(temperature={self.temperature}, num_negatives={self.num_negatives}, "
+            f"score={self.score!r}, reg_weight={self.reg_weight})"
+        )
+
+
+def info_nce(view1: Tensor, view2: Tensor, *, temperature: float) -> Tensor:
+    r"""InfoNCE between two views of the same ``N`` nodes (``[N, d]`` each, row ``n`` of one
+    the positive of row ``n`` of the other, the other rows its negatives), on cosine scores
+    as in SGL, SimGCL and XSimGCL:
+
+    .. math::
+        \frac{1}{N} \sum_n -\ln \frac{e^{\cos(\mathbf{z}'_n, \mathbf{z}''_n) / \tau}}
+        {\sum_m e^{\cos(\mathbf{z}'_n, \mathbf{z}''_m) / \tau}}.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    logits = F.normalize(view1, dim=-1) @ F.normalize(view2, dim=-1).T / temperature
+    return -torch.diagonal(F.log_softmax(logits, dim=1)).mean()
+
+
+class Contrastive(Objective):
+    r"""A main objective plus a graph-contrastive term on noise-perturbed propagation: SimGCL
+    (Yu et al., "Are Graph Augmentations Necessary?", SIGIR 2022) and its cross-layer form
+    XSimGCL (Yu et al., "XSimGCL: Towards Extremely Simple Graph Contrastive Learning for
+    Recommendation", TKDE 2023).
+
+    Every propagation layer's output gets uniform noise of size ``noise``
+    (:func:`~kgrec.models.layers.embedding_noise`), and :func:`info_nce` pulls together two
+    views of the batch's unique users and of its unique positive items:
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{\textrm{main}}(\mathbf{e}') + \lambda \big(
+        \mathrm{InfoNCE}_\tau(\mathbf{e}'_{\mathcal{U}_B}, \mathbf{z}_{\mathcal{U}_B})
+        + \mathrm{InfoNCE}_\tau(\mathbf{e}'_{\mathcal{I}_B}, \mathbf{z}_{\mathcal{I}_B})\big).
+
+    - ``layer`` :math:`l^* \geq 1` (XSimGCL): one perturbed forward pass; the main loss is
+      priced on its read-out :math:`\mathbf{e}'` and :math:`\mathbf{z}` is the same pass's
+      layer-:math:`l^*` output (XSimGCL's ``layer_cl``; the paper uses :math:`l^* = 1`).
+    - ``layer = 0`` (SimGCL): the main loss on a clean pass, and the two views are the
+      read-outs of two independently perturbed passes (three passes per batch).
+
+    Unlike XSimGCL's code, the read-out keeps the model's own layer weights (LightGCN and
+    R-GCN include layer 0), and the pair weights do not enter the term (it is per node).
+    Paper settings: :math:`\lambda` 0.1-0.2, noise 0.1-0.2, :math:`\tau` 0.15-0.2.
+
+    Args:
+        main: the recommendation objective (:class:`BPR`, :class:`Softmax`, ...).
+        weight: :math:`\lambda`.
+        noise: size of the noise on every layer's output.
+        temperature: :math:`\tau` of :func:`info_nce`.
+        layer: :math:`l^*` (1 .. number of layers), or 0 for SimGCL's two perturbed passes.
+    """
+
+    def __init__(
+        self,
+        main: Objective,
+        *,
+        weight: float = 0.1,
+        noise: float = 0.2,
+        temperature: float = 0.2,
+        layer: int = 1,
+    ) -> None:
+        if weight < 0:
+            raise ValueError(f"cl_weight must be non-negative, got {weight}")
+        if noise < 0:
+            raise ValueError(f"cl_noise must be non-negative, got {noise}")
+        if temperature <= 0:
+            raise ValueError(f"cl_temperature must be positive, got {temperature}")
+        if layer < 0:
+            raise ValueError(f"cl_layer must be non-negative, got {layer}")
+        self.main = main
+        self.weight = weight
+        self.noise = noise
+        self.temperature = temperature
+        self.layer = layer
+
+    def __call__(self, model: GraphRecommender, batch: Batch) -> Tensor:
+        if self.layer == 0:
+            node_emb = batch.propagate(model)
+            view1 = batch.propagate_layers(model, noise=self.noise)[0]
+            view2 = batch.propagate_layers(model, noise=self.noise)[0]
+        else:
+            node_emb, layers = batch.propagate_layers(model, noise=self.noise)
+            if self.layer >= len(layers):
+                raise ValueError(
+                    f"cl_layer must lie in [0, {len(layers) - 1}] (the model's layers), "
+                    f"got {self.layer}"
+                )
+            view1, view2 = node_emb, layers[self.layer]
+        loss = self.main.loss(model, batch, node_emb)
+        if self.weight:
+            loss = loss + self.weight * self.term(model, batch, view1, view2)
+        aux = batch.auxiliary_loss(model, node_emb)
+        return loss if aux is None else loss + aux
+
+    def term(self, model: GraphRecommender, batch: Batch, view1: Tensor, view2: Tensor) -> Tensor:
+        """InfoNCE of the batch's unique users plus that of its unique positive items."""
+        users, pos, _ = batch.node_rows(model)
+        total = view1.new_zeros(())
+        for rows in (torch.unique(users), torch.unique(pos)):
+            total = total + info_nce(view1[rows], view2[rows], temperature=self.temperature)
+        return total
+
+    def loss(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
+        raise TypeError("Contrastive perturbs propagation itself: call it on (model, batch)")
+
+    def __repr__(self) -> str:
+        return (
+            f"Contrastive({self.main!r}, weight={self.weight}, noise={self.noise}, "
+            f"temperature={self.temperature}, layer={self.layer})"
+        )
+
+
 # name on the command line -> objective class (keyword-only constructor arguments)
-OBJECTIVES: dict[str, type[Objective]] = {"bpr": BPR}
+OBJECTIVES: dict[str, type[Objective]] = {"bpr": BPR, "softmax": Softmax}

@@ -3,15 +3,29 @@ uses (a new loss plugs in without touching them)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 
+from kgrec.cli import main
 from kgrec.data.export import message_graph, to_hetero_data
 from kgrec.data.split import make_split
+from kgrec.errors import InputError
+from kgrec.experiment import train
 from kgrec.models import LightGCNRecommender
-from kgrec.objectives import BPR, OBJECTIVES, Batch, Objective, bpr_loss
+from kgrec.objectives import (
+    BPR,
+    OBJECTIVES,
+    Batch,
+    Contrastive,
+    Objective,
+    Softmax,
+    bpr_loss,
+    info_nce,
+    softmax_loss,
+)
 from kgrec.train import FullGraph, fit
 
 
@@ -121,5 +135,385 @@ def test_a_new_objective_plugs_into_fit_without_touching_the_epoch_loops(make_tw
 
 def test_every_objective_is_registered_and_rejects_bad_settings() -> None:
     assert OBJECTIVES["bpr"] is BPR
+    assert OBJECTIVES["softmax"] is Softmax
+    for options, message in (
+        ({"temperature": 0}, "temperature must be positive, got 0"),
+        ({"num_negatives": -1}, "num_negatives must be non-negative, got -1"),
+        ({"score": "l2"}, "score must be one of"),
+        ({"reg_weight": -1}, "reg_weight must be non-negative, got -1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            Softmax(**options)
     with pytest.raises(ValueError, match="reg_weight must be non-negative, got -1"):
         BPR(reg_weight=-1)
+
+
+# -- sampled softmax ----------------------------------------------------------------------------
+
+
+def naive_softmax(user, items, target, weight, temperature, score="dot", exclude=None):
+    total, weights = 0.0, 0.0
+    for b in range(user.size(0)):
+        scores = []
+        for c in range(items.size(0)):
+            if exclude is not None and bool(exclude[b, c]) and c != int(target[b]):
+                continue
+            s = float(user[b] @ items[c])
+            if score == "cosine":
+                s /= float(user[b].norm() * items[c].norm())
+            scores.append((c, s / temperature))
+        top = max(s for _, s in scores)
+        log_z = top + math.log(sum(math.exp(s - top) for _, s in scores))
+        positive = dict(scores)[int(target[b])]
+        total += float(weight[b]) * (log_z - positive)
+        weights += float(weight[b])
+    return total / weights
+
+
+@pytest.mark.parametrize("score", ["dot", "cosine"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_softmax_loss_matches_a_naive_loop_and_its_gradients_check(score, masked) -> None:
+    torch.manual_seed(0)
+    user = torch.randn(5, 3, dtype=torch.double, requires_grad=True)
+    items = torch.randn(7, 3, dtype=torch.double, requires_grad=True)
+    target = torch.tensor([0, 3, 3, 6, 1])
+    weight = torch.rand(5, dtype=torch.double) + 0.5
+    exclude = torch.rand(5, 7) < 0.4 if masked else None
+    if masked:
+        exclude[0, 0] = True  # a row's own target is never excluded
+    got = softmax_loss(
+        user, items, target, weight, temperature=0.3, score=score, exclude=exclude
+    ).detach()
+    want = naive_softmax(user.detach(), items.detach(), target, weight, 0.3, score, exclude)
+    assert float(got) == pytest.approx(want, rel=1e-9)
+    assert torch.autograd.gradcheck(
+        lambda u, i: softmax_loss(
+            u, i, target, weight, temperature=0.3, score=score, exclude=exclude
+        ),
+        (user, items),
+    )
+
+
+def test_softmax_loss_weights_rows_and_rejects_bad_settings() -> None:
+    user = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    items = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    target = torch.tensor([0, 0])  # row 1's positive scores 0, its negative 1
+    per_row = [math.log(1 + math.exp(-1)), math.log(1 + math.exp(1))]
+    got = softmax_loss(user, items, target, torch.tensor([3.0, 1.0]))
+    assert float(got) == pytest.approx((3 * per_row[0] + per_row[1]) / 4)
+    with pytest.raises(ValueError, match="temperature must be positive, got 0"):
+        softmax_loss(user, items, target, torch.ones(2), temperature=0)
+    with pytest.raises(ValueError, match="score must be one of"):
+        softmax_loss(user, items, target, torch.ones(2), score="l2")
+
+
+def full_batch(users, pos, neg, weight=None):
+    users, pos, neg = (torch.tensor(v) for v in (users, pos, neg))
+    weight = torch.ones(len(users)) if weight is None else weight
+    return Batch(users, pos, neg, weight, torch.empty(2, 0, dtype=torch.long))
+
+
+class Table(torch.nn.Module):
+    """A stand-in model whose 'propagation' is a plain embedding table (U users, I items)."""
+
+    def __init__(self, num_users, num_items, dim=3, dtype=torch.double):
+        super().__init__()
+        self.num_users, self.num_items = num_users, num_items
+        self.weight = torch.nn.Parameter(torch.randn(num_users + num_items, dim, dtype=dtype))
+
+    def forward(self, edge_index, edge_type=None, **_):
+        return self.weight
+
+    def split(self, node_emb):
+        return node_emb[: self.num_users], node_emb[self.num_users :]
+
+    def auxiliary_loss(self, node_emb, n_id=None):
+        return None
+
+
+def test_softmax_objective_is_the_naive_loss_over_batch_positives_and_negatives() -> None:
+    torch.manual_seed(0)
+    model = Table(3, 6)
+    # user 0 has positives 1 and 2 in the batch: each is no negative of the other's row
+    batch = full_batch([0, 0, 1, 2], [1, 2, 1, 4], [3, 5, 0, 5], torch.tensor([1.0, 2, 1, 1]))
+    got = Softmax(temperature=0.5)(model, batch)
+    user_emb, item_emb = model.split(model.weight.detach())
+    candidates = [0, 1, 2, 3, 4, 5]  # positives and negatives, each once
+    exclude = torch.zeros(4, 6, dtype=torch.bool)
+    exclude[0, 2] = exclude[1, 1] = True
+    want = naive_softmax(
+        user_emb[batch.users], item_emb[candidates], batch.pos, batch.weight, 0.5, "dot", exclude
+    )
+    assert float(got) == pytest.approx(want, rel=1e-9)
+    unmasked = naive_softmax(
+        user_emb[batch.users], item_emb[candidates], batch.pos, batch.weight, 0.5
+    )
+    assert unmasked != pytest.approx(want)  # the masking mattered
+
+
+def test_softmax_masks_other_domains_and_adds_uniform_items() -> None:
+    torch.manual_seed(0)
+    model = Table(2, 6)
+    batch = full_batch([0, 1], [0, 4], [1, 5])
+    domain = torch.tensor([0, 0, 0, 1, 1, 1])
+    items, column, exclude = Softmax(item_domain=domain).candidates(model, batch)
+    assert items.tolist() == [0, 1, 4, 5]
+    assert column.tolist() == [0, 2, 1, 3]
+    assert exclude.tolist() == [[False, False, True, True], [True, True, False, False]]
+    torch.manual_seed(1)
+    items, column, _ = Softmax(num_negatives=50).candidates(model, batch)
+    assert items.tolist() == [0, 1, 2, 3, 4, 5]  # 50 uniform draws reach every item
+    assert items[column[:2]].tolist() == [0, 4]
+
+
+def test_softmax_on_a_sampled_subgraph_reads_each_candidates_row() -> None:
+    torch.manual_seed(0)
+    model = Table(2, 4)
+    node_emb = model.weight.detach()
+    # subgraph rows 0..4 are global nodes 3, 0, 5, 1, 2: item 1, user 0, item 3, user 1, item 0
+    n_id = torch.tensor([3, 0, 5, 1, 2])
+    sub = node_emb[n_id]
+    batch = Batch(
+        torch.tensor([0, 1]),
+        torch.tensor([0, 3]),
+        torch.tensor([1, 0]),
+        torch.ones(2),
+        torch.empty(2, 0, dtype=torch.long),
+        n_id=n_id,
+        rows=torch.tensor([[1, 3], [4, 2], [0, 4]]),
+    )
+    got = Softmax(temperature=0.5).loss(model, batch, sub)
+    want = Softmax(temperature=0.5).loss(model, full_batch([0, 1], [0, 3], [1, 0]), node_emb)
+    assert float(got) == pytest.approx(float(want), rel=1e-9)
+    with pytest.raises(ValueError, match="num_negatives draws items outside a sampled"):
+        Softmax(num_negatives=3).loss(model, batch, sub)
+
+
+def tiny_graph_batch():
+    # two users, two items: user 0 likes item 0, user 1 likes item 1; nothing else is known
+    pairs = torch.tensor([[0, 1], [0, 1]])
+    edges = torch.cat(
+        [pairs + torch.tensor([[0], [2]]), (pairs + torch.tensor([[0], [2]])).flip(0)], 1
+    )
+    batch = Batch(
+        torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([1, 0]), torch.ones(2), edges
+    )
+    return edges, batch
+
+
+@pytest.mark.parametrize(
+    ("objective", "num_layers"),
+    [
+        # without layers (matrix factorisation): on this graph one layer alone makes each
+        # user's embedding equal to its item's, which cosine scores rank first from the start
+        (Softmax(temperature=0.2), 0),
+        (Softmax(temperature=0.1, score="cosine"), 0),
+        (Contrastive(BPR(), weight=0.1, noise=0.1, layer=1), 1),
+        (Contrastive(Softmax(), weight=0.2, noise=0.2, layer=0), 1),
+    ],
+    ids=repr,
+)
+def test_objectives_on_a_tiny_graph_rank_each_users_item_first(objective, num_layers) -> None:
+    edges, batch = tiny_graph_batch()
+    torch.manual_seed(0)
+    model = LightGCNRecommender(2, 2, embedding_dim=4, num_layers=num_layers)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    first = None
+    for _ in range(200):
+        optimizer.zero_grad()
+        loss = objective(model, batch)
+        first = first if first is not None else loss.item()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < first
+    user_emb, item_emb = model.split(model(edges))
+    assert (user_emb @ item_emb.T).argmax(dim=1).tolist() == [0, 1]
+
+
+# -- contrastive term ---------------------------------------------------------------------------
+
+
+def naive_info_nce(view1, view2, temperature):
+    total = 0.0
+    for n in range(view1.size(0)):
+        scores = [
+            float(view1[n] @ view2[m]) / float(view1[n].norm() * view2[m].norm()) / temperature
+            for m in range(view2.size(0))
+        ]
+        total += math.log(sum(math.exp(s) for s in scores)) - scores[n]
+    return total / view1.size(0)
+
+
+def test_info_nce_matches_a_naive_loop_its_known_value_and_its_gradients_check() -> None:
+    torch.manual_seed(0)
+    view1 = torch.randn(5, 3, dtype=torch.double, requires_grad=True)
+    view2 = torch.randn(5, 3, dtype=torch.double, requires_grad=True)
+    got = info_nce(view1, view2, temperature=0.2).detach()
+    assert float(got) == pytest.approx(naive_info_nce(view1.detach(), view2.detach(), 0.2))
+    assert torch.autograd.gradcheck(lambda a, b: info_nce(a, b, temperature=0.2), (view1, view2))
+    # identical orthogonal views: -ln(e^{1/t} / (e^{1/t} + N - 1))
+    eye = torch.eye(4, dtype=torch.double) * 3
+    want = math.log(1 + 3 * math.exp(-1 / 0.2))
+    assert float(info_nce(eye, eye, temperature=0.2)) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_contrastive_term_without_noise_is_its_known_value(layer) -> None:
+    """Without noise SimGCL's two views coincide, so the term is InfoNCE of a view with itself
+    and the main loss is unchanged; XSimGCL contrasts the read-out with the layer's output."""
+    edges, batch = tiny_graph_batch()
+    torch.manual_seed(0)
+    model = LightGCNRecommender(2, 2, embedding_dim=4, num_layers=2)
+    node_emb, layers = model.forward_layers(edges)
+    term = Contrastive(BPR(), weight=1.0, noise=0.0, layer=layer)
+    got = term(model, batch) - BPR()(model, batch)
+    view2 = node_emb if layer == 0 else layers[layer]
+    want = naive_info_nce(node_emb[:2], view2[:2], 0.2) + naive_info_nce(
+        node_emb[2:], view2[2:], 0.2
+    )
+    assert float(got) == pytest.approx(want, abs=1e-6)  # float32 embeddings
+
+
+def test_contrastive_term_uses_the_batchs_unique_users_and_positives() -> None:
+    torch.manual_seed(0)
+    model = Table(3, 4)
+    batch = full_batch([0, 0, 2], [1, 3, 1], [0, 0, 2])
+    view1, view2 = torch.randn(7, 3), torch.randn(7, 3)
+    got = Contrastive(BPR()).term(model, batch, view1, view2)
+    users, items = torch.tensor([0, 2]), torch.tensor([1, 3]) + 3
+    want = naive_info_nce(view1[users], view2[users], 0.2) + naive_info_nce(
+        view1[items], view2[items], 0.2
+    )
+    assert float(got) == pytest.approx(want, rel=1e-6)
+
+
+def test_contrastive_rejects_bad_settings_and_a_layer_the_model_lacks() -> None:
+    for options, message in (
+        ({"weight": -1}, "cl_weight must be non-negative"),
+        ({"noise": -0.1}, "cl_noise must be non-negative"),
+        ({"temperature": 0}, "cl_temperature must be positive"),
+        ({"layer": -1}, "cl_layer must be non-negative"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            Contrastive(BPR(), **options)
+    _, batch = tiny_graph_batch()
+    model = LightGCNRecommender(2, 2, embedding_dim=4, num_layers=1)
+    with pytest.raises(ValueError, match=r"cl_layer must lie in \[0, 1\]"):
+        Contrastive(BPR(), layer=2)(model, batch)
+
+
+# -- perturbed propagation ----------------------------------------------------------------------
+
+
+def relational_models(make_two_domains):
+    from kgrec.models import CrossDomainRecommender, RGCNRecommender
+
+    data, _ = to_hetero_data(make_two_domains(seed=1, num_users=12))
+    graph = message_graph(data)
+    sizes = (graph.num_users, graph.num_items, graph.num_entities, graph.num_relations)
+    torch.manual_seed(0)
+    return graph, [
+        RGCNRecommender(*sizes, embedding_dim=8, num_layers=2),
+        CrossDomainRecommender(
+            *sizes, 2, item_domain=graph.item_domain, embedding_dim=8, num_layers=2
+        ),
+    ]
+
+
+def test_noise_perturbs_every_model_only_when_asked(make_two_domains) -> None:
+    graph, models = relational_models(make_two_domains)
+    interactions = graph.edge_type < 2
+    lightgcn = LightGCNRecommender(graph.num_users, graph.num_items, embedding_dim=8)
+    cases = [(lightgcn, graph.edge_index[:, interactions], None)]
+    cases += [(model, graph.edge_index, graph.edge_type) for model in models]
+    for model, edge_index, edge_type in cases:
+        plain = model(edge_index, edge_type)
+        again, layers = model.forward_layers(edge_index, edge_type)
+        assert torch.equal(plain, again) and torch.equal(plain, model(edge_index, edge_type))
+        assert len(layers) == 3 and torch.allclose(torch.stack(layers).mean(0), plain)
+        generator = torch.Generator().manual_seed(0)
+        noisy = model(edge_index, edge_type, noise=0.1, generator=generator)
+        assert not torch.allclose(noisy, plain)
+        generator = torch.Generator().manual_seed(0)
+        noisy_again, noisy_layers = model.forward_layers(
+            edge_index, edge_type, noise=0.1, generator=generator
+        )
+        assert torch.equal(noisy, noisy_again)
+        assert torch.equal(noisy_layers[0], layers[0])  # the embeddings themselves: no noise
+        # each perturbed layer is within the noise size of the clean propagation of its input
+        clean_next = model.forward_layers(edge_index, edge_type)[1][1]
+        shift = (noisy_layers[1] - clean_next).norm(dim=1)
+        assert torch.allclose(shift[clean_next.abs().min(1).values > 0], torch.tensor(0.1))
+        with pytest.raises(ValueError, match="noise must be non-negative"):
+            model(edge_index, edge_type, noise=-1.0)
+
+
+def test_a_model_without_layers_cannot_be_perturbed() -> None:
+    from kgrec.models import Popularity
+
+    model = Popularity(2, 2)
+    with pytest.raises(ValueError, match="no propagation layers"):
+        model.forward_layers(torch.tensor([[0, 2], [2, 0]]), noise=0.1)
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_kgrec_train_with_the_softmax_objective_and_the_contrastive_term(tmp_path, tiny_recbole):
+    common = ["--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole), "--epochs", "2"]
+    common += ["--dim", "8", "--batch-size", "64", "--objective", "softmax"]
+    assert main(["train", "--model", "lightgcn-merged", "--out", str(tmp_path / "a"), *common]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "rgcn",
+                "--out",
+                str(tmp_path / "b"),
+                *common,
+                "--temperature",
+                "0.1",
+                "--score",
+                "cosine",
+                "--num-negatives",
+                "16",
+                "--cl-weight",
+                "0.1",
+                "--cl-noise",
+                "0.1",
+                "--cl-layer",
+                "2",
+            ]
+        )
+        == 0
+    )
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert run["settings"]["objective"] == "softmax"
+    assert run["settings"]["cl_weight"] == 0.1 and run["settings"]["score"] == "cosine"
+    assert run["training"]["epochs_run"] == 2
+    for path in ("a", "b"):
+        metrics = json.loads((tmp_path / path / "metrics.json").read_text())
+        assert 0 <= metrics["valid"]["all"]["ndcg@20"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"temperature": 0.0}, "temperature must be positive"),
+        ({"score": "l2"}, "unknown score 'l2'"),
+        ({"cl_weight": 0.1, "cl_layer": 3}, r"cl_layer must lie in \[0, 2\]"),
+        ({"cl_weight": 0.1, "cl_noise": -1.0}, "cl_noise must be non-negative"),
+    ],
+)
+def test_train_rejects_bad_objective_settings_before_reading_data(tmp_path, options, message):
+    with pytest.raises(InputError, match=message):
+        train(
+            "lightgcn",
+            out=tmp_path / "run",
+            data=tmp_path / "missing",
+            protocol="ml100k-kg",
+            objective="softmax",
+            **options,
+        )
+    assert not (tmp_path / "run").exists()

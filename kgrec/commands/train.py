@@ -17,7 +17,7 @@ from kgrec.commands.options import (
 )
 from kgrec.evaluate import format_table
 from kgrec.experiment import BATCHING, MODELS, TRAIN_DEFAULTS, load_run, train
-from kgrec.objectives import OBJECTIVES
+from kgrec.objectives import OBJECTIVES, SCORES
 
 D = TRAIN_DEFAULTS
 
@@ -59,6 +59,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("batch_size", int, "training triples per batch"),
         ("patience", int, "epochs without a better valid NDCG@20 before stopping"),
         ("reg_weight", float, "L2 weight on the batch's representations"),
+        ("temperature", float, "softmax: temperature of the scores"),
+        (
+            "num_negatives",
+            int,
+            "softmax: uniform items per batch added to the in-batch candidates (the batch's "
+            "positives and sampled negatives)",
+        ),
+        (
+            "cl_weight",
+            float,
+            "weight of the SimGCL/XSimGCL contrastive term, with any objective (0: off; "
+            "papers: 0.1-0.2)",
+        ),
+        ("cl_noise", float, "contrastive term: size of the noise on every layer's output"),
+        ("cl_temperature", float, "contrastive term: InfoNCE temperature"),
+        (
+            "cl_layer",
+            int,
+            "contrastive term: the layer whose output is contrasted with the final "
+            "embedding (XSimGCL); 0: two perturbed passes (SimGCL)",
+        ),
         ("target_weight", float, "loss weight of target-domain pairs relative to others'"),
         (
             "adversarial_weight",
@@ -70,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=kind, default=D[name], help=f"{text} ({D[name]})"
         )
+    parser.add_argument(
+        "--score",
+        choices=SCORES,
+        default=D["score"],
+        help=f"softmax: dot product or cosine of the embeddings ({D['score']})",
+    )
     parser.add_argument(
         "--entity-embeddings",
         action=argparse.BooleanOptionalAction,
