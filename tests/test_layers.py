@@ -39,7 +39,7 @@ LAYERS = [
             "kgrec.notebook",
         ),
     ),
-    (5, ("kgrec.experiment",)),
+    (5, ("kgrec.experiment", "kgrec.tune")),
     (6, ("kgrec.commands", "kgrec.cli", "kgrec.__main__", "bench")),
 ]
 PROJECT = ("graph_schema", "loaders", "kgrec", "bench")
