@@ -121,3 +121,33 @@ def test_the_check_sees_an_upward_import(tmp_path):
     assert [name for _, name in imports(bad)] == ["kgrec.errors.InputError", "loaders.build"]
     assert rank("kgrec.errors.InputError") == 2 > rank("graph_schema.tables")
     assert rank("kgrec.store.canonical") == 2 > rank("loaders.build") == 1
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports (resolved to modules that exist)."""
+    known = {module_name(p) for p in MODULES}
+    graph: dict[str, set[str]] = {}
+    for path in MODULES:
+        targets = set()
+        for _, name in imports(path):
+            # `kgrec.errors.InputError` -> kgrec.errors; a package import stays the package
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name and name != module_name(path):
+                targets.add(name)
+        graph[module_name(path)] = targets
+    return graph
+
+
+def test_no_import_cycle():
+    import networkx as nx
+
+    graph = nx.DiGraph(
+        [(module, target) for module, targets in _module_graph().items() for target in targets]
+    )
+    cycles = list(nx.simple_cycles(graph))
+    # a package's __init__ re-exporting its submodules, which import the package's siblings,
+    # is not a cycle of logic: only cycles between two modules that are not packages count
+    packages = {module_name(p) for p in MODULES if p.name == "__init__.py"}
+    cycles = [c for c in cycles if not set(c) & packages]
+    assert not cycles, f"import cycles: {cycles}"
