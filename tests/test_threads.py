@@ -1,0 +1,63 @@
+"""Thread counts are chosen, not left to torch: --threads, else $KGREC_THREADS, else the idle
+cores."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from kgrec.cli import main
+from kgrec.errors import InputError
+from kgrec.threads import ENV, choose_threads, set_threads
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+
+
+def test_idle_cores_by_default(two_cores, monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert choose_threads() == 2  # a quiet machine: every core
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    assert choose_threads() == 1  # another process keeps a core busy
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.0, 0.0, 0.0))
+    assert choose_threads() == 1  # never fewer than one
+
+
+def test_the_option_beats_the_environment_which_beats_the_load(two_cores, monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setenv(ENV, "1")
+    assert choose_threads() == 1
+    assert choose_threads(3) == 3
+
+
+@pytest.mark.parametrize(("value", "message"), [("two", "whole number"), ("0", "positive")])
+def test_bad_settings_are_clear_errors(two_cores, monkeypatch, value, message):
+    monkeypatch.setenv(ENV, value)
+    with pytest.raises(InputError, match=message):
+        choose_threads()
+
+
+def test_set_threads_sets_torchs(two_cores, monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(1) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_commands_that_compute_apply_it(tmp_path, tiny_recbole, monkeypatch, capsys):
+    before = torch.get_num_threads()
+    try:
+        argv = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy"]
+        argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "run"), "--threads", "1"]
+        assert main(argv) == 0
+        assert torch.get_num_threads() == 1
+        assert main(["evaluate", "--run", str(tmp_path / "run"), "--threads", "0"]) == 2
+        assert "threads must be positive" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)
