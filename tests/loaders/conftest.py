@@ -1,4 +1,8 @@
-"""Small files written by the tests: a RecBole dataset ``toy`` and helpers to spoil it."""
+"""Small files written by the tests: a RecBole dataset ``toy`` and helpers to spoil it.
+
+Tests take them as fixtures (``toy``, ``toy_files``, ``write_files``, ``spoil``,
+``bad_recbole_case``, ``nasty_relations``); no test module imports from this one.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ TOY = {
 }
 
 
-def write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
+def _write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
     """Write ``files`` (name -> text, or bytes written as they are) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
@@ -44,7 +48,7 @@ def write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
     return folder
 
 
-def spoil(tmp_path: Path, name: str, content: str | bytes, *, append: bool = True) -> Path:
+def _spoil(tmp_path: Path, name: str, content: str | bytes, *, append: bool = True) -> Path:
     """The toy dataset with file ``name`` extended by (or replaced with) ``content``."""
     files: dict[str, str | bytes] = dict(TOY)
     if append:
@@ -53,7 +57,7 @@ def spoil(tmp_path: Path, name: str, content: str | bytes, *, append: bool = Tru
         )
     else:
         files[name] = content
-    return write_files(tmp_path / "bad" / "toy", files)
+    return _write_files(tmp_path / "bad" / "toy", files)
 
 
 # (case, file to change, content, append?, line, field, message)
@@ -126,7 +130,42 @@ BAD_RECBOLE = [
 ]
 
 
+# Relation names that would break Cypher if they were ever spliced into it.
+NASTY = ["a`b", "it's", 'say "x"', "two\nlines", "x]->(n) DETACH DELETE n //"]
+
+
 @pytest.fixture
 def toy(tmp_path: Path) -> Path:
     """The folder of the RecBole dataset ``toy`` (all five atomic files)."""
-    return write_files(tmp_path / "toy", TOY)
+    return _write_files(tmp_path / "toy", TOY)
+
+
+@pytest.fixture
+def toy_files() -> dict[str, str]:
+    """The toy dataset's files (name -> text), a fresh copy a test may change."""
+    return dict(TOY)
+
+
+@pytest.fixture
+def write_files():
+    """``write_files(folder, files)``: write ``files`` (name -> text or bytes) into ``folder``."""
+    return _write_files
+
+
+@pytest.fixture
+def spoil():
+    """``spoil(tmp_path, name, content, append=True)``: the toy dataset with one file spoilt."""
+    return _spoil
+
+
+@pytest.fixture(params=BAD_RECBOLE, ids=[case[0] for case in BAD_RECBOLE])
+def bad_recbole_case(request) -> tuple:
+    """One bad RecBole dataset (a test runs once per case):
+    (file to change, content, append?, line, field, message)."""
+    return request.param[1:]
+
+
+@pytest.fixture
+def nasty_relations() -> list[str]:
+    """Relation names that would break Cypher if they were ever spliced into it."""
+    return list(NASTY)

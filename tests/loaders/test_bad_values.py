@@ -10,7 +10,6 @@ import pytest
 from kgrec.cli import main
 from kgrec.errors import InputError
 from loaders import LoadReport, movielens, parse_rule, recbole, table
-from tests.loaders.conftest import TOY, spoil, write_files
 
 
 def kgrec(capsys, *args: object) -> tuple[int, str, str]:
@@ -19,9 +18,15 @@ def kgrec(capsys, *args: object) -> tuple[int, str, str]:
     return code, out, err
 
 
-def interactions_csv(tmp_path, rows: str, name: str = "r.csv"):
-    write_files(tmp_path, {name: "user_id,item_id,rating,timestamp\n" + rows})
-    return tmp_path / name
+@pytest.fixture
+def interactions_csv(write_files):
+    """``interactions_csv(folder, rows, name)``: a CSV of interactions, ``rows`` below a header."""
+
+    def write(tmp_path, rows: str, name: str = "r.csv"):
+        write_files(tmp_path, {name: "user_id,item_id,rating,timestamp\n" + rows})
+        return tmp_path / name
+
+    return write
 
 
 @pytest.mark.parametrize(
@@ -34,14 +39,16 @@ def interactions_csv(tmp_path, rows: str, name: str = "r.csv"):
     ],
     ids=["negative rating", "rating 1e308", "timestamp 1e23", "timestamp before 1900"],
 )
-def test_out_of_range_values_name_file_line_and_field(tmp_path, rows, line, field, message):
+def test_out_of_range_values_name_file_line_and_field(
+    tmp_path, rows, line, field, message, interactions_csv
+):
     path = interactions_csv(tmp_path, rows)
     with pytest.raises(InputError, match=message) as caught:
         table.load(path, kind="interactions", domain="shop")
     assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), line, field)
 
 
-def test_out_of_range_names_the_mapped_column(tmp_path):
+def test_out_of_range_names_the_mapped_column(tmp_path, write_files):
     write_files(tmp_path, {"r.csv": "member,product,stars\na,p1,-2\n"})
     with pytest.raises(InputError, match="out of range") as caught:
         table.load(
@@ -51,7 +58,7 @@ def test_out_of_range_names_the_mapped_column(tmp_path):
     assert (caught.value.line, caught.value.field) == (2, "stars")
 
 
-def test_recbole_and_movielens_check_the_same_bounds(tmp_path):
+def test_recbole_and_movielens_check_the_same_bounds(tmp_path, spoil, write_files):
     folder = spoil(tmp_path, "toy.inter", "u4\ti1\t-5\t105\n")
     with pytest.raises(InputError, match="out of range") as caught:
         recbole.load(folder)
@@ -66,7 +73,9 @@ def test_recbole_and_movielens_check_the_same_bounds(tmp_path):
     )
 
 
-def test_millisecond_timestamps_are_converted_with_a_counted_warning(tmp_path, capsys):
+def test_millisecond_timestamps_are_converted_with_a_counted_warning(
+    tmp_path, capsys, interactions_csv
+):
     path = interactions_csv(tmp_path, "a,p1,4,1577836800000\nb,p1,3,1577923200500\nc,p2,1,\n")
     report = LoadReport()
     graph = table.load(path, kind="interactions", domain="shop", report=report)
@@ -80,7 +89,7 @@ def test_millisecond_timestamps_are_converted_with_a_counted_warning(tmp_path, c
     assert "milliseconds" in out and ": 2" in out
 
 
-def test_mixed_seconds_and_milliseconds_are_an_error(tmp_path):
+def test_mixed_seconds_and_milliseconds_are_an_error(tmp_path, interactions_csv):
     path = interactions_csv(tmp_path, "a,p1,4,1577836800\nb,p1,3,1577923200500\n")
     with pytest.raises(InputError, match="out of range") as caught:
         table.load(path, kind="interactions")
@@ -98,7 +107,7 @@ def test_parquet_list_genres_are_read_as_lists(tmp_path):
     assert list(genres["m2"]) == [] and list(genres["m3"]) == []
 
 
-def test_empty_genres_separator_is_refused(tmp_path, capsys):
+def test_empty_genres_separator_is_refused(tmp_path, capsys, write_files):
     write_files(tmp_path, {"items.tsv": "item_id\tgenres\nb1\tSF|Epic\n"})
     with pytest.raises(InputError, match="may not be empty") as caught:
         table.load(tmp_path / "items.tsv", kind="items", genres_sep="")
@@ -118,14 +127,14 @@ def test_empty_genres_separator_is_refused(tmp_path, capsys):
     ],
     ids=["tsv", "quoted csv"],
 )
-def test_nul_in_an_id_is_refused(tmp_path, name, content, line, field):
+def test_nul_in_an_id_is_refused(tmp_path, name, content, line, field, write_files):
     write_files(tmp_path, {name: content})
     with pytest.raises(InputError, match="NUL") as caught:
         table.load(tmp_path / name, kind="interactions")
     assert (caught.value.line, caught.value.field) == (line, field)
 
 
-def test_nul_in_recbole_and_parquet_ids_is_refused(tmp_path):
+def test_nul_in_recbole_and_parquet_ids_is_refused(tmp_path, spoil):
     with pytest.raises(InputError, match="NUL") as caught:
         recbole.load(spoil(tmp_path, "toy.link", "i3\te\x003\n"))
     assert (caught.value.line, caught.value.field) == (5, "entity_id:token")
@@ -136,7 +145,7 @@ def test_nul_in_recbole_and_parquet_ids_is_refused(tmp_path):
     assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), 2, "user_id")
 
 
-def test_user_link_cycle_is_warned_and_counted(toy, tmp_path, capsys):
+def test_user_link_cycle_is_warned_and_counted(toy, tmp_path, capsys, write_files):
     links = write_files(tmp_path, {"links.tsv": "u1\tu2\nu2\tu1\n"})
     report = LoadReport()
     graph = recbole.load(toy, user_links=links / "links.tsv", report=report)
@@ -172,14 +181,14 @@ def test_domain_rule_that_keeps_nothing_is_an_error(toy, tmp_path, capsys):
     ("encoding", "message"),
     [("bogus-enc", "unknown text encoding 'bogus-enc'"), ("utf-16", "is not supported")],
 )
-def test_bad_encoding_is_a_clear_error(tmp_path, capsys, encoding, message):
+def test_bad_encoding_is_a_clear_error(tmp_path, capsys, encoding, message, interactions_csv):
     path = interactions_csv(tmp_path, "a,p1,4,1\n")
     code, _out, err = kgrec(capsys, "load", "table", path, "--encoding", encoding, "--dry-run")
     assert code == 2, err
     assert message in err and "--encoding" in err and "Traceback" not in err
 
 
-def test_bytes_not_in_the_given_encoding_name_the_line(tmp_path):
+def test_bytes_not_in_the_given_encoding_name_the_line(tmp_path, write_files):
     write_files(tmp_path, {"r.csv": b"user_id,item_id\nu1,i1\nu2,caf\xe9\n"})
     with pytest.raises(InputError, match="not ascii") as caught:
         table.load(tmp_path / "r.csv", kind="interactions", encoding="ascii")
@@ -188,7 +197,7 @@ def test_bytes_not_in_the_given_encoding_name_the_line(tmp_path):
     assert "café" in set(graph.interactions["item_uid"].str.split(":").str[1])
 
 
-def test_toy_dataset_still_loads_without_warnings(toy):
+def test_toy_dataset_still_loads_without_warnings(toy, toy_files):
     report = LoadReport()
     recbole.load(toy, report=report)
-    assert not report.warnings and len(TOY) == 5
+    assert not report.warnings and len(toy_files) == 5

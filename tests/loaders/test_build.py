@@ -7,10 +7,9 @@ import pytest
 from graph_schema.validate import validate_graph
 from kgrec.errors import InputError
 from loaders import LoadReport, merge_tables, recbole
-from tests.loaders.conftest import TOY, write_files
 
 
-def test_user_links_join_ids_into_one_user(toy, tmp_path):
+def test_user_links_join_ids_into_one_user(toy, tmp_path, write_files):
     links = write_files(tmp_path, {"links.tsv": "user_id\tsame_as\nu3\tu2\nx9\tu3\nu2\tu2\n"})
     report = LoadReport()
     graph = recbole.load(toy, user_links=links / "links.tsv", report=report)
@@ -25,21 +24,21 @@ def test_user_links_join_ids_into_one_user(toy, tmp_path):
     assert report.duplicates["users"] == 1  # u3's user row merged into u2's
 
 
-def test_user_links_cycle_picks_one_id(toy, tmp_path):
+def test_user_links_cycle_picks_one_id(toy, tmp_path, write_files):
     links = write_files(tmp_path, {"links.tsv": "u1\tu2\nu2\tu1\n"})  # no header
     graph = recbole.load(toy, user_links=links / "links.tsv")
     assert set(graph.users["user_id"]) == {"u1", "u3"}
 
 
-def test_user_links_with_an_empty_id_name_the_line(toy, tmp_path):
+def test_user_links_with_an_empty_id_name_the_line(toy, tmp_path, write_files):
     links = write_files(tmp_path, {"links.tsv": "user_id\tsame_as\nu1\tu2\nu3\t\n"})
     with pytest.raises(InputError, match="empty") as caught:
         recbole.load(toy, user_links=links / "links.tsv")
     assert (caught.value.line, caught.value.field) == (3, "same_as")
 
 
-def test_merge_tables_shares_users_and_keeps_domains_apart(toy, tmp_path):
-    other = dict(TOY)
+def test_merge_tables_shares_users_and_keeps_domains_apart(toy, tmp_path, toy_files, write_files):
+    other = toy_files
     other["toy.inter"] = "user_id:token\titem_id:token\trating:float\nu1\ti1\t1\nu9\ti2\t2\n"
     movies = recbole.load(toy, domain="movies")
     books = recbole.load(write_files(tmp_path / "b" / "toy", other), domain="books")

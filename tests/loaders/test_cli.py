@@ -9,16 +9,13 @@ import pytest
 
 from kgrec.cli import main
 from kgrec.store import open_store
-from tests.conftest import NEO4J_DATABASE, NEO4J_URI
-from tests.loaders.conftest import BAD_RECBOLE, TOY, spoil, write_files
-from tests.loaders.test_kg import NASTY
 
 
 @pytest.fixture(params=["local", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def store_uri(request, tmp_path) -> str:
     if request.param == "neo4j":
         request.getfixturevalue("neo4j_clean")
-        return NEO4J_URI
+        return request.getfixturevalue("neo4j_settings").uri
     return f"local:{tmp_path / 'store'}"
 
 
@@ -39,10 +36,17 @@ def assert_same(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame])
 
 
 @pytest.fixture
-def loaded(store_uri, tmp_path, capsys) -> tuple[str, dict[str, pd.DataFrame]]:
+def loaded(
+    store_uri, tmp_path, capsys, write_files, toy_files
+) -> tuple[str, dict[str, pd.DataFrame]]:
     """A store holding the toy dataset, and its snapshot."""
     code, _out, err = kgrec(
-        capsys, "load", "recbole", write_files(tmp_path / "base" / "toy", TOY), "--store", store_uri
+        capsys,
+        "load",
+        "recbole",
+        write_files(tmp_path / "base" / "toy", toy_files),
+        "--store",
+        store_uri,
     )
     assert code == 0, err
     before = snapshot(store_uri)
@@ -50,14 +54,8 @@ def loaded(store_uri, tmp_path, capsys) -> tuple[str, dict[str, pd.DataFrame]]:
     return store_uri, before
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "append", "line", "field", "message"),
-    [case[1:] for case in BAD_RECBOLE],
-    ids=[case[0] for case in BAD_RECBOLE],
-)
-def test_bad_input_leaves_the_store_as_it_was(
-    loaded, tmp_path, capsys, name, content, append, line, field, message
-):
+def test_bad_input_leaves_the_store_as_it_was(loaded, tmp_path, capsys, bad_recbole_case, spoil):
+    name, content, append, line, field, message = bad_recbole_case
     uri, before = loaded
     folder = spoil(tmp_path, name, content, append=append)
     code, _out, err = kgrec(capsys, "load", "recbole", folder, "--store", uri)
@@ -70,7 +68,7 @@ def test_bad_input_leaves_the_store_as_it_was(
     assert_same(before, snapshot(uri))
 
 
-def test_missing_files(loaded, tmp_path, capsys):
+def test_missing_files(loaded, tmp_path, capsys, write_files):
     uri, before = loaded
     triples = write_files(tmp_path, {"t.tsv": "a\tr\tb\n"}) / "t.tsv"
     for args, named in (
@@ -85,7 +83,7 @@ def test_missing_files(loaded, tmp_path, capsys):
     assert_same(before, snapshot(uri))
 
 
-def test_duplicate_rows_are_merged_and_counted(loaded, tmp_path, capsys):
+def test_duplicate_rows_are_merged_and_counted(loaded, tmp_path, capsys, spoil):
     uri, before = loaded
     folder = spoil(tmp_path, "toy.inter", "u1\ti1\t5\t100\nu1\ti1\t5\t100\n")
     code, out, err = kgrec(capsys, "load", "recbole", folder, "--store", uri)
@@ -97,43 +95,52 @@ def test_duplicate_rows_are_merged_and_counted(loaded, tmp_path, capsys):
     assert_same(before, snapshot(uri))  # the same graph: duplicates are one row
 
 
-def test_relation_names_are_stored_verbatim_and_inject_nothing(loaded, tmp_path, capsys):
+def test_relation_names_are_stored_verbatim_and_inject_nothing(
+    loaded, tmp_path, capsys, write_files, nasty_relations
+):
     uri, before = loaded
     lines = ["head,relation,tail"] + [
-        f'p1,"{name.replace(chr(34), chr(34) * 2)}",x{i}' for i, name in enumerate(NASTY)
+        f'p1,"{name.replace(chr(34), chr(34) * 2)}",x{i}' for i, name in enumerate(nasty_relations)
     ]
     write_files(tmp_path, {"nasty.csv": "\n".join(lines) + "\n"})
     code, _out, err = kgrec(capsys, "load", "kg", tmp_path / "nasty.csv", "--store", uri)
     assert code == 0, err
     after = snapshot(uri)
     relations = after["knowledge"].loc[after["knowledge"]["head_key"] == "p1", "relation"]
-    assert set(NASTY) <= set(relations)
-    assert len(after["knowledge"]) == len(before["knowledge"]) + len(NASTY)
+    assert set(nasty_relations) <= set(relations)
+    assert len(after["knowledge"]) == len(before["knowledge"]) + len(nasty_relations)
     assert len(after["users"]) == len(before["users"])  # nothing deleted, nothing else written
     assert set(after["entities"]["entity_id"]) == set(before["entities"]["entity_id"]) | {
-        f"x{i}" for i in range(len(NASTY))
+        f"x{i}" for i in range(len(nasty_relations))
     }
 
 
 @pytest.mark.neo4j
-def test_relation_names_create_no_labels_or_types_in_neo4j(neo4j_clean, tmp_path, capsys):
-    write_files(tmp_path, {"t.tsv": "".join(f"h\t{n}\tt\n" for n in NASTY if "\n" not in n)})
-    code, _out, err = kgrec(capsys, "load", "kg", tmp_path / "t.tsv", "--store", NEO4J_URI)
+def test_relation_names_create_no_labels_or_types_in_neo4j(
+    neo4j_clean, neo4j_settings, tmp_path, capsys, write_files, nasty_relations
+):
+    write_files(
+        tmp_path, {"t.tsv": "".join(f"h\t{n}\tt\n" for n in nasty_relations if "\n" not in n)}
+    )
+    code, _out, err = kgrec(capsys, "load", "kg", tmp_path / "t.tsv", "--store", neo4j_settings.uri)
     assert code == 0, err
 
     def values(query: str) -> set[str]:
-        return {r[0] for r in neo4j_clean.execute_query(query, database_=NEO4J_DATABASE).records}
+        return {
+            r[0]
+            for r in neo4j_clean.execute_query(query, database_=neo4j_settings.database).records
+        }
 
     assert values("MATCH (n) UNWIND labels(n) AS label RETURN DISTINCT label") == {"Entity"}
     assert values("MATCH ()-[r]->() RETURN DISTINCT type(r)") == {"RELATED"}
     tokens = values("CALL db.labels()") | values("CALL db.relationshipTypes()")
-    assert not [t for t in tokens for name in NASTY if name in t]  # never became a name
+    assert not [t for t in tokens for name in nasty_relations if name in t]  # never became a name
     stored = values("MATCH ()-[r:RELATED]->() RETURN r.relation")
-    assert stored == {n for n in NASTY if "\n" not in n}
+    assert stored == {n for n in nasty_relations if "\n" not in n}
 
 
-def test_several_loads_share_users(store_uri, tmp_path, capsys):
-    toy = write_files(tmp_path / "toy", TOY)
+def test_several_loads_share_users(store_uri, tmp_path, capsys, write_files, toy_files):
+    toy = write_files(tmp_path / "toy", toy_files)
     books = write_files(tmp_path, {"books.csv": "user_id,item_id,rating\nu1,b1,4\nu9,b2,5\n"})
     assert (
         kgrec(
@@ -162,10 +169,10 @@ def test_several_loads_share_users(store_uri, tmp_path, capsys):
     assert set(u1) == {"comedy:i1", "action:i2", "books:b1"}
 
 
-def test_summary_and_dry_run(tmp_path, capsys, monkeypatch):
+def test_summary_and_dry_run(tmp_path, capsys, monkeypatch, write_files, toy_files):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NEO4J_URI", raising=False)
-    toy = write_files(tmp_path / "toy", TOY)
+    toy = write_files(tmp_path / "toy", toy_files)
     code, out, err = kgrec(
         capsys, "load", "recbole", toy, "--domain-rule", "ml1m-action-comedy", "--dry-run"
     )
@@ -178,8 +185,8 @@ def test_summary_and_dry_run(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "kgrec-store" / "manifest.json").is_file()  # the default store
 
 
-def test_bad_options(tmp_path, capsys):
-    toy = write_files(tmp_path / "toy", TOY)
+def test_bad_options(tmp_path, capsys, write_files, toy_files):
+    toy = write_files(tmp_path / "toy", toy_files)
     code, _out, err = kgrec(capsys, "load", "recbole", toy, "--domain-rule", "nope", "--dry-run")
     assert code == 2 and "no domain rule named 'nope'" in err
     with pytest.raises(SystemExit):

@@ -6,13 +6,9 @@ import pytest
 
 from kgrec.errors import InputError
 from loaders import LoadReport, kg
-from tests.loaders.conftest import write_files
-
-# Relation names that would break Cypher if they were ever spliced into it.
-NASTY = ["a`b", "it's", 'say "x"', "two\nlines", "x]->(n) DETACH DELETE n //"]
 
 
-def test_headerless_triples_with_links(tmp_path):
+def test_headerless_triples_with_links(tmp_path, write_files):
     write_files(
         tmp_path,
         {"t.tsv": "e1\tfilm.film.actor\tp1\np1\tpeople.person.spouse\tp2\n", "l.tsv": "10\te1\n"},
@@ -26,7 +22,7 @@ def test_headerless_triples_with_links(tmp_path):
     assert set(graph.entities["entity_id"]) == {"p1", "p2"}
 
 
-def test_triples_alone_are_entities(tmp_path):
+def test_triples_alone_are_entities(tmp_path, write_files):
     write_files(tmp_path, {"t.tsv": "head\trelation\ttail\na\tr\tb\na\tr\tb\n"})
     report = LoadReport()
     graph = kg.load(tmp_path / "t.tsv", report=report)
@@ -34,23 +30,25 @@ def test_triples_alone_are_entities(tmp_path):
     assert graph.items.empty and graph.domains.empty
 
 
-def test_relation_names_are_kept_verbatim(tmp_path):
+def test_relation_names_are_kept_verbatim(tmp_path, nasty_relations, write_files):
     lines = ["head,relation,tail"]
-    for i, name in enumerate(NASTY):
+    for i, name in enumerate(nasty_relations):
         quoted = '"' + name.replace('"', '""') + '"'
         lines.append(f"h{i},{quoted},t{i}")
     write_files(tmp_path, {"t.csv": "\n".join(lines) + "\n"})
     graph = kg.load(tmp_path / "t.csv")
-    assert graph.knowledge["relation"].tolist() == NASTY
+    assert graph.knowledge["relation"].tolist() == nasty_relations
 
 
-def test_tab_separated_relations_keep_quotes_and_backticks(tmp_path):
-    write_files(tmp_path, {"t.tsv": "".join(f"h\t{n}\tt\n" for n in NASTY if "\n" not in n)})
+def test_tab_separated_relations_keep_quotes_and_backticks(tmp_path, write_files, nasty_relations):
+    write_files(
+        tmp_path, {"t.tsv": "".join(f"h\t{n}\tt\n" for n in nasty_relations if "\n" not in n)}
+    )
     graph = kg.load(tmp_path / "t.tsv")
-    assert graph.knowledge["relation"].tolist() == [n for n in NASTY if "\n" not in n]
+    assert graph.knowledge["relation"].tolist() == [n for n in nasty_relations if "\n" not in n]
 
 
-def test_link_with_an_empty_entity_names_the_line(tmp_path):
+def test_link_with_an_empty_entity_names_the_line(tmp_path, write_files):
     write_files(tmp_path, {"t.tsv": "a\tr\tb\n", "l.tsv": "item_id\tentity_id\n1\ta\n2\t\n"})
     with pytest.raises(InputError, match="empty") as caught:
         kg.load(tmp_path / "t.tsv", links=tmp_path / "l.tsv")

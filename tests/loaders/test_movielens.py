@@ -7,7 +7,6 @@ import pytest
 
 from kgrec.errors import InputError
 from loaders import LoadReport, movielens, named_rule
-from tests.loaders.conftest import write_files
 
 FLAGS = ["0"] * 19
 
@@ -42,7 +41,7 @@ ML1M = {
 }
 
 
-def test_ml100k_layout(tmp_path):
+def test_ml100k_layout(tmp_path, write_files):
     folder = write_files(tmp_path / "ml-100k", ML100K)
     assert movielens.detect(folder) == "ml-100k"
     graph = movielens.load(folder)
@@ -59,14 +58,14 @@ def test_ml100k_layout(tmp_path):
     assert users.loc["2", "occupation"] == "other" and users.loc["1", "zip_code"] == "85711"
 
 
-def test_ml100k_genre_names_come_from_u_genre(tmp_path):
+def test_ml100k_genre_names_come_from_u_genre(tmp_path, write_files):
     files = dict(ML100K)
     files["u.genre"] = "".join(f"g{i}|{i}\n" for i in range(19)) + "\n"
     graph = movielens.load(write_files(tmp_path / "ml", files))
     assert graph.items.set_index("item_id").loc["10", "genres"] == ["g3", "g5"]
 
 
-def test_ml100k_bad_genre_flag_names_line_and_genre(tmp_path):
+def test_ml100k_bad_genre_flag_names_line_and_genre(tmp_path, write_files):
     files = dict(ML100K)
     bad = flags(0)[:-1] + "x"
     files["u.item"] = ML100K["u.item"].replace(
@@ -77,7 +76,7 @@ def test_ml100k_bad_genre_flag_names_line_and_genre(tmp_path):
     assert (caught.value.line, caught.value.field) == (3, "Western")
 
 
-def test_ml1m_layout_and_rule(tmp_path):
+def test_ml1m_layout_and_rule(tmp_path, write_files):
     folder = write_files(tmp_path / "ml-1m", ML1M)
     assert movielens.detect(folder) == "ml-1m"
     report = LoadReport()
@@ -91,13 +90,13 @@ def test_ml1m_layout_and_rule(tmp_path):
     assert graph.users.set_index("user_id").loc["1", "zip_code"] == "48067"
 
 
-def test_ml1m_ratings_only_creates_items(tmp_path):
+def test_ml1m_ratings_only_creates_items(tmp_path, write_files):
     folder = write_files(tmp_path / "ml-1m", {"ratings.dat": ML1M["ratings.dat"]})
     graph = movielens.load(folder, domain="films")
     assert set(graph.items["uid"]) == {"films:1", "films:2", "films:3"}
 
 
-def test_ml1m_wrong_number_of_fields(tmp_path):
+def test_ml1m_wrong_number_of_fields(tmp_path, write_files):
     files = dict(ML1M)
     files["ratings.dat"] = ML1M["ratings.dat"] + "3::1::5\n"
     with pytest.raises(InputError, match="wrong number of fields") as caught:

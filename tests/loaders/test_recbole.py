@@ -8,7 +8,6 @@ import pytest
 from graph_schema.validate import validate_graph
 from kgrec.errors import InputError
 from loaders import LoadReport, named_rule, recbole
-from tests.loaders.conftest import BAD_RECBOLE, TOY, spoil, write_files
 
 
 def rows(df: pd.DataFrame, columns: list[str]) -> set[tuple]:
@@ -76,8 +75,8 @@ def test_named_rule_splits_items_and_leaves_out_the_rest(toy):
     assert "left out by the domain rule" in report.summary()
 
 
-def test_duplicate_rows_are_merged_and_counted(tmp_path):
-    files = dict(TOY)
+def test_duplicate_rows_are_merged_and_counted(tmp_path, toy_files, write_files):
+    files = toy_files
     files["toy.inter"] += "u1\ti1\t5\t100\nu1\ti2\t4\t\n"  # an exact repeat; a re-rating
     report = LoadReport()
     graph = recbole.load(write_files(tmp_path / "toy", files), report=report)
@@ -89,24 +88,24 @@ def test_duplicate_rows_are_merged_and_counted(tmp_path):
     assert "duplicates merged" in report.summary()
 
 
-def test_without_item_file_items_come_from_interactions_and_links(tmp_path):
-    files = {k: v for k, v in TOY.items() if k != "toy.item"}
+def test_without_item_file_items_come_from_interactions_and_links(tmp_path, write_files, toy_files):
+    files = {k: v for k, v in toy_files.items() if k != "toy.item"}
     files["toy.link"] += "i9\te9\n"
     graph = recbole.load(write_files(tmp_path / "toy", files))
     assert set(graph.items["item_id"]) == {"i1", "i2", "i3", "i4", "i9"}
     assert graph.items["title"].isna().all()
 
 
-def test_domain_rule_needs_item_genres(tmp_path):
-    files = {k: v for k, v in TOY.items() if k != "toy.item"}
+def test_domain_rule_needs_item_genres(tmp_path, write_files, toy_files):
+    files = {k: v for k, v in toy_files.items() if k != "toy.item"}
     with pytest.raises(InputError, match="genres"):
         recbole.load(
             write_files(tmp_path / "toy", files), domain_rule=named_rule("ml1m-action-comedy")
         )
 
 
-def test_an_entity_linked_to_two_items_is_an_error(tmp_path):
-    files = dict(TOY)
+def test_an_entity_linked_to_two_items_is_an_error(tmp_path, toy_files, write_files):
+    files = toy_files
     files["toy.link"] += "i3\te1\n"
     with pytest.raises(InputError, match="second item") as caught:
         recbole.load(write_files(tmp_path / "toy", files))
@@ -120,20 +119,18 @@ def test_an_entity_linked_to_two_items_is_an_error(tmp_path):
         ("toy.item", "item_id:token\ttwo words:token\n", "two words"),
     ],
 )
-def test_header_types_and_attribute_names_are_checked(tmp_path, name, header, field):
-    files = dict(TOY)
+def test_header_types_and_attribute_names_are_checked(
+    tmp_path, name, header, field, toy_files, write_files
+):
+    files = toy_files
     files[name] = header + "u1\ti1\n"
     with pytest.raises(InputError) as caught:
         recbole.load(write_files(tmp_path / "toy", files))
     assert (caught.value.line, caught.value.field) == (1, field)
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "append", "line", "field", "message"),
-    [case[1:] for case in BAD_RECBOLE],
-    ids=[case[0] for case in BAD_RECBOLE],
-)
-def test_bad_files_name_file_line_and_field(tmp_path, name, content, append, line, field, message):
+def test_bad_files_name_file_line_and_field(tmp_path, bad_recbole_case, spoil):
+    name, content, append, line, field, message = bad_recbole_case
     folder = spoil(tmp_path, name, content, append=append)
     with pytest.raises(InputError, match=message) as caught:
         recbole.load(folder)
@@ -180,8 +177,8 @@ def test_real_ml1m_action_comedy_partition(datasets):
     assert graph.items.set_index("uid").loc["comedy:Toy Story (1995)", "year"] == 1995
 
 
-def test_a_column_named_twice_with_two_types(tmp_path):
-    files = dict(TOY)
+def test_a_column_named_twice_with_two_types(tmp_path, toy_files, write_files):
+    files = toy_files
     files["toy.inter"] = "user_id:token\titem_id:token\tuser_id:float\nu1\ti1\t1\n"
     with pytest.raises(InputError, match="twice") as caught:
         recbole.load(write_files(tmp_path / "toy", files))

@@ -7,10 +7,9 @@ import pytest
 
 from kgrec.errors import InputError
 from loaders import LoadReport, table
-from tests.loaders.conftest import write_files
 
 
-def test_csv_interactions_with_mapped_columns_and_iso_dates(tmp_path):
+def test_csv_interactions_with_mapped_columns_and_iso_dates(tmp_path, write_files):
     write_files(
         tmp_path,
         {
@@ -38,7 +37,7 @@ def test_csv_interactions_with_mapped_columns_and_iso_dates(tmp_path):
     assert set(graph.items["uid"]) == {"shop:p1"} and set(graph.users["user_id"]) == {"a", "b"}
 
 
-def test_tsv_items_keep_attributes_and_split_genres(tmp_path):
+def test_tsv_items_keep_attributes_and_split_genres(tmp_path, write_files):
     write_files(
         tmp_path,
         {"items.tsv": "item_id\ttitle\tyear\tgenres\tpages\nb1\tDune\t1965\tSF|Epic\t412\n"},
@@ -66,14 +65,14 @@ def test_parquet_users_and_row_numbers(tmp_path):
     assert graph.users["age"].tolist() == [30, 40]
 
 
-def test_explicit_column_must_exist(tmp_path):
+def test_explicit_column_must_exist(tmp_path, write_files):
     write_files(tmp_path, {"r.csv": "user_id,item_id\na,b\n"})
     with pytest.raises(InputError, match="--rating-col") as caught:
         table.load(tmp_path / "r.csv", kind="interactions", rating_col="stars")
     assert (caught.value.line, caught.value.field) == (1, "stars")
 
 
-def test_non_numeric_rating_and_bad_timestamp(tmp_path):
+def test_non_numeric_rating_and_bad_timestamp(tmp_path, write_files):
     write_files(tmp_path, {"r.csv": "user_id,item_id,rating,timestamp\na,b,4,1\nc,d,good,2\n"})
     with pytest.raises(InputError, match="not a number") as caught:
         table.load(tmp_path / "r.csv", kind="interactions")
@@ -84,7 +83,7 @@ def test_non_numeric_rating_and_bad_timestamp(tmp_path):
     assert (caught.value.line, caught.value.field) == (3, "timestamp")
 
 
-def test_clashing_and_unsafe_attribute_names(tmp_path):
+def test_clashing_and_unsafe_attribute_names(tmp_path, write_files):
     write_files(tmp_path, {"i.csv": "item_id,domain\na,x\n", "j.csv": "item_id,Zip Code\na,x\n"})
     with pytest.raises(InputError, match="taken") as caught:
         table.load(tmp_path / "i.csv", kind="items")

@@ -63,6 +63,12 @@ def toy_tables() -> GraphTables:
 
 
 @pytest.fixture
+def toy_interactions() -> dict[str, list[str]]:
+    """The toy graph's interactions, user -> item uids (a copy)."""
+    return {user: list(items) for user, items in INTERACTIONS.items()}
+
+
+@pytest.fixture
 def toy_graph() -> Data:
     """The toy graph's homogeneous view: both domains, knowledge, text on 6 of the 8 items."""
     tables = toy_tables()

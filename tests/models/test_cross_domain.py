@@ -6,8 +6,6 @@ import torch.nn.functional as F
 
 from kgrec.models import CrossDomainRecommender
 
-from .conftest import INTERACTIONS
-
 TARGET = 1  # comedy
 
 
@@ -26,8 +24,10 @@ def _model(graph, **kwargs) -> CrossDomainRecommender:
     ).eval()
 
 
-def test_a_user_without_target_history_gets_finite_varied_target_scores(toy_graph):
-    cold = sorted(INTERACTIONS).index("u4")  # action films only
+def test_a_user_without_target_history_gets_finite_varied_target_scores(
+    toy_graph, toy_interactions
+):
+    cold = sorted(toy_interactions).index("u4")  # action films only
     model = _model(toy_graph)
     user_emb, item_emb = model.split(model(toy_graph.edge_index, toy_graph.edge_type))
     scores = user_emb[cold] @ item_emb[toy_graph.item_domain == TARGET].T
