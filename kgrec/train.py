@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -134,6 +134,7 @@ def fit(
     checkpoint: Path | None = None,
     resume: bool = False,
     progress: bool = True,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_pairs`` (``[2, N]`` user, item), propagating over ``graph``.
 
@@ -143,6 +144,11 @@ def fit(
     With ``checkpoint``, the training state (model, optimizer, epoch, best metric and state,
     sampler RNG) is saved after every epoch; ``resume`` continues from it, giving the same
     result as an uninterrupted run. A model without trainable parameters is only validated.
+
+    ``on_epoch(epoch, metric)`` is called after each epoch (and its checkpoint) with the
+    epoch's validation NDCG@20, e.g. to report it to a hyperparameter search; an exception
+    it raises (say, "prune this trial") stops training and propagates, the model left in
+    that epoch's state.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if value <= 0:
@@ -202,6 +208,12 @@ def fit(
         bar.set_postfix(loss=f"{loss:.4f}", **{VALID_METRIC: f"{metric:.4f}"})
         if checkpoint is not None:
             _save(checkpoint, state, model, optimizer, generator)
+        if on_epoch is not None:
+            try:
+                on_epoch(epoch, metric)
+            except BaseException:
+                bar.close()
+                raise
     bar.close()
     model.load_state_dict(state.best_state)
     return FitResult(
