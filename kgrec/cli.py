@@ -23,6 +23,7 @@ COMMANDS = {
     "split": ("split", "make a protocol's seeded split and write its split files"),
     "train": ("train", "train a model on a split, write metrics and a checkpoint"),
     "evaluate": ("train", "re-score a trained run and print its table"),
+    "tune": ("tune", "search training settings on the validation split (Optuna), resumably"),
     "recommend": ("recommend", "a trained run's top-K: publish into a store, show or export"),
     "explain": ("explain", "explain a recommendation: the best paths from a user to an item"),
     "download": ("download", "download public datasets in RecBole's atomic format"),

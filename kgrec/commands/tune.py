@@ -1,0 +1,136 @@
+"""``kgrec tune``: an argparse adapter over :func:`kgrec.tune.tune`.
+
+Its training options are ``kgrec train``'s own (taken from that parser, so the two never
+drift): given, an option is fixed for every trial; not given, it takes train's default unless
+it is searched. Defaults of the tune's own options are :func:`kgrec.tune.tune`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import inspect
+from pathlib import Path
+
+from kgrec.commands.options import (
+    add_data_options,
+    add_split_options,
+    add_threads_option,
+    add_train_fraction_option,
+)
+from kgrec.experiment import MODELS, TRAIN_DEFAULTS
+from kgrec.tune import BEST_FILE, DEFAULT_RANGES, STUDY_FILE, parse_space, tune
+
+TUNE_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(tune).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+# kgrec train's options that tune sets up itself, or that are not settings of a trial
+OWN = ("help", "model", "out", "resume", "threads")
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    # the data and split options, and the training options given (the others are absent)
+    options = {name: getattr(args, name) for name in TRAIN_DEFAULTS if hasattr(args, name)}
+    result = tune(
+        args.model,
+        out=args.out,
+        space=parse_space(args.search) if args.search else None,
+        trials=args.trials,
+        timeout=args.timeout,
+        pruning=args.pruning,
+        prune_warmup=args.prune_warmup,
+        **options,
+    )
+    print()
+    print(result.table())
+    if result.best_trial is None:
+        print(f"\nno trial completed in {args.out}: nothing to report")
+        return 1
+    print(
+        f"\nbest valid ndcg@20 {result.best_value:.4f} (trial {result.best_trial.number}); "
+        f"wrote {args.out / BEST_FILE}\ntrain it with:\n{result.command}"
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    ranges = ", ".join(f"{name}={param}" for name, param in DEFAULT_RANGES.items())
+    parser = subparsers.add_parser(
+        "tune",
+        description="Search training settings for the best validation NDCG@20 with Optuna "
+        "(TPE sampler, median pruning), never looking at the test split. The study is kept "
+        f"in TUNE/{STUDY_FILE}: run the same command again to continue it after a kill or "
+        "with a larger --trials. At the end it writes TUNE/best.json and prints every trial "
+        "and the `kgrec train` command that trains the best settings again.",
+        epilog=f"Default search space: those of {ranges} that the model and the objective "
+        "take. --search NAME=loguniform:LOW:HIGH | uniform:LOW:HIGH | int:LOW:HIGH | "
+        "choice:A,B,... replaces it, e.g. --search lr=loguniform:1e-4:1e-2 "
+        "--search reg_weight=choice:0,1e-4,1e-3 --search dim=choice:32,64,128.",
+    )
+    parser.add_argument("--model", required=True, choices=list(MODELS))
+    add_split_options(parser)
+    add_train_fraction_option(parser, default=TRAIN_DEFAULTS["train_fraction"])
+    add_data_options(parser)
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="TUNE", help="tune folder (the study)"
+    )
+    search = parser.add_argument_group("search")
+    search.add_argument(
+        "--search",
+        action="append",
+        metavar="NAME=SPEC",
+        help="an option to search and its range (repeat; default: the model's default space)",
+    )
+    search.add_argument(
+        "--trials",
+        type=int,
+        default=TUNE_DEFAULTS["trials"],
+        metavar="N",
+        help="trials the study ends with, across runs (default %(default)s)",
+    )
+    search.add_argument(
+        "--timeout",
+        type=float,
+        default=TUNE_DEFAULTS["timeout"],
+        metavar="SECONDS",
+        help="this run's time budget: no trial starts after it, the running one stops at its "
+        "epoch's end and runs again next time (default: none)",
+    )
+    search.add_argument(
+        "--pruning",
+        action=argparse.BooleanOptionalAction,
+        default=TUNE_DEFAULTS["pruning"],
+        help="stop a trial below the median of earlier trials at the same epoch (default on)",
+    )
+    search.add_argument(
+        "--prune-warmup",
+        type=int,
+        default=TUNE_DEFAULTS["prune_warmup"],
+        metavar="EPOCHS",
+        help="epochs every trial trains before it can be pruned (default %(default)s)",
+    )
+    fixed = parser.add_argument_group(
+        "training options (as kgrec train; given, fixed in every trial; not given, train's "
+        "default unless searched)"
+    )
+    taken = {action.dest for action in parser._actions}
+    for action in _train_parser()._actions:
+        if action.dest in OWN or action.dest in taken or action.dest not in TRAIN_DEFAULTS:
+            continue
+        option = copy.copy(action)
+        option.default = argparse.SUPPRESS
+        option.required = False
+        fixed._add_action(option)
+    add_threads_option(parser)
+    parser.set_defaults(func=run_tune)
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    """``kgrec train``'s parser, whose training options tune takes over."""
+    from kgrec.commands import train
+
+    subparsers = argparse.ArgumentParser().add_subparsers()
+    train.register(subparsers)
+    return subparsers.choices["train"]

@@ -1,0 +1,1007 @@
+"""Hyperparameter search on the validation split with Optuna: ``kgrec tune`` in the library.
+
+>>> from kgrec.tune import tune, LogUniform, Choice
+>>> result = tune(
+...     "lightgcn", protocol="ml100k-kg", data="datasets/ml-100k", out="tunes/lgcn",
+...     space={"lr": LogUniform(1e-4, 1e-2), "reg_weight": Choice([0.0, 1e-4, 1e-3])},
+...     trials=20,
+... )
+>>> result.best_params, result.best_value, result.command
+
+Each trial trains one model with :func:`kgrec.train.fit` on the experiment, which is read and
+split once per tune, and scores it by its best validation NDCG@20; the test split is never
+scored. A trial reports its best validation NDCG@20 so far after every epoch, and a median
+pruner stops a trial that is below the median of earlier trials at the same epoch (after
+``prune_warmup`` epochs, once :data:`PRUNE_STARTUP_TRIALS` trials have finished).
+
+The study lives in ``OUT/tune.sqlite`` (Optuna's SQLite storage, a fixed study name), so
+running the same call again continues it: ``trials`` is the budget across runs, not per run.
+A trial that was running when the process was killed (or interrupted, or stopped by the time
+budget) is marked failed, flagged ``interrupted``, not counted in the budget, and its
+settings are run again first. A study is continued only with the same model, search space
+and fixed settings. At the end ``OUT/best.json`` holds the best trial, its full settings and
+the ``kgrec train`` command that trains it again, with the same validation NDCG@20.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import inspect
+import json
+import logging
+import math
+import os
+import shlex
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from optuna.trial import FrozenTrial, TrialState
+
+from kgrec.errors import InputError
+from kgrec.experiment import (
+    BATCHING,
+    MODELS,
+    TRAIN_DEFAULTS,
+    Experiment,
+    build_run,
+    effective_rule,
+    load_experiment,
+    model_class,
+)
+from kgrec.experiment import _objective as build_objective  # train()'s own, so trials match
+from kgrec.objectives import OBJECTIVES
+from kgrec.train import VALID_METRIC, FullGraph, fit
+
+log = logging.getLogger(__name__)
+
+STUDY_FILE = "tune.sqlite"
+BEST_FILE = "best.json"
+LOCK_FILE = ".tune.lock"
+STUDY_NAME = "kgrec-tune"
+PRUNE_STARTUP_TRIALS = 3  # trials that finish before the pruner judges any other
+# train()'s arguments that are not settings of what is trained
+NOT_SETTINGS = ("out", "resume", "progress")
+# where the data and the split come from: fixed for a tune, never searched
+SOURCE = (
+    "data",
+    "store",
+    "protocol",
+    "split",
+    "seed",
+    "domain",
+    "domain_rule",
+    "target_domain",
+    "text_property",
+    "train_fraction",
+)
+NOT_SEARCHED = ("batching",)  # how an epoch is cut into batches, not what is learnt
+POSITIVE = ("epochs", "dim", "layers", "batch_size", "patience", "target_weight")
+
+
+# -- search spaces -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """A float drawn log-uniformly from ``[low, high]`` (``0 < low < high``)."""
+
+    low: float
+    high: float
+
+    def suggest(self, trial: optuna.Trial, name: str) -> float:
+        return trial.suggest_float(name, self.low, self.high, log=True)
+
+    def __contains__(self, value: Any) -> bool:
+        return _is_number(value) and self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        return f"loguniform:{_text(self.low)}:{_text(self.high)}"
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """A float drawn uniformly from ``[low, high]``."""
+
+    low: float
+    high: float
+
+    def suggest(self, trial: optuna.Trial, name: str) -> float:
+        return trial.suggest_float(name, self.low, self.high)
+
+    def __contains__(self, value: Any) -> bool:
+        return _is_number(value) and self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        return f"uniform:{_text(self.low)}:{_text(self.high)}"
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """A whole number drawn uniformly from ``low, low + 1, ..., high``."""
+
+    low: int
+    high: int
+
+    def suggest(self, trial: optuna.Trial, name: str) -> int:
+        return trial.suggest_int(name, self.low, self.high)
+
+    def __contains__(self, value: Any) -> bool:
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and self.low <= value <= self.high
+        )
+
+    def __str__(self) -> str:
+        return f"int:{self.low}:{self.high}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``values`` (numbers, booleans or names)."""
+
+    values: tuple[Any, ...]
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        object.__setattr__(self, "values", tuple(values))
+
+    def suggest(self, trial: optuna.Trial, name: str) -> Any:
+        return trial.suggest_categorical(name, self.values)
+
+    def __contains__(self, value: Any) -> bool:
+        return any(type(value) is type(v) and value == v for v in self.values)
+
+    def __str__(self) -> str:
+        return "choice:" + ",".join(_text(v) for v in self.values)
+
+
+Parameter = LogUniform | Uniform | IntRange | Choice
+
+# the range searched for an option when the caller names none; an option is in a model's
+# default space when the model (or the objective) takes it
+DEFAULT_RANGES: dict[str, Parameter] = {
+    "lr": LogUniform(1e-4, 1e-2),
+    "reg_weight": Choice([0.0, 1e-5, 1e-4, 1e-3]),
+    "dim": Choice([32, 64, 128]),
+    "layers": IntRange(1, 4),
+    "adversarial_weight": Choice([0.0, 0.01, 0.1]),
+    "temperature": LogUniform(0.05, 0.5),
+}
+
+
+def searchable() -> dict[str, type]:
+    """The options a search may vary (:func:`kgrec.experiment.train`'s training options) and
+    the type of each."""
+    kinds = {}
+    for name, default in TRAIN_DEFAULTS.items():
+        if name in SOURCE or name in NOT_SETTINGS or name in NOT_SEARCHED:
+            continue
+        if isinstance(default, bool | int | float | str):
+            kinds[name] = type(default)
+    return kinds
+
+
+def default_space(model: str, *, objective: str = TRAIN_DEFAULTS["objective"]) -> dict:
+    """The search space used when none is given: :data:`DEFAULT_RANGES` of the options that
+    ``model`` (its :class:`~kgrec.experiment.ModelSpec`) and ``objective`` take, and ``lr``."""
+    spec = _model(model)
+    takes = set(spec.options) | {"lr"}
+    if objective in OBJECTIVES:
+        takes |= set(inspect.signature(OBJECTIVES[objective]).parameters)
+    return {
+        name: param
+        for name, param in DEFAULT_RANGES.items()
+        if name in takes and name in TRAIN_DEFAULTS
+    }
+
+
+def parse_search(text: str) -> tuple[str, Parameter]:
+    """``NAME=KIND:ARGS`` (``--search``) as ``(name, parameter)``; KIND is one of
+    ``loguniform:LOW:HIGH``, ``uniform:LOW:HIGH``, ``int:LOW:HIGH``, ``choice:A,B,...``.
+    The name is checked here, the values in :func:`check_space`."""
+    name, sep, spec = text.partition("=")
+    name = name.strip().replace("-", "_")
+    where = f"--search {text!r}"
+    if not sep or not name:
+        raise InputError(
+            f"{where}: expected NAME=KIND:ARGS, e.g. lr=loguniform:1e-4:1e-2", field="--search"
+        )
+    kinds = searchable()
+    if name not in kinds:
+        raise InputError(
+            f"{where}: {name!r} is not an option that can be searched "
+            f"(options: {', '.join(sorted(kinds))})",
+            field="--search",
+        )
+    kind, _, args = spec.partition(":")
+    kind = kind.strip()
+    option = kinds[name]
+    if kind in ("loguniform", "uniform", "int"):
+        parts = args.split(":")
+        if len(parts) != 2:
+            raise InputError(f"{where}: {kind} takes LOW:HIGH", field="--search")
+        if kind == "int":
+            if option is not int:
+                raise InputError(
+                    f"{where}: int ranges are for whole-number options; {name} takes "
+                    f"{_KIND_NAMES.get(option, option.__name__)}: use "
+                    + ("loguniform, uniform or choice" if option is float else "choice"),
+                    field="--search",
+                )
+            low, high = (_parse_value(name, int, part, where) for part in parts)
+            return name, IntRange(low, high)
+        if option is not float:
+            raise InputError(
+                f"{where}: {name} takes "
+                + (
+                    "whole numbers; use int:LOW:HIGH or choice:A,B,..."
+                    if option is int
+                    else f"{_KIND_NAMES.get(option, option.__name__)}; use choice:A,B,..."
+                ),
+                field="--search",
+            )
+        low, high = (_parse_value(name, float, part, where) for part in parts)
+        return name, (LogUniform if kind == "loguniform" else Uniform)(low, high)
+    if kind == "choice":
+        values = [part.strip() for part in args.split(",")]
+        if not args.strip() or any(not part for part in values):
+            raise InputError(f"{where}: choice takes values separated by commas", field="--search")
+        return name, Choice([_parse_value(name, option, part, where) for part in values])
+    raise InputError(
+        f"{where}: unknown kind {kind!r} (kinds: loguniform:LOW:HIGH, uniform:LOW:HIGH, "
+        "int:LOW:HIGH, choice:A,B,...)",
+        field="--search",
+    )
+
+
+def parse_space(texts: Sequence[str]) -> dict[str, Parameter]:
+    """Several ``--search`` texts; an option searched twice is an error."""
+    space: dict[str, Parameter] = {}
+    for text in texts:
+        name, param = parse_search(text)
+        if name in space:
+            raise InputError(f"--search names {name} twice", field="--search")
+        space[name] = param
+    return space
+
+
+def check_space(model: str, space: Mapping[str, Parameter], *, objective: str | None) -> None:
+    """Raise :class:`InputError` naming the option when ``space`` cannot be searched for
+    ``model``: an unknown option, one the model does not take, bounds out of order or out of
+    the option's range, values of the wrong type. ``objective`` is the fixed objective
+    (None when it is searched)."""
+    kinds = searchable()
+    spec = _model(model)
+    model_options = {name for other in MODELS.values() for name in other.options}
+    if not space:
+        raise InputError("the search space is empty: name an option to search", field="--search")
+    for name, param in space.items():
+        where = f"--search {name}={param}"
+        if name not in kinds:
+            raise InputError(
+                f"{name!r} is not an option that can be searched "
+                f"(options: {', '.join(sorted(kinds))})",
+                field="--search",
+            )
+        if name in model_options and name not in spec.options:
+            users = [m for m, other in MODELS.items() if name in other.options]
+            raise InputError(
+                f"{where}: model {model} does not take {name} (models that do: {', '.join(users)})",
+                field="--search",
+            )
+        if objective is not None and name in _objective_options(objective):
+            raise InputError(
+                f"{where}: objective {objective} does not take {name} (objectives that do: "
+                f"{', '.join(_objectives_taking(name))})",
+                field="--search",
+            )
+        option = kinds[name]
+        if isinstance(param, LogUniform | Uniform | IntRange):
+            if isinstance(param, IntRange) and option is not int:
+                raise InputError(f"{where}: {name} is not a whole number", field="--search")
+            if not isinstance(param, IntRange) and option is not float:
+                raise InputError(f"{where}: {name} takes int or choice", field="--search")
+            if not _is_number(param.low) or not _is_number(param.high):
+                raise InputError(f"{where}: bounds must be numbers", field="--search")
+            if not param.low < param.high:
+                raise InputError(
+                    f"{where}: LOW must be below HIGH, got {param.low} and {param.high}",
+                    field="--search",
+                )
+            if isinstance(param, LogUniform) and param.low <= 0:
+                raise InputError(
+                    f"{where}: a log-uniform range must start above 0, got {param.low} "
+                    "(for 0 and a few values, use choice)",
+                    field="--search",
+                )
+            bounds = (param.low, param.high)
+        elif isinstance(param, Choice):
+            if not param.values:
+                raise InputError(f"{where}: choice needs at least one value", field="--search")
+            if len(set(param.values)) != len(param.values):
+                raise InputError(f"{where}: a value is listed twice", field="--search")
+            for value in param.values:
+                if not _of_type(value, option):
+                    raise InputError(
+                        f"{where}: {value!r} is not a {option.__name__}", field="--search"
+                    )
+            bounds = param.values if option in (int, float) else ()
+            if name == "objective":
+                unknown = [v for v in param.values if v not in OBJECTIVES]
+                if unknown:
+                    raise InputError(
+                        f"{where}: unknown objective {unknown[0]!r} (objectives: "
+                        f"{', '.join(OBJECTIVES)})",
+                        field="--search",
+                    )
+        else:
+            raise InputError(
+                f"{name}: {param!r} is not a search range (LogUniform, Uniform, IntRange, Choice)",
+                field="--search",
+            )
+        for value in bounds:
+            if not math.isfinite(value) or value < 0 or (name in POSITIVE and value <= 0):
+                raise InputError(
+                    f"{where}: {name} must be {'positive' if name in POSITIVE else 'non-negative'}"
+                    f" and finite, got {value}",
+                    field="--search",
+                )
+
+
+# -- tuning --------------------------------------------------------------------------------
+
+
+@dataclass
+class TuneResult:
+    """A tune's outcome: its trials, and the best one (None when none completed)."""
+
+    folder: Path
+    trials: list[FrozenTrial]
+    settings: dict[str, Any]  # the fixed settings (train()'s arguments) of every trial
+    best_trial: FrozenTrial | None = None
+    best_settings: dict[str, Any] = field(default_factory=dict)
+    command: str | None = None  # `kgrec train ...` with the best settings
+
+    @property
+    def best_value(self) -> float | None:
+        return None if self.best_trial is None else self.best_trial.value
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return {} if self.best_trial is None else dict(self.best_trial.params)
+
+    def table(self) -> str:
+        """One line per trial: number, state, validation NDCG@20, epochs, seconds, settings."""
+        return trial_table(self.trials)
+
+
+class _OutOfTime(Exception):
+    """The time budget ran out during a trial."""
+
+
+def tune(
+    model: str,
+    *,
+    out: str | Path,
+    space: Mapping[str, Parameter] | None = None,
+    trials: int = 20,
+    timeout: float | None = None,
+    pruning: bool = True,
+    prune_warmup: int = 10,
+    data: str | Path | None = None,
+    store: str | None = None,
+    protocol: str | None = None,
+    split: str | Path | None = None,
+    seed: int = 0,
+    domain: str | None = None,
+    domain_rule: str | None = None,
+    target_domain: str | None = None,
+    text_property: str = TRAIN_DEFAULTS["text_property"],
+    train_fraction: float = 1.0,
+    progress: bool = True,
+    **fixed: Any,
+) -> TuneResult:
+    """Search ``space`` for the settings of ``model`` with the best validation NDCG@20.
+
+    ``space`` maps options of :func:`kgrec.experiment.train` to ranges (:class:`LogUniform`,
+    :class:`Uniform`, :class:`IntRange`, :class:`Choice`); default :func:`default_space`.
+    The data and split options are :func:`~kgrec.experiment.train`'s; ``fixed`` are its other
+    options (``objective``, ``epochs``, ``dim``, ...), the same in every trial, defaults
+    :data:`~kgrec.experiment.TRAIN_DEFAULTS`. ``trials`` is the number of trials the study
+    ends with (across runs; a trial counts once it completes, is pruned or fails with an
+    error); ``timeout`` the seconds this call may run (none: no limit): no trial starts after
+    it, and the trial running then stops at the end of its epoch and runs again on the next
+    call. ``pruning`` turns the median pruner on, judging from epoch ``prune_warmup`` on.
+    The study is in ``out`` (see the module's documentation); with ``progress`` a line is
+    printed per finished trial.
+    """
+    out = Path(out)
+    spec = _model(model)
+    for name, value in (("trials", trials), ("prune_warmup", prune_warmup)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise InputError(f"{name} must be a positive integer, got {value!r}", field=name)
+    if timeout is not None and not (_is_number(timeout) and timeout > 0):
+        raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    allowed = set(TRAIN_DEFAULTS) - set(SOURCE) - set(NOT_SETTINGS)
+    unknown = sorted(set(fixed) - allowed)
+    if unknown:
+        raise InputError(
+            f"tune() got {unknown[0]!r}, which is not an option of kgrec.experiment.train "
+            f"(options: {', '.join(sorted(allowed))})",
+            field=unknown[0],
+        )
+    objective = fixed.get("objective", TRAIN_DEFAULTS["objective"])
+    if space is None:
+        space = default_space(model, objective=objective)
+    space = dict(space)
+    both = sorted(set(space) & set(fixed))
+    if both:
+        raise InputError(
+            f"{both[0]} is both searched and fixed: search it or give its value, not both",
+            field=both[0],
+        )
+    check_space(model, space, objective=None if "objective" in space else objective)
+
+    settings = {name: TRAIN_DEFAULTS[name] for name in sorted(allowed) if name not in space}
+    settings.update(fixed)
+    _check_settings(model, settings)
+    settings.update(
+        data=str(Path(data).resolve()) if data is not None else None,
+        store=store,
+        protocol=protocol,
+        split=str(Path(split).resolve()) if split is not None else None,
+        seed=seed,
+        domain=domain,
+        domain_rule=effective_rule(protocol, Path(data) if data else None, domain, domain_rule),
+        target_domain=target_domain,
+        text_property=text_property if spec.text and store else None,
+        train_fraction=train_fraction,
+    )
+    for name, param in space.items():  # each end of each range, checked as a trial is
+        probes = param.values if isinstance(param, Choice) else (param.low, param.high)
+        for value in probes:
+            try:
+                _check_settings(model, {**settings, **_defaults_in(space), name: value})
+            except InputError as exc:
+                raise InputError(f"--search {name}={param}: {exc}", field="--search") from None
+    if data is None and store is None:
+        raise InputError("give data (a RecBole folder) or store (a store URI)", field="--data")
+    if protocol is None and split is None:
+        raise InputError("give --protocol NAME or --split DIR", field="--protocol")
+
+    _check_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _lock(out), _optuna_quiet():
+        study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
+        _check_study(study, model, settings, space, path=out / STUDY_FILE)
+        experiment = load_experiment(
+            data=Path(data) if data is not None else None,
+            store=store,
+            protocol=protocol,
+            split_dir=Path(split) if split is not None else None,
+            seed=seed,
+            domain=domain,
+            domain_rule=settings["domain_rule"],
+            target_domain=target_domain,
+            text_property=settings["text_property"],
+            train_fraction=train_fraction,
+        )
+        net, _, _ = build_run(experiment, {"model": model, **settings})
+        if not any(p.requires_grad for p in net.parameters()):
+            raise InputError(
+                f"model {model} has nothing to train, so nothing to tune", field="--model"
+            )
+        _requeue_interrupted(study, storage, progress=progress)
+        if not study.trials:
+            defaults = _defaults_in(space)
+            if len(defaults) == len(space):  # train()'s defaults first, where they lie in the space
+                study.enqueue_trial(defaults)
+        study.sampler = optuna.samplers.TPESampler(
+            seed=int(np.random.SeedSequence([seed, len(study.trials)]).generate_state(1)[0]),
+            n_startup_trials=max(3, min(10, trials // 3)),
+        )
+        remaining = trials - _counted(study)
+        if remaining <= 0:
+            if progress:
+                print(f"the study has its {_counted(study)} trials: nothing to run")
+        else:
+            if progress:
+                print(
+                    f"tuning {model}: {remaining} trial(s) to run of {trials}"
+                    + (f", at most {timeout:g} s" if timeout else "")
+                    + f"; study in {out / STUDY_FILE}"
+                )
+            objective_fn = _Objective(
+                study,
+                experiment,
+                model,
+                settings,
+                space,
+                pruning=pruning,
+                deadline=None if timeout is None else time.monotonic() + timeout,
+            )
+            study.optimize(
+                objective_fn,
+                n_trials=remaining,
+                timeout=timeout,
+                catch=(FloatingPointError, InputError, _OutOfTime),
+                callbacks=[_Progress()] if progress else None,
+            )
+        result = _result(out, study, model, settings)
+    if result.best_trial is not None:
+        _write_best(out / BEST_FILE, result)
+    return result
+
+
+def train_command(
+    model: str, settings: Mapping[str, Any], *, out: str | Path, threads: int | None = None
+) -> str:
+    """The ``kgrec train`` command with ``settings`` (:func:`kgrec.experiment.train`'s
+    arguments), every option written out; each argument is the option of the same name."""
+    words = ["kgrec", "train", "--model", model]
+    for name in ("protocol", "split", "seed", "data", "store"):
+        if settings.get(name) is not None:
+            words += [_flag(name), str(settings[name])]
+    words += ["--out", str(out)]
+    for name, value in settings.items():
+        if name in ("model", "protocol", "split", "seed", "data", "store") or value is None:
+            continue
+        if isinstance(value, bool):
+            words.append(_flag(name) if value else "--no-" + name.replace("_", "-"))
+        else:
+            words += [_flag(name), _text(value)]
+    if threads is not None:
+        words += ["--threads", str(threads)]
+    return shlex.join(words)
+
+
+def trial_table(trials: Sequence[FrozenTrial]) -> str:
+    """Trials as an aligned text table."""
+    rows = [("trial", "state", VALID_METRIC, "epochs", "seconds", "settings")]
+    for trial in trials:
+        state = trial.state.name.lower()
+        if trial.user_attrs.get("interrupted"):
+            state += f" ({trial.user_attrs['interrupted']})"
+        elif trial.state == TrialState.FAIL and trial.user_attrs.get("error"):
+            state += f" ({trial.user_attrs['error']})"
+        value = trial.value
+        if value is None and trial.intermediate_values:
+            value = max(trial.intermediate_values.values())
+        seconds = trial.user_attrs.get("seconds")
+        rows.append(
+            (
+                str(trial.number),
+                state,
+                "-" if value is None else f"{value:.4f}",
+                str(trial.user_attrs.get("epochs", "-")),
+                "-" if seconds is None else f"{seconds:.1f}",
+                _params_text(trial.params),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True))
+        + "  "
+        + row[5]
+        for row in rows
+    )
+
+
+# -- trials --------------------------------------------------------------------------------
+
+
+class _Objective:
+    """One trial: train with the trial's settings, return the best validation NDCG@20."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        experiment: Experiment,
+        model: str,
+        settings: dict[str, Any],
+        space: dict[str, Parameter],
+        *,
+        pruning: bool,
+        deadline: float | None,
+    ) -> None:
+        self.study, self.experiment, self.model = study, experiment, model
+        self.settings, self.space = settings, space
+        self.pruning, self.deadline = pruning, deadline
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = {name: param.suggest(trial, name) for name, param in self.space.items()}
+        settings = {"model": self.model, **self.settings, **params}
+        best, epochs = -math.inf, 0
+        started = time.perf_counter()
+
+        def on_epoch(epoch: int, metric: float) -> None:
+            nonlocal best, epochs
+            best, epochs = max(best, metric), epoch
+            trial.report(best, epoch)
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise _OutOfTime(f"the time budget ran out at epoch {epoch}")
+            if self.pruning and trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        try:
+            _check_settings(self.model, settings)
+            net, graph, pairs = build_run(self.experiment, settings)
+            result = fit(
+                net,
+                graph,
+                self.experiment.split,
+                pairs,
+                epochs=settings["epochs"],
+                lr=settings["lr"],
+                batch_size=settings["batch_size"],
+                patience=settings["patience"],
+                target_weight=settings["target_weight"],
+                seed=settings["seed"],
+                objective=objective_for(settings, graph),
+                epoch_strategy=_epoch_strategy(settings["batching"]),
+                progress=False,
+                on_epoch=on_epoch,
+            )
+        except (_OutOfTime, KeyboardInterrupt) as exc:
+            reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
+            trial.set_user_attr("interrupted", reason)
+            self.study.enqueue_trial(trial.params)  # runs again first on the next call
+            raise
+        except (FloatingPointError, InputError) as exc:
+            trial.set_user_attr("error", str(exc).split(";")[0])
+            raise
+        finally:
+            trial.set_user_attr("epochs", epochs)
+            trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        return result.best_metric
+
+
+def objective_for(settings: Mapping[str, Any], graph=None):
+    """The objective :func:`kgrec.experiment.train` builds from ``settings`` (its arguments),
+    for a message ``graph`` (None: only to check the settings)."""
+    options = {k: v for k, v in settings.items() if k not in ("objective", "model")}
+    if graph is not None:
+        options["item_domain"] = graph.item_domain
+    try:
+        return build_objective(settings["objective"], **options)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--objective") from None
+
+
+def _epoch_strategy(batching: str):
+    if batching == "neighbor":
+        from kgrec.sampling import NeighborSampling
+
+        return NeighborSampling()
+    return FullGraph()
+
+
+class _Progress:
+    """One line per finished trial."""
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        value = "-" if trial.value is None else f"{trial.value:.4f}"
+        state = trial.state.name.lower()
+        reason = trial.user_attrs.get("interrupted") or trial.user_attrs.get("error")
+        try:
+            best = f"best {study.best_value:.4f} (trial {study.best_trial.number})"
+        except ValueError:
+            best = "no trial completed yet"
+        print(
+            f"trial {trial.number} {state}{f' ({reason})' if reason else ''}: "
+            f"{VALID_METRIC} {value}, {trial.user_attrs.get('epochs', 0)} epochs, "
+            f"{trial.user_attrs.get('seconds', 0):.1f} s; {best}; {_params_text(trial.params)}",
+            flush=True,
+        )
+
+
+# -- the study -----------------------------------------------------------------------------
+
+
+def _open_study(
+    out: Path, *, pruning: bool, prune_warmup: int
+) -> tuple[optuna.Study, optuna.storages.RDBStorage]:
+    pruner = (
+        optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNE_STARTUP_TRIALS, n_warmup_steps=prune_warmup
+        )
+        if pruning
+        else optuna.pruners.NopPruner()
+    )
+    storage = optuna.storages.RDBStorage(f"sqlite:///{(out / STUDY_FILE).resolve()}")
+    study = optuna.create_study(
+        storage=storage,
+        study_name=STUDY_NAME,
+        direction="maximize",
+        load_if_exists=True,
+        pruner=pruner,
+    )
+    return study, storage
+
+
+def _check_study(
+    study: optuna.Study,
+    model: str,
+    settings: dict[str, Any],
+    space: dict[str, Parameter],
+    *,
+    path: Path,
+) -> None:
+    """Record what the study searches, or refuse to continue one that searched otherwise."""
+    ours = {
+        "model": model,
+        "settings": {name: _jsonable(value) for name, value in settings.items()},
+        "space": {name: str(param) for name, param in space.items()},
+    }
+    saved = study.user_attrs
+    if not study.trials or not saved:
+        for key, value in ours.items():
+            study.set_user_attr(key, value)
+        return
+    differ = []
+    if saved.get("model") != model:
+        differ.append(f"--model {model} (the study has {saved.get('model')})")
+    old_space, new_space = saved.get("space", {}), ours["space"]
+    for name in sorted(set(old_space) | set(new_space)):
+        if old_space.get(name) != new_space.get(name):
+            differ.append(
+                f"--search {name}={new_space.get(name, '(not searched)')} "
+                f"(the study has {old_space.get(name, '(not searched)')})"
+            )
+    old, new = saved.get("settings", {}), ours["settings"]
+    for name in sorted(set(old) | set(new)):
+        if name in new_space or name in old_space:
+            continue
+        if old.get(name) != new.get(name):
+            differ.append(f"{_flag(name)} {new.get(name)!r} (the study has {old.get(name)!r})")
+    if differ:
+        raise InputError(
+            "this folder's study was run with other settings; use a new --out folder, or the "
+            "same settings to continue it. These differ: " + "; ".join(differ),
+            file=str(path),
+        )
+
+
+def _requeue_interrupted(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, *, progress: bool
+) -> None:
+    """Mark trials left running by a killed process as failed (``interrupted``) and run their
+    settings again first. Only one tune runs in a folder (a lock), so none is still running."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        storage.set_trial_user_attr(trial_id, "interrupted", "killed")
+        study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params)
+        if progress:
+            print(f"trial {trial.number} was killed while running: marked failed, run again")
+
+
+def _counted(study: optuna.Study) -> int:
+    """Trials that count in the budget: finished, but not cut short by a kill or the clock."""
+    return sum(
+        trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        or (trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted"))
+        for trial in study.get_trials(deepcopy=False)
+    )
+
+
+def _result(out: Path, study: optuna.Study, model: str, settings: dict) -> TuneResult:
+    trials = study.get_trials(deepcopy=False)
+    result = TuneResult(out, trials, settings)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if complete:
+        best = max(complete, key=lambda t: (t.value, -t.number))
+        result.best_trial = best
+        result.best_settings = {**settings, **best.params}
+        result.command = train_command(
+            model,
+            result.best_settings,
+            out=(out / "best").resolve(),
+            threads=torch.get_num_threads(),
+        )
+    return result
+
+
+def _write_best(path: Path, result: TuneResult) -> None:
+    best = result.best_trial
+    payload = {
+        "metric": f"valid {VALID_METRIC}",
+        "value": best.value,
+        "trial": best.number,
+        "params": best.params,
+        "best_epoch": best.user_attrs.get("best_epoch"),
+        "epochs": best.user_attrs.get("epochs"),
+        "settings": {k: _jsonable(v) for k, v in result.best_settings.items()},
+        "command": result.command,
+        "trials": len(result.trials),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _model(model: str):
+    if model not in MODELS:
+        raise InputError(f"unknown model {model!r} (models: {', '.join(MODELS)})", field="--model")
+    return MODELS[model]
+
+
+def _check_settings(model: str, settings: dict[str, Any]) -> None:
+    """The checks :func:`kgrec.experiment.train` makes of its options, before any trial."""
+    for name, choices in (("objective", OBJECTIVES), ("batching", BATCHING)):
+        if name in settings and settings[name] not in choices:
+            raise InputError(
+                f"unknown {name} {settings[name]!r} (one of: {', '.join(choices)})",
+                field=f"--{name}",
+            )
+    if settings.get("batching") == "neighbor" and not model_class(model).supports_sampling:
+        raise InputError(
+            f"--batching neighbor trains on sampled subgraphs, which {model} does not support",
+            field="--batching",
+        )
+    for name in POSITIVE:
+        if name in settings and not settings[name] > 0:
+            raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
+    if "objective" in settings:
+        objective_for(settings)
+    if settings.get("cl_weight") and settings.get("cl_layer", 0) > settings.get("layers", 0):
+        raise InputError(
+            f"cl_layer must lie in [0, {settings.get('layers')}], got {settings['cl_layer']}",
+            field="--cl-layer",
+        )
+
+
+def _objective_options(objective: str) -> set[str]:
+    """Options some objective takes but ``objective`` does not."""
+    mine = set(inspect.signature(OBJECTIVES[objective]).parameters)
+    return {name for other in OBJECTIVES for name in _objectives_params(other)} - mine
+
+
+def _objectives_params(objective: str) -> set[str]:
+    return set(inspect.signature(OBJECTIVES[objective]).parameters)
+
+
+def _objectives_taking(name: str) -> list[str]:
+    return [other for other in OBJECTIVES if name in _objectives_params(other)]
+
+
+def _defaults_in(space: Mapping[str, Parameter]) -> dict[str, Any]:
+    """train()'s defaults of the searched options that lie in their ranges."""
+    return {
+        name: TRAIN_DEFAULTS[name] for name, param in space.items() if TRAIN_DEFAULTS[name] in param
+    }
+
+
+def _check_folder(out: Path) -> None:
+    if (out / STUDY_FILE).exists():
+        return
+    if out.exists() and (not out.is_dir() or any(path.name != LOCK_FILE for path in out.iterdir())):
+        raise InputError(
+            "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
+        )
+
+
+class _lock:
+    """An exclusive lock on the tune folder: one tune at a time runs in it."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / LOCK_FILE
+
+    def __enter__(self) -> None:
+        self.file = open(self.path, "a")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise InputError(
+                "another kgrec tune is running in this folder", file=str(self.path.parent)
+            ) from None
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+class _optuna_quiet:
+    """Optuna's own per-trial log lines off: kgrec prints its own, with why a trial failed."""
+
+    def __enter__(self) -> None:
+        self.level = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        optuna.logging.set_verbosity(self.level)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _of_type(value: Any, option: type) -> bool:
+    if option is float:
+        return _is_number(value)
+    if option is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, option)
+
+
+def _text(value: Any) -> str:
+    """A value as the command line writes it (floats in full: they must round-trip)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+_KIND_NAMES = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a finite number",
+    str: "a name",
+}
+
+
+def _parse_value(name: str, option: type, text: str, where: str) -> Any:
+    text = text.strip()
+    try:
+        if option is bool:
+            lowered = text.lower()
+            if lowered not in ("true", "false", "yes", "no", "1", "0"):
+                raise ValueError
+            return lowered in ("true", "yes", "1")
+        if option is int:
+            return int(text)
+        if option is float:
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+    except ValueError:
+        raise InputError(
+            f"{where}: {name} takes {_KIND_NAMES[option]}, got {text!r}", field="--search"
+        ) from None
+    return text
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    return " ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={_text(value)}"
+        for name, value in params.items()
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
+__all__ = [
+    "DEFAULT_RANGES",
+    "Choice",
+    "IntRange",
+    "LogUniform",
+    "Parameter",
+    "TuneResult",
+    "Uniform",
+    "default_space",
+    "parse_search",
+    "parse_space",
+    "train_command",
+    "trial_table",
+    "tune",
+]

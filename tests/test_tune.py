@@ -1,0 +1,424 @@
+"""`kgrec tune` (kgrec.tune): an Optuna study on the validation split that resumes, keeps its
+budgets, prunes, never scores the test split, and ends with a command that trains its best
+trial again with the same validation NDCG@20."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import kgrec.evaluate
+from kgrec.cli import build_parser, main
+from kgrec.errors import InputError
+from kgrec.experiment import TRAIN_DEFAULTS
+from kgrec.train import fit
+from kgrec.tune import (
+    BEST_FILE,
+    LOCK_FILE,
+    STUDY_FILE,
+    STUDY_NAME,
+    Choice,
+    IntRange,
+    LogUniform,
+    Uniform,
+    default_space,
+    parse_search,
+    tune,
+)
+
+PROTOCOL = "ml1m-action-comedy"
+SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
+SPACE = {"lr": LogUniform(1e-3, 1e-1), "reg_weight": Choice([0.0, 1e-3])}
+
+
+def small_tune(data: Path, out: Path, **options):
+    return tune(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=data,
+        out=out,
+        **{"space": SPACE, "trials": 3, **SMALL, **options},
+    )
+
+
+def load_study(out: Path) -> optuna.Study:
+    return optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
+
+
+def cli_tune(data: Path, out: Path, *extra: str) -> int:
+    return main(
+        [
+            "tune",
+            "--model",
+            "lightgcn",
+            "--protocol",
+            PROTOCOL,
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--epochs",
+            "3",
+            "--dim",
+            "8",
+            "--batch-size",
+            "128",
+            "--threads",
+            "1",
+            *extra,
+        ]
+    )
+
+
+# -- search spaces -------------------------------------------------------------------------
+
+
+def test_parse_search() -> None:
+    assert parse_search("lr=loguniform:1e-4:1e-2") == ("lr", LogUniform(1e-4, 1e-2))
+    assert parse_search("target-weight=uniform:0.5:2") == ("target_weight", Uniform(0.5, 2.0))
+    assert parse_search("layers=int:1:4") == ("layers", IntRange(1, 4))
+    assert parse_search("dim=choice:32,64,128") == ("dim", Choice([32, 64, 128]))
+    name, reg = parse_search("reg_weight=choice:0,1e-4")
+    assert name == "reg_weight" and reg.values == (0.0, 1e-4)
+    assert all(type(v) is float for v in reg.values)
+    assert parse_search("entity_embeddings=choice:true,false")[1] == Choice([True, False])
+    # the text form is the CLI's and round-trips
+    for text in ("lr=loguniform:0.0001:0.01", "dim=choice:32,64", "layers=int:1:4"):
+        name, param = parse_search(text)
+        assert f"{name}={param}" == text
+
+
+def test_default_space_follows_the_model() -> None:
+    lightgcn = default_space("lightgcn")
+    assert {"lr", "reg_weight", "dim", "layers"} <= set(lightgcn)
+    assert "adversarial_weight" not in lightgcn
+    assert "adversarial_weight" in default_space("cross-domain")
+    assert TRAIN_DEFAULTS["lr"] in lightgcn["lr"] and TRAIN_DEFAULTS["dim"] in lightgcn["dim"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("lr", "NAME=KIND:ARGS"),
+        ("lr=loguniform:1e-2:1e-4", "LOW must be below HIGH"),
+        ("lr=loguniform:0:1e-2", "above 0"),
+        ("lr=loguniform:1e-4", "LOW:HIGH"),
+        ("lr=gauss:0:1", "unknown kind 'gauss'"),
+        ("lr=uniform:-1:1", "non-negative"),
+        ("lr=choice:0.1,fast", "lr takes a finite number, got 'fast'"),
+        ("dim=loguniform:8:64", "dim takes whole numbers; use int:LOW:HIGH or choice"),
+        ("entity_embeddings=int:0:1", "entity_embeddings takes true or false: use choice"),
+        ("dim=choice:0,8", "dim must be positive"),
+        ("dim=choice:8,8.5", "dim takes a whole number"),
+        ("layers=int:1:x", "layers takes a whole number"),
+        ("learning_rate=loguniform:1e-4:1e-2", "'learning_rate' is not an option"),
+        ("seed=int:0:4", "'seed' is not an option"),
+        ("adversarial_weight=choice:0,0.1", "model lightgcn does not take adversarial_weight"),
+        ("objective=choice:bpr,nope", "unknown objective 'nope'"),
+        ("dim=choice:", "values separated by commas"),
+    ],
+)
+def test_bad_search_is_a_clear_error(tmp_path, tiny_recbole, capsys, spec, says) -> None:
+    out = tmp_path / "tune"
+    model = ["--model", "rgcn" if "entity" in spec else "lightgcn"]
+    source = ["--protocol", PROTOCOL, "--data", str(tiny_recbole), "--out", str(out)]
+    assert main(["tune", *model, *source, "--search", spec]) == 2
+    err = capsys.readouterr().err
+    assert says in err, err
+    assert "--search" in err
+    assert not out.exists()  # nothing written before the search space is sound
+
+
+def test_searched_and_fixed_or_twice_is_an_error(tmp_path, tiny_recbole, capsys) -> None:
+    out = tmp_path / "tune"
+    assert cli_tune(tiny_recbole, out, "--lr", "0.01", "--search", "lr=choice:0.1,0.01") == 2
+    assert "lr is both searched and fixed" in capsys.readouterr().err
+    assert (
+        cli_tune(tiny_recbole, out, "--search", "lr=choice:0.1", "--search", "lr=uniform:0:1") == 2
+    )
+    assert "names lr twice" in capsys.readouterr().err
+    with pytest.raises(InputError, match=r"not an option of kgrec\.experiment\.train"):
+        small_tune(tiny_recbole, out, learning_rate=0.1)
+    assert not out.exists()
+
+
+# -- tuning --------------------------------------------------------------------------------
+
+
+def test_tune_writes_study_and_best_then_resumes_to_the_total(
+    tmp_path, tiny_recbole, capsys
+) -> None:
+    out = tmp_path / "tune"
+    search = ["--search", "lr=loguniform:1e-3:1e-1", "--search", "layers=int:1:2"]
+    assert cli_tune(tiny_recbole, out, *search, "--trials", "3") == 0
+    printed = capsys.readouterr().out
+    assert (out / STUDY_FILE).exists()
+    study = load_study(out)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
+    assert study.trials[0].params["lr"] == TRAIN_DEFAULTS["lr"]  # train()'s defaults first
+    best = json.loads((out / BEST_FILE).read_text())
+    assert best["value"] == pytest.approx(study.best_value)
+    assert best["trial"] == study.best_trial.number
+    assert best["params"] == study.best_trial.params
+    assert printed.count("\ntrial ") >= 3  # one progress line per trial
+    assert "kgrec train --model lightgcn" in printed and best["command"] in printed
+    for number in range(3):
+        assert f"\n{number}      complete" in printed  # the table
+
+    # the budget is the study's total: 5 trials, not 3 + 5
+    assert cli_tune(tiny_recbole, out, *search, "--trials", "5") == 0
+    assert len(load_study(out).trials) == 5
+    # and a study with its trials runs none
+    assert cli_tune(tiny_recbole, out, *search, "--trials", "4") == 0
+    assert "nothing to run" in capsys.readouterr().out
+    assert len(load_study(out).trials) == 5
+
+
+def test_refuses_to_resume_with_other_settings(tmp_path, tiny_recbole, capsys) -> None:
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=1)
+    assert cli_tune(tiny_recbole, out, "--search", "lr=loguniform:1e-3:1e-2") == 2
+    err = capsys.readouterr().err
+    assert "--search lr=loguniform:0.001:0.01 (the study has loguniform:0.001:0.1)" in err
+    assert "--search reg_weight=(not searched)" in err
+    with pytest.raises(InputError, match=r"--epochs 4 \(the study has 3\)"):
+        small_tune(tiny_recbole, out, epochs=4)
+    with pytest.raises(InputError, match="--seed 1"):
+        small_tune(tiny_recbole, out, seed=1)
+    assert len(load_study(out).trials) == 1
+    # a folder that holds something else is not taken over
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a tune folder"):
+        small_tune(tiny_recbole, other)
+
+
+def test_a_trial_left_running_by_a_kill_is_failed_and_run_again(tmp_path, tiny_recbole) -> None:
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=2)
+    # what a kill leaves: a trial RUNNING in the storage, its settings drawn
+    study = load_study(out)
+    trial = study.ask()
+    lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)
+    trial.suggest_categorical("reg_weight", [0.0, 1e-3])
+    result = small_tune(tiny_recbole, out, trials=3)
+    states = [t.state for t in result.trials]
+    assert states == [TrialState.COMPLETE] * 2 + [TrialState.FAIL, TrialState.COMPLETE]
+    killed, rerun = result.trials[2], result.trials[3]
+    assert killed.user_attrs["interrupted"] == "killed"
+    assert rerun.params["lr"] == lr  # the killed trial's settings, run again
+    assert "fail (killed)" in result.table()
+
+
+@pytest.mark.slow
+def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
+    out = tmp_path / "tune"
+    command = [
+        sys.executable,
+        "-m",
+        "kgrec.cli",
+        "tune",
+        "--model",
+        "lightgcn",
+        "--protocol",
+        PROTOCOL,
+        "--data",
+        str(tiny_recbole),
+        "--out",
+        str(out),
+        "--search",
+        "lr=loguniform:1e-3:1e-1",
+        "--dim",
+        "8",
+        "--batch-size",
+        "128",
+        "--threads",
+        "1",
+        "--no-pruning",
+    ]
+    slow = [*command, "--trials", "3", "--epochs", "100000", "--patience", "100000"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(slow, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until trial 0 is training (it never ends)
+            try:
+                trials = load_study(out).trials if (out / STUDY_FILE).exists() else []
+            except KeyError:  # the file, but no study in it yet
+                trials = []
+            if trials and trials[0].state == TrialState.RUNNING and trials[0].params:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the tune never started a trial")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert load_study(out).trials[0].state == TrialState.RUNNING
+    killed_lr = load_study(out).trials[0].params["lr"]
+    # the same command again (with a time budget, as its trials never end)
+    again = subprocess.run(
+        [*slow, "--timeout", "2"], env=env, capture_output=True, text=True, check=False
+    )
+    assert again.returncode == 1, again.stderr  # no trial completed
+    assert "trial 0 was killed while running: marked failed, run again" in again.stdout
+    trials = load_study(out).trials
+    assert trials[0].state == TrialState.FAIL
+    assert trials[0].user_attrs["interrupted"] == "killed"
+    assert trials[1].params["lr"] == killed_lr  # the killed trial's settings, first
+    assert trials[1].user_attrs["interrupted"] == "time budget"
+
+
+def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_recbole) -> None:
+    out = tmp_path / "tune"
+    long = {"epochs": 50, "patience": 50, "pruning": False}
+    result = small_tune(tiny_recbole, out, timeout=1e-3, **long)
+    assert result.best_trial is None and not (out / BEST_FILE).exists()
+    stopped, waiting = result.trials
+    assert stopped.state == TrialState.FAIL and waiting.state == TrialState.WAITING
+    assert stopped.user_attrs["interrupted"] == "time budget"
+    assert stopped.user_attrs["epochs"] == 1
+    assert "fail (time budget)" in result.table()
+    result = small_tune(tiny_recbole, out, trials=1, **long)
+    assert [t.state for t in result.trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert result.trials[1].params == stopped.params  # run again, and it counts; the stop not
+    assert (out / BEST_FILE).exists()
+
+
+def test_pruning_stops_a_trial_that_never_improves(tmp_path, tiny_recbole) -> None:
+    out = tmp_path / "tune"
+    out.mkdir()
+    # the trials to run, in order: three that learn, then lr 0, whose metric never moves
+    study = optuna.create_study(
+        storage=f"sqlite:///{out / STUDY_FILE}", study_name=STUDY_NAME, direction="maximize"
+    )
+    for lr in (0.05, 0.05, 0.05, 0.0):
+        study.enqueue_trial({"lr": lr})
+    result = small_tune(
+        tiny_recbole,
+        out,
+        space={"lr": Choice([0.05, 0.0])},
+        trials=4,
+        epochs=8,
+        patience=8,
+        prune_warmup=2,
+    )
+    states = [t.state for t in result.trials]
+    assert states == [TrialState.COMPLETE] * 3 + [TrialState.PRUNED], result.table()
+    assert [t.user_attrs["epochs"] for t in result.trials] == [8, 8, 8, 2]
+    assert "pruned" in result.table()
+
+
+def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_recbole) -> None:
+    out = tmp_path / "tune"
+    result = small_tune(
+        tiny_recbole,
+        out,
+        space={"lr": LogUniform(1e-3, 1e-1), "layers": IntRange(1, 3)},
+        trials=3,
+        reg_weight=1e-4,
+    )
+    best = json.loads((out / BEST_FILE).read_text())
+    assert best["command"] == result.command
+    argv = shlex.split(result.command)
+    assert argv[:2] == ["kgrec", "train"]
+    # every setting is written out, and the train parser reads them back as they were
+    args = build_parser(argv[1:]).parse_args(argv[1:])
+    for name, value in result.best_settings.items():
+        if name in ("data", "split") and value is not None:
+            assert str(getattr(args, name)) == value
+        elif value is not None:
+            assert getattr(args, name) == value, name
+    assert args.reg_weight == 1e-4 and args.lr == best["params"]["lr"]
+    assert main(argv[1:]) == 0
+    run = Path(args.out)
+    trained = json.loads((run / "run.json").read_text())["training"]
+    assert trained["best_valid_ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["valid"]["all"]["ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
+
+
+def test_tuning_never_scores_the_test_split(tmp_path, tiny_recbole, monkeypatch) -> None:
+    original = kgrec.evaluate.evaluate_embeddings
+    phases = []
+
+    def valid_only(*args, **kwargs):
+        phase = args[4] if len(args) > 4 else kwargs["phase"]
+        phases.append(phase)
+        if phase != "valid":
+            raise AssertionError(f"tuning scored the {phase} split")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kgrec.evaluate, "evaluate_embeddings", valid_only)
+    result = small_tune(tiny_recbole, tmp_path / "tune", trials=2)
+    assert result.best_trial is not None
+    assert phases and set(phases) == {"valid"}
+
+
+def test_one_tune_at_a_time_in_a_folder(tmp_path, tiny_recbole) -> None:
+    out = tmp_path / "tune"
+    out.mkdir()
+    with open(out / LOCK_FILE, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="another kgrec tune is running"):
+            small_tune(tiny_recbole, out)
+
+
+# -- fit's per-epoch callback --------------------------------------------------------------
+
+
+def test_fit_calls_on_epoch_and_stops_when_it_raises(tiny_recbole) -> None:
+    from kgrec.experiment import build_run, load_experiment
+
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol=PROTOCOL, split_dir=None, seed=0
+    )
+    settings = {"model": "lightgcn", "dim": 8}
+    seen = []
+    net, graph, pairs = build_run(experiment, settings)
+    result = fit(
+        net,
+        graph,
+        experiment.split,
+        pairs,
+        epochs=3,
+        batch_size=128,
+        progress=False,
+        on_epoch=lambda epoch, metric: seen.append((epoch, metric)),
+    )
+    assert seen == [(h["epoch"], h["ndcg@20"]) for h in result.history]
+    assert [epoch for epoch, _ in seen] == [1, 2, 3]
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_two(epoch: int, metric: float) -> None:
+        if epoch == 2:
+            raise Stop
+
+    calls = []
+    net, graph, pairs = build_run(experiment, settings)
+    with pytest.raises(Stop):
+        fit(
+            net,
+            graph,
+            experiment.split,
+            pairs,
+            epochs=3,
+            batch_size=128,
+            progress=False,
+            on_epoch=lambda e, m: (calls.append(e), stop_at_two(e, m)),
+        )
+    assert calls == [1, 2]
