@@ -49,6 +49,7 @@ from kgrec.data.split import (
 )
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
+from kgrec.foldin import fold_in_users
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import OBJECTIVES, SCORES, Contrastive, Objective
 from kgrec.ranking import embeddings, rank
@@ -334,9 +335,10 @@ class Run:
     ) -> pd.DataFrame:
         """Top-``k`` target-domain items per user (all users, or ``users`` by id), never an
         item the user already has: the RECOMMENDATIONS table (user_id, item_uid, score, rank,
-        model, run)."""
-        table, _, _ = self._ranking(k, users=users, name=name)
-        return table
+        model, run). A user loaded into the run's store after training is folded in from
+        their interactions with the run's items (:func:`kgrec.foldin.fold_in_users`, the
+        model frozen); items loaded after training are not recommended."""
+        return self._ranking(k, users=users, name=name).table
 
     def publish(
         self,
@@ -345,29 +347,38 @@ class Run:
         k: int = 20,
         name: str | None = None,
         vectors: bool = True,
+        users: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Write every user's top ``k`` into ``store`` (default: the run's store), replacing
         this run's earlier recommendations there, and with ``vectors`` the model's user and
-        item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j). Returns the
-        table written."""
+        item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j). With ``users``,
+        only theirs (newcomers folded in, see :meth:`recommend`), the others' left as they
+        are. Returns the table written."""
         from kgrec.store import open_store
 
         store = store or self.settings.get("store")
         if not store:
             raise InputError("the run was trained from files; name a store to publish into")
-        table, user_emb, item_emb = self._ranking(k, name=name)
-        maps = self.experiment.maps
+        ranking = self._ranking(k, users=users, name=name)
         with open_store(store) as opened:
-            opened.publish(table, run=name or self.name)
+            opened.publish(
+                ranking.table, run=name or self.name, users=None if users is None else list(users)
+            )
             if vectors:
-                user_vectors, item_vectors = inner_product_vectors(user_emb, item_emb)
-                opened.write_vectors(
-                    "User", list(maps.users), user_vectors, property=VECTOR_PROPERTY
+                user_vectors, item_vectors = inner_product_vectors(
+                    ranking.user_emb, ranking.item_emb
                 )
                 opened.write_vectors(
-                    "Item", list(maps.items), item_vectors, property=VECTOR_PROPERTY
+                    "User", ranking.user_ids, user_vectors, property=VECTOR_PROPERTY
                 )
-        return table
+                if users is None:
+                    opened.write_vectors(
+                        "Item",
+                        list(self.experiment.maps.items),
+                        item_vectors,
+                        property=VECTOR_PROPERTY,
+                    )
+        return ranking.table
 
     def explain(self, user: str, item: str, *, k: int = 5) -> pd.DataFrame:
         """The ``k`` best paths from ``user`` to ``item`` in the run's graph source."""
@@ -393,39 +404,101 @@ class Run:
         )
         return explain(tables, user, item, k=k)
 
-    def _ranking(self, k: int, *, users: Sequence[str] | None = None, name: str | None = None):
+    def _ranking(
+        self, k: int, *, users: Sequence[str] | None = None, name: str | None = None
+    ) -> _Ranking:
         if not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         experiment = self.experiment
         maps = experiment.maps
         candidates = torch.nonzero(self.graph.item_domain == experiment.split.target_domain)
         candidates = candidates.flatten()
+        user_emb, item_emb = embeddings(self.model, self.graph)
+        known = experiment.data[INTERACTS].edge_index
         if users is None:
+            user_ids = list(maps.users)
             index = torch.arange(len(maps.users))
         else:
-            found = maps.user_index(list(users))
-            unknown = [user for user, i in zip(users, found, strict=True) if i < 0]
-            if unknown:
-                raise InputError(
-                    f"user {unknown[0]!r} is not in the run's graph"
-                    + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""),
-                    field="user",
+            user_ids = list(dict.fromkeys(users))
+            found = torch.as_tensor(maps.user_index(user_ids), dtype=torch.long)
+            newcomers = [user for user, i in zip(user_ids, found.tolist(), strict=True) if i < 0]
+            if newcomers:
+                histories = self._newcomer_histories(newcomers)
+                rows = len(maps.users) + torch.arange(len(newcomers))
+                found[found < 0] = rows
+                user_emb = torch.cat(
+                    [user_emb, fold_in_users(item_emb, histories, candidates=candidates)]
                 )
-            index = torch.as_tensor(found, dtype=torch.long)
-        user_emb, item_emb = embeddings(self.model, self.graph)
+                known = torch.cat(
+                    [known]
+                    + [
+                        torch.stack([torch.full_like(h, int(r)), h])
+                        for r, h in zip(rows, histories, strict=True)
+                    ],
+                    dim=1,
+                )
+            index = found
+            user_emb = user_emb[index]
+            known = _reindex(known, index, user_emb.size(0))
+            index = torch.arange(len(user_ids))
         items, scores = rank(
             user_emb,
             item_emb,
             users=index,
             k=min(k, len(candidates)),
             candidates=candidates,
-            known=experiment.data[INTERACTS].edge_index,
+            known=known,
             progress=users is None,
         )
         table = recommendation_table(
-            maps, index, items, scores, model=self.info["model"], run=name or self.name
+            maps, user_ids, items, scores, model=self.info["model"], run=name or self.name
         )
-        return table, user_emb, item_emb
+        return _Ranking(table, user_ids, user_emb, item_emb)
+
+    def _newcomer_histories(self, user_ids: list[str]) -> list[torch.Tensor]:
+        """The run's items each user loaded after training interacted with (from the run's
+        store), for fold-in; items the run does not know are left out."""
+        from kgrec.store import open_store
+
+        store = self.settings.get("store")
+        if not store:
+            raise InputError(
+                f"user {user_ids[0]!r} is not in the run's graph, and the run was trained from "
+                "files: there is no store to read a newcomer's interactions from",
+                field="user",
+            )
+        with open_store(store) as opened:
+            found = opened.user_interactions(user_ids)
+        found = found.assign(item=self.experiment.maps.item_index(found["item_uid"].tolist()))
+        histories = []
+        for user in user_ids:
+            items = found.loc[(found["user_id"] == user) & (found["item"] >= 0), "item"]
+            if items.empty:
+                raise InputError(
+                    f"user {user!r} is neither in the run's graph nor has interactions with "
+                    f"items it knows in {store}",
+                    field="user",
+                )
+            histories.append(torch.as_tensor(items.to_numpy(), dtype=torch.long))
+        return histories
+
+
+@dataclass
+class _Ranking:
+    """Top-K of some users: the table, their ids (row order) and the embeddings ranked."""
+
+    table: pd.DataFrame
+    user_ids: list[str]
+    user_emb: torch.Tensor
+    item_emb: torch.Tensor
+
+
+def _reindex(known: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """``known`` (user row, item) pairs of the users ``index``, renumbered by position."""
+    position = torch.full((int(max(known[0].max(), index.max())) + 1,), -1, dtype=torch.long)
+    position[index] = torch.arange(size)
+    mine = position[known[0]] >= 0
+    return torch.stack([position[known[0, mine]], known[1, mine]])
 
 
 def train(

@@ -7,6 +7,8 @@ domain is scored through the user node the domains share.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import torch
@@ -16,19 +18,26 @@ from kgrec.data.export import IdMaps
 
 
 def recommendation_table(
-    maps: IdMaps, users: Tensor, items: Tensor, scores: Tensor, *, model: str, run: str
+    maps: IdMaps,
+    user_ids: Sequence[str],
+    items: Tensor,
+    scores: Tensor,
+    *,
+    model: str,
+    run: str,
 ) -> pd.DataFrame:
-    """The RECOMMENDATIONS table (graph_schema) of a ranking; ``-inf`` slots are dropped."""
+    """The RECOMMENDATIONS table (graph_schema) of a ranking, row ``n`` of ``items`` and
+    ``scores`` being user ``user_ids[n]``'s; ``-inf`` slots are dropped."""
     k = items.size(1)
     finite = torch.isfinite(scores).flatten().numpy()
-    user_ids = np.asarray(maps.users, dtype=object)[users.repeat_interleave(k).numpy()]
+    user_ids = np.repeat(np.asarray(list(user_ids), dtype=object), k)
     item_uids = np.asarray(maps.items, dtype=object)[items.flatten().numpy()]
     table = pd.DataFrame(
         {
             "user_id": user_ids,
             "item_uid": item_uids,
             "score": scores.flatten().numpy().astype("float64"),
-            "rank": np.tile(np.arange(1, k + 1), len(users)),
+            "rank": np.tile(np.arange(1, k + 1), items.size(0)),
             "model": model,
             "run": run,
         }

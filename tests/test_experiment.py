@@ -422,3 +422,51 @@ def test_cross_domain_without_text_in_the_store_says_so(tmp_path, tiny_recbole, 
     err = capsys.readouterr().err
     assert "text property 'embeding'" in err and "kgrec embed" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_user_loaded_after_training_is_folded_in(tmp_path, tiny_recbole, capsys):
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    store = f"local:{tmp_path / 'store'}"
+    rule = named_rule("ml1m-action-comedy")
+    with open_store(store) as opened:
+        opened.write(recbole.load(tiny_recbole, domain_rule=rule), progress=False)
+    run = train(
+        "lightgcn-merged", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL
+    )
+    assert main(["recommend", "--run", str(run.folder), "-k", "5"]) == 0
+    with open_store(store) as opened:
+        before = opened.recommendations(run.name)
+    # a newcomer with four films the run knows (and one it does not), one domain per load
+    for domain, films in (
+        ("comedy", ["Comedy 1", "Comedy 2", "New Comedy"]),
+        ("action", ["Action 3", "Action 4"]),
+    ):
+        extra = tmp_path / domain
+        extra.mkdir()
+        (extra / f"{domain}.inter").write_text(
+            "user_id:token\titem_id:token\trating:float\n"
+            + "".join(f"newbie\t{film}\t5\n" for film in films)
+        )
+        with open_store(store) as opened:
+            opened.write(recbole.load(extra, domain=domain), progress=False)
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "-k", "5", "--user", "newbie"]) == 0
+    out = capsys.readouterr().out
+    assert "user newbie (folded in" in out and "because" in out
+    with open_store(store) as opened:
+        after = opened.recommendations(run.name)
+    mine = after[after["user_id"] == "newbie"]
+    assert len(mine) == 5
+    assert not set(mine["item_uid"]) & {"comedy:Comedy 1", "comedy:Comedy 2"}  # already had
+    assert mine["item_uid"].str.startswith("comedy:").all()
+    assert "comedy:New Comedy" not in set(mine["item_uid"])  # unknown to the run
+    others = after[after["user_id"] != "newbie"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(others, before)
+    # the Python API gives the same list; a newcomer with no known items is an error
+    again = load_run(run.folder).recommend(k=5, users=["newbie"])
+    assert list(again["item_uid"]) == list(mine.sort_values("rank")["item_uid"])
+    with pytest.raises(kgrec.errors.InputError, match="'ghost' is neither in the run's graph"):
+        run.recommend(users=["ghost"])

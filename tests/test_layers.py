@@ -35,6 +35,7 @@ LAYERS = [
             "kgrec.sampling",
             "kgrec.evaluate",
             "kgrec.ranking",
+            "kgrec.foldin",
             "kgrec.recommend",
             "kgrec.notebook",
         ),

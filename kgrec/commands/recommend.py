@@ -37,6 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--show", metavar="USER", action="append", help="print USER's top K (repeatable)"
     )
     p.add_argument(
+        "--user",
+        metavar="USER",
+        action="append",
+        help="publish (and print, with why) USER's top K only, the run's other users' left as "
+        "they are; a user loaded into the store after training is folded in (repeatable)",
+    )
+    p.add_argument(
         "--export",
         type=Path,
         metavar="FILE",
@@ -52,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         _check_export(args.export)
     loaded = load_run(args.run)
     name = args.name or loaded.name
+    if args.user:
+        return _publish_users(loaded, args, name, started)
     if args.show:
         table = loaded.recommend(args.k, users=args.show, name=name)
         with pd.option_context("display.width", 200):
@@ -81,6 +90,34 @@ def run(args: argparse.Namespace) -> int:
         f"published {len(table)} recommendations of run {name!r} ({loaded.info['model']}) for "
         f"{table['user_id'].nunique()} users ({cold} with no target-domain training history) "
         f"into {store_uri} in {seconds:.1f} s"
+    )
+    return 0
+
+
+def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) -> int:
+    from kgrec.store import open_store
+
+    store_uri = args.store or loaded.settings.get("store")
+    table = loaded.publish(
+        store_uri, k=args.k, name=name, vectors=not args.no_vectors, users=args.user
+    )
+    seconds = time.perf_counter() - started
+    newcomers = [
+        u
+        for u, i in zip(args.user, loaded.experiment.maps.user_index(args.user), strict=True)
+        if i < 0
+    ]
+    with open_store(store_uri) as store:
+        for user, rows in table.groupby("user_id", sort=False):
+            note = " (folded in: loaded after training)" if user in newcomers else ""
+            print(f"user {user}{note}, run {name!r} ({loaded.info['model']}):")
+            for row in rows.itertuples():
+                why = store.explain(user, row.item_uid, k=1)
+                reason = f"  because {why['text'].iloc[0]}" if not why.empty else ""
+                print(f"  {row.rank:3d}. {row.item_uid}  {row.score:.3f}{reason}")
+    print(
+        f"published {len(table)} recommendations for {table['user_id'].nunique()} user(s) into "
+        f"{store_uri} in {seconds:.2f} s"
     )
     return 0
 

@@ -53,8 +53,15 @@ class GraphStore(ABC):
         """Keys and vectors of every node of ``kind`` that has ``property``."""
 
     @abstractmethod
-    def publish(self, recommendations: pd.DataFrame, *, run: str) -> int:
-        """Replace run ``run``'s recommendations by these (RECOMMENDATIONS table)."""
+    def publish(
+        self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
+    ) -> int:
+        """Replace run ``run``'s recommendations by these (RECOMMENDATIONS table); with
+        ``users``, only those users' (the others' stay as they are)."""
+
+    @abstractmethod
+    def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
+        """The interactions (``user_id``, ``item_uid``) of these users, sorted."""
 
     @abstractmethod
     def recommendations(self, run: str | None = None) -> pd.DataFrame:

@@ -254,3 +254,16 @@ def unknown_keys_error(kind: str, unknown: Iterable[str], what: str) -> InputErr
         f"{what} name {len(unknown)} {kind} node(s) missing from the graph: {shown}{more}",
         field=NODE_TABLES[kind][1],
     )
+
+
+def check_publish_users(table: pd.DataFrame, users: list[str] | None) -> None:
+    """With ``users``, a publication may only hold those users' recommendations."""
+    if users is None:
+        return
+    others = pd.Index(table["user_id"].unique()).difference(pd.Index(users))
+    if len(others):
+        raise InputError(
+            f"recommendations of user {others[0]!r} published as those of {len(users)} "
+            "named users only",
+            field="users",
+        )

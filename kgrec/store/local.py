@@ -50,6 +50,7 @@ from kgrec.errors import InputError, StoreError
 from kgrec.explain import explain
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
+    check_publish_users,
     coalesce,
     node_kind,
     prepare,
@@ -159,6 +160,11 @@ class LocalStore(GraphStore):
     def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
         return explain(self.snapshot(), user_id, item_uid, k=k)
 
+    def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
+        interactions = self._table(SPECS["interactions"], self.manifest())
+        mine = interactions[interactions["user_id"].isin(list(user_ids))]
+        return mine[["user_id", "item_uid"]].sort_values(["user_id", "item_uid"], ignore_index=True)
+
     # -- checking --------------------------------------------------------------------------
 
     def check(self) -> None:
@@ -243,8 +249,11 @@ class LocalStore(GraphStore):
             table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
             self._commit(manifest, {VECTORS: table_})
 
-    def publish(self, recommendations: pd.DataFrame, *, run: str) -> int:
+    def publish(
+        self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
+    ) -> int:
         table = recommendation_table(recommendations, run)
+        check_publish_users(table, users)
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -254,7 +263,10 @@ class LocalStore(GraphStore):
                 if len(unknown):
                     raise unknown_keys_error(kind, unknown, "recommendations")
             stored = self._table(RECOMMENDATIONS, manifest)
-            merged = pd.concat([stored[stored["run"] != run], table], ignore_index=True)
+            replaced = stored["run"] == run
+            if users is not None:
+                replaced &= stored["user_id"].isin(users)
+            merged = pd.concat([stored[~replaced], table], ignore_index=True)
             self._commit(manifest, {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)})
         return len(table)
 

@@ -55,6 +55,7 @@ from kgrec.store import queries as q
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     NODE_TABLES,
+    check_publish_users,
     make_stats,
     node_kind,
     prepare,
@@ -394,8 +395,11 @@ class Neo4jStore(GraphStore):
     def _vector_indexes(self) -> list[dict]:
         return self._run(q.VECTOR_INDEXES, read=True)
 
-    def publish(self, recommendations: pd.DataFrame, *, run: str) -> int:
+    def publish(
+        self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
+    ) -> int:
         table = recommendation_table(recommendations, run)
+        check_publish_users(table, users)
         self._connect()
         with self._errors(f"publishing recommendations of run {run!r}"):
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -412,7 +416,10 @@ class Neo4jStore(GraphStore):
             chunks = _chunks(rows, self.batch_size, size=_fan_out_size)
 
             def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
-                tx.run(q.DELETE_RECOMMENDATIONS, run=run).consume()
+                if users is None:
+                    tx.run(q.DELETE_RECOMMENDATIONS, run=run).consume()
+                else:
+                    tx.run(q.DELETE_USER_RECOMMENDATIONS, run=run, users=users).consume()
                 for chunk in chunks:
                     tx.run(q.CREATE_RECOMMENDATIONS, run=run, **_end_positions(chunk)).consume()
 
@@ -491,6 +498,14 @@ class Neo4jStore(GraphStore):
                 raise unknown_ends_error(user_id, item_uid, user=ends["user"], item=ends["item"])
             records = self._run(q.EXPLAIN, read=True, user_id=user_id, item_uid=item_uid, k=k)
         return paths_table(records)
+
+    def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
+        self._connect()
+        with self._errors("reading interactions"):
+            frame = self._frame(q.USER_INTERACTIONS, users=list(user_ids))
+        if frame.empty:
+            frame = pd.DataFrame({"user_id": [], "item_uid": []}, dtype=object)
+        return frame.sort_values(["user_id", "item_uid"], ignore_index=True)
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         self._connect()

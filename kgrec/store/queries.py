@@ -204,6 +204,12 @@ WHERE size(rows) > 0
 RETURN u.user_id AS user_id, [x IN rows | x[0]] AS item_uid, [x IN rows | x[1]] AS rating,
        [x IN rows | x[2]] AS timestamp
 """
+# a few users' interactions (fold-in of users loaded after a run was trained)
+USER_INTERACTIONS = """
+UNWIND $users AS id
+MATCH (u:User {user_id: id})-[:INTERACTED]->(i:Item)
+RETURN u.user_id AS user_id, i.uid AS item_uid
+"""
 KNOWLEDGE = """
 MATCH (h) WHERE h:Item OR h:Entity
 WITH h, [(h)-[r:RELATED]->(t) |
@@ -281,6 +287,11 @@ def create_vector_index(kind: str, property: str) -> str:
 # -- recommendations -----------------------------------------------------------------------
 
 DELETE_RECOMMENDATIONS = "MATCH ()-[r:RECOMMENDED {run: $run}]->() DELETE r"
+DELETE_USER_RECOMMENDATIONS = """
+UNWIND $users AS id
+MATCH (:User {user_id: id})-[r:RECOMMENDED {run: $run}]->()
+DELETE r
+"""
 
 # fan-out rows (see above): a user's recommendations, its items by position in $ends (the
 # run's old ones are deleted first, in the same transaction)

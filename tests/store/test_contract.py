@@ -215,6 +215,35 @@ def test_publish_replaces_a_run(store, movies):
     assert len(store.recommendations("r1")) == 2
 
 
+def test_publish_for_some_users_keeps_the_others(store, movies):
+    store.write(movies, progress=False)
+    store.publish(RECS, run="r1")
+    store.publish(RECS.iloc[:1], run="r2")
+    new = pd.DataFrame(
+        {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [1.0], "rank": [1], "model": "m"}
+    )
+    assert store.publish(new, run="r1", users=["u1"]) == 1
+    r1 = store.recommendations("r1")
+    assert list(zip(r1["user_id"], r1["item_uid"], strict=True)) == [
+        ("u1", "movies:1"),
+        ("u2", "books:1"),
+    ]
+    assert len(store.recommendations("r2")) == 1  # another run's edges of u1 stay
+    with pytest.raises(InputError, match="user 'u2'"):
+        store.publish(RECS, run="r1", users=["u1"])
+    assert len(store.recommendations("r1")) == 2
+
+
+def test_user_interactions(store, movies):
+    store.write(movies, progress=False)
+    snapshot = store.snapshot().interactions
+    got = store.user_interactions(["u1", "nobody"])
+    mine = snapshot[snapshot["user_id"] == "u1"]
+    assert list(got.columns) == ["user_id", "item_uid"]
+    assert list(got["item_uid"]) == sorted(mine["item_uid"]) and len(got) > 0
+    assert store.user_interactions(["nobody"]).empty
+
+
 @pytest.mark.parametrize(
     ("user", "item"),
     [

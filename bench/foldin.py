@@ -1,0 +1,127 @@
+"""Fold-in quality: users added after training against the same users trained in.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/foldin.py --data $KGREC_DATA/ml-100k [--seed 0]
+
+On the ml100k-kg protocol, a seeded share of users (``--share``, 10 %) become newcomers:
+model A trains on the whole split; model B on the split without the newcomers' training
+interactions (they are unknown to it). Each newcomer is then folded into B from their training
+interactions (kgrec.foldin: ``mean`` and ``solve``) and ranked; their NDCG@20 on their test
+items is compared with A's, which trained them in. Validation figures choose the method; the
+test figures are reported. Prints a table and writes ``--out`` (JSON) if given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from kgrec.data.split import Split
+from kgrec.evaluate import evaluate_embeddings
+from kgrec.experiment import Experiment, build_run, load_experiment
+from kgrec.foldin import METHODS, fold_in_users
+from kgrec.ranking import embeddings
+from kgrec.threads import set_threads
+from kgrec.train import fit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_data = Path(os.environ.get("KGREC_DATA", "../shared/datasets")) / "ml-100k"
+    parser.add_argument("--data", type=Path, default=default_data, help="ml-100k RecBole folder")
+    parser.add_argument("--model", default="lightgcn")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--share", type=float, default=0.1, help="newcomers' share of users")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON")
+    args = parser.parse_args()
+    set_threads(args.threads)
+
+    experiment = load_experiment(
+        data=args.data, store=None, protocol="ml100k-kg", split_dir=None, seed=args.seed
+    )
+    split = experiment.split
+    users = split.train[0].unique()
+    generator = torch.Generator().manual_seed(args.seed)
+    newcomers = users[
+        torch.randperm(len(users), generator=generator)[: round(args.share * len(users))]
+    ]
+    new = torch.zeros(len(experiment.maps.users), dtype=torch.bool)
+    new[newcomers] = True
+
+    def without_newcomers(pairs: torch.Tensor) -> torch.Tensor:
+        return pairs[:, ~new[pairs[0]]]
+
+    split_b = Split(
+        split.target_domain,
+        without_newcomers(split.train),
+        without_newcomers(split.valid),
+        without_newcomers(split.test),
+    )
+    settings = {"model": args.model, "seed": args.seed}
+    trained = {}
+    for name, part in (("A", split), ("B", split_b)):
+        model, graph, pairs = build_run(
+            Experiment(experiment.data, experiment.maps, part), settings
+        )
+        clock = time.perf_counter()
+        result = fit(model, graph, part, pairs, epochs=args.epochs, seed=args.seed, progress=False)
+        print(
+            f"model {name}: {pairs.size(1)} training pairs, best epoch {result.best_epoch}, "
+            f"{time.perf_counter() - clock:.0f} s"
+        )
+        trained[name] = embeddings(model, graph)
+
+    # newcomers only, their training interactions known (masked) as for everyone
+    scored = Split(
+        split.target_domain,
+        split.train,
+        split.valid[:, new[split.valid[0]]],
+        split.test[:, new[split.test[0]]],
+    )
+    item_domain = experiment.data["item"].domain
+    candidates = torch.nonzero(item_domain == split.target_domain).flatten()
+    figures = {"newcomers": len(newcomers), "seed": args.seed, "model": args.model}
+
+    def ndcg(user_emb, item_emb, phase):
+        return evaluate_embeddings(user_emb, item_emb, item_domain, scored, phase)["all"]["ndcg@20"]
+
+    for phase in ("valid", "test"):
+        figures[f"trained_in_{phase}"] = ndcg(*trained["A"], phase)
+    histories = [split.train[1, split.train[0] == u] for u in newcomers.tolist()]
+    user_b, item_b = trained["B"]
+    for method in METHODS:
+        clock = time.perf_counter()
+        folded = fold_in_users(item_b, histories, method=method, candidates=candidates)
+        seconds = time.perf_counter() - clock
+        user_emb = user_b.clone()
+        user_emb[newcomers] = folded
+        for phase in ("valid", "test"):
+            figures[f"{method}_{phase}"] = ndcg(user_emb, item_b, phase)
+        figures[f"{method}_ms_per_user"] = 1000 * seconds / len(newcomers)
+    best = max(METHODS, key=lambda m: figures[f"{m}_valid"])
+    figures["chosen_on_valid"] = best
+    print(f"{len(newcomers)} newcomers of {len(users)} users (seed {args.seed})")
+    print(f"{'':22s}{'valid NDCG@20':>15s}{'test NDCG@20':>14s}{'ms/user':>9s}")
+    print(
+        f"{'trained in (A)':22s}{figures['trained_in_valid']:15.4f}"
+        f"{figures['trained_in_test']:14.4f}"
+    )
+    for method in METHODS:
+        ratio = figures[f"{method}_test"] / figures["trained_in_test"]
+        print(
+            f"{'folded in, ' + method:22s}{figures[f'{method}_valid']:15.4f}"
+            f"{figures[f'{method}_test']:14.4f}{figures[f'{method}_ms_per_user']:9.2f}"
+            f"   {ratio:.1%} of trained-in{' (chosen on valid)' if method == best else ''}"
+        )
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
