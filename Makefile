@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 KGREC_DATA ?= $(abspath ../shared/datasets)
 export KGREC_DATA KGREC_CACHE
 
-.PHONY: setup setup-sparse sparse-from-cache quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
+.PHONY: setup setup-sparse sparse-from-cache setup-recbole quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
 
 setup: $(VENV)/.kgrec-$(DEPS_KEY)
 
@@ -58,6 +58,27 @@ sparse-from-cache: setup
 	else \
 		echo "note: torch-sparse is not built (make setup-sparse); neighbour-sampling tests will skip"; \
 	fi
+
+# Optional: RecBole 1.2.1 in an environment of its own, for the peers benchmark (bench/peers.py).
+# RecBole needs older numpy/pandas/scipy/setuptools than kgrec, so it never shares kgrec's
+# environment; `make test` does not need it. faiss-cpu is for NCL's k-means. The marker is keyed
+# by the requirement list, so a change of pins (or an interrupted install) redoes the install.
+RECBOLE_VENV ?= $(KGREC_CACHE)/recbole-venv
+RECBOLE_TORCH ?= torch
+RECBOLE_REQS := recbole==1.2.1 "numpy<2" "pandas<2.3" "scipy<1.12" "setuptools<80" $(RECBOLE_TORCH) faiss-cpu
+RECBOLE_KEY := $(shell echo '$(RECBOLE_REQS)' | sha256sum | cut -c1-12)
+
+setup-recbole: $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY)
+
+$(RECBOLE_VENV)/.complete-$(RECBOLE_KEY):
+	@echo "setup-recbole: installing RecBole 1.2.1 into $(RECBOLE_VENV)"
+	rm -rf $(RECBOLE_VENV)
+	$(PYTHON) -m venv $(RECBOLE_VENV)
+	$(RECBOLE_VENV)/bin/pip install -q --upgrade pip "setuptools<80" wheel
+	$(RECBOLE_VENV)/bin/pip install $(RECBOLE_REQS)
+	TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 $(RECBOLE_VENV)/bin/python -c \
+		'import recbole, faiss, recbole.quick_start; print("recbole", recbole.__version__)'
+	touch $@
 
 quickstart: setup
 	$(VENV)/bin/kgrec quickstart

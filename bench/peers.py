@@ -1,0 +1,520 @@
+"""RecBole 1.2.1's LightGCN, SGL, SimpleX and NCL on kgrec's own split files (issue 12, point 0).
+
+    make setup-recbole            # once: RecBole in $KGREC_CACHE/recbole-venv, its own pins
+    .venv/bin/python bench/peers.py --split DIR --out results/peers \\
+        [--models LightGCN SimpleX SGL NCL] [--kgrec RUN_DIR ...]
+    .venv/bin/python bench/peers.py --data $KGREC_DATA/ml-100k --protocol ml100k-kg --seed 0 \\
+        --out results/peers
+
+``--split DIR`` reads kgrec split files (``train.tsv``, ``valid.tsv``, ``test.tsv``, header
+``user_id<TAB>item_id``, as ``kgrec split ... --write-split DIR`` writes them); ``--data`` makes
+them first with kgrec's protocol and seed (into ``OUT/split``). The pairs are written as RecBole
+benchmark files (``OUT/recbole/kgrec/kgrec.{train,valid,test}.inter``, header
+``user_id:token<TAB>item_id:token``) and each model runs in a subprocess of RecBole's own
+environment (its python, ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``, ``OMP_NUM_THREADS`` from
+``--threads``), one model at a time. After each model ``OUT/peers.json`` is rewritten, so a stop
+loses nothing; a model already in it is not run again (``--rerun`` runs it anyway).
+
+Settings (:data:`SETTINGS`): full ranking over all items (``eval_args.mode: full``), the
+benchmark files as they are (no filtering, no re-split), ``topk [10, 20]``, metrics Recall and
+NDCG, early stopping on ``valid_metric: NDCG@20`` (RecBole's default ``stopping_step`` 10 and
+``epochs`` 300), CPU. Everything else is RecBole 1.2.1's default for the model (learning rate
+0.001, batch 2048, 64 dimensions, RecBole's seed 2020, and each model's own yaml), except
+where the default cannot run on ml-100k (:data:`MODEL_SETTINGS`: NCL with 100 prototypes, as
+its 1,000 exceed the 943 users). ``--set KEY=VALUE`` changes a setting for every model run.
+
+Masking (read in RecBole 1.2.1's ``recbole/sampler/sampler.py``, ``Sampler.get_used_ids``, and
+``recbole/data/dataloader/general_dataloader.py``, ``FullSortEvalDataLoader``): with benchmark
+files the used items of phase ``valid`` are train ∪ valid and of ``test`` train ∪ valid ∪ test;
+the full-sort loader masks ``used - positives of the phase``, i.e. the training items when
+scoring valid and the training and validation items when scoring test — kgrec's convention. The
+worker checks this on the loaders themselves before training (``masking_checked`` in the JSON):
+the masked (user, item) pairs must equal the train pairs for valid and train ∪ valid for test.
+
+``--kgrec RUN_DIR`` adds a finished ``kgrec train`` run (its ``run.json`` and ``metrics.json``) to
+the table; its split files must equal the ones benchmarked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MODELS = ("LightGCN", "SGL", "SimpleX", "NCL")
+DATASET = "kgrec"
+SPLIT_FILES = ("train", "valid", "test")
+SPLIT_HEADER = "user_id\titem_id"
+INTER_HEADER = "user_id:token\titem_id:token"
+RESULTS_FILE = "peers.json"
+WEIGHTS_ENV = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+
+# What this benchmark sets; everything else is RecBole 1.2.1's default.
+SETTINGS = {
+    "USER_ID_FIELD": "user_id",
+    "ITEM_ID_FIELD": "item_id",
+    "load_col": {"inter": ["user_id", "item_id"]},
+    "benchmark_filename": list(SPLIT_FILES),
+    "eval_args": {"group_by": "user", "order": "RO", "mode": "full"},  # split: the files
+    "metrics": ["Recall", "NDCG"],
+    "topk": [10, 20],
+    "valid_metric": "NDCG@20",
+    "use_gpu": False,
+    "show_progress": False,
+}
+
+# Per model, where RecBole's default cannot run here: NCL's 1,000 prototypes (k-means clusters)
+# exceed ml-100k's 943 users, and k-means needs at least as many points as clusters.
+MODEL_SETTINGS = {"NCL": {"num_clusters": 100}}
+
+
+class PeersError(Exception):
+    """A message for the user (missing environment, malformed split files)."""
+
+
+# --- split files -> RecBole benchmark files (no RecBole needed) -------------------------------
+
+
+def read_split_file(path: Path) -> list[tuple[str, str]]:
+    """The (user_id, item_id) rows of a kgrec split file."""
+    if not path.is_file():
+        raise PeersError(f"{path}: split file not found")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0].rstrip("\r") != SPLIT_HEADER:
+        raise PeersError(f"{path}: header must be {SPLIT_HEADER!r}")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.rstrip("\r").split("\t")
+        if len(fields) != 2 or not all(fields):
+            raise PeersError(f"{path} line {number}: expected user_id<TAB>item_id, got {line!r}")
+        rows.append((fields[0], fields[1]))
+    return rows
+
+
+def write_benchmark(split_dir: Path, out_dir: Path, name: str = DATASET) -> dict[str, int]:
+    """Write ``out_dir/name.{train,valid,test}.inter`` from ``split_dir``'s split files.
+
+    Returns the number of interactions per file. A pair that occurs twice (in one file or across
+    files) is an error: RecBole would count it twice in training or as both history and target.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seen: dict[tuple[str, str], str] = {}
+    counts = {}
+    for part in SPLIT_FILES:
+        rows = read_split_file(split_dir / f"{part}.tsv")
+        for row in rows:
+            if row in seen:
+                raise PeersError(f"pair {row} is in {seen[row]}.tsv and again in {part}.tsv")
+            seen[row] = part
+        text = "\n".join([INTER_HEADER, *(f"{u}\t{i}" for u, i in rows)]) + "\n"
+        (out_dir / f"{name}.{part}.inter").write_text(text, encoding="utf-8")
+        counts[part] = len(rows)
+    return counts
+
+
+def recbole_config(
+    data_path: Path,
+    work_dir: Path,
+    model: str,
+    threads: int,
+    epochs: int | None = None,
+    overrides: dict | None = None,
+) -> dict:
+    """The config_dict of one RecBole run: :data:`SETTINGS`, :data:`MODEL_SETTINGS`, paths,
+    ``epochs`` (a cap) and ``overrides`` (``--set``), later ones winning."""
+    return {
+        **SETTINGS,
+        **MODEL_SETTINGS.get(model, {}),
+        **({} if epochs is None else {"epochs": epochs}),
+        **(overrides or {}),
+        "model": model,
+        "dataset": DATASET,
+        "data_path": str(data_path),
+        "checkpoint_dir": str(work_dir / "saved"),
+        "threads": threads,
+    }
+
+
+# --- the RecBole environment ------------------------------------------------------------------
+
+
+def default_venv() -> Path:
+    cache = os.environ.get("KGREC_CACHE") or Path.home() / ".cache" / "kgrec"
+    return Path(cache) / "recbole-venv"
+
+
+def recbole_python(venv: Path) -> Path:
+    """The RecBole environment's python, or :class:`PeersError` saying how to make it."""
+    python = venv / "bin" / "python"
+    if not python.is_file() or not any(venv.glob(".complete-*")):
+        raise PeersError(
+            f"no RecBole environment at {venv} (or its install did not finish): run "
+            "`make setup-recbole` (it installs RecBole 1.2.1 into $KGREC_CACHE/recbole-venv), "
+            "or pass --venv"
+        )
+    return python
+
+
+def run_peer(python: Path, config: dict, work_dir: Path, timeout: float | None) -> dict:
+    """Run one model in RecBole's environment; its result record (``error`` on failure)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config_path = work_dir / "config.json"
+    result_path = work_dir / "result.json"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    result_path.unlink(missing_ok=True)
+    threads = str(config["threads"])
+    env = {
+        **os.environ,
+        WEIGHTS_ENV: "1",
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONPATH": "",
+    }
+    start = time.perf_counter()
+    with open(work_dir / "run.log", "w") as log:
+        try:
+            proc = subprocess.run(
+                [str(python), str(Path(__file__).resolve()), "--worker", str(config_path)],
+                cwd=work_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = None
+    wall = round(time.perf_counter() - start, 1)
+    if code == 0 and result_path.is_file():
+        record = json.loads(result_path.read_text())
+        record["wall_seconds"] = wall
+        return record
+    tail = (work_dir / "run.log").read_text(errors="replace").strip().splitlines()[-15:]
+    why = "timed out" if code is None else f"exit code {code}"
+    return {"error": f"{why}; log {work_dir / 'run.log'}", "log_tail": tail, "wall_seconds": wall}
+
+
+# --- the worker: runs inside RecBole's environment --------------------------------------------
+
+
+def worker(config_path: Path) -> None:
+    """Train and test one RecBole model (this file run by RecBole's python)."""
+    import torch
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import get_model, get_trainer, init_logger, init_seed
+
+    config_dict = json.loads(config_path.read_text())
+    torch.set_num_threads(int(config_dict.pop("threads")))
+    _patch_faiss_for_cpu()
+    config = Config(model=config_dict["model"], dataset=DATASET, config_dict=config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    checked = _check_masking(dataset, train_data, valid_data, test_data)
+
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    curve: list[float] = []
+    valid_epoch = trainer._valid_epoch
+
+    def record_valid(*args, **kwargs):
+        score, result = valid_epoch(*args, **kwargs)
+        curve.append(round(float(score), 6))
+        return score, result
+
+    trainer._valid_epoch = record_valid
+    start = time.perf_counter()
+    best_valid, _ = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    fit_seconds = time.perf_counter() - start
+    valid_result = trainer.evaluate(valid_data, load_best_model=True, show_progress=False)
+    test_result = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
+    eval_step = int(config["eval_step"])
+    epochs_run = len(trainer.train_loss_dict)
+    record = {
+        "model": config["model"],
+        "valid": {k: round(float(v), 6) for k, v in valid_result.items()},
+        "test": {k: round(float(v), 6) for k, v in test_result.items()},
+        "best_valid_ndcg@20": round(float(best_valid), 6),
+        "epochs_run": epochs_run,
+        # RecBole keeps the last of equal scores (``>=``) and counts evaluations since it
+        "best_epoch": epochs_run - trainer.cur_step * eval_step,
+        "fit_seconds": round(fit_seconds, 1),
+        "seconds_per_epoch": round(fit_seconds / max(epochs_run, 1), 3),
+        "valid_curve": curve,
+        "masking_checked": checked,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "config": {
+            k: _plain(config[k])
+            for k in (
+                "seed",
+                "epochs",
+                "stopping_step",
+                "learning_rate",
+                "train_batch_size",
+                "embedding_size",
+                "train_neg_sample_args",
+                "eval_step",
+            )
+            if k in config
+        }
+        | {k: _plain(v) for k, v in config.final_config_dict.items() if k in _model_keys(config)},
+        "versions": _versions(),
+    }
+    (config_path.parent / "result.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _check_masking(dataset, train_data, valid_data, test_data) -> bool:
+    """Assert that valid masks exactly train and test exactly train ∪ valid (by (user, item))."""
+    uid, iid = dataset.uid_field, dataset.iid_field
+
+    def pairs(data) -> set[tuple[int, int]]:
+        inter = data._dataset.inter_feat if hasattr(data, "_dataset") else data.inter_feat
+        return set(zip(inter[uid].tolist(), inter[iid].tolist(), strict=True))
+
+    def masked(loader) -> set[tuple[int, int]]:
+        found = set()
+        for user, items in enumerate(loader.uid2history_item):
+            if items is not None:
+                found.update((user, int(i)) for i in items.tolist())
+        return found
+
+    train, valid = pairs(train_data), pairs(valid_data)
+    if masked(valid_data) != train:
+        raise AssertionError("RecBole's valid evaluation does not mask exactly the train pairs")
+    if masked(test_data) != train | valid:
+        raise AssertionError("RecBole's test evaluation does not mask exactly train ∪ valid pairs")
+    return True
+
+
+def _patch_faiss_for_cpu() -> None:
+    """NCL asks faiss for ``Kmeans(..., gpu=True)``; on faiss-cpu run the same k-means on CPU."""
+    try:
+        import faiss
+    except ImportError:
+        return
+    if hasattr(faiss, "StandardGpuResources"):
+        return
+    kmeans = faiss.Kmeans
+
+    class CpuKmeans(kmeans):
+        def __init__(self, d, k, **kwargs):
+            kwargs.pop("gpu", None)
+            super().__init__(d, k, **kwargs)
+
+    faiss.Kmeans = CpuKmeans
+
+
+def _model_keys(config) -> set[str]:
+    """The keys of the model's own yaml in RecBole (its defaults, as run)."""
+    import recbole
+
+    path = Path(recbole.__file__).parent / "properties" / "model" / f"{config['model']}.yaml"
+    if not path.is_file():
+        return set()
+    import yaml
+
+    return set((yaml.safe_load(path.read_text()) or {}).keys())
+
+
+def _plain(value):
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return str(value)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    found = {}
+    for name in ("recbole", "torch", "numpy", "scipy", "pandas", "faiss-cpu"):
+        with contextlib.suppress(Exception):
+            found[name] = version(name)
+    return found
+
+
+# --- results and the table --------------------------------------------------------------------
+
+
+def load_results(path: Path) -> dict:
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {"models": {}}
+
+
+def save_results(path: Path, results: dict) -> None:
+    """Write atomically: a reader (or a stop) sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(results, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
+    """The table row of a finished ``kgrec train`` run on the same split files."""
+    info = json.loads((run_dir / "run.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for part in SPLIT_FILES:
+        theirs = run_dir / "split" / f"{part}.tsv"
+        if theirs.is_file() and set(read_split_file(theirs)) != set(
+            read_split_file(split_dir / f"{part}.tsv")
+        ):
+            raise PeersError(f"{run_dir}: its {part}.tsv differs from {split_dir}'s")
+    training = info.get("training", {})
+    settings = info.get("settings", {})
+    label = f"kgrec {info['model']}"
+    if settings.get("objective") not in (None, "bpr"):
+        label += f" ({settings['objective']})"
+    return {
+        "name": label,
+        "valid_ndcg@20": metrics["valid"]["all"]["ndcg@20"],
+        "test_ndcg@20": metrics["test"]["all"]["ndcg@20"],
+        "test_recall@20": metrics["test"]["all"]["recall@20"],
+        "epochs": f"{training.get('best_epoch', '?')}/{training.get('epochs_run', '?')}",
+        "seconds": training.get("seconds"),
+    }
+
+
+def peer_row(name: str, record: dict) -> dict:
+    if "error" in record:
+        return {"name": f"RecBole {name}", "error": record["error"]}
+    return {
+        "name": f"RecBole {name}",
+        "valid_ndcg@20": record["valid"]["ndcg@20"],
+        "test_ndcg@20": record["test"]["ndcg@20"],
+        "test_recall@20": record["test"]["recall@20"],
+        "epochs": f"{record['best_epoch']}/{record['epochs_run']}",
+        "seconds": record["fit_seconds"],
+    }
+
+
+def table(rows: list[dict]) -> str:
+    """A markdown table: model, valid NDCG@20, test NDCG@20, test Recall@20, epochs, seconds."""
+    lines = [
+        "| model | valid NDCG@20 | test NDCG@20 | test Recall@20 | epochs (best/run) | seconds |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['name']} | failed: {row['error']} | | | | |")
+            continue
+        seconds = "" if row["seconds"] is None else f"{row['seconds']:.0f}"
+        lines.append(
+            f"| {row['name']} | {row['valid_ndcg@20']:.4f} | {row['test_ndcg@20']:.4f} | "
+            f"{row['test_recall@20']:.4f} | {row['epochs']} | {seconds} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` items as a dict, each VALUE parsed as JSON where it parses."""
+    found = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise PeersError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            found[key] = json.loads(text)
+        except json.JSONDecodeError:
+            found[key] = text
+    return found
+
+
+def make_split(args: argparse.Namespace, split_dir: Path) -> None:
+    """Write kgrec's split files for ``--data``/``--protocol``/``--seed`` (as ``kgrec split``)."""
+    from kgrec.data.split import write_split
+    from kgrec.experiment import load_experiment
+
+    experiment = load_experiment(
+        data=args.data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
+    )
+    write_split(experiment.split, experiment.maps, split_dir)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--split", type=Path, help="folder of kgrec split files")
+    source.add_argument("--data", type=Path, help="dataset folder: make the split with kgrec")
+    parser.add_argument("--protocol", default="ml100k-kg", help="with --data (default ml100k-kg)")
+    parser.add_argument("--seed", type=int, default=0, help="with --data: split seed (default 0)")
+    parser.add_argument("--out", type=Path, required=True, help="results folder")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--venv", type=Path, default=None, help="RecBole environment")
+    parser.add_argument("--threads", type=int, default=1, help="torch/OMP threads (default 1)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="most epochs (default RecBole's 300)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a RecBole setting for every model run (VALUE as JSON, else a string)",
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per model")
+    parser.add_argument("--rerun", action="store_true", help="run models already in the JSON")
+    parser.add_argument("--kgrec", type=Path, nargs="*", default=[], metavar="RUN_DIR")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["--worker"]:
+        worker(Path(sys.argv[2]))
+        return 0
+    args = parse_args(argv)
+    try:
+        return _main(args)
+    except PeersError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
+    python = recbole_python(args.venv or default_venv())
+    out = args.out.resolve()
+    if args.split is not None:
+        split_dir = args.split.resolve()
+    else:
+        split_dir = out / "split"
+        make_split(args, split_dir)
+    data_path = out / "recbole"
+    counts = write_benchmark(split_dir, data_path / DATASET)
+    results_path = out / RESULTS_FILE
+    results = load_results(results_path)
+    results.update(split=str(split_dir), interactions=counts, settings=SETTINGS)
+    overrides = parse_overrides(args.set)
+    kgrec_rows = [kgrec_row(run.resolve(), split_dir) for run in args.kgrec]
+    for name in args.models:
+        done = name in results["models"] and "error" not in results["models"][name]
+        if done and not args.rerun:
+            print(f"{name}: in {results_path} already (--rerun to run it again)")
+            continue
+        print(f"{name}: training ...", flush=True)
+        config = recbole_config(
+            data_path, out / "runs" / name, name, args.threads, args.epochs, overrides
+        )
+        record = run_peer(python, config, out / "runs" / name, args.timeout)
+        results["models"][name] = record
+        save_results(results_path, results)
+        print(table([peer_row(name, record)]).splitlines()[-1], flush=True)
+    rows = kgrec_rows + [peer_row(n, r) for n, r in results["models"].items()]
+    print(f"\n{split_dir}: {counts}\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

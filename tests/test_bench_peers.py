@@ -1,0 +1,112 @@
+"""bench/peers.py without RecBole: split files -> RecBole benchmark files, settings, messages."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SPLIT = {
+    "train": [("u1", "i1"), ("u1", "i2"), ("u2", "i1"), ("u2", "i3"), ("u3", "i 4")],
+    "valid": [("u1", "i3"), ("u2", "i2"), ("u3", "i1")],
+    "test": [("u1", "i 4"), ("u2", "i 4"), ("u3", "i2")],
+}
+
+
+@pytest.fixture(scope="module")
+def peers():
+    spec = importlib.util.spec_from_file_location("peers", ROOT / "bench/peers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_split(folder: Path, split: dict[str, list[tuple[str, str]]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, rows in split.items():
+        lines = ["user_id\titem_id", *(f"{u}\t{i}" for u, i in rows)]
+        (folder / f"{part}.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def read_inter(path: Path) -> tuple[str, list[tuple[str, str]]]:
+    header, *rows = path.read_text().splitlines()
+    return header, [tuple(row.split("\t")) for row in rows]
+
+
+def test_benchmark_files_hold_exactly_the_split_pairs(peers, tmp_path):
+    split = write_split(tmp_path / "split", SPLIT)
+    counts = peers.write_benchmark(split, tmp_path / "recbole" / "kgrec")
+    assert counts == {part: len(rows) for part, rows in SPLIT.items()}
+    written = sorted(p.name for p in (tmp_path / "recbole" / "kgrec").iterdir())
+    assert written == ["kgrec.test.inter", "kgrec.train.inter", "kgrec.valid.inter"]
+    for part, rows in SPLIT.items():
+        header, found = read_inter(tmp_path / "recbole" / "kgrec" / f"kgrec.{part}.inter")
+        assert header == "user_id:token\titem_id:token"
+        assert found == rows  # same pairs, same order, ids untouched (spaces included)
+
+
+def test_the_config_names_the_benchmark_files_and_full_ranking(peers, tmp_path):
+    config = peers.recbole_config(tmp_path / "data", tmp_path / "run", "LightGCN", 1)
+    assert config["benchmark_filename"] == ["train", "valid", "test"]
+    assert config["dataset"] == "kgrec" and config["model"] == "LightGCN"
+    assert config["eval_args"]["mode"] == "full"
+    assert config["valid_metric"] == "NDCG@20"
+    assert config["topk"] == [10, 20] and config["metrics"] == ["Recall", "NDCG"]
+    assert config["load_col"] == {"inter": ["user_id", "item_id"]}
+    json.dumps(config)  # the worker reads it as JSON
+    # NCL's 1,000 default prototypes exceed ml-100k's users; --set and epochs win over both
+    assert peers.recbole_config(tmp_path, tmp_path, "NCL", 1)["num_clusters"] == 100
+    overrides = peers.parse_overrides(["num_clusters=50", "learning_rate=0.002", "type=ND"])
+    assert overrides == {"num_clusters": 50, "learning_rate": 0.002, "type": "ND"}
+    config = peers.recbole_config(tmp_path, tmp_path, "NCL", 1, 30, overrides)
+    assert (config["num_clusters"], config["epochs"], config["type"]) == (50, 30, "ND")
+    with pytest.raises(peers.PeersError, match="KEY=VALUE"):
+        peers.parse_overrides(["novalue"])
+
+
+@pytest.mark.parametrize(
+    ("part", "text", "message"),
+    [
+        ("train", "user\titem\nu1\ti1\n", "header"),
+        ("valid", "user_id\titem_id\nu1\n", "line 2"),
+        ("test", "user_id\titem_id\nu1\ti1\n", "again in test.tsv"),
+    ],
+)
+def test_bad_split_files_are_refused(peers, tmp_path, part, text, message):
+    split = write_split(tmp_path / "split", SPLIT)
+    (split / f"{part}.tsv").write_text(text)
+    with pytest.raises(peers.PeersError, match=message):
+        peers.write_benchmark(split, tmp_path / "out")
+
+
+def test_a_missing_recbole_environment_says_make_setup_recbole(peers, tmp_path, capsys):
+    split = write_split(tmp_path / "split", SPLIT)
+    code = peers.main(
+        ["--split", str(split), "--out", str(tmp_path / "out"), "--venv", str(tmp_path / "no")]
+    )
+    assert code == 2
+    assert "make setup-recbole" in capsys.readouterr().err
+    # a venv whose install never finished (no marker) is missing too
+    (tmp_path / "half" / "bin").mkdir(parents=True)
+    (tmp_path / "half" / "bin" / "python").write_text("")
+    with pytest.raises(peers.PeersError, match="make setup-recbole"):
+        peers.recbole_python(tmp_path / "half")
+
+
+def test_the_table_has_a_row_per_model_and_failures_say_why(peers):
+    record = {
+        "valid": {"ndcg@20": 0.28},
+        "test": {"ndcg@20": 0.32, "recall@20": 0.37},
+        "best_epoch": 140,
+        "epochs_run": 150,
+        "fit_seconds": 151.3,
+    }
+    rows = [peers.peer_row("LightGCN", record), peers.peer_row("NCL", {"error": "exit code 1"})]
+    lines = peers.table(rows).splitlines()
+    assert lines[2] == "| RecBole LightGCN | 0.2800 | 0.3200 | 0.3700 | 140/150 | 151 |"
+    assert lines[3].startswith("| RecBole NCL | failed: exit code 1")
