@@ -14,8 +14,23 @@ import kgrec.errors
 import kgrec.models
 from kgrec.cli import build_parser, main
 from kgrec.experiment import MODELS, TRAIN_DEFAULTS, build_run, load_experiment, load_run, train
+from kgrec.store import open_store
+from loaders import recbole
+from loaders.rules import named_rule
 
 SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
+
+
+@pytest.fixture
+def tiny_store(tmp_path, tiny_recbole) -> str:
+    """The tiny dataset, its domains by the ml1m-action-comedy rule, in a local store."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    return store
 
 
 @pytest.fixture
@@ -150,19 +165,11 @@ def test_cli_reports_bad_split_files(tmp_path: Path, tiny_recbole, capsys) -> No
     assert not (tmp_path / "run").exists()  # nothing half-written
 
 
-def test_store_and_folder_give_the_same_split(tmp_path: Path, tiny_recbole) -> None:
-    from kgrec.store import open_store
-    from loaders import recbole
-    from loaders.rules import named_rule
-
+def test_store_and_folder_give_the_same_split(tmp_path: Path, tiny_recbole, tiny_store) -> None:
     data = tiny_recbole
-    with open_store(f"local:{tmp_path / 'store'}") as store:
-        store.write(
-            recbole.load(data, domain_rule=named_rule("ml1m-action-comedy")), progress=False
-        )
     for source, folder in (
         (["--data", str(data)], "a"),
-        (["--store", f"local:{tmp_path / 'store'}"], "b"),
+        (["--store", tiny_store], "b"),
     ):
         argv = ["split", "--protocol", "ml1m-action-comedy", "--seed", "4", *source]
         assert main([*argv, "--write-split", str(tmp_path / folder)]) == 0
@@ -238,17 +245,8 @@ def test_a_run_returns_dataframes(trained):
         trained.recommend(k=0)
 
 
-def test_a_run_keeps_working_after_later_loads_into_its_store(tmp_path, tiny_recbole):
-    from kgrec.store import open_store
-    from loaders import recbole
-    from loaders.rules import named_rule
-
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
+def test_a_run_keeps_working_after_later_loads_into_its_store(tmp_path, tiny_store):
+    store = tiny_store
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
     before = run.evaluate()
     # new users and items arrive after training
@@ -405,17 +403,8 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
     assert "--export" in capsys.readouterr().err
 
 
-def test_cross_domain_without_text_in_the_store_says_so(tmp_path, tiny_recbole, capsys):
-    from kgrec.store import open_store
-    from loaders import recbole
-    from loaders.rules import named_rule
-
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
+def test_cross_domain_without_text_in_the_store_says_so(tmp_path, tiny_store, capsys):
+    store = tiny_store
     argv = ["train", "--model", "cross-domain", "--protocol", "ml1m-action-comedy"]
     argv += ["--store", store, "--out", str(tmp_path / "run"), "--text-property", "embeding"]
     assert main(argv) == 2
@@ -424,15 +413,8 @@ def test_cross_domain_without_text_in_the_store_says_so(tmp_path, tiny_recbole, 
     assert not (tmp_path / "run").exists()
 
 
-def test_a_user_loaded_after_training_is_folded_in(tmp_path, tiny_recbole, capsys):
-    from kgrec.store import open_store
-    from loaders import recbole
-    from loaders.rules import named_rule
-
-    store = f"local:{tmp_path / 'store'}"
-    rule = named_rule("ml1m-action-comedy")
-    with open_store(store) as opened:
-        opened.write(recbole.load(tiny_recbole, domain_rule=rule), progress=False)
+def test_a_user_loaded_after_training_is_folded_in(tmp_path, tiny_store, capsys):
+    store = tiny_store
     run = train(
         "lightgcn-merged", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL
     )
