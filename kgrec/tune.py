@@ -43,6 +43,7 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
+from kgrec.data.split import check_train_fraction
 from kgrec.errors import InputError
 from kgrec.experiment import (
     BATCHING,
@@ -427,7 +428,10 @@ def tune(
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise InputError(f"{name} must be a positive integer, got {value!r}", field=name)
     if timeout is not None and not (_is_number(timeout) and timeout > 0):
-        raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        raise InputError(
+            f"timeout must be a positive number of seconds, got {timeout!r}", field="--timeout"
+        )
+    check_train_fraction(train_fraction)
     allowed = set(TRAIN_DEFAULTS) - set(SOURCE) - set(NOT_SETTINGS)
     unknown = sorted(set(fixed) - allowed)
     if unknown:
