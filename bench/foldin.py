@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--share", type=float, default=0.1, help="newcomers' share of users")
     parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument(
+        "--patience", type=int, default=20, help="LightGCN plateaus around epoch 20 on ml-100k"
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
