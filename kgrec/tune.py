@@ -394,7 +394,7 @@ def tune(
     trials: int = 20,
     timeout: float | None = None,
     pruning: bool = True,
-    prune_warmup: int = 10,
+    prune_warmup: int = 30,
     data: str | Path | None = None,
     store: str | None = None,
     protocol: str | None = None,
@@ -418,7 +418,9 @@ def tune(
     ends with (across runs; a trial counts once it completes, is pruned or fails with an
     error); ``timeout`` the seconds this call may run (none: no limit): no trial starts after
     it, and the trial running then stops at the end of its epoch and runs again on the next
-    call. ``pruning`` turns the median pruner on, judging from epoch ``prune_warmup`` on.
+    call. ``pruning`` turns the median pruner on, judging from epoch ``prune_warmup`` on
+    (the median favours settings that learn fast: on ml100k-kg LightGCN's best lr reached
+    0.21 at epoch 10, below faster settings that ended lower, hence 30).
     The study is in ``out`` (see the module's documentation); with ``progress`` a line is
     printed per finished trial.
     """
