@@ -15,7 +15,10 @@ class CrossDomainRecommender(RGCNRecommender):
 
     **Inputs.** Every node of ``[users | items | entities]`` starts from an ID embedding plus a
     linear projection of its text embedding (zeros where a node has no text):
-    :math:`\mathbf{x}^{(0)}_v = \mathbf{e}_v + \mathbf{P} \mathbf{t}_v`.
+    :math:`\mathbf{x}^{(0)}_v = \mathbf{e}_v + \mathbf{P} \mathbf{t}_v`
+    (``text_input="linear"``), or through a two-layer MLP added to the ID embedding or in its
+    place for nodes with text (``"add"``, ``"only"``: see
+    :class:`~kgrec.models.layers.TextInput`).
 
     **Propagation.** Each layer is a relational convolution over the shared graph (interactions
     of all domains, knowledge relations; see :class:`~kgrec.models.rgcn.RGCNRecommender`,
@@ -61,6 +64,10 @@ class CrossDomainRecommender(RGCNRecommender):
         text_features: optional ``[num_nodes, d_text]`` text embeddings, zeros where a node has
             none; a fixed input of the model (a non-persistent buffer: pass the same features
             when rebuilding a model to load a checkpoint).
+        text_input: ``"linear"`` (a linear projection added to every node's ID embedding),
+            ``"add"`` or ``"only"`` (a two-layer MLP with ``text_hidden`` hidden units, added to
+            or replacing the ID embeddings of nodes with text, ``text_mask``; see
+            :class:`~kgrec.models.rgcn.RGCNRecommender`).
         embedding_dim, num_layers, block_size, num_interaction_relations, dropout, symmetric,
             entity_embeddings: as for the R-GCN recommender.
         adversarial_weight: :math:`\lambda`, the weight of the discriminator loss (0: none).
@@ -87,7 +94,11 @@ class CrossDomainRecommender(RGCNRecommender):
         symmetric: bool = True,
         adversarial_weight: float = 0.0,
         entity_embeddings: bool = True,
+        text_input: str = "linear",
+        text_mask: Tensor | None = None,
+        text_hidden: int = 64,
     ) -> None:
+        linear = text_input == "linear"
         super().__init__(
             num_users,
             num_items,
@@ -100,6 +111,10 @@ class CrossDomainRecommender(RGCNRecommender):
             dropout=dropout,
             symmetric=symmetric,
             entity_embeddings=entity_embeddings,
+            text_features=None if linear else text_features,
+            text_mask=text_mask,
+            text_input="add" if linear else text_input,
+            text_hidden=text_hidden,
         )
         if num_domains <= 0:
             raise ValueError(f"num_domains must be positive, got {num_domains}")
@@ -134,10 +149,8 @@ class CrossDomainRecommender(RGCNRecommender):
         balance = torch.where(counts > 0, counts.sum() / (num_domains * counts.clamp(min=1)), 0.0)
         self.register_buffer("domain_balance", balance, persistent=False)
 
-        if text_features is None:
-            self.text_features: Tensor | None = None
-            self.text_projection: nn.Linear | None = None
-        else:
+        self.text_projection: nn.Linear | None = None
+        if linear and text_features is not None:
             self.register_buffer("text_features", text_features.to(torch.float), persistent=False)
             self.text_projection = nn.Linear(text_features.size(1), embedding_dim, bias=False)
         self.adapters = nn.ModuleList(
@@ -203,5 +216,5 @@ class CrossDomainRecommender(RGCNRecommender):
             f"entities={self.num_entities}, num_relations={self.num_relations}, "
             f"num_domains={self.num_domains}, "
             f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
-            f"text={self.text_projection is not None})"
+            f"text={self.text_projection is not None or self.text_input})"
         )

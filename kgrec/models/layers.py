@@ -378,3 +378,139 @@ def embedding_noise(x: Tensor, eps: float, generator: torch.Generator | None = N
         return x
     delta = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return x + eps * torch.sign(x) * torch.nn.functional.normalize(delta, dim=-1)
+
+
+class ScalarRelationalConv(nn.Module):
+    r"""Relational propagation with one learned scalar per relation, the light knowledge path
+    of "LightKG: Efficient Knowledge-Aware Recommendation with Simplified GNN Architecture"
+    (KDD 2025), which weighs each directed relation by a scalar instead of a matrix or an
+    embedding:
+
+    .. math::
+        \mathbf{x}^{\prime}_i = \sum_{r \in \mathcal{R}} w_r
+        \sum_{j \in \mathcal{N}_r(i)} \frac{1}{c_{i,j,r}} \mathbf{x}_j,
+
+    with :math:`c_{i,j,r}` as :func:`relation_groups` makes it. Both directions of a relation
+    are relations of their own, so each carries its own scalar. The weights start at 1, where
+    the layer is the relation-free propagation (every relation heard as it is normalised) and,
+    with interaction relations only, LightGCN's layer. It is
+    :class:`RelationalConv` with :math:`\mathbf{\Theta}_r = w_r \mathbf{I}`, no root weight and
+    no bias, computed with one product per layer instead of one per relation.
+
+    Args:
+        num_relations: number of relation (edge) types.
+
+    Shapes: ``x`` ``[N, C]``, ``edge_index`` ``[2, E]`` (source, target), ``edge_type``
+    ``[E]`` in ``[0, num_relations)``; output ``[N, C]``.
+    """
+
+    def __init__(self, num_relations: int) -> None:
+        super().__init__()
+        if num_relations <= 0:
+            raise ValueError(f"num_relations must be positive, got {num_relations}")
+        self.num_relations = num_relations
+        self.weight = nn.Parameter(torch.empty(num_relations))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_type: Tensor,
+        groups: RelationGroups | None = None,
+    ) -> Tensor:
+        """``groups`` (from :func:`relation_groups`) may be passed to share it across layers."""
+        if groups is None:
+            groups = relation_groups(edge_index, edge_type, x.size(0), self.num_relations)
+        ptr = torch.tensor(groups.ptr, device=x.device)
+        scale = self.weight.repeat_interleave(ptr.diff(), output_size=groups.ptr[-1])
+        messages = groups.pool(x) * scale.unsqueeze(1).to(x.dtype)
+        return x.new_zeros(x.shape).index_add(0, groups.target, messages)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(num_relations={self.num_relations})"
+
+
+class TextInput(nn.Module):
+    r"""Node text vectors brought into the embedding space by a small MLP, the input of
+    `"Language Representations Can be What Recommenders Need"
+    <https://arxiv.org/abs/2407.05441>`_ (AlphaRec, Sheng et al., ICLR 2025), where frozen
+    language-model embeddings through a two-layer MLP, trained with a contrastive loss, make
+    the item and user representations:
+
+    .. math::
+        \mathrm{MLP}(\mathbf{t}) = \mathbf{W}_2 \, \mathrm{LeakyReLU}(\mathbf{W}_1 \mathbf{t}
+        + \mathbf{b}_1) + \mathbf{b}_2, \qquad
+        \mathbf{x}^{(0)}_v = \begin{cases}
+        \mathbf{e}_v + m_v \, \mathrm{MLP}(\mathbf{t}_v) & \text{``add''} \\
+        m_v \, \mathrm{MLP}(\mathbf{t}_v) + (1 - m_v) \, \mathbf{e}_v & \text{``only''}
+        \end{cases}
+
+    where :math:`\mathbf{e}_v` is the node's ID embedding and :math:`m_v` is 1 where the node
+    has text. In ``"only"`` mode a node with text has no use for an ID embedding, so an item
+    never trained on (a new item with text) still has a representation of its own.
+
+    Args:
+        text_channels: size of the text vectors ``d_text``.
+        out_channels: size of the embeddings.
+        hidden_channels: size of the MLP's hidden layer.
+        mode: ``"add"`` or ``"only"``.
+
+    Shapes: ``forward(x [N, C], text [N, d_text], mask [N])`` returns ``[N, C]``.
+    """
+
+    MODES = ("add", "only")
+
+    def __init__(
+        self, text_channels: int, out_channels: int, *, hidden_channels: int = 64, mode: str = "add"
+    ) -> None:
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        if text_channels <= 0 or out_channels <= 0 or hidden_channels <= 0:
+            raise ValueError(
+                "text_channels, out_channels and hidden_channels must be positive, got "
+                f"{text_channels}, {out_channels} and {hidden_channels}"
+            )
+        self.text_channels = text_channels
+        self.out_channels = out_channels
+        self.hidden_channels = hidden_channels
+        self.mode = mode
+        self.mlp = nn.Sequential(
+            nn.Linear(text_channels, hidden_channels),
+            nn.LeakyReLU(),
+            nn.Linear(hidden_channels, out_channels),
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for module in self.mlp:
+            if isinstance(module, nn.Linear):
+                module.reset_parameters()
+
+    def forward(self, x: Tensor, text: Tensor, mask: Tensor) -> Tensor:
+        projected = self.mlp(text.to(x.dtype))
+        if self.mode == "add":
+            return x + projected * mask.unsqueeze(1).to(x.dtype)
+        return torch.where(mask.unsqueeze(1), projected, x)
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.text_channels}, {self.out_channels}, "
+            f"hidden_channels={self.hidden_channels}, mode={self.mode!r})"
+        )
+
+
+def rows_with_text(text_features: Tensor, mask: Tensor | None) -> Tensor:
+    """Which rows of ``text_features`` hold a text vector: ``mask`` as a boolean tensor, or the
+    rows that are not all zeros when None (the export writes zeros where a node has none)."""
+    if mask is None:
+        return text_features.ne(0).any(dim=1)
+    if mask.shape != (text_features.size(0),):
+        raise ValueError(
+            f"text_mask must have shape ({text_features.size(0)},), got {tuple(mask.shape)}"
+        )
+    return mask.to(torch.bool)

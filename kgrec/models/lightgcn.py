@@ -13,7 +13,7 @@ from torch_geometric.nn.models import LightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
 from kgrec.models.base import GraphRecommender
-from kgrec.models.layers import embedding_noise
+from kgrec.models.layers import TextInput, embedding_noise, rows_with_text
 
 
 class LightGCNRecommender(GraphRecommender):
@@ -35,6 +35,15 @@ class LightGCNRecommender(GraphRecommender):
     shared users (merged). ``edge_type`` is ignored; edges must stay within users and items
     and hold both directions.
 
+    With ``text_features`` (AlphaRec, `Sheng et al., ICLR 2025
+    <https://arxiv.org/abs/2407.05441>`_), nodes with text start from their text vector
+    through a two-layer MLP (:class:`~kgrec.models.layers.TextInput`), added to the ID
+    embedding (``text_input="add"``) or in its place (``"only"``, so an item with text and no
+    interactions still has a representation):
+    :math:`\mathbf{x}^{(0)}_v = \mathbf{e}_v + \mathrm{MLP}(\mathbf{t}_v)` or
+    :math:`\mathrm{MLP}(\mathbf{t}_v)`; the propagation is the same. Without text the model is
+    PyG's LightGCN exactly.
+
     The normalised adjacency is built once per ``edge_index`` (kept while the same tensor is
     passed again, like ``GCNConv(cached=True)``) and propagated as a sparse matrix product,
     far faster on CPU than scattering edge messages; the layers are PyG's ``LGConv`` with a
@@ -46,6 +55,13 @@ class LightGCNRecommender(GraphRecommender):
         embedding_dim: size of the embeddings.
         num_layers: number of propagation layers ``L``.
         alpha: layer weights (scalar or ``[L + 1]``); None for ``1 / (L + 1)``.
+        text_features: optional ``[U + I, d_text]`` text vectors of users and items, zeros where
+            a node has none; a fixed input (a non-persistent buffer: pass the same features when
+            rebuilding a model to load a checkpoint).
+        text_mask: optional ``[U + I]`` boolean, which nodes have text (default: the rows of
+            ``text_features`` that are not all zeros).
+        text_input: ``"add"`` or ``"only"`` (used with ``text_features``).
+        text_hidden: size of the text MLP's hidden layer.
 
     Shapes: ``forward(edge_index [2, E])`` returns ``[U + I, embedding_dim]``.
     """
@@ -58,6 +74,10 @@ class LightGCNRecommender(GraphRecommender):
         embedding_dim: int = 64,
         num_layers: int = 2,
         alpha: float | Tensor | None = None,
+        text_features: Tensor | None = None,
+        text_mask: Tensor | None = None,
+        text_input: str = "add",
+        text_hidden: int = 64,
     ) -> None:
         super().__init__(num_users, num_items)
         if embedding_dim <= 0:
@@ -66,15 +86,45 @@ class LightGCNRecommender(GraphRecommender):
             raise ValueError(f"num_layers must be non-negative, got {num_layers}")
         if isinstance(alpha, Tensor) and alpha.numel() != num_layers + 1:
             raise ValueError(f"alpha must have num_layers + 1 = {num_layers + 1} entries")
+        if text_input not in TextInput.MODES:
+            raise ValueError(f"text_input must be one of {TextInput.MODES}, got {text_input!r}")
+        if text_features is not None and (
+            text_features.dim() != 2 or text_features.size(0) != num_users + num_items
+        ):
+            raise ValueError(
+                f"text_features must have shape ({num_users + num_items}, d_text), "
+                f"got {tuple(text_features.shape)}"
+            )
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
         # normalize=False: forward passes the adjacency already normalised
         self.lightgcn = LightGCN(num_users + num_items, embedding_dim, num_layers, alpha=alpha)
         self.lightgcn.convs = nn.ModuleList(SymmetricLGConv() for _ in range(num_layers))
         self._adjacency: tuple[Tensor, Tensor] | None = None  # (edge_index, normalised CSR)
+        self.text_input: TextInput | None = None
+        self.register_buffer("text_features", None, persistent=False)
+        self.register_buffer("text_mask", None, persistent=False)
+        if text_features is not None:
+            self.register_buffer("text_features", text_features.to(torch.float), persistent=False)
+            self.register_buffer(
+                "text_mask", rows_with_text(text_features, text_mask), persistent=False
+            )
+            self.text_input = TextInput(
+                text_features.size(1), embedding_dim, hidden_channels=text_hidden, mode=text_input
+            )
 
     def reset_parameters(self) -> None:
         self.lightgcn.reset_parameters()
+        if self.text_input is not None:
+            self.text_input.reset_parameters()
+
+    def node_input(self) -> Tensor:
+        """Layer-0 vectors ``[U + I, dim]``: the ID embeddings, with the text MLP's output
+        where nodes have text."""
+        x = self.lightgcn.embedding.weight
+        if self.text_input is None:
+            return x
+        return self.text_input(x, self.text_features, self.text_mask)
 
     def forward(
         self,
@@ -88,7 +138,7 @@ class LightGCNRecommender(GraphRecommender):
     ) -> Tensor:
         """Node embeddings ``[U + I, dim]``; ``noise`` > 0 perturbs every layer's output
         (:meth:`forward_layers`)."""
-        if not noise:  # PyG's own read-out
+        if not noise and self.text_input is None:  # PyG's own read-out
             self._check_graph(edge_index, n_id)
             return self.lightgcn.get_embedding(self._normalised(edge_index))
         return self.forward_layers(edge_index, noise=noise, generator=generator, n_id=n_id)[0]
@@ -115,7 +165,7 @@ class LightGCNRecommender(GraphRecommender):
         self._check_graph(edge_index, n_id)
         adj = self._normalised(edge_index)
         alpha = self.lightgcn.alpha
-        x = self.lightgcn.embedding.weight
+        x = self.node_input()
         out = x * alpha[0]
         layers = [x]
         for i, conv in enumerate(self.lightgcn.convs):
@@ -152,7 +202,9 @@ class LightGCNRecommender(GraphRecommender):
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}(users={self.num_users}, items={self.num_items}, "
-            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers})"
+            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}"
+            + ("" if self.text_input is None else f", text_input={self.text_input}")
+            + ")"
         )
 
 

@@ -10,9 +10,14 @@ from kgrec.models.base import GraphRecommender
 from kgrec.models.layers import (
     RelationalConv,
     RelationGroups,
+    ScalarRelationalConv,
+    TextInput,
     embedding_noise,
     relation_groups,
+    rows_with_text,
 )
+
+RELATION_WEIGHTINGS = ("block", "scalar")
 
 
 def check_graph_sizes(
@@ -70,6 +75,19 @@ class RGCNRecommender(GraphRecommender):
         \mathbf{e}_v = \frac{1}{L+1} \sum_{l=0}^{L} \mathbf{x}^{(l)}_v, \qquad
         \hat{y}_{ui} = \mathbf{e}_u^{\top} \mathbf{e}_i.
 
+    With ``relation_weighting="scalar"`` each relation (each direction of it) carries one learned
+    scalar instead, :math:`\mathbf{\Theta}^{(l)}_r = w^{(l)}_r \mathbf{I}` with
+    :math:`w^{(l)}_r = 1` at the start (:class:`~kgrec.models.layers.ScalarRelationalConv`,
+    LightKG, KDD 2025): a light knowledge path with ``L * |R|`` parameters that learns how loud
+    each relation is, not how it turns the embedding space.
+
+    With ``text_features``, nodes with text start from their text vector through a two-layer
+    MLP (:class:`~kgrec.models.layers.TextInput`, AlphaRec, ICLR 2025), added to the ID
+    embedding (``text_input="add"``) or in its place (``"only"``):
+    :math:`\mathbf{x}^{(0)}_v = \mathbf{e}_v + \mathrm{MLP}(\mathbf{t}_v)` or
+    :math:`\mathrm{MLP}(\mathbf{t}_v)`; nodes without text keep their ID embedding (zeros
+    for entities with ``entity_embeddings=False``).
+
     Knowledge reaches items (and through them users) along typed edges, so items that share
     actors, directors or genres move together. With interaction relations only and
     :math:`\mathbf{\Theta}_r = \mathbf{I}` the model is LightGCN. On neighbour-sampled
@@ -94,6 +112,15 @@ class RGCNRecommender(GraphRecommender):
             zero (False): an entity is then, after one layer, the mean of the items it touches,
             and knowledge acts as smoothing between items that share entities, with no
             parameters per entity.
+        relation_weighting: ``"block"`` (block-diagonal :math:`\mathbf{\Theta}_r`) or
+            ``"scalar"`` (one weight per relation and layer; ``block_size`` then unused).
+        text_features: optional ``[num_nodes, d_text]`` text vectors, zeros where a node has
+            none; a fixed input (a non-persistent buffer: pass the same features when
+            rebuilding a model to load a checkpoint).
+        text_mask: optional ``[num_nodes]`` boolean, which nodes have text (default: the rows
+            of ``text_features`` that are not all zeros).
+        text_input: ``"add"`` or ``"only"`` (see above; used with ``text_features``).
+        text_hidden: size of the text MLP's hidden layer.
 
     Shapes: ``forward(edge_index [2, E], edge_type [E], n_id=None, degree=None)`` returns
     ``[num_nodes, embedding_dim]`` (``[len(n_id), embedding_dim]`` for a sampled subgraph).
@@ -115,6 +142,11 @@ class RGCNRecommender(GraphRecommender):
         dropout: float = 0.0,
         symmetric: bool = True,
         entity_embeddings: bool = True,
+        relation_weighting: str = "block",
+        text_features: Tensor | None = None,
+        text_mask: Tensor | None = None,
+        text_input: str = "add",
+        text_hidden: int = 64,
     ) -> None:
         super().__init__(num_users, num_items)
         check_graph_sizes(num_entities, num_relations, embedding_dim, num_layers, dropout)
@@ -127,7 +159,23 @@ class RGCNRecommender(GraphRecommender):
                 f"num_interaction_relations must lie in [0, {num_relations}], "
                 f"got {num_interaction_relations}"
             )
+        if relation_weighting not in RELATION_WEIGHTINGS:
+            raise ValueError(
+                f"relation_weighting must be one of {RELATION_WEIGHTINGS}, "
+                f"got {relation_weighting!r}"
+            )
+        if text_input not in TextInput.MODES:
+            raise ValueError(f"text_input must be one of {TextInput.MODES}, got {text_input!r}")
+        num_nodes = num_users + num_items + num_entities
+        if text_features is not None and (
+            text_features.dim() != 2 or text_features.size(0) != num_nodes
+        ):
+            raise ValueError(
+                f"text_features must have shape ({num_nodes}, d_text), "
+                f"got {tuple(text_features.shape)}"
+            )
         self.num_entities = num_entities
+        self.relation_weighting = relation_weighting
         self.num_relations = num_relations
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
@@ -142,7 +190,9 @@ class RGCNRecommender(GraphRecommender):
         num_embedded = self.num_nodes if entity_embeddings else num_users + num_items
         self.embedding = nn.Embedding(num_embedded, embedding_dim)
         self.convs = nn.ModuleList(
-            RelationalConv(
+            ScalarRelationalConv(num_relations)
+            if relation_weighting == "scalar"
+            else RelationalConv(
                 embedding_dim,
                 embedding_dim,
                 num_relations,
@@ -152,13 +202,29 @@ class RGCNRecommender(GraphRecommender):
             )
             for _ in range(num_layers)
         )
+        self.text_input: TextInput | None = None
+        self.register_buffer("text_features", None, persistent=False)
+        self.register_buffer("text_mask", None, persistent=False)
+        if text_features is not None:
+            self.register_buffer("text_features", text_features.to(torch.float), persistent=False)
+            self.register_buffer(
+                "text_mask", rows_with_text(text_features, text_mask), persistent=False
+            )
+            self.text_input = TextInput(
+                text_features.size(1), embedding_dim, hidden_channels=text_hidden, mode=text_input
+            )
         RGCNRecommender.reset_parameters(self)  # subclasses reset their own parts
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.embedding.weight)
         with torch.no_grad():
-            for conv in self.convs:  # identity blocks
-                conv.weight.copy_(torch.eye(self.block_size).expand_as(conv.weight))
+            for conv in self.convs:  # identity blocks, or scalars at 1
+                if isinstance(conv, ScalarRelationalConv):
+                    conv.reset_parameters()
+                else:
+                    conv.weight.copy_(torch.eye(self.block_size).expand_as(conv.weight))
+        if self.text_input is not None:
+            self.text_input.reset_parameters()
 
     def forward(
         self,
@@ -244,8 +310,16 @@ class RGCNRecommender(GraphRecommender):
         return torch.bincount(edge_index[1, interactions], minlength=num_nodes)
 
     def node_input(self, n_id: Tensor | None) -> Tensor:
-        """Layer-0 vectors of all nodes (``n_id`` None) or of the nodes ``n_id``; zeros for
-        entities without ID embeddings."""
+        """Layer-0 vectors of all nodes (``n_id`` None) or of the nodes ``n_id``: ID embeddings
+        (zeros for entities without them), with the text MLP's output where nodes have text."""
+        x = self._id_input(n_id)
+        if self.text_input is None:
+            return x
+        if n_id is None:
+            return self.text_input(x, self.text_features, self.text_mask)
+        return self.text_input(x, self.text_features[n_id], self.text_mask[n_id])
+
+    def _id_input(self, n_id: Tensor | None) -> Tensor:
         weight = self.embedding.weight
         if self.entity_embeddings:
             return weight if n_id is None else self.embedding(n_id)
@@ -264,5 +338,6 @@ class RGCNRecommender(GraphRecommender):
             f"{self.__class__.__name__}(users={self.num_users}, items={self.num_items}, "
             f"entities={self.num_entities}, num_relations={self.num_relations}, "
             f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
-            f"block_size={self.block_size})"
+            f"relation_weighting={self.relation_weighting!r}, block_size={self.block_size}, "
+            f"text_input={self.text_input})"
         )

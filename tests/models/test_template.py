@@ -45,6 +45,17 @@ def _cross_domain(graph: Data, **options) -> GraphRecommender:
     )
 
 
+def _lightgcn_text(graph: Data, mode: str) -> GraphRecommender:
+    return kgrec.models.LightGCNRecommender(
+        graph.num_users,
+        graph.num_items,
+        embedding_dim=8,
+        text_features=graph.x[: graph.num_users + graph.num_items],
+        text_input=mode,
+        text_hidden=6,
+    )
+
+
 CASES = [
     Case("Popularity", lambda g: kgrec.models.Popularity(g.num_users, g.num_items), False),
     Case(
@@ -66,6 +77,31 @@ CASES = [
         "CrossDomainRecommender",
         lambda g: _cross_domain(g, adversarial_weight=0.1),
         variant="discriminator",
+    ),
+    Case("LightGCNRecommender", lambda g: _lightgcn_text(g, "add"), False, "text-add"),
+    Case("LightGCNRecommender", lambda g: _lightgcn_text(g, "only"), False, "text-only"),
+    Case(
+        "RGCNRecommender",
+        lambda g: kgrec.models.RGCNRecommender(
+            *_sizes(g), embedding_dim=8, relation_weighting="scalar"
+        ),
+        variant="scalar-relations",
+    ),
+    Case(
+        "RGCNRecommender",
+        lambda g: kgrec.models.RGCNRecommender(
+            *_sizes(g),
+            embedding_dim=8,
+            relation_weighting="scalar",
+            entity_embeddings=False,
+            text_features=g.x,
+            text_input="only",
+            text_hidden=6,
+        ),
+        variant="scalar-relations-text-only",
+    ),
+    Case(
+        "CrossDomainRecommender", lambda g: _cross_domain(g, text_input="add"), variant="text-mlp"
     ),
 ]
 TARGET = 1  # the toy graph's comedy domain

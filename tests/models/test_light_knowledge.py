@@ -1,0 +1,214 @@
+"""Text as input (an MLP from node text vectors, AlphaRec) and the light knowledge path (one
+learned scalar per relation, LightKG) of the LightGCN, R-GCN and cross-domain recommenders."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.nn.models import LightGCN
+
+from kgrec.models import CrossDomainRecommender, LightGCNRecommender, RGCNRecommender
+from kgrec.models.layers import RelationalConv, ScalarRelationalConv, TextInput, relation_groups
+
+
+def _interactions(graph):
+    keep = graph.edge_type < 2
+    return graph.edge_index[:, keep], graph.edge_type[keep]
+
+
+def _users_items_text(graph):
+    size = graph.num_users + graph.num_items
+    return graph.x[:size], graph.x_mask[:size]
+
+
+def _rgcn(graph, **kwargs) -> RGCNRecommender:
+    torch.manual_seed(0)
+    return RGCNRecommender(
+        graph.num_users,
+        graph.num_items,
+        graph.num_entities,
+        graph.num_relations,
+        embedding_dim=8,
+        **kwargs,
+    ).eval()
+
+
+# -- defaults unchanged ---------------------------------------------------------------------
+
+
+def test_lightgcn_without_text_is_pygs_lightgcn(toy_graph):
+    edge_index, _ = _interactions(toy_graph)
+    model = LightGCNRecommender(toy_graph.num_users, toy_graph.num_items, embedding_dim=8)
+    reference = LightGCN(toy_graph.num_users + toy_graph.num_items, 8, 2)
+    reference.load_state_dict(model.lightgcn.state_dict())
+    assert model.text_input is None
+    assert set(model.state_dict()) == {"lightgcn.embedding.weight", "lightgcn.alpha"}
+    assert torch.allclose(model(edge_index), reference.get_embedding(edge_index), atol=1e-6)
+
+
+def test_lightgcn_text_path_with_a_silent_mlp_is_pygs_lightgcn(toy_graph):
+    """The text path propagates as PyG does: with the MLP's output zero it is LightGCN."""
+    edge_index, _ = _interactions(toy_graph)
+    text, mask = _users_items_text(toy_graph)
+    model = LightGCNRecommender(
+        toy_graph.num_users, toy_graph.num_items, embedding_dim=8, text_features=text
+    )
+    with torch.no_grad():
+        model.text_input.mlp[-1].weight.zero_()
+        model.text_input.mlp[-1].bias.zero_()
+    reference = LightGCN(toy_graph.num_users + toy_graph.num_items, 8, 2)
+    reference.load_state_dict(model.lightgcn.state_dict())
+    assert torch.equal(model.text_mask, mask)
+    assert torch.allclose(model(edge_index), reference.get_embedding(edge_index), atol=1e-6)
+
+
+def test_rgcn_defaults_have_the_same_parameters_as_before(toy_graph):
+    model = _rgcn(toy_graph)
+    assert model.relation_weighting == "block" and model.text_input is None
+    assert set(model.state_dict()) == {"embedding.weight", "convs.0.weight", "convs.1.weight"}
+    assert all(isinstance(conv, RelationalConv) for conv in model.convs)
+
+
+# -- text input ----------------------------------------------------------------------------
+
+
+def test_text_input_adds_only_where_nodes_have_text():
+    torch.manual_seed(0)
+    layer = TextInput(4, 3, hidden_channels=5, mode="add")
+    x, text = torch.randn(3, 3), torch.randn(3, 4)
+    mask = torch.tensor([True, False, True])
+    out = layer(x, text, mask)
+    assert out.shape == (3, 3)
+    assert torch.equal(out[1], x[1])
+    assert torch.allclose(out[0], x[0] + layer.mlp(text[0]))
+    only = TextInput(4, 3, hidden_channels=5, mode="only")
+    out = only(x, text, mask)
+    assert torch.equal(out[1], x[1])
+    assert torch.allclose(out[2], only.mlp(text[2]))
+
+
+def test_text_input_rejects_a_bad_mode_with_the_value():
+    with pytest.raises(ValueError, match="'concat'"):
+        TextInput(4, 3, mode="concat")
+    with pytest.raises(ValueError, match="'concat'"):
+        LightGCNRecommender(3, 3, text_input="concat")
+    with pytest.raises(ValueError, match=r"\(6, d_text\)"):
+        LightGCNRecommender(3, 3, text_features=torch.ones(5, 2))
+
+
+@pytest.mark.parametrize("family", ["lightgcn", "rgcn", "cross-domain"])
+def test_only_mode_gives_a_new_item_with_text_its_own_embedding(toy_graph, family):
+    """An item with text and no interaction: its embedding comes from its text, never from
+    its ID embedding, and differs from another such item's."""
+    new = [4, 5]  # items with text (the toy graph's first six items have some)
+    users = toy_graph.num_users
+    keep = ~torch.isin(toy_graph.edge_index, torch.tensor(new) + users).any(dim=0)
+    edge_index, edge_type = toy_graph.edge_index[:, keep], toy_graph.edge_type[keep]
+    torch.manual_seed(0)
+    if family == "lightgcn":
+        text, _ = _users_items_text(toy_graph)
+        inter = edge_type < 2
+        edge_index, edge_type = edge_index[:, inter], edge_type[inter]
+        model = LightGCNRecommender(
+            users, toy_graph.num_items, embedding_dim=8, text_features=text, text_input="only"
+        )
+        ids = model.lightgcn.embedding.weight
+    elif family == "rgcn":
+        model = _rgcn(toy_graph, text_features=toy_graph.x, text_input="only")
+        ids = model.embedding.weight
+    else:
+        model = CrossDomainRecommender(
+            users,
+            toy_graph.num_items,
+            toy_graph.num_entities,
+            toy_graph.num_relations,
+            toy_graph.num_domains,
+            item_domain=toy_graph.item_domain,
+            text_features=toy_graph.x,
+            embedding_dim=8,
+            text_input="only",
+        )
+        ids = model.embedding.weight
+    model.eval()
+    before = model(edge_index, edge_type)[[users + i for i in new]]
+    assert before.norm(dim=1).min() > 1e-3
+    assert not torch.allclose(before[0], before[1])
+    with torch.no_grad():
+        ids[[users + i for i in new]] = 7.0  # their ID embeddings are not used
+    assert torch.allclose(model(edge_index, edge_type)[[users + i for i in new]], before)
+
+
+def test_rgcn_text_reaches_a_sampled_subgraph(toy_graph):
+    model = _rgcn(toy_graph, text_features=toy_graph.x, text_input="add")
+    full = model(toy_graph.edge_index, toy_graph.edge_type)
+    perm = torch.randperm(toy_graph.num_nodes, generator=torch.Generator().manual_seed(1))
+    local = torch.empty_like(perm)
+    local[perm] = torch.arange(len(perm))
+    sub = model(local[toy_graph.edge_index], toy_graph.edge_type, n_id=perm)
+    assert torch.allclose(sub, full[perm], atol=1e-6)
+
+
+def test_lightgcn_text_model_perturbs_its_layers_with_noise(toy_graph):
+    edge_index, _ = _interactions(toy_graph)
+    text, _ = _users_items_text(toy_graph)
+    model = LightGCNRecommender(
+        toy_graph.num_users, toy_graph.num_items, embedding_dim=8, text_features=text
+    )
+    clean, layers = model.forward_layers(edge_index)
+    assert torch.equal(clean, model(edge_index)) and len(layers) == 3
+    noisy = model(edge_index, noise=0.1, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(noisy, clean)
+
+
+# -- scalar relation weights ---------------------------------------------------------------
+
+
+def test_scalar_conv_is_a_relational_conv_with_scaled_identities(toy_graph):
+    torch.manual_seed(0)
+    x = torch.randn(toy_graph.num_nodes, 4)
+    scalar = ScalarRelationalConv(toy_graph.num_relations)
+    with torch.no_grad():
+        scalar.weight.uniform_(-2, 2)
+    dense = RelationalConv(4, 4, toy_graph.num_relations, root_weight=False, bias=False)
+    with torch.no_grad():
+        dense.weight.copy_(scalar.weight.view(-1, 1, 1) * torch.eye(4))
+    groups = relation_groups(
+        toy_graph.edge_index, toy_graph.edge_type, toy_graph.num_nodes, toy_graph.num_relations
+    )
+    expected = dense(x, toy_graph.edge_index, toy_graph.edge_type, groups)
+    assert torch.allclose(scalar(x, toy_graph.edge_index, toy_graph.edge_type), expected, atol=1e-6)
+
+
+def test_scalar_weights_start_at_the_relation_free_propagation(toy_graph):
+    """At 1, every relation is heard as normalised: the block model at its identity start."""
+    scalar = _rgcn(toy_graph, relation_weighting="scalar", entity_embeddings=False)
+    block = _rgcn(toy_graph, entity_embeddings=False)
+    assert all(
+        torch.equal(conv.weight, torch.ones(toy_graph.num_relations)) for conv in scalar.convs
+    )
+    block.embedding.load_state_dict(scalar.embedding.state_dict())
+    edges = toy_graph.edge_index, toy_graph.edge_type
+    assert torch.allclose(scalar(*edges), block(*edges), atol=1e-6)
+
+
+def test_scalar_weights_learn_and_a_silenced_relation_is_not_heard(toy_graph):
+    model = _rgcn(toy_graph, relation_weighting="scalar").train()
+    model(toy_graph.edge_index, toy_graph.edge_type).pow(2).sum().backward()
+    for conv in model.convs:
+        assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+    # knowledge relations at 0: the model is the one without the knowledge edges
+    model.eval()
+    with torch.no_grad():
+        for conv in model.convs:
+            conv.weight[2:] = 0.0
+    edge_index, edge_type = _interactions(toy_graph)
+    assert torch.allclose(
+        model(toy_graph.edge_index, toy_graph.edge_type),
+        model(edge_index, edge_type),
+        atol=1e-6,
+    )
+
+
+def test_relation_weighting_is_checked(toy_graph):
+    with pytest.raises(ValueError, match="'matrix'"):
+        _rgcn(toy_graph, relation_weighting="matrix")
