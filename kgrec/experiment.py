@@ -65,6 +65,9 @@ MODEL_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 SPLIT_DIR = "split"
 BATCHING = ("full", "neighbor")
+# how node text vectors enter a model (none: not through an MLP) and how R-GCN weighs relations
+TEXT_INPUTS = ("none", "add", "only")
+RELATION_WEIGHTINGS = ("block", "scalar")
 VECTOR_PROPERTY = "gnn_embedding"
 # settings a resumed run may change: how long it trains, not what it trains
 RESUMABLE_CHANGES = ("epochs", "patience")
@@ -204,15 +207,46 @@ def _popularity(graph: Data) -> GraphRecommender:
     return Popularity(graph.num_users, graph.num_items)
 
 
-def _lightgcn(graph: Data, *, dim: int, layers: int) -> GraphRecommender:
+def _text(graph: Data, text_input: str, text_hidden: int, num_nodes: int) -> dict[str, Any]:
+    """The text keyword arguments of a model built with ``--text-input text_input``: none for
+    ``"none"``, else the message graph's first ``num_nodes`` text vectors and their mask."""
+    if text_input == "none":
+        return {}
+    if "x" not in graph:
+        raise InputError(
+            f"--text-input {text_input} needs text vectors: give a --store whose nodes have them "
+            "(`kgrec embed --store URI`), and --text-property if they are not 'embedding'",
+            field="--text-input",
+        )
+    return {
+        "text_features": graph.x[:num_nodes],
+        "text_mask": graph.x_mask[:num_nodes],
+        "text_input": text_input,
+        "text_hidden": text_hidden,
+    }
+
+
+def _lightgcn(
+    graph: Data, *, dim: int, layers: int, text_input: str, text_hidden: int
+) -> GraphRecommender:
     from kgrec.models import LightGCNRecommender
 
+    text = _text(graph, text_input, text_hidden, graph.num_users + graph.num_items)
     return LightGCNRecommender(
-        graph.num_users, graph.num_items, embedding_dim=dim, num_layers=layers
+        graph.num_users, graph.num_items, embedding_dim=dim, num_layers=layers, **text
     )
 
 
-def _rgcn(graph: Data, *, dim: int, layers: int, entity_embeddings: bool) -> GraphRecommender:
+def _rgcn(
+    graph: Data,
+    *,
+    dim: int,
+    layers: int,
+    entity_embeddings: bool,
+    relation_weighting: str,
+    text_input: str,
+    text_hidden: int,
+) -> GraphRecommender:
     from kgrec.models import RGCNRecommender
 
     return RGCNRecommender(
@@ -223,11 +257,20 @@ def _rgcn(graph: Data, *, dim: int, layers: int, entity_embeddings: bool) -> Gra
         embedding_dim=dim,
         num_layers=layers,
         entity_embeddings=entity_embeddings,
+        relation_weighting=relation_weighting,
+        **_text(graph, text_input, text_hidden, graph.num_nodes),
     )
 
 
 def _cross_domain(
-    graph: Data, *, dim: int, layers: int, entity_embeddings: bool, adversarial_weight: float
+    graph: Data,
+    *,
+    dim: int,
+    layers: int,
+    entity_embeddings: bool,
+    adversarial_weight: float,
+    text_input: str,
+    text_hidden: int,
 ) -> GraphRecommender:
     from kgrec.models import CrossDomainRecommender
 
@@ -238,29 +281,43 @@ def _cross_domain(
         graph.num_relations,
         graph.num_domains,
         item_domain=graph.item_domain,
-        text_features=graph.x if "x" in graph else None,
         embedding_dim=dim,
         num_layers=layers,
         adversarial_weight=adversarial_weight,
         entity_embeddings=entity_embeddings,
+        # "none": the model's own linear projection of any text, as before the text MLP
+        **(
+            _text(graph, text_input, text_hidden, graph.num_nodes)
+            if text_input != "none"
+            else {"text_features": graph.x if "x" in graph else None}
+        ),
     )
 
 
 GNN = ("dim", "layers")
+TEXT = ("text_input", "text_hidden")  # models that take text through an MLP
 MODELS: dict[str, ModelSpec] = {
     "popularity": ModelSpec("Popularity", _popularity, all_domains=False, knowledge=False),
     "lightgcn": ModelSpec(
-        "LightGCNRecommender", _lightgcn, all_domains=False, knowledge=False, options=GNN
+        "LightGCNRecommender",
+        _lightgcn,
+        all_domains=False,
+        knowledge=False,
+        options=(*GNN, *TEXT),
     ),
     "lightgcn-merged": ModelSpec(
-        "LightGCNRecommender", _lightgcn, all_domains=True, knowledge=False, options=GNN
+        "LightGCNRecommender",
+        _lightgcn,
+        all_domains=True,
+        knowledge=False,
+        options=(*GNN, *TEXT),
     ),
     "rgcn": ModelSpec(
         "RGCNRecommender",
         _rgcn,
         all_domains=False,
         knowledge=True,
-        options=(*GNN, "entity_embeddings"),
+        options=(*GNN, "entity_embeddings", "relation_weighting", *TEXT),
     ),
     "cross-domain": ModelSpec(
         "CrossDomainRecommender",
@@ -268,7 +325,7 @@ MODELS: dict[str, ModelSpec] = {
         all_domains=True,
         knowledge=True,
         text=True,
-        options=(*GNN, "entity_embeddings", "adversarial_weight"),
+        options=(*GNN, "entity_embeddings", "adversarial_weight", *TEXT),
     ),
 }
 
@@ -533,6 +590,9 @@ def train(
     target_weight: float = 1.0,
     adversarial_weight: float = 0.0,
     entity_embeddings: bool = True,
+    relation_weighting: str = "block",
+    text_input: str = "none",
+    text_hidden: int = 64,
     batching: str = "full",
     resume: bool = False,
     progress: bool = True,
@@ -559,6 +619,19 @@ def train(
     _check_choice("objective", objective, OBJECTIVES)
     _check_choice("batching", batching, BATCHING)
     _check_choice("score", score, SCORES)
+    _check_choice("text_input", text_input, TEXT_INPUTS)
+    _check_choice("relation_weighting", relation_weighting, RELATION_WEIGHTINGS)
+    if text_input != "none" and "text_input" not in spec.options:
+        takes = ", ".join(name for name, other in MODELS.items() if "text_input" in other.options)
+        raise InputError(
+            f"{model} takes no text input (models that do: {takes})", field="--text-input"
+        )
+    if text_input != "none" and store is None:
+        raise InputError(
+            f"--text-input {text_input} reads node text vectors from a store: give --store "
+            "(after `kgrec embed --store URI`)",
+            field="--text-input",
+        )
     objective_options = {
         "reg_weight": reg_weight,
         "temperature": temperature,
@@ -583,7 +656,7 @@ def train(
             f"support (models that do: {sampled})",
             field="--batching",
         )
-    for name in ("epochs", "dim", "layers", "batch_size", "patience"):
+    for name in ("epochs", "dim", "layers", "batch_size", "patience", "text_hidden"):
         if settings[name] <= 0:
             raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
     for name in ("data", "split"):
@@ -592,7 +665,8 @@ def train(
     settings["domain_rule"] = effective_rule(
         protocol, Path(data) if data else None, domain, domain_rule
     )
-    settings["text_property"] = text_property if spec.text and store else None
+    reads_text = spec.text or text_input != "none"
+    settings["text_property"] = text_property if reads_text and store else None
     out = Path(out)
     info = _start(out, settings, resume)
     if info is None:

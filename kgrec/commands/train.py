@@ -16,7 +16,15 @@ from kgrec.commands.options import (
     add_train_fraction_option,
 )
 from kgrec.evaluate import format_table
-from kgrec.experiment import BATCHING, MODELS, TRAIN_DEFAULTS, load_run, train
+from kgrec.experiment import (
+    BATCHING,
+    MODELS,
+    RELATION_WEIGHTINGS,
+    TEXT_INPUTS,
+    TRAIN_DEFAULTS,
+    load_run,
+    train,
+)
 from kgrec.objectives import OBJECTIVES, SCORES
 
 D = TRAIN_DEFAULTS
@@ -103,6 +111,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=D["entity_embeddings"],
         help="rgcn, cross-domain: an ID embedding per knowledge-graph entity (default), or "
         "none (entities start at zero, or at their text with cross-domain)",
+    )
+    parser.add_argument(
+        "--relation-weighting",
+        choices=RELATION_WEIGHTINGS,
+        default=D["relation_weighting"],
+        help="rgcn: a block-diagonal matrix per relation (default) or one learned scalar per "
+        "relation direction and layer (LightKG)",
+    )
+    parser.add_argument(
+        "--text-input",
+        choices=TEXT_INPUTS,
+        default=D["text_input"],
+        help="lightgcn, rgcn, cross-domain, with --store: node text vectors through a 2-layer "
+        "MLP (text -> --text-hidden -> dim) added to the ID embeddings (add) or in their "
+        "place for nodes with text (only); none (default): no MLP (cross-domain keeps its "
+        "linear text projection)",
+    )
+    parser.add_argument(
+        "--text-hidden",
+        type=int,
+        default=D["text_hidden"],
+        help=f"size of the text MLP's hidden layer ({D['text_hidden']})",
     )
     parser.add_argument(
         "--batching",
