@@ -80,6 +80,7 @@ SOURCE = (
     "target_domain",
     "text_property",
     "train_fraction",
+    "few_shot",
 )
 NOT_SEARCHED = ("batching",)  # how an epoch is cut into batches, not what is learnt
 POSITIVE = ("epochs", "dim", "layers", "batch_size", "patience", "target_weight")
@@ -466,7 +467,7 @@ def tune(
         domain=domain,
         domain_rule=effective_rule(protocol, Path(data) if data else None, domain, domain_rule),
         target_domain=target_domain,
-        text_property=text_property if spec.text and store else None,
+        text_property=text_property if _reads_text(spec, settings, space) and store else None,
         train_fraction=train_fraction,
     )
     for name, param in space.items():  # each end of each range, checked as a trial is
@@ -866,6 +867,14 @@ def _check_settings(model: str, settings: dict[str, Any]) -> None:
             f"cl_layer must lie in [0, {settings.get('layers')}], got {settings['cl_layer']}",
             field="--cl-layer",
         )
+
+
+def _reads_text(spec, settings: Mapping[str, Any], space: Mapping[str, Parameter]) -> bool:
+    """Whether a trial may read node text vectors, as :func:`kgrec.experiment.train` decides:
+    models with text inputs, or ``text_input`` other than ``"none"`` (fixed or searched)."""
+    param = space.get("text_input")
+    values = param.values if isinstance(param, Choice) else (settings.get("text_input", "none"),)
+    return spec.text or any(value != "none" for value in values)
 
 
 def _objective_options(objective: str) -> set[str]:
