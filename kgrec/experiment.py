@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data, HeteroData
 
+from kgrec import distributed
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import read_graph
 from kgrec.data.split import (
@@ -47,6 +48,7 @@ from kgrec.data.split import (
     reduce_train,
     write_split,
 )
+from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
 from kgrec.foldin import fold_in_users
@@ -54,7 +56,7 @@ from kgrec.models.base import GraphRecommender
 from kgrec.objectives import OBJECTIVES, SCORES, Contrastive, Objective
 from kgrec.ranking import embeddings, rank
 from kgrec.recommend import inner_product_vectors, recommendation_table
-from kgrec.train import FitResult, FullGraph, fit
+from kgrec.train import FitResult, FullGraph, fit, on_device
 
 log = logging.getLogger(__name__)
 
@@ -472,6 +474,8 @@ class Run:
         candidates = candidates.flatten()
         user_emb, item_emb = embeddings(self.model, self.graph)
         known = experiment.data[INTERACTS].edge_index
+        if users is not None and user_emb.device.type != "cpu":
+            user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
         if users is None:
             user_ids = list(maps.users)
             index = torch.arange(len(maps.users))
@@ -510,7 +514,7 @@ class Run:
         table = recommendation_table(
             maps, user_ids, items, scores, model=self.info["model"], run=name or self.name
         )
-        return _Ranking(table, user_ids, user_emb, item_emb)
+        return _Ranking(table, user_ids, user_emb.cpu(), item_emb.cpu())
 
     def _newcomer_histories(self, user_ids: list[str]) -> list[torch.Tensor]:
         """The run's items each user loaded after training interacted with (from the run's
@@ -596,6 +600,7 @@ def train(
     batching: str = "full",
     resume: bool = False,
     progress: bool = True,
+    device: str = "auto",
 ) -> Run:
     """Train the registered ``model`` and score it; the run is written to ``out``.
 
@@ -610,10 +615,17 @@ def train(
     continues the run in ``out`` from its checkpoint, on the graph and split it was trained
     on; its settings must be the same, but for ``epochs`` and ``patience``.
 
+    ``device`` is ``auto`` (CUDA when torch sees a GPU), ``cpu`` or ``cuda``. Launched by
+    ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), training is data-parallel over the
+    ranks (:mod:`kgrec.train`); rank 0 alone reads or makes the experiment (sent to the other
+    ranks, which need not share its disk), prints, evaluates and writes the run folder.
+
     Every argument is also ``kgrec train``'s option of the same name, with the same default.
     """
     settings = {
-        name: value for name, value in locals().items() if name not in ("out", "resume", "progress")
+        name: value
+        for name, value in locals().items()
+        if name not in ("out", "resume", "progress", "device")
     }
     spec = _spec(model)
     _check_choice("objective", objective, OBJECTIVES)
@@ -668,32 +680,27 @@ def train(
     reads_text = spec.text or text_input != "none"
     settings["text_property"] = text_property if reads_text and store else None
     out = Path(out)
-    info = _start(out, settings, resume)
-    if info is None:
-        experiment = load_experiment(
-            data=Path(data) if data else None,
-            store=store,
-            protocol=protocol,
-            split_dir=Path(split) if split else None,
-            seed=seed,
-            domain=domain,
-            domain_rule=settings["domain_rule"],
-            target_domain=target_domain,
-            text_property=settings["text_property"],
-            train_fraction=train_fraction,
-        )
-        info = {
-            "model": model,
-            "settings": settings,
-            "target_domain": experiment.maps.domains[experiment.split.target_domain],
-            "status": "training",
-        }
-        _write_new_run(out, info, experiment)
+    device = resolve_device(device)
+    distributed.init(device)
+    world = distributed.current()
+    progress = progress and world.is_main
+    if world.is_main:
+        try:
+            info, experiment = _prepare(out, settings, resume)
+        except BaseException as exc:
+            distributed.broadcast_object(("error", str(exc)))
+            raise
+        distributed.broadcast_object(("ok", info, experiment))
     else:
-        experiment = read_experiment(out / EXPERIMENT_FILE)
+        shared = distributed.broadcast_object(None)
+        if shared[0] == "error":
+            raise InputError(f"rank 0 could not start the run: {shared[1]}", file=str(out))
+        _, info, experiment = shared
     if progress:
         print(describe(experiment))
     net, graph, pairs = build_run(experiment, settings)
+    net.to(device)
+    graph = on_device(graph, device)
     if progress:
         print(net)
     epoch_strategy = FullGraph()
@@ -721,12 +728,14 @@ def train(
     )
     seconds = time.perf_counter() - started
     run = Run(out, info, experiment, net, graph)
+    if not world.is_main:
+        return run
     metrics = run.evaluate()
     info.update(
         settings=settings,
         status="done",
         training=_training_record(result, seconds),
-        environment=environment(),
+        environment=environment(device),
     )
     # the finished run's files are replaced only now that the new work has succeeded
     _atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
@@ -741,6 +750,38 @@ def train(
     return run
 
 
+def _prepare(
+    out: Path, settings: dict[str, Any], resume: bool
+) -> tuple[dict[str, Any], Experiment]:
+    """run.json's content and the experiment of a new run (written to ``out``) or of the run
+    to resume there."""
+    data, split = settings["data"], settings["split"]
+    info = _start(out, settings, resume)
+    if info is None:
+        experiment = load_experiment(
+            data=Path(data) if data else None,
+            store=settings["store"],
+            protocol=settings["protocol"],
+            split_dir=Path(split) if split else None,
+            seed=settings["seed"],
+            domain=settings["domain"],
+            domain_rule=settings["domain_rule"],
+            target_domain=settings["target_domain"],
+            text_property=settings["text_property"],
+            train_fraction=settings["train_fraction"],
+        )
+        info = {
+            "model": settings["model"],
+            "settings": settings,
+            "target_domain": experiment.maps.domains[experiment.split.target_domain],
+            "status": "training",
+        }
+        _write_new_run(out, info, experiment)
+    else:
+        experiment = read_experiment(out / EXPERIMENT_FILE)
+    return info, experiment
+
+
 # train()'s defaults: the CLI's defaults are these
 TRAIN_DEFAULTS = {
     name: parameter.default
@@ -749,8 +790,9 @@ TRAIN_DEFAULTS = {
 }
 
 
-def load_run(folder: str | Path) -> Run:
-    """The run in ``folder`` with its best model, on the graph and split it was trained on."""
+def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
+    """The run in ``folder`` with its best model, on the graph and split it was trained on;
+    the model on ``device`` (``auto``, ``cpu``, ``cuda``), where it scores users."""
     folder = Path(folder)
     info = _read_run_json(folder)
     if not (folder / MODEL_FILE).exists():
@@ -772,14 +814,20 @@ def load_run(folder: str | Path) -> Run:
             f"({first})",
             file=str(folder / MODEL_FILE),
         ) from None
-    return Run(folder, info, experiment, net, graph)
+    device = resolve_device(str(device))
+    return Run(folder, info, experiment, net.to(device), on_device(graph, device))
 
 
-def environment() -> dict[str, Any]:
-    """Where and how a run was trained, recorded beside its metrics."""
+def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Where and how a run was trained, recorded beside its metrics: threads (per process),
+    device, and the data-parallel world (``world_size`` processes, 1 without a launcher)."""
+    device = torch.device(device)
     return {
         "threads": torch.get_num_threads(),
-        "device": "cpu",
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "world_size": distributed.current().size,
+        "backend": _backend(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "host": platform.node(),
@@ -787,6 +835,12 @@ def environment() -> dict[str, Any]:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _backend() -> str | None:
+    import torch.distributed as dist
+
+    return dist.get_backend() if dist.is_available() and dist.is_initialized() else None
 
 
 def _objective(

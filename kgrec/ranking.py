@@ -41,8 +41,14 @@ def rank(
     """Top-``k`` items (indices, scores; ``[len(users), k]``) by dot product, in user batches.
 
     ``known`` (``[2, X]``: user index, item index) is never recommended. Where fewer than ``k``
-    items are left for a user, the last slots have score ``-inf``.
+    items are left for a user, the last slots have score ``-inf``. Scores are computed on the
+    embeddings' device (a GPU, say); the index tensors may be on the CPU, and the results are.
     """
+    device = user_emb.device
+    if candidates is not None:
+        candidates = candidates.to(device)
+    users = users.cpu()
+    known = None if known is None else known.cpu()
     num_users = user_emb.size(0)
     row_of = torch.full((num_users,), -1, dtype=torch.long)
     all_items, all_scores = [], []
@@ -57,10 +63,13 @@ def rank(
             exclude = torch.stack([row_of[mine[0]], mine[1]])
             row_of[batch] = -1
         items, scores = top_k(
-            user_emb[batch] @ item_emb.T, k, candidates=candidates, exclude=exclude
+            user_emb[batch.to(device)] @ item_emb.T,
+            k,
+            candidates=candidates,
+            exclude=None if exclude is None else exclude.to(device),
         )
-        all_items.append(items)
-        all_scores.append(scores)
+        all_items.append(items.cpu())
+        all_scores.append(scores.cpu())
     if not all_items:
         return torch.empty(0, k, dtype=torch.long), torch.empty(0, k)
     return torch.cat(all_items), torch.cat(all_scores)

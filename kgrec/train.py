@@ -8,16 +8,32 @@ triples into :class:`~kgrec.objectives.Batch`\ es, the objective (:mod:`kgrec.ob
 BPR by default) prices each, and Adam steps once per batch. After each epoch the validation
 NDCG@20 (all validation users) decides early stopping (``patience`` epochs without
 improvement) and the best state is restored at the end.
+
+Training runs on the model's device (its parameters'); the triples are drawn on the CPU with
+the seeded generator and moved there, so the draws are the same on every device.
+
+Under a process group (:mod:`kgrec.distributed`, e.g. ``torchrun``) training is data-parallel:
+every rank draws the same global epoch (same seed), takes its own contiguous share of each
+global batch, prices it with the objective scaled by its share of the batch's weight (so the
+ranks' losses sum to the global batch's weighted mean), and the gradients are summed across
+ranks before each Adam step: the step of one process on the global batch. Each rank
+propagates over the whole graph. Validation runs on rank 0 alone (the same code as one
+process, hence exact) and its metric is broadcast, so every rank stops on the same epoch;
+only rank 0 writes the checkpoint. The sums are exact for objectives that are a weighted mean
+over the batch's rows plus batch-independent terms (BPR without ``reg_weight``, a model's
+auxiliary loss); an L2 term with non-uniform weights, in-batch softmax candidates and the
+contrastive term see each rank's share of the batch only.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +42,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from kgrec import distributed
 from kgrec.data.split import Split
 from kgrec.evaluate import evaluate
 from kgrec.models.base import GraphRecommender
@@ -161,17 +178,28 @@ def fit(
         return FitResult(best_metric=metric, best_epoch=0, epochs_run=0)
     objective = objective if objective is not None else BPR()
     epoch_strategy = epoch_strategy if epoch_strategy is not None else FullGraph()
+    world = distributed.current()
+    device = params[0].device
+    item_domain, train_pairs = graph.item_domain.cpu(), train_pairs.cpu()
+    graph = on_device(graph, device)
+    progress = progress and world.is_main
 
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(params, lr=lr)
-    sampler = NegativeSampler(train_pairs, graph.item_domain, graph.num_items)
+    sampler = NegativeSampler(train_pairs, item_domain, graph.num_items)
     weight = torch.where(
-        graph.item_domain[train_pairs[1]] == split.target_domain, target_weight, 1.0
+        item_domain[train_pairs[1]] == split.target_domain, target_weight, 1.0
     ).float()
     state = _State(best_state=_copy_state(model))
-    if resume and checkpoint is not None and checkpoint.exists():
-        state = _load(checkpoint, model, optimizer, generator)
-        log.info("resuming after epoch %d (best %s %.4f)", state.epoch, VALID_METRIC, state.best)
+    if resume and checkpoint is not None and (checkpoint.exists() or world.distributed):
+        payload = _read(checkpoint) if world.is_main and checkpoint.exists() else None
+        payload = distributed.broadcast_object(payload)  # other machines may not see the file
+        if payload is not None:
+            state = _restore(payload, model, optimizer, generator)
+            log.info(
+                "resuming after epoch %d (best %s %.4f)", state.epoch, VALID_METRIC, state.best
+            )
+    distributed.broadcast_parameters(model)
 
     bar = tqdm(
         range(state.epoch + 1, epochs + 1),
@@ -190,14 +218,22 @@ def fit(
         loss = train_epoch(
             model,
             epoch_strategy.batches(
-                model, graph, torch.stack([users, pos, neg]), weight[order], batch_size=batch_size
+                model,
+                graph,
+                torch.stack([users, pos, neg]).to(device),
+                weight[order].to(device),
+                batch_size=batch_size,
             ),
             objective,
             optimizer,
+            world=world,
         )
         if not math.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss} at epoch {epoch}; lower --lr")
-        metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
+        metric = None
+        if world.is_main:
+            metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
+        metric = distributed.broadcast_object(metric)  # every rank stops on the same epoch
         state.epoch = epoch
         state.history.append({"epoch": epoch, "loss": loss, VALID_METRIC: metric})
         if metric > state.best:
@@ -206,7 +242,7 @@ def fit(
         else:
             state.bad_epochs += 1
         bar.set_postfix(loss=f"{loss:.4f}", **{VALID_METRIC: f"{metric:.4f}"})
-        if checkpoint is not None:
+        if checkpoint is not None and world.is_main:
             _save(checkpoint, state, model, optimizer, generator)
         if on_epoch is not None:
             try:
@@ -229,17 +265,68 @@ def train_epoch(
     batches: Iterator[Batch],
     objective: Objective,
     optimizer: torch.optim.Optimizer,
+    *,
+    world: distributed.World | None = None,
 ) -> float:
-    """One optimiser step per batch; the mean batch loss."""
+    """One optimiser step per batch; the mean batch loss. In a distributed ``world`` each
+    batch is the global one: this rank prices its share (:func:`rank_share`) and the
+    gradients and losses are summed over the ranks before the step."""
     model.train()
     losses = []
+    if world is None or not world.distributed:
+        for batch in batches:
+            optimizer.zero_grad()
+            loss = objective(model, batch)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return sum(losses) / max(len(losses), 1)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     for batch in batches:
         optimizer.zero_grad()
-        loss = objective(model, batch)
-        loss.backward()
+        local, share = rank_share(batch, world)
+        value = torch.zeros((), device=params[0].device)
+        if share > 0:
+            loss = objective(model, local) * share
+            loss.backward()
+            value = loss.detach()
+        total = distributed.all_reduce_gradients(params, value)
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(float(total))
     return sum(losses) / max(len(losses), 1)
+
+
+def rank_share(batch: Batch, world: distributed.World) -> tuple[Batch, float]:
+    """This rank's contiguous share of a global batch (``torch.tensor_split`` over the world:
+    the shares differ by at most one triple and together are the batch), and the share of the
+    batch's weight it carries (0 for an empty share)."""
+    n = batch.users.numel()
+    start = world.rank * (n // world.size) + min(world.rank, n % world.size)
+    stop = start + n // world.size + (world.rank < n % world.size)
+    part = slice(start, stop)
+    local = replace(
+        batch,
+        users=batch.users[part],
+        pos=batch.pos[part],
+        neg=batch.neg[part],
+        weight=batch.weight[part],
+        rows=None if batch.rows is None else batch.rows[:, part],
+    )
+    if stop == start:
+        return local, 0.0
+    return local, float(local.weight.sum() / batch.weight.sum())
+
+
+def on_device(graph: Data, device: torch.device) -> Data:
+    """``graph`` with its message edges on ``device`` (a shallow copy; ``graph`` itself and its
+    other attributes, such as ``item_domain``, stay where they are)."""
+    if graph.edge_index.device == device:
+        return graph
+    moved = copy.copy(graph)
+    moved.edge_index = graph.edge_index.to(device)
+    if getattr(graph, "edge_type", None) is not None:
+        moved.edge_type = graph.edge_type.to(device)
+    return moved
 
 
 @dataclass
@@ -286,13 +373,16 @@ def _save(
         raise
 
 
-def _load(
-    path: Path,
+def _read(path: Path) -> dict:
+    return torch.load(path, weights_only=True, map_location="cpu")
+
+
+def _restore(
+    payload: dict,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
 ) -> _State:
-    payload = torch.load(path, weights_only=True)
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
     generator.set_state(payload["generator"])

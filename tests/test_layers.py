@@ -25,6 +25,8 @@ LAYERS = [
             "kgrec.explain",
             "kgrec.download",
             "kgrec.threads",
+            "kgrec.device",
+            "kgrec.distributed",
         ),
     ),
     (3, ("kgrec.models", "kgrec.objectives", "kgrec.metrics")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kgrec.commands.options import add_threads_option
+from kgrec.commands.options import add_device_option, add_threads_option
 from kgrec.errors import KgrecError
 
 EMBED_KINDS = ("Item", "Entity")
@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cache.add_argument("--no-cache", action="store_true", help="encode every text afresh")
     add_threads_option(parser)
+    add_device_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         cache=args.cache,
         use_cache=not args.no_cache,
         batch_size=args.batch_size,
+        device=args.device,
     )
     dimension = results[0].vectors.shape[1] if results else 0
     print(f"model {model.name} ({dimension} dimensions), property {args.property!r}")

@@ -65,3 +65,14 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
         help="threads to compute with (default: $KGREC_THREADS, else the idle cores: the "
         "cores less the load average, at least 1)",
     )
+
+
+def add_device_option(parser: argparse.ArgumentParser, *, default: str = "auto") -> None:
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default=default,
+        help="where torch computes: auto (CUDA when torch sees a GPU, else the CPU), cpu, or "
+        "cuda (an error without one; under torchrun, each process its LOCAL_RANK's GPU) "
+        f"(default {default})",
+    )

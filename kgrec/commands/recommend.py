@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgrec.commands.options import add_threads_option
+from kgrec.commands.options import add_device_option, add_threads_option
 from kgrec.errors import InputError
 from kgrec.experiment import VECTOR_PROPERTY, load_run
 
@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write every user's top K to FILE (.csv, .tsv or .parquet); never overwrites",
     )
     add_threads_option(p)
+    add_device_option(p)
     p.set_defaults(func=run)
 
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.export is not None:
         _check_export(args.export)
-    loaded = load_run(args.run)
+    loaded = load_run(args.run, device=args.device)
     name = args.name or loaded.name
     if args.user:
         return _publish_users(loaded, args, name, started)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kgrec.commands.options import (
     add_data_options,
+    add_device_option,
     add_split_options,
     add_threads_option,
     add_train_fraction_option,
@@ -37,7 +38,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    print(format_table(load_run(args.run).evaluate(), by_activity=args.by_activity))
+    loaded = load_run(args.run, device=args.device)
+    print(format_table(loaded.evaluate(), by_activity=args.by_activity))
     return 0
 
 
@@ -152,6 +154,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="continue the run in RUN from its checkpoint, with the same settings",
     )
     add_threads_option(parser)
+    add_device_option(parser, default=D["device"])
     parser.set_defaults(func=run_train)
 
     evaluate_parser = subparsers.add_parser(
@@ -167,4 +170,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(act<=5, act6-20, act21-50, act>50), the groups that have users",
     )
     add_threads_option(evaluate_parser)
+    add_device_option(evaluate_parser)
     evaluate_parser.set_defaults(func=run_evaluate)

@@ -115,12 +115,14 @@ def embed_store(
     use_cache: bool = True,
     batch_size: int = 64,
     progress: bool = True,
+    device: str = "auto",
 ) -> list[Embedded]:
     """``kgrec embed``: the vectors of every node of ``kinds`` in the store ``store`` (a URI),
     written back as ``property``. ``model`` is a Hugging Face id or folder (default: the
     bundled all-MiniLM-L6-v2); vectors are cached by model and text in ``cache`` (default
     ``$KGREC_CACHE/embeddings/vectors.sqlite``) unless ``use_cache`` is False."""
     from graph_schema.names import is_property_name
+    from kgrec.device import resolve_device
     from kgrec.errors import InputError
     from kgrec.store import open_store
     from kgrec.text.encoder import resolve_model
@@ -130,9 +132,10 @@ def embed_store(
     if not is_property_name(property):
         raise InputError(f"--property {property!r}: letters, digits and _, a letter first")
     resolved = resolve_model(model)
+    torch_device = resolve_device(device)
     with open_store(store) as opened:
         graph = opened.snapshot()
-        encoder = TextEncoder(resolved)
+        encoder = TextEncoder(resolved, device=torch_device)
         with EmbeddingCache(cache) if use_cache else nullcontext() as vector_cache:
             results = embed_graph(
                 graph,

@@ -1,0 +1,43 @@
+"""Which device torch computes on: ``--device auto|cpu|cuda`` (``cuda:N`` too).
+
+``auto`` (the default) is the GPU when torch sees one, else the CPU. Asking for CUDA where
+torch has none is an input error, not a crash deep inside training.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kgrec.errors import InputError
+
+CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str | None = None):
+    """The :class:`torch.device` ``name`` means (None: ``auto``). Under a launcher that sets
+    ``LOCAL_RANK`` (torchrun), plain ``cuda`` is that local rank's GPU."""
+    import torch
+
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, index = name.partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()):
+        raise InputError(
+            f"unknown device {name!r} (one of: auto, cpu, cuda, cuda:N)", field="--device"
+        )
+    if kind == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise InputError(
+            "--device cuda, but torch sees no CUDA GPU (a CPU-only torch build, no driver, or "
+            "CUDA_VISIBLE_DEVICES empty): use --device cpu",
+            field="--device",
+        )
+    if not index:
+        index = os.environ.get("LOCAL_RANK", "0")
+    if int(index) >= torch.cuda.device_count():
+        raise InputError(
+            f"no CUDA device {index}: torch sees {torch.cuda.device_count()}", field="--device"
+        )
+    return torch.device("cuda", int(index))

@@ -1,0 +1,159 @@
+"""Data-parallel training across processes: who we are, and the few collectives kgrec needs.
+
+A launcher (``torchrun``, Ray Train, Spark's TorchDistributor, ``torch.multiprocessing``)
+starts one process per rank and sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+``MASTER_ADDR`` and ``MASTER_PORT``; :func:`init` joins the process group from them (gloo
+on the CPU, NCCL on CUDA). Without ``WORLD_SIZE`` > 1 nothing is initialised and every
+helper here is a no-op on a world of one, so single-process code paths stay untouched.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from kgrec.errors import InputError
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one process that writes files and prints."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+
+def env_world() -> World:
+    """The world the launcher describes in ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK``."""
+    values = {}
+    for name, default in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", None)):
+        raw = os.environ.get(name)
+        try:
+            values[name] = default if raw in (None, "") else int(raw)
+        except ValueError:
+            raise InputError(f"${name} must be a whole number, got {raw!r}", field=name) from None
+    rank, size = values["RANK"], values["WORLD_SIZE"]
+    local = values["LOCAL_RANK"] if values["LOCAL_RANK"] is not None else rank
+    if size < 1 or not 0 <= rank < size:
+        raise InputError(f"$RANK {rank} is not in a world of $WORLD_SIZE {size}", field="RANK")
+    return World(rank, size, local)
+
+
+def current() -> World:
+    """The initialised process group's world, else a world of one."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return World()
+    return World(dist.get_rank(), dist.get_world_size(), env_world().local_rank)
+
+
+def init(device: Any = None) -> bool:
+    """Join the process group the environment describes (``WORLD_SIZE`` > 1), unless one is
+    initialised already; gloo for the CPU, NCCL for CUDA. True if this call initialised it
+    (the caller then ends it with :func:`shutdown`)."""
+    import torch
+    import torch.distributed as dist
+
+    world = env_world()
+    if not world.distributed or (dist.is_available() and dist.is_initialized()):
+        return False
+    if not dist.is_available():
+        raise InputError("this torch build has no torch.distributed", field="WORLD_SIZE")
+    for name in ("MASTER_ADDR", "MASTER_PORT"):
+        if not os.environ.get(name):
+            raise InputError(
+                f"$WORLD_SIZE is {world.size} but ${name} is not set: launch with torchrun",
+                field=name,
+            )
+    cuda = device is not None and torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(torch.device(device))
+    dist.init_process_group(backend="nccl" if cuda else "gloo", init_method="env://")
+    atexit.register(shutdown, True)
+    return True
+
+
+def shutdown(started: bool) -> None:
+    """End the process group if :func:`init` started it."""
+    import torch.distributed as dist
+
+    if started and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _collective_device():
+    import torch
+    import torch.distributed as dist
+
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def broadcast_object(value: Any, src: int = 0) -> Any:
+    """``value`` as rank ``src`` has it, on every rank (picklable objects)."""
+    import torch.distributed as dist
+
+    if not current().distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=src, device=_collective_device())
+    return box[0]
+
+
+def broadcast_parameters(module) -> None:
+    """Every rank's parameters and buffers set to rank 0's."""
+    import torch.distributed as dist
+
+    if not current().distributed:
+        return
+    device = _collective_device()
+    for tensor in [*module.parameters(), *module.buffers()]:
+        carrier = tensor.data.to(device)
+        dist.broadcast(carrier, src=0)
+        tensor.data.copy_(carrier)
+
+
+def all_reduce_gradients(params: list, extra) -> Any:
+    """Sum every parameter's gradient over the ranks, in one collective, and return ``extra``
+    (a 1-element tensor, e.g. the loss) summed too. A parameter no rank gave a gradient keeps
+    ``grad`` None (Adam then leaves it alone, as in one process); one that some ranks did
+    not reach gets their share as zeros."""
+    import torch
+    import torch.distributed as dist
+
+    device = _collective_device()
+    parts, present = [], []
+    for p in params:
+        has = p.grad is not None
+        present.append(1.0 if has else 0.0)
+        parts.append(p.grad.reshape(-1) if has else torch.zeros(p.numel(), device=p.device))
+    dtype = params[0].dtype if params else torch.float32
+    flat = torch.cat(
+        [t.to(device, dtype) for t in parts]
+        + [torch.tensor(present, device=device, dtype=dtype), extra.reshape(1).to(device, dtype)]
+    )
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    offset = 0
+    counts = flat[-1 - len(params) : -1].tolist()
+    for p, count in zip(params, counts, strict=True):
+        chunk = flat[offset : offset + p.numel()]
+        offset += p.numel()
+        if p.grad is not None:
+            p.grad.copy_(chunk.view_as(p.grad))
+        elif count > 0:
+            p.grad = chunk.view_as(p).to(p.device, p.dtype).clone()
+    return flat[-1]

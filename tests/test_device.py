@@ -1,0 +1,79 @@
+"""--device: auto, cpu or cuda; CUDA asked for where there is none is a clear error (exit 2)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kgrec.cli import main
+from kgrec.device import resolve_device
+from kgrec.errors import InputError
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_cpu_and_auto_without_a_gpu(no_cuda) -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device(None) == torch.device("cpu")
+
+
+def test_cuda_without_a_gpu_is_an_input_error(no_cuda) -> None:
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(InputError, match="unknown device"):
+        resolve_device("tpu")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "recommend"])
+def test_the_commands_refuse_cuda_without_a_gpu(no_cuda, tmp_path, tiny_recbole, capsys, command):
+    if command == "train":
+        argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+        argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "run"), "--epochs", "1"]
+    else:
+        argv = [command, "--run", str(tmp_path / "run")]
+        assert (
+            main(
+                [
+                    "train",
+                    "--model",
+                    "popularity",
+                    "--protocol",
+                    "ml1m-action-comedy",
+                    "--data",
+                    str(tiny_recbole),
+                    "--out",
+                    str(tmp_path / "run"),
+                ]
+            )
+            == 0
+        )
+        capsys.readouterr()
+        if command == "recommend":
+            argv += ["--export", str(tmp_path / "top.csv")]
+    assert main([*argv, "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "top.csv").exists()
+
+
+def test_a_run_records_where_it_trained(tmp_path, tiny_recbole) -> None:
+    from kgrec.experiment import load_run, train
+
+    run = train(
+        "lightgcn",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "run",
+        epochs=1,
+        dim=8,
+        progress=False,
+        device="cpu",
+    )
+    environment = run.info["environment"]
+    assert environment["device"] == "cpu" and environment["world_size"] == 1
+    assert environment["threads"] == torch.get_num_threads()
+    assert "device" not in run.settings  # where it ran is no setting: resume may move it
+    assert next(load_run(tmp_path / "run", device="cpu").model.parameters()).device.type == "cpu"

@@ -1,0 +1,166 @@
+"""Data-parallel training: two gloo processes on loopback give the single process's result.
+
+The processes are started once, with ``torch.multiprocessing.spawn`` (robust on 2 cores: no
+torchrun agent, no rendezvous server), and join through the environment variables torchrun
+sets (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT), as ``kgrec train`` reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from kgrec import distributed
+from kgrec.data.export import message_graph, to_hetero_data
+from kgrec.data.split import make_split
+from kgrec.models import LightGCNRecommender
+from kgrec.objectives import Batch
+from kgrec.train import fit, rank_share
+from tests.conftest import two_domain_tables, write_tiny_recbole
+
+WORLD = 2
+FIT = {"epochs": 3, "lr": 0.05, "batch_size": 50, "patience": 50, "target_weight": 3.0}
+RUN = {"epochs": 3, "dim": 8, "batch_size": 100, "target_weight": 2.0, "progress": False}
+
+
+def _experiment():
+    data, maps = to_hetero_data(two_domain_tables(seed=1, num_users=40))
+    split = make_split(data, maps, "ml1m-action-comedy", seed=0)
+    pairs = split.training_interactions(data, all_domains=True)
+    return split, pairs, message_graph(data, interactions=pairs, knowledge=False)
+
+
+def _fit(checkpoint: Path | None = None, **options):
+    split, pairs, graph = _experiment()
+    torch.manual_seed(0)
+    model = LightGCNRecommender(graph.num_users, graph.num_items, embedding_dim=8, num_layers=2)
+    settings = {**FIT, "progress": False, "checkpoint": checkpoint, **options}
+    result = fit(model, graph, split, pairs, seed=0, **settings)
+    return model, result
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank(rank: int, folder: str, data: str, port: int) -> None:
+    """One rank: ``kgrec train``'s library call as under torchrun (2 epochs, then resumed to
+    3), then fit itself (2 epochs, resumed to 3) in the process group train() joined."""
+    from kgrec.experiment import train
+
+    torch.set_num_threads(1)
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(WORLD),
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    os.chdir(Path(folder) / f"host{rank}")  # as on two machines: a relative --out each
+    settings = {**RUN, "protocol": "ml1m-action-comedy", "data": data, "device": "cpu"}
+    train("lightgcn-merged", out="run", **{**settings, "epochs": 2})
+    train("lightgcn-merged", out="run", resume=True, **settings)
+    checkpoint = Path("checkpoint.pt")  # this host's own: rank 1 must never write it
+    _fit(checkpoint=checkpoint, epochs=2)
+    model, result = _fit(checkpoint=checkpoint, resume=True)
+    torch.save({"state": model.state_dict(), "history": result.history}, Path("fit.pt"))
+    assert dist.is_initialized() and distributed.current() == distributed.World(rank, WORLD, rank)
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory) -> Path:
+    """The folder of two ranks' working directories (host0, host1) after :func:`_rank`;
+    one spawn for all the checks, since each process spends seconds importing torch."""
+    folder = tmp_path_factory.mktemp("ddp")
+    data = write_tiny_recbole(folder / "tiny")
+    for rank in range(WORLD):
+        (folder / f"host{rank}").mkdir()
+    mp.spawn(_rank, args=(str(folder), str(data), _free_port()), nprocs=WORLD, join=True)
+    return folder
+
+
+def test_two_ranks_take_the_single_process_steps(hosts: Path) -> None:
+    single, result = _fit()
+    ranks = [torch.load(hosts / f"host{r}" / "fit.pt", weights_only=True) for r in range(WORLD)]
+    assert single.state_dict().keys() == ranks[0]["state"].keys()
+    for key, value in single.state_dict().items():
+        torch.testing.assert_close(ranks[0]["state"][key], value, atol=1e-5, rtol=0)
+        assert torch.equal(ranks[0]["state"][key], ranks[1]["state"][key]), key
+    for one, two in zip(result.history, ranks[0]["history"], strict=True):
+        assert one["epoch"] == two["epoch"]
+        assert one["loss"] == pytest.approx(two["loss"], abs=1e-5)
+        assert one["ndcg@20"] == pytest.approx(two["ndcg@20"], abs=1e-6)
+    assert ranks[0]["history"] == ranks[1]["history"]  # the same stopping decisions
+    assert (hosts / "host0" / "checkpoint.pt").exists()
+    assert not (hosts / "host1" / "checkpoint.pt").exists()
+
+
+def test_train_under_a_launcher_matches_one_process(hosts: Path, tmp_path: Path) -> None:
+    from kgrec.experiment import train
+
+    settings = {**RUN, "protocol": "ml1m-action-comedy", "device": "cpu"}
+    train("lightgcn-merged", out=tmp_path / "single", data=hosts / "tiny", **settings)
+    run = hosts / "host0" / "run"
+    assert not (hosts / "host1" / "run").exists()  # only rank 0 writes
+    info = json.loads((run / "run.json").read_text())
+    assert info["environment"]["world_size"] == WORLD
+    assert info["environment"]["backend"] == "gloo"
+    assert info["environment"]["device"] == "cpu"
+    assert info["training"]["epochs_run"] == RUN["epochs"]  # resumed after epoch 2
+    single = json.loads((tmp_path / "single" / "metrics.json").read_text())
+    assert _close(json.loads((run / "metrics.json").read_text()), single)
+    one = torch.load(tmp_path / "single" / "model.pt", weights_only=True)
+    two = torch.load(run / "model.pt", weights_only=True)
+    for key, value in one.items():
+        torch.testing.assert_close(two[key], value, atol=1e-5, rtol=0)
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    return a == pytest.approx(b, abs=1e-6)
+
+
+def test_a_rank_takes_its_contiguous_share_and_weight() -> None:
+    n = 5
+    batch = Batch(
+        torch.arange(n),
+        torch.arange(n),
+        torch.arange(n),
+        torch.tensor([1.0, 1.0, 3.0, 3.0, 2.0]),
+        torch.empty(2, 0, dtype=torch.long),
+    )
+    shares = [rank_share(batch, distributed.World(r, 3)) for r in range(3)]
+    assert [s.users.tolist() for s, _ in shares] == [[0, 1], [2, 3], [4]]
+    assert [w for _, w in shares] == pytest.approx([0.2, 0.6, 0.2])
+    empty, weight = rank_share(batch, distributed.World(1, 8))
+    assert empty.users.tolist() == [1] and weight == pytest.approx(0.1)
+    empty, weight = rank_share(batch, distributed.World(7, 8))
+    assert empty.users.numel() == 0 and weight == 0.0
+
+
+def test_the_world_comes_from_the_environment(monkeypatch) -> None:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.env_world() == distributed.World(0, 1, 0)
+    assert distributed.current() == distributed.World()
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert distributed.env_world() == distributed.World(3, 4, 1)
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(distributed.InputError, match="RANK"):
+        distributed.env_world()
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    with pytest.raises(distributed.InputError, match="MASTER"):
+        distributed.init("cpu")
