@@ -8,6 +8,20 @@ activity: their number of target-domain training interactions (:data:`ACTIVITY_G
 ``act<=5`` for 1 to 5). Other domains' interactions do not count: the question is how thin the
 target domain's own data is. The activity groups split the warm users, so their user-weighted
 means are the warm figures (coverage aside, which is not a mean over users).
+
+Two more kinds of group appear only where the split has them, so other splits' metrics are
+as before:
+
+- ``few-shot``: users that were cold and gave a few target interactions to train
+  (:func:`kgrec.data.split.give_few_shot`); they are neither ``warm`` nor in the activity
+  groups.
+- With item groups (new-item protocols, :attr:`kgrec.data.split.Split.item_groups`), where
+  the *new* items are the target items with no training interaction: ``warm-items`` and
+  ``new-items`` take the same ranking over the whole target catalogue as ``all``, but count
+  only the user's held-out warm (resp. new) items as relevant, over the users that have one;
+  ``new-only`` ranks the new items only (``k`` at most their number) for the users with a
+  held-out new item, with only those relevant: "which of the new items should this user see".
+  Coverage there is the share of the new items.
 """
 
 from __future__ import annotations
@@ -33,6 +47,8 @@ ACTIVITY_GROUPS = (
 )
 ACTIVITY = tuple(name for name, _, _ in ACTIVITY_GROUPS)
 GROUPS = ("all", "warm", "cold", *ACTIVITY)
+FEW_SHOT = "few-shot"  # a group only where the split has few-shot users
+ITEM_GROUPS = ("warm-items", "new-items", "new-only")  # only where the split has item groups
 PHASES = ("valid", "test")
 _KEYS = ("phase", "group", "users")
 TABLE_METRICS = ("recall", "ndcg", "hit", "mrr", "precision", "coverage")
@@ -94,11 +110,15 @@ def evaluate_embeddings(
     # positions in candidates; slots only masked items could fill hold len(candidates)
     top = position[items].where(torch.isfinite(scores), torch.tensor(len(candidates)))
     cold = split.cold_users(user_emb.size(0))[users]
+    few_shot = torch.isin(users, split.few_shot_users)
+    warm = ~cold & ~few_shot
     activity = user_activity(split, user_emb.size(0))[users]
-    groups = [("all", torch.ones_like(cold)), ("warm", ~cold), ("cold", cold)]
+    groups = [("all", torch.ones_like(cold)), ("warm", warm), ("cold", cold)]
     for name, fewest, most in ACTIVITY_GROUPS:
-        selected = activity >= fewest
+        selected = warm & (activity >= fewest)
         groups.append((name, selected if most is None else selected & (activity <= most)))
+    if split.few_shot_users.numel():
+        groups.append((FEW_SHOT, few_shot))
     results = {}
     for group, selected in groups:
         if not selected.any():
@@ -109,7 +129,56 @@ def evaluate_embeddings(
         keep = selected[targets[0]]
         metrics.update(top[selected], torch.stack([new_row[targets[0, keep]], targets[1, keep]]))
         results[group] = metrics.compute()
+    if split.item_groups:
+        new = split.new_items(item_domain)
+        is_new = new[held_out[1]]
+        for group, relevant in (("warm-items", ~is_new), ("new-items", is_new)):
+            results[group] = _target_metrics(top, targets[:, relevant], len(candidates), ks)
+        results["new-only"] = _new_only(
+            user_emb, item_emb, new, held_out[:, is_new], known, ks, batch_size
+        )
     return results
+
+
+def _target_metrics(top: Tensor, targets: Tensor, num_items: int, ks) -> dict[str, float]:
+    """Metrics of the users (rows of ``top``) with a target in ``targets`` (row, position)."""
+    if targets.size(1) == 0:
+        return {"users": 0}
+    rows, new_rows = torch.unique(targets[0], return_inverse=True)
+    metrics = RankingMetrics(num_items, ks)
+    metrics.update(top[rows], torch.stack([new_rows, targets[1]]))
+    return metrics.compute()
+
+
+def _new_only(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    new: Tensor,
+    held_out: Tensor,
+    known: Tensor,
+    ks: Sequence[int],
+    batch_size: int,
+) -> dict[str, float]:
+    """Metrics of ranking the new items only, for the users with a held-out new item."""
+    candidates = torch.nonzero(new).flatten()
+    ks = [k for k in ks if k <= len(candidates)]
+    if held_out.size(1) == 0 or not ks:
+        return {"users": 0}
+    users, rows = torch.unique(held_out[0], return_inverse=True)
+    position = torch.full((new.numel(),), len(candidates), dtype=torch.long)
+    position[candidates] = torch.arange(len(candidates))
+    items, scores = rank(
+        user_emb,
+        item_emb,
+        users=users,
+        k=max(ks),
+        candidates=candidates,
+        known=known,
+        batch_size=batch_size,
+    )
+    top = position[items].where(torch.isfinite(scores), torch.tensor(len(candidates)))
+    targets = torch.stack([rows, position[held_out[1]]])
+    return _target_metrics(top, targets, len(candidates), ks)
 
 
 def user_activity(split: Split, num_users: int) -> Tensor:
@@ -145,6 +214,9 @@ def format_table(
     rows = [header]
     for phase, groups in metrics.items():
         shown = ("all", "warm", "cold") if groups.get("cold", {}).get("users") else ("all",)
+        if groups.get(FEW_SHOT, {}).get("users"):
+            shown = (*dict.fromkeys(("all", "warm", "cold")), FEW_SHOT)
+        shown += tuple(name for name in ITEM_GROUPS if groups.get(name, {}).get("users"))
         if by_activity:
             shown += tuple(name for name in ACTIVITY if groups.get(name, {}).get("users"))
         groups = {group: values for group, values in groups.items() if group in shown}

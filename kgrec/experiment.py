@@ -41,8 +41,10 @@ from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import read_graph
 from kgrec.data.split import (
     Split,
+    check_few_shot,
     check_train_fraction,
     get_protocol,
+    give_few_shot,
     make_split,
     read_split,
     reduce_train,
@@ -99,15 +101,19 @@ def load_experiment(
     target_domain: str | None = None,
     text_property: str | None = None,
     train_fraction: float = 1.0,
+    few_shot: int = 0,
 ) -> Experiment:
     """Read the graph, export it and make (``protocol``) or read (``split_dir``) the split.
 
     With ``data`` and no ``domain``/``domain_rule``, a protocol's own domain rule applies. With
     ``text_property`` (and a store), nodes' text vectors are read too; a store where no node
     has that property is an error. A ``train_fraction`` below 1 then keeps that seeded share
-    of each user's target-domain training interactions (:func:`kgrec.data.split.reduce_train`).
+    of each user's target-domain training interactions (:func:`kgrec.data.split.reduce_train`),
+    and a ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start
+    user to train (:func:`kgrec.data.split.give_few_shot`).
     """
     check_train_fraction(train_fraction)
+    check_few_shot(few_shot)
     domain_rule = effective_rule(protocol, data, domain, domain_rule)
     tables, text = read_graph(
         data=data,
@@ -131,6 +137,7 @@ def load_experiment(
     else:
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
     split = reduce_train(split, train_fraction, seed=seed)
+    split = give_few_shot(split, few_shot, seed=seed)
     return Experiment(hetero, maps, split)
 
 
@@ -169,6 +176,8 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
             "train": split.train,
             "valid": split.valid,
             "test": split.test,
+            "item_groups": split.item_groups,
+            "few_shot_users": split.few_shot_users,
         },
     }
     _atomic(path, lambda tmp: torch.save(payload, tmp))
@@ -296,10 +305,26 @@ def _cross_domain(
     )
 
 
+def _text_similarity(graph: Data) -> GraphRecommender:
+    from kgrec.models import TextSimilarity
+
+    if "x" not in graph:
+        raise InputError(
+            "text-similarity scores items by their text vectors: give a --store whose items "
+            "have them (`kgrec embed --store URI --kinds Item`)",
+            field="--model",
+        )
+    items = graph.x[graph.num_users : graph.num_users + graph.num_items]
+    return TextSimilarity(graph.num_users, graph.num_items, items)
+
+
 GNN = ("dim", "layers")
 TEXT = ("text_input", "text_hidden")  # models that take text through an MLP
 MODELS: dict[str, ModelSpec] = {
     "popularity": ModelSpec("Popularity", _popularity, all_domains=False, knowledge=False),
+    "text-similarity": ModelSpec(
+        "TextSimilarity", _text_similarity, all_domains=True, knowledge=False, text=True
+    ),
     "lightgcn": ModelSpec(
         "LightGCNRecommender",
         _lightgcn,
@@ -572,6 +597,7 @@ def train(
     split: str | Path | None = None,
     seed: int = 0,
     train_fraction: float = 1.0,
+    few_shot: int = 0,
     domain: str | None = None,
     domain_rule: str | None = None,
     target_domain: str | None = None,
@@ -607,9 +633,11 @@ def train(
     The graph comes from ``data`` (a RecBole folder) or ``store`` (a store URI), the split
     from ``protocol`` (with ``seed``) or ``split`` (a folder of split files); a
     ``train_fraction`` below 1 keeps a seeded share of each user's target-domain training
-    interactions (valid and test unchanged; the run's split files are the reduced ones). The
-    metrics cover all, warm and cold-start users, and the warm users by their number of
-    target-domain training interactions (:data:`kgrec.evaluate.ACTIVITY_GROUPS`). Training uses
+    interactions (valid and test unchanged; the run's split files are the reduced ones), and a
+    ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start user
+    to train (reported as the ``few-shot`` group). The metrics cover all, warm and cold-start
+    users, and the warm users by their number of target-domain training interactions
+    (:data:`kgrec.evaluate.ACTIVITY_GROUPS`). Training uses
     ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
     validation NDCG@20; the test split is scored once, with the best model. ``resume``
     continues the run in ``out`` from its checkpoint, on the graph and split it was trained
@@ -661,6 +689,7 @@ def train(
             field="--cl-layer",
         )
     check_train_fraction(train_fraction)
+    check_few_shot(few_shot)
     if batching == "neighbor" and not model_class(model).supports_sampling:
         sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
         raise InputError(
@@ -769,6 +798,7 @@ def _prepare(
             target_domain=settings["target_domain"],
             text_property=settings["text_property"],
             train_fraction=settings["train_fraction"],
+            few_shot=settings["few_shot"],
         )
         info = {
             "model": settings["model"],

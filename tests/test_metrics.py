@@ -165,3 +165,108 @@ def test_the_table_shows_activity_rows_on_request_and_only_those_with_users():
         ["act<=5", "2"],
         ["act6-20", "1"],
     ]
+
+
+def item_groups_case(seed: int):
+    """30 users, 40 target items (domain 0) and 5 of another domain; items 30..39 are new
+    (no training interaction), others mixed; every user holds out warm and/or new items."""
+    from kgrec.data.split import Split
+
+    gen = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed)
+    train, valid, test = [], [], []
+    for user in range(30):
+        items = rng.sample(range(40), 12)
+        for j, item in enumerate(items):
+            if item >= 30:
+                (valid if j % 2 else test).append((user, item))
+            else:
+                (train if j < 8 else valid if j < 10 else test).append((user, item))
+    tensors = [torch.tensor(p, dtype=torch.long).T for p in (train, valid, test)]
+    split = Split(0, *tensors, item_groups=True)
+    user_emb = torch.randn(30, 6, generator=gen)
+    item_emb = torch.randn(45, 6, generator=gen)
+    item_domain = torch.tensor([0] * 40 + [1] * 5)
+    return split, user_emb, item_emb, item_domain
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_item_groups_match_a_naive_loop(seed: int) -> None:
+    from kgrec.evaluate import GROUPS, ITEM_GROUPS, evaluate_embeddings
+
+    split, user_emb, item_emb, item_domain = item_groups_case(seed)
+    new = set(range(40)) - set(split.train[1].tolist())
+    assert set(range(30, 40)) <= new
+    got = evaluate_embeddings(user_emb, item_emb, item_domain, split, "test")
+    assert set(got) == {*GROUPS, *ITEM_GROUPS}
+    known = torch.cat([split.train, split.valid], dim=1)
+    for group, catalogue, relevant_items in (
+        ("all", range(40), set(range(40))),
+        ("warm-items", range(40), set(range(40)) - new),
+        ("new-items", range(40), new),
+        ("new-only", sorted(new), new),
+    ):
+        top, relevant = [], []
+        for user in range(30):
+            mine = set(split.test[1, split.test[0] == user].tolist()) & relevant_items
+            if not mine:
+                continue
+            scores = (user_emb[user] @ item_emb[:40].T).tolist()
+            seen = set(known[1, known[0] == user].tolist())
+            ranked = sorted((i for i in catalogue if i not in seen), key=lambda i: -scores[i])
+            top.append(ranked[:20])
+            relevant.append(mine)
+        size = len(catalogue)
+        want = {}
+        for k in (k for k in (10, 20) if k <= size):  # new-only: k up to the new items
+            want |= naive(top, relevant, k, size)
+        assert got[group]["users"] == len(top) > 0, group
+        assert set(want) <= set(got[group]), group
+        for name, value in want.items():
+            if name.startswith("coverage"):
+                continue  # the naive coverage counts all items of the ranking
+            assert got[group][name] == pytest.approx(value, abs=1e-6), (group, name)
+
+
+def test_item_groups_only_where_the_split_has_them() -> None:
+    from dataclasses import replace
+
+    from kgrec.evaluate import GROUPS, evaluate_embeddings, format_table
+
+    split, user_emb, item_emb, item_domain = item_groups_case(0)
+    plain = evaluate_embeddings(
+        user_emb, item_emb, item_domain, replace(split, item_groups=False), "test"
+    )
+    full = evaluate_embeddings(user_emb, item_emb, item_domain, split, "test")
+    assert set(plain) == set(GROUPS)
+    assert all(plain[g] == full[g] for g in GROUPS)  # the user groups are the same
+    table = format_table({"test": full}).splitlines()
+    assert [line.split()[1] for line in table[1:]] == ["all", "warm-items", "new-items", "new-only"]
+
+
+def test_new_only_with_fewer_new_items_than_k() -> None:
+    from kgrec.evaluate import evaluate_embeddings
+
+    split, user_emb, item_emb, item_domain = item_groups_case(0)
+    got = evaluate_embeddings(user_emb, item_emb, item_domain, split, "test", ks=(5, 30))
+    assert "ndcg@5" in got["new-only"] and "ndcg@30" not in got["new-only"]
+    assert "ndcg@30" in got["all"]
+
+
+def test_few_shot_users_are_their_own_group() -> None:
+    from dataclasses import replace
+
+    from kgrec.evaluate import ACTIVITY, FEW_SHOT, GROUPS, evaluate_embeddings, format_table
+
+    _, split, user_emb, item_emb, item_domain = activity_case(2)
+    plain = evaluate_embeddings(user_emb, item_emb, item_domain, split, "test")
+    warm = sorted(set(split.train[0].tolist()))
+    shot = replace(split, few_shot_users=torch.tensor(warm[:3]))
+    got = evaluate_embeddings(user_emb, item_emb, item_domain, shot, "test")
+    assert set(got) == {*GROUPS, FEW_SHOT}
+    assert got[FEW_SHOT]["users"] == 3
+    assert got["warm"]["users"] == plain["warm"]["users"] - 3
+    assert sum(got[g]["users"] for g in ACTIVITY) == got["warm"]["users"]
+    assert got["all"] == plain["all"] and got["cold"] == plain["cold"]
+    table = format_table({"test": got}).splitlines()
+    assert [line.split()[1] for line in table[1:]] == ["all", "warm", "cold", FEW_SHOT]

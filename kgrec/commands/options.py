@@ -57,6 +57,18 @@ def add_train_fraction_option(parser: argparse.ArgumentParser, *, default: float
     )
 
 
+def add_few_shot_option(parser: argparse.ArgumentParser, *, default: int) -> None:
+    parser.add_argument(
+        "--few-shot",
+        type=int,
+        default=default,
+        metavar="K",
+        help="give K held-out target interactions of each cold-start user to train (seeded, at "
+        "most all but one) and report those users as the group 'few-shot' "
+        f"(default {default}: none)",
+    )
+
+
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",

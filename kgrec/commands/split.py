@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kgrec.commands.options import add_data_options, add_train_fraction_option
+from kgrec.commands.options import (
+    add_data_options,
+    add_few_shot_option,
+    add_train_fraction_option,
+)
 from kgrec.data.split import PROTOCOLS, write_split
 from kgrec.experiment import describe, load_experiment
 
@@ -21,6 +25,7 @@ def run_split(args: argparse.Namespace) -> int:
         domain_rule=args.domain_rule,
         target_domain=args.target_domain,
         train_fraction=args.train_fraction,
+        few_shot=args.few_shot,
     )
     write_split(experiment.split, experiment.maps, args.write_split)
     print(describe(experiment))
@@ -37,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS))
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_train_fraction_option(parser, default=1.0)
+    add_few_shot_option(parser, default=0)
     add_data_options(parser)
     parser.add_argument(
         "--write-split", type=Path, required=True, metavar="DIR", help="folder to write"

@@ -12,6 +12,7 @@ from pathlib import Path
 from kgrec.commands.options import (
     add_data_options,
     add_device_option,
+    add_few_shot_option,
     add_split_options,
     add_threads_option,
     add_train_fraction_option,
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, choices=list(MODELS))
     add_split_options(parser)
     add_train_fraction_option(parser, default=D["train_fraction"])
+    add_few_shot_option(parser, default=D["few_shot"])
     add_data_options(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder")
     parser.add_argument(

@@ -24,6 +24,31 @@ uniform key per training interaction in (user, item) order from
 change). Valid, test and other domains' interactions stay as they are, and cold users stay cold.
 The dropped interactions are unobserved data: not trained on and not masked when ranking.
 ``F = 1`` keeps the split as it is.
+
+New-item protocols (``ml100k-new-items``, ``ml1m-new-items``; :attr:`Protocol.new_item_share`
+0.2): of the ``n`` target items with at least one interaction, in a seeded random order, the
+first ``round(0.2 n)`` (halves up) are *new*: none of their interactions is in train; each new
+item's ``m`` interactions, in a seeded random order, give ``m // 2`` to valid and the rest to
+test (an item with one interaction: test). Every other target interaction is split per user
+80/10/10 as above. Random draws, from ``numpy.random.default_rng(seed)``: the item permutation,
+then one uniform key per new-item interaction, then the 80/10/10 keys. Such a split has
+``item_groups`` set, and the evaluation reports items by group (:mod:`kgrec.evaluate`): the new
+items there are the target items with no training interaction (the drawn ones, and any other
+item that has none), which split files give back the same way.
+
+Few-shot users (:func:`give_few_shot`, ``K`` >= 1, after the protocol's split or the split
+files and after the training fraction): each cold-start user with ``n`` held-out target
+interactions (valid and test) gives ``min(K, n - 1)`` of them to train, so at least one stays
+held out; those that gave one or more are the split's few-shot users. The graph export keeps no
+timestamps, so the ``K`` are drawn at random: the interactions with the smallest keys of one
+uniform key per cold user's held-out interaction in (user, item) order from
+``numpy.random.default_rng([seed, 2])`` (a stream of its own: the split is otherwise unchanged,
+and a user's interactions at ``K = 1`` are among those at ``K = 3``). ``K = 0`` keeps the split.
+
+Split files: besides ``train.tsv``, ``valid.tsv`` and ``test.tsv``, a split with item groups
+writes ``new_items.tsv`` (header ``item_id``: the held-out items with no training interaction)
+and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``); reading a folder with
+them gives back the same item groups and few-shot users.
 """
 
 from __future__ import annotations
@@ -31,7 +56,8 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import field as _field
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +84,7 @@ class Protocol:
     domain_rule: str | None = None  # the named rule that makes the domains from raw files
     cold_valid_share: float = 0.1
     cold_test_share: float = 0.2
+    new_item_share: float = 0.0  # > 0: that share of the target items is held out of train
 
 
 PROTOCOLS = {
@@ -68,7 +95,16 @@ PROTOCOLS = {
         source_domain="action",
         domain_rule="ml1m-action-comedy",
     ),
+    "ml100k-new-items": Protocol("ml100k-new-items", target_domain="movies", new_item_share=0.2),
+    "ml1m-new-items": Protocol(
+        "ml1m-new-items",
+        target_domain="comedy",
+        domain_rule="ml1m-action-comedy",
+        new_item_share=0.2,
+    ),
 }
+NEW_ITEMS_FILE = "new_items"
+FEW_SHOT_FILE = "few_shot_users"
 
 
 @dataclass(frozen=True)
@@ -79,6 +115,16 @@ class Split:
     train: Tensor
     valid: Tensor
     test: Tensor
+    # evaluate warm and new items (no training interaction) separately: new-item protocols
+    item_groups: bool = False
+    # users that were cold and gave a few target interactions to train (give_few_shot)
+    few_shot_users: Tensor = _field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+
+    def new_items(self, item_domain: Tensor) -> Tensor:
+        """Boolean ``[num_items]``: True for target items with no interaction in train."""
+        new = item_domain == self.target_domain
+        new[self.train[1]] = False
+        return new
 
     def cold_users(self, num_users: int) -> Tensor:
         """Boolean ``[num_users]``: True for users with no target interaction in train."""
@@ -136,6 +182,13 @@ def make_split(
     rng = np.random.default_rng(seed)
     labels = np.zeros(target_pairs.shape[1], dtype=np.int64)  # 0 train, 1 valid, 2 test
     per_user = np.ones(target_pairs.shape[1], dtype=bool)  # interactions split 80/10/10
+    if spec.new_item_share and spec.source_domain is not None:
+        raise ValueError(f"protocol {spec.name}: new items and cold-start users do not mix")
+    if spec.new_item_share:
+        items = np.unique(target_pairs[1])
+        new = rng.permutation(items)[: _round_share(len(items), spec.new_item_share)]
+        per_user = ~np.isin(target_pairs[1], new)
+        labels[~per_user] = _half_labels(target_pairs[1, ~per_user], rng)
     if spec.source_domain is not None:
         source = maps.domain_index(spec.source_domain)
         num_users = len(maps.users)
@@ -151,7 +204,7 @@ def make_split(
         per_user = np.isin(target_pairs[0], shuffled[n_valid + n_test :])
     labels[per_user] = _ratio_labels(target_pairs[0, per_user], rng)
     parts = [torch.as_tensor(target_pairs[:, labels == part]) for part in range(3)]
-    return Split(target, *parts)
+    return Split(target, *parts, item_groups=bool(spec.new_item_share))
 
 
 def check_train_fraction(fraction: float) -> float:
@@ -181,7 +234,56 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
     keep = np.zeros(len(users), dtype=bool)
     keep[ranked] = position < np.repeat(kept, count)
     train = split.train[:, torch.as_tensor(keep)]
-    return Split(split.target_domain, train, split.valid, split.test)
+    return replace(split, train=train)
+
+
+def check_few_shot(k: int) -> int:
+    """``k`` if it is an integer >= 0, else :class:`InputError` naming the option."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise InputError(
+            f"the few-shot count must be an integer >= 0, got {k!r}", field="--few-shot"
+        )
+    return k
+
+
+def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
+    """``split`` with ``k`` held-out target interactions of each cold-start user moved to
+    train (at most all but one; the rule in this module's docstring); ``split`` when ``k`` is 0.
+    """
+    if check_few_shot(k) == 0:
+        return split
+    held = torch.cat([split.valid, split.test], dim=1).numpy()
+    cold = ~np.isin(held[0], split.train[0].numpy())
+    if not cold.any():
+        raise InputError(
+            "--few-shot needs cold-start users (no target interaction in train), and this "
+            "split has none: use a protocol with cold-start users, e.g. ml1m-action-comedy",
+            field="--few-shot",
+        )
+    users, items = held[:, cold]
+    order = np.lexsort((items, users))  # (user, item) order
+    keys = np.empty(len(users))
+    keys[order] = np.random.default_rng([seed, 2]).random(len(users))
+    ranked = np.lexsort((keys, users))
+    _, start, count = np.unique(users[ranked], return_index=True, return_counts=True)
+    given = np.minimum(k, count - 1)
+    position = np.arange(len(users)) - np.repeat(start, count)
+    move = np.zeros(len(users), dtype=bool)
+    move[ranked] = position < np.repeat(given, count)
+    moved = set(zip(users[move].tolist(), items[move].tolist(), strict=True))
+
+    def keep(pairs: Tensor) -> Tensor:
+        mask = [(u, i) not in moved for u, i in zip(*pairs.tolist(), strict=True)]
+        return pairs[:, torch.as_tensor(mask, dtype=torch.bool)]
+
+    train = torch.cat([split.train, torch.as_tensor(np.stack([users[move], items[move]]))], 1)
+    return replace(
+        split,
+        train=unique_pairs(*train),
+        valid=keep(split.valid),
+        test=keep(split.test),
+        few_shot_users=torch.as_tensor(np.unique(users[move]), dtype=torch.long),
+    )
 
 
 def _round_share(n: int, share: float) -> int:
@@ -211,6 +313,17 @@ def _ratio_labels(users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return labels
 
 
+def _half_labels(items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1/2 (valid/test) per interaction of ``items``: per item, half to valid (rounded down)."""
+    keys = rng.random(len(items))
+    order = np.lexsort((keys, items))  # by item, then random key
+    _, start, count = np.unique(items[order], return_index=True, return_counts=True)
+    position = np.arange(len(items)) - np.repeat(start, count)
+    labels = np.empty(len(items), dtype=np.int64)
+    labels[order] = np.where(position < np.repeat(count // 2, count), 1, 2)
+    return labels
+
+
 def write_split(split: Split, maps: IdMaps, directory: Path) -> None:
     """Write ``train.tsv``, ``valid.tsv``, ``test.tsv`` (``user_id<TAB>item_id``, source ids)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -220,6 +333,18 @@ def write_split(split: Split, maps: IdMaps, directory: Path) -> None:
             f"{maps.users[u]}\t{maps.item_ids[i]}" for u, i in zip(*pairs.tolist(), strict=True)
         ]
         _write_atomic(directory / f"{name}.tsv", "\n".join(lines) + "\n")
+    extras = {NEW_ITEMS_FILE: None, FEW_SHOT_FILE: None}
+    if split.item_groups:
+        held = torch.cat([split.valid[1], split.test[1]]).unique()
+        new = held[~torch.isin(held, split.train[1])]
+        extras[NEW_ITEMS_FILE] = ["item_id", *(maps.item_ids[i] for i in new.tolist())]
+    if split.few_shot_users.numel():
+        extras[FEW_SHOT_FILE] = ["user_id", *(maps.users[u] for u in split.few_shot_users.tolist())]
+    for name, lines in extras.items():
+        if lines is None:
+            (directory / f"{name}.tsv").unlink(missing_ok=True)
+        else:
+            _write_atomic(directory / f"{name}.tsv", "\n".join(lines) + "\n")
 
 
 def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = None) -> Split:
@@ -267,7 +392,40 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     for name, pairs in zip(SPLIT_FILES[1:], parts[1:], strict=True):
         if pairs.size(1) == 0:
             raise InputError(f"{name}.tsv has no interactions", file=str(directory / f"{name}.tsv"))
-    return Split(target, *parts)
+    item_groups = (directory / f"{NEW_ITEMS_FILE}.tsv").exists()
+    if item_groups:
+        ids = _read_ids(directory / f"{NEW_ITEMS_FILE}.tsv", "item_id")
+        index = maps.item_index([item_uid(domain, item) for item, _ in ids])
+        for (item, line), i in zip(ids, index, strict=True):
+            if i < 0 or bool((parts[0][1] == i).any()):
+                raise InputError(
+                    f"{item!r} is not a target item without training interactions",
+                    file=str(directory / f"{NEW_ITEMS_FILE}.tsv"),
+                    line=line,
+                    field="item_id",
+                )
+    few_shot = torch.zeros(0, dtype=torch.long)
+    if (directory / f"{FEW_SHOT_FILE}.tsv").exists():
+        ids = _read_ids(directory / f"{FEW_SHOT_FILE}.tsv", "user_id")
+        index = maps.user_index([user for user, _ in ids])
+        for (user, line), u in zip(ids, index, strict=True):
+            if u < 0 or not bool((parts[0][0] == u).any()):
+                raise InputError(
+                    f"{user!r} is not a user with target interactions in train",
+                    file=str(directory / f"{FEW_SHOT_FILE}.tsv"),
+                    line=line,
+                    field="user_id",
+                )
+        few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
+    return Split(target, *parts, item_groups=item_groups, few_shot_users=few_shot)
+
+
+def _read_ids(path: Path, header: str) -> list[tuple[str, int]]:
+    """(id, line number) of each row of a one-column file with ``header``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0].strip() != header:
+        raise InputError(f"header must be {header}", file=str(path), line=1)
+    return [(text.strip(), n) for n, text in enumerate(lines[1:], start=2) if text.strip()]
 
 
 def _read_rows(path: Path) -> list[tuple[str, str, int]]:

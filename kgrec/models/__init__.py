@@ -12,6 +12,7 @@ _MODELS = {
     "LightGCNRecommender": "kgrec.models.lightgcn",
     "RGCNRecommender": "kgrec.models.rgcn",
     "CrossDomainRecommender": "kgrec.models.cross_domain",
+    "TextSimilarity": "kgrec.models.text_similarity",
 }
 
 __all__ = ["GraphRecommender", "top_k", *_MODELS]

@@ -59,6 +59,13 @@ def _lightgcn_text(graph: Data, mode: str) -> GraphRecommender:
 CASES = [
     Case("Popularity", lambda g: kgrec.models.Popularity(g.num_users, g.num_items), False),
     Case(
+        "TextSimilarity",
+        lambda g: kgrec.models.TextSimilarity(
+            g.num_users, g.num_items, g.x[g.num_users : g.num_users + g.num_items]
+        ),
+        False,
+    ),
+    Case(
         "LightGCNRecommender",
         lambda g: kgrec.models.LightGCNRecommender(g.num_users, g.num_items, embedding_dim=8),
         False,
@@ -105,6 +112,8 @@ CASES = [
     ),
 ]
 TARGET = 1  # the toy graph's comedy domain
+# models with nothing to train (the trainer only validates them)
+UNTRAINED = (kgrec.models.Popularity, kgrec.models.TextSimilarity)
 
 
 def _edges(case: Case, graph: Data) -> tuple[Tensor, Tensor]:
@@ -151,7 +160,7 @@ def test_gradients_reach_every_trainable_parameter(case, model, toy_graph):
     params = _trainable(model)
     if not params:
         # nothing to train: the trainer then only validates; say so instead of passing silently
-        assert isinstance(model, kgrec.models.Popularity)
+        assert isinstance(model, UNTRAINED)
         return
     model.train()
     users, pos = _user_items(toy_graph)
@@ -171,7 +180,7 @@ def test_gradients_reach_every_trainable_parameter(case, model, toy_graph):
 def test_reset_parameters_changes_them(model):
     params = _trainable(model)
     if not params:
-        assert isinstance(model, kgrec.models.Popularity)
+        assert isinstance(model, UNTRAINED)
         return
     with torch.no_grad():
         for param in params.values():

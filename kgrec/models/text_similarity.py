@@ -1,0 +1,69 @@
+"""Text similarity: items nearest to the user's history by text embedding, nothing learned."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from kgrec.models.base import GraphRecommender
+
+
+class TextSimilarity(GraphRecommender):
+    r"""Scores an item by the cosine between its text vector and the mean text vector of the
+    user's items: a content-based baseline that needs no interaction with the item itself, so
+    it scores new items as well as old ones.
+
+    .. math::
+        \hat{y}_{ui} = \cos\Big(t_i,\ \frac{1}{|N_u|} \sum_{j \in N_u} \frac{t_j}{\lVert t_j
+        \rVert}\Big)
+
+    with ``t_i`` the item's text embedding and ``N_u`` the user's items among the user -> item
+    edges of the ``edge_index`` given (the trainer passes the training interactions); written
+    as a dot product of L2-normalised user and item vectors, so it ranks through the same
+    :meth:`~kgrec.models.base.GraphRecommender.recommend` as the trained models. An item without
+    text (a zero vector) scores 0, and so does every item for a user without history.
+    Knowledge edges are ignored. No trainable parameters.
+
+    Args:
+        num_users: number of users ``U`` (nodes ``0 .. U-1``).
+        num_items: number of items ``I`` (nodes ``U .. U+I-1``).
+        item_text: ``[I, d]`` the items' text embeddings (zeros where an item has none).
+
+    Shapes: ``forward(edge_index [2, E])`` returns ``[U + I, d]``.
+    """
+
+    def __init__(self, num_users: int, num_items: int, item_text: Tensor) -> None:
+        super().__init__(num_users, num_items)
+        if item_text.dim() != 2 or item_text.size(0) != num_items:
+            raise ValueError(
+                f"item_text must be [num_items={num_items}, d], got {list(item_text.shape)}"
+            )
+        self.register_buffer("item_text", F.normalize(item_text.float(), dim=1))
+
+    def reset_parameters(self) -> None:
+        """Nothing to reset: the vectors are the items' text embeddings."""
+
+    def forward(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        n_id: Tensor | None = None,
+        degree: Tensor | None = None,
+    ) -> Tensor:
+        if n_id is not None:
+            self.require_sampling()
+        source, target = edge_index
+        is_item = (target >= self.num_users) & (target < self.num_users + self.num_items)
+        mine = (source < self.num_users) & is_item
+        users, items = source[mine], target[mine] - self.num_users
+        history = torch.zeros(self.num_users, self.item_text.size(1), device=edge_index.device)
+        history.index_add_(0, users, self.item_text[items])
+        return torch.cat([F.normalize(history, dim=1), self.item_text])
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(users={self.num_users}, items={self.num_items}, "
+            f"text_dim={self.item_text.size(1)})"
+        )

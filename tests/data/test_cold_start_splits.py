@@ -1,0 +1,180 @@
+"""kgrec.data.split: the new-item protocols and the few-shot option (issue 13)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kgrec.data.export import to_hetero_data
+from kgrec.data.split import (
+    PROTOCOLS,
+    _half_labels,
+    _ratio_labels,
+    give_few_shot,
+    make_split,
+    read_split,
+    reduce_train,
+    write_split,
+)
+from kgrec.errors import InputError
+
+
+def pair_set(pairs: torch.Tensor) -> set[tuple[int, int]]:
+    return set(map(tuple, pairs.T.tolist()))
+
+
+def new_item_split(make_two_domains, seed: int = 3):
+    data, maps = to_hetero_data(make_two_domains())
+    # ml1m-new-items: target comedy, as the ml1m domain rule names it
+    return data, maps, make_split(data, maps, "ml1m-new-items", seed=seed)
+
+
+def test_new_item_protocols_are_registered():
+    assert PROTOCOLS["ml100k-new-items"].new_item_share == 0.2
+    assert PROTOCOLS["ml100k-new-items"].source_domain is None
+    ml1m = PROTOCOLS["ml1m-new-items"]
+    assert (ml1m.target_domain, ml1m.domain_rule) == ("comedy", "ml1m-action-comedy")
+    assert ml1m.source_domain is None and ml1m.new_item_share == 0.2
+    assert not PROTOCOLS["ml100k-kg"].new_item_share
+
+
+def test_new_items_are_held_out_of_train(make_two_domains):
+    data, maps, split = new_item_split(make_two_domains)
+    pairs = data["user", "interacts", "item"].edge_index
+    comedy = maps.domains.index("comedy")
+    target = pairs[:, data["item"].domain[pairs[1]] == comedy]
+    assert split.target_domain == comedy and split.item_groups
+    parts = [pair_set(split.train), pair_set(split.valid), pair_set(split.test)]
+    assert set.union(*parts) == pair_set(target) and sum(map(len, parts)) == target.size(1)
+    # the drawn items, again with the protocol's random stream
+    items = np.unique(target[1].numpy())
+    n_new = int(np.floor(0.2 * len(items) + 0.5))
+    drawn = set(np.random.default_rng(3).permutation(items)[:n_new].tolist())
+    assert n_new > 3 and not drawn & set(split.train[1].tolist())
+    for item in drawn:  # half to valid (rounded down), the rest to test
+        m = int((target[1] == item).sum())
+        assert int((split.valid[1] == item).sum()) == m // 2
+        assert int((split.test[1] == item).sum()) == m - m // 2
+    # every other interaction: per user 80/10/10
+    rest = target[:, ~torch.isin(target[1], torch.tensor(sorted(drawn)))]
+    for user in rest[0].unique().tolist():
+        n = int((rest[0] == user).sum())
+        got = [
+            len({p for p in pair_set(part) if p[0] == user} & pair_set(rest))
+            for part in (split.train, split.valid, split.test)
+        ]
+        want = np.bincount(_ratio_labels(np.zeros(n, dtype=np.int64), np.random.default_rng(0)))
+        assert got == np.pad(want, (0, 3 - len(want))).tolist()
+    new = split.new_items(data["item"].domain)
+    assert drawn <= set(torch.nonzero(new).flatten().tolist())
+    assert not new[data["item"].domain != comedy].any()
+    again = make_split(data, maps, "ml1m-new-items", seed=3)
+    assert torch.equal(again.test, split.test) and torch.equal(again.train, split.train)
+
+
+def test_half_labels_per_item():
+    items = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3])
+    labels = _half_labels(items, np.random.default_rng(0))
+    for item, valid in ((0, 0), (1, 1), (2, 1), (3, 2)):
+        assert int((labels[items == item] == 1).sum()) == valid
+    assert set(labels.tolist()) <= {1, 2}
+
+
+def test_new_item_split_files_round_trip(tmp_path: Path, make_two_domains):
+    data, maps, split = new_item_split(make_two_domains)
+    write_split(split, maps, tmp_path)
+    lines = (tmp_path / "new_items.tsv").read_text().splitlines()
+    assert lines[0] == "item_id" and len(lines) > 1
+    back = read_split(tmp_path, maps)
+    assert back.item_groups
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(back, name), getattr(split, name))
+    domain = data["item"].domain
+    assert torch.equal(back.new_items(domain), split.new_items(domain))
+    # a plain split writes no such file, and a stale one is removed
+    plain = make_split(data, maps, "ml1m-action-comedy", seed=3)
+    write_split(plain, maps, tmp_path)
+    assert not (tmp_path / "new_items.tsv").exists()
+    assert not read_split(tmp_path, maps).item_groups
+
+
+def test_new_items_file_must_name_items_without_training(tmp_path: Path, make_two_domains):
+    _, maps, split = new_item_split(make_two_domains)
+    write_split(split, maps, tmp_path)
+    trained = maps.item_ids[int(split.train[1, 0])]
+    (tmp_path / "new_items.tsv").write_text(f"item_id\n{trained}\n")
+    with pytest.raises(InputError, match="not a target item without training") as error:
+        read_split(tmp_path, maps)
+    assert error.value.line == 2
+
+
+def test_few_shot_zero_keeps_the_split(make_two_domains):
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=1)
+    assert give_few_shot(split, 0, seed=1) is split
+    assert split.few_shot_users.numel() == 0
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_few_shot_gives_k_of_each_cold_users_interactions(k, make_two_domains):
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=1)
+    cold = split.cold_users(60)
+    held = torch.cat([split.valid, split.test], dim=1)
+    cold_users = sorted(set(held[0, cold[held[0]]].tolist()))
+    shot = give_few_shot(split, k, seed=1)
+    before = pair_set(split.train) | pair_set(split.valid) | pair_set(split.test)
+    after = [pair_set(shot.train), pair_set(shot.valid), pair_set(shot.test)]
+    assert set.union(*after) == before and sum(map(len, after)) == len(before)
+    assert pair_set(split.train) <= after[0]
+    for user in cold_users:
+        n = int((held[0] == user).sum())
+        gave = int((shot.train[0] == user).sum())
+        assert gave == min(k, n - 1)
+        assert (user in shot.few_shot_users.tolist()) == (gave > 0)
+        # a cold-test user's rest stays in test, a cold-valid user's in valid
+        for part in ("valid", "test"):
+            old = int((getattr(split, part)[0] == user).sum())
+            assert int((getattr(shot, part)[0] == user).sum()) in (0, old - gave)
+    assert set(shot.few_shot_users.tolist()) <= set(cold_users)
+    warm = [u for u in range(60) if not cold[u]]
+    for user in warm:
+        for part in ("train", "valid", "test"):
+            mine = getattr(split, part)
+            assert pair_set(mine[:, mine[0] == user]) == pair_set(
+                getattr(shot, part)[:, getattr(shot, part)[0] == user]
+            )
+
+
+def test_few_shot_is_seeded_and_nested(make_two_domains):
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=4)
+    one, three = give_few_shot(split, 1, seed=4), give_few_shot(split, 3, seed=4)
+    assert torch.equal(one.train, give_few_shot(split, 1, seed=4).train)
+    assert pair_set(one.train) <= pair_set(three.train)
+    assert not torch.equal(give_few_shot(split, 1, seed=5).train, one.train)
+
+
+def test_few_shot_needs_cold_users_and_a_count(make_two_domains):
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml100k-kg", seed=0, target_domain="comedy")
+    with pytest.raises(InputError, match="needs cold-start users") as error:
+        give_few_shot(split, 1, seed=0)
+    assert error.value.field == "--few-shot"
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError, match="few-shot count"):
+            give_few_shot(split, bad, seed=0)
+
+
+def test_few_shot_split_files_round_trip(tmp_path: Path, make_two_domains):
+    data, maps = to_hetero_data(make_two_domains())
+    shot = give_few_shot(make_split(data, maps, "ml1m-action-comedy", seed=1), 3, seed=1)
+    write_split(shot, maps, tmp_path)
+    back = read_split(tmp_path, maps)
+    assert torch.equal(back.few_shot_users, shot.few_shot_users)
+    assert torch.equal(back.train, shot.train)
+    # the training fraction keeps the extra fields
+    assert torch.equal(reduce_train(shot, 0.5, seed=1).few_shot_users, shot.few_shot_users)

@@ -1,0 +1,103 @@
+"""Runs on the cold-start protocols (issue 13): few-shot users, new items, text similarity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import kgrec.models
+from kgrec.cli import main
+from kgrec.errors import InputError
+from kgrec.experiment import build_run, load_experiment, train
+from kgrec.store import open_store
+from loaders import recbole
+from loaders.rules import named_rule
+
+SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
+
+
+@pytest.fixture
+def text_store(tmp_path, tiny_recbole) -> str:
+    """The tiny dataset (ml1m-action-comedy domains) in a local store, items with vectors."""
+    store = f"local:{tmp_path / 'store'}"
+    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+    keys = sorted(tables.items["uid"])
+    vectors = np.random.default_rng(0).normal(size=(len(keys), 6))
+    with open_store(store) as opened:
+        opened.write(tables, progress=False)
+        opened.write_vectors("Item", keys, vectors, property="embedding")
+    return store
+
+
+def test_text_similarity_scores_cosine_to_the_users_history(tmp_path, text_store):
+    run = train(
+        "text-similarity", protocol="ml1m-new-items", store=text_store, out=tmp_path / "r", **SMALL
+    )
+    assert isinstance(run.model, kgrec.models.TextSimilarity)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert {"warm-items", "new-items", "new-only"} <= set(metrics["test"])
+    graph, split = run.graph, run.experiment.split
+    users, items = run.model.split(run.model(graph.edge_index, graph.edge_type))
+    text = graph.x[graph.num_users : graph.num_users + graph.num_items]
+    pairs = split.training_interactions(run.experiment.data, all_domains=True)
+    user = int(split.test[0, 0])
+    history = text[pairs[1, pairs[0] == user]]
+    mean = torch.nn.functional.normalize(history, dim=1).mean(0)
+    want = torch.nn.functional.cosine_similarity(mean[None], text)
+    assert torch.allclose(users[user] @ items.T, want, atol=1e-5)
+
+
+def test_text_similarity_without_text_says_so(tiny_recbole):
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-new-items", split_dir=None, seed=0
+    )
+    with pytest.raises(InputError, match="kgrec embed"):
+        build_run(experiment, {"model": "text-similarity"})
+
+
+def test_new_item_split_files_give_the_same_evaluation(tmp_path: Path, tiny_recbole, capsys):
+    data = str(tiny_recbole)
+    first = tmp_path / "protocol"
+    argv = ["train", "--model", "popularity", "--data", data, "--out", str(first)]
+    assert main([*argv[:-2], "--protocol", "ml1m-new-items", "--out", str(first)]) == 0
+    out = capsys.readouterr().out
+    assert "new-items" in out and "warm-items" in out
+    assert (first / "split" / "new_items.tsv").exists()
+    again = tmp_path / "files"
+    argv = ["train", "--model", "popularity", "--data", data, "--domain-rule"]
+    argv += ["ml1m-action-comedy", "--split", str(first / "split"), "--out", str(again)]
+    assert main(argv) == 0
+    one = json.loads((first / "metrics.json").read_text())
+    two = json.loads((again / "metrics.json").read_text())
+    assert one == two
+    # popularity scores every new item 0: they only fill the slots no warm item is left for
+    assert one["test"]["new-items"]["ndcg@10"] == 0.0
+    assert one["test"]["new-items"]["users"] > 0
+
+
+def test_few_shot_runs_report_the_group(tmp_path: Path, tiny_recbole, capsys):
+    data = str(tiny_recbole)
+    base = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy", "--data", data]
+    assert main([*base, "--out", str(tmp_path / "k0")]) == 0
+    assert main([*base, "--few-shot", "3", "--out", str(tmp_path / "k3")]) == 0
+    k0 = json.loads((tmp_path / "k0" / "metrics.json").read_text())
+    k3 = json.loads((tmp_path / "k3" / "metrics.json").read_text())
+    assert "few-shot" not in k0["test"] and k3["test"]["few-shot"]["users"] > 0
+    assert k3["test"]["cold"]["users"] < k0["test"]["cold"]["users"]
+    assert (tmp_path / "k3" / "split" / "few_shot_users.tsv").exists()
+    info = json.loads((tmp_path / "k3" / "run.json").read_text())
+    assert info["settings"]["few_shot"] == 3
+    assert "few-shot" in capsys.readouterr().out
+    # the run's split files give the same groups back
+    argv = ["train", "--model", "popularity", "--data", data, "--domain-rule"]
+    argv += ["ml1m-action-comedy", "--split", str(tmp_path / "k3" / "split")]
+    assert main([*argv, "--out", str(tmp_path / "files")]) == 0
+    assert json.loads((tmp_path / "files" / "metrics.json").read_text()) == k3
+    # a protocol without cold-start users is refused
+    bad = ["train", "--model", "popularity", "--protocol", "ml1m-new-items", "--data", data]
+    assert main([*bad, "--few-shot", "1", "--out", str(tmp_path / "bad")]) == 2
+    assert "--few-shot" in capsys.readouterr().err
