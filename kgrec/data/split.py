@@ -31,7 +31,8 @@ first ``round(0.2 n)`` (halves up) are *new*: none of their interactions is in t
 item's ``m`` interactions, in a seeded random order, give ``m // 2`` to valid and the rest to
 test (an item with one interaction: test). Every other target interaction is split per user
 80/10/10 as above. Random draws, from ``numpy.random.default_rng(seed)``: the item permutation,
-then one uniform key per new-item interaction, then the 80/10/10 keys. Such a split has
+then one uniform key per new-item interaction, then the 80/10/10 keys. A user whose target
+interactions are all with new items has none in train: a cold-start user. Such a split has
 ``item_groups`` set, and the evaluation reports items by group (:mod:`kgrec.evaluate`): the new
 items there are the target items with no training interaction (the drawn ones, and any other
 item that has none), which split files give back the same way.
