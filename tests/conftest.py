@@ -323,7 +323,7 @@ def two_domain_tables(seed: int = 0, num_users: int = 60) -> GraphTables:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_two_domains():
     """``make_two_domains(seed=0, num_users=60)``: the tables of :func:`two_domain_tables`."""
     return two_domain_tables
@@ -345,6 +345,13 @@ def write_tiny_recbole(folder: Path, seed: int = 0) -> Path:
             rows.append(f"u{u}\t{films[j][0]}\t4")
     (folder / "tiny.inter").write_text("\n".join(rows) + "\n")
     return folder
+
+
+@pytest.fixture(scope="session")
+def write_tiny():
+    """``write_tiny(folder, seed=0)``: :func:`write_tiny_recbole`, for fixtures of a wider
+    scope than a test's ``tmp_path``."""
+    return write_tiny_recbole
 
 
 @pytest.fixture

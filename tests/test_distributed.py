@@ -23,22 +23,21 @@ from kgrec.data.split import make_split
 from kgrec.models import LightGCNRecommender
 from kgrec.objectives import Batch
 from kgrec.train import fit, rank_share
-from tests.conftest import two_domain_tables, write_tiny_recbole
 
 WORLD = 2
 FIT = {"epochs": 3, "lr": 0.05, "batch_size": 50, "patience": 50, "target_weight": 3.0}
 RUN = {"epochs": 3, "dim": 8, "batch_size": 100, "target_weight": 2.0, "progress": False}
 
 
-def _experiment():
-    data, maps = to_hetero_data(two_domain_tables(seed=1, num_users=40))
+def _experiment(tables):
+    data, maps = to_hetero_data(tables)
     split = make_split(data, maps, "ml1m-action-comedy", seed=0)
     pairs = split.training_interactions(data, all_domains=True)
     return split, pairs, message_graph(data, interactions=pairs, knowledge=False)
 
 
-def _fit(checkpoint: Path | None = None, **options):
-    split, pairs, graph = _experiment()
+def _fit(tables, checkpoint: Path | None = None, **options):
+    split, pairs, graph = _experiment(tables)
     torch.manual_seed(0)
     model = LightGCNRecommender(graph.num_users, graph.num_items, embedding_dim=8, num_layers=2)
     settings = {**FIT, "progress": False, "checkpoint": checkpoint, **options}
@@ -52,7 +51,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank(rank: int, folder: str, data: str, port: int) -> None:
+def _rank(rank: int, folder: str, data: str, port: int, tables) -> None:
     """One rank: ``kgrec train``'s library call as under torchrun (2 epochs, then resumed to
     3), then fit itself (2 epochs, resumed to 3) in the process group train() joined."""
     from kgrec.experiment import train
@@ -70,26 +69,32 @@ def _rank(rank: int, folder: str, data: str, port: int) -> None:
     train("lightgcn-merged", out="run", **{**settings, "epochs": 2})
     train("lightgcn-merged", out="run", resume=True, **settings)
     checkpoint = Path("checkpoint.pt")  # this host's own: rank 1 must never write it
-    _fit(checkpoint=checkpoint, epochs=2)
-    model, result = _fit(checkpoint=checkpoint, resume=True)
+    _fit(tables, checkpoint=checkpoint, epochs=2)
+    model, result = _fit(tables, checkpoint=checkpoint, resume=True)
     torch.save({"state": model.state_dict(), "history": result.history}, Path("fit.pt"))
     assert dist.is_initialized() and distributed.current() == distributed.World(rank, WORLD, rank)
 
 
 @pytest.fixture(scope="module")
-def hosts(tmp_path_factory) -> Path:
+def tables(make_two_domains):
+    return make_two_domains(seed=1, num_users=40)
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory, write_tiny, tables) -> Path:
     """The folder of two ranks' working directories (host0, host1) after :func:`_rank`;
     one spawn for all the checks, since each process spends seconds importing torch."""
     folder = tmp_path_factory.mktemp("ddp")
-    data = write_tiny_recbole(folder / "tiny")
+    data = write_tiny(folder / "tiny")
     for rank in range(WORLD):
         (folder / f"host{rank}").mkdir()
-    mp.spawn(_rank, args=(str(folder), str(data), _free_port()), nprocs=WORLD, join=True)
+    args = (str(folder), str(data), _free_port(), tables)
+    mp.spawn(_rank, args=args, nprocs=WORLD, join=True)
     return folder
 
 
-def test_two_ranks_take_the_single_process_steps(hosts: Path) -> None:
-    single, result = _fit()
+def test_two_ranks_take_the_single_process_steps(hosts: Path, tables) -> None:
+    single, result = _fit(tables)
     ranks = [torch.load(hosts / f"host{r}" / "fit.pt", weights_only=True) for r in range(WORLD)]
     assert single.state_dict().keys() == ranks[0]["state"].keys()
     for key, value in single.state_dict().items():
