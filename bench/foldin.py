@@ -4,8 +4,9 @@
 
 On the ml100k-kg protocol, a seeded share of users (``--share``, 10 %) become newcomers:
 model A trains on the whole split; model B on the split without the newcomers' training
-interactions (they are unknown to it). Each newcomer is then folded into B from their training
-interactions (kgrec.foldin: ``mean`` and ``solve``) and ranked; their NDCG@20 on their test
+interactions (they are unknown to it), for as many epochs as A took to its best. Each
+newcomer is then folded into B from their training interactions (kgrec.foldin: ``mean`` and
+``solve``) and ranked; their NDCG@20 on their test
 items is compared with A's, which trained them in. Validation figures choose the method; the
 test figures are reported. Prints a table and writes ``--out`` (JSON) if given.
 """
@@ -68,12 +69,25 @@ def main() -> None:
     )
     settings = {"model": args.model, "seed": args.seed}
     trained = {}
+    epochs, patience = args.epochs, args.patience
     for name, part in (("A", split), ("B", split_b)):
         model, graph, pairs = build_run(
             Experiment(experiment.data, experiment.maps, part), settings
         )
         clock = time.perf_counter()
-        result = fit(model, graph, part, pairs, epochs=args.epochs, seed=args.seed, progress=False)
+        result = fit(
+            model,
+            graph,
+            part,
+            pairs,
+            epochs=epochs,
+            patience=patience,
+            seed=args.seed,
+            progress=False,
+        )
+        # B trains as long as A did (to A's best epoch): an early stop of B on a plateau must
+        # not stand in for the fold-in's quality
+        epochs = patience = result.best_epoch
         print(
             f"model {name}: {pairs.size(1)} training pairs, best epoch {result.best_epoch}, "
             f"{time.perf_counter() - clock:.0f} s"
