@@ -94,21 +94,7 @@ def evaluate_embeddings(
     held_out = split.valid if phase == "valid" else split.test
     known = split.train if phase == "valid" else torch.cat([split.train, split.valid], dim=1)
     candidates = torch.nonzero(item_domain == split.target_domain).flatten()
-    users, rows = torch.unique(held_out[0], return_inverse=True)
-    position = torch.full((item_domain.numel(),), len(candidates), dtype=torch.long)
-    position[candidates] = torch.arange(len(candidates))
-    targets = torch.stack([rows, position[held_out[1]]])
-    items, scores = rank(
-        user_emb,
-        item_emb,
-        users=users,
-        k=max(ks),
-        candidates=candidates,
-        known=known,
-        batch_size=batch_size,
-    )
-    # positions in candidates; slots only masked items could fill hold len(candidates)
-    top = position[items].where(torch.isfinite(scores), torch.tensor(len(candidates)))
+    users, top, targets = _ranked(user_emb, item_emb, held_out, candidates, known, ks, batch_size)
     cold = split.cold_users(user_emb.size(0))[users]
     few_shot = torch.isin(users, split.few_shot_users)
     warm = ~cold & ~few_shot
@@ -164,8 +150,24 @@ def _new_only(
     ks = [k for k in ks if k <= len(candidates)]
     if held_out.size(1) == 0 or not ks:
         return {"users": 0}
+    _, top, targets = _ranked(user_emb, item_emb, held_out, candidates, known, ks, batch_size)
+    return _target_metrics(top, targets, len(candidates), ks)
+
+
+def _ranked(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    held_out: Tensor,
+    candidates: Tensor,
+    known: Tensor,
+    ks: Sequence[int],
+    batch_size: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The users of ``held_out`` (sorted), their top ``max(ks)`` as positions in
+    ``candidates`` (slots that only masked items could fill hold ``len(candidates)``), and the
+    held-out pairs as (row of the user, position of the item)."""
     users, rows = torch.unique(held_out[0], return_inverse=True)
-    position = torch.full((new.numel(),), len(candidates), dtype=torch.long)
+    position = torch.full((item_emb.size(0),), len(candidates), dtype=torch.long)
     position[candidates] = torch.arange(len(candidates))
     items, scores = rank(
         user_emb,
@@ -177,8 +179,7 @@ def _new_only(
         batch_size=batch_size,
     )
     top = position[items].where(torch.isfinite(scores), torch.tensor(len(candidates)))
-    targets = torch.stack([rows, position[held_out[1]]])
-    return _target_metrics(top, targets, len(candidates), ks)
+    return users, top, torch.stack([rows, position[held_out[1]]])
 
 
 def user_activity(split: Split, num_users: int) -> Tensor:
