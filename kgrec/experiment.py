@@ -27,7 +27,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -565,7 +565,7 @@ class Run:
                     f"items it knows in {store}",
                     field="user",
                 )
-            histories.append(torch.as_tensor(items.to_numpy(), dtype=torch.long))
+            histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))
         return histories
 
 
@@ -656,50 +656,7 @@ def train(
         if name not in ("out", "resume", "progress", "device")
     }
     spec = _spec(model)
-    _check_choice("objective", objective, OBJECTIVES)
-    _check_choice("batching", batching, BATCHING)
-    _check_choice("score", score, SCORES)
-    _check_choice("text_input", text_input, TEXT_INPUTS)
-    _check_choice("relation_weighting", relation_weighting, RELATION_WEIGHTINGS)
-    if text_input != "none" and "text_input" not in spec.options:
-        takes = ", ".join(name for name, other in MODELS.items() if "text_input" in other.options)
-        raise InputError(
-            f"{model} takes no text input (models that do: {takes})", field="--text-input"
-        )
-    if text_input != "none" and store is None:
-        raise InputError(
-            f"--text-input {text_input} reads node text vectors from a store: give --store "
-            "(after `kgrec embed --store URI`)",
-            field="--text-input",
-        )
-    objective_options = {
-        "reg_weight": reg_weight,
-        "temperature": temperature,
-        "num_negatives": num_negatives,
-        "score": score,
-        "cl_weight": cl_weight,
-        "cl_noise": cl_noise,
-        "cl_temperature": cl_temperature,
-        "cl_layer": cl_layer,
-    }
-    _objective(objective, **objective_options)  # bad settings fail before any data is read
-    if cl_weight and cl_layer > layers:
-        raise InputError(
-            f"cl_layer must lie in [0, {layers}] (0: SimGCL's two views), got {cl_layer}",
-            field="--cl-layer",
-        )
-    check_train_fraction(train_fraction)
-    check_few_shot(few_shot)
-    if batching == "neighbor" and not model_class(model).supports_sampling:
-        sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
-        raise InputError(
-            f"--batching neighbor trains on sampled subgraphs, which {model} does not "
-            f"support (models that do: {sampled})",
-            field="--batching",
-        )
-    for name in ("epochs", "dim", "layers", "batch_size", "patience", "text_hidden"):
-        if settings[name] <= 0:
-            raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
+    check_settings(settings)  # bad settings fail before any data is read
     for name in ("data", "split"):
         if settings[name] is not None:
             settings[name] = str(Path(settings[name]).resolve())
@@ -732,11 +689,6 @@ def train(
     graph = on_device(graph, device)
     if progress:
         print(net)
-    epoch_strategy = FullGraph()
-    if batching == "neighbor":
-        from kgrec.sampling import NeighborSampling
-
-        epoch_strategy = NeighborSampling()
     started = time.perf_counter()
     result = fit(
         net,
@@ -749,8 +701,8 @@ def train(
         patience=patience,
         target_weight=target_weight,
         seed=seed,
-        objective=_objective(objective, item_domain=graph.item_domain, **objective_options),
-        epoch_strategy=epoch_strategy,
+        objective=objective_for(settings, item_domain=graph.item_domain),
+        epoch_strategy=epoch_strategy_for(batching),
         checkpoint=out / CHECKPOINT_FILE,
         resume=resume,
         progress=progress,
@@ -871,6 +823,97 @@ def _backend() -> str | None:
     import torch.distributed as dist
 
     return dist.get_backend() if dist.is_available() and dist.is_initialized() else None
+
+
+# train()'s options that are the objective's (kgrec.objectives)
+OBJECTIVE_OPTIONS = (
+    "reg_weight",
+    "temperature",
+    "num_negatives",
+    "score",
+    "cl_weight",
+    "cl_noise",
+    "cl_temperature",
+    "cl_layer",
+)
+# train()'s options that must be positive
+POSITIVE_OPTIONS = (
+    "epochs",
+    "dim",
+    "layers",
+    "batch_size",
+    "patience",
+    "text_hidden",
+    "target_weight",
+)
+
+
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """Every check :func:`train` makes of its arguments before it reads any data.
+
+    ``settings`` holds ``model`` and train()'s keyword arguments (missing ones take train()'s
+    defaults); :mod:`kgrec.tune` checks each trial with it too.
+    """
+    settings = {**TRAIN_DEFAULTS, **settings}
+    model = settings["model"]
+    spec = _spec(model)
+    for name, choices in (
+        ("objective", OBJECTIVES),
+        ("batching", BATCHING),
+        ("score", SCORES),
+        ("text_input", TEXT_INPUTS),
+        ("relation_weighting", RELATION_WEIGHTINGS),
+    ):
+        _check_choice(name, settings[name], choices)
+    text_input = settings["text_input"]
+    if text_input != "none" and "text_input" not in spec.options:
+        takes = ", ".join(name for name, other in MODELS.items() if "text_input" in other.options)
+        raise InputError(
+            f"{model} takes no text input (models that do: {takes})", field="--text-input"
+        )
+    if text_input != "none" and settings["store"] is None:
+        raise InputError(
+            f"--text-input {text_input} reads node text vectors from a store: give --store "
+            "(after `kgrec embed --store URI`)",
+            field="--text-input",
+        )
+    objective_for(settings)
+    if settings["cl_weight"] and settings["cl_layer"] > settings["layers"]:
+        raise InputError(
+            f"cl_layer must lie in [0, {settings['layers']}] (0: SimGCL's two views), "
+            f"got {settings['cl_layer']}",
+            field="--cl-layer",
+        )
+    check_train_fraction(settings["train_fraction"])
+    check_few_shot(settings["few_shot"])
+    if settings["batching"] == "neighbor" and not model_class(model).supports_sampling:
+        sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
+        raise InputError(
+            f"--batching neighbor trains on sampled subgraphs, which {model} does not "
+            f"support (models that do: {sampled})",
+            field="--batching",
+        )
+    for name in POSITIVE_OPTIONS:
+        if not settings[name] > 0:
+            raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
+
+
+def objective_for(settings: Mapping[str, Any], *, item_domain: torch.Tensor | None = None):
+    """The objective of a run's ``settings`` (train()'s arguments), over items of
+    ``item_domain`` (None: only to check the settings)."""
+    options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in OBJECTIVE_OPTIONS}
+    if item_domain is not None:
+        options["item_domain"] = item_domain
+    return _objective(settings.get("objective", TRAIN_DEFAULTS["objective"]), **options)
+
+
+def epoch_strategy_for(batching: str):
+    """How an epoch is cut into batches: the whole graph, or neighbour-sampled subgraphs."""
+    if batching == "neighbor":
+        from kgrec.sampling import NeighborSampling
+
+        return NeighborSampling()
+    return FullGraph()
 
 
 def _objective(

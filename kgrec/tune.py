@@ -46,18 +46,19 @@ from optuna.trial import FrozenTrial, TrialState
 from kgrec.data.split import check_train_fraction
 from kgrec.errors import InputError
 from kgrec.experiment import (
-    BATCHING,
     MODELS,
+    POSITIVE_OPTIONS,
     TRAIN_DEFAULTS,
     Experiment,
     build_run,
+    check_settings,
     effective_rule,
+    epoch_strategy_for,
     load_experiment,
-    model_class,
+    objective_for,
 )
-from kgrec.experiment import _objective as build_objective  # train()'s own, so trials match
 from kgrec.objectives import OBJECTIVES
-from kgrec.train import VALID_METRIC, FullGraph, fit
+from kgrec.train import VALID_METRIC, fit
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ SOURCE = (
     "few_shot",
 )
 NOT_SEARCHED = ("batching",)  # how an epoch is cut into batches, not what is learnt
-POSITIVE = ("epochs", "dim", "layers", "batch_size", "patience", "target_weight")
+POSITIVE = POSITIVE_OPTIONS
 
 
 # -- search spaces -------------------------------------------------------------------------
@@ -457,7 +458,6 @@ def tune(
 
     settings = {name: TRAIN_DEFAULTS[name] for name in sorted(allowed) if name not in space}
     settings.update(fixed)
-    _check_settings(model, settings)
     settings.update(
         data=str(Path(data).resolve()) if data is not None else None,
         store=store,
@@ -470,11 +470,12 @@ def tune(
         text_property=text_property if _reads_text(spec, settings, space) and store else None,
         train_fraction=train_fraction,
     )
+    check_settings({**settings, **_defaults_in(space), "model": model})
     for name, param in space.items():  # each end of each range, checked as a trial is
         probes = param.values if isinstance(param, Choice) else (param.low, param.high)
         for value in probes:
             try:
-                _check_settings(model, {**settings, **_defaults_in(space), name: value})
+                check_settings({**settings, **_defaults_in(space), name: value, "model": model})
             except InputError as exc:
                 raise InputError(f"--search {name}={param}: {exc}", field="--search") from None
     if data is None and store is None:
@@ -637,7 +638,7 @@ class _Objective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
         try:
-            _check_settings(self.model, settings)
+            check_settings({**settings, "model": self.model})
             net, graph, pairs = build_run(self.experiment, settings)
             result = fit(
                 net,
@@ -650,8 +651,8 @@ class _Objective:
                 patience=settings["patience"],
                 target_weight=settings["target_weight"],
                 seed=settings["seed"],
-                objective=objective_for(settings, graph),
-                epoch_strategy=_epoch_strategy(settings["batching"]),
+                objective=objective_for(settings, item_domain=graph.item_domain),
+                epoch_strategy=epoch_strategy_for(settings["batching"]),
                 progress=False,
                 on_epoch=on_epoch,
             )
@@ -668,26 +669,6 @@ class _Objective:
             trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
         trial.set_user_attr("best_epoch", result.best_epoch)
         return result.best_metric
-
-
-def objective_for(settings: Mapping[str, Any], graph=None):
-    """The objective :func:`kgrec.experiment.train` builds from ``settings`` (its arguments),
-    for a message ``graph`` (None: only to check the settings)."""
-    options = {k: v for k, v in settings.items() if k not in ("objective", "model")}
-    if graph is not None:
-        options["item_domain"] = graph.item_domain
-    try:
-        return build_objective(settings["objective"], **options)
-    except ValueError as exc:
-        raise InputError(str(exc), field="--objective") from None
-
-
-def _epoch_strategy(batching: str):
-    if batching == "neighbor":
-        from kgrec.sampling import NeighborSampling
-
-        return NeighborSampling()
-    return FullGraph()
 
 
 class _Progress:
@@ -842,31 +823,6 @@ def _model(model: str):
     if model not in MODELS:
         raise InputError(f"unknown model {model!r} (models: {', '.join(MODELS)})", field="--model")
     return MODELS[model]
-
-
-def _check_settings(model: str, settings: dict[str, Any]) -> None:
-    """The checks :func:`kgrec.experiment.train` makes of its options, before any trial."""
-    for name, choices in (("objective", OBJECTIVES), ("batching", BATCHING)):
-        if name in settings and settings[name] not in choices:
-            raise InputError(
-                f"unknown {name} {settings[name]!r} (one of: {', '.join(choices)})",
-                field=f"--{name}",
-            )
-    if settings.get("batching") == "neighbor" and not model_class(model).supports_sampling:
-        raise InputError(
-            f"--batching neighbor trains on sampled subgraphs, which {model} does not support",
-            field="--batching",
-        )
-    for name in POSITIVE:
-        if name in settings and not settings[name] > 0:
-            raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
-    if "objective" in settings:
-        objective_for(settings)
-    if settings.get("cl_weight") and settings.get("cl_layer", 0) > settings.get("layers", 0):
-        raise InputError(
-            f"cl_layer must lie in [0, {settings.get('layers')}], got {settings['cl_layer']}",
-            field="--cl-layer",
-        )
 
 
 def _reads_text(spec, settings: Mapping[str, Any], space: Mapping[str, Parameter]) -> bool:

@@ -80,7 +80,7 @@ def test_bpr_on_a_tiny_graph_ranks_each_users_item_first() -> None:
     for _ in range(200):
         optimizer.zero_grad()
         loss = BPR()(model, batch)
-        first = first if first is not None else float(loss)
+        first = first if first is not None else float(loss.detach())
         loss.backward()
         optimizer.step()
     assert float(loss) < first / 10
