@@ -216,7 +216,7 @@ def test_a_second_load_is_refused_while_one_holds_the_lock(neo, movies, monkeypa
     for part in ("another load", "host elsewhere", "pid 4242", "kgrec load recbole x", "unlock"):
         assert part in message
     assert neo.stats() == before
-    with pytest.raises(StoreError, match="another load .* pid 4242"):
+    with pytest.raises(StoreError, match=r"another load .* pid 4242"):
         neo.check()  # what `kgrec load` calls before it parses its files
     assert [h["host"] for h in lock_holder(neo.driver)] == ["elsewhere"]  # not ours to clear
     # `kgrec graph unlock` clears it, then the load goes through
