@@ -10,3 +10,8 @@ __version__ = "0.1.0"
 warnings.filterwarnings(
     "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
 )
+# The R-GCN's relational mean runs on sparse CSR products, which torch marks as beta with a
+# UserWarning the first time; they are exact, and the warning tells a user nothing to do.
+warnings.filterwarnings(
+    "ignore", message=r"Sparse CSR tensor support is in beta state", category=UserWarning
+)
