@@ -29,6 +29,12 @@ from kgrec.objectives import (
 from kgrec.train import FullGraph, fit
 
 
+# the naive loops read plain numbers out of tensors that require gradients
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning"
+)
+
+
 def naive_bpr(user, pos, neg, weight, reg_weight=0.0):
     total, weights, norms = 0.0, 0.0, 0.0
     for b in range(user.size(0)):
