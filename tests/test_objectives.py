@@ -28,7 +28,6 @@ from kgrec.objectives import (
 )
 from kgrec.train import FullGraph, fit
 
-
 # the naive loops read plain numbers out of tensors that require gradients
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning"
