@@ -87,6 +87,13 @@ class GraphRecommender(nn.Module):
         self.require_sampling()
         raise NotImplementedError
 
+    def interactions(self, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+        """(user index, item index) of the user -> item edges of ``edge_index``."""
+        source, target = edge_index
+        is_item = (target >= self.num_users) & (target < self.num_users + self.num_items)
+        mine = (source < self.num_users) & is_item
+        return source[mine], target[mine] - self.num_users
+
     def split(self, node_emb: Tensor) -> tuple[Tensor, Tensor]:
         """(user embeddings, item embeddings) of a full-graph :meth:`forward` output."""
         return (

@@ -43,12 +43,8 @@ class Popularity(GraphRecommender):
     ) -> Tensor:
         if n_id is not None:
             self.require_sampling()
-        source, target = edge_index
-        is_item = (target >= self.num_users) & (target < self.num_users + self.num_items)
-        counts = torch.bincount(
-            target[(source < self.num_users) & is_item] - self.num_users,
-            minlength=self.num_items,
-        )
+        _, items = self.interactions(edge_index)
+        counts = torch.bincount(items, minlength=self.num_items)
         users = torch.ones(self.num_users, 1, device=edge_index.device)
         return torch.cat([users, counts.to(users.dtype).unsqueeze(1)])
 

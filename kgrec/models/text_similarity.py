@@ -54,10 +54,7 @@ class TextSimilarity(GraphRecommender):
     ) -> Tensor:
         if n_id is not None:
             self.require_sampling()
-        source, target = edge_index
-        is_item = (target >= self.num_users) & (target < self.num_users + self.num_items)
-        mine = (source < self.num_users) & is_item
-        users, items = source[mine], target[mine] - self.num_users
+        users, items = self.interactions(edge_index)
         history = torch.zeros(self.num_users, self.item_text.size(1), device=edge_index.device)
         history.index_add_(0, users, self.item_text[items])
         return torch.cat([F.normalize(history, dim=1), self.item_text])
