@@ -90,3 +90,14 @@ def test_start_without_a_driver_python_and_stop_when_not_ready(project, tmp_path
         stopped = _run(project, tmp_path, port, "stop")
     assert stopped.returncode == 0, stopped.stderr
     assert _run(project, tmp_path, port, "status").returncode == 3
+
+
+def test_start_refuses_a_port_another_process_holds(project, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run(project, tmp_path, port, "start")
+    assert result.returncode == 1
+    assert f"port {port} is in use by another process" in result.stderr
+    assert not (tmp_path / "db" / "neo4j.pid").exists()  # nothing was started
