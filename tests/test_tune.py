@@ -9,9 +9,11 @@ import json
 import os
 import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -223,6 +225,24 @@ def test_a_trial_left_running_by_a_kill_is_failed_and_run_again(tmp_path, tiny_r
 
 
 @pytest.mark.slow
+def _first_trial_running(path: Path) -> bool:
+    """Whether trial 0 of the study in ``path`` is running with its settings drawn, read
+    without Optuna: opening its storage while the tune creates it would race to create the
+    same tables."""
+    if not path.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            row = db.execute(
+                "SELECT t.state, COUNT(p.param_id) FROM trials t "
+                "LEFT JOIN trial_params p ON p.trial_id = t.trial_id "
+                "WHERE t.number = 0 GROUP BY t.trial_id"
+            ).fetchone()
+    except sqlite3.Error:  # not created yet, or being written
+        return False
+    return row is not None and row[0] == "RUNNING" and row[1] > 0
+
+
 def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
     command = [
@@ -254,11 +274,7 @@ def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # until trial 0 is training (it never ends)
-            try:
-                trials = load_study(out).trials if (out / STUDY_FILE).exists() else []
-            except KeyError:  # the file, but no study in it yet
-                trials = []
-            if trials and trials[0].state == TrialState.RUNNING and trials[0].params:
+            if _first_trial_running(out / STUDY_FILE):
                 break
             time.sleep(0.2)
         else:
