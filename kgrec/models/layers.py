@@ -514,3 +514,37 @@ def rows_with_text(text_features: Tensor, mask: Tensor | None) -> Tensor:
             f"text_mask must have shape ({text_features.size(0)},), got {tuple(mask.shape)}"
         )
     return mask.to(torch.bool)
+
+
+def attach_text_input(
+    model: nn.Module,
+    text_features: Tensor | None,
+    text_mask: Tensor | None,
+    *,
+    num_nodes: int,
+    embedding_dim: int,
+    text_hidden: int,
+    mode: str,
+) -> None:
+    """Give ``model`` its text input: the buffers ``text_features`` and ``text_mask`` (None
+    without text) and ``text_input``, a :class:`TextInput` of ``mode`` (None without text).
+    ``text_features`` must be ``[num_nodes, d_text]``."""
+    if mode not in TextInput.MODES:
+        raise ValueError(f"text_input must be one of {TextInput.MODES}, got {mode!r}")
+    if text_features is not None and (
+        text_features.dim() != 2 or text_features.size(0) != num_nodes
+    ):
+        raise ValueError(
+            f"text_features must have shape ({num_nodes}, d_text), got {tuple(text_features.shape)}"
+        )
+    model.text_input = None
+    model.register_buffer("text_features", None, persistent=False)
+    model.register_buffer("text_mask", None, persistent=False)
+    if text_features is not None:
+        model.register_buffer("text_features", text_features.to(torch.float), persistent=False)
+        model.register_buffer(
+            "text_mask", rows_with_text(text_features, text_mask), persistent=False
+        )
+        model.text_input = TextInput(
+            text_features.size(1), embedding_dim, hidden_channels=text_hidden, mode=mode
+        )

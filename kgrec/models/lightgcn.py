@@ -13,7 +13,7 @@ from torch_geometric.nn.models import LightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
 from kgrec.models.base import GraphRecommender
-from kgrec.models.layers import TextInput, embedding_noise, rows_with_text
+from kgrec.models.layers import TextInput, attach_text_input, embedding_noise
 
 
 class LightGCNRecommender(GraphRecommender):
@@ -86,32 +86,22 @@ class LightGCNRecommender(GraphRecommender):
             raise ValueError(f"num_layers must be non-negative, got {num_layers}")
         if isinstance(alpha, Tensor) and alpha.numel() != num_layers + 1:
             raise ValueError(f"alpha must have num_layers + 1 = {num_layers + 1} entries")
-        if text_input not in TextInput.MODES:
-            raise ValueError(f"text_input must be one of {TextInput.MODES}, got {text_input!r}")
-        if text_features is not None and (
-            text_features.dim() != 2 or text_features.size(0) != num_users + num_items
-        ):
-            raise ValueError(
-                f"text_features must have shape ({num_users + num_items}, d_text), "
-                f"got {tuple(text_features.shape)}"
-            )
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
         # normalize=False: forward passes the adjacency already normalised
         self.lightgcn = LightGCN(num_users + num_items, embedding_dim, num_layers, alpha=alpha)
         self.lightgcn.convs = nn.ModuleList(SymmetricLGConv() for _ in range(num_layers))
         self._adjacency: tuple[Tensor, Tensor] | None = None  # (edge_index, normalised CSR)
-        self.text_input: TextInput | None = None
-        self.register_buffer("text_features", None, persistent=False)
-        self.register_buffer("text_mask", None, persistent=False)
-        if text_features is not None:
-            self.register_buffer("text_features", text_features.to(torch.float), persistent=False)
-            self.register_buffer(
-                "text_mask", rows_with_text(text_features, text_mask), persistent=False
-            )
-            self.text_input = TextInput(
-                text_features.size(1), embedding_dim, hidden_channels=text_hidden, mode=text_input
-            )
+        self.text_input: TextInput | None
+        attach_text_input(
+            self,
+            text_features,
+            text_mask,
+            num_nodes=num_users + num_items,
+            embedding_dim=embedding_dim,
+            text_hidden=text_hidden,
+            mode=text_input,
+        )
 
     def reset_parameters(self) -> None:
         self.lightgcn.reset_parameters()

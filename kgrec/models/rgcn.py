@@ -12,9 +12,9 @@ from kgrec.models.layers import (
     RelationGroups,
     ScalarRelationalConv,
     TextInput,
+    attach_text_input,
     embedding_noise,
     relation_groups,
-    rows_with_text,
 )
 
 RELATION_WEIGHTINGS = ("block", "scalar")
@@ -164,16 +164,6 @@ class RGCNRecommender(GraphRecommender):
                 f"relation_weighting must be one of {RELATION_WEIGHTINGS}, "
                 f"got {relation_weighting!r}"
             )
-        if text_input not in TextInput.MODES:
-            raise ValueError(f"text_input must be one of {TextInput.MODES}, got {text_input!r}")
-        num_nodes = num_users + num_items + num_entities
-        if text_features is not None and (
-            text_features.dim() != 2 or text_features.size(0) != num_nodes
-        ):
-            raise ValueError(
-                f"text_features must have shape ({num_nodes}, d_text), "
-                f"got {tuple(text_features.shape)}"
-            )
         self.num_entities = num_entities
         self.relation_weighting = relation_weighting
         self.num_relations = num_relations
@@ -202,17 +192,16 @@ class RGCNRecommender(GraphRecommender):
             )
             for _ in range(num_layers)
         )
-        self.text_input: TextInput | None = None
-        self.register_buffer("text_features", None, persistent=False)
-        self.register_buffer("text_mask", None, persistent=False)
-        if text_features is not None:
-            self.register_buffer("text_features", text_features.to(torch.float), persistent=False)
-            self.register_buffer(
-                "text_mask", rows_with_text(text_features, text_mask), persistent=False
-            )
-            self.text_input = TextInput(
-                text_features.size(1), embedding_dim, hidden_channels=text_hidden, mode=text_input
-            )
+        self.text_input: TextInput | None
+        attach_text_input(
+            self,
+            text_features,
+            text_mask,
+            num_nodes=self.num_nodes,
+            embedding_dim=embedding_dim,
+            text_hidden=text_hidden,
+            mode=text_input,
+        )
         RGCNRecommender.reset_parameters(self)  # subclasses reset their own parts
 
     def reset_parameters(self) -> None:
