@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from collections import Counter
+from itertools import combinations
+
 import pytest
 import torch
+import torch_geometric.typing
+from torch_geometric.data import Data
 
 from kgrec.models import (
     CrossDomainRecommender,
@@ -10,10 +15,8 @@ from kgrec.models import (
     RGCNRecommender,
 )
 from kgrec.objectives import BPR
-from kgrec.sampling import NeighborSampling, neighbor_loader
+from kgrec.sampling import NeighborSampler, NeighborSampling, neighbor_loader
 from kgrec.train import FullGraph, train_epoch
-
-needs_sampler = pytest.mark.filterwarnings("ignore:Using 'NeighborSampler' without a 'pyg-lib'")
 
 
 def _rgcn(graph) -> RGCNRecommender:
@@ -50,10 +53,8 @@ def _triples(graph) -> torch.Tensor:
     return torch.stack([users, items, (items + 1) % graph.num_items])
 
 
-@needs_sampler
 @pytest.mark.parametrize("build", [_rgcn, _cross_domain], ids=["rgcn", "cross_domain"])
 def test_all_neighbours_give_the_seeds_their_full_batch_embeddings(toy_graph, build):
-    pytest.importorskip("torch_sparse", reason="PyG's neighbour sampler needs torch-sparse")
     model = build(toy_graph).eval()
     full = model(toy_graph.edge_index, toy_graph.edge_type)
     seeds = torch.tensor([0, 4, 7, 12])
@@ -63,9 +64,7 @@ def test_all_neighbours_give_the_seeds_their_full_batch_embeddings(toy_graph, bu
     assert torch.allclose(sub[: len(seeds)], full[seeds], atol=1e-5)
 
 
-@needs_sampler
 def test_sampled_subgraphs_respect_the_fanout(toy_graph):
-    pytest.importorskip("torch_sparse", reason="PyG's neighbour sampler needs torch-sparse")
     model = _rgcn(toy_graph)
     seeds = torch.arange(toy_graph.num_users)
     batch = neighbor_loader(toy_graph, model, [1, 1])(seeds)
@@ -78,10 +77,8 @@ def test_sampled_subgraphs_respect_the_fanout(toy_graph):
     assert torch.equal(batch.n_id[batch.edge_index], toy_graph.edge_index[:, e_id])
 
 
-@needs_sampler
 @pytest.mark.parametrize("build", [_rgcn, _bpr_only_cross_domain], ids=["rgcn", "cross_domain"])
 def test_neighbour_epochs_lower_the_training_loss(toy_graph, build):
-    pytest.importorskip("torch_sparse", reason="PyG's neighbour sampler needs torch-sparse")
     model = build(toy_graph)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     triples = _triples(toy_graph)
@@ -100,7 +97,6 @@ def test_neighbour_epochs_lower_the_training_loss(toy_graph, build):
     assert losses[-1] < losses[0]
 
 
-@needs_sampler
 def test_models_without_sampling_support_say_so(toy_graph):
     model = LightGCNRecommender(toy_graph.num_users, toy_graph.num_items, embedding_dim=4)
     triples = _triples(toy_graph)
@@ -113,20 +109,19 @@ def test_models_without_sampling_support_say_so(toy_graph):
     assert RGCNRecommender.supports_sampling and CrossDomainRecommender.supports_sampling
 
 
-@needs_sampler
-@pytest.mark.parametrize("build", [_rgcn, _cross_domain], ids=["rgcn", "cross_domain"])
+# the discriminator's loss differs by design: sampled batches show it their seeds' items only
+@pytest.mark.parametrize("build", [_rgcn, _bpr_only_cross_domain], ids=["rgcn", "cross_domain"])
 def test_sampled_batches_with_all_neighbours_cost_what_full_batches_cost(toy_graph, build):
-    pytest.importorskip("torch_sparse", reason="PyG's neighbour sampler needs torch-sparse")
     model = build(toy_graph).eval()  # no dropout: the two must agree exactly
     triples = _triples(toy_graph)
     weight = torch.rand(triples.size(1)) + 0.5
     full = FullGraph().batches(model, toy_graph, triples, weight, batch_size=8)
     sampled = NeighborSampling(-1).batches(model, toy_graph, triples, weight, batch_size=8)
-    for a, b in zip(full, sampled, strict=True):
-        assert float(BPR()(model, a)) == pytest.approx(float(BPR()(model, b)), abs=1e-5)
+    with torch.no_grad():
+        for a, b in zip(full, sampled, strict=True):
+            assert float(BPR()(model, a)) == pytest.approx(float(BPR()(model, b)), abs=1e-5)
 
 
-@needs_sampler
 @pytest.mark.parametrize(
     ("num_neighbors", "message"),
     [
@@ -144,3 +139,159 @@ def test_full_graph_models_reject_n_id(model):
     edge_index = torch.tensor([[0, 3], [3, 0]])
     with pytest.raises(ValueError, match="cannot train on sampled subgraphs"):
         model(edge_index, n_id=torch.tensor([0, 3]))
+
+
+def _random_graph(num_nodes: int = 60, num_edges: int = 400, seed: int = 0):
+    """(edge_index, edge_type, num_nodes) of a random directed multigraph with 3 edge types."""
+    generator = torch.Generator().manual_seed(seed)
+    edge_index = torch.randint(num_nodes, (2, num_edges), generator=generator)
+    edge_type = torch.randint(3, (num_edges,), generator=generator)
+    return edge_index, edge_type, num_nodes
+
+
+def _whole_neighbourhood(edge_index: torch.Tensor, seeds: list[int], hops: int):
+    """(n_id, sorted edge ids) of every edge reaching the seeds within ``hops`` hops, by a
+    plain loop: each hop takes all edges into its frontier (in edge order within a node), and
+    the sources not seen yet, in the order reached, are the next frontier."""
+    source, target = edge_index.tolist()
+    n_id, frontier, edges = list(seeds), list(seeds), []
+    for _ in range(hops):
+        new = []
+        for node in frontier:
+            for e in range(len(target)):
+                if target[e] == node:
+                    edges.append(e)
+                    if source[e] not in n_id:
+                        n_id.append(source[e])
+                        new.append(source[e])
+        frontier = new
+    return n_id, sorted(edges)
+
+
+def _check_edges(sub, edge_index, edge_type):
+    """Every sampled edge is an edge of the graph, once, with its type, in local ids."""
+    assert torch.equal(sub.n_id[sub.edge_index], edge_index[:, sub.e_id])
+    assert torch.equal(sub.edge_type, edge_type[sub.e_id])
+    assert sub.e_id.unique().numel() == sub.e_id.numel()
+    assert sub.n_id.unique().numel() == sub.n_id.numel() == sub.num_nodes
+
+
+@pytest.mark.parametrize("fanout", [[-1, -1], [30, 30], [-1, 30, 100]])
+def test_a_fanout_above_every_in_degree_takes_the_whole_neighbourhood(fanout):
+    edge_index, edge_type, num_nodes = _random_graph()
+    assert torch.bincount(edge_index[1]).max() <= 30
+    seeds = [5, 17, 3]
+    sub = NeighborSampler(edge_index, edge_type, num_nodes, fanout)(torch.tensor(seeds))
+    n_id, edges = _whole_neighbourhood(edge_index, seeds, len(fanout))
+    assert sub.n_id.tolist() == n_id  # the seeds first, then in the order reached
+    assert sorted(sub.e_id.tolist()) == edges
+    _check_edges(sub, edge_index, edge_type)
+    assert sum(sub.num_sampled_nodes) == len(n_id) and sum(sub.num_sampled_edges) == len(edges)
+
+
+@pytest.mark.parametrize("fanout", [[1, 1], [3, 2], [2, 5, 1]])
+def test_each_node_gets_at_most_k_edges_per_hop(fanout):
+    edge_index, edge_type, num_nodes = _random_graph(seed=1)
+    in_degree = torch.bincount(edge_index[1], minlength=num_nodes)
+    seeds = torch.tensor([8, 0, 41, 12, 33])
+    torch.manual_seed(0)
+    sub = NeighborSampler(edge_index, edge_type, num_nodes, fanout)(seeds)
+    assert torch.equal(sub.n_id[: len(seeds)], seeds)
+    _check_edges(sub, edge_index, edge_type)
+    received = torch.bincount(sub.edge_index[1], minlength=sub.num_nodes)
+    # the nodes first reached at hop h (the seeds at 0) get min(k, in-degree) edges at hop h
+    bounds = torch.split(torch.arange(sub.num_nodes), sub.num_sampled_nodes)
+    for k, nodes in zip(fanout, bounds, strict=False):
+        assert torch.equal(received[nodes], in_degree[sub.n_id[nodes]].clamp(max=k))
+    assert not received[bounds[len(fanout)]].any()  # the last hop's nodes are not expanded
+    # hop h's edges reach the nodes first reached at hop h, from nodes seen by its end
+    for h, hop in enumerate(torch.split(sub.edge_index, sub.num_sampled_edges, dim=1)):
+        assert torch.isin(hop[1], bounds[h]).all()
+        assert (hop[0] < sum(sub.num_sampled_nodes[: h + 2])).all()
+
+
+def test_neighbours_are_drawn_uniformly_without_replacement():
+    # 300 targets, each reached by 12 edges from sources of its own; 4 drawn per target, 40 times
+    targets, d, k, draws = 300, 12, 4, 40
+    source = torch.arange(targets * d) + targets
+    target = torch.arange(targets).repeat_interleave(d)
+    edge_index = torch.stack([source, target])
+    sampler = NeighborSampler(
+        edge_index, torch.zeros(targets * d, dtype=torch.long), targets * (d + 1), [k]
+    )
+    torch.manual_seed(0)
+    singles, pairs = Counter(), Counter()
+    for _ in range(draws):
+        sub = sampler(torch.arange(targets))
+        slot = (sub.e_id % d).view(targets, k)  # each target's edges in its sample order
+        assert (slot.sort(1).values.diff(1) > 0).all()  # no edge twice
+        singles.update(slot.flatten().tolist())
+        pairs.update(pair for row in slot.sort(1).values.tolist() for pair in combinations(row, 2))
+    # each edge is in a sample with probability k / d, each pair with k(k-1) / (d(d-1))
+    expected = targets * draws * k / d
+    chi2 = sum((singles[j] - expected) ** 2 / expected for j in range(d))
+    assert len(singles) == d and chi2 < 60  # 11 degrees of freedom: p < 1e-7 beyond 60
+    expected = targets * draws * k * (k - 1) / (d * (d - 1))
+    chi2 = sum((pairs[p] - expected) ** 2 / expected for p in combinations(range(d), 2))
+    assert len(pairs) == d * (d - 1) // 2 and chi2 < 150  # 65 degrees of freedom: p < 1e-8
+
+
+def test_the_same_seed_draws_the_same_subgraph():
+    edge_index, edge_type, num_nodes = _random_graph(seed=2)
+    sampler = NeighborSampler(edge_index, edge_type, num_nodes, [2, 2])
+    seeds = torch.tensor([4, 9, 1])
+
+    def draw(seed):
+        torch.manual_seed(seed)
+        sub = sampler(seeds)
+        return sub.n_id.tolist(), sub.edge_index.tolist(), sub.e_id.tolist()
+
+    assert draw(7) == draw(7)
+    assert len({str(draw(s)) for s in range(5)}) > 1
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        (torch.tensor([1, 1]), "seeds has repeated node ids"),
+        (torch.tensor([0, 60]), r"seeds has node ids outside 0 \.\. 59"),
+        (torch.tensor([[0]]), "seeds must be a 1-D tensor"),
+    ],
+)
+def test_bad_seeds_are_rejected(seeds, message):
+    edge_index, edge_type, num_nodes = _random_graph()
+    with pytest.raises(ValueError, match=message):
+        NeighborSampler(edge_index, edge_type, num_nodes, [2])(seeds)
+
+
+# PyG sets these where pyg-lib or torch-sparse imports (a build that failed to load counts as none)
+PYG_SAMPLER = torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE
+
+
+@pytest.mark.skipif(not PYG_SAMPLER, reason="PyG's NeighborLoader needs pyg-lib or torch-sparse")
+@pytest.mark.filterwarnings("ignore:Using 'NeighborSampler' without a 'pyg-lib'")
+def test_the_sampler_agrees_with_pygs_neighbor_loader():
+    from torch_geometric.loader import NeighborLoader
+
+    edge_index, edge_type, num_nodes = _random_graph(seed=3)
+    data = Data(edge_index=edge_index, edge_type=edge_type, num_nodes=num_nodes)
+    seeds = torch.tensor([11, 2, 40, 7])
+
+    def edges(sub):
+        return Counter(zip(*sub.n_id[sub.edge_index].tolist(), sub.edge_type.tolist(), strict=True))
+
+    # all neighbours: deterministic, so the same nodes and the same edges
+    ours = NeighborSampler(edge_index, edge_type, num_nodes, [-1, -1])(seeds)
+    theirs = NeighborLoader(data, num_neighbors=[-1, -1])(seeds)
+    assert torch.equal(theirs.n_id[: len(seeds)], seeds)
+    assert set(ours.n_id.tolist()) == set(theirs.n_id.tolist())
+    assert sorted(ours.e_id.tolist()) == sorted(theirs.e_id.tolist())
+    assert edges(ours) == edges(theirs)
+    # k neighbours, one hop: both take min(k, in-degree) edges into each seed
+    ours = NeighborSampler(edge_index, edge_type, num_nodes, [3])(seeds)
+    theirs = NeighborLoader(data, num_neighbors=[3])(seeds)
+    for sub in (ours, theirs):
+        assert torch.equal(sub.n_id[: len(seeds)], seeds)
+        received = torch.bincount(sub.edge_index[1], minlength=len(seeds))[: len(seeds)]
+        assert torch.equal(received, torch.bincount(edge_index[1])[seeds].clamp(max=3))
+        assert torch.equal(sub.n_id[sub.edge_index], edge_index[:, sub.e_id])
