@@ -36,9 +36,10 @@ $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete
 	$(DEPS_VENV)/bin/pip --python $(PY) install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-# The optional `sparse` extra (torch-scatter, torch-sparse: neighbour sampling). PyPI has only
-# their sources, a ~40 minute build on 2 cores, so the wheels are built once per torch version
-# and kept in $(KGREC_CACHE)/wheels. `make test` installs them when they are cached.
+# Optional: torch-scatter and torch-sparse, for one test only, which checks kgrec's neighbour
+# sampler (kgrec/sampling.py, plain torch) against PyG's NeighborLoader; nothing else needs them.
+# PyPI has only their sources, a ~40 minute build on 2 cores, so the wheels are built once per
+# torch version and kept in $(KGREC_CACHE)/wheels. `make test` installs them when they are cached.
 TORCH_VERSION = $(shell $(DEPS_VENV)/bin/python -c 'import torch; print(torch.__version__)')
 SPARSE_WHEELS = $(KGREC_CACHE)/wheels/torch-$(TORCH_VERSION)
 
@@ -56,7 +57,7 @@ sparse-from-cache: setup
 		$(DEPS_VENV)/bin/python -c 'import torch_sparse' 2>/dev/null || \
 		$(DEPS_VENV)/bin/pip install -q --no-index --no-deps $(SPARSE_WHEELS)/*.whl; \
 	else \
-		echo "note: torch-sparse is not built (make setup-sparse); neighbour-sampling tests will skip"; \
+		echo "note: torch-sparse is not built (make setup-sparse); the check against PyG's sampler will skip"; \
 	fi
 
 # Optional: RecBole 1.2.1 in an environment of its own, for the peers benchmark (bench/peers.py).
