@@ -225,11 +225,13 @@ def worker(config_path: Path) -> None:
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     curve: list[float] = []
+    seconds: list[float] = []  # since the start of fit, at the end of each validation
     valid_epoch = trainer._valid_epoch
 
     def record_valid(*args, **kwargs):
         score, result = valid_epoch(*args, **kwargs)
         curve.append(round(float(score), 6))
+        seconds.append(round(time.perf_counter() - start, 2))
         return score, result
 
     trainer._valid_epoch = record_valid
@@ -251,6 +253,7 @@ def worker(config_path: Path) -> None:
         "fit_seconds": round(fit_seconds, 1),
         "seconds_per_epoch": round(fit_seconds / max(epochs_run, 1), 3),
         "valid_curve": curve,
+        "valid_seconds": seconds,
         "masking_checked": checked,
         "parameters": sum(p.numel() for p in model.parameters()),
         "config": {

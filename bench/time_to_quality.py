@@ -1,0 +1,216 @@
+"""Time to quality against RecBole 1.2.1's LightGCN on the same split files (issue 14, point 5).
+
+    make setup-recbole     # once: RecBole in $KGREC_CACHE/recbole-venv
+    .venv/bin/python bench/time_to_quality.py --data $KGREC_DATA/ml-100k --out results/ttq \\
+        [--protocol ml100k-kg] [--seed 0] [--label softmax --set objective=softmax ...]
+    .venv/bin/python bench/time_to_quality.py --data $KGREC_DATA/ml-1m --out results/ttq1m \\
+        --protocol ml1m-action-comedy --model lightgcn-merged --epochs 3
+
+Quality: RecBole's LightGCN (:mod:`peers`, its defaults, early stopping on valid NDCG@20) sets
+the target, its test NDCG@20. Its time to reach it is the time from the start of its training
+to the end of its best epoch's validation: that epoch's model is the one tested. kgrec's model
+then trains as ``kgrec train`` does (same split files, early stopping on valid NDCG@20, the
+settings given by ``--set``), and after every epoch, with the clock stopped, its test NDCG@20 is
+read: its time to quality is the training and validation time until the first epoch at or
+above the target. The test split chooses nothing here (the run stops on validation as always);
+it only says when the target was reached. The early-stopped run's own test figure is printed
+too. Both sides run with ``--threads`` torch threads; run them on a quiet machine.
+
+With ``--epochs N`` the script measures speed instead: both train ``N`` epochs (no early
+stopping) of LightGCN on the training pairs kgrec trains on (``--model lightgcn-merged``: the
+target split's training pairs and every interaction of the other domains), and seconds per
+epoch are compared.
+
+Results go to ``OUT/time_to_quality.json`` (RecBole's run is kept in ``OUT/peers.json`` and not
+repeated; ``--label`` names a kgrec configuration, each kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import peers
+
+from kgrec.data.split import write_split
+from kgrec.evaluate import evaluate
+from kgrec.experiment import (
+    TRAIN_DEFAULTS,
+    build_run,
+    check_settings,
+    epoch_strategy_for,
+    load_experiment,
+    objective_for,
+)
+from kgrec.threads import set_threads
+from kgrec.train import fit
+
+METRIC = "ndcg@20"
+RESULTS_FILE = "time_to_quality.json"
+
+
+def recbole_lightgcn(args: argparse.Namespace, split_dir: Path) -> dict:
+    """RecBole's LightGCN on ``split_dir`` (run once, then read from ``OUT/peers.json``)."""
+    out = args.out.resolve()
+    results_path = out / peers.RESULTS_FILE
+    results = peers.load_results(results_path)
+    key = "LightGCN" if args.epochs is None else f"LightGCN-{args.epochs}-epochs"
+    if key not in results["models"] or "error" in results["models"][key]:
+        python = peers.recbole_python(args.venv or peers.default_venv())
+        data_path = out / "recbole"
+        peers.write_benchmark(split_dir, data_path / peers.DATASET)
+        overrides = {} if args.epochs is None else {"stopping_step": args.epochs + 1}
+        config = peers.recbole_config(
+            data_path, out / "runs" / key, "LightGCN", args.threads, args.epochs, overrides
+        )
+        print(f"RecBole LightGCN: training ({config.get('epochs', 300)} epochs at most) ...")
+        results["models"][key] = peers.run_peer(python, config, out / "runs" / key, None)
+        peers.save_results(results_path, results)
+    record = results["models"][key]
+    if "error" in record:
+        raise peers.PeersError(f"RecBole LightGCN failed: {record['error']}")
+    return record
+
+
+def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None) -> dict:
+    """Train as ``kgrec train`` does, reading test NDCG@20 after every epoch, clock stopped."""
+    model, graph, pairs = build_run(experiment, settings)
+    elapsed, test_curve, seconds = 0.0, [], []
+    last = time.perf_counter()
+
+    def on_epoch(epoch: int, valid: float) -> None:
+        nonlocal elapsed, last
+        elapsed += time.perf_counter() - last
+        seconds.append(round(elapsed, 2))
+        if target is not None:
+            test_curve.append(evaluate(model, graph, experiment.split, "test")["all"][METRIC])
+        last = time.perf_counter()
+
+    result = fit(
+        model,
+        graph,
+        experiment.split,
+        pairs,
+        epochs=epochs,
+        lr=settings["lr"],
+        batch_size=settings["batch_size"],
+        patience=settings["patience"] if target is not None else epochs,
+        seed=settings["seed"],
+        objective=objective_for(settings, item_domain=graph.item_domain),
+        epoch_strategy=epoch_strategy_for(settings["batching"]),
+        progress=False,
+        on_epoch=on_epoch,
+    )
+    record = {
+        "settings": {k: v for k, v in settings.items() if v != TRAIN_DEFAULTS.get(k)},
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "seconds": seconds[-1],
+        "seconds_per_epoch": round(seconds[-1] / result.epochs_run, 3),
+        "valid_curve": [round(row[METRIC], 6) for row in result.history],
+        "seconds_curve": seconds,
+    }
+    if target is not None:
+        record["test_curve"] = [round(value, 6) for value in test_curve]
+        record["test"] = evaluate(model, graph, experiment.split, "test")["all"][METRIC]
+        record["seconds_to_best"] = seconds[result.best_epoch - 1]
+        reached = [i for i, value in enumerate(test_curve) if value >= target]
+        if reached:
+            record["epoch_reached"] = reached[0] + 1
+            record["seconds_to_target"] = seconds[reached[0]]
+    return record
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder")
+    parser.add_argument("--protocol", default="ml100k-kg")
+    parser.add_argument("--seed", type=int, default=0, help="split and training seed")
+    parser.add_argument("--model", default="lightgcn", help="kgrec model (default lightgcn)")
+    parser.add_argument("--out", type=Path, required=True, help="results folder")
+    parser.add_argument("--label", default="default", help="name of this kgrec configuration")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a kgrec train setting (train()'s argument names), VALUE as JSON else a string",
+    )
+    parser.add_argument("--epochs", type=int, help="speed: N fixed epochs, no early stopping")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--venv", type=Path, default=None, help="RecBole environment")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return _main(args)
+    except peers.PeersError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
+    set_threads(args.threads)
+    settings = {**TRAIN_DEFAULTS, **peers.parse_overrides(args.set)}
+    settings.update(model=args.model, seed=args.seed, protocol=args.protocol)
+    check_settings(settings)
+    out = args.out.resolve()
+    experiment = load_experiment(
+        data=args.data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
+    )
+    split_dir = out / "split"
+    write_split(experiment.split, experiment.maps, split_dir)
+    if args.epochs is not None:  # RecBole trains on exactly the pairs kgrec trains on
+        _, _, pairs = build_run(experiment, settings)
+        with open(split_dir / "train.tsv", "w") as handle:
+            handle.write(peers.SPLIT_HEADER + "\n")
+            for user, item in zip(*pairs.tolist(), strict=True):
+                handle.write(f"{experiment.maps.users[user]}\t{experiment.maps.item_ids[item]}\n")
+    recbole = recbole_lightgcn(args, split_dir)
+    target = None if args.epochs is not None else recbole["test"][METRIC]
+    mine = kgrec_lightgcn(experiment, settings, args.epochs or settings["epochs"], target)
+    mine["load_average"] = round(os.getloadavg()[0], 1)
+
+    results_path = out / RESULTS_FILE
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    results[args.label] = mine
+    peers.save_results(results_path, results)
+
+    print(f"\n{args.protocol} seed {args.seed}, {args.threads} thread(s)")
+    if args.epochs is not None:
+        theirs = recbole["seconds_per_epoch"]
+        print(f"RecBole LightGCN: {theirs:.2f} s/epoch ({recbole['epochs_run']} epochs)")
+        print(f"kgrec {args.label}: {mine['seconds_per_epoch']:.2f} s/epoch ({args.epochs} epochs)")
+        print(f"ratio kgrec/RecBole: {mine['seconds_per_epoch'] / theirs:.2f}")
+        return 0
+    best = recbole["best_epoch"]
+    theirs = recbole.get("valid_seconds", [])
+    their_time = theirs[best - 1] if len(theirs) >= best else recbole["fit_seconds"]
+    print(
+        f"RecBole LightGCN: test {METRIC} {target:.4f} at best epoch {best} of "
+        f"{recbole['epochs_run']}: {their_time:.1f} s to it, {recbole['fit_seconds']:.1f} s in all"
+    )
+    print(
+        f"kgrec {args.label}: early-stopped test {METRIC} {mine['test']:.4f} at best epoch "
+        f"{mine['best_epoch']} of {mine['epochs_run']}: {mine['seconds_to_best']:.1f} s to it, "
+        f"{mine['seconds']:.1f} s in all"
+    )
+    if "seconds_to_target" in mine:
+        ratio = mine["seconds_to_target"] / their_time
+        print(
+            f"kgrec reached {target:.4f} at epoch {mine['epoch_reached']}, "
+            f"{mine['seconds_to_target']:.1f} s: {ratio:.2f}x RecBole's time"
+        )
+    else:
+        print(f"kgrec never reached {target:.4f} in {mine['epochs_run']} epochs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""bench/time_to_quality.py without RecBole: kgrec's side of the race on a tiny dataset."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from kgrec.experiment import TRAIN_DEFAULTS, load_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ttq():
+    sys.path.insert(0, str(ROOT / "bench"))  # the script imports its neighbour peers.py
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "time_to_quality", ROOT / "bench/time_to_quality.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return module
+
+
+@pytest.fixture
+def experiment(tiny_recbole):
+    return load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=0
+    )
+
+
+def _settings(**changes):
+    return {**TRAIN_DEFAULTS, "model": "lightgcn-merged", "dim": 8, "batch_size": 64, **changes}
+
+
+def test_the_target_is_reached_at_the_first_epoch_at_or_above_it(ttq, experiment):
+    record = ttq.kgrec_lightgcn(experiment, _settings(lr=0.01, patience=3), 8, target=0.0)
+    assert record["epoch_reached"] == 1  # every epoch is at or above 0
+    assert record["seconds_to_target"] == record["seconds_curve"][0]
+    assert len(record["test_curve"]) == record["epochs_run"] == len(record["seconds_curve"])
+    assert record["seconds_curve"] == sorted(record["seconds_curve"])
+    assert record["seconds_to_best"] == record["seconds_curve"][record["best_epoch"] - 1]
+    # the early-stopped model is the best validation epoch's, as in kgrec train
+    assert record["test"] == pytest.approx(record["test_curve"][record["best_epoch"] - 1])
+
+
+def test_a_target_never_reached_is_said(ttq, experiment):
+    record = ttq.kgrec_lightgcn(experiment, _settings(patience=2), 3, target=1.01)
+    assert "epoch_reached" not in record and "seconds_to_target" not in record
+
+
+def test_speed_mode_runs_every_epoch_without_reading_test(ttq, experiment):
+    record = ttq.kgrec_lightgcn(experiment, _settings(patience=1), 4, target=None)
+    assert record["epochs_run"] == 4  # no early stopping
+    assert "test_curve" not in record
+
+
+def test_without_recbole_it_says_make_setup_recbole(ttq, tiny_recbole, tmp_path, capsys):
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy"]
+    argv += ["--out", str(tmp_path / "out"), "--venv", str(tmp_path / "none")]
+    assert ttq.main(argv) == 2
+    assert "make setup-recbole" in capsys.readouterr().err
