@@ -37,6 +37,7 @@ import torch
 from torch_geometric.data import Data, HeteroData
 
 from kgrec import distributed
+from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import read_graph
 from kgrec.data.split import (
@@ -618,12 +619,15 @@ def train(
     cl_temperature: float = 0.2,
     cl_layer: int = 1,
     target_weight: float = 1.0,
+    cold_start_share: float = 0.0,
+    cold_start_weight: float = 1.0,
     adversarial_weight: float = 0.0,
     entity_embeddings: bool = True,
     relation_weighting: str = "block",
     text_input: str = "none",
     text_hidden: int = 64,
     batching: str = "full",
+    init_from: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
     device: str = "auto",
@@ -639,7 +643,14 @@ def train(
     users, and the warm users by their number of target-domain training interactions
     (:data:`kgrec.evaluate.ACTIVITY_GROUPS`). Training uses
     ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
-    validation NDCG@20; the test split is scored once, with the best model. ``resume``
+    validation NDCG@20; the test split is scored once, with the best model.
+    ``cold_start_share`` > 0 trains for cold-start users: each epoch hides the target-domain
+    edges of that share of the warm users with interactions in the target and another domain,
+    their target pairs weighted by ``cold_start_weight``
+    (:class:`kgrec.cold_start_training.HideTargetEdges`; models trained on every domain).
+    ``init_from`` (a run folder) starts the model from that run's trained parameters
+    (:func:`warm_start`: names and shapes that match, node tables remapped by node id; what
+    was loaded is recorded in ``run.json`` as ``init_from``). ``resume``
     continues the run in ``out`` from its checkpoint, on the graph and split it was trained
     on; its settings must be the same, but for ``epochs`` and ``patience``.
 
@@ -657,7 +668,7 @@ def train(
     }
     spec = _spec(model)
     check_settings(settings)  # bad settings fail before any data is read
-    for name in ("data", "split"):
+    for name in ("data", "split", "init_from"):
         if settings[name] is not None:
             settings[name] = str(Path(settings[name]).resolve())
     settings["domain_rule"] = effective_rule(
@@ -685,6 +696,10 @@ def train(
     if progress:
         print(describe(experiment))
     net, graph, pairs = build_run(experiment, settings)
+    if settings["init_from"] is not None and world.is_main:  # fit sends it to the other ranks
+        info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
+        if progress:
+            print(_describe_warm_start(info["init_from"]))
     net.to(device)
     graph = on_device(graph, device)
     if progress:
@@ -703,6 +718,7 @@ def train(
         seed=seed,
         objective=objective_for(settings, item_domain=graph.item_domain),
         epoch_strategy=epoch_strategy_for(batching),
+        cold_start=cold_start_for(settings),
         checkpoint=out / CHECKPOINT_FILE,
         resume=resume,
         progress=progress,
@@ -752,6 +768,8 @@ def _prepare(
             train_fraction=settings["train_fraction"],
             few_shot=settings["few_shot"],
         )
+        if settings["init_from"] is not None:  # a mismatch is refused before the run is written
+            warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
         info = {
             "model": settings["model"],
             "settings": settings,
@@ -800,6 +818,122 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
     return Run(folder, info, experiment, net.to(device), on_device(graph, device))
 
 
+def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> dict[str, Any]:
+    """Start ``net`` (a new run's model on ``experiment``) from the trained parameters of the
+    run in ``folder``: pretrained on the source domain, or an earlier snapshot, to fine-tune.
+
+    Parameters are matched by name. A parameter whose rows are the node space's (or its users',
+    items' or entities' part) takes, row by row, the source run's row of the same user, item
+    (uid) or entity, where the two runs' graphs differ; rows of nodes the source run lacks keep
+    their fresh initialisation. Any other parameter is copied when its shape is the same.
+    Parameters only this model has keep their initialisation, the source model's other
+    parameters and its buffers (the graph's, e.g. item domains) are left out. A parameter of
+    both with shapes that match neither way is an error that names it, and so is a source run
+    with no parameter in common. Returns what was done: the source ``run`` and ``model``, the
+    names ``copied``, ``remapped`` (name: rows matched of rows), ``fresh`` and ``ignored``.
+    """
+    _check_init_from(folder)
+    info = _read_run_json(folder)
+    path = folder / MODEL_FILE
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"--init-from: the run's model cannot be read ({first})", file=str(path)
+        ) from None
+    source_maps = read_experiment(folder / EXPERIMENT_FILE).maps
+    maps = experiment.maps
+    same_nodes = (source_maps.users, source_maps.items, source_maps.entities) == (
+        maps.users,
+        maps.items,
+        maps.entities,
+    )
+    record: dict[str, Any] = {
+        "run": str(folder),
+        "model": info["model"],
+        "copied": [],
+        "remapped": {},
+        "fresh": [],
+        "ignored": [],
+    }
+    params = dict(net.named_parameters())
+    for name, param in params.items():
+        if name not in state:
+            record["fresh"].append(name)
+            continue
+        value = state[name]
+        mine, theirs = _node_rows(maps, param), _node_rows(source_maps, value)
+        if value.shape == param.shape and (same_nodes or mine is None or theirs is None):
+            with torch.no_grad():
+                param.copy_(value)
+            record["copied"].append(name)
+        elif mine is not None and theirs is not None and value.shape[1:] == param.shape[1:]:
+            index = {key: row for row, key in enumerate(theirs)}
+            pairs = [(row, index[key]) for row, key in enumerate(mine) if key in index]
+            if not pairs:
+                raise InputError(
+                    f"--init-from: no node of parameter {name!r} (its rows are nodes) is in the "
+                    "run to start from: its graph has none of this one's users, items or "
+                    "entities",
+                    file=str(path),
+                )
+            rows, source_rows = torch.tensor(pairs).T
+            with torch.no_grad():
+                param[rows] = value[source_rows].to(param.dtype)
+            record["remapped"][name] = f"{len(pairs)} of {len(mine)} rows"
+        else:
+            raise InputError(
+                f"--init-from: parameter {name!r} has shape {tuple(value.shape)} in the run "
+                f"to start from ({info['model']}) and {tuple(param.shape)} here: train the "
+                "same model with the same --dim, --layers and text settings",
+                file=str(path),
+            )
+    record["ignored"] = sorted(name for name in state if name not in params)
+    if not record["copied"] and not record["remapped"]:
+        raise InputError(
+            f"--init-from: no parameter of the run's model ({info['model']}) is one of this "
+            f"model's ({', '.join(params) or 'none'})",
+            file=str(path),
+        )
+    return record
+
+
+def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | None:
+    """The node of each row of ``value`` (kind, id), if its rows are the node space's
+    ``[users | items | entities]``, ``[users | items]`` or one kind's; None otherwise."""
+    if value.dim() == 0:
+        return None
+    users = [("user", u) for u in maps.users]
+    items = [("item", i) for i in maps.items]
+    entities = [("entity", e) for e in maps.entities]
+    for rows in (users + items + entities, users + items, users, items, entities):
+        if rows and len(rows) == value.size(0):
+            return rows
+    return None
+
+
+def _check_init_from(folder: Path) -> None:
+    """Refuse an ``init_from`` that is no finished run (before any data is read)."""
+    _read_run_json(folder)
+    for name in (MODEL_FILE, EXPERIMENT_FILE):
+        if not (folder / name).exists():
+            raise InputError(
+                f"--init-from: the run has no {name} (not trained to the end?)",
+                file=str(folder / name),
+            )
+
+
+def _describe_warm_start(record: Mapping[str, Any]) -> str:
+    remapped = ", ".join(f"{k} ({v})" for k, v in record["remapped"].items())
+    return (
+        f"init from {record['run']} ({record['model']}): copied {len(record['copied'])} "
+        f"parameters"
+        + (f", remapped {remapped}" if remapped else "")
+        + (f"; fresh: {', '.join(record['fresh'])}" if record["fresh"] else "")
+    )
+
+
 def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
     """Where and how a run was trained, recorded beside its metrics: threads (per process),
     device, and the data-parallel world (``world_size`` processes, 1 without a launcher)."""
@@ -845,6 +979,7 @@ POSITIVE_OPTIONS = (
     "patience",
     "text_hidden",
     "target_weight",
+    "cold_start_weight",
 )
 
 
@@ -886,6 +1021,9 @@ def check_settings(settings: Mapping[str, Any]) -> None:
         )
     check_train_fraction(settings["train_fraction"])
     check_few_shot(settings["few_shot"])
+    _check_cold_start(settings, spec)
+    if settings["init_from"] is not None:
+        _check_init_from(Path(settings["init_from"]))
     if settings["batching"] == "neighbor" and not model_class(model).supports_sampling:
         sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
         raise InputError(
@@ -905,6 +1043,44 @@ def objective_for(settings: Mapping[str, Any], *, item_domain: torch.Tensor | No
     if item_domain is not None:
         options["item_domain"] = item_domain
     return _objective(settings.get("objective", TRAIN_DEFAULTS["objective"]), **options)
+
+
+def cold_start_for(settings: Mapping[str, Any]) -> HideTargetEdges | None:
+    """The cold-start training of a run's ``settings`` (None: ``cold_start_share`` 0)."""
+    share = settings.get("cold_start_share", TRAIN_DEFAULTS["cold_start_share"])
+    if not share:
+        return None
+    weight = settings.get("cold_start_weight", TRAIN_DEFAULTS["cold_start_weight"])
+    try:
+        return HideTargetEdges(share, weight)
+    except ValueError as error:
+        raise InputError(str(error), field="--cold-start-share") from error
+
+
+def _check_cold_start(settings: Mapping[str, Any], spec: ModelSpec) -> None:
+    share = settings["cold_start_share"]
+    if not 0 <= share <= 1:
+        raise InputError(
+            f"cold_start_share must lie in [0, 1] (0: off), got {share}",
+            field="--cold-start-share",
+        )
+    if not share:
+        return
+    trains = [
+        name for name, other in MODELS.items() if other.all_domains and "layers" in other.options
+    ]
+    if settings["model"] not in trains:
+        raise InputError(
+            f"--cold-start-share hides target-domain edges from message passing: "
+            f"{settings['model']} does not propagate over every domain's interactions "
+            f"(models that do: {', '.join(trains)})",
+            field="--cold-start-share",
+        )
+    if settings["batching"] != "full":
+        raise InputError(
+            "--cold-start-share works with --batching full only", field="--cold-start-share"
+        )
+    cold_start_for(settings)
 
 
 def epoch_strategy_for(batching: str):
@@ -1048,4 +1224,5 @@ __all__ = [
     "load_experiment",
     "load_run",
     "train",
+    "warm_start",
 ]

@@ -43,6 +43,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from kgrec import distributed
+from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.split import Split
 from kgrec.evaluate import evaluate
 from kgrec.models.base import GraphRecommender
@@ -148,6 +149,7 @@ def fit(
     seed: int = 0,
     objective: Objective | None = None,
     epoch_strategy: EpochStrategy | None = None,
+    cold_start: HideTargetEdges | None = None,
     checkpoint: Path | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -156,8 +158,12 @@ def fit(
     """Train ``model`` on ``train_pairs`` (``[2, N]`` user, item), propagating over ``graph``.
 
     ``objective`` prices a batch (default :class:`~kgrec.objectives.BPR`); ``epoch_strategy``
-    cuts an epoch into batches (default :class:`FullGraph`). Early stopping on the validation
-    NDCG@20 of ``split``; the model ends in its best state.
+    cuts an epoch into batches (default :class:`FullGraph`). With ``cold_start``
+    (:class:`~kgrec.cold_start_training.HideTargetEdges`) each epoch, after its order and
+    negatives, draws the users whose target-domain edges it hides (with the same seeded
+    generator, so resuming gives the same draws) and propagates over the graph without them.
+    Early stopping on the validation NDCG@20 of ``split`` (over the whole graph); the model
+    ends in its best state.
     With ``checkpoint``, the training state (model, optimizer, epoch, best metric and state,
     sampler RNG) is saved after every epoch; ``resume`` continues from it, giving the same
     result as an uninterrupted run. A model without trainable parameters is only validated.
@@ -190,6 +196,11 @@ def fit(
     weight = torch.where(
         item_domain[train_pairs[1]] == split.target_domain, target_weight, 1.0
     ).float()
+    eligible = None
+    if cold_start is not None:
+        eligible = cold_start.eligible(
+            train_pairs, item_domain, split.target_domain, graph.num_users
+        )
     state = _State(best_state=_copy_state(model))
     if resume and checkpoint is not None and (checkpoint.exists() or world.distributed):
         payload = _read(checkpoint) if world.is_main and checkpoint.exists() else None
@@ -215,13 +226,24 @@ def fit(
         order = torch.randperm(train_pairs.size(1), generator=generator)
         users, pos = train_pairs[:, order]
         neg = sampler.sample(users, pos, generator)
+        epoch_graph, epoch_weight = graph, weight[order]
+        if cold_start is not None:
+            epoch_graph, epoch_weight, _ = cold_start.epoch(
+                graph,
+                eligible,
+                users,
+                pos,
+                epoch_weight,
+                target_domain=split.target_domain,
+                generator=generator,
+            )
         loss = train_epoch(
             model,
             epoch_strategy.batches(
                 model,
-                graph,
+                epoch_graph,
                 torch.stack([users, pos, neg]).to(device),
-                weight[order].to(device),
+                epoch_weight.to(device),
                 batch_size=batch_size,
             ),
             objective,

@@ -34,6 +34,7 @@ LAYERS = [
         4,
         (
             "kgrec.train",
+            "kgrec.cold_start_training",
             "kgrec.sampling",
             "kgrec.evaluate",
             "kgrec.ranking",

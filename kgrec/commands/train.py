@@ -94,6 +94,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         ("target_weight", float, "loss weight of target-domain pairs relative to others'"),
         (
+            "cold_start_share",
+            float,
+            "lightgcn-merged, cross-domain: train for cold-start users; each epoch hides the "
+            "target-domain edges of this share of the warm users with interactions in the "
+            "target and another domain from message passing, their target pairs scored "
+            "without them (0: off)",
+        ),
+        (
+            "cold_start_weight",
+            float,
+            "with --cold-start-share: loss weight of the hidden users' target pairs, relative "
+            "to their usual weight",
+        ),
+        (
             "adversarial_weight",
             float,
             "cross-domain: weight of the domain discriminator's loss behind gradient "
@@ -149,6 +163,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=D["text_property"],
         metavar="NAME",
         help="with --store: node property holding text embeddings (models that use text)",
+    )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=D["init_from"],
+        metavar="RUN",
+        help="start from the trained parameters of the run in RUN (pretrained on the source "
+        "domain, or an earlier snapshot) and fine-tune: parameters of the same name and shape, "
+        "node embeddings matched by node id where the graphs differ",
     )
     parser.add_argument(
         "--resume",

@@ -1,0 +1,172 @@
+"""Fine-tuning: ``kgrec train --init-from RUN`` starts a run from another run's parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import kgrec.experiment
+from kgrec.cli import build_parser, main
+from kgrec.errors import InputError
+from kgrec.experiment import build_run, load_experiment, train
+
+SMALL = {"epochs": 2, "dim": 8, "batch_size": 128, "progress": False}
+EMBEDDING = "lightgcn.embedding.weight"
+
+
+@pytest.fixture
+def source(tmp_path, tiny_recbole):
+    """A merged LightGCN run on the tiny dataset (seed 0): the run to start from."""
+    return train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "source",
+        **SMALL,
+    )
+
+
+def saved_parameters(run) -> dict[str, torch.Tensor]:
+    return torch.load(run.folder / "model.pt", weights_only=True)
+
+
+def first_state(monkeypatch) -> list[dict[str, torch.Tensor]]:
+    """The model's parameters as training starts, recorded from kgrec.experiment.fit."""
+    seen = []
+    fit = kgrec.experiment.fit
+
+    def recording(model, *args, **kwargs):
+        seen.append({k: v.detach().clone() for k, v in model.named_parameters()})
+        return fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(kgrec.experiment, "fit", recording)
+    return seen
+
+
+def test_training_starts_from_the_source_runs_parameters(
+    tmp_path, tiny_recbole, source, monkeypatch
+):
+    seen = first_state(monkeypatch)
+    run = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "tuned",
+        seed=0,
+        init_from=source.folder,
+        **SMALL,
+    )
+    assert torch.equal(seen[0][EMBEDDING], saved_parameters(source)[EMBEDDING])
+    # and then trains on: the run's model is not the source's
+    assert not torch.equal(run.model.state_dict()[EMBEDDING], saved_parameters(source)[EMBEDDING])
+    info = json.loads((run.folder / "run.json").read_text())
+    assert info["settings"]["init_from"] == str(source.folder.resolve())
+    assert info["init_from"]["copied"] == [EMBEDDING]
+    assert info["init_from"]["model"] == "lightgcn-merged"
+    # without it, the same seed starts elsewhere
+    train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "scratch",
+        **SMALL,
+    )
+    assert not torch.equal(seen[1][EMBEDDING], saved_parameters(source)[EMBEDDING])
+
+
+def test_a_source_on_another_graph_is_matched_by_node_id(tmp_path, tiny_recbole, monkeypatch):
+    # the source run knows neither users u0-u9 nor "Comedy 0"
+    smaller = tmp_path / "smaller"
+    smaller.mkdir()
+    items = (tiny_recbole / "tiny.item").read_text().splitlines()
+    items = [r for r in items if not r.startswith("Comedy 0\t")]
+    (smaller / "smaller.item").write_text("\n".join(items) + "\n")
+    rows = (tiny_recbole / "tiny.inter").read_text().splitlines()
+    keep = [rows[0]] + [r for r in rows[1:] if r.split("\t")[0] not in {f"u{u}" for u in range(10)}]
+    keep = [r for r in keep if r.split("\t")[1] != "Comedy 0"]
+    (smaller / "smaller.inter").write_text("\n".join(keep) + "\n")
+    source = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=smaller,
+        out=tmp_path / "source",
+        **SMALL,
+    )
+    source_maps = source.experiment.maps
+    seen = first_state(monkeypatch)
+    run = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "tuned",
+        init_from=source.folder,
+        **SMALL,
+    )
+    maps = run.experiment.maps
+    assert len(maps.users) > len(source_maps.users)
+    start, theirs = seen[0][EMBEDDING], saved_parameters(source)[EMBEDDING]
+    num_users = len(maps.users)
+    for row, user in enumerate(maps.users):
+        if user in source_maps.users:
+            assert torch.equal(start[row], theirs[source_maps.users.index(user)]), user
+    for row, item in enumerate(maps.items):
+        if item in source_maps.items:
+            assert torch.equal(
+                start[num_users + row],
+                theirs[len(source_maps.users) + source_maps.items.index(item)],
+            )
+    # the nodes the source lacks keep the fresh initialisation of a run from scratch
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=0
+    )
+    fresh = build_run(experiment, {"model": "lightgcn-merged", "dim": 8})[0]
+    fresh = fresh.state_dict()[EMBEDDING]
+    new_rows = [r for r, u in enumerate(maps.users) if u not in source_maps.users]
+    new_rows += [num_users + r for r, i in enumerate(maps.items) if i not in source_maps.items]
+    assert len(new_rows) >= 11
+    assert torch.equal(start[new_rows], fresh[new_rows])
+    record = json.loads((run.folder / "run.json").read_text())["init_from"]
+    matched = len(source_maps.users) + len(source_maps.items)
+    total = len(maps.users) + len(maps.items)
+    assert record["remapped"] == {EMBEDDING: f"{matched} of {total} rows"}
+
+
+def test_the_cli_takes_init_from(tmp_path, tiny_recbole, source, capsys):
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--epochs", "2", "--dim", "8"]
+    args = build_parser(argv).parse_args([*argv, "--init-from", "RUN", "--out", "r"])
+    assert args.init_from == Path("RUN")
+    assert build_parser(argv).parse_args([*argv, "--out", "r"]).init_from is None
+    assert main([*argv, "--init-from", str(source.folder), "--out", str(tmp_path / "r")]) == 0
+    assert f"init from {source.folder}" in capsys.readouterr().out
+
+
+def test_mismatching_models_are_refused_naming_the_parameter(
+    tmp_path, tiny_recbole, source, capsys
+):
+    argv = ["train", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    argv += ["--epochs", "2", "--init-from", str(source.folder)]
+    assert main([*argv, "--model", "lightgcn-merged", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert f"parameter '{EMBEDDING}' has shape (100, 8) in the run" in err
+    assert "and (100, 64) here" in err
+    assert not (tmp_path / "a").exists()  # refused before the run folder is written
+    # a model with no parameter of the same name
+    assert main([*argv, "--model", "rgcn", "--dim", "8", "--out", str(tmp_path / "b")]) == 2
+    assert "no parameter of the run's model (lightgcn-merged)" in capsys.readouterr().err
+
+
+def test_init_from_a_folder_that_is_no_finished_run_fails_first(tmp_path, tiny_recbole):
+    with pytest.raises(InputError, match="no run here"):
+        train(
+            "lightgcn-merged",
+            protocol="ml1m-action-comedy",
+            data=tmp_path / "not-read",
+            out=tmp_path / "r",
+            init_from=tmp_path,
+            **SMALL,
+        )
+    assert not (tmp_path / "r").exists()
