@@ -114,6 +114,19 @@ def broadcast_object(value: Any, src: int = 0) -> Any:
     return box[0]
 
 
+def gather_object(value: Any) -> list[Any]:
+    """Every rank's ``value`` in rank order, on every rank (picklable objects); ``[value]`` in
+    a world of one. For decisions every rank must share, such as whether any rank failed."""
+    import torch.distributed as dist
+
+    world = current()
+    if not world.distributed:
+        return [value]
+    values: list[Any] = [None] * world.size
+    dist.all_gather_object(values, value)
+    return values
+
+
 def broadcast_parameters(module) -> None:
     """Every rank's parameters and buffers set to rank 0's."""
     import torch.distributed as dist

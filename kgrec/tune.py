@@ -21,6 +21,13 @@ budget) is marked failed, flagged ``interrupted``, not counted in the budget, an
 settings are run again first. A study is continued only with the same model, search space
 and fixed settings. At the end ``OUT/best.json`` holds the best trial, its full settings and
 the ``kgrec train`` command that trains it again, with the same validation NDCG@20.
+
+Under a launcher (``torchrun``; ``WORLD_SIZE`` > 1 in the environment, :mod:`kgrec.distributed`)
+each trial is trained data-parallel over the ranks, as ``kgrec train`` trains. Rank 0 alone
+opens the study, reads the experiment (sent to the other ranks), prints and writes the folder;
+for each trial it sends the trial's settings, and after each epoch its decision (go on, prune,
+out of time), so every rank ends a trial on the same epoch. Each trial records its
+``world_size``, ``device`` and ``threads`` (per process) among its user attributes.
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
+from kgrec import distributed
 from kgrec.data.split import check_train_fraction
-from kgrec.errors import InputError
+from kgrec.device import resolve_device
+from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import (
     MODELS,
     POSITIVE_OPTIONS,
@@ -58,7 +67,7 @@ from kgrec.experiment import (
     objective_for,
 )
 from kgrec.objectives import OBJECTIVES
-from kgrec.train import VALID_METRIC, fit
+from kgrec.train import VALID_METRIC, FitResult, fit
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +92,8 @@ SOURCE = (
     "train_fraction",
     "few_shot",
 )
-NOT_SEARCHED = ("batching",)  # how an epoch is cut into batches, not what is learnt
+# how an epoch is cut into batches and where it computes, not what is learnt
+NOT_SEARCHED = ("batching", "device")
 POSITIVE = POSITIVE_OPTIONS
 
 
@@ -424,7 +434,9 @@ def tune(
     (the median favours settings that learn fast: on ml100k-kg LightGCN's best lr reached
     0.21 at epoch 10, below faster settings that ended lower, hence 30).
     The study is in ``out`` (see the module's documentation); with ``progress`` a line is
-    printed per finished trial.
+    printed per finished trial. ``device`` (a fixed option) is where trials train. Launched
+    by ``torchrun``, every rank calls this alike: trials train data-parallel, rank 0 alone
+    touches the study and ``out``, and every rank returns rank 0's result.
     """
     out = Path(out)
     spec = _model(model)
@@ -483,67 +495,84 @@ def tune(
     if protocol is None and split is None:
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
 
-    _check_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with _lock(out), _optuna_quiet():
-        study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
-        _check_study(study, model, settings, space, path=out / STUDY_FILE)
-        experiment = load_experiment(
-            data=Path(data) if data is not None else None,
-            store=store,
-            protocol=protocol,
-            split_dir=Path(split) if split is not None else None,
-            seed=seed,
-            domain=domain,
-            domain_rule=settings["domain_rule"],
-            target_domain=target_domain,
-            text_property=settings["text_property"],
-            train_fraction=train_fraction,
-        )
-        net, _, _ = build_run(experiment, {"model": model, **settings})
-        if not any(p.requires_grad for p in net.parameters()):
-            raise InputError(
-                f"model {model} has nothing to train, so nothing to tune", field="--model"
+    device = resolve_device(settings["device"])
+    distributed.init(device)
+    if not distributed.current().is_main:
+        return _follow(out, device)
+    objective_fn = None
+    try:
+        _check_folder(out)
+        out.mkdir(parents=True, exist_ok=True)
+        with _lock(out), _optuna_quiet():
+            study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
+            _check_study(study, model, settings, space, path=out / STUDY_FILE)
+            experiment = load_experiment(
+                data=Path(data) if data is not None else None,
+                store=store,
+                protocol=protocol,
+                split_dir=Path(split) if split is not None else None,
+                seed=seed,
+                domain=domain,
+                domain_rule=settings["domain_rule"],
+                target_domain=target_domain,
+                text_property=settings["text_property"],
+                train_fraction=train_fraction,
             )
-        _requeue_interrupted(study, storage, progress=progress)
-        if not study.trials:
-            defaults = _defaults_in(space)
-            if len(defaults) == len(space):  # train()'s defaults first, where they lie in the space
-                study.enqueue_trial(defaults)
-        study.sampler = optuna.samplers.TPESampler(
-            seed=int(np.random.SeedSequence([seed, len(study.trials)]).generate_state(1)[0]),
-            n_startup_trials=max(3, min(10, trials // 3)),
-        )
-        remaining = trials - _counted(study)
-        if remaining <= 0:
-            if progress:
-                print(f"the study has its {_counted(study)} trials: nothing to run")
-        else:
-            if progress:
-                print(
-                    f"tuning {model}: {remaining} trial(s) to run of {trials}"
-                    + (f", at most {timeout:g} s" if timeout else "")
-                    + f"; study in {out / STUDY_FILE}"
+            net, _, _ = build_run(experiment, {"model": model, **settings})
+            if not any(p.requires_grad for p in net.parameters()):
+                raise InputError(
+                    f"model {model} has nothing to train, so nothing to tune", field="--model"
                 )
-            objective_fn = _Objective(
-                study,
-                experiment,
-                model,
-                settings,
-                space,
-                pruning=pruning,
-                deadline=None if timeout is None else time.monotonic() + timeout,
+            distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
+            _requeue_interrupted(study, storage, progress=progress)
+            if not study.trials:
+                defaults = _defaults_in(space)
+                if len(defaults) == len(space):  # train()'s defaults first, where in the space
+                    study.enqueue_trial(defaults)
+            study.sampler = optuna.samplers.TPESampler(
+                seed=int(np.random.SeedSequence([seed, len(study.trials)]).generate_state(1)[0]),
+                n_startup_trials=max(3, min(10, trials // 3)),
             )
-            study.optimize(
-                objective_fn,
-                n_trials=remaining,
-                timeout=timeout,
-                catch=(FloatingPointError, InputError, _OutOfTime),
-                callbacks=[_Progress()] if progress else None,
-            )
-        result = _result(out, study, model, settings)
-    if result.best_trial is not None:
-        _write_best(out / BEST_FILE, result)
+            remaining = trials - _counted(study)
+            if remaining <= 0:
+                if progress:
+                    print(f"the study has its {_counted(study)} trials: nothing to run")
+            else:
+                world = distributed.current()
+                if progress:
+                    print(
+                        f"tuning {model}: {remaining} trial(s) to run of {trials}"
+                        + (f", at most {timeout:g} s" if timeout else "")
+                        + (f", each on {world.size} processes" if world.distributed else "")
+                        + f"; study in {out / STUDY_FILE}"
+                    )
+                objective_fn = _Objective(
+                    study,
+                    experiment,
+                    model,
+                    settings,
+                    space,
+                    pruning=pruning,
+                    deadline=None if timeout is None else time.monotonic() + timeout,
+                    device=device,
+                )
+                study.optimize(
+                    objective_fn,
+                    n_trials=remaining,
+                    timeout=timeout,
+                    catch=(FloatingPointError, InputError, _OutOfTime),
+                    callbacks=[_Progress()] if progress else None,
+                )
+            result = _result(out, study, model, settings)
+        if result.best_trial is not None:
+            _write_best(out / BEST_FILE, result)
+    except BaseException as exc:
+        # the other ranks wait for rank 0's next message, unless a trial failed on rank 0
+        # alone in the middle of training: then the launcher ends them as rank 0 exits
+        if objective_fn is None or objective_fn.others_wait:
+            distributed.broadcast_object(("error", str(exc) or type(exc).__name__))
+        raise
+    distributed.broadcast_object(("stop", result))
     return result
 
 
@@ -605,7 +634,10 @@ def trial_table(trials: Sequence[FrozenTrial]) -> str:
 
 
 class _Objective:
-    """One trial: train with the trial's settings, return the best validation NDCG@20."""
+    """One trial: train with the trial's settings, return the best validation NDCG@20.
+
+    Under a launcher this runs on rank 0, which sends each trial's settings to the other
+    ranks (:func:`_follow`); every rank trains it with :func:`_train_trial`."""
 
     def __init__(
         self,
@@ -617,58 +649,150 @@ class _Objective:
         *,
         pruning: bool,
         deadline: float | None,
+        device: torch.device,
     ) -> None:
         self.study, self.experiment, self.model = study, experiment, model
         self.settings, self.space = settings, space
-        self.pruning, self.deadline = pruning, deadline
+        self.pruning, self.deadline, self.device = pruning, deadline, device
+        # whether the other ranks wait for rank 0's next message: false while a trial trains,
+        # and after a trial that failed on rank 0 alone
+        self.others_wait = True
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = {name: param.suggest(trial, name) for name, param in self.space.items()}
         settings = {"model": self.model, **self.settings, **params}
-        best, epochs = -math.inf, 0
-        started = time.perf_counter()
+        trial.set_user_attr("world_size", distributed.current().size)
+        trial.set_user_attr("device", str(self.device))
+        trial.set_user_attr("threads", torch.get_num_threads())
 
-        def on_epoch(epoch: int, metric: float) -> None:
-            nonlocal best, epochs
-            best, epochs = max(best, metric), epoch
+        def judge(epoch: int, best: float) -> tuple[str, str] | None:
             trial.report(best, epoch)
             if self.deadline is not None and time.monotonic() > self.deadline:
-                raise _OutOfTime(f"the time budget ran out at epoch {epoch}")
+                return ("time", f"the time budget ran out at epoch {epoch}")
             if self.pruning and trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+                return ("prune", f"pruned at epoch {epoch}")
+            return None
 
+        epochs = _Epochs(judge)
+        started = time.perf_counter()
+        distributed.broadcast_object(("trial", settings))
+        self.others_wait = False
         try:
-            check_settings({**settings, "model": self.model})
-            net, graph, pairs = build_run(self.experiment, settings)
-            result = fit(
-                net,
-                graph,
-                self.experiment.split,
-                pairs,
-                epochs=settings["epochs"],
-                lr=settings["lr"],
-                batch_size=settings["batch_size"],
-                patience=settings["patience"],
-                target_weight=settings["target_weight"],
-                seed=settings["seed"],
-                objective=objective_for(settings, item_domain=graph.item_domain),
-                epoch_strategy=epoch_strategy_for(settings["batching"]),
-                progress=False,
-                on_epoch=on_epoch,
-            )
+            result = _train_trial(self.experiment, settings, self.device, epochs)
         except (_OutOfTime, KeyboardInterrupt) as exc:
+            self.others_wait = isinstance(exc, _OutOfTime)
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
             trial.set_user_attr("interrupted", reason)
             self.study.enqueue_trial(trial.params)  # runs again first on the next call
             raise
         except (FloatingPointError, InputError) as exc:
+            self.others_wait = True
             trial.set_user_attr("error", str(exc).split(";")[0])
             raise
+        except optuna.TrialPruned:
+            self.others_wait = True
+            raise
         finally:
-            trial.set_user_attr("epochs", epochs)
+            trial.set_user_attr("epochs", epochs.epochs)
             trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
+        self.others_wait = True
         trial.set_user_attr("best_epoch", result.best_epoch)
         return result.best_metric
+
+
+class _Epochs:
+    """fit's ``on_epoch`` in a trial, on every rank: the best validation NDCG@20 so far and
+    the epochs run. On rank 0 ``judge(epoch, best)`` reports to the trial and decides whether
+    it ends there (``("prune" | "time", why)``, None to go on); the decision is broadcast, so
+    every rank raises the same exception after the same epoch and none is left waiting."""
+
+    def __init__(self, judge: Any = None) -> None:
+        self.judge = judge  # None on the other ranks
+        self.best, self.epochs = -math.inf, 0
+
+    def __call__(self, epoch: int, metric: float) -> None:
+        self.best, self.epochs = max(self.best, metric), epoch
+        decision = None
+        if self.judge is not None:
+            try:
+                decision = self.judge(epoch, self.best)
+            except BaseException as exc:
+                distributed.broadcast_object(("error", str(exc) or type(exc).__name__))
+                raise
+        decision = distributed.broadcast_object(decision)
+        if decision is None:
+            return
+        kind, why = decision
+        if kind == "prune":
+            raise optuna.TrialPruned(why)
+        if kind == "time":
+            raise _OutOfTime(why)
+        raise KgrecError(f"rank 0 stopped the trial: {why}")
+
+
+def _train_trial(
+    experiment: Experiment, settings: dict[str, Any], device: torch.device, on_epoch: _Epochs
+) -> FitResult:
+    """Train one trial's ``settings`` (``model`` and train()'s arguments) on this rank.
+
+    Every rank checks and builds the trial and all of them learn whether any could not, before
+    any collective of training: then each raises (an :class:`InputError`) and none is left
+    waiting. Training (:func:`kgrec.train.fit`) is data-parallel under a launcher; its loss is
+    summed over the ranks, so a non-finite loss stops every rank on the same epoch."""
+    failure = None
+    try:
+        check_settings(settings)
+        net, graph, pairs = build_run(experiment, settings)
+        objective = objective_for(settings, item_domain=graph.item_domain)
+        strategy = epoch_strategy_for(settings["batching"])
+    except InputError as exc:
+        failure = exc
+    failures = distributed.gather_object(None if failure is None else str(failure))
+    if failure is not None:
+        raise failure
+    for rank, message in enumerate(failures):
+        if message is not None:
+            raise InputError(f"rank {rank} could not set up the trial: {message}")
+    return fit(
+        net.to(device),
+        graph,
+        experiment.split,
+        pairs,
+        epochs=settings["epochs"],
+        lr=settings["lr"],
+        batch_size=settings["batch_size"],
+        patience=settings["patience"],
+        target_weight=settings["target_weight"],
+        seed=settings["seed"],
+        objective=objective,
+        epoch_strategy=strategy,
+        progress=False,
+        on_epoch=on_epoch,
+    )
+
+
+# a trial that ends so ends on every rank at the same point (see _Epochs and _train_trial)
+_ENDS_ON_EVERY_RANK = (optuna.TrialPruned, _OutOfTime, FloatingPointError, InputError)
+
+
+def _follow(out: Path, device: torch.device) -> TuneResult:
+    """A tune on a rank other than 0 under a launcher: train each trial rank 0 sends, until it
+    sends the result (returned as rank 0 has it) or says it failed. It never opens the study
+    nor writes to ``out``; the experiment comes from rank 0 too."""
+    kind, payload = distributed.broadcast_object(None)
+    if kind == "error":
+        raise InputError(f"rank 0 could not start the tune: {payload}", file=str(out))
+    experiment = payload
+    while True:
+        kind, payload = distributed.broadcast_object(None)
+        if kind == "stop":
+            return payload
+        if kind == "error":
+            raise KgrecError(f"rank 0 stopped the tune: {payload}")
+        try:
+            _train_trial(experiment, payload, device, _Epochs())
+        except _ENDS_ON_EVERY_RANK:
+            continue
 
 
 class _Progress:
@@ -810,6 +934,10 @@ def _write_best(path: Path, result: TuneResult) -> None:
         "settings": {k: _jsonable(v) for k, v in result.best_settings.items()},
         "command": result.command,
         "trials": len(result.trials),
+        # how the best trial was trained: processes (data-parallel), device, threads each
+        "environment": {
+            name: best.user_attrs.get(name) for name in ("world_size", "device", "threads")
+        },
     }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -12,6 +12,7 @@ import copy
 import inspect
 from pathlib import Path
 
+from kgrec import distributed
 from kgrec.commands.options import (
     add_data_options,
     add_split_options,
@@ -43,6 +44,8 @@ def run_tune(args: argparse.Namespace) -> int:
         prune_warmup=args.prune_warmup,
         **options,
     )
+    if not distributed.current().is_main:  # under a launcher rank 0 reports for every rank
+        return 0 if result.best_trial is not None else 1
     print()
     print(result.table())
     if result.best_trial is None:
