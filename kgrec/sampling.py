@@ -39,8 +39,8 @@ class NeighborSampler:
     takes, for each node of its frontier (the seeds at hop 0, then the nodes first reached at
     hop ``h - 1``), ``fanout[h]`` of the edges that reach it, uniformly without replacement
     (all of them where it has no more, or where ``fanout[h]`` is -1); their sources not seen
-    yet form the next frontier. Randomness comes from torch's global generator, so
-    ``torch.manual_seed`` makes the samples reproducible.
+    yet form the next frontier. It runs on ``edge_index``'s device; randomness comes from
+    torch's global generator there, so ``torch.manual_seed`` makes the samples reproducible.
 
     Args:
         edge_index: ``(2, E)`` source and target node ids.
@@ -81,6 +81,7 @@ class NeighborSampler:
             raise ValueError(f"degree has {degree.size(0)} rows for {num_nodes} nodes")
         self.fanout = fanout
         self.num_nodes = num_nodes
+        self.device = edge_index.device
         self.edge_type = edge_type
         self.degree = degree
         # CSC: edges grouped by target, in their original order within a target (as PyG's)
@@ -95,13 +96,14 @@ class NeighborSampler:
         to ``k`` edges reaching each frontier node, grouped by frontier node in its order."""
         start = self.colptr[frontier]
         deg = self.colptr[frontier + 1] - start
-        slot = torch.arange(frontier.numel())
+        slot = torch.arange(frontier.numel(), device=self.device)
         take_all = deg <= k if k >= 0 else torch.ones_like(deg, dtype=torch.bool)
         # nodes with no more than k edges: all of them, in CSC order
         deg_all = deg[take_all]
         owner_all = torch.repeat_interleave(slot[take_all], deg_all)
         first = torch.cumsum(deg_all, 0) - deg_all
-        offset = torch.arange(owner_all.numel()) - torch.repeat_interleave(first, deg_all)
+        offset = torch.arange(owner_all.numel(), device=self.device)
+        offset -= torch.repeat_interleave(first, deg_all)
         pos_all = start[owner_all] + offset
         if bool(take_all.all()):
             return pos_all, owner_all
@@ -110,10 +112,11 @@ class NeighborSampler:
         # t unless already chosen, then j (which no earlier step could choose)
         many = ~take_all
         d = deg[many]
-        chosen = torch.empty(d.numel(), k, dtype=torch.long)
+        chosen = torch.empty(d.numel(), k, dtype=torch.long, device=self.device)
         for i in range(k):
             j = d - k + i
-            t = (torch.rand(d.numel(), dtype=torch.float64) * (j + 1)).long().minimum(j)
+            draw = torch.rand(d.numel(), dtype=torch.float64, device=self.device)
+            t = (draw * (j + 1)).long().minimum(j)
             seen = (chosen[:, :i] == t.unsqueeze(1)).any(1)
             chosen[:, i] = torch.where(seen, j, t)
         owner_many = slot[many].repeat_interleave(k)
@@ -123,15 +126,15 @@ class NeighborSampler:
         return torch.cat([pos_all, pos_many])[order], owner[order]
 
     def __call__(self, seeds: Tensor) -> Data:
-        seeds = torch.as_tensor(seeds, dtype=torch.long)
+        seeds = torch.as_tensor(seeds, dtype=torch.long, device=self.device)
         if seeds.dim() != 1:
             raise ValueError(f"seeds must be a 1-D tensor of node ids, got {tuple(seeds.shape)}")
         if seeds.numel() and (seeds.min() < 0 or seeds.max() >= self.num_nodes):
             raise ValueError(f"seeds has node ids outside 0 .. {self.num_nodes - 1}")
         if torch.unique(seeds).numel() != seeds.numel():
             raise ValueError("seeds has repeated node ids")
-        local = torch.full((self.num_nodes,), -1, dtype=torch.long)
-        local[seeds] = torch.arange(seeds.numel())
+        local = torch.full((self.num_nodes,), -1, dtype=torch.long, device=self.device)
+        local[seeds] = torch.arange(seeds.numel(), device=self.device)
         nodes, sources, targets, edges = [seeds], [], [], []
         num_sampled_edges = []
         frontier, num_seen = seeds, seeds.numel()
@@ -141,10 +144,11 @@ class NeighborSampler:
             # sources not seen yet, in the order first reached, get the next local ids
             unseen = source[local[source] < 0]
             found, inverse = torch.unique(unseen, return_inverse=True)
-            reached = torch.full((found.numel(),), unseen.numel(), dtype=torch.long)
-            reached.scatter_reduce_(0, inverse, torch.arange(unseen.numel()), "amin")
+            reached = torch.full((found.numel(),), unseen.numel(), device=self.device)
+            order = torch.arange(unseen.numel(), device=self.device)
+            reached.scatter_reduce_(0, inverse, order, "amin")
             new = found[torch.argsort(reached)]
-            local[new] = torch.arange(num_seen, num_seen + new.numel())
+            local[new] = torch.arange(num_seen, num_seen + new.numel(), device=self.device)
             num_seen += new.numel()
             nodes.append(new)
             sources.append(local[source])

@@ -251,6 +251,30 @@ def test_the_same_seed_draws_the_same_subgraph():
 
 
 @pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+        ),
+    ],
+)
+def test_subgraphs_are_sampled_on_the_graphs_device(device):
+    edge_index, edge_type, num_nodes = _random_graph(seed=4)
+    seeds = torch.tensor([3, 30, 13])
+    expected = NeighborSampler(edge_index, edge_type, num_nodes, [-1, -1])(seeds)
+    degree = torch.bincount(edge_index[1], minlength=num_nodes)
+    moved = edge_index.to(device), edge_type.to(device), num_nodes
+    for fanout in ([-1, -1], [2, 2]):
+        sub = NeighborSampler(*moved, fanout, degree=degree.to(device))(seeds.to(device))
+        for name in ("edge_index", "edge_type", "n_id", "e_id", "degree"):
+            assert sub[name].device.type == device
+        _check_edges(sub.cpu(), edge_index, edge_type)
+        assert torch.equal(sub.degree.cpu(), degree[sub.n_id.cpu()])
+    assert torch.equal(NeighborSampler(*moved, [-1, -1])(seeds).n_id.cpu(), expected.n_id)
+
+
+@pytest.mark.parametrize(
     ("seeds", "message"),
     [
         (torch.tensor([1, 1]), "seeds has repeated node ids"),
