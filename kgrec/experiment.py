@@ -11,8 +11,10 @@ benches are thin adapters over it, and a notebook calls it directly:
 A run folder holds ``run.json`` (the settings, how training went and where it ran),
 ``experiment.pt`` (the graph and split the run was trained on, so later loads into the store
 do not change it), ``split/`` (the split files, to run another system on the same split),
-``checkpoint.pt`` (training state, for ``resume``), ``model.pt`` (the best model) and
-``metrics.json`` (valid and test; all, warm and cold-start users).
+``checkpoint.pt`` (training state, for ``resume``), ``model.pt`` (the best model),
+``student.pt`` (with ``cold_items``: the content student that serves items without training
+interactions, :mod:`kgrec.cold_items`) and ``metrics.json`` (valid and test; all, warm and
+cold-start users).
 
 To add a model: its module in :mod:`kgrec.models`, an entry in :data:`MODELS`, and its case in
 ``tests/models/test_template.py``.
@@ -37,6 +39,7 @@ import torch
 from torch_geometric.data import Data, HeteroData
 
 from kgrec import distributed
+from kgrec.cold_items import COLD_ITEMS, item_entities, restore_student, serve_new_items
 from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import read_graph
@@ -68,6 +71,7 @@ EXPERIMENT_FILE = "experiment.pt"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
+STUDENT_FILE = "student.pt"
 SPLIT_DIR = "split"
 BATCHING = ("full", "neighbor")
 # how node text vectors enter a model (none: not through an MLP) and how R-GCN weighs relations
@@ -626,6 +630,8 @@ def train(
     relation_weighting: str = "block",
     text_input: str = "none",
     text_hidden: int = 64,
+    cold_items: str = "none",
+    cold_item_scale: float | None = None,
     batching: str = "full",
     init_from: str | Path | None = None,
     resume: bool = False,
@@ -654,6 +660,13 @@ def train(
     continues the run in ``out`` from its checkpoint, on the graph and split it was trained
     on; its settings must be the same, but for ``epochs`` and ``patience``.
 
+    ``cold_items`` ``"student"`` (``"student-kg"``: with the knowledge graph's entities), with
+    a store whose items have text, serves the items without training interactions (new items)
+    by a content student distilled from the trained model's item embeddings after training
+    (:mod:`kgrec.cold_items`), scaled by ``cold_item_scale`` (None: chosen on validation);
+    saved as ``student.pt``, recorded in ``run.json`` as ``cold_items``, and the metrics are
+    the served model's (the trained model's alone are in the record, ``teacher``).
+
     ``device`` is ``auto`` (CUDA when torch sees a GPU), ``cpu`` or ``cuda``. Launched by
     ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), training is data-parallel over the
     ranks (:mod:`kgrec.train`); rank 0 alone reads or makes the experiment (sent to the other
@@ -674,7 +687,7 @@ def train(
     settings["domain_rule"] = effective_rule(
         protocol, Path(data) if data else None, domain, domain_rule
     )
-    reads_text = spec.text or text_input != "none"
+    reads_text = spec.text or text_input != "none" or cold_items != "none"
     settings["text_property"] = text_property if reads_text and store else None
     out = Path(out)
     device = resolve_device(device)
@@ -696,6 +709,7 @@ def train(
     if progress:
         print(describe(experiment))
     net, graph, pairs = build_run(experiment, settings)
+    item_entity = _student_inputs(experiment, graph, settings)  # refused before training
     if settings["init_from"] is not None and world.is_main:  # fit sends it to the other ranks
         info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
         if progress:
@@ -727,6 +741,8 @@ def train(
     run = Run(out, info, experiment, net, graph)
     if not world.is_main:
         return run
+    if cold_items != "none":
+        run = _serve_new_items(run, settings, item_entity, progress=progress)
     metrics = run.evaluate()
     info.update(
         settings=settings,
@@ -736,6 +752,9 @@ def train(
     )
     # the finished run's files are replaced only now that the new work has succeeded
     _atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
+    if cold_items != "none":
+        student = run.model.student.state_dict()
+        _atomic(out / STUDENT_FILE, lambda tmp: torch.save(student, tmp))
     _write_json(out / METRICS_FILE, metrics)
     _write_json(out / RUN_FILE, info)
     if progress:
@@ -745,6 +764,70 @@ def train(
             f"wrote {out / METRICS_FILE}"
         )
     return run
+
+
+def _serve_new_items(
+    run: Run, settings: dict[str, Any], item_entity: torch.Tensor | None, *, progress: bool
+) -> Run:
+    """The trained ``run`` with its items without training interactions served by a content
+    student (:func:`kgrec.cold_items.serve_new_items`); the record goes to ``run.info``."""
+    teacher = evaluate(run.model, run.graph, run.experiment.split, PHASES)
+    served, record = serve_new_items(
+        run.model,
+        run.graph,
+        run.experiment.split,
+        item_entity=item_entity,
+        seed=settings["seed"],
+        scale=settings["cold_item_scale"],
+    )
+    record["teacher"] = {
+        phase: {group: values.get("ndcg@20") for group, values in groups.items()}
+        for phase, groups in teacher.items()
+    }
+    run.info["cold_items"] = record
+    if progress:
+        fitted = record["distillation"]
+        print(
+            f"content student ({settings['cold_items']}): fitted on {fitted['items_fitted']} "
+            f"items, held-out cosine {fitted['held_out_cosine']:.3f}; serves "
+            f"{record['served_items']} items without training interactions, scale "
+            f"{record['scale']}"
+        )
+    return Run(run.folder, run.info, run.experiment, served, run.graph)
+
+
+def _student_inputs(
+    experiment: Experiment, graph: Data, settings: Mapping[str, Any]
+) -> torch.Tensor | None:
+    """What the content student of ``cold_items`` reads, checked: the items' text vectors (in
+    ``graph``) and for "student-kg" the knowledge graph's (item, entity) links, returned
+    (else None)."""
+    choice = settings.get("cold_items", "none")
+    if choice == "none":
+        return None
+    items = slice(graph.num_users, graph.num_users + graph.num_items)
+    if "x" not in graph or int(graph.x_mask[items].sum()) < 2:
+        raise InputError(
+            f"--cold-items {choice} reads the items' text vectors, and fewer than 2 items of "
+            "the store have one: run `kgrec embed --store URI --kinds Item` (or name the "
+            "property with --text-property)",
+            field="--cold-items",
+        )
+    return _item_entity(experiment, settings)
+
+
+def _item_entity(experiment: Experiment, settings: Mapping[str, Any]) -> torch.Tensor | None:
+    """The knowledge graph's (item, entity) links for ``cold_items`` "student-kg", else None."""
+    if settings.get("cold_items") != "student-kg":
+        return None
+    links = item_entities(experiment.data)
+    if links.size(1) == 0:
+        raise InputError(
+            "--cold-items student-kg reads the items' knowledge-graph entities, and the graph "
+            "has no knowledge edge between an item and an entity: use --cold-items student",
+            field="--cold-items",
+        )
+    return links
 
 
 def _prepare(
@@ -814,8 +897,31 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
             f"({first})",
             file=str(folder / MODEL_FILE),
         ) from None
+    if info["settings"].get("cold_items", "none") != "none":
+        net = _restore_student(folder, info, experiment, net, graph)
     device = resolve_device(str(device))
     return Run(folder, info, experiment, net.to(device), on_device(graph, device))
+
+
+def _restore_student(
+    folder: Path, info: dict[str, Any], experiment: Experiment, net: GraphRecommender, graph: Data
+) -> GraphRecommender:
+    path = folder / STUDENT_FILE
+    try:
+        state = torch.load(path, weights_only=True)
+        return restore_student(
+            net,
+            graph,
+            state,
+            info["cold_items"]["scale"],
+            item_entity=_item_entity(experiment, info["settings"]),
+        )
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"the run serves new items by a content student that cannot be read ({first})",
+            file=str(path),
+        ) from None
 
 
 def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> dict[str, Any]:
@@ -998,6 +1104,7 @@ def check_settings(settings: Mapping[str, Any]) -> None:
         ("score", SCORES),
         ("text_input", TEXT_INPUTS),
         ("relation_weighting", RELATION_WEIGHTINGS),
+        ("cold_items", COLD_ITEMS),
     ):
         _check_choice(name, settings[name], choices)
     text_input = settings["text_input"]
@@ -1022,6 +1129,7 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     check_train_fraction(settings["train_fraction"])
     check_few_shot(settings["few_shot"])
     _check_cold_start(settings, spec)
+    _check_cold_items(settings, spec)
     if settings["init_from"] is not None:
         _check_init_from(Path(settings["init_from"]))
     if settings["batching"] == "neighbor" and not model_class(model).supports_sampling:
@@ -1081,6 +1189,32 @@ def _check_cold_start(settings: Mapping[str, Any], spec: ModelSpec) -> None:
             "--cold-start-share works with --batching full only", field="--cold-start-share"
         )
     cold_start_for(settings)
+
+
+def _check_cold_items(settings: Mapping[str, Any], spec: ModelSpec) -> None:
+    scale = settings["cold_item_scale"]
+    if scale is not None and not (isinstance(scale, int | float) and 0 < scale < float("inf")):
+        raise InputError(
+            f"cold_item_scale must be a positive number (or None: chosen on validation), got "
+            f"{scale!r}",
+            field="--cold-item-scale",
+        )
+    choice = settings["cold_items"]
+    if choice == "none":
+        return
+    if "dim" not in spec.options:
+        takes = ", ".join(name for name, other in MODELS.items() if "dim" in other.options)
+        raise InputError(
+            f"--cold-items {choice} distils a model's item embeddings, which {settings['model']} "
+            f"does not learn (models that do: {takes})",
+            field="--cold-items",
+        )
+    if settings["store"] is None:
+        raise InputError(
+            f"--cold-items {choice} reads item text vectors from a store: give --store (after "
+            "`kgrec embed --store URI --kinds Item`)",
+            field="--cold-items",
+        )
 
 
 def epoch_strategy_for(batching: str):

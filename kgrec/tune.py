@@ -92,8 +92,10 @@ SOURCE = (
     "train_fraction",
     "few_shot",
 )
-# how an epoch is cut into batches and where it computes, not what is learnt
-NOT_SEARCHED = ("batching", "device")
+# how an epoch is cut into batches and where it computes, not what is learnt; and how new
+# items are served after training (kgrec.cold_items), which a trial's validation figure, the
+# trained model's, does not see
+NOT_SEARCHED = ("batching", "device", "cold_items")
 POSITIVE = POSITIVE_OPTIONS
 
 

@@ -35,6 +35,7 @@ LAYERS = [
         (
             "kgrec.train",
             "kgrec.cold_start_training",
+            "kgrec.cold_items",
             "kgrec.sampling",
             "kgrec.evaluate",
             "kgrec.ranking",

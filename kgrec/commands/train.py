@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kgrec.cold_items import COLD_ITEMS, SCALES
 from kgrec.commands.options import (
     add_data_options,
     add_device_option,
@@ -151,6 +152,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=D["text_hidden"],
         help=f"size of the text MLP's hidden layer ({D['text_hidden']})",
+    )
+    parser.add_argument(
+        "--cold-items",
+        choices=COLD_ITEMS,
+        default=D["cold_items"],
+        help="serve items without training interactions (new items), with --store and item "
+        "text vectors: after training, a content student (text -> MLP; student-kg: plus the "
+        "mean of learned embeddings of the item's knowledge-graph entities) is fitted to the "
+        "trained model's item embeddings of the warm items and gives the new items theirs; "
+        "saved as RUN/student.pt, recorded in run.json (none: the trained model's own, "
+        "default)",
+    )
+    parser.add_argument(
+        "--cold-item-scale",
+        type=float,
+        default=D["cold_item_scale"],
+        metavar="S",
+        help="with --cold-items: factor on the student's embeddings, which decides how new "
+        "items rank beside warm ones (default: the best validation NDCG@20 of "
+        f"{', '.join(map(str, SCALES))})",
     )
     parser.add_argument(
         "--batching",

@@ -1,0 +1,417 @@
+r"""New items served by a content student distilled from the trained model (issue 13, point 3).
+
+An item with no training interaction has only the embedding it was initialised with: a
+trained graph model cannot rank it (README, ``ml100k-new-items``: LightGCN's new-item NDCG is
+0). After ALDI (Huang et al., SIGIR 2023: distil warm items' collaborative embeddings, the
+teacher, into a content encoder, the student, that then scores new items), once the model
+has trained:
+
+- the *teacher* is the trained model's final item embeddings :math:`\mathbf{v}_i`;
+- the *student* :class:`ContentStudent` maps an item's content to the same space: its text
+  vector through a two-layer MLP, and with the knowledge graph (``knowledge=True``) the mean
+  of learned embeddings of its knowledge-graph entities (an inductive KG neighbourhood: an
+  entity never linked to a warm item stays at zero and says nothing);
+- :func:`distil` fits the student to the teacher's embeddings of the items with training
+  interactions (*warm*), squared error, early-stopped on a seeded tenth of them held out;
+- :class:`StudentItems` serves the trained model with the items without training
+  interactions (and with text) taking ``scale`` times the student's embedding; every other
+  item, and every user, keeps the teacher's, so warm items' scores do not change.
+
+The scale: a squared-error student predicts the conditional mean of an embedding, whose norm
+shrinks with its uncertainty, so a new item scores low beside warm items; a new item ranked
+among new items only does not depend on it. :func:`choose_scale` picks it from
+:data:`SCALES` by the validation NDCG@20 over the whole catalogue (the split's validation
+interactions include new items' on the new-item protocols), the same figure early stopping
+uses; the test split is not read.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import Data, HeteroData
+
+from kgrec.data.split import Split
+from kgrec.evaluate import evaluate_embeddings
+from kgrec.models.base import GraphRecommender
+from kgrec.ranking import embeddings
+
+COLD_ITEMS = ("none", "student", "student-kg")
+SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)  # candidates of choose_scale
+HIDDEN = 256  # the student MLP's hidden layer
+DROPOUT = 0.1
+LR = 1e-3
+ENTITY_WEIGHT_DECAY = 1e-3  # on the entity embeddings: thousands of rows, few warm items each
+HELD_OUT = 0.1  # share of the warm items the student is early-stopped on
+PATIENCE = 50  # epochs (full batch) without a lower held-out error before stopping
+MAX_EPOCHS = 2000
+SCORE_METRIC = "ndcg@20"
+
+
+class ContentStudent(nn.Module):
+    r"""An item's embedding from its content alone:
+
+    .. math::
+        \hat{\mathbf{v}}_i = \mathbf{W}_2 \, \mathrm{Dropout}(\mathrm{LeakyReLU}(\mathbf{W}_1
+        \bar{\mathbf{t}}_i + \mathbf{b}_1)) + \mathbf{b}_2
+        \; \Big[ + \frac{1}{|\mathcal{E}_i|} \sum_{e \in \mathcal{E}_i} \mathbf{w}_e \Big]
+
+    with :math:`\bar{\mathbf{t}}_i` the item's L2-normalised text vector (zeros without text)
+    and, with ``item_entity``, :math:`\mathcal{E}_i` the item's knowledge-graph entities and
+    :math:`\mathbf{w}_e` a learned embedding per entity, starting at zero.
+
+    Args:
+        text: ``[I, d_text]`` the items' text vectors (a fixed input, a non-persistent buffer:
+            pass the same text when rebuilding a student to load its state).
+        out_channels: size of the embeddings to reproduce.
+        hidden_channels: size of the MLP's hidden layer.
+        dropout: dropout after the hidden layer (training only).
+        item_entity: optional ``[2, X]`` (item, entity) links of the knowledge graph
+            (duplicates count once).
+        num_entities: number of entities (``item_entity``'s second row lies below it).
+
+    Shapes: ``forward(items [n])`` returns ``[n, out_channels]``; ``forward()`` every item's.
+    """
+
+    def __init__(
+        self,
+        text: Tensor,
+        out_channels: int,
+        *,
+        hidden_channels: int = HIDDEN,
+        dropout: float = DROPOUT,
+        item_entity: Tensor | None = None,
+        num_entities: int = 0,
+    ) -> None:
+        super().__init__()
+        if text.dim() != 2 or text.size(0) == 0:
+            raise ValueError(f"text must be [num_items, d_text], got {list(text.shape)}")
+        if out_channels <= 0 or hidden_channels <= 0:
+            raise ValueError(
+                f"out_channels and hidden_channels must be positive, got {out_channels} and "
+                f"{hidden_channels}"
+            )
+        self.num_items = text.size(0)
+        self.out_channels = out_channels
+        self.register_buffer("text", F.normalize(text.float(), dim=1), persistent=False)
+        self.mlp = nn.Sequential(
+            nn.Linear(text.size(1), hidden_channels),
+            nn.LeakyReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_channels, out_channels),
+        )
+        self.entities: nn.Embedding | None = None
+        self.register_buffer("entity_mean", None, persistent=False)
+        if item_entity is not None:
+            self.entities = nn.Embedding(num_entities, out_channels)
+            self.register_buffer(
+                "entity_mean",
+                _mean_matrix(item_entity, self.num_items, num_entities),
+                persistent=False,
+            )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for module in self.mlp:
+            if isinstance(module, nn.Linear):
+                module.reset_parameters()
+        if self.entities is not None:
+            nn.init.zeros_(self.entities.weight)
+
+    def forward(self, items: Tensor | None = None) -> Tensor:
+        text = self.text if items is None else self.text[items]
+        out = self.mlp(text)
+        if self.entities is not None:
+            kg = torch.sparse.mm(self.entity_mean, self.entities.weight)
+            out = out + (kg if items is None else kg[items])
+        return out
+
+    def __repr__(self) -> str:
+        kg = "" if self.entities is None else f", entities={self.entities.num_embeddings}"
+        return (
+            f"{self.__class__.__name__}(items={self.num_items}, text={self.text.size(1)}, "
+            f"out={self.out_channels}{kg})"
+        )
+
+
+def _mean_matrix(item_entity: Tensor, num_items: int, num_entities: int) -> Tensor:
+    """``[num_items, num_entities]`` sparse: row ``i`` averages item ``i``'s distinct entities."""
+    if item_entity.dim() != 2 or item_entity.size(0) != 2:
+        raise ValueError(f"item_entity must be [2, X], got {list(item_entity.shape)}")
+    if item_entity.numel() and (
+        int(item_entity[0].max()) >= num_items or int(item_entity[1].max()) >= num_entities
+    ):
+        raise ValueError("item_entity names an item or entity beyond num_items / num_entities")
+    links = torch.unique(item_entity, dim=1)
+    count = torch.bincount(links[0], minlength=num_items).clamp(min=1).float()
+    return torch.sparse_coo_tensor(
+        links, count[links[0]].reciprocal(), (num_items, num_entities)
+    ).coalesce()
+
+
+def item_entities(data: HeteroData) -> Tensor:
+    """``[2, X]`` (item, entity) of every knowledge edge between an item and an entity, in
+    either direction, of an export (:func:`kgrec.data.export.to_hetero_data`)."""
+    found = [torch.zeros(2, 0, dtype=torch.long)]
+    for edge_type in data.edge_types:
+        store = data[edge_type]
+        if "relation" not in store:
+            continue
+        head, _, tail = edge_type
+        if (head, tail) == ("item", "entity"):
+            found.append(store.edge_index)
+        elif (head, tail) == ("entity", "item"):
+            found.append(store.edge_index.flip(0))
+    return torch.unique(torch.cat(found, dim=1), dim=1)
+
+
+def distil(
+    student: ContentStudent,
+    targets: Tensor,
+    items: Tensor,
+    *,
+    seed: int = 0,
+    held_out: float = HELD_OUT,
+    lr: float = LR,
+    patience: int = PATIENCE,
+    max_epochs: int = MAX_EPOCHS,
+) -> dict[str, float | int]:
+    """Fit ``student`` to ``targets[items]`` (the teacher's embeddings ``[I, dim]`` of the warm
+    ``items``): full-batch Adam on the squared error (summed over dimensions, averaged over
+    items), early-stopped on a seeded ``held_out`` share of ``items``; the student ends in
+    its best state, in eval mode. Returns the record: items fitted and held out, epochs run,
+    best epoch, and the held-out error and mean cosine before and after."""
+    if items.numel() < 2:
+        raise ValueError(
+            f"the student needs at least 2 items with training interactions, got {items.numel()}"
+        )
+    if not 0 < held_out < 1:
+        raise ValueError(f"held_out must lie in (0, 1), got {held_out}")
+    targets = targets.detach()
+    generator = torch.Generator().manual_seed(seed)
+    order = items.cpu()[torch.randperm(items.numel(), generator=generator)].to(targets.device)
+    size = min(max(1, round(held_out * items.numel())), items.numel() - 1)
+    valid, train = order[:size], order[size:]
+    groups = [{"params": student.mlp.parameters()}]
+    if student.entities is not None:
+        groups.append(
+            {"params": student.entities.parameters(), "weight_decay": ENTITY_WEIGHT_DECAY}
+        )
+    optimizer = torch.optim.Adam(groups, lr=lr)
+
+    def error(rows: Tensor) -> Tensor:
+        return (student(rows) - targets[rows]).pow(2).sum(1).mean()
+
+    @torch.no_grad()
+    def held_out_figures() -> tuple[float, float]:
+        student.eval()
+        predicted = student(valid)
+        mse = float((predicted - targets[valid]).pow(2).sum(1).mean())
+        return mse, float(F.cosine_similarity(predicted, targets[valid], dim=1).mean())
+
+    first_mse, first_cosine = held_out_figures()
+    best, best_epoch, best_state = first_mse, 0, copy.deepcopy(student.state_dict())
+    epoch = 0
+    torch.manual_seed(seed)  # dropout masks
+    for epoch in range(1, max_epochs + 1):
+        student.train()
+        optimizer.zero_grad()
+        error(train).backward()
+        optimizer.step()
+        mse, _ = held_out_figures()
+        if mse < best:
+            best, best_epoch, best_state = mse, epoch, copy.deepcopy(student.state_dict())
+        elif epoch - best_epoch >= patience:
+            break
+    student.load_state_dict(best_state)
+    mse, cosine = held_out_figures()
+    return {
+        "items_fitted": int(train.numel()),
+        "items_held_out": int(valid.numel()),
+        "epochs_run": epoch,
+        "best_epoch": best_epoch,
+        "held_out_mse_before": round(first_mse, 6),
+        "held_out_mse": round(mse, 6),
+        "held_out_cosine_before": round(first_cosine, 4),
+        "held_out_cosine": round(cosine, 4),
+    }
+
+
+class StudentItems(GraphRecommender):
+    """A trained model (``teacher``) whose ``served`` items take ``scale`` times the content
+    student's embedding; users and every other item keep the teacher's. It scores through
+    the same :func:`kgrec.ranking.embeddings` as any model, so evaluation, recommendation and
+    publishing serve new items. Scoring only: it does not train.
+
+    Args:
+        teacher: the trained model.
+        student: a fitted :class:`ContentStudent` over the teacher's items.
+        served: ``[num_items]`` boolean, the items that take the student's embedding.
+        scale: factor on the student's embeddings (see the module docstring).
+    """
+
+    def __init__(
+        self, teacher: GraphRecommender, student: ContentStudent, served: Tensor, scale: float
+    ) -> None:
+        super().__init__(teacher.num_users, teacher.num_items)
+        if student.num_items != teacher.num_items:
+            raise ValueError(
+                f"the student has {student.num_items} items, the teacher {teacher.num_items}"
+            )
+        if served.shape != (teacher.num_items,):
+            raise ValueError(
+                f"served must have shape ({teacher.num_items},), got {tuple(served.shape)}"
+            )
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a positive number, got {scale}")
+        self.teacher = teacher
+        self.student = student
+        self.scale = float(scale)
+        self.register_buffer("served", served.to(torch.bool), persistent=False)
+        self.eval()  # it scores: no dropout in the student
+
+    def reset_parameters(self) -> None:
+        """Nothing to reset here: the teacher and the student are trained before."""
+
+    def forward(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        n_id: Tensor | None = None,
+        degree: Tensor | None = None,
+    ) -> Tensor:
+        if n_id is not None:
+            self.require_sampling()
+        out = self.teacher(edge_index, edge_type)
+        items = self.served.nonzero().flatten()
+        if not items.numel():
+            return out
+        out = out.clone()
+        out[self.num_users + items] = self.scale * self.student(items).to(out.dtype)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.teacher!r}, {self.student!r}, "
+            f"served={int(self.served.sum())}, scale={self.scale})"
+        )
+
+
+def trained_items(model: GraphRecommender, graph: Data) -> Tensor:
+    """``[num_items]`` boolean: the items with a user -> item edge in ``graph`` (the training
+    interactions the model propagated over)."""
+    _, items = model.interactions(graph.edge_index)
+    trained = torch.zeros(model.num_items, dtype=torch.bool)
+    trained[items.cpu()] = True
+    return trained
+
+
+@torch.no_grad()
+def choose_scale(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    student_emb: Tensor,
+    served: Tensor,
+    item_domain: Tensor,
+    split: Split,
+    scales: Sequence[float] = SCALES,
+) -> tuple[float, dict[str, float]]:
+    """The scale of :data:`SCALES` whose served embeddings (``item_emb`` with the ``served``
+    rows ``scale * student_emb``) give the best validation NDCG@20 over the whole target
+    catalogue (the first on a tie), and every candidate's figure."""
+    rows = served.nonzero().flatten().to(item_emb.device)
+    figures: dict[str, float] = {}
+    best = None
+    for scale in scales:
+        items = item_emb.clone()
+        items[rows] = scale * student_emb[rows].to(items.dtype)
+        metrics = evaluate_embeddings(user_emb, items, item_domain, split, "valid")
+        figures[str(scale)] = round(metrics["all"].get(SCORE_METRIC, 0.0), 6)
+        if best is None or figures[str(scale)] > figures[str(best)]:
+            best = scale
+    return float(best), figures
+
+
+def serve_new_items(
+    teacher: GraphRecommender,
+    graph: Data,
+    split: Split,
+    *,
+    item_entity: Tensor | None = None,
+    seed: int = 0,
+    scale: float | None = None,
+) -> tuple[StudentItems, dict]:
+    """Distil ``teacher`` (trained over its message ``graph``, which has the nodes' text as
+    ``x``/``x_mask``) into a :class:`ContentStudent` (with the knowledge graph's
+    ``item_entity`` links if given) on the items with training interactions and text, and
+    return the model that serves the others with it, and the record of what was done
+    (run.json's ``cold_items``): the distillation (:func:`distil`), the items served, the
+    mean norms of the teacher's warm and the student's served embeddings, and the scale
+    (given, or :func:`choose_scale`'s, with every candidate's validation figure)."""
+    user_emb, item_emb = embeddings(teacher, graph)
+    device = item_emb.device
+    torch.manual_seed(seed)
+    student = _student(graph, item_emb.size(1), item_entity).to(device)
+    has_text = _has_text(graph)
+    trained = trained_items(teacher, graph)
+    served = ~trained & has_text
+    warm = (trained & has_text).nonzero().flatten().to(device)
+    record: dict = {"distillation": distil(student, item_emb, warm, seed=seed)}
+    with torch.no_grad():
+        student_emb = student()
+    in_target = graph.item_domain.cpu() == split.target_domain
+    record.update(
+        served_items=int(served.sum()),
+        served_target_items=int((served & in_target).sum()),
+        teacher_norm=round(float(item_emb[warm].norm(dim=1).mean()), 4),
+        student_norm=round(float(student_emb[served.to(device)].norm(dim=1).mean()), 4)
+        if served.any()
+        else None,
+    )
+    if scale is None:
+        scale, record["valid_ndcg@20_by_scale"] = choose_scale(
+            user_emb, item_emb, student_emb, served, graph.item_domain, split
+        )
+    record["scale"] = scale
+    return StudentItems(teacher, student, served.to(device), scale), record
+
+
+def restore_student(
+    teacher: GraphRecommender,
+    graph: Data,
+    state: dict[str, Tensor],
+    scale: float,
+    *,
+    item_entity: Tensor | None = None,
+) -> StudentItems:
+    """The :class:`StudentItems` of a run from its trained ``teacher`` and ``graph`` and the
+    student's saved ``state`` and ``scale`` (as :func:`serve_new_items` made them)."""
+    if "mlp.3.weight" not in state:
+        raise ValueError("the student's state has no mlp.3.weight: not a ContentStudent's")
+    student = _student(graph, state["mlp.3.weight"].size(0), item_entity)
+    student.load_state_dict(state)
+    student.eval()
+    served = ~trained_items(teacher, graph) & _has_text(graph)
+    return StudentItems(teacher, student, served, scale)
+
+
+def _student(graph: Data, out_channels: int, item_entity: Tensor | None) -> ContentStudent:
+    if "x" not in graph:
+        raise ValueError("the graph has no text vectors (x): the student reads the items' text")
+    items = slice(graph.num_users, graph.num_users + graph.num_items)
+    return ContentStudent(
+        graph.x[items].cpu(),
+        out_channels,
+        item_entity=item_entity,
+        num_entities=graph.num_entities if item_entity is not None else 0,
+    )
+
+
+def _has_text(graph: Data) -> Tensor:
+    return graph.x_mask[graph.num_users : graph.num_users + graph.num_items].cpu().to(torch.bool)

@@ -1,0 +1,244 @@
+"""New items served by a content student distilled from the trained model (kgrec.cold_items)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import kgrec.experiment
+from kgrec.cli import main
+from kgrec.cold_items import SCALES, ContentStudent, StudentItems, distil
+from kgrec.errors import InputError
+from kgrec.experiment import load_run, train
+from kgrec.ranking import embeddings
+from kgrec.store import open_store
+from loaders import recbole
+from loaders.rules import named_rule
+
+SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
+NEW_ITEMS = {"protocol": "ml1m-new-items", "model": "lightgcn"}
+
+
+def _store(folder, tables) -> str:
+    store = f"local:{folder}"
+    keys = sorted(tables.items["uid"])
+    vectors = np.random.default_rng(0).normal(size=(len(keys), 6))
+    with open_store(store) as opened:
+        opened.write(tables, progress=False)
+        opened.write_vectors("Item", keys, vectors, property="embedding")
+    return store
+
+
+@pytest.fixture
+def tables(tiny_recbole):
+    return recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+
+
+@pytest.fixture
+def text_store(tmp_path, tables) -> str:
+    """The tiny dataset (ml1m-action-comedy domains) in a local store, items with vectors."""
+    return _store(tmp_path / "store", tables)
+
+
+@pytest.fixture
+def kg_store(tmp_path, tables) -> str:
+    """As ``text_store``, with each item linked to two of 12 entities by a knowledge edge."""
+    rng = np.random.default_rng(1)
+    uids = sorted(tables.items["uid"])
+    rows = [
+        ("Item", uid, "film.genre", "Entity", f"e{int(e)}")
+        for uid in uids
+        for e in rng.choice(12, size=2, replace=False)
+    ]
+    tables.entities = pd.DataFrame({"entity_id": [f"e{e}" for e in range(12)]})
+    tables.knowledge = pd.DataFrame(
+        rows, columns=["head_kind", "head_key", "relation", "tail_kind", "tail_key"]
+    )
+    return _store(tmp_path / "kg-store", tables)
+
+
+def test_the_student_learns_embeddings_from_content():
+    generator = torch.Generator().manual_seed(0)
+    text = torch.randn(300, 8, generator=generator)
+    targets = torch.nn.functional.normalize(text, dim=1) @ torch.randn(8, 4, generator=generator)
+    torch.manual_seed(0)
+    student = ContentStudent(text, 4, hidden_channels=32)
+    record = distil(student, targets, torch.arange(250), seed=0)
+    assert record["items_fitted"] + record["items_held_out"] == 250
+    assert record["held_out_mse"] < 0.1 * record["held_out_mse_before"]
+    assert record["held_out_cosine"] > 0.95
+    # items it never saw get the embedding their content implies
+    with torch.no_grad():
+        unseen = student(torch.arange(250, 300))
+    cosine = torch.nn.functional.cosine_similarity(unseen, targets[250:], dim=1)
+    assert cosine.mean() > 0.9
+    assert not student.training
+
+
+def test_distil_needs_two_items():
+    student = ContentStudent(torch.randn(5, 3), 2)
+    with pytest.raises(ValueError, match="at least 2 items"):
+        distil(student, torch.randn(5, 2), torch.tensor([0]))
+
+
+def test_served_items_take_the_students_embedding_and_warm_items_keep_the_teachers(
+    tmp_path, text_store
+):
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    assert isinstance(run.model, StudentItems)
+    graph, split = run.graph, run.experiment.split
+    new = split.new_items(graph.item_domain)
+    record = json.loads((run.folder / "run.json").read_text())["cold_items"]
+    assert record["served_target_items"] == int(new.sum()) > 0
+    assert record["distillation"]["held_out_mse"] <= record["distillation"]["held_out_mse_before"]
+    assert set(record["valid_ndcg@20_by_scale"]) == {str(s) for s in SCALES}
+    figures = record["valid_ndcg@20_by_scale"]
+    assert figures[str(record["scale"])] == max(figures.values())
+    assert set(record["teacher"]["test"]) >= {"all", "new-only"}
+
+    teacher_users, teacher_items = embeddings(run.model.teacher, graph)
+    users, items = embeddings(run.model, graph)
+    assert torch.equal(users, teacher_users)
+    assert torch.equal(items[~run.model.served], teacher_items[~run.model.served])
+    assert run.model.served[new].all()
+    student = run.model.student
+    with torch.no_grad():
+        want = record["scale"] * student(new.nonzero().flatten())
+    assert torch.allclose(items[new], want)
+    assert not torch.allclose(items[new], teacher_items[new])
+    # a new item's embedding is its text's: other text, another embedding
+    item = int(new.nonzero()[0])
+    student.text[item] = torch.nn.functional.normalize(torch.ones(student.text.size(1)), dim=0)
+    moved = embeddings(run.model, graph)[1]
+    assert not torch.allclose(moved[item], items[item])
+    others = torch.arange(len(items)) != item
+    assert torch.equal(moved[others], items[others])
+
+
+def test_the_served_run_loads_back_the_same(tmp_path, text_store):
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    assert (run.folder / "student.pt").exists()
+    loaded = load_run(run.folder)
+    assert isinstance(loaded.model, StudentItems)
+    assert loaded.model.scale == run.model.scale
+    for mine, theirs in zip(
+        embeddings(run.model, run.graph),
+        embeddings(loaded.model, loaded.graph),
+        strict=True,
+    ):
+        assert torch.allclose(mine, theirs)
+    saved = json.loads((run.folder / "metrics.json").read_text())
+    again = loaded.evaluate()
+    for phase in ("valid", "test"):
+        for group in ("all", "warm-items", "new-items", "new-only"):
+            assert again[phase][group] == pytest.approx(saved[phase][group])
+    # recommendations reach new items
+    new = run.experiment.split.new_items(run.graph.item_domain)
+    uids = {run.experiment.maps.items[i] for i in new.nonzero().flatten().tolist()}
+    assert set(loaded.recommend(k=20)["item_uid"]) & uids
+
+
+def test_a_given_scale_is_used(tmp_path, text_store):
+    run = train(
+        store=text_store,
+        out=tmp_path / "r",
+        cold_items="student",
+        cold_item_scale=2.0,
+        **NEW_ITEMS,
+        **SMALL,
+    )
+    record = json.loads((run.folder / "run.json").read_text())["cold_items"]
+    assert record["scale"] == 2.0 and "valid_ndcg@20_by_scale" not in record
+    new = run.experiment.split.new_items(run.graph.item_domain)
+    with torch.no_grad():
+        want = 2.0 * run.model.student(new.nonzero().flatten())
+    assert torch.allclose(embeddings(run.model, run.graph)[1][new], want)
+
+
+def test_the_knowledge_graph_student_uses_the_items_entities(tmp_path, kg_store):
+    run = train(store=kg_store, out=tmp_path / "r", cold_items="student-kg", **NEW_ITEMS, **SMALL)
+    student = run.model.student
+    assert student.entities is not None and student.entities.num_embeddings == 12
+    # an entity linked to no item with training interactions was never fitted: still zero
+    links = student.entity_mean.indices()
+    trained = ~run.model.served
+    warm_entities = links[1, trained[links[0]]].unique()
+    untouched = torch.ones(12, dtype=torch.bool)
+    untouched[warm_entities] = False
+    assert (student.entities.weight[untouched] == 0).all()
+    assert student.entities.weight[warm_entities].abs().sum() > 0
+    loaded = load_run(run.folder)
+    assert torch.allclose(
+        embeddings(loaded.model, loaded.graph)[1], embeddings(run.model, run.graph)[1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"model": "lightgcn", "cold_items": "student", "data": "DATA"}, "give --store"),
+        ({"model": "popularity", "cold_items": "student", "store": "STORE"}, "does not learn"),
+        ({"model": "lightgcn", "cold_items": "teacher", "store": "STORE"}, "unknown cold_items"),
+        (
+            {"model": "lightgcn", "cold_items": "student", "store": "STORE", "cold_item_scale": 0},
+            "positive number",
+        ),
+    ],
+)
+def test_bad_cold_item_settings_fail_before_anything_is_written(
+    tmp_path, tiny_recbole, text_store, options, message
+):
+    options = dict(options)
+    if options.get("data") == "DATA":
+        options["data"] = tiny_recbole
+    if options.get("store") == "STORE":
+        options["store"] = text_store
+    with pytest.raises(InputError, match=message) as error:
+        train(protocol="ml1m-new-items", out=tmp_path / "r", **options, **SMALL)
+    assert error.value.field.replace("_", "-") in ("--cold-items", "--cold-item-scale")
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_knowledge_student_without_a_knowledge_graph_says_so(tmp_path, text_store, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr(kgrec.experiment, "fit", never)
+    with pytest.raises(InputError, match="no knowledge edge"):
+        train(store=text_store, out=tmp_path / "r", cold_items="student-kg", **NEW_ITEMS, **SMALL)
+
+
+def test_a_store_without_text_says_so(tmp_path, tables):
+    store = f"local:{tmp_path / 'bare'}"
+    with open_store(store) as opened:
+        opened.write(tables, progress=False)
+    with pytest.raises(InputError, match="kgrec embed"):
+        train(store=store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+
+
+def test_the_command_line_serves_new_items(tmp_path, text_store, capsys):
+    out = tmp_path / "r"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-new-items", "--store", text_store]
+    argv += ["--epochs", "2", "--dim", "8", "--cold-items", "student", "--out", str(out)]
+    assert main(argv) == 0
+    assert "content student (student)" in capsys.readouterr().out
+    info = json.loads((out / "run.json").read_text())
+    assert info["settings"]["cold_items"] == "student"
+    assert info["settings"]["cold_item_scale"] is None
+    assert main(["evaluate", "--run", str(out)]) == 0
+    assert "new-items" in capsys.readouterr().out
+
+
+def test_a_store_without_item_text_says_so_before_training(tmp_path, tables, monkeypatch):
+    store = f"local:{tmp_path / 'users-only'}"
+    users = sorted(tables.users["user_id"])
+    with open_store(store) as opened:
+        opened.write(tables, progress=False)
+        opened.write_vectors("User", users, np.ones((len(users), 3)), property="embedding")
+    monkeypatch.setattr(kgrec.experiment, "fit", None)  # never reached
+    with pytest.raises(InputError, match="fewer than 2 items"):
+        train(store=store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
