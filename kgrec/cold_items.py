@@ -17,6 +17,13 @@ has trained:
   interactions (and with text) taking ``scale`` times the student's embedding; every other
   item, and every user, keeps the teacher's, so warm items' scores do not change.
 
+With a model that adds a text MLP's output to its ID embeddings (``--text-input add``), the
+inductive path is the model's own: :func:`drop_untrained_ids` (``cold_items="text"``) scores
+the items without training interactions from the MLP's output alone. Their ID embedding was
+never trained on a positive, only pushed away as a sampled negative (uniform negatives come
+from the whole domain, new items included), so it is noise or worse; warm items and users
+keep theirs. Where such items have no edge (LightGCN), nothing else changes.
+
 The scale: a squared-error student predicts the conditional mean of an embedding, whose norm
 shrinks with its uncertainty, so a new item scores low beside warm items; a new item ranked
 among new items only does not depend on it. :func:`choose_scale` picks it from
@@ -41,7 +48,7 @@ from kgrec.evaluate import evaluate_embeddings
 from kgrec.models.base import GraphRecommender
 from kgrec.ranking import embeddings
 
-COLD_ITEMS = ("none", "student", "student-kg")
+COLD_ITEMS = ("none", "text", "student", "student-kg")
 SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)  # candidates of choose_scale
 HIDDEN = 256  # the student MLP's hidden layer
 DROPOUT = 0.1
@@ -312,6 +319,25 @@ def trained_items(model: GraphRecommender, graph: Data) -> Tensor:
     return trained
 
 
+def drop_untrained_ids(model: GraphRecommender, graph: Data, split: Split) -> dict:
+    """Score ``model``'s items without a training interaction (user -> item edge in ``graph``)
+    and with text without their ID embedding (:meth:`kgrec.models.layers.TextInput.drop_ids`:
+    the text MLP's output alone); returns the record (items served, all and of ``split``'s
+    target domain). ``model`` must take text
+    through a :class:`~kgrec.models.layers.TextInput` in ``"add"`` mode."""
+    text_input = getattr(model, "text_input", None)
+    if text_input is None or text_input.mode != "add":
+        raise ValueError(
+            f"{model.__class__.__name__} adds no text MLP output to ID embeddings "
+            "(text_input='add'): there is no ID embedding to leave out"
+        )
+    served = ~trained_items(model, graph) & _has_text(graph)
+    nodes = torch.zeros(model.text_features.size(0), dtype=torch.bool)
+    nodes[model.num_users + served.nonzero().flatten()] = True
+    text_input.drop_ids(nodes.to(model.text_features.device))
+    return _served_record(served, graph, split)
+
+
 @torch.no_grad()
 def choose_scale(
     user_emb: Tensor,
@@ -365,10 +391,8 @@ def serve_new_items(
     record: dict = {"distillation": distil(student, item_emb, warm, seed=seed)}
     with torch.no_grad():
         student_emb = student()
-    in_target = graph.item_domain.cpu() == split.target_domain
     record.update(
-        served_items=int(served.sum()),
-        served_target_items=int((served & in_target).sum()),
+        _served_record(served, graph, split),
         teacher_norm=round(float(item_emb[warm].norm(dim=1).mean()), 4),
         student_norm=round(float(student_emb[served.to(device)].norm(dim=1).mean()), 4)
         if served.any()
@@ -411,6 +435,14 @@ def _student(graph: Data, out_channels: int, item_entity: Tensor | None) -> Cont
         item_entity=item_entity,
         num_entities=graph.num_entities if item_entity is not None else 0,
     )
+
+
+def _served_record(served: Tensor, graph: Data, split: Split) -> dict[str, int]:
+    in_target = graph.item_domain.cpu() == split.target_domain
+    return {
+        "served_items": int(served.sum()),
+        "served_target_items": int((served & in_target).sum()),
+    }
 
 
 def _has_text(graph: Data) -> Tensor:

@@ -39,7 +39,13 @@ import torch
 from torch_geometric.data import Data, HeteroData
 
 from kgrec import distributed
-from kgrec.cold_items import COLD_ITEMS, item_entities, restore_student, serve_new_items
+from kgrec.cold_items import (
+    COLD_ITEMS,
+    drop_untrained_ids,
+    item_entities,
+    restore_student,
+    serve_new_items,
+)
 from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import read_graph
@@ -665,7 +671,9 @@ def train(
     by a content student distilled from the trained model's item embeddings after training
     (:mod:`kgrec.cold_items`), scaled by ``cold_item_scale`` (None: chosen on validation);
     saved as ``student.pt``, recorded in ``run.json`` as ``cold_items``, and the metrics are
-    the served model's (the trained model's alone are in the record, ``teacher``).
+    the served model's (the trained model's alone are in the record, ``teacher``). With
+    ``text_input`` ``"add"``, ``cold_items`` ``"text"`` scores those items by the text MLP
+    alone instead, without their ID embedding (:func:`kgrec.cold_items.drop_untrained_ids`).
 
     ``device`` is ``auto`` (CUDA when torch sees a GPU), ``cpu`` or ``cuda``. Launched by
     ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), training is data-parallel over the
@@ -752,7 +760,7 @@ def train(
     )
     # the finished run's files are replaced only now that the new work has succeeded
     _atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
-    if cold_items != "none":
+    if cold_items in ("student", "student-kg"):
         student = run.model.student.state_dict()
         _atomic(out / STUDENT_FILE, lambda tmp: torch.save(student, tmp))
     _write_json(out / METRICS_FILE, metrics)
@@ -772,20 +780,29 @@ def _serve_new_items(
     """The trained ``run`` with its items without training interactions served by a content
     student (:func:`kgrec.cold_items.serve_new_items`); the record goes to ``run.info``."""
     teacher = evaluate(run.model, run.graph, run.experiment.split, PHASES)
-    served, record = serve_new_items(
-        run.model,
-        run.graph,
-        run.experiment.split,
-        item_entity=item_entity,
-        seed=settings["seed"],
-        scale=settings["cold_item_scale"],
-    )
+    if settings["cold_items"] == "text":
+        record = drop_untrained_ids(run.model, run.graph, run.experiment.split)
+        served = run.model
+    else:
+        served, record = serve_new_items(
+            run.model,
+            run.graph,
+            run.experiment.split,
+            item_entity=item_entity,
+            seed=settings["seed"],
+            scale=settings["cold_item_scale"],
+        )
     record["teacher"] = {
         phase: {group: values.get("ndcg@20") for group, values in groups.items()}
         for phase, groups in teacher.items()
     }
     run.info["cold_items"] = record
-    if progress:
+    if progress and settings["cold_items"] == "text":
+        print(
+            f"{record['served_items']} items without training interactions: scored by the "
+            "text MLP alone"
+        )
+    elif progress:
         fitted = record["distillation"]
         print(
             f"content student ({settings['cold_items']}): fitted on {fitted['items_fitted']} "
@@ -897,7 +914,9 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
             f"({first})",
             file=str(folder / MODEL_FILE),
         ) from None
-    if info["settings"].get("cold_items", "none") != "none":
+    if info["settings"].get("cold_items", "none") == "text":
+        drop_untrained_ids(net, graph, experiment.split)
+    elif info["settings"].get("cold_items", "none") != "none":
         net = _restore_student(folder, info, experiment, net, graph)
     device = resolve_device(str(device))
     return Run(folder, info, experiment, net.to(device), on_device(graph, device))
@@ -1207,6 +1226,12 @@ def _check_cold_items(settings: Mapping[str, Any], spec: ModelSpec) -> None:
         raise InputError(
             f"--cold-items {choice} distils a model's item embeddings, which {settings['model']} "
             f"does not learn (models that do: {takes})",
+            field="--cold-items",
+        )
+    if choice == "text" and settings["text_input"] != "add":
+        raise InputError(
+            "--cold-items text scores items without training interactions by the text MLP "
+            "alone, leaving out their ID embedding: it needs --text-input add",
             field="--cold-items",
         )
     if settings["store"] is None:

@@ -14,6 +14,7 @@ from kgrec.cli import main
 from kgrec.cold_items import SCALES, ContentStudent, StudentItems, distil
 from kgrec.errors import InputError
 from kgrec.experiment import load_run, train
+from kgrec.models.layers import TextInput
 from kgrec.ranking import embeddings
 from kgrec.store import open_store
 from loaders import recbole
@@ -242,3 +243,70 @@ def test_a_store_without_item_text_says_so_before_training(tmp_path, tables, mon
     monkeypatch.setattr(kgrec.experiment, "fit", None)  # never reached
     with pytest.raises(InputError, match="fewer than 2 items"):
         train(store=store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+
+
+def test_text_mode_scores_new_items_by_the_text_mlp_alone(tmp_path, text_store):
+    run = train(
+        store=text_store,
+        out=tmp_path / "r",
+        text_input="add",
+        cold_items="text",
+        **NEW_ITEMS,
+        **SMALL,
+    )
+    model, graph = run.model, run.graph
+    new = run.experiment.split.new_items(graph.item_domain)
+    users, items = embeddings(model, graph)
+    record = json.loads((run.folder / "run.json").read_text())["cold_items"]
+    assert record["served_target_items"] == int(new.sum()) > 0
+    # LightGCN: a new item has no edge, so its embedding is alpha_0 times its layer-0 vector
+    nodes = model.num_users + new.nonzero().flatten()
+    with torch.no_grad():
+        text_alone = model.text_input.mlp(model.text_features[nodes])
+    assert torch.allclose(items[new], model.lightgcn.alpha[0] * text_alone, atol=1e-6)
+    dropped = model.text_input.dropped
+    served = dropped[model.num_users : model.num_users + model.num_items]
+    assert served[new].all() and not dropped[: model.num_users].any()
+    model.text_input.drop_ids(None)
+    with_ids = embeddings(model, graph)
+    assert torch.equal(with_ids[0], users)
+    assert torch.equal(with_ids[1][~served], items[~served])
+    assert not torch.allclose(with_ids[1][new], items[new])
+    model.text_input.drop_ids(dropped)
+    loaded = load_run(run.folder)
+    assert torch.equal(loaded.model.text_input.dropped, dropped)
+    assert torch.allclose(embeddings(loaded.model, loaded.graph)[1], items)
+
+
+def test_text_mode_needs_the_added_text_input(tmp_path, text_store):
+    with pytest.raises(InputError, match="--text-input add"):
+        train(store=text_store, out=tmp_path / "r", cold_items="text", **NEW_ITEMS, **SMALL)
+    with pytest.raises(InputError, match="--text-input add"):
+        train(
+            store=text_store,
+            out=tmp_path / "r",
+            cold_items="text",
+            text_input="only",
+            **NEW_ITEMS,
+            **SMALL,
+        )
+    assert not (tmp_path / "r").exists()
+
+
+def test_dropped_ids_leave_the_text_output_alone():
+    layer = TextInput(3, 2, hidden_channels=4, mode="add")
+    x, text = torch.randn(5, 2), torch.randn(5, 3)
+    mask = torch.tensor([True, True, False, True, True])
+    full = layer(x, text, mask)
+    layer.drop_ids(torch.tensor([False, True, True, False, False]))
+    dropped = layer(x, text, mask)
+    with torch.no_grad():
+        alone = layer.mlp(text)
+    assert torch.allclose(dropped[1], alone[1])  # text, no ID
+    assert torch.equal(dropped[2], torch.zeros(2))  # neither
+    assert torch.equal(dropped[[0, 3, 4]], full[[0, 3, 4]])
+    # rows of a subgraph: n_id picks their entries
+    sub = layer(x[[1, 3]], text[[1, 3]], mask[[1, 3]], n_id=torch.tensor([1, 3]))
+    assert torch.allclose(sub, dropped[[1, 3]])
+    with pytest.raises(ValueError, match="'only' mode"):
+        TextInput(3, 2, mode="only").drop_ids(torch.ones(5, dtype=torch.bool))

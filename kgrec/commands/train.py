@@ -158,11 +158,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=COLD_ITEMS,
         default=D["cold_items"],
         help="serve items without training interactions (new items), with --store and item "
-        "text vectors: after training, a content student (text -> MLP; student-kg: plus the "
-        "mean of learned embeddings of the item's knowledge-graph entities) is fitted to the "
-        "trained model's item embeddings of the warm items and gives the new items theirs; "
-        "saved as RUN/student.pt, recorded in run.json (none: the trained model's own, "
-        "default)",
+        "text vectors: student: after training, a content student (text -> MLP; student-kg: "
+        "plus the mean of learned embeddings of the item's knowledge-graph entities) is "
+        "fitted to the trained model's item embeddings of the warm items and gives the new "
+        "items theirs (saved as RUN/student.pt); text: with --text-input add, the new items "
+        "are scored by the text MLP's output alone, without their ID embedding (never trained "
+        "on a positive); recorded in run.json (none: the trained model's own, default)",
     )
     parser.add_argument(
         "--cold-item-scale",

@@ -451,7 +451,10 @@ class TextInput(nn.Module):
 
     where :math:`\mathbf{e}_v` is the node's ID embedding and :math:`m_v` is 1 where the node
     has text. In ``"only"`` mode a node with text has no use for an ID embedding, so an item
-    never trained on (a new item with text) still has a representation of its own.
+    never trained on (a new item with text) still has a representation of its own. In
+    ``"add"`` mode, :meth:`drop_ids` leaves out the ID embedding of chosen nodes (for scoring
+    items that had no training interaction, whose ID embedding was never trained on a
+    positive: their vector is then the MLP's output alone).
 
     Args:
         text_channels: size of the text vectors ``d_text``.
@@ -459,7 +462,8 @@ class TextInput(nn.Module):
         hidden_channels: size of the MLP's hidden layer.
         mode: ``"add"`` or ``"only"``.
 
-    Shapes: ``forward(x [N, C], text [N, d_text], mask [N])`` returns ``[N, C]``.
+    Shapes: ``forward(x [N, C], text [N, d_text], mask [N])`` returns ``[N, C]``; with
+    ``n_id`` the rows are the nodes ``n_id`` of the ``[N_all]`` that :meth:`drop_ids` names.
     """
 
     MODES = ("add", "only")
@@ -484,6 +488,7 @@ class TextInput(nn.Module):
             nn.LeakyReLU(),
             nn.Linear(hidden_channels, out_channels),
         )
+        self.register_buffer("dropped", None, persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -491,9 +496,27 @@ class TextInput(nn.Module):
             if isinstance(module, nn.Linear):
                 module.reset_parameters()
 
-    def forward(self, x: Tensor, text: Tensor, mask: Tensor) -> Tensor:
+    def drop_ids(self, nodes: Tensor | None) -> None:
+        """From now on leave out the ID embedding of ``nodes`` (boolean, one entry per node of
+        the model; None: of none), ``"add"`` mode only: their input is the text MLP's output
+        (zeros without text)."""
+        if nodes is not None:
+            if self.mode != "add":
+                raise ValueError(
+                    f"drop_ids: in {self.mode!r} mode nodes with text have no ID embedding"
+                )
+            if nodes.dim() != 1 or nodes.dtype != torch.bool:
+                raise ValueError(f"nodes must be a boolean vector, got {nodes.dtype} {nodes.shape}")
+        self.dropped = nodes
+
+    def forward(
+        self, x: Tensor, text: Tensor, mask: Tensor, *, n_id: Tensor | None = None
+    ) -> Tensor:
         projected = self.mlp(text.to(x.dtype))
         if self.mode == "add":
+            if self.dropped is not None:
+                dropped = self.dropped if n_id is None else self.dropped[n_id]
+                x = x.masked_fill(dropped.unsqueeze(1), 0.0)
             return x + projected * mask.unsqueeze(1).to(x.dtype)
         return torch.where(mask.unsqueeze(1), projected, x)
 

@@ -306,7 +306,7 @@ class RGCNRecommender(GraphRecommender):
             return x
         if n_id is None:
             return self.text_input(x, self.text_features, self.text_mask)
-        return self.text_input(x, self.text_features[n_id], self.text_mask[n_id])
+        return self.text_input(x, self.text_features[n_id], self.text_mask[n_id], n_id=n_id)
 
     def _id_input(self, n_id: Tensor | None) -> Tensor:
         weight = self.embedding.weight
