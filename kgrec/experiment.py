@@ -1051,10 +1051,10 @@ def _check_init_from(folder: Path) -> None:
 
 def _describe_warm_start(record: Mapping[str, Any]) -> str:
     remapped = ", ".join(f"{k} ({v})" for k, v in record["remapped"].items())
+    copied = ", ".join(record["copied"]) or "none"
     return (
-        f"init from {record['run']} ({record['model']}): copied {len(record['copied'])} "
-        f"parameters"
-        + (f", remapped {remapped}" if remapped else "")
+        f"init from {record['run']} ({record['model']}): copied {copied}"
+        + (f"; remapped {remapped}" if remapped else "")
         + (f"; fresh: {', '.join(record['fresh'])}" if record["fresh"] else "")
     )
 

@@ -141,7 +141,10 @@ def test_the_cli_takes_init_from(tmp_path, tiny_recbole, source, capsys):
     assert args.init_from == Path("RUN")
     assert build_parser(argv).parse_args([*argv, "--out", "r"]).init_from is None
     assert main([*argv, "--init-from", str(source.folder), "--out", str(tmp_path / "r")]) == 0
-    assert f"init from {source.folder}" in capsys.readouterr().out
+    assert (
+        f"init from {source.folder} (lightgcn-merged): copied {EMBEDDING}"
+        in capsys.readouterr().out
+    )
 
 
 def test_mismatching_models_are_refused_naming_the_parameter(
