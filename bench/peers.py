@@ -213,13 +213,14 @@ def worker(config_path: Path) -> None:
 
     config_dict = json.loads(config_path.read_text())
     torch.set_num_threads(int(config_dict.pop("threads")))
+    check_masking = config_dict.pop("check_masking", True)
     _patch_faiss_for_cpu()
     config = Config(model=config_dict["model"], dataset=DATASET, config_dict=config_dict)
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
-    checked = _check_masking(dataset, train_data, valid_data, test_data)
+    checked = check_masking and _check_masking(dataset, train_data, valid_data, test_data)
 
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
