@@ -227,16 +227,18 @@ def worker(config_path: Path) -> None:
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     curve: list[float] = []
     seconds: list[float] = []  # since the start of fit, at the end of each validation
+    cpu_seconds: list[float] = []  # the same in this process's CPU time
     valid_epoch = trainer._valid_epoch
 
     def record_valid(*args, **kwargs):
         score, result = valid_epoch(*args, **kwargs)
         curve.append(round(float(score), 6))
         seconds.append(round(time.perf_counter() - start, 2))
+        cpu_seconds.append(round(time.process_time() - cpu_start, 2))
         return score, result
 
     trainer._valid_epoch = record_valid
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     best_valid, _ = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     fit_seconds = time.perf_counter() - start
     valid_result = trainer.evaluate(valid_data, load_best_model=True, show_progress=False)
@@ -255,6 +257,7 @@ def worker(config_path: Path) -> None:
         "seconds_per_epoch": round(fit_seconds / max(epochs_run, 1), 3),
         "valid_curve": curve,
         "valid_seconds": seconds,
+        "valid_cpu_seconds": cpu_seconds,
         "masking_checked": checked,
         "parameters": sum(p.numel() for p in model.parameters()),
         "config": {
