@@ -1,0 +1,106 @@
+"""bench/scale.py's generator at a tiny size: the shape of the graph it writes (skewed degrees,
+users in both domains, titles and knowledge for every item) and that kgrec's loader reads it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from loaders import recbole
+from loaders.rules import named_rule
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = 20_000
+
+
+@pytest.fixture(scope="module")
+def scale():
+    spec = importlib.util.spec_from_file_location("scale", ROOT / "bench/scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def dataset(scale, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synth") / "synth-tiny"
+    shape = scale.generate(SIZE, folder, seed=3, name="synth-tiny", item_degree=20)
+    return folder, shape
+
+
+def read(folder: Path, suffix: str) -> pd.DataFrame:
+    return pd.read_csv(folder / f"synth-tiny.{suffix}", sep="\t", dtype=str, keep_default_na=False)
+
+
+def test_sizes_parse(scale):
+    assert [scale.parse_size(s) for s in ("1M", "5m", "200k", "1500", "2.5M")] == [
+        1_000_000,
+        5_000_000,
+        200_000,
+        1_500,
+        2_500_000,
+    ]
+    assert scale.size_name(20_000_000) == "20M"
+    with pytest.raises(Exception, match="not a size"):
+        scale.parse_size("lots")
+
+
+def test_the_requested_number_of_distinct_interactions(dataset):
+    folder, shape = dataset
+    inter = read(folder, "inter")
+    assert len(inter) == shape["interactions"] == SIZE
+    assert not inter.duplicated(["user_id:token", "item_id:token"]).any()
+
+
+def test_degrees_are_skewed(dataset):
+    inter = read(dataset[0], "inter")
+    items = inter["item_id:token"].value_counts().to_numpy()
+    users = inter["user_id:token"].value_counts().to_numpy()
+    # popularity: the top tenth of the items hold far more than a tenth of the interactions
+    top = items[: max(1, len(items) // 10)].sum() / items.sum()
+    assert top > 0.3
+    # users: a long tail well above the typical user
+    assert users.max() >= 4 * np.median(users)
+    assert users.min() >= 1
+
+
+def test_users_overlap_across_the_two_domains(dataset):
+    folder, shape = dataset
+    graph = recbole.load(folder, domain_rule=named_rule("ml1m-action-comedy"))
+    assert len(graph.interactions) == SIZE  # the domain rule leaves no item out
+    domains = graph.items.set_index("uid")["domain"]
+    seen = graph.interactions.assign(domain=domains.loc[graph.interactions["item_uid"]].to_numpy())
+    per_user = seen.groupby("user_id")["domain"].nunique()
+    assert set(domains) == {"action", "comedy"}
+    assert 0 < (per_user == 2).sum() < len(per_user)  # some users in both, some in one
+    assert shape["users_in_both"] == (per_user == 2).sum()
+    counts = seen.groupby(["user_id", "domain"]).size().unstack(fill_value=0)
+    assert ((counts >= 5).all(axis=1)).sum() == shape["users_5_in_both"] > 0
+
+
+def test_every_item_has_a_title_and_knowledge(dataset):
+    folder, _ = dataset
+    items, links, kg = read(folder, "item"), read(folder, "link"), read(folder, "kg")
+    assert (items["title:token_seq"].str.strip() != "").all()
+    assert set(links["item_id:token"]) == set(items["item_id:token"])
+    heads = set(kg["head_id:token"])
+    assert set(links["entity_id:token"]) <= heads
+    # entity degrees are skewed too: the most linked entity far above the typical one
+    tails = kg["tail_id:token"].value_counts().to_numpy()
+    assert tails.max() >= 5 * np.median(tails)
+    graph = recbole.load(folder, domain_rule=named_rule("ml1m-action-comedy"))
+    assert graph.items["title"].notna().all()
+    assert len(graph.knowledge) > len(items)
+
+
+def test_seeded(scale, dataset, tmp_path):
+    folder, _ = dataset
+    again = tmp_path / "synth-tiny"
+    scale.generate(SIZE, again, seed=3, name="synth-tiny", item_degree=20)
+    for suffix in ("inter", "item", "kg", "link"):
+        name = f"synth-tiny.{suffix}"
+        assert (again / name).read_bytes() == (folder / name).read_bytes()
