@@ -61,10 +61,12 @@ from kgrec.experiment import (
     Experiment,
     build_run,
     check_settings,
+    cold_start_for,
     effective_rule,
     epoch_strategy_for,
     load_experiment,
     objective_for,
+    warm_start,
 )
 from kgrec.objectives import OBJECTIVES
 from kgrec.train import VALID_METRIC, FitResult, fit
@@ -747,6 +749,9 @@ def _train_trial(
         net, graph, pairs = build_run(experiment, settings)
         objective = objective_for(settings, item_domain=graph.item_domain)
         strategy = epoch_strategy_for(settings["batching"])
+        cold_start = cold_start_for(settings)
+        if settings.get("init_from") is not None and distributed.current().is_main:
+            warm_start(net, experiment, Path(settings["init_from"]))  # fit sends it on
     except InputError as exc:
         failure = exc
     failures = distributed.gather_object(None if failure is None else str(failure))
@@ -768,6 +773,7 @@ def _train_trial(
         seed=settings["seed"],
         objective=objective,
         epoch_strategy=strategy,
+        cold_start=cold_start,
         progress=False,
         on_epoch=on_epoch,
     )

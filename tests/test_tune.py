@@ -438,3 +438,50 @@ def test_fit_calls_on_epoch_and_stops_when_it_raises(tiny_recbole) -> None:
             on_epoch=lambda e, m: (calls.append(e), stop_at_two(e, m)),
         )
     assert calls == [1, 2]
+
+
+def test_trials_train_with_cold_start_training_and_init_from(tmp_path, tiny_recbole) -> None:
+    """A trial trains as `kgrec train` does with --cold-start-share and --init-from (the
+    tune once took both and silently trained without them)."""
+    from kgrec.experiment import train
+
+    settings = {"epochs": 3, "dim": 8, "batch_size": 128, "lr": 0.01}
+    source = tmp_path / "source"
+    train(
+        "lightgcn-merged",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=source,
+        progress=False,
+        **settings,
+    )
+    values = {}
+    for name, extra in {
+        "plain": {},
+        "cold": {"cold_start_share": 0.5},
+        "init": {"init_from": str(source)},
+    }.items():
+        result = tune(
+            "lightgcn-merged",
+            protocol=PROTOCOL,
+            data=tiny_recbole,
+            out=tmp_path / f"tune-{name}",
+            space={"reg_weight": Choice([0.0])},
+            trials=1,
+            progress=False,
+            **settings,
+            **extra,
+        )
+        train(
+            "lightgcn-merged",
+            protocol=PROTOCOL,
+            data=tiny_recbole,
+            out=tmp_path / f"run-{name}",
+            progress=False,
+            **settings,
+            **extra,
+        )
+        trained = json.loads((tmp_path / f"run-{name}" / "run.json").read_text())["training"]
+        assert result.best_value == pytest.approx(trained["best_valid_ndcg@20"], abs=1e-6), name
+        values[name] = result.best_value
+    assert values["cold"] != values["plain"] and values["init"] != values["plain"]
