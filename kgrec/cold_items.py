@@ -157,7 +157,10 @@ def _mean_matrix(item_entity: Tensor, num_items: int, num_entities: int) -> Tens
     links = torch.unique(item_entity, dim=1)
     count = torch.bincount(links[0], minlength=num_items).clamp(min=1).float()
     return torch.sparse_coo_tensor(
-        links, count[links[0]].reciprocal(), (num_items, num_entities)
+        links,
+        count[links[0]].reciprocal(),
+        (num_items, num_entities),
+        check_invariants=False,  # in range: checked above
     ).coalesce()
 
 
