@@ -19,7 +19,10 @@ import pandas as pd
 import pytest
 
 from graph_schema.tables import GraphTables, item_uid
+from kgrec.store import open_store
 from kgrec.store.neo4j import delete_all
+from loaders import recbole
+from loaders.rules import named_rule
 
 NEO4J_URI = os.environ.get("NEO4J_URI", f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT', '7687')}")
 NEO4J_AUTH = (
@@ -358,3 +361,17 @@ def write_tiny():
 def tiny_recbole(tmp_path) -> Path:
     """A folder of RecBole atomic files made by :func:`write_tiny_recbole`."""
     return write_tiny_recbole(tmp_path / "tiny")
+
+
+@pytest.fixture
+def text_store(tmp_path, tiny_recbole) -> str:
+    """The tiny dataset (ml1m-action-comedy domains) in a local store, items with vectors
+    (``text_store`` of tests that need text as input)."""
+    store = f"local:{tmp_path / 'store'}"
+    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+    keys = sorted(tables.items["uid"])
+    vectors = np.random.default_rng(0).normal(size=(len(keys), 6))
+    with open_store(store) as opened:
+        opened.write(tables, progress=False)
+        opened.write_vectors("Item", keys, vectors, property="embedding")
+    return store

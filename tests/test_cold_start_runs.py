@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -13,24 +12,8 @@ import kgrec.models
 from kgrec.cli import main
 from kgrec.errors import InputError
 from kgrec.experiment import build_run, load_experiment, train
-from kgrec.store import open_store
-from loaders import recbole
-from loaders.rules import named_rule
 
 SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
-
-
-@pytest.fixture
-def text_store(tmp_path, tiny_recbole) -> str:
-    """The tiny dataset (ml1m-action-comedy domains) in a local store, items with vectors."""
-    store = f"local:{tmp_path / 'store'}"
-    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-    keys = sorted(tables.items["uid"])
-    vectors = np.random.default_rng(0).normal(size=(len(keys), 6))
-    with open_store(store) as opened:
-        opened.write(tables, progress=False)
-        opened.write_vectors("Item", keys, vectors, property="embedding")
-    return store
 
 
 def test_text_similarity_scores_cosine_to_the_users_history(tmp_path, text_store):

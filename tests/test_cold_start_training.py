@@ -7,7 +7,6 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Data
@@ -20,10 +19,7 @@ from kgrec.errors import InputError
 from kgrec.experiment import check_settings, train
 from kgrec.models import LightGCNRecommender
 from kgrec.objectives import BPR, Softmax
-from kgrec.store import open_store
 from kgrec.train import FullGraph, fit
-from loaders import recbole
-from loaders.rules import named_rule
 
 ACTION, COMEDY = 0, 1  # comedy is the target
 # 4 users, items a0 a1 (action) c0 c1 (comedy), one entity linked to a0
@@ -234,19 +230,6 @@ def test_cold_start_training_works_with_each_objective(experiment, objective):
 # -- runs ---------------------------------------------------------------------------------
 
 SMALL = {"epochs": 2, "dim": 8, "batch_size": 128, "progress": False}
-
-
-@pytest.fixture
-def text_store(tmp_path, tiny_recbole) -> str:
-    """The tiny dataset (ml1m-action-comedy domains) in a local store, items with vectors."""
-    store = f"local:{tmp_path / 'store'}"
-    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-    keys = sorted(tables.items["uid"])
-    vectors = np.random.default_rng(0).normal(size=(len(keys), 6))
-    with open_store(store) as opened:
-        opened.write(tables, progress=False)
-        opened.write_vectors("Item", keys, vectors, property="embedding")
-    return store
 
 
 def test_the_cli_trains_for_cold_start_users(tmp_path, tiny_recbole, capsys):
