@@ -73,6 +73,8 @@ class Neo4jStore(GraphStore):
     """The shared graph in the Neo4j database ``database`` reached through ``driver``.
 
     ``batch_size`` is the number of rows (for interactions: of relationships) per transaction.
+    A publish of more than ``publish_transaction_rows`` recommendations is staged in such
+    transactions instead of being one (see :meth:`publish`).
     The store closes the driver on :meth:`close` only when ``owns_driver`` is set.
     """
 
@@ -83,12 +85,18 @@ class Neo4jStore(GraphStore):
         database: str | None = "neo4j",
         uri: str = "neo4j",
         batch_size: int = 20_000,
+        publish_transaction_rows: int = 200_000,
         owns_driver: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if publish_transaction_rows < 1:
+            raise ValueError(
+                f"publish_transaction_rows must be positive, got {publish_transaction_rows}"
+            )
         self.driver, self.database, self.uri = driver, database, uri
         self.batch_size, self.owns_driver = batch_size, owns_driver
+        self.publish_transaction_rows = publish_transaction_rows
         self._schema_applied = self._connected = False
 
     def close(self) -> None:
@@ -398,8 +406,24 @@ class Neo4jStore(GraphStore):
     def publish(
         self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
     ) -> int:
+        """Replace run ``run``'s recommendations (or ``users``' of it).
+
+        Up to ``publish_transaction_rows`` rows this is one transaction: the run is replaced or
+        unchanged. A larger publish (one transaction would outgrow the server's transaction
+        memory, ``dbms.memory.transaction.total.max``) is staged: the rows are written in chunks
+        of ``batch_size`` under a staging name no reader asks for, then the run's old edges are
+        deleted and the staged ones renamed, in batches. While that swap runs (seconds per
+        million rows) a reader may see the run partly replaced; if writing the staged rows
+        fails, they are deleted and the run is unchanged; if the swap fails, running the same
+        publish again finishes it."""
         table = recommendation_table(recommendations, run)
         check_publish_users(table, users)
+        if run.startswith(q.STAGING_PREFIX):
+            raise InputError(
+                f"run names starting with {q.STAGING_PREFIX!r} are kgrec's own (staged "
+                f"publishes); choose another name than {run!r}",
+                field="run",
+            )
         self._connect()
         with self._errors(f"publishing recommendations of run {run!r}"):
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -414,18 +438,59 @@ class Neo4jStore(GraphStore):
                 ["score", "rank", "model"],
             )
             chunks = _chunks(rows, self.batch_size, size=_fan_out_size)
-
-            def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
-                if users is None:
-                    tx.run(q.DELETE_RECOMMENDATIONS, run=run).consume()
-                else:
-                    tx.run(q.DELETE_USER_RECOMMENDATIONS, run=run, users=users).consume()
-                for chunk in chunks:
-                    tx.run(q.CREATE_RECOMMENDATIONS, run=run, **_end_positions(chunk)).consume()
-
-            with self.driver.session(database=self.database) as session:
-                session.execute_write(replace)
+            if len(table) <= self.publish_transaction_rows:
+                self._publish_at_once(chunks, run, users)
+            else:
+                self._publish_staged(chunks, len(table), run, users)
         return len(table)
+
+    def _publish_at_once(self, chunks: list[list[dict]], run: str, users: list[str] | None) -> None:
+        def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
+            if users is None:
+                tx.run(q.DELETE_RECOMMENDATIONS, run=run).consume()
+            else:
+                tx.run(q.DELETE_USER_RECOMMENDATIONS, run=run, users=users).consume()
+            for chunk in chunks:
+                tx.run(q.CREATE_RECOMMENDATIONS, run=run, **_end_positions(chunk)).consume()
+
+        with self.driver.session(database=self.database) as session:
+            session.execute_write(replace)
+
+    def _publish_staged(
+        self, chunks: list[list[dict]], total: int, run: str, users: list[str] | None
+    ) -> None:
+        staging = q.staging_run(run)
+        batch = {"batch": self.batch_size}
+        with self.driver.session(database=self.database) as session:
+            # an earlier staged publish of this run that died leaves its staged rows: drop them
+            session.run(q.DELETE_RUN_IN_BATCHES, run=staging, **batch).consume()
+            log.info("%s: staging %d recommendations of run %r", self.uri, total, run)
+            try:
+                with self._errors(f"staging the recommendations of run {run!r} (it is unchanged)"):
+                    for chunk in chunks:
+                        self.driver.execute_query(
+                            q.CREATE_RECOMMENDATIONS,
+                            parameters_={"run": staging, **_end_positions(chunk)},
+                            database_=self.database,
+                        )
+            except BaseException:  # Ctrl-C too: nothing staged stays behind
+                with contextlib.suppress(DriverError, Neo4jError):
+                    session.run(q.DELETE_RUN_IN_BATCHES, run=staging, **batch).consume()
+                raise
+            try:
+                if users is None:
+                    session.run(q.DELETE_RUN_IN_BATCHES, run=run, **batch).consume()
+                else:
+                    session.run(
+                        q.DELETE_USER_RUN_IN_BATCHES, run=run, users=users, **batch
+                    ).consume()
+                session.run(q.RENAME_RUN_IN_BATCHES, staging=staging, run=run, **batch).consume()
+            except (DriverError, Neo4jError) as exc:
+                raise StoreError(
+                    f"{self.uri}: publishing run {run!r} stopped while it swapped the old "
+                    f"recommendations for the new ones ({exc}); the run is partly replaced: "
+                    "run the same publish again to finish it"
+                ) from exc
 
     # -- reading ---------------------------------------------------------------------------
 

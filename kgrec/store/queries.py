@@ -293,6 +293,30 @@ MATCH (:User {user_id: id})-[r:RECOMMENDED {run: $run}]->()
 DELETE r
 """
 
+# A large publish (Neo4jStore.publish) is staged under a run name no reader asks for, then
+# swapped in; these run in auto-commit transactions (CALL { } IN TRANSACTIONS needs one).
+STAGING_PREFIX = "kgrec-staging:"
+
+
+def staging_run(run: str) -> str:
+    """The name a large publish of ``run`` stages its rows under."""
+    return STAGING_PREFIX + run
+
+
+DELETE_RUN_IN_BATCHES = """
+MATCH ()-[r:RECOMMENDED {run: $run}]->()
+CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS
+"""
+DELETE_USER_RUN_IN_BATCHES = """
+UNWIND $users AS id
+MATCH (:User {user_id: id})-[r:RECOMMENDED {run: $run}]->()
+CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS
+"""
+RENAME_RUN_IN_BATCHES = """
+MATCH ()-[r:RECOMMENDED {run: $staging}]->()
+CALL (r) { SET r.run = $run } IN TRANSACTIONS OF $batch ROWS
+"""
+
 # fan-out rows (see above): a user's recommendations, its items by position in $ends (the
 # run's old ones are deleted first, in the same transaction)
 CREATE_RECOMMENDATIONS = _fan_out(
@@ -303,9 +327,9 @@ CREATE_RECOMMENDATIONS = _fan_out(
     node="u",
     other="i",
 )
-RECOMMENDATIONS = """
+RECOMMENDATIONS = f"""
 MATCH (u:User)-[r:RECOMMENDED]->(i:Item)
-WHERE $run IS NULL OR r.run = $run
+WHERE CASE WHEN $run IS NULL THEN NOT r.run STARTS WITH '{STAGING_PREFIX}' ELSE r.run = $run END
 RETURN u.user_id AS user_id, i.uid AS item_uid, r.score AS score, r.rank AS rank,
        r.model AS model, r.run AS run
 """

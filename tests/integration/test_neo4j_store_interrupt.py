@@ -1,36 +1,23 @@
 """A write interrupted because Neo4j went away is finished by running it again, no duplicates.
 
-The test starts its own server (tools/neo4j, data in tmp_path) so that stopping it disturbs no
-other test. Its port: $NEO4J_INTERRUPT_PORT, else a free one.
+The test starts its own server (the ``own_neo4j`` fixture) so that stopping it disturbs no
+other test.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from neo4j import Driver, GraphDatabase
 
 from kgrec.errors import StoreError
 from kgrec.store import LocalStore, Neo4jStore
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "neo4j" / "neo4j"
 PER_USER = 40
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def assert_same_graph(a, b) -> None:
@@ -45,42 +32,9 @@ def count(driver, query: str) -> int:
     return driver.execute_query(query).records[0][0]
 
 
-class Server:
-    """A tools/neo4j server of its own."""
-
-    def __init__(self, folder: Path, auth: tuple[str, str]) -> None:
-        self.auth = auth
-        self.port = int(os.environ.get("NEO4J_INTERRUPT_PORT") or free_port())
-        self.uri = f"bolt://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "NEO4J_PORT": str(self.port),
-            "NEO4J_DIR": str(folder),
-            "NEO4J_PASSWORD": auth[1],
-            "NEO4J_HEAP": "1g",
-            "KGREC_PYTHON": sys.executable,
-        }
-
-    def __call__(self, command: str) -> None:
-        done = subprocess.run(
-            [str(TOOL), command], env=self.env, capture_output=True, text=True, timeout=600
-        )
-        if done.returncode != 0:
-            pytest.fail(f"tools/neo4j/neo4j {command} failed:\n{done.stderr}")
-
-
-def connect(server: Server, **options) -> Driver:
-    return GraphDatabase.driver(
-        server.uri, auth=server.auth, notifications_min_severity="OFF", **options
-    )
-
-
 @pytest.fixture
-def server(tmp_path, neo4j_settings):
-    server = Server(tmp_path / "neo4j", neo4j_settings.auth)
-    server("start")
-    yield server
-    server("stop")
+def server(own_neo4j):
+    return own_neo4j()
 
 
 def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path, synthetic_graph):
@@ -89,7 +43,7 @@ def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path, synth
     expected.write(graph, progress=False)
 
     # short retries, so that the write gives up while the server is down
-    driver = connect(server, max_transaction_retry_time=1.0)
+    driver = server.connect(max_transaction_retry_time=1.0)
     store = Neo4jStore(driver, uri=server.uri, batch_size=5 * PER_USER)  # 5 users a chunk
     failure: list[BaseException] = []
 
@@ -101,7 +55,7 @@ def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path, synth
 
     writer = threading.Thread(target=write)
     writer.start()
-    with connect(server) as watcher:
+    with server.connect() as watcher:
         deadline = time.monotonic() + 300
         while count(watcher, "MATCH ()-[r:INTERACTED]->() RETURN count(r)") == 0:
             assert writer.is_alive(), "the write ended before it could be interrupted"
@@ -114,7 +68,7 @@ def test_interrupted_write_is_resumed_without_duplicates(server, tmp_path, synth
     assert "run the same write again" in str(failure[0])
 
     server("start")
-    with connect(server) as driver:
+    with server.connect() as driver:
         # what was committed is a set of whole chunks: every user has all or none of its items
         degrees = driver.execute_query(
             "MATCH (u:User) RETURN COUNT { (u)-[:INTERACTED]->() } AS n"

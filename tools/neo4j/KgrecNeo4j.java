@@ -1,7 +1,9 @@
 // A local Neo4j Community 5.26 server for development and CI: the database engine from
 // Maven Central with its Bolt connector on 127.0.0.1. Started and stopped by ./neo4j.
 //
-// Arguments: <home> <bolt-port>; the password comes from the environment (NEO4J_PASSWORD).
+// Arguments: <home> <bolt-port>; the password comes from the environment (NEO4J_PASSWORD), and
+// so does an optional limit on one transaction's memory (NEO4J_TRANSACTION_MAX, e.g. 16m:
+// db.memory.transaction.max, unlimited when unset, as in Neo4j's own default).
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,7 +32,13 @@ public final class KgrecNeo4j {
             System.exit(2);
         }
         SocketAddress bolt = new SocketAddress("127.0.0.1", port);
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
+        String transactionMax = System.getenv("NEO4J_TRANSACTION_MAX");
+        if (transactionMax != null && !transactionMax.isEmpty()) {
+            builder.setConfig(
+                    GraphDatabaseSettings.memory_transaction_max_size, ByteUnit.parse(transactionMax));
+        }
+        DatabaseManagementService dbms = builder
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, bolt)
                 .setConfig(BoltConnector.advertised_address, bolt)

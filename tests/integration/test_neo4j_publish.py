@@ -1,0 +1,133 @@
+"""Publishing more recommendations than one transaction may hold: Neo4jStore.publish stages
+them in chunks and swaps them in, and a failure leaves the run as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from neo4j.exceptions import ServiceUnavailable
+
+from kgrec.errors import InputError, StoreError
+from kgrec.store import Neo4jStore
+from kgrec.store.queries import staging_run
+
+pytestmark = pytest.mark.neo4j
+
+
+def top_k(n_users: int, k: int, model: str = "m", offset: int = 0) -> pd.DataFrame:
+    """k recommendations for each of users u0..u{n_users-1}, items synth:offset.. in order."""
+    users = [f"u{u}" for u in range(n_users)]
+    return pd.DataFrame(
+        {
+            "user_id": np.repeat(users, k),
+            "item_uid": [f"synth:{offset + i}" for _ in users for i in range(k)],
+            "score": 1.0,
+            "rank": np.tile(np.arange(1, k + 1), n_users),
+            "model": model,
+        }
+    )
+
+
+def stored(store: Neo4jStore, run: str | None = None) -> list[tuple]:
+    table = store.recommendations(run)
+    return list(zip(table["run"], table["user_id"], table["item_uid"], table["model"], strict=True))
+
+
+def staged_rows(driver) -> int:
+    return driver.execute_query(
+        "MATCH ()-[r:RECOMMENDED]->() WHERE r.run STARTS WITH 'kgrec-staging:' RETURN count(r)"
+    ).records[0][0]
+
+
+@pytest.mark.slow
+def test_a_publish_beyond_the_transaction_memory_is_staged(own_neo4j, synthetic_graph):
+    # a server whose transactions may hold 8 MiB: 60,000 recommendations in one are refused
+    server = own_neo4j(NEO4J_TRANSACTION_MAX="8m")
+    with server.connect(max_transaction_retry_time=0.5) as driver:
+        at_once = Neo4jStore(driver, uri=server.uri, batch_size=2_000)
+        at_once.write(synthetic_graph(n_users=3_000, n_items=100, per_user=2), progress=False)
+        recommendations = top_k(3_000, 20)
+        with pytest.raises(StoreError, match="memory"):
+            at_once.publish(recommendations, run="r")
+        assert at_once.stats()["relationships"]["RECOMMENDED"] == 0
+
+        staged = Neo4jStore(
+            driver, uri=server.uri, batch_size=2_000, publish_transaction_rows=5_000
+        )
+        assert staged.publish(recommendations, run="r") == 60_000
+        assert staged.stats()["relationships"]["RECOMMENDED"] == 60_000
+        assert len(staged.recommendations("r")) == 60_000
+        assert staged.publish(top_k(3_000, 10, model="n", offset=50), run="r") == 30_000
+        table = staged.recommendations("r")
+        assert len(table) == 30_000 and set(table["model"]) == {"n"}
+        assert set(table["item_uid"]) == {f"synth:{i}" for i in range(50, 60)}
+        assert staged_rows(driver) == 0
+
+
+@pytest.fixture
+def graph_store(neo4j_clean, neo4j_settings, synthetic_graph):
+    """A store over 30 users and 20 items; chunks of 7 relationships."""
+    store = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri, batch_size=7)
+    store.write(synthetic_graph(n_users=30, n_items=20, per_user=2), progress=False)
+    return store
+
+
+def staged(store: Neo4jStore) -> Neo4jStore:
+    """The same store, staging every publish of more than 10 rows."""
+    return Neo4jStore(store.driver, uri=store.uri, batch_size=7, publish_transaction_rows=10)
+
+
+@pytest.mark.parametrize("users", [None, ["u3", "u4", "u5"]])
+def test_a_staged_publish_gives_what_one_transaction_gives(graph_store, users):
+    pick = (lambda t: t) if users is None else (lambda t: t[t["user_id"].isin(users)])
+    results = []
+    for store in (graph_store, staged(graph_store)):
+        store.publish(top_k(30, 5), run="a")
+        store.publish(top_k(30, 2), run="b")
+        store.publish(pick(top_k(30, 4, model="new", offset=10)), run="a", users=users)
+        results.append(stored(store))
+        assert staged_rows(store.driver) == 0
+    assert results[0] == results[1]
+    changed = [row for row in results[0] if row[3] == "new"]
+    assert len(changed) == 4 * (30 if users is None else 3)
+
+
+def test_a_staged_publish_that_fails_leaves_the_run_unchanged(graph_store, monkeypatch):
+    store = staged(graph_store)
+    store.publish(top_k(30, 5), run="a")
+    before = stored(store)
+    execute_query, calls = store.driver.execute_query, []
+
+    def fail_on_the_third_create(query, *args, **kwargs):
+        if "CREATE (u)-[:RECOMMENDED" in query:
+            calls.append(query)
+            if len(calls) == 3:
+                raise ServiceUnavailable("the server went away")
+        return execute_query(query, *args, **kwargs)
+
+    monkeypatch.setattr(store.driver, "execute_query", fail_on_the_third_create)
+    with pytest.raises(StoreError, match=r"'a' .*unchanged"):
+        store.publish(top_k(30, 4, model="new", offset=10), run="a")
+    monkeypatch.undo()
+    assert stored(store) == before
+    assert staged_rows(store.driver) == 0
+
+
+def test_rows_left_staged_by_a_dead_publish_are_hidden_then_cleared(graph_store):
+    store = staged(graph_store)
+    store.publish(top_k(30, 5), run="a")
+    store.driver.execute_query(
+        "MATCH (u:User {user_id: 'u1'}), (i:Item {uid: 'synth:19'}) "
+        "CREATE (u)-[:RECOMMENDED {run: $run, rank: 1, score: 0.5, model: 'm'}]->(i)",
+        run=staging_run("a"),
+    )
+    assert {row[0] for row in stored(store)} == {"a"}  # readers of every run do not see them
+    store.publish(top_k(30, 3), run="a")
+    assert staged_rows(store.driver) == 0
+    assert len(store.recommendations("a")) == 90
+
+
+def test_the_staging_prefix_is_not_a_run_name(graph_store):
+    with pytest.raises(InputError, match="kgrec-staging:"):
+        graph_store.publish(top_k(1, 1), run=staging_run("a"))
