@@ -590,7 +590,14 @@ def step_load_neo4j(args: argparse.Namespace, paths: Paths) -> dict:
     result["server_cpu_s"] = server  # CPU the server spent on the write (the machine is shared)
     result["phases_s"] = phases.seconds
     result["server"] = server_memory(paths.neo4j)
+    result["store_mb"] = folder_mb(paths.neo4j / "data")  # beside the page cache's size
+    result["page_cache"] = args.neo4j_pagecache
     return result
+
+
+def folder_mb(folder: Path) -> float:
+    """The size of the files under ``folder`` in MB."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
 
 
 class _PhaseTimes(logging.Handler):
@@ -752,7 +759,12 @@ def read_results(path: Path) -> list[dict]:
 
 
 def neo4j(action: str, folder: Path, args: argparse.Namespace) -> None:
-    env = {**os.environ, "NEO4J_PORT": str(args.neo4j_port), "NEO4J_HEAP": args.neo4j_heap}
+    env = {
+        **os.environ,
+        "NEO4J_PORT": str(args.neo4j_port),
+        "NEO4J_HEAP": args.neo4j_heap,
+        "NEO4J_PAGECACHE": args.neo4j_pagecache,
+    }
     subprocess.run([str(ROOT / "tools/neo4j/neo4j"), action, str(folder)], env=env, check=True)
 
 
@@ -777,6 +789,8 @@ def run_step(step: str, size: int, args: argparse.Namespace, results: Path, log:
         str(args.budget),
         "--neo4j-uri",
         args.neo4j_uri,
+        "--neo4j-pagecache",
+        args.neo4j_pagecache,
         "--result",
         str(result_file),
     ]
@@ -1004,6 +1018,12 @@ def main() -> int:
     parser.add_argument("--step-timeout", type=float, default=3600.0)
     parser.add_argument("--neo4j-port", type=int, default=7720)
     parser.add_argument("--neo4j-heap", default="3g")
+    parser.add_argument(
+        "--neo4j-pagecache",
+        default="3g",
+        help="the server's page cache (default %(default)s: the store files of 20M interactions "
+        "do not fit in tools/neo4j's default 512m)",
+    )
     parser.add_argument("--neo4j-batch", type=int, help="Neo4jStore batch size")
     parser.add_argument("--neo4j-uri", default=None)
     parser.add_argument("--report", action="store_true", help="print the table of results")

@@ -2,8 +2,9 @@
 // Maven Central with its Bolt connector on 127.0.0.1. Started and stopped by ./neo4j.
 //
 // Arguments: <home> <bolt-port>; the password comes from the environment (NEO4J_PASSWORD), and
-// so does an optional limit on one transaction's memory (NEO4J_TRANSACTION_MAX, e.g. 16m:
-// db.memory.transaction.max, unlimited when unset, as in Neo4j's own default).
+// so do the page cache's size (NEO4J_PAGECACHE, default 512m) and an optional limit on one
+// transaction's memory (NEO4J_TRANSACTION_MAX, e.g. 16m: db.memory.transaction.max, unlimited
+// when unset, as in Neo4j's own default).
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,6 +33,7 @@ public final class KgrecNeo4j {
             System.exit(2);
         }
         SocketAddress bolt = new SocketAddress("127.0.0.1", port);
+        String pageCache = System.getenv().getOrDefault("NEO4J_PAGECACHE", "512m");
         DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
         String transactionMax = System.getenv("NEO4J_TRANSACTION_MAX");
         if (transactionMax != null && !transactionMax.isEmpty()) {
@@ -45,7 +47,7 @@ public final class KgrecNeo4j {
                 .setConfig(HttpConnector.enabled, false)
                 .setConfig(HttpsConnector.enabled, false)
                 .setConfig(GraphDatabaseSettings.auth_enabled, true)
-                .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(512))
+                .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.parse(pageCache))
                 .setConfig(GraphDatabaseSettings.transaction_timeout, Duration.ofMinutes(10))
                 .build();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
