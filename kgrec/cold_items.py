@@ -139,6 +139,17 @@ class ContentStudent(nn.Module):
             out = out + (kg if items is None else kg[items])
         return out
 
+    def embed_text(self, text: Tensor) -> Tensor:
+        """Embeddings of items outside the student's table (loaded after training) from their
+        ``[n, d_text]`` text vectors alone: without their knowledge-graph links, the entity
+        part is left out (as for an item whose entities no warm item shares)."""
+        weight = self.mlp[0].weight
+        if text.dim() != 2 or text.size(1) != weight.size(1):
+            raise ValueError(
+                f"text must be [n, {weight.size(1)}] like the student's, got {list(text.shape)}"
+            )
+        return self.mlp(F.normalize(text.to(weight), dim=1))
+
     def __repr__(self) -> str:
         kg = "" if self.entities is None else f", entities={self.entities.num_embeddings}"
         return (
@@ -306,6 +317,12 @@ class StudentItems(GraphRecommender):
         out = out.clone()
         out[self.num_users + items] = self.scale * self.student(items).to(out.dtype)
         return out
+
+    @torch.no_grad()
+    def embed_new_items(self, text: Tensor) -> Tensor:
+        """The served embeddings of items the model has never seen (loaded after training),
+        from their ``[n, d_text]`` text vectors (:meth:`ContentStudent.embed_text`)."""
+        return self.scale * self.student.embed_text(text)
 
     def __repr__(self) -> str:
         return (

@@ -41,6 +41,7 @@ from torch_geometric.data import Data, HeteroData
 from kgrec import distributed
 from kgrec.cold_items import (
     COLD_ITEMS,
+    StudentItems,
     drop_untrained_ids,
     item_entities,
     restore_student,
@@ -432,7 +433,11 @@ class Run:
         item the user already has: the RECOMMENDATIONS table (user_id, item_uid, score, rank,
         model, run). A user loaded into the run's store after training is folded in from
         their interactions with the run's items (:func:`kgrec.foldin.fold_in_users`, the
-        model frozen); items loaded after training are not recommended."""
+        model frozen). A run that serves new items by a content student (``cold_items``
+        ``student``/``student-kg``) also ranks the target-domain items loaded into its store
+        after training that have a text vector, from that text
+        (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs recommend only
+        the items they were trained with."""
         return self._ranking(k, users=users, name=name).table
 
     def publish(
@@ -468,10 +473,7 @@ class Run:
                 )
                 if users is None:
                     opened.write_vectors(
-                        "Item",
-                        list(self.experiment.maps.items),
-                        item_vectors,
-                        property=VECTOR_PROPERTY,
+                        "Item", ranking.item_ids, item_vectors, property=VECTOR_PROPERTY
                     )
         return ranking.table
 
@@ -509,6 +511,10 @@ class Run:
         candidates = torch.nonzero(self.graph.item_domain == experiment.split.target_domain)
         candidates = candidates.flatten()
         user_emb, item_emb = embeddings(self.model, self.graph)
+        item_ids, new_emb = self._items_loaded_after_training()
+        if new_emb is not None:
+            candidates = torch.cat([candidates, item_emb.size(0) + torch.arange(len(new_emb))])
+            item_emb = torch.cat([item_emb, new_emb.to(item_emb)])
         known = experiment.data[INTERACTS].edge_index
         if users is not None and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
@@ -548,9 +554,39 @@ class Run:
             progress=users is None,
         )
         table = recommendation_table(
-            maps, user_ids, items, scores, model=self.info["model"], run=name or self.name
+            item_ids, user_ids, items, scores, model=self.info["model"], run=name or self.name
         )
-        return _Ranking(table, user_ids, user_emb.cpu(), item_emb.cpu())
+        return _Ranking(table, user_ids, item_ids, user_emb.cpu(), item_emb.cpu())
+
+    def _items_loaded_after_training(self) -> tuple[list[str], torch.Tensor | None]:
+        """The uids of the items :meth:`recommend` ranks (the run's, then any target-domain
+        items loaded into its store after training that have a text vector) and the
+        embeddings its content student gives the latter (None when there are none, or the run
+        has no student or no store)."""
+        maps = self.experiment.maps
+        store = self.settings.get("store")
+        if not isinstance(self.model, StudentItems) or not store:
+            return list(maps.items), None
+        from kgrec.store import open_store
+
+        with open_store(store) as opened:
+            keys, vectors = opened.read_vectors("Item", property=self.settings["text_property"])
+        target = maps.domains[self.experiment.split.target_domain]
+        longer = [d for d in maps.domains if d != target and d.startswith(f"{target}:")]
+        known = maps.item_index(keys)
+        new = [
+            n
+            for n, key in enumerate(keys)
+            if known[n] < 0
+            and key.startswith(f"{target}:")
+            and not any(key.startswith(f"{d}:") for d in longer)
+        ]
+        if not new:
+            return list(maps.items), None
+        text = torch.as_tensor(vectors[new], dtype=torch.float32)
+        device = next(self.model.parameters()).device
+        embedded = self.model.embed_new_items(text.to(device)).cpu()
+        return [*maps.items, *(keys[n] for n in new)], embedded
 
     def _newcomer_histories(self, user_ids: list[str]) -> list[torch.Tensor]:
         """The run's items each user loaded after training interacted with (from the run's
@@ -582,10 +618,12 @@ class Run:
 
 @dataclass
 class _Ranking:
-    """Top-K of some users: the table, their ids (row order) and the embeddings ranked."""
+    """Top-K of some users: the table, their ids (row order), the items' uids (row order)
+    and the embeddings ranked."""
 
     table: pd.DataFrame
     user_ids: list[str]
+    item_ids: list[str]
     user_emb: torch.Tensor
     item_emb: torch.Tensor
 

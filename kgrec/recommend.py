@@ -14,11 +14,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from kgrec.data.export import IdMaps
-
 
 def recommendation_table(
-    maps: IdMaps,
+    item_ids: Sequence[str],
     user_ids: Sequence[str],
     items: Tensor,
     scores: Tensor,
@@ -26,12 +24,13 @@ def recommendation_table(
     model: str,
     run: str,
 ) -> pd.DataFrame:
-    """The RECOMMENDATIONS table (graph_schema) of a ranking, row ``n`` of ``items`` and
-    ``scores`` being user ``user_ids[n]``'s; ``-inf`` slots are dropped."""
+    """The RECOMMENDATIONS table (graph_schema) of a ranking, row ``n`` of ``items`` (indices
+    into ``item_ids``, the item uids) and ``scores`` being user ``user_ids[n]``'s; ``-inf``
+    slots are dropped."""
     k = items.size(1)
     finite = torch.isfinite(scores).flatten().numpy()
     user_ids = np.repeat(np.asarray(list(user_ids), dtype=object), k)
-    item_uids = np.asarray(maps.items, dtype=object)[items.flatten().numpy()]
+    item_uids = np.asarray(list(item_ids), dtype=object)[items.flatten().numpy()]
     table = pd.DataFrame(
         {
             "user_id": user_ids,

@@ -310,3 +310,38 @@ def test_dropped_ids_leave_the_text_output_alone():
     assert torch.allclose(sub, dropped[[1, 3]])
     with pytest.raises(ValueError, match="'only' mode"):
         TextInput(3, 2, mode="only").drop_ids(torch.ones(5, dtype=torch.bool))
+
+
+def test_an_item_loaded_after_training_is_recommended_from_its_text(
+    tmp_path, text_store, make_graph
+):
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    plain = train(store=text_store, out=tmp_path / "plain", **NEW_ITEMS, **SMALL)
+    maps, split = run.experiment.maps, run.experiment.split
+    target = maps.domains[split.target_domain]
+    # the late item gets the text of one of the run's new items: the same served embedding
+    twin = maps.items[int(split.new_items(run.graph.item_domain).nonzero()[0])]
+    with open_store(text_store) as store:
+        keys, vectors = store.read_vectors("Item", property="embedding")
+        late = make_graph(items=[{"domain": target, "item_id": "late", "title": "Late"}])
+        store.write(late, progress=False)
+        text = vectors[[keys.index(twin)]]
+        store.write_vectors("Item", [f"{target}:late"], text, property="embedding")
+
+    loaded = load_run(run.folder)
+    table = loaded.recommend(k=1_000)
+    scores = table.pivot(index="user_id", columns="item_uid", values="score")
+    assert f"{target}:late" in scores.columns and scores[f"{target}:late"].notna().all()
+    open_ = scores[twin].notna()  # (the users who already have the twin are not offered it)
+    assert open_.sum() > 10
+    pd.testing.assert_series_equal(
+        scores.loc[open_, f"{target}:late"], scores.loc[open_, twin], check_names=False
+    )
+    published = loaded.publish(k=5)
+    assert published["item_uid"].isin(maps.items + (f"{target}:late",)).all()
+    with open_store(text_store) as store:
+        keys, _ = store.read_vectors("Item", property="gnn_embedding")
+    assert f"{target}:late" in keys
+
+    # a run without a content student recommends only the items it was trained with
+    assert f"{target}:late" not in set(load_run(plain.folder).recommend(k=1_000)["item_uid"])
