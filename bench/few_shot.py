@@ -1,0 +1,138 @@
+"""Few-shot users (issue 13, point 2): NDCG@20 of the users new to the target domain against
+K, the number of their target interactions given to training, from trained run folders.
+
+    python bench/few_shot.py RUNS [--plot bench/few_shot.png]
+
+RUNS holds run folders named ``<model>-k<K>-s<seed>`` (``pop``, ``lgm``, ``cd`` or any other
+model label), trained on a protocol with cold-start users, e.g. for seed S and K in 1, 3, 5::
+
+    kgrec train --model lightgcn-merged --protocol ml1m-action-comedy --seed S \\
+        --data $KGREC_DATA/ml-1m --lr 0.004 --batch-size 8192 --few-shot K --out RUNS/lgm-kK-sS
+
+K = 0 is the protocol as it is (no ``--few-shot``): its users are the ``cold`` group; with
+K >= 1 they are the ``few-shot`` group. Printed: test NDCG@20 per model and K (mean ± sample
+std over seeds, and the seeds), the paired per-seed differences of every model against the
+first one named by ``--baseline``, and the warm users' figure beside; ``--plot`` draws the
+curve. Nothing is trained here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+NAME = re.compile(r"^(?P<model>.+)-k(?P<k>\d+)-s(?P<seed>\d+)$")
+LABELS = {
+    "pop": "popularity",
+    "lgm": "merged LightGCN",
+    "cd": "cross-domain model",
+}
+
+
+def collect(runs: Path, metric: str = "ndcg@20") -> dict[tuple[str, int], dict[int, dict]]:
+    """(model, K) -> seed -> {"users": figure of the cold/few-shot users, "warm": ...}."""
+    found: dict[tuple[str, int], dict[int, dict]] = {}
+    for folder in sorted(runs.iterdir()):
+        match = NAME.match(folder.name)
+        metrics = folder / "metrics.json"
+        if not match or not metrics.is_file():
+            continue
+        test = json.loads(metrics.read_text())["test"]
+        k = int(match["k"])
+        group = test.get("cold" if k == 0 else "few-shot") or {}
+        if metric not in group:
+            print(f"{folder}: no {metric} for its users; left out", file=sys.stderr)
+            continue
+        found.setdefault((match["model"], k), {})[int(match["seed"])] = {
+            "users": group[metric],
+            "warm": test["warm"][metric],
+        }
+    return found
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def report(found: dict, baseline: str) -> str:
+    models = sorted({m for m, _ in found}, key=lambda m: (m != baseline, m))
+    ks = sorted({k for _, k in found})
+    lines = [
+        "| model | K | seeds | NDCG@20 of those users | per seed | paired − "
+        f"{LABELS.get(baseline, baseline)} | warm users |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for model in models:
+        for k in ks:
+            runs = found.get((model, k))
+            if not runs:
+                continue
+            seeds = sorted(runs)
+            users = [runs[s]["users"] for s in seeds]
+            base = found.get((baseline, k), {})
+            paired = ", ".join(
+                f"{runs[s]['users'] - base[s]['users']:+.4f}" for s in seeds if s in base
+            )
+            lines.append(
+                f"| {LABELS.get(model, model)} | {k} | {','.join(map(str, seeds))} | "
+                f"{mean_std(users)} | {', '.join(f'{u:.4f}' for u in users)} | "
+                f"{paired if model != baseline else ''} | "
+                f"{mean_std([runs[s]['warm'] for s in seeds])} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(found: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for model in sorted({m for m, _ in found}):
+        ks = sorted(k for m, k in found if m == model)
+        means = [statistics.mean(r["users"] for r in found[(model, k)].values()) for k in ks]
+        spread = [
+            statistics.stdev([r["users"] for r in found[(model, k)].values()])
+            if len(found[(model, k)]) > 1
+            else 0.0
+            for k in ks
+        ]
+        ax.errorbar(ks, means, yerr=spread, marker="o", capsize=3, label=LABELS.get(model, model))
+    ax.set_xlabel("K: target interactions of a new user given to training")
+    ax.set_ylabel("test NDCG@20 of those users")
+    ax.set_xticks(sorted({k for _, k in found}))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, help="folder of <model>-k<K>-s<seed> run folders")
+    parser.add_argument("--baseline", default="lgm", help="model label paired against")
+    parser.add_argument("--plot", type=Path, help="write the curve here (PNG)")
+    args = parser.parse_args(argv)
+    if not args.runs.is_dir():
+        print(f"{args.runs}: not a folder", file=sys.stderr)
+        return 2
+    found = collect(args.runs)
+    if not found:
+        print(f"{args.runs}: no <model>-k<K>-s<seed> run with metrics", file=sys.stderr)
+        return 2
+    print(report(found, args.baseline))
+    if args.plot:
+        plot(found, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

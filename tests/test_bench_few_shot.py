@@ -1,0 +1,54 @@
+"""bench/few_shot.py: the few-shot table and curve from run folders (metrics.json only)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def few_shot():
+    spec = importlib.util.spec_from_file_location("few_shot", ROOT / "bench/few_shot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(folder: Path, *, cold: float | None, few: float | None, warm: float) -> None:
+    folder.mkdir(parents=True)
+    test = {"warm": {"ndcg@20": warm}, "cold": None, "few-shot": None}
+    if cold is not None:
+        test["cold"] = {"ndcg@20": cold}
+    if few is not None:
+        test["few-shot"] = {"ndcg@20": few}
+    (folder / "metrics.json").write_text(json.dumps({"valid": {}, "test": test}))
+
+
+def test_k0_reads_cold_users_and_k_above_reads_few_shot_users(tmp_path, few_shot):
+    for seed, (lgm, cd) in enumerate([(0.50, 0.52), (0.40, 0.39)]):
+        write_run(tmp_path / f"lgm-k0-s{seed}", cold=lgm, few=None, warm=0.2)
+        write_run(tmp_path / f"cd-k0-s{seed}", cold=cd, few=None, warm=0.3)
+        write_run(tmp_path / f"lgm-k3-s{seed}", cold=None, few=lgm + 0.1, warm=0.2)
+        write_run(tmp_path / f"cd-k3-s{seed}", cold=0.9, few=cd + 0.1, warm=0.3)
+    (tmp_path / "notes").mkdir()  # other folders are ignored
+    found = few_shot.collect(tmp_path)
+    assert set(found) == {("lgm", 0), ("cd", 0), ("lgm", 3), ("cd", 3)}
+    assert found[("cd", 3)][0]["users"] == pytest.approx(0.62)  # few-shot, not cold
+    table = few_shot.report(found, "lgm")
+    assert (
+        "| cross-domain model | 3 | 0,1 | 0.5550 ± 0.0919 | 0.6200, 0.4900 | +0.0200, -0.0100 |"
+        in table
+    )
+    assert table.index("merged LightGCN | 0") < table.index("cross-domain model | 0")
+    few_shot.plot(found, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_a_folder_without_runs_exits_2(tmp_path, few_shot, capsys):
+    assert few_shot.main([str(tmp_path)]) == 2
+    assert "no <model>-k<K>-s<seed> run" in capsys.readouterr().err
