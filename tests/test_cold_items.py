@@ -338,7 +338,7 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
         scores.loc[open_, f"{target}:late"], scores.loc[open_, twin], check_names=False
     )
     published = loaded.publish(k=5)
-    assert published["item_uid"].isin(maps.items + (f"{target}:late",)).all()
+    assert published["item_uid"].isin((*maps.items, f"{target}:late")).all()
     with open_store(text_store) as store:
         keys, _ = store.read_vectors("Item", property="gnn_embedding")
     assert f"{target}:late" in keys
