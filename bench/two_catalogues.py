@@ -28,6 +28,7 @@ Loading and using it (a store of its own; item ids are namespaced by domain, ``m
 
     kgrec load recbole data/ml1m-pair/ml1m-a --store local:stores/ml1m-pair
     kgrec load recbole data/ml1m-pair/ml1m-b --store local:stores/ml1m-pair
+    kgrec embed --store local:stores/ml1m-pair --kinds Item
     kgrec train --model cross-domain --split data/ml1m-pair/split --target-domain ml1m-b \
         --store local:stores/ml1m-pair --out runs/pair-cd-s0
 
