@@ -33,6 +33,7 @@ from pathlib import Path
 
 from neo4j import GraphDatabase
 from neo4j.exceptions import ClientError
+from scale import server_memory  # bench/scale.py, beside this script
 
 from graph_schema import schema_statements
 from kgrec.store import LocalStore, Neo4jStore
@@ -150,7 +151,7 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
                 result["write_s"] = sum(timings.values())  # the LOAD CSV statements alone
             result["stats"] = store.stats()
             delete_all(session)  # leave the database as empty as it was found
-        result["server"] = server_memory(args.neo4j_dir)
+        result["server"] = server_memory(Path(args.neo4j_dir)) if args.neo4j_dir else None
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
@@ -201,22 +202,6 @@ def csv_url_root(session, folder: Path) -> str:
 
 def _join(genres) -> str:
     return "|".join(genres) if genres is not None else ""
-
-
-def server_memory(neo4j_dir: str | None) -> dict | None:
-    """Resident and peak resident memory (MB) of the server process, from /proc."""
-    if not neo4j_dir:
-        return None
-    try:
-        pid = int((Path(neo4j_dir) / "neo4j.pid").read_text())
-        status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except (OSError, ValueError):
-        return None
-    fields = dict(line.split(":", 1) for line in status if ":" in line)
-    return {
-        "rss_mb": int(fields["VmRSS"].split()[0]) / 1024,
-        "peak_rss_mb": int(fields["VmHWM"].split()[0]) / 1024,
-    }
 
 
 def report(results: list[dict]) -> None:

@@ -363,15 +363,48 @@ def tiny_recbole(tmp_path) -> Path:
     return write_tiny_recbole(tmp_path / "tiny")
 
 
-@pytest.fixture
-def text_store(tmp_path, tiny_recbole) -> str:
-    """The tiny dataset (ml1m-action-comedy domains) in a local store, items with vectors
-    (``text_store`` of tests that need text as input)."""
-    store = f"local:{tmp_path / 'store'}"
-    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+def _write_text_store(folder: Path, tables: GraphTables) -> str:
+    """``tables`` in a local store in ``folder``, every item with a seeded 6-d text vector."""
+    store = f"local:{folder}"
     keys = sorted(tables.items["uid"])
     vectors = np.random.default_rng(0).normal(size=(len(keys), 6))
     with open_store(store) as opened:
         opened.write(tables, progress=False)
         opened.write_vectors("Item", keys, vectors, property="embedding")
     return store
+
+
+@pytest.fixture
+def write_text_store():
+    """``write_text_store(folder, tables)``: the tables in a local store, items with vectors."""
+    return _write_text_store
+
+
+@pytest.fixture
+def text_store(tmp_path, tiny_recbole) -> str:
+    """The tiny dataset (ml1m-action-comedy domains) in a local store, items with vectors
+    (``text_store`` of tests that need text as input)."""
+    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+    return _write_text_store(tmp_path / "store", tables)
+
+
+@pytest.fixture(scope="session")
+def bench_script():
+    """``bench_script(name)``: the module of ``bench/<name>.py``, loaded with ``bench/`` on the
+    import path (the scripts import their neighbours, as when run from there)."""
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "bench"
+
+    def load(name: str):
+        sys.path.insert(0, str(folder))
+        try:
+            spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(folder))
+        return module
+
+    return load

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def few_shot():
-    spec = importlib.util.spec_from_file_location("few_shot", ROOT / "bench/few_shot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def few_shot(bench_script):
+    return bench_script("few_shot")
 
 
 def write_run(folder: Path, *, cold: float | None, few: float | None, warm: float) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SPLIT = {
     "train": [("u1", "i1"), ("u1", "i2"), ("u2", "i1"), ("u2", "i3"), ("u3", "i 4")],
@@ -18,11 +15,8 @@ SPLIT = {
 
 
 @pytest.fixture(scope="module")
-def peers():
-    spec = importlib.util.spec_from_file_location("peers", ROOT / "bench/peers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def peers(bench_script):
+    return bench_script("peers")
 
 
 def write_split(folder: Path, split: dict[str, list[tuple[str, str]]]) -> Path:

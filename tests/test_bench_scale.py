@@ -3,7 +3,6 @@ users in both domains, titles and knowledge for every item) and that kgrec's loa
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,12 @@ import pytest
 from loaders import recbole
 from loaders.rules import named_rule
 
-ROOT = Path(__file__).resolve().parents[1]
 SIZE = 20_000
 
 
 @pytest.fixture(scope="module")
-def scale():
-    spec = importlib.util.spec_from_file_location("scale", ROOT / "bench/scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def scale(bench_script):
+    return bench_script("scale")
 
 
 @pytest.fixture(scope="module")

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from kgrec.experiment import TRAIN_DEFAULTS, load_experiment
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def ttq():
-    sys.path.insert(0, str(ROOT / "bench"))  # the script imports its neighbour peers.py
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "time_to_quality", ROOT / "bench/time_to_quality.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    return module
+def ttq(bench_script):
+    return bench_script("time_to_quality")
 
 
 @pytest.fixture

@@ -24,29 +24,13 @@ SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
 NEW_ITEMS = {"protocol": "ml1m-new-items", "model": "lightgcn"}
 
 
-def _store(folder, tables) -> str:
-    store = f"local:{folder}"
-    keys = sorted(tables.items["uid"])
-    vectors = np.random.default_rng(0).normal(size=(len(keys), 6))
-    with open_store(store) as opened:
-        opened.write(tables, progress=False)
-        opened.write_vectors("Item", keys, vectors, property="embedding")
-    return store
-
-
 @pytest.fixture
 def tables(tiny_recbole):
     return recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
 
 
 @pytest.fixture
-def text_store(tmp_path, tables) -> str:
-    """The tiny dataset (ml1m-action-comedy domains) in a local store, items with vectors."""
-    return _store(tmp_path / "store", tables)
-
-
-@pytest.fixture
-def kg_store(tmp_path, tables) -> str:
+def kg_store(tmp_path, tables, write_text_store) -> str:
     """As ``text_store``, with each item linked to two of 12 entities by a knowledge edge."""
     rng = np.random.default_rng(1)
     uids = sorted(tables.items["uid"])
@@ -59,7 +43,7 @@ def kg_store(tmp_path, tables) -> str:
     tables.knowledge = pd.DataFrame(
         rows, columns=["head_kind", "head_key", "relation", "tail_kind", "tail_key"]
     )
-    return _store(tmp_path / "kg-store", tables)
+    return write_text_store(tmp_path / "kg-store", tables)
 
 
 def test_the_student_learns_embeddings_from_content():
