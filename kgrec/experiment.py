@@ -459,8 +459,9 @@ class Run:
         store = store or self.settings.get("store")
         if not store:
             raise InputError("the run was trained from files; name a store to publish into")
-        ranking = self._ranking(k, users=users, name=name)
         with open_store(store) as opened:
+            opened.check()  # a wrong or unreachable store fails before the ranking, not after
+            ranking = self._ranking(k, users=users, name=name)
             opened.publish(
                 ranking.table, run=name or self.name, users=None if users is None else list(users)
             )

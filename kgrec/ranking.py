@@ -12,7 +12,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from kgrec.models.base import GraphRecommender, top_k
+from kgrec.models.base import GraphRecommender
 
 
 @torch.no_grad()
@@ -36,40 +36,68 @@ def rank(
     candidates: Tensor | None = None,
     known: Tensor | None = None,
     batch_size: int = 4096,
+    max_scores: int = 2**25,
     progress: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Top-``k`` items (indices, scores; ``[len(users), k]``) by dot product, in user batches.
 
-    ``known`` (``[2, X]``: user index, item index) is never recommended. Where fewer than ``k``
-    items are left for a user, the last slots have score ``-inf``. Scores are computed on the
-    embeddings' device (a GPU, say); the index tensors may be on the CPU, and the results are.
+    Only ``candidates`` (default: every item) are scored. ``known`` (``[2, X]``: user index,
+    item index) is never recommended. Where fewer than ``k`` items are left for a user, the
+    last slots have score ``-inf``. A batch holds at most ``batch_size`` users and
+    ``max_scores`` scores (128 MB of float32 by default), so memory does not grow with the
+    catalogue. Scores are computed on the embeddings' device (a GPU, say); the index tensors
+    may be on the CPU, and the results are.
     """
+    if not isinstance(k, int) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
     device = user_emb.device
-    if candidates is not None:
-        candidates = candidates.to(device)
+    if candidates is None:
+        candidates = torch.arange(item_emb.size(0))
+    candidates = candidates.cpu()
+    if k > len(candidates):
+        raise ValueError(f"k={k} is larger than the {len(candidates)} candidate items")
+    pool = item_emb[candidates.to(device)]
     users = users.cpu()
-    known = None if known is None else known.cpu()
-    num_users = user_emb.size(0)
-    row_of = torch.full((num_users,), -1, dtype=torch.long)
+    known_of = _KnownItems(known, candidates, user_emb.size(0))
+    step = max(1, min(batch_size, max_scores // len(candidates)))
     all_items, all_scores = [], []
     for start in tqdm(
-        range(0, len(users), batch_size), desc="ranking", unit="batch", disable=not progress
+        range(0, len(users), step), desc="ranking", unit="batch", disable=not progress
     ):
-        batch = users[start : start + batch_size]
-        exclude = None
-        if known is not None:
-            row_of[batch] = torch.arange(len(batch))
-            mine = known[:, row_of[known[0]] >= 0]
-            exclude = torch.stack([row_of[mine[0]], mine[1]])
-            row_of[batch] = -1
-        items, scores = top_k(
-            user_emb[batch.to(device)] @ item_emb.T,
-            k,
-            candidates=candidates,
-            exclude=None if exclude is None else exclude.to(device),
-        )
-        all_items.append(items.cpu())
-        all_scores.append(scores.cpu())
+        batch = users[start : start + step]
+        scores = user_emb[batch.to(device)] @ pool.T
+        rows, columns = known_of(batch)
+        scores[rows.to(device), columns.to(device)] = float("-inf")
+        top_scores, top = scores.topk(k, dim=1)
+        all_items.append(candidates[top.cpu()])
+        all_scores.append(top_scores.cpu())
     if not all_items:
         return torch.empty(0, k, dtype=torch.long), torch.empty(0, k)
     return torch.cat(all_items), torch.cat(all_scores)
+
+
+class _KnownItems:
+    """Each user's known items as positions among the candidates, sorted by user once
+    (compressed rows) so that a batch of users finds its own in time proportional to them."""
+
+    def __init__(self, known: Tensor | None, candidates: Tensor, num_users: int) -> None:
+        if known is None or known.size(1) == 0:
+            known = torch.empty(2, 0, dtype=torch.long)
+        known = known.cpu()
+        size = int(torch.cat([candidates, known[1], torch.tensor([-1])]).max()) + 1
+        position = torch.full((size,), -1, dtype=torch.long)
+        position[candidates] = torch.arange(len(candidates))
+        columns = position[known[1]]
+        keep = columns >= 0
+        user, columns = known[0][keep], columns[keep]
+        self.columns = columns[torch.argsort(user, stable=True)]
+        counts = torch.bincount(user, minlength=num_users)
+        self.pointer = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
+
+    def __call__(self, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """(row in ``batch``, candidate position) of the batch's known items."""
+        begin, counts = self.pointer[batch], self.pointer[batch + 1] - self.pointer[batch]
+        rows = torch.repeat_interleave(torch.arange(len(batch)), counts)
+        first = torch.cumsum(counts, 0) - counts
+        offsets = torch.arange(int(counts.sum())) - first[rows] + begin[rows]
+        return rows, self.columns[offsets]

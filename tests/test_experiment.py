@@ -405,6 +405,19 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
     assert "--export" in capsys.readouterr().err
 
 
+def test_a_wrong_store_fails_before_the_ranking(trained, tmp_path, monkeypatch, capsys):
+    # at 20M interactions the ranking takes minutes: a typo must not cost them
+    monkeypatch.setattr(
+        kgrec.experiment.Run, "_ranking", lambda *a, **k: pytest.fail("ranked before the check")
+    )
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    for store in [str(tmp_path / "stores"), f"local:{tmp_path / 'mine'}"]:
+        assert main(["recommend", "--run", str(trained.folder), "--store", store]) == 2
+        assert "kgrec recommend: error" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+
+
 def test_cross_domain_without_text_in_the_store_says_so(tmp_path, tiny_store, capsys):
     store = tiny_store
     argv = ["train", "--model", "cross-domain", "--protocol", "ml1m-action-comedy"]

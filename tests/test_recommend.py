@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from kgrec.ranking import rank
 from kgrec.recommend import inner_product_vectors
 
 
-def test_rank_masks_known_items_and_keeps_candidates_only():
+@pytest.mark.parametrize("max_scores", [2**25, 25, 1])  # batches of 3, 2 and 1 users
+def test_rank_masks_known_items_and_keeps_candidates_only(max_scores):
     g = torch.Generator().manual_seed(0)
     user_emb, item_emb = torch.randn(7, 4, generator=g), torch.randn(12, 4, generator=g)
     candidates = torch.arange(2, 12)
-    known = torch.tensor([[0, 0, 3, 6], [2, 5, 11, 4]])
+    known = torch.tensor([[0, 0, 3, 6, 6, 0], [2, 5, 11, 4, 1, 0]])  # items 0, 1: not candidates
     users = torch.tensor([0, 3, 6, 1])
     items, scores = rank(
-        user_emb, item_emb, users=users, k=5, candidates=candidates, known=known, batch_size=3
+        user_emb,
+        item_emb,
+        users=users,
+        k=5,
+        candidates=candidates,
+        known=known,
+        batch_size=3,
+        max_scores=max_scores,
     )
     for row, user in enumerate(users.tolist()):
         banned = set(known[1, known[0] == user].tolist()) | {0, 1}
@@ -25,6 +34,16 @@ def test_rank_masks_known_items_and_keeps_candidates_only():
         )[:5]
         assert items[row].tolist() == expected
         assert torch.allclose(scores[row], user_emb[user] @ item_emb[expected].T)
+
+
+def test_rank_leaves_minus_inf_where_a_user_has_too_few_items_left():
+    user_emb, item_emb = torch.ones(2, 2), torch.eye(2).repeat(2, 1)  # items 0-3
+    known = torch.tensor([[1, 1, 1], [0, 1, 3]])
+    items, scores = rank(user_emb, item_emb, users=torch.tensor([1, 0]), k=2, known=known)
+    assert items[0, 0] == 2 and scores[0, 0] == 1 and scores[0, 1] == float("-inf")
+    assert torch.isfinite(scores[1]).all()
+    with pytest.raises(ValueError, match="larger than the 4 candidate"):
+        rank(user_emb, item_emb, users=torch.tensor([0]), k=5)
 
 
 def test_cosine_of_augmented_vectors_ranks_like_the_dot_product():
