@@ -196,13 +196,15 @@ class Softmax(Objective):
     Each row's candidates are shared by the whole batch: the batch's positives (in-batch
     negatives), the batch's sampled negatives (one per row, uniform over the positive's
     domain, from :class:`kgrec.train.NegativeSampler`) and ``num_negatives`` more items drawn
-    uniformly from all items with torch's global generator (full-graph batches only: a
-    sampled subgraph holds no others), each item once. Accidental hits are masked: a row
-    never counts as negatives the positives that its user has elsewhere in the batch (the
-    row's own positive is its target), nor, with ``item_domain``, items of another domain
-    than its positive's. No logQ correction: in-batch positives act as popularity-sampled
-    negatives and are not reweighted (the batch's own uniform negatives, about as many, keep
-    the candidates from being popular items only).
+    uniformly with torch's global generator (full-graph batches only: a sampled subgraph
+    holds no others), each item once. Accidental hits are masked: a row never counts as
+    negatives the positives that its user has elsewhere in the batch (the row's own positive
+    is its target), nor, with ``item_domain``, items of another domain than its positive's;
+    so with ``item_domain`` the ``num_negatives`` are drawn from each domain that the batch's
+    positives come from (``num_negatives`` per domain), and a row of a small domain among
+    a large one's still gets them all. No logQ correction: in-batch positives act as
+    popularity-sampled negatives and are not reweighted (the batch's own uniform negatives,
+    about as many, keep the candidates from being popular items only).
 
     Args:
         temperature: :math:`\tau`; with dot scores it only rescales the embeddings.
@@ -247,7 +249,7 @@ class Softmax(Objective):
                     "num_negatives draws items outside a sampled subgraph: use 0 with "
                     "neighbour sampling (the batch's negatives are still shared)"
                 )
-            items.append(torch.randint(model.num_items, (self.num_negatives,)).to(batch.pos))
+            items.append(self._extra_negatives(model.num_items, batch.pos))
         items, inverse = torch.unique(torch.cat(items), return_inverse=True)
         target = inverse[:size]
         users, user_row = torch.unique(batch.users, return_inverse=True)
@@ -259,6 +261,17 @@ class Softmax(Objective):
             domain = self.item_domain.to(items.device)
             exclude |= domain[items].unsqueeze(0) != domain[batch.pos].unsqueeze(1)
         return items, inverse, exclude
+
+    def _extra_negatives(self, num_items: int, pos: Tensor) -> Tensor:
+        """``num_negatives`` uniform items, from each domain of ``pos`` with ``item_domain``."""
+        if self.item_domain is None:
+            return torch.randint(num_items, (self.num_negatives,)).to(pos)
+        domain = self.item_domain.to(pos.device)
+        drawn = []
+        for d in torch.unique(domain[pos]).tolist():
+            members = torch.nonzero(domain == d).flatten()
+            drawn.append(members[torch.randint(len(members), (self.num_negatives,)).to(pos)])
+        return torch.cat(drawn)
 
     def loss(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
         items, column, exclude = self.candidates(model, batch)

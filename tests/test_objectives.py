@@ -271,6 +271,23 @@ def test_softmax_masks_other_domains_and_adds_uniform_items() -> None:
     assert items[column[:2]].tolist() == [0, 4]
 
 
+def test_softmax_draws_its_extra_items_from_each_domain_of_the_batch() -> None:
+    # domain 1 has 2 of 102 items: drawn from all items, 20 extra items would rarely include
+    # them, leaving the domain-1 row with no negative but the batch's own
+    model = Table(2, 102)
+    domain = torch.zeros(102, dtype=torch.long)
+    domain[100:] = 1
+    batch = full_batch([0, 1], [0, 100], [1, 0])  # a row in each domain
+    for seed in range(20):
+        torch.manual_seed(seed)
+        items, _, exclude = Softmax(num_negatives=20, item_domain=domain).candidates(model, batch)
+        assert 101 in items.tolist()  # the only negative left for the domain-1 row
+        assert (~exclude[1]).sum() == 2 and (~exclude[0]).sum() >= 3
+    batch = full_batch([0, 1], [0, 5], [1, 2])  # domain 0 only: nothing drawn from domain 1
+    items, _, _ = Softmax(num_negatives=50, item_domain=domain).candidates(model, batch)
+    assert items.max() < 100
+
+
 def test_softmax_on_a_sampled_subgraph_reads_each_candidates_row() -> None:
     torch.manual_seed(0)
     model = Table(2, 4)

@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "num_negatives",
             int,
             "softmax: uniform items per batch added to the in-batch candidates (the batch's "
-            "positives and sampled negatives)",
+            "positives and sampled negatives), as many from each domain of the batch",
         ),
         (
             "cl_weight",
