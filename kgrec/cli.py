@@ -11,9 +11,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from kgrec.errors import KgrecError
+
+# Large CPU tensors (>= 2 MB) on transparent huge pages (torch's THP_MEM_ALLOC_ENABLE, read at
+# torch's first allocation, so before any command imports torch). Without it every batch's
+# score matrices are fresh mmaps faulted in 4 KB at a time: 3 sampled-softmax epochs of
+# LightGCN on ml1m-action-comedy took 14.6 s user + 8.3 s system CPU (4.3M page faults); with
+# it 13.4 s + 2.4 s (0.55M), 5 % more peak RSS. Set it to 0 to turn it off.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 # command -> (module in kgrec.commands, one-line help)
 COMMANDS = {

@@ -4,6 +4,8 @@ cores."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -61,3 +63,18 @@ def test_commands_that_compute_apply_it(tmp_path, tiny_recbole, monkeypatch, cap
         assert "threads must be positive" in capsys.readouterr().err
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("0", "0")])
+def test_the_command_line_puts_large_tensors_on_huge_pages_unless_told(given, seen):
+    # torch reads THP_MEM_ALLOC_ENABLE once, at its first allocation: kgrec.cli must set it
+    # before any command imports torch, and leave a user's own value alone
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if given is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = given
+    code = "import os, sys, kgrec.cli; print('torch' in sys.modules, os.environ[{!r}])"
+    code = code.format("THP_MEM_ALLOC_ENABLE")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", seen]
