@@ -215,7 +215,9 @@ class Neo4jStore(GraphStore):
             self._write_chunks(name, query, _chunks(rows, self.batch_size), len(rows), progress)
         self._write_fan_out(
             "interactions",
-            _fan_out_rows(batch.interactions, "user_id", "item_uid", ["rating", "timestamp"]),
+            _FanOutChunks(
+                batch.interactions, "user_id", "item_uid", ["rating", "timestamp"], self.batch_size
+            ),
             q.WRITE_INTERACTIONS,
             progress,
         )
@@ -224,7 +226,7 @@ class Neo4jStore(GraphStore):
             part = knowledge[(knowledge["head_kind"] == head) & (knowledge["tail_kind"] == tail)]
             self._write_fan_out(
                 f"knowledge {head}->{tail}",
-                _fan_out_rows(part, "head_key", "tail_key", ["relation"]),
+                _FanOutChunks(part, "head_key", "tail_key", ["relation"], self.batch_size),
                 query,
                 progress,
             )
@@ -263,15 +265,16 @@ class Neo4jStore(GraphStore):
                 )
         return table.assign(**columns) if columns else table
 
-    def _write_fan_out(
-        self, name: str, rows: list[dict[str, Any]], query: str, progress: bool
-    ) -> None:
-        """Write fan-out rows (see :mod:`.queries`) by ``query``, in chunks of about
-        ``batch_size`` relationships."""
-        total = sum(_fan_out_size(row) for row in rows)
-        chunks = _chunks(rows, self.batch_size, size=_fan_out_size)
+    def _write_fan_out(self, name: str, chunks: _FanOutChunks, query: str, progress: bool) -> None:
+        """Write fan-out rows (see :mod:`.queries`) by ``query``, a chunk per transaction."""
         self._write_chunks(
-            name, query, chunks, total, progress, size=_fan_out_size, parameters=_end_positions
+            name,
+            query,
+            chunks,
+            chunks.total,
+            progress,
+            size=_fan_out_size,
+            parameters=_end_positions,
         )
 
     # -- one load at a time ----------------------------------------------------------------
@@ -351,7 +354,7 @@ class Neo4jStore(GraphStore):
         self,
         name: str,
         query: str,
-        chunks: list[list[dict]],
+        chunks: Sequence[list[dict]],
         total: int,
         progress: bool,
         size: Callable[[dict], int] = lambda row: 1,
@@ -431,20 +434,22 @@ class Neo4jStore(GraphStore):
                 if missing:
                     raise unknown_keys_error(kind, missing, "recommendations")
             self._apply_schema()
-            rows = _fan_out_rows(
+            chunks = _FanOutChunks(
                 table.sort_values("user_id", kind="stable"),
                 "user_id",
                 "item_uid",
                 ["score", "rank", "model"],
+                self.batch_size,
             )
-            chunks = _chunks(rows, self.batch_size, size=_fan_out_size)
             if len(table) <= self.publish_transaction_rows:
                 self._publish_at_once(chunks, run, users)
             else:
                 self._publish_staged(chunks, len(table), run, users)
         return len(table)
 
-    def _publish_at_once(self, chunks: list[list[dict]], run: str, users: list[str] | None) -> None:
+    def _publish_at_once(
+        self, chunks: Sequence[list[dict]], run: str, users: list[str] | None
+    ) -> None:
         def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
             if users is None:
                 tx.run(q.DELETE_RECOMMENDATIONS, run=run).consume()
@@ -457,7 +462,7 @@ class Neo4jStore(GraphStore):
             session.execute_write(replace)
 
     def _publish_staged(
-        self, chunks: list[list[dict]], total: int, run: str, users: list[str] | None
+        self, chunks: Sequence[list[dict]], total: int, run: str, users: list[str] | None
     ) -> None:
         staging = q.staging_run(run)
         batch = {"batch": self.batch_size}
@@ -466,13 +471,17 @@ class Neo4jStore(GraphStore):
             session.run(q.DELETE_RUN_IN_BATCHES, run=staging, **batch).consume()
             log.info("%s: staging %d recommendations of run %r", self.uri, total, run)
             try:
-                with self._errors(f"staging the recommendations of run {run!r} (it is unchanged)"):
+                with (
+                    self._errors(f"staging the recommendations of run {run!r} (it is unchanged)"),
+                    tqdm(total=total, desc="publishing", unit="rows") as bar,
+                ):
                     for chunk in chunks:
                         self.driver.execute_query(
                             q.CREATE_RECOMMENDATIONS,
                             parameters_={"run": staging, **_end_positions(chunk)},
                             database_=self.database,
                         )
+                        bar.update(sum(_fan_out_size(row) for row in chunk))
             except BaseException:  # Ctrl-C too: nothing staged stays behind
                 with contextlib.suppress(DriverError, Neo4jError):
                     session.run(q.DELETE_RUN_IN_BATCHES, run=staging, **batch).consume()
@@ -639,6 +648,32 @@ def _fan_out_rows(
     ]
 
 
+class _FanOutChunks(Sequence[list[dict[str, Any]]]):
+    """The fan-out rows of ``df`` (sorted by ``start``; see :func:`_fan_out_rows`) in chunks
+    of about ``batch_size`` relationships, a start node's never split (as :func:`_chunks`
+    cuts them), each chunk built only when it is read: a publish of 16M recommendations or a
+    load of 20M interactions holds one chunk's Python rows at a time, not all of them."""
+
+    def __init__(
+        self, df: pd.DataFrame, start: str, end: str, values: list[str], batch_size: int
+    ) -> None:
+        self.df, self.start, self.end, self.values = df, start, end, values
+        starts = df[start].to_numpy(dtype=object)
+        first = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]]) if len(starts) else []
+        groups = [{"n": n} for n in np.diff(np.r_[first, len(starts)]).tolist()]
+        sizes = [sum(g["n"] for g in c) for c in _chunks(groups, batch_size, _size)]
+        ends = np.cumsum(sizes, dtype=np.int64).tolist()
+        self.bounds = list(zip([0, *ends][:-1], ends, strict=True))
+        self.total = len(starts)
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __getitem__(self, i: int) -> list[dict[str, Any]]:  # type: ignore[override]
+        a, b = self.bounds[i]
+        return _fan_out_rows(self.df.iloc[a:b], self.start, self.end, self.values)
+
+
 def _end_positions(chunk: list[dict[str, Any]]) -> dict[str, Any]:
     """The parameters of a fan-out chunk: its distinct end keys, and rows naming them by
     position in that list."""
@@ -650,6 +685,10 @@ def _end_positions(chunk: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _fan_out_size(row: dict[str, Any]) -> int:
     return len(row["ends"])
+
+
+def _size(row: dict[str, Any]) -> int:
+    return row["n"]
 
 
 def _nullable(series: pd.Series) -> list[Any]:

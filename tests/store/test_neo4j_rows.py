@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from kgrec.store.neo4j import _chunks, _end_positions, _fan_out_rows, _node_rows
+from kgrec.store.neo4j import (
+    _chunks,
+    _end_positions,
+    _fan_out_rows,
+    _fan_out_size,
+    _FanOutChunks,
+    _node_rows,
+)
 
 
 def test_relationships_are_grouped_per_start_node_with_missing_values_as_none():
@@ -28,6 +37,20 @@ def test_chunks_never_split_a_row():
     assert [[r["n"] for r in c] for c in chunks] == [[3, 1], [4, 1], [5]]
     assert _chunks([{"n": 9}], 5, size=lambda row: row["n"]) == [[{"n": 9}]]  # too big: alone
     assert _chunks([], 5) == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 50, 10_000])
+def test_fan_out_chunks_are_built_lazily_as_chunks_cuts_them(batch_size):
+    rng = np.random.default_rng(0)
+    users = np.sort(rng.choice([f"u{n:02d}" for n in range(30)], size=400))
+    df = pd.DataFrame({"user_id": users, "item_uid": [f"d:{n}" for n in range(400)]})
+    df["score"] = rng.random(400)
+    rows = _fan_out_rows(df, "user_id", "item_uid", ["score"])
+    lazy = _FanOutChunks(df, "user_id", "item_uid", ["score"], batch_size)
+    assert list(lazy) == _chunks(rows, batch_size, size=_fan_out_size)
+    assert lazy.total == 400 and len(lazy) == len(_chunks(rows, batch_size, size=_fan_out_size))
+    empty = _FanOutChunks(df.iloc[:0], "user_id", "item_uid", ["score"], batch_size)
+    assert len(empty) == 0 and list(empty) == [] and empty.total == 0
 
 
 def test_end_nodes_are_named_by_position_in_the_chunk_list():
