@@ -768,7 +768,18 @@ def neo4j(action: str, folder: Path, args: argparse.Namespace) -> None:
     subprocess.run([str(ROOT / "tools/neo4j/neo4j"), action, str(folder)], env=env, check=True)
 
 
-def run_step(step: str, size: int, args: argparse.Namespace, results: Path, log: Path) -> dict:
+def run_step(
+    step: str,
+    size: int,
+    args: argparse.Namespace,
+    results: Path,
+    log: Path,
+    *,
+    prerequisite: bool = False,
+) -> dict:
+    """Run ``step`` in a watched process of its own and append its record to ``results``;
+    ``prerequisite``: run only because a later step needs it (a Neo4j load for a recommend),
+    which the report shows only where the step has no record of its own."""
     paths = Paths(args.out, size)
     result_file = args.out / "logs" / f".{paths.name}-{step}.json"
     result_file.unlink(missing_ok=True)
@@ -825,6 +836,8 @@ def run_step(step: str, size: int, args: argparse.Namespace, results: Path, log:
         timeout=args.step_timeout,
     )
     record = {"size": size, "step": step, **watched}
+    if prerequisite:
+        record["prerequisite"] = True
     if watched["killed"]:
         record["status"] = "does not fit" if "fit" in watched["killed"] else "timeout"
     elif watched["rc"] != 0:
@@ -898,7 +911,7 @@ def parent(args: argparse.Namespace) -> int:
                     neo4j("start", paths.neo4j, args)
                     server = True
                     if step != "load-neo4j" and "load-neo4j" not in todo:
-                        run_step("load-neo4j", size, args, results, log)
+                        run_step("load-neo4j", size, args, results, log, prerequisite=True)
                 if step not in NEO4J_STEPS and server:
                     neo4j("stop", paths.neo4j, args)
                     shutil.rmtree(paths.neo4j, ignore_errors=True)
@@ -919,8 +932,13 @@ def parent(args: argparse.Namespace) -> int:
 
 
 def latest(records: list[dict]) -> dict[tuple[int, str], dict]:
-    """The last record of each (size, step)."""
-    return {(r["size"], r["step"]): r for r in records}
+    """The last record of each (size, step), a prerequisite's only where there is no other."""
+    chosen: dict[tuple[int, str], dict] = {}
+    for r in records:
+        key = (r["size"], r["step"])
+        if not (r.get("prerequisite") and key in chosen and not chosen[key].get("prerequisite")):
+            chosen[key] = r
+    return chosen
 
 
 def cell(r: dict | None) -> str:

@@ -99,3 +99,13 @@ def test_seeded(scale, dataset, tmp_path):
     for suffix in ("inter", "item", "kg", "link"):
         name = f"synth-tiny.{suffix}"
         assert (again / name).read_bytes() == (folder / name).read_bytes()
+
+
+def test_the_report_prefers_a_step_of_its_own_to_a_prerequisite(scale):
+    own = {"size": 20, "step": "load-neo4j", "rows_per_s": 42_000}
+    again = {"size": 20, "step": "load-neo4j", "rows_per_s": 30_000, "prerequisite": True}
+    other = {"size": 20, "step": "recommend-neo4j"}
+    assert scale.latest([own, again, other])[(20, "load-neo4j")] is own
+    assert scale.latest([again])[(20, "load-neo4j")] is again  # the only one there is
+    newer = {"size": 20, "step": "load-neo4j", "rows_per_s": 45_000}
+    assert scale.latest([own, again, newer])[(20, "load-neo4j")] is newer
