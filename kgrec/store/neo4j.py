@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,7 @@ from kgrec.store.canonical import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Neo4jStore(GraphStore):
@@ -660,8 +661,8 @@ class _FanOutChunks(Sequence[list[dict[str, Any]]]):
         self.df, self.start, self.end, self.values = df, start, end, values
         starts = df[start].to_numpy(dtype=object)
         first = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]]) if len(starts) else []
-        groups = [{"n": n} for n in np.diff(np.r_[first, len(starts)]).tolist()]
-        sizes = [sum(g["n"] for g in c) for c in _chunks(groups, batch_size, _size)]
+        groups = np.diff(np.r_[first, len(starts)]).tolist()  # rows per start node
+        sizes = [sum(c) for c in _chunks(groups, batch_size, size=lambda n: n)]
         ends = np.cumsum(sizes, dtype=np.int64).tolist()
         self.bounds = list(zip([0, *ends][:-1], ends, strict=True))
         self.total = len(starts)
@@ -687,10 +688,6 @@ def _fan_out_size(row: dict[str, Any]) -> int:
     return len(row["ends"])
 
 
-def _size(row: dict[str, Any]) -> int:
-    return row["n"]
-
-
 def _nullable(series: pd.Series) -> list[Any]:
     values = series.tolist()
     for i in np.flatnonzero(series.isna().to_numpy()).tolist():
@@ -699,11 +696,11 @@ def _nullable(series: pd.Series) -> list[Any]:
 
 
 def _chunks(
-    rows: list[dict], batch_size: int, size: Callable[[dict], int] = lambda row: 1
-) -> list[list[dict]]:
+    rows: list[T], batch_size: int, size: Callable[[T], int] = lambda row: 1
+) -> list[list[T]]:
     """``rows`` cut into chunks of about ``batch_size`` (by ``size``); a row is never split."""
-    chunks: list[list[dict]] = []
-    current: list[dict] = []
+    chunks: list[list[T]] = []
+    current: list[T] = []
     filled = 0
     for row in rows:
         n = size(row)
