@@ -66,7 +66,14 @@ from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
 from kgrec.foldin import fold_in_users
 from kgrec.models.base import GraphRecommender
-from kgrec.objectives import OBJECTIVES, SCORES, Contrastive, Objective
+from kgrec.objectives import (
+    OBJECTIVES,
+    SCORES,
+    Contrastive,
+    Objective,
+    TextNeighbours,
+    text_neighbours,
+)
 from kgrec.ranking import embeddings, rank
 from kgrec.recommend import inner_product_vectors, recommendation_table
 from kgrec.train import FitResult, FullGraph, fit, on_device
@@ -667,6 +674,9 @@ def train(
     cl_noise: float = 0.2,
     cl_temperature: float = 0.2,
     cl_layer: int = 1,
+    text_cl_weight: float = 0.0,
+    text_cl_neighbours: int = 10,
+    text_cl_temperature: float = 0.2,
     target_weight: float = 1.0,
     cold_start_share: float = 0.0,
     cold_start_weight: float = 1.0,
@@ -734,7 +744,7 @@ def train(
     settings["domain_rule"] = effective_rule(
         protocol, Path(data) if data else None, domain, domain_rule
     )
-    reads_text = spec.text or text_input != "none" or cold_items != "none"
+    reads_text = spec.text or text_input != "none" or cold_items != "none" or text_cl_weight > 0
     settings["text_property"] = text_property if reads_text and store else None
     out = Path(out)
     device = resolve_device(device)
@@ -777,7 +787,9 @@ def train(
         patience=patience,
         target_weight=target_weight,
         seed=seed,
-        objective=objective_for(settings, item_domain=graph.item_domain),
+        objective=objective_for(
+            settings, item_domain=graph.item_domain, item_text=item_text(graph, settings)
+        ),
         epoch_strategy=epoch_strategy_for(batching),
         cold_start=cold_start_for(settings),
         checkpoint=out / CHECKPOINT_FILE,
@@ -1133,6 +1145,9 @@ OBJECTIVE_OPTIONS = (
     "cl_noise",
     "cl_temperature",
     "cl_layer",
+    "text_cl_weight",
+    "text_cl_neighbours",
+    "text_cl_temperature",
 )
 # train()'s options that must be positive
 POSITIVE_OPTIONS = (
@@ -1144,6 +1159,7 @@ POSITIVE_OPTIONS = (
     "text_hidden",
     "target_weight",
     "cold_start_weight",
+    "text_cl_neighbours",
 )
 
 
@@ -1178,6 +1194,18 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             field="--text-input",
         )
     objective_for(settings)
+    if settings["text_cl_weight"] and settings["store"] is None:
+        raise InputError(
+            "--text-cl-weight pulls items towards the items with the nearest texts: give a "
+            "--store whose items have text vectors (after `kgrec embed --store URI --kinds Item`)",
+            field="--text-cl-weight",
+        )
+    if settings["text_cl_weight"] and settings["batching"] != "full":
+        raise InputError(
+            "--text-cl-weight works with --batching full only (an item's text neighbours lie "
+            "outside a sampled subgraph)",
+            field="--text-cl-weight",
+        )
     if settings["cl_weight"] and settings["cl_layer"] > settings["layers"]:
         raise InputError(
             f"cl_layer must lie in [0, {settings['layers']}] (0: SimGCL's two views), "
@@ -1202,13 +1230,38 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
 
 
-def objective_for(settings: Mapping[str, Any], *, item_domain: torch.Tensor | None = None):
+def objective_for(
+    settings: Mapping[str, Any],
+    *,
+    item_domain: torch.Tensor | None = None,
+    item_text: tuple[torch.Tensor, torch.Tensor] | None = None,
+):
     """The objective of a run's ``settings`` (train()'s arguments), over items of
-    ``item_domain`` (None: only to check the settings)."""
+    ``item_domain`` whose text vectors and mask are ``item_text`` (:func:`item_text`; both
+    None: only to check the settings)."""
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in OBJECTIVE_OPTIONS}
     if item_domain is not None:
         options["item_domain"] = item_domain
-    return _objective(settings.get("objective", TRAIN_DEFAULTS["objective"]), **options)
+    return _objective(
+        settings.get("objective", TRAIN_DEFAULTS["objective"]), item_text=item_text, **options
+    )
+
+
+def item_text(graph: Data, settings: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(the items' text vectors ``[I, d]``, which items have text ``[I]``) of a message graph,
+    for a run whose ``settings`` need them (None where they do not); an InputError where they
+    are needed and no item has text."""
+    if not settings.get("text_cl_weight", TRAIN_DEFAULTS["text_cl_weight"]):
+        return None
+    items = slice(graph.num_users, graph.num_users + graph.num_items)
+    if "x" not in graph or not bool(graph.x_mask[items].any()):
+        raise InputError(
+            "--text-cl-weight needs item text vectors, and no item in the store has them: run "
+            "`kgrec embed --store URI --kinds Item` (and give --text-property if they are not "
+            "'embedding')",
+            field="--text-cl-weight",
+        )
+    return graph.x[items], graph.x_mask[items]
 
 
 def cold_start_for(settings: Mapping[str, Any]) -> HideTargetEdges | None:
@@ -1297,15 +1350,28 @@ def _objective(
     cl_noise: float = 0.2,
     cl_temperature: float = 0.2,
     cl_layer: int = 1,
+    text_cl_weight: float = 0.0,
+    text_cl_neighbours: int = 10,
+    text_cl_temperature: float = 0.2,
+    item_text: tuple[torch.Tensor, torch.Tensor] | None = None,
     **options: Any,
 ) -> Objective:
-    """The objective ``name`` with the options its constructor takes, plus the
-    SimGCL/XSimGCL contrastive term (:class:`kgrec.objectives.Contrastive`) when
-    ``cl_weight`` > 0."""
+    """The objective ``name`` with the options its constructor takes, plus the text-neighbour
+    term (:class:`kgrec.objectives.TextNeighbours`, over ``item_text``'s items) when
+    ``text_cl_weight`` > 0 and the SimGCL/XSimGCL contrastive term
+    (:class:`kgrec.objectives.Contrastive`) when ``cl_weight`` > 0."""
     cls = OBJECTIVES[name]
     accepted = inspect.signature(cls).parameters
     try:
         main = cls(**{key: value for key, value in options.items() if key in accepted})
+        if text_cl_weight:
+            if item_text is None:  # checking the settings only
+                neighbours = torch.empty((0, text_cl_neighbours), dtype=torch.long)
+            else:
+                neighbours = text_neighbours(*item_text, text_cl_neighbours)
+            main = TextNeighbours(
+                main, neighbours, weight=text_cl_weight, temperature=text_cl_temperature
+            )
         if cl_weight == 0:
             return main
         return Contrastive(

@@ -64,6 +64,7 @@ from kgrec.experiment import (
     cold_start_for,
     effective_rule,
     epoch_strategy_for,
+    item_text,
     load_experiment,
     objective_for,
     warm_start,
@@ -747,7 +748,9 @@ def _train_trial(
     try:
         check_settings(settings)
         net, graph, pairs = build_run(experiment, settings)
-        objective = objective_for(settings, item_domain=graph.item_domain)
+        objective = objective_for(
+            settings, item_domain=graph.item_domain, item_text=item_text(graph, settings)
+        )
         strategy = epoch_strategy_for(settings["batching"])
         cold_start = cold_start_for(settings)
         if settings.get("init_from") is not None and distributed.current().is_main:
@@ -963,10 +966,15 @@ def _model(model: str):
 
 def _reads_text(spec, settings: Mapping[str, Any], space: Mapping[str, Parameter]) -> bool:
     """Whether a trial may read node text vectors, as :func:`kgrec.experiment.train` decides:
-    models with text inputs, or ``text_input`` other than ``"none"`` (fixed or searched)."""
+    models with text inputs, ``text_input`` other than ``"none"`` or a ``text_cl_weight``
+    above 0 (fixed or searched)."""
     param = space.get("text_input")
     values = param.values if isinstance(param, Choice) else (settings.get("text_input", "none"),)
-    return spec.text or any(value != "none" for value in values)
+    weight = space.get("text_cl_weight")
+    text_cl = (
+        weight is not None or settings.get("text_cl_weight", TRAIN_DEFAULTS["text_cl_weight"]) > 0
+    )
+    return spec.text or text_cl or any(value != "none" for value in values)
 
 
 def _objective_options(objective: str) -> set[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,11 +23,16 @@ from kgrec.objectives import (
     Contrastive,
     Objective,
     Softmax,
+    TextNeighbours,
     bpr_loss,
     info_nce,
     softmax_loss,
+    text_neighbours,
 )
+from kgrec.store import open_store
 from kgrec.train import FullGraph, fit
+from loaders import recbole
+from loaders.rules import named_rule
 
 # the naive loops read plain numbers out of tensors that require gradients
 pytestmark = pytest.mark.filterwarnings(
@@ -424,6 +430,138 @@ def test_contrastive_rejects_bad_settings_and_a_layer_the_model_lacks() -> None:
         Contrastive(BPR(), layer=2)(model, batch)
 
 
+# -- text-neighbour term ------------------------------------------------------------------------
+
+
+def naive_text_neighbours(vectors, mask, k):
+    """Each item's k most cosine-similar other items with text, by a loop; -1 to fill."""
+    rows = []
+    for i in range(vectors.size(0)):
+        if not mask[i]:
+            rows.append([-1] * k)
+            continue
+        sims = [
+            (float(vectors[i] @ vectors[j] / (vectors[i].norm() * vectors[j].norm())), j)
+            for j in range(vectors.size(0))
+            if j != i and mask[j]
+        ]
+        best = [j for _, j in sorted(sims, key=lambda pair: -pair[0])[:k]]
+        rows.append(best + [-1] * (k - len(best)))
+    return rows
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4096])
+def test_text_neighbours_match_a_naive_loop_in_any_row_blocks(rows) -> None:
+    torch.manual_seed(0)
+    vectors = torch.randn(7, 4, dtype=torch.double)
+    mask = torch.tensor([True, True, False, True, True, True, True])
+    got = text_neighbours(vectors, mask, 3, rows=rows)
+    assert got.tolist() == naive_text_neighbours(vectors, mask, 3)
+    assert (got[~mask] == -1).all() and not (got[mask] == 2).any()  # no text: never a neighbour
+    # asking for more than there are: the other 5 items with text, then -1
+    wide = text_neighbours(vectors, mask, 8, rows=rows)
+    assert wide.tolist() == naive_text_neighbours(vectors, mask, 8)
+    assert (wide[mask][:, 5:] == -1).all()
+    with pytest.raises(ValueError, match="must be positive"):
+        text_neighbours(vectors, mask, 0)
+
+
+def test_text_neighbour_term_is_info_nce_over_the_batchs_items_and_their_drawn_neighbours(
+    monkeypatch,
+) -> None:
+    torch.manual_seed(0)
+    model = Table(2, 6)
+    # items 0-4 each have the neighbours listed (-1: fewer); item 5 has none
+    neighbours = torch.tensor([[1, 2], [0, -1], [3, 4], [2, -1], [2, 3], [-1, -1]])
+    batch = full_batch([0, 1, 1, 0], [0, 2, 0, 5], [1, 1, 3, 4])
+    objective = TextNeighbours(BPR(), neighbours, weight=0.5, temperature=0.3)
+    torch.manual_seed(1)
+    got = objective(model, batch)
+    torch.manual_seed(1)  # the same draw: uniform over each item's valid neighbours
+    count = torch.tensor([2, 2])  # items 0 and 2 (5 has none, 0 is counted once)
+    drawn = (torch.rand(2) * count).long()
+    pairs = neighbours[torch.tensor([0, 2]), drawn]
+    _, item_emb = model.split(model.weight.detach())
+    want = float(BPR()(model, batch)) + 0.5 * naive_info_nce(
+        item_emb[torch.tensor([0, 2])], item_emb[pairs], 0.3
+    )
+    assert float(got) == pytest.approx(want, rel=1e-9)
+    # over many draws every valid neighbour comes up and no missing one (-1) does: with one-hot
+    # embeddings the rows handed to InfoNCE name the items
+    seen = set()
+
+    def record(view1, view2, *, temperature):
+        seen.update(zip(view1.argmax(1).tolist(), view2.argmax(1).tolist(), strict=True))
+        return view1.new_zeros(())
+
+    monkeypatch.setattr("kgrec.objectives.info_nce", record)
+    one_hot = torch.eye(6)
+    batch = full_batch([0, 0, 1], [0, 1, 4], [5, 5, 5])
+    for _ in range(50):
+        objective.term(model, batch, torch.cat([torch.zeros(2, 6), one_hot]))
+    assert seen == {(0, 1), (0, 2), (1, 0), (4, 2), (4, 3)}
+
+
+def test_text_neighbour_term_gradients_check_and_weight_zero_is_the_main_loss() -> None:
+    torch.manual_seed(0)
+    model = Table(2, 4)
+    neighbours = torch.tensor([[1], [0], [3], [2]])
+    batch = full_batch([0, 1, 1], [0, 1, 2], [3, 3, 0])
+    objective = TextNeighbours(Softmax(), neighbours, weight=0.7)
+
+    def loss(weight):
+        given = Table(2, 4)
+        del given.weight  # a plain tensor instead, so that gradcheck can vary it
+        given.weight = weight
+        return objective(given, batch)
+
+    start = model.weight.detach().clone().requires_grad_(True)
+    # one neighbour per item: the draw is fixed, so the loss is a function of the weights
+    assert torch.autograd.gradcheck(loss, (start,))
+    off = TextNeighbours(Softmax(), neighbours, weight=0.0)
+    assert float(off(model, batch)) == pytest.approx(float(Softmax()(model, batch)))
+
+
+def test_text_neighbour_term_pulls_items_with_near_texts_together() -> None:
+    """Two users, four items; users like items 0 and 1, nobody has seen items 2 and 3, whose
+    texts are nearest to items 0 and 1 respectively. Only the text term reaches them: trained
+    with it, each unseen item ends closer to its text neighbour than to the other item."""
+    torch.manual_seed(2)  # a start where items 2 and 3 lie the wrong way round
+    model = Table(2, 4, dim=4, dtype=torch.float)
+    neighbours = torch.tensor([[2], [3], [0], [1]])
+    batch = full_batch([0, 1], [0, 1], [1, 0])
+    _, items = model.split(torch.nn.functional.normalize(model.weight.detach(), dim=-1))
+    assert float(items[2] @ items[0]) < float(items[2] @ items[1])
+    assert float(items[3] @ items[1]) < float(items[3] @ items[0])
+    objective = TextNeighbours(BPR(), neighbours, weight=1.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(200):
+        optimizer.zero_grad()
+        objective(model, batch).backward()
+        optimizer.step()
+    _, items = model.split(torch.nn.functional.normalize(model.weight.detach(), dim=-1))
+    assert float(items[2] @ items[0]) > float(items[2] @ items[1])
+    assert float(items[3] @ items[1]) > float(items[3] @ items[0])
+
+
+def test_text_neighbour_term_rejects_bad_settings_and_sampled_batches() -> None:
+    for options, message in (
+        ({"weight": -1}, "text_cl_weight must be non-negative"),
+        ({"temperature": 0}, "text_cl_temperature must be positive"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            TextNeighbours(BPR(), torch.zeros(2, 1, dtype=torch.long), **options)
+    with pytest.raises(ValueError, match=r"\[num_items, k\]"):
+        TextNeighbours(BPR(), torch.zeros(2))
+    batch = full_batch([0], [0], [1])
+    batch.n_id = torch.arange(3)
+    batch.rows = torch.tensor([[0], [1], [2]])
+    with pytest.raises(ValueError, match="full-graph batches"):
+        TextNeighbours(BPR(), torch.zeros(2, 1, dtype=torch.long)).loss(
+            Table(1, 2), batch, torch.randn(3, 3)
+        )
+
+
 # -- perturbed propagation ----------------------------------------------------------------------
 
 
@@ -526,12 +664,23 @@ def test_kgrec_train_with_the_softmax_objective_and_the_contrastive_term(tmp_pat
         ({"score": "l2"}, "unknown score 'l2'"),
         ({"cl_weight": 0.1, "cl_layer": 3}, r"cl_layer must lie in \[0, 2\]"),
         ({"cl_weight": 0.1, "cl_noise": -1.0}, "cl_noise must be non-negative"),
+        ({"text_cl_weight": 0.1}, "--text-cl-weight pulls items .* give a --store"),
+        ({"text_cl_weight": -0.1, "store": "local:x"}, "text_cl_weight must be non-negative"),
+        (
+            {"text_cl_weight": 0.1, "text_cl_neighbours": 0, "store": "local:x"},
+            "text_cl_neighbours must be positive",
+        ),
+        (
+            {"text_cl_weight": 0.1, "store": "local:x", "batching": "neighbor", "model": "rgcn"},
+            "--text-cl-weight works with --batching full only",
+        ),
     ],
 )
 def test_train_rejects_bad_objective_settings_before_reading_data(tmp_path, options, message):
+    model = options.pop("model", "lightgcn")
     with pytest.raises(InputError, match=message):
         train(
-            "lightgcn",
+            model,
             out=tmp_path / "run",
             data=tmp_path / "missing",
             protocol="ml100k-kg",
@@ -539,3 +688,38 @@ def test_train_rejects_bad_objective_settings_before_reading_data(tmp_path, opti
             **options,
         )
     assert not (tmp_path / "run").exists()
+
+
+def test_kgrec_train_with_the_text_neighbour_term(tmp_path, text_store):
+    common = ["--protocol", "ml1m-action-comedy", "--store", text_store, "--epochs", "2"]
+    common += ["--dim", "8", "--batch-size", "64", "--objective", "softmax"]
+    options = ["--text-cl-weight", "0.1", "--text-cl-neighbours", "3", "--cl-weight", "0.1"]
+    out = str(tmp_path / "a")
+    assert main(["train", "--model", "lightgcn", "--out", out, *common, *options]) == 0
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run["settings"]["text_cl_weight"] == 0.1 and run["settings"]["text_cl_neighbours"] == 3
+    assert run["settings"]["text_property"] == "embedding"  # read for the term alone
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert 0 <= metrics["valid"]["all"]["ndcg@20"] <= 1
+
+
+def test_the_text_neighbour_term_without_item_text_is_an_input_error(tmp_path, tiny_recbole):
+    """A store whose users have vectors and whose items have none: refused before training,
+    naming the option (the neighbours would all be missing)."""
+    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+    store = f"local:{tmp_path / 'users-only'}"
+    users = sorted(tables.users["user_id"])
+    with open_store(store) as opened:
+        opened.write(tables, progress=False)
+        opened.write_vectors("User", users, np.ones((len(users), 3)), property="embedding")
+    with pytest.raises(InputError, match="--text-cl-weight needs item text vectors"):
+        train(
+            "lightgcn",
+            out=tmp_path / "run",
+            store=store,
+            protocol="ml1m-action-comedy",
+            text_cl_weight=0.1,
+            epochs=1,
+            progress=False,
+        )
+    assert not (tmp_path / "run" / "metrics.json").exists()

@@ -93,6 +93,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "contrastive term: the layer whose output is contrasted with the final "
             "embedding (XSimGCL); 0: two perturbed passes (SimGCL)",
         ),
+        (
+            "text_cl_weight",
+            float,
+            "with --store and item text vectors: weight of a contrastive term pulling each "
+            "batch item towards one of the items with the nearest texts (0: off)",
+        ),
+        ("text_cl_neighbours", int, "text term: nearest items by text cosine, per item"),
+        ("text_cl_temperature", float, "text term: InfoNCE temperature"),
         ("target_weight", float, "loss weight of target-domain pairs relative to others'"),
         (
             "cold_start_share",
