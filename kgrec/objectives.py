@@ -455,10 +455,11 @@ class TextNeighbours(Objective):
     rated by few users borrows from the items that read like it. Full-graph batches only
     (the neighbours lie outside a sampled subgraph).
 
-    It pays where interactions are few: on ml100k-kg with 20 % of the training data it lifts
-    LightGCN with the sampled softmax by about 5 % on every seed, and random partners in the
-    same term do not help; neighbours by shared knowledge-graph entities did worse than random,
-    so the knowledge graph's view was not kept (README, "The text view").
+    It pays where interactions are few: with 20 % of the training data it lifts LightGCN with
+    the sampled softmax by 4.6 % on ml100k-kg and 7.9 % on ml1m's comedies (test NDCG@20, mean
+    over seeds), while random partners in the same term do not help; neighbours by shared
+    knowledge-graph entities did worse than random, so that view was not kept. On the dense
+    splits it costs a little (README, "The text view").
 
     Args:
         main: the recommendation objective.
