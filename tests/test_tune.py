@@ -485,3 +485,31 @@ def test_trials_train_with_cold_start_training_and_init_from(tmp_path, tiny_recb
         assert result.best_value == pytest.approx(trained["best_valid_ndcg@20"], abs=1e-6), name
         values[name] = result.best_value
     assert values["cold"] != values["plain"] and values["init"] != values["plain"]
+
+
+def test_a_searched_text_view_reads_the_stores_texts_and_its_command_trains_it_again(
+    tmp_path, text_store
+) -> None:
+    """Searching text_cl_weight alone (no text model) makes the trials read the item texts the
+    term needs, and the best trial's `kgrec train` command gives its validation figure back."""
+    out = tmp_path / "tune"
+    result = tune(
+        "lightgcn",
+        protocol=PROTOCOL,
+        store=text_store,
+        out=out,
+        space={"text_cl_weight": Choice([0.1, 0.5])},
+        trials=2,
+        objective="softmax",
+        **SMALL,
+    )
+    assert result.best_settings["text_property"] == "embedding"
+    assert [t.state for t in result.trials] == [TrialState.COMPLETE] * 2
+    argv = shlex.split(result.command)
+    assert "--text-cl-weight" in argv
+    assert main(argv[1:]) == 0
+    run = json.loads(
+        (Path(build_parser(argv[1:]).parse_args(argv[1:]).out) / "run.json").read_text()
+    )
+    assert run["settings"]["text_cl_weight"] == result.best_params["text_cl_weight"]
+    assert run["training"]["best_valid_ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
