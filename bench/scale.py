@@ -476,7 +476,7 @@ def _epoch(args: argparse.Namespace, paths: Paths, model_name: str) -> tuple[dic
     negatives = time.perf_counter() - clock
 
     strategy = epoch_strategy_for(settings["batching"])
-    objective = objective_for(settings, item_domain=graph.item_domain)
+    objective = objective_for(settings, graph)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
     batches = strategy.batches(
         model,

@@ -787,9 +787,7 @@ def train(
         patience=patience,
         target_weight=target_weight,
         seed=seed,
-        objective=objective_for(
-            settings, item_domain=graph.item_domain, item_text=item_text(graph, settings)
-        ),
+        objective=objective_for(settings, graph),
         epoch_strategy=epoch_strategy_for(batching),
         cold_start=cold_start_for(settings),
         checkpoint=out / CHECKPOINT_FILE,
@@ -1230,29 +1228,24 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
 
 
-def objective_for(
-    settings: Mapping[str, Any],
-    *,
-    item_domain: torch.Tensor | None = None,
-    item_text: tuple[torch.Tensor, torch.Tensor] | None = None,
-):
-    """The objective of a run's ``settings`` (train()'s arguments), over items of
-    ``item_domain`` whose text vectors and mask are ``item_text`` (:func:`item_text`; both
-    None: only to check the settings)."""
+def objective_for(settings: Mapping[str, Any], graph: Data | None = None) -> Objective:
+    """The objective of a run's ``settings`` (train()'s arguments) over the items of the
+    message graph ``graph`` (their domains, and their text vectors where the text-neighbour
+    term needs them); None only checks the settings."""
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in OBJECTIVE_OPTIONS}
-    if item_domain is not None:
-        options["item_domain"] = item_domain
+    item_text = None
+    if graph is not None:
+        options["item_domain"] = graph.item_domain
+        if options["text_cl_weight"]:
+            item_text = _item_text(graph)
     return _objective(
         settings.get("objective", TRAIN_DEFAULTS["objective"]), item_text=item_text, **options
     )
 
 
-def item_text(graph: Data, settings: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _item_text(graph: Data) -> tuple[torch.Tensor, torch.Tensor]:
     """(the items' text vectors ``[I, d]``, which items have text ``[I]``) of a message graph,
-    for a run whose ``settings`` need them (None where they do not); an InputError where they
-    are needed and no item has text."""
-    if not settings.get("text_cl_weight", TRAIN_DEFAULTS["text_cl_weight"]):
-        return None
+    for the text-neighbour term; an InputError where no item has text."""
     items = slice(graph.num_users, graph.num_users + graph.num_items)
     if "x" not in graph or not bool(graph.x_mask[items].any()):
         raise InputError(

@@ -64,7 +64,6 @@ from kgrec.experiment import (
     cold_start_for,
     effective_rule,
     epoch_strategy_for,
-    item_text,
     load_experiment,
     objective_for,
     warm_start,
@@ -748,9 +747,7 @@ def _train_trial(
     try:
         check_settings(settings)
         net, graph, pairs = build_run(experiment, settings)
-        objective = objective_for(
-            settings, item_domain=graph.item_domain, item_text=item_text(graph, settings)
-        )
+        objective = objective_for(settings, graph)
         strategy = epoch_strategy_for(settings["batching"])
         cold_start = cold_start_for(settings)
         if settings.get("init_from") is not None and distributed.current().is_main:
