@@ -3,7 +3,8 @@
 Items speak through their title, year, genres and the names of linked entities; entities
 through their name or, unnamed (ml-100k's Freebase ids such as ``m.0bln8``), through their
 place in the knowledge graph ("actor in Toy Story (1995), Heat (1995)"); users, when asked
-for, through their attributes and a few of their items. Every function returns a
+for, through their attributes (and, with a template that names ``{items}``, a few of their
+items: from every interaction, held-out ones included). Every function returns a
 ``pd.Series`` of texts indexed by the node key (item ``uid``, ``entity_id``, ``user_id``);
 a node with nothing to say has the empty string.
 """

@@ -17,7 +17,10 @@ Entity (``entity`` for entities with a name, ``entity_unnamed`` for those withou
     ``actor in Toy Story (1995), Heat (1995)``; see :func:`kgrec.text.nodes.relation_phrase`).
 User
     ``user_id``, ``attributes`` (the user table's other columns), each such column by its name,
-    ``items`` (labels of a few of the user's items: best rated, then most recent).
+    ``items`` (labels of a few of the user's items: best rated, then most recent). ``items``
+    reads every interaction in the store, valid and test ones included: it is not in the
+    default template, and vectors built with it must not be a trained model's input (they
+    would show the model the items it is tested on); they suit search and serving.
 
 Templates come from :data:`DEFAULT_TEMPLATES` or a JSON/TOML file (:func:`load_templates`) with
 any of the keys ``item``, ``entity``, ``entity_unnamed``, ``user``, each a string or a list of
@@ -147,7 +150,9 @@ DEFAULT_TEMPLATES = Templates(
     ),
     entity=make_template("entity", "{name}"),
     entity_unnamed=make_template("entity_unnamed", "{context}"),
-    user=make_template("user", ["User with {attributes}.", "Items: {items}."]),
+    # not {items}: it reads every interaction in the store, held-out ones included, so a model
+    # that takes user vectors as input (--text-input, cross-domain) would see its test items
+    user=make_template("user", "User with {attributes}."),
 )
 
 

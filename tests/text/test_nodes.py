@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -110,11 +112,29 @@ def test_relation_phrase(relation, node_is_head, phrase):
     assert relation_phrase(relation, node_is_head=node_is_head) == phrase
 
 
-def test_users_are_off_by_default_and_speak_through_attributes_and_best_items():
+def test_users_are_off_by_default_and_speak_through_their_attributes_alone():
     graph = _graph()
     assert set(node_texts(graph)) == {"Item", "Entity"}
     users = node_texts(graph, ["User"], max_listed=2)["User"]
-    assert users["u1"] == ("User with age: 24; occupation: writer. Items: Heat (1995), Ed Wood.")
+    # no items by default: they would include held-out interactions, and a model that takes
+    # user vectors as input would see the items it is tested on
+    assert users["u1"] == "User with age: 24; occupation: writer."
+    assert users["u2"] == "User with age: 53."
+    assert users["u3"] == ""
+
+
+def _with_items():
+    """The default templates, users with a few of their items."""
+    return replace(
+        DEFAULT_TEMPLATES,
+        user=make_template("user", ["User with {attributes}.", "Items: {items}."]),
+    )
+
+
+def test_a_user_template_may_list_the_best_rated_items():
+    templates = _with_items()
+    users = node_texts(_graph(), ["User"], templates, max_listed=2)["User"]
+    assert users["u1"] == "User with age: 24; occupation: writer. Items: Heat (1995), Ed Wood."
     assert users["u2"] == "User with age: 53. Items: Casino (1995), Heat (1995)."
     assert users["u3"] == ""
 
@@ -186,13 +206,14 @@ def test_texts_do_not_depend_on_row_order():
             ),
         ]
     )
-    texts = node_texts(graph, ["Item", "Entity", "User"], max_listed=1)
+    templates = _with_items()
+    texts = node_texts(graph, ["Item", "Entity", "User"], templates, max_listed=1)
     assert texts["Item"]["m:1"].endswith("Related: Disney.")
     assert texts["User"]["u3"] == "Items: Heat (1995)."
     for seed in range(5):
         shuffled = GraphTables(
             **{n: t.sample(frac=1, random_state=seed) for n, t in graph.tables().items()}
         )
-        again = node_texts(shuffled, ["Item", "Entity", "User"], max_listed=1)
+        again = node_texts(shuffled, ["Item", "Entity", "User"], templates, max_listed=1)
         for kind, series in texts.items():
             pd.testing.assert_series_equal(again[kind].sort_index(), series.sort_index())
