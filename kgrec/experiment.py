@@ -744,8 +744,7 @@ def train(
     settings["domain_rule"] = effective_rule(
         protocol, Path(data) if data else None, domain, domain_rule
     )
-    reads_text = spec.text or text_input != "none" or cold_items != "none" or text_cl_weight > 0
-    settings["text_property"] = text_property if reads_text and store else None
+    settings["text_property"] = text_property if reads_text(settings) and store else None
     out = Path(out)
     device = resolve_device(device)
     distributed.init(device)
@@ -1240,6 +1239,19 @@ def objective_for(settings: Mapping[str, Any], graph: Data | None = None) -> Obj
             item_text = _item_text(graph)
     return _objective(
         settings.get("objective", TRAIN_DEFAULTS["objective"]), item_text=item_text, **options
+    )
+
+
+def reads_text(settings: Mapping[str, Any]) -> bool:
+    """Whether a run with ``settings`` (:func:`train`'s arguments, ``model`` among them; missing
+    ones take the defaults) reads node text vectors from its store: models with text inputs,
+    ``text_input`` or ``cold_items`` other than ``"none"``, or ``text_cl_weight`` above 0."""
+    option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
+    return (
+        _spec(settings["model"]).text
+        or option["text_input"] != "none"
+        or option["cold_items"] != "none"
+        or option["text_cl_weight"] > 0
     )
 
 

@@ -66,6 +66,7 @@ from kgrec.experiment import (
     epoch_strategy_for,
     load_experiment,
     objective_for,
+    reads_text,
     warm_start,
 )
 from kgrec.objectives import OBJECTIVES
@@ -443,7 +444,7 @@ def tune(
     touches the study and ``out``, and every rank returns rank 0's result.
     """
     out = Path(out)
-    spec = _model(model)
+    _model(model)  # an unknown model fails here, before anything else
     for name, value in (("trials", trials), ("prune_warmup", prune_warmup)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise InputError(f"{name} must be a positive integer, got {value!r}", field=name)
@@ -483,13 +484,12 @@ def tune(
         domain=domain,
         domain_rule=effective_rule(protocol, Path(data) if data else None, domain, domain_rule),
         target_domain=target_domain,
-        text_property=text_property if _reads_text(spec, settings, space) and store else None,
+        text_property=text_property if _reads_text(model, settings, space) and store else None,
         train_fraction=train_fraction,
     )
     check_settings({**settings, **_defaults_in(space), "model": model})
     for name, param in space.items():  # each end of each range, checked as a trial is
-        probes = param.values if isinstance(param, Choice) else (param.low, param.high)
-        for value in probes:
+        for value in _probes(param):
             try:
                 check_settings({**settings, **_defaults_in(space), name: value, "model": model})
             except InputError as exc:
@@ -961,17 +961,21 @@ def _model(model: str):
     return MODELS[model]
 
 
-def _reads_text(spec, settings: Mapping[str, Any], space: Mapping[str, Parameter]) -> bool:
-    """Whether a trial may read node text vectors, as :func:`kgrec.experiment.train` decides:
-    models with text inputs, ``text_input`` other than ``"none"`` or a ``text_cl_weight``
-    above 0 (fixed or searched)."""
-    param = space.get("text_input")
-    values = param.values if isinstance(param, Choice) else (settings.get("text_input", "none"),)
-    weight = space.get("text_cl_weight")
-    text_cl = (
-        weight is not None or settings.get("text_cl_weight", TRAIN_DEFAULTS["text_cl_weight"]) > 0
+def _probes(param: Parameter) -> tuple[Any, ...]:
+    """The values a trial may take that stand for all of ``param``'s: its choices, or the two
+    ends of its range."""
+    return param.values if isinstance(param, Choice) else (param.low, param.high)
+
+
+def _reads_text(model: str, settings: Mapping[str, Any], space: Mapping[str, Parameter]) -> bool:
+    """Whether some trial may read node text vectors (:func:`kgrec.experiment.reads_text`
+    with each searched option at each of its :func:`_probes`)."""
+    fixed = {**settings, "model": model}
+    return reads_text(fixed) or any(
+        reads_text({**fixed, name: value})
+        for name, param in space.items()
+        for value in _probes(param)
     )
-    return spec.text or text_cl or any(value != "none" for value in values)
 
 
 def _objective_options(objective: str) -> set[str]:

@@ -34,6 +34,7 @@ from kgrec.tune import (
     IntRange,
     LogUniform,
     Uniform,
+    _reads_text,
     default_space,
     parse_search,
     tune,
@@ -513,3 +514,20 @@ def test_a_searched_text_view_reads_the_stores_texts_and_its_command_trains_it_a
     )
     assert run["settings"]["text_cl_weight"] == result.best_params["text_cl_weight"]
     assert run["training"]["best_valid_ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("model", "fixed", "space", "reads"),
+    [
+        ("lightgcn", {}, {"lr": LogUniform(1e-4, 1e-2)}, False),
+        ("cross-domain", {}, {}, True),  # its text projection
+        ("lightgcn", {"text_input": "add"}, {}, True),
+        ("lightgcn", {}, {"text_input": Choice(["none", "add"])}, True),
+        ("lightgcn", {}, {"text_input": Choice(["none"])}, False),
+        ("lightgcn", {}, {"text_cl_weight": Uniform(0.0, 0.2)}, True),
+        ("lightgcn", {}, {"text_cl_weight": Choice([0.0])}, False),
+        ("lightgcn", {"cold_items": "student"}, {}, True),
+    ],
+)
+def test_a_search_reads_texts_where_some_trial_may_use_them(model, fixed, space, reads):
+    assert _reads_text(model, fixed, space) is reads
