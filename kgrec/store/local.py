@@ -47,7 +47,7 @@ from graph_schema.tables import (
     empty,
 )
 from kgrec.errors import InputError, StoreError
-from kgrec.explain import explain
+from kgrec.explain import GraphIndex, explain
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     check_publish_users,
@@ -80,6 +80,8 @@ class LocalStore(GraphStore):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.uri = f"local:{path}"
+        # explain()'s index of the graph, with the table files it was built from
+        self._explain_index: tuple[tuple[str | None, ...], GraphIndex] | None = None
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.uri}: {self.path} exists and is not a folder")
 
@@ -158,7 +160,16 @@ class LocalStore(GraphStore):
         return table.sort_values(["run", "user_id", "rank"], ignore_index=True)
 
     def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
-        return explain(self.snapshot(), user_id, item_uid, k=k)
+        """As :meth:`GraphStore.explain`. The graph's index is built once and kept while the
+        manifest names the same table files (their names hold a hash of their content), so
+        repeated explanations in one session cost the path search alone; any write to the
+        store, by this process or another, is seen at the next call."""
+        manifest = self.manifest()
+        files = tuple(manifest["tables"].get(spec.name, {}).get("file") for spec in GRAPH_TABLES)
+        if self._explain_index is None or self._explain_index[0] != files:
+            graph = GraphTables(**{spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES})
+            self._explain_index = (files, GraphIndex(graph))
+        return explain(self._explain_index[1], user_id, item_uid, k=k)
 
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
         interactions = self._table(SPECS["interactions"], self.manifest())

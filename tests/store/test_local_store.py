@@ -219,3 +219,35 @@ store.write(users(["b"]), progress=False)
     assert list(store.snapshot().users["user_id"]) == ["a"]
     store.write(store.snapshot(), progress=False)
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_explain_builds_its_index_once_and_sees_a_later_write(
+    store, explain_graph, make_graph, monkeypatch
+):
+    import kgrec.store.local
+
+    built = []
+
+    class CountedIndex(kgrec.store.local.GraphIndex):
+        def __init__(self, tables):
+            built.append(len(tables.interactions))
+            super().__init__(tables)
+
+    monkeypatch.setattr(kgrec.store.local, "GraphIndex", CountedIndex)
+    store.write(explain_graph, progress=False)
+    casino = "Item:action:casino"
+    assert casino not in _path_nodes(store.explain("dave", "action:heat"))  # dave has only X
+    first = store.explain("alice", "action:casino")
+    assert len(first) > 0 and built == [7]  # one index for both calls
+    # another process (another store object on the same folder) adds dave's Casino
+    LocalStore(store.path).write(
+        make_graph(interactions=[("dave", "action:casino", None, None)]), progress=False
+    )
+    assert casino in _path_nodes(store.explain("dave", "action:heat"))
+    assert built == [7, 8]
+    pd.testing.assert_frame_equal(store.explain("alice", "action:casino"), first)
+    assert built == [7, 8]
+
+
+def _path_nodes(paths: pd.DataFrame) -> set[str]:
+    return {node for nodes in paths["nodes"] for node in nodes}
