@@ -3,11 +3,14 @@ gives the same paths and errors is in tests/store/test_contract.py."""
 
 from __future__ import annotations
 
+import random
+
+import networkx as nx
 import pytest
 
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.explain import explain
+from kgrec.explain import GraphIndex, _neighbourhood, _Node, explain
 from kgrec.store import LocalStore
 
 
@@ -62,3 +65,46 @@ def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):
     ]:
         assert main(["explain", *argv, "--store", store]) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_paths_are_every_simple_path_of_the_three_kinds(make_graph, seed):
+    """The paths, enumerated kind by kind, are exactly the simple paths of at most three edges
+    from the user to the item in the neighbourhood whose middle is a kind's (the definition;
+    walked here naively with networkx), on random graphs with co-raters, shared entities and
+    item-item relations."""
+    rng = random.Random(seed)
+    items = [{"domain": "d", "item_id": str(i), "title": f"T{i}"} for i in range(12)]
+    uids = [f"d:{i}" for i in range(12)]
+    users = [f"u{u}" for u in range(8)]
+    interactions = {(u, i) for u in users for i in rng.sample(uids, rng.randint(1, 6))}
+    first, sequel = rng.sample(uids, 2)
+    interactions.add(("u0", first))
+    knowledge = [("Item", i, "film.film.actor", "Entity", f"e{rng.randrange(5)}") for i in uids]
+    knowledge += [("Item", i, "film.film.genre", "Entity", "hub") for i in rng.sample(uids, 8)]
+    knowledge.append(("Item", first, "film.film.sequel", "Item", sequel))
+    graph = make_graph(
+        users=[{"user_id": u} for u in users],
+        items=items,
+        entities=[{"entity_id": e, "name": e} for e in ["hub", *(f"e{n}" for n in range(5))]],
+        interactions=[(u, i, 4.0, 1.0) for u, i in sorted(interactions)],
+        knowledge=knowledge,
+    )
+    index = GraphIndex(graph)
+    kinds = (["Item"], ["Item", "Entity"], ["Item", "User"])
+    seen = set()
+    for user in users:
+        for item in uids:
+            walked = _neighbourhood(index, _Node("User", user), _Node("Item", item))
+            expected = set()
+            if _Node("Item", item) in walked:
+                for path in nx.all_simple_paths(
+                    walked, _Node("User", user), _Node("Item", item), cutoff=3
+                ):
+                    if [n.kind for n in path[1:-1]] in kinds:
+                        expected.add(tuple(f"{n.kind}:{n.key}" for n in path))
+            found = explain(index, user, item, k=1000)
+            assert {tuple(nodes) for nodes in found["nodes"]} == expected
+            assert len(found) == len(expected)
+            seen.update(found["kind"])
+    assert seen == {"related", "entity", "co-interaction"}  # every kind was compared
