@@ -102,12 +102,10 @@ def explain(
     user, item = _Node("User", user_id), _Node("Item", item_uid)
     graph = _neighbourhood(index, user, item)
     paths = []
-    for path in _paths(graph, user, item):
+    for kind, path in _paths(graph, user, item):
         cost = sum(math.log1p(index.degree(n)) for n in path[1:-1])
         relations = [graph.edges[a, b]["relation"] for a, b in itertools.pairwise(path)]
-        paths.append(
-            (round(cost, 9), [f"{n.kind}:{n.key}" for n in path], _kind(path), relations, path)
-        )
+        paths.append((round(cost, 9), [f"{n.kind}:{n.key}" for n in path], kind, relations, path))
     paths.sort(key=lambda p: (p[0], p[1]))
     rows = [
         {
@@ -152,29 +150,25 @@ class _MinRelationGraph(nx.Graph):
         super().add_edge(a, b, relation=relation)
 
 
-def _paths(graph: nx.Graph, user: _Node, item: _Node) -> Iterable[list[_Node]]:
-    """Every path of the three kinds from ``user`` to ``item`` in the neighbourhood ``graph``:
-    user - h - item, and user - h - x - item with ``x`` an entity or another user, where the
-    ``h`` are the user's items (its only neighbours). Enumerated kind by kind, these are the
-    simple paths of at most three edges whose middle is one of the kinds, without walking the
-    others (through a user who shares many of the user's items there are far more)."""
+# the middle of a path (past the user's own item) -> its kind
+_KINDS = {"Item": "related", "Entity": "entity", "User": "co-interaction"}
+
+
+def _paths(graph: nx.Graph, user: _Node, item: _Node) -> Iterable[tuple[str, list[_Node]]]:
+    """(kind, path) of every path of the three kinds from ``user`` to ``item`` in the
+    neighbourhood ``graph``: user - h - item (``related``), and user - h - x - item with ``x``
+    an entity (``entity``) or another user (``co-interaction``), where the ``h`` are the user's
+    items (its only neighbours). Enumerated kind by kind, these are the simple paths of at most
+    three edges whose middle is one of the kinds, without walking the others (through a user
+    who shares many of the user's items there are far more)."""
     if item not in graph:
         return
     for h in graph[user]:
         if graph.has_edge(h, item):
-            yield [user, h, item]
+            yield _KINDS["Item"], [user, h, item]
         for x in graph[h]:
             if x.kind in ("Entity", "User") and x != user and graph.has_edge(x, item):
-                yield [user, h, x, item]
-
-
-def _kind(path: list[_Node]) -> str:
-    middle = [n.kind for n in path[1:-1]]
-    if middle == ["Item"]:
-        return "related"
-    if middle == ["Item", "Entity"]:
-        return "entity"
-    return "co-interaction"  # ["Item", "User"]
+                yield _KINDS[x.kind], [user, h, x, item]
 
 
 def _text(index: GraphIndex, path: list[_Node], relations: list[str], kind: str) -> str:

@@ -135,14 +135,15 @@ class LocalStore(GraphStore):
             return pd.DataFrame({c: pd.Series(dtype=object) for c in _VECTOR_COLUMNS})
         return df
 
-    def snapshot(self) -> GraphTables:
-        manifest = self.manifest()
+    def _graph(self, manifest: dict[str, Any]) -> GraphTables:
         return GraphTables(**{spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES})
+
+    def snapshot(self) -> GraphTables:
+        return self._graph(self.manifest())
 
     def stats(self) -> dict[str, Any]:
         manifest = self.manifest()
-        graph = GraphTables(**{spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES})
-        return table_stats(graph, self._table(RECOMMENDATIONS, manifest))
+        return table_stats(self._graph(manifest), self._table(RECOMMENDATIONS, manifest))
 
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         node_kind(kind)
@@ -167,8 +168,7 @@ class LocalStore(GraphStore):
         manifest = self.manifest()
         files = tuple(manifest["tables"].get(spec.name, {}).get("file") for spec in GRAPH_TABLES)
         if self._explain_index is None or self._explain_index[0] != files:
-            graph = GraphTables(**{spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES})
-            self._explain_index = (files, GraphIndex(graph))
+            self._explain_index = (files, GraphIndex(self._graph(manifest)))
         return explain(self._explain_index[1], user_id, item_uid, k=k)
 
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
