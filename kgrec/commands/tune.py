@@ -112,7 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=TUNE_DEFAULTS["prune_warmup"],
         metavar="EPOCHS",
-        help="epochs every trial trains before it can be pruned (default %(default)s)",
+        help="epochs every trial trains before it can be pruned (default %(default)s); the "
+        "median favours fast learning rates, so a small value prunes slow ones that would "
+        "have ended best",
     )
     fixed = parser.add_argument_group(
         "training options (as kgrec train; given, fixed in every trial; not given, train's "
