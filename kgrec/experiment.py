@@ -64,7 +64,6 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
-from kgrec.foldin import fold_in_users
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
     OBJECTIVES,
@@ -230,6 +229,12 @@ class ModelSpec:
     text: bool = False  # node text embeddings as inputs
     options: tuple[str, ...] = ()
 
+    @property
+    def learns(self) -> bool:
+        """Whether the model learns embeddings by gradient (each such model takes ``dim``);
+        the others are counted or fitted in closed form, and the trainer only validates them."""
+        return "dim" in self.options
+
 
 def _popularity(graph: Data) -> GraphRecommender:
     from kgrec.models import Popularity
@@ -324,6 +329,31 @@ def _cross_domain(
     )
 
 
+def _ease(graph: Data, *, ease_lambda: float, ease_text_weight: float) -> GraphRecommender:
+    from kgrec.models import EASE
+
+    item_text = None
+    if ease_text_weight > 0:
+        if "x" not in graph:
+            raise InputError(
+                "--ease-text-weight adds the items' text similarities to EASE: give a --store "
+                "whose items have text vectors (`kgrec embed --store URI --kinds Item`)",
+                field="--ease-text-weight",
+            )
+        items = slice(graph.num_users, graph.num_users + graph.num_items)
+        item_text = graph.x[items] * graph.x_mask[items].unsqueeze(1)
+    try:
+        return EASE(
+            graph.num_users,
+            graph.num_items,
+            l2=ease_lambda,
+            item_text=item_text,
+            text_weight=ease_text_weight,
+        )
+    except ValueError as error:
+        raise InputError(str(error), field="--model") from error
+
+
 def _text_similarity(graph: Data) -> GraphRecommender:
     from kgrec.models import TextSimilarity
 
@@ -339,10 +369,15 @@ def _text_similarity(graph: Data) -> GraphRecommender:
 
 GNN = ("dim", "layers")
 TEXT = ("text_input", "text_hidden")  # models that take text through an MLP
+EASE_OPTIONS = ("ease_lambda", "ease_text_weight")
 MODELS: dict[str, ModelSpec] = {
     "popularity": ModelSpec("Popularity", _popularity, all_domains=False, knowledge=False),
     "text-similarity": ModelSpec(
         "TextSimilarity", _text_similarity, all_domains=True, knowledge=False, text=True
+    ),
+    "ease": ModelSpec("EASE", _ease, all_domains=False, knowledge=False, options=EASE_OPTIONS),
+    "ease-merged": ModelSpec(
+        "EASE", _ease, all_domains=True, knowledge=False, options=EASE_OPTIONS
     ),
     "lightgcn": ModelSpec(
         "LightGCNRecommender",
@@ -439,12 +474,12 @@ class Run:
         """Top-``k`` target-domain items per user (all users, or ``users`` by id), never an
         item the user already has: the RECOMMENDATIONS table (user_id, item_uid, score, rank,
         model, run). A user loaded into the run's store after training is folded in from
-        their interactions with the run's items (:func:`kgrec.foldin.fold_in_users`, the
-        model frozen). A run that serves new items by a content student (``cold_items``
-        ``student``/``student-kg``) also ranks the target-domain items loaded into its store
-        after training that have a text vector, from that text
-        (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs recommend only
-        the items they were trained with."""
+        their interactions with the run's items (the model's
+        :meth:`~kgrec.models.GraphRecommender.fold_in`, the model frozen). A run that serves
+        new items by a content student (``cold_items`` ``student``/``student-kg``) also ranks
+        the target-domain items loaded into its store after training that have a text vector,
+        from that text (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
+        recommend only the items they were trained with."""
         return self._ranking(k, users=users, name=name).table
 
     def publish(
@@ -538,7 +573,7 @@ class Run:
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
                 user_emb = torch.cat(
-                    [user_emb, fold_in_users(item_emb, histories, candidates=candidates)]
+                    [user_emb, self.model.fold_in(item_emb, histories, candidates=candidates)]
                 )
                 known = torch.cat(
                     [known]
@@ -685,6 +720,8 @@ def train(
     relation_weighting: str = "block",
     text_input: str = "none",
     text_hidden: int = 64,
+    ease_lambda: float = 500.0,
+    ease_text_weight: float = 0.0,
     cold_items: str = "none",
     cold_item_scale: float | None = None,
     batching: str = "full",
@@ -1191,6 +1228,7 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             field="--text-input",
         )
     objective_for(settings)
+    _check_ease(settings, spec)
     if settings["text_cl_weight"] and settings["store"] is None:
         raise InputError(
             "--text-cl-weight pulls items towards the items with the nearest texts: give a "
@@ -1245,13 +1283,15 @@ def objective_for(settings: Mapping[str, Any], graph: Data | None = None) -> Obj
 def reads_text(settings: Mapping[str, Any]) -> bool:
     """Whether a run with ``settings`` (:func:`train`'s arguments, ``model`` among them; missing
     ones take the defaults) reads node text vectors from its store: models with text inputs,
-    ``text_input`` or ``cold_items`` other than ``"none"``, or ``text_cl_weight`` above 0."""
+    ``text_input`` or ``cold_items`` other than ``"none"``, or ``text_cl_weight`` or
+    ``ease_text_weight`` above 0."""
     option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     return (
         _spec(settings["model"]).text
         or option["text_input"] != "none"
         or option["cold_items"] != "none"
         or option["text_cl_weight"] > 0
+        or option["ease_text_weight"] > 0
     )
 
 
@@ -1279,6 +1319,33 @@ def cold_start_for(settings: Mapping[str, Any]) -> HideTargetEdges | None:
         return HideTargetEdges(share, weight)
     except ValueError as error:
         raise InputError(str(error), field="--cold-start-share") from error
+
+
+def _check_ease(settings: Mapping[str, Any], spec: ModelSpec) -> None:
+    if "ease_lambda" not in spec.options:
+        for name in EASE_OPTIONS:
+            if settings[name] != TRAIN_DEFAULTS[name]:
+                takes = ", ".join(n for n, other in MODELS.items() if name in other.options)
+                raise InputError(
+                    f"{settings['model']} takes no {name} (models that do: {takes})",
+                    field=f"--{name.replace('_', '-')}",
+                )
+        return
+    if not settings["ease_lambda"] > 0:
+        raise InputError(
+            f"ease_lambda must be positive, got {settings['ease_lambda']}", field="--ease-lambda"
+        )
+    weight = settings["ease_text_weight"]
+    if not weight >= 0:
+        raise InputError(
+            f"ease_text_weight must be >= 0 (0: no text), got {weight}", field="--ease-text-weight"
+        )
+    if weight > 0 and settings["store"] is None:
+        raise InputError(
+            "--ease-text-weight reads item text vectors from a store: give --store (after "
+            "`kgrec embed --store URI --kinds Item`)",
+            field="--ease-text-weight",
+        )
 
 
 def _check_cold_start(settings: Mapping[str, Any], spec: ModelSpec) -> None:
@@ -1318,8 +1385,8 @@ def _check_cold_items(settings: Mapping[str, Any], spec: ModelSpec) -> None:
     choice = settings["cold_items"]
     if choice == "none":
         return
-    if "dim" not in spec.options:
-        takes = ", ".join(name for name, other in MODELS.items() if "dim" in other.options)
+    if not spec.learns:
+        takes = ", ".join(name for name, other in MODELS.items() if other.learns)
         raise InputError(
             f"--cold-items {choice} distils a model's item embeddings, which {settings['model']} "
             f"does not learn (models that do: {takes})",

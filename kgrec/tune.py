@@ -190,6 +190,8 @@ DEFAULT_RANGES: dict[str, Parameter] = {
     "layers": IntRange(1, 4),
     "adversarial_weight": Choice([0.0, 0.01, 0.1]),
     "temperature": LogUniform(0.05, 0.5),
+    "ease_lambda": LogUniform(10.0, 1e4),
+    "ease_text_weight": Choice([0.0, 1.0, 10.0, 100.0]),
 }
 
 
@@ -207,10 +209,13 @@ def searchable() -> dict[str, type]:
 
 def default_space(model: str, *, objective: str = TRAIN_DEFAULTS["objective"]) -> dict:
     """The search space used when none is given: :data:`DEFAULT_RANGES` of the options that
-    ``model`` (its :class:`~kgrec.experiment.ModelSpec`) and ``objective`` take, and ``lr``."""
+    ``model`` (its :class:`~kgrec.experiment.ModelSpec`) and ``objective`` take, and ``lr``
+    where the model learns embeddings by gradient (not EASE's closed form)."""
     spec = _model(model)
-    takes = set(spec.options) | {"lr"}
-    if objective in OBJECTIVES:
+    takes = set(spec.options)
+    if spec.learns:
+        takes.add("lr")
+    if spec.learns and objective in OBJECTIVES:
         takes |= set(inspect.signature(OBJECTIVES[objective]).parameters)
     return {
         name: param
@@ -472,6 +477,14 @@ def tune(
             field=both[0],
         )
     check_space(model, space, objective=None if "objective" in space else objective)
+    spec = _model(model)
+    if not spec.learns and set(space) - set(spec.options):
+        raise InputError(
+            f"model {model} has nothing to train, so a search can vary only its own settings "
+            f"({', '.join(spec.options) or 'it has none'}), not "
+            f"{', '.join(sorted(set(space) - set(spec.options)))}",
+            field="--search",
+        )
 
     settings = {name: TRAIN_DEFAULTS[name] for name in sorted(allowed) if name not in space}
     settings.update(fixed)
@@ -522,11 +535,6 @@ def tune(
                 text_property=settings["text_property"],
                 train_fraction=train_fraction,
             )
-            net, _, _ = build_run(experiment, {"model": model, **settings})
-            if not any(p.requires_grad for p in net.parameters()):
-                raise InputError(
-                    f"model {model} has nothing to train, so nothing to tune", field="--model"
-                )
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
             _requeue_interrupted(study, storage, progress=progress)
             if not study.trials:

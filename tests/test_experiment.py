@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 import kgrec.errors
 import kgrec.models
 from kgrec.cli import build_parser, main
 from kgrec.experiment import MODELS, TRAIN_DEFAULTS, build_run, load_experiment, load_run, train
+from kgrec.ranking import embeddings
 from kgrec.store import open_store
 from loaders import recbole
 from loaders.rules import named_rule
@@ -467,3 +469,98 @@ def test_a_user_loaded_after_training_is_folded_in(tmp_path, tiny_store, capsys)
     assert list(again["item_uid"]) == list(mine.sort_values("rank")["item_uid"])
     with pytest.raises(kgrec.errors.InputError, match="'ghost' is neither in the run's graph"):
         run.recommend(users=["ghost"])
+
+
+def test_ease_fits_in_closed_form_and_its_run_loads_and_serves_again(tmp_path, tiny_store):
+    run = train(
+        "ease-merged",
+        protocol="ml1m-action-comedy",
+        store=tiny_store,
+        out=tmp_path / "r",
+        ease_lambda=2.0,
+        progress=False,
+    )
+    assert isinstance(run.model, kgrec.models.EASE) and run.model.l2 == 2.0
+    info = json.loads((run.folder / "run.json").read_text())
+    assert info["training"]["best_epoch"] == 0  # nothing to train: fitted, validated once
+    saved = json.loads((run.folder / "metrics.json").read_text())
+    again = load_run(run.folder)
+    assert again.evaluate()["test"]["all"]["ndcg@20"] == pytest.approx(
+        saved["test"]["all"]["ndcg@20"]
+    )
+    # a newcomer is their row of X: scored exactly as a trained-in user with the same items
+    extra = tmp_path / "action"
+    extra.mkdir()
+    (extra / "action.inter").write_text(
+        "user_id:token\titem_id:token\trating:float\nnewbie\tAction 3\t5\nnewbie\tAction 4\t5\n"
+    )
+    with open_store(tiny_store) as opened:
+        opened.write(recbole.load(extra, domain="action"), progress=False)
+    recs = again.recommend(k=3, users=["newbie"])
+    _, item_emb = embeddings(again.model, again.graph)
+    maps = again.experiment.maps
+    row = torch.zeros(item_emb.size(0))
+    row[torch.as_tensor(maps.item_index(["action:Action 3", "action:Action 4"]))] = 1
+    scores = (row @ item_emb.T).masked_fill(
+        again.graph.item_domain != again.experiment.split.target_domain, float("-inf")
+    )
+    assert recs["score"].tolist() == pytest.approx(scores.topk(3).values.tolist())
+    assert [maps.items[int(i)] for i in scores.topk(3).indices] == list(recs["item_uid"])
+
+
+def test_ease_options_belong_to_ease(tmp_path, tiny_recbole):
+    with pytest.raises(
+        kgrec.errors.InputError,
+        match=r"lightgcn takes no ease_lambda \(models that do: ease, ease-merged\)",
+    ):
+        train(
+            "lightgcn",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=tmp_path / "a",
+            ease_lambda=10.0,
+            **SMALL,
+        )
+    with pytest.raises(
+        kgrec.errors.InputError, match="--ease-text-weight reads item text vectors from a store"
+    ):
+        train(
+            "ease",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=tmp_path / "b",
+            ease_text_weight=1.0,
+            progress=False,
+        )
+    with pytest.raises(kgrec.errors.InputError, match="ease_lambda must be positive"):
+        train(
+            "ease",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=tmp_path / "c",
+            ease_lambda=0.0,
+            progress=False,
+        )
+    assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_ease_reads_the_stores_item_texts_when_they_are_weighted(tmp_path, text_store):
+    plain = train(
+        "ease",
+        protocol="ml1m-action-comedy",
+        store=text_store,
+        out=tmp_path / "p",
+        ease_lambda=2.0,
+        progress=False,
+    )
+    text = train(
+        "ease",
+        protocol="ml1m-action-comedy",
+        store=text_store,
+        out=tmp_path / "t",
+        ease_lambda=2.0,
+        ease_text_weight=5.0,
+        progress=False,
+    )
+    assert plain.model.item_text is None and text.model.item_text is not None
+    assert not torch.equal(text.model(text.graph.edge_index), plain.model(plain.graph.edge_index))

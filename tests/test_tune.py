@@ -110,6 +110,46 @@ def test_default_space_follows_the_model() -> None:
     assert TRAIN_DEFAULTS["lr"] in lightgcn["lr"] and TRAIN_DEFAULTS["dim"] in lightgcn["dim"]
 
 
+def test_default_space_of_a_closed_form_model_is_its_own_settings() -> None:
+    assert set(default_space("ease")) == {"ease_lambda", "ease_text_weight"}
+    assert default_space("popularity") == {}  # nothing to search: tune says the space is empty
+
+
+def test_ease_is_tuned_over_its_own_settings_and_the_best_trains_again(
+    tmp_path, tiny_recbole
+) -> None:
+    out = tmp_path / "tune"
+    result = tune(
+        "ease",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=out,
+        space={"ease_lambda": LogUniform(0.1, 100.0)},
+        trials=3,
+        progress=False,
+    )
+    values = [t.value for t in load_study(out).trials]
+    assert len(values) == 3 and result.best_value == max(values)
+    argv = shlex.split(result.command)
+    assert main(argv[1:]) == 0
+    metrics = json.loads(
+        (Path(build_parser(argv[1:]).parse_args(argv[1:]).out) / "metrics.json").read_text()
+    )
+    assert metrics["valid"]["all"]["ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
+
+
+def test_a_closed_form_model_refuses_a_search_over_training_options(
+    tmp_path, tiny_recbole, capsys
+) -> None:
+    out = tmp_path / "tune"
+    assert (
+        cli_tune(tiny_recbole, out, "--model", "ease", "--search", "lr=loguniform:1e-3:1e-2") == 2
+    )
+    err = capsys.readouterr().err
+    assert "model ease has nothing to train" in err and "ease_lambda" in err and "not lr" in err
+    assert not out.exists()  # refused before any folder or data
+
+
 @pytest.mark.parametrize(
     ("spec", "says"),
     [

@@ -116,6 +116,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "with --cold-start-share: loss weight of the hidden users' target pairs, relative "
             "to their usual weight",
         ),
+        ("ease_lambda", float, "ease, ease-merged: the ridge penalty of the item-item weights"),
+        (
+            "ease_text_weight",
+            float,
+            "ease, ease-merged: weight of the items' text similarities beside their "
+            "co-occurrences, as side information (0: none; needs --store with item texts)",
+        ),
         (
             "adversarial_weight",
             float,

@@ -13,6 +13,7 @@ _MODELS = {
     "RGCNRecommender": "kgrec.models.rgcn",
     "CrossDomainRecommender": "kgrec.models.cross_domain",
     "TextSimilarity": "kgrec.models.text_similarity",
+    "EASE": "kgrec.models.ease",
 }
 
 __all__ = ["GraphRecommender", "top_k", *_MODELS]

@@ -9,6 +9,7 @@ numbers the relation of each edge.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
@@ -100,6 +101,17 @@ class GraphRecommender(nn.Module):
             node_emb[: self.num_users],
             node_emb[self.num_users : self.num_users + self.num_items],
         )
+
+    def fold_in(
+        self, item_emb: Tensor, histories: Sequence[Tensor], *, candidates: Tensor | None = None
+    ) -> Tensor:
+        """``[len(histories), dim]`` representations of users the model was not trained with,
+        from their histories (indices of rows of ``item_emb``, the frozen item embeddings): by
+        default the BPR fold-in of :func:`kgrec.foldin.fold_in_users`, negatives drawn from
+        ``candidates``. A model whose users are a function of their items says so here."""
+        from kgrec.foldin import fold_in_users
+
+        return fold_in_users(item_emb, histories, candidates=candidates)
 
     def auxiliary_loss(self, node_emb: Tensor, *, n_id: Tensor | None = None) -> Tensor | None:
         """An extra training loss of this model (None: none)."""

@@ -70,6 +70,19 @@ CASES = [
         lambda g: kgrec.models.LightGCNRecommender(g.num_users, g.num_items, embedding_dim=8),
         False,
     ),
+    Case("EASE", lambda g: kgrec.models.EASE(g.num_users, g.num_items, l2=1.0), False),
+    Case(
+        "EASE",
+        lambda g: kgrec.models.EASE(
+            g.num_users,
+            g.num_items,
+            l2=1.0,
+            item_text=g.x[g.num_users : g.num_users + g.num_items],
+            text_weight=1.0,
+        ),
+        False,
+        "text",
+    ),
     Case(
         "RGCNRecommender",
         lambda g: kgrec.models.RGCNRecommender(*_sizes(g), embedding_dim=8, block_size=2),
@@ -113,7 +126,7 @@ CASES = [
 ]
 TARGET = 1  # the toy graph's comedy domain
 # models with nothing to train (the trainer only validates them)
-UNTRAINED = (kgrec.models.Popularity, kgrec.models.TextSimilarity)
+UNTRAINED = (kgrec.models.Popularity, kgrec.models.TextSimilarity, kgrec.models.EASE)
 
 
 def _edges(case: Case, graph: Data) -> tuple[Tensor, Tensor]:

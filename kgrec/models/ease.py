@@ -1,0 +1,127 @@
+"""EASE: a linear item-item model fitted in closed form, with items' texts as side information."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from kgrec.models.base import GraphRecommender
+
+# EASE holds a dense [I, I] Gram matrix and its inverse (float64) and serves dense
+# [U + I, I] float32 "embeddings"; past this it refuses rather than exhaust memory
+MEMORY_LIMIT = 8 * 2**30
+
+
+class EASE(GraphRecommender):
+    r"""Embarrassingly Shallow Autoencoder (Steck, WWW 2019): each item's score is a weighted
+    sum of the user's items, with item-item weights ``B`` fitted in closed form on the
+    training interactions; optionally the items' text vectors enter as side information, as
+    extra rows of the interaction matrix (Jeunen et al., RecSys 2020).
+
+    .. math::
+        \hat{B} = \arg\min_{B} \lVert X - XB \rVert_F^2 + \beta \lVert T^{\top} - T^{\top}B
+        \rVert_F^2 + \lambda \lVert B \rVert_F^2 \quad \text{s.t.} \quad \operatorname{diag}(B) = 0
+
+    with ``X`` the ``[U, I]`` 0/1 matrix of the user -> item edges of the ``edge_index`` given
+    (the trainer passes the training interactions) and ``T`` the ``[I, d]`` L2-normalised item
+    text vectors (zero rows where an item has none). With
+    :math:`P = (X^{\top}X + \beta TT^{\top} + \lambda I)^{-1}` the solution is
+    :math:`\hat{B}_{ij} = -P_{ij} / P_{jj}` off the diagonal. The score is
+    :math:`\hat{y}_{ui} = x_u^{\top} \hat{B}_{:, i}`, written as the dot product of the user's
+    row of ``X`` and the item's column of ``B``, so it ranks through the same
+    :meth:`~kgrec.models.base.GraphRecommender.recommend` as the trained models. Column ``j``
+    of ``B`` is the ridge regression of item ``j``'s column of ``X`` (and ``T^T``) on every
+    other item's. Knowledge edges are ignored. No trainable parameters: the fit happens in
+    :meth:`forward`, from the edges given.
+
+    Args:
+        num_users: number of users ``U`` (nodes ``0 .. U-1``).
+        num_items: number of items ``I`` (nodes ``U .. U+I-1``).
+        l2: ``lambda`` above, the ridge penalty (> 0).
+        item_text: ``[I, d]`` the items' text vectors (zeros where an item has none), or None.
+        text_weight: ``beta`` above (>= 0); above 0 it needs ``item_text``.
+
+    Shapes: ``forward(edge_index [2, E])`` returns ``[U + I, I]``.
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        *,
+        l2: float = 500.0,
+        item_text: Tensor | None = None,
+        text_weight: float = 0.0,
+    ) -> None:
+        super().__init__(num_users, num_items)
+        if not l2 > 0:
+            raise ValueError(f"l2 must be positive, got {l2}")
+        if not text_weight >= 0:
+            raise ValueError(f"text_weight must be >= 0, got {text_weight}")
+        if text_weight > 0 and item_text is None:
+            raise ValueError("text_weight > 0 needs item_text")
+        if item_text is not None and (item_text.dim() != 2 or item_text.size(0) != num_items):
+            raise ValueError(
+                f"item_text must be [num_items={num_items}, d], got {list(item_text.shape)}"
+            )
+        needed = 16 * num_items**2 + 4 * (num_users + num_items) * num_items
+        if needed > MEMORY_LIMIT:
+            raise ValueError(
+                f"EASE needs about {needed / 2**30:.1f} GiB for {num_users} users and "
+                f"{num_items} items (dense item-item matrices); more than the "
+                f"{MEMORY_LIMIT / 2**30:.0f} GiB it allows itself. Use a graph model "
+                "(lightgcn) for a catalogue this large"
+            )
+        self.l2 = float(l2)
+        self.text_weight = float(text_weight)
+        text = F.normalize(item_text.float(), dim=1) if item_text is not None else None
+        self.register_buffer("item_text", text)
+
+    def reset_parameters(self) -> None:
+        """Nothing to reset: the weights are fitted in closed form by :meth:`forward`."""
+
+    def forward(
+        self,
+        edge_index: Tensor,
+        edge_type: Tensor | None = None,
+        *,
+        n_id: Tensor | None = None,
+        degree: Tensor | None = None,
+    ) -> Tensor:
+        if n_id is not None:
+            self.require_sampling()
+        users, items = self.interactions(edge_index)
+        device = edge_index.device
+        x = torch.zeros(self.num_users, self.num_items, dtype=torch.float64, device=device)
+        x[users, items] = 1.0
+        gram = x.T @ x
+        if self.text_weight > 0:
+            text = self.item_text.to(device=device, dtype=torch.float64)
+            gram += self.text_weight * (text @ text.T)
+        gram.diagonal().add_(self.l2)
+        p = torch.linalg.inv(gram)
+        b = p / (-p.diagonal()).unsqueeze(0)
+        b.fill_diagonal_(0.0)
+        return torch.cat([x, b.T]).float()
+
+    def fold_in(
+        self, item_emb: Tensor, histories: Sequence[Tensor], *, candidates: Tensor | None = None
+    ) -> Tensor:
+        """Exact for EASE: a newcomer is their row of ``X``, 1 at each item of their history
+        that the fit saw (rows of ``item_emb`` past the first ``I``, items served after
+        training, have no column in ``B`` and are left out)."""
+        rows = torch.zeros(len(histories), self.num_items, dtype=item_emb.dtype)
+        for row, history in zip(rows, histories, strict=True):
+            history = torch.as_tensor(history, dtype=torch.long).flatten()
+            row[history[history < self.num_items]] = 1.0
+        return rows.to(item_emb.device)
+
+    def __repr__(self) -> str:
+        text = f", text_weight={self.text_weight:g}" if self.item_text is not None else ""
+        return (
+            f"{self.__class__.__name__}(users={self.num_users}, items={self.num_items}, "
+            f"l2={self.l2:g}{text})"
+        )
