@@ -1,8 +1,9 @@
-"""RecBole 1.2.1's LightGCN, SGL, SimpleX and NCL on kgrec's own split files (issue 12, point 0).
+"""RecBole 1.2.1's LightGCN, SGL, SimpleX, NCL and EASE on kgrec's own split files (issue 12,
+point 0).
 
     make setup-recbole            # once: RecBole in $KGREC_CACHE/recbole-venv, its own pins
     .venv/bin/python bench/peers.py --split DIR --out results/peers \\
-        [--models LightGCN SimpleX SGL NCL] [--kgrec RUN_DIR ...]
+        [--models LightGCN SimpleX SGL NCL EASE] [--kgrec RUN_DIR ...]
     .venv/bin/python bench/peers.py --data $KGREC_DATA/ml-100k --protocol ml100k-kg --seed 0 \\
         --out results/peers
 
@@ -47,7 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MODELS = ("LightGCN", "SGL", "SimpleX", "NCL")
+MODELS = ("LightGCN", "SGL", "SimpleX", "NCL", "EASE")
 DATASET = "kgrec"
 SPLIT_FILES = ("train", "valid", "test")
 SPLIT_HEADER = "user_id\titem_id"
