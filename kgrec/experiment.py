@@ -493,7 +493,8 @@ class Run:
     ) -> pd.DataFrame:
         """Write every user's top ``k`` into ``store`` (default: the run's store), replacing
         this run's earlier recommendations there, and with ``vectors`` the model's user and
-        item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j). With ``users``,
+        item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j; not for a model
+        whose embeddings are catalogue-sized rows, such as EASE). With ``users``,
         only theirs (newcomers folded in, see :meth:`recommend`), the others' left as they
         are. Returns the table written."""
         from kgrec.store import open_store
@@ -507,7 +508,7 @@ class Run:
             opened.publish(
                 ranking.table, run=name or self.name, users=None if users is None else list(users)
             )
-            if vectors:
+            if vectors and self.model.publishes_vectors:
                 user_vectors, item_vectors = inner_product_vectors(
                     ranking.user_emb, ranking.item_emb
                 )

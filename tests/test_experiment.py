@@ -471,7 +471,7 @@ def test_a_user_loaded_after_training_is_folded_in(tmp_path, tiny_store, capsys)
         run.recommend(users=["ghost"])
 
 
-def test_ease_fits_in_closed_form_and_its_run_loads_and_serves_again(tmp_path, tiny_store):
+def test_ease_fits_in_closed_form_and_its_run_loads_and_serves_again(tmp_path, tiny_store, capsys):
     run = train(
         "ease-merged",
         protocol="ml1m-action-comedy",
@@ -496,6 +496,14 @@ def test_ease_fits_in_closed_form_and_its_run_loads_and_serves_again(tmp_path, t
     )
     with open_store(tiny_store) as opened:
         opened.write(recbole.load(extra, domain="action"), progress=False)
+    # the recommendations are published, not catalogue-sized "vectors"
+    assert main(["recommend", "--run", str(run.folder), "-k", "2"]) == 0
+    assert "no vectors published: ease-merged's user and item" in capsys.readouterr().out
+    with open_store(tiny_store) as opened:
+        assert opened.read_vectors("Item", property="gnn_embedding")[0] == []
+        assert set(opened.recommendations(again.name)["user_id"]) == set(
+            again.experiment.maps.users
+        )
     recs = again.recommend(k=3, users=["newbie"])
     _, item_emb = embeddings(again.model, again.graph)
     maps = again.experiment.maps

@@ -92,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
         f"{table['user_id'].nunique()} users ({cold} with no target-domain training history) "
         f"into {store_uri} in {seconds:.1f} s"
     )
+    if not args.no_vectors and not loaded.model.publishes_vectors:
+        print(
+            f"no vectors published: {loaded.info['model']}'s user and item representations are "
+            "catalogue-sized rows, not embeddings"
+        )
     return 0
 
 

@@ -28,6 +28,9 @@ class GraphRecommender(nn.Module):
     """
 
     supports_sampling: ClassVar[bool] = False
+    # whether the user and item embeddings are worth publishing as vectors (a store's vector
+    # index): False where they are catalogue-sized rows rather than learned embeddings
+    publishes_vectors: ClassVar[bool] = True
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +47,10 @@ class EASE(GraphRecommender):
 
     Shapes: ``forward(edge_index [2, E])`` returns ``[U + I, I]``.
     """
+
+    # a user's "embedding" is their row of X and an item's a column of B: catalogue-sized, and
+    # beyond a vector index's dimensions (Neo4j's 4,096) for larger catalogues
+    publishes_vectors: ClassVar[bool] = False
 
     def __init__(
         self,
