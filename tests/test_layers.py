@@ -29,7 +29,7 @@ LAYERS = [
             "kgrec.distributed",
         ),
     ),
-    (3, ("kgrec.models", "kgrec.objectives", "kgrec.metrics")),
+    (3, ("kgrec.models", "kgrec.objectives", "kgrec.metrics", "kgrec.foldin")),
     (
         4,
         (
@@ -39,7 +39,6 @@ LAYERS = [
             "kgrec.sampling",
             "kgrec.evaluate",
             "kgrec.ranking",
-            "kgrec.foldin",
             "kgrec.recommend",
             "kgrec.notebook",
         ),
