@@ -216,6 +216,9 @@ def test_library_and_cli_defaults_are_the_same():
     assert cross["adversarial_weight"].default == TRAIN_DEFAULTS["adversarial_weight"]
     assert cross["embedding_dim"].default == TRAIN_DEFAULTS["dim"]
     assert cross["num_layers"].default == TRAIN_DEFAULTS["layers"]
+    ease = inspect.signature(kgrec.models.EASE).parameters
+    assert ease["l2"].default == TRAIN_DEFAULTS["ease_lambda"]
+    assert ease["text_weight"].default == TRAIN_DEFAULTS["ease_text_weight"]
 
 
 def test_every_registered_model_builds_its_class(tiny_recbole):

@@ -11,8 +11,8 @@ from torch import Tensor
 
 from kgrec.models.base import GraphRecommender
 
-# EASE holds a dense [I, I] Gram matrix and its inverse (float64) and serves dense
-# [U + I, I] float32 "embeddings"; past this it refuses rather than exhaust memory
+# EASE holds dense [U, I] interactions, an [I, I] Gram matrix, its inverse and B (float64) and
+# serves dense [U + I, I] float32 "embeddings"; past this it refuses rather than exhaust memory
 MEMORY_LIMIT = 8 * 2**30
 
 
@@ -72,7 +72,9 @@ class EASE(GraphRecommender):
             raise ValueError(
                 f"item_text must be [num_items={num_items}, d], got {list(item_text.shape)}"
             )
-        needed = 16 * num_items**2 + 4 * (num_users + num_items) * num_items
+        needed = (
+            8 * (num_users + 3 * num_items) * num_items + 4 * (num_users + num_items) * num_items
+        )
         if needed > MEMORY_LIMIT:
             raise ValueError(
                 f"EASE needs about {needed / 2**30:.1f} GiB for {num_users} users and "
