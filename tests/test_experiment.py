@@ -474,15 +474,14 @@ def test_a_user_loaded_after_training_is_folded_in(tmp_path, tiny_store, capsys)
         run.recommend(users=["ghost"])
 
 
+def ease(model: str, out: Path, **options):
+    """An EASE run on ml1m-action-comedy (λ 2 unless ``options`` say otherwise)."""
+    options = {"ease_lambda": 2.0, "progress": False, **options}
+    return train(model, protocol="ml1m-action-comedy", out=out, **options)
+
+
 def test_ease_fits_in_closed_form_and_its_run_loads_and_serves_again(tmp_path, tiny_store, capsys):
-    run = train(
-        "ease-merged",
-        protocol="ml1m-action-comedy",
-        store=tiny_store,
-        out=tmp_path / "r",
-        ease_lambda=2.0,
-        progress=False,
-    )
+    run = ease("ease-merged", tmp_path / "r", store=tiny_store)
     assert isinstance(run.model, kgrec.models.EASE) and run.model.l2 == 2.0
     info = json.loads((run.folder / "run.json").read_text())
     assert info["training"]["best_epoch"] == 0  # nothing to train: fitted, validated once
@@ -524,54 +523,18 @@ def test_ease_options_belong_to_ease(tmp_path, tiny_recbole):
         kgrec.errors.InputError,
         match=r"lightgcn takes no ease_lambda \(models that do: ease, ease-merged\)",
     ):
-        train(
-            "lightgcn",
-            protocol="ml1m-action-comedy",
-            data=tiny_recbole,
-            out=tmp_path / "a",
-            ease_lambda=10.0,
-            **SMALL,
-        )
+        ease("lightgcn", tmp_path / "a", data=tiny_recbole, ease_lambda=10.0)
     with pytest.raises(
         kgrec.errors.InputError, match="--ease-text-weight reads item text vectors from a store"
     ):
-        train(
-            "ease",
-            protocol="ml1m-action-comedy",
-            data=tiny_recbole,
-            out=tmp_path / "b",
-            ease_text_weight=1.0,
-            progress=False,
-        )
+        ease("ease", tmp_path / "b", data=tiny_recbole, ease_text_weight=1.0)
     with pytest.raises(kgrec.errors.InputError, match="ease_lambda must be positive"):
-        train(
-            "ease",
-            protocol="ml1m-action-comedy",
-            data=tiny_recbole,
-            out=tmp_path / "c",
-            ease_lambda=0.0,
-            progress=False,
-        )
+        ease("ease", tmp_path / "c", data=tiny_recbole, ease_lambda=0.0)
     assert not any((tmp_path / name).exists() for name in "abc")
 
 
 def test_ease_reads_the_stores_item_texts_when_they_are_weighted(tmp_path, text_store):
-    plain = train(
-        "ease",
-        protocol="ml1m-action-comedy",
-        store=text_store,
-        out=tmp_path / "p",
-        ease_lambda=2.0,
-        progress=False,
-    )
-    text = train(
-        "ease",
-        protocol="ml1m-action-comedy",
-        store=text_store,
-        out=tmp_path / "t",
-        ease_lambda=2.0,
-        ease_text_weight=5.0,
-        progress=False,
-    )
+    plain = ease("ease", tmp_path / "p", store=text_store)
+    text = ease("ease", tmp_path / "t", store=text_store, ease_text_weight=5.0)
     assert plain.model.item_text is None and text.model.item_text is not None
     assert not torch.equal(text.model(text.graph.edge_index), plain.model(plain.graph.edge_index))
