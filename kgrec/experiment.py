@@ -332,16 +332,8 @@ def _cross_domain(
 def _ease(graph: Data, *, ease_lambda: float, ease_text_weight: float) -> GraphRecommender:
     from kgrec.models import EASE
 
-    item_text = None
-    if ease_text_weight > 0:
-        if "x" not in graph:
-            raise InputError(
-                "--ease-text-weight adds the items' text similarities to EASE: give a --store "
-                "whose items have text vectors (`kgrec embed --store URI --kinds Item`)",
-                field="--ease-text-weight",
-            )
-        items = slice(graph.num_users, graph.num_users + graph.num_items)
-        item_text = graph.x[items] * graph.x_mask[items].unsqueeze(1)
+    # rows without text are zeros in the export, so they add nothing to the Gram matrix
+    item_text = _item_text(graph, "--ease-text-weight")[0] if ease_text_weight > 0 else None
     try:
         return EASE(
             graph.num_users,
@@ -1296,16 +1288,16 @@ def reads_text(settings: Mapping[str, Any]) -> bool:
     )
 
 
-def _item_text(graph: Data) -> tuple[torch.Tensor, torch.Tensor]:
+def _item_text(graph: Data, option: str = "--text-cl-weight") -> tuple[torch.Tensor, torch.Tensor]:
     """(the items' text vectors ``[I, d]``, which items have text ``[I]``) of a message graph,
-    for the text-neighbour term; an InputError where no item has text."""
+    for the ``option`` that needs them; an InputError naming it where no item has text."""
     items = slice(graph.num_users, graph.num_users + graph.num_items)
     if "x" not in graph or not bool(graph.x_mask[items].any()):
         raise InputError(
-            "--text-cl-weight needs item text vectors, and no item in the store has them: run "
+            f"{option} needs item text vectors, and no item in the store has them: run "
             "`kgrec embed --store URI --kinds Item` (and give --text-property if they are not "
             "'embedding')",
-            field="--text-cl-weight",
+            field=option,
         )
     return graph.x[items], graph.x_mask[items]
 

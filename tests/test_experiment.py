@@ -538,3 +538,18 @@ def test_ease_reads_the_stores_item_texts_when_they_are_weighted(tmp_path, text_
     text = ease("ease", tmp_path / "t", store=text_store, ease_text_weight=5.0)
     assert plain.model.item_text is None and text.model.item_text is not None
     assert not torch.equal(text.model(text.graph.edge_index), plain.model(plain.graph.edge_index))
+
+
+def test_ease_with_text_weight_refuses_a_graph_whose_items_have_no_text(tiny_recbole):
+    from kgrec.experiment import _ease
+
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=0
+    )
+    _, graph, _ = build_run(experiment, {"model": "ease"})
+    graph.x = torch.zeros(graph.num_nodes, 4)  # text on no item (users only, say)
+    graph.x_mask = torch.zeros(graph.num_nodes, dtype=torch.bool)
+    graph.x_mask[: graph.num_users] = True
+    with pytest.raises(kgrec.errors.InputError, match="--ease-text-weight needs item text vectors"):
+        _ease(graph, ease_lambda=1.0, ease_text_weight=1.0)
+    assert _ease(graph, ease_lambda=1.0, ease_text_weight=0.0).item_text is None
