@@ -449,7 +449,7 @@ def tune(
     touches the study and ``out``, and every rank returns rank 0's result.
     """
     out = Path(out)
-    _model(model)  # an unknown model fails here, before anything else
+    spec = _model(model)  # an unknown model fails here, before anything else
     for name, value in (("trials", trials), ("prune_warmup", prune_warmup)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise InputError(f"{name} must be a positive integer, got {value!r}", field=name)
@@ -477,7 +477,6 @@ def tune(
             field=both[0],
         )
     check_space(model, space, objective=None if "objective" in space else objective)
-    spec = _model(model)
     if not spec.learns and set(space) - set(spec.options):
         raise InputError(
             f"model {model} has nothing to train, so a search can vary only its own settings "

@@ -15,6 +15,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from kgrec.foldin import fold_in_users
+
 
 class GraphRecommender(nn.Module):
     """Base of the trainable recommenders: node embeddings in, dot-product scores out.
@@ -112,8 +114,6 @@ class GraphRecommender(nn.Module):
         from their histories (indices of rows of ``item_emb``, the frozen item embeddings): by
         default the BPR fold-in of :func:`kgrec.foldin.fold_in_users`, negatives drawn from
         ``candidates``. A model whose users are a function of their items says so here."""
-        from kgrec.foldin import fold_in_users
-
         return fold_in_users(item_emb, histories, candidates=candidates)
 
     def auxiliary_loss(self, node_emb: Tensor, *, n_id: Tensor | None = None) -> Tensor | None:
