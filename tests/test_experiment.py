@@ -553,3 +553,26 @@ def test_ease_with_text_weight_refuses_a_graph_whose_items_have_no_text(tiny_rec
     with pytest.raises(kgrec.errors.InputError, match="--ease-text-weight needs item text vectors"):
         _ease(graph, ease_lambda=1.0, ease_text_weight=1.0)
     assert _ease(graph, ease_lambda=1.0, ease_text_weight=0.0).item_text is None
+
+
+def test_a_written_domain_rule_works_beside_data(tmp_path: Path, tiny_recbole, capsys) -> None:
+    """`--domain-rule` with `--data` takes a rule written out, as `kgrec load` does (it used to
+    accept only named rules, and its error then told the user to write one out)."""
+    written = "genres:action=Action,Thriller;comedy=Comedy,Romance"
+    for rule, folder in (("ml1m-action-comedy", "named"), (written, "written")):
+        argv = ["split", "--protocol", "ml1m-action-comedy", "--seed", "2", "--data"]
+        argv += [str(tiny_recbole), "--domain-rule", rule, "--write-split", str(tmp_path / folder)]
+        assert main(argv) == 0
+    for name in ("train", "valid", "test"):
+        assert (tmp_path / "named" / f"{name}.tsv").read_text() == (
+            tmp_path / "written" / f"{name}.tsv"
+        ).read_text()
+    # the other domain as the target, trained and reloaded from its settings
+    run = tmp_path / "run"
+    argv = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy", "--data"]
+    argv += [str(tiny_recbole), "--domain-rule", written, "--target-domain", "action"]
+    assert main([*argv, "--out", str(run)]) == 0
+    experiment = load_run(run).experiment
+    assert experiment.maps.domains[experiment.split.target_domain] == "action"
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run)]) == 0

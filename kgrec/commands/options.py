@@ -22,9 +22,10 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--domain-rule",
-        metavar="NAME",
-        help="with --data: split items into domains by a named rule "
-        "(default: the protocol's, e.g. ml1m-action-comedy)",
+        metavar="RULE",
+        help="with --data: split items into domains by a named rule or one written out, "
+        "e.g. 'genres:drama=Drama;thriller=Thriller,Crime' (default: the protocol's, "
+        "ml1m-action-comedy)",
     )
     parser.add_argument(
         "--target-domain",

@@ -23,16 +23,17 @@ def read_graph(
     """The graph's tables and, with ``text_property`` and a store, its node text vectors.
 
     ``data`` is a RecBole atomic-file folder loaded as ``kgrec load recbole`` would (one
-    ``domain``, or items split by the named ``domain_rule``); ``store`` a store URI
+    ``domain``, or items split by ``domain_rule``: a rule's name or the rule written out,
+    ``ATTRIBUTE:DOMAIN=V1,V2;DOMAIN=...``); ``store`` a store URI
     (``local:PATH``, ``bolt://...``). Exactly one of the two.
     """
     if (data is None) == (store is None):
         raise ValueError("give exactly one of data (a RecBole folder) and store (a store URI)")
     if data is not None:
         from loaders import recbole
-        from loaders.rules import named_rule
+        from loaders.rules import resolve_rule
 
-        rule = named_rule(domain_rule) if domain_rule else None
+        rule = resolve_rule(domain_rule) if domain_rule else None
         return recbole.load(data, domain=domain, domain_rule=rule), None
     from kgrec.store import open_store
 
