@@ -302,18 +302,21 @@ def small_graph() -> GraphTables:
 # -- training data ---------------------------------------------------------------------------
 
 
-def two_domain_tables(seed: int = 0, num_users: int = 60) -> GraphTables:
-    """Users with 0-12 interactions in each of two domains ("action", "comedy") of 30 items."""
+def two_domain_tables(
+    seed: int = 0, num_users: int = 60, domains: tuple[str, str] = ("action", "comedy")
+) -> GraphTables:
+    """Users with 0-12 interactions in each of two domains (by default "action", "comedy") of
+    30 items."""
     rng = np.random.default_rng(seed)
-    items = [(d, f"{d[0]}{j}") for d in ("action", "comedy") for j in range(30)]
+    items = [(d, f"{d[0]}{j}") for d in domains for j in range(30)]
     rows = []
     for u in range(num_users):
-        for domain in ("action", "comedy"):
+        for domain in domains:
             count = int(rng.integers(0, 13))
             for j in rng.choice(30, size=count, replace=False):
                 rows.append((f"u{u}", item_uid(domain, f"{domain[0]}{j}")))
     return GraphTables(
-        domains=pd.DataFrame({"domain": ["action", "comedy"]}),
+        domains=pd.DataFrame({"domain": list(domains)}),
         users=pd.DataFrame({"user_id": [f"u{u}" for u in range(num_users)]}),
         items=pd.DataFrame(
             {
@@ -328,7 +331,8 @@ def two_domain_tables(seed: int = 0, num_users: int = 60) -> GraphTables:
 
 @pytest.fixture(scope="session")
 def make_two_domains():
-    """``make_two_domains(seed=0, num_users=60)``: the tables of :func:`two_domain_tables`."""
+    """``make_two_domains(seed=0, num_users=60, domains=("action", "comedy"))``: the tables of
+    :func:`two_domain_tables`."""
     return two_domain_tables
 
 

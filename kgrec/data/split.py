@@ -12,7 +12,9 @@ always keeps at least one.
 
 ``ml1m-action-comedy``: of the ``n`` overlapping users (at least 5 interactions in the source
 and in the target domain), shuffled with the seed, the first ``round(0.1 n)`` are cold-valid and
-the next ``round(0.2 n)`` cold-test users (halves round up). Random draws, from
+the next ``round(0.2 n)`` cold-test users (halves round up). With another target domain
+(``--target-domain``: the direction reversed, or another pair of domains), the source is every
+domain but the target. Random draws, from
 ``numpy.random.default_rng(seed)``: the user permutation first, then one uniform key per warm
 target interaction in (user, item) order.
 
@@ -191,9 +193,9 @@ def make_split(
         per_user = ~np.isin(target_pairs[1], new)
         labels[~per_user] = _half_labels(target_pairs[1, ~per_user], rng)
     if spec.source_domain is not None:
-        source = maps.domain_index(spec.source_domain)
         num_users = len(maps.users)
-        source_count = torch.bincount(pairs[0, domain == source], minlength=num_users).numpy()
+        source = _source_domains(maps, spec, target, domain)
+        source_count = torch.bincount(pairs[0, source], minlength=num_users).numpy()
         target_count = np.bincount(target_pairs[0], minlength=num_users)
         overlapping = np.flatnonzero((source_count >= MIN_OVERLAP) & (target_count >= MIN_OVERLAP))
         shuffled = rng.permutation(overlapping)
@@ -206,6 +208,22 @@ def make_split(
     labels[per_user] = _ratio_labels(target_pairs[0, per_user], rng)
     parts = [torch.as_tensor(target_pairs[:, labels == part]) for part in range(3)]
     return Split(target, *parts, item_groups=bool(spec.new_item_share))
+
+
+def _source_domains(maps: IdMaps, spec: Protocol, target: int, domain: Tensor) -> Tensor:
+    """Which interactions (of ``domain``, each one's item domain) make a user overlapping with
+    the target: the protocol's source domain's, or, when the graph lacks it or it is the target
+    (``--target-domain`` reversed the protocol, or named another pair), every other domain's."""
+    if spec.source_domain in maps.domains and maps.domains.index(spec.source_domain) != target:
+        return domain == maps.domains.index(spec.source_domain)
+    if len(maps.domains) < 2:
+        raise InputError(
+            f"protocol {spec.name} draws cold-start users from users of the target domain and "
+            f"another, and the graph has one domain ({maps.domains[target]!r}); load two, e.g. "
+            "with --domain-rule",
+            field="domain",
+        )
+    return domain != target
 
 
 def check_train_fraction(fraction: float) -> float:

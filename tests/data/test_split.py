@@ -296,3 +296,41 @@ def test_bad_train_fraction_names_the_option(fraction, make_two_domains) -> None
     split = make_split(data, maps, "ml100k-kg", seed=0, target_domain="comedy")
     with pytest.raises(InputError, match=r"--train-fraction.*\(0, 1\], got"):
         reduce_train(split, fraction, seed=0)
+
+
+@pytest.mark.parametrize("names", [("action", "comedy"), ("drama", "thriller")])
+def test_cold_start_users_overlap_the_other_domain_whatever_the_target(
+    names, make_two_domains
+) -> None:
+    """--target-domain reverses ml1m-action-comedy (or names another pair): the cold-start users
+    are drawn from users of the target *and the other* domain. (Reversed, the source used to be
+    the target itself, so users with no other domain could be cold; another pair was refused.)"""
+    data, maps = to_hetero_data(make_two_domains(domains=names))
+    target, other = maps.domains.index(names[0]), maps.domains.index(names[1])
+    split = make_split(data, maps, "ml1m-action-comedy", seed=3, target_domain=names[0])
+    assert split.target_domain == target
+    pairs = data["user", "interacts", "item"].edge_index
+    domain = data["item"].domain[pairs[1]]
+    target_count = torch.bincount(pairs[0, domain == target], minlength=60)
+    other_count = torch.bincount(pairs[0, domain == other], minlength=60)
+    overlapping = set(torch.nonzero((target_count >= 5) & (other_count >= 5)).flatten().tolist())
+    cold = set(torch.nonzero(split.cold_users(60)).flatten().tolist())
+    held = set(split.valid[0].tolist()) | set(split.test[0].tolist())
+    assert cold & held and cold & held <= overlapping
+    assert len(cold & held) == round(0.1 * len(overlapping)) + round(0.2 * len(overlapping))
+
+
+def test_cold_start_protocol_needs_two_domains(make_two_domains) -> None:
+    tables = make_two_domains()
+    keep = tables.items["domain"] == "comedy"
+    one = GraphTables(
+        domains=tables.domains[tables.domains["domain"] == "comedy"],
+        users=tables.users,
+        items=tables.items[keep],
+        interactions=tables.interactions[
+            tables.interactions["item_uid"].isin(tables.items["uid"][keep])
+        ],
+    )
+    data, maps = to_hetero_data(one)
+    with pytest.raises(InputError, match="has one domain"):
+        make_split(data, maps, "ml1m-action-comedy", seed=0, target_domain="comedy")
