@@ -59,6 +59,7 @@ from kgrec.data.split import (
     make_split,
     read_split,
     reduce_train,
+    with_cold_shares,
     write_split,
 )
 from kgrec.device import resolve_device
@@ -120,6 +121,8 @@ def load_experiment(
     text_property: str | None = None,
     train_fraction: float = 1.0,
     few_shot: int = 0,
+    cold_valid_share: float | None = None,
+    cold_test_share: float | None = None,
 ) -> Experiment:
     """Read the graph, export it and make (``protocol``) or read (``split_dir``) the split.
 
@@ -128,8 +131,11 @@ def load_experiment(
     has that property is an error. A ``train_fraction`` below 1 then keeps that seeded share
     of each user's target-domain training interactions (:func:`kgrec.data.split.reduce_train`),
     and a ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start
-    user to train (:func:`kgrec.data.split.give_few_shot`).
+    user to train (:func:`kgrec.data.split.give_few_shot`). ``cold_valid_share`` and
+    ``cold_test_share`` change a cold-start protocol's shares of cold-start users (None: the
+    protocol's; :func:`kgrec.data.split.make_split`).
     """
+    check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share)
     check_train_fraction(train_fraction)
     check_few_shot(few_shot)
     domain_rule = effective_rule(protocol, data, domain, domain_rule)
@@ -151,12 +157,37 @@ def load_experiment(
     if split_dir is not None:
         split = read_split(split_dir, maps, target_domain=target_domain)
     elif protocol is not None:
-        split = make_split(hetero, maps, protocol, seed=seed, target_domain=target_domain)
+        split = make_split(
+            hetero,
+            maps,
+            protocol,
+            seed=seed,
+            target_domain=target_domain,
+            cold_valid_share=cold_valid_share,
+            cold_test_share=cold_test_share,
+        )
     else:
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
     split = reduce_train(split, train_fraction, seed=seed)
     split = give_few_shot(split, few_shot, seed=seed)
     return Experiment(hetero, maps, split)
+
+
+def check_cold_shares(
+    protocol: str | None, split: str | Path | None, valid: float | None, test: float | None
+) -> None:
+    """:class:`InputError` unless the shares of cold-start users (None: the protocol's) suit
+    ``protocol``; split files (``split``) hold their own cold-start users."""
+    if valid is None and test is None:
+        return
+    if split is not None:
+        raise InputError(
+            "--cold-valid-share and --cold-test-share draw a protocol's cold-start users; split "
+            "files (--split) already hold theirs",
+            field="--cold-valid-share" if valid is not None else "--cold-test-share",
+        )
+    if protocol is not None:
+        with_cold_shares(get_protocol(protocol), valid, test)
 
 
 def effective_rule(
@@ -683,6 +714,8 @@ def train(
     seed: int = 0,
     train_fraction: float = 1.0,
     few_shot: int = 0,
+    cold_valid_share: float | None = None,
+    cold_test_share: float | None = None,
     domain: str | None = None,
     domain_rule: str | None = None,
     target_domain: str | None = None,
@@ -730,7 +763,9 @@ def train(
     ``train_fraction`` below 1 keeps a seeded share of each user's target-domain training
     interactions (valid and test unchanged; the run's split files are the reduced ones), and a
     ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start user
-    to train (reported as the ``few-shot`` group). The metrics cover all, warm and cold-start
+    to train (reported as the ``few-shot`` group); ``cold_valid_share`` and
+    ``cold_test_share`` change a cold-start protocol's shares of cold-start users (None: the
+    protocol's). The metrics cover all, warm and cold-start
     users, and the warm users by their number of target-domain training interactions
     (:data:`kgrec.evaluate.ACTIVITY_GROUPS`). Training uses
     ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
@@ -945,6 +980,8 @@ def _prepare(
             text_property=settings["text_property"],
             train_fraction=settings["train_fraction"],
             few_shot=settings["few_shot"],
+            cold_valid_share=settings["cold_valid_share"],
+            cold_test_share=settings["cold_test_share"],
         )
         if settings["init_from"] is not None:  # a mismatch is refused before the run is written
             warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
@@ -1242,6 +1279,12 @@ def check_settings(settings: Mapping[str, Any]) -> None:
         )
     check_train_fraction(settings["train_fraction"])
     check_few_shot(settings["few_shot"])
+    check_cold_shares(
+        settings["protocol"],
+        settings["split"],
+        settings["cold_valid_share"],
+        settings["cold_test_share"],
+    )
     _check_cold_start(settings, spec)
     _check_cold_items(settings, spec)
     if settings["init_from"] is not None:

@@ -94,6 +94,8 @@ SOURCE = (
     "text_property",
     "train_fraction",
     "few_shot",
+    "cold_valid_share",
+    "cold_test_share",
 )
 # how an epoch is cut into batches and where it computes, not what is learnt; and how new
 # items are served after training (kgrec.cold_items), which a trial's validation figure, the
@@ -427,6 +429,8 @@ def tune(
     target_domain: str | None = None,
     text_property: str = TRAIN_DEFAULTS["text_property"],
     train_fraction: float = 1.0,
+    cold_valid_share: float | None = None,
+    cold_test_share: float | None = None,
     progress: bool = True,
     **fixed: Any,
 ) -> TuneResult:
@@ -498,6 +502,8 @@ def tune(
         target_domain=target_domain,
         text_property=text_property if _reads_text(model, settings, space) and store else None,
         train_fraction=train_fraction,
+        cold_valid_share=cold_valid_share,
+        cold_test_share=cold_test_share,
     )
     check_settings({**settings, **_defaults_in(space), "model": model})
     for name, param in space.items():  # each end of each range, checked as a trial is
@@ -533,6 +539,8 @@ def tune(
                 target_domain=target_domain,
                 text_property=settings["text_property"],
                 train_fraction=train_fraction,
+                cold_valid_share=cold_valid_share,
+                cold_test_share=cold_test_share,
             )
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
             _requeue_interrupted(study, storage, progress=progress)

@@ -576,3 +576,38 @@ def test_a_written_domain_rule_works_beside_data(tmp_path: Path, tiny_recbole, c
     assert experiment.maps.domains[experiment.split.target_domain] == "action"
     capsys.readouterr()
     assert main(["evaluate", "--run", str(run)]) == 0
+
+
+def test_cold_shares_from_the_command_line(tmp_path: Path, tiny_recbole, capsys) -> None:
+    """--cold-valid-share/--cold-test-share: `kgrec split` and `kgrec train` draw that many
+    cold-start users, the run keeps the setting; split files, which hold their own, refuse it."""
+    shares = ["--cold-valid-share", "0.2", "--cold-test-share", "0.4"]
+    source = ["--protocol", "ml1m-action-comedy", "--seed", "1", "--data", str(tiny_recbole)]
+    assert main(["split", *source, *shares, "--write-split", str(tmp_path / "split")]) == 0
+    assert main(["split", *source, "--write-split", str(tmp_path / "default")]) == 0
+    run = tmp_path / "run"
+    assert main(["train", "--model", "popularity", *source, *shares, "--out", str(run)]) == 0
+    loaded = load_run(run)
+    assert loaded.settings["cold_test_share"] == 0.4
+
+    def cold(folder: str, phase: str) -> int:
+        users = {
+            p: set(pd.read_csv(tmp_path / folder / f"{p}.tsv", sep="\t")["user_id"])
+            for p in ("train", phase)
+        }
+        return len(users[phase] - users["train"])
+
+    # 25 users of both domains: 0.1 and 0.2 of them by default, 0.2 and 0.4 here
+    assert (cold("default", "valid"), cold("default", "test")) == (3, 5)
+    assert (cold("split", "valid"), cold("split", "test")) == (5, 10)
+    for name in ("train", "valid", "test"):
+        assert (run / "split" / f"{name}.tsv").read_text() == (
+            tmp_path / "split" / f"{name}.tsv"
+        ).read_text()
+    capsys.readouterr()
+    refused = tmp_path / "refused"
+    argv = ["train", "--model", "popularity", "--split", str(tmp_path / "split"), "--data"]
+    argv += [str(tiny_recbole), "--domain-rule", "ml1m-action-comedy", *shares]
+    assert main([*argv, "--out", str(refused)]) == 2
+    assert "split files (--split) already hold theirs" in capsys.readouterr().err
+    assert not refused.exists()

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from kgrec.commands.options import (
+    add_cold_share_options,
     add_data_options,
     add_few_shot_option,
     add_train_fraction_option,
@@ -26,6 +27,8 @@ def run_split(args: argparse.Namespace) -> int:
         target_domain=args.target_domain,
         train_fraction=args.train_fraction,
         few_shot=args.few_shot,
+        cold_valid_share=args.cold_valid_share,
+        cold_test_share=args.cold_test_share,
     )
     write_split(experiment.split, experiment.maps, args.write_split)
     print(describe(experiment))
@@ -43,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_train_fraction_option(parser, default=1.0)
     add_few_shot_option(parser, default=0)
+    add_cold_share_options(parser)
     add_data_options(parser)
     parser.add_argument(
         "--write-split", type=Path, required=True, metavar="DIR", help="folder to write"

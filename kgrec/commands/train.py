@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kgrec.cold_items import COLD_ITEMS, SCALES
 from kgrec.commands.options import (
+    add_cold_share_options,
     add_data_options,
     add_device_option,
     add_few_shot_option,
@@ -56,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_split_options(parser)
     add_train_fraction_option(parser, default=D["train_fraction"])
     add_few_shot_option(parser, default=D["few_shot"])
+    add_cold_share_options(parser)
     add_data_options(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder")
     parser.add_argument(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kgrec import distributed
 from kgrec.commands.options import (
+    add_cold_share_options,
     add_data_options,
     add_split_options,
     add_threads_option,
@@ -75,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, choices=list(MODELS))
     add_split_options(parser)
     add_train_fraction_option(parser, default=TRAIN_DEFAULTS["train_fraction"])
+    add_cold_share_options(parser)
     add_data_options(parser)
     parser.add_argument(
         "--out", type=Path, required=True, metavar="TUNE", help="tune folder (the study)"

@@ -12,9 +12,10 @@ always keeps at least one.
 
 ``ml1m-action-comedy``: of the ``n`` overlapping users (at least 5 interactions in the source
 and in the target domain), shuffled with the seed, the first ``round(0.1 n)`` are cold-valid and
-the next ``round(0.2 n)`` cold-test users (halves round up). With another target domain
-(``--target-domain``: the direction reversed, or another pair of domains), the source is every
-domain but the target. Random draws, from
+the next ``round(0.2 n)`` cold-test users (halves round up; other shares with
+``--cold-valid-share``/``--cold-test-share``). With another target domain (``--target-domain``:
+the direction reversed, or another pair of domains), the source is every domain but the target.
+Random draws, from
 ``numpy.random.default_rng(seed)``: the user permutation first, then one uniform key per warm
 target interaction in (user, item) order.
 
@@ -175,9 +176,13 @@ def make_split(
     *,
     seed: int,
     target_domain: str | None = None,
+    cold_valid_share: float | None = None,
+    cold_test_share: float | None = None,
 ) -> Split:
-    """The split of ``protocol`` (a name in :data:`PROTOCOLS`) with ``seed``."""
-    spec = get_protocol(protocol)
+    """The split of ``protocol`` (a name in :data:`PROTOCOLS`) with ``seed``; a protocol with
+    cold-start users draws ``cold_valid_share`` and ``cold_test_share`` of the overlapping users
+    as cold-valid and cold-test users (None: the protocol's shares)."""
+    spec = with_cold_shares(get_protocol(protocol), cold_valid_share, cold_test_share)
     target = resolve_target(maps, spec, target_domain)
     pairs = data[INTERACTS].edge_index
     domain = data["item"].domain[pairs[1]]
@@ -208,6 +213,40 @@ def make_split(
     labels[per_user] = _ratio_labels(target_pairs[0, per_user], rng)
     parts = [torch.as_tensor(target_pairs[:, labels == part]) for part in range(3)]
     return Split(target, *parts, item_groups=bool(spec.new_item_share))
+
+
+def with_cold_shares(
+    spec: Protocol, valid: float | None = None, test: float | None = None
+) -> Protocol:
+    """``spec`` with other shares of cold-valid and cold-test users (None: ``spec``'s own);
+    :class:`InputError` naming the option for a share out of range, shares that leave no warm
+    user, or a protocol without cold-start users."""
+    if valid is None and test is None:
+        return spec
+    for name, share in (("--cold-valid-share", valid), ("--cold-test-share", test)):
+        if share is None:
+            continue
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+            raise InputError(f"a share of users must lie in (0, 1), got {share!r}", field=name)
+        if spec.source_domain is None:
+            raise InputError(
+                f"protocol {spec.name} has no cold-start users, so {name} does not apply (the "
+                "protocols that have them: "
+                f"{', '.join(p.name for p in PROTOCOLS.values() if p.source_domain)})",
+                field=name,
+            )
+    spec = replace(
+        spec,
+        cold_valid_share=spec.cold_valid_share if valid is None else float(valid),
+        cold_test_share=spec.cold_test_share if test is None else float(test),
+    )
+    if spec.cold_valid_share + spec.cold_test_share >= 1:
+        raise InputError(
+            f"cold-valid and cold-test shares {spec.cold_valid_share} + {spec.cold_test_share} "
+            "leave no overlapping user warm: their sum must be below 1",
+            field="--cold-test-share",
+        )
+    return spec
 
 
 def _source_domains(maps: IdMaps, spec: Protocol, target: int, domain: Tensor) -> Tensor:

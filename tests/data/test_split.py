@@ -334,3 +334,51 @@ def test_cold_start_protocol_needs_two_domains(make_two_domains) -> None:
     data, maps = to_hetero_data(one)
     with pytest.raises(InputError, match="has one domain"):
         make_split(data, maps, "ml1m-action-comedy", seed=0, target_domain="comedy")
+
+
+@pytest.mark.parametrize(("valid", "test"), [(0.3, None), (None, 0.5), (0.05, 0.6)])
+def test_cold_shares_change_the_number_of_cold_start_users(valid, test, make_two_domains) -> None:
+    data, maps = to_hetero_data(make_two_domains())
+    pairs = data["user", "interacts", "item"].edge_index
+    domain = data["item"].domain[pairs[1]]
+    count = [torch.bincount(pairs[0, domain == d], minlength=60) for d in range(2)]
+    n = int(((count[0] >= 5) & (count[1] >= 5)).sum())
+    split = make_split(
+        data, maps, "ml1m-action-comedy", seed=3, cold_valid_share=valid, cold_test_share=test
+    )
+    train_users = set(split.train[0].tolist())
+    cold_valid = set(split.valid[0].tolist()) - train_users
+    cold_test = set(split.test[0].tolist()) - train_users
+    assert len(cold_valid) == int(np.floor((0.1 if valid is None else valid) * n + 0.5))
+    assert len(cold_test) == int(np.floor((0.2 if test is None else test) * n + 0.5))
+    # the protocol's own shares, given, change nothing
+    same = make_split(data, maps, "ml1m-action-comedy", seed=3, cold_valid_share=0.1)
+    default = make_split(data, maps, "ml1m-action-comedy", seed=3)
+    assert all(torch.equal(getattr(same, p), getattr(default, p)) for p in ("train", "test"))
+
+
+@pytest.mark.parametrize(
+    ("protocol", "valid", "test", "message", "field"),
+    [
+        ("ml1m-action-comedy", 0.0, None, r"must lie in \(0, 1\), got 0.0", "--cold-valid-share"),
+        ("ml1m-action-comedy", None, 1.0, r"must lie in \(0, 1\)", "--cold-test-share"),
+        ("ml1m-action-comedy", True, None, r"must lie in \(0, 1\), got True", "--cold-valid-share"),
+        ("ml1m-action-comedy", 0.5, 0.5, "leave no overlapping user warm", "--cold-test-share"),
+        ("ml100k-kg", None, 0.3, "has no cold-start users", "--cold-test-share"),
+    ],
+)
+def test_bad_cold_shares_name_the_option(
+    protocol, valid, test, message, field, make_two_domains
+) -> None:
+    data, maps = to_hetero_data(make_two_domains())
+    with pytest.raises(InputError, match=message) as caught:
+        make_split(
+            data,
+            maps,
+            protocol,
+            seed=0,
+            target_domain="comedy",
+            cold_valid_share=valid,
+            cold_test_share=test,
+        )
+    assert caught.value.field == field
