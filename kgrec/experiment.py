@@ -765,9 +765,9 @@ def train(
     ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start user
     to train (reported as the ``few-shot`` group); ``cold_valid_share`` and
     ``cold_test_share`` change a cold-start protocol's shares of cold-start users (None: the
-    protocol's). The metrics cover all, warm and cold-start
-    users, and the warm users by their number of target-domain training interactions
-    (:data:`kgrec.evaluate.ACTIVITY_GROUPS`). Training uses
+    protocol's). The metrics cover all, warm and cold-start users, and the warm users by their
+    number of target-domain training interactions (:data:`kgrec.evaluate.ACTIVITY_GROUPS`).
+    Training uses
     ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
     validation NDCG@20; the test split is scored once, with the best model.
     ``cold_start_share`` > 0 trains for cold-start users: each epoch hides the target-domain

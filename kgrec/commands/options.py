@@ -60,14 +60,15 @@ def add_train_fraction_option(parser: argparse.ArgumentParser, *, default: float
 
 def add_cold_share_options(parser: argparse.ArgumentParser) -> None:
     """--cold-valid-share / --cold-test-share: a cold-start protocol's shares of cold users."""
-    for phase, share in (("valid", 0.1), ("test", 0.2)):
+    cold = PROTOCOLS["ml1m-action-comedy"]
+    for phase, share in (("valid", cold.cold_valid_share), ("test", cold.cold_test_share)):
         parser.add_argument(
             f"--cold-{phase}-share",
             type=float,
             metavar="S",
             help=f"with a protocol that has cold-start users: the share of the users of the "
             f"target and another domain drawn as cold-{phase} users (default: the protocol's, "
-            f"{share} for ml1m-action-comedy)",
+            f"{share} for {cold.name})",
         )
 
 
