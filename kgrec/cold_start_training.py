@@ -15,12 +15,7 @@ supervise a user's source-side representation with their real target interaction
   representations, and those of their neighbourhood, come from their other domains only;
 - their target-domain training pairs stay in the epoch, priced on those representations
   with ``weight`` times their usual pair weight: the target-domain loss of a user scored
-  as a cold-start user would be. Every other pair is priced as usual, on the same graph;
-- with ``id_dropout`` > 0, that share of the hidden users also loses its ID embedding for the
-  epoch (DropoutNet's input dropout; :meth:`~kgrec.models.GraphRecommender.ids_dropped`):
-  without it the hidden users' own ID embeddings, trained on their target pairs in the
-  other epochs, carry their target taste past the hidden edges, which a cold-start user's
-  never does.
+  as a cold-start user would be. Every other pair is priced as usual, on the same graph.
 
 So one propagation per batch, as without hiding; the other pairs see a graph short of the
 hidden edges (a small structured DropEdge). No pressure on the user representations beyond
@@ -45,20 +40,15 @@ class HideTargetEdges:
         share: the share of eligible users hidden per epoch, in (0, 1]; the number drawn is
             ``round(share * eligible)``, at least 1.
         weight: factor on the pair weight of a hidden user's target-domain pairs (> 0).
-        id_dropout: the share of the hidden users who also lose their ID embedding for the
-            epoch, in [0, 1] (0: none); ``round(id_dropout * hidden)`` of them.
     """
 
-    def __init__(self, share: float, weight: float = 1.0, id_dropout: float = 0.0) -> None:
+    def __init__(self, share: float, weight: float = 1.0) -> None:
         if not 0 < share <= 1:
             raise ValueError(f"cold_start_share must lie in (0, 1], got {share}")
         if not weight > 0:
             raise ValueError(f"cold_start_weight must be positive, got {weight}")
-        if not 0 <= id_dropout <= 1:
-            raise ValueError(f"cold_start_id_dropout must lie in [0, 1], got {id_dropout}")
         self.share = float(share)
         self.weight = float(weight)
-        self.id_dropout = float(id_dropout)
 
     def eligible(
         self, pairs: Tensor, item_domain: Tensor, target_domain: int, num_users: int
@@ -79,18 +69,15 @@ class HideTargetEdges:
             )
         return eligible
 
-    def draw(self, eligible: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """``[num_users]`` booleans: this epoch's hidden users, drawn from ``eligible`` with
-        ``generator`` (on the CPU), and those of them whose ID embedding is dropped (the
-        first :attr:`id_dropout` share of the same random order: no further draw)."""
+    def draw(self, eligible: Tensor, generator: torch.Generator) -> Tensor:
+        """``[num_users]`` boolean: this epoch's hidden users, drawn from ``eligible`` with
+        ``generator`` (on the CPU)."""
         candidates = torch.nonzero(eligible).flatten()
         count = max(1, round(self.share * candidates.numel()))
         chosen = candidates[torch.randperm(candidates.numel(), generator=generator)[:count]]
         hidden = torch.zeros_like(eligible)
         hidden[chosen] = True
-        dropped = torch.zeros_like(eligible)
-        dropped[chosen[: round(self.id_dropout * count)]] = True
-        return hidden, dropped
+        return hidden
 
     @staticmethod
     def hide(graph: Data, hidden: Tensor, target_domain: int) -> Data:
@@ -126,19 +113,16 @@ class HideTargetEdges:
         *,
         target_domain: int,
         generator: torch.Generator,
-    ) -> tuple[Data, Tensor, Tensor, Tensor]:
-        """One epoch's (graph to propagate over, pair weights, hidden users, users whose ID
-        embedding is dropped): the users drawn (:meth:`draw`), ``graph`` without their target
-        edges (:meth:`hide`), and ``weight`` (of the epoch's pairs ``users``, ``pos``, on the
-        CPU) with their target pairs' scaled by :attr:`weight`."""
-        hidden, dropped = self.draw(eligible, generator)
+    ) -> tuple[Data, Tensor, Tensor]:
+        """One epoch's (graph to propagate over, pair weights, hidden users): the users drawn
+        (:meth:`draw`), ``graph`` without their target edges (:meth:`hide`), and ``weight``
+        (of the epoch's pairs ``users``, ``pos``, on the CPU) with their target pairs' scaled
+        by :attr:`weight`."""
+        hidden = self.draw(eligible, generator)
         item_domain = graph.item_domain.cpu()
         hidden_pairs = hidden[users] & (item_domain[pos] == target_domain)
         weight = torch.where(hidden_pairs, weight * self.weight, weight)
-        return self.hide(graph, hidden, target_domain), weight, hidden, dropped
+        return self.hide(graph, hidden, target_domain), weight, hidden
 
     def __repr__(self) -> str:
-        return (
-            f"HideTargetEdges(share={self.share}, weight={self.weight}, "
-            f"id_dropout={self.id_dropout})"
-        )
+        return f"HideTargetEdges(share={self.share}, weight={self.weight})"

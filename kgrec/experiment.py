@@ -741,7 +741,6 @@ def train(
     target_weight: float = 1.0,
     cold_start_share: float = 0.0,
     cold_start_weight: float = 1.0,
-    cold_start_id_dropout: float = 0.0,
     adversarial_weight: float = 0.0,
     entity_embeddings: bool = True,
     relation_weighting: str = "block",
@@ -773,8 +772,7 @@ def train(
     validation NDCG@20; the test split is scored once, with the best model.
     ``cold_start_share`` > 0 trains for cold-start users: each epoch hides the target-domain
     edges of that share of the warm users with interactions in the target and another domain,
-    their target pairs weighted by ``cold_start_weight``, and ``cold_start_id_dropout`` of
-    those users also without their ID embedding for the epoch
+    their target pairs weighted by ``cold_start_weight``
     (:class:`kgrec.cold_start_training.HideTargetEdges`; models trained on every domain).
     ``init_from`` (a run folder) starts the model from that run's trained parameters
     (:func:`warm_start`: names and shapes that match, node tables remapped by node id; what
@@ -1353,12 +1351,10 @@ def cold_start_for(settings: Mapping[str, Any]) -> HideTargetEdges | None:
     if not share:
         return None
     weight = settings.get("cold_start_weight", TRAIN_DEFAULTS["cold_start_weight"])
-    dropout = settings.get("cold_start_id_dropout", TRAIN_DEFAULTS["cold_start_id_dropout"])
     try:
-        return HideTargetEdges(share, weight, dropout)
+        return HideTargetEdges(share, weight)
     except ValueError as error:
-        field = "--cold-start-id-dropout" if "id_dropout" in str(error) else "--cold-start-share"
-        raise InputError(str(error), field=field) from error
+        raise InputError(str(error), field="--cold-start-share") from error
 
 
 def _check_ease(settings: Mapping[str, Any], spec: ModelSpec) -> None:
@@ -1395,19 +1391,7 @@ def _check_cold_start(settings: Mapping[str, Any], spec: ModelSpec) -> None:
             f"cold_start_share must lie in [0, 1] (0: off), got {share}",
             field="--cold-start-share",
         )
-    dropout = settings["cold_start_id_dropout"]
-    if not 0 <= dropout <= 1:
-        raise InputError(
-            f"cold_start_id_dropout must lie in [0, 1] (0: off), got {dropout}",
-            field="--cold-start-id-dropout",
-        )
     if not share:
-        if dropout:
-            raise InputError(
-                "--cold-start-id-dropout drops the ID embeddings of the users whose "
-                "target-domain edges are hidden: give --cold-start-share too",
-                field="--cold-start-id-dropout",
-            )
         return
     trains = [
         name for name, other in MODELS.items() if other.all_domains and "layers" in other.options

@@ -161,8 +161,7 @@ def fit(
     cuts an epoch into batches (default :class:`FullGraph`). With ``cold_start``
     (:class:`~kgrec.cold_start_training.HideTargetEdges`) each epoch, after its order and
     negatives, draws the users whose target-domain edges it hides (with the same seeded
-    generator, so resuming gives the same draws) and propagates over the graph without them
-    (and without the ID embeddings of those it drops: ``GraphRecommender.ids_dropped``).
+    generator, so resuming gives the same draws) and propagates over the graph without them.
     Early stopping on the validation NDCG@20 of ``split`` (over the whole graph); the model
     ends in its best state.
     With ``checkpoint``, the training state (model, optimizer, epoch, best metric and state,
@@ -227,9 +226,9 @@ def fit(
         order = torch.randperm(train_pairs.size(1), generator=generator)
         users, pos = train_pairs[:, order]
         neg = sampler.sample(users, pos, generator)
-        epoch_graph, epoch_weight, dropped = graph, weight[order], None
+        epoch_graph, epoch_weight = graph, weight[order]
         if cold_start is not None:
-            epoch_graph, epoch_weight, _, dropped = cold_start.epoch(
+            epoch_graph, epoch_weight, _ = cold_start.epoch(
                 graph,
                 eligible,
                 users,
@@ -238,20 +237,19 @@ def fit(
                 target_domain=split.target_domain,
                 generator=generator,
             )
-        with model.ids_dropped(dropped):
-            loss = train_epoch(
+        loss = train_epoch(
+            model,
+            epoch_strategy.batches(
                 model,
-                epoch_strategy.batches(
-                    model,
-                    epoch_graph,
-                    torch.stack([users, pos, neg]).to(device),
-                    epoch_weight.to(device),
-                    batch_size=batch_size,
-                ),
-                objective,
-                optimizer,
-                world=world,
-            )
+                epoch_graph,
+                torch.stack([users, pos, neg]).to(device),
+                epoch_weight.to(device),
+                batch_size=batch_size,
+            ),
+            objective,
+            optimizer,
+            world=world,
+        )
         if not math.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss} at epoch {epoch}; lower --lr")
         metric = None

@@ -17,7 +17,7 @@ from kgrec.data.export import message_graph, to_hetero_data
 from kgrec.data.split import make_split
 from kgrec.errors import InputError
 from kgrec.experiment import check_settings, train
-from kgrec.models import CrossDomainRecommender, LightGCNRecommender, RGCNRecommender
+from kgrec.models import LightGCNRecommender
 from kgrec.objectives import BPR, Softmax
 from kgrec.train import FullGraph, fit
 
@@ -80,27 +80,13 @@ def test_draws_are_seeded_and_of_the_share():
     rule = HideTargetEdges(0.3)
     eligible = torch.zeros(100, dtype=torch.bool)
     eligible[::2] = True  # 50 eligible users
-    first, dropped = rule.draw(eligible, torch.Generator().manual_seed(7))
-    again, _ = rule.draw(eligible, torch.Generator().manual_seed(7))
-    other, _ = rule.draw(eligible, torch.Generator().manual_seed(8))
+    first = rule.draw(eligible, torch.Generator().manual_seed(7))
+    again = rule.draw(eligible, torch.Generator().manual_seed(7))
+    other = rule.draw(eligible, torch.Generator().manual_seed(8))
     assert torch.equal(first, again) and not torch.equal(first, other)
     assert int(first.sum()) == 15 and not (first & ~eligible).any()
-    assert not dropped.any()  # no ID dropout by default
     # at least one user, however small the share
-    assert int(HideTargetEdges(0.001).draw(eligible, torch.Generator())[0].sum()) == 1
-
-
-def test_id_dropout_takes_a_share_of_the_hidden_users_without_changing_the_draw():
-    eligible = torch.zeros(100, dtype=torch.bool)
-    eligible[::2] = True
-    plain, _ = HideTargetEdges(0.3).draw(eligible, torch.Generator().manual_seed(7))
-    hidden, dropped = HideTargetEdges(0.3, id_dropout=0.4).draw(
-        eligible, torch.Generator().manual_seed(7)
-    )
-    assert torch.equal(hidden, plain)  # the same hidden users: no extra random draw
-    assert int(dropped.sum()) == 6 and not (dropped & ~hidden).any()  # round(0.4 * 15)
-    _, every = HideTargetEdges(0.3, id_dropout=1.0).draw(eligible, torch.Generator())
-    assert int(every.sum()) == 15
+    assert int(HideTargetEdges(0.001).draw(eligible, torch.Generator()).sum()) == 1
 
 
 def test_the_epoch_weighs_the_hidden_users_target_pairs():
@@ -109,7 +95,7 @@ def test_the_epoch_weighs_the_hidden_users_target_pairs():
     eligible = rule.eligible(PAIRS, graph.item_domain, COMEDY, 4)
     users, pos = PAIRS
     weight = torch.full((PAIRS.size(1),), 2.0)
-    out, new_weight, hidden, dropped = rule.epoch(
+    out, new_weight, hidden = rule.epoch(
         graph,
         eligible,
         users,
@@ -118,7 +104,7 @@ def test_the_epoch_weighs_the_hidden_users_target_pairs():
         target_domain=COMEDY,
         generator=torch.Generator().manual_seed(0),
     )
-    assert int(hidden.sum()) == 1 and not dropped.any()
+    assert int(hidden.sum()) == 1
     (user,) = torch.nonzero(hidden).flatten().tolist()
     scaled = hidden[users] & (graph.item_domain[pos] == COMEDY)
     assert scaled.any()
@@ -141,59 +127,6 @@ def test_the_epoch_weighs_the_hidden_users_target_pairs():
 def test_bad_settings_are_refused(share, weight, message):
     with pytest.raises(ValueError, match=message):
         HideTargetEdges(share, weight)
-
-
-@pytest.mark.parametrize("dropout", [-0.1, 1.5])
-def test_a_bad_id_dropout_is_refused(dropout):
-    with pytest.raises(ValueError, match=r"cold_start_id_dropout must lie in \[0, 1\]"):
-        HideTargetEdges(0.2, id_dropout=dropout)
-
-
-def tiny_model(kind: str, graph: Data):
-    """(model, edge_index, edge_type, its ID embedding table) on :func:`tiny_graph`."""
-    torch.manual_seed(0)
-    if kind == "lightgcn":
-        interactions = graph.edge_type < 2
-        model = LightGCNRecommender(4, 4, embedding_dim=8)
-        return model, graph.edge_index[:, interactions], None, model.lightgcn.embedding.weight
-    if kind == "rgcn":
-        model = RGCNRecommender(4, 4, 1, 4, embedding_dim=8)
-    else:
-        model = CrossDomainRecommender(
-            4, 4, 1, 4, 2, item_domain=graph.item_domain, embedding_dim=8
-        )
-    return model, graph.edge_index, graph.edge_type, model.embedding.weight
-
-
-@pytest.mark.parametrize("kind", ["lightgcn", "rgcn", "cross-domain"])
-def test_a_dropped_user_propagates_without_its_id_embedding(kind):
-    model, edge_index, edge_type, table = tiny_model(kind, tiny_graph())
-    dropped = torch.tensor([True, False, False, False])
-    model.train()
-    plain = model(edge_index, edge_type).detach()
-    with model.ids_dropped(dropped):
-        out = model(edge_index, edge_type)
-    with torch.no_grad():  # the same as the model with user 0's ID embedding at zero
-        saved = table[0].clone()
-        table[0] = 0.0
-        expected = model(edge_index, edge_type)
-        table[0] = saved
-    assert torch.allclose(out, expected) and not torch.allclose(out, plain)
-    # its ID embedding takes no gradient; the other users' do
-    with model.ids_dropped(dropped):
-        model(edge_index, edge_type).square().sum().backward()
-    assert torch.all(table.grad[0] == 0) and torch.all(table.grad[1:4].abs().sum(1) > 0)
-    # evaluation is never affected, and the block leaves nothing behind
-    model.eval()
-    with model.ids_dropped(dropped), torch.no_grad():
-        assert torch.allclose(model(edge_index, edge_type), plain)
-    model.train()
-    assert torch.allclose(model(edge_index, edge_type), plain)
-    with (
-        pytest.raises(ValueError, match=r"users must be a \[4\] boolean mask"),
-        model.ids_dropped(torch.ones(3, dtype=torch.bool)),
-    ):
-        pass
 
 
 @pytest.fixture
@@ -284,26 +217,6 @@ def test_cold_start_training_is_seeded_and_resumes_exactly(experiment, tmp_path:
         assert torch.equal(value, resumed.state_dict()[key]), key
 
 
-def test_fit_drops_the_id_embeddings_of_the_hidden_users(experiment):
-    split, pairs, graph = experiment
-    eligible = HideTargetEdges(1.0).eligible(
-        pairs, graph.item_domain, split.target_domain, graph.num_users
-    )
-    torch.manual_seed(0)
-    start = LightGCNRecommender(graph.num_users, graph.num_items, embedding_dim=8, num_layers=2)
-    start = start.lightgcn.embedding.weight.detach()[: graph.num_users]
-    # every eligible user hidden and dropped every epoch: their ID embeddings never move
-    # (zero gradients from the first step, so Adam's moments stay zero), the others' do
-    always, _ = fit_lightgcn(experiment, epochs=3, cold_start=HideTargetEdges(1.0, id_dropout=1.0))
-    users = always.lightgcn.embedding.weight.detach()[: graph.num_users]
-    assert torch.equal(users[eligible], start[eligible])
-    others = ~eligible & (torch.bincount(pairs[0], minlength=graph.num_users) > 0)
-    assert others.any() and not torch.isclose(users[others], start[others]).all(1).any()
-    never, _ = fit_lightgcn(experiment, epochs=3, cold_start=HideTargetEdges(1.0))
-    users = never.lightgcn.embedding.weight.detach()[: graph.num_users]
-    assert not torch.isclose(users[eligible], start[eligible]).all(1).any()
-
-
 @pytest.mark.parametrize("objective", [BPR(reg_weight=1e-3), Softmax(num_negatives=5)])
 def test_cold_start_training_works_with_each_objective(experiment, objective):
     rule = HideTargetEdges(0.5, weight=2.0)
@@ -323,15 +236,12 @@ def test_the_cli_trains_for_cold_start_users(tmp_path, tiny_recbole, capsys):
     argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
     argv += ["--data", str(tiny_recbole), "--epochs", "2", "--dim", "8"]
     options = ["--cold-start-share", "0.3", "--cold-start-weight", "2"]
-    options += ["--cold-start-id-dropout", "0.5"]
     args = build_parser(argv).parse_args([*argv, *options, "--out", "r"])
     assert (args.cold_start_share, args.cold_start_weight) == (0.3, 2.0)
-    assert args.cold_start_id_dropout == 0.5
     assert main([*argv, *options, "--out", str(tmp_path / "r")]) == 0
     info = json.loads((tmp_path / "r" / "run.json").read_text())
     assert info["settings"]["cold_start_share"] == 0.3
     assert info["settings"]["cold_start_weight"] == 2.0
-    assert info["settings"]["cold_start_id_dropout"] == 0.5
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["test"]["cold"]["users"]
 
 
@@ -360,16 +270,6 @@ def test_the_cross_domain_model_trains_for_cold_start_users(tmp_path, text_store
             "lightgcn-merged",
             ["--cold-start-share", "0.2", "--cold-start-weight", "0"],
             "cold_start_weight must be positive",
-        ),
-        (
-            "lightgcn-merged",
-            ["--cold-start-id-dropout", "0.5"],
-            "--cold-start-id-dropout drops the ID embeddings .* give --cold-start-share too",
-        ),
-        (
-            "lightgcn-merged",
-            ["--cold-start-share", "0.2", "--cold-start-id-dropout", "1.5"],
-            r"cold_start_id_dropout must lie in \[0, 1\]",
         ),
     ],
 )

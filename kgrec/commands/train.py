@@ -118,13 +118,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "with --cold-start-share: loss weight of the hidden users' target pairs, relative "
             "to their usual weight",
         ),
-        (
-            "cold_start_id_dropout",
-            float,
-            "with --cold-start-share: the share of the hidden users who also lose their ID "
-            "embedding for the epoch (DropoutNet's input dropout), so they are scored from "
-            "their other domains alone, as a cold-start user is (0: none)",
-        ),
         ("ease_lambda", float, "ease, ease-merged: the ridge penalty of the item-item weights"),
         (
             "ease_text_weight",

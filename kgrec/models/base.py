@@ -9,8 +9,7 @@ numbers the relation of each edge.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
@@ -28,9 +27,6 @@ class GraphRecommender(nn.Module):
     :attr:`supports_sampling` is the one answer to "can this model train on sampled
     subgraphs": such a model accepts ``n_id`` and ``degree`` in :meth:`forward` and implements
     :meth:`interaction_degree`.
-
-    A model with ID embeddings applies :meth:`without_dropped_ids` to its layer-0 ID vectors,
-    so that :meth:`ids_dropped` (cold-start training) can take some users' away.
     """
 
     supports_sampling: ClassVar[bool] = False
@@ -46,41 +42,6 @@ class GraphRecommender(nn.Module):
             )
         self.num_users = num_users
         self.num_items = num_items
-        self._dropped_ids: Tensor | None = None
-
-    @contextmanager
-    def ids_dropped(self, users: Tensor | None) -> Iterator[None]:
-        """Within the block, forward passes in training mode give the ``users``
-        (``[num_users]`` boolean; None: nobody) a zero ID embedding at layer 0, as DropoutNet
-        drops the preference input (:mod:`kgrec.cold_start_training`): their representation
-        comes from their neighbourhood (and their text, where the model reads one) alone, and
-        their ID embedding takes no gradient. Evaluation (``eval()``) is never affected."""
-        if users is not None and (users.dtype != torch.bool or users.shape != (self.num_users,)):
-            raise ValueError(f"users must be a [{self.num_users}] boolean mask")
-        previous, self._dropped_ids = self._dropped_ids, users
-        try:
-            yield
-        finally:
-            self._dropped_ids = previous
-
-    @property
-    def drops_ids(self) -> bool:
-        """Whether the next forward pass drops some users' ID embeddings."""
-        return self.training and self._dropped_ids is not None and bool(self._dropped_ids.any())
-
-    def without_dropped_ids(self, x: Tensor, n_id: Tensor | None = None) -> Tensor:
-        """``x``, layer-0 ID vectors of every node (``n_id`` None) or of the nodes ``n_id``,
-        with the rows of the users :meth:`ids_dropped` names set to zero (in training only)."""
-        if not self.drops_ids:
-            return x
-        dropped = self._dropped_ids.to(x.device)
-        if n_id is None:
-            rows = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)
-            rows[: self.num_users] = dropped
-        else:
-            is_user = n_id < self.num_users
-            rows = is_user & dropped[n_id.clamp(max=self.num_users - 1)]
-        return x.masked_fill(rows.unsqueeze(1), 0.0)
 
     def forward(
         self,

@@ -111,7 +111,7 @@ class LightGCNRecommender(GraphRecommender):
     def node_input(self) -> Tensor:
         """Layer-0 vectors ``[U + I, dim]``: the ID embeddings, with the text MLP's output
         where nodes have text."""
-        x = self.without_dropped_ids(self.lightgcn.embedding.weight)
+        x = self.lightgcn.embedding.weight
         if self.text_input is None:
             return x
         return self.text_input(x, self.text_features, self.text_mask)
@@ -128,7 +128,7 @@ class LightGCNRecommender(GraphRecommender):
     ) -> Tensor:
         """Node embeddings ``[U + I, dim]``; ``noise`` > 0 perturbs every layer's output
         (:meth:`forward_layers`)."""
-        if not noise and self.text_input is None and not self.drops_ids:  # PyG's own read-out
+        if not noise and self.text_input is None:  # PyG's own read-out
             self._check_graph(edge_index, n_id)
             return self.lightgcn.get_embedding(self._normalised(edge_index))
         return self.forward_layers(edge_index, noise=noise, generator=generator, n_id=n_id)[0]

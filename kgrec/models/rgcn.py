@@ -301,7 +301,7 @@ class RGCNRecommender(GraphRecommender):
     def node_input(self, n_id: Tensor | None) -> Tensor:
         """Layer-0 vectors of all nodes (``n_id`` None) or of the nodes ``n_id``: ID embeddings
         (zeros for entities without them), with the text MLP's output where nodes have text."""
-        x = self.without_dropped_ids(self._id_input(n_id), n_id)
+        x = self._id_input(n_id)
         if self.text_input is None:
             return x
         if n_id is None:
