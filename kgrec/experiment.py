@@ -851,7 +851,7 @@ def train(
         patience=patience,
         target_weight=target_weight,
         seed=seed,
-        objective=objective_for(settings, graph),
+        objective=objective_for(settings, graph, experiment.split),
         epoch_strategy=epoch_strategy_for(batching),
         cold_start=cold_start_for(settings),
         checkpoint=out / CHECKPOINT_FILE,
@@ -1301,14 +1301,18 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
 
 
-def objective_for(settings: Mapping[str, Any], graph: Data | None = None) -> Objective:
+def objective_for(
+    settings: Mapping[str, Any], graph: Data | None = None, split: Split | None = None
+) -> Objective:
     """The objective of a run's ``settings`` (train()'s arguments) over the items of the
     message graph ``graph`` (their domains, and their text vectors where the text-neighbour
-    term needs them); None only checks the settings."""
+    term needs them), drawing negatives as ``split`` allows (:meth:`Split.negative_domains`);
+    None only checks the settings."""
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in OBJECTIVE_OPTIONS}
     item_text = None
     if graph is not None:
-        options["item_domain"] = graph.item_domain
+        domains = graph.item_domain
+        options["item_domain"] = domains if split is None else split.negative_domains(domains)
         if options["text_cl_weight"]:
             item_text = _item_text(graph)
     return _objective(

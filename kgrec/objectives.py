@@ -212,7 +212,8 @@ class Softmax(Objective):
         score: ``"dot"`` (the score the recommender ranks with) or ``"cosine"``.
         reg_weight: L2 weight on the batch's user, positive and negative representations, as
             for :class:`BPR`.
-        item_domain: ``[num_items]`` domain of every item (None: one domain).
+        item_domain: ``[num_items]`` domain of every item (None: one domain); an item of
+            domain -1 (:meth:`kgrec.data.split.Split.negative_domains`) is never drawn.
     """
 
     def __init__(

@@ -109,13 +109,16 @@ class FitResult:
 
 
 class NegativeSampler:
-    """Uniform negatives from the positive's domain, never one of the user's training items."""
+    """Uniform negatives from the positive's domain, never one of the user's training items.
+    Items of domain -1 (:meth:`kgrec.data.split.Split.negative_domains`) are never drawn."""
 
     def __init__(self, pairs: Tensor, item_domain: Tensor, num_items: int) -> None:
         self.num_items = num_items
         self.known = torch.unique(pairs[0] * num_items + pairs[1])
-        self.order = torch.argsort(item_domain, stable=True)  # items grouped by domain
-        sizes = torch.bincount(item_domain, minlength=int(item_domain.max()) + 1)
+        drawable = item_domain >= 0
+        # items grouped by domain, the undrawable ones (sorted first) left out
+        self.order = torch.argsort(item_domain, stable=True)[int((~drawable).sum()) :]
+        sizes = torch.bincount(item_domain[drawable], minlength=int(item_domain.max()) + 1)
         self.start = torch.cumsum(sizes, 0) - sizes
         self.size = sizes
         self.item_domain = item_domain
@@ -162,6 +165,8 @@ def fit(
     (:class:`~kgrec.cold_start_training.HideTargetEdges`) each epoch, after its order and
     negatives, draws the users whose target-domain edges it hides (with the same seeded
     generator, so resuming gives the same draws) and propagates over the graph without them.
+    Negatives are drawn only among the items ``split`` lets a model know at training time
+    (:meth:`~kgrec.data.split.Split.negative_domains`: not a new-item protocol's held-out items).
     Early stopping on the validation NDCG@20 of ``split`` (over the whole graph); the model
     ends in its best state.
     With ``checkpoint``, the training state (model, optimizer, epoch, best metric and state,
@@ -192,7 +197,7 @@ def fit(
 
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(params, lr=lr)
-    sampler = NegativeSampler(train_pairs, item_domain, graph.num_items)
+    sampler = NegativeSampler(train_pairs, split.negative_domains(item_domain), graph.num_items)
     weight = torch.where(
         item_domain[train_pairs[1]] == split.target_domain, target_weight, 1.0
     ).float()

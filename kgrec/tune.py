@@ -762,7 +762,7 @@ def _train_trial(
     try:
         check_settings(settings)
         net, graph, pairs = build_run(experiment, settings)
-        objective = objective_for(settings, graph)
+        objective = objective_for(settings, graph, experiment.split)
         strategy = epoch_strategy_for(settings["batching"])
         cold_start = cold_start_for(settings)
         if settings.get("init_from") is not None and distributed.current().is_main:

@@ -13,7 +13,7 @@ import kgrec.experiment
 from kgrec.cli import main
 from kgrec.cold_items import SCALES, ContentStudent, StudentItems, distil
 from kgrec.errors import InputError
-from kgrec.experiment import load_run, train
+from kgrec.experiment import build_run, load_run, train
 from kgrec.models.layers import TextInput
 from kgrec.ranking import embeddings
 from kgrec.store import open_store
@@ -260,6 +260,20 @@ def test_text_mode_scores_new_items_by_the_text_mlp_alone(tmp_path, text_store):
     loaded = load_run(run.folder)
     assert torch.equal(loaded.model.text_input.dropped, dropped)
     assert torch.allclose(embeddings(loaded.model, loaded.graph)[1], items)
+
+
+@pytest.mark.parametrize(
+    "objective", [{"objective": "bpr"}, {"objective": "softmax", "num_negatives": 64}]
+)
+def test_new_items_are_never_trained_as_negatives(tmp_path, text_store, objective):
+    run = train(store=text_store, out=tmp_path / "r", **NEW_ITEMS, **SMALL, **objective)
+    initial, graph, _ = build_run(run.experiment, run.settings)  # the same seeded start
+    new = run.experiment.split.new_items(graph.item_domain)
+    trained = run.model.lightgcn.embedding.weight[run.model.num_users :]
+    start = initial.lightgcn.embedding.weight[initial.num_users :]
+    # held out of training entirely: no gradient ever reaches them, not even as a negative
+    assert new.any() and torch.equal(trained[new], start[new])
+    assert not torch.allclose(trained[~new], start[~new])
 
 
 def test_text_mode_needs_the_added_text_input(tmp_path, text_store):

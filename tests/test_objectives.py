@@ -294,6 +294,17 @@ def test_softmax_draws_its_extra_items_from_each_domain_of_the_batch() -> None:
     assert items.max() < 100
 
 
+def test_softmax_never_draws_items_of_domain_minus_one() -> None:
+    model = Table(2, 40)
+    domain = torch.zeros(40, dtype=torch.long)
+    domain[20:30] = 1
+    domain[30:] = -1  # held out of training: never a candidate
+    batch = full_batch([0, 1], [0, 20], [1, 21])
+    torch.manual_seed(0)
+    items, _, _ = Softmax(num_negatives=200, item_domain=domain).candidates(model, batch)
+    assert items.tolist() == list(range(30))  # every other item is drawn
+
+
 def test_softmax_on_a_sampled_subgraph_reads_each_candidates_row() -> None:
     torch.manual_seed(0)
     model = Table(2, 4)

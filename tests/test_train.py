@@ -91,6 +91,20 @@ def test_negatives_come_from_the_positives_domain_and_are_never_positives(experi
     assert set(neg.tolist()) == set(range(graph.num_items))
 
 
+def test_items_of_domain_minus_one_are_never_drawn(experiment) -> None:
+    _, _, _, pairs, graph = experiment
+    domain = graph.item_domain.clone()
+    hidden = torch.arange(graph.num_items) % 3 == 0  # as a new-item protocol's held-out items:
+    pairs = pairs[:, ~hidden[pairs[1]]]  # never a positive
+    domain[hidden] = -1
+    sampler = NegativeSampler(pairs, domain, graph.num_items)
+    users, pos = pairs.repeat(1, 20)
+    neg = sampler.sample(users, pos, torch.Generator().manual_seed(0))
+    assert not hidden[neg].any()
+    assert torch.equal(domain[neg], domain[pos])
+    assert set(neg.tolist()) == set(torch.nonzero(~hidden).flatten().tolist())
+
+
 def test_lightgcn_is_pygs_lightgcn() -> None:
     torch.manual_seed(0)
     users, items = 7, 9

@@ -130,6 +130,14 @@ class Split:
         new[self.train[1]] = False
         return new
 
+    def negative_domains(self, item_domain: Tensor) -> Tensor:
+        """``item_domain`` for drawing training negatives: on a new-item protocol
+        (``item_groups``) the target items with no training interaction get -1, never drawn,
+        because a model trained before they arrive cannot know them; otherwise unchanged."""
+        if not self.item_groups:
+            return item_domain
+        return torch.where(self.new_items(item_domain), -1, item_domain)
+
     def cold_users(self, num_users: int) -> Tensor:
         """Boolean ``[num_users]``: True for users with no target interaction in train."""
         cold = torch.ones(num_users, dtype=torch.bool)

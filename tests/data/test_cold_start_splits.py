@@ -75,6 +75,18 @@ def test_new_items_are_held_out_of_train(make_two_domains):
     assert torch.equal(again.test, split.test) and torch.equal(again.train, split.train)
 
 
+def test_negatives_are_never_drawn_from_the_held_out_items(make_two_domains):
+    data, maps, split = new_item_split(make_two_domains)
+    domain = data["item"].domain
+    drawable = split.negative_domains(domain)
+    new = split.new_items(domain)
+    assert new.any() and (drawable[new] == -1).all()
+    assert torch.equal(drawable[~new], domain[~new])
+    # a protocol without held-out items keeps every item drawable, trained or not
+    plain = make_split(data, maps, "ml1m-action-comedy", seed=3)
+    assert torch.equal(plain.negative_domains(domain), domain)
+
+
 def test_half_labels_per_item():
     items = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3])
     labels = _half_labels(items, np.random.default_rng(0))
