@@ -1306,15 +1306,19 @@ def objective_for(
 ) -> Objective:
     """The objective of a run's ``settings`` (train()'s arguments) over the items of the
     message graph ``graph`` (their domains, and their text vectors where the text-neighbour
-    term needs them), drawing negatives as ``split`` allows (:meth:`Split.negative_domains`);
-    None only checks the settings."""
+    term needs them), drawing no negatives or text neighbours among ``split``'s unseen items
+    (:meth:`Split.unseen_items`); None only checks the settings."""
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in OBJECTIVE_OPTIONS}
     item_text = None
     if graph is not None:
         domains = graph.item_domain
-        options["item_domain"] = domains if split is None else split.negative_domains(domains)
+        unseen = torch.zeros_like(domains, dtype=torch.bool)
+        if split is not None:
+            unseen = split.unseen_items(domains)
+        options["item_domain"] = torch.where(unseen, -1, domains)
         if options["text_cl_weight"]:
-            item_text = _item_text(graph)
+            vectors, has_text = _item_text(graph)
+            item_text = vectors, has_text & ~unseen
     return _objective(
         settings.get("objective", TRAIN_DEFAULTS["objective"]), item_text=item_text, **options
     )

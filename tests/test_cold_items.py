@@ -263,15 +263,21 @@ def test_text_mode_scores_new_items_by_the_text_mlp_alone(tmp_path, text_store):
 
 
 @pytest.mark.parametrize(
-    "objective", [{"objective": "bpr"}, {"objective": "softmax", "num_negatives": 64}]
+    "objective",
+    [
+        {"objective": "bpr"},
+        {"objective": "softmax", "num_negatives": 64},
+        {"objective": "softmax", "text_cl_weight": 1.0, "text_cl_neighbours": 3},
+    ],
 )
-def test_new_items_are_never_trained_as_negatives(tmp_path, text_store, objective):
+def test_new_items_are_never_trained(tmp_path, text_store, objective):
     run = train(store=text_store, out=tmp_path / "r", **NEW_ITEMS, **SMALL, **objective)
     initial, graph, _ = build_run(run.experiment, run.settings)  # the same seeded start
     new = run.experiment.split.new_items(graph.item_domain)
     trained = run.model.lightgcn.embedding.weight[run.model.num_users :]
     start = initial.lightgcn.embedding.weight[initial.num_users :]
-    # held out of training entirely: no gradient ever reaches them, not even as a negative
+    # held out of training entirely: no gradient ever reaches them, as a negative or as a
+    # trained item's text neighbour
     assert new.any() and torch.equal(trained[new], start[new])
     assert not torch.allclose(trained[~new], start[~new])
 

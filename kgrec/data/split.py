@@ -130,13 +130,19 @@ class Split:
         new[self.train[1]] = False
         return new
 
-    def negative_domains(self, item_domain: Tensor) -> Tensor:
-        """``item_domain`` for drawing training negatives: on a new-item protocol
-        (``item_groups``) the target items with no training interaction get -1, never drawn,
-        because a model trained before they arrive cannot know them; otherwise unchanged."""
+    def unseen_items(self, item_domain: Tensor) -> Tensor:
+        """Boolean ``[num_items]``: the items a model trained on this split cannot know of.
+        On a new-item protocol (``item_groups``) those are the target items with no training
+        interaction (:meth:`new_items`), which arrive after training; none otherwise. Training
+        draws no negatives (:meth:`negative_domains`) and no text neighbours among them."""
         if not self.item_groups:
-            return item_domain
-        return torch.where(self.new_items(item_domain), -1, item_domain)
+            return torch.zeros_like(item_domain, dtype=torch.bool)
+        return self.new_items(item_domain)
+
+    def negative_domains(self, item_domain: Tensor) -> Tensor:
+        """``item_domain`` for drawing training negatives: -1 (never drawn) for the
+        :meth:`unseen_items`."""
+        return torch.where(self.unseen_items(item_domain), -1, item_domain)
 
     def cold_users(self, num_users: int) -> Tensor:
         """Boolean ``[num_users]``: True for users with no target interaction in train."""

@@ -80,10 +80,12 @@ def test_negatives_are_never_drawn_from_the_held_out_items(make_two_domains):
     domain = data["item"].domain
     drawable = split.negative_domains(domain)
     new = split.new_items(domain)
+    assert torch.equal(split.unseen_items(domain), new)
     assert new.any() and (drawable[new] == -1).all()
     assert torch.equal(drawable[~new], domain[~new])
     # a protocol without held-out items keeps every item drawable, trained or not
     plain = make_split(data, maps, "ml1m-action-comedy", seed=3)
+    assert not plain.unseen_items(domain).any()
     assert torch.equal(plain.negative_domains(domain), domain)
 
 
