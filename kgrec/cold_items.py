@@ -20,10 +20,10 @@ has trained:
 
 With a model that adds a text MLP's output to its ID embeddings (``--text-input add``), the
 inductive path is the model's own: :func:`drop_untrained_ids` (``cold_items="text"``) scores
-the items without training interactions from the MLP's output alone. Their ID embedding was
-never trained on a positive, only pushed away as a sampled negative (uniform negatives come
-from the whole domain, new items included), so it is noise or worse; warm items and users
-keep theirs. Where such items have no edge (LightGCN), nothing else changes.
+the items without training interactions from the MLP's output alone. On a new-item protocol
+their ID embedding was never trained (training draws no negatives among them:
+:meth:`kgrec.data.split.Split.unseen_items`), so it is noise; warm items and users keep theirs.
+Where such items have no edge (LightGCN), nothing else changes.
 
 The scale: a squared-error student predicts the conditional mean of an embedding, whose norm
 shrinks with its uncertainty, so a new item scores low beside warm items; a new item ranked
