@@ -1311,14 +1311,11 @@ def objective_for(
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in OBJECTIVE_OPTIONS}
     item_text = None
     if graph is not None:
-        domains = graph.item_domain
-        unseen = torch.zeros_like(domains, dtype=torch.bool)
-        if split is not None:
-            unseen = split.unseen_items(domains)
-        options["item_domain"] = torch.where(unseen, -1, domains)
+        domains = graph.item_domain if split is None else split.negative_domains(graph.item_domain)
+        options["item_domain"] = domains  # -1: unseen, never drawn
         if options["text_cl_weight"]:
             vectors, has_text = _item_text(graph)
-            item_text = vectors, has_text & ~unseen
+            item_text = vectors, has_text & (domains >= 0)
     return _objective(
         settings.get("objective", TRAIN_DEFAULTS["objective"]), item_text=item_text, **options
     )
