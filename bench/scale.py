@@ -468,7 +468,7 @@ def _epoch(args: argparse.Namespace, paths: Paths, model_name: str) -> tuple[dic
 
     clock = time.perf_counter()
     generator = torch.Generator().manual_seed(0)
-    sampler = NegativeSampler(pairs, graph.item_domain, graph.num_items)
+    sampler = NegativeSampler(pairs, split.negative_domains(graph.item_domain), graph.num_items)
     order = torch.randperm(pairs.size(1), generator=generator)
     users, pos = pairs[:, order]
     neg = sampler.sample(users, pos, generator)
@@ -476,7 +476,7 @@ def _epoch(args: argparse.Namespace, paths: Paths, model_name: str) -> tuple[dic
     negatives = time.perf_counter() - clock
 
     strategy = epoch_strategy_for(settings["batching"])
-    objective = objective_for(settings, graph)
+    objective = objective_for(settings, graph, split)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
     batches = strategy.batches(
         model,

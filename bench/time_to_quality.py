@@ -107,7 +107,7 @@ def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None
         batch_size=settings["batch_size"],
         patience=settings["patience"] if target is not None else epochs,
         seed=settings["seed"],
-        objective=objective_for(settings, graph),
+        objective=objective_for(settings, graph, experiment.split),
         epoch_strategy=epoch_strategy_for(settings["batching"]),
         progress=False,
         on_epoch=on_epoch,
