@@ -59,6 +59,90 @@ HELD_OUT = 0.1  # share of the warm items the student is early-stopped on
 PATIENCE = 50  # epochs (full batch) without a lower held-out error before stopping
 MAX_EPOCHS = 2000
 SCORE_METRIC = "ndcg@20"
+YEAR_BINS = 12  # release years become this many quantile bins of the catalogue's years
+MAX_GENRES = 256  # the most frequent genres the student reads (a catalogue may list thousands)
+ATTRIBUTE_WEIGHT = 4.0  # norm of the attribute part of the input beside the unit text vector
+MEMBERS = 5  # MLPs the student averages
+
+
+class ItemAttributes:
+    """An item's release year and genres as a fixed vector: the genres multi-hot (the
+    catalogue's :data:`MAX_GENRES` most frequent), the year one-hot among :data:`YEAR_BINS`
+    quantile bins of the catalogue's known years, the whole scaled to norm ``weight`` (zeros
+    for an item with neither). MiniLM reads "(1995)" in a title but hardly places the year:
+    with the year and genres beside the text, the student ranked new items 6-25 % better on
+    the validation splits of ml100k and ml1m (README, "New items").
+
+    Built from a run's catalogue (:meth:`from_data`), so an item loaded after training is
+    encoded with the same bins and genres (:meth:`encode`).
+
+    Args:
+        genres: the genre names, in column order.
+        year_cuts: the bins' inner edges, ascending (``YEAR_BINS - 1`` of them at most).
+        weight: the norm of an encoded vector.
+    """
+
+    def __init__(
+        self, genres: Sequence[str], year_cuts: Tensor, weight: float = ATTRIBUTE_WEIGHT
+    ) -> None:
+        if not (math.isfinite(weight) and weight > 0):
+            raise ValueError(f"weight must be a positive number, got {weight}")
+        self.genres = tuple(genres)
+        self.year_cuts = year_cuts.float()
+        self.weight = float(weight)
+        self._column = {name: n for n, name in enumerate(self.genres)}
+
+    @classmethod
+    def from_data(cls, data: HeteroData, genre_names: Sequence[str]) -> ItemAttributes | None:
+        """The encoder of an export's catalogue (``data["item"]``'s ``year`` and ``genre``,
+        :func:`kgrec.data.export.to_hetero_data`; ``genre_names`` its
+        :attr:`~kgrec.data.export.IdMaps.genres`), or None where the items have neither (or
+        the export predates them)."""
+        item = data["item"]
+        year = item.year if "year" in item else torch.zeros(0)
+        links = item.genre if "genre" in item else torch.zeros(2, 0, dtype=torch.long)
+        known = year[~year.isnan()]
+        if not known.numel() and not links.size(1):
+            return None
+        counts = torch.bincount(links[1], minlength=len(genre_names))
+        order = sorted(range(len(genre_names)), key=lambda n: (-int(counts[n]), genre_names[n]))
+        kept = sorted(genre_names[n] for n in order[:MAX_GENRES] if counts[n] > 0)
+        cuts = torch.zeros(0)
+        if known.numel():
+            quantiles = torch.linspace(0, 1, YEAR_BINS + 1)[1:-1]
+            cuts = torch.unique(torch.quantile(known.double(), quantiles.double())).float()
+        return cls(kept, cuts)
+
+    def matrix(self, data: HeteroData, genre_names: Sequence[str]) -> Tensor:
+        """``[num_items, width]`` the export's items encoded."""
+        item = data["item"]
+        links = item.genre
+        genres = [[] for _ in range(item.num_nodes)]
+        for row, column in links.t().tolist():
+            genres[row].append(genre_names[column])
+        return self.encode(item.year, genres)
+
+    @property
+    def width(self) -> int:
+        return len(self.genres) + self.year_cuts.numel() + 1
+
+    def encode(self, years: Tensor, genres: Sequence[Sequence[str]]) -> Tensor:
+        """``[n, width]``: ``years`` ``[n]`` (NaN where unknown) and each item's genres
+        (names outside the encoder's are left out)."""
+        if years.dim() != 1 or years.numel() != len(genres):
+            raise ValueError(
+                f"years must be [n] beside n genre lists, got {list(years.shape)} and {len(genres)}"
+            )
+        out = torch.zeros(years.numel(), self.width)
+        for row, names in enumerate(genres):
+            for name in names:
+                if name in self._column:
+                    out[row, self._column[name]] = 1.0
+        years = years.float()
+        known = ~years.isnan()
+        bins = torch.bucketize(years[known], self.year_cuts, right=True)
+        out[known.nonzero().flatten(), len(self.genres) + bins] = 1.0
+        return self.weight * F.normalize(out, dim=1)
 
 
 class ContentStudent(nn.Module):
@@ -69,16 +153,23 @@ class ContentStudent(nn.Module):
         \bar{\mathbf{t}}_i + \mathbf{b}_1)) + \mathbf{b}_2
         \; \Big[ + \frac{1}{|\mathcal{E}_i|} \sum_{e \in \mathcal{E}_i} \mathbf{w}_e \Big]
 
-    with :math:`\bar{\mathbf{t}}_i` the item's L2-normalised text vector (zeros without text)
-    and, with ``item_entity``, :math:`\mathcal{E}_i` the item's knowledge-graph entities and
+    with :math:`\bar{\mathbf{t}}_i` the item's L2-normalised text vector (zeros without text),
+    followed by its ``attributes`` row where given (:class:`ItemAttributes`), and, with
+    ``item_entity``, :math:`\mathcal{E}_i` the item's knowledge-graph entities and
     :math:`\mathbf{w}_e` a learned embedding per entity, starting at zero.
 
     Args:
         text: ``[I, d_text]`` the items' text vectors (a fixed input, a non-persistent buffer:
             pass the same text when rebuilding a student to load its state).
+        attributes: optional ``[I, d_attr]`` fixed item attributes read beside the text
+            (:meth:`ItemAttributes.matrix`; a non-persistent buffer, as ``text``).
         out_channels: size of the embeddings to reproduce.
         hidden_channels: size of the MLP's hidden layer.
         dropout: dropout after the hidden layer (training only).
+        members: how many such MLPs, initialised apart, the student averages (their outputs'
+            mean; :func:`distil` fits each to the teacher). One student's fit varies with its
+            initialisation; the mean of :data:`MEMBERS` ranked new items 2-11 % better on the
+            validation splits checked (README, "New items").
         item_entity: optional ``[2, X]`` (item, entity) links of the knowledge graph
             (duplicates count once).
         num_entities: number of entities (``item_entity``'s second row lies below it).
@@ -91,27 +182,41 @@ class ContentStudent(nn.Module):
         text: Tensor,
         out_channels: int,
         *,
+        attributes: Tensor | None = None,
         hidden_channels: int = HIDDEN,
         dropout: float = DROPOUT,
+        members: int = 1,
         item_entity: Tensor | None = None,
         num_entities: int = 0,
     ) -> None:
         super().__init__()
         if text.dim() != 2 or text.size(0) == 0:
             raise ValueError(f"text must be [num_items, d_text], got {list(text.shape)}")
-        if out_channels <= 0 or hidden_channels <= 0:
+        if out_channels <= 0 or hidden_channels <= 0 or members <= 0:
             raise ValueError(
-                f"out_channels and hidden_channels must be positive, got {out_channels} and "
-                f"{hidden_channels}"
+                f"out_channels, hidden_channels and members must be positive, got "
+                f"{out_channels}, {hidden_channels} and {members}"
+            )
+        if attributes is not None and (attributes.dim() != 2 or attributes.size(0) != text.size(0)):
+            raise ValueError(
+                f"attributes must be [{text.size(0)}, d_attr] like text's rows, got "
+                f"{list(attributes.shape)}"
             )
         self.num_items = text.size(0)
         self.out_channels = out_channels
-        self.register_buffer("text", F.normalize(text.float(), dim=1), persistent=False)
-        self.mlp = nn.Sequential(
-            nn.Linear(text.size(1), hidden_channels),
-            nn.LeakyReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden_channels, out_channels),
+        self.text_channels = text.size(1)
+        inputs = F.normalize(text.float(), dim=1)
+        if attributes is not None:
+            inputs = torch.cat([inputs, attributes.float()], dim=1)
+        self.register_buffer("inputs", inputs, persistent=False)
+        self.mlps = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(inputs.size(1), hidden_channels),
+                nn.LeakyReLU(),
+                nn.Dropout(dropout),
+                nn.Linear(hidden_channels, out_channels),
+            )
+            for _ in range(members)
         )
         self.entities: nn.Embedding | None = None
         self.register_buffer("entity_mean", None, persistent=False)
@@ -125,36 +230,58 @@ class ContentStudent(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for module in self.mlp:
+        for module in self.mlps.modules():
             if isinstance(module, nn.Linear):
                 module.reset_parameters()
         if self.entities is not None:
             nn.init.zeros_(self.entities.weight)
 
     def forward(self, items: Tensor | None = None) -> Tensor:
-        text = self.text if items is None else self.text[items]
-        out = self.mlp(text)
+        return self.member_outputs(items).mean(0)
+
+    def member_outputs(self, items: Tensor | None = None) -> Tensor:
+        """``[members, n, out_channels]``: each member's embeddings of ``items`` (all)."""
+        inputs = self.inputs if items is None else self.inputs[items]
+        out = torch.stack([mlp(inputs) for mlp in self.mlps])
         if self.entities is not None:
             kg = torch.sparse.mm(self.entity_mean, self.entities.weight)
             out = out + (kg if items is None else kg[items])
         return out
 
-    def embed_text(self, text: Tensor) -> Tensor:
+    @property
+    def reads_attributes(self) -> bool:
+        """Whether the student reads item attributes beside the text."""
+        return self.inputs.size(1) > self.text_channels
+
+    def embed_text(self, text: Tensor, attributes: Tensor | None = None) -> Tensor:
         """Embeddings of items outside the student's table (loaded after training) from their
-        ``[n, d_text]`` text vectors alone: without their knowledge-graph links, the entity
-        part is left out (as for an item whose entities no warm item shares)."""
-        weight = self.mlp[0].weight
-        if text.dim() != 2 or text.size(1) != weight.size(1):
+        ``[n, d_text]`` text vectors and, for a student that reads attributes, their
+        ``[n, d_attr]`` attributes (None: none known, zeros). Without their knowledge-graph
+        links, the entity part is left out (as for an item whose entities no warm item
+        shares)."""
+        weight = self.mlps[0][0].weight
+        if text.dim() != 2 or text.size(1) != self.text_channels:
             raise ValueError(
-                f"text must be [n, {weight.size(1)}] like the student's, got {list(text.shape)}"
+                f"text must be [n, {self.text_channels}] like the student's, got {list(text.shape)}"
             )
-        return self.mlp(F.normalize(text.to(weight), dim=1))
+        width = weight.size(1) - self.text_channels
+        if attributes is None:
+            attributes = torch.zeros(text.size(0), width)
+        if attributes.shape != (text.size(0), width):
+            raise ValueError(
+                f"attributes must be [{text.size(0)}, {width}] for this student, got "
+                f"{list(attributes.shape)}"
+            )
+        inputs = torch.cat([F.normalize(text.to(weight), dim=1), attributes.to(weight)], dim=1)
+        return torch.stack([mlp(inputs) for mlp in self.mlps]).mean(0)
 
     def __repr__(self) -> str:
         kg = "" if self.entities is None else f", entities={self.entities.num_embeddings}"
+        attributes = self.inputs.size(1) - self.text_channels
+        extra = f", attributes={attributes}" if attributes else ""
         return (
-            f"{self.__class__.__name__}(items={self.num_items}, text={self.text.size(1)}, "
-            f"out={self.out_channels}{kg})"
+            f"{self.__class__.__name__}(items={self.num_items}, text={self.text_channels}"
+            f"{extra}, out={self.out_channels}{kg})"
         )
 
 
@@ -219,15 +346,15 @@ def distil(
     order = items.cpu()[torch.randperm(items.numel(), generator=generator)].to(targets.device)
     size = min(max(1, round(held_out * items.numel())), items.numel() - 1)
     valid, train = order[:size], order[size:]
-    groups = [{"params": student.mlp.parameters()}]
+    groups = [{"params": student.mlps.parameters()}]
     if student.entities is not None:
         groups.append(
             {"params": student.entities.parameters(), "weight_decay": ENTITY_WEIGHT_DECAY}
         )
     optimizer = torch.optim.Adam(groups, lr=lr)
 
-    def error(rows: Tensor) -> Tensor:
-        return (student(rows) - targets[rows]).pow(2).sum(1).mean()
+    def error(rows: Tensor) -> Tensor:  # each member's own error, averaged
+        return (student.member_outputs(rows) - targets[rows]).pow(2).sum(-1).mean()
 
     @torch.no_grad()
     def held_out_figures() -> tuple[float, float]:
@@ -319,10 +446,11 @@ class StudentItems(GraphRecommender):
         return out
 
     @torch.no_grad()
-    def embed_new_items(self, text: Tensor) -> Tensor:
+    def embed_new_items(self, text: Tensor, attributes: Tensor | None = None) -> Tensor:
         """The served embeddings of items the model has never seen (loaded after training),
-        from their ``[n, d_text]`` text vectors (:meth:`ContentStudent.embed_text`)."""
-        return self.scale * self.student.embed_text(text)
+        from their ``[n, d_text]`` text vectors and attributes
+        (:meth:`ContentStudent.embed_text`)."""
+        return self.scale * self.student.embed_text(text, attributes)
 
     def __repr__(self) -> str:
         return (
@@ -391,25 +519,30 @@ def serve_new_items(
     split: Split,
     *,
     item_entity: Tensor | None = None,
+    attributes: Tensor | None = None,
     seed: int = 0,
     scale: float | None = None,
 ) -> tuple[StudentItems, dict]:
     """Distil ``teacher`` (trained over its message ``graph``, which has the nodes' text as
-    ``x``/``x_mask``) into a :class:`ContentStudent` (with the knowledge graph's
-    ``item_entity`` links if given) on the items with training interactions and text, and
-    return the model that serves the others with it, and the record of what was done
-    (run.json's ``cold_items``): the distillation (:func:`distil`), the items served, the
-    mean norms of the teacher's warm and the student's served embeddings, and the scale
+    ``x``/``x_mask``) into a :class:`ContentStudent` (reading the items' ``attributes`` beside
+    their text, and the knowledge graph's ``item_entity`` links, where given) on the items
+    with training interactions and text, and return the model that serves the others with
+    it, and the record of what was done (run.json's ``cold_items``): the distillation
+    (:func:`distil`), the attribute columns read, the items served, the mean norms of the
+    teacher's warm and the student's served embeddings, and the scale
     (given, or :func:`choose_scale`'s, with every candidate's validation figure)."""
     user_emb, item_emb = embeddings(teacher, graph)
     device = item_emb.device
     torch.manual_seed(seed)
-    student = _student(graph, item_emb.size(1), item_entity).to(device)
+    student = _student(graph, item_emb.size(1), item_entity, attributes).to(device)
     has_text = _has_text(graph)
     trained = trained_items(teacher, graph)
     served = ~trained & has_text
     warm = (trained & has_text).nonzero().flatten().to(device)
-    record: dict = {"distillation": distil(student, item_emb, warm, seed=seed)}
+    record: dict = {
+        "distillation": distil(student, item_emb, warm, seed=seed),
+        "attribute_columns": student.inputs.size(1) - student.text_channels,
+    }
     with torch.no_grad():
         student_emb = student()
     record.update(
@@ -434,25 +567,49 @@ def restore_student(
     scale: float,
     *,
     item_entity: Tensor | None = None,
+    attributes: Tensor | None = None,
 ) -> StudentItems:
     """The :class:`StudentItems` of a run from its trained ``teacher`` and ``graph`` and the
-    student's saved ``state`` and ``scale`` (as :func:`serve_new_items` made them)."""
-    if "mlp.3.weight" not in state:
-        raise ValueError("the student's state has no mlp.3.weight: not a ContentStudent's")
-    student = _student(graph, state["mlp.3.weight"].size(0), item_entity)
+    student's saved ``state`` and ``scale`` (as :func:`serve_new_items` made them, with the
+    same ``item_entity`` and ``attributes``; a student saved without attributes, by an older
+    kgrec, is rebuilt without them)."""
+    # an older kgrec saved one MLP, as "mlp.*"
+    state = {
+        f"mlps.0.{key[4:]}" if key.startswith("mlp.") else key: value
+        for key, value in state.items()
+    }
+    if "mlps.0.0.weight" not in state or "mlps.0.3.weight" not in state:
+        raise ValueError(
+            "the student's state has no mlps.0.0/mlps.0.3 weights: not a ContentStudent's"
+        )
+    if attributes is not None and state["mlps.0.0.weight"].size(1) == graph.x.size(1):
+        attributes = None
+    members = len({key.split(".")[1] for key in state if key.startswith("mlps.")})
+    student = _student(
+        graph, state["mlps.0.3.weight"].size(0), item_entity, attributes, members=members
+    )
     student.load_state_dict(state)
     student.eval()
     served = ~trained_items(teacher, graph) & _has_text(graph)
     return StudentItems(teacher, student, served, scale)
 
 
-def _student(graph: Data, out_channels: int, item_entity: Tensor | None) -> ContentStudent:
+def _student(
+    graph: Data,
+    out_channels: int,
+    item_entity: Tensor | None,
+    attributes: Tensor | None = None,
+    *,
+    members: int = MEMBERS,
+) -> ContentStudent:
     if "x" not in graph:
         raise ValueError("the graph has no text vectors (x): the student reads the items' text")
     items = slice(graph.num_users, graph.num_users + graph.num_items)
     return ContentStudent(
         graph.x[items].cpu(),
         out_channels,
+        attributes=None if attributes is None else attributes.cpu(),
+        members=members,
         item_entity=item_entity,
         num_entities=graph.num_entities if item_entity is not None else 0,
     )

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch_geometric.data import Data, HeteroData
@@ -41,6 +42,7 @@ from torch_geometric.data import Data, HeteroData
 from kgrec import distributed
 from kgrec.cold_items import (
     COLD_ITEMS,
+    ItemAttributes,
     StudentItems,
     drop_untrained_ids,
     item_entities,
@@ -651,8 +653,21 @@ class Run:
         if not new:
             return list(maps.items), None
         text = torch.as_tensor(vectors[new], dtype=torch.float32)
+        attributes = None
+        if self.model.student.reads_attributes:
+            with open_store(store) as opened:
+                items = opened.snapshot().items.drop_duplicates("uid").set_index("uid")
+            rows = items.reindex([keys[n] for n in new])
+            encoder = ItemAttributes.from_data(self.experiment.data, maps.genres)
+            years = pd.to_numeric(rows["year"], errors="coerce")
+            attributes = encoder.encode(
+                torch.as_tensor(years.to_numpy(dtype=np.float32, na_value=np.nan)),
+                [[] if g is None or g is pd.NA else list(g) for g in rows["genres"]],
+            )
         device = next(self.model.parameters()).device
-        embedded = self.model.embed_new_items(text.to(device)).cpu()
+        embedded = self.model.embed_new_items(
+            text.to(device), None if attributes is None else attributes.to(device)
+        ).cpu()
         return [*maps.items, *(keys[n] for n in new)], embedded
 
     def _newcomer_histories(self, user_ids: list[str]) -> list[torch.Tensor]:
@@ -902,6 +917,7 @@ def _serve_new_items(
             run.graph,
             run.experiment.split,
             item_entity=item_entity,
+            attributes=_attribute_matrix(run.experiment),
             seed=settings["seed"],
             scale=settings["cold_item_scale"],
         )
@@ -944,6 +960,13 @@ def _student_inputs(
             field="--cold-items",
         )
     return _item_entity(experiment, settings)
+
+
+def _attribute_matrix(experiment: Experiment) -> torch.Tensor | None:
+    """The content student's attribute input: the run's items' years and genres encoded
+    (:class:`kgrec.cold_items.ItemAttributes`), or None where the catalogue has neither."""
+    encoder = ItemAttributes.from_data(experiment.data, experiment.maps.genres)
+    return None if encoder is None else encoder.matrix(experiment.data, experiment.maps.genres)
 
 
 def _item_entity(experiment: Experiment, settings: Mapping[str, Any]) -> torch.Tensor | None:
@@ -1049,6 +1072,7 @@ def _restore_student(
             state,
             info["cold_items"]["scale"],
             item_entity=_item_entity(experiment, info["settings"]),
+            attributes=_attribute_matrix(experiment),
         )
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

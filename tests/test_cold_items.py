@@ -11,7 +11,18 @@ import torch
 
 import kgrec.experiment
 from kgrec.cli import main
-from kgrec.cold_items import SCALES, ContentStudent, StudentItems, distil
+from kgrec.cold_items import (
+    ATTRIBUTE_WEIGHT,
+    MEMBERS,
+    SCALES,
+    YEAR_BINS,
+    ContentStudent,
+    ItemAttributes,
+    StudentItems,
+    distil,
+    restore_student,
+)
+from kgrec.data.export import to_hetero_data
 from kgrec.errors import InputError
 from kgrec.experiment import build_run, load_run, train
 from kgrec.models.layers import TextInput
@@ -64,6 +75,87 @@ def test_the_student_learns_embeddings_from_content():
     assert not student.training
 
 
+def test_attributes_encode_genres_and_year_bins_of_the_catalogue(make_graph):
+    years = [1950 + 2 * n for n in range(24)] + [None]  # 24 known years, one unknown
+    items = [
+        {"domain": "films", "item_id": str(n), "year": year, "genres": ["Drama"]}
+        for n, year in enumerate(years)
+    ]
+    items[0]["genres"] = ["Drama", "Noir"]
+    items[24]["genres"] = []
+    data, maps = to_hetero_data(make_graph(items=items))
+    assert maps.genres == ("Drama", "Noir")
+    assert torch.isnan(data["item"].year).sum() == 1
+    encoder = ItemAttributes.from_data(data, maps.genres)
+    assert encoder.genres == ("Drama", "Noir")
+    assert encoder.year_cuts.numel() == YEAR_BINS - 1
+    matrix = encoder.matrix(data, maps.genres)
+    index = {item_id: n for n, item_id in enumerate(maps.item_ids)}
+    assert matrix.shape == (25, 2 + YEAR_BINS)
+    norms = matrix.norm(dim=1)
+    assert torch.allclose(norms[norms > 0], torch.tensor(ATTRIBUTE_WEIGHT))
+    assert (matrix[index["24"]] == 0).all()  # no year, no genre: nothing to read
+    bins = matrix[:, 2:].argmax(1)
+    ordered = [int(bins[index[str(n)]]) for n in range(24)]
+    assert ordered == sorted(ordered) and ordered[0] == 0 and ordered[-1] == YEAR_BINS - 1
+    assert len(set(ordered)) == YEAR_BINS  # quantile bins: two years each
+    assert matrix[index["0"], :2].tolist() == pytest.approx(
+        [ATTRIBUTE_WEIGHT / 3**0.5] * 2
+    )  # 2 genres, 1 year
+    # an item loaded later: a year past the catalogue's falls in the last bin; an unknown
+    # genre is left out
+    later = encoder.encode(torch.tensor([2030.0, float("nan")]), [["Noir", "Opera"], ["Opera"]])
+    assert later[0, 1] > 0 and later[0, 2 + YEAR_BINS - 1] > 0 and later[0, 0] == 0
+    assert (later[1] == 0).all()
+    with pytest.raises(ValueError, match="beside n genre lists"):
+        encoder.encode(torch.tensor([2000.0]), [])
+
+
+def test_a_catalogue_without_years_or_genres_has_no_attributes(make_graph):
+    data, maps = to_hetero_data(make_graph(items=[{"domain": "d", "item_id": "a"}]))
+    assert ItemAttributes.from_data(data, maps.genres) is None
+
+
+def test_the_student_reads_attributes_beside_the_text():
+    """Embeddings that follow the attributes alone: only a student that reads them places
+    items it never saw."""
+    generator = torch.Generator().manual_seed(0)
+    text = torch.randn(300, 8, generator=generator)  # says nothing about the targets
+    attributes = torch.nn.functional.one_hot(torch.arange(300) % 6, 6).float()
+    targets = attributes @ torch.randn(6, 4, generator=generator)
+    unseen = torch.arange(250, 300)
+    cosines = {}
+    for name, given in (("with", attributes), ("without", None)):
+        torch.manual_seed(0)
+        student = ContentStudent(text, 4, attributes=given, hidden_channels=32)
+        assert student.reads_attributes == (given is not None)
+        distil(student, targets, torch.arange(250), seed=0)
+        with torch.no_grad():
+            out = student(unseen)
+        cosines[name] = float(torch.cosine_similarity(out, targets[unseen], dim=1).mean())
+        if given is not None:  # an item outside the table, from its text and attributes
+            with torch.no_grad():
+                again = student.embed_text(text[unseen], attributes[unseen])
+            assert torch.allclose(again, out, atol=1e-6)
+    assert cosines["with"] > 0.9 > 0.5 > cosines["without"]
+    with pytest.raises(ValueError, match="attributes must be"):
+        ContentStudent(text, 4, attributes=attributes[:10])
+
+
+def test_the_students_members_start_apart_and_are_averaged():
+    torch.manual_seed(0)
+    student = ContentStudent(torch.randn(20, 5), 3, members=4)
+    student.eval()
+    with torch.no_grad():
+        members = student.member_outputs()
+        assert members.shape == (4, 20, 3)
+        assert not torch.allclose(members[0], members[1])
+        assert torch.allclose(student(), members.mean(0))
+        assert torch.allclose(student.embed_text(student.inputs[:2]), student()[:2], atol=1e-6)
+    with pytest.raises(ValueError, match="members must be positive"):
+        ContentStudent(torch.randn(5, 3), 2, members=0)
+
+
 def test_distil_needs_two_items():
     student = ContentStudent(torch.randn(5, 3), 2)
     with pytest.raises(ValueError, match="at least 2 items"):
@@ -97,7 +189,7 @@ def test_served_items_take_the_students_embedding_and_warm_items_keep_the_teache
     assert not torch.allclose(items[new], teacher_items[new])
     # a new item's embedding is its text's: other text, another embedding
     item = int(new.nonzero()[0])
-    student.text[item] = torch.nn.functional.normalize(torch.ones(student.text.size(1)), dim=0)
+    student.inputs[item] = torch.nn.functional.normalize(torch.ones(student.inputs.size(1)), dim=0)
     moved = embeddings(run.model, graph)[1]
     assert not torch.allclose(moved[item], items[item])
     others = torch.arange(len(items)) != item
@@ -125,6 +217,27 @@ def test_the_served_run_loads_back_the_same(tmp_path, text_store):
     new = run.experiment.split.new_items(run.graph.item_domain)
     uids = {run.experiment.maps.items[i] for i in new.nonzero().flatten().tolist()}
     assert set(loaded.recommend(k=20)["item_uid"]) & uids
+
+
+def test_a_student_saved_by_an_older_kgrec_loads(tmp_path, text_store):
+    """Before attributes and members, a run saved one text-only MLP as ``mlp.*``."""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    assert run.model.student.reads_attributes
+    assert len(run.model.student.mlps) == MEMBERS
+    graph, teacher = run.graph, run.model.teacher
+    items = slice(graph.num_users, graph.num_users + graph.num_items)
+    old = ContentStudent(graph.x[items], run.model.student.out_channels).eval()
+    state = {key.replace("mlps.0.", "mlp."): value for key, value in old.state_dict().items()}
+    served = run.model.served
+    attributes = run.model.student.inputs[:, graph.x.size(1) :]
+    restored = restore_student(teacher, graph, state, 1.5, attributes=attributes)
+    assert not restored.student.reads_attributes and len(restored.student.mlps) == 1
+    assert torch.equal(restored.served, served)
+    with torch.no_grad():
+        want = 1.5 * old(served.nonzero().flatten())
+    assert torch.allclose(embeddings(restored, graph)[1][served], want)
+    with pytest.raises(ValueError, match="not a ContentStudent"):
+        restore_student(teacher, graph, {"w": torch.zeros(1)}, 1.5)
 
 
 def test_a_given_scale_is_used(tmp_path, text_store):
@@ -324,13 +437,31 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
     maps, split = run.experiment.maps, run.experiment.split
     target = maps.domains[split.target_domain]
     # the late item gets the text of one of the run's new items: the same served embedding
+    # (and its year and genres); another late item differs from it by its year only
     twin = maps.items[int(split.new_items(run.graph.item_domain).nonzero()[0])]
     with open_store(text_store) as store:
+        row = store.snapshot().items.set_index("uid").loc[twin]
         keys, vectors = store.read_vectors("Item", property="embedding")
-        late = make_graph(items=[{"domain": target, "item_id": "late", "title": "Late"}])
+        late = make_graph(
+            items=[
+                {
+                    "domain": target,
+                    "item_id": item_id,
+                    "title": item_id,
+                    "year": year,
+                    "genres": list(row["genres"]),
+                }
+                for item_id, year in (
+                    ("late", None if pd.isna(row["year"]) else int(row["year"])),
+                    ("later", 1900),
+                )
+            ]
+        )
         store.write(late, progress=False)
-        text = vectors[[keys.index(twin)]]
-        store.write_vectors("Item", [f"{target}:late"], text, property="embedding")
+        text = vectors[[keys.index(twin)] * 2]
+        store.write_vectors(
+            "Item", [f"{target}:late", f"{target}:later"], text, property="embedding"
+        )
 
     loaded = load_run(run.folder)
     table = loaded.recommend(k=1_000)
@@ -341,8 +472,9 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
     pd.testing.assert_series_equal(
         scores.loc[open_, f"{target}:late"], scores.loc[open_, twin], check_names=False
     )
+    assert not np.allclose(scores.loc[open_, f"{target}:later"], scores.loc[open_, twin])
     published = loaded.publish(k=5)
-    assert published["item_uid"].isin((*maps.items, f"{target}:late")).all()
+    assert published["item_uid"].isin((*maps.items, f"{target}:late", f"{target}:later")).all()
     with open_store(text_store) as store:
         keys, _ = store.read_vectors("Item", property="gnn_embedding")
     assert f"{target}:late" in keys

@@ -6,8 +6,10 @@ graph exports to identical tensors whichever store it came from and in whatever 
 
 Heterogeneous layout (:func:`to_hetero_data`):
 
-- node types ``user``, ``item`` (``domain``: index into :attr:`IdMaps.domains`), ``entity``;
-  optional ``x`` / ``x_mask`` (text embeddings and which rows have one);
+- node types ``user``, ``item`` (``domain``: index into :attr:`IdMaps.domains`; ``year``:
+  release year, NaN where unknown; ``genre``: ``[2, X]`` (item, genre) with the genre an index
+  into :attr:`IdMaps.genres`), ``entity``; optional ``x`` / ``x_mask`` (text embeddings and
+  which rows have one);
 - ``(user, interacts, item)`` and its reverse ``(item, rev_interacts, user)``;
 - one edge type per knowledge relation and end kinds, ``(item|entity, <relation>, item|entity)``,
   head -> tail, with ``relation`` (index into :attr:`IdMaps.relations`) on the edge store.
@@ -48,6 +50,7 @@ class IdMaps:
     entities: tuple[str, ...]
     domains: tuple[str, ...]
     relations: tuple[str, ...]
+    genres: tuple[str, ...] = ()  # the items' genres, sorted (older runs: none recorded)
 
     def user_index(self, user_ids: Sequence[str]) -> np.ndarray:
         """Indices of ``user_ids`` (-1 where unknown)."""
@@ -85,6 +88,7 @@ def to_hetero_data(
     items_df = items_df.drop_duplicates("uid").sort_values("uid", kind="stable")
     domains = _sorted_ids(tables.domains["domain"], items_df["domain"])
     relations = _sorted_ids(know["relation"])
+    genre_of = _genre_pairs(items_df)
     maps = IdMaps(
         users=users,
         items=tuple(items_df["uid"].astype(str)),
@@ -92,12 +96,21 @@ def to_hetero_data(
         entities=entities,
         domains=domains,
         relations=relations,
+        genres=tuple(sorted(genre_of["genre"].unique())),
     )
     data = HeteroData()
     data["user"].num_nodes = len(users)
     data["item"].num_nodes = len(maps.items)
     data["item"].domain = torch.as_tensor(
         pd.Index(domains).get_indexer(items_df["domain"].astype(str)), dtype=torch.long
+    )
+    years = items_df["year"] if "year" in items_df else pd.Series(np.nan, index=items_df.index)
+    data["item"].year = torch.as_tensor(
+        pd.to_numeric(years, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+    )
+    data["item"].genre = unique_pairs(
+        pd.Index(maps.items).get_indexer(genre_of["uid"]),
+        pd.Index(maps.genres).get_indexer(genre_of["genre"]),
     )
     data["entity"].num_nodes = len(entities)
 
@@ -188,6 +201,16 @@ def message_graph(
         graph.x = torch.cat([data[t].x for t in ("user", "item", "entity")])
         graph.x_mask = torch.cat([data[t].x_mask for t in ("user", "item", "entity")])
     return graph
+
+
+def _genre_pairs(items: pd.DataFrame) -> pd.DataFrame:
+    """(uid, genre) of every genre an item lists (none without a ``genres`` column)."""
+    if "genres" not in items:
+        return pd.DataFrame({"uid": [], "genre": []}, dtype=object)
+    pairs = items[["uid", "genres"]].explode("genres").dropna(subset=["genres"])
+    return pd.DataFrame(
+        {"uid": _strings(pairs["uid"]), "genre": _strings(pairs["genres"])}
+    ).drop_duplicates()
 
 
 def _sorted_ids(*columns: pd.Series) -> tuple[str, ...]:
