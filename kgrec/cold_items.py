@@ -8,7 +8,8 @@ has trained:
 
 - the *teacher* is the trained model's final item embeddings :math:`\mathbf{v}_i`;
 - the *student* :class:`ContentStudent` maps an item's content to the same space: its text
-  vector through a two-layer MLP, and with the knowledge graph (``item_entity``,
+  vector and its release year and genres (:class:`ItemAttributes`) through a two-layer MLP,
+  and with the knowledge graph (``item_entity``,
   ``cold_items="student-kg"``) the mean of learned embeddings of its knowledge-graph entities
   (an inductive KG neighbourhood: an entity never linked to a warm item stays at zero and
   says nothing; on ml100k it added nothing measurable to the text);
@@ -62,7 +63,8 @@ SCORE_METRIC = "ndcg@20"
 YEAR_BINS = 12  # release years become this many quantile bins of the catalogue's years
 MAX_GENRES = 256  # the most frequent genres the student reads (a catalogue may list thousands)
 ATTRIBUTE_WEIGHT = 4.0  # norm of the attribute part of the input beside the unit text vector
-MEMBERS = 5  # MLPs the student averages
+MEMBERS = 5  # content students the served model averages (StudentEnsemble)
+MEMBER_SEED_STEP = 1000  # member k of a run with seed s is fitted with seed s + 1000 k
 
 
 class ItemAttributes:
@@ -70,8 +72,8 @@ class ItemAttributes:
     catalogue's :data:`MAX_GENRES` most frequent), the year one-hot among :data:`YEAR_BINS`
     quantile bins of the catalogue's known years, the whole scaled to norm ``weight`` (zeros
     for an item with neither). MiniLM reads "(1995)" in a title but hardly places the year:
-    with the year and genres beside the text, the student ranked new items 6-25 % better on
-    the validation splits of ml100k and ml1m (README, "New items").
+    with the year and genres beside the text, the student ranked new items better on the
+    validation of all 19 new-item runs checked, by 0.1-30 % (README, "New items").
 
     Built from a run's catalogue (:meth:`from_data`), so an item loaded after training is
     encoded with the same bins and genres (:meth:`encode`).
@@ -166,10 +168,6 @@ class ContentStudent(nn.Module):
         out_channels: size of the embeddings to reproduce.
         hidden_channels: size of the MLP's hidden layer.
         dropout: dropout after the hidden layer (training only).
-        members: how many such MLPs, initialised apart, the student averages (their outputs'
-            mean; :func:`distil` fits each to the teacher). One student's fit varies with its
-            initialisation; the mean of :data:`MEMBERS` ranked new items 2-11 % better on the
-            validation splits checked (README, "New items").
         item_entity: optional ``[2, X]`` (item, entity) links of the knowledge graph
             (duplicates count once).
         num_entities: number of entities (``item_entity``'s second row lies below it).
@@ -185,17 +183,16 @@ class ContentStudent(nn.Module):
         attributes: Tensor | None = None,
         hidden_channels: int = HIDDEN,
         dropout: float = DROPOUT,
-        members: int = 1,
         item_entity: Tensor | None = None,
         num_entities: int = 0,
     ) -> None:
         super().__init__()
         if text.dim() != 2 or text.size(0) == 0:
             raise ValueError(f"text must be [num_items, d_text], got {list(text.shape)}")
-        if out_channels <= 0 or hidden_channels <= 0 or members <= 0:
+        if out_channels <= 0 or hidden_channels <= 0:
             raise ValueError(
-                f"out_channels, hidden_channels and members must be positive, got "
-                f"{out_channels}, {hidden_channels} and {members}"
+                f"out_channels and hidden_channels must be positive, got {out_channels} and "
+                f"{hidden_channels}"
             )
         if attributes is not None and (attributes.dim() != 2 or attributes.size(0) != text.size(0)):
             raise ValueError(
@@ -209,14 +206,11 @@ class ContentStudent(nn.Module):
         if attributes is not None:
             inputs = torch.cat([inputs, attributes.float()], dim=1)
         self.register_buffer("inputs", inputs, persistent=False)
-        self.mlps = nn.ModuleList(
-            nn.Sequential(
-                nn.Linear(inputs.size(1), hidden_channels),
-                nn.LeakyReLU(),
-                nn.Dropout(dropout),
-                nn.Linear(hidden_channels, out_channels),
-            )
-            for _ in range(members)
+        self.mlp = nn.Sequential(
+            nn.Linear(inputs.size(1), hidden_channels),
+            nn.LeakyReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_channels, out_channels),
         )
         self.entities: nn.Embedding | None = None
         self.register_buffer("entity_mean", None, persistent=False)
@@ -230,19 +224,14 @@ class ContentStudent(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for module in self.mlps.modules():
+        for module in self.mlp:
             if isinstance(module, nn.Linear):
                 module.reset_parameters()
         if self.entities is not None:
             nn.init.zeros_(self.entities.weight)
 
     def forward(self, items: Tensor | None = None) -> Tensor:
-        return self.member_outputs(items).mean(0)
-
-    def member_outputs(self, items: Tensor | None = None) -> Tensor:
-        """``[members, n, out_channels]``: each member's embeddings of ``items`` (all)."""
-        inputs = self.inputs if items is None else self.inputs[items]
-        out = torch.stack([mlp(inputs) for mlp in self.mlps])
+        out = self.mlp(self.inputs if items is None else self.inputs[items])
         if self.entities is not None:
             kg = torch.sparse.mm(self.entity_mean, self.entities.weight)
             out = out + (kg if items is None else kg[items])
@@ -259,7 +248,7 @@ class ContentStudent(nn.Module):
         ``[n, d_attr]`` attributes (None: none known, zeros). Without their knowledge-graph
         links, the entity part is left out (as for an item whose entities no warm item
         shares)."""
-        weight = self.mlps[0][0].weight
+        weight = self.mlp[0].weight
         if text.dim() != 2 or text.size(1) != self.text_channels:
             raise ValueError(
                 f"text must be [n, {self.text_channels}] like the student's, got {list(text.shape)}"
@@ -273,7 +262,7 @@ class ContentStudent(nn.Module):
                 f"{list(attributes.shape)}"
             )
         inputs = torch.cat([F.normalize(text.to(weight), dim=1), attributes.to(weight)], dim=1)
-        return torch.stack([mlp(inputs) for mlp in self.mlps]).mean(0)
+        return self.mlp(inputs)
 
     def __repr__(self) -> str:
         kg = "" if self.entities is None else f", entities={self.entities.num_embeddings}"
@@ -346,15 +335,15 @@ def distil(
     order = items.cpu()[torch.randperm(items.numel(), generator=generator)].to(targets.device)
     size = min(max(1, round(held_out * items.numel())), items.numel() - 1)
     valid, train = order[:size], order[size:]
-    groups = [{"params": student.mlps.parameters()}]
+    groups = [{"params": student.mlp.parameters()}]
     if student.entities is not None:
         groups.append(
             {"params": student.entities.parameters(), "weight_decay": ENTITY_WEIGHT_DECAY}
         )
     optimizer = torch.optim.Adam(groups, lr=lr)
 
-    def error(rows: Tensor) -> Tensor:  # each member's own error, averaged
-        return (student.member_outputs(rows) - targets[rows]).pow(2).sum(-1).mean()
+    def error(rows: Tensor) -> Tensor:
+        return (student(rows) - targets[rows]).pow(2).sum(1).mean()
 
     @torch.no_grad()
     def held_out_figures() -> tuple[float, float]:
@@ -391,6 +380,45 @@ def distil(
     }
 
 
+class StudentEnsemble(nn.Module):
+    """The mean of content students fitted apart (:func:`serve_new_items` fits each with
+    :func:`distil` on its own seed: its own initialisation, held-out tenth and dropout
+    masks). One student's fit varies with its seed; the mean of :data:`MEMBERS` ranked new
+    items 2-11 % better on the validation of the five splits checked (README, "New items").
+
+    Args:
+        members: the fitted :class:`ContentStudent` s, over the same items, inputs and
+            embedding size.
+    """
+
+    def __init__(self, members: Sequence[ContentStudent]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a student ensemble needs at least one member")
+        first = members[0]
+        for member in members[1:]:
+            if (member.num_items, member.out_channels, member.inputs.shape) != (
+                first.num_items,
+                first.out_channels,
+                first.inputs.shape,
+            ):
+                raise ValueError("the members must share their items, inputs and embedding size")
+        self.members = nn.ModuleList(members)
+        self.num_items = first.num_items
+        self.out_channels = first.out_channels
+
+    @property
+    def reads_attributes(self) -> bool:
+        return self.members[0].reads_attributes
+
+    def forward(self, items: Tensor | None = None) -> Tensor:
+        return torch.stack([member(items) for member in self.members]).mean(0)
+
+    def embed_text(self, text: Tensor, attributes: Tensor | None = None) -> Tensor:
+        """The members' mean :meth:`ContentStudent.embed_text`."""
+        return torch.stack([m.embed_text(text, attributes) for m in self.members]).mean(0)
+
+
 class StudentItems(GraphRecommender):
     """A trained model (``teacher``) whose ``served`` items take ``scale`` times the content
     student's embedding; users and every other item keep the teacher's. It scores through
@@ -405,7 +433,11 @@ class StudentItems(GraphRecommender):
     """
 
     def __init__(
-        self, teacher: GraphRecommender, student: ContentStudent, served: Tensor, scale: float
+        self,
+        teacher: GraphRecommender,
+        student: ContentStudent | StudentEnsemble,
+        served: Tensor,
+        scale: float,
     ) -> None:
         super().__init__(teacher.num_users, teacher.num_items)
         if student.num_items != teacher.num_items:
@@ -533,15 +565,20 @@ def serve_new_items(
     (given, or :func:`choose_scale`'s, with every candidate's validation figure)."""
     user_emb, item_emb = embeddings(teacher, graph)
     device = item_emb.device
-    torch.manual_seed(seed)
-    student = _student(graph, item_emb.size(1), item_entity, attributes).to(device)
     has_text = _has_text(graph)
     trained = trained_items(teacher, graph)
     served = ~trained & has_text
     warm = (trained & has_text).nonzero().flatten().to(device)
+    members, fits = [], []
+    for k in range(MEMBERS):
+        member_seed = seed + MEMBER_SEED_STEP * k
+        torch.manual_seed(member_seed)
+        members.append(_student(graph, item_emb.size(1), item_entity, attributes).to(device))
+        fits.append(distil(members[-1], item_emb, warm, seed=member_seed))
+    student = StudentEnsemble(members)
     record: dict = {
-        "distillation": distil(student, item_emb, warm, seed=seed),
-        "attribute_columns": student.inputs.size(1) - student.text_channels,
+        "distillation": _fits_record(fits),
+        "attribute_columns": members[0].inputs.size(1) - members[0].text_channels,
     }
     with torch.no_grad():
         student_emb = student()
@@ -573,20 +610,16 @@ def restore_student(
     student's saved ``state`` and ``scale`` (as :func:`serve_new_items` made them, with the
     same ``item_entity`` and ``attributes``; a student saved without attributes, by an older
     kgrec, is rebuilt without them)."""
-    # an older kgrec saved one MLP, as "mlp.*"
-    state = {
-        f"mlps.0.{key[4:]}" if key.startswith("mlp.") else key: value
-        for key, value in state.items()
-    }
-    if "mlps.0.0.weight" not in state or "mlps.0.3.weight" not in state:
-        raise ValueError(
-            "the student's state has no mlps.0.0/mlps.0.3 weights: not a ContentStudent's"
-        )
-    if attributes is not None and state["mlps.0.0.weight"].size(1) == graph.x.size(1):
-        attributes = None
-    members = len({key.split(".")[1] for key in state if key.startswith("mlps.")})
-    student = _student(
-        graph, state["mlps.0.3.weight"].size(0), item_entity, attributes, members=members
+    if not any(key.startswith("members.") for key in state):  # an older kgrec's: one student
+        state = {f"members.0.{key}": value for key, value in state.items()}
+    if "members.0.mlp.0.weight" not in state or "members.0.mlp.3.weight" not in state:
+        raise ValueError("the student's state has no MLP weights: not a content student's")
+    if attributes is not None and state["members.0.mlp.0.weight"].size(1) == graph.x.size(1):
+        attributes = None  # saved by an older kgrec, before attributes
+    size = state["members.0.mlp.3.weight"].size(0)
+    count = len({key.split(".")[1] for key in state if key.startswith("members.")})
+    student = StudentEnsemble(
+        [_student(graph, size, item_entity, attributes) for _ in range(count)]
     )
     student.load_state_dict(state)
     student.eval()
@@ -599,8 +632,6 @@ def _student(
     out_channels: int,
     item_entity: Tensor | None,
     attributes: Tensor | None = None,
-    *,
-    members: int = MEMBERS,
 ) -> ContentStudent:
     if "x" not in graph:
         raise ValueError("the graph has no text vectors (x): the student reads the items' text")
@@ -609,10 +640,20 @@ def _student(
         graph.x[items].cpu(),
         out_channels,
         attributes=None if attributes is None else attributes.cpu(),
-        members=members,
         item_entity=item_entity,
         num_entities=graph.num_entities if item_entity is not None else 0,
     )
+
+
+def _fits_record(fits: list[dict[str, float | int]]) -> dict:
+    """The members' :func:`distil` records in one: the items of the first, each member's
+    epochs, and the mean of their held-out figures."""
+    record: dict = {"members": len(fits)}
+    record.update({key: fits[0][key] for key in ("items_fitted", "items_held_out")})
+    record.update({key: [fit[key] for fit in fits] for key in ("epochs_run", "best_epoch")})
+    for key in ("held_out_mse_before", "held_out_mse", "held_out_cosine_before", "held_out_cosine"):
+        record[key] = round(sum(float(fit[key]) for fit in fits) / len(fits), 6)
+    return record
 
 
 def _served_record(served: Tensor, graph: Data, split: Split) -> dict[str, int]:

@@ -935,7 +935,8 @@ def _serve_new_items(
         fitted = record["distillation"]
         print(
             f"content student ({settings['cold_items']}): fitted on {fitted['items_fitted']} "
-            f"items, held-out cosine {fitted['held_out_cosine']:.3f}; serves "
+            f"items, held-out cosine {fitted['held_out_cosine']:.3f} (the mean of "
+            f"{fitted['members']} students fitted apart); serves "
             f"{record['served_items']} items without training interactions, scale "
             f"{record['scale']}"
         )

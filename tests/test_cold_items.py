@@ -18,6 +18,7 @@ from kgrec.cold_items import (
     YEAR_BINS,
     ContentStudent,
     ItemAttributes,
+    StudentEnsemble,
     StudentItems,
     distil,
     restore_student,
@@ -142,18 +143,23 @@ def test_the_student_reads_attributes_beside_the_text():
         ContentStudent(text, 4, attributes=attributes[:10])
 
 
-def test_the_students_members_start_apart_and_are_averaged():
-    torch.manual_seed(0)
-    student = ContentStudent(torch.randn(20, 5), 3, members=4)
-    student.eval()
+def test_the_ensemble_averages_its_members():
+    text = torch.randn(20, 5)
+    members = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        members.append(ContentStudent(text, 3).eval())
+    ensemble = StudentEnsemble(members)
     with torch.no_grad():
-        members = student.member_outputs()
-        assert members.shape == (4, 20, 3)
-        assert not torch.allclose(members[0], members[1])
-        assert torch.allclose(student(), members.mean(0))
-        assert torch.allclose(student.embed_text(student.inputs[:2]), student()[:2], atol=1e-6)
-    with pytest.raises(ValueError, match="members must be positive"):
-        ContentStudent(torch.randn(5, 3), 2, members=0)
+        outputs = torch.stack([member() for member in members])
+        assert not torch.allclose(outputs[0], outputs[1])  # initialised apart
+        assert torch.allclose(ensemble(), outputs.mean(0))
+        assert torch.allclose(ensemble(torch.tensor([4, 2])), outputs.mean(0)[[4, 2]])
+        assert torch.allclose(ensemble.embed_text(text[:2]), outputs.mean(0)[:2], atol=1e-6)
+    with pytest.raises(ValueError, match="share their items"):
+        StudentEnsemble([members[0], ContentStudent(torch.randn(20, 5), 4)])
+    with pytest.raises(ValueError, match="at least one member"):
+        StudentEnsemble([])
 
 
 def test_distil_needs_two_items():
@@ -183,13 +189,18 @@ def test_served_items_take_the_students_embedding_and_warm_items_keep_the_teache
     assert torch.equal(items[~run.model.served], teacher_items[~run.model.served])
     assert run.model.served[new].all()
     student = run.model.student
+    assert len(student.members) == MEMBERS == record["distillation"]["members"]
+    assert len({float(m.mlp[0].weight[0, 0]) for m in student.members}) == MEMBERS
     with torch.no_grad():
         want = record["scale"] * student(new.nonzero().flatten())
     assert torch.allclose(items[new], want)
     assert not torch.allclose(items[new], teacher_items[new])
     # a new item's embedding is its text's: other text, another embedding
     item = int(new.nonzero()[0])
-    student.inputs[item] = torch.nn.functional.normalize(torch.ones(student.inputs.size(1)), dim=0)
+    for member in student.members:
+        member.inputs[item] = torch.nn.functional.normalize(
+            torch.ones(member.inputs.size(1)), dim=0
+        )
     moved = embeddings(run.model, graph)[1]
     assert not torch.allclose(moved[item], items[item])
     others = torch.arange(len(items)) != item
@@ -223,20 +234,19 @@ def test_a_student_saved_by_an_older_kgrec_loads(tmp_path, text_store):
     """Before attributes and members, a run saved one text-only MLP as ``mlp.*``."""
     run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
     assert run.model.student.reads_attributes
-    assert len(run.model.student.mlps) == MEMBERS
     graph, teacher = run.graph, run.model.teacher
     items = slice(graph.num_users, graph.num_users + graph.num_items)
     old = ContentStudent(graph.x[items], run.model.student.out_channels).eval()
-    state = {key.replace("mlps.0.", "mlp."): value for key, value in old.state_dict().items()}
+    state = old.state_dict()  # "mlp.0.weight", ...: one student, text only
     served = run.model.served
-    attributes = run.model.student.inputs[:, graph.x.size(1) :]
+    attributes = run.model.student.members[0].inputs[:, graph.x.size(1) :]
     restored = restore_student(teacher, graph, state, 1.5, attributes=attributes)
-    assert not restored.student.reads_attributes and len(restored.student.mlps) == 1
+    assert not restored.student.reads_attributes and len(restored.student.members) == 1
     assert torch.equal(restored.served, served)
     with torch.no_grad():
         want = 1.5 * old(served.nonzero().flatten())
     assert torch.allclose(embeddings(restored, graph)[1][served], want)
-    with pytest.raises(ValueError, match="not a ContentStudent"):
+    with pytest.raises(ValueError, match="not a content student"):
         restore_student(teacher, graph, {"w": torch.zeros(1)}, 1.5)
 
 
@@ -259,7 +269,7 @@ def test_a_given_scale_is_used(tmp_path, text_store):
 
 def test_the_knowledge_graph_student_uses_the_items_entities(tmp_path, kg_store):
     run = train(store=kg_store, out=tmp_path / "r", cold_items="student-kg", **NEW_ITEMS, **SMALL)
-    student = run.model.student
+    student = run.model.student.members[0]
     assert student.entities is not None and student.entities.num_embeddings == 12
     # an entity linked to no item with training interactions was never fitted: still zero
     links = student.entity_mean.indices()
