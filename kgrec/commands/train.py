@@ -175,10 +175,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=COLD_ITEMS,
         default=D["cold_items"],
         help="serve items without training interactions (new items), with --store and item "
-        "text vectors: student: after training, a content student (text -> MLP; student-kg: "
-        "plus the mean of learned embeddings of the item's knowledge-graph entities) is "
-        "fitted to the trained model's item embeddings of the warm items and gives the new "
-        "items theirs (saved as RUN/student.pt); text: with --text-input add, the new items "
+        "text vectors: student: after training, content students (the item's text vector, "
+        "release year and genres -> MLP; student-kg: plus the mean of learned embeddings of "
+        "the item's knowledge-graph entities; the mean of 5 fitted apart) are fitted to the "
+        "trained model's item embeddings of the warm items and give the new items theirs "
+        "(saved as RUN/student.pt); text: with --text-input add, the new items "
         "are scored by the text MLP's output alone, without their ID embedding (never trained "
         "on a positive); recorded in run.json (none: the trained model's own, default)",
     )
