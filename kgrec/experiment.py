@@ -653,22 +653,15 @@ class Run:
         if not new:
             return list(maps.items), None
         text = torch.as_tensor(vectors[new], dtype=torch.float32)
+        uids = [keys[n] for n in new]
         attributes = None
         if self.model.student.reads_attributes:
-            with open_store(store) as opened:
-                items = opened.snapshot().items.drop_duplicates("uid").set_index("uid")
-            rows = items.reindex([keys[n] for n in new])
-            encoder = ItemAttributes.from_data(self.experiment.data, maps.genres)
-            years = pd.to_numeric(rows["year"], errors="coerce")
-            attributes = encoder.encode(
-                torch.as_tensor(years.to_numpy(dtype=np.float32, na_value=np.nan)),
-                [[] if g is None or g is pd.NA else list(g) for g in rows["genres"]],
-            )
+            attributes = _store_item_attributes(store, uids, self.experiment)
         device = next(self.model.parameters()).device
         embedded = self.model.embed_new_items(
             text.to(device), None if attributes is None else attributes.to(device)
         ).cpu()
-        return [*maps.items, *(keys[n] for n in new)], embedded
+        return [*maps.items, *uids], embedded
 
     def _newcomer_histories(self, user_ids: list[str]) -> list[torch.Tensor]:
         """The run's items each user loaded after training interacted with (from the run's
@@ -961,6 +954,20 @@ def _student_inputs(
             field="--cold-items",
         )
     return _item_entity(experiment, settings)
+
+
+def _store_item_attributes(store: str, uids: Sequence[str], experiment: Experiment) -> torch.Tensor:
+    """``[len(uids), width]``: the year and genres of the items ``uids`` of ``store`` (loaded
+    after the run's training), encoded as the run's catalogue encodes its own."""
+    from kgrec.store import open_store
+
+    with open_store(store) as opened:
+        items = opened.snapshot().items.drop_duplicates("uid").set_index("uid")
+    rows = items.reindex(list(uids))
+    encoder = ItemAttributes.from_data(experiment.data, experiment.maps.genres)
+    years = pd.to_numeric(rows["year"], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+    genres = [list(g) if isinstance(g, list | tuple | np.ndarray) else [] for g in rows["genres"]]
+    return encoder.encode(torch.as_tensor(years), genres)
 
 
 def _attribute_matrix(experiment: Experiment) -> torch.Tensor | None:

@@ -24,6 +24,8 @@ def small_tables() -> GraphTables:
                 "uid": [item_uid(d, i) for d, i in items],
                 "domain": [d for d, _ in items],
                 "item_id": [i for _, i in items],
+                "year": pd.array([1999, None, 1984, 2001], dtype="Int64"),
+                "genres": [["Comedy"], ["Romance", "Comedy"], [], ["Action"]],
             }
         ),
         entities=pd.DataFrame({"entity_id": ["m.2", "m.1"]}),
@@ -59,11 +61,23 @@ def assert_same_export(left, right) -> None:
     assert maps_a == maps_b
     assert a.node_types == b.node_types and a.edge_types == b.edge_types
     assert torch.equal(a["item"].domain, b["item"].domain)
+    assert torch.equal(a["item"].genre, b["item"].genre)
+    assert torch.allclose(a["item"].year, b["item"].year, equal_nan=True)
     for edge_type in a.edge_types:
         assert torch.equal(a[edge_type].edge_index, b[edge_type].edge_index), edge_type
     ga, gb = message_graph(a), message_graph(b)
     assert torch.equal(ga.edge_index, gb.edge_index)
     assert torch.equal(ga.edge_type, gb.edge_type)
+
+
+def test_items_years_and_genres_are_exported() -> None:
+    data, maps = to_hetero_data(small_tables())
+    assert maps.items == ("action:a", "action:b", "comedy:10", "comedy:9")
+    assert maps.genres == ("Action", "Comedy", "Romance")
+    assert torch.allclose(
+        data["item"].year, torch.tensor([2001, 1984, 1999, float("nan")]), equal_nan=True
+    )
+    assert data["item"].genre.tolist() == [[0, 2, 3, 3], [0, 1, 1, 2]]
 
 
 def test_ids_are_sorted_and_maps_invert_the_indices() -> None:
@@ -154,6 +168,11 @@ def test_ml100k_export(datasets) -> None:
     assert (data["user"].num_nodes, data["item"].num_nodes) == (943, 1682)
     assert data[INTERACTS].edge_index.size(1) == 100_000
     assert len(maps.relations) > 10 and data["entity"].num_nodes > 10_000
+    # every film's genres (19 of them with "unknown") and year (two films have none)
+    assert len(maps.genres) == 19
+    assert set(data["item"].genre[0].tolist()) == set(range(1682))
+    assert int(data["item"].year.isnan().sum()) == 2
+    assert float(data["item"].year.nanmean()) == pytest.approx(1989, abs=2)
     graph = message_graph(data)
     knowledge_edges = sum(
         data[t].edge_index.size(1) for t in data.edge_types if "relation" in data[t]
