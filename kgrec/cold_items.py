@@ -15,6 +15,8 @@ has trained:
   says nothing; on ml100k it added nothing measurable to the text);
 - :func:`distil` fits the student to the teacher's embeddings of the items with training
   interactions (*warm*), squared error, early-stopped on a seeded tenth of them held out;
+  :func:`serve_new_items` fits :data:`MEMBERS` students apart and serves their mean
+  (:class:`StudentEnsemble`);
 - :class:`StudentItems` serves the trained model with the items without training
   interactions (and with text) taking ``scale`` times the student's embedding; every other
   item, and every user, keeps the teacher's, so warm items' scores do not change.
@@ -384,7 +386,8 @@ class StudentEnsemble(nn.Module):
     """The mean of content students fitted apart (:func:`serve_new_items` fits each with
     :func:`distil` on its own seed: its own initialisation, held-out tenth and dropout
     masks). One student's fit varies with its seed; the mean of :data:`MEMBERS` ranked new
-    items 2-11 % better on the validation of the five splits checked (README, "New items").
+    items better than one student on the validation of 10 of the 14 runs checked, by 0.003
+    NDCG@20 on average, and depends less on the seed (README, "New items").
 
     Args:
         members: the fitted :class:`ContentStudent` s, over the same items, inputs and
