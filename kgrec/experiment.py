@@ -503,7 +503,8 @@ class Run:
         :meth:`~kgrec.models.GraphRecommender.fold_in`, the model frozen). A run that serves
         new items by a content student (``cold_items`` ``student``/``student-kg``) also ranks
         the target-domain items loaded into its store after training that have a text vector,
-        from that text (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
+        from that text and their year and genres in the store
+        (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
         recommend only the items they were trained with."""
         return self._ranking(k, users=users, name=name).table
 
