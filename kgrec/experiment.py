@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,9 @@ from kgrec.objectives import (
 from kgrec.ranking import embeddings, rank
 from kgrec.recommend import inner_product_vectors, recommendation_table
 from kgrec.train import FitResult, FullGraph, fit, on_device
+
+if TYPE_CHECKING:  # the store modules are imported where they are used
+    from kgrec.store.base import GraphStore
 
 log = logging.getLogger(__name__)
 
@@ -639,25 +642,25 @@ class Run:
             return list(maps.items), None
         from kgrec.store import open_store
 
-        with open_store(store) as opened:
-            keys, vectors = opened.read_vectors("Item", property=self.settings["text_property"])
         target = maps.domains[self.experiment.split.target_domain]
         longer = [d for d in maps.domains if d != target and d.startswith(f"{target}:")]
-        known = maps.item_index(keys)
-        new = [
-            n
-            for n, key in enumerate(keys)
-            if known[n] < 0
-            and key.startswith(f"{target}:")
-            and not any(key.startswith(f"{d}:") for d in longer)
-        ]
-        if not new:
-            return list(maps.items), None
+        with open_store(store) as opened:
+            keys, vectors = opened.read_vectors("Item", property=self.settings["text_property"])
+            known = maps.item_index(keys)
+            new = [
+                n
+                for n, key in enumerate(keys)
+                if known[n] < 0
+                and key.startswith(f"{target}:")
+                and not any(key.startswith(f"{d}:") for d in longer)
+            ]
+            if not new:
+                return list(maps.items), None
+            uids = [keys[n] for n in new]
+            attributes = None
+            if self.model.student.reads_attributes:
+                attributes = _store_item_attributes(opened, uids, self.experiment)
         text = torch.as_tensor(vectors[new], dtype=torch.float32)
-        uids = [keys[n] for n in new]
-        attributes = None
-        if self.model.student.reads_attributes:
-            attributes = _store_item_attributes(store, uids, self.experiment)
         device = next(self.model.parameters()).device
         embedded = self.model.embed_new_items(
             text.to(device), None if attributes is None else attributes.to(device)
@@ -957,13 +960,13 @@ def _student_inputs(
     return _item_entity(experiment, settings)
 
 
-def _store_item_attributes(store: str, uids: Sequence[str], experiment: Experiment) -> torch.Tensor:
-    """``[len(uids), width]``: the year and genres of the items ``uids`` of ``store`` (loaded
-    after the run's training), encoded as the run's catalogue encodes its own."""
-    from kgrec.store import open_store
-
-    with open_store(store) as opened:
-        items = opened.snapshot().items.drop_duplicates("uid").set_index("uid")
+def _store_item_attributes(
+    store: GraphStore, uids: Sequence[str], experiment: Experiment
+) -> torch.Tensor:
+    """``[len(uids), width]``: the year and genres of the items ``uids`` of the opened
+    ``store`` (loaded after the run's training), encoded as the run's catalogue encodes its
+    own."""
+    items = store.snapshot().items.drop_duplicates("uid").set_index("uid")
     rows = items.reindex(list(uids))
     encoder = ItemAttributes.from_data(experiment.data, experiment.maps.genres)
     years = pd.to_numeric(rows["year"], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)

@@ -35,18 +35,22 @@ def text_store(tmp_path, write_text_store) -> str:
     return write_text_store(tmp_path / "store", tables)
 
 
+def new_items_run(store: str, out, model: str, **options):
+    return train(
+        model=model, protocol="ml1m-new-items", store=store, progress=False, out=out, **options
+    )
+
+
 def test_the_baselines_of_a_student_run(tmp_path, text_store, bench_script):
     bench = bench_script("content_baseline")
-    run = train(
-        model="lightgcn",
-        protocol="ml1m-new-items",
-        store=text_store,
+    run = new_items_run(
+        text_store,
+        tmp_path / "r",
+        "lightgcn",
         cold_items="student",
         epochs=2,
         dim=8,
         batch_size=128,
-        progress=False,
-        out=tmp_path / "r",
     )
     saved = json.loads((run.folder / "metrics.json").read_text())
     # the tiny split holds out fewer than 20 new items: the largest k it has
@@ -62,13 +66,7 @@ def test_the_baselines_of_a_student_run(tmp_path, text_store, bench_script):
         assert valid[str(figures["weight"])] == max(valid.values())
         assert 0 <= figures["text"] <= 1 and 0 <= figures["text+attributes"] <= 1
     # with every domain's history, the text alone is `--model text-similarity`'s figure
-    baseline = train(
-        model="text-similarity",
-        protocol="ml1m-new-items",
-        store=text_store,
-        progress=False,
-        out=tmp_path / "text",
-    )
+    baseline = new_items_run(text_store, tmp_path / "text", "text-similarity")
     text = json.loads((baseline.folder / "metrics.json").read_text())
     assert found["all"]["text"] == pytest.approx(text["test"]["new-only"][metric])
     table = bench.report([found])
@@ -77,12 +75,6 @@ def test_the_baselines_of_a_student_run(tmp_path, text_store, bench_script):
 
 def test_a_run_without_a_student_is_refused(tmp_path, text_store, bench_script):
     bench = bench_script("content_baseline")
-    run = train(
-        model="popularity",
-        protocol="ml1m-new-items",
-        store=text_store,
-        progress=False,
-        out=tmp_path / "p",
-    )
+    run = new_items_run(text_store, tmp_path / "p", "popularity")
     with pytest.raises(SystemExit, match="not a run with a content student"):
         bench.baselines(run.folder)
