@@ -62,6 +62,7 @@ from kgrec.data.split import (
     read_split,
     reduce_train,
     with_cold_shares,
+    with_new_item_share,
     write_split,
 )
 from kgrec.device import resolve_device
@@ -128,6 +129,7 @@ def load_experiment(
     few_shot: int = 0,
     cold_valid_share: float | None = None,
     cold_test_share: float | None = None,
+    new_item_share: float | None = None,
 ) -> Experiment:
     """Read the graph, export it and make (``protocol``) or read (``split_dir``) the split.
 
@@ -137,10 +139,11 @@ def load_experiment(
     of each user's target-domain training interactions (:func:`kgrec.data.split.reduce_train`),
     and a ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start
     user to train (:func:`kgrec.data.split.give_few_shot`). ``cold_valid_share`` and
-    ``cold_test_share`` change a cold-start protocol's shares of cold-start users (None: the
-    protocol's; :func:`kgrec.data.split.make_split`).
+    ``cold_test_share`` change a cold-start protocol's shares of cold-start users, and
+    ``new_item_share`` a new-item protocol's share of new items (None: the protocol's;
+    :func:`kgrec.data.split.make_split`).
     """
-    check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share)
+    check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share, new_item_share)
     check_train_fraction(train_fraction)
     check_few_shot(few_shot)
     domain_rule = effective_rule(protocol, data, domain, domain_rule)
@@ -170,6 +173,7 @@ def load_experiment(
             target_domain=target_domain,
             cold_valid_share=cold_valid_share,
             cold_test_share=cold_test_share,
+            new_item_share=new_item_share,
         )
     else:
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
@@ -179,20 +183,31 @@ def load_experiment(
 
 
 def check_cold_shares(
-    protocol: str | None, split: str | Path | None, valid: float | None, test: float | None
+    protocol: str | None,
+    split: str | Path | None,
+    valid: float | None,
+    test: float | None,
+    new_items: float | None = None,
 ) -> None:
-    """:class:`InputError` unless the shares of cold-start users (None: the protocol's) suit
-    ``protocol``; split files (``split``) hold their own cold-start users."""
-    if valid is None and test is None:
+    """:class:`InputError` unless the shares of cold-start users and new items (None: the
+    protocol's) suit ``protocol``; split files (``split``) hold their own."""
+    if valid is None and test is None and new_items is None:
         return
     if split is not None:
+        option = (
+            "--cold-valid-share"
+            if valid is not None
+            else "--cold-test-share"
+            if test is not None
+            else "--new-item-share"
+        )
         raise InputError(
-            "--cold-valid-share and --cold-test-share draw a protocol's cold-start users; split "
-            "files (--split) already hold theirs",
-            field="--cold-valid-share" if valid is not None else "--cold-test-share",
+            f"{option} draws a protocol's cold-start users or new items; split files (--split) "
+            "already hold theirs",
+            field=option,
         )
     if protocol is not None:
-        with_cold_shares(get_protocol(protocol), valid, test)
+        with_new_item_share(with_cold_shares(get_protocol(protocol), valid, test), new_items)
 
 
 def effective_rule(
@@ -728,6 +743,7 @@ def train(
     few_shot: int = 0,
     cold_valid_share: float | None = None,
     cold_test_share: float | None = None,
+    new_item_share: float | None = None,
     domain: str | None = None,
     domain_rule: str | None = None,
     target_domain: str | None = None,
@@ -776,8 +792,9 @@ def train(
     interactions (valid and test unchanged; the run's split files are the reduced ones), and a
     ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start user
     to train (reported as the ``few-shot`` group); ``cold_valid_share`` and
-    ``cold_test_share`` change a cold-start protocol's shares of cold-start users (None: the
-    protocol's). The metrics cover all, warm and cold-start users, and the warm users by their
+    ``cold_test_share`` change a cold-start protocol's shares of cold-start users, and
+    ``new_item_share`` a new-item protocol's share of new items (None: the protocol's). The
+    metrics cover all, warm and cold-start users, and the warm users by their
     number of target-domain training interactions (:data:`kgrec.evaluate.ACTIVITY_GROUPS`).
     Training uses
     ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
@@ -1017,6 +1034,7 @@ def _prepare(
             few_shot=settings["few_shot"],
             cold_valid_share=settings["cold_valid_share"],
             cold_test_share=settings["cold_test_share"],
+            new_item_share=settings["new_item_share"],
         )
         if settings["init_from"] is not None:  # a mismatch is refused before the run is written
             warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
@@ -1320,6 +1338,7 @@ def check_settings(settings: Mapping[str, Any]) -> None:
         settings["split"],
         settings["cold_valid_share"],
         settings["cold_test_share"],
+        settings["new_item_share"],
     )
     _check_cold_start(settings, spec)
     _check_cold_items(settings, spec)

@@ -96,6 +96,7 @@ SOURCE = (
     "few_shot",
     "cold_valid_share",
     "cold_test_share",
+    "new_item_share",
 )
 # how an epoch is cut into batches and where it computes, not what is learnt; and how new
 # items are served after training (kgrec.cold_items), which a trial's validation figure, the
@@ -431,6 +432,7 @@ def tune(
     train_fraction: float = 1.0,
     cold_valid_share: float | None = None,
     cold_test_share: float | None = None,
+    new_item_share: float | None = None,
     progress: bool = True,
     **fixed: Any,
 ) -> TuneResult:
@@ -504,6 +506,7 @@ def tune(
         train_fraction=train_fraction,
         cold_valid_share=cold_valid_share,
         cold_test_share=cold_test_share,
+        new_item_share=new_item_share,
     )
     check_settings({**settings, **_defaults_in(space), "model": model})
     for name, param in space.items():  # each end of each range, checked as a trial is
@@ -541,6 +544,7 @@ def tune(
                 train_fraction=train_fraction,
                 cold_valid_share=cold_valid_share,
                 cold_test_share=cold_test_share,
+                new_item_share=new_item_share,
             )
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
             _requeue_interrupted(study, storage, progress=progress)

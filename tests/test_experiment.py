@@ -611,3 +611,28 @@ def test_cold_shares_from_the_command_line(tmp_path: Path, tiny_recbole, capsys)
     assert main([*argv, "--out", str(refused)]) == 2
     assert "split files (--split) already hold theirs" in capsys.readouterr().err
     assert not refused.exists()
+
+
+def test_new_item_share_from_the_command_line(tmp_path: Path, tiny_recbole, capsys) -> None:
+    """--new-item-share: `kgrec split` and `kgrec train` hold that share of the target items
+    out of training, the run keeps the setting; a protocol without new items refuses it."""
+    source = ["--protocol", "ml1m-new-items", "--seed", "1", "--data", str(tiny_recbole)]
+    new_items = {}
+    for name, share in (("default", []), ("less", ["--new-item-share", "0.1"])):
+        assert main(["split", *source, *share, "--write-split", str(tmp_path / name)]) == 0
+        new_items[name] = set(pd.read_csv(tmp_path / name / "new_items.tsv", sep="\t")["item_id"])
+    run = tmp_path / "run"
+    argv = ["train", "--model", "popularity", *source, "--new-item-share", "0.1"]
+    assert main([*argv, "--out", str(run)]) == 0
+    assert load_run(run).settings["new_item_share"] == 0.1
+    assert (run / "split" / "new_items.tsv").read_text() == (
+        tmp_path / "less" / "new_items.tsv"
+    ).read_text()
+    assert 0 < len(new_items["less"]) < len(new_items["default"])
+    capsys.readouterr()
+    refused = tmp_path / "refused"
+    argv = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--new-item-share", "0.1", "--out", str(refused)]
+    assert main(argv) == 2
+    assert "--new-item-share does not apply" in capsys.readouterr().err
+    assert not refused.exists()

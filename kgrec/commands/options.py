@@ -59,7 +59,8 @@ def add_train_fraction_option(parser: argparse.ArgumentParser, *, default: float
 
 
 def add_cold_share_options(parser: argparse.ArgumentParser) -> None:
-    """--cold-valid-share / --cold-test-share: a cold-start protocol's shares of cold users."""
+    """--cold-valid-share / --cold-test-share: a cold-start protocol's shares of cold users;
+    --new-item-share: a new-item protocol's share of new items."""
     cold = PROTOCOLS["ml1m-action-comedy"]
     for phase, share in (("valid", cold.cold_valid_share), ("test", cold.cold_test_share)):
         parser.add_argument(
@@ -70,6 +71,15 @@ def add_cold_share_options(parser: argparse.ArgumentParser) -> None:
             f"target and another domain drawn as cold-{phase} users (default: the protocol's, "
             f"{share} for {cold.name})",
         )
+    new = PROTOCOLS["ml100k-new-items"]
+    parser.add_argument(
+        "--new-item-share",
+        type=float,
+        metavar="S",
+        help="with a protocol that has new items: the share of the target domain's items held "
+        "out of training, their interactions half valid, half test (default: the protocol's, "
+        f"{new.new_item_share} for {new.name} and ml1m-new-items)",
+    )
 
 
 def add_few_shot_option(parser: argparse.ArgumentParser, *, default: int) -> None:

@@ -29,6 +29,7 @@ def run_split(args: argparse.Namespace) -> int:
         few_shot=args.few_shot,
         cold_valid_share=args.cold_valid_share,
         cold_test_share=args.cold_test_share,
+        new_item_share=args.new_item_share,
     )
     write_split(experiment.split, experiment.maps, args.write_split)
     print(describe(experiment))

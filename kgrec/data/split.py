@@ -30,7 +30,8 @@ The dropped interactions are unobserved data: not trained on and not masked when
 
 New-item protocols (``ml100k-new-items``, ``ml1m-new-items``; :attr:`Protocol.new_item_share`
 0.2): of the ``n`` target items with at least one interaction, in a seeded random order, the
-first ``round(0.2 n)`` (halves up) are *new*: none of their interactions is in train; each new
+first ``round(0.2 n)`` (halves up; another share with ``--new-item-share``) are *new*: none of
+their interactions is in train; each new
 item's ``m`` interactions, in a seeded random order, give ``m // 2`` to valid and the rest to
 test (an item with one interaction: test). Every other target interaction is split per user
 80/10/10 as above. Random draws, from ``numpy.random.default_rng(seed)``: the item permutation,
@@ -192,11 +193,14 @@ def make_split(
     target_domain: str | None = None,
     cold_valid_share: float | None = None,
     cold_test_share: float | None = None,
+    new_item_share: float | None = None,
 ) -> Split:
     """The split of ``protocol`` (a name in :data:`PROTOCOLS`) with ``seed``; a protocol with
     cold-start users draws ``cold_valid_share`` and ``cold_test_share`` of the overlapping users
-    as cold-valid and cold-test users (None: the protocol's shares)."""
+    as cold-valid and cold-test users, and a new-item protocol ``new_item_share`` of the target
+    items as new items (None: the protocol's shares)."""
     spec = with_cold_shares(get_protocol(protocol), cold_valid_share, cold_test_share)
+    spec = with_new_item_share(spec, new_item_share)
     target = resolve_target(maps, spec, target_domain)
     pairs = data[INTERACTS].edge_index
     domain = data["item"].domain[pairs[1]]
@@ -261,6 +265,25 @@ def with_cold_shares(
             field="--cold-test-share",
         )
     return spec
+
+
+def with_new_item_share(spec: Protocol, share: float | None = None) -> Protocol:
+    """``spec`` with another share of new items (None: ``spec``'s own); :class:`InputError`
+    naming ``--new-item-share`` for a share out of (0, 1) or a protocol without new items."""
+    if share is None:
+        return spec
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+        raise InputError(
+            f"a share of items must lie in (0, 1), got {share!r}", field="--new-item-share"
+        )
+    if not spec.new_item_share:
+        raise InputError(
+            f"protocol {spec.name} holds no items out of training, so --new-item-share does not "
+            "apply (the protocols that do: "
+            f"{', '.join(p.name for p in PROTOCOLS.values() if p.new_item_share)})",
+            field="--new-item-share",
+        )
+    return replace(spec, new_item_share=float(share))
 
 
 def _source_domains(maps: IdMaps, spec: Protocol, target: int, domain: Tensor) -> Tensor:

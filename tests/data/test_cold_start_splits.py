@@ -26,10 +26,10 @@ def pair_set(pairs: torch.Tensor) -> set[tuple[int, int]]:
     return set(map(tuple, pairs.T.tolist()))
 
 
-def new_item_split(make_two_domains, seed: int = 3):
+def new_item_split(make_two_domains, seed: int = 3, share: float | None = None):
     data, maps = to_hetero_data(make_two_domains())
     # ml1m-new-items: target comedy, as the ml1m domain rule names it
-    return data, maps, make_split(data, maps, "ml1m-new-items", seed=seed)
+    return data, maps, make_split(data, maps, "ml1m-new-items", seed=seed, new_item_share=share)
 
 
 def test_new_item_protocols_are_registered():
@@ -41,8 +41,10 @@ def test_new_item_protocols_are_registered():
     assert not PROTOCOLS["ml100k-kg"].new_item_share
 
 
-def test_new_items_are_held_out_of_train(make_two_domains):
-    data, maps, split = new_item_split(make_two_domains)
+@pytest.mark.parametrize("share", [None, 0.1, 0.4])
+def test_new_items_are_held_out_of_train(make_two_domains, share):
+    """The protocol's share of new items (0.2), or --new-item-share's."""
+    data, maps, split = new_item_split(make_two_domains, share=share)
     pairs = data["user", "interacts", "item"].edge_index
     comedy = maps.domains.index("comedy")
     target = pairs[:, data["item"].domain[pairs[1]] == comedy]
@@ -51,9 +53,9 @@ def test_new_items_are_held_out_of_train(make_two_domains):
     assert set.union(*parts) == pair_set(target) and sum(map(len, parts)) == target.size(1)
     # the drawn items, again with the protocol's random stream
     items = np.unique(target[1].numpy())
-    n_new = int(np.floor(0.2 * len(items) + 0.5))
+    n_new = int(np.floor((0.2 if share is None else share) * len(items) + 0.5))
     drawn = set(np.random.default_rng(3).permutation(items)[:n_new].tolist())
-    assert n_new > 3 and not drawn & set(split.train[1].tolist())
+    assert n_new > 1 and not drawn & set(split.train[1].tolist())
     for item in drawn:  # half to valid (rounded down), the rest to test
         m = int((target[1] == item).sum())
         assert int((split.valid[1] == item).sum()) == m // 2
@@ -71,8 +73,24 @@ def test_new_items_are_held_out_of_train(make_two_domains):
     new = split.new_items(data["item"].domain)
     assert drawn <= set(torch.nonzero(new).flatten().tolist())
     assert not new[data["item"].domain != comedy].any()
-    again = make_split(data, maps, "ml1m-new-items", seed=3)
+    again = make_split(data, maps, "ml1m-new-items", seed=3, new_item_share=share)
     assert torch.equal(again.test, split.test) and torch.equal(again.train, split.train)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "share", "message"),
+    [
+        ("ml1m-new-items", 0.0, r"must lie in \(0, 1\), got 0.0"),
+        ("ml1m-new-items", 1.0, r"must lie in \(0, 1\), got 1.0"),
+        ("ml1m-new-items", True, r"must lie in \(0, 1\), got True"),
+        ("ml1m-action-comedy", 0.3, "holds no items out of training.*ml100k-new-items"),
+    ],
+)
+def test_a_bad_new_item_share_names_the_option(protocol, share, message, make_two_domains):
+    data, maps = to_hetero_data(make_two_domains())
+    with pytest.raises(InputError, match=message) as caught:
+        make_split(data, maps, protocol, seed=0, new_item_share=share)
+    assert caught.value.field == "--new-item-share"
 
 
 def test_negatives_are_never_drawn_from_the_held_out_items(make_two_domains):
