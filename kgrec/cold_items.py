@@ -613,7 +613,9 @@ def restore_student(
     student's saved ``state`` and ``scale`` (as :func:`serve_new_items` made them, with the
     same ``item_entity`` and ``attributes``; a student saved without attributes, by an older
     kgrec, is rebuilt without them)."""
-    if not any(key.startswith("members.") for key in state):  # an older kgrec's: one student
+    if any(key.startswith("mlps.") for key in state):
+        state = _members_of_one_student(state)
+    elif not any(key.startswith("members.") for key in state):  # an older kgrec's: one student
         state = {f"members.0.{key}": value for key, value in state.items()}
     if "members.0.mlp.0.weight" not in state or "members.0.mlp.3.weight" not in state:
         raise ValueError("the student's state has no MLP weights: not a content student's")
@@ -628,6 +630,22 @@ def restore_student(
     student.eval()
     served = ~trained_items(teacher, graph) & _has_text(graph)
     return StudentItems(teacher, student, served, scale)
+
+
+def _members_of_one_student(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A student's state as kgrec saved it at commit bd1ccc1 (one student whose embedding is
+    the mean of its MLPs ``mlps.K`` plus one shared entity table) as the state of the
+    :class:`StudentEnsemble` that computes the same: member ``K`` with MLP ``K`` and the
+    shared entities (the mean of ``mlp_K + kg`` is the mean of the MLPs plus ``kg``)."""
+    count = len({key.split(".")[1] for key in state if key.startswith("mlps.")})
+    members: dict[str, Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("mlps."):
+            _, k, rest = key.split(".", 2)
+            members[f"members.{k}.mlp.{rest}"] = value
+        else:
+            members.update({f"members.{k}.{key}": value for k in range(count)})
+    return members
 
 
 def _student(

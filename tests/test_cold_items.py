@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -21,6 +22,7 @@ from kgrec.cold_items import (
     StudentEnsemble,
     StudentItems,
     distil,
+    item_entities,
     restore_student,
 )
 from kgrec.data.export import to_hetero_data
@@ -248,6 +250,41 @@ def test_a_student_saved_by_an_older_kgrec_loads(tmp_path, text_store):
     assert torch.allclose(embeddings(restored, graph)[1][served], want)
     with pytest.raises(ValueError, match="not a content student"):
         restore_student(teacher, graph, {"w": torch.zeros(1)}, 1.5)
+
+
+def test_a_student_of_several_mlps_saved_at_bd1ccc1_loads(tmp_path, kg_store):
+    """For one commit (bd1ccc1) a run saved one student that averaged its MLPs, ``mlps.K.*``,
+    beside one entity table; such a run still serves new items as it did."""
+    run = train(store=kg_store, out=tmp_path / "r", cold_items="student-kg", **NEW_ITEMS, **SMALL)
+    graph, teacher, student = run.graph, run.model.teacher, run.model.student.members[0]
+    inputs, entity_mean = student.inputs, student.entity_mean
+    torch.manual_seed(3)
+    mlps = [copy.deepcopy(student.mlp) for _ in range(3)]
+    for mlp in mlps:
+        for layer in (mlp[0], mlp[3]):
+            layer.reset_parameters()
+    entities = torch.randn(student.entities.num_embeddings, student.out_channels)
+    state = {
+        f"mlps.{k}.{key}": value
+        for k, mlp in enumerate(mlps)
+        for key, value in mlp.state_dict().items()
+    }
+    state["entities.weight"] = entities
+    attributes = inputs[:, graph.x.size(1) :]
+    restored = restore_student(
+        teacher,
+        graph,
+        state,
+        2.0,
+        item_entity=item_entities(run.experiment.data),
+        attributes=attributes,
+    )
+    assert len(restored.student.members) == 3
+    served = run.model.served
+    with torch.no_grad():
+        kg = torch.sparse.mm(entity_mean, entities)
+        want = torch.stack([mlp.eval()(inputs) for mlp in mlps]).mean(0) + kg
+    assert torch.allclose(embeddings(restored, graph)[1][served], 2.0 * want[served], atol=1e-6)
 
 
 def test_a_given_scale_is_used(tmp_path, text_store):
