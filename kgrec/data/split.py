@@ -29,13 +29,13 @@ The dropped interactions are unobserved data: not trained on and not masked when
 ``F = 1`` keeps the split as it is.
 
 New-item protocols (``ml100k-new-items``, ``ml1m-new-items``; :attr:`Protocol.new_item_share`
-0.2): of the ``n`` target items with at least one interaction, in a seeded random order, the
-first ``round(0.2 n)`` (halves up; another share with ``--new-item-share``) are *new*: none of
-their interactions is in train; each new
-item's ``m`` interactions, in a seeded random order, give ``m // 2`` to valid and the rest to
-test (an item with one interaction: test). Every other target interaction is split per user
-80/10/10 as above. Random draws, from ``numpy.random.default_rng(seed)``: the item permutation,
-then one uniform key per new-item interaction, then the 80/10/10 keys. A user whose target
+0.2; another share with ``--new-item-share``): of the ``n`` target items with at least one
+interaction, in a seeded random order, the first ``round(0.2 n)`` (halves up) are *new*: none
+of their interactions is in train; each new item's ``m`` interactions, in a seeded random
+order, give ``m // 2`` to valid and the rest to test (an item with one interaction: test).
+Every other target interaction is split per user 80/10/10 as above. Random draws, from
+``numpy.random.default_rng(seed)``: the item permutation, then one uniform key per new-item
+interaction, then the 80/10/10 keys. A user whose target
 interactions are all with new items has none in train: a cold-start user. Such a split has
 ``item_groups`` set, and the evaluation reports items by group (:mod:`kgrec.evaluate`): the new
 items there are the target items with no training interaction (the drawn ones, and any other
