@@ -407,6 +407,46 @@ def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_recbole)
     assert metrics["valid"]["all"]["ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
 
 
+def test_a_new_item_share_reaches_the_trials_and_the_printed_command(
+    tmp_path, tiny_recbole
+) -> None:
+    """--new-item-share is a split option, as the cold-start shares: every trial trains on
+    that split and the printed command makes it again."""
+    out = tmp_path / "tune"
+    result = tune(
+        "lightgcn",
+        protocol="ml1m-new-items",
+        data=tiny_recbole,
+        out=out,
+        new_item_share=0.4,
+        **{"space": SPACE, "trials": 2, **SMALL},
+    )
+    argv = shlex.split(result.command)
+    assert argv[argv.index("--new-item-share") + 1] == "0.4"
+    assert main(argv[1:]) == 0
+    run = Path(argv[argv.index("--out") + 1])
+    held_out = (run / "split" / "new_items.tsv").read_text().splitlines()[1:]
+    default = tmp_path / "default"
+    assert (
+        main(
+            [
+                "split",
+                "--protocol",
+                "ml1m-new-items",
+                "--data",
+                str(tiny_recbole),
+                "--write-split",
+                str(default),
+            ]
+        )
+        == 0
+    )
+    assert len(held_out) > len((default / "new_items.tsv").read_text().splitlines()[1:])
+    trained = json.loads((run / "run.json").read_text())["training"]
+    best = json.loads((out / BEST_FILE).read_text())
+    assert trained["best_valid_ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
+
+
 def test_tuning_never_scores_the_test_split(tmp_path, tiny_recbole, monkeypatch) -> None:
     original = kgrec.evaluate.evaluate_embeddings
     phases = []
