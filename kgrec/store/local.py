@@ -176,6 +176,10 @@ class LocalStore(GraphStore):
         mine = interactions[interactions["user_id"].isin(list(user_ids))]
         return mine[["user_id", "item_uid"]].sort_values(["user_id", "item_uid"], ignore_index=True)
 
+    def items(self, uids: list[str]) -> pd.DataFrame:
+        items = self._table(SPECS["items"], self.manifest())
+        return items[items["uid"].isin(list(uids))].sort_values("uid", ignore_index=True)
+
     # -- checking --------------------------------------------------------------------------
 
     def check(self) -> None:

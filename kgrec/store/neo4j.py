@@ -507,9 +507,7 @@ class Neo4jStore(GraphStore):
     def snapshot(self) -> GraphTables:
         self._connect()
         with self._errors("reading the graph"):
-            skip: dict[str, list[str]] = {}
-            for index in self._vector_indexes():
-                skip.setdefault(index["kind"], []).append(index["property"])
+            skip = self._vector_properties()
             tables = {
                 "domains": stored_form(DOMAINS, self._frame(q.DOMAINS)),
                 "users": self._nodes("User", USERS, skip),
@@ -535,12 +533,30 @@ class Neo4jStore(GraphStore):
                 columns[name].extend(value)
         return stored_form(spec, pd.DataFrame(columns))
 
-    def _nodes(self, kind: str, spec: TableSpec, skip: dict[str, list[str]]) -> pd.DataFrame:
+    def _vector_properties(self) -> dict[str, list[str]]:
+        """kind -> the properties that hold indexed vectors (not columns of the tables)."""
+        skip: dict[str, list[str]] = {}
+        for index in self._vector_indexes():
+            skip.setdefault(index["kind"], []).append(index["property"])
+        return skip
+
+    def _nodes(
+        self,
+        kind: str,
+        spec: TableSpec,
+        skip: dict[str, list[str]],
+        uids: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """The table of nodes of ``kind``; with ``uids`` (items), of those items alone."""
         keys = [r["key"] for r in self._run(q.NODE_KEYS[kind], read=True)]
         keys = sorted(k for k in keys if k not in skip.get(kind, []))
         if not keys:
             return stored_form(spec, empty(spec))
-        columns = self._run(q.NODE_COLUMNS[kind], read=True, keys=keys)[0]["columns"]
+        if uids is None:
+            result = self._run(q.NODE_COLUMNS[kind], read=True, keys=keys)
+        else:
+            result = self._run(q.ITEM_COLUMNS, read=True, keys=keys, uids=uids)
+        columns = result[0]["columns"]
         return stored_form(spec, pd.DataFrame(dict(zip(keys, columns, strict=True))))
 
     def stats(self) -> dict[str, Any]:
@@ -581,6 +597,12 @@ class Neo4jStore(GraphStore):
         if frame.empty:
             frame = pd.DataFrame({"user_id": [], "item_uid": []}, dtype=object)
         return frame.sort_values(["user_id", "item_uid"], ignore_index=True)
+
+    def items(self, uids: list[str]) -> pd.DataFrame:
+        self._connect()
+        with self._errors("reading items"):
+            table = self._nodes("Item", ITEMS, self._vector_properties(), uids=list(uids))
+        return table.sort_values("uid", ignore_index=True)
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         self._connect()

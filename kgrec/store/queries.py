@@ -194,6 +194,13 @@ RETURN [c IN range(0, size($keys) - 1) | [row IN rows | row[c]]] AS columns
 """
     for kind in ("User", "Item", "Entity")
 }
+# the values of properties $keys of the items $uids (those the store holds), as NODE_COLUMNS
+ITEM_COLUMNS = """
+UNWIND $uids AS uid
+MATCH (n:Item {uid: uid})
+WITH collect([key IN $keys | n[key]]) AS rows
+RETURN [c IN range(0, size($keys) - 1) | [row IN rows | row[c]]] AS columns
+"""
 DOMAINS = "MATCH (d:Domain) RETURN d.name AS domain"
 # Big reads come one record per start node with its relationships as parallel lists: the driver
 # decodes lists of values several times faster than as many records.

@@ -244,6 +244,17 @@ def test_user_interactions(store, movies):
     assert store.user_interactions(["nobody"]).empty
 
 
+def test_items_reads_those_items_rows(store, movies):
+    store.write(movies, progress=False)
+    snapshot = store.snapshot().items
+    uids = sorted(snapshot["uid"])[:2]
+    got = store.items([uids[1], "nobody", uids[0]])
+    want = snapshot[snapshot["uid"].isin(uids)].sort_values("uid", ignore_index=True)
+    pd.testing.assert_frame_equal(got, want[list(got.columns)])
+    assert list(got.columns) == list(snapshot.columns)
+    assert store.items(["nobody"]).empty
+
+
 @pytest.mark.parametrize(
     ("user", "item"),
     [
