@@ -1,0 +1,79 @@
+"""Every `kgrec` command the README shows is one the command line accepts: a renamed or removed
+option, or a misspelt value, fails here instead of in a reader's terminal. Commands are parsed,
+not run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from kgrec.cli import COMMANDS, build_parser
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+# what the README writes in place of a value, and a value of that kind
+PLACEHOLDERS = {
+    "S": "0",
+    "K": "1",
+    "F": "0.2",
+    "N": "1",
+    "P": "0.5",
+    "W": "1",
+    "M": "lightgcn",
+    "NAME": "ml100k-kg",
+}
+# a command shown without its required options (prose such as "`kgrec embed` writes ...")
+# a synopsis, not a command: "kgrec load <format>", "(--show USER \\| --export FILE)", "..."
+SYNOPSIS = ("<", "\\|", "...")
+INCOMPLETE = ("the following arguments are required", "one of the arguments")
+
+
+def readme_commands() -> list[str]:
+    text = README.read_text()
+    found: list[str] = []
+    in_block = False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            in_block = not in_block
+            continue
+        if in_block:
+            found.append(line.split(" #")[0])
+        else:
+            found += re.findall(r"`([^`]*)`", line)
+    # fenced lines continued with a backslash
+    joined = "\n".join(found).replace("\\\n", " ").splitlines()
+    pattern = re.compile(rf"^kgrec ({'|'.join(COMMANDS)})\b")
+    commands = []
+    for part in (p.strip() for line in joined for p in re.split(r"&&|; ", line)):
+        if pattern.match(part) and not any(m in part for m in SYNOPSIS) and part not in commands:
+            commands.append(part)
+    return commands
+
+
+def test_the_readme_shows_many_commands():
+    commands = readme_commands()
+    assert len(commands) > 80
+    assert any(c.startswith("kgrec tune ") for c in commands)
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_a_readme_command_parses(command):
+    command = re.sub(r"\[([^\]]*)\]", r"\1", command)  # an optional part: take it
+    argv = shlex.split(command)[1:]
+    argv = [
+        PLACEHOLDERS.get(arg, arg) if i and argv[i - 1].startswith("--") else arg
+        for i, arg in enumerate(argv)
+    ]
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            build_parser(argv).parse_args(argv)
+    except SystemExit as exc:
+        message = err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else ""
+        if exc.code and not any(m in message for m in INCOMPLETE):
+            pytest.fail(f"{command}\n{message}")
