@@ -16,6 +16,9 @@ final representations. A newcomer with history :math:`I_u` (items of the run's g
       - \mathbf{z}^{\top}\mathbf{z}_{j_s}\big) + \lambda \lVert\mathbf{z}\rVert^2,
 
   negatives :math:`j_s` drawn from the candidates outside :math:`I_u`, started at the mean.
+  Each newcomer's problem is solved on its own: its loss is averaged over its own pairs, and its
+  negatives come from a generator of its own, so a newcomer gets the same vector whoever else
+  is folded in beside it.
 """
 
 from __future__ import annotations
@@ -64,21 +67,32 @@ def fold_in_users(
     if method == "mean" or not items.numel():
         return mean
     pool = candidates if candidates is not None else torch.arange(item_emb.size(0))
-    generator = torch.Generator().manual_seed(seed)
+    # one generator per newcomer, all seeded alike: a newcomer's draws do not depend on the
+    # others folded in with it
+    generators = [torch.Generator().manual_seed(seed) for _ in histories]
+    sizes = [len(h) for h in histories]
     num_items = item_emb.size(0)
     own = torch.unique(rows * num_items + items)  # (newcomer, item) pairs of the histories
     z = mean.clone().requires_grad_(True)
+    # Adam updates each entry on its own, so the rows of z are independent problems when the
+    # loss is a sum of per-newcomer losses
     optimizer = torch.optim.Adam([z], lr=lr)
     for _ in range(steps):
-        neg = pool[torch.randint(len(pool), (items.numel(), negatives), generator=generator)]
+        draws = [
+            torch.randint(len(pool), (size, negatives), generator=generator)
+            for size, generator in zip(sizes, generators, strict=True)
+            if size
+        ]
+        neg = pool[torch.cat(draws)]
         clash = torch.isin(rows.unsqueeze(1) * num_items + neg, own)
         optimizer.zero_grad()
         user = z[rows]
         pos_score = (user * item_emb[items]).sum(-1, keepdim=True)
         neg_score = torch.einsum("bd,bsd->bs", user, item_emb[neg])
-        loss = -F.logsigmoid(pos_score - neg_score).masked_fill(clash, 0.0)
-        loss = (loss.sum(1) / (~clash).sum(1).clamp(min=1)).mean()
-        loss = loss + reg_weight * z.pow(2).sum(1).mean()
+        pair_loss = -F.logsigmoid(pos_score - neg_score).masked_fill(clash, 0.0)
+        pair_loss = pair_loss.sum(1) / (~clash).sum(1).clamp(min=1)
+        per_user = torch.zeros(len(histories), dtype=pair_loss.dtype).index_add_(0, rows, pair_loss)
+        loss = (per_user / count.flatten()).sum() + reg_weight * z.pow(2).sum()
         loss.backward()
         optimizer.step()
     return z.detach()

@@ -50,3 +50,35 @@ def test_a_newcomer_without_history_gets_zeros_and_bad_input_is_refused(items):
         fold_in_users(items, [torch.tensor([0])], method="magic")
     with pytest.raises(ValueError, match=r"history items must lie in \[0, 6\)"):
         fold_in_users(items, [torch.tensor([6])])
+
+
+def test_a_newcomer_gets_the_same_vector_whoever_is_folded_in_beside_them():
+    # before the fix the loss was averaged over every newcomer's pairs pooled, and the
+    # negatives came from one shared stream: a short history folded in beside a long one
+    # moved by 0.25, and its top 10 changed
+    items = torch.randn(50, 8, generator=torch.Generator().manual_seed(0))
+    short = torch.tensor([3, 7, 11])
+    long = torch.arange(10, 50)
+    alone = fold_in_users(items, [short])
+    beside = fold_in_users(items, [long, short, torch.tensor([], dtype=torch.long)])
+    assert torch.allclose(alone[0], beside[1], atol=1e-6)
+    assert torch.allclose(fold_in_users(items, [long])[0], beside[0], atol=1e-6)
+    assert torch.equal(beside[2], torch.zeros(8))
+
+
+def test_solve_minimises_each_newcomers_own_objective(items):
+    # the solution is a stationary point of mean BPR over the newcomer's pairs + λ‖z‖²:
+    # perturbing it in any direction does not lower that objective (negatives: all others)
+    history = torch.tensor([0, 3, 4])
+    z = fold_in_users(items, [history, torch.tensor([1, 2])], steps=2000, lr=0.01)[0]
+    others = torch.tensor([1, 2, 5])
+
+    def objective(v):
+        pos = items[history] @ v
+        neg = items[others] @ v
+        loss = -torch.nn.functional.logsigmoid(pos.unsqueeze(1) - neg.unsqueeze(0)).mean()
+        return loss + 1e-3 * v.pow(2).sum()
+
+    v = z.clone().requires_grad_(True)
+    objective(v).backward()
+    assert v.grad.norm() < 0.05 * objective(torch.zeros(2)).item()

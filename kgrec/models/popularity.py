@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -47,6 +49,12 @@ class Popularity(GraphRecommender):
         counts = torch.bincount(items, minlength=self.num_items)
         users = torch.ones(self.num_users, 1, device=edge_index.device)
         return torch.cat([users, counts.to(users.dtype).unsqueeze(1)])
+
+    def fold_in(
+        self, item_emb: Tensor, histories: Sequence[Tensor], *, candidates: Tensor | None = None
+    ) -> Tensor:
+        """Exact: a newcomer is a user like any other, ``1``: the same list as everyone's."""
+        return item_emb.new_ones(len(histories), 1)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(users={self.num_users}, items={self.num_items})"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -58,6 +60,17 @@ class TextSimilarity(GraphRecommender):
         history = torch.zeros(self.num_users, self.item_text.size(1), device=edge_index.device)
         history.index_add_(0, users, self.item_text[items])
         return torch.cat([F.normalize(history, dim=1), self.item_text])
+
+    def fold_in(
+        self, item_emb: Tensor, histories: Sequence[Tensor], *, candidates: Tensor | None = None
+    ) -> Tensor:
+        """Exact: a newcomer is the normalised mean of their items' text vectors (the rows of
+        ``item_emb``), as a user trained in is."""
+        users = item_emb.new_zeros(len(histories), item_emb.size(1))
+        for row, history in zip(users, histories, strict=True):
+            history = torch.as_tensor(history, dtype=torch.long, device=item_emb.device)
+            row += item_emb[history.flatten()].sum(0)
+        return F.normalize(users, dim=1)
 
     def __repr__(self) -> str:
         return (

@@ -231,6 +231,22 @@ def test_recommend_returns_only_unmasked_candidates(case, model, toy_graph):
     assert torch.isfinite(scores).all()
 
 
+def test_a_newcomer_with_a_users_history_is_folded_in(case, model, toy_graph):
+    edges = _edges(case, toy_graph)
+    model.eval()
+    with torch.no_grad():
+        user_emb, item_emb = model.split(model(*edges))
+    users, items = model.interactions(edges[0])
+    user = int(users[0])
+    folded = model.fold_in(item_emb, [items[users == user]])
+    assert folded.shape == (1, user_emb.size(1)) and torch.isfinite(folded).all()
+    if isinstance(model, UNTRAINED):
+        # nothing is learned per user: a newcomer with the user's history is that user (before
+        # the fix, popularity and text similarity folded newcomers in by BPR, and popularity
+        # gave a newcomer of unpopular items the least popular items)
+        assert torch.allclose(folded[0], user_emb[user], atol=1e-5)
+
+
 def _exported_models() -> set[str]:
     names = set()
     for name in kgrec.models.__all__:
