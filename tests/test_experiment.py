@@ -467,6 +467,16 @@ def test_a_user_loaded_after_training_is_folded_in(tmp_path, tiny_store, capsys)
     assert "comedy:New Comedy" not in set(mine["item_uid"])  # unknown to the run
     others = after[after["user_id"] != "newbie"].reset_index(drop=True)
     pd.testing.assert_frame_equal(others, before)
+    # --user publishes: with --show or --export (which exist not to) it is refused, the
+    # store and the file left as they were (before the fix both were dropped in silence and
+    # the store written)
+    export = tmp_path / "newbie.csv"
+    for extra in (["--export", str(export)], ["--show", "newbie"]):
+        assert main(["recommend", "--run", str(run.folder), "--user", "newbie", *extra]) == 2
+        assert "--user publishes" in capsys.readouterr().err
+    assert not export.exists()
+    with open_store(store) as opened:
+        pd.testing.assert_frame_equal(opened.recommendations(run.name), after)
     # the Python API gives the same list; a newcomer with no known items is an error
     again = load_run(run.folder).recommend(k=5, users=["newbie"])
     assert list(again["item_uid"]) == list(mine.sort_values("rank")["item_uid"])

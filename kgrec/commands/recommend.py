@@ -56,6 +56,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    if args.user and (args.show or args.export is not None):
+        # --user publishes into the store; --show and --export exist not to
+        raise InputError(
+            "--user publishes the users' lists into the store; to print them without "
+            "publishing use --show USER (a user loaded after training is folded in there too), "
+            "and --export FILE writes every user's list",
+            field="--user",
+        )
     if args.export is not None:
         _check_export(args.export)
     loaded = load_run(args.run, device=args.device)
