@@ -599,11 +599,12 @@ class Run:
         candidates = torch.nonzero(self.graph.item_domain == experiment.split.target_domain)
         candidates = candidates.flatten()
         user_emb, item_emb = embeddings(self.model, self.graph)
-        item_ids, new_emb = self._items_loaded_after_training()
+        item_ids, new_emb, late_pairs = self._items_loaded_after_training()
         if new_emb is not None:
             candidates = torch.cat([candidates, item_emb.size(0) + torch.arange(len(new_emb))])
             item_emb = torch.cat([item_emb, new_emb.to(item_emb)])
         known = experiment.data[INTERACTS].edge_index
+        newcomer_rows: dict[str, int] = {}
         if users is not None and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
         if users is None:
@@ -617,6 +618,7 @@ class Run:
                 histories = self._newcomer_histories(newcomers)
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
+                newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
                 user_emb = torch.cat(
                     [user_emb, self.model.fold_in(item_emb, histories, candidates=candidates)]
                 )
@@ -628,6 +630,9 @@ class Run:
                     ],
                     dim=1,
                 )
+        if late_pairs is not None:
+            known = torch.cat([known, _late_known(late_pairs, maps, item_ids, newcomer_rows)], 1)
+        if users is not None:
             index = found
             user_emb = user_emb[index]
             known = _reindex(known, index, user_emb.size(0))
@@ -646,15 +651,18 @@ class Run:
         )
         return _Ranking(table, user_ids, item_ids, user_emb.cpu(), item_emb.cpu())
 
-    def _items_loaded_after_training(self) -> tuple[list[str], torch.Tensor | None]:
+    def _items_loaded_after_training(
+        self,
+    ) -> tuple[list[str], torch.Tensor | None, pd.DataFrame | None]:
         """The uids of the items :meth:`recommend` ranks (the run's, then any target-domain
-        items loaded into its store after training that have a text vector) and the
-        embeddings its content student gives the latter (None when there are none, or the run
-        has no student or no store)."""
+        items loaded into its store after training that have a text vector), the embeddings
+        its content student gives the latter, and the store's interactions with them, which
+        are never recommended again (both None when there are none, or the run has no student
+        or no store)."""
         maps = self.experiment.maps
         store = self.settings.get("store")
         if not isinstance(self.model, StudentItems) or not store:
-            return list(maps.items), None
+            return list(maps.items), None, None
         from kgrec.store import open_store
 
         target = maps.domains[self.experiment.split.target_domain]
@@ -670,17 +678,18 @@ class Run:
                 and not any(key.startswith(f"{d}:") for d in longer)
             ]
             if not new:
-                return list(maps.items), None
+                return list(maps.items), None, None
             uids = [keys[n] for n in new]
             attributes = None
             if self.model.student.reads_attributes:
                 attributes = _store_item_attributes(opened, uids, self.experiment)
+            pairs = opened.item_interactions(uids)
         text = torch.as_tensor(vectors[new], dtype=torch.float32)
         device = next(self.model.parameters()).device
         embedded = self.model.embed_new_items(
             text.to(device), None if attributes is None else attributes.to(device)
         ).cpu()
-        return [*maps.items, *uids], embedded
+        return [*maps.items, *uids], embedded, pairs
 
     def _newcomer_histories(self, user_ids: list[str]) -> list[torch.Tensor]:
         """The run's items each user loaded after training interacted with (from the run's
@@ -720,6 +729,24 @@ class _Ranking:
     item_ids: list[str]
     user_emb: torch.Tensor
     item_emb: torch.Tensor
+
+
+def _late_known(
+    pairs: pd.DataFrame, maps, item_ids: list[str], newcomer_rows: dict[str, int]
+) -> torch.Tensor:
+    """(user row, item) pairs of the store's interactions (``pairs``) with the items loaded
+    after training, which follow the run's items in ``item_ids``: the run's users by their
+    index, newcomers by their rows, other users left out."""
+    first = len(maps.items)
+    late = {uid: first + n for n, uid in enumerate(item_ids[first:])}
+    users = [
+        newcomer_rows.get(user, index)
+        for user, index in zip(
+            pairs["user_id"], maps.user_index(list(pairs["user_id"])), strict=True
+        )
+    ]
+    known = torch.tensor([users, [late[uid] for uid in pairs["item_uid"]]], dtype=torch.long)
+    return known[:, known[0] >= 0].reshape(2, -1)
 
 
 def _reindex(known: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:

@@ -528,3 +528,30 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
 
     # a run without a content student recommends only the items it was trained with
     assert f"{target}:late" not in set(load_run(plain.folder).recommend(k=1_000)["item_uid"])
+
+    # a late item someone has is not recommended to them: a user of the run, and a newcomer
+    # (before the fix only the run's own interactions were masked, and both were offered it)
+    user = str(table["user_id"].iloc[0])
+    history = [maps.items[int(i)] for i in run.experiment.split.train[1, :3]]
+    with open_store(text_store) as store:
+        store.write(
+            make_graph(
+                interactions=[
+                    (user, f"{target}:late", 5.0, 1.0),
+                    ("newbie", f"{target}:late", 5.0, 1.0),
+                ]
+                + [("newbie", uid, 5.0, 1.0) for uid in history]
+            ),
+            progress=False,
+        )
+    loaded = load_run(run.folder)
+    everyone = loaded.recommend(k=1_000)
+    assert (everyone["item_uid"] == f"{target}:late").sum() == len(scores) - 1
+    mine = everyone[everyone["user_id"] == user]
+    assert f"{target}:late" not in set(mine["item_uid"]) and f"{target}:later" in set(
+        mine["item_uid"]
+    )
+    for who in ([user], ["newbie"], [user, "newbie"]):
+        offered = loaded.recommend(k=1_000, users=who)
+        assert f"{target}:late" not in set(offered["item_uid"]), who
+        assert f"{target}:later" in set(offered["item_uid"])

@@ -64,6 +64,10 @@ class GraphStore(ABC):
         """The interactions (``user_id``, ``item_uid``) of these users, sorted."""
 
     @abstractmethod
+    def item_interactions(self, uids: list[str]) -> pd.DataFrame:
+        """The interactions (``user_id``, ``item_uid``) with these items, sorted."""
+
+    @abstractmethod
     def items(self, uids: list[str]) -> pd.DataFrame:
         """The rows of the items table (as ``snapshot`` gives them) of these item uids that the
         store holds, sorted by uid: what a few items need, without reading the whole graph."""

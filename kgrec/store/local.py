@@ -176,6 +176,13 @@ class LocalStore(GraphStore):
         mine = interactions[interactions["user_id"].isin(list(user_ids))]
         return mine[["user_id", "item_uid"]].sort_values(["user_id", "item_uid"], ignore_index=True)
 
+    def item_interactions(self, uids: list[str]) -> pd.DataFrame:
+        interactions = self._table(SPECS["interactions"], self.manifest())
+        theirs = interactions[interactions["item_uid"].isin(list(uids))]
+        return theirs[["user_id", "item_uid"]].sort_values(
+            ["user_id", "item_uid"], ignore_index=True
+        )
+
     def items(self, uids: list[str]) -> pd.DataFrame:
         items = self._table(SPECS["items"], self.manifest())
         return items[items["uid"].isin(list(uids))].sort_values("uid", ignore_index=True)

@@ -594,9 +594,13 @@ class Neo4jStore(GraphStore):
         self._connect()
         with self._errors("reading interactions"):
             frame = self._frame(q.USER_INTERACTIONS, users=list(user_ids))
-        if frame.empty:
-            frame = pd.DataFrame({"user_id": [], "item_uid": []}, dtype=object)
-        return frame.sort_values(["user_id", "item_uid"], ignore_index=True)
+        return _interaction_pairs(frame)
+
+    def item_interactions(self, uids: list[str]) -> pd.DataFrame:
+        self._connect()
+        with self._errors("reading interactions"):
+            frame = self._frame(q.ITEM_INTERACTIONS, items=list(uids))
+        return _interaction_pairs(frame)
 
     def items(self, uids: list[str]) -> pd.DataFrame:
         self._connect()
@@ -734,3 +738,10 @@ def _chunks(
     if current:
         chunks.append(current)
     return chunks
+
+
+def _interaction_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """(``user_id``, ``item_uid``) rows of a query's result, sorted (typed when empty)."""
+    if frame.empty:
+        frame = pd.DataFrame({"user_id": [], "item_uid": []}, dtype=object)
+    return frame.sort_values(["user_id", "item_uid"], ignore_index=True)

@@ -217,6 +217,11 @@ UNWIND $users AS id
 MATCH (u:User {user_id: id})-[:INTERACTED]->(i:Item)
 RETURN u.user_id AS user_id, i.uid AS item_uid
 """
+ITEM_INTERACTIONS = """
+UNWIND $items AS uid
+MATCH (u:User)-[:INTERACTED]->(i:Item {uid: uid})
+RETURN u.user_id AS user_id, i.uid AS item_uid
+"""
 KNOWLEDGE = """
 MATCH (h) WHERE h:Item OR h:Entity
 WITH h, [(h)-[r:RELATED]->(t) |

@@ -244,6 +244,19 @@ def test_user_interactions(store, movies):
     assert store.user_interactions(["nobody"]).empty
 
 
+def test_item_interactions(store, movies):
+    store.write(movies, progress=False)
+    snapshot = store.snapshot().interactions
+    uids = sorted(snapshot["item_uid"].unique())[:2]
+    got = store.item_interactions([uids[1], "nobody", uids[0]])
+    theirs = snapshot[snapshot["item_uid"].isin(uids)]
+    assert list(got.columns) == ["user_id", "item_uid"] and len(got) == len(theirs) > 0
+    assert list(zip(got["user_id"], got["item_uid"], strict=True)) == sorted(
+        zip(theirs["user_id"], theirs["item_uid"], strict=True)
+    )
+    assert store.item_interactions(["nobody"]).empty
+
+
 def test_items_reads_those_items_rows(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().items
