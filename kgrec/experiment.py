@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import os
 import platform
 import tempfile
@@ -1064,6 +1065,8 @@ def _prepare(
         )
         if settings["init_from"] is not None:  # a mismatch is refused before the run is written
             warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
+        if settings["cold_start_share"]:  # and so are no users to hide
+            check_cold_start_users(experiment)
         info = {
             "model": settings["model"],
             "settings": settings,
@@ -1304,7 +1307,10 @@ POSITIVE_OPTIONS = (
     "target_weight",
     "cold_start_weight",
     "text_cl_neighbours",
+    "lr",
 )
+# train()'s options that must not be negative (the objective's check themselves)
+NON_NEGATIVE_OPTIONS = ("adversarial_weight",)
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:
@@ -1351,6 +1357,12 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             "outside a sampled subgraph)",
             field="--text-cl-weight",
         )
+    if settings["num_negatives"] and settings["batching"] != "full":
+        raise InputError(
+            "--num-negatives works with --batching full only (the extra items lie outside a "
+            "sampled subgraph)",
+            field="--num-negatives",
+        )
     if settings["cl_weight"] and settings["cl_layer"] > settings["layers"]:
         raise InputError(
             f"cl_layer must lie in [0, {settings['layers']}] (0: SimGCL's two views), "
@@ -1377,9 +1389,15 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             f"support (models that do: {sampled})",
             field="--batching",
         )
+    for name, value in settings.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{name} must be a finite number, got {value}", field=name)
     for name in POSITIVE_OPTIONS:
         if not settings[name] > 0:
             raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
+    for name in NON_NEGATIVE_OPTIONS:
+        if not settings[name] >= 0:
+            raise InputError(f"{name} must not be negative, got {settings[name]}", field=name)
 
 
 def objective_for(
@@ -1439,6 +1457,22 @@ def cold_start_for(settings: Mapping[str, Any]) -> HideTargetEdges | None:
     weight = settings.get("cold_start_weight", TRAIN_DEFAULTS["cold_start_weight"])
     try:
         return HideTargetEdges(share, weight)
+    except ValueError as error:
+        raise InputError(str(error), field="--cold-start-share") from error
+
+
+def check_cold_start_users(experiment: Experiment) -> None:
+    """An InputError naming ``--cold-start-share`` when cold-start training would find no user
+    of ``experiment`` to hide (none has training interactions in the target domain and in
+    another): raised before a run is written, not in its first epoch."""
+    split = experiment.split
+    try:
+        HideTargetEdges(1.0).eligible(
+            split.training_interactions(experiment.data, all_domains=True),
+            experiment.data["item"].domain,
+            split.target_domain,
+            len(experiment.maps.users),
+        )
     except ValueError as error:
         raise InputError(str(error), field="--cold-start-share") from error
 

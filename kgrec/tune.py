@@ -51,7 +51,7 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from kgrec import distributed
-from kgrec.data.split import check_train_fraction
+from kgrec.data.split import check_few_shot, check_train_fraction
 from kgrec.device import resolve_device
 from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import (
@@ -60,6 +60,7 @@ from kgrec.experiment import (
     TRAIN_DEFAULTS,
     Experiment,
     build_run,
+    check_cold_start_users,
     check_settings,
     cold_start_for,
     effective_rule,
@@ -430,6 +431,7 @@ def tune(
     target_domain: str | None = None,
     text_property: str = TRAIN_DEFAULTS["text_property"],
     train_fraction: float = 1.0,
+    few_shot: int = 0,
     cold_valid_share: float | None = None,
     cold_test_share: float | None = None,
     new_item_share: float | None = None,
@@ -464,6 +466,7 @@ def tune(
             f"timeout must be a positive number of seconds, got {timeout!r}", field="--timeout"
         )
     check_train_fraction(train_fraction)
+    check_few_shot(few_shot)
     allowed = set(TRAIN_DEFAULTS) - set(SOURCE) - set(NOT_SETTINGS)
     unknown = sorted(set(fixed) - allowed)
     if unknown:
@@ -504,6 +507,7 @@ def tune(
         target_domain=target_domain,
         text_property=text_property if _reads_text(model, settings, space) and store else None,
         train_fraction=train_fraction,
+        few_shot=few_shot,
         cold_valid_share=cold_valid_share,
         cold_test_share=cold_test_share,
         new_item_share=new_item_share,
@@ -542,10 +546,13 @@ def tune(
                 target_domain=target_domain,
                 text_property=settings["text_property"],
                 train_fraction=train_fraction,
+                few_shot=few_shot,
                 cold_valid_share=cold_valid_share,
                 cold_test_share=cold_test_share,
                 new_item_share=new_item_share,
             )
+            if settings.get("cold_start_share") or "cold_start_share" in space:
+                check_cold_start_users(experiment)
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
             _requeue_interrupted(study, storage, progress=progress)
             if not study.trials:
@@ -688,15 +695,17 @@ class _Objective:
         trial.set_user_attr("device", str(self.device))
         trial.set_user_attr("threads", torch.get_num_threads())
 
-        def judge(epoch: int, best: float) -> tuple[str, str] | None:
+        def judge(epoch: int, best: float, last: bool) -> tuple[str, str] | None:
             trial.report(best, epoch)
+            if last:  # training ends with this epoch: the trial is complete, whatever the clock
+                return None
             if self.deadline is not None and time.monotonic() > self.deadline:
                 return ("time", f"the time budget ran out at epoch {epoch}")
             if self.pruning and trial.should_prune():
                 return ("prune", f"pruned at epoch {epoch}")
             return None
 
-        epochs = _Epochs(judge)
+        epochs = _Epochs(judge, epochs=settings["epochs"], patience=settings["patience"])
         started = time.perf_counter()
         distributed.broadcast_object(("trial", settings))
         self.others_wait = False
@@ -725,20 +734,26 @@ class _Objective:
 
 class _Epochs:
     """fit's ``on_epoch`` in a trial, on every rank: the best validation NDCG@20 so far and
-    the epochs run. On rank 0 ``judge(epoch, best)`` reports to the trial and decides whether
-    it ends there (``("prune" | "time", why)``, None to go on); the decision is broadcast, so
-    every rank raises the same exception after the same epoch and none is left waiting."""
+    the epochs run. On rank 0 ``judge(epoch, best, last)`` reports to the trial and decides
+    whether it ends there (``("prune" | "time", why)``, None to go on); ``last`` says that
+    training ends with this epoch anyway (``epochs`` run, or ``patience`` epochs without a
+    better validation figure, as :func:`kgrec.train.fit` counts them). The decision is
+    broadcast, so every rank raises the same exception after the same epoch and none is left
+    waiting."""
 
-    def __init__(self, judge: Any = None) -> None:
+    def __init__(self, judge: Any = None, *, epochs: int = 0, patience: int = 0) -> None:
         self.judge = judge  # None on the other ranks
-        self.best, self.epochs = -math.inf, 0
+        self.last_epoch, self.patience = epochs, patience
+        self.best, self.epochs, self.bad_epochs = -math.inf, 0, 0
 
     def __call__(self, epoch: int, metric: float) -> None:
+        self.bad_epochs = 0 if metric > self.best else self.bad_epochs + 1
         self.best, self.epochs = max(self.best, metric), epoch
         decision = None
         if self.judge is not None:
+            last = epoch >= self.last_epoch or self.bad_epochs >= self.patience
             try:
-                decision = self.judge(epoch, self.best)
+                decision = self.judge(epoch, self.best, last)
             except BaseException as exc:
                 distributed.broadcast_object(("error", str(exc) or type(exc).__name__))
                 raise

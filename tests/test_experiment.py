@@ -204,6 +204,45 @@ def test_neighbor_batching_is_refused_for_full_batch_models(
     assert "--batching neighbor" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("model", "options", "says"),
+    [
+        ("lightgcn", ["--lr", "-0.001"], "lr must be positive"),
+        ("lightgcn", ["--lr", "0"], "lr must be positive"),
+        ("lightgcn", ["--reg-weight", "nan"], "reg_weight must be a finite number"),
+        ("lightgcn", ["--temperature", "inf", "--objective", "softmax"], "temperature must be"),
+        ("cross-domain", ["--adversarial-weight", "-0.1"], "adversarial_weight must not be"),
+        (
+            "rgcn",
+            ["--batching", "neighbor", "--objective", "softmax", "--num-negatives", "64"],
+            "--num-negatives works with --batching full only",
+        ),
+    ],
+)
+def test_bad_settings_exit_2_before_the_run_is_written(
+    tmp_path: Path, tiny_recbole, capsys, model, options, says
+) -> None:
+    # before the fix these crashed with a traceback (exit 1) after run.json, split/ and
+    # experiment.pt were written, and the corrected command was refused: "already holds a run"
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--epochs", "1", "--out", str(tmp_path / "run")]
+    assert main([*argv, *options]) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cold_start_training_without_users_to_hide_exits_2_before_the_run_is_written(
+    tmp_path: Path, datasets, capsys
+) -> None:
+    # ml100k-kg has one domain: no user has training interactions in it and in another
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml100k-kg", "--epochs", "1"]
+    argv += ["--data", str(datasets / "ml-100k"), "--cold-start-share", "0.5"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "--cold-start-share" in err and "needs warm users" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_library_and_cli_defaults_are_the_same():
     parser = build_parser(["train"])
     train_parser = parser._subparsers._group_actions[0].choices["train"]

@@ -34,6 +34,7 @@ from kgrec.tune import (
     IntRange,
     LogUniform,
     Uniform,
+    _Epochs,
     _reads_text,
     default_space,
     parse_search,
@@ -158,7 +159,7 @@ def test_a_closed_form_model_refuses_a_search_over_training_options(
         ("lr=loguniform:0:1e-2", "above 0"),
         ("lr=loguniform:1e-4", "LOW:HIGH"),
         ("lr=gauss:0:1", "unknown kind 'gauss'"),
-        ("lr=uniform:-1:1", "non-negative"),
+        ("reg_weight=uniform:-1:1", "non-negative"),
         ("lr=choice:0.1,fast", "lr takes a finite number, got 'fast'"),
         ("dim=loguniform:8:64", "dim takes whole numbers; use int:LOW:HIGH or choice"),
         ("entity_embeddings=int:0:1", "entity_embeddings takes true or false: use choice"),
@@ -170,6 +171,8 @@ def test_a_closed_form_model_refuses_a_search_over_training_options(
         ("adversarial_weight=choice:0,0.1", "model lightgcn does not take adversarial_weight"),
         ("objective=choice:bpr,nope", "unknown objective 'nope'"),
         ("dim=choice:", "values separated by commas"),
+        ("lr=uniform:0:1e-2", "lr must be positive"),
+        ("reg_weight=choice:0,nan", "finite"),
     ],
 )
 def test_bad_search_is_a_clear_error(tmp_path, tiny_recbole, capsys, spec, says) -> None:
@@ -194,6 +197,24 @@ def test_searched_and_fixed_or_twice_is_an_error(tmp_path, tiny_recbole, capsys)
     with pytest.raises(InputError, match=r"not an option of kgrec\.experiment\.train"):
         small_tune(tiny_recbole, out, learning_rate=0.1)
     assert not out.exists()
+
+
+def test_cold_start_training_without_users_to_hide_is_refused_before_any_trial(
+    tmp_path, datasets, capsys
+) -> None:
+    # ml100k-kg has one domain; before the fix the first trial crashed with a traceback
+    out = tmp_path / "tune"
+    argv = ["tune", "--model", "lightgcn-merged", "--protocol", "ml100k-kg", "--epochs", "1"]
+    argv += ["--data", str(datasets / "ml-100k"), "--out", str(out), "--trials", "2"]
+    for extra in (
+        ["--cold-start-share", "0.5", "--search", "lr=loguniform:1e-4:1e-2"],
+        ["--search", "cold_start_share=choice:0,0.5"],
+    ):
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "--cold-start-share" in err and "needs warm users" in err
+        with closing(sqlite3.connect(out / "tune.sqlite")) as db:
+            assert db.execute("select count(*) from trials").fetchone() == (0,)
 
 
 # -- tuning --------------------------------------------------------------------------------
@@ -354,19 +375,42 @@ def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_re
     assert (out / BEST_FILE).exists()
 
 
+def test_a_trial_that_ends_after_the_time_budget_is_kept(tmp_path, tiny_recbole) -> None:
+    # before the fix a trial past the deadline at its last epoch was recorded as stopped by
+    # the time budget and queued to run again: with a budget shorter than a trial, never a result
+    out = tmp_path / "tune"
+    result = small_tune(tiny_recbole, out, timeout=1e-3, trials=1, epochs=1, pruning=False)
+    assert [t.state for t in result.trials] == [TrialState.COMPLETE], result.table()
+    assert (out / BEST_FILE).exists()
+
+
+def test_a_trial_ends_where_fit_would_stop_it():
+    judged = []
+    epochs = _Epochs(lambda epoch, best, last: judged.append(last), epochs=6, patience=2)
+    for epoch, metric in enumerate([0.1, 0.2, 0.2, 0.3, 0.1, 0.1], start=1):
+        epochs(epoch, metric)
+    # patience 2: the 2nd epoch in a row without a better figure (epoch 6) is the last
+    assert judged == [False, False, False, False, False, True]
+    judged.clear()
+    epochs = _Epochs(lambda epoch, best, last: judged.append(last), epochs=2, patience=5)
+    epochs(1, 0.1), epochs(2, 0.2)
+    assert judged == [False, True]  # the epochs run out
+
+
 def test_pruning_stops_a_trial_that_never_improves(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
     out.mkdir()
-    # the trials to run, in order: three that learn, then lr 0, whose metric never moves
+    # the trials to run, in order: three that learn, then lr 1e-12, whose metric never moves
+    # (a step far below float32's precision on the weights; lr 0 is refused)
     study = optuna.create_study(
         storage=f"sqlite:///{out / STUDY_FILE}", study_name=STUDY_NAME, direction="maximize"
     )
-    for lr in (0.05, 0.05, 0.05, 0.0):
+    for lr in (0.05, 0.05, 0.05, 1e-12):
         study.enqueue_trial({"lr": lr})
     result = small_tune(
         tiny_recbole,
         out,
-        space={"lr": Choice([0.05, 0.0])},
+        space={"lr": Choice([0.05, 1e-12])},
         trials=4,
         epochs=8,
         patience=8,
@@ -445,6 +489,27 @@ def test_a_new_item_share_reaches_the_trials_and_the_printed_command(
     trained = json.loads((run / "run.json").read_text())["training"]
     best = json.loads((out / BEST_FILE).read_text())
     assert trained["best_valid_ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
+
+
+def test_few_shot_reaches_the_trials_and_the_printed_command(tmp_path, tiny_recbole) -> None:
+    """--few-shot K is a split option too (listed by `kgrec tune --help`, and refused before
+    the fix as "not an option of kgrec.experiment.train"): the trials train on that split and
+    the printed command makes it again."""
+    out = tmp_path / "tune"
+    argv = ["tune", "--model", "lightgcn-merged", "--protocol", PROTOCOL, "--few-shot", "2"]
+    argv += ["--data", str(tiny_recbole), "--out", str(out), "--trials", "1", "--epochs", "2"]
+    assert main([*argv, "--dim", "8", "--search", "lr=loguniform:1e-3:1e-1"]) == 0
+    best = json.loads((out / BEST_FILE).read_text())
+    command = shlex.split(best["command"])
+    assert command[command.index("--few-shot") + 1] == "2"
+    assert main(command[1:]) == 0
+    run = Path(command[command.index("--out") + 1])
+    info = json.loads((run / "run.json").read_text())
+    assert info["settings"]["few_shot"] == 2
+    assert info["training"]["best_valid_ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
+    bad = ["tune", "--model", "lightgcn-merged", "--protocol", PROTOCOL, "--few-shot", "-1"]
+    assert main([*bad, "--data", str(tiny_recbole), "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
 
 
 def test_tuning_never_scores_the_test_split(tmp_path, tiny_recbole, monkeypatch) -> None:

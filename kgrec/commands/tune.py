@@ -16,6 +16,7 @@ from kgrec import distributed
 from kgrec.commands.options import (
     add_cold_share_options,
     add_data_options,
+    add_few_shot_option,
     add_split_options,
     add_threads_option,
     add_train_fraction_option,
@@ -76,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, choices=list(MODELS))
     add_split_options(parser)
     add_train_fraction_option(parser, default=TRAIN_DEFAULTS["train_fraction"])
+    add_few_shot_option(parser, default=TRAIN_DEFAULTS["few_shot"])
     add_cold_share_options(parser)
     add_data_options(parser)
     parser.add_argument(
@@ -101,7 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=TUNE_DEFAULTS["timeout"],
         metavar="SECONDS",
         help="this run's time budget: no trial starts after it, the running one stops at its "
-        "epoch's end and runs again next time (default: none)",
+        "epoch's end and runs again next time, unless that epoch was its last "
+        "(default: none)",
     )
     search.add_argument(
         "--pruning",
