@@ -34,24 +34,25 @@ SMALL_ARGS = ["--dim", "8", "--batch-size", "128", "--threads", "1"]
 SAMPLED = {"space": {"lr": LogUniform(1e-3, 1e-1), "reg_weight": Choice([0.0, 1e-3])}}
 SAMPLED_ARGS = ["--search", "lr=loguniform:0.001:0.1", "--search", "reg_weight=choice:0,0.001"]
 # trials run in this order: three that learn, a non-finite loss, cl_layer 2 > layers 1 (an
-# InputError of the trial's settings), and lr 0, which never learns: pruned at epoch 2
+# InputError of the trial's settings), and lr 1e-12, which never learns (a step below float32's
+# precision on the weights; lr 0 is refused): pruned at epoch 2
 ENDINGS = [
     {"lr": 0.05, "cl_weight": 0.0, "layers": 2},
     {"lr": 0.05, "cl_weight": 0.0, "layers": 1},
     {"lr": 0.05, "cl_weight": 0.0, "layers": 2},
     {"lr": 1e30, "cl_weight": 0.0, "layers": 2},
     {"lr": 0.05, "cl_weight": 0.1, "layers": 1},
-    {"lr": 0.0, "cl_weight": 0.0, "layers": 2},
+    {"lr": 1e-12, "cl_weight": 0.0, "layers": 2},
 ]
 ENDING_SPACE = {
-    "lr": Choice([0.05, 0.0, 1e30]),
+    "lr": Choice([0.05, 1e-12, 1e30]),
     "cl_weight": Choice([0.0, 0.1]),
     "layers": Choice([2, 1]),
 }
 ENDING_FIXED = {"epochs": 4, "patience": 4, "prune_warmup": 2, "cl_layer": 2}
 ENDING_ARGS = [
     "--search",
-    "lr=choice:0.05,0,1e30",
+    "lr=choice:0.05,1e-12,1e30",
     "--search",
     "cl_weight=choice:0,0.1",
     "--search",
