@@ -5,7 +5,9 @@ Both the loaders (duplicates inside one load, :func:`loaders.merge_tables`) and 
 graph merged in memory, in a LocalStore or in Neo4j is the same graph.
 
 Rows: rows with the same key are one row; per column, the last value that is not missing wins,
-so a load that lacks an attribute never erases it (:func:`merge_rows`).
+so a load that lacks an attribute never erases it (:func:`merge_rows`). Empty text (or only
+whitespace) and empty lists outside the key count as missing there (:func:`blank_as_missing`),
+so an empty field never erases a value either; it is kept only where the key has no other.
 
 Attribute columns whose type differs across loads (:func:`unify_attribute`): a column that
 holds text in any row is a text column, its numbers written as text (an integral number as its
@@ -25,7 +27,9 @@ from graph_schema.tables import TableSpec
 
 
 def merge_rows(df: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int]:
-    """Merge rows with the same ``key``: per column the last non-null value wins.
+    """Merge rows with the same ``key``: per column the last value that is not missing wins
+    (empty text and lists outside the key count as missing, :func:`blank_as_missing`, unless
+    the key has no other value).
 
     Returns the merged table and how many rows were merged into another.
     """
@@ -33,10 +37,41 @@ def merge_rows(df: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int]:
     if not duplicated.any():
         return df, 0
     repeated = df[duplicated]
-    merged = repeated.groupby(key, sort=False, dropna=False).last().reset_index()[df.columns]
+    groups = dict(by=key, sort=False, dropna=False)
+    merged = blank_as_missing(repeated, key).groupby(**groups).last()
+    merged = merged.combine_first(repeated.groupby(**groups).last())
+    merged = merged.reset_index()[df.columns]
     merged = merged.astype(df.dtypes.to_dict())
     out = pd.concat([df[~duplicated], merged], ignore_index=True)
     return out, len(repeated) - len(merged)
+
+
+def blank_as_missing(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """``df`` with empty text (or only whitespace) and empty lists outside the ``key``
+    columns as missing values (a copy where any changes)."""
+    out = df
+    for name in df.columns:
+        if name in key or str(name).startswith("_"):
+            continue
+        values = df[name]
+        if isinstance(values.dtype, pd.StringDtype):
+            blank = (values.str.strip() == "").fillna(False).to_numpy(dtype=bool)
+        elif values.dtype == object:
+            blank = np.fromiter((_blank(v) for v in values), dtype=bool, count=len(values))
+        else:
+            continue
+        if blank.any():
+            out = out.copy() if out is df else out
+            out[name] = values.mask(blank)
+    return out
+
+
+def _blank(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | np.ndarray):
+        return len(value) == 0
+    return False
 
 
 def merge_frames(frames: list[pd.DataFrame], spec: TableSpec) -> pd.DataFrame:

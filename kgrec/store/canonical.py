@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from graph_schema.errors import InputError
-from graph_schema.merge import merge_frames, unify_attribute
+from graph_schema.merge import blank_as_missing, merge_frames, unify_attribute
 from graph_schema.names import is_property_name
 from graph_schema.tables import (
     DOMAINS,
@@ -121,7 +121,11 @@ def prepare(graph: GraphTables) -> GraphTables:
     Items are never implied: see :func:`referenced_items`. Every table is then validated
     (:func:`graph_schema.validate.validate_table`).
     """
-    tables = {name: coalesce(SPECS[name], [df]) for name, df in graph.tables().items()}
+    # an empty field is a missing value, which never erases what a store holds
+    tables = {
+        name: coalesce(SPECS[name], [blank_as_missing(df, list(SPECS[name].key))])
+        for name, df in graph.tables().items()
+    }
     knowledge = tables["knowledge"]
     for side in ("head_kind", "tail_kind"):
         bad = ~knowledge[side].isin(KEY_KINDS)

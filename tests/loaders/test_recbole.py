@@ -88,6 +88,17 @@ def test_duplicate_rows_are_merged_and_counted(tmp_path, toy_files, write_files)
     assert "duplicates merged" in report.summary()
 
 
+def test_an_empty_field_of_a_later_row_never_erases(tmp_path, toy_files, write_files):
+    # before the fix i1's second row left it without title, genres and tags
+    files = toy_files
+    files["toy.item"] += "i1\t\t1996\t\t\t\t\n"
+    graph = recbole.load(write_files(tmp_path / "toy", files))
+    item = graph.items.set_index("uid").loc["toy:i1"]
+    assert item["title"] == "Toy Story" and list(item["genres"]) == ["Animation", "Comedy"]
+    assert list(item["tags"]) == ["pixar", "fun"] and item["year"] == 1996
+    assert list(graph.items.set_index("uid").loc["toy:i4", "tags"]) == []  # nothing else: kept
+
+
 def test_without_item_file_items_come_from_interactions_and_links(tmp_path, write_files, toy_files):
     files = {k: v for k, v in toy_files.items() if k != "toy.item"}
     files["toy.link"] += "i9\te9\n"

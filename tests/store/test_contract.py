@@ -60,7 +60,8 @@ def test_write_then_snapshot_and_stats(store, movies):
     assert stats["relations"]["film.film.actor"] == 1
     snapshot = store.snapshot()
     assert snapshot.items.set_index("uid").loc["movies:1", "genres"] == ["Animation", "Comedy"]
-    assert snapshot.items.set_index("uid").loc["movies:2", "genres"] == []
+    # an empty list is a missing value, as an empty text is: stored as none
+    assert snapshot.items.set_index("uid").loc["movies:2", "genres"] is None
     assert "weird`name'\n}) DETACH DELETE n //" in set(snapshot.knowledge["relation"])
 
 
@@ -100,6 +101,26 @@ def test_later_values_replace_but_missing_values_never_erase(store, movies, make
     inter = store.snapshot().interactions.set_index(["user_id", "item_uid"])
     assert tuple(inter.loc[("u1", "movies:1")]) == (5.0, 10.0)
     assert len(inter) == 7
+
+
+def test_empty_fields_never_erase_either(store, movies, make_graph):
+    # before the fix an empty title, genres or attribute replaced the stored value, in one
+    # write (two rows of an item, the empty one last) and across writes
+    store.write(movies, progress=False)
+    blank = {"domain": "movies", "item_id": "1", "title": " ", "genres": []}
+    store.write(make_graph(items=[blank]), progress=False)
+    store.write(
+        make_graph(
+            users=[{"user_id": "u1", "gender": "X"}, {"user_id": "u1", "gender": ""}],
+            items=[{"domain": "movies", "item_id": "2", "title": "Heat"}, blank],
+        ),
+        progress=False,
+    )
+    after = store.snapshot()
+    kept = after.items.set_index("uid").loc["movies:1"]
+    assert kept["title"] == "Toy Story" and list(kept["genres"]) == ["Animation", "Comedy"]
+    assert after.items.set_index("uid").loc["movies:2", "title"] == "Heat"
+    assert after.users.set_index("user_id").loc["u1", "gender"] == "X"
 
 
 def test_interactions_may_name_items_of_an_earlier_write(store, movies, make_graph):
