@@ -128,7 +128,9 @@ def _neighbourhood(index: GraphIndex, user: _Node, item: _Node) -> nx.Graph:
     graph = _MinRelationGraph()
     history = [_Node("Item", uid) for uid in sorted(index.user_items[user.key] - {item.key})]
     item_users = index.item_users.get(item.key, set())
-    item_neighbours = {n: r for n, r in index.related.get(item, [])}
+    item_neighbours: dict[_Node, str] = {}
+    for n, r in index.related.get(item, []):  # the smallest of parallel relations, as above
+        item_neighbours[n] = min(r, item_neighbours.get(n, r))
     for h in history:
         graph.add_edge(user, h, relation="INTERACTED")
         for neighbour, relation in index.related.get(h, []):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import networkx as nx
+import pandas as pd
 import pytest
 
 from kgrec.cli import main
@@ -42,6 +43,23 @@ def test_other_domain_history_and_parallel_relations_give_one_path(explain_graph
     assert row["kind"] == "related"
     assert row["nodes"] == ["User:alice", "Item:comedy:toy", "Item:comedy:cars"]
     assert row["relations"] == ["INTERACTED", "film.film.prequel"]
+
+
+def test_of_parallel_relations_to_the_item_the_smallest_is_named(explain_graph):
+    # De Niro also produced Casino, listed after his role: the path names the smallest
+    # relation on the entity -> item step too, as Neo4j's explain does (before the fix the
+    # local explanation took the last one, "producer")
+    graph = explain_graph
+    extra = ("Item", "action:casino", "film.film.producer", "Entity", "deniro")
+    columns = list(graph.knowledge.columns)
+    graph.knowledge = pd.concat(
+        [graph.knowledge, pd.DataFrame([extra], columns=columns).astype("string")],
+        ignore_index=True,
+    )
+    table = explain(graph, "alice", "action:casino", k=10)
+    (path,) = table[table["nodes"].map(lambda nodes: "Entity:deniro" in nodes)].itertuples()
+    assert path.relations == ["INTERACTED", "film.film.actor", "film.film.actor"]
+    assert path.text.endswith("share the actor De Niro")
 
 
 def test_unknown_user_or_item(explain_graph):
