@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from graph_schema.errors import InputError
+from graph_schema.merge import as_text
 from graph_schema.tables import DOMAIN_PATTERN
 from graph_schema.validate import FILE
 
@@ -47,8 +48,12 @@ class DomainRule:
                 field=self.attribute,
             )
         values = items[self.attribute].reset_index(drop=True).explode()
+        # compared as text, as the rule is written: a year 1995 meets "1995"
+        text = pd.Series(
+            [None if pd.isna(v) else as_text(v) for v in values], index=values.index, dtype=object
+        )
         meets = {
-            name: values.isin(accepted).groupby(level=0).any().to_numpy()
+            name: text.isin(list(accepted)).groupby(level=0).any().to_numpy()
             for name, accepted in self.domains
         }
         count = sum(m.astype(int) for m in meets.values())

@@ -61,6 +61,16 @@ def test_written_rule_has_the_same_semantics_and_works_on_single_values():
     assert resolve_rule("ml1m-action-comedy") is named_rule("ml1m-action-comedy")
 
 
+def test_a_rule_on_numbers_compares_them_as_text():
+    # before the fix Int64 years never equalled the rule's "1995": every item was left out
+    rule = parse_rule("year:old=1995;new=1996")
+    items = pd.DataFrame({"year": pd.array([1995, 1996, None, 1997], dtype="Int64")})
+    assert rule.assign(items).tolist()[:2] == ["old", "new"]
+    assert rule.assign(items).iloc[2:].isna().all()
+    floats = pd.DataFrame({"score": [2.0, 2.5]})
+    assert parse_rule("score:two=2;half=2.5").assign(floats).tolist() == ["two", "half"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
