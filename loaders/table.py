@@ -181,6 +181,11 @@ def to_genres(df: pd.DataFrame, name: str, sep: str, *, field: str) -> pd.Series
     ).map(lambda v: v if isinstance(v, list) else [])
 
 
+def _option(target: str) -> str:
+    """The ``load table`` option that chooses the column of ``target``."""
+    return f"--{target.removesuffix('_id').replace('_', '-')}-col"
+
+
 def _map_columns(
     df: pd.DataFrame, columns: dict[str, tuple[str | None, bool]], *, keep_others: bool
 ) -> pd.DataFrame:
@@ -190,12 +195,18 @@ def _map_columns(
     renames = {}
     for target, (source, required) in columns.items():
         name = source or target
+        if name in renames:  # two options name one column: one would silently win
+            raise InputError(
+                f"{_option(renames[name])} and {_option(target)} name the same column",
+                file=file,
+                line=header,
+                field=name,
+            )
         if name in df:
             renames[name] = target
         elif source is not None or required:
-            option = f"--{target.removesuffix('_id').replace('_', '-')}-col"
             raise InputError(
-                f"a required column is missing (choose the column with {option})",
+                f"a required column is missing (choose the column with {_option(target)})",
                 file=file,
                 line=header,
                 field=name,

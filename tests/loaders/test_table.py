@@ -72,6 +72,18 @@ def test_explicit_column_must_exist(tmp_path, write_files):
     assert (caught.value.line, caught.value.field) == (1, "stars")
 
 
+def test_two_options_may_not_name_one_column(tmp_path, write_files):
+    # before the fix the later option won: a KeyError traceback, or users read as timestamps
+    write_files(tmp_path, {"r.csv": "user_id,item_id,when\na,b,1\n"})
+    for options, says in (
+        ({"item_col": "user_id"}, "--user-col and --item-col"),
+        ({"rating_col": "when", "timestamp_col": "when"}, "--rating-col and --timestamp-col"),
+    ):
+        with pytest.raises(InputError, match=f"{says} name the same column") as caught:
+            table.load(tmp_path / "r.csv", kind="interactions", **options)
+        assert caught.value.line == 1
+
+
 def test_non_numeric_rating_and_bad_timestamp(tmp_path, write_files):
     write_files(tmp_path, {"r.csv": "user_id,item_id,rating,timestamp\na,b,4,1\nc,d,good,2\n"})
     with pytest.raises(InputError, match="not a number") as caught:
