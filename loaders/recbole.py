@@ -117,6 +117,14 @@ def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
         names[column], types[name] = name, kind
     df = df.rename(columns=names)
     require_columns(df, REQUIRED[suffix], file=file)
+    for name in REQUIRED[suffix]:  # an id is one value: a sequence of them names no node
+        if types[name].endswith("_seq"):
+            raise InputError(
+                f"the id column {name!r} is declared {types[name]!r}: ids are token (or float)",
+                file=file,
+                line=1,
+                field=f"{name}:{types[name]}",
+            )
     mapping = COLUMNS[suffix]
     keep_attributes = suffix in ("item", "user")
     attributes = [n for n in types if n not in mapping]

@@ -100,6 +100,16 @@ BAD_RECBOLE = [
     ),
     ("empty file", "toy.user", "", False, None, None, "empty"),
     (
+        # before the fix: a TypeError traceback (unhashable list) when rows were merged
+        "id column declared a sequence",
+        "toy.user",
+        "user_id:token_seq\tage:token\nu1 u2\t24\n",
+        False,
+        1,
+        "user_id:token_seq",
+        "ids are token",
+    ),
+    (
         "header only",
         "toy.kg",
         "head_id:token\trelation_id:token\ttail_id:token\n",
