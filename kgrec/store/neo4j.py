@@ -593,19 +593,21 @@ class Neo4jStore(GraphStore):
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
         self._connect()
         with self._errors("reading interactions"):
-            frame = self._frame(q.USER_INTERACTIONS, users=list(user_ids))
+            frame = self._frame(q.USER_INTERACTIONS, users=list(dict.fromkeys(user_ids)))
         return _interaction_pairs(frame)
 
     def item_interactions(self, uids: list[str]) -> pd.DataFrame:
         self._connect()
         with self._errors("reading interactions"):
-            frame = self._frame(q.ITEM_INTERACTIONS, items=list(uids))
+            frame = self._frame(q.ITEM_INTERACTIONS, items=list(dict.fromkeys(uids)))
         return _interaction_pairs(frame)
 
     def items(self, uids: list[str]) -> pd.DataFrame:
         self._connect()
         with self._errors("reading items"):
-            table = self._nodes("Item", ITEMS, self._vector_properties(), uids=list(uids))
+            table = self._nodes(
+                "Item", ITEMS, self._vector_properties(), uids=list(dict.fromkeys(uids))
+            )
         return table.sort_values("uid", ignore_index=True)
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:

@@ -258,7 +258,7 @@ def test_publish_for_some_users_keeps_the_others(store, movies):
 def test_user_interactions(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().interactions
-    got = store.user_interactions(["u1", "nobody"])
+    got = store.user_interactions(["u1", "nobody", "u1"])  # a repeated id: its rows once
     mine = snapshot[snapshot["user_id"] == "u1"]
     assert list(got.columns) == ["user_id", "item_uid"]
     assert list(got["item_uid"]) == sorted(mine["item_uid"]) and len(got) > 0
@@ -269,7 +269,7 @@ def test_item_interactions(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().interactions
     uids = sorted(snapshot["item_uid"].unique())[:2]
-    got = store.item_interactions([uids[1], "nobody", uids[0]])
+    got = store.item_interactions([uids[1], "nobody", uids[0], uids[1]])
     theirs = snapshot[snapshot["item_uid"].isin(uids)]
     assert list(got.columns) == ["user_id", "item_uid"] and len(got) == len(theirs) > 0
     assert list(zip(got["user_id"], got["item_uid"], strict=True)) == sorted(
@@ -282,7 +282,7 @@ def test_items_reads_those_items_rows(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().items
     uids = sorted(snapshot["uid"])[:2]
-    got = store.items([uids[1], "nobody", uids[0]])
+    got = store.items([uids[1], "nobody", uids[0], uids[1]])
     want = snapshot[snapshot["uid"].isin(uids)].sort_values("uid", ignore_index=True)
     pd.testing.assert_frame_equal(got, want[list(got.columns)])
     assert list(got.columns) == list(snapshot.columns)
