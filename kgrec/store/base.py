@@ -49,6 +49,11 @@ class GraphStore(ABC):
         """Store one vector per node of ``kind`` (by key) as ``property``; Neo4j also indexes it."""
 
     @abstractmethod
+    def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
+        """Remove ``property`` from every node of ``kind`` whose key is not in ``keep``; how
+        many nodes lost it."""
+
+    @abstractmethod
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         """Keys and vectors of every node of ``kind`` that has ``property``."""
 

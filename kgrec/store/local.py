@@ -271,6 +271,20 @@ class LocalStore(GraphStore):
             table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
             self._commit(manifest, {VECTORS: table_})
 
+    def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
+        node_kind(kind)
+        with self._locked():
+            manifest = self.manifest(missing_ok=True)
+            stored = self._vectors(manifest)
+            drop = (
+                (stored["kind"] == kind)
+                & (stored["property"] == property)
+                & ~stored["key"].isin(list(keep))
+            )
+            if drop.any():
+                self._commit(manifest, {VECTORS: stored[~drop].reset_index(drop=True)})
+            return int(drop.sum())
+
     def publish(
         self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
     ) -> int:

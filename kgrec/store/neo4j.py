@@ -404,6 +404,13 @@ class Neo4jStore(GraphStore):
             # queries right after this write see a complete index
             self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
 
+    def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
+        node_kind(kind)
+        self._connect()
+        with self._errors(f"removing {kind} vectors"):
+            records = self._run(q.DROP_VECTORS[kind], property=property, keep=list(keep))
+        return int(records[0]["dropped"])
+
     def _vector_indexes(self) -> list[dict]:
         return self._run(q.VECTOR_INDEXES, read=True)
 

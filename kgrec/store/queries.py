@@ -264,6 +264,15 @@ CALL db.create.setNodeVectorProperty(n, $property, row.vector)
 """
     for kind in KEY_PROPERTY
 }
+DROP_VECTORS = {
+    kind: f"""
+MATCH (n:{label(kind)})
+WHERE n[$property] IS NOT NULL AND NOT n.{prop(KEY_PROPERTY[kind])} IN $keep
+SET n[$property] = null
+RETURN count(n) AS dropped
+"""
+    for kind in KEY_PROPERTY
+}
 READ_VECTORS = {
     kind: f"""
 MATCH (n:{label(kind)}) WHERE n[$property] IS NOT NULL

@@ -98,10 +98,12 @@ def embed_graph(
 def write_embeddings(
     store: GraphStore, results: Iterable[Embedded], *, property: str = DEFAULT_PROPERTY
 ) -> None:
-    """Each kind's vectors to ``store`` as node property ``property`` (Neo4j indexes them)."""
+    """Each kind's vectors to ``store`` as node property ``property`` (Neo4j indexes them);
+    a node of that kind without a vector now (no text) loses the one it had."""
     for result in results:
         if result.keys:
             store.write_vectors(result.kind, result.keys, result.vectors, property=property)
+        store.drop_vectors(result.kind, result.keys, property=property)
 
 
 def embed_store(

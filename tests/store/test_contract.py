@@ -216,6 +216,12 @@ def test_vectors_round_trip_and_are_checked(store, movies):
     with pytest.raises(InputError, match="shape"):
         store.write_vectors("Item", ["books:1", "movies:1"], np.ones((1, 3)), property="e")
     assert_graphs_equal(store.snapshot(), prepare(movies))  # vectors are not attributes
+    # dropping: every node of the kind but those kept loses the property, no other
+    store.write_vectors("User", ["u1"], np.ones((1, 2)), property="embedding")
+    assert store.drop_vectors("Item", ["movies:1"], property="embedding") == 2
+    assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+    assert store.read_vectors("User", property="embedding")[0] == ["u1"]
+    assert store.drop_vectors("Item", ["movies:1"], property="embedding") == 0
 
 
 def test_publish_replaces_a_run(store, movies):

@@ -100,6 +100,20 @@ def test_template_file_changes_the_texts(tmp_path, store_uri, capsys, encoder):
     )
 
 
+def test_a_node_left_without_text_loses_its_old_vector(tmp_path, store_uri, capsys, encoder):
+    # before the fix the vectors of an earlier template stayed on nodes that have no text now,
+    # and went on being read as model inputs
+    args = ["embed", "--store", store_uri, "--no-cache", "--kinds", "Item"]
+    assert main(args) == 0
+    with open_store(store_uri) as store:
+        assert store.read_vectors("Item", property="embedding")[0] == ["m:1", "m:2"]
+    templates = tmp_path / "templates.toml"
+    templates.write_text('item = "{entities}"\n')  # no item has a named entity
+    assert main([*args, "--template-file", str(templates)]) == 0
+    with open_store(store_uri) as store:
+        assert store.read_vectors("Item", property="embedding")[0] == []
+
+
 def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
     from huggingface_hub import constants
 
