@@ -106,16 +106,25 @@ def _resolve_hub_model(repo_id: str) -> ResolvedModel:
     return ResolvedModel(repo_id, path, f"hf:{repo_id}@{path.name}")
 
 
-@cache
 def _folder_hash(path: Path) -> str:
-    """sha256 over the names and contents of every file under ``path`` (hidden ones excepted)."""
+    """sha256 over the names and contents of every file under ``path`` (hidden ones excepted),
+    computed again whenever a file's size or modification time changes (a model saved again
+    into the same folder is another model)."""
+    files = [
+        file
+        for file in sorted(p for p in path.rglob("*") if p.is_file())
+        if not any(part.startswith(".") for part in file.relative_to(path).parts)
+    ]
+    stamp = tuple((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _hash_files(path, stamp)
+
+
+@cache
+def _hash_files(path: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        relative = file.relative_to(path)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        digest.update(str(relative).encode() + b"\0")
-        with file.open("rb") as handle:
+    for relative, _, _ in stamp:
+        digest.update(relative.encode() + b"\0")
+        with (path / relative).open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:16]

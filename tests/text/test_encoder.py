@@ -100,3 +100,22 @@ def test_other_model_folder_has_other_identity_and_dimension(tiny_model, encoder
     assert tiny.max_length == 64  # no sentence_bert_config.json: the position limit
     vectors = tiny.encode(["short", " ".join(["long"] * 500)], progress=False)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_model_saved_again_into_its_folder_is_another_model(tmp_path, tiny_model, encoder):
+    # before the fix the folder's identity was kept per path for the process: vectors cached
+    # for the old weights came back for the new ones
+    import shutil
+
+    import torch
+    from transformers import BertModel
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    before = TextEncoder(folder).identity
+    model = BertModel.from_pretrained(folder)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.1)
+    model.save_pretrained(folder)
+    assert TextEncoder(folder).identity != before
