@@ -61,7 +61,10 @@ def parse_kinds(value: str, users: bool) -> list[str]:
     bad = [k for k in kinds if k not in EMBED_KINDS]
     if bad:
         raise KgrecError(f"--kinds: unknown node kind(s) {', '.join(bad)}; use {EMBED_KINDS}")
-    return list(dict.fromkeys(kinds + (["User"] if users else [])))
+    kinds = list(dict.fromkeys(kinds + (["User"] if users else [])))
+    if not kinds:
+        raise KgrecError(f"--kinds names no node kind (and no --users): use {EMBED_KINDS}")
+    return kinds
 
 
 def run(args: argparse.Namespace) -> int:

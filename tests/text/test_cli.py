@@ -130,6 +130,7 @@ def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
     ("args", "message"),
     [
         (["--kinds", "Item,Domain"], "unknown node kind(s) Domain"),
+        (["--kinds", " , "], "--kinds names no node kind"),  # was accepted, embedding nothing
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--property", "bad name"], "--property 'bad name'"),
     ],
