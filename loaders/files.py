@@ -87,6 +87,8 @@ def read_delimited(
         raw[: end if end >= 0 else len(raw)].decode(encoding, "replace"), sep, quoted
     )
     _check_bytes(raw, file, sep, first if header is not False else names, offset, encoding)
+    if not (quoted and b'"' in raw):  # quoted fields may hold line breaks of any kind
+        _check_line_ends(raw, file, sep, first if header is not False else names, offset)
     if header is None:
         header = names is not None and [header_base(f) for f in first] == [
             header_base(n) for n in names
@@ -207,6 +209,24 @@ def _check_bytes(
             line=line,
             field=field,
         )
+
+
+def _check_line_ends(
+    raw: bytes, file: str, sep: str, columns: Sequence[str] | None, offset: int
+) -> None:
+    """Lines end in \\n or \\r\\n: a carriage return alone would end a row in pandas' parser
+    and not in the line count, splitting a row in two and shifting every line number."""
+    if raw.count(b"\r") == raw.count(b"\r\n"):
+        return
+    position = re.search(rb"\r(?!\n)", raw).start()
+    line, field, start = _locate(raw, position, sep, columns, offset)
+    raise InputError(
+        f"a carriage return (\\r, at byte {position - start + 1} of the line) that does not end "
+        "the line: lines end in \\n or \\r\\n (an old Mac file? convert its line ends)",
+        file=file,
+        line=line,
+        field=field,
+    )
 
 
 def _with_source(df: pd.DataFrame, file: str, lines: np.ndarray) -> pd.DataFrame:

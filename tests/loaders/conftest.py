@@ -100,6 +100,16 @@ BAD_RECBOLE = [
     ),
     ("empty file", "toy.user", "", False, None, None, "empty"),
     (
+        # before the fix the row became two items, "Toy" and one called "Story"
+        "carriage return inside a value",
+        "toy.item",
+        "i5\tToy\rStory\t1995\tDrama\t\t\t\n",
+        True,
+        6,
+        "movie_title:token_seq",
+        "carriage return",
+    ),
+    (
         # before the fix: a TypeError traceback (unhashable list) when rows were merged
         "id column declared a sequence",
         "toy.user",
