@@ -104,6 +104,7 @@ def validate_table(df: pd.DataFrame, spec: TableSpec, *, file: str | None = None
                 file=file,
                 field=str(name),
             )
+        _check_attribute_values(df, str(name), file)
     for column in spec.columns:
         if column.name in df:
             _check_column(df, spec, column.name, column.dtype, column.required, file)
@@ -160,6 +161,40 @@ def _is_list_value(value: object, dtype: str) -> bool:
 
 def _bad_domains(series: pd.Series) -> pd.Series:
     return ~series.astype("string").str.fullmatch(DOMAIN_PATTERN.pattern).fillna(False).astype(bool)
+
+
+# what an attribute value may be, in both stores: text, a number, a boolean, or a list of them
+_SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
+
+
+def _check_attribute_values(df: pd.DataFrame, name: str, file: str | None) -> None:
+    """An attribute holds text, numbers, booleans or lists of them: anything else (a date, a
+    decimal, a struct) is stored by one store and refused by Neo4j half-way through a write."""
+    values = df[name]
+    if values.dtype != object:
+        kind = values.dtype.kind
+        if isinstance(values.dtype, pd.StringDtype) or kind in "biuf":
+            return
+        bad = values.notna()
+    else:
+        bad = pd.Series(
+            [not _is_attribute_value(v) for v in values], index=values.index, dtype=bool
+        )
+    _check_values(
+        df,
+        name,
+        bad,
+        "an attribute value must be text, a number, true/false or a list of them",
+        file,
+    )
+
+
+def _is_attribute_value(value: object) -> bool:
+    if value is None or value is pd.NA or isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, list | tuple | np.ndarray):
+        return all(isinstance(v, _SCALARS) for v in value)
+    return False
 
 
 def _check_values(

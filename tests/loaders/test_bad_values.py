@@ -4,6 +4,8 @@ warning counted in the load summary."""
 
 from __future__ import annotations
 
+import decimal
+
 import pandas as pd
 import pytest
 
@@ -94,6 +96,19 @@ def test_mixed_seconds_and_milliseconds_are_an_error(tmp_path, interactions_csv)
     with pytest.raises(InputError, match="out of range") as caught:
         table.load(path, kind="interactions")
     assert (caught.value.line, caught.value.field) == (3, "timestamp")
+
+
+@pytest.mark.parametrize(
+    "value", [{"studio": "Pixar"}, decimal.Decimal("1.5"), pd.Timestamp("2020-01-01")]
+)
+def test_an_attribute_value_that_no_store_can_hold_is_refused(tmp_path, value):
+    # before the fix the local store kept such values, and Neo4j failed half-way through the
+    # write (or stored a date object the local store did not give back)
+    path = tmp_path / "items.parquet"
+    pd.DataFrame({"item_id": ["m1", "m2"], "extra": [None, value]}).to_parquet(path)
+    with pytest.raises(InputError, match="must be text, a number") as caught:
+        table.load(path, kind="items", domain="films")
+    assert (caught.value.line, caught.value.field) == (2, "extra")
 
 
 def test_parquet_list_genres_are_read_as_lists(tmp_path):
