@@ -201,13 +201,15 @@ def _check_bytes(
         ) from None
     nul = raw.find(b"\x00")
     if nul >= 0:
-        line, field, start = _locate(raw, nul, sep, columns, offset)
-        raise InputError(
-            f"a NUL character (\\x00, at byte {nul - start + 1} of the line): ids and texts may "
-            "not hold NUL (is the file UTF-16? convert it to UTF-8)",
+        raise _error_at(
+            raw,
+            nul,
+            "a NUL character (\\x00, at byte {byte} of the line): ids and texts may not hold NUL "
+            "(is the file UTF-16? convert it to UTF-8)",
             file=file,
-            line=line,
-            field=field,
+            sep=sep,
+            columns=columns,
+            offset=offset,
         )
 
 
@@ -218,15 +220,32 @@ def _check_line_ends(
     and not in the line count, splitting a row in two and shifting every line number."""
     if raw.count(b"\r") == raw.count(b"\r\n"):
         return
-    position = re.search(rb"\r(?!\n)", raw).start()
-    line, field, start = _locate(raw, position, sep, columns, offset)
-    raise InputError(
-        f"a carriage return (\\r, at byte {position - start + 1} of the line) that does not end "
-        "the line: lines end in \\n or \\r\\n (an old Mac file? convert its line ends)",
+    raise _error_at(
+        raw,
+        re.search(rb"\r(?!\n)", raw).start(),
+        "a carriage return (\\r, at byte {byte} of the line) that does not end the line: lines "
+        "end in \\n or \\r\\n (an old Mac file? convert its line ends)",
         file=file,
-        line=line,
-        field=field,
+        sep=sep,
+        columns=columns,
+        offset=offset,
     )
+
+
+def _error_at(
+    raw: bytes,
+    position: int,
+    message: str,
+    *,
+    file: str,
+    sep: str,
+    columns: Sequence[str] | None,
+    offset: int,
+) -> InputError:
+    """``message`` (its ``{byte}``: the byte's place in its line) about byte ``position`` of
+    ``raw``, naming the file, line and field it is in."""
+    line, field, start = _locate(raw, position, sep, columns, offset)
+    return InputError(message.format(byte=position - start + 1), file=file, line=line, field=field)
 
 
 def _with_source(df: pd.DataFrame, file: str, lines: np.ndarray) -> pd.DataFrame:
