@@ -733,7 +733,7 @@ class _Ranking:
 
 
 def _late_known(
-    pairs: pd.DataFrame, maps, item_ids: list[str], newcomer_rows: dict[str, int]
+    pairs: pd.DataFrame, maps: IdMaps, item_ids: list[str], newcomer_rows: dict[str, int]
 ) -> torch.Tensor:
     """(user row, item) pairs of the store's interactions (``pairs``) with the items loaded
     after training, which follow the run's items in ``item_ids``: the run's users by their
