@@ -171,15 +171,10 @@ def _check_attribute_values(df: pd.DataFrame, name: str, file: str | None) -> No
     """An attribute holds text, numbers, booleans or lists of them: anything else (a date, a
     decimal, a struct) is stored by one store and refused by Neo4j half-way through a write."""
     values = df[name]
-    if values.dtype != object:
-        kind = values.dtype.kind
-        if isinstance(values.dtype, pd.StringDtype) or kind in "biuf":
-            return
-        bad = values.notna()
-    else:
-        bad = pd.Series(
-            [not _is_attribute_value(v) for v in values], index=values.index, dtype=bool
-        )
+    if isinstance(values.dtype, pd.StringDtype) or values.dtype.kind in "biuf":
+        return
+    # value by value (object columns; categories, whose values may be text; dates)
+    bad = pd.Series([not _is_attribute_value(v) for v in values], index=values.index, dtype=bool)
     _check_values(
         df,
         name,
@@ -190,8 +185,8 @@ def _check_attribute_values(df: pd.DataFrame, name: str, file: str | None) -> No
 
 
 def _is_attribute_value(value: object) -> bool:
-    if value is None or value is pd.NA or isinstance(value, _SCALARS):
-        return True
+    if isinstance(value, _SCALARS) or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return True  # a value, or a missing one (None, NA, NaT)
     if isinstance(value, list | tuple | np.ndarray):
         return all(isinstance(v, _SCALARS) for v in value)
     return False

@@ -111,6 +111,14 @@ def test_an_attribute_value_that_no_store_can_hold_is_refused(tmp_path, value):
     assert (caught.value.line, caught.value.field) == (2, "extra")
 
 
+def test_a_categorical_text_attribute_is_text(tmp_path):
+    path = tmp_path / "items.parquet"
+    studio = pd.Categorical(["Pixar", None])
+    pd.DataFrame({"item_id": ["m1", "m2"], "studio": studio}).to_parquet(path)
+    graph = table.load(path, kind="items", domain="films")
+    assert graph.items.set_index("item_id")["studio"].tolist()[0] == "Pixar"
+
+
 def test_parquet_list_genres_are_read_as_lists(tmp_path):
     path = tmp_path / "items.parquet"
     pd.DataFrame(
