@@ -1011,7 +1011,7 @@ def _store_item_attributes(
     """``[len(uids), width]``: the year and genres of the items ``uids`` of the opened
     ``store`` (loaded after the run's training), encoded as the run's catalogue encodes its
     own."""
-    rows = store.items(list(uids)).drop_duplicates("uid").set_index("uid").reindex(list(uids))
+    rows = store.items(list(uids)).set_index("uid").reindex(list(uids))
     encoder = ItemAttributes.from_data(experiment.data, experiment.maps.genres)
     years = pd.to_numeric(rows["year"], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
     genres = [list(g) if isinstance(g, list | tuple | np.ndarray) else [] for g in rows["genres"]]

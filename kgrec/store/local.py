@@ -172,16 +172,16 @@ class LocalStore(GraphStore):
         return explain(self._explain_index[1], user_id, item_uid, k=k)
 
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
-        interactions = self._table(SPECS["interactions"], self.manifest())
-        mine = interactions[interactions["user_id"].isin(list(user_ids))]
-        return mine[["user_id", "item_uid"]].sort_values(["user_id", "item_uid"], ignore_index=True)
+        return self._interaction_pairs("user_id", user_ids)
 
     def item_interactions(self, uids: list[str]) -> pd.DataFrame:
+        return self._interaction_pairs("item_uid", uids)
+
+    def _interaction_pairs(self, column: str, values: list[str]) -> pd.DataFrame:
+        """(``user_id``, ``item_uid``) of the interactions whose ``column`` is in ``values``."""
         interactions = self._table(SPECS["interactions"], self.manifest())
-        theirs = interactions[interactions["item_uid"].isin(list(uids))]
-        return theirs[["user_id", "item_uid"]].sort_values(
-            ["user_id", "item_uid"], ignore_index=True
-        )
+        rows = interactions[interactions[column].isin(list(values))]
+        return rows[["user_id", "item_uid"]].sort_values(["user_id", "item_uid"], ignore_index=True)
 
     def items(self, uids: list[str]) -> pd.DataFrame:
         items = self._table(SPECS["items"], self.manifest())
