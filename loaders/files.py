@@ -86,9 +86,10 @@ def read_delimited(
     first = _split_line(
         raw[: end if end >= 0 else len(raw)].decode(encoding, "replace"), sep, quoted
     )
-    _check_bytes(raw, file, sep, first if header is not False else names, offset, encoding)
+    fields = first if header is not False else names  # what names a bad byte's field
+    _check_bytes(raw, file, sep, fields, offset, encoding)
     if not (quoted and b'"' in raw):  # quoted fields may hold line breaks of any kind
-        _check_line_ends(raw, file, sep, first if header is not False else names, offset)
+        _check_line_ends(raw, file, sep, fields, offset)
     if header is None:
         header = names is not None and [header_base(f) for f in first] == [
             header_base(n) for n in names

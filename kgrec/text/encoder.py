@@ -110,13 +110,13 @@ def _folder_hash(path: Path) -> str:
     """sha256 over the names and contents of every file under ``path`` (hidden ones excepted),
     computed again whenever a file's size or modification time changes (a model saved again
     into the same folder is another model)."""
-    files = [
-        file
-        for file in sorted(p for p in path.rglob("*") if p.is_file())
-        if not any(part.startswith(".") for part in file.relative_to(path).parts)
-    ]
-    stamp = tuple((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    return _hash_files(path, stamp)
+    stamp = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        relative = file.relative_to(path)
+        if not any(part.startswith(".") for part in relative.parts):
+            status = file.stat()
+            stamp.append((str(relative), status.st_size, status.st_mtime_ns))
+    return _hash_files(path, tuple(stamp))
 
 
 @cache
