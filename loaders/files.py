@@ -490,12 +490,19 @@ def read_columns(
     (item_id, entity_id): a first line that names the columns is a header. The separator is
     :func:`separator`'s."""
     sep = sep or separator(path)
-    return read_delimited(path, sep=sep, header=None, names=names, quoted=sep == ",")
+    return read_delimited(path, sep=sep, header=None, names=names, quoted=is_quoted(path, sep))
 
 
 def separator(path: str | Path) -> str:
     """``,`` for ``.csv`` files (fields may be quoted), else a tab (quotes are data)."""
     return "," if str(path).lower().endswith(".csv") else "\t"
+
+
+def is_quoted(path: str | Path, sep: str) -> bool:
+    """Fields may be in double quotes in a ``.csv`` file, whatever its separator (``;`` CSV
+    as spreadsheets write it in many locales), and in any file read with ``,``; elsewhere
+    quotes are data."""
+    return sep == "," or str(path).lower().endswith(".csv")
 
 
 def check_attributes(df: pd.DataFrame, columns: Collection[str], *, line: int | None = 1) -> None:

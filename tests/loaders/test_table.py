@@ -108,3 +108,13 @@ def test_clashing_and_unsafe_attribute_names(tmp_path, write_files):
 def test_unknown_kind(tmp_path):
     with pytest.raises(InputError, match="kind"):
         table.load(tmp_path / "x.csv", kind="ratings")
+
+
+def test_a_csv_with_semicolons_reads_its_quotes(tmp_path, write_files):
+    # Spreadsheets in many locales write CSV with ';'; quotes there are CSV quoting, not data.
+    write_files(
+        tmp_path, {"items.csv": 'item_id;title\nb1;"Dune; the novel"\nb2;"He said ""no"""\n'}
+    )
+    graph = table.load(tmp_path / "items.csv", kind="items", sep=";", domain="books")
+    titles = graph.items.set_index("uid")["title"]
+    assert titles["books:b1"] == "Dune; the novel" and titles["books:b2"] == 'He said "no"'
