@@ -13,7 +13,9 @@ Attribute columns whose type differs across loads (:func:`unify_attribute`): a c
 holds text in any row is a text column, its numbers written as text (an integral number as its
 digits, ``24.0`` -> ``"24"``; any other number as Python's shortest repr, ``2.5`` -> ``"2.5"``;
 booleans as ``"true"``/``"false"``); a column of numbers only stays numeric (integers when every
-value is integral, else floats); list values stay lists.
+value is integral, else floats). A column that holds a list in any row is a list column: a single
+value there is a list of one, and text anywhere (a value or an element) makes every element text
+by the same rule (:func:`attribute_kind`, :func:`as_attribute`).
 """
 
 from __future__ import annotations
@@ -117,25 +119,46 @@ def holds_text(values: pd.Series) -> bool:
 def unify_attribute(values: pd.Series) -> pd.Series:
     """One attribute column with one type (see the module's rule), index reset to 0..n-1.
 
-    Text anywhere makes the column text (``string`` dtype); numbers only give ``Int64`` or
-    ``Float64``; list values become Python lists (with Python scalars).
+    Lists anywhere make the column lists (of Python scalars); text anywhere makes it text
+    (``string`` dtype), or its elements text; numbers only give ``Int64`` or ``Float64``.
     """
     values = values.reset_index(drop=True)
-    if values.dtype == object:
-        present = values.dropna()
-        if len(present) and isinstance(present.iloc[0], list | tuple | np.ndarray):
-            return pd.Series(
-                [_list(v) for v in values], dtype=object, index=values.index, name=values.name
-            )
-        if holds_text(values):
-            return text_column(values)
+    lists, text = attribute_kind(values)
+    return as_attribute(values, lists=lists, text=text)
+
+
+def attribute_kind(values: pd.Series) -> tuple[bool, bool]:
+    """Whether any present value of ``values`` is a list, and whether any is text or a list
+    holding text: the two facts the module's rule types a column by."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return False, bool(values.notna().any())
+    if values.dtype != object:
+        return False, False
+    lists = text = False
+    for value in values:
+        if _is_list(value):
+            lists = True
+            text = text or any(isinstance(v, str) for v in value)
+        elif isinstance(value, str):
+            text = True
+    return lists, text
+
+
+def as_attribute(values: pd.Series, *, lists: bool, text: bool) -> pd.Series:
+    """``values`` typed by the module's rule, given what the whole column holds (which may be
+    more than ``values``: a store's other rows); the index is kept."""
+    if lists:
+        out = [_list(v, text) for v in values]
+        return pd.Series(out, dtype=object, index=values.index, name=values.name)
+    if text:
+        return text_column(values)
     return values.convert_dtypes()
 
 
 def text_column(values: pd.Series) -> pd.Series:
     """``values`` as a ``string`` column, numbers written as text by the module's rule."""
-    if isinstance(values.dtype, pd.StringDtype):
-        return values
+    if isinstance(values.dtype, pd.StringDtype):  # "string", or pandas' default "str"
+        return values.astype("string")
     out = [None if _missing(v) else as_text(v) for v in values]
     return pd.Series(out, dtype="string", index=values.index, name=values.name)
 
@@ -146,9 +169,13 @@ def _missing(value: object) -> bool:
     return isinstance(value, float | np.floating) and math.isnan(value)
 
 
-def _list(value: object) -> list | None:
-    if _missing(value):
+def _is_list(value: object) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
+def _list(value: object, text: bool) -> list | None:
+    if not _is_list(value) and _missing(value):
         return None
-    if isinstance(value, str):  # a bare string is one element, not its characters
-        return [value]
-    return [v.item() if isinstance(v, np.generic) else v for v in value]
+    elements = value if _is_list(value) else [value]  # a single value is a list of one
+    out = [v.item() if isinstance(v, np.generic) else v for v in elements]
+    return [as_text(v) for v in out] if text else out

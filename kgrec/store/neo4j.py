@@ -35,7 +35,7 @@ from neo4j.exceptions import (
 from tqdm import tqdm
 
 from graph_schema import schema_statements
-from graph_schema.merge import as_text, holds_text, text_column
+from graph_schema.merge import as_attribute, attribute_kind
 from graph_schema.tables import (
     DOMAINS,
     ENTITIES,
@@ -234,37 +234,53 @@ class Neo4jStore(GraphStore):
 
     def _unify_attribute_types(self, kind: str, table: pd.DataFrame) -> pd.DataFrame:
         """Apply the merge rule of :mod:`graph_schema.merge` across this load and the graph: an
-        attribute that is text in either becomes text in both (the stored numbers rewritten as
-        text, or this load's); numbers in both stay numbers. Returns the load's table."""
+        attribute that is a list in either becomes lists in both, and one that is text (or holds
+        text) in either becomes text in both, the stored values rewritten where the rule changes
+        them; numbers in both stay numbers. Returns the load's table."""
         spec = SPECS[NODE_TABLES[kind][0]]
         known = {c.name for c in spec.columns}
-        scalar = [
-            name
-            for name in table.columns
-            if name not in known and table[name].dtype != object and table[name].notna().any()
-        ]
-        if not scalar:
+        names = [n for n in table.columns if n not in known and table[n].notna().any()]
+        if not names:
             return table
         with self._errors(f"reading the types of {kind} attributes"):
             stored = {
-                r["name"]: r for r in self._run(q.PROPERTY_TYPES[kind], read=True, names=scalar)
+                r["name"]: r for r in self._run(q.PROPERTY_TYPES[kind], read=True, names=names)
             }
         columns = {}
-        for name in scalar:
-            text_here = holds_text(table[name])
-            text_there, other_there = stored[name]["text"] > 0, stored[name]["other"] > 0
-            if text_there and not text_here:
-                columns[name] = text_column(table[name])
-            elif text_here and other_there:
-                with self._errors(f"rewriting {kind}.{name} as text"):
-                    found = self._run(q.NON_TEXT_VALUES[kind], read=True, name=name)
-                    rows = [{"key": r["key"], "props": {name: as_text(r["value"])}} for r in found]
-                    for chunk in _chunks(rows, self.batch_size):
-                        self._run(q.SET_PROPERTIES[kind], rows=chunk)
-                log.info(
-                    "%s: %s.%s holds text now: %d values rewritten", self.uri, kind, name, len(rows)
+        for name in names:
+            there = stored[name]
+            lists_here, text_here = attribute_kind(table[name])
+            lists = lists_here or there["lists"] > 0
+            text = text_here or there["text"] > 0 or there["text_lists"] > 0
+            columns[name] = as_attribute(table[name], lists=lists, text=text)
+            single_there = there["text"] + there["other"]
+            if not (
+                (lists and single_there)
+                or (text and (there["other"] or there["lists"] > there["text_lists"]))
+            ):
+                continue
+            with self._errors(f"rewriting {kind}.{name} by the merge rule"):
+                found = self._run(
+                    q.UNTYPED_VALUES[kind], read=True, name=name, lists=lists, text=text
                 )
-        return table.assign(**columns) if columns else table
+                values = as_attribute(
+                    pd.Series([r["value"] for r in found], dtype=object), lists=lists, text=text
+                )
+                rows = [
+                    {"key": r["key"], "props": {name: value}}
+                    for r, value in zip(found, values, strict=True)
+                ]
+                for chunk in _chunks(rows, self.batch_size):
+                    self._run(q.SET_PROPERTIES[kind], rows=chunk)
+            log.info(
+                "%s: %s.%s holds %s now: %d values rewritten",
+                self.uri,
+                kind,
+                name,
+                "lists" if lists else "text",
+                len(rows),
+            )
+        return table.assign(**columns)
 
     def _write_fan_out(self, name: str, chunks: _FanOutChunks, query: str, progress: bool) -> None:
         """Write fan-out rows (see :mod:`.queries`) by ``query``, a chunk per transaction."""

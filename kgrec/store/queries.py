@@ -159,16 +159,23 @@ PROPERTY_TYPES = {
 UNWIND $names AS name
 CALL (name) {{
   MATCH (n:{label(kind)}) WHERE n[name] IS NOT NULL
-  RETURN count(CASE WHEN n[name] IS :: STRING THEN 1 END) AS text,
-         count(CASE WHEN n[name] IS :: STRING THEN NULL ELSE 1 END) AS other
+  WITH n[name] AS value
+  RETURN count(CASE WHEN value IS :: STRING THEN 1 END) AS text,
+         count(CASE WHEN value IS :: LIST<ANY> THEN 1 END) AS lists,
+         count(CASE WHEN value IS :: LIST<STRING NOT NULL> THEN 1 END) AS text_lists,
+         count(CASE WHEN value IS :: STRING OR value IS :: LIST<ANY> THEN NULL ELSE 1 END)
+           AS other
 }}
-RETURN name, text, other
+RETURN name, text, lists, text_lists, other
 """
     for kind in ("User", "Item", "Entity")
 }
-NON_TEXT_VALUES = {
+# the values of property $name that the column's type ($lists, $text) would change
+UNTYPED_VALUES = {
     kind: f"""
-MATCH (n:{label(kind)}) WHERE n[$name] IS NOT NULL AND NOT n[$name] IS :: STRING
+MATCH (n:{label(kind)}) WHERE n[$name] IS NOT NULL
+  AND ($lists AND NOT n[$name] IS :: LIST<ANY>
+       OR $text AND NOT n[$name] IS :: STRING AND NOT n[$name] IS :: LIST<STRING NOT NULL>)
 RETURN n.{prop(KEY_PROPERTY[kind])} AS key, n[$name] AS value
 """
     for kind in ("User", "Item", "Entity")

@@ -193,6 +193,33 @@ def test_attribute_types_that_differ_across_loads_same_as_local(neo, local, make
     ]
 
 
+def test_a_list_attribute_is_stored_as_lists_whatever_the_order(neo, local, make_graph):
+    """Cypher reads the merge rule's lists too: a single value beside lists is stored as a list of
+    one, and text anywhere makes every stored element text (before, the stored lists were
+    rewritten as one text each, "['x', 'y']")."""
+    lists = make_graph(
+        users=[{"user_id": "a", "tags": ["x", "y"], "codes": [1, 2]}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("a", "d:1", 1.0, 1.0)],
+    )
+    single = make_graph(
+        users=[{"user_id": "b", "tags": "z", "codes": "7b"}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("b", "d:1", 1.0, 1.0)],
+    )
+    for graph in (lists, single):
+        neo.write(graph, progress=False)
+        local.write(graph, progress=False)
+        assert_same_graph(neo, local)
+    stored = neo.driver.execute_query(
+        "MATCH (u:User) RETURN u.user_id AS user, u.tags AS tags, u.codes AS codes ORDER BY user"
+    ).records
+    assert [(r["user"], r["tags"], r["codes"]) for r in stored] == [
+        ("a", ["x", "y"], ["1", "2"]),
+        ("b", ["z"], ["7b"]),
+    ]
+
+
 # -- one load at a time, and loads that repair ---------------------------------------------
 
 

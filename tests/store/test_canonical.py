@@ -90,3 +90,14 @@ def test_loaders_and_stores_merge_by_the_same_rule(make_graph, tmp_path):
     merged = merge_tables(*loads)
     pd.testing.assert_frame_equal(stored_form(USERS, merged.users), store.snapshot().users)
     assert merged.users.set_index("user_id")["age"].to_dict() == {"a": "24", "b": "56+", "c": None}
+    # lists anywhere: a list column, in either order; text anywhere: text elements
+    for values in ([["a", "b"], "c", None], ["c", ["a", "b"], None]):
+        out = unify_attribute(pd.Series(values, dtype=object)).tolist()
+        assert sorted(out, key=str) == [None, ["a", "b"], ["c"]]
+    assert unify_attribute(pd.Series([[1, 2], 3.0], dtype=object)).tolist() == [[1, 2], [3.0]]
+    assert unify_attribute(pd.Series([[1], True, "x"], dtype=object)).tolist() == [
+        ["1"],
+        ["true"],
+        ["x"],
+    ]
+    assert str(unify_attribute(pd.Series(["a", None])).dtype) == "string"  # pandas' "str" too

@@ -196,6 +196,35 @@ def test_attribute_types_that_differ_across_loads_merge_as_text(store, make_grap
     assert store.stats()["nodes"]["User"] == 3
 
 
+@pytest.mark.parametrize("lists_first", [True, False])
+def test_an_attribute_that_is_a_list_in_any_load_is_a_list_everywhere(
+    store, make_graph, lists_first
+):
+    """A single value beside lists is a list of one, in either order; text anywhere (a single
+    value or an element) makes every element text, as for single values."""
+    lists = make_graph(
+        users=[{"user_id": "a", "tags": ["x", "y"], "codes": [1, 2]}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("a", "d:1", 1.0, 1.0)],
+    )
+    single = make_graph(
+        users=[{"user_id": "b", "tags": "z", "codes": "7b"}, {"user_id": "c", "codes": 3}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("b", "d:1", 1.0, 1.0), ("c", "d:1", 1.0, 1.0)],
+    )
+    for graph in (lists, single) if lists_first else (single, lists):
+        store.write(graph, progress=False)
+    users = store.snapshot().users.set_index("user_id")
+    assert users["tags"].tolist() == [["x", "y"], ["z"], None]
+    assert users["codes"].tolist() == [["1", "2"], ["7b"], ["3"]]
+    store.write(lists, progress=False)  # again: nothing changes
+    assert store.snapshot().users.set_index("user_id")["codes"].tolist() == [
+        ["1", "2"],
+        ["7b"],
+        ["3"],
+    ]
+
+
 def test_vectors_round_trip_and_are_checked(store, movies):
     store.write(movies, progress=False)
     store.write_vectors("Item", ["movies:2", "movies:1"], np.eye(2, 3), property="embedding")
