@@ -4,7 +4,9 @@ Every table is a pandas DataFrame whose columns are given here. Ids are strings.
 belongs to exactly one domain and is identified across the graph by its ``uid``
 (``"<domain>:<item_id>"``, see :func:`item_uid`); the same ``user_id`` is the same user in every
 domain. Knowledge edges join items and entities; an entity that a link file ties to an item
-*is* that item (it becomes the item's ``entity_id``), so its triples attach to the Item.
+*is* that item (it becomes the item's ``entity_id``), so its triples attach to the Item, in the
+load that ties it and in every load before or after it
+(:func:`kgrec.store.canonical.attach_to_items`).
 """
 
 from __future__ import annotations

@@ -149,6 +149,36 @@ def prepare(graph: GraphTables) -> GraphTables:
     return GraphTables(**tables)
 
 
+def attach_to_items(graph: GraphTables, item_of: pd.Series) -> tuple[GraphTables, list[str]]:
+    """``graph`` with every knowledge end that names an entity ``item_of`` ties to an item
+    (entity_id -> item uid) pointed at that item, and those entities' rows dropped: an entity
+    tied to an item *is* that item (``graph_schema.tables``), whichever load tied it. Returns
+    the graph and the entity ids it no longer holds (sorted)."""
+    knowledge, entities = graph.knowledge, graph.entities
+    item_of = item_of[~item_of.index.duplicated(keep="last")]
+    gone = sorted(set(entities["entity_id"]).intersection(item_of.index))
+    ends = {
+        side: (knowledge[f"{side}_kind"] == "Entity") & knowledge[f"{side}_key"].isin(item_of.index)
+        for side in ("head", "tail")
+    }
+    if not gone and not any(end.any() for end in ends.values()):
+        return graph, []
+    knowledge = knowledge.copy()
+    for side, end in ends.items():
+        knowledge.loc[end, f"{side}_kind"] = "Item"
+        knowledge.loc[end, f"{side}_key"] = knowledge.loc[end, f"{side}_key"].map(item_of)
+    tables = graph.tables()
+    tables["knowledge"] = coalesce(SPECS["knowledge"], [knowledge])
+    tables["entities"] = entities[~entities["entity_id"].isin(gone)].reset_index(drop=True)
+    return GraphTables(**tables), gone
+
+
+def linked_items(items: pd.DataFrame) -> pd.Series:
+    """entity_id -> uid of the items tied to an entity."""
+    tied = items[items["entity_id"].notna()]
+    return pd.Series(tied["uid"].to_numpy(), index=tied["entity_id"].to_numpy(), dtype=object)
+
+
 def _keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
     heads = knowledge.loc[knowledge["head_kind"] == kind, "head_key"]
     tails = knowledge.loc[knowledge["tail_kind"] == kind, "tail_key"]

@@ -50,8 +50,10 @@ from kgrec.errors import InputError, StoreError
 from kgrec.explain import GraphIndex, explain
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
+    attach_to_items,
     check_publish_users,
     coalesce,
+    linked_items,
     node_kind,
     prepare,
     recommendation_table,
@@ -234,6 +236,7 @@ class LocalStore(GraphStore):
                 if len(rows):
                     old = stored[spec.name]
                     merged[spec.name] = coalesce(spec, [old, rows]) if len(old) else rows
+            self._attach_to_items(manifest, stored, merged)
             self._commit(manifest, merged)
         log.info(
             "wrote %s to %s in %.1f s",
@@ -242,6 +245,22 @@ class LocalStore(GraphStore):
             time.perf_counter() - start,
         )
         return written
+
+    def _attach_to_items(
+        self, manifest: dict[str, Any], stored: dict[str, pd.DataFrame], merged: dict
+    ) -> None:
+        """Across loads, an entity tied to an item is that item: knowledge naming it attaches
+        to the item, and an Entity node an earlier load made for it goes, with its vectors
+        (:func:`~kgrec.store.canonical.attach_to_items`). Changes ``merged`` in place."""
+        graph = GraphTables(**{name: merged.get(name, stored[name]) for name in stored})
+        attached, gone = attach_to_items(graph, linked_items(graph.items))
+        if attached is graph:
+            return
+        merged["knowledge"], merged["entities"] = attached.knowledge, attached.entities
+        vectors = self._vectors(manifest)
+        drop = (vectors["kind"] == "Entity") & vectors["key"].isin(gone)
+        if drop.any():
+            merged[VECTORS] = vectors[~drop].reset_index(drop=True)
 
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str

@@ -55,7 +55,9 @@ from kgrec.store import queries as q
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     NODE_TABLES,
+    attach_to_items,
     check_publish_users,
+    linked_items,
     make_stats,
     node_kind,
     prepare,
@@ -178,6 +180,10 @@ class Neo4jStore(GraphStore):
         self._connect()
         start = time.perf_counter()
         batch = prepare(graph)
+        with self._errors("reading the items tied to the load's entities"):
+            found = self._run(q.LINKED_ITEMS, read=True, keys=batch.entities["entity_id"].tolist())
+        item_of = {r["entity"]: r["uid"] for r in found} | linked_items(batch.items).to_dict()
+        batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
         with self._errors("checking the items the load names"):
             unknown = self._missing("Item", referenced_items(batch))
         if unknown:
@@ -220,6 +226,15 @@ class Neo4jStore(GraphStore):
                 batch.interactions, "user_id", "item_uid", ["rating", "timestamp"], self.batch_size
             ),
             q.WRITE_INTERACTIONS,
+            progress,
+        )
+        links = linked_items(batch.items)
+        rows = [{"entity": e, "uid": u} for e, u in zip(links.index, links, strict=True)]
+        self._write_chunks(
+            "entities tied to items",
+            q.ATTACH_TO_ITEMS,
+            _chunks(rows, self.batch_size),
+            len(rows),
             progress,
         )
         knowledge = batch.knowledge

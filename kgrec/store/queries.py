@@ -140,6 +140,29 @@ WRITE_KNOWLEDGE = {
     for tail in ("Item", "Entity")
 }
 
+# An entity tied to an item is that item, across loads (kgrec.store.canonical.attach_to_items):
+# the items tied to the entities $keys; and, per row {entity, uid} of a load's tied items, an
+# Entity node an earlier load made for the entity handing its relations to the item, then going.
+LINKED_ITEMS = f"""
+MATCH (i:{label("Item")}) WHERE i.entity_id IN $keys
+RETURN i.entity_id AS entity, i.{prop(KEY_PROPERTY["Item"])} AS uid
+"""
+ATTACH_TO_ITEMS = f"""
+UNWIND $rows AS row
+{_match("Entity", "e", "row.entity")}
+{_match("Item", "i", "row.uid")}
+CALL (e, i) {{
+  MATCH (e)-[r:RELATED]->(t)
+  WITH i, r, CASE WHEN t = e THEN i ELSE t END AS t
+  MERGE (i)-[:RELATED {{relation: r.relation}}]->(t)
+}}
+CALL (e, i) {{
+  MATCH (h)-[r:RELATED]->(e) WHERE h <> e
+  MERGE (h)-[:RELATED {{relation: r.relation}}]->(i)
+}}
+DETACH DELETE e
+"""
+
 # kind -> the keys of $keys that name no node of that kind
 MISSING_KEYS = {
     kind: f"""

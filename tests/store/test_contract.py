@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from graph_schema import validate_graph
 from kgrec.errors import InputError, KgrecError
 from kgrec.explain import explain
 from kgrec.store.canonical import prepare
+from loaders import kg
 
 
 def assert_graphs_equal(a, b) -> None:
@@ -223,6 +225,33 @@ def test_an_attribute_that_is_a_list_in_any_load_is_a_list_everywhere(
         ["7b"],
         ["3"],
     ]
+
+
+@pytest.mark.parametrize("links_first", [True, False])
+def test_an_entity_tied_to_an_item_is_that_item_across_loads(tmp_path, store, links_first):
+    """`kgrec load kg` with a link file, and knowledge naming the same entities in another load,
+    in either order: the knowledge attaches to the item, and no Entity node stays for a tied
+    entity (before: a separate Entity node, which validate_graph refuses)."""
+    (tmp_path / "a.kg").write_text("m.1\tdirected_by\tm.9\n")
+    (tmp_path / "a.link").write_text("1\tm.1\n2\tm.2\n")
+    (tmp_path / "b.kg").write_text("m.2\tstars\tm.8\nm.9\tdirected\tm.2\nm.2\tremake_of\tm.1\n")
+    linked = kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="movies")
+    other = kg.load(tmp_path / "b.kg")
+    for i, graph in enumerate((linked, other) if links_first else (other, linked)):
+        store.write(graph, progress=False)
+        if i == 0 and not links_first:
+            store.write_vectors("Entity", ["m.2", "m.8"], np.eye(2), property="embedding")
+    graph = store.snapshot()
+    validate_graph(graph)
+    assert graph.entities["entity_id"].tolist() == ["m.8", "m.9"]
+    assert sorted(map(tuple, graph.knowledge.to_numpy().tolist())) == [
+        ("Entity", "m.9", "directed", "Item", "movies:2"),
+        ("Item", "movies:1", "directed_by", "Entity", "m.9"),
+        ("Item", "movies:2", "remake_of", "Item", "movies:1"),
+        ("Item", "movies:2", "stars", "Entity", "m.8"),
+    ]
+    if not links_first:  # the Entity node's vector went with it
+        assert store.read_vectors("Entity", property="embedding")[0] == ["m.8"]
 
 
 def test_vectors_round_trip_and_are_checked(store, movies):
