@@ -542,13 +542,20 @@ class Run:
         whose embeddings are catalogue-sized rows, such as EASE). With ``users``,
         only theirs (newcomers folded in, see :meth:`recommend`), the others' left as they
         are. Returns the table written."""
-        from kgrec.store import open_store
+        from kgrec.store import open_store, redact
 
         store = store or self.settings.get("store")
         if not store:
             raise InputError("the run was trained from files; name a store to publish into")
         with open_store(store) as opened:
             opened.check()  # a wrong or unreachable store fails before the ranking, not after
+            item = self.experiment.maps.items[0]
+            if opened.items([item]).empty:  # (a missing local store: "no store at ...")
+                raise InputError(
+                    f"{redact(store)} does not hold the run's items (no {item}): publish into "
+                    "the store the run was trained on",
+                    field="--store",
+                )
             ranking = self._ranking(k, users=users, name=name)
             opened.publish(
                 ranking.table, run=name or self.name, users=None if users is None else list(users)
@@ -863,6 +870,9 @@ def train(
     for name in ("data", "split", "init_from"):
         if settings[name] is not None:
             settings[name] = str(Path(settings[name]).resolve())
+    from kgrec.store import absolute_uri
+
+    settings["store"] = absolute_uri(store)
     settings["domain_rule"] = effective_rule(
         protocol, Path(data) if data else None, domain, domain_rule
     )

@@ -494,11 +494,13 @@ def tune(
             field="--search",
         )
 
+    from kgrec.store import absolute_uri
+
     settings = {name: TRAIN_DEFAULTS[name] for name in sorted(allowed) if name not in space}
     settings.update(fixed)
     settings.update(
         data=str(Path(data).resolve()) if data is not None else None,
-        store=store,
+        store=absolute_uri(store),
         protocol=protocol,
         split=str(Path(split).resolve()) if split is not None else None,
         seed=seed,

@@ -460,6 +460,29 @@ def test_a_wrong_store_fails_before_the_ranking(trained, tmp_path, monkeypatch, 
         assert main(["recommend", "--run", str(trained.folder), "--store", store]) == 2
         assert "kgrec recommend: error" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+    # a mistyped store: refused before the ranking, and no folder made for it
+    typo = tmp_path / "typo"
+    assert main(["recommend", "--run", str(trained.folder), "--store", f"local:{typo}"]) == 2
+    assert f"no store at {typo}" in capsys.readouterr().err
+    assert not typo.exists()
+
+
+def test_a_run_opens_its_store_from_any_working_directory(tmp_path, tiny_store, monkeypatch):
+    """A relative --store is recorded absolute: publishing from another directory writes into
+    the store the run was trained on (before: a store of the same relative name there)."""
+    store = Path(tiny_store.removeprefix("local:"))
+    monkeypatch.chdir(store.parent)
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=f"local:{store.name}", out="r", **SMALL
+    )
+    assert run.settings["store"] == f"local:{store}"
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / store.name).mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    assert main(["recommend", "--run", str(store.parent / "r"), "-k", "2"]) == 0
+    with open_store(f"local:{store}") as opened:
+        assert len(opened.recommendations()) > 0
+    assert list((elsewhere / store.name).iterdir()) == []
 
 
 def test_cross_domain_without_text_in_the_store_says_so(tmp_path, tiny_store, capsys):

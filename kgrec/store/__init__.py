@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from neo4j import Driver, GraphDatabase
@@ -53,6 +54,17 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
     raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}")
 
 
+def absolute_uri(uri: str | None) -> str | None:
+    """``uri`` with a ``local:`` folder made absolute, so that a run or study that records it
+    opens the same store from any working directory; other URIs (and None) as they are."""
+    if uri is None:
+        return None
+    scheme, sep, rest = uri.partition(":")
+    if sep and scheme == "local" and rest:
+        return f"local:{Path(rest).resolve()}"
+    return uri
+
+
 def redact(uri: str) -> str:
     """``uri`` with any user name and password in it replaced by ``***``."""
     scheme, sep, rest = uri.partition("://")
@@ -88,4 +100,4 @@ def _driver(uri: str) -> Driver:
         raise StoreError(f"store {uri!r}: {exc}") from exc
 
 
-__all__ = ["GraphStore", "LocalStore", "Neo4jStore", "open_store"]
+__all__ = ["GraphStore", "LocalStore", "Neo4jStore", "absolute_uri", "open_store"]
