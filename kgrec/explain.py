@@ -58,8 +58,13 @@ class GraphIndex:
         self.related: dict[_Node, list[tuple[_Node, str]]] = {}
         for head, relation, tail in zip(heads, kg["relation"], tails, strict=True):
             self.related.setdefault(head, []).append((tail, relation))
-            self.related.setdefault(tail, []).append((head, relation))
-        self.titles = dict(zip(tables.items["uid"], tables.items["title"], strict=True))
+            if tail != head:  # a self-loop is one relationship of its node, as in Neo4j
+                self.related.setdefault(tail, []).append((head, relation))
+        items = tables.items
+        titles = items["title"].astype(object)
+        if "name" in items:  # an item without a title goes by its name attribute, as in Neo4j
+            titles = titles.where(titles.map(_text_value), items["name"].astype(object))
+        self.titles = dict(zip(items["uid"], titles, strict=True))
         self.names = dict(zip(tables.entities["entity_id"], tables.entities["name"], strict=True))
 
     def degree(self, node: _Node) -> int:
@@ -75,11 +80,15 @@ class GraphIndex:
     def label(self, node: _Node) -> str:
         if node.kind == "Item":
             title = self.titles.get(node.key)
-            return str(title) if isinstance(title, str) and title else node.key
+            return str(title) if _text_value(title) else node.key
         if node.kind == "Entity":
             name = self.names.get(node.key)
             return str(name) if isinstance(name, str) and name else node.key
         return f"user {node.key}"
+
+
+def _text_value(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def _sets(keys: pd.Series, values: pd.Series) -> dict[str, set[str]]:

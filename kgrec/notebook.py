@@ -50,7 +50,9 @@ def neighbourhood(
         result_transformer_=Result.graph,
     )
     if not graph.nodes:
-        raise ValueError(f"user {user_id!r} is not in the graph")
+        raise ValueError(  # absent, or a user node with nothing to show (loaded from a user file)
+            f"user {user_id!r} has no interactions or recommendations in the graph"
+        )
     view = from_neo4j(graph)
     for node in view.nodes:
         props = node.properties

@@ -4,6 +4,8 @@ exported; an adapter over :meth:`kgrec.experiment.Run.recommend` and ``publish``
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -143,13 +145,22 @@ def _check_export(path: Path) -> None:
         )
     if path.exists():
         raise InputError("the file exists; kgrec never overwrites it", file=str(path))
+    folder = next(p for p in path.absolute().parents if p.exists())  # before the ranking
+    if not folder.is_dir():
+        raise InputError(f"{folder} is a file, not a folder", file=str(path), field="--export")
 
 
 def _write_export(table: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if path.suffix == ".parquet":
-        table.to_parquet(tmp, index=False)
-    else:
-        table.to_csv(tmp, index=False, sep="\t" if path.suffix == ".tsv" else ",")
-    tmp.replace(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)  # a name of its own: never a file of the user's
+    try:
+        if path.suffix == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, index=False, sep="\t" if path.suffix == ".tsv" else ",")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -268,10 +268,20 @@ def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) 
     return matrix
 
 
+# run names that stores keep for themselves (a staged Neo4j publish, kgrec.store.neo4j)
+STAGING_PREFIX = "kgrec-staging:"
+
+
 def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFrame:
     """The RECOMMENDATIONS table of run ``run`` (its ``run`` column set to ``run``)."""
     if not run:
         raise InputError("a recommendation run needs a non-empty name", field="run")
+    if run.startswith(STAGING_PREFIX):
+        raise InputError(
+            f"run names starting with {STAGING_PREFIX!r} are kgrec's own (staged publishes); "
+            f"choose another name than {run!r}",
+            field="run",
+        )
     table = recommendations.assign(run=run)
     table = stored_form(RECOMMENDATIONS, table)
     if table.duplicated(list(RECOMMENDATIONS.key)).any():

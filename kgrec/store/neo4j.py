@@ -460,12 +460,6 @@ class Neo4jStore(GraphStore):
         publish again finishes it."""
         table = recommendation_table(recommendations, run)
         check_publish_users(table, users)
-        if run.startswith(q.STAGING_PREFIX):
-            raise InputError(
-                f"run names starting with {q.STAGING_PREFIX!r} are kgrec's own (staged "
-                f"publishes); choose another name than {run!r}",
-                field="run",
-            )
         self._connect()
         with self._errors(f"publishing recommendations of run {run!r}"):
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):

@@ -16,6 +16,7 @@ Graph shape::
 from __future__ import annotations
 
 from graph_schema.names import escape_name, label, prop
+from kgrec.store.canonical import STAGING_PREFIX
 
 # node kind -> its key property in Neo4j
 KEY_PROPERTY = {"User": "user_id", "Item": "uid", "Entity": "entity_id", "Domain": "name"}
@@ -344,11 +345,9 @@ MATCH (:User {user_id: id})-[r:RECOMMENDED {run: $run}]->()
 DELETE r
 """
 
+
 # A large publish (Neo4jStore.publish) is staged under a run name no reader asks for, then
 # swapped in; these run in auto-commit transactions (CALL { } IN TRANSACTIONS needs one).
-STAGING_PREFIX = "kgrec-staging:"
-
-
 def staging_run(run: str) -> str:
     """The name a large publish of ``run`` stages its rows under."""
     return STAGING_PREFIX + run

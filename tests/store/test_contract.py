@@ -298,6 +298,10 @@ def test_publish_replaces_a_run(store, movies):
     with pytest.raises(InputError, match="u404"):
         store.publish(RECS.assign(user_id=["u1", "u404", "u2"]), run="r1")
     assert len(store.recommendations("r1")) == 2
+    # a name the stores keep for staged publishes is refused by both (the local store took it)
+    with pytest.raises(InputError, match="kgrec-staging:"):
+        store.publish(RECS, run="kgrec-staging:r1")
+    assert list(store.recommendations()["run"]) == ["r1", "r1", "r2"]
 
 
 def test_publish_for_some_users_keeps_the_others(store, movies):
@@ -367,6 +371,32 @@ def test_explain_gives_the_paths_of_the_snapshot(store, explain_graph, user, ite
     expected = explain(store.snapshot(), user, item, k=10)
     assert len(expected) > 0 or (user, item) == ("dave", "action:heat")
     pd.testing.assert_frame_equal(store.explain(user, item, k=10), expected)
+
+
+def test_explain_labels_and_costs_agree_on_names_and_self_loops(store, explain_graph):
+    """An item without a title but with a `name` attribute (it goes by its name), a user with
+    one, and an entity related to itself: both stores give the paths the snapshot gives
+    (before, the local store labelled the item by its uid, and counted the self-loop twice in
+    its entity's degree, Neo4j once)."""
+    graph = explain_graph
+    items = graph.items.assign(title=graph.items["title"].astype(object))
+    items.loc[items["uid"] == "comedy:toy", "title"] = None
+    items["name"] = ["", "", "Named Toy", "", ""]
+    loop = pd.DataFrame(
+        [("Entity", "crime", "similar", "Entity", "crime")], columns=graph.knowledge.columns
+    ).astype("string")
+    graph = replace(
+        graph,
+        items=items,
+        users=graph.users.assign(name=["Alice A.", None, None, None]),
+        knowledge=pd.concat([graph.knowledge, loop], ignore_index=True),
+    )
+    store.write(graph, progress=False)
+    for user, item in (("alice", "action:casino"), ("alice", "comedy:cars")):
+        expected = explain(store.snapshot(), user, item, k=10)
+        pd.testing.assert_frame_equal(store.explain(user, item, k=10), expected)
+    texts = " ".join(explain(store.snapshot(), "alice", "comedy:cars", k=10)["text"])
+    assert "Named Toy" in texts and "comedy:toy" not in texts
 
 
 def test_explain_refuses_unknown_ends_and_a_bad_k(store, explain_graph):
