@@ -22,12 +22,14 @@ To add a model: its module in :mod:`kgrec.models`, an entry in :data:`MODELS`, a
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
 import math
 import os
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -56,11 +58,13 @@ from kgrec.data.source import read_graph
 from kgrec.data.split import (
     Split,
     check_few_shot,
+    check_seed,
     check_train_fraction,
     get_protocol,
     give_few_shot,
     make_split,
     read_split,
+    recorded_rule,
     reduce_train,
     with_cold_shares,
     with_new_item_share,
@@ -69,6 +73,7 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
+from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
     OBJECTIVES,
@@ -146,8 +151,9 @@ def load_experiment(
     """
     check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share, new_item_share)
     check_train_fraction(train_fraction)
+    check_seed(seed)
     check_few_shot(few_shot)
-    domain_rule = effective_rule(protocol, data, domain, domain_rule)
+    domain_rule = effective_rule(protocol, data, domain, domain_rule, split_dir)
     tables, text = read_graph(
         data=data,
         store=store,
@@ -212,12 +218,19 @@ def check_cold_shares(
 
 
 def effective_rule(
-    protocol: str | None, data: Path | None, domain: str | None, domain_rule: str | None
+    protocol: str | None,
+    data: Path | None,
+    domain: str | None,
+    domain_rule: str | None,
+    split: str | Path | None = None,
 ) -> str | None:
-    """The domain rule to read ``data`` with: the one given, else the protocol's."""
-    if protocol is not None and data is not None and domain is None and domain_rule is None:
+    """The domain rule to read ``data`` with: the one given, else the protocol's, else the one
+    the split files (``split``) were made with."""
+    if data is None or domain is not None or domain_rule is not None:
+        return domain_rule
+    if protocol is not None:
         return get_protocol(protocol).domain_rule
-    return domain_rule
+    return recorded_rule(Path(split)) if split is not None else None
 
 
 def describe(experiment: Experiment) -> str:
@@ -866,7 +879,7 @@ def train(
         if name not in ("out", "resume", "progress", "device")
     }
     spec = _spec(model)
-    check_settings(settings)  # bad settings fail before any data is read
+    check_settings(settings, resume=resume)  # bad settings fail before any data is read
     for name in ("data", "split", "init_from"):
         if settings[name] is not None:
             settings[name] = str(Path(settings[name]).resolve())
@@ -874,7 +887,7 @@ def train(
 
     settings["store"] = absolute_uri(store)
     settings["domain_rule"] = effective_rule(
-        protocol, Path(data) if data else None, domain, domain_rule
+        protocol, Path(data) if data else None, domain, domain_rule, split
     )
     settings["text_property"] = text_property if reads_text(settings) and store else None
     out = Path(out)
@@ -882,6 +895,8 @@ def train(
     distributed.init(device)
     world = distributed.current()
     progress = progress and world.is_main
+    new = world.is_main and not (out / RUN_FILE).exists()
+    existed = out.exists()
     if world.is_main:
         try:
             info, experiment = _prepare(out, settings, resume)
@@ -894,11 +909,33 @@ def train(
         if shared[0] == "error":
             raise InputError(f"rank 0 could not start the run: {shared[1]}", file=str(out))
         _, info, experiment = shared
+    try:
+        return _train(out, info, experiment, settings, device, resume, progress)
+    except BaseException as exc:
+        # a new run that failed before its first checkpoint has nothing to resume, nor one
+        # that bad settings stopped (a diverged loss): the corrected command starts it again
+        if new and (isinstance(exc, InputError) or not (out / CHECKPOINT_FILE).exists()):
+            _discard_new_run(out, existed)
+        raise
+
+
+def _train(
+    out: Path,
+    info: dict[str, Any],
+    experiment: Experiment,
+    settings: dict[str, Any],
+    device: torch.device,
+    resume: bool,
+    progress: bool,
+) -> Run:
+    """train()'s work once the run folder is written (or read, to resume)."""
+    world = distributed.current()
     if progress:
         print(describe(experiment))
     net, graph, pairs = build_run(experiment, settings)
     item_entity = _student_inputs(experiment, graph, settings)  # refused before training
-    if settings["init_from"] is not None and world.is_main:  # fit sends it to the other ranks
+    resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces the start
+    if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it on
         info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
         if progress:
             print(_describe_warm_start(info["init_from"]))
@@ -912,14 +949,14 @@ def train(
         graph,
         experiment.split,
         pairs,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        patience=patience,
-        target_weight=target_weight,
-        seed=seed,
+        epochs=settings["epochs"],
+        lr=settings["lr"],
+        batch_size=settings["batch_size"],
+        patience=settings["patience"],
+        target_weight=settings["target_weight"],
+        seed=settings["seed"],
         objective=objective_for(settings, graph, experiment.split),
-        epoch_strategy=epoch_strategy_for(batching),
+        epoch_strategy=epoch_strategy_for(settings["batching"]),
         cold_start=cold_start_for(settings),
         checkpoint=out / CHECKPOINT_FILE,
         resume=resume,
@@ -929,7 +966,7 @@ def train(
     run = Run(out, info, experiment, net, graph)
     if not world.is_main:
         return run
-    if cold_items != "none":
+    if settings["cold_items"] != "none":
         run = _serve_new_items(run, settings, item_entity, progress=progress)
     metrics = run.evaluate()
     info.update(
@@ -940,7 +977,7 @@ def train(
     )
     # the finished run's files are replaced only now that the new work has succeeded
     _atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
-    if cold_items in ("student", "student-kg"):
+    if settings["cold_items"] in ("student", "student-kg"):
         student = run.model.student.state_dict()
         _atomic(out / STUDENT_FILE, lambda tmp: torch.save(student, tmp))
     _write_json(out / METRICS_FILE, metrics)
@@ -1049,6 +1086,20 @@ def _item_entity(experiment: Experiment, settings: Mapping[str, Any]) -> torch.T
     return links
 
 
+def _check_catalogue(experiment: Experiment) -> None:
+    """The evaluation ranks a top ``max(DEFAULT_KS)`` among the target domain's items: a
+    smaller catalogue is refused before the run folder is written."""
+    split = experiment.split
+    items = int((experiment.data["item"].domain == split.target_domain).sum())
+    if items < max(DEFAULT_KS):
+        raise InputError(
+            f"the target domain {experiment.maps.domains[split.target_domain]!r} has {items} "
+            f"items, and the evaluation ranks a top {max(DEFAULT_KS)} among them: give a "
+            "larger catalogue",
+            field="--target-domain",
+        )
+
+
 def _prepare(
     out: Path, settings: dict[str, Any], resume: bool
 ) -> tuple[dict[str, Any], Experiment]:
@@ -1077,6 +1128,7 @@ def _prepare(
             warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
         if settings["cold_start_share"]:  # and so are no users to hide
             check_cold_start_users(experiment)
+        _check_catalogue(experiment)
         info = {
             "model": settings["model"],
             "settings": settings,
@@ -1323,8 +1375,9 @@ POSITIVE_OPTIONS = (
 NON_NEGATIVE_OPTIONS = ("adversarial_weight",)
 
 
-def check_settings(settings: Mapping[str, Any]) -> None:
-    """Every check :func:`train` makes of its arguments before it reads any data.
+def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None:
+    """Every check :func:`train` makes of its arguments before it reads any data (``resume``:
+    of a run to resume, whose checkpoint replaces the ``init_from`` warm start).
 
     ``settings`` holds ``model`` and train()'s keyword arguments (missing ones take train()'s
     defaults); :mod:`kgrec.tune` checks each trial with it too.
@@ -1381,6 +1434,7 @@ def check_settings(settings: Mapping[str, Any]) -> None:
         )
     check_train_fraction(settings["train_fraction"])
     check_few_shot(settings["few_shot"])
+    check_seed(settings["seed"])
     check_cold_shares(
         settings["protocol"],
         settings["split"],
@@ -1390,7 +1444,7 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     )
     _check_cold_start(settings, spec)
     _check_cold_items(settings, spec)
-    if settings["init_from"] is not None:
+    if settings["init_from"] is not None and not resume:
         _check_init_from(Path(settings["init_from"]))
     if settings["batching"] == "neighbor" and not model_class(model).supports_sampling:
         sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
@@ -1600,6 +1654,15 @@ def _objective(
     (:class:`kgrec.objectives.Contrastive`) when ``cl_weight`` > 0."""
     cls = OBJECTIVES[name]
     accepted = inspect.signature(cls).parameters
+    for key, value in options.items():  # an option that would be ignored is refused
+        if key not in accepted and key in TRAIN_DEFAULTS and value != TRAIN_DEFAULTS[key]:
+            flag = f"--{key.replace('_', '-')}"
+            takers = [o for o, c in OBJECTIVES.items() if key in inspect.signature(c).parameters]
+            raise InputError(
+                f"objective {name} does not take {flag} (given {value!r}); objectives that "
+                f"do: {', '.join(takers)}",
+                field=flag,
+            )
     try:
         main = cls(**{key: value for key, value in options.items() if key in accepted})
         if text_cl_weight:
@@ -1661,10 +1724,26 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
     return info
 
 
+def _discard_new_run(out: Path, existed: bool) -> None:
+    """Remove what :func:`_write_new_run` and the training wrote for a new run that failed,
+    and the folder if this run made it and nothing else is in it."""
+    shutil.rmtree(out / SPLIT_DIR, ignore_errors=True)
+    for name in (EXPERIMENT_FILE, RUN_FILE, CHECKPOINT_FILE):
+        (out / name).unlink(missing_ok=True)
+    if not existed:
+        with contextlib.suppress(OSError):
+            out.rmdir()
+
+
 def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_split(experiment.split, experiment.maps, out / SPLIT_DIR)
+        write_split(
+            experiment.split,
+            experiment.maps,
+            out / SPLIT_DIR,
+            domain_rule=info["settings"]["domain_rule"],
+        )
         save_experiment(experiment, out / EXPERIMENT_FILE)
         _write_json(out / RUN_FILE, info)
     except OSError as exc:

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from kgrec import distributed
 from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.split import Split
+from kgrec.errors import InputError
 from kgrec.evaluate import evaluate
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import BPR, Batch, Objective
@@ -256,7 +257,7 @@ def fit(
             world=world,
         )
         if not math.isfinite(loss):
-            raise FloatingPointError(f"training loss is {loss} at epoch {epoch}; lower --lr")
+            raise InputError(f"training loss is {loss} at epoch {epoch}; lower --lr")
         metric = None
         if world.is_main:
             metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
@@ -269,8 +270,12 @@ def fit(
         else:
             state.bad_epochs += 1
         bar.set_postfix(loss=f"{loss:.4f}", **{VALID_METRIC: f"{metric:.4f}"})
-        if checkpoint is not None and world.is_main:
-            _save(checkpoint, state, model, optimizer, generator)
+        if checkpoint is not None:
+            # each rank's global generator: terms that draw from it (the text view) draw for
+            # the rank's own share of a batch, so the ranks' states differ
+            rng_states = distributed.gather_object(torch.get_rng_state())
+            if world.is_main:
+                _save(checkpoint, state, model, optimizer, generator, rng_states)
         if on_epoch is not None:
             try:
                 on_epoch(epoch, metric)
@@ -376,12 +381,13 @@ def _save(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
+    rng_states: list[Tensor],
 ) -> None:
     payload = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),  # dropout and other global draws
+        "torch_rng": rng_states,  # each rank's, for dropout and other global draws
         "epoch": state.epoch,
         "best_metric": state.best,
         "best_epoch": state.best_epoch,
@@ -413,7 +419,11 @@ def _restore(
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
     generator.set_state(payload["generator"])
-    torch.set_rng_state(payload["torch_rng"])
+    states = payload["torch_rng"]  # one per rank (a checkpoint of an older kgrec: rank 0's)
+    if isinstance(states, list):
+        rank = distributed.current().rank
+        states = states[rank] if rank < len(states) else states[0]
+    torch.set_rng_state(states)
     return _State(
         best_state=payload["best_model"],
         epoch=payload["epoch"],

@@ -505,7 +505,9 @@ def tune(
         split=str(Path(split).resolve()) if split is not None else None,
         seed=seed,
         domain=domain,
-        domain_rule=effective_rule(protocol, Path(data) if data else None, domain, domain_rule),
+        domain_rule=effective_rule(
+            protocol, Path(data) if data else None, domain, domain_rule, split
+        ),
         target_domain=target_domain,
         text_property=text_property if _reads_text(model, settings, space) and store else None,
         train_fraction=train_fraction,
@@ -592,7 +594,7 @@ def tune(
                     objective_fn,
                     n_trials=remaining,
                     timeout=timeout,
-                    catch=(FloatingPointError, InputError, _OutOfTime),
+                    catch=(InputError, _OutOfTime),
                     callbacks=[_Progress()] if progress else None,
                 )
             result = _result(out, study, model, settings)
@@ -719,7 +721,7 @@ class _Objective:
             trial.set_user_attr("interrupted", reason)
             self.study.enqueue_trial(trial.params)  # runs again first on the next call
             raise
-        except (FloatingPointError, InputError) as exc:
+        except InputError as exc:
             self.others_wait = True
             trial.set_user_attr("error", str(exc).split(";")[0])
             raise
@@ -816,7 +818,7 @@ def _train_trial(
 
 
 # a trial that ends so ends on every rank at the same point (see _Epochs and _train_trial)
-_ENDS_ON_EVERY_RANK = (optuna.TrialPruned, _OutOfTime, FloatingPointError, InputError)
+_ENDS_ON_EVERY_RANK = (optuna.TrialPruned, _OutOfTime, InputError)
 
 
 def _follow(out: Path, device: torch.device) -> TuneResult:
@@ -913,7 +915,7 @@ def _check_study(
             )
     old, new = saved.get("settings", {}), ours["settings"]
     for name in sorted(set(old) | set(new)):
-        if name in new_space or name in old_space:
+        if name in new_space or name in old_space or name == "device":  # where, not what
             continue
         if old.get(name) != new.get(name):
             differ.append(f"{_flag(name)} {new.get(name)!r} (the study has {old.get(name)!r})")

@@ -21,7 +21,7 @@ from kgrec import distributed
 from kgrec.data.export import message_graph, to_hetero_data
 from kgrec.data.split import make_split
 from kgrec.models import LightGCNRecommender
-from kgrec.objectives import Batch
+from kgrec.objectives import BPR, Batch, TextNeighbours, text_neighbours
 from kgrec.train import fit, rank_share
 
 WORLD = 2
@@ -43,6 +43,14 @@ def _fit(tables, checkpoint: Path | None = None, **options):
     settings = {**FIT, "progress": False, "checkpoint": checkpoint, **options}
     result = fit(model, graph, split, pairs, seed=0, **settings)
     return model, result
+
+
+def _text_view(tables) -> TextNeighbours:
+    """BPR with the text view over seeded random item vectors (3 neighbours each)."""
+    num_items = _experiment(tables)[2].num_items
+    vectors = torch.randn(num_items, 4, generator=torch.Generator().manual_seed(0))
+    neighbours = text_neighbours(vectors, torch.ones(num_items, dtype=torch.bool), 3)
+    return TextNeighbours(BPR(), neighbours, weight=0.5, temperature=0.2)
 
 
 def _free_port() -> int:
@@ -72,6 +80,12 @@ def _rank(rank: int, folder: str, data: str, port: int, tables) -> None:
     _fit(tables, checkpoint=checkpoint, epochs=2)
     model, result = _fit(tables, checkpoint=checkpoint, resume=True)
     torch.save({"state": model.state_dict(), "history": result.history}, Path("fit.pt"))
+    # the text view draws from each rank's global generator: straight through, and resumed
+    straight = _fit(tables, objective=_text_view(tables))[1].history
+    checkpoint = Path("text-view.pt")
+    _fit(tables, checkpoint=checkpoint, objective=_text_view(tables), epochs=2)
+    resumed = _fit(tables, checkpoint=checkpoint, objective=_text_view(tables), resume=True)
+    torch.save({"straight": straight, "resumed": resumed[1].history}, Path("text-view-runs.pt"))
     assert dist.is_initialized() and distributed.current() == distributed.World(rank, WORLD, rank)
 
 
@@ -107,6 +121,14 @@ def test_two_ranks_take_the_single_process_steps(hosts: Path, tables) -> None:
     assert ranks[0]["history"] == ranks[1]["history"]  # the same stopping decisions
     assert (hosts / "host0" / "checkpoint.pt").exists()
     assert not (hosts / "host1" / "checkpoint.pt").exists()
+
+
+def test_a_resumed_run_with_the_text_view_takes_the_same_steps(hosts: Path) -> None:
+    """Each rank's generator state is in the checkpoint (before: rank 0's went to every rank,
+    and a resumed run with the text view drifted from the run straight through)."""
+    for rank in range(WORLD):
+        runs = torch.load(hosts / f"host{rank}" / "text-view-runs.pt", weights_only=True)
+        assert runs["resumed"] == runs["straight"]
 
 
 def test_train_under_a_launcher_matches_one_process(hosts: Path, tmp_path: Path) -> None:

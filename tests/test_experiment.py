@@ -449,6 +449,23 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
     assert "--export" in capsys.readouterr().err
 
 
+def test_an_export_path_under_a_file_fails_before_the_ranking_and_no_file_is_clobbered(
+    trained, tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / ".recs.csv.tmp").write_text("mine too")  # the old temporary file's name
+    run = str(trained.folder)
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            kgrec.experiment.Run, "_ranking", lambda *a, **k: pytest.fail("ranked first")
+        )
+        assert main(["recommend", "--run", run, "--export", str(tmp_path / "afile/r.csv")]) == 2
+        assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(["recommend", "--run", run, "-k", "2", "--export", str(tmp_path / "recs.csv")]) == 0
+    assert (tmp_path / ".recs.csv.tmp").read_text() == "mine too"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".recs.csv.")][1:]
+
+
 def test_a_wrong_store_fails_before_the_ranking(trained, tmp_path, monkeypatch, capsys):
     # at 20M interactions the ranking takes minutes: a typo must not cost them
     monkeypatch.setattr(
@@ -708,3 +725,99 @@ def test_new_item_share_from_the_command_line(tmp_path: Path, tiny_recbole, caps
     assert main(argv) == 2
     assert "--new-item-share does not apply" in capsys.readouterr().err
     assert not refused.exists()
+
+
+def test_a_new_run_that_fails_leaves_no_folder(tmp_path, tiny_recbole, monkeypatch, capsys):
+    """A diverged loss (bad settings) or a failure before the first checkpoint: the run folder
+    goes, so the corrected command starts again (before: 'this folder already holds a run', and
+    --resume refused the corrected setting)."""
+    out = tmp_path / "r"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--epochs", "3", "--dim", "8", "--out", str(out)]
+    assert main([*argv, "--lr", "1e30"]) == 2  # nan at epoch 2, after a checkpoint
+    assert "lower --lr" in capsys.readouterr().err
+    assert not out.exists()
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the machine went away")
+
+    monkeypatch.setattr(kgrec.experiment, "fit", fail)
+    out.mkdir()  # a folder the user made: it stays, empty
+    with pytest.raises(RuntimeError):
+        main(argv)
+    assert out.is_dir() and not any(out.iterdir())
+    monkeypatch.undo()
+    assert main(argv) == 0
+
+
+@pytest.mark.parametrize("seed", ["-1", "99999999999999999999999"])
+def test_a_seed_out_of_range_is_refused_before_anything_is_written(
+    tmp_path, tiny_recbole, seed, capsys
+):
+    data = ["--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole), "--seed", seed]
+    for argv in (
+        ["train", "--model", "lightgcn", *data, "--out", str(tmp_path / "run")],
+        ["tune", "--model", "lightgcn", *data, "--trials", "1", "--out", str(tmp_path / "tune")],
+        ["split", *data, "--write-split", str(tmp_path / "split")],
+    ):
+        assert main(argv) == 2
+        assert "field '--seed'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [tiny_recbole]
+
+
+def test_a_catalogue_smaller_than_the_top_k_is_refused_before_the_run(tmp_path, capsys):
+    data = tmp_path / "small"
+    data.mkdir()
+    rows = [f"u{u}\ti{(u + j) % 15}\t4" for u in range(30) for j in range(10)]
+    (data / "small.inter").write_text(
+        "user_id:token\titem_id:token\trating:float\n" + "\n".join(rows) + "\n"
+    )
+    argv = ["train", "--model", "popularity", "--protocol", "ml100k-kg", "--data", str(data)]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    assert "has 15 items, and the evaluation ranks a top 20" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_kgrec_split_never_writes_into_a_folder_that_holds_files(tmp_path, tiny_recbole, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "train.tsv").write_text("my own\n")
+    (tmp_path / "a-file").write_text("mine")
+    data = ["--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    for target in (mine, tmp_path / "a-file"):
+        assert main(["split", *data, "--write-split", str(target)]) == 2
+        assert "new or empty folder" in capsys.readouterr().err
+    assert (mine / "train.tsv").read_text() == "my own\n"
+    assert main(["split", *data, "--write-split", str(tmp_path / "new")]) == 0
+
+
+def test_a_runs_split_files_read_back_with_data_give_the_same_experiment(tmp_path, tiny_recbole):
+    """The split folder records the domain rule its graph was read with: reading it back with
+    --data applies the rule again (before: one domain of every film, the action ratings in no
+    split file, and the catalogue of every genre), so the same split is the same experiment."""
+    run = train(
+        "popularity", protocol="ml1m-action-comedy", data=tiny_recbole, out=tmp_path / "r", **SMALL
+    )
+    split_dir = tmp_path / "r" / "split"
+    assert json.loads((split_dir / "split.json").read_text()) == {
+        "target_domain": "comedy",
+        "domain_rule": "ml1m-action-comedy",
+    }
+    again = load_experiment(
+        data=tiny_recbole, store=None, protocol=None, split_dir=split_dir, seed=0
+    )
+    first = run.experiment
+    assert again.maps.domains == first.maps.domains
+    assert again.maps.domains[again.split.target_domain] == "comedy"
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(again.split, name), getattr(first.split, name))
+    # read with another domain rule, the split's target domain is missing: an error, not a guess
+    with pytest.raises(kgrec.errors.InputError, match="made with target domain 'comedy'"):
+        load_experiment(
+            data=tiny_recbole,
+            store=None,
+            protocol=None,
+            split_dir=split_dir,
+            seed=0,
+            domain="films",
+        )

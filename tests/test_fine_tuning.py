@@ -173,3 +173,31 @@ def test_init_from_a_folder_that_is_no_finished_run_fails_first(tmp_path, tiny_r
             **SMALL,
         )
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_resumes_after_its_init_from_run_is_gone(tmp_path, tiny_recbole, source, capsys):
+    """The checkpoint replaces the warm start, so --resume needs no source run (before: 'no run
+    here', naming the moved source)."""
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--dim", "8", "--init-from", str(source.folder)]
+    argv += ["--out", str(tmp_path / "r")]
+    assert main([*argv, "--epochs", "2"]) == 0
+    (tmp_path / "r" / "run.json").write_text(
+        (tmp_path / "r" / "run.json").read_text().replace('"done"', '"training"')
+    )
+    source.folder.rename(tmp_path / "moved")
+    assert main([*argv, "--epochs", "2", "--resume"]) == 0, capsys.readouterr().err
+
+
+def test_options_of_another_objective_are_refused_not_ignored(tmp_path, tiny_recbole, capsys):
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "r")]
+    for extra, flag in (
+        (["--temperature", "7"], "--temperature"),
+        (["--num-negatives", "50"], "--num-negatives"),
+        (["--score", "cosine"], "--score"),
+    ):
+        assert main([*argv, "--objective", "bpr", *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"objective bpr does not take {flag}" in err and "do: softmax" in err
+    assert not (tmp_path / "r").exists()

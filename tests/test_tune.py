@@ -261,6 +261,9 @@ def test_refuses_to_resume_with_other_settings(tmp_path, tiny_recbole, capsys) -
     with pytest.raises(InputError, match="--seed 1"):
         small_tune(tiny_recbole, out, seed=1)
     assert len(load_study(out).trials) == 1
+    # where trials run is not what they learn: another --device continues the study
+    small_tune(tiny_recbole, out, trials=2, device="cpu")
+    assert len(load_study(out).trials) == 2
     # a folder that holds something else is not taken over
     other = tmp_path / "other"
     other.mkdir()

@@ -12,10 +12,18 @@ from kgrec.commands.options import (
     add_train_fraction_option,
 )
 from kgrec.data.split import PROTOCOLS, write_split
-from kgrec.experiment import describe, load_experiment
+from kgrec.errors import InputError
+from kgrec.experiment import describe, effective_rule, load_experiment
 
 
 def run_split(args: argparse.Namespace) -> int:
+    folder = args.write_split
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError(
+            "--write-split writes into a new or empty folder (kgrec never overwrites split files)",
+            file=str(folder),
+            field="--write-split",
+        )
     experiment = load_experiment(
         data=args.data,
         store=args.store,
@@ -31,7 +39,8 @@ def run_split(args: argparse.Namespace) -> int:
         cold_test_share=args.cold_test_share,
         new_item_share=args.new_item_share,
     )
-    write_split(experiment.split, experiment.maps, args.write_split)
+    rule = effective_rule(args.protocol, args.data, args.domain, args.domain_rule)
+    write_split(experiment.split, experiment.maps, args.write_split, domain_rule=rule)
     print(describe(experiment))
     print(f"wrote {args.write_split}/train.tsv, valid.tsv, test.tsv")
     return 0
@@ -50,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_cold_share_options(parser)
     add_data_options(parser)
     parser.add_argument(
-        "--write-split", type=Path, required=True, metavar="DIR", help="folder to write"
+        "--write-split",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="a new or empty folder to write",
     )
     parser.set_defaults(func=run_split)

@@ -58,6 +58,7 @@ them gives back the same item groups and few-shot users.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Sequence
@@ -110,6 +111,8 @@ PROTOCOLS = {
 }
 NEW_ITEMS_FILE = "new_items"
 FEW_SHOT_FILE = "few_shot_users"
+# how the graph of the split was read: {"target_domain": name, "domain_rule": rule or null}
+RECORD_FILE = "split.json"
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,24 @@ def make_split(
         per_user = np.isin(target_pairs[0], shuffled[n_valid + n_test :])
     labels[per_user] = _ratio_labels(target_pairs[0, per_user], rng)
     parts = [torch.as_tensor(target_pairs[:, labels == part]) for part in range(3)]
+    for name, part in zip(SPLIT_FILES, parts, strict=True):
+        if part.size(1) == 0:  # (read_split refuses such a file too)
+            raise InputError(
+                f"protocol {spec.name} leaves no {name} interactions in domain "
+                f"{maps.domains[target]!r} ({target_pairs.shape[1]} target interactions, and "
+                "the per-user 80/10/10 rule gives a user with few of them no valid one): the "
+                "data is too small for it",
+                field="--protocol",
+            )
     return Split(target, *parts, item_groups=bool(spec.new_item_share))
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if it is an integer in [0, 2**63), which numpy and torch both take, else
+    :class:`InputError` naming the option."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise InputError(f"the seed must be an integer in [0, 2**63), got {seed!r}", field="--seed")
+    return seed
 
 
 def with_cold_shares(
@@ -419,8 +439,22 @@ def _half_labels(items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return labels
 
 
-def write_split(split: Split, maps: IdMaps, directory: Path) -> None:
-    """Write ``train.tsv``, ``valid.tsv``, ``test.tsv`` (``user_id<TAB>item_id``, source ids)."""
+def write_split(
+    split: Split, maps: IdMaps, directory: Path, *, domain_rule: str | None = None
+) -> None:
+    """Write ``train.tsv``, ``valid.tsv``, ``test.tsv`` (``user_id<TAB>item_id``, source ids),
+    and ``split.json``: the target domain and the ``domain_rule`` the graph was read with, which
+    :func:`recorded_rule` and :func:`read_split` apply again. An id holding a tab or a line
+    break cannot be written so: an InputError, before any file."""
+    for name, ids in (("user_id", maps.users), ("item_id", maps.item_ids)):
+        bad = next((i for i in ids if "\t" in i or "\n" in i or "\r" in i), None)
+        if bad is not None:
+            raise InputError(
+                f"{bad!r} holds a tab or a line break, which split files (one tab-separated "
+                "pair per line) cannot hold: load the data with ids without them",
+                file=str(directory),
+                field=name,
+            )
     directory.mkdir(parents=True, exist_ok=True)
     for name, pairs in zip(SPLIT_FILES, (split.train, split.valid, split.test), strict=True):
         lines = ["\t".join(HEADER)]
@@ -440,17 +474,50 @@ def write_split(split: Split, maps: IdMaps, directory: Path) -> None:
             (directory / f"{name}.tsv").unlink(missing_ok=True)
         else:
             _write_atomic(directory / f"{name}.tsv", "\n".join(lines) + "\n")
+    record = {"target_domain": maps.domains[split.target_domain], "domain_rule": domain_rule}
+    _write_atomic(directory / RECORD_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def _record(directory: Path) -> dict:
+    """The ``split.json`` of split files written by :func:`write_split` (else empty)."""
+    path = directory / RECORD_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the split's record ({exc})", file=str(path)) from None
+    if not isinstance(record, dict):
+        raise InputError("expected a JSON object", file=str(path))
+    return record
+
+
+def recorded_rule(directory: Path) -> str | None:
+    """The domain rule split files in ``directory`` were made with (``split.json``; None if
+    none or not recorded): the files name items of the domains that rule makes."""
+    return _record(directory).get("domain_rule")
 
 
 def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = None) -> Split:
     """Read split files made by :func:`write_split` or elsewhere, validating every row.
 
-    The target domain is ``target_domain`` or else the one domain holding every item id of the
-    files. Unknown users or items, malformed or duplicate rows raise :class:`InputError`
-    naming the file, line and field.
+    The target domain is ``target_domain``, else the one ``split.json`` records, else the one
+    domain holding every item id of the files. Unknown users or items, malformed or duplicate
+    rows raise :class:`InputError` naming the file, line and field.
     """
     rows = {name: _read_rows(directory / f"{name}.tsv") for name in SPLIT_FILES}
     item_ids = [item for name in SPLIT_FILES for _, item, _ in rows[name]]
+    recorded = _record(directory).get("target_domain")
+    if target_domain is None and recorded is not None:
+        if recorded not in maps.domains:
+            raise InputError(
+                f"these split files were made with target domain {recorded!r}, which the graph "
+                f"does not have (domains: {', '.join(maps.domains)}): read the data with the "
+                "split's domains (--domain-rule), or give --target-domain",
+                file=str(directory / RECORD_FILE),
+                field="target_domain",
+            )
+        target_domain = recorded
     if target_domain is None:
         target = _infer_domain(maps, item_ids)
     else:
@@ -516,32 +583,44 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
 
 
 def _read_ids(path: Path, header: str) -> list[tuple[str, int]]:
-    """(id, line number) of each row of a one-column file with ``header``."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines or lines[0].strip() != header:
+    """(id, line number) of each row of a one-column file with ``header``: ids as written, as
+    in the three split files (only a line's end, LF or CRLF, is not part of it)."""
+    lines = _lines(path)
+    if not lines or lines[0] != header:
         raise InputError(f"header must be {header}", file=str(path), line=1)
-    return [(text.strip(), n) for n, text in enumerate(lines[1:], start=2) if text.strip()]
+    return [(text, n) for n, text in enumerate(lines[1:], start=2) if text]
 
 
-def _read_rows(path: Path) -> list[tuple[str, str, int]]:
-    """(user_id, item_id, line number) of each data row of a split file."""
+def _lines(path: Path) -> list[str]:
+    """The lines of a split file, without their ends; an InputError naming the file (and the
+    line of a byte that is not UTF-8) when it cannot be read."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError("split file not found", file=str(path)) from None
+    except OSError as exc:  # a folder, or a path under a file
+        raise InputError(f"cannot read the split file ({exc.strerror})", file=str(path)) from None
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    out = []
+    for number, data in enumerate(lines, start=1):
+        try:
+            out.append(data.decode("utf-8").removesuffix("\r"))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 ({exc.reason})", file=str(path), line=number) from None
+    return out
+
+
+def _read_rows(path: Path) -> list[tuple[str, str, int]]:
+    """(user_id, item_id, line number) of each data row of a split file."""
+    lines = _lines(path)
     if not lines:
         raise InputError(
             "empty file: expected the header user_id<TAB>item_id", file=str(path), line=1
         )
     rows = []
-    for number, data in enumerate(lines, start=1):
-        try:
-            text = data.decode("utf-8").rstrip("\r")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 ({exc.reason})", file=str(path), line=number) from None
+    for number, text in enumerate(lines, start=1):
         fields = text.split("\t")
         if number == 1:
             names = tuple(field.split(":", 1)[0] for field in fields)

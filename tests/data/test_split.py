@@ -178,6 +178,65 @@ def test_bad_split_files_name_file_line_and_field(
         read_split(folder, maps)
 
 
+def test_unreadable_split_files_and_folders_are_input_errors(
+    tmp_path: Path, make_two_domains
+) -> None:
+    _, maps = to_hetero_data(make_two_domains())
+    folder = write_files(tmp_path / "split", new_items=b"item_id\nc\xff\n")
+    with pytest.raises(InputError, match=r"new_items.tsv, line 2: not UTF-8"):
+        read_split(folder, maps)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InputError, match=r"a-file/train.tsv: cannot read the split file"):
+        read_split(tmp_path / "a-file", maps)
+    folder = write_files(tmp_path / "other")
+    (folder / "test.tsv").unlink()
+    (folder / "test.tsv").mkdir()
+    with pytest.raises(InputError, match=r"test.tsv: cannot read the split file"):
+        read_split(folder, maps)
+
+
+def test_ids_with_spaces_round_trip_in_every_split_file(tmp_path: Path, make_two_domains) -> None:
+    """new_items.tsv and few_shot_users.tsv keep an id's spaces, as the three main files do
+    (before, they were stripped, and kgrec could not read the split it had written)."""
+    tables = make_two_domains()
+    spaced = {uid: item_uid(d, f" {i} ") for uid, d, i in tables.items.to_numpy()}
+    tables.items["item_id"] = " " + tables.items["item_id"] + " "
+    tables.items["uid"] = tables.items["uid"].map(spaced)
+    tables.interactions["item_uid"] = tables.interactions["item_uid"].map(spaced)
+    data, maps = to_hetero_data(tables)
+    split = make_split(data, maps, "ml1m-new-items", seed=0)
+    write_split(split, maps, tmp_path)
+    assert any(
+        line.startswith(" c1") for line in (tmp_path / "new_items.tsv").read_text().split("\n")
+    )
+    back = read_split(tmp_path, maps)
+    assert torch.equal(back.test, split.test) and back.item_groups
+
+
+def test_ids_that_split_files_cannot_hold_are_refused_before_writing(
+    tmp_path: Path, make_two_domains
+) -> None:
+    tables = make_two_domains()
+    tables.users["user_id"] = tables.users["user_id"].replace("u1", "u\t1")
+    tables.interactions["user_id"] = tables.interactions["user_id"].replace("u1", "u\t1")
+    data, maps = to_hetero_data(tables)
+    split = make_split(data, maps, "ml1m-action-comedy", seed=0)
+    with pytest.raises(InputError, match=r"field 'user_id'.*'u\\t1' holds a tab"):
+        write_split(split, maps, tmp_path / "split")
+    assert not (tmp_path / "split").exists()
+
+
+def test_a_split_with_no_valid_interactions_is_refused(make_two_domains) -> None:
+    """Two interactions a user give 1/0/1: training would early-stop on nothing, and
+    read_split refuses such files."""
+    tables = make_two_domains()
+    first_two = tables.interactions.groupby("user_id").head(2)
+    tables.interactions = first_two.reset_index(drop=True)
+    data, maps = to_hetero_data(tables)
+    with pytest.raises(InputError, match=r"leaves no valid interactions"):
+        make_split(data, maps, "ml100k-kg", seed=0, target_domain="comedy")
+
+
 def test_missing_split_file(tmp_path: Path, make_two_domains) -> None:
     _, maps = to_hetero_data(make_two_domains())
     folder = write_files(tmp_path / "split")
