@@ -949,12 +949,7 @@ def _train(
         graph,
         experiment.split,
         pairs,
-        epochs=settings["epochs"],
-        lr=settings["lr"],
-        batch_size=settings["batch_size"],
-        patience=settings["patience"],
-        target_weight=settings["target_weight"],
-        seed=settings["seed"],
+        **fit_settings(settings),
         objective=objective_for(settings, graph, experiment.split),
         epoch_strategy=epoch_strategy_for(settings["batching"]),
         cold_start=cold_start_for(settings),
@@ -1462,6 +1457,15 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     for name in NON_NEGATIVE_OPTIONS:
         if not settings[name] >= 0:
             raise InputError(f"{name} must not be negative, got {settings[name]}", field=name)
+
+
+# train()'s arguments that go to kgrec.train.fit as they are
+FIT_SETTINGS = ("epochs", "lr", "batch_size", "patience", "target_weight", "seed")
+
+
+def fit_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`kgrec.train.fit` that a run's ``settings`` give as they are."""
+    return {name: settings[name] for name in FIT_SETTINGS}
 
 
 def objective_for(
