@@ -1402,6 +1402,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             field="--text-input",
         )
     objective_for(settings)
+    _check_model_options(settings, spec)
     _check_ease(settings, spec)
     if settings["text_cl_weight"] and settings["store"] is None:
         raise InputError(
@@ -1545,15 +1546,23 @@ def check_cold_start_users(experiment: Experiment) -> None:
         raise InputError(str(error), field="--cold-start-share") from error
 
 
+# options of some models only: given to another model, they are refused, not ignored
+MODEL_OPTIONS = (*EASE_OPTIONS, "entity_embeddings", "relation_weighting", "adversarial_weight")
+
+
+def _check_model_options(settings: Mapping[str, Any], spec: ModelSpec) -> None:
+    for name in MODEL_OPTIONS:
+        if name not in spec.options and settings[name] != TRAIN_DEFAULTS[name]:
+            takes = ", ".join(n for n, other in MODELS.items() if name in other.options)
+            flag = "--no-entity-embeddings" if name == "entity_embeddings" else f"--{name}"
+            raise InputError(
+                f"{settings['model']} takes no {name} (models that do: {takes})",
+                field=flag.replace("_", "-"),
+            )
+
+
 def _check_ease(settings: Mapping[str, Any], spec: ModelSpec) -> None:
     if "ease_lambda" not in spec.options:
-        for name in EASE_OPTIONS:
-            if settings[name] != TRAIN_DEFAULTS[name]:
-                takes = ", ".join(n for n, other in MODELS.items() if name in other.options)
-                raise InputError(
-                    f"{settings['model']} takes no {name} (models that do: {takes})",
-                    field=f"--{name.replace('_', '-')}",
-                )
         return
     if not settings["ease_lambda"] > 0:
         raise InputError(

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from kgrec.models.base import GraphRecommender
+from kgrec.models.base import GraphRecommender, ordered_top_k
 
 
 @torch.no_grad()
@@ -68,7 +68,7 @@ def rank(
         scores = user_emb[batch.to(device)] @ pool.T
         rows, columns = known_of(batch)
         scores[rows.to(device), columns.to(device)] = float("-inf")
-        top_scores, top = scores.topk(k, dim=1)
+        top_scores, top = ordered_top_k(scores, k)
         all_items.append(candidates[top.cpu()])
         all_scores.append(top_scores.cpu())
     if not all_items:

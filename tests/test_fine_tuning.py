@@ -201,3 +201,22 @@ def test_options_of_another_objective_are_refused_not_ignored(tmp_path, tiny_rec
         err = capsys.readouterr().err
         assert f"objective bpr does not take {flag}" in err and "do: softmax" in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "extra", "field"),
+    [
+        ("cross-domain", ["--relation-weighting", "scalar"], "--relation-weighting"),
+        ("lightgcn", ["--no-entity-embeddings"], "--no-entity-embeddings"),
+        ("lightgcn", ["--relation-weighting", "scalar"], "--relation-weighting"),
+        ("rgcn", ["--adversarial-weight", "0.1"], "--adversarial-weight"),
+    ],
+)
+def test_options_of_another_model_are_refused_not_ignored(
+    tmp_path, tiny_recbole, capsys, model, extra, field
+):
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "r"), *extra]
+    assert main(argv) == 2
+    assert f"field '{field}': {model} takes no" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from kgrec.models.base import top_k
 from kgrec.ranking import rank
 from kgrec.recommend import inner_product_vectors
 
@@ -44,6 +45,23 @@ def test_rank_leaves_minus_inf_where_a_user_has_too_few_items_left():
     assert torch.isfinite(scores[1]).all()
     with pytest.raises(ValueError, match="larger than the 4 candidate"):
         rank(user_emb, item_emb, users=torch.tensor([0]), k=5)
+
+
+def test_equal_scores_rank_in_item_order_whatever_k():
+    """Ties are broken by item index, lowest first, so the top 5 is the start of the top 10
+    (before: topk's order, which differs with k and by device)."""
+    n = 1000
+    item_emb = torch.zeros(n, 1)
+    item_emb[[7, 900, 450, 451]] = torch.tensor([[1.0], [1.0], [0.5], [0.5]])
+    user_emb = torch.ones(2, 1)
+    known = torch.tensor([[1], [0]])  # user 1 has item 0
+    for k in (3, 5, 10, 20):
+        items, _ = rank(user_emb, item_emb, users=torch.tensor([0, 1]), k=k, known=known)
+        rest = [i for i in range(n) if i not in (7, 900, 450, 451)]
+        assert items[0].tolist() == [7, 900, 450, 451, *rest][:k]
+        assert items[1].tolist() == [7, 900, 450, 451, *rest[1:]][:k]
+    everyone_equal = torch.zeros(3, 50)
+    assert top_k(everyone_equal, 20)[0].tolist() == [list(range(20))] * 3
 
 
 def test_cosine_of_augmented_vectors_ranks_like_the_dot_product():

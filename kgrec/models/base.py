@@ -156,7 +156,8 @@ def top_k(
 ) -> tuple[Tensor, Tensor]:
     """Top-``k`` columns of each row of ``scores`` among ``candidates``, never ``exclude``d.
 
-    Returns (item indices, scores), each ``[rows, k]``, best first.
+    Returns (item indices, scores), each ``[rows, k]``, best first; equal scores in column
+    order (:func:`ordered_top_k`).
     """
     if not isinstance(k, int) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -172,5 +173,22 @@ def top_k(
         available = scores.size(1)
     if k > available:
         raise ValueError(f"k={k} is larger than the {available} candidate items")
-    top_scores, top_items = scores.topk(k, dim=1)
+    top_scores, top_items = ordered_top_k(scores, k)
     return top_items, top_scores
+
+
+def ordered_top_k(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """``scores.topk(k, dim=1)`` (values, columns) with equal scores in column order, lowest
+    first, so a tie is broken the same way on every device and the top k is the start of the
+    top k + 1 (``topk`` leaves the order of ties open)."""
+    values, columns = scores.topk(k, dim=1)
+    kth = values[:, -1:]
+    left_out = (scores == kth).sum(1) > (values == kth).sum(1)  # a tie at the k-th score
+    if left_out.any():
+        rows = left_out.nonzero().flatten()
+        tied_values, tied_columns = scores[rows].sort(dim=1, descending=True, stable=True)
+        values[rows], columns[rows] = tied_values[:, :k], tied_columns[:, :k]
+    order = columns.argsort(dim=1)  # ties within the top k: by column
+    values, columns = values.gather(1, order), columns.gather(1, order)
+    order = values.argsort(dim=1, descending=True, stable=True)
+    return values.gather(1, order), columns.gather(1, order)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.layers import DomainAdaptiveLayer, GradientReversal
+from kgrec.models.layers import DomainAdaptiveLayer, GradientReversal, TextInput
 from kgrec.models.rgcn import RGCNRecommender
 
 
@@ -98,6 +98,10 @@ class CrossDomainRecommender(RGCNRecommender):
         text_mask: Tensor | None = None,
         text_hidden: int = 64,
     ) -> None:
+        if text_input not in ("linear", *TextInput.MODES):
+            raise ValueError(
+                f"text_input must be one of {('linear', *TextInput.MODES)}, got {text_input!r}"
+            )
         linear = text_input == "linear"
         super().__init__(
             num_users,

@@ -110,9 +110,15 @@ class EASE(GraphRecommender):
             gram += self.text_weight * (text @ text.T)
         gram.diagonal().add_(self.l2)
         p = torch.linalg.inv(gram)
+        del gram  # each matrix freed once used: the memory check above counts on it
         b = p / (-p.diagonal()).unsqueeze(0)
+        del p
         b.fill_diagonal_(0.0)
-        return torch.cat([x, b.T]).float()
+        out = torch.empty(self.num_users + self.num_items, self.num_items, device=device)
+        out[: self.num_users] = x
+        del x
+        out[self.num_users :] = b.T
+        return out
 
     def fold_in(
         self, item_emb: Tensor, histories: Sequence[Tensor], *, candidates: Tensor | None = None
@@ -123,6 +129,8 @@ class EASE(GraphRecommender):
         rows = torch.zeros(len(histories), self.num_items, dtype=item_emb.dtype)
         for row, history in zip(rows, histories, strict=True):
             history = torch.as_tensor(history, dtype=torch.long).flatten()
+            if history.numel() and int(history.min()) < 0:
+                raise ValueError(f"a history holds the item index {int(history.min())} (< 0)")
             row[history[history < self.num_items]] = 1.0
         return rows.to(item_emb.device)
 

@@ -84,14 +84,20 @@ class LightGCNRecommender(GraphRecommender):
             raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
         if num_layers < 0:
             raise ValueError(f"num_layers must be non-negative, got {num_layers}")
-        if isinstance(alpha, Tensor) and alpha.numel() != num_layers + 1:
-            raise ValueError(f"alpha must have num_layers + 1 = {num_layers + 1} entries")
+        if alpha is not None and not isinstance(alpha, int | float):  # one weight per layer
+            alpha = torch.as_tensor(alpha, dtype=torch.float)
+            if alpha.dim() != 1 or alpha.numel() != num_layers + 1:
+                raise ValueError(
+                    f"alpha must be a number or num_layers + 1 = {num_layers + 1} weights, got "
+                    f"shape {tuple(alpha.shape)}"
+                )
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
         # normalize=False: forward passes the adjacency already normalised
         self.lightgcn = LightGCN(num_users + num_items, embedding_dim, num_layers, alpha=alpha)
         self.lightgcn.convs = nn.ModuleList(SymmetricLGConv() for _ in range(num_layers))
-        self._adjacency: tuple[Tensor, Tensor] | None = None  # (edge_index, normalised CSR)
+        # (edge_index, its version, the normalised CSR adjacency)
+        self._adjacency: tuple[Tensor, int, Tensor] | None = None
         self.text_input: TextInput | None
         attach_text_input(
             self,
@@ -175,7 +181,11 @@ class LightGCNRecommender(GraphRecommender):
             )
 
     def _normalised(self, edge_index: Tensor) -> Tensor:
-        if self._adjacency is None or self._adjacency[0] is not edge_index:
+        if (
+            self._adjacency is None
+            or self._adjacency[0] is not edge_index
+            or self._adjacency[1] != edge_index._version  # changed in place
+        ):
             num_nodes = self.num_users + self.num_items
             forward = torch.sort(edge_index[0] * num_nodes + edge_index[1]).values
             backward = torch.sort(edge_index[1] * num_nodes + edge_index[0]).values
@@ -186,8 +196,8 @@ class LightGCNRecommender(GraphRecommender):
             with warnings.catch_warnings(), check_sparse_tensor_invariants(enable=False):
                 warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
                 adj = to_torch_csr_tensor(index.flip(0), weight, size=(num_nodes, num_nodes))
-            self._adjacency = (edge_index, adj)
-        return self._adjacency[1]
+            self._adjacency = (edge_index, edge_index._version, adj)
+        return self._adjacency[2]
 
     def __repr__(self) -> str:
         return (

@@ -261,7 +261,8 @@ class RGCNRecommender(GraphRecommender):
         self, edge_index: Tensor, edge_type: Tensor, num_nodes: int, degree: Tensor | None = None
     ) -> RelationGroups:
         """:func:`~kgrec.models.layers.relation_groups` of the graph, computed once for as long
-        as the same tensors, unmodified, are passed again (the trainer's full graph)."""
+        as the same tensors, unmodified, are passed again without ``degree`` (the trainer's full
+        graph)."""
         versions = (edge_index._version, edge_type._version)
         cached = self._cached_groups
         if (
@@ -273,6 +274,7 @@ class RGCNRecommender(GraphRecommender):
             and cached[4].mean.size(1) == num_nodes
         ):
             return cached[4]
+        given = degree is not None  # a sampled subgraph's: those groups are not cached
         if degree is None and self.symmetric:
             degree = self.interaction_degree(edge_index, edge_type, num_nodes)
         knowledge = (
@@ -288,7 +290,8 @@ class RGCNRecommender(GraphRecommender):
             symmetric=~knowledge if self.symmetric else None,
             degree=degree,
         )
-        self._cached_groups = (edge_index, edge_type, *versions, groups)
+        if not given:
+            self._cached_groups = (edge_index, edge_type, *versions, groups)
         return groups
 
     def interaction_degree(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> Tensor:

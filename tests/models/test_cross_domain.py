@@ -107,3 +107,16 @@ def test_bad_arguments_are_rejected_with_the_value(toy_graph, kwargs, message):
             2,
             **kwargs,
         )
+
+
+def test_a_bad_text_input_names_every_mode():
+    with pytest.raises(ValueError, match=r"\('linear', 'add', 'only'\), got 'mlp'"):
+        CrossDomainRecommender(
+            2,
+            2,
+            0,
+            2,
+            num_domains=1,
+            item_domain=torch.zeros(2, dtype=torch.long),
+            text_input="mlp",
+        )

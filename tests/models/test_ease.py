@@ -117,3 +117,9 @@ def test_bad_arguments_are_refused(options, says):
 def test_a_catalogue_too_large_for_dense_matrices_is_refused_before_any_work():
     with pytest.raises(ValueError, match=r"EASE needs about .* GiB .* Use a graph model"):
         EASE(1_000_000, 30_000)
+
+
+def test_fold_in_refuses_a_negative_item_index():
+    model = EASE(2, 3)
+    with pytest.raises(ValueError, match="item index -1"):
+        model.fold_in(torch.zeros(3, 3), [torch.tensor([-1])])

@@ -46,6 +46,32 @@ def test_lightgcn_without_text_is_pygs_lightgcn(toy_graph):
     assert torch.allclose(model(edge_index), reference.get_embedding(edge_index), atol=1e-6)
 
 
+def test_lightgcn_takes_layer_weights_as_a_list(toy_graph):
+    """alpha [1, 0, 0] weighs the layers (before, a list became a per-channel weight)."""
+    edge_index, _ = _interactions(toy_graph)
+    users, items = toy_graph.num_users, toy_graph.num_items
+    model = LightGCNRecommender(users, items, embedding_dim=3, num_layers=2, alpha=[1.0, 0, 0])
+    torch.testing.assert_close(model(edge_index), model.lightgcn.embedding.weight)
+    for alpha in ([[0.5, 0.3, 0.2]], [0.5, 0.5]):
+        with pytest.raises(ValueError, match="alpha must be a number or num_layers"):
+            LightGCNRecommender(users, items, embedding_dim=8, num_layers=2, alpha=alpha)
+
+
+def test_lightgcn_propagates_over_an_edge_index_changed_in_place(toy_graph):
+    edge_index, _ = _interactions(toy_graph)
+    model = LightGCNRecommender(toy_graph.num_users, toy_graph.num_items, embedding_dim=8)
+    edges = edge_index.clone()
+    before = model(edges)
+    (a, b), (c, d) = edge_index[:, 0].tolist(), edge_index[:, -1].tolist()
+    gone = ((edge_index[0] == a) & (edge_index[1] == b)) | (
+        (edge_index[0] == b) & (edge_index[1] == a)
+    )
+    other = torch.tensor([[c, d], [d, c]]).repeat(1, int(gone.sum()) // 2)
+    edges.copy_(torch.cat([edge_index[:, ~gone], other], 1))  # the same size, another graph
+    assert not torch.allclose(model(edges.clone()), before)
+    torch.testing.assert_close(model(edges), model(edges.clone()))
+
+
 def test_lightgcn_text_path_with_a_silent_mlp_is_pygs_lightgcn(toy_graph):
     """The text path propagates as PyG does: with the MLP's output zero it is LightGCN."""
     edge_index, _ = _interactions(toy_graph)

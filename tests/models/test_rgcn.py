@@ -141,3 +141,14 @@ def test_without_entity_embeddings_entities_start_at_zero_and_hear_their_items(t
     # from its items, so it is not zero
     out = model(toy_graph.edge_index, toy_graph.edge_type)
     assert out[users_items:].abs().sum(dim=1).gt(0).all()
+
+
+def test_a_call_with_a_sampled_degree_does_not_poison_the_cached_groups(toy_graph):
+    """Groups normalised by a given degree are not cached under the full graph's tensors
+    (before, the next plain call on the same tensors reused them)."""
+    model = _model(toy_graph)
+    ei, et = toy_graph.edge_index, toy_graph.edge_type
+    plain = model(ei, et)
+    degree = torch.arange(1, toy_graph.num_nodes + 1)
+    assert not torch.allclose(model(ei, et, degree=degree), plain)
+    torch.testing.assert_close(model(ei, et), plain)
