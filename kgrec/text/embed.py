@@ -99,7 +99,23 @@ def write_embeddings(
     store: GraphStore, results: Iterable[Embedded], *, property: str = DEFAULT_PROPERTY
 ) -> None:
     """Each kind's vectors to ``store`` as node property ``property`` (Neo4j indexes them);
-    a node of that kind without a vector now (no text) loses the one it had."""
+    a node of that kind without a vector now (no text) loses the one it had. Every kind's
+    vectors are checked against the store's before any is written: a kind whose stored vectors
+    have another dimension is an InputError, and nothing is written."""
+    from kgrec.errors import InputError
+
+    results = list(results)
+    for result in results:
+        if not result.keys:
+            continue
+        _, stored = store.read_vectors(result.kind, property=property)
+        if stored.size and stored.shape[1] != result.vectors.shape[1]:
+            raise InputError(
+                f"{result.kind}.{property} holds {stored.shape[1]}-dimensional vectors, these "
+                f"have {result.vectors.shape[1]}: nothing was written. Embed under another "
+                "--property, or give the model that wrote them",
+                field="--property",
+            )
     for result in results:
         if result.keys:
             store.write_vectors(result.kind, result.keys, result.vectors, property=property)

@@ -185,7 +185,9 @@ def relation_contexts(
     ``"actor in Toy Story (1995), Heat (1995); director of Heat (1995)"``.
 
     Only neighbours with a readable label (items with a title, named entities) are listed,
-    most-interacted items first, at most ``max_listed`` per relation; relations with the most
+    the items with the most knowledge edges first (not the most interacted: the store's
+    interactions hold valid and test ones, which a model's input must not read), at most
+    ``max_listed`` per relation; relations with the most
     such neighbours come first, at most ``max_relations``; a label is listed once per entity
     (so ``film.director.film`` and its reverse ``film.film.directed_by`` do not repeat it).
     """
@@ -196,10 +198,17 @@ def relation_contexts(
             _entity_names(graph.entities).rename(lambda k: f"Entity:{k}"),
         ]
     )
-    popularity = graph.interactions["item_uid"].astype(str).value_counts()
+    knowledge = graph.knowledge
+    known = pd.concat(
+        [
+            knowledge.loc[knowledge[f"{side}_kind"] == "Item", f"{side}_key"]
+            for side in ("head", "tail")
+        ]
+    )
+    degree = known.astype(str).value_counts()
     edges = edges.assign(
         label=(edges["other_kind"] + ":" + edges["other_key"]).map(labels),
-        weight=edges["other_key"].map(popularity).where(edges["other_kind"].eq("Item")),
+        weight=edges["other_key"].map(degree).where(edges["other_kind"].eq("Item")),
     )
     edges = edges[edges["label"].fillna("").ne("")]
     if edges.empty:

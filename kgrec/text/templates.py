@@ -108,6 +108,8 @@ def make_template(name: str, value: object, *, source: str | None = None) -> Tem
     parts = [value] if isinstance(value, str) else value
     if not isinstance(parts, list | tuple) or not all(isinstance(p, str) for p in parts):
         raise InputError("a template is a string or a list of strings", file=source, field=name)
+    if not any(part.strip() for part in parts):  # it would give every node no text
+        raise InputError("the template is empty", file=source, field=name)
     for part in parts:
         try:
             parsed = [p for p in string.Formatter().parse(part) if p[1] is not None]
@@ -164,6 +166,9 @@ def load_templates(path: str | Path, base: Templates = DEFAULT_TEMPLATES) -> Tem
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read template file: {exc.strerror}", file=source) from exc
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 ({exc.reason})", file=source, line=line) from None
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(raw)

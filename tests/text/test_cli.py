@@ -114,6 +114,23 @@ def test_a_node_left_without_text_loses_its_old_vector(tmp_path, store_uri, caps
         assert store.read_vectors("Item", property="embedding")[0] == []
 
 
+def test_a_kind_of_another_dimension_stops_embed_before_any_kind_is_written(
+    store_uri, capsys, encoder, tiny_model
+):
+    """Entity vectors of a 32-d model, then the default 384-d model on Item and Entity: exit 2
+    and nothing written (before, the Item vectors were committed before Entity failed)."""
+    base = ["embed", "--store", store_uri, "--no-cache"]
+    assert main([*base, "--kinds", "Entity", "--model", str(tiny_model)]) == 0
+    with open_store(store_uri) as store:
+        before = store.read_vectors("Entity", property="embedding")
+    assert main(base) == 2
+    assert "Entity.embedding holds 32-dimensional vectors" in capsys.readouterr().err
+    with open_store(store_uri) as store:
+        assert store.read_vectors("Item", property="embedding")[0] == []
+        after = store.read_vectors("Entity", property="embedding")
+    assert after[0] == before[0] and np.array_equal(after[1], before[1])
+
+
 def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
     from huggingface_hub import constants
 

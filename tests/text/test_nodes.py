@@ -81,13 +81,23 @@ def test_item_texts_from_title_year_genres_and_named_entities():
 def test_entities_by_name_or_else_by_relation_context():
     entities = node_texts(_graph(), ["Entity"])["Entity"]
     assert entities["m.pixar"] == "Pixar"
-    # most-interacted items first (Heat: 2 users, Toy Story and Casino: 1, then by label)
-    assert entities["m.actor"] == "actor in Heat (1995), Casino (1995), Toy Story (1995)"
+    # the items with most knowledge edges first (Heat 3, Toy Story 2, Casino 1)
+    assert entities["m.actor"] == "actor in Heat (1995), Toy Story (1995), Casino (1995)"
     # tail of film.film.directed_by (2 films) and head of its reverse film.director.film
     # (Heat only): the larger relation wins and Heat is listed once, "directed_by" read actively
     assert entities["m.director"] == "directed Heat (1995), Ed Wood"
     assert entities["m.award"] == ""  # its only item has no title
     assert entities["m.alone"] == ""
+
+
+def test_entity_texts_read_no_interactions():
+    """An entity's text is a model's input: held-out interactions must not choose the items it
+    lists (before, the most interacted came first, counted over every interaction)."""
+    graph = _graph()
+    before = node_texts(graph, ["Entity"])["Entity"]
+    more = pd.DataFrame({"user_id": ["u3"] * 3, "item_uid": ["m:5"] * 3})
+    graph.interactions = pd.concat([graph.interactions, more], ignore_index=True)
+    pd.testing.assert_series_equal(node_texts(graph, ["Entity"])["Entity"], before)
 
 
 def test_relation_context_caps_listed_items_and_relations():

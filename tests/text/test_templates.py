@@ -55,6 +55,8 @@ def test_load_json_and_toml_override_only_given_templates(tmp_path):
         ("width.json", '{"item": "{title:>300000000}"}', r"width 300,000,000 is above the limit"),
         ("nested.json", '{"user": ["{items:{user_id}}"]}', r"field 'user'.*may not hold fields"),
         ("sign.toml", 'entity = "{name:+}"', r"field 'entity'.*does not apply to text"),
+        ("empty.toml", "item = []", r"field 'item'.*the template is empty"),
+        ("blank.json", '{"item": ["", " "]}', r"field 'item'.*the template is empty"),
     ],
 )
 def test_bad_template_files_name_file_and_field(tmp_path, name, content, message):
@@ -63,6 +65,13 @@ def test_bad_template_files_name_file_and_field(tmp_path, name, content, message
     with pytest.raises(InputError, match=message) as caught:
         load_templates(path)
     assert name in str(caught.value)
+
+
+def test_a_template_file_that_is_not_utf8_names_the_line(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'entity = "{name}"\nitem = "Caf\xe9 {title}"\n')
+    with pytest.raises(InputError, match=r"latin1\.toml, line 2: not UTF-8"):
+        load_templates(path)
 
 
 def test_missing_template_file(tmp_path):
