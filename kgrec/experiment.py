@@ -1081,7 +1081,7 @@ def _item_entity(experiment: Experiment, settings: Mapping[str, Any]) -> torch.T
     return links
 
 
-def _check_catalogue(experiment: Experiment) -> None:
+def check_catalogue(experiment: Experiment) -> None:
     """The evaluation ranks a top ``max(DEFAULT_KS)`` among the target domain's items: a
     smaller catalogue is refused before the run folder is written."""
     split = experiment.split
@@ -1123,7 +1123,7 @@ def _prepare(
             warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
         if settings["cold_start_share"]:  # and so are no users to hide
             check_cold_start_users(experiment)
-        _check_catalogue(experiment)
+        check_catalogue(experiment)
         info = {
             "model": settings["model"],
             "settings": settings,

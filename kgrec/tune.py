@@ -60,6 +60,7 @@ from kgrec.experiment import (
     TRAIN_DEFAULTS,
     Experiment,
     build_run,
+    check_catalogue,
     check_cold_start_users,
     check_settings,
     cold_start_for,
@@ -556,6 +557,7 @@ def tune(
                 cold_test_share=cold_test_share,
                 new_item_share=new_item_share,
             )
+            check_catalogue(experiment)
             if settings.get("cold_start_share") or "cold_start_share" in space:
                 check_cold_start_users(experiment)
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it

@@ -776,6 +776,9 @@ def test_a_catalogue_smaller_than_the_top_k_is_refused_before_the_run(tmp_path, 
     assert main([*argv, "--out", str(tmp_path / "run")]) == 2
     assert "has 15 items, and the evaluation ranks a top 20" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+    tune = ["tune", "--model", "lightgcn", *argv[3:], "--trials", "1", "--out", str(tmp_path / "t")]
+    assert main(tune) == 2  # (before: a ValueError traceback from the first trial's ranking)
+    assert "has 15 items, and the evaluation ranks a top 20" in capsys.readouterr().err
 
 
 def test_kgrec_split_never_writes_into_a_folder_that_holds_files(tmp_path, tiny_recbole, capsys):
