@@ -1724,6 +1724,9 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
         raise InputError("the run to resume has no experiment.pt", file=str(out))
     # a setting newer than the run has the default it ran with
     saved = {**TRAIN_DEFAULTS, **info["settings"]}
+    from kgrec.store import absolute_uri  # a run of an older kgrec recorded the store as typed
+
+    saved["store"] = absolute_uri(saved["store"])
     changed = [
         f"--{name.replace('_', '-')} {settings[name]!r} (the run has {saved.get(name)!r})"
         for name in settings

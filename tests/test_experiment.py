@@ -493,6 +493,18 @@ def test_a_run_opens_its_store_from_any_working_directory(tmp_path, tiny_store, 
         "lightgcn", protocol="ml1m-action-comedy", store=f"local:{store.name}", out="r", **SMALL
     )
     assert run.settings["store"] == f"local:{store}"
+    # a run of an older kgrec recorded the store as typed: it resumes with the same words
+    info = json.loads(Path("r/run.json").read_text())
+    info["settings"]["store"], info["status"] = f"local:{store.name}", "training"
+    Path("r/run.json").write_text(json.dumps(info))
+    train(
+        "lightgcn",
+        protocol="ml1m-action-comedy",
+        store=f"local:{store.name}",
+        out="r",
+        resume=True,
+        **SMALL,
+    )
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / store.name).mkdir(parents=True)
     monkeypatch.chdir(elsewhere)
