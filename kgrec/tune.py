@@ -911,7 +911,11 @@ def _check_study(
                 f"--search {name}={new_space.get(name, '(not searched)')} "
                 f"(the study has {old_space.get(name, '(not searched)')})"
             )
-    old, new = saved.get("settings", {}), ours["settings"]
+    old, new = dict(saved.get("settings", {})), ours["settings"]
+    if "store" in old:  # a study of an older kgrec recorded a local store as typed
+        from kgrec.store import absolute_uri
+
+        old["store"] = absolute_uri(old["store"])
     for name in sorted(set(old) | set(new)):
         if name in new_space or name in old_space or name == "device":  # where, not what
             continue

@@ -679,3 +679,18 @@ def test_a_searched_text_view_reads_the_stores_texts_and_its_command_trains_it_a
 )
 def test_a_search_reads_texts_where_some_trial_may_use_them(model, fixed, space, reads):
     assert _reads_text(model, fixed, space) is reads
+
+
+def test_a_study_that_recorded_a_relative_store_continues(tmp_path, text_store, monkeypatch):
+    """A study records its local store absolute; one of an older kgrec recorded it as typed,
+    and continues with the same words (before the fix, as any changed setting, refused)."""
+    store = Path(text_store.removeprefix("local:"))
+    monkeypatch.chdir(store.parent)
+    options = {"protocol": PROTOCOL, "store": f"local:{store.name}", "space": SPACE, **SMALL}
+    tune("lightgcn", out=tmp_path / "t", trials=1, **options)
+    study = load_study(tmp_path / "t")
+    assert study.user_attrs["settings"]["store"] == f"local:{store}"
+    settings = {**study.user_attrs["settings"], "store": f"local:{store.name}"}
+    study.set_user_attr("settings", settings)
+    tune("lightgcn", out=tmp_path / "t", trials=2, **options)
+    assert len(load_study(tmp_path / "t").trials) == 2
