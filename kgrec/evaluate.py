@@ -214,9 +214,10 @@ def format_table(
     header = ["phase", "group", "users", *columns]
     rows = [header]
     for phase, groups in metrics.items():
-        shown = ("all", "warm", "cold") if groups.get("cold", {}).get("users") else ("all",)
-        if groups.get(FEW_SHOT, {}).get("users"):
-            shown = (*dict.fromkeys(("all", "warm", "cold")), FEW_SHOT)
+        cold = bool(groups.get("cold", {}).get("users"))
+        few_shot = bool(groups.get(FEW_SHOT, {}).get("users"))
+        shown = ("all", "warm") if cold or few_shot else ("all",)
+        shown += ("cold",) * cold + (FEW_SHOT,) * few_shot
         shown += tuple(name for name in ITEM_GROUPS if groups.get(name, {}).get("users"))
         if by_activity:
             shown += tuple(name for name in ACTIVITY if groups.get(name, {}).get("users"))

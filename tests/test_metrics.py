@@ -86,6 +86,10 @@ def test_the_table_shows_warm_and_cold_rows_only_when_there_are_cold_users():
     assert lines[0].split()[3:] == ["recall@10", "ndcg@20"]
     lines = format_table({"test": {"all": row, "warm": row, "cold": {**row, "users": 1}}})
     assert [line.split()[1] for line in lines.splitlines()[1:]] == ["all", "warm", "cold"]
+    # few-shot users who were all the cold ones: no empty cold row (before: 0 users, dashes)
+    few = {"all": row, "warm": row, "cold": cold, "few-shot": {**row, "users": 2}}
+    lines = format_table({"test": few}).splitlines()
+    assert [line.split()[1] for line in lines[1:]] == ["all", "warm", "few-shot"]
 
 
 def activity_case(seed: int):

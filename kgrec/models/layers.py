@@ -33,7 +33,8 @@ class RelationGroups(NamedTuple):
 
     def pool(self, x: Tensor) -> Tensor:
         """``mean @ x``, the mean of the sources of every group; differentiable in ``x``."""
-        return _SparseMatmul.apply(self.mean, self.mean_t, x)
+        mean, mean_t = self.mean.to(x.dtype), self.mean_t.to(x.dtype)  # no-ops in float32
+        return _SparseMatmul.apply(mean, mean_t, x)
 
 
 class _SparseMatmul(torch.autograd.Function):

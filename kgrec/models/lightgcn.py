@@ -217,7 +217,7 @@ class SymmetricLGConv(LGConv):
         super().__init__(normalize=False)
 
     def message_and_aggregate(self, adj_t: Tensor, x: Tensor) -> Tensor:
-        return _SymmetricSpMM.apply(adj_t, x)
+        return _SymmetricSpMM.apply(adj_t.to(x.dtype), x)  # (a no-op in float32)
 
 
 class _SymmetricSpMM(torch.autograd.Function):

@@ -57,7 +57,7 @@ class TextSimilarity(GraphRecommender):
         if n_id is not None:
             self.require_sampling()
         users, items = self.interactions(edge_index)
-        history = torch.zeros(self.num_users, self.item_text.size(1), device=edge_index.device)
+        history = self.item_text.new_zeros(self.num_users, self.item_text.size(1))
         history.index_add_(0, users, self.item_text[items])
         return torch.cat([F.normalize(history, dim=1), self.item_text])
 

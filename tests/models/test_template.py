@@ -272,3 +272,13 @@ def test_meta_test_sees_a_model_without_a_case(monkeypatch):
     monkeypatch.setattr(kgrec.models, "__all__", [*kgrec.models.__all__, "Uncovered"])
     monkeypatch.setattr(kgrec.models, "Uncovered", Uncovered, raising=False)
     assert "Uncovered" in _exported_models() - {case.model for case in CASES}
+
+
+def test_a_model_moved_to_float64_runs_in_float64(case, model, toy_graph):
+    """Plain modules run in the dtype they were moved to (before, the graph models built their
+    normalisation weights in float32 and failed)."""
+    edges = _edges(case, toy_graph)
+    node_emb = model.double().eval()(*edges)
+    assert torch.isfinite(node_emb).all()
+    if _trainable(model) or isinstance(model, kgrec.models.TextSimilarity):
+        assert node_emb.dtype == torch.float64
