@@ -71,9 +71,7 @@ def blank_as_missing(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 def _blank(value: object) -> bool:
     if isinstance(value, str):
         return not value.strip()
-    if isinstance(value, list | tuple | np.ndarray):
-        return len(value) == 0
-    return False
+    return _is_list(value) and len(value) == 0
 
 
 def merge_frames(frames: list[pd.DataFrame], spec: TableSpec) -> pd.DataFrame:

@@ -83,7 +83,7 @@ class GraphIndex:
             return str(title) if _text_value(title) else node.key
         if node.kind == "Entity":
             name = self.names.get(node.key)
-            return str(name) if isinstance(name, str) and name else node.key
+            return str(name) if _text_value(name) else node.key
         return f"user {node.key}"
 
 

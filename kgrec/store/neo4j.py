@@ -268,11 +268,12 @@ class Neo4jStore(GraphStore):
             lists = lists_here or there["lists"] > 0
             text = text_here or there["text"] > 0 or there["text_lists"] > 0
             columns[name] = as_attribute(table[name], lists=lists, text=text)
-            single_there = there["text"] + there["other"]
-            if not (
-                (lists and single_there)
-                or (text and (there["other"] or there["lists"] > there["text_lists"]))
-            ):
+            # the stored values the rule changes: single values, where the column holds lists;
+            # numbers and lists of numbers, where it holds text (UNTYPED_VALUES reads them)
+            changed = lists * (there["text"] + there["other"]) + text * (
+                there["other"] + there["lists"] - there["text_lists"]
+            )
+            if not changed:
                 continue
             with self._errors(f"rewriting {kind}.{name} by the merge rule"):
                 found = self._run(

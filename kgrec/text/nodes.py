@@ -187,9 +187,9 @@ def relation_contexts(
     Only neighbours with a readable label (items with a title, named entities) are listed,
     the items with the most knowledge edges first (not the most interacted: the store's
     interactions hold valid and test ones, which a model's input must not read), at most
-    ``max_listed`` per relation; relations with the most
-    such neighbours come first, at most ``max_relations``; a label is listed once per entity
-    (so ``film.director.film`` and its reverse ``film.film.directed_by`` do not repeat it).
+    ``max_listed`` per relation; relations with the most such neighbours come first, at most
+    ``max_relations``; a label is listed once per entity (so ``film.director.film`` and its
+    reverse ``film.film.directed_by`` do not repeat it).
     """
     edges = _neighbours(graph.knowledge, "Entity")
     labels = pd.concat(
