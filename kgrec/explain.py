@@ -35,6 +35,7 @@ import pandas as pd
 
 from graph_schema.tables import GraphTables
 from kgrec.errors import InputError
+from kgrec.text.nodes import relation_role
 
 COLUMNS = ["rank", "kind", "cost", "nodes", "relations", "text"]
 
@@ -55,11 +56,12 @@ class GraphIndex:
         self.item_users = _sets(inter["item_uid"], inter["user_id"])
         heads = [_Node(k, v) for k, v in zip(kg["head_kind"], kg["head_key"], strict=True)]
         tails = [_Node(k, v) for k, v in zip(kg["tail_kind"], kg["tail_key"], strict=True)]
-        self.related: dict[_Node, list[tuple[_Node, str]]] = {}
+        # node -> (neighbour, relation, the relationship's head) of its RELATED relationships
+        self.related: dict[_Node, list[tuple[_Node, str, _Node]]] = {}
         for head, relation, tail in zip(heads, kg["relation"], tails, strict=True):
-            self.related.setdefault(head, []).append((tail, relation))
+            self.related.setdefault(head, []).append((tail, relation, head))
             if tail != head:  # a self-loop is one relationship of its node, as in Neo4j
-                self.related.setdefault(tail, []).append((head, relation))
+                self.related.setdefault(tail, []).append((head, relation, head))
         items = tables.items
         titles = items["title"].astype(object)
         if "name" in items:  # an item without a title goes by its name attribute, as in Neo4j
@@ -113,8 +115,11 @@ def explain(
     paths = []
     for kind, path in _paths(graph, user, item):
         cost = sum(math.log1p(index.degree(n)) for n in path[1:-1])
-        relations = [graph.edges[a, b]["relation"] for a, b in itertools.pairwise(path)]
-        paths.append((round(cost, 9), [f"{n.kind}:{n.key}" for n in path], kind, relations, path))
+        edges = [graph.edges[a, b] for a, b in itertools.pairwise(path)]
+        relations = [e["relation"] for e in edges]
+        forward = [e["head"] == a for e, a in zip(edges, path, strict=False)]
+        keys = [f"{n.kind}:{n.key}" for n in path]
+        paths.append((round(cost, 9), keys, kind, relations, forward, path))
     paths.sort(key=lambda p: (p[0], p[1]))
     rows = [
         {
@@ -123,9 +128,9 @@ def explain(
             "cost": cost,
             "nodes": keys,
             "relations": relations,
-            "text": _text(index, path, relations, kind),
+            "text": _text(index, path, relations, forward, kind),
         }
-        for rank, (cost, keys, kind, relations, path) in enumerate(paths[:k], start=1)
+        for rank, (cost, keys, kind, relations, forward, path) in enumerate(paths[:k], start=1)
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -133,32 +138,45 @@ def explain(
 def _neighbourhood(index: GraphIndex, user: _Node, item: _Node) -> nx.Graph:
     """The part of the graph the three path kinds can use: the user's items, what relates them
     to the item, and the users who interacted with both. Of parallel relationships (a relation
-    stored both ways) the edge keeps the smallest relation name."""
-    graph = _MinRelationGraph()
+    stored both ways) an edge keeps the one of :func:`_preference`."""
+    graph = _PreferredRelationGraph()
     history = [_Node("Item", uid) for uid in sorted(index.user_items[user.key] - {item.key})]
     item_users = index.item_users.get(item.key, set())
-    item_neighbours: dict[_Node, str] = {}
-    for n, r in index.related.get(item, []):  # the smallest of parallel relations, as above
-        item_neighbours[n] = min(r, item_neighbours.get(n, r))
+    item_entities = {n for n, _, _ in index.related.get(item, []) if n.kind == "Entity"}
     for h in history:
-        graph.add_edge(user, h, relation="INTERACTED")
-        for neighbour, relation in index.related.get(h, []):
-            if neighbour == item or (neighbour in item_neighbours and neighbour.kind == "Entity"):
-                graph.add_edge(h, neighbour, relation=relation)
+        graph.add_edge(user, h, relation="INTERACTED", head=user, preference=0)
+        for neighbour, relation, head in index.related.get(h, []):
+            if neighbour == item or neighbour in item_entities:
+                graph.add_edge(
+                    h, neighbour, relation=relation, head=head, preference=_preference(head, h)
+                )
         for v in sorted(index.item_users.get(h.key, set()) & item_users - {user.key}):
-            graph.add_edge(h, _Node("User", v), relation="INTERACTED")
-            graph.add_edge(_Node("User", v), item, relation="INTERACTED")
-    for neighbour, relation in item_neighbours.items():
-        if neighbour in graph:
-            graph.add_edge(neighbour, item, relation=relation)
+            v = _Node("User", v)
+            graph.add_edge(v, h, relation="INTERACTED", head=v, preference=0)
+            graph.add_edge(v, item, relation="INTERACTED", head=v, preference=0)
+    for entity, relation, head in index.related.get(item, []):
+        if entity in item_entities and entity in graph:
+            graph.add_edge(
+                entity, item, relation=relation, head=head, preference=_preference(head, None)
+            )
     return graph
 
 
-class _MinRelationGraph(nx.Graph):
-    def add_edge(self, a: _Node, b: _Node, *, relation: str) -> None:
+def _preference(head: _Node, users_item: _Node | None) -> int:
+    """Of parallel relationships between two nodes, a path names the one stored from the
+    entity (``film.director.film``: its head is a "director"), else from the user's item
+    (``film.film.sequel`` from the film the user saw: the other is its sequel); then the
+    smallest relation name. Neo4j's :data:`kgrec.store.queries.EXPLAIN` orders them the same."""
+    return 0 if head.kind == "Entity" else 1 if head == users_item else 2
+
+
+class _PreferredRelationGraph(nx.Graph):
+    def add_edge(self, a: _Node, b: _Node, *, relation: str, head: _Node, preference: int) -> None:
         if self.has_edge(a, b):
-            relation = min(relation, self.edges[a, b]["relation"])
-        super().add_edge(a, b, relation=relation)
+            kept = self.edges[a, b]
+            if (kept["preference"], kept["relation"]) <= (preference, relation):
+                return
+        super().add_edge(a, b, relation=relation, head=head, preference=preference)
 
 
 # the middle of a path (past the user's own item) -> its kind
@@ -182,14 +200,22 @@ def _paths(graph: nx.Graph, user: _Node, item: _Node) -> Iterable[tuple[str, lis
                 yield _KINDS[x.kind], [user, h, x, item]
 
 
-def _text(index: GraphIndex, path: list[_Node], relations: list[str], kind: str) -> str:
+def _text(
+    index: GraphIndex, path: list[_Node], relations: list[str], forward: list[bool], kind: str
+) -> str:
+    """The sentence of a path; ``forward[i]``: whether relationship ``i`` is stored from
+    ``path[i]`` to ``path[i + 1]``."""
     h = index.label(path[1])
     target = index.label(path[-1])
     if kind == "related":
         return f"you interacted with {h}, related to {target} ({relations[1]})"
     if kind == "entity":
-        role = relations[2].rsplit(".", 1)[-1].replace("_", " ")  # film.film.actor -> actor
-        return f"you interacted with {h}; it and {target} share the {role} {index.label(path[2])}"
+        entity_is_head = forward[2]
+        role = relation_role(relations[2], node_is_head=entity_is_head)
+        shared = index.label(path[2])
+        if not entity_is_head and role.endswith(" by"):  # film.film.directed_by
+            return f"you interacted with {h}; it and {target} were both {role} {shared}"
+        return f"you interacted with {h}; it and {target} share the {role} {shared}"
     return f"you interacted with {h}; {index.label(path[2])} did too, and interacted with {target}"
 
 
@@ -209,12 +235,13 @@ def unknown_ends_error(user_id: str, item_uid: str, *, user: bool, item: bool) -
 
 def paths_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """The table of :func:`explain` from the records of the Cypher version
-    (:data:`kgrec.store.queries.EXPLAIN`: kind, cost, keys, relations, labels), best first."""
+    (:data:`kgrec.store.queries.EXPLAIN`: kind, cost, keys, relations, forward, labels), best
+    first."""
     rows = []
     for rank, r in enumerate(records, start=1):
         labels = [str(x) for x in r["labels"]]
         nodes = [_Node(*key.split(":", 1)) for key in r["keys"]]
-        text = _text(_Labels(nodes, labels), nodes, r["relations"], r["kind"])
+        text = _text(_Labels(nodes, labels), nodes, r["relations"], r["forward"], r["kind"])
         rows.append(
             {
                 "rank": rank,

@@ -42,7 +42,10 @@ def test_other_domain_history_and_parallel_relations_give_one_path(explain_graph
     row = table.iloc[0]
     assert row["kind"] == "related"
     assert row["nodes"] == ["User:alice", "Item:comedy:toy", "Item:comedy:cars"]
-    assert row["relations"] == ["INTERACTED", "film.film.prequel"]
+    # toy -film.film.sequel-> cars and cars -film.film.prequel-> toy: the path names the one
+    # stored from the user's film (cars is its sequel; before, the smaller name, "prequel")
+    assert row["relations"] == ["INTERACTED", "film.film.sequel"]
+    assert row["text"] == "you interacted with Toy Story, related to Cars (film.film.sequel)"
 
 
 def test_of_parallel_relations_to_the_item_the_smallest_is_named(explain_graph):
@@ -60,6 +63,46 @@ def test_of_parallel_relations_to_the_item_the_smallest_is_named(explain_graph):
     (path,) = table[table["nodes"].map(lambda nodes: "Entity:deniro" in nodes)].itertuples()
     assert path.relations == ["INTERACTED", "film.film.actor", "film.film.actor"]
     assert path.text.endswith("share the actor De Niro")
+
+
+def _with_knowledge(graph, rows):
+    extra = pd.DataFrame(rows, columns=list(graph.knowledge.columns)).astype("string")
+    graph.knowledge = pd.concat([graph.knowledge, extra], ignore_index=True)
+    return graph
+
+
+def test_a_relation_stored_both_ways_is_read_from_the_entity(explain_graph):
+    # Freebase stores a director both ways: film.film.directed_by (film -> person) and
+    # film.director.film (person -> film). Before, the path named the smaller name,
+    # film.director.film, and read its last part: "share the film Scorsese"
+    graph = _with_knowledge(
+        explain_graph,
+        [
+            (kind_a, a, relation, kind_b, b)
+            for film in ("action:heat", "action:casino")
+            for kind_a, a, relation, kind_b, b in (
+                ("Item", film, "film.film.directed_by", "Entity", "scorsese"),
+                ("Entity", "scorsese", "film.director.film", "Item", film),
+            )
+        ],
+    )
+    table = explain(graph, "alice", "action:casino", k=10)
+    (path,) = table[table["nodes"].map(lambda nodes: "Entity:scorsese" in nodes)].itertuples()
+    assert path.relations == ["INTERACTED", "film.director.film", "film.director.film"]
+    assert path.text == "you interacted with Heat; it and Casino share the director scorsese"
+
+
+def test_a_relation_stored_from_the_item_alone_reads_from_the_item(explain_graph):
+    graph = _with_knowledge(
+        explain_graph,
+        [
+            ("Item", film, "film.film.directed_by", "Entity", "scorsese")
+            for film in ("action:heat", "action:casino")
+        ],
+    )
+    table = explain(graph, "alice", "action:casino", k=10)
+    (path,) = table[table["nodes"].map(lambda nodes: "Entity:scorsese" in nodes)].itertuples()
+    assert path.text == "you interacted with Heat; it and Casino were both directed by scorsese"
 
 
 def test_unknown_user_or_item(explain_graph):

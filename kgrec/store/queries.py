@@ -442,17 +442,26 @@ CALL (u, i) {
            log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() })
            + log(1 + COUNT { (v)-[:INTERACTED|RELATED]-() }) AS cost
 }
-WITH kind, round(cost, 9) AS cost,
-     [n IN nodes(p) | CASE WHEN n:User THEN 'User:' + n.user_id
-                           WHEN n:Item THEN 'Item:' + n.uid
-                           ELSE 'Entity:' + n.entity_id END] AS keys,
-     [r IN relationships(p) | CASE type(r) WHEN 'RELATED' THEN r.relation ELSE type(r) END]
-       AS relations,
-     [n IN nodes(p) | coalesce(n.title, n.name, n.uid, n.entity_id, n.user_id)] AS labels
-// parallel relationships (a relation stored both ways) give one path: the smallest relations
-ORDER BY relations
-WITH kind, cost, keys, collect(relations)[0] AS relations, collect(labels)[0] AS labels
-RETURN kind, cost, keys, relations, labels
+WITH kind, round(cost, 9) AS cost, nodes(p) AS ns, relationships(p) AS rs
+WITH kind, cost,
+     [n IN ns | CASE WHEN n:User THEN 'User:' + n.user_id
+                     WHEN n:Item THEN 'Item:' + n.uid
+                     ELSE 'Entity:' + n.entity_id END] AS keys,
+     [r IN rs | CASE type(r) WHEN 'RELATED' THEN r.relation ELSE type(r) END] AS relations,
+     // whether each relationship is stored from the path's node before it to the one after
+     [i IN range(0, size(rs) - 1) | startNode(rs[i]) = ns[i]] AS forward,
+     [n IN ns | coalesce(n.title, n.name, n.uid, n.entity_id, n.user_id)] AS labels,
+     // parallel relationships (a relation stored both ways) give one path, which names the
+     // relationship stored from the entity, else from the user's item (ns[1]), then the
+     // smallest relation (kgrec.explain._preference)
+     [r IN rs | CASE WHEN type(r) <> 'RELATED' THEN ''
+                     ELSE CASE WHEN startNode(r):Entity THEN '0'
+                               WHEN startNode(r) = ns[1] THEN '1' ELSE '2' END + r.relation
+                END] AS preference
+ORDER BY preference
+WITH kind, cost, keys, collect(relations)[0] AS relations, collect(forward)[0] AS forward,
+     collect(labels)[0] AS labels
+RETURN kind, cost, keys, relations, forward, labels
 ORDER BY cost, keys
 LIMIT $k
 """

@@ -167,15 +167,28 @@ def relation_phrase(relation: str, *, node_is_head: bool) -> str:
     "actor in" its head, and the tail of a passive ``film.film.directed_by`` "directed" it.
     A name without dots (``starring``) is used as it is.
     """
-    segments = [s for s in re.split(r"[./]", relation) if s]
+    segments = _segments(relation)
+    role = relation_role(relation, node_is_head=node_is_head)
+    if node_is_head:
+        return f"{role} of" if len(segments) >= 2 else role
+    if segments and segments[-1].endswith("_by") and len(segments[-1]) > 3:
+        return _words(segments[-1][:-3])
+    return f"{role} in" if segments else role
+
+
+def relation_role(relation: str, *, node_is_head: bool) -> str:
+    """What a node is to the nodes a ``relation`` edge joins it with, read as
+    :func:`relation_phrase` reads it: the head of ``film.director.film`` is a "director", the
+    tail of ``film.film.actor`` an "actor", the tail of ``film.film.directed_by`` "directed by"
+    its head. A name without dots is used as it is."""
+    segments = _segments(relation)
     if not segments:
         return relation
-    if node_is_head:
-        return f"{_words(segments[-2])} of" if len(segments) >= 2 else _words(segments[-1])
-    prop = segments[-1]
-    if prop.endswith("_by") and len(prop) > 3:
-        return _words(prop[:-3])
-    return f"{_words(prop)} in"
+    return _words(segments[-2] if node_is_head and len(segments) >= 2 else segments[-1])
+
+
+def _segments(relation: str) -> list[str]:
+    return [s for s in re.split(r"[./]", relation) if s]
 
 
 def relation_contexts(

@@ -399,6 +399,41 @@ def test_explain_labels_and_costs_agree_on_names_and_self_loops(store, explain_g
     assert "Named Toy" in texts and "comedy:toy" not in texts
 
 
+def test_explain_names_a_relation_stored_both_ways_from_its_entity(store, explain_graph):
+    """A director stored both ways (film -> person and person -> film) and a writer stored from
+    the films alone: both stores name the relationship of the entity, else of the film (before,
+    the smaller name: "share the film Scorsese" for a director, in both)."""
+    rows = (
+        [
+            ("Item", film, "film.film.directed_by", "Entity", "scorsese")
+            for film in ("action:heat", "action:casino")
+        ]
+        + [
+            ("Entity", "scorsese", "film.director.film", "Item", film)
+            for film in ("action:casino", "action:heat")
+        ]
+        + [
+            ("Item", film, "film.film.written_by", "Entity", "pileggi")
+            for film in ("action:heat", "action:casino")
+        ]
+    )
+    knowledge = pd.concat(
+        [
+            explain_graph.knowledge,
+            pd.DataFrame(rows, columns=explain_graph.knowledge.columns).astype("string"),
+        ],
+        ignore_index=True,
+    )
+    store.write(replace(explain_graph, knowledge=knowledge), progress=False)
+    table = store.explain("alice", "action:casino", k=10)
+    pd.testing.assert_frame_equal(table, explain(store.snapshot(), "alice", "action:casino", k=10))
+    texts = set(table["text"])
+    assert "you interacted with Heat; it and Casino share the director scorsese" in texts
+    assert "you interacted with Heat; it and Casino were both written by pileggi" in texts
+    related = store.explain("alice", "comedy:cars", k=10)
+    assert list(related["relations"]) == [["INTERACTED", "film.film.sequel"]]
+
+
 def test_explain_refuses_unknown_ends_and_a_bad_k(store, explain_graph):
     store.write(explain_graph, progress=False)
     with pytest.raises(InputError, match="user 'nobody' has no interactions in the graph"):
