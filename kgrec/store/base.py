@@ -58,6 +58,11 @@ class GraphStore(ABC):
         """Keys and vectors of every node of ``kind`` that has ``property``."""
 
     @abstractmethod
+    def vector_dimension(self, kind: str, *, property: str) -> int | None:
+        """The dimension of the vectors stored as ``kind.property`` (None: there are none),
+        without reading them."""
+
+    @abstractmethod
     def publish(
         self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
     ) -> int:

@@ -268,6 +268,23 @@ def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) 
     return matrix
 
 
+def check_dimension(
+    kind: str,
+    property: str,
+    stored: int | None,
+    given: int,
+    *,
+    remedy: str = "store them under another property",
+) -> None:
+    """InputError unless vectors of ``given`` dimensions may join ``kind.property``, whose
+    stored vectors have ``stored`` dimensions (None: there are none)."""
+    if stored is not None and stored != given:
+        raise InputError(
+            f"{kind}.{property} holds {stored}-dimensional vectors, these have {given}; {remedy}",
+            field="property",
+        )
+
+
 # run names that stores keep for themselves (a staged Neo4j publish, kgrec.store.neo4j)
 STAGING_PREFIX = "kgrec-staging:"
 

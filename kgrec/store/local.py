@@ -46,11 +46,12 @@ from graph_schema.tables import (
     TableSpec,
     empty,
 )
-from kgrec.errors import InputError, StoreError
+from kgrec.errors import StoreError
 from kgrec.explain import GraphIndex, explain
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     attach_to_items,
+    check_dimension,
     check_publish_users,
     coalesce,
     linked_items,
@@ -155,6 +156,11 @@ class LocalStore(GraphStore):
         if rows.empty:
             return [], np.zeros((0, 0), dtype=np.float32)
         return rows["key"].tolist(), np.stack(rows["vector"].to_numpy()).astype(np.float32)
+
+    def vector_dimension(self, kind: str, *, property: str) -> int | None:
+        node_kind(kind)
+        vectors = self._vectors(self.manifest())
+        return _dimension(vectors[(vectors["kind"] == kind) & (vectors["property"] == property)])
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         table = self._table(RECOMMENDATIONS, self.manifest())
@@ -275,13 +281,7 @@ class LocalStore(GraphStore):
                 raise unknown_keys_error(kind, unknown, "vectors")
             stored = self._vectors(manifest)
             same = (stored["kind"] == kind) & (stored["property"] == property)
-            dims = {len(v) for v in stored.loc[same, "vector"]}
-            if dims and dims != {matrix.shape[1]}:
-                raise InputError(
-                    f"{kind}.{property} holds {dims.pop()}-dimensional vectors, these have "
-                    f"{matrix.shape[1]}; store them under another property",
-                    field="property",
-                )
+            check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])
             keep = stored[~(same & stored["key"].isin(keys))]
             new = pd.DataFrame(
                 {"kind": kind, "key": list(keys), "property": property, "vector": list(matrix)}
@@ -440,3 +440,8 @@ def _replace(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _dimension(vectors: pd.DataFrame) -> int | None:
+    """The dimension of a kind's property's rows of the VECTORS table (None: no rows)."""
+    return len(vectors["vector"].iloc[0]) if len(vectors) else None

@@ -49,13 +49,14 @@ from graph_schema.tables import (
     TableSpec,
     empty,
 )
-from kgrec.errors import InputError, StoreError
+from kgrec.errors import StoreError
 from kgrec.explain import check_k, paths_table, unknown_ends_error
 from kgrec.store import queries as q
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     NODE_TABLES,
     attach_to_items,
+    check_dimension,
     check_publish_users,
     linked_items,
     make_stats,
@@ -418,17 +419,7 @@ class Neo4jStore(GraphStore):
             missing = self._missing(kind, keys)
             if missing:
                 raise unknown_keys_error(kind, missing, "vectors")
-            dimensions = {
-                index["dimensions"]
-                for index in self._vector_indexes()
-                if (index["kind"], index["property"]) == (kind, property)
-            }
-            if dimensions and dimensions != {matrix.shape[1]}:
-                raise InputError(
-                    f"{kind}.{property} holds {dimensions.pop()}-dimensional vectors, these have "
-                    f"{matrix.shape[1]}; store them under another property",
-                    field="property",
-                )
+            check_dimension(kind, property, self._dimension(kind, property), matrix.shape[1])
             self._run(statement, dimensions=int(matrix.shape[1]))
             rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
             for chunk in _chunks(rows, max(1, self.batch_size // 10)):
@@ -612,6 +603,19 @@ class Neo4jStore(GraphStore):
             return [], np.zeros((0, 0), dtype=np.float32)
         keys = [r["key"] for r in records]
         return keys, np.asarray([r["vector"] for r in records], dtype=np.float32)
+
+    def vector_dimension(self, kind: str, *, property: str) -> int | None:
+        node_kind(kind)
+        self._connect()
+        with self._errors(f"reading {kind} vectors"):
+            return self._dimension(kind, property)
+
+    def _dimension(self, kind: str, property: str) -> int | None:
+        """The dimension of the vector index on ``kind.property``, which holds its vectors."""
+        for index in self._vector_indexes():
+            if (index["kind"], index["property"]) == (kind, property):
+                return int(index["dimensions"])
+        return None
 
     def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
         check_k(k)

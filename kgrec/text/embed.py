@@ -102,19 +102,18 @@ def write_embeddings(
     a node of that kind without a vector now (no text) loses the one it had. Every kind's
     vectors are checked against the store's before any is written: a kind whose stored vectors
     have another dimension is an InputError, and nothing is written."""
-    from kgrec.errors import InputError
+    from kgrec.store.canonical import check_dimension
 
     results = list(results)
     for result in results:
-        if not result.keys:
-            continue
-        _, stored = store.read_vectors(result.kind, property=property)
-        if stored.size and stored.shape[1] != result.vectors.shape[1]:
-            raise InputError(
-                f"{result.kind}.{property} holds {stored.shape[1]}-dimensional vectors, these "
-                f"have {result.vectors.shape[1]}: nothing was written. Embed under another "
-                "--property, or give the model that wrote them",
-                field="--property",
+        if result.keys:
+            check_dimension(
+                result.kind,
+                property,
+                store.vector_dimension(result.kind, property=property),
+                result.vectors.shape[1],
+                remedy="nothing was written. Embed under another --property, or give the model "
+                "that wrote them",
             )
     for result in results:
         if result.keys:

@@ -260,6 +260,9 @@ def test_vectors_round_trip_and_are_checked(store, movies):
     store.write_vectors("Item", ["books:1"], np.ones((1, 3)), property="embedding")
     keys, vectors = store.read_vectors("Item", property="embedding")
     assert keys == ["books:1", "movies:1", "movies:2"]
+    assert store.vector_dimension("Item", property="embedding") == 3
+    assert store.vector_dimension("Item", property="other") is None
+    assert store.vector_dimension("User", property="embedding") is None
     np.testing.assert_allclose(vectors, [[1, 1, 1], [0, 1, 0], [1, 0, 0]], rtol=1e-6)
     assert vectors.dtype == np.float32
     assert store.read_vectors("User", property="embedding")[0] == []
