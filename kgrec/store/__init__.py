@@ -61,7 +61,7 @@ def absolute_uri(uri: str | None) -> str | None:
         return None
     scheme, sep, rest = uri.partition(":")
     if sep and scheme == "local" and rest:
-        return f"local:{Path(rest).resolve()}"
+        return f"local:{Path(rest).expanduser().resolve()}"
     return uri
 
 

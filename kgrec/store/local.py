@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -81,7 +82,7 @@ class LocalStore(GraphStore):
     """The shared graph as Parquet tables in the folder ``path`` (created on first write)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = Path(path).expanduser()  # the shell leaves local:~/x as it is
         self.uri = f"local:{path}"
         # explain()'s index of the graph, with the table files it was built from
         self._explain_index: tuple[tuple[str | None, ...], GraphIndex] | None = None
@@ -124,7 +125,7 @@ class LocalStore(GraphStore):
             raise StoreError(f"{self.uri}: cannot read {file}: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise StoreError(f"{self.uri}: {file} does not match its checksum in {MANIFEST}")
-        return pd.read_parquet(file)
+        return pd.read_parquet(io.BytesIO(data))
 
     def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(spec.name, manifest)
@@ -369,7 +370,8 @@ class LocalStore(GraphStore):
     def _write_table(self, name: str, df: pd.DataFrame) -> dict[str, Any]:
         tmp = self.path / f".{name}.{os.getpid()}.tmp"
         try:
-            df.to_parquet(tmp, index=False)
+            with open(tmp, "wb") as out:  # a file, not a path that pandas would expand
+                df.to_parquet(out, index=False)
             data = tmp.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
             file = f"{name}-{digest[:16]}.parquet"

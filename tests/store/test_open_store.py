@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kgrec.errors import StoreError
-from kgrec.store import LocalStore, Neo4jStore, open_store
+from kgrec.store import LocalStore, Neo4jStore, absolute_uri, open_store
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +19,23 @@ def test_local_uri_opens_a_local_store(tmp_path):
     assert isinstance(store, LocalStore)
     assert store.path == tmp_path / "graph"
     assert store.uri == f"local:{tmp_path}/graph"
+
+
+def test_a_home_folder_is_the_users_home(tmp_path, monkeypatch, movies):
+    """local:~/x (the shell does not expand it after local:) is the store ~/x. Before, kgrec
+    checked and locked ./~/x while pandas expanded ~ and wrote its temporary file into the
+    user's ~/x: the write failed and left that file there."""
+    home = tmp_path / "home"
+    (home / "mine").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    store = open_store("local:~/graph")
+    assert store.path == home / "graph"
+    assert absolute_uri("local:~/graph") == f"local:{home / 'graph'}"
+    store.write(movies, progress=False)
+    assert open_store(f"local:{home}/graph").snapshot().items.equals(store.snapshot().items)
+    assert not (tmp_path / "~").exists()
+    assert sorted(p.name for p in (home / "mine").iterdir()) == []
 
 
 @pytest.mark.parametrize(
