@@ -161,13 +161,28 @@ _REQUIRED = {
 }
 
 
+# ids that split files (one tab-separated pair per line) hold
+_SPLIT_IDS = ("user_id", "item_id", "same_as")
+
+
 def _require_values(df: pd.DataFrame, columns: list[str]) -> None:
     for name in columns:
         column = df[name]
-        empty = (column.isna() | (column.astype("string").str.strip() == "")).to_numpy()
+        text = column.astype("string")
+        empty = (column.isna() | (text.str.strip() == "")).to_numpy()
         if empty.any():
             position = int(np.argmax(empty))
             raise InputError("a required value is empty", field=name, **where(df, position))
+        if name in _SPLIT_IDS:
+            breaks = text.str.contains(r"[\t\n\r]", regex=True).to_numpy(dtype=bool)
+            if breaks.any():
+                position = int(np.argmax(breaks))
+                raise InputError(
+                    f"the id {text.iloc[position]!r} holds a tab or a line break, which "
+                    "kgrec's split files (one tab-separated pair per line) cannot hold",
+                    field=name,
+                    **where(df, position),
+                )
 
 
 def _dedupe(

@@ -29,6 +29,7 @@ from loaders.report import LoadReport
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 200_000
+MAX_YEAR = 9999
 _UNIT_SEPARATOR = "\x1f"  # stands in for a multi-character separator such as MovieLens' `::`
 
 
@@ -88,8 +89,7 @@ def read_delimited(
     )
     fields = first if header is not False else names  # what names a bad byte's field
     _check_bytes(raw, file, sep, fields, offset, encoding)
-    if not (quoted and b'"' in raw):  # quoted fields may hold line breaks of any kind
-        _check_line_ends(raw, file, sep, fields, offset)
+    _check_line_ends(raw, file, sep, fields, offset, quoted=quoted)
     if header is None:
         header = names is not None and [header_base(f) for f in first] == [
             header_base(n) for n in names
@@ -215,15 +215,22 @@ def _check_bytes(
 
 
 def _check_line_ends(
-    raw: bytes, file: str, sep: str, columns: Sequence[str] | None, offset: int
+    raw: bytes, file: str, sep: str, columns: Sequence[str] | None, offset: int, *, quoted: bool
 ) -> None:
     """Lines end in \\n or \\r\\n: a carriage return alone would end a row in pandas' parser
-    and not in the line count, splitting a row in two and shifting every line number."""
+    and not in the line count, splitting a row in two and shifting every line number. In
+    ``quoted`` CSV a field in quotes may hold one."""
     if raw.count(b"\r") == raw.count(b"\r\n"):
         return
+    lone = np.asarray([m.start() for m in re.finditer(rb"\r(?!\n)", raw)])
+    if quoted and b'"' in raw:  # inside quotes after an odd number of them ("" is a pair)
+        quotes = np.cumsum(np.frombuffer(raw, dtype=np.uint8) == ord('"'))
+        lone = lone[quotes[lone] % 2 == 0]
+        if not len(lone):
+            return
     raise _error_at(
         raw,
-        re.search(rb"\r(?!\n)", raw).start(),
+        int(lone[0]),
         "a carriage return (\\r, at byte {byte} of the line) that does not end the line: lines "
         "end in \\n or \\r\\n (an old Mac file? convert its line ends)",
         file=file,
@@ -293,12 +300,27 @@ def _read_with_pandas(
     blank = _blank_rows(df, columns)
     if blank.any():
         df, lines = df[~blank], lines[~blank]
-    expected = (len(columns) - 1) * (len(df) + header)
-    if raw.count(sep.encode()) != expected:  # some row is short (pandas pads those silently)
-        error = _locate_fields_error(raw, file, sep, columns, encoding, offset, strict=False)
-        if error is not None:
-            raise error
+    if not _field_counts_agree(raw, sep.encode(encoding), len(columns)):
+        # pandas pads a short row and cuts a long one (after a warning) silently
+        raise _locate_fields_error(raw, file, sep, columns, encoding, offset)
     return _with_source(df, file, lines)
+
+
+def _field_counts_agree(raw: bytes, sep: bytes, columns: int) -> bool:
+    """Whether every line that is not blank holds ``columns - 1`` separators."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    if len(sep) == 1:
+        line_of = np.searchsorted(ends, np.flatnonzero(data == sep[0]))
+        counts = np.bincount(line_of, minlength=len(ends) + 1)
+    else:
+        counts = np.asarray([line.count(sep) for line in raw.split(b"\n")])
+    starts = np.r_[0, ends + 1]
+    lengths = np.r_[ends, len(data)] - starts
+    blank = lengths == 0
+    carriage = lengths == 1
+    blank[carriage] = data[starts[carriage]] == ord("\r")
+    return bool(((counts == columns - 1) | blank).all())
 
 
 def _read_chunks(raw: bytes, file: str, total: int, **options: object) -> pd.DataFrame:
@@ -350,12 +372,26 @@ def _read_with_csv(
 ) -> pd.DataFrame:
     """Quoted CSV whose fields may hold separators or line breaks: Python's csv module, which
     knows the line each record starts on."""
-    reader = csv.reader(io.StringIO(raw.decode(encoding), newline=""), delimiter=sep)
+    # lines end at "\n" alone (a "\r" in quotes is data); a quote left open is an error
+    source = io.StringIO(raw.decode(encoding), newline="\n")
+    reader = csv.reader(source, delimiter=sep, strict=True)
     rows: list[list[str]] = []
     lines: list[int] = []
     end = 0
-    for row in tqdm(reader, desc=Path(file).name, unit=" rows", disable=None, leave=False):
-        start, end = end + 1, reader.line_num
+    records = iter(tqdm(reader, desc=Path(file).name, unit=" rows", disable=None, leave=False))
+    while True:
+        start = end + 1
+        try:
+            row = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise InputError(
+                f"this record is not valid CSV ({exc}): a quote left open or misplaced?",
+                file=file,
+                line=offset + start,
+            ) from None
+        end = reader.line_num
         if header and start == 1:
             continue
         if not any(row):
@@ -455,11 +491,13 @@ def to_year(df: pd.DataFrame, name: str, *, strict: bool = True) -> pd.Series:
     else:
         text = df[name].astype("string").str.strip()
         values = pd.to_numeric(text, errors="coerce").astype("float64")
-    bad = (values.notna() & (values != values.round())).to_numpy()
+    bad = (values.notna() & ((values != values.round()) | (values.abs() > MAX_YEAR))).to_numpy()
     if strict and bad.any():
         position = int(np.argmax(bad))
         raise InputError(
-            f"not a whole year: {df[name].iloc[position]!r}", field=name, **where(df, position)
+            f"not a year (a whole number up to {MAX_YEAR}): {df[name].iloc[position]!r}",
+            field=name,
+            **where(df, position),
         )
     unknown = (values.isna() & df[name].astype("string").str.strip().fillna("").ne("")).to_numpy()
     if not strict and (unknown | bad).any():
@@ -477,10 +515,13 @@ def to_year(df: pd.DataFrame, name: str, *, strict: bool = True) -> pd.Series:
 
 
 def split_tokens(column: pd.Series, sep: str | None = None) -> pd.Series:
-    """Each value split into a list of tokens (on whitespace by default); null/empty -> []."""
+    """Each value split into a list of tokens (on whitespace by default), each token stripped
+    (``Action, Comedy`` on ``,``: ``Action`` and ``Comedy``); null/empty -> []."""
     text = column.astype("string").fillna("")
     parts = text.str.split(sep) if sep is not None else text.str.split()
-    return parts.map(lambda tokens: [t for t in tokens if t] if isinstance(tokens, list) else [])
+    return parts.map(
+        lambda tokens: [t.strip() for t in tokens if t.strip()] if isinstance(tokens, list) else []
+    )
 
 
 def read_columns(

@@ -16,10 +16,12 @@ import pandas as pd
 import pyarrow as pa
 
 from graph_schema.errors import InputError
+from graph_schema.merge import as_text
 from graph_schema.tables import GraphTables
 from graph_schema.validate import FILE, LINE, PRIVATE, where
 from loaders.build import Parts, build
 from loaders.files import (
+    SECONDS_RANGE,
     check_attributes,
     check_encoding,
     check_interactions,
@@ -95,7 +97,10 @@ def load(
     df = _map_columns(df, columns, keep_others=kind != "interactions")
     for name in ("user_id", "item_id", "title"):
         if name in df:
-            df[name] = df[name].astype("string")
+            column = df[name]
+            if pd.api.types.is_float_dtype(column):  # Parquet ids as floats: 1.0 is the id "1"
+                column = column.map(as_text, na_action="ignore")
+            df[name] = column.astype("string")
     if "rating" in df:
         df["rating"] = to_float(df, "rating")
     if "timestamp" in df:
@@ -128,7 +133,7 @@ def read_table(
         raise InputError(f"not a readable Parquet file ({exc})", file=file) from None
     if len(df) == 0:
         raise InputError("the file has no data rows", file=file)
-    df = df.reset_index(drop=True)
+    df = df.reset_index(drop=df.index.names == [None])  # a named index is a column (user_id)
     _check_no_nul(df, file)
     df[FILE] = pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8), categories=[file])
     df[LINE] = np.arange(1, len(df) + 1)
@@ -237,12 +242,24 @@ def to_timestamp(df: pd.DataFrame, name: str) -> pd.Series:
     text = column.astype("string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce").astype("float64")
     dates = pd.to_datetime(text.where(numbers.isna()), format="ISO8601", utc=True, errors="coerce")
-    seconds = numbers.fillna((dates - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1))
+    # the epoch in seconds: in nanoseconds it would overflow for a date past 2262 (9999-12-31)
+    epoch = pd.Timestamp(0, tz="UTC").as_unit("s")
+    seconds = numbers.fillna((dates - epoch) / pd.Timedelta(seconds=1))
     bad = (seconds.isna() & text.fillna("").ne("")).to_numpy() | np.isinf(seconds.to_numpy())
     if bad.any():
         position = int(np.argmax(bad))
         raise InputError(
             f"not a number (seconds) nor an ISO 8601 date: {column.iloc[position]!r}",
+            field=name,
+            **where(df, position),
+        )
+    # a date is in seconds: out of range, it must not pass for milliseconds (9999-12-31)
+    low, high = SECONDS_RANGE
+    outside = (dates.notna() & numbers.isna() & ((seconds < low) | (seconds > high))).to_numpy()
+    if outside.any():
+        position = int(np.argmax(outside))
+        raise InputError(
+            f"date {column.iloc[position]!r} is out of range: dates are from 1900 to 2200",
             field=name,
             **where(df, position),
         )

@@ -155,3 +155,48 @@ def test_split_tokens():
     series = pd.Series(["a b  c", "", None, "x|y"], dtype="string")
     assert split_tokens(series).tolist() == [["a", "b", "c"], [], [], ["x|y"]]
     assert split_tokens(series, "|").tolist()[3] == ["x", "y"]
+
+
+def test_tokens_are_stripped_around_the_separator():
+    # before, "Action, Comedy" on "," gave " Comedy", which no domain rule or genre matched
+    series = pd.Series(["Action, Comedy", " Drama ,, "], dtype="string")
+    assert split_tokens(series, ",").tolist() == [["Action", "Comedy"], ["Drama"]]
+
+
+def test_a_quote_left_open_is_an_error_at_its_record(tmp_path):
+    # before, the open field swallowed the rest of the file: one item, i2 and i3 lost
+    path = write(tmp_path, "a.csv", 'id,title\ni1,"Unclosed title\ni2,Second\ni3,Third\n')
+    with pytest.raises(InputError, match="not valid CSV") as caught:
+        read_delimited(path, sep=",", quoted=True)
+    assert caught.value.line == 2
+
+
+def test_a_long_row_and_a_short_row_do_not_balance_out(tmp_path):
+    # before, only the total number of separators was compared: "extra" was dropped and
+    # u2's rating silently missing
+    path = write(tmp_path, "a.tsv", "user\titem\trating\nu1\ti1\t5\textra\nu2\ti2\nu3\ti3\t4\n")
+    with pytest.raises(InputError, match="wrong number of fields: 4") as caught:
+        read_delimited(path)
+    assert caught.value.line == 2
+
+
+def test_a_lone_carriage_return_outside_quotes_is_refused_in_quoted_csv(tmp_path):
+    # before, any quote in the file turned the check off, and the \r split the row in two
+    path = write(tmp_path, "a.csv", 'u,i,r\n"u1",i1,5\ru2,i2,3\nu3,i3,4\n')
+    with pytest.raises(InputError, match="carriage return") as caught:
+        read_delimited(path, sep=",", quoted=True)
+    assert caught.value.line == 2
+    # in quotes it is data, and the lines after it keep their numbers
+    path = write(tmp_path, "b.csv", 'u,i,r\n"u1",i1,5\nu2,"i\r2",3\nu3,i3,4\n')
+    df = read_delimited(path, sep=",", quoted=True)
+    assert df["i"].tolist() == ["i1", "i\r2", "i3"] and df["_line"].tolist() == [2, 3, 4]
+
+
+@pytest.mark.parametrize("year", ["1e20", "inf", "-20000"])
+def test_a_year_beyond_four_digits_is_not_a_year(tmp_path, year):
+    # before: a TypeError or OverflowError traceback from the nullable integer cast
+    df = read_delimited(write(tmp_path, "a.tsv", f"y\n1995\n{year}\n"))
+    with pytest.raises(InputError, match="not a (year|number)") as caught:
+        to_year(df, "y")
+    assert caught.value.line == 3
+    assert to_year(df, "y", strict=False).isna().tolist() == [False, True]

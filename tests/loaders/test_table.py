@@ -118,3 +118,41 @@ def test_a_csv_with_semicolons_reads_its_quotes(tmp_path, write_files):
     graph = table.load(tmp_path / "items.csv", kind="items", sep=";", domain="books")
     titles = graph.items.set_index("uid")["title"]
     assert titles["books:b1"] == "Dune; the novel" and titles["books:b2"] == 'He said "no"'
+
+
+@pytest.mark.parametrize("date", ["9999-12-31", "1500-01-01"])
+def test_a_date_out_of_range_is_refused_not_read_as_milliseconds(tmp_path, write_files, date):
+    # before: 9999-12-31 raised OutOfBoundsDatetime (a traceback), and a date past 2200 that
+    # pandas could subtract passed for milliseconds (divided by 1000: a date in 1978)
+    write_files(
+        tmp_path, {"t.tsv": f"user_id\titem_id\ttimestamp\na\tb\t2020-01-01\nc\td\t{date}\n"}
+    )
+    with pytest.raises(InputError, match="out of range") as caught:
+        table.load(tmp_path / "t.tsv", kind="interactions")
+    assert (caught.value.line, caught.value.field) == (3, "timestamp")
+
+
+def test_parquet_ids_stored_as_floats_are_the_same_ids_as_text(tmp_path, write_files):
+    # before, a float column gave the user "1.0" and the item "default:10.0": other nodes
+    # than "1" and "default:10" of a CSV file
+    path = tmp_path / "f.parquet"
+    pd.DataFrame({"user_id": [1.0, 2.5], "item_id": [10.0, 11.0]}).to_parquet(path)
+    graph = table.load(path, kind="interactions")
+    assert sorted(graph.users["user_id"]) == ["1", "2.5"]
+    assert sorted(graph.items["uid"]) == ["default:10", "default:11"]
+
+
+def test_a_parquet_index_with_a_name_is_a_column(tmp_path):
+    # before, reset_index(drop=True) dropped it: "a required column is missing"
+    path = tmp_path / "u.parquet"
+    pd.DataFrame({"user_id": ["u1", "u2"], "age": [20, 30]}).set_index("user_id").to_parquet(path)
+    graph = table.load(path, kind="users")
+    assert graph.users["user_id"].tolist() == ["u1", "u2"]
+
+
+def test_ids_with_a_tab_or_a_line_break_are_refused_at_load(tmp_path, write_files):
+    # before, they loaded, and every later split or train of the store was refused
+    write_files(tmp_path, {"t.csv": 'user_id,item_id\na,i1\n"Toy\tStory",i2\n'})
+    with pytest.raises(InputError, match="tab or a line break") as caught:
+        table.load(tmp_path / "t.csv", kind="interactions")
+    assert (caught.value.line, caught.value.field) == (3, "user_id")
