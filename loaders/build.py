@@ -84,7 +84,7 @@ def build(
     report = report if report is not None else LoadReport()
     if domain is not None and rule is not None:
         raise InputError("give either a domain or a domain rule, not both", field="--domain")
-    domain = domain or "default"
+    domain = domain or DEFAULT_DOMAIN
     if rule is None and not DOMAIN_PATTERN.fullmatch(domain):
         raise InputError(
             f"domain name {domain!r} must match {DOMAIN_PATTERN.pattern}", field="--domain"
@@ -150,6 +150,8 @@ def build(
     report.count(tables)
     return tables
 
+
+DEFAULT_DOMAIN = "default"  # the domain of a load's items without --domain or a rule
 
 _REQUIRED = {
     "interactions": ["user_id", "item_id"],

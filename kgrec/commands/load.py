@@ -12,8 +12,10 @@ from pathlib import Path
 
 from graph_schema.tables import GraphTables
 from kgrec.commands.graph import STORE_HELP
-from kgrec.store import open_store
+from kgrec.errors import InputError
+from kgrec.store import GraphStore, open_store
 from loaders import kg, movielens, recbole, table
+from loaders.build import DEFAULT_DOMAIN
 from loaders.report import LoadReport
 from loaders.rules import RULES, DomainRule, resolve_rule
 
@@ -170,14 +172,38 @@ def _table(args: argparse.Namespace) -> int:
 
 def _kg(args: argparse.Namespace) -> int:
     return _run(
-        args, lambda report: kg.load(args.path, links=args.links, domain=args.domain, report=report)
+        args,
+        lambda report: kg.load(args.path, links=args.links, domain=args.domain, report=report),
+        check=_check_link_domain,
     )
 
 
-def _run(args: argparse.Namespace, read: Callable[[LoadReport], GraphTables]) -> int:
+def _check_link_domain(args: argparse.Namespace, store: GraphStore) -> None:
+    """Linked items without ``--domain`` go to the domain ``default``: into a store that holds
+    other domains and not that one, they would be new items, each entity tied to two."""
+    if args.links is None or args.domain is not None:
+        return
+    domains = list(store.stats()["domains"])
+    if domains and DEFAULT_DOMAIN not in domains:
+        raise InputError(
+            f"without --domain the linked items go to the domain {DEFAULT_DOMAIN!r}, which "
+            f"the store does not hold (it holds {', '.join(domains)}): name the domain of the "
+            "items the file links with --domain",
+            file=str(args.links),
+            field="--domain",
+        )
+
+
+def _run(
+    args: argparse.Namespace,
+    read: Callable[[LoadReport], GraphTables],
+    *,
+    check: Callable[[argparse.Namespace, GraphStore], None] | None = None,
+) -> int:
     """Parse and validate everything, print the summary, then write (unless --dry-run).
 
-    The store is opened first, so a wrong ``--store`` fails before a long parse.
+    The store is opened first, so a wrong ``--store`` fails before a long parse; ``check``
+    (the arguments against the store) runs then too.
     """
     report = LoadReport()
     if args.dry_run:
@@ -187,6 +213,8 @@ def _run(args: argparse.Namespace, read: Callable[[LoadReport], GraphTables]) ->
         return 0
     with open_store(args.store) as store:
         store.check()  # connection, password, folder: before a long parse
+        if check is not None:
+            check(args, store)
         tables = read(report)
         print(report.summary())
         written = store.write(tables)

@@ -169,6 +169,28 @@ def test_several_loads_share_users(store_uri, tmp_path, capsys, write_files, toy
     assert set(u1) == {"comedy:i1", "action:i2", "books:b1"}
 
 
+def test_links_without_a_domain_into_a_store_without_the_default_domain(
+    loaded, tmp_path, capsys, write_files
+):
+    """The toy items are in the domain "toy"; the links name them. Before, `load kg --links`
+    without --domain made new items default:i1 ... with no interactions, and tied each entity
+    to two items; now it is refused before anything is written, and --domain works."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "kg",
+        {"t.tsv": "e1\tfilm.film.actor\tp9\n", "l.tsv": "i1\te1\ni2\te2\n"},
+    )
+    args = ["load", "kg", files / "t.tsv", "--links", files / "l.tsv", "--store", uri]
+    code, _out, err = kgrec(capsys, *args)
+    assert code == 2 and "Traceback" not in err
+    assert f"file {files / 'l.tsv'}, field '--domain'" in err and "it holds toy" in err
+    assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *args, "--domain", "toy")
+    assert code == 0, err
+    with open_store(uri) as store:
+        assert set(store.stats()["domains"]) == {"toy"}
+
+
 def test_summary_and_dry_run(tmp_path, capsys, monkeypatch, write_files, toy_files):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NEO4J_URI", raising=False)

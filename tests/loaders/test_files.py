@@ -196,7 +196,7 @@ def test_a_lone_carriage_return_outside_quotes_is_refused_in_quoted_csv(tmp_path
 def test_a_year_beyond_four_digits_is_not_a_year(tmp_path, year):
     # before: a TypeError or OverflowError traceback from the nullable integer cast
     df = read_delimited(write(tmp_path, "a.tsv", f"y\n1995\n{year}\n"))
-    with pytest.raises(InputError, match="not a (year|number)") as caught:
+    with pytest.raises(InputError, match=r"not a (year|number)") as caught:
         to_year(df, "y")
     assert caught.value.line == 3
     assert to_year(df, "y", strict=False).isna().tolist() == [False, True]
