@@ -268,6 +268,33 @@ def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) 
     return matrix
 
 
+def check_vector_property(kind: str, property: str, *, attribute: bool) -> None:
+    """InputError when vectors may not be stored as ``kind.property``: it is one of the kind's
+    columns, or (``attribute``) an attribute the store holds. In Neo4j, where both are node
+    properties, the vectors would replace it (``kgrec embed --property title``)."""
+    table, _ = node_kind(kind)
+    if attribute or property in {c.name for c in SPECS[table].columns}:
+        raise InputError(
+            f"{property!r} is a property of the graph's {kind} nodes, which vectors stored under "
+            "it would replace: store them under another property",
+            field="property",
+        )
+
+
+def check_attributes_against_vectors(graph: GraphTables, vectors: dict[str, list[str]]) -> None:
+    """InputError when the attributes of ``graph``'s users or items name a property the store
+    keeps vectors in (``vectors``: kind -> properties), which in Neo4j they would replace."""
+    for kind in ("User", "Item"):
+        table, _ = node_kind(kind)
+        clash = sorted(set(getattr(graph, table).columns) & set(vectors.get(kind, ())))
+        if clash:
+            raise InputError(
+                f"the {table}' attribute {clash[0]!r} names the property that holds the "
+                f"store's {kind} vectors: rename the column",
+                field=clash[0],
+            )
+
+
 def check_dimension(
     kind: str,
     property: str,

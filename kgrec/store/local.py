@@ -52,8 +52,10 @@ from kgrec.explain import GraphIndex, explain
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     attach_to_items,
+    check_attributes_against_vectors,
     check_dimension,
     check_publish_users,
+    check_vector_property,
     coalesce,
     linked_items,
     node_kind,
@@ -235,6 +237,10 @@ class LocalStore(GraphStore):
             unknown = referenced_items(batch).difference(pd.Index(stored["items"]["uid"]))
             if len(unknown):
                 raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
+            vectors = self._vectors(manifest)
+            check_attributes_against_vectors(
+                batch, vectors.groupby("kind")["property"].unique().map(list).to_dict()
+            )
             merged = {}
             written = {}
             for spec in tqdm(GRAPH_TABLES, desc="tables", unit="table", disable=not progress):
@@ -280,6 +286,7 @@ class LocalStore(GraphStore):
             unknown = pd.Index(keys).difference(pd.Index(nodes[column]))
             if len(unknown):
                 raise unknown_keys_error(kind, unknown, "vectors")
+            check_vector_property(kind, property, attribute=property in nodes.columns)
             stored = self._vectors(manifest)
             same = (stored["kind"] == kind) & (stored["property"] == property)
             check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])

@@ -56,8 +56,10 @@ from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     NODE_TABLES,
     attach_to_items,
+    check_attributes_against_vectors,
     check_dimension,
     check_publish_users,
+    check_vector_property,
     linked_items,
     make_stats,
     node_kind,
@@ -187,8 +189,10 @@ class Neo4jStore(GraphStore):
         batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
         with self._errors("checking the items the load names"):
             unknown = self._missing("Item", referenced_items(batch))
+            vectors = self._vector_properties()
         if unknown:
             raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
+        check_attributes_against_vectors(batch, vectors)
         with self._errors("applying graph_schema/schema.cypher"):
             self._apply_schema()
         with self._load_lock():
@@ -419,7 +423,11 @@ class Neo4jStore(GraphStore):
             missing = self._missing(kind, keys)
             if missing:
                 raise unknown_keys_error(kind, missing, "vectors")
-            check_dimension(kind, property, self._dimension(kind, property), matrix.shape[1])
+            dimension = self._dimension(kind, property)
+            held = self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]
+            # a property held without a vector index is an attribute
+            check_vector_property(kind, property, attribute=held and dimension is None)
+            check_dimension(kind, property, dimension, matrix.shape[1])
             self._run(statement, dimensions=int(matrix.shape[1]))
             rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
             for chunk in _chunks(rows, max(1, self.batch_size // 10)):
@@ -598,7 +606,11 @@ class Neo4jStore(GraphStore):
         node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} vectors"):
-            records = self._run(q.READ_VECTORS[kind], read=True, property=property)
+            # vectors are where a vector index is; another property is an attribute (title)
+            indexed = self._dimension(kind, property) is not None
+            records = (
+                self._run(q.READ_VECTORS[kind], read=True, property=property) if indexed else []
+            )
         if not records:
             return [], np.zeros((0, 0), dtype=np.float32)
         keys = [r["key"] for r in records]

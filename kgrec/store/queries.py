@@ -304,6 +304,14 @@ RETURN count(n) AS dropped
 """
     for kind in KEY_PROPERTY
 }
+# whether any node of the kind holds the property $property (kgrec.store.canonical
+# .check_vector_property)
+HOLDS_PROPERTY = {
+    kind: f"""
+RETURN EXISTS {{ MATCH (n:{label(kind)}) WHERE n[$property] IS NOT NULL }} AS held
+"""
+    for kind in KEY_PROPERTY
+}
 READ_VECTORS = {
     kind: f"""
 MATCH (n:{label(kind)}) WHERE n[$property] IS NOT NULL

@@ -285,6 +285,26 @@ def test_vectors_round_trip_and_are_checked(store, movies):
     assert store.drop_vectors("Item", ["movies:1"], property="embedding") == 0
 
 
+def test_vectors_never_replace_a_property_of_the_nodes(store, movies):
+    """Before, in Neo4j `kgrec embed --property title` replaced every item's title by its
+    vector (and a user attribute likewise); a later load of an attribute named as the vectors'
+    property replaced the vectors. Both stores refuse either, and change nothing."""
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    for kind, property in (("Item", "title"), ("Item", "uid"), ("User", "age")):
+        keys = before.items["uid"].tolist() if kind == "Item" else ["u1"]
+        with pytest.raises(InputError, match=f"{property!r} is a property of the graph's {kind}"):
+            store.write_vectors(kind, keys, np.ones((len(keys), 2)), property=property)
+    assert_graphs_equal(store.snapshot(), before)
+    assert store.read_vectors("Item", property="title")[0] == []
+    store.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="embedding")
+    items = movies.items.assign(embedding="a text")
+    with pytest.raises(InputError, match="'embedding' names the property that holds"):
+        store.write(replace(movies, items=items), progress=False)
+    assert_graphs_equal(store.snapshot(), before)
+    assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+
+
 def test_publish_replaces_a_run(store, movies):
     store.write(movies, progress=False)
     assert store.publish(RECS, run="r1") == 3
