@@ -27,12 +27,10 @@ import inspect
 import json
 import logging
 import math
-import os
 import platform
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +71,7 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
+from kgrec.files import write_atomic
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
@@ -263,7 +262,7 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
             "few_shot_users": split.few_shot_users,
         },
     }
-    _atomic(path, lambda tmp: torch.save(payload, tmp))
+    write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def read_experiment(path: Path) -> Experiment:
@@ -530,15 +529,18 @@ class Run:
     ) -> pd.DataFrame:
         """Top-``k`` target-domain items per user (all users, or ``users`` by id), never an
         item the user already has: the RECOMMENDATIONS table (user_id, item_uid, score, rank,
-        model, run). A user loaded into the run's store after training is folded in from
-        their interactions with the run's items (the model's
+        model, run). What a user has is read from the run's store when it has one, so the
+        items a user rated after training (and their valid and test items) are left out too.
+        A user loaded into the run's store after training is folded in from their
+        interactions with the run's items (the model's
         :meth:`~kgrec.models.GraphRecommender.fold_in`, the model frozen). A run that serves
         new items by a content student (``cold_items`` ``student``/``student-kg``) also ranks
         the target-domain items loaded into its store after training that have a text vector,
         from that text and their year and genres in the store
         (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
         recommend only the items they were trained with."""
-        return self._ranking(k, users=users, name=name).table
+        with self._store() as source:
+            return self._ranking(k, users=users, name=name, source=source).table
 
     def publish(
         self,
@@ -554,13 +556,14 @@ class Run:
         item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j; not for a model
         whose embeddings are catalogue-sized rows, such as EASE). With ``users``,
         only theirs (newcomers folded in, see :meth:`recommend`), the others' left as they
-        are. Returns the table written."""
-        from kgrec.store import open_store, redact
+        are. Newcomers, items loaded after training and what users already have are read from
+        ``store``. Returns the table written."""
+        from kgrec.store import redact
 
         store = store or self.settings.get("store")
         if not store:
             raise InputError("the run was trained from files; name a store to publish into")
-        with open_store(store) as opened:
+        with self._store(store) as opened:
             opened.check()  # a wrong or unreachable store fails before the ranking, not after
             item = self.experiment.maps.items[0]
             if opened.items([item]).empty:  # (a missing local store: "no store at ...")
@@ -569,7 +572,7 @@ class Run:
                     "the store the run was trained on",
                     field="--store",
                 )
-            ranking = self._ranking(k, users=users, name=name)
+            ranking = self._ranking(k, users=users, name=name, source=opened)
             opened.publish(
                 ranking.table, run=name or self.name, users=None if users is None else list(users)
             )
@@ -585,6 +588,18 @@ class Run:
                         "Item", ranking.item_ids, item_vectors, property=VECTOR_PROPERTY
                     )
         return ranking.table
+
+    @contextlib.contextmanager
+    def _store(self, uri: str | None = None) -> Iterator[GraphStore | None]:
+        """The store ``uri`` (default: the run's), open; None for a run trained from files."""
+        uri = uri or self.settings.get("store")
+        if not uri:
+            yield None
+            return
+        from kgrec.store import open_store
+
+        with open_store(uri) as opened:
+            yield opened
 
     def explain(self, user: str, item: str, *, k: int = 5) -> pd.DataFrame:
         """The ``k`` best paths from ``user`` to ``item`` in the run's graph source."""
@@ -611,16 +626,29 @@ class Run:
         return explain(tables, user, item, k=k)
 
     def _ranking(
-        self, k: int, *, users: Sequence[str] | None = None, name: str | None = None
+        self,
+        k: int,
+        *,
+        users: Sequence[str] | None = None,
+        name: str | None = None,
+        source: GraphStore | None = None,
     ) -> _Ranking:
+        """The top ``k`` of every user, or of ``users``; newcomers, items loaded after training
+        and what users already have are read from ``source`` (None: the training data's
+        interactions are what users have)."""
         if not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
+        if isinstance(users, str) or (users is not None and not len(users)):
+            raise InputError(
+                f"users must be a list of user ids (or None: every user), got {users!r}",
+                field="user",
+            )
         experiment = self.experiment
         maps = experiment.maps
         candidates = torch.nonzero(self.graph.item_domain == experiment.split.target_domain)
         candidates = candidates.flatten()
         user_emb, item_emb = embeddings(self.model, self.graph)
-        item_ids, new_emb, late_pairs = self._items_loaded_after_training()
+        item_ids, new_emb = self._items_loaded_after_training(source)
         if new_emb is not None:
             candidates = torch.cat([candidates, item_emb.size(0) + torch.arange(len(new_emb))])
             item_emb = torch.cat([item_emb, new_emb.to(item_emb)])
@@ -636,23 +664,21 @@ class Run:
             found = torch.as_tensor(maps.user_index(user_ids), dtype=torch.long)
             newcomers = [user for user, i in zip(user_ids, found.tolist(), strict=True) if i < 0]
             if newcomers:
-                histories = self._newcomer_histories(newcomers)
+                histories = self._newcomer_histories(newcomers, source)
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
                 newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
                 user_emb = torch.cat(
                     [user_emb, self.model.fold_in(item_emb, histories, candidates=candidates)]
                 )
-                known = torch.cat(
-                    [known]
-                    + [
-                        torch.stack([torch.full_like(h, int(r)), h])
-                        for r, h in zip(rows, histories, strict=True)
-                    ],
-                    dim=1,
-                )
-        if late_pairs is not None:
-            known = torch.cat([known, _late_known(late_pairs, maps, item_ids, newcomer_rows)], 1)
+        if source is not None:
+            candidate_uids = [item_ids[i] for i in candidates.tolist()]
+            pairs = (
+                source.item_interactions(candidate_uids)
+                if users is None
+                else source.user_interactions(user_ids)
+            )
+            known = torch.cat([known, _known_pairs(pairs, maps, item_ids, newcomer_rows)], 1)
         if users is not None:
             index = found
             user_emb = user_emb[index]
@@ -673,67 +699,70 @@ class Run:
         return _Ranking(table, user_ids, item_ids, user_emb.cpu(), item_emb.cpu())
 
     def _items_loaded_after_training(
-        self,
-    ) -> tuple[list[str], torch.Tensor | None, pd.DataFrame | None]:
+        self, source: GraphStore | None
+    ) -> tuple[list[str], torch.Tensor | None]:
         """The uids of the items :meth:`recommend` ranks (the run's, then any target-domain
-        items loaded into its store after training that have a text vector), the embeddings
-        its content student gives the latter, and the store's interactions with them, which
-        are never recommended again (both None when there are none, or the run has no student
-        or no store)."""
+        items loaded into ``source`` after training that have a text vector) and the
+        embeddings its content student gives the latter (None when there are none, or the run
+        has no student or no store)."""
         maps = self.experiment.maps
-        store = self.settings.get("store")
-        if not isinstance(self.model, StudentItems) or not store:
-            return list(maps.items), None, None
-        from kgrec.store import open_store
-
+        if not isinstance(self.model, StudentItems) or source is None:
+            return list(maps.items), None
         target = maps.domains[self.experiment.split.target_domain]
         longer = [d for d in maps.domains if d != target and d.startswith(f"{target}:")]
-        with open_store(store) as opened:
-            keys, vectors = opened.read_vectors("Item", property=self.settings["text_property"])
-            known = maps.item_index(keys)
-            new = [
-                n
-                for n, key in enumerate(keys)
-                if known[n] < 0
-                and key.startswith(f"{target}:")
-                and not any(key.startswith(f"{d}:") for d in longer)
-            ]
-            if not new:
-                return list(maps.items), None, None
-            uids = [keys[n] for n in new]
-            attributes = None
-            if self.model.student.reads_attributes:
-                attributes = _store_item_attributes(opened, uids, self.experiment)
-            pairs = opened.item_interactions(uids)
+        keys, vectors = source.read_vectors("Item", property=self.settings["text_property"])
+        known = maps.item_index(keys)
+        new = [
+            n
+            for n, key in enumerate(keys)
+            if known[n] < 0
+            and key.startswith(f"{target}:")
+            and not any(key.startswith(f"{d}:") for d in longer)
+        ]
+        if not new:
+            return list(maps.items), None
+        uids = [keys[n] for n in new]
+        attributes = None
+        if self.model.student.reads_attributes:
+            attributes = _store_item_attributes(source, uids, self.experiment)
         text = torch.as_tensor(vectors[new], dtype=torch.float32)
         device = next(self.model.parameters()).device
         embedded = self.model.embed_new_items(
             text.to(device), None if attributes is None else attributes.to(device)
         ).cpu()
-        return [*maps.items, *uids], embedded, pairs
+        return [*maps.items, *uids], embedded
 
-    def _newcomer_histories(self, user_ids: list[str]) -> list[torch.Tensor]:
-        """The run's items each user loaded after training interacted with (from the run's
-        store), for fold-in; items the run does not know are left out."""
-        from kgrec.store import open_store
+    def _newcomer_histories(
+        self, user_ids: list[str], source: GraphStore | None
+    ) -> list[torch.Tensor]:
+        """The run's items each user loaded after training interacted with (from ``source``),
+        for fold-in; items the run does not know are left out, and so are the other domains'
+        items for a model that trained on the target domain alone (their embeddings never
+        learnt anything)."""
+        from kgrec.store import redact
 
-        store = self.settings.get("store")
-        if not store:
+        if source is None:
             raise InputError(
                 f"user {user_ids[0]!r} is not in the run's graph, and the run was trained from "
                 "files: there is no store to read a newcomer's interactions from",
                 field="user",
             )
-        with open_store(store) as opened:
-            found = opened.user_interactions(user_ids)
-        found = found.assign(item=self.experiment.maps.item_index(found["item_uid"].tolist()))
+        found = source.user_interactions(user_ids)
+        item = torch.as_tensor(
+            self.experiment.maps.item_index(found["item_uid"].tolist()), dtype=torch.long
+        )
+        usable = item >= 0
+        if not _spec(self.info["model"]).all_domains:
+            target = self.graph.item_domain.cpu() == self.experiment.split.target_domain
+            usable &= target[item.clamp(min=0)]
+        found = found.assign(item=item.numpy(), usable=usable.numpy())
         histories = []
         for user in user_ids:
-            items = found.loc[(found["user_id"] == user) & (found["item"] >= 0), "item"]
+            items = found.loc[(found["user_id"] == user) & found["usable"], "item"]
             if items.empty:
                 raise InputError(
                     f"user {user!r} is neither in the run's graph nor has interactions with "
-                    f"items it knows in {store}",
+                    f"items it learnt in {redact(source.uri)}",
                     field="user",
                 )
             histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))
@@ -752,22 +781,22 @@ class _Ranking:
     item_emb: torch.Tensor
 
 
-def _late_known(
+def _known_pairs(
     pairs: pd.DataFrame, maps: IdMaps, item_ids: list[str], newcomer_rows: dict[str, int]
 ) -> torch.Tensor:
-    """(user row, item) pairs of the store's interactions (``pairs``) with the items loaded
-    after training, which follow the run's items in ``item_ids``: the run's users by their
-    index, newcomers by their rows, other users left out."""
-    first = len(maps.items)
-    late = {uid: first + n for n, uid in enumerate(item_ids[first:])}
+    """(user row, item) pairs of a store's interactions (``pairs``) with the items ranked
+    (``item_ids``: the run's, then those loaded after training): the run's users by their
+    index, newcomers by their rows; other users and items left out."""
+    position = {uid: n for n, uid in enumerate(item_ids)}
     users = [
         newcomer_rows.get(user, index)
         for user, index in zip(
             pairs["user_id"], maps.user_index(list(pairs["user_id"])), strict=True
         )
     ]
-    known = torch.tensor([users, [late[uid] for uid in pairs["item_uid"]]], dtype=torch.long)
-    return known[:, known[0] >= 0].reshape(2, -1)
+    items = [position.get(uid, -1) for uid in pairs["item_uid"]]
+    known = torch.tensor([users, items], dtype=torch.long).reshape(2, -1)
+    return known[:, (known[0] >= 0) & (known[1] >= 0)]
 
 
 def _reindex(known: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
@@ -971,10 +1000,10 @@ def _train(
         environment=environment(device),
     )
     # the finished run's files are replaced only now that the new work has succeeded
-    _atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
+    write_atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
     if settings["cold_items"] in ("student", "student-kg"):
         student = run.model.student.state_dict()
-        _atomic(out / STUDENT_FILE, lambda tmp: torch.save(student, tmp))
+        write_atomic(out / STUDENT_FILE, lambda tmp: torch.save(student, tmp))
     _write_json(out / METRICS_FILE, metrics)
     _write_json(out / RUN_FILE, info)
     if progress:
@@ -1793,21 +1822,8 @@ def _training_record(result: FitResult, seconds: float) -> dict[str, Any]:
     }
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    """``write(tmp)`` then rename over ``path``: a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_json(path: Path, payload: dict) -> None:
-    _atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n"))
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
 
 
 __all__ = [

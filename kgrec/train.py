@@ -30,8 +30,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +45,7 @@ from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.split import Split
 from kgrec.errors import InputError
 from kgrec.evaluate import evaluate
+from kgrec.files import write_atomic
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import BPR, Batch, Objective
 
@@ -395,15 +394,7 @@ def _save(
         "best_model": state.best_state,
         "history": state.history,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _read(path: Path) -> dict:

@@ -37,7 +37,6 @@ import inspect
 import json
 import logging
 import math
-import os
 import shlex
 import time
 from collections.abc import Mapping, Sequence
@@ -72,6 +71,7 @@ from kgrec.experiment import (
     reads_text,
     warm_start,
 )
+from kgrec.files import write_atomic
 from kgrec.objectives import OBJECTIVES
 from kgrec.train import VALID_METRIC, FitResult, fit
 
@@ -987,9 +987,7 @@ def _write_best(path: Path, result: TuneResult) -> None:
             name: best.user_attrs.get(name) for name in ("world_size", "device", "threads")
         },
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -466,6 +467,24 @@ def test_an_export_path_under_a_file_fails_before_the_ranking_and_no_file_is_clo
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".recs.csv.")][1:]
 
 
+def test_an_export_has_a_new_files_permissions_and_a_dangling_link_is_kept(
+    trained, tmp_path, capsys
+):
+    # before: exports were 0600 whatever the umask (a temporary file's mode), and a dangling
+    # link of the user's at the path was replaced by a file
+    run = str(trained.folder)
+    export = tmp_path / "recs.tsv"
+    assert main(["recommend", "--run", run, "-k", "2", "--export", str(export)]) == 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert export.stat().st_mode & 0o777 == 0o666 & ~umask
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "nowhere.csv")
+    assert main(["recommend", "--run", run, "-k", "2", "--export", str(link)]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    assert link.is_symlink() and not (tmp_path / "nowhere.csv").exists()
+
+
 def test_a_wrong_store_fails_before_the_ranking(trained, tmp_path, monkeypatch, capsys):
     # at 20M interactions the ranking takes minutes: a typo must not cost them
     monkeypatch.setattr(
@@ -573,6 +592,62 @@ def test_a_user_loaded_after_training_is_folded_in(tmp_path, tiny_store, capsys)
     assert list(again["item_uid"]) == list(mine.sort_values("rank")["item_uid"])
     with pytest.raises(kgrec.errors.InputError, match="'ghost' is neither in the run's graph"):
         run.recommend(users=["ghost"])
+
+
+def _load_ratings(store: str, folder: Path, domain: str, rows: list[tuple[str, str]]) -> None:
+    folder.mkdir()
+    (folder / f"{folder.name}.inter").write_text(
+        "user_id:token\titem_id:token\trating:float\n"
+        + "".join(f"{user}\t{item}\t5\n" for user, item in rows)
+    )
+    with open_store(store) as opened:
+        opened.write(recbole.load(folder, domain=domain), progress=False)
+
+
+def test_serving_reads_what_users_have_and_newcomers_from_the_store_it_is_given(
+    tmp_path, tiny_store
+):
+    """Three faults of serving (each failed before): an item a trained-in user rated after
+    training was still recommended to them; a target-only model folded a newcomer in from
+    their other domain's items too (embeddings it never trained), so two newcomers with the
+    same comedies got different lists; and publishing into another store read newcomers from
+    the run's own store. Also: users given as one string, or none, are refused."""
+    import shutil
+
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    user = run.experiment.maps.users[0]
+    top = run.recommend(k=1, users=[user])["item_uid"].iloc[0]
+    comedies = [f"Comedy {j}" for j in range(4)]
+    _load_ratings(tiny_store, tmp_path / "late", "comedy", [(user, top.split(":", 1)[1])])
+    _load_ratings(
+        tiny_store,
+        tmp_path / "late2",
+        "comedy",
+        [(newcomer, film) for newcomer in ("nA", "nB") for film in comedies],
+    )
+    _load_ratings(
+        tiny_store, tmp_path / "late3", "action", [("nB", f"Action {j}") for j in range(8)]
+    )
+    again = load_run(run.folder)
+    assert top not in set(again.recommend(k=30, users=[user])["item_uid"])
+    every = again.recommend(k=30)
+    assert top not in set(every.loc[every["user_id"] == user, "item_uid"])
+    both = again.recommend(k=10, users=["nA", "nB"])
+    lists = [both.loc[both["user_id"] == n, "item_uid"].tolist() for n in ("nA", "nB")]
+    assert lists[0] == lists[1] and not set(lists[0]) & {f"comedy:{c}" for c in comedies}
+    # a newcomer loaded into a copy of the store only: publishing into the copy finds them
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_store.removeprefix("local:"), copy)
+    _load_ratings(f"local:{copy}", tmp_path / "late4", "comedy", [("nC", "Comedy 5")])
+    table = again.publish(f"local:{copy}", k=3, users=["nC"])
+    assert set(table["user_id"]) == {"nC"} and "comedy:Comedy 5" not in set(table["item_uid"])
+    with pytest.raises(kgrec.errors.InputError, match="'nC' is neither in the run's graph"):
+        again.recommend(k=3, users=["nC"])  # not in the run's own store
+    for users in ("u1", []):
+        with pytest.raises(kgrec.errors.InputError, match="users must be a list of user ids"):
+            again.recommend(k=3, users=users)
 
 
 def ease(model: str, out: Path, **options):

@@ -4,8 +4,6 @@ exported; an adapter over :meth:`kgrec.experiment.Run.recommend` and ``publish``
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pandas as pd
 from kgrec.commands.options import add_device_option, add_threads_option
 from kgrec.errors import InputError
 from kgrec.experiment import VECTOR_PROPERTY, load_run
+from kgrec.files import write_atomic
 
 EXPORT_FORMATS = (".csv", ".tsv", ".parquet")
 
@@ -143,7 +142,7 @@ def _check_export(path: Path) -> None:
         raise InputError(
             f"--export writes {', '.join(EXPORT_FORMATS)} files", file=str(path), field="--export"
         )
-    if path.exists():
+    if path.exists() or path.is_symlink():  # a dangling link is the user's too
         raise InputError("the file exists; kgrec never overwrites it", file=str(path))
     folder = next(p for p in path.absolute().parents if p.exists())  # before the ranking
     if not folder.is_dir():
@@ -151,16 +150,10 @@ def _check_export(path: Path) -> None:
 
 
 def _write_export(table: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)  # a name of its own: never a file of the user's
-    try:
+    def write(tmp: Path) -> None:
         if path.suffix == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
             table.to_csv(tmp, index=False, sep="\t" if path.suffix == ".tsv" else ",")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, write, replace=False)

@@ -59,8 +59,6 @@ them gives back the same item groups and few-shot users.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as _field
@@ -74,6 +72,7 @@ from torch_geometric.data import HeteroData
 from graph_schema.tables import item_uid
 from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
 from kgrec.errors import InputError
+from kgrec.files import write_atomic
 
 SPLIT_FILES = ("train", "valid", "test")
 HEADER = ("user_id", "item_id")
@@ -659,11 +658,4 @@ def _infer_domain(maps: IdMaps, item_ids: Sequence[str]) -> int:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -1,0 +1,52 @@
+"""kgrec.files.write_atomic: whole files, a new file's permissions, never a user's file."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kgrec.errors import InputError
+from kgrec.files import write_atomic
+
+
+def test_a_file_is_written_whole_with_a_new_files_permissions(tmp_path):
+    path = tmp_path / "sub" / "a.json"
+    write_atomic(path, lambda tmp: tmp.write_text("one"))
+    write_atomic(path, lambda tmp: tmp.write_text("two"))
+    assert path.read_text() == "two"
+    umask = os.umask(0o077)
+    try:
+        write_atomic(path, lambda tmp: tmp.write_text("three"))
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o600  # the umask's, not a temporary file's
+    write_atomic(path, lambda tmp: tmp.write_text("four"))
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in path.parent.iterdir()] == ["a.json"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(path, fail)
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_without_replace_nothing_at_the_path_is_overwritten(tmp_path):
+    path = tmp_path / "a.txt"
+    write_atomic(path, lambda tmp: tmp.write_text("new"), replace=False)
+    assert path.read_text() == "new"
+    for existing in (path, tmp_path / "link"):
+        if existing.name == "link":
+            existing.symlink_to(tmp_path / "nowhere")
+        with pytest.raises(InputError, match="never overwrites"):
+            write_atomic(existing, lambda tmp: tmp.write_text("other"), replace=False)
+    assert path.read_text() == "new" and (tmp_path / "link").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "link"]
