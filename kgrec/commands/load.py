@@ -203,7 +203,7 @@ def _run(
     """Parse and validate everything, print the summary, then write (unless --dry-run).
 
     The store is opened first, so a wrong ``--store`` fails before a long parse; ``check``
-    (the arguments against the store) runs then too.
+    (the arguments against the store) runs after the parse, before anything is written.
     """
     report = LoadReport()
     if args.dry_run:
@@ -213,9 +213,9 @@ def _run(
         return 0
     with open_store(args.store) as store:
         store.check()  # connection, password, folder: before a long parse
+        tables = read(report)
         if check is not None:
             check(args, store)
-        tables = read(report)
         print(report.summary())
         written = store.write(tables)
         print(f"written to {store.uri}: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
