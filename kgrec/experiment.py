@@ -525,7 +525,12 @@ class Run:
         return metrics_frame(self.evaluate())
 
     def recommend(
-        self, k: int = 20, *, users: Sequence[str] | None = None, name: str | None = None
+        self,
+        k: int = 20,
+        *,
+        users: Sequence[str] | None = None,
+        name: str | None = None,
+        store: str | None = None,
     ) -> pd.DataFrame:
         """Top-``k`` target-domain items per user (all users, or ``users`` by id), never an
         item the user already has: the RECOMMENDATIONS table (user_id, item_uid, score, rank,
@@ -538,8 +543,9 @@ class Run:
         the target-domain items loaded into its store after training that have a text vector,
         from that text and their year and genres in the store
         (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
-        recommend only the items they were trained with."""
-        with self._store() as source:
+        recommend only the items they were trained with. ``store`` (default: the run's) is
+        the store read."""
+        with self._store(store) as source:
             return self._ranking(k, users=users, name=name, source=source).table
 
     def publish(

@@ -605,7 +605,7 @@ def _load_ratings(store: str, folder: Path, domain: str, rows: list[tuple[str, s
 
 
 def test_serving_reads_what_users_have_and_newcomers_from_the_store_it_is_given(
-    tmp_path, tiny_store
+    tmp_path, tiny_store, capsys
 ):
     """Three faults of serving (each failed before): an item a trained-in user rated after
     training was still recommended to them; a target-only model folded a newcomer in from
@@ -645,6 +645,11 @@ def test_serving_reads_what_users_have_and_newcomers_from_the_store_it_is_given(
     assert set(table["user_id"]) == {"nC"} and "comedy:Comedy 5" not in set(table["item_uid"])
     with pytest.raises(kgrec.errors.InputError, match="'nC' is neither in the run's graph"):
         again.recommend(k=3, users=["nC"])  # not in the run's own store
+    # --show reads the store --store names (before, --store was ignored there)
+    show = ["recommend", "--run", str(run.folder), "-k", "3", "--show", "nC"]
+    assert main([*show, "--store", f"local:{copy}"]) == 0
+    assert "user nC (run" in capsys.readouterr().out
+    assert main(show) == 2 and "'nC' is neither" in capsys.readouterr().err
     for users in ("u1", []):
         with pytest.raises(kgrec.errors.InputError, match="users must be a list of user ids"):
             again.recommend(k=3, users=users)

@@ -30,7 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--run", type=Path, required=True, metavar="RUN", help="trained run folder")
-    p.add_argument("--store", help="store to publish into (default: the run's store)")
+    p.add_argument(
+        "--store",
+        help="store to publish into, and with --show or --export to read newcomers, items "
+        "loaded after training and what users have from (default: the run's store)",
+    )
     p.add_argument("-k", type=int, default=20, help="recommendations per user (20)")
     p.add_argument("--name", help="run name on the edges (default: the run folder's name)")
     p.add_argument("--no-vectors", action="store_true", help="publish no embeddings")
@@ -72,13 +76,17 @@ def run(args: argparse.Namespace) -> int:
     if args.user:
         return _publish_users(loaded, args, name, started)
     if args.show:
-        table = loaded.recommend(args.k, users=args.show, name=name)
+        table = loaded.recommend(args.k, users=args.show, name=name, store=args.store)
         with pd.option_context("display.width", 200):
-            for user, rows in table.groupby("user_id", sort=False):
+            for user in dict.fromkeys(args.show):
+                rows = table[table["user_id"] == user]
                 print(f"user {user} (run {name!r}, {loaded.info['model']}):")
-                print(rows[["rank", "item_uid", "score"]].to_string(index=False))
+                if rows.empty:
+                    print("  no item left to recommend: the user has every candidate item")
+                else:
+                    print(rows[["rank", "item_uid", "score"]].to_string(index=False))
     if args.export is not None:
-        table = loaded.recommend(args.k, name=name)
+        table = loaded.recommend(args.k, name=name, store=args.store)
         _write_export(table, args.export)
         print(
             f"wrote {len(table)} recommendations for {table['user_id'].nunique()} users to "
