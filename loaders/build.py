@@ -100,7 +100,14 @@ def build(
     if parts.user_links is not None:
         mapping = _user_mapping(parts.user_links, report)
         named = pd.concat([df["user_id"] for df in (interactions, users) if df is not None])
-        report.users_joined += int(named[named.isin(mapping.index)].nunique())
+        joined = int(named[named.isin(mapping.index)].nunique())
+        report.users_joined += joined
+        if not joined:  # links apply to the ids this load names, not to a store's
+            report.warn(
+                "the user-link file joined no user id of this load's files (ids loaded "
+                "earlier keep theirs: load the links with the files that name the ids); links",
+                len(mapping),
+            )
         interactions, users = (
             _map_users(df, mapping) if df is not None else None for df in (interactions, users)
         )

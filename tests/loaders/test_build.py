@@ -9,6 +9,15 @@ from kgrec.errors import InputError
 from loaders import LoadReport, merge_tables, recbole
 
 
+def test_user_links_that_join_no_id_of_their_load_are_a_warning(toy, tmp_path, write_files):
+    # before, a link file naming only ids loaded earlier did nothing, and nothing said so
+    links = write_files(tmp_path / "links", {"links.tsv": "x\ty\n"})
+    report = LoadReport()
+    recbole.load(toy, user_links=links / "links.tsv", report=report)
+    assert report.users_joined == 0
+    assert "warning: the user-link file joined no user id of this load's" in report.summary()
+
+
 def test_user_links_join_ids_into_one_user(toy, tmp_path, write_files):
     links = write_files(tmp_path, {"links.tsv": "user_id\tsame_as\nu3\tu2\nx9\tu3\nu2\tu2\n"})
     report = LoadReport()
