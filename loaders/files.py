@@ -77,6 +77,11 @@ def read_delimited(
     utf8 = encoding.replace("-", "").replace("_", "").lower() == "utf8"
     if utf8:
         raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # every other byte NUL: say why
+        raise InputError(
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark): convert it to UTF-8",
+            file=file,
+        )
     if len(sep) > 1:
         raw = raw.replace(sep.encode(encoding), _UNIT_SEPARATOR.encode())
         sep = _UNIT_SEPARATOR

@@ -203,6 +203,8 @@ class LocalStore(GraphStore):
     def check(self) -> None:
         self._check_folder()
         parent = next(p for p in (self.path, *self.path.parents) if p.exists())
+        if not parent.is_dir():  # local:afile/store
+            raise StoreError(f"{self.uri}: {parent} is a file, not a folder")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise StoreError(f"{self.uri}: cannot write in {parent} (permission denied)")
 

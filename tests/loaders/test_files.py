@@ -200,3 +200,10 @@ def test_a_year_beyond_four_digits_is_not_a_year(tmp_path, year):
         to_year(df, "y")
     assert caught.value.line == 3
     assert to_year(df, "y", strict=False).isna().tolist() == [False, True]
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path):
+    # before: a field name full of NUL characters in the error
+    path = write(tmp_path, "a.tsv", "\ufeffid\tv\n1\ta\n".encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16"):
+        read_delimited(path)

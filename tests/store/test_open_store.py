@@ -86,6 +86,13 @@ def test_local_store_on_a_file_is_an_error(tmp_path):
         open_store(f"local:{tmp_path}/file")
 
 
+def test_a_local_store_under_a_file_says_so(tmp_path):
+    # before: "cannot write in .../file (permission denied)"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="file is a file, not a folder"):
+        open_store(f"local:{tmp_path}/file/store").check()
+
+
 def test_unreachable_neo4j_is_a_store_error(unused_port):
     with (
         open_store(f"bolt://127.0.0.1:{unused_port}") as store,
