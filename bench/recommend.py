@@ -1,15 +1,15 @@
 """Recommendation serving on ml-1m: batch `kgrec recommend` and top-20 latency in Neo4j.
 
 Trains a small LightGCN on ml1m-action-comedy (quality is not the point here), loads ml-1m into
-the Neo4j at $NEO4J_URI (default bolt://127.0.0.1:7687; the database is emptied first), then
-prints:
+the Neo4j at $NEO4J_URI (default bolt://127.0.0.1:7687; the database is emptied first, so
+``--wipe`` is required), then prints:
 
 - the wall time of `kgrec recommend` for all 6,040 users (ranking + publishing; goal <= 30 s);
 - p50 / p95 latency of a user's top-20 read back by Cypher over 1,000 random users
   (goal p95 <= 20 ms);
 - p50 / p95 latency of an ad-hoc top-20 through the vector index (goal p95 <= 50 ms).
 
-    python bench/recommend.py [--data $KGREC_DATA/ml-1m] [--work /tmp/kgrec-bench-recommend]
+    python bench/recommend.py --wipe [--data $KGREC_DATA/ml-1m] [--work /tmp/kgrec-bench-rec]
 """
 
 from __future__ import annotations
@@ -68,8 +68,11 @@ def main() -> None:
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "kgrec-bench-rec"
     )
     parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--wipe", action="store_true", help="allow emptying the Neo4j database")
     args = parser.parse_args()
     uri = os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")
+    if not args.wipe:
+        parser.error(f"the benchmark empties the Neo4j database at {uri}: pass --wipe")
     auth = (
         os.environ.get("NEO4J_USERNAME", "neo4j"),
         os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),

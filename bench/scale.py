@@ -1050,6 +1050,8 @@ def main() -> int:
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # the steps run from the repository root: a relative --out would land (and be emptied) there
+    args.out = args.out.resolve()
     args.neo4j_uri = args.neo4j_uri or f"bolt://127.0.0.1:{args.neo4j_port}"
     if args.step:
         return child(args)

@@ -187,6 +187,8 @@ class Choice:
 
 Parameter = LogUniform | Uniform | IntRange | Choice
 
+# options that weigh node text vectors (read from a store)
+TEXT_OPTIONS = ("ease_text_weight", "text_cl_weight")
 # the range searched for an option when the caller names none; an option is in a model's
 # default space when the model (or the objective) takes it
 DEFAULT_RANGES: dict[str, Parameter] = {
@@ -213,16 +215,21 @@ def searchable() -> dict[str, type]:
     return kinds
 
 
-def default_space(model: str, *, objective: str = TRAIN_DEFAULTS["objective"]) -> dict:
+def default_space(
+    model: str, *, objective: str = TRAIN_DEFAULTS["objective"], texts: bool = True
+) -> dict:
     """The search space used when none is given: :data:`DEFAULT_RANGES` of the options that
     ``model`` (its :class:`~kgrec.experiment.ModelSpec`) and ``objective`` take, and ``lr``
-    where the model learns embeddings by gradient (not EASE's closed form)."""
+    where the model learns embeddings by gradient (not EASE's closed form); without
+    ``texts`` (data read from files, which hold no text vectors) not the text options."""
     spec = _model(model)
     takes = set(spec.options)
     if spec.learns:
         takes.add("lr")
     if spec.learns and objective in OBJECTIVES:
         takes |= set(inspect.signature(OBJECTIVES[objective]).parameters)
+    if not texts:
+        takes -= set(TEXT_OPTIONS)
     return {
         name: param
         for name, param in DEFAULT_RANGES.items()
@@ -478,8 +485,8 @@ def tune(
             field=unknown[0],
         )
     objective = fixed.get("objective", TRAIN_DEFAULTS["objective"])
-    if space is None:
-        space = default_space(model, objective=objective)
+    if space is None:  # from files (no --store) there are no text vectors to weigh
+        space = default_space(model, objective=objective, texts=store is not None)
     space = dict(space)
     both = sorted(set(space) & set(fixed))
     if both:
@@ -503,6 +510,8 @@ def tune(
     settings.update(
         data=str(Path(data).resolve()) if data is not None else None,
         store=absolute_uri(store),
+        # the printed command and a continuation find the run from any directory
+        init_from=str(Path(fixed["init_from"]).resolve()) if fixed.get("init_from") else None,
         protocol=protocol,
         split=str(Path(split).resolve()) if split is not None else None,
         seed=seed,
@@ -537,7 +546,10 @@ def tune(
     objective_fn = None
     try:
         _check_folder(out)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # under a file, no permission
+            raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with _lock(out), _optuna_quiet():
             study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             _check_study(study, model, settings, space, path=out / STUDY_FILE)

@@ -139,6 +139,53 @@ def test_ease_is_tuned_over_its_own_settings_and_the_best_trains_again(
     assert metrics["valid"]["all"]["ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
 
 
+def test_ease_from_files_tunes_its_default_space_without_the_text_weight(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+) -> None:
+    # before: `kgrec tune --model ease --data DIR` (no --search) was refused, its default
+    # space holding ease_text_weight, which needs a store's texts
+    assert set(default_space("ease", texts=False)) == {"ease_lambda"}
+    monkeypatch.chdir(tmp_path)
+    argv = ["tune", "--model", "ease", "--protocol", PROTOCOL, "--data", str(tiny_recbole)]
+    assert main([*argv, "--out", "t", "--trials", "1", "--threads", "1"]) == 0, capsys.readouterr()
+    # a study folder under a file is an input error, not a traceback
+    (tmp_path / "afile").write_text("mine")
+    assert main([*argv, "--out", "afile/sub", "--trials", "1"]) == 2
+    assert "cannot write the study folder" in capsys.readouterr().err
+
+
+def test_the_printed_command_names_the_init_from_run_from_anywhere(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    # before, a relative --init-from was printed (and recorded) as typed: the command failed
+    # from another directory ("no run here")
+    from kgrec.experiment import train
+
+    settings = {"epochs": 1, "dim": 8, "batch_size": 128}
+    train(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=tmp_path / "src",
+        progress=False,
+        **settings,
+    )
+    monkeypatch.chdir(tmp_path)
+    result = tune(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=tmp_path / "t",
+        space={"reg_weight": Choice([0.0])},
+        trials=1,
+        progress=False,
+        init_from="src",
+        **settings,
+    )
+    argv = shlex.split(result.command)
+    assert argv[argv.index("--init-from") + 1] == str(tmp_path / "src")
+
+
 def test_a_closed_form_model_refuses_a_search_over_training_options(
     tmp_path, tiny_recbole, capsys
 ) -> None:
