@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -98,6 +99,31 @@ def read_split_file(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+def split_checksum(split_dir: Path) -> str:
+    """A checksum of the split's pairs (each file's, as a set): what results were made from."""
+    digest = hashlib.sha256()
+    for part in SPLIT_FILES:
+        for user, item in sorted(set(read_split_file(split_dir / f"{part}.tsv"))):
+            digest.update(f"{part}\t{user}\t{item}\n".encode())
+    return digest.hexdigest()
+
+
+def check_same_split(results: dict, checksum: str, results_path: Path) -> None:
+    """PeersError when ``results`` (read from ``results_path``) hold models' results of
+    another split than the one of ``checksum``: they would be printed, or reused, as if they
+    were this split's."""
+    recorded = results.get("split_sha256")
+    if not results["models"] or recorded == checksum:
+        return
+    if recorded is None:
+        print(f"warning: {results_path} does not record its split: not checked", flush=True)
+        return
+    raise PeersError(
+        f"{results_path} holds results of another split ({results.get('split')}): give "
+        "another --out for this one"
+    )
+
+
 def write_benchmark(split_dir: Path, out_dir: Path, name: str = DATASET) -> dict[str, int]:
     """Write ``out_dir/name.{train,valid,test}.inter`` from ``split_dir``'s split files.
 
@@ -152,7 +178,7 @@ def default_venv() -> Path:
 
 def recbole_python(venv: Path) -> Path:
     """The RecBole environment's python, or :class:`PeersError` saying how to make it."""
-    python = venv / "bin" / "python"
+    python = venv.absolute() / "bin" / "python"  # the models run in their own folders
     if not python.is_file() or not any(venv.glob(".complete-*")):
         raise PeersError(
             f"no RecBole environment at {venv} (or its install did not finish): run "
@@ -372,6 +398,8 @@ def save_results(path: Path, results: dict) -> None:
 
 def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
     """The table row of a finished ``kgrec train`` run on the same split files."""
+    if not (run_dir / "run.json").is_file() or not (run_dir / "metrics.json").is_file():
+        raise PeersError(f"--kgrec {run_dir}: no finished kgrec run there (run.json, metrics.json)")
     info = json.loads((run_dir / "run.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for part in SPLIT_FILES:
@@ -498,11 +526,15 @@ def _main(args: argparse.Namespace) -> int:
     else:
         split_dir = out / "split"
         make_split(args, split_dir)
-    data_path = out / "recbole"
-    counts = write_benchmark(split_dir, data_path / DATASET)
     results_path = out / RESULTS_FILE
     results = load_results(results_path)
-    results.update(split=str(split_dir), interactions=counts, settings=SETTINGS)
+    checksum = split_checksum(split_dir)
+    check_same_split(results, checksum, results_path)  # before the benchmark files change
+    data_path = out / "recbole"
+    counts = write_benchmark(split_dir, data_path / DATASET)
+    results.update(
+        split=str(split_dir), split_sha256=checksum, interactions=counts, settings=SETTINGS
+    )
     overrides = parse_overrides(args.set)
     kgrec_rows = [kgrec_row(run.resolve(), split_dir) for run in args.kgrec]
     for name in args.models:

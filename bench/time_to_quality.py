@@ -33,13 +33,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import peers
 
 from kgrec.data.split import write_split
+from kgrec.errors import InputError
 from kgrec.evaluate import evaluate
 from kgrec.experiment import (
     TRAIN_DEFAULTS,
@@ -61,6 +64,9 @@ def recbole_lightgcn(args: argparse.Namespace, split_dir: Path) -> dict:
     out = args.out.resolve()
     results_path = out / peers.RESULTS_FILE
     results = peers.load_results(results_path)
+    checksum = peers.split_checksum(split_dir)
+    peers.check_same_split(results, checksum, results_path)
+    results["split_sha256"] = checksum
     key = "LightGCN" if args.epochs is None else f"LightGCN-{args.epochs}-epochs"
     if key not in results["models"] or "error" in results["models"][key]:
         python = peers.recbole_python(args.venv or peers.default_venv())
@@ -159,14 +165,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return _main(args)
-    except peers.PeersError as error:
+    except (peers.PeersError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
 def _main(args: argparse.Namespace) -> int:
     set_threads(args.threads)
-    settings = {**TRAIN_DEFAULTS, **peers.parse_overrides(args.set)}
+    overrides = peers.parse_overrides(args.set)
+    for key, value in overrides.items():
+        if key not in TRAIN_DEFAULTS:
+            raise InputError(f"--set {key}: not a kgrec train setting", field="--set")
+        default = TRAIN_DEFAULTS[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(default, int | float) and not isinstance(default, bool) and not number:
+            raise InputError(f"--set {key}={value!r}: a number is expected", field="--set")
+    settings = {**TRAIN_DEFAULTS, **overrides}
     settings.update(model=args.model, seed=args.seed, protocol=args.protocol)
     check_settings(settings)
     out = args.out.resolve()
@@ -174,13 +188,24 @@ def _main(args: argparse.Namespace) -> int:
         data=args.data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
     )
     split_dir = out / "split"
-    write_split(experiment.split, experiment.maps, split_dir)
-    if args.epochs is not None:  # RecBole trains on exactly the pairs kgrec trains on
-        _, _, pairs = build_run(experiment, settings)
-        with open(split_dir / "train.tsv", "w") as handle:
-            handle.write(peers.SPLIT_HEADER + "\n")
-            for user, item in zip(*pairs.tolist(), strict=True):
-                handle.write(f"{experiment.maps.users[user]}\t{experiment.maps.item_ids[item]}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        made = Path(tmp) / "split"
+        write_split(experiment.split, experiment.maps, made)
+        if args.epochs is not None:  # RecBole trains on exactly the pairs kgrec trains on
+            _, _, pairs = build_run(experiment, settings)
+            with open(made / "train.tsv", "w") as handle:
+                handle.write(peers.SPLIT_HEADER + "\n")
+                for user, item in zip(*pairs.tolist(), strict=True):
+                    handle.write(
+                        f"{experiment.maps.users[user]}\t{experiment.maps.item_ids[item]}\n"
+                    )
+        if not split_dir.is_dir():
+            shutil.copytree(made, split_dir)
+        elif peers.split_checksum(made) != peers.split_checksum(split_dir):
+            raise peers.PeersError(
+                f"{out} holds another split's files and results (another --seed, --protocol "
+                "or --epochs): give another --out"
+            )
     recbole = recbole_lightgcn(args, split_dir)
     target = None if args.epochs is not None else recbole["test"][METRIC]
     mine = kgrec_lightgcn(experiment, settings, args.epochs or settings["epochs"], target)

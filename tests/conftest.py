@@ -10,6 +10,7 @@ those tests are skipped with the reason.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -412,3 +413,27 @@ def bench_script():
         return module
 
     return load
+
+
+@pytest.fixture
+def fake_recbole(tmp_path) -> Path:
+    """A stand-in for RecBole's environment (``--venv``): its python writes a fixed result
+    record where bench/peers.py's worker would (for tests of the benchmarks' bookkeeping)."""
+    venv = tmp_path / "fake-recbole"
+    (venv / "bin").mkdir(parents=True)
+    (venv / ".complete-fake").write_text("")
+    record = {
+        "model": "LightGCN",
+        "valid": {"ndcg@20": 0.1, "recall@20": 0.1},
+        "test": {"ndcg@20": 0.2, "recall@20": 0.2},
+        "best_epoch": 1,
+        "epochs_run": 1,
+        "fit_seconds": 1.0,
+        "seconds_per_epoch": 1.0,
+        "valid_seconds": [1.0],
+        "valid_cpu_seconds": [1.0],
+    }
+    python = venv / "bin" / "python"
+    python.write_text(f"#!/bin/sh\necho '{json.dumps(record)}' > result.json\n")
+    python.chmod(0o755)
+    return venv

@@ -104,3 +104,34 @@ def test_the_table_has_a_row_per_model_and_failures_say_why(peers):
     lines = peers.table(rows).splitlines()
     assert lines[2] == "| RecBole LightGCN | 0.2800 | 0.3200 | 0.3700 | 140/150 | 151 |"
     assert lines[3].startswith("| RecBole NCL | failed: exit code 1")
+
+
+def test_results_of_another_split_are_refused_not_shown_as_this_ones(peers, tmp_path, fake_recbole):
+    """Before, a second split in the same --out printed the first split's results under the
+    second's heading (and rewrote the benchmark files the stored results came from)."""
+    first = write_split(tmp_path / "a", SPLIT)
+    other = dict(SPLIT, test=[("u1", "i 4"), ("u2", "i1"), ("u3", "i2")], valid=SPLIT["valid"])
+    other["valid"] = [("u1", "i3"), ("u2", "i 4"), ("u3", "i1")]
+    second = write_split(tmp_path / "b", other)
+    out = tmp_path / "out"
+    argv = ["--venv", str(fake_recbole), "--models", "LightGCN", "--out", str(out)]
+    assert peers.main([*argv, "--split", str(first)]) == 0
+    stored = (out / "peers.json").read_text()
+    train = (out / "recbole" / "kgrec" / "kgrec.test.inter").read_text()
+    with pytest.raises(peers.PeersError, match="holds results of another split"):
+        peers._main(peers.parse_args([*argv, "--split", str(second)]))
+    assert (out / "peers.json").read_text() == stored
+    assert (out / "recbole" / "kgrec" / "kgrec.test.inter").read_text() == train
+    assert peers.main([*argv, "--split", str(first)]) == 0  # the same split reads them again
+
+
+def test_a_relative_venv_and_a_missing_kgrec_run(
+    peers, tmp_path, fake_recbole, monkeypatch, capsys
+):
+    # before: FileNotFoundError tracebacks (the models run in folders of their own)
+    split = write_split(tmp_path / "a", SPLIT)
+    monkeypatch.chdir(tmp_path)
+    argv = ["--split", str(split), "--venv", fake_recbole.name, "--models", "LightGCN"]
+    assert peers.main([*argv, "--out", "out"]) == 0
+    assert peers.main([*argv, "--out", "out", "--kgrec", "nosuchrun"]) == 2
+    assert "no finished kgrec run there" in capsys.readouterr().err

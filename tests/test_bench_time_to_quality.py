@@ -50,3 +50,28 @@ def test_without_recbole_it_says_make_setup_recbole(ttq, tiny_recbole, tmp_path,
     argv += ["--out", str(tmp_path / "out"), "--venv", str(tmp_path / "none")]
     assert ttq.main(argv) == 2
     assert "make setup-recbole" in capsys.readouterr().err
+
+
+def test_another_seed_in_the_same_out_is_refused(ttq, tiny_recbole, tmp_path, fake_recbole, capsys):
+    """Before, seed 1 in seed 0's --out printed seed 0's RecBole result beside kgrec on
+    seed 1's split, and rewrote the split files."""
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--epochs", "1"]
+    argv += ["--out", str(tmp_path / "out"), "--venv", str(fake_recbole), "--set", "dim=8"]
+    assert ttq.main([*argv, "--seed", "0"]) == 0
+    split = (tmp_path / "out" / "split" / "train.tsv").read_text()
+    assert ttq.main([*argv, "--seed", "1"]) == 2
+    assert "holds another split's files and results" in capsys.readouterr().err
+    assert (tmp_path / "out" / "split" / "train.tsv").read_text() == split
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [("learning_rate=0.01", "not a kgrec train setting"), ("lr=fast", "a number is expected")],
+)
+def test_a_misspelt_or_mistyped_setting_is_refused(
+    ttq, tiny_recbole, tmp_path, capsys, setting, says
+):
+    # before: a misspelt key was ignored (and recorded), a word for a number a traceback
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--set", setting]
+    assert ttq.main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert says in capsys.readouterr().err
