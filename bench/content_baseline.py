@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from kgrec.cold_items import ItemAttributes
+from kgrec.errors import run_script
 from kgrec.evaluate import evaluate
 from kgrec.experiment import build_run, load_run
+from kgrec.files import write_atomic
 from kgrec.models.text_similarity import TextSimilarity
 from kgrec.threads import set_threads
 
@@ -93,6 +95,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
+    if args.out is not None and (args.out.exists() or args.out.is_symlink()):
+        parser.error(f"{args.out} exists; the figures are never written over a file")
     set_threads(args.threads)
     rows = []
     for folder in args.runs:
@@ -100,8 +104,10 @@ def main() -> None:
         print(f"{folder}: done", flush=True)
     print(report(rows))
     if args.out:
-        args.out.write_text(json.dumps(rows, indent=1))
+        write_atomic(
+            args.out, lambda tmp: tmp.write_text(json.dumps(rows, indent=1)), replace=False
+        )
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

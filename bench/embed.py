@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from kgrec.errors import run_script
 from kgrec.text.cache import EmbeddingCache
 from kgrec.text.embed import embed_texts
 from kgrec.text.encoder import TextEncoder
@@ -95,4 +96,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -16,6 +16,7 @@ import os
 import time
 from pathlib import Path
 
+from kgrec.errors import run_script
 from kgrec.evaluate import PHASES, evaluate
 from kgrec.experiment import TRAIN_DEFAULTS, build_run, load_experiment
 from kgrec.threads import set_threads
@@ -61,4 +62,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -22,8 +22,10 @@ from pathlib import Path
 import torch
 
 from kgrec.data.split import Split
+from kgrec.errors import run_script
 from kgrec.evaluate import evaluate_embeddings
 from kgrec.experiment import Experiment, build_run, load_experiment
+from kgrec.files import write_atomic
 from kgrec.foldin import METHODS, fold_in_users
 from kgrec.ranking import embeddings
 from kgrec.threads import set_threads
@@ -44,6 +46,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
+    if args.out is not None and (args.out.exists() or args.out.is_symlink()):
+        parser.error(f"{args.out} exists; the figures are never written over a file")
     set_threads(args.threads)
 
     experiment = load_experiment(
@@ -137,8 +141,12 @@ def main() -> None:
             f"   {ratio:.1%} of trained-in{' (chosen on valid)' if method == best else ''}"
         )
     if args.out:
-        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+        write_atomic(
+            args.out,
+            lambda tmp: tmp.write_text(json.dumps(figures, indent=2) + "\n"),
+            replace=False,
+        )
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

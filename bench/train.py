@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from kgrec.errors import run_script
 from kgrec.evaluate import PHASES, evaluate
 from kgrec.experiment import build_run, load_experiment
 from kgrec.threads import set_threads
@@ -76,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

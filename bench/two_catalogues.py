@@ -55,6 +55,7 @@ def read_atomic(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(
         path, sep="\t", dtype=str, keep_default_na=False, quoting=3, encoding="utf-8"
     )
+    frame.attrs["types"] = dict(name.partition(":")[::2] for name in frame.columns)
     frame.columns = [name.split(":", 1)[0] for name in frame.columns]
     return frame
 
@@ -76,6 +77,13 @@ def build_pair(data: Path, out: Path, *, seed: int, train_per_user: int) -> dict
     name = data.name
     items = read_atomic(data / f"{name}.item")
     inter = read_atomic(data / f"{name}.inter")
+    genre = next((c for c in ("genre", "class") if c in items), None)  # ml-1m's, ml-100k's
+    needed = {f"{name}.inter": (inter, ["user_id", "item_id", "rating", "timestamp"])}
+    needed[f"{name}.item"] = (items, ["item_id", genre or "genre"])
+    for file, (frame, columns) in needed.items():  # before anything is written
+        missing = [c for c in columns if c not in frame]
+        if missing:
+            raise ValueError(f"{data / file} has no column {missing[0]!r}")
     film = pd.Series(
         [f"film:{n}" for n in range(1, len(items) + 1)], index=items["item_id"].to_numpy()
     )
@@ -131,14 +139,10 @@ def build_pair(data: Path, out: Path, *, seed: int, train_per_user: int) -> dict
         )
         catalogue = items[items["item_id"].isin(ids.index)]
         catalogue = catalogue.assign(item_id=catalogue["item_id"].map(ids))
-        write_atomic(
-            folder / f"{half}.item",
-            catalogue,
-            {"item_id": "token", "movie_title": "token", "release_year": "float", "genre": "token"},
-        )
+        write_atomic(folder / f"{half}.item", catalogue, items.attrs["types"])
         links = pd.DataFrame({"item_id": ids.to_numpy(), "entity_id": ids.to_numpy()})
         write_atomic(folder / f"{half}.link", links, {"item_id": "token", "entity_id": "token"})
-        genres = items.set_index("item_id").loc[ids.index, "genre"].str.split(" ")
+        genres = items.set_index("item_id").loc[ids.index, genre].str.split(" ")
         triples = [(item, ITEM_FILM, film[title]) for title, item in ids.items()]
         triples += [
             (film[title], FILM_GENRE, f"genre:{genre}")

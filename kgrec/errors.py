@@ -6,6 +6,11 @@ lowest layer raises them too) and re-exported here.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
 from graph_schema.errors import InputError, KgrecError
 
 
@@ -13,4 +18,15 @@ class StoreError(KgrecError):
     """A store could not be opened, read or written."""
 
 
-__all__ = ["InputError", "KgrecError", "StoreError"]
+def run_script(main: Callable[[], int | None]) -> NoReturn:
+    """Exit with ``main()``'s code, or with 2 and the message of a :class:`KgrecError` (no
+    traceback), as the ``kgrec`` command does: for scripts such as those in ``bench/``."""
+    try:
+        code = main()
+    except KgrecError as exc:
+        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code or 0)
+
+
+__all__ = ["InputError", "KgrecError", "StoreError", "run_script"]

@@ -122,3 +122,23 @@ def test_the_pair_shares_films_not_users_and_loads(tmp_path: Path) -> None:
     assert (other / "split/train.tsv").read_text() != (pair / "split/train.tsv").read_text()
     with pytest.raises(ValueError, match="not empty"):
         script().build_pair(data, pair, seed=3, train_per_user=5)
+
+
+def test_ml100k_files_make_a_pair_and_a_missing_column_writes_nothing(tmp_path: Path) -> None:
+    # before: ml-100k's item file (its genres in "class", titles token_seq) gave a KeyError
+    # after half the pair was written, and the rerun was refused as "not empty"
+    data = write_ml1m_like(tmp_path / "ml-100k")
+    for suffix in ("item", "inter"):
+        (data / f"ml-1m.{suffix}").rename(data / f"ml-100k.{suffix}")
+    item = data / "ml-100k.item"
+    item.write_text(item.read_text().replace("genre:token", "class:token_seq", 1))
+    script().build_pair(data, tmp_path / "pair", seed=0, train_per_user=5)
+    header = (tmp_path / "pair" / "ml1m-b" / "ml1m-b.item").read_text().splitlines()[0]
+    assert header.endswith("class:token_seq")
+    assert "genre:Action" in (tmp_path / "pair" / "ml1m-b" / "ml1m-b.kg").read_text() or (
+        "genre:Comedy" in (tmp_path / "pair" / "ml1m-b" / "ml1m-b.kg").read_text()
+    )
+    item.write_text(item.read_text().replace("class:token_seq", "kind:token_seq", 1))
+    with pytest.raises(ValueError, match="has no column 'genre'"):
+        script().build_pair(data, tmp_path / "other", seed=0, train_per_user=5)
+    assert not (tmp_path / "other").exists()
