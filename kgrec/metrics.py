@@ -106,9 +106,25 @@ class RankingMetrics:
             )
         if targets.dim() != 2 or targets.size(0) != 2:
             raise ValueError(f"targets must be [2, T], got {list(targets.shape)}")
+        if targets.numel():
+            rows, items = targets
+            if int(rows.min()) < 0 or int(rows.max()) >= top_items.size(0):
+                raise ValueError(f"targets name rows outside the {top_items.size(0)} users")
+            if int(items.min()) < 0 or int(items.max()) >= self.num_items:
+                raise ValueError(f"targets name items outside 0..{self.num_items - 1}")
+            # a pair counted once (twice, it would halve the user's recall)
+            targets = torch.unique(rows * self.num_items + items)
+            targets = torch.stack([targets // self.num_items, targets % self.num_items])
         top_items = top_items[:, : self.max_k]
         # never a held-out item: PyG matches predictions and labels by index
         top_items = top_items.where(top_items >= 0, torch.full_like(top_items, self.num_items))
+        # an item listed twice in a row counts once: its repeats are empty slots
+        ordered, order = top_items.sort(dim=1, stable=True)
+        repeat = torch.zeros_like(ordered, dtype=torch.bool)
+        repeat[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+        top_items = top_items.masked_fill(
+            torch.zeros_like(repeat).scatter(1, order, repeat), self.num_items
+        )
         self.per_user.update(top_items, targets)
         for coverage in self.coverage.values():
             coverage.update(top_items)

@@ -13,6 +13,7 @@ entry in :data:`OBJECTIVES`, and a test in ``tests/test_objectives.py``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -128,7 +129,7 @@ class BPR(Objective):
     (:func:`bpr_loss`), with an optional L2 weight on the batch's representations."""
 
     def __init__(self, *, reg_weight: float = 0.0) -> None:
-        if reg_weight < 0:
+        if not 0 <= reg_weight < math.inf:
             raise ValueError(f"reg_weight must be non-negative, got {reg_weight}")
         self.reg_weight = reg_weight
 
@@ -166,7 +167,7 @@ def softmax_loss(
         \frac{\sum_b w_b \Big(-\frac{s(u_b, i_b)}{\tau}
         + \ln \sum_{j \in N_b} e^{s(u_b, j) / \tau}\Big)}{\sum_b w_b}.
     """
-    if temperature <= 0:
+    if not 0 < temperature < math.inf:  # NaN and inf too
         raise ValueError(f"temperature must be positive, got {temperature}")
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
@@ -225,13 +226,13 @@ class Softmax(Objective):
         reg_weight: float = 0.0,
         item_domain: Tensor | None = None,
     ) -> None:
-        if temperature <= 0:
+        if not 0 < temperature < math.inf:  # NaN and inf too
             raise ValueError(f"temperature must be positive, got {temperature}")
-        if num_negatives < 0:
+        if not 0 <= num_negatives < math.inf:
             raise ValueError(f"num_negatives must be non-negative, got {num_negatives}")
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
-        if reg_weight < 0:
+        if not 0 <= reg_weight < math.inf:
             raise ValueError(f"reg_weight must be non-negative, got {reg_weight}")
         self.temperature = temperature
         self.num_negatives = num_negatives
@@ -312,7 +313,7 @@ def info_nce(view1: Tensor, view2: Tensor, *, temperature: float) -> Tensor:
         \frac{1}{N} \sum_n -\ln \frac{e^{\cos(\mathbf{z}'_n, \mathbf{z}''_n) / \tau}}
         {\sum_m e^{\cos(\mathbf{z}'_n, \mathbf{z}''_m) / \tau}}.
     """
-    if temperature <= 0:
+    if not 0 < temperature < math.inf:  # NaN and inf too
         raise ValueError(f"temperature must be positive, got {temperature}")
     logits = F.normalize(view1, dim=-1) @ F.normalize(view2, dim=-1).T / temperature
     return -torch.diagonal(F.log_softmax(logits, dim=1)).mean()
@@ -360,13 +361,13 @@ class Contrastive(Objective):
         temperature: float = 0.2,
         layer: int = 1,
     ) -> None:
-        if weight < 0:
+        if not 0 <= weight < math.inf:
             raise ValueError(f"cl_weight must be non-negative, got {weight}")
-        if noise < 0:
+        if not 0 <= noise < math.inf:
             raise ValueError(f"cl_noise must be non-negative, got {noise}")
-        if temperature <= 0:
+        if not 0 < temperature < math.inf:  # NaN and inf too
             raise ValueError(f"cl_temperature must be positive, got {temperature}")
-        if layer < 0:
+        if not 0 <= layer < math.inf:
             raise ValueError(f"cl_layer must be non-negative, got {layer}")
         self.main = main
         self.weight = weight
@@ -420,7 +421,7 @@ def text_neighbours(vectors: Tensor, mask: Tensor, k: int, *, rows: int | None =
     items, where an approximate index would be needed); the similarities are computed
     ``rows`` items at a time (default: blocks of about 2**26 scores), so memory does not.
     """
-    if k <= 0:
+    if not 0 < k < math.inf:  # NaN and inf too
         raise ValueError(f"the number of text neighbours must be positive, got {k}")
     num_items = vectors.size(0)
     rows = rows or max(1, (1 << 26) // max(num_items, 1))
@@ -472,9 +473,9 @@ class TextNeighbours(Objective):
     def __init__(
         self, main: Objective, neighbours: Tensor, *, weight: float = 0.1, temperature: float = 0.2
     ) -> None:
-        if weight < 0:
+        if not 0 <= weight < math.inf:
             raise ValueError(f"text_cl_weight must be non-negative, got {weight}")
-        if temperature <= 0:
+        if not 0 < temperature < math.inf:  # NaN and inf too
             raise ValueError(f"text_cl_temperature must be positive, got {temperature}")
         if neighbours.dim() != 2 or neighbours.dtype != torch.long:
             raise ValueError("neighbours must be a [num_items, k] tensor of item indices")

@@ -53,7 +53,7 @@ def rank(
     device = user_emb.device
     if candidates is None:
         candidates = torch.arange(item_emb.size(0))
-    candidates = candidates.cpu()
+    candidates = torch.unique(candidates.cpu())  # each once, in item order (ties: by index)
     if k > len(candidates):
         raise ValueError(f"k={k} is larger than the {len(candidates)} candidate items")
     pool = item_emb[candidates.to(device)]

@@ -19,6 +19,7 @@ LAYERS = [
         2,
         (
             "kgrec.errors",
+            "kgrec.files",
             "kgrec.store",
             "kgrec.text",
             "kgrec.data",

@@ -274,3 +274,25 @@ def test_few_shot_users_are_their_own_group() -> None:
     assert got["all"] == plain["all"] and got["cold"] == plain["cold"]
     table = format_table({"test": got}).splitlines()
     assert [line.split()[1] for line in table[1:]] == ["all", "warm", "cold", FEW_SHOT]
+
+
+@pytest.mark.parametrize(
+    ("top", "targets", "says"),
+    [
+        ([[4, 1], [2, 3]], [[1], [-1]], "items outside"),  # before: recall@2 1e7
+        ([[5, 5]], [[0], [5]], "items outside"),  # before: matched the empty slots, recall 2
+        ([[1, 0]], [[1], [0]], "rows outside"),
+    ],
+)
+def test_targets_outside_the_lists_or_the_catalogue_are_refused(top, targets, says) -> None:
+    metrics = RankingMetrics(5, [2])
+    with pytest.raises(ValueError, match=says):
+        metrics.update(torch.tensor(top), torch.tensor(targets))
+
+
+def test_a_repeated_pair_or_prediction_counts_once() -> None:
+    # before: a repeated held-out pair halved recall (0.5), a repeated prediction doubled it
+    for top, targets in (([[1, 0]], [[0, 0], [1, 1]]), ([[1, 1]], [[0], [1]])):
+        metrics = RankingMetrics(5, [2])
+        metrics.update(torch.tensor(top), torch.tensor(targets))
+        assert metrics.compute()["recall@2"] == pytest.approx(1.0)

@@ -734,3 +734,17 @@ def test_the_text_neighbour_term_without_item_text_is_an_input_error(tmp_path, t
             progress=False,
         )
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_and_infinite_settings_are_refused(value) -> None:
+    # before: NaN passed every "<= 0" check (a NaN loss, or all-NaN scores)
+    from kgrec.objectives import BPR, Contrastive, Softmax
+
+    for make in (
+        lambda: Softmax(temperature=value),
+        lambda: BPR(reg_weight=value),
+        lambda: Contrastive(BPR(), noise=value),
+    ):
+        with pytest.raises(ValueError):
+            make()

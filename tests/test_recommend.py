@@ -75,3 +75,22 @@ def test_cosine_of_augmented_vectors_ranks_like_the_dot_product():
     dot = user_emb.double() @ item_emb.double().T
     assert torch.equal(cosine.argsort(dim=1, descending=True), dot.argsort(dim=1, descending=True))
     assert torch.allclose(u @ i.T, dot, atol=1e-4)
+
+
+def test_a_nan_score_ranks_last_and_repeated_candidates_once():
+    # before: topk put NaN first (rank 1), and a candidate listed twice came back twice
+    items, scores = top_k(torch.tensor([[3.0, float("nan"), 1.0]]), 2)
+    assert items.tolist() == [[0, 2]] and scores.tolist() == [[3.0, 1.0]]
+    user_emb, item_emb = torch.ones(1, 1), torch.tensor([[3.0], [2.0], [1.0]])
+    items, _ = rank(
+        user_emb, item_emb, users=torch.tensor([0]), k=2, candidates=torch.tensor([0, 0, 1])
+    )
+    assert items.tolist() == [[0, 1]]
+    items, _ = rank(
+        torch.zeros(1, 1),
+        torch.zeros(6, 1),
+        users=torch.tensor([0]),
+        k=3,
+        candidates=torch.tensor([5, 1, 3]),
+    )
+    assert items.tolist() == [[1, 3, 5]]  # equal scores in item order, as the README says

@@ -95,6 +95,7 @@ class GraphRecommender(nn.Module):
 
     def interactions(self, edge_index: Tensor) -> tuple[Tensor, Tensor]:
         """(user index, item index) of the user -> item edges of ``edge_index``."""
+        check_edge_index(edge_index)
         source, target = edge_index
         is_item = (target >= self.num_users) & (target < self.num_users + self.num_items)
         mine = (source < self.num_users) & is_item
@@ -147,6 +148,35 @@ class GraphRecommender(nn.Module):
         return top_k(scores, k, candidates=candidates, exclude=exclude)
 
 
+def check_edge_index(
+    edge_index: Tensor, num_nodes: int | None = None, edge_type: Tensor | None = None
+) -> None:
+    """ValueError unless ``edge_index`` is a ``[2, E]`` integer tensor of node ids from 0 (and
+    below ``num_nodes``), and ``edge_type`` (if given) has one entry per edge: a model must
+    not read memory past its nodes, or wrap an id onto another node."""
+    if (
+        edge_index.dim() != 2
+        or edge_index.size(0) != 2
+        or edge_index.dtype.is_floating_point
+        or edge_index.dtype == torch.bool
+    ):
+        raise ValueError(
+            f"edge_index must be a [2, E] integer tensor, got {edge_index.dtype} of shape "
+            f"{list(edge_index.shape)}"
+        )
+    if edge_index.numel():
+        low, high = int(edge_index.min()), int(edge_index.max())
+        if low < 0:
+            raise ValueError(f"edge_index holds the node id {low}: ids count from 0")
+        if num_nodes is not None and high >= num_nodes:
+            raise ValueError(f"edge_index reaches node {high}, beyond the graph's {num_nodes}")
+    if edge_type is not None and tuple(edge_type.shape) != (edge_index.size(1),):
+        raise ValueError(
+            f"edge_type must hold one relation per edge ({edge_index.size(1)}), got shape "
+            f"{list(edge_type.shape)}"
+        )
+
+
 def top_k(
     scores: Tensor,
     k: int,
@@ -180,7 +210,10 @@ def top_k(
 def ordered_top_k(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """``scores.topk(k, dim=1)`` (values, columns) with equal scores in column order, lowest
     first, so a tie is broken the same way on every device and the top k is the start of the
-    top k + 1 (``topk`` leaves the order of ties open)."""
+    top k + 1 (``topk`` leaves the order of ties open). A NaN score ranks last, as -inf
+    (``topk`` puts it first)."""
+    if scores.is_floating_point() and scores.isnan().any():
+        scores = scores.nan_to_num(nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
     values, columns = scores.topk(k, dim=1)
     kth = values[:, -1:]
     left_out = (scores == kth).sum(1) > (values == kth).sum(1)  # a tie at the k-th score

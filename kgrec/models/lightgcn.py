@@ -12,7 +12,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import LightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
-from kgrec.models.base import GraphRecommender
+from kgrec.models.base import GraphRecommender, check_edge_index
 from kgrec.models.layers import TextInput, attach_text_input, embedding_noise
 
 
@@ -174,6 +174,7 @@ class LightGCNRecommender(GraphRecommender):
         if n_id is not None:
             self.require_sampling()
         num_nodes = self.num_users + self.num_items
+        check_edge_index(edge_index)
         if edge_index.numel() and int(edge_index.max()) >= num_nodes:
             raise ValueError(
                 f"edge_index reaches node {int(edge_index.max())}, beyond the {num_nodes} users "

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import GraphRecommender
+from kgrec.models.base import GraphRecommender, check_edge_index
 from kgrec.models.layers import (
     RelationalConv,
     RelationGroups,
@@ -274,6 +274,7 @@ class RGCNRecommender(GraphRecommender):
             and cached[4].mean.size(1) == num_nodes
         ):
             return cached[4]
+        check_edge_index(edge_index, num_nodes, edge_type)  # once per graph, not per call
         given = degree is not None  # a sampled subgraph's: those groups are not cached
         if degree is None and self.symmetric:
             degree = self.interaction_degree(edge_index, edge_type, num_nodes)

@@ -152,3 +152,18 @@ def test_a_call_with_a_sampled_degree_does_not_poison_the_cached_groups(toy_grap
     degree = torch.arange(1, toy_graph.num_nodes + 1)
     assert not torch.allclose(model(ei, et, degree=degree), plain)
     torch.testing.assert_close(model(ei, et), plain)
+
+
+@pytest.mark.parametrize(
+    ("edge_index", "edge_type", "says"),
+    [
+        ([[0, 7], [7, 0]], [0, 1], "beyond the graph's 5"),  # before: free(): invalid pointer
+        ([[0], [7]], [0], "beyond the graph's 5"),  # before: wrapped onto node 2
+        ([[0, -1], [-1, 0]], [0, 1], "node id -1"),  # before: a deep bincount error
+        ([[0, 1], [1, 0]], [0], "one relation per edge"),
+    ],
+)
+def test_node_ids_outside_the_graph_are_refused(edge_index, edge_type, says):
+    model = RGCNRecommender(2, 2, 1, 4, embedding_dim=4)  # nodes 0..4
+    with pytest.raises(ValueError, match=says):
+        model(torch.tensor(edge_index), torch.tensor(edge_type))
