@@ -109,8 +109,9 @@ class FitResult:
 
 
 class NegativeSampler:
-    """Uniform negatives from the positive's domain, never one of the user's training items.
-    Items of domain -1 (:meth:`kgrec.data.split.Split.negative_domains`) are never drawn."""
+    """Uniform negatives from the positive's domain, never one of the user's training items
+    (unless the user has every item of the domain). Items of domain -1
+    (:meth:`kgrec.data.split.Split.negative_domains`) are never drawn."""
 
     def __init__(self, pairs: Tensor, item_domain: Tensor, num_items: int) -> None:
         self.num_items = num_items
@@ -135,6 +136,12 @@ class NegativeSampler:
             neg[todo] = self.order[self.start[d] + offset.clamp(max=self.size[d] - 1)]
             clash = torch.isin(users[todo] * self.num_items + neg[todo], self.known)
             todo = todo[clash]
+        for row in todo.tolist():  # a user with (nearly) every item of the domain: exactly
+            start, size = int(self.start[domain[row]]), int(self.size[domain[row]])
+            items = self.order[start : start + size]
+            free = items[~torch.isin(int(users[row]) * self.num_items + items, self.known)]
+            if len(free):  # else the user has them all: no negative exists
+                neg[row] = free[int(torch.randint(len(free), (1,), generator=generator))]
         return neg
 
 

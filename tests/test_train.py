@@ -183,3 +183,15 @@ def test_one_evaluation_runs_the_model_once_for_both_phases(experiment, monkeypa
     assert len(calls) == 1
     assert both["valid"] == evaluate(model, graph, split, "valid")
     assert both["test"] == evaluate(model, graph, split, "test")
+
+
+def test_a_user_with_all_but_one_item_gets_that_one_as_negative():
+    # before: after 100 rounds of clashes the last draw stayed, a positive itself (with 1 free
+    # item of 1,000, in nine draws of ten)
+    n = 1000
+    pairs = torch.stack([torch.zeros(n - 1, dtype=torch.long), torch.arange(n - 1)])
+    sampler = NegativeSampler(pairs, torch.zeros(n, dtype=torch.long), n)
+    neg = sampler.sample(
+        torch.zeros(20, dtype=torch.long), torch.arange(20), torch.Generator().manual_seed(0)
+    )
+    assert neg.tolist() == [n - 1] * 20
