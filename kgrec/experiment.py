@@ -1413,6 +1413,9 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     defaults); :mod:`kgrec.tune` checks each trial with it too.
     """
     settings = {**TRAIN_DEFAULTS, **settings}
+    for name, value in settings.items():  # first: the objective built below refuses NaN too
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{name} must be a finite number, got {value}", field=name)
     model = settings["model"]
     spec = _spec(model)
     for name, choices in (
@@ -1484,9 +1487,6 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             f"support (models that do: {sampled})",
             field="--batching",
         )
-    for name, value in settings.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"{name} must be a finite number, got {value}", field=name)
     for name in POSITIVE_OPTIONS:
         if not settings[name] > 0:
             raise InputError(f"{name} must be positive, got {settings[name]}", field=name)

@@ -36,10 +36,8 @@ class GraphRecommender(nn.Module):
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
-        if num_users <= 0 or num_items <= 0:
-            raise ValueError(
-                f"num_users and num_items must be positive, got {num_users} and {num_items}"
-            )
+        check_count("num_users", num_users, 1)
+        check_count("num_items", num_items, 1)
         self.num_users = num_users
         self.num_items = num_items
 
@@ -146,6 +144,15 @@ class GraphRecommender(nn.Module):
         finally:
             self.train(was_training)
         return top_k(scores, k, candidates=candidates, exclude=exclude)
+
+
+def check_count(name: str, value: object, minimum: int) -> None:
+    """A TypeError unless ``value`` is an integer (not a bool: ``2.5``, ``True``), a ValueError
+    if it is below ``minimum``: a size or a count of a model."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
 def check_edge_index(

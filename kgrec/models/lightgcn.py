@@ -12,7 +12,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import LightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
-from kgrec.models.base import GraphRecommender, check_edge_index
+from kgrec.models.base import GraphRecommender, check_count, check_edge_index
 from kgrec.models.layers import TextInput, attach_text_input, embedding_noise
 
 
@@ -80,10 +80,8 @@ class LightGCNRecommender(GraphRecommender):
         text_hidden: int = 64,
     ) -> None:
         super().__init__(num_users, num_items)
-        if embedding_dim <= 0:
-            raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
-        if num_layers < 0:
-            raise ValueError(f"num_layers must be non-negative, got {num_layers}")
+        check_count("embedding_dim", embedding_dim, 1)
+        check_count("num_layers", num_layers, 0)
         if alpha is not None and not isinstance(alpha, int | float):  # one weight per layer
             alpha = torch.as_tensor(alpha, dtype=torch.float)
             if alpha.dim() != 1 or alpha.numel() != num_layers + 1:

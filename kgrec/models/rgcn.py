@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import GraphRecommender, check_edge_index
+from kgrec.models.base import GraphRecommender, check_count, check_edge_index
 from kgrec.models.layers import (
     RelationalConv,
     RelationGroups,
@@ -24,14 +24,10 @@ def check_graph_sizes(
     num_entities: int, num_relations: int, embedding_dim: int, num_layers: int, dropout: float
 ) -> None:
     """Reject bad sizes of a relational recommender with the value in the message."""
-    if num_entities < 0:
-        raise ValueError(f"num_entities must be non-negative, got {num_entities}")
-    if num_relations <= 0:
-        raise ValueError(f"num_relations must be positive, got {num_relations}")
-    if embedding_dim <= 0:
-        raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
-    if num_layers < 0:
-        raise ValueError(f"num_layers must be non-negative, got {num_layers}")
+    check_count("num_entities", num_entities, 0)
+    check_count("num_relations", num_relations, 1)
+    check_count("embedding_dim", embedding_dim, 1)
+    check_count("num_layers", num_layers, 0)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
 

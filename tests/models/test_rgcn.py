@@ -66,9 +66,13 @@ def test_edge_type_is_required(toy_graph):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"num_relations": 0}, "num_relations must be positive, got 0"),
-        ({"num_entities": -1}, "num_entities must be non-negative, got -1"),
-        ({"embedding_dim": 0}, "embedding_dim must be positive, got 0"),
+        ({"num_relations": 0}, "num_relations must be at least 1, got 0"),
+        ({"num_entities": -1}, "num_entities must be at least 0, got -1"),
+        ({"embedding_dim": 0}, "embedding_dim must be at least 1, got 0"),
+        # before: a TypeError deep in torch, or accepted
+        ({"embedding_dim": 8.0}, "embedding_dim must be an integer, got 8.0"),
+        ({"num_layers": 1.5}, "num_layers must be an integer, got 1.5"),
+        ({"num_users": True}, "num_users must be an integer, got True"),
         ({"dropout": 1.0}, r"dropout must lie in \[0, 1\), got 1.0"),
         ({"block_size": 3}, r"block_size must divide embedding_dim \(8\), got 3"),
         ({"num_interaction_relations": 3}, r"must lie in \[0, 2\], got 3"),
@@ -83,7 +87,7 @@ def test_bad_arguments_are_rejected_with_the_value(kwargs, message):
         "embedding_dim": 8,
         **kwargs,
     }
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         RGCNRecommender(**args)
 
 
