@@ -27,6 +27,10 @@ DATASETS = {
 }
 
 
+# the files of a RecBole atomic dataset (what --force may replace)
+ATOMIC_SUFFIXES = (".inter", ".item", ".user", ".kg", ".link")
+
+
 def download(
     name: str,
     dest: Path,
@@ -40,12 +44,24 @@ def download(
     if name not in DATASETS:
         raise KgrecError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
     target = Path(dest) / name
+    if target.exists() and not target.is_dir():
+        raise KgrecError(f"{target} is a file, not a dataset folder: kgrec never replaces it")
     if target.exists() and not force:
         if any(target.glob("*.inter")):
             return target
         raise KgrecError(f"{target} exists but holds no .inter file; use --force to replace it")
+    if target.exists():  # --force replaces the dataset's files, never anything else
+        others = sorted(p.name for p in target.iterdir() if p.suffix not in ATOMIC_SUFFIXES)
+        if others:
+            raise KgrecError(
+                f"{target} holds files that are not a dataset's ({', '.join(others[:3])}): "
+                "kgrec never deletes them; move them, or give another --dest"
+            )
     url = f"{base_url.rstrip('/')}/{DATASETS[name]}"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KgrecError(f"cannot make {target.parent}: {exc.strerror}") from None
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
         archive = Path(tmp) / "archive.zip"
         _fetch(url, archive, timeout=timeout, progress=progress)

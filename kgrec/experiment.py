@@ -62,6 +62,7 @@ from kgrec.data.split import (
     give_few_shot,
     make_split,
     read_split,
+    recorded_domain,
     recorded_rule,
     reduce_train,
     with_cold_shares,
@@ -152,6 +153,8 @@ def load_experiment(
     check_train_fraction(train_fraction)
     check_seed(seed)
     check_few_shot(few_shot)
+    check_domain_source(data, domain, domain_rule)
+    domain = effective_domain(data, domain, domain_rule, split_dir)
     domain_rule = effective_rule(protocol, data, domain, domain_rule, split_dir)
     tables, text = read_graph(
         data=data,
@@ -214,6 +217,27 @@ def check_cold_shares(
         )
     if protocol is not None:
         with_new_item_share(with_cold_shares(get_protocol(protocol), valid, test), new_items)
+
+
+def check_domain_source(data: Path | None, domain: str | None, domain_rule: str | None) -> None:
+    """``domain`` and ``domain_rule`` put the items of ``data`` files into domains: a store's
+    items have theirs already (given with one, they were recorded and did nothing)."""
+    if data is None and (domain is not None or domain_rule is not None):
+        raise InputError(
+            "--domain and --domain-rule read --data files into domains; a store's items are "
+            "in the domains they were loaded into",
+            field="--domain" if domain is not None else "--domain-rule",
+        )
+
+
+def effective_domain(
+    data: Path | None, domain: str | None, domain_rule: str | None, split: str | Path | None
+) -> str | None:
+    """The domain to read ``data`` into: the one given, else (no rule given either) the one
+    the split files (``split``) were made with."""
+    if data is None or domain is not None or domain_rule is not None or split is None:
+        return domain
+    return recorded_domain(Path(split))
 
 
 def effective_rule(
@@ -921,6 +945,7 @@ def train(
     from kgrec.store import absolute_uri
 
     settings["store"] = absolute_uri(store)
+    settings["domain"] = domain = effective_domain(data, domain, domain_rule, split)
     settings["domain_rule"] = effective_rule(
         protocol, Path(data) if data else None, domain, domain_rule, split
     )
@@ -1413,6 +1438,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     defaults); :mod:`kgrec.tune` checks each trial with it too.
     """
     settings = {**TRAIN_DEFAULTS, **settings}
+    check_domain_source(settings["data"], settings["domain"], settings["domain_rule"])
     for name, value in settings.items():  # first: the objective built below refuses NaN too
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"{name} must be a finite number, got {value}", field=name)
@@ -1583,6 +1609,45 @@ def check_cold_start_users(experiment: Experiment) -> None:
 
 # options of some models only: given to another model, they are refused, not ignored
 MODEL_OPTIONS = (*EASE_OPTIONS, "entity_embeddings", "relation_weighting", "adversarial_weight")
+
+
+# options only a model that learns by gradient reads (the others are counted or fitted)
+LEARNING_OPTIONS = (
+    *FIT_SETTINGS[:-1],  # not the seed
+    "objective",
+    "temperature",
+    "reg_weight",
+    "num_negatives",
+    "score",
+    "cl_weight",
+    "cl_noise",
+    "cl_temperature",
+    "cl_layer",
+    "text_cl_weight",
+    "text_cl_neighbours",
+    "text_cl_temperature",
+    "batching",
+    "init_from",
+    "cold_start_share",
+    "cold_start_weight",
+    "cold_items",
+    "cold_item_scale",
+)
+
+
+def unread_options(settings: Mapping[str, Any]) -> list[str]:
+    """The options ``settings`` (``model`` and train()'s arguments) set away from their
+    defaults that the model never reads: training options for a model that trains nothing
+    by gradient, ``target_weight`` for one trained on the target domain alone (its weighted
+    mean over target pairs cancels the weight). `kgrec train` refuses them; the Python API
+    ignores them, so one loop may give every model the same settings."""
+    spec = _spec(settings["model"])
+    unread = [] if spec.learns else [n for n in LEARNING_OPTIONS if n not in spec.options]
+    if not spec.all_domains:
+        unread.append("target_weight")
+    return [
+        n for n in dict.fromkeys(unread) if settings.get(n, TRAIN_DEFAULTS[n]) != TRAIN_DEFAULTS[n]
+    ]
 
 
 def _check_model_options(settings: Mapping[str, Any], spec: ModelSpec) -> None:
@@ -1794,6 +1859,7 @@ def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> N
             experiment.maps,
             out / SPLIT_DIR,
             domain_rule=info["settings"]["domain_rule"],
+            domain=info["settings"]["domain"],
         )
         save_experiment(experiment, out / EXPERIMENT_FILE)
         _write_json(out / RUN_FILE, info)

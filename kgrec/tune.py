@@ -63,6 +63,7 @@ from kgrec.experiment import (
     check_cold_start_users,
     check_settings,
     cold_start_for,
+    effective_domain,
     effective_rule,
     epoch_strategy_for,
     fit_settings,
@@ -507,6 +508,7 @@ def tune(
 
     settings = {name: TRAIN_DEFAULTS[name] for name in sorted(allowed) if name not in space}
     settings.update(fixed)
+    domain = effective_domain(Path(data) if data else None, domain, domain_rule, split)
     settings.update(
         data=str(Path(data).resolve()) if data is not None else None,
         store=absolute_uri(store),

@@ -86,3 +86,33 @@ def test_archive_escaping_dest_is_refused(http_root, tmp_path, capsys):
     assert main(["download", "ml-100k", "--dest", str(tmp_path / "d"), "--base-url", url]) == 2
     assert "outside the archive" in capsys.readouterr().err
     assert not (tmp_path / "evil.inter").exists()
+
+
+def test_force_never_deletes_what_is_not_the_datasets(http_root, tmp_path, capsys):
+    # before: --force removed the whole folder, a run the user kept there included
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    (dest / "ml-100k" / "run1").mkdir()
+    (dest / "ml-100k" / "run1" / "model.pt").write_text("mine")
+    argv = ["download", "ml-100k", "--dest", str(dest), "--base-url", url, "--force"]
+    assert main(argv) == 2
+    assert "not a dataset's (run1)" in capsys.readouterr().err
+    assert (dest / "ml-100k" / "run1" / "model.pt").read_text() == "mine"
+    (dest / "ml-100k" / "run1" / "model.pt").unlink()
+    (dest / "ml-100k" / "run1").rmdir()
+    assert main(argv) == 0  # the dataset's own files alone: replaced
+    # a file where the folder would be, or under --dest: an error, not a traceback
+    (tmp_path / "afile").write_text("mine")
+    for where in (tmp_path / "afile", tmp_path / "afile" / "sub"):
+        assert main(["download", "ml-100k", "--dest", str(where), "--base-url", url]) == 2
+        assert "Traceback" not in capsys.readouterr().err
+    (tmp_path / "d3").mkdir()
+    (tmp_path / "d3" / "ml-100k").write_text("mine")
+    assert (
+        main(["download", "ml-100k", "--dest", str(tmp_path / "d3"), "--base-url", url, "--force"])
+        == 2
+    )
+    assert "is a file" in capsys.readouterr().err
+    assert (tmp_path / "d3" / "ml-100k").read_text() == "mine"

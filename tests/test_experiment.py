@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
+import kgrec.commands.split
 import kgrec.errors
 import kgrec.models
 from kgrec.cli import build_parser, main
@@ -897,6 +898,7 @@ def test_a_runs_split_files_read_back_with_data_give_the_same_experiment(tmp_pat
     assert json.loads((split_dir / "split.json").read_text()) == {
         "target_domain": "comedy",
         "domain_rule": "ml1m-action-comedy",
+        "domain": None,
     }
     again = load_experiment(
         data=tiny_recbole, store=None, protocol=None, split_dir=split_dir, seed=0
@@ -916,3 +918,62 @@ def test_a_runs_split_files_read_back_with_data_give_the_same_experiment(tmp_pat
             seed=0,
             domain="films",
         )
+
+
+def test_a_split_made_with_domain_reads_back_into_that_domain(tmp_path, tiny_recbole):
+    # before: split.json did not record --domain, and --split RUN/split --data DIR failed
+    # (its message suggested --domain-rule or --target-domain, neither of which works)
+    first = train(
+        "popularity", protocol="ml100k-kg", data=tiny_recbole, domain="movies", out=tmp_path / "r"
+    )
+    assert json.loads((tmp_path / "r" / "split" / "split.json").read_text())["domain"] == "movies"
+    again = train(
+        "popularity", split=tmp_path / "r" / "split", data=tiny_recbole, out=tmp_path / "r2"
+    )
+    assert again.settings["domain"] == "movies"
+    assert torch.equal(again.experiment.split.test, first.experiment.split.test)
+
+
+def test_domain_options_with_a_store_are_refused(tmp_path, tiny_store, capsys):
+    # before: accepted, ignored and recorded in split.json, so the split could not be read
+    # back with --data
+    for command, extra in (("train", ["--model", "popularity"]), ("split", [])):
+        out = tmp_path / command
+        flag = "--out" if command == "train" else "--write-split"
+        argv = [command, *extra, "--protocol", "ml1m-action-comedy", "--store", tiny_store]
+        assert main([*argv, "--domain-rule", "ml1m-action-comedy", flag, str(out)]) == 2
+        assert "--domain and --domain-rule read --data files" in capsys.readouterr().err
+        assert not out.exists()
+
+
+def test_split_under_a_file_fails_before_the_data_is_read(
+    tmp_path, tiny_recbole, capsys, monkeypatch
+):
+    # before: a NotADirectoryError traceback after the data was loaded
+    (tmp_path / "afile").write_text("mine")
+    monkeypatch.setattr(
+        kgrec.commands.split, "load_experiment", lambda **k: pytest.fail("data read first")
+    )
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    assert main([*argv, "--write-split", str(tmp_path / "afile" / "x")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("model", "option", "says"),
+    [
+        ("ease", ["--lr", "0.5"], "ease does not read --lr"),
+        ("popularity", ["--cl-weight", "0.1"], "popularity does not read --cl-weight"),
+        ("lightgcn", ["--target-weight", "5"], "lightgcn does not read --target-weight"),
+    ],
+)
+def test_options_a_model_never_reads_are_refused_by_kgrec_train(
+    tmp_path, tiny_recbole, capsys, model, option, says
+):
+    # before: accepted, recorded in run.json, and without effect (target_weight cancels in
+    # a weighted mean over target pairs alone)
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), *option, "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

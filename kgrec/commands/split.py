@@ -24,6 +24,11 @@ def run_split(args: argparse.Namespace) -> int:
             file=str(folder),
             field="--write-split",
         )
+    above = next(p for p in folder.absolute().parents if p.exists())  # before the data is read
+    if not above.is_dir():
+        raise InputError(
+            f"{above} is a file, not a folder", file=str(folder), field="--write-split"
+        )
     experiment = load_experiment(
         data=args.data,
         store=args.store,
@@ -40,9 +45,12 @@ def run_split(args: argparse.Namespace) -> int:
         new_item_share=args.new_item_share,
     )
     rule = effective_rule(args.protocol, args.data, args.domain, args.domain_rule)
-    write_split(experiment.split, experiment.maps, args.write_split, domain_rule=rule)
+    try:
+        write_split(experiment.split, experiment.maps, folder, domain_rule=rule, domain=args.domain)
+    except OSError as exc:
+        raise InputError(f"cannot write the split ({exc.strerror})", file=str(folder)) from None
     print(describe(experiment))
-    print(f"wrote {args.write_split}/train.tsv, valid.tsv, test.tsv")
+    print(f"wrote {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
     return 0
 
 

@@ -19,6 +19,7 @@ from kgrec.commands.options import (
     add_threads_option,
     add_train_fraction_option,
 )
+from kgrec.errors import InputError
 from kgrec.evaluate import format_table
 from kgrec.experiment import (
     BATCHING,
@@ -28,6 +29,7 @@ from kgrec.experiment import (
     TRAIN_DEFAULTS,
     load_run,
     train,
+    unread_options,
 )
 from kgrec.objectives import OBJECTIVES, SCORES
 
@@ -36,6 +38,12 @@ D = TRAIN_DEFAULTS
 
 def run_train(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in D if hasattr(args, name)}
+    unread = unread_options({"model": args.model, **options})
+    if unread:  # given on the command line, it would be recorded and do nothing
+        flags = ", ".join("--" + name.replace("_", "-") for name in unread)
+        raise InputError(
+            f"{args.model} does not read {flags}", field="--" + unread[0].replace("_", "-")
+        )
     train(args.model, out=args.out, **options)
     return 0
 

@@ -366,6 +366,13 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
     """
     if check_few_shot(k) == 0:
         return split
+    if split.item_groups:  # a cold user's items are new items, which must stay out of train
+        raise InputError(
+            "--few-shot gives cold-start users' held-out items to training, and on a new-item "
+            "protocol those are new items, which no training interaction may name: use a "
+            "protocol without new items",
+            field="--few-shot",
+        )
     held = torch.cat([split.valid, split.test], dim=1).numpy()
     cold = ~np.isin(held[0], split.train[0].numpy())
     if not cold.any():
@@ -439,7 +446,12 @@ def _half_labels(items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def write_split(
-    split: Split, maps: IdMaps, directory: Path, *, domain_rule: str | None = None
+    split: Split,
+    maps: IdMaps,
+    directory: Path,
+    *,
+    domain_rule: str | None = None,
+    domain: str | None = None,
 ) -> None:
     """Write ``train.tsv``, ``valid.tsv``, ``test.tsv`` (``user_id<TAB>item_id``, source ids),
     and ``split.json``: the target domain and the ``domain_rule`` the graph was read with, which
@@ -473,7 +485,11 @@ def write_split(
             (directory / f"{name}.tsv").unlink(missing_ok=True)
         else:
             _write_atomic(directory / f"{name}.tsv", "\n".join(lines) + "\n")
-    record = {"target_domain": maps.domains[split.target_domain], "domain_rule": domain_rule}
+    record = {
+        "target_domain": maps.domains[split.target_domain],
+        "domain_rule": domain_rule,
+        "domain": domain,  # the one domain --domain read every item into, if it did
+    }
     _write_atomic(directory / RECORD_FILE, json.dumps(record, indent=2) + "\n")
 
 
@@ -495,6 +511,11 @@ def recorded_rule(directory: Path) -> str | None:
     """The domain rule split files in ``directory`` were made with (``split.json``; None if
     none or not recorded): the files name items of the domains that rule makes."""
     return _record(directory).get("domain_rule")
+
+
+def recorded_domain(directory: Path) -> str | None:
+    """The ``--domain`` split files in ``directory`` were made with (None if none)."""
+    return _record(directory).get("domain")
 
 
 def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = None) -> Split:

@@ -210,3 +210,11 @@ def test_few_shot_split_files_round_trip(tmp_path: Path, make_two_domains):
     assert torch.equal(back.train, shot.train)
     # the training fraction keeps the extra fields
     assert torch.equal(reduce_train(shot, 0.5, seed=1).few_shot_users, shot.few_shot_users)
+
+
+def test_few_shot_is_refused_on_a_new_item_split(make_two_domains):
+    # before: the cold users' held-out items, new items, went into training (54 of ml-100k's
+    # new items at a share of 0.9), against "no training interaction names a new item"
+    _, _, split = new_item_split(make_two_domains)
+    with pytest.raises(InputError, match="new-item protocol"):
+        give_few_shot(split, 2, seed=0)
