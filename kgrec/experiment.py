@@ -1635,19 +1635,33 @@ LEARNING_OPTIONS = (
 )
 
 
+# (main option, its value that turns it off, the options read only when it is on)
+DEPENDENT_OPTIONS = (
+    ("cl_weight", 0.0, ("cl_noise", "cl_temperature", "cl_layer")),
+    ("text_cl_weight", 0.0, ("text_cl_neighbours", "text_cl_temperature")),
+    ("cold_start_share", 0.0, ("cold_start_weight",)),
+    ("text_input", "none", ("text_hidden",)),
+    ("cold_items", "none", ("cold_item_scale",)),
+)
+
+
 def unread_options(settings: Mapping[str, Any]) -> list[str]:
     """The options ``settings`` (``model`` and train()'s arguments) set away from their
     defaults that the model never reads: training options for a model that trains nothing
     by gradient, ``target_weight`` for one trained on the target domain alone (its weighted
-    mean over target pairs cancels the weight). `kgrec train` refuses them; the Python API
-    ignores them, so one loop may give every model the same settings."""
+    mean over target pairs cancels the weight), and the :data:`DEPENDENT_OPTIONS` of a main
+    option left off. `kgrec train` refuses them; the Python API (and `kgrec tune`'s trials,
+    which may turn a main option off) ignores them, so one loop may give every model the same
+    settings."""
     spec = _spec(settings["model"])
+    option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     unread = [] if spec.learns else [n for n in LEARNING_OPTIONS if n not in spec.options]
     if not spec.all_domains:
         unread.append("target_weight")
-    return [
-        n for n in dict.fromkeys(unread) if settings.get(n, TRAIN_DEFAULTS[n]) != TRAIN_DEFAULTS[n]
-    ]
+    for main, off, dependent in DEPENDENT_OPTIONS:  # read only beside their main option
+        if option[main] == off:
+            unread += dependent
+    return [n for n in dict.fromkeys(unread) if option[n] != TRAIN_DEFAULTS[n]]
 
 
 def _check_model_options(settings: Mapping[str, Any], spec: ModelSpec) -> None:

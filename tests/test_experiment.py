@@ -966,6 +966,9 @@ def test_split_under_a_file_fails_before_the_data_is_read(
         ("ease", ["--lr", "0.5"], "ease does not read --lr"),
         ("popularity", ["--cl-weight", "0.1"], "popularity does not read --cl-weight"),
         ("lightgcn", ["--target-weight", "5"], "lightgcn does not read --target-weight"),
+        # read only beside their main option, which is off
+        ("lightgcn-merged", ["--cold-start-weight", "3"], "does not read --cold-start-weight"),
+        ("lightgcn", ["--cl-noise", "0.5"], "lightgcn does not read --cl-noise"),
     ],
 )
 def test_options_a_model_never_reads_are_refused_by_kgrec_train(
