@@ -27,6 +27,7 @@ from kgrec.experiment import (
     RELATION_WEIGHTINGS,
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
+    check_settings,
     load_run,
     train,
     unread_options,
@@ -38,6 +39,8 @@ D = TRAIN_DEFAULTS
 
 def run_train(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in D if hasattr(args, name)}
+    # its messages are the more specific
+    check_settings({"model": args.model, **options}, resume=bool(options.get("resume")))
     unread = unread_options({"model": args.model, **options})
     if unread:  # given on the command line, it would be recorded and do nothing
         flags = ", ".join("--" + name.replace("_", "-") for name in unread)

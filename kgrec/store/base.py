@@ -63,6 +63,29 @@ class GraphStore(ABC):
         without reading them."""
 
     @abstractmethod
+    def holds_attribute(self, kind: str, property: str) -> bool:
+        """Whether ``kind``'s nodes hold ``property`` as a column or attribute (not vectors)."""
+
+    def check_vectors(
+        self,
+        kind: str,
+        property: str,
+        dimension: int | None,
+        *,
+        remedy: str = "store them under another property",
+    ) -> None:
+        """InputError unless vectors (of ``dimension``; None: any) may be stored as
+        ``kind.property``: it names no column or attribute of the kind, and the vectors stored
+        there have that dimension. Every store's :meth:`write_vectors` checks this; a writer
+        of several kinds (``kgrec embed``) checks them all before writing any."""
+        from kgrec.store.canonical import check_dimension, check_vector_property
+
+        check_vector_property(kind, property, attribute=self.holds_attribute(kind, property))
+        if dimension is not None:
+            stored = self.vector_dimension(kind, property=property)
+            check_dimension(kind, property, stored, dimension, remedy=remedy)
+
+    @abstractmethod
     def publish(
         self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
     ) -> int:

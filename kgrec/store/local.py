@@ -160,6 +160,10 @@ class LocalStore(GraphStore):
             return [], np.zeros((0, 0), dtype=np.float32)
         return rows["key"].tolist(), np.stack(rows["vector"].to_numpy()).astype(np.float32)
 
+    def holds_attribute(self, kind: str, property: str) -> bool:
+        table, _ = node_kind(kind)
+        return property in self._table(SPECS[table], self.manifest()).columns
+
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)
         vectors = self._vectors(self.manifest())

@@ -57,9 +57,7 @@ from kgrec.store.canonical import (
     NODE_TABLES,
     attach_to_items,
     check_attributes_against_vectors,
-    check_dimension,
     check_publish_users,
-    check_vector_property,
     linked_items,
     make_stats,
     node_kind,
@@ -423,11 +421,7 @@ class Neo4jStore(GraphStore):
             missing = self._missing(kind, keys)
             if missing:
                 raise unknown_keys_error(kind, missing, "vectors")
-            dimension = self._dimension(kind, property)
-            held = self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]
-            # a property held without a vector index is an attribute
-            check_vector_property(kind, property, attribute=held and dimension is None)
-            check_dimension(kind, property, dimension, matrix.shape[1])
+            self.check_vectors(kind, property, matrix.shape[1])
             self._run(statement, dimensions=int(matrix.shape[1]))
             rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
             for chunk in _chunks(rows, max(1, self.batch_size // 10)):
@@ -439,6 +433,8 @@ class Neo4jStore(GraphStore):
         node_kind(kind)
         self._connect()
         with self._errors(f"removing {kind} vectors"):
+            if self._dimension(kind, property) is None:  # no vectors there: an attribute, or none
+                return 0
             records = self._run(q.DROP_VECTORS[kind], property=property, keep=list(keep))
         return int(records[0]["dropped"])
 
@@ -621,6 +617,15 @@ class Neo4jStore(GraphStore):
         self._connect()
         with self._errors(f"reading {kind} vectors"):
             return self._dimension(kind, property)
+
+    def holds_attribute(self, kind: str, property: str) -> bool:
+        node_kind(kind)
+        self._connect()
+        with self._errors(f"reading {kind} properties"):
+            if property in {c.name for c in SPECS[node_kind(kind)[0]].columns}:
+                return True
+            held = self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]
+            return held and self._dimension(kind, property) is None  # no index: an attribute
 
     def _dimension(self, kind: str, property: str) -> int | None:
         """The dimension of the vector index on ``kind.property``, which holds its vectors."""

@@ -9,6 +9,7 @@ any other model or text is.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from kgrec.errors import KgrecError
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 500  # keys per SELECT: under SQLite's limit on bound parameters
 
@@ -54,14 +57,23 @@ class EmbeddingCache:
         found: dict[int, np.ndarray] = {}
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
-            rows = self._db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
+            try:
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+            except sqlite3.Error as exc:  # damaged, or not kgrec's
+                raise KgrecError(
+                    f"embedding cache {self.path} cannot be read ({exc}): delete it, give "
+                    "another --cache, or --no-cache"
+                ) from None
             for key, blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
-                if vector.shape[0] != dimension:
-                    continue  # written by something else under the same key: recompute
+                # another writer's, or damaged (vectors are unit length): encode again
+                if vector.shape[0] != dimension or not np.isfinite(vector).all():
+                    continue
+                if abs(float(np.linalg.norm(vector)) - 1.0) > 1e-3:
+                    continue
                 for i in positions[key]:
                     found[i] = vector
         return found
@@ -71,11 +83,17 @@ class EmbeddingCache:
             (text_key(identity, text), np.asarray(vector, dtype=np.float32).tobytes())
             for text, vector in zip(texts, vectors, strict=True)
         ]
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        except sqlite3.Error as exc:  # locked by another process, read-only, full: not fatal
+            log.warning("embedding cache %s: %d vectors not cached (%s)", self.path, len(rows), exc)
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        try:
+            return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise KgrecError(f"embedding cache {self.path} cannot be read ({exc})") from None
 
     def close(self) -> None:
         self._db.close()

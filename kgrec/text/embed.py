@@ -56,7 +56,7 @@ def embed_texts(
     has_text = texts.ne("")
     unique = list(dict.fromkeys(texts[has_text]))
     vectors = np.zeros((len(unique), encoder.dimension), dtype=np.float32)
-    found = cache.get(encoder.identity, unique, encoder.dimension) if cache else {}
+    found = cache.get(encoder.identity, unique, encoder.dimension) if cache is not None else {}
     for i, vector in found.items():
         vectors[i] = vector
     missing = [i for i in range(len(unique)) if i not in found]
@@ -102,19 +102,15 @@ def write_embeddings(
     a node of that kind without a vector now (no text) loses the one it had. Every kind's
     vectors are checked against the store's before any is written: a kind whose stored vectors
     have another dimension is an InputError, and nothing is written."""
-    from kgrec.store.canonical import check_dimension
-
     results = list(results)
-    for result in results:
-        if result.keys:
-            check_dimension(
-                result.kind,
-                property,
-                store.vector_dimension(result.kind, property=property),
-                result.vectors.shape[1],
-                remedy="nothing was written. Embed under another --property, or give the model "
-                "that wrote them",
-            )
+    for result in results:  # every kind before any is written
+        store.check_vectors(
+            result.kind,
+            property,
+            result.vectors.shape[1] if result.keys else None,
+            remedy="nothing was written. Embed under another --property, or give the model "
+            "that wrote them",
+        )
     for result in results:
         if result.keys:
             store.write_vectors(result.kind, result.keys, result.vectors, property=property)
@@ -150,9 +146,9 @@ def embed_store(
         raise InputError(f"--property {property!r}: letters, digits and _, a letter first")
     resolved = resolve_model(model)
     torch_device = resolve_device(device)
+    encoder = TextEncoder(resolved, device=torch_device)  # a bad model: before the store
     with open_store(store) as opened:
         graph = opened.snapshot()
-        encoder = TextEncoder(resolved, device=torch_device)
         with EmbeddingCache(cache) if use_cache else nullcontext() as vector_cache:
             results = embed_graph(
                 graph,

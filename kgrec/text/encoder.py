@@ -152,8 +152,12 @@ class TextEncoder:
 
         self.source = model if isinstance(model, ResolvedModel) else resolve_model(model)
         path = self.source.path
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True).to(device).eval()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self.model = AutoModel.from_pretrained(path, local_files_only=True).to(device).eval()
+        except (OSError, ValueError) as exc:  # a folder without weights, a broken config.json
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelNotFoundError(f"cannot load the model in {path}: {first}") from None
         self.device = torch.device(device)
         self.max_length = max_length or _default_max_length(path, self.tokenizer, self.model)
         self.dimension = int(self.model.config.hidden_size)

@@ -89,7 +89,8 @@ def item_texts(
         .groupby("key", sort=False)["name"]
         .agg(lambda s: ", ".join(s.iloc[:max_listed]))
     )
-    columns = {
+    columns = {  # an attribute named like a field (label) is in attributes, not the field
+        **{c: _strings(items, c) for c in extras},
         "uid": uids,
         "item_id": _strings(items, "item_id"),
         "domain": _strings(items, "domain"),
@@ -99,7 +100,6 @@ def item_texts(
         "label": pd.Series(item_labels(items).to_numpy(), index=items.index),
         "entities": _lookup(uids, entities),
         "attributes": _attributes(items, extras),
-        **{c: _strings(items, c) for c in extras},
     }
     return _render(templates.item.render, columns, uids)
 
@@ -149,11 +149,11 @@ def user_texts(
     items = (
         inter.groupby("user", sort=False).head(max_listed).groupby("user", sort=False)["label"]
     ).agg(", ".join)
-    columns = {
+    columns = {  # as for items: the fields win over attributes of their names
+        **{c: _strings(users, c) for c in extras},
         "user_id": ids,
         "attributes": _attributes(users, extras),
         "items": _lookup(ids, items),
-        **{c: _strings(users, c) for c in extras},
     }
     return _render(templates.user.render, columns, ids)
 

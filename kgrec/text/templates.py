@@ -11,7 +11,9 @@ Item
     ``uid``, ``item_id``, ``domain``, ``title``, ``year``, ``genres`` (comma-separated),
     ``label`` (title with the year when known, e.g. ``Toy Story (1995)``), ``entities``
     (names of the named entities linked to the item, comma-separated), ``attributes`` (the
-    item table's other columns as ``name: value; ...``), and each such column by its name.
+    item table's other columns as ``name: value; ...``), and each such column by its name
+    (a column named like one of these fields, e.g. ``label``, is in ``attributes`` only: the
+    field keeps its meaning).
 Entity (``entity`` for entities with a name, ``entity_unnamed`` for those without)
     ``entity_id``, ``name``, ``context`` (its place in the knowledge graph, e.g.
     ``actor in Toy Story (1995), Heat (1995)``; see :func:`kgrec.text.nodes.relation_phrase`).
@@ -111,6 +113,15 @@ def make_template(name: str, value: object, *, source: str | None = None) -> Tem
     if not any(part.strip() for part in parts):  # it would give every node no text
         raise InputError("the template is empty", file=source, field=name)
     for part in parts:
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800")
+            raise InputError(
+                f"the template holds a character that is not text ({exc.reason}: "
+                f"{part[exc.start : exc.end]!r})",
+                file=source,
+                field=name,
+            ) from None
         try:
             parsed = [p for p in string.Formatter().parse(part) if p[1] is not None]
         except ValueError as exc:

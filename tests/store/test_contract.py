@@ -303,6 +303,9 @@ def test_vectors_never_replace_a_property_of_the_nodes(store, movies):
         store.write(replace(movies, items=items), progress=False)
     assert_graphs_equal(store.snapshot(), before)
     assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+    # dropping vectors never drops an attribute (before, Neo4j nulled every user's age)
+    assert store.drop_vectors("User", [], property="age") == 0
+    assert_graphs_equal(store.snapshot(), before)
 
 
 def test_publish_replaces_a_run(store, movies):

@@ -131,6 +131,17 @@ def test_a_kind_of_another_dimension_stops_embed_before_any_kind_is_written(
     assert after[0] == before[0] and np.array_equal(after[1], before[1])
 
 
+def test_a_property_of_a_later_kind_stops_embed_before_any_kind_is_written(
+    store_uri, capsys, encoder
+):
+    """`--property name` names the entities' column: exit 2 and nothing written (before, the
+    Item vectors were committed, then the Entity kind was refused)."""
+    assert main(["embed", "--store", store_uri, "--no-cache", "--property", "name"]) == 2
+    assert "'name' is a property of the graph's Entity nodes" in capsys.readouterr().err
+    with open_store(store_uri) as store:
+        assert store.read_vectors("Item", property="name")[0] == []
+
+
 def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
     from huggingface_hub import constants
 

@@ -100,3 +100,25 @@ def test_default_cache_lives_under_kgrec_cache(monkeypatch, tmp_path):
 
     monkeypatch.setenv("KGREC_CACHE", str(tmp_path))
     assert default_cache_path() == tmp_path / "embeddings" / "vectors.sqlite"
+
+
+def test_a_damaged_cached_vector_is_encoded_again_and_a_foreign_database_named(tmp_path):
+    # before: a NaN or scaled vector in the cache was used (a NaN one failed the store write
+    # after the other kinds were written), and a database not kgrec's gave a traceback
+    import sqlite3
+
+    import numpy as np
+    import pytest
+
+    from kgrec.errors import KgrecError
+
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        good = np.array([0.6, 0.8], dtype=np.float32)
+        cache.put("m", ["a", "b", "c"], np.stack([good, good * np.nan, good * 3]))
+        found = cache.get("m", ["a", "b", "c"], 2)
+    assert list(found) == [0] and np.array_equal(found[0], good)
+    foreign = tmp_path / "mine.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE vectors (id INTEGER, name TEXT)")
+    with EmbeddingCache(foreign) as cache, pytest.raises(KgrecError, match="cannot be read"):
+        cache.get("m", ["a"], 2)

@@ -119,3 +119,18 @@ def test_a_model_saved_again_into_its_folder_is_another_model(tmp_path, tiny_mod
             param.add_(0.1)
     model.save_pretrained(folder)
     assert TextEncoder(folder).identity != before
+
+
+@pytest.mark.parametrize("config", ["copy", "broken"])
+def test_a_model_folder_without_weights_or_with_a_broken_config_is_a_clear_error(tmp_path, config):
+    # before: an OSError traceback from transformers (exit 1), after the store was opened
+    import shutil
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if config == "copy":
+        shutil.copy(resolve_model(None).path / "config.json", folder / "config.json")
+    else:
+        (folder / "config.json").write_text("{")
+    with pytest.raises(ModelNotFoundError, match="cannot load the model"):
+        TextEncoder(str(folder))

@@ -227,3 +227,12 @@ def test_texts_do_not_depend_on_row_order():
         again = node_texts(shuffled, ["Item", "Entity", "User"], templates, max_listed=1)
         for kind, series in texts.items():
             pd.testing.assert_series_equal(again[kind].sort_index(), series.sort_index())
+
+
+def test_a_column_named_like_a_field_never_replaces_it():
+    # before: an item column "label" replaced the title-and-year label in every text
+    graph = _graph()
+    graph.items = graph.items.assign(label="Pixar")
+    texts = node_texts(graph, ["Item"])["Item"]
+    assert not any(text.startswith("Pixar.") for text in texts)
+    assert texts.iloc[0].startswith("Toy Story (1995). ") and "label: Pixar" in texts.iloc[0]

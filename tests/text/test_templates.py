@@ -106,3 +106,11 @@ def test_embed_with_a_bad_template_file_exits_2_before_any_work(tmp_path, capsys
     assert code == 2, err
     assert f"kgrec embed: error: file {path}, field 'item'" in err
     assert not store.exists()
+
+
+def test_a_template_with_a_lone_surrogate_is_refused(tmp_path):
+    # before: a UnicodeEncodeError traceback from pyarrow when the texts were cached
+    from kgrec.text.templates import make_template
+
+    with pytest.raises(InputError, match="not text"):
+        make_template("item", "\ud800 {title}", source="t.json")
