@@ -26,6 +26,7 @@ as before:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -52,6 +53,9 @@ ITEM_GROUPS = ("warm-items", "new-items", "new-only")  # only where the split ha
 PHASES = ("valid", "test")
 _KEYS = ("phase", "group", "users")
 TABLE_METRICS = ("recall", "ndcg", "hit", "mrr", "precision", "coverage")
+
+
+log = logging.getLogger(__name__)
 
 
 def evaluate(
@@ -147,9 +151,16 @@ def _new_only(
 ) -> dict[str, float]:
     """Metrics of ranking the new items only, for the users with a held-out new item."""
     candidates = torch.nonzero(new).flatten()
-    ks = [k for k in ks if k <= len(candidates)]
-    if held_out.size(1) == 0 or not ks:
+    scored = [k for k in ks if k <= len(candidates)]
+    if held_out.size(1) and not scored:  # not "no user has a new item": say why
+        log.warning(
+            "new-only not scored: %d new item(s), fewer than the smallest k (%d)",
+            len(candidates),
+            min(ks),
+        )
+    if held_out.size(1) == 0 or not scored:
         return {"users": 0}
+    ks = scored
     _, top, targets = _ranked(user_emb, item_emb, held_out, candidates, known, ks, batch_size)
     return _target_metrics(top, targets, len(candidates), ks)
 

@@ -1282,13 +1282,31 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
         raise InputError(
             f"--init-from: the run's model cannot be read ({first})", file=str(path)
         ) from None
-    source_maps = read_experiment(folder / EXPERIMENT_FILE).maps
+    source = read_experiment(folder / EXPERIMENT_FILE)
+    source_maps = source.maps
     maps = experiment.maps
     same_nodes = (source_maps.users, source_maps.items, source_maps.entities) == (
         maps.users,
         maps.items,
         maps.entities,
     )
+    # rows by domain or relation are those of other domains or relations where the names differ
+    renamed = {
+        len(names)
+        for names, theirs in (
+            (maps.domains, source_maps.domains),
+            (maps.relations, source_maps.relations),
+        )
+        if names != theirs
+    }
+    seen = _held_out_pairs_seen(experiment, source, _spec(info["model"]).all_domains)
+    if seen:
+        log.warning(
+            "--init-from %s: its model trained on %d of this run's validation and test pairs: "
+            "this run's scores are not held out",
+            folder,
+            seen,
+        )
     record: dict[str, Any] = {
         "run": str(folder),
         "model": info["model"],
@@ -1296,6 +1314,7 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
         "remapped": {},
         "fresh": [],
         "ignored": [],
+        "held_out_pairs_seen": seen,
     }
     params = dict(net.named_parameters())
     for name, param in params.items():
@@ -1304,6 +1323,9 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
             continue
         value = state[name]
         mine, theirs = _node_rows(maps, param), _node_rows(source_maps, value)
+        if mine is None and param.dim() and param.shape[0] in renamed:
+            record["fresh"].append(name)  # by position it would be another domain's
+            continue
         if value.shape == param.shape and (same_nodes or mine is None or theirs is None):
             with torch.no_grad():
                 param.copy_(value)
@@ -1337,6 +1359,25 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
             file=str(path),
         )
     return record
+
+
+def _held_out_pairs_seen(experiment: Experiment, source: Experiment, all_domains: bool) -> int:
+    """How many of ``experiment``'s validation and test pairs (by user and item id) the run of
+    ``source`` (a model of ``all_domains`` or not) trained on: a warm start from it has seen
+    them."""
+    users, items = source.split.training_interactions(source.data, all_domains=all_domains)
+    trained = set(
+        zip(
+            [source.maps.users[u] for u in users.tolist()],
+            [source.maps.items[i] for i in items.tolist()],
+            strict=True,
+        )
+    )
+    maps, split = experiment.maps, experiment.split
+    held = torch.cat([split.valid, split.test], dim=1)
+    return sum(
+        (maps.users[u], maps.items[i]) in trained for u, i in zip(*held.tolist(), strict=True)
+    )
 
 
 def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | None:
@@ -1885,8 +1926,10 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
     path = folder / RUN_FILE
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # --run FILE: no run there either
         raise InputError("no run here (run.json not found)", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read run.json ({exc.strerror})", file=str(path)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"run.json is not valid JSON ({exc})", file=str(path)) from None
     if not isinstance(info, dict) or "settings" not in info or "model" not in info:

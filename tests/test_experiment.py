@@ -981,3 +981,10 @@ def test_options_a_model_never_reads_are_refused_by_kgrec_train(
     assert main(argv) == 2
     assert says in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_that_is_a_file_is_an_input_error(tmp_path, capsys):
+    # before: a NotADirectoryError traceback (exit 1) from evaluate, recommend and --init-from
+    (tmp_path / "afile").write_text("mine")
+    assert main(["evaluate", "--run", str(tmp_path / "afile")]) == 2
+    assert "no run here" in capsys.readouterr().err

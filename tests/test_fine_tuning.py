@@ -220,3 +220,53 @@ def test_options_of_another_model_are_refused_not_ignored(
     assert main(argv) == 2
     assert f"field '{field}': {model} takes no" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_source_that_trained_on_this_runs_held_out_pairs_is_said(tmp_path, tiny_recbole, source):
+    # before: nothing said it; another seed's split puts the source's training pairs in this
+    # run's validation and test sets
+    same = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        init_from=source.folder,
+        out=tmp_path / "same",
+        **SMALL,
+    )
+    assert same.info["init_from"]["held_out_pairs_seen"] == 0
+    other = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        seed=1,
+        init_from=source.folder,
+        out=tmp_path / "other",
+        **SMALL,
+    )
+    assert other.info["init_from"]["held_out_pairs_seen"] > 0
+
+
+def test_parameters_by_domain_are_not_copied_onto_other_domains(tmp_path, tiny_recbole):
+    # before: the comedy adapter of a comedy/thriller run was the source's action adapter
+    # (copied by position: domains (action, comedy) against (comedy, thriller))
+    options = {**SMALL, "dim": 8}
+    first = train(
+        "cross-domain",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "a",
+        **options,
+    )
+    rule = "genres:comedy=Comedy;thriller=Thriller"
+    second = train(
+        "cross-domain",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        domain_rule=rule,
+        target_domain="comedy",
+        init_from=first.folder,
+        out=tmp_path / "b",
+        **options,
+    )
+    fresh = second.info["init_from"]["fresh"]
+    assert any("adapters" in name for name in fresh), fresh

@@ -296,3 +296,22 @@ def test_a_repeated_pair_or_prediction_counts_once() -> None:
         metrics = RankingMetrics(5, [2])
         metrics.update(torch.tensor(top), torch.tensor(targets))
         assert metrics.compute()["recall@2"] == pytest.approx(1.0)
+
+
+def test_new_only_with_fewer_new_items_than_k_says_why(caplog) -> None:
+    # before: {"users": 0} and nothing else, which reads as "no user has a new item"
+    from kgrec.evaluate import _new_only
+
+    new = torch.tensor([False, True, True, False])
+    held_out = torch.tensor([[0], [1]])
+    with caplog.at_level("WARNING"):
+        out = _new_only(
+            torch.ones(1, 2),
+            torch.ones(4, 2),
+            new,
+            held_out,
+            torch.zeros(2, 0, dtype=torch.long),
+            [10, 20],
+            8,
+        )
+    assert out == {"users": 0} and "2 new item(s), fewer than the smallest k (10)" in caplog.text

@@ -403,7 +403,10 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
         train=unique_pairs(*train),
         valid=keep(split.valid),
         test=keep(split.test),
-        few_shot_users=torch.as_tensor(np.unique(users[move]), dtype=torch.long),
+        # a split read from files may have few-shot users already: they stay so
+        few_shot_users=torch.unique(
+            torch.cat([split.few_shot_users, torch.as_tensor(users[move], dtype=torch.long)])
+        ),
     )
 
 

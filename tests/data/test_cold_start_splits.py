@@ -11,6 +11,7 @@ import torch
 from kgrec.data.export import to_hetero_data
 from kgrec.data.split import (
     PROTOCOLS,
+    Split,
     _half_labels,
     _ratio_labels,
     give_few_shot,
@@ -218,3 +219,21 @@ def test_few_shot_is_refused_on_a_new_item_split(make_two_domains):
     _, _, split = new_item_split(make_two_domains)
     with pytest.raises(InputError, match="new-item protocol"):
         give_few_shot(split, 2, seed=0)
+
+
+def test_few_shot_users_of_split_files_stay_few_shot_when_more_are_given():
+    # before: --split DIR --few-shot K replaced the files' few-shot users by the new ones,
+    # which then counted as warm users
+    from dataclasses import replace
+
+    split = replace(
+        Split(
+            target_domain=0,
+            train=torch.tensor([[0, 1], [0, 1]]),
+            valid=torch.tensor([[2], [0]]),
+            test=torch.tensor([[2], [1]]),
+        ),
+        few_shot_users=torch.tensor([1]),
+    )
+    given = give_few_shot(split, 1, seed=0)
+    assert given.few_shot_users.tolist() == [1, 2]
