@@ -1656,17 +1656,7 @@ MODEL_OPTIONS = (*EASE_OPTIONS, "entity_embeddings", "relation_weighting", "adve
 LEARNING_OPTIONS = (
     *FIT_SETTINGS[:-1],  # not the seed
     "objective",
-    "temperature",
-    "reg_weight",
-    "num_negatives",
-    "score",
-    "cl_weight",
-    "cl_noise",
-    "cl_temperature",
-    "cl_layer",
-    "text_cl_weight",
-    "text_cl_neighbours",
-    "text_cl_temperature",
+    *OBJECTIVE_OPTIONS,
     "batching",
     "init_from",
     "cold_start_share",
