@@ -12,6 +12,7 @@ a node with nothing to say has the empty string.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import numpy as np
@@ -321,7 +322,12 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    # only invisible characters (a zero-width space, a byte-order mark): no text
+    return text if any(unicodedata.category(c) not in _INVISIBLE for c in text) else ""
+
+
+_INVISIBLE = ("Cf", "Cc", "Zs", "Zl", "Zp")  # format and control characters, spaces
 
 
 def _lookup(keys: pd.Series, texts: pd.Series) -> pd.Series:

@@ -236,3 +236,12 @@ def test_a_column_named_like_a_field_never_replaces_it():
     texts = node_texts(graph, ["Item"])["Item"]
     assert not any(text.startswith("Pixar.") for text in texts)
     assert texts.iloc[0].startswith("Toy Story (1995). ") and "label: Pixar" in texts.iloc[0]
+
+
+def test_a_title_of_invisible_characters_is_no_title():
+    # before: a zero-width space gave the item the text "\u200b." and a meaningless vector
+    graph = _graph()
+    graph.items = graph.items.assign(title=graph.items["title"].astype(object))
+    graph.items.loc[0, "title"] = "\u200b\ufeff "
+    texts = node_texts(graph, ["Item"])["Item"]
+    assert not any("\u200b" in text for text in texts)
