@@ -436,6 +436,10 @@ class Neo4jStore(GraphStore):
             if self._dimension(kind, property) is None:  # no vectors there: an attribute, or none
                 return 0
             records = self._run(q.DROP_VECTORS[kind], property=property, keep=list(keep))
+            if not self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]:
+                # no vector left: the index goes too, which says there are vectors (their
+                # dimension, the property's use), as the local store's empty rows do
+                self._run(q.drop_vector_index(kind, property))
         return int(records[0]["dropped"])
 
     def _vector_indexes(self) -> list[dict]:

@@ -334,6 +334,11 @@ def vector_index_name(kind: str, property: str) -> str:
 AWAIT_INDEX = "CALL db.awaitIndex($name, 600)"
 
 
+def drop_vector_index(kind: str, property: str) -> str:
+    """The statement dropping the vector index on ``kind.property`` (if it exists)."""
+    return f"DROP INDEX {escape_name(vector_index_name(kind, property))} IF EXISTS"
+
+
 def create_vector_index(kind: str, property: str) -> str:
     """The statement creating the cosine vector index on ``kind.property`` ($dimensions)."""
     name = escape_name(vector_index_name(kind, property))

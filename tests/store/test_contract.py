@@ -308,6 +308,34 @@ def test_vectors_never_replace_a_property_of_the_nodes(store, movies):
     assert_graphs_equal(store.snapshot(), before)
 
 
+def test_vectors_all_dropped_leave_no_trace(store, movies):
+    """Before, Neo4j's vector index outlived the vectors: it still said 2-dimensional vectors
+    were there, refused 3-dimensional ones and an attribute of the property's name."""
+    store.write(movies, progress=False)
+    store.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="vec")
+    assert store.drop_vectors("Item", [], property="vec") == 1
+    assert store.vector_dimension("Item", property="vec") is None
+    store.write_vectors("Item", ["movies:1"], np.ones((1, 3)), property="vec")
+    store.drop_vectors("Item", [], property="vec")
+    store.write(replace(movies, items=movies.items.assign(vec="a text")), progress=False)
+    assert set(store.snapshot().items["vec"].dropna()) == {"a text"}
+
+
+def test_a_key_or_relation_too_long_to_index_is_refused_before_writing(store, movies):
+    """Before, Neo4j refused to index a 9,000-character relation half-way through the load
+    (its entities written, its relationships not, and the same again on every retry)."""
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    long = ("Entity", "m.98", "r" * 9000, "Entity", "m.99")
+    knowledge = pd.concat(
+        [movies.knowledge, pd.DataFrame([long], columns=movies.knowledge.columns).astype("string")],
+        ignore_index=True,
+    )
+    with pytest.raises(InputError, match="a relation of 9,000 bytes"):
+        store.write(replace(movies, knowledge=knowledge), progress=False)
+    assert_graphs_equal(store.snapshot(), before)
+
+
 def test_publish_replaces_a_run(store, movies):
     store.write(movies, progress=False)
     assert store.publish(RECS, run="r1") == 3
