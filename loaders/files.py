@@ -360,16 +360,12 @@ def _locate_fields_error(
     columns: list[str],
     encoding: str,
     offset: int,
-    *,
-    strict: bool = True,
-) -> InputError | None:
+) -> InputError:
     """The error for the first line with the wrong number of fields (error path only)."""
     for number, line in enumerate(raw.decode(encoding, "replace").split("\n"), offset + 1):
         if line.rstrip("\r") and line.count(sep) != len(columns) - 1:
             return _fields_error(file, number, line.count(sep) + 1, columns)
-    if strict:
-        return InputError("the file could not be parsed", file=file)
-    return None
+    return InputError("the file could not be parsed", file=file)
 
 
 def _read_with_csv(
