@@ -309,6 +309,16 @@ def check_vector_property(kind: str, property: str, *, attribute: bool) -> None:
         )
 
 
+def has_attributes(graph: GraphTables) -> bool:
+    """Whether ``graph``'s users or items have attribute columns (beyond their tables' own,
+    which no vector property may name): only then can a write clash with the store's vectors
+    (:func:`check_attributes_against_vectors`), which a store need not read otherwise."""
+    return any(
+        set(getattr(graph, table).columns) - {c.name for c in SPECS[table].columns}
+        for table in ("users", "items")
+    )
+
+
 def check_attributes_against_vectors(graph: GraphTables, vectors: dict[str, list[str]]) -> None:
     """InputError when the attributes of ``graph``'s users or items name a property the store
     keeps vectors in (``vectors``: kind -> properties), which in Neo4j they would replace."""

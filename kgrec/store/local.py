@@ -57,6 +57,7 @@ from kgrec.store.canonical import (
     check_publish_users,
     check_vector_property,
     coalesce,
+    has_attributes,
     linked_items,
     node_kind,
     prepare,
@@ -243,10 +244,11 @@ class LocalStore(GraphStore):
             unknown = referenced_items(batch).difference(pd.Index(stored["items"]["uid"]))
             if len(unknown):
                 raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
-            vectors = self._vectors(manifest)
-            check_attributes_against_vectors(
-                batch, vectors.groupby("kind")["property"].unique().map(list).to_dict()
-            )
+            if has_attributes(batch):  # else no clash: the vectors need not be read
+                vectors = self._vectors(manifest)
+                check_attributes_against_vectors(
+                    batch, vectors.groupby("kind")["property"].unique().map(list).to_dict()
+                )
             merged = {}
             written = {}
             for spec in tqdm(GRAPH_TABLES, desc="tables", unit="table", disable=not progress):

@@ -58,6 +58,7 @@ from kgrec.store.canonical import (
     attach_to_items,
     check_attributes_against_vectors,
     check_publish_users,
+    has_attributes,
     linked_items,
     make_stats,
     node_kind,
@@ -187,7 +188,7 @@ class Neo4jStore(GraphStore):
         batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
         with self._errors("checking the items the load names"):
             unknown = self._missing("Item", referenced_items(batch))
-            vectors = self._vector_properties()
+            vectors = self._vector_properties() if has_attributes(batch) else {}
         if unknown:
             raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
         check_attributes_against_vectors(batch, vectors)
