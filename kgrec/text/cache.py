@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 _CHUNK = 500  # keys per SELECT: under SQLite's limit on bound parameters
 
 
+_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
+
+
+def _columns(db: sqlite3.Connection) -> list[str]:
+    """The column names of the ``vectors`` table (none: there is no such table)."""
+    return [row[1] for row in db.execute("PRAGMA table_info(vectors)")]
+
+
 def default_cache_path() -> Path:
     """``$KGREC_CACHE/embeddings/vectors.sqlite`` (``KGREC_CACHE`` defaults to ~/.cache/kgrec)."""
     root = os.environ.get("KGREC_CACHE") or Path.home() / ".cache" / "kgrec"
@@ -42,6 +50,14 @@ class EmbeddingCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path)
+            tables = [row[0] for row in self._db.execute(_TABLES)]
+            if tables and _columns(self._db) != ["key", "vector"]:
+                self._db.close()
+                raise KgrecError(
+                    f"embedding cache {self.path} is an SQLite database but not a kgrec cache "
+                    f"(its tables: {', '.join(sorted(tables))}); it was left as it is: give "
+                    "another --cache, or --no-cache"
+                )
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
             )

@@ -120,5 +120,28 @@ def test_a_damaged_cached_vector_is_encoded_again_and_a_foreign_database_named(t
     foreign = tmp_path / "mine.db"
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE vectors (id INTEGER, name TEXT)")
-    with EmbeddingCache(foreign) as cache, pytest.raises(KgrecError, match="cannot be read"):
-        cache.get("m", ["a"], 2)
+    with pytest.raises(KgrecError, match="not a kgrec cache"):
+        EmbeddingCache(foreign)
+
+
+def test_a_foreign_database_given_as_cache_is_left_as_it_is(tmp_path):
+    # before: kgrec added its `vectors` table to the user's own database, then used it
+    import sqlite3
+
+    import pytest
+
+    from kgrec.errors import KgrecError
+
+    foreign = tmp_path / "mine.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+        db.execute("INSERT INTO notes VALUES ('mine')")
+    before = foreign.read_bytes()
+    with pytest.raises(KgrecError, match=r"mine\.db is an SQLite database .*tables: notes"):
+        EmbeddingCache(foreign)
+    assert foreign.read_bytes() == before
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("a text file, not a database\n" * 100)
+    with pytest.raises(KgrecError, match=r"notes\.txt"):
+        EmbeddingCache(not_sqlite)
+    assert not_sqlite.read_text() == "a text file, not a database\n" * 100
