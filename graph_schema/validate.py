@@ -8,6 +8,8 @@ builds a table, each row keeps where it came from in two private columns, ``_fil
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -249,3 +251,21 @@ def validate_graph(graph: GraphTables) -> None:
 def _check_refs(df: pd.DataFrame, name: str, keys: pd.Series, table: str) -> None:
     missing = pd.Series(~isin(df[name], keys), index=df.index)
     _check_values(df, name, missing, f"names a key that is not in the {table} table", None)
+
+
+def id_argument(value: object, field: str) -> str:
+    """An id given to the Python API, as the text the stores key it by: text as it is, an
+    integer as its digits (``1`` -> ``"1"``: the loaders read every id as text); anything else
+    an InputError naming ``field``, rather than a lookup that silently finds nothing."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        return str(int(value))
+    raise InputError(f"an id is text (or an integer), got {value!r}", field=field)
+
+
+def id_arguments(values: object, field: str) -> list[str]:
+    """A list of ids given to the Python API, each as :func:`id_argument` reads it."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InputError(f"a list of ids is expected, got {values!r}", field=field)
+    return [id_argument(value, field) for value in values]

@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data, HeteroData
 
+from graph_schema.validate import id_argument, id_arguments
 from kgrec import distributed
 from kgrec.cold_items import (
     COLD_ITEMS,
@@ -637,6 +638,7 @@ class Run:
 
         if not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
+        user, item = id_argument(user, "user"), id_argument(item, "item")
         settings = self.settings
         if settings.get("store"):
             from kgrec.store import open_store
@@ -668,11 +670,13 @@ class Run:
         interactions are what users have)."""
         if not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
-        if isinstance(users, str) or (users is not None and not len(users)):
-            raise InputError(
-                f"users must be a list of user ids (or None: every user), got {users!r}",
-                field="user",
-            )
+        if users is not None:
+            users = id_arguments(users, "user")
+            if not users:
+                raise InputError(
+                    "users must be a list of user ids (or None: every user), got []",
+                    field="user",
+                )
         experiment = self.experiment
         maps = experiment.maps
         candidates = torch.nonzero(self.graph.item_domain == experiment.split.target_domain)

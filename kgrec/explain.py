@@ -34,6 +34,7 @@ import networkx as nx
 import pandas as pd
 
 from graph_schema.tables import GraphTables
+from graph_schema.validate import id_argument
 from kgrec.errors import InputError
 from kgrec.text.nodes import relation_role
 
@@ -105,6 +106,7 @@ def explain(
 ) -> pd.DataFrame:
     """The ``k`` best paths from ``user_id`` to ``item_uid`` (columns: :data:`COLUMNS`)."""
     check_k(k)
+    user_id, item_uid = id_argument(user_id, "user"), id_argument(item_uid, "item")
     index = tables if isinstance(tables, GraphIndex) else GraphIndex(tables)
     if user_id not in index.user_items or item_uid not in index.titles:
         raise unknown_ends_error(

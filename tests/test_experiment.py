@@ -652,8 +652,12 @@ def test_serving_reads_what_users_have_and_newcomers_from_the_store_it_is_given(
     assert main([*show, "--store", f"local:{copy}"]) == 0
     assert "user nC (run" in capsys.readouterr().out
     assert main(show) == 2 and "'nC' is neither" in capsys.readouterr().err
-    for users in ("u1", []):
-        with pytest.raises(kgrec.errors.InputError, match="users must be a list of user ids"):
+    for users, message in (
+        ("u1", "a list of ids is expected"),
+        ([], "users must be a list of user ids"),
+        ([1.5], "an id is text"),  # before: a newcomer without interactions
+    ):
+        with pytest.raises(kgrec.errors.InputError, match=message):
             again.recommend(k=3, users=users)
 
 

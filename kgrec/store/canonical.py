@@ -31,7 +31,7 @@ from graph_schema.tables import (
     TableSpec,
     empty,
 )
-from graph_schema.validate import validate_table
+from graph_schema.validate import id_arguments, validate_table
 
 KEY_KINDS = ("Item", "Entity")  # what head_kind / tail_kind may name
 # node kind -> (table, key column)
@@ -382,10 +382,12 @@ def unknown_keys_error(kind: str, unknown: Iterable[str], what: str) -> InputErr
     )
 
 
-def check_publish_users(table: pd.DataFrame, users: list[str] | None) -> None:
-    """With ``users``, a publication may only hold those users' recommendations."""
+def check_publish_users(table: pd.DataFrame, users: list[str] | None) -> list[str] | None:
+    """With ``users``, a publication may only hold those users' recommendations; returns
+    ``users`` as ids (:func:`id_arguments`)."""
     if users is None:
-        return
+        return None
+    users = id_arguments(users, "users")
     others = pd.Index(table["user_id"].unique()).difference(pd.Index(users))
     if len(others):
         raise InputError(
@@ -393,3 +395,4 @@ def check_publish_users(table: pd.DataFrame, users: list[str] | None) -> None:
             "named users only",
             field="users",
         )
+    return users

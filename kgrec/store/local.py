@@ -47,6 +47,7 @@ from graph_schema.tables import (
     TableSpec,
     empty,
 )
+from graph_schema.validate import id_arguments
 from kgrec.errors import StoreError
 from kgrec.explain import GraphIndex, explain
 from kgrec.store.base import GraphStore
@@ -188,10 +189,10 @@ class LocalStore(GraphStore):
         return explain(self._explain_index[1], user_id, item_uid, k=k)
 
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
-        return self._interaction_pairs("user_id", user_ids)
+        return self._interaction_pairs("user_id", id_arguments(user_ids, "users"))
 
     def item_interactions(self, uids: list[str]) -> pd.DataFrame:
-        return self._interaction_pairs("item_uid", uids)
+        return self._interaction_pairs("item_uid", id_arguments(uids, "items"))
 
     def _interaction_pairs(self, column: str, values: list[str]) -> pd.DataFrame:
         """(``user_id``, ``item_uid``) of the interactions whose ``column`` is in ``values``."""
@@ -201,7 +202,8 @@ class LocalStore(GraphStore):
 
     def items(self, uids: list[str]) -> pd.DataFrame:
         items = self._table(SPECS["items"], self.manifest())
-        return items[items["uid"].isin(list(uids))].sort_values("uid", ignore_index=True)
+        uids = id_arguments(uids, "items")
+        return items[items["uid"].isin(uids)].sort_values("uid", ignore_index=True)
 
     # -- checking --------------------------------------------------------------------------
 
@@ -324,7 +326,7 @@ class LocalStore(GraphStore):
         self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
     ) -> int:
         table = recommendation_table(recommendations, run)
-        check_publish_users(table, users)
+        users = check_publish_users(table, users)
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
