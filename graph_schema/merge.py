@@ -12,8 +12,9 @@ so an empty field never erases a value either; it is kept only where the key has
 Attribute columns whose type differs across loads (:func:`unify_attribute`): a column that
 holds text in any row is a text column, its numbers written as text (an integral number as its
 digits, ``24.0`` -> ``"24"``; any other number as Python's shortest repr, ``2.5`` -> ``"2.5"``;
-booleans as ``"true"``/``"false"``); a column of numbers only stays numeric (integers when every
-value is integral, else floats). A column that holds a list in any row is a list column: a single
+booleans as ``"true"``/``"false"``); so is a column that holds both booleans and numbers. A
+column of numbers only stays numeric (integers when every value is integral, else floats), and
+one of booleans only stays boolean. A column that holds a list in any row is a list column: a single
 value there is a list of one, and text anywhere (a value or an element) makes every element text
 by the same rule (:func:`attribute_kind`, :func:`as_attribute`).
 """
@@ -126,20 +127,46 @@ def unify_attribute(values: pd.Series) -> pd.Series:
 
 
 def attribute_kind(values: pd.Series) -> tuple[bool, bool]:
-    """Whether any present value of ``values`` is a list, and whether any is text or a list
-    holding text: the two facts the module's rule types a column by."""
+    """Whether the column is a list column, and whether it is a text column (or its lists'
+    elements text): the two facts the module's rule types a column by."""
+    return column_type(value_kinds(values))
+
+
+def column_type(kinds: set[str]) -> tuple[bool, bool]:
+    """(lists, text) of a column whose values are of ``kinds`` (:func:`value_kinds`): lists if
+    any value is a list; text if any value or element is text, or if booleans and numbers
+    meet (neither type holds the other)."""
+    return "list" in kinds, "text" in kinds or {"boolean", "number"} <= kinds
+
+
+def value_kinds(values: pd.Series) -> set[str]:
+    """What the present values of ``values`` are: any of ``"list"``, and of ``"text"``,
+    ``"boolean"`` and ``"number"`` (a value, or an element of a list)."""
     if isinstance(values.dtype, pd.StringDtype):
-        return False, bool(values.notna().any())
+        return {"text"} if values.notna().any() else set()
     if values.dtype != object:
-        return False, False
-    lists = text = False
+        if not values.notna().any():
+            return set()
+        return {"boolean"} if pd.api.types.is_bool_dtype(values.dtype) else {"number"}
+    kinds: set[str] = set()
     for value in values:
         if _is_list(value):
-            lists = True
-            text = text or any(isinstance(v, str) for v in value)
-        elif isinstance(value, str):
-            text = True
-    return lists, text
+            kinds.add("list")
+            kinds.update(_scalar_kind(v) for v in value)
+        else:
+            kinds.add(_scalar_kind(value))
+    kinds.discard("")
+    return kinds
+
+
+def _scalar_kind(value: object) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool | np.bool_):
+        return "boolean"
+    if _missing(value):
+        return ""
+    return "number"
 
 
 def as_attribute(values: pd.Series, *, lists: bool, text: bool) -> pd.Series:

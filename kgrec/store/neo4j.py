@@ -35,7 +35,7 @@ from neo4j.exceptions import (
 from tqdm import tqdm
 
 from graph_schema import schema_statements
-from graph_schema.merge import as_attribute, attribute_kind
+from graph_schema.merge import as_attribute, column_type, value_kinds
 from graph_schema.tables import (
     DOMAINS,
     ENTITIES,
@@ -49,6 +49,7 @@ from graph_schema.tables import (
     TableSpec,
     empty,
 )
+from graph_schema.validate import id_argument, id_arguments
 from kgrec.errors import StoreError
 from kgrec.explain import check_k, paths_table, unknown_ends_error
 from kgrec.store import queries as q
@@ -252,25 +253,38 @@ class Neo4jStore(GraphStore):
             )
 
     def _unify_attribute_types(self, kind: str, table: pd.DataFrame) -> pd.DataFrame:
-        """Apply the merge rule of :mod:`graph_schema.merge` across this load and the graph: an
-        attribute that is a list in either becomes lists in both, and one that is text (or holds
-        text) in either becomes text in both, the stored values rewritten where the rule changes
-        them; numbers in both stay numbers. Returns the load's table."""
-        spec = SPECS[NODE_TABLES[kind][0]]
-        known = {c.name for c in spec.columns}
+        """Apply the merge rule of :mod:`graph_schema.merge` across this load and the graph (the
+        nodes whose values the load replaces left out, as when the local store merges): an
+        attribute that is a list in either becomes lists in both, and one that holds text in
+        either, or booleans in one and numbers in the other, becomes text in both, the stored
+        values rewritten where the rule changes them. Returns the load's table."""
+        table_name, key = NODE_TABLES[kind]
+        known = {c.name for c in SPECS[table_name].columns}
         names = [n for n in table.columns if n not in known and table[n].notna().any()]
         if not names:
             return table
+        # the nodes whose value this load replaces do not count: their type goes with them
+        columns = [
+            {"name": name, "replaced": table[key][table[name].notna()].tolist()} for name in names
+        ]
         with self._errors(f"reading the types of {kind} attributes"):
             stored = {
-                r["name"]: r for r in self._run(q.PROPERTY_TYPES[kind], read=True, names=names)
+                r["name"]: r for r in self._run(q.PROPERTY_TYPES[kind], read=True, columns=columns)
             }
         columns = {}
         for name in names:
             there = stored[name]
-            lists_here, text_here = attribute_kind(table[name])
-            lists = lists_here or there["lists"] > 0
-            text = text_here or there["text"] > 0 or there["text_lists"] > 0
+            stored_kinds = {
+                value_kind
+                for value_kind, count in (
+                    ("list", "lists"),
+                    ("text", "holds_text"),
+                    ("boolean", "booleans"),
+                    ("number", "numbers"),
+                )
+                if there[count] > 0
+            }
+            lists, text = column_type(value_kinds(table[name]) | stored_kinds)
             columns[name] = as_attribute(table[name], lists=lists, text=text)
             # the stored values the rule changes: single values, where the column holds lists;
             # numbers and lists of numbers, where it holds text (UNTYPED_VALUES reads them)
@@ -460,7 +474,7 @@ class Neo4jStore(GraphStore):
         fails, they are deleted and the run is unchanged; if the swap fails, running the same
         publish again finishes it."""
         table = recommendation_table(recommendations, run)
-        check_publish_users(table, users)
+        users = check_publish_users(table, users)
         self._connect()
         with self._errors(f"publishing recommendations of run {run!r}"):
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -641,6 +655,7 @@ class Neo4jStore(GraphStore):
 
     def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
         check_k(k)
+        user_id, item_uid = id_argument(user_id, "user"), id_argument(item_uid, "item")
         self._connect()
         with self._errors(f"explaining {item_uid!r} for user {user_id!r}"):
             ends = self._run(q.EXPLAIN_ENDS, read=True, user_id=user_id, item_uid=item_uid)[0]
@@ -652,20 +667,25 @@ class Neo4jStore(GraphStore):
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
         self._connect()
         with self._errors("reading interactions"):
-            frame = self._frame(q.USER_INTERACTIONS, users=list(dict.fromkeys(user_ids)))
+            users = list(dict.fromkeys(id_arguments(user_ids, "users")))
+            frame = self._frame(q.USER_INTERACTIONS, users=users)
         return _interaction_pairs(frame)
 
     def item_interactions(self, uids: list[str]) -> pd.DataFrame:
         self._connect()
         with self._errors("reading interactions"):
-            frame = self._frame(q.ITEM_INTERACTIONS, items=list(dict.fromkeys(uids)))
+            items = list(dict.fromkeys(id_arguments(uids, "items")))
+            frame = self._frame(q.ITEM_INTERACTIONS, items=items)
         return _interaction_pairs(frame)
 
     def items(self, uids: list[str]) -> pd.DataFrame:
         self._connect()
         with self._errors("reading items"):
             table = self._nodes(
-                "Item", ITEMS, self._vector_properties(), uids=list(dict.fromkeys(uids))
+                "Item",
+                ITEMS,
+                self._vector_properties(),
+                uids=list(dict.fromkeys(id_arguments(uids, "items"))),
             )
         return table.sort_values("uid", ignore_index=True)
 

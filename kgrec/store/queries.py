@@ -175,22 +175,29 @@ RETURN key
     for kind in KEY_PROPERTY
 }
 
-# Attribute types across loads (graph_schema.merge): per name of $names, how many nodes of the
-# kind hold text under it and how many something else; the nodes whose $name is not text; and
-# setting properties from rows {key, props}.
+# Attribute types across loads (graph_schema.merge): per column {name, replaced} of $columns,
+# what the nodes of the kind hold under the name, counted over the nodes whose value the load
+# does not replace (keys not in `replaced`); the nodes whose $name is not of the column's type;
+# and setting properties from rows {key, props}.
 PROPERTY_TYPES = {
     kind: f"""
-UNWIND $names AS name
-CALL (name) {{
-  MATCH (n:{label(kind)}) WHERE n[name] IS NOT NULL
-  WITH n[name] AS value
+UNWIND $columns AS column
+CALL (column) {{
+  MATCH (n:{label(kind)}) WHERE n[column.name] IS NOT NULL
+    AND NOT n.{prop(KEY_PROPERTY[kind])} IN column.replaced
+  WITH n[column.name] AS value
+  WITH value, CASE WHEN value IS :: LIST<ANY> THEN value ELSE [value] END AS elements
   RETURN count(CASE WHEN value IS :: STRING THEN 1 END) AS text,
          count(CASE WHEN value IS :: LIST<ANY> THEN 1 END) AS lists,
          count(CASE WHEN value IS :: LIST<STRING NOT NULL> THEN 1 END) AS text_lists,
          count(CASE WHEN value IS :: STRING OR value IS :: LIST<ANY> THEN NULL ELSE 1 END)
-           AS other
+           AS other,
+         count(CASE WHEN any(x IN elements WHERE x IS :: STRING) THEN 1 END) AS holds_text,
+         count(CASE WHEN any(x IN elements WHERE x IS :: BOOLEAN) THEN 1 END) AS booleans,
+         count(CASE WHEN any(x IN elements WHERE x IS :: INTEGER OR x IS :: FLOAT) THEN 1 END)
+           AS numbers
 }}
-RETURN name, text, lists, text_lists, other
+RETURN column.name AS name, text, lists, text_lists, other, holds_text, booleans, numbers
 """
     for kind in ("User", "Item", "Entity")
 }

@@ -499,6 +499,70 @@ def test_explain_refuses_unknown_ends_and_a_bad_k(store, explain_graph):
             store.explain("alice", "action:casino", k=k)
 
 
+def test_ids_given_as_integers_are_read_as_the_text_ids_the_store_keys(store, make_graph):
+    """The loaders read every id as text (user 7 is "7"). Before, an integer id given to the
+    Python API matched nothing: no interactions, "user 7 has no interactions" from explain,
+    and a publish of one user's recommendations refused as another's."""
+    graph = make_graph(
+        users=[{"user_id": "7"}, {"user_id": "8"}],
+        items=[{"domain": "d", "item_id": "1"}, {"domain": "d", "item_id": "2"}],
+        interactions=[("7", "d:1", 1.0, 1.0), ("8", "d:1", 1.0, 1.0), ("8", "d:2", 1.0, 2.0)],
+    )
+    store.write(graph, progress=False)
+    assert store.user_interactions([np.int64(7), 8]).equals(store.user_interactions(["7", "8"]))
+    assert len(store.user_interactions([7])) == 1
+    assert store.explain(7, "d:2")["nodes"].tolist() == store.explain("7", "d:2")["nodes"].tolist()
+    recs = pd.DataFrame(
+        {"user_id": ["7"], "item_uid": ["d:2"], "score": [1.0], "rank": [1], "model": "m"}
+    )
+    assert store.publish(recs, run="r", users=[7]) == 1
+    for bad, call in (
+        (7.0, lambda: store.explain(7.0, "d:2")),
+        (True, lambda: store.user_interactions([True])),
+        ("'7'", lambda: store.user_interactions("7")),  # text, not a list of ids
+        (None, lambda: store.items([None])),
+    ):
+        with pytest.raises(InputError, match=f"got {bad}"):
+            call()
+
+
+def test_an_attribute_the_load_replaces_does_not_type_the_column(store, make_graph):
+    """Only the values left after a load type its column, in both stores: a user's age
+    "forty" replaced by 40 leaves numbers (before, Neo4j counted the replaced "forty" and
+    wrote 40 as "40", where the local store kept 40)."""
+    first = make_graph(
+        users=[{"user_id": "a", "age": "forty"}, {"user_id": "b"}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("a", "d:1", 1.0, 1.0)],
+    )
+    store.write(first, progress=False)
+    assert str(store.snapshot().users["age"].dtype) == "string"
+    store.write(make_graph(users=[{"user_id": "a", "age": 40}, {"user_id": "b", "age": 30}]))
+    users = store.snapshot().users
+    assert str(users["age"].dtype) == "Int64"
+    assert users["age"].tolist() == [40, 30]
+
+
+@pytest.mark.parametrize("booleans_first", [True, False])
+def test_booleans_and_numbers_in_one_attribute_are_text(store, make_graph, booleans_first):
+    """Neither type holds the other, so by the merge rule the column is text ("true", "2"),
+    in either order and in both stores; booleans alone stay booleans. Before: a pyarrow
+    traceback in the local store, and a column of mixed types in Neo4j."""
+    booleans = make_graph(
+        users=[{"user_id": "a", "member": True, "vip": True}, {"user_id": "b", "vip": False}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("a", "d:1", 1.0, 1.0)],
+    )
+    numbers = make_graph(users=[{"user_id": "c", "member": 2}])
+    for graph in (booleans, numbers) if booleans_first else (numbers, booleans):
+        store.write(graph, progress=False)
+    users = store.snapshot().users.set_index("user_id")
+    assert str(users["member"].dtype) == "string"
+    assert users["member"].tolist() == ["true", pd.NA, "2"]
+    assert str(users["vip"].dtype) == "boolean"
+    assert users["vip"].tolist() == [True, False, pd.NA]
+
+
 def test_a_store_without_a_load_lock_has_nothing_to_break(store, movies):
     store.write(movies, progress=False)
     assert store.break_lock() is None
