@@ -31,6 +31,12 @@ DATASETS = {
 ATOMIC_SUFFIXES = (".inter", ".item", ".user", ".kg", ".link")
 
 
+def holds_dataset(folder: Path) -> bool:
+    """Whether ``folder`` holds a dataset already (an ``.inter`` file): one that
+    :func:`download` keeps unless forced."""
+    return folder.is_dir() and any(folder.glob("*.inter"))
+
+
 def download(
     name: str,
     dest: Path,
@@ -47,7 +53,7 @@ def download(
     if target.exists() and not target.is_dir():
         raise KgrecError(f"{target} is a file, not a dataset folder: kgrec never replaces it")
     if target.exists() and not force:
-        if any(target.glob("*.inter")):
+        if holds_dataset(target):
             return target
         raise KgrecError(f"{target} exists but holds no .inter file; use --force to replace it")
     if target.exists():  # --force replaces the dataset's files, never anything else

@@ -49,9 +49,11 @@ def test_download_unpacks_into_dest(http_root, tmp_path, capsys):
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
     assert (dest / "ml-100k" / "ml-100k.item").exists()
     assert "ml-100k.inter" in capsys.readouterr().out
-    # a second run finds it there and fetches nothing (the server would 404 now)
+    # a second run finds it there and fetches nothing (the server would 404 now), and says so
+    # (before, it printed the folder as if it had just been fetched)
     (root / "MovieLens/ml-100k.zip").unlink()
     assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    assert "already there, kept" in capsys.readouterr().out
 
 
 def test_missing_archive_is_a_clear_error_and_writes_nothing(http_root, tmp_path, capsys):

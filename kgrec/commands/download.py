@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from kgrec.download import DATASETS, RECBOLE_BASE_URL, download
+from kgrec.download import DATASETS, RECBOLE_BASE_URL, download, holds_dataset
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     dest = args.dest or Path(os.environ.get("KGREC_DATA") or "data")
     for name in args.names:
+        kept = not args.force and holds_dataset(dest / name)
         folder = download(name, dest, base_url=args.base_url, force=args.force)
         files = ", ".join(sorted(p.name for p in folder.iterdir()))
-        print(f"{name}: {folder} ({files})")
+        note = ": already there, kept (--force fetches it again)" if kept else ""
+        print(f"{name}: {folder} ({files}){note}")
     return 0
