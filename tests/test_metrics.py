@@ -172,8 +172,9 @@ def test_the_table_shows_activity_rows_on_request_and_only_those_with_users():
 
 
 def item_groups_case(seed: int):
-    """30 users, 40 target items (domain 0) and 5 of another domain; items 30..39 are new
-    (no training interaction), others mixed; every user holds out warm and/or new items."""
+    """30 users, 42 target items (domain 0) and 5 of another domain; items 30..39 are new
+    (no training interaction), others mixed; every user holds out warm and/or new items;
+    items 40 and 41 are in the catalogue, and nobody interacted with them."""
     from kgrec.data.split import Split
 
     gen = torch.Generator().manual_seed(seed)
@@ -189,8 +190,8 @@ def item_groups_case(seed: int):
     tensors = [torch.tensor(p, dtype=torch.long).T for p in (train, valid, test)]
     split = Split(0, *tensors, item_groups=True)
     user_emb = torch.randn(30, 6, generator=gen)
-    item_emb = torch.randn(45, 6, generator=gen)
-    item_domain = torch.tensor([0] * 40 + [1] * 5)
+    item_emb = torch.randn(47, 6, generator=gen)
+    item_domain = torch.tensor([0] * 42 + [1] * 5)
     return split, user_emb, item_emb, item_domain
 
 
@@ -199,15 +200,18 @@ def test_item_groups_match_a_naive_loop(seed: int) -> None:
     from kgrec.evaluate import GROUPS, ITEM_GROUPS, evaluate_embeddings
 
     split, user_emb, item_emb, item_domain = item_groups_case(seed)
-    new = set(range(40)) - set(split.train[1].tolist())
-    assert set(range(30, 40)) <= new
+    held_out = set(torch.cat([split.valid[1], split.test[1]]).tolist())
+    new = held_out - set(split.train[1].tolist())
+    # new-only ranks the new items alone, not the items nobody interacted with (40, 41); before,
+    # those counted as new, so new-only ranked items that can never be relevant
+    assert set(range(30, 40)) <= new and not {40, 41} & new
     got = evaluate_embeddings(user_emb, item_emb, item_domain, split, "test")
     assert set(got) == {*GROUPS, *ITEM_GROUPS}
     known = torch.cat([split.train, split.valid], dim=1)
     for group, catalogue, relevant_items in (
-        ("all", range(40), set(range(40))),
-        ("warm-items", range(40), set(range(40)) - new),
-        ("new-items", range(40), new),
+        ("all", range(42), set(range(42))),
+        ("warm-items", range(42), set(range(42)) - new),
+        ("new-items", range(42), new),
         ("new-only", sorted(new), new),
     ):
         top, relevant = [], []
@@ -215,7 +219,7 @@ def test_item_groups_match_a_naive_loop(seed: int) -> None:
             mine = set(split.test[1, split.test[0] == user].tolist()) & relevant_items
             if not mine:
                 continue
-            scores = (user_emb[user] @ item_emb[:40].T).tolist()
+            scores = (user_emb[user] @ item_emb[:42].T).tolist()
             seen = set(known[1, known[0] == user].tolist())
             ranked = sorted((i for i in catalogue if i not in seen), key=lambda i: -scores[i])
             top.append(ranked[:20])

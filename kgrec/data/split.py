@@ -38,8 +38,9 @@ Every other target interaction is split per user 80/10/10 as above. Random draws
 interaction, then the 80/10/10 keys. A user whose target
 interactions are all with new items has none in train: a cold-start user. Such a split has
 ``item_groups`` set, and the evaluation reports items by group (:mod:`kgrec.evaluate`): the new
-items there are the target items with no training interaction (the drawn ones, and any other
-item that has none), which split files give back the same way.
+items there are the target items with no training interaction and a held-out one (the drawn
+ones, and any other whose interactions are all held out; not the items nobody interacted
+with), which split files give back the same way.
 
 Few-shot users (:func:`give_few_shot`, ``K`` >= 1, after the protocol's split or the split
 files and after the training fraction): each cold-start user with ``n`` held-out target
@@ -128,19 +129,29 @@ class Split:
     few_shot_users: Tensor = _field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
 
     def new_items(self, item_domain: Tensor) -> Tensor:
+        """Boolean ``[num_items]``: True for the split's new items, the target items with no
+        interaction in train and one in valid or test (the drawn ones, and any other whose
+        interactions are all held out; ``new_items.tsv``). An item nobody interacted with is
+        none: ../shared/eval/PROTOCOL.md draws new items among items with an interaction."""
+        held_out = torch.zeros_like(item_domain, dtype=torch.bool)
+        held_out[torch.cat([self.valid[1], self.test[1]])] = True
+        return held_out & self._untrained(item_domain)
+
+    def _untrained(self, item_domain: Tensor) -> Tensor:
         """Boolean ``[num_items]``: True for target items with no interaction in train."""
-        new = item_domain == self.target_domain
-        new[self.train[1]] = False
-        return new
+        untrained = item_domain == self.target_domain
+        untrained[self.train[1]] = False
+        return untrained
 
     def unseen_items(self, item_domain: Tensor) -> Tensor:
         """Boolean ``[num_items]``: the items a model trained on this split cannot know of.
         On a new-item protocol (``item_groups``) those are the target items with no training
-        interaction (:meth:`new_items`), which arrive after training; none otherwise. Training
-        draws no negatives (:meth:`negative_domains`) and no text neighbours among them."""
+        interaction (the :meth:`new_items`, and the items nobody interacted with), which
+        arrive after training; none otherwise. Training draws no negatives
+        (:meth:`negative_domains`) and no text neighbours among them."""
         if not self.item_groups:
             return torch.zeros_like(item_domain, dtype=torch.bool)
-        return self.new_items(item_domain)
+        return self._untrained(item_domain)
 
     def negative_domains(self, item_domain: Tensor) -> Tensor:
         """``item_domain`` for drawing training negatives: -1 (never drawn) for the
@@ -223,6 +234,14 @@ def make_split(
         source_count = torch.bincount(pairs[0, source], minlength=num_users).numpy()
         target_count = np.bincount(target_pairs[0], minlength=num_users)
         overlapping = np.flatnonzero((source_count >= MIN_OVERLAP) & (target_count >= MIN_OVERLAP))
+        if not len(overlapping):
+            raise InputError(
+                f"protocol {spec.name} draws its cold-start users among the users with at least "
+                f"{MIN_OVERLAP} interactions in domain {maps.domains[target]!r} and "
+                f"{MIN_OVERLAP} in the source domain, and no user has: the domains share too "
+                "few users for it",
+                field="--protocol",
+            )
         shuffled = rng.permutation(overlapping)
         n_valid = _round_share(len(shuffled), spec.cold_valid_share)
         n_test = _round_share(len(shuffled), spec.cold_test_share)
@@ -574,7 +593,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                     field="item_id",
                 )
         parts.append(unique_pairs(users, items))
-    for name, pairs in zip(SPLIT_FILES[1:], parts[1:], strict=True):
+    for name, pairs in zip(SPLIT_FILES, parts, strict=True):
         if pairs.size(1) == 0:
             raise InputError(f"{name}.tsv has no interactions", file=str(directory / f"{name}.tsv"))
     item_groups = (directory / f"{NEW_ITEMS_FILE}.tsv").exists()

@@ -108,6 +108,18 @@ def test_negatives_are_never_drawn_from_the_held_out_items(make_two_domains):
     assert torch.equal(plain.negative_domains(domain), domain)
 
 
+def test_an_item_nobody_interacted_with_is_unseen_but_not_new():
+    """PROTOCOL.md draws new items among items with an interaction, and new_items.tsv lists
+    the held-out ones; before, new-only also ranked the target items nobody interacted with."""
+    from kgrec.data.split import Split
+
+    pairs = torch.tensor
+    split = Split(0, pairs([[0, 1], [0, 1]]), pairs([[0], [2]]), pairs([[1], [2]]), True)
+    domain = torch.tensor([0, 0, 0, 0, 1])  # item 3: a target item nobody interacted with
+    assert split.new_items(domain).tolist() == [False, False, True, False, False]
+    assert split.unseen_items(domain).tolist() == [False, False, True, True, False]
+
+
 def test_half_labels_per_item():
     items = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3])
     labels = _half_labels(items, np.random.default_rng(0))

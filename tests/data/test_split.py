@@ -165,6 +165,8 @@ def write_files(folder: Path, **files: str) -> Path:
         ({"train": "user_id\titem_id\nu1\t\n"}, r"train.tsv, line 2, field 'item_id'"),
         ({"test": "user_id\titem_id\nu1\tc2\n"}, r"test.tsv, line 2.*duplicate.*valid.tsv line 2"),
         ({"valid": "user_id\titem_id\n"}, r"valid.tsv: valid.tsv has no interactions"),
+        # before: accepted, and every user was scored as a cold-start user
+        ({"train": "user_id\titem_id\n"}, r"train.tsv: train.tsv has no interactions"),
         ({"test": ""}, r"test.tsv, line 1: empty file"),
         ({"test": b"user_id\titem_id\nu2\tc\xff\n"}, r"test.tsv, line 2: not UTF-8"),
     ],
@@ -235,6 +237,20 @@ def test_a_split_with_no_valid_interactions_is_refused(make_two_domains) -> None
     data, maps = to_hetero_data(tables)
     with pytest.raises(InputError, match=r"leaves no valid interactions"):
         make_split(data, maps, "ml100k-kg", seed=0, target_domain="comedy")
+
+
+def test_domains_that_share_no_user_are_named_as_the_cause(make_two_domains) -> None:
+    """Cold-start users are drawn among the users of both domains; with none, the error says
+    so (before, it blamed the per-user 80/10/10 rule for leaving no valid interaction)."""
+    tables = make_two_domains()
+    interactions = tables.interactions
+    users = sorted(interactions["user_id"].unique())
+    comedy = interactions["item_uid"].str.startswith("comedy:")
+    half = interactions["user_id"].isin(users[: len(users) // 2])
+    tables.interactions = interactions[comedy == half].reset_index(drop=True)
+    data, maps = to_hetero_data(tables)
+    with pytest.raises(InputError, match=r"no user has: the domains share too few users"):
+        make_split(data, maps, "ml1m-action-comedy", seed=0)
 
 
 def test_missing_split_file(tmp_path: Path, make_two_domains) -> None:
