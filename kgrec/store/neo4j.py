@@ -274,17 +274,7 @@ class Neo4jStore(GraphStore):
         columns = {}
         for name in names:
             there = stored[name]
-            stored_kinds = {
-                value_kind
-                for value_kind, count in (
-                    ("list", "lists"),
-                    ("text", "holds_text"),
-                    ("boolean", "booleans"),
-                    ("number", "numbers"),
-                )
-                if there[count] > 0
-            }
-            lists, text = column_type(value_kinds(table[name]) | stored_kinds)
+            lists, text = column_type(value_kinds(table[name]) | _stored_kinds(there))
             columns[name] = as_attribute(table[name], lists=lists, text=text)
             # the stored values the rule changes: single values, where the column holds lists;
             # numbers and lists of numbers, where it holds text (UNTYPED_VALUES reads them)
@@ -594,8 +584,13 @@ class Neo4jStore(GraphStore):
         skip: dict[str, list[str]],
         uids: list[str] | None = None,
     ) -> pd.DataFrame:
-        """The table of nodes of ``kind``; with ``uids`` (items), of those items alone."""
-        keys = [r["key"] for r in self._run(q.NODE_KEYS[kind], read=True)]
+        """The table of nodes of ``kind``; with ``uids`` (items), of those items alone, their
+        attribute columns typed as the whole table's (:func:`_typed_as_stored`)."""
+        if uids is None:
+            keys = [r["key"] for r in self._run(q.NODE_KEYS[kind], read=True)]
+        else:
+            types = {r["key"]: r for r in self._run(q.ITEM_KEY_TYPES, read=True)}
+            keys = list(types)
         keys = sorted(k for k in keys if k not in skip.get(kind, []))
         if not keys:
             return stored_form(spec, empty(spec))
@@ -603,8 +598,14 @@ class Neo4jStore(GraphStore):
             result = self._run(q.NODE_COLUMNS[kind], read=True, keys=keys)
         else:
             result = self._run(q.ITEM_COLUMNS, read=True, keys=keys, uids=uids)
-        columns = result[0]["columns"]
-        return stored_form(spec, pd.DataFrame(dict(zip(keys, columns, strict=True))))
+        frame = pd.DataFrame(dict(zip(keys, result[0]["columns"], strict=True)))
+        table = stored_form(spec, frame)
+        if uids is None:
+            return table
+        frame = frame.sort_values(list(spec.key), kind="stable", ignore_index=True)
+        known = {c.name for c in spec.columns}
+        attributes = {k: _typed_as_stored(frame[k], types[k]) for k in keys if k not in known}
+        return table.drop(columns=list(attributes), errors="ignore").assign(**attributes)
 
     def stats(self) -> dict[str, Any]:
         self._connect()
@@ -723,6 +724,28 @@ def delete_all(session: Session) -> None:
     TRANSACTIONS`` needs an auto-commit transaction, hence a session rather than a driver."""
     for statement in q.DELETE_ALL:
         session.run(statement).consume()
+
+
+# graph_schema.merge's kinds of values -> the counts of PROPERTY_TYPES and ITEM_KEY_TYPES
+_KIND_COUNTS = {"list": "lists", "text": "holds_text", "boolean": "booleans", "number": "numbers"}
+
+
+def _stored_kinds(counts: dict[str, Any]) -> set[str]:
+    """What a property's stored values hold (:func:`graph_schema.merge.value_kinds`)."""
+    return {kind for kind, count in _KIND_COUNTS.items() if counts[count] > 0}
+
+
+def _typed_as_stored(values: pd.Series, counts: dict[str, Any]) -> pd.Series:
+    """Some rows' values of an attribute, typed as the whole column is (``counts``: what it
+    holds, ITEM_KEY_TYPES), as the local store's table has them: a column of whole numbers is
+    ``Int64`` even where these rows are missing, one with a fraction ``Float64``."""
+    lists, text = column_type(_stored_kinds(counts))
+    typed = as_attribute(values, lists=lists, text=text)
+    if lists or text:
+        return typed
+    if counts["numbers"]:
+        return typed.astype("Float64" if counts["fractions"] else "Int64")
+    return typed.astype("boolean")
 
 
 def _present(value: Any) -> bool:

@@ -233,6 +233,22 @@ RETURN [c IN range(0, size($keys) - 1) | [row IN rows | row[c]]] AS columns
     for kind in ("User", "Item", "Entity")
 }
 # the values of properties $keys of the items $uids (those the store holds), as NODE_COLUMNS
+# the property names of all Items, with what their values hold (as PROPERTY_TYPES counts it,
+# and the values with a number that is not whole): items($uids) types a few items' columns as
+# the whole table's
+ITEM_KEY_TYPES = """
+MATCH (n:Item) UNWIND keys(n) AS key
+WITH key, n[key] AS value
+WITH key, value, CASE WHEN value IS :: LIST<ANY> THEN value ELSE [value] END AS elements
+RETURN key,
+       count(CASE WHEN value IS :: LIST<ANY> THEN 1 END) AS lists,
+       count(CASE WHEN any(x IN elements WHERE x IS :: STRING) THEN 1 END) AS holds_text,
+       count(CASE WHEN any(x IN elements WHERE x IS :: BOOLEAN) THEN 1 END) AS booleans,
+       count(CASE WHEN any(x IN elements WHERE x IS :: INTEGER OR x IS :: FLOAT) THEN 1 END)
+         AS numbers,
+       count(CASE WHEN any(x IN elements WHERE x IS :: FLOAT AND x <> round(x)) THEN 1 END)
+         AS fractions
+"""
 ITEM_COLUMNS = """
 UNWIND $uids AS uid
 MATCH (n:Item {uid: uid})

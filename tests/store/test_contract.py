@@ -411,6 +411,27 @@ def test_items_reads_those_items_rows(store, movies):
     assert store.items(["nobody"]).empty
 
 
+def test_items_types_a_few_items_columns_as_the_whole_tables(store, make_graph):
+    """Before, Neo4j typed the columns of the items read over those items alone: a whole
+    `year` where the table holds 1995.5 came back Int64, and an attribute none of them has
+    was left out, where the local store gives the table's columns."""
+    graph = make_graph(
+        items=[
+            {"domain": "d", "item_id": "1", "score": 2, "flag": True},
+            {"domain": "d", "item_id": "2", "score": 2.5, "note": "x", "tags": ["a"]},
+            {"domain": "d", "item_id": "3", "score": 4},
+        ],
+        users=[{"user_id": "u"}],
+        interactions=[("u", "d:1", 1.0, 1.0)],
+    )
+    store.write(graph, progress=False)
+    snapshot = store.snapshot().items
+    for uids in (["d:1"], ["d:3", "d:1"], ["d:2"]):
+        want = snapshot[snapshot["uid"].isin(uids)].sort_values("uid", ignore_index=True)
+        pd.testing.assert_frame_equal(store.items(uids), want)
+    assert str(store.items(["d:1"])["score"].dtype) == "Float64"
+
+
 @pytest.mark.parametrize(
     ("user", "item"),
     [
