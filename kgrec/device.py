@@ -6,17 +6,18 @@ torch has none is an input error, not a crash deep inside training.
 
 from __future__ import annotations
 
-import os
-
 from kgrec.errors import InputError
 
 CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str | None = None):
-    """The :class:`torch.device` ``name`` means (None: ``auto``). Under a launcher that sets
-    ``LOCAL_RANK`` (torchrun), plain ``cuda`` is that local rank's GPU."""
+    """The :class:`torch.device` ``name`` means (None: ``auto``). Under a launcher, plain
+    ``cuda`` is the local rank's GPU (``LOCAL_RANK``, torchrun's; without it the rank, as
+    :func:`kgrec.distributed.env_world` reads them)."""
     import torch
+
+    from kgrec.distributed import env_world
 
     name = (name or "auto").strip().lower()
     if name == "auto":
@@ -35,7 +36,7 @@ def resolve_device(name: str | None = None):
             field="--device",
         )
     if not index:
-        index = os.environ.get("LOCAL_RANK", "0")
+        index = str(env_world().local_rank)
     if int(index) >= torch.cuda.device_count():
         raise InputError(
             f"no CUDA device {index}: torch sees {torch.cuda.device_count()}", field="--device"

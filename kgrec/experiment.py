@@ -958,6 +958,7 @@ def train(
     device = resolve_device(device)
     distributed.init(device)
     world = distributed.current()
+    _check_same_settings(settings, resume)
     progress = progress and world.is_main
     new = world.is_main and not (out / RUN_FILE).exists()
     existed = out.exists()
@@ -981,6 +982,27 @@ def train(
         if new and (isinstance(exc, InputError) or not (out / CHECKPOINT_FILE).exists()):
             _discard_new_run(out, existed)
         raise
+
+
+# settings that name this machine's files: they may differ between the ranks of one run
+_LOCAL_SETTINGS = ("data", "split", "store", "init_from")
+
+
+def _check_same_settings(settings: dict[str, Any], resume: bool) -> None:
+    """InputError on every rank unless every rank was started with rank 0's settings (but for
+    the paths of its own files): each rank draws its share of the batches and negatives from
+    them, so another seed silently trains other pairs, and another batch size hangs."""
+    mine = {k: v for k, v in settings.items() if k not in _LOCAL_SETTINGS} | {"resume": resume}
+    every = distributed.gather_object(mine)
+    for other, theirs in enumerate(every[1:], start=1):
+        differ = sorted(k for k in every[0] if theirs.get(k) != every[0][k])
+        if differ:
+            shown = ", ".join(f"{k} {theirs.get(k)!r} against {every[0][k]!r}" for k in differ)
+            raise InputError(
+                f"rank {other} was started with other settings than rank 0 ({shown}): run the "
+                "same kgrec train command on every rank",
+                field=differ[0],
+            )
 
 
 def _train(

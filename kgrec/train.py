@@ -218,7 +218,7 @@ def fit(
         payload = _read(checkpoint) if world.is_main and checkpoint.exists() else None
         payload = distributed.broadcast_object(payload)  # other machines may not see the file
         if payload is not None:
-            state = _restore(payload, model, optimizer, generator)
+            state = _restore(payload, model, optimizer, generator, device)
             log.info(
                 "resuming after epoch %d (best %s %.4f)", state.epoch, VALID_METRIC, state.best
             )
@@ -277,9 +277,10 @@ def fit(
             state.bad_epochs += 1
         bar.set_postfix(loss=f"{loss:.4f}", **{VALID_METRIC: f"{metric:.4f}"})
         if checkpoint is not None:
-            # each rank's global generator: terms that draw from it (the text view) draw for
-            # the rank's own share of a batch, so the ranks' states differ
-            rng_states = distributed.gather_object(torch.get_rng_state())
+            # each rank's global generators: terms that draw from them (the text view, the
+            # contrastive noise, neighbour sampling on a GPU) draw for the rank's own share of
+            # a batch, so the ranks' states differ
+            rng_states = distributed.gather_object(_rng_state(device))
             if world.is_main:
                 _save(checkpoint, state, model, optimizer, generator, rng_states)
         if on_epoch is not None:
@@ -387,7 +388,7 @@ def _save(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
-    rng_states: list[Tensor],
+    rng_states: list[dict[str, Tensor]],
 ) -> None:
     payload = {
         "model": model.state_dict(),
@@ -404,6 +405,14 @@ def _save(
     write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
+def _rng_state(device: torch.device) -> dict[str, Tensor]:
+    """The global generators' states: the CPU's, and the GPU's that ``device`` names."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
 def _read(path: Path) -> dict:
     return torch.load(path, weights_only=True, map_location="cpu")
 
@@ -413,6 +422,7 @@ def _restore(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
+    device: torch.device,
 ) -> _State:
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
@@ -421,7 +431,11 @@ def _restore(
     if isinstance(states, list):
         rank = distributed.current().rank
         states = states[rank] if rank < len(states) else states[0]
-    torch.set_rng_state(states)
+    if not isinstance(states, dict):  # before the GPU's state was kept: the CPU's alone
+        states = {"cpu": states}
+    torch.set_rng_state(states["cpu"])
+    if "cuda" in states and device.type == "cuda":
+        torch.cuda.set_rng_state(states["cuda"], device)
     return _State(
         best_state=payload["best_model"],
         epoch=payload["epoch"],

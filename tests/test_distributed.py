@@ -62,6 +62,7 @@ def _free_port() -> int:
 def _rank(rank: int, folder: str, data: str, port: int, tables) -> None:
     """One rank: ``kgrec train``'s library call as under torchrun (2 epochs, then resumed to
     3), then fit itself (2 epochs, resumed to 3) in the process group train() joined."""
+    from kgrec.errors import InputError
     from kgrec.experiment import train
 
     torch.set_num_threads(1)
@@ -76,6 +77,10 @@ def _rank(rank: int, folder: str, data: str, port: int, tables) -> None:
     settings = {**RUN, "protocol": "ml1m-action-comedy", "data": data, "device": "cpu"}
     train("lightgcn-merged", out="run", **{**settings, "epochs": 2})
     train("lightgcn-merged", out="run", resume=True, **settings)
+    try:  # another seed on rank 1: refused on both ranks, before anything is written
+        train("lightgcn-merged", out="mismatch", **{**settings, "seed": rank})
+    except InputError as exc:
+        Path("mismatch.txt").write_text(str(exc))
     checkpoint = Path("checkpoint.pt")  # this host's own: rank 1 must never write it
     _fit(tables, checkpoint=checkpoint, epochs=2)
     model, result = _fit(tables, checkpoint=checkpoint, resume=True)
@@ -121,6 +126,15 @@ def test_two_ranks_take_the_single_process_steps(hosts: Path, tables) -> None:
     assert ranks[0]["history"] == ranks[1]["history"]  # the same stopping decisions
     assert (hosts / "host0" / "checkpoint.pt").exists()
     assert not (hosts / "host1" / "checkpoint.pt").exists()
+
+
+def test_ranks_started_with_other_settings_are_refused_on_every_rank(hosts: Path) -> None:
+    """Before, each rank trained with its own command line: another seed on rank 1 trained
+    other pairs silently (and another batch size hung both ranks)."""
+    for rank in range(WORLD):
+        message = (hosts / f"host{rank}" / "mismatch.txt").read_text()
+        assert "rank 1 was started with other settings than rank 0 (seed 1 against 0)" in message
+        assert not (hosts / f"host{rank}" / "mismatch").exists()
 
 
 def test_a_resumed_run_with_the_text_view_takes_the_same_steps(hosts: Path) -> None:

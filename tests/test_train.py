@@ -59,6 +59,31 @@ def test_resume_continues_as_if_never_interrupted(experiment, tmp_path: Path) ->
         assert torch.equal(value, resumed.state_dict()[key]), key
 
 
+def test_a_checkpoint_keeps_the_gpu_generator(monkeypatch, tmp_path: Path) -> None:
+    """Before, only the CPU generator's state was saved: on a GPU a resumed run's neighbour
+    sampling, contrastive noise and text view drew the first epoch's numbers again. (No GPU
+    here: torch.cuda's two state functions are stood in for.)"""
+    from kgrec import train as training
+
+    gpu_state, restored = torch.arange(4, dtype=torch.uint8), []
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device=None: gpu_state)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device=None: restored.append(s))
+    model = torch.nn.Linear(2, 2)
+    optimizer, generator = torch.optim.Adam(model.parameters()), torch.Generator()
+    state = training._State(best_state=training._copy_state(model))
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    path = tmp_path / "checkpoint.pt"
+    training._save(path, state, model, optimizer, generator, [training._rng_state(cuda)])
+    training._restore(training._read(path), model, optimizer, generator, cuda)
+    assert len(restored) == 1 and torch.equal(restored[0], gpu_state)
+    training._restore(training._read(path), model, optimizer, generator, cpu)
+    assert len(restored) == 1  # a run resumed on the CPU has no GPU generator to set
+    # a checkpoint of an earlier kgrec holds the CPU's state alone, and still resumes
+    training._save(path, state, model, optimizer, generator, [torch.get_rng_state()])
+    training._restore(training._read(path), model, optimizer, generator, cuda)
+    assert len(restored) == 1
+
+
 def test_early_stopping_keeps_the_best_state(experiment, tmp_path: Path) -> None:
     checkpoint = tmp_path / "checkpoint.pt"
     model, result = train_lightgcn(
