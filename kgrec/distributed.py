@@ -10,11 +10,14 @@ helper here is a no-op on a world of one, so single-process code paths stay unto
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from kgrec.errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,13 @@ def init(device: Any = None) -> bool:
     cuda = device is not None and torch.device(device).type == "cuda"
     if cuda:
         torch.cuda.set_device(torch.device(device))
+    log.info(
+        "rank %d of %d: waiting for every rank at %s:%s",
+        world.rank,
+        world.size,
+        os.environ["MASTER_ADDR"],
+        os.environ["MASTER_PORT"],
+    )
     dist.init_process_group(backend="nccl" if cuda else "gloo", init_method="env://")
     atexit.register(shutdown, True)
     return True
