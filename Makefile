@@ -7,6 +7,9 @@
 PYTHON ?= python3
 KGREC_CACHE ?= $(HOME)/.cache/kgrec
 DEPS_KEY := $(shell $(PYTHON) tools/venv_key.py)
+ifeq ($(strip $(DEPS_KEY)),)
+$(error $(PYTHON) cannot read pyproject.toml (above); kgrec needs Python 3.11 or newer: make PYTHON=python3.11 ...)
+endif
 DEPS_VENV ?= $(KGREC_CACHE)/venv-$(DEPS_KEY)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -28,7 +31,8 @@ $(DEPS_VENV)/.complete:
 	$(DEPS_VENV)/bin/pip install -r $(DEPS_VENV)/requirements.txt
 	touch $@
 
-$(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete
+# pyproject.toml: kgrec's own entry points and packages (the dependencies are in the key)
+$(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv --without-pip $(VENV)
 	$(DEPS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
@@ -39,9 +43,10 @@ $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete
 # Optional: torch-scatter and torch-sparse, for one test only, which checks kgrec's neighbour
 # sampler (kgrec/sampling.py, plain torch) against PyG's NeighborLoader; nothing else needs them.
 # PyPI has only their sources, a ~40 minute build on 2 cores, so the wheels are built once per
-# torch version and kept in $(KGREC_CACHE)/wheels. `make test` installs them when they are cached.
-TORCH_VERSION = $(shell $(DEPS_VENV)/bin/python -c 'import torch; print(torch.__version__)')
-SPARSE_WHEELS = $(KGREC_CACHE)/wheels/torch-$(TORCH_VERSION)
+# torch and Python version and kept in $(KGREC_CACHE)/wheels. `make test` installs them when
+# they are cached.
+WHEEL_TAG = $(shell $(DEPS_VENV)/bin/python -c 'import sys, torch; print(f"{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")')
+SPARSE_WHEELS = $(KGREC_CACHE)/wheels/torch-$(WHEEL_TAG)
 
 setup-sparse: setup
 	@if ! ls $(SPARSE_WHEELS)/torch_sparse-*.whl >/dev/null 2>&1; then \
@@ -92,11 +97,16 @@ format: setup
 	$(DEPS_VENV)/bin/ruff check --fix .
 	$(DEPS_VENV)/bin/ruff format .
 
-# Starts the local Neo4j, runs lint and the whole test suite against it, stops Neo4j.
+# Starts the local Neo4j (unless it runs already), runs lint and the whole test suite against
+# it, stops Neo4j if it started it. The tests empty that server's database, never $NEO4J_URI's.
 test: setup sparse-from-cache
 	@set -e; export KGREC_PYTHON=$(abspath $(PY)); \
-	tools/neo4j/neo4j start; \
-	trap 'tools/neo4j/neo4j stop' EXIT; \
+	if tools/neo4j/neo4j status >/dev/null; then \
+		echo "test: using the Neo4j server that runs already"; \
+	else \
+		tools/neo4j/neo4j start; \
+		trap 'tools/neo4j/neo4j stop' EXIT; \
+	fi; \
 	$(MAKE) --no-print-directory lint; \
 	$(PY) -m pytest $(PYTEST_ARGS)
 

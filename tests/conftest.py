@@ -25,12 +25,19 @@ from kgrec.store.neo4j import delete_all
 from loaders import recbole
 from loaders.rules import named_rule
 
-NEO4J_URI = os.environ.get("NEO4J_URI", f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT', '7687')}")
+# The tests empty the database of the server they use: the local one tools/neo4j starts (or
+# $KGREC_TEST_NEO4J_URI, named for the tests alone), never the user's own $NEO4J_URI, which
+# kgrec reads when no store is named; so it is out of the test process's environment too.
+for _name in ("NEO4J_URI", "NEO4J_DATABASE"):
+    os.environ.pop(_name, None)
+NEO4J_URI = os.environ.get(
+    "KGREC_TEST_NEO4J_URI", f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT', '7687')}"
+)
 NEO4J_AUTH = (
     os.environ.get("NEO4J_USERNAME", "neo4j"),
     os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
 )
-NEO4J_DATABASE = os.environ.get("NEO4J_DATABASE", "neo4j")
+NEO4J_DATABASE = "neo4j"
 
 
 @dataclass(frozen=True)

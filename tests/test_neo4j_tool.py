@@ -101,3 +101,23 @@ def test_start_refuses_a_port_another_process_holds(project, tmp_path):
     assert result.returncode == 1
     assert f"port {port} is in use by another process" in result.stderr
     assert not (tmp_path / "db" / "neo4j.pid").exists()  # nothing was started
+
+
+def test_a_pid_file_naming_another_process_is_not_a_server(project, tmp_path):
+    """A server that died leaves its pid file, and its pid may be reused: before, `status` said
+    running, `start` said "already running" with nothing listening, and `stop` killed the
+    process that had the number now."""
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / "db").mkdir()
+        (tmp_path / "db" / "neo4j.pid").write_text(f"{other.pid}\n")
+        port = _free_port()
+        status = _run(project, tmp_path, port, "status")
+        assert status.returncode == 3 and "not running" in status.stdout
+        stopped = _run(project, tmp_path, port, "stop")
+        assert stopped.returncode == 0 and "names no server" in stopped.stderr
+        assert other.poll() is None  # still running: not killed
+        assert not (tmp_path / "db" / "neo4j.pid").exists()
+    finally:
+        other.kill()
+        other.wait()
