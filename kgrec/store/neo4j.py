@@ -264,13 +264,12 @@ class Neo4jStore(GraphStore):
         if not names:
             return table
         # the nodes whose value this load replaces do not count: their type goes with them
-        columns = [
-            {"name": name, "replaced": table[key][table[name].notna()].tolist()} for name in names
-        ]
+        columns = [{"name": n, "keys": table[key][table[n].notna()].tolist()} for n in names]
         with self._errors(f"reading the types of {kind} attributes"):
-            stored = {
-                r["name"]: r for r in self._run(q.PROPERTY_TYPES[kind], read=True, columns=columns)
-            }
+            every = self._run(q.PROPERTY_TYPES[kind], read=True, names=names)
+            replaced = self._run(q.KEYS_PROPERTY_TYPES[kind], read=True, columns=columns)
+        gone = {r["name"]: r for r in replaced}
+        stored = {r["name"]: {c: r[c] - gone[r["name"]][c] for c in q.VALUE_COUNTS} for r in every}
         columns = {}
         for name in names:
             there = stored[name]

@@ -175,19 +175,21 @@ RETURN key
     for kind in KEY_PROPERTY
 }
 
-# Attribute types across loads (graph_schema.merge): per column {name, replaced} of $columns,
-# what the nodes of the kind hold under the name, counted over the nodes whose value the load
-# does not replace (keys not in `replaced`); the nodes whose $name is not of the column's type;
-# and setting properties from rows {key, props}.
-PROPERTY_TYPES = {
-    kind: f"""
-UNWIND $columns AS column
-CALL (column) {{
-  MATCH (n:{label(kind)}) WHERE n[column.name] IS NOT NULL
-    AND NOT n.{prop(KEY_PROPERTY[kind])} IN column.replaced
-  WITH n[column.name] AS value
-  WITH value, CASE WHEN value IS :: LIST<ANY> THEN value ELSE [value] END AS elements
-  RETURN count(CASE WHEN value IS :: STRING THEN 1 END) AS text,
+# Attribute types across loads (graph_schema.merge): what the values `value` of a property
+# hold, counted (text, lists, lists of text only, other values, and values or lists holding
+# text, booleans, numbers); per name of $names over every node of the kind, and per column
+# {name, keys} of $columns over the nodes of those keys (the ones a load replaces, which the
+# caller takes away); the nodes whose $name is not of the column's type; and setting
+# properties from rows {key, props}.
+VALUE_COUNTS = ("text", "lists", "text_lists", "other", "holds_text", "booleans", "numbers")
+
+
+def _value_counts(group: str = "") -> str:
+    """Cypher that counts what the values `value` hold (the columns of VALUE_COUNTS), grouped
+    by ``group`` (``"key, "``: per key; empty: one row)."""
+    return f"""
+  WITH {group}value, CASE WHEN value IS :: LIST<ANY> THEN value ELSE [value] END AS elements
+  RETURN {group}count(CASE WHEN value IS :: STRING THEN 1 END) AS text,
          count(CASE WHEN value IS :: LIST<ANY> THEN 1 END) AS lists,
          count(CASE WHEN value IS :: LIST<STRING NOT NULL> THEN 1 END) AS text_lists,
          count(CASE WHEN value IS :: STRING OR value IS :: LIST<ANY> THEN NULL ELSE 1 END)
@@ -195,9 +197,29 @@ CALL (column) {{
          count(CASE WHEN any(x IN elements WHERE x IS :: STRING) THEN 1 END) AS holds_text,
          count(CASE WHEN any(x IN elements WHERE x IS :: BOOLEAN) THEN 1 END) AS booleans,
          count(CASE WHEN any(x IN elements WHERE x IS :: INTEGER OR x IS :: FLOAT) THEN 1 END)
-           AS numbers
+           AS numbers"""
+
+
+PROPERTY_TYPES = {
+    kind: f"""
+UNWIND $names AS name
+CALL (name) {{
+  MATCH (n:{label(kind)}) WHERE n[name] IS NOT NULL
+  WITH n[name] AS value{_value_counts()}
 }}
-RETURN column.name AS name, text, lists, text_lists, other, holds_text, booleans, numbers
+RETURN name, {", ".join(VALUE_COUNTS)}
+"""
+    for kind in ("User", "Item", "Entity")
+}
+KEYS_PROPERTY_TYPES = {
+    kind: f"""
+UNWIND $columns AS column
+CALL (column) {{
+  UNWIND column.keys AS key
+  {_match(kind, "n", "key")} WHERE n[column.name] IS NOT NULL
+  WITH n[column.name] AS value{_value_counts()}
+}}
+RETURN column.name AS name, {", ".join(VALUE_COUNTS)}
 """
     for kind in ("User", "Item", "Entity")
 }
@@ -232,23 +254,15 @@ RETURN [c IN range(0, size($keys) - 1) | [row IN rows | row[c]]] AS columns
 """
     for kind in ("User", "Item", "Entity")
 }
-# the values of properties $keys of the items $uids (those the store holds), as NODE_COLUMNS
-# the property names of all Items, with what their values hold (as PROPERTY_TYPES counts it,
-# and the values with a number that is not whole): items($uids) types a few items' columns as
-# the whole table's
-ITEM_KEY_TYPES = """
+# the property names of all Items, with what their values hold (VALUE_COUNTS, and the values
+# with a number that is not whole): items($uids) types a few items' columns as the whole table's
+ITEM_KEY_TYPES = f"""
 MATCH (n:Item) UNWIND keys(n) AS key
-WITH key, n[key] AS value
-WITH key, value, CASE WHEN value IS :: LIST<ANY> THEN value ELSE [value] END AS elements
-RETURN key,
-       count(CASE WHEN value IS :: LIST<ANY> THEN 1 END) AS lists,
-       count(CASE WHEN any(x IN elements WHERE x IS :: STRING) THEN 1 END) AS holds_text,
-       count(CASE WHEN any(x IN elements WHERE x IS :: BOOLEAN) THEN 1 END) AS booleans,
-       count(CASE WHEN any(x IN elements WHERE x IS :: INTEGER OR x IS :: FLOAT) THEN 1 END)
-         AS numbers,
-       count(CASE WHEN any(x IN elements WHERE x IS :: FLOAT AND x <> round(x)) THEN 1 END)
-         AS fractions
+WITH key, n[key] AS value{_value_counts("key, ")},
+         count(CASE WHEN any(x IN elements WHERE x IS :: FLOAT AND x <> round(x)) THEN 1 END)
+           AS fractions
 """
+# the values of properties $keys of the items $uids (those the store holds), as NODE_COLUMNS
 ITEM_COLUMNS = """
 UNWIND $uids AS uid
 MATCH (n:Item {uid: uid})
