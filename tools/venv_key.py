@@ -6,12 +6,12 @@ dependencies are unchanged reuses the installed packages instead of downloading 
 
 import hashlib
 import sys
+from pathlib import Path
 
-if sys.version_info < (3, 11):
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python before 3.11
     sys.exit(f"kgrec needs Python 3.11 or newer; {sys.executable} is {sys.version.split()[0]}")
-
-import tomllib  # noqa: E402 - after the version check: Python 3.11's
-from pathlib import Path  # noqa: E402
 
 EXTRAS = ("dev",)
 
