@@ -133,9 +133,14 @@ class Split:
         interaction in train and one in valid or test (the drawn ones, and any other whose
         interactions are all held out; ``new_items.tsv``). An item nobody interacted with is
         none: ../shared/eval/PROTOCOL.md draws new items among items with an interaction."""
-        held_out = torch.zeros_like(item_domain, dtype=torch.bool)
-        held_out[torch.cat([self.valid[1], self.test[1]])] = True
-        return held_out & self._untrained(item_domain)
+        new = torch.zeros_like(item_domain, dtype=torch.bool)
+        new[self.new_item_indices()] = True
+        return new
+
+    def new_item_indices(self) -> Tensor:
+        """The indices of :meth:`new_items`, sorted (valid and test hold target items only)."""
+        held_out = torch.cat([self.valid[1], self.test[1]]).unique()
+        return held_out[~torch.isin(held_out, self.train[1])]
 
     def _untrained(self, item_domain: Tensor) -> Tensor:
         """Boolean ``[num_items]``: True for target items with no interaction in train."""
@@ -497,9 +502,8 @@ def write_split(
         _write_atomic(directory / f"{name}.tsv", "\n".join(lines) + "\n")
     extras = {NEW_ITEMS_FILE: None, FEW_SHOT_FILE: None}
     if split.item_groups:
-        held = torch.cat([split.valid[1], split.test[1]]).unique()
-        new = held[~torch.isin(held, split.train[1])]
-        extras[NEW_ITEMS_FILE] = ["item_id", *(maps.item_ids[i] for i in new.tolist())]
+        new = split.new_item_indices().tolist()
+        extras[NEW_ITEMS_FILE] = ["item_id", *(maps.item_ids[i] for i in new)]
     if split.few_shot_users.numel():
         extras[FEW_SHOT_FILE] = ["user_id", *(maps.users[u] for u in split.few_shot_users.tolist())]
     for name, lines in extras.items():
