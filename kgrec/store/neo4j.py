@@ -585,12 +585,13 @@ class Neo4jStore(GraphStore):
     ) -> pd.DataFrame:
         """The table of nodes of ``kind``; with ``uids`` (items), of those items alone, their
         attribute columns typed as the whole table's (:func:`_typed_as_stored`)."""
+        vectors = skip.get(kind, [])
         if uids is None:
             keys = [r["key"] for r in self._run(q.NODE_KEYS[kind], read=True)]
         else:
-            types = {r["key"]: r for r in self._run(q.ITEM_KEY_TYPES, read=True)}
+            types = {r["key"]: r for r in self._run(q.ITEM_KEY_TYPES, read=True, skip=vectors)}
             keys = list(types)
-        keys = sorted(k for k in keys if k not in skip.get(kind, []))
+        keys = sorted(k for k in keys if k not in vectors)
         if not keys:
             return stored_form(spec, empty(spec))
         if uids is None:
@@ -598,13 +599,12 @@ class Neo4jStore(GraphStore):
         else:
             result = self._run(q.ITEM_COLUMNS, read=True, keys=keys, uids=uids)
         frame = pd.DataFrame(dict(zip(keys, result[0]["columns"], strict=True)))
-        table = stored_form(spec, frame)
         if uids is None:
-            return table
+            return stored_form(spec, frame)
         frame = frame.sort_values(list(spec.key), kind="stable", ignore_index=True)
         known = {c.name for c in spec.columns}
         attributes = {k: _typed_as_stored(frame[k], types[k]) for k in keys if k not in known}
-        return table.drop(columns=list(attributes), errors="ignore").assign(**attributes)
+        return stored_form(spec, frame.drop(columns=list(attributes))).assign(**attributes)
 
     def stats(self) -> dict[str, Any]:
         self._connect()

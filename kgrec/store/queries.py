@@ -254,10 +254,11 @@ RETURN [c IN range(0, size($keys) - 1) | [row IN rows | row[c]]] AS columns
 """
     for kind in ("User", "Item", "Entity")
 }
-# the property names of all Items, with what their values hold (VALUE_COUNTS, and the values
-# with a number that is not whole): items($uids) types a few items' columns as the whole table's
+# the property names of all Items but $skip (their vectors), with what their values hold
+# (VALUE_COUNTS, and the values with a number that is not whole): items($uids) types a few
+# items' columns as the whole table's
 ITEM_KEY_TYPES = f"""
-MATCH (n:Item) UNWIND keys(n) AS key
+MATCH (n:Item) UNWIND [key IN keys(n) WHERE NOT key IN $skip] AS key
 WITH key, n[key] AS value{_value_counts("key, ")},
          count(CASE WHEN any(x IN elements WHERE x IS :: FLOAT AND x <> round(x)) THEN 1 END)
            AS fractions

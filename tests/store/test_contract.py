@@ -425,6 +425,7 @@ def test_items_types_a_few_items_columns_as_the_whole_tables(store, make_graph):
         interactions=[("u", "d:1", 1.0, 1.0)],
     )
     store.write(graph, progress=False)
+    store.write_vectors("Item", ["d:1", "d:2"], np.eye(2, 3), property="embedding")  # not columns
     snapshot = store.snapshot().items
     for uids in (["d:1"], ["d:3", "d:1"], ["d:2"]):
         want = snapshot[snapshot["uid"].isin(uids)].sort_values("uid", ignore_index=True)
