@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,17 @@ class GraphStore(ABC):
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
     ) -> None:
         """Store one vector per node of ``kind`` (by key) as ``property``; Neo4j also indexes it."""
+
+    @abstractmethod
+    def replace_vectors(
+        self, vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], *, property: str
+    ) -> dict[str, int]:
+        """Replace ``property``'s vectors of every kind in ``vectors`` (kind -> keys and their
+        matrix) as one change (``kgrec embed``): each kind's listed nodes get their rows, and
+        its other nodes lose the property. Every kind is checked (keys, property, dimension)
+        before anything is written; a write that fails leaves every kind as it was (a Neo4j
+        write too large for one transaction: see its docstring). Returns how many nodes of
+        each kind lost the property."""
 
     @abstractmethod
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:

@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -288,25 +288,63 @@ class LocalStore(GraphStore):
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
     ) -> None:
-        matrix = vector_rows(kind, keys, vectors, property)
-        table, column = node_kind(kind)
+        self._set_vectors({kind: (keys, vectors)}, property, replace=False)
+
+    def replace_vectors(
+        self, vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], *, property: str
+    ) -> dict[str, int]:
+        return self._set_vectors(vectors, property, replace=True)
+
+    def _set_vectors(
+        self,
+        vectors: Mapping[str, tuple[Sequence[str], np.ndarray]],
+        property: str,
+        *,
+        replace: bool,
+    ) -> dict[str, int]:
+        """Every kind's rows in one commit; with ``replace``, the kind's other rows of
+        ``property`` go (how many, by kind), else they stay."""
+        checked = {
+            kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
+            for kind, (keys, matrix) in vectors.items()
+        }
+        dropped: dict[str, int] = {}
         with self._locked():
             manifest = self.manifest(missing_ok=True)
-            nodes = self._table(SPECS[table], manifest)
-            unknown = pd.Index(keys).difference(pd.Index(nodes[column]))
-            if len(unknown):
-                raise unknown_keys_error(kind, unknown, "vectors")
-            check_vector_property(kind, property, attribute=property in nodes.columns)
             stored = self._vectors(manifest)
-            same = (stored["kind"] == kind) & (stored["property"] == property)
-            check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])
-            keep = stored[~(same & stored["key"].isin(keys))]
-            new = pd.DataFrame(
-                {"kind": kind, "key": list(keys), "property": property, "vector": list(matrix)}
-            )
-            table_ = pd.concat([keep, new], ignore_index=True) if len(keep) else new
-            table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
-            self._commit(manifest, {VECTORS: table_})
+            parts = []
+            for kind, (keys, matrix) in checked.items():
+                table, column = node_kind(kind)
+                nodes = self._table(SPECS[table], manifest)
+                unknown = pd.Index(keys).difference(pd.Index(nodes[column]))
+                if len(unknown):
+                    raise unknown_keys_error(kind, unknown, "vectors")
+                check_vector_property(kind, property, attribute=property in nodes.columns)
+                same = (stored["kind"] == kind) & (stored["property"] == property)
+                if keys:
+                    check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])
+                    parts.append(
+                        pd.DataFrame(
+                            {
+                                "kind": kind,
+                                "key": keys,
+                                "property": property,
+                                "vector": list(matrix),
+                            }
+                        )
+                    )
+                listed = stored["key"].isin(keys)
+                if replace:
+                    dropped[kind] = int((same & ~listed).sum())
+                    stored = stored[~same]
+                else:
+                    stored = stored[~(same & listed)]
+            if parts or any(dropped.values()):
+                frames = [frame for frame in (stored, *parts) if len(frame)]
+                table_ = pd.concat(frames, ignore_index=True) if frames else stored
+                table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
+                self._commit(manifest, {VECTORS: table_})
+        return dropped
 
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
         node_kind(kind)

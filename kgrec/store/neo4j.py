@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -80,7 +80,8 @@ class Neo4jStore(GraphStore):
 
     ``batch_size`` is the number of rows (for interactions: of relationships) per transaction.
     A publish of more than ``publish_transaction_rows`` recommendations is staged in such
-    transactions instead of being one (see :meth:`publish`).
+    transactions instead of being one (see :meth:`publish`), and so is a replacement of more
+    than ``vector_transaction_values`` vector values (see :meth:`replace_vectors`).
     The store closes the driver on :meth:`close` only when ``owns_driver`` is set.
     """
 
@@ -92,6 +93,7 @@ class Neo4jStore(GraphStore):
         uri: str = "neo4j",
         batch_size: int = 20_000,
         publish_transaction_rows: int = 200_000,
+        vector_transaction_values: int = 20_000_000,
         owns_driver: bool = False,
     ) -> None:
         if batch_size < 1:
@@ -103,6 +105,7 @@ class Neo4jStore(GraphStore):
         self.driver, self.database, self.uri = driver, database, uri
         self.batch_size, self.owns_driver = batch_size, owns_driver
         self.publish_transaction_rows = publish_transaction_rows
+        self.vector_transaction_values = vector_transaction_values
         self._schema_applied = self._connected = False
 
     def close(self) -> None:
@@ -433,6 +436,128 @@ class Neo4jStore(GraphStore):
             # queries right after this write see a complete index
             self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
 
+    def replace_vectors(
+        self, vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], *, property: str
+    ) -> dict[str, int]:
+        """Up to ``vector_transaction_values`` values (rows times dimension, over all kinds)
+        this is one transaction: every kind is replaced or none. A larger replacement is
+        staged: the vectors are written in chunks under another property
+        (:func:`~kgrec.store.queries.staging_property`, which no reader asks for; if writing
+        them fails they are removed and nothing changed), then swapped in, in batches. While
+        that swap runs (seconds) a reader may see the vectors partly replaced; if it fails,
+        running the same replacement again finishes it."""
+        checked = {
+            kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
+            for kind, (keys, matrix) in vectors.items()
+        }
+        self._connect()
+        with self._errors(f"writing the vectors of {', '.join(checked)}"):
+            for kind, (keys, matrix) in checked.items():
+                missing = self._missing(kind, keys)
+                if missing:
+                    raise unknown_keys_error(kind, missing, "vectors")
+                self.check_vectors(kind, property, matrix.shape[1] if keys else None)
+            indexed = [kind for kind, (keys, _) in checked.items() if keys]
+            created = [kind for kind in indexed if self._dimension(kind, property) is None]
+            for kind in indexed:
+                self._run(
+                    q.create_vector_index(kind, property), dimensions=checked[kind][1].shape[1]
+                )
+            try:
+                if (
+                    sum(matrix.size for _, matrix in checked.values())
+                    <= self.vector_transaction_values
+                ):
+                    dropped = self._replace_vectors_at_once(checked, property)
+                else:
+                    dropped = self._replace_vectors_staged(checked, property)
+            except BaseException:  # the indexes made for vectors that were not written go
+                with contextlib.suppress(DriverError, Neo4jError):
+                    for kind in created:
+                        self._run(q.drop_vector_index(kind, property))
+                raise
+            for kind in checked:
+                if kind in indexed:  # queries right after this see a complete index
+                    self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
+                elif not self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]:
+                    self._run(
+                        q.drop_vector_index(kind, property)
+                    )  # no vector left: as drop_vectors
+        return dropped
+
+    def _replace_vectors_at_once(
+        self, checked: dict[str, tuple[list[str], np.ndarray]], property: str
+    ) -> dict[str, int]:
+        chunk_rows = max(1, self.batch_size // 10)
+
+        def replace(tx: Any) -> dict[str, int]:  # one transaction: all replaced or none
+            dropped = {}
+            for kind, (keys, matrix) in checked.items():
+                rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
+                for chunk in _chunks(rows, chunk_rows):
+                    tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
+                record = tx.run(q.DROP_VECTORS[kind], property=property, keep=keys).single()
+                dropped[kind] = int(record["dropped"])
+            return dropped
+
+        with self.driver.session(database=self.database) as session:
+            return session.execute_write(replace)
+
+    def _replace_vectors_staged(
+        self, checked: dict[str, tuple[list[str], np.ndarray]], property: str
+    ) -> dict[str, int]:
+        staging = q.staging_property(property)
+        batch = {"batch": self.batch_size}
+        chunk_rows = max(1, self.batch_size // 10)
+        with self.driver.session(database=self.database) as session:
+
+            def clear_staging() -> None:
+                for kind in checked:
+                    session.run(
+                        q.CLEAR_PROPERTY_IN_BATCHES[kind], property=staging, **batch
+                    ).consume()
+
+            clear_staging()  # an earlier staged replacement that died leaves its vectors
+            total = sum(len(keys) for keys, _ in checked.values())
+            log.info("%s: staging %d vectors as %r", self.uri, total, property)
+            try:
+                with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
+                    for kind, (keys, matrix) in checked.items():
+                        rows = [
+                            {"key": k, "vector": v}
+                            for k, v in zip(keys, matrix.tolist(), strict=True)
+                        ]
+                        for chunk in _chunks(rows, chunk_rows):
+                            self._run(q.SET_VECTORS[kind], rows=chunk, property=staging)
+                            bar.update(len(chunk))
+            except BaseException:  # Ctrl-C too: nothing staged stays behind
+                with contextlib.suppress(DriverError, Neo4jError):
+                    clear_staging()
+                raise
+            try:
+                dropped = {}
+                for kind in checked:
+                    record = session.run(
+                        q.DROP_UNSTAGED_VECTORS_IN_BATCHES[kind],
+                        property=property,
+                        staging=staging,
+                        **batch,
+                    ).single()
+                    dropped[kind] = int(record["dropped"])
+                    session.run(
+                        q.MOVE_STAGED_VECTORS_IN_BATCHES[kind],
+                        property=property,
+                        staging=staging,
+                        **batch,
+                    ).consume()
+            except (DriverError, Neo4jError) as exc:
+                raise StoreError(
+                    f"{self.uri}: writing the vectors {property!r} stopped while it swapped the "
+                    f"old ones for the new ({exc}); they are partly replaced: run the same "
+                    "embed again to finish it"
+                ) from exc
+        return dropped
+
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
         node_kind(kind)
         self._connect()
@@ -591,7 +716,10 @@ class Neo4jStore(GraphStore):
         else:
             types = {r["key"]: r for r in self._run(q.ITEM_KEY_TYPES, read=True, skip=vectors)}
             keys = list(types)
-        keys = sorted(k for k in keys if k not in vectors)
+        # vectors, and vectors a staged replace_vectors left behind, are no attribute
+        keys = sorted(
+            k for k in keys if k not in vectors and not k.startswith(q.STAGING_PROPERTY_PREFIX)
+        )
         if not keys:
             return stored_form(spec, empty(spec))
         if uids is None:

@@ -342,6 +342,41 @@ RETURN count(n) AS dropped
 """
     for kind in KEY_PROPERTY
 }
+# A large replacement of vectors (Neo4jStore.replace_vectors) is staged under the property
+# $staging, then swapped in; in auto-commit transactions, like a large publish's.
+CLEAR_PROPERTY_IN_BATCHES = {
+    kind: f"""
+MATCH (n:{label(kind)}) WHERE n[$property] IS NOT NULL
+CALL (n) {{ SET n[$property] = null }} IN TRANSACTIONS OF $batch ROWS
+"""
+    for kind in KEY_PROPERTY
+}
+DROP_UNSTAGED_VECTORS_IN_BATCHES = {
+    kind: f"""
+MATCH (n:{label(kind)}) WHERE n[$property] IS NOT NULL AND n[$staging] IS NULL
+CALL (n) {{ SET n[$property] = null }} IN TRANSACTIONS OF $batch ROWS
+RETURN count(n) AS dropped
+"""
+    for kind in KEY_PROPERTY
+}
+MOVE_STAGED_VECTORS_IN_BATCHES = {
+    kind: f"""
+MATCH (n:{label(kind)}) WHERE n[$staging] IS NOT NULL
+CALL (n) {{ SET n[$property] = n[$staging], n[$staging] = null }} IN TRANSACTIONS OF $batch ROWS
+"""
+    for kind in KEY_PROPERTY
+}
+
+
+STAGING_PROPERTY_PREFIX = "kgrec_staging_"
+
+
+def staging_property(property: str) -> str:
+    """The property a large replacement of ``property``'s vectors is staged under (a node
+    property of this prefix is never read as an attribute)."""
+    return STAGING_PROPERTY_PREFIX + property
+
+
 # whether any node of the kind holds the property $property (kgrec.store.canonical
 # .check_vector_property)
 HOLDS_PROPERTY = {

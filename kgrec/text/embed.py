@@ -98,12 +98,13 @@ def embed_graph(
 def write_embeddings(
     store: GraphStore, results: Iterable[Embedded], *, property: str = DEFAULT_PROPERTY
 ) -> None:
-    """Each kind's vectors to ``store`` as node property ``property`` (Neo4j indexes them);
-    a node of that kind without a vector now (no text) loses the one it had. Every kind's
-    vectors are checked against the store's before any is written: a kind whose stored vectors
-    have another dimension is an InputError, and nothing is written."""
+    """Every kind's vectors to ``store`` as node property ``property`` (Neo4j indexes them),
+    as one change (:meth:`~kgrec.store.base.GraphStore.replace_vectors`): a node of that kind
+    without a vector now (no text) loses the one it had, and a write that fails leaves every
+    kind as it was. Every kind's vectors are checked against the store's first: a kind whose
+    stored vectors have another dimension is an InputError, and nothing is written."""
     results = list(results)
-    for result in results:  # every kind before any is written
+    for result in results:  # every kind, with the remedy of this command
         store.check_vectors(
             result.kind,
             property,
@@ -111,10 +112,9 @@ def write_embeddings(
             remedy="nothing was written. Embed under another --property, or give the model "
             "that wrote them",
         )
-    for result in results:
-        if result.keys:
-            store.write_vectors(result.kind, result.keys, result.vectors, property=property)
-        store.drop_vectors(result.kind, result.keys, property=property)
+    store.replace_vectors(
+        {result.kind: (result.keys, result.vectors) for result in results}, property=property
+    )
 
 
 def embed_store(

@@ -401,3 +401,46 @@ def test_ml100k_then_ml1m_same_as_local(neo4j_clean, neo4j_settings, local, data
     assert_same_graph(neo, local)
     users = local.snapshot().users
     assert str(users["age"].dtype) == "string"
+
+
+@pytest.mark.parametrize("values", [20_000_000, 1], ids=["one-transaction", "staged"])
+def test_an_embed_the_server_refuses_half_way_leaves_every_kind_as_it_was(
+    neo, movies, monkeypatch, values
+):
+    """Before, each kind's vectors (and each chunk of them) were their own transaction: a
+    failure while the users' vectors were written left the items' new ones written."""
+    from kgrec.store import queries as q
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    store = Neo4jStore(
+        neo.driver,
+        database=neo.database,
+        uri=neo.uri,
+        batch_size=2,
+        vector_transaction_values=values,
+    )
+    store.write(movies, progress=False)
+    store.write_vectors("Item", ["movies:1", "movies:2"], np.ones((2, 2)), property="embedding")
+    failing = dict(q.SET_VECTORS, User="UNWIND $rows AS row RETURN 1 / 0")  # the server refuses
+    monkeypatch.setattr(q, "SET_VECTORS", failing)
+    results = [
+        Embedded("Item", ["movies:1"], np.full((1, 2), 5, np.float32), 3, 1, 0, 2),
+        Embedded("User", ["u1", "u2"], np.full((2, 2), 7, np.float32), 2, 1, 0, 0),
+    ]
+    with pytest.raises(StoreError, match="/ by zero"):
+        write_embeddings(store, results)
+    keys, vectors = store.read_vectors("Item", property="embedding")
+    assert keys == ["movies:1", "movies:2"]
+    np.testing.assert_array_equal(vectors, np.ones((2, 2)))
+    assert store.read_vectors("User", property="embedding")[0] == []
+    assert store.vector_dimension("User", property="embedding") is None  # no index left
+    staged = store.driver.execute_query(
+        "MATCH (n) WHERE n[$p] IS NOT NULL RETURN count(n) AS n",
+        p=q.staging_property("embedding"),
+        database_=store.database,
+    ).records[0]["n"]
+    assert staged == 0
+    monkeypatch.undo()
+    write_embeddings(store, results)  # the same embed, not refused, replaces both
+    assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+    assert store.read_vectors("User", property="embedding")[0] == ["u1", "u2"]

@@ -285,6 +285,53 @@ def test_vectors_round_trip_and_are_checked(store, movies):
     assert store.drop_vectors("Item", ["movies:1"], property="embedding") == 0
 
 
+def _replace_vectors_stores(store):
+    """``store``, and for Neo4j also the same database with every replacement staged."""
+    from kgrec.store import Neo4jStore
+
+    if not isinstance(store, Neo4jStore):
+        return [store]
+    staged = Neo4jStore(
+        store.driver,
+        database=store.database,
+        uri=store.uri,
+        batch_size=2,
+        vector_transaction_values=1,
+    )
+    return [store, staged]
+
+
+def test_replace_vectors_replaces_every_kind_as_one_change(store, movies):
+    store.write(movies, progress=False)
+    for way in _replace_vectors_stores(store):  # Neo4j: in one transaction, then staged
+        way.drop_vectors("Item", [], property="embedding")
+        way.write_vectors("Item", ["movies:1", "movies:2"], np.ones((2, 3)), property="embedding")
+        way.write_vectors("User", ["u1", "u2"], np.ones((2, 2)), property="embedding")
+        way.write_vectors("Item", ["books:1"], np.ones((1, 4)), property="other")
+        before = way.snapshot()
+        dropped = way.replace_vectors(
+            {"Item": (["movies:2", "books:1"], np.eye(2, 3)), "User": ([], np.zeros((0, 2)))},
+            property="embedding",
+        )
+        assert dropped == {"Item": 1, "User": 2}
+        keys, vectors = way.read_vectors("Item", property="embedding")
+        assert keys == ["books:1", "movies:2"]
+        np.testing.assert_allclose(vectors, [[0, 1, 0], [1, 0, 0]])
+        assert way.read_vectors("User", property="embedding")[0] == []
+        assert way.vector_dimension("User", property="embedding") is None
+        assert way.read_vectors("Item", property="other")[0] == ["books:1"]  # not replaced
+        assert_graphs_equal(way.snapshot(), before)  # vectors, staged or not, are no attribute
+        # a kind that cannot be written: refused before anything is, every kind as it was
+        for bad, match in (
+            ({"User": (["u1"], np.ones((1, 2))), "Item": (["movies:404"], np.ones((1, 3)))}, "404"),
+            ({"User": (["u1"], np.ones((1, 2))), "Item": (["books:1"], np.ones((1, 5)))}, "3-dim"),
+        ):
+            with pytest.raises(InputError, match=match):
+                way.replace_vectors(bad, property="embedding")
+            assert way.read_vectors("User", property="embedding")[0] == []
+            assert way.read_vectors("Item", property="embedding")[0] == ["books:1", "movies:2"]
+
+
 def test_vectors_never_replace_a_property_of_the_nodes(store, movies):
     """Before, in Neo4j `kgrec embed --property title` replaced every item's title by its
     vector (and a user attribute likewise); a later load of an attribute named as the vectors'

@@ -145,3 +145,41 @@ def test_a_foreign_database_given_as_cache_is_left_as_it_is(tmp_path):
     with pytest.raises(KgrecError, match=r"notes\.txt"):
         EmbeddingCache(not_sqlite)
     assert not_sqlite.read_text() == "a text file, not a database\n" * 100
+
+
+def test_an_embed_that_fails_half_way_leaves_every_kind_as_it_was(tmp_path, movies, monkeypatch):
+    """Before, each kind's vectors were their own commit: an embed stopped (Ctrl-C, a full
+    disk) while it wrote the users' vectors left the items' new ones beside the users' old."""
+    from kgrec.store import LocalStore
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    store = LocalStore(tmp_path / "store")
+    store.write(movies, progress=False)
+    store.write_vectors("Item", ["movies:1", "movies:2"], np.ones((2, 2)), property="embedding")
+    store.write_vectors("User", ["u1"], np.ones((1, 2)), property="embedding")
+    commit = LocalStore._commit
+
+    def stopped_at_the_users(self, manifest, tables):
+        vectors = tables.get("vectors")
+        if vectors is not None and any(
+            kind == "User" and np.all(np.asarray(v) == 7)
+            for kind, v in zip(vectors["kind"], vectors["vector"], strict=True)
+        ):
+            raise KeyboardInterrupt
+        return commit(self, manifest, tables)
+
+    monkeypatch.setattr(LocalStore, "_commit", stopped_at_the_users)
+    results = [
+        Embedded("Item", ["movies:1"], np.full((1, 2), 5, np.float32), 3, 1, 0, 2),
+        Embedded("User", ["u1", "u2"], np.full((2, 2), 7, np.float32), 2, 1, 0, 0),
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        write_embeddings(store, results)
+    keys, vectors = store.read_vectors("Item", property="embedding")
+    assert keys == ["movies:1", "movies:2"]
+    np.testing.assert_array_equal(vectors, np.ones((2, 2)))
+    assert store.read_vectors("User", property="embedding")[0] == ["u1"]
+    monkeypatch.setattr(LocalStore, "_commit", commit)
+    write_embeddings(store, results)  # and the same embed, not stopped, replaces both
+    assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+    assert store.read_vectors("User", property="embedding")[0] == ["u1", "u2"]
