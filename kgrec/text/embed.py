@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from kgrec.store.base import GraphStore
 
 DEFAULT_PROPERTY = "embedding"
+# what a refused embed says to do
+REMEDY = "nothing was written. Embed under another --property, or give the model that wrote them"
 
 
 @dataclass
@@ -109,8 +111,7 @@ def write_embeddings(
             result.kind,
             property,
             result.vectors.shape[1] if result.keys else None,
-            remedy="nothing was written. Embed under another --property, or give the model "
-            "that wrote them",
+            remedy=REMEDY,
         )
     store.replace_vectors(
         {result.kind: (result.keys, result.vectors) for result in results}, property=property
@@ -148,6 +149,8 @@ def embed_store(
     torch_device = resolve_device(device)
     encoder = TextEncoder(resolved, device=torch_device)  # a bad model: before the store
     with open_store(store) as opened:
+        for kind in kinds:  # before the texts are encoded (minutes), not only after
+            opened.check_vectors(kind, property, encoder.dimension, remedy=REMEDY)
         graph = opened.snapshot()
         with EmbeddingCache(cache) if use_cache else nullcontext() as vector_cache:
             results = embed_graph(

@@ -115,14 +115,18 @@ def test_a_node_left_without_text_loses_its_old_vector(tmp_path, store_uri, caps
 
 
 def test_a_kind_of_another_dimension_stops_embed_before_any_kind_is_written(
-    store_uri, capsys, encoder, tiny_model
+    store_uri, capsys, encoder, tiny_model, monkeypatch
 ):
     """Entity vectors of a 32-d model, then the default 384-d model on Item and Entity: exit 2
-    and nothing written (before, the Item vectors were committed before Entity failed)."""
+    and nothing written (before, the Item vectors were committed before Entity failed), and
+    nothing encoded (before session 22 every text was encoded first: minutes on ml-100k)."""
+    from kgrec.text.encoder import TextEncoder
+
     base = ["embed", "--store", store_uri, "--no-cache"]
     assert main([*base, "--kinds", "Entity", "--model", str(tiny_model)]) == 0
     with open_store(store_uri) as store:
         before = store.read_vectors("Entity", property="embedding")
+    monkeypatch.setattr(TextEncoder, "encode", lambda *a, **k: pytest.fail("texts encoded"))
     assert main(base) == 2
     assert "Entity.embedding holds 32-dimensional vectors" in capsys.readouterr().err
     with open_store(store_uri) as store:
