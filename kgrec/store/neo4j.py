@@ -490,14 +490,20 @@ class Neo4jStore(GraphStore):
     ) -> dict[str, int]:
         chunk_rows = max(1, self.batch_size // 10)
 
+        total = sum(len(keys) for keys, _ in checked.values())
+
         def replace(tx: Any) -> dict[str, int]:  # one transaction: all replaced or none
             dropped = {}
-            for kind, (keys, matrix) in checked.items():
-                rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
-                for chunk in _chunks(rows, chunk_rows):
-                    tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
-                record = tx.run(q.DROP_VECTORS[kind], property=property, keep=keys).single()
-                dropped[kind] = int(record["dropped"])
+            with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
+                for kind, (keys, matrix) in checked.items():
+                    rows = [
+                        {"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)
+                    ]
+                    for chunk in _chunks(rows, chunk_rows):
+                        tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
+                        bar.update(len(chunk))
+                    record = tx.run(q.DROP_VECTORS[kind], property=property, keep=keys).single()
+                    dropped[kind] = int(record["dropped"])
             return dropped
 
         with self.driver.session(database=self.database) as session:
