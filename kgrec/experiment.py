@@ -585,10 +585,13 @@ class Run:
         """Write every user's top ``k`` into ``store`` (default: the run's store), replacing
         this run's earlier recommendations there, and with ``vectors`` the model's user and
         item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j; not for a model
-        whose embeddings are catalogue-sized rows, such as EASE). With ``users``,
-        only theirs (newcomers folded in, see :meth:`recommend`), the others' left as they
-        are. Newcomers, items loaded after training and what users already have are read from
-        ``store``. Returns the table written."""
+        whose embeddings are catalogue-sized rows, such as EASE), in place of every vector
+        stored there (another run's, newcomers' of an earlier publish; of any size). With
+        ``users``, only theirs (newcomers folded in, see :meth:`recommend`), the others' left
+        as they are, and their vectors and those of items loaded after training beside the
+        stored ones (of the same size: checked before anything is written). Newcomers, items
+        loaded after training and what users already have are read from ``store``. Returns
+        the table written."""
         from kgrec.store import redact
 
         store = store or self.settings.get("store")
@@ -604,20 +607,32 @@ class Run:
                     field="--store",
                 )
             ranking = self._ranking(k, users=users, name=name, source=opened)
-            opened.publish(
-                ranking.table, run=name or self.name, users=None if users is None else list(users)
-            )
+            published = {}  # kind -> keys and vectors
             if vectors and self.model.publishes_vectors:
                 user_vectors, item_vectors = inner_product_vectors(
                     ranking.user_emb, ranking.item_emb
                 )
-                opened.write_vectors(
-                    "User", ranking.user_ids, user_vectors, property=VECTOR_PROPERTY
-                )
+                published["User"] = (ranking.user_ids, user_vectors)
+                known = set(self.experiment.maps.items)
+                late = [i for i, uid in enumerate(ranking.item_ids) if uid not in known]
                 if users is None:
-                    opened.write_vectors(
-                        "Item", ranking.item_ids, item_vectors, property=VECTOR_PROPERTY
+                    published["Item"] = (ranking.item_ids, item_vectors)
+                elif late:  # items loaded after training: their vectors go with the users'
+                    published["Item"] = ([ranking.item_ids[i] for i in late], item_vectors[late])
+                for kind, (_, rows) in published.items():  # before any edge is written
+                    opened.check_vectors(
+                        kind,
+                        VECTOR_PROPERTY,
+                        None if users is None else rows.shape[1],
+                        remedy="publish the whole run first (without users), or without vectors",
                     )
+            opened.publish(
+                ranking.table, run=name or self.name, users=None if users is None else list(users)
+            )
+            if users is None and published:  # the run's vectors in place of all others
+                opened.replace_vectors(published, property=VECTOR_PROPERTY)
+            for kind, (keys, rows) in published.items() if users is not None else ():
+                opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
         return ranking.table
 
     @contextlib.contextmanager

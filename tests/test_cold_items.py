@@ -520,6 +520,12 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
         scores.loc[open_, f"{target}:late"], scores.loc[open_, twin], check_names=False
     )
     assert not np.allclose(scores.loc[open_, f"{target}:later"], scores.loc[open_, twin])
+    # one user's publish writes the late items' vectors too (before: the user's list named
+    # them, and they had none)
+    loaded.publish(k=5, users=[str(table["user_id"].iloc[0])])
+    with open_store(text_store) as store:
+        keys, _ = store.read_vectors("Item", property="gnn_embedding")
+    assert set(keys) == {f"{target}:late", f"{target}:later"}
     published = loaded.publish(k=5)
     assert published["item_uid"].isin((*maps.items, f"{target}:late", f"{target}:later")).all()
     with open_store(text_store) as store:

@@ -661,6 +661,39 @@ def test_serving_reads_what_users_have_and_newcomers_from_the_store_it_is_given(
             again.recommend(k=3, users=users)
 
 
+def test_a_run_with_vectors_of_another_size_publishes_in_place_of_the_last(tmp_path, tiny_store):
+    """Before, a second run whose embeddings had another size wrote its recommendations, then
+    was refused its vectors (exit 2, the store half-published); a full publish also left a
+    newcomer's vector of the run before beside the new run's; a newcomer's publish left out
+    the vector of an item loaded after training. Now a full publish puts its vectors in place
+    of all, and a newcomer's publish that cannot add its vector is refused before anything."""
+    first = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "a", **SMALL
+    )
+    _load_ratings(tiny_store, tmp_path / "late", "comedy", [("nA", "Comedy 1")])
+    first.publish(k=3)
+    first.publish(k=3, users=["nA"])
+    with open_store(tiny_store) as opened:
+        assert "nA" in opened.read_vectors("User", property="gnn_embedding")[0]
+    second = train(
+        "lightgcn",
+        protocol="ml1m-action-comedy",
+        store=tiny_store,
+        out=tmp_path / "b",
+        **{**SMALL, "dim": 6},
+    )
+    second.publish(k=3)
+    with open_store(tiny_store) as opened:
+        users, vectors = opened.read_vectors("User", property="gnn_embedding")
+        assert users == sorted(second.experiment.maps.users)  # nA's vector of run a went
+        assert vectors.shape[1] == opened.vector_dimension("Item", property="gnn_embedding")
+        before = opened.recommendations()
+    with pytest.raises(kgrec.errors.InputError, match="publish the whole run first"):
+        first.publish(k=3, users=["nA"])  # run a's vectors no longer fit beside run b's
+    with open_store(tiny_store) as opened:
+        pd.testing.assert_frame_equal(opened.recommendations(), before)  # nothing written
+
+
 def ease(model: str, out: Path, **options):
     """An EASE run on ml1m-action-comedy (λ 2 unless ``options`` say otherwise)."""
     options = {"ease_lambda": 2.0, "progress": False, **options}

@@ -55,10 +55,11 @@ class GraphStore(ABC):
     ) -> dict[str, int]:
         """Replace ``property``'s vectors of every kind in ``vectors`` (kind -> keys and their
         matrix) as one change (``kgrec embed``): each kind's listed nodes get their rows, and
-        its other nodes lose the property. Every kind is checked (keys, property, dimension)
-        before anything is written; a write that fails leaves every kind as it was (a Neo4j
-        write too large for one transaction: see its docstring). Returns how many nodes of
-        each kind lost the property."""
+        its other nodes lose the property. Every kind is checked (keys, property) before
+        anything is written; its dimension may change, since all its vectors are replaced
+        (``kgrec embed`` refuses that itself). A write that fails leaves every kind as it was
+        (a Neo4j write too large for one transaction: see its docstring). Returns how many
+        nodes of each kind lost the property."""
 
     @abstractmethod
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:

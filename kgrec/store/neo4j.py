@@ -452,17 +452,19 @@ class Neo4jStore(GraphStore):
         }
         self._connect()
         with self._errors(f"writing the vectors of {', '.join(checked)}"):
-            for kind, (keys, matrix) in checked.items():
+            for kind, (keys, _) in checked.items():
                 missing = self._missing(kind, keys)
                 if missing:
                     raise unknown_keys_error(kind, missing, "vectors")
-                self.check_vectors(kind, property, matrix.shape[1] if keys else None)
-            indexed = [kind for kind, (keys, _) in checked.items() if keys]
-            created = [kind for kind in indexed if self._dimension(kind, property) is None]
-            for kind in indexed:
-                self._run(
-                    q.create_vector_index(kind, property), dimensions=checked[kind][1].shape[1]
-                )
+                self.check_vectors(kind, property, None)  # the dimension may change
+            before = {kind: self._dimension(kind, property) for kind in checked}
+            changed = [
+                kind
+                for kind, (keys, matrix) in checked.items()
+                if keys and before[kind] not in (None, matrix.shape[1])
+            ]
+            for kind in changed:  # an index has one dimension: made again after the write
+                self._run(q.drop_vector_index(kind, property))
             try:
                 if (
                     sum(matrix.size for _, matrix in checked.values())
@@ -471,18 +473,17 @@ class Neo4jStore(GraphStore):
                     dropped = self._replace_vectors_at_once(checked, property)
                 else:
                     dropped = self._replace_vectors_staged(checked, property)
-            except BaseException:  # the indexes made for vectors that were not written go
+            except BaseException:  # the old vectors stay: so do their indexes
                 with contextlib.suppress(DriverError, Neo4jError):
-                    for kind in created:
-                        self._run(q.drop_vector_index(kind, property))
+                    for kind in changed:
+                        self._run(q.create_vector_index(kind, property), dimensions=before[kind])
                 raise
-            for kind in checked:
-                if kind in indexed:  # queries right after this see a complete index
+            for kind, (keys, matrix) in checked.items():
+                if keys:  # queries right after this see a complete index
+                    self._run(q.create_vector_index(kind, property), dimensions=matrix.shape[1])
                     self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
-                elif not self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]:
-                    self._run(
-                        q.drop_vector_index(kind, property)
-                    )  # no vector left: as drop_vectors
+                elif before[kind] is not None:  # no vector left: no index, as drop_vectors
+                    self._run(q.drop_vector_index(kind, property))
         return dropped
 
     def _replace_vectors_at_once(
