@@ -651,11 +651,17 @@ STEP_FUNCTIONS = {
 }
 
 
+# steps that never use torch: their processes do not import it (set_threads would, about
+# 0.5 GB of their peak RSS); OMP_NUM_THREADS=1 from the parent holds for their libraries
+NO_TORCH_STEPS = ("generate", "load-local", "load-neo4j")
+
+
 def child(args: argparse.Namespace) -> int:
     """Run one step in this process and write its result as JSON to ``--result``."""
-    from kgrec.threads import set_threads
+    if args.step not in NO_TORCH_STEPS:
+        from kgrec.threads import set_threads
 
-    set_threads(1)
+        set_threads(1)
     paths = Paths(args.out, args.size)
     result = STEP_FUNCTIONS[args.step](args, paths)
     if result is not None and args.result:

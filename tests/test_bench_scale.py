@@ -3,6 +3,10 @@ users in both domains, titles and knowledge for every item) and that kgrec's loa
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +113,46 @@ def test_the_report_prefers_a_step_of_its_own_to_a_prerequisite(scale):
     assert scale.latest([again])[(20, "load-neo4j")] is again  # the only one there is
     newer = {"size": 20, "step": "load-neo4j", "rows_per_s": 45_000}
     assert scale.latest([own, again, newer])[(20, "load-neo4j")] is newer
+
+
+# -- the steps' processes, the report's labels, Neo4j's database and server -----------------
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "bench" / "scale.py"
+
+
+def test_steps_without_torch_do_not_import_it(tmp_path):
+    """generate and load-local (as load-neo4j's client) never use torch: their processes must
+    not import it (set_threads did: ~0.5 GB in the peak RSS they report)."""
+    code = (
+        "import runpy, sys\n"
+        "for step in ('generate', 'load-local'):\n"
+        f"    sys.argv = [{str(SCRIPT)!r}, '--step', step, '--size', '2000',"
+        f" '--out', {str(tmp_path)!r}, '--result', {str(tmp_path / 'r.json')!r}]\n"
+        "    try:\n"
+        f"        runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+        "    except SystemExit as exit:\n"
+        "        assert not exit.code, exit.code\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "stores" / "synth-2k").is_dir()
+    assert done.stdout.split()[-1] == "False"
+
+
+@pytest.mark.parametrize("step", ["generate", "load-local", "load-neo4j", "export", "ddp-rank"])
+def test_only_the_steps_that_use_torch_set_its_threads(scale, step, monkeypatch, tmp_path):
+    import kgrec.threads
+
+    calls = []
+    monkeypatch.setattr(kgrec.threads, "set_threads", lambda n=None: calls.append(n))
+    monkeypatch.setitem(scale.STEP_FUNCTIONS, step, lambda args, paths: {"seconds": 0.0})
+    args = argparse.Namespace(step=step, out=tmp_path, size=2000, result=None)
+    assert scale.child(args) == 0
+    assert calls == ([] if step in ("generate", "load-local", "load-neo4j") else [1])
