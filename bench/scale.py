@@ -44,7 +44,9 @@ Results are appended to ``OUT/results.jsonl`` as each step ends (a killed benchm
 them; a rerun skips the steps done, ``--redo`` runs them again): the step's own figures, its
 wall and CPU time, and its peak RSS (the step process's own; for ``ddp`` and the ``kgrec``
 commands the peak of all their processes together, sampled every 0.5 s). The machine is
-shared: the CPU time over the wall time says how much of a core a step had.
+shared: the report shows the CPU time of the step's processes over their wall time, how much
+of a core they had (over the whole process: start, imports and setup included, not over the
+step's own seconds).
 ``--report`` prints the table and with ``--plot`` draws seconds and peak RSS against
 interactions, log-log.
 """
@@ -962,8 +964,10 @@ def cell(r: dict | None) -> str:
     text += f"; {r['peak_rss_mb'] / 1024:.1f} GB"
     if r.get("server_cpu_s"):  # a Neo4j load: the server works, the client mostly waits
         text += f"; CPU s client {r['client_cpu_s']:,.0f} + server {r['server_cpu_s']:,.0f}"
-    elif r.get("cpu_s") and r.get("wall_s"):  # the share of a core the step's processes had
-        text += f"; CPU {r['cpu_s'] / r['wall_s']:.0%}"
+    elif r.get("cpu_s") and r.get("wall_s"):
+        # the share of a core the step's processes had over their whole wall time (start,
+        # imports and setup included), not over the step's own seconds shown first
+        text += f"; CPU {r['cpu_s'] / r['wall_s']:.0%} of the process's {r['wall_s']:,.1f} s"
     return text
 
 
