@@ -1,5 +1,5 @@
 """Scale benchmark: synthetic graphs shaped like real ones at 1M, 5M and 20M interactions, and
-what each kgrec step costs on them (seconds, rows/s, peak memory).
+what each kgrec step costs on them (seconds, interactions/s, peak memory).
 
     OMP_NUM_THREADS=1 python bench/scale.py --sizes 1M 5M 20M --out DIR [--neo4j-port 7720]
     python bench/scale.py --out DIR --report [--plot bench/scale.png]
@@ -361,8 +361,8 @@ def _load_result(graph, parse: float, write: float) -> dict:
         "parse_s": parse,
         "interactions": n,
         "rows": _rows(graph),
-        "rows_per_s": n / write,
-        "all_rows_per_s": _rows(graph) / write,
+        "rows_per_s": n / write,  # interactions/s (the name results.jsonl has always had)
+        "all_rows_per_s": _rows(graph) / write,  # every row: nodes, interactions, triples
     }
 
 
@@ -956,7 +956,7 @@ def cell(r: dict | None) -> str:
         return f"{r['status']} (at {r['peak_tree_rss_mb'] / 1024:.1f} GB)"
     text = f"{r['seconds']:,.1f} s"
     if r.get("rows_per_s"):
-        text += f", {r['rows_per_s']:,.0f} rows/s"
+        text += f", {r['rows_per_s']:,.0f} interactions/s"
     if r.get("how") == "extrapolated":
         text += f" (extrapolated from {r['batches_done']} of {r['batches_per_epoch']} batches)"
     elif r.get("how") == "measured":

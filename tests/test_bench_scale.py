@@ -171,6 +171,11 @@ LOAD_RECORD = {
 }
 
 
+def test_the_report_labels_interactions_per_second(scale):
+    text = scale.cell(LOAD_RECORD)
+    assert "50,462 interactions/s" in text and "rows/s" not in text
+
+
 def test_the_report_says_what_the_cpu_share_is_over(scale):
     # the CPU share is over the whole process's wall time (imports included), not over the
     # step's 0.4 s shown first: the cell says which
