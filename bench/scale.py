@@ -5,13 +5,14 @@ what each kgrec step costs on them (seconds, interactions/s, peak memory).
     python bench/scale.py --out DIR --report [--plot bench/scale.png]
 
 The generator (:func:`generate`, seeded) writes RecBole atomic files ``synth-<size>.inter``,
-``.item``, ``.kg`` and ``.link``: power-law user degrees (Pareto, at least 5 interactions) and
-item popularity (Zipf within each domain); two domains, ``action`` and ``comedy``, made by
-the ``ml1m-action-comedy`` domain rule from the items' ``genre`` (so the ml1m-action-comedy
-protocol splits them: comedy the target, cold-start users drawn from the users with >= 5
-interactions in both), with a share of users active in both; a knowledge graph of items
-linked to entities whose degrees follow a Zipf law (entities shared across the domains); and
-a title of synthetic words for every item.
+``.item``, ``.kg`` and ``.link``: power-law user degrees (each user's expected degree Pareto,
+clipped to at least 5; the degrees drawn vary around it, so some users have fewer than 5 and a
+few none) and item popularity (Zipf within each domain); two domains, ``action`` and ``comedy``,
+made by the ``ml1m-action-comedy`` domain rule from the items' ``genre`` (so the
+ml1m-action-comedy protocol splits them: comedy the target, cold-start users drawn from the
+users with >= 5 interactions in both), with a share of users active in both; a knowledge graph
+of items linked to entities whose degrees follow a Zipf law (entities shared across the
+domains); and a title of synthetic words for every item.
 
 Per size, every step runs in a process of its own (its peak RSS is its own) under a watchdog
 that kills it when its processes together hold more than ``--cap-gb`` (default 18 GB) or the
@@ -155,7 +156,13 @@ def generate(
 ) -> dict:
     """Write a synthetic RecBole dataset of about ``interactions`` interactions into ``out``
     (``out/<name>.inter`` ...); returns its shape. ``user_degree`` and ``item_degree`` are the
-    mean interactions per user and per item; ``overlap`` the share of users in both domains."""
+    mean interactions per user and per item; ``overlap`` the share of users in both domains.
+
+    Each user's *expected* degree is a Pareto draw scaled to the total, clipped to at least 5
+    and at most a quarter of the smaller domain's items; the interactions are then drawn with
+    those weights, so a user's actual degree varies around its expected one: some users have
+    fewer than 5 (at 1M, seed 0: 185 of 40,000, the fewest 2) and at 5M and 20M a few have none
+    (they are in no file)."""
     import numpy as np
     import pandas as pd
 
@@ -172,8 +179,9 @@ def generate(
     domain_items = [np.flatnonzero(item_domain == d) for d in (0, 1)]
     popularity = [zipf_weights(len(items), 0.9, rng) for items in domain_items]
 
-    # users: Pareto degrees (tail index 1.5) scaled to the total, at least 5, at most a
-    # quarter of a domain's items; 'overlap' of them split Beta(2, 2) over both domains
+    # users: expected degrees, Pareto (tail index 1.5) scaled to the total, clipped to at
+    # least 5 and at most a quarter of a domain's items (the draws below vary around them);
+    # 'overlap' of them split Beta(2, 2) over both domains
     raw = (1 - rng.random(num_users)) ** (-1 / 1.5)
     degree = raw * (interactions / raw.sum())
     cap = max(10, min(len(items) for items in domain_items) // 4)

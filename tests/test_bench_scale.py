@@ -180,3 +180,16 @@ def test_the_report_says_what_the_cpu_share_is_over(scale):
     # the CPU share is over the whole process's wall time (imports included), not over the
     # step's 0.4 s shown first: the cell says which
     assert "CPU 47% of the process's 14.7 s" in scale.cell(LOAD_RECORD)
+
+
+def test_the_description_of_user_degrees_matches_the_generator(scale, dataset):
+    """The clip to 5 is on each user's expected degree; the drawn degrees fall below 5 (and
+    at 5M and 20M some users draw none): the docs must not promise 'at least 5'."""
+    users = read(dataset[0], "inter")["user_id:token"].value_counts()
+    assert users.min() < 5
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Scale: synthetic graphs") :]
+    for text in (scale.__doc__, scale.generate.__doc__, section[:2000]):
+        assert "at least 5 interactions" not in text
+        assert "at least 5 and mean" not in text
+    assert "expected" in scale.generate.__doc__
