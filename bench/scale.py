@@ -34,7 +34,8 @@ not fit". Steps (``--steps``):
 - ``recommend-local`` ``kgrec recommend`` for every user into the LocalStore
 - ``ddp``            the train-full epoch under ``torchrun --standalone --nproc-per-node 2``
                      (gloo, 1 thread each); each rank reads the experiment from the run folder
-- ``load-neo4j``     parse + ``Neo4jStore.write`` into an empty database of a server of this
+- ``load-neo4j``     parse + ``Neo4jStore.write`` into the emptied database ``$NEO4J_DATABASE``
+                     (default ``neo4j``, as the Neo4j steps after it read) of a server of this
                      benchmark's own (``tools/neo4j``, ``--neo4j-port``, started afresh per
                      size in ``OUT/neo4j-<size>`` and stopped and deleted after)
 - ``export-neo4j``   the snapshot from Neo4j + ``to_hetero_data`` + ``message_graph``
@@ -586,11 +587,13 @@ def step_load_neo4j(args: argparse.Namespace, paths: Paths) -> dict:
     logging.getLogger("kgrec.store.neo4j").setLevel(logging.DEBUG)
     logging.getLogger("kgrec.store.neo4j").addHandler(phases)
     auth = ("neo4j", os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"))
+    # the database kgrec's commands (recommend-neo4j's) and export-neo4j's open_store use
+    database = os.environ.get("NEO4J_DATABASE") or "neo4j"
     with GraphDatabase.driver(args.neo4j_uri, auth=auth) as driver:
-        with driver.session() as session:
+        with driver.session(database=database) as session:
             delete_all(session)
         options = {"batch_size": args.neo4j_batch} if args.neo4j_batch else {}
-        store = Neo4jStore(driver, uri=args.neo4j_uri, **options)
+        store = Neo4jStore(driver, database=database, uri=args.neo4j_uri, **options)
         start, cpu, server = time.perf_counter(), time.process_time(), server_cpu(paths.neo4j)
         store.write(graph, progress=False)
         write, cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -7,6 +7,7 @@ import argparse
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +194,70 @@ def test_the_description_of_user_degrees_matches_the_generator(scale, dataset):
         assert "at least 5 interactions" not in text
         assert "at least 5 and mean" not in text
     assert "expected" in scale.generate.__doc__
+
+
+class FakeSession:
+    def __init__(self, driver, database):
+        self.driver, self.database = driver, database
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def run(self, statement, **params):
+        self.driver.runs.append(self.database)
+        return types.SimpleNamespace(consume=lambda: None)
+
+
+class FakeDriver:
+    """Records the database of every session and execute_query."""
+
+    def __init__(self):
+        self.sessions, self.runs, self.queries = [], [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def session(self, database=None, **config):
+        self.sessions.append(database)
+        return FakeSession(self, database)
+
+    def execute_query(self, query, parameters_=None, routing_=None, database_=None, **params):
+        self.queries.append(database_)
+        return types.SimpleNamespace(records=[])
+
+
+def test_the_neo4j_load_uses_the_database_of_neo4j_database(scale, monkeypatch, tmp_path):
+    import neo4j
+
+    import kgrec.store
+
+    driver = FakeDriver()
+    stores = []
+
+    class FakeStore:
+        def __init__(self, driver, *, database="neo4j", **options):
+            stores.append(database)
+
+        def write(self, graph, progress=True):
+            pass
+
+    monkeypatch.setenv("NEO4J_DATABASE", "benchdb")
+    monkeypatch.setattr(neo4j.GraphDatabase, "driver", lambda uri, auth=None, **kw: driver)
+    monkeypatch.setattr(kgrec.store, "Neo4jStore", FakeStore)
+    table = pd.DataFrame({"x": range(10)})
+    graph = types.SimpleNamespace(interactions=table, tables=lambda: {"interactions": table})
+    monkeypatch.setattr(scale, "_parse", lambda paths: (graph, 0.0))
+    args = argparse.Namespace(
+        neo4j_uri="bolt://127.0.0.1:1", neo4j_batch=None, neo4j_pagecache="3g"
+    )
+    result = scale.step_load_neo4j(args, scale.Paths(tmp_path, 2000))
+    assert result["interactions"] == 10
+    assert driver.sessions == ["benchdb"] and driver.runs  # delete_all, on benchdb
+    assert set(driver.runs) == {"benchdb"}
+    assert stores == ["benchdb"]
