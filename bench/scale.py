@@ -817,8 +817,8 @@ def run_step(
         str(args.item_degree),
         "--budget",
         str(args.budget),
-        "--neo4j-uri",
-        args.neo4j_uri,
+        "--neo4j-port",
+        str(args.neo4j_port),
         "--neo4j-pagecache",
         args.neo4j_pagecache,
         "--result",
@@ -1055,7 +1055,13 @@ def main() -> int:
     parser.add_argument("--cap-gb", type=float, default=18.0)
     parser.add_argument("--floor-gb", type=float, default=1.0)
     parser.add_argument("--step-timeout", type=float, default=3600.0)
-    parser.add_argument("--neo4j-port", type=int, default=7720)
+    parser.add_argument(
+        "--neo4j-port",
+        type=int,
+        default=7720,
+        help="the port of the server the benchmark starts (and empties) for its Neo4j steps "
+        "(default %(default)s); the steps reach it at bolt://127.0.0.1:PORT",
+    )
     parser.add_argument("--neo4j-heap", default="3g")
     parser.add_argument(
         "--neo4j-pagecache",
@@ -1064,7 +1070,6 @@ def main() -> int:
         "do not fit in tools/neo4j's default 512m)",
     )
     parser.add_argument("--neo4j-batch", type=int, help="Neo4jStore batch size")
-    parser.add_argument("--neo4j-uri", default=None)
     parser.add_argument("--report", action="store_true", help="print the table of results")
     parser.add_argument("--plot", type=Path, help="draw the results into this PNG")
     parser.add_argument("--step", choices=STEP_FUNCTIONS, help=argparse.SUPPRESS)
@@ -1073,7 +1078,8 @@ def main() -> int:
     args = parser.parse_args()
     # the steps run from the repository root: a relative --out would land (and be emptied) there
     args.out = args.out.resolve()
-    args.neo4j_uri = args.neo4j_uri or f"bolt://127.0.0.1:{args.neo4j_port}"
+    # the steps empty the database they reach: always the server this benchmark starts
+    args.neo4j_uri = f"bolt://127.0.0.1:{args.neo4j_port}"
     if args.step:
         return child(args)
     if args.report or args.plot:

@@ -261,3 +261,49 @@ def test_the_neo4j_load_uses_the_database_of_neo4j_database(scale, monkeypatch, 
     assert driver.sessions == ["benchdb"] and driver.runs  # delete_all, on benchdb
     assert set(driver.runs) == {"benchdb"}
     assert stores == ["benchdb"]
+
+
+def test_the_neo4j_uri_is_not_an_option(tmp_path):
+    """The steps empty the database they reach: it is always the server the benchmark starts
+    on --neo4j-port, so no option points them elsewhere."""
+    run = [sys.executable, str(SCRIPT), "--out", str(tmp_path)]
+    done = subprocess.run([*run, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--neo4j-uri" not in done.stdout
+    done = subprocess.run(
+        [*run, "--neo4j-uri", "bolt://elsewhere:7687", "--report"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "unrecognized arguments: --neo4j-uri" in done.stderr
+
+
+def test_the_neo4j_steps_reach_the_server_of_the_parent(scale, monkeypatch, tmp_path):
+    """The parent starts its server on --neo4j-port; the steps it runs reach that server."""
+    commands = []
+
+    def watch(command, log, **limits):
+        commands.append(command)
+        return {
+            "rc": 0,
+            "wall_s": 1.0,
+            "peak_rss_mb": 1.0,
+            "peak_tree_rss_mb": 1.0,
+            "cpu_s": 1.0,
+            "killed": None,
+        }
+
+    monkeypatch.setattr(scale, "watch", watch)
+    monkeypatch.setattr(scale, "neo4j", lambda action, folder, args: None)
+    argv = ["scale.py", "--sizes", "2k", "--out", str(tmp_path), "--neo4j-port", "7999"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--steps", "load-neo4j,recommend-neo4j"])
+    assert scale.main() == 0
+    load, recommend = commands
+    assert recommend[recommend.index("--store") + 1] == "bolt://127.0.0.1:7999"
+    reached = []
+    monkeypatch.setitem(
+        scale.STEP_FUNCTIONS,
+        "load-neo4j",
+        lambda args, paths: reached.append(args.neo4j_uri) or {"seconds": 0.0},
+    )
+    monkeypatch.setattr(sys, "argv", load[1:])
+    assert scale.main() == 0
+    assert reached == ["bolt://127.0.0.1:7999"]
