@@ -205,7 +205,10 @@ def _join(genres) -> str:
 
 
 def report(results: list[dict]) -> None:
-    print(f"{'target':<9} {'parse s':>8} {'write s':>8} {'rows/s':>9} {'peak RSS MB':>12}  server")
+    print(
+        f"{'target':<9} {'parse s':>8} {'write s':>8} {'interactions/s':>14} {'peak RSS MB':>12}"
+        "  server"
+    )
     for r in results:
         rate = r["interactions"] / r["write_s"]
         server = r.get("server")
@@ -213,7 +216,7 @@ def report(results: list[dict]) -> None:
             f"RSS {server['rss_mb']:.0f} MB (peak {server['peak_rss_mb']:.0f} MB)" if server else ""
         )
         print(
-            f"{r['target']:<9} {r['parse_s']:8.1f} {r['write_s']:8.1f} {rate:9,.0f} "
+            f"{r['target']:<9} {r['parse_s']:8.1f} {r['write_s']:8.1f} {rate:14,.0f} "
             f"{r['peak_rss_mb']:12.0f}  {memory}"
         )
         for key, value in r.items():

@@ -1,8 +1,8 @@
 """Recommendation serving on ml-1m: batch `kgrec recommend` and top-20 latency in Neo4j.
 
 Trains a small LightGCN on ml1m-action-comedy (quality is not the point here), loads ml-1m into
-the Neo4j at $NEO4J_URI (default bolt://127.0.0.1:7687; the database is emptied first, so
-``--wipe`` is required), then prints:
+the Neo4j at $NEO4J_URI (default bolt://127.0.0.1:7687), database $NEO4J_DATABASE (default
+neo4j; it is emptied first, so ``--wipe`` is required), then prints:
 
 - the wall time of `kgrec recommend` for all 6,040 users (ranking + publishing; goal <= 30 s);
 - p50 / p95 latency of a user's top-20 read back by Cypher over 1,000 random users
@@ -37,12 +37,18 @@ def kgrec(*args: str) -> float:
     return time.perf_counter() - started
 
 
+def neo4j_database() -> str:
+    """$NEO4J_DATABASE, as the kgrec commands read it (default neo4j)."""
+    return os.environ.get("NEO4J_DATABASE") or "neo4j"
+
+
 def latencies(driver, query: str, users: list[str], **params) -> list[float]:
     out = []
+    database = neo4j_database()
     for user in users:
         started = time.perf_counter()
         records = driver.execute_query(
-            query, user_id=user, routing_=RoutingControl.READ, **params
+            query, user_id=user, routing_=RoutingControl.READ, database_=database, **params
         ).records
         out.append((time.perf_counter() - started) * 1000)
         if not records:
@@ -77,6 +83,7 @@ def main() -> None:
         os.environ.get("NEO4J_USERNAME", "neo4j"),
         os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
     )
+    database = neo4j_database()
     run = args.work / "lightgcn"
     if not (run / "model.pt").exists():
         kgrec(
@@ -95,7 +102,7 @@ def main() -> None:
             str(run),
         )
     with GraphDatabase.driver(uri, auth=auth) as driver:
-        with driver.session() as session:
+        with driver.session(database=database) as session:
             delete_all(session)
         load = kgrec(
             "load", "recbole", str(args.data), "--domain-rule", "ml1m-action-comedy", "--store", uri
@@ -108,7 +115,9 @@ def main() -> None:
         print(f"kgrec recommend, all users, into Neo4j: {seconds:.1f} s ({verdict} <= 30 s)")
         users = [
             r["u"]
-            for r in driver.execute_query("MATCH (u:User) RETURN u.user_id AS u ORDER BY u").records
+            for r in driver.execute_query(
+                "MATCH (u:User) RETURN u.user_id AS u ORDER BY u", database_=database
+            ).records
         ]
         sample = random.Random(0).sample(users, min(args.users, len(users)))
         latencies(driver, TOP_K, sample[:50], run="bench", k=20)  # warm-up

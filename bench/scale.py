@@ -1,17 +1,18 @@
 """Scale benchmark: synthetic graphs shaped like real ones at 1M, 5M and 20M interactions, and
-what each kgrec step costs on them (seconds, rows/s, peak memory).
+what each kgrec step costs on them (seconds, interactions/s, peak memory).
 
     OMP_NUM_THREADS=1 python bench/scale.py --sizes 1M 5M 20M --out DIR [--neo4j-port 7720]
     python bench/scale.py --out DIR --report [--plot bench/scale.png]
 
 The generator (:func:`generate`, seeded) writes RecBole atomic files ``synth-<size>.inter``,
-``.item``, ``.kg`` and ``.link``: power-law user degrees (Pareto, at least 5 interactions) and
-item popularity (Zipf within each domain); two domains, ``action`` and ``comedy``, made by
-the ``ml1m-action-comedy`` domain rule from the items' ``genre`` (so the ml1m-action-comedy
-protocol splits them: comedy the target, cold-start users drawn from the users with >= 5
-interactions in both), with a share of users active in both; a knowledge graph of items
-linked to entities whose degrees follow a Zipf law (entities shared across the domains); and
-a title of synthetic words for every item.
+``.item``, ``.kg`` and ``.link``: power-law user degrees (each user's expected degree Pareto,
+clipped to at least 5; the degrees drawn vary around it, so some users have fewer than 5 and a
+few none) and item popularity (Zipf within each domain); two domains, ``action`` and ``comedy``,
+made by the ``ml1m-action-comedy`` domain rule from the items' ``genre`` (so the
+ml1m-action-comedy protocol splits them: comedy the target, cold-start users drawn from the
+users with >= 5 interactions in both), with a share of users active in both; a knowledge graph
+of items linked to entities whose degrees follow a Zipf law (entities shared across the
+domains); and a title of synthetic words for every item.
 
 Per size, every step runs in a process of its own (its peak RSS is its own) under a watchdog
 that kills it when its processes together hold more than ``--cap-gb`` (default 18 GB) or the
@@ -33,7 +34,8 @@ not fit". Steps (``--steps``):
 - ``recommend-local`` ``kgrec recommend`` for every user into the LocalStore
 - ``ddp``            the train-full epoch under ``torchrun --standalone --nproc-per-node 2``
                      (gloo, 1 thread each); each rank reads the experiment from the run folder
-- ``load-neo4j``     parse + ``Neo4jStore.write`` into an empty database of a server of this
+- ``load-neo4j``     parse + ``Neo4jStore.write`` into the emptied database ``$NEO4J_DATABASE``
+                     (default ``neo4j``, as the Neo4j steps after it read) of a server of this
                      benchmark's own (``tools/neo4j``, ``--neo4j-port``, started afresh per
                      size in ``OUT/neo4j-<size>`` and stopped and deleted after)
 - ``export-neo4j``   the snapshot from Neo4j + ``to_hetero_data`` + ``message_graph``
@@ -44,7 +46,9 @@ Results are appended to ``OUT/results.jsonl`` as each step ends (a killed benchm
 them; a rerun skips the steps done, ``--redo`` runs them again): the step's own figures, its
 wall and CPU time, and its peak RSS (the step process's own; for ``ddp`` and the ``kgrec``
 commands the peak of all their processes together, sampled every 0.5 s). The machine is
-shared: the CPU time over the wall time says how much of a core a step had.
+shared: the report shows the CPU time of the step's processes over their wall time, how much
+of a core they had (over the whole process: start, imports and setup included, not over the
+step's own seconds).
 ``--report`` prints the table and with ``--plot`` draws seconds and peak RSS against
 interactions, log-log.
 """
@@ -153,7 +157,13 @@ def generate(
 ) -> dict:
     """Write a synthetic RecBole dataset of about ``interactions`` interactions into ``out``
     (``out/<name>.inter`` ...); returns its shape. ``user_degree`` and ``item_degree`` are the
-    mean interactions per user and per item; ``overlap`` the share of users in both domains."""
+    mean interactions per user and per item; ``overlap`` the share of users in both domains.
+
+    Each user's *expected* degree is a Pareto draw scaled to the total, clipped to at least 5
+    and at most a quarter of the smaller domain's items; the interactions are then drawn with
+    those weights, so a user's actual degree varies around its expected one: some users have
+    fewer than 5 (at 1M, seed 0: 185 of 40,000, the fewest 2) and at 5M and 20M a few have none
+    (they are in no file)."""
     import numpy as np
     import pandas as pd
 
@@ -170,8 +180,9 @@ def generate(
     domain_items = [np.flatnonzero(item_domain == d) for d in (0, 1)]
     popularity = [zipf_weights(len(items), 0.9, rng) for items in domain_items]
 
-    # users: Pareto degrees (tail index 1.5) scaled to the total, at least 5, at most a
-    # quarter of a domain's items; 'overlap' of them split Beta(2, 2) over both domains
+    # users: expected degrees, Pareto (tail index 1.5) scaled to the total, clipped to at
+    # least 5 and at most a quarter of a domain's items (the draws below vary around them);
+    # 'overlap' of them split Beta(2, 2) over both domains
     raw = (1 - rng.random(num_users)) ** (-1 / 1.5)
     degree = raw * (interactions / raw.sum())
     cap = max(10, min(len(items) for items in domain_items) // 4)
@@ -359,8 +370,8 @@ def _load_result(graph, parse: float, write: float) -> dict:
         "parse_s": parse,
         "interactions": n,
         "rows": _rows(graph),
-        "rows_per_s": n / write,
-        "all_rows_per_s": _rows(graph) / write,
+        "rows_per_s": n / write,  # interactions/s (the name results.jsonl has always had)
+        "all_rows_per_s": _rows(graph) / write,  # every row: nodes, interactions, triples
     }
 
 
@@ -576,11 +587,13 @@ def step_load_neo4j(args: argparse.Namespace, paths: Paths) -> dict:
     logging.getLogger("kgrec.store.neo4j").setLevel(logging.DEBUG)
     logging.getLogger("kgrec.store.neo4j").addHandler(phases)
     auth = ("neo4j", os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"))
+    # the database kgrec's commands (recommend-neo4j's) and export-neo4j's open_store use
+    database = os.environ.get("NEO4J_DATABASE") or "neo4j"
     with GraphDatabase.driver(args.neo4j_uri, auth=auth) as driver:
-        with driver.session() as session:
+        with driver.session(database=database) as session:
             delete_all(session)
         options = {"batch_size": args.neo4j_batch} if args.neo4j_batch else {}
-        store = Neo4jStore(driver, uri=args.neo4j_uri, **options)
+        store = Neo4jStore(driver, database=database, uri=args.neo4j_uri, **options)
         start, cpu, server = time.perf_counter(), time.process_time(), server_cpu(paths.neo4j)
         store.write(graph, progress=False)
         write, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -651,11 +664,17 @@ STEP_FUNCTIONS = {
 }
 
 
+# steps that never use torch: their processes do not import it (set_threads would, about
+# 0.5 GB of their peak RSS); OMP_NUM_THREADS=1 from the parent holds for their libraries
+NO_TORCH_STEPS = ("generate", "load-local", "load-neo4j")
+
+
 def child(args: argparse.Namespace) -> int:
     """Run one step in this process and write its result as JSON to ``--result``."""
-    from kgrec.threads import set_threads
+    if args.step not in NO_TORCH_STEPS:
+        from kgrec.threads import set_threads
 
-    set_threads(1)
+        set_threads(1)
     paths = Paths(args.out, args.size)
     result = STEP_FUNCTIONS[args.step](args, paths)
     if result is not None and args.result:
@@ -798,8 +817,8 @@ def run_step(
         str(args.item_degree),
         "--budget",
         str(args.budget),
-        "--neo4j-uri",
-        args.neo4j_uri,
+        "--neo4j-port",
+        str(args.neo4j_port),
         "--neo4j-pagecache",
         args.neo4j_pagecache,
         "--result",
@@ -948,7 +967,7 @@ def cell(r: dict | None) -> str:
         return f"{r['status']} (at {r['peak_tree_rss_mb'] / 1024:.1f} GB)"
     text = f"{r['seconds']:,.1f} s"
     if r.get("rows_per_s"):
-        text += f", {r['rows_per_s']:,.0f} rows/s"
+        text += f", {r['rows_per_s']:,.0f} interactions/s"
     if r.get("how") == "extrapolated":
         text += f" (extrapolated from {r['batches_done']} of {r['batches_per_epoch']} batches)"
     elif r.get("how") == "measured":
@@ -956,8 +975,10 @@ def cell(r: dict | None) -> str:
     text += f"; {r['peak_rss_mb'] / 1024:.1f} GB"
     if r.get("server_cpu_s"):  # a Neo4j load: the server works, the client mostly waits
         text += f"; CPU s client {r['client_cpu_s']:,.0f} + server {r['server_cpu_s']:,.0f}"
-    elif r.get("cpu_s") and r.get("wall_s"):  # the share of a core the step's processes had
-        text += f"; CPU {r['cpu_s'] / r['wall_s']:.0%}"
+    elif r.get("cpu_s") and r.get("wall_s"):
+        # the share of a core the step's processes had over their whole wall time (start,
+        # imports and setup included), not over the step's own seconds shown first
+        text += f"; CPU {r['cpu_s'] / r['wall_s']:.0%} of the process's {r['wall_s']:,.1f} s"
     return text
 
 
@@ -1034,7 +1055,13 @@ def main() -> int:
     parser.add_argument("--cap-gb", type=float, default=18.0)
     parser.add_argument("--floor-gb", type=float, default=1.0)
     parser.add_argument("--step-timeout", type=float, default=3600.0)
-    parser.add_argument("--neo4j-port", type=int, default=7720)
+    parser.add_argument(
+        "--neo4j-port",
+        type=int,
+        default=7720,
+        help="the port of the server the benchmark starts (and empties) for its Neo4j steps "
+        "(default %(default)s); the steps reach it at bolt://127.0.0.1:PORT",
+    )
     parser.add_argument("--neo4j-heap", default="3g")
     parser.add_argument(
         "--neo4j-pagecache",
@@ -1043,7 +1070,6 @@ def main() -> int:
         "do not fit in tools/neo4j's default 512m)",
     )
     parser.add_argument("--neo4j-batch", type=int, help="Neo4jStore batch size")
-    parser.add_argument("--neo4j-uri", default=None)
     parser.add_argument("--report", action="store_true", help="print the table of results")
     parser.add_argument("--plot", type=Path, help="draw the results into this PNG")
     parser.add_argument("--step", choices=STEP_FUNCTIONS, help=argparse.SUPPRESS)
@@ -1052,7 +1078,8 @@ def main() -> int:
     args = parser.parse_args()
     # the steps run from the repository root: a relative --out would land (and be emptied) there
     args.out = args.out.resolve()
-    args.neo4j_uri = args.neo4j_uri or f"bolt://127.0.0.1:{args.neo4j_port}"
+    # the steps empty the database they reach: always the server this benchmark starts
+    args.neo4j_uri = f"bolt://127.0.0.1:{args.neo4j_port}"
     if args.step:
         return child(args)
     if args.report or args.plot:

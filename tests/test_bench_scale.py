@@ -3,6 +3,11 @@ users in both domains, titles and knowledge for every item) and that kgrec's loa
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +114,196 @@ def test_the_report_prefers_a_step_of_its_own_to_a_prerequisite(scale):
     assert scale.latest([again])[(20, "load-neo4j")] is again  # the only one there is
     newer = {"size": 20, "step": "load-neo4j", "rows_per_s": 45_000}
     assert scale.latest([own, again, newer])[(20, "load-neo4j")] is newer
+
+
+# -- the steps' processes, the report's labels, Neo4j's database and server -----------------
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "bench" / "scale.py"
+
+
+def test_steps_without_torch_do_not_import_it(tmp_path):
+    """generate and load-local (as load-neo4j's client) never use torch: their processes must
+    not import it (set_threads did: ~0.5 GB in the peak RSS they report)."""
+    code = (
+        "import runpy, sys\n"
+        "for step in ('generate', 'load-local'):\n"
+        f"    sys.argv = [{str(SCRIPT)!r}, '--step', step, '--size', '2000',"
+        f" '--out', {str(tmp_path)!r}, '--result', {str(tmp_path / 'r.json')!r}]\n"
+        "    try:\n"
+        f"        runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+        "    except SystemExit as exit:\n"
+        "        assert not exit.code, exit.code\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "stores" / "synth-2k").is_dir()
+    assert done.stdout.split()[-1] == "False"
+
+
+@pytest.mark.parametrize("step", ["generate", "load-local", "load-neo4j", "export", "ddp-rank"])
+def test_only_the_steps_that_use_torch_set_its_threads(scale, step, monkeypatch, tmp_path):
+    import kgrec.threads
+
+    calls = []
+    monkeypatch.setattr(kgrec.threads, "set_threads", lambda n=None: calls.append(n))
+    monkeypatch.setitem(scale.STEP_FUNCTIONS, step, lambda args, paths: {"seconds": 0.0})
+    args = argparse.Namespace(step=step, out=tmp_path, size=2000, result=None)
+    assert scale.child(args) == 0
+    assert calls == ([] if step in ("generate", "load-local", "load-neo4j") else [1])
+
+
+LOAD_RECORD = {
+    "size": 20_000,
+    "step": "load-local",
+    "status": "ok",
+    "seconds": 0.4,
+    "rows_per_s": 50_462.3,
+    "all_rows_per_s": 55_475.7,
+    "peak_rss_mb": 200.0,
+    "cpu_s": 6.9,
+    "wall_s": 14.7,
+}
+
+
+def test_the_report_labels_interactions_per_second(scale):
+    text = scale.cell(LOAD_RECORD)
+    assert "50,462 interactions/s" in text and "rows/s" not in text
+
+
+def test_the_report_says_what_the_cpu_share_is_over(scale):
+    # the CPU share is over the whole process's wall time (imports included), not over the
+    # step's 0.4 s shown first: the cell says which
+    assert "CPU 47% of the process's 14.7 s" in scale.cell(LOAD_RECORD)
+
+
+def test_the_description_of_user_degrees_matches_the_generator(scale, dataset):
+    """The clip to 5 is on each user's expected degree; the drawn degrees fall below 5 (and
+    at 5M and 20M some users draw none): the docs must not promise 'at least 5'."""
+    users = read(dataset[0], "inter")["user_id:token"].value_counts()
+    assert users.min() < 5
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Scale: synthetic graphs") :]
+    for text in (scale.__doc__, scale.generate.__doc__, section[:2000]):
+        assert "at least 5 interactions" not in text
+        assert "at least 5 and mean" not in text
+    assert "expected" in scale.generate.__doc__
+
+
+class FakeSession:
+    def __init__(self, driver, database):
+        self.driver, self.database = driver, database
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def run(self, statement, **params):
+        self.driver.runs.append(self.database)
+        return types.SimpleNamespace(consume=lambda: None)
+
+
+class FakeDriver:
+    """Records the database of every session and execute_query."""
+
+    def __init__(self):
+        self.sessions, self.runs, self.queries = [], [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def session(self, database=None, **config):
+        self.sessions.append(database)
+        return FakeSession(self, database)
+
+    def execute_query(self, query, parameters_=None, routing_=None, database_=None, **params):
+        self.queries.append(database_)
+        return types.SimpleNamespace(records=[])
+
+
+def test_the_neo4j_load_uses_the_database_of_neo4j_database(scale, monkeypatch, tmp_path):
+    import neo4j
+
+    import kgrec.store
+
+    driver = FakeDriver()
+    stores = []
+
+    class FakeStore:
+        def __init__(self, driver, *, database="neo4j", **options):
+            stores.append(database)
+
+        def write(self, graph, progress=True):
+            pass
+
+    monkeypatch.setenv("NEO4J_DATABASE", "benchdb")
+    monkeypatch.setattr(neo4j.GraphDatabase, "driver", lambda uri, auth=None, **kw: driver)
+    monkeypatch.setattr(kgrec.store, "Neo4jStore", FakeStore)
+    table = pd.DataFrame({"x": range(10)})
+    graph = types.SimpleNamespace(interactions=table, tables=lambda: {"interactions": table})
+    monkeypatch.setattr(scale, "_parse", lambda paths: (graph, 0.0))
+    args = argparse.Namespace(
+        neo4j_uri="bolt://127.0.0.1:1", neo4j_batch=None, neo4j_pagecache="3g"
+    )
+    result = scale.step_load_neo4j(args, scale.Paths(tmp_path, 2000))
+    assert result["interactions"] == 10
+    assert driver.sessions == ["benchdb"] and driver.runs  # delete_all, on benchdb
+    assert set(driver.runs) == {"benchdb"}
+    assert stores == ["benchdb"]
+
+
+def test_the_neo4j_uri_is_not_an_option(tmp_path):
+    """The steps empty the database they reach: it is always the server the benchmark starts
+    on --neo4j-port, so no option points them elsewhere."""
+    run = [sys.executable, str(SCRIPT), "--out", str(tmp_path)]
+    done = subprocess.run([*run, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--neo4j-uri" not in done.stdout
+    done = subprocess.run(
+        [*run, "--neo4j-uri", "bolt://elsewhere:7687", "--report"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "unrecognized arguments: --neo4j-uri" in done.stderr
+
+
+def test_the_neo4j_steps_reach_the_server_of_the_parent(scale, monkeypatch, tmp_path):
+    """The parent starts its server on --neo4j-port; the steps it runs reach that server."""
+    commands = []
+
+    def watch(command, log, **limits):
+        commands.append(command)
+        return {
+            "rc": 0,
+            "wall_s": 1.0,
+            "peak_rss_mb": 1.0,
+            "peak_tree_rss_mb": 1.0,
+            "cpu_s": 1.0,
+            "killed": None,
+        }
+
+    monkeypatch.setattr(scale, "watch", watch)
+    monkeypatch.setattr(scale, "neo4j", lambda action, folder, args: None)
+    argv = ["scale.py", "--sizes", "2k", "--out", str(tmp_path), "--neo4j-port", "7999"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--steps", "load-neo4j,recommend-neo4j"])
+    assert scale.main() == 0
+    load, recommend = commands
+    assert recommend[recommend.index("--store") + 1] == "bolt://127.0.0.1:7999"
+    reached = []
+    monkeypatch.setitem(
+        scale.STEP_FUNCTIONS,
+        "load-neo4j",
+        lambda args, paths: reached.append(args.neo4j_uri) or {"seconds": 0.0},
+    )
+    monkeypatch.setattr(sys, "argv", load[1:])
+    assert scale.main() == 0
+    assert reached == ["bolt://127.0.0.1:7999"]

@@ -1,0 +1,71 @@
+"""bench/recommend.py without a server: a fake driver records which database each session and
+query goes to (the benchmark empties it, so it must be $NEO4J_DATABASE's, as kgrec's)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def recommend(bench_script):
+    return bench_script("recommend")
+
+
+class FakeSession:
+    def __init__(self, driver, database):
+        self.driver, self.database = driver, database
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def run(self, statement, **params):
+        self.driver.runs.append(self.database)
+        return types.SimpleNamespace(consume=lambda: None)
+
+
+class FakeDriver:
+    def __init__(self, users: int):
+        self.users = users
+        self.sessions, self.runs, self.queries = [], [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def session(self, database=None, **config):
+        self.sessions.append(database)
+        return FakeSession(self, database)
+
+    def execute_query(self, query, parameters_=None, routing_=None, database_=None, **params):
+        self.queries.append(database_)
+        if "RETURN u.user_id AS u" in query:
+            return types.SimpleNamespace(records=[{"u": f"u{i}"} for i in range(self.users)])
+        return types.SimpleNamespace(records=[{"item": "i1", "score": 1.0}])
+
+
+def test_every_query_goes_to_the_database_of_neo4j_database(
+    recommend, monkeypatch, tmp_path, capsys
+):
+    driver = FakeDriver(users=60)
+    commands = []
+    monkeypatch.setenv("NEO4J_DATABASE", "benchdb")
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    monkeypatch.setattr(
+        recommend, "GraphDatabase", types.SimpleNamespace(driver=lambda uri, auth: driver)
+    )
+    monkeypatch.setattr(recommend, "kgrec", lambda *args: commands.append(args) or 1.0)
+    argv = ["recommend.py", "--wipe", "--work", str(tmp_path), "--users", "60"]
+    monkeypatch.setattr(sys, "argv", argv)
+    recommend.main()
+    assert driver.sessions == ["benchdb"] and driver.runs  # delete_all
+    assert set(driver.runs) == {"benchdb"}
+    assert len(driver.queries) > 60 and set(driver.queries) == {"benchdb"}
+    assert "top-20 by vector index" in capsys.readouterr().out
