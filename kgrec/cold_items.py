@@ -503,6 +503,22 @@ def trained_items(model: GraphRecommender, graph: Data) -> Tensor:
     return trained
 
 
+def learnt_items(model: GraphRecommender, graph: Data) -> Tensor:
+    """``[num_items]`` boolean: the items whose embedding in ``model`` holds something it
+    learnt, from which a newcomer can be folded in: those with training interactions, those a
+    content student serves, and for a model with a text MLP those with text. Every item for a
+    model whose users are a function of their items (it has its own ``fold_in``: popularity,
+    EASE, text similarity). The others keep their random initial embeddings."""
+    if type(model).fold_in is not GraphRecommender.fold_in:
+        return torch.ones(model.num_items, dtype=torch.bool)
+    if isinstance(model, StudentItems):
+        return learnt_items(model.teacher, graph) | model.served.cpu()
+    learnt = trained_items(model, graph)
+    if getattr(model, "text_input", None) is not None:
+        learnt |= _has_text(graph)
+    return learnt
+
+
 def drop_untrained_ids(model: GraphRecommender, graph: Data, split: Split) -> dict:
     """Score ``model``'s items without a training interaction (user -> item edge in ``graph``)
     and with text without their ID embedding (:meth:`kgrec.models.layers.TextInput.drop_ids`:

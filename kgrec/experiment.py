@@ -785,9 +785,11 @@ class Run:
         self, user_ids: list[str], source: GraphStore | None
     ) -> list[torch.Tensor]:
         """The run's items each user loaded after training interacted with (from ``source``),
-        for fold-in; items the run does not know are left out, and so are the other domains'
-        items for a model that trained on the target domain alone (their embeddings never
-        learnt anything)."""
+        for fold-in; items the run does not know are left out, and so are those whose
+        embeddings never learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
+        a training interaction, such as a split's new items, and the other domains' items for
+        a model that trained on the target domain alone)."""
+        from kgrec.cold_items import learnt_items
         from kgrec.store import redact
 
         if source is None:
@@ -801,6 +803,7 @@ class Run:
             self.experiment.maps.item_index(found["item_uid"].tolist()), dtype=torch.long
         )
         usable = item >= 0
+        usable &= learnt_items(self.model, self.graph)[item.clamp(min=0)]
         if not _spec(self.info["model"]).all_domains:
             target = self.graph.item_domain.cpu() == self.experiment.split.target_domain
             usable &= target[item.clamp(min=0)]
@@ -1733,6 +1736,8 @@ def unread_options(settings: Mapping[str, Any]) -> list[str]:
     for main, off, dependent in DEPENDENT_OPTIONS:  # read only beside their main option
         if option[main] == off:
             unread += dependent
+    if option["cold_items"] == "text":  # the text MLP's output, unscaled: no student to scale
+        unread.append("cold_item_scale")
     return [n for n in dict.fromkeys(unread) if option[n] != TRAIN_DEFAULTS[n]]
 
 

@@ -561,3 +561,27 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
         offered = loaded.recommend(k=1_000, users=who)
         assert f"{target}:late" not in set(offered["item_uid"]), who
         assert f"{target}:later" in set(offered["item_uid"])
+
+
+def test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only(
+    tmp_path, text_store, make_graph
+):
+    """Before, a newcomer who rated a split's new items was folded in from their embeddings,
+    which training never touched (random noise): one who rated only new items got a list of
+    noise, with no warning. Now those items are left out; with nothing left, an error."""
+    run = train(store=text_store, out=tmp_path / "r", **NEW_ITEMS, **SMALL)
+    maps, split = run.experiment.maps, run.experiment.split
+    new = [maps.items[int(i)] for i in split.new_items(run.graph.item_domain).nonzero()[:3]]
+    warm = maps.items[int(split.train[1, 0])]
+    rows = [("nNew", item, 5.0, 1.0) for item in new]
+    rows += [("nBoth", item, 5.0, 1.0) for item in [*new, warm]] + [("nWarm", warm, 5.0, 1.0)]
+    with open_store(text_store) as store:
+        store.write(make_graph(interactions=rows), progress=False)
+    loaded = load_run(run.folder)
+    with pytest.raises(InputError, match="'nNew' is neither in the run's graph nor has"):
+        loaded.recommend(k=5, users=["nNew"])
+    table = loaded.recommend(k=10, users=["nBoth", "nWarm"])
+    scores = table.pivot(index="user_id", columns="item_uid", values="score")
+    common = scores.columns[scores.notna().all()]
+    assert len(common) >= 5  # the same vector: the same scores (nBoth's own items masked)
+    np.testing.assert_allclose(scores.loc["nBoth", common], scores.loc["nWarm", common])

@@ -1020,6 +1020,16 @@ def test_options_a_model_never_reads_are_refused_by_kgrec_train(
     assert not (tmp_path / "r").exists()
 
 
+def test_a_scale_for_new_items_served_by_the_text_mlp_is_refused(tmp_path, tiny_store, capsys):
+    """--cold-items text serves new items by the text MLP's output, unscaled: before, a
+    --cold-item-scale beside it was accepted, recorded in run.json, and without effect."""
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-new-items"]
+    argv += ["--store", tiny_store, "--text-input", "add", "--cold-items", "text"]
+    assert main([*argv, "--cold-item-scale", "2", "--out", str(tmp_path / "r")]) == 2
+    assert "lightgcn does not read --cold-item-scale" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_run_that_is_a_file_is_an_input_error(tmp_path, capsys):
     # before: a NotADirectoryError traceback (exit 1) from evaluate, recommend and --init-from
     (tmp_path / "afile").write_text("mine")
