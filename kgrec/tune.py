@@ -54,6 +54,7 @@ from kgrec.data.split import check_few_shot, check_train_fraction
 from kgrec.device import resolve_device
 from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import (
+    DEPENDENT_OPTIONS,
     MODELS,
     POSITIVE_OPTIONS,
     TRAIN_DEFAULTS,
@@ -70,6 +71,7 @@ from kgrec.experiment import (
     load_experiment,
     objective_for,
     reads_text,
+    unread_options,
     warm_start,
 )
 from kgrec.files import write_atomic
@@ -536,6 +538,15 @@ def tune(
                 check_settings({**settings, **_defaults_in(space), name: value, "model": model})
             except InputError as exc:
                 raise InputError(f"--search {name}={param}: {exc}", field="--search") from None
+    never = _never_read(model, settings, space, fixed)
+    if never:
+        flags = ", ".join("--" + name.replace("_", "-") for name in never)
+        raise InputError(
+            f"{model} reads {flags} in no trial of this search (another option it depends on "
+            "is off in every trial, or the model has no use for it): leave it out, or search "
+            "the option it depends on",
+            field=never[0],
+        )
     if data is None and store is None:
         raise InputError("give data (a RecBole folder) or store (a store URI)", field="--data")
     if protocol is None and split is None:
@@ -611,7 +622,7 @@ def tune(
                     objective_fn,
                     n_trials=remaining,
                     timeout=timeout,
-                    catch=(InputError, _OutOfTime),
+                    catch=(InputError, _OutOfTime, _TrialOutOfMemory),
                     callbacks=[_Progress()] if progress else None,
                 )
             result = _result(out, study, model, settings)
@@ -684,6 +695,16 @@ def trial_table(trials: Sequence[FrozenTrial]) -> str:
 # -- trials --------------------------------------------------------------------------------
 
 
+class _TrialOutOfMemory(Exception):
+    """A trial whose settings need more memory than there is: it fails, the tune goes on."""
+
+
+def _out_of_memory(exc: RuntimeError) -> bool:
+    """Whether ``exc`` is torch's report of an allocation that failed (CPU or GPU)."""
+    text = str(exc)
+    return "DefaultCPUAllocator" in text or "out of memory" in text.lower()
+
+
 class _Objective:
     """One trial: train with the trial's settings, return the best validation NDCG@20.
 
@@ -742,6 +763,15 @@ class _Objective:
             self.others_wait = True
             trial.set_user_attr("error", str(exc).split(";")[0])
             raise
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+            oom = isinstance(exc, MemoryError | torch.OutOfMemoryError) or _out_of_memory(exc)
+            if not oom or distributed.current().distributed:  # ranks may differ: stop them all
+                raise
+            self.others_wait = True  # these settings need more memory than there is: the
+            trial.set_user_attr("error", f"out of memory: {str(exc).splitlines()[0][:200]}")
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            raise _TrialOutOfMemory(str(exc)) from None
         except optuna.TrialPruned:
             self.others_wait = True
             raise
@@ -885,14 +915,24 @@ def _open_study(
         if pruning
         else optuna.pruners.NopPruner()
     )
-    storage = optuna.storages.RDBStorage(f"sqlite:///{(out / STUDY_FILE).resolve()}")
-    study = optuna.create_study(
-        storage=storage,
-        study_name=STUDY_NAME,
-        direction="maximize",
-        load_if_exists=True,
-        pruner=pruner,
-    )
+    from sqlalchemy.exc import SQLAlchemyError
+
+    path = (out / STUDY_FILE).resolve()
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
+        study = optuna.create_study(
+            storage=storage,
+            study_name=STUDY_NAME,
+            direction="maximize",
+            load_if_exists=True,
+            pruner=pruner,
+        )
+    except SQLAlchemyError as exc:  # damaged, or another program's file of that name
+        raise InputError(
+            f"this is not a study kgrec tune can read ({str(exc).splitlines()[0][:200]}): "
+            "choose a new --out folder",
+            file=str(path),
+        ) from None
     return study, storage
 
 
@@ -975,11 +1015,12 @@ def _result(out: Path, study: optuna.Study, model: str, settings: dict) -> TuneR
         best = max(complete, key=lambda t: (t.value, -t.number))
         result.best_trial = best
         result.best_settings = {**settings, **best.params}
-        result.command = train_command(
+        unread = set(unread_options({"model": model, **result.best_settings}))
+        result.command = train_command(  # kgrec train refuses options the model does not read
             model,
-            result.best_settings,
+            {k: v for k, v in result.best_settings.items() if k not in unread},
             out=(out / "best").resolve(),
-            threads=torch.get_num_threads(),
+            threads=best.user_attrs.get("threads", torch.get_num_threads()),
         )
     return result
 
@@ -1042,6 +1083,25 @@ def _objectives_params(objective: str) -> set[str]:
 
 def _objectives_taking(name: str) -> list[str]:
     return [other for other in OBJECTIVES if name in _objectives_params(other)]
+
+
+def _never_read(
+    model: str,
+    settings: Mapping[str, Any],
+    space: Mapping[str, Parameter],
+    fixed: Mapping[str, Any],
+) -> list[str]:
+    """The searched options and the ``fixed`` ones (away from their defaults) that no trial
+    reads (:func:`kgrec.experiment.unread_options` of the trial that reads the most: every
+    main option of :data:`~kgrec.experiment.DEPENDENT_OPTIONS` searched at a value that turns
+    it on, every other searched option away from its default where its range allows)."""
+    off = {main: value for main, value, _ in DEPENDENT_OPTIONS}
+    probe = {**settings, "model": model}
+    for name, param in space.items():
+        values = [v for v in _probes(param) if v != off.get(name, TRAIN_DEFAULTS[name])]
+        probe[name] = values[0] if values else _probes(param)[0]
+    given = set(space) | {n for n, v in fixed.items() if v != TRAIN_DEFAULTS.get(n)}
+    return [name for name in unread_options(probe) if name in given]
 
 
 def _defaults_in(space: Mapping[str, Parameter]) -> dict[str, Any]:

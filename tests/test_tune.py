@@ -741,3 +741,71 @@ def test_a_study_that_recorded_a_relative_store_continues(tmp_path, text_store, 
     study.set_user_attr("settings", settings)
     tune("lightgcn", out=tmp_path / "t", trials=2, **options)
     assert len(load_study(tmp_path / "t").trials) == 2
+
+
+def test_the_printed_command_leaves_out_what_the_best_trial_does_not_read(tmp_path, tiny_recbole):
+    """Before, a search over cl_weight 0 or 0.1 with --cl-noise fixed printed a command with
+    --cl-noise, which kgrec train refused (exit 2) when the best trial had cl_weight 0."""
+    out = tmp_path / "tune"
+    result = small_tune(
+        tiny_recbole, out, space={"cl_weight": Choice([0.0, 50.0])}, trials=1, cl_noise=0.1
+    )
+    argv = shlex.split(result.command)
+    assert result.best_settings["cl_weight"] == 0.0  # (this search's best: the case in point)
+    assert "--cl-noise" not in argv
+    assert main(argv[1:]) == 0  # the command trains (not refused)
+
+
+@pytest.mark.parametrize(
+    ("model", "space", "fixed", "says"),
+    [
+        # before: every trial the same (target_weight cancels on one domain; cl_noise is read
+        # only with cl_weight), then a printed command kgrec train refused
+        ("lightgcn", {"target_weight": Uniform(1.5, 2.0)}, {}, "--target-weight"),
+        ("lightgcn", {"cl_noise": Uniform(0.05, 0.5)}, {}, "--cl-noise"),
+        ("lightgcn", {"lr": LogUniform(1e-3, 1e-2)}, {"target_weight": 2.0}, "--target-weight"),
+        ("ease", {"ease_lambda": LogUniform(1.0, 10.0)}, {"lr": 0.01}, "--lr"),
+    ],
+)
+def test_options_no_trial_reads_are_refused_before_any_trial(
+    tmp_path, tiny_recbole, model, space, fixed, says
+):
+    with pytest.raises(InputError, match=f"reads [^:]*{says}[^:]* in no trial"):
+        tune(
+            model,
+            protocol=PROTOCOL,
+            data=tiny_recbole,
+            out=tmp_path / "tune",
+            space=space,
+            **{**SMALL, **fixed},
+        )
+    assert not (tmp_path / "tune").exists()
+
+
+def test_a_trial_that_runs_out_of_memory_fails_and_the_tune_goes_on(tmp_path, tiny_recbole):
+    """Before, a trial whose dim asked torch for more memory than there is ended the whole
+    tune with a traceback (exit 1)."""
+    options = {**SMALL, "dim": TRAIN_DEFAULTS["dim"]}  # searched, not fixed
+    result = tune(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=tmp_path / "tune",
+        space={"dim": Choice([2_000_000_000, 8])},
+        trials=3,
+        **{k: v for k, v in options.items() if k != "dim"},
+    )
+    states = [t.state for t in result.trials]
+    assert TrialState.FAIL in states and states.count(TrialState.COMPLETE) >= 1
+    failed = next(t for t in result.trials if t.state == TrialState.FAIL)
+    assert failed.user_attrs["error"].startswith("out of memory")
+    assert "out of memory" in result.table()
+
+
+def test_a_study_file_that_is_not_a_study_is_a_clear_error(tmp_path, tiny_recbole, capsys):
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / STUDY_FILE).write_text("x\n")
+    assert cli_tune(tiny_recbole, out, "--search", "lr=loguniform:1e-3:1e-2") == 2
+    assert "not a study kgrec tune can read" in capsys.readouterr().err
+    assert (out / STUDY_FILE).read_text() == "x\n"
