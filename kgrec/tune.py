@@ -38,6 +38,7 @@ import json
 import logging
 import math
 import shlex
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -557,11 +558,14 @@ def tune(
     if not distributed.current().is_main:
         return _follow(out, device)
     objective_fn = None
+    created = False  # whether this call made the folder: removed if it fails before a trial
     try:
         _check_folder(out)
+        created = not out.exists()
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # under a file, no permission
+            created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with _lock(out), _optuna_quiet():
             study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
@@ -633,6 +637,8 @@ def tune(
         # alone in the middle of training: then the launcher ends them as rank 0 exits
         if objective_fn is None or objective_fn.others_wait:
             distributed.broadcast_object(("error", str(exc) or type(exc).__name__))
+        if created and objective_fn is None:  # a bad setting, data or split: nothing is left
+            shutil.rmtree(out, ignore_errors=True)
         raise
     distributed.broadcast_object(("stop", result))
     return result

@@ -809,3 +809,15 @@ def test_a_study_file_that_is_not_a_study_is_a_clear_error(tmp_path, tiny_recbol
     assert cli_tune(tiny_recbole, out, "--search", "lr=loguniform:1e-3:1e-2") == 2
     assert "not a study kgrec tune can read" in capsys.readouterr().err
     assert (out / STUDY_FILE).read_text() == "x\n"
+
+
+def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tiny_recbole):
+    """Before, an unknown --target-domain (an error once the data is read) left the new
+    folder with a study and a lock behind."""
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "tune", target_domain="nope")
+    assert not (tmp_path / "tune").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made is left, as it was
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "mine", target_domain="nope")
+    assert (tmp_path / "mine").is_dir()
