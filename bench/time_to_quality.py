@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -187,9 +185,8 @@ def _main(args: argparse.Namespace) -> int:
     experiment = load_experiment(
         data=args.data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
     )
-    split_dir = out / "split"
-    with tempfile.TemporaryDirectory() as tmp:
-        made = Path(tmp) / "split"
+
+    def write(made: Path) -> None:
         write_split(experiment.split, experiment.maps, made)
         if args.epochs is not None:  # RecBole trains on exactly the pairs kgrec trains on
             _, _, pairs = build_run(experiment, settings)
@@ -199,13 +196,8 @@ def _main(args: argparse.Namespace) -> int:
                     handle.write(
                         f"{experiment.maps.users[user]}\t{experiment.maps.item_ids[item]}\n"
                     )
-        if not split_dir.is_dir():
-            shutil.copytree(made, split_dir)
-        elif peers.split_checksum(made) != peers.split_checksum(split_dir):
-            raise peers.PeersError(
-                f"{out} holds another split's files and results (another --seed, --protocol "
-                "or --epochs): give another --out"
-            )
+
+    split_dir = peers.place_split(out, write, "another --seed, --protocol or --epochs")
     recbole = recbole_lightgcn(args, split_dir)
     target = None if args.epochs is not None else recbole["test"][METRIC]
     mine = kgrec_lightgcn(experiment, settings, args.epochs or settings["epochs"], target)
