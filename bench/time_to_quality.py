@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {args.epochs}", field="--epochs")
     set_threads(args.threads)
     overrides = peers.parse_overrides(args.set)
     for key, value in overrides.items():
@@ -200,7 +202,8 @@ def _main(args: argparse.Namespace) -> int:
     split_dir = peers.place_split(out, write, "another --seed, --protocol or --epochs")
     recbole = recbole_lightgcn(args, split_dir)
     target = None if args.epochs is not None else recbole["test"][METRIC]
-    mine = kgrec_lightgcn(experiment, settings, args.epochs or settings["epochs"], target)
+    epochs = args.epochs if args.epochs is not None else settings["epochs"]
+    mine = kgrec_lightgcn(experiment, settings, epochs, target)
     mine["load_average"] = round(os.getloadavg()[0], 1)
 
     results_path = out / RESULTS_FILE

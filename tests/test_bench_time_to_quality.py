@@ -75,3 +75,19 @@ def test_a_misspelt_or_mistyped_setting_is_refused(
     argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--set", setting]
     assert ttq.main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("epochs", ["0", "-1"])
+def test_epochs_below_1_are_refused_before_anything_is_written(
+    ttq, tiny_recbole, tmp_path, fake_recbole, monkeypatch, capsys, epochs
+):
+    # before: --epochs 0 was accepted, RecBole configured for 0 epochs and kgrec trained
+    # settings["epochs"] (300), as `args.epochs or settings["epochs"]` read 0 as unset
+    def trained(*args, **kwargs):
+        raise AssertionError("kgrec trained")
+
+    monkeypatch.setattr(ttq, "kgrec_lightgcn", trained)
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--epochs", epochs]
+    assert ttq.main([*argv, "--out", str(tmp_path / "out"), "--venv", str(fake_recbole)]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
