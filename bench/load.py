@@ -36,6 +36,7 @@ from neo4j.exceptions import ClientError
 from scale import server_memory  # bench/scale.py, beside this script
 
 from graph_schema import schema_statements
+from kgrec.errors import KgrecError, run_script
 from kgrec.store import LocalStore, Neo4jStore
 from kgrec.store.neo4j import delete_all
 from loaders import recbole
@@ -99,13 +100,18 @@ def main() -> int:
 
 
 def run_child(target: str, argv: list[str]) -> dict:
-    """Run one target in a fresh interpreter; its last stdout line is its result as JSON."""
+    """Run one target in a fresh interpreter; its last stdout line is its result as JSON. A
+    target that fails stops the benchmark with exit code 2 (its error, or its traceback, is
+    on stderr already)."""
     out = subprocess.run(
         [sys.executable, __file__, *argv, "--target", target],
         stdout=subprocess.PIPE,
         text=True,
-        check=True,
     )
+    if out.returncode == 2:  # run_script printed the child's error
+        sys.exit(2)
+    if out.returncode != 0:
+        raise KgrecError(f"the {target} target failed with exit code {out.returncode} (above)")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"{target}: {json.dumps(result)}", file=sys.stderr)
     return result
@@ -237,4 +243,4 @@ def report(results: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

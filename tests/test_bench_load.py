@@ -1,8 +1,15 @@
-"""bench/load.py's report, without a server: what its columns say."""
+"""bench/load.py without a server: what its report's columns say, and a failing target's
+error."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "load.py"
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +34,20 @@ def test_the_report_labels_interactions_per_second(load, capsys):
     assert "interactions/s" in header and "rows/s" not in header
     assert "500,000" in row
     assert header.index("interactions/s") + len("interactions/s") == row.index("500,000") + 7
+
+
+def test_a_failing_target_exits_2_with_its_error(tmp_path):
+    # before: the child's traceback, then the parent's CalledProcessError traceback (exit 1)
+    missing = tmp_path / "no-such-dataset"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--targets", "local", "--data", str(missing)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("error:") == 1  # said once, by the target that failed
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"load.py: error: file {missing}.*: no RecBole atomic files (.inter, .item, .user, "
+        ".kg, .link) here"
+    )
