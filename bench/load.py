@@ -163,10 +163,12 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
 
 
 def load_csv(session, graph) -> dict:
-    """Write the tables as CSV into the server's import folder and LOAD CSV them."""
+    """Write the tables as CSV into a new folder of the server's import folder, LOAD CSV them,
+    and remove that folder (nothing else of the import folder is touched)."""
     import_dir = Path(session.run(IMPORT_DIR).single()["value"])
-    folder = import_dir / "kgrec-bench"
-    folder.mkdir(parents=True, exist_ok=True)
+    import_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=import_dir, prefix="kgrec-bench-"))
+    folder.chmod(0o755)  # the server may run as another user
     timings = {}
     try:
         items = graph.items.assign(genres=graph.items["genres"].map(_join))
@@ -195,7 +197,7 @@ def csv_url_root(session, folder: Path) -> str:
     setting unset, so there file URLs are absolute paths: try both on a probe file.
     """
     (folder / "probe.csv").write_text("x\n1\n")
-    for root in ("file:///kgrec-bench", folder.resolve().as_uri()):
+    for root in (f"file:///{folder.name}", folder.resolve().as_uri()):
         try:
             session.run(
                 "LOAD CSV FROM $url AS row RETURN count(*)", url=f"{root}/probe.csv"
