@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from kgrec.data.export import message_graph, to_hetero_data
+from kgrec.errors import run_script
 from kgrec.store import open_store
 
 GOAL_SECONDS = 20.0
@@ -26,6 +27,8 @@ def main() -> None:
     parser.add_argument("--load", type=Path, help="load this RecBole folder into the store first")
     parser.add_argument("--repeat", type=int, default=3, help="timed exports (best is shown)")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
 
     with open_store(args.store) as store:
         if args.load is not None:
@@ -61,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

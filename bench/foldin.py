@@ -24,7 +24,7 @@ import torch
 from kgrec.data.split import Split
 from kgrec.errors import run_script
 from kgrec.evaluate import evaluate_embeddings
-from kgrec.experiment import Experiment, build_run, load_experiment
+from kgrec.experiment import MODELS, Experiment, build_run, load_experiment
 from kgrec.files import write_atomic
 from kgrec.foldin import METHODS, fold_in_users
 from kgrec.ranking import embeddings
@@ -46,6 +46,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
+    if not 0 < args.share < 1:
+        parser.error(f"--share is the newcomers' share of users, in (0, 1); got {args.share}")
+    if args.model in MODELS and not MODELS[args.model].learns:
+        trained = ", ".join(name for name, spec in MODELS.items() if spec.learns)
+        parser.error(
+            f"--model {args.model} learns no embeddings by training, and the users folded in "
+            f"are compared with users trained in (models that train: {trained})"
+        )
     if args.out is not None and (args.out.exists() or args.out.is_symlink()):
         parser.error(f"{args.out} exists; the figures are never written over a file")
     set_threads(args.threads)
@@ -55,10 +63,14 @@ def main() -> None:
     )
     split = experiment.split
     users = split.train[0].unique()
+    count = round(args.share * len(users))
+    if not 0 < count < len(users):
+        parser.error(
+            f"--share {args.share} of {len(users)} users makes {count} newcomers: give a share "
+            "that makes at least one and leaves at least one user trained"
+        )
     generator = torch.Generator().manual_seed(args.seed)
-    newcomers = users[
-        torch.randperm(len(users), generator=generator)[: round(args.share * len(users))]
-    ]
+    newcomers = users[torch.randperm(len(users), generator=generator)[:count]]
     new = torch.zeros(len(experiment.maps.users), dtype=torch.bool)
     new[newcomers] = True
 

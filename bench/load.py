@@ -36,6 +36,7 @@ from neo4j.exceptions import ClientError
 from scale import server_memory  # bench/scale.py, beside this script
 
 from graph_schema import schema_statements
+from kgrec.errors import KgrecError, run_script
 from kgrec.store import LocalStore, Neo4jStore
 from kgrec.store.neo4j import delete_all
 from loaders import recbole
@@ -99,13 +100,18 @@ def main() -> int:
 
 
 def run_child(target: str, argv: list[str]) -> dict:
-    """Run one target in a fresh interpreter; its last stdout line is its result as JSON."""
+    """Run one target in a fresh interpreter; its last stdout line is its result as JSON. A
+    target that fails stops the benchmark with exit code 2 (its error, or its traceback, is
+    on stderr already)."""
     out = subprocess.run(
         [sys.executable, __file__, *argv, "--target", target],
         stdout=subprocess.PIPE,
         text=True,
-        check=True,
     )
+    if out.returncode == 2:  # run_script printed the child's error
+        sys.exit(2)
+    if out.returncode != 0:
+        raise KgrecError(f"the {target} target failed with exit code {out.returncode} (above)")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"{target}: {json.dumps(result)}", file=sys.stderr)
     return result
@@ -157,10 +163,12 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
 
 
 def load_csv(session, graph) -> dict:
-    """Write the tables as CSV into the server's import folder and LOAD CSV them."""
+    """Write the tables as CSV into a new folder of the server's import folder, LOAD CSV them,
+    and remove that folder (nothing else of the import folder is touched)."""
     import_dir = Path(session.run(IMPORT_DIR).single()["value"])
-    folder = import_dir / "kgrec-bench"
-    folder.mkdir(parents=True, exist_ok=True)
+    import_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=import_dir, prefix="kgrec-bench-"))
+    folder.chmod(0o755)  # the server may run as another user
     timings = {}
     try:
         items = graph.items.assign(genres=graph.items["genres"].map(_join))
@@ -189,7 +197,7 @@ def csv_url_root(session, folder: Path) -> str:
     setting unset, so there file URLs are absolute paths: try both on a probe file.
     """
     (folder / "probe.csv").write_text("x\n1\n")
-    for root in ("file:///kgrec-bench", folder.resolve().as_uri()):
+    for root in (f"file:///{folder.name}", folder.resolve().as_uri()):
         try:
             session.run(
                 "LOAD CSV FROM $url AS row RETURN count(*)", url=f"{root}/probe.csv"
@@ -237,4 +245,4 @@ def report(results: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -43,10 +43,12 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 MODELS = ("LightGCN", "SGL", "SimpleX", "NCL", "EASE")
@@ -468,15 +470,49 @@ def parse_overrides(items: list[str]) -> dict:
     return found
 
 
-def make_split(args: argparse.Namespace, split_dir: Path) -> None:
-    """Write kgrec's split files for ``--data``/``--protocol``/``--seed`` (as ``kgrec split``)."""
+def place_split(out: Path, write: Callable[[Path], None], hint: str) -> Path:
+    """``OUT/split``: the split files ``write(folder)`` writes, made in a temporary folder and
+    moved into place only once checked. A :class:`PeersError` (``hint`` says what may differ)
+    where ``OUT/split`` holds another split's files or ``OUT/peers.json`` results of another
+    split: both are left as they were, and nothing is written."""
+    split_dir = out / "split"
+    results_path = out / RESULTS_FILE
+    with tempfile.TemporaryDirectory() as tmp:
+        made = Path(tmp) / "split"
+        write(made)
+        checksum = split_checksum(made)
+        there = split_dir.exists() or split_dir.is_symlink()
+        if there and (not split_dir.is_dir() or split_checksum(split_dir) != checksum):
+            raise PeersError(
+                f"{out} holds another split's files and results ({hint}): give another --out"
+            )
+        check_same_split(load_results(results_path), checksum, results_path)
+        if split_dir.is_dir():
+            return split_dir
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=out, prefix=".split-"))  # beside it: one rename
+        try:
+            shutil.copytree(made, stage / "split")
+            os.replace(stage / "split", split_dir)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return split_dir
+
+
+def make_split(args: argparse.Namespace, out: Path) -> Path:
+    """``OUT/split``: kgrec's split files for ``--data``/``--protocol``/``--seed`` (as ``kgrec
+    split``), placed by :func:`place_split`."""
     from kgrec.data.split import write_split
     from kgrec.experiment import load_experiment
 
     experiment = load_experiment(
         data=args.data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
     )
-    write_split(experiment.split, experiment.maps, split_dir)
+    return place_split(
+        out,
+        lambda folder: write_split(experiment.split, experiment.maps, folder),
+        "another --seed or --protocol",
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -521,11 +557,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     python = recbole_python(args.venv or default_venv())
     out = args.out.resolve()
-    if args.split is not None:
-        split_dir = args.split.resolve()
-    else:
-        split_dir = out / "split"
-        make_split(args, split_dir)
+    split_dir = args.split.resolve() if args.split is not None else make_split(args, out)
     results_path = out / RESULTS_FILE
     results = load_results(results_path)
     checksum = split_checksum(split_dir)

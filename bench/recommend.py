@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--wipe", action="store_true", help="allow emptying the Neo4j database")
     args = parser.parse_args()
+    if args.users < 2:  # p95: quantiles of at least two latencies
+        parser.error(f"--users must be at least 2, got {args.users}")
     uri = os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")
     if not args.wipe:
         parser.error(f"the benchmark empties the Neo4j database at {uri}: pass --wipe")

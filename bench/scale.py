@@ -1084,6 +1084,8 @@ def main() -> int:
         return child(args)
     if args.report or args.plot:
         records = read_results(args.out / "results.jsonl")
+        if args.plot and not records:
+            parser.error(f"--plot: nothing to plot, {args.out / 'results.jsonl'} holds no results")
         report(records)
         if args.plot:
             plot(records, args.plot)

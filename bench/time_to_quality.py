@@ -18,6 +18,16 @@ too. Both sides run with ``--threads`` torch threads; run them on a quiet machin
 are printed beside wall times: on a shared machine, with one thread each, they are what the
 wall times would be on a quiet one.
 
+``--set KEY=VALUE`` gives a ``kgrec train`` setting (:func:`kgrec.experiment.train`'s argument
+names), applied as ``kgrec train`` applies it: the split's (``train_fraction``, ``few_shot``,
+``cold_valid_share``, ``cold_test_share``, ``new_item_share``, ``domain``, ``domain_rule``,
+``target_domain``) change the split files RecBole trains on too, so they need an ``--out`` of
+their own; ``init_from`` starts kgrec's model from a run's. A key this script does not apply is
+refused, not recorded: ``data``, ``protocol``, ``seed`` and ``model`` (give the flags),
+``split``, ``store``, ``text_property``, ``device``, ``resume``, ``progress``, what reads node
+text (the graph is read from ``--data`` files), what the model does not read (as ``kgrec
+train`` refuses it) and, with ``--epochs``, ``epochs`` and ``patience``.
+
 With ``--epochs N`` the script measures speed instead: both train ``N`` epochs (no early
 stopping) of LightGCN on the training pairs kgrec trains on (``--model lightgcn-merged``: the
 target split's training pairs and every interaction of the other domains), and seconds per
@@ -33,9 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,10 +55,18 @@ from kgrec.evaluate import evaluate
 from kgrec.experiment import (
     TRAIN_DEFAULTS,
     build_run,
+    check_catalogue,
+    check_cold_start_users,
     check_settings,
+    cold_start_for,
+    effective_rule,
     epoch_strategy_for,
+    fit_settings,
     load_experiment,
     objective_for,
+    reads_text,
+    unread_options,
+    warm_start,
 )
 from kgrec.threads import set_threads
 from kgrec.train import fit
@@ -88,8 +104,12 @@ def recbole_lightgcn(args: argparse.Namespace, split_dir: Path) -> dict:
 
 
 def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None) -> dict:
-    """Train as ``kgrec train`` does, reading test NDCG@20 after every epoch, clock stopped."""
+    """Train as ``kgrec train`` does, reading test NDCG@20 after every epoch, clock stopped
+    (``epochs`` and, in speed mode, no early stopping replace the settings')."""
     model, graph, pairs = build_run(experiment, settings)
+    start = None
+    if settings.get("init_from") is not None:
+        start = warm_start(model, experiment, Path(settings["init_from"]))
     elapsed, cpu, test_curve, seconds, cpu_seconds = 0.0, 0.0, [], [], []
     last, last_cpu = time.perf_counter(), time.process_time()
 
@@ -103,18 +123,17 @@ def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None
             test_curve.append(evaluate(model, graph, experiment.split, "test")["all"][METRIC])
         last, last_cpu = time.perf_counter(), time.process_time()
 
+    options = fit_settings({**TRAIN_DEFAULTS, **settings})
+    options.update(epochs=epochs, patience=options["patience"] if target is not None else epochs)
     result = fit(
         model,
         graph,
         experiment.split,
         pairs,
-        epochs=epochs,
-        lr=settings["lr"],
-        batch_size=settings["batch_size"],
-        patience=settings["patience"] if target is not None else epochs,
-        seed=settings["seed"],
+        **options,
         objective=objective_for(settings, graph, experiment.split),
         epoch_strategy=epoch_strategy_for(settings["batching"]),
+        cold_start=cold_start_for(settings),
         progress=False,
         on_epoch=on_epoch,
     )
@@ -128,6 +147,8 @@ def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None
         "seconds_curve": seconds,
         "cpu_seconds_curve": cpu_seconds,
     }
+    if start is not None:
+        record["init_from"] = start
     if target is not None:
         record["test_curve"] = [round(value, 6) for value in test_curve]
         record["test"] = evaluate(model, graph, experiment.split, "test")["all"][METRIC]
@@ -138,6 +159,78 @@ def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None
             record["seconds_to_target"] = seconds[reached[0]]
             record["cpu_seconds_to_target"] = cpu_seconds[reached[0]]
     return record
+
+
+# train()'s arguments that are flags of this script: --set would be overwritten by them
+FLAG_SETTINGS = ("data", "protocol", "seed", "model")
+# train()'s arguments this script does not apply: --set refuses them (the value says why)
+NOT_APPLIED = {
+    "split": "the split is made from --data with --protocol and --seed",
+    "store": "the graph is read from --data",
+    "text_property": "node text is read from a store, and the graph is read from --data",
+    "device": "kgrec trains on the CPU, as RecBole does here",
+    "resume": "every run trains from its start",
+    "progress": "no progress is shown",
+}
+# train()'s arguments that name a file, a domain or a rule: strings
+NAME_SETTINGS = ("domain", "domain_rule", "target_domain", "init_from")
+# train()'s arguments that make a run read node text from a store (with their "off" value)
+TEXT_READING = (
+    ("text_input", "none"),
+    ("cold_items", "none"),
+    ("text_cl_weight", 0.0),
+    ("ease_text_weight", 0.0),
+)
+
+
+def train_settings(args: argparse.Namespace) -> dict:
+    """The settings kgrec trains with: train()'s defaults, ``--set`` and the flags, checked as
+    ``kgrec train`` checks them. A ``--set`` key this script would not apply is refused (an
+    InputError naming it): a flag's (``--seed``), one of :data:`NOT_APPLIED`, one that makes
+    the run read node text (the graph is read from ``--data`` files, without text), one the
+    model does not read (:func:`~kgrec.experiment.unread_options`), and with ``--epochs``
+    (fixed epochs, no early stopping) ``epochs`` and ``patience``."""
+    overrides = peers.parse_overrides(args.set)
+    for key, value in overrides.items():
+        if key not in TRAIN_DEFAULTS and key not in FLAG_SETTINGS:
+            raise InputError(f"--set {key}: not a kgrec train setting", field="--set")
+        default = TRAIN_DEFAULTS.get(key)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(default, int | float) and not isinstance(default, bool) and not number:
+            raise InputError(f"--set {key}={value!r}: a number is expected", field="--set")
+        if key in NAME_SETTINGS and not isinstance(value, str):
+            raise InputError(f"--set {key}={value!r}: a name is expected", field="--set")
+    refused = [
+        f"{key} (give --{key})" if key in FLAG_SETTINGS else f"{key} ({NOT_APPLIED[key]})"
+        for key in overrides
+        if key in FLAG_SETTINGS or key in NOT_APPLIED
+    ]
+    if args.epochs is not None:
+        refused += [
+            f"{key} (--epochs {args.epochs} trains that many epochs, without early stopping)"
+            for key in ("epochs", "patience")
+            if key in overrides
+        ]
+    text = [key for key, off in TEXT_READING if overrides.get(key, off) != off]
+    refused += [
+        f"{key} (it reads node text from a store; this benchmark reads --data)" for key in text
+    ]
+    if refused:
+        raise InputError(f"this benchmark does not apply --set {'; '.join(refused)}", field="--set")
+    settings = {**TRAIN_DEFAULTS, **overrides}
+    settings.update(model=args.model, seed=args.seed, protocol=args.protocol)
+    if reads_text(settings):
+        raise InputError(
+            f"{args.model} reads node text from a store; this benchmark reads --data files",
+            field="--model",
+        )
+    check_settings({**settings, "data": args.data})
+    unread = unread_options(settings)
+    if unread:  # as kgrec train: it would be recorded and do nothing
+        raise InputError(f"{args.model} does not read --set {', '.join(unread)}", field="--set")
+    if settings["init_from"] is not None:
+        settings["init_from"] = str(Path(settings["init_from"]).resolve())
+    return settings
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -171,26 +264,37 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {args.epochs}", field="--epochs")
     set_threads(args.threads)
-    overrides = peers.parse_overrides(args.set)
-    for key, value in overrides.items():
-        if key not in TRAIN_DEFAULTS:
-            raise InputError(f"--set {key}: not a kgrec train setting", field="--set")
-        default = TRAIN_DEFAULTS[key]
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if isinstance(default, int | float) and not isinstance(default, bool) and not number:
-            raise InputError(f"--set {key}={value!r}: a number is expected", field="--set")
-    settings = {**TRAIN_DEFAULTS, **overrides}
-    settings.update(model=args.model, seed=args.seed, protocol=args.protocol)
-    check_settings(settings)
+    settings = train_settings(args)
     out = args.out.resolve()
+    domain = settings["domain"]  # the protocol's rule unless a domain or a rule is given
+    domain_rule = effective_rule(args.protocol, args.data, domain, settings["domain_rule"])
     experiment = load_experiment(
-        data=args.data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
+        data=args.data,
+        store=None,
+        protocol=args.protocol,
+        split_dir=None,
+        seed=args.seed,
+        domain=domain,
+        domain_rule=domain_rule,
+        target_domain=settings["target_domain"],
+        train_fraction=settings["train_fraction"],
+        few_shot=settings["few_shot"],
+        cold_valid_share=settings["cold_valid_share"],
+        cold_test_share=settings["cold_test_share"],
+        new_item_share=settings["new_item_share"],
     )
-    split_dir = out / "split"
-    with tempfile.TemporaryDirectory() as tmp:
-        made = Path(tmp) / "split"
-        write_split(experiment.split, experiment.maps, made)
+    # what kgrec train refuses before it writes a run, refused before the split is written
+    if settings["init_from"] is not None:
+        warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
+    if settings["cold_start_share"]:
+        check_cold_start_users(experiment)
+    check_catalogue(experiment)
+
+    def write(made: Path) -> None:
+        write_split(experiment.split, experiment.maps, made, domain_rule=domain_rule, domain=domain)
         if args.epochs is not None:  # RecBole trains on exactly the pairs kgrec trains on
             _, _, pairs = build_run(experiment, settings)
             with open(made / "train.tsv", "w") as handle:
@@ -199,16 +303,14 @@ def _main(args: argparse.Namespace) -> int:
                     handle.write(
                         f"{experiment.maps.users[user]}\t{experiment.maps.item_ids[item]}\n"
                     )
-        if not split_dir.is_dir():
-            shutil.copytree(made, split_dir)
-        elif peers.split_checksum(made) != peers.split_checksum(split_dir):
-            raise peers.PeersError(
-                f"{out} holds another split's files and results (another --seed, --protocol "
-                "or --epochs): give another --out"
-            )
+
+    split_dir = peers.place_split(
+        out, write, "another --seed, --protocol, --epochs or --set of the split"
+    )
     recbole = recbole_lightgcn(args, split_dir)
     target = None if args.epochs is not None else recbole["test"][METRIC]
-    mine = kgrec_lightgcn(experiment, settings, args.epochs or settings["epochs"], target)
+    epochs = args.epochs if args.epochs is not None else settings["epochs"]
+    mine = kgrec_lightgcn(experiment, settings, epochs, target)
     mine["load_average"] = round(os.getloadavg()[0], 1)
 
     results_path = out / RESULTS_FILE

@@ -1,8 +1,17 @@
-"""bench/load.py's report, without a server: what its columns say."""
+"""bench/load.py without a server: what its report's columns say, a failing target's error,
+and the LOAD CSV reference's files in the server's import folder (a stand-in session that
+resolves file URLs as the server does)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
 import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "load.py"
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +36,68 @@ def test_the_report_labels_interactions_per_second(load, capsys):
     assert "interactions/s" in header and "rows/s" not in header
     assert "500,000" in row
     assert header.index("interactions/s") + len("interactions/s") == row.index("500,000") + 7
+
+
+class _Result:
+    def __init__(self, value=None):
+        self.value = value
+
+    def single(self):
+        return {"value": self.value}
+
+    def consume(self):
+        return None
+
+
+class ImportFolderSession:
+    """Answers the import folder setting, and reads ``file:///NAME`` inside that folder as a
+    server with ``server.directories.import`` set does (else a ClientError)."""
+
+    def __init__(self, import_dir: Path):
+        self.import_dir = import_dir
+        self.rows: dict[str, int] = {}
+
+    def run(self, query, **params):
+        from neo4j.exceptions import ClientError
+
+        if "server.directories.import" in query:
+            return _Result(str(self.import_dir))
+        path = self.import_dir / urlparse(params["url"]).path.lstrip("/")
+        if not path.is_file():
+            raise ClientError(f"cannot load from {params['url']}")
+        self.rows[path.name] = len(path.read_text().splitlines()) - 1
+        return _Result()
+
+
+def test_loadcsv_leaves_the_import_folder_as_it_found_it(load, movies, tmp_path):
+    """Before, the CSV files went to IMPORT/kgrec-bench, which was removed afterwards, with
+    whatever it held before."""
+    import_dir = tmp_path / "import"
+    (import_dir / "kgrec-bench").mkdir(parents=True)
+    (import_dir / "kgrec-bench" / "mine.csv").write_text("a user's file\n")
+    (import_dir / "other.csv").write_text("x\n")
+    before = sorted(p.relative_to(import_dir) for p in import_dir.rglob("*"))
+    session = ImportFolderSession(import_dir)
+    timings = load.load_csv(session, movies)
+    assert set(timings) == {f"loadcsv_{name}_s" for name in ("users", "items", "interactions")}
+    assert session.rows["interactions.csv"] == len(movies.interactions)
+    assert session.rows["users.csv"] == len(movies.users)
+    assert sorted(p.relative_to(import_dir) for p in import_dir.rglob("*")) == before
+    assert (import_dir / "kgrec-bench" / "mine.csv").read_text() == "a user's file\n"
+
+
+def test_a_failing_target_exits_2_with_its_error(tmp_path):
+    # before: the child's traceback, then the parent's CalledProcessError traceback (exit 1)
+    missing = tmp_path / "no-such-dataset"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--targets", "local", "--data", str(missing)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("error:") == 1  # said once, by the target that failed
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"load.py: error: file {missing}.*: no RecBole atomic files (.inter, .item, .user, "
+        ".kg, .link) here"
+    )

@@ -135,3 +135,21 @@ def test_a_relative_venv_and_a_missing_kgrec_run(
     assert peers.main([*argv, "--out", "out"]) == 0
     assert peers.main([*argv, "--out", "out", "--kgrec", "nosuchrun"]) == 2
     assert "no finished kgrec run there" in capsys.readouterr().err
+
+
+def test_a_refused_data_rerun_leaves_the_split_as_it_was(
+    peers, tiny_recbole, tmp_path, fake_recbole
+):
+    """Before, --data made the new seed's split into OUT/split and only then refused it, so
+    OUT/split no longer matched the results in OUT/peers.json."""
+    out = tmp_path / "out"
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--out", str(out)]
+    argv += ["--venv", str(fake_recbole), "--models", "LightGCN"]
+    assert peers.main([*argv, "--seed", "0"]) == 0
+    files = {p.name: p.read_text() for p in (out / "split").iterdir()}
+    recorded = json.loads((out / "peers.json").read_text())["split_sha256"]
+    assert peers.main([*argv, "--seed", "1"]) == 2
+    assert {p.name: p.read_text() for p in (out / "split").iterdir()} == files
+    assert peers.split_checksum(out / "split") == recorded
+    assert sorted(p.name for p in out.iterdir()) == ["peers.json", "recbole", "runs", "split"]
+    assert peers.main([*argv, "--seed", "0"]) == 0  # the same split reads them again

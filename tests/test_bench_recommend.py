@@ -1,5 +1,6 @@
 """bench/recommend.py without a server: a fake driver records which database each session and
-query goes to (the benchmark empties it, so it must be $NEO4J_DATABASE's, as kgrec's)."""
+query goes to (the benchmark empties it, so it must be $NEO4J_DATABASE's, as kgrec's); its
+checks of its options."""
 
 from __future__ import annotations
 
@@ -69,3 +70,15 @@ def test_every_query_goes_to_the_database_of_neo4j_database(
     assert set(driver.runs) == {"benchdb"}
     assert len(driver.queries) > 60 and set(driver.queries) == {"benchdb"}
     assert "top-20 by vector index" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("users", ["1", "0"])
+def test_fewer_than_2_users_are_refused_first(recommend, monkeypatch, capsys, users):
+    # before: accepted; after training and loading ml-1m, statistics.quantiles of one
+    # latency raised StatisticsError (no --wipe here: nothing may reach a server)
+    monkeypatch.setattr(recommend, "kgrec", lambda *args: pytest.fail("kgrec ran"))
+    monkeypatch.setattr(sys, "argv", ["recommend.py", "--users", users])
+    with pytest.raises(SystemExit) as stop:
+        recommend.main()
+    assert stop.value.code == 2
+    assert f"--users must be at least 2, got {users}" in capsys.readouterr().err

@@ -307,3 +307,15 @@ def test_the_neo4j_steps_reach_the_server_of_the_parent(scale, monkeypatch, tmp_
     monkeypatch.setattr(sys, "argv", load[1:])
     assert scale.main() == 0
     assert reached == ["bolt://127.0.0.1:7999"]
+
+
+def test_plot_without_results_says_there_is_nothing_to_plot(scale, tmp_path, monkeypatch, capsys):
+    # before: an IndexError traceback (the plot's first size of no sizes)
+    png = tmp_path / "scale.png"
+    argv = ["scale.py", "--out", str(tmp_path / "empty"), "--report", "--plot", str(png)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        scale.main()
+    assert stop.value.code == 2
+    assert "--plot: nothing to plot" in capsys.readouterr().err
+    assert not png.exists()

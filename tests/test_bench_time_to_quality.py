@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kgrec.experiment import TRAIN_DEFAULTS, load_experiment
@@ -75,3 +77,149 @@ def test_a_misspelt_or_mistyped_setting_is_refused(
     argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--set", setting]
     assert ttq.main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("epochs", ["0", "-1"])
+def test_epochs_below_1_are_refused_before_anything_is_written(
+    ttq, tiny_recbole, tmp_path, fake_recbole, monkeypatch, capsys, epochs
+):
+    # before: --epochs 0 was accepted, RecBole configured for 0 epochs and kgrec trained
+    # settings["epochs"] (300), as `args.epochs or settings["epochs"]` read 0 as unset
+    def trained(*args, **kwargs):
+        raise AssertionError("kgrec trained")
+
+    monkeypatch.setattr(ttq, "kgrec_lightgcn", trained)
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--epochs", epochs]
+    assert ttq.main([*argv, "--out", str(tmp_path / "out"), "--venv", str(fake_recbole)]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def _split_checksum(peers, tiny_recbole, folder, protocol, **changes):
+    from kgrec.data.split import write_split
+
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol=protocol, split_dir=None, seed=0, **changes
+    )
+    write_split(experiment.split, experiment.maps, folder)
+    return peers.split_checksum(folder)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "changes"),
+    [
+        ("ml1m-action-comedy", {"train_fraction": 0.5}),
+        ("ml1m-action-comedy", {"few_shot": 1}),
+        ("ml1m-action-comedy", {"cold_valid_share": 0.3}),
+        ("ml1m-action-comedy", {"cold_test_share": 0.3}),
+        ("ml1m-action-comedy", {"target_domain": "action"}),
+        ("ml1m-action-comedy", {"domain_rule": "genres:action=Thriller;comedy=Comedy"}),
+        ("ml1m-new-items", {"new_item_share": 0.5}),
+    ],
+)
+def test_the_split_settings_make_the_split_both_sides_train_on(
+    ttq, bench_script, tiny_recbole, tmp_path, fake_recbole, protocol, changes
+):
+    """Before, they were checked and recorded in time_to_quality.json, and never applied:
+    kgrec and RecBole trained on the protocol's own split."""
+    peers = bench_script("peers")
+    sets = [f"{key}={json.dumps(value)}" for key, value in changes.items()]
+    argv = ["--data", str(tiny_recbole), "--protocol", protocol, "--venv", str(fake_recbole)]
+    argv += ["--out", str(tmp_path / "out"), "--set", "epochs=1", "--set", "dim=8"]
+    assert ttq.main([*argv, *(f"--set={item}" for item in sets)]) == 0
+    made = peers.split_checksum(tmp_path / "out" / "split")
+    expected = _split_checksum(peers, tiny_recbole, tmp_path / "expected", protocol, **changes)
+    assert made == expected
+    assert made != _split_checksum(peers, tiny_recbole, tmp_path / "default", protocol)
+    record = json.loads((tmp_path / "out" / "time_to_quality.json").read_text())["default"]
+    assert record["settings"].items() >= changes.items()
+
+
+def test_domain_reads_every_item_into_it(ttq, tiny_recbole, tmp_path, fake_recbole):
+    # before: recorded, and the graph read as the protocol reads it
+    argv = ["--data", str(tiny_recbole), "--venv", str(fake_recbole), "--set", "domain=films"]
+    argv += ["--out", str(tmp_path / "out"), "--set", "epochs=1", "--set", "dim=8"]
+    assert ttq.main(argv) == 0
+    record = json.loads((tmp_path / "out" / "split" / "split.json").read_text())
+    assert record["domain"] == record["target_domain"] == "films"
+
+
+def test_target_weight_and_cold_start_training_reach_fit(
+    ttq, tiny_recbole, tmp_path, fake_recbole, monkeypatch
+):
+    """Before, fit was called without target_weight and cold_start: merged LightGCN trained
+    with weight 1 and no hidden edges, while the record said otherwise."""
+    calls = []
+    real_fit = ttq.fit
+
+    def fit(*args, **kwargs):
+        calls.append(kwargs)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(ttq, "fit", fit)
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy"]
+    argv += ["--model", "lightgcn-merged", "--venv", str(fake_recbole), "--out", str(tmp_path)]
+    argv += ["--set", "target_weight=4", "--set", "cold_start_share=0.5"]
+    argv += ["--set", "cold_start_weight=2", "--set", "epochs=1", "--set", "dim=8"]
+    assert ttq.main(argv) == 0
+    (kwargs,) = calls
+    assert kwargs["target_weight"] == 4
+    assert (kwargs["cold_start"].share, kwargs["cold_start"].weight) == (0.5, 2)
+
+
+def test_init_from_starts_kgrec_from_the_run(ttq, tiny_recbole, tmp_path, fake_recbole):
+    # before: checked (the folder must be a run) and recorded, and the model started fresh
+    from kgrec.experiment import train
+
+    run = tmp_path / "run"
+    train("lightgcn", out=run, data=tiny_recbole, protocol="ml1m-action-comedy", epochs=1, dim=8)
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy"]
+    argv += ["--venv", str(fake_recbole), "--out", str(tmp_path / "out")]
+    argv += ["--set", f"init_from={run}", "--set", "epochs=1", "--set", "dim=8"]
+    assert ttq.main(argv) == 0
+    record = json.loads((tmp_path / "out" / "time_to_quality.json").read_text())["default"]
+    assert record["settings"]["init_from"] == str(run)
+    assert record["init_from"]["run"] == str(run)
+    assert record["init_from"]["copied"] and not record["init_from"]["fresh"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ("seed=1", "seed (give --seed)"),
+        ("model=lightgcn-merged", "model (give --model)"),
+        ("protocol=ml100k-kg", "protocol (give --protocol)"),
+        ("data=elsewhere", "data (give --data)"),
+        ("split=elsewhere", "split (the split is made from --data"),
+        ("store=local:elsewhere", "store (the graph is read from --data)"),
+        ("text_property=vec", "text_property"),
+        ("device=cpu", "device (kgrec trains on the CPU"),
+        ("resume=true", "resume"),
+        ("text_cl_weight=0.5", "text_cl_weight (it reads node text"),
+        ("cold_item_scale=2", "lightgcn does not read --set cold_item_scale"),
+        ("target_weight=2", "lightgcn does not read --set target_weight"),
+        ("cl_noise=0.5", "lightgcn does not read --set cl_noise"),
+    ],
+)
+def test_a_setting_that_would_not_be_applied_is_refused(
+    ttq, tiny_recbole, tmp_path, capsys, setting, says
+):
+    """Before, these were accepted and recorded, and did nothing (the flags overwrote seed,
+    model and protocol)."""
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--set", setting]
+    argv += ["--out", str(tmp_path / "out"), "--venv", str(tmp_path / "none")]
+    assert ttq.main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and "--set" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("setting", ["epochs=5", "patience=3"])
+def test_epochs_and_patience_are_refused_beside_fixed_epochs(
+    ttq, tiny_recbole, tmp_path, capsys, setting
+):
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--set", setting]
+    argv += ["--epochs", "2", "--out", str(tmp_path / "out"), "--venv", str(tmp_path / "none")]
+    assert ttq.main(argv) == 2
+    assert "--epochs 2 trains that many epochs" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

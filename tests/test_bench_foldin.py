@@ -1,0 +1,43 @@
+"""bench/foldin.py's checks of its options, on the tiny dataset (read as ml100k-kg reads it)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def foldin(bench_script):
+    return bench_script("foldin")
+
+
+def run(foldin, monkeypatch, *args: str) -> None:
+    monkeypatch.setattr(sys, "argv", ["foldin.py", "--epochs", "1", "--patience", "1", *args])
+    foldin.main()
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        # before: -0.1 drew 90 % of the users as newcomers (randperm[:-n]), silently
+        (("--share", "-0.1"), "--share is the newcomers' share of users, in (0, 1); got -0.1"),
+        # before: no newcomers, then a KeyError
+        (("--share", "0"), "--share is the newcomers' share of users, in (0, 1); got 0.0"),
+        (("--share", "1"), "in (0, 1); got 1.0"),
+        # a share too small to draw one newcomer of the tiny dataset's 40 users
+        (("--share", "0.001"), "--share 0.001 of 40 users makes 0 newcomers"),
+        # before: model B was trained for A's best epoch, 0: "epochs must be positive, got 0"
+        (("--model", "popularity"), "--model popularity learns no embeddings by training"),
+        (("--model", "ease"), "--model ease learns no embeddings by training"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(
+    foldin, tiny_recbole, tmp_path, monkeypatch, capsys, options, says
+):
+    out = tmp_path / "figures.json"
+    with pytest.raises(SystemExit) as stop:
+        run(foldin, monkeypatch, "--data", str(tiny_recbole), "--out", str(out), *options)
+    assert stop.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
