@@ -547,9 +547,11 @@ def main(argv: list[str] | None = None) -> int:
         worker(Path(sys.argv[2]))
         return 0
     args = parse_args(argv)
+    from kgrec.errors import KgrecError
+
     try:
         return _main(args)
-    except PeersError as error:
+    except (PeersError, KgrecError) as error:  # kgrec's: making the split (--data)
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -153,3 +153,12 @@ def test_a_refused_data_rerun_leaves_the_split_as_it_was(
     assert peers.split_checksum(out / "split") == recorded
     assert sorted(p.name for p in out.iterdir()) == ["peers.json", "recbole", "runs", "split"]
     assert peers.main([*argv, "--seed", "0"]) == 0  # the same split reads them again
+
+
+def test_data_kgrec_cannot_read_is_a_clear_error(peers, tmp_path, fake_recbole, capsys):
+    """Before, --data of a folder that is not there ended in an InputError traceback."""
+    argv = ["--data", str(tmp_path / "nothing"), "--protocol", "ml1m-action-comedy"]
+    argv += ["--out", str(tmp_path / "out"), "--venv", str(fake_recbole)]
+    assert peers.main(argv) == 2
+    assert "error:" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "split").exists()
