@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -444,3 +445,48 @@ def fake_recbole(tmp_path) -> Path:
     python.write_text(f"#!/bin/sh\necho '{json.dumps(record)}' > result.json\n")
     python.chmod(0o755)
     return venv
+
+
+class _RecordingSession:
+    def __init__(self, driver: RecordingDriver, database: str | None) -> None:
+        self.driver, self.database = driver, database
+
+    def __enter__(self) -> _RecordingSession:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+    def run(self, statement: str, **params):
+        self.driver.runs.append(self.database)
+        return types.SimpleNamespace(consume=lambda: None)
+
+
+class RecordingDriver:
+    """A neo4j driver stand-in (unit tests of the bench scripts) that records the database
+    of every session, statement run in one, and execute_query; execute_query answers
+    ``records(query)``."""
+
+    def __init__(self, records=lambda query: []) -> None:
+        self.records = records
+        self.sessions, self.runs, self.queries = [], [], []
+
+    def __enter__(self) -> RecordingDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+    def session(self, database=None, **config) -> _RecordingSession:
+        self.sessions.append(database)
+        return _RecordingSession(self, database)
+
+    def execute_query(self, query, parameters_=None, routing_=None, database_=None, **params):
+        self.queries.append(database_)
+        return types.SimpleNamespace(records=self.records(query))
+
+
+@pytest.fixture
+def recording_driver():
+    """The :class:`RecordingDriver` class."""
+    return RecordingDriver

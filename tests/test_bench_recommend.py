@@ -15,47 +15,19 @@ def recommend(bench_script):
     return bench_script("recommend")
 
 
-class FakeSession:
-    def __init__(self, driver, database):
-        self.driver, self.database = driver, database
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def run(self, statement, **params):
-        self.driver.runs.append(self.database)
-        return types.SimpleNamespace(consume=lambda: None)
-
-
-class FakeDriver:
-    def __init__(self, users: int):
-        self.users = users
-        self.sessions, self.runs, self.queries = [], [], []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def session(self, database=None, **config):
-        self.sessions.append(database)
-        return FakeSession(self, database)
-
-    def execute_query(self, query, parameters_=None, routing_=None, database_=None, **params):
-        self.queries.append(database_)
+def _records(users: int):
+    def records(query):
         if "RETURN u.user_id AS u" in query:
-            return types.SimpleNamespace(records=[{"u": f"u{i}"} for i in range(self.users)])
-        return types.SimpleNamespace(records=[{"item": "i1", "score": 1.0}])
+            return [{"u": f"u{i}"} for i in range(users)]
+        return [{"item": "i1", "score": 1.0}]
+
+    return records
 
 
 def test_every_query_goes_to_the_database_of_neo4j_database(
-    recommend, monkeypatch, tmp_path, capsys
+    recommend, monkeypatch, tmp_path, capsys, recording_driver
 ):
-    driver = FakeDriver(users=60)
+    driver = recording_driver(_records(60))
     commands = []
     monkeypatch.setenv("NEO4J_DATABASE", "benchdb")
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")

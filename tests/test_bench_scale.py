@@ -196,48 +196,14 @@ def test_the_description_of_user_degrees_matches_the_generator(scale, dataset):
     assert "expected" in scale.generate.__doc__
 
 
-class FakeSession:
-    def __init__(self, driver, database):
-        self.driver, self.database = driver, database
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def run(self, statement, **params):
-        self.driver.runs.append(self.database)
-        return types.SimpleNamespace(consume=lambda: None)
-
-
-class FakeDriver:
-    """Records the database of every session and execute_query."""
-
-    def __init__(self):
-        self.sessions, self.runs, self.queries = [], [], []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def session(self, database=None, **config):
-        self.sessions.append(database)
-        return FakeSession(self, database)
-
-    def execute_query(self, query, parameters_=None, routing_=None, database_=None, **params):
-        self.queries.append(database_)
-        return types.SimpleNamespace(records=[])
-
-
-def test_the_neo4j_load_uses_the_database_of_neo4j_database(scale, monkeypatch, tmp_path):
+def test_the_neo4j_load_uses_the_database_of_neo4j_database(
+    scale, monkeypatch, tmp_path, recording_driver
+):
     import neo4j
 
     import kgrec.store
 
-    driver = FakeDriver()
+    driver = recording_driver()
     stores = []
 
     class FakeStore:
