@@ -613,12 +613,16 @@ class Run:
                     ranking.user_emb, ranking.item_emb
                 )
                 published["User"] = (ranking.user_ids, user_vectors)
-                known = set(self.experiment.maps.items)
-                late = [i for i, uid in enumerate(ranking.item_ids) if uid not in known]
                 if users is None:
                     published["Item"] = (ranking.item_ids, item_vectors)
-                elif late:  # items loaded after training: their vectors go with the users'
-                    published["Item"] = ([ranking.item_ids[i] for i in late], item_vectors[late])
+                else:  # items loaded after training: their vectors go with the users'
+                    known = set(self.experiment.maps.items)
+                    late = [i for i, uid in enumerate(ranking.item_ids) if uid not in known]
+                    if late:
+                        published["Item"] = (
+                            [ranking.item_ids[i] for i in late],
+                            item_vectors[late],
+                        )
                 for kind, (_, rows) in published.items():  # before any edge is written
                     opened.check_vectors(
                         kind,
@@ -629,10 +633,12 @@ class Run:
             opened.publish(
                 ranking.table, run=name or self.name, users=None if users is None else list(users)
             )
-            if users is None and published:  # the run's vectors in place of all others
-                opened.replace_vectors(published, property=VECTOR_PROPERTY)
-            for kind, (keys, rows) in published.items() if users is not None else ():
-                opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
+            if users is None:
+                if published:  # the run's vectors in place of all others
+                    opened.replace_vectors(published, property=VECTOR_PROPERTY)
+            else:
+                for kind, (keys, rows) in published.items():
+                    opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
         return ranking.table
 
     @contextlib.contextmanager
