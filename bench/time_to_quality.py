@@ -55,15 +55,13 @@ from kgrec.evaluate import evaluate
 from kgrec.experiment import (
     TRAIN_DEFAULTS,
     build_run,
-    check_catalogue,
-    check_cold_start_users,
     check_settings,
     cold_start_for,
     effective_rule,
     epoch_strategy_for,
     fit_settings,
-    load_experiment,
     objective_for,
+    prepare_experiment,
     reads_text,
     unread_options,
     warm_start,
@@ -271,27 +269,16 @@ def _main(args: argparse.Namespace) -> int:
     out = args.out.resolve()
     domain = settings["domain"]  # the protocol's rule unless a domain or a rule is given
     domain_rule = effective_rule(args.protocol, args.data, domain, settings["domain_rule"])
-    experiment = load_experiment(
-        data=args.data,
-        store=None,
-        protocol=args.protocol,
-        split_dir=None,
-        seed=args.seed,
-        domain=domain,
-        domain_rule=domain_rule,
-        target_domain=settings["target_domain"],
-        train_fraction=settings["train_fraction"],
-        few_shot=settings["few_shot"],
-        cold_valid_share=settings["cold_valid_share"],
-        cold_test_share=settings["cold_test_share"],
-        new_item_share=settings["new_item_share"],
-    )
     # what kgrec train refuses before it writes a run, refused before the split is written
-    if settings["init_from"] is not None:
-        warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
-    if settings["cold_start_share"]:
-        check_cold_start_users(experiment)
-    check_catalogue(experiment)
+    experiment = prepare_experiment(
+        {
+            **settings,
+            "data": str(args.data),
+            "store": None,
+            "split": None,
+            "domain_rule": domain_rule,
+        }
+    )
 
     def write(made: Path) -> None:
         write_split(experiment.split, experiment.maps, made, domain_rule=domain_rule, domain=domain)

@@ -1205,35 +1205,44 @@ def check_catalogue(experiment: Experiment) -> None:
         )
 
 
+def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
+    """The experiment ``settings`` (train()'s, with the data source's) describe, after the
+    checks ``kgrec train`` makes before it writes a run (each an InputError): an
+    ``init_from`` run that does not fit the model, no users for cold-start training to hide,
+    a target catalogue too small to rank."""
+    data, split = settings["data"], settings["split"]
+    experiment = load_experiment(
+        data=Path(data) if data else None,
+        store=settings["store"],
+        protocol=settings["protocol"],
+        split_dir=Path(split) if split else None,
+        seed=settings["seed"],
+        domain=settings["domain"],
+        domain_rule=settings["domain_rule"],
+        target_domain=settings["target_domain"],
+        text_property=settings["text_property"],
+        train_fraction=settings["train_fraction"],
+        few_shot=settings["few_shot"],
+        cold_valid_share=settings["cold_valid_share"],
+        cold_test_share=settings["cold_test_share"],
+        new_item_share=settings["new_item_share"],
+    )
+    if settings["init_from"] is not None:  # a mismatch is refused before the run is written
+        warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
+    if settings["cold_start_share"]:  # and so are no users to hide
+        check_cold_start_users(experiment)
+    check_catalogue(experiment)
+    return experiment
+
+
 def _prepare(
     out: Path, settings: dict[str, Any], resume: bool
 ) -> tuple[dict[str, Any], Experiment]:
     """run.json's content and the experiment of a new run (written to ``out``) or of the run
     to resume there."""
-    data, split = settings["data"], settings["split"]
     info = _start(out, settings, resume)
     if info is None:
-        experiment = load_experiment(
-            data=Path(data) if data else None,
-            store=settings["store"],
-            protocol=settings["protocol"],
-            split_dir=Path(split) if split else None,
-            seed=settings["seed"],
-            domain=settings["domain"],
-            domain_rule=settings["domain_rule"],
-            target_domain=settings["target_domain"],
-            text_property=settings["text_property"],
-            train_fraction=settings["train_fraction"],
-            few_shot=settings["few_shot"],
-            cold_valid_share=settings["cold_valid_share"],
-            cold_test_share=settings["cold_test_share"],
-            new_item_share=settings["new_item_share"],
-        )
-        if settings["init_from"] is not None:  # a mismatch is refused before the run is written
-            warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
-        if settings["cold_start_share"]:  # and so are no users to hide
-            check_cold_start_users(experiment)
-        check_catalogue(experiment)
+        experiment = prepare_experiment(settings)
         info = {
             "model": settings["model"],
             "settings": settings,
