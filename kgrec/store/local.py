@@ -321,9 +321,9 @@ class LocalStore(GraphStore):
                     raise unknown_keys_error(kind, unknown, "vectors")
                 check_vector_property(kind, property, attribute=property in nodes.columns)
                 same = (stored["kind"] == kind) & (stored["property"] == property)
-                if keys and not replace:  # a replacement may change the dimension
-                    check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])
                 if keys:
+                    if not replace:  # a replacement may change the dimension
+                        check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])
                     parts.append(
                         pd.DataFrame(
                             {

@@ -430,11 +430,16 @@ class Neo4jStore(GraphStore):
                 raise unknown_keys_error(kind, missing, "vectors")
             self.check_vectors(kind, property, matrix.shape[1])
             self._run(statement, dimensions=int(matrix.shape[1]))
-            rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
-            for chunk in _chunks(rows, max(1, self.batch_size // 10)):
+            for chunk in self._vector_chunks(keys, matrix):
                 self._run(q.SET_VECTORS[kind], rows=chunk, property=property)
             # queries right after this write see a complete index
             self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
+
+    def _vector_chunks(self, keys: Sequence[str], matrix: np.ndarray) -> list[list[dict]]:
+        """``SET_VECTORS``'s rows for ``keys`` and their ``matrix`` rows, in chunks of a tenth
+        of ``batch_size`` (a vector is hundreds of values)."""
+        rows = [{"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)]
+        return _chunks(rows, max(1, self.batch_size // 10))
 
     def replace_vectors(
         self, vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], *, property: str
@@ -489,18 +494,13 @@ class Neo4jStore(GraphStore):
     def _replace_vectors_at_once(
         self, checked: dict[str, tuple[list[str], np.ndarray]], property: str
     ) -> dict[str, int]:
-        chunk_rows = max(1, self.batch_size // 10)
-
         total = sum(len(keys) for keys, _ in checked.values())
 
         def replace(tx: Any) -> dict[str, int]:  # one transaction: all replaced or none
             dropped = {}
             with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
                 for kind, (keys, matrix) in checked.items():
-                    rows = [
-                        {"key": k, "vector": v} for k, v in zip(keys, matrix.tolist(), strict=True)
-                    ]
-                    for chunk in _chunks(rows, chunk_rows):
+                    for chunk in self._vector_chunks(keys, matrix):
                         tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
                         bar.update(len(chunk))
                     record = tx.run(q.DROP_VECTORS[kind], property=property, keep=keys).single()
@@ -515,7 +515,6 @@ class Neo4jStore(GraphStore):
     ) -> dict[str, int]:
         staging = q.staging_property(property)
         batch = {"batch": self.batch_size}
-        chunk_rows = max(1, self.batch_size // 10)
         with self.driver.session(database=self.database) as session:
 
             def clear_staging() -> None:
@@ -530,11 +529,7 @@ class Neo4jStore(GraphStore):
             try:
                 with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
                     for kind, (keys, matrix) in checked.items():
-                        rows = [
-                            {"key": k, "vector": v}
-                            for k, v in zip(keys, matrix.tolist(), strict=True)
-                        ]
-                        for chunk in _chunks(rows, chunk_rows):
+                        for chunk in self._vector_chunks(keys, matrix):
                             self._run(q.SET_VECTORS[kind], rows=chunk, property=staging)
                             bar.update(len(chunk))
             except BaseException:  # Ctrl-C too: nothing staged stays behind
