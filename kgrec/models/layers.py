@@ -17,6 +17,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
+from kgrec.models.base import check_edge_index
+
 
 class RelationGroups(NamedTuple):
     """Edges grouped by (relation, target node): the layout :class:`RelationalConv` needs.
@@ -76,6 +78,8 @@ def relation_groups(
     :math:`\frac{1}{s_i} \sqrt{d_i / d_j}` with :math:`s_i` the edges sampled at
     :math:`i`, an unbiased estimate of the full sum (exactly it when nothing is left out).
     """
+    # a node id past num_nodes would wrap onto another (relation, node) group: refuse it
+    check_edge_index(edge_index, num_nodes, edge_type)
     if edge_type.numel() and (int(edge_type.min()) < 0 or int(edge_type.max()) >= num_relations):
         raise ValueError(
             f"edge_type must lie in [0, {num_relations}), "

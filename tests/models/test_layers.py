@@ -8,6 +8,7 @@ from kgrec.models.layers import (
     DomainAdaptiveLayer,
     GradientReversal,
     RelationalConv,
+    ScalarRelationalConv,
     relation_groups,
 )
 
@@ -159,3 +160,17 @@ def test_symmetric_relations_weigh_edges_by_both_degrees():
             averaged=torch.tensor([True, False]),
             symmetric=symmetric,
         )
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [lambda: RelationalConv(2, 2, 3), lambda: ScalarRelationalConv(3)],
+    ids=["rgcn", "scalar"],
+)
+def test_relational_convs_refuse_edges_past_their_nodes(conv):
+    # node 4 of a 3-node graph would be read as (relation 1, node 1): a silent wrong message
+    x = torch.randn(3, 2)
+    with pytest.raises(ValueError, match="edge_index reaches node 4, beyond the graph's 3"):
+        conv()(x, torch.tensor([[0], [4]]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="edge_type must hold one relation per edge"):
+        conv()(x, torch.tensor([[0, 1], [2, 2]]), torch.tensor([0]))
