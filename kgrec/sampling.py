@@ -178,7 +178,9 @@ def neighbor_loader(
     graph: Data, model: GraphRecommender, num_neighbors: int | Sequence[int]
 ) -> NeighborSampler:
     """A :class:`NeighborSampler` over ``graph``'s edges and edge types, one hop per layer of
-    ``model`` (or as many as ``num_neighbors`` lists), slicing the model's whole-graph
+    ``model`` (or as many as ``num_neighbors`` lists, at least one per layer: a layer without
+    its hop would miss messages and give the seeds other representations than the whole
+    graph's), slicing the model's whole-graph
     interaction degree (for LightGCN-style normalisation) into each subgraph.
 
     Call it with seed node ids to get their sampled subgraph (``n_id`` lists the seeds first).
@@ -190,6 +192,11 @@ def neighbor_loader(
         fanout = list(num_neighbors)
     if any(k == 0 or k < -1 for k in fanout):
         raise ValueError(f"num_neighbors must be positive (or -1 for all), got {fanout}")
+    if len(fanout) < model.num_layers:
+        raise ValueError(
+            f"num_neighbors gives {len(fanout)} hop(s) for a model of {model.num_layers} "
+            "layers: one hop per layer at least"
+        )
     if graph.edge_type is None:
         raise ValueError("neighbour sampling needs the graph's edge_type")
     return NeighborSampler(
@@ -204,7 +211,8 @@ def neighbor_loader(
 class NeighborSampling:
     """Mini-batches on sampled subgraphs: each batch of triples becomes its seed nodes, and
     the model propagates over their sampled ``num_neighbors``-per-hop neighbourhood (an int
-    for every layer of the model, or one per layer; -1 takes all neighbours).
+    for every layer of the model, or one per layer, at least as many as the model's layers;
+    -1 takes all neighbours).
 
     An epoch strategy of :func:`kgrec.train.fit` (:class:`kgrec.train.EpochStrategy`).
     """

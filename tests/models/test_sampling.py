@@ -127,6 +127,8 @@ def test_sampled_batches_with_all_neighbours_cost_what_full_batches_cost(toy_gra
     [
         ([0, 5], r"num_neighbors must be positive \(or -1 for all\), got \[0, 5\]"),
         ([-2], r"got \[-2\]"),
+        # a 2-layer model on one hop: the seeds would miss their second layer's messages
+        ([-1], r"num_neighbors gives 1 hop\(s\) for a model of 2 layers"),
     ],
 )
 def test_bad_fanouts_are_rejected(toy_graph, num_neighbors, message):
