@@ -315,6 +315,11 @@ def info_nce(view1: Tensor, view2: Tensor, *, temperature: float) -> Tensor:
     """
     if not 0 < temperature < math.inf:  # NaN and inf too
         raise ValueError(f"temperature must be positive, got {temperature}")
+    if view1.dim() != 2 or view1.shape != view2.shape:  # else a rectangular, silent loss
+        raise ValueError(
+            f"the two views must be [N, d] of the same shape, got {list(view1.shape)} and "
+            f"{list(view2.shape)}"
+        )
     logits = F.normalize(view1, dim=-1) @ F.normalize(view2, dim=-1).T / temperature
     return -torch.diagonal(F.log_softmax(logits, dim=1)).mean()
 

@@ -396,6 +396,14 @@ def test_info_nce_matches_a_naive_loop_its_known_value_and_its_gradients_check()
     assert float(info_nce(eye, eye, temperature=0.2)) == pytest.approx(want)
 
 
+def test_info_nce_refuses_views_of_different_nodes() -> None:
+    # [3, d] against [5, d] gave a number: 3 rows' log-softmax over 5 columns
+    with pytest.raises(ValueError, match=r"same shape, got \[3, 2\] and \[5, 2\]"):
+        info_nce(torch.randn(3, 2), torch.randn(5, 2), temperature=0.2)
+    with pytest.raises(ValueError, match="same shape"):
+        info_nce(torch.randn(3), torch.randn(3), temperature=0.2)
+
+
 @pytest.mark.parametrize("layer", [0, 1, 2])
 def test_contrastive_term_without_noise_is_its_known_value(layer) -> None:
     """Without noise SimGCL's two views coincide, so the term is InfoNCE of a view with itself
