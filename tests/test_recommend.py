@@ -94,3 +94,15 @@ def test_a_nan_score_ranks_last_and_repeated_candidates_once():
         candidates=torch.tensor([5, 1, 3]),
     )
     assert items.tolist() == [[1, 3, 5]]  # equal scores in item order, as the README says
+
+
+def test_slots_only_excluded_items_could_fill_are_scored_minus_inf() -> None:
+    # the user may get items 0 and 3 only: the other two slots are empty (-inf), whichever
+    # excluded or non-candidate item they name
+    scores = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]])
+    items, got = top_k(
+        scores, 4, candidates=torch.tensor([0, 1, 2, 3]), exclude=torch.tensor([[0, 0], [1, 2]])
+    )
+    assert items[0, :2].tolist() == [0, 3]
+    assert got[0, :2].tolist() == [4.0, 1.0]
+    assert torch.isinf(got[0, 2:]).all() and (got[0, 2:] < 0).all()

@@ -134,7 +134,10 @@ class GraphRecommender(nn.Module):
 
         ``candidates`` restricts the ranking to these item indices (e.g. the target domain);
         ``exclude`` is a ``[2, X]`` tensor of (position in ``users``, item index) pairs that
-        must never be returned (e.g. training interactions).
+        must never be recommended (e.g. training interactions). A user left with fewer than
+        ``k`` such items gets them first and ``-inf`` scores in the last slots, whose items
+        (excluded, or not candidates) are no recommendations: drop them, as
+        :func:`kgrec.ranking.rank`'s callers do.
         """
         was_training = self.training
         self.eval()
@@ -194,7 +197,8 @@ def top_k(
     """Top-``k`` columns of each row of ``scores`` among ``candidates``, never ``exclude``d.
 
     Returns (item indices, scores), each ``[rows, k]``, best first; equal scores in column
-    order (:func:`ordered_top_k`).
+    order (:func:`ordered_top_k`). A row with fewer than ``k`` allowed columns fills its last
+    slots with excluded or non-candidate columns scored ``-inf``: empty slots.
     """
     if not isinstance(k, int) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
