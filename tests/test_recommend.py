@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from kgrec.cli import main
+from kgrec.experiment import train
 from kgrec.models.base import top_k
 from kgrec.ranking import rank
 from kgrec.recommend import inner_product_vectors
+from kgrec.store import open_store
+from loaders import recbole
+from loaders.rules import named_rule
+
+SMALL = {"epochs": 2, "dim": 8, "batch_size": 128, "progress": False}
 
 
 @pytest.mark.parametrize("max_scores", [2**25, 25, 1])  # batches of 3, 2 and 1 users
@@ -94,3 +101,40 @@ def test_a_nan_score_ranks_last_and_repeated_candidates_once():
         candidates=torch.tensor([5, 1, 3]),
     )
     assert items.tolist() == [[1, 3, 5]]  # equal scores in item order, as the README says
+
+
+def test_publishing_a_user_without_interactions_succeeds_without_explanations(
+    tmp_path, tiny_recbole, capsys
+):
+    """A run's user with no interaction in the store (a users-file row only) is published by
+    ``--user`` and listed without reasons (before: the list was published, then explaining
+    its first item failed, "user 'ghost' has no interactions", exit 2)."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+        opened.write(
+            recbole.load(_users_file(tmp_path / "ghost", ["ghost"]), domain="comedy"),
+            progress=False,
+        )
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    capsys.readouterr()
+    argv = ["recommend", "--run", str(run.folder), "-k", "3", "--user", "ghost", "--user", "u1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    ghost, u1 = out.split("user u1")
+    assert "user ghost (no interactions in the store" in ghost and "because" not in ghost
+    assert "because" in u1  # the others are explained as before
+    with open_store(store) as opened:
+        published = opened.recommendations(run.name)
+    assert published.groupby("user_id").size().to_dict() == {"ghost": 3, "u1": 3}
+
+
+def _users_file(folder, users: list[str]):
+    folder.mkdir()
+    (folder / "ghost.user").write_text(
+        "user_id:token\tage:float\n" + "".join(f"{u}\t30\n" for u in users)
+    )
+    return folder
