@@ -138,3 +138,34 @@ def _users_file(folder, users: list[str]):
         "user_id:token\tage:float\n" + "".join(f"{u}\t30\n" for u in users)
     )
     return folder
+
+
+def test_held_out_pairs_of_split_files_are_never_recommended(tmp_path, tiny_recbole):
+    """Split files may hold valid and test pairs the graph does not (the graph loaded with
+    the training interactions alone); they are the users' all the same (before: every one of
+    them could be recommended, 98 of 98 at k=30 here)."""
+    split_dir = tmp_path / "split"
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    assert main([*argv, "--write-split", str(split_dir)]) == 0
+    held_out = set()
+    for name in ("valid", "test"):
+        lines = (split_dir / f"{name}.tsv").read_text().splitlines()[1:]
+        held_out |= {tuple(line.split("\t")) for line in lines}
+    data = tmp_path / "train-only" / "tiny"
+    data.mkdir(parents=True)
+    (data / "tiny.item").write_text((tiny_recbole / "tiny.item").read_text())
+    header, *rows = (tiny_recbole / "tiny.inter").read_text().splitlines()
+    kept = [row for row in rows if tuple(row.split("\t")[:2]) not in held_out]
+    assert len(kept) < len(rows)
+    (data / "tiny.inter").write_text("\n".join([header, *kept]) + "\n")
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(data, domain_rule=named_rule("ml1m-action-comedy")), progress=False
+        )
+    run = train("lightgcn", split=split_dir, store=store, out=tmp_path / "r", **SMALL)
+    table = run.recommend(k=30)
+    items = table["item_uid"].str.removeprefix("comedy:")
+    recommended = set(zip(table["user_id"], items, strict=True))
+    assert table["item_uid"].str.startswith("comedy:").all()
+    assert not recommended & held_out
