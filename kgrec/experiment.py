@@ -560,7 +560,8 @@ class Run:
         """Top-``k`` target-domain items per user (all users, or ``users`` by id), never an
         item the user already has: the RECOMMENDATIONS table (user_id, item_uid, score, rank,
         model, run). What a user has is read from the run's store when it has one, so the
-        items a user rated after training (and their valid and test items) are left out too.
+        items a user rated after training (and their valid and test items) are left out too,
+        and so are the pairs of the run's split (split files may hold pairs the graph does not).
         A user loaded into the run's store after training is folded in from their
         interactions with the run's items (the model's
         :meth:`~kgrec.models.GraphRecommender.fold_in`, the model frozen). A run that serves
@@ -707,7 +708,12 @@ class Run:
         if new_emb is not None:
             candidates = torch.cat([candidates, item_emb.size(0) + torch.arange(len(new_emb))])
             item_emb = torch.cat([item_emb, new_emb.to(item_emb)])
-        known = experiment.data[INTERACTS].edge_index
+        # what users have: the graph's interactions and the split's pairs, which split files
+        # (--split DIR) may hold without the graph holding them
+        split = experiment.split
+        known = torch.cat(
+            [experiment.data[INTERACTS].edge_index, split.train, split.valid, split.test], 1
+        )
         newcomer_rows: dict[str, int] = {}
         if users is not None and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU

@@ -215,6 +215,13 @@ def _text(
         entity_is_head = forward[2]
         role = relation_role(relations[2], node_is_head=entity_is_head)
         shared = index.label(path[2])
+        if relation_role(relations[1], node_is_head=not forward[1]) != role:
+            # the entity is something else to the user's item (an actor of it, the writer of
+            # the other): no role is shared, so the sentence names both relations
+            return (
+                f"you interacted with {h}; {shared} is linked to it ({relations[1]}) and to "
+                f"{target} ({relations[2]})"
+            )
         if not entity_is_head and role.endswith(" by"):  # film.film.directed_by
             return f"you interacted with {h}; it and {target} were both {role} {shared}"
         return f"you interacted with {h}; it and {target} share the {role} {shared}"

@@ -105,6 +105,25 @@ def test_a_relation_stored_from_the_item_alone_reads_from_the_item(explain_graph
     assert path.text == "you interacted with Heat; it and Casino were both directed by scorsese"
 
 
+def test_an_entity_that_is_something_else_to_each_item_is_no_shared_role(explain_graph):
+    # Pacino acted in Heat and produced Casino: the two films share no actor and no producer.
+    # Before, the sentence read the entity -> item step alone: "were both produced by Pacino"
+    graph = _with_knowledge(
+        explain_graph,
+        [
+            ("Item", "action:heat", "film.film.actor", "Entity", "pacino"),
+            ("Item", "action:casino", "film.film.produced_by", "Entity", "pacino"),
+        ],
+    )
+    table = explain(graph, "alice", "action:casino", k=10)
+    (path,) = table[table["nodes"].map(lambda nodes: "Entity:pacino" in nodes)].itertuples()
+    assert path.relations == ["INTERACTED", "film.film.actor", "film.film.produced_by"]
+    assert path.text == (
+        "you interacted with Heat; pacino is linked to it (film.film.actor) and to Casino "
+        "(film.film.produced_by)"
+    )
+
+
 def test_unknown_user_or_item(explain_graph):
     with pytest.raises(InputError, match="nobody"):
         explain(explain_graph, "nobody", "action:casino")

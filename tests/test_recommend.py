@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from kgrec.cli import main
+from kgrec.experiment import train
 from kgrec.models.base import top_k
 from kgrec.ranking import rank
 from kgrec.recommend import inner_product_vectors
+from kgrec.store import open_store
+from loaders import recbole
+from loaders.rules import named_rule
+
+SMALL = {"epochs": 2, "dim": 8, "batch_size": 128, "progress": False}
 
 
 @pytest.mark.parametrize("max_scores", [2**25, 25, 1])  # batches of 3, 2 and 1 users
@@ -106,3 +113,71 @@ def test_slots_only_excluded_items_could_fill_are_scored_minus_inf() -> None:
     assert items[0, :2].tolist() == [0, 3]
     assert got[0, :2].tolist() == [4.0, 1.0]
     assert torch.isinf(got[0, 2:]).all() and (got[0, 2:] < 0).all()
+
+
+def test_publishing_a_user_without_interactions_succeeds_without_explanations(
+    tmp_path, tiny_recbole, capsys
+):
+    """A run's user with no interaction in the store (a users-file row only) is published by
+    ``--user`` and listed without reasons (before: the list was published, then explaining
+    its first item failed, "user 'ghost' has no interactions", exit 2)."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+        opened.write(
+            recbole.load(_users_file(tmp_path / "ghost", ["ghost"]), domain="comedy"),
+            progress=False,
+        )
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    capsys.readouterr()
+    argv = ["recommend", "--run", str(run.folder), "-k", "3", "--user", "ghost", "--user", "u1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    ghost, u1 = out.split("user u1")
+    assert "user ghost (no interactions in the store" in ghost and "because" not in ghost
+    assert "because" in u1  # the others are explained as before
+    with open_store(store) as opened:
+        published = opened.recommendations(run.name)
+    assert published.groupby("user_id").size().to_dict() == {"ghost": 3, "u1": 3}
+
+
+def _users_file(folder, users: list[str]):
+    folder.mkdir()
+    (folder / "ghost.user").write_text(
+        "user_id:token\tage:float\n" + "".join(f"{u}\t30\n" for u in users)
+    )
+    return folder
+
+
+def test_held_out_pairs_of_split_files_are_never_recommended(tmp_path, tiny_recbole):
+    """Split files may hold valid and test pairs the graph does not (the graph loaded with
+    the training interactions alone); they are the users' all the same (before: every one of
+    them could be recommended, 98 of 98 at k=30 here)."""
+    split_dir = tmp_path / "split"
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    assert main([*argv, "--write-split", str(split_dir)]) == 0
+    held_out = set()
+    for name in ("valid", "test"):
+        lines = (split_dir / f"{name}.tsv").read_text().splitlines()[1:]
+        held_out |= {tuple(line.split("\t")) for line in lines}
+    data = tmp_path / "train-only" / "tiny"
+    data.mkdir(parents=True)
+    (data / "tiny.item").write_text((tiny_recbole / "tiny.item").read_text())
+    header, *rows = (tiny_recbole / "tiny.inter").read_text().splitlines()
+    kept = [row for row in rows if tuple(row.split("\t")[:2]) not in held_out]
+    assert len(kept) < len(rows)
+    (data / "tiny.inter").write_text("\n".join([header, *kept]) + "\n")
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(data, domain_rule=named_rule("ml1m-action-comedy")), progress=False
+        )
+    run = train("lightgcn", split=split_dir, store=store, out=tmp_path / "r", **SMALL)
+    table = run.recommend(k=30)
+    items = table["item_uid"].str.removeprefix("comedy:")
+    recommended = set(zip(table["user_id"], items, strict=True))
+    assert table["item_uid"].str.startswith("comedy:").all()
+    assert not recommended & held_out

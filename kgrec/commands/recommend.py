@@ -133,9 +133,14 @@ def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) 
     with open_store(store_uri) as store:
         for user, rows in table.groupby("user_id", sort=False):
             note = " (folded in: loaded after training)" if user in newcomers else ""
+            # a user of the run with no interactions in the store (a cold-start user, say)
+            # has a list but no path to explain it: the list was published all the same
+            explained = not store.user_interactions([user]).empty
+            if not explained:
+                note += " (no interactions in the store: nothing to explain the list by)"
             print(f"user {user}{note}, run {name!r} ({loaded.info['model']}):")
             for row in rows.itertuples():
-                why = store.explain(user, row.item_uid, k=1)
+                why = store.explain(user, row.item_uid, k=1) if explained else pd.DataFrame()
                 reason = f"  because {why['text'].iloc[0]}" if not why.empty else ""
                 print(f"  {row.rank:3d}. {row.item_uid}  {row.score:.3f}{reason}")
     print(
