@@ -46,6 +46,7 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
                 f"store {redact(uri)!r}: put no user name or password in the store URI (it would "
                 "show in process lists and messages); set NEO4J_USERNAME and NEO4J_PASSWORD"
             )
+        _check_neo4j_uri(uri)
         database = os.environ.get("NEO4J_DATABASE") or "neo4j"
         if driver is not None:
             return Neo4jStore(driver, database=database, uri=uri)
@@ -77,6 +78,26 @@ def redact(uri: str) -> str:
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _check_neo4j_uri(uri: str) -> None:
+    """A StoreError for a Neo4j URI the driver would misread rather than refuse: a port out of
+    range (it connects to the port modulo 65536), a host with a space (it connects to the part
+    before it), no host (it connects to localhost), or a path or fragment (ignored: a database
+    named in the path would not be the one written to)."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError on a bad or out-of-range port
+    except ValueError as exc:
+        raise StoreError(f"store {uri!r}: {exc}") from None
+    if not parts.hostname or any(c.isspace() for c in parts.netloc):
+        raise StoreError(f"store {uri!r}: expected {parts.scheme}://HOST:PORT")
+    if parts.path not in ("", "/") or parts.fragment:
+        database = parts.path.strip("/") or "NAME"
+        raise StoreError(
+            f"store {uri!r}: a store URI is {parts.scheme}://HOST:PORT, without a path; the "
+            f"database comes from NEO4J_DATABASE (e.g. NEO4J_DATABASE={database})"
+        )
 
 
 def _driver(uri: str) -> Driver:

@@ -109,12 +109,21 @@ class LocalStore(GraphStore):
             return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "tables": {}}
         except (OSError, ValueError) as exc:
             raise StoreError(f"{self.uri}: cannot read {MANIFEST}: {exc}") from exc
-        if manifest.get("format") != FORMAT:
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise StoreError(f"{self.uri}: {MANIFEST} is not a kgrec local store manifest")
-        if manifest.get("schema_version", 0) > SCHEMA_VERSION:
+        version = manifest.get("schema_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise StoreError(f"{self.uri}: {MANIFEST} is damaged: schema_version {version!r}")
+        if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.uri}: written by a newer kgrec (schema version "
-                f"{manifest['schema_version']} > {SCHEMA_VERSION}); upgrade kgrec"
+                f"{version} > {SCHEMA_VERSION}); upgrade kgrec"
+            )
+        tables = manifest.get("tables")
+        if not isinstance(tables, dict) or not all(_table_entry(t) for t in tables.values()):
+            raise StoreError(
+                f"{self.uri}: {MANIFEST} is damaged: its tables are not entries of "
+                "file (a table file of this folder) and sha256"
             )
         return manifest
 
@@ -450,6 +459,16 @@ class LocalStore(GraphStore):
 
 
 _VECTOR_COLUMNS = ("kind", "key", "property", "vector")
+
+
+def _table_entry(entry: object) -> bool:
+    """Whether ``entry`` is a manifest's entry of a table: a table file's name and checksum."""
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("file"), str)
+        and TABLE_FILE.fullmatch(entry["file"]) is not None
+        and isinstance(entry.get("sha256"), str)
+    )
 
 
 def _written_by_a_store(name: str) -> bool:

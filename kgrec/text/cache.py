@@ -61,8 +61,21 @@ class EmbeddingCache:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
             )
-        except (OSError, sqlite3.Error) as exc:
-            raise KgrecError(f"embedding cache {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if not isinstance(exc, sqlite3.OperationalError):  # not a database, or damaged
+                raise KgrecError(
+                    f"embedding cache {self.path} is damaged or not an SQLite database ({exc}): "
+                    "give another --cache, or --no-cache (kgrec's own cache may be deleted)"
+                ) from exc
+            raise self._unopenable(exc) from exc
+        except OSError as exc:  # its folder cannot be made
+            raise self._unopenable(exc) from exc
+
+    def _unopenable(self, exc: Exception) -> KgrecError:
+        return KgrecError(
+            f"embedding cache {self.path} cannot be opened or created ({exc}): give another "
+            "--cache, or --no-cache"
+        )
 
     def get(self, identity: str, texts: Sequence[str], dimension: int) -> dict[int, np.ndarray]:
         """Cached vectors by position in ``texts``; texts not in the cache are absent."""

@@ -251,3 +251,32 @@ def test_explain_builds_its_index_once_and_sees_a_later_write(
 
 def _path_nodes(paths: pd.DataFrame) -> set[str]:
     return {node for nodes in paths["nodes"] for node in nodes}
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ([1, 2], "not a kgrec local store manifest"),
+        ({"format": "kgrec-local-store", "schema_version": "2", "tables": {}}, "damaged"),
+        ({"format": "kgrec-local-store", "schema_version": 1}, "damaged"),
+        ({"format": "kgrec-local-store", "schema_version": 1, "tables": {"users": {}}}, "damaged"),
+        (
+            {
+                "format": "kgrec-local-store",
+                "schema_version": 1,
+                "tables": {"users": {"file": "../users-0123456789abcdef.parquet", "sha256": "0"}},
+            },
+            "damaged",
+        ),
+    ],
+)
+def test_a_damaged_manifest_is_a_store_error(store, movies, manifest, message, capsys):
+    # before: an AttributeError, TypeError or KeyError traceback, on reading and on writing
+    store.write(movies, progress=False)
+    (store.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match=message):
+        store.snapshot()
+    with pytest.raises(StoreError, match=message):
+        store.write(movies, progress=False)
+    assert main(["graph", "stats", "--store", store.uri]) == 2
+    assert message in capsys.readouterr().err

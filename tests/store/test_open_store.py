@@ -135,3 +135,32 @@ def test_a_load_checks_the_store_before_reading_its_files(tmp_path, unused_port,
     assert main(["load", "table", str(bad), "--store", f"bolt://127.0.0.1:{unused_port}"]) == 2
     err = capsys.readouterr().err
     assert "Neo4j is unreachable" in err and "ratings.csv" not in err
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        # before: the driver wrote to database "neo4j", ignoring the path
+        ("bolt://127.0.0.1:7687/movies", "NEO4J_DATABASE=movies"),
+        ("neo4j://127.0.0.1:7687#movies", "NEO4J_DATABASE"),
+        # before: the driver connected to port 99999 - 65536 = 34463
+        ("bolt://127.0.0.1:99999", "out of range"),
+        # before: a ValueError traceback when the store was first used
+        ("neo4j://127.0.0.1:port", "Port"),
+        # before: the driver connected to host "local", or to localhost
+        ("neo4j://local host:7687", "HOST:PORT"),
+        ("neo4j://", "HOST:PORT"),
+        ("bolt://:7687", "HOST:PORT"),
+    ],
+)
+def test_a_neo4j_uri_the_driver_would_misread_is_refused(uri, message, monkeypatch):
+    monkeypatch.setenv("NEO4J_PASSWORD", "secret")
+    with pytest.raises(StoreError, match=message) as info:
+        open_store(uri)
+    assert repr(uri) in str(info.value)
+
+
+@pytest.mark.parametrize("uri", ["bolt://127.0.0.1:7687/", "neo4j://localhost", "bolt://[::1]:1"])
+def test_a_neo4j_uri_with_a_host_and_port_is_accepted(uri):
+    with open_store(uri) as store:
+        assert isinstance(store, Neo4jStore) and store.uri == uri

@@ -91,7 +91,8 @@ def test_unwritable_cache_is_a_clear_error(tmp_path):
 
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(KgrecError, match="embedding cache"):
+    # before: the message did not say what to do
+    with pytest.raises(KgrecError, match=r"embedding cache .* another --cache, or --no-cache"):
         EmbeddingCache(blocker / "sub" / "cache.sqlite")
 
 
@@ -183,3 +184,15 @@ def test_an_embed_that_fails_half_way_leaves_every_kind_as_it_was(tmp_path, movi
     write_embeddings(store, results)  # and the same embed, not stopped, replaces both
     assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
     assert store.read_vectors("User", property="embedding")[0] == ["u1", "u2"]
+
+
+def test_a_cache_that_is_no_database_is_named_and_kept(tmp_path):
+    # before: "embedding cache PATH: file is not a database", saying neither what it was nor
+    # what to do
+    from kgrec.errors import KgrecError
+
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes, not a cache\n" * 100)
+    with pytest.raises(KgrecError, match=r"not an SQLite database .*--no-cache"):
+        EmbeddingCache(mine)
+    assert mine.read_text() == "my notes, not a cache\n" * 100
