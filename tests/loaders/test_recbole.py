@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -121,6 +123,46 @@ def test_an_entity_linked_to_two_items_is_an_error(tmp_path, toy_files, write_fi
     with pytest.raises(InputError, match="second item") as caught:
         recbole.load(write_files(tmp_path / "toy", files))
     assert (caught.value.file.endswith("toy.link"), caught.value.line) == (True, 5)
+
+
+def test_an_item_files_entity_id_ties_the_entity_to_the_item(tmp_path, write_files):
+    # before: the item got the entity_id, but its triples made an Entity of the same id, and
+    # the load failed with "an entity tied to an item is that item, not an Entity"
+    files = {
+        "toy.item": "item_id:token\tentity_id:token\ni1\te1\ni2\t\n",
+        "toy.kg": "head_id:token\trelation_id:token\ttail_id:token\ne1\tfilm.actor\tp1\n",
+    }
+    graph = recbole.load(write_files(tmp_path / "toy", files))
+    assert rows(graph.knowledge, ["head_kind", "head_key", "tail_kind", "tail_key"]) == {
+        ("Item", "toy:i1", "Entity", "p1")
+    }
+    assert list(graph.entities["entity_id"]) == ["p1"]
+
+
+@pytest.mark.parametrize(
+    ("item", "link"),
+    [
+        ("item_id:token\tentity_id:token\ni1\te1\ni2\te1\n", None),
+        (
+            "item_id:token\tentity_id:token\ni1\te1\ni2\t\n",
+            "item_id:token\tentity_id:token\ni2\te1\n",
+        ),
+    ],
+)
+def test_an_entity_tied_to_two_items_by_the_item_file_is_an_error(
+    tmp_path, write_files, item, link
+):
+    # before: both items were tied to the entity, and its triples went to one of them
+    files = {
+        "toy.item": item,
+        "toy.kg": "head_id:token\trelation_id:token\ttail_id:token\ne1\tfilm.actor\tp1\n",
+    }
+    if link is not None:
+        files["toy.link"] = link
+    with pytest.raises(InputError, match="tied to two items, 'i1' and 'i2'") as caught:
+        recbole.load(write_files(tmp_path / "toy", files))
+    where = (Path(caught.value.file).name, caught.value.line, caught.value.field)
+    assert where == ("toy.item", 3, "entity_id")
 
 
 @pytest.mark.parametrize(
