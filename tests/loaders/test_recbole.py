@@ -236,3 +236,24 @@ def test_a_column_named_twice_with_two_types(tmp_path, toy_files, write_files):
     with pytest.raises(InputError, match="twice") as caught:
         recbole.load(write_files(tmp_path / "toy", files))
     assert (caught.value.line, caught.value.field) == (1, "user_id")
+
+
+def test_ids_declared_float_are_the_ids_token_columns_give(tmp_path, write_files):
+    # before: 1 in a user_id:float column was the user "1.0", another than the .user file's
+    # "1", and 10 named the item "10.0", which was "not in the item file"
+    files = {
+        "toy.inter": "user_id:float\titem_id:float\trating:float\n1\t10\t4\n2.0\t10.0\t3\n",
+        "toy.user": "user_id:token\tage:token\n1\t24\n2\t30\n",
+        "toy.item": "item_id:token\tmovie_title:token_seq\n10\tHeat\n",
+    }
+    graph = recbole.load(write_files(tmp_path / "toy", files))
+    assert sorted(graph.users["user_id"]) == ["1", "2"]
+    assert rows(graph.interactions, ["user_id", "item_uid"]) == {("1", "toy:10"), ("2", "toy:10")}
+    # a non-number names the column as the header writes it; digits are never lost
+    files["toy.inter"] = "user_id:float\titem_id:token\n12345678901234567\t10\nx\t10\n"
+    with pytest.raises(InputError, match="not a number") as caught:
+        recbole.load(write_files(tmp_path / "bad" / "toy", files))
+    assert (caught.value.line, caught.value.field) == (3, "user_id:float")
+    files["toy.inter"] = "user_id:float\titem_id:token\n12345678901234567\t10\n"
+    graph = recbole.load(write_files(tmp_path / "big" / "toy", files))
+    assert "12345678901234567" in set(graph.users["user_id"])
