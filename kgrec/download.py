@@ -80,7 +80,14 @@ def download(
         inter = sorted(unpacked.rglob("*.inter"))
         if not inter:
             raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")
-        if target.exists():
+        if target.exists():  # a dataset file the archive lacks (a .kg added by hand): kept
+            fetched = {p.name for p in inter[0].parent.iterdir()}
+            lost = sorted(p.name for p in target.iterdir() if p.name not in fetched)
+            if lost:
+                raise KgrecError(
+                    f"{target} holds {', '.join(lost[:3])}, which {url} does not: --force "
+                    "would delete it; move it, or give another --dest"
+                )
             shutil.rmtree(target)
         os.replace(inter[0].parent, target)
     return target

@@ -128,26 +128,27 @@ def build(
         item_uid = _item_uids(interactions, items["item_id"], uids, item_file)
         interactions = _left_out(interactions, item_uid, "interactions", report)
         tables.interactions = interactions.drop(columns="item_id")
-    item_of = pd.Series(dtype="string")  # entity_id -> uid of the item the entity is
     if links is not None:
         _check_one_item_per_entity(links)
         link_uid = _item_uids(links, items["item_id"], uids, item_file)
-        if triples is not None:
-            triples = _drop_left_entities(triples, links["entity_id"][link_uid.isna()], report)
-        links = _left_out(links, link_uid, "links", report)
-        item_of = pd.Series(links["item_uid"].to_numpy(), index=links["entity_id"].to_numpy())
+        _left_out(links, link_uid, "links", report)  # counted
         entity_of = pd.Series(links["entity_id"].to_numpy(), index=links["item_id"].to_numpy())
         linked = items["item_id"].map(entity_of).astype("string")
         if "entity_id" in items:
             linked = linked.fillna(items["entity_id"].astype("string"))
         items = items.assign(entity_id=linked)
-    items = items.assign(domain=item_domain)
     uid = pd.Series(uids, index=items.index)
+    # entity_id -> uid of the item the entity is (null: the rule left the item out), from the
+    # links and from an item file's entity_id column alike
+    item_of = _item_of(items, uid)
+    if triples is not None:
+        triples = _drop_left_entities(triples, item_of.index[item_of.isna()], report)
+    items = items.assign(domain=item_domain)
     tables.items = _left_out(items, uid, "items", report).rename(columns={"item_uid": "uid"})
     tables.domains = pd.DataFrame({"domain": sorted(tables.items["domain"].unique())})
     tables.users = _users(users, interactions)
     if triples is not None:
-        tables.knowledge, tables.entities = _knowledge(triples, item_of, report)
+        tables.knowledge, tables.entities = _knowledge(triples, item_of.dropna(), report)
 
     for name, table in tables.tables().items():
         setattr(tables, name, cast_spec_columns(table, SPECS[name]))
@@ -323,8 +324,30 @@ def _check_one_item_per_entity(links: pd.DataFrame) -> None:
         )
 
 
+def _item_of(items: pd.DataFrame, uid: pd.Series) -> pd.Series:
+    """entity_id -> uid of the item tied to it (null where the domain rule left the item
+    out); an error at the second item tied to one entity (an entity is at most one item)."""
+    if "entity_id" not in items:
+        return pd.Series(dtype=object)
+    entity = items["entity_id"].astype("string")
+    tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
+    again = np.zeros(len(items), dtype=bool)
+    again[tied] = entity[tied].duplicated().to_numpy()
+    if again.any():
+        position = int(np.argmax(again))
+        value = entity.iloc[position]
+        first = items["item_id"].iloc[int(np.argmax((entity == value).to_numpy(dtype=bool)))]
+        raise InputError(
+            f"entity {value!r} is tied to two items, {first!r} and "
+            f"{items['item_id'].iloc[position]!r} (an entity is at most one item)",
+            field="entity_id",
+            **where(items, position),
+        )
+    return pd.Series(uid[tied].to_numpy(), index=entity[tied].to_numpy(), dtype=object)
+
+
 def _drop_left_entities(
-    triples: pd.DataFrame, left_entities: pd.Series, report: LoadReport
+    triples: pd.DataFrame, left_entities: pd.Index, report: LoadReport
 ) -> pd.DataFrame:
     """Triples that touch an item the domain rule left out are left out too."""
     if not len(left_entities):

@@ -92,7 +92,7 @@ def read_delimited(
     first = _split_line(
         raw[: end if end >= 0 else len(raw)].decode(encoding, "replace"), sep, quoted
     )
-    fields = first if header is not False else names  # what names a bad byte's field
+    fields = first if header else (names or first)  # what names a bad byte's field
     _check_bytes(raw, file, sep, fields, offset, encoding)
     _check_line_ends(raw, file, sep, fields, offset, quoted=quoted)
     if header is None:
@@ -123,8 +123,14 @@ def read_delimited(
 def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
     line = line.rstrip("\r")
     if quoted:
-        return next(csv.reader([line], delimiter=sep), [])
-    return line.split(sep)
+        try:
+            return next(csv.reader([line], delimiter=sep), [])
+        except csv.Error:  # a carriage return outside quotes (an old Mac file)
+            pass
+    # a carriage return inside the line (outside quotes) ends it here: _check_line_ends then
+    # refuses the file naming a field of the header, not one that runs into the next line
+    line = line.split("\r", 1)[0]
+    return next(csv.reader([line], delimiter=sep), []) if quoted else line.split(sep)
 
 
 def _check_header(columns: list[str], file: str, offset: int) -> None:

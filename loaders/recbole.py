@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from graph_schema.errors import InputError
+from graph_schema.merge import as_text
 from graph_schema.tables import GraphTables
 from graph_schema.validate import PRIVATE
 from loaders.build import Parts, build
@@ -34,6 +36,7 @@ from loaders.rules import DomainRule
 log = logging.getLogger(__name__)
 
 SUFFIXES = ("inter", "item", "user", "kg", "link")
+IDS = ("user_id", "item_id", "head", "relation", "tail", "entity_id")  # canonical id columns
 TYPES = ("token", "token_seq", "float", "float_seq")
 
 # Per file suffix: RecBole column -> canonical column; the required ones first.
@@ -98,9 +101,14 @@ def atomic_files(path: str | Path) -> tuple[str, dict[str, Path]]:
 def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
     """One atomic file as a parsed table with canonical column names where known."""
     file = str(path)
-    df = read_delimited(
-        path, floats=lambda columns: [c for c in columns if c.partition(":")[2] == "float"]
-    )
+
+    def floats(columns: list[str]) -> list[str]:  # ids stay text: see _float_ids
+        split = [c.partition(":") for c in columns]
+        return [
+            f"{n}:{k}" for n, _, k in split if k == "float" and COLUMNS[suffix].get(n) not in IDS
+        ]
+
+    df = read_delimited(path, floats=floats)
     names, types = {}, {}
     for column in df.columns.drop(list(PRIVATE)):
         name, _, kind = column.partition(":")
@@ -148,6 +156,8 @@ def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
 
 def _convert(df: pd.DataFrame, name: str, target: str, kind: str) -> pd.Series:
     column = df[name]
+    if target in IDS and kind == "float":
+        return _float_ids(df, name)
     if target == "year":
         return to_year(df, name, strict=kind == "float")
     if target == "genres":
@@ -157,6 +167,18 @@ def _convert(df: pd.DataFrame, name: str, target: str, kind: str) -> pd.Series:
     if kind == "token_seq":
         return split_tokens(column)
     return _float_lists(df, name)
+
+
+def _float_ids(df: pd.DataFrame, name: str) -> pd.Series:
+    """An id column declared ``float``: numbers (a non-number names its line and the column
+    as the header writes it), each the id a Parquet float column gives it, the id a ``token``
+    column gives its text when that is written alike: ``1`` and ``1.0`` -> ``"1"``, ``2.50`` ->
+    ``"2.5"``; a whole number from 2**53 on keeps its text as written (no digit lost)."""
+    values = to_float(df.rename(columns={name: f"{name}:float"}), f"{name}:float").to_numpy()
+    text = df[name].astype("string").str.strip()
+    lossy = (values == np.round(values)) & (np.abs(values) >= 2**53)
+    ids = pd.Series([as_text(v) for v in values], index=df.index, dtype="string")
+    return ids.where(~lossy, text)
 
 
 def _float_lists(df: pd.DataFrame, name: str) -> pd.Series:

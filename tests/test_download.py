@@ -118,3 +118,19 @@ def test_force_never_deletes_what_is_not_the_datasets(http_root, tmp_path, capsy
     )
     assert "is a file" in capsys.readouterr().err
     assert (tmp_path / "d3" / "ml-100k").read_text() == "mine"
+
+
+def test_force_keeps_a_dataset_file_the_archive_lacks(http_root, tmp_path, capsys):
+    # before: --force deleted ml-100k.kg and .link added beside RecBole's files (its archive
+    # holds .inter, .item and .user only), although they were not replaced
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    (dest / "ml-100k" / "ml-100k.kg").write_text("mine")
+    argv = ["download", "ml-100k", "--dest", str(dest), "--base-url", url, "--force"]
+    assert main(argv) == 2
+    assert "holds ml-100k.kg, which" in capsys.readouterr().err
+    assert (dest / "ml-100k" / "ml-100k.kg").read_text() == "mine"
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
+    assert not [p for p in dest.iterdir() if p.name.startswith(".ml-100k")]

@@ -207,6 +207,39 @@ def linked_items(items: pd.DataFrame) -> pd.Series:
     return pd.Series(tied["uid"].to_numpy(), index=tied["entity_id"].to_numpy(), dtype=object)
 
 
+def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
+    """An entity is at most one item (``graph_schema.tables``), across loads too: an InputError
+    for an entity that a write's ``items`` tie to two items, or to an item while the store ties
+    it to another that the write does not tie to an entity of its own. ``stored``: the store's
+    items (``uid``, ``entity_id``), at least those tied to the write's entities.
+
+    Without it an entity was two items, and the knowledge a later load gave it attached to one
+    of them: which one, each store chose its own way."""
+    tied = items[items["entity_id"].notna()]
+    again = tied["entity_id"].duplicated(keep=False).to_numpy()
+    if again.any():
+        entity = tied["entity_id"].to_numpy()[again][0]
+        uids = sorted(tied.loc[tied["entity_id"] == entity, "uid"])
+        raise InputError(
+            f"entity {entity!r} is tied to two items, {uids[0]!r} and {uids[1]!r} (an entity "
+            "is at most one item)",
+            field="entity_id",
+        )
+    other = stored[
+        stored["entity_id"].isin(tied["entity_id"]).to_numpy(dtype=bool)
+        & ~stored["uid"].isin(tied["uid"]).to_numpy(dtype=bool)
+    ]
+    if len(other):
+        entity, uid = other["entity_id"].iloc[0], other["uid"].iloc[0]
+        new = tied.loc[tied["entity_id"] == entity, "uid"].iloc[0]
+        raise InputError(
+            f"entity {entity!r} is item {uid!r} in the store, and this load ties it to item "
+            f"{new!r}: an entity is at most one item (give each item an entity of its own, "
+            "and tie them through a knowledge triple)",
+            field="entity_id",
+        )
+
+
 def _keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
     heads = knowledge.loc[knowledge["head_kind"] == kind, "head_key"]
     tails = knowledge.loc[knowledge["tail_kind"] == kind, "tail_key"]

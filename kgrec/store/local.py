@@ -55,6 +55,7 @@ from kgrec.store.canonical import (
     attach_to_items,
     check_attributes_against_vectors,
     check_dimension,
+    check_entity_ties,
     check_publish_users,
     check_vector_property,
     coalesce,
@@ -255,6 +256,7 @@ class LocalStore(GraphStore):
             unknown = referenced_items(batch).difference(pd.Index(stored["items"]["uid"]))
             if len(unknown):
                 raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
+            check_entity_ties(batch.items, stored["items"])
             if has_attributes(batch):  # else no clash: the vectors need not be read
                 vectors = self._vectors(manifest)
                 check_attributes_against_vectors(

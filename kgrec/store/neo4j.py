@@ -58,6 +58,7 @@ from kgrec.store.canonical import (
     NODE_TABLES,
     attach_to_items,
     check_attributes_against_vectors,
+    check_entity_ties,
     check_publish_users,
     has_attributes,
     linked_items,
@@ -188,6 +189,15 @@ class Neo4jStore(GraphStore):
         batch = prepare(graph)
         with self._errors("reading the items tied to the load's entities"):
             found = self._run(q.LINKED_ITEMS, read=True, keys=batch.entities["entity_id"].tolist())
+        with self._errors("reading the items tied to the load's items' entities"):
+            tied = batch.items["entity_id"].dropna().tolist()
+            ties = self._run(q.LINKED_ITEMS, read=True, keys=tied) if tied else []
+        check_entity_ties(
+            batch.items,
+            pd.DataFrame(
+                {"uid": [r["uid"] for r in ties], "entity_id": [r["entity"] for r in ties]}
+            ),
+        )
         item_of = {r["entity"]: r["uid"] for r in found} | linked_items(batch.items).to_dict()
         batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
         with self._errors("checking the items the load names"):

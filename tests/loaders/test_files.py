@@ -192,6 +192,30 @@ def test_a_lone_carriage_return_outside_quotes_is_refused_in_quoted_csv(tmp_path
     assert df["i"].tolist() == ["i1", "i\r2", "i3"] and df["_line"].tolist() == [2, 3, 4]
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "options", "field"),
+    [
+        ("a.csv", "u,i\r1,2\r", dict(sep=",", quoted=True), "i"),
+        ("b.csv", '"u","i"\r"1","2"\r', dict(sep=",", quoted=True), "i"),
+        ("c.tsv", "u\ti\r1\t2\r", {}, "i"),
+        (
+            "d.csv",
+            "a,r,b\rc,r,d\r",
+            dict(sep=",", quoted=True, header=None, names=("h", "r", "t")),
+            "t",
+        ),
+    ],
+)
+def test_a_file_with_old_mac_line_ends_names_the_header_field(
+    tmp_path, name, content, options, field
+):
+    # before: a csv.Error traceback from the header of a quoted CSV, and in a TSV the field
+    # 'i\r1' (the header ran into the next line); without a header, a value named the field
+    with pytest.raises(InputError, match="carriage return") as caught:
+        read_delimited(write(tmp_path, name, content), **options)
+    assert (caught.value.line, caught.value.field) == (1, field)
+
+
 @pytest.mark.parametrize("year", ["1e20", "inf", "-20000"])
 def test_a_year_beyond_four_digits_is_not_a_year(tmp_path, year):
     # before: a TypeError or OverflowError traceback from the nullable integer cast

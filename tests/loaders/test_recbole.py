@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -123,6 +125,46 @@ def test_an_entity_linked_to_two_items_is_an_error(tmp_path, toy_files, write_fi
     assert (caught.value.file.endswith("toy.link"), caught.value.line) == (True, 5)
 
 
+def test_an_item_files_entity_id_ties_the_entity_to_the_item(tmp_path, write_files):
+    # before: the item got the entity_id, but its triples made an Entity of the same id, and
+    # the load failed with "an entity tied to an item is that item, not an Entity"
+    files = {
+        "toy.item": "item_id:token\tentity_id:token\ni1\te1\ni2\t\n",
+        "toy.kg": "head_id:token\trelation_id:token\ttail_id:token\ne1\tfilm.actor\tp1\n",
+    }
+    graph = recbole.load(write_files(tmp_path / "toy", files))
+    assert rows(graph.knowledge, ["head_kind", "head_key", "tail_kind", "tail_key"]) == {
+        ("Item", "toy:i1", "Entity", "p1")
+    }
+    assert list(graph.entities["entity_id"]) == ["p1"]
+
+
+@pytest.mark.parametrize(
+    ("item", "link"),
+    [
+        ("item_id:token\tentity_id:token\ni1\te1\ni2\te1\n", None),
+        (
+            "item_id:token\tentity_id:token\ni1\te1\ni2\t\n",
+            "item_id:token\tentity_id:token\ni2\te1\n",
+        ),
+    ],
+)
+def test_an_entity_tied_to_two_items_by_the_item_file_is_an_error(
+    tmp_path, write_files, item, link
+):
+    # before: both items were tied to the entity, and its triples went to one of them
+    files = {
+        "toy.item": item,
+        "toy.kg": "head_id:token\trelation_id:token\ttail_id:token\ne1\tfilm.actor\tp1\n",
+    }
+    if link is not None:
+        files["toy.link"] = link
+    with pytest.raises(InputError, match="tied to two items, 'i1' and 'i2'") as caught:
+        recbole.load(write_files(tmp_path / "toy", files))
+    where = (Path(caught.value.file).name, caught.value.line, caught.value.field)
+    assert where == ("toy.item", 3, "entity_id")
+
+
 @pytest.mark.parametrize(
     ("name", "header", "field"),
     [
@@ -194,3 +236,24 @@ def test_a_column_named_twice_with_two_types(tmp_path, toy_files, write_files):
     with pytest.raises(InputError, match="twice") as caught:
         recbole.load(write_files(tmp_path / "toy", files))
     assert (caught.value.line, caught.value.field) == (1, "user_id")
+
+
+def test_ids_declared_float_are_the_ids_token_columns_give(tmp_path, write_files):
+    # before: 1 in a user_id:float column was the user "1.0", another than the .user file's
+    # "1", and 10 named the item "10.0", which was "not in the item file"
+    files = {
+        "toy.inter": "user_id:float\titem_id:float\trating:float\n1\t10\t4\n2.0\t10.0\t3\n",
+        "toy.user": "user_id:token\tage:token\n1\t24\n2\t30\n",
+        "toy.item": "item_id:token\tmovie_title:token_seq\n10\tHeat\n",
+    }
+    graph = recbole.load(write_files(tmp_path / "toy", files))
+    assert sorted(graph.users["user_id"]) == ["1", "2"]
+    assert rows(graph.interactions, ["user_id", "item_uid"]) == {("1", "toy:10"), ("2", "toy:10")}
+    # a non-number names the column as the header writes it; digits are never lost
+    files["toy.inter"] = "user_id:float\titem_id:token\n12345678901234567\t10\nx\t10\n"
+    with pytest.raises(InputError, match="not a number") as caught:
+        recbole.load(write_files(tmp_path / "bad" / "toy", files))
+    assert (caught.value.line, caught.value.field) == (3, "user_id:float")
+    files["toy.inter"] = "user_id:float\titem_id:token\n12345678901234567\t10\n"
+    graph = recbole.load(write_files(tmp_path / "big" / "toy", files))
+    assert "12345678901234567" in set(graph.users["user_id"])

@@ -254,6 +254,29 @@ def test_an_entity_tied_to_an_item_is_that_item_across_loads(tmp_path, store, li
         assert store.read_vectors("Entity", property="embedding")[0] == ["m.8"]
 
 
+def test_an_entity_is_never_tied_to_items_of_two_loads(tmp_path, store):
+    """Two loads tie one entity to items of two domains: the second is refused, naming both
+    items, and writes nothing (before: the entity was both items, and knowledge a later load
+    gave it attached to 'zz:10' in the local store and to 'aa:10' in Neo4j)."""
+    (tmp_path / "a.kg").write_text("m.10\tr1\tp\n")
+    (tmp_path / "a.link").write_text("10\tm.10\n")
+    store.write(kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="zz"), progress=False)
+    before = store.snapshot()
+    again = kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="aa")
+    with pytest.raises(InputError, match=r"'m\.10' is item 'zz:10' in the store.*'aa:10'"):
+        store.write(again, progress=False)
+    assert_graphs_equal(store.snapshot(), before)
+    # the same item tied again, or tied to another entity, is no conflict
+    store.write(kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="zz"), progress=False)
+    (tmp_path / "b.link").write_text("10\tm.11\n")
+    (tmp_path / "b.kg").write_text("m.11\tr2\tq\n")
+    store.write(kg.load(tmp_path / "b.kg", links=tmp_path / "b.link", domain="zz"), progress=False)
+    (tmp_path / "c.link").write_text("10\tm.10\n")
+    store.write(kg.load(tmp_path / "a.kg", links=tmp_path / "c.link", domain="aa"), progress=False)
+    items = store.snapshot().items.set_index("uid")["entity_id"].to_dict()
+    assert items == {"aa:10": "m.10", "zz:10": "m.11"}
+
+
 def test_vectors_round_trip_and_are_checked(store, movies):
     store.write(movies, progress=False)
     store.write_vectors("Item", ["movies:2", "movies:1"], np.eye(2, 3), property="embedding")
