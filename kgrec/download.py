@@ -8,7 +8,6 @@ into a temporary folder beside the destination, checked, then moved into place.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -88,8 +87,17 @@ def download(
                     f"{target} holds {', '.join(lost[:3])}, which {url} does not: --force "
                     "would delete it; move it, or give another --dest"
                 )
-            shutil.rmtree(target)
-        os.replace(inter[0].parent, target)
+            # the old folder is set aside, not deleted, until the new one is in place: a crash
+            # between the two steps leaves it beside, in the temporary folder's place
+            old = Path(tmp) / "old"
+            os.replace(target, old)
+            try:
+                os.replace(inter[0].parent, target)
+            except OSError as exc:
+                os.replace(old, target)
+                raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
+        else:
+            os.replace(inter[0].parent, target)
     return target
 
 

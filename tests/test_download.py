@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import threading
 import zipfile
@@ -133,4 +134,29 @@ def test_force_keeps_a_dataset_file_the_archive_lacks(http_root, tmp_path, capsy
     assert "holds ml-100k.kg, which" in capsys.readouterr().err
     assert (dest / "ml-100k" / "ml-100k.kg").read_text() == "mine"
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
+    assert not [p for p in dest.iterdir() if p.name.startswith(".ml-100k")]
+
+
+def test_force_keeps_the_old_dataset_when_the_new_cannot_be_moved_in(
+    http_root, tmp_path, capsys, monkeypatch
+):
+    # before: --force deleted the old folder, then moved the new one in; a failure between
+    # the two left no dataset at all
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    (dest / "ml-100k" / "ml-100k.inter").write_text("old")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == dest / "ml-100k" and "unpacked" in str(src):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    argv = ["download", "ml-100k", "--dest", str(dest), "--base-url", url, "--force"]
+    assert main(argv) == 2
+    assert "cannot move the new ml-100k" in capsys.readouterr().err
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == "old"
     assert not [p for p in dest.iterdir() if p.name.startswith(".ml-100k")]
