@@ -15,7 +15,9 @@ point leaves either the previous manifest, naming the previous files, or the new
 half-written graph; the temporary files of a writer that died are deleted by the next write.
 
 The store only ever deletes files it wrote (names of the forms above), and refuses to write
-into a folder that is not empty and holds no manifest (it is not a store). Reading a folder that
+into a folder that is not empty and holds no manifest (it is not a store), table files of its
+own form included (a store whose manifest was lost: a write would take them for garbage; a
+first write that fails removes the table files it wrote). Reading a folder that
 holds no manifest is an error ("no store at PATH"), not an empty graph.
 """
 
@@ -244,6 +246,13 @@ class LocalStore(GraphStore):
                 f"{self.uri}: {self.path} is not empty ({shown}) and holds no store "
                 f"({MANIFEST}): a store is a folder of its own; give a new or empty folder"
             )
+        tables = sorted(p.name for p in self.path.iterdir() if TABLE_FILE.fullmatch(p.name))
+        if tables:  # a write would take them for garbage and delete them
+            raise StoreError(
+                f"{self.uri}: {self.path} holds table files ({', '.join(tables[:3])}) but no "
+                f"{MANIFEST}: a store whose manifest was lost (restore it), or a first write "
+                "that was killed (then delete the folder); kgrec deletes none of them"
+            )
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -419,6 +428,7 @@ class LocalStore(GraphStore):
     def _commit(self, manifest: dict[str, Any], frames: dict[str, pd.DataFrame]) -> None:
         """Write ``frames`` as new table files, then swap in a manifest naming them."""
         tables = dict(manifest["tables"])
+        first = not (self.path / MANIFEST).exists()
         try:
             for name, df in frames.items():
                 tables[name] = self._write_table(name, df)
@@ -430,6 +440,10 @@ class LocalStore(GraphStore):
             }
             _replace(self.path / MANIFEST, json.dumps(new, indent=2).encode("utf-8"))
         except OSError as exc:
+            if first:  # no manifest names them, and the next write refuses a folder holding them
+                for name in frames:
+                    if name in tables:
+                        (self.path / tables[name]["file"]).unlink(missing_ok=True)
             raise StoreError(f"{self.uri}: write failed, the store is unchanged: {exc}") from exc
         finally:
             self._collect_garbage()

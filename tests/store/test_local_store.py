@@ -280,3 +280,33 @@ def test_a_damaged_manifest_is_a_store_error(store, movies, manifest, message, c
         store.write(movies, progress=False)
     assert main(["graph", "stats", "--store", store.uri]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_store_whose_manifest_was_lost_is_refused_and_kept(store, movies, make_graph):
+    # before: the next write took the table files for a failed first write's and deleted them
+    store.write(movies, progress=False)
+    tables = sorted(p.name for p in store.path.glob("*.parquet"))
+    (store.path / "manifest.json").unlink()
+    with pytest.raises(StoreError, match="holds table files .* but no manifest.json"):
+        store.write(make_graph(users=[{"user_id": "u9"}]), progress=False)
+    assert sorted(p.name for p in store.path.glob("*.parquet")) == tables
+
+
+def test_a_first_write_that_fails_leaves_no_table_file(tmp_path, movies, monkeypatch):
+    store = LocalStore(tmp_path / "new")
+    real = store._write_table
+    written = []
+
+    def fail_on_the_third(name, df):
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(name)
+        return real(name, df)
+
+    monkeypatch.setattr(store, "_write_table", fail_on_the_third)
+    with pytest.raises(StoreError, match="write failed"):
+        store.write(movies, progress=False)
+    assert not list(store.path.glob("*.parquet"))
+    monkeypatch.undo()
+    store.write(movies, progress=False)  # the folder is still fit for a first write
+    assert len(store.snapshot().users) == len(movies.users)
