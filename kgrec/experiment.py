@@ -1994,6 +1994,13 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
             "run.json has no settings (a run of an older kgrec?): train it again",
             file=str(path),
         )
+    if not isinstance(info["settings"], dict) or not isinstance(info["model"], str):
+        raise InputError(
+            "run.json is damaged: its settings are no JSON object or its model no name; "
+            "train the run again",
+            file=str(path),
+            field="settings" if not isinstance(info["settings"], dict) else "model",
+        )
     return info
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -402,6 +403,19 @@ def test_a_run_from_before_train_fraction_resumes(trained, tiny_recbole):
         **{**SMALL, "epochs": 4},
     )
     assert resumed.info["training"]["epochs_run"] == 4
+
+
+@pytest.mark.parametrize("damage", [{"settings": "x"}, {"settings": [1]}, {"model": 3}])
+def test_a_damaged_run_json_is_a_clear_error(trained, tmp_path, capsys, damage):
+    # before: a TypeError or AttributeError traceback (exit 1) on every command reading it
+    folder = tmp_path / "copy"
+    shutil.copytree(trained.folder, folder)
+    info = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**info, **damage}))
+    capsys.readouterr()
+    for argv in (["evaluate", "--run", str(folder)], ["recommend", "--run", str(folder)]):
+        assert main(argv) == 2
+        assert "run.json is damaged" in capsys.readouterr().err
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, tiny_recbole):
