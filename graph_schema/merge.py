@@ -202,5 +202,9 @@ def _list(value: object, text: bool) -> list | None:
     if not _is_list(value) and _missing(value):
         return None
     elements = value if _is_list(value) else [value]  # a single value is a list of one
-    out = [v.item() if isinstance(v, np.generic) else v for v in elements]
+    # a missing element is left out (not the text "None"; Neo4j's lists hold no null), and a
+    # list of missing elements alone is missing
+    out = [v.item() if isinstance(v, np.generic) else v for v in elements if not _missing(v)]
+    if not out and len(elements):
+        return None
     return [as_text(v) for v in out] if text else out

@@ -227,6 +227,25 @@ def test_an_attribute_that_is_a_list_in_any_load_is_a_list_everywhere(
     ]
 
 
+def test_missing_elements_of_a_list_are_left_out(store, make_graph):
+    """A list's None or NaN element is no element (before: the text "None" or "nan" in a text
+    list; Neo4j refused a number list holding one)."""
+    store.write(
+        make_graph(
+            users=[
+                {"user_id": "a", "tags": ["x", None, "y"], "codes": [1, float("nan")]},
+                {"user_id": "b", "tags": [None], "codes": [np.nan, 2]},
+            ],
+            items=[{"domain": "d", "item_id": "1"}],
+            interactions=[("a", "d:1", 1.0, 1.0), ("b", "d:1", 1.0, 1.0)],
+        ),
+        progress=False,
+    )
+    users = store.snapshot().users.set_index("user_id")
+    assert users["tags"].tolist() == [["x", "y"], None]
+    assert [[int(v) for v in codes] for codes in users["codes"]] == [[1], [2]]
+
+
 @pytest.mark.parametrize("links_first", [True, False])
 def test_an_entity_tied_to_an_item_is_that_item_across_loads(tmp_path, store, links_first):
     """`kgrec load kg` with a link file, and knowledge naming the same entities in another load,
