@@ -287,7 +287,7 @@ def test_a_store_whose_manifest_was_lost_is_refused_and_kept(store, movies, make
     store.write(movies, progress=False)
     tables = sorted(p.name for p in store.path.glob("*.parquet"))
     (store.path / "manifest.json").unlink()
-    with pytest.raises(StoreError, match="holds table files .* but no manifest.json"):
+    with pytest.raises(StoreError, match=r"holds table files .* but no manifest\.json"):
         store.write(make_graph(users=[{"user_id": "u9"}]), progress=False)
     assert sorted(p.name for p in store.path.glob("*.parquet")) == tables
 
