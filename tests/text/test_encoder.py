@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +137,77 @@ def test_a_model_folder_without_weights_or_with_a_broken_config_is_a_clear_error
         (folder / "config.json").write_text("{")
     with pytest.raises(ModelNotFoundError, match="cannot load the model"):
         TextEncoder(str(folder))
+
+
+def _sentence_transformers_folder(tmp_path, tiny_model, pooling: dict, extra=()) -> Path:
+    """A copy of the tiny model as a sentence-transformers folder with the given pooling."""
+    folder = tmp_path / "st-model"
+    shutil.copytree(tiny_model, folder)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
+        *extra,
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir()
+    modes = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
+    config = {"word_embedding_dimension": 32} | {f"pooling_mode_{m}": False for m in modes}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(config | pooling))
+    return folder
+
+
+@pytest.mark.slow
+def test_a_cls_pooled_model_agrees_with_sentence_transformers(tmp_path, tiny_model):
+    # before: every model was mean-pooled, so a CLS model's (BGE's) vectors were not its own
+    from sentence_transformers import SentenceTransformer
+
+    folder = _sentence_transformers_folder(tmp_path, tiny_model, {"pooling_mode_cls_token": True})
+    encoder = TextEncoder(folder)
+    assert encoder.pooling == "cls" and encoder.identity.endswith("|pooling=cls")
+    reference = SentenceTransformer(str(folder), device="cpu").encode(TEXTS[:7], batch_size=4)
+    reference /= np.linalg.norm(reference, axis=1, keepdims=True)
+    ours = encoder.encode(TEXTS[:7], batch_size=3, progress=False)
+    assert (ours * reference).sum(axis=1).min() >= 0.9999
+    mean = TextEncoder(tiny_model).encode(TEXTS[:7], progress=False)  # no modules.json: mean
+    assert (ours * mean).sum(axis=1).min() < 0.99
+
+
+@pytest.mark.parametrize(
+    ("pooling", "extra", "message"),
+    [
+        ({"pooling_mode_max_tokens": True}, (), "pooling pooling_mode_max_tokens is not one"),
+        (
+            {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True},
+            (),
+            "pooling pooling_mode_cls_token \\+ pooling_mode_mean_tokens",
+        ),
+        (
+            {"pooling_mode_mean_tokens": True},
+            (
+                {
+                    "idx": 2,
+                    "name": "2",
+                    "path": "2_Dense",
+                    "type": "sentence_transformers.models.Dense",
+                },
+            ),
+            "the module Dense is not one kgrec computes",
+        ),
+    ],
+)
+def test_a_model_kgrec_would_encode_otherwise_is_refused(
+    tmp_path, tiny_model, pooling, extra, message
+):
+    folder = _sentence_transformers_folder(tmp_path, tiny_model, pooling, extra)
+    with pytest.raises(ModelNotFoundError, match=message):
+        TextEncoder(folder)
+
+
+def test_the_default_model_is_mean_pooled_and_keeps_its_identity(encoder):
+    # the bundled model's sentence-transformers config says mean: its cached vectors stay valid
+    assert encoder.pooling == "mean" and "pooling" not in encoder.identity
