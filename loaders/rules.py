@@ -34,6 +34,17 @@ class DomainRule:
                 )
             if not values:
                 raise InputError(f"domain {name!r} has no values", field="--domain-rule")
+        seen: dict[str, str] = {}
+        for name, values in self.domains:
+            for value in sorted(values):
+                if value in seen:  # an item with it would meet both and be left out
+                    raise InputError(
+                        f"the value {value!r} is under two domains, {seen[value]!r} and "
+                        f"{name!r}: an item with it would meet both and be left out; give each "
+                        "value one domain",
+                        field="--domain-rule",
+                    )
+                seen[value] = name
 
     def assign(self, items: pd.DataFrame) -> pd.Series:
         """The domain of each item (aligned with ``items``), null for items left out.

@@ -81,6 +81,7 @@ def test_a_rule_on_numbers_compares_them_as_text():
         ("genres:a=X;a=Y", "twice"),
         ("genres:bad name=X", "must match"),
         ("genres:a=", "has no values"),
+        ("year:old=1995;old2=1996,1995", "the value .1995. is under two domains, .old. and .old2."),
     ],
 )
 def test_bad_rules_are_input_errors(text, message):
