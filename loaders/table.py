@@ -75,6 +75,12 @@ def load(
             "the genres separator may not be empty (it would split names into letters)",
             field="--genres-sep",
         )
+    if kind == "users" and (domain is not None or domain_rule is not None):
+        raise InputError(
+            "a domain places items: a table of users has none (load its items with it)",
+            file=str(path),
+            field="--domain-rule" if domain_rule is not None else "--domain",
+        )
     check_encoding(encoding, file=str(path))
     report = report if report is not None else LoadReport()
     df = read_table(path, sep=sep, encoding=encoding)

@@ -213,3 +213,13 @@ def test_bad_options(tmp_path, capsys, write_files, toy_files):
     assert code == 2 and "no domain rule named 'nope'" in err
     with pytest.raises(SystemExit):
         main(["load", "recbole", str(toy), "--domain", "a", "--domain-rule", "ml1m-action-comedy"])
+
+
+@pytest.mark.parametrize("option", [["--domain-rule", "ml1m-action-comedy"], ["--domain", "a"]])
+def test_a_users_table_with_a_domain_is_refused(tmp_path, capsys, option):
+    # before: "the domain rule needs the item attribute 'genres'" (a rule) or silently ignored
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,age\nu1,30\n")
+    argv = ["load", "table", users, "--kind", "users", *option, "--dry-run"]
+    code, _out, err = kgrec(capsys, *argv)
+    assert code == 2 and "a domain places items" in err and option[0] in err
