@@ -715,8 +715,21 @@ class Run:
             [experiment.data[INTERACTS].edge_index, split.train, split.valid, split.test], 1
         )
         newcomer_rows: dict[str, int] = {}
-        if users is not None and user_emb.device.type != "cpu":
+        untrained = self._untrained_users(users) if source is not None else torch.zeros(0)
+        if (users is not None or len(untrained)) and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
+        if len(untrained):
+            # a run's user without a training interaction (loaded before training, their
+            # interactions after it) has an embedding that learnt nothing: folded in from
+            # their interactions in the store, as a newcomer is
+            ids = [maps.users[i] for i in untrained.tolist()]
+            histories = self._newcomer_histories(ids, source, missing_ok=True)
+            rows = [i for i, h in zip(untrained.tolist(), histories, strict=True) if h is not None]
+            if rows:
+                user_emb = user_emb.clone()
+                user_emb[torch.tensor(rows)] = self.model.fold_in(
+                    item_emb, [h for h in histories if h is not None], candidates=candidates
+                ).to(user_emb)
         if users is None:
             user_ids = list(maps.users)
             index = torch.arange(len(maps.users))
@@ -793,14 +806,26 @@ class Run:
         ).cpu()
         return [*maps.items, *uids], embedded
 
+    def _untrained_users(self, users: Sequence[str] | None) -> torch.Tensor:
+        """Indices of the run's users (of ``users``, or all) without a training interaction
+        in the graph the model propagated over: their embeddings learnt nothing."""
+        trained = torch.zeros(len(self.experiment.maps.users), dtype=torch.bool)
+        trained[self.model.interactions(self.graph.edge_index)[0].cpu()] = True
+        if users is None:
+            return (~trained).nonzero().flatten()
+        index = torch.as_tensor(self.experiment.maps.user_index(list(users)), dtype=torch.long)
+        index = index[index >= 0].unique()
+        return index[~trained[index]]
+
     def _newcomer_histories(
-        self, user_ids: list[str], source: GraphStore | None
-    ) -> list[torch.Tensor]:
+        self, user_ids: list[str], source: GraphStore | None, *, missing_ok: bool = False
+    ) -> list[torch.Tensor | None]:
         """The run's items each user loaded after training interacted with (from ``source``),
         for fold-in; items the run does not know are left out, and so are those whose
         embeddings never learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
         a training interaction, such as a split's new items, and the other domains' items for
-        a model that trained on the target domain alone)."""
+        a model that trained on the target domain alone). A user with none is an InputError,
+        or None with ``missing_ok``."""
         from kgrec.cold_items import learnt_items
         from kgrec.store import redact
 
@@ -823,6 +848,9 @@ class Run:
         histories = []
         for user in user_ids:
             items = found.loc[(found["user_id"] == user) & found["usable"], "item"]
+            if items.empty and missing_ok:
+                histories.append(None)
+                continue
             if items.empty:
                 raise InputError(
                     f"user {user!r} is neither in the run's graph nor has interactions with "

@@ -181,3 +181,38 @@ def test_held_out_pairs_of_split_files_are_never_recommended(tmp_path, tiny_recb
     recommended = set(zip(table["user_id"], items, strict=True))
     assert table["item_uid"].str.startswith("comedy:").all()
     assert not recommended & held_out
+
+
+def test_a_run_user_without_training_interactions_is_folded_in_from_the_store(
+    tmp_path, tiny_recbole
+):
+    """A user loaded before training (a users-file row) who interacts only after it is served
+    as a newcomer with the same interactions is: folded in (before: from the random embedding
+    training never touched, whatever they had done since)."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+        opened.write(
+            recbole.load(_users_file(tmp_path / "ghost", ["ghost"]), domain="comedy"),
+            progress=False,
+        )
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    before = run.recommend(k=3, users=["ghost"])
+    trained = run.recommend(k=3, users=["u1"])["item_uid"].str.removeprefix("comedy:")[:2]
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "later.inter").write_text(
+        "user_id:token\titem_id:token\n"
+        + "".join(f"{user}\t{item}\n" for user in ("ghost", "fresh") for item in trained)
+    )
+    with open_store(store) as opened:
+        opened.write(recbole.load(later, domain="comedy"), progress=False)
+    after = run.recommend(k=3, users=["ghost", "fresh"]).set_index(["user_id", "rank"])
+    ghost, fresh = after.loc["ghost"], after.loc["fresh"]
+    assert ghost["item_uid"].tolist() == fresh["item_uid"].tolist()
+    assert torch.allclose(torch.tensor(ghost["score"].values), torch.tensor(fresh["score"].values))
+    assert not set(ghost["item_uid"]) & {f"comedy:{i}" for i in trained}
+    assert ghost["score"].tolist() != before["score"].tolist()
