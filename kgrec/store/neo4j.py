@@ -984,7 +984,9 @@ def _chunks(
 
 
 def _interaction_pairs(frame: pd.DataFrame) -> pd.DataFrame:
-    """(``user_id``, ``item_uid``) rows of a query's result, sorted (typed when empty)."""
+    """(``user_id``, ``item_uid``) rows of a query's result, sorted, as ``string`` columns
+    (the local store's, empty or not)."""
     if frame.empty:
-        frame = pd.DataFrame({"user_id": [], "item_uid": []}, dtype=object)
+        frame = pd.DataFrame({"user_id": [], "item_uid": []})
+    frame = frame[["user_id", "item_uid"]].astype("string")
     return frame.sort_values(["user_id", "item_uid"], ignore_index=True)

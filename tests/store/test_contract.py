@@ -477,6 +477,9 @@ def test_user_interactions(store, movies):
     assert list(got.columns) == ["user_id", "item_uid"]
     assert list(got["item_uid"]) == sorted(mine["item_uid"]) and len(got) > 0
     assert store.user_interactions(["nobody"]).empty
+    # the same types from both stores, empty or not (before: Neo4j's str, object when empty)
+    for pairs in (got, store.user_interactions(["nobody"]), store.item_interactions(["nobody"])):
+        assert pairs.dtypes.tolist() == [pd.StringDtype(), pd.StringDtype()]
 
 
 def test_item_interactions(store, movies):
