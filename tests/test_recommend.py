@@ -121,6 +121,22 @@ def test_publishing_a_user_without_interactions_succeeds_without_explanations(
     """A run's user with no interaction in the store (a users-file row only) is published by
     ``--user`` and listed without reasons (before: the list was published, then explaining
     its first item failed, "user 'ghost' has no interactions", exit 2)."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    capsys.readouterr()
+    argv = ["recommend", "--run", str(run.folder), "-k", "3", "--user", "ghost", "--user", "u1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    ghost, u1 = out.split("user u1")
+    assert "user ghost (no interactions in the store" in ghost and "because" not in ghost
+    assert "because" in u1  # the others are explained as before
+    with open_store(store) as opened:
+        published = opened.recommendations(run.name)
+    assert published.groupby("user_id").size().to_dict() == {"ghost": 3, "u1": 3}
+
+
+def _run_with_a_ghost(tmp_path, tiny_recbole):
+    """A store of the tiny data plus user "ghost" (a users-file row, no interaction), and a
+    LightGCN run trained on it."""
     store = f"local:{tmp_path / 'store'}"
     with open_store(store) as opened:
         opened.write(
@@ -132,16 +148,7 @@ def test_publishing_a_user_without_interactions_succeeds_without_explanations(
             progress=False,
         )
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
-    capsys.readouterr()
-    argv = ["recommend", "--run", str(run.folder), "-k", "3", "--user", "ghost", "--user", "u1"]
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    ghost, u1 = out.split("user u1")
-    assert "user ghost (no interactions in the store" in ghost and "because" not in ghost
-    assert "because" in u1  # the others are explained as before
-    with open_store(store) as opened:
-        published = opened.recommendations(run.name)
-    assert published.groupby("user_id").size().to_dict() == {"ghost": 3, "u1": 3}
+    return store, run
 
 
 def _users_file(folder, users: list[str]):
@@ -189,17 +196,7 @@ def test_a_run_user_without_training_interactions_is_folded_in_from_the_store(
     """A user loaded before training (a users-file row) who interacts only after it is served
     as a newcomer with the same interactions is: folded in (before: from the random embedding
     training never touched, whatever they had done since)."""
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
-        opened.write(
-            recbole.load(_users_file(tmp_path / "ghost", ["ghost"]), domain="comedy"),
-            progress=False,
-        )
-    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
     before = run.recommend(k=3, users=["ghost"])
     trained = run.recommend(k=3, users=["u1"])["item_uid"].str.removeprefix("comedy:")[:2]
     later = tmp_path / "later"
