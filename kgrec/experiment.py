@@ -27,6 +27,7 @@ import inspect
 import json
 import logging
 import math
+import pickle
 import platform
 import shutil
 import time
@@ -295,7 +296,7 @@ def read_experiment(path: Path) -> Experiment:
         payload = torch.load(path, weights_only=True)
         maps = IdMaps(**{key: tuple(value) for key, value in payload["maps"].items()})
         return Experiment(HeteroData.from_dict(payload["data"]), maps, Split(**payload["split"]))
-    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as exc:
+    except (OSError, RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
         raise InputError(f"the run's experiment cannot be read ({exc})", file=str(path)) from None
 
 
@@ -1286,7 +1287,7 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
     try:
         state = torch.load(folder / MODEL_FILE, weights_only=True)
         net.load_state_dict(state)
-    except (RuntimeError, OSError, EOFError, KeyError, TypeError) as exc:
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"the trained model cannot be read: it is damaged (truncated?) or not this run's "
@@ -1315,7 +1316,15 @@ def _restore_student(
             item_entity=_item_entity(experiment, info["settings"]),
             attributes=_attribute_matrix(experiment),
         )
-    except (RuntimeError, OSError, EOFError, KeyError, TypeError, ValueError) as exc:
+    except (
+        RuntimeError,
+        OSError,
+        EOFError,
+        KeyError,
+        TypeError,
+        ValueError,
+        pickle.UnpicklingError,
+    ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"the run serves new items by a content student that cannot be read ({first})",
@@ -1342,7 +1351,7 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
     path = folder / MODEL_FILE
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-    except (RuntimeError, OSError, EOFError, KeyError, TypeError) as exc:
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"--init-from: the run's model cannot be read ({first})", file=str(path)

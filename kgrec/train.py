@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -218,7 +219,10 @@ def fit(
         payload = _read(checkpoint) if world.is_main and checkpoint.exists() else None
         payload = distributed.broadcast_object(payload)  # other machines may not see the file
         if payload is not None:
-            state = _restore(payload, model, optimizer, generator, device)
+            try:
+                state = _restore(payload, model, optimizer, generator, device)
+            except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
+                raise _unreadable(checkpoint, exc) from None
             log.info(
                 "resuming after epoch %d (best %s %.4f)", state.epoch, VALID_METRIC, state.best
             )
@@ -414,7 +418,19 @@ def _rng_state(device: torch.device) -> dict[str, Tensor]:
 
 
 def _read(path: Path) -> dict:
-    return torch.load(path, weights_only=True, map_location="cpu")
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: BaseException) -> InputError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InputError(
+        f"the checkpoint cannot be resumed: it is damaged (truncated?) or not this run's "
+        f"({first}); move it away to train the run again from the start",
+        file=str(path),
+    )
 
 
 def _restore(

@@ -1049,3 +1049,21 @@ def test_a_run_that_is_a_file_is_an_input_error(tmp_path, capsys):
     (tmp_path / "afile").write_text("mine")
     assert main(["evaluate", "--run", str(tmp_path / "afile")]) == 2
     assert "no run here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["experiment.pt", "model.pt", "checkpoint.pt"])
+def test_a_run_file_that_is_not_a_torch_file_is_a_clear_error(trained, tiny_recbole, name, capsys):
+    # before: pickle.UnpicklingError traceback (exit 1) for a file that is no zip at all (a
+    # text file, a file of another tool), beside the truncated one already handled
+    (trained.folder / name).write_text("not a torch file\n")
+    if name == "checkpoint.pt":
+        argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+        argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--resume"]
+        argv += ["--epochs", "4", "--dim", "8", "--batch-size", "128"]
+    else:
+        argv = ["evaluate", "--run", str(trained.folder)]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err
+    assert (trained.folder / name).read_text() == "not a torch file\n"
