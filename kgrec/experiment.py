@@ -23,10 +23,12 @@ To add a model: its module in :mod:`kgrec.models`, an entry in :data:`MODELS`, a
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import inspect
 import json
 import logging
 import math
+import os
 import pickle
 import platform
 import shutil
@@ -993,10 +995,17 @@ def train(
     progress = progress and world.is_main
     new = world.is_main and not (out / RUN_FILE).exists()
     existed = out.exists()
+    lock = None
     if world.is_main:
         try:
+            lock = _lock_run_folder(out)  # a second training of this folder stops here
             info, experiment = _prepare(out, settings, resume)
         except BaseException as exc:
+            if lock is not None:
+                os.close(lock)
+                if not existed:  # made by the lock: empty unless another made it too
+                    with contextlib.suppress(OSError):
+                        out.rmdir()
             distributed.broadcast_object(("error", str(exc)))
             raise
         distributed.broadcast_object(("ok", info, experiment))
@@ -1013,6 +1022,32 @@ def train(
         if new and (isinstance(exc, InputError) or not (out / CHECKPOINT_FILE).exists()):
             _discard_new_run(out, existed)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _lock_run_folder(out: Path) -> int | None:
+    """An exclusive lock on the folder ``out`` (made if need be), held by the open descriptor
+    returned: a second ``train`` into the same folder, new or ``resume``, is refused instead of
+    writing the same files. None where ``out`` is no folder (:func:`_start` refuses it)."""
+    if out.exists() and not out.is_dir():
+        return None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"cannot write the run folder ({exc.strerror})", file=str(out)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise InputError(
+            "another kgrec train is writing this run folder: wait for it to end (then "
+            "--resume it if need be), or choose another --out",
+            file=str(out),
+        ) from None
+    return fd
 
 
 # settings that name this machine's files: they may differ between the ranks of one run

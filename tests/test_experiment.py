@@ -1067,3 +1067,33 @@ def test_a_run_file_that_is_not_a_torch_file_is_a_clear_error(trained, tiny_recb
     err = capsys.readouterr().err
     assert name in err and "Traceback" not in err
     assert (trained.folder / name).read_text() == "not a torch file\n"
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_second_training_of_a_run_folder_is_refused(
+    trained, tmp_path, tiny_recbole, resume, capsys
+):
+    # before: a second kgrec train into a folder another one is training (--resume of a run
+    # still running, or a new run started while the first still read its data) trained too,
+    # both writing split/, experiment.pt, checkpoint.pt and model.pt: a silent mixture
+    import fcntl
+
+    folder = trained.folder if resume else tmp_path / "empty"
+    folder.mkdir(exist_ok=True)
+    before = sorted(p.name for p in folder.iterdir())
+    held = os.open(folder, os.O_RDONLY)  # what the first training holds
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+        argv += ["--data", str(tiny_recbole), "--out", str(folder), "--epochs", "4"]
+        argv += ["--dim", "8", "--batch-size", "128", *(["--resume"] if resume else [])]
+        capsys.readouterr()
+        assert main(argv) == 2
+    finally:
+        os.close(held)
+    err = capsys.readouterr().err
+    assert "another kgrec train is writing this run folder" in err and str(folder) in err
+    assert sorted(p.name for p in folder.iterdir()) == before
+    if resume:
+        assert json.loads((folder / "run.json").read_text())["training"]["epochs_run"] == 3
+    assert main(argv) == 0  # once the first has ended
