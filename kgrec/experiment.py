@@ -2019,8 +2019,15 @@ def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> N
         )
         save_experiment(experiment, out / EXPERIMENT_FILE)
         _write_json(out / RUN_FILE, info)
-    except OSError as exc:
-        raise InputError(f"cannot write the run folder ({exc.strerror})", file=str(out)) from None
+    except BaseException as exc:
+        # stopped half-way (Ctrl-C, a full disk): a folder with a split and no run.json would
+        # be refused by the same command, --resume too; the folder was empty (_start)
+        _discard_new_run(out, existed=True)
+        if isinstance(exc, OSError):
+            raise InputError(
+                f"cannot write the run folder ({exc.strerror})", file=str(out)
+            ) from None
+        raise
 
 
 def _read_run_json(folder: Path) -> dict[str, Any]:

@@ -1097,3 +1097,27 @@ def test_a_second_training_of_a_run_folder_is_refused(
     if resume:
         assert json.loads((folder / "run.json").read_text())["training"]["epochs_run"] == 3
     assert main(argv) == 0  # once the first has ended
+
+
+@pytest.mark.parametrize("made", [True, False])
+def test_a_run_stopped_while_its_folder_is_written_can_be_started_again(
+    tmp_path, tiny_recbole, monkeypatch, made
+):
+    # before: Ctrl-C between split/ and run.json left split/ alone, and the same command
+    # (--resume too) refused the folder as "not a run folder and not empty"
+    import kgrec.experiment
+
+    out = tmp_path / "run"
+    if made:
+        out.mkdir()  # the user's empty folder stays
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgrec.experiment, "save_experiment", interrupted)
+    settings = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, "out": out, **SMALL}
+    with pytest.raises(KeyboardInterrupt):
+        train("lightgcn-merged", **settings)
+    assert out.exists() == made and (not made or not any(out.iterdir()))
+    monkeypatch.undo()
+    assert train("lightgcn-merged", resume=True, **settings).info["status"] == "done"
