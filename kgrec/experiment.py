@@ -1132,8 +1132,9 @@ def _train(
     if progress:
         print(format_table(metrics))
         print(
-            f"best epoch {result.best_epoch} of {result.epochs_run} ({seconds:.1f} s); "
-            f"wrote {out / METRICS_FILE}"
+            f"best epoch {result.best_epoch} of {result.epochs_run} ({seconds:.1f} s"
+            + (f" after resuming at epoch {result.epochs_resumed}" if result.epochs_resumed else "")
+            + f"); wrote {out / METRICS_FILE}"
         )
     return run
 
@@ -2056,12 +2057,14 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
 
 
 def _training_record(result: FitResult, seconds: float) -> dict[str, Any]:
+    trained = result.epochs_run - result.epochs_resumed
     return {
         "best_epoch": result.best_epoch,
         "best_valid_ndcg@20": result.best_metric,
         "epochs_run": result.epochs_run,
-        "seconds": round(seconds, 2),
-        "seconds_per_epoch": round(seconds / result.epochs_run, 3) if result.epochs_run else 0,
+        "epochs_resumed": result.epochs_resumed,
+        "seconds": round(seconds, 2),  # of this call: a resumed run's earlier ones are not known
+        "seconds_per_epoch": round(seconds / trained, 3) if trained else 0,
         "history": result.history,
     }
 

@@ -107,6 +107,7 @@ class FitResult:
     best_epoch: int
     epochs_run: int
     history: list[dict[str, float]] = field(default_factory=list)
+    epochs_resumed: int = 0  # of epochs_run, those the checkpoint resumed had run
 
 
 class NegativeSampler:
@@ -227,6 +228,7 @@ def fit(
                 "resuming after epoch %d (best %s %.4f)", state.epoch, VALID_METRIC, state.best
             )
     distributed.broadcast_parameters(model)
+    epochs_resumed = state.epoch
 
     bar = tqdm(
         range(state.epoch + 1, epochs + 1),
@@ -300,6 +302,7 @@ def fit(
         best_epoch=state.best_epoch,
         epochs_run=state.epoch,
         history=state.history,
+        epochs_resumed=epochs_resumed,
     )
 
 

@@ -1121,3 +1121,20 @@ def test_a_run_stopped_while_its_folder_is_written_can_be_started_again(
     assert out.exists() == made and (not made or not any(out.iterdir()))
     monkeypatch.undo()
     assert train("lightgcn-merged", resume=True, **settings).info["status"] == "done"
+
+
+def test_a_resumed_run_times_only_the_epochs_it_trained(trained, tiny_recbole):
+    # before: seconds_per_epoch divided the resumed call's seconds by every epoch, the
+    # checkpoint's too (3 + 1 here: a quarter of the true figure), with nothing to tell
+    resumed = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=trained.folder,
+        resume=True,
+        **{**SMALL, "epochs": 4},
+    )
+    training = json.loads((trained.folder / "run.json").read_text())["training"]
+    assert resumed.info["training"] == training
+    assert (training["epochs_run"], training["epochs_resumed"]) == (4, 3)
+    assert training["seconds_per_epoch"] == pytest.approx(training["seconds"], abs=0.006)
