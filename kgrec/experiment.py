@@ -1979,6 +1979,17 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
         )
     if not (out / EXPERIMENT_FILE).exists():
         raise InputError("the run to resume has no experiment.pt", file=str(out))
+    if (
+        (out / MODEL_FILE).exists()
+        and not (out / CHECKPOINT_FILE).exists()
+        and _spec(info["model"]).learns
+    ):
+        # it would train again from the start and replace the trained model
+        raise InputError(
+            "the run to resume has a trained model.pt but no checkpoint.pt to continue from: "
+            "train a new run (--init-from this one to start from its model)",
+            file=str(out / CHECKPOINT_FILE),
+        )
     # a setting newer than the run has the default it ran with
     saved = {**TRAIN_DEFAULTS, **info["settings"]}
     from kgrec.store import absolute_uri  # a run of an older kgrec recorded the store as typed

@@ -1138,3 +1138,19 @@ def test_a_resumed_run_times_only_the_epochs_it_trained(trained, tiny_recbole):
     assert resumed.info["training"] == training
     assert (training["epochs_run"], training["epochs_resumed"]) == (4, 3)
     assert training["seconds_per_epoch"] == pytest.approx(training["seconds"], abs=0.006)
+
+
+def test_a_finished_run_without_its_checkpoint_is_not_resumed_from_scratch(
+    trained, tiny_recbole, capsys
+):
+    # before: --resume silently trained it again from the start and replaced its model.pt
+    (trained.folder / "checkpoint.pt").unlink()
+    model = (trained.folder / "model.pt").read_bytes()
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--resume"]
+    argv += ["--epochs", "4", "--dim", "8", "--batch-size", "128"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.pt" in err and "--init-from" in err
+    assert (trained.folder / "model.pt").read_bytes() == model
