@@ -994,7 +994,7 @@ def train(
     _check_same_settings(settings, resume)
     progress = progress and world.is_main
     new = world.is_main and not (out / RUN_FILE).exists()
-    existed = out.exists()
+    made = _first_missing(out)  # the folder train() makes, with its parents
     lock = None
     if world.is_main:
         try:
@@ -1003,9 +1003,7 @@ def train(
         except BaseException as exc:
             if lock is not None:
                 os.close(lock)
-                if not existed:  # made by the lock: empty unless another made it too
-                    with contextlib.suppress(OSError):
-                        out.rmdir()
+                _remove_made(out, made)  # only what is empty
             distributed.broadcast_object(("error", str(exc)))
             raise
         distributed.broadcast_object(("ok", info, experiment))
@@ -1020,7 +1018,7 @@ def train(
         # a new run that failed before its first checkpoint has nothing to resume, nor one
         # that bad settings stopped (a diverged loss): the corrected command starts it again
         if new and (isinstance(exc, InputError) or not (out / CHECKPOINT_FILE).exists()):
-            _discard_new_run(out, existed)
+            _discard_new_run(out, made)
         raise
     finally:
         if lock is not None:
@@ -2008,15 +2006,35 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
     return info
 
 
-def _discard_new_run(out: Path, existed: bool) -> None:
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder that making ``path`` with its parents makes (None: it exists)."""
+    path = path.absolute()
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
+
+
+def _remove_made(out: Path, made: Path | None) -> None:
+    """Remove ``out`` and its parents up to ``made`` (:func:`_first_missing`), those empty."""
+    if made is None:
+        return
+    folder = out.absolute()
+    with contextlib.suppress(OSError):
+        while True:
+            folder.rmdir()
+            if folder == made:
+                return
+            folder = folder.parent
+
+
+def _discard_new_run(out: Path, made: Path | None) -> None:
     """Remove what :func:`_write_new_run` and the training wrote for a new run that failed,
-    and the folder if this run made it and nothing else is in it."""
+    and the folders this run made (``made``: :func:`_first_missing`) if nothing else is in them."""
     shutil.rmtree(out / SPLIT_DIR, ignore_errors=True)
     for name in (EXPERIMENT_FILE, RUN_FILE, CHECKPOINT_FILE):
         (out / name).unlink(missing_ok=True)
-    if not existed:
-        with contextlib.suppress(OSError):
-            out.rmdir()
+    _remove_made(out, made)
 
 
 def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> None:
@@ -2034,7 +2052,7 @@ def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> N
     except BaseException as exc:
         # stopped half-way (Ctrl-C, a full disk): a folder with a split and no run.json would
         # be refused by the same command, --resume too; the folder was empty (_start)
-        _discard_new_run(out, existed=True)
+        _discard_new_run(out, None)
         if isinstance(exc, OSError):
             raise InputError(
                 f"cannot write the run folder ({exc.strerror})", file=str(out)

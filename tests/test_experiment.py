@@ -1154,3 +1154,20 @@ def test_a_finished_run_without_its_checkpoint_is_not_resumed_from_scratch(
     err = capsys.readouterr().err
     assert "checkpoint.pt" in err and "--init-from" in err
     assert (trained.folder / "model.pt").read_bytes() == model
+
+
+@pytest.mark.parametrize("where", ["prepare_experiment", "fit"])
+def test_a_failed_new_run_leaves_no_folder_it_made(tmp_path, tiny_recbole, monkeypatch, where):
+    # before: a run stopped before its first checkpoint removed --out but left the parents
+    # it had made (runs/new/ of --out runs/new/a)
+    import kgrec.experiment
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgrec.experiment, where, interrupted)
+    (tmp_path / "runs").mkdir()
+    out = tmp_path / "runs" / "new" / "a"
+    with pytest.raises(KeyboardInterrupt):
+        train("lightgcn-merged", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL)
+    assert list((tmp_path / "runs").iterdir()) == []
