@@ -76,7 +76,7 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
-from kgrec.files import write_atomic
+from kgrec.files import load_error, write_atomic
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
@@ -299,7 +299,9 @@ def read_experiment(path: Path) -> Experiment:
         maps = IdMaps(**{key: tuple(value) for key, value in payload["maps"].items()})
         return Experiment(HeteroData.from_dict(payload["data"]), maps, Split(**payload["split"]))
     except (OSError, RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
-        raise InputError(f"the run's experiment cannot be read ({exc})", file=str(path)) from None
+        raise InputError(
+            f"the run's experiment cannot be read ({load_error(exc)})", file=str(path)
+        ) from None
 
 
 # -- the model registry --------------------------------------------------------------------
@@ -1322,7 +1324,7 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
         state = torch.load(folder / MODEL_FILE, weights_only=True)
         net.load_state_dict(state)
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = load_error(exc)
         raise InputError(
             f"the trained model cannot be read: it is damaged (truncated?) or not this run's "
             f"({first})",
@@ -1359,7 +1361,7 @@ def _restore_student(
         ValueError,
         pickle.UnpicklingError,
     ) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = load_error(exc)
         raise InputError(
             f"the run serves new items by a content student that cannot be read ({first})",
             file=str(path),
@@ -1386,7 +1388,7 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = load_error(exc)
         raise InputError(
             f"--init-from: the run's model cannot be read ({first})", file=str(path)
         ) from None

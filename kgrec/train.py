@@ -46,7 +46,7 @@ from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.split import Split
 from kgrec.errors import InputError
 from kgrec.evaluate import evaluate
-from kgrec.files import write_atomic
+from kgrec.files import load_error, write_atomic
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import BPR, Batch, Objective
 
@@ -428,7 +428,7 @@ def _read(path: Path) -> dict:
 
 
 def _unreadable(path: Path, exc: BaseException) -> InputError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = load_error(exc)
     return InputError(
         f"the checkpoint cannot be resumed: it is damaged (truncated?) or not this run's "
         f"({first}); move it away to train the run again from the start",

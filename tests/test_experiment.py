@@ -1066,6 +1066,8 @@ def test_a_run_file_that_is_not_a_torch_file_is_a_clear_error(trained, tiny_recb
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert name in err and "Traceback" not in err
+    # torch's own message advises loading it with weights_only=False, which runs its code
+    assert "not a file torch saved" in err and "weights_only" not in err
     assert (trained.folder / name).read_text() == "not a torch file\n"
 
 
