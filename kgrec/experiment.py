@@ -23,10 +23,13 @@ To add a model: its module in :mod:`kgrec.models`, an entry in :data:`MODELS`, a
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import inspect
 import json
 import logging
 import math
+import os
+import pickle
 import platform
 import shutil
 import time
@@ -73,7 +76,7 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
-from kgrec.files import write_atomic
+from kgrec.files import load_error, write_atomic
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
@@ -295,8 +298,10 @@ def read_experiment(path: Path) -> Experiment:
         payload = torch.load(path, weights_only=True)
         maps = IdMaps(**{key: tuple(value) for key, value in payload["maps"].items()})
         return Experiment(HeteroData.from_dict(payload["data"]), maps, Split(**payload["split"]))
-    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as exc:
-        raise InputError(f"the run's experiment cannot be read ({exc})", file=str(path)) from None
+    except (OSError, RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+        raise InputError(
+            f"the run's experiment cannot be read ({load_error(exc)})", file=str(path)
+        ) from None
 
 
 # -- the model registry --------------------------------------------------------------------
@@ -1019,11 +1024,16 @@ def train(
     _check_same_settings(settings, resume)
     progress = progress and world.is_main
     new = world.is_main and not (out / RUN_FILE).exists()
-    existed = out.exists()
+    made = _first_missing(out)  # the folder train() makes, with its parents
+    lock = None
     if world.is_main:
         try:
+            lock = _lock_run_folder(out)  # a second training of this folder stops here
             info, experiment = _prepare(out, settings, resume)
         except BaseException as exc:
+            if lock is not None:
+                os.close(lock)
+                _remove_made(out, made)  # only what is empty
             distributed.broadcast_object(("error", str(exc)))
             raise
         distributed.broadcast_object(("ok", info, experiment))
@@ -1038,8 +1048,34 @@ def train(
         # a new run that failed before its first checkpoint has nothing to resume, nor one
         # that bad settings stopped (a diverged loss): the corrected command starts it again
         if new and (isinstance(exc, InputError) or not (out / CHECKPOINT_FILE).exists()):
-            _discard_new_run(out, existed)
+            _discard_new_run(out, made)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _lock_run_folder(out: Path) -> int | None:
+    """An exclusive lock on the folder ``out`` (made if need be), held by the open descriptor
+    returned: a second ``train`` into the same folder, new or ``resume``, is refused instead of
+    writing the same files. None where ``out`` is no folder (:func:`_start` refuses it)."""
+    if out.exists() and not out.is_dir():
+        return None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"cannot write the run folder ({exc.strerror})", file=str(out)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise InputError(
+            "another kgrec train is writing this run folder: wait for it to end (then "
+            "--resume it if need be), or choose another --out",
+            file=str(out),
+        ) from None
+    return fd
 
 
 # settings that name this machine's files: they may differ between the ranks of one run
@@ -1124,8 +1160,9 @@ def _train(
     if progress:
         print(format_table(metrics))
         print(
-            f"best epoch {result.best_epoch} of {result.epochs_run} ({seconds:.1f} s); "
-            f"wrote {out / METRICS_FILE}"
+            f"best epoch {result.best_epoch} of {result.epochs_run} ({seconds:.1f} s"
+            + (f" after resuming at epoch {result.epochs_resumed}" if result.epochs_resumed else "")
+            + f"); wrote {out / METRICS_FILE}"
         )
     return run
 
@@ -1314,8 +1351,8 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
     try:
         state = torch.load(folder / MODEL_FILE, weights_only=True)
         net.load_state_dict(state)
-    except (RuntimeError, OSError, EOFError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+        first = load_error(exc)
         raise InputError(
             f"the trained model cannot be read: it is damaged (truncated?) or not this run's "
             f"({first})",
@@ -1343,8 +1380,16 @@ def _restore_student(
             item_entity=_item_entity(experiment, info["settings"]),
             attributes=_attribute_matrix(experiment),
         )
-    except (RuntimeError, OSError, EOFError, KeyError, TypeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (
+        RuntimeError,
+        OSError,
+        EOFError,
+        KeyError,
+        TypeError,
+        ValueError,
+        pickle.UnpicklingError,
+    ) as exc:
+        first = load_error(exc)
         raise InputError(
             f"the run serves new items by a content student that cannot be read ({first})",
             file=str(path),
@@ -1370,8 +1415,8 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
     path = folder / MODEL_FILE
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-    except (RuntimeError, OSError, EOFError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+        first = load_error(exc)
         raise InputError(
             f"--init-from: the run's model cannot be read ({first})", file=str(path)
         ) from None
@@ -1962,6 +2007,17 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
         )
     if not (out / EXPERIMENT_FILE).exists():
         raise InputError("the run to resume has no experiment.pt", file=str(out))
+    if (
+        (out / MODEL_FILE).exists()
+        and not (out / CHECKPOINT_FILE).exists()
+        and _spec(info["model"]).learns
+    ):
+        # it would train again from the start and replace the trained model
+        raise InputError(
+            "the run to resume has a trained model.pt but no checkpoint.pt to continue from: "
+            "train a new run (--init-from this one to start from its model)",
+            file=str(out / CHECKPOINT_FILE),
+        )
     # a setting newer than the run has the default it ran with
     saved = {**TRAIN_DEFAULTS, **info["settings"]}
     from kgrec.store import absolute_uri  # a run of an older kgrec recorded the store as typed
@@ -1980,15 +2036,35 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
     return info
 
 
-def _discard_new_run(out: Path, existed: bool) -> None:
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder that making ``path`` with its parents makes (None: it exists)."""
+    path = path.absolute()
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
+
+
+def _remove_made(out: Path, made: Path | None) -> None:
+    """Remove ``out`` and its parents up to ``made`` (:func:`_first_missing`), those empty."""
+    if made is None:
+        return
+    folder = out.absolute()
+    with contextlib.suppress(OSError):
+        while True:
+            folder.rmdir()
+            if folder == made:
+                return
+            folder = folder.parent
+
+
+def _discard_new_run(out: Path, made: Path | None) -> None:
     """Remove what :func:`_write_new_run` and the training wrote for a new run that failed,
-    and the folder if this run made it and nothing else is in it."""
+    and the folders this run made (``made``: :func:`_first_missing`) if nothing else is in them."""
     shutil.rmtree(out / SPLIT_DIR, ignore_errors=True)
     for name in (EXPERIMENT_FILE, RUN_FILE, CHECKPOINT_FILE):
         (out / name).unlink(missing_ok=True)
-    if not existed:
-        with contextlib.suppress(OSError):
-            out.rmdir()
+    _remove_made(out, made)
 
 
 def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> None:
@@ -2003,8 +2079,15 @@ def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> N
         )
         save_experiment(experiment, out / EXPERIMENT_FILE)
         _write_json(out / RUN_FILE, info)
-    except OSError as exc:
-        raise InputError(f"cannot write the run folder ({exc.strerror})", file=str(out)) from None
+    except BaseException as exc:
+        # stopped half-way (Ctrl-C, a full disk): a folder with a split and no run.json would
+        # be refused by the same command, --resume too; the folder was empty (_start)
+        _discard_new_run(out, None)
+        if isinstance(exc, OSError):
+            raise InputError(
+                f"cannot write the run folder ({exc.strerror})", file=str(out)
+            ) from None
+        raise
 
 
 def _read_run_json(folder: Path) -> dict[str, Any]:
@@ -2033,12 +2116,14 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
 
 
 def _training_record(result: FitResult, seconds: float) -> dict[str, Any]:
+    trained = result.epochs_run - result.epochs_resumed
     return {
         "best_epoch": result.best_epoch,
         "best_valid_ndcg@20": result.best_metric,
         "epochs_run": result.epochs_run,
-        "seconds": round(seconds, 2),
-        "seconds_per_epoch": round(seconds / result.epochs_run, 3) if result.epochs_run else 0,
+        "epochs_resumed": result.epochs_resumed,
+        "seconds": round(seconds, 2),  # of this call: a resumed run's earlier ones are not known
+        "seconds_per_epoch": round(seconds / trained, 3) if trained else 0,
         "history": result.history,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,3 +38,12 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def load_error(exc: BaseException) -> str:
+    """Why ``torch.load`` could not read a file, in one line: torch's first line, but for a
+    file that is no torch file at all, whose message advises an unsafe ``weights_only=False``."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return "not a file torch saved"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

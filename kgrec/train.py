@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,7 +46,7 @@ from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.split import Split
 from kgrec.errors import InputError
 from kgrec.evaluate import evaluate
-from kgrec.files import write_atomic
+from kgrec.files import load_error, write_atomic
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import BPR, Batch, Objective
 
@@ -106,6 +107,7 @@ class FitResult:
     best_epoch: int
     epochs_run: int
     history: list[dict[str, float]] = field(default_factory=list)
+    epochs_resumed: int = 0  # of epochs_run, those the checkpoint resumed had run
 
 
 class NegativeSampler:
@@ -218,11 +220,15 @@ def fit(
         payload = _read(checkpoint) if world.is_main and checkpoint.exists() else None
         payload = distributed.broadcast_object(payload)  # other machines may not see the file
         if payload is not None:
-            state = _restore(payload, model, optimizer, generator, device)
+            try:
+                state = _restore(payload, model, optimizer, generator, device)
+            except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
+                raise _unreadable(checkpoint, exc) from None
             log.info(
                 "resuming after epoch %d (best %s %.4f)", state.epoch, VALID_METRIC, state.best
             )
     distributed.broadcast_parameters(model)
+    epochs_resumed = state.epoch
 
     bar = tqdm(
         range(state.epoch + 1, epochs + 1),
@@ -296,6 +302,7 @@ def fit(
         best_epoch=state.best_epoch,
         epochs_run=state.epoch,
         history=state.history,
+        epochs_resumed=epochs_resumed,
     )
 
 
@@ -414,7 +421,19 @@ def _rng_state(device: torch.device) -> dict[str, Tensor]:
 
 
 def _read(path: Path) -> dict:
-    return torch.load(path, weights_only=True, map_location="cpu")
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: BaseException) -> InputError:
+    first = load_error(exc)
+    return InputError(
+        f"the checkpoint cannot be resumed: it is damaged (truncated?) or not this run's "
+        f"({first}); move it away to train the run again from the start",
+        file=str(path),
+    )
 
 
 def _restore(

@@ -1049,3 +1049,127 @@ def test_a_run_that_is_a_file_is_an_input_error(tmp_path, capsys):
     (tmp_path / "afile").write_text("mine")
     assert main(["evaluate", "--run", str(tmp_path / "afile")]) == 2
     assert "no run here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["experiment.pt", "model.pt", "checkpoint.pt"])
+def test_a_run_file_that_is_not_a_torch_file_is_a_clear_error(trained, tiny_recbole, name, capsys):
+    # before: pickle.UnpicklingError traceback (exit 1) for a file that is no zip at all (a
+    # text file, a file of another tool), beside the truncated one already handled
+    (trained.folder / name).write_text("not a torch file\n")
+    if name == "checkpoint.pt":
+        argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+        argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--resume"]
+        argv += ["--epochs", "4", "--dim", "8", "--batch-size", "128"]
+    else:
+        argv = ["evaluate", "--run", str(trained.folder)]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err
+    # torch's own message advises loading it with weights_only=False, which runs its code
+    assert "not a file torch saved" in err and "weights_only" not in err
+    assert (trained.folder / name).read_text() == "not a torch file\n"
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_second_training_of_a_run_folder_is_refused(
+    trained, tmp_path, tiny_recbole, resume, capsys
+):
+    # before: a second kgrec train into a folder another one is training (--resume of a run
+    # still running, or a new run started while the first still read its data) trained too,
+    # both writing split/, experiment.pt, checkpoint.pt and model.pt: a silent mixture
+    import fcntl
+
+    folder = trained.folder if resume else tmp_path / "empty"
+    folder.mkdir(exist_ok=True)
+    before = sorted(p.name for p in folder.iterdir())
+    held = os.open(folder, os.O_RDONLY)  # what the first training holds
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+        argv += ["--data", str(tiny_recbole), "--out", str(folder), "--epochs", "4"]
+        argv += ["--dim", "8", "--batch-size", "128", *(["--resume"] if resume else [])]
+        capsys.readouterr()
+        assert main(argv) == 2
+    finally:
+        os.close(held)
+    err = capsys.readouterr().err
+    assert "another kgrec train is writing this run folder" in err and str(folder) in err
+    assert sorted(p.name for p in folder.iterdir()) == before
+    if resume:
+        assert json.loads((folder / "run.json").read_text())["training"]["epochs_run"] == 3
+    assert main(argv) == 0  # once the first has ended
+
+
+@pytest.mark.parametrize("made", [True, False])
+def test_a_run_stopped_while_its_folder_is_written_can_be_started_again(
+    tmp_path, tiny_recbole, monkeypatch, made
+):
+    # before: Ctrl-C between split/ and run.json left split/ alone, and the same command
+    # (--resume too) refused the folder as "not a run folder and not empty"
+    import kgrec.experiment
+
+    out = tmp_path / "run"
+    if made:
+        out.mkdir()  # the user's empty folder stays
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgrec.experiment, "save_experiment", interrupted)
+    settings = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, "out": out, **SMALL}
+    with pytest.raises(KeyboardInterrupt):
+        train("lightgcn-merged", **settings)
+    assert out.exists() == made and (not made or not any(out.iterdir()))
+    monkeypatch.undo()
+    assert train("lightgcn-merged", resume=True, **settings).info["status"] == "done"
+
+
+def test_a_resumed_run_times_only_the_epochs_it_trained(trained, tiny_recbole):
+    # before: seconds_per_epoch divided the resumed call's seconds by every epoch, the
+    # checkpoint's too (3 + 1 here: a quarter of the true figure), with nothing to tell
+    resumed = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=trained.folder,
+        resume=True,
+        **{**SMALL, "epochs": 4},
+    )
+    training = json.loads((trained.folder / "run.json").read_text())["training"]
+    assert resumed.info["training"] == training
+    assert (training["epochs_run"], training["epochs_resumed"]) == (4, 3)
+    assert training["seconds_per_epoch"] == pytest.approx(training["seconds"], abs=0.006)
+
+
+def test_a_finished_run_without_its_checkpoint_is_not_resumed_from_scratch(
+    trained, tiny_recbole, capsys
+):
+    # before: --resume silently trained it again from the start and replaced its model.pt
+    (trained.folder / "checkpoint.pt").unlink()
+    model = (trained.folder / "model.pt").read_bytes()
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--resume"]
+    argv += ["--epochs", "4", "--dim", "8", "--batch-size", "128"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.pt" in err and "--init-from" in err
+    assert (trained.folder / "model.pt").read_bytes() == model
+
+
+@pytest.mark.parametrize("where", ["prepare_experiment", "fit"])
+def test_a_failed_new_run_leaves_no_folder_it_made(tmp_path, tiny_recbole, monkeypatch, where):
+    # before: a run stopped before its first checkpoint removed --out but left the parents
+    # it had made (runs/new/ of --out runs/new/a)
+    import kgrec.experiment
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgrec.experiment, where, interrupted)
+    (tmp_path / "runs").mkdir()
+    out = tmp_path / "runs" / "new" / "a"
+    with pytest.raises(KeyboardInterrupt):
+        train("lightgcn-merged", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL)
+    assert list((tmp_path / "runs").iterdir()) == []
