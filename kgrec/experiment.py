@@ -2112,6 +2112,13 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
             file=str(path),
             field="settings" if not isinstance(info["settings"], dict) else "model",
         )
+    if info["settings"].get("model") not in MODELS:
+        raise InputError(
+            f"run.json is damaged: its settings name no model kgrec knows "
+            f"({info['settings'].get('model')!r}; models: {', '.join(MODELS)})",
+            file=str(path),
+            field="settings.model",
+        )
     return info
 
 

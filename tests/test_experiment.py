@@ -405,7 +405,9 @@ def test_a_run_from_before_train_fraction_resumes(trained, tiny_recbole):
     assert resumed.info["training"]["epochs_run"] == 4
 
 
-@pytest.mark.parametrize("damage", [{"settings": "x"}, {"settings": [1]}, {"model": 3}])
+@pytest.mark.parametrize(
+    "damage", [{"settings": "x"}, {"settings": [1]}, {"model": 3}, {"settings": {"seed": 0}}]
+)
 def test_a_damaged_run_json_is_a_clear_error(trained, tmp_path, capsys, damage):
     # before: a TypeError or AttributeError traceback (exit 1) on every command reading it
     folder = tmp_path / "copy"
