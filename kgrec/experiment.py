@@ -1991,6 +1991,13 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
     """The run.json of the run to resume, or None for a new run (refusing to overwrite one)."""
     if not (out / RUN_FILE).exists():
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            if out.is_dir() and all(map(_written_by_train, out.iterdir())):
+                raise InputError(
+                    "this folder holds a run's files but no run.json: a training killed while "
+                    "it wrote the folder, which kgrec does not delete (it cannot tell them from "
+                    "files of yours); delete the folder, or choose a new --out folder",
+                    file=str(out),
+                )
             raise InputError(
                 "this is not a run folder and not empty: choose a new --out folder",
                 file=str(out),
@@ -2034,6 +2041,15 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
             file=str(out / RUN_FILE),
         )
     return info
+
+
+def _written_by_train(entry: Path) -> bool:
+    """Whether ``entry`` of a run folder is a name train() writes (or a temporary file of
+    :func:`~kgrec.files.write_atomic`'s beside one)."""
+    names = (SPLIT_DIR, EXPERIMENT_FILE, RUN_FILE, MODEL_FILE, CHECKPOINT_FILE, STUDENT_FILE)
+    if entry.name in names:
+        return True
+    return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in names)
 
 
 def _first_missing(path: Path) -> Path | None:

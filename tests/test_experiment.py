@@ -420,6 +420,22 @@ def test_a_damaged_run_json_is_a_clear_error(trained, tmp_path, capsys, damage):
         assert "run.json is damaged" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("theirs", [False, True])
+def test_a_folder_a_killed_training_left_says_so(tmp_path, tiny_recbole, theirs):
+    # before: "not a run folder and not empty" for the split/ and temporary file a SIGKILL
+    # leaves, which reads as if the folder held someone else's files
+    out = tmp_path / "r"
+    (out / "split").mkdir(parents=True)
+    (out / "split" / "train.tsv").write_text("user_id\titem_id\n")
+    (out / ".experiment.pt.x1y2.tmp").write_bytes(b"half")
+    if theirs:
+        (out / "notes.txt").write_text("mine")
+    message = "not a run folder and not empty" if theirs else "a training killed while"
+    with pytest.raises(kgrec.errors.InputError, match=message):
+        train("popularity", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL)
+    assert (out / "split" / "train.tsv").exists() and (out / ".experiment.pt.x1y2.tmp").exists()
+
+
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, tiny_recbole):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("mine")
