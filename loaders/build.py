@@ -8,7 +8,7 @@ that every interaction and link names an item, and validates the result before r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -90,6 +90,7 @@ def build(
             f"domain name {domain!r} must match {DOMAIN_PATTERN.pattern}", field="--domain"
         )
     frames = [f for f in vars(parts).values() if f is not None]
+    parts = _strip_ids(parts, report)
     report.files = list(dict.fromkeys(str(f) for df in frames for f in df[FILE].cat.categories))
     for name, columns in _REQUIRED.items():
         frame = getattr(parts, name)
@@ -171,8 +172,51 @@ _REQUIRED = {
 }
 
 
+# the id fields of each part (and relation names): whitespace around them is no part of them
+_ID_COLUMNS = {
+    "interactions": ("user_id", "item_id"),
+    "items": ("item_id", "entity_id"),
+    "users": ("user_id",),
+    "triples": ("head", "relation", "tail"),
+    "links": ("item_id", "entity_id"),
+    "user_links": ("user_id", "same_as"),
+}
+
 # ids that split files (one tab-separated pair per line) hold
 _SPLIT_IDS = ("user_id", "item_id", "same_as")
+
+
+def _strip_ids(parts: Parts, report: LoadReport) -> Parts:
+    """``parts`` with whitespace around ids and relation names stripped (`` 1`` is the id
+    ``1``, in every format), counted in ``report`` per field with the first place."""
+    changed = {}
+    for name, columns in _ID_COLUMNS.items():
+        df = getattr(parts, name)
+        if df is None:
+            continue
+        stripped = {}
+        for column in columns:
+            values = df.get(column)
+            if values is None or not (
+                values.dtype == object or isinstance(values.dtype, pd.StringDtype)
+            ):
+                continue
+            text = values.astype("string")
+            padded = (text != text.str.strip()).fillna(False).to_numpy(dtype=bool)
+            if not padded.any():
+                continue
+            first = where(df, int(np.argmax(padded)))
+            report.warn(
+                f"whitespace around ids stripped (field {column}; first: file {first['file']}, "
+                f"line {first['line']})",
+                int(padded.sum()),
+            )
+            array = values.to_numpy(copy=True)
+            array[padded] = text[padded].str.strip().to_numpy(dtype=object)
+            stripped[column] = pd.Series(array, index=values.index, dtype=values.dtype)
+        if stripped:
+            changed[name] = df.assign(**stripped)
+    return replace(parts, **changed) if changed else parts
 
 
 def _require_values(df: pd.DataFrame, columns: list[str]) -> None:
