@@ -165,6 +165,11 @@ class LocalStore(GraphStore):
         manifest = self.manifest()
         return table_stats(self._graph(manifest), self._table(RECOMMENDATIONS, manifest))
 
+    def item_domains(self) -> dict[str, int]:
+        items = self._table(SPECS["items"], self.manifest(missing_ok=True))
+        counts = items["domain"].value_counts().sort_index()
+        return {str(name): int(n) for name, n in counts.items() if n}
+
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         node_kind(kind)
         vectors = self._vectors(self.manifest())

@@ -67,6 +67,12 @@ def test_write_then_snapshot_and_stats(store, movies):
     assert "weird`name'\n}) DETACH DELETE n //" in set(snapshot.knowledge["relation"])
 
 
+def test_item_domains_of_a_new_store_and_after_a_write(store, movies):
+    assert store.item_domains() == {}  # a store never written: none (stats: an error locally)
+    store.write(movies, progress=False)
+    assert store.item_domains() == {"books": 1, "movies": 2}
+
+
 def test_writing_twice_changes_nothing(store, movies):
     store.write(movies, progress=False)
     before, stats = store.snapshot(), store.stats()
