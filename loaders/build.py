@@ -380,7 +380,8 @@ def _item_of(items: pd.DataFrame, uid: pd.Series) -> pd.Series:
     if again.any():
         position = int(np.argmax(again))
         value = entity.iloc[position]
-        first = items["item_id"].iloc[int(np.argmax((entity == value).to_numpy(dtype=bool)))]
+        same = (entity == value).fillna(False).to_numpy(dtype=bool)  # null: not tied
+        first = items["item_id"].iloc[int(np.argmax(same))]
         raise InputError(
             f"entity {value!r} is tied to two items, {first!r} and "
             f"{items['item_id'].iloc[position]!r} (an entity is at most one item)",

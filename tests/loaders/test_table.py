@@ -176,3 +176,12 @@ def test_whitespace_around_parquet_ids_is_stripped(tmp_path):
     pd.DataFrame({"item_id": ["b1", " b1 ", "b2"], "title": ["A", "B", "C"]}).to_parquet(path)
     graph = table.load(path, kind="items", domain="books")
     assert sorted(graph.items["uid"]) == ["books:b1", "books:b2"]
+
+
+def test_parquet_items_with_an_entity_tied_twice_and_a_null_entity(tmp_path):
+    # before: a TypeError traceback (boolean value of NA is ambiguous) instead of the error
+    path = tmp_path / "items.parquet"
+    pd.DataFrame({"item_id": ["i1", "i2", "i3"], "entity_id": [None, "e", "e"]}).to_parquet(path)
+    with pytest.raises(InputError, match="'e' is tied to two items, 'i2' and 'i3'") as caught:
+        table.load(path, kind="items")
+    assert (caught.value.line, caught.value.field) == (3, "entity_id")
