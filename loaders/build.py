@@ -130,7 +130,12 @@ def build(
         interactions = _left_out(interactions, item_uid, "interactions", report)
         tables.interactions = interactions.drop(columns="item_id")
     if links is not None:
-        _check_one_item_per_entity(links)
+        _check_one_item_per_entity(
+            links,
+            links["entity_id"],
+            np.ones(len(links), dtype=bool),
+            "entity {entity!r} is linked to a second item",
+        )
         link_uid = _item_uids(links, items["item_id"], uids, item_file)
         _left_out(links, link_uid, "links", report)  # counted
         entity_of = pd.Series(links["entity_id"].to_numpy(), index=links["item_id"].to_numpy())
@@ -356,16 +361,29 @@ def _users(users: pd.DataFrame | None, interactions: pd.DataFrame | None) -> pd.
     return pd.concat([users, new], ignore_index=True)
 
 
-def _check_one_item_per_entity(links: pd.DataFrame) -> None:
-    again = links["entity_id"].duplicated().to_numpy()
-    if again.any():
-        position = int(np.argmax(again))
-        entity = links["entity_id"].iloc[position]
-        raise InputError(
-            f"entity {entity!r} is linked to a second item (an entity is at most one item)",
-            field="entity_id",
-            **where(links, position),
+def _check_one_item_per_entity(
+    df: pd.DataFrame, entity: pd.Series, tied: np.ndarray, message: str
+) -> None:
+    """An error at the first row of ``df`` (a link or item file) that ties an entity an earlier
+    row ties (among the ``tied`` rows): an entity is at most one item. ``message`` says it in
+    the file's words, with ``{entity}``, ``{first}`` and ``{second}`` (the two item ids)."""
+    again = np.zeros(len(df), dtype=bool)
+    again[tied] = entity[tied].duplicated().to_numpy()
+    if not again.any():
+        return
+    position = int(np.argmax(again))
+    value = entity.iloc[position]
+    same = (entity == value).fillna(False).to_numpy(dtype=bool)  # null: not tied
+    raise InputError(
+        message.format(
+            entity=value,
+            first=df["item_id"].iloc[int(np.argmax(same))],
+            second=df["item_id"].iloc[position],
         )
+        + " (an entity is at most one item)",
+        field="entity_id",
+        **where(df, position),
+    )
 
 
 def _item_of(items: pd.DataFrame, uid: pd.Series) -> pd.Series:
@@ -375,19 +393,9 @@ def _item_of(items: pd.DataFrame, uid: pd.Series) -> pd.Series:
         return pd.Series(dtype=object)
     entity = items["entity_id"].astype("string")
     tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
-    again = np.zeros(len(items), dtype=bool)
-    again[tied] = entity[tied].duplicated().to_numpy()
-    if again.any():
-        position = int(np.argmax(again))
-        value = entity.iloc[position]
-        same = (entity == value).fillna(False).to_numpy(dtype=bool)  # null: not tied
-        first = items["item_id"].iloc[int(np.argmax(same))]
-        raise InputError(
-            f"entity {value!r} is tied to two items, {first!r} and "
-            f"{items['item_id'].iloc[position]!r} (an entity is at most one item)",
-            field="entity_id",
-            **where(items, position),
-        )
+    _check_one_item_per_entity(
+        items, entity, tied, "entity {entity!r} is tied to two items, {first!r} and {second!r}"
+    )
     return pd.Series(uid[tied].to_numpy(), index=entity[tied].to_numpy(), dtype=object)
 
 
