@@ -279,6 +279,41 @@ def test_an_entity_tied_to_an_item_is_that_item_across_loads(tmp_path, store, li
         assert store.read_vectors("Entity", property="embedding")[0] == ["m.8"]
 
 
+def test_a_write_counts_the_entities_it_writes_not_those_that_are_items(tmp_path, store):
+    """Knowledge naming an entity an earlier load tied to an item attaches to the item: no
+    Entity is written for it. Before, the local store counted it among the written entities
+    (2 here) and Neo4j did not (1)."""
+    (tmp_path / "a.kg").write_text("m.1\tdirected_by\tm.9\n")
+    (tmp_path / "a.link").write_text("1\tm.1\n")
+    (tmp_path / "b.kg").write_text("m.1\tstars\tm.8\n")
+    store.write(
+        kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="movies"), progress=False
+    )
+    written = store.write(kg.load(tmp_path / "b.kg"), progress=False)
+    assert written == {
+        "domains": 0,
+        "users": 0,
+        "items": 0,
+        "entities": 1,
+        "interactions": 0,
+        "knowledge": 1,
+    }
+    assert store.snapshot().entities["entity_id"].tolist() == ["m.8", "m.9"]
+
+
+def test_a_hand_built_batch_that_ties_an_entity_counts_it_as_the_item(store, make_graph):
+    # before: local 2 entities written (m.1 and m.8), Neo4j 1
+    batch = make_graph(
+        items=[{"domain": "movies", "item_id": "1", "entity_id": "m.1"}],
+        entities=[{"entity_id": "m.1"}, {"entity_id": "m.8"}],
+        knowledge=[("Entity", "m.1", "stars", "Entity", "m.8")],
+    )
+    assert store.write(batch, progress=False)["entities"] == 1
+    graph = store.snapshot()
+    assert graph.entities["entity_id"].tolist() == ["m.8"]
+    assert graph.knowledge.values.tolist() == [["Item", "movies:1", "stars", "Entity", "m.8"]]
+
+
 def test_an_entity_is_never_tied_to_items_of_two_loads(tmp_path, store):
     """Two loads tie one entity to items of two domains: the second is refused, naming both
     items, and writes nothing (before: the entity was both items, and knowledge a later load
