@@ -301,6 +301,28 @@ def test_a_write_counts_the_entities_it_writes_not_those_that_are_items(tmp_path
     assert store.snapshot().entities["entity_id"].tolist() == ["m.8", "m.9"]
 
 
+def test_a_load_that_ties_an_item_to_another_entity_leaves_the_old_one_an_entity(tmp_path, store):
+    """Item zz:10 is m.10; a load ties it to m.11 and gives knowledge of m.10: m.10 is no item
+    any more, so that knowledge stays an Entity's. Before, Neo4j attached it to zz:10 (the
+    store's tie before the write), the local store to Entity m.10."""
+    (tmp_path / "a.kg").write_text("m.10\tr1\tp\n")
+    (tmp_path / "a.link").write_text("10\tm.10\n")
+    (tmp_path / "b.kg").write_text("m.11\tr2\tq\nm.10\tr3\tz\n")
+    (tmp_path / "b.link").write_text("10\tm.11\n")
+    store.write(kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="zz"), progress=False)
+    written = store.write(
+        kg.load(tmp_path / "b.kg", links=tmp_path / "b.link", domain="zz"), progress=False
+    )
+    assert written["entities"] == 3  # m.10, q, z
+    graph = store.snapshot()
+    assert graph.items[["uid", "entity_id"]].values.tolist() == [["zz:10", "m.11"]]
+    assert sorted(map(tuple, graph.knowledge.values.tolist())) == [
+        ("Entity", "m.10", "r3", "Entity", "z"),
+        ("Item", "zz:10", "r1", "Entity", "p"),
+        ("Item", "zz:10", "r2", "Entity", "q"),
+    ]
+
+
 def test_a_hand_built_batch_that_ties_an_entity_counts_it_as_the_item(store, make_graph):
     # before: local 2 entities written (m.1 and m.8), Neo4j 1
     batch = make_graph(
