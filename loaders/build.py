@@ -8,7 +8,7 @@ that every interaction and link names an item, and validates the result before r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -90,6 +90,7 @@ def build(
             f"domain name {domain!r} must match {DOMAIN_PATTERN.pattern}", field="--domain"
         )
     frames = [f for f in vars(parts).values() if f is not None]
+    parts = _strip_ids(parts, report)
     report.files = list(dict.fromkeys(str(f) for df in frames for f in df[FILE].cat.categories))
     for name, columns in _REQUIRED.items():
         frame = getattr(parts, name)
@@ -129,7 +130,12 @@ def build(
         interactions = _left_out(interactions, item_uid, "interactions", report)
         tables.interactions = interactions.drop(columns="item_id")
     if links is not None:
-        _check_one_item_per_entity(links)
+        _check_one_item_per_entity(
+            links,
+            links["entity_id"],
+            np.ones(len(links), dtype=bool),
+            "entity {entity!r} is linked to a second item",
+        )
         link_uid = _item_uids(links, items["item_id"], uids, item_file)
         _left_out(links, link_uid, "links", report)  # counted
         entity_of = pd.Series(links["entity_id"].to_numpy(), index=links["item_id"].to_numpy())
@@ -171,8 +177,51 @@ _REQUIRED = {
 }
 
 
+# the id fields of each part (and relation names): whitespace around them is no part of them
+_ID_COLUMNS = {
+    "interactions": ("user_id", "item_id"),
+    "items": ("item_id", "entity_id"),
+    "users": ("user_id",),
+    "triples": ("head", "relation", "tail"),
+    "links": ("item_id", "entity_id"),
+    "user_links": ("user_id", "same_as"),
+}
+
 # ids that split files (one tab-separated pair per line) hold
 _SPLIT_IDS = ("user_id", "item_id", "same_as")
+
+
+def _strip_ids(parts: Parts, report: LoadReport) -> Parts:
+    """``parts`` with whitespace around ids and relation names stripped (`` 1`` is the id
+    ``1``, in every format), counted in ``report`` per field with the first place."""
+    changed = {}
+    for name, columns in _ID_COLUMNS.items():
+        df = getattr(parts, name)
+        if df is None:
+            continue
+        stripped = {}
+        for column in columns:
+            values = df.get(column)
+            if values is None or not (
+                values.dtype == object or isinstance(values.dtype, pd.StringDtype)
+            ):
+                continue
+            text = values.astype("string")
+            padded = (text != text.str.strip()).fillna(False).to_numpy(dtype=bool)
+            if not padded.any():
+                continue
+            first = where(df, int(np.argmax(padded)))
+            report.warn(
+                f"whitespace around ids stripped (field {column}; first: file {first['file']}, "
+                f"line {first['line']})",
+                int(padded.sum()),
+            )
+            array = values.to_numpy(copy=True)
+            array[padded] = text[padded].str.strip().to_numpy(dtype=object)
+            stripped[column] = pd.Series(array, index=values.index, dtype=values.dtype)
+        if stripped:
+            changed[name] = df.assign(**stripped)
+    return replace(parts, **changed) if changed else parts
 
 
 def _require_values(df: pd.DataFrame, columns: list[str]) -> None:
@@ -312,16 +361,29 @@ def _users(users: pd.DataFrame | None, interactions: pd.DataFrame | None) -> pd.
     return pd.concat([users, new], ignore_index=True)
 
 
-def _check_one_item_per_entity(links: pd.DataFrame) -> None:
-    again = links["entity_id"].duplicated().to_numpy()
-    if again.any():
-        position = int(np.argmax(again))
-        entity = links["entity_id"].iloc[position]
-        raise InputError(
-            f"entity {entity!r} is linked to a second item (an entity is at most one item)",
-            field="entity_id",
-            **where(links, position),
+def _check_one_item_per_entity(
+    df: pd.DataFrame, entity: pd.Series, tied: np.ndarray, message: str
+) -> None:
+    """An error at the first row of ``df`` (a link or item file) that ties an entity an earlier
+    row ties (among the ``tied`` rows): an entity is at most one item. ``message`` says it in
+    the file's words, with ``{entity}``, ``{first}`` and ``{second}`` (the two item ids)."""
+    again = np.zeros(len(df), dtype=bool)
+    again[tied] = entity[tied].duplicated().to_numpy()
+    if not again.any():
+        return
+    position = int(np.argmax(again))
+    value = entity.iloc[position]
+    same = (entity == value).fillna(False).to_numpy(dtype=bool)  # null: not tied
+    raise InputError(
+        message.format(
+            entity=value,
+            first=df["item_id"].iloc[int(np.argmax(same))],
+            second=df["item_id"].iloc[position],
         )
+        + " (an entity is at most one item)",
+        field="entity_id",
+        **where(df, position),
+    )
 
 
 def _item_of(items: pd.DataFrame, uid: pd.Series) -> pd.Series:
@@ -331,18 +393,9 @@ def _item_of(items: pd.DataFrame, uid: pd.Series) -> pd.Series:
         return pd.Series(dtype=object)
     entity = items["entity_id"].astype("string")
     tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
-    again = np.zeros(len(items), dtype=bool)
-    again[tied] = entity[tied].duplicated().to_numpy()
-    if again.any():
-        position = int(np.argmax(again))
-        value = entity.iloc[position]
-        first = items["item_id"].iloc[int(np.argmax((entity == value).to_numpy(dtype=bool)))]
-        raise InputError(
-            f"entity {value!r} is tied to two items, {first!r} and "
-            f"{items['item_id'].iloc[position]!r} (an entity is at most one item)",
-            field="entity_id",
-            **where(items, position),
-        )
+    _check_one_item_per_entity(
+        items, entity, tied, "entity {entity!r} is tied to two items, {first!r} and {second!r}"
+    )
     return pd.Series(uid[tied].to_numpy(), index=entity[tied].to_numpy(), dtype=object)
 
 

@@ -60,13 +60,15 @@ def read_delimited(
     quoted: bool = False,
     encoding: str = "utf-8",
     floats: Collection[str] | Callable[[list[str]], Collection[str]] = (),
+    aliases: Mapping[str, Collection[str]] | None = None,
 ) -> pd.DataFrame:
     """Read a delimited text file: every column a string, except ``floats`` (float64; or a
     function of the column names that says which).
 
     ``header``: True, the first line names the columns; False, there is none and ``names`` does;
-    None, the first line is a header if its names match ``names`` (ignoring case, RecBole types
-    and ``_id`` suffixes), and ``names`` are used either way. ``quoted``: fields may be in double
+    None, the first line is a header if its names match ``names`` or their ``aliases`` (other
+    names of a column, lower case; matching ignores case, RecBole types and ``_id`` suffixes),
+    and ``names`` are used either way. ``quoted``: fields may be in double
     quotes (CSV); otherwise quotes are data. Blank lines are skipped. Raises InputError for a
     missing or empty file, an unknown or non-ASCII-compatible ``encoding``, bytes not in it, a
     NUL character anywhere, or a row with the wrong number of fields.
@@ -96,9 +98,15 @@ def read_delimited(
     _check_bytes(raw, file, sep, fields, offset, encoding)
     _check_line_ends(raw, file, sep, fields, offset, quoted=quoted)
     if header is None:
-        header = names is not None and [header_base(f) for f in first] == [
-            header_base(n) for n in names
-        ]
+        aliases = aliases or {}
+        header = (
+            names is not None
+            and len(first) == len(names)
+            and all(
+                header_base(f) in {header_base(n), *aliases.get(n, ())}
+                for f, n in zip(first, names, strict=True)
+            )
+        )
         columns = list(names or first)
     elif header:
         columns = [f.strip() for f in first]
@@ -532,13 +540,19 @@ def split_tokens(column: pd.Series, sep: str | None = None) -> pd.Series:
 
 
 def read_columns(
-    path: str | Path, names: tuple[str, ...], *, sep: str | None = None
+    path: str | Path,
+    names: tuple[str, ...],
+    *,
+    sep: str | None = None,
+    aliases: Mapping[str, Collection[str]] | None = None,
 ) -> pd.DataFrame:
     """A table with or without a header, such as triples (head, relation, tail) or links
-    (item_id, entity_id): a first line that names the columns is a header. The separator is
-    :func:`separator`'s."""
+    (item_id, entity_id): a first line that names the columns (or their ``aliases``) is a
+    header. The separator is :func:`separator`'s."""
     sep = sep or separator(path)
-    return read_delimited(path, sep=sep, header=None, names=names, quoted=is_quoted(path, sep))
+    return read_delimited(
+        path, sep=sep, header=None, names=names, quoted=is_quoted(path, sep), aliases=aliases
+    )
 
 
 def separator(path: str | Path) -> str:

@@ -1,4 +1,5 @@
-"""Knowledge-graph triple files: head, relation, tail (TSV, or CSV by extension; header optional).
+"""Knowledge-graph triple files: head, relation, tail (TSV, or CSV by extension; header optional:
+a first line whose fields name the columns, as :data:`TRIPLE_HEADER` spells them, is a header).
 
 With a link file (item_id, entity_id), an entity tied to an item *is* that item: its triples
 attach to the Item of the load's domain (created if the store does not have it yet).
@@ -14,6 +15,13 @@ from loaders.files import read_columns
 from loaders.report import LoadReport
 
 TRIPLE_COLUMNS = ("head", "relation", "tail")
+# the other names a header may give the triple columns (any case; RecBole's `head_id:token`
+# matches `head`): subject predicate object, source relation target, h r t, s p o
+TRIPLE_HEADER = {
+    "head": ("subject", "source", "h", "s"),
+    "relation": ("predicate", "property", "r", "p"),
+    "tail": ("object", "target", "t", "o"),
+}
 LINK_COLUMNS = ("item_id", "entity_id")
 
 
@@ -26,7 +34,7 @@ def load(
 ) -> GraphTables:
     """The canonical tables of a triple file and optional link file; linked items go to
     ``domain`` (default ``"default"``)."""
-    parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS))
+    parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS, aliases=TRIPLE_HEADER))
     if links is not None:
         parts.links = read_columns(links, LINK_COLUMNS)
     return build(parts, domain=domain, report=report)

@@ -110,6 +110,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--domain", metavar="NAME", help="the domain of the linked items (default: default)"
     )
+    p.add_argument(
+        "--new-domain",
+        action="store_true",
+        help="the linked items start the domain --domain names (without it, a domain the store "
+        "holds no item of, while it holds items of others, is refused: a typo?)",
+    )
     p.set_defaults(func=_kg)
 
 
@@ -171,6 +177,12 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _kg(args: argparse.Namespace) -> int:
+    if args.new_domain and (args.links is None or args.domain is None):
+        raise InputError(
+            "--new-domain starts the domain of the linked items: it needs --links FILE and "
+            "--domain NAME",
+            field="--new-domain",
+        )
     return _run(
         args,
         lambda report: kg.load(args.path, links=args.links, domain=args.domain, report=report),
@@ -179,19 +191,30 @@ def _kg(args: argparse.Namespace) -> int:
 
 
 def _check_link_domain(args: argparse.Namespace, store: GraphStore) -> None:
-    """Linked items without ``--domain`` go to the domain ``default``: into a store that holds
-    other domains and not that one, they would be new items, each entity tied to two."""
-    if args.links is None or args.domain is not None:
+    """Linked items go to ``--domain`` (without it, the domain ``default``): into a store that
+    holds items of other domains and none of that one, they would be new items without
+    interactions, each entity tied to two items (a typo, ``movie`` for ``movies``), unless
+    ``--new-domain`` says a new domain is meant. An empty store takes any domain."""
+    if args.links is None or args.new_domain:
         return
-    domains = list(store.stats()["domains"])
-    if domains and DEFAULT_DOMAIN not in domains:
-        raise InputError(
+    domain = args.domain or DEFAULT_DOMAIN
+    domains = list(store.item_domains())
+    if not domains or domain in domains:
+        return
+    held = f"it holds {', '.join(domains)}"
+    if args.domain is None:
+        message = (
             f"without --domain the linked items go to the domain {DEFAULT_DOMAIN!r}, which "
-            f"the store does not hold (it holds {', '.join(domains)}): name the domain of the "
-            "items the file links with --domain",
-            file=str(args.links),
-            field="--domain",
+            f"the store does not hold ({held}): name the domain of the items the file links "
+            "with --domain"
         )
+    else:
+        message = (
+            f"the store holds no item of the domain {domain!r} ({held}): the linked items "
+            "would be new items of a new domain; name a domain it holds, or add --new-domain "
+            f"to start {domain!r}"
+        )
+    raise InputError(message, file=str(args.links), field="--domain")
 
 
 def _run(

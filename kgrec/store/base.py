@@ -128,6 +128,16 @@ class GraphStore(ABC):
         and ranking of :func:`kgrec.explain.explain`). An InputError when ``k`` is not positive,
         the user has no interactions or the item is not in the graph."""
 
+    def item_domains(self) -> dict[str, int]:
+        """Items per domain (sorted by name) of the graph a write would merge into: a store
+        that was never written holds none (where ``stats`` is an error). A load checks its
+        domain against them."""
+        return {
+            name: counts["items"]
+            for name, counts in self.stats()["domains"].items()
+            if counts.get("items")
+        }
+
     def break_lock(self) -> dict[str, Any] | None:
         """Clear a load lock left by a load that died (see ``kgrec graph unlock``); returns what
         held it, or None when nothing did. Stores whose locks die with their holder (LocalStore:

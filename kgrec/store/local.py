@@ -165,6 +165,11 @@ class LocalStore(GraphStore):
         manifest = self.manifest()
         return table_stats(self._graph(manifest), self._table(RECOMMENDATIONS, manifest))
 
+    def item_domains(self) -> dict[str, int]:
+        items = self._table(SPECS["items"], self.manifest(missing_ok=True))
+        counts = items["domain"].value_counts().sort_index()
+        return {str(name): int(n) for name, n in counts.items() if n}
+
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         node_kind(kind)
         vectors = self._vectors(self.manifest())
@@ -266,6 +271,11 @@ class LocalStore(GraphStore):
             if len(unknown):
                 raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
             check_entity_ties(batch.items, stored["items"])
+            # knowledge naming an entity tied to an item is the item's, as in Neo4jStore.write:
+            # no Entity row is written (nor counted) for it; a tie the batch replaces is gone
+            ties, new_ties = linked_items(stored["items"]), linked_items(batch.items)
+            ties = ties[~ties.isin(new_ties.to_numpy())]
+            batch, _ = attach_to_items(batch, pd.concat([ties, new_ties]))
             if has_attributes(batch):  # else no clash: the vectors need not be read
                 vectors = self._vectors(manifest)
                 check_attributes_against_vectors(

@@ -198,7 +198,10 @@ class Neo4jStore(GraphStore):
                 {"uid": [r["uid"] for r in ties], "entity_id": [r["entity"] for r in ties]}
             ),
         )
-        item_of = {r["entity"]: r["uid"] for r in found} | linked_items(batch.items).to_dict()
+        new_ties = linked_items(batch.items)
+        retied = set(new_ties.to_numpy())  # items the batch ties (again, or to another entity)
+        item_of = {r["entity"]: r["uid"] for r in found if r["uid"] not in retied}
+        item_of |= new_ties.to_dict()
         batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
         with self._errors("checking the items the load names"):
             unknown = self._missing("Item", referenced_items(batch))

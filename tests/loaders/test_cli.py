@@ -191,6 +191,49 @@ def test_links_without_a_domain_into_a_store_without_the_default_domain(
         assert set(store.stats()["domains"]) == {"toy"}
 
 
+def test_links_into_a_domain_the_store_does_not_hold(loaded, tmp_path, capsys, write_files):
+    """The toy items are in the domain "toy" (i3 tied to no entity). Before, `load kg --links
+    --domain tyo` (a typo) silently made a new item tyo:i3 with no interactions in a new domain;
+    now it is refused before anything is written, naming the domains the store holds, and
+    --new-domain starts a new domain when that is meant."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "kg", {"t.tsv": "e3\tfilm.film.actor\tp9\n", "l.tsv": "i3\te3\n"}
+    )
+    args = ["load", "kg", files / "t.tsv", "--links", files / "l.tsv", "--store", uri]
+    code, _out, err = kgrec(capsys, *args, "--domain", "tyo")
+    assert code == 2 and "Traceback" not in err
+    assert f"file {files / 'l.tsv'}, field '--domain'" in err
+    assert "no item of the domain 'tyo' (it holds toy)" in err and "--new-domain" in err
+    assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *args, "--new-domain")  # which domain? refused
+    assert code == 2 and "needs --links FILE and --domain NAME" in err
+    assert_same(before, snapshot(uri))
+    other = write_files(tmp_path / "kg2", {"t.tsv": "b1\tbook.author\tp9\n", "l.tsv": "b1\tb1\n"})
+    code, _out, err = kgrec(
+        capsys, "load", "kg", other / "t.tsv", "--links", other / "l.tsv", "--store", uri,
+        "--domain", "books", "--new-domain",
+    )  # fmt: skip
+    assert code == 0, err
+    with open_store(uri) as store:
+        assert set(store.stats()["domains"]) == {"toy", "books"}
+
+
+@pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
+def test_links_into_an_empty_store_start_their_domain(
+    store_uri, tmp_path, capsys, write_files, domain
+):
+    # before, without --domain: "no store at ..." for a new local store (the check read stats)
+    files = write_files(tmp_path / "kg", {"t.tsv": "e1\tr\tp9\n", "l.tsv": "i1\te1\n"})
+    args = ["load", "kg", files / "t.tsv", "--links", files / "l.tsv", "--store", store_uri]
+    code, _out, err = kgrec(capsys, *args, *domain)
+    assert code == 0, err
+    code, _out, err = kgrec(capsys, *args, *domain)  # again: the same graph
+    assert code == 0, err
+    with open_store(store_uri) as store:
+        assert set(store.stats()["domains"]) == {domain[-1] if domain else "default"}
+
+
 def test_summary_and_dry_run(tmp_path, capsys, monkeypatch, write_files, toy_files):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NEO4J_URI", raising=False)

@@ -53,3 +53,48 @@ def test_link_with_an_empty_entity_names_the_line(tmp_path, write_files):
     with pytest.raises(InputError, match="empty") as caught:
         kg.load(tmp_path / "t.tsv", links=tmp_path / "l.tsv")
     assert (caught.value.line, caught.value.field) == (3, "entity_id")
+
+
+def test_whitespace_around_entities_relations_and_links_is_stripped(tmp_path, write_files):
+    # before: "e1 " was an entity of its own, " r" another relation than "r"
+    write_files(
+        tmp_path,
+        {"t.csv": "e1,r,p1\ne1 , r,p1 \n", "l.tsv": "item_id\tentity_id\n 10\te1 \n"},
+    )
+    report = LoadReport()
+    graph = kg.load(tmp_path / "t.csv", links=tmp_path / "l.tsv", domain="movies", report=report)
+    assert graph.items[["uid", "entity_id"]].values.tolist() == [["movies:10", "e1"]]
+    assert graph.knowledge.values.tolist() == [["Item", "movies:10", "r", "Entity", "p1"]]
+    assert graph.entities["entity_id"].tolist() == ["p1"]
+    assert "whitespace around ids stripped (field relation" in report.summary()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "subject\tpredicate\tobject",
+        "Head\tRelation\tTail",
+        "head_id:token\trelation_id:token\ttail_id:token",
+        "source\trelation\ttarget",
+        "h\tr\tt",
+        "s\tp\to",
+    ],
+)
+def test_a_header_line_is_no_triple(tmp_path, write_files, header):
+    # before: "subject predicate object" was loaded as a triple (entities subject and object)
+    write_files(tmp_path, {"t.tsv": f"{header}\ne1\tr\te2\n"})
+    graph = kg.load(tmp_path / "t.tsv")
+    assert graph.knowledge.values.tolist() == [["Entity", "e1", "r", "Entity", "e2"]]
+    assert sorted(graph.entities["entity_id"]) == ["e1", "e2"]
+
+
+def test_a_csv_header_in_quotes_is_no_triple(tmp_path, write_files):
+    write_files(tmp_path, {"t.csv": '"subject","predicate","object"\ne1,r,e2\n'})
+    assert len(kg.load(tmp_path / "t.csv").knowledge) == 1
+
+
+def test_a_header_alone_is_a_file_without_triples(tmp_path, write_files):
+    write_files(tmp_path, {"t.tsv": "subject\tpredicate\tobject\n"})
+    with pytest.raises(InputError, match="no data rows") as caught:
+        kg.load(tmp_path / "t.tsv")
+    assert caught.value.line == 1

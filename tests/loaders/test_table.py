@@ -156,3 +156,32 @@ def test_ids_with_a_tab_or_a_line_break_are_refused_at_load(tmp_path, write_file
     with pytest.raises(InputError, match="tab or a line break") as caught:
         table.load(tmp_path / "t.csv", kind="interactions")
     assert (caught.value.line, caught.value.field) == (3, "user_id")
+
+
+def test_whitespace_around_ids_is_stripped(tmp_path, write_files):
+    # before: " 1" and "1" were two users, "10 " and "10" two items
+    write_files(tmp_path, {"r.csv": "user_id,item_id,rating\n1,10,4\n 1,10 ,5\n2, 10,3\n2 ,11,1\n"})
+    report = LoadReport()
+    graph = table.load(tmp_path / "r.csv", kind="interactions", domain="shop", report=report)
+    assert sorted(graph.users["user_id"]) == ["1", "2"]
+    assert sorted(graph.items["uid"]) == ["shop:10", "shop:11"]
+    assert len(graph.interactions) == 3 and report.duplicates["interactions"] == 1
+    summary = report.summary()
+    assert "whitespace around ids stripped (field user_id; first: file" in summary
+    assert f"{tmp_path / 'r.csv'}, line 3): 2" in summary
+
+
+def test_whitespace_around_parquet_ids_is_stripped(tmp_path):
+    path = tmp_path / "items.parquet"
+    pd.DataFrame({"item_id": ["b1", " b1 ", "b2"], "title": ["A", "B", "C"]}).to_parquet(path)
+    graph = table.load(path, kind="items", domain="books")
+    assert sorted(graph.items["uid"]) == ["books:b1", "books:b2"]
+
+
+def test_parquet_items_with_an_entity_tied_twice_and_a_null_entity(tmp_path):
+    # before: a TypeError traceback (boolean value of NA is ambiguous) instead of the error
+    path = tmp_path / "items.parquet"
+    pd.DataFrame({"item_id": ["i1", "i2", "i3"], "entity_id": [None, "e", "e"]}).to_parquet(path)
+    with pytest.raises(InputError, match="'e' is tied to two items, 'i2' and 'i3'") as caught:
+        table.load(path, kind="items")
+    assert (caught.value.line, caught.value.field) == (3, "entity_id")

@@ -67,6 +67,12 @@ def test_write_then_snapshot_and_stats(store, movies):
     assert "weird`name'\n}) DETACH DELETE n //" in set(snapshot.knowledge["relation"])
 
 
+def test_item_domains_of_a_new_store_and_after_a_write(store, movies):
+    assert store.item_domains() == {}  # a store never written: none (stats: an error locally)
+    store.write(movies, progress=False)
+    assert store.item_domains() == {"books": 1, "movies": 2}
+
+
 def test_writing_twice_changes_nothing(store, movies):
     store.write(movies, progress=False)
     before, stats = store.snapshot(), store.stats()
@@ -271,6 +277,63 @@ def test_an_entity_tied_to_an_item_is_that_item_across_loads(tmp_path, store, li
     ]
     if not links_first:  # the Entity node's vector went with it
         assert store.read_vectors("Entity", property="embedding")[0] == ["m.8"]
+
+
+def test_a_write_counts_the_entities_it_writes_not_those_that_are_items(tmp_path, store):
+    """Knowledge naming an entity an earlier load tied to an item attaches to the item: no
+    Entity is written for it. Before, the local store counted it among the written entities
+    (2 here) and Neo4j did not (1)."""
+    (tmp_path / "a.kg").write_text("m.1\tdirected_by\tm.9\n")
+    (tmp_path / "a.link").write_text("1\tm.1\n")
+    (tmp_path / "b.kg").write_text("m.1\tstars\tm.8\n")
+    store.write(
+        kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="movies"), progress=False
+    )
+    written = store.write(kg.load(tmp_path / "b.kg"), progress=False)
+    assert written == {
+        "domains": 0,
+        "users": 0,
+        "items": 0,
+        "entities": 1,
+        "interactions": 0,
+        "knowledge": 1,
+    }
+    assert store.snapshot().entities["entity_id"].tolist() == ["m.8", "m.9"]
+
+
+def test_a_load_that_ties_an_item_to_another_entity_leaves_the_old_one_an_entity(tmp_path, store):
+    """Item zz:10 is m.10; a load ties it to m.11 and gives knowledge of m.10: m.10 is no item
+    any more, so that knowledge stays an Entity's. Before, Neo4j attached it to zz:10 (the
+    store's tie before the write), the local store to Entity m.10."""
+    (tmp_path / "a.kg").write_text("m.10\tr1\tp\n")
+    (tmp_path / "a.link").write_text("10\tm.10\n")
+    (tmp_path / "b.kg").write_text("m.11\tr2\tq\nm.10\tr3\tz\n")
+    (tmp_path / "b.link").write_text("10\tm.11\n")
+    store.write(kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="zz"), progress=False)
+    written = store.write(
+        kg.load(tmp_path / "b.kg", links=tmp_path / "b.link", domain="zz"), progress=False
+    )
+    assert written["entities"] == 3  # m.10, q, z
+    graph = store.snapshot()
+    assert graph.items[["uid", "entity_id"]].values.tolist() == [["zz:10", "m.11"]]
+    assert sorted(map(tuple, graph.knowledge.values.tolist())) == [
+        ("Entity", "m.10", "r3", "Entity", "z"),
+        ("Item", "zz:10", "r1", "Entity", "p"),
+        ("Item", "zz:10", "r2", "Entity", "q"),
+    ]
+
+
+def test_a_hand_built_batch_that_ties_an_entity_counts_it_as_the_item(store, make_graph):
+    # before: local 2 entities written (m.1 and m.8), Neo4j 1
+    batch = make_graph(
+        items=[{"domain": "movies", "item_id": "1", "entity_id": "m.1"}],
+        entities=[{"entity_id": "m.1"}, {"entity_id": "m.8"}],
+        knowledge=[("Entity", "m.1", "stars", "Entity", "m.8")],
+    )
+    assert store.write(batch, progress=False)["entities"] == 1
+    graph = store.snapshot()
+    assert graph.entities["entity_id"].tolist() == ["m.8"]
+    assert graph.knowledge.values.tolist() == [["Item", "movies:1", "stars", "Entity", "m.8"]]
 
 
 def test_an_entity_is_never_tied_to_items_of_two_loads(tmp_path, store):
