@@ -972,6 +972,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     device: str = "auto",
+    dist_timeout: float = distributed.DEFAULT_TIMEOUT,
 ) -> Run:
     """Train the registered ``model`` and score it; the run is written to ``out``.
 
@@ -1010,14 +1011,16 @@ def train(
     ``device`` is ``auto`` (CUDA when torch sees a GPU), ``cpu`` or ``cuda``. Launched by
     ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), training is data-parallel over the
     ranks (:mod:`kgrec.train`); rank 0 alone reads or makes the experiment (sent to the other
-    ranks, which need not share its disk), prints, evaluates and writes the run folder.
+    ranks, which need not share its disk), prints, evaluates and writes the run folder. A
+    collective that waits ``dist_timeout`` seconds for a rank (one that died or hangs) fails
+    (:func:`kgrec.distributed.init`); like ``device``, it is not one of the run's settings.
 
     Every argument is also ``kgrec train``'s option of the same name, with the same default.
     """
     settings = {
         name: value
         for name, value in locals().items()
-        if name not in ("out", "resume", "progress", "device")
+        if name not in ("out", "resume", "progress", "device", "dist_timeout")
     }
     spec = _spec(model)
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
@@ -1034,7 +1037,7 @@ def train(
     settings["text_property"] = text_property if reads_text(settings) and store else None
     out = Path(out)
     device = resolve_device(device)
-    distributed.init(device)
+    distributed.init(device, timeout=dist_timeout)
     world = distributed.current()
     _check_same_settings(settings, resume)
     progress = progress and world.is_main
