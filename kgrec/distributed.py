@@ -5,19 +5,29 @@ starts one process per rank and sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
 ``MASTER_ADDR`` and ``MASTER_PORT``; :func:`init` joins the process group from them (gloo
 on the CPU, NCCL on CUDA). Without ``WORLD_SIZE`` > 1 nothing is initialised and every
 helper here is a no-op on a world of one, so single-process code paths stay untouched.
+
+Every collective (and the wait for every rank to join) gives up after ``timeout`` seconds
+(:data:`DEFAULT_TIMEOUT`, ``--dist-timeout``) with an error, where torch's default would wait
+30 minutes on a rank that died or hangs. Rank 0 works alone while the others wait (reading
+the data, each epoch's validation), so the timeout must be longer than those.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from kgrec.errors import InputError
 
 log = logging.getLogger(__name__)
+
+# seconds a collective waits for the other ranks before it fails (torch's default: 1800)
+DEFAULT_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -63,13 +73,31 @@ def current() -> World:
     return World(dist.get_rank(), dist.get_world_size(), env_world().local_rank)
 
 
-def init(device: Any = None) -> bool:
+def check_timeout(seconds: Any) -> float:
+    """``seconds`` as a float, or an InputError unless it is a positive, finite number."""
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise InputError(
+            f"the timeout of the ranks' collectives must be a positive number of seconds, "
+            f"got {seconds!r}",
+            field="--dist-timeout",
+        )
+    return float(seconds)
+
+
+def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
     """Join the process group the environment describes (``WORLD_SIZE`` > 1), unless one is
-    initialised already; gloo for the CPU, NCCL for CUDA. True if this call initialised it
-    (the caller then ends it with :func:`shutdown`)."""
+    initialised already; gloo for the CPU, NCCL for CUDA. Its collectives fail after
+    ``timeout`` seconds without every rank (checked even in a world of one). True if this
+    call initialised it (the caller then ends it with :func:`shutdown`)."""
     import torch
     import torch.distributed as dist
 
+    timeout = check_timeout(timeout)
     world = env_world()
     if not world.distributed or (dist.is_available() and dist.is_initialized()):
         return False
@@ -85,13 +113,18 @@ def init(device: Any = None) -> bool:
     if cuda:
         torch.cuda.set_device(torch.device(device))
     log.info(
-        "rank %d of %d: waiting for every rank at %s:%s",
+        "rank %d of %d: waiting for every rank at %s:%s (at most %g s)",
         world.rank,
         world.size,
         os.environ["MASTER_ADDR"],
         os.environ["MASTER_PORT"],
+        timeout,
     )
-    dist.init_process_group(backend="nccl" if cuda else "gloo", init_method="env://")
+    dist.init_process_group(
+        backend="nccl" if cuda else "gloo",
+        init_method="env://",
+        timeout=timedelta(seconds=timeout),
+    )
     atexit.register(shutdown, True)
     return True
 

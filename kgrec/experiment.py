@@ -728,12 +728,15 @@ class Run:
             # interactions after it) has an embedding that learnt nothing: folded in from
             # their interactions in the store, as a newcomer is
             ids = [maps.users[i] for i in untrained.tolist()]
-            histories = self._newcomer_histories(ids, source, missing_ok=True)
-            rows = [i for i, h in zip(untrained.tolist(), histories, strict=True) if h is not None]
-            if rows:
+            histories, has = self._newcomer_histories(ids, source, item_ids, missing_ok=True)
+            kept = [n for n, h in enumerate(histories) if h is not None]
+            if kept:
                 user_emb = user_emb.clone()
-                user_emb[torch.tensor(rows)] = self.model.fold_in(
-                    item_emb, [h for h in histories if h is not None], candidates=candidates
+                user_emb[untrained[kept]] = self.model.fold_in(
+                    item_emb,
+                    [histories[n] for n in kept],
+                    candidates=candidates,
+                    exclude=[has[n] for n in kept],
                 ).to(user_emb)
         if users is None:
             user_ids = list(maps.users)
@@ -743,13 +746,12 @@ class Run:
             found = torch.as_tensor(maps.user_index(user_ids), dtype=torch.long)
             newcomers = [user for user, i in zip(user_ids, found.tolist(), strict=True) if i < 0]
             if newcomers:
-                histories = self._newcomer_histories(newcomers, source)
+                histories, has = self._newcomer_histories(newcomers, source, item_ids)
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
                 newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
-                user_emb = torch.cat(
-                    [user_emb, self.model.fold_in(item_emb, histories, candidates=candidates)]
-                )
+                folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
+                user_emb = torch.cat([user_emb, folded])
         if source is not None:
             candidate_uids = [item_ids[i] for i in candidates.tolist()]
             pairs = (
@@ -823,14 +825,21 @@ class Run:
         return index[~trained[index]]
 
     def _newcomer_histories(
-        self, user_ids: list[str], source: GraphStore | None, *, missing_ok: bool = False
-    ) -> list[torch.Tensor | None]:
+        self,
+        user_ids: list[str],
+        source: GraphStore | None,
+        item_ids: list[str],
+        *,
+        missing_ok: bool = False,
+    ) -> tuple[list[torch.Tensor | None], list[torch.Tensor]]:
         """The run's items each user loaded after training interacted with (from ``source``),
         for fold-in; items the run does not know are left out, and so are those whose
         embeddings never learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
         a training interaction, such as a split's new items, and the other domains' items for
         a model that trained on the target domain alone). A user with none is an InputError,
-        or None with ``missing_ok``."""
+        or None with ``missing_ok``. Also, per user, the positions in ``item_ids`` (the items
+        ranked) of every item they have, left out or not: fold-in never draws them as
+        negatives."""
         from kgrec.cold_items import learnt_items
         from kgrec.store import redact
 
@@ -849,6 +858,12 @@ class Run:
         if not _spec(self.info["model"]).all_domains:
             target = self.graph.item_domain.cpu() == self.experiment.split.target_domain
             usable &= target[item.clamp(min=0)]
+        position = {uid: n for n, uid in enumerate(item_ids)}
+        rated: dict[str, list[int]] = {user: [] for user in user_ids}
+        for user, uid in zip(found["user_id"], found["item_uid"], strict=True):
+            if uid in position and user in rated:
+                rated[user].append(position[uid])
+        has = [torch.tensor(rated[user], dtype=torch.long) for user in user_ids]
         found = found.assign(item=item.numpy(), usable=usable.numpy())
         histories = []
         for user in user_ids:
@@ -863,7 +878,7 @@ class Run:
                     field="user",
                 )
             histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))
-        return histories
+        return histories, has
 
 
 @dataclass
@@ -957,6 +972,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     device: str = "auto",
+    dist_timeout: float = distributed.DEFAULT_TIMEOUT,
 ) -> Run:
     """Train the registered ``model`` and score it; the run is written to ``out``.
 
@@ -995,14 +1011,16 @@ def train(
     ``device`` is ``auto`` (CUDA when torch sees a GPU), ``cpu`` or ``cuda``. Launched by
     ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), training is data-parallel over the
     ranks (:mod:`kgrec.train`); rank 0 alone reads or makes the experiment (sent to the other
-    ranks, which need not share its disk), prints, evaluates and writes the run folder.
+    ranks, which need not share its disk), prints, evaluates and writes the run folder. A
+    collective that waits ``dist_timeout`` seconds for a rank (one that died or hangs) fails
+    (:func:`kgrec.distributed.init`); like ``device``, it is not one of the run's settings.
 
     Every argument is also ``kgrec train``'s option of the same name, with the same default.
     """
     settings = {
         name: value
         for name, value in locals().items()
-        if name not in ("out", "resume", "progress", "device")
+        if name not in ("out", "resume", "progress", "device", "dist_timeout")
     }
     spec = _spec(model)
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
@@ -1019,7 +1037,7 @@ def train(
     settings["text_property"] = text_property if reads_text(settings) and store else None
     out = Path(out)
     device = resolve_device(device)
-    distributed.init(device)
+    distributed.init(device, timeout=dist_timeout)
     world = distributed.current()
     _check_same_settings(settings, resume)
     progress = progress and world.is_main

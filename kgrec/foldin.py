@@ -15,7 +15,9 @@ final representations. A newcomer with history :math:`I_u` (items of the run's g
       \sum_{s=1}^{S} -\ln\sigma\big(\mathbf{z}^{\top}\mathbf{z}_i
       - \mathbf{z}^{\top}\mathbf{z}_{j_s}\big) + \lambda \lVert\mathbf{z}\rVert^2,
 
-  negatives :math:`j_s` drawn from the candidates outside :math:`I_u`, started at the mean.
+  negatives :math:`j_s` drawn from the candidates the user does not have (outside
+  :math:`I_u` and outside the other items they have, given as ``exclude``: items whose
+  embeddings learnt nothing, or items loaded after training), started at the mean.
   Each newcomer's problem is solved on its own: its loss is averaged over its own pairs, and its
   negatives come from a generator of its own, so a newcomer gets the same vector whoever else
   is folded in beside it.
@@ -38,6 +40,7 @@ def fold_in_users(
     *,
     method: str = "solve",
     candidates: Tensor | None = None,
+    exclude: Sequence[Tensor] | None = None,
     negatives: int = 32,
     reg_weight: float = 1e-3,
     steps: int = 100,
@@ -46,8 +49,10 @@ def fold_in_users(
 ) -> Tensor:
     """``[len(histories), dim]`` representations of newcomers; ``histories[n]`` holds the item
     indices (rows of ``item_emb``) newcomer ``n`` interacted with. ``candidates`` (default:
-    every item) are where ``"solve"`` draws negatives. A newcomer without history gets zeros
-    (every item scores 0: the caller decides what to serve them)."""
+    every item) are where ``"solve"`` draws negatives; never an item of newcomer ``n``'s
+    history, nor one of ``exclude[n]`` (other items they have that are no positives, e.g.
+    items served after training). A newcomer without history gets zeros (every item scores
+    0: the caller decides what to serve them)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     for name, value in (("negatives", negatives), ("steps", steps)):
@@ -60,6 +65,17 @@ def fold_in_users(
     items = torch.cat([torch.as_tensor(h, dtype=torch.long).flatten() for h in histories])
     if items.numel() and (int(items.min()) < 0 or int(items.max()) >= item_emb.size(0)):
         raise ValueError(f"history items must lie in [0, {item_emb.size(0)})")
+    if exclude is None:
+        exclude = [items.new_zeros(0)] * len(histories)
+    if len(exclude) != len(histories):
+        raise ValueError(
+            f"exclude must hold one tensor per newcomer ({len(histories)}), got {len(exclude)}"
+        )
+    excluded = [torch.as_tensor(e, dtype=torch.long).flatten() for e in exclude]
+    other = torch.cat(excluded)
+    if other.numel() and (int(other.min()) < 0 or int(other.max()) >= item_emb.size(0)):
+        raise ValueError(f"excluded items must lie in [0, {item_emb.size(0)})")
+    other_rows = torch.cat([torch.full((len(e),), n) for n, e in enumerate(excluded)]).long()
     count = torch.bincount(rows, minlength=len(histories)).clamp(min=1).unsqueeze(1)
     mean = torch.zeros(len(histories), item_emb.size(1), dtype=item_emb.dtype)
     mean.index_add_(0, rows, item_emb[items])
@@ -72,7 +88,8 @@ def fold_in_users(
     generators = [torch.Generator().manual_seed(seed) for _ in histories]
     sizes = [len(h) for h in histories]
     num_items = item_emb.size(0)
-    own = torch.unique(rows * num_items + items)  # (newcomer, item) pairs of the histories
+    # (newcomer, item) pairs the newcomers have: never negatives
+    own = torch.unique(torch.cat([rows * num_items + items, other_rows * num_items + other]))
     z = mean.clone().requires_grad_(True)
     # Adam updates each entry on its own, so the rows of z are independent problems when the
     # loss is a sum of per-newcomer losses

@@ -87,7 +87,7 @@ LOCK_FILE = ".tune.lock"
 STUDY_NAME = "kgrec-tune"
 PRUNE_STARTUP_TRIALS = 3  # trials that finish before the pruner judges any other
 # train()'s arguments that are not settings of what is trained
-NOT_SETTINGS = ("out", "resume", "progress")
+NOT_SETTINGS = ("out", "resume", "progress", "dist_timeout")
 # where the data and the split come from: fixed for a tune, never searched
 SOURCE = (
     "data",
@@ -449,6 +449,7 @@ def tune(
     cold_test_share: float | None = None,
     new_item_share: float | None = None,
     progress: bool = True,
+    dist_timeout: float = distributed.DEFAULT_TIMEOUT,
     **fixed: Any,
 ) -> TuneResult:
     """Search ``space`` for the settings of ``model`` with the best validation NDCG@20.
@@ -467,7 +468,8 @@ def tune(
     The study is in ``out`` (see the module's documentation); with ``progress`` a line is
     printed per finished trial. ``device`` (a fixed option) is where trials train. Launched
     by ``torchrun``, every rank calls this alike: trials train data-parallel, rank 0 alone
-    touches the study and ``out``, and every rank returns rank 0's result.
+    touches the study and ``out``, and every rank returns rank 0's result; a collective that
+    waits ``dist_timeout`` seconds for a rank fails (:func:`kgrec.distributed.init`).
     """
     out = Path(out)
     spec = _model(model)  # an unknown model fails here, before anything else
@@ -554,7 +556,7 @@ def tune(
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
 
     device = resolve_device(settings["device"])
-    distributed.init(device)
+    distributed.init(device, timeout=dist_timeout)
     if not distributed.current().is_main:
         return _follow(out, device)
     objective_fn = None

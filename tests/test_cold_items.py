@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import kgrec.experiment
+import kgrec.models.base
 from kgrec.cli import main
 from kgrec.cold_items import (
     ATTRIBUTE_WEIGHT,
@@ -28,6 +29,7 @@ from kgrec.cold_items import (
 from kgrec.data.export import to_hetero_data
 from kgrec.errors import InputError
 from kgrec.experiment import build_run, load_run, train
+from kgrec.foldin import fold_in_users
 from kgrec.models.layers import TextInput
 from kgrec.ranking import embeddings
 from kgrec.store import open_store
@@ -566,7 +568,7 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
 
 
 def test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only(
-    tmp_path, text_store, make_graph
+    tmp_path, text_store, make_graph, monkeypatch
 ):
     """Before, a newcomer who rated a split's new items was folded in from their embeddings,
     which training never touched (random noise): one who rated only new items got a list of
@@ -582,8 +584,64 @@ def test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only(
     loaded = load_run(run.folder)
     with pytest.raises(InputError, match="'nNew' is neither in the run's graph nor has"):
         loaded.recommend(k=5, users=["nNew"])
+    calls = record_fold_ins(monkeypatch)
     table = loaded.recommend(k=10, users=["nBoth", "nWarm"])
-    scores = table.pivot(index="user_id", columns="item_uid", values="score")
-    common = scores.columns[scores.notna().all()]
-    assert len(common) >= 5  # the same vector: the same scores (nBoth's own items masked)
-    np.testing.assert_allclose(scores.loc["nBoth", common], scores.loc["nWarm", common])
+    assert set(table["user_id"]) == {"nBoth", "nWarm"}
+    (call,) = calls
+    # both folded in from the warm item alone; nBoth's new items are no negatives either
+    index = maps.item_index([warm, *new])
+    assert [h.tolist() for h in call["histories"]] == [[index[0]], [index[0]]]
+    assert sorted(call["exclude"][0].tolist()) == sorted(index)
+
+
+def record_fold_ins(monkeypatch) -> list[dict]:
+    """The arguments of every :func:`kgrec.foldin.fold_in_users` call of a model's fold-in
+    from now on (the calls themselves go through): histories, candidates and exclude (an
+    empty tensor per newcomer when none is given)."""
+    calls = []
+
+    def spy(item_emb, histories, **options):
+        none = [torch.zeros(0, dtype=torch.long)] * len(histories)
+        calls.append(
+            {
+                "histories": list(histories),
+                "candidates": options.get("candidates"),
+                "exclude": options.get("exclude") or none,
+            }
+        )
+        return fold_in_users(item_emb, histories, **options)
+
+    monkeypatch.setattr(kgrec.models.base, "fold_in_users", spy)
+    return calls
+
+
+def test_a_newcomers_own_items_are_never_fold_in_negatives(
+    tmp_path, text_store, make_graph, monkeypatch
+):
+    """A newcomer who rated an item loaded after training (ranked by the content student): it
+    is no positive of the fold-in (not an item of the run's graph), and before, it was drawn
+    as a negative although the newcomer has it. (A split's new item that the newcomer rated
+    and the run did not learn: test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only.)"""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    maps, split = run.experiment.maps, run.experiment.split
+    target = maps.domains[split.target_domain]
+    warm = [maps.items[int(i)] for i in split.train[1, :3]]
+    late = f"{target}:late"
+    with open_store(text_store) as store:
+        _, vectors = store.read_vectors("Item", property="embedding")
+        store.write(
+            make_graph(items=[{"domain": target, "item_id": "late", "title": "late"}]),
+            progress=False,
+        )
+        store.write_vectors("Item", [late], vectors[:1], property="embedding")
+        rows = [("newbie", uid, 5.0, 1.0) for uid in [*warm, late]]
+        store.write(make_graph(interactions=rows), progress=False)
+    calls = record_fold_ins(monkeypatch)
+    table = load_run(run.folder).recommend(k=5, users=["newbie"])
+    assert not table["item_uid"].isin([*warm, late]).any()
+    (call,) = calls
+    late_row = len(maps.items)  # the items ranked: the run's, then the late one
+    assert call["candidates"].eq(late_row).any()
+    warm_rows = maps.item_index(warm)
+    assert sorted(call["histories"][0].tolist()) == sorted(warm_rows)
+    assert sorted(call["exclude"][0].tolist()) == sorted([*warm_rows, late_row])

@@ -205,3 +205,95 @@ def test_the_world_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.delenv("MASTER_PORT", raising=False)
     with pytest.raises(distributed.InputError, match="MASTER"):
         distributed.init("cpu")
+
+
+class _Joined(Exception):
+    """Raised by the stand-in init_process_group: the command got as far as joining."""
+
+
+def test_the_dist_timeout_reaches_the_process_group(monkeypatch, tiny_recbole, tmp_path, capsys):
+    """--dist-timeout (train and tune) and train()'s dist_timeout are the process group's
+    timeout; 600 s by default (before: torch's 30 minutes on a rank that hangs)."""
+    from datetime import timedelta
+
+    from kgrec.cli import main
+
+    joined = []
+
+    def init_process_group(**options):
+        joined.append(options["timeout"])
+        raise _Joined
+
+    monkeypatch.setattr(dist, "init_process_group", init_process_group)
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    common = ["--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data"]
+    common += [str(tiny_recbole), "--device", "cpu", "--threads", "1"]
+    for argv in (
+        ["train", *common, "--out", str(tmp_path / "run"), "--dist-timeout", "7"],
+        ["train", *common, "--out", str(tmp_path / "run")],
+        ["tune", *common, "--out", str(tmp_path / "tune"), "--dist-timeout", "9.5"],
+    ):
+        with pytest.raises(_Joined):
+            main(argv)
+    with pytest.raises(_Joined):
+        distributed.init("cpu", timeout=3)
+    assert joined == [timedelta(seconds=s) for s in (7, distributed.DEFAULT_TIMEOUT, 9.5, 3)]
+    assert distributed.DEFAULT_TIMEOUT == 600
+    assert not (tmp_path / "run").exists() and not (tmp_path / "tune").exists()
+    # a timeout that is no positive number is refused, before anything is joined or written
+    for bad in ("0", "-5"):
+        assert main(["train", *common, "--out", str(tmp_path / "run"), "--dist-timeout", bad]) == 2
+        assert "--dist-timeout" in capsys.readouterr().err
+    for bad in (0, -1.0, float("inf"), float("nan"), "60", True):
+        with pytest.raises(distributed.InputError, match="positive number of seconds"):
+            distributed.init("cpu", timeout=bad)
+    assert len(joined) == 4 and not (tmp_path / "run").exists()
+
+
+def _hung_rank(rank: int, port: int, results, release) -> None:
+    """Rank 1 joins the group and then hangs (never takes part in a collective) until
+    released; rank 0 gathers and reports what happened."""
+    torch.set_num_threads(1)
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    distributed.init("cpu", timeout=2)
+    if rank == 1:
+        release.wait(300)
+        os._exit(0)  # no goodbye to a group rank 0 has left
+    try:
+        distributed.gather_object(rank)
+        results.put("answered")
+    except RuntimeError as exc:
+        results.put(f"failed: {exc}")
+
+
+def test_a_collective_fails_after_the_timeout_when_a_rank_hangs() -> None:
+    """A rank that hangs (alive, never in the collective) makes the others fail after the
+    timeout instead of waiting torch's 30 minutes. (A rank whose process ends closes its
+    connections: gloo fails the others at once, whatever the timeout.)"""
+    ctx = mp.get_context("spawn")
+    results, release = ctx.Queue(), ctx.Event()
+    port = _free_port()
+    ranks = [ctx.Process(target=_hung_rank, args=(r, port, results, release)) for r in range(2)]
+    for process in ranks:
+        process.start()
+    try:
+        # the guard of a hang, not a measure: with torch's default this waits 30 minutes
+        outcome = results.get(timeout=240)
+    finally:
+        release.set()
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    assert outcome.startswith("failed: ") and "Timed out" in outcome

@@ -82,3 +82,32 @@ def test_solve_minimises_each_newcomers_own_objective(items):
     v = z.clone().requires_grad_(True)
     objective(v).backward()
     assert v.grad.norm() < 0.05 * objective(torch.zeros(2)).item()
+
+
+def test_items_a_newcomer_has_besides_the_history_are_never_negatives(items):
+    # items 1 and 5 are the newcomer's too (e.g. loaded after training), but no positives:
+    # the solution is a stationary point of the objective whose negatives are items 2 alone
+    # (before: exclude did not exist, and such items were drawn as negatives)
+    history = torch.tensor([0, 3, 4])
+    z = fold_in_users(
+        items, [history], exclude=[torch.tensor([1, 5])], steps=2000, lr=0.01, negatives=64
+    )[0]
+
+    def objective(v):
+        pos = items[history] @ v
+        neg = items[[2]] @ v
+        loss = -torch.nn.functional.logsigmoid(pos.unsqueeze(1) - neg.unsqueeze(0)).mean()
+        return loss + 1e-3 * v.pow(2).sum()
+
+    v = z.clone().requires_grad_(True)
+    objective(v).backward()
+    assert v.grad.norm() < 0.05 * objective(torch.zeros(2)).item()
+    # the exclusions are the newcomer's own: another newcomer still draws items 1 and 5
+    both = fold_in_users(items, [history, history], exclude=[torch.tensor([1, 5]), []])
+    assert torch.allclose(both[0], fold_in_users(items, [history], exclude=[[1, 5]])[0])
+    assert torch.allclose(both[1], fold_in_users(items, [history])[0])
+    assert not torch.allclose(both[0], both[1])
+    with pytest.raises(ValueError, match=r"exclude must hold one tensor per newcomer \(1\)"):
+        fold_in_users(items, [history], exclude=[])
+    with pytest.raises(ValueError, match=r"excluded items must lie in \[0, 6\)"):
+        fold_in_users(items, [history], exclude=[torch.tensor([6])])

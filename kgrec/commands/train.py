@@ -231,6 +231,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_threads_option(parser)
     add_device_option(parser, default=D["device"])
+    parser.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=D["dist_timeout"],
+        metavar="SECONDS",
+        help="under torchrun: a collective that waits this long for another rank (one that "
+        "died or hangs) fails; longer than rank 0 takes alone to read the data or validate "
+        f"an epoch (default {D['dist_timeout']:g})",
+    )
     parser.set_defaults(func=run_train)
 
     evaluate_parser = subparsers.add_parser(

@@ -121,7 +121,12 @@ class EASE(GraphRecommender):
         return out
 
     def fold_in(
-        self, item_emb: Tensor, histories: Sequence[Tensor], *, candidates: Tensor | None = None
+        self,
+        item_emb: Tensor,
+        histories: Sequence[Tensor],
+        *,
+        candidates: Tensor | None = None,
+        exclude: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """Exact for EASE: a newcomer is their row of ``X``, 1 at each item of their history
         that the fit saw (rows of ``item_emb`` past the first ``I``, items served after

@@ -51,7 +51,12 @@ class Popularity(GraphRecommender):
         return torch.cat([users, counts.to(users.dtype).unsqueeze(1)])
 
     def fold_in(
-        self, item_emb: Tensor, histories: Sequence[Tensor], *, candidates: Tensor | None = None
+        self,
+        item_emb: Tensor,
+        histories: Sequence[Tensor],
+        *,
+        candidates: Tensor | None = None,
+        exclude: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """Exact: a newcomer is a user like any other, ``1``: the same list as everyone's."""
         return item_emb.new_ones(len(histories), 1)

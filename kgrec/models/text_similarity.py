@@ -62,7 +62,12 @@ class TextSimilarity(GraphRecommender):
         return torch.cat([F.normalize(history, dim=1), self.item_text])
 
     def fold_in(
-        self, item_emb: Tensor, histories: Sequence[Tensor], *, candidates: Tensor | None = None
+        self,
+        item_emb: Tensor,
+        histories: Sequence[Tensor],
+        *,
+        candidates: Tensor | None = None,
+        exclude: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """Exact: a newcomer is the normalised mean of their items' text vectors (the rows of
         ``item_emb``), as a user trained in is."""

@@ -187,17 +187,18 @@ class Neo4jStore(GraphStore):
         self._connect()
         start = time.perf_counter()
         batch = prepare(graph)
+        # the stored items tied to the load's entities and to its items' entities, in one read:
+        # the latter to check the ties, the former to attach the load's knowledge to them
+        keys = set(batch.entities["entity_id"]) | set(batch.items["entity_id"].dropna())
         with self._errors("reading the items tied to the load's entities"):
-            found = self._run(q.LINKED_ITEMS, read=True, keys=batch.entities["entity_id"].tolist())
-        with self._errors("reading the items tied to the load's items' entities"):
-            tied = batch.items["entity_id"].dropna().tolist()
-            ties = self._run(q.LINKED_ITEMS, read=True, keys=tied) if tied else []
+            found = self._run(q.LINKED_ITEMS, read=True, keys=sorted(keys)) if keys else []
         check_entity_ties(
             batch.items,
             pd.DataFrame(
-                {"uid": [r["uid"] for r in ties], "entity_id": [r["entity"] for r in ties]}
+                {"uid": [r["uid"] for r in found], "entity_id": [r["entity"] for r in found]}
             ),
         )
+        # the load's own ties override the stored ones of its items and of their entities
         new_ties = linked_items(batch.items)
         retied = set(new_ties.to_numpy())  # items the batch ties (again, or to another entity)
         item_of = {r["entity"]: r["uid"] for r in found if r["uid"] not in retied}
