@@ -50,6 +50,19 @@ def trained(tmp_path, tiny_recbole):
     )
 
 
+def _resume(folder: Path, data: Path, **options):
+    """Resume the LightGCN run of :func:`trained` in ``folder``, ``options`` (``epochs``, ...)
+    replacing those of :data:`SMALL`."""
+    return train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=data,
+        out=folder,
+        resume=True,
+        **{**SMALL, **options},
+    )
+
+
 def test_cli_split_train_evaluate(tmp_path: Path, tiny_recbole, capsys) -> None:
     data = tiny_recbole
     assert (
@@ -330,14 +343,7 @@ def test_a_finished_run_is_never_overwritten(trained, tiny_recbole, capsys):
 
 def test_a_resumed_run_trains_on_its_own_split(trained, tiny_recbole):
     split_before = (trained.folder / "split" / "test.tsv").read_text()
-    resumed = train(
-        "lightgcn-merged",
-        protocol="ml1m-action-comedy",
-        data=tiny_recbole,
-        out=trained.folder,
-        resume=True,
-        **{**SMALL, "epochs": 5},
-    )
+    resumed = _resume(trained.folder, tiny_recbole, epochs=5)
     assert resumed.info["training"]["epochs_run"] == 5
     assert (trained.folder / "split" / "test.tsv").read_text() == split_before
 
@@ -394,14 +400,7 @@ def test_a_run_from_before_train_fraction_resumes(trained, tiny_recbole):
     info = json.loads((trained.folder / "run.json").read_text())
     del info["settings"]["train_fraction"]
     (trained.folder / "run.json").write_text(json.dumps(info))
-    resumed = train(
-        "lightgcn-merged",
-        protocol="ml1m-action-comedy",
-        data=tiny_recbole,
-        out=trained.folder,
-        resume=True,
-        **{**SMALL, "epochs": 4},
-    )
+    resumed = _resume(trained.folder, tiny_recbole, epochs=4)
     assert resumed.info["training"]["epochs_run"] == 4
 
 
@@ -1146,14 +1145,7 @@ def test_a_run_stopped_while_its_folder_is_written_can_be_started_again(
 def test_a_resumed_run_times_only_the_epochs_it_trained(trained, tiny_recbole):
     # before: seconds_per_epoch divided the resumed call's seconds by every epoch, the
     # checkpoint's too (3 + 1 here: a quarter of the true figure), with nothing to tell
-    resumed = train(
-        "lightgcn-merged",
-        protocol="ml1m-action-comedy",
-        data=tiny_recbole,
-        out=trained.folder,
-        resume=True,
-        **{**SMALL, "epochs": 4},
-    )
+    resumed = _resume(trained.folder, tiny_recbole, epochs=4)
     training = json.loads((trained.folder / "run.json").read_text())["training"]
     assert resumed.info["training"] == training
     assert (training["epochs_run"], training["epochs_resumed"]) == (4, 3)
