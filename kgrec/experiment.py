@@ -103,6 +103,16 @@ MODEL_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 STUDENT_FILE = "student.pt"
 SPLIT_DIR = "split"
+# every name train() writes in a run folder (SPLIT_DIR a folder, the others files)
+_RUN_NAMES = (
+    SPLIT_DIR,
+    EXPERIMENT_FILE,
+    RUN_FILE,
+    CHECKPOINT_FILE,
+    MODEL_FILE,
+    STUDENT_FILE,
+    METRICS_FILE,
+)
 BATCHING = ("full", "neighbor")
 # how node text vectors enter a model (none: not through an MLP) and how R-GCN weighs relations
 TEXT_INPUTS = ("none", "add", "only")
@@ -2046,10 +2056,9 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
 def _written_by_train(entry: Path) -> bool:
     """Whether ``entry`` of a run folder is a name train() writes (or a temporary file of
     :func:`~kgrec.files.write_atomic`'s beside one)."""
-    names = (SPLIT_DIR, EXPERIMENT_FILE, RUN_FILE, MODEL_FILE, CHECKPOINT_FILE, STUDENT_FILE)
-    if entry.name in names:
+    if entry.name in _RUN_NAMES:
         return True
-    return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in names)
+    return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in _RUN_NAMES)
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -2078,8 +2087,9 @@ def _discard_new_run(out: Path, made: Path | None) -> None:
     """Remove what :func:`_write_new_run` and the training wrote for a new run that failed,
     and the folders this run made (``made``: :func:`_first_missing`) if nothing else is in them."""
     shutil.rmtree(out / SPLIT_DIR, ignore_errors=True)
-    for name in (EXPERIMENT_FILE, RUN_FILE, CHECKPOINT_FILE):
-        (out / name).unlink(missing_ok=True)
+    for name in _RUN_NAMES:
+        if name != SPLIT_DIR:
+            (out / name).unlink(missing_ok=True)
     _remove_made(out, made)
 
 
