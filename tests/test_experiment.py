@@ -1183,3 +1183,26 @@ def test_a_failed_new_run_leaves_no_folder_it_made(tmp_path, tiny_recbole, monke
     with pytest.raises(KeyboardInterrupt):
         train("lightgcn-merged", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL)
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_refused(
+    trained, tiny_recbole, capsys
+):
+    # before: accepted; nothing trained and the finished run rewritten with --epochs 2 in its
+    # settings beside epochs_run 3
+    before = {p.name: p.read_bytes() for p in trained.folder.iterdir() if p.is_file()}
+    with pytest.raises(
+        kgrec.errors.InputError, match=r"already trained 3 epochs, more than --epochs 2"
+    ):
+        _resume(trained.folder, tiny_recbole, epochs=2)
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--resume"]
+    argv += ["--epochs", "2", "--dim", "8", "--batch-size", "128"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "already trained 3 epochs" in err and "--epochs 3 or more" in err
+    assert "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in trained.folder.iterdir() if p.is_file()} == before
+    # as many epochs as it has trained is no error: the run is evaluated again as it is
+    assert _resume(trained.folder, tiny_recbole, epochs=3).info["training"]["epochs_run"] == 3
