@@ -76,7 +76,7 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
-from kgrec.files import load_error, write_atomic
+from kgrec.files import load_error, write_all_atomic, write_atomic
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
@@ -1160,13 +1160,20 @@ def _train(
         training=_training_record(result, seconds),
         environment=environment(device),
     )
-    # the finished run's files are replaced only now that the new work has succeeded
-    write_atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
+    files = {out / MODEL_FILE: lambda tmp: torch.save(net.state_dict(), tmp)}
     if settings["cold_items"] in ("student", "student-kg"):
         student = run.model.student.state_dict()
-        write_atomic(out / STUDENT_FILE, lambda tmp: torch.save(student, tmp))
-    _write_json(out / METRICS_FILE, metrics)
-    _write_json(out / RUN_FILE, info)
+        files[out / STUDENT_FILE] = lambda tmp: torch.save(student, tmp)
+    files[out / METRICS_FILE] = _json_writer(metrics)
+    files[out / RUN_FILE] = _json_writer(info)  # last: its status "done" marks the run finished
+    # a finished run's files are replaced only now that the new work has succeeded, every one
+    # written before any is moved, and the run marked unfinished while they are moved: a stop
+    # between two moves leaves a run --resume finishes, never the old and the new mixed
+    finished = any((out / name).exists() for name in (MODEL_FILE, STUDENT_FILE, METRICS_FILE))
+    unfinished = {**info, "status": "training"}
+    write_all_atomic(
+        files, before_moves=(lambda: _write_json(out / RUN_FILE, unfinished)) if finished else None
+    )
     if progress:
         print(format_table(metrics))
         print(
@@ -1349,6 +1356,7 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
     the model on ``device`` (``auto``, ``cpu``, ``cuda``), where it scores users."""
     folder = Path(folder)
     info = _read_run_json(folder)
+    _check_finished(folder, info)
     if not (folder / MODEL_FILE).exists():
         raise InputError("the run has no trained model yet", file=str(folder / MODEL_FILE))
     if not (folder / EXPERIMENT_FILE).exists():
@@ -1544,13 +1552,24 @@ def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | Non
 
 def _check_init_from(folder: Path) -> None:
     """Refuse an ``init_from`` that is no finished run (before any data is read)."""
-    _read_run_json(folder)
+    _check_finished(folder, _read_run_json(folder), option="--init-from: ")
     for name in (MODEL_FILE, EXPERIMENT_FILE):
         if not (folder / name).exists():
             raise InputError(
                 f"--init-from: the run has no {name} (not trained to the end?)",
                 file=str(folder / name),
             )
+
+
+def _check_finished(folder: Path, info: Mapping[str, Any], option: str = "") -> None:
+    """Refuse a run whose run.json says it is training: stopped while it trained, or while its
+    files were replaced (some may be the earlier run's), it is no run to serve or start from."""
+    if info.get("status") == "training":  # a run of an older kgrec may have no status
+        raise InputError(
+            f"{option}the run did not finish (stopped while it trained or while its files were "
+            "written): finish it with the kgrec train command that trained it and --resume",
+            file=str(folder / RUN_FILE),
+        )
 
 
 def _describe_warm_start(record: Mapping[str, Any]) -> str:
@@ -2162,7 +2181,11 @@ def _training_record(result: FitResult, seconds: float) -> dict[str, Any]:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    write_atomic(path, _json_writer(payload))
+
+
+def _json_writer(payload: dict) -> Callable[[Path], None]:
+    return lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 __all__ = [

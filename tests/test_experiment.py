@@ -1206,3 +1206,54 @@ def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_refused(
     assert {p.name: p.read_bytes() for p in trained.folder.iterdir() if p.is_file()} == before
     # as many epochs as it has trained is no error: the run is evaluated again as it is
     assert _resume(trained.folder, tiny_recbole, epochs=3).info["training"]["epochs_run"] == 3
+
+
+@pytest.mark.parametrize("moved", [0, 1, 2, 3])
+def test_a_resume_stopped_while_it_replaces_a_finished_run_never_mixes_them(
+    trained, tiny_recbole, monkeypatch, moved
+):
+    # before: model.pt, metrics.json and run.json were replaced one after another, and a stop
+    # between two left the new model.pt served beside the old run.json and metrics.json
+    final = ("model.pt", "metrics.json", "run.json")
+
+    def snapshot():
+        return {name: (trained.folder / name).read_bytes() for name in final}
+
+    old = snapshot()
+    replace, moves = os.replace, []
+
+    def stopping(source, target, *args, **kwargs):
+        if Path(target).name in final and Path(target).parent == trained.folder:
+            if len(moves) == moved:
+                raise KeyboardInterrupt  # the stop: this file and those after it not moved
+            moves.append(Path(target).name)
+        return replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        _resume(trained.folder, tiny_recbole, epochs=4)
+    monkeypatch.undo()
+    assert not [p.name for p in trained.folder.iterdir() if p.name.endswith(".tmp")]
+    if snapshot() == old:  # stopped before anything was replaced: the old run, whole
+        assert load_run(trained.folder).info["training"]["epochs_run"] == 3
+        return
+    # anything replaced: the run says it is unfinished, nothing serves it, and the same
+    # command finishes it into the new run, whole
+    with pytest.raises(kgrec.errors.InputError, match="did not finish"):
+        load_run(trained.folder)
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    with pytest.raises(kgrec.errors.InputError, match="--init-from: the run did not finish"):
+        train(
+            "lightgcn-merged",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=trained.folder.parent / "warm",
+            init_from=trained.folder,
+            **SMALL,
+        )
+    resumed = _resume(trained.folder, tiny_recbole, epochs=4)
+    info = json.loads((trained.folder / "run.json").read_text())
+    assert info["status"] == "done" and info["training"]["epochs_run"] == 4
+    metrics = json.loads((trained.folder / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(load_run(trained.folder).evaluate()))
+    assert metrics == json.loads(json.dumps(resumed.evaluate()))
