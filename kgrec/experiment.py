@@ -76,7 +76,7 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
-from kgrec.files import load_error, write_all_atomic, write_atomic
+from kgrec.files import is_temporary, load_error, write_all_atomic, write_atomic
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
@@ -2019,6 +2019,8 @@ def _check_choice(name: str, value: str, choices) -> None:
 def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] | None:
     """The run.json of the run to resume, or None for a new run (refusing to overwrite one)."""
     if not (out / RUN_FILE).exists():
+        if out.is_dir() and set(out.iterdir()) <= set(stale := _stale_temporaries(out)):
+            _remove_stale(stale)  # a folder of nothing else (rm -r RUN/* leaves them) is empty
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             if out.is_dir() and all(map(_written_by_train, out.iterdir())):
                 raise InputError(
@@ -2069,7 +2071,21 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
             "--resume continues a run with its own settings; these differ: " + "; ".join(changed),
             file=str(out / RUN_FILE),
         )
+    _remove_stale(_stale_temporaries(out))
     return info
+
+
+def _stale_temporaries(out: Path) -> list[Path]:
+    """The temporary files of kgrec's own beside the files train() writes in ``out`` (only
+    those: never another name); called under the folder's lock (:func:`_lock_run_folder`), when
+    no other training is writing them, they are what a kill while one was written left."""
+    return [e for e in out.iterdir() if any(is_temporary(e, name) for name in _RUN_NAMES)]
+
+
+def _remove_stale(stale: list[Path]) -> None:
+    for path in stale:
+        log.info("removing %s, which a training killed while it wrote it left", path)
+        path.unlink(missing_ok=True)
 
 
 def _written_by_train(entry: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -52,6 +53,15 @@ def write_all_atomic(
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+
+
+def is_temporary(entry: Path, name: str) -> bool:
+    """Whether ``entry`` is a temporary file that :func:`write_atomic` made beside a file
+    ``name`` (tempfile's name: ``.NAME.``, 8 of its characters, ``.tmp``; a plain file): one
+    that no process is writing is what a kill while it was written left."""
+    pattern = rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp"
+    matches = re.fullmatch(pattern, entry.name) is not None
+    return matches and not entry.is_symlink() and entry.is_file()
 
 
 def _temporary(path: Path) -> Path:

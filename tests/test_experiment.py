@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -1257,3 +1258,28 @@ def test_a_resume_stopped_while_it_replaces_a_finished_run_never_mixes_them(
     metrics = json.loads((trained.folder / "metrics.json").read_text())
     assert metrics == json.loads(json.dumps(load_run(trained.folder).evaluate()))
     assert metrics == json.loads(json.dumps(resumed.evaluate()))
+
+
+def test_a_temporary_file_a_kill_left_is_removed_by_the_next_training(
+    trained, tmp_path, tiny_recbole
+):
+    # before: the .checkpoint.pt.XXXXXXXX.tmp a kill -9 during a checkpoint's save left stayed
+    # in the run folder for good, and a folder holding only such files (rm -r RUN/* leaves
+    # them: they are hidden) was refused as a killed training's
+    fd, name = tempfile.mkstemp(dir=trained.folder, prefix=".checkpoint.pt.", suffix=".tmp")
+    os.write(fd, b"half a checkpoint")  # as kgrec.files.write_atomic names it
+    os.close(fd)
+    stale = Path(name)
+    theirs = [".checkpoint.pt.my-copy.tmp", ".notes.txt.k2_x9a0q.tmp", "notes.txt"]
+    for name in theirs:
+        (trained.folder / name).write_text("mine")
+    assert _resume(trained.folder, tiny_recbole, epochs=4).info["training"]["epochs_run"] == 4
+    assert not stale.exists()
+    assert all((trained.folder / name).read_text() == "mine" for name in theirs)
+    out = tmp_path / "emptied"
+    out.mkdir()
+    (out / ".run.json.a1b2c3d4.tmp").write_text("{")
+    run = train(
+        "lightgcn-merged", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL
+    )
+    assert run.info["status"] == "done" and not (out / ".run.json.a1b2c3d4.tmp").exists()
