@@ -76,7 +76,7 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
-from kgrec.files import load_error, write_atomic
+from kgrec.files import is_temporary, load_error, write_all_atomic, write_atomic
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
@@ -103,6 +103,16 @@ MODEL_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 STUDENT_FILE = "student.pt"
 SPLIT_DIR = "split"
+# every name train() writes in a run folder (SPLIT_DIR a folder, the others files)
+_RUN_NAMES = (
+    SPLIT_DIR,
+    EXPERIMENT_FILE,
+    RUN_FILE,
+    CHECKPOINT_FILE,
+    MODEL_FILE,
+    STUDENT_FILE,
+    METRICS_FILE,
+)
 BATCHING = ("full", "neighbor")
 # how node text vectors enter a model (none: not through an MLP) and how R-GCN weighs relations
 TEXT_INPUTS = ("none", "add", "only")
@@ -1168,13 +1178,20 @@ def _train(
         training=_training_record(result, seconds),
         environment=environment(device),
     )
-    # the finished run's files are replaced only now that the new work has succeeded
-    write_atomic(out / MODEL_FILE, lambda tmp: torch.save(net.state_dict(), tmp))
+    files = {out / MODEL_FILE: lambda tmp: torch.save(net.state_dict(), tmp)}
     if settings["cold_items"] in ("student", "student-kg"):
         student = run.model.student.state_dict()
-        write_atomic(out / STUDENT_FILE, lambda tmp: torch.save(student, tmp))
-    _write_json(out / METRICS_FILE, metrics)
-    _write_json(out / RUN_FILE, info)
+        files[out / STUDENT_FILE] = lambda tmp: torch.save(student, tmp)
+    files[out / METRICS_FILE] = _json_writer(metrics)
+    files[out / RUN_FILE] = _json_writer(info)  # last: its status "done" marks the run finished
+    # a finished run's files are replaced only now that the new work has succeeded, every one
+    # written before any is moved, and the run marked unfinished while they are moved: a stop
+    # between two moves leaves a run --resume finishes, never the old and the new mixed
+    finished = any((out / name).exists() for name in (MODEL_FILE, STUDENT_FILE, METRICS_FILE))
+    unfinished = {**info, "status": "training"}
+    write_all_atomic(
+        files, before_moves=(lambda: _write_json(out / RUN_FILE, unfinished)) if finished else None
+    )
     if progress:
         print(format_table(metrics))
         print(
@@ -1357,6 +1374,7 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
     the model on ``device`` (``auto``, ``cpu``, ``cuda``), where it scores users."""
     folder = Path(folder)
     info = _read_run_json(folder)
+    _check_finished(folder, info)
     if not (folder / MODEL_FILE).exists():
         raise InputError("the run has no trained model yet", file=str(folder / MODEL_FILE))
     if not (folder / EXPERIMENT_FILE).exists():
@@ -1552,13 +1570,24 @@ def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | Non
 
 def _check_init_from(folder: Path) -> None:
     """Refuse an ``init_from`` that is no finished run (before any data is read)."""
-    _read_run_json(folder)
+    _check_finished(folder, _read_run_json(folder), option="--init-from: ")
     for name in (MODEL_FILE, EXPERIMENT_FILE):
         if not (folder / name).exists():
             raise InputError(
                 f"--init-from: the run has no {name} (not trained to the end?)",
                 file=str(folder / name),
             )
+
+
+def _check_finished(folder: Path, info: Mapping[str, Any], option: str = "") -> None:
+    """Refuse a run whose run.json says it is training: stopped while it trained, or while its
+    files were replaced (some may be the earlier run's), it is no run to serve or start from."""
+    if info.get("status") == "training":  # a run of an older kgrec may have no status
+        raise InputError(
+            f"{option}the run did not finish (stopped while it trained or while its files were "
+            "written): finish it with the kgrec train command that trained it and --resume",
+            file=str(folder / RUN_FILE),
+        )
 
 
 def _describe_warm_start(record: Mapping[str, Any]) -> str:
@@ -2008,6 +2037,8 @@ def _check_choice(name: str, value: str, choices) -> None:
 def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] | None:
     """The run.json of the run to resume, or None for a new run (refusing to overwrite one)."""
     if not (out / RUN_FILE).exists():
+        if out.is_dir() and set(out.iterdir()) <= set(stale := _stale_temporaries(out)):
+            _remove_stale(stale)  # a folder of nothing else (rm -r RUN/* leaves them) is empty
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             if out.is_dir() and all(map(_written_by_train, out.iterdir())):
                 raise InputError(
@@ -2058,16 +2089,29 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
             "--resume continues a run with its own settings; these differ: " + "; ".join(changed),
             file=str(out / RUN_FILE),
         )
+    _remove_stale(_stale_temporaries(out))
     return info
+
+
+def _stale_temporaries(out: Path) -> list[Path]:
+    """The temporary files of kgrec's own beside the files train() writes in ``out`` (only
+    those: never another name); called under the folder's lock (:func:`_lock_run_folder`), when
+    no other training is writing them, they are what a kill while one was written left."""
+    return [e for e in out.iterdir() if any(is_temporary(e, name) for name in _RUN_NAMES)]
+
+
+def _remove_stale(stale: list[Path]) -> None:
+    for path in stale:
+        log.info("removing %s, which a training killed while it wrote it left", path)
+        path.unlink(missing_ok=True)
 
 
 def _written_by_train(entry: Path) -> bool:
     """Whether ``entry`` of a run folder is a name train() writes (or a temporary file of
     :func:`~kgrec.files.write_atomic`'s beside one)."""
-    names = (SPLIT_DIR, EXPERIMENT_FILE, RUN_FILE, MODEL_FILE, CHECKPOINT_FILE, STUDENT_FILE)
-    if entry.name in names:
+    if entry.name in _RUN_NAMES:
         return True
-    return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in names)
+    return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in _RUN_NAMES)
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -2096,8 +2140,9 @@ def _discard_new_run(out: Path, made: Path | None) -> None:
     """Remove what :func:`_write_new_run` and the training wrote for a new run that failed,
     and the folders this run made (``made``: :func:`_first_missing`) if nothing else is in them."""
     shutil.rmtree(out / SPLIT_DIR, ignore_errors=True)
-    for name in (EXPERIMENT_FILE, RUN_FILE, CHECKPOINT_FILE):
-        (out / name).unlink(missing_ok=True)
+    for name in _RUN_NAMES:
+        if name != SPLIT_DIR:
+            (out / name).unlink(missing_ok=True)
     _remove_made(out, made)
 
 
@@ -2170,7 +2215,11 @@ def _training_record(result: FitResult, seconds: float) -> dict[str, Any]:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    write_atomic(path, _json_writer(payload))
+
+
+def _json_writer(payload: dict) -> Callable[[Path], None]:
+    return lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 __all__ = [

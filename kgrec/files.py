@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kgrec.errors import InputError
@@ -16,10 +17,7 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, replace: bool = T
     (or a stop) sees the old file or the new one, never a part. The file gets the permissions
     of any new file (0666 less the umask; a temporary file has 0600). Without ``replace``, an
     existing ``path`` (a dangling link too) is an InputError and stays as it is."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)  # a name of its own: never a file of the user's
+    tmp = _temporary(path)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
@@ -32,6 +30,47 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, replace: bool = T
             raise InputError("the file exists; kgrec never overwrites it", file=str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_all_atomic(
+    files: Mapping[Path, Callable[[Path], None]], *, before_moves: Callable[[], None] | None = None
+) -> None:
+    """:func:`write_atomic` for several files at once: every ``write(tmp)`` first, each into a
+    temporary file beside its path, then ``before_moves()`` and the moves into place, in the
+    order of ``files``. A failure while writing leaves every path as it was; a stop during the
+    moves leaves the first ones moved, so the last should be the file that marks the set
+    complete (and ``before_moves`` may mark it incomplete)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, write in files.items():
+            staged.append((_temporary(path), path))
+            write(staged[-1][0])
+            os.chmod(staged[-1][0], 0o666 & ~_umask())
+        if before_moves is not None:
+            before_moves()
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+
+
+def is_temporary(entry: Path, name: str) -> bool:
+    """Whether ``entry`` is a temporary file that :func:`write_atomic` made beside a file
+    ``name`` (tempfile's name: ``.NAME.``, 8 of its characters, ``.tmp``; a plain file): one
+    that no process is writing is what a kill while it was written left."""
+    pattern = rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp"
+    matches = re.fullmatch(pattern, entry.name) is not None
+    return matches and not entry.is_symlink() and entry.is_file()
+
+
+def _temporary(path: Path) -> Path:
+    """A new empty file beside ``path``, of a name of its own (never a file of the user's):
+    ``.NAME.XXXXXXXX.tmp``, ``NAME`` being ``path``'s."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(name)
 
 
 def _umask() -> int:

@@ -180,7 +180,8 @@ def fit(
     ends in its best state.
     With ``checkpoint``, the training state (model, optimizer, epoch, best metric and state,
     sampler RNG) is saved after every epoch; ``resume`` continues from it, giving the same
-    result as an uninterrupted run. A model without trainable parameters is only validated.
+    result as an uninterrupted run (``epochs`` counts the checkpoint's epochs too: fewer than
+    it has run is an InputError). A model without trainable parameters is only validated.
 
     ``on_epoch(epoch, metric)`` is called after each epoch (and its checkpoint) with the
     epoch's validation NDCG@20, e.g. to report it to a hyperparameter search; an exception
@@ -224,6 +225,13 @@ def fit(
                 state = _restore(payload, model, optimizer, generator, device)
             except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
                 raise _unreadable(checkpoint, exc) from None
+            if state.epoch > epochs:  # it would stop at once with a record of more epochs
+                raise InputError(
+                    f"the run has already trained {state.epoch} epochs, more than --epochs "
+                    f"{epochs}: resume it with --epochs {state.epoch} or more",
+                    file=str(checkpoint),
+                    field="--epochs",
+                )
             log.info(
                 "resuming after epoch %d (best %s %.4f)", state.epoch, VALID_METRIC, state.best
             )

@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +48,19 @@ def trained(tmp_path, tiny_recbole):
         data=tiny_recbole,
         out=tmp_path / "run",
         **SMALL,
+    )
+
+
+def _resume(folder: Path, data: Path, **options):
+    """Resume the LightGCN run of :func:`trained` in ``folder``, ``options`` (``epochs``, ...)
+    replacing those of :data:`SMALL`."""
+    return train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=data,
+        out=folder,
+        resume=True,
+        **{**SMALL, **options},
     )
 
 
@@ -330,14 +344,7 @@ def test_a_finished_run_is_never_overwritten(trained, tiny_recbole, capsys):
 
 def test_a_resumed_run_trains_on_its_own_split(trained, tiny_recbole):
     split_before = (trained.folder / "split" / "test.tsv").read_text()
-    resumed = train(
-        "lightgcn-merged",
-        protocol="ml1m-action-comedy",
-        data=tiny_recbole,
-        out=trained.folder,
-        resume=True,
-        **{**SMALL, "epochs": 5},
-    )
+    resumed = _resume(trained.folder, tiny_recbole, epochs=5)
     assert resumed.info["training"]["epochs_run"] == 5
     assert (trained.folder / "split" / "test.tsv").read_text() == split_before
 
@@ -394,14 +401,7 @@ def test_a_run_from_before_train_fraction_resumes(trained, tiny_recbole):
     info = json.loads((trained.folder / "run.json").read_text())
     del info["settings"]["train_fraction"]
     (trained.folder / "run.json").write_text(json.dumps(info))
-    resumed = train(
-        "lightgcn-merged",
-        protocol="ml1m-action-comedy",
-        data=tiny_recbole,
-        out=trained.folder,
-        resume=True,
-        **{**SMALL, "epochs": 4},
-    )
+    resumed = _resume(trained.folder, tiny_recbole, epochs=4)
     assert resumed.info["training"]["epochs_run"] == 4
 
 
@@ -1146,14 +1146,7 @@ def test_a_run_stopped_while_its_folder_is_written_can_be_started_again(
 def test_a_resumed_run_times_only_the_epochs_it_trained(trained, tiny_recbole):
     # before: seconds_per_epoch divided the resumed call's seconds by every epoch, the
     # checkpoint's too (3 + 1 here: a quarter of the true figure), with nothing to tell
-    resumed = train(
-        "lightgcn-merged",
-        protocol="ml1m-action-comedy",
-        data=tiny_recbole,
-        out=trained.folder,
-        resume=True,
-        **{**SMALL, "epochs": 4},
-    )
+    resumed = _resume(trained.folder, tiny_recbole, epochs=4)
     training = json.loads((trained.folder / "run.json").read_text())["training"]
     assert resumed.info["training"] == training
     assert (training["epochs_run"], training["epochs_resumed"]) == (4, 3)
@@ -1191,3 +1184,102 @@ def test_a_failed_new_run_leaves_no_folder_it_made(tmp_path, tiny_recbole, monke
     with pytest.raises(KeyboardInterrupt):
         train("lightgcn-merged", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL)
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_refused(
+    trained, tiny_recbole, capsys
+):
+    # before: accepted; nothing trained and the finished run rewritten with --epochs 2 in its
+    # settings beside epochs_run 3
+    before = {p.name: p.read_bytes() for p in trained.folder.iterdir() if p.is_file()}
+    with pytest.raises(
+        kgrec.errors.InputError, match=r"already trained 3 epochs, more than --epochs 2"
+    ):
+        _resume(trained.folder, tiny_recbole, epochs=2)
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--resume"]
+    argv += ["--epochs", "2", "--dim", "8", "--batch-size", "128"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "already trained 3 epochs" in err and "--epochs 3 or more" in err
+    assert "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in trained.folder.iterdir() if p.is_file()} == before
+    # as many epochs as it has trained is no error: the run is evaluated again as it is
+    assert _resume(trained.folder, tiny_recbole, epochs=3).info["training"]["epochs_run"] == 3
+
+
+@pytest.mark.parametrize("moved", [0, 1, 2, 3])
+def test_a_resume_stopped_while_it_replaces_a_finished_run_never_mixes_them(
+    trained, tiny_recbole, monkeypatch, moved
+):
+    # before: model.pt, metrics.json and run.json were replaced one after another, and a stop
+    # between two left the new model.pt served beside the old run.json and metrics.json
+    final = ("model.pt", "metrics.json", "run.json")
+
+    def snapshot():
+        return {name: (trained.folder / name).read_bytes() for name in final}
+
+    old = snapshot()
+    replace, moves = os.replace, []
+
+    def stopping(source, target, *args, **kwargs):
+        if Path(target).name in final and Path(target).parent == trained.folder:
+            if len(moves) == moved:
+                raise KeyboardInterrupt  # the stop: this file and those after it not moved
+            moves.append(Path(target).name)
+        return replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        _resume(trained.folder, tiny_recbole, epochs=4)
+    monkeypatch.undo()
+    assert not [p.name for p in trained.folder.iterdir() if p.name.endswith(".tmp")]
+    if snapshot() == old:  # stopped before anything was replaced: the old run, whole
+        assert load_run(trained.folder).info["training"]["epochs_run"] == 3
+        return
+    # anything replaced: the run says it is unfinished, nothing serves it, and the same
+    # command finishes it into the new run, whole
+    with pytest.raises(kgrec.errors.InputError, match="did not finish"):
+        load_run(trained.folder)
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    with pytest.raises(kgrec.errors.InputError, match="--init-from: the run did not finish"):
+        train(
+            "lightgcn-merged",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=trained.folder.parent / "warm",
+            init_from=trained.folder,
+            **SMALL,
+        )
+    resumed = _resume(trained.folder, tiny_recbole, epochs=4)
+    info = json.loads((trained.folder / "run.json").read_text())
+    assert info["status"] == "done" and info["training"]["epochs_run"] == 4
+    metrics = json.loads((trained.folder / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(load_run(trained.folder).evaluate()))
+    assert metrics == json.loads(json.dumps(resumed.evaluate()))
+
+
+def test_a_temporary_file_a_kill_left_is_removed_by_the_next_training(
+    trained, tmp_path, tiny_recbole
+):
+    # before: the .checkpoint.pt.XXXXXXXX.tmp a kill -9 during a checkpoint's save left stayed
+    # in the run folder for good, and a folder holding only such files (rm -r RUN/* leaves
+    # them: they are hidden) was refused as a killed training's
+    fd, name = tempfile.mkstemp(dir=trained.folder, prefix=".checkpoint.pt.", suffix=".tmp")
+    os.write(fd, b"half a checkpoint")  # as kgrec.files.write_atomic names it
+    os.close(fd)
+    stale = Path(name)
+    theirs = [".checkpoint.pt.my-copy.tmp", ".notes.txt.k2_x9a0q.tmp", "notes.txt"]
+    for name in theirs:
+        (trained.folder / name).write_text("mine")
+    assert _resume(trained.folder, tiny_recbole, epochs=4).info["training"]["epochs_run"] == 4
+    assert not stale.exists()
+    assert all((trained.folder / name).read_text() == "mine" for name in theirs)
+    out = tmp_path / "emptied"
+    out.mkdir()
+    (out / ".run.json.a1b2c3d4.tmp").write_text("{")
+    run = train(
+        "lightgcn-merged", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL
+    )
+    assert run.info["status"] == "done" and not (out / ".run.json.a1b2c3d4.tmp").exists()

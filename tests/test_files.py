@@ -1,13 +1,16 @@
-"""kgrec.files.write_atomic: whole files, a new file's permissions, never a user's file."""
+"""kgrec.files.write_atomic and write_all_atomic: whole files, a new file's permissions, never a
+user's file."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from kgrec.errors import InputError
-from kgrec.files import write_atomic
+from kgrec.files import is_temporary, write_all_atomic, write_atomic
 
 
 def test_a_file_is_written_whole_with_a_new_files_permissions(tmp_path):
@@ -50,3 +53,35 @@ def test_without_replace_nothing_at_the_path_is_overwritten(tmp_path):
             write_atomic(existing, lambda tmp: tmp.write_text("other"), replace=False)
     assert path.read_text() == "new" and (tmp_path / "link").is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "link"]
+
+
+def test_several_files_are_all_written_before_any_is_moved(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("old a")
+    b.write_text("old b")
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        write_all_atomic({a: lambda tmp: tmp.write_text("new a"), b: fail})
+    assert (a.read_text(), b.read_text()) == ("old a", "old b")
+    seen = []
+    write_all_atomic(
+        {a: lambda tmp: tmp.write_text("new a"), b: lambda tmp: tmp.write_text("new b")},
+        before_moves=lambda: seen.append((a.read_text(), b.read_text())),
+    )
+    assert seen == [("old a", "old b")] and (a.read_text(), b.read_text()) == ("new a", "new b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_only_write_atomics_own_temporary_names_are_temporary(tmp_path):
+    fd, name = tempfile.mkstemp(dir=tmp_path, prefix=".model.pt.", suffix=".tmp")
+    os.close(fd)
+    assert is_temporary(Path(name), "model.pt") and not is_temporary(Path(name), "run.json")
+    for other in (".model.pt.my-copy.tmp", ".model.pt.abcdefghi.tmp", "model.pt.abcdefgh.tmp"):
+        (tmp_path / other).write_text("mine")
+        assert not is_temporary(tmp_path / other, "model.pt")
+    (tmp_path / ".model.pt.abcdefgh.tmp").symlink_to(name)
+    assert not is_temporary(tmp_path / ".model.pt.abcdefgh.tmp", "model.pt")
