@@ -74,6 +74,12 @@ RECBOLE_TORCH ?= torch
 RECBOLE_REQS := recbole==1.2.1 "numpy<2" "pandas<2.3" "scipy<1.12" "setuptools<80" $(RECBOLE_TORCH) faiss-cpu
 RECBOLE_KEY := $(shell echo '$(RECBOLE_REQS)' | sha256sum | cut -c1-12)
 
+# make splits a path at spaces: `rm -rf $(DEPS_VENV)` of "/home/me/kgrec cache/venv-..." would
+# remove /home/me/kgrec. So these folders must be one word.
+$(foreach v,DEPS_VENV RECBOLE_VENV,$(if $(filter-out 1,$(words $($(v)))),$(error $(v) is \
+	"$($(v))" (from KGREC_CACHE="$(KGREC_CACHE)"?): make cannot use a path with a space in it; \
+	set KGREC_CACHE to a folder without one)))
+
 setup-recbole: $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY)
 
 $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY):
