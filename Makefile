@@ -106,7 +106,7 @@ format: setup
 # Starts the local Neo4j (unless it runs already), runs lint and the whole test suite against
 # it, stops Neo4j if it started it. The tests empty that server's database, never $NEO4J_URI's.
 test: setup sparse-from-cache
-	@set -e; export KGREC_PYTHON=$(abspath $(PY)); \
+	@set -e; export KGREC_PYTHON="$(abspath $(PY))"; \
 	if tools/neo4j/neo4j status >/dev/null; then \
 		echo "test: using the Neo4j server that runs already"; \
 	else \
@@ -117,7 +117,7 @@ test: setup sparse-from-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 neo4j-start: setup
-	KGREC_PYTHON=$(abspath $(PY)) tools/neo4j/neo4j start
+	KGREC_PYTHON="$(abspath $(PY))" tools/neo4j/neo4j start
 
 neo4j-stop:
 	tools/neo4j/neo4j stop

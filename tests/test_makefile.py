@@ -47,3 +47,62 @@ def test_the_cache_folder_without_a_space_is_used(tmp_path):
     done = _make_n("setup", KGREC_CACHE=str(tmp_path / "cache"))
     assert done.returncode == 0, done.stderr
     assert f"rm -rf {tmp_path / 'cache'}/venv-" in done.stdout
+
+
+def _script(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + text)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def clone(tmp_path) -> Path:
+    """The Makefile in a clone whose path has a space, set up already (markers in place) and with
+    stand-ins that record what they are run with: .venv/bin/python, tools/neo4j/neo4j (a server
+    that runs already) and the shared environment's ruff."""
+    root = tmp_path / "my projects" / "kgrec"
+    (root / "tools").mkdir(parents=True)
+    for name in ("Makefile", "pyproject.toml", "tools/venv_key.py"):
+        shutil.copy(ROOT / name, root / name)
+    key = subprocess.run(
+        [sys.executable, "tools/venv_key.py"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    record = 'echo "$KGREC_PYTHON|$*" >> "$(dirname "$0")/calls"\n'
+    deps = tmp_path / "cache" / f"venv-{key}"
+    _script(deps / "bin" / "ruff", "exit 0\n")
+    _script(deps / "bin" / "python", "echo 2.0-py311\n")
+    _script(root / ".venv" / "bin" / "python", record)
+    _script(root / "tools" / "neo4j" / "neo4j", record)
+    for i, marker in enumerate(
+        [root / "pyproject.toml", deps / ".complete", root / ".venv" / f".kgrec-{key}"]
+    ):
+        marker.touch()
+        os.utime(marker, (1_000_000 + i, 1_000_000 + i))
+    return root
+
+
+def _make(clone: Path, *targets: str) -> subprocess.CompletedProcess:
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
+    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"))
+    return subprocess.run(
+        ["make", "-C", str(clone), *targets],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_neo4j_start_and_test_in_a_clone_whose_path_has_a_space(clone):
+    """Before, KGREC_PYTHON=<clone>/.venv/bin/python went to the shell unquoted: `make neo4j-start`
+    ran "projects/kgrec/.venv/bin/python" as a command (exit 127), and `make test` stopped at
+    `export` ("bad variable name")."""
+    python = f"{clone}/.venv/bin/python"
+    started = _make(clone, "neo4j-start")
+    assert started.returncode == 0, started.stderr
+    assert (clone / "tools" / "neo4j" / "calls").read_text() == f"{python}|start\n"
+    tested = _make(clone, "test", "PYTEST_ARGS=-k x")
+    assert tested.returncode == 0, tested.stderr
+    assert (clone / "tools" / "neo4j" / "calls").read_text().splitlines()[1] == f"{python}|status"
+    assert (clone / ".venv" / "bin" / "calls").read_text() == f"{python}|-m pytest -k x\n"
