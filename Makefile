@@ -6,6 +6,10 @@
 
 PYTHON ?= python3
 KGREC_CACHE ?= $(HOME)/.cache/kgrec
+# set but empty: the default, as for kgrec and tools/neo4j (not /venv-... at the root)
+ifeq ($(strip $(KGREC_CACHE)),)
+override KGREC_CACHE := $(HOME)/.cache/kgrec
+endif
 DEPS_KEY := $(shell $(PYTHON) tools/venv_key.py)
 ifeq ($(strip $(DEPS_KEY)),)
 $(error $(PYTHON) cannot read pyproject.toml (above); kgrec needs Python 3.11 or newer: make PYTHON=python3.11 ...)

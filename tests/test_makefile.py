@@ -49,6 +49,15 @@ def test_the_cache_folder_without_a_space_is_used(tmp_path):
     assert f"rm -rf {tmp_path / 'cache'}/venv-" in done.stdout
 
 
+def test_an_empty_cache_setting_means_the_default(tmp_path):
+    """KGREC_CACHE set but empty is ~/.cache/kgrec, as for kgrec and tools/neo4j: before, make
+    put the dependency environment in /venv-... at the root of the file system."""
+    done = _make_n("setup", KGREC_CACHE="", HOME=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"rm -rf {tmp_path}/.cache/kgrec/venv-" in done.stdout
+    assert "rm -rf /venv-" not in done.stdout
+
+
 def _script(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("#!/bin/sh\n" + text)
