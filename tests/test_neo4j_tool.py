@@ -153,3 +153,24 @@ def test_the_server_is_recognised_whatever_the_terminal_width(project, tmp_path)
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_server_of_this_folder_on_another_port_is_named(project, tmp_path):
+    """Started with NEO4J_PORT=A, the folder's server was reported running "on port B" to a
+    `status` or `start` with NEO4J_PORT=B (or none): `make test` then said it used the server
+    that ran already, and its Neo4j tests found no server on B and skipped."""
+    port, other = _free_port(), _free_port()
+    server = _fake_server(tmp_path / "db", other)
+    try:
+        status = _run(project, tmp_path, port, "status")
+        assert status.returncode == 1
+        assert f"on bolt://127.0.0.1:{other}, not on port {port}" in status.stdout
+        started = _run(project, tmp_path, port, "start")
+        assert started.returncode == 1
+        assert f"on port {other}, not on {port}" in started.stderr
+        assert f"set NEO4J_PORT={other}" in started.stderr
+        assert server.poll() is None and (tmp_path / "db" / "neo4j.pid").exists()
+        assert _run(project, tmp_path, other, "status").returncode == 0
+    finally:
+        server.kill()
+        server.wait()
