@@ -6,6 +6,10 @@
 
 PYTHON ?= python3
 KGREC_CACHE ?= $(HOME)/.cache/kgrec
+# set but empty: the default, as for kgrec and tools/neo4j (not /venv-... at the root)
+ifeq ($(strip $(KGREC_CACHE)),)
+override KGREC_CACHE := $(HOME)/.cache/kgrec
+endif
 DEPS_KEY := $(shell $(PYTHON) tools/venv_key.py)
 ifeq ($(strip $(DEPS_KEY)),)
 $(error $(PYTHON) cannot read pyproject.toml (above); kgrec needs Python 3.11 or newer: make PYTHON=python3.11 ...)
@@ -74,6 +78,12 @@ RECBOLE_TORCH ?= torch
 RECBOLE_REQS := recbole==1.2.1 "numpy<2" "pandas<2.3" "scipy<1.12" "setuptools<80" $(RECBOLE_TORCH) faiss-cpu
 RECBOLE_KEY := $(shell echo '$(RECBOLE_REQS)' | sha256sum | cut -c1-12)
 
+# make splits a path at spaces: `rm -rf $(DEPS_VENV)` of "/home/me/kgrec cache/venv-..." would
+# remove /home/me/kgrec. So these folders must be one word.
+$(foreach v,DEPS_VENV RECBOLE_VENV,$(if $(filter-out 1,$(words $($(v)))),$(error $(v) is \
+	"$($(v))" (from KGREC_CACHE="$(KGREC_CACHE)"?): make cannot use a path with a space in it; \
+	set KGREC_CACHE to a folder without one)))
+
 setup-recbole: $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY)
 
 $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY):
@@ -100,7 +110,7 @@ format: setup
 # Starts the local Neo4j (unless it runs already), runs lint and the whole test suite against
 # it, stops Neo4j if it started it. The tests empty that server's database, never $NEO4J_URI's.
 test: setup sparse-from-cache
-	@set -e; export KGREC_PYTHON=$(abspath $(PY)); \
+	@set -e; export KGREC_PYTHON="$(abspath $(PY))"; \
 	if tools/neo4j/neo4j status >/dev/null; then \
 		echo "test: using the Neo4j server that runs already"; \
 	else \
@@ -111,7 +121,7 @@ test: setup sparse-from-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 neo4j-start: setup
-	KGREC_PYTHON=$(abspath $(PY)) tools/neo4j/neo4j start
+	KGREC_PYTHON="$(abspath $(PY))" tools/neo4j/neo4j start
 
 neo4j-stop:
 	tools/neo4j/neo4j stop

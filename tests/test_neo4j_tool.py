@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,13 +27,11 @@ def _jars_cached() -> bool:
     return (cache / f"neo4j-{key}" / ".complete").is_file()
 
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        shutil.which("java") is None or (not _jars_cached() and not os.environ.get("CI")),
-        reason="needs java and the Neo4j jars in $KGREC_CACHE (run `make neo4j-start` once)",
-    ),
-]
+pytestmark = pytest.mark.slow
+needs_neo4j = pytest.mark.skipif(
+    shutil.which("java") is None or (not _jars_cached() and not os.environ.get("CI")),
+    reason="needs java and the Neo4j jars in $KGREC_CACHE (run `make neo4j-start` once)",
+)
 
 
 def _free_port() -> int:
@@ -69,6 +70,7 @@ def _run(project: Path, tmp_path: Path, port: int, *args: str, **env: str):
     )
 
 
+@needs_neo4j
 def test_start_without_a_driver_python_and_stop_when_not_ready(project, tmp_path):
     port = _free_port()
     try:
@@ -121,3 +123,54 @@ def test_a_pid_file_naming_another_process_is_not_a_server(project, tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def _fake_server(folder: Path, port: int) -> subprocess.Popen:
+    """A process whose command line is that of this folder's server (java ... KgrecNeo4j DIR
+    PORT), with its pid file: what `status` and `stop` recognise, without starting Neo4j."""
+    folder.mkdir(exist_ok=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)", "KgrecNeo4j", str(folder), str(port)]
+    )
+    (folder / "neo4j.pid").write_text(f"{server.pid}\n")
+    threading.Thread(target=server.wait, daemon=True).start()  # reaped once it exits, as a server
+    return server
+
+
+def test_the_server_is_recognised_whatever_the_terminal_width(project, tmp_path):
+    """With COLUMNS in the environment, ps cut the command line at that width: before, `status`
+    said "not running" of a running server and `stop` removed its pid file and left it running,
+    with nothing left to stop it by."""
+    port = _free_port()
+    server = _fake_server(tmp_path / "db", port)
+    try:
+        status = _run(project, tmp_path, port, "status", COLUMNS="40")
+        assert status.returncode == 0 and f"running (pid {server.pid})" in status.stdout
+        stopped = _run(project, tmp_path, port, "stop", COLUMNS="40")
+        assert stopped.returncode == 0 and "stopped" in stopped.stderr, stopped.stderr
+        assert server.wait(timeout=30) == -signal.SIGTERM
+        assert not (tmp_path / "db" / "neo4j.pid").exists()
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_server_of_this_folder_on_another_port_is_named(project, tmp_path):
+    """Started with NEO4J_PORT=A, the folder's server was reported running "on port B" to a
+    `status` or `start` with NEO4J_PORT=B (or none): `make test` then said it used the server
+    that ran already, and its Neo4j tests found no server on B and skipped."""
+    port, other = _free_port(), _free_port()
+    server = _fake_server(tmp_path / "db", other)
+    try:
+        status = _run(project, tmp_path, port, "status")
+        assert status.returncode == 1
+        assert f"on bolt://127.0.0.1:{other}, not on port {port}" in status.stdout
+        started = _run(project, tmp_path, port, "start")
+        assert started.returncode == 1
+        assert f"on port {other}, not on {port}" in started.stderr
+        assert f"set NEO4J_PORT={other}" in started.stderr
+        assert server.poll() is None and (tmp_path / "db" / "neo4j.pid").exists()
+        assert _run(project, tmp_path, other, "status").returncode == 0
+    finally:
+        server.kill()
+        server.wait()

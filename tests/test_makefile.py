@@ -1,0 +1,117 @@
+"""The Makefile's checks of its settings, with `make -n`: make parses the Makefile and prints
+the commands it would run, and runs none."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+
+
+def _make_n(*targets: str, **env: str) -> subprocess.CompletedProcess:
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
+    environ.update(PYTHON=sys.executable, **env)
+    return subprocess.run(
+        ["make", "-n", "-C", str(ROOT), *targets],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "variable"),
+    [("setup", "KGREC_CACHE"), ("setup", "DEPS_VENV"), ("setup-recbole", "RECBOLE_VENV")],
+)
+def test_a_folder_with_a_space_is_refused(tmp_path, target, variable):
+    """make splits paths at spaces: before, KGREC_CACHE="<dir>/mine cache" made `make setup` run
+    `rm -rf <dir>/mine cache/venv-...`, which removed <dir>/mine, a folder of the user's, and
+    made a virtual environment in its place."""
+    done = _make_n(target, **{variable: f"{tmp_path / 'mine'} cache"})
+    assert done.returncode != 0
+    assert "cannot use a path with a space in it" in done.stderr
+    assert "rm -rf" not in done.stdout
+
+
+def test_the_cache_folder_without_a_space_is_used(tmp_path):
+    done = _make_n("setup", KGREC_CACHE=str(tmp_path / "cache"))
+    assert done.returncode == 0, done.stderr
+    assert f"rm -rf {tmp_path / 'cache'}/venv-" in done.stdout
+
+
+def test_an_empty_cache_setting_means_the_default(tmp_path):
+    """KGREC_CACHE set but empty is ~/.cache/kgrec, as for kgrec and tools/neo4j: before, make
+    put the dependency environment in /venv-... at the root of the file system."""
+    done = _make_n("setup", KGREC_CACHE="", HOME=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"rm -rf {tmp_path}/.cache/kgrec/venv-" in done.stdout
+    assert "rm -rf /venv-" not in done.stdout
+
+
+def _script(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + text)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def clone(tmp_path) -> Path:
+    """The Makefile in a clone whose path has a space, set up already (markers in place) and with
+    stand-ins that record what they are run with: .venv/bin/python, tools/neo4j/neo4j (a server
+    that runs already) and the shared environment's ruff."""
+    root = tmp_path / "my projects" / "kgrec"
+    (root / "tools").mkdir(parents=True)
+    for name in ("Makefile", "pyproject.toml", "tools/venv_key.py"):
+        shutil.copy(ROOT / name, root / name)
+    key = subprocess.run(
+        [sys.executable, "tools/venv_key.py"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    record = 'echo "$KGREC_PYTHON|$*" >> "$(dirname "$0")/calls"\n'
+    deps = tmp_path / "cache" / f"venv-{key}"
+    _script(deps / "bin" / "ruff", "exit 0\n")
+    _script(deps / "bin" / "python", "echo 2.0-py311\n")
+    _script(root / ".venv" / "bin" / "python", record)
+    _script(root / "tools" / "neo4j" / "neo4j", record)
+    for i, marker in enumerate(
+        [root / "pyproject.toml", deps / ".complete", root / ".venv" / f".kgrec-{key}"]
+    ):
+        marker.touch()
+        os.utime(marker, (1_000_000 + i, 1_000_000 + i))
+    return root
+
+
+def _make(clone: Path, *targets: str) -> subprocess.CompletedProcess:
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
+    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"))
+    return subprocess.run(
+        ["make", "-C", str(clone), *targets],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_neo4j_start_and_test_in_a_clone_whose_path_has_a_space(clone):
+    """Before, KGREC_PYTHON=<clone>/.venv/bin/python went to the shell unquoted: `make neo4j-start`
+    ran "projects/kgrec/.venv/bin/python" as a command (exit 127), and `make test` stopped at
+    `export` ("bad variable name")."""
+    python = f"{clone}/.venv/bin/python"
+    started = _make(clone, "neo4j-start")
+    assert started.returncode == 0, started.stderr
+    assert (clone / "tools" / "neo4j" / "calls").read_text() == f"{python}|start\n"
+    tested = _make(clone, "test", "PYTEST_ARGS=-k x")
+    assert tested.returncode == 0, tested.stderr
+    assert (clone / "tools" / "neo4j" / "calls").read_text().splitlines()[1] == f"{python}|status"
+    assert (clone / ".venv" / "bin" / "calls").read_text() == f"{python}|-m pytest -k x\n"
