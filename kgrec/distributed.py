@@ -139,14 +139,25 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
 @contextlib.contextmanager
 def _answered(joining: bool = False):
     """Torch's error of a collective (or of the wait for every rank to join) that timed out
-    as a :class:`DistributedError` saying which rank waited, how long, and what to do."""
+    as a :class:`DistributedError` saying which rank waited, how long, and what to do; with
+    ``joining``, torch's network error (rank 0's MASTER_PORT in use) as one too."""
+    import torch.distributed as dist
+
     try:
         yield
     except RuntimeError as exc:  # torch's DistError is one; gloo raises RuntimeError itself
         text = str(exc).lower()  # "Timed out waiting 2000ms", "wait timeout after 2000ms"
+        world = env_world()
+        if joining and isinstance(exc, dist.DistNetworkError) and "time" not in text:
+            where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DistributedError(
+                f"rank {world.rank}: cannot join the ranks at {where} ({first}): on rank 0 "
+                "MASTER_PORT must be a free port (another job's, if it is in use), and "
+                "MASTER_ADDR an address of rank 0's machine that every rank reaches"
+            ) from None
         if "timed out" not in text and "timeout" not in text:
             raise
-        world = env_world()
         waited = "the process group's timeout" if _timeout is None else f"{_timeout:g} seconds"
         if joining:
             message = (

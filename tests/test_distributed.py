@@ -318,3 +318,25 @@ def test_a_rank_that_hangs_is_a_clear_error_after_the_timeout(
     err = capsys.readouterr().err
     assert "rank 0: not every one of the 2 ranks joined within --dist-timeout (1 seconds)" in err
     assert "Traceback" not in err and not Path("alone").exists()
+
+
+def test_a_master_port_in_use_is_a_clear_error(tmp_path, tiny_recbole, monkeypatch, capsys):
+    """Before: torch's DistNetworkError ("The server socket has failed to listen on any local
+    network address ... EADDRINUSE") and its traceback."""
+    from kgrec.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+        monkeypatch.setenv("MASTER_PORT", str(port))
+        argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data"]
+        argv += [str(tiny_recbole), "--out", str(tmp_path / "run"), "--device", "cpu"]
+        assert main([*argv, "--dist-timeout", "5"]) == 2
+    err = capsys.readouterr().err
+    assert f"kgrec train: error: rank 0: cannot join the ranks at 127.0.0.1:{port} (" in err
+    assert "MASTER_PORT must be a free port" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
