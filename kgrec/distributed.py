@@ -7,14 +7,16 @@ on the CPU, NCCL on CUDA). Without ``WORLD_SIZE`` > 1 nothing is initialised and
 helper here is a no-op on a world of one, so single-process code paths stay untouched.
 
 Every collective (and the wait for every rank to join) gives up after ``timeout`` seconds
-(:data:`DEFAULT_TIMEOUT`, ``--dist-timeout``) with an error, where torch's default would wait
-30 minutes on a rank that died or hangs. Rank 0 works alone while the others wait (reading
-the data, each epoch's validation), so the timeout must be longer than those.
+(:data:`DEFAULT_TIMEOUT`, ``--dist-timeout``) with a :class:`~kgrec.errors.DistributedError`
+that says so, where torch's default would wait 30 minutes on a rank that died or hangs. Rank
+0 works alone while the others wait (reading the data, each epoch's validation), so the
+timeout must be longer than those.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import math
 import os
@@ -22,12 +24,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from kgrec.errors import InputError
+from kgrec.errors import DistributedError, InputError
 
 log = logging.getLogger(__name__)
 
 # seconds a collective waits for the other ranks before it fails (torch's default: 1800)
 DEFAULT_TIMEOUT = 600.0
+# the timeout init() gave the process group (None: one kgrec did not start)
+_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -120,13 +124,55 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
         os.environ["MASTER_PORT"],
         timeout,
     )
-    dist.init_process_group(
-        backend="nccl" if cuda else "gloo",
-        init_method="env://",
-        timeout=timedelta(seconds=timeout),
-    )
+    global _timeout
+    _timeout = timeout
+    with _answered(joining=True):
+        dist.init_process_group(
+            backend="nccl" if cuda else "gloo",
+            init_method="env://",
+            timeout=timedelta(seconds=timeout),
+        )
     atexit.register(shutdown, True)
     return True
+
+
+@contextlib.contextmanager
+def _answered(joining: bool = False):
+    """Torch's error of a collective (or of the wait for every rank to join) that timed out
+    as a :class:`DistributedError` saying which rank waited, how long, and what to do; with
+    ``joining``, torch's network error (rank 0's MASTER_PORT in use) as one too."""
+    import torch.distributed as dist
+
+    try:
+        yield
+    except RuntimeError as exc:  # torch's DistError is one; gloo raises RuntimeError itself
+        text = str(exc).lower()  # "Timed out waiting 2000ms", "wait timeout after 2000ms"
+        world = env_world()
+        if joining and isinstance(exc, dist.DistNetworkError) and "time" not in text:
+            where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DistributedError(
+                f"rank {world.rank}: cannot join the ranks at {where} ({first}): on rank 0 "
+                "MASTER_PORT must be a free port (another job's, if it is in use), and "
+                "MASTER_ADDR an address of rank 0's machine that every rank reaches"
+            ) from None
+        if "timed out" not in text and "timeout" not in text:
+            raise
+        waited = "the process group's timeout" if _timeout is None else f"{_timeout:g} seconds"
+        if joining:
+            message = (
+                f"rank {world.rank}: not every one of the {world.size} ranks joined within "
+                f"--dist-timeout ({waited}): start the same command on every rank, with the "
+                "same WORLD_SIZE, MASTER_ADDR and MASTER_PORT, and check the other ranks' output"
+            )
+        else:
+            message = (
+                f"rank {world.rank}: another rank did not answer within --dist-timeout "
+                f"({waited}): it died or hangs (check the other ranks' output), or rank 0 "
+                "worked alone longer than that (reading the data, validating an epoch): then "
+                "raise --dist-timeout"
+            )
+        raise DistributedError(message) from None
 
 
 def shutdown(started: bool) -> None:
@@ -153,7 +199,8 @@ def broadcast_object(value: Any, src: int = 0) -> Any:
     if not current().distributed:
         return value
     box = [value]
-    dist.broadcast_object_list(box, src=src, device=_collective_device())
+    with _answered():
+        dist.broadcast_object_list(box, src=src, device=_collective_device())
     return box[0]
 
 
@@ -166,7 +213,8 @@ def gather_object(value: Any) -> list[Any]:
     if not world.distributed:
         return [value]
     values: list[Any] = [None] * world.size
-    dist.all_gather_object(values, value)
+    with _answered():
+        dist.all_gather_object(values, value)
     return values
 
 
@@ -179,7 +227,8 @@ def broadcast_parameters(module) -> None:
     device = _collective_device()
     for tensor in [*module.parameters(), *module.buffers()]:
         carrier = tensor.data.to(device)
-        dist.broadcast(carrier, src=0)
+        with _answered():
+            dist.broadcast(carrier, src=0)
         tensor.data.copy_(carrier)
 
 
@@ -202,7 +251,8 @@ def all_reduce_gradients(params: list, extra) -> Any:
         [t.to(device, dtype) for t in parts]
         + [torch.tensor(present, device=device, dtype=dtype), extra.reshape(1).to(device, dtype)]
     )
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    with _answered():
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     offset = 0
     counts = flat[-1 - len(params) : -1].tolist()
     for p, count in zip(params, counts, strict=True):

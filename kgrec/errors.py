@@ -18,6 +18,10 @@ class StoreError(KgrecError):
     """A store could not be opened, read or written."""
 
 
+class DistributedError(KgrecError):
+    """The training processes (ranks) could not work together: one did not answer in time."""
+
+
 def run_script(main: Callable[[], int | None]) -> NoReturn:
     """Exit with ``main()``'s code, or with 2 and the message of a :class:`KgrecError` (no
     traceback), as the ``kgrec`` command does: for scripts such as those in ``bench/``."""
@@ -29,4 +33,4 @@ def run_script(main: Callable[[], int | None]) -> NoReturn:
     sys.exit(code or 0)
 
 
-__all__ = ["InputError", "KgrecError", "StoreError", "run_script"]
+__all__ = ["DistributedError", "InputError", "KgrecError", "StoreError", "run_script"]

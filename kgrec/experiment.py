@@ -1371,8 +1371,50 @@ TRAIN_DEFAULTS = {
 
 def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
     """The run in ``folder`` with its best model, on the graph and split it was trained on;
-    the model on ``device`` (``auto``, ``cpu``, ``cuda``), where it scores users."""
+    the model on ``device`` (``auto``, ``cpu``, ``cuda``), where it scores users. Its files
+    are read while ``kgrec train --resume`` may be replacing them: they are read again if
+    run.json changed meanwhile (:func:`_read_unchanged`), so they are always one run's."""
     folder = Path(folder)
+    return _read_unchanged(folder, lambda: _load_run(folder, device))
+
+
+# how many times load_run reads a run whose run.json keeps changing before it gives up
+_READ_TRIES = 3
+
+
+def _read_unchanged(folder: Path, read: Callable[[], Run]) -> Run:
+    """``read()`` (of the run in ``folder``), done again if run.json was replaced while it
+    read: a training that replaces a finished run's files (``--resume``) replaces run.json
+    first (status ``training``) and last (``done``), so files read while run.json stayed the
+    same are one run's, never the old run.json and student scale beside the new model."""
+    for attempt in range(1, _READ_TRIES + 1):
+        before = _run_json_version(folder)
+        try:
+            result = read()
+        except InputError:
+            if attempt < _READ_TRIES and _run_json_version(folder) != before:
+                continue  # read while the files were replaced: read them again
+            raise
+        if _run_json_version(folder) == before:
+            return result
+    raise InputError(
+        f"the run's files were replaced (by a kgrec train --resume?) each of the "
+        f"{_READ_TRIES} times they were read: try again when that training has finished",
+        file=str(folder / RUN_FILE),
+    )
+
+
+def _run_json_version(folder: Path) -> tuple[int, int, bytes] | None:
+    """run.json's inode, modification time and bytes, read from one open file (None: none)."""
+    try:
+        with open(folder / RUN_FILE, "rb") as file:
+            stat = os.fstat(file.fileno())
+            return stat.st_ino, stat.st_mtime_ns, file.read()
+    except OSError:
+        return None
+
+
+def _load_run(folder: Path, device: str | torch.device) -> Run:
     info = _read_run_json(folder)
     _check_finished(folder, info)
     if not (folder / MODEL_FILE).exists():

@@ -7,6 +7,8 @@ sets (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT), as ``kgrec train`` reads 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import socket
@@ -255,45 +257,86 @@ def test_the_dist_timeout_reaches_the_process_group(monkeypatch, tiny_recbole, t
     assert len(joined) == 4 and not (tmp_path / "run").exists()
 
 
-def _hung_rank(rank: int, port: int, results, release) -> None:
+def _hung_rank(rank: int, port: int, data: str, results, release) -> None:
     """Rank 1 joins the group and then hangs (never takes part in a collective) until
-    released; rank 0 gathers and reports what happened."""
+    released; rank 0 runs ``kgrec train`` and reports what happened."""
+    from kgrec.cli import main
+
     torch.set_num_threads(1)
-    os.environ.update(
-        RANK=str(rank),
-        WORLD_SIZE="2",
-        LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
-    distributed.init("cpu", timeout=2)
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     if rank == 1:
+        distributed.init("cpu", timeout=120)  # (it waits for rank 0 to join)
         release.wait(300)
         os._exit(0)  # no goodbye to a group rank 0 has left
-    try:
-        distributed.gather_object(rank)
-        results.put("answered")
-    except RuntimeError as exc:
-        results.put(f"failed: {exc}")
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data", data]
+    argv += ["--out", "run", "--device", "cpu", "--dist-timeout", "2"]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    results.put((code, err.getvalue(), Path("run").exists()))
 
 
-def test_a_collective_fails_after_the_timeout_when_a_rank_hangs() -> None:
+def test_a_rank_that_hangs_is_a_clear_error_after_the_timeout(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+) -> None:
     """A rank that hangs (alive, never in the collective) makes the others fail after the
-    timeout instead of waiting torch's 30 minutes. (A rank whose process ends closes its
-    connections: gloo fails the others at once, whatever the timeout.)"""
+    timeout instead of waiting torch's 30 minutes, and so does a rank that never joins: with
+    an error that says so and what to do, exit 2, no traceback (before: torch's RuntimeError,
+    "Timed out waiting 2000ms for send operation to complete", and its traceback). (A rank
+    whose process ends closes its connections: gloo fails the others at once, whatever the
+    timeout.)"""
+    from kgrec.cli import main
+
     ctx = mp.get_context("spawn")
     results, release = ctx.Queue(), ctx.Event()
-    port = _free_port()
-    ranks = [ctx.Process(target=_hung_rank, args=(r, port, results, release)) for r in range(2)]
+    args = (_free_port(), str(tiny_recbole), results, release)
+    monkeypatch.chdir(tmp_path)
+    ranks = [ctx.Process(target=_hung_rank, args=(r, *args)) for r in range(2)]
     for process in ranks:
         process.start()
     try:
         # the guard of a hang, not a measure: with torch's default this waits 30 minutes
-        outcome = results.get(timeout=240)
+        code, err, written = results.get(timeout=240)
     finally:
         release.set()
         for process in ranks:
             process.join(60)
             if process.is_alive():
                 process.kill()
-    assert outcome.startswith("failed: ") and "Timed out" in outcome
+    assert code == 2 and "Traceback" not in err and not written
+    assert "\nkgrec train: error: rank 0: another rank did not answer within " in err
+    assert "--dist-timeout (2 seconds): it died or hangs" in err and "raise --dist-timeout" in err
+    # rank 0 of 2 alone: nobody joins it
+    for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data"]
+    argv += [str(tiny_recbole), "--out", "alone", "--device", "cpu", "--dist-timeout", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "rank 0: not every one of the 2 ranks joined within --dist-timeout (1 seconds)" in err
+    assert "Traceback" not in err and not Path("alone").exists()
+
+
+def test_a_master_port_in_use_is_a_clear_error(tmp_path, tiny_recbole, monkeypatch, capsys):
+    """Before: torch's DistNetworkError ("The server socket has failed to listen on any local
+    network address ... EADDRINUSE") and its traceback."""
+    from kgrec.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+        monkeypatch.setenv("MASTER_PORT", str(port))
+        argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data"]
+        argv += [str(tiny_recbole), "--out", str(tmp_path / "run"), "--device", "cpu"]
+        assert main([*argv, "--dist-timeout", "5"]) == 2
+    err = capsys.readouterr().err
+    assert f"kgrec train: error: rank 0: cannot join the ranks at 127.0.0.1:{port} (" in err
+    assert "MASTER_PORT must be a free port" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()

@@ -16,6 +16,7 @@ import torch
 
 import kgrec.commands.split
 import kgrec.errors
+import kgrec.experiment
 import kgrec.models
 from kgrec.cli import build_parser, main
 from kgrec.experiment import MODELS, TRAIN_DEFAULTS, build_run, load_experiment, load_run, train
@@ -1283,3 +1284,34 @@ def test_a_temporary_file_a_kill_left_is_removed_by_the_next_training(
         "lightgcn-merged", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL
     )
     assert run.info["status"] == "done" and not (out / ".run.json.a1b2c3d4.tmp").exists()
+
+
+def test_a_run_read_while_a_resume_replaces_its_files_is_one_runs(
+    trained, tiny_recbole, monkeypatch
+):
+    # before: load_run read run.json, then model.pt: a kgrec train --resume that moved its
+    # new files into place in between gave the new model beside the old run.json (its
+    # training record, settings, a student's scale)
+    newer = trained.folder.parent / "newer"
+    shutil.copytree(trained.folder, newer)
+    _resume(newer, tiny_recbole, epochs=4)
+    new_model = torch.load(newer / "model.pt", weights_only=True)
+    read_experiment, replaced = kgrec.experiment.read_experiment, []
+
+    def replacing(path):
+        if not replaced:  # after run.json was read, before model.pt: as the trainer does it
+            for name in ("run.json", "model.pt", "metrics.json", "run.json"):
+                if name == "run.json" and not replaced:
+                    training = {**json.loads((newer / name).read_text()), "status": "training"}
+                    (trained.folder / ".staged").write_text(json.dumps(training))
+                else:
+                    shutil.copyfile(newer / name, trained.folder / ".staged")
+                os.replace(trained.folder / ".staged", trained.folder / name)
+                replaced.append(name)
+        return read_experiment(path)
+
+    monkeypatch.setattr(kgrec.experiment, "read_experiment", replacing)
+    run = load_run(trained.folder)
+    assert run.info["training"]["epochs_run"] == 4  # the new run.json with the new model
+    state = run.model.state_dict()
+    assert all(torch.equal(state[key], value) for key, value in new_model.items())
