@@ -657,15 +657,16 @@ def _read_ids(path: Path, header: str) -> list[tuple[str, int]]:
 
 
 def _lines(path: Path) -> list[str]:
-    """The lines of a split file, without their ends; an InputError naming the file (and the
-    line of a byte that is not UTF-8) when it cannot be read."""
+    """The lines of a split file, without their ends (and without a UTF-8 byte-order mark, as
+    the loaders read files); an InputError naming the file (and the line of a byte that is not
+    UTF-8) when it cannot be read."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError("split file not found", file=str(path)) from None
     except OSError as exc:  # a folder, or a path under a file
         raise InputError(f"cannot read the split file ({exc.strerror})", file=str(path)) from None
-    lines = raw.split(b"\n")
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 byte-order mark: no data
     if lines and lines[-1] == b"":
         lines.pop()
     out = []

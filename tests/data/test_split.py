@@ -244,6 +244,26 @@ def test_whitespace_around_ids_in_split_files_is_no_part_of_them(
         read_split(tmp_path / "blank", maps)
 
 
+def test_split_files_with_a_byte_order_mark_and_crlf_are_read(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """As a spreadsheet or Windows editor saves them (before: "header must be
+    user_id<TAB>item_id, got '\\ufeffuser_id\\titem_id'"); the loaders read such files too."""
+    _, maps = to_hetero_data(make_two_domains())
+    files = {
+        "train": "user_id\titem_id\nu1\tc1\n",
+        "valid": "user_id\titem_id\nu1\tc2\n",
+        "test": "user_id\titem_id\nu2\tc3\n",
+        "new_items": "item_id\nc3\n",
+    }
+    plain = read_split(write_files(tmp_path / "plain", **files), maps)
+    bom = {k: b"\xef\xbb\xbf" + v.replace("\n", "\r\n").encode() for k, v in files.items()}
+    back = read_split(write_files(tmp_path / "bom", **bom), maps)
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(back, name), getattr(plain, name))
+    assert back.item_groups and torch.equal(back.new_item_indices(), plain.new_item_indices())
+
+
 def test_ids_that_split_files_cannot_hold_are_refused_before_writing(
     tmp_path: Path, make_two_domains
 ) -> None:
