@@ -253,6 +253,40 @@ def _check_refs(df: pd.DataFrame, name: str, keys: pd.Series, table: str) -> Non
     _check_values(df, name, missing, f"names a key that is not in the {table} table", None)
 
 
+# the values Neo4j indexes (keys, domains, relation names): its index entries hold about 8 KB
+MAX_INDEXED_BYTES = 4000
+INDEXED_COLUMNS = {
+    "users": ("user_id",),
+    "items": ("uid", "domain"),
+    "entities": ("entity_id",),
+    "domains": ("domain",),
+    "knowledge": ("relation",),
+}
+
+
+def check_indexed_lengths(name: str, table: pd.DataFrame) -> None:
+    """InputError for a key or relation name of table ``name`` longer than
+    :data:`MAX_INDEXED_BYTES` in UTF-8 (with its file and line, where ``table`` keeps them),
+    in every store and at load: Neo4j refuses to index it half-way through a load."""
+    for column in INDEXED_COLUMNS.get(name, ()):
+        values = table[column].astype("string")
+        # only these may be too long
+        maybe = (values.str.len() > MAX_INDEXED_BYTES // 4).fillna(False).to_numpy(dtype=bool)
+        if not maybe.any():
+            continue
+        size = np.zeros(len(values), dtype=np.int64)
+        size[maybe] = [len(v.encode("utf-8")) for v in values[maybe]]
+        if (size > MAX_INDEXED_BYTES).any():
+            position = int(np.argmax(size > MAX_INDEXED_BYTES))
+            value = values.iloc[position]
+            raise InputError(
+                f"table {name!r}: a {column} of {size[position]:,} bytes "
+                f"({value[:40]!r}...): at most {MAX_INDEXED_BYTES:,} (Neo4j cannot index more)",
+                field=column,
+                **where(table, position),
+            )
+
+
 def id_argument(value: object, field: str) -> str:
     """An id given to the Python API, as the text the stores key it by: text as it is, an
     integer as its digits (``1`` -> ``"1"``: the loaders read every id as text); anything else

@@ -24,6 +24,7 @@ from graph_schema.validate import (
     LINE,
     PRIVATE,
     cast_spec_columns,
+    check_indexed_lengths,
     isin,
     strip_private,
     validate_graph,
@@ -160,6 +161,7 @@ def build(
         setattr(tables, name, cast_spec_columns(table, SPECS[name]))
     validate_graph(tables)
     for name, table in tables.tables().items():
+        check_indexed_lengths(name, table)  # as every store does, naming the file and line
         setattr(tables, name, strip_private(table))
     report.count(tables)
     return tables

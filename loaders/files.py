@@ -47,8 +47,10 @@ def read_bytes(path: str | Path) -> bytes:
 
 
 def header_base(name: str) -> str:
-    """A column name without its RecBole type and ``_id`` suffix, lower case: ``head``."""
-    return name.split(":", 1)[0].strip().lower().removesuffix("_id")
+    """A column name without its RecBole type and ``_id`` (or camelCase ``Id``) suffix, lower
+    case: ``head_id:token`` and ``headId`` are ``head``."""
+    name = re.sub(r"(?<=[a-z])I[dD]$", "", name.split(":", 1)[0].strip())
+    return name.lower().removesuffix("_id")
 
 
 def read_delimited(

@@ -1,8 +1,9 @@
 """Knowledge-graph triple files: head, relation, tail (TSV, or CSV by extension; header optional:
 a first line whose fields name the columns, as :data:`TRIPLE_HEADER` spells them, is a header).
 
-With a link file (item_id, entity_id), an entity tied to an item *is* that item: its triples
-attach to the Item of the load's domain (created if the store does not have it yet).
+With a link file (item_id, entity_id; a header optional, detected as the triples' is, with the
+other names of :data:`LINK_HEADER`), an entity tied to an item *is* that item: its triples attach
+to the Item of the load's domain (created if the store does not have it yet).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ TRIPLE_HEADER = {
     "tail": ("object", "target", "t", "o"),
 }
 LINK_COLUMNS = ("item_id", "entity_id")
+# the other names a link file's header may give its columns, matched as TRIPLE_HEADER's are
+# (`movie_id freebase_id`, `movieId`, RecBole's `item_id:token entity_id:token`)
+LINK_HEADER = {
+    "item_id": ("movie", "film", "book", "product", "song", "track", "music", "artist", "poi"),
+    "entity_id": ("freebase", "wikidata", "wiki", "dbpedia", "kg", "kb", "mid", "qid", "uri"),
+}
 
 
 def load(
@@ -36,5 +43,5 @@ def load(
     ``domain`` (default ``"default"``)."""
     parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS, aliases=TRIPLE_HEADER))
     if links is not None:
-        parts.links = read_columns(links, LINK_COLUMNS)
+        parts.links = read_columns(links, LINK_COLUMNS, aliases=LINK_HEADER)
     return build(parts, domain=domain, report=report)

@@ -147,6 +147,33 @@ def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [" alice ", "action:casino"],
+        ["alice", " action : casino "],
+        ["alice", " casino ", "--domain", " action "],
+    ],
+)
+def test_whitespace_around_command_line_ids_is_no_part_of_them(
+    explain_graph, tmp_path, capsys, argv
+):
+    """As in the loaders, which strip it (before: "user ' alice ' has no interactions")."""
+    store = f"local:{tmp_path}/store"
+    LocalStore(tmp_path / "store").write(explain_graph, progress=False)
+    assert main(["explain", *argv, "--store", store, "-k", "2"]) == 0
+    assert "De Niro" in capsys.readouterr().out
+
+
+def test_an_empty_command_line_id_is_refused(explain_graph, tmp_path, capsys):
+    store = f"local:{tmp_path}/store"
+    LocalStore(tmp_path / "store").write(explain_graph, progress=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["explain", " ", "action:casino", "--store", store])
+    assert exited.value.code == 2
+    assert "an id may not be empty" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_paths_are_every_simple_path_of_the_three_kinds(make_graph, seed):
     """The paths, enumerated kind by kind, are exactly the simple paths of at most three edges

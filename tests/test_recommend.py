@@ -134,6 +134,22 @@ def test_publishing_a_user_without_interactions_succeeds_without_explanations(
     assert published.groupby("user_id").size().to_dict() == {"ghost": 3, "u1": 3}
 
 
+def test_whitespace_around_command_line_user_ids_is_no_part_of_them(tmp_path, tiny_recbole, capsys):
+    """``--show ' u1 '`` and ``--user ' u1 '`` are the user ``u1``, as in the loaders, which
+    strip it (before: "user ' u1 ' is neither in the run's graph nor has interactions")."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    base = ["recommend", "--run", str(run.folder), "-k", "3"]
+    capsys.readouterr()
+    assert main([*base, "--show", "u1"]) == 0
+    plain = capsys.readouterr().out
+    assert main([*base, "--show", " u1 "]) == 0
+    assert capsys.readouterr().out == plain
+    assert main([*base, "--user", "\tu1 "]) == 0
+    assert "user u1, run" in capsys.readouterr().out
+    with open_store(store) as opened:
+        assert set(opened.recommendations(run.name)["user_id"]) == {"u1"}
+
+
 def _run_with_a_ghost(tmp_path, tiny_recbole):
     """A store of the tiny data plus user "ghost" (a users-file row, no interaction), and a
     LightGCN run trained on it."""

@@ -6,6 +6,8 @@ import argparse
 
 import pandas as pd
 
+from graph_schema.tables import item_uid
+from kgrec.commands.options import id_option
 from kgrec.store import open_store
 
 
@@ -19,11 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "other domains and users with the same taste. Paths through rare nodes rank first."
         ),
     )
-    p.add_argument("user", metavar="USER", help="user id")
+    p.add_argument("user", metavar="USER", type=id_option, help="user id")
     p.add_argument(
-        "item", metavar="ITEM", help="item uid (DOMAIN:ITEM_ID) or item id with --domain"
+        "item",
+        metavar="ITEM",
+        type=id_option,
+        help="item uid (DOMAIN:ITEM_ID) or item id with --domain",
     )
-    p.add_argument("--domain", help="the item's domain, when ITEM is an item id")
+    p.add_argument("--domain", type=str.strip, help="the item's domain, when ITEM is an item id")
     p.add_argument("--store", help="store URI (default: $NEO4J_URI, else local:./kgrec-store)")
     p.add_argument("-k", type=int, default=5, help="number of paths (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
@@ -31,7 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    item = f"{args.domain}:{args.item}" if args.domain else args.item
+    if args.domain:
+        item = item_uid(args.domain, args.item)
+    else:  # whitespace around the domain or the id of DOMAIN:ITEM_ID is no part of them
+        domain, colon, item_id = args.item.partition(":")
+        item = item_uid(domain.rstrip(), item_id.lstrip()) if colon else args.item
     with open_store(args.store) as store:
         table = store.explain(args.user, item, k=args.k)
     if args.json:

@@ -8,6 +8,15 @@ from pathlib import Path
 from kgrec.data.split import PROTOCOLS
 
 
+def id_option(text: str) -> str:
+    """An id given on the command line (an argparse ``type``): whitespace around it is no part
+    of it, as in the loaders (``--user ' 1'`` is the user ``1``); an empty id is refused."""
+    value = text.strip()
+    if not value:
+        raise argparse.ArgumentTypeError(f"an id may not be empty, got {text!r}")
+    return value
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """--data / --store and the domain options of a command that reads the graph."""
     source = parser.add_mutually_exclusive_group(required=True)

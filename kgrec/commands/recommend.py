@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgrec.commands.options import add_device_option, add_threads_option
+from kgrec.commands.options import add_device_option, add_threads_option, id_option
 from kgrec.errors import InputError
 from kgrec.experiment import VECTOR_PROPERTY, load_run
 from kgrec.files import write_atomic
@@ -39,12 +39,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="run name on the edges (default: the run folder's name)")
     p.add_argument("--no-vectors", action="store_true", help="publish no embeddings")
     p.add_argument(
-        "--show", metavar="USER", action="append", help="print USER's top K (repeatable)"
+        "--show",
+        metavar="USER",
+        action="append",
+        type=id_option,
+        help="print USER's top K (repeatable)",
     )
     p.add_argument(
         "--user",
         metavar="USER",
         action="append",
+        type=id_option,
         help="publish (and print, with why) USER's top K only, the run's other users' left as "
         "they are; a user loaded into the store after training is folded in (repeatable)",
     )

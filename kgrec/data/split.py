@@ -60,7 +60,7 @@ them gives back the same item groups and few-shot users.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as _field
 from pathlib import Path
@@ -548,8 +548,9 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     """Read split files made by :func:`write_split` or elsewhere, validating every row.
 
     The target domain is ``target_domain``, else the one ``split.json`` records, else the one
-    domain holding every item id of the files. Unknown users or items, malformed or duplicate
-    rows raise :class:`InputError` naming the file, line and field.
+    domain holding every item id of the files. Whitespace around an id is no part of it, as in
+    the loaders (:func:`_find`). Unknown users or items, malformed or duplicate rows raise
+    :class:`InputError` naming the file, line and field.
     """
     rows = {name: _read_rows(directory / f"{name}.tsv") for name in SPLIT_FILES}
     item_ids = [item for name in SPLIT_FILES for _, item, _ in rows[name]]
@@ -573,8 +574,8 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     parts = []
     for name in SPLIT_FILES:
         path = directory / f"{name}.tsv"
-        users = maps.user_index([user for user, _, _ in rows[name]])
-        items = maps.item_index([item_uid(domain, item) for _, item, _ in rows[name]])
+        users = _find(maps.user_index, [user for user, _, _ in rows[name]])
+        items = _find(_item_lookup(maps, domain), [item for _, item, _ in rows[name]])
         for (user, item, line), u, i in zip(rows[name], users, items, strict=True):
             if u < 0:
                 raise InputError(
@@ -603,7 +604,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     item_groups = (directory / f"{NEW_ITEMS_FILE}.tsv").exists()
     if item_groups:
         ids = _read_ids(directory / f"{NEW_ITEMS_FILE}.tsv", "item_id")
-        index = maps.item_index([item_uid(domain, item) for item, _ in ids])
+        index = _find(_item_lookup(maps, domain), [item for item, _ in ids])
         for (item, line), i in zip(ids, index, strict=True):
             if i < 0 or bool((parts[0][1] == i).any()):
                 raise InputError(
@@ -615,7 +616,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     few_shot = torch.zeros(0, dtype=torch.long)
     if (directory / f"{FEW_SHOT_FILE}.tsv").exists():
         ids = _read_ids(directory / f"{FEW_SHOT_FILE}.tsv", "user_id")
-        index = maps.user_index([user for user, _ in ids])
+        index = _find(maps.user_index, [user for user, _ in ids])
         for (user, line), u in zip(ids, index, strict=True):
             if u < 0 or not bool((parts[0][0] == u).any()):
                 raise InputError(
@@ -628,9 +629,27 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     return Split(target, *parts, item_groups=item_groups, few_shot_users=few_shot)
 
 
+def _find(lookup: Callable[[list[str]], np.ndarray], ids: list[str]) -> np.ndarray:
+    """The indices ``lookup`` gives ``ids`` (-1 where unknown): an id as written, else the id
+    without the whitespace around it, which is no part of an id (the loaders strip it: `` 1``
+    in a split file is the user ``1``); a graph holding an id with that whitespace (one built
+    through the Python API) still matches it as written."""
+    found = np.array(lookup(ids), dtype=np.int64)
+    padded = [n for n, i in enumerate(ids) if found[n] < 0 and i != i.strip()]
+    if padded:
+        found[padded] = lookup([ids[n].strip() for n in padded])
+    return found
+
+
+def _item_lookup(maps: IdMaps, domain: str) -> Callable[[list[str]], np.ndarray]:
+    """The item indices of item ids of ``domain``."""
+    return lambda ids: maps.item_index([item_uid(domain, item) for item in ids])
+
+
 def _read_ids(path: Path, header: str) -> list[tuple[str, int]]:
     """(id, line number) of each row of a one-column file with ``header``: ids as written, as
-    in the three split files (only a line's end, LF or CRLF, is not part of it)."""
+    in the three split files (only a line's end, LF or CRLF, is not part of it; :func:`_find`
+    matches them)."""
     lines = _lines(path)
     if not lines or lines[0] != header:
         raise InputError(f"header must be {header}", file=str(path), line=1)
@@ -638,15 +657,16 @@ def _read_ids(path: Path, header: str) -> list[tuple[str, int]]:
 
 
 def _lines(path: Path) -> list[str]:
-    """The lines of a split file, without their ends; an InputError naming the file (and the
-    line of a byte that is not UTF-8) when it cannot be read."""
+    """The lines of a split file, without their ends (and without a UTF-8 byte-order mark, as
+    the loaders read files); an InputError naming the file (and the line of a byte that is not
+    UTF-8) when it cannot be read."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError("split file not found", file=str(path)) from None
     except OSError as exc:  # a folder, or a path under a file
         raise InputError(f"cannot read the split file ({exc.strerror})", file=str(path)) from None
-    lines = raw.split(b"\n")
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 byte-order mark: no data
     if lines and lines[-1] == b"":
         lines.pop()
     out = []
@@ -680,7 +700,7 @@ def _read_rows(path: Path) -> list[tuple[str, str, int]]:
                 f"expected 2 tab-separated fields, got {len(fields)}", file=str(path), line=number
             )
         for field, value in zip(HEADER, fields, strict=True):
-            if not value:
+            if not value.strip():
                 raise InputError("empty value", file=str(path), line=number, field=field)
         rows.append((fields[0], fields[1], number))
     return rows
@@ -688,7 +708,7 @@ def _read_rows(path: Path) -> list[tuple[str, str, int]]:
 
 def _infer_domain(maps: IdMaps, item_ids: Sequence[str]) -> int:
     found = [
-        int((maps.item_index([item_uid(domain, item) for item in item_ids]) >= 0).sum())
+        int((_find(_item_lookup(maps, domain), list(item_ids)) >= 0).sum())
         for domain in maps.domains
     ]
     complete = [d for d, count in enumerate(found) if count == len(item_ids)]

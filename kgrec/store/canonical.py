@@ -31,7 +31,7 @@ from graph_schema.tables import (
     TableSpec,
     empty,
 )
-from graph_schema.validate import id_arguments, validate_table
+from graph_schema.validate import check_indexed_lengths, id_arguments, validate_table
 
 KEY_KINDS = ("Item", "Entity")  # what head_kind / tail_kind may name
 # node kind -> (table, key column)
@@ -146,35 +146,8 @@ def prepare(graph: GraphTables) -> GraphTables:
             tables[name] = coalesce(spec, [tables[name], extra])
     for name, table in tables.items():
         validate_table(table, SPECS[name])
-        _check_indexed_lengths(name, table)
+        check_indexed_lengths(name, table)
     return GraphTables(**tables)
-
-
-# the values Neo4j indexes (keys, domains, relation names): its index entries hold about 8 KB
-MAX_INDEXED_BYTES = 4000
-INDEXED_COLUMNS = {
-    "users": ("user_id",),
-    "items": ("uid", "domain"),
-    "entities": ("entity_id",),
-    "domains": ("domain",),
-    "knowledge": ("relation",),
-}
-
-
-def _check_indexed_lengths(name: str, table: pd.DataFrame) -> None:
-    """InputError for a key or relation name longer than :data:`MAX_INDEXED_BYTES` in UTF-8,
-    in every store: Neo4j refuses to index it half-way through a load."""
-    for column in INDEXED_COLUMNS.get(name, ()):
-        values = table[column].dropna().astype(str)
-        long = values[values.str.len() > MAX_INDEXED_BYTES // 4]  # only these may be too long
-        size = long.map(lambda v: len(v.encode("utf-8")))
-        if (size > MAX_INDEXED_BYTES).any():
-            value = long[size > MAX_INDEXED_BYTES].iloc[0]
-            raise InputError(
-                f"table {name!r}: a {column} of {len(value.encode('utf-8')):,} bytes "
-                f"({value[:40]!r}...): at most {MAX_INDEXED_BYTES:,} (Neo4j cannot index more)",
-                field=column,
-            )
 
 
 def attach_to_items(graph: GraphTables, item_of: pd.Series) -> tuple[GraphTables, list[str]]:

@@ -215,6 +215,55 @@ def test_ids_with_spaces_round_trip_in_every_split_file(tmp_path: Path, make_two
     assert torch.equal(back.test, split.test) and back.item_groups
 
 
+def test_whitespace_around_ids_in_split_files_is_no_part_of_them(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """The loaders strip whitespace around ids, so `` u1`` in a split file made elsewhere is
+    the user ``u1`` (before: "unknown user ' u1'"), in every split file."""
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-new-items", seed=0)
+    write_split(split, maps, tmp_path / "split")
+    padded = tmp_path / "padded"
+    padded.mkdir()
+    for path in (tmp_path / "split").iterdir():
+        lines = path.read_text().split("\n")
+        if path.suffix == ".tsv":  # " u1\t c1 " for every id (header left as it is)
+            lines[1:] = ["\t".join(f" {f} " for f in x.split("\t")) if x else x for x in lines[1:]]
+        (padded / path.name).write_text("\n".join(lines))
+    assert (padded / "train.tsv").read_text().split("\n")[1].startswith(" u")
+    back = read_split(padded, maps)
+    assert back.target_domain == split.target_domain and back.item_groups
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(back, name), getattr(split, name))
+    assert torch.equal(back.new_item_indices(), split.new_item_indices())
+    write_files(tmp_path / "twice", test="user_id\titem_id\nu2\tc3\n u2 \tc3\n")
+    with pytest.raises(InputError, match=r"test.tsv, line 3.*duplicate"):
+        read_split(tmp_path / "twice", maps)
+    write_files(tmp_path / "blank", test="user_id\titem_id\nu2\t \n")
+    with pytest.raises(InputError, match=r"test.tsv, line 2, field 'item_id': empty value"):
+        read_split(tmp_path / "blank", maps)
+
+
+def test_split_files_with_a_byte_order_mark_and_crlf_are_read(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """As a spreadsheet or Windows editor saves them (before: "header must be
+    user_id<TAB>item_id, got '\\ufeffuser_id\\titem_id'"); the loaders read such files too."""
+    _, maps = to_hetero_data(make_two_domains())
+    files = {
+        "train": "user_id\titem_id\nu1\tc1\n",
+        "valid": "user_id\titem_id\nu1\tc2\n",
+        "test": "user_id\titem_id\nu2\tc3\n",
+        "new_items": "item_id\nc3\n",
+    }
+    plain = read_split(write_files(tmp_path / "plain", **files), maps)
+    bom = {k: b"\xef\xbb\xbf" + v.replace("\n", "\r\n").encode() for k, v in files.items()}
+    back = read_split(write_files(tmp_path / "bom", **bom), maps)
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(back, name), getattr(plain, name))
+    assert back.item_groups and torch.equal(back.new_item_indices(), plain.new_item_indices())
+
+
 def test_ids_that_split_files_cannot_hold_are_refused_before_writing(
     tmp_path: Path, make_two_domains
 ) -> None:

@@ -224,3 +224,28 @@ def test_toy_dataset_still_loads_without_warnings(toy, toy_files):
     report = LoadReport()
     recbole.load(toy, report=report)
     assert not report.warnings and len(toy_files) == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line", "field"),
+    [
+        ("i.csv", "user_id,item_id\nu1,i1\nu2," + "9" * 4000 + "\n", 3, "uid"),
+        ("i.csv", "user_id,item_id\n" + "u" * 4001 + ",i1\n", 2, "user_id"),
+        ("t.tsv", "e1\tr\te2\ne1\t" + "r" * 4001 + "\te2\n", 2, "relation"),
+        ("t.tsv", "e1\tr\te2\ne3\tr\t" + "é" * 2001 + "\n", 2, "entity_id"),
+    ],
+)
+def test_an_id_too_long_to_index_is_refused_at_load_naming_the_line(
+    tmp_path, capsys, write_files, name, content, line, field
+):
+    """Every store refuses a key over 4,000 bytes in UTF-8 (Neo4j cannot index more); the
+    loader says so at its line, on --dry-run too (before: the dry run passed, and the load
+    failed at the store without a file or line)."""
+    write_files(tmp_path, {name: content})
+    kind = (
+        ["table", str(tmp_path / name)] if name.endswith(".csv") else ["kg", str(tmp_path / name)]
+    )
+    assert main(["load", *kind, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"file {tmp_path / name}, line {line}, field '{field}'" in err
+    assert "at most 4,000 (Neo4j cannot index more)" in err

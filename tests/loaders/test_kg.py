@@ -98,3 +98,29 @@ def test_a_header_alone_is_a_file_without_triples(tmp_path, write_files):
     with pytest.raises(InputError, match="no data rows") as caught:
         kg.load(tmp_path / "t.tsv")
     assert caught.value.line == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "item_id\tentity_id",
+        "item\tentity",
+        "item_id:token\tentity_id:token",
+        "movie_id\tfreebase_id",
+        "movieId\tfreebaseId",
+        "MOVIE_ID\tWIKIDATA_ID",
+        "book\tentity",
+        "film\tmid",
+    ],
+)
+def test_a_link_header_line_is_no_link(tmp_path, write_files, header):
+    # before: "movie_id freebase_id" was loaded as a link, a bogus item movies:movie_id
+    write_files(tmp_path, {"t.tsv": "e1\tr\te2\n", "l.tsv": f"{header}\n10\te1\n"})
+    graph = kg.load(tmp_path / "t.tsv", links=tmp_path / "l.tsv", domain="movies")
+    assert graph.items[["uid", "entity_id"]].values.tolist() == [["movies:10", "e1"]]
+
+
+def test_a_first_link_that_names_no_columns_is_a_link(tmp_path, write_files):
+    write_files(tmp_path, {"t.tsv": "e1\tr\te2\n", "l.csv": "movie_1,freebase_id\n10,e1\n"})
+    graph = kg.load(tmp_path / "t.tsv", links=tmp_path / "l.csv", domain="movies")
+    assert sorted(graph.items["uid"]) == ["movies:10", "movies:movie_1"]
