@@ -288,11 +288,15 @@ def check_indexed_lengths(name: str, table: pd.DataFrame) -> None:
 
 
 def id_argument(value: object, field: str) -> str:
-    """An id given to the Python API, as the text the stores key it by: text as it is, an
-    integer as its digits (``1`` -> ``"1"``: the loaders read every id as text); anything else
-    an InputError naming ``field``, rather than a lookup that silently finds nothing."""
+    """An id given to the Python API or the command line, as the text the stores key it by:
+    text without the whitespace around it, which the loaders strip from ids in files too
+    (``" 1"`` is the id ``1``), an integer as its digits (``1`` -> ``"1"``: the loaders read
+    every id as text); an empty id or anything else an InputError naming ``field``, rather
+    than a lookup that silently finds nothing."""
     if isinstance(value, str):
-        return value
+        if not value.strip():
+            raise InputError(f"an id may not be empty, got {value!r}", field=field)
+        return value.strip()
     if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
         return str(int(value))
     raise InputError(f"an id is text (or an integer), got {value!r}", field=field)

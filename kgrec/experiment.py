@@ -882,9 +882,21 @@ class Run:
                 histories.append(None)
                 continue
             if items.empty:
+                mine = found.loc[found["user_id"] == user, "item"]
+                late = int((mine < 0).sum())
+                if mine.empty:
+                    why = "they have none there: load the user's interactions first (a typo?)"
+                else:
+                    why = (
+                        f"of their {len(mine)} interaction(s) there, {late} are with items "
+                        f"loaded after training and {len(mine) - late} with items the run "
+                        "never trained (without a training interaction, or of a domain it did "
+                        "not train on); fold-in starts from items the run learnt, so to serve "
+                        "this user retrain the run on the store as it is now (kgrec train)"
+                    )
                 raise InputError(
                     f"user {user!r} is neither in the run's graph nor has interactions with "
-                    f"items it learnt in {redact(source.uri)}",
+                    f"items it learnt in {redact(source.uri)}: {why}",
                     field="user",
                 )
             histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))

@@ -127,6 +127,7 @@ def read_delimited(
         raise InputError("the file has no data rows", file=file, line=offset + 1)
     for name in floats:
         df[name] = to_float(df, name)
+    df.attrs["header"] = bool(header)  # whether the first line was read as a header
     return df
 
 

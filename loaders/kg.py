@@ -8,10 +8,16 @@ to the Item of the load's domain (created if the store does not have it yet).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from graph_schema.errors import InputError
 from graph_schema.tables import GraphTables
-from loaders.build import Parts, build
+from graph_schema.validate import where
+from loaders.build import DEFAULT_DOMAIN, Parts, build
 from loaders.files import read_columns
 from loaders.report import LoadReport
 
@@ -38,10 +44,50 @@ def load(
     links: str | Path | None = None,
     domain: str | None = None,
     report: LoadReport | None = None,
+    held: Callable[[list[str]], Collection[str]] | None = None,
 ) -> GraphTables:
     """The canonical tables of a triple file and optional link file; linked items go to
-    ``domain`` (default ``"default"``)."""
+    ``domain`` (default ``"default"``).
+
+    ``held``: which of some item uids the store the load goes to holds (None: not checked).
+    With it, linked items the store does not hold are counted in a warning (each becomes a new
+    item), and a first line that is not a known header and names such an item while a later
+    line names a held one is an error: a header with other names (``iid eid``)."""
+    report = report if report is not None else LoadReport()
     parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS, aliases=TRIPLE_HEADER))
     if links is not None:
         parts.links = read_columns(links, LINK_COLUMNS, aliases=LINK_HEADER)
+        if held is not None:
+            _check_linked_items(parts.links, domain or DEFAULT_DOMAIN, held, report)
     return build(parts, domain=domain, report=report)
+
+
+def _check_linked_items(
+    links: pd.DataFrame,
+    domain: str,
+    held: Callable[[list[str]], Collection[str]],
+    report: LoadReport,
+) -> None:
+    ids = links["item_id"].astype("string").str.strip().fillna("")
+    uids = (domain + ":" + ids).astype(object)
+    known = set(held(list(dict.fromkeys(uids[ids != ""]))))
+    new = (~uids.isin(known) & (ids != "")).to_numpy(dtype=bool)  # empty: an error in build
+    if not new.any():
+        return
+    first = where(links, 0)
+    if new[0] and not links.attrs.get("header") and not new[1:].all():
+        raise InputError(
+            f"the first line links item {links['item_id'].iloc[0]!r}, which the store does not "
+            f"hold in the domain {domain!r} (later lines link items it holds): a header? Name "
+            "its columns item_id and entity_id (the README lists the names read as a header) "
+            "or delete it; a link to a new item goes below such a header",
+            field=LINK_COLUMNS[0],
+            **first,
+        )
+    position = int(np.argmax(new))
+    report.warn(
+        f"linked items the store does not hold in the domain {domain!r}, each a new item "
+        f"(first: file {first['file']}, line {where(links, position)['line']}, item "
+        f"{links['item_id'].iloc[position]!r})",
+        uids[new].nunique(),
+    )

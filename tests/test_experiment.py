@@ -639,6 +639,22 @@ def _load_ratings(store: str, folder: Path, domain: str, rows: list[tuple[str, s
         opened.write(recbole.load(folder, domain=domain), progress=False)
 
 
+def test_a_newcomer_with_only_items_loaded_after_training_is_told_to_retrain(tmp_path, tiny_store):
+    """Before, the refusal said only that the user has no interactions with items the run
+    learnt, the same for a user with none at all; now it says which and what to do."""
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    _load_ratings(tiny_store, tmp_path / "late", "comedy", [("nLate", "New Comedy")])
+    with pytest.raises(kgrec.errors.InputError) as raised:
+        run.recommend(k=3, users=["nLate"])
+    message = str(raised.value)
+    assert "of their 1 interaction(s) there, 1 are with items loaded after training" in message
+    assert "retrain the run" in message
+    with pytest.raises(kgrec.errors.InputError, match="they have none there: load the user's"):
+        run.recommend(k=3, users=["nobody"])
+
+
 def test_serving_reads_what_users_have_and_newcomers_from_the_store_it_is_given(
     tmp_path, tiny_store, capsys
 ):

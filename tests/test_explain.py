@@ -165,6 +165,22 @@ def test_whitespace_around_command_line_ids_is_no_part_of_them(
     assert "De Niro" in capsys.readouterr().out
 
 
+def test_whitespace_around_python_api_ids_is_no_part_of_them(explain_graph, tmp_path):
+    """The Python API reads ids as the command line and the loaders do (before: "user
+    ' alice' has no interactions in the graph"); an empty id is an InputError."""
+    store = LocalStore(tmp_path / "store")
+    store.write(explain_graph, progress=False)
+    expected = explain(explain_graph, "alice", "action:casino", k=2)
+    assert "De Niro" in expected["text"].iloc[0]
+    for user, item in ((" alice", "action:casino"), ("alice\t", " action:casino ")):
+        pd.testing.assert_frame_equal(explain(explain_graph, user, item, k=2), expected)
+        pd.testing.assert_frame_equal(store.explain(user, item, k=2), expected)
+    for user, item, field in (("", "action:casino", "user"), ("alice", " ", "item")):
+        with pytest.raises(InputError, match="an id may not be empty") as raised:
+            explain(explain_graph, user, item)
+        assert raised.value.field == field
+
+
 def test_an_empty_command_line_id_is_refused(explain_graph, tmp_path, capsys):
     store = f"local:{tmp_path}/store"
     LocalStore(tmp_path / "store").write(explain_graph, progress=False)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 
 from kgrec.cli import main
+from kgrec.errors import InputError
 from kgrec.experiment import train
 from kgrec.models.base import top_k
 from kgrec.ranking import rank
@@ -148,6 +150,25 @@ def test_whitespace_around_command_line_user_ids_is_no_part_of_them(tmp_path, ti
     assert "user u1, run" in capsys.readouterr().out
     with open_store(store) as opened:
         assert set(opened.recommendations(run.name)["user_id"]) == {"u1"}
+
+
+def test_whitespace_around_python_api_user_ids_is_no_part_of_them(tmp_path, tiny_recbole):
+    """``run.recommend(users=[" u1 "])``, ``run.publish(users=...)`` and ``run.explain`` read
+    ids as the command line does (before: " u1 " was a newcomer with no interactions, an
+    error); an empty id is an InputError."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    expected = run.recommend(3, users=["u1"])
+    for users in ([" u1 "], ["u1\t", "u1"]):
+        pd.testing.assert_frame_equal(run.recommend(3, users=users), expected)
+    published = run.publish(k=3, users=[" u1"])
+    pd.testing.assert_frame_equal(published, expected)
+    with open_store(store) as opened:
+        assert set(opened.recommendations(run.name)["user_id"]) == {"u1"}
+    item = expected["item_uid"].iloc[0]
+    pd.testing.assert_frame_equal(run.explain(" u1 ", f" {item}"), run.explain("u1", item))
+    for call in (lambda: run.recommend(3, users=[" "]), lambda: run.explain("", item)):
+        with pytest.raises(InputError, match="an id may not be empty"):
+            call()
 
 
 def _run_with_a_ghost(tmp_path, tiny_recbole):

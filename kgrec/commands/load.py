@@ -127,7 +127,7 @@ def _recbole(args: argparse.Namespace) -> int:
     rule = _rule(args)
     return _run(
         args,
-        lambda report: recbole.load(
+        lambda report, _store: recbole.load(
             args.path,
             domain=args.domain,
             domain_rule=rule,
@@ -141,7 +141,7 @@ def _movielens(args: argparse.Namespace) -> int:
     rule = _rule(args)
     return _run(
         args,
-        lambda report: movielens.load(
+        lambda report, _store: movielens.load(
             args.path,
             domain=args.domain,
             domain_rule=rule,
@@ -155,7 +155,7 @@ def _table(args: argparse.Namespace) -> int:
     rule = _rule(args)
     return _run(
         args,
-        lambda report: table.load(
+        lambda report, _store: table.load(
             args.path,
             kind=args.kind,
             user_col=args.user_col,
@@ -185,9 +185,28 @@ def _kg(args: argparse.Namespace) -> int:
         )
     return _run(
         args,
-        lambda report: kg.load(args.path, links=args.links, domain=args.domain, report=report),
+        lambda report, store: kg.load(
+            args.path,
+            links=args.links,
+            domain=args.domain,
+            report=report,
+            held=_held_items(args, store),
+        ),
         check=_check_link_domain,
     )
+
+
+def _held_items(
+    args: argparse.Namespace, store: GraphStore | None
+) -> Callable[[list[str]], set[str]] | None:
+    """Which of some item uids ``store`` holds, when it holds items of the linked items'
+    domain (None otherwise: every linked item is new, or :func:`_check_link_domain` refuses
+    the domain)."""
+    if store is None or args.links is None:
+        return None
+    if (args.domain or DEFAULT_DOMAIN) not in store.item_domains():
+        return None
+    return lambda uids: set(store.items(uids)["uid"])
 
 
 def _check_link_domain(args: argparse.Namespace, store: GraphStore) -> None:
@@ -219,24 +238,25 @@ def _check_link_domain(args: argparse.Namespace, store: GraphStore) -> None:
 
 def _run(
     args: argparse.Namespace,
-    read: Callable[[LoadReport], GraphTables],
+    read: Callable[[LoadReport, GraphStore | None], GraphTables],
     *,
     check: Callable[[argparse.Namespace, GraphStore], None] | None = None,
 ) -> int:
     """Parse and validate everything, print the summary, then write (unless --dry-run).
 
-    The store is opened first, so a wrong ``--store`` fails before a long parse; ``check``
+    The store is opened first, so a wrong ``--store`` fails before a long parse (``read`` gets
+    it, None on a dry run); ``check``
     (the arguments against the store) runs after the parse, before anything is written.
     """
     report = LoadReport()
     if args.dry_run:
-        read(report)
+        read(report, None)
         print(report.summary())
         print("dry run: nothing written")
         return 0
     with open_store(args.store) as store:
         store.check()  # connection, password, folder: before a long parse
-        tables = read(report)
+        tables = read(report, store)
         if check is not None:
             check(args, store)
         print(report.summary())

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from graph_schema.errors import InputError
+from graph_schema.validate import id_argument
 from kgrec.data.split import PROTOCOLS
 
 
 def id_option(text: str) -> str:
-    """An id given on the command line (an argparse ``type``): whitespace around it is no part
-    of it, as in the loaders (``--user ' 1'`` is the user ``1``); an empty id is refused."""
-    value = text.strip()
-    if not value:
-        raise argparse.ArgumentTypeError(f"an id may not be empty, got {text!r}")
-    return value
+    """An id given on the command line (an argparse ``type``), read as the Python API reads
+    one (:func:`~graph_schema.validate.id_argument`): whitespace around it is no part of it, as
+    in the loaders (``--user ' 1'`` is the user ``1``); an empty id is refused."""
+    try:
+        return id_argument(text, "id")
+    except InputError:  # (text: only when empty) argparse names the argument
+        raise argparse.ArgumentTypeError(f"an id may not be empty, got {text!r}") from None
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

@@ -219,6 +219,36 @@ def test_links_into_a_domain_the_store_does_not_hold(loaded, tmp_path, capsys, w
         assert set(store.stats()["domains"]) == {"toy", "books"}
 
 
+def test_a_link_file_header_of_unknown_names_is_not_a_link(loaded, tmp_path, capsys, write_files):
+    """Before, a first line ``iid<TAB>eid`` (names the loader does not read as a header) was
+    silently loaded as a link: a new item toy:iid tied to the entity eid. Now a first line
+    naming an item the store's domain does not hold, while later lines name its items, is
+    refused at its file, line and field; other new items are counted in a warning."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "kg",
+        {
+            "t.tsv": "e3\tfilm.film.actor\tp9\n",
+            "l.tsv": "iid\teid\ni3\te3\n",
+            "ok.tsv": "item_id\tentity_id\ni9\te9\ni3\te3\n",
+        },
+    )
+    args = ["load", "kg", files / "t.tsv", "--store", uri, "--domain", "toy"]
+    code, _out, err = kgrec(capsys, *args, "--links", files / "l.tsv")
+    assert code == 2 and "Traceback" not in err
+    assert f"file {files / 'l.tsv'}, line 1, field 'item_id'" in err
+    assert "'iid', which the store does not hold in the domain 'toy'" in err
+    assert_same(before, snapshot(uri))
+    code, out, err = kgrec(capsys, *args, "--links", files / "ok.tsv")  # a new item, warned
+    assert code == 0, err
+    assert (
+        "warning: linked items the store does not hold in the domain 'toy', each a new item "
+        f"(first: file {files / 'ok.tsv'}, line 2, item 'i9'): 1"
+    ) in out
+    with open_store(uri) as store:
+        assert set(store.snapshot().items["uid"]) - set(before["items"]["uid"]) == {"toy:i9"}
+
+
 @pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
 def test_links_into_an_empty_store_start_their_domain(
     store_uri, tmp_path, capsys, write_files, domain
