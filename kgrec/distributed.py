@@ -141,7 +141,8 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
 def _answered(joining: bool = False):
     """Torch's error of a collective (or of the wait for every rank to join) that timed out
     as a :class:`DistributedError` saying which rank waited, how long, and what to do; with
-    ``joining``, torch's network error (rank 0's MASTER_PORT in use) as one too."""
+    ``joining``, torch's network error (rank 0's MASTER_PORT in use) as one too; and gloo's
+    error of a collective whose peer's process ended, as one that says a rank is gone."""
     import torch.distributed as dist
 
     try:
@@ -157,7 +158,11 @@ def _answered(joining: bool = False):
                 "MASTER_PORT must be a free port (another job's, if it is in use), and "
                 "MASTER_ADDR an address of rank 0's machine that every rank reaches"
             ) from None
-        if "timed out" not in text and "timeout" not in text:
+        # torch types no collective's timeout (gloo's is a plain RuntimeError, NCCL's
+        # DistBackendError any backend error): only the wait for every rank to join has its
+        # type, DistStoreError; the message's words are the fallback for the rest
+        timed_out = joining and isinstance(exc, dist.DistStoreError)
+        if not timed_out and "timed out" not in text and "timeout" not in text:
             if not joining and any(sign in text for sign in _PEER_GONE):
                 raise DistributedError(_gone_message(world, exc)) from None
             raise

@@ -405,3 +405,18 @@ def test_a_rank_that_dies_is_a_clear_error_on_the_others(
     assert info["status"] == "training"  # not finished: --resume continues it
     assert (tmp_path / f"run-{how}" / "checkpoint.pt").exists()
     assert not (tmp_path / f"run-{how}" / "model.pt").exists()
+
+
+def test_a_join_that_times_out_is_known_by_its_type_not_only_its_words() -> None:
+    """torch raises its DistStoreError when not every rank joins within the timeout: that type,
+    not the words of its message (which torch may change), makes kgrec's error (before: only a
+    message with "timed out" or "timeout" did; other words escaped as torch's error). Gloo's
+    collectives raise a plain RuntimeError, known by its words still."""
+    joined = pytest.raises(distributed.DistributedError, match="not every one of the 1 ranks")
+    with joined, distributed._answered(joining=True):
+        raise dist.DistStoreError("gave up waiting for clients: 1/2 joined")
+    answered = pytest.raises(distributed.DistributedError, match="another rank did not answer")
+    with answered, distributed._answered():
+        raise RuntimeError("[pair.cc:78] Timed out waiting 2000ms for recv operation")
+    with pytest.raises(RuntimeError, match="something else"), distributed._answered():
+        raise RuntimeError("something else")  # any other error is torch's
