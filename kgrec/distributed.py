@@ -10,7 +10,8 @@ Every collective (and the wait for every rank to join) gives up after ``timeout`
 (:data:`DEFAULT_TIMEOUT`, ``--dist-timeout``) with a :class:`~kgrec.errors.DistributedError`
 that says so, where torch's default would wait 30 minutes on a rank that died or hangs. Rank
 0 works alone while the others wait (reading the data, each epoch's validation), so the
-timeout must be longer than those.
+timeout must be longer than those. A rank whose process ended fails the others' collectives at
+once, with a DistributedError that says it is gone.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
 def _answered(joining: bool = False):
     """Torch's error of a collective (or of the wait for every rank to join) that timed out
     as a :class:`DistributedError` saying which rank waited, how long, and what to do; with
-    ``joining``, torch's network error (rank 0's MASTER_PORT in use) as one too."""
+    ``joining``, torch's network error (rank 0's MASTER_PORT in use) as one too; and gloo's
+    error of a collective whose peer's process ended, as one that says a rank is gone."""
     import torch.distributed as dist
 
     try:
@@ -156,7 +158,13 @@ def _answered(joining: bool = False):
                 "MASTER_PORT must be a free port (another job's, if it is in use), and "
                 "MASTER_ADDR an address of rank 0's machine that every rank reaches"
             ) from None
-        if "timed out" not in text and "timeout" not in text:
+        # torch types no collective's timeout (gloo's is a plain RuntimeError, NCCL's
+        # DistBackendError any backend error): only the wait for every rank to join has its
+        # type, DistStoreError; the message's words are the fallback for the rest
+        timed_out = joining and isinstance(exc, dist.DistStoreError)
+        if not timed_out and "timed out" not in text and "timeout" not in text:
+            if not joining and any(sign in text for sign in _PEER_GONE):
+                raise DistributedError(_gone_message(world, exc)) from None
             raise
         waited = "the process group's timeout" if _timeout is None else f"{_timeout:g} seconds"
         if joining:
@@ -173,6 +181,23 @@ def _answered(joining: bool = False):
                 "raise --dist-timeout"
             )
         raise DistributedError(message) from None
+
+
+# gloo's words for a peer whose process ended (its sockets closed) or whose machine was lost
+_PEER_GONE = ("connection reset by peer", "connection closed by peer", "broken pipe")
+
+
+def _gone_message(world: World, exc: BaseException) -> str:
+    """The error of a rank whose collective failed because another rank's process ended."""
+    who = f"rank {1 - world.rank}" if world.size == 2 else "another rank"
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = first.split("] ", 1)[-1].split(". This is typically", 1)[0]  # gloo's source line
+    return (
+        f"rank {world.rank}: {who} is gone: its process ended (an error, or killed: out of "
+        f"memory?) or its connection broke ({first}); check its output for why, then start "
+        "the same command again on every rank, with --resume if the run folder has a "
+        "checkpoint.pt"
+    )
 
 
 def shutdown(started: bool) -> None:

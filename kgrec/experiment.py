@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -1390,11 +1390,13 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
     return _read_unchanged(folder, lambda: _load_run(folder, device))
 
 
+_T = TypeVar("_T")
+
 # how many times load_run reads a run whose run.json keeps changing before it gives up
 _READ_TRIES = 3
 
 
-def _read_unchanged(folder: Path, read: Callable[[], Run]) -> Run:
+def _read_unchanged(folder: Path, read: Callable[[], _T]) -> _T:
     """``read()`` (of the run in ``folder``), done again if run.json was replaced while it
     read: a training that replaces a finished run's files (``--resume``) replaces run.json
     first (status ``training``) and last (``done``), so files read while run.json stayed the
@@ -1500,17 +1502,11 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
     with no parameter in common. Returns what was done: the source ``run`` and ``model``, the
     names ``copied``, ``remapped`` (name: rows matched of rows), ``fresh`` and ``ignored``.
     """
-    _check_init_from(folder)
-    info = _read_run_json(folder)
+    # as load_run reads a run: again if run.json changed meanwhile (a --resume replacing the
+    # files), so run.json, model.pt and experiment.pt are one run's, and one still training is
+    # refused
+    info, state, source = _read_unchanged(folder, lambda: _read_init_from(folder))
     path = folder / MODEL_FILE
-    try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
-        first = load_error(exc)
-        raise InputError(
-            f"--init-from: the run's model cannot be read ({first})", file=str(path)
-        ) from None
-    source = read_experiment(folder / EXPERIMENT_FILE)
     source_maps = source.maps
     maps = experiment.maps
     same_nodes = (source_maps.users, source_maps.items, source_maps.entities) == (
@@ -1589,6 +1585,20 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
     return record
 
 
+def _read_init_from(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Experiment]:
+    """The run.json, model parameters and experiment of the finished run ``folder``."""
+    info = _check_init_from(folder)
+    path = folder / MODEL_FILE
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+        first = load_error(exc)
+        raise InputError(
+            f"--init-from: the run's model cannot be read ({first})", file=str(path)
+        ) from None
+    return info, state, read_experiment(folder / EXPERIMENT_FILE)
+
+
 def _held_out_pairs_seen(experiment: Experiment, source: Experiment, all_domains: bool) -> int:
     """How many of ``experiment``'s validation and test pairs (by user and item id) the run of
     ``source`` (a model of ``all_domains`` or not) trained on: a warm start from it has seen
@@ -1622,15 +1632,18 @@ def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | Non
     return None
 
 
-def _check_init_from(folder: Path) -> None:
-    """Refuse an ``init_from`` that is no finished run (before any data is read)."""
-    _check_finished(folder, _read_run_json(folder), option="--init-from: ")
+def _check_init_from(folder: Path) -> dict[str, Any]:
+    """Refuse an ``init_from`` that is no finished run (before any data is read); its
+    run.json."""
+    info = _read_run_json(folder)
+    _check_finished(folder, info, option="--init-from: ")
     for name in (MODEL_FILE, EXPERIMENT_FILE):
         if not (folder / name).exists():
             raise InputError(
                 f"--init-from: the run has no {name} (not trained to the end?)",
                 file=str(folder / name),
             )
+    return info
 
 
 def _check_finished(folder: Path, info: Mapping[str, Any], option: str = "") -> None:

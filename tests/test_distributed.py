@@ -340,3 +340,83 @@ def test_a_master_port_in_use_is_a_clear_error(tmp_path, tiny_recbole, monkeypat
     assert f"kgrec train: error: rank 0: cannot join the ranks at 127.0.0.1:{port} (" in err
     assert "MASTER_PORT must be a free port" in err
     assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def _dying_rank(rank: int, port: int, data: str, results, how: str) -> None:
+    """Rank 1 ends (``os._exit``, as when killed, or an exception) as epoch 2 is validated,
+    after epoch 1's checkpoint; rank 0 runs ``kgrec train`` and reports what happened."""
+    from kgrec.cli import main
+
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    if rank == 1:
+        send, calls = distributed.broadcast_object, []
+
+        def dying(value, src=0):
+            calls.append(value)
+            if len(calls) == 3:  # the experiment, epoch 1's validation, epoch 2's
+                if how == "killed":
+                    os._exit(9)
+                raise ValueError("a bug on rank 1")
+            return send(value, src)
+
+        distributed.broadcast_object = dying
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data", data]
+    argv += ["--out", f"run-{how}", "--device", "cpu", "--epochs", "4", "--dim", "8"]
+    argv += ["--dist-timeout", "120"]
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            code = main(argv)
+    except BaseException as exc:  # what escapes main: a traceback for the user
+        code = f"{type(exc).__name__}: {exc}"
+    if rank == 0:
+        results.put((code, err.getvalue()))
+
+
+@pytest.mark.parametrize("how", ["killed", "raised"])
+def test_a_rank_that_dies_is_a_clear_error_on_the_others(
+    tmp_path, tiny_recbole, monkeypatch, how
+) -> None:
+    """A rank whose process ends mid-training (killed, or an error of its own) makes the others
+    fail at once with an error that names it and says what to do, exit 2, no traceback, and
+    the run left unfinished for --resume (before: gloo's RuntimeError "Connection reset by
+    peer" / "Connection closed by peer" escaped kgrec, a traceback)."""
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    monkeypatch.chdir(tmp_path)
+    args = (_free_port(), str(tiny_recbole), results, how)
+    ranks = [ctx.Process(target=_dying_rank, args=(r, *args)) for r in range(2)]
+    for process in ranks:
+        process.start()
+    try:
+        code, err = results.get(timeout=240)  # the guard of a hang, not a measure
+    finally:
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    assert code == 2, code
+    assert "Traceback" not in err
+    assert "kgrec train: error: rank 0: rank 1 is gone" in err
+    assert "--resume" in err
+    info = json.loads((tmp_path / f"run-{how}" / "run.json").read_text())
+    assert info["status"] == "training"  # not finished: --resume continues it
+    assert (tmp_path / f"run-{how}" / "checkpoint.pt").exists()
+    assert not (tmp_path / f"run-{how}" / "model.pt").exists()
+
+
+def test_a_join_that_times_out_is_known_by_its_type_not_only_its_words() -> None:
+    """torch raises its DistStoreError when not every rank joins within the timeout: that type,
+    not the words of its message (which torch may change), makes kgrec's error (before: only a
+    message with "timed out" or "timeout" did; other words escaped as torch's error). Gloo's
+    collectives raise a plain RuntimeError, known by its words still."""
+    joined = pytest.raises(distributed.DistributedError, match="not every one of the 1 ranks")
+    with joined, distributed._answered(joining=True):
+        raise dist.DistStoreError("gave up waiting for clients: 1/2 joined")
+    answered = pytest.raises(distributed.DistributedError, match="another rank did not answer")
+    with answered, distributed._answered():
+        raise RuntimeError("[pair.cc:78] Timed out waiting 2000ms for recv operation")
+    with pytest.raises(RuntimeError, match="something else"), distributed._answered():
+        raise RuntimeError("something else")  # any other error is torch's

@@ -270,3 +270,50 @@ def test_parameters_by_domain_are_not_copied_onto_other_domains(tmp_path, tiny_r
     )
     fresh = second.info["init_from"]["fresh"]
     assert any("adapters" in name for name in fresh), fresh
+
+
+def test_the_source_is_read_again_when_its_files_are_replaced_meanwhile(
+    tmp_path, tiny_recbole, source, monkeypatch
+):
+    """warm_start reads its source through load_run's check: files read while run.json was
+    replaced (a kgrec train --resume of the source moving its new files in) are read again, so
+    the parameters are one run's, and a source that the re-read finds training is refused
+    (before: the model.pt read before the replacement was used, beside the new run.json)."""
+    from kgrec.experiment import warm_start
+
+    experiment = source.experiment
+    net = build_run(experiment, {"model": "lightgcn-merged", "dim": 8})[0]
+    run_json = source.folder / "run.json"
+    info = json.loads(run_json.read_text())
+    newer = {k: torch.full_like(v, 7.0) for k, v in saved_parameters(source).items()}
+    read = kgrec.experiment.read_experiment
+    replaced = []
+
+    def replacing(path):
+        if not replaced:  # the resume's moves land while warm_start reads the source
+            torch.save(newer, source.folder / "model.pt")
+            run_json.write_text(json.dumps({**info, "resumed": True}))
+            replaced.append(path)
+        return read(path)
+
+    monkeypatch.setattr(kgrec.experiment, "read_experiment", replacing)
+    warm_start(net, experiment, source.folder)
+    assert replaced and torch.equal(net.state_dict()[EMBEDDING], newer[EMBEDDING])
+
+    # the re-read finds the source mid-replacement (run.json: training): refused
+    replaced.clear()
+    info["status"] = "training"
+    with pytest.raises(InputError, match="--init-from: the run did not finish"):
+        warm_start(net, experiment, source.folder)
+
+
+def test_init_from_a_run_still_training_is_refused(tmp_path, tiny_recbole, source, capsys):
+    run_json = source.folder / "run.json"
+    run_json.write_text(run_json.read_text().replace('"done"', '"training"'))
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--dim", "8", "--epochs", "2"]
+    argv += ["--init-from", str(source.folder), "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--init-from: the run did not finish" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
