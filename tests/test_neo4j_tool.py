@@ -59,8 +59,9 @@ def project(tmp_path) -> Path:
 def _run(project: Path, tmp_path: Path, port: int, *args: str, **env: str):
     environ = {k: v for k, v in os.environ.items() if k not in ("KGREC_PYTHON", "NEO4J_DIR")}
     environ.update(
-        PATH=f"{tmp_path / 'bin'}:{environ['PATH']}", NEO4J_PORT=str(port), NEO4J_HEAP="512m", **env
+        PATH=f"{tmp_path / 'bin'}:{environ['PATH']}", NEO4J_PORT=str(port), NEO4J_HEAP="512m"
     )
+    environ.update(env)
     return subprocess.run(
         [str(project / "tools" / "neo4j" / "neo4j"), *args, str(tmp_path / "db")],
         env=environ,
@@ -174,3 +175,103 @@ def test_a_server_of_this_folder_on_another_port_is_named(project, tmp_path):
     finally:
         server.kill()
         server.wait()
+
+
+def _path_without(tmp_path: Path, *names: str) -> str:
+    """A PATH with every command of this one but `names` (links in one folder)."""
+    farm = tmp_path / "path-without"
+    farm.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for command in Path(folder).glob("*") if Path(folder).is_dir() else ():
+            if command.name not in names and not (farm / command.name).exists():
+                (farm / command.name).symlink_to(command)
+    return str(farm)
+
+
+@pytest.fixture
+def jars(tmp_path) -> Path:
+    """A cache whose jars count as provisioned (their .complete marker), so that `start` neither
+    downloads them nor needs Maven; it holds no jars: a server started from it exits."""
+    key = hashlib.sha256(
+        (TOOL / "pom.xml").read_bytes() + (TOOL / "KgrecNeo4j.java").read_bytes()
+    ).hexdigest()[:12]
+    (tmp_path / "cache" / f"neo4j-{key}").mkdir(parents=True)
+    (tmp_path / "cache" / f"neo4j-{key}" / ".complete").touch()
+    return tmp_path / "cache"
+
+
+NO_JAVA = (
+    "Java 17+ not found: install OpenJDK 17 (apt install openjdk-17-jdk-headless) or set JAVA_HOME"
+)
+
+
+@pytest.mark.parametrize("java_home", ["", "nojdk"])
+def test_start_without_java_says_so(project, tmp_path, jars, java_home):
+    """Without java (none on PATH, or a JAVA_HOME without bin/java), `start` said only that the
+    server exited during start-up, and the reason ("nohup: failed to run command 'java'") was a
+    line of console.log; it says what is missing now, and starts nothing."""
+    home = str(tmp_path / java_home) if java_home else ""
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        PATH=_path_without(tmp_path, "java", "javac", "mvn"),
+        JAVA_HOME=home,
+        KGREC_CACHE=str(jars),
+    )
+    assert result.returncode == 1
+    assert NO_JAVA in result.stderr
+    assert (f"JAVA_HOME={home} has no bin/java" if home else "no java on PATH") in result.stderr
+    assert not (tmp_path / "db").exists()
+
+
+@pytest.mark.parametrize("version", ["11.0.2", "1.8.0_392"])
+def test_start_with_a_java_older_than_17_says_so(project, tmp_path, jars, version):
+    java = tmp_path / "bin" / "java"
+    java.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2019-01-15' >&2\n")
+    java.chmod(0o755)
+    result = _run(project, tmp_path, _free_port(), "start", JAVA_HOME="", KGREC_CACHE=str(jars))
+    assert result.returncode == 1
+    assert f"{NO_JAVA} ({java} is version {version})" in result.stderr
+    assert not (tmp_path / "db").exists()
+
+
+def test_java_home_is_the_java_that_runs(project, tmp_path, jars):
+    """JAVA_HOME names the JDK, as for Maven: before, `start` ran the java on PATH whatever it
+    said."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in -version) echo \'openjdk version "21.0.1" 2023-10-17\' >&2;;\n'
+        '*) echo "$*" > "$(dirname "$0")/ran";; esac\n'
+    )
+    java.chmod(0o755)
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        PATH=_path_without(tmp_path, "java", "javac", "mvn"),
+        JAVA_HOME=str(tmp_path / "jdk"),
+        KGREC_CACHE=str(jars),
+        NEO4J_START_TIMEOUT="5",
+    )
+    assert result.returncode == 1  # the stand-in exits: no server
+    assert "KgrecNeo4j" in (java.parent / "ran").read_text()
+
+
+def test_provisioning_without_maven_says_so(project, tmp_path):
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        PATH=_path_without(tmp_path, "mvn"),
+        JAVA_HOME="",
+        KGREC_CACHE=str(tmp_path / "cache"),
+    )
+    assert result.returncode == 1
+    assert "Maven not found" in result.stderr and "apt install maven" in result.stderr
+    assert not (tmp_path / "db").exists()
