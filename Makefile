@@ -118,6 +118,7 @@ format: setup
 
 # Starts the local Neo4j (unless it runs already), runs lint and the whole test suite against
 # it, stops Neo4j if it started it. The tests empty that server's database, never $NEO4J_URI's.
+# /bin/sh (dash) runs no EXIT trap when a signal kills it: INT and TERM (Ctrl-C) exit instead.
 test: setup sparse-from-cache
 	@set -e; export KGREC_PYTHON="$(abspath $(PY))"; \
 	if tools/neo4j/neo4j status >/dev/null; then \
@@ -125,6 +126,8 @@ test: setup sparse-from-cache
 	else \
 		tools/neo4j/neo4j start; \
 		trap 'tools/neo4j/neo4j stop' EXIT; \
+		trap 'exit 130' INT; \
+		trap 'exit 143' TERM; \
 	fi; \
 	$(MAKE) --no-print-directory lint; \
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,39 @@ def test_a_sparse_build_without_both_wheels_fails(clone):
     failed = _make(clone, "setup-sparse")
     assert failed.returncode != 0
     assert not (clone.parents[1] / "cache" / "wheels" / "torch-2.0-py311").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_an_interrupted_make_test_stops_the_server_it_started(clone, sig):
+    """Ctrl-C (SIGINT to make's process group) during the tests: the recipe's shell, /bin/sh
+    (dash), died of the signal without running its EXIT trap, and the Neo4j that `make test` had
+    started ran on (the server ignores SIGINT: it is started in the background)."""
+    neo4j = clone / "tools" / "neo4j" / "neo4j"
+    _script(neo4j, 'echo "$1" >> "$(dirname "$0")/calls"\n[ "$1" != status ] || exit 3\n')
+    started = clone / "pytest-started"
+    _script(clone / ".venv" / "bin" / "python", f'touch "{started}"\nexec sleep 600\n')
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
+    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"))
+    make = subprocess.Popen(
+        ["make", "-C", str(clone), "test"],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a process group of its own, as a terminal's job
+        # as in a terminal: SIGINT not ignored (it is under a shell's background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        for _ in range(600):
+            if started.exists() or make.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert started.exists(), "the tests did not start"
+        os.killpg(make.pid, sig)
+        assert make.wait(timeout=60) != 0
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+    assert (neo4j.parent / "calls").read_text().split() == ["status", "start", "stop"]
