@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,60 @@ def test_provisioning_without_maven_says_so(project, tmp_path):
     assert result.returncode == 1
     assert "Maven not found" in result.stderr and "apt install maven" in result.stderr
     assert not (tmp_path / "db").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_an_interrupted_start_stops_the_server(project, tmp_path, jars, sig):
+    """Ctrl-C while `start` waited for the server to answer: the script died and the server,
+    which ignores SIGINT (it is started in the background), ran on; `make test` then had no
+    server to stop (its trap is set once start returns)."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    stopped = tmp_path / "stopped"
+    java.write_text(
+        f"#!{sys.executable}\n"
+        "import signal, sys, time\n"
+        "if '-version' in sys.argv:\n"
+        "    sys.exit(print('openjdk version \"17.0.15\" 2025-04-15', file=sys.stderr))\n"
+        f"signal.signal(signal.SIGTERM, lambda *_: sys.exit(open({str(stopped)!r}, 'w').close()))\n"
+        f"open({str(tmp_path / 'running')!r}, 'w').close()\n"
+        "time.sleep(600)\n"  # never ready
+    )
+    java.chmod(0o755)
+    environ = {k: v for k, v in os.environ.items() if k not in ("KGREC_PYTHON", "NEO4J_DIR")}
+    environ.update(
+        PATH=f"{tmp_path / 'bin'}:{environ['PATH']}",
+        NEO4J_PORT=str(_free_port()),
+        JAVA_HOME=str(tmp_path / "jdk"),
+        KGREC_CACHE=str(jars),
+    )
+    start = subprocess.Popen(
+        [str(project / "tools" / "neo4j" / "neo4j"), "start", str(tmp_path / "db")],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's job
+        # as in a terminal: SIGINT not ignored (it is under a shell's background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    pidfile = tmp_path / "db" / "neo4j.pid"
+    server = None
+    try:
+        for _ in range(600):
+            if (tmp_path / "running").exists() or start.poll() is not None:
+                break
+            time.sleep(0.1)
+        server = int(pidfile.read_text())
+        os.killpg(start.pid, sig)
+        _, err = start.communicate(timeout=120)
+        assert start.returncode != 0
+        assert f"stopping the server (pid {server})" in err
+        assert stopped.exists()  # the server had its SIGTERM
+        assert not pidfile.exists()
+    finally:
+        if start.poll() is None:
+            os.killpg(start.pid, signal.SIGKILL)
+            start.wait()
+        if server is not None and not stopped.exists():
+            os.kill(server, signal.SIGKILL)  # before the fix: the server ran on
