@@ -48,21 +48,30 @@ $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml
 # sampler (kgrec/sampling.py, plain torch) against PyG's NeighborLoader; nothing else needs them.
 # PyPI has only their sources, a ~40 minute build on 2 cores, so the wheels are built once per
 # torch and Python version and kept in $(KGREC_CACHE)/wheels. `make test` installs them when
-# they are cached.
+# they are cached. They are built in a folder of their own, moved into place with a .complete
+# marker only once both wheels are there, so a build that failed or was stopped is redone.
 WHEEL_TAG = $(shell $(DEPS_VENV)/bin/python -c 'import sys, torch; print(f"{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")')
 SPARSE_WHEELS = $(KGREC_CACHE)/wheels/torch-$(WHEEL_TAG)
 
 setup-sparse: setup
-	@if ! ls $(SPARSE_WHEELS)/torch_sparse-*.whl >/dev/null 2>&1; then \
+	@set -e; if [ ! -f $(SPARSE_WHEELS)/.complete ]; then \
 		echo "setup-sparse: building torch-scatter and torch-sparse (about 40 minutes, once)"; \
-		mkdir -p $(SPARSE_WHEELS); \
-		$(DEPS_VENV)/bin/pip wheel --no-build-isolation --no-deps -w $(SPARSE_WHEELS) \
+		rm -rf $(SPARSE_WHEELS).tmp; \
+		mkdir -p $(SPARSE_WHEELS).tmp; \
+		$(DEPS_VENV)/bin/pip wheel --no-build-isolation --no-deps -w $(SPARSE_WHEELS).tmp \
 			torch-scatter torch-sparse; \
+		for w in torch_scatter torch_sparse; do \
+			ls $(SPARSE_WHEELS).tmp/$$w-*.whl >/dev/null 2>&1 || \
+			{ echo "setup-sparse: pip wheel wrote no $$w wheel" >&2; exit 1; }; \
+		done; \
+		touch $(SPARSE_WHEELS).tmp/.complete; \
+		rm -rf $(SPARSE_WHEELS); \
+		mv $(SPARSE_WHEELS).tmp $(SPARSE_WHEELS); \
 	fi
 	$(MAKE) --no-print-directory sparse-from-cache
 
 sparse-from-cache: setup
-	@if ls $(SPARSE_WHEELS)/torch_sparse-*.whl >/dev/null 2>&1; then \
+	@if [ -f $(SPARSE_WHEELS)/.complete ]; then \
 		$(DEPS_VENV)/bin/python -c 'import torch_sparse' 2>/dev/null || \
 		$(DEPS_VENV)/bin/pip install -q --no-index --no-deps $(SPARSE_WHEELS)/*.whl; \
 	else \
@@ -109,6 +118,7 @@ format: setup
 
 # Starts the local Neo4j (unless it runs already), runs lint and the whole test suite against
 # it, stops Neo4j if it started it. The tests empty that server's database, never $NEO4J_URI's.
+# /bin/sh (dash) runs no EXIT trap when a signal kills it: INT and TERM (Ctrl-C) exit instead.
 test: setup sparse-from-cache
 	@set -e; export KGREC_PYTHON="$(abspath $(PY))"; \
 	if tools/neo4j/neo4j status >/dev/null; then \
@@ -116,6 +126,8 @@ test: setup sparse-from-cache
 	else \
 		tools/neo4j/neo4j start; \
 		trap 'tools/neo4j/neo4j stop' EXIT; \
+		trap 'exit 130' INT; \
+		trap 'exit 143' TERM; \
 	fi; \
 	$(MAKE) --no-print-directory lint; \
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,88 @@ def test_neo4j_start_and_test_in_a_clone_whose_path_has_a_space(clone):
     assert tested.returncode == 0, tested.stderr
     assert (clone / "tools" / "neo4j" / "calls").read_text().splitlines()[1] == f"{python}|status"
     assert (clone / ".venv" / "bin" / "calls").read_text() == f"{python}|-m pytest -k x\n"
+
+
+def _fake_pip(clone: Path, wheels: str) -> None:
+    """The shared environment's pip: `pip wheel ... -w DIR` writes the wheels named in $wheels
+    into DIR and fails unless both are there (a build that broke, or was stopped, half-way);
+    every call is recorded. Its python has no torch_sparse, so sparse-from-cache installs."""
+    deps = next((clone.parents[1] / "cache").glob("venv-*"))
+    _script(
+        deps / "bin" / "pip",
+        'echo "$*" >> "$(dirname "$0")/pip-calls"\n'
+        'if [ "$1" = wheel ]; then\n'
+        '  while [ "$1" != -w ]; do shift; done\n'
+        f'  for w in {wheels}; do echo partial > "$2/$w-0.1-cp311-linux_x86_64.whl"; done\n'
+        f'  [ "{wheels}" = "torch_scatter torch_sparse" ] || exit 1\n'
+        "fi\n",
+    )
+    _script(deps / "bin" / "python", 'case "$*" in *torch_sparse*) exit 1;; esac\necho 2.0-py311\n')
+
+
+def test_a_sparse_build_that_failed_half_way_is_redone(clone):
+    """`pip wheel` of torch-scatter and torch-sparse (40 minutes) that failed or was stopped after
+    writing torch_sparse's wheel (torch_scatter's failed, or a partial copy): before, the next
+    `make setup-sparse` took the cache folder for complete (it only looked for torch_sparse-*.whl),
+    built nothing and installed the half set."""
+    wheels = clone.parents[1] / "cache" / "wheels" / "torch-2.0-py311"
+    _fake_pip(clone, "torch_sparse")
+    failed = _make(clone, "setup-sparse")
+    assert failed.returncode != 0
+    assert not list(wheels.glob("*.whl"))  # nothing half-built where the cache is read
+    _fake_pip(clone, "torch_scatter torch_sparse")
+    built = _make(clone, "setup-sparse")
+    assert built.returncode == 0, built.stderr
+    calls = next((clone.parents[1] / "cache").glob("venv-*/bin/pip-calls"))
+    assert [c.split()[0] for c in calls.read_text().splitlines()] == ["wheel", "wheel", "install"]
+    installed = calls.read_text().splitlines()[-1]
+    assert "torch_scatter-0.1" in installed and "torch_sparse-0.1" in installed
+    again = _make(clone, "setup-sparse")  # complete now: not built again
+    assert again.returncode == 0, again.stderr
+    assert [c.split()[0] for c in calls.read_text().splitlines()][3:] == ["install"]
+
+
+def test_a_sparse_build_without_both_wheels_fails(clone):
+    """A `pip wheel` that exits 0 without both wheels is a failed build, and nothing is cached."""
+    _fake_pip(clone, "torch_scatter")
+    deps = next((clone.parents[1] / "cache").glob("venv-*"))
+    (deps / "bin" / "pip").write_text((deps / "bin" / "pip").read_text().replace("exit 1", ":"))
+    failed = _make(clone, "setup-sparse")
+    assert failed.returncode != 0
+    assert not (clone.parents[1] / "cache" / "wheels" / "torch-2.0-py311").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_an_interrupted_make_test_stops_the_server_it_started(clone, sig):
+    """Ctrl-C (SIGINT to make's process group) during the tests: the recipe's shell, /bin/sh
+    (dash), died of the signal without running its EXIT trap, and the Neo4j that `make test` had
+    started ran on (the server ignores SIGINT: it is started in the background)."""
+    neo4j = clone / "tools" / "neo4j" / "neo4j"
+    _script(neo4j, 'echo "$1" >> "$(dirname "$0")/calls"\n[ "$1" != status ] || exit 3\n')
+    started = clone / "pytest-started"
+    _script(clone / ".venv" / "bin" / "python", f'touch "{started}"\nexec sleep 600\n')
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
+    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"))
+    make = subprocess.Popen(
+        ["make", "-C", str(clone), "test"],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a process group of its own, as a terminal's job
+        # as in a terminal: SIGINT not ignored (it is under a shell's background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        for _ in range(600):
+            if started.exists() or make.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert started.exists(), "the tests did not start"
+        os.killpg(make.pid, sig)
+        assert make.wait(timeout=60) != 0
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+    assert (neo4j.parent / "calls").read_text().split() == ["status", "start", "stop"]

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,9 @@ def project(tmp_path) -> Path:
 def _run(project: Path, tmp_path: Path, port: int, *args: str, **env: str):
     environ = {k: v for k, v in os.environ.items() if k not in ("KGREC_PYTHON", "NEO4J_DIR")}
     environ.update(
-        PATH=f"{tmp_path / 'bin'}:{environ['PATH']}", NEO4J_PORT=str(port), NEO4J_HEAP="512m", **env
+        PATH=f"{tmp_path / 'bin'}:{environ['PATH']}", NEO4J_PORT=str(port), NEO4J_HEAP="512m"
     )
+    environ.update(env)
     return subprocess.run(
         [str(project / "tools" / "neo4j" / "neo4j"), *args, str(tmp_path / "db")],
         env=environ,
@@ -174,3 +176,160 @@ def test_a_server_of_this_folder_on_another_port_is_named(project, tmp_path):
     finally:
         server.kill()
         server.wait()
+
+
+def _path_without(tmp_path: Path, *names: str) -> str:
+    """A PATH with every command of this one but `names` (links in one folder)."""
+    farm = tmp_path / "path-without"
+    farm.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for command in Path(folder).glob("*") if Path(folder).is_dir() else ():
+            if command.name not in names and not (farm / command.name).exists():
+                (farm / command.name).symlink_to(command)
+    return str(farm)
+
+
+@pytest.fixture
+def jars(tmp_path) -> Path:
+    """A cache whose jars count as provisioned (their .complete marker), so that `start` neither
+    downloads them nor needs Maven; it holds no jars: a server started from it exits."""
+    key = hashlib.sha256(
+        (TOOL / "pom.xml").read_bytes() + (TOOL / "KgrecNeo4j.java").read_bytes()
+    ).hexdigest()[:12]
+    (tmp_path / "cache" / f"neo4j-{key}").mkdir(parents=True)
+    (tmp_path / "cache" / f"neo4j-{key}" / ".complete").touch()
+    return tmp_path / "cache"
+
+
+NO_JAVA = (
+    "Java 17+ not found: install OpenJDK 17 (apt install openjdk-17-jdk-headless) or set JAVA_HOME"
+)
+
+
+@pytest.mark.parametrize("java_home", ["", "nojdk"])
+def test_start_without_java_says_so(project, tmp_path, jars, java_home):
+    """Without java (none on PATH, or a JAVA_HOME without bin/java), `start` said only that the
+    server exited during start-up, and the reason ("nohup: failed to run command 'java'") was a
+    line of console.log; it says what is missing now, and starts nothing."""
+    home = str(tmp_path / java_home) if java_home else ""
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        PATH=_path_without(tmp_path, "java", "javac", "mvn"),
+        JAVA_HOME=home,
+        KGREC_CACHE=str(jars),
+    )
+    assert result.returncode == 1
+    assert NO_JAVA in result.stderr
+    assert (f"JAVA_HOME={home} has no bin/java" if home else "no java on PATH") in result.stderr
+    assert not (tmp_path / "db").exists()
+
+
+@pytest.mark.parametrize("version", ["11.0.2", "1.8.0_392"])
+def test_start_with_a_java_older_than_17_says_so(project, tmp_path, jars, version):
+    java = tmp_path / "bin" / "java"
+    java.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2019-01-15' >&2\n")
+    java.chmod(0o755)
+    result = _run(project, tmp_path, _free_port(), "start", JAVA_HOME="", KGREC_CACHE=str(jars))
+    assert result.returncode == 1
+    assert f"{NO_JAVA} ({java} is version {version})" in result.stderr
+    assert not (tmp_path / "db").exists()
+
+
+def test_java_home_is_the_java_that_runs(project, tmp_path, jars):
+    """JAVA_HOME names the JDK, as for Maven: before, `start` ran the java on PATH whatever it
+    said."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in -version) echo \'openjdk version "21.0.1" 2023-10-17\' >&2;;\n'
+        '*) echo "$*" > "$(dirname "$0")/ran";; esac\n'
+    )
+    java.chmod(0o755)
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        PATH=_path_without(tmp_path, "java", "javac", "mvn"),
+        JAVA_HOME=str(tmp_path / "jdk"),
+        KGREC_CACHE=str(jars),
+        NEO4J_START_TIMEOUT="5",
+    )
+    assert result.returncode == 1  # the stand-in exits: no server
+    assert "KgrecNeo4j" in (java.parent / "ran").read_text()
+
+
+def test_provisioning_without_maven_says_so(project, tmp_path):
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        PATH=_path_without(tmp_path, "mvn"),
+        JAVA_HOME="",
+        KGREC_CACHE=str(tmp_path / "cache"),
+    )
+    assert result.returncode == 1
+    assert "Maven not found" in result.stderr and "apt install maven" in result.stderr
+    assert not (tmp_path / "db").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_an_interrupted_start_stops_the_server(project, tmp_path, jars, sig):
+    """Ctrl-C while `start` waited for the server to answer: the script died and the server,
+    which ignores SIGINT (it is started in the background), ran on; `make test` then had no
+    server to stop (its trap is set once start returns)."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    stopped = tmp_path / "stopped"
+    java.write_text(
+        f"#!{sys.executable}\n"
+        "import signal, sys, time\n"
+        "if '-version' in sys.argv:\n"
+        "    sys.exit(print('openjdk version \"17.0.15\" 2025-04-15', file=sys.stderr))\n"
+        f"signal.signal(signal.SIGTERM, lambda *_: sys.exit(open({str(stopped)!r}, 'w').close()))\n"
+        f"open({str(tmp_path / 'running')!r}, 'w').close()\n"
+        "time.sleep(600)\n"  # never ready
+    )
+    java.chmod(0o755)
+    environ = {k: v for k, v in os.environ.items() if k not in ("KGREC_PYTHON", "NEO4J_DIR")}
+    environ.update(
+        PATH=f"{tmp_path / 'bin'}:{environ['PATH']}",
+        NEO4J_PORT=str(_free_port()),
+        JAVA_HOME=str(tmp_path / "jdk"),
+        KGREC_CACHE=str(jars),
+    )
+    start = subprocess.Popen(
+        [str(project / "tools" / "neo4j" / "neo4j"), "start", str(tmp_path / "db")],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's job
+        # as in a terminal: SIGINT not ignored (it is under a shell's background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    pidfile = tmp_path / "db" / "neo4j.pid"
+    server = None
+    try:
+        for _ in range(600):
+            if (tmp_path / "running").exists() or start.poll() is not None:
+                break
+            time.sleep(0.1)
+        server = int(pidfile.read_text())
+        os.killpg(start.pid, sig)
+        _, err = start.communicate(timeout=120)
+        assert start.returncode != 0
+        assert f"stopping the server (pid {server})" in err
+        assert stopped.exists()  # the server had its SIGTERM
+        assert not pidfile.exists()
+    finally:
+        if start.poll() is None:
+            os.killpg(start.pid, signal.SIGKILL)
+            start.wait()
+        if server is not None and not stopped.exists():
+            os.kill(server, signal.SIGKILL)  # before the fix: the server ran on
