@@ -1441,7 +1441,8 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     experiment = read_experiment(folder / EXPERIMENT_FILE)
     net, graph, _ = build_run(experiment, info["settings"])
     try:
-        state = torch.load(folder / MODEL_FILE, weights_only=True)
+        # a run trained on a GPU saved CUDA tensors: read them onto the CPU, then to ``device``
+        state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
         net.load_state_dict(state)
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
         first = load_error(exc)
@@ -1463,7 +1464,7 @@ def _restore_student(
 ) -> GraphRecommender:
     path = folder / STUDENT_FILE
     try:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")
         return restore_student(
             net,
             graph,
