@@ -1648,14 +1648,36 @@ def _check_init_from(folder: Path) -> dict[str, Any]:
 
 
 def _check_finished(folder: Path, info: Mapping[str, Any], option: str = "") -> None:
-    """Refuse a run whose run.json says it is training: stopped while it trained, or while its
-    files were replaced (some may be the earlier run's), it is no run to serve or start from."""
+    """Refuse a run whose run.json says it is training: being trained now (a ``kgrec train``
+    holds its folder's lock), or stopped while it trained or while its files were replaced
+    (some may be the earlier run's), it is no run to serve or start from."""
     if info.get("status") == "training":  # a run of an older kgrec may have no status
+        if _being_trained(folder):
+            raise InputError(
+                f"{option}the run is being trained now (a kgrec train holds its folder): "
+                "use it once that training has finished",
+                file=str(folder / RUN_FILE),
+            )
         raise InputError(
             f"{option}the run did not finish (stopped while it trained or while its files were "
             "written): finish it with the kgrec train command that trained it and --resume",
             file=str(folder / RUN_FILE),
         )
+
+
+def _being_trained(folder: Path) -> bool:
+    """Whether a ``kgrec train`` holds ``folder``'s lock (:func:`_lock_run_folder`) now."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when fd is closed
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _describe_warm_start(record: Mapping[str, Any]) -> str:
