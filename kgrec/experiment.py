@@ -1441,7 +1441,8 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     experiment = read_experiment(folder / EXPERIMENT_FILE)
     net, graph, _ = build_run(experiment, info["settings"])
     try:
-        state = torch.load(folder / MODEL_FILE, weights_only=True)
+        # a run trained on a GPU saved CUDA tensors: read them onto the CPU, then to ``device``
+        state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
         net.load_state_dict(state)
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
         first = load_error(exc)
@@ -1463,7 +1464,7 @@ def _restore_student(
 ) -> GraphRecommender:
     path = folder / STUDENT_FILE
     try:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")
         return restore_student(
             net,
             graph,
@@ -1647,14 +1648,36 @@ def _check_init_from(folder: Path) -> dict[str, Any]:
 
 
 def _check_finished(folder: Path, info: Mapping[str, Any], option: str = "") -> None:
-    """Refuse a run whose run.json says it is training: stopped while it trained, or while its
-    files were replaced (some may be the earlier run's), it is no run to serve or start from."""
+    """Refuse a run whose run.json says it is training: being trained now (a ``kgrec train``
+    holds its folder's lock), or stopped while it trained or while its files were replaced
+    (some may be the earlier run's), it is no run to serve or start from."""
     if info.get("status") == "training":  # a run of an older kgrec may have no status
+        if _being_trained(folder):
+            raise InputError(
+                f"{option}the run is being trained now (a kgrec train holds its folder): "
+                "use it once that training has finished",
+                file=str(folder / RUN_FILE),
+            )
         raise InputError(
             f"{option}the run did not finish (stopped while it trained or while its files were "
             "written): finish it with the kgrec train command that trained it and --resume",
             file=str(folder / RUN_FILE),
         )
+
+
+def _being_trained(folder: Path) -> bool:
+    """Whether a ``kgrec train`` holds ``folder``'s lock (:func:`_lock_run_folder`) now."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when fd is closed
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _describe_warm_start(record: Mapping[str, Any]) -> str:

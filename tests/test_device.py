@@ -77,3 +77,57 @@ def test_a_run_records_where_it_trained(tmp_path, tiny_recbole) -> None:
     assert environment["threads"] == torch.get_num_threads()
     assert "device" not in run.settings  # where it ran is no setting: resume may move it
     assert next(load_run(tmp_path / "run", device="cpu").model.parameters()).device.type == "cpu"
+
+
+def _save_as_if_on_cuda(path) -> None:
+    """Save ``path``'s tensors again as a run trained on a GPU saved them: storages tagged
+    ``cuda:0`` (a tagger of our own, removed after), which a machine without CUDA can read
+    only onto the CPU."""
+    import torch.serialization as serialization
+
+    state = torch.load(path, weights_only=True)
+    entry = (-1000, lambda storage: "cuda:0", lambda obj, location: None)
+    serialization._package_registry.insert(0, entry)
+    try:
+        torch.save(state, path)
+    finally:
+        serialization._package_registry.remove(entry)
+
+
+def test_a_run_trained_on_a_gpu_is_evaluated_without_one(
+    no_cuda, tmp_path, tiny_recbole, capsys, text_store
+) -> None:
+    # before: model.pt and student.pt were read without map_location, so a run trained with
+    # --device cuda could not be evaluated or served on a machine without CUDA ("the trained
+    # model cannot be read: it is damaged (truncated?) or not this run's", exit 2)
+    from kgrec.experiment import load_run, train
+
+    small = {"epochs": 2, "dim": 8, "batch_size": 128, "progress": False}
+    runs = {
+        "lightgcn": train(
+            "lightgcn",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=tmp_path / "a",
+            **small,
+        ),
+        "student": train(
+            "lightgcn",
+            protocol="ml1m-new-items",
+            store=text_store,
+            out=tmp_path / "b",
+            cold_items="student",
+            **small,
+        ),
+    }
+    for name, run in runs.items():
+        before = run.evaluate()
+        _save_as_if_on_cuda(run.folder / "model.pt")
+        if name == "student":
+            _save_as_if_on_cuda(run.folder / "student.pt")
+        with pytest.raises(RuntimeError, match="CUDA"):  # the files are a GPU run's
+            torch.load(run.folder / "model.pt", weights_only=True)
+        assert load_run(run.folder, device="cpu").evaluate() == before
+        capsys.readouterr()
+        assert main(["evaluate", "--run", str(run.folder), "--device", "cpu"]) == 0
+        assert f"{before['test']['all']['ndcg@20']:.4f}" in capsys.readouterr().out

@@ -1331,3 +1331,22 @@ def test_a_run_read_while_a_resume_replaces_its_files_is_one_runs(
     assert run.info["training"]["epochs_run"] == 4  # the new run.json with the new model
     state = run.model.state_dict()
     assert all(torch.equal(state[key], value) for key, value in new_model.items())
+
+
+def test_a_run_being_trained_is_refused_as_such(trained, capsys) -> None:
+    # before: evaluate (recommend, --init-from) said of a run that a kgrec train was training
+    # at that moment that it "did not finish (stopped while it trained ...)" and to --resume
+    # it, which that training's lock then refuses
+    info = json.loads((trained.folder / "run.json").read_text())
+    (trained.folder / "run.json").write_text(json.dumps({**info, "status": "training"}))
+    lock = kgrec.experiment._lock_run_folder(trained.folder)  # as a running kgrec train holds it
+    try:
+        assert main(["evaluate", "--run", str(trained.folder)]) == 2
+        err = capsys.readouterr().err
+        assert "being trained now" in err and "--resume" not in err
+        with pytest.raises(kgrec.errors.InputError, match="--init-from: the run is being trained"):
+            kgrec.experiment._check_init_from(trained.folder)
+    finally:
+        os.close(lock)
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2  # stopped: resume it
+    assert "did not finish" in capsys.readouterr().err
