@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph_schema.errors import InputError
-from graph_schema.names import is_property_name
+from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.tables import DOMAIN_PATTERN, SPECS, GraphTables, TableSpec
 
 FILE = "_file"
@@ -102,7 +102,7 @@ def validate_table(df: pd.DataFrame, spec: TableSpec, *, file: str | None = None
             raise InputError(f"unexpected column in the {spec.name} table", file=file, field=name)
         if not is_property_name(name):
             raise InputError(
-                "an attribute name must be ASCII letters, digits and '_', starting with a letter",
+                f"an attribute name must be {PROPERTY_RULE}",
                 file=file,
                 field=str(name),
             )
