@@ -16,6 +16,14 @@ from graph_schema.tables import NODE_KINDS, REL_KINDS
 # Property names: the table columns and attribute columns (e.g. `zip_code`, `age`), and node
 # properties written later (e.g. an embedding). A leading underscore is private to the loaders.
 PROPERTY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+# Property names of this prefix are kgrec's own: a large replacement of vectors is staged under
+# one (kgrec.store.queries.staging_property), which the Neo4j store leaves out of a snapshot and
+# clears before staging. An attribute or vectors of such a name would be lost.
+RESERVED_PREFIX = "kgrec_staging_"
+# what a property name may be, for messages
+PROPERTY_RULE = (
+    f"ASCII letters, digits and '_', a letter first, not starting with {RESERVED_PREFIX!r}"
+)
 
 
 class UnsafeNameError(ValueError):
@@ -32,8 +40,13 @@ def escape_name(name: str) -> str:
 
 
 def is_property_name(name: object) -> bool:
-    """Whether ``name`` may be a property name (and so an attribute column of a table)."""
-    return isinstance(name, str) and PROPERTY_PATTERN.fullmatch(name) is not None
+    """Whether ``name`` may be a property name (and so an attribute column of a table): of
+    :data:`PROPERTY_PATTERN`, and not of kgrec's own :data:`RESERVED_PREFIX`."""
+    return (
+        isinstance(name, str)
+        and PROPERTY_PATTERN.fullmatch(name) is not None
+        and not name.startswith(RESERVED_PREFIX)
+    )
 
 
 def label(name: str) -> str:
@@ -53,5 +66,5 @@ def rel_type(name: str) -> str:
 def prop(name: str) -> str:
     """The escaped Cypher text of property ``name`` (letters, digits, ``_``; a letter first)."""
     if not is_property_name(name):
-        raise UnsafeNameError("property name", name, PROPERTY_PATTERN.pattern)
+        raise UnsafeNameError("property name", name, PROPERTY_RULE)
     return escape_name(name)

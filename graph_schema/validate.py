@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph_schema.errors import InputError
-from graph_schema.names import is_property_name
+from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.tables import DOMAIN_PATTERN, SPECS, GraphTables, TableSpec
 
 FILE = "_file"
@@ -102,7 +102,7 @@ def validate_table(df: pd.DataFrame, spec: TableSpec, *, file: str | None = None
             raise InputError(f"unexpected column in the {spec.name} table", file=file, field=name)
         if not is_property_name(name):
             raise InputError(
-                "an attribute name must be ASCII letters, digits and '_', starting with a letter",
+                f"an attribute name must be {PROPERTY_RULE}",
                 file=file,
                 field=str(name),
             )
@@ -171,9 +171,15 @@ _SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
 
 def _check_attribute_values(df: pd.DataFrame, name: str, file: str | None) -> None:
     """An attribute holds text, numbers, booleans or lists of them: anything else (a date, a
-    decimal, a struct) is stored by one store and refused by Neo4j half-way through a write."""
+    decimal, a struct) is stored by one store and refused by Neo4j half-way through a write.
+    So is an integer outside 64 bits (a Parquet uint64 from 2**63 on): Neo4j's integers are
+    64-bit signed, and its driver refuses to send one."""
     values = df[name]
-    if isinstance(values.dtype, pd.StringDtype) or values.dtype.kind in "biuf":
+    if isinstance(values.dtype, pd.StringDtype) or values.dtype.kind in "bf":
+        return
+    if values.dtype.kind == "u":  # int64 and smaller fit; uint64 from 2**63 does not
+        _check_values(df, name, values.gt(INT64_MAX).fillna(False).astype(bool), _TOO_LARGE, file)
+    if values.dtype.kind in "iu":
         return
     # value by value (object columns; categories, whose values may be text; dates)
     bad = pd.Series([not _is_attribute_value(v) for v in values], index=values.index, dtype=bool)
@@ -183,6 +189,27 @@ def _check_attribute_values(df: pd.DataFrame, name: str, file: str | None) -> No
         bad,
         "an attribute value must be text, a number, true/false or a list of them",
         file,
+    )
+    bad = pd.Series([_too_large(v) for v in values], index=values.index, dtype=bool)
+    _check_values(df, name, bad, _TOO_LARGE, file)
+
+
+# Neo4j's integers (and the Bolt protocol's) are 64-bit signed
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_TOO_LARGE = (
+    f"an integer attribute value must lie from {INT64_MIN} to {INT64_MAX} (64 bits, as Neo4j "
+    "holds integers); write it as text or as a decimal number"
+)
+
+
+def _too_large(value: object) -> bool:
+    """Whether ``value`` (an attribute value) is, or holds, an integer outside 64 bits."""
+    elements = value if isinstance(value, list | tuple | np.ndarray) else [value]
+    return any(
+        isinstance(v, int | np.integer)
+        and not isinstance(v, bool | np.bool_)
+        and not INT64_MIN <= int(v) <= INT64_MAX
+        for v in elements
     )
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from graph_schema.errors import InputError
-from graph_schema.names import is_property_name
+from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.validate import FILE, LINE, where
 from loaders.report import LoadReport
 
@@ -575,8 +575,7 @@ def check_attributes(df: pd.DataFrame, columns: Collection[str], *, line: int | 
     for name in columns:
         if not is_property_name(name):
             raise InputError(
-                "an attribute column name must be ASCII letters, digits and '_', starting with a "
-                "letter (rename the column)",
+                f"an attribute column name must be {PROPERTY_RULE} (rename the column)",
                 field=str(name),
                 **{**where(df, 0), "line": line},
             )

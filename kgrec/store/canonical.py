@@ -19,7 +19,7 @@ import pandas as pd
 
 from graph_schema.errors import InputError
 from graph_schema.merge import blank_as_missing, merge_frames, unify_attribute
-from graph_schema.names import is_property_name
+from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.tables import (
     DOMAINS,
     ENTITIES,
@@ -286,7 +286,7 @@ def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) 
     node_kind(kind)
     if not is_property_name(property):
         raise InputError(
-            f"{property!r} is not a property name (letters, digits and '_', a letter first)",
+            f"{property!r} is not a property name ({PROPERTY_RULE})",
             field="property",
         )
     matrix = np.asarray(vectors, dtype=np.float32)

@@ -15,7 +15,7 @@ Graph shape::
 
 from __future__ import annotations
 
-from graph_schema.names import escape_name, label, prop
+from graph_schema.names import RESERVED_PREFIX, escape_name, label, prop
 from kgrec.store.canonical import STAGING_PREFIX
 
 # node kind -> its key property in Neo4j
@@ -368,7 +368,7 @@ CALL (n) {{ SET n[$property] = n[$staging], n[$staging] = null }} IN TRANSACTION
 }
 
 
-STAGING_PROPERTY_PREFIX = "kgrec_staging_"
+STAGING_PROPERTY_PREFIX = RESERVED_PREFIX  # no attribute or vector property has it
 
 
 def staging_property(property: str) -> str:

@@ -135,7 +135,7 @@ def embed_store(
     written back as ``property``. ``model`` is a Hugging Face id or folder (default: the
     bundled all-MiniLM-L6-v2); vectors are cached by model and text in ``cache`` (default
     ``$KGREC_CACHE/embeddings/vectors.sqlite``) unless ``use_cache`` is False."""
-    from graph_schema.names import is_property_name
+    from graph_schema.names import PROPERTY_RULE, is_property_name
     from kgrec.device import resolve_device
     from kgrec.errors import InputError
     from kgrec.store import open_store
@@ -144,7 +144,7 @@ def embed_store(
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     if not is_property_name(property):
-        raise InputError(f"--property {property!r}: letters, digits and _, a letter first")
+        raise InputError(f"--property {property!r}: {PROPERTY_RULE}")
     resolved = resolve_model(model)
     torch_device = resolve_device(device)
     encoder = TextEncoder(resolved, device=torch_device)  # a bad model: before the store

@@ -133,6 +133,8 @@ def _hash_files(path: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
     return digest.hexdigest()[:16]
 
 
+# what TextEncoder gives the model
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # sentence-transformers modules (modules.json) that TextEncoder computes, and its poolings
 _MODULES = ("Transformer", "Pooling", "Normalize")
 _POOLINGS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
@@ -212,7 +214,19 @@ class TextEncoder:
         self.tokenizer.padding_side = "right"  # CLS pooling reads token 0 of every row
         self.device = torch.device(device)
         self.max_length = max_length or _default_max_length(path, self.tokenizer, self.model)
-        self.dimension = int(self.model.config.hidden_size)
+        # A model that is no text encoder (an encoder-decoder such as T5) fails its first
+        # forward pass: here, before any work, not in a traceback after the store is read.
+        try:
+            self.dimension = int(self.model.config.hidden_size)
+            trial = self.tokenizer(["kgrec"], return_tensors="pt")
+            with torch.no_grad():
+                self.model(**{k: trial[k].to(self.device) for k in _INPUTS if k in trial})
+        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelNotFoundError(
+                f"the model in {path} ({type(self.model).__name__}) does not encode text as a "
+                f"sentence encoder (token vectors from input_ids alone): {first}"
+            ) from None
 
     @property
     def identity(self) -> str:
@@ -233,7 +247,7 @@ class TextEncoder:
         if not texts:
             return out
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
+        keys = [k for k in _INPUTS if k in encoded]
         # Longest first, so each batch pads to similar lengths; rows go back to input order.
         order = np.argsort([-len(ids) for ids in encoded["input_ids"]], kind="stable")
         starts = range(0, len(texts), batch_size)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import decimal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from kgrec.cli import main
@@ -109,6 +111,27 @@ def test_an_attribute_value_that_no_store_can_hold_is_refused(tmp_path, value):
     with pytest.raises(InputError, match="must be text, a number") as caught:
         table.load(path, kind="items", domain="films")
     assert (caught.value.line, caught.value.field) == (2, "extra")
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([1, 2**64 - 1], pa.uint64()),
+        pa.array([[1], [2, 2**63]], pa.list_(pa.uint64())),
+    ],
+)
+def test_an_integer_attribute_beyond_64_bits_is_refused(tmp_path, capsys, column):
+    # before the fix the local store kept it, and Neo4j's driver refused to send it half-way
+    # through the write (an OverflowError traceback, the chunks before it committed)
+    path = tmp_path / "items.parquet"
+    pq.write_table(pa.table({"item_id": ["m1", "m2"], "extra": column}), path)
+    with pytest.raises(InputError, match="64 bits") as caught:
+        table.load(path, kind="items", domain="films")
+    assert (caught.value.line, caught.value.field) == (2, "extra")
+    code, _out, err = kgrec(
+        capsys, "load", "table", path, "--kind", "items", "--store", f"local:{tmp_path / 's'}"
+    )
+    assert code == 2 and "64 bits" in err and not (tmp_path / "s").exists()
 
 
 def test_a_categorical_text_attribute_is_text(tmp_path):

@@ -105,6 +105,15 @@ def test_clashing_and_unsafe_attribute_names(tmp_path, write_files):
     assert (caught.value.line, caught.value.field) == (1, "Zip Code")
 
 
+def test_an_attribute_name_of_kgrecs_staging_prefix_is_refused(tmp_path, write_files):
+    # before, it loaded: the local store kept it, Neo4j's snapshot left it out, and a staged
+    # kgrec embed cleared it from every node
+    write_files(tmp_path, {"i.csv": "item_id,kgrec_staging_embedding\na,x\n"})
+    with pytest.raises(InputError, match="not starting with 'kgrec_staging_'") as caught:
+        table.load(tmp_path / "i.csv", kind="items")
+    assert (caught.value.line, caught.value.field) == (1, "kgrec_staging_embedding")
+
+
 def test_unknown_kind(tmp_path):
     with pytest.raises(InputError, match="kind"):
         table.load(tmp_path / "x.csv", kind="ratings")

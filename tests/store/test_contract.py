@@ -491,6 +491,37 @@ def test_a_key_or_relation_too_long_to_index_is_refused_before_writing(store, mo
     assert_graphs_equal(store.snapshot(), before)
 
 
+def test_an_attribute_named_with_kgrecs_staging_prefix_is_refused(store, movies):
+    """Before, the local store kept it, Neo4j wrote it and left it out of every snapshot (the
+    prefix is its staged vectors'), and a staged replace_vectors cleared it."""
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    users = movies.users.assign(kgrec_staging_embedding="mine")
+    with pytest.raises(InputError, match="kgrec_staging_") as caught:
+        store.write(replace(movies, users=users), progress=False)
+    assert caught.value.field == "kgrec_staging_embedding"
+    assert_graphs_equal(store.snapshot(), before)
+    with pytest.raises(InputError, match="kgrec_staging_"):
+        store.replace_vectors(
+            {"Item": (["movies:1"], np.ones((1, 2)))}, property="kgrec_staging_embedding"
+        )
+
+
+@pytest.mark.parametrize("huge", [2**64 - 1, [1, 2**63], -(2**63) - 1])
+def test_an_integer_attribute_beyond_64_bits_is_refused_before_writing(store, movies, huge):
+    """Before, the local store kept such an integer (a Parquet uint64), and Neo4j's driver
+    refused to send it half-way through the load: an OverflowError traceback, the users of the
+    chunks before it written."""
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    users = pd.DataFrame({"user_id": [f"n{k}" for k in range(9)], "big": [1] * 8 + [huge]})
+    users = users.astype({"user_id": "string"})
+    with pytest.raises(InputError, match="64 bits") as caught:
+        store.write(replace(movies, users=users), progress=False)
+    assert caught.value.field == "big"
+    assert_graphs_equal(store.snapshot(), before)
+
+
 def test_publish_replaces_a_run(store, movies):
     store.write(movies, progress=False)
     assert store.publish(RECS, run="r1") == 3

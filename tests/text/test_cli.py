@@ -165,6 +165,8 @@ def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
         (["--kinds", " , "], "--kinds names no node kind"),  # was accepted, embedding nothing
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--property", "bad name"], "--property 'bad name'"),
+        # kgrec's own staging prefix: a staged embed of `embedding` cleared such vectors
+        (["--property", "kgrec_staging_embedding"], "not starting with 'kgrec_staging_'"),
     ],
 )
 def test_bad_options_fail_clearly(store_uri, capsys, args, message):

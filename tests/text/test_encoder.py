@@ -211,3 +211,30 @@ def test_a_model_kgrec_would_encode_otherwise_is_refused(
 def test_the_default_model_is_mean_pooled_and_keeps_its_identity(encoder):
     # the bundled model's sentence-transformers config says mean: its cached vectors stay valid
     assert encoder.pooling == "mean" and "pooling" not in encoder.identity
+
+
+def test_a_model_that_is_no_text_encoder_is_refused_before_any_work(
+    tmp_path, encoder, capsys, movies
+):
+    # before: an encoder-decoder (T5) loaded, and `kgrec embed` read the store and then ended
+    # in a ValueError traceback from its decoder (exit 1)
+    from transformers import T5Config, T5Model
+
+    from kgrec.cli import main
+    from kgrec.store import LocalStore
+
+    folder = tmp_path / "t5"
+    config = T5Config(
+        vocab_size=encoder.tokenizer.vocab_size, d_model=16, d_kv=8, d_ff=32, num_layers=1,
+        num_heads=2,
+    )  # fmt: skip
+    T5Model(config).save_pretrained(folder)
+    encoder.tokenizer.save_pretrained(folder)
+    with pytest.raises(ModelNotFoundError, match=r"\(T5Model\) does not encode text"):
+        TextEncoder(folder)
+    store = LocalStore(tmp_path / "store")
+    store.write(movies, progress=False)
+    manifest = (tmp_path / "store" / "manifest.json").read_bytes()
+    assert main(["embed", "--store", store.uri, "--model", str(folder), "--no-cache"]) == 2
+    assert "does not encode text" in capsys.readouterr().err
+    assert (tmp_path / "store" / "manifest.json").read_bytes() == manifest
