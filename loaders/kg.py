@@ -51,19 +51,22 @@ def load(
 
     ``held``: which of some item uids the store the load goes to holds (None: not checked).
     With it, linked items the store does not hold are counted in a warning (each becomes a new
-    item), and a first line that is not a known header and names such an item while a later
-    line names a held one is an error: a header with other names (``iid eid``)."""
+    item), and a first line that is not a known header, names such an item and an entity the
+    triples do not name, while a later line names a held item, is an error: a header with
+    other names (``iid eid``). A new item on the first line linked to an entity of the
+    triples is a link."""
     report = report if report is not None else LoadReport()
     parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS, aliases=TRIPLE_HEADER))
     if links is not None:
         parts.links = read_columns(links, LINK_COLUMNS, aliases=LINK_HEADER)
         if held is not None:
-            _check_linked_items(parts.links, domain or DEFAULT_DOMAIN, held, report)
+            _check_linked_items(parts.links, parts.triples, domain or DEFAULT_DOMAIN, held, report)
     return build(parts, domain=domain, report=report)
 
 
 def _check_linked_items(
     links: pd.DataFrame,
+    triples: pd.DataFrame,
     domain: str,
     held: Callable[[list[str]], Collection[str]],
     report: LoadReport,
@@ -75,10 +78,13 @@ def _check_linked_items(
     if not new.any():
         return
     first = where(links, 0)
-    if new[0] and not links.attrs.get("header") and not new[1:].all():
+    entity = str(links["entity_id"].iloc[0]).strip()
+    named = {str(e).strip() for e in pd.concat([triples["head"], triples["tail"]]).dropna()}
+    if new[0] and not links.attrs.get("header") and not new[1:].all() and entity not in named:
         raise InputError(
             f"the first line links item {links['item_id'].iloc[0]!r}, which the store does not "
-            f"hold in the domain {domain!r} (later lines link items it holds): a header? Name "
+            f"hold in the domain {domain!r} (later lines link items it holds), to {entity!r}, "
+            "which no triple names: a header? Name "
             "its columns item_id and entity_id (the README lists the names read as a header) "
             "or delete it; a link to a new item goes below such a header",
             field=LINK_COLUMNS[0],

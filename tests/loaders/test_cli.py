@@ -231,6 +231,7 @@ def test_a_link_file_header_of_unknown_names_is_not_a_link(loaded, tmp_path, cap
             "t.tsv": "e3\tfilm.film.actor\tp9\n",
             "l.tsv": "iid\teid\ni3\te3\n",
             "ok.tsv": "item_id\tentity_id\ni9\te9\ni3\te3\n",
+            "new.tsv": "i8\tp9\ni3\te3\n",
         },
     )
     args = ["load", "kg", files / "t.tsv", "--store", uri, "--domain", "toy"]
@@ -247,6 +248,11 @@ def test_a_link_file_header_of_unknown_names_is_not_a_link(loaded, tmp_path, cap
     ) in out
     with open_store(uri) as store:
         assert set(store.snapshot().items["uid"]) - set(before["items"]["uid"]) == {"toy:i9"}
+    # a new item on the first line, linked to an entity a triple names, is a link
+    code, out, err = kgrec(capsys, *args, "--links", files / "new.tsv")
+    assert code == 0, err
+    with open_store(uri) as store:
+        assert "toy:i8" in set(store.snapshot().items["uid"])
 
 
 @pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
