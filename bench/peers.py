@@ -8,7 +8,9 @@ point 0).
         --out results/peers
 
 ``--split DIR`` reads kgrec split files (``train.tsv``, ``valid.tsv``, ``test.tsv``, header
-``user_id<TAB>item_id``, as ``kgrec split ... --write-split DIR`` writes them); ``--data`` makes
+``user_id<TAB>item_id``, as ``kgrec split ... --write-split DIR`` writes them) with kgrec's own
+reader, so RecBole gets the ids kgrec trains on (whitespace around an id is no part of it,
+``user_id:token`` headers are read too); ``--data`` makes
 them first with kgrec's protocol and seed (into ``OUT/split``). The pairs are written as RecBole
 benchmark files (``OUT/recbole/kgrec/kgrec.{train,valid,test}.inter``, header
 ``user_id:token<TAB>item_id:token``) and each model runs in a subprocess of RecBole's own
@@ -86,19 +88,16 @@ class PeersError(Exception):
 
 
 def read_split_file(path: Path) -> list[tuple[str, str]]:
-    """The (user_id, item_id) rows of a kgrec split file."""
-    if not path.is_file():
-        raise PeersError(f"{path}: split file not found")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines or lines[0].rstrip("\r") != SPLIT_HEADER:
-        raise PeersError(f"{path}: header must be {SPLIT_HEADER!r}")
-    rows = []
-    for number, line in enumerate(lines[1:], start=2):
-        fields = line.rstrip("\r").split("\t")
-        if len(fields) != 2 or not all(fields):
-            raise PeersError(f"{path} line {number}: expected user_id<TAB>item_id, got {line!r}")
-        rows.append((fields[0], fields[1]))
-    return rows
+    """The (user_id, item_id) rows of a kgrec split file, read by kgrec's own reader (the ids
+    kgrec's models are trained on: whitespace around an id is no part of it). Runs on kgrec's
+    side only: RecBole's environment gets the benchmark files made from these rows."""
+    from kgrec.data.split import read_split_pairs
+    from kgrec.errors import InputError
+
+    try:
+        return read_split_pairs(path)
+    except InputError as error:
+        raise PeersError(str(error)) from None
 
 
 def split_checksum(split_dir: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,39 @@ def test_bad_split_files_are_refused(peers, tmp_path, part, text, message):
     (split / f"{part}.tsv").write_text(text)
     with pytest.raises(peers.PeersError, match=message):
         peers.write_benchmark(split, tmp_path / "out")
+
+
+def test_split_files_are_read_as_kgrec_reads_them(peers, tmp_path, tiny_recbole):
+    """Before, peers.py kept the whitespace around ids that kgrec strips (RecBole trained on
+    other ids than kgrec on the same files) and refused headers (``user_id:token``) and a
+    byte-order mark that kgrec reads."""
+    from kgrec.data.split import write_split as kgrec_write_split
+    from kgrec.experiment import load_experiment
+
+    made = tmp_path / "made"
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=0
+    )
+    kgrec_write_split(experiment.split, experiment.maps, made, domain_rule="ml1m-action-comedy")
+    split = tmp_path / "split"
+    shutil.copytree(made, split)
+    for part in ("train", "valid", "test"):
+        header, *rows = (made / f"{part}.tsv").read_text().splitlines()
+        rows = [" " + row.replace("\t", " \t ") + " " for row in rows]  # ids padded
+        header = "\ufeffuser_id:token\titem_id:token" if part == "train" else header
+        (split / f"{part}.tsv").write_text("\r\n".join([header, *rows]) + "\r\n")
+    read = load_experiment(
+        data=tiny_recbole, store=None, protocol=None, split_dir=split, seed=0
+    )  # what kgrec trains on, given these files
+    maps = read.maps
+    peers.write_benchmark(split, tmp_path / "recbole")
+    for part in ("train", "valid", "test"):
+        pairs = getattr(read.split, part).tolist()
+        kgrec_ids = {(maps.users[u], maps.item_ids[i]) for u, i in zip(*pairs, strict=True)}
+        header, found = read_inter(tmp_path / "recbole" / f"kgrec.{part}.inter")
+        assert set(found) == kgrec_ids and len(found) == len(kgrec_ids)
+        assert set(peers.read_split_file(split / f"{part}.tsv")) == kgrec_ids
+    assert peers.split_checksum(split) == peers.split_checksum(made)
 
 
 def test_a_missing_recbole_environment_says_make_setup_recbole(peers, tmp_path, capsys):
