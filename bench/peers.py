@@ -35,7 +35,8 @@ worker checks this on the loaders themselves before training (``masking_checked`
 the masked (user, item) pairs must equal the train pairs for valid and train ∪ valid for test.
 
 ``--kgrec RUN_DIR`` adds a finished ``kgrec train`` run (its ``run.json`` and ``metrics.json``) to
-the table; its split files must equal the ones benchmarked.
+the table; the split it was trained on (its ``experiment.pt``) must hold the pairs benchmarked,
+and a run that did not finish, or is being trained, is refused (``kgrec.experiment.load_run``).
 """
 
 from __future__ import annotations
@@ -398,17 +399,27 @@ def save_results(path: Path, results: dict) -> None:
 
 
 def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
-    """The table row of a finished ``kgrec train`` run on the same split files."""
-    if not (run_dir / "run.json").is_file() or not (run_dir / "metrics.json").is_file():
-        raise PeersError(f"--kgrec {run_dir}: no finished kgrec run there (run.json, metrics.json)")
-    info = json.loads((run_dir / "run.json").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    """The table row of a finished ``kgrec train`` run on the same split files: the split it
+    was trained on (its experiment.pt, read by ``load_run``, which refuses a run that did not
+    finish or is being trained) must hold the pairs of ``split_dir``'s files."""
+    from kgrec.errors import InputError
+    from kgrec.experiment import load_run
+
+    try:
+        run = load_run(run_dir)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (InputError, OSError, ValueError) as error:
+        raise PeersError(f"--kgrec {run_dir}: no finished kgrec run there ({error})") from None
+    maps, split = run.experiment.maps, run.experiment.split
     for part in SPLIT_FILES:
-        theirs = run_dir / "split" / f"{part}.tsv"
-        if theirs.is_file() and set(read_split_file(theirs)) != set(
-            read_split_file(split_dir / f"{part}.tsv")
-        ):
-            raise PeersError(f"{run_dir}: its {part}.tsv differs from {split_dir}'s")
+        pairs = getattr(split, part).tolist()
+        used = {(maps.users[u], maps.item_ids[i]) for u, i in zip(*pairs, strict=True)}
+        if used != set(read_split_file(split_dir / f"{part}.tsv")):
+            raise PeersError(
+                f"--kgrec {run_dir}: the run was trained on another split ({part} differs from "
+                f"{split_dir / f'{part}.tsv'})"
+            )
+    info = run.info
     training = info.get("training", {})
     settings = info.get("settings", {})
     label = f"kgrec {info['model']}"

@@ -196,3 +196,40 @@ def test_data_kgrec_cannot_read_is_a_clear_error(peers, tmp_path, fake_recbole, 
     assert peers.main(argv) == 2
     assert "error:" in capsys.readouterr().err
     assert not (tmp_path / "out" / "split").exists()
+
+
+def test_the_kgrec_row_checks_the_split_the_run_used_and_that_it_finished(
+    peers, tmp_path, tiny_recbole
+):
+    """Before, the kgrec row compared only RUN/split/ files (no check at all without them)
+    and took a run that was still training or had stopped as if it had finished."""
+    from kgrec.data.split import write_split as kgrec_write_split
+    from kgrec.experiment import load_experiment, train
+
+    run = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "run",
+        epochs=2,
+        dim=8,
+        batch_size=128,
+        progress=False,
+    )
+    same = tmp_path / "same"
+    shutil.copytree(run.folder / "split", same)
+    row = peers.kgrec_row(run.folder, same)
+    assert row["name"] == "kgrec lightgcn-merged" and row["epochs"].endswith("/2")
+    other = tmp_path / "other"
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=1
+    )
+    kgrec_write_split(experiment.split, experiment.maps, other, domain_rule="ml1m-action-comedy")
+    shutil.rmtree(run.folder / "split")  # the run's own copy of its split files is gone
+    with pytest.raises(peers.PeersError, match="trained on another split"):
+        peers.kgrec_row(run.folder, other)
+    assert peers.kgrec_row(run.folder, same) == row
+    info = json.loads((run.folder / "run.json").read_text())
+    (run.folder / "run.json").write_text(json.dumps({**info, "status": "training"}))
+    with pytest.raises(peers.PeersError, match="the run did not finish"):
+        peers.kgrec_row(run.folder, same)
