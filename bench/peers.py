@@ -81,6 +81,35 @@ SETTINGS = {
 MODEL_SETTINGS = {"NCL": {"num_clusters": 100}}
 
 
+# What RecBole's reader of the benchmark files (pandas' read_csv, its default options) takes for
+# a missing value, not an id: RecBole maps every such id to its padding id 0. A field opening
+# with a quote loses its quotes (or the file fails to parse). Split files may hold both: kgrec's
+# loaders read them as ids.
+PANDAS_NA = frozenset(
+    [
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    ]
+)
+
+
 class PeersError(Exception):
     """A message for the user (missing environment, malformed split files)."""
 
@@ -131,16 +160,28 @@ def write_benchmark(split_dir: Path, out_dir: Path, name: str = DATASET) -> dict
 
     Returns the number of interactions per file. A pair that occurs twice (in one file or across
     files) is an error: RecBole would count it twice in training or as both history and target.
+    So is an id RecBole would read as another (:data:`PANDAS_NA`, a leading quote); either is
+    refused before any file is written.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     seen: dict[tuple[str, str], str] = {}
-    counts = {}
+    parts = {}
     for part in SPLIT_FILES:
-        rows = read_split_file(split_dir / f"{part}.tsv")
-        for row in rows:
+        path = split_dir / f"{part}.tsv"
+        rows = parts[part] = read_split_file(path)
+        for line, row in enumerate(rows, start=2):  # a split file's rows: no blank lines
             if row in seen:
                 raise PeersError(f"pair {row} is in {seen[row]}.tsv and again in {part}.tsv")
             seen[row] = part
+            for field, value in zip(("user_id", "item_id"), row, strict=True):
+                if value in PANDAS_NA or value.startswith('"'):
+                    raise PeersError(
+                        f"file {path}, line {line}, field {field!r}: RecBole would not read the "
+                        f"id {value!r} as written (its reader, pandas, takes it for a missing "
+                        "value or a quoted field): give the id another name in the data"
+                    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for part, rows in parts.items():
         text = "\n".join([INTER_HEADER, *(f"{u}\t{i}" for u, i in rows)]) + "\n"
         (out_dir / f"{name}.{part}.inter").write_text(text, encoding="utf-8")
         counts[part] = len(rows)

@@ -112,6 +112,25 @@ def test_split_files_are_read_as_kgrec_reads_them(peers, tmp_path, tiny_recbole)
     assert peers.split_checksum(split) == peers.split_checksum(made)
 
 
+@pytest.mark.parametrize(("user", "item"), [("u1", "NA"), ("null", "i1"), ("u1", '"i1"')])
+def test_ids_recbole_would_read_as_others_are_refused(peers, tmp_path, user, item):
+    """Before, an item ``NA`` or a user ``null`` (ids to kgrec's loaders) reached RecBole,
+    whose reader (pandas) took them for missing values, all mapped to its padding id 0; a
+    quoted id lost its quotes."""
+    split = write_split(tmp_path / "split", SPLIT)
+    rows = [*SPLIT["valid"], (user, item)]
+    write_split(split, {"valid": rows})
+    with pytest.raises(peers.PeersError, match=r"valid\.tsv, line 5, field '(user|item)_id'"):
+        peers.write_benchmark(split, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing written, train.inter neither
+
+
+def test_the_ids_refused_hold_pandas_missing_values(peers):
+    from pandas._libs.parsers import STR_NA_VALUES  # what this pandas reads as missing
+
+    assert set(STR_NA_VALUES) <= peers.PANDAS_NA
+
+
 def test_a_missing_recbole_environment_says_make_setup_recbole(peers, tmp_path, capsys):
     split = write_split(tmp_path / "split", SPLIT)
     code = peers.main(
