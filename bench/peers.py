@@ -8,7 +8,9 @@ point 0).
         --out results/peers
 
 ``--split DIR`` reads kgrec split files (``train.tsv``, ``valid.tsv``, ``test.tsv``, header
-``user_id<TAB>item_id``, as ``kgrec split ... --write-split DIR`` writes them); ``--data`` makes
+``user_id<TAB>item_id``, as ``kgrec split ... --write-split DIR`` writes them) with kgrec's own
+reader, so RecBole gets the ids kgrec trains on (whitespace around an id is no part of it,
+``user_id:token`` headers are read too); ``--data`` makes
 them first with kgrec's protocol and seed (into ``OUT/split``). The pairs are written as RecBole
 benchmark files (``OUT/recbole/kgrec/kgrec.{train,valid,test}.inter``, header
 ``user_id:token<TAB>item_id:token``) and each model runs in a subprocess of RecBole's own
@@ -33,7 +35,8 @@ worker checks this on the loaders themselves before training (``masking_checked`
 the masked (user, item) pairs must equal the train pairs for valid and train ∪ valid for test.
 
 ``--kgrec RUN_DIR`` adds a finished ``kgrec train`` run (its ``run.json`` and ``metrics.json``) to
-the table; its split files must equal the ones benchmarked.
+the table; the split it was trained on (its ``experiment.pt``) must hold the pairs benchmarked,
+and a run that did not finish, or is being trained, is refused (``kgrec.experiment.load_run``).
 """
 
 from __future__ import annotations
@@ -78,6 +81,35 @@ SETTINGS = {
 MODEL_SETTINGS = {"NCL": {"num_clusters": 100}}
 
 
+# What RecBole's reader of the benchmark files (pandas' read_csv, its default options) takes for
+# a missing value, not an id: RecBole maps every such id to its padding id 0. A field opening
+# with a quote loses its quotes (or the file fails to parse). Split files may hold both: kgrec's
+# loaders read them as ids.
+PANDAS_NA = frozenset(
+    [
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    ]
+)
+
+
 class PeersError(Exception):
     """A message for the user (missing environment, malformed split files)."""
 
@@ -86,19 +118,16 @@ class PeersError(Exception):
 
 
 def read_split_file(path: Path) -> list[tuple[str, str]]:
-    """The (user_id, item_id) rows of a kgrec split file."""
-    if not path.is_file():
-        raise PeersError(f"{path}: split file not found")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines or lines[0].rstrip("\r") != SPLIT_HEADER:
-        raise PeersError(f"{path}: header must be {SPLIT_HEADER!r}")
-    rows = []
-    for number, line in enumerate(lines[1:], start=2):
-        fields = line.rstrip("\r").split("\t")
-        if len(fields) != 2 or not all(fields):
-            raise PeersError(f"{path} line {number}: expected user_id<TAB>item_id, got {line!r}")
-        rows.append((fields[0], fields[1]))
-    return rows
+    """The (user_id, item_id) rows of a kgrec split file, read by kgrec's own reader (the ids
+    kgrec's models are trained on: whitespace around an id is no part of it). Runs on kgrec's
+    side only: RecBole's environment gets the benchmark files made from these rows."""
+    from kgrec.data.split import read_split_pairs
+    from kgrec.errors import InputError
+
+    try:
+        return read_split_pairs(path)
+    except InputError as error:
+        raise PeersError(str(error)) from None
 
 
 def split_checksum(split_dir: Path) -> str:
@@ -131,16 +160,28 @@ def write_benchmark(split_dir: Path, out_dir: Path, name: str = DATASET) -> dict
 
     Returns the number of interactions per file. A pair that occurs twice (in one file or across
     files) is an error: RecBole would count it twice in training or as both history and target.
+    So is an id RecBole would read as another (:data:`PANDAS_NA`, a leading quote); either is
+    refused before any file is written.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     seen: dict[tuple[str, str], str] = {}
-    counts = {}
+    parts = {}
     for part in SPLIT_FILES:
-        rows = read_split_file(split_dir / f"{part}.tsv")
-        for row in rows:
+        path = split_dir / f"{part}.tsv"
+        rows = parts[part] = read_split_file(path)
+        for line, row in enumerate(rows, start=2):  # a split file's rows: no blank lines
             if row in seen:
                 raise PeersError(f"pair {row} is in {seen[row]}.tsv and again in {part}.tsv")
             seen[row] = part
+            for field, value in zip(("user_id", "item_id"), row, strict=True):
+                if value in PANDAS_NA or value.startswith('"'):
+                    raise PeersError(
+                        f"file {path}, line {line}, field {field!r}: RecBole would not read the "
+                        f"id {value!r} as written (its reader, pandas, takes it for a missing "
+                        "value or a quoted field): give the id another name in the data"
+                    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for part, rows in parts.items():
         text = "\n".join([INTER_HEADER, *(f"{u}\t{i}" for u, i in rows)]) + "\n"
         (out_dir / f"{name}.{part}.inter").write_text(text, encoding="utf-8")
         counts[part] = len(rows)
@@ -399,17 +440,27 @@ def save_results(path: Path, results: dict) -> None:
 
 
 def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
-    """The table row of a finished ``kgrec train`` run on the same split files."""
-    if not (run_dir / "run.json").is_file() or not (run_dir / "metrics.json").is_file():
-        raise PeersError(f"--kgrec {run_dir}: no finished kgrec run there (run.json, metrics.json)")
-    info = json.loads((run_dir / "run.json").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    """The table row of a finished ``kgrec train`` run on the same split files: the split it
+    was trained on (its experiment.pt, read by ``load_run``, which refuses a run that did not
+    finish or is being trained) must hold the pairs of ``split_dir``'s files."""
+    from kgrec.errors import InputError
+    from kgrec.experiment import load_run
+
+    try:
+        run = load_run(run_dir)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (InputError, OSError, ValueError) as error:
+        raise PeersError(f"--kgrec {run_dir}: no finished kgrec run there ({error})") from None
+    maps, split = run.experiment.maps, run.experiment.split
     for part in SPLIT_FILES:
-        theirs = run_dir / "split" / f"{part}.tsv"
-        if theirs.is_file() and set(read_split_file(theirs)) != set(
-            read_split_file(split_dir / f"{part}.tsv")
-        ):
-            raise PeersError(f"{run_dir}: its {part}.tsv differs from {split_dir}'s")
+        pairs = getattr(split, part).tolist()
+        used = {(maps.users[u], maps.item_ids[i]) for u, i in zip(*pairs, strict=True)}
+        if used != set(read_split_file(split_dir / f"{part}.tsv")):
+            raise PeersError(
+                f"--kgrec {run_dir}: the run was trained on another split ({part} differs from "
+                f"{split_dir / f'{part}.tsv'})"
+            )
+    info = run.info
     training = info.get("training", {})
     settings = info.get("settings", {})
     label = f"kgrec {info['model']}"

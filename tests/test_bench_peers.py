@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,58 @@ def test_bad_split_files_are_refused(peers, tmp_path, part, text, message):
     (split / f"{part}.tsv").write_text(text)
     with pytest.raises(peers.PeersError, match=message):
         peers.write_benchmark(split, tmp_path / "out")
+
+
+def test_split_files_are_read_as_kgrec_reads_them(peers, tmp_path, tiny_recbole):
+    """Before, peers.py kept the whitespace around ids that kgrec strips (RecBole trained on
+    other ids than kgrec on the same files) and refused headers (``user_id:token``) and a
+    byte-order mark that kgrec reads."""
+    from kgrec.data.split import write_split as kgrec_write_split
+    from kgrec.experiment import load_experiment
+
+    made = tmp_path / "made"
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=0
+    )
+    kgrec_write_split(experiment.split, experiment.maps, made, domain_rule="ml1m-action-comedy")
+    split = tmp_path / "split"
+    shutil.copytree(made, split)
+    for part in ("train", "valid", "test"):
+        header, *rows = (made / f"{part}.tsv").read_text().splitlines()
+        rows = [" " + row.replace("\t", " \t ") + " " for row in rows]  # ids padded
+        header = "\ufeffuser_id:token\titem_id:token" if part == "train" else header
+        (split / f"{part}.tsv").write_text("\r\n".join([header, *rows]) + "\r\n")
+    read = load_experiment(
+        data=tiny_recbole, store=None, protocol=None, split_dir=split, seed=0
+    )  # what kgrec trains on, given these files
+    maps = read.maps
+    peers.write_benchmark(split, tmp_path / "recbole")
+    for part in ("train", "valid", "test"):
+        pairs = getattr(read.split, part).tolist()
+        kgrec_ids = {(maps.users[u], maps.item_ids[i]) for u, i in zip(*pairs, strict=True)}
+        header, found = read_inter(tmp_path / "recbole" / f"kgrec.{part}.inter")
+        assert set(found) == kgrec_ids and len(found) == len(kgrec_ids)
+        assert set(peers.read_split_file(split / f"{part}.tsv")) == kgrec_ids
+    assert peers.split_checksum(split) == peers.split_checksum(made)
+
+
+@pytest.mark.parametrize(("user", "item"), [("u1", "NA"), ("null", "i1"), ("u1", '"i1"')])
+def test_ids_recbole_would_read_as_others_are_refused(peers, tmp_path, user, item):
+    """Before, an item ``NA`` or a user ``null`` (ids to kgrec's loaders) reached RecBole,
+    whose reader (pandas) took them for missing values, all mapped to its padding id 0; a
+    quoted id lost its quotes."""
+    split = write_split(tmp_path / "split", SPLIT)
+    rows = [*SPLIT["valid"], (user, item)]
+    write_split(split, {"valid": rows})
+    with pytest.raises(peers.PeersError, match=r"valid\.tsv, line 5, field '(user|item)_id'"):
+        peers.write_benchmark(split, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing written, train.inter neither
+
+
+def test_the_ids_refused_hold_pandas_missing_values(peers):
+    from pandas._libs.parsers import STR_NA_VALUES  # what this pandas reads as missing
+
+    assert set(STR_NA_VALUES) <= peers.PANDAS_NA
 
 
 def test_a_missing_recbole_environment_says_make_setup_recbole(peers, tmp_path, capsys):
@@ -162,3 +215,40 @@ def test_data_kgrec_cannot_read_is_a_clear_error(peers, tmp_path, fake_recbole, 
     assert peers.main(argv) == 2
     assert "error:" in capsys.readouterr().err
     assert not (tmp_path / "out" / "split").exists()
+
+
+def test_the_kgrec_row_checks_the_split_the_run_used_and_that_it_finished(
+    peers, tmp_path, tiny_recbole
+):
+    """Before, the kgrec row compared only RUN/split/ files (no check at all without them)
+    and took a run that was still training or had stopped as if it had finished."""
+    from kgrec.data.split import write_split as kgrec_write_split
+    from kgrec.experiment import load_experiment, train
+
+    run = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "run",
+        epochs=2,
+        dim=8,
+        batch_size=128,
+        progress=False,
+    )
+    same = tmp_path / "same"
+    shutil.copytree(run.folder / "split", same)
+    row = peers.kgrec_row(run.folder, same)
+    assert row["name"] == "kgrec lightgcn-merged" and row["epochs"].endswith("/2")
+    other = tmp_path / "other"
+    experiment = load_experiment(
+        data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=1
+    )
+    kgrec_write_split(experiment.split, experiment.maps, other, domain_rule="ml1m-action-comedy")
+    shutil.rmtree(run.folder / "split")  # the run's own copy of its split files is gone
+    with pytest.raises(peers.PeersError, match="trained on another split"):
+        peers.kgrec_row(run.folder, other)
+    assert peers.kgrec_row(run.folder, same) == row
+    info = json.loads((run.folder / "run.json").read_text())
+    (run.folder / "run.json").write_text(json.dumps({**info, "status": "training"}))
+    with pytest.raises(peers.PeersError, match="the run did not finish"):
+        peers.kgrec_row(run.folder, same)

@@ -629,6 +629,14 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     return Split(target, *parts, item_groups=item_groups, few_shot_users=few_shot)
 
 
+def read_split_pairs(path: Path) -> list[tuple[str, str]]:
+    """The (user_id, item_id) pairs of one split file as :func:`read_split` reads them for a
+    graph the loaders made (their ids hold no whitespace around them): the rows it accepts,
+    each id without that whitespace. For tools that take split files without the graph
+    (``bench/peers.py``); an :class:`InputError` naming the file and line as read_split's."""
+    return [(user.strip(), item.strip()) for user, item, _ in _read_rows(path)]
+
+
 def _find(lookup: Callable[[list[str]], np.ndarray], ids: list[str]) -> np.ndarray:
     """The indices ``lookup`` gives ``ids`` (-1 where unknown): an id as written, else the id
     without the whitespace around it, which is no part of an id (the loaders strip it: `` 1``
