@@ -318,6 +318,23 @@ def test_refuses_to_resume_with_other_settings(tmp_path, tiny_recbole, capsys) -
         small_tune(tiny_recbole, other)
 
 
+def test_refuses_to_resume_on_data_that_changed(tmp_path, tiny_recbole) -> None:
+    """Before, the same command after the files (or the store) changed went on, its new trials
+    scored on another graph and validation split than the earlier ones, the best of both kept."""
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=1)
+    inter = tiny_recbole / "tiny.inter"
+    lines = inter.read_text().splitlines(keepends=True)
+    inter.write_text("".join(lines[:-10]))  # ten interactions fewer
+    with pytest.raises(InputError, match="not the data this folder's study") as raised:
+        small_tune(tiny_recbole, out, trials=2)
+    assert raised.value.file == str(out / STUDY_FILE)
+    assert len(load_study(out).trials) == 1
+    inter.write_text("".join(lines))  # the data as it was: the study goes on
+    small_tune(tiny_recbole, out, trials=2)
+    assert len(load_study(out).trials) == 2
+
+
 def test_a_trial_left_running_by_a_kill_is_failed_and_run_again(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
     small_tune(tiny_recbole, out, trials=2)
