@@ -42,8 +42,10 @@ import logging
 import math
 import shlex
 import shutil
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1169,12 +1171,32 @@ def _defaults_in(space: Mapping[str, Parameter]) -> dict[str, Any]:
 
 
 def _check_folder(out: Path) -> None:
-    if (out / STUDY_FILE).exists():
+    path = out / STUDY_FILE
+    if path.exists():
+        if not _holds_our_study(path):  # another program's file, or another Optuna storage
+            raise InputError(
+                f"this is not a study kgrec tune can read (no study {STUDY_NAME!r} in it): "
+                "choose a new --out folder",
+                file=str(path),
+            )
         return
     if out.exists() and (not out.is_dir() or any(path.name != LOCK_FILE for path in out.iterdir())):
         raise InputError(
             "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
         )
+
+
+def _holds_our_study(path: Path) -> bool:
+    """Whether the SQLite file ``path`` holds kgrec tune's study, read without writing to it
+    (an empty file, which SQLite makes before its tables, counts as one)."""
+    if path.is_file() and path.stat().st_size == 0:
+        return True
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT 1 FROM studies WHERE study_name = ?", (STUDY_NAME,)).fetchone()
+    except sqlite3.Error:  # not SQLite, or no Optuna tables
+        return False
+    return row is not None
 
 
 class _lock:

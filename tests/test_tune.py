@@ -827,6 +827,27 @@ def test_a_study_file_that_is_not_a_study_is_a_clear_error(tmp_path, tiny_recbol
     assert (out / STUDY_FILE).read_text() == "x\n"
 
 
+@pytest.mark.parametrize("study", [None, "theirs"])
+def test_a_database_of_the_users_named_like_the_study_is_left_alone(tmp_path, tiny_recbole, study):
+    """Before, a folder with the user's own SQLite file named tune.sqlite (another program's,
+    or their own Optuna storage) was taken for a tune folder: Optuna's tables and a kgrec study
+    were written into it, and best.json beside it."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    path = out / STUDY_FILE
+    if study is None:
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("CREATE TABLE notes (text TEXT)")
+    else:
+        optuna.create_study(study_name=study, storage=f"sqlite:///{path}")
+    before = path.read_bytes()
+    with pytest.raises(InputError, match="not a study kgrec tune can read") as raised:
+        small_tune(tiny_recbole, out, trials=1)
+    assert raised.value.file == str(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == [STUDY_FILE]
+
+
 def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tiny_recbole):
     """Before, an unknown --target-domain (an error once the data is read) left the new
     folder with a study and a lock behind."""
