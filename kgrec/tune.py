@@ -19,8 +19,9 @@ running the same call again continues it: ``trials`` is the budget across runs, 
 A trial that was running when the process was killed (or interrupted, or stopped by the time
 budget) is marked failed, flagged ``interrupted``, not counted in the budget, and its
 settings are run again first. A study is continued only with the same model, search space
-and fixed settings. At the end ``OUT/best.json`` holds the best trial, its full settings and
-the ``kgrec train`` command that trains it again, with the same validation NDCG@20.
+and fixed settings, on the same graph and split (a digest of them is kept). At the end
+``OUT/best.json`` holds the best trial, its full settings and the ``kgrec train`` command that
+trains it again, with the same validation NDCG@20.
 
 Under a launcher (``torchrun``; ``WORLD_SIZE`` > 1 in the environment, :mod:`kgrec.distributed`)
 each trial is trained data-parallel over the ranks, as ``kgrec train`` trains. Rank 0 alone
@@ -32,15 +33,19 @@ out of time), so every rank ends a trial on the same epoch. Each trial records i
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import hashlib
 import inspect
 import json
 import logging
 import math
 import shlex
 import shutil
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -589,6 +594,7 @@ def tune(
                 new_item_share=new_item_share,
             )
             check_catalogue(experiment)
+            _check_experiment(study, experiment, path=out / STUDY_FILE)
             if settings.get("cold_start_share") or "cold_start_share" in space:
                 check_cold_start_users(experiment)
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
@@ -991,6 +997,51 @@ def _check_study(
         )
 
 
+def _fingerprint(experiment: Experiment) -> str:
+    """A digest of the graph and split the trials train and score on. The export is canonical
+    (:mod:`kgrec.data.export`: sorted ids and edges), so the same data gives the same digest
+    whichever store or row order it came from."""
+    digest = hashlib.sha256()
+
+    def add(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            array = value.detach().cpu().contiguous().numpy()
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+        else:
+            digest.update(repr(value).encode())
+
+    add(dataclasses.astuple(experiment.maps))
+    for key, store in sorted(experiment.data.to_dict().items(), key=lambda pair: str(pair[0])):
+        for name, value in sorted(store.items()) if isinstance(store, dict) else [("", store)]:
+            add((key, name))
+            add(value)
+    split = experiment.split
+    for value in (split.target_domain, split.item_groups, split.train, split.valid, split.test):
+        add(value)
+    add(split.few_shot_users)
+    return digest.hexdigest()
+
+
+def _check_experiment(study: optuna.Study, experiment: Experiment, *, path: Path) -> None:
+    """Record the digest of the graph and split the trials train on, or refuse to continue a
+    study whose trials trained on other data (files or a store that changed since): their
+    validation figures would not compare with new ones. A study of an older kgrec, which
+    recorded none, records it now."""
+    digest = _fingerprint(experiment)
+    saved = study.user_attrs.get("experiment")
+    ran = any(trial.state != TrialState.WAITING for trial in study.trials)
+    if saved is not None and saved != digest and ran:
+        raise InputError(
+            "the data read now (graph and split) is not the data this folder's study trained "
+            "its trials on: the files, the store or the split files changed since, so new "
+            "trials would not compare with the study's; use a new --out folder",
+            file=str(path),
+        )
+    if saved != digest:
+        study.set_user_attr("experiment", digest)
+
+
 def _requeue_interrupted(
     study: optuna.Study, storage: optuna.storages.RDBStorage, *, progress: bool
 ) -> None:
@@ -1120,12 +1171,32 @@ def _defaults_in(space: Mapping[str, Parameter]) -> dict[str, Any]:
 
 
 def _check_folder(out: Path) -> None:
-    if (out / STUDY_FILE).exists():
+    path = out / STUDY_FILE
+    if path.exists():
+        if not _holds_our_study(path):  # another program's file, or another Optuna storage
+            raise InputError(
+                f"this is not a study kgrec tune can read (no study {STUDY_NAME!r} in it): "
+                "choose a new --out folder",
+                file=str(path),
+            )
         return
     if out.exists() and (not out.is_dir() or any(path.name != LOCK_FILE for path in out.iterdir())):
         raise InputError(
             "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
         )
+
+
+def _holds_our_study(path: Path) -> bool:
+    """Whether the SQLite file ``path`` holds kgrec tune's study, read without writing to it
+    (an empty file, which SQLite makes before its tables, counts as one)."""
+    if path.is_file() and path.stat().st_size == 0:
+        return True
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT 1 FROM studies WHERE study_name = ?", (STUDY_NAME,)).fetchone()
+    except sqlite3.Error:  # not SQLite, or no Optuna tables
+        return False
+    return row is not None
 
 
 class _lock:

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import kgrec.commands.split
+import kgrec.data.split
 import kgrec.errors
 import kgrec.experiment
 import kgrec.models
@@ -1031,6 +1032,34 @@ def test_domain_options_with_a_store_are_refused(tmp_path, tiny_store, capsys):
         assert main([*argv, "--domain-rule", "ml1m-action-comedy", flag, str(out)]) == 2
         assert "--domain and --domain-rule read --data files" in capsys.readouterr().err
         assert not out.exists()
+
+
+@pytest.mark.parametrize("stop", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+@pytest.mark.parametrize("existed", [False, True])
+def test_kgrec_split_stopped_while_it_writes_leaves_no_split_files(
+    tmp_path, tiny_recbole, capsys, monkeypatch, stop, existed
+):
+    """Before, a disk that filled up or a Ctrl-C after train.tsv left it there without the
+    others, in a folder that `--split` then read as another split (or refused)."""
+    written = []
+
+    def write(path, text):
+        if written:
+            raise stop
+        written.append(path)
+        path.write_text(text)
+
+    monkeypatch.setattr(kgrec.data.split, "_write_atomic", write)
+    folder = tmp_path / "split"
+    if existed:  # a new folder is removed; an empty one of the user's is left, empty
+        folder.mkdir()
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    interrupted = isinstance(stop, KeyboardInterrupt)
+    assert main([*argv, "--write-split", str(folder)]) == (130 if interrupted else 2)
+    assert ("interrupted" if interrupted else "cannot write the split") in capsys.readouterr().err
+    assert written  # it was stopped after a file
+    assert folder.is_dir() == existed
+    assert not existed or not any(folder.iterdir())
 
 
 def test_split_under_a_file_fails_before_the_data_is_read(

@@ -190,6 +190,18 @@ def test_an_empty_command_line_id_is_refused(explain_graph, tmp_path, capsys):
     assert "an id may not be empty" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("domain", ["", " "])
+def test_a_blank_command_line_domain_is_refused(explain_graph, tmp_path, capsys, domain):
+    """Before, a blank --domain was read as none, and ITEM as an item uid: the command
+    explained action:casino instead of refusing."""
+    store = f"local:{tmp_path}/store"
+    LocalStore(tmp_path / "store").write(explain_graph, progress=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["explain", "alice", "action:casino", "--domain", domain, "--store", store])
+    assert exited.value.code == 2
+    assert "a domain may not be empty" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_paths_are_every_simple_path_of_the_three_kinds(make_graph, seed):
     """The paths, enumerated kind by kind, are exactly the simple paths of at most three edges

@@ -318,6 +318,23 @@ def test_refuses_to_resume_with_other_settings(tmp_path, tiny_recbole, capsys) -
         small_tune(tiny_recbole, other)
 
 
+def test_refuses_to_resume_on_data_that_changed(tmp_path, tiny_recbole) -> None:
+    """Before, the same command after the files (or the store) changed went on, its new trials
+    scored on another graph and validation split than the earlier ones, the best of both kept."""
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=1)
+    inter = tiny_recbole / "tiny.inter"
+    lines = inter.read_text().splitlines(keepends=True)
+    inter.write_text("".join(lines[:-10]))  # ten interactions fewer
+    with pytest.raises(InputError, match="not the data this folder's study") as raised:
+        small_tune(tiny_recbole, out, trials=2)
+    assert raised.value.file == str(out / STUDY_FILE)
+    assert len(load_study(out).trials) == 1
+    inter.write_text("".join(lines))  # the data as it was: the study goes on
+    small_tune(tiny_recbole, out, trials=2)
+    assert len(load_study(out).trials) == 2
+
+
 def test_a_trial_left_running_by_a_kill_is_failed_and_run_again(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
     small_tune(tiny_recbole, out, trials=2)
@@ -808,6 +825,27 @@ def test_a_study_file_that_is_not_a_study_is_a_clear_error(tmp_path, tiny_recbol
     assert cli_tune(tiny_recbole, out, "--search", "lr=loguniform:1e-3:1e-2") == 2
     assert "not a study kgrec tune can read" in capsys.readouterr().err
     assert (out / STUDY_FILE).read_text() == "x\n"
+
+
+@pytest.mark.parametrize("study", [None, "theirs"])
+def test_a_database_of_the_users_named_like_the_study_is_left_alone(tmp_path, tiny_recbole, study):
+    """Before, a folder with the user's own SQLite file named tune.sqlite (another program's,
+    or their own Optuna storage) was taken for a tune folder: Optuna's tables and a kgrec study
+    were written into it, and best.json beside it."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    path = out / STUDY_FILE
+    if study is None:
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("CREATE TABLE notes (text TEXT)")
+    else:
+        optuna.create_study(study_name=study, storage=f"sqlite:///{path}")
+    before = path.read_bytes()
+    with pytest.raises(InputError, match="not a study kgrec tune can read") as raised:
+        small_tune(tiny_recbole, out, trials=1)
+    assert raised.value.file == str(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == [STUDY_FILE]
 
 
 def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tiny_recbole):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from kgrec.commands.options import (
@@ -45,10 +46,18 @@ def run_split(args: argparse.Namespace) -> int:
         new_item_share=args.new_item_share,
     )
     rule = effective_rule(args.protocol, args.data, args.domain, args.domain_rule)
+    made = not folder.exists()
     try:
         write_split(experiment.split, experiment.maps, folder, domain_rule=rule, domain=args.domain)
-    except OSError as exc:
-        raise InputError(f"cannot write the split ({exc.strerror})", file=str(folder)) from None
+    except BaseException as exc:  # the folder was new or empty: what is in it now is ours
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif folder.is_dir():
+            for path in folder.iterdir():
+                path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write the split ({exc.strerror})", file=str(folder)) from None
+        raise
     print(describe(experiment))
     print(f"wrote {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
     return 0
