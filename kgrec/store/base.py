@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -149,6 +150,13 @@ class GraphStore(ABC):
             for name, counts in self.stats()["domains"].items()
             if counts.get("items")
         }
+
+    def load_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the lock a load holds while it writes, for the block: no load changes the graph
+        meanwhile (``kgrec embed`` writes its vectors under it). Neo4j: the load lock, refused
+        with a StoreError naming its holder when a load holds it. A store whose every write
+        takes its own lock (LocalStore: a file lock, waited for) needs none: the default."""
+        return contextlib.nullcontext()
 
     def break_lock(self) -> dict[str, Any] | None:
         """Clear a load lock left by a load that died (see ``kgrec graph unlock``); returns what

@@ -363,6 +363,12 @@ class Neo4jStore(GraphStore):
                     self.uri,
                 )
 
+    def load_lock(self) -> contextlib.AbstractContextManager[None]:
+        self._connect()
+        with self._errors("applying graph_schema/schema.cypher"):
+            self._apply_schema()  # the lock's uniqueness constraint
+        return self._load_lock()
+
     def _take_lock(self, holder: dict[str, Any]) -> None:
         for attempt in range(3):
             with self._errors("taking the load lock"):
@@ -390,7 +396,7 @@ class Neo4jStore(GraphStore):
 
     def _locked_error(self, holder: dict[str, Any]) -> StoreError:
         return StoreError(
-            f"{self.uri}: another load is writing to database {self.database!r} (host "
+            f"{self.uri}: another load (or embed) is writing to database {self.database!r} (host "
             f"{holder['host']}, pid {holder['pid']}, started {holder['started']}: "
             f"{holder['command']}); one load per database at a time: wait for it to end. "
             f"If it died, clear its lock with: kgrec graph unlock --store {self.uri}"

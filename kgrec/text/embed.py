@@ -146,22 +146,24 @@ def write_embeddings(
     kind as it was. Every kind's vectors are checked against the store's first: a kind whose
     stored vectors have another dimension is an InputError, and nothing is written; so is,
     with ``model`` (:func:`model_record`), another model's vectors on a kind not written
-    (:func:`check_model`). ``model`` is recorded as the property's."""
+    (:func:`check_model`). ``model`` is recorded as the property's. The store's load lock is
+    held for the check and the write (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
     results = list(results)
-    for result in results:  # every kind, with the remedy of this command
-        store.check_vectors(
-            result.kind,
-            property,
-            result.vectors.shape[1] if result.keys else None,
-            remedy=REMEDY,
+    with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
+        for result in results:  # every kind, with the remedy of this command
+            store.check_vectors(
+                result.kind,
+                property,
+                result.vectors.shape[1] if result.keys else None,
+                remedy=REMEDY,
+            )
+        if model is not None:
+            check_model(store, property, [result.kind for result in results], model)
+        store.replace_vectors(
+            {result.kind: (result.keys, result.vectors) for result in results},
+            property=property,
+            model=model,
         )
-    if model is not None:
-        check_model(store, property, [result.kind for result in results], model)
-    store.replace_vectors(
-        {result.kind: (result.keys, result.vectors) for result in results},
-        property=property,
-        model=model,
-    )
 
 
 def embed_store(
@@ -183,8 +185,9 @@ def embed_store(
     ``$KGREC_CACHE/embeddings/vectors.sqlite``) unless ``use_cache`` is False."""
     from graph_schema.names import PROPERTY_RULE, is_property_name
     from kgrec.device import resolve_device
-    from kgrec.errors import InputError
+    from kgrec.errors import InputError, StoreError
     from kgrec.store import open_store
+    from kgrec.store.canonical import UnknownNodesError
     from kgrec.text.encoder import resolve_model
 
     kinds = list(kinds)
@@ -196,6 +199,7 @@ def embed_store(
     torch_device = resolve_device(device)
     encoder = TextEncoder(resolved, device=torch_device)  # a bad model: before the store
     with open_store(store) as opened:
+        opened.check()  # Neo4j: a load writing now refuses the embed before, not after, encoding
         record = model_record(encoder)
         for kind in kinds:  # before the texts are encoded (minutes), not only after
             opened.check_vectors(kind, property, encoder.dimension, remedy=REMEDY)
@@ -211,5 +215,11 @@ def embed_store(
                 batch_size=batch_size,
                 progress=progress,
             )
-        write_embeddings(opened, results, property=property, model=record)
+        try:
+            write_embeddings(opened, results, property=property, model=record)
+        except UnknownNodesError as exc:  # nodes of the snapshot: a load went meanwhile
+            raise StoreError(
+                f"{opened.uri}: the graph changed while embed encoded its texts (a load removed "
+                f"nodes it had read: {exc}). Nothing was written: run kgrec embed again"
+            ) from None
     return results
