@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -51,15 +52,27 @@ class GraphStore(ABC):
 
     @abstractmethod
     def replace_vectors(
-        self, vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], *, property: str
+        self,
+        vectors: Mapping[str, tuple[Sequence[str], np.ndarray]],
+        *,
+        property: str,
+        model: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
         """Replace ``property``'s vectors of every kind in ``vectors`` (kind -> keys and their
         matrix) as one change (``kgrec embed``): each kind's listed nodes get their rows, and
         its other nodes lose the property. Every kind is checked (keys, property) before
         anything is written; its dimension may change, since all its vectors are replaced
         (``kgrec embed`` refuses that itself). A write that fails leaves every kind as it was
-        (a Neo4j write too large for one transaction: see its docstring). Returns how many
-        nodes of each kind lost the property."""
+        (a Neo4j write too large for one transaction: see its docstring). ``model`` (``name``
+        and ``identity`` of the text model that made the vectors) is recorded as
+        ``property``'s model (:meth:`vector_model`), with the vectors; without it the record
+        stays as it was. Returns how many nodes of each kind lost the property."""
+
+    @abstractmethod
+    def vector_model(self, property: str) -> dict[str, str] | None:
+        """The text model (``name``, ``identity``) the last :meth:`replace_vectors` given one
+        recorded for ``property``, whichever kinds it wrote; None when none did (a store
+        embedded before session 26)."""
 
     @abstractmethod
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
@@ -137,6 +150,13 @@ class GraphStore(ABC):
             for name, counts in self.stats()["domains"].items()
             if counts.get("items")
         }
+
+    def load_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the lock a load holds while it writes, for the block: no load changes the graph
+        meanwhile (``kgrec embed`` writes its vectors under it). Neo4j: the load lock, refused
+        with a StoreError naming its holder when a load holds it. A store whose every write
+        takes its own lock (LocalStore: a file lock, waited for) needs none: the default."""
+        return contextlib.nullcontext()
 
     def break_lock(self) -> dict[str, Any] | None:
         """Clear a load lock left by a load that died (see ``kgrec graph unlock``); returns what

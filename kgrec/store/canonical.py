@@ -377,12 +377,16 @@ def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFram
     return table
 
 
+class UnknownNodesError(InputError):
+    """Rows name nodes that are not in the store (:func:`unknown_keys_error`)."""
+
+
 def unknown_keys_error(kind: str, unknown: Iterable[str], what: str) -> InputError:
     """The error for ``what`` that names ``kind`` nodes which are not in the store."""
     unknown = sorted(unknown)
     shown = ", ".join(repr(u) for u in unknown[:5])
     more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-    return InputError(
+    return UnknownNodesError(
         f"{what} name {len(unknown)} {kind} node(s) missing from the graph: {shown}{more}",
         field=NODE_TABLES[kind][1],
     )

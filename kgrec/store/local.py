@@ -2,8 +2,9 @@
 
 Layout of the folder::
 
-    manifest.json              format, schema version, time of the last write, and per table
-                               its file, row count and SHA-256
+    manifest.json              format, schema version, time of the last write, per table
+                               its file, row count and SHA-256, and per vector property the
+                               text model that wrote it (`vector_models`, since session 26)
     <table>-<sha256[:16]>.parquet   one per table: the six graph tables (graph_schema), plus
                                `vectors` (kind, key, property, vector) and `recommendations`
     .lock                      held by a writer (fcntl), so two writers never interleave
@@ -80,6 +81,8 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
 LOCK = ".lock"
+# manifest key: vector property -> the text model (name, identity) that wrote its vectors
+VECTOR_MODELS = "vector_models"
 # the files a store writes, besides the manifest and the lock
 TABLE_FILE = re.compile(r"(?P<table>[a-z_]+)-[0-9a-f]{16}\.parquet")
 TEMP_FILE = re.compile(r"\.(?P<name>[a-z_.]+)\.(?P<pid>[0-9]+)\.tmp")
@@ -321,9 +324,17 @@ class LocalStore(GraphStore):
         self._set_vectors({kind: (keys, vectors)}, property, replace=False)
 
     def replace_vectors(
-        self, vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], *, property: str
+        self,
+        vectors: Mapping[str, tuple[Sequence[str], np.ndarray]],
+        *,
+        property: str,
+        model: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
-        return self._set_vectors(vectors, property, replace=True)
+        return self._set_vectors(vectors, property, replace=True, model=model)
+
+    def vector_model(self, property: str) -> dict[str, str] | None:
+        model = _vector_models(self.manifest(), self.uri).get(property)
+        return dict(model) if model is not None else None
 
     def _set_vectors(
         self,
@@ -331,9 +342,11 @@ class LocalStore(GraphStore):
         property: str,
         *,
         replace: bool,
+        model: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
         """Every kind's rows in one commit; with ``replace``, the kind's other rows of
-        ``property`` go (how many, by kind), else they stay."""
+        ``property`` go (how many, by kind), else they stay. ``model`` is recorded in the
+        manifest (``vector_models``) as ``property``'s, in the same commit."""
         checked = {
             kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
             for kind, (keys, matrix) in vectors.items()
@@ -370,7 +383,13 @@ class LocalStore(GraphStore):
                     stored = stored[~same]
                 else:
                     stored = stored[~(same & listed)]
-            if parts or any(dropped.values()):
+            recorded = False
+            if model is not None:  # the manifest _commit writes carries the record
+                models = _vector_models(manifest, self.uri)
+                record = {"name": str(model["name"]), "identity": str(model["identity"])}
+                recorded = models.get(property) != record
+                manifest = {**manifest, VECTOR_MODELS: {**models, property: record}}
+            if parts or any(dropped.values()) or recorded:
                 frames = [frame for frame in (stored, *parts) if len(frame)]
                 table_ = pd.concat(frames, ignore_index=True) if frames else stored
                 table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
@@ -448,6 +467,8 @@ class LocalStore(GraphStore):
                 "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "tables": dict(sorted(tables.items())),
             }
+            if manifest.get(VECTOR_MODELS):  # kept by every write, set by replace_vectors
+                new[VECTOR_MODELS] = manifest[VECTOR_MODELS]
             _replace(self.path / MANIFEST, json.dumps(new, indent=2).encode("utf-8"))
         except OSError as exc:
             if first:  # no manifest names them, and the next write refuses a folder holding them
@@ -543,6 +564,20 @@ def _replace(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _vector_models(manifest: dict[str, Any], uri: str) -> dict[str, dict[str, str]]:
+    """The manifest's record of the text model of each vector property (a copy; empty in a
+    store written before session 26)."""
+    models = manifest.get(VECTOR_MODELS, {})
+    if not isinstance(models, dict) or not all(
+        isinstance(m, dict)
+        and isinstance(m.get("name"), str)
+        and isinstance(m.get("identity"), str)
+        for m in models.values()
+    ):
+        raise StoreError(f"{uri}: {MANIFEST} is damaged: {VECTOR_MODELS} is not property -> model")
+    return {property: dict(model) for property, model in models.items()}
 
 
 def _dimension(vectors: pd.DataFrame) -> int | None:

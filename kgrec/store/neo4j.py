@@ -165,7 +165,7 @@ class Neo4jStore(GraphStore):
 
     def _apply_schema(self) -> None:
         if not self._schema_applied:
-            for statement in [*schema_statements(), q.LOCK_CONSTRAINT]:
+            for statement in [*schema_statements(), q.LOCK_CONSTRAINT, q.VECTOR_MODEL_CONSTRAINT]:
                 self._run(statement)
             self._schema_applied = True
 
@@ -363,6 +363,12 @@ class Neo4jStore(GraphStore):
                     self.uri,
                 )
 
+    def load_lock(self) -> contextlib.AbstractContextManager[None]:
+        self._connect()
+        with self._errors("applying graph_schema/schema.cypher"):
+            self._apply_schema()  # the lock's uniqueness constraint
+        return self._load_lock()
+
     def _take_lock(self, holder: dict[str, Any]) -> None:
         for attempt in range(3):
             with self._errors("taking the load lock"):
@@ -390,7 +396,7 @@ class Neo4jStore(GraphStore):
 
     def _locked_error(self, holder: dict[str, Any]) -> StoreError:
         return StoreError(
-            f"{self.uri}: another load is writing to database {self.database!r} (host "
+            f"{self.uri}: another load (or embed) is writing to database {self.database!r} (host "
             f"{holder['host']}, pid {holder['pid']}, started {holder['started']}: "
             f"{holder['command']}); one load per database at a time: wait for it to end. "
             f"If it died, clear its lock with: kgrec graph unlock --store {self.uri}"
@@ -456,7 +462,11 @@ class Neo4jStore(GraphStore):
         return _chunks(rows, max(1, self.batch_size // 10))
 
     def replace_vectors(
-        self, vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], *, property: str
+        self,
+        vectors: Mapping[str, tuple[Sequence[str], np.ndarray]],
+        *,
+        property: str,
+        model: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
         """Up to ``vector_transaction_values`` values (rows times dimension, over all kinds)
         this is one transaction: every kind is replaced or none. A larger replacement is
@@ -464,12 +474,21 @@ class Neo4jStore(GraphStore):
         (:func:`~kgrec.store.queries.staging_property`, which no reader asks for; if writing
         them fails they are removed and nothing changed), then swapped in, in batches. While
         that swap runs (seconds) a reader may see the vectors partly replaced; if it fails,
-        running the same replacement again finishes it."""
+        running the same replacement again finishes it. ``model`` goes to the property's
+        ``(:KgrecVectors)`` node: in the transaction, or after the swap."""
         checked = {
             kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
             for kind, (keys, matrix) in vectors.items()
         }
+        record = (
+            None
+            if model is None
+            else {"name": str(model["name"]), "identity": str(model["identity"])}
+        )
         self._connect()
+        if record is not None:
+            with self._errors("applying graph_schema/schema.cypher"):
+                self._apply_schema()
         with self._errors(f"writing the vectors of {', '.join(checked)}"):
             for kind, (keys, _) in checked.items():
                 missing = self._missing(kind, keys)
@@ -489,9 +508,11 @@ class Neo4jStore(GraphStore):
                     sum(matrix.size for _, matrix in checked.values())
                     <= self.vector_transaction_values
                 ):
-                    dropped = self._replace_vectors_at_once(checked, property)
+                    dropped = self._replace_vectors_at_once(checked, property, record)
                 else:
                     dropped = self._replace_vectors_staged(checked, property)
+                    if record is not None:  # after the vectors: never a model they are not of
+                        self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
             except BaseException:  # the old vectors stay: so do their indexes
                 with contextlib.suppress(DriverError, Neo4jError):
                     for kind in changed:
@@ -506,8 +527,12 @@ class Neo4jStore(GraphStore):
         return dropped
 
     def _replace_vectors_at_once(
-        self, checked: dict[str, tuple[list[str], np.ndarray]], property: str
+        self,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        model: dict[str, str] | None,
     ) -> dict[str, int]:
+        """``model``: recorded as ``property``'s in the same transaction."""
         total = sum(len(keys) for keys, _ in checked.values())
 
         def replace(tx: Any) -> dict[str, int]:  # one transaction: all replaced or none
@@ -519,6 +544,8 @@ class Neo4jStore(GraphStore):
                         bar.update(len(chunk))
                     record = tx.run(q.DROP_VECTORS[kind], property=property, keep=keys).single()
                     dropped[kind] = int(record["dropped"])
+            if model is not None:
+                tx.run(q.RECORD_VECTOR_MODEL, property=property, **model).consume()
             return dropped
 
         with self.driver.session(database=self.database) as session:
@@ -774,6 +801,12 @@ class Neo4jStore(GraphStore):
             return [], np.zeros((0, 0), dtype=np.float32)
         keys = [r["key"] for r in records]
         return keys, np.asarray([r["vector"] for r in records], dtype=np.float32)
+
+    def vector_model(self, property: str) -> dict[str, str] | None:
+        self._connect()
+        with self._errors(f"reading the model of the vectors {property!r}"):
+            found = self._run(q.VECTOR_MODEL, read=True, property=property)
+        return dict(found[0]) if found else None
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)

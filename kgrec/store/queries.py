@@ -399,6 +399,21 @@ RETURN name, labelsOrTypes[0] AS kind, properties[0] AS property,
 """
 
 
+# The text model that wrote a vector property's vectors (`kgrec embed`): one node per property.
+VECTOR_MODEL_CONSTRAINT = (
+    "CREATE CONSTRAINT kgrec_vectors_property IF NOT EXISTS "
+    "FOR (v:KgrecVectors) REQUIRE v.property IS UNIQUE"
+)
+VECTOR_MODEL = """
+MATCH (v:KgrecVectors {property: $property})
+RETURN v.model AS name, v.identity AS identity
+"""
+RECORD_VECTOR_MODEL = """
+MERGE (v:KgrecVectors {property: $property})
+SET v.model = $name, v.identity = $identity
+"""
+
+
 def vector_index_name(kind: str, property: str) -> str:
     """The name of the vector index on ``kind.property``."""
     return f"{kind.lower()}_{property}"

@@ -7,7 +7,7 @@ encoded once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,25 +97,73 @@ def embed_graph(
     ]
 
 
+def model_record(encoder: TextEncoder) -> dict[str, str]:
+    """What a store records as the model of the vectors ``encoder`` made."""
+    return {"name": encoder.source.name, "identity": encoder.identity}
+
+
+def check_model(
+    store: GraphStore, property: str, kinds: Iterable[str], model: Mapping[str, str]
+) -> None:
+    """An InputError when ``property`` holds vectors of another model than ``model`` on a
+    node kind not among ``kinds`` (the kinds an embed replaces): the two models' vectors
+    would lie under one property, in two spaces. A property whose model is not recorded (a
+    store embedded before session 26) takes any model."""
+    from kgrec.errors import InputError
+    from kgrec.store.canonical import NODE_TABLES
+
+    recorded = store.vector_model(property)
+    if recorded is None or recorded["identity"] == model["identity"]:
+        return
+    kinds = list(kinds)
+    others = [
+        kind
+        for kind in NODE_TABLES
+        if kind not in kinds and store.vector_dimension(kind, property=property) is not None
+    ]
+    if others:
+        every = [kind for kind in NODE_TABLES if kind in kinds or kind in others]
+        raise InputError(
+            f"the vectors {property!r} of the {', '.join(others)} nodes were made by model "
+            f"{recorded['name']} ({recorded['identity']}), these by model {model['name']} "
+            f"({model['identity']}): two models' vectors would mix under one property. Nothing "
+            f"was written: embed under another --property, or embed every kind that holds "
+            f"{property!r} ({', '.join(every)}) with this model",
+            field="property",
+        )
+
+
 def write_embeddings(
-    store: GraphStore, results: Iterable[Embedded], *, property: str = DEFAULT_PROPERTY
+    store: GraphStore,
+    results: Iterable[Embedded],
+    *,
+    property: str = DEFAULT_PROPERTY,
+    model: Mapping[str, str] | None = None,
 ) -> None:
     """Every kind's vectors to ``store`` as node property ``property`` (Neo4j indexes them),
     as one change (:meth:`~kgrec.store.base.GraphStore.replace_vectors`): a node of that kind
     without a vector now (no text) loses the one it had, and a write that fails leaves every
     kind as it was. Every kind's vectors are checked against the store's first: a kind whose
-    stored vectors have another dimension is an InputError, and nothing is written."""
+    stored vectors have another dimension is an InputError, and nothing is written; so is,
+    with ``model`` (:func:`model_record`), another model's vectors on a kind not written
+    (:func:`check_model`). ``model`` is recorded as the property's. The store's load lock is
+    held for the check and the write (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
     results = list(results)
-    for result in results:  # every kind, with the remedy of this command
-        store.check_vectors(
-            result.kind,
-            property,
-            result.vectors.shape[1] if result.keys else None,
-            remedy=REMEDY,
+    with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
+        for result in results:  # every kind, with the remedy of this command
+            store.check_vectors(
+                result.kind,
+                property,
+                result.vectors.shape[1] if result.keys else None,
+                remedy=REMEDY,
+            )
+        if model is not None:
+            check_model(store, property, [result.kind for result in results], model)
+        store.replace_vectors(
+            {result.kind: (result.keys, result.vectors) for result in results},
+            property=property,
+            model=model,
         )
-    store.replace_vectors(
-        {result.kind: (result.keys, result.vectors) for result in results}, property=property
-    )
 
 
 def embed_store(
@@ -137,10 +185,12 @@ def embed_store(
     ``$KGREC_CACHE/embeddings/vectors.sqlite``) unless ``use_cache`` is False."""
     from graph_schema.names import PROPERTY_RULE, is_property_name
     from kgrec.device import resolve_device
-    from kgrec.errors import InputError
+    from kgrec.errors import InputError, StoreError
     from kgrec.store import open_store
+    from kgrec.store.canonical import UnknownNodesError
     from kgrec.text.encoder import resolve_model
 
+    kinds = list(kinds)
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     if not is_property_name(property):
@@ -149,8 +199,11 @@ def embed_store(
     torch_device = resolve_device(device)
     encoder = TextEncoder(resolved, device=torch_device)  # a bad model: before the store
     with open_store(store) as opened:
+        opened.check()  # Neo4j: a load writing now refuses the embed before, not after, encoding
+        record = model_record(encoder)
         for kind in kinds:  # before the texts are encoded (minutes), not only after
             opened.check_vectors(kind, property, encoder.dimension, remedy=REMEDY)
+        check_model(opened, property, kinds, record)
         graph = opened.snapshot()
         with EmbeddingCache(cache) if use_cache else nullcontext() as vector_cache:
             results = embed_graph(
@@ -162,5 +215,11 @@ def embed_store(
                 batch_size=batch_size,
                 progress=progress,
             )
-        write_embeddings(opened, results, property=property)
+        try:
+            write_embeddings(opened, results, property=property, model=record)
+        except UnknownNodesError as exc:  # nodes of the snapshot: a load went meanwhile
+            raise StoreError(
+                f"{opened.uri}: the graph changed while embed encoded its texts (a load removed "
+                f"nodes it had read: {exc}). Nothing was written: run kgrec embed again"
+            ) from None
     return results

@@ -254,6 +254,33 @@ def test_a_second_load_is_refused_while_one_holds_the_lock(neo, movies, monkeypa
     assert lock_holder(neo.driver) == []
 
 
+def test_an_embed_does_not_write_while_a_load_holds_the_lock(neo, movies, monkeypatch, capsys):
+    """Before, `kgrec embed` took no lock: a load that tied entities to items meanwhile removed
+    Entity nodes under it, and the embed failed (or wrote) only after all the encoding."""
+    from kgrec.text.embed import Embedded, write_embeddings
+    from kgrec.text.encoder import TextEncoder
+
+    neo.write(movies, progress=False)
+    other = {"token": "t", "host": "elsewhere", "pid": 4242, "command": "kgrec load recbole x"}
+    neo.driver.execute_query(
+        "CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, "
+        "command: $command, started: datetime()})",
+        other,
+    )
+    item = Embedded("Item", ["movies:1"], np.ones((1, 2), np.float32), 3, 1, 0, 2)
+    with pytest.raises(StoreError, match=r"another load .* pid 4242, .*: kgrec load recbole x"):
+        write_embeddings(neo, [item])
+    assert neo.read_vectors("Item", property="embedding")[0] == []
+    # the command is refused before it encodes any text
+    monkeypatch.setattr(TextEncoder, "encode", lambda *a, **k: pytest.fail("texts encoded"))
+    assert main(["embed", "--store", neo.uri, "--no-cache"]) == 2
+    assert "pid 4242" in capsys.readouterr().err
+    neo.break_lock()
+    write_embeddings(neo, [item])  # and holds the lock only while it writes
+    assert neo.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+    assert lock_holder(neo.driver) == []
+
+
 def test_the_lock_of_a_dead_load_on_this_machine_is_cleared(neo, movies):
     neo.write(movies, progress=False)
     dead = subprocess.run(

@@ -440,6 +440,49 @@ def test_replace_vectors_replaces_every_kind_as_one_change(store, movies):
             way.write_vectors("Item", ["books:1"], np.ones((1, 3)), property="embedding")
 
 
+def test_the_text_model_of_a_vector_property_is_recorded_and_kept(store, movies):
+    """Before session 26 no store recorded which model wrote a property's vectors."""
+    store.write(movies, progress=False)
+    a, b = {"name": "a", "identity": "a@1"}, {"name": "b", "identity": "b@2"}
+    for n, way in enumerate(_replace_vectors_stores(store)):  # Neo4j: in one transaction, staged
+        vec = f"embedding{n}"
+        assert way.vector_model(vec) is None
+        way.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=a)
+        assert way.vector_model(vec) == a
+        assert way.vector_model("other") is None
+        way.write(movies, progress=False)  # a load keeps the record
+        way.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec)
+        assert way.vector_model(vec) == a  # a write without a model: kept too
+        way.replace_vectors({"Entity": ([], np.ones((0, 2)))}, property=vec, model=b)
+        assert way.vector_model(vec) == b
+
+
+def test_an_embed_of_another_model_on_some_kinds_is_refused(store, movies):
+    """Before, `kgrec embed --kinds Item` with a second model of the first's dimension put its
+    Item vectors beside the first model's Entity vectors, under one property."""
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    store.write(movies, progress=False)
+    a, b = {"name": "a", "identity": "a@1"}, {"name": "b", "identity": "b@2"}
+    item = Embedded("Item", ["movies:1"], np.full((1, 2), 0.6, np.float32), 3, 1, 0, 2)
+    entity = Embedded("Entity", ["m.98"], np.full((1, 2), 0.8, np.float32), 2, 1, 0, 1)
+    write_embeddings(store, [item, entity], model=a)
+    other = Embedded("Item", ["books:1"], np.ones((1, 2), np.float32), 3, 1, 0, 2)
+    with pytest.raises(InputError, match=r"Entity nodes were made by model a \(a@1\), these by "):
+        write_embeddings(store, [other], model=b)
+    assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+    assert store.vector_model("embedding") == a
+    write_embeddings(store, [other], model=a)  # the same model: any kinds
+    write_embeddings(store, [item, entity], model=b)  # every kind that holds it: another model
+    assert store.vector_model("embedding") == b
+    # a property whose model is not recorded (embedded before session 26) takes any model
+    store.write_vectors("Entity", ["m.99"], np.ones((1, 2)), property="old")
+    write_embeddings(store, [item], property="old", model=a)
+    assert store.vector_model("old") == a
+    with pytest.raises(InputError, match="two models' vectors would mix"):
+        write_embeddings(store, [item], property="old", model=b)
+
+
 def test_vectors_never_replace_a_property_of_the_nodes(store, movies):
     """Before, in Neo4j `kgrec embed --property title` replaced every item's title by its
     vector (and a user attribute likewise); a later load of an attribute named as the vectors'

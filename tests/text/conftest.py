@@ -18,10 +18,20 @@ def encoder():
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, encoder) -> Path:
     """A second, different model: a randomly initialised 1-layer BERT with the same tokenizer."""
+    return _tiny_bert(tmp_path_factory.mktemp("tiny-bert"), encoder, seed=0)
+
+
+@pytest.fixture(scope="session")
+def other_tiny_model(tmp_path_factory, encoder) -> Path:
+    """A third model, of the same size as ``tiny_model`` (32 dimensions), other weights."""
+    return _tiny_bert(tmp_path_factory.mktemp("other-tiny-bert"), encoder, seed=1)
+
+
+def _tiny_bert(path: Path, encoder, *, seed: int) -> Path:
     import torch
     from transformers import BertConfig, BertModel
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=encoder.tokenizer.vocab_size,
         hidden_size=32,
@@ -30,7 +40,6 @@ def tiny_model(tmp_path_factory, encoder) -> Path:
         intermediate_size=64,
         max_position_embeddings=64,
     )
-    path = tmp_path_factory.mktemp("tiny-bert")
     BertModel(config).save_pretrained(path)
     encoder.tokenizer.save_pretrained(path)
     return path

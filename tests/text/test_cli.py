@@ -135,6 +135,64 @@ def test_a_kind_of_another_dimension_stops_embed_before_any_kind_is_written(
     assert after[0] == before[0] and np.array_equal(after[1], before[1])
 
 
+def test_another_model_of_the_same_size_on_some_kinds_stops_embed(
+    store_uri, capsys, tiny_model, other_tiny_model, monkeypatch
+):
+    """Item and Entity by one 32-d model, then `--kinds Item` by another 32-d model: exit 2,
+    nothing written, nothing encoded (before, its Item vectors went beside the first model's
+    Entity vectors, and models trained with text read vectors of two spaces)."""
+    from kgrec.text.encoder import TextEncoder
+
+    base = ["embed", "--store", store_uri, "--no-cache"]
+    assert main([*base, "--model", str(tiny_model)]) == 0
+    with open_store(store_uri) as store:
+        before = store.read_vectors("Item", property="embedding")
+    encode = TextEncoder.encode
+    monkeypatch.setattr(TextEncoder, "encode", lambda *a, **k: pytest.fail("texts encoded"))
+    assert main([*base, "--model", str(other_tiny_model), "--kinds", "Item"]) == 2
+    err = capsys.readouterr().err
+    assert f"made by model {tiny_model} (folder:" in err
+    assert f"these by model {other_tiny_model} (folder:" in err
+    assert "another --property" in err and "(Item, Entity)" in err
+    with open_store(store_uri) as store:
+        after = store.read_vectors("Item", property="embedding")
+    assert after[0] == before[0] and np.array_equal(after[1], before[1])
+    monkeypatch.setattr(TextEncoder, "encode", encode)
+    # every kind that holds the property: the other model replaces the first
+    assert main([*base, "--model", str(other_tiny_model)]) == 0
+    assert main([*base, "--model", str(other_tiny_model), "--kinds", "Item"]) == 0
+    assert main([*base, "--model", str(tiny_model), "--kinds", "Entity"]) == 2
+
+
+def test_a_load_while_embed_encodes_is_named_and_nothing_written(
+    store_uri, capsys, encoder, monkeypatch
+):
+    """A load that ties entity m.a to an item while embed encodes removes the Entity node
+    embed read: exit 2 saying the graph changed and to run embed again (before: only that
+    vectors named a node missing from the graph), and no kind written."""
+    import kgrec.text.embed as embed
+
+    encode = embed.embed_graph
+
+    def a_load_meanwhile(*args, **kwargs):
+        results = encode(*args, **kwargs)
+        graph = _graph()
+        tied = graph.items.assign(entity_id=pd.Series([None, None, "m.a"], dtype="string"))
+        with open_store(store_uri) as store:
+            store.write(GraphTables(domains=graph.domains, items=tied), progress=False)
+        return results
+
+    monkeypatch.setattr(embed, "embed_graph", a_load_meanwhile)
+    assert main(["embed", "--store", store_uri, "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert "the graph changed while embed encoded its texts" in err
+    assert "'m.a'" in err and "run kgrec embed again" in err
+    with open_store(store_uri) as store:
+        assert store.read_vectors("Item", property="embedding")[0] == []
+    monkeypatch.setattr(embed, "embed_graph", encode)
+    assert main(["embed", "--store", store_uri, "--no-cache"]) == 0
+
+
 def test_a_property_of_a_later_kind_stops_embed_before_any_kind_is_written(
     store_uri, capsys, encoder
 ):
