@@ -818,6 +818,18 @@ class Run:
         ]
         if not new:
             return list(maps.items), None
+        dimension = int(self.graph.x.size(1))  # the text vectors the run was trained on
+        if vectors.shape[1] != dimension:  # (a store or record older than session 26)
+            from kgrec.store import redact
+
+            raise InputError(
+                f"the run was trained on {dimension}-dimensional text vectors "
+                f"{self.settings['text_property']!r}, and those of {redact(source.uri)} have "
+                f"{vectors.shape[1]} dimensions (another text model's): the run's content "
+                "student cannot read them. Retrain the run on the store as it is now (kgrec "
+                "train), or embed the store with the run's model",
+                field="--store",
+            )
         uids = [keys[n] for n in new]
         attributes = None
         if self.model.student.reads_attributes:
