@@ -380,7 +380,7 @@ def _export(uri: str) -> tuple[dict, object]:
     from kgrec.data.source import read_graph
 
     start = time.perf_counter()
-    tables, _ = read_graph(store=uri)
+    tables, _, _ = read_graph(store=uri)
     snapshot = time.perf_counter() - start
     data, maps = to_hetero_data(tables)
     graph = message_graph(data)

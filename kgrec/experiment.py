@@ -118,6 +118,8 @@ BATCHING = ("full", "neighbor")
 TEXT_INPUTS = ("none", "add", "only")
 RELATION_WEIGHTINGS = ("block", "scalar")
 VECTOR_PROPERTY = "gnn_embedding"
+# what run.json's text_model holds (kgrec.text.embed.model_record)
+MODEL_KEYS = ("name", "identity")
 # settings a resumed run may change: how long it trains, not what it trains
 RESUMABLE_CHANGES = ("epochs", "patience")
 
@@ -132,6 +134,9 @@ class Experiment:
     data: HeteroData
     maps: IdMaps
     split: Split
+    # the store's record of the text model that wrote the text vectors read (name, identity;
+    # None: none read, or the store has no record); run.json keeps it as ``text_model``
+    text_model: dict[str, str] | None = None
 
 
 def load_experiment(
@@ -170,7 +175,7 @@ def load_experiment(
     check_domain_source(data, domain, domain_rule)
     domain = effective_domain(data, domain, domain_rule, split_dir)
     domain_rule = effective_rule(protocol, data, domain, domain_rule, split_dir)
-    tables, text = read_graph(
+    tables, text, text_model = read_graph(
         data=data,
         store=store,
         domain=domain,
@@ -202,7 +207,7 @@ def load_experiment(
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
     split = reduce_train(split, train_fraction, seed=seed)
     split = give_few_shot(split, few_shot, seed=seed)
-    return Experiment(hetero, maps, split)
+    return Experiment(hetero, maps, split, text_model)
 
 
 def check_cold_shares(
@@ -682,7 +687,7 @@ class Run:
 
             with open_store(settings["store"]) as opened:
                 return opened.explain(user, item, k=k)
-        tables, _ = read_graph(
+        tables, _, _ = read_graph(
             data=Path(settings["data"]),
             domain=settings.get("domain"),
             domain_rule=effective_rule(
@@ -801,6 +806,7 @@ class Run:
             return list(maps.items), None
         target = maps.domains[self.experiment.split.target_domain]
         longer = [d for d in maps.domains if d != target and d.startswith(f"{target}:")]
+        self._check_text_model(source)
         keys, vectors = source.read_vectors("Item", property=self.settings["text_property"])
         known = maps.item_index(keys)
         new = [
@@ -812,6 +818,18 @@ class Run:
         ]
         if not new:
             return list(maps.items), None
+        dimension = int(self.graph.x.size(1))  # the text vectors the run was trained on
+        if vectors.shape[1] != dimension:  # (a store or record older than session 26)
+            from kgrec.store import redact
+
+            raise InputError(
+                f"the run was trained on {dimension}-dimensional text vectors "
+                f"{self.settings['text_property']!r}, and those of {redact(source.uri)} have "
+                f"{vectors.shape[1]} dimensions (another text model's): the run's content "
+                "student cannot read them. Retrain the run on the store as it is now (kgrec "
+                "train), or embed the store with the run's model",
+                field="--store",
+            )
         uids = [keys[n] for n in new]
         attributes = None
         if self.model.student.reads_attributes:
@@ -822,6 +840,38 @@ class Run:
             text.to(device), None if attributes is None else attributes.to(device)
         ).cpu()
         return [*maps.items, *uids], embedded
+
+    def _check_text_model(self, source: GraphStore) -> None:
+        """An InputError when ``source`` records another text model for the run's text
+        property than the one that wrote the vectors the run was trained on: the vectors read
+        now would lie in another space. A run or store without a record (before session 26)
+        is not checked."""
+        from kgrec.store import redact
+
+        trained = self.info.get("text_model")
+        if trained is not None and not (
+            isinstance(trained, dict) and all(isinstance(trained.get(k), str) for k in MODEL_KEYS)
+        ):
+            raise InputError(
+                "run.json is damaged: its text_model is no text model's name and identity; "
+                "train the run again",
+                file=str(self.folder / RUN_FILE),
+                field="text_model",
+            )
+        property = self.settings["text_property"]
+        current = source.vector_model(property)
+        if trained is None or current is None or trained["identity"] == current["identity"]:
+            return
+        raise InputError(
+            f"the run was trained on the text vectors {property!r} of model {trained['name']} "
+            f"({trained['identity']}), and {redact(source.uri)} now holds those of model "
+            f"{current['name']} ({current['identity']}): the run cannot read vectors of "
+            f"another model. Retrain the run on the store as it is now (kgrec train), or "
+            f"re-embed the store with the run's model (kgrec embed --model {trained['name']} "
+            f"--property {property}, every kind that holds it)",
+            file=str(self.folder / RUN_FILE),
+            field="text_model",
+        )
 
     def _untrained_users(self, users: Sequence[str] | None) -> torch.Tensor:
         """Indices of the run's users (of ``users``, or all) without a training interaction
@@ -1367,6 +1417,8 @@ def _prepare(
             "target_domain": experiment.maps.domains[experiment.split.target_domain],
             "status": "training",
         }
+        if settings["text_property"] is not None:  # what serving checks the store against
+            info["text_model"] = experiment.text_model
         _write_new_run(out, info, experiment)
     else:
         experiment = read_experiment(out / EXPERIMENT_FILE)

@@ -567,6 +567,26 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
         assert f"{target}:later" in set(offered["item_uid"])
 
 
+def test_a_store_whose_text_vectors_have_another_size_is_refused(
+    tmp_path, text_store, make_graph, capsys
+):
+    """Before, a store (or --store) whose item vectors were of another size than the run's
+    (another model's, embedded with no record of it) stopped the ranking with a ValueError
+    traceback from the content student."""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    target = run.experiment.maps.domains[run.experiment.split.target_domain]
+    with open_store(text_store) as store:
+        store.write(make_graph(items=[{"domain": target, "item_id": "late", "title": "Late"}]))
+        keys = sorted(store.snapshot().items["uid"])
+        store.drop_vectors("Item", [], property="embedding")
+        store.write_vectors("Item", keys, np.ones((len(keys), 8)), property="embedding")
+    with pytest.raises(InputError, match=r"6-dimensional .* 8 dimensions"):
+        load_run(run.folder).recommend(k=5)
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "--show", "u1"]) == 2
+    assert "8 dimensions" in capsys.readouterr().err
+
+
 def test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only(
     tmp_path, text_store, make_graph, monkeypatch
 ):
