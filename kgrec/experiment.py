@@ -1954,14 +1954,15 @@ DEPENDENT_OPTIONS = (
 def unread_options(settings: Mapping[str, Any]) -> list[str]:
     """The options ``settings`` (``model`` and train()'s arguments) set away from their
     defaults that the model never reads: training options for a model that trains nothing
-    by gradient, ``target_weight`` for one trained on the target domain alone (its weighted
-    mean over target pairs cancels the weight), and the :data:`DEPENDENT_OPTIONS` of a main
-    option left off. `kgrec train` refuses them; the Python API (and `kgrec tune`'s trials,
-    which may turn a main option off) ignores them, so one loop may give every model the same
-    settings."""
+    by gradient, ``dim`` and ``layers`` for one that propagates nothing, ``target_weight`` for
+    one trained on the target domain alone (its weighted mean over target pairs cancels the
+    weight), and the :data:`DEPENDENT_OPTIONS` of a main option left off. `kgrec train`
+    refuses them; the Python API (and `kgrec tune`'s trials, which may turn a main option off)
+    ignores them, so one loop may give every model the same settings."""
     spec = _spec(settings["model"])
     option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     unread = [] if spec.learns else [n for n in LEARNING_OPTIONS if n not in spec.options]
+    unread += [n for n in GNN if n not in spec.options]  # sizes of models that propagate
     if not spec.all_domains:
         unread.append("target_weight")
     for main, off, dependent in DEPENDENT_OPTIONS:  # read only beside their main option

@@ -1055,6 +1055,11 @@ def test_split_under_a_file_fails_before_the_data_is_read(
         # read only beside their main option, which is off
         ("lightgcn-merged", ["--cold-start-weight", "3"], "does not read --cold-start-weight"),
         ("lightgcn", ["--cl-noise", "0.5"], "lightgcn does not read --cl-noise"),
+        # sizes of a graph model: before, accepted and recorded by the models that propagate
+        # nothing (since session 26)
+        ("ease", ["--layers", "3"], "ease does not read --layers"),
+        ("popularity", ["--dim", "32"], "popularity does not read --dim"),
+        ("ease-merged", ["--dim", "32", "--layers", "1"], "does not read --dim, --layers"),
     ],
 )
 def test_options_a_model_never_reads_are_refused_by_kgrec_train(
