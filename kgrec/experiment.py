@@ -1956,7 +1956,9 @@ def unread_options(settings: Mapping[str, Any]) -> list[str]:
     defaults that the model never reads: training options for a model that trains nothing
     by gradient, ``dim`` and ``layers`` for one that propagates nothing, ``target_weight`` for
     one trained on the target domain alone (its weighted mean over target pairs cancels the
-    weight), and the :data:`DEPENDENT_OPTIONS` of a main option left off. `kgrec train`
+    weight), ``text_property`` for a run that reads no node text (:func:`reads_text`; or one
+    from ``data`` files, which hold none), and the :data:`DEPENDENT_OPTIONS` of a main option
+    left off. `kgrec train`
     refuses them; the Python API (and `kgrec tune`'s trials, which may turn a main option off)
     ignores them, so one loop may give every model the same settings."""
     spec = _spec(settings["model"])
@@ -1970,6 +1972,8 @@ def unread_options(settings: Mapping[str, Any]) -> list[str]:
             unread += dependent
     if option["cold_items"] == "text":  # the text MLP's output, unscaled: no student to scale
         unread.append("cold_item_scale")
+    if option["store"] is None or not reads_text(settings):  # no text vectors are read
+        unread.append("text_property")
     return [n for n in dict.fromkeys(unread) if option[n] != TRAIN_DEFAULTS[n]]
 
 

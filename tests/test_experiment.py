@@ -1074,6 +1074,23 @@ def test_options_a_model_never_reads_are_refused_by_kgrec_train(
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize(
+    ("model", "source"),
+    [("lightgcn", "store"), ("cross-domain", "data"), ("popularity", "store")],
+)
+def test_a_text_property_no_text_is_read_by_is_refused(
+    tmp_path, tiny_store, tiny_recbole, capsys, model, source
+):
+    """Before, --text-property was accepted and recorded where the run reads no node text
+    (lightgcn without --text-input, any model on --data files), and the run trained without
+    the text the user meant to give it."""
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy"]
+    argv += ["--store", tiny_store] if source == "store" else ["--data", str(tiny_recbole)]
+    assert main([*argv, "--text-property", "vec", "--out", str(tmp_path / "r")]) == 2
+    assert f"{model} does not read --text-property" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_scale_for_new_items_served_by_the_text_mlp_is_refused(tmp_path, tiny_store, capsys):
     """--cold-items text serves new items by the text MLP's output, unscaled: before, a
     --cold-item-scale beside it was accepted, recorded in run.json, and without effect."""
