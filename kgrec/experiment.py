@@ -1757,7 +1757,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     check_domain_source(settings["data"], settings["domain"], settings["domain_rule"])
     for name, value in settings.items():  # first: the objective built below refuses NaN too
         if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"{name} must be a finite number, got {value}", field=name)
+            raise InputError(f"{name} must be a finite number, got {value}", field=_flag(name))
     model = settings["model"]
     spec = _spec(model)
     for name, choices in (
@@ -1831,10 +1831,12 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         )
     for name in POSITIVE_OPTIONS:
         if not settings[name] > 0:
-            raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
+            raise InputError(f"{name} must be positive, got {settings[name]}", field=_flag(name))
     for name in NON_NEGATIVE_OPTIONS:
         if not settings[name] >= 0:
-            raise InputError(f"{name} must not be negative, got {settings[name]}", field=name)
+            raise InputError(
+                f"{name} must not be negative, got {settings[name]}", field=_flag(name)
+            )
 
 
 # train()'s arguments that go to kgrec.train.fit as they are
@@ -2118,8 +2120,16 @@ def _objective(
         return Contrastive(
             main, weight=cl_weight, noise=cl_noise, temperature=cl_temperature, layer=cl_layer
         )
-    except ValueError as error:
-        raise InputError(str(error), field="--objective") from error
+    except ValueError as error:  # its message starts with the argument's name, if an option's
+        name = str(error).split(" ", 1)[0]
+        raise InputError(
+            str(error), field=_flag(name) if name in TRAIN_DEFAULTS else "--objective"
+        ) from error
+
+
+def _flag(name: str) -> str:
+    """The `kgrec train` option of train()'s argument ``name``: ``--batch-size``."""
+    return "--" + name.replace("_", "-")
 
 
 def _check_choice(name: str, value: str, choices) -> None:

@@ -1091,6 +1091,24 @@ def test_a_text_property_no_text_is_read_by_is_refused(
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--reg-weight", "-0.1"),  # before: field '--objective'
+        ("--cl-weight", "-1"),  # before: field '--objective'
+        ("--lr", "0"),  # before: field 'lr'
+        ("--batch-size", "0"),  # before: field 'batch_size'
+        ("--lr", "nan"),  # before: field 'lr'
+    ],
+)
+def test_a_bad_number_names_its_option(tmp_path, tiny_recbole, capsys, option, value):
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), option, value, "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert f"field '{option}'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_scale_for_new_items_served_by_the_text_mlp_is_refused(tmp_path, tiny_store, capsys):
     """--cold-items text serves new items by the text MLP's output, unscaled: before, a
     --cold-item-scale beside it was accepted, recorded in run.json, and without effect."""
