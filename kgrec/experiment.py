@@ -1809,7 +1809,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     check_domain_source(settings["data"], settings["domain"], settings["domain_rule"])
     for name, value in settings.items():  # first: the objective built below refuses NaN too
         if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"{name} must be a finite number, got {value}", field=name)
+            raise InputError(f"{name} must be a finite number, got {value}", field=_flag(name))
     model = settings["model"]
     spec = _spec(model)
     for name, choices in (
@@ -1883,10 +1883,12 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         )
     for name in POSITIVE_OPTIONS:
         if not settings[name] > 0:
-            raise InputError(f"{name} must be positive, got {settings[name]}", field=name)
+            raise InputError(f"{name} must be positive, got {settings[name]}", field=_flag(name))
     for name in NON_NEGATIVE_OPTIONS:
         if not settings[name] >= 0:
-            raise InputError(f"{name} must not be negative, got {settings[name]}", field=name)
+            raise InputError(
+                f"{name} must not be negative, got {settings[name]}", field=_flag(name)
+            )
 
 
 # train()'s arguments that go to kgrec.train.fit as they are
@@ -2006,14 +2008,17 @@ DEPENDENT_OPTIONS = (
 def unread_options(settings: Mapping[str, Any]) -> list[str]:
     """The options ``settings`` (``model`` and train()'s arguments) set away from their
     defaults that the model never reads: training options for a model that trains nothing
-    by gradient, ``target_weight`` for one trained on the target domain alone (its weighted
-    mean over target pairs cancels the weight), and the :data:`DEPENDENT_OPTIONS` of a main
-    option left off. `kgrec train` refuses them; the Python API (and `kgrec tune`'s trials,
-    which may turn a main option off) ignores them, so one loop may give every model the same
-    settings."""
+    by gradient, ``dim`` and ``layers`` for one that propagates nothing, ``target_weight`` for
+    one trained on the target domain alone (its weighted mean over target pairs cancels the
+    weight), ``text_property`` for a run that reads no node text (:func:`reads_text`; or one
+    from ``data`` files, which hold none), and the :data:`DEPENDENT_OPTIONS` of a main option
+    left off. `kgrec train`
+    refuses them; the Python API (and `kgrec tune`'s trials, which may turn a main option off)
+    ignores them, so one loop may give every model the same settings."""
     spec = _spec(settings["model"])
     option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     unread = [] if spec.learns else [n for n in LEARNING_OPTIONS if n not in spec.options]
+    unread += [n for n in GNN if n not in spec.options]  # sizes of models that propagate
     if not spec.all_domains:
         unread.append("target_weight")
     for main, off, dependent in DEPENDENT_OPTIONS:  # read only beside their main option
@@ -2021,6 +2026,8 @@ def unread_options(settings: Mapping[str, Any]) -> list[str]:
             unread += dependent
     if option["cold_items"] == "text":  # the text MLP's output, unscaled: no student to scale
         unread.append("cold_item_scale")
+    if option["store"] is None or not reads_text(settings):  # no text vectors are read
+        unread.append("text_property")
     return [n for n in dict.fromkeys(unread) if option[n] != TRAIN_DEFAULTS[n]]
 
 
@@ -2165,8 +2172,16 @@ def _objective(
         return Contrastive(
             main, weight=cl_weight, noise=cl_noise, temperature=cl_temperature, layer=cl_layer
         )
-    except ValueError as error:
-        raise InputError(str(error), field="--objective") from error
+    except ValueError as error:  # its message starts with the argument's name, if an option's
+        name = str(error).split(" ", 1)[0]
+        raise InputError(
+            str(error), field=_flag(name) if name in TRAIN_DEFAULTS else "--objective"
+        ) from error
+
+
+def _flag(name: str) -> str:
+    """The `kgrec train` option of train()'s argument ``name``: ``--batch-size``."""
+    return "--" + name.replace("_", "-")
 
 
 def _check_choice(name: str, value: str, choices) -> None:

@@ -53,6 +53,9 @@ from kgrec.objectives import BPR, Batch, Objective
 log = logging.getLogger(__name__)
 
 VALID_METRIC = "ndcg@20"
+# an epoch's mean loss this many times the loss of the training's first batch (the untrained
+# model's): the training diverges, a learning rate too high
+DIVERGED = 10.0
 
 
 class EpochStrategy(Protocol):
@@ -246,6 +249,8 @@ def fit(
         unit="epoch",
         disable=not progress,
     )
+    diverged = False
+    batch_losses: list[float] = []  # of this fit's first epoch: the untrained model's loss first
     for epoch in bar:
         if state.bad_epochs >= patience:
             break
@@ -275,9 +280,20 @@ def fit(
             objective,
             optimizer,
             world=world,
+            batch_losses=batch_losses,
         )
         if not math.isfinite(loss):
             raise InputError(f"training loss is {loss} at epoch {epoch}; lower --lr")
+        start = batch_losses[0] if batch_losses else loss
+        if not diverged and loss > DIVERGED * start > 0:
+            diverged = True  # said once
+            log.warning(
+                "training loss %.4g at epoch %d, from %.4g on the first batch: the training "
+                "diverges (lower --lr); the model kept is the best validation epoch's",
+                loss,
+                epoch,
+                start,
+            )
         metric = None
         if world.is_main:
             metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
@@ -321,12 +337,14 @@ def train_epoch(
     optimizer: torch.optim.Optimizer,
     *,
     world: distributed.World | None = None,
+    batch_losses: list[float] | None = None,
 ) -> float:
     """One optimiser step per batch; the mean batch loss. In a distributed ``world`` each
     batch is the global one: this rank prices its share (:func:`rank_share`) and the
-    gradients and losses are summed over the ranks before the step."""
+    gradients and losses are summed over the ranks before the step. An empty
+    ``batch_losses`` is filled with every batch's loss."""
     model.train()
-    losses = []
+    losses = batch_losses if batch_losses is not None and not batch_losses else []
     if world is None or not world.distributed:
         for batch in batches:
             optimizer.zero_grad()

@@ -1084,6 +1084,11 @@ def test_split_under_a_file_fails_before_the_data_is_read(
         # read only beside their main option, which is off
         ("lightgcn-merged", ["--cold-start-weight", "3"], "does not read --cold-start-weight"),
         ("lightgcn", ["--cl-noise", "0.5"], "lightgcn does not read --cl-noise"),
+        # sizes of a graph model: before, accepted and recorded by the models that propagate
+        # nothing (since session 26)
+        ("ease", ["--layers", "3"], "ease does not read --layers"),
+        ("popularity", ["--dim", "32"], "popularity does not read --dim"),
+        ("ease-merged", ["--dim", "32", "--layers", "1"], "does not read --dim, --layers"),
     ],
 )
 def test_options_a_model_never_reads_are_refused_by_kgrec_train(
@@ -1095,6 +1100,41 @@ def test_options_a_model_never_reads_are_refused_by_kgrec_train(
     argv += ["--data", str(tiny_recbole), *option, "--out", str(tmp_path / "r")]
     assert main(argv) == 2
     assert says in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "source"),
+    [("lightgcn", "store"), ("cross-domain", "data"), ("popularity", "store")],
+)
+def test_a_text_property_no_text_is_read_by_is_refused(
+    tmp_path, tiny_store, tiny_recbole, capsys, model, source
+):
+    """Before, --text-property was accepted and recorded where the run reads no node text
+    (lightgcn without --text-input, any model on --data files), and the run trained without
+    the text the user meant to give it."""
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy"]
+    argv += ["--store", tiny_store] if source == "store" else ["--data", str(tiny_recbole)]
+    assert main([*argv, "--text-property", "vec", "--out", str(tmp_path / "r")]) == 2
+    assert f"{model} does not read --text-property" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--reg-weight", "-0.1"),  # before: field '--objective'
+        ("--cl-weight", "-1"),  # before: field '--objective'
+        ("--lr", "0"),  # before: field 'lr'
+        ("--batch-size", "0"),  # before: field 'batch_size'
+        ("--lr", "nan"),  # before: field 'lr'
+    ],
+)
+def test_a_bad_number_names_its_option(tmp_path, tiny_recbole, capsys, option, value):
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), option, value, "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert f"field '{option}'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 

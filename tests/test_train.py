@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,15 @@ def test_a_user_with_all_but_one_item_gets_that_one_as_negative():
         torch.zeros(20, dtype=torch.long), torch.arange(20), torch.Generator().manual_seed(0)
     )
     assert neg.tolist() == [n - 1] * 20
+
+
+def test_a_diverging_training_says_so(experiment, caplog) -> None:
+    """Before, a rate far too high (the loss from 0.69 to tens, finite) trained on without a
+    word and the run reported its best epoch as if all were well (since session 26)."""
+    with caplog.at_level(logging.WARNING, logger="kgrec.train"):
+        train_lightgcn(experiment, seed=0, epochs=3, lr=10.0)
+    assert [r for r in caplog.records if "diverges (lower --lr)" in r.message]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kgrec.train"):
+        train_lightgcn(experiment, seed=0, epochs=3)
+    assert not [r for r in caplog.records if "diverges" in r.message]

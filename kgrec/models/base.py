@@ -186,10 +186,14 @@ def check_edge_index(
             raise ValueError(f"edge_index holds the node id {low}: ids count from 0")
         if num_nodes is not None and high >= num_nodes:
             raise ValueError(f"edge_index reaches node {high}, beyond the graph's {num_nodes}")
-    if edge_type is not None and tuple(edge_type.shape) != (edge_index.size(1),):
+    if edge_type is not None and (
+        tuple(edge_type.shape) != (edge_index.size(1),)
+        or edge_type.dtype.is_floating_point
+        or edge_type.dtype == torch.bool
+    ):
         raise ValueError(
-            f"edge_type must hold one relation per edge ({edge_index.size(1)}), got shape "
-            f"{list(edge_type.shape)}"
+            f"edge_type must hold one relation per edge ({edge_index.size(1)}), an integer "
+            f"each, got {edge_type.dtype} of shape {list(edge_type.shape)}"
         )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kgrec.models.base import check_count
 from kgrec.models.layers import DomainAdaptiveLayer, GradientReversal, TextInput
 from kgrec.models.rgcn import RGCNRecommender
 
@@ -120,15 +123,14 @@ class CrossDomainRecommender(RGCNRecommender):
             text_input="add" if linear else text_input,
             text_hidden=text_hidden,
         )
-        if num_domains <= 0:
-            raise ValueError(f"num_domains must be positive, got {num_domains}")
+        check_count("num_domains", num_domains, 1)
         if item_domain.shape != (num_items,):
             raise ValueError(
                 f"item_domain must have shape ({num_items},), got {tuple(item_domain.shape)}"
             )
         if item_domain.numel() and (item_domain.min() < 0 or item_domain.max() >= num_domains):
             raise ValueError(f"item_domain values must lie in [0, {num_domains})")
-        if adversarial_weight < 0:
+        if not 0 <= adversarial_weight < math.inf:  # NaN and inf too
             raise ValueError(f"adversarial_weight must be non-negative, got {adversarial_weight}")
         if text_features is not None and (
             text_features.dim() != 2 or text_features.size(0) != self.num_nodes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -62,10 +63,10 @@ class EASE(GraphRecommender):
         text_weight: float = 0.0,
     ) -> None:
         super().__init__(num_users, num_items)
-        if not l2 > 0:
-            raise ValueError(f"l2 must be positive, got {l2}")
-        if not text_weight >= 0:
-            raise ValueError(f"text_weight must be >= 0, got {text_weight}")
+        if not 0 < l2 < math.inf:  # NaN too; inf gives every score NaN
+            raise ValueError(f"l2 must be a positive finite number, got {l2}")
+        if not 0 <= text_weight < math.inf:
+            raise ValueError(f"text_weight must be a finite number >= 0, got {text_weight}")
         if text_weight > 0 and item_text is None:
             raise ValueError("text_weight > 0 needs item_text")
         if item_text is not None and (item_text.dim() != 2 or item_text.size(0) != num_items):

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
-from kgrec.models.base import check_edge_index
+from kgrec.models.base import check_count, check_edge_index
 
 
 class RelationGroups(NamedTuple):
@@ -479,11 +479,12 @@ class TextInput(nn.Module):
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
-        if text_channels <= 0 or out_channels <= 0 or hidden_channels <= 0:
-            raise ValueError(
-                "text_channels, out_channels and hidden_channels must be positive, got "
-                f"{text_channels}, {out_channels} and {hidden_channels}"
-            )
+        for name, value in (
+            ("text_channels", text_channels),
+            ("out_channels", out_channels),
+            ("hidden_channels", hidden_channels),
+        ):
+            check_count(name, value, 1)
         self.text_channels = text_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels

@@ -146,7 +146,9 @@ class RGCNRecommender(GraphRecommender):
     ) -> None:
         super().__init__(num_users, num_items)
         check_graph_sizes(num_entities, num_relations, embedding_dim, num_layers, dropout)
-        if block_size <= 0 or embedding_dim % block_size:
+        check_count("block_size", block_size, 1)
+        check_count("num_interaction_relations", num_interaction_relations, 0)
+        if embedding_dim % block_size:
             raise ValueError(
                 f"block_size must divide embedding_dim ({embedding_dim}), got {block_size}"
             )

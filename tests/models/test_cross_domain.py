@@ -94,6 +94,8 @@ def test_no_discriminator_with_one_domain_or_no_weight(toy_graph):
         ({"item_domain": torch.full((8,), 2)}, r"item_domain values must lie in \[0, 2\)"),
         ({"text_features": torch.zeros(5, 4)}, r"text_features must have shape \(19, d_text\)"),
         ({"adversarial_weight": -1.0}, "adversarial_weight must be non-negative, got -1.0"),
+        # before: accepted, every loss NaN (since session 26)
+        ({"adversarial_weight": float("nan")}, "adversarial_weight must be non-negative"),
     ],
 )
 def test_bad_arguments_are_rejected_with_the_value(toy_graph, kwargs, message):
@@ -120,3 +122,9 @@ def test_a_bad_text_input_names_every_mode():
             item_domain=torch.zeros(2, dtype=torch.long),
             text_input="mlp",
         )
+
+
+def test_a_number_of_domains_that_is_no_integer_is_refused():
+    # before: a TypeError from torch.bincount deep in the constructor (since session 26)
+    with pytest.raises(TypeError, match=r"num_domains must be an integer, got 2\.0"):
+        CrossDomainRecommender(2, 2, 0, 2, 2.0, item_domain=torch.zeros(2, dtype=torch.long))

@@ -103,8 +103,14 @@ def test_text_ties_an_item_without_interactions_to_the_items_it_reads_like():
 @pytest.mark.parametrize(
     ("options", "says"),
     [
-        ({"l2": 0.0}, "l2 must be positive"),
-        ({"text_weight": -1.0, "item_text": torch.zeros(4, 2)}, "text_weight must be >= 0"),
+        ({"l2": 0.0}, "l2 must be a positive finite number"),
+        # before: accepted, every score NaN (since session 26)
+        ({"l2": float("inf")}, "l2 must be a positive finite number, got inf"),
+        ({"text_weight": float("inf"), "item_text": torch.ones(4, 2)}, "text_weight must be a"),
+        (
+            {"text_weight": -1.0, "item_text": torch.zeros(4, 2)},
+            "text_weight must be a finite number >= 0",
+        ),
         ({"text_weight": 1.0}, "text_weight > 0 needs item_text"),
         ({"item_text": torch.zeros(3, 2)}, r"item_text must be \[num_items=4, d\]"),
     ],

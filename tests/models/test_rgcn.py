@@ -76,6 +76,10 @@ def test_edge_type_is_required(toy_graph):
         ({"dropout": 1.0}, r"dropout must lie in \[0, 1\), got 1.0"),
         ({"block_size": 3}, r"block_size must divide embedding_dim \(8\), got 3"),
         ({"num_interaction_relations": 3}, r"must lie in \[0, 2\], got 3"),
+        # before: a TypeError deep in torch, or accepted (since session 26)
+        ({"block_size": 2.0}, "block_size must be an integer, got 2.0"),
+        ({"num_interaction_relations": 1.5}, "num_interaction_relations must be an integer"),
+        ({"text_features": torch.zeros(5, 3), "text_hidden": 2.5}, "hidden_channels must be an"),
     ],
 )
 def test_bad_arguments_are_rejected_with_the_value(kwargs, message):
@@ -165,6 +169,7 @@ def test_a_call_with_a_sampled_degree_does_not_poison_the_cached_groups(toy_grap
         ([[0], [7]], [0], "beyond the graph's 5"),  # before: wrapped onto node 2
         ([[0, -1], [-1, 0]], [0, 1], "node id -1"),  # before: a deep bincount error
         ([[0, 1], [1, 0]], [0], "one relation per edge"),
+        ([[0, 1], [1, 0]], [0.0, 1.0], "an integer each"),  # before: an IndexError in torch
     ],
 )
 def test_node_ids_outside_the_graph_are_refused(edge_index, edge_type, says):
