@@ -496,8 +496,15 @@ def tune(
             field=unknown[0],
         )
     objective = fixed.get("objective", TRAIN_DEFAULTS["objective"])
-    if space is None:  # from files (no --store) there are no text vectors to weigh
-        space = default_space(model, objective=objective, texts=store is not None)
+    if space is None:  # from files (no --store) there are no text vectors to weigh; an
+        # option given a value is not searched
+        space = {
+            name: parameter
+            for name, parameter in default_space(
+                model, objective=objective, texts=store is not None
+            ).items()
+            if name not in fixed
+        }
     space = dict(space)
     both = sorted(set(space) & set(fixed))
     if both:

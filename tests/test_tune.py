@@ -851,10 +851,26 @@ def test_a_database_of_the_users_named_like_the_study_is_left_alone(tmp_path, ti
 def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tiny_recbole):
     """Before, an unknown --target-domain (an error once the data is read) left the new
     folder with a study and a lock behind."""
-    with pytest.raises(InputError, match="nope"):
+    with pytest.raises(InputError, match="nope") as raised:
         small_tune(tiny_recbole, tmp_path / "tune", target_domain="nope")
+    assert raised.value.field == "--target-domain"  # was 'domain'
     assert not (tmp_path / "tune").exists()
     (tmp_path / "mine").mkdir()  # a folder the user made is left, as it was
     with pytest.raises(InputError, match="nope"):
         small_tune(tiny_recbole, tmp_path / "mine", target_domain="nope")
     assert (tmp_path / "mine").is_dir()
+
+
+def test_an_option_given_a_value_is_not_searched_by_the_default_space(
+    tmp_path, tiny_recbole, capsys
+) -> None:
+    """Without --search, the model's default space; an option of it given a value (--lr) was
+    refused as 'both searched and fixed' though the user searched nothing: it is fixed, and
+    the rest of the space searched."""
+    out = tmp_path / "tune"
+    assert cli_tune(tiny_recbole, out, "--lr", "0.01", "--trials", "1") == 0, (
+        capsys.readouterr().err
+    )
+    best = json.loads((out / "best.json").read_text())
+    assert best["settings"]["lr"] == 0.01
+    assert "--lr 0.01" in best["command"]

@@ -190,6 +190,12 @@ def get_protocol(name: str) -> Protocol:
 def resolve_target(maps: IdMaps, protocol: Protocol, target_domain: str | None = None) -> int:
     """Index of the target domain: the one named, else the protocol's, else the only one."""
     if target_domain is not None:
+        if target_domain not in maps.domains:
+            raise InputError(
+                f"--target-domain {target_domain!r} is not a domain of the graph (domains: "
+                f"{', '.join(maps.domains)})",
+                field="--target-domain",
+            )
         return maps.domain_index(target_domain)
     if protocol.target_domain in maps.domains:
         return maps.domains.index(protocol.target_domain)
