@@ -101,7 +101,8 @@ def test_names_from_data_stay_data(neo, movies):
     assert count(driver, "MATCH ()-[r:RELATED {relation: $r}]->() RETURN count(r)", r=weird) == 1
     labels = {r[0] for r in driver.execute_query("CALL db.labels()").records}
     types = {r[0] for r in driver.execute_query("CALL db.relationshipTypes()").records}
-    assert labels <= {*NODE_KINDS, "KgrecLock"} and types <= set(REL_KINDS)  # + the load lock
+    # + the load lock and the record of a vector property's text model
+    assert labels <= {*NODE_KINDS, "KgrecLock", "KgrecVectors"} and types <= set(REL_KINDS)
     title = "O'Brien `quoted`\nline"
     assert count(driver, "MATCH (i:Item {title: $t}) RETURN count(i)", t=title) == 1
 
