@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import pandas as pd
 
@@ -28,21 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=id_option,
         help="item uid (DOMAIN:ITEM_ID) or item id with --domain",
     )
-    p.add_argument(
-        "--domain", type=_domain_option, help="the item's domain, when ITEM is an item id"
+    p.add_argument(  # blank: refused (it was read as no --domain, and ITEM as an item uid)
+        "--domain",
+        type=partial(id_option, what="a domain"),
+        help="the item's domain, when ITEM is an item id",
     )
     p.add_argument("--store", help="store URI (default: $NEO4J_URI, else local:./kgrec-store)")
     p.add_argument("-k", type=int, default=5, help="number of paths (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     p.set_defaults(func=run)
-
-
-def _domain_option(text: str) -> str:
-    """``--domain``: whitespace around it is no part of it; a blank one is refused (before, it
-    was read as no --domain, and ITEM as an item uid)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"a domain may not be empty, got {text!r}")
-    return text.strip()
 
 
 def run(args: argparse.Namespace) -> int:

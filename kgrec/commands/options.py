@@ -10,14 +10,15 @@ from graph_schema.validate import id_argument
 from kgrec.data.split import PROTOCOLS
 
 
-def id_option(text: str) -> str:
+def id_option(text: str, what: str = "an id") -> str:
     """An id given on the command line (an argparse ``type``), read as the Python API reads
     one (:func:`~graph_schema.validate.id_argument`): whitespace around it is no part of it, as
-    in the loaders (``--user ' 1'`` is the user ``1``); an empty id is refused."""
+    in the loaders (``--user ' 1'`` is the user ``1``); an empty id is refused, as ``what``
+    (``functools.partial(id_option, what="a domain")`` for a domain name)."""
     try:
         return id_argument(text, "id")
     except InputError:  # (text: only when empty) argparse names the argument
-        raise argparse.ArgumentTypeError(f"an id may not be empty, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{what} may not be empty, got {text!r}") from None
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
