@@ -50,7 +50,7 @@ from graph_schema.tables import (
     empty,
 )
 from graph_schema.validate import id_argument, id_arguments
-from kgrec.errors import StoreError
+from kgrec.errors import KgrecError, StoreError
 from kgrec.explain import check_k, paths_table, unknown_ends_error
 from kgrec.store import queries as q
 from kgrec.store.base import GraphStore
@@ -222,6 +222,16 @@ class Neo4jStore(GraphStore):
                     self.uri,
                 )
                 raise
+            except KgrecError:  # a driver's error, as a StoreError that says what to do
+                raise
+            except Exception as exc:  # any other error mid-load: the graph is partial too
+                log.debug("the error that stopped the load", exc_info=True)
+                raise StoreError(
+                    f"{self.uri}: the load stopped ({type(exc).__name__}: {exc}); the graph is "
+                    "partial (what was written so far is committed): run the same command again "
+                    "to finish it (if it stops the same way, that is a kgrec bug: run it with -v "
+                    "for the traceback and report it)"
+                ) from exc
         written = {name: len(df) for name, df in batch.tables().items()}
         log.info(
             "wrote %s to %s in %.1f s",

@@ -322,6 +322,34 @@ def test_the_lock_is_released_on_failure_and_interrupt(neo, movies, monkeypatch,
     assert lock_holder(neo.driver) == []
 
 
+def test_an_error_of_no_driver_mid_load_says_the_graph_is_partial(neo, local, movies, monkeypatch):
+    """Before, an error that was no driver's (here one building a chunk's parameters) stopped a
+    load with its bare traceback, never saying that the graph was left partial."""
+    from kgrec.store import neo4j
+
+    built = []
+    real = neo4j._end_positions
+
+    def failing(chunk):
+        built.append(chunk)
+        if len(built) == 2:  # the first fan-out chunk is committed
+            raise RuntimeError("a bug building the rows")
+        return real(chunk)
+
+    monkeypatch.setattr(neo4j, "_end_positions", failing)
+    with pytest.raises(StoreError, match="the graph is partial") as raised:
+        neo.write(movies, progress=False)
+    assert "run the same command again" in str(raised.value)
+    assert "RuntimeError: a bug building the rows" in str(raised.value)
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert lock_holder(neo.driver) == []
+    assert 0 < count(neo.driver, "MATCH ()-[r:INTERACTED]->() RETURN count(r)") < 5
+    monkeypatch.undo()
+    neo.write(movies, progress=False)  # the same load again finishes it
+    local.write(movies, progress=False)
+    assert_same_graph(neo, local)
+
+
 def test_two_loads_at_once_one_is_refused_and_the_graph_is_exact(
     neo4j_clean, neo4j_settings, local, synthetic_graph
 ):
