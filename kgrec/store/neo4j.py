@@ -511,25 +511,19 @@ class Neo4jStore(GraphStore):
                 for kind, (keys, matrix) in checked.items()
                 if keys and before[kind] not in (None, matrix.shape[1])
             ]
-            for kind in changed:  # an index has one dimension: made again after the write
-                self._run(q.drop_vector_index(kind, property))
-            try:
-                if (
-                    sum(matrix.size for _, matrix in checked.values())
-                    <= self.vector_transaction_values
-                ):
-                    dropped = self._replace_vectors_at_once(checked, property, record)
-                else:
-                    dropped = self._replace_vectors_staged(checked, property)
-                    if record is not None:  # after the vectors: never a model they are not of
-                        self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
-            except BaseException:  # the old vectors stay: so do their indexes
-                with contextlib.suppress(DriverError, Neo4jError):
-                    for kind in changed:
-                        self._run(q.create_vector_index(kind, property), dimensions=before[kind])
-                raise
+            # an index has one dimension: one of another is made again after the write (Neo4j
+            # takes vectors of another dimension under the old index, which leaves them out), so
+            # a write that fails or stops leaves the old vectors with their index
+            if sum(matrix.size for _, matrix in checked.values()) <= self.vector_transaction_values:
+                dropped = self._replace_vectors_at_once(checked, property, record)
+            else:
+                dropped = self._replace_vectors_staged(checked, property)
+                if record is not None:  # after the vectors: never a model they are not of
+                    self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
             for kind, (keys, matrix) in checked.items():
                 if keys:  # queries right after this see a complete index
+                    if kind in changed:
+                        self._run(q.drop_vector_index(kind, property))
                     self._run(q.create_vector_index(kind, property), dimensions=matrix.shape[1])
                     self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
                 elif before[kind] is not None:  # no vector left: no index, as drop_vectors

@@ -459,6 +459,53 @@ def test_ml100k_then_ml1m_same_as_local(neo4j_clean, neo4j_settings, local, data
     assert str(users["age"].dtype) == "string"
 
 
+@pytest.mark.parametrize(
+    ("values", "writer"),
+    [(20_000_000, "_replace_vectors_at_once"), (1, "_replace_vectors_staged")],
+    ids=["one-transaction", "staged"],
+)
+def test_vectors_of_another_dimension_that_fail_to_write_keep_the_index(
+    neo, movies, monkeypatch, values, writer
+):
+    """Before, the index of the old dimension was dropped before the new vectors were written,
+    and made again only if the server still answered: when Neo4j went away mid-write, the old
+    vectors were left without their index (then read as an attribute, and an embed refused)."""
+    from neo4j.exceptions import ServiceUnavailable
+
+    store = Neo4jStore(
+        neo.driver, database=neo.database, uri=neo.uri, vector_transaction_values=values
+    )
+    store.write(movies, progress=False)
+    store.write_vectors("Item", ["movies:1", "movies:2"], np.ones((2, 2)), property="embedding")
+    gone: list[bool] = []
+    real_run = Neo4jStore._run
+
+    def run(self, *args, **kwargs):
+        if gone:
+            raise ServiceUnavailable("Neo4j went away")
+        return real_run(self, *args, **kwargs)
+
+    def going(self, *args, **kwargs):
+        gone.append(True)
+        raise ServiceUnavailable("Neo4j went away")
+
+    monkeypatch.setattr(Neo4jStore, "_run", run)
+    monkeypatch.setattr(Neo4jStore, writer, going)
+    new = {"Item": (["movies:1"], np.full((1, 3), 2.0))}
+    with pytest.raises(StoreError, match="went away"):
+        store.replace_vectors(new, property="embedding")
+    monkeypatch.undo()
+    assert store.vector_dimension("Item", property="embedding") == 2
+    keys, vectors = store.read_vectors("Item", property="embedding")
+    assert keys == ["movies:1", "movies:2"]
+    np.testing.assert_array_equal(vectors, np.ones((2, 2)))
+    store.replace_vectors(new, property="embedding")  # once it answers: the new index
+    assert store.vector_dimension("Item", property="embedding") == 3
+    keys, vectors = store.read_vectors("Item", property="embedding")
+    assert keys == ["movies:1"]
+    np.testing.assert_array_equal(vectors, np.full((1, 3), 2.0))
+
+
 @pytest.mark.parametrize("values", [20_000_000, 1], ids=["one-transaction", "staged"])
 def test_an_embed_the_server_refuses_half_way_leaves_every_kind_as_it_was(
     neo, movies, monkeypatch, values
