@@ -245,14 +245,28 @@ def _run(
     """Parse and validate everything, print the summary, then write (unless --dry-run).
 
     The store is opened first, so a wrong ``--store`` fails before a long parse (``read`` gets
-    it, None on a dry run); ``check``
-    (the arguments against the store) runs after the parse, before anything is written.
+    it; a dry run reads the store only when ``--store`` names it, else ``read`` gets None);
+    ``check`` (the arguments against the store) runs after the parse, before anything is
+    written, on a dry run with ``--store`` too.
     """
     report = LoadReport()
     if args.dry_run:
-        read(report, None)
+        if args.store is None:  # no store read: only the files are checked
+            read(report, None)
+            print(report.summary())
+            print(
+                "dry run: nothing written; no --store given, so nothing was checked against a store"
+            )
+            return 0
+        with open_store(args.store) as store:  # read, never written
+            read(report, store)
+            if check is not None:
+                check(args, store)
         print(report.summary())
-        print("dry run: nothing written")
+        print(
+            f"dry run: nothing written to {store.uri}; the checks the write itself makes "
+            "(knowledge naming items the store lacks, entity ties, vector properties) were not made"
+        )
         return 0
     with open_store(args.store) as store:
         store.check()  # connection, password, folder: before a long parse

@@ -255,6 +255,27 @@ def test_a_link_file_header_of_unknown_names_is_not_a_link(loaded, tmp_path, cap
         assert "toy:i8" in set(store.snapshot().items["uid"])
 
 
+def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, tmp_path, capsys, write_files):
+    """Before, `load kg --dry-run --store URI` read no store: a links file whose first line is
+    a header of unknown names, or a domain the store does not hold, passed the dry run (exit 0)
+    and the load was then refused. Now the dry run refuses them as the load does, writing
+    nothing; without --store it says that it checked nothing against a store."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "kg", {"t.tsv": "e3\tfilm.film.actor\tp9\n", "l.tsv": "iid\teid\ni3\te3\n"}
+    )
+    args = ["load", "kg", files / "t.tsv", "--links", files / "l.tsv", "--dry-run"]
+    code, _out, err = kgrec(capsys, *args, "--store", uri, "--domain", "toy")
+    assert code == 2 and "Traceback" not in err
+    assert f"file {files / 'l.tsv'}, line 1, field 'item_id'" in err
+    code, _out, err = kgrec(capsys, *args, "--store", uri, "--domain", "tyo")
+    assert code == 2 and "no item of the domain 'tyo' (it holds toy)" in err
+    assert_same(before, snapshot(uri))
+    code, out, err = kgrec(capsys, *args, "--domain", "toy")
+    assert code == 0, err
+    assert "no --store given, so nothing was checked against a store" in out
+
+
 @pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
 def test_links_into_an_empty_store_start_their_domain(
     store_uri, tmp_path, capsys, write_files, domain
