@@ -425,9 +425,58 @@ def _versions() -> dict[str, str]:
 
 
 def load_results(path: Path) -> dict:
-    if path.is_file():
-        return json.loads(path.read_text())
-    return {"models": {}}
+    """``path``'s results (none where there is no file), or :class:`PeersError` naming the
+    file, and the line or field, where it is no results file of this script (damaged by hand,
+    truncated): nothing is run or rewritten then."""
+    if not path.is_file():
+        return {"models": {}}
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise PeersError(f"file {path}: not UTF-8 text ({error})") from None
+    except json.JSONDecodeError as error:
+        raise PeersError(
+            f"file {path}, line {error.lineno}, column {error.colno}: not JSON ({error.msg}): "
+            "repair it, or move it away to run every model again"
+        ) from None
+    _check_results(results, path)
+    return results
+
+
+def _check_results(results, path: Path) -> None:
+    """:class:`PeersError` naming the field of ``results`` (read from ``path``) that is not as
+    :func:`_main` writes it (what the table and the reruns read)."""
+
+    def bad(field: str, expected: str):
+        return PeersError(f"file {path}, field {field}: expected {expected}: repair or move it")
+
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if not isinstance(results, dict):
+        raise bad("(the whole file)", "a JSON object")
+    if not isinstance(results.get("models"), dict):
+        raise bad("'models'", "an object of model results")
+    for key in ("split", "split_sha256"):
+        if key in results and not isinstance(results[key], str):
+            raise bad(repr(key), "a string")
+    for name, record in results["models"].items():
+        where = f"'models'.{name!r}"
+        if not isinstance(record, dict):
+            raise bad(where, "an object")
+        if "error" in record:
+            if not isinstance(record["error"], str):
+                raise bad(f"{where}.'error'", "a string")
+            continue
+        for part, metrics in (("valid", ("ndcg@20",)), ("test", ("ndcg@20", "recall@20"))):
+            if not isinstance(record.get(part), dict):
+                raise bad(f"{where}.{part!r}", "an object of metrics")
+            for metric in metrics:
+                if not number(record[part].get(metric)):
+                    raise bad(f"{where}.{part!r}.{metric!r}", "a number")
+        for key in ("best_epoch", "epochs_run", "fit_seconds"):
+            if not number(record.get(key)):
+                raise bad(f"{where}.{key!r}", "a number")
 
 
 def save_results(path: Path, results: dict) -> None:

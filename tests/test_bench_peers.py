@@ -252,3 +252,32 @@ def test_the_kgrec_row_checks_the_split_the_run_used_and_that_it_finished(
     (run.folder / "run.json").write_text(json.dumps({**info, "status": "training"}))
     with pytest.raises(peers.PeersError, match="the run did not finish"):
         peers.kgrec_row(run.folder, same)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"models": {"LightGCN": ', "line 1, column 25: not JSON"),
+        ("", "line 1, column 1: not JSON"),
+        ("[]", "field (the whole file): expected a JSON object"),
+        ('{"models": []}', "field 'models': expected an object"),
+        ('{"models": {"NCL": 3}}', "field 'models'.'NCL': expected an object"),
+        ('{"models": {"NCL": {"valid": 1}}}', "field 'models'.'NCL'.'valid': expected"),
+        ('{"models": {"NCL": {"error": 7}}}', "field 'models'.'NCL'.'error': expected a string"),
+    ],
+)
+def test_a_damaged_results_file_is_a_clear_error(
+    peers, tmp_path, fake_recbole, capsys, text, message
+):
+    """Before, a peers.json damaged by hand ended in a JSONDecodeError, AttributeError or
+    TypeError traceback (a 'models' list ran the model first, then failed to record it)."""
+    split = write_split(tmp_path / "split", SPLIT)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "peers.json").write_text(text)
+    argv = ["--split", str(split), "--out", str(out), "--venv", str(fake_recbole)]
+    assert peers.main([*argv, "--models", "NCL"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: file {out / 'peers.json'}" in err and message in err
+    assert (out / "peers.json").read_text() == text  # left as it was
+    assert sorted(p.name for p in out.iterdir()) == ["peers.json"]  # nothing run, no files
