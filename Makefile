@@ -35,10 +35,21 @@ $(DEPS_VENV)/.complete:
 	$(DEPS_VENV)/bin/pip install -r $(DEPS_VENV)/requirements.txt
 	touch $@
 
+# .venv is kgrec's when it holds one of kgrec's markers: .kgrec-made, written as soon as kgrec
+# has made it, or .kgrec-KEY, once set up. A .venv of the user's own is never removed.
+OWN_VENV = ls $(VENV)/.kgrec-* >/dev/null 2>&1
+NOT_OWN_VENV = $(VENV) is not an environment kgrec made (it holds no $(VENV)/.kgrec-* marker)
+
 # pyproject.toml: kgrec's own entry points and packages (the dependencies are in the key)
 $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml
+	@if { [ -e $(VENV) ] || [ -L $(VENV) ]; } && ! $(OWN_VENV); then \
+		echo "setup: $(NOT_OWN_VENV): kgrec leaves it alone; move it away (kgrec makes its own" \
+			"$(VENV) here) and run make setup again" >&2; \
+		exit 1; \
+	fi
 	rm -rf $(VENV)
 	$(PYTHON) -m venv --without-pip $(VENV)
+	touch $(VENV)/.kgrec-made
 	$(DEPS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
 		> $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_kgrec_deps.pth
 	$(DEPS_VENV)/bin/pip --python $(PY) install -q --no-deps --no-build-isolation -e .
@@ -142,4 +153,6 @@ neo4j-status:
 	tools/neo4j/neo4j status
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	@if $(OWN_VENV); then rm -rf $(VENV); elif [ -e $(VENV) ] || [ -L $(VENV) ]; then \
+		echo "clean: $(NOT_OWN_VENV): left as it is"; fi
+	rm -rf .pytest_cache .ruff_cache build *.egg-info

@@ -202,3 +202,28 @@ def test_an_interrupted_make_test_stops_the_server_it_started(clone, sig):
             os.killpg(make.pid, signal.SIGKILL)
             make.wait()
     assert (neo4j.parent / "calls").read_text().split() == ["status", "start", "stop"]
+
+
+def test_a_venv_of_the_users_own_is_never_removed(clone):
+    """Before, `make setup` (whenever pyproject.toml was newer than kgrec's marker, or there was
+    none) and `make clean` ran `rm -rf .venv` on any .venv in the clone, one the user had made
+    themselves included."""
+    shutil.rmtree(clone / ".venv")
+    (clone / ".venv" / "lib").mkdir(parents=True)
+    (clone / ".venv" / "lib" / "mine.txt").write_text("the user's")
+    refused = _make(clone, "setup")
+    assert refused.returncode != 0
+    assert ".venv is not an environment kgrec made" in refused.stderr
+    assert "rm -rf" not in refused.stdout
+    cleaned = _make(clone, "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "left as it is" in cleaned.stdout
+    assert (clone / ".venv" / "lib" / "mine.txt").read_text() == "the user's"
+    # kgrec's own (a marker of an earlier dependency list): remade, and marked at once
+    (clone / ".venv" / ".kgrec-0123456789ab").touch()
+    remade = _make(clone, "setup")
+    assert "not an environment kgrec made" not in remade.stderr
+    assert not (clone / ".venv" / "lib" / "mine.txt").exists()
+    assert (clone / ".venv" / ".kgrec-made").exists()
+    assert _make(clone, "clean").returncode == 0
+    assert not (clone / ".venv").exists()
