@@ -59,25 +59,29 @@ $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml
 # sampler (kgrec/sampling.py, plain torch) against PyG's NeighborLoader; nothing else needs them.
 # PyPI has only their sources, a ~40 minute build on 2 cores, so the wheels are built once per
 # torch and Python version and kept in $(KGREC_CACHE)/wheels. `make test` installs them when
-# they are cached. They are built in a folder of their own, moved into place with a .complete
-# marker only once both wheels are there, so a build that failed or was stopped is redone.
+# they are cached. Each build has a folder of its own (mktemp: two at once never share one),
+# moved into place with a .complete marker only once both wheels are there, so a build that
+# failed or was stopped is redone; one that finishes after another has is dropped.
 WHEEL_TAG = $(shell $(DEPS_VENV)/bin/python -c 'import sys, torch; print(f"{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")')
 SPARSE_WHEELS = $(KGREC_CACHE)/wheels/torch-$(WHEEL_TAG)
 
 setup-sparse: setup
 	@set -e; if [ ! -f $(SPARSE_WHEELS)/.complete ]; then \
 		echo "setup-sparse: building torch-scatter and torch-sparse (about 40 minutes, once)"; \
-		rm -rf $(SPARSE_WHEELS).tmp; \
-		mkdir -p $(SPARSE_WHEELS).tmp; \
-		$(DEPS_VENV)/bin/pip wheel --no-build-isolation --no-deps -w $(SPARSE_WHEELS).tmp \
+		mkdir -p $(KGREC_CACHE)/wheels; \
+		tmp=$$(mktemp -d $(SPARSE_WHEELS).build-XXXXXX); \
+		trap 'rm -rf "$$tmp"' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+		$(DEPS_VENV)/bin/pip wheel --no-build-isolation --no-deps -w "$$tmp" \
 			torch-scatter torch-sparse; \
 		for w in torch_scatter torch_sparse; do \
-			ls $(SPARSE_WHEELS).tmp/$$w-*.whl >/dev/null 2>&1 || \
+			ls "$$tmp"/$$w-*.whl >/dev/null 2>&1 || \
 			{ echo "setup-sparse: pip wheel wrote no $$w wheel" >&2; exit 1; }; \
 		done; \
-		touch $(SPARSE_WHEELS).tmp/.complete; \
-		rm -rf $(SPARSE_WHEELS); \
-		mv $(SPARSE_WHEELS).tmp $(SPARSE_WHEELS); \
+		touch "$$tmp"/.complete; \
+		if [ ! -f $(SPARSE_WHEELS)/.complete ]; then \
+			rm -rf $(SPARSE_WHEELS); \
+			mv -T "$$tmp" $(SPARSE_WHEELS) || [ -f $(SPARSE_WHEELS)/.complete ]; \
+		fi; \
 	fi
 	$(MAKE) --no-print-directory sparse-from-cache
 

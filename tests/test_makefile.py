@@ -227,3 +227,39 @@ def test_a_venv_of_the_users_own_is_never_removed(clone):
     assert (clone / ".venv" / ".kgrec-made").exists()
     assert _make(clone, "clean").returncode == 0
     assert not (clone / ".venv").exists()
+
+
+def test_two_sparse_builds_at_once_have_folders_of_their_own(clone):
+    """Before, every `make setup-sparse` built in $(SPARSE_WHEELS).tmp, removing it first: a
+    second build started during the first's 40 minutes removed the first's folder and wrote
+    into it, and the first then moved the shared folder away from under the second."""
+    wheels = clone.parents[1] / "cache" / "wheels"
+    _fake_pip(clone, "torch_scatter torch_sparse")
+    pip = next((clone.parents[1] / "cache").glob("venv-*/bin/pip"))
+    calls = pip.parent / "pip-calls"
+    # each build waits (a bounded while) for the other to start before it writes its wheels
+    wait = f'n=0; while [ "$(grep -c wheel "{calls}")" -lt 2 ] && [ $n -lt 600 ]; do\n'
+    wait += "  sleep 0.1; n=$((n+1)); done\n"
+    text = pip.read_text()
+    pip.write_text(text.replace("  while [", wait + "  while [", 1))
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
+    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"))
+    makes = [
+        subprocess.Popen(
+            ["make", "-C", str(clone), "setup-sparse"],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    done = [(*make.communicate(timeout=120), make.returncode) for make in makes]
+    assert [code for _, _, code in done] == [0, 0], done
+    folders = [c.split("-w ")[1].split()[0] for c in calls.read_text().splitlines() if "-w " in c]
+    assert len(folders) == 2 and folders[0] != folders[1]
+    assert sorted(p.name for p in wheels.iterdir()) == ["torch-2.0-py311"]  # none left over
+    built = wheels / "torch-2.0-py311"
+    assert sorted(p.name for p in built.iterdir())[0] == ".complete"
+    assert len(list(built.glob("*.whl"))) == 2
