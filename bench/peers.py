@@ -37,6 +37,9 @@ the masked (user, item) pairs must equal the train pairs for valid and train ∪
 ``--kgrec RUN_DIR`` adds a finished ``kgrec train`` run (its ``run.json`` and ``metrics.json``) to
 the table; the split it was trained on (its ``experiment.pt``) must hold the pairs benchmarked,
 and a run that did not finish, or is being trained, is refused (``kgrec.experiment.load_run``).
+A run of a model that also trained on other domains' interactions (``lightgcn-merged``,
+``cross-domain``, ...) is marked ``[also trained on DOMAINS]``, with a note under the table:
+RecBole's models train on the split files alone (the target domain's interactions).
 """
 
 from __future__ import annotations
@@ -515,14 +518,46 @@ def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
     label = f"kgrec {info['model']}"
     if settings.get("objective") not in (None, "bpr"):
         label += f" ({settings['objective']})"
+    others = other_domains(run)
+    if others:
+        label += f" {CROSS_DOMAIN_MARK.format(', '.join(others))}"
     return {
         "name": label,
+        "other_domains": others,
         "valid_ndcg@20": metrics["valid"]["all"]["ndcg@20"],
         "test_ndcg@20": metrics["test"]["all"]["ndcg@20"],
         "test_recall@20": metrics["test"]["all"]["recall@20"],
         "epochs": f"{training.get('best_epoch', '?')}/{training.get('epochs_run', '?')}",
         "seconds": training.get("seconds"),
     }
+
+
+# A kgrec row of a model trained on other domains' interactions too (``lightgcn-merged``,
+# ``cross-domain``, ...): the split files, RecBole's whole training data, hold the target
+# domain's only, so such a row is marked, and the table says why.
+CROSS_DOMAIN_MARK = "[also trained on {}]"
+CROSS_DOMAIN_NOTE = (
+    "Rows marked [also trained on ...]: kgrec's model also trained on those domains' "
+    "interactions, which the RecBole models never see (they train on the split files, the "
+    "target domain's only): a cross-domain result beside single-domain ones, not a like-for-like "
+    "comparison."
+)
+
+
+def other_domains(run) -> list[str]:
+    """The domains other than the target whose interactions ``run`` (a :class:`kgrec.experiment.
+    Run`) trained on: none for a model of the target domain alone."""
+    import torch
+
+    from kgrec.experiment import MODELS
+
+    experiment = run.experiment
+    split, data = experiment.split, experiment.data
+    if not MODELS[run.info["model"]].all_domains:
+        return []
+    pairs = split.training_interactions(data, all_domains=True)
+    domains = torch.unique(data["item"].domain[pairs[1]]).tolist()
+    return [experiment.maps.domains[d] for d in domains if d != split.target_domain]
 
 
 def peer_row(name: str, record: dict) -> dict:
@@ -553,6 +588,8 @@ def table(rows: list[dict]) -> str:
             f"| {row['name']} | {row['valid_ndcg@20']:.4f} | {row['test_ndcg@20']:.4f} | "
             f"{row['test_recall@20']:.4f} | {row['epochs']} | {seconds} |"
         )
+    if any(row.get("other_domains") for row in rows):
+        lines += ["", CROSS_DOMAIN_NOTE]
     return "\n".join(lines)
 
 

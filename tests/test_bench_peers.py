@@ -238,7 +238,7 @@ def test_the_kgrec_row_checks_the_split_the_run_used_and_that_it_finished(
     same = tmp_path / "same"
     shutil.copytree(run.folder / "split", same)
     row = peers.kgrec_row(run.folder, same)
-    assert row["name"] == "kgrec lightgcn-merged" and row["epochs"].endswith("/2")
+    assert row["name"].startswith("kgrec lightgcn-merged") and row["epochs"].endswith("/2")
     other = tmp_path / "other"
     experiment = load_experiment(
         data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=1
@@ -281,3 +281,26 @@ def test_a_damaged_results_file_is_a_clear_error(
     assert f"error: file {out / 'peers.json'}" in err and message in err
     assert (out / "peers.json").read_text() == text  # left as it was
     assert sorted(p.name for p in out.iterdir()) == ["peers.json"]  # nothing run, no files
+
+
+def test_a_kgrec_row_trained_on_other_domains_is_marked(peers, tmp_path, tiny_recbole):
+    """Before, a kgrec run trained on every domain's interactions (lightgcn-merged here) stood
+    in the table as "kgrec lightgcn-merged" beside RecBole's models, which train on the split
+    files (the target domain's interactions only), and nothing said so."""
+    from kgrec.experiment import train
+
+    settings = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, "epochs": 1, "dim": 8}
+    settings |= {"batch_size": 128, "progress": False}
+    merged = train("lightgcn-merged", out=tmp_path / "merged", **settings)
+    alone = train("lightgcn", out=tmp_path / "alone", **settings)
+    split = merged.folder / "split"
+    rows = [peers.kgrec_row(merged.folder, split), peers.kgrec_row(alone.folder, split)]
+    assert rows[0]["name"] == "kgrec lightgcn-merged [also trained on action]"
+    assert rows[0]["other_domains"] == ["action"]
+    assert rows[1]["name"] == "kgrec lightgcn" and rows[1]["other_domains"] == []
+    record = {"valid": {"ndcg@20": 0.1}, "test": {"ndcg@20": 0.2, "recall@20": 0.3}}
+    record |= {"best_epoch": 1, "epochs_run": 1, "fit_seconds": 1.0}
+    text = peers.table([*rows, peers.peer_row("LightGCN", record)])
+    assert "| kgrec lightgcn-merged [also trained on action] |" in text
+    assert text.endswith(peers.CROSS_DOMAIN_NOTE) and "not a like-for-like" in text
+    assert peers.CROSS_DOMAIN_NOTE not in peers.table(rows[1:])
