@@ -24,12 +24,27 @@ export KGREC_DATA KGREC_CACHE
 
 setup: $(VENV)/.kgrec-$(DEPS_KEY)
 
+# The check before `rm -rf` of an environment folder $(1) (DEPS_VENV, RECBOLE_VENV: settings a
+# user may point at a folder of their own): it is removed only where it is not there, empty or
+# made by kgrec (.kgrec-made, written as soon as kgrec makes it, or a .complete* marker).
+define refuse_foreign_venv
+	@if [ -e $(1) ] && [ -n "$$(ls -A $(1))" ] && [ ! -f $(1)/.kgrec-made ] && \
+		! ls $(1)/.complete* >/dev/null 2>&1; then \
+		echo "$(3): $(1) is no environment kgrec made (no .kgrec-made or .complete marker" \
+			"in it): kgrec leaves it alone; remove it yourself, or set $(2) to another" \
+			"folder" >&2; \
+		exit 1; \
+	fi
+endef
+
 # No file prerequisites: the key in the path is what says whether the dependencies changed.
 # Only the .complete marker makes the environment valid, so an interrupted install is redone.
 $(DEPS_VENV)/.complete:
+	$(call refuse_foreign_venv,$(DEPS_VENV),DEPS_VENV (or KGREC_CACHE),setup)
 	@echo "setup: installing dependencies into $(DEPS_VENV) (first time for this dependency list)"
 	rm -rf $(DEPS_VENV)
 	$(PYTHON) -m venv $(DEPS_VENV)
+	touch $(DEPS_VENV)/.kgrec-made
 	$(DEPS_VENV)/bin/pip install -q --upgrade pip "setuptools>=68" wheel
 	$(PYTHON) tools/venv_key.py --list > $(DEPS_VENV)/requirements.txt
 	$(DEPS_VENV)/bin/pip install -r $(DEPS_VENV)/requirements.txt
@@ -111,9 +126,11 @@ $(foreach v,DEPS_VENV RECBOLE_VENV,$(if $(filter-out 1,$(words $($(v)))),$(error
 setup-recbole: $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY)
 
 $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY):
+	$(call refuse_foreign_venv,$(RECBOLE_VENV),RECBOLE_VENV,setup-recbole)
 	@echo "setup-recbole: installing RecBole 1.2.1 into $(RECBOLE_VENV)"
 	rm -rf $(RECBOLE_VENV)
 	$(PYTHON) -m venv $(RECBOLE_VENV)
+	touch $(RECBOLE_VENV)/.kgrec-made
 	$(RECBOLE_VENV)/bin/pip install -q --upgrade pip "setuptools<80" wheel
 	$(RECBOLE_VENV)/bin/pip install $(RECBOLE_REQS)
 	TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 $(RECBOLE_VENV)/bin/python -c \

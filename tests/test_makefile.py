@@ -263,3 +263,21 @@ def test_two_sparse_builds_at_once_have_folders_of_their_own(clone):
     built = wheels / "torch-2.0-py311"
     assert sorted(p.name for p in built.iterdir())[0] == ".complete"
     assert len(list(built.glob("*.whl"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("target", "variable"), [("setup", "DEPS_VENV"), ("setup-recbole", "RECBOLE_VENV")]
+)
+def test_an_environment_setting_naming_a_folder_of_the_users_is_refused(
+    clone, tmp_path, target, variable
+):
+    """Before, `make setup DEPS_VENV=DIR` and `make setup-recbole RECBOLE_VENV=DIR` began with
+    `rm -rf DIR`: an environment of the user's own there (their RecBole, say) was deleted."""
+    mine = tmp_path / "my-env"
+    (mine / "lib").mkdir(parents=True)
+    (mine / "lib" / "mine.txt").write_text("the user's")
+    done = _make(clone, target, f"{variable}={mine}")
+    assert done.returncode != 0
+    assert f"{target}: {mine} is no environment kgrec made" in done.stderr
+    assert "rm -rf" not in done.stdout and "installing" not in done.stdout
+    assert (mine / "lib" / "mine.txt").read_text() == "the user's"
