@@ -693,9 +693,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def check_out(out: Path) -> None:
+    """:class:`PeersError` where ``out`` (``--out``), or the nearest of its parents that is
+    there, is no folder: the results could not be written there."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise PeersError(f"--out {out}: {folder} is a file, not a folder")
+            return
+
+
 def _main(args: argparse.Namespace) -> int:
     python = recbole_python(args.venv or default_venv())
     out = args.out.resolve()
+    check_out(out)
     split_dir = args.split.resolve() if args.split is not None else make_split(args, out)
     results_path = out / RESULTS_FILE
     results = load_results(results_path)

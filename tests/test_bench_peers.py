@@ -304,3 +304,16 @@ def test_a_kgrec_row_trained_on_other_domains_is_marked(peers, tmp_path, tiny_re
     assert "| kgrec lightgcn-merged [also trained on action] |" in text
     assert text.endswith(peers.CROSS_DOMAIN_NOTE) and "not a like-for-like" in text
     assert peers.CROSS_DOMAIN_NOTE not in peers.table(rows[1:])
+
+
+def test_an_out_that_is_a_file_is_a_clear_error(peers, tmp_path, fake_recbole, capsys):
+    """Before, --out naming a file (or a folder below one) ended in a NotADirectoryError
+    traceback, after the split had been read."""
+    split = write_split(tmp_path / "split", SPLIT)
+    (tmp_path / "results.json").write_text("mine")
+    argv = ["--split", str(split), "--venv", str(fake_recbole), "--models", "LightGCN"]
+    for out in (tmp_path / "results.json", tmp_path / "results.json" / "peers"):
+        assert peers.main([*argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"error: --out {out}: {tmp_path / 'results.json'} is a file, not a folder" in err
+    assert (tmp_path / "results.json").read_text() == "mine"
