@@ -652,6 +652,21 @@ def make_split(args: argparse.Namespace, out: Path) -> Path:
     )
 
 
+def _positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a number of ``kind`` above 0 (finite), else argparse's error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -662,9 +677,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--venv", type=Path, default=None, help="RecBole environment")
-    parser.add_argument("--threads", type=int, default=1, help="torch/OMP threads (default 1)")
     parser.add_argument(
-        "--epochs", type=int, default=None, help="most epochs (default RecBole's 300)"
+        "--threads", type=_positive(int), default=1, help="torch/OMP threads (default 1)"
+    )
+    parser.add_argument(
+        "--epochs", type=_positive(int), default=None, help="most epochs (default RecBole's 300)"
     )
     parser.add_argument(
         "--set",
@@ -673,7 +690,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="a RecBole setting for every model run (VALUE as JSON, else a string)",
     )
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per model")
+    parser.add_argument("--timeout", type=_positive(float), default=None, help="seconds per model")
     parser.add_argument("--rerun", action="store_true", help="run models already in the JSON")
     parser.add_argument("--kgrec", type=Path, nargs="*", default=[], metavar="RUN_DIR")
     return parser.parse_args(argv)

@@ -317,3 +317,24 @@ def test_an_out_that_is_a_file_is_a_clear_error(peers, tmp_path, fake_recbole, c
         err = capsys.readouterr().err
         assert f"error: --out {out}: {tmp_path / 'results.json'} is a file, not a folder" in err
     assert (tmp_path / "results.json").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--threads", "0"), ("--epochs", "-3"), ("--timeout", "0"), ("--timeout", "nan")],
+)
+def test_numbers_that_are_no_positive_numbers_are_refused(
+    peers, tmp_path, fake_recbole, capsys, option, value
+):
+    """Before, --threads 0 reached RecBole's environment (OMP_NUM_THREADS=0, a failed run
+    recorded in peers.json), --epochs -3 went to RecBole as its epochs and --timeout 0
+    recorded every model as timed out."""
+    split = write_split(tmp_path / "split", SPLIT)
+    argv = ["--split", str(split), "--out", str(tmp_path / "out"), "--venv", str(fake_recbole)]
+    with pytest.raises(SystemExit) as stop:
+        peers.main([*argv, option, value])
+    assert stop.value.code == 2
+    assert (
+        f"argument {option}: expected a positive number, got {value!r}" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "out").exists()
