@@ -11,9 +11,7 @@ Every collective (and the wait for every rank to join) gives up after ``timeout`
 that says so, where torch's default would wait 30 minutes on a rank that died or hangs. Rank
 0 works alone while the others wait (reading the data, each epoch's validation), so the
 timeout must be longer than those. A rank whose process ended fails the others' collectives at
-once, with a DistributedError that says it is gone: which rank, in a world of two, or where
-its process ran on the same machine as the rank that reports it (each rank's process is
-recorded when the group is joined); otherwise the error says that it cannot be told which.
+once, with a DistributedError that says it is gone.
 """
 
 from __future__ import annotations
@@ -23,10 +21,8 @@ import contextlib
 import logging
 import math
 import os
-import time
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from kgrec.errors import DistributedError, InputError
@@ -37,11 +33,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 600.0
 # the timeout init() gave the process group (None: one kgrec did not start)
 _timeout: float | None = None
-# each rank's process as init() gathered them (:func:`_process`): which rank has ended can be
-# told of the ranks on the same machine (None: a process group kgrec did not start)
-_processes: list[tuple[str | None, int, str | None]] | None = None
-# seconds a rank whose peer's connection closed looks for a rank process that has ended
-GONE_WAIT = 3.0
 
 
 @dataclass(frozen=True)
@@ -136,7 +127,6 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
     )
     global _timeout
     _timeout = timeout
-    global _processes
     with _answered(joining=True):
         dist.init_process_group(
             backend="nccl" if cuda else "gloo",
@@ -144,62 +134,7 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
             timeout=timedelta(seconds=timeout),
         )
     atexit.register(shutdown, True)
-    processes: list[Any] = [None] * world.size
-    with _answered():  # every rank has joined: a rank gone now is one that ended
-        dist.all_gather_object(processes, _process(os.getpid()))
-    _processes = [tuple(p) for p in processes]
     return True
-
-
-def _process(pid: int) -> tuple[str | None, int, str | None]:
-    """(the machine and PID namespace it runs in, ``pid``, its start time) of a process of this
-    machine; the machine is None where /proc cannot tell."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        machine = f"{boot}:{os.stat('/proc/self/ns/pid').st_ino}"
-    except OSError:
-        machine = None
-    stat = _stat(pid)
-    return machine, pid, None if stat is None else stat[1]
-
-
-def _stat(pid: int) -> tuple[str, str] | None:
-    """(state, start time) of process ``pid`` from /proc, None where it has none."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[-1].split()  # after the command's name, which may hold spaces
-    return fields[0], fields[19]
-
-
-def _has_ended(pid: int, start: str | None) -> bool:
-    """Whether process ``pid`` (started at ``start``) of this machine has ended: gone, a
-    zombie, or its PID another process's now."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass
-    stat = _stat(pid)
-    return stat is None or stat[0] in ("Z", "X") or (start is not None and stat[1] != start)
-
-
-def _ended_ranks(world: World) -> list[int] | None:
-    """The other ranks of this machine whose process has ended, looked for up to
-    :data:`GONE_WAIT` seconds (a process may still be ending as its connections close); None
-    where it cannot be told (a process group kgrec did not start, no /proc)."""
-    if _processes is None or len(_processes) != world.size or _processes[world.rank][0] is None:
-        return None
-    here = _processes[world.rank][0]
-    local = [r for r, p in enumerate(_processes) if r != world.rank and p[0] == here]
-    deadline = time.monotonic() + GONE_WAIT
-    while True:
-        ended = [r for r in local if _has_ended(_processes[r][1], _processes[r][2])]
-        if ended or not local or time.monotonic() >= deadline:
-            return ended
-        time.sleep(0.1)
 
 
 @contextlib.contextmanager
@@ -254,25 +189,14 @@ _PEER_GONE = ("connection reset by peer", "connection closed by peer", "broken p
 
 def _gone_message(world: World, exc: BaseException) -> str:
     """The error of a rank whose collective failed because another rank's process ended."""
-    ended = [1 - world.rank] if world.size == 2 else _ended_ranks(world)
-    if ended:
-        names = ", ".join(str(r) for r in ended)
-        who = f"rank {names} is gone" if len(ended) == 1 else f"ranks {names} are gone"
-        what = "its process" if len(ended) == 1 else "their processes"
-    else:
-        seen = "" if ended is None else ", and no other rank's process on this machine has ended"
-        who = (
-            "another rank is gone (which one cannot be told here: gloo says only that a "
-            f"connection closed{seen})"
-        )
-        what = "its process"
+    who = f"rank {1 - world.rank}" if world.size == 2 else "another rank"
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     first = first.split("] ", 1)[-1].split(". This is typically", 1)[0]  # gloo's source line
     return (
-        f"rank {world.rank}: {who}: {what} ended (an error, or killed: out of "
-        f"memory?) or its connection broke ({first}); check the output of every rank that "
-        "stopped for why, then start the same command again on every rank, with --resume if "
-        "the run folder has a checkpoint.pt"
+        f"rank {world.rank}: {who} is gone: its process ended (an error, or killed: out of "
+        f"memory?) or its connection broke ({first}); check its output for why, then start "
+        "the same command again on every rank, with --resume if the run folder has a "
+        "checkpoint.pt"
     )
 
 
@@ -280,10 +204,8 @@ def shutdown(started: bool) -> None:
     """End the process group if :func:`init` started it."""
     import torch.distributed as dist
 
-    global _processes
     if started and dist.is_initialized():
         dist.destroy_process_group()
-        _processes = None
 
 
 def _collective_device():
