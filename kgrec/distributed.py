@@ -189,7 +189,12 @@ _PEER_GONE = ("connection reset by peer", "connection closed by peer", "broken p
 
 def _gone_message(world: World, exc: BaseException) -> str:
     """The error of a rank whose collective failed because another rank's process ended."""
-    who = f"rank {1 - world.rank}" if world.size == 2 else "another rank"
+    # gloo names no rank when a connection closes: in a world of two it can only be the other
+    who = (
+        f"rank {1 - world.rank}"
+        if world.size == 2
+        else "another rank (gloo does not say which: look at every rank's output)"
+    )
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     first = first.split("] ", 1)[-1].split(". This is typically", 1)[0]  # gloo's source line
     return (

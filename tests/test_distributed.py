@@ -420,3 +420,14 @@ def test_a_join_that_times_out_is_known_by_its_type_not_only_its_words() -> None
         raise RuntimeError("[pair.cc:78] Timed out waiting 2000ms for recv operation")
     with pytest.raises(RuntimeError, match="something else"), distributed._answered():
         raise RuntimeError("something else")  # any other error is torch's
+
+
+def test_in_a_world_of_three_a_gone_rank_is_said_to_be_unknown() -> None:
+    """gloo names no rank when a connection closes: in a world of two it is the other rank; in a
+    larger one the error says it cannot tell which and where to look (it said 'another rank')."""
+    closed = RuntimeError("[../gloo/transport/tcp/pair.cc:534] Connection closed by peer")
+    two = distributed._gone_message(distributed.World(rank=0, size=2, local_rank=0), closed)
+    assert two.startswith("rank 0: rank 1 is gone")
+    three = distributed._gone_message(distributed.World(rank=1, size=3, local_rank=1), closed)
+    assert "gloo does not say which" in three and "every rank's output" in three
+    assert "Connection closed by peer" in three
