@@ -56,7 +56,7 @@ from kgrec.cold_items import (
 )
 from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
-from kgrec.data.source import read_graph
+from kgrec.data.source import read_graph, read_text_vectors
 from kgrec.data.split import (
     Split,
     check_few_shot,
@@ -806,8 +806,9 @@ class Run:
             return list(maps.items), None
         target = maps.domains[self.experiment.split.target_domain]
         longer = [d for d in maps.domains if d != target and d.startswith(f"{target}:")]
-        self._check_text_model(source)
-        keys, vectors = source.read_vectors("Item", property=self.settings["text_property"])
+        text, current = read_text_vectors(source, self.settings["text_property"], ["Item"])
+        self._check_text_model(source, current)  # the record of the vectors read
+        keys, vectors = text["Item"]
         known = maps.item_index(keys)
         new = [
             n
@@ -841,11 +842,11 @@ class Run:
         ).cpu()
         return [*maps.items, *uids], embedded
 
-    def _check_text_model(self, source: GraphStore) -> None:
-        """An InputError when ``source`` records another text model for the run's text
-        property than the one that wrote the vectors the run was trained on: the vectors read
-        now would lie in another space. A run or store without a record (before session 26)
-        is not checked."""
+    def _check_text_model(self, source: GraphStore, current: dict[str, str] | None) -> None:
+        """An InputError when ``current`` (``source``'s record of the text model of the run's
+        text property) is another model than the one that wrote the vectors the run was
+        trained on: the vectors read now would lie in another space. A run or store without a
+        record (before session 26) is not checked."""
         from kgrec.store import redact
 
         trained = self.info.get("text_model")
@@ -859,7 +860,6 @@ class Run:
                 field="text_model",
             )
         property = self.settings["text_property"]
-        current = source.vector_model(property)
         if trained is None or current is None or trained["identity"] == current["identity"]:
             return
         raise InputError(
