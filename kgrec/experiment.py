@@ -644,6 +644,9 @@ class Run:
                             [ranking.item_ids[i] for i in late],
                             item_vectors[late],
                         )
+            # no load or embed changes the graph while the edges and vectors are checked and
+            # written (Neo4j: refused, before anything is written, while one holds the lock)
+            with opened.load_lock():
                 for kind, (_, rows) in published.items():  # before any edge is written
                     opened.check_vectors(
                         kind,
@@ -651,15 +654,17 @@ class Run:
                         None if users is None else rows.shape[1],
                         remedy="publish the whole run first (without users), or without vectors",
                     )
-            opened.publish(
-                ranking.table, run=name or self.name, users=None if users is None else list(users)
-            )
-            if users is None:
-                if published:  # the run's vectors in place of all others
-                    opened.replace_vectors(published, property=VECTOR_PROPERTY)
-            else:
-                for kind, (keys, rows) in published.items():
-                    opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
+                opened.publish(
+                    ranking.table,
+                    run=name or self.name,
+                    users=None if users is None else list(users),
+                )
+                if users is None:
+                    if published:  # the run's vectors in place of all others
+                        opened.replace_vectors(published, property=VECTOR_PROPERTY)
+                else:
+                    for kind, (keys, rows) in published.items():
+                        opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
         return ranking.table
 
     @contextlib.contextmanager
