@@ -120,6 +120,9 @@ RELATION_WEIGHTINGS = ("block", "scalar")
 VECTOR_PROPERTY = "gnn_embedding"
 # what run.json's text_model holds (kgrec.text.embed.model_record)
 MODEL_KEYS = ("name", "identity")
+# the modules whose parameters read text vectors (TextInput's MLP, the cross-domain model's
+# projection), at any depth: fresh in a warm start from a run on another text model's vectors
+TEXT_MODULES = ("text_input", "text_projection")
 # settings a resumed run may change: how long it trains, not what it trains
 RESUMABLE_CHANGES = ("epochs", "patience")
 
@@ -1599,8 +1602,18 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
         "held_out_pairs_seen": seen,
     }
     params = dict(net.named_parameters())
+    other_text = _other_text_model(info, experiment, folder)
+    if other_text:
+        log.warning(
+            "--init-from %s: its text vectors were made by model %s, this run's by model %s: "
+            "its text input (%s) would read vectors of another space, so it starts fresh",
+            folder,
+            other_text[0],
+            other_text[1],
+            ", ".join(name for name in params if _reads_text(name)),
+        )
     for name, param in params.items():
-        if name not in state:
+        if name not in state or (other_text and _reads_text(name)):
             record["fresh"].append(name)
             continue
         value = state[name]
@@ -1641,6 +1654,34 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
             file=str(path),
         )
     return record
+
+
+def _reads_text(name: str) -> bool:
+    """Whether parameter ``name`` is one of a module that reads text vectors."""
+    return any(part in TEXT_MODULES for part in name.split(".")[:-1])
+
+
+def _other_text_model(
+    info: Mapping[str, Any], experiment: Experiment, folder: Path
+) -> tuple[str, str] | None:
+    """The text models (name and identity) of the source run ``info`` and of ``experiment``
+    when both recorded one and they differ; None otherwise (either read no vectors, or its
+    store had no record of their model: not checked, as :meth:`Run._check_text_model`)."""
+    theirs, mine = info.get("text_model"), experiment.text_model
+    if theirs is None or mine is None:
+        return None
+    if not (isinstance(theirs, dict) and all(isinstance(theirs.get(k), str) for k in MODEL_KEYS)):
+        raise InputError(
+            "--init-from: run.json is damaged: its text_model is no text model's name and identity",
+            file=str(folder / RUN_FILE),
+            field="text_model",
+        )
+    if theirs["identity"] == mine["identity"]:
+        return None
+    return (
+        f"{theirs['name']} ({theirs['identity']})",
+        f"{mine['name']} ({mine['identity']})",
+    )
 
 
 def _read_init_from(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Experiment]:
