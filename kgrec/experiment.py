@@ -56,7 +56,7 @@ from kgrec.cold_items import (
 )
 from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
-from kgrec.data.source import read_graph
+from kgrec.data.source import read_graph, read_text_vectors
 from kgrec.data.split import (
     Split,
     check_few_shot,
@@ -120,6 +120,9 @@ RELATION_WEIGHTINGS = ("block", "scalar")
 VECTOR_PROPERTY = "gnn_embedding"
 # what run.json's text_model holds (kgrec.text.embed.model_record)
 MODEL_KEYS = ("name", "identity")
+# the modules whose parameters read text vectors (TextInput's MLP, the cross-domain model's
+# projection), at any depth: fresh in a warm start from a run on another text model's vectors
+TEXT_MODULES = ("text_input", "text_projection")
 # settings a resumed run may change: how long it trains, not what it trains
 RESUMABLE_CHANGES = ("epochs", "patience")
 
@@ -644,6 +647,9 @@ class Run:
                             [ranking.item_ids[i] for i in late],
                             item_vectors[late],
                         )
+            # no load or embed changes the graph while the edges and vectors are checked and
+            # written (Neo4j: refused, before anything is written, while one holds the lock)
+            with opened.load_lock():
                 for kind, (_, rows) in published.items():  # before any edge is written
                     opened.check_vectors(
                         kind,
@@ -651,15 +657,17 @@ class Run:
                         None if users is None else rows.shape[1],
                         remedy="publish the whole run first (without users), or without vectors",
                     )
-            opened.publish(
-                ranking.table, run=name or self.name, users=None if users is None else list(users)
-            )
-            if users is None:
-                if published:  # the run's vectors in place of all others
-                    opened.replace_vectors(published, property=VECTOR_PROPERTY)
-            else:
-                for kind, (keys, rows) in published.items():
-                    opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
+                opened.publish(
+                    ranking.table,
+                    run=name or self.name,
+                    users=None if users is None else list(users),
+                )
+                if users is None:
+                    if published:  # the run's vectors in place of all others
+                        opened.replace_vectors(published, property=VECTOR_PROPERTY)
+                else:
+                    for kind, (keys, rows) in published.items():
+                        opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
         return ranking.table
 
     @contextlib.contextmanager
@@ -806,8 +814,9 @@ class Run:
             return list(maps.items), None
         target = maps.domains[self.experiment.split.target_domain]
         longer = [d for d in maps.domains if d != target and d.startswith(f"{target}:")]
-        self._check_text_model(source)
-        keys, vectors = source.read_vectors("Item", property=self.settings["text_property"])
+        text, current = read_text_vectors(source, self.settings["text_property"], ["Item"])
+        self._check_text_model(source, current)  # the record of the vectors read
+        keys, vectors = text["Item"]
         known = maps.item_index(keys)
         new = [
             n
@@ -841,11 +850,11 @@ class Run:
         ).cpu()
         return [*maps.items, *uids], embedded
 
-    def _check_text_model(self, source: GraphStore) -> None:
-        """An InputError when ``source`` records another text model for the run's text
-        property than the one that wrote the vectors the run was trained on: the vectors read
-        now would lie in another space. A run or store without a record (before session 26)
-        is not checked."""
+    def _check_text_model(self, source: GraphStore, current: dict[str, str] | None) -> None:
+        """An InputError when ``current`` (``source``'s record of the text model of the run's
+        text property) is another model than the one that wrote the vectors the run was
+        trained on: the vectors read now would lie in another space. A run or store without a
+        record (before session 26) is not checked."""
         from kgrec.store import redact
 
         trained = self.info.get("text_model")
@@ -859,7 +868,6 @@ class Run:
                 field="text_model",
             )
         property = self.settings["text_property"]
-        current = source.vector_model(property)
         if trained is None or current is None or trained["identity"] == current["identity"]:
             return
         raise InputError(
@@ -1594,8 +1602,18 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
         "held_out_pairs_seen": seen,
     }
     params = dict(net.named_parameters())
+    other_text = _other_text_model(info, experiment, folder)
+    if other_text:
+        log.warning(
+            "--init-from %s: its text vectors were made by model %s, this run's by model %s: "
+            "its text input (%s) would read vectors of another space, so it starts fresh",
+            folder,
+            other_text[0],
+            other_text[1],
+            ", ".join(name for name in params if _reads_text(name)),
+        )
     for name, param in params.items():
-        if name not in state:
+        if name not in state or (other_text and _reads_text(name)):
             record["fresh"].append(name)
             continue
         value = state[name]
@@ -1636,6 +1654,34 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
             file=str(path),
         )
     return record
+
+
+def _reads_text(name: str) -> bool:
+    """Whether parameter ``name`` is one of a module that reads text vectors."""
+    return any(part in TEXT_MODULES for part in name.split(".")[:-1])
+
+
+def _other_text_model(
+    info: Mapping[str, Any], experiment: Experiment, folder: Path
+) -> tuple[str, str] | None:
+    """The text models (name and identity) of the source run ``info`` and of ``experiment``
+    when both recorded one and they differ; None otherwise (either read no vectors, or its
+    store had no record of their model: not checked, as :meth:`Run._check_text_model`)."""
+    theirs, mine = info.get("text_model"), experiment.text_model
+    if theirs is None or mine is None:
+        return None
+    if not (isinstance(theirs, dict) and all(isinstance(theirs.get(k), str) for k in MODEL_KEYS)):
+        raise InputError(
+            "--init-from: run.json is damaged: its text_model is no text model's name and identity",
+            file=str(folder / RUN_FILE),
+            field="text_model",
+        )
+    if theirs["identity"] == mine["identity"]:
+        return None
+    return (
+        f"{theirs['name']} ({theirs['identity']})",
+        f"{mine['name']} ({mine['identity']})",
+    )
 
 
 def _read_init_from(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Experiment]:

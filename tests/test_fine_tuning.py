@@ -317,3 +317,60 @@ def test_init_from_a_run_still_training_is_refused(tmp_path, tiny_recbole, sourc
     err = capsys.readouterr().err
     assert "--init-from: the run did not finish" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_the_text_mlp_of_a_run_on_another_text_models_vectors_is_left_fresh(
+    tmp_path, tiny_recbole, caplog
+):
+    """Before, --init-from copied the source run's text MLP whatever text model made the
+    vectors it was trained on: one of another model (of the same size) read this run's
+    vectors as if they were its own."""
+    import numpy as np
+
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    def text_store(name: str, model: str) -> str:
+        store = f"local:{tmp_path / name}"
+        with open_store(store) as opened:
+            opened.write(
+                recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+                progress=False,
+            )
+            keys = sorted(opened.snapshot().items["uid"])
+            opened.replace_vectors(
+                {"Item": (keys, np.random.default_rng(ord(model)).normal(size=(len(keys), 6)))},
+                property="embedding",
+                model={"name": model, "identity": f"{model}@1"},
+            )
+        return store
+
+    text = {"protocol": "ml1m-action-comedy", "text_input": "add", "seed": 0, **SMALL}
+    source = train("lightgcn", store=text_store("a", "a"), out=tmp_path / "source", **text)
+    mlp = sorted(name for name in saved_parameters(source) if name.startswith("text_input."))
+    assert mlp
+    # the same text model: every parameter is copied, the text MLP too
+    same = train(
+        "lightgcn",
+        store=text_store("a2", "a"),
+        out=tmp_path / "same",
+        init_from=source.folder,
+        **text,
+    )
+    copied = json.loads((same.folder / "run.json").read_text())["init_from"]["copied"]
+    assert set(mlp) <= set(copied)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        other = train(
+            "lightgcn",
+            store=text_store("b", "b"),
+            out=tmp_path / "other",
+            init_from=source.folder,
+            **text,
+        )
+    record = json.loads((other.folder / "run.json").read_text())["init_from"]
+    assert not set(mlp) & set(record["copied"]) and set(mlp) <= set(record["fresh"])
+    assert EMBEDDING in record["copied"]
+    warning = caplog.text
+    assert "a@1" in warning and "b@1" in warning and "text_input.mlp" in warning

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from graph_schema.tables import GraphTables
 
+if TYPE_CHECKING:
+    from kgrec.store.base import GraphStore
+
 TEXT_KINDS = ("User", "Item", "Entity")
+# how many times a read of text vectors that an embed changed midway is tried again
+READ_ATTEMPTS = 3
 
 
 def read_graph(
@@ -46,6 +52,33 @@ def read_graph(
         tables = graph_store.snapshot()
         if text_property is None:
             return tables, None, None
-        model = graph_store.vector_model(text_property)
-        text = {kind: graph_store.read_vectors(kind, property=text_property) for kind in TEXT_KINDS}
+        text, model = read_text_vectors(graph_store, text_property, TEXT_KINDS)
     return tables, {kind: found for kind, found in text.items() if len(found[0])} or None, model
+
+
+def read_text_vectors(
+    store: GraphStore, property: str, kinds: Sequence[str]
+) -> tuple[dict[str, tuple[list[str], np.ndarray]], dict[str, str] | None]:
+    """The vectors ``property`` of every kind in ``kinds`` (keys and matrix, as
+    :meth:`~kgrec.store.base.GraphStore.read_vectors` gives them) and the store's record of
+    the text model that wrote them, read as one: each kind is its own read, so a ``kgrec
+    embed`` with another model that commits between two of them would give one model's
+    vectors for some kinds and the other's for the rest. The record is read before and after
+    the vectors; an embed commits its vectors and its record together, so a record that
+    changed meanwhile means the vectors may be of two models, and they are read again (a
+    StoreError after :data:`READ_ATTEMPTS` tries). Readers take no lock: they never wait
+    for, nor refuse, one another."""
+    from kgrec.errors import StoreError
+
+    for _ in range(READ_ATTEMPTS):
+        model = store.vector_model(property)
+        text = {kind: store.read_vectors(kind, property=property) for kind in kinds}
+        if store.vector_model(property) == model:
+            return text, model
+    from kgrec.store import redact
+
+    raise StoreError(
+        f"{redact(store.uri)}: the text vectors {property!r} were replaced by another text "
+        f"model's while they were read, {READ_ATTEMPTS} times (a kgrec embed is running): "
+        "run again when it has finished"
+    )

@@ -153,9 +153,10 @@ class GraphStore(ABC):
 
     def load_lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold the lock a load holds while it writes, for the block: no load changes the graph
-        meanwhile (``kgrec embed`` writes its vectors under it). Neo4j: the load lock, refused
-        with a StoreError naming its holder when a load holds it. A store whose every write
-        takes its own lock (LocalStore: a file lock, waited for) needs none: the default."""
+        meanwhile (``kgrec embed`` checks and writes its vectors under it). Neo4j: the load
+        lock, refused with a StoreError naming its holder when a load holds it. LocalStore:
+        its write lock (a file lock, waited for), under which its own writes go ahead. The
+        default holds nothing."""
         return contextlib.nullcontext()
 
     def break_lock(self) -> dict[str, Any] | None:

@@ -96,6 +96,7 @@ class LocalStore(GraphStore):
         self.uri = f"local:{path}"
         # explain()'s index of the graph, with the table files it was built from
         self._explain_index: tuple[tuple[str | None, ...], GraphIndex] | None = None
+        self._holding = False  # whether this object holds the write lock (load_lock)
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.uri}: {self.path} exists and is not a folder")
 
@@ -431,9 +432,20 @@ class LocalStore(GraphStore):
             self._commit(manifest, {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)})
         return len(table)
 
+    def load_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The write lock, held for the block (waited for, as every write waits for it): a
+        check and the write it allows (``kgrec embed``'s of the text model, a publish's of the
+        vectors) are one step, which no other process's write comes between. This object's
+        own writes in the block go ahead under it."""
+        return self._locked()
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """Hold the store's write lock (creating the folder on a first write) for the block."""
+        """Hold the store's write lock (creating the folder on a first write) for the block;
+        within a block of this object's that holds it already, the block simply runs."""
+        if self._holding:
+            yield
+            return
         self._check_folder()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -444,7 +456,11 @@ class LocalStore(GraphStore):
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._check_folder()  # another process may have filled it meanwhile
             self._remove_stale_temp_files()
-            yield
+            self._holding = True
+            try:
+                yield
+            finally:
+                self._holding = False
 
     def _remove_stale_temp_files(self) -> None:
         """Delete the temporary files of writers that died mid-write (killed, power cut)."""

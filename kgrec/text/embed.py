@@ -107,13 +107,14 @@ def check_model(
 ) -> None:
     """An InputError when ``property`` holds vectors of another model than ``model`` on a
     node kind not among ``kinds`` (the kinds an embed replaces): the two models' vectors
-    would lie under one property, in two spaces. A property whose model is not recorded (a
-    store embedded before session 26) takes any model."""
+    would lie under one property, in two spaces. Vectors whose model is not recorded (a
+    store embedded before session 26, vectors written without a model) may be any model's:
+    such a property takes a model only when the embed replaces every kind that holds it."""
     from kgrec.errors import InputError
     from kgrec.store.canonical import NODE_TABLES
 
     recorded = store.vector_model(property)
-    if recorded is None or recorded["identity"] == model["identity"]:
+    if recorded is not None and recorded["identity"] == model["identity"]:
         return
     kinds = list(kinds)
     others = [
@@ -123,6 +124,16 @@ def check_model(
     ]
     if others:
         every = [kind for kind in NODE_TABLES if kind in kinds or kind in others]
+        if recorded is None:
+            raise InputError(
+                f"the vectors {property!r} of the {', '.join(others)} nodes have no record of "
+                f"the text model that made them (embedded before session 26, or written "
+                f"without one), so they may be another model's than {model['name']} "
+                f"({model['identity']}). Nothing was written: embed every kind that holds "
+                f"{property!r} ({', '.join(every)}) with this model, which records it, or "
+                "embed under another --property",
+                field="property",
+            )
         raise InputError(
             f"the vectors {property!r} of the {', '.join(others)} nodes were made by model "
             f"{recorded['name']} ({recorded['identity']}), these by model {model['name']} "

@@ -131,3 +131,49 @@ def test_rows_left_staged_by_a_dead_publish_are_hidden_then_cleared(graph_store)
 def test_the_staging_prefix_is_not_a_run_name(graph_store):
     with pytest.raises(InputError, match="kgrec-staging:"):
         graph_store.publish(top_k(1, 1), run=staging_run("a"))
+
+
+def test_a_run_does_not_publish_while_a_load_holds_the_lock(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, make_graph, monkeypatch
+):
+    """Before, `kgrec recommend --publish` checked the load lock before it ranked, then wrote
+    its edges and vectors (newcomers' too) without the lock: a load (or an embed) that began
+    while it ranked was written under."""
+    from kgrec.experiment import Run, train
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+    local = f"local:{tmp_path / 'store'}"
+    with open_store(local) as opened:
+        opened.write(tables, progress=False)
+    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
+    neo = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri)
+    neo.write(tables, progress=False)
+    # a newcomer, loaded after training, with an item the run trained on: folded in
+    item = run.experiment.maps.items[int(run.experiment.split.train[1, 0])]
+    neo.write(make_graph(interactions=[("newbie", item, 4.0, None)]), progress=False)
+    ranking = Run._ranking
+
+    def load_begins_while_ranking(self, *args, **kwargs):
+        result = ranking(self, *args, **kwargs)
+        neo4j_clean.execute_query(
+            "CREATE (:KgrecLock {name: 'load', token: 't', host: 'elsewhere', pid: 4242, "
+            "command: 'kgrec load recbole x', started: datetime()})"
+        )
+        return result
+
+    monkeypatch.setattr(Run, "_ranking", load_begins_while_ranking)
+    for users in (None, ["u1", "newbie"]):
+        with pytest.raises(StoreError, match="pid 4242"):
+            run.publish(neo.uri, k=3, users=users)
+        assert neo.recommendations().empty
+        assert neo.read_vectors("User", property="gnn_embedding")[0] == []
+        neo.break_lock()
+    monkeypatch.setattr(Run, "_ranking", ranking)
+    assert len(run.publish(neo.uri, k=3)) > 0
+    assert len(neo.read_vectors("User", property="gnn_embedding")[0]) == 40
+    locks = neo4j_clean.execute_query("MATCH (l:KgrecLock) RETURN count(l) AS n").records
+    assert locks[0]["n"] == 0  # released after it

@@ -475,9 +475,14 @@ def test_an_embed_of_another_model_on_some_kinds_is_refused(store, movies):
     write_embeddings(store, [other], model=a)  # the same model: any kinds
     write_embeddings(store, [item, entity], model=b)  # every kind that holds it: another model
     assert store.vector_model("embedding") == b
-    # a property whose model is not recorded (embedded before session 26) takes any model
+    # a property whose model is not recorded (embedded before session 26) takes a model only
+    # when every kind that holds it is embedded (before, any model, on any kinds)
     store.write_vectors("Entity", ["m.99"], np.ones((1, 2)), property="old")
-    write_embeddings(store, [item], property="old", model=a)
+    with pytest.raises(InputError, match=r"'old' of the Entity nodes have no record"):
+        write_embeddings(store, [item], property="old", model=a)
+    assert store.vector_model("old") is None
+    assert store.read_vectors("Item", property="old")[0] == []
+    write_embeddings(store, [item, entity], property="old", model=a)
     assert store.vector_model("old") == a
     with pytest.raises(InputError, match="two models' vectors would mix"):
         write_embeddings(store, [item], property="old", model=b)

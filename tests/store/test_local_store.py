@@ -310,3 +310,32 @@ def test_a_first_write_that_fails_leaves_no_table_file(tmp_path, movies, monkeyp
     monkeypatch.undo()
     store.write(movies, progress=False)  # the folder is still fit for a first write
     assert len(store.snapshot().users) == len(movies.users)
+
+
+def test_the_load_lock_keeps_other_writers_out_until_its_block_ends(store, movies):
+    """Before, LocalStore.load_lock held nothing: `kgrec embed` checked the store's record of
+    the text model, then wrote, and another process's embed of another model on another kind
+    could commit in between (two models' vectors under one property). Now the block holds
+    the store's write lock (another process's flock is refused here, as the writer waits),
+    and this object's own writes go ahead under it."""
+    import fcntl
+
+    import numpy as np
+
+    store.write(movies, progress=False)
+
+    def other_process_may_write() -> bool:
+        with open(store.path / ".lock", "a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return True
+
+    with store.load_lock():
+        assert not other_process_may_write()
+        store.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="embedding")
+        assert not other_process_may_write()
+    assert other_process_may_write()
+    assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]

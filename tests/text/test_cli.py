@@ -240,3 +240,31 @@ def test_template_with_unknown_field_fails_naming_file_and_field(tmp_path, store
     assert f"file {templates}" in err and "field 'entity_unnamed'" in err and "nmae" in err
     with open_store(store_uri) as store:
         assert store.read_vectors("Item", property="embedding")[0] == []
+
+
+def test_vectors_without_a_record_of_their_model_on_a_kind_not_embedded_stop_embed(
+    store_uri, capsys, tiny_model, monkeypatch
+):
+    """A store embedded before session 26 (32-d vectors, no record of their model) and
+    `--kinds Item` with a 32-d model: exit 2, nothing encoded or written. Before, any model
+    was taken once and recorded, its Item vectors beside the Entity vectors of whichever
+    model made them."""
+    from kgrec.text.encoder import TextEncoder
+
+    with open_store(store_uri) as store:
+        store.write_vectors("Item", ["m:1", "m:2"], np.ones((2, 32)), property="embedding")
+        store.write_vectors("Entity", ["m.a"], np.ones((1, 32)), property="embedding")
+    base = ["embed", "--store", store_uri, "--no-cache", "--model", str(tiny_model)]
+    encode = TextEncoder.encode
+    monkeypatch.setattr(TextEncoder, "encode", lambda *a, **k: pytest.fail("texts encoded"))
+    assert main([*base, "--kinds", "Item"]) == 2
+    err = capsys.readouterr().err
+    assert "Entity nodes have no record of the text model" in err and "(Item, Entity)" in err
+    with open_store(store_uri) as store:
+        assert store.vector_model("embedding") is None
+        assert np.all(store.read_vectors("Item", property="embedding")[1] == 1.0)
+    monkeypatch.setattr(TextEncoder, "encode", encode)
+    assert main(base) == 0  # every kind that holds it: recorded, then any kinds
+    with open_store(store_uri) as store:
+        assert store.vector_model("embedding")["name"] == str(tiny_model)
+    assert main([*base, "--kinds", "Item"]) == 0

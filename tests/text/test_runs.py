@@ -109,3 +109,122 @@ def test_a_damaged_text_model_in_run_json_is_named(tmp_path, text_store):
     with pytest.raises(InputError, match="text_model") as refused:
         load_run(run.folder).recommend(k=5)
     assert str(path) in str(refused.value)
+
+
+def _vectors_of(store, model: str, value: float) -> None:
+    """Every item and entity of ``store`` with the vector ``value`` (4-d), recorded as
+    ``model``'s, as one embed would write them."""
+    snapshot = store.snapshot()
+    kinds = {
+        "Item": sorted(snapshot.items["uid"]),
+        "Entity": sorted(snapshot.entities["entity_id"]),
+    }
+    store.replace_vectors(
+        {kind: (keys, np.full((len(keys), 4), value)) for kind, keys in kinds.items()},
+        property="embedding",
+        model={"name": model, "identity": model},
+    )
+
+
+def test_an_embed_between_two_kinds_is_not_read_as_one_models_vectors(
+    tmp_path, movies, monkeypatch
+):
+    """Before, training read the record and each kind's vectors as separate reads, without
+    the load lock: an embed with another model committed between the Item and the Entity
+    read gave the run model a's items, model b's entities, and recorded model a."""
+    from kgrec.data.source import read_graph
+    from kgrec.store.local import LocalStore
+
+    uri = f"local:{tmp_path / 'store'}"
+    with open_store(uri) as opened:
+        opened.write(movies, progress=False)
+        _vectors_of(opened, "a", 1.0)
+    read = LocalStore.read_vectors
+    embeds = []
+
+    def read_while_embedding(self, kind, *, property):
+        if kind == "Entity" and not embeds:  # another process's embed commits now
+            embeds.append(kind)
+            _vectors_of(LocalStore(self.path), "b", 2.0)
+        return read(self, kind, property=property)
+
+    monkeypatch.setattr(LocalStore, "read_vectors", read_while_embedding)
+    _, text, model = read_graph(store=uri, text_property="embedding")
+    assert embeds
+    assert model == {"name": "b", "identity": "b"}
+    for kind in ("Item", "Entity"):
+        assert np.all(text[kind][1] == 2.0), kind
+
+
+def test_vectors_replaced_at_every_read_are_an_error(tmp_path, movies, monkeypatch):
+    from kgrec.data.source import read_graph
+    from kgrec.errors import StoreError
+    from kgrec.store.local import LocalStore
+
+    uri = f"local:{tmp_path / 'store'}"
+    with open_store(uri) as opened:
+        opened.write(movies, progress=False)
+        _vectors_of(opened, "a", 1.0)
+    read = LocalStore.read_vectors
+    models = iter("bcdefgh")
+
+    def read_while_embedding(self, kind, *, property):
+        if kind == "Entity":
+            _vectors_of(LocalStore(self.path), next(models), 2.0)
+        return read(self, kind, property=property)
+
+    monkeypatch.setattr(LocalStore, "read_vectors", read_while_embedding)
+    with pytest.raises(StoreError, match="while they were read"):
+        read_graph(store=uri, text_property="embedding")
+
+
+def test_a_run_does_not_serve_vectors_an_embed_replaced_as_it_checked_them(
+    tmp_path, tiny_recbole, make_graph, monkeypatch
+):
+    """Before, recommend checked the store's record of the text model, then read the
+    vectors: another model's embed committed in between was served as the run's."""
+    from kgrec.store.local import LocalStore
+
+    store = f"local:{tmp_path / 'store'}"
+
+    def embed(model: str) -> None:  # every item, 6-d vectors recorded as ``model``'s
+        with open_store(store) as opened:
+            keys = sorted(opened.snapshot().items["uid"])
+            rng = np.random.default_rng(ord(model))
+            opened.replace_vectors(
+                {"Item": (keys, rng.normal(size=(len(keys), 6)))},
+                property="embedding",
+                model={"name": model, "identity": model},
+            )
+
+    with open_store(store) as opened:
+        tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+        opened.write(tables, progress=False)
+    embed("a")
+    run = train(
+        "lightgcn",
+        store=store,
+        protocol="ml1m-new-items",
+        cold_items="student",
+        out=tmp_path / "run",
+        **SMALL,
+    )
+    target = run.experiment.maps.domains[run.experiment.split.target_domain]
+    with open_store(store) as opened:
+        late = [{"domain": target, "item_id": "late", "title": "Late Action", "year": 1999}]
+        opened.write(make_graph(items=late), progress=False)
+    embed("a")
+    assert f"{target}:late" in set(load_run(run.folder).recommend(k=1_000)["item_uid"])
+    read = LocalStore.read_vectors
+    embeds = []
+
+    def read_while_embedding(self, kind, *, property):
+        if not embeds:  # another process's embed, by model b, commits now
+            embeds.append(kind)
+            embed("b")
+        return read(self, kind, property=property)
+
+    monkeypatch.setattr(LocalStore, "read_vectors", read_while_embedding)
+    with pytest.raises(InputError, match="another model"):
+        load_run(run.folder).recommend(k=5)
+    assert embeds
