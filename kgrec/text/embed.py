@@ -127,8 +127,8 @@ def check_model(
         if recorded is None:
             raise InputError(
                 f"the vectors {property!r} of the {', '.join(others)} nodes have no record of "
-                f"the text model that made them (embedded before session 26, or written "
-                f"without one), so they may be another model's than {model['name']} "
+                "the text model that made them (embedded by an older kgrec, or written without "
+                f"one), so they may be another model's than {model['name']} "
                 f"({model['identity']}). Nothing was written: embed every kind that holds "
                 f"{property!r} ({', '.join(every)}) with this model, which records it, or "
                 "embed under another --property",
