@@ -536,6 +536,10 @@ def _record(directory: Path) -> dict:
         raise InputError(f"cannot read the split's record ({exc})", file=str(path)) from None
     if not isinstance(record, dict):
         raise InputError("expected a JSON object", file=str(path))
+    for name in ("target_domain", "domain_rule", "domain"):  # what write_split records
+        value = record.get(name)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise InputError(f"expected a name or null, got {value!r}", file=str(path), field=name)
     return record
 
 

@@ -507,3 +507,24 @@ def test_bad_cold_shares_name_the_option(
             cold_test_share=test,
         )
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ('{"target_domain": null, "domain_rule": 5, "domain": null}', "domain_rule"),
+        ('{"target_domain": null, "domain_rule": null, "domain": ["movies"]}', "domain"),
+        ('{"target_domain": {"x": 1}, "domain_rule": null, "domain": null}', "target_domain"),
+    ],
+)
+def test_a_split_record_with_a_value_that_is_no_name_is_an_input_error(
+    tmp_path: Path, tiny_recbole, record, field
+) -> None:
+    # before: a split.json whose domain_rule or domain was not a string (hand-edited) got to
+    # the loaders, and --split DIR --data PATH stopped with a TypeError traceback
+    from kgrec.experiment import load_experiment
+
+    folder = write_files(tmp_path / "split")
+    (folder / "split.json").write_text(record)
+    with pytest.raises(InputError, match=rf"split.json, field '{field}': expected a name"):
+        load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0)
