@@ -256,6 +256,14 @@ def make_split(
         shuffled = rng.permutation(overlapping)
         n_valid = _round_share(len(shuffled), spec.cold_valid_share)
         n_test = _round_share(len(shuffled), spec.cold_test_share)
+        if n_valid + n_test >= len(shuffled):  # the shares' sum is below 1, their rounding not
+            raise InputError(
+                f"cold-valid and cold-test shares {spec.cold_valid_share} and "
+                f"{spec.cold_test_share} of the {len(shuffled)} overlapping users are "
+                f"{n_valid} + {n_test} users (halves rounded up): none is left warm; give "
+                "smaller shares",
+                field="--cold-test-share",
+            )
         cold_valid, cold_test = shuffled[:n_valid], shuffled[n_valid : n_valid + n_test]
         labels[np.isin(target_pairs[0], cold_valid)] = 1
         labels[np.isin(target_pairs[0], cold_test)] = 2
