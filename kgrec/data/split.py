@@ -237,6 +237,12 @@ def make_split(
     if spec.new_item_share:
         items = np.unique(target_pairs[1])
         new = rng.permutation(items)[: _round_share(len(items), spec.new_item_share)]
+        if not len(new):
+            raise InputError(
+                f"a new-item share of {spec.new_item_share} of the {len(items)} target items "
+                "with an interaction is no item (halves rounded up): give a larger share",
+                field="--new-item-share",
+            )
         per_user = ~np.isin(target_pairs[1], new)
         labels[~per_user] = _half_labels(target_pairs[1, ~per_user], rng)
     if spec.source_domain is not None:
