@@ -237,6 +237,12 @@ def make_split(
     if spec.new_item_share:
         items = np.unique(target_pairs[1])
         new = rng.permutation(items)[: _round_share(len(items), spec.new_item_share)]
+        if not len(new):
+            raise InputError(
+                f"a new-item share of {spec.new_item_share} of the {len(items)} target items "
+                "with an interaction is no item (halves rounded up): give a larger share",
+                field="--new-item-share",
+            )
         per_user = ~np.isin(target_pairs[1], new)
         labels[~per_user] = _half_labels(target_pairs[1, ~per_user], rng)
     if spec.source_domain is not None:
@@ -256,6 +262,14 @@ def make_split(
         shuffled = rng.permutation(overlapping)
         n_valid = _round_share(len(shuffled), spec.cold_valid_share)
         n_test = _round_share(len(shuffled), spec.cold_test_share)
+        if n_valid + n_test >= len(shuffled):  # the shares' sum is below 1, their rounding not
+            raise InputError(
+                f"cold-valid and cold-test shares {spec.cold_valid_share} and "
+                f"{spec.cold_test_share} of the {len(shuffled)} overlapping users are "
+                f"{n_valid} + {n_test} users (halves rounded up): none is left warm; give "
+                "smaller shares",
+                field="--cold-test-share",
+            )
         cold_valid, cold_test = shuffled[:n_valid], shuffled[n_valid : n_valid + n_test]
         labels[np.isin(target_pairs[0], cold_valid)] = 1
         labels[np.isin(target_pairs[0], cold_test)] = 2
@@ -536,6 +550,10 @@ def _record(directory: Path) -> dict:
         raise InputError(f"cannot read the split's record ({exc})", file=str(path)) from None
     if not isinstance(record, dict):
         raise InputError("expected a JSON object", file=str(path))
+    for name in ("target_domain", "domain_rule", "domain"):  # what write_split records
+        value = record.get(name)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise InputError(f"expected a name or null, got {value!r}", file=str(path), field=name)
     return record
 
 

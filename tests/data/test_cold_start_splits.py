@@ -249,3 +249,14 @@ def test_few_shot_users_of_split_files_stay_few_shot_when_more_are_given():
     )
     given = give_few_shot(split, 1, seed=0)
     assert given.few_shot_users.tolist() == [1, 2]
+
+
+def test_a_new_item_share_that_draws_no_item_is_refused(make_two_domains):
+    # before: a share below half an item (0.01 of 30 comedy films) drew no new item, and the
+    # split was a plain 80/10/10 one reported with empty new-item groups, silently
+    data, maps = to_hetero_data(make_two_domains())
+    with pytest.raises(InputError, match="is no item") as caught:
+        make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.01)
+    assert caught.value.field == "--new-item-share"
+    split = make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.05)
+    assert split.new_item_indices().numel() >= 1

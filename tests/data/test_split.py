@@ -507,3 +507,50 @@ def test_bad_cold_shares_name_the_option(
             cold_test_share=test,
         )
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ('{"target_domain": null, "domain_rule": 5, "domain": null}', "domain_rule"),
+        ('{"target_domain": null, "domain_rule": null, "domain": ["movies"]}', "domain"),
+        ('{"target_domain": {"x": 1}, "domain_rule": null, "domain": null}', "target_domain"),
+    ],
+)
+def test_a_split_record_with_a_value_that_is_no_name_is_an_input_error(
+    tmp_path: Path, tiny_recbole, record, field
+) -> None:
+    # before: a split.json whose domain_rule or domain was not a string (hand-edited) got to
+    # the loaders, and --split DIR --data PATH stopped with a TypeError traceback
+    from kgrec.experiment import load_experiment
+
+    folder = write_files(tmp_path / "split")
+    (folder / "split.json").write_text(record)
+    with pytest.raises(InputError, match=rf"split.json, field '{field}': expected a name"):
+        load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0)
+
+
+def test_cold_shares_whose_rounding_leaves_no_warm_user_are_refused(make_two_domains) -> None:
+    # before: shares summing below 1 passed the check, and with both halves rounded up every
+    # overlapping user was cold: valid and test held no warm user's interaction, silently
+    data, maps = to_hetero_data(make_two_domains())
+    pairs = data["user", "interacts", "item"].edge_index
+    domain = data["item"].domain[pairs[1]]
+    count = [torch.bincount(pairs[0, domain == d], minlength=60) for d in range(2)]
+    n = int(((count[0] >= 5) & (count[1] >= 5)).sum())
+    test = 0.5 - 0.5 / n  # n / 2 and n * test round up to n together
+    with pytest.raises(InputError, match="none is left warm") as caught:
+        make_split(
+            data, maps, "ml1m-action-comedy", seed=0, cold_valid_share=0.5, cold_test_share=test
+        )
+    assert caught.value.field == "--cold-test-share"
+    # a little less, and one user stays warm
+    split = make_split(
+        data,
+        maps,
+        "ml1m-action-comedy",
+        seed=0,
+        cold_valid_share=0.5,
+        cold_test_share=test - 1 / n,
+    )
+    assert not split.cold_users(60)[split.test[0]].all()
