@@ -89,7 +89,7 @@ from kgrec.objectives import (
 )
 from kgrec.ranking import embeddings, rank
 from kgrec.recommend import inner_product_vectors, recommendation_table
-from kgrec.train import FitResult, FullGraph, fit, on_device
+from kgrec.train import FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
     from kgrec.store.base import GraphStore
@@ -1222,19 +1222,22 @@ def _train(
     if progress:
         print(net)
     started = time.perf_counter()
-    result = fit(
-        net,
-        graph,
-        experiment.split,
-        pairs,
-        **fit_settings(settings),
-        objective=objective_for(settings, graph, experiment.split),
-        epoch_strategy=epoch_strategy_for(settings["batching"]),
-        cold_start=cold_start_for(settings),
-        checkpoint=out / CHECKPOINT_FILE,
-        resume=resume,
-        progress=progress,
-    )
+    try:
+        result = fit(
+            net,
+            graph,
+            experiment.split,
+            pairs,
+            **fit_settings(settings),
+            objective=objective_for(settings, graph, experiment.split),
+            epoch_strategy=epoch_strategy_for(settings["batching"]),
+            cold_start=cold_start_for(settings),
+            checkpoint=out / CHECKPOINT_FILE,
+            resume=resume,
+            progress=progress,
+        )
+    except NotFinite as exc:
+        raise NotFinite(exc.reason, exc.epoch, hint=_overflow_hint(settings)) from None
     seconds = time.perf_counter() - started
     run = Run(out, info, experiment, net, graph)
     if not world.is_main:
@@ -1935,6 +1938,33 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             raise InputError(
                 f"{name} must not be negative, got {settings[name]}", field=_flag(name)
             )
+
+
+# train()'s options that scale the loss or its gradients: far from their defaults, the float32
+# numbers of training overflow (kgrec.train.NotFinite)
+LOSS_SCALES = (
+    "temperature",
+    "reg_weight",
+    "target_weight",
+    "cl_weight",
+    "cl_noise",
+    "cl_temperature",
+    "text_cl_weight",
+    "text_cl_temperature",
+    "cold_start_weight",
+    "adversarial_weight",
+)
+
+
+def _overflow_hint(settings: Mapping[str, Any]) -> str:
+    """What to change besides --lr when training overflowed: the run's loss scales that are
+    not at their defaults."""
+    changed = [
+        f"{_flag(name)} {settings[name]:g} (default {TRAIN_DEFAULTS[name]:g})"
+        for name in LOSS_SCALES
+        if settings.get(name, TRAIN_DEFAULTS[name]) != TRAIN_DEFAULTS[name]
+    ]
+    return f", or bring {', '.join(changed)} nearer the default" if changed else ""
 
 
 # train()'s arguments that go to kgrec.train.fit as they are

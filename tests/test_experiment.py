@@ -931,6 +931,19 @@ def test_a_new_run_that_fails_leaves_no_folder(tmp_path, tiny_recbole, monkeypat
     assert main(argv) == 0
 
 
+def test_an_overflowed_training_names_the_option_and_leaves_no_run(tmp_path, tiny_recbole, capsys):
+    """Before, --temperature 1e-30 overflowed Adam's squared gradients (the loss finite, about
+    1e27): nothing trained and the run ended with exit 0 and the untrained model's metrics."""
+    out = tmp_path / "r"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--epochs", "2", "--dim", "8", "--out", str(out)]
+    assert main([*argv, "--objective", "softmax", "--temperature", "1e-30"]) == 2
+    err = capsys.readouterr().err
+    assert "gradients overflowed" in err and "lower --lr" in err
+    assert "--temperature 1e-30 (default 0.2)" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("seed", ["-1", "99999999999999999999999"])
 def test_a_seed_out_of_range_is_refused_before_anything_is_written(
     tmp_path, tiny_recbole, seed, capsys
