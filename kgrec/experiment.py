@@ -89,7 +89,7 @@ from kgrec.objectives import (
 )
 from kgrec.ranking import embeddings, rank
 from kgrec.recommend import inner_product_vectors, recommendation_table
-from kgrec.train import FitResult, FullGraph, NotFinite, fit, on_device
+from kgrec.train import MAX_LR, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
     from kgrec.store.base import GraphStore
@@ -1938,6 +1938,12 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             raise InputError(
                 f"{name} must not be negative, got {settings[name]}", field=_flag(name)
             )
+    if settings["lr"] > MAX_LR:  # Adam's step cannot even be converted to the parameters'
+        raise InputError(
+            f"lr must be at most {MAX_LR:.4g} (the largest float32: the parameters' type), "
+            f"got {settings['lr']:g}",
+            field="--lr",
+        )
 
 
 # train()'s options that scale the loss or its gradients: far from their defaults, the float32

@@ -959,6 +959,21 @@ def test_a_seed_out_of_range_is_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == [tiny_recbole]
 
 
+def test_a_learning_rate_beyond_float32_is_refused_before_anything_is_written(
+    tmp_path, tiny_recbole, capsys
+):
+    """Before, --lr 1e300 passed the checks and Adam's first step raised a RuntimeError
+    ("value cannot be converted to type float without overflow"), a traceback."""
+    data = ["--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole), "--lr", "1e300"]
+    for argv in (
+        ["train", "--model", "lightgcn", *data, "--out", str(tmp_path / "run")],
+        ["tune", "--model", "lightgcn", *data, "--trials", "1", "--out", str(tmp_path / "tune")],
+    ):
+        assert main(argv) == 2
+        assert "field '--lr': lr must be at most 3.403e+38" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [tiny_recbole]
+
+
 def test_a_catalogue_smaller_than_the_top_k_is_refused_before_the_run(tmp_path, capsys):
     data = tmp_path / "small"
     data.mkdir()
