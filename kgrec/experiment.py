@@ -31,6 +31,7 @@ import math
 import os
 import pickle
 import platform
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -534,6 +535,35 @@ def build_run(
     torch.manual_seed(settings.get("seed", TRAIN_DEFAULTS["seed"]))
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in spec.options}
     return spec.build(graph, **options), graph, pairs
+
+
+@contextlib.contextmanager
+def model_memory(settings: Mapping[str, Any]) -> Iterator[None]:
+    """Turn a failure to allocate a model's parameters (on the CPU or a GPU, or a size beyond
+    what a tensor can have) into an :class:`InputError` naming the sizes that decide them
+    (``--dim``, and ``--text-hidden`` where the run has a text MLP): ``kgrec train``'s; a
+    ``kgrec tune`` trial fails "out of memory" and the tune goes on."""
+    try:
+        yield
+    except (MemoryError, RuntimeError, TypeError) as exc:
+        text = str(exc)
+        if not (
+            isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+            or "can't allocate memory" in text
+            or "Overflow when unpacking long" in text
+        ):
+            raise
+        sizes = [f"--dim {settings.get('dim', TRAIN_DEFAULTS['dim'])}"]
+        if settings.get("text_input", "none") != "none":
+            sizes.append(
+                f"--text-hidden {settings.get('text_hidden', TRAIN_DEFAULTS['text_hidden'])}"
+            )
+        asked = re.search(r"allocate (\d+ bytes|[\d.]+ [KMGT]iB)", text, re.IGNORECASE)
+        why = f"a tensor of {asked.group(1)} was asked for" if asked else "too large a size"
+        raise InputError(
+            f"the model's parameters do not fit in memory ({why}); lower {' or '.join(sizes)}",
+            field="--dim",
+        ) from None
 
 
 def _spec(model: str) -> ModelSpec:
@@ -1210,14 +1240,16 @@ def _train(
     world = distributed.current()
     if progress:
         print(describe(experiment))
-    net, graph, pairs = build_run(experiment, settings)
+    with model_memory(settings):
+        net, graph, pairs = build_run(experiment, settings)
     item_entity = _student_inputs(experiment, graph, settings)  # refused before training
     resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces the start
     if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it on
         info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
         if progress:
             print(_describe_warm_start(info["init_from"]))
-    net.to(device)
+    with model_memory(settings):
+        net.to(device)
     graph = on_device(graph, device)
     if progress:
         print(net)

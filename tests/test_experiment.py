@@ -974,6 +974,22 @@ def test_a_learning_rate_beyond_float32_is_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == [tiny_recbole]
 
 
+@pytest.mark.parametrize("dim", ["1000000000000", "100000000000000000000"])
+def test_a_model_too_large_for_memory_names_dim_and_leaves_no_run(
+    tmp_path, tiny_recbole, dim, capsys
+):
+    """Before, a huge --dim gave the allocator's RuntimeError (or, beyond int64, a TypeError
+    from torch.empty) as a traceback."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--dim", dim, "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "field '--dim': the model's parameters do not fit in memory" in err
+    assert f"lower --dim {dim}" in err
+    assert not out.exists()
+
+
 def test_a_catalogue_smaller_than_the_top_k_is_refused_before_the_run(tmp_path, capsys):
     data = tmp_path / "small"
     data.mkdir()
