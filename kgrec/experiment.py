@@ -1866,7 +1866,6 @@ OBJECTIVE_OPTIONS = (
 POSITIVE_OPTIONS = (
     "epochs",
     "dim",
-    "layers",
     "batch_size",
     "patience",
     "text_hidden",
@@ -1876,7 +1875,7 @@ POSITIVE_OPTIONS = (
     "lr",
 )
 # train()'s options that must not be negative (the objective's check themselves)
-NON_NEGATIVE_OPTIONS = ("adversarial_weight",)
+NON_NEGATIVE_OPTIONS = ("adversarial_weight", "layers")
 
 
 def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None:
@@ -1961,6 +1960,12 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             f"--batching neighbor trains on sampled subgraphs, which {model} does not "
             f"support (models that do: {sampled})",
             field="--batching",
+        )
+    if settings["batching"] == "neighbor" and settings["layers"] == 0:
+        raise InputError(
+            "--batching neighbor samples one hop per layer: --layers 0 (no propagation) "
+            "trains with --batching full",
+            field="--layers",
         )
     for name in POSITIVE_OPTIONS:
         if not settings[name] > 0:

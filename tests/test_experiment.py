@@ -990,6 +990,32 @@ def test_a_model_too_large_for_memory_names_dim_and_leaves_no_run(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
+def test_zero_layers_trains_the_id_embeddings_alone(tmp_path, tiny_recbole, model, capsys):
+    """--layers 0 (no propagation: matrix factorisation, a baseline) was refused as "layers
+    must be positive", though the models take it; a negative count still is, and so is
+    neighbour sampling, which samples one hop per layer."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy", "--seed", "0"]
+    argv += ["--data", str(tiny_recbole), "--dim", "8", "--lr", "0.05", "--epochs", "4"]
+    assert main([*argv, "--layers", "0", "--out", str(out)]) == 0
+    run = load_run(out)
+    assert run.model.num_layers == 0
+    losses = [epoch["loss"] for epoch in run.info["training"]["history"]]
+    assert losses[-1] < losses[0]  # it learns
+    fresh, _, _ = build_run(run.experiment, run.settings)  # the same seed's untrained model
+    trained = run.model.state_dict()
+    assert any(not torch.equal(v, trained[k]) for k, v in fresh.state_dict().items())
+    capsys.readouterr()
+    assert main([*argv, "--layers", "-1", "--out", str(tmp_path / "negative")]) == 2
+    assert "field '--layers': layers must not be negative, got -1" in capsys.readouterr().err
+    if model != "lightgcn":
+        argv += ["--batching", "neighbor", "--out", str(tmp_path / "sampled")]
+        assert main([*argv, "--layers", "0"]) == 2
+        assert "field '--layers': --batching neighbor samples one hop" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == [out, tiny_recbole]
+
+
 def test_a_catalogue_smaller_than_the_top_k_is_refused_before_the_run(tmp_path, capsys):
     data = tmp_path / "small"
     data.mkdir()
