@@ -1874,6 +1874,8 @@ POSITIVE_OPTIONS = (
     "text_cl_neighbours",
     "lr",
 )
+# train()'s options that become float32 numbers as they are: Adam's step size, the pair weights
+FLOAT32_OPTIONS = ("lr", "target_weight")
 # train()'s options that must not be negative (the objective's check themselves)
 NON_NEGATIVE_OPTIONS = ("adversarial_weight", "layers")
 
@@ -1975,12 +1977,13 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             raise InputError(
                 f"{name} must not be negative, got {settings[name]}", field=_flag(name)
             )
-    if settings["lr"] > MAX_LR:  # Adam's step cannot even be converted to the parameters'
-        raise InputError(
-            f"lr must be at most {MAX_LR:.4g} (the largest float32: the parameters' type), "
-            f"got {settings['lr']:g}",
-            field="--lr",
-        )
+    for name in FLOAT32_OPTIONS:  # else converting them to the parameters' type fails
+        if settings[name] > MAX_LR:
+            raise InputError(
+                f"{name} must be at most {MAX_LR:.4g} (the largest float32: the parameters' "
+                f"type), got {settings[name]:g}",
+                field=_flag(name),
+            )
 
 
 # train()'s options that scale the loss or its gradients: far from their defaults, the float32

@@ -56,7 +56,7 @@ VALID_METRIC = "ndcg@20"
 # an epoch's mean loss this many times the loss of the training's first batch (the untrained
 # model's): the training diverges, a learning rate too high
 DIVERGED = 10.0
-# a larger learning rate cannot be converted to the float32 of the parameters by Adam's step
+# a larger learning rate (or pair weight) cannot be converted to the parameters' float32
 MAX_LR = torch.finfo(torch.float32).max
 
 
@@ -227,8 +227,8 @@ def fit(
             raise ValueError(f"{name} must be positive, got {value}")
     if not 0 <= lr <= MAX_LR:
         raise ValueError(f"lr must lie in [0, {MAX_LR:.4g}], got {lr}")
-    if target_weight <= 0:
-        raise ValueError(f"target_weight must be positive, got {target_weight}")
+    if not 0 < target_weight <= MAX_LR:
+        raise ValueError(f"target_weight must lie in (0, {MAX_LR:.4g}], got {target_weight}")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)

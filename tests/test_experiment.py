@@ -974,6 +974,19 @@ def test_a_learning_rate_beyond_float32_is_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == [tiny_recbole]
 
 
+def test_a_pair_weight_beyond_float32_is_refused_before_anything_is_written(
+    tmp_path, tiny_recbole, capsys
+):
+    """Before, --target-weight 1e300 (a model trained on every domain) raised a RuntimeError
+    traceback as the pair weights became float32."""
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--target-weight", "1e300"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "field '--target-weight': target_weight must be at most 3.403e+38" in err
+    assert list(tmp_path.iterdir()) == [tiny_recbole]
+
+
 @pytest.mark.parametrize("dim", ["1000000000000", "100000000000000000000"])
 def test_a_model_too_large_for_memory_names_dim_and_leaves_no_run(
     tmp_path, tiny_recbole, dim, capsys
