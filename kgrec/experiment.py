@@ -31,6 +31,7 @@ import math
 import os
 import pickle
 import platform
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -89,7 +90,7 @@ from kgrec.objectives import (
 )
 from kgrec.ranking import embeddings, rank
 from kgrec.recommend import inner_product_vectors, recommendation_table
-from kgrec.train import FitResult, FullGraph, fit, on_device
+from kgrec.train import MAX_LR, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
     from kgrec.store.base import GraphStore
@@ -534,6 +535,35 @@ def build_run(
     torch.manual_seed(settings.get("seed", TRAIN_DEFAULTS["seed"]))
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in spec.options}
     return spec.build(graph, **options), graph, pairs
+
+
+@contextlib.contextmanager
+def model_memory(settings: Mapping[str, Any]) -> Iterator[None]:
+    """Turn a failure to allocate a model's parameters (on the CPU or a GPU, or a size beyond
+    what a tensor can have) into an :class:`InputError` naming the sizes that decide them
+    (``--dim``, and ``--text-hidden`` where the run has a text MLP): ``kgrec train``'s; a
+    ``kgrec tune`` trial fails "out of memory" and the tune goes on."""
+    try:
+        yield
+    except (MemoryError, RuntimeError, TypeError) as exc:
+        text = str(exc)
+        if not (
+            isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+            or "can't allocate memory" in text
+            or "Overflow when unpacking long" in text
+        ):
+            raise
+        sizes = [f"--dim {settings.get('dim', TRAIN_DEFAULTS['dim'])}"]
+        if settings.get("text_input", "none") != "none":
+            sizes.append(
+                f"--text-hidden {settings.get('text_hidden', TRAIN_DEFAULTS['text_hidden'])}"
+            )
+        asked = re.search(r"allocate (\d+ bytes|[\d.]+ [KMGT]iB)", text, re.IGNORECASE)
+        why = f"a tensor of {asked.group(1)} was asked for" if asked else "too large a size"
+        raise InputError(
+            f"the model's parameters do not fit in memory ({why}); lower {' or '.join(sizes)}",
+            field="--dim",
+        ) from None
 
 
 def _spec(model: str) -> ModelSpec:
@@ -1210,31 +1240,36 @@ def _train(
     world = distributed.current()
     if progress:
         print(describe(experiment))
-    net, graph, pairs = build_run(experiment, settings)
+    with model_memory(settings):
+        net, graph, pairs = build_run(experiment, settings)
     item_entity = _student_inputs(experiment, graph, settings)  # refused before training
     resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces the start
     if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it on
         info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
         if progress:
             print(_describe_warm_start(info["init_from"]))
-    net.to(device)
+    with model_memory(settings):
+        net.to(device)
     graph = on_device(graph, device)
     if progress:
         print(net)
     started = time.perf_counter()
-    result = fit(
-        net,
-        graph,
-        experiment.split,
-        pairs,
-        **fit_settings(settings),
-        objective=objective_for(settings, graph, experiment.split),
-        epoch_strategy=epoch_strategy_for(settings["batching"]),
-        cold_start=cold_start_for(settings),
-        checkpoint=out / CHECKPOINT_FILE,
-        resume=resume,
-        progress=progress,
-    )
+    try:
+        result = fit(
+            net,
+            graph,
+            experiment.split,
+            pairs,
+            **fit_settings(settings),
+            objective=objective_for(settings, graph, experiment.split),
+            epoch_strategy=epoch_strategy_for(settings["batching"]),
+            cold_start=cold_start_for(settings),
+            checkpoint=out / CHECKPOINT_FILE,
+            resume=resume,
+            progress=progress,
+        )
+    except NotFinite as exc:
+        raise NotFinite(exc.reason, exc.epoch, hint=_overflow_hint(settings)) from None
     seconds = time.perf_counter() - started
     run = Run(out, info, experiment, net, graph)
     if not world.is_main:
@@ -1831,7 +1866,6 @@ OBJECTIVE_OPTIONS = (
 POSITIVE_OPTIONS = (
     "epochs",
     "dim",
-    "layers",
     "batch_size",
     "patience",
     "text_hidden",
@@ -1840,8 +1874,10 @@ POSITIVE_OPTIONS = (
     "text_cl_neighbours",
     "lr",
 )
+# train()'s options that become float32 numbers as they are: Adam's step size, the pair weights
+FLOAT32_OPTIONS = ("lr", "target_weight")
 # train()'s options that must not be negative (the objective's check themselves)
-NON_NEGATIVE_OPTIONS = ("adversarial_weight",)
+NON_NEGATIVE_OPTIONS = ("adversarial_weight", "layers")
 
 
 def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None:
@@ -1927,6 +1963,12 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             f"support (models that do: {sampled})",
             field="--batching",
         )
+    if settings["batching"] == "neighbor" and settings["layers"] == 0:
+        raise InputError(
+            "--batching neighbor samples one hop per layer: --layers 0 (no propagation) "
+            "trains with --batching full",
+            field="--layers",
+        )
     for name in POSITIVE_OPTIONS:
         if not settings[name] > 0:
             raise InputError(f"{name} must be positive, got {settings[name]}", field=_flag(name))
@@ -1935,6 +1977,40 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             raise InputError(
                 f"{name} must not be negative, got {settings[name]}", field=_flag(name)
             )
+    for name in FLOAT32_OPTIONS:  # else converting them to the parameters' type fails
+        if settings[name] > MAX_LR:
+            raise InputError(
+                f"{name} must be at most {MAX_LR:.4g} (the largest float32: the parameters' "
+                f"type), got {settings[name]:g}",
+                field=_flag(name),
+            )
+
+
+# train()'s options that scale the loss or its gradients: far from their defaults, the float32
+# numbers of training overflow (kgrec.train.NotFinite)
+LOSS_SCALES = (
+    "temperature",
+    "reg_weight",
+    "target_weight",
+    "cl_weight",
+    "cl_noise",
+    "cl_temperature",
+    "text_cl_weight",
+    "text_cl_temperature",
+    "cold_start_weight",
+    "adversarial_weight",
+)
+
+
+def _overflow_hint(settings: Mapping[str, Any]) -> str:
+    """What to change besides --lr when training overflowed: the run's loss scales that are
+    not at their defaults."""
+    changed = [
+        f"{_flag(name)} {settings[name]:g} (default {TRAIN_DEFAULTS[name]:g})"
+        for name in LOSS_SCALES
+        if settings.get(name, TRAIN_DEFAULTS[name]) != TRAIN_DEFAULTS[name]
+    ]
+    return f", or bring {', '.join(changed)} nearer the default" if changed else ""
 
 
 # train()'s arguments that go to kgrec.train.fit as they are

@@ -56,6 +56,35 @@ VALID_METRIC = "ndcg@20"
 # an epoch's mean loss this many times the loss of the training's first batch (the untrained
 # model's): the training diverges, a learning rate too high
 DIVERGED = 10.0
+# a larger learning rate (or pair weight) cannot be converted to the parameters' float32
+MAX_LR = torch.finfo(torch.float32).max
+
+
+class NotFinite(InputError):
+    """Training's float32 numbers overflowed at ``epoch``: the loss is NaN or infinite, or the
+    optimiser's running gradient statistics are (a gradient above about 1e19, whose square
+    overflows: Adam's steps are then 0 and nothing trains, while the loss stays finite).
+    ``reason`` says which; the message adds "lower --lr" (``kgrec train`` names the other
+    options that scale the loss too)."""
+
+    def __init__(self, reason: str, epoch: int, *, hint: str = "") -> None:
+        self.reason, self.epoch = reason, epoch
+        super().__init__(f"{reason} at epoch {epoch}; lower --lr{hint}", field="--lr")
+
+
+def _overflow(loss: float, optimizer: torch.optim.Optimizer) -> str | None:
+    """Why the epoch's numbers overflowed (:class:`NotFinite`), or None when they did not."""
+    if not math.isfinite(loss):
+        return f"training loss is {loss}"
+    for state in optimizer.state.values():
+        for value in state.values():
+            floating = torch.is_tensor(value) and value.is_floating_point()
+            if floating and not bool(torch.isfinite(value).all()):
+                return (
+                    f"the gradients overflowed (training loss {loss:.4g}): the optimiser's "
+                    "running statistics are infinite, so no parameter moves any more"
+                )
+    return None
 
 
 class EpochStrategy(Protocol):
@@ -185,6 +214,8 @@ def fit(
     sampler RNG) is saved after every epoch; ``resume`` continues from it, giving the same
     result as an uninterrupted run (``epochs`` counts the checkpoint's epochs too: fewer than
     it has run is an InputError). A model without trainable parameters is only validated.
+    An epoch whose numbers overflowed (a loss, or the optimiser's gradient statistics, not
+    finite: nothing would train any more) raises :class:`NotFinite` before its checkpoint.
 
     ``on_epoch(epoch, metric)`` is called after each epoch (and its checkpoint) with the
     epoch's validation NDCG@20, e.g. to report it to a hyperparameter search; an exception
@@ -194,8 +225,10 @@ def fit(
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
-    if target_weight <= 0:
-        raise ValueError(f"target_weight must be positive, got {target_weight}")
+    if not 0 <= lr <= MAX_LR:
+        raise ValueError(f"lr must lie in [0, {MAX_LR:.4g}], got {lr}")
+    if not 0 < target_weight <= MAX_LR:
+        raise ValueError(f"target_weight must lie in (0, {MAX_LR:.4g}], got {target_weight}")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
@@ -282,8 +315,9 @@ def fit(
             world=world,
             batch_losses=batch_losses,
         )
-        if not math.isfinite(loss):
-            raise InputError(f"training loss is {loss} at epoch {epoch}; lower --lr")
+        overflow = _overflow(loss, optimizer)
+        if overflow is not None:
+            raise NotFinite(overflow, epoch)
         start = batch_losses[0] if batch_losses else loss
         if not diverged and loss > DIVERGED * start > 0:
             diverged = True  # said once

@@ -18,10 +18,11 @@ The study lives in ``OUT/tune.sqlite`` (Optuna's SQLite storage, a fixed study n
 running the same call again continues it: ``trials`` is the budget across runs, not per run.
 A trial that was running when the process was killed (or interrupted, or stopped by the time
 budget) is marked failed, flagged ``interrupted``, not counted in the budget, and its
-settings are run again first. A study is continued only with the same model, search space
-and fixed settings, on the same graph and split (a digest of them is kept). At the end
-``OUT/best.json`` holds the best trial, its full settings and the ``kgrec train`` command that
-trains it again, with the same validation NDCG@20.
+settings are run again first; one interrupted while it drew its settings (nothing trained) is
+flagged too, and keeps its place in the queue if it was queued. A study is continued only
+with the same model, search space and fixed settings, on the same graph and split (a digest
+of them is kept). At the end ``OUT/best.json`` holds the best trial, its full settings and
+the ``kgrec train`` command that trains it again, with the same validation NDCG@20.
 
 Under a launcher (``torchrun``; ``WORLD_SIZE`` > 1 in the environment, :mod:`kgrec.distributed`)
 each trial is trained data-parallel over the ranks, as ``kgrec train`` trains. Rank 0 alone
@@ -752,11 +753,18 @@ class _Objective:
         self.others_wait = True
 
     def __call__(self, trial: optuna.Trial) -> float:
-        params = {name: param.suggest(trial, name) for name, param in self.space.items()}
+        try:  # the sampler draws here, which can take a while with many trials
+            params = {name: param.suggest(trial, name) for name, param in self.space.items()}
+            trial.set_user_attr("world_size", distributed.current().size)
+            trial.set_user_attr("device", str(self.device))
+            trial.set_user_attr("threads", torch.get_num_threads())
+        except KeyboardInterrupt:  # nothing trained: not a failure of these settings
+            trial.set_user_attr("interrupted", "interrupted")
+            queued = self._queued(trial)
+            if queued:  # a trial to run again (or the default's): it stays first in the queue
+                self.study.enqueue_trial(queued)
+            raise
         settings = {"model": self.model, **self.settings, **params}
-        trial.set_user_attr("world_size", distributed.current().size)
-        trial.set_user_attr("device", str(self.device))
-        trial.set_user_attr("threads", torch.get_num_threads())
 
         def judge(epoch: int, best: float, last: bool) -> tuple[str, str] | None:
             trial.report(best, epoch)
@@ -802,6 +810,14 @@ class _Objective:
         self.others_wait = True
         trial.set_user_attr("best_epoch", result.best_epoch)
         return result.best_metric
+
+    def _queued(self, trial: optuna.Trial) -> dict[str, Any]:
+        """The settings ``trial`` was queued with (:meth:`optuna.Study.enqueue_trial`), if
+        any."""
+        for frozen in self.study.get_trials(deepcopy=False):
+            if frozen.number == trial.number:
+                return dict(frozen.system_attrs.get("fixed_params") or {})
+        return {}
 
 
 class _Epochs:

@@ -931,6 +931,19 @@ def test_a_new_run_that_fails_leaves_no_folder(tmp_path, tiny_recbole, monkeypat
     assert main(argv) == 0
 
 
+def test_an_overflowed_training_names_the_option_and_leaves_no_run(tmp_path, tiny_recbole, capsys):
+    """Before, --temperature 1e-30 overflowed Adam's squared gradients (the loss finite, about
+    1e27): nothing trained and the run ended with exit 0 and the untrained model's metrics."""
+    out = tmp_path / "r"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--epochs", "2", "--dim", "8", "--out", str(out)]
+    assert main([*argv, "--objective", "softmax", "--temperature", "1e-30"]) == 2
+    err = capsys.readouterr().err
+    assert "gradients overflowed" in err and "lower --lr" in err
+    assert "--temperature 1e-30 (default 0.2)" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("seed", ["-1", "99999999999999999999999"])
 def test_a_seed_out_of_range_is_refused_before_anything_is_written(
     tmp_path, tiny_recbole, seed, capsys
@@ -944,6 +957,76 @@ def test_a_seed_out_of_range_is_refused_before_anything_is_written(
         assert main(argv) == 2
         assert "field '--seed'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [tiny_recbole]
+
+
+def test_a_learning_rate_beyond_float32_is_refused_before_anything_is_written(
+    tmp_path, tiny_recbole, capsys
+):
+    """Before, --lr 1e300 passed the checks and Adam's first step raised a RuntimeError
+    ("value cannot be converted to type float without overflow"), a traceback."""
+    data = ["--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole), "--lr", "1e300"]
+    for argv in (
+        ["train", "--model", "lightgcn", *data, "--out", str(tmp_path / "run")],
+        ["tune", "--model", "lightgcn", *data, "--trials", "1", "--out", str(tmp_path / "tune")],
+    ):
+        assert main(argv) == 2
+        assert "field '--lr': lr must be at most 3.403e+38" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [tiny_recbole]
+
+
+def test_a_pair_weight_beyond_float32_is_refused_before_anything_is_written(
+    tmp_path, tiny_recbole, capsys
+):
+    """Before, --target-weight 1e300 (a model trained on every domain) raised a RuntimeError
+    traceback as the pair weights became float32."""
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--target-weight", "1e300"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "field '--target-weight': target_weight must be at most 3.403e+38" in err
+    assert list(tmp_path.iterdir()) == [tiny_recbole]
+
+
+@pytest.mark.parametrize("dim", ["1000000000000", "100000000000000000000"])
+def test_a_model_too_large_for_memory_names_dim_and_leaves_no_run(
+    tmp_path, tiny_recbole, dim, capsys
+):
+    """Before, a huge --dim gave the allocator's RuntimeError (or, beyond int64, a TypeError
+    from torch.empty) as a traceback."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--dim", dim, "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "field '--dim': the model's parameters do not fit in memory" in err
+    assert f"lower --dim {dim}" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
+def test_zero_layers_trains_the_id_embeddings_alone(tmp_path, tiny_recbole, model, capsys):
+    """--layers 0 (no propagation: matrix factorisation, a baseline) was refused as "layers
+    must be positive", though the models take it; a negative count still is, and so is
+    neighbour sampling, which samples one hop per layer."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy", "--seed", "0"]
+    argv += ["--data", str(tiny_recbole), "--dim", "8", "--lr", "0.05", "--epochs", "4"]
+    assert main([*argv, "--layers", "0", "--out", str(out)]) == 0
+    run = load_run(out)
+    assert run.model.num_layers == 0
+    losses = [epoch["loss"] for epoch in run.info["training"]["history"]]
+    assert losses[-1] < losses[0]  # it learns
+    fresh, _, _ = build_run(run.experiment, run.settings)  # the same seed's untrained model
+    trained = run.model.state_dict()
+    assert any(not torch.equal(v, trained[k]) for k, v in fresh.state_dict().items())
+    capsys.readouterr()
+    assert main([*argv, "--layers", "-1", "--out", str(tmp_path / "negative")]) == 2
+    assert "field '--layers': layers must not be negative, got -1" in capsys.readouterr().err
+    if model != "lightgcn":
+        argv += ["--batching", "neighbor", "--out", str(tmp_path / "sampled")]
+        assert main([*argv, "--layers", "0"]) == 2
+        assert "field '--layers': --batching neighbor samples one hop" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == [out, tiny_recbole]
 
 
 def test_a_catalogue_smaller_than_the_top_k_is_refused_before_the_run(tmp_path, capsys):

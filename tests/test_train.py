@@ -13,8 +13,9 @@ from kgrec.data.export import message_graph, to_hetero_data
 from kgrec.data.split import make_split
 from kgrec.evaluate import PHASES, evaluate
 from kgrec.models import LightGCNRecommender, Popularity
+from kgrec.objectives import BPR, Softmax
 from kgrec.ranking import rank
-from kgrec.train import NegativeSampler, fit
+from kgrec.train import NegativeSampler, NotFinite, fit
 
 
 @pytest.fixture
@@ -233,3 +234,14 @@ def test_a_diverging_training_says_so(experiment, caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="kgrec.train"):
         train_lightgcn(experiment, seed=0, epochs=3)
     assert not [r for r in caplog.records if "diverges" in r.message]
+
+
+@pytest.mark.parametrize(
+    "objective", [Softmax(temperature=1e-30), BPR(reg_weight=1e30)], ids=["temperature", "reg"]
+)
+def test_an_overflow_that_stops_all_learning_stops_the_training(experiment, objective) -> None:
+    """Before, the loss stayed finite (about 1e27) but its gradients' squares overflowed
+    float32: Adam's steps were 0, nothing trained, and the run ended well with the untrained
+    model (--temperature 1e-30 or --reg-weight 1e30, exit 0)."""
+    with pytest.raises(NotFinite, match=r"gradients overflowed .* at epoch 1; lower --lr"):
+        train_lightgcn(experiment, seed=0, epochs=2, objective=objective)

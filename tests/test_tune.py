@@ -874,3 +874,45 @@ def test_an_option_given_a_value_is_not_searched_by_the_default_space(
     best = json.loads((out / "best.json").read_text())
     assert best["settings"]["lr"] == 0.01
     assert "--lr 0.01" in best["command"]
+
+
+def test_an_interrupt_between_or_during_trials_is_not_counted_as_a_failure(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) while a trial trains, and while the next one draws
+    its settings. Before, the second was recorded as a plain failure: counted in the budget,
+    shown as "fail" on resume, and the settings of the trial the first interrupt stopped
+    (queued to run again) were lost."""
+    out = tmp_path / "tune"
+    interrupt = {"fit": 2, "suggest": 0}  # stop the 2nd fit; then the 1st draw of a run
+    calls = {"fit": 0, "suggest": 0}
+
+    def counting(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            if calls[name] == interrupt[name]:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr("kgrec.tune.fit", counting("fit", fit))
+    monkeypatch.setattr(LogUniform, "suggest", counting("suggest", LogUniform.suggest))
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    stopped = load_study(out).trials[1]
+    assert stopped.user_attrs["interrupted"] == "interrupted"
+    interrupt["suggest"] = calls["suggest"] + 1  # the next run's first trial: the stopped one's
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    trials = load_study(out).trials
+    assert trials[2].state == TrialState.FAIL
+    assert trials[2].user_attrs["interrupted"] == "interrupted"
+    result = small_tune(tiny_recbole, out, trials=3)
+    states = [t.state for t in result.trials]
+    assert (
+        states
+        == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL] + [TrialState.COMPLETE] * 2
+    )  # the budget of 3 is complete trials: no interrupt counts
+    assert result.trials[3].params == stopped.params  # the stopped trial's settings, again
+    assert result.table().count("fail (interrupted)") == 2

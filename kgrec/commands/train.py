@@ -80,7 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name, kind, text in (
         ("epochs", int, "at most this many epochs"),
         ("dim", int, "embedding size"),
-        ("layers", int, "propagation layers"),
+        (
+            "layers",
+            int,
+            "propagation layers (0: none, the ID embeddings alone: matrix factorisation)",
+        ),
         ("lr", float, "Adam learning rate"),
         ("batch_size", int, "training triples per batch"),
         ("patience", int, "epochs without a better valid NDCG@20 before stopping"),
