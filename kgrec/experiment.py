@@ -748,7 +748,7 @@ class Run:
         """The top ``k`` of every user, or of ``users``; newcomers, items loaded after training
         and what users already have are read from ``source`` (None: the training data's
         interactions are what users have)."""
-        if not isinstance(k, int) or k <= 0:
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         if users is not None:
             users = id_arguments(users, "user")

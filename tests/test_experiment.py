@@ -309,6 +309,9 @@ def test_a_run_returns_dataframes(trained):
         trained.recommend(users=["nobody"])
     with pytest.raises(kgrec.errors.InputError, match="k must be a positive integer, got 0"):
         trained.recommend(k=0)
+    # a bool is no number of items (before: a TypeError from torch's topk for True)
+    with pytest.raises(kgrec.errors.InputError, match="k must be a positive integer, got True"):
+        trained.recommend(k=True, users=["u3"])
 
 
 def test_a_run_keeps_working_after_later_loads_into_its_store(tmp_path, tiny_store):

@@ -243,3 +243,21 @@ def test_paths_are_every_simple_path_of_the_three_kinds(make_graph, seed):
             assert len(found) == len(expected)
             seen.update(found["kind"])
     assert seen == {"related", "entity", "co-interaction"}  # every kind was compared
+
+
+def test_json_prints_one_json_object_per_path_and_no_blank_line(explain_graph, tmp_path, capsys):
+    """``--json`` prints JSON lines: one object per path, nothing for no path. Before, pandas'
+    lines ended in a newline that ``print`` doubled: a blank line after the paths, and a blank
+    line alone for a pair with no path, which a reader of JSON lines fails on."""
+    import json
+
+    store = f"local:{tmp_path}/store"
+    LocalStore(tmp_path / "store").write(explain_graph, progress=False)
+    assert main(["explain", "alice", "action:casino", "--store", store, "-k", "2", "--json"]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    assert lines[-1] == ""  # the output ends with a newline, after the last object
+    rows = [json.loads(line) for line in lines[:-1]]
+    assert [row["rank"] for row in rows] == [1, 2]
+    assert "De Niro" in rows[0]["text"]
+    assert main(["explain", "bob", "comedy:cars", "--store", store, "--json"]) == 0
+    assert capsys.readouterr().out == ""

@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
         item = item_uid(domain.rstrip(), item_id.lstrip()) if colon else args.item
     with open_store(args.store) as store:
         table = store.explain(args.user, item, k=args.k)
-    if args.json:
-        print(table.to_json(orient="records", lines=True))
+    if args.json:  # JSON lines: one object per path, none for no path (and no blank line)
+        for line in table.to_json(orient="records", lines=True).splitlines():
+            if line:  # (no path: pandas gives a newline alone)
+                print(line)
     elif table.empty:
         print(f"no path of the kinds kgrec explains leads from user {args.user} to {item}")
     else:
