@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from neo4j import Driver, Result, RoutingControl
 
+from graph_schema.validate import id_argument
 from kgrec.store.queries import NEIGHBOURHOOD
 
 
@@ -38,9 +39,12 @@ def neighbourhood(
 ):
     """A neo4j-viz ``VisualizationGraph`` of the user's neighbourhood (coloured by label).
 
-    Call ``.render()`` on it in a notebook. ``limit`` caps each kind of path.
+    Call ``.render()`` on it in a notebook. ``limit`` caps each kind of path. ``user_id`` is
+    read as the rest of the Python API reads an id: trimmed, an integer as its digits.
     """
     from neo4j_viz.neo4j import from_neo4j
+
+    user_id = id_argument(user_id, "user_id")
 
     graph = driver.execute_query(
         NEIGHBOURHOOD,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from graph_schema.errors import InputError
 from kgrec.notebook import cypher, neighbourhood
 from kgrec.store import Neo4jStore
 
@@ -56,3 +57,12 @@ def test_neighbourhood_has_history_recommendation_and_the_entity_between(
 def test_neighbourhood_of_unknown_user(graph_driver, neo4j_settings):
     with pytest.raises(ValueError, match="has no interactions or recommendations"):
         neighbourhood(graph_driver, "nobody", database=neo4j_settings.database)
+
+
+def test_neighbourhood_reads_the_user_id_as_the_rest_of_the_api(graph_driver, neo4j_settings):
+    """An id with whitespace around it (or an integer) is read as the loaders and
+    ``run.recommend`` read it; before, it matched no node: 'has no interactions'."""
+    view = neighbourhood(graph_driver, " alice ", run="r1", database=neo4j_settings.database)
+    assert "alice" in {n.caption for n in view.nodes}
+    with pytest.raises(InputError, match="may not be empty"):
+        neighbourhood(graph_driver, "  ", database=neo4j_settings.database)
