@@ -118,8 +118,11 @@ def explain(
     for kind, path in _paths(graph, user, item):
         cost = sum(math.log1p(index.degree(n)) for n in path[1:-1])
         edges = [graph.edges[a, b] for a, b in itertools.pairwise(path)]
-        relations = [e["relation"] for e in edges]
-        forward = [e["head"] == a for e, a in zip(edges, path, strict=False)]
+        named = [(e["relation"], e["head"]) for e in edges]
+        if kind == "entity":
+            named[1:] = _shared_relation(edges[1], edges[2], path[2]) or named[1:]
+        relations = [relation for relation, _ in named]
+        forward = [head == a for (_, head), a in zip(named, path, strict=False)]
         keys = [f"{n.kind}:{n.key}" for n in path]
         paths.append((round(cost, 9), keys, kind, relations, forward, path))
     paths.sort(key=lambda p: (p[0], p[1]))
@@ -168,17 +171,47 @@ def _preference(head: _Node, users_item: _Node | None) -> int:
     """Of parallel relationships between two nodes, a path names the one stored from the
     entity (``film.director.film``: its head is a "director"), else from the user's item
     (``film.film.sequel`` from the film the user saw: the other is its sequel); then the
-    smallest relation name. Neo4j's :data:`kgrec.store.queries.EXPLAIN` orders them the same."""
+    smallest relation name. Neo4j's :data:`kgrec.store.queries.EXPLAIN` orders them the same.
+    An entity path first names a relation both items share (:func:`_shared_relation`)."""
     return 0 if head.kind == "Entity" else 1 if head == users_item else 2
 
 
+def _shared_relation(
+    to_entity: dict[str, Any], to_item: dict[str, Any], entity: _Node
+) -> list[tuple[str, _Node]] | None:
+    """Of the parallel relationships of an entity path's two knowledge edges (h - entity and
+    entity - item), the pair (relation, head) that names the same relation the same way round
+    on both sides (the entity the head of both, or the tail of both), by :func:`_preference`
+    then name; ``None`` where the two share none. Neo4j's :data:`kgrec.store.queries.EXPLAIN`
+    orders them the same."""
+    pairs = [
+        (a, b)
+        for a in to_entity["parallel"]
+        for b in to_item["parallel"]
+        if a[1] == b[1] and (a[2] == entity) == (b[2] == entity)
+    ]
+    if not pairs:
+        return None
+    a, b = min(pairs, key=lambda pair: (pair[0][:2], pair[1][:2]))
+    return [(a[1], a[2]), (b[1], b[2])]
+
+
 class _PreferredRelationGraph(nx.Graph):
+    """An edge keeps the relationship of :func:`_preference` (``relation``, ``head``) and, in
+    ``parallel``, every (preference, relation, head) between its two nodes."""
+
     def add_edge(self, a: _Node, b: _Node, *, relation: str, head: _Node, preference: int) -> None:
         if self.has_edge(a, b):
             kept = self.edges[a, b]
+            kept["parallel"].append((preference, relation, head))
             if (kept["preference"], kept["relation"]) <= (preference, relation):
                 return
-        super().add_edge(a, b, relation=relation, head=head, preference=preference)
+            parallel = kept["parallel"]
+        else:
+            parallel = [(preference, relation, head)]
+        super().add_edge(
+            a, b, relation=relation, head=head, preference=preference, parallel=parallel
+        )
 
 
 # the middle of a path (past the user's own item) -> its kind

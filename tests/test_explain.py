@@ -124,6 +124,38 @@ def test_an_entity_that_is_something_else_to_each_item_is_no_shared_role(explain
     )
 
 
+@pytest.mark.parametrize(
+    ("heat", "casino"),
+    [
+        # as on ml-100k: an actor of Liar Liar also wrote (film.writer.film, from the entity)
+        # Harold and Maude and acted in it; before, the path named the writer relation and
+        # read "... is linked to it (film.writer.film) and to Liar Liar (film.film.actor)"
+        (["film.film.actor", "film.film.written_by", "-film.writer.film"], ["film.film.actor"]),
+        # the other side: an actor of both who also produced Casino (stored from the entity)
+        (["film.film.actor"], ["film.film.actor", "-film.producer.film"]),
+    ],
+)
+def test_an_entity_path_names_a_relation_both_items_share(explain_graph, heat, casino):
+    """Of an entity's relations to each film, the path names one the two share (the same
+    relation, the same way round) when there is one: "share the actor"."""
+
+    def rows(film, relations):
+        return [
+            ("Entity", "hoffman", r[1:], "Item", film)
+            if r.startswith("-")
+            else ("Item", film, r, "Entity", "hoffman")
+            for r in relations
+        ]
+
+    graph = _with_knowledge(
+        explain_graph, rows("action:heat", heat) + rows("action:casino", casino)
+    )
+    table = explain(graph, "alice", "action:casino", k=10)
+    (path,) = table[table["nodes"].map(lambda nodes: "Entity:hoffman" in nodes)].itertuples()
+    assert path.relations == ["INTERACTED", "film.film.actor", "film.film.actor"]
+    assert path.text == "you interacted with Heat; it and Casino share the actor hoffman"
+
+
 def test_unknown_user_or_item(explain_graph):
     with pytest.raises(InputError, match="nobody"):
         explain(explain_graph, "nobody", "action:casino")

@@ -552,14 +552,19 @@ WITH kind, cost,
      // whether each relationship is stored from the path's node before it to the one after
      [i IN range(0, size(rs) - 1) | startNode(rs[i]) = ns[i]] AS forward,
      [n IN ns | coalesce(n.title, n.name, n.uid, n.entity_id, n.user_id)] AS labels,
-     // parallel relationships (a relation stored both ways) give one path, which names the
-     // relationship stored from the entity, else from the user's item (ns[1]), then the
-     // smallest relation (kgrec.explain._preference)
+     // parallel relationships (a relation stored both ways) give one path, which names, of
+     // an entity path, a relation both items share (the same one, the same way round:
+     // kgrec.explain._shared_relation) where there is one, then the relationship stored from
+     // the entity, else from the user's item (ns[1]), then the smallest relation
+     // (kgrec.explain._preference)
+     CASE WHEN kind = 'entity' AND rs[1].relation = rs[2].relation
+               AND (startNode(rs[1]) = ns[2]) = (startNode(rs[2]) = ns[2]) THEN 0
+          ELSE 1 END AS unshared,
      [r IN rs | CASE WHEN type(r) <> 'RELATED' THEN ''
                      ELSE CASE WHEN startNode(r):Entity THEN '0'
                                WHEN startNode(r) = ns[1] THEN '1' ELSE '2' END + r.relation
                 END] AS preference
-ORDER BY preference
+ORDER BY unshared, preference
 WITH kind, cost, keys, collect(relations)[0] AS relations, collect(forward)[0] AS forward,
      collect(labels)[0] AS labels
 RETURN kind, cost, keys, relations, forward, labels

@@ -747,6 +747,35 @@ def test_explain_names_a_relation_stored_both_ways_from_its_entity(store, explai
     assert list(related["relations"]) == [["INTERACTED", "film.film.sequel"]]
 
 
+def test_explain_names_a_relation_both_items_share(store, explain_graph):
+    """An entity with several relations to a film: both stores name the one the two films
+    share (as on ml-100k, where an actor of Liar Liar also wrote Harold and Maude, stored from
+    the person; before, both read "... is linked to it (film.writer.film) and to Liar Liar
+    (film.film.actor)"), on either side of the path."""
+    rows = [
+        ("Item", "action:heat", "film.film.actor", "Entity", "hoffman"),
+        ("Item", "action:heat", "film.film.written_by", "Entity", "hoffman"),
+        ("Entity", "hoffman", "film.writer.film", "Item", "action:heat"),
+        ("Item", "action:casino", "film.film.actor", "Entity", "hoffman"),
+        ("Item", "action:heat", "film.film.actor", "Entity", "pesci"),
+        ("Item", "action:casino", "film.film.actor", "Entity", "pesci"),
+        ("Entity", "pesci", "film.producer.film", "Item", "action:casino"),
+    ]
+    knowledge = pd.concat(
+        [
+            explain_graph.knowledge,
+            pd.DataFrame(rows, columns=explain_graph.knowledge.columns).astype("string"),
+        ],
+        ignore_index=True,
+    )
+    store.write(replace(explain_graph, knowledge=knowledge), progress=False)
+    table = store.explain("alice", "action:casino", k=10)
+    pd.testing.assert_frame_equal(table, explain(store.snapshot(), "alice", "action:casino", k=10))
+    texts = set(table["text"])
+    for person in ("hoffman", "pesci"):
+        assert f"you interacted with Heat; it and Casino share the actor {person}" in texts
+
+
 def test_explain_refuses_unknown_ends_and_a_bad_k(store, explain_graph):
     store.write(explain_graph, progress=False)
     with pytest.raises(InputError, match="user 'nobody' has no interactions in the graph"):
