@@ -551,7 +551,10 @@ WITH kind, cost,
      [r IN rs | CASE type(r) WHEN 'RELATED' THEN r.relation ELSE type(r) END] AS relations,
      // whether each relationship is stored from the path's node before it to the one after
      [i IN range(0, size(rs) - 1) | startNode(rs[i]) = ns[i]] AS forward,
-     [n IN ns | coalesce(n.title, n.name, n.uid, n.entity_id, n.user_id)] AS labels,
+     // an item goes by its title, else its name attribute where that is text (as
+     // kgrec.explain.GraphIndex), else its uid
+     [n IN ns | coalesce(n.title, CASE WHEN n.name IS :: STRING THEN n.name END, n.uid,
+                         n.entity_id, n.user_id)] AS labels,
      // parallel relationships (a relation stored both ways) give one path, which names, of
      // an entity path, a relation both items share (the same one, the same way round:
      // kgrec.explain._shared_relation) where there is one, then the relationship stored from

@@ -712,6 +712,21 @@ def test_explain_labels_and_costs_agree_on_names_and_self_loops(store, explain_g
     assert "Named Toy" in texts and "comedy:toy" not in texts
 
 
+def test_explain_labels_an_item_by_a_name_attribute_only_when_it_is_text(store, explain_graph):
+    """An item without a title whose `name` attribute is a number goes by its uid in both
+    stores (before, Neo4j's coalesce took the number: "you interacted with 1997", the local
+    store "you interacted with action:heat")."""
+    items = explain_graph.items.assign(title=explain_graph.items["title"].astype(object))
+    items.loc[items["uid"] == "action:heat", "title"] = None
+    items["name"] = [1997, 2, 3, 4, 5]
+    store.write(replace(explain_graph, items=items), progress=False)
+    table = store.explain("alice", "action:casino", k=10)
+    pd.testing.assert_frame_equal(table, explain(store.snapshot(), "alice", "action:casino", k=10))
+    assert "you interacted with action:heat; it and Casino share the actor De Niro" in set(
+        table["text"]
+    )
+
+
 def test_explain_names_a_relation_stored_both_ways_from_its_entity(store, explain_graph):
     """A director stored both ways (film -> person and person -> film) and a writer stored from
     the films alone: both stores name the relationship of the entity, else of the film (before,
