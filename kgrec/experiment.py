@@ -534,7 +534,30 @@ def build_run(
     graph = message_graph(experiment.data, interactions=pairs, knowledge=spec.knowledge)
     torch.manual_seed(settings.get("seed", TRAIN_DEFAULTS["seed"]))
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in spec.options}
+    if "layers" in spec.options:
+        _check_layer_outputs(options["layers"], options["dim"], graph.num_users + graph.num_items)
     return spec.build(graph, **options), graph, pairs
+
+
+class _LayerOutputsTooLarge(MemoryError):
+    """:func:`_check_layer_outputs`' refusal; :func:`model_memory` names ``--layers``."""
+
+
+def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
+    """Raise :class:`_LayerOutputsTooLarge` when ``layers`` propagation layers cannot be run on
+    this machine: a propagating model keeps every layer's output over the whole graph (at least
+    its ``nodes`` users and items, ``dim`` float32 each) to average them, so ``layers + 1``
+    outputs must fit in its memory. Checked before the model is built: its per-layer modules
+    are made one by one in Python, and a count such as 10^9 ran for hours, memory growing, with
+    no allocation large enough to fail. A ``dim`` too large for one output is left to the
+    allocation of the embedding table (:func:`model_memory` names ``--dim``)."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    one = nodes * dim * 4
+    if one <= memory < (layers + 1) * one:
+        raise _LayerOutputsTooLarge(
+            f"{layers + 1} layer outputs of {nodes} nodes x {dim} floats need "
+            f"{(layers + 1) * one} bytes, more than this machine's {memory} bytes of memory"
+        )
 
 
 @contextlib.contextmanager
@@ -549,6 +572,14 @@ def model_memory(settings: Mapping[str, Any], *, training: bool = False) -> Iter
         yield
     except (MemoryError, RuntimeError, TypeError) as exc:
         text = str(exc)
+        if isinstance(exc, _LayerOutputsTooLarge):
+            layers = settings.get("layers", TRAIN_DEFAULTS["layers"])
+            dim = settings.get("dim", TRAIN_DEFAULTS["dim"])
+            raise InputError(
+                f"the model's propagation layers do not fit in memory ({text}); lower "
+                f"--layers {layers} or --dim {dim}",
+                field="--layers",
+            ) from None
         if not (
             isinstance(exc, (MemoryError, torch.OutOfMemoryError))
             or "can't allocate memory" in text

@@ -1024,6 +1024,23 @@ def test_negatives_too_many_for_memory_name_the_option_and_leave_no_run(
 
 
 @pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
+def test_layers_too_many_for_memory_are_refused_before_the_model_is_built(
+    tmp_path, tiny_recbole, model, capsys
+):
+    """Before, --layers 1000000000 ran for hours building a billion per-layer modules in
+    Python, memory growing, with no allocation large enough to fail; now the layer outputs'
+    size is checked against the machine's memory first."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--layers", "1000000000", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "field '--layers': the model's propagation layers do not fit in memory" in err
+    assert "lower --layers 1000000000 or --dim 64" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
 def test_zero_layers_trains_the_id_embeddings_alone(tmp_path, tiny_recbole, model, capsys):
     """--layers 0 (no propagation: matrix factorisation, a baseline) was refused as "layers
     must be positive", though the models take it; a negative count still is, and so is
