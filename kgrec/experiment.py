@@ -565,7 +565,7 @@ def model_memory(settings: Mapping[str, Any], *, training: bool = False) -> Iter
     """Turn a failure to allocate a model's parameters (on the CPU or a GPU, or a size beyond
     what a tensor can have) into an :class:`InputError` naming the sizes that decide them
     (``--dim``, and ``--text-hidden`` where the run has a text MLP): ``kgrec train``'s; a
-    ``kgrec tune`` trial fails "out of memory" and the tune goes on. With ``training``, a
+    ``kgrec tune`` trial fails with it (on every rank) and the tune goes on. With ``training``, a
     failure while training: the error names the batch's sizes first (``--num-negatives``
     where the run draws extra negatives, ``--batch-size``), then ``--dim``."""
     try:
