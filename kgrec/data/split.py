@@ -419,6 +419,14 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
         )
     held = torch.cat([split.valid, split.test], dim=1).numpy()
     cold = ~np.isin(held[0], split.train[0].numpy())
+    if not cold.any() and len(split.few_shot_users):
+        raise InputError(
+            "--few-shot needs cold-start users (no target interaction in train), and this "
+            f"split's {len(split.few_shot_users)} were all made few-shot users already (their "
+            "interactions given to train when the split was written with --few-shot): train on "
+            "it without --few-shot, or write the split again with the count you want",
+            field="--few-shot",
+        )
     if not cold.any():
         raise InputError(
             "--few-shot needs cold-start users (no target interaction in train), and this "
