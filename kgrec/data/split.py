@@ -599,6 +599,12 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
         target_domain = recorded
     if target_domain is None:
         target = _infer_domain(maps, item_ids)
+    elif target_domain not in maps.domains:
+        raise InputError(
+            f"--target-domain {target_domain!r} is not a domain of the graph (domains: "
+            f"{', '.join(maps.domains)})",
+            field="--target-domain",
+        )
     else:
         target = maps.domain_index(target_domain)
     domain = maps.domains[target]
