@@ -123,7 +123,18 @@ $(foreach v,DEPS_VENV RECBOLE_VENV,$(if $(filter-out 1,$(words $($(v)))),$(error
 	"$($(v))" (from KGREC_CACHE="$(KGREC_CACHE)"?): make cannot use a path with a space in it; \
 	set KGREC_CACHE to a folder without one)))
 
-setup-recbole: $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY)
+# Two at once would each `rm -rf` the environment the other installs into: the install runs
+# under a lock (flock on RECBOLE_VENV.lock, beside the folder, where the system has flock), so
+# the second waits, then finds the first's marker and has nothing to do.
+RECBOLE_LOCK = $(patsubst %/,%,$(RECBOLE_VENV)).lock
+
+setup-recbole:
+	@mkdir -p $(dir $(RECBOLE_LOCK))
+	@if command -v flock >/dev/null 2>&1; then \
+		flock $(RECBOLE_LOCK) $(MAKE) --no-print-directory $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY); \
+	else \
+		$(MAKE) --no-print-directory $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY); \
+	fi
 
 $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY):
 	$(call refuse_foreign_venv,$(RECBOLE_VENV),RECBOLE_VENV,setup-recbole)

@@ -491,6 +491,20 @@ def save_results(path: Path, results: dict) -> None:
     os.replace(tmp, path)
 
 
+def _metric(metrics: object, path: Path, part: str, name: str) -> float:
+    """``metrics[part]["all"][name]`` of a run's metrics.json (``path``), a number, else
+    :class:`PeersError` naming the file and the field (a file edited by hand, or cut short)."""
+    value = metrics
+    for key in (part, "all", name):
+        value = value.get(key) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PeersError(
+            f"{path}: field {part}.all.{name}: no number there (got {value!r}); kgrec train "
+            "writes it: train the run again"
+        )
+    return value
+
+
 def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
     """The table row of a finished ``kgrec train`` run on the same split files: the split it
     was trained on (its experiment.pt, read by ``load_run``, which refuses a run that did not
@@ -521,12 +535,13 @@ def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
     others = other_domains(run)
     if others:
         label += f" {CROSS_DOMAIN_MARK.format(', '.join(others))}"
+    path = run_dir / "metrics.json"
     return {
         "name": label,
         "other_domains": others,
-        "valid_ndcg@20": metrics["valid"]["all"]["ndcg@20"],
-        "test_ndcg@20": metrics["test"]["all"]["ndcg@20"],
-        "test_recall@20": metrics["test"]["all"]["recall@20"],
+        "valid_ndcg@20": _metric(metrics, path, "valid", "ndcg@20"),
+        "test_ndcg@20": _metric(metrics, path, "test", "ndcg@20"),
+        "test_recall@20": _metric(metrics, path, "test", "recall@20"),
         "epochs": f"{training.get('best_epoch', '?')}/{training.get('epochs_run', '?')}",
         "seconds": training.get("seconds"),
     }

@@ -534,36 +534,72 @@ def build_run(
     graph = message_graph(experiment.data, interactions=pairs, knowledge=spec.knowledge)
     torch.manual_seed(settings.get("seed", TRAIN_DEFAULTS["seed"]))
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in spec.options}
+    if "layers" in spec.options:
+        _check_layer_outputs(options["layers"], options["dim"], graph.num_users + graph.num_items)
     return spec.build(graph, **options), graph, pairs
 
 
+class _LayerOutputsTooLarge(MemoryError):
+    """:func:`_check_layer_outputs`' refusal; :func:`model_memory` names ``--layers``."""
+
+
+def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
+    """Raise :class:`_LayerOutputsTooLarge` when ``layers`` propagation layers cannot be run on
+    this machine: a propagating model keeps every layer's output over the whole graph (at least
+    its ``nodes`` users and items, ``dim`` float32 each) to average them, so ``layers + 1``
+    outputs must fit in its memory. Checked before the model is built: its per-layer modules
+    are made one by one in Python, and a count such as 10^9 ran for hours, memory growing, with
+    no allocation large enough to fail. A ``dim`` too large for one output is left to the
+    allocation of the embedding table (:func:`model_memory` names ``--dim``)."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    one = nodes * dim * 4
+    if one <= memory < (layers + 1) * one:
+        raise _LayerOutputsTooLarge(
+            f"{layers + 1} layer outputs of {nodes} nodes x {dim} floats need "
+            f"{(layers + 1) * one} bytes, more than this machine's {memory} bytes of memory"
+        )
+
+
 @contextlib.contextmanager
-def model_memory(settings: Mapping[str, Any]) -> Iterator[None]:
+def model_memory(settings: Mapping[str, Any], *, training: bool = False) -> Iterator[None]:
     """Turn a failure to allocate a model's parameters (on the CPU or a GPU, or a size beyond
     what a tensor can have) into an :class:`InputError` naming the sizes that decide them
     (``--dim``, and ``--text-hidden`` where the run has a text MLP): ``kgrec train``'s; a
-    ``kgrec tune`` trial fails "out of memory" and the tune goes on."""
+    ``kgrec tune`` trial fails with it (on every rank) and the tune goes on. With ``training``, a
+    failure while training: the error names the batch's sizes first (``--num-negatives``
+    where the run draws extra negatives, ``--batch-size``), then ``--dim``."""
     try:
         yield
     except (MemoryError, RuntimeError, TypeError) as exc:
         text = str(exc)
+        if isinstance(exc, _LayerOutputsTooLarge):
+            layers = settings.get("layers", TRAIN_DEFAULTS["layers"])
+            dim = settings.get("dim", TRAIN_DEFAULTS["dim"])
+            raise InputError(
+                f"the model's propagation layers do not fit in memory ({text}); lower "
+                f"--layers {layers} or --dim {dim}",
+                field="--layers",
+            ) from None
         if not (
             isinstance(exc, (MemoryError, torch.OutOfMemoryError))
             or "can't allocate memory" in text
             or "Overflow when unpacking long" in text
         ):
             raise
-        sizes = [f"--dim {settings.get('dim', TRAIN_DEFAULTS['dim'])}"]
+        sizes = {"--dim": settings.get("dim", TRAIN_DEFAULTS["dim"])}
         if settings.get("text_input", "none") != "none":
-            sizes.append(
-                f"--text-hidden {settings.get('text_hidden', TRAIN_DEFAULTS['text_hidden'])}"
-            )
+            sizes["--text-hidden"] = settings.get("text_hidden", TRAIN_DEFAULTS["text_hidden"])
+        what = "the model's parameters do not fit in memory"
+        if training:
+            batch = {"--batch-size": settings.get("batch_size", TRAIN_DEFAULTS["batch_size"])}
+            if settings.get("num_negatives"):
+                batch = {"--num-negatives": settings["num_negatives"], **batch}
+            sizes = batch | sizes
+            what = "training does not fit in memory"
         asked = re.search(r"allocate (\d+ bytes|[\d.]+ [KMGT]iB)", text, re.IGNORECASE)
         why = f"a tensor of {asked.group(1)} was asked for" if asked else "too large a size"
-        raise InputError(
-            f"the model's parameters do not fit in memory ({why}); lower {' or '.join(sizes)}",
-            field="--dim",
-        ) from None
+        lower = " or ".join(f"{name} {value}" for name, value in sizes.items())
+        raise InputError(f"{what} ({why}); lower {lower}", field=next(iter(sizes))) from None
 
 
 def _spec(model: str) -> ModelSpec:
@@ -1255,19 +1291,20 @@ def _train(
         print(net)
     started = time.perf_counter()
     try:
-        result = fit(
-            net,
-            graph,
-            experiment.split,
-            pairs,
-            **fit_settings(settings),
-            objective=objective_for(settings, graph, experiment.split),
-            epoch_strategy=epoch_strategy_for(settings["batching"]),
-            cold_start=cold_start_for(settings),
-            checkpoint=out / CHECKPOINT_FILE,
-            resume=resume,
-            progress=progress,
-        )
+        with model_memory(settings, training=True):
+            result = fit(
+                net,
+                graph,
+                experiment.split,
+                pairs,
+                **fit_settings(settings),
+                objective=objective_for(settings, graph, experiment.split),
+                epoch_strategy=epoch_strategy_for(settings["batching"]),
+                cold_start=cold_start_for(settings),
+                checkpoint=out / CHECKPOINT_FILE,
+                resume=resume,
+                progress=progress,
+            )
     except NotFinite as exc:
         raise NotFinite(exc.reason, exc.epoch, hint=_overflow_hint(settings)) from None
     seconds = time.perf_counter() - started

@@ -76,6 +76,7 @@ from kgrec.experiment import (
     epoch_strategy_for,
     fit_settings,
     load_experiment,
+    model_memory,
     objective_for,
     reads_text,
     unread_options,
@@ -868,7 +869,8 @@ def _train_trial(
     failure = None
     try:
         check_settings(settings)
-        net, graph, pairs = build_run(experiment, settings)
+        with model_memory(settings):  # a size too large to allocate: the trial fails
+            net, graph, pairs = build_run(experiment, settings)
         objective = objective_for(settings, graph, experiment.split)
         strategy = epoch_strategy_for(settings["batching"])
         cold_start = cold_start_for(settings)

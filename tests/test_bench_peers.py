@@ -255,6 +255,33 @@ def test_the_kgrec_row_checks_the_split_the_run_used_and_that_it_finished(
 
 
 @pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m["test"]["all"].pop("recall@20"),
+        lambda m: m.pop("valid"),
+        lambda m: m["test"].update(all=[]),
+        lambda m: m["test"]["all"].update({"recall@20": "high"}),
+    ],
+)
+def test_a_kgrec_run_whose_metrics_lack_a_figure_is_a_clear_error(
+    peers, tmp_path, tiny_recbole, edit
+):
+    """Before, a hand-edited metrics.json without a figure the table shows gave kgrec_row's
+    KeyError (or TypeError) traceback."""
+    from kgrec.experiment import train
+
+    run = train(
+        "popularity", protocol="ml1m-action-comedy", data=tiny_recbole, out=tmp_path / "run"
+    )
+    path = run.folder / "metrics.json"
+    metrics = json.loads(path.read_text())
+    edit(metrics)
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(peers.PeersError, match=r"metrics\.json: field (test|valid)\.all\."):
+        peers.kgrec_row(run.folder, run.folder / "split")
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ('{"models": {"LightGCN": ', "line 1, column 25: not JSON"),

@@ -1006,6 +1006,40 @@ def test_a_model_too_large_for_memory_names_dim_and_leaves_no_run(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("negatives", ["1000000000000", "100000000000000000000"])
+def test_negatives_too_many_for_memory_name_the_option_and_leave_no_run(
+    tmp_path, tiny_recbole, negatives, capsys
+):
+    """Before, a huge --num-negatives with the softmax objective ended in the allocator's
+    RuntimeError traceback during training, and the new run folder was left behind."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--objective", "softmax", "--epochs", "1"]
+    argv += ["--num-negatives", negatives, "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "field '--num-negatives': training does not fit in memory" in err
+    assert f"lower --num-negatives {negatives} or --batch-size" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
+def test_layers_too_many_for_memory_are_refused_before_the_model_is_built(
+    tmp_path, tiny_recbole, model, capsys
+):
+    """Before, --layers 1000000000 ran for hours building a billion per-layer modules in
+    Python, memory growing, with no allocation large enough to fail; now the layer outputs'
+    size is checked against the machine's memory first."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--layers", "1000000000", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "field '--layers': the model's propagation layers do not fit in memory" in err
+    assert "lower --layers 1000000000 or --dim 64" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
 def test_zero_layers_trains_the_id_embeddings_alone(tmp_path, tiny_recbole, model, capsys):
     """--layers 0 (no propagation: matrix factorisation, a baseline) was refused as "layers

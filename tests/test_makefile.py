@@ -281,3 +281,42 @@ def test_an_environment_setting_naming_a_folder_of_the_users_is_refused(
     assert f"{target}: {mine} is no environment kgrec made" in done.stderr
     assert "rm -rf" not in done.stdout and "installing" not in done.stdout
     assert (mine / "lib" / "mine.txt").read_text() == "the user's"
+
+
+def test_two_recbole_setups_at_once_install_once(clone, tmp_path):
+    """Before, two `make setup-recbole` at once both ran `rm -rf` of the RecBole environment
+    and installed into it, each removing the folder the other was installing into; now the
+    second waits for the first's lock, then finds its marker and installs nothing."""
+    calls = tmp_path / "venv-calls"
+    # PYTHON: `-m venv DIR` makes a stand-in environment (slowly, so that the two overlap)
+    # and is recorded; anything else is the real Python (tools/venv_key.py)
+    python = tmp_path / "bin" / "python"
+    _script(
+        python,
+        'if [ "$1 $2" = "-m venv" ]; then\n'
+        f'  echo "$3" >> "{calls}"\n'
+        '  mkdir -p "$3/bin"; printf "#!/bin/sh\\nexit 0\\n" > "$3/bin/pip"\n'
+        '  cp "$3/bin/pip" "$3/bin/python"; chmod +x "$3/bin/pip" "$3/bin/python"\n'
+        "  sleep 2\n"
+        "  exit 0\n"
+        "fi\n"
+        f'exec "{sys.executable}" "$@"\n',
+    )
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
+    environ.update(PYTHON=str(python), KGREC_CACHE=str(clone.parents[1] / "cache"))
+    makes = [
+        subprocess.Popen(
+            ["make", "-C", str(clone), "setup-recbole"],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    done = [(*make.communicate(timeout=120), make.returncode) for make in makes]
+    assert [code for _, _, code in done] == [0, 0], done
+    venv = clone.parents[1] / "cache" / "recbole-venv"
+    assert calls.read_text().splitlines() == [str(venv)]  # made once, never removed again
+    assert len(list(venv.glob(".complete-*"))) == 1 and (venv / ".kgrec-made").exists()

@@ -136,6 +136,30 @@ def test_publishing_a_user_without_interactions_succeeds_without_explanations(
     assert published.groupby("user_id").size().to_dict() == {"ghost": 3, "u1": 3}
 
 
+def test_publishing_a_user_with_every_item_says_the_list_is_empty(tmp_path, tiny_recbole, capsys):
+    """``--user fan``, where fan has every item, printed nothing at all for fan (the lines
+    came from the published rows, of which fan has none); it says so, as ``--show`` does."""
+    items = pd.read_csv(tiny_recbole / "tiny.item", sep="\t")["item_id:token"]
+    with open(tiny_recbole / "tiny.inter", "a") as inter:
+        inter.writelines(f"fan\t{item}\t5\n" for item in items)
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    capsys.readouterr()
+    argv = ["recommend", "--run", str(run.folder), "-k", "3", "--user", "fan", "--user", "u1"]
+    assert main(argv) == 0
+    fan, u1 = capsys.readouterr().out.split("user u1")
+    assert fan == (
+        "user fan, run 'r' (lightgcn):\n"
+        "  no item left to recommend: the user has every candidate item\n"
+    )
+    assert "  1. " in u1
+
+
 def test_whitespace_around_command_line_user_ids_is_no_part_of_them(tmp_path, tiny_recbole, capsys):
     """``--show ' u1 '`` and ``--user ' u1 '`` are the user ``u1``, as in the loaders, which
     strip it (before: "user ' u1 ' is neither in the run's graph nor has interactions")."""

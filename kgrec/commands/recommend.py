@@ -135,9 +135,15 @@ def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) 
         for u, i in zip(args.user, loaded.experiment.maps.user_index(args.user), strict=True)
         if i < 0
     ]
+    lists = dict(list(table.groupby("user_id", sort=False)))
     with open_store(store_uri) as store:
-        for user, rows in table.groupby("user_id", sort=False):
+        for user in dict.fromkeys(args.user):
             note = " (folded in: loaded after training)" if user in newcomers else ""
+            if user not in lists:  # as --show says it
+                print(f"user {user}{note}, run {name!r} ({loaded.info['model']}):")
+                print("  no item left to recommend: the user has every candidate item")
+                continue
+            rows = lists[user]
             # a user of the run with no interactions in the store (a cold-start user, say)
             # has a list but no path to explain it: the list was published all the same
             explained = not store.user_interactions([user]).empty

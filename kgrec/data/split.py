@@ -229,7 +229,7 @@ def make_split(
     pairs = data[INTERACTS].edge_index
     domain = data["item"].domain[pairs[1]]
     target_pairs = pairs[:, domain == target].numpy()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     labels = np.zeros(target_pairs.shape[1], dtype=np.int64)  # 0 train, 1 valid, 2 test
     per_user = np.ones(target_pairs.shape[1], dtype=bool)  # interactions split 80/10/10
     if spec.new_item_share and spec.source_domain is not None:
@@ -384,7 +384,7 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
     users, items = split.train.numpy()
     order = np.lexsort((items, users))  # (user, item) order, whatever the train's order
     keys = np.empty(len(users))
-    keys[order] = np.random.default_rng([seed, 1]).random(len(users))
+    keys[order] = np.random.default_rng([check_seed(seed), 1]).random(len(users))
     ranked = np.lexsort((keys, users))  # by user, then key
     _, start, count = np.unique(users[ranked], return_index=True, return_counts=True)
     kept = np.maximum(1, np.floor(count * fraction + 0.5).astype(np.int64))
@@ -419,6 +419,14 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
         )
     held = torch.cat([split.valid, split.test], dim=1).numpy()
     cold = ~np.isin(held[0], split.train[0].numpy())
+    if not cold.any() and len(split.few_shot_users):
+        raise InputError(
+            "--few-shot needs cold-start users (no target interaction in train), and this "
+            f"split's {len(split.few_shot_users)} were all made few-shot users already (their "
+            "interactions given to train when the split was written with --few-shot): train on "
+            "it without --few-shot, or write the split again with the count you want",
+            field="--few-shot",
+        )
     if not cold.any():
         raise InputError(
             "--few-shot needs cold-start users (no target interaction in train), and this "
@@ -428,7 +436,7 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
     users, items = held[:, cold]
     order = np.lexsort((items, users))  # (user, item) order
     keys = np.empty(len(users))
-    keys[order] = np.random.default_rng([seed, 2]).random(len(users))
+    keys[order] = np.random.default_rng([check_seed(seed), 2]).random(len(users))
     ranked = np.lexsort((keys, users))
     _, start, count = np.unique(users[ranked], return_index=True, return_counts=True)
     given = np.minimum(k, count - 1)
@@ -591,6 +599,12 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
         target_domain = recorded
     if target_domain is None:
         target = _infer_domain(maps, item_ids)
+    elif target_domain not in maps.domains:
+        raise InputError(
+            f"--target-domain {target_domain!r} is not a domain of the graph (domains: "
+            f"{', '.join(maps.domains)})",
+            field="--target-domain",
+        )
     else:
         target = maps.domain_index(target_domain)
     domain = maps.domains[target]

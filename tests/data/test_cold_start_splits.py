@@ -194,6 +194,34 @@ def test_few_shot_gives_k_of_each_cold_users_interactions(k, make_two_domains):
             )
 
 
+def test_few_shot_on_a_split_whose_cold_users_are_all_few_shot_says_so(make_two_domains):
+    """``--split DIR --few-shot K`` on split files written with ``--few-shot``: every cold
+    user had interactions given to train already; before, the error said the split "has
+    none" (cold-start users), as if the protocol had none."""
+    data, maps = to_hetero_data(make_two_domains())
+    shot = give_few_shot(make_split(data, maps, "ml1m-action-comedy", seed=1), 3, seed=1)
+    with pytest.raises(InputError, match="were all made few-shot users already") as error:
+        give_few_shot(shot, 2, seed=1)
+    assert f"this split's {len(shot.few_shot_users)} were" in str(error.value)
+    assert error.value.field == "--few-shot"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 1.5, True])
+def test_the_split_functions_check_the_seed(seed, make_two_domains):
+    """From Python, make_split, reduce_train and give_few_shot gave numpy's ValueError (or
+    TypeError) for a negative or fractional seed, or took True for 1; now the InputError
+    kgrec train gives for --seed."""
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=1)
+    for call in (
+        lambda: make_split(data, maps, "ml1m-action-comedy", seed=seed),
+        lambda: reduce_train(split, 0.5, seed=seed),
+        lambda: give_few_shot(split, 1, seed=seed),
+    ):
+        with pytest.raises(InputError, match=r"the seed must be an integer in \[0, 2\*\*63\)"):
+            call()
+
+
 def test_few_shot_is_seeded_and_nested(make_two_domains):
     data, maps = to_hetero_data(make_two_domains())
     split = make_split(data, maps, "ml1m-action-comedy", seed=4)

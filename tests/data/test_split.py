@@ -328,6 +328,17 @@ def test_target_domain_of_split_files(tmp_path: Path, make_two_domains) -> None:
     assert maps.domains[read_split(folder, maps, target_domain="books").target_domain] == "books"
 
 
+def test_an_unknown_target_domain_of_split_files_names_the_option(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """Before, ``--split DIR --target-domain nope`` was reported as field 'domain'."""
+    _, maps = to_hetero_data(make_two_domains())
+    folder = write_files(tmp_path / "split")
+    with pytest.raises(InputError, match=r"--target-domain 'nope' is not a domain") as error:
+        read_split(folder, maps, target_domain="nope")
+    assert error.value.field == "--target-domain"
+
+
 @pytest.mark.slow
 def test_ml1m_action_comedy_on_the_real_data(datasets) -> None:
     """Overlapping users counted independently from the raw files."""
