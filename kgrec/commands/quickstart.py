@@ -16,10 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from kgrec.commands.options import add_threads_option
-from kgrec.errors import KgrecError
+from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import MODELS, RUN_FILE
 from kgrec.explain import GraphIndex, explain
 from kgrec.store import open_store
+
+EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
+NOT_LEARNING = [name for name, spec in MODELS.items() if not spec.learns]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("runs/quickstart"), help="%(default)s")
     p.add_argument("--model", choices=list(MODELS), default="lightgcn", help="%(default)s")
-    p.add_argument("--epochs", type=int, default=40, help="at most (%(default)s)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help=f"at most ({EPOCHS}; not for {', '.join(NOT_LEARNING)}, which train nothing by "
+        "gradient)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--users", type=int, default=3, help="users to show (%(default)s)")
     add_threads_option(p)
@@ -66,6 +74,14 @@ def data_folder(path: Path | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     from kgrec.cli import main  # the commands, exactly as on the command line
 
+    # kgrec train refuses --epochs for a model that trains nothing by gradient (popularity,
+    # text-similarity, EASE): give it only to one that does, and refuse it before any step
+    learns = MODELS[args.model].learns
+    if args.epochs is not None and not learns:
+        raise InputError(
+            f"{args.model} trains nothing by gradient: --epochs does not apply", field="--epochs"
+        )
+    epochs = ["--epochs", str(EPOCHS if args.epochs is None else args.epochs)] if learns else []
     data = data_folder(args.data)
     store_path = args.out / "store"
     run_dir = args.out / args.model
@@ -89,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
             str(args.seed),
             "--store",
             store,
-            "--epochs",
-            str(args.epochs),
+            *epochs,
             "--out",
             str(run_dir),
             *threads,
