@@ -91,3 +91,17 @@ def test_epochs_for_a_model_that_trains_nothing_is_refused_first(steps, tmp_path
     assert real_main([*args, "--epochs", "5"]) == 2
     assert "--epochs" in capsys.readouterr().err
     assert steps == [] and not out.exists()  # nothing ran, nothing written
+
+
+def test_threads_go_to_every_step_that_computes(steps, tmp_path):
+    """`kgrec quickstart --threads N` computes with N threads in every step, as README says
+    (each step sets torch's threads anew; the embed step was given none, so it took the idle
+    cores)."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["--data", str(data), "--out", str(out), "--epochs", "1", "--threads", "1"]
+    assert real_main(["quickstart", *args]) == 0
+    computing = [step for step in steps if step[0] in ("embed", "train", "recommend")]
+    assert [step[0] for step in computing] == ["embed", "train", "recommend"]
+    for step in computing:
+        assert step[step.index("--threads") + 1] == "1", step

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     steps = [
         ["load", "recbole", str(data), "--domain", "movies", "--store", store],
         ["graph", "stats", "--store", store],
-        ["embed", "--store", store, "--kinds", "Item"],
+        ["embed", "--store", store, "--kinds", "Item", *threads],
         [
             "train",
             "--model",
