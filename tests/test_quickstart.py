@@ -105,3 +105,33 @@ def test_threads_go_to_every_step_that_computes(steps, tmp_path):
     assert [step[0] for step in computing] == ["embed", "train", "recommend"]
     for step in computing:
         assert step[step.index("--threads") + 1] == "1", step
+
+
+@pytest.mark.parametrize("own", ["store", "lightgcn"])
+def test_a_store_or_run_of_the_users_own_in_out_is_never_deleted(own, steps, tmp_path, capsys):
+    """The quickstart replaces the store and run an earlier quickstart made in --out, only
+    those: a store loaded or a run trained there by the user (a kgrec store, a kgrec run) was
+    deleted too."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    if own == "store":
+        args = ["load", "recbole", str(data), "--store", f"local:{out / 'store'}"]
+    else:
+        args = ["train", "--model", "lightgcn", "--protocol", "ml100k-kg", "--data", str(data)]
+        args += ["--domain", "movies", "--epochs", "1", "--out", str(out / "lightgcn")]
+    assert real_main(args) == 0
+    before = sorted(p.name for p in (out / own).iterdir())
+    capsys.readouterr()
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    assert "no kgrec quickstart made it" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / own).iterdir()) == before
+    assert steps == []  # no step ran
+
+
+def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--epochs", "1"]
+    assert real_main(args) == 0
+    assert real_main(args) == 0, capsys.readouterr().err
+    assert (out / "lightgcn" / "metrics.json").exists()

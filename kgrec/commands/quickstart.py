@@ -22,6 +22,8 @@ from kgrec.explain import GraphIndex, explain
 from kgrec.store import open_store
 
 EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
+# in --out: the store and run beside it are a quickstart's, which the next one replaces
+MARKER = ".kgrec-quickstart"
 NOT_LEARNING = [name for name, spec in MODELS.items() if not spec.learns]
 
 
@@ -86,9 +88,17 @@ def run(args: argparse.Namespace) -> int:
     store_path = args.out / "store"
     run_dir = args.out / args.model
     # a fresh graph and run each time (embeddings come from the cache); only what an earlier
-    # quickstart wrote is removed
+    # quickstart wrote is removed: a store or run of the user's own in --out is refused
+    for path in (store_path, run_dir):
+        if path.exists() and not (args.out / MARKER).is_file():
+            raise KgrecError(
+                f"{path} exists and no kgrec quickstart made it (no {args.out / MARKER}): "
+                "kgrec never deletes it; move it away, or choose another --out"
+            )
     _remove_own(store_path, "manifest.json")
     _remove_own(run_dir, RUN_FILE)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / MARKER).touch()
     store = f"local:{store_path}"
     threads = ["--threads", str(args.threads)] if args.threads else []
     steps = [
