@@ -63,13 +63,20 @@ def download(
                 "kgrec never deletes them; move them, or give another --dest"
             )
     url = f"{base_url.rstrip('/')}/{DATASETS[name]}"
+    try:  # urllib refuses a URL without a scheme (mirror.example/path) only when it opens it
+        request = urllib.request.Request(url, headers={"User-Agent": "kgrec"})
+    except ValueError:
+        raise KgrecError(
+            f"base URL {base_url!r} is no URL kgrec can fetch from: give one such as "
+            "https://HOST/PATH or file:///PATH"
+        ) from None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KgrecError(f"cannot make {target.parent}: {exc.strerror}") from None
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
         archive = Path(tmp) / "archive.zip"
-        _fetch(url, archive, timeout=timeout, progress=progress)
+        _fetch(request, archive, timeout=timeout, progress=progress)
         unpacked = Path(tmp) / "unpacked"
         try:
             with zipfile.ZipFile(archive) as zf:
@@ -101,8 +108,8 @@ def download(
     return target
 
 
-def _fetch(url: str, path: Path, *, timeout: float, progress: bool) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "kgrec"})
+def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progress: bool) -> None:
+    url = request.full_url
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response, path.open("wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None

@@ -29,15 +29,17 @@ def usable_cores() -> int:
 
 def choose_threads(requested: int | None = None) -> int:
     """``requested``, else ``$KGREC_THREADS``, else the idle cores (at least 1)."""
+    field = "--threads"
     if requested is None and os.environ.get(ENV):
-        raw = os.environ[ENV]
+        raw, field = os.environ[ENV], ENV
         try:
             requested = int(raw)
         except ValueError:
             raise InputError(f"${ENV} must be a whole number, got {raw!r}", field=ENV) from None
     if requested is not None:
         if requested <= 0:
-            raise InputError(f"threads must be positive, got {requested}", field="--threads")
+            name = "threads" if field == "--threads" else f"${ENV}"
+            raise InputError(f"{name} must be positive, got {requested}", field=field)
         return requested
     cores = usable_cores()
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0

@@ -160,3 +160,28 @@ def test_force_keeps_the_old_dataset_when_the_new_cannot_be_moved_in(
     assert "cannot move the new ml-100k" in capsys.readouterr().err
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == "old"
     assert not [p for p in dest.iterdir() if p.name.startswith(".ml-100k")]
+
+
+@pytest.mark.parametrize("base_url", ["mirror.example/recbole", ""])
+def test_a_base_url_that_is_no_url_is_a_clear_error(base_url, tmp_path, capsys):
+    """A --base-url without a scheme (or an empty one) ended in urllib's ValueError traceback
+    (exit 1), after the destination folder was made."""
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", base_url]) == 2
+    err = capsys.readouterr().err
+    assert f"base URL {base_url!r} is no URL" in err and "https://" in err
+    assert not dest.exists()
+
+
+def test_kgrec_download_url_set_but_empty_is_the_default(monkeypatch):
+    """KGREC_DOWNLOAD_URL= (set, empty) means RecBole's, as an empty KGREC_DATA or KGREC_CACHE
+    means their defaults; it was taken as the base URL '' (a traceback, before the check)."""
+    from kgrec.cli import build_parser
+    from kgrec.download import RECBOLE_BASE_URL
+
+    monkeypatch.setenv("KGREC_DOWNLOAD_URL", "")
+    args = build_parser(["download", "ml-100k"]).parse_args(["download", "ml-100k"])
+    assert args.base_url == RECBOLE_BASE_URL
+    monkeypatch.setenv("KGREC_DOWNLOAD_URL", "http://mirror.example/recbole")
+    args = build_parser(["download", "ml-100k"]).parse_args(["download", "ml-100k"])
+    assert args.base_url == "http://mirror.example/recbole"

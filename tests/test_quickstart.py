@@ -1,8 +1,16 @@
-"""`kgrec quickstart` without data says how to get it."""
+"""`kgrec quickstart`: without data it says how to get it; every model it offers runs."""
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
+import pytest
+
+from kgrec import cli
 from kgrec.cli import main
+
+real_main = main
 
 
 def test_no_data_says_how_to_get_it(monkeypatch, tmp_path, capsys):
@@ -28,4 +36,102 @@ def test_the_main_job_runs_end_to_end_on_ml100k(monkeypatch, datasets, tmp_path,
     printed = capsys.readouterr().out
     assert "test   all      943" in printed  # the metrics table
     assert printed.count("because you interacted with") >= 2  # explained recommendations
+    assert (out / "lightgcn" / "metrics.json").exists()
+
+
+def tiny_ml100k(folder: Path) -> Path:
+    """A RecBole dataset of 30 users and 40 films, each user with 12 ratings."""
+    folder.mkdir()
+    rng = random.Random(0)
+    inter = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    for user in range(1, 31):
+        for item in rng.sample(range(1, 41), 12):
+            inter.append(f"{user}\t{item}\t{rng.randint(1, 5)}\t{880000000 + user * 100 + item}")
+    (folder / "ml-100k.inter").write_text("\n".join(inter) + "\n")
+    items = ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"]
+    items += [
+        f"{i}\tFilm {i}\t199{i % 10}\t{'Action' if i % 2 else 'Comedy'}" for i in range(1, 41)
+    ]
+    (folder / "ml-100k.item").write_text("\n".join(items) + "\n")
+    return folder
+
+
+@pytest.fixture
+def steps(monkeypatch):
+    """The steps `kgrec quickstart` runs, recorded; each run as on the command line but
+    `kgrec embed` (a language model: seconds), which is skipped."""
+    ran: list[list[str]] = []
+
+    def main(argv):
+        ran.append(list(argv))
+        return 0 if argv[0] == "embed" else real_main(argv)
+
+    monkeypatch.setattr(cli, "main", main)
+    return ran
+
+
+@pytest.mark.parametrize("model", ["popularity", "ease"])
+def test_a_model_that_trains_nothing_by_gradient_runs(model, steps, tmp_path, capsys):
+    """The quickstart offers every model; it gave each `--epochs 40`, which kgrec train
+    refuses for the models that train nothing by gradient, so these stopped at the train step."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    code = real_main(["quickstart", "--data", str(data), "--out", str(out), "--model", model])
+    assert code == 0, capsys.readouterr().err
+    (train,) = [step for step in steps if step[0] == "train"]
+    assert "--epochs" not in train
+    assert (out / model / "metrics.json").exists()
+    assert "Sample recommendations" in capsys.readouterr().out
+
+
+def test_epochs_for_a_model_that_trains_nothing_is_refused_first(steps, tmp_path, capsys):
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--model", "popularity"]
+    assert real_main([*args, "--epochs", "5"]) == 2
+    assert "--epochs" in capsys.readouterr().err
+    assert steps == [] and not out.exists()  # nothing ran, nothing written
+
+
+def test_threads_go_to_every_step_that_computes(steps, tmp_path):
+    """`kgrec quickstart --threads N` computes with N threads in every step, as README says
+    (each step sets torch's threads anew; the embed step was given none, so it took the idle
+    cores)."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["--data", str(data), "--out", str(out), "--epochs", "1", "--threads", "1"]
+    assert real_main(["quickstart", *args]) == 0
+    computing = [step for step in steps if step[0] in ("embed", "train", "recommend")]
+    assert [step[0] for step in computing] == ["embed", "train", "recommend"]
+    for step in computing:
+        assert step[step.index("--threads") + 1] == "1", step
+
+
+@pytest.mark.parametrize("own", ["store", "lightgcn"])
+def test_a_store_or_run_of_the_users_own_in_out_is_never_deleted(own, steps, tmp_path, capsys):
+    """The quickstart replaces the store and run an earlier quickstart made in --out, only
+    those: a store loaded or a run trained there by the user (a kgrec store, a kgrec run) was
+    deleted too."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    if own == "store":
+        args = ["load", "recbole", str(data), "--store", f"local:{out / 'store'}"]
+    else:
+        args = ["train", "--model", "lightgcn", "--protocol", "ml100k-kg", "--data", str(data)]
+        args += ["--domain", "movies", "--epochs", "1", "--out", str(out / "lightgcn")]
+    assert real_main(args) == 0
+    before = sorted(p.name for p in (out / own).iterdir())
+    capsys.readouterr()
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    assert "no kgrec quickstart made it" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / own).iterdir()) == before
+    assert steps == []  # no step ran
+
+
+def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--epochs", "1"]
+    assert real_main(args) == 0
+    assert real_main(args) == 0, capsys.readouterr().err
     assert (out / "lightgcn" / "metrics.json").exists()

@@ -4,6 +4,7 @@ not run."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import re
@@ -33,7 +34,9 @@ SYNOPSIS = ("<", "\\|", "...")
 INCOMPLETE = ("the following arguments are required", "one of the arguments")
 
 
-def readme_commands() -> list[str]:
+def readme_commands(*, synopses: bool = False) -> list[str]:
+    """The `kgrec` commands the README shows; with ``synopses``, also the synopses (a command
+    with `<format>`, `A \\| B` or `...` in it), which are not parsed but name options too."""
     text = README.read_text()
     found: list[str] = []
     in_block = False
@@ -50,7 +53,8 @@ def readme_commands() -> list[str]:
     pattern = re.compile(rf"^kgrec ({'|'.join(COMMANDS)})\b")
     commands = []
     for part in (p.strip() for line in joined for p in re.split(r"&&|; ", line)):
-        if pattern.match(part) and not any(m in part for m in SYNOPSIS) and part not in commands:
+        synopsis = any(m in part for m in SYNOPSIS)
+        if pattern.match(part) and (synopses or not synopsis) and part not in commands:
             commands.append(part)
     return commands
 
@@ -77,3 +81,26 @@ def test_a_readme_command_parses(command):
         message = err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else ""
         if exc.code and not any(m in message for m in INCOMPLETE):
             pytest.fail(f"{command}\n{message}")
+
+
+def _command_parser(words: list[str]) -> argparse.ArgumentParser:
+    """The parser of ``kgrec WORDS...``: the command's, or its subcommand's (`load recbole`)."""
+    parser = build_parser(words)
+    for word in words:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or word not in subs[0].choices:
+            break
+        parser = subs[0].choices[word]
+    return parser
+
+
+@pytest.mark.parametrize("command", readme_commands(synopses=True))
+def test_a_readme_command_names_only_options_it_has(command):
+    """Every option a README command or synopsis names is one of that command's (a command
+    that lacks a required option is not parsed to the end, so the parse above misses it)."""
+    words = [w for w in command.split()[1:3] if re.fullmatch(r"[a-z][a-z0-9-]*", w)]
+    parser = _command_parser(words)
+    known = {option for action in parser._actions for option in action.option_strings}
+    named = re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", command)
+    unknown = [option for option in named if option not in known]
+    assert not unknown, f"{command}\nnot an option of kgrec {' '.join(words)}: {unknown}"

@@ -44,6 +44,17 @@ def test_bad_settings_are_clear_errors(two_cores, monkeypatch, value, message):
         choose_threads()
 
 
+def test_a_bad_environment_value_is_named_as_such(two_cores, monkeypatch):
+    """$KGREC_THREADS=0 was reported as the option --threads, which the user had not given."""
+    monkeypatch.setenv(ENV, "0")
+    with pytest.raises(InputError, match=rf"\${ENV} must be positive") as raised:
+        choose_threads()
+    assert raised.value.field == ENV
+    with pytest.raises(InputError, match="threads must be positive") as raised:
+        choose_threads(0)
+    assert raised.value.field == "--threads"
+
+
 def test_set_threads_sets_torchs(two_cores, monkeypatch):
     before = torch.get_num_threads()
     try:

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--base-url",
-        default=os.environ.get("KGREC_DOWNLOAD_URL", RECBOLE_BASE_URL),
+        default=os.environ.get("KGREC_DOWNLOAD_URL") or RECBOLE_BASE_URL,  # set but empty: unset
         help="where the archives are (default: $KGREC_DOWNLOAD_URL, else RecBole's)",
     )
     p.add_argument("--force", action="store_true", help="replace a dataset already there")

@@ -16,10 +16,15 @@ from pathlib import Path
 import pandas as pd
 
 from kgrec.commands.options import add_threads_option
-from kgrec.errors import KgrecError
+from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import MODELS, RUN_FILE
 from kgrec.explain import GraphIndex, explain
 from kgrec.store import open_store
+
+EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
+# in --out: the store and run beside it are a quickstart's, which the next one replaces
+MARKER = ".kgrec-quickstart"
+NOT_LEARNING = [name for name, spec in MODELS.items() if not spec.learns]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("runs/quickstart"), help="%(default)s")
     p.add_argument("--model", choices=list(MODELS), default="lightgcn", help="%(default)s")
-    p.add_argument("--epochs", type=int, default=40, help="at most (%(default)s)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help=f"at most ({EPOCHS}; not for {', '.join(NOT_LEARNING)}, which train nothing by "
+        "gradient)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--users", type=int, default=3, help="users to show (%(default)s)")
     add_threads_option(p)
@@ -66,19 +76,35 @@ def data_folder(path: Path | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     from kgrec.cli import main  # the commands, exactly as on the command line
 
+    # kgrec train refuses --epochs for a model that trains nothing by gradient (popularity,
+    # text-similarity, EASE): give it only to one that does, and refuse it before any step
+    learns = MODELS[args.model].learns
+    if args.epochs is not None and not learns:
+        raise InputError(
+            f"{args.model} trains nothing by gradient: --epochs does not apply", field="--epochs"
+        )
+    epochs = ["--epochs", str(EPOCHS if args.epochs is None else args.epochs)] if learns else []
     data = data_folder(args.data)
     store_path = args.out / "store"
     run_dir = args.out / args.model
     # a fresh graph and run each time (embeddings come from the cache); only what an earlier
-    # quickstart wrote is removed
+    # quickstart wrote is removed: a store or run of the user's own in --out is refused
+    for path in (store_path, run_dir):
+        if path.exists() and not (args.out / MARKER).is_file():
+            raise KgrecError(
+                f"{path} exists and no kgrec quickstart made it (no {args.out / MARKER}): "
+                "kgrec never deletes it; move it away, or choose another --out"
+            )
     _remove_own(store_path, "manifest.json")
     _remove_own(run_dir, RUN_FILE)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / MARKER).touch()
     store = f"local:{store_path}"
     threads = ["--threads", str(args.threads)] if args.threads else []
     steps = [
         ["load", "recbole", str(data), "--domain", "movies", "--store", store],
         ["graph", "stats", "--store", store],
-        ["embed", "--store", store, "--kinds", "Item"],
+        ["embed", "--store", store, "--kinds", "Item", *threads],
         [
             "train",
             "--model",
@@ -89,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
             str(args.seed),
             "--store",
             store,
-            "--epochs",
-            str(args.epochs),
+            *epochs,
             "--out",
             str(run_dir),
             *threads,
