@@ -242,20 +242,7 @@ def test_two_sparse_builds_at_once_have_folders_of_their_own(clone):
     wait += "  sleep 0.1; n=$((n+1)); done\n"
     text = pip.read_text()
     pip.write_text(text.replace("  while [", wait + "  while [", 1))
-    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
-    environ = {k: v for k, v in os.environ.items() if k not in outer}
-    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"))
-    makes = [
-        subprocess.Popen(
-            ["make", "-C", str(clone), "setup-sparse"],
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    done = [(*make.communicate(timeout=120), make.returncode) for make in makes]
+    done = _two_at_once(clone, "setup-sparse", sys.executable)
     assert [code for _, _, code in done] == [0, 0], done
     folders = [c.split("-w ")[1].split()[0] for c in calls.read_text().splitlines() if "-w " in c]
     assert len(folders) == 2 and folders[0] != folders[1]
@@ -302,12 +289,22 @@ def test_two_recbole_setups_at_once_install_once(clone, tmp_path):
         "fi\n"
         f'exec "{sys.executable}" "$@"\n',
     )
+    done = _two_at_once(clone, "setup-recbole", python)
+    assert [code for _, _, code in done] == [0, 0], done
+    venv = clone.parents[1] / "cache" / "recbole-venv"
+    assert calls.read_text().splitlines() == [str(venv)]  # made once, never removed again
+    assert len(list(venv.glob(".complete-*"))) == 1 and (venv / ".kgrec-made").exists()
+
+
+def _two_at_once(clone, target: str, python) -> list[tuple[str, str, int]]:
+    """(stdout, stderr, exit code) of two `make TARGET` in ``clone`` started at once, with
+    PYTHON=``python`` and a cache of the test's own (no outer make's or user's settings)."""
     outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
     environ = {k: v for k, v in os.environ.items() if k not in outer}
     environ.update(PYTHON=str(python), KGREC_CACHE=str(clone.parents[1] / "cache"))
     makes = [
         subprocess.Popen(
-            ["make", "-C", str(clone), "setup-recbole"],
+            ["make", "-C", str(clone), target],
             env=environ,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -315,8 +312,4 @@ def test_two_recbole_setups_at_once_install_once(clone, tmp_path):
         )
         for _ in range(2)
     ]
-    done = [(*make.communicate(timeout=120), make.returncode) for make in makes]
-    assert [code for _, _, code in done] == [0, 0], done
-    venv = clone.parents[1] / "cache" / "recbole-venv"
-    assert calls.read_text().splitlines() == [str(venv)]  # made once, never removed again
-    assert len(list(venv.glob(".complete-*"))) == 1 and (venv / ".kgrec-made").exists()
+    return [(*make.communicate(timeout=120), make.returncode) for make in makes]
