@@ -745,16 +745,7 @@ def test_explain_names_a_relation_stored_both_ways_from_its_entity(store, explai
             for film in ("action:heat", "action:casino")
         ]
     )
-    knowledge = pd.concat(
-        [
-            explain_graph.knowledge,
-            pd.DataFrame(rows, columns=explain_graph.knowledge.columns).astype("string"),
-        ],
-        ignore_index=True,
-    )
-    store.write(replace(explain_graph, knowledge=knowledge), progress=False)
-    table = store.explain("alice", "action:casino", k=10)
-    pd.testing.assert_frame_equal(table, explain(store.snapshot(), "alice", "action:casino", k=10))
+    table = _explain_with_knowledge(store, explain_graph, rows)
     texts = set(table["text"])
     assert "you interacted with Heat; it and Casino share the director scorsese" in texts
     assert "you interacted with Heat; it and Casino were both written by pileggi" in texts
@@ -776,16 +767,7 @@ def test_explain_names_a_relation_both_items_share(store, explain_graph):
         ("Item", "action:casino", "film.film.actor", "Entity", "pesci"),
         ("Entity", "pesci", "film.producer.film", "Item", "action:casino"),
     ]
-    knowledge = pd.concat(
-        [
-            explain_graph.knowledge,
-            pd.DataFrame(rows, columns=explain_graph.knowledge.columns).astype("string"),
-        ],
-        ignore_index=True,
-    )
-    store.write(replace(explain_graph, knowledge=knowledge), progress=False)
-    table = store.explain("alice", "action:casino", k=10)
-    pd.testing.assert_frame_equal(table, explain(store.snapshot(), "alice", "action:casino", k=10))
+    table = _explain_with_knowledge(store, explain_graph, rows)
     texts = set(table["text"])
     for person in ("hoffman", "pesci"):
         assert f"you interacted with Heat; it and Casino share the actor {person}" in texts
@@ -875,3 +857,19 @@ def test_a_store_without_a_load_lock_has_nothing_to_break(store, movies):
 def test_errors_are_kgrec_errors(store):
     with pytest.raises(KgrecError):
         store.write_vectors("Film", ["x"], np.ones((1, 3)), property="embedding")
+
+
+def _explain_with_knowledge(store, explain_graph, rows):
+    """``store``'s explanations of alice -> Casino after writing ``explain_graph`` with the
+    knowledge ``rows`` added, checked equal to :func:`kgrec.explain.explain`'s of its snapshot."""
+    knowledge = pd.concat(
+        [
+            explain_graph.knowledge,
+            pd.DataFrame(rows, columns=explain_graph.knowledge.columns).astype("string"),
+        ],
+        ignore_index=True,
+    )
+    store.write(replace(explain_graph, knowledge=knowledge), progress=False)
+    table = store.explain("alice", "action:casino", k=10)
+    pd.testing.assert_frame_equal(table, explain(store.snapshot(), "alice", "action:casino", k=10))
+    return table
