@@ -1476,7 +1476,8 @@ def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
         new_item_share=settings["new_item_share"],
     )
     if settings["init_from"] is not None:  # a mismatch is refused before the run is written
-        warm_start(build_run(experiment, settings)[0], experiment, Path(settings["init_from"]))
+        net = build_run(experiment, settings)[0]
+        warm_start(net, experiment, Path(settings["init_from"]), warn=False)
     if settings["cold_start_share"]:  # and so are no users to hide
         check_cold_start_users(experiment)
     check_catalogue(experiment)
@@ -1621,7 +1622,9 @@ def _restore_student(
         ) from None
 
 
-def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> dict[str, Any]:
+def warm_start(
+    net: GraphRecommender, experiment: Experiment, folder: Path, *, warn: bool = True
+) -> dict[str, Any]:
     """Start ``net`` (a new run's model on ``experiment``) from the trained parameters of the
     run in ``folder``: pretrained on the source domain, or an earlier snapshot, to fine-tune.
 
@@ -1634,6 +1637,7 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
     both with shapes that match neither way is an error that names it, and so is a source run
     with no parameter in common. Returns what was done: the source ``run`` and ``model``, the
     names ``copied``, ``remapped`` (name: rows matched of rows), ``fresh`` and ``ignored``.
+    ``warn=False`` (the check before a run is written) leaves the warnings to the real start.
     """
     # as load_run reads a run: again if run.json changed meanwhile (a --resume replacing the
     # files), so run.json, model.pt and experiment.pt are one run's, and one still training is
@@ -1657,7 +1661,7 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
         if names != theirs
     }
     seen = _held_out_pairs_seen(experiment, source, _spec(info["model"]).all_domains)
-    if seen:
+    if seen and warn:
         log.warning(
             "--init-from %s: its model trained on %d of this run's validation and test pairs: "
             "this run's scores are not held out",
@@ -1675,7 +1679,7 @@ def warm_start(net: GraphRecommender, experiment: Experiment, folder: Path) -> d
     }
     params = dict(net.named_parameters())
     other_text = _other_text_model(info, experiment, folder)
-    if other_text:
+    if other_text and warn:
         log.warning(
             "--init-from %s: its text vectors were made by model %s, this run's by model %s: "
             "its text input (%s) would read vectors of another space, so it starts fresh",

@@ -374,3 +374,4 @@ def test_the_text_mlp_of_a_run_on_another_text_models_vectors_is_left_fresh(
     assert EMBEDDING in record["copied"]
     warning = caplog.text
     assert "a@1" in warning and "b@1" in warning and "text_input.mlp" in warning
+    assert warning.count("its text vectors were made by model") == 1  # (it was said twice)
