@@ -687,6 +687,10 @@ class Run:
         store = store or self.settings.get("store")
         if not store:
             raise InputError("the run was trained from files; name a store to publish into")
+        if name is not None:  # the edges' run name: never blank (a blank one was published)
+            if not isinstance(name, str) or not name.strip():
+                raise InputError(f"a run name is text, not empty, got {name!r}", field="--name")
+            name = name.strip()
         with self._store(store) as opened:
             opened.check()  # a wrong or unreachable store fails before the ranking, not after
             item = self.experiment.maps.items[0]

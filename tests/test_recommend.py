@@ -274,3 +274,24 @@ def test_a_run_user_without_training_interactions_is_folded_in_from_the_store(
     assert torch.allclose(torch.tensor(ghost["score"].values), torch.tensor(fresh["score"].values))
     assert not set(ghost["item_uid"]) & {f"comedy:{i}" for i in trained}
     assert ghost["score"].tolist() != before["score"].tolist()
+
+
+def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny_recbole, capsys):
+    """``--name "  "`` published every list under a blank run name, ``--name ""`` silently under
+    the folder's; ``run.publish(name=" ")`` too: refused, nothing written; a name with spaces
+    around it is the name."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    base = ["recommend", "--run", str(run.folder), "-k", "3", "--no-vectors"]
+    for blank in ("  ", ""):
+        with pytest.raises(SystemExit) as exited:
+            main([*base, "--name", blank])
+        assert exited.value.code == 2
+        assert "a run name may not be empty" in capsys.readouterr().err
+    with pytest.raises(InputError, match="a run name is text, not empty") as error:
+        run.publish(k=3, name=" ", vectors=False)
+    assert error.value.field == "--name"
+    with open_store(store) as opened:
+        assert opened.recommendations().empty
+    assert main([*base, "--name", " mine "]) == 0
+    with open_store(store) as opened:
+        assert set(opened.recommendations()["run"]) == {"mine"}

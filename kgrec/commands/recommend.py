@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "loaded after training and what users have from (default: the run's store)",
     )
     p.add_argument("-k", type=int, default=20, help="recommendations per user (20)")
-    p.add_argument("--name", help="run name on the edges (default: the run folder's name)")
+    p.add_argument(
+        "--name",
+        type=partial(id_option, what="a run name"),
+        help="run name on the edges (default: the run folder's name)",
+    )
     p.add_argument("--no-vectors", action="store_true", help="publish no embeddings")
     p.add_argument(
         "--show",
