@@ -22,7 +22,10 @@ export KGREC_DATA KGREC_CACHE
 
 .PHONY: setup setup-sparse sparse-from-cache setup-recbole quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
 
-setup: $(VENV)/.kgrec-$(DEPS_KEY)
+# Under the lock of the shared dependency environment (see `locked`, below): two at once would
+# each `rm -rf` the environment the other installs into (and .venv, in one clone).
+setup:
+	$(call locked,$(DEPS_VENV),$(VENV)/.kgrec-$(DEPS_KEY))
 
 # The check before `rm -rf` of an environment folder $(1) (DEPS_VENV, RECBOLE_VENV: settings a
 # user may point at a folder of their own): it is removed only where it is not there, empty or
@@ -34,6 +37,19 @@ define refuse_foreign_venv
 			"in it): kgrec leaves it alone; remove it yourself, or set $(2) to another" \
 			"folder" >&2; \
 		exit 1; \
+	fi
+endef
+
+# `make $(2)` in a sub-make under the lock of environment folder $(1) (DEPS_VENV, RECBOLE_VENV):
+# two at once would each `rm -rf` the environment the other installs into, so the second waits
+# (flock on $(1).lock, beside the folder, where the system has flock), then finds the first's
+# marker and has nothing to do. `+`: `make -n` runs this line too (make sees no $(MAKE) in a
+# $(call)), and the sub-make prints what it would do.
+define locked
+	@+mkdir -p $(dir $(patsubst %/,%,$(1))) && if command -v flock >/dev/null 2>&1; then \
+		flock $(patsubst %/,%,$(1)).lock $(MAKE) --no-print-directory $(2); \
+	else \
+		$(MAKE) --no-print-directory $(2); \
 	fi
 endef
 
@@ -123,18 +139,8 @@ $(foreach v,DEPS_VENV RECBOLE_VENV,$(if $(filter-out 1,$(words $($(v)))),$(error
 	"$($(v))" (from KGREC_CACHE="$(KGREC_CACHE)"?): make cannot use a path with a space in it; \
 	set KGREC_CACHE to a folder without one)))
 
-# Two at once would each `rm -rf` the environment the other installs into: the install runs
-# under a lock (flock on RECBOLE_VENV.lock, beside the folder, where the system has flock), so
-# the second waits, then finds the first's marker and has nothing to do.
-RECBOLE_LOCK = $(patsubst %/,%,$(RECBOLE_VENV)).lock
-
 setup-recbole:
-	@mkdir -p $(dir $(RECBOLE_LOCK))
-	@if command -v flock >/dev/null 2>&1; then \
-		flock $(RECBOLE_LOCK) $(MAKE) --no-print-directory $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY); \
-	else \
-		$(MAKE) --no-print-directory $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY); \
-	fi
+	$(call locked,$(RECBOLE_VENV),$(RECBOLE_VENV)/.complete-$(RECBOLE_KEY))
 
 $(RECBOLE_VENV)/.complete-$(RECBOLE_KEY):
 	$(call refuse_foreign_venv,$(RECBOLE_VENV),RECBOLE_VENV,setup-recbole)

@@ -45,10 +45,15 @@ def test_a_folder_with_a_space_is_refused(tmp_path, target, variable):
     assert "rm -rf" not in done.stdout
 
 
-def test_the_cache_folder_without_a_space_is_used(tmp_path):
-    done = _make_n("setup", KGREC_CACHE=str(tmp_path / "cache"))
+@pytest.mark.parametrize(
+    ("target", "folder"), [("setup", "venv-"), ("setup-recbole", "recbole-venv")]
+)
+def test_the_cache_folder_without_a_space_is_used(tmp_path, target, folder):
+    """(Before, `make -n setup-recbole` of a cache not made yet failed: make -n skipped the
+    `mkdir` of the lock's folder and ran the `flock` line, which found no folder.)"""
+    done = _make_n(target, KGREC_CACHE=str(tmp_path / "cache"))
     assert done.returncode == 0, done.stderr
-    assert f"rm -rf {tmp_path / 'cache'}/venv-" in done.stdout
+    assert f"rm -rf {tmp_path / 'cache'}/{folder}" in done.stdout
 
 
 def test_an_empty_cache_setting_means_the_default(tmp_path):
@@ -119,11 +124,16 @@ def test_neo4j_start_and_test_in_a_clone_whose_path_has_a_space(clone):
     assert (clone / ".venv" / "bin" / "calls").read_text() == f"{python}|-m pytest -k x\n"
 
 
+def _deps(clone: Path) -> Path:
+    """The shared dependency environment of ``clone``'s cache (not its lock, venv-KEY.lock)."""
+    return next(p for p in (clone.parents[1] / "cache").glob("venv-*") if p.is_dir())
+
+
 def _fake_pip(clone: Path, wheels: str) -> None:
     """The shared environment's pip: `pip wheel ... -w DIR` writes the wheels named in $wheels
     into DIR and fails unless both are there (a build that broke, or was stopped, half-way);
     every call is recorded. Its python has no torch_sparse, so sparse-from-cache installs."""
-    deps = next((clone.parents[1] / "cache").glob("venv-*"))
+    deps = _deps(clone)
     _script(
         deps / "bin" / "pip",
         'echo "$*" >> "$(dirname "$0")/pip-calls"\n'
@@ -149,7 +159,7 @@ def test_a_sparse_build_that_failed_half_way_is_redone(clone):
     _fake_pip(clone, "torch_scatter torch_sparse")
     built = _make(clone, "setup-sparse")
     assert built.returncode == 0, built.stderr
-    calls = next((clone.parents[1] / "cache").glob("venv-*/bin/pip-calls"))
+    calls = _deps(clone) / "bin" / "pip-calls"
     assert [c.split()[0] for c in calls.read_text().splitlines()] == ["wheel", "wheel", "install"]
     installed = calls.read_text().splitlines()[-1]
     assert "torch_scatter-0.1" in installed and "torch_sparse-0.1" in installed
@@ -161,7 +171,7 @@ def test_a_sparse_build_that_failed_half_way_is_redone(clone):
 def test_a_sparse_build_without_both_wheels_fails(clone):
     """A `pip wheel` that exits 0 without both wheels is a failed build, and nothing is cached."""
     _fake_pip(clone, "torch_scatter")
-    deps = next((clone.parents[1] / "cache").glob("venv-*"))
+    deps = _deps(clone)
     (deps / "bin" / "pip").write_text((deps / "bin" / "pip").read_text().replace("exit 1", ":"))
     failed = _make(clone, "setup-sparse")
     assert failed.returncode != 0
@@ -235,7 +245,7 @@ def test_two_sparse_builds_at_once_have_folders_of_their_own(clone):
     into it, and the first then moved the shared folder away from under the second."""
     wheels = clone.parents[1] / "cache" / "wheels"
     _fake_pip(clone, "torch_scatter torch_sparse")
-    pip = next((clone.parents[1] / "cache").glob("venv-*/bin/pip"))
+    pip = _deps(clone) / "bin" / "pip"
     calls = pip.parent / "pip-calls"
     # each build waits (a bounded while) for the other to start before it writes its wheels
     wait = f'n=0; while [ "$(grep -c wheel "{calls}")" -lt 2 ] && [ $n -lt 600 ]; do\n'
@@ -294,6 +304,41 @@ def test_two_recbole_setups_at_once_install_once(clone, tmp_path):
     venv = clone.parents[1] / "cache" / "recbole-venv"
     assert calls.read_text().splitlines() == [str(venv)]  # made once, never removed again
     assert len(list(venv.glob(".complete-*"))) == 1 and (venv / ".kgrec-made").exists()
+
+
+def test_two_setups_at_once_make_the_environment_once(clone, tmp_path):
+    """Before, two `make setup` at once (two terminals, or CI and a user) both ran `rm -rf` of
+    the shared dependency environment and installed into it, each removing what the other was
+    installing; now the second waits for the first's lock (DEPS_VENV.lock), then finds its
+    markers and has nothing to do."""
+    deps = _deps(clone)
+    key = deps.name.removeprefix("venv-")
+    shutil.rmtree(deps)
+    shutil.rmtree(clone / ".venv")
+    calls = tmp_path / "venv-calls"
+    # PYTHON: `-m venv [--without-pip] DIR` makes a stand-in environment (slowly, so that the
+    # two overlap) whose pip does nothing and whose python prints DIR (as its purelib), and is
+    # recorded; anything else is the real Python (tools/venv_key.py)
+    python = tmp_path / "bin" / "python"
+    _script(
+        python,
+        'if [ "$1 $2" = "-m venv" ]; then\n'
+        '  eval dir=\\"\\${$#}\\"\n'
+        f'  echo "$dir" >> "{calls}"\n'
+        '  mkdir -p "$dir/bin"; printf "#!/bin/sh\\nexit 0\\n" > "$dir/bin/pip"\n'
+        '  printf "#!/bin/sh\\necho \\"\\$(dirname \\"\\$0\\")/..\\"\\n" > "$dir/bin/python"\n'
+        '  chmod +x "$dir/bin/pip" "$dir/bin/python"\n'
+        "  sleep 2\n"
+        "  exit 0\n"
+        "fi\n"
+        f'exec "{sys.executable}" "$@"\n',
+    )
+    done = _two_at_once(clone, "setup", python)
+    assert [code for _, _, code in done] == [0, 0], done
+    assert calls.read_text().splitlines() == [str(deps), ".venv"]  # each made once
+    assert (deps / ".complete").exists() and (deps / ".kgrec-made").exists()
+    assert (clone / ".venv" / f".kgrec-{key}").exists()
+    assert (clone / ".venv" / "_kgrec_deps.pth").read_text() == f"{deps}/bin/..\n"
 
 
 def _two_at_once(clone, target: str, python) -> list[tuple[str, str, int]]:
