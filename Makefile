@@ -43,13 +43,15 @@ endef
 # `make $(2)` in a sub-make under the lock of environment folder $(1) (DEPS_VENV, RECBOLE_VENV):
 # two at once would each `rm -rf` the environment the other installs into, so the second waits
 # (flock on $(1).lock, beside the folder, where the system has flock), then finds the first's
-# marker and has nothing to do. `+`: `make -n` runs this line too (make sees no $(MAKE) in a
-# $(call)), and the sub-make prints what it would do.
+# marker and has nothing to do. `make -q` first: nothing is said when all is up to date. `+`:
+# `make -n` runs this line too (make sees no $(MAKE) in a $(call)), and the sub-make prints what
+# it would do.
 define locked
 	@+mkdir -p $(dir $(patsubst %/,%,$(1))) && if command -v flock >/dev/null 2>&1; then \
+		flock $(patsubst %/,%,$(1)).lock $(MAKE) -q --no-print-directory $(2) 2>/dev/null || \
 		flock $(patsubst %/,%,$(1)).lock $(MAKE) --no-print-directory $(2); \
 	else \
-		$(MAKE) --no-print-directory $(2); \
+		$(MAKE) -q --no-print-directory $(2) 2>/dev/null || $(MAKE) --no-print-directory $(2); \
 	fi
 endef
 
