@@ -20,7 +20,7 @@ PY := $(VENV)/bin/python
 KGREC_DATA ?= $(abspath ../shared/datasets)
 export KGREC_DATA KGREC_CACHE
 
-.PHONY: setup setup-sparse sparse-from-cache setup-recbole quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
+.PHONY: setup setup-sparse sparse-from-cache sparse-install setup-recbole quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
 
 # Under the lock of the shared dependency environment (see `locked`, below): two at once would
 # each `rm -rf` the environment the other installs into (and .venv, in one clone).
@@ -95,7 +95,8 @@ $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml
 # they are cached. Each build has a folder of its own (mktemp: two at once never share one),
 # moved into place with a .complete marker only once both wheels are there, so a build that
 # failed or was stopped is redone; one that finishes after another has is dropped.
-WHEEL_TAG = $(shell $(DEPS_VENV)/bin/python -c 'import sys, torch; print(f"{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")')
+WHEEL_TAG_OF = $(DEPS_VENV)/bin/python -c 'import sys, torch; print(f"{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")'
+WHEEL_TAG = $(shell $(WHEEL_TAG_OF))
 SPARSE_WHEELS = $(KGREC_CACHE)/wheels/torch-$(WHEEL_TAG)
 
 setup-sparse: setup
@@ -118,10 +119,19 @@ setup-sparse: setup
 	fi
 	$(MAKE) --no-print-directory sparse-from-cache
 
+# Under the lock of the shared dependency environment (see `locked`): two `make test` at once
+# would each find torch_sparse missing and `pip install` the wheels into it at the same time; the
+# second waits, then imports torch_sparse and installs nothing. sparse-install is its sub-make;
+# it reads the wheels' folder in the shell, so that `make -q` (which expands the recipe) does not
+# start torch for $(WHEEL_TAG) too.
 sparse-from-cache: setup
-	@if [ -f $(SPARSE_WHEELS)/.complete ]; then \
+	$(call locked,$(DEPS_VENV),sparse-install)
+
+sparse-install:
+	@wheels=$(KGREC_CACHE)/wheels/torch-$$($(WHEEL_TAG_OF)); \
+	if [ -f "$$wheels/.complete" ]; then \
 		$(DEPS_VENV)/bin/python -c 'import torch_sparse' 2>/dev/null || \
-		$(DEPS_VENV)/bin/pip install -q --no-index --no-deps $(SPARSE_WHEELS)/*.whl; \
+		$(DEPS_VENV)/bin/pip install -q --no-index --no-deps "$$wheels"/*.whl; \
 	else \
 		echo "note: torch-sparse is not built (make setup-sparse); the check against PyG's sampler will skip"; \
 	fi

@@ -262,6 +262,33 @@ def test_two_sparse_builds_at_once_have_folders_of_their_own(clone):
     assert len(list(built.glob("*.whl"))) == 2
 
 
+def test_two_make_tests_at_once_install_the_cached_sparse_wheels_once(clone):
+    """`make test` installs the cached torch-scatter and torch-sparse wheels into the shared
+    dependency environment when it cannot import torch_sparse. Before, two at once both found
+    it missing and both ran `pip install` into that environment at the same time; now the
+    install runs under the environment's lock (as `make setup`'s), so the second waits, then
+    imports torch_sparse and installs nothing."""
+    wheels = clone.parents[1] / "cache" / "wheels" / "torch-2.0-py311"
+    wheels.mkdir(parents=True)
+    for w in ("torch_scatter", "torch_sparse", ".complete"):
+        (wheels / (w if w.startswith(".") else f"{w}-0.1-cp311-linux_x86_64.whl")).touch()
+    deps = _deps(clone)
+    installed = deps / "torch_sparse-installed"
+    # pip install: recorded, slow (so that the two overlap), then torch_sparse imports
+    _script(
+        deps / "bin" / "pip",
+        f'echo "$*" >> "$(dirname "$0")/pip-calls"\nsleep 2\ntouch "{installed}"\n',
+    )
+    _script(
+        deps / "bin" / "python",
+        f'case "$*" in *torch_sparse*) [ -f "{installed}" ] || exit 1;; esac\necho 2.0-py311\n',
+    )
+    done = _two_at_once(clone, "test", sys.executable)
+    assert [code for _, _, code in done] == [0, 0], done
+    calls = (deps / "bin" / "pip-calls").read_text().splitlines()
+    assert len(calls) == 1 and calls[0].startswith("install"), calls
+
+
 @pytest.mark.parametrize(
     ("target", "variable"), [("setup", "DEPS_VENV"), ("setup-recbole", "RECBOLE_VENV")]
 )
