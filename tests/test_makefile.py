@@ -312,21 +312,7 @@ def test_two_recbole_setups_at_once_install_once(clone, tmp_path):
     and installed into it, each removing the folder the other was installing into; now the
     second waits for the first's lock, then finds its marker and installs nothing."""
     calls = tmp_path / "venv-calls"
-    # PYTHON: `-m venv DIR` makes a stand-in environment (slowly, so that the two overlap)
-    # and is recorded; anything else is the real Python (tools/venv_key.py)
-    python = tmp_path / "bin" / "python"
-    _script(
-        python,
-        'if [ "$1 $2" = "-m venv" ]; then\n'
-        f'  echo "$3" >> "{calls}"\n'
-        '  mkdir -p "$3/bin"; printf "#!/bin/sh\\nexit 0\\n" > "$3/bin/pip"\n'
-        '  cp "$3/bin/pip" "$3/bin/python"; chmod +x "$3/bin/pip" "$3/bin/python"\n'
-        "  sleep 2\n"
-        "  exit 0\n"
-        "fi\n"
-        f'exec "{sys.executable}" "$@"\n',
-    )
-    done = _two_at_once(clone, "setup-recbole", python)
+    done = _two_at_once(clone, "setup-recbole", _venv_python(tmp_path, calls))
     assert [code for _, _, code in done] == [0, 0], done
     venv = clone.parents[1] / "cache" / "recbole-venv"
     assert calls.read_text().splitlines() == [str(venv)]  # made once, never removed again
@@ -343,9 +329,19 @@ def test_two_setups_at_once_make_the_environment_once(clone, tmp_path):
     shutil.rmtree(deps)
     shutil.rmtree(clone / ".venv")
     calls = tmp_path / "venv-calls"
-    # PYTHON: `-m venv [--without-pip] DIR` makes a stand-in environment (slowly, so that the
-    # two overlap) whose pip does nothing and whose python prints DIR (as its purelib), and is
-    # recorded; anything else is the real Python (tools/venv_key.py)
+    done = _two_at_once(clone, "setup", _venv_python(tmp_path, calls))
+    assert [code for _, _, code in done] == [0, 0], done
+    assert calls.read_text().splitlines() == [str(deps), ".venv"]  # each made once
+    assert (deps / ".complete").exists() and (deps / ".kgrec-made").exists()
+    assert (clone / ".venv" / f".kgrec-{key}").exists()
+    assert (clone / ".venv" / "_kgrec_deps.pth").read_text() == f"{deps}/bin/..\n"
+
+
+def _venv_python(tmp_path: Path, calls: Path) -> Path:
+    """A stand-in PYTHON: `-m venv [--without-pip] DIR` makes a stand-in environment (slowly,
+    so that two at once overlap) whose pip does nothing and whose python prints DIR (as its
+    purelib), and is recorded in ``calls``; anything else is the real Python
+    (tools/venv_key.py)."""
     python = tmp_path / "bin" / "python"
     _script(
         python,
@@ -360,12 +356,7 @@ def test_two_setups_at_once_make_the_environment_once(clone, tmp_path):
         "fi\n"
         f'exec "{sys.executable}" "$@"\n',
     )
-    done = _two_at_once(clone, "setup", python)
-    assert [code for _, _, code in done] == [0, 0], done
-    assert calls.read_text().splitlines() == [str(deps), ".venv"]  # each made once
-    assert (deps / ".complete").exists() and (deps / ".kgrec-made").exists()
-    assert (clone / ".venv" / f".kgrec-{key}").exists()
-    assert (clone / ".venv" / "_kgrec_deps.pth").read_text() == f"{deps}/bin/..\n"
+    return python
 
 
 def _two_at_once(clone, target: str, python) -> list[tuple[str, str, int]]:
