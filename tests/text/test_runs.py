@@ -22,19 +22,18 @@ def _embed(store: str, model) -> None:
     embed_store(store, kinds=["Item"], model=str(model), use_cache=False, progress=False)
 
 
-def test_a_run_is_not_served_from_another_models_vectors(
-    tmp_path, tiny_recbole, tiny_model, other_tiny_model, make_graph, capsys
-):
-    """Before, the run's content student read the other model's vectors (same size) of the
-    items loaded after training as if they were its own, and served them."""
+def _tiny_store(tmp_path, tiny_recbole) -> str:
+    """A local store (its URI) of the tiny RecBole files, split by ml1m-action-comedy."""
     store = f"local:{tmp_path / 'store'}"
     with open_store(store) as opened:
         tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
         opened.write(tables, progress=False)
-    _embed(store, tiny_model)
-    with open_store(store) as opened:
-        trained_with = opened.vector_model("embedding")
-    run = train(
+    return store
+
+
+def _train(store: str, tmp_path):
+    """A small LightGCN run on ``store`` whose cold items are scored by the content student."""
+    return train(
         "lightgcn",
         store=store,
         protocol="ml1m-new-items",
@@ -42,6 +41,18 @@ def test_a_run_is_not_served_from_another_models_vectors(
         out=tmp_path / "run",
         **SMALL,
     )
+
+
+def test_a_run_is_not_served_from_another_models_vectors(
+    tmp_path, tiny_recbole, tiny_model, other_tiny_model, make_graph, capsys
+):
+    """Before, the run's content student read the other model's vectors (same size) of the
+    items loaded after training as if they were its own, and served them."""
+    store = _tiny_store(tmp_path, tiny_recbole)
+    _embed(store, tiny_model)
+    with open_store(store) as opened:
+        trained_with = opened.vector_model("embedding")
+    run = _train(store, tmp_path)
     info = json.loads((run.folder / "run.json").read_text())
     assert info["text_model"] == trained_with
     # an item loaded after training, embedded by the run's model: served
@@ -72,21 +83,12 @@ def test_a_run_is_not_served_from_another_models_vectors(
 def test_a_run_without_a_record_is_served_as_before(tmp_path, tiny_recbole, tiny_model):
     """A store embedded before session 26 records no model: the run records None, and the
     store's later record is not held against it."""
-    store = f"local:{tmp_path / 'store'}"
+    store = _tiny_store(tmp_path, tiny_recbole)
     with open_store(store) as opened:
-        tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-        opened.write(tables, progress=False)
-        keys = sorted(tables.items["uid"])
+        keys = sorted(opened.snapshot().items["uid"])
         vectors = np.random.default_rng(0).normal(size=(len(keys), 32))
         opened.write_vectors("Item", keys, vectors, property="embedding")  # no model recorded
-    run = train(
-        "lightgcn",
-        store=store,
-        protocol="ml1m-new-items",
-        cold_items="student",
-        out=tmp_path / "run",
-        **SMALL,
-    )
+    run = _train(store, tmp_path)
     assert json.loads((run.folder / "run.json").read_text())["text_model"] is None
     _embed(store, tiny_model)
     with open_store(store) as opened:
@@ -95,14 +97,7 @@ def test_a_run_without_a_record_is_served_as_before(tmp_path, tiny_recbole, tiny
 
 
 def test_a_damaged_text_model_in_run_json_is_named(tmp_path, text_store):
-    run = train(
-        "lightgcn",
-        store=text_store,
-        protocol="ml1m-new-items",
-        cold_items="student",
-        out=tmp_path / "run",
-        **SMALL,
-    )
+    run = _train(text_store, tmp_path)
     path = run.folder / "run.json"
     info = json.loads(path.read_text())
     path.write_text(json.dumps({**info, "text_model": "MiniLM"}))
@@ -126,6 +121,15 @@ def _vectors_of(store, model: str, value: float) -> None:
     )
 
 
+def _store_of_a(tmp_path, movies) -> str:
+    """A local store (its URI) of ``movies`` whose vectors are all 1.0, model a's."""
+    uri = f"local:{tmp_path / 'store'}"
+    with open_store(uri) as opened:
+        opened.write(movies, progress=False)
+        _vectors_of(opened, "a", 1.0)
+    return uri
+
+
 def test_an_embed_between_two_kinds_is_not_read_as_one_models_vectors(
     tmp_path, movies, monkeypatch
 ):
@@ -135,10 +139,7 @@ def test_an_embed_between_two_kinds_is_not_read_as_one_models_vectors(
     from kgrec.data.source import read_graph
     from kgrec.store.local import LocalStore
 
-    uri = f"local:{tmp_path / 'store'}"
-    with open_store(uri) as opened:
-        opened.write(movies, progress=False)
-        _vectors_of(opened, "a", 1.0)
+    uri = _store_of_a(tmp_path, movies)
     read = LocalStore.read_vectors
     embeds = []
 
@@ -161,10 +162,7 @@ def test_vectors_replaced_at_every_read_are_an_error(tmp_path, movies, monkeypat
     from kgrec.errors import StoreError
     from kgrec.store.local import LocalStore
 
-    uri = f"local:{tmp_path / 'store'}"
-    with open_store(uri) as opened:
-        opened.write(movies, progress=False)
-        _vectors_of(opened, "a", 1.0)
+    uri = _store_of_a(tmp_path, movies)
     read = LocalStore.read_vectors
     models = iter("bcdefgh")
 
@@ -197,18 +195,9 @@ def test_a_run_does_not_serve_vectors_an_embed_replaced_as_it_checked_them(
                 model={"name": model, "identity": model},
             )
 
-    with open_store(store) as opened:
-        tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-        opened.write(tables, progress=False)
+    _tiny_store(tmp_path, tiny_recbole)  # at ``store``
     embed("a")
-    run = train(
-        "lightgcn",
-        store=store,
-        protocol="ml1m-new-items",
-        cold_items="student",
-        out=tmp_path / "run",
-        **SMALL,
-    )
+    run = _train(store, tmp_path)
     target = run.experiment.maps.domains[run.experiment.split.target_domain]
     with open_store(store) as opened:
         late = [{"domain": target, "item_id": "late", "title": "Late Action", "year": 1999}]
