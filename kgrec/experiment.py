@@ -727,15 +727,16 @@ class Run:
                         None if users is None else rows.shape[1],
                         remedy="publish the whole run first (without users), or without vectors",
                     )
+                # a whole run's vectors go in place of all others, with its edges: one change
+                whole = users is None and bool(published)
                 opened.publish(
                     ranking.table,
                     run=name or self.name,
                     users=None if users is None else list(users),
+                    vectors=published if whole else None,
+                    property=VECTOR_PROPERTY,
                 )
-                if users is None:
-                    if published:  # the run's vectors in place of all others
-                        opened.replace_vectors(published, property=VECTOR_PROPERTY)
-                else:
+                if users is not None:
                     for kind, (keys, rows) in published.items():
                         opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
         return ranking.table

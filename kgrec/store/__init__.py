@@ -114,7 +114,8 @@ def _driver(uri: str) -> Driver:
                 f"sends its default password only to a server on this machine ({local})"
             )
         password = DEFAULT_PASSWORD
-    auth = (os.environ.get("NEO4J_USERNAME", "neo4j"), password)
+    # an empty NEO4J_USERNAME is unset, as an empty NEO4J_URI or NEO4J_DATABASE is
+    auth = (os.environ.get("NEO4J_USERNAME") or "neo4j", password)
     try:
         return GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
     except (ConfigurationError, ValueError) as exc:

@@ -113,10 +113,19 @@ class GraphStore(ABC):
 
     @abstractmethod
     def publish(
-        self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
+        self,
+        recommendations: pd.DataFrame,
+        *,
+        run: str,
+        users: list[str] | None = None,
+        vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
+        property: str = "embedding",
     ) -> int:
         """Replace run ``run``'s recommendations by these (RECOMMENDATIONS table); with
-        ``users``, only those users' (the others' stay as they are)."""
+        ``users``, only those users' (the others' stay as they are). With ``vectors``, also
+        replace ``property``'s vectors of those kinds as :meth:`replace_vectors` does, in the
+        same change (a Neo4j publish too large for one transaction: see its docstring): both
+        are checked before anything is written, and a failed publish leaves both as they were."""
 
     @abstractmethod
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:

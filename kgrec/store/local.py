@@ -352,50 +352,68 @@ class LocalStore(GraphStore):
             kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
             for kind, (keys, matrix) in vectors.items()
         }
-        dropped: dict[str, int] = {}
         with self._locked():
-            manifest = self.manifest(missing_ok=True)
-            stored = self._vectors(manifest)
-            parts = []
-            for kind, (keys, matrix) in checked.items():
-                table, column = node_kind(kind)
-                nodes = self._table(SPECS[table], manifest)
-                unknown = pd.Index(keys).difference(pd.Index(nodes[column]))
-                if len(unknown):
-                    raise unknown_keys_error(kind, unknown, "vectors")
-                check_vector_property(kind, property, attribute=property in nodes.columns)
-                same = (stored["kind"] == kind) & (stored["property"] == property)
-                if keys:
-                    if not replace:  # a replacement may change the dimension
-                        check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])
-                    parts.append(
-                        pd.DataFrame(
-                            {
-                                "kind": kind,
-                                "key": keys,
-                                "property": property,
-                                "vector": list(matrix),
-                            }
-                        )
-                    )
-                listed = stored["key"].isin(keys)
-                if replace:
-                    dropped[kind] = int((same & ~listed).sum())
-                    stored = stored[~same]
-                else:
-                    stored = stored[~(same & listed)]
-            recorded = False
-            if model is not None:  # the manifest _commit writes carries the record
-                models = _vector_models(manifest, self.uri)
-                record = {"name": str(model["name"]), "identity": str(model["identity"])}
-                recorded = models.get(property) != record
-                manifest = {**manifest, VECTOR_MODELS: {**models, property: record}}
-            if parts or any(dropped.values()) or recorded:
-                frames = [frame for frame in (stored, *parts) if len(frame)]
-                table_ = pd.concat(frames, ignore_index=True) if frames else stored
-                table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
-                self._commit(manifest, {VECTORS: table_})
+            manifest, frames, dropped = self._vector_change(
+                self.manifest(missing_ok=True), checked, property, replace=replace, model=model
+            )
+            if frames:
+                self._commit(manifest, frames)
         return dropped
+
+    def _vector_change(
+        self,
+        manifest: dict[str, Any],
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        *,
+        replace: bool,
+        model: Mapping[str, str] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, int]]:
+        """What :meth:`_set_vectors` commits of ``checked`` (kind -> keys and the matrix
+        :func:`vector_rows` checked), under the lock: the manifest, the vectors table (none when
+        nothing changes), and how many rows each kind lost."""
+        dropped: dict[str, int] = {}
+        stored = self._vectors(manifest)
+        parts = []
+        for kind, (keys, matrix) in checked.items():
+            table, column = node_kind(kind)
+            nodes = self._table(SPECS[table], manifest)
+            unknown = pd.Index(keys).difference(pd.Index(nodes[column]))
+            if len(unknown):
+                raise unknown_keys_error(kind, unknown, "vectors")
+            check_vector_property(kind, property, attribute=property in nodes.columns)
+            same = (stored["kind"] == kind) & (stored["property"] == property)
+            if keys:
+                if not replace:  # a replacement may change the dimension
+                    check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "kind": kind,
+                            "key": keys,
+                            "property": property,
+                            "vector": list(matrix),
+                        }
+                    )
+                )
+            listed = stored["key"].isin(keys)
+            if replace:
+                dropped[kind] = int((same & ~listed).sum())
+                stored = stored[~same]
+            else:
+                stored = stored[~(same & listed)]
+        recorded = False
+        if model is not None:  # the manifest _commit writes carries the record
+            models = _vector_models(manifest, self.uri)
+            record = {"name": str(model["name"]), "identity": str(model["identity"])}
+            recorded = models.get(property) != record
+            manifest = {**manifest, VECTOR_MODELS: {**models, property: record}}
+        if not (parts or any(dropped.values()) or recorded):
+            return manifest, {}, dropped
+        frames = [frame for frame in (stored, *parts) if len(frame)]
+        table_ = pd.concat(frames, ignore_index=True) if frames else stored
+        table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
+        return manifest, {VECTORS: table_}, dropped
 
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
         node_kind(kind)
@@ -412,10 +430,20 @@ class LocalStore(GraphStore):
             return int(drop.sum())
 
     def publish(
-        self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
+        self,
+        recommendations: pd.DataFrame,
+        *,
+        run: str,
+        users: list[str] | None = None,
+        vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
+        property: str = "embedding",
     ) -> int:
         table = recommendation_table(recommendations, run)
         users = check_publish_users(table, users)
+        checked = {
+            kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
+            for kind, (keys, matrix) in (vectors or {}).items()
+        }
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -429,7 +457,11 @@ class LocalStore(GraphStore):
             if users is not None:
                 replaced &= stored["user_id"].isin(users)
             merged = pd.concat([stored[~replaced], table], ignore_index=True)
-            self._commit(manifest, {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)})
+            frames = {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)}
+            if vectors is not None:  # the vectors in the same commit
+                manifest, more, _ = self._vector_change(manifest, checked, property, replace=True)
+                frames |= more
+            self._commit(manifest, frames)
         return len(table)
 
     def load_lock(self) -> contextlib.AbstractContextManager[None]:

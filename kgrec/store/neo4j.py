@@ -486,10 +486,7 @@ class Neo4jStore(GraphStore):
         that swap runs (seconds) a reader may see the vectors partly replaced; if it fails,
         running the same replacement again finishes it. ``model`` goes to the property's
         ``(:KgrecVectors)`` node: in the transaction, or after the swap."""
-        checked = {
-            kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
-            for kind, (keys, matrix) in vectors.items()
-        }
+        checked = _checked_vectors(vectors, property)
         record = (
             None
             if model is None
@@ -500,35 +497,53 @@ class Neo4jStore(GraphStore):
             with self._errors("applying graph_schema/schema.cypher"):
                 self._apply_schema()
         with self._errors(f"writing the vectors of {', '.join(checked)}"):
-            for kind, (keys, _) in checked.items():
-                missing = self._missing(kind, keys)
-                if missing:
-                    raise unknown_keys_error(kind, missing, "vectors")
-                self.check_vectors(kind, property, None)  # the dimension may change
-            before = {kind: self._dimension(kind, property) for kind in checked}
-            changed = [
-                kind
-                for kind, (keys, matrix) in checked.items()
-                if keys and before[kind] not in (None, matrix.shape[1])
-            ]
-            # an index has one dimension: one of another is made again after the write (Neo4j
-            # takes vectors of another dimension under the old index, which leaves them out), so
-            # a write that fails or stops leaves the old vectors with their index
-            if sum(matrix.size for _, matrix in checked.values()) <= self.vector_transaction_values:
+            before, changed = self._check_replacement(checked, property)
+            if _values(checked) <= self.vector_transaction_values:
                 dropped = self._replace_vectors_at_once(checked, property, record)
             else:
                 dropped = self._replace_vectors_staged(checked, property)
                 if record is not None:  # after the vectors: never a model they are not of
                     self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
-            for kind, (keys, matrix) in checked.items():
-                if keys:  # queries right after this see a complete index
-                    if kind in changed:
-                        self._run(q.drop_vector_index(kind, property))
-                    self._run(q.create_vector_index(kind, property), dimensions=matrix.shape[1])
-                    self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
-                elif before[kind] is not None:  # no vector left: no index, as drop_vectors
-                    self._run(q.drop_vector_index(kind, property))
+            self._index_vectors(checked, property, before, changed)
         return dropped
+
+    def _check_replacement(
+        self, checked: dict[str, tuple[list[str], np.ndarray]], property: str
+    ) -> tuple[dict[str, int | None], list[str]]:
+        """Check a replacement of ``property``'s vectors before anything is written; returns
+        each kind's dimension before it, and the kinds whose dimension it changes."""
+        for kind, (keys, _) in checked.items():
+            missing = self._missing(kind, keys)
+            if missing:
+                raise unknown_keys_error(kind, missing, "vectors")
+            self.check_vectors(kind, property, None)  # the dimension may change
+        before = {kind: self._dimension(kind, property) for kind in checked}
+        changed = [
+            kind
+            for kind, (keys, matrix) in checked.items()
+            if keys and before[kind] not in (None, matrix.shape[1])
+        ]
+        return before, changed
+
+    def _index_vectors(
+        self,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        before: dict[str, int | None],
+        changed: list[str],
+    ) -> None:
+        """After a replacement: each kind's vector index, of its new dimension. An index has
+        one dimension: one of another is made again after the write (Neo4j takes vectors of
+        another dimension under the old index, which leaves them out), so a write that fails or
+        stops leaves the old vectors with their index."""
+        for kind, (keys, matrix) in checked.items():
+            if keys:  # queries right after this see a complete index
+                if kind in changed:
+                    self._run(q.drop_vector_index(kind, property))
+                self._run(q.create_vector_index(kind, property), dimensions=matrix.shape[1])
+                self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
+            elif before[kind] is not None:  # no vector left: no index, as drop_vectors
+                self._run(q.drop_vector_index(kind, property))
 
     def _replace_vectors_at_once(
         self,
@@ -537,23 +552,29 @@ class Neo4jStore(GraphStore):
         model: dict[str, str] | None,
     ) -> dict[str, int]:
         """``model``: recorded as ``property``'s in the same transaction."""
-        total = sum(len(keys) for keys, _ in checked.values())
-
-        def replace(tx: Any) -> dict[str, int]:  # one transaction: all replaced or none
-            dropped = {}
-            with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
-                for kind, (keys, matrix) in checked.items():
-                    for chunk in self._vector_chunks(keys, matrix):
-                        tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
-                        bar.update(len(chunk))
-                    record = tx.run(q.DROP_VECTORS[kind], property=property, keep=keys).single()
-                    dropped[kind] = int(record["dropped"])
-            if model is not None:
-                tx.run(q.RECORD_VECTOR_MODEL, property=property, **model).consume()
-            return dropped
-
         with self.driver.session(database=self.database) as session:
-            return session.execute_write(replace)
+            return session.execute_write(self._replace_vectors_tx, checked, property, model)
+
+    def _replace_vectors_tx(
+        self,
+        tx: Any,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        model: dict[str, str] | None,
+    ) -> dict[str, int]:
+        """The replacement in transaction ``tx``; ``model``: recorded as ``property``'s in it."""
+        dropped = {}
+        total = sum(len(keys) for keys, _ in checked.values())
+        with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
+            for kind, (keys, matrix) in checked.items():
+                for chunk in self._vector_chunks(keys, matrix):
+                    tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
+                    bar.update(len(chunk))
+                record = tx.run(q.DROP_VECTORS[kind], property=property, keep=keys).single()
+                dropped[kind] = int(record["dropped"])
+        if model is not None:
+            tx.run(q.RECORD_VECTOR_MODEL, property=property, **model).consume()
+        return dropped
 
     def _replace_vectors_staged(
         self, checked: dict[str, tuple[list[str], np.ndarray]], property: str
@@ -622,12 +643,21 @@ class Neo4jStore(GraphStore):
         return self._run(q.VECTOR_INDEXES, read=True)
 
     def publish(
-        self, recommendations: pd.DataFrame, *, run: str, users: list[str] | None = None
+        self,
+        recommendations: pd.DataFrame,
+        *,
+        run: str,
+        users: list[str] | None = None,
+        vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
+        property: str = "embedding",
     ) -> int:
-        """Replace run ``run``'s recommendations (or ``users``' of it).
+        """Replace run ``run``'s recommendations (or ``users``' of it), and with ``vectors``
+        ``property``'s vectors as :meth:`replace_vectors` does, checked before anything is
+        written.
 
-        Up to ``publish_transaction_rows`` rows this is one transaction: the run is replaced or
-        unchanged. A larger publish (one transaction would outgrow the server's transaction
+        Up to ``publish_transaction_rows`` rows (and ``vector_transaction_values`` vector
+        values) this is one transaction, vectors included: the run and its vectors are replaced
+        or unchanged. A larger publish (one transaction would outgrow the server's transaction
         memory, ``dbms.memory.transaction.total.max``) is staged: the rows are written in chunks
         of ``batch_size`` under a staging name no reader asks for, then the run's old edges are
         deleted and the staged ones renamed, in batches. While that swap runs (seconds per
@@ -636,6 +666,7 @@ class Neo4jStore(GraphStore):
         publish again finishes it."""
         table = recommendation_table(recommendations, run)
         users = check_publish_users(table, users)
+        checked = _checked_vectors(vectors, property) if vectors is not None else {}
         self._connect()
         with self._errors(f"publishing recommendations of run {run!r}"):
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -643,6 +674,7 @@ class Neo4jStore(GraphStore):
                 if missing:
                     raise unknown_keys_error(kind, missing, "recommendations")
             self._apply_schema()
+            before, changed = self._check_replacement(checked, property)
             chunks = _FanOutChunks(
                 table.sort_values("user_id", kind="stable"),
                 "user_id",
@@ -650,14 +682,31 @@ class Neo4jStore(GraphStore):
                 ["score", "rank", "model"],
                 self.batch_size,
             )
-            if len(table) <= self.publish_transaction_rows:
-                self._publish_at_once(chunks, run, users)
-            else:
-                self._publish_staged(chunks, len(table), run, users)
+            if (
+                len(table) <= self.publish_transaction_rows
+                and _values(checked) <= self.vector_transaction_values
+            ):
+                self._publish_at_once(chunks, run, users, checked, property)
+                self._index_vectors(checked, property, before, changed)
+                return len(table)
+            self._publish_staged(chunks, len(table), run, users)
+        if checked:  # a publish too large for one transaction: its vectors after its edges
+            try:
+                self.replace_vectors(checked, property=property)
+            except StoreError as exc:
+                raise StoreError(
+                    f"{exc}; run {run!r}'s recommendations are published but not its vectors: "
+                    "publish again to finish it"
+                ) from exc
         return len(table)
 
     def _publish_at_once(
-        self, chunks: Sequence[list[dict]], run: str, users: list[str] | None
+        self,
+        chunks: Sequence[list[dict]],
+        run: str,
+        users: list[str] | None,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
     ) -> None:
         def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
             if users is None:
@@ -666,6 +715,8 @@ class Neo4jStore(GraphStore):
                 tx.run(q.DELETE_USER_RECOMMENDATIONS, run=run, users=users).consume()
             for chunk in chunks:
                 tx.run(q.CREATE_RECOMMENDATIONS, run=run, **_end_positions(chunk)).consume()
+            if checked:  # and its vectors, in the same transaction
+                self._replace_vectors_tx(tx, checked, property, None)
 
         with self.driver.session(database=self.database) as session:
             session.execute_write(replace)
@@ -881,6 +932,21 @@ class Neo4jStore(GraphStore):
 # tokens of the load locks this process holds now (a lock of this process that is not among
 # them was left by an earlier load that could not release it)
 _HELD: set[str] = set()
+
+
+def _checked_vectors(
+    vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], property: str
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Kind -> keys and their checked matrix (:func:`vector_rows`)."""
+    return {
+        kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
+        for kind, (keys, matrix) in vectors.items()
+    }
+
+
+def _values(checked: dict[str, tuple[list[str], np.ndarray]]) -> int:
+    """The vector values of a replacement (rows times dimension, over all kinds)."""
+    return sum(matrix.size for _, matrix in checked.values())
 
 
 def _dead(holder: dict[str, Any]) -> bool:

@@ -177,3 +177,37 @@ def test_a_run_does_not_publish_while_a_load_holds_the_lock(
     assert len(neo.read_vectors("User", property="gnn_embedding")[0]) == 40
     locks = neo4j_clean.execute_query("MATCH (l:KgrecLock) RETURN count(l) AS n").records
     assert locks[0]["n"] == 0  # released after it
+
+
+def test_a_run_whose_vectors_fail_publishes_nothing(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, monkeypatch
+):
+    """`kgrec recommend` publishes a run's edges and its vectors in one transaction: a failure
+    while writing the vectors leaves the earlier publish's edges and vectors. Before, the edges
+    were committed first, so the store held the new lists beside the old vectors."""
+    from kgrec.experiment import train
+    from kgrec.store import open_store
+    from kgrec.store import queries as q
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+    local = f"local:{tmp_path / 'store'}"
+    with open_store(local) as opened:
+        opened.write(tables, progress=False)
+    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
+    neo = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri)
+    neo.write(tables, progress=False)
+    run.publish(neo.uri, k=2)
+    edges = stored(neo)
+    vectors = neo.read_vectors("Item", property="gnn_embedding")
+    monkeypatch.setitem(q.SET_VECTORS, "Item", "THIS IS NOT CYPHER $rows $property")
+    with pytest.raises(StoreError):
+        run.publish(neo.uri, k=3)
+    monkeypatch.undo()
+    assert stored(neo) == edges
+    keys, matrix = neo.read_vectors("Item", property="gnn_embedding")
+    assert keys == vectors[0] and np.array_equal(matrix, vectors[1])
+    run.publish(neo.uri, k=3)
+    assert len(stored(neo)) == len(edges) // 2 * 3

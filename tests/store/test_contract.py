@@ -611,6 +611,28 @@ def test_publish_for_some_users_keeps_the_others(store, movies):
     assert len(store.recommendations("r1")) == 2
 
 
+def test_publish_with_vectors_is_one_change(store, movies):
+    """A whole run's publish (`kgrec recommend`) replaces its edges and the vectors together:
+    a publish whose vectors are refused changes neither. Before, the edges were committed, then
+    the vectors written in a change of their own: vectors that failed left the new edges beside
+    the old vectors."""
+    store.write(movies, progress=False)
+    store.publish(RECS.iloc[:1], run="r1")
+    store.replace_vectors({"User": (["u1", "u2"], np.ones((2, 3)))}, property="emb")
+    bad = {"User": (["u1", "u2"], np.full((2, 2), 2.0)), "Item": (["movies:404"], np.ones((1, 2)))}
+    with pytest.raises(InputError, match="movies:404"):
+        store.publish(RECS, run="r1", vectors=bad, property="emb")
+    assert len(store.recommendations("r1")) == 1
+    keys, vectors = store.read_vectors("User", property="emb")
+    assert keys == ["u1", "u2"] and vectors.tolist() == [[1.0] * 3] * 2
+    good = {"User": (["u3"], np.full((1, 2), 2.0)), "Item": (["books:1"], np.ones((1, 2)))}
+    assert store.publish(RECS, run="r1", vectors=good, property="emb") == 3
+    assert len(store.recommendations("r1")) == 3
+    assert store.read_vectors("User", property="emb")[0] == ["u3"]  # in place of all others
+    assert store.read_vectors("Item", property="emb")[0] == ["books:1"]
+    assert store.vector_dimension("User", property="emb") == 2
+
+
 def test_user_interactions(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().interactions

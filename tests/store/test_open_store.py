@@ -164,3 +164,22 @@ def test_a_neo4j_uri_the_driver_would_misread_is_refused(uri, message, monkeypat
 def test_a_neo4j_uri_with_a_host_and_port_is_accepted(uri):
     with open_store(uri) as store:
         assert isinstance(store, Neo4jStore) and store.uri == uri
+
+
+@pytest.mark.parametrize(("name", "user"), [("", "neo4j"), ("alice", "alice")])
+def test_an_empty_user_name_is_the_default_one(name, user, monkeypatch):
+    """NEO4J_USERNAME= (empty, as an unset variable in a compose or CI file) is the default user
+    `neo4j`, as an empty NEO4J_URI or NEO4J_DATABASE is theirs. Before, the driver was given an
+    empty user name, and the server refused it."""
+    import kgrec.store
+
+    given = {}
+
+    def driver(uri, *, auth, **options):
+        given["auth"] = auth
+        return object()
+
+    monkeypatch.setattr(kgrec.store.GraphDatabase, "driver", driver)
+    monkeypatch.setenv("NEO4J_USERNAME", name)
+    open_store("bolt://127.0.0.1:7999")
+    assert given["auth"] == (user, "kgrec-local-password")
