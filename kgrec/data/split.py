@@ -725,7 +725,9 @@ def _lines(path: Path) -> list[str]:
 
 
 def _read_rows(path: Path) -> list[tuple[str, str, int]]:
-    """(user_id, item_id, line number) of each data row of a split file."""
+    """(user_id, item_id, line number) of each data row of a split file; an empty line (one
+    left at the end by an editor, or anywhere after the header) is no row, as in the loaders
+    and :func:`_read_ids`."""
     lines = _lines(path)
     if not lines:
         raise InputError(
@@ -740,6 +742,8 @@ def _read_rows(path: Path) -> list[tuple[str, str, int]]:
                 raise InputError(
                     f"header must be user_id<TAB>item_id, got {text!r}", file=str(path), line=1
                 )
+            continue
+        if not text:
             continue
         if len(fields) != 2:
             raise InputError(

@@ -264,6 +264,30 @@ def test_split_files_with_a_byte_order_mark_and_crlf_are_read(
     assert back.item_groups and torch.equal(back.new_item_indices(), plain.new_item_indices())
 
 
+def test_blank_lines_in_split_files_are_no_rows(tmp_path: Path, make_two_domains) -> None:
+    """A split file ending with a blank line (as a hand edit often leaves it), or holding one
+    between rows, is read as the loaders read theirs: the blank line is no row. Before: "line
+    3: expected 2 tab-separated fields, got 1"."""
+    _, maps = to_hetero_data(make_two_domains())
+    plain = read_split(write_files(tmp_path / "plain"), maps)
+    folder = write_files(
+        tmp_path / "blank",
+        train="user_id\titem_id\nu1\tc1\n\n",
+        valid="user_id\titem_id\n\nu1\tc2\r\n\r\n",
+        test="user_id\titem_id\nu2\tc3\n\n\n",
+    )
+    back = read_split(folder, maps)
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(back, name), getattr(plain, name))
+    # a line after a blank one keeps its own number, and a line of spaces is no blank line
+    write_files(tmp_path / "after", test="user_id\titem_id\n\nu404\tc3\n")
+    with pytest.raises(InputError, match=r"test.tsv, line 3, field 'user_id'"):
+        read_split(tmp_path / "after", maps)
+    write_files(tmp_path / "spaces", test="user_id\titem_id\nu2\tc3\n  \n")
+    with pytest.raises(InputError, match=r"test.tsv, line 3: expected 2"):
+        read_split(tmp_path / "spaces", maps)
+
+
 def test_ids_that_split_files_cannot_hold_are_refused_before_writing(
     tmp_path: Path, make_two_domains
 ) -> None:
