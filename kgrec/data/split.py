@@ -641,16 +641,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
             raise InputError(f"{name}.tsv has no interactions", file=str(directory / f"{name}.tsv"))
     item_groups = (directory / f"{NEW_ITEMS_FILE}.tsv").exists()
     if item_groups:
-        ids = _read_ids(directory / f"{NEW_ITEMS_FILE}.tsv", "item_id")
-        index = _find(_item_lookup(maps, domain), [item for item, _ in ids])
-        for (item, line), i in zip(ids, index, strict=True):
-            if i < 0 or bool((parts[0][1] == i).any()):
-                raise InputError(
-                    f"{item!r} is not a target item without training interactions",
-                    file=str(directory / f"{NEW_ITEMS_FILE}.tsv"),
-                    line=line,
-                    field="item_id",
-                )
+        _check_new_items(directory, maps, domain, Split(target, *parts))
     few_shot = torch.zeros(0, dtype=torch.long)
     if (directory / f"{FEW_SHOT_FILE}.tsv").exists():
         ids = _read_ids(directory / f"{FEW_SHOT_FILE}.tsv", "user_id")
@@ -665,6 +656,49 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                 )
         few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
     return Split(target, *parts, item_groups=item_groups, few_shot_users=few_shot)
+
+
+def _check_new_items(
+    directory: Path,
+    maps: IdMaps,
+    domain: str,
+    split: Split,
+) -> None:
+    """``new_items.tsv`` must list the split's new items (:meth:`Split.new_item_indices`, which
+    decide the item groups): the target items with no interaction in train and one in valid or
+    test, each of them and no other; an :class:`InputError` naming the file (and line) where
+    it disagrees, rather than item groups other than the file says (before, the groups came
+    from the three files whatever it listed)."""
+    path = directory / f"{NEW_ITEMS_FILE}.tsv"
+    ids = _read_ids(path, "item_id")
+    index = _find(_item_lookup(maps, domain), [item for item, _ in ids])
+    new = set(split.new_item_indices().tolist())
+    for (item, line), i in zip(ids, index, strict=True):
+        if i < 0 or bool((split.train[1] == i).any()):
+            raise InputError(
+                f"{item!r} is not a target item without training interactions",
+                file=str(path),
+                line=line,
+                field="item_id",
+            )
+        if int(i) not in new:
+            raise InputError(
+                f"{item!r} has no interaction in valid.tsv or test.tsv, so it is no new item (a "
+                "new item is one with held-out interactions and none in train)",
+                file=str(path),
+                line=line,
+                field="item_id",
+            )
+    missing = new - {int(i) for i in index}
+    if missing:
+        first = min(maps.item_ids[i] for i in missing)
+        raise InputError(
+            f"{len(missing)} item(s) with interactions in valid.tsv or test.tsv and none in "
+            f"train.tsv are new items, and {NEW_ITEMS_FILE}.tsv does not list them (the first: "
+            f"{first!r}): list them, or give them a training interaction",
+            file=str(path),
+            field="item_id",
+        )
 
 
 def read_split_pairs(path: Path) -> list[tuple[str, str]]:

@@ -254,7 +254,7 @@ def test_split_files_with_a_byte_order_mark_and_crlf_are_read(
         "train": "user_id\titem_id\nu1\tc1\n",
         "valid": "user_id\titem_id\nu1\tc2\n",
         "test": "user_id\titem_id\nu2\tc3\n",
-        "new_items": "item_id\nc3\n",
+        "new_items": "item_id\nc2\nc3\n",  # held out, not in train: new items
     }
     plain = read_split(write_files(tmp_path / "plain", **files), maps)
     bom = {k: b"\xef\xbb\xbf" + v.replace("\n", "\r\n").encode() for k, v in files.items()}
@@ -286,6 +286,25 @@ def test_blank_lines_in_split_files_are_no_rows(tmp_path: Path, make_two_domains
     write_files(tmp_path / "spaces", test="user_id\titem_id\nu2\tc3\n  \n")
     with pytest.raises(InputError, match=r"test.tsv, line 3: expected 2"):
         read_split(tmp_path / "spaces", maps)
+
+
+def test_new_items_file_must_list_the_new_items_and_no_other(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """new_items.tsv lists the items evaluated as new: those held out with none in train
+    (here c2 and c3). Before, one listing fewer, or an item with no held-out interaction, was
+    accepted, and the item groups came from the three other files whatever it said."""
+    _, maps = to_hetero_data(make_two_domains())
+    folder = write_files(tmp_path / "fewer", new_items="item_id\nc3\n")
+    with pytest.raises(InputError, match=r"new_items.tsv, field 'item_id': 1 item.*'c2'"):
+        read_split(folder, maps)
+    folder = write_files(tmp_path / "other", new_items="item_id\nc2\nc3\nc4\n")
+    with pytest.raises(InputError, match=r"new_items.tsv, line 4, field 'item_id': 'c4' has no"):
+        read_split(folder, maps)
+    folder = write_files(tmp_path / "same", new_items="item_id\nc3\nc2\n")
+    back = read_split(folder, maps)
+    assert back.item_groups
+    assert [maps.item_ids[i] for i in back.new_item_indices().tolist()] == ["c2", "c3"]
 
 
 def test_ids_that_split_files_cannot_hold_are_refused_before_writing(
