@@ -13,7 +13,8 @@ always keeps at least one.
 ``ml1m-action-comedy``: of the ``n`` overlapping users (at least 5 interactions in the source
 and in the target domain), shuffled with the seed, the first ``round(0.1 n)`` are cold-valid and
 the next ``round(0.2 n)`` cold-test users (halves round up; other shares with
-``--cold-valid-share``/``--cold-test-share``). With another target domain (``--target-domain``:
+``--cold-valid-share``/``--cold-test-share``; shares that draw no user of either are refused,
+as are shares that leave no user warm). With another target domain (``--target-domain``:
 the direction reversed, or another pair of domains), the source is every domain but the target.
 Random draws, from
 ``numpy.random.default_rng(seed)``: the user permutation first, then one uniform key per warm
@@ -262,6 +263,16 @@ def make_split(
         shuffled = rng.permutation(overlapping)
         n_valid = _round_share(len(shuffled), spec.cold_valid_share)
         n_test = _round_share(len(shuffled), spec.cold_test_share)
+        for kind, share, count in (
+            ("cold-valid", spec.cold_valid_share, n_valid),
+            ("cold-test", spec.cold_test_share, n_test),
+        ):
+            if not count:  # as a new-item share that draws no item
+                raise InputError(
+                    f"a {kind} share of {share} of the {len(shuffled)} overlapping users is no "
+                    "user (halves rounded up): give a larger share",
+                    field=f"--{kind}-share",
+                )
         if n_valid + n_test >= len(shuffled):  # the shares' sum is below 1, their rounding not
             raise InputError(
                 f"cold-valid and cold-test shares {spec.cold_valid_share} and "

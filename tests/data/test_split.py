@@ -608,3 +608,19 @@ def test_cold_shares_whose_rounding_leaves_no_warm_user_are_refused(make_two_dom
         cold_test_share=test - 1 / n,
     )
     assert not split.cold_users(60)[split.test[0]].all()
+
+
+@pytest.mark.parametrize("option", ["cold_valid_share", "cold_test_share"])
+def test_a_cold_share_that_draws_no_user_is_refused(option, make_two_domains) -> None:
+    # before: a share below half a user (0.01 of the 23 overlapping users) drew no cold-valid
+    # (cold-test) user, and the split had no such users, silently; as --new-item-share does
+    data, maps = to_hetero_data(make_two_domains())
+    field = "--" + option.replace("_", "-")
+    message = r"share of 0.01 of the 23 overlapping users is no user"
+    with pytest.raises(InputError, match=message) as caught:
+        make_split(data, maps, "ml1m-action-comedy", seed=0, **{option: 0.01})
+    assert caught.value.field == field
+    # 0.03 of 23 rounds to one user
+    split = make_split(data, maps, "ml1m-action-comedy", seed=0, **{option: 0.03})
+    held = split.valid if option == "cold_valid_share" else split.test
+    assert len(set(held[0].tolist()) - set(split.train[0].tolist())) == 1
