@@ -482,6 +482,12 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
     assert table.groupby("user_id").size().max() == 4
     assert main(["recommend", "--run", run, "--export", str(export)]) == 2  # never overwrites
     assert "never overwrites" in capsys.readouterr().err
+    # both at once (the README's synopsis): the user's list printed, everyone's written
+    both = tmp_path / "both.tsv"
+    assert main(["recommend", "--run", run, "-k", "2", "--show", "u3", "--export", str(both)]) == 0
+    out = capsys.readouterr().out
+    assert "user u3" in out and out.count("comedy:") == 2 and f"to {both}" in out
+    assert pd.read_csv(both, sep="\t", dtype={"user_id": str})["user_id"].nunique() > 1
     assert main(["recommend", "--run", run, "-k", "0", "--show", "u3"]) == 2
     assert "k must be a positive integer" in capsys.readouterr().err
     # trained from files: publishing needs a store

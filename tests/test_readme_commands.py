@@ -29,7 +29,7 @@ PLACEHOLDERS = {
     "NAME": "ml100k-kg",
 }
 # a command shown without its required options (prose such as "`kgrec embed` writes ...")
-# a synopsis, not a command: "kgrec load <format>", "(--show USER \\| --export FILE)", "..."
+# a synopsis, not a command: "kgrec load <format>", "(--data PATH \\| --store URI)", "..."
 SYNOPSIS = ("<", "\\|", "...")
 INCOMPLETE = ("the following arguments are required", "one of the arguments")
 

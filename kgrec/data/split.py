@@ -13,7 +13,8 @@ always keeps at least one.
 ``ml1m-action-comedy``: of the ``n`` overlapping users (at least 5 interactions in the source
 and in the target domain), shuffled with the seed, the first ``round(0.1 n)`` are cold-valid and
 the next ``round(0.2 n)`` cold-test users (halves round up; other shares with
-``--cold-valid-share``/``--cold-test-share``). With another target domain (``--target-domain``:
+``--cold-valid-share``/``--cold-test-share``; shares that draw no user of either are refused,
+as are shares that leave no user warm). With another target domain (``--target-domain``:
 the direction reversed, or another pair of domains), the source is every domain but the target.
 Random draws, from
 ``numpy.random.default_rng(seed)``: the user permutation first, then one uniform key per warm
@@ -262,6 +263,16 @@ def make_split(
         shuffled = rng.permutation(overlapping)
         n_valid = _round_share(len(shuffled), spec.cold_valid_share)
         n_test = _round_share(len(shuffled), spec.cold_test_share)
+        for kind, share, count in (
+            ("cold-valid", spec.cold_valid_share, n_valid),
+            ("cold-test", spec.cold_test_share, n_test),
+        ):
+            if not count:  # as a new-item share that draws no item
+                raise InputError(
+                    f"a {kind} share of {share} of the {len(shuffled)} overlapping users is no "
+                    "user (halves rounded up): give a larger share",
+                    field=f"--{kind}-share",
+                )
         if n_valid + n_test >= len(shuffled):  # the shares' sum is below 1, their rounding not
             raise InputError(
                 f"cold-valid and cold-test shares {spec.cold_valid_share} and "
@@ -641,16 +652,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
             raise InputError(f"{name}.tsv has no interactions", file=str(directory / f"{name}.tsv"))
     item_groups = (directory / f"{NEW_ITEMS_FILE}.tsv").exists()
     if item_groups:
-        ids = _read_ids(directory / f"{NEW_ITEMS_FILE}.tsv", "item_id")
-        index = _find(_item_lookup(maps, domain), [item for item, _ in ids])
-        for (item, line), i in zip(ids, index, strict=True):
-            if i < 0 or bool((parts[0][1] == i).any()):
-                raise InputError(
-                    f"{item!r} is not a target item without training interactions",
-                    file=str(directory / f"{NEW_ITEMS_FILE}.tsv"),
-                    line=line,
-                    field="item_id",
-                )
+        _check_new_items(directory, maps, domain, Split(target, *parts))
     few_shot = torch.zeros(0, dtype=torch.long)
     if (directory / f"{FEW_SHOT_FILE}.tsv").exists():
         ids = _read_ids(directory / f"{FEW_SHOT_FILE}.tsv", "user_id")
@@ -665,6 +667,49 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                 )
         few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
     return Split(target, *parts, item_groups=item_groups, few_shot_users=few_shot)
+
+
+def _check_new_items(
+    directory: Path,
+    maps: IdMaps,
+    domain: str,
+    split: Split,
+) -> None:
+    """``new_items.tsv`` must list the split's new items (:meth:`Split.new_item_indices`, which
+    decide the item groups): the target items with no interaction in train and one in valid or
+    test, each of them and no other; an :class:`InputError` naming the file (and line) where
+    it disagrees, rather than item groups other than the file says (before, the groups came
+    from the three files whatever it listed)."""
+    path = directory / f"{NEW_ITEMS_FILE}.tsv"
+    ids = _read_ids(path, "item_id")
+    index = _find(_item_lookup(maps, domain), [item for item, _ in ids])
+    new = set(split.new_item_indices().tolist())
+    for (item, line), i in zip(ids, index, strict=True):
+        if i < 0 or bool((split.train[1] == i).any()):
+            raise InputError(
+                f"{item!r} is not a target item without training interactions",
+                file=str(path),
+                line=line,
+                field="item_id",
+            )
+        if int(i) not in new:
+            raise InputError(
+                f"{item!r} has no interaction in valid.tsv or test.tsv, so it is no new item (a "
+                "new item is one with held-out interactions and none in train)",
+                file=str(path),
+                line=line,
+                field="item_id",
+            )
+    missing = new - {int(i) for i in index}
+    if missing:
+        first = min(maps.item_ids[i] for i in missing)
+        raise InputError(
+            f"{len(missing)} item(s) with interactions in valid.tsv or test.tsv and none in "
+            f"train.tsv are new items, and {NEW_ITEMS_FILE}.tsv does not list them (the first: "
+            f"{first!r}): list them, or give them a training interaction",
+            file=str(path),
+            field="item_id",
+        )
 
 
 def read_split_pairs(path: Path) -> list[tuple[str, str]]:
@@ -725,7 +770,9 @@ def _lines(path: Path) -> list[str]:
 
 
 def _read_rows(path: Path) -> list[tuple[str, str, int]]:
-    """(user_id, item_id, line number) of each data row of a split file."""
+    """(user_id, item_id, line number) of each data row of a split file; an empty line (one
+    left at the end by an editor, or anywhere after the header) is no row, as in the loaders
+    and :func:`_read_ids`."""
     lines = _lines(path)
     if not lines:
         raise InputError(
@@ -740,6 +787,8 @@ def _read_rows(path: Path) -> list[tuple[str, str, int]]:
                 raise InputError(
                     f"header must be user_id<TAB>item_id, got {text!r}", file=str(path), line=1
                 )
+            continue
+        if not text:
             continue
         if len(fields) != 2:
             raise InputError(

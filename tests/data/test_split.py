@@ -254,7 +254,7 @@ def test_split_files_with_a_byte_order_mark_and_crlf_are_read(
         "train": "user_id\titem_id\nu1\tc1\n",
         "valid": "user_id\titem_id\nu1\tc2\n",
         "test": "user_id\titem_id\nu2\tc3\n",
-        "new_items": "item_id\nc3\n",
+        "new_items": "item_id\nc2\nc3\n",  # held out, not in train: new items
     }
     plain = read_split(write_files(tmp_path / "plain", **files), maps)
     bom = {k: b"\xef\xbb\xbf" + v.replace("\n", "\r\n").encode() for k, v in files.items()}
@@ -262,6 +262,49 @@ def test_split_files_with_a_byte_order_mark_and_crlf_are_read(
     for name in ("train", "valid", "test"):
         assert torch.equal(getattr(back, name), getattr(plain, name))
     assert back.item_groups and torch.equal(back.new_item_indices(), plain.new_item_indices())
+
+
+def test_blank_lines_in_split_files_are_no_rows(tmp_path: Path, make_two_domains) -> None:
+    """A split file ending with a blank line (as a hand edit often leaves it), or holding one
+    between rows, is read as the loaders read theirs: the blank line is no row. Before: "line
+    3: expected 2 tab-separated fields, got 1"."""
+    _, maps = to_hetero_data(make_two_domains())
+    plain = read_split(write_files(tmp_path / "plain"), maps)
+    folder = write_files(
+        tmp_path / "blank",
+        train="user_id\titem_id\nu1\tc1\n\n",
+        valid="user_id\titem_id\n\nu1\tc2\r\n\r\n",
+        test="user_id\titem_id\nu2\tc3\n\n\n",
+    )
+    back = read_split(folder, maps)
+    for name in ("train", "valid", "test"):
+        assert torch.equal(getattr(back, name), getattr(plain, name))
+    # a line after a blank one keeps its own number, and a line of spaces is no blank line
+    write_files(tmp_path / "after", test="user_id\titem_id\n\nu404\tc3\n")
+    with pytest.raises(InputError, match=r"test.tsv, line 3, field 'user_id'"):
+        read_split(tmp_path / "after", maps)
+    write_files(tmp_path / "spaces", test="user_id\titem_id\nu2\tc3\n  \n")
+    with pytest.raises(InputError, match=r"test.tsv, line 3: expected 2"):
+        read_split(tmp_path / "spaces", maps)
+
+
+def test_new_items_file_must_list_the_new_items_and_no_other(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """new_items.tsv lists the items evaluated as new: those held out with none in train
+    (here c2 and c3). Before, one listing fewer, or an item with no held-out interaction, was
+    accepted, and the item groups came from the three other files whatever it said."""
+    _, maps = to_hetero_data(make_two_domains())
+    folder = write_files(tmp_path / "fewer", new_items="item_id\nc3\n")
+    with pytest.raises(InputError, match=r"new_items.tsv, field 'item_id': 1 item.*'c2'"):
+        read_split(folder, maps)
+    folder = write_files(tmp_path / "other", new_items="item_id\nc2\nc3\nc4\n")
+    with pytest.raises(InputError, match=r"new_items.tsv, line 4, field 'item_id': 'c4' has no"):
+        read_split(folder, maps)
+    folder = write_files(tmp_path / "same", new_items="item_id\nc3\nc2\n")
+    back = read_split(folder, maps)
+    assert back.item_groups
+    assert [maps.item_ids[i] for i in back.new_item_indices().tolist()] == ["c2", "c3"]
 
 
 def test_ids_that_split_files_cannot_hold_are_refused_before_writing(
@@ -565,3 +608,19 @@ def test_cold_shares_whose_rounding_leaves_no_warm_user_are_refused(make_two_dom
         cold_test_share=test - 1 / n,
     )
     assert not split.cold_users(60)[split.test[0]].all()
+
+
+@pytest.mark.parametrize("option", ["cold_valid_share", "cold_test_share"])
+def test_a_cold_share_that_draws_no_user_is_refused(option, make_two_domains) -> None:
+    # before: a share below half a user (0.01 of the 23 overlapping users) drew no cold-valid
+    # (cold-test) user, and the split had no such users, silently; as --new-item-share does
+    data, maps = to_hetero_data(make_two_domains())
+    field = "--" + option.replace("_", "-")
+    message = r"share of 0.01 of the 23 overlapping users is no user"
+    with pytest.raises(InputError, match=message) as caught:
+        make_split(data, maps, "ml1m-action-comedy", seed=0, **{option: 0.01})
+    assert caught.value.field == field
+    # 0.03 of 23 rounds to one user
+    split = make_split(data, maps, "ml1m-action-comedy", seed=0, **{option: 0.03})
+    held = split.valid if option == "cold_valid_share" else split.test
+    assert len(set(held[0].tolist()) - set(split.train[0].tolist())) == 1
