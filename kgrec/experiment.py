@@ -924,8 +924,9 @@ class Run:
     def _check_text_model(self, source: GraphStore, current: dict[str, str] | None) -> None:
         """An InputError when ``current`` (``source``'s record of the text model of the run's
         text property) is another model than the one that wrote the vectors the run was
-        trained on: the vectors read now would lie in another space. A run or store without a
-        record (before session 26) is not checked."""
+        trained on: the vectors read now would lie in another space; or the same model, but
+        its item texts were made by other templates. A run or store without a record (before
+        session 26) is not checked, nor templates a record does not name (before session 28)."""
         from kgrec.store import redact
 
         trained = self.info.get("text_model")
@@ -939,8 +940,39 @@ class Run:
                 field="text_model",
             )
         property = self.settings["text_property"]
-        if trained is None or current is None or trained["identity"] == current["identity"]:
+        if trained is None or current is None:
             return
+        if trained["identity"] == current["identity"]:
+            from kgrec.errors import StoreError
+            from kgrec.text.embed import other_templates, template_digests
+
+            try:
+                template_digests(trained)
+            except ValueError as exc:
+                raise InputError(
+                    f"run.json is damaged: its text_model's {exc}; train the run again",
+                    file=str(self.folder / RUN_FILE),
+                    field="text_model",
+                ) from None
+            try:
+                kinds = other_templates(trained, current, ["Item"])  # what the student reads
+            except ValueError as exc:
+                raise StoreError(
+                    f"{redact(source.uri)}: the record of the text vectors {property!r} is "
+                    f"damaged: {exc}; embed them again (kgrec embed)"
+                ) from None
+            if not kinds:
+                return
+            raise InputError(
+                f"the run was trained on the text vectors {property!r} of {', '.join(kinds)} "
+                f"texts made by other templates than those {redact(source.uri)} holds now "
+                f"(both of model {current['name']}): the run's content student would read "
+                "vectors of texts unlike those it was fitted on. Retrain the run on the store "
+                "as it is now (kgrec train), or re-embed the store with the run's templates "
+                f"(kgrec embed --template-file, --property {property})",
+                file=str(self.folder / RUN_FILE),
+                field="text_model",
+            )
         raise InputError(
             f"the run was trained on the text vectors {property!r} of model {trained['name']} "
             f"({trained['identity']}), and {redact(source.uri)} now holds those of model "

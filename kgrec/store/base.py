@@ -64,13 +64,15 @@ class GraphStore(ABC):
         anything is written; its dimension may change, since all its vectors are replaced
         (``kgrec embed`` refuses that itself). A write that fails leaves every kind as it was
         (a Neo4j write too large for one transaction: see its docstring). ``model`` (``name``
-        and ``identity`` of the text model that made the vectors) is recorded as
+        and ``identity`` of the text model that made the vectors, optionally ``templates``,
+        those of their texts) is recorded as
         ``property``'s model (:meth:`vector_model`), with the vectors; without it the record
         stays as it was. Returns how many nodes of each kind lost the property."""
 
     @abstractmethod
     def vector_model(self, property: str) -> dict[str, str] | None:
-        """The text model (``name``, ``identity``) the last :meth:`replace_vectors` given one
+        """The text model (``name``, ``identity``, and ``templates`` where the writer gave
+        them: :func:`kgrec.text.embed.model_record`) the last :meth:`replace_vectors` given one
         recorded for ``property``, whichever kinds it wrote; None when none did (a store
         embedded before session 26)."""
 

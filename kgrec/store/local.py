@@ -81,7 +81,8 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
 LOCK = ".lock"
-# manifest key: vector property -> the text model (name, identity) that wrote its vectors
+# manifest key: vector property -> the text model (name, identity) that wrote its vectors, and
+# the templates of their texts (templates: kind -> digest, JSON; since session 28, else absent)
 VECTOR_MODELS = "vector_models"
 # the files a store writes, besides the manifest and the lock
 TABLE_FILE = re.compile(r"(?P<table>[a-z_]+)-[0-9a-f]{16}\.parquet")
@@ -406,6 +407,8 @@ class LocalStore(GraphStore):
         if model is not None:  # the manifest _commit writes carries the record
             models = _vector_models(manifest, self.uri)
             record = {"name": str(model["name"]), "identity": str(model["identity"])}
+            if model.get("templates") is not None:  # which templates made the texts
+                record["templates"] = str(model["templates"])
             recorded = models.get(property) != record
             manifest = {**manifest, VECTOR_MODELS: {**models, property: record}}
         if not (parts or any(dropped.values()) or recorded):
@@ -622,6 +625,7 @@ def _vector_models(manifest: dict[str, Any], uri: str) -> dict[str, dict[str, st
         isinstance(m, dict)
         and isinstance(m.get("name"), str)
         and isinstance(m.get("identity"), str)
+        and isinstance(m.get("templates", ""), str)
         for m in models.values()
     ):
         raise StoreError(f"{uri}: {MANIFEST} is damaged: {VECTOR_MODELS} is not property -> model")

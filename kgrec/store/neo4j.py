@@ -490,7 +490,11 @@ class Neo4jStore(GraphStore):
         record = (
             None
             if model is None
-            else {"name": str(model["name"]), "identity": str(model["identity"])}
+            else {
+                "name": str(model["name"]),
+                "identity": str(model["identity"]),
+                "templates": None if model.get("templates") is None else str(model["templates"]),
+            }
         )
         self._connect()
         if record is not None:
@@ -861,7 +865,10 @@ class Neo4jStore(GraphStore):
         self._connect()
         with self._errors(f"reading the model of the vectors {property!r}"):
             found = self._run(q.VECTOR_MODEL, read=True, property=property)
-        return dict(found[0]) if found else None
+        if not found:
+            return None
+        # templates: recorded since session 28; an older record has none (unknown)
+        return {k: v for k, v in dict(found[0]).items() if k != "templates" or v is not None}
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)

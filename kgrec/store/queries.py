@@ -399,18 +399,20 @@ RETURN name, labelsOrTypes[0] AS kind, properties[0] AS property,
 """
 
 
-# The text model that wrote a vector property's vectors (`kgrec embed`): one node per property.
+# The text model that wrote a vector property's vectors (`kgrec embed`), and the templates of
+# their texts: one node per property.
 VECTOR_MODEL_CONSTRAINT = (
     "CREATE CONSTRAINT kgrec_vectors_property IF NOT EXISTS "
     "FOR (v:KgrecVectors) REQUIRE v.property IS UNIQUE"
 )
 VECTOR_MODEL = """
 MATCH (v:KgrecVectors {property: $property})
-RETURN v.model AS name, v.identity AS identity
+RETURN v.model AS name, v.identity AS identity, v.templates AS templates
 """
+# $templates: the templates of the texts (kind -> digest, JSON), or null: not recorded
 RECORD_VECTOR_MODEL = """
 MERGE (v:KgrecVectors {property: $property})
-SET v.model = $name, v.identity = $identity
+SET v.model = $name, v.identity = $identity, v.templates = $templates
 """
 
 

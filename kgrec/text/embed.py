@@ -7,6 +7,7 @@ encoded once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,7 +21,12 @@ from graph_schema.tables import GraphTables
 from kgrec.text.cache import EmbeddingCache
 from kgrec.text.encoder import TextEncoder
 from kgrec.text.nodes import node_texts
-from kgrec.text.templates import DEFAULT_TEMPLATES, Templates
+from kgrec.text.templates import (
+    DEFAULT_TEMPLATES,
+    KIND_TEMPLATES,
+    Templates,
+    template_digest,
+)
 
 if TYPE_CHECKING:
     from kgrec.store.base import GraphStore
@@ -97,9 +103,71 @@ def embed_graph(
     ]
 
 
-def model_record(encoder: TextEncoder) -> dict[str, str]:
-    """What a store records as the model of the vectors ``encoder`` made."""
-    return {"name": encoder.source.name, "identity": encoder.identity}
+def model_record(
+    encoder: TextEncoder, templates: Templates | None = None, kinds: Iterable[str] = ()
+) -> dict[str, str]:
+    """What a store records as the model of the vectors ``encoder`` made: its ``name`` and
+    ``identity`` and, with ``templates``, ``templates``: which templates made the texts of
+    each of ``kinds`` (:func:`template_digests`)."""
+    record = {"name": encoder.source.name, "identity": encoder.identity}
+    if templates is not None:
+        record["templates"] = json.dumps(
+            {kind: template_digest(templates, kind) for kind in kinds}, sort_keys=True
+        )
+    return record
+
+
+def template_digests(record: Mapping[str, str] | None) -> dict[str, str] | None:
+    """A model record's digest of the templates of each kind it holds vectors of (None:
+    the record does not say, as one written before session 28); a ValueError when its
+    ``templates`` is not kind -> digest."""
+    raw = None if record is None else record.get("templates")
+    if raw is None:
+        return None
+    try:
+        digests = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        digests = None
+    if not isinstance(digests, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in digests.items()
+    ):
+        raise ValueError(f"templates is not kind -> template digest: {raw!r}")
+    return digests
+
+
+def other_templates(
+    trained: Mapping[str, str] | None, current: Mapping[str, str] | None, kinds: Iterable[str]
+) -> list[str]:
+    """The kinds of ``kinds`` whose texts were made by other templates in record ``current``
+    than in record ``trained`` (of one model); a kind either does not record is not
+    compared (unknown)."""
+    theirs, mine = template_digests(trained), template_digests(current)
+    if theirs is None or mine is None:
+        return []
+    return [k for k in kinds if k in theirs and k in mine and theirs[k] != mine[k]]
+
+
+def _with_other_kinds(
+    store: GraphStore, property: str, kinds: list[str], model: Mapping[str, str]
+) -> dict[str, str]:
+    """``model`` with the template digests of the kinds an embed of ``kinds`` leaves as they
+    are (their vectors: the same model's, as :func:`check_model` ensured) taken from the
+    store's record; a kind the record does not cover stays unrecorded (unknown)."""
+    mine = template_digests(model)
+    if mine is None:
+        return dict(model)
+    recorded = store.vector_model(property)
+    if recorded is not None and recorded["identity"] == model["identity"]:
+        try:
+            theirs = template_digests(recorded) or {}
+        except ValueError:  # damaged: the other kinds' templates are unknown
+            theirs = {}
+        for kind, digest in theirs.items():
+            if kind in kinds or kind not in KIND_TEMPLATES:  # (a damaged record's other keys)
+                continue
+            if store.vector_dimension(kind, property=property) is not None:
+                mine[kind] = digest
+    return {**model, "templates": json.dumps(mine, sort_keys=True)}
 
 
 def check_model(
@@ -157,8 +225,10 @@ def write_embeddings(
     kind as it was. Every kind's vectors are checked against the store's first: a kind whose
     stored vectors have another dimension is an InputError, and nothing is written; so is,
     with ``model`` (:func:`model_record`), another model's vectors on a kind not written
-    (:func:`check_model`). ``model`` is recorded as the property's. The store's load lock is
-    held for the check and the write (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
+    (:func:`check_model`). ``model`` is recorded as the property's (with its template
+    digests: those of the kinds not written are kept from the store's record). The store's
+    load lock is held for the check and the write
+    (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
     results = list(results)
     with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
         for result in results:  # every kind, with the remedy of this command
@@ -169,7 +239,9 @@ def write_embeddings(
                 remedy=REMEDY,
             )
         if model is not None:
-            check_model(store, property, [result.kind for result in results], model)
+            kinds = [result.kind for result in results]
+            check_model(store, property, kinds, model)
+            model = _with_other_kinds(store, property, kinds, model)
         store.replace_vectors(
             {result.kind: (result.keys, result.vectors) for result in results},
             property=property,
@@ -211,7 +283,7 @@ def embed_store(
     encoder = TextEncoder(resolved, device=torch_device)  # a bad model: before the store
     with open_store(store) as opened:
         opened.check()  # Neo4j: a load writing now refuses the embed before, not after, encoding
-        record = model_record(encoder)
+        record = model_record(encoder, templates, kinds)
         for kind in kinds:  # before the texts are encoded (minutes), not only after
             opened.check_vectors(kind, property, encoder.dimension, remedy=REMEDY)
         check_model(opened, property, kinds, record)

@@ -37,6 +37,7 @@ A field may carry a conversion (``!s``, ``!r``, ``!a``) and a string format spec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import string
@@ -167,6 +168,19 @@ DEFAULT_TEMPLATES = Templates(
     # that takes user vectors as input (--text-input, cross-domain) would see its test items
     user=make_template("user", "User with {attributes}."),
 )
+
+
+# the templates that make each node kind's texts (the fields of Templates)
+KIND_TEMPLATES = {"Item": ("item",), "Entity": ("entity", "entity_unnamed"), "User": ("user",)}
+
+
+def template_digest(templates: Templates, kind: str) -> str:
+    """A short hash of the templates that make ``kind``'s texts (their parts, in order):
+    equal for the same templates wherever they came from, and different when any part
+    differs. A store records it with the vectors (:func:`kgrec.text.embed.model_record`)."""
+    parts = {name: list(getattr(templates, name).parts) for name in KIND_TEMPLATES[kind]}
+    text = json.dumps(parts, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def load_templates(path: str | Path, base: Templates = DEFAULT_TEMPLATES) -> Templates:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -895,3 +896,36 @@ def _explain_with_knowledge(store, explain_graph, rows):
     table = store.explain("alice", "action:casino", k=10)
     pd.testing.assert_frame_equal(table, explain(store.snapshot(), "alice", "action:casino", k=10))
     return table
+
+
+def test_the_templates_of_a_vector_property_are_recorded_and_kept(store, movies):
+    """Before, the record named the text model only: an embed with the same model and
+    other templates left it as it was, so nothing could tell the two embeds' vectors apart.
+    A kind an embed does not write keeps its templates' digest; a record without templates
+    (before session 28) reads as one without them."""
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    def template_digests(record):
+        return json.loads(record.get("templates", "null"))
+
+    store.write(movies, progress=False)
+    item = Embedded("Item", ["movies:1"], np.full((1, 2), 0.6, np.float32), 3, 1, 0, 2)
+    entity = Embedded("Entity", ["m.98"], np.full((1, 2), 0.8, np.float32), 2, 1, 0, 1)
+
+    def model(**digests):
+        return {"name": "a", "identity": "a@1", "templates": json.dumps(digests)}
+
+    old = {"name": "a", "identity": "a@1"}
+    for n, way in enumerate(_replace_vectors_stores(store)):  # Neo4j: in one transaction, staged
+        vec = f"embedding{n}"
+        way.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=old)
+        assert way.vector_model(vec) == old  # no templates: unknown
+        write_embeddings(way, [item, entity], property=vec, model=model(Item="i1", Entity="e1"))
+        assert template_digests(way.vector_model(vec)) == {"Item": "i1", "Entity": "e1"}
+        write_embeddings(way, [item], property=vec, model=model(Item="i2"))  # Entity's kept
+        assert template_digests(way.vector_model(vec)) == {"Item": "i2", "Entity": "e1"}
+        way.drop_vectors("Entity", [], property=vec)  # no Entity vectors: nothing to record
+        write_embeddings(way, [item], property=vec, model=model(Item="i3"))
+        assert template_digests(way.vector_model(vec)) == {"Item": "i3"}
+        way.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=old)
+        assert way.vector_model(vec) == old  # a writer that names no templates: unknown

@@ -217,3 +217,93 @@ def test_a_run_does_not_serve_vectors_an_embed_replaced_as_it_checked_them(
     with pytest.raises(InputError, match="another model"):
         load_run(run.folder).recommend(k=5)
     assert embeds
+
+
+def _other_templates():
+    from dataclasses import replace
+
+    from kgrec.text.templates import DEFAULT_TEMPLATES, make_template
+
+    return replace(
+        DEFAULT_TEMPLATES,
+        item=make_template("item", "A film called {title}"),
+        entity=make_template("entity", "Something named {name}"),
+        entity_unnamed=make_template("entity_unnamed", "Something: {context}"),
+    )
+
+
+def test_an_embed_with_other_templates_between_two_kinds_is_read_again(
+    tmp_path, movies, tiny_model, monkeypatch
+):
+    """Before, the store's record named the text model only: an embed with the same model
+    and other templates that committed between the Item and the Entity read went unseen,
+    and the run read the old templates' item vectors beside the new ones' entity vectors."""
+    from kgrec.data.source import read_graph
+    from kgrec.store.local import LocalStore
+
+    uri = f"local:{tmp_path / 'store'}"
+    with open_store(uri) as opened:
+        opened.write(movies, progress=False)
+
+    def embed(**templates) -> None:
+        embed_store(uri, model=str(tiny_model), use_cache=False, progress=False, **templates)
+
+    embed()
+    read = LocalStore.read_vectors
+    embeds = []
+
+    def read_while_embedding(self, kind, *, property):
+        if kind == "Entity" and not embeds:  # another process's embed commits now
+            embeds.append(kind)
+            embed(templates=_other_templates())
+        return read(self, kind, property=property)
+
+    monkeypatch.setattr(LocalStore, "read_vectors", read_while_embedding)
+    _, text, model = read_graph(store=uri, text_property="embedding")
+    monkeypatch.setattr(LocalStore, "read_vectors", read)
+    assert embeds
+    with open_store(uri) as opened:
+        assert model == opened.vector_model("embedding")
+        for kind in ("Item", "Entity"):  # every kind as the second embed wrote it
+            keys, vectors = opened.read_vectors(kind, property="embedding")
+            assert text[kind][0] == keys, kind
+            np.testing.assert_array_equal(text[kind][1], vectors, err_msg=kind)
+
+
+def test_a_run_is_not_served_vectors_of_other_templates(
+    tmp_path, tiny_recbole, tiny_model, make_graph
+):
+    """Before, a re-embed with the run's model and other templates went unseen: the run's
+    content student read item vectors of texts unlike those it was fitted on, silently."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+        opened.write(tables, progress=False)
+    _embed(store, tiny_model)
+    run = train(
+        "lightgcn",
+        store=store,
+        protocol="ml1m-new-items",
+        cold_items="student",
+        out=tmp_path / "run",
+        **SMALL,
+    )
+    target = run.experiment.maps.domains[run.experiment.split.target_domain]
+    with open_store(store) as opened:
+        late = [{"domain": target, "item_id": "late", "title": "Late Action", "year": 1999}]
+        opened.write(make_graph(items=late), progress=False)
+    _embed(store, tiny_model)  # the same templates: served
+    assert f"{target}:late" in set(load_run(run.folder).recommend(k=1_000)["item_uid"])
+    embed_store(
+        store,
+        kinds=["Item"],
+        model=str(tiny_model),
+        templates=_other_templates(),
+        use_cache=False,
+        progress=False,
+    )
+    with pytest.raises(InputError, match="other templates") as refused:
+        load_run(run.folder).recommend(k=5)
+    assert "Item" in str(refused.value)
+    _embed(store, tiny_model)  # the run's templates again: served again
+    assert f"{target}:late" in set(load_run(run.folder).recommend(k=1_000)["item_uid"])
