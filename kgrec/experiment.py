@@ -1503,7 +1503,8 @@ def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
         new_item_share=settings["new_item_share"],
     )
     if settings["init_from"] is not None:  # a mismatch is refused before the run is written
-        net = build_run(experiment, settings)[0]
+        with model_memory(settings):
+            net = build_run(experiment, settings)[0]
         warm_start(net, experiment, Path(settings["init_from"]), warn=False)
     if settings["cold_start_share"]:  # and so are no users to hide
         check_cold_start_users(experiment)

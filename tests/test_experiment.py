@@ -1040,6 +1040,22 @@ def test_layers_too_many_for_memory_are_refused_before_the_model_is_built(
     assert not out.exists()
 
 
+def test_a_model_too_large_for_memory_with_init_from_names_dim_and_leaves_no_run(
+    trained, tiny_recbole, tmp_path, capsys
+):
+    """Before, kgrec train --init-from built the new model for its warm-start check outside
+    the memory guard: a huge --dim was the allocator's RuntimeError traceback, not the error
+    naming --dim that the same command without --init-from gives."""
+    out = tmp_path / "fine-tuned"
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--dim", "1000000000000", "--out", str(out)]
+    assert main([*argv, "--init-from", str(trained.folder)]) == 2
+    err = capsys.readouterr().err
+    assert "field '--dim': the model's parameters do not fit in memory" in err
+    assert "lower --dim 1000000000000" in err
+    assert not out.exists()
+
+
 def _machine_memory(monkeypatch, nbytes: int) -> None:
     """Make this machine seem to have ``nbytes`` of memory (as the layer check reads it)."""
     sysconf = os.sysconf
