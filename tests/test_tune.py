@@ -939,3 +939,50 @@ def test_an_interrupt_between_or_during_trials_is_not_counted_as_a_failure(
     )  # the budget of 3 is complete trials: no interrupt counts
     assert result.trials[3].params == stopped.params  # the stopped trial's settings, again
     assert result.table().count("fail (interrupted)") == 2
+
+
+def test_an_interrupt_inside_optunas_ask_or_tell_is_reported_as_interrupted(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's own bookkeeping: as it records a
+    trial that trained (study.tell), then as it takes the queued trial to run again
+    (study.ask). Before, each left its trial RUNNING: the next run reported it "killed", and
+    the one taken from the queue had drawn no settings, so the settings queued to run again
+    (the first interrupted trial's) were lost."""
+    out = tmp_path / "tune"
+    tell = optuna.study._optimize._tell_with_warning
+    pop = optuna.Study._pop_waiting_trial_id
+    calls = {"tell": 0, "pop": 0}
+    interrupt = {"tell": 2, "pop": 0}  # as the 2nd trial is recorded; then as one is taken
+
+    def telling(*args, **kwargs):
+        calls["tell"] += 1
+        if calls["tell"] == interrupt["tell"]:
+            raise KeyboardInterrupt
+        return tell(*args, **kwargs)
+
+    def popping(study):
+        trial_id = pop(study)
+        calls["pop"] += 1
+        if trial_id is not None and calls["pop"] == interrupt["pop"]:
+            raise KeyboardInterrupt  # the queued trial is RUNNING, nothing drawn yet
+        return trial_id
+
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
+    monkeypatch.setattr(optuna.Study, "_pop_waiting_trial_id", popping)
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    stopped = load_study(out).trials[1]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["interrupted"] == "interrupted"
+    interrupt["pop"] = calls["pop"] + 1  # the next run's first: the stopped trial's settings
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    taken = load_study(out).trials[2]
+    assert taken.state == TrialState.FAIL
+    assert taken.user_attrs["interrupted"] == "interrupted"
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert [t.state for t in result.trials][3:] == [TrialState.COMPLETE] * 2
+    assert result.trials[3].params == stopped.params  # the stopped trial's settings, again
+    assert result.table().count("fail (interrupted)") == 2
+    assert "killed" not in result.table()
