@@ -732,9 +732,12 @@ class _TrialOutOfMemory(Exception):
     """A trial whose settings need more memory than there is: it fails, the tune goes on."""
 
 
-def _out_of_memory(exc: RuntimeError) -> bool:
-    """Whether ``exc`` is torch's report of an allocation that failed (CPU or GPU)."""
+def _out_of_memory(exc: Exception) -> bool:
+    """Whether ``exc`` is torch's report of an allocation that failed (CPU or GPU), or of a
+    size beyond what a tensor can have (a TypeError, e.g. a ``num_negatives`` beyond int64)."""
     text = str(exc)
+    if isinstance(exc, TypeError):
+        return "Overflow when unpacking long" in text
     return "DefaultCPUAllocator" in text or "out of memory" in text.lower()
 
 
@@ -803,7 +806,7 @@ class _Objective:
             self.others_wait = True
             trial.set_user_attr("error", str(exc).split(";")[0])
             raise
-        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError, TypeError) as exc:
             oom = isinstance(exc, MemoryError | torch.OutOfMemoryError) or _out_of_memory(exc)
             if not oom or distributed.current().distributed:  # ranks may differ: stop them all
                 raise

@@ -841,6 +841,29 @@ def test_a_trial_whose_dim_is_beyond_int64_fails_and_the_tune_goes_on(tmp_path, 
     assert result.best_trial is None
 
 
+def test_a_trial_whose_negatives_are_beyond_int64_fails_and_the_tune_goes_on(
+    tmp_path, tiny_recbole
+):
+    """Before, a searched num_negatives beyond int64 ended the whole tune with the TypeError
+    traceback torch.randint raised while the first trial trained ("Overflow when unpacking
+    long"): kgrec train names --num-negatives for it, a trial was not failed."""
+    result = tune(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=tmp_path / "tune",
+        space={"num_negatives": IntRange(10**19, 10**20)},
+        objective="softmax",
+        trials=2,
+        **SMALL,
+    )
+    assert [t.state for t in result.trials] == [TrialState.FAIL, TrialState.FAIL]
+    for trial in result.trials:
+        assert trial.user_attrs["error"].startswith("out of memory: ")
+        assert "Overflow when unpacking long" in trial.user_attrs["error"]
+    assert result.best_trial is None
+
+
 def test_a_study_file_that_is_not_a_study_is_a_clear_error(tmp_path, tiny_recbole, capsys):
     out = tmp_path / "tune"
     out.mkdir()
