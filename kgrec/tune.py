@@ -767,6 +767,17 @@ class _Objective:
         self.others_wait = True
 
     def __call__(self, trial: optuna.Trial) -> float:
+        try:
+            return self._run(trial)
+        except KeyboardInterrupt:
+            # a Ctrl-C outside the handlers below (between the drawing and the training, or
+            # as the trained trial's result is written): not a failure of these settings
+            if not trial.user_attrs.get("interrupted"):
+                trial.set_user_attr("interrupted", "interrupted")
+                self.study.enqueue_trial(trial.params)  # runs again first on the next call
+            raise
+
+    def _run(self, trial: optuna.Trial) -> float:
         try:  # the sampler draws here, which can take a while with many trials
             params = {name: param.suggest(trial, name) for name, param in self.space.items()}
             trial.set_user_attr("world_size", distributed.current().size)

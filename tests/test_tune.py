@@ -1009,3 +1009,32 @@ def test_an_interrupt_inside_optunas_ask_or_tell_is_reported_as_interrupted(
     assert result.trials[3].params == stopped.params  # the stopped trial's settings, again
     assert result.table().count("fail (interrupted)") == 2
     assert "killed" not in result.table()
+
+
+def test_an_interrupt_as_a_trained_trial_records_its_result_is_not_a_failure(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) after a trial trained, as it wrote its epochs and
+    best epoch to the study. Before, the trial was recorded as a plain failure: counted in
+    the budget, shown as "fail" with no reason, and its settings never run again."""
+    out = tmp_path / "tune"
+    set_user_attr = optuna.Trial.set_user_attr
+    calls = {"best_epoch": 0}
+
+    def setting(trial, key, value):
+        if key == "best_epoch":
+            calls[key] += 1
+            if calls[key] == 2:
+                raise KeyboardInterrupt
+        set_user_attr(trial, key, value)
+
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", setting)
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    stopped = load_study(out).trials[1]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["interrupted"] == "interrupted"
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert [t.state for t in result.trials][2:] == [TrialState.COMPLETE] * 2
+    assert result.trials[2].params == stopped.params  # its settings, run again first
+    assert result.table().count("fail (interrupted)") == 1
