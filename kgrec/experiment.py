@@ -561,17 +561,40 @@ def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
 
 
 @contextlib.contextmanager
-def model_memory(settings: Mapping[str, Any], *, training: bool = False) -> Iterator[None]:
+def model_memory(
+    settings: Mapping[str, Any], *, training: bool = False, run: Path | None = None
+) -> Iterator[None]:
     """Turn a failure to allocate a model's parameters (on the CPU or a GPU, or a size beyond
     what a tensor can have) into an :class:`InputError` naming the sizes that decide them
     (``--dim``, and ``--text-hidden`` where the run has a text MLP): ``kgrec train``'s; a
     ``kgrec tune`` trial fails with it (on every rank) and the tune goes on. With ``training``, a
     failure while training: the error names the batch's sizes first (``--num-negatives``
-    where the run draws extra negatives, ``--batch-size``), then ``--dim``."""
+    where the run draws extra negatives, ``--batch-size``), then ``--dim``. With ``run`` (the
+    folder of a saved run whose model is rebuilt from its ``settings``: :func:`load_run`), the
+    error names that run's ``run.json`` and the sizes it was trained with, which cannot be
+    lowered: it needs a machine with more memory."""
     try:
         yield
     except (MemoryError, RuntimeError, TypeError) as exc:
         text = str(exc)
+        if run is not None and (
+            isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+            or "can't allocate memory" in text
+            or "Overflow when unpacking long" in text
+        ):
+            sizes = {
+                name: settings.get(name, TRAIN_DEFAULTS[name])
+                for name in ("dim", "layers", "text_hidden")
+                if name in _spec(settings["model"]).options
+                and (name != "text_hidden" or settings.get("text_input", "none") != "none")
+            }
+            trained = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in sizes.items())
+            raise InputError(
+                f"the run's model ({settings['model']}, trained with {trained or 'its settings'}"
+                f") does not fit in this machine's memory ({text.splitlines()[0][:300]}): load "
+                "it on a machine with more memory",
+                file=str(run / RUN_FILE),
+            ) from None
         if isinstance(exc, _LayerOutputsTooLarge):
             layers = settings.get("layers", TRAIN_DEFAULTS["layers"])
             dim = settings.get("dim", TRAIN_DEFAULTS["dim"])
@@ -1513,7 +1536,8 @@ def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
         new_item_share=settings["new_item_share"],
     )
     if settings["init_from"] is not None:  # a mismatch is refused before the run is written
-        net = build_run(experiment, settings)[0]
+        with model_memory(settings):
+            net = build_run(experiment, settings)[0]
         warm_start(net, experiment, Path(settings["init_from"]), warn=False)
     if settings["cold_start_share"]:  # and so are no users to hide
         check_cold_start_users(experiment)
@@ -1609,7 +1633,8 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
             file=str(folder / EXPERIMENT_FILE),
         )
     experiment = read_experiment(folder / EXPERIMENT_FILE)
-    net, graph, _ = build_run(experiment, info["settings"])
+    with model_memory(info["settings"], run=folder):  # trained on a machine with more memory?
+        net, graph, _ = build_run(experiment, info["settings"])
     try:
         # a run trained on a GPU saved CUDA tensors: read them onto the CPU, then to ``device``
         state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
@@ -1626,7 +1651,9 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     elif info["settings"].get("cold_items", "none") != "none":
         net = _restore_student(folder, info, experiment, net, graph)
     device = resolve_device(str(device))
-    return Run(folder, info, experiment, net.to(device), on_device(graph, device))
+    with model_memory(info["settings"], run=folder):
+        net = net.to(device)
+    return Run(folder, info, experiment, net, on_device(graph, device))
 
 
 def _restore_student(

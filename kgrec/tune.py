@@ -19,7 +19,8 @@ running the same call again continues it: ``trials`` is the budget across runs, 
 A trial that was running when the process was killed (or interrupted, or stopped by the time
 budget) is marked failed, flagged ``interrupted``, not counted in the budget, and its
 settings are run again first; one interrupted while it drew its settings (nothing trained) is
-flagged too, and keeps its place in the queue if it was queued. A study is continued only
+flagged too, and keeps its place in the queue if it was queued, as does one stopped inside
+Optuna's own ``ask`` or ``tell``. A study is continued only
 with the same model, search space and fixed settings, on the same graph and split (a digest
 of them is kept). At the end ``OUT/best.json`` holds the best trial, its full settings and
 the ``kgrec train`` command that trains it again, with the same validation NDCG@20.
@@ -639,13 +640,22 @@ def tune(
                     deadline=None if timeout is None else time.monotonic() + timeout,
                     device=device,
                 )
-                study.optimize(
-                    objective_fn,
-                    n_trials=remaining,
-                    timeout=timeout,
-                    catch=(InputError, _OutOfTime, _TrialOutOfMemory),
-                    callbacks=[_Progress()] if progress else None,
-                )
+                try:
+                    study.optimize(
+                        objective_fn,
+                        n_trials=remaining,
+                        timeout=timeout,
+                        catch=(InputError, _OutOfTime, _TrialOutOfMemory),
+                        callbacks=[_Progress()] if progress else None,
+                    )
+                except BaseException as exc:
+                    if not _by_interrupt(exc):
+                        raise
+                    # Ctrl-C inside Optuna's own ask or tell left its trial running
+                    _requeue_interrupted(study, storage, progress=progress, reason="interrupted")
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    raise KeyboardInterrupt from exc  # Optuna's error as it handled the Ctrl-C
             result = _result(out, study, model, settings)
         if result.best_trial is not None:
             _write_best(out / BEST_FILE, result)
@@ -722,9 +732,12 @@ class _TrialOutOfMemory(Exception):
     """A trial whose settings need more memory than there is: it fails, the tune goes on."""
 
 
-def _out_of_memory(exc: RuntimeError) -> bool:
-    """Whether ``exc`` is torch's report of an allocation that failed (CPU or GPU)."""
+def _out_of_memory(exc: Exception) -> bool:
+    """Whether ``exc`` is torch's report of an allocation that failed (CPU or GPU), or of a
+    size beyond what a tensor can have (a TypeError, e.g. a ``num_negatives`` beyond int64)."""
     text = str(exc)
+    if isinstance(exc, TypeError):
+        return "Overflow when unpacking long" in text
     return "DefaultCPUAllocator" in text or "out of memory" in text.lower()
 
 
@@ -754,6 +767,17 @@ class _Objective:
         self.others_wait = True
 
     def __call__(self, trial: optuna.Trial) -> float:
+        try:
+            return self._run(trial)
+        except KeyboardInterrupt:
+            # a Ctrl-C outside the handlers below (between the drawing and the training, or
+            # as the trained trial's result is written): not a failure of these settings
+            if not trial.user_attrs.get("interrupted"):
+                trial.set_user_attr("interrupted", "interrupted")
+                self.study.enqueue_trial(trial.params)  # runs again first on the next call
+            raise
+
+    def _run(self, trial: optuna.Trial) -> float:
         try:  # the sampler draws here, which can take a while with many trials
             params = {name: param.suggest(trial, name) for name, param in self.space.items()}
             trial.set_user_attr("world_size", distributed.current().size)
@@ -793,7 +817,7 @@ class _Objective:
             self.others_wait = True
             trial.set_user_attr("error", str(exc).split(";")[0])
             raise
-        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError, TypeError) as exc:
             oom = isinstance(exc, MemoryError | torch.OutOfMemoryError) or _out_of_memory(exc)
             if not oom or distributed.current().distributed:  # ranks may differ: stop them all
                 raise
@@ -1068,18 +1092,39 @@ def _check_experiment(study: optuna.Study, experiment: Experiment, *, path: Path
 
 
 def _requeue_interrupted(
-    study: optuna.Study, storage: optuna.storages.RDBStorage, *, progress: bool
+    study: optuna.Study,
+    storage: optuna.storages.RDBStorage,
+    *,
+    progress: bool,
+    reason: str = "killed",
 ) -> None:
-    """Mark trials left running by a killed process as failed (``interrupted``) and run their
-    settings again first. Only one tune runs in a folder (a lock), so none is still running."""
+    """Mark trials left running as failed (``interrupted``: ``reason``) and run their settings
+    again first (those it was queued with, if it was taken from the queue before it drew any):
+    trials of a killed process (only one tune runs in a folder, a lock, so none is still
+    running), or the one a Ctrl-C stopped inside Optuna's own ask or tell. A trial that had
+    flagged itself interrupted (and queued its settings) is only marked failed."""
     study_id = storage.get_study_id_from_name(study.study_name)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-        storage.set_trial_user_attr(trial_id, "interrupted", "killed")
+        flagged = trial.user_attrs.get("interrupted")
+        if not flagged:
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_user_attr(trial_id, "interrupted", reason)
         study.tell(trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params)
+        if flagged:
+            continue
+        study.enqueue_trial(dict(trial.system_attrs.get("fixed_params") or trial.params))
         if progress:
-            print(f"trial {trial.number} was killed while running: marked failed, run again")
+            print(f"trial {trial.number} was {reason} while running: marked failed, run again")
+
+
+def _by_interrupt(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a Ctrl-C, or an error raised as one was handled (Optuna's
+    ``study.optimize`` raises an UnboundLocalError when it lands in its ``tell``)."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__context__
+    return False
 
 
 def _counted(study: optuna.Study) -> int:

@@ -1046,6 +1046,56 @@ def test_layers_too_many_for_memory_are_refused_before_the_model_is_built(
     assert not out.exists()
 
 
+def test_a_model_too_large_for_memory_with_init_from_names_dim_and_leaves_no_run(
+    trained, tiny_recbole, tmp_path, capsys
+):
+    """Before, kgrec train --init-from built the new model for its warm-start check outside
+    the memory guard: a huge --dim was the allocator's RuntimeError traceback, not the error
+    naming --dim that the same command without --init-from gives."""
+    out = tmp_path / "fine-tuned"
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--dim", "1000000000000", "--out", str(out)]
+    assert main([*argv, "--init-from", str(trained.folder)]) == 2
+    err = capsys.readouterr().err
+    assert "field '--dim': the model's parameters do not fit in memory" in err
+    assert "lower --dim 1000000000000" in err
+    assert not out.exists()
+
+
+def _machine_memory(monkeypatch, nbytes: int) -> None:
+    """Make this machine seem to have ``nbytes`` of memory (as the layer check reads it)."""
+    sysconf = os.sysconf
+    sizes = {"SC_PAGE_SIZE": 1, "SC_PHYS_PAGES": nbytes}
+    monkeypatch.setattr(os, "sysconf", lambda name: sizes.get(name) or sysconf(name))
+
+
+def test_a_run_too_large_for_this_machine_is_refused_naming_the_run(
+    trained, tmp_path, monkeypatch, capsys
+):
+    """Before, loading a run trained on a machine with more memory (evaluate, recommend,
+    load_run) rebuilt its model without the memory guard kgrec train has: a traceback
+    (_LayerOutputsTooLarge, or the allocator's RuntimeError) instead of an error naming the
+    run and what it needs."""
+    graph = trained.graph
+    one = (graph.num_users + graph.num_items) * SMALL["dim"] * 4  # one layer output's bytes
+    layers = trained.settings["layers"]
+    _machine_memory(monkeypatch, layers * one)  # less than its layers + 1 outputs
+    says = (
+        f"file {trained.folder / 'run.json'}: the run's model (lightgcn-merged, trained with "
+        f"--dim 8, --layers {layers}) does not fit in this machine's memory"
+    )
+    with pytest.raises(kgrec.errors.InputError, match="load it on a machine with more memory"):
+        load_run(trained.folder)
+    exported = tmp_path / "lists.tsv"
+    for argv in (
+        ["evaluate", "--run", str(trained.folder)],
+        ["recommend", "--run", str(trained.folder), "--export", str(exported)],
+    ):
+        assert main(argv) == 2
+        assert says in capsys.readouterr().err
+    assert not exported.exists()
+
+
 @pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
 def test_zero_layers_trains_the_id_embeddings_alone(tmp_path, tiny_recbole, model, capsys):
     """--layers 0 (no propagation: matrix factorisation, a baseline) was refused as "layers

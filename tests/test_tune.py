@@ -841,6 +841,29 @@ def test_a_trial_whose_dim_is_beyond_int64_fails_and_the_tune_goes_on(tmp_path, 
     assert result.best_trial is None
 
 
+def test_a_trial_whose_negatives_are_beyond_int64_fails_and_the_tune_goes_on(
+    tmp_path, tiny_recbole
+):
+    """Before, a searched num_negatives beyond int64 ended the whole tune with the TypeError
+    traceback torch.randint raised while the first trial trained ("Overflow when unpacking
+    long"): kgrec train names --num-negatives for it, a trial was not failed."""
+    result = tune(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=tmp_path / "tune",
+        space={"num_negatives": IntRange(10**19, 10**20)},
+        objective="softmax",
+        trials=2,
+        **SMALL,
+    )
+    assert [t.state for t in result.trials] == [TrialState.FAIL, TrialState.FAIL]
+    for trial in result.trials:
+        assert trial.user_attrs["error"].startswith("out of memory: ")
+        assert "Overflow when unpacking long" in trial.user_attrs["error"]
+    assert result.best_trial is None
+
+
 def test_a_study_file_that_is_not_a_study_is_a_clear_error(tmp_path, tiny_recbole, capsys):
     out = tmp_path / "tune"
     out.mkdir()
@@ -939,3 +962,79 @@ def test_an_interrupt_between_or_during_trials_is_not_counted_as_a_failure(
     )  # the budget of 3 is complete trials: no interrupt counts
     assert result.trials[3].params == stopped.params  # the stopped trial's settings, again
     assert result.table().count("fail (interrupted)") == 2
+
+
+def test_an_interrupt_inside_optunas_ask_or_tell_is_reported_as_interrupted(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's own bookkeeping: as it records a
+    trial that trained (study.tell), then as it takes the queued trial to run again
+    (study.ask). Before, each left its trial RUNNING: the next run reported it "killed", and
+    the one taken from the queue had drawn no settings, so the settings queued to run again
+    (the first interrupted trial's) were lost."""
+    out = tmp_path / "tune"
+    tell = optuna.study._optimize._tell_with_warning
+    pop = optuna.Study._pop_waiting_trial_id
+    calls = {"tell": 0, "pop": 0}
+    interrupt = {"tell": 2, "pop": 0}  # as the 2nd trial is recorded; then as one is taken
+
+    def telling(*args, **kwargs):
+        calls["tell"] += 1
+        if calls["tell"] == interrupt["tell"]:
+            raise KeyboardInterrupt
+        return tell(*args, **kwargs)
+
+    def popping(study):
+        trial_id = pop(study)
+        calls["pop"] += 1
+        if trial_id is not None and calls["pop"] == interrupt["pop"]:
+            raise KeyboardInterrupt  # the queued trial is RUNNING, nothing drawn yet
+        return trial_id
+
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
+    monkeypatch.setattr(optuna.Study, "_pop_waiting_trial_id", popping)
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    stopped = load_study(out).trials[1]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["interrupted"] == "interrupted"
+    interrupt["pop"] = calls["pop"] + 1  # the next run's first: the stopped trial's settings
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    taken = load_study(out).trials[2]
+    assert taken.state == TrialState.FAIL
+    assert taken.user_attrs["interrupted"] == "interrupted"
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert [t.state for t in result.trials][3:] == [TrialState.COMPLETE] * 2
+    assert result.trials[3].params == stopped.params  # the stopped trial's settings, again
+    assert result.table().count("fail (interrupted)") == 2
+    assert "killed" not in result.table()
+
+
+def test_an_interrupt_as_a_trained_trial_records_its_result_is_not_a_failure(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) after a trial trained, as it wrote its epochs and
+    best epoch to the study. Before, the trial was recorded as a plain failure: counted in
+    the budget, shown as "fail" with no reason, and its settings never run again."""
+    out = tmp_path / "tune"
+    set_user_attr = optuna.Trial.set_user_attr
+    calls = {"best_epoch": 0}
+
+    def setting(trial, key, value):
+        if key == "best_epoch":
+            calls[key] += 1
+            if calls[key] == 2:
+                raise KeyboardInterrupt
+        set_user_attr(trial, key, value)
+
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", setting)
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    stopped = load_study(out).trials[1]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["interrupted"] == "interrupted"
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert [t.state for t in result.trials][2:] == [TrialState.COMPLETE] * 2
+    assert result.trials[2].params == stopped.params  # its settings, run again first
+    assert result.table().count("fail (interrupted)") == 1
