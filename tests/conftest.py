@@ -35,8 +35,8 @@ NEO4J_URI = os.environ.get(
     "KGREC_TEST_NEO4J_URI", f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT', '7687')}"
 )
 NEO4J_AUTH = (
-    os.environ.get("NEO4J_USERNAME", "neo4j"),
-    os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
+    os.environ.get("NEO4J_USERNAME") or "neo4j",
+    os.environ.get("NEO4J_PASSWORD") or "kgrec-local-password",
 )
 NEO4J_DATABASE = "neo4j"
 

@@ -101,7 +101,9 @@ def _check_neo4j_uri(uri: str) -> None:
 
 
 def _driver(uri: str) -> Driver:
-    password = os.environ.get("NEO4J_PASSWORD")
+    # an empty NEO4J_PASSWORD is unset (as tools/neo4j reads it): the default goes only to this
+    # machine, and any other host is the error asking for a password, not an empty one sent
+    password = os.environ.get("NEO4J_PASSWORD") or None
     if password is None:
         try:
             host = urlsplit(uri).hostname

@@ -183,3 +183,28 @@ def test_an_empty_user_name_is_the_default_one(name, user, monkeypatch):
     monkeypatch.setenv("NEO4J_USERNAME", name)
     open_store("bolt://127.0.0.1:7999")
     assert given["auth"] == (user, "kgrec-local-password")
+
+
+@pytest.mark.parametrize("uri", ["bolt://db.example.com:7687", "neo4j+s://10.0.0.5"])
+def test_an_empty_password_is_unset_for_a_remote_host(uri, monkeypatch):
+    """NEO4J_PASSWORD= (empty, as an unset variable in a compose or CI file) is unset, as an empty
+    NEO4J_USERNAME is: a remote host gets the error asking for the password. Before, the empty
+    password was sent to it (and the server's refusal came only when the store was used)."""
+    monkeypatch.setenv("NEO4J_PASSWORD", "")
+    with pytest.raises(StoreError, match="set NEO4J_PASSWORD"):
+        open_store(uri)
+
+
+def test_an_empty_password_is_the_default_one_on_this_machine(monkeypatch):
+    import kgrec.store
+
+    given = {}
+
+    def driver(uri, *, auth, **options):
+        given["auth"] = auth
+        return object()
+
+    monkeypatch.setattr(kgrec.store.GraphDatabase, "driver", driver)
+    monkeypatch.setenv("NEO4J_PASSWORD", "")
+    open_store("bolt://127.0.0.1:7999")
+    assert given["auth"] == ("neo4j", "kgrec-local-password")
