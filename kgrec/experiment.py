@@ -1366,7 +1366,7 @@ def _train(
                 progress=progress,
             )
     except NotFinite as exc:
-        raise NotFinite(exc.reason, exc.epoch, hint=_overflow_hint(settings)) from None
+        raise NotFinite(exc.reason, exc.epoch, hint=overflow_hint(settings)) from None
     seconds = time.perf_counter() - started
     run = Run(out, info, experiment, net, graph)
     if not world.is_main:
@@ -2107,7 +2107,7 @@ LOSS_SCALES = (
 )
 
 
-def _overflow_hint(settings: Mapping[str, Any]) -> str:
+def overflow_hint(settings: Mapping[str, Any]) -> str:
     """What to change besides --lr when training overflowed: the run's loss scales that are
     not at their defaults."""
     changed = [

@@ -79,13 +79,14 @@ from kgrec.experiment import (
     load_experiment,
     model_memory,
     objective_for,
+    overflow_hint,
     reads_text,
     unread_options,
     warm_start,
 )
 from kgrec.files import write_atomic
 from kgrec.objectives import OBJECTIVES
-from kgrec.train import VALID_METRIC, FitResult, fit
+from kgrec.train import VALID_METRIC, FitResult, NotFinite, fit
 
 log = logging.getLogger(__name__)
 
@@ -812,6 +813,14 @@ class _Objective:
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
             trial.set_user_attr("interrupted", reason)
             self.study.enqueue_trial(trial.params)  # runs again first on the next call
+            raise
+        except NotFinite as exc:  # train's message, less its field: --lr need not be the cause
+            self.others_wait = True
+            epochs.epochs = max(epochs.epochs, exc.epoch)  # that epoch trained, then overflowed
+            trial.set_user_attr(
+                "error",
+                f"{exc.reason} at epoch {exc.epoch}; lower --lr{overflow_hint(settings)}",
+            )
             raise
         except InputError as exc:
             self.others_wait = True

@@ -1038,3 +1038,27 @@ def test_an_interrupt_as_a_trained_trial_records_its_result_is_not_a_failure(
     assert [t.state for t in result.trials][2:] == [TrialState.COMPLETE] * 2
     assert result.trials[2].params == stopped.params  # its settings, run again first
     assert result.table().count("fail (interrupted)") == 1
+
+
+def test_a_trial_whose_loss_overflows_names_the_options_that_scale_it(tmp_path, tiny_recbole):
+    """A trial stopped by an infinite loss records kgrec train's reason: lower --lr, or bring
+    the loss scales away from their defaults (here the searched reg_weight) nearer them, and
+    the epoch it ran. Before, the reason was "field '--lr': training loss is inf at epoch 1"
+    (naming --lr as the cause, the hint cut off) and its epochs 0."""
+    result = tune(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=tmp_path / "tune",
+        space={"reg_weight": Choice([1e38])},
+        trials=1,
+        **SMALL,
+    )
+    (trial,) = result.trials
+    assert trial.state == TrialState.FAIL
+    assert trial.user_attrs["error"] == (
+        "training loss is inf at epoch 1; lower --lr, or bring --reg-weight 1e+38 (default 0) "
+        "nearer the default"
+    )
+    assert trial.user_attrs["epochs"] == 1
+    assert "--reg-weight 1e+38 (default 0)" in result.table()
