@@ -750,18 +750,15 @@ class Run:
                         None if users is None else rows.shape[1],
                         remedy="publish the whole run first (without users), or without vectors",
                     )
-                # a whole run's vectors go in place of all others, with its edges: one change
-                whole = users is None and bool(published)
+                # the vectors go with the edges, one change: a whole run's in place of all
+                # others, some users' (and late items') beside them
                 opened.publish(
                     ranking.table,
                     run=name or self.name,
                     users=None if users is None else list(users),
-                    vectors=published if whole else None,
+                    vectors=published or None,
                     property=VECTOR_PROPERTY,
                 )
-                if users is not None:
-                    for kind, (keys, rows) in published.items():
-                        opened.write_vectors(kind, keys, rows, property=VECTOR_PROPERTY)
         return ranking.table
 
     @contextlib.contextmanager

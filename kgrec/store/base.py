@@ -125,9 +125,11 @@ class GraphStore(ABC):
     ) -> int:
         """Replace run ``run``'s recommendations by these (RECOMMENDATIONS table); with
         ``users``, only those users' (the others' stay as they are). With ``vectors``, also
-        replace ``property``'s vectors of those kinds as :meth:`replace_vectors` does, in the
-        same change (a Neo4j publish too large for one transaction: see its docstring): both
-        are checked before anything is written, and a failed publish leaves both as they were."""
+        replace ``property``'s vectors of those kinds as :meth:`replace_vectors` does (with
+        ``users``: write them beside the stored ones, of the same dimension, as
+        :meth:`write_vectors` does), in the same change (a Neo4j publish too large for one
+        transaction: see its docstring): both are checked before anything is written, and a
+        failed publish leaves both as they were."""
 
     @abstractmethod
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:

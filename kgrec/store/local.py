@@ -461,8 +461,10 @@ class LocalStore(GraphStore):
                 replaced &= stored["user_id"].isin(users)
             merged = pd.concat([stored[~replaced], table], ignore_index=True)
             frames = {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)}
-            if vectors is not None:  # the vectors in the same commit
-                manifest, more, _ = self._vector_change(manifest, checked, property, replace=True)
+            if vectors is not None:  # the vectors in the same commit (some users': beside)
+                manifest, more, _ = self._vector_change(
+                    manifest, checked, property, replace=users is None
+                )
                 frames |= more
             self._commit(manifest, frames)
         return len(table)

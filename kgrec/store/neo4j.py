@@ -529,6 +529,18 @@ class Neo4jStore(GraphStore):
         ]
         return before, changed
 
+    def _check_addition(
+        self, checked: dict[str, tuple[list[str], np.ndarray]], property: str
+    ) -> dict[str, int | None]:
+        """Check vectors to be written beside ``property``'s stored ones (of their dimension)
+        before anything is written; returns each kind's dimension before them."""
+        for kind, (keys, matrix) in checked.items():
+            missing = self._missing(kind, keys)
+            if missing:
+                raise unknown_keys_error(kind, missing, "vectors")
+            self.check_vectors(kind, property, matrix.shape[1])
+        return {kind: self._dimension(kind, property) for kind in checked}
+
     def _index_vectors(
         self,
         checked: dict[str, tuple[list[str], np.ndarray]],
@@ -656,8 +668,8 @@ class Neo4jStore(GraphStore):
         property: str = "embedding",
     ) -> int:
         """Replace run ``run``'s recommendations (or ``users``' of it), and with ``vectors``
-        ``property``'s vectors as :meth:`replace_vectors` does, checked before anything is
-        written.
+        ``property``'s vectors as :meth:`replace_vectors` does (with ``users``: written beside
+        the stored ones, as :meth:`write_vectors` does), checked before anything is written.
 
         Up to ``publish_transaction_rows`` rows (and ``vector_transaction_values`` vector
         values) this is one transaction, vectors included: the run and its vectors are replaced
@@ -678,7 +690,11 @@ class Neo4jStore(GraphStore):
                 if missing:
                     raise unknown_keys_error(kind, missing, "recommendations")
             self._apply_schema()
-            before, changed = self._check_replacement(checked, property)
+            if users is None:
+                before, changed = self._check_replacement(checked, property)
+            else:  # some users': their vectors go beside the others, of the same dimension
+                checked = {kind: rows for kind, rows in checked.items() if rows[0]}
+                before, changed = self._check_addition(checked, property), []
             chunks = _FanOutChunks(
                 table.sort_values("user_id", kind="stable"),
                 "user_id",
@@ -696,7 +712,11 @@ class Neo4jStore(GraphStore):
             self._publish_staged(chunks, len(table), run, users)
         if checked:  # a publish too large for one transaction: its vectors after its edges
             try:
-                self.replace_vectors(checked, property=property)
+                if users is None:
+                    self.replace_vectors(checked, property=property)
+                else:
+                    for kind, (keys, matrix) in checked.items():
+                        self.write_vectors(kind, keys, matrix, property=property)
             except StoreError as exc:
                 raise StoreError(
                     f"{exc}; run {run!r}'s recommendations are published but not its vectors: "
@@ -719,8 +739,12 @@ class Neo4jStore(GraphStore):
                 tx.run(q.DELETE_USER_RECOMMENDATIONS, run=run, users=users).consume()
             for chunk in chunks:
                 tx.run(q.CREATE_RECOMMENDATIONS, run=run, **_end_positions(chunk)).consume()
-            if checked:  # and its vectors, in the same transaction
+            if checked and users is None:  # and its vectors, in the same transaction
                 self._replace_vectors_tx(tx, checked, property, None)
+            elif checked:  # some users' vectors: beside the others, in the same transaction
+                for kind, (keys, matrix) in checked.items():
+                    for chunk in self._vector_chunks(keys, matrix):
+                        tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
 
         with self.driver.session(database=self.database) as session:
             session.execute_write(replace)

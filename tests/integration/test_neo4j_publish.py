@@ -82,13 +82,27 @@ def staged(store: Neo4jStore) -> Neo4jStore:
 def test_a_staged_publish_gives_what_one_transaction_gives(graph_store, users):
     pick = (lambda t: t) if users is None else (lambda t: t[t["user_id"].isin(users)])
     results = []
+    everyone = [f"u{u}" for u in range(30)]
     for store in (graph_store, staged(graph_store)):
-        store.publish(top_k(30, 5), run="a")
+        old = {"User": (everyone, np.ones((30, 2)))}
+        store.publish(top_k(30, 5), run="a", vectors=old, property="emb")
         store.publish(top_k(30, 2), run="b")
-        store.publish(pick(top_k(30, 4, model="new", offset=10)), run="a", users=users)
-        results.append(stored(store))
+        some = users or everyone  # some users' vectors go beside the others'
+        new = {"User": (some, np.full((len(some), 2), 2.0))}
+        store.publish(
+            pick(top_k(30, 4, model="new", offset=10)),
+            run="a",
+            users=users,
+            vectors=new,
+            property="emb",
+        )
+        keys, matrix = store.read_vectors("User", property="emb")
+        results.append((stored(store), keys, matrix.tolist()))
         assert staged_rows(store.driver) == 0
     assert results[0] == results[1]
+    assert results[0][1] == sorted(everyone)
+    assert sum(row == [2.0, 2.0] for row in results[0][2]) == (30 if users is None else 3)
+    results = [edges for edges, _, _ in results]
     changed = [row for row in results[0] if row[3] == "new"]
     assert len(changed) == 4 * (30 if users is None else 3)
 
@@ -211,3 +225,41 @@ def test_a_run_whose_vectors_fail_publishes_nothing(
     assert keys == vectors[0] and np.array_equal(matrix, vectors[1])
     run.publish(neo.uri, k=3)
     assert len(stored(neo)) == len(edges) // 2 * 3
+
+
+def test_some_users_whose_vectors_fail_publish_nothing(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, monkeypatch
+):
+    """`kgrec recommend --user U` publishes U's edges and vectors in one transaction: a
+    failure while writing the vectors leaves U's earlier edges and vectors, and the same
+    command then publishes both. Before, the edges were committed first and the vectors
+    written after, kind by kind: the store held U's new list without its vectors."""
+    from kgrec.experiment import train
+    from kgrec.store import open_store
+    from kgrec.store import queries as q
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+    local = f"local:{tmp_path / 'store'}"
+    with open_store(local) as opened:
+        opened.write(tables, progress=False)
+    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
+    neo = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri)
+    neo.write(tables, progress=False)
+    run.publish(neo.uri, k=2)
+    edges = stored(neo)
+    users = neo.read_vectors("User", property="gnn_embedding")
+    neo4j_clean.execute_query("MATCH (u:User {user_id: 'u0'}) SET u.gnn_embedding = null")
+    monkeypatch.setitem(q.SET_VECTORS, "User", "THIS IS NOT CYPHER $rows $property")
+    with pytest.raises(StoreError):
+        run.publish(neo.uri, k=3, users=["u0"])
+    monkeypatch.undo()
+    assert stored(neo) == edges
+    assert "u0" not in neo.read_vectors("User", property="gnn_embedding")[0]
+    run.publish(neo.uri, k=3, users=["u0"])
+    assert len([row for row in stored(neo) if row[1] == "u0"]) == 3
+    keys, matrix = neo.read_vectors("User", property="gnn_embedding")
+    assert keys == users[0]  # u0's again, the others' kept
+    assert np.allclose(matrix, users[1], atol=1e-6)

@@ -634,6 +634,35 @@ def test_publish_with_vectors_is_one_change(store, movies):
     assert store.vector_dimension("User", property="emb") == 2
 
 
+def test_publish_for_some_users_with_vectors_is_one_change_beside_the_others(store, movies):
+    """A publish for some users (`kgrec recommend --user`) writes their edges and vectors as
+    one change, the vectors beside the stored ones (of their dimension): a publish whose
+    vectors are refused changes neither. Before, the edges were committed and the vectors
+    written after, kind by kind: vectors that failed left the new edges without them."""
+    store.write(movies, progress=False)
+    store.publish(RECS, run="r1")
+    store.replace_vectors({"User": (["u1", "u2"], np.ones((2, 3)))}, property="emb")
+    new = pd.DataFrame(
+        {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [1.0], "rank": [1], "model": "m"}
+    )
+    u1 = {"User": (["u1"], np.full((1, 3), 2.0))}
+    for bad, says in [
+        ({**u1, "Item": (["movies:404"], np.ones((1, 3)))}, "movies:404"),
+        ({"User": (["u1"], np.full((1, 2), 2.0))}, "3-dimensional"),  # not the stored size
+    ]:
+        with pytest.raises(InputError, match=says):
+            store.publish(new, run="r1", users=["u1"], vectors=bad, property="emb")
+        assert len(store.recommendations("r1")) == 3
+        keys, vectors = store.read_vectors("User", property="emb")
+        assert keys == ["u1", "u2"] and vectors.tolist() == [[1.0] * 3] * 2
+    both = {**u1, "Item": (["movies:1"], np.ones((1, 3)))}
+    assert store.publish(new, run="r1", users=["u1"], vectors=both, property="emb") == 1
+    assert len(store.recommendations("r1")) == 2
+    keys, vectors = store.read_vectors("User", property="emb")  # u2's stays
+    assert keys == ["u1", "u2"] and vectors.tolist() == [[2.0] * 3, [1.0] * 3]
+    assert store.read_vectors("Item", property="emb")[0] == ["movies:1"]
+
+
 def test_user_interactions(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().interactions
