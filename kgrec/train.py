@@ -69,7 +69,9 @@ class NotFinite(InputError):
 
     def __init__(self, reason: str, epoch: int, *, hint: str = "") -> None:
         self.reason, self.epoch = reason, epoch
-        super().__init__(f"{reason} at epoch {epoch}; lower --lr{hint}", field="--lr")
+        self.message = f"{reason} at epoch {epoch}; lower --lr{hint}"
+        # --lr is the field only when no other option is named as a cause
+        super().__init__(self.message, field=None if hint else "--lr")
 
 
 def _overflow(loss: float, optimizer: torch.optim.Optimizer) -> str | None:

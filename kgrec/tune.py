@@ -817,10 +817,8 @@ class _Objective:
         except NotFinite as exc:  # train's message, less its field: --lr need not be the cause
             self.others_wait = True
             epochs.epochs = max(epochs.epochs, exc.epoch)  # that epoch trained, then overflowed
-            trial.set_user_attr(
-                "error",
-                f"{exc.reason} at epoch {exc.epoch}; lower --lr{overflow_hint(settings)}",
-            )
+            hinted = NotFinite(exc.reason, exc.epoch, hint=overflow_hint(settings))
+            trial.set_user_attr("error", hinted.message)
             raise
         except InputError as exc:
             self.others_wait = True

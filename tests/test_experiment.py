@@ -950,6 +950,7 @@ def test_an_overflowed_training_names_the_option_and_leaves_no_run(tmp_path, tin
     err = capsys.readouterr().err
     assert "gradients overflowed" in err and "lower --lr" in err
     assert "--temperature 1e-30 (default 0.2)" in err
+    assert "field '--lr'" not in err  # before, it named --lr alone as the field at fault
     assert not out.exists()
 
 
