@@ -1665,14 +1665,18 @@ def _restore_student(
     path = folder / STUDENT_FILE
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-        return restore_student(
-            net,
-            graph,
-            state,
-            info["cold_items"]["scale"],
-            item_entity=_item_entity(experiment, info["settings"]),
-            attributes=_attribute_matrix(experiment),
-        )
+        # rebuilt as the run's model is: a run trained on a machine with more memory?
+        with model_memory(info["settings"], run=folder):
+            return restore_student(
+                net,
+                graph,
+                state,
+                info["cold_items"]["scale"],
+                item_entity=_item_entity(experiment, info["settings"]),
+                attributes=_attribute_matrix(experiment),
+            )
+    except InputError:  # the guard's: not a damaged student
+        raise
     except (
         RuntimeError,
         OSError,
