@@ -1514,7 +1514,8 @@ def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
     """The experiment ``settings`` (train()'s, with the data source's) describe, after the
     checks ``kgrec train`` makes before it writes a run (each an InputError): an
     ``init_from`` run that does not fit the model, no users for cold-start training to hide,
-    a target catalogue too small to rank."""
+    a target catalogue too small to rank, user text vectors that read the test interactions
+    as the model's input (:func:`check_user_text`)."""
     data, split = settings["data"], settings["split"]
     experiment = load_experiment(
         data=Path(data) if data else None,
@@ -1532,6 +1533,8 @@ def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
         cold_test_share=settings["cold_test_share"],
         new_item_share=settings["new_item_share"],
     )
+    if settings["text_property"] is not None:  # user vectors that read the test items
+        check_user_text(experiment, settings, store=settings["store"])
     if settings["init_from"] is not None:  # a mismatch is refused before the run is written
         with model_memory(settings):
             net = build_run(experiment, settings)[0]
@@ -1659,14 +1662,18 @@ def _restore_student(
     path = folder / STUDENT_FILE
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-        return restore_student(
-            net,
-            graph,
-            state,
-            info["cold_items"]["scale"],
-            item_entity=_item_entity(experiment, info["settings"]),
-            attributes=_attribute_matrix(experiment),
-        )
+        # rebuilt as the run's model is: a run trained on a machine with more memory?
+        with model_memory(info["settings"], run=folder):
+            return restore_student(
+                net,
+                graph,
+                state,
+                info["cold_items"]["scale"],
+                item_entity=_item_entity(experiment, info["settings"]),
+                attributes=_attribute_matrix(experiment),
+            )
+    except InputError:  # the guard's: not a damaged student
+        raise
     except (
         RuntimeError,
         OSError,
@@ -2156,6 +2163,53 @@ def reads_text(settings: Mapping[str, Any]) -> bool:
         or option["cold_items"] != "none"
         or option["text_cl_weight"] > 0
         or option["ease_text_weight"] > 0
+    )
+
+
+def reads_user_text(settings: Mapping[str, Any]) -> bool:
+    """Whether a model of ``settings`` (:func:`train`'s arguments, ``model`` among them;
+    missing ones take the defaults) takes users' text vectors as input: a model with
+    ``text_input`` other than ``"none"`` (its text covers users and items), or
+    ``cross-domain`` (its linear projection of every node's text, with ``"none"``)."""
+    spec = _spec(settings["model"])
+    text_input = settings.get("text_input", TRAIN_DEFAULTS["text_input"])
+    return "text_input" in spec.options and (text_input != "none" or spec.text)
+
+
+def check_user_text(experiment: Experiment, settings: Mapping[str, Any], *, store: str) -> None:
+    """An InputError when ``settings`` feed users' text vectors to the model
+    (:func:`reads_user_text`) and ``experiment``'s users have vectors whose texts read the
+    store's interactions (a user template with ``{items}``, as the store records:
+    :func:`kgrec.text.embed.interaction_kinds`): every interaction, valid and test ones
+    included, so the model would see the items it is tested on. A record that does not say
+    (before session 28, when no template read them) is not checked."""
+    from kgrec.errors import StoreError
+    from kgrec.store import redact
+    from kgrec.text.embed import interaction_kinds
+
+    users = experiment.data["user"]
+    if not reads_user_text(settings) or "x_mask" not in users or not bool(users.x_mask.any()):
+        return
+    property = settings["text_property"]
+    try:
+        reads = interaction_kinds(experiment.text_model) or {}
+    except ValueError as exc:
+        raise StoreError(
+            f"{redact(store)}: the record of the text vectors {property!r} is damaged: {exc}; "
+            "embed them again (kgrec embed)"
+        ) from None
+    if not reads.get("User", False):
+        return
+    text_input = settings.get("text_input", TRAIN_DEFAULTS["text_input"])
+    takes = f"--text-input {text_input}" if text_input != "none" else "its projection of node text"
+    raise InputError(
+        f"the users' text vectors {property!r} in {redact(store)} were embedded with a user "
+        "template that names {items}, which reads every interaction in the store, valid and "
+        f"test ones included: {settings['model']} takes them as input ({takes}), so it would "
+        "see the items it is tested on. Embed the users again with a template without {items} "
+        f"(kgrec embed --store URI --users: the default leaves it out; --property {property}), "
+        "and give {items} vectors, which are for search and serving, their own --property",
+        field="--text-input" if text_input != "none" else "--model",
     )
 
 

@@ -71,6 +71,7 @@ from kgrec.experiment import (
     check_catalogue,
     check_cold_start_users,
     check_settings,
+    check_user_text,
     cold_start_for,
     effective_domain,
     effective_rule,
@@ -605,6 +606,8 @@ def tune(
                 new_item_share=new_item_share,
             )
             check_catalogue(experiment)
+            if settings["text_property"] is not None:
+                _check_user_text(experiment, model, settings, space)
             _check_experiment(study, experiment, path=out / STUDY_FILE)
             if settings.get("cold_start_share") or "cold_start_share" in space:
                 check_cold_start_users(experiment)
@@ -1205,6 +1208,21 @@ def _reads_text(model: str, settings: Mapping[str, Any], space: Mapping[str, Par
         for name, param in space.items()
         for value in _probes(param)
     )
+
+
+def _check_user_text(
+    experiment: Experiment, model: str, settings: Mapping[str, Any], space: Mapping[str, Parameter]
+) -> None:
+    """:func:`kgrec.experiment.check_user_text` for every trial that may take users' text
+    vectors as input (each searched option at each of its :func:`_probes`)."""
+    fixed = {**settings, "model": model}
+    check_user_text(experiment, fixed, store=settings["store"])
+    for name, param in space.items():
+        for value in _probes(param):
+            try:
+                check_user_text(experiment, {**fixed, name: value}, store=settings["store"])
+            except InputError as exc:
+                raise InputError(f"--search {name}={param}: {exc}", field="--search") from None
 
 
 def _objective_options(objective: str) -> set[str]:

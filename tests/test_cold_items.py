@@ -665,3 +665,29 @@ def test_a_newcomers_own_items_are_never_fold_in_negatives(
     warm_rows = maps.item_index(warm)
     assert sorted(call["histories"][0].tolist()) == sorted(warm_rows)
     assert sorted(call["exclude"][0].tolist()) == sorted([*warm_rows, late_row])
+
+
+def test_a_student_too_large_for_this_machine_is_refused_naming_the_run(
+    tmp_path, text_store, monkeypatch, capsys
+):
+    """Before, a saved run's content student was rebuilt outside the memory guard the run's
+    model is rebuilt in: running out of memory there read as a student "that cannot be
+    read", damaged, instead of a run that needs a machine with more memory."""
+    import kgrec.cold_items
+
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 68719476736 bytes."
+        )
+
+    monkeypatch.setattr(kgrec.cold_items, "_student", out_of_memory)
+    with pytest.raises(InputError, match="does not fit in this machine's memory") as refused:
+        load_run(run.folder)
+    assert refused.value.file == str(run.folder / "run.json")
+    assert "cannot be read" not in str(refused.value)
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run.folder)]) == 2
+    assert "load it on a machine with more memory" in capsys.readouterr().err

@@ -71,10 +71,10 @@ class GraphStore(ABC):
 
     @abstractmethod
     def vector_model(self, property: str) -> dict[str, str] | None:
-        """The text model (``name``, ``identity``, and ``templates`` where the writer gave
-        them: :func:`kgrec.text.embed.model_record`) the last :meth:`replace_vectors` given one
-        recorded for ``property``, whichever kinds it wrote; None when none did (a store
-        embedded before session 26)."""
+        """The text model (``name``, ``identity``, and ``templates`` and ``interactions``
+        where the writer gave them: :func:`kgrec.text.embed.model_record`) the last
+        :meth:`replace_vectors` given one recorded for ``property``, whichever kinds it wrote;
+        None when none did (a store embedded before session 26)."""
 
     @abstractmethod
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:

@@ -83,6 +83,7 @@ VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
 LOCK = ".lock"
 # manifest key: vector property -> the text model (name, identity) that wrote its vectors, and
 # the templates of their texts (templates: kind -> digest, JSON; since session 28, else absent)
+# and whether each kind's texts read the interactions (interactions: kind -> bool, JSON; ditto)
 VECTOR_MODELS = "vector_models"
 # the files a store writes, besides the manifest and the lock
 TABLE_FILE = re.compile(r"(?P<table>[a-z_]+)-[0-9a-f]{16}\.parquet")
@@ -409,6 +410,8 @@ class LocalStore(GraphStore):
             record = {"name": str(model["name"]), "identity": str(model["identity"])}
             if model.get("templates") is not None:  # which templates made the texts
                 record["templates"] = str(model["templates"])
+            if model.get("interactions") is not None:  # whether the texts read them
+                record["interactions"] = str(model["interactions"])
             recorded = models.get(property) != record
             manifest = {**manifest, VECTOR_MODELS: {**models, property: record}}
         if not (parts or any(dropped.values()) or recorded):
@@ -628,6 +631,7 @@ def _vector_models(manifest: dict[str, Any], uri: str) -> dict[str, dict[str, st
         and isinstance(m.get("name"), str)
         and isinstance(m.get("identity"), str)
         and isinstance(m.get("templates", ""), str)
+        and isinstance(m.get("interactions", ""), str)
         for m in models.values()
     ):
         raise StoreError(f"{uri}: {MANIFEST} is damaged: {VECTOR_MODELS} is not property -> model")

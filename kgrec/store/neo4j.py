@@ -494,6 +494,9 @@ class Neo4jStore(GraphStore):
                 "name": str(model["name"]),
                 "identity": str(model["identity"]),
                 "templates": None if model.get("templates") is None else str(model["templates"]),
+                "interactions": (
+                    None if model.get("interactions") is None else str(model["interactions"])
+                ),
             }
         )
         self._connect()
@@ -891,8 +894,9 @@ class Neo4jStore(GraphStore):
             found = self._run(q.VECTOR_MODEL, read=True, property=property)
         if not found:
             return None
-        # templates: recorded since session 28; an older record has none (unknown)
-        return {k: v for k, v in dict(found[0]).items() if k != "templates" or v is not None}
+        # templates, interactions: recorded since session 28; an older record has none (unknown)
+        optional = ("templates", "interactions")
+        return {k: v for k, v in dict(found[0]).items() if k not in optional or v is not None}
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)

@@ -407,12 +407,15 @@ VECTOR_MODEL_CONSTRAINT = (
 )
 VECTOR_MODEL = """
 MATCH (v:KgrecVectors {property: $property})
-RETURN v.model AS name, v.identity AS identity, v.templates AS templates
+RETURN v.model AS name, v.identity AS identity, v.templates AS templates,
+       v.interactions AS interactions
 """
-# $templates: the templates of the texts (kind -> digest, JSON), or null: not recorded
+# $templates: the templates of the texts (kind -> digest, JSON), or null: not recorded;
+# $interactions: whether each kind's texts read the interactions (kind -> bool, JSON), or null
 RECORD_VECTOR_MODEL = """
 MERGE (v:KgrecVectors {property: $property})
-SET v.model = $name, v.identity = $identity, v.templates = $templates
+SET v.model = $name, v.identity = $identity, v.templates = $templates,
+    v.interactions = $interactions
 """
 
 

@@ -25,6 +25,7 @@ from kgrec.text.templates import (
     DEFAULT_TEMPLATES,
     KIND_TEMPLATES,
     Templates,
+    reads_interactions,
     template_digest,
 )
 
@@ -108,13 +109,38 @@ def model_record(
 ) -> dict[str, str]:
     """What a store records as the model of the vectors ``encoder`` made: its ``name`` and
     ``identity`` and, with ``templates``, ``templates``: which templates made the texts of
-    each of ``kinds`` (:func:`template_digests`)."""
+    each of ``kinds`` (:func:`template_digests`), and ``interactions``: whether each kind's
+    texts read the store's interactions (:func:`interaction_kinds`)."""
     record = {"name": encoder.source.name, "identity": encoder.identity}
     if templates is not None:
+        kinds = list(kinds)
         record["templates"] = json.dumps(
             {kind: template_digest(templates, kind) for kind in kinds}, sort_keys=True
         )
+        record["interactions"] = json.dumps(
+            {kind: reads_interactions(templates, kind) for kind in kinds}, sort_keys=True
+        )
     return record
+
+
+def interaction_kinds(record: Mapping[str, str] | None) -> dict[str, bool] | None:
+    """A model record's kind -> whether that kind's texts read the store's interactions,
+    held-out ones included (a user template with ``{items}``: such vectors must not be a
+    trained model's input); None: the record does not say (written before session 28, when
+    no default template read them), and a kind it leaves out is unknown too. A ValueError
+    when its ``interactions`` is not kind -> boolean."""
+    raw = None if record is None else record.get("interactions")
+    if raw is None:
+        return None
+    try:
+        kinds = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        kinds = None
+    if not isinstance(kinds, dict) or not all(
+        isinstance(k, str) and isinstance(v, bool) for k, v in kinds.items()
+    ):
+        raise ValueError(f"interactions is not kind -> true/false: {raw!r}")
+    return kinds
 
 
 def template_digests(record: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -156,18 +182,30 @@ def _with_other_kinds(
     mine = template_digests(model)
     if mine is None:
         return dict(model)
+    reads = interaction_kinds(model) or {}
     recorded = store.vector_model(property)
     if recorded is not None and recorded["identity"] == model["identity"]:
         try:
             theirs = template_digests(recorded) or {}
         except ValueError:  # damaged: the other kinds' templates are unknown
             theirs = {}
-        for kind, digest in theirs.items():
+        try:
+            their_reads = interaction_kinds(recorded) or {}
+        except ValueError:  # damaged: whether the other kinds' texts read them is unknown
+            their_reads = {}
+        for kind in {*theirs, *their_reads}:
             if kind in kinds or kind not in KIND_TEMPLATES:  # (a damaged record's other keys)
                 continue
             if store.vector_dimension(kind, property=property) is not None:
-                mine[kind] = digest
-    return {**model, "templates": json.dumps(mine, sort_keys=True)}
+                if kind in theirs:
+                    mine[kind] = theirs[kind]
+                if kind in their_reads:
+                    reads[kind] = their_reads[kind]
+    return {
+        **model,
+        "templates": json.dumps(mine, sort_keys=True),
+        "interactions": json.dumps(reads, sort_keys=True),
+    }
 
 
 def check_model(

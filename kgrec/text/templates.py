@@ -174,6 +174,19 @@ DEFAULT_TEMPLATES = Templates(
 KIND_TEMPLATES = {"Item": ("item",), "Entity": ("entity", "entity_unnamed"), "User": ("user",)}
 
 
+# the fields of each kind's texts that are read from the interactions (held-out ones included)
+INTERACTION_FIELDS = {"User": frozenset({"items"})}
+
+
+def reads_interactions(templates: Templates, kind: str) -> bool:
+    """Whether ``kind``'s texts name a field read from the store's interactions, valid and
+    test ones included (a user template with ``{items}``): their vectors must not be a
+    trained model's input. A store records it with the vectors
+    (:func:`kgrec.text.embed.model_record`)."""
+    fields_read = INTERACTION_FIELDS.get(kind, frozenset())
+    return any(getattr(templates, name).fields & fields_read for name in KIND_TEMPLATES[kind])
+
+
 def template_digest(templates: Templates, kind: str) -> str:
     """A short hash of the templates that make ``kind``'s texts (their parts, in order):
     equal for the same templates wherever they came from, and different when any part

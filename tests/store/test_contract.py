@@ -958,3 +958,40 @@ def test_the_templates_of_a_vector_property_are_recorded_and_kept(store, movies)
         assert template_digests(way.vector_model(vec)) == {"Item": "i3"}
         way.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=old)
         assert way.vector_model(vec) == old  # a writer that names no templates: unknown
+
+
+def test_whether_a_kinds_texts_read_the_interactions_is_recorded_and_kept(store, movies):
+    """Before, the record did not say which kinds' texts read the interactions (a user
+    template with {items}: every interaction, held-out ones included), so training could not
+    refuse such user vectors as a model's input. A kind an embed does not write keeps its
+    flag; a record without one (before session 28) reads as one without it."""
+    from kgrec.text.embed import Embedded, interaction_kinds, write_embeddings
+
+    store.write(movies, progress=False)
+    item = Embedded("Item", ["movies:1"], np.full((1, 2), 0.6, np.float32), 3, 1, 0, 2)
+    user = Embedded("User", ["u1"], np.full((1, 2), 0.8, np.float32), 3, 1, 0, 2)
+
+    def model(**reads):
+        digests = {kind: "d" for kind in reads}
+        return {
+            "name": "a",
+            "identity": "a@1",
+            "templates": json.dumps(digests),
+            "interactions": json.dumps(reads),
+        }
+
+    old = {"name": "a", "identity": "a@1"}
+    for n, way in enumerate(_replace_vectors_stores(store)):  # Neo4j: in one transaction, staged
+        vec = f"embedding{n}"
+        write_embeddings(way, [item, user], property=vec, model=model(Item=False, User=True))
+        assert interaction_kinds(way.vector_model(vec)) == {"Item": False, "User": True}
+        write_embeddings(way, [item], property=vec, model=model(Item=False))  # User's kept
+        assert interaction_kinds(way.vector_model(vec)) == {"Item": False, "User": True}
+        write_embeddings(way, [user], property=vec, model=model(User=False))  # re-embedded
+        assert interaction_kinds(way.vector_model(vec)) == {"Item": False, "User": False}
+        way.drop_vectors("User", [], property=vec)  # no User vectors: nothing to record
+        write_embeddings(way, [item], property=vec, model=model(Item=False))
+        assert interaction_kinds(way.vector_model(vec)) == {"Item": False}
+        way.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=old)
+        assert way.vector_model(vec) == old  # a writer that names none: unknown
+        assert interaction_kinds(way.vector_model(vec)) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -307,3 +308,67 @@ def test_a_run_is_not_served_vectors_of_other_templates(
     assert "Item" in str(refused.value)
     _embed(store, tiny_model)  # the run's templates again: served again
     assert f"{target}:late" in set(load_run(run.folder).recommend(k=1_000)["item_uid"])
+
+
+def test_user_vectors_that_read_the_interactions_are_no_models_input(
+    tmp_path, tiny_recbole, tiny_model, capsys
+):
+    """Before, nothing enforced what the README says of a user template with {items} (it
+    reads every interaction, valid and test ones included): a model with --text-input, or
+    cross-domain, trained on those user vectors and saw the items it is tested on."""
+    from kgrec.text.templates import DEFAULT_TEMPLATES, make_template
+    from kgrec.tune import Choice, tune
+
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+        tables.items["title"] = tables.items["item_id"]  # labels for {items}
+        opened.write(tables, progress=False)
+    leaky = replace(DEFAULT_TEMPLATES, user=make_template("user", "User who liked {items}."))
+
+    def embed(kinds, templates=DEFAULT_TEMPLATES) -> None:
+        embed_store(
+            store,
+            kinds=kinds,
+            model=str(tiny_model),
+            templates=templates,
+            use_cache=False,
+            progress=False,
+        )
+
+    embed(["Item", "User"], leaky)
+    with open_store(store) as opened:
+        assert len(opened.read_vectors("User", property="embedding")[0]) > 0
+    for model, options in (("lightgcn", {"text_input": "add"}), ("cross-domain", {})):
+        with pytest.raises(InputError, match=r"names \{items\}") as refused:
+            train(model, store=store, protocol="ml1m-new-items", out=tmp_path / model, **options)
+        assert "kgrec embed" in str(refused.value)
+        assert not (tmp_path / model).exists()  # refused before the run folder is written
+    with pytest.raises(InputError, match=r"--search text_input=.*names \{items\}"):
+        tune(
+            "lightgcn",
+            store=store,
+            protocol="ml1m-new-items",
+            out=tmp_path / "tune",
+            space={"text_input": Choice(("none", "add"))},
+            trials=1,
+            progress=False,
+        )
+    assert not (tmp_path / "tune").exists()
+    capsys.readouterr()
+    out = tmp_path / "cli"
+    args = ["train", "--model", "cross-domain", "--store", store, "--protocol", "ml1m-new-items"]
+    assert main([*args, "--out", str(out)]) == 2
+    assert "names {items}" in capsys.readouterr().err and not out.exists()
+
+    def lightgcn(name: str, **options):
+        return train(
+            "lightgcn", store=store, protocol="ml1m-new-items", out=tmp_path / name, **options
+        )
+
+    embed(["Item"])  # the users' vectors, and what their texts read, stay as they were
+    with pytest.raises(InputError, match=r"names \{items\}"):
+        lightgcn("again", text_input="add", **SMALL)
+    lightgcn("item-text", text_cl_weight=0.1, **SMALL)  # item text only: not refused
+    embed(["User"])  # the users again, without {items}: trained
+    lightgcn("without-items", text_input="add", **SMALL)
