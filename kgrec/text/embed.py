@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -129,36 +129,33 @@ def interaction_kinds(record: Mapping[str, str] | None) -> dict[str, bool] | Non
     trained model's input); None: the record does not say (written before session 28, when
     no default template read them), and a kind it leaves out is unknown too. A ValueError
     when its ``interactions`` is not kind -> boolean."""
-    raw = None if record is None else record.get("interactions")
-    if raw is None:
-        return None
-    try:
-        kinds = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
-        kinds = None
-    if not isinstance(kinds, dict) or not all(
-        isinstance(k, str) and isinstance(v, bool) for k, v in kinds.items()
-    ):
-        raise ValueError(f"interactions is not kind -> true/false: {raw!r}")
-    return kinds
+    return _kind_map(record, "interactions", bool, "true/false")
 
 
 def template_digests(record: Mapping[str, str] | None) -> dict[str, str] | None:
     """A model record's digest of the templates of each kind it holds vectors of (None:
     the record does not say, as one written before session 28); a ValueError when its
     ``templates`` is not kind -> digest."""
-    raw = None if record is None else record.get("templates")
+    return _kind_map(record, "templates", str, "template digest")
+
+
+def _kind_map(
+    record: Mapping[str, str] | None, field: str, value: type, what: str
+) -> dict[str, Any] | None:
+    """A model record's ``field``, JSON kind -> ``value`` (None when absent); a ValueError
+    naming ``what`` the values should be when it is not."""
+    raw = None if record is None else record.get(field)
     if raw is None:
         return None
     try:
-        digests = json.loads(raw) if isinstance(raw, str) else None
+        found = json.loads(raw) if isinstance(raw, str) else None
     except ValueError:
-        digests = None
-    if not isinstance(digests, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in digests.items()
+        found = None
+    if not isinstance(found, dict) or not all(
+        isinstance(k, str) and isinstance(v, value) for k, v in found.items()
     ):
-        raise ValueError(f"templates is not kind -> template digest: {raw!r}")
-    return digests
+        raise ValueError(f"{field} is not kind -> {what}: {raw!r}")
+    return found
 
 
 def other_templates(

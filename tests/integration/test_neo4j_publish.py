@@ -147,25 +147,34 @@ def test_the_staging_prefix_is_not_a_run_name(graph_store):
         graph_store.publish(top_k(1, 1), run=staging_run("a"))
 
 
+def trained_and_loaded(driver, settings, tmp_path, data):
+    """A one-epoch LightGCN run trained on a local store of ``data`` (tiny RecBole), and a
+    Neo4j store holding the same graph."""
+    from kgrec.experiment import train
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    tables = recbole.load(data, domain_rule=named_rule("ml1m-action-comedy"))
+    local = f"local:{tmp_path / 'store'}"
+    with open_store(local) as opened:
+        opened.write(tables, progress=False)
+    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
+    neo = Neo4jStore(driver, uri=settings.uri)
+    neo.write(tables, progress=False)
+    return run, neo
+
+
 def test_a_run_does_not_publish_while_a_load_holds_the_lock(
     neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, make_graph, monkeypatch
 ):
     """Before, `kgrec recommend --publish` checked the load lock before it ranked, then wrote
     its edges and vectors (newcomers' too) without the lock: a load (or an embed) that began
     while it ranked was written under."""
-    from kgrec.experiment import Run, train
-    from kgrec.store import open_store
-    from loaders import recbole
-    from loaders.rules import named_rule
+    from kgrec.experiment import Run
 
-    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-    local = f"local:{tmp_path / 'store'}"
-    with open_store(local) as opened:
-        opened.write(tables, progress=False)
-    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
-    run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
-    neo = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri)
-    neo.write(tables, progress=False)
+    run, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole)
     # a newcomer, loaded after training, with an item the run trained on: folded in
     item = run.experiment.maps.items[int(run.experiment.split.train[1, 0])]
     neo.write(make_graph(interactions=[("newbie", item, 4.0, None)]), progress=False)
@@ -199,20 +208,9 @@ def test_a_run_whose_vectors_fail_publishes_nothing(
     """`kgrec recommend` publishes a run's edges and its vectors in one transaction: a failure
     while writing the vectors leaves the earlier publish's edges and vectors. Before, the edges
     were committed first, so the store held the new lists beside the old vectors."""
-    from kgrec.experiment import train
-    from kgrec.store import open_store
     from kgrec.store import queries as q
-    from loaders import recbole
-    from loaders.rules import named_rule
 
-    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-    local = f"local:{tmp_path / 'store'}"
-    with open_store(local) as opened:
-        opened.write(tables, progress=False)
-    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
-    run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
-    neo = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri)
-    neo.write(tables, progress=False)
+    run, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole)
     run.publish(neo.uri, k=2)
     edges = stored(neo)
     vectors = neo.read_vectors("Item", property="gnn_embedding")
@@ -234,20 +232,9 @@ def test_some_users_whose_vectors_fail_publish_nothing(
     failure while writing the vectors leaves U's earlier edges and vectors, and the same
     command then publishes both. Before, the edges were committed first and the vectors
     written after, kind by kind: the store held U's new list without its vectors."""
-    from kgrec.experiment import train
-    from kgrec.store import open_store
     from kgrec.store import queries as q
-    from loaders import recbole
-    from loaders.rules import named_rule
 
-    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-    local = f"local:{tmp_path / 'store'}"
-    with open_store(local) as opened:
-        opened.write(tables, progress=False)
-    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
-    run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
-    neo = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri)
-    neo.write(tables, progress=False)
+    run, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole)
     run.publish(neo.uri, k=2)
     edges = stored(neo)
     users = neo.read_vectors("User", property="gnn_embedding")
