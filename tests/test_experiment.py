@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -751,6 +752,35 @@ def test_a_run_with_vectors_of_another_size_publishes_in_place_of_the_last(tmp_p
         first.publish(k=3, users=["nA"])  # run a's vectors no longer fit beside run b's
     with open_store(tiny_store) as opened:
         pd.testing.assert_frame_equal(opened.recommendations(), before)  # nothing written
+
+
+def test_a_publish_does_not_replace_text_vectors_under_its_property(tmp_path, tiny_store):
+    """Text vectors embedded as gnn_embedding (kgrec embed --property gnn_embedding) are the
+    user's: a publish with vectors is refused before anything is written, one without them
+    goes on. Before, the run's embeddings silently replaced them, the store still recording
+    the text model as theirs."""
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "a", **SMALL
+    )
+    with open_store(tiny_store) as opened:
+        keys = sorted(opened.items(run.experiment.maps.items)["uid"])
+        opened.replace_vectors(
+            {"Item": (keys, np.ones((len(keys), 6)))},
+            property="gnn_embedding",
+            model={"name": "minilm", "identity": "abc"},
+        )
+    for users in (None, [run.experiment.maps.users[0]]):
+        with pytest.raises(kgrec.errors.InputError, match="holds text vectors 'gnn_embedding'"):
+            run.publish(k=3, users=users)
+    with open_store(tiny_store) as opened:
+        assert opened.recommendations().empty
+        assert np.array_equal(
+            opened.read_vectors("Item", property="gnn_embedding")[1], np.ones((len(keys), 6))
+        )
+    run.publish(k=3, vectors=False)
+    with open_store(tiny_store) as opened:
+        assert len(opened.recommendations()) == 3 * len(run.experiment.maps.users)
+        assert opened.vector_dimension("Item", property="gnn_embedding") == 6
 
 
 def ease(model: str, out: Path, **options):
