@@ -1011,6 +1011,41 @@ def test_an_interrupt_inside_optunas_ask_or_tell_is_reported_as_interrupted(
     assert "killed" not in result.table()
 
 
+def test_an_interrupt_as_optuna_makes_a_trial_queues_nothing_to_run_again(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's ask as it made a new trial (none
+    queued), before the trial drew any settings: it is marked failed (interrupted), and as
+    it has no settings there is nothing to run again. Before, an empty entry ({}) was queued
+    and the tune printed "marked failed, run again" of a trial that never ran."""
+    out = tmp_path / "tune"
+    ask = optuna.Study.ask
+    calls = {"ask": 0}
+
+    def asking(study, *args, **kwargs):
+        trial = ask(study, *args, **kwargs)
+        calls["ask"] += 1
+        if calls["ask"] == 3:  # trial 2: made by Optuna, nothing queued nor drawn
+            raise KeyboardInterrupt
+        return trial
+
+    monkeypatch.setattr(optuna.Study, "ask", asking)
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3, progress=True)
+    said = capsys.readouterr().out
+    assert "trial 2 was interrupted while running: marked failed (it had drawn no settings)" in (
+        said
+    )
+    assert "run again" not in said
+    trials = load_study(out).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL]
+    assert trials[2].user_attrs["interrupted"] == "interrupted"  # and no entry in the queue
+    monkeypatch.setattr(optuna.Study, "ask", ask)
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert [t.state for t in result.trials][3:] == [TrialState.COMPLETE]
+    assert result.table().count("fail (interrupted)") == 1
+
+
 def test_an_interrupt_as_a_trained_trial_records_its_result_is_not_a_failure(
     tmp_path, tiny_recbole, monkeypatch
 ) -> None:
