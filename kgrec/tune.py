@@ -1109,7 +1109,7 @@ def _requeue_interrupted(
     reason: str = "killed",
 ) -> None:
     """Mark trials left running as failed (``interrupted``: ``reason``) and run their settings
-    again first (those it was queued with, if it was taken from the queue before it drew any):
+    again first (those it drew, and those it was queued with that it had not drawn yet):
     trials of a killed process (only one tune runs in a folder, a lock, so none is still
     running), or the one a Ctrl-C stopped inside Optuna's own ask or tell. A trial that had
     flagged itself interrupted (and queued its settings) is only marked failed, and so is one
@@ -1124,7 +1124,9 @@ def _requeue_interrupted(
         study.tell(trial.number, state=TrialState.FAIL)
         if flagged:
             continue
-        again = dict(trial.system_attrs.get("fixed_params") or trial.params)
+        # what it drew, over what it was queued with (part of the settings, after a kill as
+        # the queuing trial drew them): a trial that trained runs again with all it trained
+        again = {**(trial.system_attrs.get("fixed_params") or {}), **trial.params}
         if again:  # none drawn nor queued (stopped as Optuna made it): nothing to run again
             study.enqueue_trial(again)
         if progress:
