@@ -1109,10 +1109,12 @@ def _requeue_interrupted(
     reason: str = "killed",
 ) -> None:
     """Mark trials left running as failed (``interrupted``: ``reason``) and run their settings
-    again first (those it was queued with, if it was taken from the queue before it drew any):
+    again first (those it drew, and those it was queued with that it had not drawn yet):
     trials of a killed process (only one tune runs in a folder, a lock, so none is still
     running), or the one a Ctrl-C stopped inside Optuna's own ask or tell. A trial that had
-    flagged itself interrupted (and queued its settings) is only marked failed."""
+    flagged itself interrupted (and queued its settings) is only marked failed, and so is one
+    with no settings to run again (neither queued nor drawn: an empty entry in the queue
+    would only say "run again" of a trial that never ran)."""
     study_id = storage.get_study_id_from_name(study.study_name)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         flagged = trial.user_attrs.get("interrupted")
@@ -1122,9 +1124,16 @@ def _requeue_interrupted(
         study.tell(trial.number, state=TrialState.FAIL)
         if flagged:
             continue
-        study.enqueue_trial(dict(trial.system_attrs.get("fixed_params") or trial.params))
+        # what it drew, over what it was queued with (part of the settings, after a kill as
+        # the queuing trial drew them): a trial that trained runs again with all it trained
+        again = {**(trial.system_attrs.get("fixed_params") or {}), **trial.params}
+        if again:  # none drawn nor queued (stopped as Optuna made it): nothing to run again
+            study.enqueue_trial(again)
         if progress:
-            print(f"trial {trial.number} was {reason} while running: marked failed, run again")
+            print(
+                f"trial {trial.number} was {reason} while running: marked failed"
+                + (", run again" if again else " (it had drawn no settings)")
+            )
 
 
 def _by_interrupt(exc: BaseException | None) -> bool:

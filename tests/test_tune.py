@@ -1011,6 +1011,75 @@ def test_an_interrupt_inside_optunas_ask_or_tell_is_reported_as_interrupted(
     assert "killed" not in result.table()
 
 
+def test_an_interrupt_as_optuna_makes_a_trial_queues_nothing_to_run_again(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's ask as it made a new trial (none
+    queued), before the trial drew any settings: it is marked failed (interrupted), and as
+    it has no settings there is nothing to run again. Before, an empty entry ({}) was queued
+    and the tune printed "marked failed, run again" of a trial that never ran."""
+    out = tmp_path / "tune"
+    ask = optuna.Study.ask
+    calls = {"ask": 0}
+
+    def asking(study, *args, **kwargs):
+        trial = ask(study, *args, **kwargs)
+        calls["ask"] += 1
+        if calls["ask"] == 3:  # trial 2: made by Optuna, nothing queued nor drawn
+            raise KeyboardInterrupt
+        return trial
+
+    monkeypatch.setattr(optuna.Study, "ask", asking)
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3, progress=True)
+    said = capsys.readouterr().out
+    assert "trial 2 was interrupted while running: marked failed (it had drawn no settings)" in (
+        said
+    )
+    assert "run again" not in said
+    trials = load_study(out).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL]
+    assert trials[2].user_attrs["interrupted"] == "interrupted"  # and no entry in the queue
+    monkeypatch.setattr(optuna.Study, "ask", ask)
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert [t.state for t in result.trials][3:] == [TrialState.COMPLETE]
+    assert result.table().count("fail (interrupted)") == 1
+
+
+def test_an_interrupt_as_optuna_records_a_trial_queued_with_part_of_its_settings(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's tell as it records a trial that was
+    queued with part of its settings (a trial killed as it drew them queues those it drew)
+    and drew the rest: all it trained with run again. Before, only the queued part was
+    queued, and the trial run again drew other values for the rest."""
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=2)
+    load_study(out).enqueue_trial({"lr": 0.005})  # reg_weight to draw
+    tell = optuna.study._optimize._tell_with_warning
+    calls = {"tell": 0}
+
+    def telling(*args, **kwargs):
+        calls["tell"] += 1
+        if calls["tell"] == 1:
+            raise KeyboardInterrupt
+        return tell(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    stopped = load_study(out).trials[2]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["interrupted"] == "interrupted"
+    assert set(stopped.params) == {"lr", "reg_weight"}
+    (queued,) = load_study(out).get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == stopped.params
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", tell)
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert result.trials[3].state == TrialState.COMPLETE
+    assert result.trials[3].params == stopped.params  # all its settings, again
+
+
 def test_an_interrupt_as_a_trained_trial_records_its_result_is_not_a_failure(
     tmp_path, tiny_recbole, monkeypatch
 ) -> None:
