@@ -89,7 +89,7 @@ from kgrec.objectives import (
     text_neighbours,
 )
 from kgrec.ranking import embeddings, rank
-from kgrec.recommend import inner_product_vectors, recommendation_table
+from kgrec.recommend import NORM_TOLERANCE, inner_product_vectors, recommendation_table
 from kgrec.train import MAX_LR, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
@@ -702,7 +702,8 @@ class Run:
         stored there (another run's, newcomers' of an earlier publish; of any size). With
         ``users``, only theirs (newcomers folded in, see :meth:`recommend`), the others' left
         as they are, and their vectors and those of items loaded after training beside the
-        stored ones (of the same size: checked before anything is written). Newcomers, items
+        stored ones (of the same size, the items padded to the stored items' norm, none longer:
+        checked before anything is written). Newcomers, items
         loaded after training and what users already have are read from ``store``. Returns
         the table written."""
         from kgrec.store import redact
@@ -725,6 +726,7 @@ class Run:
                 )
             ranking = self._ranking(k, users=users, name=name, source=opened)
             published = {}  # kind -> keys and vectors
+            late: list[int] = []  # (some users': the rows of items loaded after training)
             if vectors and self.model.publishes_vectors:
                 user_vectors, item_vectors = inner_product_vectors(
                     ranking.user_emb, ranking.item_emb
@@ -759,6 +761,9 @@ class Run:
                         None if users is None else rows.shape[1],
                         remedy="publish the whole run first (without users), or without vectors",
                     )
+                if late and "Item" in published:  # padded as the stored items are
+                    keys, rows = published["Item"]
+                    published["Item"] = (keys, self._late_item_vectors(opened, ranking, late, rows))
                 # the vectors go with the edges, one change: a whole run's in place of all
                 # others, some users' (and late items') beside them
                 opened.publish(
@@ -769,6 +774,34 @@ class Run:
                     property=VECTOR_PROPERTY,
                 )
         return ranking.table
+
+    def _late_item_vectors(
+        self, opened: GraphStore, ranking: _Ranking, late: list[int], rows: np.ndarray
+    ) -> np.ndarray:
+        """The published vectors of items ``late`` (rows of ``ranking``, items loaded after
+        training) that a publish for some users writes beside the stored item vectors: padded
+        to the norm every stored one has (:func:`inner_product_vectors`), so that the index
+        still ranks as the model does; ``rows`` (padded to the ranking's largest item norm)
+        when none is stored. An InputError when one is longer than the stored ones."""
+        from kgrec.store import redact
+
+        emb = ranking.item_emb[late]
+        _, stored = opened.read_vectors("Item", property=VECTOR_PROPERTY)
+        if not len(stored):
+            return rows
+        norm = float(np.linalg.norm(np.asarray(stored, dtype=np.float64), axis=1).max())
+        norms = emb.double().norm(dim=1)
+        longest = int(norms.argmax())
+        if float(norms[longest]) > norm * (1 + NORM_TOLERANCE):
+            raise InputError(
+                f"item {ranking.item_ids[late[longest]]} (loaded after training) has an "
+                f"embedding of norm {float(norms[longest]):.6g}, longer than the item vectors "
+                f"{VECTOR_PROPERTY!r} of {redact(opened.uri)} (norm {norm:.6g}): beside them "
+                "the vector index would no longer rank as the model does. Publish the whole "
+                "run (without --user), or with --no-vectors",
+                field="--user",
+            )
+        return inner_product_vectors(ranking.user_emb[:0], emb, norm=norm)[1]
 
     @contextlib.contextmanager
     def _store(self, uri: str | None = None) -> Iterator[GraphStore | None]:

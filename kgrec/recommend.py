@@ -44,7 +44,14 @@ def recommendation_table(
     return table[finite].reset_index(drop=True)
 
 
-def inner_product_vectors(user_emb: Tensor, item_emb: Tensor) -> tuple[np.ndarray, np.ndarray]:
+# how much longer than ``norm`` an item of inner_product_vectors may be: float32 rounding of
+# vectors stored with that norm, not a longer item
+NORM_TOLERANCE = 1e-5
+
+
+def inner_product_vectors(
+    user_emb: Tensor, item_emb: Tensor, *, norm: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """User and item vectors whose cosine ranks items as the dot product does.
 
     A cosine vector index cannot rank by dot product directly. Appending
@@ -53,10 +60,17 @@ def inner_product_vectors(user_emb: Tensor, item_emb: Tensor) -> tuple[np.ndarra
     given user cosine similarity is ``u . i / (|u| M)``: the same order (Bachrach et al.,
     "Speeding up the Xbox recommender system using a Euclidean transformation for
     inner-product spaces", RecSys 2014).
+
+    ``norm`` (default: the largest item norm) is ``M``: items padded to join stored item
+    vectors of that norm. A ValueError when an item is longer.
     """
     items = item_emb.double()
     norms = items.norm(dim=1)
-    extra = (norms.max() ** 2 - norms**2).clamp(min=0).sqrt()
+    if norm is None:
+        norm = float(norms.max()) if len(norms) else 0.0
+    elif len(norms) and float(norms.max()) > norm * (1 + NORM_TOLERANCE):
+        raise ValueError(f"an item vector has norm {float(norms.max())}, more than {norm}")
+    extra = (norm**2 - norms**2).clamp(min=0).sqrt()
     item_vectors = torch.cat([items, extra.unsqueeze(1)], dim=1)
     user_vectors = torch.cat([user_emb.double(), torch.zeros(user_emb.size(0), 1)], dim=1)
     return user_vectors.float().numpy(), item_vectors.float().numpy()

@@ -567,6 +567,68 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
         assert f"{target}:later" in set(offered["item_uid"])
 
 
+def late_items(make_graph, store: str, target: str, names, text, years) -> None:
+    """Items ``names`` of domain ``target`` loaded into ``store`` (after training), with these
+    text vectors and years."""
+    with open_store(store) as opened:
+        items = [
+            {"domain": target, "item_id": name, "title": name, "year": year}
+            for name, year in zip(names, years, strict=True)
+        ]
+        opened.write(make_graph(items=items), progress=False)
+        uids = [f"{target}:{name}" for name in names]
+        opened.write_vectors("Item", uids, text, property="embedding")
+
+
+def test_late_items_longer_than_the_stored_items_are_not_published_beside_them(
+    tmp_path, text_store, make_graph, capsys
+):
+    """A publish for some users writes the vectors of items loaded after training beside the
+    stored item vectors, all padded to one norm M so that the cosine index ranks as the dot
+    product does. Before, the late items were padded to the largest norm of the ranking at
+    hand: one longer than the stored items gave them another norm than the stored items kept,
+    and the index's cosine order was no longer the model's (silently). Now they are padded to
+    the stored items' norm, and one longer than it is refused before anything is written."""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    target = run.experiment.maps.domains[run.experiment.split.target_domain]
+    run.publish(k=3)
+    with open_store(text_store) as store:
+        _, items = store.read_vectors("Item", property="gnn_embedding")
+    norm = np.linalg.norm(items, axis=1).max()
+    names = [f"late{n}" for n in range(60)]
+    text = np.random.default_rng(5).normal(size=(60, 6))
+    late_items(make_graph, text_store, target, names, text, [1900 + 2 * n for n in range(60)])
+    loaded = load_run(run.folder)
+    with open_store(text_store) as store:
+        _, embedded = loaded._items_loaded_after_training(store)
+    assert embedded.norm(dim=1).max() > 1.1 * norm  # (the situation this test is about)
+    with open_store(text_store) as store:
+        before = store.recommendations(), store.read_vectors("Item", property="gnn_embedding")
+    user = loaded.experiment.maps.users[0]
+    with pytest.raises(InputError, match=r"longer than the item vectors .*without --user"):
+        loaded.publish(k=3, users=[user])
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "--user", user]) == 2
+    assert "Publish the whole run (without --user)" in capsys.readouterr().err
+    with open_store(text_store) as store:  # nothing written
+        pd.testing.assert_frame_equal(store.recommendations(), before[0])
+        keys, vectors = store.read_vectors("Item", property="gnn_embedding")
+    assert keys == before[1][0] and np.array_equal(vectors, before[1][1])
+
+    # the whole run's publish pads them all to one norm; a later late item that fits (the
+    # text and year of one already published) is padded to it, and the index ranks as the
+    # model does
+    loaded.publish(k=3)
+    late_items(make_graph, text_store, target, ["twin"], text[:1], [1900])
+    loaded = load_run(run.folder)
+    loaded.publish(k=3, users=[user])
+    with open_store(text_store) as store:
+        keys, items = store.read_vectors("Item", property="gnn_embedding")
+    assert f"{target}:twin" in keys
+    norms = np.linalg.norm(items.astype("float64"), axis=1)
+    assert np.allclose(norms, norms.max(), rtol=1e-5)
+
+
 def test_a_store_whose_text_vectors_have_another_size_is_refused(
     tmp_path, text_store, make_graph, capsys
 ):

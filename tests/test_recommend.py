@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -84,6 +85,15 @@ def test_cosine_of_augmented_vectors_ranks_like_the_dot_product():
     dot = user_emb.double() @ item_emb.double().T
     assert torch.equal(cosine.argsort(dim=1, descending=True), dot.argsort(dim=1, descending=True))
     assert torch.allclose(u @ i.T, dot, atol=1e-4)
+
+
+def test_inner_product_vectors_pad_to_a_given_norm():
+    item_emb = torch.tensor([[3.0, 0.0], [0.0, 1.0]])
+    _, items = inner_product_vectors(torch.ones(1, 2), item_emb, norm=5.0)
+    assert np.allclose(np.linalg.norm(items, axis=1), 5.0)
+    assert np.allclose(items[:, :2], item_emb.numpy())
+    with pytest.raises(ValueError, match=r"more than 2\.0"):
+        inner_product_vectors(torch.ones(1, 2), item_emb, norm=2.0)
 
 
 def test_a_nan_score_ranks_last_and_repeated_candidates_once():

@@ -250,3 +250,60 @@ def test_some_users_whose_vectors_fail_publish_nothing(
     keys, matrix = neo.read_vectors("User", property="gnn_embedding")
     assert keys == users[0]  # u0's again, the others' kept
     assert np.allclose(matrix, users[1], atol=1e-6)
+
+
+def test_late_items_longer_than_the_stored_items_are_refused_in_neo4j(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, make_graph
+):
+    """As tests/test_cold_items.py's test of late items: a publish for some users that would
+    write a late item's vector longer than the stored item vectors (which every stored item
+    vector's norm is) is refused, nothing written; before, it was written with another norm
+    than the stored items', and the vector index silently ranked otherwise than the model."""
+    from kgrec.experiment import load_run, train
+    from kgrec.store import open_store
+    from loaders import recbole
+    from loaders.rules import named_rule
+
+    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
+    keys = sorted(tables.items["uid"])
+    text = np.random.default_rng(0).normal(size=(len(keys), 6))
+    local = f"local:{tmp_path / 'store'}"
+    neo = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri)
+    with open_store(local) as opened:
+        for store in (opened, neo):
+            store.write(tables, progress=False)
+            store.write_vectors("Item", keys, text, property="embedding")
+    small = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
+    run = train(
+        "lightgcn",
+        protocol="ml1m-new-items",
+        cold_items="student",
+        store=local,
+        out=tmp_path / "r",
+        **small,
+    )
+    target = run.experiment.maps.domains[run.experiment.split.target_domain]
+    run.publish(neo.uri, k=3)
+    names = [f"late{n}" for n in range(60)]
+    items = [
+        {"domain": target, "item_id": name, "title": name, "year": 1900 + 2 * n}
+        for n, name in enumerate(names)
+    ]
+    neo.write(make_graph(items=items), progress=False)
+    late = np.random.default_rng(5).normal(size=(60, 6))
+    neo.write_vectors("Item", [f"{target}:{n}" for n in names], late, property="embedding")
+    edges = stored(neo)
+    before = neo.read_vectors("Item", property="gnn_embedding")
+    loaded = load_run(run.folder)
+    with pytest.raises(InputError, match=r"longer than the item vectors .*without --user"):
+        loaded.publish(neo.uri, k=3, users=["u1"])
+    assert stored(neo) == edges
+    keys, matrix = neo.read_vectors("Item", property="gnn_embedding")
+    assert keys == before[0] and np.array_equal(matrix, before[1])
+    # the whole run pads them all to one norm; then one user's publish goes through
+    loaded.publish(neo.uri, k=3)
+    loaded.publish(neo.uri, k=3, users=["u1"])
+    keys, matrix = neo.read_vectors("Item", property="gnn_embedding")
+    assert f"{target}:late0" in keys
+    norms = np.linalg.norm(matrix.astype("float64"), axis=1)
+    assert np.allclose(norms, norms.max(), rtol=1e-5)
