@@ -189,7 +189,9 @@ def _ranked(
         known=known,
         batch_size=batch_size,
     )
-    top = position[items].where(torch.isfinite(scores), torch.tensor(len(candidates)))
+    # an empty slot is a masked item's (or a NaN score's): -inf; an item whose score
+    # overflowed to +inf (float16, say) is the user's best, not an empty slot
+    top = position[items].where(scores != float("-inf"), torch.tensor(len(candidates)))
     return users, top, torch.stack([rows, position[held_out[1]]])
 
 
