@@ -12,7 +12,7 @@ from kgrec.errors import InputError
 from kgrec.experiment import train
 from kgrec.models.base import top_k
 from kgrec.ranking import rank
-from kgrec.recommend import inner_product_vectors
+from kgrec.recommend import inner_product_vectors, recommendation_table
 from kgrec.store import open_store
 from loaders import recbole
 from loaders.rules import named_rule
@@ -85,6 +85,16 @@ def test_cosine_of_augmented_vectors_ranks_like_the_dot_product():
     dot = user_emb.double() @ item_emb.double().T
     assert torch.equal(cosine.argsort(dim=1, descending=True), dot.argsort(dim=1, descending=True))
     assert torch.allclose(u @ i.T, dot, atol=1e-4)
+
+
+def test_an_item_scored_inf_is_recommended_and_an_empty_slot_is_not():
+    """Before, every non-finite score was dropped as an empty slot, so an item whose score
+    overflowed to +inf (float16 embeddings) was left out of the lists it tops."""
+    items = torch.tensor([[2, 0, 1]])
+    scores = torch.tensor([[float("inf"), 1.0, float("-inf")]])
+    table = recommendation_table(["a", "b", "c"], ["u"], items, scores, model="m", run="r")
+    assert table["item_uid"].tolist() == ["c", "a"]
+    assert table["rank"].tolist() == [1, 2]
 
 
 def test_inner_product_vectors_pad_to_a_given_norm():
