@@ -250,3 +250,41 @@ def test_some_users_whose_vectors_fail_publish_nothing(
     keys, matrix = neo.read_vectors("User", property="gnn_embedding")
     assert keys == users[0]  # u0's again, the others' kept
     assert np.allclose(matrix, users[1], atol=1e-6)
+
+
+def test_a_staged_publish_whose_item_vectors_fail_says_its_user_vectors_are_in(
+    graph_store, monkeypatch
+):
+    """A publish for some users too large for one transaction writes its vectors after its
+    edges, kind by kind: when the Item vectors fail, the error says the users' are written.
+    Before, it said the run was published 'but not its vectors'."""
+    from kgrec.store import queries as q
+
+    store = staged(graph_store)
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    store.publish(top_k(30, 5), run="a", vectors=old, property="emb")
+    some = ["u3", "u4", "u5"]
+    table = top_k(30, 4, model="new", offset=10)
+    table = table[table["user_id"].isin(some)]
+    new = {"User": (some, np.full((3, 2), 2.0)), "Item": (["synth:1"], np.full((1, 2), 2.0))}
+    monkeypatch.setitem(q.SET_VECTORS, "Item", "THIS IS NOT CYPHER $rows $property")
+    with pytest.raises(
+        StoreError,
+        match=r"run 'a''s recommendations are published, its User vectors are written; its "
+        r"Item vectors are not \(or only some\): publish again to finish it",
+    ):
+        store.publish(table, run="a", users=some, vectors=new, property="emb")
+    monkeypatch.undo()
+    assert len([row for row in stored(store) if row[3] == "new"]) == 12
+    keys, matrix = store.read_vectors("User", property="emb")
+    assert {k for k, row in zip(keys, matrix.tolist(), strict=True) if row == [2.0, 2.0]} == {
+        "u3",
+        "u4",
+        "u5",
+    }
+    keys, matrix = store.read_vectors("Item", property="emb")
+    assert matrix[keys.index("synth:1")].tolist() == [1.0, 1.0]
+    store.publish(table, run="a", users=some, vectors=new, property="emb")  # finishes it
+    keys, matrix = store.read_vectors("Item", property="emb")
+    assert matrix[keys.index("synth:1")].tolist() == [2.0, 2.0]
