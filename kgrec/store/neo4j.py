@@ -715,7 +715,8 @@ class Neo4jStore(GraphStore):
                 and _values(checked) <= self.vector_transaction_values
             ):
                 self._publish_at_once(chunks, run, users, checked, property)
-                self._index_vectors(checked, property, before, changed)
+                published = f"run {run!r}'s recommendations and vectors are published"
+                self._index_published(checked, property, before, changed, published)
                 return len(table)
             self._publish_staged(chunks, len(table), run, users)
         if checked:  # a publish too large for one transaction: its vectors after its edges
@@ -787,8 +788,8 @@ class Neo4jStore(GraphStore):
 
     def _index_repair(self, checked: dict[str, tuple[list[str], np.ndarray]], property: str) -> str:
         """What makes the vector indexes of vectors just written: publishing again, except
-        where an index is missing (the vectors then read as an attribute, which a publish
-        refuses): its statement."""
+        where an index is missing (the vectors then read as a property of the nodes, which a
+        publish refuses to replace): its statement."""
         statements = {
             kind: q.create_vector_index(kind, property).replace("$dimensions", str(matrix.shape[1]))
             for kind, (keys, matrix) in checked.items()
@@ -801,13 +802,17 @@ class Neo4jStore(GraphStore):
         except (DriverError, Neo4jError):  # the server went away: either may be so
             made = "; ".join(statements.values())
             return (
-                "publish again to make them; if that is refused as an attribute, an index is "
-                f"missing: make it in Cypher ({made})"
+                "publish again to make them; if that is refused ('a property of the graph's "
+                f"... nodes'), an index is missing: make it in Cypher ({made})"
             )
-        missing = [statements[kind] for kind in statements if kind not in indexed]
+        missing = [kind for kind in statements if kind not in indexed]
         if not missing:
             return "publish again to make them"
-        return f"make them in Cypher ({'; '.join(missing)}), then publish again"
+        return (
+            f"the index of {', '.join(missing)} is missing (the vectors read as a property of "
+            "the nodes, which a publish refuses to replace): make it in Cypher "
+            f"({'; '.join(statements[kind] for kind in missing)})"
+        )
 
     def _publish_at_once(
         self,

@@ -288,3 +288,54 @@ def test_a_staged_publish_whose_item_vectors_fail_says_its_user_vectors_are_in(
     store.publish(table, run="a", users=some, vectors=new, property="emb")  # finishes it
     keys, matrix = store.read_vectors("Item", property="emb")
     assert matrix[keys.index("synth:1")].tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("failing", "repair"),
+    [
+        (
+            "CREATE VECTOR INDEX",
+            r"index of Item is missing .*: make it in Cypher \((CREATE VECTOR INDEX .*)\)$",
+        ),
+        ("db.awaitIndex", r"publish again to make them$"),
+    ],
+)
+def test_a_publish_whose_vector_index_fails_says_its_vectors_are_in(
+    graph_store, monkeypatch, failing, repair
+):
+    """The vector indexes are made after the publish's transaction (Neo4j makes no index in a
+    transaction that writes data): when that fails, the error says the edges and vectors are
+    in, and what makes the index: the Cypher statement of one that is missing (the vectors
+    then read as a property of the nodes, which a publish refuses to replace), else
+    publishing again. Before, it read as the publish refused ('Neo4j refused publishing
+    recommendations of run ...')."""
+    import re
+
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    vectors = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    execute_query = graph_store.driver.execute_query
+
+    def item_index_fails(query, *args, **kwargs):
+        if failing in query and ("(n:`Item`)" in query or "'item_emb'" in str(kwargs)):
+            raise ServiceUnavailable("the server went away")
+        return execute_query(query, *args, **kwargs)
+
+    monkeypatch.setattr(graph_store.driver, "execute_query", item_index_fails)
+    with pytest.raises(StoreError) as caught:
+        graph_store.publish(top_k(30, 5), run="a", vectors=vectors, property="emb")
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert "run 'a''s recommendations and vectors are published, but not every vector index" in (
+        message
+    )
+    found = re.search(repair, message)
+    assert found
+    assert len(stored(graph_store)) == 150
+    assert len(graph_store.read_vectors("User", property="emb")[0]) == 30
+    if failing == "CREATE VECTOR INDEX":
+        with pytest.raises(InputError, match="a property of the graph's Item nodes"):
+            graph_store.check_vectors("Item", "emb", None)
+        execute_query(found[1])
+    graph_store.publish(top_k(30, 3), run="a", vectors=vectors, property="emb")
+    assert len(stored(graph_store)) == 90
+    assert len(graph_store.read_vectors("Item", property="emb")[0]) == 20
