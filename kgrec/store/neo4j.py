@@ -80,9 +80,10 @@ class Neo4jStore(GraphStore):
     """The shared graph in the Neo4j database ``database`` reached through ``driver``.
 
     ``batch_size`` is the number of rows (for interactions: of relationships) per transaction.
-    A publish of more than ``publish_transaction_rows`` recommendations is staged in such
-    transactions instead of being one (see :meth:`publish`), and so is a replacement of more
-    than ``vector_transaction_values`` vector values (see :meth:`replace_vectors`).
+    A publish of more than ``publish_transaction_rows`` recommendations (or more than
+    ``vector_transaction_values`` vector values) is staged in such transactions instead of
+    being one (see :meth:`publish`), and so is a replacement of more than
+    ``vector_transaction_values`` vector values (see :meth:`replace_vectors`).
     The store closes the driver on :meth:`close` only when ``owns_driver`` is set.
     """
 
