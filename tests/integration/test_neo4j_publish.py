@@ -339,3 +339,32 @@ def test_a_publish_whose_vector_index_fails_says_its_vectors_are_in(
     graph_store.publish(top_k(30, 3), run="a", vectors=vectors, property="emb")
     assert len(stored(graph_store)) == 90
     assert len(graph_store.read_vectors("Item", property="emb")[0]) == 20
+
+
+def test_a_staged_publish_whose_vector_swap_stops_says_publish_again(graph_store, monkeypatch):
+    """A whole run's publish too large for one transaction (here: its vector values) stages its
+    vectors after its edges; a swap of them that stops says the run is published, its vectors
+    partly replaced, and that publishing again (not an embed) finishes it."""
+    from kgrec.store import queries as q
+
+    store = Neo4jStore(
+        graph_store.driver, uri=graph_store.uri, batch_size=7, vector_transaction_values=10
+    )
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    store.publish(top_k(30, 1), run="a", vectors=old, property="emb")
+    new = {"User": (everyone, np.full((30, 2), 2.0)), "Item": (items, np.full((20, 2), 2.0))}
+    monkeypatch.setitem(
+        q.MOVE_STAGED_VECTORS_IN_BATCHES, "Item", "THIS IS NOT CYPHER $property $staging"
+    )
+    with pytest.raises(
+        StoreError,
+        match=r"partly replaced: run the same publish again to finish it; run 'a''s "
+        "recommendations are published$",
+    ):
+        store.publish(top_k(30, 2), run="a", vectors=new, property="emb")
+    monkeypatch.undo()
+    assert len(stored(store)) == 60
+    store.publish(top_k(30, 2), run="a", vectors=new, property="emb")
+    for kind in ("User", "Item"):
+        assert np.all(store.read_vectors(kind, property="emb")[1] == 2.0)
