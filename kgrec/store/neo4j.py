@@ -80,9 +80,10 @@ class Neo4jStore(GraphStore):
     """The shared graph in the Neo4j database ``database`` reached through ``driver``.
 
     ``batch_size`` is the number of rows (for interactions: of relationships) per transaction.
-    A publish of more than ``publish_transaction_rows`` recommendations is staged in such
-    transactions instead of being one (see :meth:`publish`), and so is a replacement of more
-    than ``vector_transaction_values`` vector values (see :meth:`replace_vectors`).
+    A publish of more than ``publish_transaction_rows`` recommendations (or more than
+    ``vector_transaction_values`` vector values) is staged in such transactions instead of
+    being one (see :meth:`publish`), and so is a replacement of more than
+    ``vector_transaction_values`` vector values (see :meth:`replace_vectors`).
     The store closes the driver on :meth:`close` only when ``owns_driver`` is set.
     """
 
@@ -596,8 +597,13 @@ class Neo4jStore(GraphStore):
         return dropped
 
     def _replace_vectors_staged(
-        self, checked: dict[str, tuple[list[str], np.ndarray]], property: str
+        self,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        *,
+        again: str = "embed",
     ) -> dict[str, int]:
+        """``again``: the command whose rerun finishes a swap that stopped."""
         staging = q.staging_property(property)
         batch = {"batch": self.batch_size}
         with self.driver.session(database=self.database) as session:
@@ -638,10 +644,10 @@ class Neo4jStore(GraphStore):
                         **batch,
                     ).consume()
             except (DriverError, Neo4jError) as exc:
-                raise StoreError(
+                raise _PartlyReplaced(
                     f"{self.uri}: writing the vectors {property!r} stopped while it swapped the "
                     f"old ones for the new ({exc}); they are partly replaced: run the same "
-                    "embed again to finish it"
+                    f"{again} again to finish it"
                 ) from exc
         return dropped
 
@@ -710,22 +716,104 @@ class Neo4jStore(GraphStore):
                 and _values(checked) <= self.vector_transaction_values
             ):
                 self._publish_at_once(chunks, run, users, checked, property)
-                self._index_vectors(checked, property, before, changed)
+                published = f"run {run!r}'s recommendations and vectors are published"
+                self._index_published(checked, property, before, changed, published)
                 return len(table)
             self._publish_staged(chunks, len(table), run, users)
         if checked:  # a publish too large for one transaction: its vectors after its edges
+            self._publish_vectors_after(run, users, checked, property, before, changed)
+        return len(table)
+
+    def _publish_vectors_after(
+        self,
+        run: str,
+        users: list[str] | None,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        before: dict[str, int | None],
+        changed: list[str],
+    ) -> None:
+        """A staged publish's vectors, written after its edges: an error says which are in."""
+        published = f"run {run!r}'s recommendations are published"
+        kinds = list(checked)
+        if users is None:  # in place of all stored ones, as replace_vectors
             try:
-                if users is None:
-                    self.replace_vectors(checked, property=property)
-                else:
-                    for kind, (keys, matrix) in checked.items():
-                        self.write_vectors(kind, keys, matrix, property=property)
+                with self._errors(f"writing the vectors of {', '.join(kinds)}"):
+                    if _values(checked) <= self.vector_transaction_values:
+                        self._replace_vectors_at_once(checked, property, None)
+                    else:
+                        self._replace_vectors_staged(checked, property, again="publish")
             except StoreError as exc:
+                if isinstance(exc, _PartlyReplaced):  # the swap stopped: it says what to do
+                    raise StoreError(f"{exc}; {published}") from exc
                 raise StoreError(
-                    f"{exc}; run {run!r}'s recommendations are published but not its vectors: "
+                    f"{exc}; {published} but none of its vectors ({', '.join(kinds)}): "
                     "publish again to finish it"
                 ) from exc
-        return len(table)
+            published += f" with its vectors ({', '.join(kinds)})"
+            self._index_published(checked, property, before, changed, published)
+            return
+        written: list[str] = []  # some users' (and late items'): beside the stored ones
+        for kind, (keys, matrix) in checked.items():
+            try:
+                self.write_vectors(kind, keys, matrix, property=property)
+            except StoreError as exc:
+                rest = kinds[len(written) + 1 :]
+                done = f", its {', '.join(written)} vectors are written" if written else ""
+                missing = f"its {kind} vectors are not (or only some)"
+                if rest:
+                    missing += f", its {', '.join(rest)} vectors not"
+                raise StoreError(
+                    f"{exc}; {published}{done}; {missing}: publish again to finish it"
+                ) from exc
+            written.append(kind)
+
+    def _index_published(
+        self,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        before: dict[str, int | None],
+        changed: list[str],
+        published: str,
+    ) -> None:
+        """:meth:`_index_vectors` after a publish wrote its vectors: an error says that they
+        are in (``published``) and what makes their index."""
+        try:
+            with self._errors(f"making the vector indexes of {property!r}"):
+                self._index_vectors(checked, property, before, changed)
+        except StoreError as exc:
+            raise StoreError(
+                f"{exc}; {published}, but not every vector index is made: "
+                f"{self._index_repair(checked, property)}"
+            ) from exc
+
+    def _index_repair(self, checked: dict[str, tuple[list[str], np.ndarray]], property: str) -> str:
+        """What makes the vector indexes of vectors just written: publishing again, except
+        where an index is missing (the vectors then read as a property of the nodes, which a
+        publish refuses to replace): its statement."""
+        statements = {
+            kind: q.create_vector_index(kind, property).replace("$dimensions", str(matrix.shape[1]))
+            for kind, (keys, matrix) in checked.items()
+            if keys
+        }
+        try:
+            indexed = {
+                index["kind"] for index in self._vector_indexes() if index["property"] == property
+            }
+        except (DriverError, Neo4jError):  # the server went away: either may be so
+            made = "; ".join(statements.values())
+            return (
+                "publish again to make them; if that is refused ('a property of the graph's "
+                f"... nodes'), an index is missing: make it in Cypher ({made})"
+            )
+        missing = [kind for kind in statements if kind not in indexed]
+        if not missing:
+            return "publish again to make them"
+        return (
+            f"the index of {', '.join(missing)} is missing (the vectors read as a property of "
+            "the nodes, which a publish refuses to replace): make it in Cypher "
+            f"({'; '.join(statements[kind] for kind in missing)})"
+        )
 
     def _publish_at_once(
         self,
@@ -1058,6 +1146,11 @@ def _fan_out_rows(
         {"start": starts[a], **{name: column[a:b] for name, column in columns.items()}}
         for a, b in bounds
     ]
+
+
+class _PartlyReplaced(StoreError):
+    """A staged vector replacement that stopped during its swap: the vectors are partly
+    replaced (its message says so, and what finishes it)."""
 
 
 class _FanOutChunks(Sequence[list[dict[str, Any]]]):

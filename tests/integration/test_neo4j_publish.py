@@ -307,3 +307,121 @@ def test_late_items_longer_than_the_stored_items_are_refused_in_neo4j(
     assert f"{target}:late0" in keys
     norms = np.linalg.norm(matrix.astype("float64"), axis=1)
     assert np.allclose(norms, norms.max(), rtol=1e-5)
+
+
+def test_a_staged_publish_whose_item_vectors_fail_says_its_user_vectors_are_in(
+    graph_store, monkeypatch
+):
+    """A publish for some users too large for one transaction writes its vectors after its
+    edges, kind by kind: when the Item vectors fail, the error says the users' are written.
+    Before, it said the run was published 'but not its vectors'."""
+    from kgrec.store import queries as q
+
+    store = staged(graph_store)
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    store.publish(top_k(30, 5), run="a", vectors=old, property="emb")
+    some = ["u3", "u4", "u5"]
+    table = top_k(30, 4, model="new", offset=10)
+    table = table[table["user_id"].isin(some)]
+    new = {"User": (some, np.full((3, 2), 2.0)), "Item": (["synth:1"], np.full((1, 2), 2.0))}
+    monkeypatch.setitem(q.SET_VECTORS, "Item", "THIS IS NOT CYPHER $rows $property")
+    with pytest.raises(
+        StoreError,
+        match=r"run 'a''s recommendations are published, its User vectors are written; its "
+        r"Item vectors are not \(or only some\): publish again to finish it",
+    ):
+        store.publish(table, run="a", users=some, vectors=new, property="emb")
+    monkeypatch.undo()
+    assert len([row for row in stored(store) if row[3] == "new"]) == 12
+    keys, matrix = store.read_vectors("User", property="emb")
+    assert {k for k, row in zip(keys, matrix.tolist(), strict=True) if row == [2.0, 2.0]} == {
+        "u3",
+        "u4",
+        "u5",
+    }
+    keys, matrix = store.read_vectors("Item", property="emb")
+    assert matrix[keys.index("synth:1")].tolist() == [1.0, 1.0]
+    store.publish(table, run="a", users=some, vectors=new, property="emb")  # finishes it
+    keys, matrix = store.read_vectors("Item", property="emb")
+    assert matrix[keys.index("synth:1")].tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("failing", "repair"),
+    [
+        (
+            "CREATE VECTOR INDEX",
+            r"index of Item is missing .*: make it in Cypher \((CREATE VECTOR INDEX .*)\)$",
+        ),
+        ("db.awaitIndex", r"publish again to make them$"),
+    ],
+)
+def test_a_publish_whose_vector_index_fails_says_its_vectors_are_in(
+    graph_store, monkeypatch, failing, repair
+):
+    """The vector indexes are made after the publish's transaction (Neo4j makes no index in a
+    transaction that writes data): when that fails, the error says the edges and vectors are
+    in, and what makes the index: the Cypher statement of one that is missing (the vectors
+    then read as a property of the nodes, which a publish refuses to replace), else
+    publishing again. Before, it read as the publish refused ('Neo4j refused publishing
+    recommendations of run ...')."""
+    import re
+
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    vectors = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    execute_query = graph_store.driver.execute_query
+
+    def item_index_fails(query, *args, **kwargs):
+        if failing in query and ("(n:`Item`)" in query or "'item_emb'" in str(kwargs)):
+            raise ServiceUnavailable("the server went away")
+        return execute_query(query, *args, **kwargs)
+
+    monkeypatch.setattr(graph_store.driver, "execute_query", item_index_fails)
+    with pytest.raises(StoreError) as caught:
+        graph_store.publish(top_k(30, 5), run="a", vectors=vectors, property="emb")
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert "run 'a''s recommendations and vectors are published, but not every vector index" in (
+        message
+    )
+    found = re.search(repair, message)
+    assert found
+    assert len(stored(graph_store)) == 150
+    assert len(graph_store.read_vectors("User", property="emb")[0]) == 30
+    if failing == "CREATE VECTOR INDEX":
+        with pytest.raises(InputError, match="a property of the graph's Item nodes"):
+            graph_store.check_vectors("Item", "emb", None)
+        execute_query(found[1])
+    graph_store.publish(top_k(30, 3), run="a", vectors=vectors, property="emb")
+    assert len(stored(graph_store)) == 90
+    assert len(graph_store.read_vectors("Item", property="emb")[0]) == 20
+
+
+def test_a_staged_publish_whose_vector_swap_stops_says_publish_again(graph_store, monkeypatch):
+    """A whole run's publish too large for one transaction (here: its vector values) stages its
+    vectors after its edges; a swap of them that stops says the run is published, its vectors
+    partly replaced, and that publishing again (not an embed) finishes it."""
+    from kgrec.store import queries as q
+
+    store = Neo4jStore(
+        graph_store.driver, uri=graph_store.uri, batch_size=7, vector_transaction_values=10
+    )
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    store.publish(top_k(30, 1), run="a", vectors=old, property="emb")
+    new = {"User": (everyone, np.full((30, 2), 2.0)), "Item": (items, np.full((20, 2), 2.0))}
+    monkeypatch.setitem(
+        q.MOVE_STAGED_VECTORS_IN_BATCHES, "Item", "THIS IS NOT CYPHER $property $staging"
+    )
+    with pytest.raises(
+        StoreError,
+        match=r"partly replaced: run the same publish again to finish it; run 'a''s "
+        "recommendations are published$",
+    ):
+        store.publish(top_k(30, 2), run="a", vectors=new, property="emb")
+    monkeypatch.undo()
+    assert len(stored(store)) == 60
+    store.publish(top_k(30, 2), run="a", vectors=new, property="emb")
+    for kind in ("User", "Item"):
+        assert np.all(store.read_vectors(kind, property="emb")[1] == 2.0)
