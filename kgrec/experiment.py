@@ -572,7 +572,8 @@ def model_memory(
     where the run draws extra negatives, ``--batch-size``), then ``--dim``. With ``run`` (the
     folder of a saved run whose model is rebuilt from its ``settings``: :func:`load_run`), the
     error names that run's ``run.json`` and the sizes it was trained with, which cannot be
-    lowered: it needs a machine with more memory."""
+    lowered: it needs a machine with more memory; a size beyond what a tensor can have says
+    run.json is damaged (no machine has that memory)."""
     try:
         yield
     except (MemoryError, RuntimeError, TypeError) as exc:
@@ -589,12 +590,21 @@ def model_memory(
                 and (name != "text_hidden" or settings.get("text_input", "none") != "none")
             }
             trained = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in sizes.items())
-            raise InputError(
-                f"the run's model ({settings['model']}, trained with {trained or 'its settings'}"
-                f") does not fit in this machine's memory ({text.splitlines()[0][:300]}): load "
-                "it on a machine with more memory",
-                file=str(run / RUN_FILE),
-            ) from None
+            what = (
+                f"the run's model ({settings['model']}, trained with {trained or 'its settings'})"
+            )
+            first = text.splitlines()[0][:300] if text else type(exc).__name__
+            if "Overflow when unpacking long" in text:
+                says = (
+                    f"{what} asks for a size beyond what a tensor can have ({first}): run.json "
+                    "is damaged (edited?) or its sizes impossible"
+                )
+            else:
+                says = (
+                    f"{what} does not fit in this machine's memory ({first}): load it on a "
+                    "machine with more memory"
+                )
+            raise InputError(says, file=str(run / RUN_FILE)) from None
         if isinstance(exc, _LayerOutputsTooLarge):
             layers = settings.get("layers", TRAIN_DEFAULTS["layers"])
             dim = settings.get("dim", TRAIN_DEFAULTS["dim"])
