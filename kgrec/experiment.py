@@ -562,7 +562,11 @@ def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
 
 @contextlib.contextmanager
 def model_memory(
-    settings: Mapping[str, Any], *, training: bool = False, run: Path | None = None
+    settings: Mapping[str, Any],
+    *,
+    training: bool = False,
+    run: Path | None = None,
+    device: torch.device | None = None,
 ) -> Iterator[None]:
     """Turn a failure to allocate a model's parameters (on the CPU or a GPU, or a size beyond
     what a tensor can have) into an :class:`InputError` naming the sizes that decide them
@@ -573,7 +577,8 @@ def model_memory(
     folder of a saved run whose model is rebuilt from its ``settings``: :func:`load_run`), the
     error names that run's ``run.json`` and the sizes it was trained with, which cannot be
     lowered: it needs a machine with more memory; a size beyond what a tensor can have says
-    run.json is damaged (no machine has that memory)."""
+    run.json is damaged (no machine has that memory); with ``device`` (a GPU the rebuilt
+    model is moved to), a failure there advises ``--device cpu`` or a GPU with more memory."""
     try:
         yield
     except (MemoryError, RuntimeError, TypeError) as exc:
@@ -598,6 +603,11 @@ def model_memory(
                 says = (
                     f"{what} asks for a size beyond what a tensor can have ({first}): run.json "
                     "is damaged (edited?) or its sizes impossible"
+                )
+            elif device is not None and device.type != "cpu":
+                says = (
+                    f"{what} does not fit in the memory of {device} ({first}): load it with "
+                    "--device cpu, or on a GPU with more memory"
                 )
             else:
                 says = (
@@ -1670,7 +1680,7 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     elif info["settings"].get("cold_items", "none") != "none":
         net = _restore_student(folder, info, experiment, net, graph)
     device = resolve_device(str(device))
-    with model_memory(info["settings"], run=folder):
+    with model_memory(info["settings"], run=folder, device=device):
         net = net.to(device)
     return Run(folder, info, experiment, net, on_device(graph, device))
 
