@@ -562,7 +562,12 @@ def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
 
 @contextlib.contextmanager
 def model_memory(
-    settings: Mapping[str, Any], *, training: bool = False, run: Path | None = None
+    settings: Mapping[str, Any],
+    *,
+    training: bool = False,
+    run: Path | None = None,
+    device: torch.device | None = None,
+    what: str | None = None,
 ) -> Iterator[None]:
     """Turn a failure to allocate a model's parameters (on the CPU or a GPU, or a size beyond
     what a tensor can have) into an :class:`InputError` naming the sizes that decide them
@@ -572,7 +577,11 @@ def model_memory(
     where the run draws extra negatives, ``--batch-size``), then ``--dim``. With ``run`` (the
     folder of a saved run whose model is rebuilt from its ``settings``: :func:`load_run`), the
     error names that run's ``run.json`` and the sizes it was trained with, which cannot be
-    lowered: it needs a machine with more memory."""
+    lowered: it needs a machine with more memory (``what``: another part of the run rebuilt,
+    its content student, named with its own sizes instead of the model and its); a size
+    beyond what a tensor can have says run.json is damaged (no machine has that memory); with
+    ``device`` (a GPU the rebuilt model is moved to), a failure there advises ``--device cpu``
+    or a GPU with more memory."""
     try:
         yield
     except (MemoryError, RuntimeError, TypeError) as exc:
@@ -589,12 +598,26 @@ def model_memory(
                 and (name != "text_hidden" or settings.get("text_input", "none") != "none")
             }
             trained = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in sizes.items())
-            raise InputError(
-                f"the run's model ({settings['model']}, trained with {trained or 'its settings'}"
-                f") does not fit in this machine's memory ({text.splitlines()[0][:300]}): load "
-                "it on a machine with more memory",
-                file=str(run / RUN_FILE),
-            ) from None
+            what = what or (
+                f"the run's model ({settings['model']}, trained with {trained or 'its settings'})"
+            )
+            first = text.splitlines()[0][:300] if text else type(exc).__name__
+            if "Overflow when unpacking long" in text:
+                says = (
+                    f"{what} asks for a size beyond what a tensor can have ({first}): run.json "
+                    "is damaged (edited?) or its sizes impossible"
+                )
+            elif device is not None and device.type != "cpu":
+                says = (
+                    f"{what} does not fit in the memory of {device} ({first}): load it with "
+                    "--device cpu, or on a GPU with more memory"
+                )
+            else:
+                says = (
+                    f"{what} does not fit in this machine's memory ({first}): load it on a "
+                    "machine with more memory"
+                )
+            raise InputError(says, file=str(run / RUN_FILE)) from None
         if isinstance(exc, _LayerOutputsTooLarge):
             layers = settings.get("layers", TRAIN_DEFAULTS["layers"])
             dim = settings.get("dim", TRAIN_DEFAULTS["dim"])
@@ -1693,7 +1716,7 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     elif info["settings"].get("cold_items", "none") != "none":
         net = _restore_student(folder, info, experiment, net, graph)
     device = resolve_device(str(device))
-    with model_memory(info["settings"], run=folder):
+    with model_memory(info["settings"], run=folder, device=device):
         net = net.to(device)
     return Run(folder, info, experiment, net, on_device(graph, device))
 
@@ -1704,14 +1727,16 @@ def _restore_student(
     path = folder / STUDENT_FILE
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
+        item_entity = _item_entity(experiment, info["settings"])
         # rebuilt as the run's model is: a run trained on a machine with more memory?
-        with model_memory(info["settings"], run=folder):
+        what = _student_sizes(state, graph, entities=item_entity is not None)
+        with model_memory(info["settings"], run=folder, what=what):
             return restore_student(
                 net,
                 graph,
                 state,
                 info["cold_items"]["scale"],
-                item_entity=_item_entity(experiment, info["settings"]),
+                item_entity=item_entity,
                 attributes=_attribute_matrix(experiment),
             )
     except InputError:  # the guard's: not a damaged student
@@ -1730,6 +1755,30 @@ def _restore_student(
             f"the run serves new items by a content student that cannot be read ({first})",
             file=str(path),
         ) from None
+
+
+def _student_sizes(state: Any, graph: Data, *, entities: bool) -> str:
+    """The run's content student and its sizes, as its saved ``state`` has them (each member's
+    MLP: inputs x hidden x outputs; and the graph's items, and entities where it reads them),
+    for :func:`model_memory`'s error; a state without them (restore_student refuses it) says
+    the student alone."""
+    weights = (
+        {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
+        if isinstance(state, dict)
+        else {}
+    )
+    # each member's MLP: mlp.0 (inputs -> hidden) and mlp.3 (hidden -> outputs), in any of
+    # the formats restore_student reads (members.K.mlp.N., mlps.K.N., mlp.N.)
+    first = [v for k, v in weights.items() if str(k).endswith("0.weight") and v.dim() == 2]
+    last = [v for k, v in weights.items() if str(k).endswith("3.weight") and v.dim() == 2]
+    if not first or len(first) != len(last):
+        return "the run's content student"
+    (hidden, inputs), (outputs, _) = first[0].shape, last[0].shape
+    over = f"{graph.num_items} items" + (f", {graph.num_entities} entities" if entities else "")
+    return (
+        f"the run's content student ({len(last)} member(s), each an MLP of {inputs} inputs x "
+        f"{hidden} hidden x {outputs} outputs over its {over})"
+    )
 
 
 def warm_start(

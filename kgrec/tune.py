@@ -1136,14 +1136,15 @@ def _requeue_interrupted(
             )
 
 
-def _by_interrupt(exc: BaseException | None) -> bool:
-    """Whether ``exc`` is a Ctrl-C, or an error raised as one was handled (Optuna's
-    ``study.optimize`` raises an UnboundLocalError when it lands in its ``tell``)."""
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        exc = exc.__context__
-    return False
+def _by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C, or the UnboundLocalError Optuna's ``study.optimize``
+    raises in its ``finally`` when one lands in its ``tell`` (raised as that Ctrl-C went by:
+    its context). Any other error, even one raised as a Ctrl-C was handled (the study's
+    database refusing to queue the trial again: locked, a full disk), is a real error: it is
+    reported, chained to the Ctrl-C, not taken for it."""
+    return isinstance(exc, KeyboardInterrupt) or (
+        isinstance(exc, UnboundLocalError) and isinstance(exc.__context__, KeyboardInterrupt)
+    )
 
 
 def _counted(study: optuna.Study) -> int:

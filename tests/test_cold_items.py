@@ -750,6 +750,12 @@ def test_a_student_too_large_for_this_machine_is_refused_naming_the_run(
         load_run(run.folder)
     assert refused.value.file == str(run.folder / "run.json")
     assert "cannot be read" not in str(refused.value)
+    # the student's own sizes (5 members: 6 text floats and 5 attributes in, 256 hidden, the
+    # model's 8 out), not the model's --dim/--layers, which do not size it
+    assert "content student (5 member(s), each an MLP of 11 inputs x 256 hidden x 8 outputs" in (
+        str(refused.value)
+    )
+    assert "--layers" not in str(refused.value)
     capsys.readouterr()
     assert main(["evaluate", "--run", str(run.folder)]) == 2
     assert "load it on a machine with more memory" in capsys.readouterr().err

@@ -1127,6 +1127,45 @@ def test_a_run_too_large_for_this_machine_is_refused_naming_the_run(
     assert not exported.exists()
 
 
+def test_a_run_whose_sizes_are_beyond_a_tensor_is_refused_as_damaged(trained, capsys):
+    """A run.json edited (or damaged) to a --dim beyond int64: building its model raises
+    torch's 'Overflow when unpacking long'. Before, the error advised loading the run on a
+    machine with more memory, which no machine has."""
+    path = trained.folder / "run.json"
+    info = json.loads(path.read_text())
+    info["settings"]["dim"] = 2**70
+    path.write_text(json.dumps(info))
+    with pytest.raises(kgrec.errors.InputError, match=r"run\.json is damaged") as refused:
+        load_run(trained.folder)
+    assert refused.value.file == str(path)
+    assert "more memory" not in str(refused.value)
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    assert f"--dim {2**70}" in capsys.readouterr().err
+
+
+def test_a_run_too_large_for_the_gpu_advises_the_cpu(trained, monkeypatch, capsys):
+    """A run whose model does not fit in the GPU it is moved to (a fake CUDA out-of-memory
+    error). Before, the error advised a machine with more memory, not --device cpu or a GPU
+    with more memory."""
+    to = torch.nn.Module.to
+
+    def moving(module, *args, **kwargs):
+        if any(getattr(arg, "type", None) == "cuda" for arg in (*args, *kwargs.values())):
+            raise torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)"
+            )
+        return to(module, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "to", moving)
+    monkeypatch.setattr(kgrec.experiment, "resolve_device", lambda name: torch.device("cuda", 0))
+    with pytest.raises(kgrec.errors.InputError, match="--device cpu") as refused:
+        load_run(trained.folder, device="cuda")
+    assert "does not fit in the memory of cuda:0" in str(refused.value)
+    assert "machine with more memory" not in str(refused.value)
+    assert main(["evaluate", "--run", str(trained.folder), "--device", "cuda"]) == 2
+    assert "load it with --device cpu, or on a GPU with more memory" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
 def test_zero_layers_trains_the_id_embeddings_alone(tmp_path, tiny_recbole, model, capsys):
     """--layers 0 (no propagation: matrix factorisation, a baseline) was refused as "layers

@@ -1011,6 +1011,36 @@ def test_an_interrupt_inside_optunas_ask_or_tell_is_reported_as_interrupted(
     assert "killed" not in result.table()
 
 
+def test_an_error_while_an_interrupt_is_handled_is_reported_not_hidden(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) while a trial trains, then the study's database
+    refuses to queue its settings again (locked, or a full disk). Before, any error raised
+    while a Ctrl-C was handled read as the Ctrl-C: the tune ended "interrupted" (exit 130)
+    and the error was hidden, though the trial was never queued to run again."""
+    from sqlalchemy.exc import OperationalError
+
+    enqueue = optuna.Study.enqueue_trial
+
+    def fit_interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def enqueueing(study, *args, **kwargs):
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):  # queued as the Ctrl-C is handled
+            raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+        return enqueue(study, *args, **kwargs)
+
+    monkeypatch.setattr("kgrec.tune.fit", fit_interrupted)
+    monkeypatch.setattr(optuna.Study, "enqueue_trial", enqueueing)
+    with pytest.raises(OperationalError, match="database is locked") as raised:
+        small_tune(tiny_recbole, out=tmp_path / "tune", trials=3)
+    assert isinstance(raised.value.__context__, KeyboardInterrupt)  # chained to the Ctrl-C
+    capsys.readouterr()
+    with pytest.raises(OperationalError, match="database is locked"):
+        cli_tune(tiny_recbole, tmp_path / "cli")
+    assert "interrupted" not in capsys.readouterr().err
+
+
 def test_an_interrupt_as_optuna_makes_a_trial_queues_nothing_to_run_again(
     tmp_path, tiny_recbole, monkeypatch, capsys
 ) -> None:
