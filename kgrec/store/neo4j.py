@@ -486,7 +486,9 @@ class Neo4jStore(GraphStore):
         them fails they are removed and nothing changed), then swapped in, in batches. While
         that swap runs (seconds) a reader may see the vectors partly replaced; if it fails,
         running the same replacement again finishes it. ``model`` goes to the property's
-        ``(:KgrecVectors)`` node: in the transaction, or after the swap."""
+        ``(:KgrecVectors)`` node: in the transaction, or after the swap. The vector indexes are
+        made after the vectors are written (Neo4j makes none in a transaction that writes): if
+        that fails, the error says the vectors are written and what makes the indexes."""
         checked = _checked_vectors(vectors, property)
         record = (
             None
@@ -512,7 +514,8 @@ class Neo4jStore(GraphStore):
                 dropped = self._replace_vectors_staged(checked, property)
                 if record is not None:  # after the vectors: never a model they are not of
                     self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
-            self._index_vectors(checked, property, before, changed)
+        written = f"the vectors of {', '.join(checked)} are written"
+        self._index_published(checked, property, before, changed, written, again="embed")
         return dropped
 
     def _check_replacement(
@@ -775,22 +778,29 @@ class Neo4jStore(GraphStore):
         before: dict[str, int | None],
         changed: list[str],
         published: str,
+        *,
+        again: str = "publish",
     ) -> None:
-        """:meth:`_index_vectors` after a publish wrote its vectors: an error says that they
-        are in (``published``) and what makes their index."""
+        """:meth:`_index_vectors` after a publish (or an embed: ``again``, the command whose
+        rerun makes them) wrote its vectors: an error says that they are in (``published``)
+        and what makes their index."""
         try:
             with self._errors(f"making the vector indexes of {property!r}"):
                 self._index_vectors(checked, property, before, changed)
         except StoreError as exc:
             raise StoreError(
                 f"{exc}; {published}, but not every vector index is made: "
-                f"{self._index_repair(checked, property)}"
+                f"{self._index_repair(checked, property, again)}"
             ) from exc
 
-    def _index_repair(self, checked: dict[str, tuple[list[str], np.ndarray]], property: str) -> str:
-        """What makes the vector indexes of vectors just written: publishing again, except
-        where an index is missing (the vectors then read as a property of the nodes, which a
-        publish refuses to replace): its statement."""
+    def _index_repair(
+        self, checked: dict[str, tuple[list[str], np.ndarray]], property: str, again: str
+    ) -> str:
+        """What makes the vector indexes of vectors just written: running ``again`` (the
+        command that wrote them: publish, embed) again, except where an index is missing (the
+        vectors then read as a property of the nodes, which that command refuses to replace):
+        its statement."""
+        command = f"{'an' if again[0] in 'aeiou' else 'a'} {again}"
         statements = {
             kind: q.create_vector_index(kind, property).replace("$dimensions", str(matrix.shape[1]))
             for kind, (keys, matrix) in checked.items()
@@ -803,15 +813,15 @@ class Neo4jStore(GraphStore):
         except (DriverError, Neo4jError):  # the server went away: either may be so
             made = "; ".join(statements.values())
             return (
-                "publish again to make them; if that is refused ('a property of the graph's "
+                f"{again} again to make them; if that is refused ('a property of the graph's "
                 f"... nodes'), an index is missing: make it in Cypher ({made})"
             )
         missing = [kind for kind in statements if kind not in indexed]
         if not missing:
-            return "publish again to make them"
+            return f"{again} again to make them"
         return (
             f"the index of {', '.join(missing)} is missing (the vectors read as a property of "
-            "the nodes, which a publish refuses to replace): make it in Cypher "
+            f"the nodes, which {command} refuses to replace): make it in Cypher "
             f"({'; '.join(statements[kind] for kind in missing)})"
         )
 

@@ -547,3 +547,63 @@ def test_an_embed_the_server_refuses_half_way_leaves_every_kind_as_it_was(
     write_embeddings(store, results)  # the same embed, not refused, replaces both
     assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
     assert store.read_vectors("User", property="embedding")[0] == ["u1", "u2"]
+
+
+@pytest.mark.parametrize(
+    ("failing", "repair"),
+    [
+        (
+            "CREATE VECTOR INDEX",
+            r"index of Item is missing .*: make it in Cypher \((CREATE VECTOR INDEX .*)\)$",
+        ),
+        ("db.awaitIndex", r"embed again to make them$"),
+    ],
+)
+@pytest.mark.parametrize("values", [20_000_000, 1], ids=["one-transaction", "staged"])
+def test_an_embed_whose_vector_index_fails_says_its_vectors_are_written(
+    neo, movies, monkeypatch, failing, repair, values
+):
+    """The vector indexes are made after the vectors are written (committed): when that
+    fails, the error says the vectors are written, and what makes the index: the Cypher
+    statement of one that is missing (the vectors then read as a property of the nodes, which
+    an embed refuses to replace), else embedding again. Before, it read as a failed write
+    ('Neo4j ... while writing the vectors of User, Item')."""
+    import re
+
+    from neo4j.exceptions import ServiceUnavailable
+
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    store = Neo4jStore(
+        neo.driver, database=neo.database, uri=neo.uri, vector_transaction_values=values
+    )
+    store.write(movies, progress=False)
+    results = [  # the users' index is made before the items'
+        Embedded("User", ["u1", "u2"], np.full((2, 2), 7, np.float32), 2, 2, 0, 0),
+        Embedded("Item", ["movies:1", "movies:2"], np.full((2, 2), 5, np.float32), 2, 2, 0, 0),
+    ]
+    execute_query = store.driver.execute_query
+
+    def item_index_fails(query, *args, **kwargs):
+        if failing in query and ("(n:`Item`)" in query or "'item_embedding'" in str(kwargs)):
+            raise ServiceUnavailable("the server went away")
+        return execute_query(query, *args, **kwargs)
+
+    monkeypatch.setattr(store.driver, "execute_query", item_index_fails)
+    with pytest.raises(StoreError) as caught:
+        write_embeddings(store, results)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert "the vectors of User, Item are written, but not every vector index is made" in message
+    found = re.search(repair, message)
+    assert found, message
+    assert store.read_vectors("User", property="embedding")[0] == ["u1", "u2"]
+    if failing == "CREATE VECTOR INDEX":
+        with pytest.raises(InputError, match="a property of the graph's Item nodes"):
+            write_embeddings(store, results)
+        execute_query(found[1], database_=store.database)
+    write_embeddings(store, results)  # the same embed makes what is missing
+    assert store.vector_dimension("Item", property="embedding") == 2
+    keys, vectors = store.read_vectors("Item", property="embedding")
+    assert keys == ["movies:1", "movies:2"]
+    np.testing.assert_array_equal(vectors, np.full((2, 2), 5))
