@@ -540,7 +540,16 @@ def build_run(
 
 
 class _LayerOutputsTooLarge(MemoryError):
-    """:func:`_check_layer_outputs`' refusal; :func:`model_memory` names ``--layers``."""
+    """:func:`_check_layer_outputs`' refusal; :func:`model_memory` names ``--layers``.
+    ``need``: the bytes the layer outputs need."""
+
+    def __init__(self, message: str, need: int) -> None:
+        super().__init__(message)
+        self.need = need
+
+
+# more memory than any machine has (an exbibyte): a saved run that needs it is damaged
+_BEYOND_ANY_MACHINE = 2**60
 
 
 def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
@@ -553,10 +562,12 @@ def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
     allocation of the embedding table (:func:`model_memory` names ``--dim``)."""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     one = nodes * dim * 4
-    if one <= memory < (layers + 1) * one:
+    need = (layers + 1) * one
+    if one <= memory < need:
         raise _LayerOutputsTooLarge(
             f"{layers + 1} layer outputs of {nodes} nodes x {dim} floats need "
-            f"{(layers + 1) * one} bytes, more than this machine's {memory} bytes of memory"
+            f"{need} bytes, more than this machine's {memory} bytes of memory",
+            need,
         )
 
 
@@ -602,7 +613,14 @@ def model_memory(
                 f"the run's model ({settings['model']}, trained with {trained or 'its settings'})"
             )
             first = text.splitlines()[0][:300] if text else type(exc).__name__
-            if "Overflow when unpacking long" in text:
+            if (
+                isinstance(exc, _LayerOutputsTooLarge) and exc.need > _BEYOND_ANY_MACHINE
+            ):  # e.g. --layers 2**70: no machine has the memory
+                says = (
+                    f"{what} needs more memory than any machine has ({first}): run.json looks "
+                    "damaged (edited?) or its sizes impossible"
+                )
+            elif "Overflow when unpacking long" in text:
                 says = (
                     f"{what} asks for a size beyond what a tensor can have ({first}): run.json "
                     "is damaged (edited?) or its sizes impossible"

@@ -60,7 +60,7 @@ from optuna.trial import FrozenTrial, TrialState
 from kgrec import distributed
 from kgrec.data.split import check_few_shot, check_train_fraction
 from kgrec.device import resolve_device
-from kgrec.errors import InputError, KgrecError
+from kgrec.errors import InputError, KgrecError, StoreError
 from kgrec.experiment import (
     DEPENDENT_OPTIONS,
     MODELS,
@@ -612,7 +612,7 @@ def tune(
             if settings.get("cold_start_share") or "cold_start_share" in space:
                 check_cold_start_users(experiment)
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
-            _requeue_interrupted(study, storage, progress=progress)
+            _requeue_interrupted(study, storage, progress=progress, path=out / STUDY_FILE)
             if not study.trials:
                 defaults = _defaults_in(space)
                 if len(defaults) == len(space):  # train()'s defaults first, where in the space
@@ -643,6 +643,7 @@ def tune(
                     pruning=pruning,
                     deadline=None if timeout is None else time.monotonic() + timeout,
                     device=device,
+                    path=out / STUDY_FILE,
                 )
                 try:
                     study.optimize(
@@ -656,7 +657,13 @@ def tune(
                     if not _by_interrupt(exc):
                         raise
                     # Ctrl-C inside Optuna's own ask or tell left its trial running
-                    _requeue_interrupted(study, storage, progress=progress, reason="interrupted")
+                    _requeue_interrupted(
+                        study,
+                        storage,
+                        progress=progress,
+                        reason="interrupted",
+                        path=out / STUDY_FILE,
+                    )
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                     raise KeyboardInterrupt from exc  # Optuna's error as it handled the Ctrl-C
@@ -762,8 +769,10 @@ class _Objective:
         pruning: bool,
         deadline: float | None,
         device: torch.device,
+        path: Path,
     ) -> None:
         self.study, self.experiment, self.model = study, experiment, model
+        self.path = path  # the study's file, named when its database refuses a write
         self.settings, self.space = settings, space
         self.pruning, self.deadline, self.device = pruning, deadline, device
         # whether the other ranks wait for rank 0's next message: false while a trial trains,
@@ -778,7 +787,8 @@ class _Objective:
             # as the trained trial's result is written): not a failure of these settings
             if not trial.user_attrs.get("interrupted"):
                 trial.set_user_attr("interrupted", "interrupted")
-                self.study.enqueue_trial(trial.params)  # runs again first on the next call
+                # runs again first on the next call
+                _queue_again(self.study, trial.params, number=trial.number, path=self.path)
             raise
 
     def _run(self, trial: optuna.Trial) -> float:
@@ -791,7 +801,7 @@ class _Objective:
             trial.set_user_attr("interrupted", "interrupted")
             queued = self._queued(trial)
             if queued:  # a trial to run again (or the default's): it stays first in the queue
-                self.study.enqueue_trial(queued)
+                _queue_again(self.study, queued, number=trial.number, path=self.path)
             raise
         settings = {"model": self.model, **self.settings, **params}
 
@@ -815,7 +825,8 @@ class _Objective:
             self.others_wait = isinstance(exc, _OutOfTime)
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
             trial.set_user_attr("interrupted", reason)
-            self.study.enqueue_trial(trial.params)  # runs again first on the next call
+            # runs again first on the next call
+            _queue_again(self.study, trial.params, number=trial.number, path=self.path)
             raise
         except NotFinite as exc:  # train's message, less its field: --lr need not be the cause
             self.others_wait = True
@@ -1106,6 +1117,7 @@ def _requeue_interrupted(
     storage: optuna.storages.RDBStorage,
     *,
     progress: bool,
+    path: Path,
     reason: str = "killed",
 ) -> None:
     """Mark trials left running as failed (``interrupted``: ``reason``) and run their settings
@@ -1128,12 +1140,32 @@ def _requeue_interrupted(
         # the queuing trial drew them): a trial that trained runs again with all it trained
         again = {**(trial.system_attrs.get("fixed_params") or {}), **trial.params}
         if again:  # none drawn nor queued (stopped as Optuna made it): nothing to run again
-            study.enqueue_trial(again)
+            _queue_again(study, again, number=trial.number, path=path)
         if progress:
             print(
                 f"trial {trial.number} was {reason} while running: marked failed"
                 + (", run again" if again else " (it had drawn no settings)")
             )
+
+
+def _queue_again(
+    study: optuna.Study, params: Mapping[str, Any], *, number: int, path: Path
+) -> None:
+    """Queue ``params``, trial ``number``'s settings, to run first on the next call; when
+    the study's database refuses (locked, a full disk) a :class:`StoreError` naming ``path``
+    and the settings: the trial stays failed (not counted) but is not queued, so a later run
+    would not run these settings again by itself."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        study.enqueue_trial(dict(params))
+    except SQLAlchemyError as exc:
+        settings = " ".join(f"{name}={_text(value)}" for name, value in params.items())
+        raise StoreError(
+            f"file {path}: the study's database could not queue trial {number}'s settings to "
+            f"run again ({str(exc).splitlines()[0][:200]}): a later run will not run them "
+            f"again by itself; they were {settings}"
+        ) from exc
 
 
 def _by_interrupt(exc: BaseException) -> bool:

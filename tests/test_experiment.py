@@ -1143,6 +1143,24 @@ def test_a_run_whose_sizes_are_beyond_a_tensor_is_refused_as_damaged(trained, ca
     assert f"--dim {2**70}" in capsys.readouterr().err
 
 
+def test_a_run_whose_layers_no_machine_could_hold_is_refused_as_damaged(trained, capsys):
+    """A run.json edited (or damaged) to --layers 2**70: its layer outputs need more bytes
+    than any machine has. Before, the error advised loading the run on a machine with more
+    memory."""
+    path = trained.folder / "run.json"
+    info = json.loads(path.read_text())
+    info["settings"]["layers"] = 2**70
+    path.write_text(json.dumps(info))
+    with pytest.raises(kgrec.errors.InputError, match=r"run\.json looks damaged") as refused:
+        load_run(trained.folder)
+    assert refused.value.file == str(path)
+    assert "more memory than any machine has" in str(refused.value)
+    assert "machine with more memory" not in str(refused.value)
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"--layers {2**70}" in err and "run.json looks damaged" in err
+
+
 def test_a_run_too_large_for_the_gpu_advises_the_cpu(trained, monkeypatch, capsys):
     """A run whose model does not fit in the GPU it is moved to (a fake CUDA out-of-memory
     error). Before, the error advised a machine with more memory, not --device cpu or a GPU

@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 import kgrec.evaluate
 from kgrec.cli import build_parser, main
-from kgrec.errors import InputError
+from kgrec.errors import InputError, StoreError
 from kgrec.experiment import TRAIN_DEFAULTS
 from kgrec.train import fit
 from kgrec.tune import (
@@ -1015,9 +1015,11 @@ def test_an_error_while_an_interrupt_is_handled_is_reported_not_hidden(
     tmp_path, tiny_recbole, monkeypatch, capsys
 ) -> None:
     """Ctrl-C (a fake KeyboardInterrupt) while a trial trains, then the study's database
-    refuses to queue its settings again (locked, or a full disk). Before, any error raised
-    while a Ctrl-C was handled read as the Ctrl-C: the tune ended "interrupted" (exit 130)
-    and the error was hidden, though the trial was never queued to run again."""
+    refuses to queue its settings again (locked, or a full disk). Before session 27 any error
+    raised while a Ctrl-C was handled read as the Ctrl-C (exit 130, the error hidden); then it
+    reached the CLI as the database's own traceback (exit 1), which named neither the study's
+    file nor the settings that, left failed (interrupted) but never queued, a later run would
+    not run again. Now it is a kgrec error (exit 2) naming both, chained to the Ctrl-C."""
     from sqlalchemy.exc import OperationalError
 
     enqueue = optuna.Study.enqueue_trial
@@ -1032,13 +1034,49 @@ def test_an_error_while_an_interrupt_is_handled_is_reported_not_hidden(
 
     monkeypatch.setattr("kgrec.tune.fit", fit_interrupted)
     monkeypatch.setattr(optuna.Study, "enqueue_trial", enqueueing)
-    with pytest.raises(OperationalError, match="database is locked") as raised:
-        small_tune(tiny_recbole, out=tmp_path / "tune", trials=3)
-    assert isinstance(raised.value.__context__, KeyboardInterrupt)  # chained to the Ctrl-C
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError, match="database is locked") as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    assert str(out / STUDY_FILE) in said
+    assert "trial 0's settings" in said and "will not run them again" in said
+    trial = load_study(out).trials[0]
+    assert trial.user_attrs["interrupted"] == "interrupted"  # failed, not counted, not queued
+    assert f"lr={trial.params['lr']!r}" in said and "reg_weight=" in said
+    assert isinstance(raised.value.__cause__, OperationalError)
+    assert isinstance(raised.value.__cause__.__context__, KeyboardInterrupt)  # the Ctrl-C
     capsys.readouterr()
-    with pytest.raises(OperationalError, match="database is locked"):
-        cli_tune(tiny_recbole, tmp_path / "cli")
-    assert "interrupted" not in capsys.readouterr().err
+    assert cli_tune(tiny_recbole, tmp_path / "cli") == 2
+    err = capsys.readouterr().err
+    assert "kgrec tune: error: file " in err and str(tmp_path / "cli" / STUDY_FILE) in err
+    assert "database is locked" in err and "lr=" in err
+    assert "Traceback" not in err and "kgrec tune: interrupted" not in err
+
+
+def test_a_killed_trial_the_database_will_not_queue_again_is_named(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """A trial left running by a kill, whose settings the study's database refuses to queue
+    again as the next run starts (locked, a full disk): a kgrec error naming the study's file
+    and the settings. Before, the database's traceback (exit 1) named neither."""
+    from sqlalchemy.exc import OperationalError
+
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=1)
+    study = load_study(out)
+    trial = study.ask()  # what a kill leaves: a trial RUNNING in the storage, settings drawn
+    lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)
+    trial.suggest_categorical("reg_weight", [0.0, 1e-3])
+
+    def enqueueing(study, *args, **kwargs):
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(optuna.Study, "enqueue_trial", enqueueing)
+    with pytest.raises(StoreError, match="disk I/O error") as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    assert str(out / STUDY_FILE) in said and "trial 1's settings" in said
+    assert f"lr={lr!r}" in said and "will not run them again" in said
 
 
 def test_an_interrupt_as_optuna_makes_a_trial_queues_nothing_to_run_again(
