@@ -597,11 +597,12 @@ def model_memory(
         yield
     except (MemoryError, RuntimeError, TypeError) as exc:
         text = str(exc)
-        if run is not None and (
+        allocation = (  # (a _LayerOutputsTooLarge is a MemoryError)
             isinstance(exc, (MemoryError, torch.OutOfMemoryError))
             or "can't allocate memory" in text
             or "Overflow when unpacking long" in text
-        ):
+        )
+        if run is not None and allocation:
             sizes = {
                 name: settings.get(name, TRAIN_DEFAULTS[name])
                 for name in ("dim", "layers", "text_hidden")
@@ -644,11 +645,7 @@ def model_memory(
                 f"--layers {layers} or --dim {dim}",
                 field="--layers",
             ) from None
-        if not (
-            isinstance(exc, (MemoryError, torch.OutOfMemoryError))
-            or "can't allocate memory" in text
-            or "Overflow when unpacking long" in text
-        ):
+        if not allocation:
             raise
         sizes = {"--dim": settings.get("dim", TRAIN_DEFAULTS["dim"])}
         if settings.get("text_input", "none") != "none":

@@ -176,33 +176,26 @@ def _with_other_kinds(
     """``model`` with the template digests of the kinds an embed of ``kinds`` leaves as they
     are (their vectors: the same model's, as :func:`check_model` ensured) taken from the
     store's record; a kind the record does not cover stays unrecorded (unknown)."""
-    mine = template_digests(model)
-    if mine is None:
+    digests = template_digests(model)
+    if digests is None:
         return dict(model)
-    reads = interaction_kinds(model) or {}
+    mine = {"templates": digests, "interactions": interaction_kinds(model) or {}}
     recorded = store.vector_model(property)
     if recorded is not None and recorded["identity"] == model["identity"]:
-        try:
-            theirs = template_digests(recorded) or {}
-        except ValueError:  # damaged: the other kinds' templates are unknown
-            theirs = {}
-        try:
-            their_reads = interaction_kinds(recorded) or {}
-        except ValueError:  # damaged: whether the other kinds' texts read them is unknown
-            their_reads = {}
-        for kind in {*theirs, *their_reads}:
+        theirs = {}
+        for field, read in (("templates", template_digests), ("interactions", interaction_kinds)):
+            try:
+                theirs[field] = read(recorded) or {}
+            except ValueError:  # damaged: this field of the other kinds is unknown
+                theirs[field] = {}
+        for kind in {kind for recorded_kinds in theirs.values() for kind in recorded_kinds}:
             if kind in kinds or kind not in KIND_TEMPLATES:  # (a damaged record's other keys)
                 continue
             if store.vector_dimension(kind, property=property) is not None:
-                if kind in theirs:
-                    mine[kind] = theirs[kind]
-                if kind in their_reads:
-                    reads[kind] = their_reads[kind]
-    return {
-        **model,
-        "templates": json.dumps(mine, sort_keys=True),
-        "interactions": json.dumps(reads, sort_keys=True),
-    }
+                for field, recorded_kinds in theirs.items():
+                    if kind in recorded_kinds:
+                        mine[field][kind] = recorded_kinds[kind]
+    return {**model, **{field: json.dumps(value, sort_keys=True) for field, value in mine.items()}}
 
 
 def check_model(
