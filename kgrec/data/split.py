@@ -25,7 +25,8 @@ split files) keeps, of each user's ``n`` target-domain training interactions,
 ``max(1, floor(F n + 0.5))`` drawn at random: the interactions with the smallest keys of one
 uniform key per training interaction in (user, item) order from
 ``numpy.random.default_rng([seed, 1])`` (a stream of its own, so the split itself does not
-change). Valid, test and other domains' interactions stay as they are, and cold users stay cold.
+change). Valid, test and other domains' interactions stay as they are, cold users stay cold, and
+the few-shot users of split files keep their ``K`` (given after the fraction, as below).
 The dropped interactions are unobserved data: not trained on and not masked when ranking.
 ``F = 1`` keeps the split as it is.
 
@@ -388,11 +389,16 @@ def check_train_fraction(fraction: float) -> float:
 
 def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
     """``split`` with a seeded share ``fraction`` of each user's training interactions kept
-    (at least one; the rule in this module's docstring); ``split`` itself when it is 1."""
+    (at least one; the rule in this module's docstring); ``split`` itself when it is 1. The
+    split's few-shot users (split files written with ``--few-shot``) keep all of theirs: they
+    are the ``K`` given after the fraction, as :func:`give_few_shot` gives them after it."""
     fraction = check_train_fraction(fraction)
     if fraction == 1.0:
         return split
-    users, items = split.train.numpy()
+    # a few-shot user's training interactions are the K given after the fraction (split files
+    # written with --few-shot): all kept, and drawing no key, as in the protocol's order
+    shot = np.isin(split.train[0].numpy(), split.few_shot_users.numpy())
+    users, items = split.train[:, torch.as_tensor(~shot)].numpy()
     order = np.lexsort((items, users))  # (user, item) order, whatever the train's order
     keys = np.empty(len(users))
     keys[order] = np.random.default_rng([check_seed(seed), 1]).random(len(users))
@@ -402,7 +408,9 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
     position = np.arange(len(users)) - np.repeat(start, count)
     keep = np.zeros(len(users), dtype=bool)
     keep[ranked] = position < np.repeat(kept, count)
-    train = split.train[:, torch.as_tensor(keep)]
+    keep_all = shot.copy()
+    keep_all[~shot] = keep
+    train = split.train[:, torch.as_tensor(keep_all)]
     return replace(split, train=train)
 
 

@@ -253,6 +253,23 @@ def test_few_shot_split_files_round_trip(tmp_path: Path, make_two_domains):
     assert torch.equal(reduce_train(shot, 0.5, seed=1).few_shot_users, shot.few_shot_users)
 
 
+def test_train_fraction_on_few_shot_split_files_keeps_their_k(tmp_path: Path, make_two_domains):
+    """``--split DIR --train-fraction F`` on files written with ``--few-shot K`` trains on the
+    split ``--protocol --few-shot K --train-fraction F`` makes (the fraction comes first, then
+    the K). Before, the fraction thinned the few-shot users' K too (5 became 1 at 0.2), and
+    they were still reported as the group ``few-shot``."""
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=1)
+    protocol = give_few_shot(reduce_train(split, 0.2, seed=1), 5, seed=1)
+    write_split(give_few_shot(split, 5, seed=1), maps, tmp_path)
+    files = reduce_train(read_split(tmp_path, maps), 0.2, seed=1)
+    shot = files.few_shot_users
+    assert shot.numel() and torch.equal(shot, protocol.few_shot_users)
+    counts = torch.bincount(files.train[0], minlength=len(maps.users))[shot]
+    assert (counts == 5).all(), counts
+    assert pair_set(files.train) == pair_set(protocol.train)
+
+
 def test_few_shot_is_refused_on_a_new_item_split(make_two_domains):
     # before: the cold users' held-out items, new items, went into training (54 of ml-100k's
     # new items at a share of 0.9), against "no training interaction names a new item"
