@@ -209,9 +209,30 @@ def load_experiment(
         )
     else:
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
-    split = reduce_train(split, train_fraction, seed=seed)
+    split = _reduce_train(split, train_fraction, seed=seed)
     split = give_few_shot(split, few_shot, seed=seed)
     return Experiment(hetero, maps, split, text_model)
+
+
+def _reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
+    """:func:`kgrec.data.split.reduce_train`, saying (a warning) how many items it made new on
+    a split with item groups: a target item whose training interactions were all dropped and
+    that has a held-out one is a new item (no training interaction: the model never sees it),
+    counted in ``new-items`` and ``new-only`` beside the drawn ones (or the files' own)."""
+    reduced = reduce_train(split, fraction, seed=seed)
+    if split.item_groups:
+        before, after = split.new_item_indices().numel(), reduced.new_item_indices().numel()
+        if after > before:
+            log.warning(
+                "--train-fraction %s dropped every training interaction of %d target item(s) "
+                "with held-out interactions: they are new items now, %d in all (%d before); "
+                "the new-item groups count them",
+                fraction,
+                after - before,
+                after,
+                before,
+            )
+    return reduced
 
 
 def check_cold_shares(

@@ -84,3 +84,26 @@ def test_few_shot_runs_report_the_group(tmp_path: Path, tiny_recbole, capsys):
     bad = ["train", "--model", "popularity", "--protocol", "ml1m-new-items", "--data", data]
     assert main([*bad, "--few-shot", "1", "--out", str(tmp_path / "bad")]) == 2
     assert "--few-shot" in capsys.readouterr().err
+
+
+def test_train_fraction_that_makes_items_new_says_so(tiny_recbole, caplog):
+    """On a new-item split, ``--train-fraction`` can drop every training interaction of an
+    item that was not drawn new: the model never sees it, so it is a new item (no training
+    interaction, a held-out one) and the new-item groups count it. Before, nothing said the
+    new-item groups had grown beyond the drawn share."""
+    args = dict(data=tiny_recbole, store=None, protocol="ml1m-new-items", split_dir=None, seed=0)
+    drawn = load_experiment(**args).split.new_item_indices()
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        experiment = load_experiment(**args, train_fraction=0.2)
+    split = experiment.split
+    new = split.new_item_indices()
+    made = new[~torch.isin(new, drawn)]
+    assert made.numel() and torch.isin(drawn, new).all()
+    assert not torch.isin(made, split.train[1]).any()
+    assert torch.isin(made, torch.cat([split.valid[1], split.test[1]])).all()
+    # counted in the new-item groups (kgrec.evaluate)
+    assert split.new_items(experiment.data["item"].domain)[made].all()
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    want = f"{made.numel()} target item(s) with held-out interactions: they are new items now, "
+    want += f"{new.numel()} in all ({drawn.numel()} before)"
+    assert any(want in m for m in messages), messages
