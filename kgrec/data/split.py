@@ -665,10 +665,20 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     if (directory / f"{FEW_SHOT_FILE}.tsv").exists():
         ids = _read_ids(directory / f"{FEW_SHOT_FILE}.tsv", "user_id")
         index = _find(maps.user_index, [user for user, _ in ids])
+        held_out = torch.cat([parts[1][0], parts[2][0]])
         for (user, line), u in zip(ids, index, strict=True):
             if u < 0 or not bool((parts[0][0] == u).any()):
                 raise InputError(
                     f"{user!r} is not a user with target interactions in train",
+                    file=str(directory / f"{FEW_SHOT_FILE}.tsv"),
+                    line=line,
+                    field="user_id",
+                )
+            if not bool((held_out == u).any()):
+                raise InputError(
+                    f"{user!r} has no interaction in valid.tsv or test.tsv, so it is no few-shot "
+                    "user (one gives min(K, n - 1) of its n held-out interactions to train, so "
+                    "at least one stays held out)",
                     file=str(directory / f"{FEW_SHOT_FILE}.tsv"),
                     line=line,
                     field="user_id",

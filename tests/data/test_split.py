@@ -307,6 +307,25 @@ def test_new_items_file_must_list_the_new_items_and_no_other(
     assert [maps.item_ids[i] for i in back.new_item_indices().tolist()] == ["c2", "c3"]
 
 
+def test_few_shot_users_file_must_list_users_with_held_out_interactions(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """A few-shot user gave min(K, n - 1) of its n held-out interactions to train, so at
+    least one stays held out. Before, a listed user with none in valid.tsv or test.tsv (u3
+    here, with training interactions only) was accepted, as if the file were the
+    protocol's few-shot users."""
+    _, maps = to_hetero_data(make_two_domains())
+    train = "user_id\titem_id\nu1\tc1\nu2\tc4\nu3\tc5\n"
+    folder = write_files(tmp_path / "bad", train=train, few_shot_users="user_id\nu2\nu3\n")
+    with pytest.raises(
+        InputError,
+        match=r"few_shot_users.tsv, line 3, field 'user_id': 'u3' has no interaction in valid",
+    ):
+        read_split(folder, maps)
+    folder = write_files(tmp_path / "good", train=train, few_shot_users="user_id\nu2\n")
+    assert [maps.users[u] for u in read_split(folder, maps).few_shot_users.tolist()] == ["u2"]
+
+
 def test_ids_that_split_files_cannot_hold_are_refused_before_writing(
     tmp_path: Path, make_two_domains
 ) -> None:
