@@ -44,7 +44,9 @@ import logging
 import math
 import shlex
 import shutil
+import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import closing
@@ -1204,19 +1206,47 @@ def _stopped(
     """Record trial ``number`` as stopped before its end: ``flag()`` writes its
     ``interrupted`` reason, then ``params``, its settings, are queued to run again first
     (:func:`_queue_again`; none: nothing to run again). When the study's database refuses
-    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued."""
+    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued.
+    A Ctrl-C meanwhile (a second one, as the first is handled) waits until both are written
+    (:class:`_ctrl_c_held`): a flagged trial is never queued later, so one flagged but not
+    queued would lose its settings."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    try:
-        flag()
-    except SQLAlchemyError as exc:
-        raise StoreError(
-            f"file {path}: the study's database could not record trial {number} as stopped "
-            f"({_first_line(exc)}): its settings were not queued to run again, and a later run "
-            f"may not run them by itself; they were {_settings_text(params)}"
-        ) from exc
-    if params:
-        _queue_again(study, params, number=number, path=path)
+    with _ctrl_c_held():
+        try:
+            flag()
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"file {path}: the study's database could not record trial {number} as "
+                f"stopped ({_first_line(exc)}): its settings were not queued to run again, and "
+                f"a later run may not run them by itself; they were {_settings_text(params)}"
+            ) from exc
+        if params:
+            _queue_again(study, params, number=number, path=path)
+
+
+class _ctrl_c_held:
+    """Ctrl-C (SIGINT) held back while the block runs, then raised as a KeyboardInterrupt as
+    it ends (unless the block raised: that error goes on). Only in the main thread, and only
+    where SIGINT has a Python handler to put back; a kill still ends the process."""
+
+    def __enter__(self) -> None:
+        self.pressed, self.previous = False, None
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not None:
+            self.previous = previous
+            signal.signal(signal.SIGINT, self._press)
+
+    def _press(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if self.pressed and exc_type is None:
+            raise KeyboardInterrupt
 
 
 def _refused_after_stop(

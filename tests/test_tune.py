@@ -1288,3 +1288,50 @@ def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
     result = small_tune(tiny_recbole, out, trials=2)
     assert result.trials[0].state == TrialState.FAIL
     assert result.trials[1].params == trial.params  # its settings, run again (queued, or killed)
+
+
+@pytest.mark.parametrize("first", ["training", "optuna's tell"])
+def test_a_second_ctrl_c_as_the_first_is_handled_loses_no_settings(
+    tmp_path, tiny_recbole, monkeypatch, first
+) -> None:
+    """A first Ctrl-C (a fake KeyboardInterrupt) while a trial trains, or inside Optuna's tell
+    as it records one that trained; a second (a real SIGINT) right after the trial is flagged
+    interrupted, before its settings are queued. Before, the second cut the queuing short:
+    the trial was left flagged (so never queued later) and its settings were neither queued
+    nor named. Now the second waits until the settings are queued."""
+    stopped = {"fit": 0}
+
+    def fit_once(*args, **kwargs):
+        stopped["fit"] += 1
+        if first == "training" and stopped["fit"] == 2:
+            raise KeyboardInterrupt
+        return fit(*args, **kwargs)
+
+    tell = optuna.study._optimize._tell_with_warning
+
+    def telling(*args, **kwargs):
+        if first == "optuna's tell" and stopped["fit"] == 2:
+            raise KeyboardInterrupt
+        return tell(*args, **kwargs)
+
+    set_trial_user_attr = optuna.storages.RDBStorage.set_trial_user_attr
+
+    def setting(storage, trial_id, key, value):
+        set_trial_user_attr(storage, trial_id, key, value)
+        if key == "interrupted":
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C
+
+    monkeypatch.setattr("kgrec.tune.fit", fit_once)
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_user_attr", setting)
+    out = tmp_path / "tune"
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # as it was
+    trial = load_study(out).trials[1]
+    assert trial.user_attrs["interrupted"] == "interrupted"
+    (queued,) = load_study(out).get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == trial.params
+    result = small_tune(tiny_recbole, out, trials=2)
+    assert result.trials[2].params == trial.params  # run again first
