@@ -44,7 +44,9 @@ import logging
 import math
 import shlex
 import shutil
+import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import closing
@@ -654,6 +656,14 @@ def tune(
                         callbacks=[_Progress()] if progress else None,
                     )
                 except BaseException as exc:
+                    if (
+                        objective_fn.stopped is not None
+                        and not isinstance(exc, KgrecError)
+                        and _database_error(exc) is not None
+                    ):
+                        raise _refused_after_stop(
+                            _database_error(exc), *objective_fn.stopped, path=out / STUDY_FILE
+                        ) from exc
                     if not _by_interrupt(exc):
                         raise
                     # Ctrl-C inside Optuna's own ask or tell left its trial running
@@ -778,18 +788,33 @@ class _Objective:
         # whether the other ranks wait for rank 0's next message: false while a trial trains,
         # and after a trial that failed on rank 0 alone
         self.others_wait = True
+        # (number, settings queued to run again) of the trial recorded as stopped before its
+        # end (a Ctrl-C, the time budget), while the database records the rest of it
+        self.stopped: tuple[int, dict[str, Any]] | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
+        self.stopped = None
         try:
             return self._run(trial)
         except KeyboardInterrupt:
             # a Ctrl-C outside the handlers below (between the drawing and the training, or
             # as the trained trial's result is written): not a failure of these settings
             if not trial.user_attrs.get("interrupted"):
-                trial.set_user_attr("interrupted", "interrupted")
-                # runs again first on the next call
-                _queue_again(self.study, trial.params, number=trial.number, path=self.path)
+                self._stop(trial, "interrupted", trial.params)  # runs again first next call
             raise
+
+    def _stop(self, trial: optuna.Trial, reason: str, params: Mapping[str, Any]) -> None:
+        """:func:`_stopped` of ``trial``; what the database writes after it (the trial's
+        epochs, Optuna's marking it failed) is then of a trial whose ``params`` are queued:
+        :attr:`stopped` names them, for :func:`tune` to report a write refused."""
+        _stopped(
+            self.study,
+            lambda: trial.set_user_attr("interrupted", reason),
+            params,
+            number=trial.number,
+            path=self.path,
+        )
+        self.stopped = (trial.number, dict(params))
 
     def _run(self, trial: optuna.Trial) -> float:
         try:  # the sampler draws here, which can take a while with many trials
@@ -798,10 +823,8 @@ class _Objective:
             trial.set_user_attr("device", str(self.device))
             trial.set_user_attr("threads", torch.get_num_threads())
         except KeyboardInterrupt:  # nothing trained: not a failure of these settings
-            trial.set_user_attr("interrupted", "interrupted")
-            queued = self._queued(trial)
-            if queued:  # a trial to run again (or the default's): it stays first in the queue
-                _queue_again(self.study, queued, number=trial.number, path=self.path)
+            # a trial to run again (or the default's) stays first in the queue
+            self._stop(trial, "interrupted", self._queued(trial))
             raise
         settings = {"model": self.model, **self.settings, **params}
 
@@ -824,9 +847,7 @@ class _Objective:
         except (_OutOfTime, KeyboardInterrupt) as exc:
             self.others_wait = isinstance(exc, _OutOfTime)
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
-            trial.set_user_attr("interrupted", reason)
-            # runs again first on the next call
-            _queue_again(self.study, trial.params, number=trial.number, path=self.path)
+            self._stop(trial, reason, trial.params)  # runs again first on the next call
             raise
         except NotFinite as exc:  # train's message, less its field: --lr need not be the cause
             self.others_wait = True
@@ -1127,20 +1148,27 @@ def _requeue_interrupted(
     flagged itself interrupted (and queued its settings) is only marked failed, and so is one
     with no settings to run again (neither queued nor drawn: an empty entry in the queue
     would only say "run again" of a trial that never ran)."""
-    study_id = storage.get_study_id_from_name(study.study_name)
+    from sqlalchemy.exc import SQLAlchemyError
+
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         flagged = trial.user_attrs.get("interrupted")
-        if not flagged:
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-            storage.set_trial_user_attr(trial_id, "interrupted", reason)
-        study.tell(trial.number, state=TrialState.FAIL)
-        if flagged:
-            continue
         # what it drew, over what it was queued with (part of the settings, after a kill as
         # the queuing trial drew them): a trial that trained runs again with all it trained
         again = {**(trial.system_attrs.get("fixed_params") or {}), **trial.params}
-        if again:  # none drawn nor queued (stopped as Optuna made it): nothing to run again
-            _queue_again(study, again, number=trial.number, path=path)
+
+        def flag(number: int = trial.number) -> None:
+            study_id = storage.get_study_id_from_name(study.study_name)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+            storage.set_trial_user_attr(trial_id, "interrupted", reason)
+
+        if not flagged:  # queued unless none drawn nor queued (stopped as Optuna made it)
+            _stopped(study, flag, again, number=trial.number, path=path)
+        try:
+            study.tell(trial.number, state=TrialState.FAIL)
+        except SQLAlchemyError as exc:
+            raise _refused_after_stop(exc, trial.number, again, path=path) from exc
+        if flagged:
+            continue
         if progress:
             print(
                 f"trial {trial.number} was {reason} while running: marked failed"
@@ -1160,12 +1188,102 @@ def _queue_again(
     try:
         study.enqueue_trial(dict(params))
     except SQLAlchemyError as exc:
-        settings = " ".join(f"{name}={_text(value)}" for name, value in params.items())
         raise StoreError(
             f"file {path}: the study's database could not queue trial {number}'s settings to "
-            f"run again ({str(exc).splitlines()[0][:200]}): a later run will not run them "
-            f"again by itself; they were {settings}"
+            f"run again ({_first_line(exc)}): a later run will not run them again by itself; "
+            f"they were {_settings_text(params)}"
         ) from exc
+
+
+def _stopped(
+    study: optuna.Study,
+    flag: Any,
+    params: Mapping[str, Any],
+    *,
+    number: int,
+    path: Path,
+) -> None:
+    """Record trial ``number`` as stopped before its end: ``flag()`` writes its
+    ``interrupted`` reason, then ``params``, its settings, are queued to run again first
+    (:func:`_queue_again`; none: nothing to run again). When the study's database refuses
+    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued.
+    A Ctrl-C meanwhile (a second one, as the first is handled) waits until both are written
+    (:class:`_ctrl_c_held`): a flagged trial is never queued later, so one flagged but not
+    queued would lose its settings."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with _ctrl_c_held():
+        try:
+            flag()
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"file {path}: the study's database could not record trial {number} as "
+                f"stopped ({_first_line(exc)}): its settings were not queued to run again, and "
+                f"a later run may not run them by itself; they were {_settings_text(params)}"
+            ) from exc
+        if params:
+            _queue_again(study, params, number=number, path=path)
+
+
+class _ctrl_c_held:
+    """Ctrl-C (SIGINT) held back while the block runs, then raised as a KeyboardInterrupt as
+    it ends (unless the block raised: that error goes on). Only in the main thread, and only
+    where SIGINT has a Python handler to put back; a kill still ends the process."""
+
+    def __enter__(self) -> None:
+        self.pressed, self.previous = False, None
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not None:
+            self.previous = previous
+            signal.signal(signal.SIGINT, self._press)
+
+    def _press(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if self.pressed and exc_type is None:
+            raise KeyboardInterrupt
+
+
+def _refused_after_stop(
+    exc: BaseException, number: int, params: Mapping[str, Any], *, path: Path
+) -> StoreError:
+    """The :class:`StoreError` of a write the study's database refused (its epochs, marking
+    it failed) after trial ``number`` was recorded as stopped and ``params`` queued."""
+    return StoreError(
+        f"file {path}: the study's database refused a write as it recorded trial {number}, "
+        f"stopped before its end ({_first_line(exc)}): "
+        + (
+            f"its settings are queued to run again first; they were {_settings_text(params)}"
+            if params
+            else "it had no settings to run again"
+        )
+    )
+
+
+def _database_error(exc: BaseException) -> BaseException | None:
+    """The study database's error that ``exc`` is, or that it was raised as (its cause or
+    context: Optuna's UnboundLocalError as its tell failed), if any."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, SQLAlchemyError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200]
+
+
+def _settings_text(params: Mapping[str, Any]) -> str:
+    return " ".join(f"{name}={_text(value)}" for name, value in params.items()) or "(none)"
 
 
 def _by_interrupt(exc: BaseException) -> bool:

@@ -1199,3 +1199,139 @@ def test_a_trial_whose_loss_overflows_names_the_options_that_scale_it(tmp_path, 
     )
     assert trial.user_attrs["epochs"] == 1
     assert "--reg-weight 1e+38 (default 0)" in result.table()
+
+
+def _database_locked(*args, **kwargs):
+    from sqlalchemy.exc import OperationalError
+
+    raise OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+
+
+def _assert_names_the_study_and_settings(said: str, out: Path, trial, *, queued: bool) -> None:
+    assert str(out / STUDY_FILE) in said and "database is locked" in said
+    assert f"trial {trial.number}" in said
+    assert f"lr={trial.params['lr']!r}" in said and "reg_weight=" in said
+    assert ("queued to run again first" in said) == queued
+
+
+@pytest.mark.parametrize("refused", ["flag", "epochs", "optuna's tell"])
+def test_every_write_as_a_stopped_trial_is_recorded_is_a_kgrec_error(
+    tmp_path, tiny_recbole, monkeypatch, capsys, refused
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) while a trial trains, then the study's database
+    refuses (locked, a full disk) a write of its recording: its ``interrupted`` flag, its
+    epochs, or Optuna's marking it failed. Each is a kgrec error (exit 2) naming the study's
+    file, the trial and its settings, and whether they are queued to run again. Before, only
+    the queuing was guarded: the others reached the CLI as the database's traceback (exit 1),
+    and a refused flag left the settings neither queued nor named."""
+
+    def fit_interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    set_user_attr = optuna.Trial.set_user_attr
+
+    def setting(trial, key, value):
+        if key == {"flag": "interrupted", "epochs": "epochs"}.get(refused):
+            _database_locked()
+        set_user_attr(trial, key, value)
+
+    monkeypatch.setattr("kgrec.tune.fit", fit_interrupted)
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", setting)
+    if refused == "optuna's tell":
+        monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", _database_locked)
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    trial = load_study(out).trials[0]
+    _assert_names_the_study_and_settings(str(raised.value), out, trial, queued=refused != "flag")
+    if refused != "flag":  # recorded as stopped: its settings are in the queue
+        (queued,) = load_study(out).get_trials(states=(TrialState.WAITING,))
+        assert queued.system_attrs["fixed_params"] == trial.params
+    capsys.readouterr()
+    assert cli_tune(tiny_recbole, tmp_path / "cli") == 2
+    err = capsys.readouterr().err
+    assert "kgrec tune: error: file " in err and str(tmp_path / "cli" / STUDY_FILE) in err
+    assert "database is locked" in err and "lr=" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("refused", ["flag", "tell"])
+def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
+    tmp_path, tiny_recbole, monkeypatch, refused
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's tell as it records a trial that
+    trained, then the study's database refuses (locked) to flag that trial interrupted or to
+    mark it failed: a kgrec error naming the study's file, the trial and its settings. Before,
+    the database's traceback (exit 1)."""
+    tell = optuna.study._optimize._tell_with_warning
+    set_trial_user_attr = optuna.storages.RDBStorage.set_trial_user_attr
+
+    def telling(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def setting(storage, trial_id, key, value):
+        if key == "interrupted" and refused == "flag":
+            _database_locked()
+        set_trial_user_attr(storage, trial_id, key, value)
+
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_user_attr", setting)
+    if refused == "tell":
+        monkeypatch.setattr(optuna.Study, "tell", _database_locked)
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    trial = load_study(out).trials[0]
+    assert trial.state == TrialState.RUNNING  # the next run marks it failed
+    _assert_names_the_study_and_settings(str(raised.value), out, trial, queued=refused == "tell")
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", tell)
+    monkeypatch.undo()
+    result = small_tune(tiny_recbole, out, trials=2)
+    assert result.trials[0].state == TrialState.FAIL
+    assert result.trials[1].params == trial.params  # its settings, run again (queued, or killed)
+
+
+@pytest.mark.parametrize("first", ["training", "optuna's tell"])
+def test_a_second_ctrl_c_as_the_first_is_handled_loses_no_settings(
+    tmp_path, tiny_recbole, monkeypatch, first
+) -> None:
+    """A first Ctrl-C (a fake KeyboardInterrupt) while a trial trains, or inside Optuna's tell
+    as it records one that trained; a second (a real SIGINT) right after the trial is flagged
+    interrupted, before its settings are queued. Before, the second cut the queuing short:
+    the trial was left flagged (so never queued later) and its settings were neither queued
+    nor named. Now the second waits until the settings are queued."""
+    stopped = {"fit": 0}
+
+    def fit_once(*args, **kwargs):
+        stopped["fit"] += 1
+        if first == "training" and stopped["fit"] == 2:
+            raise KeyboardInterrupt
+        return fit(*args, **kwargs)
+
+    tell = optuna.study._optimize._tell_with_warning
+
+    def telling(*args, **kwargs):
+        if first == "optuna's tell" and stopped["fit"] == 2:
+            raise KeyboardInterrupt
+        return tell(*args, **kwargs)
+
+    set_trial_user_attr = optuna.storages.RDBStorage.set_trial_user_attr
+
+    def setting(storage, trial_id, key, value):
+        set_trial_user_attr(storage, trial_id, key, value)
+        if key == "interrupted":
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C
+
+    monkeypatch.setattr("kgrec.tune.fit", fit_once)
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_user_attr", setting)
+    out = tmp_path / "tune"
+    with pytest.raises(KeyboardInterrupt):
+        small_tune(tiny_recbole, out, trials=3)
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # as it was
+    trial = load_study(out).trials[1]
+    assert trial.user_attrs["interrupted"] == "interrupted"
+    (queued,) = load_study(out).get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == trial.params
+    result = small_tune(tiny_recbole, out, trials=2)
+    assert result.trials[2].params == trial.params  # run again first
