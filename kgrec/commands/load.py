@@ -244,10 +244,12 @@ def _run(
 ) -> int:
     """Parse and validate everything, print the summary, then write (unless --dry-run).
 
-    The store is opened first, so a wrong ``--store`` fails before a long parse (``read`` gets
-    it; a dry run reads the store only when ``--store`` names it, else ``read`` gets None);
-    ``check`` (the arguments against the store) runs after the parse, before anything is
-    written, on a dry run with ``--store`` too.
+    The store is opened and checked first (:meth:`GraphStore.check`: Neo4j reachable, the
+    password right, no other load writing; a local folder that is a store or may become one),
+    so a wrong ``--store`` fails before a long parse (``read`` gets it; a dry run reads the
+    store only when ``--store`` names it, else ``read`` gets None); ``check`` (the arguments
+    against the store) runs after the parse, before anything is written, on a dry run with
+    ``--store`` too.
     """
     report = LoadReport()
     if args.dry_run:
@@ -259,6 +261,7 @@ def _run(
             )
             return 0
         with open_store(args.store) as store:  # read, never written
+            store.check()  # as the load does: before, a dry run reached no server at all
             read(report, store)
             if check is not None:
                 check(args, store)

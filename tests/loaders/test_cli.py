@@ -276,6 +276,34 @@ def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, tmp_path, ca
     assert "no --store given, so nothing was checked against a store" in out
 
 
+def test_a_dry_run_checks_the_store_as_the_load_does(
+    store_uri, tmp_path, capsys, monkeypatch, write_files, toy_files
+):
+    """Before, `load recbole|movielens|table|kg --dry-run --store URI` made none of the checks
+    a load makes of the store before it parses: a folder that is no store, or a wrong Neo4j
+    password, passed the dry run (exit 0, "nothing written to ...") and the load was refused.
+    Now the dry run refuses them as the load does, and leaves the folder as it was."""
+    toy = write_files(tmp_path / "toy", toy_files)
+    if store_uri.startswith("local:"):
+        folder = tmp_path / "store"
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine")
+        message = f"{folder} is not empty (notes.txt) and holds no store"
+    else:  # two failed logins only: a third would lock the account for a while
+        monkeypatch.setenv("NEO4J_PASSWORD", "not-the-password")
+        message = "authentication failed"
+    args = ["load", "recbole", toy, "--store", store_uri]
+    for dry in (["--dry-run"], []):
+        code, out, err = kgrec(capsys, *args, *dry)
+        assert code == 2 and message in err and "Traceback" not in err, (dry, out, err)
+        assert "nothing written" not in out
+    if store_uri.startswith("local:"):
+        assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+        triples = write_files(tmp_path / "kg", {"t.tsv": "e1\tr\tp1\n"}) / "t.tsv"
+        code, _out, err = kgrec(capsys, "load", "kg", triples, "--store", store_uri, "--dry-run")
+        assert code == 2 and message in err
+
+
 @pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
 def test_links_into_an_empty_store_start_their_domain(
     store_uri, tmp_path, capsys, write_files, domain
