@@ -244,10 +244,13 @@ def _run(
 ) -> int:
     """Parse and validate everything, print the summary, then write (unless --dry-run).
 
-    The store is opened first, so a wrong ``--store`` fails before a long parse (``read`` gets
-    it; a dry run reads the store only when ``--store`` names it, else ``read`` gets None);
-    ``check`` (the arguments against the store) runs after the parse, before anything is
-    written, on a dry run with ``--store`` too.
+    The store is opened and checked first (:meth:`GraphStore.check`: Neo4j reachable, the
+    password right, no other load writing; a local folder that is a store or may become one),
+    so a wrong ``--store`` fails before a long parse (``read`` gets it; a dry run reads the
+    store only when ``--store`` names it, else ``read`` gets None); ``check`` (the arguments
+    against the store) runs after the parse, before anything is written, on a dry run with
+    ``--store`` too, which then makes the checks of the write itself
+    (:meth:`GraphStore.check_write`), reading the store only.
     """
     report = LoadReport()
     if args.dry_run:
@@ -259,13 +262,16 @@ def _run(
             )
             return 0
         with open_store(args.store) as store:  # read, never written
-            read(report, store)
+            store.check()  # as the load does: before, a dry run reached no server at all
+            tables = read(report, store)
             if check is not None:
                 check(args, store)
-        print(report.summary())
+            print(report.summary())
+            store.check_write(tables)  # the checks of store.write, reading the store only
         print(
-            f"dry run: nothing written to {store.uri}; the checks the write itself makes "
-            "(knowledge naming items the store lacks, entity ties, vector properties) were not made"
+            f"dry run: nothing written to {store.uri}; the load was checked against it as the "
+            "write checks it, but for what only writing meets (a full disk; Neo4j: applying "
+            "graph_schema/schema.cypher, taking the load lock, committing the transactions)"
         )
         return 0
     with open_store(args.store) as store:

@@ -37,6 +37,16 @@ class GraphStore(ABC):
         """Merge ``graph`` into the store; returns rows written per table."""
 
     @abstractmethod
+    def check_write(self, graph: GraphTables) -> None:
+        """Raise what :meth:`write` would raise of ``graph`` before it writes anything (the
+        tables invalid, an entity tied to an item the store ties to another, items that the
+        interactions or knowledge name and neither the tables nor the store hold, an attribute
+        named as a property that holds vectors, a damaged store), reading the store only
+        (``kgrec load --dry-run``): nothing is written, no file or folder made, no lock taken.
+        What only writing meets (a full disk; Neo4j: applying graph_schema/schema.cypher,
+        taking the load lock, a transaction that fails) it cannot tell."""
+
+    @abstractmethod
     def snapshot(self) -> GraphTables:
         """The whole graph as canonical tables."""
 

@@ -273,20 +273,7 @@ class LocalStore(GraphStore):
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             stored = {spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES}
-            unknown = referenced_items(batch).difference(pd.Index(stored["items"]["uid"]))
-            if len(unknown):
-                raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
-            check_entity_ties(batch.items, stored["items"])
-            # knowledge naming an entity tied to an item is the item's, as in Neo4jStore.write:
-            # no Entity row is written (nor counted) for it; a tie the batch replaces is gone
-            ties, new_ties = linked_items(stored["items"]), linked_items(batch.items)
-            ties = ties[~ties.isin(new_ties.to_numpy())]
-            batch, _ = attach_to_items(batch, pd.concat([ties, new_ties]))
-            if has_attributes(batch):  # else no clash: the vectors need not be read
-                vectors = self._vectors(manifest)
-                check_attributes_against_vectors(
-                    batch, vectors.groupby("kind")["property"].unique().map(list).to_dict()
-                )
+            batch = self._checked(batch, manifest, stored)
             merged = {}
             written = {}
             for spec in tqdm(GRAPH_TABLES, desc="tables", unit="table", disable=not progress):
@@ -304,6 +291,32 @@ class LocalStore(GraphStore):
             time.perf_counter() - start,
         )
         return written
+
+    def check_write(self, graph: GraphTables) -> None:
+        manifest = self.manifest(missing_ok=True)  # read only: no lock, no folder made
+        stored = {spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES}
+        self._checked(prepare(graph), manifest, stored)
+
+    def _checked(
+        self, batch: GraphTables, manifest: dict[str, Any], stored: dict[str, pd.DataFrame]
+    ) -> GraphTables:
+        """``batch`` (prepared) checked against the ``stored`` tables as :meth:`write` checks
+        it, with its knowledge attached to the items its entities are."""
+        unknown = referenced_items(batch).difference(pd.Index(stored["items"]["uid"]))
+        if len(unknown):
+            raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
+        check_entity_ties(batch.items, stored["items"])
+        # knowledge naming an entity tied to an item is the item's, as in Neo4jStore.write:
+        # no Entity row is written (nor counted) for it; a tie the batch replaces is gone
+        ties, new_ties = linked_items(stored["items"]), linked_items(batch.items)
+        ties = ties[~ties.isin(new_ties.to_numpy())]
+        batch, _ = attach_to_items(batch, pd.concat([ties, new_ties]))
+        if has_attributes(batch):  # else no clash: the vectors need not be read
+            vectors = self._vectors(manifest)
+            check_attributes_against_vectors(
+                batch, vectors.groupby("kind")["property"].unique().map(list).to_dict()
+            )
+        return batch
 
     def _attach_to_items(
         self, manifest: dict[str, Any], stored: dict[str, pd.DataFrame], merged: dict

@@ -184,33 +184,14 @@ class Neo4jStore(GraphStore):
         if holder is not None and not _dead(holder):
             raise self._locked_error(holder)
 
+    def check_write(self, graph: GraphTables) -> None:
+        self._connect()
+        self._checked(prepare(graph))  # reads only
+
     def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
         self._connect()
         start = time.perf_counter()
-        batch = prepare(graph)
-        # the stored items tied to the load's entities and to its items' entities, in one read:
-        # the latter to check the ties, the former to attach the load's knowledge to them
-        keys = set(batch.entities["entity_id"]) | set(batch.items["entity_id"].dropna())
-        with self._errors("reading the items tied to the load's entities"):
-            found = self._run(q.LINKED_ITEMS, read=True, keys=sorted(keys)) if keys else []
-        check_entity_ties(
-            batch.items,
-            pd.DataFrame(
-                {"uid": [r["uid"] for r in found], "entity_id": [r["entity"] for r in found]}
-            ),
-        )
-        # the load's own ties override the stored ones of its items and of their entities
-        new_ties = linked_items(batch.items)
-        retied = set(new_ties.to_numpy())  # items the batch ties (again, or to another entity)
-        item_of = {r["entity"]: r["uid"] for r in found if r["uid"] not in retied}
-        item_of |= new_ties.to_dict()
-        batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
-        with self._errors("checking the items the load names"):
-            unknown = self._missing("Item", referenced_items(batch))
-            vectors = self._vector_properties() if has_attributes(batch) else {}
-        if unknown:
-            raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
-        check_attributes_against_vectors(batch, vectors)
+        batch = self._checked(prepare(graph))
         with self._errors("applying graph_schema/schema.cypher"):
             self._apply_schema()
         with self._load_lock():
@@ -241,6 +222,34 @@ class Neo4jStore(GraphStore):
             time.perf_counter() - start,
         )
         return written
+
+    def _checked(self, batch: GraphTables) -> GraphTables:
+        """``batch`` (prepared) checked against the graph as :meth:`write` checks it, reading
+        only, with its knowledge attached to the items its entities are."""
+        # the stored items tied to the load's entities and to its items' entities, in one read:
+        # the latter to check the ties, the former to attach the load's knowledge to them
+        keys = set(batch.entities["entity_id"]) | set(batch.items["entity_id"].dropna())
+        with self._errors("reading the items tied to the load's entities"):
+            found = self._run(q.LINKED_ITEMS, read=True, keys=sorted(keys)) if keys else []
+        check_entity_ties(
+            batch.items,
+            pd.DataFrame(
+                {"uid": [r["uid"] for r in found], "entity_id": [r["entity"] for r in found]}
+            ),
+        )
+        # the load's own ties override the stored ones of its items and of their entities
+        new_ties = linked_items(batch.items)
+        retied = set(new_ties.to_numpy())  # items the batch ties (again, or to another entity)
+        item_of = {r["entity"]: r["uid"] for r in found if r["uid"] not in retied}
+        item_of |= new_ties.to_dict()
+        batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
+        with self._errors("checking the items the load names"):
+            unknown = self._missing("Item", referenced_items(batch))
+            vectors = self._vector_properties() if has_attributes(batch) else {}
+        if unknown:
+            raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
+        check_attributes_against_vectors(batch, vectors)
+        return batch
 
     def _write_batch(self, batch: GraphTables, progress: bool) -> None:
         for table, kind in (("users", "User"), ("entities", "Entity"), ("items", "Item")):

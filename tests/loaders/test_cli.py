@@ -4,6 +4,9 @@ non-zero exit and a message naming file, line and field, and leaves the store ex
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -274,6 +277,96 @@ def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, tmp_path, ca
     code, out, err = kgrec(capsys, *args, "--domain", "toy")
     assert code == 0, err
     assert "no --store given, so nothing was checked against a store" in out
+
+
+def test_a_dry_run_checks_the_store_as_the_load_does(
+    store_uri, tmp_path, capsys, monkeypatch, write_files, toy_files
+):
+    """Before, `load recbole|movielens|table|kg --dry-run --store URI` made none of the checks
+    a load makes of the store before it parses: a folder that is no store, or a wrong Neo4j
+    password, passed the dry run (exit 0, "nothing written to ...") and the load was refused.
+    Now the dry run refuses them as the load does, and leaves the folder as it was."""
+    toy = write_files(tmp_path / "toy", toy_files)
+    if store_uri.startswith("local:"):
+        folder = tmp_path / "store"
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine")
+        message = f"{folder} is not empty (notes.txt) and holds no store"
+    else:  # two failed logins only: a third would lock the account for a while
+        monkeypatch.setenv("NEO4J_PASSWORD", "not-the-password")
+        message = "authentication failed"
+    args = ["load", "recbole", toy, "--store", store_uri]
+    for dry in (["--dry-run"], []):
+        code, out, err = kgrec(capsys, *args, *dry)
+        assert code == 2 and message in err and "Traceback" not in err, (dry, out, err)
+        assert "nothing written" not in out
+    if store_uri.startswith("local:"):
+        assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+        triples = write_files(tmp_path / "kg", {"t.tsv": "e1\tr\tp1\n"}) / "t.tsv"
+        code, _out, err = kgrec(capsys, "load", "kg", triples, "--store", store_uri, "--dry-run")
+        assert code == 2 and message in err
+
+
+def test_a_dry_run_makes_the_checks_of_the_write(loaded, tmp_path, capsys, write_files):
+    """Before, `load ... --dry-run --store URI` skipped the checks the store's write makes: an
+    entity the store ties to another item, or an item attribute named as the property that
+    holds the store's vectors, passed the dry run (exit 0) and the load was refused. Now the
+    dry run refuses them with the load's message, and writes nothing (a local store's folder
+    keeps its files)."""
+    uri, before = loaded
+    with open_store(uri) as store:
+        store.write_vectors("Item", ["toy:i1"], np.ones((1, 3)), property="embedding")
+    files = write_files(
+        tmp_path / "in",
+        {
+            "t.tsv": "e9\tfilm.film.actor\tp1\n",
+            "l.tsv": "i3\te1\n",  # e1 is toy:i1 in the store
+            "items.csv": "item_id,embedding\ni3,x\n",
+        },
+    )
+    folder = uri.removeprefix("local:")
+    listing = sorted(os.listdir(folder)) if uri.startswith("local:") else None
+    cases = [
+        (
+            ["kg", files / "t.tsv", "--links", files / "l.tsv", "--domain", "toy"],
+            "entity 'e1' is item 'toy:i1' in the store, and this load ties it to item 'toy:i3'",
+        ),
+        (
+            ["table", files / "items.csv", "--kind", "items", "--domain", "toy"],
+            "the items' attribute 'embedding' names the property that holds the store's Item "
+            "vectors",
+        ),
+    ]
+    for args, message in cases:
+        for dry in (["--dry-run"], []):
+            code, out, err = kgrec(capsys, "load", *args, "--store", uri, *dry)
+            assert code == 2 and message in err and "Traceback" not in err, (args, dry, out, err)
+            assert "nothing written" not in out
+    assert_same(before, snapshot(uri))
+    if listing is not None:
+        assert sorted(os.listdir(folder)) == listing
+    # a load that the write takes passes the dry run, which says what it could not check
+    code, out, err = kgrec(capsys, "load", "kg", files / "t.tsv", "--store", uri, "--dry-run")
+    assert code == 0, err
+    assert f"nothing written to {uri}; the load was checked against it as the write" in out
+    assert_same(before, snapshot(uri))
+
+
+def test_a_dry_run_into_a_new_store_creates_nothing(store_uri, tmp_path, capsys, toy, request):
+    """A dry run reads the store only: no folder, lock file or table file for a local store;
+    no node, constraint or index in Neo4j (a load applies graph_schema/schema.cypher)."""
+    code, _out, err = kgrec(capsys, "load", "recbole", toy, "--store", store_uri, "--dry-run")
+    assert code == 0, err
+    if store_uri.startswith("local:"):
+        assert not (tmp_path / "store").exists()
+        return
+    driver = request.getfixturevalue("neo4j_clean")
+    for query in (
+        "MATCH (n) RETURN count(n) AS n",
+        "SHOW CONSTRAINTS YIELD name RETURN count(*) AS n",
+        "SHOW INDEXES YIELD type WHERE type <> 'LOOKUP' RETURN count(*) AS n",
+    ):
+        assert driver.execute_query(query).records[0]["n"] == 0, query
 
 
 @pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
