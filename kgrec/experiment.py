@@ -209,6 +209,17 @@ def load_experiment(
         )
     else:
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
+    if split.train_fraction < 1 and train_fraction < 1:
+        log.warning(
+            "--split %s: its train.tsv was written with --train-fraction %s (split.json), and "
+            "--train-fraction %s thins it again: each user keeps about %.4g of the training "
+            "interactions of the split first drawn (leave --train-fraction out to train on "
+            "train.tsv as written)",
+            split_dir,
+            f"{split.train_fraction:g}",
+            f"{train_fraction:g}",
+            split.train_fraction * train_fraction,
+        )
     split = _reduce_train(split, train_fraction, seed=seed)
     split = give_few_shot(split, few_shot, seed=seed)
     return Experiment(hetero, maps, split, text_model)

@@ -145,6 +145,7 @@ def build(
             linked = linked.fillna(items["entity_id"].astype("string"))
         items = items.assign(entity_id=linked)
     uid = pd.Series(uids, index=items.index)
+    report.tied_at = _tie_rows(items, links, uid)
     # entity_id -> uid of the item the entity is (null: the rule left the item out), from the
     # links and from an item file's entity_id column alike
     item_of = _item_of(items, uid)
@@ -386,6 +387,30 @@ def _check_one_item_per_entity(
         field="entity_id",
         **where(df, position),
     )
+
+
+def _tie_rows(
+    items: pd.DataFrame, links: pd.DataFrame | None, uid: pd.Series
+) -> dict[str, dict[str, object]]:
+    """uid -> file and line of the row that ties the item to its entity: its link, else its
+    row of the item file (``entity_id``), for :class:`LoadReport.tied_at`."""
+    if "entity_id" not in items:
+        return {}
+    entity = items["entity_id"].astype("string")
+    tied = (entity.notna() & (entity.str.strip() != "") & uid.notna()).to_numpy(dtype=bool)
+    files = items[FILE].astype(str).to_numpy(dtype=object)
+    lines = items[LINE].to_numpy(dtype=np.int64, copy=True)
+    if links is not None:  # the link, where there is one, tied it (it wins over the item file)
+        at = pd.Series(range(len(links)), index=links["item_id"].to_numpy())
+        at = items["item_id"].map(at[~at.index.duplicated()]).to_numpy()
+        linked = ~pd.isna(at)
+        positions = at[linked].astype(np.int64)
+        files[linked] = links[FILE].astype(str).to_numpy(dtype=object)[positions]
+        lines[linked] = links[LINE].to_numpy(dtype=np.int64)[positions]
+    return {
+        str(u): {"file": f, "line": int(n)}
+        for u, f, n in zip(uid[tied], files[tied], lines[tied], strict=True)
+    }
 
 
 def _item_of(items: pd.DataFrame, uid: pd.Series) -> pd.Series:

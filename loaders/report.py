@@ -23,6 +23,9 @@ class LoadReport:
         default_factory=Counter
     )  # values a documented rule changed (what was done -> how many), e.g. ms timestamps
     items_per_domain: dict[str, int] = field(default_factory=dict)
+    # item uid -> file and line of the row that tied it to its entity (a link, an item file's
+    # entity_id): where a store's refusal of the tie points (kgrec load)
+    tied_at: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def warn(self, what: str, count: int = 1) -> None:
         """Count ``count`` values that a documented rule changed (``what`` says which, how)."""

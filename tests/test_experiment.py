@@ -403,6 +403,45 @@ def test_train_fraction_reduces_the_written_split(tmp_path: Path, tiny_recbole, 
     assert not (tmp_path / "d").exists()
 
 
+def test_train_fraction_on_split_files_written_with_one_is_warned(
+    tmp_path: Path, tiny_recbole, capsys, caplog
+) -> None:
+    """Split files written with --train-fraction F hold a thinned train.tsv, and split.json
+    records F; --split DIR --train-fraction G thins it again. Before, that went silently (the
+    record held no fraction); now a warning names both and the share kept (about F*G), and the
+    run's split.json records that share."""
+    data = ["--data", str(tiny_recbole), "--domain-rule", "ml1m-action-comedy", "--seed", "3"]
+    half = tmp_path / "half"
+    split = ["split", "--protocol", "ml1m-action-comedy", *data, "--train-fraction", "0.5"]
+    assert main([*split, "--write-split", str(half)]) == 0
+    assert json.loads((half / "split.json").read_text())["train_fraction"] == 0.5
+    argv = ["train", "--model", "popularity", "--split", str(half), *data]
+    caplog.clear()
+    assert main([*argv, "--train-fraction", "0.4", "--out", str(tmp_path / "again")]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        "its train.tsv was written with --train-fraction 0.5 (split.json), and "
+        "--train-fraction 0.4 thins it again: each user keeps about 0.2 of" in m
+        for m in warned
+    ), warned
+    assert json.loads((tmp_path / "again" / "split" / "split.json").read_text())[
+        "train_fraction"
+    ] == pytest.approx(0.2)
+    caplog.clear()  # the files as written: no warning, the record kept
+    assert main([*argv, "--out", str(tmp_path / "asis")]) == 0
+    assert not any("thins it again" in r.getMessage() for r in caplog.records)
+    assert json.loads((tmp_path / "asis" / "split" / "split.json").read_text())[
+        "train_fraction"
+    ] == pytest.approx(0.5)
+    record = json.loads((half / "split.json").read_text())
+    (half / "split.json").write_text(json.dumps({**record, "train_fraction": 2}))
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert f"file {half / 'split.json'}, field 'train_fraction'" in err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_a_run_from_before_train_fraction_resumes(trained, tiny_recbole):
     info = json.loads((trained.folder / "run.json").read_text())
     del info["settings"]["train_fraction"]
@@ -1251,6 +1290,7 @@ def test_a_runs_split_files_read_back_with_data_give_the_same_experiment(tmp_pat
         "target_domain": "comedy",
         "domain_rule": "ml1m-action-comedy",
         "domain": None,
+        "train_fraction": 1.0,
     }
     again = load_experiment(
         data=tiny_recbole, store=None, protocol=None, split_dir=split_dir, seed=0

@@ -7,13 +7,15 @@ half-writes the store. Several loads merge into one graph: users are shared by i
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from graph_schema.tables import GraphTables
 from kgrec.commands.graph import STORE_HELP
 from kgrec.errors import InputError
 from kgrec.store import GraphStore, open_store
+from kgrec.store.canonical import EntityTieError
 from loaders import kg, movielens, recbole, table
 from loaders.build import DEFAULT_DOMAIN
 from loaders.report import LoadReport
@@ -236,6 +238,20 @@ def _check_link_domain(args: argparse.Namespace, store: GraphStore) -> None:
     raise InputError(message, file=str(args.links), field="--domain")
 
 
+@contextmanager
+def _tie_located(report: LoadReport) -> Iterator[None]:
+    """A store's refusal of a tie (:class:`EntityTieError`: the store ties the entity to
+    another item) naming the file and line of the load that tied the item (a link, an item
+    file's ``entity_id``), which the store's tables no longer carry."""
+    try:
+        yield
+    except EntityTieError as exc:
+        at = report.tied_at.get(exc.uid)
+        if at is None:
+            raise
+        raise InputError(exc.message, file=at["file"], line=at["line"], field=exc.field) from exc
+
+
 def _run(
     args: argparse.Namespace,
     read: Callable[[LoadReport, GraphStore | None], GraphTables],
@@ -267,7 +283,8 @@ def _run(
             if check is not None:
                 check(args, store)
             print(report.summary())
-            store.check_write(tables)  # the checks of store.write, reading the store only
+            with _tie_located(report):  # the checks of store.write, reading the store only
+                store.check_write(tables)
         print(
             f"dry run: nothing written to {store.uri}; the load was checked against it as the "
             "write checks it, but for what only writing meets (a full disk; Neo4j: applying "
@@ -280,6 +297,7 @@ def _run(
         if check is not None:
             check(args, store)
         print(report.summary())
-        written = store.write(tables)
+        with _tie_located(report):
+            written = store.write(tables)
         print(f"written to {store.uri}: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
     return 0

@@ -129,6 +129,9 @@ class Split:
     item_groups: bool = False
     # users that were cold and gave a few target interactions to train (give_few_shot)
     few_shot_users: Tensor = _field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+    # the --train-fraction its train was thinned with (reduce_train; thinned again: about the
+    # product), which split.json records and read_split reads back
+    train_fraction: float = 1.0
 
     def new_items(self, item_domain: Tensor) -> Tensor:
         """Boolean ``[num_items]``: True for the split's new items, the target items with no
@@ -411,7 +414,7 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
     keep_all = shot.copy()
     keep_all[~shot] = keep
     train = split.train[:, torch.as_tensor(keep_all)]
-    return replace(split, train=train)
+    return replace(split, train=train, train_fraction=split.train_fraction * fraction)
 
 
 def check_few_shot(k: int) -> int:
@@ -562,6 +565,8 @@ def write_split(
         "target_domain": maps.domains[split.target_domain],
         "domain_rule": domain_rule,
         "domain": domain,  # the one domain --domain read every item into, if it did
+        # train.tsv is thinned already (reduce_train): read_split reads it back
+        "train_fraction": float(f"{split.train_fraction:.12g}"),
     }
     _write_atomic(directory / RECORD_FILE, json.dumps(record, indent=2) + "\n")
 
@@ -581,7 +586,24 @@ def _record(directory: Path) -> dict:
         value = record.get(name)
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise InputError(f"expected a name or null, got {value!r}", file=str(path), field=name)
+    fraction = record.get("train_fraction")
+    if fraction is not None:
+        try:
+            check_train_fraction(fraction)
+        except InputError:
+            raise InputError(
+                f"expected a number in (0, 1] or null, got {fraction!r}",
+                file=str(path),
+                field="train_fraction",
+            ) from None
     return record
+
+
+def recorded_train_fraction(directory: Path) -> float:
+    """The ``--train-fraction`` the train.tsv in ``directory`` was thinned with already
+    (``split.json``; 1 if none or not recorded)."""
+    fraction = _record(directory).get("train_fraction")
+    return 1.0 if fraction is None else float(fraction)
 
 
 def recorded_rule(directory: Path) -> str | None:
@@ -684,7 +706,13 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                     field="user_id",
                 )
         few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
-    return Split(target, *parts, item_groups=item_groups, few_shot_users=few_shot)
+    return Split(
+        target,
+        *parts,
+        item_groups=item_groups,
+        few_shot_users=few_shot,
+        train_fraction=recorded_train_fraction(directory),
+    )
 
 
 def _check_new_items(

@@ -180,11 +180,22 @@ def linked_items(items: pd.DataFrame) -> pd.Series:
     return pd.Series(tied["uid"].to_numpy(), index=tied["entity_id"].to_numpy(), dtype=object)
 
 
+class EntityTieError(InputError):
+    """A write ties an entity to an item while it is another (:func:`check_entity_ties`);
+    ``uid``: the write's item whose tie is refused, by which a loader's caller finds the file
+    and line that tied it (``kgrec load``), ``message``: the error without file and line."""
+
+    def __init__(self, message: str, *, uid: str) -> None:
+        super().__init__(message, field="entity_id")
+        self.message, self.uid = message, uid
+
+
 def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
-    """An entity is at most one item (``graph_schema.tables``), across loads too: an InputError
-    for an entity that a write's ``items`` tie to two items, or to an item while the store ties
-    it to another that the write does not tie to an entity of its own. ``stored``: the store's
-    items (``uid``, ``entity_id``), at least those tied to the write's entities.
+    """An entity is at most one item (``graph_schema.tables``), across loads too: an
+    :class:`EntityTieError` for an entity that a write's ``items`` tie to two items, or to an
+    item while the store ties it to another that the write does not tie to an entity of its
+    own. ``stored``: the store's items (``uid``, ``entity_id``), at least those tied to the
+    write's entities.
 
     Without it an entity was two items, and the knowledge a later load gave it attached to one
     of them: which one, each store chose its own way."""
@@ -193,10 +204,10 @@ def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
     if again.any():
         entity = tied["entity_id"].to_numpy()[again][0]
         uids = sorted(tied.loc[tied["entity_id"] == entity, "uid"])
-        raise InputError(
+        raise EntityTieError(
             f"entity {entity!r} is tied to two items, {uids[0]!r} and {uids[1]!r} (an entity "
             "is at most one item)",
-            field="entity_id",
+            uid=uids[1],
         )
     other = stored[
         stored["entity_id"].isin(tied["entity_id"]).to_numpy(dtype=bool)
@@ -205,11 +216,11 @@ def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
     if len(other):
         entity, uid = other["entity_id"].iloc[0], other["uid"].iloc[0]
         new = tied.loc[tied["entity_id"] == entity, "uid"].iloc[0]
-        raise InputError(
+        raise EntityTieError(
             f"entity {entity!r} is item {uid!r} in the store, and this load ties it to item "
             f"{new!r}: an entity is at most one item (give each item an entity of its own, "
             "and tie them through a knowledge triple)",
-            field="entity_id",
+            uid=new,
         )
 
 

@@ -329,7 +329,8 @@ def test_a_dry_run_makes_the_checks_of_the_write(loaded, tmp_path, capsys, write
     cases = [
         (
             ["kg", files / "t.tsv", "--links", files / "l.tsv", "--domain", "toy"],
-            "entity 'e1' is item 'toy:i1' in the store, and this load ties it to item 'toy:i3'",
+            f"file {files / 'l.tsv'}, line 1, field 'entity_id': entity 'e1' is item 'toy:i1' "
+            "in the store, and this load ties it to item 'toy:i3'",
         ),
         (
             ["table", files / "items.csv", "--kind", "items", "--domain", "toy"],
@@ -367,6 +368,38 @@ def test_a_dry_run_into_a_new_store_creates_nothing(store_uri, tmp_path, capsys,
         "SHOW INDEXES YIELD type WHERE type <> 'LOOKUP' RETURN count(*) AS n",
     ):
         assert driver.execute_query(query).records[0]["n"] == 0, query
+
+
+def test_a_tie_the_store_refuses_names_the_file_and_line_that_made_it(
+    loaded, tmp_path, capsys, write_files
+):
+    """The toy store ties the entity e1 to the item toy:i1. A load tying e1 to i3 (a link, or
+    an item file's entity_id) is refused by the store; before, the error named only the field
+    'entity_id', now also the file and line of the row that tied it, as bad input does."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "kg",
+        {
+            "t.tsv": "e1\tfilm.film.actor\tp9\n",
+            "l.tsv": "item_id\tentity_id\ni2\te2\ni3\te1\n",
+            "items.tsv": "item_id\ttitle\tentity_id\ni2\tGoldenEye\te2\ni3\tSabrina\te1\n",
+        },
+    )
+    tie = "entity 'e1' is item 'toy:i1' in the store, and this load ties it to item 'toy:i3'"
+    code, _out, err = kgrec(
+        capsys, "load", "kg", files / "t.tsv", "--links", files / "l.tsv", "--domain", "toy",
+        "--store", uri,
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert f"file {files / 'l.tsv'}, line 3, field 'entity_id': {tie}" in err
+    assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(
+        capsys, "load", "table", files / "items.tsv", "--kind", "items", "--domain", "toy",
+        "--store", uri,
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert f"file {files / 'items.tsv'}, line 3, field 'entity_id': {tie}" in err
+    assert_same(before, snapshot(uri))
 
 
 @pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
