@@ -10,6 +10,7 @@ by running the same write again, without duplicates.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -486,7 +487,10 @@ class Neo4jStore(GraphStore):
         them fails they are removed and nothing changed), then swapped in, in batches. While
         that swap runs (seconds) a reader may see the vectors partly replaced; if it fails,
         running the same replacement again finishes it. ``model`` goes to the property's
-        ``(:KgrecVectors)`` node: in the transaction, or after the swap. The vector indexes are
+        ``(:KgrecVectors)`` node: in the transaction, or after the swap; before the swap the
+        node is made true of the vectors however far the swap goes (:func:`_swapping_record`),
+        so a swap, or a record after it, that fails never leaves the old model's record on the
+        new vectors. The vector indexes are
         made after the vectors are written (Neo4j makes none in a transaction that writes): if
         that fails, the error says the vectors are written and what makes the indexes."""
         checked = _checked_vectors(vectors, property)
@@ -508,14 +512,30 @@ class Neo4jStore(GraphStore):
                 self._apply_schema()
         with self._errors(f"writing the vectors of {', '.join(checked)}"):
             before, changed = self._check_replacement(checked, property)
-            if _values(checked) <= self.vector_transaction_values:
+            staged = _values(checked) > self.vector_transaction_values
+            if not staged:
                 dropped = self._replace_vectors_at_once(checked, property, record)
             else:
-                dropped = self._replace_vectors_staged(checked, property)
-                if record is not None:  # after the vectors: never a model they are not of
-                    self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
+                dropped = self._replace_vectors_staged(checked, property, model=record)
         written = f"the vectors of {', '.join(checked)} are written"
-        self._index_published(checked, property, before, changed, written, again="embed")
+        unrecorded, said = None, written
+        if staged and record is not None:  # after the vectors: never a model they are not of
+            try:
+                with self._errors(f"recording the text model of the vectors {property!r}"):
+                    self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
+            except StoreError as exc:  # their index is still made
+                unrecorded = exc
+                said = (
+                    f"{written} (not the record of their text model {record['name']}: the same "
+                    "embed again writes it)"
+                )
+                written += f", but not the record of their text model {record['name']}"
+        self._index_published(checked, property, before, changed, said, again="embed")
+        if unrecorded is not None:
+            raise StoreError(
+                f"{unrecorded}; {written} (the store holds no record of another model for "
+                "them): run the same embed again to record it"
+            ) from unrecorded
         return dropped
 
     def _check_replacement(
@@ -605,8 +625,11 @@ class Neo4jStore(GraphStore):
         property: str,
         *,
         again: str = "embed",
+        model: dict[str, str | None] | None = None,
     ) -> dict[str, int]:
-        """``again``: the command whose rerun finishes a swap that stopped."""
+        """``again``: the command whose rerun finishes a swap that stopped; ``model``: the
+        record of the new vectors, whose :func:`_swapping_record` replaces the stored one
+        before the swap (the caller records ``model`` after it)."""
         staging = q.staging_property(property)
         batch = {"batch": self.batch_size}
         with self.driver.session(database=self.database) as session:
@@ -626,6 +649,12 @@ class Neo4jStore(GraphStore):
                         for chunk in self._vector_chunks(keys, matrix):
                             self._run(q.SET_VECTORS[kind], rows=chunk, property=staging)
                             bar.update(len(chunk))
+                if model is not None:  # a record true of the vectors at every step of the swap
+                    swapping = _swapping_record(self.vector_model(property), model, list(checked))
+                    if swapping is None:
+                        self._run(q.FORGET_VECTOR_MODEL, property=property)
+                    else:
+                        self._run(q.RECORD_VECTOR_MODEL, property=property, **swapping)
             except BaseException:  # Ctrl-C too: nothing staged stays behind
                 with contextlib.suppress(DriverError, Neo4jError):
                     clear_staging()
@@ -1156,6 +1185,42 @@ def _fan_out_rows(
         {"start": starts[a], **{name: column[a:b] for name, column in columns.items()}}
         for a, b in bounds
     ]
+
+
+def _swapping_record(
+    stored: Mapping[str, str] | None, model: Mapping[str, str | None], kinds: list[str]
+) -> dict[str, str | None] | None:
+    """The record of a property's vectors while a staged replacement swaps in the vectors of
+    ``kinds`` that ``model`` made (``stored``: the record before it), true however far the
+    swap goes: None (no record: the vectors may be any model's) when the models differ;
+    else the model, the template digests both records give alike, and for ``kinds`` that
+    the texts read the interactions where either record says so (vectors partly replaced
+    are never taken for a model's input when the old or the new ones read them)."""
+    if stored is None or stored["identity"] != model["identity"]:
+        return None
+
+    def kind_map(record: Mapping[str, Any], field: str) -> dict[str, Any] | None:
+        try:
+            found = json.loads(record[field]) if record.get(field) is not None else None
+        except (TypeError, ValueError):
+            found = None
+        return found if isinstance(found, dict) else None
+
+    swapping: dict[str, str | None] = {**model}
+    new, old = kind_map(model, "templates"), kind_map(stored, "templates") or {}
+    if new is not None:
+        alike = {k: v for k, v in new.items() if k not in kinds or old.get(k) == v}
+        swapping["templates"] = json.dumps(alike, sort_keys=True)
+    new, old = kind_map(model, "interactions"), kind_map(stored, "interactions") or {}
+    if new is not None:
+        reads = {k: v for k, v in new.items() if k not in kinds}
+        for kind in kinds:
+            if True in (new.get(kind), old.get(kind)):
+                reads[kind] = True
+            elif new.get(kind) is False and old.get(kind) is False:
+                reads[kind] = False
+        swapping["interactions"] = json.dumps(reads, sort_keys=True)
+    return swapping
 
 
 class _PartlyReplaced(StoreError):
