@@ -464,8 +464,17 @@ class Neo4jStore(GraphStore):
             self._run(statement, dimensions=int(matrix.shape[1]))
             for chunk in self._vector_chunks(keys, matrix):
                 self._run(q.SET_VECTORS[kind], rows=chunk, property=property)
-            # queries right after this write see a complete index
-            self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
+        name = q.vector_index_name(kind, property)
+        try:  # queries right after this write see a complete index
+            with self._errors(f"waiting for the vector index {name!r} to come online"):
+                self._run(q.AWAIT_INDEX, name=name)
+        except StoreError as exc:  # the vectors are committed: not a failed write
+            raise _IndexNotOnline(
+                f"{exc}; the {kind} vectors {property!r} are written, but vector queries may "
+                f"miss some of them until the index {name!r} is online (SHOW VECTOR INDEXES): "
+                "write them again to wait for it",
+                failure=str(exc),
+            ) from exc
 
     def _vector_chunks(self, keys: Sequence[str], matrix: np.ndarray) -> list[list[dict]]:
         """``SET_VECTORS``'s rows for ``keys`` and their ``matrix`` rows, in chunks of a tenth
@@ -786,9 +795,12 @@ class Neo4jStore(GraphStore):
             self._index_published(checked, property, before, changed, published)
             return
         written: list[str] = []  # some users' (and late items'): beside the stored ones
+        offline: list[tuple[str, _IndexNotOnline]] = []
         for kind, (keys, matrix) in checked.items():
             try:
                 self.write_vectors(kind, keys, matrix, property=property)
+            except _IndexNotOnline as exc:  # written: the next kind's too
+                offline.append((kind, exc))
             except StoreError as exc:
                 rest = kinds[len(written) + 1 :]
                 done = f", its {', '.join(written)} vectors are written" if written else ""
@@ -799,6 +811,13 @@ class Neo4jStore(GraphStore):
                     f"{exc}; {published}{done}; {missing}: publish again to finish it"
                 ) from exc
             written.append(kind)
+        if offline:
+            kind, exc = offline[0]
+            raise StoreError(
+                f"{exc.failure}; {published} with its vectors ({', '.join(kinds)}), but vector "
+                f"queries may miss some of the {', '.join(k for k, _ in offline)} vectors until "
+                "their index is online (SHOW VECTOR INDEXES): publish again to wait for it"
+            ) from exc
 
     def _index_published(
         self,
@@ -1221,6 +1240,15 @@ def _swapping_record(
                 reads[kind] = False
         swapping["interactions"] = json.dumps(reads, sort_keys=True)
     return swapping
+
+
+class _IndexNotOnline(StoreError):
+    """:meth:`Neo4jStore.write_vectors` wrote its vectors, but waiting for their index failed
+    (``failure``: why)."""
+
+    def __init__(self, message: str, *, failure: str) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 class _PartlyReplaced(StoreError):

@@ -685,3 +685,28 @@ def test_a_staged_embed_that_stops_never_leaves_the_old_models_record(
         np.testing.assert_array_equal(
             store.read_vectors("User", property="embedding")[1], np.full((2, 2), 3)
         )
+
+
+def test_vectors_whose_index_wait_fails_are_said_to_be_written(neo, movies, monkeypatch):
+    """write_vectors commits its vectors, then waits for their index to come online: when
+    the wait fails, the error says the vectors are written. Before, it read as a failed
+    write ('... while writing Item vectors')."""
+    from neo4j.exceptions import ServiceUnavailable
+
+    neo.write(movies, progress=False)
+    execute_query = neo.driver.execute_query
+
+    def wait_fails(query, *args, **kwargs):
+        if "db.awaitIndex" in query:
+            raise ServiceUnavailable("the server went away")
+        return execute_query(query, *args, **kwargs)
+
+    monkeypatch.setattr(neo.driver, "execute_query", wait_fails)
+    with pytest.raises(StoreError) as caught:
+        neo.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="embedding")
+    monkeypatch.undo()
+    assert "the Item vectors 'embedding' are written, but vector queries may miss" in str(
+        caught.value
+    )
+    assert "write them again to wait for it" in str(caught.value)
+    assert neo.read_vectors("Item", property="embedding")[0] == ["movies:1"]
