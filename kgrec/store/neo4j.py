@@ -10,6 +10,7 @@ by running the same write again, without duplicates.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -472,8 +473,17 @@ class Neo4jStore(GraphStore):
             self._run(statement, dimensions=int(matrix.shape[1]))
             for chunk in self._vector_chunks(keys, matrix):
                 self._run(q.SET_VECTORS[kind], rows=chunk, property=property)
-            # queries right after this write see a complete index
-            self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
+        name = q.vector_index_name(kind, property)
+        try:  # queries right after this write see a complete index
+            with self._errors(f"waiting for the vector index {name!r} to come online"):
+                self._run(q.AWAIT_INDEX, name=name)
+        except StoreError as exc:  # the vectors are committed: not a failed write
+            raise _IndexNotOnline(
+                f"{exc}; the {kind} vectors {property!r} are written, but vector queries may "
+                f"miss some of them until the index {name!r} is online (SHOW VECTOR INDEXES): "
+                "write them again to wait for it",
+                failure=str(exc),
+            ) from exc
 
     def _vector_chunks(self, keys: Sequence[str], matrix: np.ndarray) -> list[list[dict]]:
         """``SET_VECTORS``'s rows for ``keys`` and their ``matrix`` rows, in chunks of a tenth
@@ -495,7 +505,10 @@ class Neo4jStore(GraphStore):
         them fails they are removed and nothing changed), then swapped in, in batches. While
         that swap runs (seconds) a reader may see the vectors partly replaced; if it fails,
         running the same replacement again finishes it. ``model`` goes to the property's
-        ``(:KgrecVectors)`` node: in the transaction, or after the swap. The vector indexes are
+        ``(:KgrecVectors)`` node: in the transaction, or after the swap; before the swap the
+        node is made true of the vectors however far the swap goes (:func:`_swapping_record`),
+        so a swap, or a record after it, that fails never leaves the old model's record on the
+        new vectors. The vector indexes are
         made after the vectors are written (Neo4j makes none in a transaction that writes): if
         that fails, the error says the vectors are written and what makes the indexes."""
         checked = _checked_vectors(vectors, property)
@@ -517,14 +530,30 @@ class Neo4jStore(GraphStore):
                 self._apply_schema()
         with self._errors(f"writing the vectors of {', '.join(checked)}"):
             before, changed = self._check_replacement(checked, property)
-            if _values(checked) <= self.vector_transaction_values:
+            staged = _values(checked) > self.vector_transaction_values
+            if not staged:
                 dropped = self._replace_vectors_at_once(checked, property, record)
             else:
-                dropped = self._replace_vectors_staged(checked, property)
-                if record is not None:  # after the vectors: never a model they are not of
-                    self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
+                dropped = self._replace_vectors_staged(checked, property, model=record)
         written = f"the vectors of {', '.join(checked)} are written"
-        self._index_published(checked, property, before, changed, written, again="embed")
+        unrecorded, said = None, written
+        if staged and record is not None:  # after the vectors: never a model they are not of
+            try:
+                with self._errors(f"recording the text model of the vectors {property!r}"):
+                    self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
+            except StoreError as exc:  # their index is still made
+                unrecorded = exc
+                said = (
+                    f"{written} (not the record of their text model {record['name']}: the same "
+                    "embed again writes it)"
+                )
+                written += f", but not the record of their text model {record['name']}"
+        self._index_published(checked, property, before, changed, said, again="embed")
+        if unrecorded is not None:
+            raise StoreError(
+                f"{unrecorded}; {written} (the store holds no record of another model for "
+                "them): run the same embed again to record it"
+            ) from unrecorded
         return dropped
 
     def _check_replacement(
@@ -614,8 +643,11 @@ class Neo4jStore(GraphStore):
         property: str,
         *,
         again: str = "embed",
+        model: dict[str, str | None] | None = None,
     ) -> dict[str, int]:
-        """``again``: the command whose rerun finishes a swap that stopped."""
+        """``again``: the command whose rerun finishes a swap that stopped; ``model``: the
+        record of the new vectors, whose :func:`_swapping_record` replaces the stored one
+        before the swap (the caller records ``model`` after it)."""
         staging = q.staging_property(property)
         batch = {"batch": self.batch_size}
         with self.driver.session(database=self.database) as session:
@@ -635,6 +667,12 @@ class Neo4jStore(GraphStore):
                         for chunk in self._vector_chunks(keys, matrix):
                             self._run(q.SET_VECTORS[kind], rows=chunk, property=staging)
                             bar.update(len(chunk))
+                if model is not None:  # a record true of the vectors at every step of the swap
+                    swapping = _swapping_record(self.vector_model(property), model, list(checked))
+                    if swapping is None:
+                        self._run(q.FORGET_VECTOR_MODEL, property=property)
+                    else:
+                        self._run(q.RECORD_VECTOR_MODEL, property=property, **swapping)
             except BaseException:  # Ctrl-C too: nothing staged stays behind
                 with contextlib.suppress(DriverError, Neo4jError):
                     clear_staging()
@@ -766,9 +804,12 @@ class Neo4jStore(GraphStore):
             self._index_published(checked, property, before, changed, published)
             return
         written: list[str] = []  # some users' (and late items'): beside the stored ones
+        offline: list[tuple[str, _IndexNotOnline]] = []
         for kind, (keys, matrix) in checked.items():
             try:
                 self.write_vectors(kind, keys, matrix, property=property)
+            except _IndexNotOnline as exc:  # written: the next kind's too
+                offline.append((kind, exc))
             except StoreError as exc:
                 rest = kinds[len(written) + 1 :]
                 done = f", its {', '.join(written)} vectors are written" if written else ""
@@ -779,6 +820,13 @@ class Neo4jStore(GraphStore):
                     f"{exc}; {published}{done}; {missing}: publish again to finish it"
                 ) from exc
             written.append(kind)
+        if offline:
+            kind, exc = offline[0]
+            raise StoreError(
+                f"{exc.failure}; {published} with its vectors ({', '.join(kinds)}), but vector "
+                f"queries may miss some of the {', '.join(k for k, _ in offline)} vectors until "
+                "their index is online (SHOW VECTOR INDEXES): publish again to wait for it"
+            ) from exc
 
     def _index_published(
         self,
@@ -1165,6 +1213,51 @@ def _fan_out_rows(
         {"start": starts[a], **{name: column[a:b] for name, column in columns.items()}}
         for a, b in bounds
     ]
+
+
+def _swapping_record(
+    stored: Mapping[str, str] | None, model: Mapping[str, str | None], kinds: list[str]
+) -> dict[str, str | None] | None:
+    """The record of a property's vectors while a staged replacement swaps in the vectors of
+    ``kinds`` that ``model`` made (``stored``: the record before it), true however far the
+    swap goes: None (no record: the vectors may be any model's) when the models differ;
+    else the model, the template digests both records give alike, and for ``kinds`` that
+    the texts read the interactions where either record says so (vectors partly replaced
+    are never taken for a model's input when the old or the new ones read them)."""
+    if stored is None or stored["identity"] != model["identity"]:
+        return None
+
+    def kind_map(record: Mapping[str, Any], field: str) -> dict[str, Any] | None:
+        try:
+            found = json.loads(record[field]) if record.get(field) is not None else None
+        except (TypeError, ValueError):
+            found = None
+        return found if isinstance(found, dict) else None
+
+    swapping: dict[str, str | None] = {**model}
+    new, old = kind_map(model, "templates"), kind_map(stored, "templates") or {}
+    if new is not None:
+        alike = {k: v for k, v in new.items() if k not in kinds or old.get(k) == v}
+        swapping["templates"] = json.dumps(alike, sort_keys=True)
+    new, old = kind_map(model, "interactions"), kind_map(stored, "interactions") or {}
+    if new is not None:
+        reads = {k: v for k, v in new.items() if k not in kinds}
+        for kind in kinds:
+            if True in (new.get(kind), old.get(kind)):
+                reads[kind] = True
+            elif new.get(kind) is False and old.get(kind) is False:
+                reads[kind] = False
+        swapping["interactions"] = json.dumps(reads, sort_keys=True)
+    return swapping
+
+
+class _IndexNotOnline(StoreError):
+    """:meth:`Neo4jStore.write_vectors` wrote its vectors, but waiting for their index failed
+    (``failure``: why)."""
+
+    def __init__(self, message: str, *, failure: str) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 class _PartlyReplaced(StoreError):

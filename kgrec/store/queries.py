@@ -418,6 +418,9 @@ SET v.model = $name, v.identity = $identity, v.templates = $templates,
     v.interactions = $interactions
 """
 
+# while a staged replacement swaps the vectors in, the record of another model goes
+FORGET_VECTOR_MODEL = "MATCH (v:KgrecVectors {property: $property}) DELETE v"
+
 
 def vector_index_name(kind: str, property: str) -> str:
     """The name of the vector index on ``kind.property``."""

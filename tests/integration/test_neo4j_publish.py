@@ -425,3 +425,39 @@ def test_a_staged_publish_whose_vector_swap_stops_says_publish_again(graph_store
     store.publish(top_k(30, 2), run="a", vectors=new, property="emb")
     for kind in ("User", "Item"):
         assert np.all(store.read_vectors(kind, property="emb")[1] == 2.0)
+
+
+def test_a_staged_publish_whose_index_wait_fails_says_its_vectors_are_in(graph_store, monkeypatch):
+    """A publish for some users too large for one transaction writes its vectors kind by kind
+    (write_vectors), each then waiting for its index to come online. When that wait fails
+    the vectors are written: the error says so, and the next kind's are written too. Before,
+    it read as a failed write ('its User vectors are not (or only some), its Item vectors
+    not'), and the Item vectors were left unwritten."""
+    store = staged(graph_store)
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    store.publish(top_k(30, 5), run="a", vectors=old, property="emb")
+    some = ["u3", "u4", "u5"]
+    table = top_k(30, 4, model="new", offset=10)
+    table = table[table["user_id"].isin(some)]
+    new = {"User": (some, np.full((3, 2), 2.0)), "Item": (["synth:1"], np.full((1, 2), 2.0))}
+    execute_query = store.driver.execute_query
+
+    def user_index_wait_fails(query, *args, **kwargs):
+        if "db.awaitIndex" in query and "'user_emb'" in str(kwargs):
+            raise ServiceUnavailable("the server went away")
+        return execute_query(query, *args, **kwargs)
+
+    monkeypatch.setattr(store.driver, "execute_query", user_index_wait_fails)
+    with pytest.raises(
+        StoreError,
+        match=r"run 'a''s recommendations are published with its vectors \(User, Item\), but "
+        r"vector queries may miss some of the User vectors until their index is online "
+        r"\(SHOW VECTOR INDEXES\): publish again to wait for it",
+    ):
+        store.publish(table, run="a", users=some, vectors=new, property="emb")
+    monkeypatch.undo()
+    assert len([row for row in stored(store) if row[3] == "new"]) == 12
+    for kind, key in (("User", "u3"), ("Item", "synth:1")):
+        keys, matrix = store.read_vectors(kind, property="emb")
+        assert matrix[keys.index(key)].tolist() == [2.0, 2.0]

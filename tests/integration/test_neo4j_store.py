@@ -607,3 +607,106 @@ def test_an_embed_whose_vector_index_fails_says_its_vectors_are_written(
     keys, vectors = store.read_vectors("Item", property="embedding")
     assert keys == ["movies:1", "movies:2"]
     np.testing.assert_array_equal(vectors, np.full((2, 2), 5))
+
+
+def _record(identity: str, templates: dict, reads: dict) -> dict[str, str]:
+    import json
+
+    return {
+        "name": identity.upper(),
+        "identity": identity,
+        "templates": json.dumps(templates, sort_keys=True),
+        "interactions": json.dumps(reads, sort_keys=True),
+    }
+
+
+@pytest.mark.parametrize("failing", ["swap", "record"])
+def test_a_staged_embed_that_stops_never_leaves_the_old_models_record(
+    neo, movies, monkeypatch, failing
+):
+    """A staged embed (over vector_transaction_values) records its model after the swap.
+    Before, the old (:KgrecVectors) record stayed on the new vectors when the swap or that
+    record failed: another model's vectors read as the old model's (a later embed of other
+    kinds with the old model was let in beside them), and user vectors whose texts read the
+    interactions read as ones that do not. Now the record says only what is true however far
+    the swap went (nothing, for another model), and the same embed again records it."""
+    import json
+
+    from neo4j.exceptions import ServiceUnavailable
+
+    from kgrec.store import queries as q
+    from kgrec.text.embed import Embedded, interaction_kinds, template_digests, write_embeddings
+
+    store = Neo4jStore(
+        neo.driver, database=neo.database, uri=neo.uri, batch_size=2, vector_transaction_values=1
+    )
+    store.write(movies, progress=False)
+    old = _record("a", {"Item": "i1", "User": "u1"}, {"Item": False, "User": False})
+    items = Embedded("Item", ["movies:1", "movies:2"], np.full((2, 2), 5, np.float32), 2, 2, 0, 0)
+    users = Embedded("User", ["u1", "u2"], np.full((2, 2), 7, np.float32), 2, 2, 0, 0)
+    write_embeddings(store, [items, users], model=old)
+    assert store.vector_model("embedding") == old
+    # the same model, the users' texts now read the interactions; another model, every kind
+    same = _record("a", {"User": "u2"}, {"User": True})
+    other = _record("b", {"Item": "i3", "User": "u3"}, {"Item": False, "User": False})
+    finished = _record("a", {"Item": "i1", "User": "u2"}, {"Item": False, "User": True})
+    new_users = Embedded("User", ["u1", "u2"], np.full((2, 2), 3, np.float32), 2, 2, 0, 0)
+    cases = ((same, [new_users], finished), (other, [items, new_users], other))
+    real_run = Neo4jStore._run
+
+    def run(self, query, *args, **kwargs):
+        # the record after the swap (the one before it leaves out the users' templates)
+        users_templates = json.loads(kwargs.get("templates") or "{}").get("User")
+        if failing == "record" and query == q.RECORD_VECTOR_MODEL and users_templates:
+            raise ServiceUnavailable("the server went away")
+        return real_run(self, query, *args, **kwargs)
+
+    for model, results, expected in cases:
+        monkeypatch.setattr(Neo4jStore, "_run", run)
+        if failing == "swap":  # the swap's statements run in a session of their own
+            moving = dict(q.MOVE_STAGED_VECTORS_IN_BATCHES, User="RETURN 1 / 0")
+            monkeypatch.setattr(q, "MOVE_STAGED_VECTORS_IN_BATCHES", moving)
+        with pytest.raises(StoreError) as caught:
+            write_embeddings(store, results, model=model)
+        monkeypatch.undo()
+        if failing == "record":
+            assert "the vectors of " in str(caught.value)
+            assert "are written, but not the record of their text model" in str(caught.value)
+            assert "run the same embed again to record it" in str(caught.value)
+        recorded = store.vector_model("embedding")
+        if model is other:
+            assert recorded is None  # their model is unknown, not model a
+        else:
+            assert recorded["identity"] == "a"
+            assert template_digests(recorded) == {"Item": "i1"}  # the users': unknown
+            assert interaction_kinds(recorded) == {"Item": False, "User": True}
+        write_embeddings(store, results, model=model)  # the same embed finishes it
+        assert store.vector_model("embedding") == expected
+        np.testing.assert_array_equal(
+            store.read_vectors("User", property="embedding")[1], np.full((2, 2), 3)
+        )
+
+
+def test_vectors_whose_index_wait_fails_are_said_to_be_written(neo, movies, monkeypatch):
+    """write_vectors commits its vectors, then waits for their index to come online: when
+    the wait fails, the error says the vectors are written. Before, it read as a failed
+    write ('... while writing Item vectors')."""
+    from neo4j.exceptions import ServiceUnavailable
+
+    neo.write(movies, progress=False)
+    execute_query = neo.driver.execute_query
+
+    def wait_fails(query, *args, **kwargs):
+        if "db.awaitIndex" in query:
+            raise ServiceUnavailable("the server went away")
+        return execute_query(query, *args, **kwargs)
+
+    monkeypatch.setattr(neo.driver, "execute_query", wait_fails)
+    with pytest.raises(StoreError) as caught:
+        neo.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="embedding")
+    monkeypatch.undo()
+    assert "the Item vectors 'embedding' are written, but vector queries may miss" in str(
+        caught.value
+    )
+    assert "write them again to wait for it" in str(caught.value)
+    assert neo.read_vectors("Item", property="embedding")[0] == ["movies:1"]
