@@ -743,8 +743,8 @@ class Run:
         as they are, and their vectors and those of items loaded after training beside the
         stored ones (of the same size, the items padded to the stored items' norm, none longer:
         checked before anything is written). The store records which run its vectors are
-        (:meth:`~kgrec.store.base.GraphStore.vector_run`: the run's name and a digest of its
-        trained model): a publish for some users beside vectors of another
+        (:meth:`~kgrec.store.base.GraphStore.vector_run`: the run's name, a digest of its
+        trained model, the items' norm): a publish for some users beside vectors of another
         run, or of no recorded run (published before session 29), is refused before anything
         is written. Newcomers, items loaded after training and what users already have are
         read from ``store``. Returns the table written."""
@@ -808,11 +808,17 @@ class Run:
                 record = None
                 if published:
                     record = {"run": name or self.name, "weights": self._weights_digest()}
+                    if len(ranking.item_ids):  # the norm every published item vector has
+                        record["item_norm"] = float(ranking.item_emb.double().norm(dim=1).max())
                     if users is not None:
                         record = self._join_vectors(opened, record)
                 if late and "Item" in published:  # padded as the stored items are
                     keys, rows = published["Item"]
-                    published["Item"] = (keys, self._late_item_vectors(opened, ranking, late, rows))
+                    norm = (record or opened.vector_run(VECTOR_PROPERTY) or {}).get("item_norm")
+                    published["Item"] = (
+                        keys,
+                        self._late_item_vectors(opened, ranking, late, rows, norm=norm),
+                    )
                 # the vectors go with the edges, one change: a whole run's in place of all
                 # others, some users' (and late items') beside them
                 opened.publish(
@@ -885,20 +891,29 @@ class Run:
         )
 
     def _late_item_vectors(
-        self, opened: GraphStore, ranking: _Ranking, late: list[int], rows: np.ndarray
+        self,
+        opened: GraphStore,
+        ranking: _Ranking,
+        late: list[int],
+        rows: np.ndarray,
+        *,
+        norm: float | None = None,
     ) -> np.ndarray:
         """The published vectors of items ``late`` (rows of ``ranking``, items loaded after
         training) that a publish for some users writes beside the stored item vectors: padded
         to the norm every stored one has (:func:`inner_product_vectors`), so that the index
         still ranks as the model does; ``rows`` (padded to the ranking's largest item norm)
-        when none is stored. An InputError when one is longer than the stored ones."""
+        when none is stored. ``norm``: that norm as the store's record of the run holds it
+        (else the stored item vectors are read for it). An InputError when one is longer
+        than the stored ones."""
         from kgrec.store import redact
 
         emb = ranking.item_emb[late]
-        _, stored = opened.read_vectors("Item", property=VECTOR_PROPERTY)
-        if not len(stored):
-            return rows
-        norm = float(np.linalg.norm(np.asarray(stored, dtype=np.float64), axis=1).max())
+        if norm is None:  # not recorded: read from the stored vectors
+            _, stored = opened.read_vectors("Item", property=VECTOR_PROPERTY)
+            if not len(stored):
+                return rows
+            norm = float(np.linalg.norm(np.asarray(stored, dtype=np.float64), axis=1).max())
         norms = emb.double().norm(dim=1)
         longest = int(norms.argmax())
         if float(norms[longest]) > norm * (1 + NORM_TOLERANCE):
