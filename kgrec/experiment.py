@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import inspect
 import json
 import logging
@@ -773,9 +774,12 @@ class Run:
         ``users``, only theirs (newcomers folded in, see :meth:`recommend`), the others' left
         as they are, and their vectors and those of items loaded after training beside the
         stored ones (of the same size, the items padded to the stored items' norm, none longer:
-        checked before anything is written). Newcomers, items
-        loaded after training and what users already have are read from ``store``. Returns
-        the table written."""
+        checked before anything is written). The store records which run its vectors are
+        (:meth:`~kgrec.store.base.GraphStore.vector_run`: the run's name, a digest of its
+        trained model, the items' norm): a publish for some users beside vectors of another
+        run, or of no recorded run (published before session 29), is refused before anything
+        is written. Newcomers, items loaded after training and what users already have are
+        read from ``store``. Returns the table written."""
         from kgrec.store import redact
 
         store = store or self.settings.get("store")
@@ -831,9 +835,22 @@ class Run:
                         None if users is None else rows.shape[1],
                         remedy="publish the whole run first (without users), or without vectors",
                     )
+                # which run the vectors are: a whole run's replace all, so they are its own;
+                # some users' join the stored ones, which must be this run's
+                record = None
+                if published:
+                    record = {"run": name or self.name, "weights": self._weights_digest()}
+                    if len(ranking.item_ids):  # the norm every published item vector has
+                        record["item_norm"] = float(ranking.item_emb.double().norm(dim=1).max())
+                    if users is not None:
+                        record = self._join_vectors(opened, record)
                 if late and "Item" in published:  # padded as the stored items are
                     keys, rows = published["Item"]
-                    published["Item"] = (keys, self._late_item_vectors(opened, ranking, late, rows))
+                    norm = (record or opened.vector_run(VECTOR_PROPERTY) or {}).get("item_norm")
+                    published["Item"] = (
+                        keys,
+                        self._late_item_vectors(opened, ranking, late, rows, norm=norm),
+                    )
                 # the vectors go with the edges, one change: a whole run's in place of all
                 # others, some users' (and late items') beside them
                 opened.publish(
@@ -842,24 +859,93 @@ class Run:
                     users=None if users is None else list(users),
                     vectors=published or None,
                     property=VECTOR_PROPERTY,
+                    run_record=record,
                 )
         return ranking.table
 
+    def _weights_digest(self) -> str:
+        """A digest of the run's trained model (model.pt, and student.pt where it has one):
+        what tells two runs' vectors apart, whatever their names."""
+        digest = hashlib.sha256()
+        for name in (MODEL_FILE, STUDENT_FILE):
+            path = self.folder / name
+            try:
+                digest.update(path.read_bytes())
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise InputError(f"cannot read the run's model: {exc}", file=str(path)) from None
+        return digest.hexdigest()[:16]
+
+    def _join_vectors(self, opened: GraphStore, mine: dict[str, Any]) -> dict[str, Any] | None:
+        """Before a publish for some users writes their vectors beside ``opened``'s: None
+        when the stored vectors are this run's (record ``mine``, as a whole publish of it
+        would record it), ``mine`` when there are none (theirs are the first); an InputError
+        when they are another run's, or no recorded run's (published before session 29, or
+        written by other means): beside them the vector index would rank users of one run
+        against items of another."""
+        from kgrec.store import redact
+
+        held = [
+            kind
+            for kind in ("User", "Item")
+            if opened.vector_dimension(kind, property=VECTOR_PROPERTY) is not None
+        ]
+        if not held:
+            return mine
+        stored = opened.vector_run(VECTOR_PROPERTY)
+        if stored is not None and (
+            stored.get("weights") == mine["weights"]
+            if stored.get("weights") is not None
+            else stored["run"] == mine["run"]
+        ):
+            return None
+        where = f"{redact(opened.uri)} holds the vectors {VECTOR_PROPERTY!r}"
+        if stored is None:
+            whose = (
+                f"{where} with no record of the run they are of (published before session 29, "
+                "or written by other means), so they may be another run's"
+            )
+        elif stored["run"] == mine["run"]:
+            whose = (
+                f"{where} of another run named {stored['run']!r} (another trained model than "
+                f"{self.folder}'s)"
+            )
+        else:
+            whose = f"{where} of run {stored['run']!r}"
+        raise InputError(
+            f"{whose}, not of run {mine['run']!r} ({self.folder}): its users' vectors beside "
+            "them would lie in another space than the items', and the vector index would rank "
+            f"them wrongly. Nothing was written: publish run {mine['run']!r} whole first "
+            "(kgrec recommend without --user), which replaces every vector, then its users; "
+            "or publish with --no-vectors",
+            field="--user",
+        )
+
     def _late_item_vectors(
-        self, opened: GraphStore, ranking: _Ranking, late: list[int], rows: np.ndarray
+        self,
+        opened: GraphStore,
+        ranking: _Ranking,
+        late: list[int],
+        rows: np.ndarray,
+        *,
+        norm: float | None = None,
     ) -> np.ndarray:
         """The published vectors of items ``late`` (rows of ``ranking``, items loaded after
         training) that a publish for some users writes beside the stored item vectors: padded
         to the norm every stored one has (:func:`inner_product_vectors`), so that the index
         still ranks as the model does; ``rows`` (padded to the ranking's largest item norm)
-        when none is stored. An InputError when one is longer than the stored ones."""
+        when none is stored. ``norm``: that norm as the store's record of the run holds it
+        (else the stored item vectors are read for it). An InputError when one is longer
+        than the stored ones."""
         from kgrec.store import redact
 
         emb = ranking.item_emb[late]
-        _, stored = opened.read_vectors("Item", property=VECTOR_PROPERTY)
-        if not len(stored):
-            return rows
-        norm = float(np.linalg.norm(np.asarray(stored, dtype=np.float64), axis=1).max())
+        if norm is None:  # not recorded: read from the stored vectors
+            _, stored = opened.read_vectors("Item", property=VECTOR_PROPERTY)
+            if not len(stored):
+                return rows
+            norm = float(np.linalg.norm(np.asarray(stored, dtype=np.float64), axis=1).max())
         norms = emb.double().norm(dim=1)
         longest = int(norms.argmax())
         if float(norms[longest]) > norm * (1 + NORM_TOLERANCE):

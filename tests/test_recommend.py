@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -315,3 +317,71 @@ def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny
     assert main([*base, "--name", " mine "]) == 0
     with open_store(store) as opened:
         assert set(opened.recommendations()["run"]) == {"mine"}
+
+
+def test_a_user_publish_beside_another_runs_vectors_is_refused(tmp_path, tiny_recbole, capsys):
+    """The store records which run its vectors 'gnn_embedding' are: ``--user`` of run b beside
+    run a's is refused (naming both, nothing written), as beside vectors that record no run
+    (published by an older kgrec); b's whole publish replaces them, then its users go beside.
+    Before, b's users' vectors were written beside a's items': the vector index ranked them
+    against items of another model's space, silently."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    a, b = (
+        train(
+            "lightgcn",
+            protocol="ml1m-action-comedy",
+            store=store,
+            out=tmp_path / n,
+            seed=s,
+            **SMALL,
+        )
+        for n, s in (("a", 1), ("b", 2))
+    )
+    a.publish(k=3)
+
+    def published():
+        with open_store(store) as opened:
+            return (
+                opened.recommendations(),
+                *(opened.read_vectors(kind, property="gnn_embedding") for kind in ("User", "Item")),
+            )
+
+    def assert_unchanged(before):
+        after = published()
+        pd.testing.assert_frame_equal(after[0], before[0])
+        for (keys, vectors), (old_keys, old) in zip(after[1:], before[1:], strict=True):
+            assert keys == old_keys and np.array_equal(vectors, old)
+
+    before = published()
+    with pytest.raises(InputError, match=r"of run 'a', not of run 'b' .*publish run 'b' whole"):
+        b.publish(k=3, users=["u1"])
+    assert_unchanged(before)
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(b.folder), "--user", "u1"]) == 2
+    assert "vectors 'gnn_embedding' of run 'a', not of run 'b'" in capsys.readouterr().err
+    assert_unchanged(before)
+    # another run under a's name is another run all the same (its model differs)
+    with pytest.raises(InputError, match="another run named 'a'"):
+        b.publish(k=3, users=["u1"], name="a")
+    assert_unchanged(before)
+    a.publish(k=3, users=["u1"])  # the run whose vectors they are: beside them
+    # vectors that record no run (a store published by an older kgrec): refused the same way
+    manifest = tmp_path / "store" / "manifest.json"
+    content = json.loads(manifest.read_text())
+    del content["vector_models"]
+    manifest.write_text(json.dumps(content))
+    before = published()
+    with pytest.raises(InputError, match="no record of the run they are of"):
+        a.publish(k=3, users=["u1"])
+    assert_unchanged(before)
+    # a whole publish replaces every vector and records its run; then its users go beside
+    b.publish(k=3)
+    b.publish(k=3, users=["u1"])
+    with open_store(store) as opened:
+        assert opened.vector_run("gnn_embedding")["run"] == "b"
+        assert set(opened.recommendations("b")["user_id"]) == set(b.experiment.maps.users)

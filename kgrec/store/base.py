@@ -84,7 +84,18 @@ class GraphStore(ABC):
         """The text model (``name``, ``identity``, and ``templates`` and ``interactions``
         where the writer gave them: :func:`kgrec.text.embed.model_record`) the last
         :meth:`replace_vectors` given one recorded for ``property``, whichever kinds it wrote;
-        None when none did (a store embedded before session 26)."""
+        None when none did (a store embedded before session 26), or when the record is a
+        run's (:meth:`vector_run`: the vectors a publish wrote)."""
+
+    @abstractmethod
+    def vector_run(self, property: str) -> dict[str, Any] | None:
+        """The run whose embeddings ``property``'s vectors are, as the last publish with
+        vectors recorded it (:meth:`publish`'s ``run_record``): ``run`` (its name on the
+        edges) and, where the publisher gave them, ``weights`` (a digest of the run's trained
+        model) and ``item_norm`` (the norm every item vector was padded to, a float). None
+        when no publish recorded one (vectors published before session 29, written by
+        :meth:`write_vectors`, or a text model's: :meth:`vector_model`). An embed's record
+        (:meth:`replace_vectors` with a model) replaces it."""
 
     @abstractmethod
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
@@ -132,6 +143,7 @@ class GraphStore(ABC):
         users: list[str] | None = None,
         vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
         property: str = "embedding",
+        run_record: Mapping[str, Any] | None = None,
     ) -> int:
         """Replace run ``run``'s recommendations by these (RECOMMENDATIONS table); with
         ``users``, only those users' (the others' stay as they are). With ``vectors``, also
@@ -139,7 +151,11 @@ class GraphStore(ABC):
         ``users``: write them beside the stored ones, of the same dimension, as
         :meth:`write_vectors` does), in the same change (a Neo4j publish too large for one
         transaction: see its docstring): both are checked before anything is written, and a
-        failed publish leaves both as they were."""
+        failed publish leaves both as they were. A publish with vectors records the run they
+        are of as ``property``'s record (:meth:`vector_run`), in place of the record there:
+        ``run_record`` (``run``, optionally ``weights`` and ``item_norm``), by default
+        ``{"run": run}``; with ``users``, only when ``run_record`` is given (else the record
+        stays as it was: their vectors join the recorded run's)."""
 
     @abstractmethod
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:

@@ -11,7 +11,8 @@ text in the store, numbers only stay numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from math import inf
 from typing import Any
 
 import numpy as np
@@ -417,3 +418,32 @@ def check_publish_users(table: pd.DataFrame, users: list[str] | None) -> list[st
             field="users",
         )
     return users
+
+
+def publish_record(
+    run: str, users: list[str] | None, record: Any, vectors: bool
+) -> dict[str, Any] | None:
+    """What a publish records as the run of its vectors (:meth:`GraphStore.vector_run`): None
+    when it records nothing (no vectors, or some users' without ``record``), else ``run``,
+    ``weights`` (text) and ``item_norm`` (a float, not negative) of ``record`` (default:
+    ``{"run": run}``); an InputError naming the field that is none of these."""
+    if not vectors or (record is None and users is not None):
+        return None
+    if record is None:
+        return {"run": run}
+    if not isinstance(record, Mapping) or not isinstance(record.get("run"), str):
+        raise InputError(f"a run record names its run (text), got {record!r}", field="run_record")
+    unknown = set(record) - {"run", "weights", "item_norm"}
+    if unknown:
+        raise InputError(f"a run record has no field {sorted(unknown)[0]!r}", field="run_record")
+    checked: dict[str, Any] = {"run": record["run"]}
+    if record.get("weights") is not None:
+        if not isinstance(record["weights"], str):
+            raise InputError(f"weights is text, got {record['weights']!r}", field="run_record")
+        checked["weights"] = record["weights"]
+    if record.get("item_norm") is not None:
+        norm = record["item_norm"]
+        if isinstance(norm, bool) or not isinstance(norm, (int, float)) or not 0 <= norm < inf:
+            raise InputError(f"item_norm is a norm, got {norm!r}", field="run_record")
+        checked["item_norm"] = float(norm)
+    return checked

@@ -5,6 +5,7 @@ Layout of the folder::
     manifest.json              format, schema version, time of the last write, per table
                                its file, row count and SHA-256, and per vector property the
                                text model that wrote it (`vector_models`, since session 26)
+                               or the run a publish wrote it of (since session 29)
     <table>-<sha256[:16]>.parquet   one per table: the six graph tables (graph_schema), plus
                                `vectors` (kind, key, property, vector) and `recommendations`
     .lock                      held by a writer (fcntl), so two writers never interleave
@@ -66,6 +67,7 @@ from kgrec.store.canonical import (
     linked_items,
     node_kind,
     prepare,
+    publish_record,
     recommendation_table,
     referenced_items,
     stored_form,
@@ -83,8 +85,10 @@ VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
 LOCK = ".lock"
 # manifest key: vector property -> the text model (name, identity) that wrote its vectors, and
 # the templates of their texts (templates: kind -> digest, JSON; since session 28, else absent)
-# and whether each kind's texts read the interactions (interactions: kind -> bool, JSON; ditto)
+# and whether each kind's texts read the interactions (interactions: kind -> bool, JSON; ditto);
+# or, of vectors a publish wrote (since session 29), the run: run, weights, item_norm (a number)
 VECTOR_MODELS = "vector_models"
+MODEL_FIELDS = ("name", "identity", "templates", "interactions")
 # the files a store writes, besides the manifest and the lock
 TABLE_FILE = re.compile(r"(?P<table>[a-z_]+)-[0-9a-f]{16}\.parquet")
 TEMP_FILE = re.compile(r"\.(?P<name>[a-z_.]+)\.(?P<pid>[0-9]+)\.tmp")
@@ -350,7 +354,15 @@ class LocalStore(GraphStore):
 
     def vector_model(self, property: str) -> dict[str, str] | None:
         model = _vector_models(self.manifest(), self.uri).get(property)
-        return dict(model) if model is not None else None
+        if model is None or "name" not in model:  # none, or a run's (vector_run)
+            return None
+        return {k: v for k, v in model.items() if k in MODEL_FIELDS}
+
+    def vector_run(self, property: str) -> dict[str, Any] | None:
+        record = _vector_models(self.manifest(), self.uri).get(property)
+        if record is None or "run" not in record:  # none, or a text model's (vector_model)
+            return None
+        return {k: v for k, v in record.items() if k not in MODEL_FIELDS}
 
     def _set_vectors(
         self,
@@ -383,10 +395,12 @@ class LocalStore(GraphStore):
         *,
         replace: bool,
         model: Mapping[str, str] | None = None,
+        run: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, int]]:
         """What :meth:`_set_vectors` commits of ``checked`` (kind -> keys and the matrix
         :func:`vector_rows` checked), under the lock: the manifest, the vectors table (none when
-        nothing changes), and how many rows each kind lost."""
+        nothing changes), and how many rows each kind lost. ``model`` (a text model's) or
+        ``run`` (a publish's, :func:`publish_record`) becomes ``property``'s record."""
         dropped: dict[str, int] = {}
         stored = self._vectors(manifest)
         parts = []
@@ -427,6 +441,10 @@ class LocalStore(GraphStore):
                 record["interactions"] = str(model["interactions"])
             recorded = models.get(property) != record
             manifest = {**manifest, VECTOR_MODELS: {**models, property: record}}
+        elif run is not None:  # a publish's: in place of the record there
+            models = _vector_models(manifest, self.uri)
+            recorded = models.get(property) != run
+            manifest = {**manifest, VECTOR_MODELS: {**models, property: dict(run)}}
         if not (parts or any(dropped.values()) or recorded):
             return manifest, {}, dropped
         frames = [frame for frame in (stored, *parts) if len(frame)]
@@ -456,9 +474,11 @@ class LocalStore(GraphStore):
         users: list[str] | None = None,
         vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
         property: str = "embedding",
+        run_record: Mapping[str, Any] | None = None,
     ) -> int:
         table = recommendation_table(recommendations, run)
         users = check_publish_users(table, users)
+        record = publish_record(run, users, run_record, vectors is not None)
         checked = {
             kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
             for kind, (keys, matrix) in (vectors or {}).items()
@@ -479,7 +499,7 @@ class LocalStore(GraphStore):
             frames = {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)}
             if vectors is not None:  # the vectors in the same commit (some users': beside)
                 manifest, more, _ = self._vector_change(
-                    manifest, checked, property, replace=users is None
+                    manifest, checked, property, replace=users is None, run=record
                 )
                 frames |= more
             self._commit(manifest, frames)
@@ -635,20 +655,38 @@ def _replace(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _vector_models(manifest: dict[str, Any], uri: str) -> dict[str, dict[str, str]]:
-    """The manifest's record of the text model of each vector property (a copy; empty in a
-    store written before session 26)."""
+def _vector_models(manifest: dict[str, Any], uri: str) -> dict[str, dict[str, Any]]:
+    """The manifest's record of the text model (or the run, since session 29) of each vector
+    property (a copy; empty in a store written before session 26)."""
     models = manifest.get(VECTOR_MODELS, {})
     if not isinstance(models, dict) or not all(
-        isinstance(m, dict)
-        and isinstance(m.get("name"), str)
-        and isinstance(m.get("identity"), str)
-        and isinstance(m.get("templates", ""), str)
-        and isinstance(m.get("interactions", ""), str)
-        for m in models.values()
+        isinstance(m, dict) and (_model_record(m) or _run_record(m)) for m in models.values()
     ):
-        raise StoreError(f"{uri}: {MANIFEST} is damaged: {VECTOR_MODELS} is not property -> model")
+        raise StoreError(
+            f"{uri}: {MANIFEST} is damaged: {VECTOR_MODELS} is not property -> model or run"
+        )
     return {property: dict(model) for property, model in models.items()}
+
+
+def _model_record(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is a text model's (``kgrec embed``)."""
+    return (
+        isinstance(record.get("name"), str)
+        and isinstance(record.get("identity"), str)
+        and isinstance(record.get("templates", ""), str)
+        and isinstance(record.get("interactions", ""), str)
+    )
+
+
+def _run_record(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is a publish's (the run its vectors are of)."""
+    norm = record.get("item_norm", 0.0)
+    return (
+        isinstance(record.get("run"), str)
+        and isinstance(record.get("weights", ""), str)
+        and isinstance(norm, (int, float))
+        and not isinstance(norm, bool)
+    )
 
 
 def _dimension(vectors: pd.DataFrame) -> int | None:

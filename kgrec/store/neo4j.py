@@ -66,6 +66,7 @@ from kgrec.store.canonical import (
     make_stats,
     node_kind,
     prepare,
+    publish_record,
     recommendation_table,
     referenced_items,
     stored_form,
@@ -611,10 +612,12 @@ class Neo4jStore(GraphStore):
         checked: dict[str, tuple[list[str], np.ndarray]],
         property: str,
         model: dict[str, str] | None,
+        run: dict[str, Any] | None = None,
     ) -> dict[str, int]:
-        """``model``: recorded as ``property``'s in the same transaction."""
+        """``model`` (a text model's) or ``run`` (a publish's): recorded as ``property``'s in
+        the same transaction."""
         with self.driver.session(database=self.database) as session:
-            return session.execute_write(self._replace_vectors_tx, checked, property, model)
+            return session.execute_write(self._replace_vectors_tx, checked, property, model, run)
 
     def _replace_vectors_tx(
         self,
@@ -622,8 +625,10 @@ class Neo4jStore(GraphStore):
         checked: dict[str, tuple[list[str], np.ndarray]],
         property: str,
         model: dict[str, str] | None,
+        run: dict[str, Any] | None = None,
     ) -> dict[str, int]:
-        """The replacement in transaction ``tx``; ``model``: recorded as ``property``'s in it."""
+        """The replacement in transaction ``tx``; ``model`` or ``run``: recorded as
+        ``property``'s in it."""
         dropped = {}
         total = sum(len(keys) for keys, _ in checked.values())
         with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
@@ -635,6 +640,8 @@ class Neo4jStore(GraphStore):
                 dropped[kind] = int(record["dropped"])
         if model is not None:
             tx.run(q.RECORD_VECTOR_MODEL, property=property, **model).consume()
+        elif run is not None:
+            tx.run(q.RECORD_VECTOR_RUN, property=property, **_run_parameters(run)).consume()
         return dropped
 
     def _replace_vectors_staged(
@@ -678,6 +685,9 @@ class Neo4jStore(GraphStore):
                     clear_staging()
                 raise
             try:
+                # while they are swapped they are no run's (a stop leaves two runs' vectors):
+                # a publish records its run again after the swap
+                session.run(q.FORGET_VECTOR_RUN, property=property).consume()
                 dropped = {}
                 for kind in checked:
                     record = session.run(
@@ -725,10 +735,14 @@ class Neo4jStore(GraphStore):
         users: list[str] | None = None,
         vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
         property: str = "embedding",
+        run_record: Mapping[str, Any] | None = None,
     ) -> int:
         """Replace run ``run``'s recommendations (or ``users``' of it), and with ``vectors``
         ``property``'s vectors as :meth:`replace_vectors` does (with ``users``: written beside
-        the stored ones, as :meth:`write_vectors` does), checked before anything is written.
+        the stored ones, as :meth:`write_vectors` does), checked before anything is written;
+        the run they are of goes to the property's ``(:KgrecVectors)`` node
+        (:meth:`GraphStore.publish`), with them (a staged swap of a whole run's vectors
+        removes the record before it, and records the run when it is done).
 
         Up to ``publish_transaction_rows`` rows (and ``vector_transaction_values`` vector
         values) this is one transaction, vectors included: the run and its vectors are replaced
@@ -742,6 +756,7 @@ class Neo4jStore(GraphStore):
         table = recommendation_table(recommendations, run)
         users = check_publish_users(table, users)
         checked = _checked_vectors(vectors, property) if vectors is not None else {}
+        record = publish_record(run, users, run_record, vectors is not None)
         self._connect()
         with self._errors(f"publishing recommendations of run {run!r}"):
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -765,13 +780,13 @@ class Neo4jStore(GraphStore):
                 len(table) <= self.publish_transaction_rows
                 and _values(checked) <= self.vector_transaction_values
             ):
-                self._publish_at_once(chunks, run, users, checked, property)
+                self._publish_at_once(chunks, run, users, checked, property, record)
                 published = f"run {run!r}'s recommendations and vectors are published"
                 self._index_published(checked, property, before, changed, published)
                 return len(table)
             self._publish_staged(chunks, len(table), run, users)
-        if checked:  # a publish too large for one transaction: its vectors after its edges
-            self._publish_vectors_after(run, users, checked, property, before, changed)
+        if checked or record is not None:  # too large for one transaction: vectors after edges
+            self._publish_vectors_after(run, users, checked, property, before, changed, record)
         return len(table)
 
     def _publish_vectors_after(
@@ -782,17 +797,23 @@ class Neo4jStore(GraphStore):
         property: str,
         before: dict[str, int | None],
         changed: list[str],
+        record: dict[str, Any] | None,
     ) -> None:
-        """A staged publish's vectors, written after its edges: an error says which are in."""
+        """A staged publish's vectors, written after its edges: an error says which are in.
+        ``record``: the run they are of, recorded with them, or after the last of them."""
         published = f"run {run!r}'s recommendations are published"
         kinds = list(checked)
         if users is None:  # in place of all stored ones, as replace_vectors
             try:
                 with self._errors(f"writing the vectors of {', '.join(kinds)}"):
                     if _values(checked) <= self.vector_transaction_values:
-                        self._replace_vectors_at_once(checked, property, None)
+                        self._replace_vectors_at_once(checked, property, None, record)
                     else:
                         self._replace_vectors_staged(checked, property, again="publish")
+                        if record is not None:
+                            self._run(
+                                q.RECORD_VECTOR_RUN, property=property, **_run_parameters(record)
+                            )
             except StoreError as exc:
                 if isinstance(exc, _PartlyReplaced):  # the swap stopped: it says what to do
                     raise StoreError(f"{exc}; {published}") from exc
@@ -820,6 +841,9 @@ class Neo4jStore(GraphStore):
                     f"{exc}; {published}{done}; {missing}: publish again to finish it"
                 ) from exc
             written.append(kind)
+        if record is not None:  # (some users' vectors, the first in the store: their run)
+            with self._errors(f"recording the run of the vectors {property!r}"):
+                self._run(q.RECORD_VECTOR_RUN, property=property, **_run_parameters(record))
         if offline:
             kind, exc = offline[0]
             raise StoreError(
@@ -889,6 +913,7 @@ class Neo4jStore(GraphStore):
         users: list[str] | None,
         checked: dict[str, tuple[list[str], np.ndarray]],
         property: str,
+        record: dict[str, Any] | None,
     ) -> None:
         def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
             if users is None:
@@ -898,11 +923,13 @@ class Neo4jStore(GraphStore):
             for chunk in chunks:
                 tx.run(q.CREATE_RECOMMENDATIONS, run=run, **_end_positions(chunk)).consume()
             if checked and users is None:  # and its vectors, in the same transaction
-                self._replace_vectors_tx(tx, checked, property, None)
-            elif checked:  # some users' vectors: beside the others, in the same transaction
-                for kind, (keys, matrix) in checked.items():
-                    for chunk in self._vector_chunks(keys, matrix):
-                        tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
+                self._replace_vectors_tx(tx, checked, property, None, record)
+                return
+            for kind, (keys, matrix) in checked.items():  # some users': beside the others
+                for chunk in self._vector_chunks(keys, matrix):
+                    tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
+            if record is not None:  # the run of the vectors, in the same transaction
+                tx.run(q.RECORD_VECTOR_RUN, property=property, **_run_parameters(record)).consume()
 
         with self.driver.session(database=self.database) as session:
             session.execute_write(replace)
@@ -1047,11 +1074,19 @@ class Neo4jStore(GraphStore):
         self._connect()
         with self._errors(f"reading the model of the vectors {property!r}"):
             found = self._run(q.VECTOR_MODEL, read=True, property=property)
-        if not found:
+        if not found or found[0]["name"] is None:  # none, or a run's (vector_run)
             return None
         # templates, interactions: recorded since session 28; an older record has none (unknown)
         optional = ("templates", "interactions")
         return {k: v for k, v in dict(found[0]).items() if k not in optional or v is not None}
+
+    def vector_run(self, property: str) -> dict[str, Any] | None:
+        self._connect()
+        with self._errors(f"reading the run of the vectors {property!r}"):
+            found = self._run(q.VECTOR_RUN, read=True, property=property)
+        if not found or found[0]["run"] is None:  # none, or a text model's (vector_model)
+            return None
+        return {k: v for k, v in dict(found[0]).items() if v is not None}
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)
@@ -1122,6 +1157,15 @@ class Neo4jStore(GraphStore):
 # tokens of the load locks this process holds now (a lock of this process that is not among
 # them was left by an earlier load that could not release it)
 _HELD: set[str] = set()
+
+
+def _run_parameters(record: Mapping[str, Any]) -> dict[str, Any]:
+    """RECORD_VECTOR_RUN's parameters of a run record (:func:`publish_record`)."""
+    return {
+        "run": record["run"],
+        "weights": record.get("weights"),
+        "item_norm": record.get("item_norm"),
+    }
 
 
 def _checked_vectors(

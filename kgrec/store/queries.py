@@ -416,6 +416,23 @@ RECORD_VECTOR_MODEL = """
 MERGE (v:KgrecVectors {property: $property})
 SET v.model = $name, v.identity = $identity, v.templates = $templates,
     v.interactions = $interactions
+REMOVE v.run, v.weights, v.item_norm
+"""
+# The run a publish wrote a vector property's vectors of (since session 29), in place of the
+# record there: $run (its name), $weights (a digest of its model) and $item_norm, or null
+VECTOR_RUN = """
+MATCH (v:KgrecVectors {property: $property})
+RETURN v.run AS run, v.weights AS weights, v.item_norm AS item_norm
+"""
+RECORD_VECTOR_RUN = """
+MERGE (v:KgrecVectors {property: $property})
+SET v.run = $run, v.weights = $weights, v.item_norm = $item_norm
+REMOVE v.model, v.identity, v.templates, v.interactions
+"""
+# a publish whose vectors are swapped in batches: no run is theirs until the swap is done
+FORGET_VECTOR_RUN = """
+MATCH (v:KgrecVectors {property: $property})
+REMOVE v.run, v.weights, v.item_norm
 """
 
 # while a staged replacement swaps the vectors in, the record of another model goes

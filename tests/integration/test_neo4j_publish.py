@@ -253,7 +253,7 @@ def test_some_users_whose_vectors_fail_publish_nothing(
 
 
 def test_late_items_longer_than_the_stored_items_are_refused_in_neo4j(
-    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, make_graph
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, make_graph, monkeypatch
 ):
     """As tests/test_cold_items.py's test of late items: a publish for some users that would
     write a late item's vector longer than the stored item vectors (which every stored item
@@ -300,9 +300,18 @@ def test_late_items_longer_than_the_stored_items_are_refused_in_neo4j(
     assert stored(neo) == edges
     keys, matrix = neo.read_vectors("Item", property="gnn_embedding")
     assert keys == before[0] and np.array_equal(matrix, before[1])
-    # the whole run pads them all to one norm; then one user's publish goes through
+    # the whole run pads them all to one norm; then one user's publish goes through, the norm
+    # read from the store's record of the run, not from every item vector (before: read)
     loaded.publish(neo.uri, k=3)
-    loaded.publish(neo.uri, k=3, users=["u1"])
+    with monkeypatch.context() as patch:
+        read = Neo4jStore.read_vectors
+
+        def read_no_published_items(self, kind, *, property):
+            assert (kind, property) != ("Item", "gnn_embedding"), "every item vector was read"
+            return read(self, kind, property=property)
+
+        patch.setattr(Neo4jStore, "read_vectors", read_no_published_items)
+        loaded.publish(neo.uri, k=3, users=["u1"])
     keys, matrix = neo.read_vectors("Item", property="gnn_embedding")
     assert f"{target}:late0" in keys
     norms = np.linalg.norm(matrix.astype("float64"), axis=1)
@@ -461,3 +470,52 @@ def test_a_staged_publish_whose_index_wait_fails_says_its_vectors_are_in(graph_s
     for kind, key in (("User", "u3"), ("Item", "synth:1")):
         keys, matrix = store.read_vectors(kind, property="emb")
         assert matrix[keys.index(key)].tolist() == [2.0, 2.0]
+
+
+def test_a_user_publish_beside_another_runs_vectors_is_refused_in_neo4j(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole
+):
+    """As tests/test_recommend.py's test in a local store: Neo4j records which run its vectors
+    'gnn_embedding' are (on the property's KgrecVectors node), and a publish for some users of
+    another run, or beside vectors that record none (an older kgrec's), is refused before
+    anything is written. Before, their vectors went beside the other run's items'."""
+    from kgrec.experiment import train
+
+    a, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole)
+    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False, "seed": 7}
+    b = train(
+        "lightgcn",
+        protocol="ml1m-action-comedy",
+        store=a.settings["store"],
+        **small,
+        out=tmp_path / "b",
+    )
+    a.publish(neo.uri, k=2)
+
+    def published():
+        return stored(neo), [
+            neo.read_vectors(kind, property="gnn_embedding") for kind in ("User", "Item")
+        ]
+
+    def assert_unchanged(before):
+        edges, vectors = published()
+        assert edges == before[0]
+        for (keys, matrix), (old_keys, old) in zip(vectors, before[1], strict=True):
+            assert keys == old_keys and np.array_equal(matrix, old)
+
+    before = published()
+    with pytest.raises(InputError, match=r"of run 'r', not of run 'b' .*publish run 'b' whole"):
+        b.publish(neo.uri, k=3, users=["u1"])
+    assert_unchanged(before)
+    assert neo.vector_run("gnn_embedding")["run"] == "r"
+    a.publish(neo.uri, k=3, users=["u1"])  # the run whose vectors they are: beside them
+    # vectors of an older kgrec's publish: no run recorded
+    neo4j_clean.execute_query("MATCH (v:KgrecVectors) DETACH DELETE v")
+    before = published()
+    with pytest.raises(InputError, match="no record of the run they are of"):
+        a.publish(neo.uri, k=3, users=["u1"])
+    assert_unchanged(before)
+    b.publish(neo.uri, k=2)  # its vectors in place of all, its run recorded: then its users
+    b.publish(neo.uri, k=3, users=["u1"])
+    assert neo.vector_run("gnn_embedding")["run"] == "b"
+    assert len([row for row in stored(neo, "b") if row[1] == "u1"]) == 3

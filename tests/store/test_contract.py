@@ -663,6 +663,64 @@ def test_publish_for_some_users_with_vectors_is_one_change_beside_the_others(sto
     assert store.read_vectors("Item", property="emb")[0] == ["movies:1"]
 
 
+def _publish_stores(store):
+    """``store``, and for Neo4j also the same database with every publish staged: its edges
+    (its vectors in one transaction after them), then its vectors too."""
+    from kgrec.store import Neo4jStore
+
+    if not isinstance(store, Neo4jStore):
+        return [store]
+    options = {"database": store.database, "uri": store.uri, "batch_size": 2}
+    return [
+        store,
+        Neo4jStore(store.driver, publish_transaction_rows=1, **options),
+        Neo4jStore(
+            store.driver, publish_transaction_rows=1, vector_transaction_values=1, **options
+        ),
+    ]
+
+
+def test_a_publish_records_the_run_of_its_vectors(store, movies):
+    """A publish with vectors records its run as the property's (what a later publish for some
+    users checks theirs against): by default its name, else the record given. Some users'
+    vectors join the recorded run's, leaving the record; an embed's record (a text model's)
+    replaces it and a publish's replaces that. Before, the store recorded no run: a publish
+    for some users of another run went beside the stored vectors, in two spaces."""
+    store.write(movies, progress=False)
+    vectors = {"User": (["u1", "u2"], np.ones((2, 3))), "Item": (["books:1"], np.ones((1, 3)))}
+    u1 = RECS[RECS["user_id"] == "u1"]
+    text = {"name": "a", "identity": "a@1"}
+    for n, way in enumerate(_publish_stores(store)):
+        vec = f"emb{n}"
+        assert way.vector_run(vec) is None
+        way.publish(RECS, run="r1", vectors=vectors, property=vec)
+        assert way.vector_run(vec) == {"run": "r1"}
+        assert way.vector_model(vec) is None  # a run's vectors, no text model's
+        record = {"run": "r2", "weights": "0123abcd", "item_norm": 1.5}
+        way.publish(RECS, run="r2", vectors=vectors, property=vec, run_record=record)
+        assert way.vector_run(vec) == record
+        some = {"User": (["u1"], np.full((1, 3), 2.0))}
+        way.publish(u1, run="r2", users=["u1"], vectors=some, property=vec)
+        assert way.vector_run(vec) == record  # joined the recorded run's
+        way.publish(RECS, run="r3")  # no vectors: nothing to record
+        assert way.vector_run(vec) == record
+        way.replace_vectors({"Item": (["books:1"], np.ones((1, 3)))}, property=vec, model=text)
+        assert way.vector_run(vec) is None and way.vector_model(vec) == text
+        way.publish(RECS, run="r1", vectors=vectors, property=vec)
+        assert way.vector_model(vec) is None and way.vector_run(vec) == {"run": "r1"}
+        # the first vectors of a property, some users': their run when it is given
+        first = f"first{n}"
+        way.publish(u1, run="r1", users=["u1"], vectors=some, property=first)
+        assert way.vector_run(first) is None
+        way.drop_vectors("User", [], property=first)
+        way.publish(u1, run="r1", users=["u1"], vectors=some, property=first, run_record=record)
+        assert way.vector_run(first) == record
+    with pytest.raises(InputError, match="item_norm"):
+        bad = {"run": "r1", "item_norm": -1.0}
+        store.publish(RECS, run="r1", vectors=vectors, property="emb0", run_record=bad)
+    assert store.vector_run("emb0") == {"run": "r1"}
+
+
 def test_user_interactions(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().interactions
