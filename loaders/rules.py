@@ -6,6 +6,7 @@ domain's set; an item that meets none, or several, is left out (with its interac
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import pandas as pd
@@ -14,6 +15,8 @@ from graph_schema.errors import InputError
 from graph_schema.merge import as_text
 from graph_schema.tables import DOMAIN_PATTERN
 from graph_schema.validate import FILE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,19 @@ class DomainRule:
                 f"have e.g. {found or 'no values'}",
                 file=str(items[FILE].iloc[0]) if FILE in items else None,
                 field="--domain-rule",
+            )
+        kept = set(domain.dropna())
+        empty = [(n, v) for n, v in self.domains if n not in kept]
+        if len(items) and empty:  # a misspelt value ('Thrillr'): the pair has one domain
+            found = values.dropna().astype(str).value_counts().index[:5].tolist()
+            log.warning(
+                "%sthe domain rule keeps no item in domain(s) %s: no item has %r values of "
+                "exactly that domain (%s); the items have e.g. %s",
+                f"{items[FILE].iloc[0]}: " if FILE in items else "",
+                ", ".join(repr(n) for n, _ in empty),
+                self.attribute,
+                ", ".join(f"{n}: {sorted(v)[:3]}" for n, v in empty),
+                found,
             )
         return domain
 

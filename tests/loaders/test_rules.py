@@ -93,3 +93,21 @@ def test_bad_rules_are_input_errors(text, message):
 def test_rule_needs_its_attribute():
     with pytest.raises(InputError, match="genres"):
         named_rule("ml1m-action-comedy").assign(pd.DataFrame({"item_id": ["1"]}))
+
+
+def test_a_domain_the_rule_gives_no_item_is_warned_of(caplog):
+    # before the fix a misspelt value ('Thrillr') silently left the pair with one domain:
+    # the load said nothing, and lightgcn-merged trained on one domain as if on two
+    items = pd.DataFrame({"genres": [["Drama"], ["Thriller"], ["Drama", "Comedy"]]})
+    with caplog.at_level("WARNING", logger="loaders.rules"):
+        assigned = parse_rule("genres:drama=Drama;thriller=Thrillr").assign(items)
+    assert assigned.tolist()[::2] == ["drama", "drama"]
+    (record,) = [r for r in caplog.records if r.name == "loaders.rules"]
+    assert record.levelname == "WARNING"
+    message = record.getMessage()
+    assert "keeps no item in domain(s) 'thriller'" in message
+    assert "['Thrillr']" in message and "'Thriller'" in message
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="loaders.rules"):
+        parse_rule("genres:drama=Drama;thriller=Thriller").assign(items)
+    assert not [r for r in caplog.records if r.name == "loaders.rules"]
