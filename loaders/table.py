@@ -9,6 +9,7 @@ interaction columns are ignored. In a Parquet file, "line" means the 1-based row
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,7 @@ def load(
     domain_rule: DomainRule | None = None,
     user_links: str | Path | None = None,
     report: LoadReport | None = None,
+    new_items: Callable[[list[str]], Collection[str]] | None = None,
 ) -> GraphTables:
     """The canonical tables of one table file of ``kind`` interactions, items or users.
 
@@ -67,6 +69,10 @@ def load(
     file may quote fields. Timestamps are numbers (seconds, or milliseconds when the whole
     column is) or ISO 8601 dates. ``genres``: text split on ``genres_sep``, or a list column
     (Parquet ``list<string>``) taken as it is. Bounds: :func:`loaders.files.check_interactions`.
+
+    ``new_items``: which of some item uids would be new items of a domain the store the load
+    goes to holds items of (None: not checked); the rows naming them are counted in a warning
+    per domain, as ``kgrec load kg`` counts linked items the store does not hold.
     """
     if kind not in KINDS:
         raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}", field="--kind")
@@ -120,7 +126,43 @@ def load(
     parts = Parts(**{kind: df})
     if user_links is not None:
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
-    return build(parts, domain=domain, rule=domain_rule, report=report)
+    tables = build(parts, domain=domain, rule=domain_rule, report=report)
+    if new_items is not None and kind != "users":
+        _warn_new_items(df, tables, kind, new_items, report)
+    return tables
+
+
+def _warn_new_items(
+    df: pd.DataFrame,
+    tables: GraphTables,
+    kind: str,
+    new_items: Callable[[list[str]], Collection[str]],
+    report: LoadReport,
+) -> None:
+    """Count, per domain, the load's items that would be new items of a domain the store holds
+    items of (a typo in an id, another catalogue's file), with the first row naming one and a
+    few other ids: the load creates them (untitled, when the file has no title column)."""
+    uids = tables.items["uid"].astype(str)
+    new = set(new_items(list(uids)))
+    if not new:
+        return
+    ids = df["item_id"].astype("string").str.strip()
+    domain_of = dict(zip(uids, tables.items["domain"].astype(str), strict=True))
+    item_of = dict(zip(uids, tables.items["item_id"].astype(str), strict=True))
+    what = "items" if kind == "items" else "interactions name items"
+    untitled = "" if "title" in df else " without a title"
+    for domain in sorted({domain_of[u] for u in new}):
+        named = {item_of[u] for u in new if domain_of[u] == domain}
+        position = int(np.argmax(ids.isin(named).fillna(False).to_numpy(dtype=bool)))
+        first = where(df, position)
+        others = sorted(named - {str(ids.iloc[position])})
+        shown = ", ".join(map(repr, others[:4])) + (", ..." if len(others) > 4 else "")
+        report.warn(
+            f"{what} the store does not hold in the domain {domain!r}, each a new item"
+            f"{untitled} (first: file {first['file']}, line {first['line']}, item "
+            f"{ids.iloc[position]!r}" + (f"; others {shown})" if others else ")"),
+            len(named),
+        )
 
 
 def read_table(

@@ -157,7 +157,7 @@ def _table(args: argparse.Namespace) -> int:
     rule = _rule(args)
     return _run(
         args,
-        lambda report, _store: table.load(
+        lambda report, store: table.load(
             args.path,
             kind=args.kind,
             user_col=args.user_col,
@@ -174,8 +174,26 @@ def _table(args: argparse.Namespace) -> int:
             domain_rule=rule,
             user_links=args.user_links,
             report=report,
+            new_items=_new_items(store),
         ),
     )
+
+
+def _new_items(store: GraphStore | None) -> Callable[[list[str]], set[str]] | None:
+    """Which of some item uids ``store`` does not hold though it holds items of their domain
+    (None without a store: not checked). An item of a domain the store holds no item of is
+    not counted: the load starts that domain."""
+    if store is None:
+        return None
+    domains = set(store.item_domains())
+    if not domains:
+        return None
+
+    def new_items(uids: list[str]) -> set[str]:
+        inside = [u for u in uids if u.split(":", 1)[0] in domains]
+        return set(inside) - set(store.items(inside)["uid"]) if inside else set()
+
+    return new_items
 
 
 def _kg(args: argparse.Namespace) -> int:

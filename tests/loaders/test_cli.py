@@ -449,3 +449,46 @@ def test_a_users_table_with_a_domain_is_refused(tmp_path, capsys, option):
     argv = ["load", "table", users, "--kind", "users", *option, "--dry-run"]
     code, _out, err = kgrec(capsys, *argv)
     assert code == 2 and "a domain places items" in err and option[0] in err
+
+
+def test_a_table_naming_items_the_store_does_not_hold_is_warned(
+    loaded, tmp_path, capsys, write_files
+):
+    """Before, `load table --kind items|interactions --domain toy` naming items the store does
+    not hold in the domain toy made them new items (untitled, from interactions) without a
+    word, where `load kg --links` counts such items in a warning. Now the table load (and its
+    dry run with --store) counts them per domain, naming the first row and other ids; a table
+    of a domain the store holds no item of starts it without a warning."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "t",
+        {
+            "items.csv": "item_id,year\ni1,1995\ni9,2001\ni8,2002\n",
+            "inter.csv": "user_id,item_id,rating\nu1,i2,4\nu9,i7,3\n",
+        },
+    )
+    items = ["load", "table", files / "items.csv", "--kind", "items", "--store", uri]
+    warning = (
+        "warning: items the store does not hold in the domain 'toy', each a new item without "
+        f"a title (first: file {files / 'items.csv'}, line 3, item 'i9'; others 'i8'): 2"
+    )
+    code, out, err = kgrec(capsys, *items, "--domain", "toy", "--dry-run")
+    assert code == 0, err
+    assert warning in out
+    assert_same(before, snapshot(uri))
+    code, out, err = kgrec(capsys, *items, "--domain", "toy")
+    assert code == 0, err
+    assert warning in out
+    code, out, err = kgrec(
+        capsys, "load", "table", files / "inter.csv", "--store", uri, "--domain", "toy"
+    )
+    assert code == 0, err
+    assert (
+        "warning: interactions name items the store does not hold in the domain 'toy', each a "
+        f"new item without a title (first: file {files / 'inter.csv'}, line 3, item 'i7'): 1"
+    ) in out
+    code, out, err = kgrec(capsys, *items, "--domain", "drama")  # a new domain: no warning
+    assert code == 0, err
+    assert "warning" not in out
+    with open_store(uri) as store:
+        assert {"toy:i7", "toy:i8", "toy:i9", "drama:i1"} <= set(store.snapshot().items["uid"])
