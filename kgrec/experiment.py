@@ -1042,6 +1042,9 @@ class Run:
             ids = [maps.users[i] for i in untrained.tolist()]
             histories, has = self._newcomer_histories(ids, source, item_ids, missing_ok=True)
             kept = [n for n, h in enumerate(histories) if h is not None]
+            unserved = [ids[n] for n, h in enumerate(histories) if h is None]
+            if unserved:
+                _warn_unserved_users(unserved, source)
             if kept:
                 user_emb = user_emb.clone()
                 user_emb[untrained[kept]] = self.model.fold_in(
@@ -1280,6 +1283,38 @@ class Run:
                 )
             histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))
         return histories, has
+
+
+def _warn_unserved_users(users: list[str], source: GraphStore) -> None:
+    """A warning naming the run's users (the first few of ``users``) who have no training
+    interaction and nothing in ``source`` to fold them in from (no interaction, or only with
+    items the run never learnt: a new-item split's cold users, whose items are all new): they
+    are ranked from the embedding training never touched, a list of noise."""
+    from kgrec.store import redact
+
+    found = source.user_interactions(users)
+    some = set(found["user_id"])
+    none = sum(user not in some for user in users)
+    why = []
+    if len(users) - none:
+        why.append(
+            f"{len(users) - none} with interactions only with items the run never learnt: "
+            "without a training interaction (a new-item split's new items), of a domain it "
+            "did not train on, or loaded after training"
+        )
+    if none:
+        why.append(f"{none} with no interaction there")
+    shown = ", ".join(map(repr, users[:5])) + (", ..." if len(users) > 5 else "")
+    log.warning(
+        "%d user(s) of the run (%s) are ranked from embeddings that training never touched: "
+        "they have no training interaction and nothing in %s to fold them in from (%s). "
+        "Their lists are noise; to serve them, retrain the run on the store as it is now "
+        "(kgrec train), or for new items with a content student (--cold-items)",
+        len(users),
+        shown,
+        redact(source.uri),
+        "; ".join(why),
+    )
 
 
 @dataclass
