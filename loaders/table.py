@@ -127,7 +127,10 @@ def load(
     if user_links is not None:
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
     tables = build(parts, domain=domain, rule=domain_rule, report=report)
-    if new_items is not None and kind != "users":
+    # items with titles are a catalogue's new items (late items: the way to add them); an
+    # untitled items file (attributes) or interactions naming ones the store lacks: a typo?
+    typo = kind == "interactions" or (kind == "items" and "title" not in df)
+    if new_items is not None and typo:
         _warn_new_items(df, tables, kind, new_items, report)
     return tables
 
@@ -150,7 +153,6 @@ def _warn_new_items(
     domain_of = dict(zip(uids, tables.items["domain"].astype(str), strict=True))
     item_of = dict(zip(uids, tables.items["item_id"].astype(str), strict=True))
     what = "items" if kind == "items" else "interactions name items"
-    untitled = "" if "title" in df else " without a title"
     for domain in sorted({domain_of[u] for u in new}):
         named = {item_of[u] for u in new if domain_of[u] == domain}
         position = int(np.argmax(ids.isin(named).fillna(False).to_numpy(dtype=bool)))
@@ -159,7 +161,7 @@ def _warn_new_items(
         shown = ", ".join(map(repr, others[:4])) + (", ..." if len(others) > 4 else "")
         report.warn(
             f"{what} the store does not hold in the domain {domain!r}, each a new item"
-            f"{untitled} (first: file {first['file']}, line {first['line']}, item "
+            f" without a title (first: file {first['file']}, line {first['line']}, item "
             f"{ids.iloc[position]!r}" + (f"; others {shown})" if others else ")"),
             len(named),
         )

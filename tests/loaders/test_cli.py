@@ -455,10 +455,10 @@ def test_a_table_naming_items_the_store_does_not_hold_is_warned(
     loaded, tmp_path, capsys, write_files
 ):
     """Before, `load table --kind items|interactions --domain toy` naming items the store does
-    not hold in the domain toy made them new items (untitled, from interactions) without a
-    word, where `load kg --links` counts such items in a warning. Now the table load (and its
-    dry run with --store) counts them per domain, naming the first row and other ids; a table
-    of a domain the store holds no item of starts it without a warning."""
+    not hold in the domain toy made them new untitled items without a word, where `load kg
+    --links` counts such items in a warning. Now the table load (and its dry run with --store)
+    counts them per domain, naming the first row and other ids; a table of a domain the store
+    holds no item of starts it without a warning, and so do items with titles (late items)."""
     uri, before = loaded
     files = write_files(
         tmp_path / "t",
@@ -488,6 +488,14 @@ def test_a_table_naming_items_the_store_does_not_hold_is_warned(
         f"new item without a title (first: file {files / 'inter.csv'}, line 3, item 'i7'): 1"
     ) in out
     code, out, err = kgrec(capsys, *items, "--domain", "drama")  # a new domain: no warning
+    assert code == 0, err
+    assert "warning" not in out
+    # new items with titles: late items, the way to add items to a domain; no warning
+    titled = write_files(tmp_path / "late", {"late.csv": "item_id,title\ni6,Heat\n"})
+    code, out, err = kgrec(
+        capsys, "load", "table", titled / "late.csv", "--kind", "items", "--store", uri,
+        "--domain", "toy",
+    )  # fmt: skip
     assert code == 0, err
     assert "warning" not in out
     with open_store(uri) as store:
