@@ -620,8 +620,9 @@ def recorded_domain(directory: Path) -> str | None:
 def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = None) -> Split:
     """Read split files made by :func:`write_split` or elsewhere, validating every row.
 
-    The target domain is ``target_domain``, else the one ``split.json`` records, else the one
-    domain holding every item id of the files. Whitespace around an id is no part of it, as in
+    The target domain is the one ``split.json`` records (a ``target_domain`` naming another
+    is refused), else ``target_domain``, else the one domain holding every item id of the
+    files. Whitespace around an id is no part of it, as in
     the loaders (:func:`_find`). Unknown users or items, malformed or duplicate rows raise
     :class:`InputError` naming the file, line and field.
     """
@@ -633,11 +634,19 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
             raise InputError(
                 f"these split files were made with target domain {recorded!r}, which the graph "
                 f"does not have (domains: {', '.join(maps.domains)}): read the data with the "
-                "split's domains (--domain-rule), or give --target-domain",
+                "split's domains (--domain-rule)",
                 file=str(directory / RECORD_FILE),
                 field="target_domain",
             )
         target_domain = recorded
+    if recorded is not None and target_domain != recorded:
+        raise InputError(
+            f"these split files were made with target domain {recorded!r}, and --target-domain "
+            f"names {target_domain!r}: their held-out interactions are {recorded!r}'s; leave "
+            "--target-domain out, or make the split again with the target you want",
+            file=str(directory / RECORD_FILE),
+            field="target_domain",
+        )
     if target_domain is None:
         target = _infer_domain(maps, item_ids)
     elif target_domain not in maps.domains:

@@ -390,6 +390,28 @@ def test_target_domain_of_split_files(tmp_path: Path, make_two_domains) -> None:
     assert maps.domains[read_split(folder, maps, target_domain="books").target_domain] == "books"
 
 
+def test_a_target_domain_other_than_split_json_records_is_refused(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """Before, ``--target-domain`` quietly replaced the target split.json records: split files
+    of comedy read as another domain's wherever its item ids are the same ones."""
+    tables = make_two_domains(domains=("books", "comedy"))  # the same item ids in both
+    for table, column in ((tables.items, "uid"), (tables.interactions, "item_uid")):
+        table[column] = table[column].str.replace(r":[bc]", ":x", regex=True)
+    tables.items["item_id"] = tables.items["item_id"].str.replace(r"^[bc]", "x", regex=True)
+    data, maps = to_hetero_data(tables)
+    split = make_split(data, maps, "ml100k-kg", seed=0, target_domain="comedy")
+    write_split(split, maps, tmp_path / "split")
+    same = read_split(tmp_path / "split", maps, target_domain="comedy")
+    assert torch.equal(same.test, split.test)
+    with pytest.raises(
+        InputError,
+        match=r"split.json, field 'target_domain'.*made with target "
+        r"domain 'comedy', and --target-domain names 'books'",
+    ):
+        read_split(tmp_path / "split", maps, target_domain="books")
+
+
 def test_an_unknown_target_domain_of_split_files_names_the_option(
     tmp_path: Path, make_two_domains
 ) -> None:
