@@ -63,6 +63,7 @@ from kgrec.data.split import (
     Split,
     check_few_shot,
     check_seed,
+    check_source_domain,
     check_train_fraction,
     get_protocol,
     give_few_shot,
@@ -154,6 +155,7 @@ def load_experiment(
     domain: str | None = None,
     domain_rule: str | None = None,
     target_domain: str | None = None,
+    source_domain: str | None = None,
     text_property: str | None = None,
     train_fraction: float = 1.0,
     few_shot: int = 0,
@@ -171,9 +173,11 @@ def load_experiment(
     user to train (:func:`kgrec.data.split.give_few_shot`). ``cold_valid_share`` and
     ``cold_test_share`` change a cold-start protocol's shares of cold-start users, and
     ``new_item_share`` a new-item protocol's share of new items (None: the protocol's;
-    :func:`kgrec.data.split.make_split`).
+    :func:`kgrec.data.split.make_split`), and ``source_domain`` the domain whose users, with
+    the target's, it draws cold-start users among.
     """
     check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share, new_item_share)
+    check_source(protocol, split_dir, source_domain)
     check_train_fraction(train_fraction)
     check_seed(seed)
     check_few_shot(few_shot)
@@ -204,6 +208,7 @@ def load_experiment(
             protocol,
             seed=seed,
             target_domain=target_domain,
+            source_domain=source_domain,
             cold_valid_share=cold_valid_share,
             cold_test_share=cold_test_share,
             new_item_share=new_item_share,
@@ -275,6 +280,21 @@ def check_cold_shares(
         with_new_item_share(with_cold_shares(get_protocol(protocol), valid, test), new_items)
 
 
+def check_source(protocol: str | None, split: str | Path | None, source: str | None) -> None:
+    """:class:`InputError` unless ``source`` (``--source-domain``; None: the protocol's) suits
+    ``protocol``; split files (``split``) hold their cold-start users already."""
+    if source is None:
+        return
+    if split is not None:
+        raise InputError(
+            "--source-domain chooses whose users a protocol draws its cold-start users among; "
+            "split files (--split) already hold theirs",
+            field="--source-domain",
+        )
+    if protocol is not None:
+        check_source_domain(get_protocol(protocol), source)
+
+
 def check_domain_source(data: Path | None, domain: str | None, domain_rule: str | None) -> None:
     """``domain`` and ``domain_rule`` put the items of ``data`` files into domains: a store's
     items have theirs already (given with one, they were recorded and did nothing)."""
@@ -317,6 +337,11 @@ def describe(experiment: Experiment) -> str:
     split, maps = experiment.split, experiment.maps
     cold = split.cold_users(len(maps.users))
     lines = [f"target domain {maps.domains[split.target_domain]!r}"]
+    if split.source_domain is not None:
+        lines[0] += (
+            f", source domain {maps.domains[split.source_domain]!r} (cold-start users drawn "
+            "among the users of both)"
+        )
     for name in ("train", "valid", "test"):
         pairs = getattr(split, name)
         users = pairs[0].unique()
@@ -340,6 +365,7 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
             "test": split.test,
             "item_groups": split.item_groups,
             "few_shot_users": split.few_shot_users,
+            "source_domain": split.source_domain,
         },
     }
     write_atomic(path, lambda tmp: torch.save(payload, tmp))
@@ -1337,6 +1363,7 @@ def train(
     domain: str | None = None,
     domain_rule: str | None = None,
     target_domain: str | None = None,
+    source_domain: str | None = None,
     text_property: str = "embedding",
     objective: str = "bpr",
     epochs: int = 300,
@@ -1384,8 +1411,10 @@ def train(
     ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start user
     to train (reported as the ``few-shot`` group); ``cold_valid_share`` and
     ``cold_test_share`` change a cold-start protocol's shares of cold-start users, and
-    ``new_item_share`` a new-item protocol's share of new items (None: the protocol's). The
-    metrics cover all, warm and cold-start users, and the warm users by their
+    ``new_item_share`` a new-item protocol's share of new items (None: the protocol's), and
+    ``source_domain`` the domain whose users, with the target's, the cold-start users are
+    drawn among (None: :func:`kgrec.data.split.make_split`'s choice). The metrics cover
+    all, warm and cold-start users, and the warm users by their
     number of target-domain training interactions (:data:`kgrec.evaluate.ACTIVITY_GROUPS`).
     Training uses
     ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
@@ -1724,6 +1753,7 @@ def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
         domain=settings["domain"],
         domain_rule=settings["domain_rule"],
         target_domain=settings["target_domain"],
+        source_domain=settings.get("source_domain"),
         text_property=settings["text_property"],
         train_fraction=settings["train_fraction"],
         few_shot=settings["few_shot"],
@@ -1755,6 +1785,9 @@ def _prepare(
             "model": settings["model"],
             "settings": settings,
             "target_domain": experiment.maps.domains[experiment.split.target_domain],
+            "source_domain": None
+            if experiment.split.source_domain is None
+            else experiment.maps.domains[experiment.split.source_domain],
             "status": "training",
         }
         if settings["text_property"] is not None:  # what serving checks the store against
@@ -2285,6 +2318,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         settings["cold_test_share"],
         settings["new_item_share"],
     )
+    check_source(settings["protocol"], settings["split"], settings.get("source_domain"))
     _check_cold_start(settings, spec)
     _check_cold_items(settings, spec)
     if settings["init_from"] is not None and not resume:
