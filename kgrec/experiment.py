@@ -201,6 +201,7 @@ def load_experiment(
     hetero, maps = to_hetero_data(tables, text=text)
     if split_dir is not None:
         split = read_split(split_dir, maps, target_domain=target_domain)
+        _warn_unsplit(split_dir, hetero, maps, split)
     elif protocol is not None:
         split = make_split(
             hetero,
@@ -229,6 +230,36 @@ def load_experiment(
     split = _reduce_train(split, train_fraction, seed=seed)
     split = give_few_shot(split, few_shot, seed=seed)
     return Experiment(hetero, maps, split, text_model)
+
+
+def _warn_unsplit(directory: Path, data: HeteroData, maps: IdMaps, split: Split) -> None:
+    """A warning when the graph's target domain holds interactions in none of the split's
+    files (split files not thinned with ``--train-fraction``): they are neither trained on nor
+    masked, and every item of the domain is ranked, as when split files of one genre are read
+    with data read as one domain (no ``split.json``, no ``--domain-rule``)."""
+    if split.train_fraction < 1:
+        return
+    pairs = data[INTERACTS].edge_index
+    target = pairs[:, data["item"].domain[pairs[1]] == split.target_domain]
+    held = torch.cat([split.train, split.valid, split.test], dim=1)
+    width = len(maps.item_ids)
+    missing = ~torch.isin(target[0] * width + target[1], held[0] * width + held[1])
+    if not bool(missing.any()):
+        return
+    items = int((data["item"].domain == split.target_domain).sum())
+    named = int(held[1].unique().numel())
+    log.warning(
+        "--split %s: %d of the %d interactions the graph has in the target domain %r are in "
+        "none of train.tsv, valid.tsv and test.tsv: they are neither trained on nor masked, and "
+        "all %d of its items are ranked (the split files name %d). If the split holds a part of "
+        "the data (one genre, say), read the data into the split's domains with --domain-rule",
+        directory,
+        int(missing.sum()),
+        target.size(1),
+        maps.domains[split.target_domain],
+        items,
+        named,
+    )
 
 
 def _reduce_train(split: Split, fraction: float, *, seed: int) -> Split:

@@ -1767,3 +1767,32 @@ def test_source_domain_from_the_command_line(tmp_path: Path, make_two_domains, c
     assert main([*argv, "--source-domain", "drama", "--out", str(tmp_path / "again")]) != 0
     assert "split files (--split) already hold theirs" in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
+
+
+def test_split_files_of_one_domain_read_with_data_of_one_say_what_is_left_out(
+    tmp_path: Path, tiny_recbole, caplog
+) -> None:
+    """Split files of comedy without their split.json, read with the data as one domain (no
+    --domain-rule): before, the action interactions were silently neither trained on nor
+    masked and every film ranked, with only "target domain 'tiny'" printed; now a warning
+    says so and names --domain-rule. The same files with split.json warn of nothing."""
+    folder = tmp_path / "split"
+    source = ["--protocol", "ml1m-action-comedy", "--seed", "2", "--data", str(tiny_recbole)]
+    assert main(["split", *source, "--write-split", str(folder)]) == 0
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        kept = load_experiment(
+            data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0
+        )
+    assert list(kept.maps.domains) == ["action", "comedy"] and not caplog.records
+    (folder / "split.json").unlink()
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        one = load_experiment(
+            data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0
+        )
+    assert len(one.maps.domains) == 1
+    pairs = one.data["user", "interacts", "item"].edge_index
+    held = sum(getattr(one.split, name).size(1) for name in ("train", "valid", "test"))
+    message = caplog.text
+    assert f"{pairs.size(1) - held} of the {pairs.size(1)} interactions" in message
+    assert "--domain-rule" in message and pairs.size(1) > held
