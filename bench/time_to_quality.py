@@ -171,7 +171,7 @@ NOT_APPLIED = {
     "progress": "no progress is shown",
 }
 # train()'s arguments that name a file, a domain or a rule: strings
-NAME_SETTINGS = ("domain", "domain_rule", "target_domain", "init_from")
+NAME_SETTINGS = ("domain", "domain_rule", "target_domain", "source_domain", "init_from")
 # train()'s arguments that make a run read node text from a store (with their "off" value)
 TEXT_READING = (
     ("text_input", "none"),

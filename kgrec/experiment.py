@@ -63,6 +63,7 @@ from kgrec.data.split import (
     Split,
     check_few_shot,
     check_seed,
+    check_source_domain,
     check_train_fraction,
     get_protocol,
     give_few_shot,
@@ -154,6 +155,7 @@ def load_experiment(
     domain: str | None = None,
     domain_rule: str | None = None,
     target_domain: str | None = None,
+    source_domain: str | None = None,
     text_property: str | None = None,
     train_fraction: float = 1.0,
     few_shot: int = 0,
@@ -171,9 +173,11 @@ def load_experiment(
     user to train (:func:`kgrec.data.split.give_few_shot`). ``cold_valid_share`` and
     ``cold_test_share`` change a cold-start protocol's shares of cold-start users, and
     ``new_item_share`` a new-item protocol's share of new items (None: the protocol's;
-    :func:`kgrec.data.split.make_split`).
+    :func:`kgrec.data.split.make_split`), and ``source_domain`` the domain whose users, with
+    the target's, it draws cold-start users among.
     """
     check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share, new_item_share)
+    check_source(protocol, split_dir, source_domain)
     check_train_fraction(train_fraction)
     check_seed(seed)
     check_few_shot(few_shot)
@@ -197,6 +201,7 @@ def load_experiment(
     hetero, maps = to_hetero_data(tables, text=text)
     if split_dir is not None:
         split = read_split(split_dir, maps, target_domain=target_domain)
+        _warn_unsplit(split_dir, hetero, maps, split)
     elif protocol is not None:
         split = make_split(
             hetero,
@@ -204,6 +209,7 @@ def load_experiment(
             protocol,
             seed=seed,
             target_domain=target_domain,
+            source_domain=source_domain,
             cold_valid_share=cold_valid_share,
             cold_test_share=cold_test_share,
             new_item_share=new_item_share,
@@ -224,6 +230,36 @@ def load_experiment(
     split = _reduce_train(split, train_fraction, seed=seed)
     split = give_few_shot(split, few_shot, seed=seed)
     return Experiment(hetero, maps, split, text_model)
+
+
+def _warn_unsplit(directory: Path, data: HeteroData, maps: IdMaps, split: Split) -> None:
+    """A warning when the graph's target domain holds interactions in none of the split's
+    files (split files not thinned with ``--train-fraction``): they are neither trained on nor
+    masked, and every item of the domain is ranked, as when split files of one genre are read
+    with data read as one domain (no ``split.json``, no ``--domain-rule``)."""
+    if split.train_fraction < 1:
+        return
+    pairs = data[INTERACTS].edge_index
+    target = pairs[:, data["item"].domain[pairs[1]] == split.target_domain]
+    held = torch.cat([split.train, split.valid, split.test], dim=1)
+    width = len(maps.item_ids)
+    missing = ~torch.isin(target[0] * width + target[1], held[0] * width + held[1])
+    if not bool(missing.any()):
+        return
+    items = int((data["item"].domain == split.target_domain).sum())
+    named = int(held[1].unique().numel())
+    log.warning(
+        "--split %s: %d of the %d interactions the graph has in the target domain %r are in "
+        "none of train.tsv, valid.tsv and test.tsv: they are neither trained on nor masked, and "
+        "all %d of its items are ranked (the split files name %d). If the split holds a part of "
+        "the data (one genre, say), read the data into the split's domains with --domain-rule",
+        directory,
+        int(missing.sum()),
+        target.size(1),
+        maps.domains[split.target_domain],
+        items,
+        named,
+    )
 
 
 def _reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
@@ -275,6 +311,21 @@ def check_cold_shares(
         with_new_item_share(with_cold_shares(get_protocol(protocol), valid, test), new_items)
 
 
+def check_source(protocol: str | None, split: str | Path | None, source: str | None) -> None:
+    """:class:`InputError` unless ``source`` (``--source-domain``; None: the protocol's) suits
+    ``protocol``; split files (``split``) hold their cold-start users already."""
+    if source is None:
+        return
+    if split is not None:
+        raise InputError(
+            "--source-domain chooses whose users a protocol draws its cold-start users among; "
+            "split files (--split) already hold theirs",
+            field="--source-domain",
+        )
+    if protocol is not None:
+        check_source_domain(get_protocol(protocol), source)
+
+
 def check_domain_source(data: Path | None, domain: str | None, domain_rule: str | None) -> None:
     """``domain`` and ``domain_rule`` put the items of ``data`` files into domains: a store's
     items have theirs already (given with one, they were recorded and did nothing)."""
@@ -317,6 +368,11 @@ def describe(experiment: Experiment) -> str:
     split, maps = experiment.split, experiment.maps
     cold = split.cold_users(len(maps.users))
     lines = [f"target domain {maps.domains[split.target_domain]!r}"]
+    if split.source_domain is not None:
+        lines[0] += (
+            f", source domain {maps.domains[split.source_domain]!r} (cold-start users drawn "
+            "among the users of both)"
+        )
     for name in ("train", "valid", "test"):
         pairs = getattr(split, name)
         users = pairs[0].unique()
@@ -340,6 +396,7 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
             "test": split.test,
             "item_groups": split.item_groups,
             "few_shot_users": split.few_shot_users,
+            "source_domain": split.source_domain,
         },
     }
     write_atomic(path, lambda tmp: torch.save(payload, tmp))
@@ -1372,6 +1429,7 @@ def train(
     domain: str | None = None,
     domain_rule: str | None = None,
     target_domain: str | None = None,
+    source_domain: str | None = None,
     text_property: str = "embedding",
     objective: str = "bpr",
     epochs: int = 300,
@@ -1419,8 +1477,10 @@ def train(
     ``few_shot`` ``K`` above 0 gives ``K`` held-out target interactions of each cold-start user
     to train (reported as the ``few-shot`` group); ``cold_valid_share`` and
     ``cold_test_share`` change a cold-start protocol's shares of cold-start users, and
-    ``new_item_share`` a new-item protocol's share of new items (None: the protocol's). The
-    metrics cover all, warm and cold-start users, and the warm users by their
+    ``new_item_share`` a new-item protocol's share of new items (None: the protocol's), and
+    ``source_domain`` the domain whose users, with the target's, the cold-start users are
+    drawn among (None: :func:`kgrec.data.split.make_split`'s choice). The metrics cover
+    all, warm and cold-start users, and the warm users by their
     number of target-domain training interactions (:data:`kgrec.evaluate.ACTIVITY_GROUPS`).
     Training uses
     ``objective`` (:data:`kgrec.objectives.OBJECTIVES`) with Adam, early stopping on the
@@ -1759,6 +1819,7 @@ def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
         domain=settings["domain"],
         domain_rule=settings["domain_rule"],
         target_domain=settings["target_domain"],
+        source_domain=settings.get("source_domain"),
         text_property=settings["text_property"],
         train_fraction=settings["train_fraction"],
         few_shot=settings["few_shot"],
@@ -1790,6 +1851,9 @@ def _prepare(
             "model": settings["model"],
             "settings": settings,
             "target_domain": experiment.maps.domains[experiment.split.target_domain],
+            "source_domain": None
+            if experiment.split.source_domain is None
+            else experiment.maps.domains[experiment.split.source_domain],
             "status": "training",
         }
         if settings["text_property"] is not None:  # what serving checks the store against
@@ -2320,6 +2384,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         settings["cold_test_share"],
         settings["new_item_share"],
     )
+    check_source(settings["protocol"], settings["split"], settings.get("source_domain"))
     _check_cold_start(settings, spec)
     _check_cold_items(settings, spec)
     if settings["init_from"] is not None and not resume:

@@ -1288,6 +1288,7 @@ def test_a_runs_split_files_read_back_with_data_give_the_same_experiment(tmp_pat
     split_dir = tmp_path / "r" / "split"
     assert json.loads((split_dir / "split.json").read_text()) == {
         "target_domain": "comedy",
+        "source_domain": "action",
         "domain_rule": "ml1m-action-comedy",
         "domain": None,
         "train_fraction": 1.0,
@@ -1723,3 +1724,75 @@ def test_a_run_being_trained_is_refused_as_such(trained, capsys) -> None:
         os.close(lock)
     assert main(["evaluate", "--run", str(trained.folder)]) == 2  # stopped: resume it
     assert "did not finish" in capsys.readouterr().err
+
+
+def test_source_domain_from_the_command_line(tmp_path: Path, make_two_domains, capsys) -> None:
+    """--source-domain on a graph of three domains: `kgrec split` names it and split.json
+    records it, `kgrec train` keeps it in run.json, and `kgrec tune`'s command trains with it
+    again. Before, the protocol's action was the source whatever was asked, and nothing said
+    which domain it was."""
+    from kgrec.tune import Choice, tune
+
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(make_two_domains(domains=("action", "comedy", "drama")), progress=False)
+    source = ["--protocol", "ml1m-action-comedy", "--seed", "3", "--store", store]
+    source += ["--target-domain", "comedy", "--source-domain", "drama"]
+    assert main(["split", *source, "--write-split", str(tmp_path / "split")]) == 0
+    assert "source domain 'drama'" in capsys.readouterr().out
+    record = json.loads((tmp_path / "split" / "split.json").read_text())
+    assert record["source_domain"] == "drama"
+    run = tmp_path / "run"
+    assert main(["train", "--model", "popularity", *source, "--out", str(run)]) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["source_domain"] == info["settings"]["source_domain"] == "drama"
+    result = tune(
+        "lightgcn",
+        out=tmp_path / "tune",
+        space={"lr": Choice([0.01])},
+        trials=1,
+        epochs=1,
+        dim=8,
+        protocol="ml1m-action-comedy",
+        store=store,
+        seed=3,
+        target_domain="comedy",
+        source_domain="drama",
+        progress=False,
+    )
+    assert "--source-domain drama" in result.command
+    # split files hold their cold-start users already
+    argv = ["train", "--model", "popularity", "--split", str(tmp_path / "split"), "--store", store]
+    capsys.readouterr()
+    assert main([*argv, "--source-domain", "drama", "--out", str(tmp_path / "again")]) != 0
+    assert "split files (--split) already hold theirs" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
+
+
+def test_split_files_of_one_domain_read_with_data_of_one_say_what_is_left_out(
+    tmp_path: Path, tiny_recbole, caplog
+) -> None:
+    """Split files of comedy without their split.json, read with the data as one domain (no
+    --domain-rule): before, the action interactions were silently neither trained on nor
+    masked and every film ranked, with only "target domain 'tiny'" printed; now a warning
+    says so and names --domain-rule. The same files with split.json warn of nothing."""
+    folder = tmp_path / "split"
+    source = ["--protocol", "ml1m-action-comedy", "--seed", "2", "--data", str(tiny_recbole)]
+    assert main(["split", *source, "--write-split", str(folder)]) == 0
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        kept = load_experiment(
+            data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0
+        )
+    assert list(kept.maps.domains) == ["action", "comedy"] and not caplog.records
+    (folder / "split.json").unlink()
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        one = load_experiment(
+            data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0
+        )
+    assert len(one.maps.domains) == 1
+    pairs = one.data["user", "interacts", "item"].edge_index
+    held = sum(getattr(one.split, name).size(1) for name in ("train", "valid", "test"))
+    message = caplog.text
+    assert f"{pairs.size(1) - held} of the {pairs.size(1)} interactions" in message
+    assert "--domain-rule" in message and pairs.size(1) > held

@@ -45,6 +45,13 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the domain to evaluate (default: the protocol's, or the graph's only domain)",
     )
+    parser.add_argument(
+        "--source-domain",
+        metavar="NAME",
+        help="a protocol with cold-start users draws them among the users of the target domain "
+        "and this one (default: the protocol's, action, when the graph has it and it is not the "
+        "target, else the other domain of a graph of two)",
+    )
 
 
 def add_split_options(parser: argparse.ArgumentParser) -> None:

@@ -39,6 +39,7 @@ def run_split(args: argparse.Namespace) -> int:
         domain=args.domain,
         domain_rule=args.domain_rule,
         target_domain=args.target_domain,
+        source_domain=args.source_domain,
         train_fraction=args.train_fraction,
         few_shot=args.few_shot,
         cold_valid_share=args.cold_valid_share,

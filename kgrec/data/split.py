@@ -14,8 +14,10 @@ always keeps at least one.
 and in the target domain), shuffled with the seed, the first ``round(0.1 n)`` are cold-valid and
 the next ``round(0.2 n)`` cold-test users (halves round up; other shares with
 ``--cold-valid-share``/``--cold-test-share``; shares that draw no user of either are refused,
-as are shares that leave no user warm). With another target domain (``--target-domain``:
-the direction reversed, or another pair of domains), the source is every domain but the target.
+as are shares that leave no user warm). The source domain is the one ``--source-domain`` names,
+else the protocol's (``action``) when the graph has it and it is not the target, else the other
+domain of a graph of two (``--target-domain``: the direction reversed, or another pair of
+domains); a graph of more domains and none of these is refused, listing them.
 Random draws, from
 ``numpy.random.default_rng(seed)``: the user permutation first, then one uniform key per warm
 target interaction in (user, item) order.
@@ -132,6 +134,9 @@ class Split:
     # the --train-fraction its train was thinned with (reduce_train; thinned again: about the
     # product), which split.json records and read_split reads back
     train_fraction: float = 1.0
+    # the domain whose users, with the target's, the cold-start users were drawn among (a
+    # protocol with cold-start users; split.json records it); None: no such protocol
+    source_domain: int | None = None
 
     def new_items(self, item_domain: Tensor) -> Tensor:
         """Boolean ``[num_items]``: True for the split's new items, the target items with no
@@ -220,6 +225,7 @@ def make_split(
     *,
     seed: int,
     target_domain: str | None = None,
+    source_domain: str | None = None,
     cold_valid_share: float | None = None,
     cold_test_share: float | None = None,
     new_item_share: float | None = None,
@@ -227,7 +233,8 @@ def make_split(
     """The split of ``protocol`` (a name in :data:`PROTOCOLS`) with ``seed``; a protocol with
     cold-start users draws ``cold_valid_share`` and ``cold_test_share`` of the overlapping users
     as cold-valid and cold-test users, and a new-item protocol ``new_item_share`` of the target
-    items as new items (None: the protocol's shares)."""
+    items as new items (None: the protocol's shares). The cold-start users are drawn among the
+    users of the target domain and ``source_domain`` (None: :func:`_source_domain`)."""
     spec = with_cold_shares(get_protocol(protocol), cold_valid_share, cold_test_share)
     spec = with_new_item_share(spec, new_item_share)
     target = resolve_target(maps, spec, target_domain)
@@ -250,18 +257,20 @@ def make_split(
             )
         per_user = ~np.isin(target_pairs[1], new)
         labels[~per_user] = _half_labels(target_pairs[1, ~per_user], rng)
+    check_source_domain(spec, source_domain)
+    source = None
     if spec.source_domain is not None:
         num_users = len(maps.users)
-        source = _source_domains(maps, spec, target, domain)
-        source_count = torch.bincount(pairs[0, source], minlength=num_users).numpy()
+        source = _source_domain(maps, spec, target, source_domain)
+        source_count = torch.bincount(pairs[0, domain == source], minlength=num_users).numpy()
         target_count = np.bincount(target_pairs[0], minlength=num_users)
         overlapping = np.flatnonzero((source_count >= MIN_OVERLAP) & (target_count >= MIN_OVERLAP))
         if not len(overlapping):
             raise InputError(
                 f"protocol {spec.name} draws its cold-start users among the users with at least "
                 f"{MIN_OVERLAP} interactions in domain {maps.domains[target]!r} and "
-                f"{MIN_OVERLAP} in the source domain, and no user has: the domains share too "
-                "few users for it",
+                f"{MIN_OVERLAP} in the source domain {maps.domains[source]!r}, and no user has: "
+                "the domains share too few users for it",
                 field="--protocol",
             )
         shuffled = rng.permutation(overlapping)
@@ -300,7 +309,7 @@ def make_split(
                 "data is too small for it",
                 field="--protocol",
             )
-    return Split(target, *parts, item_groups=bool(spec.new_item_share))
+    return Split(target, *parts, item_groups=bool(spec.new_item_share), source_domain=source)
 
 
 def check_seed(seed: int) -> int:
@@ -364,12 +373,42 @@ def with_new_item_share(spec: Protocol, share: float | None = None) -> Protocol:
     return replace(spec, new_item_share=float(share))
 
 
-def _source_domains(maps: IdMaps, spec: Protocol, target: int, domain: Tensor) -> Tensor:
-    """Which interactions (of ``domain``, each one's item domain) make a user overlapping with
-    the target: the protocol's source domain's, or, when the graph lacks it or it is the target
-    (``--target-domain`` reversed the protocol, or named another pair), every other domain's."""
+def check_source_domain(spec: Protocol, source_domain: str | None) -> None:
+    """:class:`InputError` naming ``--source-domain`` when it is given to a protocol that draws
+    no cold-start users."""
+    if source_domain is not None and spec.source_domain is None:
+        raise InputError(
+            f"protocol {spec.name} has no cold-start users, so --source-domain does not apply "
+            "(the protocols that have them: "
+            f"{', '.join(p.name for p in PROTOCOLS.values() if p.source_domain)})",
+            field="--source-domain",
+        )
+
+
+def _source_domain(
+    maps: IdMaps, spec: Protocol, target: int, source_domain: str | None = None
+) -> int:
+    """The domain whose users, with the target's, are the overlapping users: the one named
+    (``--source-domain``), else the protocol's when the graph has it and it is not the target,
+    else the other domain of a graph of two (``--target-domain`` reversed the protocol, or
+    named another pair). A graph of more domains and neither is refused, listing them."""
+    names = ", ".join(maps.domains)
+    if source_domain is not None:
+        if source_domain not in maps.domains:
+            raise InputError(
+                f"--source-domain {source_domain!r} is not a domain of the graph (domains: "
+                f"{names})",
+                field="--source-domain",
+            )
+        if maps.domains.index(source_domain) == target:
+            raise InputError(
+                f"--source-domain {source_domain!r} is the target domain: name another "
+                f"(domains: {names})",
+                field="--source-domain",
+            )
+        return maps.domains.index(source_domain)
     if spec.source_domain in maps.domains and maps.domains.index(spec.source_domain) != target:
-        return domain == maps.domains.index(spec.source_domain)
+        return maps.domains.index(spec.source_domain)
     if len(maps.domains) < 2:
         raise InputError(
             f"protocol {spec.name} draws cold-start users from users of the target domain and "
@@ -377,7 +416,15 @@ def _source_domains(maps: IdMaps, spec: Protocol, target: int, domain: Tensor) -
             "with --domain-rule",
             field="domain",
         )
-    return domain != target
+    if len(maps.domains) > 2:
+        raise InputError(
+            f"protocol {spec.name} draws cold-start users from users of the target domain "
+            f"{maps.domains[target]!r} and a source domain, and the graph has "
+            f"{len(maps.domains)} domains ({names}), none of them its own source "
+            f"{spec.source_domain!r}: name one with --source-domain",
+            field="--source-domain",
+        )
+    return 1 - target
 
 
 def check_train_fraction(fraction: float) -> float:
@@ -563,6 +610,8 @@ def write_split(
             _write_atomic(directory / f"{name}.tsv", "\n".join(lines) + "\n")
     record = {
         "target_domain": maps.domains[split.target_domain],
+        # the domain the cold-start users were drawn with (None: a protocol without them)
+        "source_domain": None if split.source_domain is None else maps.domains[split.source_domain],
         "domain_rule": domain_rule,
         "domain": domain,  # the one domain --domain read every item into, if it did
         # train.tsv is thinned already (reduce_train): read_split reads it back
@@ -582,7 +631,7 @@ def _record(directory: Path) -> dict:
         raise InputError(f"cannot read the split's record ({exc})", file=str(path)) from None
     if not isinstance(record, dict):
         raise InputError("expected a JSON object", file=str(path))
-    for name in ("target_domain", "domain_rule", "domain"):  # what write_split records
+    for name in ("target_domain", "source_domain", "domain_rule", "domain"):  # write_split's
         value = record.get(name)
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise InputError(f"expected a name or null, got {value!r}", file=str(path), field=name)
@@ -620,8 +669,9 @@ def recorded_domain(directory: Path) -> str | None:
 def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = None) -> Split:
     """Read split files made by :func:`write_split` or elsewhere, validating every row.
 
-    The target domain is ``target_domain``, else the one ``split.json`` records, else the one
-    domain holding every item id of the files. Whitespace around an id is no part of it, as in
+    The target domain is the one ``split.json`` records (a ``target_domain`` naming another
+    is refused), else ``target_domain``, else the one domain holding every item id of the
+    files. Whitespace around an id is no part of it, as in
     the loaders (:func:`_find`). Unknown users or items, malformed or duplicate rows raise
     :class:`InputError` naming the file, line and field.
     """
@@ -633,11 +683,19 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
             raise InputError(
                 f"these split files were made with target domain {recorded!r}, which the graph "
                 f"does not have (domains: {', '.join(maps.domains)}): read the data with the "
-                "split's domains (--domain-rule), or give --target-domain",
+                "split's domains (--domain-rule)",
                 file=str(directory / RECORD_FILE),
                 field="target_domain",
             )
         target_domain = recorded
+    if recorded is not None and target_domain != recorded:
+        raise InputError(
+            f"these split files were made with target domain {recorded!r}, and --target-domain "
+            f"names {target_domain!r}: their held-out interactions are {recorded!r}'s; leave "
+            "--target-domain out, or make the split again with the target you want",
+            file=str(directory / RECORD_FILE),
+            field="target_domain",
+        )
     if target_domain is None:
         target = _infer_domain(maps, item_ids)
     elif target_domain not in maps.domains:
@@ -706,12 +764,14 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                     field="user_id",
                 )
         few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
+    source = _record(directory).get("source_domain")  # what describe() names
     return Split(
         target,
         *parts,
         item_groups=item_groups,
         few_shot_users=few_shot,
         train_fraction=recorded_train_fraction(directory),
+        source_domain=maps.domains.index(source) if source in maps.domains else None,
     )
 
 

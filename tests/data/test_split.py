@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -390,6 +392,28 @@ def test_target_domain_of_split_files(tmp_path: Path, make_two_domains) -> None:
     assert maps.domains[read_split(folder, maps, target_domain="books").target_domain] == "books"
 
 
+def test_a_target_domain_other_than_split_json_records_is_refused(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """Before, ``--target-domain`` quietly replaced the target split.json records: split files
+    of comedy read as another domain's wherever its item ids are the same ones."""
+    tables = make_two_domains(domains=("books", "comedy"))  # the same item ids in both
+    for table, column in ((tables.items, "uid"), (tables.interactions, "item_uid")):
+        table[column] = table[column].str.replace(r":[bc]", ":x", regex=True)
+    tables.items["item_id"] = tables.items["item_id"].str.replace(r"^[bc]", "x", regex=True)
+    data, maps = to_hetero_data(tables)
+    split = make_split(data, maps, "ml100k-kg", seed=0, target_domain="comedy")
+    write_split(split, maps, tmp_path / "split")
+    same = read_split(tmp_path / "split", maps, target_domain="comedy")
+    assert torch.equal(same.test, split.test)
+    with pytest.raises(
+        InputError,
+        match=r"split.json, field 'target_domain'.*made with target "
+        r"domain 'comedy', and --target-domain names 'books'",
+    ):
+        read_split(tmp_path / "split", maps, target_domain="books")
+
+
 def test_an_unknown_target_domain_of_split_files_names_the_option(
     tmp_path: Path, make_two_domains
 ) -> None:
@@ -643,3 +667,73 @@ def test_a_cold_share_that_draws_no_user_is_refused(option, make_two_domains) ->
     split = make_split(data, maps, "ml1m-action-comedy", seed=0, **{option: 0.03})
     held = split.valid if option == "cold_valid_share" else split.test
     assert len(set(held[0].tolist()) - set(split.train[0].tolist())) == 1
+
+
+def overlapping_users(data, maps, target: str, source: str) -> set[int]:
+    pairs = data["user", "interacts", "item"].edge_index
+    domain = data["item"].domain[pairs[1]]
+    count = {
+        name: torch.bincount(pairs[0, domain == maps.domains.index(name)], minlength=60)
+        for name in (target, source)
+    }
+    both = (count[target] >= 5) & (count[source] >= 5)
+    return set(torch.nonzero(both).flatten().tolist())
+
+
+@pytest.mark.parametrize("source", ["action", "drama"])
+def test_source_domain_chooses_whose_users_are_drawn_cold(source, make_two_domains) -> None:
+    """Three domains: --source-domain names the one whose users, with the target's, the
+    cold-start users are drawn among (before, the protocol's action was taken whenever the
+    graph had it, and no other could be asked for)."""
+    data, maps = to_hetero_data(make_two_domains(domains=("action", "comedy", "drama")))
+    split = make_split(
+        data, maps, "ml1m-action-comedy", seed=3, target_domain="comedy", source_domain=source
+    )
+    assert split.source_domain == maps.domains.index(source)
+    overlapping = overlapping_users(data, maps, "comedy", source)
+    cold = set(torch.nonzero(split.cold_users(60)).flatten().tolist())
+    held = set(split.valid[0].tolist()) | set(split.test[0].tolist())
+    assert cold & held <= overlapping
+    n = len(overlapping)
+    assert len(cold & held) == int(np.floor(0.1 * n + 0.5)) + int(np.floor(0.2 * n + 0.5))
+    # without it, the protocol's own source, named in split.json
+    default = make_split(data, maps, "ml1m-action-comedy", seed=3, target_domain="comedy")
+    assert maps.domains[default.source_domain] == "action"
+
+
+def test_more_than_two_domains_without_a_source_are_refused(make_two_domains, tmp_path) -> None:
+    """Before, every domain but the target was the source: a user with 3 drama and 2 thriller
+    interactions counted as overlapping, and nothing said so."""
+    data, maps = to_hetero_data(make_two_domains(domains=("comedy", "drama", "thriller")))
+    with pytest.raises(
+        InputError, match=r"3 domains \(comedy, drama, thriller\).*--source-domain"
+    ) as error:
+        make_split(data, maps, "ml1m-action-comedy", seed=3, target_domain="comedy")
+    assert error.value.field == "--source-domain"
+    for name, message in (("nope", "is not a domain"), ("comedy", "is the target domain")):
+        with pytest.raises(InputError, match=rf"--source-domain '{name}' {message}"):
+            make_split(
+                data, maps, "ml1m-action-comedy", seed=3, target_domain="comedy", source_domain=name
+            )
+    with pytest.raises(InputError, match="no cold-start users, so --source-domain"):
+        make_split(data, maps, "ml100k-kg", seed=3, target_domain="comedy", source_domain="drama")
+    split = make_split(
+        data, maps, "ml1m-action-comedy", seed=3, target_domain="comedy", source_domain="drama"
+    )
+    write_split(split, maps, tmp_path / "split")
+    record = json.loads((tmp_path / "split" / "split.json").read_text())
+    assert (record["target_domain"], record["source_domain"]) == ("comedy", "drama")
+    assert read_split(tmp_path / "split", maps).source_domain == maps.domains.index("drama")
+
+
+@pytest.mark.parametrize(
+    ("target", "digest"),
+    [(None, "224ab5dd174e609e"), ("action", "d403050301f45a62")],
+)
+def test_two_domains_draw_the_split_they_drew_before(target, digest, make_two_domains) -> None:
+    """The two-domain case draws exactly the split of base29b (before --source-domain): the
+    digest of its three parts, pinned from that code."""
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=3, target_domain=target)
+    text = ";".join(str(getattr(split, name).tolist()) for name in ("train", "valid", "test"))
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == digest
