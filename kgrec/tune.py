@@ -591,8 +591,9 @@ def tune(
         except OSError as exc:  # under a file, no permission
             created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
-        with _lock(out), _optuna_quiet():
+        with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
             study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
+            db.at("read or record the study's model, search space and fixed settings")
             _check_study(study, model, settings, space, path=out / STUDY_FILE)
             experiment = load_experiment(
                 data=Path(data) if data is not None else None,
@@ -614,15 +615,19 @@ def tune(
             check_catalogue(experiment)
             if settings["text_property"] is not None:
                 _check_user_text(experiment, model, settings, space)
+            db.at("read or record the digest of the data the study trains on")
             _check_experiment(study, experiment, path=out / STUDY_FILE)
             if settings.get("cold_start_share") or "cold_start_share" in space:
                 check_cold_start_users(experiment)
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
+            db.at("read the trials left running, to mark them failed and run them again")
             _requeue_interrupted(study, storage, progress=progress, path=out / STUDY_FILE)
+            db.at("queue train()'s defaults as the first trial")
             if not study.trials:
                 defaults = _defaults_in(space)
                 if len(defaults) == len(space):  # train()'s defaults first, where in the space
                     study.enqueue_trial(defaults)
+            db.at("read the study's trials")
             study.sampler = optuna.samplers.TPESampler(
                 seed=int(np.random.SeedSequence([seed, len(study.trials)]).generate_state(1)[0]),
                 n_startup_trials=max(3, min(10, trials // 3)),
@@ -649,15 +654,16 @@ def tune(
                     pruning=pruning,
                     deadline=None if timeout is None else time.monotonic() + timeout,
                     device=device,
-                    path=out / STUDY_FILE,
+                    db=db,
                 )
                 try:
+                    db.at("begin a new trial")
                     study.optimize(
                         objective_fn,
                         n_trials=remaining,
                         timeout=timeout,
                         catch=(InputError, _OutOfTime, _TrialOutOfMemory),
-                        callbacks=[_Progress()] if progress else None,
+                        callbacks=[objective_fn.told, *([_Progress()] if progress else [])],
                     )
                 except BaseException as exc:
                     if (
@@ -671,6 +677,7 @@ def tune(
                     if not _by_interrupt(exc):
                         raise
                     # Ctrl-C inside Optuna's own ask or tell left its trial running
+                    db.at("read the trial a Ctrl-C left running, to mark it failed")
                     _requeue_interrupted(
                         study,
                         storage,
@@ -681,6 +688,7 @@ def tune(
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                     raise KeyboardInterrupt from exc  # Optuna's error as it handled the Ctrl-C
+            db.at("read the study's trials")
             result = _result(out, study, model, settings)
         if result.best_trial is not None:
             _write_best(out / BEST_FILE, result)
@@ -783,10 +791,11 @@ class _Objective:
         pruning: bool,
         deadline: float | None,
         device: torch.device,
-        path: Path,
+        db: _Refusals,
     ) -> None:
         self.study, self.experiment, self.model = study, experiment, model
-        self.path = path  # the study's file, named when its database refuses a write
+        self.db = db  # what the trial reads or writes, named when the study's database refuses
+        self.path = db.path  # the study's file
         self.settings, self.space = settings, space
         self.pruning, self.deadline, self.device = pruning, deadline, device
         # whether the other ranks wait for rank 0's next message: false while a trial trains,
@@ -798,6 +807,7 @@ class _Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         self.stopped = None
+        self.db.at(f"write trial {trial.number}'s settings as it draws them", trial=trial)
         try:
             return self._run(trial)
         except KeyboardInterrupt:
@@ -806,23 +816,54 @@ class _Objective:
             if not trial.user_attrs.get("interrupted"):
                 self._stop(trial, "interrupted", trial.params)  # runs again first next call
             raise
+        except Exception as exc:
+            error = _database_error(exc)
+            if error is None or isinstance(exc, KgrecError) or self.stopped is not None:
+                raise
+            # the study's database refused one of the trial's writes (locked, a full disk):
+            # not a failure of its settings, which run again first, as after a Ctrl-C
+            doing = self.db.doing
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:  # what it drew, over what it was queued with (as after a kill)
+                again = {**self._queued(trial), **trial.params}
+            except SQLAlchemyError:
+                again = dict(trial.params)
+            self._stop(trial, "database error", again)
+            self.db.refused = _refused_after_stop(
+                error, trial.number, again, path=self.path, doing=doing
+            )
+            raise self.db.refused from exc
+        finally:
+            self.db.doing = f"record trial {trial.number}'s end (Optuna's tell)"
+
+    def told(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """Optuna's callback once it recorded a trial's end: no trial runs until the next."""
+        self.db.at("begin a new trial")
 
     def _stop(self, trial: optuna.Trial, reason: str, params: Mapping[str, Any]) -> None:
         """:func:`_stopped` of ``trial``; what the database writes after it (the trial's
         epochs, Optuna's marking it failed) is then of a trial whose ``params`` are queued:
-        :attr:`stopped` names them, for :func:`tune` to report a write refused."""
-        _stopped(
-            self.study,
-            lambda: trial.set_user_attr("interrupted", reason),
-            params,
-            number=trial.number,
-            path=self.path,
-        )
+        :attr:`stopped` names them, for :func:`tune` to report a write refused. When the
+        database refuses the flag or the queuing, that error is the one to report, even if
+        Optuna's marking the trial failed is refused next (:class:`_Refusals`)."""
+        try:
+            _stopped(
+                self.study,
+                lambda: trial.set_user_attr("interrupted", reason),
+                params,
+                number=trial.number,
+                path=self.path,
+            )
+        except StoreError as exc:
+            self.db.refused = exc
+            raise
         self.stopped = (trial.number, dict(params))
 
     def _run(self, trial: optuna.Trial) -> float:
         try:  # the sampler draws here, which can take a while with many trials
             params = {name: param.suggest(trial, name) for name, param in self.space.items()}
+            self.db.doing = f"write trial {trial.number}'s world size, device and threads"
             trial.set_user_attr("world_size", distributed.current().size)
             trial.set_user_attr("device", str(self.device))
             trial.set_user_attr("threads", torch.get_num_threads())
@@ -833,6 +874,9 @@ class _Objective:
         settings = {"model": self.model, **self.settings, **params}
 
         def judge(epoch: int, best: float, last: bool) -> tuple[str, str] | None:
+            self.db.doing = (
+                f"write trial {trial.number}'s validation {VALID_METRIC} at epoch {epoch}"
+            )
             trial.report(best, epoch)
             if last:  # training ends with this epoch: the trial is complete, whatever the clock
                 return None
@@ -844,6 +888,7 @@ class _Objective:
 
         epochs = _Epochs(judge, epochs=settings["epochs"], patience=settings["patience"])
         started = time.perf_counter()
+        failed = f"write why trial {trial.number} failed"
         distributed.broadcast_object(("trial", settings))
         self.others_wait = False
         try:
@@ -857,10 +902,12 @@ class _Objective:
             self.others_wait = True
             epochs.epochs = max(epochs.epochs, exc.epoch)  # that epoch trained, then overflowed
             hinted = NotFinite(exc.reason, exc.epoch, hint=overflow_hint(settings))
+            self.db.doing = failed
             trial.set_user_attr("error", hinted.message)
             raise
         except InputError as exc:
             self.others_wait = True
+            self.db.doing = failed
             trial.set_user_attr("error", str(exc).split(";")[0])
             raise
         except (torch.OutOfMemoryError, MemoryError, RuntimeError, TypeError) as exc:
@@ -868,6 +915,7 @@ class _Objective:
             if not oom or distributed.current().distributed:  # ranks may differ: stop them all
                 raise
             self.others_wait = True  # these settings need more memory than there is: the
+            self.db.doing = failed
             trial.set_user_attr("error", f"out of memory: {str(exc).splitlines()[0][:200]}")
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -875,10 +923,13 @@ class _Objective:
         except optuna.TrialPruned:
             self.others_wait = True
             raise
-        finally:
+        finally:  # a write refused before this one stays the one named
+            doing, self.db.doing = self.db.doing, f"write trial {trial.number}'s epochs and seconds"
             trial.set_user_attr("epochs", epochs.epochs)
             trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
+            self.db.doing = doing
         self.others_wait = True
+        self.db.doing = f"write trial {trial.number}'s best epoch"
         trial.set_user_attr("best_epoch", result.best_epoch)
         return result.best_metric
 
@@ -1253,14 +1304,70 @@ class _ctrl_c_held:
             raise KeyboardInterrupt
 
 
+class _Refusals:
+    """The study's database refusing a read or write (locked, a full disk) in the block, where
+    no handler made it a kgrec error: a :class:`StoreError` naming the study's file (``path``),
+    what was being read or written (:attr:`doing`) and, when a trial was running
+    (:attr:`trial`: its end refused, Optuna's tell), its number and settings, which the next
+    run runs again first, as it does a trial left running by a kill. When the error follows
+    one already reported of the running trial (:attr:`refused`: its settings not queued, say,
+    then its end refused), that one is reported."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.at("open the study")
+
+    def at(self, doing: str, *, trial: optuna.Trial | None = None) -> None:
+        self.doing, self.trial = doing, trial
+        self.refused: StoreError | None = None
+
+    def __enter__(self) -> _Refusals:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if not isinstance(exc, Exception) or isinstance(exc, KgrecError):
+            return  # a Ctrl-C, or an error already reported
+        error = _database_error(exc)
+        if error is None:
+            return
+        if self.refused is not None:
+            raise StoreError(str(self.refused)) from exc
+        said = (
+            f"file {self.path}: the study's database could not {self.doing} ({_first_line(error)})"
+        )
+        if self.trial is None:
+            raise StoreError(
+                f"{said}; no trial was training: the same command goes on once the database "
+                "can be written"
+            ) from exc
+        raise StoreError(
+            f"{said}: trial {self.trial.number} is left running in the study; the next run marks "
+            f"it failed (not counted) and runs its settings again first; they were "
+            f"{_settings_text(self.trial.params)}"
+        ) from exc
+
+
 def _refused_after_stop(
-    exc: BaseException, number: int, params: Mapping[str, Any], *, path: Path
+    exc: BaseException,
+    number: int,
+    params: Mapping[str, Any],
+    *,
+    path: Path,
+    doing: str | None = None,
 ) -> StoreError:
     """The :class:`StoreError` of a write the study's database refused (its epochs, marking
-    it failed) after trial ``number`` was recorded as stopped and ``params`` queued."""
+    it failed) after trial ``number`` was recorded as stopped and ``params`` queued; or, with
+    ``doing``, of the write it refused as the trial ran (what it was ``doing``), after which
+    the trial was so recorded."""
+    where = (
+        f"could not {doing} ({_first_line(exc)}): trial {number} is recorded as stopped "
+        "(database error, not counted)"
+        if doing
+        else f"refused a write as it recorded trial {number}, stopped before its end "
+        f"({_first_line(exc)})"
+    )
     return StoreError(
-        f"file {path}: the study's database refused a write as it recorded trial {number}, "
-        f"stopped before its end ({_first_line(exc)}): "
+        f"file {path}: the study's database {where}: "
         + (
             f"its settings are queued to run again first; they were {_settings_text(params)}"
             if params

@@ -1335,3 +1335,207 @@ def test_a_second_ctrl_c_as_the_first_is_handled_loses_no_settings(
     assert queued.system_attrs["fixed_params"] == trial.params
     result = small_tune(tiny_recbole, out, trials=2)
     assert result.trials[2].params == trial.params  # run again first
+
+
+CLI_SPACE = ("--search", "lr=loguniform:1e-3:1e-1", "--search", "reg_weight=choice:0,1e-3")
+
+
+def _refuse(target, method: str, when):
+    """``target.method`` refusing (the database locked) where ``when(*args)`` holds."""
+    original = getattr(target, method)
+
+    def refusing(*args, **kwargs):
+        if when(*args, **kwargs):
+            _database_locked()
+        return original(*args, **kwargs)
+
+    return refusing
+
+
+def _nth(n: int):
+    """True on the n-th call (from 1) only."""
+    calls = {"n": 0}
+
+    def when(*args, **kwargs):
+        calls["n"] += 1
+        return calls["n"] == n
+
+    return when
+
+
+@pytest.mark.parametrize(
+    "refused",
+    ["world_size", "device", "threads", "best_epoch", "report", "error", "suggest"],
+)
+def test_a_refused_write_of_a_running_trial_is_a_kgrec_error_and_it_runs_again(
+    tmp_path, tiny_recbole, monkeypatch, capsys, refused
+) -> None:
+    """The study's database refuses (locked, a full disk) a write of a running trial: one of
+    its user attributes as it starts or ends, its validation figure after an epoch (pruning),
+    the settings it draws. A kgrec error (exit 2) naming the study's file, what was written,
+    the trial and its settings, which are queued to run again first: the trial is recorded as
+    stopped (``database error``, not counted), not as a failure of its settings. Before, the
+    database's traceback (exit 1), the trial counted as failed and its settings lost."""
+    if refused == "report":
+        monkeypatch.setattr(optuna.Trial, "report", _refuse(optuna.Trial, "report", _nth(4)))
+    elif refused == "suggest":  # the second setting of trial 1, as it is drawn
+        monkeypatch.setattr(
+            optuna.Trial,
+            "suggest_categorical",
+            _refuse(optuna.Trial, "suggest_categorical", _nth(2)),
+        )
+    else:
+        if refused == "error":  # trial 1 fails (its settings): its reason is refused
+            calls = {"fit": 0}
+
+            def fit_fails_once(*args, **kwargs):
+                calls["fit"] += 1
+                if calls["fit"] == 2:
+                    raise InputError("no good")
+                return fit(*args, **kwargs)
+
+            monkeypatch.setattr("kgrec.tune.fit", fit_fails_once)
+        count = _nth(1 if refused == "error" else 2)
+        monkeypatch.setattr(
+            optuna.Trial,
+            "set_user_attr",
+            _refuse(optuna.Trial, "set_user_attr", lambda t, k, v: k == refused and count()),
+        )
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    trial = load_study(out).trials[1]
+    assert str(out / STUDY_FILE) in said and "database is locked" in said
+    assert {
+        "world_size": "write trial 1's world size, device and threads",
+        "device": "write trial 1's world size, device and threads",
+        "threads": "write trial 1's world size, device and threads",
+        "best_epoch": "write trial 1's best epoch",
+        "report": "write trial 1's validation ndcg@20 at epoch 1",
+        "error": "write why trial 1 failed",
+        "suggest": "write trial 1's settings as it draws them",
+    }[refused] in said
+    assert "queued to run again first" in said
+    assert trial.state == TrialState.FAIL and trial.user_attrs["interrupted"] == "database error"
+    if refused != "suggest":
+        assert f"lr={trial.params['lr']!r}" in said and "reg_weight=" in said
+        (queued,) = load_study(out).get_trials(states=(TrialState.WAITING,))
+        assert queued.system_attrs["fixed_params"] == trial.params
+    monkeypatch.undo()
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert [t.state for t in result.trials][2:] == [TrialState.COMPLETE] * 2
+    if refused != "suggest":
+        assert result.trials[2].params == trial.params  # run again first
+    assert "fail (database error)" in result.table()
+    if refused == "device":
+        capsys.readouterr()
+        monkeypatch.setattr(
+            optuna.Trial,
+            "set_user_attr",
+            _refuse(optuna.Trial, "set_user_attr", lambda t, k, v: k == "device"),
+        )
+        assert cli_tune(tiny_recbole, tmp_path / "cli") == 2
+        err = capsys.readouterr().err
+        assert "kgrec tune: error: file " in err and str(tmp_path / "cli" / STUDY_FILE) in err
+        assert "database is locked" in err and "Traceback" not in err
+
+
+def test_a_refused_record_of_a_trained_trial_is_a_kgrec_error_and_it_runs_again(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+) -> None:
+    """Optuna's tell (recording a trial's end) refused by the study's database after the trial
+    trained: a kgrec error naming the study's file, the trial and its settings, left running
+    to be marked failed and run again first by the next run. Before, the database's traceback
+    (exit 1)."""
+    tell = optuna.study._optimize._tell_with_warning
+    monkeypatch.setattr(
+        optuna.study._optimize,
+        "_tell_with_warning",
+        _refuse(optuna.study._optimize, "_tell_with_warning", _nth(2)),
+    )
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    trial = load_study(out).trials[1]
+    assert trial.state == TrialState.RUNNING
+    assert str(out / STUDY_FILE) in said and "database is locked" in said
+    assert "trial 1's end" in said and "runs its settings again first" in said
+    assert f"lr={trial.params['lr']!r}" in said and "reg_weight=" in said
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", tell)
+    result = small_tune(tiny_recbole, out, trials=3)
+    assert result.trials[1].state == TrialState.FAIL
+    assert result.trials[2].params == trial.params
+    capsys.readouterr()
+    monkeypatch.setattr(
+        optuna.study._optimize,
+        "_tell_with_warning",
+        _refuse(optuna.study._optimize, "_tell_with_warning", lambda *a, **k: True),
+    )
+    assert cli_tune(tiny_recbole, tmp_path / "cli") == 2
+    err = capsys.readouterr().err
+    assert "kgrec tune: error: file " in err and "trial 0's end" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "refused", ["study settings", "digest", "default trial", "left running", "ask"]
+)
+def test_a_refused_read_or_write_outside_a_trial_is_a_kgrec_error(
+    tmp_path, tiny_recbole, monkeypatch, capsys, refused
+) -> None:
+    """The study's database refuses (locked) a read or write outside a trial: as the tune
+    records the study's settings, the data's digest or train()'s defaults as the first trial,
+    reads the trials left running, as Optuna makes a new trial, or reads the trials at the end:
+    a kgrec error (exit 2) naming the study's file and what was read or written. Before, the
+    database's traceback (exit 1)."""
+    out = tmp_path / "tune"
+    if refused in ("digest", "left running"):
+        small_tune(tiny_recbole, out, trials=1)
+        if refused == "digest":  # a study of an older kgrec, which recorded none
+            study = load_study(out)
+            study._storage.set_study_user_attr(study._study_id, "experiment", None)
+    says = {
+        "study settings": "the study's model, search space and fixed settings",
+        "digest": "the digest of the data",
+        "default trial": "queue train()'s defaults as the first trial",
+        "left running": "the trials left running",
+        "ask": "begin a new trial",
+    }[refused]
+    if refused in ("study settings", "digest"):
+        key = "model" if refused == "study settings" else "experiment"
+        monkeypatch.setattr(
+            optuna.Study,
+            "set_user_attr",
+            _refuse(optuna.Study, "set_user_attr", lambda s, k, v: k == key),
+        )
+    elif refused == "default trial":
+        monkeypatch.setattr(
+            optuna.Study, "enqueue_trial", _refuse(optuna.Study, "enqueue_trial", _nth(1))
+        )
+    elif refused == "left running":
+        monkeypatch.setattr(
+            optuna.Study,
+            "get_trials",
+            _refuse(
+                optuna.Study,
+                "get_trials",
+                lambda s, deepcopy=True, states=None: states == (TrialState.RUNNING,),
+            ),
+        )
+    else:
+        monkeypatch.setattr(optuna.Study, "ask", _refuse(optuna.Study, "ask", _nth(2)))
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    assert said.startswith(f"file {out / STUDY_FILE}: ")
+    assert says in said and "database is locked" in said and "no trial was training" in said
+    if refused in ("study settings", "default trial", "ask"):  # on a new folder
+        if refused != "study settings":  # every time now
+            method = "ask" if refused == "ask" else "enqueue_trial"
+            monkeypatch.setattr(optuna.Study, method, _database_locked)
+        capsys.readouterr()
+        assert cli_tune(tiny_recbole, tmp_path / "cli", "--trials", "3", *CLI_SPACE) == 2
+        err = capsys.readouterr().err
+        assert "kgrec tune: error: file " in err and says in err and "Traceback" not in err
