@@ -1088,6 +1088,8 @@ def _open_study(
             pruner=pruner,
         )
     except SQLAlchemyError as exc:  # damaged, or another program's file of that name
+        if _refusal(exc) is not None:  # locked, a full disk: the study is there all the same
+            raise _refused_open(path, _refusal(exc)) from None
         raise InputError(
             f"this is not a study kgrec tune can read ({str(exc).splitlines()[0][:200]}): "
             "choose a new --out folder",
@@ -1539,7 +1541,11 @@ def _defaults_in(space: Mapping[str, Parameter]) -> dict[str, Any]:
 def _check_folder(out: Path) -> None:
     path = out / STUDY_FILE
     if path.exists():
-        if not _holds_our_study(path):  # another program's file, or another Optuna storage
+        try:
+            ours = _holds_our_study(path)
+        except sqlite3.Error as exc:  # the database refused the read: locked, an I/O error
+            raise _refused_open(path, exc) from None
+        if not ours:  # another program's file, or another Optuna storage
             raise InputError(
                 f"this is not a study kgrec tune can read (no study {STUDY_NAME!r} in it): "
                 "choose a new --out folder",
@@ -1554,15 +1560,63 @@ def _check_folder(out: Path) -> None:
 
 def _holds_our_study(path: Path) -> bool:
     """Whether the SQLite file ``path`` holds kgrec tune's study, read without writing to it
-    (an empty file, which SQLite makes before its tables, counts as one)."""
-    if path.is_file() and path.stat().st_size == 0:
+    (an empty file, which SQLite makes before its tables, counts as one). The database
+    refusing the read (locked by another process, an I/O error) is its :class:`sqlite3.Error`,
+    raised: that says nothing of what the file holds."""
+    if not path.is_file():  # a folder of that name: SQLite reads it as a disk I/O error
+        return False
+    if path.stat().st_size == 0:
         return True
     try:
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
             row = db.execute("SELECT 1 FROM studies WHERE study_name = ?", (STUDY_NAME,)).fetchone()
-    except sqlite3.Error:  # not SQLite, or no Optuna tables
+    except sqlite3.Error as exc:  # not SQLite, or no Optuna tables
+        if _refusal(exc) is not None:
+            raise
         return False
     return row is not None
+
+
+# SQLite's (primary) result codes of a database that refuses to be read or written, whatever it
+# holds: another process's lock, an I/O error, a full disk, a file it cannot open or write
+_REFUSED = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_PERM,
+}
+
+
+def _refusal(exc: BaseException) -> sqlite3.Error | None:
+    """The SQLite error ``exc`` is (or that SQLAlchemy's ``exc`` wraps) when the database
+    refused to be read or written (:data:`_REFUSED`), rather than said the file is no study
+    (not SQLite, damaged, no Optuna tables: ``None``)."""
+    error = getattr(exc, "orig", exc)
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(error, sqlite3.Error) and isinstance(code, int) and code & 0xFF in _REFUSED:
+        return error
+    return None
+
+
+def _refused_open(path: Path, error: sqlite3.Error) -> StoreError:
+    """The :class:`StoreError` of the study's database ``path`` refusing to be opened (the
+    SQLite ``error``, :func:`_refusal`'s): before anything in the folder is written."""
+    held = error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return StoreError(
+        f"file {path}: the study's database could not be opened ({_first_line(error)}): "
+        "nothing in the folder changed; "
+        + (
+            "another process holds it (another kgrec tune in this folder, or a program that has "
+            "it open): run the same command again when that process is done"
+            if held
+            else "run the same command again once the database can be read and written"
+        )
+    )
 
 
 class _lock:

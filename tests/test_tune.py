@@ -21,6 +21,7 @@ import pytest
 from optuna.trial import TrialState
 
 import kgrec.evaluate
+import kgrec.tune
 from kgrec.cli import build_parser, main
 from kgrec.errors import InputError, StoreError
 from kgrec.experiment import TRAIN_DEFAULTS
@@ -873,6 +874,14 @@ def test_a_study_file_that_is_not_a_study_is_a_clear_error(tmp_path, tiny_recbol
     assert (out / STUDY_FILE).read_text() == "x\n"
 
 
+def test_a_folder_named_like_the_study_is_not_a_study(tmp_path, tiny_recbole):
+    """SQLite reads a folder as a disk I/O error: it is no study, not a database to retry."""
+    (tmp_path / "tune" / STUDY_FILE).mkdir(parents=True)
+    with pytest.raises(InputError, match="not a study kgrec tune can read"):
+        small_tune(tiny_recbole, tmp_path / "tune", trials=1)
+    assert (tmp_path / "tune" / STUDY_FILE).is_dir()
+
+
 @pytest.mark.parametrize("study", [None, "theirs"])
 def test_a_database_of_the_users_named_like_the_study_is_left_alone(tmp_path, tiny_recbole, study):
     """Before, a folder with the user's own SQLite file named tune.sqlite (another program's,
@@ -892,6 +901,91 @@ def test_a_database_of_the_users_named_like_the_study_is_left_alone(tmp_path, ti
     assert raised.value.file == str(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == [STUDY_FILE]
+
+
+def _our_study(out: Path) -> Path:
+    """A folder holding kgrec tune's study (no trials), as a run leaves it."""
+    out.mkdir()
+    optuna.create_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
+    return out / STUDY_FILE
+
+
+def test_a_study_another_process_has_locked_is_not_called_no_study(tmp_path, tiny_recbole, capsys):
+    """Before, a study another process held a lock on (an sqlite3 BEGIN EXCLUSIVE, a second
+    kgrec tune writing) as a run started was said to be "not a study kgrec tune can read (no
+    study 'kgrec-tune' in it): choose a new --out folder": the user told to abandon it."""
+    path = _our_study(tmp_path / "tune")
+    before = path.read_bytes()
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        assert cli_tune(tiny_recbole, tmp_path / "tune", "--search", "lr=loguniform:1e-3:1e-2") == 2
+        holder.execute("ROLLBACK")
+    err = capsys.readouterr().err
+    assert f"file {path}" in err and "database is locked" in err
+    assert "when that process is done" in err and "nothing in the folder changed" in err
+    assert "not a study" not in err and "Traceback" not in err
+    assert path.read_bytes() == before
+    assert load_study(tmp_path / "tune").trials == []
+
+
+def test_a_lock_taken_as_the_study_opens_is_not_called_no_study(
+    tmp_path, tiny_recbole, monkeypatch
+):
+    """Before, the database locked by another process between the folder's check and the
+    study's opening (Optuna reading its tables) read as the file not being a study."""
+    path = _our_study(tmp_path / "tune")
+    holder = sqlite3.connect(path, isolation_level=None)
+    check = kgrec.tune._check_folder
+
+    def check_then_lock(out: Path) -> None:
+        check(out)
+        holder.execute("BEGIN EXCLUSIVE")
+
+    monkeypatch.setattr(kgrec.tune, "_check_folder", check_then_lock)
+    try:
+        with pytest.raises(StoreError, match="database is locked") as raised:
+            small_tune(tiny_recbole, tmp_path / "tune", trials=1)
+    finally:
+        holder.close()
+    assert str(raised.value).startswith(f"file {path}: ")
+    assert "when that process is done" in str(raised.value)
+    assert load_study(tmp_path / "tune").trials == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [(sqlite3.SQLITE_IOERR, "disk I/O error"), (sqlite3.SQLITE_FULL, "database or disk is full")],
+)
+@pytest.mark.parametrize("where", ["check", "open"])
+def test_a_study_database_that_refuses_a_read_is_a_store_error(
+    tmp_path, tiny_recbole, monkeypatch, code, message, where
+):
+    """Before, an I/O error or a full disk as the study was read was "not a study kgrec tune
+    can read ...: choose a new --out folder" (an InputError), as was a lock."""
+    from sqlalchemy.exc import OperationalError
+
+    path = _our_study(tmp_path / "tune")
+    before = path.read_bytes()
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorcode = code
+
+    def refuse(*args, **kwargs):
+        if where == "check":
+            raise error
+        raise OperationalError("SELECT", {}, error)
+
+    if where == "check":
+        monkeypatch.setattr(kgrec.tune.sqlite3, "connect", refuse)
+    else:
+        monkeypatch.setattr(kgrec.tune.optuna.storages, "RDBStorage", refuse)
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, tmp_path / "tune", trials=1)
+    said = str(raised.value)
+    assert said.startswith(f"file {path.resolve() if where == 'open' else path}: ")
+    assert message in said and "nothing in the folder changed" in said
+    assert "when that process is done" not in said  # no other process holds it
+    monkeypatch.undo()
+    assert path.read_bytes() == before
 
 
 def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tiny_recbole):
