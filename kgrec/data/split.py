@@ -197,16 +197,21 @@ def get_protocol(name: str) -> Protocol:
     return PROTOCOLS[name]
 
 
+def _named_domain(maps: IdMaps, name: str, option: str) -> int:
+    """Index of the domain ``name`` that ``option`` names; an InputError naming ``option``
+    when the graph has no such domain."""
+    if name not in maps.domains:
+        raise InputError(
+            f"{option} {name!r} is not a domain of the graph (domains: {', '.join(maps.domains)})",
+            field=option,
+        )
+    return maps.domain_index(name)
+
+
 def resolve_target(maps: IdMaps, protocol: Protocol, target_domain: str | None = None) -> int:
     """Index of the target domain: the one named, else the protocol's, else the only one."""
     if target_domain is not None:
-        if target_domain not in maps.domains:
-            raise InputError(
-                f"--target-domain {target_domain!r} is not a domain of the graph (domains: "
-                f"{', '.join(maps.domains)})",
-                field="--target-domain",
-            )
-        return maps.domain_index(target_domain)
+        return _named_domain(maps, target_domain, "--target-domain")
     if protocol.target_domain in maps.domains:
         return maps.domains.index(protocol.target_domain)
     if protocol.source_domain is None and len(maps.domains) == 1:
@@ -394,13 +399,7 @@ def _source_domain(
     named another pair). A graph of more domains and neither is refused, listing them."""
     names = ", ".join(maps.domains)
     if source_domain is not None:
-        if source_domain not in maps.domains:
-            raise InputError(
-                f"--source-domain {source_domain!r} is not a domain of the graph (domains: "
-                f"{names})",
-                field="--source-domain",
-            )
-        if maps.domains.index(source_domain) == target:
+        if _named_domain(maps, source_domain, "--source-domain") == target:
             raise InputError(
                 f"--source-domain {source_domain!r} is the target domain: name another "
                 f"(domains: {names})",
@@ -698,14 +697,8 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
         )
     if target_domain is None:
         target = _infer_domain(maps, item_ids)
-    elif target_domain not in maps.domains:
-        raise InputError(
-            f"--target-domain {target_domain!r} is not a domain of the graph (domains: "
-            f"{', '.join(maps.domains)})",
-            field="--target-domain",
-        )
     else:
-        target = maps.domain_index(target_domain)
+        target = _named_domain(maps, target_domain, "--target-domain")
     domain = maps.domains[target]
     seen: dict[tuple[int, int], tuple[str, int]] = {}
     parts = []
