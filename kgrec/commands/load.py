@@ -95,6 +95,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--sep", help="field separator of a text file (default: , for .csv, else tab)")
     p.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
+    p.add_argument(
+        "--new-domain",
+        action="store_true",
+        help="the items start the domain --domain names (or the domains of --domain-rule; "
+        "without it, a domain the store holds no item of, while it holds items of others, is "
+        "refused: a typo?)",
+    )
     p.set_defaults(func=_table)
 
     p = formats.add_parser(
@@ -154,28 +161,76 @@ def _movielens(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
+    if args.new_domain and (
+        args.kind == "users" or (args.domain is None and args.domain_rule is None)
+    ):
+        raise InputError(
+            "--new-domain starts the domain of the items: it needs --domain NAME (or "
+            "--domain-rule RULE) and --kind items or interactions",
+            field="--new-domain",
+        )
     rule = _rule(args)
-    return _run(
-        args,
-        lambda report, store: table.load(
-            args.path,
-            kind=args.kind,
-            user_col=args.user_col,
-            item_col=args.item_col,
-            rating_col=args.rating_col,
-            timestamp_col=args.timestamp_col,
-            title_col=args.title_col,
-            year_col=args.year_col,
-            genres_col=args.genres_col,
-            genres_sep=args.genres_sep,
-            sep=args.sep,
-            encoding=args.encoding,
-            domain=args.domain,
-            domain_rule=rule,
-            user_links=args.user_links,
-            report=report,
-            new_items=_new_items(store),
-        ),
+
+    def read(report: LoadReport, store: GraphStore | None) -> GraphTables:
+        tables = _read_table(args, rule, report, store)
+        if store is not None:
+            _check_table_domains(args, store, tables)
+        return tables
+
+    return _run(args, read)
+
+
+def _check_table_domains(args: argparse.Namespace, store: GraphStore, tables: GraphTables) -> None:
+    """As :func:`_check_link_domain` for links: the items of a table go to ``--domain`` (or
+    the domains of ``--domain-rule``; without either, ``default``), and a domain the store holds
+    no item of, where it holds items of others, is refused (a typo, ``movie`` for ``movies``)
+    unless ``--new-domain`` says a new domain is meant. An empty store takes any domain."""
+    if args.new_domain:
+        return
+    domains = list(store.item_domains())
+    new = sorted(set(tables.items["domain"].astype(str)) - set(domains))
+    if not domains or not new:
+        return
+    held = f"it holds {', '.join(domains)}"
+    if args.domain is None and args.domain_rule is None:
+        message = (
+            f"without --domain the items go to the domain {DEFAULT_DOMAIN!r}, which the store "
+            f"does not hold ({held}): name the domain of the items the file holds or names "
+            "with --domain"
+        )
+    else:
+        named = ", ".join(map(repr, new))
+        message = (
+            f"the store holds no item of the domain{'s' if len(new) > 1 else ''} {named} "
+            f"({held}): the items would be new "
+            "items of a new domain; name a domain it holds, or add --new-domain "
+            f"to start {named}"
+        )
+    field = "--domain-rule" if args.domain_rule is not None else "--domain"
+    raise InputError(message, file=str(args.path), field=field)
+
+
+def _read_table(
+    args: argparse.Namespace, rule: DomainRule | None, report: LoadReport, store: GraphStore | None
+) -> GraphTables:
+    return table.load(
+        args.path,
+        kind=args.kind,
+        user_col=args.user_col,
+        item_col=args.item_col,
+        rating_col=args.rating_col,
+        timestamp_col=args.timestamp_col,
+        title_col=args.title_col,
+        year_col=args.year_col,
+        genres_col=args.genres_col,
+        genres_sep=args.genres_sep,
+        sep=args.sep,
+        encoding=args.encoding,
+        domain=args.domain,
+        domain_rule=rule,
+        user_links=args.user_links,
+        report=report,
+        new_items=_new_items(store),
     )
 
 

@@ -159,8 +159,9 @@ def test_several_loads_share_users(store_uri, tmp_path, capsys, write_files, toy
         == 0
     )
     code, _out, err = kgrec(
-        capsys, "load", "table", books / "books.csv", "--domain", "books", "--store", store_uri
-    )
+        capsys, "load", "table", books / "books.csv", "--domain", "books", "--store", store_uri,
+        "--new-domain",
+    )  # fmt: skip
     assert code == 0, err
     with open_store(store_uri) as store:
         stats = store.stats()
@@ -220,6 +221,66 @@ def test_links_into_a_domain_the_store_does_not_hold(loaded, tmp_path, capsys, w
     assert code == 0, err
     with open_store(uri) as store:
         assert set(store.stats()["domains"]) == {"toy", "books"}
+
+
+def test_a_table_into_a_domain_the_store_does_not_hold(loaded, tmp_path, capsys, write_files):
+    """The toy items are in the domain "toy". Before, `load table --domain tyo` (a typo) into
+    that store silently made new items tyo:i1, tyo:i2 in a new domain, where `load kg` refuses
+    such a domain; now the table is refused as the links are (the dry run with --store too),
+    nothing written, naming the domains the store holds, and --new-domain starts a domain."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "t",
+        {"inter.csv": "user_id,item_id,rating\nu1,i1,4\nu2,i2,3\n", "items.csv": "item_id\ni1\n"},
+    )
+    inter = ["load", "table", files / "inter.csv", "--store", uri]
+    for args in (
+        [*inter, "--domain", "tyo"],
+        [*inter, "--domain", "tyo", "--dry-run"],
+        [
+            "load",
+            "table",
+            files / "items.csv",
+            "--kind",
+            "items",
+            "--store",
+            uri,
+            "--domain",
+            "tyo",
+        ],
+    ):
+        code, _out, err = kgrec(capsys, *args)
+        assert code == 2 and "Traceback" not in err, err
+        assert f"file {args[2]}, field '--domain'" in err
+        assert "no item of the domain 'tyo' (it holds toy)" in err and "--new-domain" in err
+        assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *inter)  # without --domain: the domain "default"
+    assert code == 2 and f"file {files / 'inter.csv'}, field '--domain'" in err
+    assert "without --domain the items go to the domain 'default'" in err
+    assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *inter, "--new-domain")  # which domain? refused
+    assert code == 2 and "--new-domain" in err and "needs --domain NAME" in err
+    assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *inter, "--domain", "tyo", "--new-domain", "--dry-run")
+    assert code == 0, err
+    assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *inter, "--domain", "toy")  # a domain it holds
+    assert code == 0, err
+    code, _out, err = kgrec(capsys, *inter, "--domain", "books", "--new-domain")
+    assert code == 0, err
+    with open_store(uri) as store:
+        assert set(store.stats()["domains"]) == {"toy", "books"}
+
+
+def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, capsys, write_files):
+    """A store with no items takes a table of any domain without --new-domain."""
+    files = write_files(tmp_path / "t", {"inter.csv": "user_id,item_id\nu1,i1\n"})
+    code, _out, err = kgrec(
+        capsys, "load", "table", files / "inter.csv", "--store", store_uri, "--domain", "books"
+    )
+    assert code == 0, err
+    with open_store(store_uri) as store:
+        assert set(store.stats()["domains"]) == {"books"}
 
 
 def test_a_link_file_header_of_unknown_names_is_not_a_link(loaded, tmp_path, capsys, write_files):
@@ -487,7 +548,7 @@ def test_a_table_naming_items_the_store_does_not_hold_is_warned(
         "warning: interactions name items the store does not hold in the domain 'toy', each a "
         f"new item without a title (first: file {files / 'inter.csv'}, line 3, item 'i7'): 1"
     ) in out
-    code, out, err = kgrec(capsys, *items, "--domain", "drama")  # a new domain: no warning
+    code, out, err = kgrec(capsys, *items, "--domain", "drama", "--new-domain")  # no warning
     assert code == 0, err
     assert "warning" not in out
     # new items with titles: late items, the way to add items to a domain; no warning
