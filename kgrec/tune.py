@@ -584,7 +584,9 @@ def tune(
     objective_fn = None
     created = False  # whether this call made the folder: removed if it fails before a trial
     try:
-        _check_folder(out)
+        locked_before = (out / LOCK_FILE).exists()  # a kgrec tune made this folder
+        if not locked_before:  # a folder that is not ours gets no lock file
+            _check_folder(out)
         created = not out.exists()
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -592,6 +594,12 @@ def tune(
             created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
+            try:  # under the lock: another tune's study, half made, is not read as no study
+                _check_folder(out)
+            except KgrecError:
+                if not locked_before:  # the folder changed since the check: left as it was
+                    (out / LOCK_FILE).unlink(missing_ok=True)
+                raise
             study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             db.at("read or record the study's model, search space and fixed settings")
             _check_study(study, model, settings, space, path=out / STUDY_FILE)
