@@ -990,6 +990,25 @@ def test_a_folder_refused_under_the_lock_is_left_as_it_was(tmp_path, tiny_recbol
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
+def test_a_study_another_process_reserved_says_to_run_again_when_it_is_done(
+    tmp_path, tiny_recbole, capsys
+):
+    """Before, a study another process held a write reservation on (an sqlite3 BEGIN
+    IMMEDIATE: reads pass, the first write is refused) was "could not open the study
+    (database is locked) ... once the database can be written", without saying that another
+    process holds it and to run again when that process is done, as a held read does."""
+    path = _our_study(tmp_path / "tune")
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        assert cli_tune(tiny_recbole, tmp_path / "tune", "--search", "lr=loguniform:1e-3:1e-2") == 2
+        holder.execute("ROLLBACK")
+    err = capsys.readouterr().err
+    assert f"file {path}" in err and "database is locked" in err
+    assert "another process holds it" in err and "when that process is done" in err
+    assert "not a study" not in err and "Traceback" not in err
+    assert load_study(tmp_path / "tune").trials == []
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [(sqlite3.SQLITE_IOERR, "disk I/O error"), (sqlite3.SQLITE_FULL, "database or disk is full")],
