@@ -584,7 +584,9 @@ def tune(
     objective_fn = None
     created = False  # whether this call made the folder: removed if it fails before a trial
     try:
-        _check_folder(out)
+        locked_before = (out / LOCK_FILE).exists()  # a kgrec tune made this folder
+        if not locked_before:  # a folder that is not ours gets no lock file
+            _check_folder(out)
         created = not out.exists()
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -592,6 +594,12 @@ def tune(
             created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
+            try:  # under the lock: another tune's study, half made, is not read as no study
+                _check_folder(out)
+            except KgrecError:
+                if not locked_before:  # the folder changed since the check: left as it was
+                    (out / LOCK_FILE).unlink(missing_ok=True)
+                raise
             study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             db.at("read or record the study's model, search space and fixed settings")
             _check_study(study, model, settings, space, path=out / STUDY_FILE)
@@ -1313,7 +1321,8 @@ class _Refusals:
     (:attr:`trial`: its end refused, Optuna's tell), its number and settings, which the next
     run runs again first, as it does a trial left running by a kill. When the error follows
     one already reported of the running trial (:attr:`refused`: its settings not queued, say,
-    then its end refused), that one is reported."""
+    then its end refused), that one is reported. Another process's lock says, as
+    :func:`_refused_open` does, to run again when that process is done."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -1337,15 +1346,16 @@ class _Refusals:
         said = (
             f"file {self.path}: the study's database could not {self.doing} ({_first_line(error)})"
         )
+        held = _refusal(error) is not None and _held(_refusal(error))
         if self.trial is None:
             raise StoreError(
-                f"{said}; no trial was training: the same command goes on once the database "
-                "can be written"
+                f"{said}; no trial was training: "
+                + (_HELD if held else "the same command goes on once the database can be written")
             ) from exc
         raise StoreError(
             f"{said}: trial {self.trial.number} is left running in the study; the next run marks "
             f"it failed (not counted) and runs its settings again first; they were "
-            f"{_settings_text(self.trial.params)}"
+            f"{_settings_text(self.trial.params)}" + (f"; {_HELD}" if held else "")
         ) from exc
 
 
@@ -1606,17 +1616,27 @@ def _refusal(exc: BaseException) -> sqlite3.Error | None:
 def _refused_open(path: Path, error: sqlite3.Error) -> StoreError:
     """The :class:`StoreError` of the study's database ``path`` refusing to be opened (the
     SQLite ``error``, :func:`_refusal`'s): before anything in the folder is written."""
-    held = error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return StoreError(
         f"file {path}: the study's database could not be opened ({_first_line(error)}): "
         "nothing in the folder changed; "
         + (
-            "another process holds it (another kgrec tune in this folder, or a program that has "
-            "it open): run the same command again when that process is done"
-            if held
+            _HELD
+            if _held(error)
             else "run the same command again once the database can be read and written"
         )
     )
+
+
+# what to do when another process holds the study's database (:func:`_held`)
+_HELD = (
+    "another process holds it (another kgrec tune in this folder, or a program that has it "
+    "open): run the same command again when that process is done"
+)
+
+
+def _held(error: sqlite3.Error) -> bool:
+    """Whether the SQLite ``error`` (:func:`_refusal`'s) is another process's lock."""
+    return error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class _lock:

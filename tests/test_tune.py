@@ -952,6 +952,63 @@ def test_a_lock_taken_as_the_study_opens_is_not_called_no_study(
     assert load_study(tmp_path / "tune").trials == []
 
 
+def test_a_study_another_tune_is_making_is_not_called_no_study(tmp_path, tiny_recbole):
+    """Before, a run started while another kgrec tune held the folder's lock, between making
+    Optuna's tables and recording its study, was told the file is "not a study kgrec tune can
+    read ...: choose a new --out folder": the folder was checked before its lock was taken."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    optuna.storages.RDBStorage(f"sqlite:///{out / STUDY_FILE}")  # the tables, no study yet
+    before = (out / STUDY_FILE).read_bytes()
+    with open(out / LOCK_FILE, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="another kgrec tune is running") as raised:
+            small_tune(tiny_recbole, out, trials=1)
+    assert raised.value.file == str(out)
+    assert (out / STUDY_FILE).read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, STUDY_FILE])
+
+
+def test_a_folder_refused_under_the_lock_is_left_as_it_was(tmp_path, tiny_recbole, monkeypatch):
+    """The folder is checked again under its lock: a folder that changed between the checks
+    (a file of the user's put in it) is refused, and the lock file the run made is removed."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    check = kgrec.tune._check_folder
+    calls = []
+
+    def check_then_write(folder: Path) -> None:
+        calls.append(folder)
+        if len(calls) == 2:
+            (folder / "notes.txt").write_text("mine\n")
+        check(folder)
+
+    monkeypatch.setattr(kgrec.tune, "_check_folder", check_then_write)
+    with pytest.raises(InputError, match="not a tune folder"):
+        small_tune(tiny_recbole, out, trials=1)
+    assert len(calls) == 2
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_a_study_another_process_reserved_says_to_run_again_when_it_is_done(
+    tmp_path, tiny_recbole, capsys
+):
+    """Before, a study another process held a write reservation on (an sqlite3 BEGIN
+    IMMEDIATE: reads pass, the first write is refused) was "could not open the study
+    (database is locked) ... once the database can be written", without saying that another
+    process holds it and to run again when that process is done, as a held read does."""
+    path = _our_study(tmp_path / "tune")
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        assert cli_tune(tiny_recbole, tmp_path / "tune", "--search", "lr=loguniform:1e-3:1e-2") == 2
+        holder.execute("ROLLBACK")
+    err = capsys.readouterr().err
+    assert f"file {path}" in err and "database is locked" in err
+    assert "another process holds it" in err and "when that process is done" in err
+    assert "not a study" not in err and "Traceback" not in err
+    assert load_study(tmp_path / "tune").trials == []
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [(sqlite3.SQLITE_IOERR, "disk I/O error"), (sqlite3.SQLITE_FULL, "database or disk is full")],
