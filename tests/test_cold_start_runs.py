@@ -86,6 +86,33 @@ def test_few_shot_runs_report_the_group(tmp_path: Path, tiny_recbole, capsys):
     assert "--few-shot" in capsys.readouterr().err
 
 
+def test_a_warm_user_added_to_few_shot_users_tsv_is_refused(tmp_path: Path, tiny_recbole, capsys):
+    """``kgrec split --few-shot K`` records K in split.json, and a user of few_shot_users.tsv
+    with more than K target-domain training interactions (a warm user, added by hand) is
+    refused naming the file, line and field, exit 2. Before, it was trained on as a few-shot
+    user and reported in the group ``few-shot``."""
+    data = ["--data", str(tiny_recbole)]
+    folder = tmp_path / "k2"
+    split = ["split", "--protocol", "ml1m-action-comedy", *data, "--few-shot", "2"]
+    assert main([*split, "--write-split", str(folder)]) == 0
+    assert json.loads((folder / "split.json").read_text())["few_shot"] == 2
+
+    def users(part: str) -> list[str]:
+        lines = (folder / f"{part}.tsv").read_text().split("\n")[1:-1]  # no header, last end
+        return [line.split("\t")[0] for line in lines]
+
+    trained, held = users("train"), set(users("valid") + users("test"))
+    warm = next(u for u in sorted(set(trained)) if trained.count(u) > 2 and u in held)
+    listed = (folder / "few_shot_users.tsv").read_text().split("\n")[:-1]
+    (folder / "few_shot_users.tsv").write_text("\n".join([*listed, warm]) + "\n")
+    argv = ["train", "--model", "popularity", *data, "--domain-rule", "ml1m-action-comedy"]
+    assert main([*argv, "--split", str(folder), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'few_shot_users.tsv'}, line {len(listed) + 1}, field 'user_id'" in err
+    assert f"{warm!r} has {trained.count(warm)} target-domain training interactions" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_train_fraction_that_makes_items_new_says_so(tiny_recbole, caplog):
     """On a new-item split, ``--train-fraction`` can drop every training interaction of an
     item that was not drawn new: the model never sees it, so it is a new item (no training

@@ -58,7 +58,9 @@ and a user's interactions at ``K = 1`` are among those at ``K = 3``). ``K = 0`` 
 Split files: besides ``train.tsv``, ``valid.tsv`` and ``test.tsv``, a split with item groups
 writes ``new_items.tsv`` (header ``item_id``: the held-out items with no training interaction)
 and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``); reading a folder with
-them gives back the same item groups and few-shot users.
+them gives back the same item groups and few-shot users. ``split.json`` records the ``K`` of
+the few-shot users (``few_shot``), and reading refuses a listed user with more than ``K``
+target-domain training interactions (a warm user); files that record none are not checked so.
 """
 
 from __future__ import annotations
@@ -137,6 +139,10 @@ class Split:
     # the domain whose users, with the target's, the cold-start users were drawn among (a
     # protocol with cold-start users; split.json records it); None: no such protocol
     source_domain: int | None = None
+    # the K its few-shot users were given (give_few_shot; the larger when given twice), which
+    # split.json records and read_split checks them against; None: no few-shot users, or
+    # split files that record no K
+    few_shot: int | None = None
 
     def new_items(self, item_domain: Tensor) -> Tensor:
         """Boolean ``[num_items]``: True for the split's new items, the target items with no
@@ -518,15 +524,19 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
         return pairs[:, torch.as_tensor(mask, dtype=torch.bool)]
 
     train = torch.cat([split.train, torch.as_tensor(np.stack([users[move], items[move]]))], 1)
+    # a split read from files may have few-shot users already: they stay so, and the K that
+    # bounds them all is the larger (unknown, None, when the files record none)
+    shot = torch.unique(
+        torch.cat([split.few_shot_users, torch.as_tensor(users[move], dtype=torch.long)])
+    )
+    known = split.few_shot if len(split.few_shot_users) else k
     return replace(
         split,
         train=unique_pairs(*train),
         valid=keep(split.valid),
         test=keep(split.test),
-        # a split read from files may have few-shot users already: they stay so
-        few_shot_users=torch.unique(
-            torch.cat([split.few_shot_users, torch.as_tensor(users[move], dtype=torch.long)])
-        ),
+        few_shot_users=shot,
+        few_shot=None if known is None or not len(shot) else max(known, k),
     )
 
 
@@ -578,8 +588,9 @@ def write_split(
 ) -> None:
     """Write ``train.tsv``, ``valid.tsv``, ``test.tsv`` (``user_id<TAB>item_id``, source ids),
     and ``split.json``: the target domain and the ``domain_rule`` the graph was read with, which
-    :func:`recorded_rule` and :func:`read_split` apply again. An id holding a tab or a line
-    break cannot be written so: an InputError, before any file."""
+    :func:`recorded_rule` and :func:`read_split` apply again, and the few-shot users' ``K``
+    (``few_shot``; null without them), which :func:`read_split` checks them against. An id
+    holding a tab or a line break cannot be written so: an InputError, before any file."""
     for name, ids in (("user_id", maps.users), ("item_id", maps.item_ids)):
         bad = next((i for i in ids if "\t" in i or "\n" in i or "\r" in i), None)
         if bad is not None:
@@ -615,6 +626,8 @@ def write_split(
         "domain": domain,  # the one domain --domain read every item into, if it did
         # train.tsv is thinned already (reduce_train): read_split reads it back
         "train_fraction": float(f"{split.train_fraction:.12g}"),
+        # the K of few_shot_users.tsv: read_split refuses a listed user trained on more
+        "few_shot": split.few_shot if split.few_shot_users.numel() else None,
     }
     _write_atomic(directory / RECORD_FILE, json.dumps(record, indent=2) + "\n")
 
@@ -644,6 +657,11 @@ def _record(directory: Path) -> dict:
                 file=str(path),
                 field="train_fraction",
             ) from None
+    k = record.get("few_shot")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise InputError(
+            f"expected an integer >= 1 or null, got {k!r}", file=str(path), field="few_shot"
+        )
     return record
 
 
@@ -676,7 +694,8 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     """
     rows = {name: _read_rows(directory / f"{name}.tsv") for name in SPLIT_FILES}
     item_ids = [item for name in SPLIT_FILES for _, item, _ in rows[name]]
-    recorded = _record(directory).get("target_domain")
+    record = _record(directory)
+    recorded = record.get("target_domain")
     if target_domain is None and recorded is not None:
         if recorded not in maps.domains:
             raise InputError(
@@ -735,10 +754,12 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     if item_groups:
         _check_new_items(directory, maps, domain, Split(target, *parts))
     few_shot = torch.zeros(0, dtype=torch.long)
+    k = record.get("few_shot")  # None: files that record no K, whose users are not checked so
     if (directory / f"{FEW_SHOT_FILE}.tsv").exists():
         ids = _read_ids(directory / f"{FEW_SHOT_FILE}.tsv", "user_id")
         index = _find(maps.user_index, [user for user, _ in ids])
         held_out = torch.cat([parts[1][0], parts[2][0]])
+        trained = torch.bincount(parts[0][0], minlength=len(maps.users))
         for (user, line), u in zip(ids, index, strict=True):
             if u < 0 or not bool((parts[0][0] == u).any()):
                 raise InputError(
@@ -756,8 +777,18 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                     line=line,
                     field="user_id",
                 )
+            if k is not None and int(trained[u]) > k:  # a warm user, read as few-shot before
+                raise InputError(
+                    f"{user!r} has {int(trained[u])} target-domain training interactions in "
+                    f"train.tsv, and a few-shot user has at most K = {k} (the few_shot "
+                    f"{RECORD_FILE} records): it is no few-shot user; leave it out of "
+                    f"{FEW_SHOT_FILE}.tsv",
+                    file=str(directory / f"{FEW_SHOT_FILE}.tsv"),
+                    line=line,
+                    field="user_id",
+                )
         few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
-    source = _record(directory).get("source_domain")  # what describe() names
+    source = record.get("source_domain")  # what describe() names
     return Split(
         target,
         *parts,
@@ -765,6 +796,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
         few_shot_users=few_shot,
         train_fraction=recorded_train_fraction(directory),
         source_domain=maps.domains.index(source) if source in maps.domains else None,
+        few_shot=k if few_shot.numel() else None,
     )
 
 

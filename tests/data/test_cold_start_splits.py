@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +269,49 @@ def test_train_fraction_on_few_shot_split_files_keeps_their_k(tmp_path: Path, ma
     counts = torch.bincount(files.train[0], minlength=len(maps.users))[shot]
     assert (counts == 5).all(), counts
     assert pair_set(files.train) == pair_set(protocol.train)
+
+
+def test_split_json_records_the_few_shot_k(tmp_path: Path, make_two_domains):
+    """split.json records the K of the few-shot users (``few_shot``; null without them),
+    which read_split checks them against; ``--split DIR --train-fraction F`` keeps their K, so
+    the run's split files record it again and read back. Before, no K was recorded, and a warm
+    user listed in few_shot_users.tsv was read as a few-shot user."""
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=1)
+
+    def written(split: Split, name: str) -> dict:
+        write_split(split, maps, tmp_path / name)
+        return json.loads((tmp_path / name / "split.json").read_text())
+
+    assert written(split, "k0")["few_shot"] is None
+    shot = give_few_shot(reduce_train(split, 0.5, seed=1), 3, seed=1)
+    assert shot.few_shot_users.numel() and written(shot, "k3")["few_shot"] == 3
+    back = read_split(tmp_path / "k3", maps)
+    assert back.few_shot == 3
+    assert written(reduce_train(back, 0.2, seed=1), "again")["few_shot"] == 3
+    again = read_split(tmp_path / "again", maps)
+    assert torch.equal(again.few_shot_users, shot.few_shot_users) and again.few_shot == 3
+
+
+@pytest.mark.parametrize(("before", "k", "after"), [(None, 1, None), (5, 1, 5), (1, 3, 3)])
+def test_few_shot_given_again_records_a_k_that_bounds_every_few_shot_user(before, k, after):
+    """Split files whose cold users are not all few-shot users given ``--few-shot K`` again:
+    the K recorded bounds the files' few-shot users and the new ones (the larger), and stays
+    unknown (None) when the files record none."""
+    from dataclasses import replace
+
+    split = replace(
+        Split(
+            target_domain=0,
+            train=torch.tensor([[0, 1], [0, 1]]),
+            valid=torch.tensor([[2, 2, 2, 2], [0, 2, 3, 4]]),
+            test=torch.tensor([[2], [1]]),
+        ),
+        few_shot_users=torch.tensor([1]),
+        few_shot=before,
+    )
+    given = give_few_shot(split, k, seed=0)
+    assert given.few_shot_users.tolist() == [1, 2] and given.few_shot == after
 
 
 def test_few_shot_is_refused_on_a_new_item_split(make_two_domains):

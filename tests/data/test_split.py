@@ -328,6 +328,45 @@ def test_few_shot_users_file_must_list_users_with_held_out_interactions(
     assert [maps.users[u] for u in read_split(folder, maps).few_shot_users.tolist()] == ["u2"]
 
 
+def test_few_shot_users_file_refuses_a_user_trained_on_more_than_the_recorded_k(
+    tmp_path: Path, make_two_domains
+) -> None:
+    """split.json records the K of few_shot_users.tsv (``few_shot``): a listed user with more
+    target-domain training interactions is a warm user (a file edited by hand, or made by
+    another tool). Before, it was read as a few-shot user, silently, and reported in that
+    group. Files that record no K are read as before."""
+    _, maps = to_hetero_data(make_two_domains())
+    train = "user_id\titem_id\nu1\tc1\nu2\tc4\nu2\tc5\n"  # u1: one, u2: two
+    few = "user_id\nu1\nu2\n"
+    folders = {}
+    for name, record in (("k1", {"few_shot": 1}), ("k2", {"few_shot": 2}), ("none", {})):
+        folders[name] = write_files(tmp_path / name, train=train, few_shot_users=few)
+        (folders[name] / "split.json").write_text(json.dumps(record))
+    with pytest.raises(
+        InputError,
+        match=r"few_shot_users.tsv, line 3, field 'user_id': 'u2' has 2 target-domain training "
+        r"interactions in train.tsv, and a few-shot user has at most K = 1",
+    ):
+        read_split(folders["k1"], maps)
+    for name, k in (("k2", 2), ("none", None)):
+        back = read_split(folders[name], maps)
+        assert [maps.users[u] for u in back.few_shot_users.tolist()] == ["u1", "u2"]
+        assert back.few_shot == k
+    (folders["none"] / "split.json").unlink()  # older split files: no record at all
+    assert read_split(folders["none"], maps).few_shot_users.numel() == 2
+
+
+@pytest.mark.parametrize("k", [0, -1, True, 1.5, "3"])
+def test_a_bad_few_shot_k_in_split_json_names_the_field(
+    tmp_path: Path, make_two_domains, k
+) -> None:
+    _, maps = to_hetero_data(make_two_domains())
+    folder = write_files(tmp_path / "split", few_shot_users="user_id\nu1\n")
+    (folder / "split.json").write_text(json.dumps({"few_shot": k}))
+    with pytest.raises(InputError, match=r"split.json, field 'few_shot': expected an integer >= 1"):
+        read_split(folder, maps)
+
+
 def test_ids_that_split_files_cannot_hold_are_refused_before_writing(
     tmp_path: Path, make_two_domains
 ) -> None:
