@@ -374,7 +374,8 @@ class LocalStore(GraphStore):
     ) -> dict[str, int]:
         """Every kind's rows in one commit; with ``replace``, the kind's other rows of
         ``property`` go (how many, by kind), else they stay. ``model`` is recorded in the
-        manifest (``vector_models``) as ``property``'s, in the same commit."""
+        manifest (``vector_models``) as ``property``'s, in the same commit; a replacement
+        without one removes ``property``'s record there."""
         checked = {
             kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
             for kind, (keys, matrix) in vectors.items()
@@ -400,7 +401,8 @@ class LocalStore(GraphStore):
         """What :meth:`_set_vectors` commits of ``checked`` (kind -> keys and the matrix
         :func:`vector_rows` checked), under the lock: the manifest, the vectors table (none when
         nothing changes), and how many rows each kind lost. ``model`` (a text model's) or
-        ``run`` (a publish's, :func:`publish_record`) becomes ``property``'s record."""
+        ``run`` (a publish's, :func:`publish_record`) becomes ``property``'s record; with
+        ``replace`` and neither, ``property`` has none."""
         dropped: dict[str, int] = {}
         stored = self._vectors(manifest)
         parts = []
@@ -431,20 +433,23 @@ class LocalStore(GraphStore):
                 stored = stored[~same]
             else:
                 stored = stored[~(same & listed)]
-        recorded = False
-        if model is not None:  # the manifest _commit writes carries the record
-            models = _vector_models(manifest, self.uri)
+        record = None if run is None else dict(run)  # a publish's: in place of the one there
+        if model is not None:
             record = {"name": str(model["name"]), "identity": str(model["identity"])}
             if model.get("templates") is not None:  # which templates made the texts
                 record["templates"] = str(model["templates"])
             if model.get("interactions") is not None:  # whether the texts read them
                 record["interactions"] = str(model["interactions"])
-            recorded = models.get(property) != record
-            manifest = {**manifest, VECTOR_MODELS: {**models, property: record}}
-        elif run is not None:  # a publish's: in place of the record there
+        recorded = False
+        if record is not None or replace:  # the manifest _commit writes carries the change
+            # a replacement that gives no record leaves none: the one there was the old vectors'
             models = _vector_models(manifest, self.uri)
-            recorded = models.get(property) != run
-            manifest = {**manifest, VECTOR_MODELS: {**models, property: dict(run)}}
+            recorded = models.get(property) != record
+            if record is None:
+                models.pop(property, None)
+            else:
+                models[property] = record
+            manifest = {**manifest, VECTOR_MODELS: models}
         if not (parts or any(dropped.values()) or recorded):
             return manifest, {}, dropped
         frames = [frame for frame in (stored, *parts) if len(frame)]

@@ -509,9 +509,10 @@ class Neo4jStore(GraphStore):
         ``(:KgrecVectors)`` node: in the transaction, or after the swap; before the swap the
         node is made true of the vectors however far the swap goes (:func:`_swapping_record`),
         so a swap, or a record after it, that fails never leaves the old model's record on the
-        new vectors. The vector indexes are
-        made after the vectors are written (Neo4j makes none in a transaction that writes): if
-        that fails, the error says the vectors are written and what makes the indexes."""
+        new vectors. Without ``model`` the node goes (in the transaction, or before the swap).
+        The vector indexes are made after the vectors are written (Neo4j makes none in a
+        transaction that writes): if that fails, the error says the vectors are written and
+        what makes the indexes."""
         checked = _checked_vectors(vectors, property)
         record = (
             None
@@ -628,7 +629,7 @@ class Neo4jStore(GraphStore):
         run: dict[str, Any] | None = None,
     ) -> dict[str, int]:
         """The replacement in transaction ``tx``; ``model`` or ``run``: recorded as
-        ``property``'s in it."""
+        ``property``'s in it (neither: its record goes)."""
         dropped = {}
         total = sum(len(keys) for keys, _ in checked.values())
         with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
@@ -642,6 +643,8 @@ class Neo4jStore(GraphStore):
             tx.run(q.RECORD_VECTOR_MODEL, property=property, **model).consume()
         elif run is not None:
             tx.run(q.RECORD_VECTOR_RUN, property=property, **_run_parameters(run)).consume()
+        else:  # the record there is the old vectors': none is true of the new ones
+            tx.run(q.FORGET_VECTOR_RECORD, property=property).consume()
         return dropped
 
     def _replace_vectors_staged(
@@ -654,7 +657,8 @@ class Neo4jStore(GraphStore):
     ) -> dict[str, int]:
         """``again``: the command whose rerun finishes a swap that stopped; ``model``: the
         record of the new vectors, whose :func:`_swapping_record` replaces the stored one
-        before the swap (the caller records ``model`` after it)."""
+        before the swap (the caller records ``model`` after it). Without one the stored record
+        goes before the swap (a publish records its run after it)."""
         staging = q.staging_property(property)
         batch = {"batch": self.batch_size}
         with self.driver.session(database=self.database) as session:
@@ -674,20 +678,22 @@ class Neo4jStore(GraphStore):
                         for chunk in self._vector_chunks(keys, matrix):
                             self._run(q.SET_VECTORS[kind], rows=chunk, property=staging)
                             bar.update(len(chunk))
-                if model is not None:  # a record true of the vectors at every step of the swap
-                    swapping = _swapping_record(self.vector_model(property), model, list(checked))
-                    if swapping is None:
-                        self._run(q.FORGET_VECTOR_MODEL, property=property)
-                    else:
-                        self._run(q.RECORD_VECTOR_MODEL, property=property, **swapping)
+                # a record true of the vectors at every step of the swap, or none (while a
+                # publish's are swapped they are no run's: a stop leaves two runs' vectors)
+                swapping = (
+                    None
+                    if model is None
+                    else _swapping_record(self.vector_model(property), model, list(checked))
+                )
+                if swapping is None:
+                    self._run(q.FORGET_VECTOR_RECORD, property=property)
+                else:
+                    self._run(q.RECORD_VECTOR_MODEL, property=property, **swapping)
             except BaseException:  # Ctrl-C too: nothing staged stays behind
                 with contextlib.suppress(DriverError, Neo4jError):
                     clear_staging()
                 raise
             try:
-                # while they are swapped they are no run's (a stop leaves two runs' vectors):
-                # a publish records its run again after the swap
-                session.run(q.FORGET_VECTOR_RUN, property=property).consume()
                 dropped = {}
                 for kind in checked:
                     record = session.run(
