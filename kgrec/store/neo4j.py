@@ -444,21 +444,26 @@ class Neo4jStore(GraphStore):
         progress: bool,
         size: Callable[[dict], int] = lambda row: 1,
         parameters: Callable[[list[dict]], dict[str, Any]] = lambda chunk: {"rows": chunk},
+        unit: str = "rows",
+        again: str = "run the same write again to finish it",
     ) -> None:
+        """``total`` ``unit`` (``size`` of each row) by ``query``, a chunk per transaction; an
+        error says how many are committed, and ``again``: what finishes the write."""
         if not total:
             return
         start = time.perf_counter()
-        with tqdm(total=total, desc=name, unit="rows", disable=not progress) as bar:
+        done = 0
+        with tqdm(total=total, desc=name, unit=unit, disable=not progress) as bar:
             for i, chunk in enumerate(chunks, 1):
                 with self._errors(
-                    f"writing {name} (chunk {i} of {len(chunks)}; the {i - 1} before it are "
-                    "committed: run the same write again to finish it)"
+                    f"writing {name} (chunk {i} of {len(chunks)}; the {i - 1} before it, "
+                    f"{done} of the {total} {unit}, are committed: {again})"
                 ):
-                    self.driver.execute_query(
-                        query, parameters_=parameters(chunk), database_=self.database
-                    )
-                bar.update(sum(size(row) for row in chunk))
-        log.debug("%s: %d rows in %.1f s", name, total, time.perf_counter() - start)
+                    self._run(query, **parameters(chunk))
+                written = sum(size(row) for row in chunk)
+                done += written
+                bar.update(written)
+        log.debug("%s: %d %s in %.1f s", name, total, unit, time.perf_counter() - start)
 
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
@@ -472,8 +477,16 @@ class Neo4jStore(GraphStore):
                 raise unknown_keys_error(kind, missing, "vectors")
             self.check_vectors(kind, property, matrix.shape[1])
             self._run(statement, dimensions=int(matrix.shape[1]))
-            for chunk in self._vector_chunks(keys, matrix):
-                self._run(q.SET_VECTORS[kind], rows=chunk, property=property)
+        self._write_chunks(  # SET: a vector written again is the same
+            f"{kind} vectors",
+            q.SET_VECTORS[kind],
+            self._vector_chunks(keys, matrix),
+            len(keys),
+            progress=False,
+            parameters=lambda chunk: {"rows": chunk, "property": property},
+            unit="vectors",
+            again="writing the same vectors again finishes it",
+        )
         name = q.vector_index_name(kind, property)
         try:  # queries right after this write see a complete index
             with self._errors(f"waiting for the vector index {name!r} to come online"):
