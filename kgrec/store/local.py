@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from graph_schema.tables import (
@@ -141,6 +142,11 @@ class LocalStore(GraphStore):
         return manifest
 
     def _read(self, name: str, manifest: dict[str, Any]) -> pd.DataFrame | None:
+        data = self._read_bytes(name, manifest)
+        return None if data is None else pd.read_parquet(io.BytesIO(data))
+
+    def _read_bytes(self, name: str, manifest: dict[str, Any]) -> bytes | None:
+        """Table ``name``'s file, checked against its checksum (None: the store has none)."""
         entry = manifest["tables"].get(name)
         if entry is None:
             return None
@@ -151,7 +157,7 @@ class LocalStore(GraphStore):
             raise StoreError(f"{self.uri}: cannot read {file}: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise StoreError(f"{self.uri}: {file} does not match its checksum in {MANIFEST}")
-        return pd.read_parquet(io.BytesIO(data))
+        return data
 
     def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(spec.name, manifest)
@@ -195,8 +201,17 @@ class LocalStore(GraphStore):
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)
-        vectors = self._vectors(self.manifest())
-        return _dimension(vectors[(vectors["kind"] == kind) & (vectors["property"] == property)])
+        data = self._read_bytes(VECTORS, self.manifest())
+        if data is None:
+            return None
+        # only the vector column of the kind's property's rows, left in Arrow: no vector
+        # becomes an array, as reading the table (every vector) makes each one
+        rows = pq.read_table(
+            io.BytesIO(data),
+            columns=["vector"],
+            filters=[("kind", "==", kind), ("property", "==", property)],
+        )
+        return len(rows["vector"][0]) if rows.num_rows else None
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         table = self._table(RECOMMENDATIONS, self.manifest())

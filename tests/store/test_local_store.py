@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -108,6 +109,43 @@ def test_a_corrupted_table_is_detected(store, movies):
     file.write_bytes(file.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(StoreError, match="checksum"):
         store.snapshot()
+
+
+def test_vector_dimension_reads_one_propertys_rows_not_every_vector(store, movies, monkeypatch):
+    """vector_dimension reads the vectors table's file (its checksum checked) but decodes only
+    the vector column of the kind's property's rows: the same answers on a store of two
+    properties of different dimensions, None where there are no vectors. Before, it read the
+    whole table, every vector made an array, to learn one length."""
+    store.write(movies, progress=False)
+    assert store.vector_dimension("Item", property="embedding") is None  # no vectors table
+    store.write_vectors("Item", ["books:1", "movies:1"], np.ones((2, 3)), property="embedding")
+    store.write_vectors("Item", ["movies:1"], np.ones((1, 5)), property="other")
+    store.write_vectors("User", ["u1"], np.ones((1, 2)), property="embedding")
+    answers = {
+        ("Item", "embedding"): 3,
+        ("Item", "other"): 5,
+        ("User", "embedding"): 2,
+        ("User", "other"): None,
+        ("Entity", "embedding"): None,
+    }
+
+    def dimensions():
+        return {(kind, vec): store.vector_dimension(kind, property=vec) for kind, vec in answers}
+
+    def every_vector(self, manifest):
+        raise AssertionError("the whole vectors table was read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(LocalStore, "_vectors", every_vector)
+        assert dimensions() == answers
+    for kind, vec in answers:  # every vector dropped: an empty vectors table
+        store.drop_vectors(kind, [], property=vec)
+    assert dimensions() == dict.fromkeys(answers)
+    store.write_vectors("Item", ["movies:1"], np.ones((1, 4)), property="embedding")
+    file = store.path / store.manifest()["tables"]["vectors"]["file"]
+    file.write_bytes(file.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(StoreError, match="checksum"):
+        store.vector_dimension("Item", property="embedding")
 
 
 def test_manifest_records_rows_and_checksums(store, movies):
