@@ -5,7 +5,8 @@ Layout of the folder::
     manifest.json              format, schema version, time of the last write, per table
                                its file, row count and SHA-256, and per vector property the
                                text model that wrote it (`vector_models`, since session 26)
-                               or the run a publish wrote it of (since session 29)
+                               or the run a publish wrote it of (since session 29; schema
+                               version 2 since session 30 where one is, else 1)
     <table>-<sha256[:16]>.parquet   one per table: the six graph tables (graph_schema), plus
                                `vectors` (kind, key, property, vector) and `recommendations`
     .lock                      held by a writer (fcntl), so two writers never interleave
@@ -80,7 +81,12 @@ from kgrec.store.canonical import (
 log = logging.getLogger(__name__)
 
 FORMAT = "kgrec-local-store"
-SCHEMA_VERSION = 1
+# the newest schema version this kgrec reads: 2 (since session 30) says that `vector_models`
+# may hold a publish's run record, which a kgrec of version 1 takes for damage; a manifest that
+# holds none is written as version 1, which that kgrec reads as it is (versions 1 and 2 differ
+# in nothing else)
+SCHEMA_VERSION = 2
+RUNLESS_SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
 LOCK = ".lock"
@@ -120,7 +126,7 @@ class LocalStore(GraphStore):
                     f"no store at {self.path} (no {MANIFEST}): load a graph into it first, "
                     f"e.g. kgrec load ... --store {self.uri}"
                 ) from None
-            return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "tables": {}}
+            return {"format": FORMAT, "schema_version": RUNLESS_SCHEMA_VERSION, "tables": {}}
         except (OSError, ValueError) as exc:
             raise StoreError(f"{self.uri}: cannot read {MANIFEST}: {exc}") from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -572,7 +578,7 @@ class LocalStore(GraphStore):
                 tables[name] = self._write_table(name, df)
             new = {
                 "format": FORMAT,
-                "schema_version": SCHEMA_VERSION,
+                "schema_version": _schema_version(manifest.get(VECTOR_MODELS)),
                 "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "tables": dict(sorted(tables.items())),
             }
@@ -707,6 +713,15 @@ def _run_record(record: dict[str, Any]) -> bool:
         and isinstance(norm, (int, float))
         and not isinstance(norm, bool)
     )
+
+
+def _schema_version(models: object) -> int:
+    """The schema version of a manifest whose ``vector_models`` are ``models``: the newest
+    when one is a run's record, else the one before (see SCHEMA_VERSION)."""
+    runs = isinstance(models, dict) and any(
+        isinstance(record, dict) and _run_record(record) for record in models.values()
+    )
+    return SCHEMA_VERSION if runs else RUNLESS_SCHEMA_VERSION
 
 
 def _dimension(vectors: pd.DataFrame) -> int | None:
