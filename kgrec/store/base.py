@@ -77,15 +77,17 @@ class GraphStore(ABC):
         and ``identity`` of the text model that made the vectors, optionally ``templates``,
         those of their texts) is recorded as
         ``property``'s model (:meth:`vector_model`), with the vectors; without it the record
-        stays as it was. Returns how many nodes of each kind lost the property."""
+        there (a model's or a run's, of the old vectors) goes: the new vectors are of no
+        recorded model or run. Returns how many nodes of each kind lost the property."""
 
     @abstractmethod
     def vector_model(self, property: str) -> dict[str, str] | None:
         """The text model (``name``, ``identity``, and ``templates`` and ``interactions``
         where the writer gave them: :func:`kgrec.text.embed.model_record`) the last
         :meth:`replace_vectors` given one recorded for ``property``, whichever kinds it wrote;
-        None when none did (a store embedded before session 26), or when the record is a
-        run's (:meth:`vector_run`: the vectors a publish wrote)."""
+        None when none did (a store embedded before session 26), when a replacement without
+        one came after it, or when the record is a run's (:meth:`vector_run`: the vectors a
+        publish wrote)."""
 
     @abstractmethod
     def vector_run(self, property: str) -> dict[str, Any] | None:
@@ -95,7 +97,8 @@ class GraphStore(ABC):
         model) and ``item_norm`` (the norm every item vector was padded to, a float). None
         when no publish recorded one (vectors published before session 29, written by
         :meth:`write_vectors`, or a text model's: :meth:`vector_model`). An embed's record
-        (:meth:`replace_vectors` with a model) replaces it."""
+        (:meth:`replace_vectors` with a model) replaces it; a replacement without one removes
+        it."""
 
     @abstractmethod
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:

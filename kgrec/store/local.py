@@ -5,7 +5,8 @@ Layout of the folder::
     manifest.json              format, schema version, time of the last write, per table
                                its file, row count and SHA-256, and per vector property the
                                text model that wrote it (`vector_models`, since session 26)
-                               or the run a publish wrote it of (since session 29)
+                               or the run a publish wrote it of (since session 29; schema
+                               version 2 since session 30 where one is, else 1)
     <table>-<sha256[:16]>.parquet   one per table: the six graph tables (graph_schema), plus
                                `vectors` (kind, key, property, vector) and `recommendations`
     .lock                      held by a writer (fcntl), so two writers never interleave
@@ -41,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from graph_schema.tables import (
@@ -79,7 +81,12 @@ from kgrec.store.canonical import (
 log = logging.getLogger(__name__)
 
 FORMAT = "kgrec-local-store"
-SCHEMA_VERSION = 1
+# the newest schema version this kgrec reads: 2 (since session 30) says that `vector_models`
+# may hold a publish's run record, which a kgrec of version 1 takes for damage; a manifest that
+# holds none is written as version 1, which that kgrec reads as it is (versions 1 and 2 differ
+# in nothing else)
+SCHEMA_VERSION = 2
+RUNLESS_SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
 LOCK = ".lock"
@@ -119,7 +126,7 @@ class LocalStore(GraphStore):
                     f"no store at {self.path} (no {MANIFEST}): load a graph into it first, "
                     f"e.g. kgrec load ... --store {self.uri}"
                 ) from None
-            return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "tables": {}}
+            return {"format": FORMAT, "schema_version": RUNLESS_SCHEMA_VERSION, "tables": {}}
         except (OSError, ValueError) as exc:
             raise StoreError(f"{self.uri}: cannot read {MANIFEST}: {exc}") from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -141,6 +148,11 @@ class LocalStore(GraphStore):
         return manifest
 
     def _read(self, name: str, manifest: dict[str, Any]) -> pd.DataFrame | None:
+        data = self._read_bytes(name, manifest)
+        return None if data is None else pd.read_parquet(io.BytesIO(data))
+
+    def _read_bytes(self, name: str, manifest: dict[str, Any]) -> bytes | None:
+        """Table ``name``'s file, checked against its checksum (None: the store has none)."""
         entry = manifest["tables"].get(name)
         if entry is None:
             return None
@@ -151,7 +163,7 @@ class LocalStore(GraphStore):
             raise StoreError(f"{self.uri}: cannot read {file}: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise StoreError(f"{self.uri}: {file} does not match its checksum in {MANIFEST}")
-        return pd.read_parquet(io.BytesIO(data))
+        return data
 
     def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(spec.name, manifest)
@@ -195,8 +207,17 @@ class LocalStore(GraphStore):
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)
-        vectors = self._vectors(self.manifest())
-        return _dimension(vectors[(vectors["kind"] == kind) & (vectors["property"] == property)])
+        data = self._read_bytes(VECTORS, self.manifest())
+        if data is None:
+            return None
+        # only the vector column of the kind's property's rows, left in Arrow: no vector
+        # becomes an array, as reading the table (every vector) makes each one
+        rows = pq.read_table(
+            io.BytesIO(data),
+            columns=["vector"],
+            filters=[("kind", "==", kind), ("property", "==", property)],
+        )
+        return len(rows["vector"][0]) if rows.num_rows else None
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         table = self._table(RECOMMENDATIONS, self.manifest())
@@ -374,7 +395,8 @@ class LocalStore(GraphStore):
     ) -> dict[str, int]:
         """Every kind's rows in one commit; with ``replace``, the kind's other rows of
         ``property`` go (how many, by kind), else they stay. ``model`` is recorded in the
-        manifest (``vector_models``) as ``property``'s, in the same commit."""
+        manifest (``vector_models``) as ``property``'s, in the same commit; a replacement
+        without one removes ``property``'s record there."""
         checked = {
             kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
             for kind, (keys, matrix) in vectors.items()
@@ -400,7 +422,8 @@ class LocalStore(GraphStore):
         """What :meth:`_set_vectors` commits of ``checked`` (kind -> keys and the matrix
         :func:`vector_rows` checked), under the lock: the manifest, the vectors table (none when
         nothing changes), and how many rows each kind lost. ``model`` (a text model's) or
-        ``run`` (a publish's, :func:`publish_record`) becomes ``property``'s record."""
+        ``run`` (a publish's, :func:`publish_record`) becomes ``property``'s record; with
+        ``replace`` and neither, ``property`` has none."""
         dropped: dict[str, int] = {}
         stored = self._vectors(manifest)
         parts = []
@@ -431,20 +454,23 @@ class LocalStore(GraphStore):
                 stored = stored[~same]
             else:
                 stored = stored[~(same & listed)]
-        recorded = False
-        if model is not None:  # the manifest _commit writes carries the record
-            models = _vector_models(manifest, self.uri)
+        record = None if run is None else dict(run)  # a publish's: in place of the one there
+        if model is not None:
             record = {"name": str(model["name"]), "identity": str(model["identity"])}
             if model.get("templates") is not None:  # which templates made the texts
                 record["templates"] = str(model["templates"])
             if model.get("interactions") is not None:  # whether the texts read them
                 record["interactions"] = str(model["interactions"])
-            recorded = models.get(property) != record
-            manifest = {**manifest, VECTOR_MODELS: {**models, property: record}}
-        elif run is not None:  # a publish's: in place of the record there
+        recorded = False
+        if record is not None or replace:  # the manifest _commit writes carries the change
+            # a replacement that gives no record leaves none: the one there was the old vectors'
             models = _vector_models(manifest, self.uri)
-            recorded = models.get(property) != run
-            manifest = {**manifest, VECTOR_MODELS: {**models, property: dict(run)}}
+            recorded = models.get(property) != record
+            if record is None:
+                models.pop(property, None)
+            else:
+                models[property] = record
+            manifest = {**manifest, VECTOR_MODELS: models}
         if not (parts or any(dropped.values()) or recorded):
             return manifest, {}, dropped
         frames = [frame for frame in (stored, *parts) if len(frame)]
@@ -552,7 +578,7 @@ class LocalStore(GraphStore):
                 tables[name] = self._write_table(name, df)
             new = {
                 "format": FORMAT,
-                "schema_version": SCHEMA_VERSION,
+                "schema_version": _schema_version(manifest.get(VECTOR_MODELS)),
                 "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "tables": dict(sorted(tables.items())),
             }
@@ -687,6 +713,15 @@ def _run_record(record: dict[str, Any]) -> bool:
         and isinstance(norm, (int, float))
         and not isinstance(norm, bool)
     )
+
+
+def _schema_version(models: object) -> int:
+    """The schema version of a manifest whose ``vector_models`` are ``models``: the newest
+    when one is a run's record, else the one before (see SCHEMA_VERSION)."""
+    runs = isinstance(models, dict) and any(
+        isinstance(record, dict) and _run_record(record) for record in models.values()
+    )
+    return SCHEMA_VERSION if runs else RUNLESS_SCHEMA_VERSION
 
 
 def _dimension(vectors: pd.DataFrame) -> int | None:

@@ -444,21 +444,26 @@ class Neo4jStore(GraphStore):
         progress: bool,
         size: Callable[[dict], int] = lambda row: 1,
         parameters: Callable[[list[dict]], dict[str, Any]] = lambda chunk: {"rows": chunk},
+        unit: str = "rows",
+        again: str = "run the same write again to finish it",
     ) -> None:
+        """``total`` ``unit`` (``size`` of each row) by ``query``, a chunk per transaction; an
+        error says how many are committed, and ``again``: what finishes the write."""
         if not total:
             return
         start = time.perf_counter()
-        with tqdm(total=total, desc=name, unit="rows", disable=not progress) as bar:
+        done = 0
+        with tqdm(total=total, desc=name, unit=unit, disable=not progress) as bar:
             for i, chunk in enumerate(chunks, 1):
                 with self._errors(
-                    f"writing {name} (chunk {i} of {len(chunks)}; the {i - 1} before it are "
-                    "committed: run the same write again to finish it)"
+                    f"writing {name} (chunk {i} of {len(chunks)}; the {i - 1} before it, "
+                    f"{done} of the {total} {unit}, are committed: {again})"
                 ):
-                    self.driver.execute_query(
-                        query, parameters_=parameters(chunk), database_=self.database
-                    )
-                bar.update(sum(size(row) for row in chunk))
-        log.debug("%s: %d rows in %.1f s", name, total, time.perf_counter() - start)
+                    self._run(query, **parameters(chunk))
+                written = sum(size(row) for row in chunk)
+                done += written
+                bar.update(written)
+        log.debug("%s: %d %s in %.1f s", name, total, unit, time.perf_counter() - start)
 
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
@@ -472,8 +477,16 @@ class Neo4jStore(GraphStore):
                 raise unknown_keys_error(kind, missing, "vectors")
             self.check_vectors(kind, property, matrix.shape[1])
             self._run(statement, dimensions=int(matrix.shape[1]))
-            for chunk in self._vector_chunks(keys, matrix):
-                self._run(q.SET_VECTORS[kind], rows=chunk, property=property)
+        self._write_chunks(  # SET: a vector written again is the same
+            f"{kind} vectors",
+            q.SET_VECTORS[kind],
+            self._vector_chunks(keys, matrix),
+            len(keys),
+            progress=False,
+            parameters=lambda chunk: {"rows": chunk, "property": property},
+            unit="vectors",
+            again="writing the same vectors again finishes it",
+        )
         name = q.vector_index_name(kind, property)
         try:  # queries right after this write see a complete index
             with self._errors(f"waiting for the vector index {name!r} to come online"):
@@ -509,9 +522,10 @@ class Neo4jStore(GraphStore):
         ``(:KgrecVectors)`` node: in the transaction, or after the swap; before the swap the
         node is made true of the vectors however far the swap goes (:func:`_swapping_record`),
         so a swap, or a record after it, that fails never leaves the old model's record on the
-        new vectors. The vector indexes are
-        made after the vectors are written (Neo4j makes none in a transaction that writes): if
-        that fails, the error says the vectors are written and what makes the indexes."""
+        new vectors. Without ``model`` the node goes (in the transaction, or before the swap).
+        The vector indexes are made after the vectors are written (Neo4j makes none in a
+        transaction that writes): if that fails, the error says the vectors are written and
+        what makes the indexes."""
         checked = _checked_vectors(vectors, property)
         record = (
             None
@@ -628,7 +642,7 @@ class Neo4jStore(GraphStore):
         run: dict[str, Any] | None = None,
     ) -> dict[str, int]:
         """The replacement in transaction ``tx``; ``model`` or ``run``: recorded as
-        ``property``'s in it."""
+        ``property``'s in it (neither: its record goes)."""
         dropped = {}
         total = sum(len(keys) for keys, _ in checked.values())
         with tqdm(total=total, desc="writing vectors", unit="vectors") as bar:
@@ -642,6 +656,8 @@ class Neo4jStore(GraphStore):
             tx.run(q.RECORD_VECTOR_MODEL, property=property, **model).consume()
         elif run is not None:
             tx.run(q.RECORD_VECTOR_RUN, property=property, **_run_parameters(run)).consume()
+        else:  # the record there is the old vectors': none is true of the new ones
+            tx.run(q.FORGET_VECTOR_RECORD, property=property).consume()
         return dropped
 
     def _replace_vectors_staged(
@@ -654,7 +670,8 @@ class Neo4jStore(GraphStore):
     ) -> dict[str, int]:
         """``again``: the command whose rerun finishes a swap that stopped; ``model``: the
         record of the new vectors, whose :func:`_swapping_record` replaces the stored one
-        before the swap (the caller records ``model`` after it)."""
+        before the swap (the caller records ``model`` after it). Without one the stored record
+        goes before the swap (a publish records its run after it)."""
         staging = q.staging_property(property)
         batch = {"batch": self.batch_size}
         with self.driver.session(database=self.database) as session:
@@ -674,20 +691,22 @@ class Neo4jStore(GraphStore):
                         for chunk in self._vector_chunks(keys, matrix):
                             self._run(q.SET_VECTORS[kind], rows=chunk, property=staging)
                             bar.update(len(chunk))
-                if model is not None:  # a record true of the vectors at every step of the swap
-                    swapping = _swapping_record(self.vector_model(property), model, list(checked))
-                    if swapping is None:
-                        self._run(q.FORGET_VECTOR_MODEL, property=property)
-                    else:
-                        self._run(q.RECORD_VECTOR_MODEL, property=property, **swapping)
+                # a record true of the vectors at every step of the swap, or none (while a
+                # publish's are swapped they are no run's: a stop leaves two runs' vectors)
+                swapping = (
+                    None
+                    if model is None
+                    else _swapping_record(self.vector_model(property), model, list(checked))
+                )
+                if swapping is None:
+                    self._run(q.FORGET_VECTOR_RECORD, property=property)
+                else:
+                    self._run(q.RECORD_VECTOR_MODEL, property=property, **swapping)
             except BaseException:  # Ctrl-C too: nothing staged stays behind
                 with contextlib.suppress(DriverError, Neo4jError):
                     clear_staging()
                 raise
             try:
-                # while they are swapped they are no run's (a stop leaves two runs' vectors):
-                # a publish records its run again after the swap
-                session.run(q.FORGET_VECTOR_RUN, property=property).consume()
                 dropped = {}
                 for kind in checked:
                     record = session.run(

@@ -429,14 +429,9 @@ MERGE (v:KgrecVectors {property: $property})
 SET v.run = $run, v.weights = $weights, v.item_norm = $item_norm
 REMOVE v.model, v.identity, v.templates, v.interactions
 """
-# a publish whose vectors are swapped in batches: no run is theirs until the swap is done
-FORGET_VECTOR_RUN = """
-MATCH (v:KgrecVectors {property: $property})
-REMOVE v.run, v.weights, v.item_norm
-"""
-
-# while a staged replacement swaps the vectors in, the record of another model goes
-FORGET_VECTOR_MODEL = "MATCH (v:KgrecVectors {property: $property}) DELETE v"
+# no record, of a model or a run: vectors replaced without one (in a staged replacement or
+# publish, before the swap: vectors partly swapped are neither the old model's nor a run's)
+FORGET_VECTOR_RECORD = "MATCH (v:KgrecVectors {property: $property}) DELETE v"
 
 
 def vector_index_name(kind: str, property: str) -> str:

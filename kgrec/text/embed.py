@@ -254,9 +254,9 @@ def write_embeddings(
     stored vectors have another dimension is an InputError, and nothing is written; so is,
     with ``model`` (:func:`model_record`), another model's vectors on a kind not written
     (:func:`check_model`). ``model`` is recorded as the property's (with its template
-    digests: those of the kinds not written are kept from the store's record). The store's
-    load lock is held for the check and the write
-    (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
+    digests: those of the kinds not written are kept from the store's record); without one
+    the property's record goes (it was of the vectors replaced). The store's load lock is
+    held for the check and the write (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
     results = list(results)
     with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
         for result in results:  # every kind, with the remedy of this command

@@ -452,10 +452,31 @@ def test_the_text_model_of_a_vector_property_is_recorded_and_kept(store, movies)
         assert way.vector_model(vec) == a
         assert way.vector_model("other") is None
         way.write(movies, progress=False)  # a load keeps the record
-        way.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec)
-        assert way.vector_model(vec) == a  # a write without a model: kept too
+        assert way.vector_model(vec) == a
         way.replace_vectors({"Entity": ([], np.ones((0, 2)))}, property=vec, model=b)
         assert way.vector_model(vec) == b
+
+
+def test_a_replacement_without_a_model_leaves_no_record(store, movies):
+    """replace_vectors without a model (library use) records none: the record there, a text
+    model's or a publish's run, was of the vectors it replaced. Vectors written beside the
+    stored ones (write_vectors) keep it. Before, it stayed, and the new vectors read as the old
+    model's (or the old run's)."""
+    store.write(movies, progress=False)
+    text = {"name": "a", "identity": "a@1"}
+    new = {"Item": (["movies:1"], np.ones((1, 2)))}
+    for n, way in enumerate(_replace_vectors_stores(store)):  # Neo4j: in one transaction, staged
+        vec = f"embedding{n}"
+        way.replace_vectors(new, property=vec, model=text)
+        way.replace_vectors(new, property=vec)
+        assert (way.vector_model(vec), way.vector_run(vec)) == (None, None)
+        way.publish(RECS, run="r1", vectors=new, property=vec)
+        way.replace_vectors(new, property=vec)
+        assert (way.vector_model(vec), way.vector_run(vec)) == (None, None)
+        assert way.read_vectors("Item", property=vec)[0] == ["movies:1"]
+        way.replace_vectors(new, property=vec, model=text)
+        way.write_vectors("Item", ["movies:2"], np.ones((1, 2)), property=vec)
+        assert way.vector_model(vec) == text
 
 
 def test_an_embed_of_another_model_on_some_kinds_is_refused(store, movies):

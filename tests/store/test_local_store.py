@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -110,6 +111,43 @@ def test_a_corrupted_table_is_detected(store, movies):
         store.snapshot()
 
 
+def test_vector_dimension_reads_one_propertys_rows_not_every_vector(store, movies, monkeypatch):
+    """vector_dimension reads the vectors table's file (its checksum checked) but decodes only
+    the vector column of the kind's property's rows: the same answers on a store of two
+    properties of different dimensions, None where there are no vectors. Before, it read the
+    whole table, every vector made an array, to learn one length."""
+    store.write(movies, progress=False)
+    assert store.vector_dimension("Item", property="embedding") is None  # no vectors table
+    store.write_vectors("Item", ["books:1", "movies:1"], np.ones((2, 3)), property="embedding")
+    store.write_vectors("Item", ["movies:1"], np.ones((1, 5)), property="other")
+    store.write_vectors("User", ["u1"], np.ones((1, 2)), property="embedding")
+    answers = {
+        ("Item", "embedding"): 3,
+        ("Item", "other"): 5,
+        ("User", "embedding"): 2,
+        ("User", "other"): None,
+        ("Entity", "embedding"): None,
+    }
+
+    def dimensions():
+        return {(kind, vec): store.vector_dimension(kind, property=vec) for kind, vec in answers}
+
+    def every_vector(self, manifest):
+        raise AssertionError("the whole vectors table was read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(LocalStore, "_vectors", every_vector)
+        assert dimensions() == answers
+    for kind, vec in answers:  # every vector dropped: an empty vectors table
+        store.drop_vectors(kind, [], property=vec)
+    assert dimensions() == dict.fromkeys(answers)
+    store.write_vectors("Item", ["movies:1"], np.ones((1, 4)), property="embedding")
+    file = store.path / store.manifest()["tables"]["vectors"]["file"]
+    file.write_bytes(file.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(StoreError, match="checksum"):
+        store.vector_dimension("Item", property="embedding")
+
+
 def test_manifest_records_rows_and_checksums(store, movies):
     store.write(movies, progress=False)
     manifest = json.loads((store.path / "manifest.json").read_text())
@@ -122,9 +160,36 @@ def test_manifest_records_rows_and_checksums(store, movies):
 def test_newer_schema_version_is_refused(store, movies):
     store.write(movies, progress=False)
     path = store.path / "manifest.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 99}))
-    with pytest.raises(StoreError, match="newer kgrec"):
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 3}))
+    with pytest.raises(StoreError, match=r"newer kgrec \(schema version 3 > 2\); upgrade kgrec"):
         store.stats()
+
+
+def test_a_manifest_is_version_2_only_while_it_records_a_published_run(store, movies):
+    """A publish's run record in vector_models (since session 29) makes the manifest version 2,
+    which the release before reads as a newer kgrec's ("upgrade kgrec"), not as damaged; a
+    manifest without one is version 1, which that release reads. Both are read. Before, every
+    manifest was version 1, one with a run record too."""
+
+    def version():
+        return json.loads((store.path / "manifest.json").read_text())["schema_version"]
+
+    store.write(movies, progress=False)
+    assert version() == 1
+    text = {"name": "a", "identity": "a@1"}
+    store.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property="t", model=text)
+    assert version() == 1  # a text model's record
+    recs = pd.DataFrame(
+        {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [0.9], "rank": [1], "model": "m"}
+    )
+    store.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))})
+    assert version() == 2
+    assert store.vector_run("embedding") == {"run": "r1"}  # read
+    store.write(movies, progress=False)  # a load keeps the record, and the version
+    assert version() == 2 and store.vector_model("t") == text
+    store.replace_vectors({"User": (["u1"], np.ones((1, 3)))}, property="embedding")
+    assert version() == 1  # no run record left
+    assert store.vector_run("embedding") is None and store.stats()["nodes"]["User"] == 3
 
 
 # -- the store touches only its own files ---------------------------------------------------

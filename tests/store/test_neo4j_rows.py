@@ -1,11 +1,18 @@
-"""How Neo4jStore cuts tables into transaction chunks (pure functions, no server)."""
+"""How Neo4jStore cuts tables into transaction chunks (pure functions, or its query runner
+mocked: no server)."""
 
 from __future__ import annotations
+
+from unittest.mock import MagicMock
 
 import numpy as np
 import pandas as pd
 import pytest
+from neo4j.exceptions import ServiceUnavailable
 
+from kgrec.errors import StoreError
+from kgrec.store import Neo4jStore
+from kgrec.store import queries as q
 from kgrec.store.neo4j import (
     _chunks,
     _end_positions,
@@ -78,3 +85,30 @@ def test_node_rows_carry_only_present_values():
         {"key": "a", "props": {"age": 24, "tags": ["x"]}},
         {"key": "b", "props": {}},
     ]
+
+
+def test_a_vector_write_that_fails_midway_says_how_many_are_committed(monkeypatch):
+    """write_vectors commits a chunk per transaction: an error in the third says that the
+    4 vectors of the two before it are written, and that writing the same vectors again (SET)
+    finishes it. Before, it said only "writing Item vectors"."""
+    store = Neo4jStore(MagicMock(), uri="neo4j://test", batch_size=20)  # 2 vectors a chunk
+    written = []
+
+    def run(query, *, read=False, **parameters):
+        if query == q.SET_VECTORS["Item"]:
+            if len(written) == 2:
+                raise ServiceUnavailable("the server went away")
+            written.append(parameters["rows"])
+        elif query == q.HOLDS_PROPERTY["Item"]:
+            return [{"held": False}]
+        return []  # no key missing, no vector index yet, the index made
+
+    monkeypatch.setattr(store, "_run", run)
+    keys = [f"d:{n}" for n in range(10)]
+    with pytest.raises(StoreError) as raised:
+        store.write_vectors("Item", keys, np.ones((10, 3)), property="emb")
+    message = str(raised.value)
+    assert "the server went away" in message
+    assert "chunk 3 of 5; the 2 before it, 4 of the 10 vectors, are committed" in message
+    assert "writing the same vectors again finishes it" in message
+    assert [row["key"] for chunk in written for row in chunk] == keys[:4]
