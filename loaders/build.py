@@ -93,6 +93,8 @@ def build(
     frames = [f for f in vars(parts).values() if f is not None]
     parts = _strip_ids(parts, report)
     report.files = list(dict.fromkeys(str(f) for df in frames for f in df[FILE].cat.categories))
+    if parts.interactions is not None:
+        report.interaction_files = [str(f) for f in parts.interactions[FILE].cat.categories]
     for name, columns in _REQUIRED.items():
         frame = getattr(parts, name)
         if frame is not None:

@@ -13,6 +13,7 @@ class LoadReport:
     """Counts a loader fills in while it builds a load's tables (pass one in to read them)."""
 
     files: list[str] = field(default_factory=list)
+    interaction_files: list[str] = field(default_factory=list)  # those of the interactions
     rows: dict[str, int] = field(default_factory=dict)  # per canonical table
     duplicates: Counter[str] = field(default_factory=Counter)  # rows merged into another, per table
     left_out: Counter[str] = field(

@@ -7,6 +7,7 @@ half-writes the store. Several loads merge into one graph: users are shared by i
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,8 @@ from loaders import kg, movielens, recbole, table
 from loaders.build import DEFAULT_DOMAIN
 from loaders.report import LoadReport
 from loaders.rules import RULES, DomainRule, resolve_rule
+
+log = logging.getLogger(__name__)
 
 RULE_HELP = (
     f"split the items into domains by a rule: a named rule ({', '.join(RULES)}) or "
@@ -311,6 +314,45 @@ def _check_link_domain(args: argparse.Namespace, store: GraphStore) -> None:
     raise InputError(message, file=str(args.links), field="--domain")
 
 
+def _check_new_domains(store: GraphStore, tables: GraphTables, report: LoadReport) -> None:
+    """Say which domains the load starts in a store that holds items of others (a second
+    dataset as its own domain is the cross-domain workflow: an INFO line, not a refusal; ``load
+    table`` and ``load kg`` refuse them before, unless ``--new-domain``), and warn when their
+    interactions name no user the store holds: the domains then share no user, and cross-domain
+    models transfer between them through the knowledge graph alone, if it links them (meant
+    for two catalogues of one KG; else the same people under other ids, e.g. a prefix)."""
+    held = store.item_domains()
+    new = sorted(set(tables.items["domain"].astype(str)) - set(held))
+    if not held or not new:
+        return
+    named = f"domain{'s' if len(new) > 1 else ''} {', '.join(map(repr, new))}"
+    log.info("the load starts the new %s; the store holds %s", named, ", ".join(held))
+    uids = tables.items.loc[tables.items["domain"].isin(new), "uid"]
+    interactions = tables.interactions
+    users = sorted(set(interactions.loc[interactions["item_uid"].isin(uids), "user_id"]))
+    if not users or store.user_ids(users, limit=1):
+        return
+    log.warning(
+        "the interactions of the new %s (file %s) name %s user%s, none of whom the store holds "
+        "(this load's: %s; the store's: %s): no user joins the new %s to %s, so cross-domain "
+        "models transfer between them through the knowledge graph alone, if it links them; if "
+        "these are the same people under other ids, join them with --user-links FILE",
+        named,
+        ", ".join(report.interaction_files),
+        f"{len(users):,}",
+        "s" if len(users) > 1 else "",
+        _few(users),
+        _few(store.user_ids(limit=4)),
+        named,
+        ", ".join(held),
+    )
+
+
+def _few(ids: list[str]) -> str:
+    """The first three of some ids, quoted, with ``...`` when there are more."""
+    return ", ".join(map(repr, ids[:3])) + (", ..." if len(ids) > 3 else "")
+
+
 @contextmanager
 def _tie_located(report: LoadReport) -> Iterator[None]:
     """A store's refusal of a tie (:class:`EntityTieError`: the store ties the entity to
@@ -355,6 +397,7 @@ def _run(
             tables = read(report, store)
             if check is not None:
                 check(args, store)
+            _check_new_domains(store, tables, report)
             print(report.summary())
             with _tie_located(report):  # the checks of store.write, reading the store only
                 store.check_write(tables)
@@ -369,6 +412,7 @@ def _run(
         tables = read(report, store)
         if check is not None:
             check(args, store)
+        _check_new_domains(store, tables, report)
         print(report.summary())
         with _tie_located(report):
             written = store.write(tables)

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables
+from graph_schema.validate import id_arguments
+from kgrec.errors import InputError
 
 
 class GraphStore(ABC):
@@ -172,6 +174,20 @@ class GraphStore(ABC):
     def items(self, uids: list[str]) -> pd.DataFrame:
         """The rows of the items table (as ``snapshot`` gives them) of these item uids that the
         store holds, sorted by uid: what a few items need, without reading the whole graph."""
+
+    def user_ids(self, among: list[str] | None = None, *, limit: int | None = None) -> list[str]:
+        """The ids of the users the store holds, sorted, without reading the whole graph: only
+        those in ``among`` when given (which of a load's users it holds), the first ``limit``
+        when given (a few to show)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InputError(f"limit must be a whole number, got {limit!r}", field="limit")
+        if limit is not None and limit < 0:
+            raise InputError(f"limit may not be negative, got {limit}", field="limit")
+        return self._user_ids(None if among is None else id_arguments(among, "users"), limit)
+
+    @abstractmethod
+    def _user_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
+        """:meth:`user_ids`, its arguments checked."""
 
     @abstractmethod
     def recommendations(self, run: str | None = None) -> pd.DataFrame:

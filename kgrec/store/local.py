@@ -248,6 +248,12 @@ class LocalStore(GraphStore):
         rows = interactions[interactions[column].isin(list(values))]
         return rows[["user_id", "item_uid"]].sort_values(["user_id", "item_uid"], ignore_index=True)
 
+    def _user_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
+        ids = self._table(SPECS["users"], self.manifest())["user_id"]
+        if among is not None:
+            ids = ids[ids.isin(among)]
+        return sorted(map(str, ids))[:limit]
+
     def items(self, uids: list[str]) -> pd.DataFrame:
         items = self._table(SPECS["items"], self.manifest())
         uids = id_arguments(uids, "items")

@@ -1154,6 +1154,16 @@ class Neo4jStore(GraphStore):
             frame = self._frame(q.ITEM_INTERACTIONS, items=items)
         return _interaction_pairs(frame)
 
+    def _user_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
+        self._connect()
+        with self._errors("reading users"):
+            if among is None:
+                records = self._run(q.USER_IDS, read=True, limit=limit)
+            else:
+                among = list(dict.fromkeys(among))
+                records = self._run(q.USER_IDS_AMONG, read=True, among=among, limit=limit)
+        return [r["user_id"] for r in records]
+
     def items(self, uids: list[str]) -> pd.DataFrame:
         self._connect()
         with self._errors("reading items"):

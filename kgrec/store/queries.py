@@ -286,6 +286,15 @@ UNWIND $users AS id
 MATCH (u:User {user_id: id})-[:INTERACTED]->(i:Item)
 RETURN u.user_id AS user_id, i.uid AS item_uid
 """
+# the users' ids, sorted: all, or those of $among the graph holds; the first $limit (null: all,
+# the largest integer Cypher holds)
+_FIRST = "ORDER BY user_id LIMIT coalesce($limit, 9223372036854775807)"
+USER_IDS = f"MATCH (u:User) RETURN u.user_id AS user_id {_FIRST}"
+USER_IDS_AMONG = f"""
+UNWIND $among AS id
+MATCH (u:User {{user_id: id}})
+RETURN u.user_id AS user_id {_FIRST}
+"""
 ITEM_INTERACTIONS = """
 UNWIND $items AS uid
 MATCH (u:User)-[:INTERACTED]->(i:Item {uid: uid})

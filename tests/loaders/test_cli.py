@@ -561,3 +561,110 @@ def test_a_table_naming_items_the_store_does_not_hold_is_warned(
     assert "warning" not in out
     with open_store(uri) as store:
         assert {"toy:i7", "toy:i8", "toy:i9", "drama:i1"} <= set(store.snapshot().items["uid"])
+
+
+def logged(caplog, level: str) -> list[str]:
+    """The messages `kgrec load` logged at ``level``."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "kgrec.commands.load" and r.levelname == level
+    ]
+
+
+def test_a_new_domain_none_of_whose_users_the_store_holds_is_warned(
+    loaded, tmp_path, capsys, caplog, write_files
+):
+    """The toy store holds the domain toy and the users u1, u2, u3. Before, a load that started
+    a new domain whose interactions name none of them (the same people under prefixed ids, or
+    other people) said nothing, though no user then joins the domains; now every loader, and
+    the dry run with --store, logs a WARNING naming the domain, the file, how many users and a
+    few ids of each side. A load sharing a user, or joining its ids to the store's with
+    --user-links, gets none."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "t",
+        {
+            "books.csv": "user_id,item_id\nb-u1,b1\nb-u2,b2\nb-u2,b1\n",
+            "shared.csv": "user_id,item_id\nb-u9,b1\nu2,b3\n",
+            "links.csv": "user_id,same_as\nb-u1,u1\n",
+        },
+    )
+    caplog.set_level("INFO", logger="kgrec.commands.load")
+    books = ["load", "table", files / "books.csv", "--new-domain", "--store", uri]
+    warning = (
+        f"the interactions of the new domain 'books' (file {files / 'books.csv'}) name 2 users, "
+        "none of whom the store holds (this load's: 'b-u1', 'b-u2'; the store's: 'u1', 'u2', "
+        "'u3'): no user joins the new domain 'books' to toy, so cross-domain models transfer "
+        "between them through the knowledge graph alone, if it links them; if these are the "
+        "same people under other ids, join them with --user-links FILE"
+    )
+    code, _out, err = kgrec(capsys, *books, "--domain", "books", "--dry-run")
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == [warning]
+    assert_same(before, snapshot(uri))
+    for args in (
+        [*books, "--domain", "books", "--user-links", files / "links.csv", "--dry-run"],
+        ["load", "table", files / "shared.csv", "--domain", "books", "--new-domain", "--store",
+         uri, "--dry-run"],
+        # a domain the store holds: nothing new
+        ["load", "table", files / "books.csv", "--domain", "toy", "--store", uri, "--dry-run"],
+    ):  # fmt: skip
+        caplog.clear()
+        code, _out, err = kgrec(capsys, *args)
+        assert code == 0, err
+        assert logged(caplog, "WARNING") == [], args
+    caplog.clear()
+    code, _out, err = kgrec(capsys, *books, "--domain", "books")
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == [warning]
+    shop = write_files(
+        tmp_path / "shop",
+        {"shop.inter": "user_id:token\titem_id:token\ns1\ti1\n"},  # the domain shop
+    )
+    films = write_files(tmp_path / "films", {"u.data": "s1\t10\t5\t881250949\n"})
+    for args, domain, file in (
+        (["load", "recbole", shop], "'shop'", shop / "shop.inter"),
+        (["load", "movielens", films, "--domain", "films"], "'films'", films / "u.data"),
+    ):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, *args, "--dry-run", "--store", uri)
+        assert code == 0, err
+        (message,) = logged(caplog, "WARNING")
+        assert message.startswith(
+            f"the interactions of the new domain {domain} (file {file}) name 1 user, none of "
+            "whom the store holds (this load's: 's1'; the store's: 'b-u1', 'b-u2', 'u1', ...)"
+        )
+        assert "to books, toy" in message
+    with open_store(uri) as store:
+        assert set(store.item_domains()) == {"books", "toy"}  # the dry runs wrote nothing
+
+
+def test_recbole_and_movielens_say_which_new_domain_they_start(
+    loaded, tmp_path, capsys, caplog, write_files
+):
+    """`load table` and `load kg` refuse a domain the store holds no item of unless
+    --new-domain; `load recbole` and `load movielens` start one, as a second dataset in its own
+    domain is the cross-domain workflow. Before, they did so without a word; now an INFO line
+    (stderr) names the new domain and the store's domains, and a load into a domain the store
+    holds has none."""
+    uri, _before = loaded
+    shop = write_files(tmp_path / "shop", {"shop.inter": "user_id:token\titem_id:token\nu1\ti1\n"})
+    films = write_files(tmp_path / "films", {"u.data": "u2\t10\t5\t881250949\n"})
+    caplog.set_level("INFO", logger="kgrec.commands.load")
+    for args, line in (
+        (["load", "recbole", shop], "the load starts the new domain 'shop'; the store holds toy"),
+        (  # without --domain: the domain default
+            ["load", "movielens", films],
+            "the load starts the new domain 'default'; the store holds shop, toy",
+        ),
+        (["load", "movielens", films, "--domain", "toy"], None),
+        (["load", "recbole", shop], None),
+    ):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, *args, "--store", uri)
+        assert code == 0, err
+        assert logged(caplog, "INFO") == ([line] if line else []), args
+        assert logged(caplog, "WARNING") == []  # u1, u2: users the store holds
+    with open_store(uri) as store:
+        assert set(store.item_domains()) == {"default", "shop", "toy"}

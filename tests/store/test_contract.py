@@ -779,6 +779,25 @@ def test_items_reads_those_items_rows(store, movies):
     assert store.items(["nobody"]).empty
 
 
+def test_user_ids_reads_which_users_it_holds(store, movies, make_graph):
+    """Which of a load's users the store holds, and a few of its users, without a snapshot
+    (`kgrec load` warns of a new domain none of whose users the store holds)."""
+    store.write(movies, progress=False)
+    store.write(make_graph(users=[{"user_id": "u0"}]), progress=False)  # no interaction
+    users = sorted(store.snapshot().users["user_id"])
+    assert users == ["u0", "u1", "u2", "u3"]
+    assert store.user_ids() == users
+    assert store.user_ids(limit=2) == ["u0", "u1"] and store.user_ids(limit=0) == []
+    assert store.user_ids(["u3", "nobody", "u0", "u3"]) == ["u0", "u3"]  # repeated: once
+    assert store.user_ids(["u3", "u2"], limit=1) == ["u2"]
+    assert store.user_ids(["nobody"]) == [] and store.user_ids([]) == []
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError, match="limit"):
+            store.user_ids(limit=bad)
+    with pytest.raises(InputError, match="a list of ids"):
+        store.user_ids("u1")
+
+
 def test_items_types_a_few_items_columns_as_the_whole_tables(store, make_graph):
     """Before, Neo4j typed the columns of the items read over those items alone: a whole
     `year` where the table holds 1995.5 came back Int64, and an attribute none of them has
