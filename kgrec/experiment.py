@@ -1099,9 +1099,6 @@ class Run:
             ids = [maps.users[i] for i in untrained.tolist()]
             histories, has = self._newcomer_histories(ids, source, item_ids, missing_ok=True)
             kept = [n for n, h in enumerate(histories) if h is not None]
-            unserved = [ids[n] for n, h in enumerate(histories) if h is None]
-            if unserved:
-                _warn_unserved_users(unserved, source)
             if kept:
                 user_emb = user_emb.clone()
                 user_emb[untrained[kept]] = self.model.fold_in(
@@ -1286,7 +1283,8 @@ class Run:
         embeddings never learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
         a training interaction, such as a split's new items, and the other domains' items for
         a model that trained on the target domain alone). A user with none is an InputError,
-        or None with ``missing_ok``. Also, per user, the positions in ``item_ids`` (the items
+        or with ``missing_ok`` None and named in a warning (:func:`_warn_unserved_users`, from
+        the interactions read here). Also, per user, the positions in ``item_ids`` (the items
         ranked) of every item they have, left out or not: fold-in never draws them as
         negatives."""
         from kgrec.cold_items import learnt_items
@@ -1339,17 +1337,22 @@ class Run:
                     field="user",
                 )
             histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))
+        unserved = [
+            user for user, history in zip(user_ids, histories, strict=True) if history is None
+        ]
+        if unserved:
+            _warn_unserved_users(unserved, found, source)
         return histories, has
 
 
-def _warn_unserved_users(users: list[str], source: GraphStore) -> None:
+def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphStore) -> None:
     """A warning naming the run's users (the first few of ``users``) who have no training
     interaction and nothing in ``source`` to fold them in from (no interaction, or only with
     items the run never learnt: a new-item split's cold users, whose items are all new): they
-    are ranked from the embedding training never touched, a list of noise."""
+    are ranked from the embedding training never touched, a list of noise. ``found``: their
+    interactions in ``source`` (``user_id`` a column), as read for their fold-in."""
     from kgrec.store import redact
 
-    found = source.user_interactions(users)
     some = set(found["user_id"])
     none = sum(user not in some for user in users)
     why = []

@@ -686,15 +686,16 @@ def test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only(
 
 
 def test_a_run_user_with_only_new_items_is_said_to_be_ranked_from_noise(
-    tmp_path, text_store, make_graph, caplog, capsys
+    tmp_path, text_store, make_graph, caplog, capsys, monkeypatch
 ):
     """A run's user with no training interaction whose interactions are all with a split's new
-    items (a cold user of a new-item split whose items are all new) has nothing a run without
-    a content student can fold them in from. Before, `kgrec recommend --user` and
-    ``run.recommend`` ranked them from the embedding training never touched without a word
-    (a newcomer in the same place is refused); now a warning names them and says why."""
-    with open_store(text_store) as store:  # a run's user with nothing in training
-        store.write(make_graph(users=[{"user_id": "ghost"}]), progress=False)
+    items (a cold user of a new-item split whose items are all new), or who has none, has
+    nothing a run without a content student can fold them in from. Before, `kgrec recommend
+    --user` and ``run.recommend`` ranked them from the embedding training never touched
+    without a word (a newcomer in the same place is refused); now a warning names them and
+    says why, from their interactions as read for their fold-in (before: read again)."""
+    with open_store(text_store) as store:  # the run's users with nothing in training
+        store.write(make_graph(users=[{"user_id": "ghost"}, {"user_id": "void"}]), progress=False)
     run = train(store=text_store, out=tmp_path / "r", **NEW_ITEMS, **SMALL)
     maps, split = run.experiment.maps, run.experiment.split
     assert split.cold_users(len(maps.users))[maps.user_index(["ghost"])[0]]
@@ -702,14 +703,24 @@ def test_a_run_user_with_only_new_items_is_said_to_be_ranked_from_noise(
     with open_store(text_store) as store:
         store.write(make_graph(interactions=[("ghost", i, 5.0, 1.0) for i in new]), progress=False)
     loaded = load_run(run.folder)
+    reads, read = [], LocalStore.user_interactions
+
+    def recorded(self, user_ids):
+        reads.append(sorted(user_ids))
+        return read(self, user_ids)
+
+    monkeypatch.setattr(LocalStore, "user_interactions", recorded)
     caplog.clear()
     with caplog.at_level("WARNING", logger="kgrec.experiment"):
-        table = loaded.recommend(k=3, users=["ghost", "u1"])
-    assert set(table["user_id"]) == {"ghost", "u1"}  # served, as a run's user, with a warning
+        table = loaded.recommend(k=3, users=["ghost", "void", "u1"])
+    # served, as the run's users, with a warning
+    assert set(table["user_id"]) == {"ghost", "void", "u1"}
     (warning,) = [r.getMessage() for r in caplog.records if "never touched" in r.getMessage()]
-    assert "1 user(s) of the run ('ghost') are ranked from embeddings" in warning
+    assert "2 user(s) of the run ('ghost', 'void') are ranked from embeddings" in warning
     assert "1 with interactions only with items the run never learnt" in warning
+    assert "1 with no interaction there" in warning
     assert "retrain the run" in warning
+    assert reads.count(["ghost", "void"]) == 1  # (then all three's: what they have)
     caplog.clear()
     with caplog.at_level("WARNING", logger="kgrec.experiment"):
         loaded.recommend(k=3, users=["u1"])  # a trained user: no warning
