@@ -91,7 +91,12 @@ from kgrec.objectives import (
     text_neighbours,
 )
 from kgrec.ranking import embeddings, rank
-from kgrec.recommend import NORM_TOLERANCE, inner_product_vectors, recommendation_table
+from kgrec.recommend import (
+    NORM_TOLERANCE,
+    inner_product_vectors,
+    largest_norm,
+    recommendation_table,
+)
 from kgrec.train import MAX_LR, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
@@ -859,8 +864,9 @@ class Run:
             published = {}  # kind -> keys and vectors
             late: list[int] = []  # (some users': the rows of items loaded after training)
             if vectors and self.model.publishes_vectors:
+                item_norm = largest_norm(ranking.item_emb)  # every item vector's, recorded
                 user_vectors, item_vectors = inner_product_vectors(
-                    ranking.user_emb, ranking.item_emb
+                    ranking.user_emb, ranking.item_emb, norm=item_norm
                 )
                 published["User"] = (ranking.user_ids, user_vectors)
                 if users is None:
@@ -898,7 +904,7 @@ class Run:
                 if published:
                     record = {"run": name or self.name, "weights": self._weights_digest()}
                     if len(ranking.item_ids):  # the norm every published item vector has
-                        record["item_norm"] = float(ranking.item_emb.double().norm(dim=1).max())
+                        record["item_norm"] = item_norm
                     if users is not None:
                         record = self._join_vectors(opened, record)
                 if late and "Item" in published:  # padded as the stored items are

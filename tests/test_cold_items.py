@@ -620,6 +620,10 @@ def test_late_items_longer_than_the_stored_items_are_not_published_beside_them(
     # model does. The norm is the store's record of the run (since session 29): every stored
     # item vector is not read for it (before, they were: slow on a large catalogue)
     loaded.publish(k=3)
+    with open_store(text_store) as store:
+        whole = dict(zip(*store.read_vectors("Item", property="gnn_embedding"), strict=True))
+        recorded = store.vector_run("gnn_embedding")["item_norm"]
+    assert np.allclose(np.linalg.norm(list(whole.values()), axis=1), recorded, rtol=1e-5)
     late_items(make_graph, text_store, target, ["twin"], text[:1], [1900])
     loaded = load_run(run.folder)
     with monkeypatch.context() as patch:
@@ -636,6 +640,12 @@ def test_late_items_longer_than_the_stored_items_are_not_published_beside_them(
     assert f"{target}:twin" in keys
     norms = np.linalg.norm(items.astype("float64"), axis=1)
     assert np.allclose(norms, norms.max(), rtol=1e-5)
+    # padded to the recorded norm, the late items' vectors are those the whole run's publish
+    # gave them, and the twin's is its twin's
+    mine = dict(zip(keys, items, strict=True))
+    for name in names:
+        assert np.allclose(mine[f"{target}:{name}"], whole[f"{target}:{name}"], atol=1e-6)
+    assert np.allclose(mine[f"{target}:twin"], whole[f"{target}:late0"], atol=1e-6)
 
 
 def test_a_store_whose_text_vectors_have_another_size_is_refused(
