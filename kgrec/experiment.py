@@ -1656,10 +1656,7 @@ def _train(
                 graph,
                 experiment.split,
                 pairs,
-                **fit_settings(settings),
-                objective=objective_for(settings, graph, experiment.split),
-                epoch_strategy=epoch_strategy_for(settings["batching"]),
-                cold_start=cold_start_for(settings),
+                **fit_arguments(settings, graph, experiment.split),
                 checkpoint=out / CHECKPOINT_FILE,
                 resume=resume,
                 progress=progress,
@@ -2459,9 +2456,17 @@ def overflow_hint(settings: Mapping[str, Any]) -> str:
 FIT_SETTINGS = ("epochs", "lr", "batch_size", "patience", "target_weight", "seed")
 
 
-def fit_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments of :func:`kgrec.train.fit` that a run's ``settings`` give as they are."""
-    return {name: settings[name] for name in FIT_SETTINGS}
+def fit_arguments(settings: Mapping[str, Any], graph: Data, split: Split) -> dict[str, Any]:
+    """The arguments of :func:`kgrec.train.fit` that a run's ``settings`` (train()'s
+    arguments) give for training over the message graph ``graph`` on ``split``: those it
+    takes as they are, and the objective, epoch strategy and cold-start training they name
+    (an InputError where they are off)."""
+    return {
+        **{name: settings[name] for name in FIT_SETTINGS},
+        "objective": objective_for(settings, graph, split),
+        "epoch_strategy": epoch_strategy_for(settings["batching"]),
+        "cold_start": cold_start_for(settings),
+    }
 
 
 def objective_for(
