@@ -56,11 +56,8 @@ from kgrec.experiment import (
     TRAIN_DEFAULTS,
     build_run,
     check_settings,
-    cold_start_for,
     effective_rule,
-    epoch_strategy_for,
-    fit_settings,
-    objective_for,
+    fit_arguments,
     prepare_experiment,
     reads_text,
     unread_options,
@@ -121,7 +118,7 @@ def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None
             test_curve.append(evaluate(model, graph, experiment.split, "test")["all"][METRIC])
         last, last_cpu = time.perf_counter(), time.process_time()
 
-    options = fit_settings({**TRAIN_DEFAULTS, **settings})
+    options = fit_arguments({**TRAIN_DEFAULTS, **settings}, graph, experiment.split)
     options.update(epochs=epochs, patience=options["patience"] if target is not None else epochs)
     result = fit(
         model,
@@ -129,9 +126,6 @@ def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None
         experiment.split,
         pairs,
         **options,
-        objective=objective_for(settings, graph, experiment.split),
-        epoch_strategy=epoch_strategy_for(settings["batching"]),
-        cold_start=cold_start_for(settings),
         progress=False,
         on_epoch=on_epoch,
     )

@@ -91,7 +91,12 @@ from kgrec.objectives import (
     text_neighbours,
 )
 from kgrec.ranking import embeddings, rank
-from kgrec.recommend import NORM_TOLERANCE, inner_product_vectors, recommendation_table
+from kgrec.recommend import (
+    NORM_TOLERANCE,
+    inner_product_vectors,
+    largest_norm,
+    recommendation_table,
+)
 from kgrec.train import MAX_LR, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
@@ -859,8 +864,9 @@ class Run:
             published = {}  # kind -> keys and vectors
             late: list[int] = []  # (some users': the rows of items loaded after training)
             if vectors and self.model.publishes_vectors:
+                item_norm = largest_norm(ranking.item_emb)  # every item vector's, recorded
                 user_vectors, item_vectors = inner_product_vectors(
-                    ranking.user_emb, ranking.item_emb
+                    ranking.user_emb, ranking.item_emb, norm=item_norm
                 )
                 published["User"] = (ranking.user_ids, user_vectors)
                 if users is None:
@@ -898,7 +904,7 @@ class Run:
                 if published:
                     record = {"run": name or self.name, "weights": self._weights_digest()}
                     if len(ranking.item_ids):  # the norm every published item vector has
-                        record["item_norm"] = float(ranking.item_emb.double().norm(dim=1).max())
+                        record["item_norm"] = item_norm
                     if users is not None:
                         record = self._join_vectors(opened, record)
                 if late and "Item" in published:  # padded as the stored items are
@@ -1099,9 +1105,6 @@ class Run:
             ids = [maps.users[i] for i in untrained.tolist()]
             histories, has = self._newcomer_histories(ids, source, item_ids, missing_ok=True)
             kept = [n for n, h in enumerate(histories) if h is not None]
-            unserved = [ids[n] for n, h in enumerate(histories) if h is None]
-            if unserved:
-                _warn_unserved_users(unserved, source)
             if kept:
                 user_emb = user_emb.clone()
                 user_emb[untrained[kept]] = self.model.fold_in(
@@ -1286,7 +1289,8 @@ class Run:
         embeddings never learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
         a training interaction, such as a split's new items, and the other domains' items for
         a model that trained on the target domain alone). A user with none is an InputError,
-        or None with ``missing_ok``. Also, per user, the positions in ``item_ids`` (the items
+        or with ``missing_ok`` None and named in a warning (:func:`_warn_unserved_users`, from
+        the interactions read here). Also, per user, the positions in ``item_ids`` (the items
         ranked) of every item they have, left out or not: fold-in never draws them as
         negatives."""
         from kgrec.cold_items import learnt_items
@@ -1339,17 +1343,22 @@ class Run:
                     field="user",
                 )
             histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))
+        unserved = [
+            user for user, history in zip(user_ids, histories, strict=True) if history is None
+        ]
+        if unserved:
+            _warn_unserved_users(unserved, found, source)
         return histories, has
 
 
-def _warn_unserved_users(users: list[str], source: GraphStore) -> None:
+def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphStore) -> None:
     """A warning naming the run's users (the first few of ``users``) who have no training
     interaction and nothing in ``source`` to fold them in from (no interaction, or only with
     items the run never learnt: a new-item split's cold users, whose items are all new): they
-    are ranked from the embedding training never touched, a list of noise."""
+    are ranked from the embedding training never touched, a list of noise. ``found``: their
+    interactions in ``source`` (``user_id`` a column), as read for their fold-in."""
     from kgrec.store import redact
 
-    found = source.user_interactions(users)
     some = set(found["user_id"])
     none = sum(user not in some for user in users)
     why = []
@@ -1647,10 +1656,7 @@ def _train(
                 graph,
                 experiment.split,
                 pairs,
-                **fit_settings(settings),
-                objective=objective_for(settings, graph, experiment.split),
-                epoch_strategy=epoch_strategy_for(settings["batching"]),
-                cold_start=cold_start_for(settings),
+                **fit_arguments(settings, graph, experiment.split),
                 checkpoint=out / CHECKPOINT_FILE,
                 resume=resume,
                 progress=progress,
@@ -2450,9 +2456,17 @@ def overflow_hint(settings: Mapping[str, Any]) -> str:
 FIT_SETTINGS = ("epochs", "lr", "batch_size", "patience", "target_weight", "seed")
 
 
-def fit_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments of :func:`kgrec.train.fit` that a run's ``settings`` give as they are."""
-    return {name: settings[name] for name in FIT_SETTINGS}
+def fit_arguments(settings: Mapping[str, Any], graph: Data, split: Split) -> dict[str, Any]:
+    """The arguments of :func:`kgrec.train.fit` that a run's ``settings`` (train()'s
+    arguments) give for training over the message graph ``graph`` on ``split``: those it
+    takes as they are, and the objective, epoch strategy and cold-start training they name
+    (an InputError where they are off)."""
+    return {
+        **{name: settings[name] for name in FIT_SETTINGS},
+        "objective": objective_for(settings, graph, split),
+        "epoch_strategy": epoch_strategy_for(settings["batching"]),
+        "cold_start": cold_start_for(settings),
+    }
 
 
 def objective_for(

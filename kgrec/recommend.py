@@ -50,6 +50,13 @@ def recommendation_table(
 NORM_TOLERANCE = 1e-5
 
 
+def largest_norm(item_emb: Tensor) -> float:
+    """``M`` of :func:`inner_product_vectors`: the largest norm of the rows of ``item_emb``
+    (0 for none), the norm every item vector is padded to."""
+    norms = item_emb.double().norm(dim=1)
+    return float(norms.max()) if len(norms) else 0.0
+
+
 def inner_product_vectors(
     user_emb: Tensor, item_emb: Tensor, *, norm: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -62,13 +69,13 @@ def inner_product_vectors(
     "Speeding up the Xbox recommender system using a Euclidean transformation for
     inner-product spaces", RecSys 2014).
 
-    ``norm`` (default: the largest item norm) is ``M``: items padded to join stored item
-    vectors of that norm. A ValueError when an item is longer.
+    ``norm`` (default: the items' :func:`largest_norm`) is ``M``: items padded to join stored
+    item vectors of that norm. A ValueError when an item is longer.
     """
     items = item_emb.double()
     norms = items.norm(dim=1)
     if norm is None:
-        norm = float(norms.max()) if len(norms) else 0.0
+        norm = largest_norm(item_emb)
     elif len(norms) and float(norms.max()) > norm * (1 + NORM_TOLERANCE):
         raise ValueError(f"an item vector has norm {float(norms.max())}, more than {norm}")
     extra = (norm**2 - norms**2).clamp(min=0).sqrt()

@@ -74,14 +74,11 @@ from kgrec.experiment import (
     check_cold_start_users,
     check_settings,
     check_user_text,
-    cold_start_for,
     effective_domain,
     effective_rule,
-    epoch_strategy_for,
-    fit_settings,
+    fit_arguments,
     load_experiment,
     model_memory,
-    objective_for,
     overflow_hint,
     reads_text,
     unread_options,
@@ -1000,9 +997,7 @@ def _train_trial(
         check_settings(settings)
         with model_memory(settings):  # a size too large to allocate: the trial fails
             net, graph, pairs = build_run(experiment, settings)
-        objective = objective_for(settings, graph, experiment.split)
-        strategy = epoch_strategy_for(settings["batching"])
-        cold_start = cold_start_for(settings)
+        arguments = fit_arguments(settings, graph, experiment.split)
         if settings.get("init_from") is not None and distributed.current().is_main:
             warm_start(net, experiment, Path(settings["init_from"]))  # fit sends it on
     except InputError as exc:
@@ -1018,10 +1013,7 @@ def _train_trial(
         graph,
         experiment.split,
         pairs,
-        **fit_settings(settings),
-        objective=objective,
-        epoch_strategy=strategy,
-        cold_start=cold_start,
+        **arguments,
         progress=False,
         on_epoch=on_epoch,
     )

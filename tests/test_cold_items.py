@@ -620,6 +620,10 @@ def test_late_items_longer_than_the_stored_items_are_not_published_beside_them(
     # model does. The norm is the store's record of the run (since session 29): every stored
     # item vector is not read for it (before, they were: slow on a large catalogue)
     loaded.publish(k=3)
+    with open_store(text_store) as store:
+        whole = dict(zip(*store.read_vectors("Item", property="gnn_embedding"), strict=True))
+        recorded = store.vector_run("gnn_embedding")["item_norm"]
+    assert np.allclose(np.linalg.norm(list(whole.values()), axis=1), recorded, rtol=1e-5)
     late_items(make_graph, text_store, target, ["twin"], text[:1], [1900])
     loaded = load_run(run.folder)
     with monkeypatch.context() as patch:
@@ -636,6 +640,12 @@ def test_late_items_longer_than_the_stored_items_are_not_published_beside_them(
     assert f"{target}:twin" in keys
     norms = np.linalg.norm(items.astype("float64"), axis=1)
     assert np.allclose(norms, norms.max(), rtol=1e-5)
+    # padded to the recorded norm, the late items' vectors are those the whole run's publish
+    # gave them, and the twin's is its twin's
+    mine = dict(zip(keys, items, strict=True))
+    for name in names:
+        assert np.allclose(mine[f"{target}:{name}"], whole[f"{target}:{name}"], atol=1e-6)
+    assert np.allclose(mine[f"{target}:twin"], whole[f"{target}:late0"], atol=1e-6)
 
 
 def test_a_store_whose_text_vectors_have_another_size_is_refused(
@@ -686,15 +696,16 @@ def test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only(
 
 
 def test_a_run_user_with_only_new_items_is_said_to_be_ranked_from_noise(
-    tmp_path, text_store, make_graph, caplog, capsys
+    tmp_path, text_store, make_graph, caplog, capsys, monkeypatch
 ):
     """A run's user with no training interaction whose interactions are all with a split's new
-    items (a cold user of a new-item split whose items are all new) has nothing a run without
-    a content student can fold them in from. Before, `kgrec recommend --user` and
-    ``run.recommend`` ranked them from the embedding training never touched without a word
-    (a newcomer in the same place is refused); now a warning names them and says why."""
-    with open_store(text_store) as store:  # a run's user with nothing in training
-        store.write(make_graph(users=[{"user_id": "ghost"}]), progress=False)
+    items (a cold user of a new-item split whose items are all new), or who has none, has
+    nothing a run without a content student can fold them in from. Before, `kgrec recommend
+    --user` and ``run.recommend`` ranked them from the embedding training never touched
+    without a word (a newcomer in the same place is refused); now a warning names them and
+    says why, from their interactions as read for their fold-in (before: read again)."""
+    with open_store(text_store) as store:  # the run's users with nothing in training
+        store.write(make_graph(users=[{"user_id": "ghost"}, {"user_id": "void"}]), progress=False)
     run = train(store=text_store, out=tmp_path / "r", **NEW_ITEMS, **SMALL)
     maps, split = run.experiment.maps, run.experiment.split
     assert split.cold_users(len(maps.users))[maps.user_index(["ghost"])[0]]
@@ -702,14 +713,24 @@ def test_a_run_user_with_only_new_items_is_said_to_be_ranked_from_noise(
     with open_store(text_store) as store:
         store.write(make_graph(interactions=[("ghost", i, 5.0, 1.0) for i in new]), progress=False)
     loaded = load_run(run.folder)
+    reads, read = [], LocalStore.user_interactions
+
+    def recorded(self, user_ids):
+        reads.append(sorted(user_ids))
+        return read(self, user_ids)
+
+    monkeypatch.setattr(LocalStore, "user_interactions", recorded)
     caplog.clear()
     with caplog.at_level("WARNING", logger="kgrec.experiment"):
-        table = loaded.recommend(k=3, users=["ghost", "u1"])
-    assert set(table["user_id"]) == {"ghost", "u1"}  # served, as a run's user, with a warning
+        table = loaded.recommend(k=3, users=["ghost", "void", "u1"])
+    # served, as the run's users, with a warning
+    assert set(table["user_id"]) == {"ghost", "void", "u1"}
     (warning,) = [r.getMessage() for r in caplog.records if "never touched" in r.getMessage()]
-    assert "1 user(s) of the run ('ghost') are ranked from embeddings" in warning
+    assert "2 user(s) of the run ('ghost', 'void') are ranked from embeddings" in warning
     assert "1 with interactions only with items the run never learnt" in warning
+    assert "1 with no interaction there" in warning
     assert "retrain the run" in warning
+    assert reads.count(["ghost", "void"]) == 1  # (then all three's: what they have)
     caplog.clear()
     with caplog.at_level("WARNING", logger="kgrec.experiment"):
         loaded.recommend(k=3, users=["u1"])  # a trained user: no warning

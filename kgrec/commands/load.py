@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="RecBole atomic files; the domain defaults to the dataset name.",
     )
     p.add_argument("path", type=Path, help="the dataset folder (ml-100k/) or prefix (dir/ml-100k)")
-    p.set_defaults(func=_recbole)
+    p.set_defaults(func=_dataset, loader=recbole.load)
 
     p = formats.add_parser(
         "movielens",
@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="raw MovieLens folders (ml-100k u.data/u.item/u.user, ml-1m *.dat)",
     )
     p.add_argument("path", type=Path, help="the folder holding the MovieLens files")
-    p.set_defaults(func=_movielens)
+    p.set_defaults(func=_dataset, loader=movielens.load)
 
     p = formats.add_parser(
         "table",
@@ -135,25 +135,13 @@ def _rule(args: argparse.Namespace) -> DomainRule | None:
     return resolve_rule(args.domain_rule) if args.domain_rule else None
 
 
-def _recbole(args: argparse.Namespace) -> int:
+def _dataset(args: argparse.Namespace) -> int:
+    """load recbole, load movielens: the dataset folder ``args.path``, read by ``args.loader``
+    (recbole.load, movielens.load: the same arguments)."""
     rule = _rule(args)
     return _run(
         args,
-        lambda report, _store: recbole.load(
-            args.path,
-            domain=args.domain,
-            domain_rule=rule,
-            user_links=args.user_links,
-            report=report,
-        ),
-    )
-
-
-def _movielens(args: argparse.Namespace) -> int:
-    rule = _rule(args)
-    return _run(
-        args,
-        lambda report, _store: movielens.load(
+        lambda report, _store: args.loader(
             args.path,
             domain=args.domain,
             domain_rule=rule,

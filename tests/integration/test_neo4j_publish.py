@@ -318,29 +318,40 @@ def test_late_items_longer_than_the_stored_items_are_refused_in_neo4j(
     assert np.allclose(norms, norms.max(), rtol=1e-5)
 
 
+SOME = ["u3", "u4", "u5"]
+
+
+@pytest.fixture
+def some_users_publish(graph_store):
+    """A staged store (:func:`staged`) holding run 'a' whole, every user's and item's vectors
+    'emb' 1.0; and the table and vectors of a publish for users SOME: 4 new items each, their
+    vectors and synth:1's 2.0."""
+    store = staged(graph_store)
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    store.publish(top_k(30, 5), run="a", vectors=old, property="emb")
+    table = top_k(30, 4, model="new", offset=10)
+    table = table[table["user_id"].isin(SOME)]
+    new = {"User": (SOME, np.full((3, 2), 2.0)), "Item": (["synth:1"], np.full((1, 2), 2.0))}
+    return store, table, new
+
+
 def test_a_staged_publish_whose_item_vectors_fail_says_its_user_vectors_are_in(
-    graph_store, monkeypatch
+    some_users_publish, monkeypatch
 ):
     """A publish for some users too large for one transaction writes its vectors after its
     edges, kind by kind: when the Item vectors fail, the error says the users' are written.
     Before, it said the run was published 'but not its vectors'."""
     from kgrec.store import queries as q
 
-    store = staged(graph_store)
-    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
-    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
-    store.publish(top_k(30, 5), run="a", vectors=old, property="emb")
-    some = ["u3", "u4", "u5"]
-    table = top_k(30, 4, model="new", offset=10)
-    table = table[table["user_id"].isin(some)]
-    new = {"User": (some, np.full((3, 2), 2.0)), "Item": (["synth:1"], np.full((1, 2), 2.0))}
+    store, table, new = some_users_publish
     monkeypatch.setitem(q.SET_VECTORS, "Item", "THIS IS NOT CYPHER $rows $property")
     with pytest.raises(
         StoreError,
         match=r"run 'a''s recommendations are published, its User vectors are written; its "
         r"Item vectors are not \(or only some\): publish again to finish it",
     ):
-        store.publish(table, run="a", users=some, vectors=new, property="emb")
+        store.publish(table, run="a", users=SOME, vectors=new, property="emb")
     monkeypatch.undo()
     assert len([row for row in stored(store) if row[3] == "new"]) == 12
     keys, matrix = store.read_vectors("User", property="emb")
@@ -351,7 +362,7 @@ def test_a_staged_publish_whose_item_vectors_fail_says_its_user_vectors_are_in(
     }
     keys, matrix = store.read_vectors("Item", property="emb")
     assert matrix[keys.index("synth:1")].tolist() == [1.0, 1.0]
-    store.publish(table, run="a", users=some, vectors=new, property="emb")  # finishes it
+    store.publish(table, run="a", users=SOME, vectors=new, property="emb")  # finishes it
     keys, matrix = store.read_vectors("Item", property="emb")
     assert matrix[keys.index("synth:1")].tolist() == [2.0, 2.0]
 
@@ -436,20 +447,15 @@ def test_a_staged_publish_whose_vector_swap_stops_says_publish_again(graph_store
         assert np.all(store.read_vectors(kind, property="emb")[1] == 2.0)
 
 
-def test_a_staged_publish_whose_index_wait_fails_says_its_vectors_are_in(graph_store, monkeypatch):
+def test_a_staged_publish_whose_index_wait_fails_says_its_vectors_are_in(
+    some_users_publish, monkeypatch
+):
     """A publish for some users too large for one transaction writes its vectors kind by kind
     (write_vectors), each then waiting for its index to come online. When that wait fails
     the vectors are written: the error says so, and the next kind's are written too. Before,
     it read as a failed write ('its User vectors are not (or only some), its Item vectors
     not'), and the Item vectors were left unwritten."""
-    store = staged(graph_store)
-    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
-    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
-    store.publish(top_k(30, 5), run="a", vectors=old, property="emb")
-    some = ["u3", "u4", "u5"]
-    table = top_k(30, 4, model="new", offset=10)
-    table = table[table["user_id"].isin(some)]
-    new = {"User": (some, np.full((3, 2), 2.0)), "Item": (["synth:1"], np.full((1, 2), 2.0))}
+    store, table, new = some_users_publish
     execute_query = store.driver.execute_query
 
     def user_index_wait_fails(query, *args, **kwargs):
@@ -464,7 +470,7 @@ def test_a_staged_publish_whose_index_wait_fails_says_its_vectors_are_in(graph_s
         r"vector queries may miss some of the User vectors until their index is online "
         r"\(SHOW VECTOR INDEXES\): publish again to wait for it",
     ):
-        store.publish(table, run="a", users=some, vectors=new, property="emb")
+        store.publish(table, run="a", users=SOME, vectors=new, property="emb")
     monkeypatch.undo()
     assert len([row for row in stored(store) if row[3] == "new"]) == 12
     for kind, key in (("User", "u3"), ("Item", "synth:1")):

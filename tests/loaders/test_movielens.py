@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from kgrec.cli import main
 from kgrec.errors import InputError
+from kgrec.store import open_store
 from loaders import LoadReport, movielens, named_rule
 
 FLAGS = ["0"] * 19
@@ -110,3 +112,19 @@ def test_not_a_movielens_folder(tmp_path):
         movielens.load(tmp_path)
     with pytest.raises(InputError, match="not a folder"):
         movielens.load(tmp_path / "missing")
+
+
+def test_kgrec_load_movielens_reads_the_folder_with_the_commands_options(
+    tmp_path, write_files, capsys
+):
+    """`kgrec load movielens` (one command function with `load recbole`) reads the folder
+    with its --domain-rule, or its --domain, and writes what it read."""
+    folder = write_files(tmp_path / "ml-1m", ML1M)
+    for option, uids in (
+        (["--domain-rule", "ml1m-action-comedy"], {"comedy:1", "action:2", "comedy:3"}),
+        (["--domain", "films"], {"films:1", "films:2", "films:3"}),
+    ):
+        store = f"local:{tmp_path / option[0].strip('-')}"
+        assert main(["load", "movielens", str(folder), *option, "--store", store]) == 0
+        with open_store(store) as opened:
+            assert set(opened.snapshot().items["uid"]) == uids
