@@ -596,11 +596,13 @@ def tune(
         with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
             try:  # under the lock: another tune's study, half made, is not read as no study
                 _check_folder(out)
-            except KgrecError:
-                if not locked_before:  # the folder changed since the check: left as it was
+                study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
+            except BaseException:
+                # the folder changed since the check, or its study cannot be opened (held by
+                # another process, damaged): left as it was, without the lock file made here
+                if not locked_before:
                     (out / LOCK_FILE).unlink(missing_ok=True)
                 raise
-            study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             db.at("read or record the study's model, search space and fixed settings")
             _check_study(study, model, settings, space, path=out / STUDY_FILE)
             experiment = load_experiment(

@@ -1009,6 +1009,37 @@ def test_a_study_another_process_reserved_says_to_run_again_when_it_is_done(
     assert load_study(tmp_path / "tune").trials == []
 
 
+@pytest.mark.parametrize("opened", ["held", "not a study"])
+def test_a_study_folder_without_its_lock_file_gets_none_when_the_study_cannot_be_opened(
+    tmp_path, tiny_recbole, monkeypatch, opened
+):
+    """A study folder whose lock file was deleted, whose study passes the folder's check but
+    then cannot be opened: another process holds its database (a real sqlite3 BEGIN
+    IMMEDIATE), or Optuna reads it as no study (a damaged file, faked). Before, the run
+    refused the folder ("nothing in the folder changed") but left a new lock file in it."""
+    from sqlalchemy.exc import DatabaseError
+
+    path = _our_study(tmp_path / "tune")
+    before = path.read_bytes()
+    if opened == "not a study":
+        damaged = sqlite3.DatabaseError("database disk image is malformed")
+        damaged.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
+
+        def reading(*args, **kwargs):
+            raise DatabaseError("SELECT", {}, damaged)
+
+        monkeypatch.setattr(kgrec.tune.optuna.storages, "RDBStorage", reading)
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        if opened == "held":
+            holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError if opened == "held" else InputError) as raised:
+            small_tune(tiny_recbole, tmp_path / "tune", trials=1)
+    said = {"held": "another process holds it", "not a study": "not a study kgrec tune can"}
+    assert said[opened] in str(raised.value)
+    assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == [STUDY_FILE]
+    assert path.read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [(sqlite3.SQLITE_IOERR, "disk I/O error"), (sqlite3.SQLITE_FULL, "database or disk is full")],
