@@ -833,11 +833,9 @@ class _Objective:
             # the study's database refused one of the trial's writes (locked, a full disk):
             # not a failure of its settings, which run again first, as after a Ctrl-C
             doing = self.db.doing
-            from sqlalchemy.exc import SQLAlchemyError
-
             try:  # what it drew, over what it was queued with (as after a kill)
                 again = {**self._queued(trial), **trial.params}
-            except SQLAlchemyError:
+            except _database_errors():
                 again = dict(trial.params)
             self._stop(trial, "database error", again)
             self.db.refused = _refused_after_stop(
@@ -1215,8 +1213,6 @@ def _requeue_interrupted(
     flagged itself interrupted (and queued its settings) is only marked failed, and so is one
     with no settings to run again (neither queued nor drawn: an empty entry in the queue
     would only say "run again" of a trial that never ran)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         flagged = trial.user_attrs.get("interrupted")
         # what it drew, over what it was queued with (part of the settings, after a kill as
@@ -1232,8 +1228,8 @@ def _requeue_interrupted(
             _stopped(study, flag, again, number=trial.number, path=path)
         try:
             study.tell(trial.number, state=TrialState.FAIL)
-        except SQLAlchemyError as exc:
-            raise _refused_after_stop(exc, trial.number, again, path=path) from exc
+        except _database_errors() as exc:
+            raise _refused_after_stop(_database_error(exc), trial.number, again, path=path) from exc
         if flagged:
             continue
         if progress:
@@ -1250,15 +1246,13 @@ def _queue_again(
     the study's database refuses (locked, a full disk) a :class:`StoreError` naming ``path``
     and the settings: the trial stays failed (not counted) but is not queued, so a later run
     would not run these settings again by itself."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     try:
         study.enqueue_trial(dict(params))
-    except SQLAlchemyError as exc:
+    except _database_errors() as exc:
         raise StoreError(
             f"file {path}: the study's database could not queue trial {number}'s settings to "
-            f"run again ({_first_line(exc)}): a later run will not run them again by itself; "
-            f"they were {_settings_text(params)}"
+            f"run again ({_first_line(_database_error(exc))}): a later run will not run them "
+            f"again by itself; they were {_settings_text(params)}"
         ) from exc
 
 
@@ -1277,16 +1271,15 @@ def _stopped(
     A Ctrl-C meanwhile (a second one, as the first is handled) waits until both are written
     (:class:`_ctrl_c_held`): a flagged trial is never queued later, so one flagged but not
     queued would lose its settings."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     with _ctrl_c_held():
         try:
             flag()
-        except SQLAlchemyError as exc:
+        except _database_errors() as exc:
             raise StoreError(
                 f"file {path}: the study's database could not record trial {number} as "
-                f"stopped ({_first_line(exc)}): its settings were not queued to run again, and "
-                f"a later run may not run them by itself; they were {_settings_text(params)}"
+                f"stopped ({_first_line(_database_error(exc))}): its settings were not queued "
+                "to run again, and a later run may not run them by itself; they were "
+                f"{_settings_text(params)}"
             ) from exc
         if params:
             _queue_again(study, params, number=number, path=path)
@@ -1390,9 +1383,20 @@ def _refused_after_stop(
     )
 
 
+def _database_errors() -> tuple[type[Exception], ...]:
+    """What a call to the study's storage raises when its database fails it (locked, a full
+    disk): SQLAlchemy's error, or Optuna's StorageInternalError raised from one (RDBStorage's
+    reads and writes in a session: a real lock arrives so). :func:`_database_error` finds the
+    SQLAlchemy error, which the messages name."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError, optuna.exceptions.StorageInternalError)
+
+
 def _database_error(exc: BaseException) -> BaseException | None:
-    """The study database's error that ``exc`` is, or that it was raised as (its cause or
-    context: Optuna's UnboundLocalError as its tell failed), if any."""
+    """The study database's error (SQLAlchemy's) that ``exc`` is, or that it was raised from
+    or as (its cause: Optuna's StorageInternalError; or its context: Optuna's UnboundLocalError
+    as its tell failed), if any."""
     from sqlalchemy.exc import SQLAlchemyError
 
     seen = 0

@@ -1436,6 +1436,49 @@ def test_every_write_as_a_stopped_trial_is_recorded_is_a_kgrec_error(
     assert "database is locked" in err and "lr=" in err and "Traceback" not in err
 
 
+def test_a_real_lock_on_a_stopped_trials_flag_is_named_as_what_was_refused(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) while trial 1 trains; another process holds the study's
+    database (a real sqlite3 BEGIN IMMEDIATE) while the trial is flagged interrupted, and lets
+    go before Optuna marks it failed. Optuna reports a real refusal as its StorageInternalError
+    (raised from SQLAlchemy's error), which the recording did not catch: the error said that
+    Optuna could not record the trial's end and that it was left running, to run again, when
+    it was marked failed and counted, its settings not queued. Now the refused flag is named,
+    and that the settings were not queued."""
+    out = tmp_path / "tune"
+    calls = {"fit": 0}
+
+    def fit_interrupted(*args, **kwargs):
+        calls["fit"] += 1
+        if calls["fit"] == 2:
+            raise KeyboardInterrupt
+        return fit(*args, **kwargs)
+
+    set_user_attr = optuna.Trial.set_user_attr
+
+    def setting(trial, key, value):
+        if key != "interrupted":
+            return set_user_attr(trial, key, value)
+        with closing(sqlite3.connect(out / STUDY_FILE, isolation_level=None)) as holder:
+            holder.execute("BEGIN IMMEDIATE")
+            return set_user_attr(trial, key, value)
+
+    monkeypatch.setattr("kgrec.tune.fit", fit_interrupted)
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", setting)
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    trial = load_study(out).trials[1]
+    assert trial.state == TrialState.FAIL and "interrupted" not in trial.user_attrs
+    assert not load_study(out).get_trials(states=(TrialState.WAITING,))
+    assert said.startswith(f"file {out / STUDY_FILE}: ")
+    assert "could not record trial 1 as stopped" in said and "database is locked" in said
+    assert "its settings were not queued to run again" in said
+    assert f"lr={trial.params['lr']!r}" in said
+    assert "left running" not in said and "trial 1's end" not in said
+
+
 @pytest.mark.parametrize("refused", ["flag", "tell"])
 def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
     tmp_path, tiny_recbole, monkeypatch, refused
