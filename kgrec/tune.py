@@ -52,7 +52,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import optuna
@@ -676,14 +676,15 @@ def tune(
                         callbacks=[objective_fn.told, *([_Progress()] if progress else [])],
                     )
                 except BaseException as exc:
-                    if (
-                        objective_fn.stopped is not None
-                        and not isinstance(exc, KgrecError)
-                        and _database_error(exc) is not None
-                    ):
+                    error = None if isinstance(exc, KgrecError) else _database_error(exc)
+                    if error is not None and objective_fn.stopped is not None:
                         raise _refused_after_stop(
-                            _database_error(exc), *objective_fn.stopped, path=out / STUDY_FILE
+                            error, *objective_fn.stopped, path=out / STUDY_FILE
                         ) from exc
+                    if error is not None and db.trial is not None and db.refused is None:
+                        # Optuna could not record the end of the trial (its tell), none of
+                        # whose own writes was refused: recorded as stopped, as those are
+                        objective_fn.record_refused(db.trial, error, exc, end=True)
                     if not _by_interrupt(exc):
                         raise
                     # Ctrl-C inside Optuna's own ask or tell left its trial running
@@ -830,18 +831,7 @@ class _Objective:
             error = _database_error(exc)
             if error is None or isinstance(exc, KgrecError) or self.stopped is not None:
                 raise
-            # the study's database refused one of the trial's writes (locked, a full disk):
-            # not a failure of its settings, which run again first, as after a Ctrl-C
-            doing = self.db.doing
-            try:  # what it drew, over what it was queued with (as after a kill)
-                again = {**self._queued(trial), **trial.params}
-            except _database_errors():
-                again = dict(trial.params)
-            self._stop(trial, "database error", again)
-            self.db.refused = _refused_after_stop(
-                error, trial.number, again, path=self.path, doing=doing
-            )
-            raise self.db.refused from exc
+            self.record_refused(trial, error, exc)
         finally:
             self.db.doing = f"record trial {trial.number}'s end (Optuna's tell)"
 
@@ -849,12 +839,40 @@ class _Objective:
         """Optuna's callback once it recorded a trial's end: no trial runs until the next."""
         self.db.at("begin a new trial")
 
-    def _stop(self, trial: optuna.Trial, reason: str, params: Mapping[str, Any]) -> None:
-        """:func:`_stopped` of ``trial``; what the database writes after it (the trial's
-        epochs, Optuna's marking it failed) is then of a trial whose ``params`` are queued:
-        :attr:`stopped` names them, for :func:`tune` to report a write refused. When the
-        database refuses the flag or the queuing, that error is the one to report, even if
-        Optuna's marking the trial failed is refused next (:class:`_Refusals`)."""
+    def record_refused(
+        self, trial: optuna.Trial, error: BaseException, exc: BaseException, *, end: bool = False
+    ) -> NoReturn:
+        """The study's database refused (locked, a full disk) a write of ``trial`` as it ran,
+        or, with ``end``, Optuna's recording its end (its tell), which leaves it running:
+        ``error``, raised as ``exc``. Not a failure of its settings: the trial is recorded as
+        stopped (``database error``, not counted) and they are queued to run again first, as
+        after a Ctrl-C; raised as the :class:`StoreError` that says so and names what was
+        being written (:attr:`_Refusals.doing`)."""
+        doing = self.db.doing
+        try:  # what it drew, over what it was queued with (as after a kill)
+            again = {**self._queued(trial), **trial.params}
+        except _database_errors():
+            again = dict(trial.params)
+        self._stop(trial, "database error", again, left_running=end)
+        self.db.refused = _refused_after_stop(
+            error, trial.number, again, path=self.path, doing=doing
+        )
+        raise self.db.refused from exc
+
+    def _stop(
+        self,
+        trial: optuna.Trial,
+        reason: str,
+        params: Mapping[str, Any],
+        *,
+        left_running: bool = False,
+    ) -> None:
+        """:func:`_stopped` of ``trial`` (``left_running``: no tell of it follows); what the
+        database writes after it (the trial's epochs, Optuna's marking it failed) is then of a
+        trial whose ``params`` are queued: :attr:`stopped` names them, for :func:`tune` to
+        report a write refused. When the database refuses the flag or the queuing, that error
+        is the one to report, even if Optuna's marking the trial failed is refused next
+        (:class:`_Refusals`)."""
         try:
             _stopped(
                 self.study,
@@ -862,6 +880,7 @@ class _Objective:
                 params,
                 number=trial.number,
                 path=self.path,
+                left_running=left_running,
             )
         except StoreError as exc:
             self.db.refused = exc
@@ -1249,10 +1268,11 @@ def _queue_again(
     try:
         study.enqueue_trial(dict(params))
     except _database_errors() as exc:
+        error = _database_error(exc)
         raise StoreError(
             f"file {path}: the study's database could not queue trial {number}'s settings to "
-            f"run again ({_first_line(_database_error(exc))}): a later run will not run them "
-            f"again by itself; they were {_settings_text(params)}"
+            f"run again ({_first_line(error)}): a later run will not run them again by itself; "
+            f"they were {_settings_text(params)}" + (f"; {_HELD}" if _held(error) else "")
         ) from exc
 
 
@@ -1263,11 +1283,14 @@ def _stopped(
     *,
     number: int,
     path: Path,
+    left_running: bool = False,
 ) -> None:
     """Record trial ``number`` as stopped before its end: ``flag()`` writes its
     ``interrupted`` reason, then ``params``, its settings, are queued to run again first
     (:func:`_queue_again`; none: nothing to run again). When the study's database refuses
-    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued.
+    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued;
+    with ``left_running`` (nothing marks the trial failed after this) a refused flag leaves it
+    running unflagged, so the next run marks it failed and runs them again (as killed).
     A Ctrl-C meanwhile (a second one, as the first is handled) waits until both are written
     (:class:`_ctrl_c_held`): a flagged trial is never queued later, so one flagged but not
     queued would lose its settings."""
@@ -1275,11 +1298,19 @@ def _stopped(
         try:
             flag()
         except _database_errors() as exc:
+            error = _database_error(exc)
             raise StoreError(
                 f"file {path}: the study's database could not record trial {number} as "
-                f"stopped ({_first_line(_database_error(exc))}): its settings were not queued "
-                "to run again, and a later run may not run them by itself; they were "
-                f"{_settings_text(params)}"
+                f"stopped ({_first_line(error)}): "
+                + (
+                    "it is left running in the study; the next run marks it failed (not "
+                    "counted) and runs its settings again first"
+                    if left_running
+                    else "its settings were not queued to run again, and a later run may not "
+                    "run them by itself"
+                )
+                + f"; they were {_settings_text(params)}"
+                + (f"; {_HELD}" if _held(error) else "")
             ) from exc
         if params:
             _queue_again(study, params, number=number, path=path)
@@ -1311,13 +1342,13 @@ class _ctrl_c_held:
 
 class _Refusals:
     """The study's database refusing a read or write (locked, a full disk) in the block, where
-    no handler made it a kgrec error: a :class:`StoreError` naming the study's file (``path``),
-    what was being read or written (:attr:`doing`) and, when a trial was running
-    (:attr:`trial`: its end refused, Optuna's tell), its number and settings, which the next
-    run runs again first, as it does a trial left running by a kill. When the error follows
-    one already reported of the running trial (:attr:`refused`: its settings not queued, say,
-    then its end refused), that one is reported. Another process's lock says, as
-    :func:`_refused_open` does, to run again when that process is done."""
+    no handler made it a kgrec error: a :class:`StoreError` naming the study's file (``path``)
+    and what was being read or written (:attr:`doing`), outside a trial. A refusal while a
+    trial runs (:attr:`trial`), its end included (Optuna's tell), is :class:`_Objective`'s
+    (:meth:`~_Objective.record_refused`); when the error follows one already reported of the
+    running trial (:attr:`refused`: its settings not queued, say, then its end refused), that
+    one is reported. Another process's lock says, as :func:`_refused_open` does, to run again
+    when that process is done."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -1338,19 +1369,14 @@ class _Refusals:
             return
         if self.refused is not None:
             raise StoreError(str(self.refused)) from exc
-        said = (
-            f"file {self.path}: the study's database could not {self.doing} ({_first_line(error)})"
-        )
-        held = _refusal(error) is not None and _held(_refusal(error))
-        if self.trial is None:
-            raise StoreError(
-                f"{said}; no trial was training: "
-                + (_HELD if held else "the same command goes on once the database can be written")
-            ) from exc
         raise StoreError(
-            f"{said}: trial {self.trial.number} is left running in the study; the next run marks "
-            f"it failed (not counted) and runs its settings again first; they were "
-            f"{_settings_text(self.trial.params)}" + (f"; {_HELD}" if held else "")
+            f"file {self.path}: the study's database could not {self.doing} "
+            f"({_first_line(error)}); no trial was training: "
+            + (
+                _HELD
+                if _held(error)
+                else "the same command goes on once the database can be written"
+            )
         ) from exc
 
 
@@ -1380,6 +1406,7 @@ def _refused_after_stop(
             if params
             else "it had no settings to run again"
         )
+        + (f"; {_HELD}" if _held(exc) else "")
     )
 
 
@@ -1640,9 +1667,14 @@ _HELD = (
 )
 
 
-def _held(error: sqlite3.Error) -> bool:
-    """Whether the SQLite ``error`` (:func:`_refusal`'s) is another process's lock."""
-    return error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+def _held(exc: BaseException) -> bool:
+    """Whether ``exc`` is (or wraps) the database refusing because another process holds it
+    (:func:`_refusal`: SQLite's busy or locked)."""
+    error = _refusal(exc)
+    return error is not None and error.sqlite_errorcode & 0xFF in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
 
 
 class _lock:

@@ -1666,32 +1666,63 @@ def test_a_refused_write_of_a_running_trial_is_a_kgrec_error_and_it_runs_again(
         assert "database is locked" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("refused", ["tell", "held"])
 def test_a_refused_record_of_a_trained_trial_is_a_kgrec_error_and_it_runs_again(
-    tmp_path, tiny_recbole, monkeypatch, capsys
+    tmp_path, tiny_recbole, monkeypatch, capsys, refused
 ) -> None:
     """Optuna's tell (recording a trial's end) refused by the study's database after the trial
-    trained: a kgrec error naming the study's file, the trial and its settings, left running
-    to be marked failed and run again first by the next run. Before, the database's traceback
-    (exit 1)."""
+    trained: a kgrec error naming the study's file, the trial and its settings, which run again
+    first. The trial is recorded as stopped (``database error``, not counted), its settings
+    queued, as when one of its own writes is refused; when the database refuses that record
+    too (another process holds it: a real sqlite3 BEGIN IMMEDIATE from trial 1's tell on), the
+    trial is left running, for the next run to mark failed and run again, and the error says
+    to run again when that process is done. Before, it was always left running, and the next
+    run labelled it ``fail (killed)``."""
     tell = optuna.study._optimize._tell_with_warning
-    monkeypatch.setattr(
-        optuna.study._optimize,
-        "_tell_with_warning",
-        _refuse(optuna.study._optimize, "_tell_with_warning", _nth(2)),
-    )
     out = tmp_path / "tune"
-    with pytest.raises(StoreError) as raised:
-        small_tune(tiny_recbole, out, trials=3)
+    holders = []
+
+    def telling(*args, study, trial, **kwargs):
+        if trial.number == 1 and refused == "tell":
+            _database_locked()
+        if trial.number == 1:  # another process holds the database until the run ends
+            holders.append(sqlite3.connect(out / STUDY_FILE, isolation_level=None))
+            holders[0].execute("BEGIN IMMEDIATE")
+        return tell(*args, study=study, trial=trial, **kwargs)
+
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
+    try:
+        with pytest.raises(StoreError) as raised:
+            small_tune(tiny_recbole, out, trials=3)
+    finally:
+        for holder in holders:
+            holder.close()
     said = str(raised.value)
     trial = load_study(out).trials[1]
     assert trial.state == TrialState.RUNNING
     assert str(out / STUDY_FILE) in said and "database is locked" in said
-    assert "trial 1's end" in said and "runs its settings again first" in said
     assert f"lr={trial.params['lr']!r}" in said and "reg_weight=" in said
-    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", tell)
+    if refused == "tell":
+        assert trial.user_attrs.get("interrupted") == "database error"
+        assert "could not record trial 1's end (Optuna's tell)" in said
+        assert "trial 1 is recorded as stopped (database error, not counted)" in said
+        assert "queued to run again first" in said
+        (queued,) = load_study(out).get_trials(states=(TrialState.WAITING,))
+        assert queued.system_attrs["fixed_params"] == trial.params
+    else:  # nothing recorded: left running
+        assert "interrupted" not in trial.user_attrs
+        assert "another process holds it" in said and "when that process is done" in said
+        assert "could not record trial 1 as stopped" in said
+        assert "left running in the study; the next run marks it failed" in said
+        assert "runs its settings again first" in said
+        assert not load_study(out).get_trials(states=(TrialState.WAITING,))
+    monkeypatch.undo()
     result = small_tune(tiny_recbole, out, trials=3)
     assert result.trials[1].state == TrialState.FAIL
-    assert result.trials[2].params == trial.params
+    assert result.trials[2].params == trial.params  # run again first
+    assert [t.state for t in result.trials][2:] == [TrialState.COMPLETE] * 2
+    if refused == "tell":
+        assert "fail (database error)" in result.table() and "killed" not in result.table()
     capsys.readouterr()
     monkeypatch.setattr(
         optuna.study._optimize,
