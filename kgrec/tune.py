@@ -596,7 +596,7 @@ def tune(
         with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
             try:  # under the lock: another tune's study, half made, is not read as no study
                 _check_folder(out)
-                study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
+                study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             except BaseException:
                 # the folder changed since the check, or its study cannot be opened (held by
                 # another process, damaged): left as it was, without the lock file made here
@@ -631,7 +631,7 @@ def tune(
                 check_cold_start_users(experiment)
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
             db.at("read the trials left running, to mark them failed and run them again")
-            _requeue_interrupted(study, storage, progress=progress, path=out / STUDY_FILE)
+            _requeue_interrupted(study, progress=progress, path=out / STUDY_FILE)
             db.at("queue train()'s defaults as the first trial")
             if not study.trials:
                 defaults = _defaults_in(space)
@@ -691,7 +691,6 @@ def tune(
                     db.at("read the trial a Ctrl-C left running, to mark it failed")
                     _requeue_interrupted(
                         study,
-                        storage,
                         progress=progress,
                         reason="interrupted",
                         path=out / STUDY_FILE,
@@ -1092,9 +1091,7 @@ class _Progress:
 # -- the study -----------------------------------------------------------------------------
 
 
-def _open_study(
-    out: Path, *, pruning: bool, prune_warmup: int
-) -> tuple[optuna.Study, optuna.storages.RDBStorage]:
+def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
     pruner = (
         optuna.pruners.MedianPruner(
             n_startup_trials=PRUNE_STARTUP_TRIALS, n_warmup_steps=prune_warmup
@@ -1106,9 +1103,8 @@ def _open_study(
 
     path = (out / STUDY_FILE).resolve()
     try:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
         study = optuna.create_study(
-            storage=storage,
+            storage=optuna.storages.RDBStorage(f"sqlite:///{path}"),
             study_name=STUDY_NAME,
             direction="maximize",
             load_if_exists=True,
@@ -1122,7 +1118,7 @@ def _open_study(
             "choose a new --out folder",
             file=str(path),
         ) from None
-    return study, storage
+    return study
 
 
 def _check_study(
@@ -1219,7 +1215,6 @@ def _check_experiment(study: optuna.Study, experiment: Experiment, *, path: Path
 
 def _requeue_interrupted(
     study: optuna.Study,
-    storage: optuna.storages.RDBStorage,
     *,
     progress: bool,
     path: Path,
@@ -1238,10 +1233,10 @@ def _requeue_interrupted(
         # the queuing trial drew them): a trial that trained runs again with all it trained
         again = {**(trial.system_attrs.get("fixed_params") or {}), **trial.params}
 
-        def flag(number: int = trial.number) -> None:
-            study_id = storage.get_study_id_from_name(study.study_name)
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
-            storage.set_trial_user_attr(trial_id, "interrupted", reason)
+        def flag(trial_id: int = trial._trial_id) -> None:
+            # through the study's own storage (Optuna's cache over the database), which its
+            # reads of the trials and its tell use: one view of the trial's state
+            study._storage.set_trial_user_attr(trial_id, "interrupted", reason)
 
         if not flagged:  # queued unless none drawn nor queued (stopped as Optuna made it)
             _stopped(study, flag, again, number=trial.number, path=path)
