@@ -82,6 +82,7 @@ from kgrec.experiment import (
     load_experiment,
     model_memory,
     objective_for,
+    out_of_memory,
     overflow_hint,
     reads_text,
     unread_options,
@@ -775,15 +776,6 @@ class _TrialOutOfMemory(Exception):
     """A trial whose settings need more memory than there is: it fails, the tune goes on."""
 
 
-def _out_of_memory(exc: Exception) -> bool:
-    """Whether ``exc`` is torch's report of an allocation that failed (CPU or GPU), or of a
-    size beyond what a tensor can have (a TypeError, e.g. a ``num_negatives`` beyond int64)."""
-    text = str(exc)
-    if isinstance(exc, TypeError):
-        return "Overflow when unpacking long" in text
-    return "DefaultCPUAllocator" in text or "out of memory" in text.lower()
-
-
 class _Objective:
     """One trial: train with the trial's settings, return the best validation NDCG@20.
 
@@ -936,10 +928,9 @@ class _Objective:
             self.db.doing = failed
             trial.set_user_attr("error", str(exc).split(";")[0])
             raise
-        except (torch.OutOfMemoryError, MemoryError, RuntimeError, TypeError) as exc:
-            oom = isinstance(exc, MemoryError | torch.OutOfMemoryError) or _out_of_memory(exc)
-            if not oom or distributed.current().distributed:  # ranks may differ: stop them all
-                raise
+        except (MemoryError, RuntimeError, TypeError) as exc:
+            if not out_of_memory(exc) or distributed.current().distributed:
+                raise  # ranks may differ: stop them all
             self.others_wait = True  # these settings need more memory than there is: the
             self.db.doing = failed
             trial.set_user_attr("error", f"out of memory: {str(exc).splitlines()[0][:200]}")
