@@ -1409,7 +1409,9 @@ def _database_errors() -> tuple[type[Exception], ...]:
 def _database_error(exc: BaseException) -> BaseException | None:
     """The study database's error (SQLAlchemy's) that ``exc`` is, or that it was raised from
     or as (its cause: Optuna's StorageInternalError; or its context: Optuna's UnboundLocalError
-    as its tell failed), if any."""
+    as its tell failed), if any. Any error of the database, whatever it says: not
+    :func:`_refusal`, which tells one that refused to be read or written from one that holds
+    no study, where a study is opened."""
     from sqlalchemy.exc import SQLAlchemyError
 
     seen = 0
@@ -1624,7 +1626,9 @@ _REFUSED = {
 def _refusal(exc: BaseException) -> sqlite3.Error | None:
     """The SQLite error ``exc`` is (or that SQLAlchemy's ``exc`` wraps) when the database
     refused to be read or written (:data:`_REFUSED`), rather than said the file is no study
-    (not SQLite, damaged, no Optuna tables: ``None``)."""
+    (not SQLite, damaged, no Optuna tables: ``None``). Not :func:`_database_error`, which
+    finds a database's error of any kind in what Optuna raised: this one sorts such an error
+    (or sqlite3's own, read without SQLAlchemy) by what it says."""
     error = getattr(exc, "orig", exc)
     code = getattr(error, "sqlite_errorcode", None)
     if isinstance(error, sqlite3.Error) and isinstance(code, int) and code & 0xFF in _REFUSED:
