@@ -666,6 +666,25 @@ def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
         )
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` reports an allocation that failed, on the CPU or a GPU (Python's
+    MemoryError, torch's OutOfMemoryError, or an allocator's RuntimeError), or a size beyond
+    what a tensor can have (torch's "Overflow when unpacking long", a TypeError or
+    RuntimeError: e.g. a ``--dim`` or ``--num-negatives`` beyond int64): the test of
+    :func:`model_memory`, and of ``kgrec tune`` for a trial that fails so while it trains."""
+    if isinstance(exc, MemoryError | torch.OutOfMemoryError):
+        return True
+    if not isinstance(exc, RuntimeError | TypeError):
+        return False
+    text = str(exc)
+    return (
+        "Overflow when unpacking long" in text
+        or "DefaultCPUAllocator" in text  # "can't allocate memory" or "not enough memory"
+        or "can't allocate memory" in text
+        or "out of memory" in text.lower()  # a GPU's, as a plain RuntimeError (MPS)
+    )
+
+
 @contextlib.contextmanager
 def model_memory(
     settings: Mapping[str, Any],
@@ -692,11 +711,7 @@ def model_memory(
         yield
     except (MemoryError, RuntimeError, TypeError) as exc:
         text = str(exc)
-        allocation = (  # (a _LayerOutputsTooLarge is a MemoryError)
-            isinstance(exc, (MemoryError, torch.OutOfMemoryError))
-            or "can't allocate memory" in text
-            or "Overflow when unpacking long" in text
-        )
+        allocation = out_of_memory(exc)  # (a _LayerOutputsTooLarge is a MemoryError)
         if run is not None and allocation:
             sizes = {
                 name: settings.get(name, TRAIN_DEFAULTS[name])

@@ -52,7 +52,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import optuna
@@ -79,6 +79,7 @@ from kgrec.experiment import (
     fit_arguments,
     load_experiment,
     model_memory,
+    out_of_memory,
     overflow_hint,
     reads_text,
     unread_options,
@@ -593,11 +594,13 @@ def tune(
         with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
             try:  # under the lock: another tune's study, half made, is not read as no study
                 _check_folder(out)
-            except KgrecError:
-                if not locked_before:  # the folder changed since the check: left as it was
+                study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
+            except BaseException:
+                # the folder changed since the check, or its study cannot be opened (held by
+                # another process, damaged): left as it was, without the lock file made here
+                if not locked_before:
                     (out / LOCK_FILE).unlink(missing_ok=True)
                 raise
-            study, storage = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             db.at("read or record the study's model, search space and fixed settings")
             _check_study(study, model, settings, space, path=out / STUDY_FILE)
             experiment = load_experiment(
@@ -626,7 +629,7 @@ def tune(
                 check_cold_start_users(experiment)
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
             db.at("read the trials left running, to mark them failed and run them again")
-            _requeue_interrupted(study, storage, progress=progress, path=out / STUDY_FILE)
+            _requeue_interrupted(study, progress=progress, path=out / STUDY_FILE)
             db.at("queue train()'s defaults as the first trial")
             if not study.trials:
                 defaults = _defaults_in(space)
@@ -671,21 +674,21 @@ def tune(
                         callbacks=[objective_fn.told, *([_Progress()] if progress else [])],
                     )
                 except BaseException as exc:
-                    if (
-                        objective_fn.stopped is not None
-                        and not isinstance(exc, KgrecError)
-                        and _database_error(exc) is not None
-                    ):
+                    error = None if isinstance(exc, KgrecError) else _database_error(exc)
+                    if error is not None and objective_fn.stopped is not None:
                         raise _refused_after_stop(
-                            _database_error(exc), *objective_fn.stopped, path=out / STUDY_FILE
+                            error, *objective_fn.stopped, path=out / STUDY_FILE
                         ) from exc
+                    if error is not None and db.trial is not None and db.refused is None:
+                        # Optuna could not record the end of the trial (its tell), none of
+                        # whose own writes was refused: recorded as stopped, as those are
+                        objective_fn.record_refused(db.trial, error, exc, end=True)
                     if not _by_interrupt(exc):
                         raise
                     # Ctrl-C inside Optuna's own ask or tell left its trial running
                     db.at("read the trial a Ctrl-C left running, to mark it failed")
                     _requeue_interrupted(
                         study,
-                        storage,
                         progress=progress,
                         reason="interrupted",
                         path=out / STUDY_FILE,
@@ -770,15 +773,6 @@ class _TrialOutOfMemory(Exception):
     """A trial whose settings need more memory than there is: it fails, the tune goes on."""
 
 
-def _out_of_memory(exc: Exception) -> bool:
-    """Whether ``exc`` is torch's report of an allocation that failed (CPU or GPU), or of a
-    size beyond what a tensor can have (a TypeError, e.g. a ``num_negatives`` beyond int64)."""
-    text = str(exc)
-    if isinstance(exc, TypeError):
-        return "Overflow when unpacking long" in text
-    return "DefaultCPUAllocator" in text or "out of memory" in text.lower()
-
-
 class _Objective:
     """One trial: train with the trial's settings, return the best validation NDCG@20.
 
@@ -825,20 +819,7 @@ class _Objective:
             error = _database_error(exc)
             if error is None or isinstance(exc, KgrecError) or self.stopped is not None:
                 raise
-            # the study's database refused one of the trial's writes (locked, a full disk):
-            # not a failure of its settings, which run again first, as after a Ctrl-C
-            doing = self.db.doing
-            from sqlalchemy.exc import SQLAlchemyError
-
-            try:  # what it drew, over what it was queued with (as after a kill)
-                again = {**self._queued(trial), **trial.params}
-            except SQLAlchemyError:
-                again = dict(trial.params)
-            self._stop(trial, "database error", again)
-            self.db.refused = _refused_after_stop(
-                error, trial.number, again, path=self.path, doing=doing
-            )
-            raise self.db.refused from exc
+            self.record_refused(trial, error, exc)
         finally:
             self.db.doing = f"record trial {trial.number}'s end (Optuna's tell)"
 
@@ -846,12 +827,40 @@ class _Objective:
         """Optuna's callback once it recorded a trial's end: no trial runs until the next."""
         self.db.at("begin a new trial")
 
-    def _stop(self, trial: optuna.Trial, reason: str, params: Mapping[str, Any]) -> None:
-        """:func:`_stopped` of ``trial``; what the database writes after it (the trial's
-        epochs, Optuna's marking it failed) is then of a trial whose ``params`` are queued:
-        :attr:`stopped` names them, for :func:`tune` to report a write refused. When the
-        database refuses the flag or the queuing, that error is the one to report, even if
-        Optuna's marking the trial failed is refused next (:class:`_Refusals`)."""
+    def record_refused(
+        self, trial: optuna.Trial, error: BaseException, exc: BaseException, *, end: bool = False
+    ) -> NoReturn:
+        """The study's database refused (locked, a full disk) a write of ``trial`` as it ran,
+        or, with ``end``, Optuna's recording its end (its tell), which leaves it running:
+        ``error``, raised as ``exc``. Not a failure of its settings: the trial is recorded as
+        stopped (``database error``, not counted) and they are queued to run again first, as
+        after a Ctrl-C; raised as the :class:`StoreError` that says so and names what was
+        being written (:attr:`_Refusals.doing`)."""
+        doing = self.db.doing
+        try:  # what it drew, over what it was queued with (as after a kill)
+            again = {**self._queued(trial), **trial.params}
+        except _database_errors():
+            again = dict(trial.params)
+        self._stop(trial, "database error", again, left_running=end)
+        self.db.refused = _refused_after_stop(
+            error, trial.number, again, path=self.path, doing=doing
+        )
+        raise self.db.refused from exc
+
+    def _stop(
+        self,
+        trial: optuna.Trial,
+        reason: str,
+        params: Mapping[str, Any],
+        *,
+        left_running: bool = False,
+    ) -> None:
+        """:func:`_stopped` of ``trial`` (``left_running``: no tell of it follows); what the
+        database writes after it (the trial's epochs, Optuna's marking it failed) is then of a
+        trial whose ``params`` are queued: :attr:`stopped` names them, for :func:`tune` to
+        report a write refused. When the database refuses the flag or the queuing, that error
+        is the one to report, even if Optuna's marking the trial failed is refused next
+        (:class:`_Refusals`)."""
         try:
             _stopped(
                 self.study,
@@ -859,6 +868,7 @@ class _Objective:
                 params,
                 number=trial.number,
                 path=self.path,
+                left_running=left_running,
             )
         except StoreError as exc:
             self.db.refused = exc
@@ -915,10 +925,9 @@ class _Objective:
             self.db.doing = failed
             trial.set_user_attr("error", str(exc).split(";")[0])
             raise
-        except (torch.OutOfMemoryError, MemoryError, RuntimeError, TypeError) as exc:
-            oom = isinstance(exc, MemoryError | torch.OutOfMemoryError) or _out_of_memory(exc)
-            if not oom or distributed.current().distributed:  # ranks may differ: stop them all
-                raise
+        except (MemoryError, RuntimeError, TypeError) as exc:
+            if not out_of_memory(exc) or distributed.current().distributed:
+                raise  # ranks may differ: stop them all
             self.others_wait = True  # these settings need more memory than there is: the
             self.db.doing = failed
             trial.set_user_attr("error", f"out of memory: {str(exc).splitlines()[0][:200]}")
@@ -1065,9 +1074,7 @@ class _Progress:
 # -- the study -----------------------------------------------------------------------------
 
 
-def _open_study(
-    out: Path, *, pruning: bool, prune_warmup: int
-) -> tuple[optuna.Study, optuna.storages.RDBStorage]:
+def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
     pruner = (
         optuna.pruners.MedianPruner(
             n_startup_trials=PRUNE_STARTUP_TRIALS, n_warmup_steps=prune_warmup
@@ -1079,9 +1086,8 @@ def _open_study(
 
     path = (out / STUDY_FILE).resolve()
     try:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
         study = optuna.create_study(
-            storage=storage,
+            storage=optuna.storages.RDBStorage(f"sqlite:///{path}"),
             study_name=STUDY_NAME,
             direction="maximize",
             load_if_exists=True,
@@ -1095,7 +1101,7 @@ def _open_study(
             "choose a new --out folder",
             file=str(path),
         ) from None
-    return study, storage
+    return study
 
 
 def _check_study(
@@ -1192,7 +1198,6 @@ def _check_experiment(study: optuna.Study, experiment: Experiment, *, path: Path
 
 def _requeue_interrupted(
     study: optuna.Study,
-    storage: optuna.storages.RDBStorage,
     *,
     progress: bool,
     path: Path,
@@ -1205,25 +1210,23 @@ def _requeue_interrupted(
     flagged itself interrupted (and queued its settings) is only marked failed, and so is one
     with no settings to run again (neither queued nor drawn: an empty entry in the queue
     would only say "run again" of a trial that never ran)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         flagged = trial.user_attrs.get("interrupted")
         # what it drew, over what it was queued with (part of the settings, after a kill as
         # the queuing trial drew them): a trial that trained runs again with all it trained
         again = {**(trial.system_attrs.get("fixed_params") or {}), **trial.params}
 
-        def flag(number: int = trial.number) -> None:
-            study_id = storage.get_study_id_from_name(study.study_name)
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
-            storage.set_trial_user_attr(trial_id, "interrupted", reason)
+        def flag(trial_id: int = trial._trial_id) -> None:
+            # through the study's own storage (Optuna's cache over the database), which its
+            # reads of the trials and its tell use: one view of the trial's state
+            study._storage.set_trial_user_attr(trial_id, "interrupted", reason)
 
         if not flagged:  # queued unless none drawn nor queued (stopped as Optuna made it)
             _stopped(study, flag, again, number=trial.number, path=path)
         try:
             study.tell(trial.number, state=TrialState.FAIL)
-        except SQLAlchemyError as exc:
-            raise _refused_after_stop(exc, trial.number, again, path=path) from exc
+        except _database_errors() as exc:
+            raise _refused_after_stop(_database_error(exc), trial.number, again, path=path) from exc
         if flagged:
             continue
         if progress:
@@ -1240,15 +1243,14 @@ def _queue_again(
     the study's database refuses (locked, a full disk) a :class:`StoreError` naming ``path``
     and the settings: the trial stays failed (not counted) but is not queued, so a later run
     would not run these settings again by itself."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     try:
         study.enqueue_trial(dict(params))
-    except SQLAlchemyError as exc:
+    except _database_errors() as exc:
+        error = _database_error(exc)
         raise StoreError(
             f"file {path}: the study's database could not queue trial {number}'s settings to "
-            f"run again ({_first_line(exc)}): a later run will not run them again by itself; "
-            f"they were {_settings_text(params)}"
+            f"run again ({_first_line(error)}): a later run will not run them again by itself; "
+            f"they were {_settings_text(params)}" + (f"; {_HELD}" if _held(error) else "")
         ) from exc
 
 
@@ -1259,24 +1261,34 @@ def _stopped(
     *,
     number: int,
     path: Path,
+    left_running: bool = False,
 ) -> None:
     """Record trial ``number`` as stopped before its end: ``flag()`` writes its
     ``interrupted`` reason, then ``params``, its settings, are queued to run again first
     (:func:`_queue_again`; none: nothing to run again). When the study's database refuses
-    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued.
+    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued;
+    with ``left_running`` (nothing marks the trial failed after this) a refused flag leaves it
+    running unflagged, so the next run marks it failed and runs them again (as killed).
     A Ctrl-C meanwhile (a second one, as the first is handled) waits until both are written
     (:class:`_ctrl_c_held`): a flagged trial is never queued later, so one flagged but not
     queued would lose its settings."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     with _ctrl_c_held():
         try:
             flag()
-        except SQLAlchemyError as exc:
+        except _database_errors() as exc:
+            error = _database_error(exc)
             raise StoreError(
                 f"file {path}: the study's database could not record trial {number} as "
-                f"stopped ({_first_line(exc)}): its settings were not queued to run again, and "
-                f"a later run may not run them by itself; they were {_settings_text(params)}"
+                f"stopped ({_first_line(error)}): "
+                + (
+                    "it is left running in the study; the next run marks it failed (not "
+                    "counted) and runs its settings again first"
+                    if left_running
+                    else "its settings were not queued to run again, and a later run may not "
+                    "run them by itself"
+                )
+                + f"; they were {_settings_text(params)}"
+                + (f"; {_HELD}" if _held(error) else "")
             ) from exc
         if params:
             _queue_again(study, params, number=number, path=path)
@@ -1308,13 +1320,13 @@ class _ctrl_c_held:
 
 class _Refusals:
     """The study's database refusing a read or write (locked, a full disk) in the block, where
-    no handler made it a kgrec error: a :class:`StoreError` naming the study's file (``path``),
-    what was being read or written (:attr:`doing`) and, when a trial was running
-    (:attr:`trial`: its end refused, Optuna's tell), its number and settings, which the next
-    run runs again first, as it does a trial left running by a kill. When the error follows
-    one already reported of the running trial (:attr:`refused`: its settings not queued, say,
-    then its end refused), that one is reported. Another process's lock says, as
-    :func:`_refused_open` does, to run again when that process is done."""
+    no handler made it a kgrec error: a :class:`StoreError` naming the study's file (``path``)
+    and what was being read or written (:attr:`doing`), outside a trial. A refusal while a
+    trial runs (:attr:`trial`), its end included (Optuna's tell), is :class:`_Objective`'s
+    (:meth:`~_Objective.record_refused`); when the error follows one already reported of the
+    running trial (:attr:`refused`: its settings not queued, say, then its end refused), that
+    one is reported. Another process's lock says, as :func:`_refused_open` does, to run again
+    when that process is done."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -1335,19 +1347,14 @@ class _Refusals:
             return
         if self.refused is not None:
             raise StoreError(str(self.refused)) from exc
-        said = (
-            f"file {self.path}: the study's database could not {self.doing} ({_first_line(error)})"
-        )
-        held = _refusal(error) is not None and _held(_refusal(error))
-        if self.trial is None:
-            raise StoreError(
-                f"{said}; no trial was training: "
-                + (_HELD if held else "the same command goes on once the database can be written")
-            ) from exc
         raise StoreError(
-            f"{said}: trial {self.trial.number} is left running in the study; the next run marks "
-            f"it failed (not counted) and runs its settings again first; they were "
-            f"{_settings_text(self.trial.params)}" + (f"; {_HELD}" if held else "")
+            f"file {self.path}: the study's database could not {self.doing} "
+            f"({_first_line(error)}); no trial was training: "
+            + (
+                _HELD
+                if _held(error)
+                else "the same command goes on once the database can be written"
+            )
         ) from exc
 
 
@@ -1377,12 +1384,26 @@ def _refused_after_stop(
             if params
             else "it had no settings to run again"
         )
+        + (f"; {_HELD}" if _held(exc) else "")
     )
 
 
+def _database_errors() -> tuple[type[Exception], ...]:
+    """What a call to the study's storage raises when its database fails it (locked, a full
+    disk): SQLAlchemy's error, or Optuna's StorageInternalError raised from one (RDBStorage's
+    reads and writes in a session: a real lock arrives so). :func:`_database_error` finds the
+    SQLAlchemy error, which the messages name."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError, optuna.exceptions.StorageInternalError)
+
+
 def _database_error(exc: BaseException) -> BaseException | None:
-    """The study database's error that ``exc`` is, or that it was raised as (its cause or
-    context: Optuna's UnboundLocalError as its tell failed), if any."""
+    """The study database's error (SQLAlchemy's) that ``exc`` is, or that it was raised from
+    or as (its cause: Optuna's StorageInternalError; or its context: Optuna's UnboundLocalError
+    as its tell failed), if any. Any error of the database, whatever it says: not
+    :func:`_refusal`, which tells one that refused to be read or written from one that holds
+    no study, where a study is opened."""
     from sqlalchemy.exc import SQLAlchemyError
 
     seen = 0
@@ -1597,7 +1618,9 @@ _REFUSED = {
 def _refusal(exc: BaseException) -> sqlite3.Error | None:
     """The SQLite error ``exc`` is (or that SQLAlchemy's ``exc`` wraps) when the database
     refused to be read or written (:data:`_REFUSED`), rather than said the file is no study
-    (not SQLite, damaged, no Optuna tables: ``None``)."""
+    (not SQLite, damaged, no Optuna tables: ``None``). Not :func:`_database_error`, which
+    finds a database's error of any kind in what Optuna raised: this one sorts such an error
+    (or sqlite3's own, read without SQLAlchemy) by what it says."""
     error = getattr(exc, "orig", exc)
     code = getattr(error, "sqlite_errorcode", None)
     if isinstance(error, sqlite3.Error) and isinstance(code, int) and code & 0xFF in _REFUSED:
@@ -1626,9 +1649,14 @@ _HELD = (
 )
 
 
-def _held(error: sqlite3.Error) -> bool:
-    """Whether the SQLite ``error`` (:func:`_refusal`'s) is another process's lock."""
-    return error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+def _held(exc: BaseException) -> bool:
+    """Whether ``exc`` is (or wraps) the database refusing because another process holds it
+    (:func:`_refusal`: SQLite's busy or locked)."""
+    error = _refusal(exc)
+    return error is not None and error.sqlite_errorcode & 0xFF in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
 
 
 class _lock:

@@ -1223,6 +1223,23 @@ def test_a_run_too_large_for_the_gpu_advises_the_cpu(trained, monkeypatch, capsy
     assert "load it with --device cpu, or on a GPU with more memory" in capsys.readouterr().err
 
 
+def test_a_gpu_that_runs_out_as_a_plain_runtime_error_names_dim():
+    """A GPU whose allocator reports running out as a plain RuntimeError (MPS's message, not
+    torch.OutOfMemoryError): kgrec train's memory guard names --dim for it, as kgrec tune's
+    trials already read it (one test of running out, kgrec.experiment.out_of_memory, for
+    both). Before, the guard let the RuntimeError through: a traceback."""
+    guard = kgrec.experiment.model_memory({"model": "lightgcn", "dim": 64})
+    with pytest.raises(kgrec.errors.InputError) as refused, guard:
+        raise RuntimeError(
+            "MPS backend out of memory (MPS allocated: 7.20 GB, other allocations: 0 bytes, "
+            "max allowed: 9.07 GB). Tried to allocate 2.00 GiB on private pool."
+        )
+    assert refused.value.field == "--dim"
+    assert "do not fit in memory (a tensor of 2.00 GiB was asked for); lower --dim 64" in str(
+        refused.value
+    )
+
+
 @pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
 def test_zero_layers_trains_the_id_embeddings_alone(tmp_path, tiny_recbole, model, capsys):
     """--layers 0 (no propagation: matrix factorisation, a baseline) was refused as "layers

@@ -1009,6 +1009,37 @@ def test_a_study_another_process_reserved_says_to_run_again_when_it_is_done(
     assert load_study(tmp_path / "tune").trials == []
 
 
+@pytest.mark.parametrize("opened", ["held", "not a study"])
+def test_a_study_folder_without_its_lock_file_gets_none_when_the_study_cannot_be_opened(
+    tmp_path, tiny_recbole, monkeypatch, opened
+):
+    """A study folder whose lock file was deleted, whose study passes the folder's check but
+    then cannot be opened: another process holds its database (a real sqlite3 BEGIN
+    IMMEDIATE), or Optuna reads it as no study (a damaged file, faked). Before, the run
+    refused the folder ("nothing in the folder changed") but left a new lock file in it."""
+    from sqlalchemy.exc import DatabaseError
+
+    path = _our_study(tmp_path / "tune")
+    before = path.read_bytes()
+    if opened == "not a study":
+        damaged = sqlite3.DatabaseError("database disk image is malformed")
+        damaged.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
+
+        def reading(*args, **kwargs):
+            raise DatabaseError("SELECT", {}, damaged)
+
+        monkeypatch.setattr(kgrec.tune.optuna.storages, "RDBStorage", reading)
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        if opened == "held":
+            holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError if opened == "held" else InputError) as raised:
+            small_tune(tiny_recbole, tmp_path / "tune", trials=1)
+    said = {"held": "another process holds it", "not a study": "not a study kgrec tune can"}
+    assert said[opened] in str(raised.value)
+    assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == [STUDY_FILE]
+    assert path.read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [(sqlite3.SQLITE_IOERR, "disk I/O error"), (sqlite3.SQLITE_FULL, "database or disk is full")],
@@ -1405,6 +1436,49 @@ def test_every_write_as_a_stopped_trial_is_recorded_is_a_kgrec_error(
     assert "database is locked" in err and "lr=" in err and "Traceback" not in err
 
 
+def test_a_real_lock_on_a_stopped_trials_flag_is_named_as_what_was_refused(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) while trial 1 trains; another process holds the study's
+    database (a real sqlite3 BEGIN IMMEDIATE) while the trial is flagged interrupted, and lets
+    go before Optuna marks it failed. Optuna reports a real refusal as its StorageInternalError
+    (raised from SQLAlchemy's error), which the recording did not catch: the error said that
+    Optuna could not record the trial's end and that it was left running, to run again, when
+    it was marked failed and counted, its settings not queued. Now the refused flag is named,
+    and that the settings were not queued."""
+    out = tmp_path / "tune"
+    calls = {"fit": 0}
+
+    def fit_interrupted(*args, **kwargs):
+        calls["fit"] += 1
+        if calls["fit"] == 2:
+            raise KeyboardInterrupt
+        return fit(*args, **kwargs)
+
+    set_user_attr = optuna.Trial.set_user_attr
+
+    def setting(trial, key, value):
+        if key != "interrupted":
+            return set_user_attr(trial, key, value)
+        with closing(sqlite3.connect(out / STUDY_FILE, isolation_level=None)) as holder:
+            holder.execute("BEGIN IMMEDIATE")
+            return set_user_attr(trial, key, value)
+
+    monkeypatch.setattr("kgrec.tune.fit", fit_interrupted)
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", setting)
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    trial = load_study(out).trials[1]
+    assert trial.state == TrialState.FAIL and "interrupted" not in trial.user_attrs
+    assert not load_study(out).get_trials(states=(TrialState.WAITING,))
+    assert said.startswith(f"file {out / STUDY_FILE}: ")
+    assert "could not record trial 1 as stopped" in said and "database is locked" in said
+    assert "its settings were not queued to run again" in said
+    assert f"lr={trial.params['lr']!r}" in said
+    assert "left running" not in said and "trial 1's end" not in said
+
+
 @pytest.mark.parametrize("refused", ["flag", "tell"])
 def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
     tmp_path, tiny_recbole, monkeypatch, refused
@@ -1592,32 +1666,63 @@ def test_a_refused_write_of_a_running_trial_is_a_kgrec_error_and_it_runs_again(
         assert "database is locked" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("refused", ["tell", "held"])
 def test_a_refused_record_of_a_trained_trial_is_a_kgrec_error_and_it_runs_again(
-    tmp_path, tiny_recbole, monkeypatch, capsys
+    tmp_path, tiny_recbole, monkeypatch, capsys, refused
 ) -> None:
     """Optuna's tell (recording a trial's end) refused by the study's database after the trial
-    trained: a kgrec error naming the study's file, the trial and its settings, left running
-    to be marked failed and run again first by the next run. Before, the database's traceback
-    (exit 1)."""
+    trained: a kgrec error naming the study's file, the trial and its settings, which run again
+    first. The trial is recorded as stopped (``database error``, not counted), its settings
+    queued, as when one of its own writes is refused; when the database refuses that record
+    too (another process holds it: a real sqlite3 BEGIN IMMEDIATE from trial 1's tell on), the
+    trial is left running, for the next run to mark failed and run again, and the error says
+    to run again when that process is done. Before, it was always left running, and the next
+    run labelled it ``fail (killed)``."""
     tell = optuna.study._optimize._tell_with_warning
-    monkeypatch.setattr(
-        optuna.study._optimize,
-        "_tell_with_warning",
-        _refuse(optuna.study._optimize, "_tell_with_warning", _nth(2)),
-    )
     out = tmp_path / "tune"
-    with pytest.raises(StoreError) as raised:
-        small_tune(tiny_recbole, out, trials=3)
+    holders = []
+
+    def telling(*args, study, trial, **kwargs):
+        if trial.number == 1 and refused == "tell":
+            _database_locked()
+        if trial.number == 1:  # another process holds the database until the run ends
+            holders.append(sqlite3.connect(out / STUDY_FILE, isolation_level=None))
+            holders[0].execute("BEGIN IMMEDIATE")
+        return tell(*args, study=study, trial=trial, **kwargs)
+
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
+    try:
+        with pytest.raises(StoreError) as raised:
+            small_tune(tiny_recbole, out, trials=3)
+    finally:
+        for holder in holders:
+            holder.close()
     said = str(raised.value)
     trial = load_study(out).trials[1]
     assert trial.state == TrialState.RUNNING
     assert str(out / STUDY_FILE) in said and "database is locked" in said
-    assert "trial 1's end" in said and "runs its settings again first" in said
     assert f"lr={trial.params['lr']!r}" in said and "reg_weight=" in said
-    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", tell)
+    if refused == "tell":
+        assert trial.user_attrs.get("interrupted") == "database error"
+        assert "could not record trial 1's end (Optuna's tell)" in said
+        assert "trial 1 is recorded as stopped (database error, not counted)" in said
+        assert "queued to run again first" in said
+        (queued,) = load_study(out).get_trials(states=(TrialState.WAITING,))
+        assert queued.system_attrs["fixed_params"] == trial.params
+    else:  # nothing recorded: left running
+        assert "interrupted" not in trial.user_attrs
+        assert "another process holds it" in said and "when that process is done" in said
+        assert "could not record trial 1 as stopped" in said
+        assert "left running in the study; the next run marks it failed" in said
+        assert "runs its settings again first" in said
+        assert not load_study(out).get_trials(states=(TrialState.WAITING,))
+    monkeypatch.undo()
     result = small_tune(tiny_recbole, out, trials=3)
     assert result.trials[1].state == TrialState.FAIL
-    assert result.trials[2].params == trial.params
+    assert result.trials[2].params == trial.params  # run again first
+    assert [t.state for t in result.trials][2:] == [TrialState.COMPLETE] * 2
+    if refused == "tell":
+        assert "fail (database error)" in result.table() and "killed" not in result.table()
     capsys.readouterr()
     monkeypatch.setattr(
         optuna.study._optimize,
