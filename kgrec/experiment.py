@@ -369,7 +369,8 @@ def effective_rule(
 
 
 def describe(experiment: Experiment) -> str:
-    """A few lines on the split: target domain, interactions and (cold-start) users."""
+    """A few lines on the split: target domain, interactions, (cold-start) users and the
+    few-shot users with their K."""
     split, maps = experiment.split, experiment.maps
     cold = split.cold_users(len(maps.users))
     lines = [f"target domain {maps.domains[split.target_domain]!r}"]
@@ -384,6 +385,12 @@ def describe(experiment: Experiment) -> str:
         lines.append(
             f"{name:5s} {pairs.size(1):8d} interactions  {users.numel():6d} users "
             f"({int(cold[users].sum())} cold)"
+        )
+    if split.few_shot_users.numel():  # no longer cold: say who they are and their K
+        k = "not recorded" if split.few_shot is None else split.few_shot
+        lines.append(
+            f"few-shot {split.few_shot_users.numel():6d} users, K = {k} (cold-start users that "
+            "gave min(K, n - 1) of their n held-out target interactions to train)"
         )
     return "\n".join(lines)
 

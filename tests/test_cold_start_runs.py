@@ -86,6 +86,20 @@ def test_few_shot_runs_report_the_group(tmp_path: Path, tiny_recbole, capsys):
     assert "--few-shot" in capsys.readouterr().err
 
 
+def test_split_prints_the_few_shot_users_and_k(tmp_path: Path, tiny_recbole, capsys):
+    """``kgrec split --few-shot K`` says how many few-shot users it wrote, and K, beside the
+    other counts (they are no longer counted cold). Before, nothing named them or K."""
+    split = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    assert main([*split, "--few-shot", "2", "--write-split", str(tmp_path / "k2")]) == 0
+    out = capsys.readouterr().out
+    listed = (tmp_path / "k2" / "few_shot_users.tsv").read_text().split("\n")[1:-1]
+    assert listed
+    line = next((line for line in out.splitlines() if line.startswith("few-shot")), out)
+    assert line.split()[1:5] == [str(len(listed)), "users,", "K", "="] and "= 2 (" in line
+    assert main([*split, "--write-split", str(tmp_path / "k0")]) == 0
+    assert "few-shot" not in capsys.readouterr().out
+
+
 def test_a_warm_user_added_to_few_shot_users_tsv_is_refused(tmp_path: Path, tiny_recbole, capsys):
     """``kgrec split --few-shot K`` records K in split.json, and a user of few_shot_users.tsv
     with more than K target-domain training interactions (a warm user, added by hand) is
