@@ -60,7 +60,8 @@ writes ``new_items.tsv`` (header ``item_id``: the held-out items with no trainin
 and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``); reading a folder with
 them gives back the same item groups and few-shot users. ``split.json`` records the ``K`` of
 the few-shot users (``few_shot``), and reading refuses a listed user with more than ``K``
-target-domain training interactions (a warm user); files that record none are not checked so.
+target-domain training interactions (a warm user), and a ``K`` with no ``few_shot_users.tsv``
+(or one listing no user); files that record none are not checked so.
 """
 
 from __future__ import annotations
@@ -788,6 +789,16 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                     field="user_id",
                 )
         few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
+    if k is not None and not few_shot.numel():  # a K for users the files do not name
+        there = (directory / f"{FEW_SHOT_FILE}.tsv").exists()
+        raise InputError(
+            f"records few_shot {k}, and {FEW_SHOT_FILE}.tsv "
+            f"{'lists no user' if there else 'is not beside it'}: the split's few-shot users "
+            f"are missing; restore {FEW_SHOT_FILE}.tsv, or set few_shot to null for a split "
+            "without few-shot users",
+            file=str(directory / RECORD_FILE),
+            field="few_shot",
+        )
     source = record.get("source_domain")  # what describe() names
     return Split(
         target,

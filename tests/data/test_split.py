@@ -356,6 +356,26 @@ def test_few_shot_users_file_refuses_a_user_trained_on_more_than_the_recorded_k(
     assert read_split(folders["none"], maps).few_shot_users.numel() == 2
 
 
+@pytest.mark.parametrize(("users", "says"), [(None, "is not beside it"), ("", "lists no user")])
+def test_a_recorded_few_shot_k_without_few_shot_users_is_refused(
+    tmp_path: Path, make_two_domains, users, says
+) -> None:
+    """split.json recording ``few_shot`` K names few-shot users that few_shot_users.tsv
+    holds: without that file (or with none in it) they are missing, not absent. Before, such
+    files were read as a split without few-shot users and the K dropped, silently. A
+    few_shot_users.tsv with no K recorded (older split files) is read as before."""
+    _, maps = to_hetero_data(make_two_domains())
+    listed = {} if users is None else {"few_shot_users": f"user_id\n{users}"}
+    folder = write_files(tmp_path / "split", **listed)
+    (folder / "split.json").write_text(json.dumps({"few_shot": 2}))
+    with pytest.raises(
+        InputError, match=rf"split.json, field 'few_shot': records few_shot 2, and .*{says}"
+    ):
+        read_split(folder, maps)
+    (folder / "split.json").write_text(json.dumps({"few_shot": None}))
+    assert read_split(folder, maps).few_shot is None
+
+
 @pytest.mark.parametrize("k", [0, -1, True, 1.5, "3"])
 def test_a_bad_few_shot_k_in_split_json_names_the_field(
     tmp_path: Path, make_two_domains, k
