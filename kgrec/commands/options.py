@@ -49,8 +49,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         "--source-domain",
         metavar="NAME",
         help="a protocol with cold-start users draws them among the users of the target domain "
-        "and this one (default: the protocol's, action, when the graph has it and it is not the "
-        "target, else the other domain of a graph of two)",
+        "and this one (default: the protocol's, action, when the graph has it and the target "
+        "is the protocol's, comedy, else the other domain of a graph of two)",
     )
 
 

@@ -15,9 +15,10 @@ and in the target domain), shuffled with the seed, the first ``round(0.1 n)`` ar
 the next ``round(0.2 n)`` cold-test users (halves round up; other shares with
 ``--cold-valid-share``/``--cold-test-share``; shares that draw no user of either are refused,
 as are shares that leave no user warm). The source domain is the one ``--source-domain`` names,
-else the protocol's (``action``) when the graph has it and it is not the target, else the other
-domain of a graph of two (``--target-domain``: the direction reversed, or another pair of
-domains); a graph of more domains and none of these is refused, listing them.
+else the protocol's (``action``) when the graph has it and the target is the protocol's
+(``comedy``), else the other domain of a graph of two (``--target-domain``: the direction
+reversed, or another pair of domains); a graph of more domains and none of these is refused,
+listing them.
 Random draws, from
 ``numpy.random.default_rng(seed)``: the user permutation first, then one uniform key per warm
 target interaction in (user, item) order.
@@ -401,9 +402,11 @@ def _source_domain(
     maps: IdMaps, spec: Protocol, target: int, source_domain: str | None = None
 ) -> int:
     """The domain whose users, with the target's, are the overlapping users: the one named
-    (``--source-domain``), else the protocol's when the graph has it and it is not the target,
-    else the other domain of a graph of two (``--target-domain`` reversed the protocol, or
-    named another pair). A graph of more domains and neither is refused, listing them."""
+    (``--source-domain``), else the protocol's when the target is the protocol's own (its pair,
+    action -> comedy, in a graph that may hold more domains), else the other domain of a graph
+    of two (``--target-domain`` reversed the protocol, or named another pair). A graph of more
+    domains and neither is refused, listing them: the protocol's source is no default for
+    another target (drama -> thriller beside action would draw among action's users)."""
     names = ", ".join(maps.domains)
     if source_domain is not None:
         if _named_domain(maps, source_domain, "--source-domain") == target:
@@ -413,7 +416,7 @@ def _source_domain(
                 field="--source-domain",
             )
         return maps.domains.index(source_domain)
-    if spec.source_domain in maps.domains and maps.domains.index(spec.source_domain) != target:
+    if spec.source_domain in maps.domains and maps.domains[target] == spec.target_domain:
         return maps.domains.index(spec.source_domain)
     if len(maps.domains) < 2:
         raise InputError(
@@ -426,8 +429,9 @@ def _source_domain(
         raise InputError(
             f"protocol {spec.name} draws cold-start users from users of the target domain "
             f"{maps.domains[target]!r} and a source domain, and the graph has "
-            f"{len(maps.domains)} domains ({names}), none of them its own source "
-            f"{spec.source_domain!r}: name one with --source-domain",
+            f"{len(maps.domains)} domains ({names}); its own source {spec.source_domain!r} "
+            f"goes with its own target {spec.target_domain!r} only: name the source with "
+            "--source-domain",
             field="--source-domain",
         )
     return 1 - target

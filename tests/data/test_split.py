@@ -786,6 +786,29 @@ def test_more_than_two_domains_without_a_source_are_refused(make_two_domains, tm
 
 
 @pytest.mark.parametrize(
+    ("domains", "target"),
+    [(("action", "comedy", "drama"), "drama"), (("action", "drama", "thriller"), "thriller")],
+)
+def test_the_protocols_source_is_no_default_for_another_target(
+    domains, target, make_two_domains
+) -> None:
+    """ml1m-action-comedy's source ``action`` goes with its target ``comedy``: with another
+    target in a graph of three domains, the source must be named, and the refusal lists the
+    domains. Before, ``action`` was taken silently (drama -> thriller beside action drew the
+    cold-start users among action's users)."""
+    data, maps = to_hetero_data(make_two_domains(domains=domains))
+    names = ", ".join(maps.domains)
+    with pytest.raises(InputError, match=rf"3 domains \({names}\).*--source-domain") as error:
+        make_split(data, maps, "ml1m-action-comedy", seed=3, target_domain=target)
+    assert error.value.field == "--source-domain"
+    other = next(d for d in domains if d not in ("action", target))
+    named = make_split(
+        data, maps, "ml1m-action-comedy", seed=3, target_domain=target, source_domain=other
+    )
+    assert named.source_domain == maps.domains.index(other)
+
+
+@pytest.mark.parametrize(
     ("target", "digest"),
     [(None, "224ab5dd174e609e"), ("action", "d403050301f45a62")],
 )
