@@ -119,7 +119,8 @@ PROTOCOLS = {
 }
 NEW_ITEMS_FILE = "new_items"
 FEW_SHOT_FILE = "few_shot_users"
-# how the graph of the split was read: {"target_domain": name, "domain_rule": rule or null}
+# how the graph of the split was read: {"target_domain": name, "domain_rule": rule or null};
+# null also for a graph read from a store, which keeps no record of the rules it was loaded with
 RECORD_FILE = "split.json"
 
 
@@ -593,9 +594,11 @@ def write_split(
 ) -> None:
     """Write ``train.tsv``, ``valid.tsv``, ``test.tsv`` (``user_id<TAB>item_id``, source ids),
     and ``split.json``: the target domain and the ``domain_rule`` the graph was read with, which
-    :func:`recorded_rule` and :func:`read_split` apply again, and the few-shot users' ``K``
-    (``few_shot``; null without them), which :func:`read_split` checks them against. An id
-    holding a tab or a line break cannot be written so: an InputError, before any file."""
+    :func:`recorded_rule` and :func:`read_split` apply again (None for a store's graph: its
+    items are in the domains they were loaded into, by rules the store does not record), and
+    the few-shot users' ``K`` (``few_shot``; null without them), which :func:`read_split` checks
+    them against. An id holding a tab or a line break cannot be written so: an InputError,
+    before any file."""
     for name, ids in (("user_id", maps.users), ("item_id", maps.item_ids)):
         bad = next((i for i in ids if "\t" in i or "\n" in i or "\r" in i), None)
         if bad is not None:
