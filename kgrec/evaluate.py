@@ -16,9 +16,11 @@ as before:
   (:func:`kgrec.data.split.give_few_shot`); they are neither ``warm`` nor in the activity
   groups.
 - With item groups (new-item protocols, :attr:`kgrec.data.split.Split.item_groups`), where
-  the *new* items are the target items with no training interaction: ``warm-items`` and
-  ``new-items`` take the same ranking over the whole target catalogue as ``all``, but count
-  only the user's held-out warm (resp. new) items as relevant, over the users that have one;
+  the *new* items are the split's (:meth:`kgrec.data.split.Split.new_items`) and the *warm*
+  ones the target items with a training interaction: ``warm-items`` and ``new-items`` take
+  the same ranking over the whole target catalogue as ``all``, but count only the user's
+  held-out warm (resp. new) items as relevant, over the users that have one (an item that
+  ``--train-fraction`` left untrained is neither: ``all`` alone counts it);
   ``new-only`` ranks the new items only (``k`` at most their number) for the users with a
   held-out new item, with only those relevant: "which of the new items should this user see".
   Coverage there is the share of the new items.
@@ -122,7 +124,8 @@ def evaluate_embeddings(
     if split.item_groups:
         new = split.new_items(item_domain)
         is_new = new[held_out[1]]
-        for group, relevant in (("warm-items", ~is_new), ("new-items", is_new)):
+        is_warm = ~split.unseen_items(item_domain)[held_out[1]]  # has a training interaction
+        for group, relevant in (("warm-items", is_warm), ("new-items", is_new)):
             results[group] = _target_metrics(top, targets[:, relevant], len(candidates), ks)
         results["new-only"] = _new_only(
             user_emb, item_emb, new, held_out[:, is_new], known, ks, batch_size

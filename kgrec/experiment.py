@@ -268,22 +268,24 @@ def _warn_unsplit(directory: Path, data: HeteroData, maps: IdMaps, split: Split)
 
 
 def _reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
-    """:func:`kgrec.data.split.reduce_train`, saying (a warning) how many items it made new on
-    a split with item groups: a target item whose training interactions were all dropped and
-    that has a held-out one is a new item (no training interaction: the model never sees it),
-    counted in ``new-items`` and ``new-only`` beside the drawn ones (or the files' own)."""
+    """:func:`kgrec.data.split.reduce_train`, saying (a warning) on a split with item groups
+    how many target items with a held-out interaction it left with no training interaction:
+    the model never sees them, and they are neither new items (the split's, which
+    ``new-items`` and ``new-only`` count) nor warm ones; ``all`` alone counts them."""
     reduced = reduce_train(split, fraction, seed=seed)
     if split.item_groups:
-        before, after = split.new_item_indices().numel(), reduced.new_item_indices().numel()
-        if after > before:
+        held_out = torch.cat([split.valid[1], split.test[1]])
+        lost = split.train[1][~torch.isin(split.train[1], reduced.train[1])].unique()
+        lost = lost[torch.isin(lost, held_out)]
+        if lost.numel():
             log.warning(
                 "--train-fraction %s dropped every training interaction of %d target item(s) "
-                "with held-out interactions: they are new items now, %d in all (%d before); "
-                "the new-item groups count them",
+                "with held-out interactions: the model never sees them, and they are neither "
+                "new items (the split's %d, which the new-item groups count) nor warm items; "
+                "only the group all counts them",
                 fraction,
-                after - before,
-                after,
-                before,
+                lost.numel(),
+                reduced.new_item_indices().numel(),
             )
     return reduced
 
@@ -409,6 +411,8 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
             "item_groups": split.item_groups,
             "few_shot_users": split.few_shot_users,
             "source_domain": split.source_domain,
+            # the new items as the split made them (None: those of its parts; older runs)
+            "fixed_new_items": split.fixed_new_items,
         },
     }
     write_atomic(path, lambda tmp: torch.save(payload, tmp))

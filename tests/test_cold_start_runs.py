@@ -11,7 +11,7 @@ import torch
 import kgrec.models
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.experiment import build_run, load_experiment, train
+from kgrec.experiment import build_run, load_experiment, load_run, train
 
 SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
 
@@ -127,24 +127,44 @@ def test_a_warm_user_added_to_few_shot_users_tsv_is_refused(tmp_path: Path, tiny
     assert not (tmp_path / "r").exists()
 
 
-def test_train_fraction_that_makes_items_new_says_so(tiny_recbole, caplog):
+def test_train_fraction_that_leaves_items_untrained_says_so(tiny_recbole, caplog):
     """On a new-item split, ``--train-fraction`` can drop every training interaction of an
-    item that was not drawn new: the model never sees it, so it is a new item (no training
-    interaction, a held-out one) and the new-item groups count it. Before, nothing said the
-    new-item groups had grown beyond the drawn share."""
+    item that was not drawn new: the model never sees it, yet it is no new item (the split did
+    not hold it out) nor a warm one, and a warning says how many. Before, it was counted a new
+    item in the new-item groups beside the drawn ones."""
     args = dict(data=tiny_recbole, store=None, protocol="ml1m-new-items", split_dir=None, seed=0)
     drawn = load_experiment(**args).split.new_item_indices()
     with caplog.at_level("WARNING", logger="kgrec.experiment"):
         experiment = load_experiment(**args, train_fraction=0.2)
     split = experiment.split
-    new = split.new_item_indices()
-    made = new[~torch.isin(new, drawn)]
-    assert made.numel() and torch.isin(drawn, new).all()
-    assert not torch.isin(made, split.train[1]).any()
-    assert torch.isin(made, torch.cat([split.valid[1], split.test[1]])).all()
-    # counted in the new-item groups (kgrec.evaluate)
-    assert split.new_items(experiment.data["item"].domain)[made].all()
+    held_out = torch.cat([split.valid[1], split.test[1]]).unique()
+    untrained = held_out[~torch.isin(held_out, split.train[1])]
+    made = untrained[~torch.isin(untrained, drawn)]
+    assert made.numel() and torch.equal(split.new_item_indices(), drawn)
+    # not counted in the new-item groups (kgrec.evaluate)
+    assert not split.new_items(experiment.data["item"].domain)[made].any()
     messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    want = f"{made.numel()} target item(s) with held-out interactions: they are new items now, "
-    want += f"{new.numel()} in all ({drawn.numel()} before)"
+    want = f"{made.numel()} target item(s) with held-out interactions: the model never sees "
+    want += f"them, and they are neither new items (the split's {drawn.numel()}, "
     assert any(want in m for m in messages), messages
+
+
+def test_a_saved_run_keeps_the_splits_new_items_under_a_train_fraction(tmp_path, tiny_recbole):
+    """experiment.pt keeps the split's new items, so a saved run (``kgrec evaluate``) scores
+    the groups it was trained and reported with: not the items the fraction left untrained.
+    Before, every held-out item without a training interaction was a new item there."""
+    args = dict(data=tiny_recbole, store=None, protocol="ml1m-new-items", split_dir=None, seed=0)
+    drawn = load_experiment(**args).split.new_item_indices()
+    run = train(
+        "popularity",
+        protocol="ml1m-new-items",
+        data=tiny_recbole,
+        train_fraction=0.2,
+        out=tmp_path / "r",
+        progress=False,
+    )
+    assert torch.equal(run.experiment.split.new_item_indices(), drawn)
+    loaded = load_run(tmp_path / "r")
+    assert torch.equal(loaded.experiment.split.new_item_indices(), drawn)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert json.loads(json.dumps(loaded.evaluate())) == metrics

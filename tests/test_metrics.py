@@ -195,8 +195,12 @@ def item_groups_case(seed: int):
     return split, user_emb, item_emb, item_domain
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_item_groups_match_a_naive_loop(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "fraction"), [(0, 1.0), (1, 1.0), (0, 0.15), (1, 0.15)])
+def test_item_groups_match_a_naive_loop(seed: int, fraction: float) -> None:
+    """``new-items`` and ``new-only`` count the split's new items; ``warm-items`` the items
+    with a training interaction. An item that ``--train-fraction`` left with no training
+    interaction is neither (before, it was counted a new item beside the drawn ones)."""
+    from kgrec.data.split import reduce_train
     from kgrec.evaluate import GROUPS, ITEM_GROUPS, evaluate_embeddings
 
     split, user_emb, item_emb, item_domain = item_groups_case(seed)
@@ -205,12 +209,19 @@ def test_item_groups_match_a_naive_loop(seed: int) -> None:
     # new-only ranks the new items alone, not the items nobody interacted with (40, 41); before,
     # those counted as new, so new-only ranked items that can never be relevant
     assert set(range(30, 40)) <= new and not {40, 41} & new
+    trained = set(split.train[1].tolist())
+    split = reduce_train(split, fraction, seed=seed)
+    warm = set(split.train[1].tolist())
+    untrained = trained - warm  # by the fraction
+    assert bool(untrained) == (fraction < 1) and not untrained & new
+    test_items = set(split.test[1].tolist())
+    assert fraction == 1 or untrained & test_items  # held out, in neither group
     got = evaluate_embeddings(user_emb, item_emb, item_domain, split, "test")
     assert set(got) == {*GROUPS, *ITEM_GROUPS}
     known = torch.cat([split.train, split.valid], dim=1)
     for group, catalogue, relevant_items in (
         ("all", range(42), set(range(42))),
-        ("warm-items", range(42), set(range(42)) - new),
+        ("warm-items", range(42), warm),
         ("new-items", range(42), new),
         ("new-only", sorted(new), new),
     ):

@@ -45,7 +45,9 @@ interactions are all with new items has none in train: a cold-start user. Such a
 ``item_groups`` set, and the evaluation reports items by group (:mod:`kgrec.evaluate`): the new
 items there are the target items with no training interaction and a held-out one (the drawn
 ones, and any other whose interactions are all held out; not the items nobody interacted
-with), which split files give back the same way.
+with), which split files give back the same way. They are fixed before a training fraction
+thins train (:attr:`Split.fixed_new_items`): an item that it leaves with no training
+interaction is no new item (nor a warm one), as it was not held out by the split.
 
 Few-shot users (:func:`give_few_shot`, ``K`` >= 1, after the protocol's split or the split
 files and after the training fraction): each cold-start user with ``n`` held-out target
@@ -57,7 +59,8 @@ uniform key per cold user's held-out interaction in (user, item) order from
 and a user's interactions at ``K = 1`` are among those at ``K = 3``). ``K = 0`` keeps the split.
 
 Split files: besides ``train.tsv``, ``valid.tsv`` and ``test.tsv``, a split with item groups
-writes ``new_items.tsv`` (header ``item_id``: the held-out items with no training interaction)
+writes ``new_items.tsv`` (header ``item_id``: its new items; with a training fraction, the
+held-out items it left untrained are not listed)
 and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``); reading a folder with
 them gives back the same item groups and few-shot users. ``split.json`` records the ``K`` of
 the few-shot users (``few_shot``), and reading refuses a listed user with more than ``K``
@@ -146,18 +149,25 @@ class Split:
     # split.json records and read_split checks them against; None: no few-shot users, or
     # split files that record no K
     few_shot: int | None = None
+    # the new items as the split made them (sorted indices), fixed before --train-fraction
+    # thins train (reduce_train), so that items it leaves untrained do not join them; None:
+    # those of train, valid and test (:meth:`new_item_indices`)
+    fixed_new_items: Tensor | None = None
 
     def new_items(self, item_domain: Tensor) -> Tensor:
         """Boolean ``[num_items]``: True for the split's new items, the target items with no
-        interaction in train and one in valid or test (the drawn ones, and any other whose
-        interactions are all held out; ``new_items.tsv``). An item nobody interacted with is
-        none: ../shared/eval/PROTOCOL.md draws new items among items with an interaction."""
+        interaction in train and one in valid or test as the split made them (the drawn ones,
+        and any other whose interactions are all held out; ``new_items.tsv``), not those that
+        ``--train-fraction`` left without one. An item nobody interacted with is none:
+        ../shared/eval/PROTOCOL.md draws new items among items with an interaction."""
         new = torch.zeros_like(item_domain, dtype=torch.bool)
         new[self.new_item_indices()] = True
         return new
 
     def new_item_indices(self) -> Tensor:
         """The indices of :meth:`new_items`, sorted (valid and test hold target items only)."""
+        if self.fixed_new_items is not None:
+            return self.fixed_new_items
         held_out = torch.cat([self.valid[1], self.test[1]]).unique()
         return held_out[~torch.isin(held_out, self.train[1])]
 
@@ -323,7 +333,8 @@ def make_split(
                 "data is too small for it",
                 field="--protocol",
             )
-    return Split(target, *parts, item_groups=bool(spec.new_item_share), source_domain=source)
+    split = Split(target, *parts, item_groups=bool(spec.new_item_share), source_domain=source)
+    return replace(split, fixed_new_items=split.new_item_indices()) if split.item_groups else split
 
 
 def check_seed(seed: int) -> int:
@@ -472,7 +483,11 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
     keep_all = shot.copy()
     keep_all[~shot] = keep
     train = split.train[:, torch.as_tensor(keep_all)]
-    return replace(split, train=train, train_fraction=split.train_fraction * fraction)
+    # the new items stay the split's: an item the fraction leaves untrained is no new item
+    new = split.new_item_indices() if split.item_groups else split.fixed_new_items
+    return replace(
+        split, train=train, train_fraction=split.train_fraction * fraction, fixed_new_items=new
+    )
 
 
 def check_few_shot(k: int) -> int:
@@ -759,8 +774,12 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
         if pairs.size(1) == 0:
             raise InputError(f"{name}.tsv has no interactions", file=str(directory / f"{name}.tsv"))
     item_groups = (directory / f"{NEW_ITEMS_FILE}.tsv").exists()
+    fraction = recorded_train_fraction(directory)
+    new_items = None
     if item_groups:
-        _check_new_items(directory, maps, domain, Split(target, *parts))
+        new_items = _check_new_items(
+            directory, maps, domain, Split(target, *parts), thinned=fraction < 1
+        )
     few_shot = torch.zeros(0, dtype=torch.long)
     k = record.get("few_shot")  # None: files that record no K, whose users are not checked so
     if (directory / f"{FEW_SHOT_FILE}.tsv").exists():
@@ -812,23 +831,22 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
         *parts,
         item_groups=item_groups,
         few_shot_users=few_shot,
-        train_fraction=recorded_train_fraction(directory),
+        train_fraction=fraction,
         source_domain=maps.domains.index(source) if source in maps.domains else None,
         few_shot=k if few_shot.numel() else None,
+        fixed_new_items=new_items,
     )
 
 
 def _check_new_items(
-    directory: Path,
-    maps: IdMaps,
-    domain: str,
-    split: Split,
-) -> None:
-    """``new_items.tsv`` must list the split's new items (:meth:`Split.new_item_indices`, which
-    decide the item groups): the target items with no interaction in train and one in valid or
-    test, each of them and no other; an :class:`InputError` naming the file (and line) where
-    it disagrees, rather than item groups other than the file says (before, the groups came
-    from the three files whatever it listed)."""
+    directory: Path, maps: IdMaps, domain: str, split: Split, *, thinned: bool
+) -> Tensor:
+    """The split's new items, as ``new_items.tsv`` lists them (sorted indices), which decide
+    the item groups: target items with no interaction in train and one in valid or test, each
+    of them and, unless train.tsv was ``thinned`` (``--train-fraction``, whose untrained items
+    are no new items), no other; an :class:`InputError` naming the file (and line) where it
+    disagrees, rather than item groups other than the file says (before, the groups came from
+    the three files whatever it listed)."""
     path = directory / f"{NEW_ITEMS_FILE}.tsv"
     ids = _read_ids(path, "item_id")
     index = _find(_item_lookup(maps, domain), [item for item, _ in ids])
@@ -850,7 +868,7 @@ def _check_new_items(
                 field="item_id",
             )
     missing = new - {int(i) for i in index}
-    if missing:
+    if missing and not thinned:
         first = min(maps.item_ids[i] for i in missing)
         raise InputError(
             f"{len(missing)} item(s) with interactions in valid.tsv or test.tsv and none in "
@@ -859,6 +877,7 @@ def _check_new_items(
             file=str(path),
             field="item_id",
         )
+    return torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
 
 
 def read_split_pairs(path: Path) -> list[tuple[str, str]]:

@@ -147,6 +147,30 @@ def test_new_item_split_files_round_trip(tmp_path: Path, make_two_domains):
     assert not read_split(tmp_path, maps).item_groups
 
 
+def test_train_fraction_leaves_the_new_items_the_splits(tmp_path: Path, make_two_domains):
+    """A training fraction that leaves a held-out item with no training interaction makes it
+    no new item: the new items stay those the split drew (``new_items.tsv`` lists them only,
+    and split files so written read back so, also thinned again). Before, such an item
+    joined the new items, in the files and the new-item groups."""
+    _, maps, split = new_item_split(make_two_domains)
+    drawn = split.new_item_indices()
+    reduced = reduce_train(split, 0.1, seed=3)
+    held_out = torch.cat([reduced.valid[1], reduced.test[1]]).unique()
+    untrained = held_out[~torch.isin(held_out, reduced.train[1])]
+    assert not torch.isin(untrained, drawn).all()  # the fraction left some untrained
+    assert torch.equal(reduced.new_item_indices(), drawn)
+    write_split(reduced, maps, tmp_path / "thin")
+    listed = (tmp_path / "thin" / "new_items.tsv").read_text().split("\n")[1:-1]
+    assert sorted(listed) == sorted(maps.item_ids[i] for i in drawn.tolist())
+    back = read_split(tmp_path / "thin", maps)
+    assert torch.equal(back.new_item_indices(), drawn)
+    assert torch.equal(reduce_train(back, 0.5, seed=3).new_item_indices(), drawn)
+    # files that record no fraction list every held-out item without a training interaction
+    (tmp_path / "thin" / "split.json").unlink()
+    with pytest.raises(InputError, match=r"new_items\.tsv does not list them"):
+        read_split(tmp_path / "thin", maps)
+
+
 def test_new_items_file_must_name_items_without_training(tmp_path: Path, make_two_domains):
     _, maps, split = new_item_split(make_two_domains)
     write_split(split, maps, tmp_path)
