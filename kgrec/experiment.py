@@ -413,6 +413,9 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
             "source_domain": split.source_domain,
             # the new items as the split made them (None: those of its parts; older runs)
             "fixed_new_items": split.fixed_new_items,
+            # the K describe() names on --resume, and train's thinning (older runs: none)
+            "few_shot": split.few_shot,
+            "train_fraction": split.train_fraction,
         },
     }
     write_atomic(path, lambda tmp: torch.save(payload, tmp))

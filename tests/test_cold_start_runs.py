@@ -11,7 +11,15 @@ import torch
 import kgrec.models
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.experiment import build_run, load_experiment, load_run, train
+from kgrec.experiment import (
+    EXPERIMENT_FILE,
+    build_run,
+    describe,
+    load_experiment,
+    load_run,
+    read_experiment,
+    train,
+)
 
 SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
 
@@ -168,3 +176,30 @@ def test_a_saved_run_keeps_the_splits_new_items_under_a_train_fraction(tmp_path,
     assert torch.equal(loaded.experiment.split.new_item_indices(), drawn)
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert json.loads(json.dumps(loaded.evaluate())) == metrics
+
+
+def test_a_saved_run_keeps_the_few_shot_k_and_train_fraction(tmp_path, tiny_recbole):
+    """experiment.pt keeps the split's few-shot K and training fraction: ``kgrec train
+    --resume`` prints the split from it (describe names K). Before, neither was kept, and the
+    split read back had no K and a fraction of 1."""
+    train(
+        "popularity",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        few_shot=3,
+        train_fraction=0.5,
+        out=tmp_path / "r",
+        progress=False,
+    )
+    split = read_experiment(tmp_path / "r" / EXPERIMENT_FILE).split
+    assert split.few_shot_users.numel() and split.few_shot == 3
+    assert split.train_fraction == 0.5
+    assert ", K = 3 (" in describe(read_experiment(tmp_path / "r" / EXPERIMENT_FILE))
+    # an older run's experiment.pt, without them, reads as before: K not recorded, no fraction
+    payload = torch.load(tmp_path / "r" / EXPERIMENT_FILE, weights_only=True)
+    for name in ("few_shot", "train_fraction", "fixed_new_items"):
+        del payload["split"][name]
+    torch.save(payload, tmp_path / "old.pt")
+    old = read_experiment(tmp_path / "old.pt").split
+    assert (old.few_shot, old.train_fraction, old.fixed_new_items) == (None, 1.0, None)
+    assert torch.equal(old.few_shot_users, split.few_shot_users)
