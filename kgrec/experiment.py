@@ -1110,6 +1110,9 @@ class Run:
             [experiment.data[INTERACTS].edge_index, split.train, split.valid, split.test], 1
         )
         newcomer_rows: dict[str, int] = {}
+        user_ids = list(maps.users) if users is None else list(dict.fromkeys(users))
+        # some users' interactions, read once: what they have, and their fold-in histories
+        pairs = None if source is None or users is None else source.user_interactions(user_ids)
         untrained = self._untrained_users(users) if source is not None else torch.zeros(0)
         if (users is not None or len(untrained)) and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
@@ -1118,7 +1121,9 @@ class Run:
             # interactions after it) has an embedding that learnt nothing: folded in from
             # their interactions in the store, as a newcomer is
             ids = [maps.users[i] for i in untrained.tolist()]
-            histories, has = self._newcomer_histories(ids, source, item_ids, missing_ok=True)
+            histories, has = self._newcomer_histories(
+                ids, source, item_ids, interactions=pairs, missing_ok=True
+            )
             kept = [n for n, h in enumerate(histories) if h is not None]
             if kept:
                 user_emb = user_emb.clone()
@@ -1129,26 +1134,22 @@ class Run:
                     exclude=[has[n] for n in kept],
                 ).to(user_emb)
         if users is None:
-            user_ids = list(maps.users)
             index = torch.arange(len(maps.users))
         else:
-            user_ids = list(dict.fromkeys(users))
             found = torch.as_tensor(maps.user_index(user_ids), dtype=torch.long)
             newcomers = [user for user, i in zip(user_ids, found.tolist(), strict=True) if i < 0]
             if newcomers:
-                histories, has = self._newcomer_histories(newcomers, source, item_ids)
+                histories, has = self._newcomer_histories(
+                    newcomers, source, item_ids, interactions=pairs
+                )
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
                 newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
                 folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
                 user_emb = torch.cat([user_emb, folded])
         if source is not None:
-            candidate_uids = [item_ids[i] for i in candidates.tolist()]
-            pairs = (
-                source.item_interactions(candidate_uids)
-                if users is None
-                else source.user_interactions(user_ids)
-            )
+            if pairs is None:  # every user's: those of the items ranked
+                pairs = source.item_interactions([item_ids[i] for i in candidates.tolist()])
             known = torch.cat([known, _known_pairs(pairs, maps, item_ids, newcomer_rows)], 1)
         if users is not None:
             index = found
@@ -1297,6 +1298,7 @@ class Run:
         source: GraphStore | None,
         item_ids: list[str],
         *,
+        interactions: pd.DataFrame | None = None,
         missing_ok: bool = False,
     ) -> tuple[list[torch.Tensor | None], list[torch.Tensor]]:
         """The run's items each user loaded after training interacted with (from ``source``),
@@ -1307,7 +1309,8 @@ class Run:
         or with ``missing_ok`` None and named in a warning (:func:`_warn_unserved_users`, from
         the interactions read here). Also, per user, the positions in ``item_ids`` (the items
         ranked) of every item they have, left out or not: fold-in never draws them as
-        negatives."""
+        negatives. ``interactions``: those of ``source`` of these users (and maybe others),
+        when the caller has read them already."""
         from kgrec.cold_items import learnt_items
         from kgrec.store import redact
 
@@ -1317,7 +1320,10 @@ class Run:
                 "files: there is no store to read a newcomer's interactions from",
                 field="user",
             )
-        found = source.user_interactions(user_ids)
+        if interactions is None:
+            found = source.user_interactions(user_ids)
+        else:
+            found = interactions[interactions["user_id"].isin(user_ids)].reset_index(drop=True)
         item = torch.as_tensor(
             self.experiment.maps.item_index(found["item_uid"].tolist()), dtype=torch.long
         )

@@ -16,6 +16,7 @@ from kgrec.models.base import top_k
 from kgrec.ranking import rank
 from kgrec.recommend import inner_product_vectors, recommendation_table
 from kgrec.store import open_store
+from kgrec.store.local import LocalStore
 from loaders import recbole
 from loaders.rules import named_rule
 
@@ -296,6 +297,34 @@ def test_a_run_user_without_training_interactions_is_folded_in_from_the_store(
     assert torch.allclose(torch.tensor(ghost["score"].values), torch.tensor(fresh["score"].values))
     assert not set(ghost["item_uid"]) & {f"comedy:{i}" for i in trained}
     assert ghost["score"].tolist() != before["score"].tolist()
+
+
+def test_some_users_interactions_are_read_from_the_store_once(tmp_path, tiny_recbole, monkeypatch):
+    """``users`` of a run's own (u1), a run's user without a training interaction (ghost) and a
+    newcomer (fresh): their interactions are read once, for what they have and for fold-in
+    alike (before: three reads, one per kind and one for what they have)."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "later.inter").write_text(
+        "user_id:token\titem_id:token\n" + "".join(f"{u}\tComedy 1\n" for u in ("ghost", "fresh"))
+    )
+    with open_store(store) as opened:
+        opened.write(recbole.load(later, domain="comedy"), progress=False)
+    expected = run.recommend(k=3, users=["u1", "ghost", "fresh"])
+    reads = []
+    for method in ("user_interactions", "item_interactions"):
+        read = getattr(LocalStore, method)
+
+        def counted(self, ids, read=read, method=method):
+            reads.append(method)
+            return read(self, ids)
+
+        monkeypatch.setattr(LocalStore, method, counted)
+    table = run.recommend(k=3, users=["u1", "ghost", "fresh"])
+    assert reads == ["user_interactions"]
+    pd.testing.assert_frame_equal(table, expected)
+    assert set(table["user_id"]) == {"u1", "ghost", "fresh"}
 
 
 def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny_recbole, capsys):
