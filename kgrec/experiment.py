@@ -92,7 +92,7 @@ from kgrec.objectives import (
 )
 from kgrec.ranking import embeddings, rank
 from kgrec.recommend import (
-    NORM_TOLERANCE,
+    LongItemVector,
     inner_product_vectors,
     largest_norm,
     recommendation_table,
@@ -1018,24 +1018,22 @@ class Run:
         than the stored ones."""
         from kgrec.store import redact
 
-        emb = ranking.item_emb[late]
         if norm is None:  # not recorded: read from the stored vectors
             _, stored = opened.read_vectors("Item", property=VECTOR_PROPERTY)
             if not len(stored):
                 return rows
             norm = float(np.linalg.norm(np.asarray(stored, dtype=np.float64), axis=1).max())
-        norms = emb.double().norm(dim=1)
-        longest = int(norms.argmax())
-        if float(norms[longest]) > norm * (1 + NORM_TOLERANCE):
+        try:
+            return inner_product_vectors(ranking.user_emb[:0], ranking.item_emb[late], norm=norm)[1]
+        except LongItemVector as exc:
             raise InputError(
-                f"item {ranking.item_ids[late[longest]]} (loaded after training) has an "
-                f"embedding of norm {float(norms[longest]):.6g}, longer than the item vectors "
+                f"item {ranking.item_ids[late[exc.row]]} (loaded after training) has an "
+                f"embedding of norm {exc.length:.6g}, longer than the item vectors "
                 f"{VECTOR_PROPERTY!r} of {redact(opened.uri)} (norm {norm:.6g}): beside them "
                 "the vector index would no longer rank as the model does. Publish the whole "
                 "run (without --user), or with --no-vectors",
                 field="--user",
-            )
-        return inner_product_vectors(ranking.user_emb[:0], emb, norm=norm)[1]
+            ) from None
 
     @contextlib.contextmanager
     def _store(self, uri: str | None = None) -> Iterator[GraphStore | None]:

@@ -14,7 +14,7 @@ from kgrec.errors import InputError
 from kgrec.experiment import train
 from kgrec.models.base import top_k
 from kgrec.ranking import rank
-from kgrec.recommend import inner_product_vectors, recommendation_table
+from kgrec.recommend import LongItemVector, inner_product_vectors, recommendation_table
 from kgrec.store import open_store
 from kgrec.store.local import LocalStore
 from loaders import recbole
@@ -107,6 +107,18 @@ def test_inner_product_vectors_pad_to_a_given_norm():
     assert np.allclose(items[:, :2], item_emb.numpy())
     with pytest.raises(ValueError, match=r"more than 2\.0"):
         inner_product_vectors(torch.ones(1, 2), item_emb, norm=2.0)
+
+
+def test_an_item_longer_than_the_norm_is_named_by_its_row():
+    """The one check of a late item's norm (inner_product_vectors) says which item is too long,
+    so a publish for some users names it (before: "an item vector has norm ...", no item, and
+    the publish checked the norms a second time itself to find it)."""
+    item_emb = torch.tensor([[1.0, 0.0], [0.0, 4.0], [3.0, 0.0]])
+    with pytest.raises(LongItemVector, match=r"item vector 1 has norm 4\.0, more than 3\.5") as e:
+        inner_product_vectors(torch.ones(1, 2), item_emb, norm=3.5)
+    assert (e.value.row, e.value.length, e.value.norm) == (1, 4.0, 3.5)
+    _, items = inner_product_vectors(torch.ones(1, 2), item_emb, norm=4.0 * (1 + 1e-6))
+    assert np.allclose(np.linalg.norm(items, axis=1), 4.0)  # within rounding: not longer
 
 
 def test_a_nan_score_ranks_last_and_repeated_candidates_once():
