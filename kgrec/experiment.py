@@ -90,7 +90,7 @@ from kgrec.objectives import (
     TextNeighbours,
     text_neighbours,
 )
-from kgrec.ranking import embeddings, rank
+from kgrec.ranking import NaNScores, embeddings, rank
 from kgrec.recommend import (
     LongItemVector,
     inner_product_vectors,
@@ -803,7 +803,21 @@ class Run:
 
     def evaluate(self) -> dict:
         """Valid and test metrics (all, warm and cold-start users), one forward pass."""
-        return evaluate(self.model, self.graph, self.experiment.split, PHASES)
+        with self._named(self.experiment.maps.users):
+            return evaluate(self.model, self.graph, self.experiment.split, PHASES)
+
+    @contextlib.contextmanager
+    def _named(self, user_ids: Sequence[str]) -> Iterator[None]:
+        """A :class:`~kgrec.ranking.NaNScores` of a ranking within (its users rows of
+        ``user_ids``) again, naming the run, its model file and the users by id."""
+        try:
+            yield
+        except NaNScores as exc:
+            raise NaNScores(
+                [user_ids[u] for u in exc.users],
+                run=f"{self.name!r} ({self.info['model']})",
+                file=str(self.folder / MODEL_FILE),
+            ) from None
 
     def metrics(self) -> pd.DataFrame:
         """:meth:`evaluate` as a DataFrame: one row per phase and user group."""
@@ -1154,15 +1168,16 @@ class Run:
             user_emb = user_emb[index]
             known = _reindex(known, index, user_emb.size(0))
             index = torch.arange(len(user_ids))
-        items, scores = rank(
-            user_emb,
-            item_emb,
-            users=index,
-            k=min(k, len(candidates)),
-            candidates=candidates,
-            known=known,
-            progress=users is None,
-        )
+        with self._named(user_ids):
+            items, scores = rank(
+                user_emb,
+                item_emb,
+                users=index,
+                k=min(k, len(candidates)),
+                candidates=candidates,
+                known=known,
+                progress=users is None,
+            )
         table = recommendation_table(
             item_ids, user_ids, items, scores, model=self.info["model"], run=name or self.name
         )

@@ -28,7 +28,8 @@ def recommendation_table(
     into ``item_ids``, the item uids) and ``scores`` being user ``user_ids[n]``'s; ``-inf``
     slots are dropped."""
     k = items.size(1)
-    # -inf marks an empty slot (a masked item; a NaN score ranks as one); +inf is a real score
+    # -inf marks an empty slot (a masked item; a NaN score is an error of rank); +inf is a
+    # real score
     finite = (scores != float("-inf")).flatten().numpy()
     user_ids = np.repeat(np.asarray(list(user_ids), dtype=object), k)
     item_uids = np.asarray(list(item_ids), dtype=object)[items.flatten().numpy()]

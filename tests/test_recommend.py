@@ -11,9 +11,9 @@ import torch
 
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.experiment import train
+from kgrec.experiment import load_run, train
 from kgrec.models.base import top_k
-from kgrec.ranking import rank
+from kgrec.ranking import NaNScores, rank
 from kgrec.recommend import LongItemVector, inner_product_vectors, recommendation_table
 from kgrec.store import open_store
 from kgrec.store.local import LocalStore
@@ -140,6 +140,29 @@ def test_a_nan_score_ranks_last_and_repeated_candidates_once():
     assert items.tolist() == [[1, 3, 5]]  # equal scores in item order, as the README says
 
 
+def test_a_nan_score_is_an_error_naming_every_user_who_has_one():
+    """A diverged model's NaN scores were ranked as empty slots: a user got fewer than K items
+    (none, all NaN) and the metrics counted masked items. Now an error naming the users, in
+    any batch, a NaN on an item they have too; -inf still marks an empty slot."""
+    nan, inf = float("nan"), float("inf")
+    user_emb = torch.ones(6, 2)
+    user_emb[1] = nan
+    user_emb[4, 0] = nan
+    user_emb[5] = torch.tensor([inf, 0.0])  # inf * 0: NaN for item 0 only, which 5 has
+    item_emb = torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    known = torch.tensor([[5, 0], [0, 2]])
+    with pytest.raises(
+        NaNScores,
+        match=r"^the model's scores are NaN for 3 user\(s\) \(1, 4, 5\): it diverged; "
+        r"retrain, e.g. with a lower --lr$",
+    ) as error:
+        rank(user_emb, item_emb, users=torch.arange(6), k=2, known=known, batch_size=2)
+    assert error.value.users == [1, 4, 5]
+    items, scores = rank(user_emb, item_emb, users=torch.tensor([0, 2]), k=3, known=known)
+    assert items[0, :2].tolist() == [0, 1] and scores[0, 2] == -inf  # item 2 is 0's
+    assert torch.isfinite(scores[1]).all()
+
+
 def test_slots_only_excluded_items_could_fill_are_scored_minus_inf() -> None:
     # the user may get items 0 and 3 only: the other two slots are empty (-inf), whichever
     # excluded or non-candidate item they name
@@ -228,6 +251,45 @@ def test_whitespace_around_python_api_user_ids_is_no_part_of_them(tmp_path, tiny
     for call in (lambda: run.recommend(3, users=[" "]), lambda: run.explain("", item)):
         with pytest.raises(InputError, match="an id may not be empty"):
             call()
+
+
+def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_recbole, capsys):
+    """A run whose model.pt holds NaN (training diverged) published empty lists and gave
+    metrics of 0, each NaN score taken for a masked item: an error naming the run, its model
+    file and the users now, in recommend, publish and evaluate alike; nothing is published."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    state = torch.load(run.folder / "model.pt", weights_only=True)
+    for value in state.values():
+        if value.is_floating_point():
+            value.fill_(float("nan"))
+    torch.save(state, run.folder / "model.pt")
+    run = load_run(run.folder)
+    users = list(run.experiment.maps.users)
+    tail = r"it diverged; retrain, e.g. with a lower --lr$"
+    with pytest.raises(
+        NaNScores,
+        match=rf"run 'r' \(lightgcn\): the model's scores are NaN for 1 user\(s\) \('u1'\): {tail}",
+    ) as error:
+        run.recommend(3, users=["u1"])
+    assert error.value.file == str(run.folder / "model.pt") and error.value.users == ["u1"]
+    shown = ", ".join(map(repr, users[:5]))
+    with pytest.raises(NaNScores, match=rf"NaN for {len(users)} user\(s\) \({shown}, \.\.\.\)"):
+        run.recommend(3)
+    with pytest.raises(NaNScores, match=rf"^file .*model\.pt: run 'r' \(lightgcn\): .*{tail}"):
+        run.evaluate()
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "-k", "3"]) == 2
+    assert f"the model's scores are NaN for {len(users)} user(s)" in capsys.readouterr().err
+    with pytest.raises(NaNScores):
+        run.publish(k=3, users=["u1"])
+    with open_store(store) as opened:
+        assert opened.recommendations().empty
 
 
 def _run_with_a_ghost(tmp_path, tiny_recbole):
