@@ -843,8 +843,11 @@ class Run:
         the target-domain items loaded into its store after training that have a text vector,
         from that text and their year and genres in the store
         (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
-        recommend only the items they were trained with. ``store`` (default: the run's) is
-        the store read."""
+        recommend only the items they were trained with. A run's user with no training
+        interaction and nothing in the store to fold them in from (no interaction there with
+        an item the run learnt), whose embedding learnt nothing, gets the most popular
+        target-domain items of the run's training data (scored by their number of training
+        interactions), with a warning. ``store`` (default: the run's) is the store read."""
         with self._store(store) as source:
             return self._ranking(k, users=users, name=name, source=source).table
 
@@ -1096,7 +1099,9 @@ class Run:
     ) -> _Ranking:
         """The top ``k`` of every user, or of ``users``; newcomers, items loaded after training
         and what users already have are read from ``source`` (None: the training data's
-        interactions are what users have)."""
+        interactions are what users have). A run's user with no training interaction and
+        nothing in ``source`` to fold them in from gets the run's most popular target-domain
+        items."""
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         if users is not None:
@@ -1128,6 +1133,7 @@ class Run:
         untrained = self._untrained_users(users) if source is not None else torch.zeros(0)
         if (users is not None or len(untrained)) and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
+        unserved: list[str] = []  # the run's users with nothing to rank them by
         if len(untrained):
             # a run's user without a training interaction (loaded before training, their
             # interactions after it) has an embedding that learnt nothing: folded in from
@@ -1136,6 +1142,7 @@ class Run:
             histories, has = self._newcomer_histories(
                 ids, source, item_ids, interactions=pairs, missing_ok=True
             )
+            unserved = [user for user, h in zip(ids, histories, strict=True) if h is None]
             kept = [n for n, h in enumerate(histories) if h is not None]
             if kept:
                 user_emb = user_emb.clone()
@@ -1177,6 +1184,20 @@ class Run:
                 candidates=candidates,
                 known=known,
                 progress=users is None,
+            )
+        # their embeddings learnt nothing: the run's most popular target-domain items, scored
+        # by their number of training interactions (the popularity baseline's scores)
+        unserved_set = set(unserved)
+        popular = torch.tensor([n for n, u in enumerate(user_ids) if u in unserved_set]).long()
+        if len(popular):
+            counts = torch.bincount(split.train[1], minlength=item_emb.size(0)).float()
+            items[popular], scores[popular] = rank(
+                torch.ones(user_emb.size(0), 1),
+                counts.unsqueeze(1),
+                users=index[popular],
+                k=min(k, len(candidates)),
+                candidates=candidates,
+                known=known,
             )
         table = recommendation_table(
             item_ids, user_ids, items, scores, model=self.info["model"], run=name or self.name
@@ -1388,9 +1409,10 @@ class Run:
 def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphStore) -> None:
     """A warning naming the run's users (the first few of ``users``) who have no training
     interaction and nothing in ``source`` to fold them in from (no interaction, or only with
-    items the run never learnt: a new-item split's cold users, whose items are all new): they
-    are ranked from the embedding training never touched, a list of noise. ``found``: their
-    interactions in ``source`` (``user_id`` a column), as read for their fold-in."""
+    items the run never learnt: a new-item split's cold users, whose items are all new): their
+    embeddings learnt nothing, so they are served the run's most popular target-domain items
+    instead. ``found``: their interactions in ``source`` (``user_id`` a column), as read for
+    their fold-in."""
     from kgrec.store import redact
 
     some = set(found["user_id"])
@@ -1406,10 +1428,11 @@ def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphSto
         why.append(f"{none} with no interaction there")
     shown = ", ".join(map(repr, users[:5])) + (", ..." if len(users) > 5 else "")
     log.warning(
-        "%d user(s) of the run (%s) are ranked from embeddings that training never touched: "
-        "they have no training interaction and nothing in %s to fold them in from (%s). "
-        "Their lists are noise; to serve them, retrain the run on the store as it is now "
-        "(kgrec train), or for new items with a content student (--cold-items)",
+        "%d user(s) of the run (%s) have no training interaction and nothing in %s to fold "
+        "them in from (%s): their embeddings learnt nothing, so they are served the most "
+        "popular items (by the run's target-domain training interactions), none they have. "
+        "To rank for them, retrain the run on the store as it is now (kgrec train), or for "
+        "new items with a content student (--cold-items)",
         len(users),
         shown,
         redact(source.uri),

@@ -292,6 +292,35 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_recbole, caps
         assert opened.recommendations().empty
 
 
+def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_items(
+    tmp_path, tiny_recbole, caplog
+):
+    """ghost, a run's user with no interaction anywhere (a users-file row), has an embedding
+    training never touched: their list was ranked from it, noise, with a warning. Now they are
+    served the run's most popular target-domain training items, scored by their number of
+    training interactions, wherever the run's lists are made (recommend, publish), and the
+    warning says so."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    split, maps = run.experiment.split, run.experiment.maps
+    counts = torch.bincount(split.train[1], minlength=len(maps.items))
+    target = (run.graph.item_domain == split.target_domain).nonzero().flatten().tolist()
+    top = sorted(target, key=lambda i: -counts[i])[:3]  # ties in item order
+    items, scores = [maps.items[i] for i in top], [float(counts[i]) for i in top]
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        table = run.recommend(k=3, users=["ghost", "u1"]).set_index("user_id")
+    assert table.loc["ghost", "item_uid"].tolist() == items
+    assert table.loc["ghost", "score"].tolist() == scores
+    alone = run.recommend(k=3, users=["u1"])  # u1's list is the model's, beside ghost's too
+    assert table.loc["u1", "item_uid"].tolist() == alone["item_uid"].tolist()
+    (warning,) = [r.getMessage() for r in caplog.records if "popular" in r.getMessage()]
+    assert "1 user(s) of the run ('ghost') have no training interaction" in warning
+    assert "1 with no interaction there" in warning
+    run.publish(k=3, vectors=False)  # every user's lists
+    with open_store(store) as opened:
+        published = opened.recommendations(run.name).set_index("user_id")
+    assert published.loc["ghost", "item_uid"].tolist() == items
+
+
 def _run_with_a_ghost(tmp_path, tiny_recbole):
     """A store of the tiny data plus user "ghost" (a users-file row, no interaction), and a
     LightGCN run trained on it."""
