@@ -808,8 +808,8 @@ class Run:
 
     @contextlib.contextmanager
     def _named(self, user_ids: Sequence[str]) -> Iterator[None]:
-        """A :class:`~kgrec.ranking.NaNScores` of a ranking within (its users rows of
-        ``user_ids``) again, naming the run, its model file and the users by id."""
+        """A :class:`~kgrec.ranking.NaNScores` of a ranking within (its users: rows of
+        ``user_ids``) raised again naming the run, its model file and the users by id."""
         try:
             yield
         except NaNScores as exc:
