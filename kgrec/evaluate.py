@@ -192,7 +192,7 @@ def _ranked(
         known=known,
         batch_size=batch_size,
     )
-    # an empty slot is a masked item's (or a NaN score's): -inf; an item whose score
+    # an empty slot is a masked item's: -inf (a NaN score is rank's error); an item whose score
     # overflowed to +inf (float16, say) is the user's best, not an empty slot
     top = position[items].where(scores != float("-inf"), torch.tensor(len(candidates)))
     return users, top, torch.stack([rows, position[held_out[1]]])

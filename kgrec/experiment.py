@@ -90,9 +90,9 @@ from kgrec.objectives import (
     TextNeighbours,
     text_neighbours,
 )
-from kgrec.ranking import embeddings, rank
+from kgrec.ranking import NaNScores, embeddings, rank
 from kgrec.recommend import (
-    NORM_TOLERANCE,
+    LongItemVector,
     inner_product_vectors,
     largest_norm,
     recommendation_table,
@@ -817,7 +817,21 @@ class Run:
 
     def evaluate(self) -> dict:
         """Valid and test metrics (all, warm and cold-start users), one forward pass."""
-        return evaluate(self.model, self.graph, self.experiment.split, PHASES)
+        with self._named(self.experiment.maps.users):
+            return evaluate(self.model, self.graph, self.experiment.split, PHASES)
+
+    @contextlib.contextmanager
+    def _named(self, user_ids: Sequence[str]) -> Iterator[None]:
+        """A :class:`~kgrec.ranking.NaNScores` of a ranking within (its users: rows of
+        ``user_ids``) raised again naming the run, its model file and the users by id."""
+        try:
+            yield
+        except NaNScores as exc:
+            raise NaNScores(
+                [user_ids[u] for u in exc.users],
+                run=f"{self.name!r} ({self.info['model']})",
+                file=str(self.folder / MODEL_FILE),
+            ) from None
 
     def metrics(self) -> pd.DataFrame:
         """:meth:`evaluate` as a DataFrame: one row per phase and user group."""
@@ -843,8 +857,11 @@ class Run:
         the target-domain items loaded into its store after training that have a text vector,
         from that text and their year and genres in the store
         (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
-        recommend only the items they were trained with. ``store`` (default: the run's) is
-        the store read."""
+        recommend only the items they were trained with. A run's user with no training
+        interaction and nothing in the store to fold them in from (no interaction there with
+        an item the run learnt), whose embedding learnt nothing, gets the most popular
+        target-domain items of the run's training data (scored by their number of training
+        interactions), with a warning. ``store`` (default: the run's) is the store read."""
         with self._store(store) as source:
             return self._ranking(k, users=users, name=name, source=source).table
 
@@ -1032,24 +1049,22 @@ class Run:
         than the stored ones."""
         from kgrec.store import redact
 
-        emb = ranking.item_emb[late]
         if norm is None:  # not recorded: read from the stored vectors
             _, stored = opened.read_vectors("Item", property=VECTOR_PROPERTY)
             if not len(stored):
                 return rows
             norm = float(np.linalg.norm(np.asarray(stored, dtype=np.float64), axis=1).max())
-        norms = emb.double().norm(dim=1)
-        longest = int(norms.argmax())
-        if float(norms[longest]) > norm * (1 + NORM_TOLERANCE):
+        try:
+            return inner_product_vectors(ranking.user_emb[:0], ranking.item_emb[late], norm=norm)[1]
+        except LongItemVector as exc:
             raise InputError(
-                f"item {ranking.item_ids[late[longest]]} (loaded after training) has an "
-                f"embedding of norm {float(norms[longest]):.6g}, longer than the item vectors "
+                f"item {ranking.item_ids[late[exc.row]]} (loaded after training) has an "
+                f"embedding of norm {exc.length:.6g}, longer than the item vectors "
                 f"{VECTOR_PROPERTY!r} of {redact(opened.uri)} (norm {norm:.6g}): beside them "
                 "the vector index would no longer rank as the model does. Publish the whole "
                 "run (without --user), or with --no-vectors",
                 field="--user",
-            )
-        return inner_product_vectors(ranking.user_emb[:0], emb, norm=norm)[1]
+            ) from None
 
     @contextlib.contextmanager
     def _store(self, uri: str | None = None) -> Iterator[GraphStore | None]:
@@ -1098,7 +1113,9 @@ class Run:
     ) -> _Ranking:
         """The top ``k`` of every user, or of ``users``; newcomers, items loaded after training
         and what users already have are read from ``source`` (None: the training data's
-        interactions are what users have)."""
+        interactions are what users have). A run's user with no training interaction and
+        nothing in ``source`` to fold them in from gets the run's most popular target-domain
+        items."""
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         if users is not None:
@@ -1124,15 +1141,22 @@ class Run:
             [experiment.data[INTERACTS].edge_index, split.train, split.valid, split.test], 1
         )
         newcomer_rows: dict[str, int] = {}
+        user_ids = list(maps.users) if users is None else list(dict.fromkeys(users))
+        # some users' interactions, read once: what they have, and their fold-in histories
+        pairs = None if source is None or users is None else source.user_interactions(user_ids)
         untrained = self._untrained_users(users) if source is not None else torch.zeros(0)
         if (users is not None or len(untrained)) and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
+        unserved: list[str] = []  # the run's users with nothing to rank them by
         if len(untrained):
             # a run's user without a training interaction (loaded before training, their
             # interactions after it) has an embedding that learnt nothing: folded in from
             # their interactions in the store, as a newcomer is
             ids = [maps.users[i] for i in untrained.tolist()]
-            histories, has = self._newcomer_histories(ids, source, item_ids, missing_ok=True)
+            histories, has = self._newcomer_histories(
+                ids, source, item_ids, interactions=pairs, missing_ok=True
+            )
+            unserved = [user for user, h in zip(ids, histories, strict=True) if h is None]
             kept = [n for n, h in enumerate(histories) if h is not None]
             if kept:
                 user_emb = user_emb.clone()
@@ -1143,41 +1167,52 @@ class Run:
                     exclude=[has[n] for n in kept],
                 ).to(user_emb)
         if users is None:
-            user_ids = list(maps.users)
             index = torch.arange(len(maps.users))
         else:
-            user_ids = list(dict.fromkeys(users))
             found = torch.as_tensor(maps.user_index(user_ids), dtype=torch.long)
             newcomers = [user for user, i in zip(user_ids, found.tolist(), strict=True) if i < 0]
             if newcomers:
-                histories, has = self._newcomer_histories(newcomers, source, item_ids)
+                histories, has = self._newcomer_histories(
+                    newcomers, source, item_ids, interactions=pairs
+                )
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
                 newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
                 folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
                 user_emb = torch.cat([user_emb, folded])
         if source is not None:
-            candidate_uids = [item_ids[i] for i in candidates.tolist()]
-            pairs = (
-                source.item_interactions(candidate_uids)
-                if users is None
-                else source.user_interactions(user_ids)
-            )
+            if pairs is None:  # every user's: those of the items ranked
+                pairs = source.item_interactions([item_ids[i] for i in candidates.tolist()])
             known = torch.cat([known, _known_pairs(pairs, maps, item_ids, newcomer_rows)], 1)
         if users is not None:
             index = found
             user_emb = user_emb[index]
             known = _reindex(known, index, user_emb.size(0))
             index = torch.arange(len(user_ids))
-        items, scores = rank(
-            user_emb,
-            item_emb,
-            users=index,
-            k=min(k, len(candidates)),
-            candidates=candidates,
-            known=known,
-            progress=users is None,
-        )
+        with self._named(user_ids):
+            items, scores = rank(
+                user_emb,
+                item_emb,
+                users=index,
+                k=min(k, len(candidates)),
+                candidates=candidates,
+                known=known,
+                progress=users is None,
+            )
+        # their embeddings learnt nothing: the run's most popular target-domain items, scored
+        # by their number of training interactions (the popularity baseline's scores)
+        unserved_set = set(unserved)
+        popular = torch.tensor([n for n, u in enumerate(user_ids) if u in unserved_set]).long()
+        if len(popular):
+            counts = torch.bincount(split.train[1], minlength=item_emb.size(0)).float()
+            items[popular], scores[popular] = rank(
+                torch.ones(user_emb.size(0), 1),
+                counts.unsqueeze(1),
+                users=index[popular],
+                k=min(k, len(candidates)),
+                candidates=candidates,
+                known=known,
+            )
         table = recommendation_table(
             item_ids, user_ids, items, scores, model=self.info["model"], run=name or self.name
         )
@@ -1311,6 +1346,7 @@ class Run:
         source: GraphStore | None,
         item_ids: list[str],
         *,
+        interactions: pd.DataFrame | None = None,
         missing_ok: bool = False,
     ) -> tuple[list[torch.Tensor | None], list[torch.Tensor]]:
         """The run's items each user loaded after training interacted with (from ``source``),
@@ -1321,7 +1357,8 @@ class Run:
         or with ``missing_ok`` None and named in a warning (:func:`_warn_unserved_users`, from
         the interactions read here). Also, per user, the positions in ``item_ids`` (the items
         ranked) of every item they have, left out or not: fold-in never draws them as
-        negatives."""
+        negatives. ``interactions``: those of ``source`` of these users (and maybe others),
+        when the caller has read them already."""
         from kgrec.cold_items import learnt_items
         from kgrec.store import redact
 
@@ -1331,7 +1368,10 @@ class Run:
                 "files: there is no store to read a newcomer's interactions from",
                 field="user",
             )
-        found = source.user_interactions(user_ids)
+        if interactions is None:
+            found = source.user_interactions(user_ids)
+        else:
+            found = interactions[interactions["user_id"].isin(user_ids)].reset_index(drop=True)
         item = torch.as_tensor(
             self.experiment.maps.item_index(found["item_uid"].tolist()), dtype=torch.long
         )
@@ -1383,9 +1423,10 @@ class Run:
 def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphStore) -> None:
     """A warning naming the run's users (the first few of ``users``) who have no training
     interaction and nothing in ``source`` to fold them in from (no interaction, or only with
-    items the run never learnt: a new-item split's cold users, whose items are all new): they
-    are ranked from the embedding training never touched, a list of noise. ``found``: their
-    interactions in ``source`` (``user_id`` a column), as read for their fold-in."""
+    items the run never learnt: a new-item split's cold users, whose items are all new): their
+    embeddings learnt nothing, so they are served the run's most popular target-domain items
+    instead. ``found``: their interactions in ``source`` (``user_id`` a column), as read for
+    their fold-in."""
     from kgrec.store import redact
 
     some = set(found["user_id"])
@@ -1401,10 +1442,11 @@ def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphSto
         why.append(f"{none} with no interaction there")
     shown = ", ".join(map(repr, users[:5])) + (", ..." if len(users) > 5 else "")
     log.warning(
-        "%d user(s) of the run (%s) are ranked from embeddings that training never touched: "
-        "they have no training interaction and nothing in %s to fold them in from (%s). "
-        "Their lists are noise; to serve them, retrain the run on the store as it is now "
-        "(kgrec train), or for new items with a content student (--cold-items)",
+        "%d user(s) of the run (%s) have no training interaction and nothing in %s to fold "
+        "them in from (%s): their embeddings learnt nothing, so they are served the most "
+        "popular items (by the run's target-domain training interactions), none they have. "
+        "To rank for them, retrain the run on the store as it is now (kgrec train), or for "
+        "new items with a content student (--cold-items)",
         len(users),
         shown,
         redact(source.uri),

@@ -7,12 +7,33 @@ against items by dot product in batches of users, masking what each user already
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from kgrec.errors import InputError
 from kgrec.models.base import GraphRecommender, ordered_top_k
+
+
+class NaNScores(InputError):
+    """The model scored ``users`` NaN: it diverged, and no ranking of theirs means anything
+    (ranked as -inf, their lists would be short and their metrics those of masked items).
+    :func:`rank` names them by index; a caller that knows their ids and the run re-raises
+    with those (``run``: its name and model, ``file``: its model file)."""
+
+    def __init__(
+        self, users: Sequence[int | str], *, run: str | None = None, file: str | None = None
+    ) -> None:
+        self.users = list(users)
+        shown = ", ".join(map(repr, self.users[:5])) + (", ..." if len(self.users) > 5 else "")
+        super().__init__(
+            f"{f'run {run}: ' if run else ''}the model's scores are NaN for "
+            f"{len(self.users)} user(s) ({shown}): it diverged; retrain, e.g. with a lower --lr",
+            file=file,
+        )
 
 
 @torch.no_grad()
@@ -43,10 +64,11 @@ def rank(
 
     Only ``candidates`` (default: every item) are scored. ``known`` (``[2, X]``: user index,
     item index) is never recommended. Where fewer than ``k`` items are left for a user, the
-    last slots have score ``-inf``. A batch holds at most ``batch_size`` users and
-    ``max_scores`` scores (128 MB of float32 by default), so memory does not grow with the
-    catalogue. Scores are computed on the embeddings' device (a GPU, say); the index tensors
-    may be on the CPU, and the results are.
+    last slots have score ``-inf`` (the one mark of an empty slot). A NaN score among the
+    candidates (a diverged model) is a :class:`NaNScores` naming every user who has one. A
+    batch holds at most ``batch_size`` users and ``max_scores`` scores (128 MB of float32 by
+    default), so memory does not grow with the catalogue. Scores are computed on the
+    embeddings' device (a GPU, say); the index tensors may be on the CPU, and the results are.
     """
     if not isinstance(k, int) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -60,17 +82,23 @@ def rank(
     users = users.cpu()
     known_of = _KnownItems(known, candidates, user_emb.size(0))
     step = max(1, min(batch_size, max_scores // len(candidates)))
-    all_items, all_scores = [], []
+    all_items, all_scores, nan = [], [], []
     for start in tqdm(
         range(0, len(users), step), desc="ranking", unit="batch", disable=not progress
     ):
         batch = users[start : start + step]
         scores = user_emb[batch.to(device)] @ pool.T
+        diverged = batch[scores.isnan().any(1).cpu()]  # a known item's too
+        if len(diverged) or nan:  # nothing is served any more: the users are only counted
+            nan.append(diverged)
+            continue
         rows, columns = known_of(batch)
         scores[rows.to(device), columns.to(device)] = float("-inf")
         top_scores, top = ordered_top_k(scores, k)
         all_items.append(candidates[top.cpu()])
         all_scores.append(top_scores.cpu())
+    if nan:
+        raise NaNScores(torch.cat(nan).tolist())
     if not all_items:
         return torch.empty(0, k, dtype=torch.long), torch.empty(0, k)
     return torch.cat(all_items), torch.cat(all_scores)

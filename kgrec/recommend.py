@@ -28,7 +28,8 @@ def recommendation_table(
     into ``item_ids``, the item uids) and ``scores`` being user ``user_ids[n]``'s; ``-inf``
     slots are dropped."""
     k = items.size(1)
-    # -inf marks an empty slot (a masked item; a NaN score ranks as one); +inf is a real score
+    # -inf marks an empty slot (a masked item; a NaN score is an error of rank); +inf is a
+    # real score
     finite = (scores != float("-inf")).flatten().numpy()
     user_ids = np.repeat(np.asarray(list(user_ids), dtype=object), k)
     item_uids = np.asarray(list(item_ids), dtype=object)[items.flatten().numpy()]
@@ -48,6 +49,15 @@ def recommendation_table(
 # how much longer than ``norm`` an item of inner_product_vectors may be: float32 rounding of
 # vectors stored with that norm, not a longer item
 NORM_TOLERANCE = 1e-5
+
+
+class LongItemVector(ValueError):
+    """An item vector longer than the norm :func:`inner_product_vectors` pads to: ``row`` the
+    longest (a row of the item embeddings), ``length`` its norm, ``norm`` the one asked for."""
+
+    def __init__(self, row: int, length: float, norm: float) -> None:
+        self.row, self.length, self.norm = row, length, norm
+        super().__init__(f"item vector {row} has norm {length}, more than {norm}")
 
 
 def largest_norm(item_emb: Tensor) -> float:
@@ -70,14 +80,17 @@ def inner_product_vectors(
     inner-product spaces", RecSys 2014).
 
     ``norm`` (default: the items' :func:`largest_norm`) is ``M``: items padded to join stored
-    item vectors of that norm. A ValueError when an item is longer.
+    item vectors of that norm. A :class:`LongItemVector` when an item is longer (the one
+    check of it: a caller words it for its user).
     """
     items = item_emb.double()
     norms = items.norm(dim=1)
     if norm is None:
         norm = largest_norm(item_emb)
-    elif len(norms) and float(norms.max()) > norm * (1 + NORM_TOLERANCE):
-        raise ValueError(f"an item vector has norm {float(norms.max())}, more than {norm}")
+    elif len(norms):
+        longest = int(norms.argmax())
+        if float(norms[longest]) > norm * (1 + NORM_TOLERANCE):
+            raise LongItemVector(longest, float(norms[longest]), norm)
     extra = (norm**2 - norms**2).clamp(min=0).sqrt()
     item_vectors = torch.cat([items, extra.unsqueeze(1)], dim=1)
     user_vectors = torch.cat([user_emb.double(), torch.zeros(user_emb.size(0), 1)], dim=1)

@@ -49,6 +49,7 @@ from kgrec.evaluate import evaluate
 from kgrec.files import load_error, write_atomic
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import BPR, Batch, Objective
+from kgrec.ranking import NaNScores
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ MAX_LR = torch.finfo(torch.float32).max
 class NotFinite(InputError):
     """Training's float32 numbers overflowed at ``epoch``: the loss is NaN or infinite, or the
     optimiser's running gradient statistics are (a gradient above about 1e19, whose square
-    overflows: Adam's steps are then 0 and nothing trains, while the loss stays finite).
+    overflows: Adam's steps are then 0 and nothing trains, while the loss stays finite), or
+    the model scores a validation user NaN (:class:`kgrec.ranking.NaNScores`).
     ``reason`` says which; the message adds "lower --lr" (``kgrec train`` names the other
     options that scale the loss too)."""
 
@@ -217,7 +219,8 @@ def fit(
     result as an uninterrupted run (``epochs`` counts the checkpoint's epochs too: fewer than
     it has run is an InputError). A model without trainable parameters is only validated.
     An epoch whose numbers overflowed (a loss, or the optimiser's gradient statistics, not
-    finite: nothing would train any more) raises :class:`NotFinite` before its checkpoint.
+    finite: nothing would train any more; or a validation score NaN) raises
+    :class:`NotFinite` before its checkpoint.
 
     ``on_epoch(epoch, metric)`` is called after each epoch (and its checkpoint) with the
     epoch's validation NDCG@20, e.g. to report it to a hyperparameter search; an exception
@@ -332,8 +335,14 @@ def fit(
             )
         metric = None
         if world.is_main:
-            metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
+            try:
+                metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
+            except NaNScores as exc:  # the reason in place of a metric: every rank stops,
+                # as on a NaN loss
+                metric = f"the model's validation scores are NaN for {len(exc.users)} user(s)"
         metric = distributed.broadcast_object(metric)  # every rank stops on the same epoch
+        if isinstance(metric, str):
+            raise NotFinite(metric, epoch)
         state.epoch = epoch
         state.history.append({"epoch": epoch, "loss": loss, VALID_METRIC: metric})
         if metric > state.best:

@@ -695,15 +695,16 @@ def test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only(
     assert sorted(call["exclude"][0].tolist()) == sorted(index)
 
 
-def test_a_run_user_with_only_new_items_is_said_to_be_ranked_from_noise(
+def test_a_run_user_with_only_new_items_is_served_the_most_popular_items(
     tmp_path, text_store, make_graph, caplog, capsys, monkeypatch
 ):
     """A run's user with no training interaction whose interactions are all with a split's new
     items (a cold user of a new-item split whose items are all new), or who has none, has
-    nothing a run without a content student can fold them in from. Before, `kgrec recommend
-    --user` and ``run.recommend`` ranked them from the embedding training never touched
-    without a word (a newcomer in the same place is refused); now a warning names them and
-    says why, from their interactions as read for their fold-in (before: read again)."""
+    nothing a run without a content student can fold them in from. `kgrec recommend --user`
+    and ``run.recommend`` ranked them from the embedding training never touched: a list of
+    noise, with a warning (session 29; before, without). Now they are served the run's most
+    popular target-domain training items, never one they have, and the warning says so and
+    why, from their interactions as read for their fold-in (before: read again)."""
     with open_store(text_store) as store:  # the run's users with nothing in training
         store.write(make_graph(users=[{"user_id": "ghost"}, {"user_id": "void"}]), progress=False)
     run = train(store=text_store, out=tmp_path / "r", **NEW_ITEMS, **SMALL)
@@ -720,24 +721,37 @@ def test_a_run_user_with_only_new_items_is_said_to_be_ranked_from_noise(
         return read(self, user_ids)
 
     monkeypatch.setattr(LocalStore, "user_interactions", recorded)
+    target = (run.graph.item_domain == split.target_domain).nonzero().flatten()
+    counts = torch.bincount(split.train[1], minlength=len(maps.items))
+    # the most popular first, ties in item order
+    popular = [maps.items[int(i)] for i in sorted(target.tolist(), key=lambda i: -counts[i])]
+    trained = loaded.recommend(k=len(target), users=["u1"])
     caplog.clear()
     with caplog.at_level("WARNING", logger="kgrec.experiment"):
-        table = loaded.recommend(k=3, users=["ghost", "void", "u1"])
-    # served, as the run's users, with a warning
-    assert set(table["user_id"]) == {"ghost", "void", "u1"}
-    (warning,) = [r.getMessage() for r in caplog.records if "never touched" in r.getMessage()]
-    assert "2 user(s) of the run ('ghost', 'void') are ranked from embeddings" in warning
+        table = loaded.recommend(k=len(target), users=["ghost", "void", "u1"])
+    lists = {user: rows for user, rows in table.groupby("user_id")}
+    assert lists["void"]["item_uid"].tolist() == popular
+    assert lists["ghost"]["item_uid"].tolist() == [i for i in popular if i not in new]
+    ghost = lists["ghost"]
+    scores = [float(counts[i]) for i in maps.item_index(ghost["item_uid"].tolist())]
+    assert ghost["score"].tolist() == scores  # their number of training interactions
+    pd.testing.assert_frame_equal(lists["u1"].reset_index(drop=True), trained)  # the model's
+    (warning,) = [r.getMessage() for r in caplog.records if "popular" in r.getMessage()]
+    assert "2 user(s) of the run ('ghost', 'void') have no training interaction" in warning
     assert "1 with interactions only with items the run never learnt" in warning
     assert "1 with no interaction there" in warning
+    assert "they are served the most popular items" in warning
     assert "retrain the run" in warning
-    assert reads.count(["ghost", "void"]) == 1  # (then all three's: what they have)
+    assert reads[-1:] == [["ghost", "u1", "void"]]  # once: for fold-in and what they have
     caplog.clear()
     with caplog.at_level("WARNING", logger="kgrec.experiment"):
         loaded.recommend(k=3, users=["u1"])  # a trained user: no warning
-    assert not [r for r in caplog.records if "never touched" in r.getMessage()]
+    assert not [r for r in caplog.records if "popular" in r.getMessage()]
     caplog.clear()
     assert main(["recommend", "--run", str(run.folder), "-k", "3", "--show", "ghost"]) == 0
-    assert any("('ghost') are ranked from embeddings" in r.getMessage() for r in caplog.records)
+    assert any("('ghost') have no training" in r.getMessage() for r in caplog.records)
+    shown = capsys.readouterr().out
+    assert all(item in shown for item in lists["ghost"]["item_uid"][:3])
 
 
 def record_fold_ins(monkeypatch) -> list[dict]:

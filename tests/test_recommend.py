@@ -11,11 +11,12 @@ import torch
 
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.experiment import train
+from kgrec.experiment import load_run, train
 from kgrec.models.base import top_k
-from kgrec.ranking import rank
-from kgrec.recommend import inner_product_vectors, recommendation_table
+from kgrec.ranking import NaNScores, rank
+from kgrec.recommend import LongItemVector, inner_product_vectors, recommendation_table
 from kgrec.store import open_store
+from kgrec.store.local import LocalStore
 from loaders import recbole
 from loaders.rules import named_rule
 
@@ -108,6 +109,18 @@ def test_inner_product_vectors_pad_to_a_given_norm():
         inner_product_vectors(torch.ones(1, 2), item_emb, norm=2.0)
 
 
+def test_an_item_longer_than_the_norm_is_named_by_its_row():
+    """The one check of a late item's norm (inner_product_vectors) says which item is too long,
+    so a publish for some users names it (before: "an item vector has norm ...", no item, and
+    the publish checked the norms a second time itself to find it)."""
+    item_emb = torch.tensor([[1.0, 0.0], [0.0, 4.0], [3.0, 0.0]])
+    with pytest.raises(LongItemVector, match=r"item vector 1 has norm 4\.0, more than 3\.5") as e:
+        inner_product_vectors(torch.ones(1, 2), item_emb, norm=3.5)
+    assert (e.value.row, e.value.length, e.value.norm) == (1, 4.0, 3.5)
+    _, items = inner_product_vectors(torch.ones(1, 2), item_emb, norm=4.0 * (1 + 1e-6))
+    assert np.allclose(np.linalg.norm(items, axis=1), 4.0)  # within rounding: not longer
+
+
 def test_a_nan_score_ranks_last_and_repeated_candidates_once():
     # before: topk put NaN first (rank 1), and a candidate listed twice came back twice
     items, scores = top_k(torch.tensor([[3.0, float("nan"), 1.0]]), 2)
@@ -125,6 +138,29 @@ def test_a_nan_score_ranks_last_and_repeated_candidates_once():
         candidates=torch.tensor([5, 1, 3]),
     )
     assert items.tolist() == [[1, 3, 5]]  # equal scores in item order, as the README says
+
+
+def test_a_nan_score_is_an_error_naming_every_user_who_has_one():
+    """A diverged model's NaN scores were ranked as empty slots: a user got fewer than K items
+    (none, all NaN) and the metrics counted masked items. Now an error naming the users, in
+    any batch, a NaN on an item they have too; -inf still marks an empty slot."""
+    nan, inf = float("nan"), float("inf")
+    user_emb = torch.ones(6, 2)
+    user_emb[1] = nan
+    user_emb[4, 0] = nan
+    user_emb[5] = torch.tensor([inf, 0.0])  # inf * 0: NaN for item 0 only, which 5 has
+    item_emb = torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    known = torch.tensor([[5, 0], [0, 2]])
+    with pytest.raises(
+        NaNScores,
+        match=r"^the model's scores are NaN for 3 user\(s\) \(1, 4, 5\): it diverged; "
+        r"retrain, e.g. with a lower --lr$",
+    ) as error:
+        rank(user_emb, item_emb, users=torch.arange(6), k=2, known=known, batch_size=2)
+    assert error.value.users == [1, 4, 5]
+    items, scores = rank(user_emb, item_emb, users=torch.tensor([0, 2]), k=3, known=known)
+    assert items[0, :2].tolist() == [0, 1] and scores[0, 2] == -inf  # item 2 is 0's
+    assert torch.isfinite(scores[1]).all()
 
 
 def test_slots_only_excluded_items_could_fill_are_scored_minus_inf() -> None:
@@ -217,6 +253,74 @@ def test_whitespace_around_python_api_user_ids_is_no_part_of_them(tmp_path, tiny
             call()
 
 
+def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_recbole, capsys):
+    """A run whose model.pt holds NaN (training diverged) published empty lists and gave
+    metrics of 0, each NaN score taken for a masked item: an error naming the run, its model
+    file and the users now, in recommend, publish and evaluate alike; nothing is published."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    state = torch.load(run.folder / "model.pt", weights_only=True)
+    for value in state.values():
+        if value.is_floating_point():
+            value.fill_(float("nan"))
+    torch.save(state, run.folder / "model.pt")
+    run = load_run(run.folder)
+    users = list(run.experiment.maps.users)
+    tail = r"it diverged; retrain, e.g. with a lower --lr$"
+    with pytest.raises(
+        NaNScores,
+        match=rf"run 'r' \(lightgcn\): the model's scores are NaN for 1 user\(s\) \('u1'\): {tail}",
+    ) as error:
+        run.recommend(3, users=["u1"])
+    assert error.value.file == str(run.folder / "model.pt") and error.value.users == ["u1"]
+    shown = ", ".join(map(repr, users[:5]))
+    with pytest.raises(NaNScores, match=rf"NaN for {len(users)} user\(s\) \({shown}, \.\.\.\)"):
+        run.recommend(3)
+    with pytest.raises(NaNScores, match=rf"^file .*model\.pt: run 'r' \(lightgcn\): .*{tail}"):
+        run.evaluate()
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "-k", "3"]) == 2
+    assert f"the model's scores are NaN for {len(users)} user(s)" in capsys.readouterr().err
+    with pytest.raises(NaNScores):
+        run.publish(k=3, users=["u1"])
+    with open_store(store) as opened:
+        assert opened.recommendations().empty
+
+
+def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_items(
+    tmp_path, tiny_recbole, caplog
+):
+    """ghost, a run's user with no interaction anywhere (a users-file row), has an embedding
+    training never touched: their list was ranked from it, noise, with a warning. Now they are
+    served the run's most popular target-domain training items, scored by their number of
+    training interactions, wherever the run's lists are made (recommend, publish), and the
+    warning says so."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    split, maps = run.experiment.split, run.experiment.maps
+    counts = torch.bincount(split.train[1], minlength=len(maps.items))
+    target = (run.graph.item_domain == split.target_domain).nonzero().flatten().tolist()
+    top = sorted(target, key=lambda i: -counts[i])[:3]  # ties in item order
+    items, scores = [maps.items[i] for i in top], [float(counts[i]) for i in top]
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        table = run.recommend(k=3, users=["ghost", "u1"]).set_index("user_id")
+    assert table.loc["ghost", "item_uid"].tolist() == items
+    assert table.loc["ghost", "score"].tolist() == scores
+    alone = run.recommend(k=3, users=["u1"])  # u1's list is the model's, beside ghost's too
+    assert table.loc["u1", "item_uid"].tolist() == alone["item_uid"].tolist()
+    (warning,) = [r.getMessage() for r in caplog.records if "popular" in r.getMessage()]
+    assert "1 user(s) of the run ('ghost') have no training interaction" in warning
+    assert "1 with no interaction there" in warning
+    run.publish(k=3, vectors=False)  # every user's lists
+    with open_store(store) as opened:
+        published = opened.recommendations(run.name).set_index("user_id")
+    assert published.loc["ghost", "item_uid"].tolist() == items
+
+
 def _run_with_a_ghost(tmp_path, tiny_recbole):
     """A store of the tiny data plus user "ghost" (a users-file row, no interaction), and a
     LightGCN run trained on it."""
@@ -296,6 +400,34 @@ def test_a_run_user_without_training_interactions_is_folded_in_from_the_store(
     assert torch.allclose(torch.tensor(ghost["score"].values), torch.tensor(fresh["score"].values))
     assert not set(ghost["item_uid"]) & {f"comedy:{i}" for i in trained}
     assert ghost["score"].tolist() != before["score"].tolist()
+
+
+def test_some_users_interactions_are_read_from_the_store_once(tmp_path, tiny_recbole, monkeypatch):
+    """``users`` of a run's own (u1), a run's user without a training interaction (ghost) and a
+    newcomer (fresh): their interactions are read once, for what they have and for fold-in
+    alike (before: three reads, one per kind and one for what they have)."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "later.inter").write_text(
+        "user_id:token\titem_id:token\n" + "".join(f"{u}\tComedy 1\n" for u in ("ghost", "fresh"))
+    )
+    with open_store(store) as opened:
+        opened.write(recbole.load(later, domain="comedy"), progress=False)
+    expected = run.recommend(k=3, users=["u1", "ghost", "fresh"])
+    reads = []
+    for method in ("user_interactions", "item_interactions"):
+        read = getattr(LocalStore, method)
+
+        def counted(self, ids, read=read, method=method):
+            reads.append(method)
+            return read(self, ids)
+
+        monkeypatch.setattr(LocalStore, method, counted)
+    table = run.recommend(k=3, users=["u1", "ghost", "fresh"])
+    assert reads == ["user_interactions"]
+    pd.testing.assert_frame_equal(table, expected)
+    assert set(table["user_id"]) == {"u1", "ghost", "fresh"}
 
 
 def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny_recbole, capsys):

@@ -236,6 +236,33 @@ def test_a_diverging_training_says_so(experiment, caplog) -> None:
     assert not [r for r in caplog.records if "diverges" in r.message]
 
 
+class _ScoresNaN(LightGCNRecommender):
+    """A LightGCN that trains as one, but scores user ``nan_user`` NaN in eval mode: a
+    diverged model whose training loss stayed finite."""
+
+    nan_user = 0
+
+    def forward(self, *args, **kwargs):
+        out = super().forward(*args, **kwargs)
+        if not self.training:
+            out[self.nan_user] = float("nan")
+        return out
+
+
+def test_nan_validation_scores_stop_the_training_as_a_nan_loss_does(experiment) -> None:
+    """Before, validation ranked a NaN score as a masked item and training went on as if the
+    model were fine; now it stops as a NaN loss does (NotFinite: "lower --lr")."""
+    _, _, split, pairs, graph = experiment
+    model = _ScoresNaN(graph.num_users, graph.num_items, embedding_dim=8, num_layers=2)
+    model.nan_user = int(split.valid[0, 0])  # a validation user
+    with pytest.raises(
+        NotFinite,
+        match=r"^field '--lr': the model's validation scores are NaN for 1 user\(s\) at epoch 1;"
+        r" lower --lr$",
+    ):
+        fit(model, graph, split, pairs, epochs=2, batch_size=64, progress=False)
+
+
 @pytest.mark.parametrize(
     "objective", [Softmax(temperature=1e-30), BPR(reg_weight=1e30)], ids=["temperature", "reg"]
 )
