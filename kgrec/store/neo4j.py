@@ -831,14 +831,13 @@ class Neo4jStore(GraphStore):
         published = f"run {run!r}'s recommendations are published"
         kinds = list(checked)
         if users is None:  # in place of all stored ones, as replace_vectors
+            staged = _values(checked) > self.vector_transaction_values
             try:
                 with self._errors(f"writing the vectors of {', '.join(kinds)}"):
-                    if _values(checked) <= self.vector_transaction_values:
+                    if not staged:
                         self._replace_vectors_at_once(checked, property, None, record)
                     else:
                         self._replace_vectors_staged(checked, property, again="publish")
-                        if record is not None:
-                            self._run(q.RECORD_VECTOR_RUN, **_run_parameters(property, record))
             except StoreError as exc:
                 if isinstance(exc, _PartlyReplaced):  # the swap stopped: it says what to do
                     raise StoreError(f"{exc}; {published}") from exc
@@ -847,7 +846,21 @@ class Neo4jStore(GraphStore):
                     "publish again to finish it"
                 ) from exc
             published += f" with its vectors ({', '.join(kinds)})"
-            self._index_published(checked, property, before, changed, published)
+            unrecorded, said = None, published
+            if staged and record is not None:  # after the swap: a step of its own
+                try:
+                    with self._errors(f"recording the run of the vectors {property!r}"):
+                        self._run(q.RECORD_VECTOR_RUN, **_run_parameters(property, record))
+                except StoreError as exc:  # the vectors are in: their index is still made
+                    unrecorded = exc
+                    said += " (not the record of their run: publishing again writes it)"
+            self._index_published(checked, property, before, changed, said)
+            if unrecorded is not None:
+                raise StoreError(
+                    f"{unrecorded}; {published}, but not the record of the run they are of "
+                    "(until it is, a publish for some users beside them is refused): publish "
+                    "again to record it"
+                ) from unrecorded
             return
         written: list[str] = []  # some users' (and late items'): beside the stored ones
         offline: list[tuple[str, _IndexNotOnline]] = []
