@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -194,12 +195,12 @@ class LocalStore(GraphStore):
 
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         node_kind(kind)
-        vectors = self._vectors(self.manifest())
-        rows = vectors[(vectors["kind"] == kind) & (vectors["property"] == property)]
-        rows = rows.sort_values("key", kind="stable")
-        if rows.empty:
+        rows = self._vector_rows(kind, property, ["key", "vector"])
+        if rows is None or not rows.num_rows:
             return [], np.zeros((0, 0), dtype=np.float32)
-        return rows["key"].tolist(), np.stack(rows["vector"].to_numpy()).astype(np.float32)
+        rows = rows.sort_by("key")
+        vectors = rows["vector"].to_numpy(zero_copy_only=False)
+        return rows["key"].to_pylist(), np.stack(vectors).astype(np.float32)
 
     def holds_attribute(self, kind: str, property: str) -> bool:
         table, _ = node_kind(kind)
@@ -207,17 +208,22 @@ class LocalStore(GraphStore):
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)
+        rows = self._vector_rows(kind, property, ["vector"])
+        return len(rows["vector"][0]) if rows is not None and rows.num_rows else None
+
+    def _vector_rows(self, kind: str, property: str, columns: list[str]) -> pa.Table | None:
+        """``columns`` of the VECTORS table's rows of ``kind.property`` (None: the store has no
+        vectors), left in Arrow: the rows of other kinds and properties are skipped as the file
+        is read (by its row groups' statistics where they tell), and no vector of them becomes
+        an array, as reading the whole table makes each one."""
         data = self._read_bytes(VECTORS, self.manifest())
         if data is None:
             return None
-        # only the vector column of the kind's property's rows, left in Arrow: no vector
-        # becomes an array, as reading the table (every vector) makes each one
-        rows = pq.read_table(
+        return pq.read_table(
             io.BytesIO(data),
-            columns=["vector"],
+            columns=columns,
             filters=[("kind", "==", kind), ("property", "==", property)],
         )
-        return len(rows["vector"][0]) if rows.num_rows else None
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         table = self._table(RECOMMENDATIONS, self.manifest())

@@ -77,6 +77,14 @@ from kgrec.store.canonical import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The schema version of a (:KgrecVectors) record (since session 31): 2 for a publish's run
+# record, 1 for a text model's, and this kgrec refuses a newer one ("upgrade kgrec"), as a
+# LocalStore's manifest says the same of its records. A kgrec before session 31 reads no
+# version: one of sessions 26 to 28 takes a run record for a text model's without a name.
+# A record without one is an older kgrec's: read as it is.
+VECTOR_RECORD_VERSION = 2
+MODEL_RECORD_VERSION = 1
+
 
 class Neo4jStore(GraphStore):
     """The shared graph in the Neo4j database ``database`` reached through ``driver``.
@@ -555,7 +563,7 @@ class Neo4jStore(GraphStore):
         if staged and record is not None:  # after the vectors: never a model they are not of
             try:
                 with self._errors(f"recording the text model of the vectors {property!r}"):
-                    self._run(q.RECORD_VECTOR_MODEL, property=property, **record)
+                    self._run(q.RECORD_VECTOR_MODEL, **_model_parameters(property, record))
             except StoreError as exc:  # their index is still made
                 unrecorded = exc
                 said = (
@@ -653,9 +661,9 @@ class Neo4jStore(GraphStore):
                 record = tx.run(q.DROP_VECTORS[kind], property=property, keep=keys).single()
                 dropped[kind] = int(record["dropped"])
         if model is not None:
-            tx.run(q.RECORD_VECTOR_MODEL, property=property, **model).consume()
+            tx.run(q.RECORD_VECTOR_MODEL, **_model_parameters(property, model)).consume()
         elif run is not None:
-            tx.run(q.RECORD_VECTOR_RUN, property=property, **_run_parameters(run)).consume()
+            tx.run(q.RECORD_VECTOR_RUN, **_run_parameters(property, run)).consume()
         else:  # the record there is the old vectors': none is true of the new ones
             tx.run(q.FORGET_VECTOR_RECORD, property=property).consume()
         return dropped
@@ -701,7 +709,7 @@ class Neo4jStore(GraphStore):
                 if swapping is None:
                     self._run(q.FORGET_VECTOR_RECORD, property=property)
                 else:
-                    self._run(q.RECORD_VECTOR_MODEL, property=property, **swapping)
+                    self._run(q.RECORD_VECTOR_MODEL, **_model_parameters(property, swapping))
             except BaseException:  # Ctrl-C too: nothing staged stays behind
                 with contextlib.suppress(DriverError, Neo4jError):
                     clear_staging()
@@ -823,16 +831,13 @@ class Neo4jStore(GraphStore):
         published = f"run {run!r}'s recommendations are published"
         kinds = list(checked)
         if users is None:  # in place of all stored ones, as replace_vectors
+            staged = _values(checked) > self.vector_transaction_values
             try:
                 with self._errors(f"writing the vectors of {', '.join(kinds)}"):
-                    if _values(checked) <= self.vector_transaction_values:
+                    if not staged:
                         self._replace_vectors_at_once(checked, property, None, record)
                     else:
                         self._replace_vectors_staged(checked, property, again="publish")
-                        if record is not None:
-                            self._run(
-                                q.RECORD_VECTOR_RUN, property=property, **_run_parameters(record)
-                            )
             except StoreError as exc:
                 if isinstance(exc, _PartlyReplaced):  # the swap stopped: it says what to do
                     raise StoreError(f"{exc}; {published}") from exc
@@ -841,7 +846,21 @@ class Neo4jStore(GraphStore):
                     "publish again to finish it"
                 ) from exc
             published += f" with its vectors ({', '.join(kinds)})"
-            self._index_published(checked, property, before, changed, published)
+            unrecorded, said = None, published
+            if staged and record is not None:  # after the swap: a step of its own
+                try:
+                    with self._errors(f"recording the run of the vectors {property!r}"):
+                        self._run(q.RECORD_VECTOR_RUN, **_run_parameters(property, record))
+                except StoreError as exc:  # the vectors are in: their index is still made
+                    unrecorded = exc
+                    said += " (not the record of their run: publishing again writes it)"
+            self._index_published(checked, property, before, changed, said)
+            if unrecorded is not None:
+                raise StoreError(
+                    f"{unrecorded}; {published}, but not the record of the run they are of "
+                    "(until it is, a publish for some users beside them is refused): publish "
+                    "again to record it"
+                ) from unrecorded
             return
         written: list[str] = []  # some users' (and late items'): beside the stored ones
         offline: list[tuple[str, _IndexNotOnline]] = []
@@ -862,7 +881,7 @@ class Neo4jStore(GraphStore):
             written.append(kind)
         if record is not None:  # (some users' vectors, the first in the store: their run)
             with self._errors(f"recording the run of the vectors {property!r}"):
-                self._run(q.RECORD_VECTOR_RUN, property=property, **_run_parameters(record))
+                self._run(q.RECORD_VECTOR_RUN, **_run_parameters(property, record))
         if offline:
             kind, exc = offline[0]
             raise StoreError(
@@ -948,7 +967,7 @@ class Neo4jStore(GraphStore):
                 for chunk in self._vector_chunks(keys, matrix):
                     tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()
             if record is not None:  # the run of the vectors, in the same transaction
-                tx.run(q.RECORD_VECTOR_RUN, property=property, **_run_parameters(record)).consume()
+                tx.run(q.RECORD_VECTOR_RUN, **_run_parameters(property, record)).consume()
 
         with self.driver.session(database=self.database) as session:
             session.execute_write(replace)
@@ -1090,22 +1109,42 @@ class Neo4jStore(GraphStore):
         return keys, np.asarray([r["vector"] for r in records], dtype=np.float32)
 
     def vector_model(self, property: str) -> dict[str, str] | None:
-        self._connect()
-        with self._errors(f"reading the model of the vectors {property!r}"):
-            found = self._run(q.VECTOR_MODEL, read=True, property=property)
-        if not found or found[0]["name"] is None:  # none, or a run's (vector_run)
+        found = self._vector_record(property)
+        if found is None or found["name"] is None:  # none, or a run's (vector_run)
             return None
         # templates, interactions: recorded since session 28; an older record has none (unknown)
-        optional = ("templates", "interactions")
-        return {k: v for k, v in dict(found[0]).items() if k not in optional or v is not None}
+        model = {k: found[k] for k in ("name", "identity", "templates", "interactions")}
+        return {k: v for k, v in model.items() if k in ("name", "identity") or v is not None}
 
     def vector_run(self, property: str) -> dict[str, Any] | None:
-        self._connect()
-        with self._errors(f"reading the run of the vectors {property!r}"):
-            found = self._run(q.VECTOR_RUN, read=True, property=property)
-        if not found or found[0]["run"] is None:  # none, or a text model's (vector_model)
+        found = self._vector_record(property)
+        # none, or a text model's (vector_model): one that a kgrec of sessions 26 to 28 wrote
+        # over a run's too, which left the run's fields beside the model's
+        if found is None or found["run"] is None or found["name"] is not None:
             return None
-        return {k: v for k, v in dict(found[0]).items() if v is not None}
+        return {k: found[k] for k in ("run", "weights", "item_norm") if found[k] is not None}
+
+    def _vector_record(self, property: str) -> dict[str, Any] | None:
+        """The fields of ``property``'s (:KgrecVectors) record (None: it has none); a
+        StoreError when a newer kgrec wrote it (:data:`VECTOR_RECORD_VERSION`)."""
+        self._connect()
+        with self._errors(f"reading the record of the vectors {property!r}"):
+            found = self._run(q.VECTOR_RECORD, read=True, property=property)
+        if not found:
+            return None
+        record = dict(found[0])
+        version = record.pop("version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise StoreError(
+                f"{self.uri}: the record of the vectors {property!r} is damaged: "
+                f"schema_version {version!r}"
+            )
+        if version is not None and version > VECTOR_RECORD_VERSION:
+            raise StoreError(
+                f"{self.uri}: the record of the vectors {property!r} was written by a newer "
+                f"kgrec (schema version {version} > {VECTOR_RECORD_VERSION}); upgrade kgrec"
+            )
+        return record
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)
@@ -1188,9 +1227,16 @@ class Neo4jStore(GraphStore):
 _HELD: set[str] = set()
 
 
-def _run_parameters(record: Mapping[str, Any]) -> dict[str, Any]:
-    """RECORD_VECTOR_RUN's parameters of a run record (:func:`publish_record`)."""
+def _model_parameters(property: str, record: Mapping[str, str | None]) -> dict[str, Any]:
+    """RECORD_VECTOR_MODEL's parameters of a text model's record of ``property``."""
+    return {"property": property, "version": MODEL_RECORD_VERSION, **record}
+
+
+def _run_parameters(property: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """RECORD_VECTOR_RUN's parameters of a run record of ``property`` (:func:`publish_record`)."""
     return {
+        "property": property,
+        "version": VECTOR_RECORD_VERSION,
         "run": record["run"],
         "weights": record.get("weights"),
         "item_norm": record.get("item_norm"),

@@ -408,35 +408,32 @@ RETURN name, labelsOrTypes[0] AS kind, properties[0] AS property,
 """
 
 
-# The text model that wrote a vector property's vectors (`kgrec embed`), and the templates of
-# their texts: one node per property.
+# The record of a vector property's vectors, one node per property: the text model that wrote
+# them (`kgrec embed`) and the templates of their texts, or (since session 29) the run a publish
+# wrote them of: $run (its name), $weights (a digest of its model) and $item_norm, or null.
+# $version: its schema version (since session 31; see neo4j.VECTOR_RECORD_VERSION). A record
+# is written whole (SET v = {...}): no field of the record it replaces stays.
 VECTOR_MODEL_CONSTRAINT = (
     "CREATE CONSTRAINT kgrec_vectors_property IF NOT EXISTS "
     "FOR (v:KgrecVectors) REQUIRE v.property IS UNIQUE"
 )
-VECTOR_MODEL = """
+VECTOR_RECORD = """
 MATCH (v:KgrecVectors {property: $property})
-RETURN v.model AS name, v.identity AS identity, v.templates AS templates,
-       v.interactions AS interactions
+RETURN v.schema_version AS version, v.model AS name, v.identity AS identity,
+       v.templates AS templates, v.interactions AS interactions, v.run AS run,
+       v.weights AS weights, v.item_norm AS item_norm
 """
 # $templates: the templates of the texts (kind -> digest, JSON), or null: not recorded;
 # $interactions: whether each kind's texts read the interactions (kind -> bool, JSON), or null
 RECORD_VECTOR_MODEL = """
 MERGE (v:KgrecVectors {property: $property})
-SET v.model = $name, v.identity = $identity, v.templates = $templates,
-    v.interactions = $interactions
-REMOVE v.run, v.weights, v.item_norm
-"""
-# The run a publish wrote a vector property's vectors of (since session 29), in place of the
-# record there: $run (its name), $weights (a digest of its model) and $item_norm, or null
-VECTOR_RUN = """
-MATCH (v:KgrecVectors {property: $property})
-RETURN v.run AS run, v.weights AS weights, v.item_norm AS item_norm
+SET v = {property: $property, schema_version: $version, model: $name, identity: $identity,
+         templates: $templates, interactions: $interactions}
 """
 RECORD_VECTOR_RUN = """
 MERGE (v:KgrecVectors {property: $property})
-SET v.run = $run, v.weights = $weights, v.item_norm = $item_norm
-REMOVE v.model, v.identity, v.templates, v.interactions
+SET v = {property: $property, schema_version: $version, run: $run, weights: $weights,
+         item_norm: $item_norm}
 """
 # no record, of a model or a run: vectors replaced without one (in a staged replacement or
 # publish, before the swap: vectors partly swapped are neither the old model's nor a run's)

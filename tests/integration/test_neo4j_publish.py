@@ -447,6 +447,44 @@ def test_a_staged_publish_whose_vector_swap_stops_says_publish_again(graph_store
         assert np.all(store.read_vectors(kind, property="emb")[1] == 2.0)
 
 
+def test_a_staged_publish_whose_run_record_fails_says_its_vectors_are_in(graph_store, monkeypatch):
+    """A whole run's vectors too large for one transaction record their run after the swap, a
+    step of its own: when that fails, the error says the run is published with its vectors
+    but not their run's record, which publishing again writes; their index (of another
+    dimension here) is still made. Before, it said 'but none of its vectors', and the new
+    vectors were left under the old dimension's index, which leaves them out."""
+    from kgrec.store import queries as q
+
+    store = Neo4jStore(
+        graph_store.driver, uri=graph_store.uri, batch_size=7, vector_transaction_values=10
+    )
+    everyone, items = [f"u{u}" for u in range(30)], [f"synth:{i}" for i in range(20)]
+    old = {"User": (everyone, np.ones((30, 2))), "Item": (items, np.ones((20, 2)))}
+    store.publish(top_k(30, 1), run="a", vectors=old, property="emb")
+    new = {"User": (everyone, np.full((30, 3), 2.0)), "Item": (items, np.full((20, 3), 2.0))}
+    real_run = Neo4jStore._run
+
+    def record_fails(self, query, *args, **kwargs):
+        if query == q.RECORD_VECTOR_RUN:
+            raise ServiceUnavailable("the server went away")
+        return real_run(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(Neo4jStore, "_run", record_fails)
+    with pytest.raises(
+        StoreError,
+        match=r"run 'b''s recommendations are published with its vectors \(User, Item\), but "
+        r"not the record of the run they are of .*: publish again to record it$",
+    ):
+        store.publish(top_k(30, 2), run="b", vectors=new, property="emb")
+    monkeypatch.undo()
+    assert store.vector_run("emb") is None  # no run's: a publish for some users is refused
+    for kind in ("User", "Item"):
+        assert store.vector_dimension(kind, property="emb") == 3
+        assert np.all(store.read_vectors(kind, property="emb")[1] == 2.0)
+    store.publish(top_k(30, 2), run="b", vectors=new, property="emb")
+    assert store.vector_run("emb") == {"run": "b"}
+
+
 def test_a_staged_publish_whose_index_wait_fails_says_its_vectors_are_in(
     some_users_publish, monkeypatch
 ):

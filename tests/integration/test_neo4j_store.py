@@ -710,3 +710,82 @@ def test_vectors_whose_index_wait_fails_are_said_to_be_written(neo, movies, monk
     )
     assert "write them again to wait for it" in str(caught.value)
     assert neo.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+
+
+RECORD_VERSION = "MATCH (v:KgrecVectors {property: $property}) RETURN v.schema_version"
+
+
+def test_vector_records_carry_a_schema_version_and_a_newer_one_is_refused(neo, movies):
+    """Since session 31 a (:KgrecVectors) record holds its schema version, as a LocalStore's
+    manifest does: 1 for a text model's record, 2 for a publish's run record (what a kgrec of
+    sessions 26 to 28 takes for a text model's), in one transaction or staged. A record of a
+    newer version is refused ("upgrade kgrec"), by an embed too, before it writes anything.
+    Before, a record held no version: a newer kgrec's was read as a model's or run's record."""
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    neo.write(movies, progress=False)
+    staged = Neo4jStore(
+        neo.driver,
+        database=neo.database,
+        uri=neo.uri,
+        batch_size=2,
+        publish_transaction_rows=1,
+        vector_transaction_values=1,
+    )
+    text = {"name": "a", "identity": "a@1"}
+    recs = pd.DataFrame(
+        {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [0.9], "rank": [1], "model": "m"}
+    )
+    for n, store in enumerate((neo, staged)):
+        vec = f"emb{n}"
+        store.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=text)
+        assert count(neo.driver, RECORD_VERSION, property=vec) == 1
+        assert store.vector_model(vec) == text
+        store.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))}, property=vec)
+        assert count(neo.driver, RECORD_VERSION, property=vec) == 2
+        assert store.vector_run(vec) == {"run": "r1"} and store.vector_model(vec) is None
+    refused = (
+        (
+            3,
+            r"record of the vectors 'emb0' was written by a newer kgrec \(schema version 3 > 2\);"
+            r" upgrade kgrec",
+        ),
+        ("2", r"record of the vectors 'emb0' is damaged: schema_version '2'"),
+    )
+    users = Embedded("User", ["u1"], np.full((1, 3), 5, np.float32), 1, 1, 0, 0)
+    for version, message in refused:
+        neo.driver.execute_query(
+            "MATCH (v:KgrecVectors {property: 'emb0'}) SET v.schema_version = $version",
+            version=version,
+        )
+        for read in (neo.vector_model, neo.vector_run):
+            with pytest.raises(StoreError, match=message):
+                read("emb0")
+        with pytest.raises(StoreError, match=message):
+            write_embeddings(neo, [users], property="emb0", model=text)
+        keys, matrix = neo.read_vectors("User", property="emb0")
+        assert keys == ["u1"] and matrix.tolist() == [[1.0, 1.0, 1.0]]
+
+
+def test_a_model_record_an_older_kgrec_set_over_a_run_record_is_the_models(neo, movies):
+    """An embed of a kgrec of sessions 26 to 28 sets its text model's fields on the record and
+    leaves the others: over a run's record (session 29 on), the run's fields stay beside the
+    model's. The record is the model's (that embed wrote the vectors last), the vectors no
+    run's. Before, vector_run still named the run, as if the text vectors were its own."""
+    neo.write(movies, progress=False)
+    recs = pd.DataFrame(
+        {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [0.9], "rank": [1], "model": "m"}
+    )
+    neo.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))})
+    assert neo.vector_run("embedding") == {"run": "r1"}
+    neo.driver.execute_query(  # the RECORD_VECTOR_MODEL of sessions 26 to 28
+        "MERGE (v:KgrecVectors {property: $property}) SET v.model = $name, "
+        "v.identity = $identity, v.templates = $templates, v.interactions = $interactions",
+        property="embedding",
+        name="a",
+        identity="a@1",
+        templates=None,
+        interactions=None,
+    )
+    assert neo.vector_model("embedding") == {"name": "a", "identity": "a@1"}
+    assert neo.vector_run("embedding") is None

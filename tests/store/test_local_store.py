@@ -148,6 +148,46 @@ def test_vector_dimension_reads_one_propertys_rows_not_every_vector(store, movie
         store.vector_dimension("Item", property="embedding")
 
 
+def test_read_vectors_reads_one_propertys_rows_not_every_vector(store, movies, monkeypatch):
+    """read_vectors reads the vectors table's file (its checksum checked) but decodes only the
+    kind's property's rows: their keys, sorted, and vectors, on a store of two kinds and two
+    properties of different dimensions; none where there are none; an InputError for no node
+    kind. Before, it read the whole table, every vector of every kind and property made an
+    array, to give one kind's."""
+    store.write(movies, progress=False)
+    assert store.read_vectors("Item", property="embedding")[0] == []  # no vectors table
+    items = np.arange(6, dtype=np.float32).reshape(2, 3)
+    users = np.array([[1.0, 2.0], [3.0, 4.0]])
+    store.write_vectors("Item", ["movies:1", "books:1"], items, property="embedding")
+    store.write_vectors("Item", ["movies:1"], np.full((1, 5), 7.0), property="other")
+    store.write_vectors("User", ["u2", "u1"], users, property="embedding")
+    none = ([], np.zeros((0, 0)))
+    answers = {
+        ("Item", "embedding"): (["books:1", "movies:1"], items[[1, 0]]),
+        ("Item", "other"): (["movies:1"], np.full((1, 5), 7.0)),
+        ("User", "embedding"): (["u1", "u2"], users[[1, 0]]),
+        ("User", "other"): none,
+        ("Entity", "embedding"): none,
+    }
+
+    def every_vector(self, manifest):
+        raise AssertionError("the whole vectors table was read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(LocalStore, "_vectors", every_vector)
+        for (kind, vec), (keys, matrix) in answers.items():
+            found_keys, found = store.read_vectors(kind, property=vec)
+            assert found_keys == keys and found.dtype == np.float32
+            np.testing.assert_array_equal(found, matrix)
+            assert found.shape == matrix.shape
+    with pytest.raises(InputError, match="unknown node kind 'Film'"):
+        store.read_vectors("Film", property="embedding")
+    file = store.path / store.manifest()["tables"]["vectors"]["file"]
+    file.write_bytes(file.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(StoreError, match="checksum"):
+        store.read_vectors("Item", property="embedding")
+
+
 def test_manifest_records_rows_and_checksums(store, movies):
     store.write(movies, progress=False)
     manifest = json.loads((store.path / "manifest.json").read_text())
