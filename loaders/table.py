@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graph_schema.errors import InputError
+from graph_schema.errors import InputError, few
 from graph_schema.merge import as_text
 from graph_schema.tables import GraphTables
 from graph_schema.validate import FILE, LINE, PRIVATE, where
@@ -158,11 +158,10 @@ def _warn_new_items(
         position = int(np.argmax(ids.isin(named).fillna(False).to_numpy(dtype=bool)))
         first = where(df, position)
         others = sorted(named - {str(ids.iloc[position])})
-        shown = ", ".join(map(repr, others[:4])) + (", ..." if len(others) > 4 else "")
         report.warn(
             f"{what} the store does not hold in the domain {domain!r}, each a new item"
             f" without a title (first: file {first['file']}, line {first['line']}, item "
-            f"{ids.iloc[position]!r}" + (f"; others {shown})" if others else ")"),
+            f"{ids.iloc[position]!r}" + (f"; others {few(others)})" if others else ")"),
             len(named),
         )
 

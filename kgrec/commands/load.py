@@ -14,7 +14,7 @@ from pathlib import Path
 
 from graph_schema.tables import GraphTables
 from kgrec.commands.graph import STORE_HELP
-from kgrec.errors import InputError
+from kgrec.errors import InputError, few
 from kgrec.store import GraphStore, open_store
 from kgrec.store.canonical import EntityTieError
 from loaders import kg, movielens, recbole, table
@@ -329,16 +329,11 @@ def _check_new_domains(store: GraphStore, tables: GraphTables, report: LoadRepor
         ", ".join(report.interaction_files),
         f"{len(users):,}",
         "s" if len(users) > 1 else "",
-        _few(users),
-        _few(store.user_ids(limit=4)),
+        few(users),
+        few(store.user_ids(limit=4)),
         named,
         ", ".join(held),
     )
-
-
-def _few(ids: list[str]) -> str:
-    """The first three of some ids, quoted, with ``...`` when there are more."""
-    return ", ".join(map(repr, ids[:3])) + (", ..." if len(ids) > 3 else "")
 
 
 @contextmanager

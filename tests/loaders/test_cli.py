@@ -352,7 +352,7 @@ def test_a_dry_run_checks_the_store_as_the_load_does(
         folder = tmp_path / "store"
         folder.mkdir()
         (folder / "notes.txt").write_text("mine")
-        message = f"{folder} is not empty (notes.txt) and holds no store"
+        message = f"{folder} is not empty ('notes.txt') and holds no store"
     else:  # two failed logins only: a third would lock the account for a while
         monkeypatch.setenv("NEO4J_PASSWORD", "not-the-password")
         message = "authentication failed"
