@@ -306,19 +306,25 @@ def _check_new_domains(store: GraphStore, tables: GraphTables, report: LoadRepor
     """Say which domains the load starts in a store that holds items of others (a second
     dataset as its own domain is the cross-domain workflow: an INFO line, not a refusal; ``load
     table`` and ``load kg`` refuse them before, unless ``--new-domain``), and warn when their
-    interactions name no user the store holds: the domains then share no user, and cross-domain
-    models transfer between them through the knowledge graph alone, if it links them (meant
-    for two catalogues of one KG; else the same people under other ids, e.g. a prefix)."""
+    interactions name no user the store holds, nor one of the load's own users who has items of
+    a held domain too (a domain rule splitting one file): the domains then share no user, and
+    cross-domain models transfer between them through the knowledge graph alone, if it links
+    them (meant for two catalogues of one KG; else the same people under other ids, e.g. a
+    prefix)."""
     held = store.item_domains()
     new = sorted(set(tables.items["domain"].astype(str)) - set(held))
     if not held or not new:
         return
     named = f"domain{'s' if len(new) > 1 else ''} {', '.join(map(repr, new))}"
     log.info("the load starts the new %s; the store holds %s", named, ", ".join(held))
-    uids = tables.items.loc[tables.items["domain"].isin(new), "uid"]
-    interactions = tables.interactions
-    users = sorted(set(interactions.loc[interactions["item_uid"].isin(uids), "user_id"]))
-    if not users or store.user_ids(users, limit=1):
+    items, interactions = tables.items, tables.interactions
+
+    def users_of(domains: list[str]) -> set[str]:
+        uids = items.loc[items["domain"].isin(domains), "uid"]
+        return set(interactions.loc[interactions["item_uid"].isin(uids), "user_id"])
+
+    users = sorted(users_of(new))
+    if not users or users_of(list(held)) & set(users) or store.user_ids(users, limit=1):
         return
     log.warning(
         "the interactions of the new %s (file %s) name %s user%s, none of whom the store holds "

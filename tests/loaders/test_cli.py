@@ -640,6 +640,40 @@ def test_a_new_domain_none_of_whose_users_the_store_holds_is_warned(
         assert set(store.item_domains()) == {"books", "toy"}  # the dry runs wrote nothing
 
 
+def test_a_new_domain_the_loads_own_users_join_to_a_held_one_is_not_warned(
+    loaded, tmp_path, capsys, caplog, write_files
+):
+    """The toy store holds the domain toy and the users u1, u2, u3. A load whose domain rule
+    puts items into toy and into a new domain books, all of its users new to the store, where
+    n1 has items in both: n1 joins books to toy. Before, the load was warned that no user
+    joins them (only the store's users were counted); now its own users who have items of a
+    held domain and of the new one count too. A load none of whose users has both is warned."""
+    uri, _before = loaded
+    item = "item_id:token\tclass:token_seq\ni1\tToy\nb1\tNovel\nb2\tNovel\n"
+    joined = write_files(
+        tmp_path / "joined" / "mix",
+        {"mix.inter": "user_id:token\titem_id:token\nn1\ti1\nn1\tb1\nn2\tb2\n", "mix.item": item},
+    )
+    apart = write_files(
+        tmp_path / "apart" / "mix",
+        {"mix.inter": "user_id:token\titem_id:token\nn1\ti1\nn2\tb1\nn2\tb2\n", "mix.item": item},
+    )
+    caplog.set_level("INFO", logger="kgrec.commands.load")
+    rule = ["--domain-rule", "genres:toy=Toy;books=Novel", "--store", uri, "--dry-run"]
+    code, _out, err = kgrec(capsys, "load", "recbole", joined, *rule)
+    assert code == 0, err
+    assert logged(caplog, "INFO") == ["the load starts the new domain 'books'; the store holds toy"]
+    assert logged(caplog, "WARNING") == []
+    caplog.clear()
+    code, _out, err = kgrec(capsys, "load", "recbole", apart, *rule)
+    assert code == 0, err
+    (message,) = logged(caplog, "WARNING")
+    assert message.startswith(
+        f"the interactions of the new domain 'books' (file {apart / 'mix.inter'}) name 1 user, "
+        "none of whom the store holds (this load's: 'n2'; "
+    )
+
+
 def test_recbole_and_movielens_say_which_new_domain_they_start(
     loaded, tmp_path, capsys, caplog, write_files
 ):
