@@ -163,23 +163,28 @@ def _table(args: argparse.Namespace) -> int:
     rule = _rule(args)
 
     def read(report: LoadReport, store: GraphStore | None) -> GraphTables:
+        # without a rule every item goes to one domain, known before the file is read: a typo
+        # in it is refused at once, not after a long parse
+        if store is not None and rule is None and args.kind != "users":
+            _check_table_domains(args, store, {args.domain or DEFAULT_DOMAIN})
         tables = _read_table(args, rule, report, store)
-        if store is not None:
-            _check_table_domains(args, store, tables)
+        if store is not None and rule is not None:  # the rule's domains: the items' attributes
+            _check_table_domains(args, store, set(tables.items["domain"].astype(str)))
         return tables
 
     return _run(args, read)
 
 
-def _check_table_domains(args: argparse.Namespace, store: GraphStore, tables: GraphTables) -> None:
-    """As :func:`_check_link_domain` for links: the items of a table go to ``--domain`` (or
-    the domains of ``--domain-rule``; without either, ``default``), and a domain the store holds
-    no item of, where it holds items of others, is refused (a typo, ``movie`` for ``movies``)
-    unless ``--new-domain`` says a new domain is meant. An empty store takes any domain."""
+def _check_table_domains(args: argparse.Namespace, store: GraphStore, load: set[str]) -> None:
+    """As :func:`_check_link_domain` for links: the items of a table go to ``load``, the
+    domains of ``--domain-rule`` or else ``--domain`` (without it, ``default``), and a domain
+    the store holds no item of, where it holds items of others, is refused (a typo, ``movie``
+    for ``movies``) unless ``--new-domain`` says a new domain is meant. An empty store takes
+    any domain."""
     if args.new_domain:
         return
     domains = list(store.item_domains())
-    new = sorted(set(tables.items["domain"].astype(str)) - set(domains))
+    new = sorted(load - set(domains))
     if not domains or not new:
         return
     held = f"it holds {', '.join(domains)}"

@@ -272,6 +272,28 @@ def test_a_table_into_a_domain_the_store_does_not_hold(loaded, tmp_path, capsys,
         assert set(store.stats()["domains"]) == {"toy", "books"}
 
 
+def test_a_table_into_a_domain_the_store_does_not_hold_is_refused_before_it_is_read(
+    loaded, tmp_path, capsys, write_files
+):
+    """With --domain (or without it: the domain default) every item of a table goes to one
+    domain, known before the file is read. Before, the refusal of a domain the store does not
+    hold came only after the whole file was parsed: a long file took its whole parse to say
+    `--domain tyo` is a typo, and a bad value in it was reported first. Now the domain is
+    checked before the file is read (the dry run with --store too)."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "t", {"inter.csv": "user_id,item_id,rating\nu1,i1,4\nu2,i2,lots\n"}
+    )
+    inter = ["load", "table", files / "inter.csv", "--store", uri]
+    for args in ([*inter, "--domain", "tyo"], [*inter, "--domain", "tyo", "--dry-run"], inter):
+        code, _out, err = kgrec(capsys, *args)
+        assert code == 2 and f"file {files / 'inter.csv'}, field '--domain'" in err, err
+        assert "line 3" not in err and "'lots'" not in err
+        assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *inter, "--domain", "toy")  # a held domain: the value
+    assert code == 2 and f"file {files / 'inter.csv'}, line 3, field 'rating'" in err, err
+
+
 def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, capsys, write_files):
     """A store with no items takes a table of any domain without --new-domain."""
     files = write_files(tmp_path / "t", {"inter.csv": "user_id,item_id\nu1,i1\n"})
