@@ -43,7 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", default=None, help=STORE_HELP)
     common.add_argument(
-        "--dry-run", action="store_true", help="parse and validate only; write nothing"
+        "--dry-run",
+        action="store_true",
+        help="parse and validate, write nothing; with --store, also check the load against "
+        "that store (reading it only); without --store no store is read, not even the default",
     )
     users = argparse.ArgumentParser(add_help=False)
     users.add_argument(

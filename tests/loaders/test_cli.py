@@ -368,6 +368,17 @@ def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, tmp_path, ca
     assert "no --store given, so nothing was checked against a store" in out
 
 
+@pytest.mark.parametrize("fmt", ["recbole", "movielens", "table", "kg"])
+def test_the_dry_run_help_says_that_without_store_no_store_is_read(capsys, fmt):
+    """A dry run without --store reads no store, not the default one either (the README says
+    so, and the dry run's last line). Before, --help said "parse and validate only; write
+    nothing" beside a --store whose help names its default, as if that store were checked."""
+    with pytest.raises(SystemExit):
+        main(["load", fmt, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "without --store no store is read, not even the default" in help_text
+
+
 def test_a_dry_run_checks_the_store_as_the_load_does(
     store_uri, tmp_path, capsys, monkeypatch, write_files, toy_files
 ):
