@@ -167,8 +167,8 @@ def _table(args: argparse.Namespace) -> int:
 
     def read(report: LoadReport, store: GraphStore | None) -> GraphTables:
         # without a rule every item goes to one domain, known before the file is read: a typo
-        # in it is refused at once, not after a long parse
-        if store is not None and rule is None and args.kind != "users":
+        # in it is refused at once, not after a long parse (a missing file: the loader says so)
+        if store is not None and rule is None and args.kind != "users" and args.path.is_file():
             _check_table_domains(args, store, {args.domain or DEFAULT_DOMAIN})
         tables = _read_table(args, rule, report, store)
         if store is not None and rule is not None:  # the rule's domains: the items' attributes
