@@ -1,10 +1,16 @@
-"""The exceptions raised on bad input: specific, and saying where the problem is.
+"""The exceptions raised on bad input: specific, and saying where the problem is; and
+:func:`few`, how a message names some of many values.
 
 They live in the lowest layer so that graph_schema and the loaders raise them without importing
 anything above; :mod:`kgrec.errors` re-exports them beside the store's errors.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+# how many of many values a message names (:func:`few`)
+FEW = 3
 
 
 class KgrecError(Exception):
@@ -33,3 +39,12 @@ class InputError(KgrecError, ValueError):
             if part
         )
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def few(values: Iterable[object]) -> str:
+    """The first :data:`FEW` of some values (ids, file names) for a message, each quoted, then
+    ``...`` when there are more: ``'u1', 'u2', 'u3', ...``. Quoted as text (``str``), so a
+    NumPy or pandas string reads as the plain one."""
+    values = list(values)
+    shown = ", ".join(repr(str(value)) for value in values[:FEW])
+    return shown + (", ..." if len(values) > FEW else "")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from kgrec.errors import KgrecError
+from kgrec.errors import KgrecError, few
 
 RECBOLE_BASE_URL = "https://recbole.s3-accelerate.amazonaws.com/ProcessedDatasets"
 # dataset -> archive path under the base URL
@@ -59,7 +59,7 @@ def download(
         others = sorted(p.name for p in target.iterdir() if p.suffix not in ATOMIC_SUFFIXES)
         if others:
             raise KgrecError(
-                f"{target} holds files that are not a dataset's ({', '.join(others[:3])}): "
+                f"{target} holds files that are not a dataset's ({few(others)}): "
                 "kgrec never deletes them; move them, or give another --dest"
             )
     url = f"{base_url.rstrip('/')}/{DATASETS[name]}"
@@ -91,7 +91,7 @@ def download(
             lost = sorted(p.name for p in target.iterdir() if p.name not in fetched)
             if lost:
                 raise KgrecError(
-                    f"{target} holds {', '.join(lost[:3])}, which {url} does not: --force "
+                    f"{target} holds {few(lost)}, which {url} does not: --force "
                     "would delete it; move it, or give another --dest"
                 )
             # the old folder is set aside, not deleted, until the new one is in place: a crash

@@ -1,7 +1,8 @@
 """The exceptions kgrec raises: specific, and saying where the problem is.
 
-:class:`KgrecError` and :class:`InputError` are defined in :mod:`graph_schema.errors` (the
-lowest layer raises them too) and re-exported here.
+:class:`KgrecError`, :class:`InputError` and :func:`~graph_schema.errors.few` (some of many
+values, for a message) are defined in :mod:`graph_schema.errors` (the lowest layer uses them
+too) and re-exported here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from graph_schema.errors import InputError, KgrecError
+from graph_schema.errors import InputError, KgrecError, few
 
 
 class StoreError(KgrecError):
@@ -33,4 +34,4 @@ def run_script(main: Callable[[], int | None]) -> NoReturn:
     sys.exit(code or 0)
 
 
-__all__ = ["DistributedError", "InputError", "KgrecError", "StoreError", "run_script"]
+__all__ = ["DistributedError", "InputError", "KgrecError", "StoreError", "few", "run_script"]

@@ -77,7 +77,7 @@ from kgrec.data.split import (
     write_split,
 )
 from kgrec.device import resolve_device
-from kgrec.errors import InputError
+from kgrec.errors import InputError, few
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
 from kgrec.files import is_temporary, load_error, write_all_atomic, write_atomic
 from kgrec.metrics import DEFAULT_KS
@@ -1440,7 +1440,6 @@ def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphSto
         )
     if none:
         why.append(f"{none} with no interaction there")
-    shown = ", ".join(map(repr, users[:5])) + (", ..." if len(users) > 5 else "")
     log.warning(
         "%d user(s) of the run (%s) have no training interaction and nothing in %s to fold "
         "them in from (%s): their embeddings learnt nothing, so they are served the most "
@@ -1448,7 +1447,7 @@ def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphSto
         "To rank for them, retrain the run on the store as it is now (kgrec train), or for "
         "new items with a content student (--cold-items)",
         len(users),
-        shown,
+        few(users),
         redact(source.uri),
         "; ".join(why),
     )

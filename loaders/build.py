@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionArray
 
-from graph_schema.errors import InputError
+from graph_schema.errors import InputError, few
 from graph_schema.merge import merge_frames, merge_rows
 from graph_schema.tables import DOMAIN_PATTERN, KNOWLEDGE, SPECS, GraphTables
 from graph_schema.validate import (
@@ -290,9 +290,8 @@ def _user_mapping(links: pd.DataFrame, report: LoadReport) -> pd.Series:
             cycles.append(sorted(group))
         mapping |= {n: canonical for n in group if n != canonical}
     if cycles:
-        shown = ", ".join(cycles[0][:5]) + (", ..." if len(cycles[0]) > 5 else "")
         report.warn(
-            f"user-link cycles (ids joined into their smallest id; first: {shown}; file "
+            f"user-link cycles (ids joined into their smallest id; first: {few(cycles[0])}; file "
             f"{where(links, 0)['file']})",
             len(cycles),
         )

@@ -8,6 +8,7 @@ to the Item of the load's domain (created if the store does not have it yet).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from graph_schema.validate import where
 from loaders.build import DEFAULT_DOMAIN, Parts, build
 from loaders.files import read_columns
 from loaders.report import LoadReport
+
+log = logging.getLogger(__name__)
 
 TRIPLE_COLUMNS = ("head", "relation", "tail")
 # the other names a header may give the triple columns (any case; RecBole's `head_id:token`
@@ -50,8 +53,9 @@ def load(
     ``domain`` (default ``"default"``).
 
     ``held``: which of some item uids the store the load goes to holds (None: not checked).
-    With it, linked items the store does not hold are counted in a warning (each becomes a new
-    item), and a first line that is not a known header, names such an item and an entity the
+    With it, linked items the store does not hold are counted in a logged WARNING (each becomes
+    a new item; after the build, so that a load refused for another reason warns of nothing),
+    and a first line that is not a known header, names such an item and an entity the
     triples do not name, while a later line names a held item, is an error: a header with
     other names (``iid eid``). A new item on the first line linked to an entity of the
     triples is a link."""
@@ -59,9 +63,10 @@ def load(
     parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS, aliases=TRIPLE_HEADER))
     if links is not None:
         parts.links = read_columns(links, LINK_COLUMNS, aliases=LINK_HEADER)
-        if held is not None:
-            _check_linked_items(parts.links, parts.triples, domain or DEFAULT_DOMAIN, held, report)
-    return build(parts, domain=domain, report=report)
+    tables = build(parts, domain=domain, report=report)
+    if parts.links is not None and held is not None:
+        _check_linked_items(parts.links, parts.triples, domain or DEFAULT_DOMAIN, held)
+    return tables
 
 
 def _check_linked_items(
@@ -69,7 +74,6 @@ def _check_linked_items(
     triples: pd.DataFrame,
     domain: str,
     held: Callable[[list[str]], Collection[str]],
-    report: LoadReport,
 ) -> None:
     ids = links["item_id"].astype("string").str.strip().fillna("")
     uids = (domain + ":" + ids).astype(object)
@@ -91,9 +95,14 @@ def _check_linked_items(
             **first,
         )
     position = int(np.argmax(new))
-    report.warn(
-        f"linked items the store does not hold in the domain {domain!r}, each a new item "
-        f"(first: file {first['file']}, line {where(links, position)['line']}, item "
-        f"{links['item_id'].iloc[position]!r})",
-        uids[new].nunique(),
+    count = uids[new].nunique()
+    log.warning(
+        "the links name %s item%s the store does not hold in the domain %r, each a new item "
+        "(first: file %s, line %s, item %r)",
+        f"{count:,}",
+        "s" if count > 1 else "",
+        domain,
+        first["file"],
+        where(links, position)["line"],
+        links["item_id"].iloc[position],
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from graph_schema.errors import InputError
+from graph_schema.errors import InputError, few
 from graph_schema.merge import as_text
 from graph_schema.tables import DOMAIN_PATTERN
 from graph_schema.validate import FILE
@@ -75,11 +75,11 @@ class DomainRule:
         for name, met in meets.items():
             domain[met & (count == 1)] = name
         if len(items) and domain.isna().all():
-            found = values.dropna().astype(str).value_counts().index[:5].tolist()
+            found = few(values.dropna().astype(str).value_counts().index)
             raise InputError(
                 f"the domain rule keeps no item: none of the {len(items):,} items has "
                 f"{self.attribute!r} values of exactly one domain "
-                f"({', '.join(f'{n}: {sorted(v)[:3]}' for n, v in self.domains)}); the items "
+                f"({'; '.join(f'{n}: {few(sorted(v))}' for n, v in self.domains)}); the items "
                 f"have e.g. {found or 'no values'}",
                 file=str(items[FILE].iloc[0]) if FILE in items else None,
                 field="--domain-rule",
@@ -87,15 +87,15 @@ class DomainRule:
         kept = set(domain.dropna())
         empty = [(n, v) for n, v in self.domains if n not in kept]
         if len(items) and empty:  # a misspelt value ('Thrillr'): the pair has one domain
-            found = values.dropna().astype(str).value_counts().index[:5].tolist()
+            found = few(values.dropna().astype(str).value_counts().index)
             log.warning(
                 "%sthe domain rule keeps no item in domain(s) %s: no item has %r values of "
                 "exactly that domain (%s); the items have e.g. %s",
                 f"{items[FILE].iloc[0]}: " if FILE in items else "",
                 ", ".join(repr(n) for n, _ in empty),
                 self.attribute,
-                ", ".join(f"{n}: {sorted(v)[:3]}" for n, v in empty),
-                found,
+                "; ".join(f"{n}: {few(sorted(v))}" for n, v in empty),
+                found or "no values",
             )
         return domain
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graph_schema.errors import InputError
+from graph_schema.errors import InputError, few
 from graph_schema.merge import as_text
 from graph_schema.tables import GraphTables
 from graph_schema.validate import FILE, LINE, PRIVATE, where
@@ -131,7 +131,7 @@ def load(
     # untitled items file (attributes) or interactions naming ones the store lacks: a typo?
     typo = kind == "interactions" or (kind == "items" and "title" not in df)
     if new_items is not None and typo:
-        _warn_new_items(df, tables, kind, new_items, report)
+        _warn_new_items(df, tables, kind, new_items)
     return tables
 
 
@@ -140,11 +140,11 @@ def _warn_new_items(
     tables: GraphTables,
     kind: str,
     new_items: Callable[[list[str]], Collection[str]],
-    report: LoadReport,
 ) -> None:
-    """Count, per domain, the load's items that would be new items of a domain the store holds
-    items of (a typo in an id, another catalogue's file), with the first row naming one and a
-    few other ids: the load creates them (untitled, when the file has no title column)."""
+    """A logged WARNING per domain counting the load's items that would be new items of a
+    domain the store holds items of (a typo in an id, another catalogue's file), with the first
+    row naming one and a few other ids: the load creates them (untitled, when the file has no
+    title column)."""
     uids = tables.items["uid"].astype(str)
     new = set(new_items(list(uids)))
     if not new:
@@ -152,18 +152,23 @@ def _warn_new_items(
     ids = df["item_id"].astype("string").str.strip()
     domain_of = dict(zip(uids, tables.items["domain"].astype(str), strict=True))
     item_of = dict(zip(uids, tables.items["item_id"].astype(str), strict=True))
-    what = "items" if kind == "items" else "interactions name items"
+    rows = "the items file names" if kind == "items" else "the interactions name"
     for domain in sorted({domain_of[u] for u in new}):
         named = {item_of[u] for u in new if domain_of[u] == domain}
         position = int(np.argmax(ids.isin(named).fillna(False).to_numpy(dtype=bool)))
         first = where(df, position)
         others = sorted(named - {str(ids.iloc[position])})
-        shown = ", ".join(map(repr, others[:4])) + (", ..." if len(others) > 4 else "")
-        report.warn(
-            f"{what} the store does not hold in the domain {domain!r}, each a new item"
-            f" without a title (first: file {first['file']}, line {first['line']}, item "
-            f"{ids.iloc[position]!r}" + (f"; others {shown})" if others else ")"),
-            len(named),
+        log.warning(
+            "%s %s item%s the store does not hold in the domain %r, each a new item "
+            "without a title (first: file %s, line %s, item %r%s)",
+            rows,
+            f"{len(named):,}",
+            "s" if len(named) > 1 else "",
+            domain,
+            first["file"],
+            first["line"],
+            ids.iloc[position],
+            f"; others {few(others)}" if others else "",
         )
 
 

@@ -101,7 +101,7 @@ def test_force_never_deletes_what_is_not_the_datasets(http_root, tmp_path, capsy
     (dest / "ml-100k" / "run1" / "model.pt").write_text("mine")
     argv = ["download", "ml-100k", "--dest", str(dest), "--base-url", url, "--force"]
     assert main(argv) == 2
-    assert "not a dataset's (run1)" in capsys.readouterr().err
+    assert "not a dataset's ('run1')" in capsys.readouterr().err
     assert (dest / "ml-100k" / "run1" / "model.pt").read_text() == "mine"
     (dest / "ml-100k" / "run1" / "model.pt").unlink()
     (dest / "ml-100k" / "run1").rmdir()
@@ -131,7 +131,7 @@ def test_force_keeps_a_dataset_file_the_archive_lacks(http_root, tmp_path, capsy
     (dest / "ml-100k" / "ml-100k.kg").write_text("mine")
     argv = ["download", "ml-100k", "--dest", str(dest), "--base-url", url, "--force"]
     assert main(argv) == 2
-    assert "holds ml-100k.kg, which" in capsys.readouterr().err
+    assert "holds 'ml-100k.kg', which" in capsys.readouterr().err
     assert (dest / "ml-100k" / "ml-100k.kg").read_text() == "mine"
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
     assert not [p for p in dest.iterdir() if p.name.startswith(".ml-100k")]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from graph_schema.tables import GraphTables
 from kgrec.commands.graph import STORE_HELP
-from kgrec.errors import InputError
+from kgrec.errors import InputError, few
 from kgrec.store import GraphStore, open_store
 from kgrec.store.canonical import EntityTieError
 from loaders import kg, movielens, recbole, table
@@ -43,7 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", default=None, help=STORE_HELP)
     common.add_argument(
-        "--dry-run", action="store_true", help="parse and validate only; write nothing"
+        "--dry-run",
+        action="store_true",
+        help="parse and validate, write nothing; with --store, also check the load against "
+        "that store (reading it only); without --store no store is read, not even the default",
     )
     users = argparse.ArgumentParser(add_help=False)
     users.add_argument(
@@ -163,23 +166,28 @@ def _table(args: argparse.Namespace) -> int:
     rule = _rule(args)
 
     def read(report: LoadReport, store: GraphStore | None) -> GraphTables:
+        # without a rule every item goes to one domain, known before the file is read: a typo
+        # in it is refused at once, not after a long parse (a missing file: the loader says so)
+        if store is not None and rule is None and args.kind != "users" and args.path.is_file():
+            _check_table_domains(args, store, {args.domain or DEFAULT_DOMAIN})
         tables = _read_table(args, rule, report, store)
-        if store is not None:
-            _check_table_domains(args, store, tables)
+        if store is not None and rule is not None:  # the rule's domains: the items' attributes
+            _check_table_domains(args, store, set(tables.items["domain"].astype(str)))
         return tables
 
     return _run(args, read)
 
 
-def _check_table_domains(args: argparse.Namespace, store: GraphStore, tables: GraphTables) -> None:
-    """As :func:`_check_link_domain` for links: the items of a table go to ``--domain`` (or
-    the domains of ``--domain-rule``; without either, ``default``), and a domain the store holds
-    no item of, where it holds items of others, is refused (a typo, ``movie`` for ``movies``)
-    unless ``--new-domain`` says a new domain is meant. An empty store takes any domain."""
+def _check_table_domains(args: argparse.Namespace, store: GraphStore, load: set[str]) -> None:
+    """As :func:`_check_link_domain` for links: the items of a table go to ``load``, the
+    domains of ``--domain-rule`` or else ``--domain`` (without it, ``default``), and a domain
+    the store holds no item of, where it holds items of others, is refused (a typo, ``movie``
+    for ``movies``) unless ``--new-domain`` says a new domain is meant. An empty store takes
+    any domain."""
     if args.new_domain:
         return
     domains = list(store.item_domains())
-    new = sorted(set(tables.items["domain"].astype(str)) - set(domains))
+    new = sorted(load - set(domains))
     if not domains or not new:
         return
     held = f"it holds {', '.join(domains)}"
@@ -306,19 +314,25 @@ def _check_new_domains(store: GraphStore, tables: GraphTables, report: LoadRepor
     """Say which domains the load starts in a store that holds items of others (a second
     dataset as its own domain is the cross-domain workflow: an INFO line, not a refusal; ``load
     table`` and ``load kg`` refuse them before, unless ``--new-domain``), and warn when their
-    interactions name no user the store holds: the domains then share no user, and cross-domain
-    models transfer between them through the knowledge graph alone, if it links them (meant
-    for two catalogues of one KG; else the same people under other ids, e.g. a prefix)."""
+    interactions name no user the store holds, nor one of the load's own users who has items of
+    a held domain too (a domain rule splitting one file): the domains then share no user, and
+    cross-domain models transfer between them through the knowledge graph alone, if it links
+    them (meant for two catalogues of one KG; else the same people under other ids, e.g. a
+    prefix)."""
     held = store.item_domains()
     new = sorted(set(tables.items["domain"].astype(str)) - set(held))
     if not held or not new:
         return
     named = f"domain{'s' if len(new) > 1 else ''} {', '.join(map(repr, new))}"
     log.info("the load starts the new %s; the store holds %s", named, ", ".join(held))
-    uids = tables.items.loc[tables.items["domain"].isin(new), "uid"]
-    interactions = tables.interactions
-    users = sorted(set(interactions.loc[interactions["item_uid"].isin(uids), "user_id"]))
-    if not users or store.user_ids(users, limit=1):
+    items, interactions = tables.items, tables.interactions
+
+    def users_of(domains: list[str]) -> set[str]:
+        uids = items.loc[items["domain"].isin(domains), "uid"]
+        return set(interactions.loc[interactions["item_uid"].isin(uids), "user_id"])
+
+    users = sorted(users_of(new))
+    if not users or users_of(list(held)) & set(users) or store.user_ids(users, limit=1):
         return
     log.warning(
         "the interactions of the new %s (file %s) name %s user%s, none of whom the store holds "
@@ -329,16 +343,11 @@ def _check_new_domains(store: GraphStore, tables: GraphTables, report: LoadRepor
         ", ".join(report.interaction_files),
         f"{len(users):,}",
         "s" if len(users) > 1 else "",
-        _few(users),
-        _few(store.user_ids(limit=4)),
+        few(users),
+        few(store.user_ids(limit=4)),
         named,
         ", ".join(held),
     )
-
-
-def _few(ids: list[str]) -> str:
-    """The first three of some ids, quoted, with ``...`` when there are more."""
-    return ", ".join(map(repr, ids[:3])) + (", ..." if len(ids) > 3 else "")
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_schema.errors import InputError
+from graph_schema.errors import InputError, few
 from graph_schema.merge import blank_as_missing, merge_frames, unify_attribute
 from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.tables import (
@@ -396,10 +396,8 @@ class UnknownNodesError(InputError):
 def unknown_keys_error(kind: str, unknown: Iterable[str], what: str) -> InputError:
     """The error for ``what`` that names ``kind`` nodes which are not in the store."""
     unknown = sorted(unknown)
-    shown = ", ".join(repr(u) for u in unknown[:5])
-    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
     return UnknownNodesError(
-        f"{what} name {len(unknown)} {kind} node(s) missing from the graph: {shown}{more}",
+        f"{what} name {len(unknown)} {kind} node(s) missing from the graph: {few(unknown)}",
         field=NODE_TABLES[kind][1],
     )
 

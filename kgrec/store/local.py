@@ -55,7 +55,7 @@ from graph_schema.tables import (
     empty,
 )
 from graph_schema.validate import id_arguments
-from kgrec.errors import StoreError
+from kgrec.errors import StoreError, few
 from kgrec.explain import GraphIndex, explain
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
@@ -287,17 +287,14 @@ class LocalStore(GraphStore):
         except OSError as exc:
             raise StoreError(f"{self.uri}: cannot read the store folder: {exc}") from exc
         if foreign:
-            shown = ", ".join(foreign[:3]) + (
-                f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-            )
             raise StoreError(
-                f"{self.uri}: {self.path} is not empty ({shown}) and holds no store "
+                f"{self.uri}: {self.path} is not empty ({few(foreign)}) and holds no store "
                 f"({MANIFEST}): a store is a folder of its own; give a new or empty folder"
             )
         tables = sorted(p.name for p in self.path.iterdir() if TABLE_FILE.fullmatch(p.name))
         if tables:  # a write would take them for garbage and delete them
             raise StoreError(
-                f"{self.uri}: {self.path} holds table files ({', '.join(tables[:3])}) but no "
+                f"{self.uri}: {self.path} holds table files ({few(tables)}) but no "
                 f"{MANIFEST}: a store whose manifest was lost (restore it), or a first write "
                 "that was killed (then delete the folder); kgrec deletes none of them"
             )

@@ -272,6 +272,28 @@ def test_a_table_into_a_domain_the_store_does_not_hold(loaded, tmp_path, capsys,
         assert set(store.stats()["domains"]) == {"toy", "books"}
 
 
+def test_a_table_into_a_domain_the_store_does_not_hold_is_refused_before_it_is_read(
+    loaded, tmp_path, capsys, write_files
+):
+    """With --domain (or without it: the domain default) every item of a table goes to one
+    domain, known before the file is read. Before, the refusal of a domain the store does not
+    hold came only after the whole file was parsed: a long file took its whole parse to say
+    `--domain tyo` is a typo, and a bad value in it was reported first. Now the domain is
+    checked before the file is read (the dry run with --store too)."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "t", {"inter.csv": "user_id,item_id,rating\nu1,i1,4\nu2,i2,lots\n"}
+    )
+    inter = ["load", "table", files / "inter.csv", "--store", uri]
+    for args in ([*inter, "--domain", "tyo"], [*inter, "--domain", "tyo", "--dry-run"], inter):
+        code, _out, err = kgrec(capsys, *args)
+        assert code == 2 and f"file {files / 'inter.csv'}, field '--domain'" in err, err
+        assert "line 3" not in err and "'lots'" not in err
+        assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *inter, "--domain", "toy")  # a held domain: the value
+    assert code == 2 and f"file {files / 'inter.csv'}, line 3, field 'rating'" in err, err
+
+
 def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, capsys, write_files):
     """A store with no items takes a table of any domain without --new-domain."""
     files = write_files(tmp_path / "t", {"inter.csv": "user_id,item_id\nu1,i1\n"})
@@ -283,11 +305,15 @@ def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, caps
         assert set(store.stats()["domains"]) == {"books"}
 
 
-def test_a_link_file_header_of_unknown_names_is_not_a_link(loaded, tmp_path, capsys, write_files):
+def test_a_link_file_header_of_unknown_names_is_not_a_link(
+    loaded, tmp_path, capsys, caplog, write_files
+):
     """Before, a first line ``iid<TAB>eid`` (names the loader does not read as a header) was
     silently loaded as a link: a new item toy:iid tied to the entity eid. Now a first line
     naming an item the store's domain does not hold, while later lines name its items, is
-    refused at its file, line and field; other new items are counted in a warning."""
+    refused at its file, line and field; other new items are counted in a logged WARNING
+    (before: a `warning:` line of the summary on stdout, where the new-domain warning was
+    logged), not in the summary."""
     uri, before = loaded
     files = write_files(
         tmp_path / "kg",
@@ -304,12 +330,14 @@ def test_a_link_file_header_of_unknown_names_is_not_a_link(loaded, tmp_path, cap
     assert f"file {files / 'l.tsv'}, line 1, field 'item_id'" in err
     assert "'iid', which the store does not hold in the domain 'toy'" in err
     assert_same(before, snapshot(uri))
+    assert logged(caplog, "WARNING", "loaders.kg") == []  # refused: no warning besides
     code, out, err = kgrec(capsys, *args, "--links", files / "ok.tsv")  # a new item, warned
     assert code == 0, err
-    assert (
-        "warning: linked items the store does not hold in the domain 'toy', each a new item "
-        f"(first: file {files / 'ok.tsv'}, line 2, item 'i9'): 1"
-    ) in out
+    assert logged(caplog, "WARNING", "loaders.kg") == [
+        "the links name 1 item the store does not hold in the domain 'toy', each a new item "
+        f"(first: file {files / 'ok.tsv'}, line 2, item 'i9')"
+    ]
+    assert "warning" not in out
     with open_store(uri) as store:
         assert set(store.snapshot().items["uid"]) - set(before["items"]["uid"]) == {"toy:i9"}
     # a new item on the first line, linked to an entity a triple names, is a link
@@ -340,6 +368,17 @@ def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, tmp_path, ca
     assert "no --store given, so nothing was checked against a store" in out
 
 
+@pytest.mark.parametrize("fmt", ["recbole", "movielens", "table", "kg"])
+def test_the_dry_run_help_says_that_without_store_no_store_is_read(capsys, fmt):
+    """A dry run without --store reads no store, not the default one either (the README says
+    so, and the dry run's last line). Before, --help said "parse and validate only; write
+    nothing" beside a --store whose help names its default, as if that store were checked."""
+    with pytest.raises(SystemExit):
+        main(["load", fmt, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "without --store no store is read, not even the default" in help_text
+
+
 def test_a_dry_run_checks_the_store_as_the_load_does(
     store_uri, tmp_path, capsys, monkeypatch, write_files, toy_files
 ):
@@ -352,7 +391,7 @@ def test_a_dry_run_checks_the_store_as_the_load_does(
         folder = tmp_path / "store"
         folder.mkdir()
         (folder / "notes.txt").write_text("mine")
-        message = f"{folder} is not empty (notes.txt) and holds no store"
+        message = f"{folder} is not empty ('notes.txt') and holds no store"
     else:  # two failed logins only: a third would lock the account for a while
         monkeypatch.setenv("NEO4J_PASSWORD", "not-the-password")
         message = "authentication failed"
@@ -513,13 +552,14 @@ def test_a_users_table_with_a_domain_is_refused(tmp_path, capsys, option):
 
 
 def test_a_table_naming_items_the_store_does_not_hold_is_warned(
-    loaded, tmp_path, capsys, write_files
+    loaded, tmp_path, capsys, caplog, write_files
 ):
     """Before, `load table --kind items|interactions --domain toy` naming items the store does
     not hold in the domain toy made them new untitled items without a word, where `load kg
     --links` counts such items in a warning. Now the table load (and its dry run with --store)
-    counts them per domain, naming the first row and other ids; a table of a domain the store
-    holds no item of starts it without a warning, and so do items with titles (late items)."""
+    counts them per domain in a logged WARNING (before this, a `warning:` line of the summary
+    on stdout), naming the first row and other ids; a table of a domain the store holds no item
+    of starts it without a warning, and so do items with titles (late items)."""
     uri, before = loaded
     files = write_files(
         tmp_path / "t",
@@ -530,27 +570,31 @@ def test_a_table_naming_items_the_store_does_not_hold_is_warned(
     )
     items = ["load", "table", files / "items.csv", "--kind", "items", "--store", uri]
     warning = (
-        "warning: items the store does not hold in the domain 'toy', each a new item without "
-        f"a title (first: file {files / 'items.csv'}, line 3, item 'i9'; others 'i8'): 2"
+        "the items file names 2 items the store does not hold in the domain 'toy', each a new "
+        f"item without a title (first: file {files / 'items.csv'}, line 3, item 'i9'; others "
+        "'i8')"
     )
-    code, out, err = kgrec(capsys, *items, "--domain", "toy", "--dry-run")
-    assert code == 0, err
-    assert warning in out
-    assert_same(before, snapshot(uri))
-    code, out, err = kgrec(capsys, *items, "--domain", "toy")
-    assert code == 0, err
-    assert warning in out
+    for dry in (["--dry-run"], []):
+        caplog.clear()
+        code, out, err = kgrec(capsys, *items, "--domain", "toy", *dry)
+        assert code == 0, err
+        assert logged(caplog, "WARNING", "loaders.table") == [warning]
+        assert "warning" not in out  # the summary counts what rules changed, no more
+        if dry:
+            assert_same(before, snapshot(uri))
+    caplog.clear()
     code, out, err = kgrec(
         capsys, "load", "table", files / "inter.csv", "--store", uri, "--domain", "toy"
     )
     assert code == 0, err
-    assert (
-        "warning: interactions name items the store does not hold in the domain 'toy', each a "
-        f"new item without a title (first: file {files / 'inter.csv'}, line 3, item 'i7'): 1"
-    ) in out
+    assert logged(caplog, "WARNING", "loaders.table") == [
+        "the interactions name 1 item the store does not hold in the domain 'toy', each a new "
+        f"item without a title (first: file {files / 'inter.csv'}, line 3, item 'i7')"
+    ]
+    caplog.clear()
     code, out, err = kgrec(capsys, *items, "--domain", "drama", "--new-domain")  # no warning
     assert code == 0, err
-    assert "warning" not in out
+    assert logged(caplog, "WARNING", "loaders.table") == []
     # new items with titles: late items, the way to add items to a domain; no warning
     titled = write_files(tmp_path / "late", {"late.csv": "item_id,title\ni6,Heat\n"})
     code, out, err = kgrec(
@@ -558,18 +602,14 @@ def test_a_table_naming_items_the_store_does_not_hold_is_warned(
         "--domain", "toy",
     )  # fmt: skip
     assert code == 0, err
-    assert "warning" not in out
+    assert logged(caplog, "WARNING", "loaders.table") == []
     with open_store(uri) as store:
         assert {"toy:i7", "toy:i8", "toy:i9", "drama:i1"} <= set(store.snapshot().items["uid"])
 
 
-def logged(caplog, level: str) -> list[str]:
-    """The messages `kgrec load` logged at ``level``."""
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "kgrec.commands.load" and r.levelname == level
-    ]
+def logged(caplog, level: str, logger: str = "kgrec.commands.load") -> list[str]:
+    """The messages `kgrec load` (or ``logger``: a loader's) logged at ``level``."""
+    return [r.getMessage() for r in caplog.records if r.name == logger and r.levelname == level]
 
 
 def test_a_new_domain_none_of_whose_users_the_store_holds_is_warned(
@@ -638,6 +678,40 @@ def test_a_new_domain_none_of_whose_users_the_store_holds_is_warned(
         assert "to books, toy" in message
     with open_store(uri) as store:
         assert set(store.item_domains()) == {"books", "toy"}  # the dry runs wrote nothing
+
+
+def test_a_new_domain_the_loads_own_users_join_to_a_held_one_is_not_warned(
+    loaded, tmp_path, capsys, caplog, write_files
+):
+    """The toy store holds the domain toy and the users u1, u2, u3. A load whose domain rule
+    puts items into toy and into a new domain books, all of its users new to the store, where
+    n1 has items in both: n1 joins books to toy. Before, the load was warned that no user
+    joins them (only the store's users were counted); now its own users who have items of a
+    held domain and of the new one count too. A load none of whose users has both is warned."""
+    uri, _before = loaded
+    item = "item_id:token\tclass:token_seq\ni1\tToy\nb1\tNovel\nb2\tNovel\n"
+    joined = write_files(
+        tmp_path / "joined" / "mix",
+        {"mix.inter": "user_id:token\titem_id:token\nn1\ti1\nn1\tb1\nn2\tb2\n", "mix.item": item},
+    )
+    apart = write_files(
+        tmp_path / "apart" / "mix",
+        {"mix.inter": "user_id:token\titem_id:token\nn1\ti1\nn2\tb1\nn2\tb2\n", "mix.item": item},
+    )
+    caplog.set_level("INFO", logger="kgrec.commands.load")
+    rule = ["--domain-rule", "genres:toy=Toy;books=Novel", "--store", uri, "--dry-run"]
+    code, _out, err = kgrec(capsys, "load", "recbole", joined, *rule)
+    assert code == 0, err
+    assert logged(caplog, "INFO") == ["the load starts the new domain 'books'; the store holds toy"]
+    assert logged(caplog, "WARNING") == []
+    caplog.clear()
+    code, _out, err = kgrec(capsys, "load", "recbole", apart, *rule)
+    assert code == 0, err
+    (message,) = logged(caplog, "WARNING")
+    assert message.startswith(
+        f"the interactions of the new domain 'books' (file {apart / 'mix.inter'}) name 1 user, "
+        "none of whom the store holds (this load's: 'n2'; "
+    )
 
 
 def test_recbole_and_movielens_say_which_new_domain_they_start(

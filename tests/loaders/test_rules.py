@@ -106,7 +106,7 @@ def test_a_domain_the_rule_gives_no_item_is_warned_of(caplog):
     assert record.levelname == "WARNING"
     message = record.getMessage()
     assert "keeps no item in domain(s) 'thriller'" in message
-    assert "['Thrillr']" in message and "'Thriller'" in message
+    assert "thriller: 'Thrillr'" in message and "'Thriller'" in message
     caplog.clear()
     with caplog.at_level("WARNING", logger="loaders.rules"):
         parse_rule("genres:drama=Drama;thriller=Thriller").assign(items)
