@@ -14,7 +14,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from kgrec.errors import InputError
+from kgrec.errors import InputError, few
 from kgrec.models.base import GraphRecommender, ordered_top_k
 
 
@@ -28,10 +28,10 @@ class NaNScores(InputError):
         self, users: Sequence[int | str], *, run: str | None = None, file: str | None = None
     ) -> None:
         self.users = list(users)
-        shown = ", ".join(map(repr, self.users[:5])) + (", ..." if len(self.users) > 5 else "")
         super().__init__(
             f"{f'run {run}: ' if run else ''}the model's scores are NaN for "
-            f"{len(self.users)} user(s) ({shown}): it diverged; retrain, e.g. with a lower --lr",
+            f"{len(self.users)} user(s) ({few(self.users)}): it diverged; retrain, e.g. with a "
+            "lower --lr",
             file=file,
         )
 
