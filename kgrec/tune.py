@@ -801,11 +801,11 @@ class _Objective:
         # and after a trial that failed on rank 0 alone
         self.others_wait = True
         # (number, settings queued to run again) of the trial recorded as stopped before its
-        # end (a Ctrl-C, the time budget), while the database records the rest of it
+        # end (a Ctrl-C, the time budget), while the database records the rest of it: until
+        # Optuna has recorded its end (:meth:`told`)
         self.stopped: tuple[int, dict[str, Any]] | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
-        self.stopped = None
         self.db.at(f"write trial {trial.number}'s settings as it draws them", trial=trial)
         try:
             return self._run(trial)
@@ -824,7 +824,9 @@ class _Objective:
             self.db.doing = f"record trial {trial.number}'s end (Optuna's tell)"
 
     def told(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """Optuna's callback once it recorded a trial's end: no trial runs until the next."""
+        """Optuna's callback once it recorded a trial's end: no trial runs until the next, so
+        a refusal from here on (Optuna's ask of the next) is not of a stopped one."""
+        self.stopped = None
         self.db.at("begin a new trial")
 
     def record_refused(

@@ -1795,3 +1795,37 @@ def test_a_refused_read_or_write_outside_a_trial_is_a_kgrec_error(
         assert cli_tune(tiny_recbole, tmp_path / "cli", "--trials", "3", *CLI_SPACE) == 2
         err = capsys.readouterr().err
         assert "kgrec tune: error: file " in err and says in err and "Traceback" not in err
+
+
+def test_a_refused_ask_after_a_time_budget_stop_is_not_said_of_the_stopped_trial(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """The time budget stops trial 0 after its first epoch while Optuna's own clock (which
+    starts a little later) still lets it ask for trial 1, and the study's database refuses
+    that ask. Before, the stopped trial was forgotten only as the next trial started, so the
+    error said the database "refused a write as it recorded trial 0, stopped before its
+    end": a write of a trial already recorded in full. Now it names the ask."""
+    import types
+
+    real = time.monotonic
+    calls = {"n": 0}
+
+    def monotonic() -> float:  # the deadline is set on the first call; past it from then on
+        calls["n"] += 1
+        return real() + (0 if calls["n"] == 1 else 1e6)
+
+    clock = types.SimpleNamespace(monotonic=monotonic, perf_counter=time.perf_counter)
+    monkeypatch.setattr(kgrec.tune, "time", clock)
+    monkeypatch.setattr(optuna.Study, "ask", _refuse(optuna.Study, "ask", _nth(2)))
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3, timeout=3600, epochs=50, patience=50)
+    said = str(raised.value)
+    assert said.startswith(f"file {out / STUDY_FILE}: ")
+    assert "could not begin a new trial" in said and "no trial was training" in said
+    assert "trial 0" not in said
+    monkeypatch.undo()
+    stopped, queued = load_study(out).trials
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs["interrupted"] == "time budget"
+    assert queued.state == TrialState.WAITING
+    assert queued.system_attrs["fixed_params"] == stopped.params
