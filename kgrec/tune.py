@@ -1084,8 +1084,6 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
         if pruning
         else optuna.pruners.NopPruner()
     )
-    from sqlalchemy.exc import SQLAlchemyError
-
     path = (out / STUDY_FILE).resolve()
     try:
         study = optuna.create_study(
@@ -1095,11 +1093,12 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
             load_if_exists=True,
             pruner=pruner,
         )
-    except SQLAlchemyError as exc:  # damaged, or another program's file of that name
-        if _refusal(exc) is not None:  # locked, a full disk: the study is there all the same
-            raise _refused_open(path, _refusal(exc)) from None
+    except _database_errors() as exc:  # damaged, or another program's file of that name
+        error = _database_error(exc) or exc  # SQLAlchemy's, or Optuna's raised from it
+        if _refusal(error) is not None:  # locked, a full disk: the study is there all the same
+            raise _refused_open(path, _refusal(error)) from None
         raise InputError(
-            f"this is not a study kgrec tune can read ({str(exc).splitlines()[0][:200]}): "
+            f"this is not a study kgrec tune can read ({_first_line(error)}): "
             "choose a new --out folder",
             file=str(path),
         ) from None

@@ -1005,6 +1005,9 @@ def test_a_study_another_process_reserved_says_to_run_again_when_it_is_done(
     err = capsys.readouterr().err
     assert f"file {path}" in err and "database is locked" in err
     assert "another process holds it" in err and "when that process is done" in err
+    # Optuna raises this refusal as its StorageInternalError: before, that was not taken for
+    # the study refusing to be opened, and the error did not say the folder is unchanged
+    assert "could not be opened" in err and "nothing in the folder changed" in err
     assert "not a study" not in err and "Traceback" not in err
     assert load_study(tmp_path / "tune").trials == []
 
@@ -1044,12 +1047,15 @@ def test_a_study_folder_without_its_lock_file_gets_none_when_the_study_cannot_be
     ("code", "message"),
     [(sqlite3.SQLITE_IOERR, "disk I/O error"), (sqlite3.SQLITE_FULL, "database or disk is full")],
 )
-@pytest.mark.parametrize("where", ["check", "open"])
+@pytest.mark.parametrize("where", ["check", "open", "commit"])
 def test_a_study_database_that_refuses_a_read_is_a_store_error(
     tmp_path, tiny_recbole, monkeypatch, code, message, where
 ):
     """Before, an I/O error or a full disk as the study was read was "not a study kgrec tune
-    can read ...: choose a new --out folder" (an InputError), as was a lock."""
+    can read ...: choose a new --out folder" (an InputError), as was a lock. Before session
+    31 one Optuna raises as its StorageInternalError (a write of the study refused, at
+    ``commit``) was not taken for the study refusing to be opened: "could not open the study
+    ...; no trial was training", not saying the folder is unchanged."""
     from sqlalchemy.exc import OperationalError
 
     path = _our_study(tmp_path / "tune")
@@ -1060,16 +1066,21 @@ def test_a_study_database_that_refuses_a_read_is_a_store_error(
     def refuse(*args, **kwargs):
         if where == "check":
             raise error
+        if where == "commit":  # as Optuna's sessions raise it
+            internal = optuna.exceptions.StorageInternalError("An exception is raised ...")
+            raise internal from OperationalError("INSERT", {}, error)
         raise OperationalError("SELECT", {}, error)
 
     if where == "check":
         monkeypatch.setattr(kgrec.tune.sqlite3, "connect", refuse)
+    elif where == "commit":
+        monkeypatch.setattr(optuna.storages.RDBStorage, "create_new_study", refuse)
     else:
         monkeypatch.setattr(kgrec.tune.optuna.storages, "RDBStorage", refuse)
     with pytest.raises(StoreError) as raised:
         small_tune(tiny_recbole, tmp_path / "tune", trials=1)
     said = str(raised.value)
-    assert said.startswith(f"file {path.resolve() if where == 'open' else path}: ")
+    assert said.startswith(f"file {path if where == 'check' else path.resolve()}: ")
     assert message in said and "nothing in the folder changed" in said
     assert "when that process is done" not in said  # no other process holds it
     monkeypatch.undo()
