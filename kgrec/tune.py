@@ -592,12 +592,17 @@ def tune(
             created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
+            made = False  # whether this run makes the study's file
             try:  # under the lock: another tune's study, half made, is not read as no study
                 _check_folder(out)
+                made = not (out / STUDY_FILE).exists()
                 study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             except BaseException:
-                # the folder changed since the check, or its study cannot be opened (held by
-                # another process, damaged): left as it was, without the lock file made here
+                # the folder changed since the check, or its study cannot be opened or made
+                # (held by another process, damaged, a full disk): left as it was, without
+                # the study file or the lock file made here
+                if made:
+                    (out / STUDY_FILE).unlink(missing_ok=True)
                 if not locked_before:
                     (out / LOCK_FILE).unlink(missing_ok=True)
                 raise

@@ -1087,6 +1087,34 @@ def test_a_study_database_that_refuses_a_read_is_a_store_error(
     assert path.read_bytes() == before
 
 
+@pytest.mark.parametrize("folder", ["empty", "lock file only"])
+def test_a_study_that_cannot_be_made_leaves_the_folder_as_it_was(
+    tmp_path, tiny_recbole, monkeypatch, folder
+):
+    """The study's database refuses (a full disk, faked once Optuna has made its tables) to
+    record a new study in a folder the run did not make: an empty one, or one a kgrec tune
+    left with only its lock file. Before, the error said "nothing in the folder changed" but
+    left the tune.sqlite the run had made."""
+    from sqlalchemy.exc import OperationalError
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    if folder == "lock file only":
+        (out / LOCK_FILE).touch()
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+
+    def refuse(*args, **kwargs):
+        internal = optuna.exceptions.StorageInternalError("An exception is raised ...")
+        raise internal from OperationalError("INSERT", {}, full)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "create_new_study", refuse)
+    with pytest.raises(StoreError, match="database or disk is full") as raised:
+        small_tune(tiny_recbole, out, trials=1)
+    assert "nothing in the folder changed" in str(raised.value)
+    assert [p.name for p in out.iterdir()] == ([LOCK_FILE] if folder == "lock file only" else [])
+
+
 def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tiny_recbole):
     """Before, an unknown --target-domain (an error once the data is read) left the new
     folder with a study and a lock behind."""
