@@ -14,8 +14,9 @@ scored. A trial reports its best validation NDCG@20 so far after every epoch, an
 pruner stops a trial that is below the median of earlier trials at the same epoch (after
 ``prune_warmup`` epochs, once :data:`PRUNE_STARTUP_TRIALS` trials have finished).
 
-The study lives in ``OUT/tune.sqlite`` (Optuna's SQLite storage, a fixed study name), so
-running the same call again continues it: ``trials`` is the budget across runs, not per run.
+The study lives in ``OUT/tune.sqlite`` (Optuna's SQLite storage, a fixed study name, marked
+as kgrec's: one of that name kgrec did not make is refused), so running the same call again
+continues it: ``trials`` is the budget across runs, not per run.
 A trial that was running when the process was killed (or interrupted, or stopped by the time
 budget) is marked failed, flagged ``interrupted``, not counted in the budget, and its
 settings are run again first; one interrupted while it drew its settings (nothing trained) is
@@ -95,6 +96,9 @@ STUDY_FILE = "tune.sqlite"
 BEST_FILE = "best.json"
 LOCK_FILE = ".tune.lock"
 STUDY_NAME = "kgrec-tune"
+# kgrec tune's mark on its study (a system attribute of the study): one of that name another
+# program made, or the user's own, is not taken for kgrec's
+MARK = "kgrec_tune"
 PRUNE_STARTUP_TRIALS = 3  # trials that finish before the pruner judges any other
 # train()'s arguments that are not settings of what is trained
 NOT_SETTINGS = ("out", "resume", "progress", "dist_timeout")
@@ -1098,6 +1102,9 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
             load_if_exists=True,
             pruner=pruner,
         )
+        # marked as kgrec tune's: the study just made, or (rewritten) one already marked, or
+        # one of a kgrec before session 31 (:func:`_not_ours` read its record of a tune's)
+        study._storage.set_study_system_attr(study._study_id, MARK, True)
     except _database_errors() as exc:  # damaged, or another program's file of that name
         error = _database_error(exc) or exc  # SQLAlchemy's, or Optuna's raised from it
         if _refusal(error) is not None:  # locked, a full disk: the study is there all the same
@@ -1118,7 +1125,8 @@ def _check_study(
     *,
     path: Path,
 ) -> None:
-    """Record what the study searches, or refuse to continue one that searched otherwise."""
+    """Record what the study searches (:data:`_RECORDED`), or refuse to continue one that
+    searched otherwise."""
     ours = {
         "model": model,
         "settings": {name: _jsonable(value) for name, value in settings.items()},
@@ -1571,13 +1579,12 @@ def _check_folder(out: Path) -> None:
     path = out / STUDY_FILE
     if path.exists():
         try:
-            ours = _holds_our_study(path)
+            why = _not_ours(path)
         except sqlite3.Error as exc:  # the database refused the read: locked, an I/O error
             raise _refused_open(path, exc) from None
-        if not ours:  # another program's file, or another Optuna storage
+        if why is not None:  # another program's file, or another Optuna storage
             raise InputError(
-                f"this is not a study kgrec tune can read (no study {STUDY_NAME!r} in it): "
-                "choose a new --out folder",
+                f"this is not a study kgrec tune can read ({why}): choose a new --out folder",
                 file=str(path),
             )
         return
@@ -1587,23 +1594,49 @@ def _check_folder(out: Path) -> None:
         )
 
 
-def _holds_our_study(path: Path) -> bool:
-    """Whether the SQLite file ``path`` holds kgrec tune's study, read without writing to it
-    (an empty file, which SQLite makes before its tables, counts as one). The database
-    refusing the read (locked by another process, an I/O error) is its :class:`sqlite3.Error`,
-    raised: that says nothing of what the file holds."""
+# what :func:`_check_study` records in the study (its user attributes) as a tune opens it
+_RECORDED = ("model", "settings", "space")
+
+
+def _not_ours(path: Path) -> str | None:
+    """Why the SQLite file ``path`` holds no study of kgrec tune's (None when it holds one),
+    read without writing to it. A study of kgrec tune's name is one when it bears kgrec's
+    :data:`MARK` or, made by a kgrec before session 31, which wrote none, the record of what
+    it searches (:data:`_RECORDED`), which every kgrec tune wrote as it opened its study,
+    before any trial. An empty file (SQLite makes one before its tables) counts as one. The
+    database refusing the read (locked by another process, an I/O error) is its
+    :class:`sqlite3.Error`, raised: that says nothing of what the file holds."""
+    nothing = f"no study {STUDY_NAME!r} in it"
     if not path.is_file():  # a folder of that name: SQLite reads it as a disk I/O error
-        return False
+        return nothing
     if path.stat().st_size == 0:
-        return True
+        return None
     try:
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            row = db.execute("SELECT 1 FROM studies WHERE study_name = ?", (STUDY_NAME,)).fetchone()
+            row = db.execute(
+                "SELECT study_id FROM studies WHERE study_name = ?", (STUDY_NAME,)
+            ).fetchone()
+            if row is None:
+                return nothing
+            marked = db.execute(
+                "SELECT 1 FROM study_system_attributes WHERE study_id = ? AND key = ?",
+                (row[0], MARK),
+            ).fetchone()
+            recorded = db.execute(
+                "SELECT COUNT(DISTINCT key) FROM study_user_attributes WHERE study_id = ? "
+                f"AND key IN ({', '.join('?' * len(_RECORDED))})",
+                (row[0], *_RECORDED),
+            ).fetchone()[0]
     except sqlite3.Error as exc:  # not SQLite, or no Optuna tables
         if _refusal(exc) is not None:
             raise
-        return False
-    return row is not None
+        return nothing
+    if marked or recorded == len(_RECORDED):
+        return None
+    return (
+        f"its study {STUDY_NAME!r} was not made by kgrec tune: it holds neither kgrec's mark "
+        "nor a tune's settings"
+    )
 
 
 # SQLite's (primary) result codes of a database that refuses to be read or written, whatever it

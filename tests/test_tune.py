@@ -466,12 +466,9 @@ def test_a_trial_ends_where_fit_would_stop_it():
 
 def test_pruning_stops_a_trial_that_never_improves(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
-    out.mkdir()
     # the trials to run, in order: three that learn, then lr 1e-12, whose metric never moves
     # (a step far below float32's precision on the weights; lr 0 is refused)
-    study = optuna.create_study(
-        storage=f"sqlite:///{out / STUDY_FILE}", study_name=STUDY_NAME, direction="maximize"
-    )
+    study = _our_study(out)
     for lr in (0.05, 0.05, 0.05, 1e-12):
         study.enqueue_trial({"lr": lr})
     result = small_tune(
@@ -882,39 +879,78 @@ def test_a_folder_named_like_the_study_is_not_a_study(tmp_path, tiny_recbole):
     assert (tmp_path / "tune" / STUDY_FILE).is_dir()
 
 
-@pytest.mark.parametrize("study", [None, "theirs"])
-def test_a_database_of_the_users_named_like_the_study_is_left_alone(tmp_path, tiny_recbole, study):
+@pytest.mark.parametrize("study", ["no study", "theirs", "kgrec's name", "kgrec's name, a model"])
+def test_a_database_of_the_users_named_like_the_study_is_left_alone(
+    tmp_path, tiny_recbole, capsys, study
+):
     """Before, a folder with the user's own SQLite file named tune.sqlite (another program's,
     or their own Optuna storage) was taken for a tune folder: Optuna's tables and a kgrec study
-    were written into it, and best.json beside it."""
+    were written into it, and best.json beside it. Before session 31 so was one whose study
+    had kgrec's name (another program's, the user's own Optuna study of that name): kgrec's
+    record of its search was written into it and its trials run there, the user's queued
+    trial first; or, where it recorded a model of its own, refused as run with other
+    settings."""
     out = tmp_path / "mine"
     out.mkdir()
     path = out / STUDY_FILE
-    if study is None:
+    if study == "no study":
         with closing(sqlite3.connect(path)) as db, db:
             db.execute("CREATE TABLE notes (text TEXT)")
     else:
-        optuna.create_study(study_name=study, storage=f"sqlite:///{path}")
+        name = "theirs" if study == "theirs" else STUDY_NAME
+        theirs = optuna.create_study(study_name=name, storage=f"sqlite:///{path}")
+        theirs.enqueue_trial({"lr": 0.01})
+        if study.endswith("a model"):  # one of the keys a tune records: not enough
+            theirs.set_user_attr("model", "lightgcn")
     before = path.read_bytes()
     with pytest.raises(InputError, match="not a study kgrec tune can read") as raised:
         small_tune(tiny_recbole, out, trials=1)
     assert raised.value.file == str(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == [STUDY_FILE]
+    if study.startswith("kgrec's name"):
+        assert f"its study {STUDY_NAME!r} was not made by kgrec tune" in str(raised.value)
+        capsys.readouterr()
+        assert cli_tune(tiny_recbole, out, "--search", "lr=loguniform:1e-3:1e-2") == 2
+        err = capsys.readouterr().err
+        assert f"file {path}" in err and "was not made by kgrec tune" in err
+        assert path.read_bytes() == before
 
 
-def _our_study(out: Path) -> Path:
+def test_a_study_of_a_kgrec_before_the_mark_still_resumes(tmp_path, tiny_recbole):
+    """kgrec marks the study it makes (kgrec.tune.MARK); a study of an earlier kgrec, which wrote no
+    mark, is known by the record of its search every tune wrote in it (model, settings,
+    space) and resumes, and is marked then."""
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=1)
+    study = load_study(out)
+    assert _marked(out)
+    with closing(sqlite3.connect(out / STUDY_FILE)) as db, db:  # as an earlier kgrec left it
+        db.execute("DELETE FROM study_system_attributes WHERE key = ?", (kgrec.tune.MARK,))
+    assert not _marked(out)
+    result = small_tune(tiny_recbole, out, trials=2)
+    assert [t.state for t in result.trials] == [TrialState.COMPLETE] * 2
+    assert result.trials[0].params == study.trials[0].params  # the earlier trial, kept
+    assert _marked(out)
+
+
+def _marked(out: Path) -> bool:
+    study = load_study(out)
+    return study._storage.get_study_system_attrs(study._study_id).get(kgrec.tune.MARK) is True
+
+
+def _our_study(out: Path) -> optuna.Study:
     """A folder holding kgrec tune's study (no trials), as a run leaves it."""
     out.mkdir()
-    optuna.create_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
-    return out / STUDY_FILE
+    return kgrec.tune._open_study(out, pruning=True, prune_warmup=1)
 
 
 def test_a_study_another_process_has_locked_is_not_called_no_study(tmp_path, tiny_recbole, capsys):
     """Before, a study another process held a lock on (an sqlite3 BEGIN EXCLUSIVE, a second
     kgrec tune writing) as a run started was said to be "not a study kgrec tune can read (no
     study 'kgrec-tune' in it): choose a new --out folder": the user told to abandon it."""
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     before = path.read_bytes()
     with closing(sqlite3.connect(path, isolation_level=None)) as holder:
         holder.execute("BEGIN EXCLUSIVE")
@@ -933,7 +969,8 @@ def test_a_lock_taken_as_the_study_opens_is_not_called_no_study(
 ):
     """Before, the database locked by another process between the folder's check and the
     study's opening (Optuna reading its tables) read as the file not being a study."""
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     holder = sqlite3.connect(path, isolation_level=None)
     check = kgrec.tune._check_folder
 
@@ -997,7 +1034,8 @@ def test_a_study_another_process_reserved_says_to_run_again_when_it_is_done(
     IMMEDIATE: reads pass, the first write is refused) was "could not open the study
     (database is locked) ... once the database can be written", without saying that another
     process holds it and to run again when that process is done, as a held read does."""
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     with closing(sqlite3.connect(path, isolation_level=None)) as holder:
         holder.execute("BEGIN IMMEDIATE")
         assert cli_tune(tiny_recbole, tmp_path / "tune", "--search", "lr=loguniform:1e-3:1e-2") == 2
@@ -1022,7 +1060,8 @@ def test_a_study_folder_without_its_lock_file_gets_none_when_the_study_cannot_be
     refused the folder ("nothing in the folder changed") but left a new lock file in it."""
     from sqlalchemy.exc import DatabaseError
 
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     before = path.read_bytes()
     if opened == "not a study":
         damaged = sqlite3.DatabaseError("database disk image is malformed")
@@ -1058,7 +1097,8 @@ def test_a_study_database_that_refuses_a_read_is_a_store_error(
     ...; no trial was training", not saying the folder is unchanged."""
     from sqlalchemy.exc import OperationalError
 
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     before = path.read_bytes()
     error = sqlite3.OperationalError(message)
     error.sqlite_errorcode = code
