@@ -846,13 +846,14 @@ class _Objective:
         ``error``, raised as ``exc``. Not a failure of its settings: the trial is recorded as
         stopped (``database error``, not counted) and they are queued to run again first, as
         after a Ctrl-C; raised as the :class:`StoreError` that says so and names what was
-        being written (:attr:`_Refusals.doing`)."""
+        being written (:attr:`_Refusals.doing`), also first when that record is refused too
+        (a trained trial's result lost matters more than its flag)."""
         doing = self.db.doing
         try:  # what it drew, over what it was queued with (as after a kill)
             again = {**self._queued(trial), **trial.params}
         except _database_errors():
             again = dict(trial.params)
-        self._stop(trial, "database error", again, left_running=end)
+        self._stop(trial, "database error", again, left_running=end, before=(doing, error))
         self.db.refused = _refused_after_stop(
             error, trial.number, again, path=self.path, doing=doing
         )
@@ -865,8 +866,10 @@ class _Objective:
         params: Mapping[str, Any],
         *,
         left_running: bool = False,
+        before: tuple[str, BaseException] | None = None,
     ) -> None:
-        """:func:`_stopped` of ``trial`` (``left_running``: no tell of it follows); what the
+        """:func:`_stopped` of ``trial`` (``left_running``: no tell of it follows; ``before``:
+        the refusal that stopped it, named first if the record is refused too); what the
         database writes after it (the trial's epochs, Optuna's marking it failed) is then of a
         trial whose ``params`` are queued: :attr:`stopped` names them, for :func:`tune` to
         report a write refused. When the database refuses the flag or the queuing, that error
@@ -880,6 +883,7 @@ class _Objective:
                 number=trial.number,
                 path=self.path,
                 left_running=left_running,
+                before=before,
             )
         except StoreError as exc:
             self.db.refused = exc
@@ -1235,8 +1239,9 @@ def _requeue_interrupted(
             # reads of the trials and its tell use: one view of the trial's state
             study._storage.set_trial_user_attr(trial_id, "interrupted", reason)
 
-        if not flagged:  # queued unless none drawn nor queued (stopped as Optuna made it)
-            _stopped(study, flag, again, number=trial.number, path=path)
+        if not flagged:  # queued unless none drawn nor queued (stopped as Optuna made it);
+            # its tell follows, so a refused flag leaves it running, for the next run
+            _stopped(study, flag, again, number=trial.number, path=path, left_running=True)
         try:
             study.tell(trial.number, state=TrialState.FAIL)
         except _database_errors() as exc:
@@ -1251,21 +1256,35 @@ def _requeue_interrupted(
 
 
 def _queue_again(
-    study: optuna.Study, params: Mapping[str, Any], *, number: int, path: Path
+    study: optuna.Study,
+    params: Mapping[str, Any],
+    *,
+    number: int,
+    path: Path,
+    before: tuple[str, BaseException] | None = None,
 ) -> None:
     """Queue ``params``, trial ``number``'s settings, to run first on the next call; when
     the study's database refuses (locked, a full disk) a :class:`StoreError` naming ``path``
-    and the settings: the trial stays failed (not counted) but is not queued, so a later run
-    would not run these settings again by itself."""
+    and the settings (after ``before``, :func:`_refused_first`): the trial stays failed (not
+    counted) but is not queued, so a later run would not run these settings again by
+    itself."""
     try:
         study.enqueue_trial(dict(params))
     except _database_errors() as exc:
         error = _database_error(exc)
         raise StoreError(
-            f"file {path}: the study's database could not queue trial {number}'s settings to "
-            f"run again ({_first_line(error)}): a later run will not run them again by itself; "
-            f"they were {_settings_text(params)}" + (f"; {_HELD}" if _held(error) else "")
+            _refused_first(path, before)
+            + f"could not queue trial {number}'s settings to run again ({_first_line(error)}): "
+            f"a later run will not run them again by itself; they were {_settings_text(params)}"
+            + (f"; {_HELD}" if _held(error) or (before and _held(before[1])) else "")
         ) from exc
+
+
+def _refused_first(path: Path, before: tuple[str, BaseException] | None) -> str:
+    """The start of the :class:`StoreError` of the study's database ``path`` refusing a write,
+    naming first ``before`` (what it could not do before, and its error), if any."""
+    first = f"could not {before[0]} ({_first_line(before[1])}); then it " if before else ""
+    return f"file {path}: the study's database {first}"
 
 
 def _stopped(
@@ -1276,13 +1295,15 @@ def _stopped(
     number: int,
     path: Path,
     left_running: bool = False,
+    before: tuple[str, BaseException] | None = None,
 ) -> None:
     """Record trial ``number`` as stopped before its end: ``flag()`` writes its
     ``interrupted`` reason, then ``params``, its settings, are queued to run again first
     (:func:`_queue_again`; none: nothing to run again). When the study's database refuses
-    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued;
-    with ``left_running`` (nothing marks the trial failed after this) a refused flag leaves it
-    running unflagged, so the next run marks it failed and runs them again (as killed).
+    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued, and
+    first ``before``, the refusal that stopped the trial, if any; with ``left_running``
+    (nothing marks the trial failed after this) a refused flag leaves it running unflagged,
+    so the next run marks it failed and runs them again (as killed).
     A Ctrl-C meanwhile (a second one, as the first is handled) waits until both are written
     (:class:`_ctrl_c_held`): a flagged trial is never queued later, so one flagged but not
     queued would lose its settings."""
@@ -1292,20 +1313,24 @@ def _stopped(
         except _database_errors() as exc:
             error = _database_error(exc)
             raise StoreError(
-                f"file {path}: the study's database could not record trial {number} as "
-                f"stopped ({_first_line(error)}): "
+                _refused_first(path, before)
+                + f"could not record trial {number} as stopped ({_first_line(error)}): "
                 + (
                     "it is left running in the study; the next run marks it failed (not "
-                    "counted) and runs its settings again first"
+                    "counted)"
+                    + (
+                        f" and runs its settings again first; they were {_settings_text(params)}"
+                        if params
+                        else "; it had no settings to run again"
+                    )
                     if left_running
                     else "its settings were not queued to run again, and a later run may not "
-                    "run them by itself"
+                    f"run them by itself; they were {_settings_text(params)}"
                 )
-                + f"; they were {_settings_text(params)}"
-                + (f"; {_HELD}" if _held(error) else "")
+                + (f"; {_HELD}" if _held(error) or (before and _held(before[1])) else "")
             ) from exc
         if params:
-            _queue_again(study, params, number=number, path=path)
+            _queue_again(study, params, number=number, path=path, before=before)
 
 
 class _ctrl_c_held:

@@ -1375,6 +1375,45 @@ def test_an_interrupt_as_optuna_makes_a_trial_queues_nothing_to_run_again(
     assert result.table().count("fail (interrupted)") == 1
 
 
+def test_a_refused_flag_of_a_trial_with_no_settings_says_there_is_nothing_to_run_again(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's ask as it made trial 2 (nothing
+    queued nor drawn), then the study's database refuses (locked) to flag it interrupted: it
+    is left running, for the next run to mark failed, with nothing to run again. Before, the
+    error said its settings "were not queued to run again, and a later run may not run them
+    by itself; they were (none)"."""
+    ask = optuna.Study.ask
+    calls = {"ask": 0}
+
+    def asking(study, *args, **kwargs):
+        trial = ask(study, *args, **kwargs)
+        calls["ask"] += 1
+        if calls["ask"] == 3:
+            raise KeyboardInterrupt
+        return trial
+
+    monkeypatch.setattr(optuna.Study, "ask", asking)
+
+    def flagging(*args, **kwargs) -> bool:  # the write of its interrupted flag
+        return "interrupted" in (*args, *kwargs.values())
+
+    storage = optuna.storages.RDBStorage
+    monkeypatch.setattr(
+        storage, "set_trial_user_attr", _refuse(storage, "set_trial_user_attr", flagging)
+    )
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    assert said.startswith(f"file {out / STUDY_FILE}: ") and "database is locked" in said
+    assert "could not record trial 2 as stopped" in said
+    assert "it is left running in the study; the next run marks it failed (not counted)" in said
+    assert "it had no settings to run again" in said
+    assert "(none)" not in said and "may not" not in said
+    assert load_study(out).trials[2].state == TrialState.RUNNING
+
+
 def test_an_interrupt_as_optuna_records_a_trial_queued_with_part_of_its_settings(
     tmp_path, tiny_recbole, monkeypatch
 ) -> None:
@@ -1565,7 +1604,8 @@ def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
     """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's tell as it records a trial that
     trained, then the study's database refuses (locked) to flag that trial interrupted or to
     mark it failed: a kgrec error naming the study's file, the trial and its settings. Before,
-    the database's traceback (exit 1)."""
+    the database's traceback (exit 1); and before session 31 a refused flag said "a later run
+    may not run them by itself", though the trial, left running, is run again by the next."""
     tell = optuna.study._optimize._tell_with_warning
     set_trial_user_attr = optuna.storages.RDBStorage.set_trial_user_attr
 
@@ -1586,7 +1626,14 @@ def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
         small_tune(tiny_recbole, out, trials=3)
     trial = load_study(out).trials[0]
     assert trial.state == TrialState.RUNNING  # the next run marks it failed
-    _assert_names_the_study_and_settings(str(raised.value), out, trial, queued=refused == "tell")
+    said = str(raised.value)
+    _assert_names_the_study_and_settings(said, out, trial, queued=refused == "tell")
+    if refused == "flag":
+        assert "could not record trial 0 as stopped" in said and "may not" not in said
+        assert (
+            "it is left running in the study; the next run marks it failed (not counted) and "
+            "runs its settings again first" in said
+        )
     monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", tell)
     monkeypatch.undo()
     result = small_tune(tiny_recbole, out, trials=2)
@@ -1756,7 +1803,8 @@ def test_a_refused_record_of_a_trained_trial_is_a_kgrec_error_and_it_runs_again(
     too (another process holds it: a real sqlite3 BEGIN IMMEDIATE from trial 1's tell on), the
     trial is left running, for the next run to mark failed and run again, and the error says
     to run again when that process is done. Before, it was always left running, and the next
-    run labelled it ``fail (killed)``."""
+    run labelled it ``fail (killed)``. Before session 31 the error of that second refusal
+    named only the flag, not the end of the trial (its result) that was lost first."""
     tell = optuna.study._optimize._tell_with_warning
     out = tmp_path / "tune"
     holders = []
@@ -1791,7 +1839,10 @@ def test_a_refused_record_of_a_trained_trial_is_a_kgrec_error_and_it_runs_again(
     else:  # nothing recorded: left running
         assert "interrupted" not in trial.user_attrs
         assert "another process holds it" in said and "when that process is done" in said
-        assert "could not record trial 1 as stopped" in said
+        # the trained trial's result lost is named first (before session 31, only its flag)
+        assert said.index("could not record trial 1's end (Optuna's tell)") < said.index(
+            "could not record trial 1 as stopped"
+        )
         assert "left running in the study; the next run marks it failed" in said
         assert "runs its settings again first" in said
         assert not load_study(out).get_trials(states=(TrialState.WAITING,))
