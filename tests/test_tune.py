@@ -353,7 +353,6 @@ def test_a_trial_left_running_by_a_kill_is_failed_and_run_again(tmp_path, tiny_r
     assert "fail (killed)" in result.table()
 
 
-@pytest.mark.slow
 def _first_trial_running(path: Path) -> bool:
     """Whether trial 0 of the study in ``path`` is running with its settings drawn, read
     without Optuna: opening its storage while the tune creates it would race to create the
@@ -372,9 +371,9 @@ def _first_trial_running(path: Path) -> bool:
     return row is not None and row[0] == "RUNNING" and row[1] > 0
 
 
-def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
-    out = tmp_path / "tune"
-    command = [
+def _endless_tune(data: Path, out: Path, *, batch_size: int = 128) -> list[str]:
+    """`kgrec tune` as a process whose trials never end (3 of them, no pruning)."""
+    return [
         sys.executable,
         "-m",
         "kgrec.cli",
@@ -384,7 +383,7 @@ def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
         "--protocol",
         PROTOCOL,
         "--data",
-        str(tiny_recbole),
+        str(data),
         "--out",
         str(out),
         "--search",
@@ -392,22 +391,35 @@ def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
         "--dim",
         "8",
         "--batch-size",
-        "128",
+        str(batch_size),
         "--threads",
         "1",
         "--no-pruning",
+        "--trials",
+        "3",
+        "--epochs",
+        "100000",
+        "--patience",
+        "100000",
     ]
-    slow = [*command, "--trials", "3", "--epochs", "100000", "--patience", "100000"]
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the tune never {what}")
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
+    out = tmp_path / "tune"
+    slow = _endless_tune(tiny_recbole, out)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(slow, env=env, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # until trial 0 is training (it never ends)
-            if _first_trial_running(out / STUDY_FILE):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the tune never started a trial")
+    try:  # until trial 0 is training (it never ends)
+        _wait_for(lambda: _first_trial_running(out / STUDY_FILE), "started a trial")
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -424,6 +436,65 @@ def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
     assert trials[0].user_attrs["interrupted"] == "killed"
     assert trials[1].params["lr"] == killed_lr  # the killed trial's settings, first
     assert trials[1].user_attrs["interrupted"] == "time budget"
+
+
+def _epochs_reported(path: Path) -> int:
+    """The validation figures trial 0 of the study in ``path`` has reported (one an epoch),
+    read without Optuna (-1 before it can be read)."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute(
+                "SELECT COUNT(*) FROM trial_intermediate_values v "
+                "JOIN trials t ON t.trial_id = v.trial_id WHERE t.number = 0"
+            ).fetchone()[0]
+    except sqlite3.Error:
+        return -1
+
+
+@pytest.mark.slow
+def test_a_double_ctrl_c_of_a_real_tune_loses_no_settings(tmp_path, tiny_recbole) -> None:
+    """`kgrec tune` as a real process, Ctrl-C (SIGINT) twice as trial 0 trains: as the README
+    says, the trial is marked failed (interrupted, not counted) and its settings queued to run
+    again first, a second Ctrl-C as that is written taking effect once they are queued; the
+    process ends as interrupted (exit 130), without a traceback. So that the second comes
+    while the first is handled, another connection holds the study's database (a real
+    BEGIN IMMEDIATE, well within SQLite's busy timeout) from before the first until after
+    the second: the trial's flag waits for it. Epochs of one interaction a batch last long
+    enough for the first to come between two of trial 0's reports (each a write)."""
+    out = tmp_path / "tune"
+    path = out / STUDY_FILE
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        _endless_tune(tiny_recbole, out, batch_size=1),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: _epochs_reported(path) >= 1, "trained an epoch")
+        reported = _epochs_reported(path)
+        _wait_for(lambda: _epochs_reported(path) > reported, "trained another epoch")
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            holder.execute("BEGIN IMMEDIATE")  # just after a report: trial 0 trains
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.5)  # the first is handled: the trial's flag waits for the database
+            assert process.poll() is None
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            holder.execute("ROLLBACK")
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    assert "kgrec tune: interrupted" in err and "Traceback" not in err
+    study = load_study(out)
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL and trial.user_attrs["interrupted"] == "interrupted"
+    (queued,) = study.get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == trial.params
 
 
 def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_recbole) -> None:
