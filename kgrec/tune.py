@@ -1121,6 +1121,10 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
     return study
 
 
+# what :func:`_check_study` records in the study (its user attributes) as a tune opens it
+_RECORDED = ("model", "settings", "space")
+
+
 def _check_study(
     study: optuna.Study,
     model: str,
@@ -1617,10 +1621,6 @@ def _check_folder(out: Path) -> None:
         raise InputError(
             "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
         )
-
-
-# what :func:`_check_study` records in the study (its user attributes) as a tune opens it
-_RECORDED = ("model", "settings", "space")
 
 
 def _not_ours(path: Path) -> str | None:
