@@ -14,8 +14,9 @@ scored. A trial reports its best validation NDCG@20 so far after every epoch, an
 pruner stops a trial that is below the median of earlier trials at the same epoch (after
 ``prune_warmup`` epochs, once :data:`PRUNE_STARTUP_TRIALS` trials have finished).
 
-The study lives in ``OUT/tune.sqlite`` (Optuna's SQLite storage, a fixed study name), so
-running the same call again continues it: ``trials`` is the budget across runs, not per run.
+The study lives in ``OUT/tune.sqlite`` (Optuna's SQLite storage, a fixed study name, marked
+as kgrec's: one of that name kgrec did not make is refused), so running the same call again
+continues it: ``trials`` is the budget across runs, not per run.
 A trial that was running when the process was killed (or interrupted, or stopped by the time
 budget) is marked failed, flagged ``interrupted``, not counted in the budget, and its
 settings are run again first; one interrupted while it drew its settings (nothing trained) is
@@ -95,6 +96,9 @@ STUDY_FILE = "tune.sqlite"
 BEST_FILE = "best.json"
 LOCK_FILE = ".tune.lock"
 STUDY_NAME = "kgrec-tune"
+# kgrec tune's mark on its study (a system attribute of the study): one of that name another
+# program made, or the user's own, is not taken for kgrec's
+MARK = "kgrec_tune"
 PRUNE_STARTUP_TRIALS = 3  # trials that finish before the pruner judges any other
 # train()'s arguments that are not settings of what is trained
 NOT_SETTINGS = ("out", "resume", "progress", "dist_timeout")
@@ -592,12 +596,17 @@ def tune(
             created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
+            made = False  # whether this run makes the study's file
             try:  # under the lock: another tune's study, half made, is not read as no study
                 _check_folder(out)
+                made = not (out / STUDY_FILE).exists()
                 study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             except BaseException:
-                # the folder changed since the check, or its study cannot be opened (held by
-                # another process, damaged): left as it was, without the lock file made here
+                # the folder changed since the check, or its study cannot be opened or made
+                # (held by another process, damaged, a full disk): left as it was, without
+                # the study file or the lock file made here
+                if made:
+                    (out / STUDY_FILE).unlink(missing_ok=True)
                 if not locked_before:
                     (out / LOCK_FILE).unlink(missing_ok=True)
                 raise
@@ -801,11 +810,11 @@ class _Objective:
         # and after a trial that failed on rank 0 alone
         self.others_wait = True
         # (number, settings queued to run again) of the trial recorded as stopped before its
-        # end (a Ctrl-C, the time budget), while the database records the rest of it
+        # end (a Ctrl-C, the time budget), while the database records the rest of it: until
+        # Optuna has recorded its end (:meth:`told`)
         self.stopped: tuple[int, dict[str, Any]] | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
-        self.stopped = None
         self.db.at(f"write trial {trial.number}'s settings as it draws them", trial=trial)
         try:
             return self._run(trial)
@@ -824,7 +833,9 @@ class _Objective:
             self.db.doing = f"record trial {trial.number}'s end (Optuna's tell)"
 
     def told(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """Optuna's callback once it recorded a trial's end: no trial runs until the next."""
+        """Optuna's callback once it recorded a trial's end: no trial runs until the next, so
+        a refusal from here on (Optuna's ask of the next) is not of a stopped one."""
+        self.stopped = None
         self.db.at("begin a new trial")
 
     def record_refused(
@@ -835,13 +846,14 @@ class _Objective:
         ``error``, raised as ``exc``. Not a failure of its settings: the trial is recorded as
         stopped (``database error``, not counted) and they are queued to run again first, as
         after a Ctrl-C; raised as the :class:`StoreError` that says so and names what was
-        being written (:attr:`_Refusals.doing`)."""
+        being written (:attr:`_Refusals.doing`), also first when that record is refused too
+        (a trained trial's result lost matters more than its flag)."""
         doing = self.db.doing
         try:  # what it drew, over what it was queued with (as after a kill)
             again = {**self._queued(trial), **trial.params}
         except _database_errors():
             again = dict(trial.params)
-        self._stop(trial, "database error", again, left_running=end)
+        self._stop(trial, "database error", again, left_running=end, before=(doing, error))
         self.db.refused = _refused_after_stop(
             error, trial.number, again, path=self.path, doing=doing
         )
@@ -854,8 +866,10 @@ class _Objective:
         params: Mapping[str, Any],
         *,
         left_running: bool = False,
+        before: tuple[str, BaseException] | None = None,
     ) -> None:
-        """:func:`_stopped` of ``trial`` (``left_running``: no tell of it follows); what the
+        """:func:`_stopped` of ``trial`` (``left_running``: no tell of it follows; ``before``:
+        the refusal that stopped it, named first if the record is refused too); what the
         database writes after it (the trial's epochs, Optuna's marking it failed) is then of a
         trial whose ``params`` are queued: :attr:`stopped` names them, for :func:`tune` to
         report a write refused. When the database refuses the flag or the queuing, that error
@@ -869,6 +883,7 @@ class _Objective:
                 number=trial.number,
                 path=self.path,
                 left_running=left_running,
+                before=before,
             )
         except StoreError as exc:
             self.db.refused = exc
@@ -1082,8 +1097,6 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
         if pruning
         else optuna.pruners.NopPruner()
     )
-    from sqlalchemy.exc import SQLAlchemyError
-
     path = (out / STUDY_FILE).resolve()
     try:
         study = optuna.create_study(
@@ -1093,15 +1106,23 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
             load_if_exists=True,
             pruner=pruner,
         )
-    except SQLAlchemyError as exc:  # damaged, or another program's file of that name
-        if _refusal(exc) is not None:  # locked, a full disk: the study is there all the same
-            raise _refused_open(path, _refusal(exc)) from None
+        # marked as kgrec tune's: the study just made, or (rewritten) one already marked, or
+        # one of a kgrec before session 31 (:func:`_not_ours` read its record of a tune's)
+        study._storage.set_study_system_attr(study._study_id, MARK, True)
+    except _database_errors() as exc:  # damaged, or another program's file of that name
+        error = _database_error(exc) or exc  # SQLAlchemy's, or Optuna's raised from it
+        if _refusal(error) is not None:  # locked, a full disk: the study is there all the same
+            raise _refused_open(path, _refusal(error)) from None
         raise InputError(
-            f"this is not a study kgrec tune can read ({str(exc).splitlines()[0][:200]}): "
+            f"this is not a study kgrec tune can read ({_first_line(error)}): "
             "choose a new --out folder",
             file=str(path),
         ) from None
     return study
+
+
+# what :func:`_check_study` records in the study (its user attributes) as a tune opens it
+_RECORDED = ("model", "settings", "space")
 
 
 def _check_study(
@@ -1112,7 +1133,8 @@ def _check_study(
     *,
     path: Path,
 ) -> None:
-    """Record what the study searches, or refuse to continue one that searched otherwise."""
+    """Record what the study searches (:data:`_RECORDED`), or refuse to continue one that
+    searched otherwise."""
     ours = {
         "model": model,
         "settings": {name: _jsonable(value) for name, value in settings.items()},
@@ -1221,8 +1243,9 @@ def _requeue_interrupted(
             # reads of the trials and its tell use: one view of the trial's state
             study._storage.set_trial_user_attr(trial_id, "interrupted", reason)
 
-        if not flagged:  # queued unless none drawn nor queued (stopped as Optuna made it)
-            _stopped(study, flag, again, number=trial.number, path=path)
+        if not flagged:  # queued unless none drawn nor queued (stopped as Optuna made it);
+            # its tell follows, so a refused flag leaves it running, for the next run
+            _stopped(study, flag, again, number=trial.number, path=path, left_running=True)
         try:
             study.tell(trial.number, state=TrialState.FAIL)
         except _database_errors() as exc:
@@ -1237,21 +1260,35 @@ def _requeue_interrupted(
 
 
 def _queue_again(
-    study: optuna.Study, params: Mapping[str, Any], *, number: int, path: Path
+    study: optuna.Study,
+    params: Mapping[str, Any],
+    *,
+    number: int,
+    path: Path,
+    before: tuple[str, BaseException] | None = None,
 ) -> None:
     """Queue ``params``, trial ``number``'s settings, to run first on the next call; when
     the study's database refuses (locked, a full disk) a :class:`StoreError` naming ``path``
-    and the settings: the trial stays failed (not counted) but is not queued, so a later run
-    would not run these settings again by itself."""
+    and the settings (after ``before``, :func:`_refused_first`): the trial stays failed (not
+    counted) but is not queued, so a later run would not run these settings again by
+    itself."""
     try:
         study.enqueue_trial(dict(params))
     except _database_errors() as exc:
         error = _database_error(exc)
         raise StoreError(
-            f"file {path}: the study's database could not queue trial {number}'s settings to "
-            f"run again ({_first_line(error)}): a later run will not run them again by itself; "
-            f"they were {_settings_text(params)}" + (f"; {_HELD}" if _held(error) else "")
+            _refused_first(path, before)
+            + f"could not queue trial {number}'s settings to run again ({_first_line(error)}): "
+            f"a later run will not run them again by itself; they were {_settings_text(params)}"
+            + (f"; {_HELD}" if _held(error) or (before and _held(before[1])) else "")
         ) from exc
+
+
+def _refused_first(path: Path, before: tuple[str, BaseException] | None) -> str:
+    """The start of the :class:`StoreError` of the study's database ``path`` refusing a write,
+    naming first ``before`` (what it could not do before, and its error), if any."""
+    first = f"could not {before[0]} ({_first_line(before[1])}); then it " if before else ""
+    return f"file {path}: the study's database {first}"
 
 
 def _stopped(
@@ -1262,13 +1299,15 @@ def _stopped(
     number: int,
     path: Path,
     left_running: bool = False,
+    before: tuple[str, BaseException] | None = None,
 ) -> None:
     """Record trial ``number`` as stopped before its end: ``flag()`` writes its
     ``interrupted`` reason, then ``params``, its settings, are queued to run again first
     (:func:`_queue_again`; none: nothing to run again). When the study's database refuses
-    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued;
-    with ``left_running`` (nothing marks the trial failed after this) a refused flag leaves it
-    running unflagged, so the next run marks it failed and runs them again (as killed).
+    either, a :class:`StoreError` naming ``path`` and the settings, which are not queued, and
+    first ``before``, the refusal that stopped the trial, if any; with ``left_running``
+    (nothing marks the trial failed after this) a refused flag leaves it running unflagged,
+    so the next run marks it failed and runs them again (as killed).
     A Ctrl-C meanwhile (a second one, as the first is handled) waits until both are written
     (:class:`_ctrl_c_held`): a flagged trial is never queued later, so one flagged but not
     queued would lose its settings."""
@@ -1278,20 +1317,24 @@ def _stopped(
         except _database_errors() as exc:
             error = _database_error(exc)
             raise StoreError(
-                f"file {path}: the study's database could not record trial {number} as "
-                f"stopped ({_first_line(error)}): "
+                _refused_first(path, before)
+                + f"could not record trial {number} as stopped ({_first_line(error)}): "
                 + (
                     "it is left running in the study; the next run marks it failed (not "
-                    "counted) and runs its settings again first"
+                    "counted)"
+                    + (
+                        f" and runs its settings again first; they were {_settings_text(params)}"
+                        if params
+                        else "; it had no settings to run again"
+                    )
                     if left_running
                     else "its settings were not queued to run again, and a later run may not "
-                    "run them by itself"
+                    f"run them by itself; they were {_settings_text(params)}"
                 )
-                + f"; they were {_settings_text(params)}"
-                + (f"; {_HELD}" if _held(error) else "")
+                + (f"; {_HELD}" if _held(error) or (before and _held(before[1])) else "")
             ) from exc
         if params:
-            _queue_again(study, params, number=number, path=path)
+            _queue_again(study, params, number=number, path=path, before=before)
 
 
 class _ctrl_c_held:
@@ -1565,13 +1608,12 @@ def _check_folder(out: Path) -> None:
     path = out / STUDY_FILE
     if path.exists():
         try:
-            ours = _holds_our_study(path)
+            why = _not_ours(path)
         except sqlite3.Error as exc:  # the database refused the read: locked, an I/O error
             raise _refused_open(path, exc) from None
-        if not ours:  # another program's file, or another Optuna storage
+        if why is not None:  # another program's file, or another Optuna storage
             raise InputError(
-                f"this is not a study kgrec tune can read (no study {STUDY_NAME!r} in it): "
-                "choose a new --out folder",
+                f"this is not a study kgrec tune can read ({why}): choose a new --out folder",
                 file=str(path),
             )
         return
@@ -1581,23 +1623,45 @@ def _check_folder(out: Path) -> None:
         )
 
 
-def _holds_our_study(path: Path) -> bool:
-    """Whether the SQLite file ``path`` holds kgrec tune's study, read without writing to it
-    (an empty file, which SQLite makes before its tables, counts as one). The database
-    refusing the read (locked by another process, an I/O error) is its :class:`sqlite3.Error`,
-    raised: that says nothing of what the file holds."""
+def _not_ours(path: Path) -> str | None:
+    """Why the SQLite file ``path`` holds no study of kgrec tune's (None when it holds one),
+    read without writing to it. A study of kgrec tune's name is one when it bears kgrec's
+    :data:`MARK` or, made by a kgrec before session 31, which wrote none, the record of what
+    it searches (:data:`_RECORDED`), which every kgrec tune wrote as it opened its study,
+    before any trial. An empty file (SQLite makes one before its tables) counts as one. The
+    database refusing the read (locked by another process, an I/O error) is its
+    :class:`sqlite3.Error`, raised: that says nothing of what the file holds."""
+    nothing = f"no study {STUDY_NAME!r} in it"
     if not path.is_file():  # a folder of that name: SQLite reads it as a disk I/O error
-        return False
+        return nothing
     if path.stat().st_size == 0:
-        return True
+        return None
     try:
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            row = db.execute("SELECT 1 FROM studies WHERE study_name = ?", (STUDY_NAME,)).fetchone()
+            row = db.execute(
+                "SELECT study_id FROM studies WHERE study_name = ?", (STUDY_NAME,)
+            ).fetchone()
+            if row is None:
+                return nothing
+            marked = db.execute(
+                "SELECT 1 FROM study_system_attributes WHERE study_id = ? AND key = ?",
+                (row[0], MARK),
+            ).fetchone()
+            recorded = db.execute(
+                "SELECT COUNT(DISTINCT key) FROM study_user_attributes WHERE study_id = ? "
+                f"AND key IN ({', '.join('?' * len(_RECORDED))})",
+                (row[0], *_RECORDED),
+            ).fetchone()[0]
     except sqlite3.Error as exc:  # not SQLite, or no Optuna tables
         if _refusal(exc) is not None:
             raise
-        return False
-    return row is not None
+        return nothing
+    if marked or recorded == len(_RECORDED):
+        return None
+    return (
+        f"its study {STUDY_NAME!r} was not made by kgrec tune: it holds neither kgrec's mark "
+        "nor a tune's settings"
+    )
 
 
 # SQLite's (primary) result codes of a database that refuses to be read or written, whatever it

@@ -353,7 +353,6 @@ def test_a_trial_left_running_by_a_kill_is_failed_and_run_again(tmp_path, tiny_r
     assert "fail (killed)" in result.table()
 
 
-@pytest.mark.slow
 def _first_trial_running(path: Path) -> bool:
     """Whether trial 0 of the study in ``path`` is running with its settings drawn, read
     without Optuna: opening its storage while the tune creates it would race to create the
@@ -372,9 +371,9 @@ def _first_trial_running(path: Path) -> bool:
     return row is not None and row[0] == "RUNNING" and row[1] > 0
 
 
-def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
-    out = tmp_path / "tune"
-    command = [
+def _endless_tune(data: Path, out: Path, *, batch_size: int = 128) -> list[str]:
+    """`kgrec tune` as a process whose trials never end (3 of them, no pruning)."""
+    return [
         sys.executable,
         "-m",
         "kgrec.cli",
@@ -384,7 +383,7 @@ def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
         "--protocol",
         PROTOCOL,
         "--data",
-        str(tiny_recbole),
+        str(data),
         "--out",
         str(out),
         "--search",
@@ -392,22 +391,35 @@ def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
         "--dim",
         "8",
         "--batch-size",
-        "128",
+        str(batch_size),
         "--threads",
         "1",
         "--no-pruning",
+        "--trials",
+        "3",
+        "--epochs",
+        "100000",
+        "--patience",
+        "100000",
     ]
-    slow = [*command, "--trials", "3", "--epochs", "100000", "--patience", "100000"]
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the tune never {what}")
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
+    out = tmp_path / "tune"
+    slow = _endless_tune(tiny_recbole, out)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(slow, env=env, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # until trial 0 is training (it never ends)
-            if _first_trial_running(out / STUDY_FILE):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the tune never started a trial")
+    try:  # until trial 0 is training (it never ends)
+        _wait_for(lambda: _first_trial_running(out / STUDY_FILE), "started a trial")
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -424,6 +436,65 @@ def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
     assert trials[0].user_attrs["interrupted"] == "killed"
     assert trials[1].params["lr"] == killed_lr  # the killed trial's settings, first
     assert trials[1].user_attrs["interrupted"] == "time budget"
+
+
+def _epochs_reported(path: Path) -> int:
+    """The validation figures trial 0 of the study in ``path`` has reported (one an epoch),
+    read without Optuna (-1 before it can be read)."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute(
+                "SELECT COUNT(*) FROM trial_intermediate_values v "
+                "JOIN trials t ON t.trial_id = v.trial_id WHERE t.number = 0"
+            ).fetchone()[0]
+    except sqlite3.Error:
+        return -1
+
+
+@pytest.mark.slow
+def test_a_double_ctrl_c_of_a_real_tune_loses_no_settings(tmp_path, tiny_recbole) -> None:
+    """`kgrec tune` as a real process, Ctrl-C (SIGINT) twice as trial 0 trains: as the README
+    says, the trial is marked failed (interrupted, not counted) and its settings queued to run
+    again first, a second Ctrl-C as that is written taking effect once they are queued; the
+    process ends as interrupted (exit 130), without a traceback. So that the second comes
+    while the first is handled, another connection holds the study's database (a real
+    BEGIN IMMEDIATE, well within SQLite's busy timeout) from before the first until after
+    the second: the trial's flag waits for it. Epochs of one interaction a batch last long
+    enough for the first to come between two of trial 0's reports (each a write)."""
+    out = tmp_path / "tune"
+    path = out / STUDY_FILE
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        _endless_tune(tiny_recbole, out, batch_size=1),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: _epochs_reported(path) >= 1, "trained an epoch")
+        reported = _epochs_reported(path)
+        _wait_for(lambda: _epochs_reported(path) > reported, "trained another epoch")
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            holder.execute("BEGIN IMMEDIATE")  # just after a report: trial 0 trains
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.5)  # the first is handled: the trial's flag waits for the database
+            assert process.poll() is None
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            holder.execute("ROLLBACK")
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    assert "kgrec tune: interrupted" in err and "Traceback" not in err
+    study = load_study(out)
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL and trial.user_attrs["interrupted"] == "interrupted"
+    (queued,) = study.get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == trial.params
 
 
 def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_recbole) -> None:
@@ -466,12 +537,9 @@ def test_a_trial_ends_where_fit_would_stop_it():
 
 def test_pruning_stops_a_trial_that_never_improves(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
-    out.mkdir()
     # the trials to run, in order: three that learn, then lr 1e-12, whose metric never moves
     # (a step far below float32's precision on the weights; lr 0 is refused)
-    study = optuna.create_study(
-        storage=f"sqlite:///{out / STUDY_FILE}", study_name=STUDY_NAME, direction="maximize"
-    )
+    study = _our_study(out)
     for lr in (0.05, 0.05, 0.05, 1e-12):
         study.enqueue_trial({"lr": lr})
     result = small_tune(
@@ -882,39 +950,78 @@ def test_a_folder_named_like_the_study_is_not_a_study(tmp_path, tiny_recbole):
     assert (tmp_path / "tune" / STUDY_FILE).is_dir()
 
 
-@pytest.mark.parametrize("study", [None, "theirs"])
-def test_a_database_of_the_users_named_like_the_study_is_left_alone(tmp_path, tiny_recbole, study):
+@pytest.mark.parametrize("study", ["no study", "theirs", "kgrec's name", "kgrec's name, a model"])
+def test_a_database_of_the_users_named_like_the_study_is_left_alone(
+    tmp_path, tiny_recbole, capsys, study
+):
     """Before, a folder with the user's own SQLite file named tune.sqlite (another program's,
     or their own Optuna storage) was taken for a tune folder: Optuna's tables and a kgrec study
-    were written into it, and best.json beside it."""
+    were written into it, and best.json beside it. Before session 31 so was one whose study
+    had kgrec's name (another program's, the user's own Optuna study of that name): kgrec's
+    record of its search was written into it and its trials run there, the user's queued
+    trial first; or, where it recorded a model of its own, refused as run with other
+    settings."""
     out = tmp_path / "mine"
     out.mkdir()
     path = out / STUDY_FILE
-    if study is None:
+    if study == "no study":
         with closing(sqlite3.connect(path)) as db, db:
             db.execute("CREATE TABLE notes (text TEXT)")
     else:
-        optuna.create_study(study_name=study, storage=f"sqlite:///{path}")
+        name = "theirs" if study == "theirs" else STUDY_NAME
+        theirs = optuna.create_study(study_name=name, storage=f"sqlite:///{path}")
+        theirs.enqueue_trial({"lr": 0.01})
+        if study.endswith("a model"):  # one of the keys a tune records: not enough
+            theirs.set_user_attr("model", "lightgcn")
     before = path.read_bytes()
     with pytest.raises(InputError, match="not a study kgrec tune can read") as raised:
         small_tune(tiny_recbole, out, trials=1)
     assert raised.value.file == str(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == [STUDY_FILE]
+    if study.startswith("kgrec's name"):
+        assert f"its study {STUDY_NAME!r} was not made by kgrec tune" in str(raised.value)
+        capsys.readouterr()
+        assert cli_tune(tiny_recbole, out, "--search", "lr=loguniform:1e-3:1e-2") == 2
+        err = capsys.readouterr().err
+        assert f"file {path}" in err and "was not made by kgrec tune" in err
+        assert path.read_bytes() == before
 
 
-def _our_study(out: Path) -> Path:
+def test_a_study_of_a_kgrec_before_the_mark_still_resumes(tmp_path, tiny_recbole):
+    """kgrec marks the study it makes (kgrec.tune.MARK); a study of an earlier kgrec, which wrote no
+    mark, is known by the record of its search every tune wrote in it (model, settings,
+    space) and resumes, and is marked then."""
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=1)
+    study = load_study(out)
+    assert _marked(out)
+    with closing(sqlite3.connect(out / STUDY_FILE)) as db, db:  # as an earlier kgrec left it
+        db.execute("DELETE FROM study_system_attributes WHERE key = ?", (kgrec.tune.MARK,))
+    assert not _marked(out)
+    result = small_tune(tiny_recbole, out, trials=2)
+    assert [t.state for t in result.trials] == [TrialState.COMPLETE] * 2
+    assert result.trials[0].params == study.trials[0].params  # the earlier trial, kept
+    assert _marked(out)
+
+
+def _marked(out: Path) -> bool:
+    study = load_study(out)
+    return study._storage.get_study_system_attrs(study._study_id).get(kgrec.tune.MARK) is True
+
+
+def _our_study(out: Path) -> optuna.Study:
     """A folder holding kgrec tune's study (no trials), as a run leaves it."""
     out.mkdir()
-    optuna.create_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
-    return out / STUDY_FILE
+    return kgrec.tune._open_study(out, pruning=True, prune_warmup=1)
 
 
 def test_a_study_another_process_has_locked_is_not_called_no_study(tmp_path, tiny_recbole, capsys):
     """Before, a study another process held a lock on (an sqlite3 BEGIN EXCLUSIVE, a second
     kgrec tune writing) as a run started was said to be "not a study kgrec tune can read (no
     study 'kgrec-tune' in it): choose a new --out folder": the user told to abandon it."""
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     before = path.read_bytes()
     with closing(sqlite3.connect(path, isolation_level=None)) as holder:
         holder.execute("BEGIN EXCLUSIVE")
@@ -933,7 +1040,8 @@ def test_a_lock_taken_as_the_study_opens_is_not_called_no_study(
 ):
     """Before, the database locked by another process between the folder's check and the
     study's opening (Optuna reading its tables) read as the file not being a study."""
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     holder = sqlite3.connect(path, isolation_level=None)
     check = kgrec.tune._check_folder
 
@@ -997,7 +1105,8 @@ def test_a_study_another_process_reserved_says_to_run_again_when_it_is_done(
     IMMEDIATE: reads pass, the first write is refused) was "could not open the study
     (database is locked) ... once the database can be written", without saying that another
     process holds it and to run again when that process is done, as a held read does."""
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     with closing(sqlite3.connect(path, isolation_level=None)) as holder:
         holder.execute("BEGIN IMMEDIATE")
         assert cli_tune(tiny_recbole, tmp_path / "tune", "--search", "lr=loguniform:1e-3:1e-2") == 2
@@ -1005,6 +1114,9 @@ def test_a_study_another_process_reserved_says_to_run_again_when_it_is_done(
     err = capsys.readouterr().err
     assert f"file {path}" in err and "database is locked" in err
     assert "another process holds it" in err and "when that process is done" in err
+    # Optuna raises this refusal as its StorageInternalError: before, that was not taken for
+    # the study refusing to be opened, and the error did not say the folder is unchanged
+    assert "could not be opened" in err and "nothing in the folder changed" in err
     assert "not a study" not in err and "Traceback" not in err
     assert load_study(tmp_path / "tune").trials == []
 
@@ -1019,7 +1131,8 @@ def test_a_study_folder_without_its_lock_file_gets_none_when_the_study_cannot_be
     refused the folder ("nothing in the folder changed") but left a new lock file in it."""
     from sqlalchemy.exc import DatabaseError
 
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     before = path.read_bytes()
     if opened == "not a study":
         damaged = sqlite3.DatabaseError("database disk image is malformed")
@@ -1044,15 +1157,19 @@ def test_a_study_folder_without_its_lock_file_gets_none_when_the_study_cannot_be
     ("code", "message"),
     [(sqlite3.SQLITE_IOERR, "disk I/O error"), (sqlite3.SQLITE_FULL, "database or disk is full")],
 )
-@pytest.mark.parametrize("where", ["check", "open"])
+@pytest.mark.parametrize("where", ["check", "open", "commit"])
 def test_a_study_database_that_refuses_a_read_is_a_store_error(
     tmp_path, tiny_recbole, monkeypatch, code, message, where
 ):
     """Before, an I/O error or a full disk as the study was read was "not a study kgrec tune
-    can read ...: choose a new --out folder" (an InputError), as was a lock."""
+    can read ...: choose a new --out folder" (an InputError), as was a lock. Before session
+    31 one Optuna raises as its StorageInternalError (a write of the study refused, at
+    ``commit``) was not taken for the study refusing to be opened: "could not open the study
+    ...; no trial was training", not saying the folder is unchanged."""
     from sqlalchemy.exc import OperationalError
 
-    path = _our_study(tmp_path / "tune")
+    _our_study(tmp_path / "tune")
+    path = tmp_path / "tune" / STUDY_FILE
     before = path.read_bytes()
     error = sqlite3.OperationalError(message)
     error.sqlite_errorcode = code
@@ -1060,20 +1177,53 @@ def test_a_study_database_that_refuses_a_read_is_a_store_error(
     def refuse(*args, **kwargs):
         if where == "check":
             raise error
+        if where == "commit":  # as Optuna's sessions raise it
+            internal = optuna.exceptions.StorageInternalError("An exception is raised ...")
+            raise internal from OperationalError("INSERT", {}, error)
         raise OperationalError("SELECT", {}, error)
 
     if where == "check":
         monkeypatch.setattr(kgrec.tune.sqlite3, "connect", refuse)
+    elif where == "commit":
+        monkeypatch.setattr(optuna.storages.RDBStorage, "create_new_study", refuse)
     else:
         monkeypatch.setattr(kgrec.tune.optuna.storages, "RDBStorage", refuse)
     with pytest.raises(StoreError) as raised:
         small_tune(tiny_recbole, tmp_path / "tune", trials=1)
     said = str(raised.value)
-    assert said.startswith(f"file {path.resolve() if where == 'open' else path}: ")
+    assert said.startswith(f"file {path if where == 'check' else path.resolve()}: ")
     assert message in said and "nothing in the folder changed" in said
     assert "when that process is done" not in said  # no other process holds it
     monkeypatch.undo()
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("folder", ["empty", "lock file only"])
+def test_a_study_that_cannot_be_made_leaves_the_folder_as_it_was(
+    tmp_path, tiny_recbole, monkeypatch, folder
+):
+    """The study's database refuses (a full disk, faked once Optuna has made its tables) to
+    record a new study in a folder the run did not make: an empty one, or one a kgrec tune
+    left with only its lock file. Before, the error said "nothing in the folder changed" but
+    left the tune.sqlite the run had made."""
+    from sqlalchemy.exc import OperationalError
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    if folder == "lock file only":
+        (out / LOCK_FILE).touch()
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+
+    def refuse(*args, **kwargs):
+        internal = optuna.exceptions.StorageInternalError("An exception is raised ...")
+        raise internal from OperationalError("INSERT", {}, full)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "create_new_study", refuse)
+    with pytest.raises(StoreError, match="database or disk is full") as raised:
+        small_tune(tiny_recbole, out, trials=1)
+    assert "nothing in the folder changed" in str(raised.value)
+    assert [p.name for p in out.iterdir()] == ([LOCK_FILE] if folder == "lock file only" else [])
 
 
 def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tiny_recbole):
@@ -1296,6 +1446,45 @@ def test_an_interrupt_as_optuna_makes_a_trial_queues_nothing_to_run_again(
     assert result.table().count("fail (interrupted)") == 1
 
 
+def test_a_refused_flag_of_a_trial_with_no_settings_says_there_is_nothing_to_run_again(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's ask as it made trial 2 (nothing
+    queued nor drawn), then the study's database refuses (locked) to flag it interrupted: it
+    is left running, for the next run to mark failed, with nothing to run again. Before, the
+    error said its settings "were not queued to run again, and a later run may not run them
+    by itself; they were (none)"."""
+    ask = optuna.Study.ask
+    calls = {"ask": 0}
+
+    def asking(study, *args, **kwargs):
+        trial = ask(study, *args, **kwargs)
+        calls["ask"] += 1
+        if calls["ask"] == 3:
+            raise KeyboardInterrupt
+        return trial
+
+    monkeypatch.setattr(optuna.Study, "ask", asking)
+
+    def flagging(*args, **kwargs) -> bool:  # the write of its interrupted flag
+        return "interrupted" in (*args, *kwargs.values())
+
+    storage = optuna.storages.RDBStorage
+    monkeypatch.setattr(
+        storage, "set_trial_user_attr", _refuse(storage, "set_trial_user_attr", flagging)
+    )
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3)
+    said = str(raised.value)
+    assert said.startswith(f"file {out / STUDY_FILE}: ") and "database is locked" in said
+    assert "could not record trial 2 as stopped" in said
+    assert "it is left running in the study; the next run marks it failed (not counted)" in said
+    assert "it had no settings to run again" in said
+    assert "(none)" not in said and "may not" not in said
+    assert load_study(out).trials[2].state == TrialState.RUNNING
+
+
 def test_an_interrupt_as_optuna_records_a_trial_queued_with_part_of_its_settings(
     tmp_path, tiny_recbole, monkeypatch
 ) -> None:
@@ -1486,7 +1675,8 @@ def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
     """Ctrl-C (a fake KeyboardInterrupt) inside Optuna's tell as it records a trial that
     trained, then the study's database refuses (locked) to flag that trial interrupted or to
     mark it failed: a kgrec error naming the study's file, the trial and its settings. Before,
-    the database's traceback (exit 1)."""
+    the database's traceback (exit 1); and before session 31 a refused flag said "a later run
+    may not run them by itself", though the trial, left running, is run again by the next."""
     tell = optuna.study._optimize._tell_with_warning
     set_trial_user_attr = optuna.storages.RDBStorage.set_trial_user_attr
 
@@ -1507,7 +1697,14 @@ def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
         small_tune(tiny_recbole, out, trials=3)
     trial = load_study(out).trials[0]
     assert trial.state == TrialState.RUNNING  # the next run marks it failed
-    _assert_names_the_study_and_settings(str(raised.value), out, trial, queued=refused == "tell")
+    said = str(raised.value)
+    _assert_names_the_study_and_settings(said, out, trial, queued=refused == "tell")
+    if refused == "flag":
+        assert "could not record trial 0 as stopped" in said and "may not" not in said
+        assert (
+            "it is left running in the study; the next run marks it failed (not counted) and "
+            "runs its settings again first" in said
+        )
     monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", tell)
     monkeypatch.undo()
     result = small_tune(tiny_recbole, out, trials=2)
@@ -1677,7 +1874,8 @@ def test_a_refused_record_of_a_trained_trial_is_a_kgrec_error_and_it_runs_again(
     too (another process holds it: a real sqlite3 BEGIN IMMEDIATE from trial 1's tell on), the
     trial is left running, for the next run to mark failed and run again, and the error says
     to run again when that process is done. Before, it was always left running, and the next
-    run labelled it ``fail (killed)``."""
+    run labelled it ``fail (killed)``. Before session 31 the error of that second refusal
+    named only the flag, not the end of the trial (its result) that was lost first."""
     tell = optuna.study._optimize._tell_with_warning
     out = tmp_path / "tune"
     holders = []
@@ -1712,7 +1910,10 @@ def test_a_refused_record_of_a_trained_trial_is_a_kgrec_error_and_it_runs_again(
     else:  # nothing recorded: left running
         assert "interrupted" not in trial.user_attrs
         assert "another process holds it" in said and "when that process is done" in said
-        assert "could not record trial 1 as stopped" in said
+        # the trained trial's result lost is named first (before session 31, only its flag)
+        assert said.index("could not record trial 1's end (Optuna's tell)") < said.index(
+            "could not record trial 1 as stopped"
+        )
         assert "left running in the study; the next run marks it failed" in said
         assert "runs its settings again first" in said
         assert not load_study(out).get_trials(states=(TrialState.WAITING,))
@@ -1795,3 +1996,37 @@ def test_a_refused_read_or_write_outside_a_trial_is_a_kgrec_error(
         assert cli_tune(tiny_recbole, tmp_path / "cli", "--trials", "3", *CLI_SPACE) == 2
         err = capsys.readouterr().err
         assert "kgrec tune: error: file " in err and says in err and "Traceback" not in err
+
+
+def test_a_refused_ask_after_a_time_budget_stop_is_not_said_of_the_stopped_trial(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """The time budget stops trial 0 after its first epoch while Optuna's own clock (which
+    starts a little later) still lets it ask for trial 1, and the study's database refuses
+    that ask. Before, the stopped trial was forgotten only as the next trial started, so the
+    error said the database "refused a write as it recorded trial 0, stopped before its
+    end": a write of a trial already recorded in full. Now it names the ask."""
+    import types
+
+    real = time.monotonic
+    calls = {"n": 0}
+
+    def monotonic() -> float:  # the deadline is set on the first call; past it from then on
+        calls["n"] += 1
+        return real() + (0 if calls["n"] == 1 else 1e6)
+
+    clock = types.SimpleNamespace(monotonic=monotonic, perf_counter=time.perf_counter)
+    monkeypatch.setattr(kgrec.tune, "time", clock)
+    monkeypatch.setattr(optuna.Study, "ask", _refuse(optuna.Study, "ask", _nth(2)))
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=3, timeout=3600, epochs=50, patience=50)
+    said = str(raised.value)
+    assert said.startswith(f"file {out / STUDY_FILE}: ")
+    assert "could not begin a new trial" in said and "no trial was training" in said
+    assert "trial 0" not in said
+    monkeypatch.undo()
+    stopped, queued = load_study(out).trials
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs["interrupted"] == "time budget"
+    assert queued.state == TrialState.WAITING
+    assert queued.system_attrs["fixed_params"] == stopped.params

@@ -23,6 +23,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+import kgrec.tune
 from kgrec.tune import BEST_FILE, LOCK_FILE, STUDY_FILE, STUDY_NAME, Choice, LogUniform, tune
 
 WORLD = 2
@@ -93,12 +94,7 @@ def _free_port() -> int:
 
 def _enqueue(out: Path, trials: list[dict]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(
-        storage=f"sqlite:///{out / STUDY_FILE}",
-        study_name=STUDY_NAME,
-        direction="maximize",
-        load_if_exists=True,
-    )
+    study = kgrec.tune._open_study(out, pruning=True, prune_warmup=1)  # kgrec's, marked
     for params in trials:
         study.enqueue_trial(params)
 
