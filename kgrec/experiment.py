@@ -858,8 +858,9 @@ class Run:
         from that text and their year and genres in the store
         (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
         recommend only the items they were trained with. A run's user with no training
-        interaction and nothing in the store to fold them in from (no interaction there with
-        an item the run learnt), whose embedding learnt nothing, gets the most popular
+        interaction (in the target domain, for a model of it alone) and nothing in the store
+        to fold them in from (no interaction there with an item the run learnt, or no store:
+        a run trained from files), whose embedding learnt nothing, gets the most popular
         target-domain items of the run's training data (scored by their number of training
         interactions), with a warning. ``store`` (default: the run's) is the store read."""
         with self._store(store) as source:
@@ -1114,8 +1115,8 @@ class Run:
         """The top ``k`` of every user, or of ``users``; newcomers, items loaded after training
         and what users already have are read from ``source`` (None: the training data's
         interactions are what users have). A run's user with no training interaction and
-        nothing in ``source`` to fold them in from gets the run's most popular target-domain
-        items."""
+        nothing in ``source`` (or no ``source``) to fold them in from gets the run's most
+        popular target-domain items."""
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         if users is not None:
@@ -1144,14 +1145,18 @@ class Run:
         user_ids = list(maps.users) if users is None else list(dict.fromkeys(users))
         # some users' interactions, read once: what they have, and their fold-in histories
         pairs = None if source is None or users is None else source.user_interactions(user_ids)
-        untrained = self._untrained_users(users) if source is not None else torch.zeros(0)
-        if (users is not None or len(untrained)) and user_emb.device.type != "cpu":
+        # a run's user without a training interaction (in the domains the model trained on)
+        # has an embedding that learnt nothing: folded in from their interactions in the
+        # store, as a newcomer is (loaded before training, their interactions after it)
+        untrained = self._untrained_users(users)
+        fold_in = users is not None or (source is not None and len(untrained) > 0)
+        if fold_in and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
         unserved: list[str] = []  # the run's users with nothing to rank them by
-        if len(untrained):
-            # a run's user without a training interaction (loaded before training, their
-            # interactions after it) has an embedding that learnt nothing: folded in from
-            # their interactions in the store, as a newcomer is
+        if len(untrained) and source is None:  # trained from files: no store to read
+            unserved = [maps.users[i] for i in untrained.tolist()]
+            _warn_unserved_users(unserved, all_domains=_spec(self.info["model"]).all_domains)
+        elif len(untrained):
             ids = [maps.users[i] for i in untrained.tolist()]
             histories, has = self._newcomer_histories(
                 ids, source, item_ids, interactions=pairs, missing_ok=True
@@ -1377,7 +1382,8 @@ class Run:
         )
         usable = item >= 0
         usable &= learnt_items(self.model, self.graph)[item.clamp(min=0)]
-        if not _spec(self.info["model"]).all_domains:
+        all_domains = _spec(self.info["model"]).all_domains
+        if not all_domains:
             target = self.graph.item_domain.cpu() == self.experiment.split.target_domain
             usable &= target[item.clamp(min=0)]
         position = {uid: n for n, uid in enumerate(item_ids)}
@@ -1416,40 +1422,58 @@ class Run:
             user for user, history in zip(user_ids, histories, strict=True) if history is None
         ]
         if unserved:
-            _warn_unserved_users(unserved, found, source)
+            _warn_unserved_users(unserved, all_domains=all_domains, source=source, found=found)
         return histories, has
 
 
-def _warn_unserved_users(users: list[str], found: pd.DataFrame, source: GraphStore) -> None:
+def _warn_unserved_users(
+    users: list[str],
+    *,
+    all_domains: bool,
+    source: GraphStore | None = None,
+    found: pd.DataFrame | None = None,
+) -> None:
     """A warning naming the run's users (the first few of ``users``) who have no training
-    interaction and nothing in ``source`` to fold them in from (no interaction, or only with
-    items the run never learnt: a new-item split's cold users, whose items are all new): their
-    embeddings learnt nothing, so they are served the run's most popular target-domain items
-    instead. ``found``: their interactions in ``source`` (``user_id`` a column), as read for
-    their fold-in."""
+    interaction (in the target domain, for a model that trained on it alone: ``all_domains``
+    False) and nothing in ``source`` to fold them in from (no interaction, or only with items
+    the run never learnt: a new-item split's cold users, whose items are all new), or no
+    ``source`` at all (a run trained from files): their embeddings learnt nothing, so they are
+    served the run's most popular target-domain items instead. ``found``: their interactions
+    in ``source`` (``user_id`` a column), as read for their fold-in."""
     from kgrec.store import redact
 
-    some = set(found["user_id"])
-    none = sum(user not in some for user in users)
-    why = []
-    if len(users) - none:
-        why.append(
-            f"{len(users) - none} with interactions only with items the run never learnt: "
-            "without a training interaction (a new-item split's new items), of a domain it "
-            "did not train on, or loaded after training"
+    if source is None or found is None:  # a run trained from files
+        nothing = "no store to fold them in from (the run was trained from files)"
+        advice = (
+            "train with interactions of theirs (a model of every domain, such as "
+            "lightgcn-merged, learns a cold-start user from their other domains' ones)"
         )
-    if none:
-        why.append(f"{none} with no interaction there")
+    else:
+        some = set(found["user_id"])
+        none = sum(user not in some for user in users)
+        why = []
+        if len(users) - none:
+            why.append(
+                f"{len(users) - none} with interactions only with items the run never learnt: "
+                "without a training interaction (a new-item split's new items), of a domain it "
+                "did not train on, or loaded after training"
+            )
+        if none:
+            why.append(f"{none} with no interaction there")
+        nothing = f"nothing in {redact(source.uri)} to fold them in from ({'; '.join(why)})"
+        advice = (
+            "retrain the run on the store as it is now (kgrec train), or for new items with a "
+            "content student (--cold-items)"
+        )
     log.warning(
-        "%d user(s) of the run (%s) have no training interaction and nothing in %s to fold "
-        "them in from (%s): their embeddings learnt nothing, so they are served the most "
-        "popular items (by the run's target-domain training interactions), none they have. "
-        "To rank for them, retrain the run on the store as it is now (kgrec train), or for "
-        "new items with a content student (--cold-items)",
+        "%d user(s) of the run (%s) have no training interaction%s and %s: their embeddings "
+        "learnt nothing, so they are served the most popular items (by the run's "
+        "target-domain training interactions), none they have. To rank for them, %s",
         len(users),
         few(users),
-        redact(source.uri),
-        "; ".join(why),
+        "" if all_domains else " in the target domain (the one the run trained on)",
+        nothing,
+        advice,
     )
 
 

@@ -347,6 +347,51 @@ def _users_file(folder, users: list[str]):
     return folder
 
 
+def test_a_files_run_user_with_no_target_training_interaction_gets_the_most_popular_items(
+    tmp_path, tiny_recbole, caplog
+):
+    """A run trained from files has no store to fold its untrained users in from: a cold-start
+    user of a model of the target domain alone (lightgcn) was ranked from the embedding
+    training never touched, with no warning. Now they are served the run's most popular
+    target-domain training items, none they have, with the warning of a store's such users.
+    A model of every domain (lightgcn-merged) learns them from their source-domain edges:
+    its lists, no warning. ``evaluate`` still scores the model itself."""
+    data = ["ml1m-action-comedy", tiny_recbole]
+    run = train("lightgcn", protocol=data[0], data=data[1], out=tmp_path / "r", **SMALL)
+    split, maps = run.experiment.split, run.experiment.maps
+    cold = split.cold_users(len(maps.users)).nonzero().flatten().tolist()
+    counts = torch.bincount(split.train[1], minlength=len(maps.items))
+    is_target = run.graph.item_domain == split.target_domain
+    target = is_target.nonzero().flatten().tolist()
+    assert cold and not set(split.train[0, is_target[split.train[1]]].tolist()) & set(cold)
+    popular = sorted(target, key=lambda i: -counts[i])  # ties in item order
+    pairs = torch.cat([split.train, split.valid, split.test], 1)
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        table = run.recommend(k=3)
+    lists = table.groupby("user_id")["item_uid"].agg(list)
+    for user in cold:
+        has = set(pairs[1, pairs[0] == user].tolist())
+        expected = [maps.items[i] for i in popular if i not in has][:3]
+        assert lists[maps.users[user]] == expected
+    (warning,) = [r.getMessage() for r in caplog.records if "popular" in r.getMessage()]
+    shown = few([maps.users[u] for u in cold])
+    assert (
+        f"{len(cold)} user(s) of the run ({shown}) have no training interaction in the "
+        "target domain" in warning
+    )
+    assert "no store to fold them in from (the run was trained from files)" in warning
+    caplog.clear()
+    warm = maps.users[int(split.train[0, 0])]
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        assert run.recommend(k=3, users=[warm])["user_id"].tolist() == [warm] * 3
+        run.evaluate()
+    assert not [r for r in caplog.records if "popular" in r.getMessage()]
+    merged = train("lightgcn-merged", protocol=data[0], data=data[1], out=tmp_path / "m", **SMALL)
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        merged.recommend(k=3)
+    assert not [r for r in caplog.records if "popular" in r.getMessage()]
+
+
 def test_held_out_pairs_of_split_files_are_never_recommended(tmp_path, tiny_recbole):
     """Split files may hold valid and test pairs the graph does not (the graph loaded with
     the training interactions alone); they are the users' all the same (before: every one of
