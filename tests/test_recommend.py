@@ -13,7 +13,7 @@ import torch
 from kgrec.cli import main
 from kgrec.errors import InputError, few
 from kgrec.experiment import load_run, train
-from kgrec.models.base import top_k
+from kgrec.models.base import GraphRecommender, top_k
 from kgrec.ranking import NaNScores, rank
 from kgrec.recommend import LongItemVector, inner_product_vectors, recommendation_table
 from kgrec.store import open_store
@@ -122,10 +122,8 @@ def test_an_item_longer_than_the_norm_is_named_by_its_row():
     assert np.allclose(np.linalg.norm(items, axis=1), 4.0)  # within rounding: not longer
 
 
-def test_a_nan_score_ranks_last_and_repeated_candidates_once():
-    # before: topk put NaN first (rank 1), and a candidate listed twice came back twice
-    items, scores = top_k(torch.tensor([[3.0, float("nan"), 1.0]]), 2)
-    assert items.tolist() == [[0, 2]] and scores.tolist() == [[3.0, 1.0]]
+def test_repeated_candidates_rank_once():
+    # before: a candidate listed twice came back twice
     user_emb, item_emb = torch.ones(1, 1), torch.tensor([[3.0], [2.0], [1.0]])
     items, _ = rank(
         user_emb, item_emb, users=torch.tensor([0]), k=2, candidates=torch.tensor([0, 0, 1])
@@ -162,6 +160,33 @@ def test_a_nan_score_is_an_error_naming_every_user_who_has_one():
     items, scores = rank(user_emb, item_emb, users=torch.tensor([0, 2]), k=3, known=known)
     assert items[0, :2].tolist() == [0, 1] and scores[0, 2] == -inf  # item 2 is 0's
     assert torch.isfinite(scores[1]).all()
+
+
+def test_top_k_and_a_models_recommend_raise_on_a_nan_score_as_rank_does():
+    """top_k (and so GraphRecommender.recommend) ranked a NaN score as an empty slot, last:
+    a diverged model's short lists, where kgrec.ranking.rank raises. Now the same NaNScores,
+    naming the rows (recommend: the users) with a NaN among the candidates, excluded or not;
+    one outside the candidates is no score."""
+    nan = float("nan")
+    scores = torch.tensor([[3.0, 1.0, 2.0], [nan, 1.0, 2.0], [1.0, 2.0, nan]])
+    with pytest.raises(NaNScores, match=r"NaN for 2 user\(s\) \('1', '2'\)"):
+        top_k(scores, 2)
+    with pytest.raises(NaNScores, match=r"NaN for 1 user\(s\) \('0'\)"):
+        top_k(scores[1:2], 1, exclude=torch.tensor([[0], [0]]))  # an item they have: NaN too
+    items, _ = top_k(scores, 1, candidates=torch.tensor([1]))
+    assert items.tolist() == [[1], [1], [1]]
+
+    class Fixed(GraphRecommender):  # these node embeddings, whatever the graph
+        def forward(self, edge_index, edge_type=None, **_):
+            return torch.tensor([[1.0], [nan], [2.0], [5.0], [3.0]])
+
+    model = Fixed(3, 2)
+    no_edges = torch.empty(2, 0, dtype=torch.long)
+    with pytest.raises(NaNScores, match=r"NaN for 1 user\(s\) \('1'\)") as error:
+        model.recommend(no_edges, users=torch.tensor([1, 2]), k=1)
+    assert error.value.users == [1]  # the user, not their row (0)
+    items, _ = model.recommend(no_edges, users=torch.tensor([2, 0]), k=1)
+    assert items.tolist() == [[0], [0]]
 
 
 def test_slots_only_excluded_items_could_fill_are_scored_minus_inf() -> None:

@@ -143,7 +143,8 @@ class GraphRecommender(nn.Module):
         must never be recommended (e.g. training interactions). A user left with fewer than
         ``k`` such items gets them first and ``-inf`` scores in the last slots, whose items
         (excluded, or not candidates) are no recommendations: drop them, as
-        :func:`kgrec.ranking.rank`'s callers do.
+        :func:`kgrec.ranking.rank`'s callers do. A NaN score among the candidates is a
+        :class:`~kgrec.ranking.NaNScores` naming the ``users`` who have one, as in ``rank``.
         """
         was_training = self.training
         self.eval()
@@ -152,7 +153,12 @@ class GraphRecommender(nn.Module):
             scores = user_emb[users] @ item_emb.T
         finally:
             self.train(was_training)
-        return top_k(scores, k, candidates=candidates, exclude=exclude)
+        from kgrec.ranking import NaNScores  # which imports this module
+
+        try:
+            return top_k(scores, k, candidates=candidates, exclude=exclude)
+        except NaNScores as exc:  # its rows: positions in users
+            raise NaNScores(users[exc.users].tolist()) from None
 
 
 def check_count(name: str, value: object, minimum: int) -> None:
@@ -208,10 +214,18 @@ def top_k(
 
     Returns (item indices, scores), each ``[rows, k]``, best first; equal scores in column
     order (:func:`ordered_top_k`). A row with fewer than ``k`` allowed columns fills its last
-    slots with excluded or non-candidate columns scored ``-inf``: empty slots.
+    slots with excluded or non-candidate columns scored ``-inf``: empty slots. A NaN score
+    among the candidates (a diverged model; an excluded column's too) is a
+    :class:`~kgrec.ranking.NaNScores` naming the rows that have one, as in
+    :func:`kgrec.ranking.rank`.
     """
+    from kgrec.ranking import NaNScores  # which imports this module
+
     if not isinstance(k, int) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    nan = (scores if candidates is None else scores[:, candidates]).isnan().any(1)
+    if nan.any():
+        raise NaNScores(nan.nonzero().flatten().tolist())
     scores = scores.clone()
     if exclude is not None and exclude.numel():
         scores[exclude[0], exclude[1]] = float("-inf")
