@@ -67,18 +67,41 @@ def read_text_vectors(
     the vectors; an embed commits its vectors and its record together, so a record that
     changed meanwhile means the vectors may be of two models, and they are read again (a
     StoreError after :data:`READ_ATTEMPTS` tries). Readers take no lock: they never wait
-    for, nor refuse, one another."""
+    for, nor refuse, one another. Vectors a run published (:func:`check_text_property`) are
+    refused, so are those a publish wrote while they were read."""
     from kgrec.errors import StoreError
+    from kgrec.store import redact
 
     for _ in range(READ_ATTEMPTS):
         model = store.vector_model(property)
+        check_text_property(store, property)
         text = {kind: store.read_vectors(kind, property=property) for kind in kinds}
-        if store.vector_model(property) == model:
+        if store.vector_model(property) == model and store.vector_run(property) is None:
             return text, model
-    from kgrec.store import redact
 
     raise StoreError(
         f"{redact(store.uri)}: the text vectors {property!r} were replaced by another text "
         f"model's while they were read, {READ_ATTEMPTS} times (a kgrec embed is running): "
         "run again when it has finished"
+    )
+
+
+def check_text_property(store: GraphStore, property: str) -> None:
+    """An InputError when ``store``'s vectors ``property`` are a run's published embeddings
+    (:meth:`~kgrec.store.base.GraphStore.vector_run`), not text vectors: a model reading them
+    as node text would train on, or serve, another run's outputs."""
+    run = store.vector_run(property)
+    if run is None:
+        return
+    from kgrec.errors import InputError
+    from kgrec.store import redact
+    from kgrec.text.embed import DEFAULT_PROPERTY
+
+    raise InputError(
+        f"{redact(store.uri)}: the vectors {property!r} are the embeddings that run "
+        f"{run['run']!r} published (kgrec recommend), not text vectors: they are not read as "
+        f"node text. Give --text-property the property that holds the text vectors: "
+        f"{DEFAULT_PROPERTY!r} by default, what kgrec embed writes (or the --property it was "
+        "given)",
+        field="--text-property",
     )

@@ -742,6 +742,30 @@ def test_a_publish_records_the_run_of_its_vectors(store, movies):
     assert store.vector_run("emb0") == {"run": "r1"}
 
 
+def test_a_runs_published_vectors_are_not_read_as_text(store, movies):
+    """Before, a run's published embeddings were read as text vectors (kgrec train
+    --text-property gnn_embedding): a model trained on another run's outputs as node text.
+    Text vectors (an embed's, or vectors of no record) are read; once a publish writes the
+    property it is refused, naming the store, the property and the run."""
+    from kgrec.data.source import read_text_vectors
+    from kgrec.store import redact
+
+    store.write(movies, progress=False)
+    items = (["books:1", "movies:2"], np.ones((2, 3)))
+    store.replace_vectors({"Item": items}, property="gnn_embedding", model=None)
+    assert read_text_vectors(store, "gnn_embedding", ["Item"])[0]["Item"][0] == items[0]
+    store.publish(RECS, run="r1", vectors={"Item": items}, property="gnn_embedding")
+    with pytest.raises(InputError) as refused:
+        read_text_vectors(store, "gnn_embedding", ["Item", "User"])
+    message = str(refused.value)
+    for named in (redact(store.uri), "'gnn_embedding'", "'r1'", "'embedding'", "kgrec embed"):
+        assert named in message, named
+    assert refused.value.field == "--text-property"
+    text = {"name": "a", "identity": "a@1"}
+    store.replace_vectors({"Item": items}, property="gnn_embedding", model=text)
+    assert read_text_vectors(store, "gnn_embedding", ["Item"])[1] == text  # embedded again
+
+
 def test_user_interactions(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().interactions

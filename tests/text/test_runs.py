@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kgrec.cli import main
@@ -372,3 +373,39 @@ def test_user_vectors_that_read_the_interactions_are_no_models_input(
     lightgcn("item-text", text_cl_weight=0.1, **SMALL)  # item text only: not refused
     embed(["User"])  # the users again, without {items}: trained
     lightgcn("without-items", text_input="add", **SMALL)
+
+
+def _publish_items(store: str, property: str) -> None:
+    """Run r1's publish of ``store``'s item text vectors as its embeddings, into ``property``."""
+    with open_store(store) as opened:
+        keys, vectors = opened.read_vectors("Item", property="embedding")
+        recs = pd.DataFrame({"user_id": ["u1"], "item_uid": [keys[0]], "score": [1.0], "rank": [1]})
+        recs["model"] = "lightgcn"
+        opened.publish(recs, run="r1", vectors={"Item": (keys, vectors)}, property=property)
+
+
+def test_a_runs_published_vectors_are_no_text_to_train_on(tmp_path, text_store, capsys):
+    """Before, kgrec train --text-property gnn_embedding trained on the embeddings a run
+    published there as if they were the items' text, silently; now it stops (exit 2) before
+    the run folder is written, naming the run and the property that holds text vectors."""
+    _publish_items(text_store, "gnn_embedding")
+    base = ["train", "--store", text_store, "--protocol", "ml1m-new-items", "--epochs", "1"]
+    for n, options in enumerate(
+        (["--model", "cross-domain"], ["--model", "lightgcn", "--cold-items", "student"])
+    ):
+        out = tmp_path / f"run{n}"
+        args = [*base, *options, "--text-property", "gnn_embedding", "--out", str(out)]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "run 'r1' published" in err and "'embedding' by default" in err, err
+        assert not out.exists()
+
+
+def test_a_run_is_not_served_from_vectors_a_run_published_over_its_text(tmp_path, text_store):
+    """Before, a run whose text property a publish had overwritten since training had its
+    new items scored by its content student from that run's embeddings, as if text."""
+    run = _train(text_store, tmp_path)
+    run.recommend(k=5)  # its text vectors: served
+    _publish_items(text_store, "embedding")
+    with pytest.raises(InputError, match="run 'r1' published"):
+        load_run(run.folder).recommend(k=5)
