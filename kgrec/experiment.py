@@ -1336,7 +1336,10 @@ class Run:
 
     def _untrained_users(self, users: Sequence[str] | None) -> torch.Tensor:
         """Indices of the run's users (of ``users``, or all) without a training interaction
-        in the graph the model propagated over: their embeddings learnt nothing."""
+        in the graph the model propagated over: their embeddings learnt nothing. None for a
+        model that ranks the same for everyone (popularity: its list is theirs too)."""
+        if not self.model.learns_users:
+            return torch.zeros(0, dtype=torch.long)
         trained = torch.zeros(len(self.experiment.maps.users), dtype=torch.bool)
         trained[self.model.interactions(self.graph.edge_index)[0].cpu()] = True
         if users is None:

@@ -417,6 +417,19 @@ def test_a_files_run_user_with_no_target_training_interaction_gets_the_most_popu
     assert not [r for r in caplog.records if "popular" in r.getMessage()]
 
 
+def test_a_popularity_runs_cold_start_users_are_not_warned_of(tmp_path, tiny_recbole, caplog):
+    """Popularity ranks the same for everyone: its cold-start users' lists are its own, not a
+    fallback, and no warning says they learnt nothing (before: each recommend warned)."""
+    run = train("popularity", protocol="ml1m-action-comedy", data=tiny_recbole, out=tmp_path / "p")
+    split, maps = run.experiment.split, run.experiment.maps
+    cold = split.cold_users(len(maps.users)).nonzero().flatten().tolist()
+    assert cold
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        table = run.recommend(k=3)
+    assert not [r for r in caplog.records if "popular" in r.getMessage()]
+    assert set(table["user_id"]) >= {maps.users[u] for u in cold}
+
+
 def test_held_out_pairs_of_split_files_are_never_recommended(tmp_path, tiny_recbole):
     """Split files may hold valid and test pairs the graph does not (the graph loaded with
     the training interactions alone); they are the users' all the same (before: every one of

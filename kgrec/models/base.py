@@ -33,6 +33,10 @@ class GraphRecommender(nn.Module):
     # whether the user and item embeddings are worth publishing as vectors (a store's vector
     # index): False where they are catalogue-sized rows rather than learned embeddings
     publishes_vectors: ClassVar[bool] = True
+    # whether a user's scores come from what they did (an embedding or a row learnt from their
+    # interactions): False for a model that ranks the same for everyone (popularity), whose
+    # user without an interaction is served as well as any other
+    learns_users: ClassVar[bool] = True
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
@@ -245,10 +249,8 @@ def top_k(
 def ordered_top_k(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """``scores.topk(k, dim=1)`` (values, columns) with equal scores in column order, lowest
     first, so a tie is broken the same way on every device and the top k is the start of the
-    top k + 1 (``topk`` leaves the order of ties open). A NaN score ranks last, as -inf
-    (``topk`` puts it first)."""
-    if scores.is_floating_point() and scores.isnan().any():
-        scores = scores.nan_to_num(nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
+    top k + 1 (``topk`` leaves the order of ties open). No score may be NaN: the callers
+    (:func:`top_k`, :func:`kgrec.ranking.rank`) raise :class:`~kgrec.ranking.NaNScores` first."""
     values, columns = scores.topk(k, dim=1)
     kth = values[:, -1:]
     left_out = (scores == kth).sum(1) > (values == kth).sum(1)  # a tie at the k-th score

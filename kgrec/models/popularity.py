@@ -29,6 +29,8 @@ class Popularity(GraphRecommender):
     Shapes: ``forward(edge_index [2, E])`` returns ``[U + I, 1]``.
     """
 
+    learns_users = False  # one list for everyone, a user without interactions included
+
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__(num_users, num_items)
 
