@@ -147,12 +147,13 @@ class GraphStore(ABC):
         run: str,
         users: list[str] | None = None,
         vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
-        property: str = "embedding",
+        property: str | None = None,
         run_record: Mapping[str, Any] | None = None,
     ) -> int:
         """Replace run ``run``'s recommendations by these (RECOMMENDATIONS table); with
         ``users``, only those users' (the others' stay as they are). With ``vectors``, also
-        replace ``property``'s vectors of those kinds as :meth:`replace_vectors` does (with
+        replace ``property``'s vectors of those kinds (``property`` named: no default, so a
+        run's never replace the text vectors) as :meth:`replace_vectors` does (with
         ``users``: write them beside the stored ones, of the same dimension, as
         :meth:`write_vectors` does), in the same change (a Neo4j publish too large for one
         transaction: see its docstring): both are checked before anything is written, and a

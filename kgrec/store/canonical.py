@@ -402,6 +402,19 @@ def unknown_keys_error(kind: str, unknown: Iterable[str], what: str) -> InputErr
     )
 
 
+def check_publish_property(vectors: object, property: str | None) -> None:
+    """A publish with vectors names the property they go to: no default, so that an API
+    publish never writes a run's embeddings over the text vectors (``embedding``, what
+    kgrec embed writes; before, the default)."""
+    if vectors is not None and property is None:
+        raise InputError(
+            "a publish with vectors names the property they go to (kgrec recommend publishes "
+            "to 'gnn_embedding'); there is no default, so that a run's embeddings never "
+            "replace the text vectors ('embedding')",
+            field="property",
+        )
+
+
 def check_publish_users(table: pd.DataFrame, users: list[str] | None) -> list[str] | None:
     """With ``users``, a publication may only hold those users' recommendations; returns
     ``users`` as ids (:func:`id_arguments`)."""

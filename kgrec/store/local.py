@@ -63,6 +63,7 @@ from kgrec.store.canonical import (
     check_attributes_against_vectors,
     check_dimension,
     check_entity_ties,
+    check_publish_property,
     check_publish_users,
     check_vector_property,
     coalesce,
@@ -508,11 +509,12 @@ class LocalStore(GraphStore):
         run: str,
         users: list[str] | None = None,
         vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
-        property: str = "embedding",
+        property: str | None = None,
         run_record: Mapping[str, Any] | None = None,
     ) -> int:
         table = recommendation_table(recommendations, run)
         users = check_publish_users(table, users)
+        check_publish_property(vectors, property)
         record = publish_record(run, users, run_record, vectors is not None)
         checked = {
             kind: (list(keys), vector_rows(kind, list(keys), matrix, property))

@@ -60,6 +60,7 @@ from kgrec.store.canonical import (
     attach_to_items,
     check_attributes_against_vectors,
     check_entity_ties,
+    check_publish_property,
     check_publish_users,
     has_attributes,
     linked_items,
@@ -761,7 +762,7 @@ class Neo4jStore(GraphStore):
         run: str,
         users: list[str] | None = None,
         vectors: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
-        property: str = "embedding",
+        property: str | None = None,
         run_record: Mapping[str, Any] | None = None,
     ) -> int:
         """Replace run ``run``'s recommendations (or ``users``' of it), and with ``vectors``
@@ -782,6 +783,7 @@ class Neo4jStore(GraphStore):
         publish again finishes it."""
         table = recommendation_table(recommendations, run)
         users = check_publish_users(table, users)
+        check_publish_property(vectors, property)
         checked = _checked_vectors(vectors, property) if vectors is not None else {}
         record = publish_record(run, users, run_record, vectors is not None)
         self._connect()

@@ -776,7 +776,7 @@ def test_a_model_record_an_older_kgrec_set_over_a_run_record_is_the_models(neo, 
     recs = pd.DataFrame(
         {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [0.9], "rank": [1], "model": "m"}
     )
-    neo.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))})
+    neo.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))}, property="embedding")
     assert neo.vector_run("embedding") == {"run": "r1"}
     neo.driver.execute_query(  # the RECORD_VECTOR_MODEL of sessions 26 to 28
         "MERGE (v:KgrecVectors {property: $property}) SET v.model = $name, "

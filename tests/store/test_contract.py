@@ -766,6 +766,23 @@ def test_a_runs_published_vectors_are_not_read_as_text(store, movies):
     assert read_text_vectors(store, "gnn_embedding", ["Item"])[1] == text  # embedded again
 
 
+def test_a_publish_with_vectors_names_their_property(store, movies):
+    """A publish's vectors had the default property 'embedding', the text vectors': an API
+    publish that left it out replaced the store's text vectors with a run's embeddings. Now
+    it is refused, and nothing is written."""
+    store.write(movies, progress=False)
+    text = (["books:1", "movies:2"], np.ones((2, 3)))
+    model = {"name": "a", "identity": "a@1"}
+    store.replace_vectors({"Item": text}, property="embedding", model=model)
+    with pytest.raises(InputError, match="names the property they go to") as refused:
+        store.publish(RECS, run="r1", vectors={"Item": (text[0], np.zeros((2, 3)))})
+    assert refused.value.field == "property"
+    keys, matrix = store.read_vectors("Item", property="embedding")
+    assert list(keys) == text[0] and (matrix == 1).all()
+    assert store.vector_run("embedding") is None
+    assert store.publish(RECS, run="r1") == len(RECS)  # without vectors: no property needed
+
+
 def test_user_interactions(store, movies):
     store.write(movies, progress=False)
     snapshot = store.snapshot().interactions

@@ -222,7 +222,7 @@ def test_a_manifest_is_version_2_only_while_it_records_a_published_run(store, mo
     recs = pd.DataFrame(
         {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [0.9], "rank": [1], "model": "m"}
     )
-    store.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))})
+    store.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))}, property="embedding")
     assert version() == 2
     assert store.vector_run("embedding") == {"run": "r1"}  # read
     store.write(movies, progress=False)  # a load keeps the record, and the version
