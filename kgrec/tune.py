@@ -595,21 +595,16 @@ def tune(
         except OSError as exc:  # under a file, no permission
             created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
-        with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
-            made = False  # whether this run makes the study's file
-            try:  # under the lock: another tune's study, half made, is not read as no study
-                _check_folder(out)
-                made = not (out / STUDY_FILE).exists()
-                study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
-            except BaseException:
-                # the folder changed since the check, or its study cannot be opened or made
-                # (held by another process, damaged, a full disk): left as it was, without
-                # the study file or the lock file made here
-                if made:
-                    (out / STUDY_FILE).unlink(missing_ok=True)
-                if not locked_before:
-                    (out / LOCK_FILE).unlink(missing_ok=True)
-                raise
+        with (
+            _lock(out),
+            _optuna_quiet(),
+            _Refusals(out / STUDY_FILE) as db,
+            _Undone(out, locked_before=locked_before) as undone,
+        ):
+            # under the lock: another tune's study, half made, is not read as no study
+            _check_folder(out)
+            undone.made = not (out / STUDY_FILE).exists()
+            study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             db.at("read or record the study's model, search space and fixed settings")
             _check_study(study, model, settings, space, path=out / STUDY_FILE)
             experiment = load_experiment(
@@ -662,6 +657,7 @@ def tune(
                         + (f", each on {world.size} processes" if world.distributed else "")
                         + f"; study in {out / STUDY_FILE}"
                     )
+                undone.trials = True  # a trial may be recorded from here on: all is kept
                 objective_fn = _Objective(
                     study,
                     experiment,
@@ -1742,6 +1738,29 @@ class _lock:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
+
+
+class _Undone:
+    """What a run made in its folder (the study's file, the lock file; never one that was there
+    before) removed when it fails before it begins its trials (:attr:`trials`), under the lock:
+    the folder is left as it was, whether the study could not be made or a setting, the data
+    or the split was refused once it was (a folder the run made is removed whole,
+    :func:`tune`). :attr:`made` says whether it made the study's file."""
+
+    def __init__(self, out: Path, *, locked_before: bool) -> None:
+        self.out, self.locked_before = out, locked_before
+        self.made = self.trials = False
+
+    def __enter__(self) -> _Undone:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if exc_type is None or self.trials:
+            return
+        if self.made:
+            (self.out / STUDY_FILE).unlink(missing_ok=True)
+        if not self.locked_before:
+            (self.out / LOCK_FILE).unlink(missing_ok=True)
 
 
 class _optuna_quiet:

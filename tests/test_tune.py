@@ -1239,6 +1239,56 @@ def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tin
     assert (tmp_path / "mine").is_dir()
 
 
+@pytest.mark.parametrize("folder", ["empty", "lock file only"])
+@pytest.mark.parametrize("failure", ["target domain", "ctrl-c", "refused write"])
+def test_a_tune_that_fails_before_its_first_trial_leaves_the_users_folder_as_it_was(
+    tmp_path, tiny_recbole, monkeypatch, folder, failure
+):
+    """A run that fails after it made its study in a folder of the user's with no study in
+    it (an empty one, or one a tune left with only its lock file), before any trial: an
+    unknown --target-domain (refused once the data is read), a Ctrl-C as the data is read,
+    the database refusing to record the data's digest (a full disk, faked). Before, the
+    tune.sqlite and the .tune.lock it made were left there."""
+    from sqlalchemy.exc import OperationalError
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    if folder == "lock file only":
+        (out / LOCK_FILE).touch()
+    options = {"target_domain": "nope"} if failure == "target domain" else {}
+    if failure == "ctrl-c":
+
+        def interrupted(**kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(kgrec.tune, "load_experiment", interrupted)
+    if failure == "refused write":
+        full = sqlite3.OperationalError("database or disk is full")
+        full.sqlite_errorcode = sqlite3.SQLITE_FULL
+
+        def refuse(*args, **kwargs):
+            raise OperationalError("UPDATE", {}, full)
+
+        monkeypatch.setattr(kgrec.tune, "_check_experiment", refuse)
+    expected = {"target domain": InputError, "ctrl-c": KeyboardInterrupt}
+    with pytest.raises(expected.get(failure, StoreError)):
+        small_tune(tiny_recbole, out, trials=1, **options)
+    assert sorted(p.name for p in out.iterdir()) == (
+        [LOCK_FILE] if folder == "lock file only" else []
+    )
+
+
+def test_a_study_folder_keeps_its_study_when_a_run_fails_before_its_first_trial(
+    tmp_path, tiny_recbole
+):
+    """Only what the run made goes: a study that was there stays (its lock file, deleted,
+    is not left made again)."""
+    _our_study(tmp_path / "tune")
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "tune", trials=1, target_domain="nope")
+    assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == [STUDY_FILE]
+
+
 def test_an_option_given_a_value_is_not_searched_by_the_default_space(
     tmp_path, tiny_recbole, capsys
 ) -> None:
