@@ -870,11 +870,19 @@ class _Objective:
         trial whose ``params`` are queued: :attr:`stopped` names them, for :func:`tune` to
         report a write refused. When the database refuses the flag or the queuing, that error
         is the one to report, even if Optuna's marking the trial failed is refused next
-        (:class:`_Refusals`)."""
+        (:class:`_Refusals`; a refused flag then says the trial is left running)."""
+
+        def flag() -> None:
+            try:
+                trial.set_user_attr("interrupted", reason)
+            except _database_errors() as exc:  # see _Refusals.unflagged
+                self.db.unflagged = (trial.number, dict(params), _database_error(exc), before)
+                raise
+
         try:
             _stopped(
                 self.study,
-                lambda: trial.set_user_attr("interrupted", reason),
+                flag,
                 params,
                 number=trial.number,
                 path=self.path,
@@ -1311,26 +1319,46 @@ def _stopped(
         try:
             flag()
         except _database_errors() as exc:
-            error = _database_error(exc)
-            raise StoreError(
-                _refused_first(path, before)
-                + f"could not record trial {number} as stopped ({_first_line(error)}): "
-                + (
-                    "it is left running in the study; the next run marks it failed (not "
-                    "counted)"
-                    + (
-                        f" and runs its settings again first; they were {_settings_text(params)}"
-                        if params
-                        else "; it had no settings to run again"
-                    )
-                    if left_running
-                    else "its settings were not queued to run again, and a later run may not "
-                    f"run them by itself; they were {_settings_text(params)}"
-                )
-                + (f"; {_HELD}" if _held(error) or (before and _held(before[1])) else "")
+            raise _unflagged(
+                number,
+                params,
+                _database_error(exc),
+                before,
+                path=path,
+                left_running=left_running,
             ) from exc
         if params:
             _queue_again(study, params, number=number, path=path, before=before)
+
+
+def _unflagged(
+    number: int,
+    params: Mapping[str, Any],
+    error: BaseException,
+    before: tuple[str, BaseException] | None,
+    *,
+    path: Path,
+    left_running: bool,
+) -> StoreError:
+    """The :class:`StoreError` of the study's database ``path`` refusing (``error``) to flag
+    trial ``number`` stopped (:func:`_stopped`); ``left_running``: nothing marked it failed
+    after, so the next run does, and runs ``params`` again."""
+    return StoreError(
+        _refused_first(path, before)
+        + f"could not record trial {number} as stopped ({_first_line(error)}): "
+        + (
+            "it is left running in the study; the next run marks it failed (not counted)"
+            + (
+                f" and runs its settings again first; they were {_settings_text(params)}"
+                if params
+                else "; it had no settings to run again"
+            )
+            if left_running
+            else "its settings were not queued to run again, and a later run may not "
+            f"run them by itself; they were {_settings_text(params)}"
+        )
+        + (f"; {_HELD}" if _held(error) or (before and _held(before[1])) else "")
+    )
 
 
 class _ctrl_c_held:
@@ -1364,7 +1392,9 @@ class _Refusals:
     trial runs (:attr:`trial`), its end included (Optuna's tell), is :class:`_Objective`'s
     (:meth:`~_Objective.record_refused`); when the error follows one already reported of the
     running trial (:attr:`refused`: its settings not queued, say, then its end refused), that
-    one is reported. Another process's lock says, as :func:`_refused_open` does, to run again
+    one is reported; when that one is its flag refused (:attr:`unflagged`), Optuna's marking it
+    failed was refused too: the trial is left running, for the next run to run again, as the
+    error then says. Another process's lock says, as :func:`_refused_open` does, to run again
     when that process is done."""
 
     def __init__(self, path: Path) -> None:
@@ -1374,6 +1404,9 @@ class _Refusals:
     def at(self, doing: str, *, trial: optuna.Trial | None = None) -> None:
         self.doing, self.trial = doing, trial
         self.refused: StoreError | None = None
+        # (number, settings, error, the refusal before) of the running trial whose flag as
+        # stopped the database refused (:func:`_unflagged`)
+        self.unflagged: tuple[int, dict[str, Any], BaseException, Any] | None = None
 
     def __enter__(self) -> _Refusals:
         return self
@@ -1384,6 +1417,8 @@ class _Refusals:
         error = _database_error(exc)
         if error is None:
             return
+        if self.unflagged is not None:  # then its end (Optuna's tell): it is left running
+            raise _unflagged(*self.unflagged, path=self.path, left_running=True) from exc
         if self.refused is not None:
             raise StoreError(str(self.refused)) from exc
         raise StoreError(

@@ -1675,6 +1675,51 @@ def test_every_write_as_a_stopped_trial_is_recorded_is_a_kgrec_error(
     assert "database is locked" in err and "lr=" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("stopped", ["ctrl-c", "refused write"])
+def test_a_refused_flag_then_a_refused_tell_says_the_trial_runs_again(
+    tmp_path, tiny_recbole, monkeypatch, stopped
+) -> None:
+    """A trial stopped as it trains (a fake Ctrl-C in fit, or the database refusing to write
+    its best epoch), then the study's database refuses (locked) to flag it stopped, then
+    Optuna's marking it failed (its tell): it is left running, and the next run marks it
+    failed and runs its settings again. Before, the error said its settings "were not queued
+    to run again, and a later run may not run them by itself"."""
+
+    def fit_interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    set_user_attr = optuna.Trial.set_user_attr
+
+    def setting(trial, key, value):
+        if key == "interrupted" or (stopped == "refused write" and key == "best_epoch"):
+            _database_locked()
+        set_user_attr(trial, key, value)
+
+    if stopped == "ctrl-c":
+        monkeypatch.setattr("kgrec.tune.fit", fit_interrupted)
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", setting)
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", _database_locked)
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=1)
+    said = str(raised.value)
+    trial = load_study(out).trials[0]
+    assert trial.state == TrialState.RUNNING and "interrupted" not in trial.user_attrs
+    assert said.startswith(f"file {out / STUDY_FILE}: ") and "database is locked" in said
+    assert "could not record trial 0 as stopped" in said and "may not" not in said
+    assert (
+        "it is left running in the study; the next run marks it failed (not counted) and "
+        "runs its settings again first" in said
+    )
+    assert f"lr={trial.params['lr']!r}" in said
+    if stopped == "refused write":  # the write that stopped it is named first
+        assert said.index("could not write trial 0's best epoch") < said.index("as stopped")
+    monkeypatch.undo()
+    result = small_tune(tiny_recbole, out, trials=1)
+    assert result.trials[0].user_attrs["interrupted"] == "killed"
+    assert result.trials[1].params == trial.params
+
+
 def test_a_real_lock_on_a_stopped_trials_flag_is_named_as_what_was_refused(
     tmp_path, tiny_recbole, monkeypatch
 ) -> None:
