@@ -595,21 +595,16 @@ def tune(
         except OSError as exc:  # under a file, no permission
             created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
-        with _lock(out), _optuna_quiet(), _Refusals(out / STUDY_FILE) as db:
-            made = False  # whether this run makes the study's file
-            try:  # under the lock: another tune's study, half made, is not read as no study
-                _check_folder(out)
-                made = not (out / STUDY_FILE).exists()
-                study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
-            except BaseException:
-                # the folder changed since the check, or its study cannot be opened or made
-                # (held by another process, damaged, a full disk): left as it was, without
-                # the study file or the lock file made here
-                if made:
-                    (out / STUDY_FILE).unlink(missing_ok=True)
-                if not locked_before:
-                    (out / LOCK_FILE).unlink(missing_ok=True)
-                raise
+        with (
+            _lock(out),
+            _optuna_quiet(),
+            _Refusals(out / STUDY_FILE) as db,
+            _Undone(out, locked_before=locked_before) as undone,
+        ):
+            # under the lock: another tune's study, half made, is not read as no study
+            _check_folder(out)
+            undone.made = not (out / STUDY_FILE).exists()
+            study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             db.at("read or record the study's model, search space and fixed settings")
             _check_study(study, model, settings, space, path=out / STUDY_FILE)
             experiment = load_experiment(
@@ -662,6 +657,7 @@ def tune(
                         + (f", each on {world.size} processes" if world.distributed else "")
                         + f"; study in {out / STUDY_FILE}"
                     )
+                undone.trials = True  # a trial may be recorded from here on: all is kept
                 objective_fn = _Objective(
                     study,
                     experiment,
@@ -874,11 +870,19 @@ class _Objective:
         trial whose ``params`` are queued: :attr:`stopped` names them, for :func:`tune` to
         report a write refused. When the database refuses the flag or the queuing, that error
         is the one to report, even if Optuna's marking the trial failed is refused next
-        (:class:`_Refusals`)."""
+        (:class:`_Refusals`; a refused flag then says the trial is left running)."""
+
+        def flag() -> None:
+            try:
+                trial.set_user_attr("interrupted", reason)
+            except _database_errors() as exc:  # see _Refusals.unflagged
+                self.db.unflagged = (trial.number, dict(params), _database_error(exc), before)
+                raise
+
         try:
             _stopped(
                 self.study,
-                lambda: trial.set_user_attr("interrupted", reason),
+                flag,
                 params,
                 number=trial.number,
                 path=self.path,
@@ -1315,26 +1319,46 @@ def _stopped(
         try:
             flag()
         except _database_errors() as exc:
-            error = _database_error(exc)
-            raise StoreError(
-                _refused_first(path, before)
-                + f"could not record trial {number} as stopped ({_first_line(error)}): "
-                + (
-                    "it is left running in the study; the next run marks it failed (not "
-                    "counted)"
-                    + (
-                        f" and runs its settings again first; they were {_settings_text(params)}"
-                        if params
-                        else "; it had no settings to run again"
-                    )
-                    if left_running
-                    else "its settings were not queued to run again, and a later run may not "
-                    f"run them by itself; they were {_settings_text(params)}"
-                )
-                + (f"; {_HELD}" if _held(error) or (before and _held(before[1])) else "")
+            raise _unflagged(
+                number,
+                params,
+                _database_error(exc),
+                before,
+                path=path,
+                left_running=left_running,
             ) from exc
         if params:
             _queue_again(study, params, number=number, path=path, before=before)
+
+
+def _unflagged(
+    number: int,
+    params: Mapping[str, Any],
+    error: BaseException,
+    before: tuple[str, BaseException] | None,
+    *,
+    path: Path,
+    left_running: bool,
+) -> StoreError:
+    """The :class:`StoreError` of the study's database ``path`` refusing (``error``) to flag
+    trial ``number`` stopped (:func:`_stopped`); ``left_running``: nothing marked it failed
+    after, so the next run does, and runs ``params`` again."""
+    return StoreError(
+        _refused_first(path, before)
+        + f"could not record trial {number} as stopped ({_first_line(error)}): "
+        + (
+            "it is left running in the study; the next run marks it failed (not counted)"
+            + (
+                f" and runs its settings again first; they were {_settings_text(params)}"
+                if params
+                else "; it had no settings to run again"
+            )
+            if left_running
+            else "its settings were not queued to run again, and a later run may not "
+            f"run them by itself; they were {_settings_text(params)}"
+        )
+        + (f"; {_HELD}" if _held(error) or (before and _held(before[1])) else "")
+    )
 
 
 class _ctrl_c_held:
@@ -1368,7 +1392,9 @@ class _Refusals:
     trial runs (:attr:`trial`), its end included (Optuna's tell), is :class:`_Objective`'s
     (:meth:`~_Objective.record_refused`); when the error follows one already reported of the
     running trial (:attr:`refused`: its settings not queued, say, then its end refused), that
-    one is reported. Another process's lock says, as :func:`_refused_open` does, to run again
+    one is reported; when that one is its flag refused (:attr:`unflagged`), Optuna's marking it
+    failed was refused too: the trial is left running, for the next run to run again, as the
+    error then says. Another process's lock says, as :func:`_refused_open` does, to run again
     when that process is done."""
 
     def __init__(self, path: Path) -> None:
@@ -1378,6 +1404,9 @@ class _Refusals:
     def at(self, doing: str, *, trial: optuna.Trial | None = None) -> None:
         self.doing, self.trial = doing, trial
         self.refused: StoreError | None = None
+        # (number, settings, error, the refusal before) of the running trial whose flag as
+        # stopped the database refused (:func:`_unflagged`)
+        self.unflagged: tuple[int, dict[str, Any], BaseException, Any] | None = None
 
     def __enter__(self) -> _Refusals:
         return self
@@ -1388,6 +1417,8 @@ class _Refusals:
         error = _database_error(exc)
         if error is None:
             return
+        if self.unflagged is not None:  # then its end (Optuna's tell): it is left running
+            raise _unflagged(*self.unflagged, path=self.path, left_running=True) from exc
         if self.refused is not None:
             raise StoreError(str(self.refused)) from exc
         raise StoreError(
@@ -1742,6 +1773,29 @@ class _lock:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
+
+
+class _Undone:
+    """What a run made in its folder (the study's file, the lock file; never one that was there
+    before) removed when it fails before it begins its trials (:attr:`trials`), under the lock:
+    the folder is left as it was, whether the study could not be made or a setting, the data
+    or the split was refused once it was (a folder the run made is removed whole,
+    :func:`tune`). :attr:`made` says whether it made the study's file."""
+
+    def __init__(self, out: Path, *, locked_before: bool) -> None:
+        self.out, self.locked_before = out, locked_before
+        self.made = self.trials = False
+
+    def __enter__(self) -> _Undone:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if exc_type is None or self.trials:
+            return
+        if self.made:
+            (self.out / STUDY_FILE).unlink(missing_ok=True)
+        if not self.locked_before:
+            (self.out / LOCK_FILE).unlink(missing_ok=True)
 
 
 class _optuna_quiet:

@@ -1239,6 +1239,56 @@ def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tin
     assert (tmp_path / "mine").is_dir()
 
 
+@pytest.mark.parametrize("folder", ["empty", "lock file only"])
+@pytest.mark.parametrize("failure", ["target domain", "ctrl-c", "refused write"])
+def test_a_tune_that_fails_before_its_first_trial_leaves_the_users_folder_as_it_was(
+    tmp_path, tiny_recbole, monkeypatch, folder, failure
+):
+    """A run that fails after it made its study in a folder of the user's with no study in
+    it (an empty one, or one a tune left with only its lock file), before any trial: an
+    unknown --target-domain (refused once the data is read), a Ctrl-C as the data is read,
+    the database refusing to record the data's digest (a full disk, faked). Before, the
+    tune.sqlite and the .tune.lock it made were left there."""
+    from sqlalchemy.exc import OperationalError
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    if folder == "lock file only":
+        (out / LOCK_FILE).touch()
+    options = {"target_domain": "nope"} if failure == "target domain" else {}
+    if failure == "ctrl-c":
+
+        def interrupted(**kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(kgrec.tune, "load_experiment", interrupted)
+    if failure == "refused write":
+        full = sqlite3.OperationalError("database or disk is full")
+        full.sqlite_errorcode = sqlite3.SQLITE_FULL
+
+        def refuse(*args, **kwargs):
+            raise OperationalError("UPDATE", {}, full)
+
+        monkeypatch.setattr(kgrec.tune, "_check_experiment", refuse)
+    expected = {"target domain": InputError, "ctrl-c": KeyboardInterrupt}
+    with pytest.raises(expected.get(failure, StoreError)):
+        small_tune(tiny_recbole, out, trials=1, **options)
+    assert sorted(p.name for p in out.iterdir()) == (
+        [LOCK_FILE] if folder == "lock file only" else []
+    )
+
+
+def test_a_study_folder_keeps_its_study_when_a_run_fails_before_its_first_trial(
+    tmp_path, tiny_recbole
+):
+    """Only what the run made goes: a study that was there stays (its lock file, deleted,
+    is not left made again)."""
+    _our_study(tmp_path / "tune")
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "tune", trials=1, target_domain="nope")
+    assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == [STUDY_FILE]
+
+
 def test_an_option_given_a_value_is_not_searched_by_the_default_space(
     tmp_path, tiny_recbole, capsys
 ) -> None:
@@ -1623,6 +1673,51 @@ def test_every_write_as_a_stopped_trial_is_recorded_is_a_kgrec_error(
     err = capsys.readouterr().err
     assert "kgrec tune: error: file " in err and str(tmp_path / "cli" / STUDY_FILE) in err
     assert "database is locked" in err and "lr=" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("stopped", ["ctrl-c", "refused write"])
+def test_a_refused_flag_then_a_refused_tell_says_the_trial_runs_again(
+    tmp_path, tiny_recbole, monkeypatch, stopped
+) -> None:
+    """A trial stopped as it trains (a fake Ctrl-C in fit, or the database refusing to write
+    its best epoch), then the study's database refuses (locked) to flag it stopped, then
+    Optuna's marking it failed (its tell): it is left running, and the next run marks it
+    failed and runs its settings again. Before, the error said its settings "were not queued
+    to run again, and a later run may not run them by itself"."""
+
+    def fit_interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    set_user_attr = optuna.Trial.set_user_attr
+
+    def setting(trial, key, value):
+        if key == "interrupted" or (stopped == "refused write" and key == "best_epoch"):
+            _database_locked()
+        set_user_attr(trial, key, value)
+
+    if stopped == "ctrl-c":
+        monkeypatch.setattr("kgrec.tune.fit", fit_interrupted)
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", setting)
+    monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", _database_locked)
+    out = tmp_path / "tune"
+    with pytest.raises(StoreError) as raised:
+        small_tune(tiny_recbole, out, trials=1)
+    said = str(raised.value)
+    trial = load_study(out).trials[0]
+    assert trial.state == TrialState.RUNNING and "interrupted" not in trial.user_attrs
+    assert said.startswith(f"file {out / STUDY_FILE}: ") and "database is locked" in said
+    assert "could not record trial 0 as stopped" in said and "may not" not in said
+    assert (
+        "it is left running in the study; the next run marks it failed (not counted) and "
+        "runs its settings again first" in said
+    )
+    assert f"lr={trial.params['lr']!r}" in said
+    if stopped == "refused write":  # the write that stopped it is named first
+        assert said.index("could not write trial 0's best epoch") < said.index("as stopped")
+    monkeypatch.undo()
+    result = small_tune(tiny_recbole, out, trials=1)
+    assert result.trials[0].user_attrs["interrupted"] == "killed"
+    assert result.trials[1].params == trial.params
 
 
 def test_a_real_lock_on_a_stopped_trials_flag_is_named_as_what_was_refused(
