@@ -97,6 +97,7 @@ from kgrec.recommend import (
     largest_norm,
     recommendation_table,
 )
+from kgrec.text.embed import DEFAULT_PROPERTY
 from kgrec.train import MAX_LR, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
@@ -1536,7 +1537,7 @@ def train(
     domain_rule: str | None = None,
     target_domain: str | None = None,
     source_domain: str | None = None,
-    text_property: str = "embedding",
+    text_property: str = DEFAULT_PROPERTY,
     objective: str = "bpr",
     epochs: int = 300,
     dim: int = 64,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kgrec.commands.options import add_device_option, add_threads_option
 from kgrec.errors import KgrecError
+from kgrec.text.embed import DEFAULT_PROPERTY
 
 EMBED_KINDS = ("Item", "Entity")
 
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "user); see kgrec.text.templates for the fields",
     )
     parser.add_argument(
-        "--property", default="embedding", help="node property for the vectors (%(default)s)"
+        "--property", default=DEFAULT_PROPERTY, help="node property for the vectors (%(default)s)"
     )
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument(
