@@ -24,6 +24,17 @@ from loaders.rules import named_rule
 SMALL = {"epochs": 2, "dim": 8, "batch_size": 128, "progress": False}
 
 
+def _tiny_store(tmp_path, tiny_recbole) -> str:
+    """A local store (its URI) of the tiny data, action films and comedies."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    return store
+
+
 @pytest.mark.parametrize("max_scores", [2**25, 25, 1])  # batches of 3, 2 and 1 users
 def test_rank_masks_known_items_and_keeps_candidates_only(max_scores):
     g = torch.Generator().manual_seed(0)
@@ -226,12 +237,7 @@ def test_publishing_a_user_with_every_item_says_the_list_is_empty(tmp_path, tiny
     items = pd.read_csv(tiny_recbole / "tiny.item", sep="\t")["item_id:token"]
     with open(tiny_recbole / "tiny.inter", "a") as inter:
         inter.writelines(f"fan\t{item}\t5\n" for item in items)
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
+    store = _tiny_store(tmp_path, tiny_recbole)
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
     capsys.readouterr()
     argv = ["recommend", "--run", str(run.folder), "-k", "3", "--user", "fan", "--user", "u1"]
@@ -283,12 +289,7 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_recbole, caps
     """A run whose model.pt holds NaN (training diverged) published empty lists and gave
     metrics of 0, each NaN score taken for a masked item: an error naming the run, its model
     file and the users now, in recommend, publish and evaluate alike; nothing is published."""
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
+    store = _tiny_store(tmp_path, tiny_recbole)
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
     state = torch.load(run.folder / "model.pt", weights_only=True)
     for value in state.values():
@@ -350,12 +351,8 @@ def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_item
 def _run_with_a_ghost(tmp_path, tiny_recbole):
     """A store of the tiny data plus user "ghost" (a users-file row, no interaction), and a
     LightGCN run trained on it."""
-    store = f"local:{tmp_path / 'store'}"
+    store = _tiny_store(tmp_path, tiny_recbole)
     with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
         opened.write(
             recbole.load(_users_file(tmp_path / "ghost", ["ghost"]), domain="comedy"),
             progress=False,
@@ -541,12 +538,7 @@ def test_a_user_publish_beside_another_runs_vectors_is_refused(tmp_path, tiny_re
     (published by an older kgrec); b's whole publish replaces them, then its users go beside.
     Before, b's users' vectors were written beside a's items': the vector index ranked them
     against items of another model's space, silently."""
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
+    store = _tiny_store(tmp_path, tiny_recbole)
     a, b = (
         train(
             "lightgcn",
