@@ -7,33 +7,14 @@ against items by dot product in batches of users, masking what each user already
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from kgrec.errors import InputError, few
-from kgrec.models.base import GraphRecommender, ordered_top_k
+from kgrec.models.base import GraphRecommender, NaNScores, ordered_top_k
 
-
-class NaNScores(InputError):
-    """The model scored ``users`` NaN: it diverged, and no ranking of theirs means anything
-    (ranked as -inf, their lists would be short and their metrics those of masked items).
-    :func:`rank` names them by index; a caller that knows their ids and the run re-raises
-    with those (``run``: its name and model, ``file``: its model file)."""
-
-    def __init__(
-        self, users: Sequence[int | str], *, run: str | None = None, file: str | None = None
-    ) -> None:
-        self.users = list(users)
-        super().__init__(
-            f"{f'run {run}: ' if run else ''}the model's scores are NaN for "
-            f"{len(self.users)} user(s) ({few(self.users)}): it diverged; retrain, e.g. with a "
-            "lower --lr",
-            file=file,
-        )
+__all__ = ["NaNScores", "embeddings", "rank"]
 
 
 @torch.no_grad()

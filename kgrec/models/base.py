@@ -15,7 +15,27 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from kgrec.errors import InputError, few
 from kgrec.foldin import fold_in_users
+
+
+class NaNScores(InputError):
+    """The model scored ``users`` NaN: it diverged, and no ranking of theirs means anything
+    (ranked as -inf, their lists would be short and their metrics those of masked items).
+    :func:`kgrec.ranking.rank` and :func:`top_k` name them by index; a caller that knows their
+    ids and the run re-raises with those (``run``: its name and model, ``file``: its model
+    file)."""
+
+    def __init__(
+        self, users: Sequence[int | str], *, run: str | None = None, file: str | None = None
+    ) -> None:
+        self.users = list(users)
+        super().__init__(
+            f"{f'run {run}: ' if run else ''}the model's scores are NaN for "
+            f"{len(self.users)} user(s) ({few(self.users)}): it diverged; retrain, e.g. with a "
+            "lower --lr",
+            file=file,
+        )
 
 
 class GraphRecommender(nn.Module):
@@ -157,8 +177,6 @@ class GraphRecommender(nn.Module):
             scores = user_emb[users] @ item_emb.T
         finally:
             self.train(was_training)
-        from kgrec.ranking import NaNScores  # which imports this module
-
         try:
             return top_k(scores, k, candidates=candidates, exclude=exclude)
         except NaNScores as exc:  # its rows: positions in users
@@ -223,8 +241,6 @@ def top_k(
     :class:`~kgrec.ranking.NaNScores` naming the rows that have one, as in
     :func:`kgrec.ranking.rank`.
     """
-    from kgrec.ranking import NaNScores  # which imports this module
-
     if not isinstance(k, int) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     nan = (scores if candidates is None else scores[:, candidates]).isnan().any(1)
