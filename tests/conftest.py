@@ -376,6 +376,31 @@ def tiny_recbole(tmp_path) -> Path:
     return write_tiny_recbole(tmp_path / "tiny")
 
 
+def _write_tiny_store(tmp_path: Path, tiny_recbole: Path) -> str:
+    """The tiny RecBole files, their domains by the ml1m-action-comedy rule, in a local store
+    at ``tmp_path / "store"``; its URI."""
+    store = f"local:{tmp_path / 'store'}"
+    with open_store(store) as opened:
+        opened.write(
+            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
+            progress=False,
+        )
+    return store
+
+
+@pytest.fixture
+def write_tiny_store():
+    """``write_tiny_store(tmp_path, tiny_recbole)``: :func:`_write_tiny_store`, for a test that
+    changes the tiny files before they are loaded."""
+    return _write_tiny_store
+
+
+@pytest.fixture
+def tiny_store(tmp_path, tiny_recbole) -> str:
+    """The URI of a local store of :func:`tiny_recbole`'s files (:func:`_write_tiny_store`)."""
+    return _write_tiny_store(tmp_path, tiny_recbole)
+
+
 def _write_text_store(folder: Path, tables: GraphTables) -> str:
     """``tables`` in a local store in ``folder``, every item with a seeded 6-d text vector."""
     store = f"local:{folder}"

@@ -31,18 +31,6 @@ SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
 
 
 @pytest.fixture
-def tiny_store(tmp_path, tiny_recbole) -> str:
-    """The tiny dataset, its domains by the ml1m-action-comedy rule, in a local store."""
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
-    return store
-
-
-@pytest.fixture
 def trained(tmp_path, tiny_recbole):
     """A LightGCN run trained on the tiny dataset's files."""
     return train(

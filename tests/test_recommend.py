@@ -24,17 +24,6 @@ from loaders.rules import named_rule
 SMALL = {"epochs": 2, "dim": 8, "batch_size": 128, "progress": False}
 
 
-def _tiny_store(tmp_path, tiny_recbole) -> str:
-    """A local store (its URI) of the tiny data, action films and comedies."""
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        opened.write(
-            recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy")),
-            progress=False,
-        )
-    return store
-
-
 @pytest.mark.parametrize("max_scores", [2**25, 25, 1])  # batches of 3, 2 and 1 users
 def test_rank_masks_known_items_and_keeps_candidates_only(max_scores):
     g = torch.Generator().manual_seed(0)
@@ -213,12 +202,12 @@ def test_slots_only_excluded_items_could_fill_are_scored_minus_inf() -> None:
 
 
 def test_publishing_a_user_without_interactions_succeeds_without_explanations(
-    tmp_path, tiny_recbole, capsys
+    tmp_path, tiny_store, capsys
 ):
     """A run's user with no interaction in the store (a users-file row only) is published by
     ``--user`` and listed without reasons (before: the list was published, then explaining
     its first item failed, "user 'ghost' has no interactions", exit 2)."""
-    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
     capsys.readouterr()
     argv = ["recommend", "--run", str(run.folder), "-k", "3", "--user", "ghost", "--user", "u1"]
     assert main(argv) == 0
@@ -231,13 +220,15 @@ def test_publishing_a_user_without_interactions_succeeds_without_explanations(
     assert published.groupby("user_id").size().to_dict() == {"ghost": 3, "u1": 3}
 
 
-def test_publishing_a_user_with_every_item_says_the_list_is_empty(tmp_path, tiny_recbole, capsys):
+def test_publishing_a_user_with_every_item_says_the_list_is_empty(
+    tmp_path, tiny_recbole, write_tiny_store, capsys
+):
     """``--user fan``, where fan has every item, printed nothing at all for fan (the lines
     came from the published rows, of which fan has none); it says so, as ``--show`` does."""
     items = pd.read_csv(tiny_recbole / "tiny.item", sep="\t")["item_id:token"]
     with open(tiny_recbole / "tiny.inter", "a") as inter:
         inter.writelines(f"fan\t{item}\t5\n" for item in items)
-    store = _tiny_store(tmp_path, tiny_recbole)
+    store = write_tiny_store(tmp_path, tiny_recbole)
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
     capsys.readouterr()
     argv = ["recommend", "--run", str(run.folder), "-k", "3", "--user", "fan", "--user", "u1"]
@@ -250,10 +241,10 @@ def test_publishing_a_user_with_every_item_says_the_list_is_empty(tmp_path, tiny
     assert "  1. " in u1
 
 
-def test_whitespace_around_command_line_user_ids_is_no_part_of_them(tmp_path, tiny_recbole, capsys):
+def test_whitespace_around_command_line_user_ids_is_no_part_of_them(tmp_path, tiny_store, capsys):
     """``--show ' u1 '`` and ``--user ' u1 '`` are the user ``u1``, as in the loaders, which
     strip it (before: "user ' u1 ' is neither in the run's graph nor has interactions")."""
-    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
     base = ["recommend", "--run", str(run.folder), "-k", "3"]
     capsys.readouterr()
     assert main([*base, "--show", "u1"]) == 0
@@ -266,11 +257,11 @@ def test_whitespace_around_command_line_user_ids_is_no_part_of_them(tmp_path, ti
         assert set(opened.recommendations(run.name)["user_id"]) == {"u1"}
 
 
-def test_whitespace_around_python_api_user_ids_is_no_part_of_them(tmp_path, tiny_recbole):
+def test_whitespace_around_python_api_user_ids_is_no_part_of_them(tmp_path, tiny_store):
     """``run.recommend(users=[" u1 "])``, ``run.publish(users=...)`` and ``run.explain`` read
     ids as the command line does (before: " u1 " was a newcomer with no interactions, an
     error); an empty id is an InputError."""
-    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
     expected = run.recommend(3, users=["u1"])
     for users in ([" u1 "], ["u1\t", "u1"]):
         pd.testing.assert_frame_equal(run.recommend(3, users=users), expected)
@@ -285,11 +276,11 @@ def test_whitespace_around_python_api_user_ids_is_no_part_of_them(tmp_path, tiny
             call()
 
 
-def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_recbole, capsys):
+def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_store, capsys):
     """A run whose model.pt holds NaN (training diverged) published empty lists and gave
     metrics of 0, each NaN score taken for a masked item: an error naming the run, its model
     file and the users now, in recommend, publish and evaluate alike; nothing is published."""
-    store = _tiny_store(tmp_path, tiny_recbole)
+    store = tiny_store
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
     state = torch.load(run.folder / "model.pt", weights_only=True)
     for value in state.values():
@@ -320,14 +311,14 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_recbole, caps
 
 
 def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_items(
-    tmp_path, tiny_recbole, caplog
+    tmp_path, tiny_store, caplog
 ):
     """ghost, a run's user with no interaction anywhere (a users-file row), has an embedding
     training never touched: their list was ranked from it, noise, with a warning. Now they are
     served the run's most popular target-domain training items, scored by their number of
     training interactions, wherever the run's lists are made (recommend, publish), and the
     warning says so."""
-    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
     split, maps = run.experiment.split, run.experiment.maps
     counts = torch.bincount(split.train[1], minlength=len(maps.items))
     target = (run.graph.item_domain == split.target_domain).nonzero().flatten().tolist()
@@ -348,10 +339,9 @@ def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_item
     assert published.loc["ghost", "item_uid"].tolist() == items
 
 
-def _run_with_a_ghost(tmp_path, tiny_recbole):
-    """A store of the tiny data plus user "ghost" (a users-file row, no interaction), and a
-    LightGCN run trained on it."""
-    store = _tiny_store(tmp_path, tiny_recbole)
+def _run_with_a_ghost(tmp_path, store: str):
+    """``store`` (the tiny data's, ``tiny_store``) plus user "ghost" (a users-file row, no
+    interaction), and a LightGCN run trained on it."""
     with open_store(store) as opened:
         opened.write(
             recbole.load(_users_file(tmp_path / "ghost", ["ghost"]), domain="comedy"),
@@ -458,13 +448,11 @@ def test_held_out_pairs_of_split_files_are_never_recommended(tmp_path, tiny_recb
     assert not recommended & held_out
 
 
-def test_a_run_user_without_training_interactions_is_folded_in_from_the_store(
-    tmp_path, tiny_recbole
-):
+def test_a_run_user_without_training_interactions_is_folded_in_from_the_store(tmp_path, tiny_store):
     """A user loaded before training (a users-file row) who interacts only after it is served
     as a newcomer with the same interactions is: folded in (before: from the random embedding
     training never touched, whatever they had done since)."""
-    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
     before = run.recommend(k=3, users=["ghost"])
     trained = run.recommend(k=3, users=["u1"])["item_uid"].str.removeprefix("comedy:")[:2]
     later = tmp_path / "later"
@@ -483,11 +471,11 @@ def test_a_run_user_without_training_interactions_is_folded_in_from_the_store(
     assert ghost["score"].tolist() != before["score"].tolist()
 
 
-def test_some_users_interactions_are_read_from_the_store_once(tmp_path, tiny_recbole, monkeypatch):
+def test_some_users_interactions_are_read_from_the_store_once(tmp_path, tiny_store, monkeypatch):
     """``users`` of a run's own (u1), a run's user without a training interaction (ghost) and a
     newcomer (fresh): their interactions are read once, for what they have and for fold-in
     alike (before: three reads, one per kind and one for what they have)."""
-    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
     later = tmp_path / "later"
     later.mkdir()
     (later / "later.inter").write_text(
@@ -511,11 +499,11 @@ def test_some_users_interactions_are_read_from_the_store_once(tmp_path, tiny_rec
     assert set(table["user_id"]) == {"u1", "ghost", "fresh"}
 
 
-def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny_recbole, capsys):
+def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny_store, capsys):
     """``--name "  "`` published every list under a blank run name, ``--name ""`` silently under
     the folder's; ``run.publish(name=" ")`` too: refused, nothing written; a name with spaces
     around it is the name."""
-    store, run = _run_with_a_ghost(tmp_path, tiny_recbole)
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
     base = ["recommend", "--run", str(run.folder), "-k", "3", "--no-vectors"]
     for blank in ("  ", ""):
         with pytest.raises(SystemExit) as exited:
@@ -532,13 +520,13 @@ def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny
         assert set(opened.recommendations()["run"]) == {"mine"}
 
 
-def test_a_user_publish_beside_another_runs_vectors_is_refused(tmp_path, tiny_recbole, capsys):
+def test_a_user_publish_beside_another_runs_vectors_is_refused(tmp_path, tiny_store, capsys):
     """The store records which run its vectors 'gnn_embedding' are: ``--user`` of run b beside
     run a's is refused (naming both, nothing written), as beside vectors that record no run
     (published by an older kgrec); b's whole publish replaces them, then its users go beside.
     Before, b's users' vectors were written beside a's items': the vector index ranked them
     against items of another model's space, silently."""
-    store = _tiny_store(tmp_path, tiny_recbole)
+    store = tiny_store
     a, b = (
         train(
             "lightgcn",

@@ -24,15 +24,6 @@ def _embed(store: str, model) -> None:
     embed_store(store, kinds=["Item"], model=str(model), use_cache=False, progress=False)
 
 
-def _tiny_store(tmp_path, tiny_recbole) -> str:
-    """A local store (its URI) of the tiny RecBole files, split by ml1m-action-comedy."""
-    store = f"local:{tmp_path / 'store'}"
-    with open_store(store) as opened:
-        tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-        opened.write(tables, progress=False)
-    return store
-
-
 def _train(store: str, tmp_path):
     """A small LightGCN run on ``store`` whose cold items are scored by the content student."""
     return train(
@@ -46,11 +37,11 @@ def _train(store: str, tmp_path):
 
 
 def test_a_run_is_not_served_from_another_models_vectors(
-    tmp_path, tiny_recbole, tiny_model, other_tiny_model, make_graph, capsys
+    tmp_path, tiny_store, tiny_model, other_tiny_model, make_graph, capsys
 ):
     """Before, the run's content student read the other model's vectors (same size) of the
     items loaded after training as if they were its own, and served them."""
-    store = _tiny_store(tmp_path, tiny_recbole)
+    store = tiny_store
     _embed(store, tiny_model)
     with open_store(store) as opened:
         trained_with = opened.vector_model("embedding")
@@ -82,10 +73,10 @@ def test_a_run_is_not_served_from_another_models_vectors(
     assert f"{target}:late" in set(load_run(run.folder).recommend(k=1_000)["item_uid"])
 
 
-def test_a_run_without_a_record_is_served_as_before(tmp_path, tiny_recbole, tiny_model):
+def test_a_run_without_a_record_is_served_as_before(tmp_path, tiny_store, tiny_model):
     """A store embedded before session 26 records no model: the run records None, and the
     store's later record is not held against it."""
-    store = _tiny_store(tmp_path, tiny_recbole)
+    store = tiny_store
     with open_store(store) as opened:
         keys = sorted(opened.snapshot().items["uid"])
         vectors = np.random.default_rng(0).normal(size=(len(keys), 32))
@@ -179,13 +170,13 @@ def test_vectors_replaced_at_every_read_are_an_error(tmp_path, movies, monkeypat
 
 
 def test_a_run_does_not_serve_vectors_an_embed_replaced_as_it_checked_them(
-    tmp_path, tiny_recbole, make_graph, monkeypatch
+    tmp_path, tiny_store, make_graph, monkeypatch
 ):
     """Before, recommend checked the store's record of the text model, then read the
     vectors: another model's embed committed in between was served as the run's."""
     from kgrec.store.local import LocalStore
 
-    store = f"local:{tmp_path / 'store'}"
+    store = tiny_store
 
     def embed(model: str) -> None:  # every item, 6-d vectors recorded as ``model``'s
         with open_store(store) as opened:
@@ -197,7 +188,6 @@ def test_a_run_does_not_serve_vectors_an_embed_replaced_as_it_checked_them(
                 model={"name": model, "identity": model},
             )
 
-    _tiny_store(tmp_path, tiny_recbole)  # at ``store``
     embed("a")
     run = _train(store, tmp_path)
     target = run.experiment.maps.domains[run.experiment.split.target_domain]
