@@ -1111,7 +1111,8 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
             pruner=pruner,
         )
         # marked as kgrec tune's: the study just made, or (rewritten) one already marked, or
-        # one of a kgrec before session 31 (:func:`_not_ours` read its record of a tune's)
+        # one of a kgrec before session 31 (:func:`_not_ours` read its record of a tune's),
+        # or one a kill left unmarked as it was made (:func:`_left_unmarked`)
         study._storage.set_study_system_attr(study._study_id, MARK, True)
     except _database_errors() as exc:  # damaged, or another program's file of that name
         error = _database_error(exc) or exc  # SQLAlchemy's, or Optuna's raised from it
@@ -1659,7 +1660,9 @@ def _not_ours(path: Path) -> str | None:
     read without writing to it. A study of kgrec tune's name is one when it bears kgrec's
     :data:`MARK` or, made by a kgrec before session 31, which wrote none, the record of what
     it searches (:data:`_RECORDED`), which every kgrec tune wrote as it opened its study,
-    before any trial. An empty file (SQLite makes one before its tables) counts as one. The
+    before any trial; or when it is as a tune killed between Optuna making it and kgrec
+    marking it left it (:func:`_left_unmarked`), which holds nothing anyone could lose.
+    An empty file (SQLite makes one before its tables) counts as one. The
     database refusing the read (locked by another process, an I/O error) is its
     :class:`sqlite3.Error`, raised: that says nothing of what the file holds."""
     nothing = f"no study {STUDY_NAME!r} in it"
@@ -1683,6 +1686,8 @@ def _not_ours(path: Path) -> str | None:
                 f"AND key IN ({', '.join('?' * len(_RECORDED))})",
                 (row[0], *_RECORDED),
             ).fetchone()[0]
+            if not marked and recorded < len(_RECORDED) and _left_unmarked(db, row[0]):
+                return None  # taken for kgrec's: _open_study marks it
     except sqlite3.Error as exc:  # not SQLite, or no Optuna tables
         if _refusal(exc) is not None:
             raise
@@ -1692,6 +1697,23 @@ def _not_ours(path: Path) -> str | None:
     return (
         f"its study {STUDY_NAME!r} was not made by kgrec tune: it holds neither kgrec's mark "
         "nor a tune's settings"
+    )
+
+
+def _left_unmarked(db: sqlite3.Connection, study_id: int) -> bool:
+    """Whether the study ``study_id`` is as Optuna makes kgrec's before kgrec marks it: the
+    file's only study, maximising one objective, with no trial (none queued either) and no
+    attribute. A kill in between leaves it so; no program's study like it holds anything."""
+    if db.execute("SELECT COUNT(*) FROM studies").fetchone()[0] != 1:
+        return False
+    directions = db.execute(
+        "SELECT direction FROM study_directions WHERE study_id = ?", (study_id,)
+    ).fetchall()
+    if directions != [("MAXIMIZE",)]:
+        return False
+    return not any(
+        db.execute(f"SELECT 1 FROM {table} WHERE study_id = ? LIMIT 1", (study_id,)).fetchone()
+        for table in ("trials", "study_user_attributes", "study_system_attributes")
     )
 
 

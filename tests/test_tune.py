@@ -1005,6 +1005,49 @@ def test_a_study_of_a_kgrec_before_the_mark_still_resumes(tmp_path, tiny_recbole
     assert _marked(out)
 
 
+@pytest.mark.parametrize("lock", [True, False])
+def test_a_study_a_kill_left_unmarked_as_it_was_made_is_taken_and_marked(
+    tmp_path, tiny_recbole, lock
+):
+    """A SIGKILL between Optuna making the study and kgrec marking it leaves an empty study of
+    kgrec's name, unmarked (built here with Optuna). Before, the next run refused it as not
+    made by kgrec tune; it holds nothing anyone could lose, so it is taken and marked."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    if lock:  # the killed run's lock file
+        (out / LOCK_FILE).touch()
+    optuna.create_study(
+        study_name=STUDY_NAME, direction="maximize", storage=f"sqlite:///{out / STUDY_FILE}"
+    )
+    result = small_tune(tiny_recbole, out, trials=1)
+    assert [t.state for t in result.trials] == [TrialState.COMPLETE]
+    assert _marked(out)
+
+
+@pytest.mark.parametrize("theirs", ["minimizes", "an attribute", "another study"])
+def test_an_empty_unmarked_study_that_is_not_as_kgrec_makes_it_is_left_alone(
+    tmp_path, tiny_recbole, theirs
+):
+    """Only a study as Optuna makes kgrec's is taken: not one that minimizes, holds an
+    attribute, or shares its file with another study."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    path = out / STUDY_FILE
+    study = optuna.create_study(
+        study_name=STUDY_NAME,
+        direction="minimize" if theirs == "minimizes" else "maximize",
+        storage=f"sqlite:///{path}",
+    )
+    if theirs == "an attribute":
+        study.set_user_attr("owner", "me")
+    if theirs == "another study":
+        optuna.create_study(study_name="theirs", storage=f"sqlite:///{path}")
+    before = path.read_bytes()
+    with pytest.raises(InputError, match="was not made by kgrec tune"):
+        small_tune(tiny_recbole, out, trials=1)
+    assert path.read_bytes() == before
+
+
 def _marked(out: Path) -> bool:
     study = load_study(out)
     return study._storage.get_study_system_attrs(study._study_id).get(kgrec.tune.MARK) is True
