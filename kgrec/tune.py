@@ -584,26 +584,24 @@ def tune(
     if not distributed.current().is_main:
         return _follow(out, device)
     objective_fn = None
-    created = False  # whether this call made the folder: removed if it fails before a trial
     try:
         locked_before = (out / LOCK_FILE).exists()  # a kgrec tune made this folder
         if not locked_before:  # a folder that is not ours gets no lock file
             _check_folder(out)
-        created = not out.exists()
+        created = not out.exists()  # removed under the lock if it fails before a trial
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # under a file, no permission
-            created = False
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with (
             _lock(out),
             _optuna_quiet(),
             _Refusals(out / STUDY_FILE) as db,
-            _Undone(out, locked_before=locked_before) as undone,
+            _Undone(out, locked_before=locked_before, made_folder=created) as undone,
         ):
             # under the lock: another tune's study, half made, is not read as no study
             _check_folder(out)
-            undone.made = not (out / STUDY_FILE).exists()
+            undone.making()
             study = _open_study(out, pruning=pruning, prune_warmup=prune_warmup)
             db.at("read or record the study's model, search space and fixed settings")
             _check_study(study, model, settings, space, path=out / STUDY_FILE)
@@ -710,8 +708,6 @@ def tune(
         # alone in the middle of training: then the launcher ends them as rank 0 exits
         if objective_fn is None or objective_fn.others_wait:
             distributed.broadcast_object(("error", str(exc) or type(exc).__name__))
-        if created and objective_fn is None:  # a bad setting, data or split: nothing is left
-            shutil.rmtree(out, ignore_errors=True)
         raise
     distributed.broadcast_object(("stop", result))
     return result
@@ -1798,15 +1794,26 @@ class _lock:
 
 
 class _Undone:
-    """What a run made in its folder (the study's file, the lock file; never one that was there
-    before) removed when it fails before it begins its trials (:attr:`trials`), under the lock:
-    the folder is left as it was, whether the study could not be made or a setting, the data
-    or the split was refused once it was (a folder the run made is removed whole,
-    :func:`tune`). :attr:`made` says whether it made the study's file."""
+    """What a run made in its folder removed when it fails before it begins its trials
+    (:attr:`trials`), under the lock, so that no other run takes the folder in between: the
+    folder is left as it was, whether the study could not be made or a setting, the data or
+    the split was refused once it was. A folder the run made (``made_folder``) is removed
+    whole; in another, the study's file and SQLite's beside it (:data:`_SQLITE_FILES`) that
+    were not there as the run began to make the study (:meth:`making`), and the lock file;
+    never a file that was there before."""
 
-    def __init__(self, out: Path, *, locked_before: bool) -> None:
-        self.out, self.locked_before = out, locked_before
-        self.made = self.trials = False
+    def __init__(self, out: Path, *, locked_before: bool, made_folder: bool) -> None:
+        self.out, self.locked_before, self.made_folder = out, locked_before, made_folder
+        self.made: list[Path] = []  # the study's files the run made
+        self.trials = False
+
+    def making(self) -> None:
+        """Note, as the study is about to be opened, which of its files are the run's: all
+        that are not there yet, when the study is not (none when it is: a journal it leaves
+        would hold a write of the study to undo)."""
+        files = [self.out / (STUDY_FILE + suffix) for suffix in _SQLITE_FILES]
+        if not files[0].exists():
+            self.made = [path for path in files if not path.exists()]
 
     def __enter__(self) -> _Undone:
         return self
@@ -1814,10 +1821,18 @@ class _Undone:
     def __exit__(self, exc_type: Any, *exc: object) -> None:
         if exc_type is None or self.trials:
             return
-        if self.made:
-            (self.out / STUDY_FILE).unlink(missing_ok=True)
+        if self.made_folder:
+            shutil.rmtree(self.out, ignore_errors=True)
+            return
+        for path in self.made:
+            path.unlink(missing_ok=True)
         if not self.locked_before:
             (self.out / LOCK_FILE).unlink(missing_ok=True)
+
+
+# the suffixes of the study's file and those SQLite makes beside it: its rollback journal (left
+# by a process that died as it wrote), and a write-ahead log and its index (in WAL mode)
+_SQLITE_FILES = ("", "-journal", "-wal", "-shm")
 
 
 class _optuna_quiet:

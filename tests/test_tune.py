@@ -1321,6 +1321,71 @@ def test_a_tune_that_fails_before_its_first_trial_leaves_the_users_folder_as_it_
     )
 
 
+@pytest.mark.parametrize("folder", ["empty", "lock file only"])
+def test_a_tune_that_fails_before_its_first_trial_removes_the_journal_of_the_study_it_made(
+    tmp_path, tiny_recbole, monkeypatch, folder
+):
+    """A run that fails before its first trial while its new study is being written (a
+    writer of the database in the middle of its transaction, its rollback journal on disk,
+    then a Ctrl-C). Before, the tune.sqlite-journal was left behind, alone in the folder (a
+    journal the next run's new study could be rolled back with)."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    if folder == "lock file only":
+        (out / LOCK_FILE).touch()
+    writers = []
+
+    def writing_then_interrupted(**kwargs):
+        db = sqlite3.connect(out / STUDY_FILE, isolation_level=None)
+        writers.append(db)
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE studies SET study_name = study_name")
+        assert (out / f"{STUDY_FILE}-journal").exists()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgrec.tune, "load_experiment", writing_then_interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            small_tune(tiny_recbole, out, trials=1)
+    finally:
+        for db in writers:
+            db.close()
+    assert sorted(p.name for p in out.iterdir()) == (
+        [LOCK_FILE] if folder == "lock file only" else []
+    )
+
+
+def test_a_journal_that_was_there_before_is_left(tmp_path, tiny_recbole):
+    """A journal left alone in a folder is no study: the folder is refused, the journal kept."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / LOCK_FILE).touch()
+    (out / f"{STUDY_FILE}-journal").write_bytes(b"journal")
+    with pytest.raises(InputError, match="not a tune folder"):
+        small_tune(tiny_recbole, out, trials=1)
+    assert (out / f"{STUDY_FILE}-journal").read_bytes() == b"journal"
+
+
+def test_a_folder_the_run_made_is_removed_before_its_lock_is_released(
+    tmp_path, tiny_recbole, monkeypatch
+):
+    """Before, a run that failed before its first trial released its lock and then removed
+    the folder it had made: another run could take the lock in between and have its folder
+    removed under it. The folder is gone by the time the lock is released."""
+    seen = []
+    release = kgrec.tune._lock.__exit__
+
+    def spy(self, *exc):
+        seen.append(self.path.parent.exists())
+        release(self, *exc)
+
+    monkeypatch.setattr(kgrec.tune._lock, "__exit__", spy)
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "tune", trials=1, target_domain="nope")
+    assert seen == [False]
+    assert not (tmp_path / "tune").exists()
+
+
 def test_a_study_folder_keeps_its_study_when_a_run_fails_before_its_first_trial(
     tmp_path, tiny_recbole
 ):
