@@ -1200,21 +1200,51 @@ def _fingerprint(experiment: Experiment) -> str:
     return digest.hexdigest()
 
 
+def _new_items(experiment: Experiment) -> str | None:
+    """A digest of the split's new items (None: a split with no item groups). Kept apart from
+    :func:`_fingerprint`, which a study of a kgrec before session 32 recorded without them:
+    split files thinned by a training fraction give the same three files with other new items
+    (``new_items.tsv``)."""
+    split = experiment.split
+    if not split.item_groups:
+        return None
+    return hashlib.sha256(split.new_item_indices().cpu().numpy().tobytes()).hexdigest()
+
+
 def _check_experiment(study: optuna.Study, experiment: Experiment, *, path: Path) -> None:
-    """Record the digest of the graph and split the trials train on, or refuse to continue a
-    study whose trials trained on other data (files or a store that changed since): their
-    validation figures would not compare with new ones. A study of an older kgrec, which
-    recorded none, records it now."""
-    digest = _fingerprint(experiment)
+    """Record the digest of the graph and split the trials train on, and of the split's new
+    items (:func:`_new_items`), or refuse to continue a study whose trials trained on other
+    data (files or a store that changed since): their validation figures would not compare
+    with new ones. A study of an older kgrec, which recorded either none, records it now (its
+    trials' new items unchecked, a warning says so)."""
+    digest, new_items = _fingerprint(experiment), _new_items(experiment)
     saved = study.user_attrs.get("experiment")
+    saved_new = study.user_attrs.get("new_items")
     ran = any(trial.state != TrialState.WAITING for trial in study.trials)
-    if saved is not None and saved != digest and ran:
+    if ran and saved is not None and saved != digest:
         raise InputError(
             "the data read now (graph and split) is not the data this folder's study trained "
             "its trials on: the files, the store or the split files changed since, so new "
             "trials would not compare with the study's; use a new --out folder",
             file=str(path),
         )
+    if ran and new_items is not None and saved_new is not None and saved_new != new_items:
+        raise InputError(
+            "the split's new items read now are not those this folder's study trained its "
+            "trials on (new_items.tsv changed since), so new trials would not compare with the "
+            "study's; use a new --out folder",
+            file=str(path),
+        )
+    if ran and new_items is not None and saved_new is None:
+        log.warning(
+            "%s: the study was made by a kgrec that did not record the split's new items, so "
+            "they cannot be checked against its trials'; they are recorded now",
+            path,
+        )
+    # the new items first: were the digest recorded and they refused, the next run would
+    # take the study for an older kgrec's
+    if new_items is not None and saved_new != new_items:
+        study.set_user_attr("new_items", new_items)
     if saved != digest:
         study.set_user_attr("experiment", digest)
 

@@ -336,6 +336,40 @@ def test_refuses_to_resume_on_data_that_changed(tmp_path, tiny_recbole) -> None:
     assert len(load_study(out).trials) == 2
 
 
+def test_refuses_to_resume_on_a_split_with_other_new_items(tmp_path, tiny_recbole, caplog):
+    """Split files thinned by a training fraction may list other new items (new_items.tsv)
+    beside the same train, valid and test files. Before, the study's digest left the new
+    items out, and a study resumed on such a split went on. A study of a kgrec that recorded
+    no digest of its new items goes on, with a warning, and records them."""
+    split = tmp_path / "split"
+    argv = ["split", "--protocol", "ml1m-new-items", "--data", str(tiny_recbole)]
+    assert main([*argv, "--train-fraction", "0.5", "--write-split", str(split)]) == 0
+    out = tmp_path / "tune"
+
+    def run(trials: int):
+        options = {**SMALL, "space": SPACE, "trials": trials}
+        return tune("lightgcn", split=split, data=tiny_recbole, out=out, **options)
+
+    run(1)
+    listed = split / "new_items.tsv"
+    lines = listed.read_text().splitlines(keepends=True)
+    assert len(lines) > 2
+    listed.write_text("".join(lines[:-1]))  # one new item fewer: still a valid split
+    with pytest.raises(InputError, match="new items read now") as raised:
+        run(2)
+    assert raised.value.file == str(out / STUDY_FILE)
+    assert len(load_study(out).trials) == 1
+    with closing(sqlite3.connect(out / STUDY_FILE)) as db, db:  # as an earlier kgrec left it
+        db.execute("DELETE FROM study_user_attributes WHERE key = 'new_items'")
+    with caplog.at_level("WARNING", logger="kgrec.tune"):
+        run(2)
+    assert "did not record the split's new items" in caplog.text
+    assert len(load_study(out).trials) == 2
+    listed.write_text("".join(lines))  # the new items the study now recorded differ again
+    with pytest.raises(InputError, match="new items read now"):
+        run(3)
+
+
 def test_a_trial_left_running_by_a_kill_is_failed_and_run_again(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
     small_tune(tiny_recbole, out, trials=2)
