@@ -1215,8 +1215,9 @@ def _check_experiment(study: optuna.Study, experiment: Experiment, *, path: Path
     """Record the digest of the graph and split the trials train on, and of the split's new
     items (:func:`_new_items`), or refuse to continue a study whose trials trained on other
     data (files or a store that changed since): their validation figures would not compare
-    with new ones. A study of an older kgrec, which recorded either none, records it now (its
-    trials' new items unchecked, a warning says so)."""
+    with new ones. A study of an older kgrec, which recorded no digest (before session 26)
+    or none of its new items (before session 32), records what it lacks now (its trials' new
+    items unchecked: a warning says so)."""
     digest, new_items = _fingerprint(experiment), _new_items(experiment)
     saved = study.user_attrs.get("experiment")
     saved_new = study.user_attrs.get("new_items")
@@ -1712,7 +1713,7 @@ def _not_ours(path: Path) -> str | None:
                 f"AND key IN ({', '.join('?' * len(_RECORDED))})",
                 (row[0], *_RECORDED),
             ).fetchone()[0]
-            if not marked and recorded < len(_RECORDED) and _left_unmarked(db, row[0]):
+            if not marked and _left_unmarked(db, row[0]):
                 return None  # taken for kgrec's: _open_study marks it
     except sqlite3.Error as exc:  # not SQLite, or no Optuna tables
         if _refusal(exc) is not None:
