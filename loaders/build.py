@@ -8,6 +8,7 @@ that every interaction and link names an item, and validates the result before r
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,6 +33,8 @@ from graph_schema.validate import (
 )
 from loaders.report import LoadReport
 from loaders.rules import DomainRule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,6 +114,15 @@ def build(
                 "the user-link file joined no user id of this load's files (ids loaded "
                 "earlier keep theirs: load the links with the files that name the ids); links",
                 len(mapping),
+            )
+            # logged too, as it happens: links that did nothing are almost surely a mistake
+            log.warning(
+                "the user-link file %s joined no user id of this load's files: its %s link%s "
+                "did nothing (ids loaded earlier keep theirs: load the links with the files "
+                "that name the ids)",
+                ", ".join(str(f) for f in parts.user_links[FILE].cat.categories),
+                f"{len(parts.user_links):,}",
+                "s" if len(parts.user_links) != 1 else "",
             )
         interactions, users = (
             _map_users(df, mapping) if df is not None else None for df in (interactions, users)
