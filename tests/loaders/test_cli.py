@@ -294,6 +294,36 @@ def test_a_table_into_a_domain_the_store_does_not_hold_is_refused_before_it_is_r
     assert code == 2 and f"file {files / 'inter.csv'}, line 3, field 'rating'" in err, err
 
 
+def test_a_table_whose_domain_rule_puts_an_item_in_a_domain_the_store_does_not_hold(
+    loaded, tmp_path, capsys, write_files
+):
+    """The toy items are in the domain "toy". With --domain-rule the items' attributes give
+    their domains; before, a domain the store does not hold was refused only after the whole
+    load was built, naming no line; now the item the rule puts there is refused as the rule
+    places it, naming its file, line and attribute (the dry run with --store too), nothing
+    written, and --new-domain starts the domain."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "t", {"items.csv": "item_id,title,genres\ni7,Seven,Toy\nb1,Book,Novel|Toy\n"
+                         "b2,Other,Novel\n"}
+    )  # fmt: skip
+    items = ["load", "table", files / "items.csv", "--kind", "items", "--store", uri]
+    rule = ["--domain-rule", "genres:toy=Toy;books=Novel"]
+    for args in ([*items, *rule], [*items, *rule, "--dry-run"]):
+        code, _out, err = kgrec(capsys, *args)
+        assert code == 2 and "Traceback" not in err, err
+        assert f"file {files / 'items.csv'}, line 4, field 'genres'" in err, err
+        assert "item 'b2' (genres 'Novel') in the domain 'books'" in err
+        assert "no item of the domain 'books' (it holds toy)" in err and "--new-domain" in err
+        assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *items, "--domain-rule", "genres:toy=Toy")  # a held domain
+    assert code == 0, err
+    code, _out, err = kgrec(capsys, *items, *rule, "--new-domain")
+    assert code == 0, err
+    with open_store(uri) as store:
+        assert store.item_domains() == {"books": 1, "toy": 6}  # b1 too, by the held rule
+
+
 def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, capsys, write_files):
     """A store with no items takes a table of any domain without --new-domain."""
     files = write_files(tmp_path / "t", {"inter.csv": "user_id,item_id\nu1,i1\n"})
