@@ -5,6 +5,7 @@ non-zero exit and a message naming file, line and field, and leaves the store ex
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -335,8 +336,17 @@ def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, caps
         assert set(store.stats()["domains"]) == {"books"}
 
 
+@pytest.fixture
+def unknown_header_kg(tmp_path, write_files) -> Path:
+    """A folder of a triple file ``t.tsv`` and links ``l.tsv`` whose first line, ``iid eid``,
+    is no header the loader knows and names no item of the toy store (its second links i3)."""
+    return write_files(
+        tmp_path / "kg", {"t.tsv": "e3\tfilm.film.actor\tp9\n", "l.tsv": "iid\teid\ni3\te3\n"}
+    )
+
+
 def test_a_link_file_header_of_unknown_names_is_not_a_link(
-    loaded, tmp_path, capsys, caplog, write_files
+    loaded, capsys, caplog, write_files, unknown_header_kg
 ):
     """Before, a first line ``iid<TAB>eid`` (names the loader does not read as a header) was
     silently loaded as a link: a new item toy:iid tied to the entity eid. Now a first line
@@ -346,13 +356,8 @@ def test_a_link_file_header_of_unknown_names_is_not_a_link(
     logged), not in the summary."""
     uri, before = loaded
     files = write_files(
-        tmp_path / "kg",
-        {
-            "t.tsv": "e3\tfilm.film.actor\tp9\n",
-            "l.tsv": "iid\teid\ni3\te3\n",
-            "ok.tsv": "item_id\tentity_id\ni9\te9\ni3\te3\n",
-            "new.tsv": "i8\tp9\ni3\te3\n",
-        },
+        unknown_header_kg,
+        {"ok.tsv": "item_id\tentity_id\ni9\te9\ni3\te3\n", "new.tsv": "i8\tp9\ni3\te3\n"},
     )
     args = ["load", "kg", files / "t.tsv", "--store", uri, "--domain", "toy"]
     code, _out, err = kgrec(capsys, *args, "--links", files / "l.tsv")
@@ -377,15 +382,13 @@ def test_a_link_file_header_of_unknown_names_is_not_a_link(
         assert "toy:i8" in set(store.snapshot().items["uid"])
 
 
-def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, tmp_path, capsys, write_files):
+def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, capsys, unknown_header_kg):
     """Before, `load kg --dry-run --store URI` read no store: a links file whose first line is
     a header of unknown names, or a domain the store does not hold, passed the dry run (exit 0)
     and the load was then refused. Now the dry run refuses them as the load does, writing
     nothing; without --store it says that it checked nothing against a store."""
     uri, before = loaded
-    files = write_files(
-        tmp_path / "kg", {"t.tsv": "e3\tfilm.film.actor\tp9\n", "l.tsv": "iid\teid\ni3\te3\n"}
-    )
+    files = unknown_header_kg
     args = ["load", "kg", files / "t.tsv", "--links", files / "l.tsv", "--dry-run"]
     code, _out, err = kgrec(capsys, *args, "--store", uri, "--domain", "toy")
     assert code == 2 and "Traceback" not in err
