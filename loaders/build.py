@@ -8,6 +8,8 @@ that every interaction and link names an item, and validates the result before r
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,6 +34,8 @@ from graph_schema.validate import (
 )
 from loaders.report import LoadReport
 from loaders.rules import DomainRule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,11 +77,14 @@ def build(
     *,
     domain: str | None = None,
     rule: DomainRule | None = None,
+    held_domains: Collection[str] | None = None,
     report: LoadReport | None = None,
 ) -> GraphTables:
     """The canonical tables of one load (validated, private columns dropped).
 
-    Items go to ``domain`` (default ``"default"``) or to the domains of ``rule``. With an item
+    Items go to ``domain`` (default ``"default"``) or to the domains of ``rule``;
+    ``held_domains``: those the store the load goes to holds items of, the only ones ``rule``
+    may put items in (None or none held: any). With an item
     file, an interaction or link naming an item that is not in it is an error; without one,
     the items are those the interactions and links name. Users are those of the user file and
     those the interactions name.
@@ -112,6 +119,15 @@ def build(
                 "earlier keep theirs: load the links with the files that name the ids); links",
                 len(mapping),
             )
+            # logged too, as it happens: links that did nothing are almost surely a mistake
+            log.warning(
+                "the user-link file %s joined no user id of this load's files: its %s link%s "
+                "did nothing (ids loaded earlier keep theirs: load the links with the files "
+                "that name the ids)",
+                ", ".join(str(f) for f in parts.user_links[FILE].cat.categories),
+                f"{len(parts.user_links):,}",
+                "s" if len(parts.user_links) != 1 else "",
+            )
         interactions, users = (
             _map_users(df, mapping) if df is not None else None for df in (interactions, users)
         )
@@ -123,6 +139,8 @@ def build(
     items = _items(parts.items, interactions, links, report)
     if rule is not None:
         item_domain = rule.assign(items)
+        if held_domains:
+            _check_held_domains(items, item_domain, rule, held_domains)
     else:
         item_domain = pd.Series(domain, index=items.index, dtype="string")
     uids = (item_domain + ":" + items["item_id"].astype("string")).array  # null: left out
@@ -325,6 +343,32 @@ def _items(
         return pd.DataFrame({"item_id": pd.Series(dtype="string"), FILE: [], LINE: []})
     ids = pd.concat([df[["item_id", *PRIVATE]] for df in named], ignore_index=True)
     return ids.drop_duplicates("item_id", ignore_index=True)
+
+
+def _check_held_domains(
+    items: pd.DataFrame, item_domain: pd.Series, rule: DomainRule, held: Collection[str]
+) -> None:
+    """An error at the first item row that ``rule`` puts in a domain the store does not hold
+    (``held``: it holds items of others), naming the attribute: a new domain is refused unless
+    meant (``--new-domain``), as ``--domain`` is before the file is read."""
+    new = (item_domain.notna() & ~item_domain.isin(list(held))).to_numpy(dtype=bool)
+    if not new.any():
+        return
+    # merged duplicates sit at the end of ``items``: the first is the one of the lowest line
+    position = int(np.flatnonzero(new)[np.argmin(items[LINE].to_numpy()[new])])
+    domains = sorted(set(item_domain[new]))
+    named = ", ".join(map(repr, domains))
+    value = items[rule.attribute].iloc[position]
+    raise InputError(
+        f"the domain rule puts item {items['item_id'].iloc[position]!r} "
+        f"({rule.attribute} {few(value if isinstance(value, list | np.ndarray) else [value])}) "
+        f"in the domain {item_domain.iloc[position]!r}; the store holds no item of the "
+        f"domain{'s' if len(domains) > 1 else ''} {named} (it holds {', '.join(held)}): the "
+        f"items would be new items of a new domain; give the rule domains it holds, or add "
+        f"--new-domain to start {named}",
+        field=rule.attribute,
+        **where(items, position),
+    )
 
 
 def _item_uids(

@@ -59,6 +59,7 @@ def load(
     encoding: str = "utf-8",
     domain: str | None = None,
     domain_rule: DomainRule | None = None,
+    held_domains: Collection[str] | None = None,
     user_links: str | Path | None = None,
     report: LoadReport | None = None,
     new_items: Callable[[list[str]], Collection[str]] | None = None,
@@ -69,6 +70,10 @@ def load(
     file may quote fields. Timestamps are numbers (seconds, or milliseconds when the whole
     column is) or ISO 8601 dates. ``genres``: text split on ``genres_sep``, or a list column
     (Parquet ``list<string>``) taken as it is. Bounds: :func:`loaders.files.check_interactions`.
+
+    ``held_domains``: the domains the store the load goes to holds items of (None: not
+    checked); an item ``domain_rule`` puts in another is an error at its row
+    (:func:`loaders.build.build`).
 
     ``new_items``: which of some item uids would be new items of a domain the store the load
     goes to holds items of (None: not checked); the rows naming them are counted in a warning
@@ -126,7 +131,7 @@ def load(
     parts = Parts(**{kind: df})
     if user_links is not None:
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
-    tables = build(parts, domain=domain, rule=domain_rule, report=report)
+    tables = build(parts, domain=domain, rule=domain_rule, held_domains=held_domains, report=report)
     # items with titles are a catalogue's new items (late items: the way to add them); an
     # untitled items file (attributes) or interactions naming ones the store lacks: a typo?
     typo = kind == "interactions" or (kind == "items" and "title" not in df)

@@ -170,20 +170,19 @@ def _table(args: argparse.Namespace) -> int:
         # in it is refused at once, not after a long parse (a missing file: the loader says so)
         if store is not None and rule is None and args.kind != "users" and args.path.is_file():
             _check_table_domains(args, store, {args.domain or DEFAULT_DOMAIN})
-        tables = _read_table(args, rule, report, store)
-        if store is not None and rule is not None:  # the rule's domains: the items' attributes
-            _check_table_domains(args, store, set(tables.items["domain"].astype(str)))
-        return tables
+        # with a rule, the items' attributes give their domains: the loader checks each item
+        # as the rule places it, naming its line
+        return _read_table(args, rule, report, store)
 
     return _run(args, read)
 
 
 def _check_table_domains(args: argparse.Namespace, store: GraphStore, load: set[str]) -> None:
     """As :func:`_check_link_domain` for links: the items of a table go to ``load``, the
-    domains of ``--domain-rule`` or else ``--domain`` (without it, ``default``), and a domain
-    the store holds no item of, where it holds items of others, is refused (a typo, ``movie``
-    for ``movies``) unless ``--new-domain`` says a new domain is meant. An empty store takes
-    any domain."""
+    domain of ``--domain`` (without it, ``default``), and a domain the store holds no item of,
+    where it holds items of others, is refused (a typo, ``movie`` for ``movies``) unless
+    ``--new-domain`` says a new domain is meant. An empty store takes any domain. (The
+    domains of ``--domain-rule``: :func:`loaders.build.build` checks each item's.)"""
     if args.new_domain:
         return
     domains = list(store.item_domains())
@@ -191,7 +190,7 @@ def _check_table_domains(args: argparse.Namespace, store: GraphStore, load: set[
     if not domains or not new:
         return
     held = f"it holds {', '.join(domains)}"
-    if args.domain is None and args.domain_rule is None:
+    if args.domain is None:
         message = (
             f"without --domain the items go to the domain {DEFAULT_DOMAIN!r}, which the store "
             f"does not hold ({held}): name the domain of the items the file holds or names "
@@ -205,8 +204,7 @@ def _check_table_domains(args: argparse.Namespace, store: GraphStore, load: set[
             "items of a new domain; name a domain it holds, or add --new-domain "
             f"to start {named}"
         )
-    field = "--domain-rule" if args.domain_rule is not None else "--domain"
-    raise InputError(message, file=str(args.path), field=field)
+    raise InputError(message, file=str(args.path), field="--domain")
 
 
 def _read_table(
@@ -227,6 +225,9 @@ def _read_table(
         encoding=args.encoding,
         domain=args.domain,
         domain_rule=rule,
+        held_domains=(
+            store.item_domains() if store is not None and rule and not args.new_domain else None
+        ),
         user_links=args.user_links,
         report=report,
         new_items=_new_items(store),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from graph_schema.validate import validate_graph
@@ -16,6 +18,24 @@ def test_user_links_that_join_no_id_of_their_load_are_a_warning(toy, tmp_path, w
     recbole.load(toy, user_links=links / "links.tsv", report=report)
     assert report.users_joined == 0
     assert "warning: the user-link file joined no user id of this load's" in report.summary()
+
+
+def test_user_links_that_join_no_id_are_logged_as_a_warning(toy, tmp_path, write_files, caplog):
+    # before, only the summary's last lines said so; a load whose links did nothing is almost
+    # surely a mistake, so it is logged as it happens, with the file and its count of links
+    links = write_files(tmp_path / "links", {"links.tsv": "x\ty\nx2\ty\n"})
+    with caplog.at_level(logging.WARNING, logger="loaders.build"):
+        recbole.load(toy, user_links=links / "links.tsv")
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "loaders.build" and r.levelname == "WARNING"
+    ]
+    assert warned == [
+        f"the user-link file {links / 'links.tsv'} joined no user id of this load's files: its "
+        "2 links did nothing (ids loaded earlier keep theirs: load the links with the files "
+        "that name the ids)"
+    ]
 
 
 def test_user_links_join_ids_into_one_user(toy, tmp_path, write_files):

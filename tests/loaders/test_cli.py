@@ -5,6 +5,7 @@ non-zero exit and a message naming file, line and field, and leaves the store ex
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -294,6 +295,36 @@ def test_a_table_into_a_domain_the_store_does_not_hold_is_refused_before_it_is_r
     assert code == 2 and f"file {files / 'inter.csv'}, line 3, field 'rating'" in err, err
 
 
+def test_a_table_whose_domain_rule_puts_an_item_in_a_domain_the_store_does_not_hold(
+    loaded, tmp_path, capsys, write_files
+):
+    """The toy items are in the domain "toy". With --domain-rule the items' attributes give
+    their domains; before, a domain the store does not hold was refused only after the whole
+    load was built, naming no line; now the item the rule puts there is refused as the rule
+    places it, naming its file, line and attribute (the dry run with --store too), nothing
+    written, and --new-domain starts the domain."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "t", {"items.csv": "item_id,title,genres\ni7,Seven,Toy\nb1,Book,Novel|Toy\n"
+                         "b2,Other,Novel\n"}
+    )  # fmt: skip
+    items = ["load", "table", files / "items.csv", "--kind", "items", "--store", uri]
+    rule = ["--domain-rule", "genres:toy=Toy;books=Novel"]
+    for args in ([*items, *rule], [*items, *rule, "--dry-run"]):
+        code, _out, err = kgrec(capsys, *args)
+        assert code == 2 and "Traceback" not in err, err
+        assert f"file {files / 'items.csv'}, line 4, field 'genres'" in err, err
+        assert "item 'b2' (genres 'Novel') in the domain 'books'" in err
+        assert "no item of the domain 'books' (it holds toy)" in err and "--new-domain" in err
+        assert_same(before, snapshot(uri))
+    code, _out, err = kgrec(capsys, *items, "--domain-rule", "genres:toy=Toy")  # a held domain
+    assert code == 0, err
+    code, _out, err = kgrec(capsys, *items, *rule, "--new-domain")
+    assert code == 0, err
+    with open_store(uri) as store:
+        assert store.item_domains() == {"books": 1, "toy": 6}  # b1 too, by the held rule
+
+
 def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, capsys, write_files):
     """A store with no items takes a table of any domain without --new-domain."""
     files = write_files(tmp_path / "t", {"inter.csv": "user_id,item_id\nu1,i1\n"})
@@ -305,8 +336,17 @@ def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, caps
         assert set(store.stats()["domains"]) == {"books"}
 
 
+@pytest.fixture
+def unknown_header_kg(tmp_path, write_files) -> Path:
+    """A folder of a triple file ``t.tsv`` and links ``l.tsv`` whose first line, ``iid eid``,
+    is no header the loader knows and names no item of the toy store (its second links i3)."""
+    return write_files(
+        tmp_path / "kg", {"t.tsv": "e3\tfilm.film.actor\tp9\n", "l.tsv": "iid\teid\ni3\te3\n"}
+    )
+
+
 def test_a_link_file_header_of_unknown_names_is_not_a_link(
-    loaded, tmp_path, capsys, caplog, write_files
+    loaded, capsys, caplog, write_files, unknown_header_kg
 ):
     """Before, a first line ``iid<TAB>eid`` (names the loader does not read as a header) was
     silently loaded as a link: a new item toy:iid tied to the entity eid. Now a first line
@@ -316,13 +356,8 @@ def test_a_link_file_header_of_unknown_names_is_not_a_link(
     logged), not in the summary."""
     uri, before = loaded
     files = write_files(
-        tmp_path / "kg",
-        {
-            "t.tsv": "e3\tfilm.film.actor\tp9\n",
-            "l.tsv": "iid\teid\ni3\te3\n",
-            "ok.tsv": "item_id\tentity_id\ni9\te9\ni3\te3\n",
-            "new.tsv": "i8\tp9\ni3\te3\n",
-        },
+        unknown_header_kg,
+        {"ok.tsv": "item_id\tentity_id\ni9\te9\ni3\te3\n", "new.tsv": "i8\tp9\ni3\te3\n"},
     )
     args = ["load", "kg", files / "t.tsv", "--store", uri, "--domain", "toy"]
     code, _out, err = kgrec(capsys, *args, "--links", files / "l.tsv")
@@ -347,15 +382,13 @@ def test_a_link_file_header_of_unknown_names_is_not_a_link(
         assert "toy:i8" in set(store.snapshot().items["uid"])
 
 
-def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, tmp_path, capsys, write_files):
+def test_a_dry_run_with_a_store_checks_the_links_against_it(loaded, capsys, unknown_header_kg):
     """Before, `load kg --dry-run --store URI` read no store: a links file whose first line is
     a header of unknown names, or a domain the store does not hold, passed the dry run (exit 0)
     and the load was then refused. Now the dry run refuses them as the load does, writing
     nothing; without --store it says that it checked nothing against a store."""
     uri, before = loaded
-    files = write_files(
-        tmp_path / "kg", {"t.tsv": "e3\tfilm.film.actor\tp9\n", "l.tsv": "iid\teid\ni3\te3\n"}
-    )
+    files = unknown_header_kg
     args = ["load", "kg", files / "t.tsv", "--links", files / "l.tsv", "--dry-run"]
     code, _out, err = kgrec(capsys, *args, "--store", uri, "--domain", "toy")
     assert code == 2 and "Traceback" not in err
