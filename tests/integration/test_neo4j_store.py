@@ -738,12 +738,12 @@ def test_vector_records_carry_a_schema_version_and_a_newer_one_is_refused(neo, m
     )
     for n, store in enumerate((neo, staged)):
         vec = f"emb{n}"
-        store.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=text)
-        assert count(neo.driver, RECORD_VERSION, property=vec) == 1
-        assert store.vector_model(vec) == text
         store.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))}, property=vec)
         assert count(neo.driver, RECORD_VERSION, property=vec) == 2
         assert store.vector_run(vec) == {"run": "r1"} and store.vector_model(vec) is None
+        store.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=text)
+        assert count(neo.driver, RECORD_VERSION, property=vec) == 1
+        assert store.vector_model(vec) == text and store.vector_run(vec) is None
     refused = (
         (
             3,
