@@ -891,6 +891,7 @@ class Run:
         is written. Newcomers, items loaded after training and what users already have are
         read from ``store``. Returns the table written."""
         from kgrec.store import redact
+        from kgrec.store.canonical import check_publish_not_text
 
         store = store or self.settings.get("store")
         if not store:
@@ -930,15 +931,9 @@ class Run:
             # no load or embed changes the graph while the edges and vectors are checked and
             # written (Neo4j: refused, before anything is written, while one holds the lock)
             with opened.load_lock():
-                text = opened.vector_model(VECTOR_PROPERTY) if published else None
-                if text is not None:  # a user's text vectors (kgrec embed): never replaced
-                    raise InputError(
-                        f"{redact(store)} holds text vectors {VECTOR_PROPERTY!r} of model "
-                        f"{text['name']} (kgrec embed --property {VECTOR_PROPERTY}), which the "
-                        "run's embeddings would replace: publish with --no-vectors, or embed "
-                        "the texts under another --property",
-                        field="--store",
-                    )
+                if published:  # a user's text vectors (kgrec embed): never replaced
+                    text = opened.vector_model(VECTOR_PROPERTY)
+                    check_publish_not_text(store, VECTOR_PROPERTY, text, field="--store")
                 for kind, (_, rows) in published.items():  # before any edge is written
                     opened.check_vectors(
                         kind,

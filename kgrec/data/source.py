@@ -86,10 +86,12 @@ def read_text_vectors(
     )
 
 
-def check_text_property(store: GraphStore, property: str) -> None:
+def check_text_property(store: GraphStore, property: str, *, embed: bool = False) -> None:
     """An InputError when ``store``'s vectors ``property`` are a run's published embeddings
     (:meth:`~kgrec.store.base.GraphStore.vector_run`), not text vectors: a model reading them
-    as node text would train on, or serve, another run's outputs."""
+    as node text would train on, or serve, another run's outputs. With ``embed`` (``kgrec
+    embed``, before it writes): text vectors written there would replace the run's, and the
+    store would record them as a text model's."""
     run = store.vector_run(property)
     if run is None:
         return
@@ -97,11 +99,20 @@ def check_text_property(store: GraphStore, property: str) -> None:
     from kgrec.store import redact
     from kgrec.text.embed import DEFAULT_PROPERTY
 
-    raise InputError(
+    whose = (
         f"{redact(store.uri)}: the vectors {property!r} are the embeddings that run "
-        f"{run['run']!r} published (kgrec recommend), not text vectors: they are not read as "
-        f"node text. Give --text-property the property that holds the text vectors: "
-        f"{DEFAULT_PROPERTY!r} by default, what kgrec embed writes (or the --property it was "
-        "given)",
+        f"{run['run']!r} published (kgrec recommend), not text vectors"
+    )
+    if embed:
+        raise InputError(
+            f"{whose}: kgrec embed does not replace them with text vectors. Nothing was "
+            f"written: choose another --property for the text vectors ({DEFAULT_PROPERTY!r} "
+            "by default)",
+            field="--property",
+        )
+    raise InputError(
+        f"{whose}: they are not read as node text. Give --text-property the property that "
+        f"holds the text vectors: {DEFAULT_PROPERTY!r} by default, what kgrec embed writes (or "
+        "the --property it was given)",
         field="--text-property",
     )

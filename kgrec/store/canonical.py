@@ -415,6 +415,27 @@ def check_publish_property(vectors: object, property: str | None) -> None:
         )
 
 
+def check_publish_not_text(
+    uri: str, property: str, model: Mapping[str, str] | None, *, field: str = "property"
+) -> None:
+    """An InputError when ``model``, the store's record of ``property``'s vectors
+    (:meth:`GraphStore.vector_model`), is a text model's: a publish never writes a run's
+    embeddings over text vectors (kgrec embed's), as kgrec embed never writes text vectors
+    over a run's (:func:`kgrec.data.source.check_text_property`). ``field``: the option or
+    argument to name."""
+    if model is None:
+        return
+    from kgrec.store import redact
+
+    raise InputError(
+        f"{redact(uri)} holds text vectors {property!r} of model {model['name']} (kgrec embed "
+        f"--property {property}), which the run's embeddings would replace. Nothing was "
+        "written: publish without vectors (kgrec recommend --no-vectors), or embed the texts "
+        "under another --property",
+        field=field,
+    )
+
+
 def check_publish_users(table: pd.DataFrame, users: list[str] | None) -> list[str] | None:
     """With ``users``, a publication may only hold those users' recommendations; returns
     ``users`` as ids (:func:`id_arguments`)."""

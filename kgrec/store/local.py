@@ -63,6 +63,7 @@ from kgrec.store.canonical import (
     check_attributes_against_vectors,
     check_dimension,
     check_entity_ties,
+    check_publish_not_text,
     check_publish_property,
     check_publish_users,
     check_vector_property,
@@ -528,6 +529,8 @@ class LocalStore(GraphStore):
                 unknown = pd.Index(table[column].unique()).difference(pd.Index(nodes[key]))
                 if len(unknown):
                     raise unknown_keys_error(kind, unknown, "recommendations")
+            if vectors is not None:
+                check_publish_not_text(self.uri, property, self.vector_model(property))
             stored = self._table(RECOMMENDATIONS, manifest)
             replaced = stored["run"] == run
             if users is not None:

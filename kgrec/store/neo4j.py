@@ -60,6 +60,7 @@ from kgrec.store.canonical import (
     attach_to_items,
     check_attributes_against_vectors,
     check_entity_ties,
+    check_publish_not_text,
     check_publish_property,
     check_publish_users,
     has_attributes,
@@ -792,6 +793,8 @@ class Neo4jStore(GraphStore):
                 missing = self._missing(kind, table[column].unique().tolist())
                 if missing:
                     raise unknown_keys_error(kind, missing, "recommendations")
+            if vectors is not None:
+                check_publish_not_text(self.uri, property, self.vector_model(property))
             self._apply_schema()
             if users is None:
                 before, changed = self._check_replacement(checked, property)

@@ -253,12 +253,17 @@ def write_embeddings(
     kind as it was. Every kind's vectors are checked against the store's first: a kind whose
     stored vectors have another dimension is an InputError, and nothing is written; so is,
     with ``model`` (:func:`model_record`), another model's vectors on a kind not written
-    (:func:`check_model`). ``model`` is recorded as the property's (with its template
-    digests: those of the kinds not written are kept from the store's record); without one
+    (:func:`check_model`), and so are vectors a run published there
+    (:func:`~kgrec.data.source.check_text_property`). ``model`` is recorded as the property's
+    (with its template digests: those of the kinds not written are kept from the store's
+    record); without one
     the property's record goes (it was of the vectors replaced). The store's load lock is
     held for the check and the write (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
+    from kgrec.data.source import check_text_property
+
     results = list(results)
     with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
+        check_text_property(store, property, embed=True)  # a run's vectors: not replaced
         for result in results:  # every kind, with the remedy of this command
             store.check_vectors(
                 result.kind,
@@ -295,6 +300,7 @@ def embed_store(
     bundled all-MiniLM-L6-v2); vectors are cached by model and text in ``cache`` (default
     ``$KGREC_CACHE/embeddings/vectors.sqlite``) unless ``use_cache`` is False."""
     from graph_schema.names import PROPERTY_RULE, is_property_name
+    from kgrec.data.source import check_text_property
     from kgrec.device import resolve_device
     from kgrec.errors import InputError, StoreError
     from kgrec.store import open_store
@@ -311,6 +317,7 @@ def embed_store(
     encoder = TextEncoder(resolved, device=torch_device)  # a bad model: before the store
     with open_store(store) as opened:
         opened.check()  # Neo4j: a load writing now refuses the embed before, not after, encoding
+        check_text_property(opened, property, embed=True)  # before a dimension error, encoding
         record = model_record(encoder, templates, kinds)
         for kind in kinds:  # before the texts are encoded (minutes), not only after
             opened.check_vectors(kind, property, encoder.dimension, remedy=REMEDY)

@@ -147,22 +147,29 @@ def test_the_staging_prefix_is_not_a_run_name(graph_store):
         graph_store.publish(top_k(1, 1), run=staging_run("a"))
 
 
-def trained_and_loaded(driver, settings, tmp_path, data):
-    """A one-epoch LightGCN run trained on a local store of ``data`` (tiny RecBole), and a
-    Neo4j store holding the same graph."""
+def trained_and_loaded(driver, settings, tmp_path, data, *, text: int | None = None, **training):
+    """A LightGCN run trained on a local store of ``data`` (tiny RecBole; one epoch on
+    ml1m-action-comedy unless ``training`` says otherwise), and a Neo4j store holding the same
+    graph; with ``text`` (a size), both hold the same random text vectors 'embedding' of that
+    size on every item before the run trains."""
     from kgrec.experiment import train
     from kgrec.store import open_store
     from loaders import recbole
     from loaders.rules import named_rule
 
     tables = recbole.load(data, domain_rule=named_rule("ml1m-action-comedy"))
+    keys = sorted(tables.items["uid"])
     local = f"local:{tmp_path / 'store'}"
-    with open_store(local) as opened:
-        opened.write(tables, progress=False)
-    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
-    run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
     neo = Neo4jStore(driver, uri=settings.uri)
-    neo.write(tables, progress=False)
+    with open_store(local) as opened:
+        for store in (opened, neo):
+            store.write(tables, progress=False)
+            if text is not None:
+                vectors = np.random.default_rng(0).normal(size=(len(keys), text))
+                store.write_vectors("Item", keys, vectors, property="embedding")
+    options = {"protocol": "ml1m-action-comedy", "epochs": 1, "dim": 8, "batch_size": 128}
+    options |= {"progress": False, **training}
+    run = train("lightgcn", store=local, out=tmp_path / "r", **options)
     return run, neo
 
 
@@ -259,28 +266,17 @@ def test_late_items_longer_than_the_stored_items_are_refused_in_neo4j(
     write a late item's vector longer than the stored item vectors (which every stored item
     vector's norm is) is refused, nothing written; before, it was written with another norm
     than the stored items', and the vector index silently ranked otherwise than the model."""
-    from kgrec.experiment import load_run, train
-    from kgrec.store import open_store
-    from loaders import recbole
-    from loaders.rules import named_rule
+    from kgrec.experiment import load_run
 
-    tables = recbole.load(tiny_recbole, domain_rule=named_rule("ml1m-action-comedy"))
-    keys = sorted(tables.items["uid"])
-    text = np.random.default_rng(0).normal(size=(len(keys), 6))
-    local = f"local:{tmp_path / 'store'}"
-    neo = Neo4jStore(neo4j_clean, uri=neo4j_settings.uri)
-    with open_store(local) as opened:
-        for store in (opened, neo):
-            store.write(tables, progress=False)
-            store.write_vectors("Item", keys, text, property="embedding")
-    small = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
-    run = train(
-        "lightgcn",
+    run, neo = trained_and_loaded(
+        neo4j_clean,
+        neo4j_settings,
+        tmp_path,
+        tiny_recbole,
+        text=6,
         protocol="ml1m-new-items",
         cold_items="student",
-        store=local,
-        out=tmp_path / "r",
-        **small,
+        epochs=3,
     )
     target = run.experiment.maps.domains[run.experiment.split.target_domain]
     run.publish(neo.uri, k=3)

@@ -34,6 +34,19 @@ def neo(neo4j_clean, neo4j_settings) -> Neo4jStore:
 
 
 @pytest.fixture
+def movies_store(neo, movies):
+    """``movies_store(**options)``: a store of the test server with ``options`` (its
+    ``vector_transaction_values``, ``batch_size``, ...) that holds the movies graph."""
+
+    def make(**options) -> Neo4jStore:
+        store = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri, **options)
+        store.write(movies, progress=False)
+        return store
+
+    return make
+
+
+@pytest.fixture
 def local(tmp_path) -> LocalStore:
     return LocalStore(tmp_path / "store")
 
@@ -465,17 +478,14 @@ def test_ml100k_then_ml1m_same_as_local(neo4j_clean, neo4j_settings, local, data
     ids=["one-transaction", "staged"],
 )
 def test_vectors_of_another_dimension_that_fail_to_write_keep_the_index(
-    neo, movies, monkeypatch, values, writer
+    movies_store, monkeypatch, values, writer
 ):
     """Before, the index of the old dimension was dropped before the new vectors were written,
     and made again only if the server still answered: when Neo4j went away mid-write, the old
     vectors were left without their index (then read as an attribute, and an embed refused)."""
     from neo4j.exceptions import ServiceUnavailable
 
-    store = Neo4jStore(
-        neo.driver, database=neo.database, uri=neo.uri, vector_transaction_values=values
-    )
-    store.write(movies, progress=False)
+    store = movies_store(vector_transaction_values=values)
     store.write_vectors("Item", ["movies:1", "movies:2"], np.ones((2, 2)), property="embedding")
     gone: list[bool] = []
     real_run = Neo4jStore._run
@@ -508,21 +518,14 @@ def test_vectors_of_another_dimension_that_fail_to_write_keep_the_index(
 
 @pytest.mark.parametrize("values", [20_000_000, 1], ids=["one-transaction", "staged"])
 def test_an_embed_the_server_refuses_half_way_leaves_every_kind_as_it_was(
-    neo, movies, monkeypatch, values
+    movies_store, monkeypatch, values
 ):
     """Before, each kind's vectors (and each chunk of them) were their own transaction: a
     failure while the users' vectors were written left the items' new ones written."""
     from kgrec.store import queries as q
     from kgrec.text.embed import Embedded, write_embeddings
 
-    store = Neo4jStore(
-        neo.driver,
-        database=neo.database,
-        uri=neo.uri,
-        batch_size=2,
-        vector_transaction_values=values,
-    )
-    store.write(movies, progress=False)
+    store = movies_store(batch_size=2, vector_transaction_values=values)
     store.write_vectors("Item", ["movies:1", "movies:2"], np.ones((2, 2)), property="embedding")
     failing = dict(q.SET_VECTORS, User="UNWIND $rows AS row RETURN 1 / 0")  # the server refuses
     monkeypatch.setattr(q, "SET_VECTORS", failing)
@@ -561,7 +564,7 @@ def test_an_embed_the_server_refuses_half_way_leaves_every_kind_as_it_was(
 )
 @pytest.mark.parametrize("values", [20_000_000, 1], ids=["one-transaction", "staged"])
 def test_an_embed_whose_vector_index_fails_says_its_vectors_are_written(
-    neo, movies, monkeypatch, failing, repair, values
+    movies_store, monkeypatch, failing, repair, values
 ):
     """The vector indexes are made after the vectors are written (committed): when that
     fails, the error says the vectors are written, and what makes the index: the Cypher
@@ -574,10 +577,7 @@ def test_an_embed_whose_vector_index_fails_says_its_vectors_are_written(
 
     from kgrec.text.embed import Embedded, write_embeddings
 
-    store = Neo4jStore(
-        neo.driver, database=neo.database, uri=neo.uri, vector_transaction_values=values
-    )
-    store.write(movies, progress=False)
+    store = movies_store(vector_transaction_values=values)
     results = [  # the users' index is made before the items'
         Embedded("User", ["u1", "u2"], np.full((2, 2), 7, np.float32), 2, 2, 0, 0),
         Embedded("Item", ["movies:1", "movies:2"], np.full((2, 2), 5, np.float32), 2, 2, 0, 0),
@@ -622,7 +622,7 @@ def _record(identity: str, templates: dict, reads: dict) -> dict[str, str]:
 
 @pytest.mark.parametrize("failing", ["swap", "record"])
 def test_a_staged_embed_that_stops_never_leaves_the_old_models_record(
-    neo, movies, monkeypatch, failing
+    movies_store, monkeypatch, failing
 ):
     """A staged embed (over vector_transaction_values) records its model after the swap.
     Before, the old (:KgrecVectors) record stayed on the new vectors when the swap or that
@@ -637,10 +637,7 @@ def test_a_staged_embed_that_stops_never_leaves_the_old_models_record(
     from kgrec.store import queries as q
     from kgrec.text.embed import Embedded, interaction_kinds, template_digests, write_embeddings
 
-    store = Neo4jStore(
-        neo.driver, database=neo.database, uri=neo.uri, batch_size=2, vector_transaction_values=1
-    )
-    store.write(movies, progress=False)
+    store = movies_store(batch_size=2, vector_transaction_values=1)
     old = _record("a", {"Item": "i1", "User": "u1"}, {"Item": False, "User": False})
     items = Embedded("Item", ["movies:1", "movies:2"], np.full((2, 2), 5, np.float32), 2, 2, 0, 0)
     users = Embedded("User", ["u1", "u2"], np.full((2, 2), 7, np.float32), 2, 2, 0, 0)
@@ -715,7 +712,7 @@ def test_vectors_whose_index_wait_fails_are_said_to_be_written(neo, movies, monk
 RECORD_VERSION = "MATCH (v:KgrecVectors {property: $property}) RETURN v.schema_version"
 
 
-def test_vector_records_carry_a_schema_version_and_a_newer_one_is_refused(neo, movies):
+def test_vector_records_carry_a_schema_version_and_a_newer_one_is_refused(neo, movies_store):
     """Since session 31 a (:KgrecVectors) record holds its schema version, as a LocalStore's
     manifest does: 1 for a text model's record, 2 for a publish's run record (what a kgrec of
     sessions 26 to 28 takes for a text model's), in one transaction or staged. A record of a
@@ -723,27 +720,19 @@ def test_vector_records_carry_a_schema_version_and_a_newer_one_is_refused(neo, m
     Before, a record held no version: a newer kgrec's was read as a model's or run's record."""
     from kgrec.text.embed import Embedded, write_embeddings
 
-    neo.write(movies, progress=False)
-    staged = Neo4jStore(
-        neo.driver,
-        database=neo.database,
-        uri=neo.uri,
-        batch_size=2,
-        publish_transaction_rows=1,
-        vector_transaction_values=1,
-    )
+    staged = movies_store(batch_size=2, publish_transaction_rows=1, vector_transaction_values=1)
     text = {"name": "a", "identity": "a@1"}
     recs = pd.DataFrame(
         {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [0.9], "rank": [1], "model": "m"}
     )
     for n, store in enumerate((neo, staged)):
         vec = f"emb{n}"
-        store.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=text)
-        assert count(neo.driver, RECORD_VERSION, property=vec) == 1
-        assert store.vector_model(vec) == text
         store.publish(recs, run="r1", vectors={"User": (["u1"], np.ones((1, 3)))}, property=vec)
         assert count(neo.driver, RECORD_VERSION, property=vec) == 2
         assert store.vector_run(vec) == {"run": "r1"} and store.vector_model(vec) is None
+        store.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=text)
+        assert count(neo.driver, RECORD_VERSION, property=vec) == 1
+        assert store.vector_model(vec) == text and store.vector_run(vec) is None
     refused = (
         (
             3,

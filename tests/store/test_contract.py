@@ -705,8 +705,9 @@ def test_a_publish_records_the_run_of_its_vectors(store, movies):
     """A publish with vectors records its run as the property's (what a later publish for some
     users checks theirs against): by default its name, else the record given. Some users'
     vectors join the recorded run's, leaving the record; an embed's record (a text model's)
-    replaces it and a publish's replaces that. Before, the store recorded no run: a publish
-    for some users of another run went beside the stored vectors, in two spaces."""
+    replaces it, and a publish's replaces one of no text model. Before, the store recorded no
+    run: a publish for some users of another run went beside the stored vectors, in two
+    spaces."""
     store.write(movies, progress=False)
     vectors = {"User": (["u1", "u2"], np.ones((2, 3))), "Item": (["books:1"], np.ones((1, 3)))}
     u1 = RECS[RECS["user_id"] == "u1"]
@@ -727,6 +728,9 @@ def test_a_publish_records_the_run_of_its_vectors(store, movies):
         assert way.vector_run(vec) == record
         way.replace_vectors({"Item": (["books:1"], np.ones((1, 3)))}, property=vec, model=text)
         assert way.vector_run(vec) is None and way.vector_model(vec) == text
+        with pytest.raises(InputError, match="holds text vectors"):  # never over text vectors
+            way.publish(RECS, run="r1", vectors=vectors, property=vec)
+        way.replace_vectors({"Item": (["books:1"], np.ones((1, 3)))}, property=vec)  # no record
         way.publish(RECS, run="r1", vectors=vectors, property=vec)
         assert way.vector_model(vec) is None and way.vector_run(vec) == {"run": "r1"}
         # the first vectors of a property, some users': their run when it is given
@@ -764,6 +768,71 @@ def test_a_runs_published_vectors_are_not_read_as_text(store, movies):
     text = {"name": "a", "identity": "a@1"}
     store.replace_vectors({"Item": items}, property="gnn_embedding", model=text)
     assert read_text_vectors(store, "gnn_embedding", ["Item"])[1] == text  # embedded again
+
+
+def test_an_embed_does_not_replace_a_runs_published_vectors(store, movies, monkeypatch, capsys):
+    """Before, `kgrec embed --property gnn_embedding --users` (every kind that holds the
+    run's vectors; of some, it was refused as vectors of no recorded model) wrote text vectors
+    over the embeddings a run published there, and the embed's record replaced the run's: the
+    run's vectors read as a text model's. Now the embed is refused (exit code 2, before any
+    text is encoded), as is the library's write_embeddings, naming the store, the property
+    and the run, and nothing changes."""
+    from kgrec.cli import main
+    from kgrec.store import redact
+    from kgrec.text.embed import Embedded, write_embeddings
+    from kgrec.text.encoder import TextEncoder
+
+    store.write(movies, progress=False)
+    size = 384  # the default text model's: no dimension error stops the embed
+    vectors = {
+        "User": (["u1", "u2"], np.ones((2, size))),
+        "Item": (["books:1"], np.ones((1, size))),
+    }
+    record = {"run": "r1", "weights": "0123abcd", "item_norm": 1.5}
+    store.publish(RECS, run="r1", vectors=vectors, property="gnn_embedding", run_record=record)
+    item = Embedded("Item", ["movies:1"], np.full((1, size), 0.6, np.float32), 3, 1, 0, 2)
+    user = Embedded("User", ["u1"], np.full((1, size), 0.6, np.float32), 2, 1, 0, 1)
+    text = {"name": "a", "identity": "a@1"}
+    with pytest.raises(InputError) as refused:
+        write_embeddings(store, [item, user], property="gnn_embedding", model=text)
+    assert refused.value.field == "--property"
+    monkeypatch.setattr(TextEncoder, "encode", lambda *a, **k: pytest.fail("texts encoded"))
+    args = ["embed", "--store", store.uri, "--property", "gnn_embedding", "--users", "--no-cache"]
+    assert main(args) == 2
+    for message in (str(refused.value), capsys.readouterr().err):
+        for named in (redact(store.uri), "'gnn_embedding'", "run 'r1'", "another --property"):
+            assert named in message, (named, message)
+    assert store.vector_run("gnn_embedding") == record
+    assert store.vector_model("gnn_embedding") is None
+    for kind, (keys, matrix) in vectors.items():
+        stored = store.read_vectors(kind, property="gnn_embedding")
+        assert stored[0] == keys and np.array_equal(stored[1], matrix), kind
+
+
+def test_a_publish_does_not_replace_text_vectors(store, movies):
+    """Before, a publish with vectors into a property that held text vectors (the library's
+    store.publish(..., property="embedding"); kgrec recommend refused it itself) replaced
+    them and the record of their text model with the run's. Now it is refused, whole or for
+    some users, and nothing is written; vectors of no text model are replaced as before."""
+    store.write(movies, progress=False)
+    text = {"name": "a", "identity": "a@1"}
+    items = (["books:1", "movies:2"], np.ones((2, 3)))
+    store.replace_vectors({"Item": items}, property="embedding", model=text)
+    vectors = {"User": (["u1", "u2"], np.zeros((2, 3))), "Item": (["books:1"], np.zeros((1, 3)))}
+    u1 = RECS[RECS["user_id"] == "u1"]
+    some = {"User": (["u1"], np.zeros((1, 3)))}
+    for recs, users, published in ((RECS, None, vectors), (u1, ["u1"], some)):
+        with pytest.raises(InputError, match="text vectors 'embedding' of model a") as refused:
+            store.publish(recs, run="r1", users=users, vectors=published, property="embedding")
+        assert refused.value.field == "property"
+    assert store.recommendations().empty
+    keys, matrix = store.read_vectors("Item", property="embedding")
+    assert keys == items[0] and (matrix == 1).all()
+    assert store.read_vectors("User", property="embedding")[0] == []
+    assert store.vector_model("embedding") == text and store.vector_run("embedding") is None
+    store.publish(RECS, run="r1", vectors=vectors, property="gnn_embedding")
+    store.publish(RECS, run="r1", vectors=vectors, property="gnn_embedding")  # its own: again
+    assert store.vector_run("gnn_embedding") == {"run": "r1"}
 
 
 def test_a_publish_with_vectors_names_their_property(store, movies):
