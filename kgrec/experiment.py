@@ -880,9 +880,11 @@ class Run:
         this run's earlier recommendations there, and with ``vectors`` the model's user and
         item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j; not for a model
         whose embeddings are catalogue-sized rows, such as EASE), in place of every vector
-        stored there (another run's, newcomers' of an earlier publish; of any size). With
-        ``users``, only theirs (newcomers folded in, see :meth:`recommend`), the others' left
-        as they are, and their vectors and those of items loaded after training beside the
+        stored there (another run's, newcomers' of an earlier publish; of any size), but none
+        for a user served the most popular items (:meth:`recommend`: their embedding learnt
+        nothing), whose earlier one goes. With ``users``, only theirs (newcomers folded in, see
+        :meth:`recommend`; the same for a user served the most popular items), the others'
+        left as they are, and their vectors and those of items loaded after training beside the
         stored ones (of the same size, the items padded to the stored items' norm, none longer:
         checked before anything is written). The store records which run its vectors are
         (:meth:`~kgrec.store.base.GraphStore.vector_run`: the run's name, a digest of its
@@ -909,6 +911,7 @@ class Run:
                     field="--store",
                 )
             ranking = self._ranking(k, users=users, name=name, source=opened)
+            unserved = set(ranking.unserved)
             published = {}  # kind -> keys and vectors
             late: list[int] = []  # (some users': the rows of items loaded after training)
             if vectors and self.model.publishes_vectors:
@@ -916,7 +919,13 @@ class Run:
                 user_vectors, item_vectors = inner_product_vectors(
                     ranking.user_emb, ranking.item_emb, norm=item_norm
                 )
-                published["User"] = (ranking.user_ids, user_vectors)
+                # an unserved user's embedding learnt nothing: no vector (and the store
+                # removes an earlier one of theirs: a vector query would find noise)
+                served = [n for n, user in enumerate(ranking.user_ids) if user not in unserved]
+                published["User"] = (
+                    [ranking.user_ids[n] for n in served],
+                    user_vectors[served],
+                )
                 if users is None:
                     published["Item"] = (ranking.item_ids, item_vectors)
                 else:  # items loaded after training: their vectors go with the users'
@@ -1222,7 +1231,7 @@ class Run:
         table = recommendation_table(
             item_ids, user_ids, items, scores, model=self.info["model"], run=name or self.name
         )
-        return _Ranking(table, user_ids, item_ids, user_emb.cpu(), item_emb.cpu())
+        return _Ranking(table, user_ids, item_ids, user_emb.cpu(), item_emb.cpu(), unserved)
 
     def _items_loaded_after_training(
         self, source: GraphStore | None
@@ -1442,8 +1451,9 @@ def _warn_unserved_users(
     False) and nothing in ``source`` to fold them in from (no interaction, or only with items
     the run never learnt: a new-item split's cold users, whose items are all new), or no
     ``source`` at all (a run trained from files): their embeddings learnt nothing, so they are
-    served the run's most popular target-domain items instead. ``found``: their interactions
-    in ``source`` (``user_id`` a column), as read for their fold-in."""
+    served the run's most popular target-domain items instead, and a publish gives them no
+    vector. ``found``: their interactions in ``source`` (``user_id`` a column), as read for
+    their fold-in."""
     from kgrec.store import redact
 
     if source is None or found is None:  # a run trained from files
@@ -1472,7 +1482,8 @@ def _warn_unserved_users(
     log.warning(
         "%d user(s) of the run (%s) have no training interaction%s and %s: their embeddings "
         "learnt nothing, so they are served the most popular items (by the run's "
-        "target-domain training interactions), none they have. To rank for them, %s",
+        "target-domain training interactions), none they have, and no embedding is published "
+        "for them. To rank for them, %s",
         len(users),
         few(users),
         "" if all_domains else " in the target domain (the one the run trained on)",
@@ -1483,14 +1494,16 @@ def _warn_unserved_users(
 
 @dataclass
 class _Ranking:
-    """Top-K of some users: the table, their ids (row order), the items' uids (row order)
-    and the embeddings ranked."""
+    """Top-K of some users: the table, their ids (row order), the items' uids (row order),
+    the embeddings ranked, and the users served the most popular items (``unserved``: their
+    embeddings learnt nothing)."""
 
     table: pd.DataFrame
     user_ids: list[str]
     item_ids: list[str]
     user_emb: torch.Tensor
     item_emb: torch.Tensor
+    unserved: list[str]
 
 
 def _known_pairs(

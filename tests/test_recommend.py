@@ -339,6 +339,30 @@ def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_item
     assert published.loc["ghost", "item_uid"].tolist() == items
 
 
+def test_a_user_served_the_most_popular_items_has_no_vector_published(tmp_path, tiny_store, caplog):
+    """ghost's published vector was the embedding training never touched: a vector query for
+    them found noise. Now a publish gives them none, whole or for some users, and leaves no
+    earlier one of theirs (a publish before, under the same property and run); the others'
+    are the model's; the warning says so."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        run.publish(k=3)
+    (warning,) = [r.getMessage() for r in caplog.records if "popular" in r.getMessage()]
+    assert "served the most popular items" in warning
+    assert "no embedding is published for them" in warning
+    users = set(run.experiment.maps.users)
+    with open_store(store) as opened:
+        keys, _ = opened.read_vectors("User", property="gnn_embedding")
+        assert set(keys) == users - {"ghost"}
+        # an earlier publish's vector of theirs (as one before this fix gave them)
+        opened.write_vectors("User", ["ghost"], np.ones((1, 9)), property="gnn_embedding")
+    run.publish(k=3, users=["ghost", "u1"])
+    with open_store(store) as opened:
+        keys, _ = opened.read_vectors("User", property="gnn_embedding")
+        assert set(keys) == users - {"ghost"}
+        assert set(opened.recommendations(run.name)["user_id"]) == users  # ghost's list is in
+
+
 def _run_with_a_ghost(tmp_path, store: str):
     """``store`` (the tiny data's, ``tiny_store``) plus user "ghost" (a users-file row, no
     interaction), and a LightGCN run trained on it."""

@@ -147,9 +147,9 @@ def test_the_staging_prefix_is_not_a_run_name(graph_store):
         graph_store.publish(top_k(1, 1), run=staging_run("a"))
 
 
-def trained_and_loaded(driver, settings, tmp_path, data):
-    """A one-epoch LightGCN run trained on a local store of ``data`` (tiny RecBole), and a
-    Neo4j store holding the same graph."""
+def trained_and_loaded(driver, settings, tmp_path, data, more=None):
+    """A one-epoch LightGCN run trained on a local store of ``data`` (tiny RecBole, and the
+    graph ``more`` where given), and a Neo4j store holding the same graph."""
     from kgrec.experiment import train
     from kgrec.store import open_store
     from loaders import recbole
@@ -157,13 +157,34 @@ def trained_and_loaded(driver, settings, tmp_path, data):
 
     tables = recbole.load(data, domain_rule=named_rule("ml1m-action-comedy"))
     local = f"local:{tmp_path / 'store'}"
+    neo = Neo4jStore(driver, uri=settings.uri)
     with open_store(local) as opened:
-        opened.write(tables, progress=False)
+        for store in (opened, neo):
+            for graph in (tables, more):
+                if graph is not None:
+                    store.write(graph, progress=False)
     small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False}
     run = train("lightgcn", protocol="ml1m-action-comedy", store=local, out=tmp_path / "r", **small)
-    neo = Neo4jStore(driver, uri=settings.uri)
-    neo.write(tables, progress=False)
     return run, neo
+
+
+def test_a_run_user_served_the_most_popular_items_has_no_vector_in_neo4j(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, make_graph
+):
+    """ghost, a run's user without an interaction, is served the most popular items: their
+    published vector was the embedding training never touched (a vector query for them found
+    noise). Now no vector of theirs is published, whole or for some users, and an earlier one
+    is removed."""
+    ghost = make_graph(users=[{"user_id": "ghost"}])
+    run, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, ghost)
+    users = set(run.experiment.maps.users)
+    assert "ghost" in users
+    run.publish(neo.uri, k=3)
+    assert set(neo.read_vectors("User", property="gnn_embedding")[0]) == users - {"ghost"}
+    neo.write_vectors("User", ["ghost"], np.ones((1, 9)), property="gnn_embedding")
+    run.publish(neo.uri, k=3, users=["ghost", "u1"])
+    assert set(neo.read_vectors("User", property="gnn_embedding")[0]) == users - {"ghost"}
+    assert {row[1] for row in stored(neo)} == users  # ghost's list is published
 
 
 def test_a_run_does_not_publish_while_a_load_holds_the_lock(
