@@ -90,7 +90,7 @@ from kgrec.objectives import (
     TextNeighbours,
     text_neighbours,
 )
-from kgrec.ranking import NaNScores, embeddings, rank
+from kgrec.ranking import FoldInNaN, NaNScores, embeddings, rank
 from kgrec.recommend import (
     LongItemVector,
     inner_product_vectors,
@@ -853,11 +853,13 @@ class Run:
         and so are the pairs of the run's split (split files may hold pairs the graph does not).
         A user loaded into the run's store after training is folded in from their
         interactions with the run's items (the model's
-        :meth:`~kgrec.models.GraphRecommender.fold_in`, the model frozen). A run that serves
-        new items by a content student (``cold_items`` ``student``/``student-kg``) also ranks
-        the target-domain items loaded into its store after training that have a text vector,
-        from that text and their year and genres in the store
-        (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
+        :meth:`~kgrec.models.GraphRecommender.fold_in`, the model frozen; one that gives NaN
+        while the model's own scores are finite is a :class:`~kgrec.ranking.FoldInNaN`
+        naming them and why, not a diverged model's :class:`~kgrec.ranking.NaNScores`). A
+        run that serves new items by a content student (``cold_items``
+        ``student``/``student-kg``) also ranks the target-domain items loaded into its store
+        after training that have a text vector, from that text and their year and genres in
+        the store (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
         recommend only the items they were trained with. A run's user with no training
         interaction (in the target domain, for a model of it alone) and nothing in the store
         to fold them in from (no interaction there with an item the run learnt, or no store:
@@ -1163,6 +1165,7 @@ class Run:
         if fold_in and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
         unserved: list[str] = []  # the run's users with nothing to rank them by
+        failed: dict[str, str] = {}  # users whose fold-in gave NaN -> why
         if len(untrained) and source is None:  # trained from files: no store to read
             unserved = [maps.users[i] for i in untrained.tolist()]
             _warn_unserved_users(unserved, all_domains=_spec(self.info["model"]).all_domains)
@@ -1175,11 +1178,14 @@ class Run:
             kept = [n for n, h in enumerate(histories) if h is not None]
             if kept:
                 user_emb = user_emb.clone()
-                user_emb[untrained[kept]] = self.model.fold_in(
-                    item_emb,
+                user_emb[untrained[kept]] = self._fold_in(
+                    [ids[n] for n in kept],
                     [histories[n] for n in kept],
-                    candidates=candidates,
-                    exclude=[has[n] for n in kept],
+                    [has[n] for n in kept],
+                    item_emb,
+                    item_ids,
+                    candidates,
+                    failed,
                 ).to(user_emb)
         if users is None:
             index = torch.arange(len(maps.users))
@@ -1193,8 +1199,10 @@ class Run:
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
                 newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
-                folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
-                user_emb = torch.cat([user_emb, folded])
+                folded = self._fold_in(
+                    newcomers, histories, has, item_emb, item_ids, candidates, failed
+                )
+                user_emb = torch.cat([user_emb, folded.to(user_emb)])
         if source is not None:
             if pairs is None:  # every user's: those of the items ranked
                 pairs = source.item_interactions([item_ids[i] for i in candidates.tolist()])
@@ -1214,6 +1222,13 @@ class Run:
                 known=known,
                 progress=users is None,
             )
+        if failed:  # the trained model's scores are finite (else rank raised): not diverged
+            raise FoldInNaN(
+                list(failed),
+                list(failed.values()),
+                run=f"{self.name!r} ({self.info['model']})",
+                file=str(self.folder / MODEL_FILE),
+            )
         # their embeddings learnt nothing: the run's most popular target-domain items, scored
         # by their number of training interactions (the popularity baseline's scores)
         unserved_set = set(unserved)
@@ -1232,6 +1247,43 @@ class Run:
             item_ids, user_ids, items, scores, model=self.info["model"], run=name or self.name
         )
         return _Ranking(table, user_ids, item_ids, user_emb.cpu(), item_emb.cpu(), unserved)
+
+    def _fold_in(
+        self,
+        user_ids: list[str],
+        histories: list[torch.Tensor],
+        has: list[torch.Tensor],
+        item_emb: torch.Tensor,
+        item_ids: list[str],
+        candidates: torch.Tensor,
+        failed: dict[str, str],
+    ) -> torch.Tensor:
+        """The model's fold-in of ``user_ids`` (their ``histories`` and the items they ``has``,
+        rows of ``item_emb``, whose uids ``item_ids`` are). A user whose representation is not
+        finite goes into ``failed`` with why (what in their history gave it, where it can be
+        told) and gets zeros, so that a ranking's NaN names only users the trained model
+        itself scores NaN (a diverged model) and :class:`FoldInNaN` the others after it."""
+        folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
+        bad = (~folded.isfinite()).any(1).nonzero().flatten().tolist()
+        for n in bad:
+            history = torch.as_tensor(histories[n], dtype=torch.long)
+            broken = history[~item_emb[history].isfinite().all(1)].tolist()
+            if broken:
+                why = (
+                    f"their history's item(s) {few(item_ids[i] for i in broken)} have "
+                    "non-finite embeddings"
+                )
+            else:
+                norm = float(item_emb[history].double().norm(dim=1).max())
+                why = (
+                    "the solve failed on their history's finite item embeddings (the longest "
+                    f"of norm {norm:.3g}: scores of that size overflow)"
+                )
+            failed[user_ids[n]] = why
+        if bad:
+            folded = folded.clone()
+            folded[bad] = 0.0
+        return folded
 
     def _items_loaded_after_training(
         self, source: GraphStore | None

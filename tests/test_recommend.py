@@ -310,6 +310,52 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_store, capsys
         assert opened.recommendations().empty
 
 
+@pytest.mark.parametrize("model", ["lightgcn", "lightgcn-merged"])
+def test_a_newcomer_whose_fold_in_gives_nan_is_named_without_the_advice_to_retrain(
+    tmp_path, tiny_store, make_graph, model
+):
+    """A newcomer's fold-in can give NaN while the trained model's scores are finite (its
+    users' embeddings short, no propagation: layers 0): from finite item embeddings, two
+    target items so long (norm 3e19, one direction) that the solve's scores overflow (inf -
+    inf); or, for a model of every domain, from a source-domain item of their history whose
+    embedding is NaN (no candidate: no user's score). It was reported as a diverged model
+    ("it diverged; retrain, e.g. with a lower --lr"). Now the error names the newcomer, says
+    their fold-in gave NaN and why, and that the model's own scores are finite; nothing is
+    published."""
+    store = tiny_store
+    out = tmp_path / "r"
+    run = train(model, protocol="ml1m-action-comedy", store=store, out=out, layers=0, **SMALL)
+    split, maps, graph = run.experiment.split, run.experiment.maps, run.graph
+    first, second = split.train[1].unique()[:2].tolist()  # target items the run trained on
+    source = int((graph.item_domain != split.target_domain).nonzero()[0])
+    state = torch.load(out / "model.pt", weights_only=True)
+    (key,) = [k for k, v in state.items() if v.dim() == 2 and v.size(0) > len(maps.users)]
+    rows = state[key][len(maps.users) :]
+    if model == "lightgcn":
+        history, why = [first], "the solve failed on their history's finite item embeddings"
+        rows[[first, second]] = 3e19 / rows.size(1) ** 0.5
+    else:
+        history = [first, source]
+        why = f"their history's item(s) '{maps.items[source]}' have non-finite embeddings"
+        rows[source] = float("nan")
+    torch.save(state, out / "model.pt")
+    run = load_run(out)
+    with open_store(store) as opened:
+        rated = [("newbie", maps.items[i], 4.0, None) for i in history]
+        opened.write(make_graph(interactions=rated), progress=False)
+    assert len(run.recommend(3, users=["u1"])) == 3  # the trained model's scores are finite
+    with pytest.raises(NaNScores) as error:
+        run.recommend(3, users=["u1", "newbie"])
+    message = str(error.value)
+    assert "the fold-in gave NaN for 1 newcomer(s) ('newbie')" in message
+    assert why in message and "the model's own scores are finite" in message
+    assert "retrain" not in message and error.value.users == ["newbie"]
+    with pytest.raises(NaNScores, match="fold-in gave NaN"):
+        run.publish(k=3, users=["newbie"])
+    with open_store(store) as opened:
+        assert opened.recommendations().empty  # nothing published
+
+
 def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_items(
     tmp_path, tiny_store, caplog
 ):
