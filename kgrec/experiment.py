@@ -90,7 +90,7 @@ from kgrec.objectives import (
     TextNeighbours,
     text_neighbours,
 )
-from kgrec.ranking import NaNScores, embeddings, rank
+from kgrec.ranking import FoldInNaN, NaNScores, embeddings, rank
 from kgrec.recommend import (
     LongItemVector,
     inner_product_vectors,
@@ -853,11 +853,13 @@ class Run:
         and so are the pairs of the run's split (split files may hold pairs the graph does not).
         A user loaded into the run's store after training is folded in from their
         interactions with the run's items (the model's
-        :meth:`~kgrec.models.GraphRecommender.fold_in`, the model frozen). A run that serves
-        new items by a content student (``cold_items`` ``student``/``student-kg``) also ranks
-        the target-domain items loaded into its store after training that have a text vector,
-        from that text and their year and genres in the store
-        (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
+        :meth:`~kgrec.models.GraphRecommender.fold_in`, the model frozen; one that gives NaN
+        while the model's own scores are finite is a :class:`~kgrec.ranking.FoldInNaN`
+        naming them and why, not a diverged model's :class:`~kgrec.ranking.NaNScores`). A
+        run that serves new items by a content student (``cold_items``
+        ``student``/``student-kg``) also ranks the target-domain items loaded into its store
+        after training that have a text vector, from that text and their year and genres in
+        the store (:meth:`kgrec.cold_items.StudentItems.embed_new_items`); other runs
         recommend only the items they were trained with. A run's user with no training
         interaction (in the target domain, for a model of it alone) and nothing in the store
         to fold them in from (no interaction there with an item the run learnt, or no store:
@@ -880,9 +882,11 @@ class Run:
         this run's earlier recommendations there, and with ``vectors`` the model's user and
         item embeddings as :data:`VECTOR_PROPERTY` (vector-indexed in Neo4j; not for a model
         whose embeddings are catalogue-sized rows, such as EASE), in place of every vector
-        stored there (another run's, newcomers' of an earlier publish; of any size). With
-        ``users``, only theirs (newcomers folded in, see :meth:`recommend`), the others' left
-        as they are, and their vectors and those of items loaded after training beside the
+        stored there (another run's, newcomers' of an earlier publish; of any size), but none
+        for a user served the most popular items (:meth:`recommend`: their embedding learnt
+        nothing), whose earlier one goes. With ``users``, only theirs (newcomers folded in, see
+        :meth:`recommend`; the same for a user served the most popular items), the others'
+        left as they are, and their vectors and those of items loaded after training beside the
         stored ones (of the same size, the items padded to the stored items' norm, none longer:
         checked before anything is written). The store records which run its vectors are
         (:meth:`~kgrec.store.base.GraphStore.vector_run`: the run's name, a digest of its
@@ -910,6 +914,7 @@ class Run:
                     field="--store",
                 )
             ranking = self._ranking(k, users=users, name=name, source=opened)
+            unserved = set(ranking.unserved)
             published = {}  # kind -> keys and vectors
             late: list[int] = []  # (some users': the rows of items loaded after training)
             if vectors and self.model.publishes_vectors:
@@ -917,7 +922,13 @@ class Run:
                 user_vectors, item_vectors = inner_product_vectors(
                     ranking.user_emb, ranking.item_emb, norm=item_norm
                 )
-                published["User"] = (ranking.user_ids, user_vectors)
+                # an unserved user's embedding learnt nothing: no vector (and the store
+                # removes an earlier one of theirs: a vector query would find noise)
+                served = [n for n, user in enumerate(ranking.user_ids) if user not in unserved]
+                published["User"] = (
+                    [ranking.user_ids[n] for n in served],
+                    user_vectors[served],
+                )
                 if users is None:
                     published["Item"] = (ranking.item_ids, item_vectors)
                 else:  # items loaded after training: their vectors go with the users'
@@ -1149,6 +1160,7 @@ class Run:
         if fold_in and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
         unserved: list[str] = []  # the run's users with nothing to rank them by
+        failed: dict[str, str] = {}  # users whose fold-in gave NaN -> why
         if len(untrained) and source is None:  # trained from files: no store to read
             unserved = [maps.users[i] for i in untrained.tolist()]
             _warn_unserved_users(unserved, all_domains=_spec(self.info["model"]).all_domains)
@@ -1161,11 +1173,14 @@ class Run:
             kept = [n for n, h in enumerate(histories) if h is not None]
             if kept:
                 user_emb = user_emb.clone()
-                user_emb[untrained[kept]] = self.model.fold_in(
-                    item_emb,
+                user_emb[untrained[kept]] = self._fold_in(
+                    [ids[n] for n in kept],
                     [histories[n] for n in kept],
-                    candidates=candidates,
-                    exclude=[has[n] for n in kept],
+                    [has[n] for n in kept],
+                    item_emb,
+                    item_ids,
+                    candidates,
+                    failed,
                 ).to(user_emb)
         if users is None:
             index = torch.arange(len(maps.users))
@@ -1179,8 +1194,10 @@ class Run:
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
                 newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
-                folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
-                user_emb = torch.cat([user_emb, folded])
+                folded = self._fold_in(
+                    newcomers, histories, has, item_emb, item_ids, candidates, failed
+                )
+                user_emb = torch.cat([user_emb, folded.to(user_emb)])
         if source is not None:
             if pairs is None:  # every user's: those of the items ranked
                 pairs = source.item_interactions([item_ids[i] for i in candidates.tolist()])
@@ -1200,6 +1217,13 @@ class Run:
                 known=known,
                 progress=users is None,
             )
+        if failed:  # the trained model's scores are finite (else rank raised): not diverged
+            raise FoldInNaN(
+                list(failed),
+                list(failed.values()),
+                run=f"{self.name!r} ({self.info['model']})",
+                file=str(self.folder / MODEL_FILE),
+            )
         # their embeddings learnt nothing: the run's most popular target-domain items, scored
         # by their number of training interactions (the popularity baseline's scores)
         unserved_set = set(unserved)
@@ -1217,7 +1241,44 @@ class Run:
         table = recommendation_table(
             item_ids, user_ids, items, scores, model=self.info["model"], run=name or self.name
         )
-        return _Ranking(table, user_ids, item_ids, user_emb.cpu(), item_emb.cpu())
+        return _Ranking(table, user_ids, item_ids, user_emb.cpu(), item_emb.cpu(), unserved)
+
+    def _fold_in(
+        self,
+        user_ids: list[str],
+        histories: list[torch.Tensor],
+        has: list[torch.Tensor],
+        item_emb: torch.Tensor,
+        item_ids: list[str],
+        candidates: torch.Tensor,
+        failed: dict[str, str],
+    ) -> torch.Tensor:
+        """The model's fold-in of ``user_ids`` (their ``histories`` and the items they ``has``,
+        rows of ``item_emb``, whose uids ``item_ids`` are). A user whose representation is not
+        finite goes into ``failed`` with why (what in their history gave it, where it can be
+        told) and gets zeros, so that a ranking's NaN names only users the trained model
+        itself scores NaN (a diverged model) and :class:`FoldInNaN` the others after it."""
+        folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
+        bad = (~folded.isfinite()).any(1).nonzero().flatten().tolist()
+        for n in bad:
+            history = torch.as_tensor(histories[n], dtype=torch.long)
+            broken = history[~item_emb[history].isfinite().all(1)].tolist()
+            if broken:
+                why = (
+                    f"their history's item(s) {few(item_ids[i] for i in broken)} have "
+                    "non-finite embeddings"
+                )
+            else:
+                norm = float(item_emb[history].double().norm(dim=1).max())
+                why = (
+                    "the solve failed on their history's finite item embeddings (the longest "
+                    f"of norm {norm:.3g}: scores of that size overflow)"
+                )
+            failed[user_ids[n]] = why
+        if bad:
+            folded = folded.clone()
+            folded[bad] = 0.0
+        return folded
 
     def _items_loaded_after_training(
         self, source: GraphStore | None
@@ -1437,8 +1498,9 @@ def _warn_unserved_users(
     False) and nothing in ``source`` to fold them in from (no interaction, or only with items
     the run never learnt: a new-item split's cold users, whose items are all new), or no
     ``source`` at all (a run trained from files): their embeddings learnt nothing, so they are
-    served the run's most popular target-domain items instead. ``found``: their interactions
-    in ``source`` (``user_id`` a column), as read for their fold-in."""
+    served the run's most popular target-domain items instead, and a publish gives them no
+    vector. ``found``: their interactions in ``source`` (``user_id`` a column), as read for
+    their fold-in."""
     from kgrec.store import redact
 
     if source is None or found is None:  # a run trained from files
@@ -1467,7 +1529,8 @@ def _warn_unserved_users(
     log.warning(
         "%d user(s) of the run (%s) have no training interaction%s and %s: their embeddings "
         "learnt nothing, so they are served the most popular items (by the run's "
-        "target-domain training interactions), none they have. To rank for them, %s",
+        "target-domain training interactions), none they have, and no embedding is published "
+        "for them. To rank for them, %s",
         len(users),
         few(users),
         "" if all_domains else " in the target domain (the one the run trained on)",
@@ -1478,14 +1541,16 @@ def _warn_unserved_users(
 
 @dataclass
 class _Ranking:
-    """Top-K of some users: the table, their ids (row order), the items' uids (row order)
-    and the embeddings ranked."""
+    """Top-K of some users: the table, their ids (row order), the items' uids (row order),
+    the embeddings ranked, and the users served the most popular items (``unserved``: their
+    embeddings learnt nothing)."""
 
     table: pd.DataFrame
     user_ids: list[str]
     item_ids: list[str]
     user_emb: torch.Tensor
     item_emb: torch.Tensor
+    unserved: list[str]
 
 
 def _known_pairs(

@@ -12,9 +12,9 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from kgrec.models.base import GraphRecommender, NaNScores, ordered_top_k
+from kgrec.models.base import FoldInNaN, GraphRecommender, NaNScores, ordered_top_k
 
-__all__ = ["NaNScores", "embeddings", "rank"]
+__all__ = ["FoldInNaN", "NaNScores", "embeddings", "rank"]
 
 
 @torch.no_grad()

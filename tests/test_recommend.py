@@ -310,6 +310,52 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_store, capsys
         assert opened.recommendations().empty
 
 
+@pytest.mark.parametrize("model", ["lightgcn", "lightgcn-merged"])
+def test_a_newcomer_whose_fold_in_gives_nan_is_named_without_the_advice_to_retrain(
+    tmp_path, tiny_store, make_graph, model
+):
+    """A newcomer's fold-in can give NaN while the trained model's scores are finite (its
+    users' embeddings short, no propagation: layers 0): from finite item embeddings, two
+    target items so long (norm 3e19, one direction) that the solve's scores overflow (inf -
+    inf); or, for a model of every domain, from a source-domain item of their history whose
+    embedding is NaN (no candidate: no user's score). It was reported as a diverged model
+    ("it diverged; retrain, e.g. with a lower --lr"). Now the error names the newcomer, says
+    their fold-in gave NaN and why, and that the model's own scores are finite; nothing is
+    published."""
+    store = tiny_store
+    out = tmp_path / "r"
+    run = train(model, protocol="ml1m-action-comedy", store=store, out=out, layers=0, **SMALL)
+    split, maps, graph = run.experiment.split, run.experiment.maps, run.graph
+    first, second = split.train[1].unique()[:2].tolist()  # target items the run trained on
+    source = int((graph.item_domain != split.target_domain).nonzero()[0])
+    state = torch.load(out / "model.pt", weights_only=True)
+    (key,) = [k for k, v in state.items() if v.dim() == 2 and v.size(0) > len(maps.users)]
+    rows = state[key][len(maps.users) :]
+    if model == "lightgcn":
+        history, why = [first], "the solve failed on their history's finite item embeddings"
+        rows[[first, second]] = 3e19 / rows.size(1) ** 0.5
+    else:
+        history = [first, source]
+        why = f"their history's item(s) '{maps.items[source]}' have non-finite embeddings"
+        rows[source] = float("nan")
+    torch.save(state, out / "model.pt")
+    run = load_run(out)
+    with open_store(store) as opened:
+        rated = [("newbie", maps.items[i], 4.0, None) for i in history]
+        opened.write(make_graph(interactions=rated), progress=False)
+    assert len(run.recommend(3, users=["u1"])) == 3  # the trained model's scores are finite
+    with pytest.raises(NaNScores) as error:
+        run.recommend(3, users=["u1", "newbie"])
+    message = str(error.value)
+    assert "the fold-in gave NaN for 1 newcomer(s) ('newbie')" in message
+    assert why in message and "the model's own scores are finite" in message
+    assert "retrain" not in message and error.value.users == ["newbie"]
+    with pytest.raises(NaNScores, match="fold-in gave NaN"):
+        run.publish(k=3, users=["newbie"])
+    with open_store(store) as opened:
+        assert opened.recommendations().empty  # nothing published
+
+
 def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_items(
     tmp_path, tiny_store, caplog
 ):
@@ -337,6 +383,32 @@ def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_item
     with open_store(store) as opened:
         published = opened.recommendations(run.name).set_index("user_id")
     assert published.loc["ghost", "item_uid"].tolist() == items
+
+
+def test_a_user_served_the_most_popular_items_has_no_vector_published(tmp_path, tiny_store, caplog):
+    """ghost's published vector was the embedding training never touched: a vector query for
+    them found noise. Now a publish gives them none, whole or for some users, and leaves no
+    earlier one of theirs (a publish before, under the same property and run); the others'
+    are the model's; the warning says so."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        run.publish(k=3)
+    users = set(run.experiment.maps.users)
+    with open_store(store) as opened:
+        keys, _ = opened.read_vectors("User", property="gnn_embedding")
+        assert set(keys) == users - {"ghost"}
+        # an earlier publish's vector of theirs (as one before this fix gave them)
+        opened.write_vectors("User", ["ghost"], np.ones((1, 9)), property="gnn_embedding")
+    run.publish(k=3, users=["ghost", "u1"])
+    with open_store(store) as opened:
+        keys, _ = opened.read_vectors("User", property="gnn_embedding")
+        assert set(keys) == users - {"ghost"}
+        assert set(opened.recommendations(run.name)["user_id"]) == users  # ghost's list is in
+    warnings = [r.getMessage() for r in caplog.records if "popular" in r.getMessage()]
+    assert len(warnings) == 2  # one per publish
+    for warning in warnings:
+        assert "served the most popular items" in warning
+        assert "no embedding is published for them" in warning
 
 
 def _run_with_a_ghost(tmp_path, store: str):

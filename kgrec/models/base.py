@@ -15,6 +15,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from graph_schema.errors import FEW
 from kgrec.errors import InputError, few
 from kgrec.foldin import fold_in_users
 
@@ -34,6 +35,35 @@ class NaNScores(InputError):
             f"{f'run {run}: ' if run else ''}the model's scores are NaN for "
             f"{len(self.users)} user(s) ({few(self.users)}): it diverged; retrain, e.g. with a "
             "lower --lr",
+            file=file,
+        )
+
+
+class FoldInNaN(NaNScores):
+    """The fold-in gave ``users`` (newcomers: users loaded after training, or a run's users
+    without a training interaction, folded in from the store) NaN or infinite representations
+    while the trained model's own scores are finite: not a diverged model, so no advice to
+    retrain. ``causes``: why, one per user (what in their history gave it, where known)."""
+
+    def __init__(
+        self,
+        users: Sequence[str],
+        causes: Sequence[str],
+        *,
+        run: str | None = None,
+        file: str | None = None,
+    ) -> None:
+        self.users, self.causes = list(users), list(causes)
+        grouped: dict[str, list[str]] = {}
+        for user, cause in zip(self.users, self.causes, strict=True):
+            grouped.setdefault(cause, []).append(user)
+        why = "; ".join(f"{few(who)}: {cause}" for cause, who in list(grouped.items())[:FEW])
+        why += "; ..." if len(grouped) > FEW else ""
+        InputError.__init__(
+            self,
+            f"{f'run {run}: ' if run else ''}the fold-in gave NaN for {len(self.users)} "
+            f"newcomer(s) ({few(self.users)}), whom the model was not trained with ({why}); "
+            "the model's own scores are finite",
             file=file,
         )
 

@@ -155,12 +155,13 @@ class GraphStore(ABC):
         replace ``property``'s vectors of those kinds (``property`` named: no default, so a
         run's never replace the text vectors) as :meth:`replace_vectors` does (with
         ``users``: write them beside the stored ones, of the same dimension, as
-        :meth:`write_vectors` does), in the same change (a Neo4j publish too large for one
-        transaction: see its docstring): both are checked before anything is written, and a
-        failed publish leaves both as they were. A publish with vectors records the run they
-        are of as ``property``'s record (:meth:`vector_run`), in place of the record there:
-        ``run_record`` (``run``, optionally ``weights`` and ``item_norm``), by default
-        ``{"run": run}``; with ``users``, only when ``run_record`` is given (else the record
+        :meth:`write_vectors` does, and one of ``users`` given no ``User`` vector loses theirs:
+        :func:`~kgrec.store.canonical.unvectored_users`), in the same change (a Neo4j publish
+        too large for one transaction: see its docstring): both are checked before anything is
+        written, and a failed publish leaves both as they were. A publish with vectors records
+        the run they are of as ``property``'s record (:meth:`vector_run`), in place of the
+        record there: ``run_record`` (``run``, optionally ``weights`` and ``item_norm``), by
+        default ``{"run": run}``; with ``users``, only when ``run_record`` is given (else the record
         stays as it was: their vectors join the recorded run's)."""
 
     @abstractmethod

@@ -11,7 +11,7 @@ text in the store, numbers only stay numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from math import inf
 from typing import Any
 
@@ -450,6 +450,18 @@ def check_publish_users(table: pd.DataFrame, users: list[str] | None) -> list[st
             field="users",
         )
     return users
+
+
+def unvectored_users(
+    users: list[str] | None, vectors: Mapping[str, tuple[Sequence[str], Any]] | None
+) -> list[str]:
+    """The users of a publish for some users (``users``, checked) who lose their vector: with
+    ``User`` vectors, those given no row (their embedding learnt nothing), so that no earlier
+    publish's vector of theirs is left beside the new ones."""
+    if users is None or vectors is None or "User" not in vectors:
+        return []
+    given = set(vectors["User"][0])
+    return [user for user in users if user not in given]
 
 
 def publish_record(

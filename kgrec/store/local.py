@@ -78,6 +78,7 @@ from kgrec.store.canonical import (
     stored_form,
     table_stats,
     unknown_keys_error,
+    unvectored_users,
     vector_rows,
 )
 
@@ -429,12 +430,14 @@ class LocalStore(GraphStore):
         replace: bool,
         model: Mapping[str, str] | None = None,
         run: dict[str, Any] | None = None,
+        cleared: list[str] | None = None,
     ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, int]]:
         """What :meth:`_set_vectors` commits of ``checked`` (kind -> keys and the matrix
         :func:`vector_rows` checked), under the lock: the manifest, the vectors table (none when
         nothing changes), and how many rows each kind lost. ``model`` (a text model's) or
         ``run`` (a publish's, :func:`publish_record`) becomes ``property``'s record; with
-        ``replace`` and neither, ``property`` has none."""
+        ``replace`` and neither, ``property`` has none. ``cleared``: users who lose their
+        ``property`` vector (:func:`unvectored_users`)."""
         dropped: dict[str, int] = {}
         stored = self._vectors(manifest)
         parts = []
@@ -465,6 +468,14 @@ class LocalStore(GraphStore):
                 stored = stored[~same]
             else:
                 stored = stored[~(same & listed)]
+        if cleared:
+            gone = (
+                (stored["kind"] == "User")
+                & (stored["property"] == property)
+                & stored["key"].isin(cleared)
+            )
+            dropped["User"] = dropped.get("User", 0) + int(gone.sum())
+            stored = stored[~gone]
         record = None if run is None else dict(run)  # a publish's: in place of the one there
         if model is not None:
             record = {"name": str(model["name"]), "identity": str(model["identity"])}
@@ -539,7 +550,12 @@ class LocalStore(GraphStore):
             frames = {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)}
             if vectors is not None:  # the vectors in the same commit (some users': beside)
                 manifest, more, _ = self._vector_change(
-                    manifest, checked, property, replace=users is None, run=record
+                    manifest,
+                    checked,
+                    property,
+                    replace=users is None,
+                    run=record,
+                    cleared=unvectored_users(users, vectors),
                 )
                 frames |= more
             self._commit(manifest, frames)

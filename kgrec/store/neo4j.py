@@ -73,6 +73,7 @@ from kgrec.store.canonical import (
     referenced_items,
     stored_form,
     unknown_keys_error,
+    unvectored_users,
     vector_rows,
 )
 
@@ -796,6 +797,7 @@ class Neo4jStore(GraphStore):
             if vectors is not None:
                 check_publish_not_text(self.uri, property, self.vector_model(property))
             self._apply_schema()
+            cleared = unvectored_users(users, vectors)
             if users is None:
                 before, changed = self._check_replacement(checked, property)
             else:  # some users': their vectors go beside the others, of the same dimension
@@ -812,13 +814,15 @@ class Neo4jStore(GraphStore):
                 len(table) <= self.publish_transaction_rows
                 and _values(checked) <= self.vector_transaction_values
             ):
-                self._publish_at_once(chunks, run, users, checked, property, record)
+                self._publish_at_once(chunks, run, users, checked, property, record, cleared)
                 published = f"run {run!r}'s recommendations and vectors are published"
                 self._index_published(checked, property, before, changed, published)
                 return len(table)
             self._publish_staged(chunks, len(table), run, users)
-        if checked or record is not None:  # too large for one transaction: vectors after edges
-            self._publish_vectors_after(run, users, checked, property, before, changed, record)
+        if checked or record is not None or cleared:  # too large for one transaction: after
+            self._publish_vectors_after(
+                run, users, checked, property, before, changed, record, cleared
+            )
         return len(table)
 
     def _publish_vectors_after(
@@ -830,9 +834,11 @@ class Neo4jStore(GraphStore):
         before: dict[str, int | None],
         changed: list[str],
         record: dict[str, Any] | None,
+        cleared: list[str],
     ) -> None:
         """A staged publish's vectors, written after its edges: an error says which are in.
-        ``record``: the run they are of, recorded with them, or after the last of them."""
+        ``record``: the run they are of, recorded with them, or after the last of them;
+        ``cleared``: users who lose theirs (:func:`unvectored_users`), first."""
         published = f"run {run!r}'s recommendations are published"
         kinds = list(checked)
         if users is None:  # in place of all stored ones, as replace_vectors
@@ -867,6 +873,14 @@ class Neo4jStore(GraphStore):
                     "again to record it"
                 ) from unrecorded
             return
+        if cleared:
+            try:
+                with self._errors(f"removing the vectors of {len(cleared)} user(s) given none"):
+                    self._run(q.CLEAR_USER_VECTORS, keys=cleared, property=property)
+            except StoreError as exc:
+                raise StoreError(
+                    f"{exc}; {published} but none of its vectors: publish again to finish it"
+                ) from exc
         written: list[str] = []  # some users' (and late items'): beside the stored ones
         offline: list[tuple[str, _IndexNotOnline]] = []
         for kind, (keys, matrix) in checked.items():
@@ -957,6 +971,7 @@ class Neo4jStore(GraphStore):
         checked: dict[str, tuple[list[str], np.ndarray]],
         property: str,
         record: dict[str, Any] | None,
+        cleared: list[str],
     ) -> None:
         def replace(tx: Any) -> None:  # one transaction: the run is replaced or unchanged
             if users is None:
@@ -968,6 +983,8 @@ class Neo4jStore(GraphStore):
             if checked and users is None:  # and its vectors, in the same transaction
                 self._replace_vectors_tx(tx, checked, property, None, record)
                 return
+            if cleared:  # users given no vector: no earlier one stays
+                tx.run(q.CLEAR_USER_VECTORS, keys=cleared, property=property).consume()
             for kind, (keys, matrix) in checked.items():  # some users': beside the others
                 for chunk in self._vector_chunks(keys, matrix):
                     tx.run(q.SET_VECTORS[kind], rows=chunk, property=property).consume()

@@ -342,6 +342,13 @@ CALL db.create.setNodeVectorProperty(n, $property, row.vector)
 """
     for kind in KEY_PROPERTY
 }
+# a publish for some users: those given no vector lose theirs (canonical.unvectored_users)
+CLEAR_USER_VECTORS = f"""
+UNWIND $keys AS key
+{_match("User", "n", "key")}
+WHERE n[$property] IS NOT NULL
+SET n[$property] = null
+"""
 DROP_VECTORS = {
     kind: f"""
 MATCH (n:{label(kind)})

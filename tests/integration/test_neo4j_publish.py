@@ -147,11 +147,13 @@ def test_the_staging_prefix_is_not_a_run_name(graph_store):
         graph_store.publish(top_k(1, 1), run=staging_run("a"))
 
 
-def trained_and_loaded(driver, settings, tmp_path, data, *, text: int | None = None, **training):
-    """A LightGCN run trained on a local store of ``data`` (tiny RecBole; one epoch on
-    ml1m-action-comedy unless ``training`` says otherwise), and a Neo4j store holding the same
-    graph; with ``text`` (a size), both hold the same random text vectors 'embedding' of that
-    size on every item before the run trains."""
+def trained_and_loaded(
+    driver, settings, tmp_path, data, more=None, *, text: int | None = None, **training
+):
+    """A LightGCN run trained on a local store of ``data`` (tiny RecBole, and the graph
+    ``more`` where given; one epoch on ml1m-action-comedy unless ``training`` says otherwise),
+    and a Neo4j store holding the same graph; with ``text`` (a size), both hold the same random
+    text vectors 'embedding' of that size on every item of ``data`` before the run trains."""
     from kgrec.experiment import train
     from kgrec.store import open_store
     from loaders import recbole
@@ -163,7 +165,9 @@ def trained_and_loaded(driver, settings, tmp_path, data, *, text: int | None = N
     neo = Neo4jStore(driver, uri=settings.uri)
     with open_store(local) as opened:
         for store in (opened, neo):
-            store.write(tables, progress=False)
+            for graph in (tables, more):
+                if graph is not None:
+                    store.write(graph, progress=False)
             if text is not None:
                 vectors = np.random.default_rng(0).normal(size=(len(keys), text))
                 store.write_vectors("Item", keys, vectors, property="embedding")
@@ -171,6 +175,25 @@ def trained_and_loaded(driver, settings, tmp_path, data, *, text: int | None = N
     options |= {"progress": False, **training}
     run = train("lightgcn", store=local, out=tmp_path / "r", **options)
     return run, neo
+
+
+def test_a_run_user_served_the_most_popular_items_has_no_vector_in_neo4j(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, make_graph
+):
+    """ghost, a run's user without an interaction, is served the most popular items: their
+    published vector was the embedding training never touched (a vector query for them found
+    noise). Now no vector of theirs is published, whole or for some users, and an earlier one
+    is removed."""
+    ghost = make_graph(users=[{"user_id": "ghost"}])
+    run, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, ghost)
+    users = set(run.experiment.maps.users)
+    assert "ghost" in users
+    run.publish(neo.uri, k=3)
+    assert set(neo.read_vectors("User", property="gnn_embedding")[0]) == users - {"ghost"}
+    neo.write_vectors("User", ["ghost"], np.ones((1, 9)), property="gnn_embedding")
+    run.publish(neo.uri, k=3, users=["ghost", "u1"])
+    assert set(neo.read_vectors("User", property="gnn_embedding")[0]) == users - {"ghost"}
+    assert {row[1] for row in stored(neo)} == users  # ghost's list is published
 
 
 def test_a_run_does_not_publish_while_a_load_holds_the_lock(

@@ -684,6 +684,25 @@ def test_publish_for_some_users_with_vectors_is_one_change_beside_the_others(sto
     assert store.read_vectors("Item", property="emb")[0] == ["movies:1"]
 
 
+def test_a_publish_for_some_users_removes_the_vector_of_one_given_none(store, movies):
+    """A publish for some users with vectors replaces those users' vectors as it does their
+    edges: one of them given no vector (a run's user whose embedding learnt nothing) loses
+    the one an earlier publish gave them, at once and staged alike. Before, it stayed beside
+    the new ones, and a vector query for them still found it."""
+    store.write(movies, progress=False)
+    for n, way in enumerate(_publish_stores(store)):
+        vec = f"emb{n}"
+        way.publish(
+            RECS, run="r1", vectors={"User": (["u1", "u2", "u3"], np.ones((3, 2)))}, property=vec
+        )
+        u1, u2 = RECS[RECS["user_id"] == "u1"], ["u1", "u2"]
+        vectors = {"User": (["u1"], np.full((1, 2), 2.0))}  # none for u2
+        way.publish(u1, run="r1", users=u2, vectors=vectors, property=vec)
+        keys, matrix = way.read_vectors("User", property=vec)
+        assert keys == ["u1", "u3"] and matrix.tolist() == [[2.0, 2.0], [1.0, 1.0]]
+        assert list(way.recommendations("r1")["user_id"]) == ["u1", "u1"]  # u2's went too
+
+
 def _publish_stores(store):
     """``store``, and for Neo4j also the same database with every publish staged: its edges
     (its vectors in one transaction after them), then its vectors too."""
