@@ -114,10 +114,12 @@ def build(
         joined = int(named[named.isin(mapping.index)].nunique())
         report.users_joined += joined
         if not joined:  # links apply to the ids this load names, not to a store's
+            # the file's links (rows, a self-link too): one count for the summary and the log
+            count = len(parts.user_links)
             report.warn(
                 "the user-link file joined no user id of this load's files (ids loaded "
                 "earlier keep theirs: load the links with the files that name the ids); links",
-                len(mapping),
+                count,
             )
             # logged too, as it happens: links that did nothing are almost surely a mistake
             log.warning(
@@ -125,8 +127,8 @@ def build(
                 "did nothing (ids loaded earlier keep theirs: load the links with the files "
                 "that name the ids)",
                 ", ".join(str(f) for f in parts.user_links[FILE].cat.categories),
-                f"{len(parts.user_links):,}",
-                "s" if len(parts.user_links) != 1 else "",
+                f"{count:,}",
+                "s" if count != 1 else "",
             )
         interactions, users = (
             _map_users(df, mapping) if df is not None else None for df in (interactions, users)

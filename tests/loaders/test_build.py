@@ -38,6 +38,20 @@ def test_user_links_that_join_no_id_are_logged_as_a_warning(toy, tmp_path, write
     ]
 
 
+def test_user_links_that_join_no_id_say_one_count_in_the_summary_and_the_log(
+    toy, tmp_path, write_files, caplog
+):
+    # before, the summary counted the ids the file maps onto another (1: x) and the log the
+    # file's rows (2: the self-link y y too); both now count the file's links
+    links = write_files(tmp_path / "links", {"links.tsv": "x\ty\ny\ty\n"})
+    report = LoadReport()
+    with caplog.at_level(logging.WARNING, logger="loaders.build"):
+        recbole.load(toy, user_links=links / "links.tsv", report=report)
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "loaders.build"]
+    assert "its 2 links did nothing" in logged
+    assert "the files that name the ids); links: 2" in report.summary()
+
+
 def test_user_links_join_ids_into_one_user(toy, tmp_path, write_files):
     links = write_files(tmp_path, {"links.tsv": "user_id\tsame_as\nu3\tu2\nx9\tu3\nu2\tu2\n"})
     report = LoadReport()
