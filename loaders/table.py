@@ -92,6 +92,14 @@ def load(
             file=str(path),
             field="--domain-rule" if domain_rule is not None else "--domain",
         )
+    if kind == "interactions" and domain_rule is not None:  # it keeps no item column
+        raise InputError(
+            "a domain rule places items by their attributes: a table of interactions has "
+            "none (load the items table with the rule, --kind items, and the interactions "
+            "with --domain NAME, the domain of their items)",
+            file=str(path),
+            field="--domain-rule",
+        )
     check_encoding(encoding, file=str(path))
     report = report if report is not None else LoadReport()
     df = read_table(path, sep=sep, encoding=encoding)

@@ -584,6 +584,24 @@ def test_a_users_table_with_a_domain_is_refused(tmp_path, capsys, option):
     assert code == 2 and "a domain places items" in err and option[0] in err
 
 
+@pytest.mark.parametrize("extra", [["--dry-run"], ["--new-domain", "--store", "local:{store}"]])
+def test_an_interactions_table_with_a_domain_rule_is_refused_before_it_is_read(
+    tmp_path, capsys, extra
+):
+    # before: the whole file was read (a bad value in it reported first), then "the domain
+    # rule needs the item attribute 'genres'": an interactions table keeps no item column
+    inter = tmp_path / "inter.csv"
+    inter.write_text("user_id,item_id,rating,genres\nu1,i1,4,Toy\nu2,i2,lots,Toy\n")
+    store = tmp_path / "store"
+    extra = [a.format(store=store) for a in extra]
+    argv = ["load", "table", inter, "--domain-rule", "genres:toy=Toy", *extra]
+    code, _out, err = kgrec(capsys, *argv)
+    assert code == 2 and f"file {inter}, field '--domain-rule'" in err, err
+    assert "a table of interactions has none" in err and "--kind items" in err
+    assert "--domain NAME" in err and "line 3" not in err
+    assert not store.exists() or not any(store.iterdir())
+
+
 def test_a_table_naming_items_the_store_does_not_hold_is_warned(
     loaded, tmp_path, capsys, caplog, write_files
 ):
