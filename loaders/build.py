@@ -9,7 +9,7 @@ that every interaction and link names an item, and validates the result before r
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -78,16 +78,18 @@ def build(
     domain: str | None = None,
     rule: DomainRule | None = None,
     held_domains: Collection[str] | None = None,
+    names: Mapping[str, str] | None = None,
     report: LoadReport | None = None,
 ) -> GraphTables:
     """The canonical tables of one load (validated, private columns dropped).
 
     Items go to ``domain`` (default ``"default"``) or to the domains of ``rule``;
     ``held_domains``: those the store the load goes to holds items of, the only ones ``rule``
-    may put items in (None or none held: any). With an item
-    file, an interaction or link naming an item that is not in it is an error; without one,
-    the items are those the interactions and links name. Users are those of the user file and
-    those the interactions name.
+    may put items in (None or none held: any); ``names``: the file's name of each column where
+    the user named it (``load table --genres-col``), for messages (default: the same name).
+    With an item file, an interaction or link naming an item that is not in it is an error;
+    without one, the items are those the interactions and links name. Users are those of the
+    user file and those the interactions name.
     """
     report = report if report is not None else LoadReport()
     if domain is not None and rule is not None:
@@ -140,9 +142,11 @@ def build(
 
     items = _items(parts.items, interactions, links, report)
     if rule is not None:
-        item_domain = rule.assign(items)
+        field = (names or {}).get(rule.attribute, rule.attribute)
+        header = 1 if parts.items is not None and parts.items.attrs.get("header") else None
+        item_domain = rule.assign(items, field=field, header=header)
         if held_domains:
-            _check_held_domains(items, item_domain, rule, held_domains)
+            _check_held_domains(items, item_domain, rule.attribute, field, held_domains)
     else:
         item_domain = pd.Series(domain, index=items.index, dtype="string")
     uids = (item_domain + ":" + items["item_id"].astype("string")).array  # null: left out
@@ -348,11 +352,16 @@ def _items(
 
 
 def _check_held_domains(
-    items: pd.DataFrame, item_domain: pd.Series, rule: DomainRule, held: Collection[str]
+    items: pd.DataFrame,
+    item_domain: pd.Series,
+    attribute: str,
+    field: str,
+    held: Collection[str],
 ) -> None:
-    """An error at the first item row that ``rule`` puts in a domain the store does not hold
-    (``held``: it holds items of others), naming the attribute: a new domain is refused unless
-    meant (``--new-domain``), as ``--domain`` is before the file is read."""
+    """An error at the first item row that a domain rule on ``attribute`` puts in a domain the
+    store does not hold (``held``: it holds items of others), naming the attribute as the file
+    does (``field``): a new domain is refused unless meant (``--new-domain``), as ``--domain``
+    is before the file is read."""
     new = (item_domain.notna() & ~item_domain.isin(list(held))).to_numpy(dtype=bool)
     if not new.any():
         return
@@ -360,15 +369,15 @@ def _check_held_domains(
     position = int(np.flatnonzero(new)[np.argmin(items[LINE].to_numpy()[new])])
     domains = sorted(set(item_domain[new]))
     named = ", ".join(map(repr, domains))
-    value = items[rule.attribute].iloc[position]
+    value = items[attribute].iloc[position]
     raise InputError(
         f"the domain rule puts item {items['item_id'].iloc[position]!r} "
-        f"({rule.attribute} {few(value if isinstance(value, list | np.ndarray) else [value])}) "
+        f"({field} {few(value if isinstance(value, list | np.ndarray) else [value])}) "
         f"in the domain {item_domain.iloc[position]!r}; the store holds no item of the "
         f"domain{'s' if len(domains) > 1 else ''} {named} (it holds {', '.join(held)}): the "
         f"items would be new items of a new domain; give the rule domains it holds, or add "
         f"--new-domain to start {named}",
-        field=rule.attribute,
+        field=field,
         **where(items, position),
     )
 

@@ -151,7 +151,7 @@ def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
             log.info("%s: column %s also maps to %s; ignoring it", file, name, target)
             continue
         out[target] = _convert(df, name, target, types[name])
-    return pd.DataFrame(out)
+    return pd.DataFrame(out).__finalize__(df)  # attrs: the header, where errors point
 
 
 def _convert(df: pd.DataFrame, name: str, target: str, kind: str) -> pd.Series:

@@ -49,17 +49,23 @@ class DomainRule:
                     )
                 seen[value] = name
 
-    def assign(self, items: pd.DataFrame) -> pd.Series:
+    def assign(
+        self, items: pd.DataFrame, *, field: str | None = None, header: int | None = None
+    ) -> pd.Series:
         """The domain of each item (aligned with ``items``), null for items left out.
 
         The attribute may hold lists (genres) or single values. A rule that leaves out every
-        item is an error (a load that would keep nothing).
+        item is an error (a load that would keep nothing). ``field``: the items file's name of
+        the attribute (``load table --genres-col``), for messages (default: the attribute);
+        ``header``: the line of the file's header, where a missing attribute is reported.
         """
+        field = field or self.attribute
         if self.attribute not in items:
             raise InputError(
-                f"the domain rule needs the item attribute {self.attribute!r}, which the items "
-                "do not have",
-                field=self.attribute,
+                f"the domain rule needs the item attribute {field!r}, which the items do not have",
+                file=str(items[FILE].iloc[0]) if FILE in items and len(items) else None,
+                line=header,
+                field=field,
             )
         values = items[self.attribute].reset_index(drop=True).explode()
         # compared as text, as the rule is written: a year 1995 meets "1995"
@@ -78,7 +84,7 @@ class DomainRule:
             found = few(values.dropna().astype(str).value_counts().index)
             raise InputError(
                 f"the domain rule keeps no item: none of the {len(items):,} items has "
-                f"{self.attribute!r} values of exactly one domain "
+                f"{field!r} values of exactly one domain "
                 f"({'; '.join(f'{n}: {few(sorted(v))}' for n, v in self.domains)}); the items "
                 f"have e.g. {found or 'no values'}",
                 file=str(items[FILE].iloc[0]) if FILE in items else None,
@@ -93,7 +99,7 @@ class DomainRule:
                 "exactly that domain (%s); the items have e.g. %s",
                 f"{items[FILE].iloc[0]}: " if FILE in items else "",
                 ", ".join(repr(n) for n, _ in empty),
-                self.attribute,
+                field,
                 "; ".join(f"{n}: {few(sorted(v))}" for n, v in empty),
                 found or "no values",
             )

@@ -139,7 +139,14 @@ def load(
     parts = Parts(**{kind: df})
     if user_links is not None:
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
-    tables = build(parts, domain=domain, rule=domain_rule, held_domains=held_domains, report=report)
+    tables = build(
+        parts,
+        domain=domain,
+        rule=domain_rule,
+        held_domains=held_domains,
+        names=names,
+        report=report,
+    )
     # items with titles are a catalogue's new items (late items: the way to add them); an
     # untitled items file (attributes) or interactions naming ones the store lacks: a typo?
     typo = kind == "interactions" or (kind == "items" and "title" not in df)

@@ -9,7 +9,7 @@ import pytest
 
 from graph_schema.validate import validate_graph
 from kgrec.errors import InputError
-from loaders import LoadReport, named_rule, recbole
+from loaders import LoadReport, named_rule, parse_rule, recbole
 
 
 def rows(df: pd.DataFrame, columns: list[str]) -> set[tuple]:
@@ -257,3 +257,10 @@ def test_ids_declared_float_are_the_ids_token_columns_give(tmp_path, write_files
     files["toy.inter"] = "user_id:float\titem_id:token\n12345678901234567\t10\n"
     graph = recbole.load(write_files(tmp_path / "big" / "toy", files))
     assert "12345678901234567" in set(graph.users["user_id"])
+
+
+def test_a_domain_rule_on_an_attribute_the_item_file_lacks_names_its_header(toy):
+    # before: "field 'tags2': the domain rule needs the item attribute", no file, no line
+    with pytest.raises(InputError, match="needs the item attribute 'tags2'") as caught:
+        recbole.load(toy, domain_rule=parse_rule("tags2:a=bond"))
+    assert (caught.value.file, caught.value.line) == (str(toy / "toy.item"), 1)

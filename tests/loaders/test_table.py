@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from kgrec.errors import InputError
-from loaders import LoadReport, table
+from loaders import LoadReport, parse_rule, table
 
 
 def test_csv_interactions_with_mapped_columns_and_iso_dates(tmp_path, write_files):
@@ -194,3 +194,30 @@ def test_parquet_items_with_an_entity_tied_twice_and_a_null_entity(tmp_path):
     with pytest.raises(InputError, match="'e' is tied to two items, 'i2' and 'i3'") as caught:
         table.load(path, kind="items")
     assert (caught.value.line, caught.value.field) == (3, "entity_id")
+
+
+@pytest.mark.parametrize("suffix, line", [(".csv", 1), (".parquet", None)])
+def test_a_domain_rule_on_an_attribute_the_items_file_lacks_names_the_file(tmp_path, suffix, line):
+    # before, the error named neither the file nor the line: "field 'genres': the domain rule
+    # needs the item attribute 'genres'"; now the items file and its header (Parquet: none)
+    path = tmp_path / f"items{suffix}"
+    frame = pd.DataFrame({"item_id": ["i1", "i2"], "year": ["1995", "1996"]})
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    with pytest.raises(InputError, match="needs the item attribute 'genres'") as caught:
+        table.load(path, kind="items", domain_rule=parse_rule("genres:a=Toy"))
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), line, "genres")
+
+
+def test_domain_rule_errors_name_the_column_as_the_file_does(tmp_path, write_files):
+    # --genres-col kind: before, the rule's errors named the column 'genres', which the file
+    # does not have; now they name the file's 'kind'
+    items = write_files(tmp_path, {"items.csv": "item_id,kind\ni1,Toy\ni2,Novel\n"}) / "items.csv"
+    rule = parse_rule("genres:toy=Toy;books=Novel")
+    with pytest.raises(InputError, match=r"item 'i2' \(kind 'Novel'\) in the domain 'books'") as e:
+        table.load(items, kind="items", genres_col="kind", domain_rule=rule, held_domains=["toy"])
+    assert (e.value.line, e.value.field) == (3, "kind")
+    with pytest.raises(InputError, match="none of the 2 items has 'kind' values"):
+        table.load(items, kind="items", genres_col="kind", domain_rule=parse_rule("genres:t=Thing"))
