@@ -302,7 +302,9 @@ def _user_mapping(links: pd.DataFrame, report: LoadReport) -> pd.Series:
 
     for a, b in zip(links["user_id"], links["same_as"], strict=True):
         parent[find(a)] = find(b)
-    mapped, targets = set(links["user_id"]), set(links["same_as"])
+    # a self-link maps nothing: its id may still end a chain (``u3 u2``, ``u2 u2``)
+    mapped = {a for a, b in zip(links["user_id"], links["same_as"], strict=True) if a != b}
+    targets = set(links["same_as"])
     members: dict[str, list[str]] = {}
     for node in parent:
         members.setdefault(find(node), []).append(node)

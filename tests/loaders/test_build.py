@@ -65,6 +65,9 @@ def test_user_links_join_ids_into_one_user(toy, tmp_path, write_files):
     }
     assert report.users_joined == 1  # u3 (x9 appears in no file of this load)
     assert report.duplicates["users"] == 1  # u3's user row merged into u2's
+    # u2 -> u2 links u2 to itself, which ends the chain: no cycle (before, the self-link
+    # counted u2 as mapped, the chain had no end, and a cycle was reported)
+    assert not any("cycle" in what for what in report.warnings)
 
 
 def test_user_links_cycle_picks_one_id(toy, tmp_path, write_files):
