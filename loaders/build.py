@@ -142,6 +142,10 @@ def build(
 
     items = _items(parts.items, interactions, links, report)
     if rule is not None:
+        # the rule may name the column as the file does (load table --genres-col kind: 'kind')
+        internal = {user: name for name, user in (names or {}).items() if user != name}
+        if rule.attribute not in items and rule.attribute in internal:
+            rule = replace(rule, attribute=internal[rule.attribute])
         field = (names or {}).get(rule.attribute, rule.attribute)
         header = 1 if parts.items is not None and parts.items.attrs.get("header") else None
         item_domain = rule.assign(items, field=field, header=header)

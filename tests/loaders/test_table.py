@@ -211,6 +211,19 @@ def test_a_domain_rule_on_an_attribute_the_items_file_lacks_names_the_file(tmp_p
     assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), line, "genres")
 
 
+def test_a_domain_rule_may_name_the_column_as_the_file_does(tmp_path, write_files):
+    # --genres-col kind: a rule on 'kind', the file's name, reads the genres column; before,
+    # it was refused as needing the attribute 'kind', which the items do not have
+    items = write_files(tmp_path, {"items.csv": "item_id,kind\ni1,Toy\ni2,Novel\n"}) / "items.csv"
+    for written in ("kind", "genres"):
+        rule = parse_rule(f"{written}:toy=Toy;books=Novel")
+        graph = table.load(items, kind="items", genres_col="kind", domain_rule=rule)
+        assert dict(zip(graph.items["item_id"], graph.items["domain"], strict=True)) == {
+            "i1": "toy",
+            "i2": "books",
+        }
+
+
 def test_domain_rule_errors_name_the_column_as_the_file_does(tmp_path, write_files):
     # --genres-col kind: before, the rule's errors named the column 'genres', which the file
     # does not have; now they name the file's 'kind'
