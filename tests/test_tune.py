@@ -4,17 +4,20 @@ trial again with the same validation NDCG@20."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import shlex
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
@@ -1420,6 +1423,106 @@ def test_a_folder_the_run_made_is_removed_before_its_lock_is_released(
         small_tune(tiny_recbole, tmp_path / "tune", trials=1, target_domain="nope")
     assert seen == [False]
     assert not (tmp_path / "tune").exists()
+
+
+def _another_run_failed_as_it_was_opened(monkeypatch, out: Path) -> None:
+    """The lock file's first opening finds the folder gone: another run that made it (and
+    made its lock file) failed and removed it just before."""
+    opened = []
+
+    def removed_first(path, *args, **kwargs):
+        if Path(path) == out / LOCK_FILE and not opened:
+            opened.append(path)
+            shutil.rmtree(out)
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(kgrec.tune, "open", removed_first, raising=False)
+
+
+@pytest.mark.parametrize("then", ["trains", "fails"])
+def test_a_folder_removed_by_a_run_that_failed_as_this_one_starts_is_made_again(
+    tmp_path, tiny_recbole, monkeypatch, then
+):
+    """Run B finds the folder (and lock file) run A made, A fails and removes it before B
+    opens the lock file. Before, B failed with a bare FileNotFoundError. It makes the folder
+    again and goes on; failing before its first trial, it removes the folder it made."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / LOCK_FILE).touch()
+    _another_run_failed_as_it_was_opened(monkeypatch, out)
+    if then == "trains":
+        result = small_tune(tiny_recbole, out, trials=1)
+        assert len(result.trials) == 1 and (out / BEST_FILE).is_file()
+    else:
+        with pytest.raises(InputError, match="nope"):
+            small_tune(tiny_recbole, out, trials=1, target_domain="nope")
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("after", ["nothing", "another run made it again"])
+def test_a_lock_taken_on_a_lock_file_removed_as_it_was_taken_is_taken_again(
+    tmp_path, tiny_recbole, monkeypatch, after
+):
+    """Run B opens the lock file of the folder run A made; A fails, removes the folder and
+    releases its lock; B then gets the lock, on a file no longer in any folder. Before, B
+    went on under it: beside run C, which made the folder again and holds its lock, two runs
+    trained into one study (and with nobody else, B could not open its study). B takes the
+    folder's lock file instead: refused while C holds it, else it makes the folder again."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / LOCK_FILE).touch()
+    real, removed = fcntl.flock, []
+    with ExitStack() as others:
+
+        def removed_first(file, operation):
+            if operation & fcntl.LOCK_EX and not removed:
+                shutil.rmtree(out)  # A, failing, removes its folder under its lock, lets go
+                removed.append(out)
+                if after != "nothing":  # C makes it again and takes its lock
+                    out.mkdir()
+                    real(others.enter_context(open(out / LOCK_FILE, "a")), fcntl.LOCK_EX)
+            return real(file, operation)
+
+        monkeypatch.setattr(
+            kgrec.tune,
+            "fcntl",
+            SimpleNamespace(
+                flock=removed_first,
+                LOCK_EX=fcntl.LOCK_EX,
+                LOCK_NB=fcntl.LOCK_NB,
+                LOCK_UN=fcntl.LOCK_UN,
+            ),
+        )
+        if after == "nothing":
+            result = small_tune(tiny_recbole, out, trials=1)
+            assert len(result.trials) == 1 and (out / BEST_FILE).is_file()
+        else:
+            with pytest.raises(InputError, match="another kgrec tune is running"):
+                small_tune(tiny_recbole, out, trials=1)
+            assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # C's, left
+
+
+@pytest.mark.parametrize("kind", ["a folder of that name", "no permission"])
+def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(
+    tmp_path, tiny_recbole, monkeypatch, capsys, kind
+):
+    """Before, a bare IsADirectoryError (or PermissionError) and its traceback."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    if kind == "a folder of that name":
+        (out / LOCK_FILE).mkdir()
+    else:
+        (out / LOCK_FILE).touch()
+
+        def refused(path, *args, **kwargs):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+        monkeypatch.setattr(kgrec.tune, "open", refused, raising=False)
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert f"file {out / LOCK_FILE}: cannot open the tune's lock file" in said
+    assert "Traceback" not in said
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
 
 
 def test_a_study_folder_keeps_its_study_when_a_run_fails_before_its_first_trial(
