@@ -1582,7 +1582,14 @@ def _write_best(path: Path, result: TuneResult) -> None:
             name: best.user_attrs.get(name) for name in ("world_size", "device", "threads")
         },
     }
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    try:
+        write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    except OSError as exc:  # a full disk, no permission, a folder of that name
+        raise InputError(
+            f"cannot write best.json ({exc.strerror or exc}): the study keeps its trials; once "
+            "the file can be written, the same command writes it",
+            file=str(path),
+        ) from None
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -1525,6 +1525,40 @@ def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
 
 
+@pytest.mark.parametrize("kind", ["a folder of that name", "a full disk"])
+def test_best_json_that_cannot_be_written_is_a_clear_error(
+    tmp_path, tiny_recbole, monkeypatch, capsys, kind
+):
+    """Before, a bare IsADirectoryError (a folder named best.json) or OSError (a full disk,
+    faked as the file is written) and its traceback. The study keeps its trial; nothing is
+    left half-written."""
+    out = tmp_path / "tune"
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 0
+    before = (out / BEST_FILE).read_text()
+    if kind == "a folder of that name":
+        (out / BEST_FILE).unlink()
+        (out / BEST_FILE).mkdir()
+    else:
+        write_text = Path.write_text
+
+        def full(self, text, *args, **kwargs):
+            if self.name.startswith(f".{BEST_FILE}."):
+                write_text(self, text[:10], *args, **kwargs)
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return write_text(self, text, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "write_text", full)
+    capsys.readouterr()
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert f"file {out / BEST_FILE}: cannot write best.json" in said
+    assert "the same command writes it" in said and "Traceback" not in said
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, STUDY_FILE, BEST_FILE])
+    if kind == "a full disk":
+        assert (out / BEST_FILE).read_text() == before
+    assert len(load_study(out).trials) == 1
+
+
 def test_a_study_folder_keeps_its_study_when_a_run_fails_before_its_first_trial(
     tmp_path, tiny_recbole
 ):
