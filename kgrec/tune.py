@@ -586,11 +586,11 @@ def tune(
         return _follow(out, device)
     objective_fn = None
     try:
-        locked_before = (out / LOCK_FILE).exists()  # a kgrec tune made this folder
-        if not locked_before:  # a folder that is not ours gets no lock file
-            _check_folder(out)
-        created = not out.exists()  # removed under the lock if it fails before a trial
         try:
+            locked_before = (out / LOCK_FILE).exists()  # a kgrec tune made this folder
+            if not locked_before:  # a folder that is not ours gets no lock file
+                _check_folder(out)
+            created = not out.exists()  # removed under the lock if it fails before a trial
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # under a file, no permission
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
@@ -1675,7 +1675,18 @@ def _defaults_in(space: Mapping[str, Parameter]) -> dict[str, Any]:
 
 def _check_folder(out: Path) -> None:
     path = out / STUDY_FILE
-    if path.exists():
+    try:
+        study = path.exists()
+        other = (
+            not study
+            and out.exists()
+            and (not out.is_dir() or any(entry.name != LOCK_FILE for entry in out.iterdir()))
+        )
+    except OSError as exc:  # a folder it may not read
+        raise InputError(
+            f"cannot read the study folder ({exc.strerror or exc})", file=str(out)
+        ) from None
+    if study:
         try:
             why = _not_ours(path)
         except sqlite3.Error as exc:  # the database refused the read: locked, an I/O error
@@ -1685,8 +1696,7 @@ def _check_folder(out: Path) -> None:
                 f"this is not a study kgrec tune can read ({why}): choose a new --out folder",
                 file=str(path),
             )
-        return
-    if out.exists() and (not out.is_dir() or any(path.name != LOCK_FILE for path in out.iterdir())):
+    if other:
         raise InputError(
             "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
         )

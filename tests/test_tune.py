@@ -1525,6 +1525,25 @@ def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
 
 
+def test_a_folder_that_cannot_be_read_is_a_clear_error(tmp_path, tiny_recbole, monkeypatch, capsys):
+    """Before, a bare PermissionError (faked: the tests run as root) as the folder was read."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    iterdir = Path.iterdir
+
+    def refused(self):
+        if self == out:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert f"file {out}: cannot read the study folder (Permission denied)" in said
+    assert "Traceback" not in said
+    assert not any(iterdir(out))
+
+
 @pytest.mark.parametrize("kind", ["a folder of that name", "a full disk"])
 def test_best_json_that_cannot_be_written_is_a_clear_error(
     tmp_path, tiny_recbole, monkeypatch, capsys, kind
