@@ -1933,10 +1933,11 @@ class _Undone:
         if self.made_folder:
             shutil.rmtree(self.out, ignore_errors=True)
             return
-        for path in self.made:
-            path.unlink(missing_ok=True)
-        if not self.locked_before:
-            (self.out / LOCK_FILE).unlink(missing_ok=True)
+        for path in [*self.made, *([] if self.locked_before else [self.out / LOCK_FILE])]:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # the error that stopped the run is the one to report
+                log.warning("%s: could not be removed (%s)", path, exc.strerror or exc)
 
 
 # the suffixes of the study's file and those SQLite makes beside it: its rollback journal (left

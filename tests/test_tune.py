@@ -1544,6 +1544,28 @@ def test_a_folder_that_cannot_be_read_is_a_clear_error(tmp_path, tiny_recbole, m
     assert not any(iterdir(out))
 
 
+def test_a_file_a_failed_run_cannot_remove_leaves_its_error_and_a_warning(
+    tmp_path, tiny_recbole, monkeypatch, caplog
+):
+    """A run that fails before its first trial in a folder of the user's removes the lock
+    file it made; that removal refused (faked) was raised in place of the error that stopped
+    the run. The run's error is raised; a warning names the file left."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    unlink = Path.unlink
+
+    def refused(self, *args, **kwargs):
+        if self.name == LOCK_FILE:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, out, trials=1, target_domain="nope")
+    assert f"{out / LOCK_FILE}: could not be removed (Permission denied)" in caplog.text
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+
+
 @pytest.mark.parametrize("kind", ["a folder of that name", "a full disk"])
 def test_best_json_that_cannot_be_written_is_a_clear_error(
     tmp_path, tiny_recbole, monkeypatch, capsys, kind
