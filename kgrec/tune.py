@@ -43,6 +43,7 @@ import inspect
 import json
 import logging
 import math
+import os
 import shlex
 import shutil
 import signal
@@ -585,19 +586,21 @@ def tune(
         return _follow(out, device)
     objective_fn = None
     try:
-        locked_before = (out / LOCK_FILE).exists()  # a kgrec tune made this folder
-        if not locked_before:  # a folder that is not ours gets no lock file
-            _check_folder(out)
-        created = not out.exists()  # removed under the lock if it fails before a trial
         try:
+            locked_before = (out / LOCK_FILE).exists()  # a kgrec tune made this folder
+            if not locked_before:  # a folder that is not ours gets no lock file
+                _check_folder(out)
+            created = not out.exists()  # removed under the lock if it fails before a trial
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # under a file, no permission
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with (
-            _lock(out),
+            _lock(out) as lock,
             _optuna_quiet(),
             _Refusals(out / STUDY_FILE) as db,
-            _Undone(out, locked_before=locked_before, made_folder=created) as undone,
+            _Undone(
+                out, locked_before=not lock.made_file, made_folder=created or lock.made_folder
+            ) as undone,
         ):
             # under the lock: another tune's study, half made, is not read as no study
             _check_folder(out)
@@ -1579,7 +1582,14 @@ def _write_best(path: Path, result: TuneResult) -> None:
             name: best.user_attrs.get(name) for name in ("world_size", "device", "threads")
         },
     }
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    try:
+        write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    except OSError as exc:  # a full disk, no permission, a folder of that name
+        raise InputError(
+            f"cannot write best.json ({exc.strerror or exc}): the study keeps its trials; once "
+            "the file can be written, the same command writes it",
+            file=str(path),
+        ) from None
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -1665,7 +1675,18 @@ def _defaults_in(space: Mapping[str, Parameter]) -> dict[str, Any]:
 
 def _check_folder(out: Path) -> None:
     path = out / STUDY_FILE
-    if path.exists():
+    try:
+        study = path.exists()
+        other = (
+            not study
+            and out.exists()
+            and (not out.is_dir() or any(entry.name != LOCK_FILE for entry in out.iterdir()))
+        )
+    except OSError as exc:  # a folder it may not read
+        raise InputError(
+            f"cannot read the study folder ({exc.strerror or exc})", file=str(out)
+        ) from None
+    if study:
         try:
             why = _not_ours(path)
         except sqlite3.Error as exc:  # the database refused the read: locked, an I/O error
@@ -1675,8 +1696,7 @@ def _check_folder(out: Path) -> None:
                 f"this is not a study kgrec tune can read ({why}): choose a new --out folder",
                 file=str(path),
             )
-        return
-    if out.exists() and (not out.is_dir() or any(path.name != LOCK_FILE for path in out.iterdir())):
+    if other:
         raise InputError(
             "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
         )
@@ -1804,24 +1824,82 @@ def _held(exc: BaseException) -> bool:
 
 
 class _lock:
-    """An exclusive lock on the tune folder: one tune at a time runs in it."""
+    """An exclusive lock on the tune folder: one tune at a time runs in it. Taken on the lock
+    file that is the folder's once taken: a run that fails before its first trial removes
+    what it made (:class:`_Undone`), the folder or the lock file, before it lets go of the
+    lock, so this run may find the folder gone (it makes it again, :attr:`made_folder`) or
+    hold a lock on a file no longer in the folder (it takes the folder's instead).
+    :attr:`made_file` says whether this run made the lock file."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / LOCK_FILE
+        self.made_folder = self.made_file = False
 
-    def __enter__(self) -> None:
-        self.file = open(self.path, "a")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    def __enter__(self) -> _lock:
+        for _ in range(_LOCK_TRIES):
+            try:
+                self._open()
+            except FileNotFoundError:  # the folder was removed by a run that failed
+                self._make_folder()
+                continue
+            except OSError as exc:  # no permission, a folder of that name
+                raise InputError(
+                    f"cannot open the tune's lock file ({exc.strerror or exc})", file=str(self.path)
+                ) from None
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.file.close()
+                raise InputError(
+                    "another kgrec tune is running in this folder", file=str(self.path.parent)
+                ) from None
+            if self._the_folders():
+                return self
+            fcntl.flock(self.file, fcntl.LOCK_UN)  # it locks nothing another run would see
             self.file.close()
+        raise InputError(
+            "the folder was removed by another kgrec tune that failed as this one started, "
+            f"{_LOCK_TRIES} times: run again",
+            file=str(self.path.parent),
+        )
+
+    def _open(self) -> None:
+        """The lock file opened as :attr:`file`, made if it is not there (:attr:`made_file`)."""
+        self.made_file = False
+        try:
+            self.file = open(self.path, "x")  # noqa: SIM115 - held until __exit__
+            self.made_file = True
+        except FileExistsError:
+            self.file = open(self.path, "a")  # noqa: SIM115 - held until __exit__
+
+    def _make_folder(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True)
+            self.made_folder = True
+        except FileExistsError:  # another run made it again
+            pass
+        except OSError as exc:
             raise InputError(
-                "another kgrec tune is running in this folder", file=str(self.path.parent)
+                f"cannot write the study folder ({exc.strerror or exc})", file=str(self.path.parent)
             ) from None
+
+    def _the_folders(self) -> bool:
+        """Whether the file locked is still the folder's lock file (the same inode)."""
+        try:
+            now = os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        mine = os.fstat(self.file.fileno())
+        return (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino)
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
+
+
+# how many times a run takes the lock again when the folder or its lock file was removed as
+# it took it: each time another run failed in the same moment
+_LOCK_TRIES = 3
 
 
 class _Undone:
@@ -1855,10 +1933,11 @@ class _Undone:
         if self.made_folder:
             shutil.rmtree(self.out, ignore_errors=True)
             return
-        for path in self.made:
-            path.unlink(missing_ok=True)
-        if not self.locked_before:
-            (self.out / LOCK_FILE).unlink(missing_ok=True)
+        for path in [*self.made, *([] if self.locked_before else [self.out / LOCK_FILE])]:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # the error that stopped the run is the one to report
+                log.warning("%s: could not be removed (%s)", path, exc.strerror or exc)
 
 
 # the suffixes of the study's file and those SQLite makes beside it: its rollback journal (left

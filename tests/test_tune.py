@@ -4,17 +4,20 @@ trial again with the same validation NDCG@20."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import shlex
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
@@ -1420,6 +1423,181 @@ def test_a_folder_the_run_made_is_removed_before_its_lock_is_released(
         small_tune(tiny_recbole, tmp_path / "tune", trials=1, target_domain="nope")
     assert seen == [False]
     assert not (tmp_path / "tune").exists()
+
+
+def _another_run_failed_as_it_was_opened(monkeypatch, out: Path) -> None:
+    """The lock file's first opening finds the folder gone: another run that made it (and
+    made its lock file) failed and removed it just before."""
+    opened = []
+
+    def removed_first(path, *args, **kwargs):
+        if Path(path) == out / LOCK_FILE and not opened:
+            opened.append(path)
+            shutil.rmtree(out)
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(kgrec.tune, "open", removed_first, raising=False)
+
+
+@pytest.mark.parametrize("then", ["trains", "fails"])
+def test_a_folder_removed_by_a_run_that_failed_as_this_one_starts_is_made_again(
+    tmp_path, tiny_recbole, monkeypatch, then
+):
+    """Run B finds the folder (and lock file) run A made, A fails and removes it before B
+    opens the lock file. Before, B failed with a bare FileNotFoundError. It makes the folder
+    again and goes on; failing before its first trial, it removes the folder it made."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / LOCK_FILE).touch()
+    _another_run_failed_as_it_was_opened(monkeypatch, out)
+    if then == "trains":
+        result = small_tune(tiny_recbole, out, trials=1)
+        assert len(result.trials) == 1 and (out / BEST_FILE).is_file()
+    else:
+        with pytest.raises(InputError, match="nope"):
+            small_tune(tiny_recbole, out, trials=1, target_domain="nope")
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("after", ["nothing", "another run made it again"])
+def test_a_lock_taken_on_a_lock_file_removed_as_it_was_taken_is_taken_again(
+    tmp_path, tiny_recbole, monkeypatch, after
+):
+    """Run B opens the lock file of the folder run A made; A fails, removes the folder and
+    releases its lock; B then gets the lock, on a file no longer in any folder. Before, B
+    went on under it: beside run C, which made the folder again and holds its lock, two runs
+    trained into one study (and with nobody else, B could not open its study). B takes the
+    folder's lock file instead: refused while C holds it, else it makes the folder again."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / LOCK_FILE).touch()
+    real, removed = fcntl.flock, []
+    with ExitStack() as others:
+
+        def removed_first(file, operation):
+            if operation & fcntl.LOCK_EX and not removed:
+                shutil.rmtree(out)  # A, failing, removes its folder under its lock, lets go
+                removed.append(out)
+                if after != "nothing":  # C makes it again and takes its lock
+                    out.mkdir()
+                    real(others.enter_context(open(out / LOCK_FILE, "a")), fcntl.LOCK_EX)
+            return real(file, operation)
+
+        monkeypatch.setattr(
+            kgrec.tune,
+            "fcntl",
+            SimpleNamespace(
+                flock=removed_first,
+                LOCK_EX=fcntl.LOCK_EX,
+                LOCK_NB=fcntl.LOCK_NB,
+                LOCK_UN=fcntl.LOCK_UN,
+            ),
+        )
+        if after == "nothing":
+            result = small_tune(tiny_recbole, out, trials=1)
+            assert len(result.trials) == 1 and (out / BEST_FILE).is_file()
+        else:
+            with pytest.raises(InputError, match="another kgrec tune is running"):
+                small_tune(tiny_recbole, out, trials=1)
+            assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # C's, left
+
+
+@pytest.mark.parametrize("kind", ["a folder of that name", "no permission"])
+def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(
+    tmp_path, tiny_recbole, monkeypatch, capsys, kind
+):
+    """Before, a bare IsADirectoryError (or PermissionError) and its traceback."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    if kind == "a folder of that name":
+        (out / LOCK_FILE).mkdir()
+    else:
+        (out / LOCK_FILE).touch()
+
+        def refused(path, *args, **kwargs):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+        monkeypatch.setattr(kgrec.tune, "open", refused, raising=False)
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert f"file {out / LOCK_FILE}: cannot open the tune's lock file" in said
+    assert "Traceback" not in said
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+
+
+def test_a_folder_that_cannot_be_read_is_a_clear_error(tmp_path, tiny_recbole, monkeypatch, capsys):
+    """Before, a bare PermissionError (faked: the tests run as root) as the folder was read."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    iterdir = Path.iterdir
+
+    def refused(self):
+        if self == out:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert f"file {out}: cannot read the study folder (Permission denied)" in said
+    assert "Traceback" not in said
+    assert not any(iterdir(out))
+
+
+def test_a_file_a_failed_run_cannot_remove_leaves_its_error_and_a_warning(
+    tmp_path, tiny_recbole, monkeypatch, caplog
+):
+    """A run that fails before its first trial in a folder of the user's removes the lock
+    file it made; that removal refused (faked) was raised in place of the error that stopped
+    the run. The run's error is raised; a warning names the file left."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    unlink = Path.unlink
+
+    def refused(self, *args, **kwargs):
+        if self.name == LOCK_FILE:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, out, trials=1, target_domain="nope")
+    assert f"{out / LOCK_FILE}: could not be removed (Permission denied)" in caplog.text
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+
+
+@pytest.mark.parametrize("kind", ["a folder of that name", "a full disk"])
+def test_best_json_that_cannot_be_written_is_a_clear_error(
+    tmp_path, tiny_recbole, monkeypatch, capsys, kind
+):
+    """Before, a bare IsADirectoryError (a folder named best.json) or OSError (a full disk,
+    faked as the file is written) and its traceback. The study keeps its trial; nothing is
+    left half-written."""
+    out = tmp_path / "tune"
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 0
+    before = (out / BEST_FILE).read_text()
+    if kind == "a folder of that name":
+        (out / BEST_FILE).unlink()
+        (out / BEST_FILE).mkdir()
+    else:
+        write_text = Path.write_text
+
+        def full(self, text, *args, **kwargs):
+            if self.name.startswith(f".{BEST_FILE}."):
+                write_text(self, text[:10], *args, **kwargs)
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return write_text(self, text, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "write_text", full)
+    capsys.readouterr()
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert f"file {out / BEST_FILE}: cannot write best.json" in said
+    assert "the same command writes it" in said and "Traceback" not in said
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, STUDY_FILE, BEST_FILE])
+    if kind == "a full disk":
+        assert (out / BEST_FILE).read_text() == before
+    assert len(load_study(out).trials) == 1
 
 
 def test_a_study_folder_keeps_its_study_when_a_run_fails_before_its_first_trial(
