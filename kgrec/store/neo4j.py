@@ -748,11 +748,16 @@ class Neo4jStore(GraphStore):
             if self._dimension(kind, property) is None:  # no vectors there: an attribute, or none
                 return 0
             records = self._run(q.DROP_VECTORS[kind], property=property, keep=list(keep))
-            if not self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]:
-                # no vector left: the index goes too, which says there are vectors (their
-                # dimension, the property's use), as the local store's empty rows do
-                self._run(q.drop_vector_index(kind, property))
+            self._drop_unheld_index(kind, property)
         return int(records[0]["dropped"])
+
+    def _drop_unheld_index(self, kind: str, property: str) -> None:
+        """Drop the vector index on ``kind.property`` when no node holds the property any
+        more: the index says there are vectors (their dimension, the property's use), as the
+        local store's rows do, so it goes with the last of them (:meth:`drop_vectors`, a
+        publish for some users that removes the last ``User`` vectors)."""
+        if not self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]:
+            self._run(q.drop_vector_index(kind, property))
 
     def _vector_indexes(self) -> list[dict]:
         return self._run(q.VECTOR_INDEXES, read=True)
@@ -816,7 +821,9 @@ class Neo4jStore(GraphStore):
             ):
                 self._publish_at_once(chunks, run, users, checked, property, record, cleared)
                 published = f"run {run!r}'s recommendations and vectors are published"
-                self._index_published(checked, property, before, changed, published)
+                self._index_published(
+                    checked, property, before, changed, published, cleared=bool(cleared)
+                )
                 return len(table)
             self._publish_staged(chunks, len(table), run, users)
         if checked or record is not None or cleared:  # too large for one transaction: after
@@ -877,6 +884,8 @@ class Neo4jStore(GraphStore):
             try:
                 with self._errors(f"removing the vectors of {len(cleared)} user(s) given none"):
                     self._run(q.CLEAR_USER_VECTORS, keys=cleared, property=property)
+                    if "User" not in checked:  # none written: maybe none left, nor an index
+                        self._drop_unheld_index("User", property)
             except StoreError as exc:
                 raise StoreError(
                     f"{exc}; {published} but none of its vectors: publish again to finish it"
@@ -918,13 +927,17 @@ class Neo4jStore(GraphStore):
         published: str,
         *,
         again: str = "publish",
+        cleared: bool = False,
     ) -> None:
         """:meth:`_index_vectors` after a publish (or an embed: ``again``, the command whose
         rerun makes them) wrote its vectors: an error says that they are in (``published``)
-        and what makes their index."""
+        and what makes their index. ``cleared``: the publish removed some users' vectors
+        (:func:`unvectored_users`), so with no ``User`` vector written none may be left."""
         try:
             with self._errors(f"making the vector indexes of {property!r}"):
                 self._index_vectors(checked, property, before, changed)
+                if cleared and "User" not in checked:
+                    self._drop_unheld_index("User", property)
         except StoreError as exc:
             raise StoreError(
                 f"{exc}; {published}, but not every vector index is made: "
