@@ -1161,6 +1161,7 @@ class Run:
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
         unserved: list[str] = []  # the run's users with nothing to rank them by
         failed: dict[str, str] = {}  # users whose fold-in gave NaN -> why
+        from_fold_in: set[str] = set()  # users ranked from a fold-in, not from the trained model
         if len(untrained) and source is None:  # trained from files: no store to read
             unserved = [maps.users[i] for i in untrained.tolist()]
             _warn_unserved_users(unserved, all_domains=_spec(self.info["model"]).all_domains)
@@ -1171,6 +1172,7 @@ class Run:
             )
             unserved = [user for user, h in zip(ids, histories, strict=True) if h is None]
             kept = [n for n, h in enumerate(histories) if h is not None]
+            from_fold_in.update(ids[n] for n in kept)
             if kept:
                 user_emb = user_emb.clone()
                 user_emb[untrained[kept]] = self._fold_in(
@@ -1194,6 +1196,7 @@ class Run:
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
                 newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
+                from_fold_in.update(newcomers)
                 folded = self._fold_in(
                     newcomers, histories, has, item_emb, item_ids, candidates, failed
                 )
@@ -1208,15 +1211,25 @@ class Run:
             known = _reindex(known, index, user_emb.size(0))
             index = torch.arange(len(user_ids))
         with self._named(user_ids):
-            items, scores = rank(
-                user_emb,
-                item_emb,
-                users=index,
-                k=min(k, len(candidates)),
-                candidates=candidates,
-                known=known,
-                progress=users is None,
-            )
+            try:
+                items, scores = rank(
+                    user_emb,
+                    item_emb,
+                    users=index,
+                    k=min(k, len(candidates)),
+                    candidates=candidates,
+                    known=known,
+                    progress=users is None,
+                )
+            except NaNScores as exc:
+                if not from_fold_in.issuperset(user_ids[u] for u in exc.users):
+                    raise  # the trained model's own scores: diverged
+                # NaN of folded rows alone: finite fold-ins so long their scores overflow
+                for u in exc.users:
+                    norm = float(user_emb[u].double().norm())
+                    failed[user_ids[u]] = (
+                        f"their fold-in is finite but of norm {norm:.3g}: its scores overflow"
+                    )
         if failed:  # the trained model's scores are finite (else rank raised): not diverged
             raise FoldInNaN(
                 list(failed),

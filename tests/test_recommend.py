@@ -356,6 +356,46 @@ def test_a_newcomer_whose_fold_in_gives_nan_is_named_without_the_advice_to_retra
         assert opened.recommendations().empty  # nothing published
 
 
+def test_a_newcomer_whose_finite_fold_in_scores_overflow_is_not_a_diverged_model(
+    tmp_path, tiny_store, make_graph, monkeypatch
+):
+    """A fold-in can give a finite row so long (norm 5.7e19) that its scores overflow to NaN
+    (inf - inf against a long target item with entries of both signs) while the trained
+    model's scores are finite. Only non-finite rows were told apart, so this read as a
+    diverged model ("retrain, e.g. with a lower --lr"). Now the NaN scores of folded rows alone
+    are a FoldInNaN naming the newcomer and the row's norm; nothing is published."""
+    store, out = tiny_store, tmp_path / "r"
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=out, layers=0, **SMALL)
+    split, maps = run.experiment.split, run.experiment.maps
+    first, second = split.train[1].unique()[:2].tolist()
+    state = torch.load(out / "model.pt", weights_only=True)
+    (key,) = [k for k, v in state.items() if v.dim() == 2 and v.size(0) > len(maps.users)]
+    rows = state[key][len(maps.users) :]
+    long = 2e19  # its square overflows float32
+    rows[second] = long * torch.tensor([1.0, -1.0]).repeat(rows.size(1) // 2)
+    torch.save(state, out / "model.pt")
+    run = load_run(out)
+
+    def fold_in(item_emb, histories, **_):  # a finite row, as long as the item's
+        return item_emb.new_full((len(histories), item_emb.size(1)), long)
+
+    monkeypatch.setattr(run.model, "fold_in", fold_in)
+    rated = [("newbie", maps.items[first], 4.0, None)]
+    with open_store(store) as opened:
+        opened.write(make_graph(interactions=rated), progress=False)
+    assert len(run.recommend(3, users=["u1"])) == 3  # the trained model's scores are finite
+    with pytest.raises(NaNScores) as error:
+        run.recommend(3, users=["u1", "newbie"])
+    message = str(error.value)
+    assert "the fold-in gave NaN for 1 newcomer(s) ('newbie')" in message
+    assert "their fold-in is finite but of norm 5.66e+19: its scores overflow" in message
+    assert "retrain" not in message and error.value.users == ["newbie"]
+    with pytest.raises(NaNScores, match="fold-in gave NaN"):
+        run.publish(k=3, users=["newbie"])
+    with open_store(store) as opened:
+        assert opened.recommendations().empty  # nothing published
+
+
 def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_items(
     tmp_path, tiny_store, caplog
 ):

@@ -41,9 +41,10 @@ class NaNScores(InputError):
 
 class FoldInNaN(NaNScores):
     """The fold-in gave ``users`` (newcomers: users loaded after training, or a run's users
-    without a training interaction, folded in from the store) NaN or infinite representations
-    while the trained model's own scores are finite: not a diverged model, so no advice to
-    retrain. ``causes``: why, one per user (what in their history gave it, where known)."""
+    without a training interaction, folded in from the store) NaN or infinite representations,
+    or finite ones whose scores overflow to NaN, while the trained model's own scores are
+    finite: not a diverged model, so no advice to retrain. ``causes``: why, one per user (what
+    in their history gave it, where known)."""
 
     def __init__(
         self,

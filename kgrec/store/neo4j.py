@@ -122,6 +122,7 @@ class Neo4jStore(GraphStore):
         self.publish_transaction_rows = publish_transaction_rows
         self.vector_transaction_values = vector_transaction_values
         self._schema_applied = self._connected = False
+        self._holding = False  # whether this object holds the load lock (load_lock)
 
     def close(self) -> None:
         if self.owns_driver:
@@ -372,7 +373,12 @@ class Neo4jStore(GraphStore):
     @contextlib.contextmanager
     def _load_lock(self) -> Iterator[None]:
         """Hold the database's load lock for the block; released however the block ends (an
-        error, Ctrl-C). A second load meanwhile is refused, naming this one."""
+        error, Ctrl-C). A second load meanwhile is refused, naming this one. Within a block of
+        this object's that holds it already (a publish in ``Run.publish``'s), the block simply
+        runs."""
+        if self._holding:
+            yield
+            return
         holder = {
             "token": uuid.uuid4().hex,
             "host": socket.gethostname(),
@@ -381,9 +387,11 @@ class Neo4jStore(GraphStore):
         }
         self._take_lock(holder)
         _HELD.add(holder["token"])
+        self._holding = True
         try:
             yield
         finally:
+            self._holding = False
             _HELD.discard(holder["token"])
             try:
                 self._run(q.UNLOCK_LOAD, token=holder["token"])
@@ -748,11 +756,16 @@ class Neo4jStore(GraphStore):
             if self._dimension(kind, property) is None:  # no vectors there: an attribute, or none
                 return 0
             records = self._run(q.DROP_VECTORS[kind], property=property, keep=list(keep))
-            if not self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]:
-                # no vector left: the index goes too, which says there are vectors (their
-                # dimension, the property's use), as the local store's empty rows do
-                self._run(q.drop_vector_index(kind, property))
+            self._drop_unheld_index(kind, property)
         return int(records[0]["dropped"])
+
+    def _drop_unheld_index(self, kind: str, property: str) -> None:
+        """Drop the vector index on ``kind.property`` when no node holds the property any
+        more: the index says there are vectors (their dimension, the property's use), as the
+        local store's rows do, so it goes with the last of them (:meth:`drop_vectors`, a
+        publish for some users that removes the last ``User`` vectors)."""
+        if not self._run(q.HOLDS_PROPERTY[kind], read=True, property=property)[0]["held"]:
+            self._run(q.drop_vector_index(kind, property))
 
     def _vector_indexes(self) -> list[dict]:
         return self._run(q.VECTOR_INDEXES, read=True)
@@ -782,48 +795,53 @@ class Neo4jStore(GraphStore):
         deleted and the staged ones renamed, in batches. While that swap runs (seconds per
         million rows) a reader may see the run partly replaced; if writing the staged rows
         fails, they are deleted and the run is unchanged; if the swap fails, running the same
-        publish again finishes it."""
+        publish again finishes it. All of it holds the load lock (:meth:`load_lock`): refused
+        while a load or an embed holds it."""
         table = recommendation_table(recommendations, run)
         users = check_publish_users(table, users)
         check_publish_property(vectors, property)
         checked = _checked_vectors(vectors, property) if vectors is not None else {}
         record = publish_record(run, users, run_record, vectors is not None)
-        self._connect()
-        with self._errors(f"publishing recommendations of run {run!r}"):
-            for kind, column in (("User", "user_id"), ("Item", "item_uid")):
-                missing = self._missing(kind, table[column].unique().tolist())
-                if missing:
-                    raise unknown_keys_error(kind, missing, "recommendations")
-            if vectors is not None:
-                check_publish_not_text(self.uri, property, self.vector_model(property))
-            self._apply_schema()
-            cleared = unvectored_users(users, vectors)
-            if users is None:
-                before, changed = self._check_replacement(checked, property)
-            else:  # some users': their vectors go beside the others, of the same dimension
-                checked = {kind: rows for kind, rows in checked.items() if rows[0]}
-                before, changed = self._check_addition(checked, property), []
-            chunks = _FanOutChunks(
-                table.sort_values("user_id", kind="stable"),
-                "user_id",
-                "item_uid",
-                ["score", "rank", "model"],
-                self.batch_size,
-            )
-            if (
-                len(table) <= self.publish_transaction_rows
-                and _values(checked) <= self.vector_transaction_values
-            ):
-                self._publish_at_once(chunks, run, users, checked, property, record, cleared)
-                published = f"run {run!r}'s recommendations and vectors are published"
-                self._index_published(checked, property, before, changed, published)
-                return len(table)
-            self._publish_staged(chunks, len(table), run, users)
-        if checked or record is not None or cleared:  # too large for one transaction: after
-            self._publish_vectors_after(
-                run, users, checked, property, before, changed, record, cleared
-            )
-        return len(table)
+        # under the load lock: no embed writes text vectors between the check and the
+        # write, no load changes the graph meanwhile (held already in Run.publish)
+        with self.load_lock():
+            with self._errors(f"publishing recommendations of run {run!r}"):
+                for kind, column in (("User", "user_id"), ("Item", "item_uid")):
+                    missing = self._missing(kind, table[column].unique().tolist())
+                    if missing:
+                        raise unknown_keys_error(kind, missing, "recommendations")
+                if vectors is not None:
+                    check_publish_not_text(self.uri, property, self.vector_model(property))
+                self._apply_schema()
+                cleared = unvectored_users(users, vectors)
+                if users is None:
+                    before, changed = self._check_replacement(checked, property)
+                else:  # some users': their vectors go beside the others, of the same dimension
+                    checked = {kind: rows for kind, rows in checked.items() if rows[0]}
+                    before, changed = self._check_addition(checked, property), []
+                chunks = _FanOutChunks(
+                    table.sort_values("user_id", kind="stable"),
+                    "user_id",
+                    "item_uid",
+                    ["score", "rank", "model"],
+                    self.batch_size,
+                )
+                if (
+                    len(table) <= self.publish_transaction_rows
+                    and _values(checked) <= self.vector_transaction_values
+                ):
+                    self._publish_at_once(chunks, run, users, checked, property, record, cleared)
+                    published = f"run {run!r}'s recommendations and vectors are published"
+                    self._index_published(
+                        checked, property, before, changed, published, cleared=bool(cleared)
+                    )
+                    return len(table)
+                self._publish_staged(chunks, len(table), run, users)
+            if checked or record is not None or cleared:  # too large for one transaction: after
+                self._publish_vectors_after(
+                    run, users, checked, property, before, changed, record, cleared
+                )
+            return len(table)
 
     def _publish_vectors_after(
         self,
@@ -877,6 +895,8 @@ class Neo4jStore(GraphStore):
             try:
                 with self._errors(f"removing the vectors of {len(cleared)} user(s) given none"):
                     self._run(q.CLEAR_USER_VECTORS, keys=cleared, property=property)
+                    if "User" not in checked:  # none written: maybe none left, nor an index
+                        self._drop_unheld_index("User", property)
             except StoreError as exc:
                 raise StoreError(
                     f"{exc}; {published} but none of its vectors: publish again to finish it"
@@ -918,13 +938,17 @@ class Neo4jStore(GraphStore):
         published: str,
         *,
         again: str = "publish",
+        cleared: bool = False,
     ) -> None:
         """:meth:`_index_vectors` after a publish (or an embed: ``again``, the command whose
         rerun makes them) wrote its vectors: an error says that they are in (``published``)
-        and what makes their index."""
+        and what makes their index. ``cleared``: the publish removed some users' vectors
+        (:func:`unvectored_users`), so with no ``User`` vector written none may be left."""
         try:
             with self._errors(f"making the vector indexes of {property!r}"):
                 self._index_vectors(checked, property, before, changed)
+                if cleared and "User" not in checked:
+                    self._drop_unheld_index("User", property)
         except StoreError as exc:
             raise StoreError(
                 f"{exc}; {published}, but not every vector index is made: "

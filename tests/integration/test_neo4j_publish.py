@@ -582,3 +582,39 @@ def test_a_user_publish_beside_another_runs_vectors_is_refused_in_neo4j(
     b.publish(neo.uri, k=3, users=["u1"])
     assert neo.vector_run("gnn_embedding")["run"] == "b"
     assert len([row for row in stored(neo, "b") if row[1] == "u1"]) == 3
+
+
+def test_an_embed_never_comes_between_a_publishs_check_and_its_write(graph_store, monkeypatch):
+    """GraphStore.publish checks that the property holds no text vectors (an embed's), then
+    writes. Before, a library publish did both without the load lock, which an embed holds
+    while it writes: an embed between them had its text vectors replaced by the run's. Now
+    the publish holds the lock (the embed is refused meanwhile), and within a block that holds
+    it already (Run.publish's) it simply goes ahead."""
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    embed = Neo4jStore(graph_store.driver, uri=graph_store.uri)  # another writer
+    text = Embedded("Item", ["synth:1"], np.ones((1, 2), np.float32), 20, 1, 0, 19)
+    refused: list[str] = []
+    read = Neo4jStore.vector_model
+
+    def an_embed_comes_after_the_check(self, property):
+        found = read(self, property)
+        if self is graph_store:
+            try:
+                model = {"name": "text-model", "identity": "x"}
+                write_embeddings(embed, [text], property="emb", model=model)
+            except StoreError as exc:
+                refused.append(str(exc))
+        return found
+
+    monkeypatch.setattr(Neo4jStore, "vector_model", an_embed_comes_after_the_check)
+    vectors = {"User": (["u1"], np.ones((1, 2))), "Item": (["synth:1"], np.full((1, 2), 2.0))}
+    assert graph_store.publish(top_k(2, 3), run="r", vectors=vectors, property="emb") == 6
+    assert len(refused) == 1 and "another load (or embed)" in refused[0]
+    monkeypatch.undo()
+    assert graph_store.vector_model("emb") is None  # the run's vectors, not a text model's
+    assert graph_store.vector_run("emb") == {"run": "r"}
+    with graph_store.load_lock():  # held already: the publish goes ahead under it
+        assert graph_store.publish(top_k(2, 3), run="s") == 6
+    locks = graph_store.driver.execute_query("MATCH (l:KgrecLock) RETURN count(l) AS n")
+    assert locks.records[0]["n"] == 0  # released after it

@@ -703,6 +703,24 @@ def test_a_publish_for_some_users_removes_the_vector_of_one_given_none(store, mo
         assert list(way.recommendations("r1")["user_id"]) == ["u1", "u1"]  # u2's went too
 
 
+def test_a_publish_for_some_users_that_removes_the_last_user_vectors_leaves_no_trace(store, movies):
+    """A publish for some users that removes the last User vectors of a property (each of
+    them given none) leaves no dimension behind, as drop_vectors does: vectors of another
+    dimension may go there. Before, Neo4j kept the vector index, which still said 2-dimensional
+    User vectors were there and refused 3-dimensional ones; the local store kept nothing."""
+    store.write(movies, progress=False)
+    for n, way in enumerate(_publish_stores(store)):
+        vec = f"emb{n}"
+        way.publish(RECS, run="r1", vectors={"User": (["u1"], np.ones((1, 2)))}, property=vec)
+        u1 = RECS[RECS["user_id"] == "u1"]
+        none = {"User": ([], np.zeros((0, 2)))}  # u1 given none
+        way.publish(u1, run="r1", users=["u1"], vectors=none, property=vec)
+        assert way.read_vectors("User", property=vec)[0] == []
+        assert way.vector_dimension("User", property=vec) is None
+        way.write_vectors("User", ["u2"], np.ones((1, 3)), property=vec)
+        assert way.vector_dimension("User", property=vec) == 3
+
+
 def _publish_stores(store):
     """``store``, and for Neo4j also the same database with every publish staged: its edges
     (its vectors in one transaction after them), then its vectors too."""
