@@ -343,17 +343,7 @@ def test_a_newcomer_whose_fold_in_gives_nan_is_named_without_the_advice_to_retra
     with open_store(store) as opened:
         rated = [("newbie", maps.items[i], 4.0, None) for i in history]
         opened.write(make_graph(interactions=rated), progress=False)
-    assert len(run.recommend(3, users=["u1"])) == 3  # the trained model's scores are finite
-    with pytest.raises(NaNScores) as error:
-        run.recommend(3, users=["u1", "newbie"])
-    message = str(error.value)
-    assert "the fold-in gave NaN for 1 newcomer(s) ('newbie')" in message
-    assert why in message and "the model's own scores are finite" in message
-    assert "retrain" not in message and error.value.users == ["newbie"]
-    with pytest.raises(NaNScores, match="fold-in gave NaN"):
-        run.publish(k=3, users=["newbie"])
-    with open_store(store) as opened:
-        assert opened.recommendations().empty  # nothing published
+    _assert_fold_in_nan(run, store, why)
 
 
 def test_a_newcomer_whose_finite_fold_in_scores_overflow_is_not_a_diverged_model(
@@ -383,12 +373,19 @@ def test_a_newcomer_whose_finite_fold_in_scores_overflow_is_not_a_diverged_model
     rated = [("newbie", maps.items[first], 4.0, None)]
     with open_store(store) as opened:
         opened.write(make_graph(interactions=rated), progress=False)
+    overflow = "their fold-in is finite but of norm 5.66e+19: its scores overflow"
+    _assert_fold_in_nan(run, store, overflow)
+
+
+def _assert_fold_in_nan(run, store, why):
+    """newbie's fold-in gives NaN scores, u1's are finite: recommending for newbie is a
+    FoldInNaN saying ``why``, with no advice to retrain, and a publish writes nothing."""
     assert len(run.recommend(3, users=["u1"])) == 3  # the trained model's scores are finite
     with pytest.raises(NaNScores) as error:
         run.recommend(3, users=["u1", "newbie"])
     message = str(error.value)
     assert "the fold-in gave NaN for 1 newcomer(s) ('newbie')" in message
-    assert "their fold-in is finite but of norm 5.66e+19: its scores overflow" in message
+    assert why in message and "the model's own scores are finite" in message
     assert "retrain" not in message and error.value.users == ["newbie"]
     with pytest.raises(NaNScores, match="fold-in gave NaN"):
         run.publish(k=3, users=["newbie"])

@@ -213,8 +213,9 @@ class GraphStore(ABC):
 
     def load_lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold the lock a load holds while it writes, for the block: no load changes the graph
-        meanwhile (``kgrec embed`` checks and writes its vectors under it). Neo4j: the load
-        lock, refused with a StoreError naming its holder when a load holds it. LocalStore:
+        meanwhile (``kgrec embed`` checks and writes its vectors under it; a Neo4j publish
+        too). Neo4j: the load lock, refused with a StoreError naming its holder when a load
+        holds it, and taken again freely within a block of the same store object's. LocalStore:
         its write lock (a file lock, waited for), under which its own writes go ahead. The
         default holds nothing."""
         return contextlib.nullcontext()
