@@ -85,8 +85,9 @@ def build(
 
     Items go to ``domain`` (default ``"default"``) or to the domains of ``rule``;
     ``held_domains``: those the store the load goes to holds items of, the only ones ``rule``
-    may put items in (None or none held: any); ``names``: the file's name of each column where
-    the user named it (``load table --genres-col``), for messages (default: the same name).
+    may put items in (None or none held: any); ``names``: the items file's name of each column
+    where it is not the internal one (``load table --genres-col``, a RecBole header's
+    ``class:token_seq``), for messages (default: the same name).
     With an item file, an interaction or link naming an item that is not in it is an error;
     without one, the items are those the interactions and links name. Users are those of the
     user file and those the interactions name.

@@ -98,8 +98,9 @@ def atomic_files(path: str | Path) -> tuple[str, dict[str, Path]]:
     return prefix.name, found
 
 
-def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
-    """One atomic file as a parsed table with canonical column names where known."""
+def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One atomic file as a parsed table with canonical column names where known, and the
+    header's name of each of its columns (``genres`` -> ``class:token_seq``), for messages."""
     file = str(path)
 
     def floats(columns: list[str]) -> list[str]:  # ids stay text: see _float_ids
@@ -141,7 +142,8 @@ def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
         df = df.drop(columns=attributes)
         attributes = []
     check_attributes(df, attributes)
-    out = {}
+    header = {name: column for column, name in names.items()}
+    out, headers = {}, {}
     for name in df.columns:
         if name in PRIVATE:
             out[name] = df[name]
@@ -151,7 +153,9 @@ def read_atomic(path: str | Path, suffix: str) -> pd.DataFrame:
             log.info("%s: column %s also maps to %s; ignoring it", file, name, target)
             continue
         out[target] = _convert(df, name, target, types[name])
-    return pd.DataFrame(out).__finalize__(df)  # attrs: the header, where errors point
+        headers[target] = header[name]
+    # attrs: the header, where errors point
+    return pd.DataFrame(out).__finalize__(df), headers
 
 
 def _convert(df: pd.DataFrame, name: str, target: str, kind: str) -> pd.Series:
@@ -206,11 +210,14 @@ def load(
     """
     name, found = atomic_files(path)
     report = report if report is not None else LoadReport()
-    parts = Parts(**{_PART[s]: read_atomic(p, s) for s, p in found.items()})
+    read = {s: read_atomic(p, s) for s, p in found.items()}
+    parts = Parts(**{_PART[s]: df for s, (df, _) in read.items()})
+    # messages name a column as its file's header does (class:token_seq, not genres)
+    headers = {s: names for s, (_, names) in read.items()}
     if parts.interactions is not None:
-        parts.interactions = check_interactions(parts.interactions, report)
+        parts.interactions = check_interactions(parts.interactions, report, names=headers["inter"])
     if user_links is not None:
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
     if domain is None and domain_rule is None:
         domain = name
-    return build(parts, domain=domain, rule=domain_rule, report=report)
+    return build(parts, domain=domain, rule=domain_rule, names=headers.get("item"), report=report)

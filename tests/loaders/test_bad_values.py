@@ -66,7 +66,8 @@ def test_recbole_and_movielens_check_the_same_bounds(tmp_path, spoil, write_file
     folder = spoil(tmp_path, "toy.inter", "u4\ti1\t-5\t105\n")
     with pytest.raises(InputError, match="out of range") as caught:
         recbole.load(folder)
-    assert (caught.value.line, caught.value.field) == (7, "rating")
+    # the column as the header has it (before: the internal 'rating')
+    assert (caught.value.line, caught.value.field) == (7, "rating:float")
     ml = write_files(tmp_path / "ml", {"u.data": "1\t1\t5\t881250949\n2\t1\t3\t1e23\n"})
     with pytest.raises(InputError, match="out of range") as caught:
         movielens.load(ml)

@@ -264,3 +264,27 @@ def test_a_domain_rule_on_an_attribute_the_item_file_lacks_names_its_header(toy)
     with pytest.raises(InputError, match="needs the item attribute 'tags2'") as caught:
         recbole.load(toy, domain_rule=parse_rule("tags2:a=bond"))
     assert (caught.value.file, caught.value.line) == (str(toy / "toy.item"), 1)
+
+
+@pytest.mark.parametrize("header", ["class:token_seq", "genre:token_seq"])
+def test_domain_rule_messages_name_the_genres_column_as_the_header_does(
+    tmp_path, write_files, toy_files, caplog, header
+):
+    # before: the rule's error and warning named the internal column 'genres'
+    item = toy_files["toy.item"].replace("class:token_seq", header)
+    folder = write_files(tmp_path / "toy", {**toy_files, "toy.item": item})
+    with pytest.raises(InputError, match="keeps no item") as caught:
+        recbole.load(folder, domain_rule=parse_rule("genres:books=Novel"))
+    assert f"{header!r} values" in str(caught.value) and "'genres'" not in str(caught.value)
+    with caplog.at_level("WARNING", logger="loaders.rules"):
+        recbole.load(folder, domain_rule=parse_rule("genres:films=Drama,Action;books=Novel"))
+    (record,) = [r for r in caplog.records if r.name == "loaders.rules"]
+    assert f"{header!r} values" in record.getMessage()
+
+
+def test_millisecond_timestamps_name_the_column_as_the_header_does(tmp_path, spoil):
+    # before: the warning said 'column timestamp', not the header's 'timestamp:float'
+    inter = "user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\t1000000000000\n"
+    report = LoadReport()
+    recbole.load(spoil(tmp_path, "toy.inter", inter, append=False), report=report)
+    assert any("column timestamp:float)" in text for text in report.warnings)
