@@ -100,6 +100,8 @@ def build(
         raise InputError(
             f"domain name {domain!r} must match {DOMAIN_PATTERN.pattern}", field="--domain"
         )
+    if rule is not None and parts.items is None:
+        _refuse_rule_without_items(parts, rule)
     frames = [f for f in vars(parts).values() if f is not None]
     parts = _strip_ids(parts, report)
     report.files = list(dict.fromkeys(str(f) for df in frames for f in df[FILE].cat.categories))
@@ -356,6 +358,27 @@ def _items(
         return pd.DataFrame({"item_id": pd.Series(dtype="string"), FILE: [], LINE: []})
     ids = pd.concat([df[["item_id", *PRIVATE]] for df in named], ignore_index=True)
     return ids.drop_duplicates("item_id", ignore_index=True)
+
+
+def _refuse_rule_without_items(parts: Parts, rule: DomainRule) -> None:
+    """A domain rule places items by an attribute of the items file: without one, the items
+    are the ids the interactions (and links) name, with no attribute to place them by."""
+    named = {"interactions": parts.interactions, "link": parts.links}
+    named = {kind: df for kind, df in named.items() if df is not None}
+    files = [str(f) for df in named.values() for f in df[FILE].cat.categories]
+    source = (
+        f"its items come from the {' and '.join(named)} file{'s' if len(named) > 1 else ''}, "
+        f"which hold{'s' if len(named) == 1 else ''} no item attributes"
+        if named
+        else "it has no items"
+    )
+    raise InputError(
+        f"the domain rule places items by their attribute {rule.attribute!r} and needs the "
+        f"items file, which this load lacks: {source}; load the items file with the rule (a "
+        "RecBole dataset's .item, MovieLens' u.item or movies.dat, or load table --kind items)",
+        file=files[0] if files else None,
+        field="--domain-rule",
+    )
 
 
 def _check_held_domains(

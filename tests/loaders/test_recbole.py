@@ -288,3 +288,19 @@ def test_millisecond_timestamps_name_the_column_as_the_header_does(tmp_path, spo
     report = LoadReport()
     recbole.load(spoil(tmp_path, "toy.inter", inter, append=False), report=report)
     assert any("column timestamp:float)" in text for text in report.warnings)
+
+
+@pytest.mark.parametrize("keep", [("toy.inter",), ("toy.inter", "toy.link", "toy.kg")])
+def test_domain_rule_without_item_file_says_the_items_file_is_needed(
+    tmp_path, write_files, toy_files, keep
+):
+    # before: "field 'genres': the domain rule needs the item attribute 'genres', which the
+    # items do not have" at the interactions file, as if a column of it were missing
+    folder = write_files(tmp_path / "toy", {k: toy_files[k] for k in keep})
+    with pytest.raises(InputError, match="needs the items file") as caught:
+        recbole.load(folder, domain_rule=named_rule("ml1m-action-comedy"))
+    message = str(caught.value)
+    assert "come from the interactions" in message and "no item attributes" in message
+    assert ".item" in message and "load table --kind items" in message
+    inter = str(folder.resolve() / "toy.inter")
+    assert (caught.value.file, caught.value.field) == (inter, "--domain-rule")
