@@ -828,11 +828,13 @@ class Run:
         try:
             yield
         except NaNScores as exc:
-            raise NaNScores(
-                [user_ids[u] for u in exc.users],
-                run=f"{self.name!r} ({self.info['model']})",
-                file=str(self.folder / MODEL_FILE),
-            ) from None
+            raise NaNScores([user_ids[u] for u in exc.users], **self._nan_source) from None
+
+    @property
+    def _nan_source(self) -> dict[str, str]:
+        """What a :class:`~kgrec.ranking.NaNScores` names as its source: the run, its model."""
+        run = f"{self.name!r} ({self.info['model']})"
+        return {"run": run, "file": str(self.folder / MODEL_FILE)}
 
     def metrics(self) -> pd.DataFrame:
         """:meth:`evaluate` as a DataFrame: one row per phase and user group."""
@@ -1210,33 +1212,28 @@ class Run:
             user_emb = user_emb[index]
             known = _reindex(known, index, user_emb.size(0))
             index = torch.arange(len(user_ids))
-        with self._named(user_ids):
-            try:
-                items, scores = rank(
-                    user_emb,
-                    item_emb,
-                    users=index,
-                    k=min(k, len(candidates)),
-                    candidates=candidates,
-                    known=known,
-                    progress=users is None,
-                )
-            except NaNScores as exc:
-                if not from_fold_in.issuperset(user_ids[u] for u in exc.users):
-                    raise  # the trained model's own scores: diverged
-                # NaN of folded rows alone: finite fold-ins so long their scores overflow
-                for u in exc.users:
-                    norm = float(user_emb[u].double().norm())
-                    failed[user_ids[u]] = (
-                        f"their fold-in is finite but of norm {norm:.3g}: its scores overflow"
-                    )
-        if failed:  # the trained model's scores are finite (else rank raised): not diverged
-            raise FoldInNaN(
-                list(failed),
-                list(failed.values()),
-                run=f"{self.name!r} ({self.info['model']})",
-                file=str(self.folder / MODEL_FILE),
+        try:
+            items, scores = rank(
+                user_emb,
+                item_emb,
+                users=index,
+                k=min(k, len(candidates)),
+                candidates=candidates,
+                known=known,
+                progress=users is None,
             )
+        except NaNScores as exc:
+            nan = [user_ids[u] for u in exc.users]
+            if not from_fold_in.issuperset(nan):  # the trained model's own scores: diverged
+                raise NaNScores(nan, **self._nan_source) from None
+            # NaN of folded rows alone: finite fold-ins so long their scores overflow
+            for u in exc.users:
+                norm = float(user_emb[u].double().norm())
+                failed[user_ids[u]] = (
+                    f"their fold-in is finite but of norm {norm:.3g}: its scores overflow"
+                )
+        if failed:  # the trained model's scores are finite: not diverged
+            raise FoldInNaN(list(failed), list(failed.values()), **self._nan_source)
         # their embeddings learnt nothing: the run's most popular target-domain items, scored
         # by their number of training interactions (the popularity baseline's scores)
         unserved_set = set(unserved)
