@@ -1223,15 +1223,16 @@ class Run:
                 progress=users is None,
             )
         except NaNScores as exc:
-            nan = [user_ids[u] for u in exc.users]
-            if not from_fold_in.issuperset(nan):  # the trained model's own scores: diverged
-                raise NaNScores(nan, **self._nan_source) from None
-            # NaN of folded rows alone: finite fold-ins so long their scores overflow
+            diverged = [user_ids[u] for u in exc.users if user_ids[u] not in from_fold_in]
+            # folded rows' NaN scores (alone: finite fold-ins so long their scores overflow)
             for u in exc.users:
-                norm = float(user_emb[u].double().norm())
-                failed[user_ids[u]] = (
-                    f"their fold-in is finite but of norm {norm:.3g}: its scores overflow"
-                )
+                if user_ids[u] in from_fold_in:
+                    norm = float(user_emb[u].double().norm())
+                    failed[user_ids[u]] = (
+                        f"their fold-in is finite but of norm {norm:.3g}: its scores overflow"
+                    )
+            if diverged:  # the trained model's own scores: the folded users named apart
+                raise NaNScores(diverged, folded=list(failed), **self._nan_source) from None
         if failed:  # the trained model's scores are finite: not diverged
             raise FoldInNaN(list(failed), list(failed.values()), **self._nan_source)
         # their embeddings learnt nothing: the run's most popular target-domain items, scored
@@ -1266,8 +1267,9 @@ class Run:
         """The model's fold-in of ``user_ids`` (their ``histories`` and the items they ``has``,
         rows of ``item_emb``, whose uids ``item_ids`` are). A user whose representation is not
         finite goes into ``failed`` with why (what in their history gave it, where it can be
-        told) and gets zeros, so that a ranking's NaN names only users the trained model
-        itself scores NaN (a diverged model) and :class:`FoldInNaN` the others after it."""
+        told) and gets zeros, so that a ranking's NaN tells the users the trained model itself
+        scores NaN (a diverged model: the folded users named apart) from the folded ones alone
+        (:class:`FoldInNaN`)."""
         folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
         bad = (~folded.isfinite()).any(1).nonzero().flatten().tolist()
         for n in bad:
