@@ -828,11 +828,13 @@ class Run:
         try:
             yield
         except NaNScores as exc:
-            raise NaNScores(
-                [user_ids[u] for u in exc.users],
-                run=f"{self.name!r} ({self.info['model']})",
-                file=str(self.folder / MODEL_FILE),
-            ) from None
+            raise NaNScores([user_ids[u] for u in exc.users], **self._nan_source) from None
+
+    @property
+    def _nan_source(self) -> dict[str, str]:
+        """What a :class:`~kgrec.ranking.NaNScores` names as its source: the run, its model."""
+        run = f"{self.name!r} ({self.info['model']})"
+        return {"run": run, "file": str(self.folder / MODEL_FILE)}
 
     def metrics(self) -> pd.DataFrame:
         """:meth:`evaluate` as a DataFrame: one row per phase and user group."""
@@ -1210,33 +1212,29 @@ class Run:
             user_emb = user_emb[index]
             known = _reindex(known, index, user_emb.size(0))
             index = torch.arange(len(user_ids))
-        with self._named(user_ids):
-            try:
-                items, scores = rank(
-                    user_emb,
-                    item_emb,
-                    users=index,
-                    k=min(k, len(candidates)),
-                    candidates=candidates,
-                    known=known,
-                    progress=users is None,
-                )
-            except NaNScores as exc:
-                if not from_fold_in.issuperset(user_ids[u] for u in exc.users):
-                    raise  # the trained model's own scores: diverged
-                # NaN of folded rows alone: finite fold-ins so long their scores overflow
-                for u in exc.users:
+        try:
+            items, scores = rank(
+                user_emb,
+                item_emb,
+                users=index,
+                k=min(k, len(candidates)),
+                candidates=candidates,
+                known=known,
+                progress=users is None,
+            )
+        except NaNScores as exc:
+            diverged = [user_ids[u] for u in exc.users if user_ids[u] not in from_fold_in]
+            # folded rows' NaN scores (alone: finite fold-ins so long their scores overflow)
+            for u in exc.users:
+                if user_ids[u] in from_fold_in:
                     norm = float(user_emb[u].double().norm())
                     failed[user_ids[u]] = (
                         f"their fold-in is finite but of norm {norm:.3g}: its scores overflow"
                     )
-        if failed:  # the trained model's scores are finite (else rank raised): not diverged
-            raise FoldInNaN(
-                list(failed),
-                list(failed.values()),
-                run=f"{self.name!r} ({self.info['model']})",
-                file=str(self.folder / MODEL_FILE),
-            )
+            if diverged:  # the trained model's own scores: the folded users named apart
+                raise NaNScores(diverged, folded=list(failed), **self._nan_source) from None
+        if failed:  # the trained model's scores are finite: not diverged
+            raise FoldInNaN(list(failed), list(failed.values()), **self._nan_source)
         # their embeddings learnt nothing: the run's most popular target-domain items, scored
         # by their number of training interactions (the popularity baseline's scores)
         unserved_set = set(unserved)
@@ -1269,8 +1267,9 @@ class Run:
         """The model's fold-in of ``user_ids`` (their ``histories`` and the items they ``has``,
         rows of ``item_emb``, whose uids ``item_ids`` are). A user whose representation is not
         finite goes into ``failed`` with why (what in their history gave it, where it can be
-        told) and gets zeros, so that a ranking's NaN names only users the trained model
-        itself scores NaN (a diverged model) and :class:`FoldInNaN` the others after it."""
+        told) and gets zeros, so that a ranking's NaN tells the users the trained model itself
+        scores NaN (a diverged model: the folded users named apart) from the folded ones alone
+        (:class:`FoldInNaN`)."""
         folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
         bad = (~folded.isfinite()).any(1).nonzero().flatten().tolist()
         for n in bad:

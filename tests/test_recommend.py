@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pandas as pd
@@ -296,14 +295,20 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_store, capsys
     ) as error:
         run.recommend(3, users=["u1"])
     assert error.value.file == str(run.folder / "model.pt") and error.value.users == ["u1"]
-    shown = re.escape(few(users))
-    with pytest.raises(NaNScores, match=rf"NaN for {len(users)} user\(s\) \({shown}\)"):
+    with pytest.raises(NaNScores) as error:
         run.recommend(3)
+    # the cold-start users' fold-ins (from the store) are NaN too, named apart
+    diverged, folded = error.value.users, error.value.folded
+    assert folded and sorted(diverged + folded) == sorted(users)
+    assert (
+        f"NaN for {len(diverged)} user(s) ({few(diverged)}): it diverged; retrain, e.g. with a "
+        f"lower --lr; and {len(folded)} newcomer(s) whose fold-in gave NaN: {few(folded)}"
+    ) in str(error.value)
     with pytest.raises(NaNScores, match=rf"^file .*model\.pt: run 'r' \(lightgcn\): .*{tail}"):
         run.evaluate()
     capsys.readouterr()
     assert main(["recommend", "--run", str(run.folder), "-k", "3"]) == 2
-    assert f"the model's scores are NaN for {len(users)} user(s)" in capsys.readouterr().err
+    assert f"the model's scores are NaN for {len(diverged)} user(s)" in capsys.readouterr().err
     with pytest.raises(NaNScores):
         run.publish(k=3, users=["u1"])
     with open_store(store) as opened:
@@ -354,7 +359,38 @@ def test_a_newcomer_whose_finite_fold_in_scores_overflow_is_not_a_diverged_model
     model's scores are finite. Only non-finite rows were told apart, so this read as a
     diverged model ("retrain, e.g. with a lower --lr"). Now the NaN scores of folded rows alone
     are a FoldInNaN naming the newcomer and the row's norm; nothing is published."""
-    store, out = tiny_store, tmp_path / "r"
+    run = _run_whose_fold_in_overflows(tmp_path, tiny_store, make_graph, monkeypatch)
+    overflow = "their fold-in is finite but of norm 5.66e+19: its scores overflow"
+    _assert_fold_in_nan(run, tiny_store, overflow)
+
+
+def test_a_diverged_models_error_names_the_newcomers_whose_fold_in_gave_nan_apart(
+    tmp_path, tiny_store, make_graph, monkeypatch
+):
+    """u1's scores are NaN (the trained model's own), newbie's finite fold-in overflows and
+    nanny's fold-in is NaN. The diverged model's error named newbie among the diverged users
+    and left nanny out. Now it names u1 as diverged and the newcomers apart."""
+    run = _run_whose_fold_in_overflows(
+        tmp_path, tiny_store, make_graph, monkeypatch, nan_user="u1", nan_newcomer="nanny"
+    )
+    with pytest.raises(NaNScores) as error:
+        run.recommend(3, users=["u1", "newbie", "nanny"])
+    assert str(error.value).endswith(
+        "run 'r' (lightgcn): the model's scores are NaN for 1 user(s) ('u1'): it diverged; "
+        "retrain, e.g. with a lower --lr; and 2 newcomer(s) whose fold-in gave NaN: "
+        "'nanny', 'newbie'"
+    )
+    assert error.value.users == ["u1"] and error.value.folded == ["nanny", "newbie"]
+
+
+def _run_whose_fold_in_overflows(
+    tmp_path, store, make_graph, monkeypatch, *, nan_user=None, nan_newcomer=None
+):
+    """A lightgcn run (layers 0) with a long target item (entries 2e19, of both signs) whose
+    fold-in gives newbie (who rated another target item) a finite row as long (norm 5.7e19):
+    their scores overflow to NaN. ``nan_user``'s embedding is NaN; ``nan_newcomer`` rated the
+    long item, and their fold-in is NaN."""
+    out = tmp_path / "r"
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=out, layers=0, **SMALL)
     split, maps = run.experiment.split, run.experiment.maps
     first, second = split.train[1].unique()[:2].tolist()
@@ -363,18 +399,24 @@ def test_a_newcomer_whose_finite_fold_in_scores_overflow_is_not_a_diverged_model
     rows = state[key][len(maps.users) :]
     long = 2e19  # its square overflows float32
     rows[second] = long * torch.tensor([1.0, -1.0]).repeat(rows.size(1) // 2)
+    nan = float("nan")
+    if nan_user is not None:
+        state[key][maps.user_index([nan_user])[0]] = nan
     torch.save(state, out / "model.pt")
     run = load_run(out)
 
-    def fold_in(item_emb, histories, **_):  # a finite row, as long as the item's
-        return item_emb.new_full((len(histories), item_emb.size(1)), long)
+    def fold_in(item_emb, histories, **_):  # a finite row, as long as the item's; NaN for
+        folded = item_emb.new_full((len(histories), item_emb.size(1)), long)  # the long one's
+        folded[[n for n, history in enumerate(histories) if second in history.tolist()]] = nan
+        return folded
 
     monkeypatch.setattr(run.model, "fold_in", fold_in)
     rated = [("newbie", maps.items[first], 4.0, None)]
+    if nan_newcomer is not None:
+        rated.append((nan_newcomer, maps.items[second], 4.0, None))
     with open_store(store) as opened:
         opened.write(make_graph(interactions=rated), progress=False)
-    overflow = "their fold-in is finite but of norm 5.66e+19: its scores overflow"
-    _assert_fold_in_nan(run, store, overflow)
+    return run
 
 
 def _assert_fold_in_nan(run, store, why):

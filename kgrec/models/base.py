@@ -25,16 +25,29 @@ class NaNScores(InputError):
     (ranked as -inf, their lists would be short and their metrics those of masked items).
     :func:`kgrec.ranking.rank` and :func:`top_k` name them by index; a caller that knows their
     ids and the run re-raises with those (``run``: its name and model, ``file``: its model
-    file)."""
+    file). ``users``: those the trained model itself scores NaN, the diverged ones; ``folded``:
+    users ranked from a fold-in (newcomers) whose fold-in gave NaN beside them, named apart in
+    the message, as their NaN is not the model's divergence (:class:`FoldInNaN`: theirs
+    alone)."""
 
     def __init__(
-        self, users: Sequence[int | str], *, run: str | None = None, file: str | None = None
+        self,
+        users: Sequence[int | str],
+        *,
+        folded: Sequence[str] = (),
+        run: str | None = None,
+        file: str | None = None,
     ) -> None:
-        self.users = list(users)
+        self.users, self.folded = list(users), list(folded)
+        newcomers = (
+            f"; and {len(self.folded)} newcomer(s) whose fold-in gave NaN: {few(self.folded)}"
+            if self.folded
+            else ""
+        )
         super().__init__(
             f"{f'run {run}: ' if run else ''}the model's scores are NaN for "
             f"{len(self.users)} user(s) ({few(self.users)}): it diverged; retrain, e.g. with a "
-            "lower --lr",
+            f"lower --lr{newcomers}",
             file=file,
         )
 
@@ -43,8 +56,8 @@ class FoldInNaN(NaNScores):
     """The fold-in gave ``users`` (newcomers: users loaded after training, or a run's users
     without a training interaction, folded in from the store) NaN or infinite representations,
     or finite ones whose scores overflow to NaN, while the trained model's own scores are
-    finite: not a diverged model, so no advice to retrain. ``causes``: why, one per user (what
-    in their history gave it, where known)."""
+    finite: not a diverged model, so no advice to retrain. ``users`` and ``folded``: those
+    newcomers; ``causes``: why, one per user (what in their history gave it, where known)."""
 
     def __init__(
         self,
@@ -55,6 +68,7 @@ class FoldInNaN(NaNScores):
         file: str | None = None,
     ) -> None:
         self.users, self.causes = list(users), list(causes)
+        self.folded = self.users
         grouped: dict[str, list[str]] = {}
         for user, cause in zip(self.users, self.causes, strict=True):
             grouped.setdefault(cause, []).append(user)
