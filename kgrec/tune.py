@@ -48,6 +48,7 @@ import shlex
 import shutil
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -1909,7 +1910,8 @@ class _Undone:
     the split was refused once it was. A folder the run made (``made_folder``) is removed
     whole; in another, the study's file and SQLite's beside it (:data:`_SQLITE_FILES`) that
     were not there as the run began to make the study (:meth:`making`), and the lock file;
-    never a file that was there before."""
+    never a file that was there before. What cannot be removed is left, a WARNING naming it
+    (:func:`_left`), and the error that stopped the run is raised."""
 
     def __init__(self, out: Path, *, locked_before: bool, made_folder: bool) -> None:
         self.out, self.locked_before, self.made_folder = out, locked_before, made_folder
@@ -1931,13 +1933,32 @@ class _Undone:
         if exc_type is None or self.trials:
             return
         if self.made_folder:
-            shutil.rmtree(self.out, ignore_errors=True)
+            shutil.rmtree(self.out, **{_RMTREE_REFUSED: _refused_removal})
             return
         for path in [*self.made, *([] if self.locked_before else [self.out / LOCK_FILE])]:
             try:
                 path.unlink(missing_ok=True)
-            except OSError as exc:  # the error that stopped the run is the one to report
-                log.warning("%s: could not be removed (%s)", path, exc.strerror or exc)
+            except OSError as exc:
+                _left(path, exc)
+
+
+def _left(path: Path | str, exc: OSError) -> None:
+    """A WARNING naming what a run that failed before its first trial could not remove: the
+    error that stopped the run is the one raised, not this refusal."""
+    log.warning("%s: could not be removed (%s)", path, exc.strerror or exc)
+
+
+def _refused_removal(function: Any, path: str, error: Any) -> None:
+    """shutil.rmtree's handler of a refusal: what it could not remove is named (:func:`_left`)
+    and the rest removed. ``error`` is the exception (``onexc``) or ``sys.exc_info()``
+    (``onerror``, before Python 3.12)."""
+    exc = error[1] if isinstance(error, tuple) else error
+    if not isinstance(exc, FileNotFoundError):  # gone already: nothing left
+        _left(path, exc)
+
+
+# the name of shutil.rmtree's handler argument: onexc since Python 3.12 (onerror deprecated)
+_RMTREE_REFUSED = "onexc" if sys.version_info >= (3, 12) else "onerror"
 
 
 # the suffixes of the study's file and those SQLite makes beside it: its rollback journal (left

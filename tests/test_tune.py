@@ -1566,6 +1566,31 @@ def test_a_file_a_failed_run_cannot_remove_leaves_its_error_and_a_warning(
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
 
 
+def test_what_a_failed_run_cannot_remove_of_the_folder_it_made_is_named(
+    tmp_path, tiny_recbole, monkeypatch, caplog
+):
+    """A run that fails before its first trial removes the folder it made whole; what it
+    could not remove (a refusal, faked: the tests run as root) was left silently. A warning
+    names each thing left, and the run's own error is raised."""
+    out = tmp_path / "tune"
+    unlink = os.unlink
+
+    def refused(path, *args, **kwargs):
+        if os.path.basename(path) == LOCK_FILE:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refused)
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, out, trials=1, target_domain="nope")
+    left = [r for r in caplog.records if "could not be removed" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in left] == [
+        ("WARNING", f"{out / LOCK_FILE}: could not be removed (Permission denied)"),
+        ("WARNING", f"{out}: could not be removed (Directory not empty)"),
+    ]
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+
+
 @pytest.mark.parametrize("kind", ["a folder of that name", "a full disk"])
 def test_best_json_that_cannot_be_written_is_a_clear_error(
     tmp_path, tiny_recbole, monkeypatch, capsys, kind
