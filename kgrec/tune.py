@@ -37,6 +37,7 @@ out of time), so every rank ends a trial on the same epoch. Each trial records i
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import inspect
@@ -596,12 +597,10 @@ def tune(
         except OSError as exc:  # under a file, no permission
             raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
         with (
-            _lock(out) as lock,
+            _lock(out, made_folder=created) as lock,
             _optuna_quiet(),
             _Refusals(out / STUDY_FILE) as db,
-            _Undone(
-                out, locked_before=not lock.made_file, made_folder=created or lock.made_folder
-            ) as undone,
+            _Undone(out, locked_before=not lock.made_file, made_folder=lock.made_folder) as undone,
         ):
             # under the lock: another tune's study, half made, is not read as no study
             _check_folder(out)
@@ -1830,11 +1829,12 @@ class _lock:
     what it made (:class:`_Undone`), the folder or the lock file, before it lets go of the
     lock, so this run may find the folder gone (it makes it again, :attr:`made_folder`) or
     hold a lock on a file no longer in the folder (it takes the folder's instead).
-    :attr:`made_file` says whether this run made the lock file."""
+    :attr:`made_file` says whether this run made the lock file; :attr:`made_folder` whether it
+    made the folder (``made_folder``: before the lock, or again as it took it)."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, *, made_folder: bool = False) -> None:
         self.path = out / LOCK_FILE
-        self.made_folder = self.made_file = False
+        self.made_folder, self.made_file = made_folder, False
 
     def __enter__(self) -> _lock:
         for _ in range(_LOCK_TRIES):
@@ -1858,6 +1858,7 @@ class _lock:
                 return self
             fcntl.flock(self.file, fcntl.LOCK_UN)  # it locks nothing another run would see
             self.file.close()
+        self._remove_folder()
         raise InputError(
             "the folder was removed by another kgrec tune that failed as this one started, "
             f"{_LOCK_TRIES} times: run again",
@@ -1883,6 +1884,19 @@ class _lock:
             raise InputError(
                 f"cannot write the study folder ({exc.strerror or exc})", file=str(self.path.parent)
             ) from None
+
+    def _remove_folder(self) -> None:
+        """The folder this run made removed as it gives up, when it holds nothing: a file in
+        it is another run's, which made it again since (its lock file), and stays."""
+        if not self.made_folder:
+            return
+        try:
+            self.path.parent.rmdir()
+        except FileNotFoundError:  # removed again by another run
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):  # not another run's files
+                _left(self.path.parent, exc)
 
     def _the_folders(self) -> bool:
         """Whether the file locked is still the folder's lock file (the same inode)."""

@@ -1502,6 +1502,44 @@ def test_a_lock_taken_on_a_lock_file_removed_as_it_was_taken_is_taken_again(
             assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # C's, left
 
 
+@pytest.mark.parametrize("made", ["again as it took the lock", "before the lock"])
+def test_a_run_that_gives_up_the_lock_removes_the_folder_it_made(
+    tmp_path, tiny_recbole, monkeypatch, made
+):
+    """Each time the run takes the lock, another run that failed removes what it made: the
+    folder (the run makes it again), or the lock file in the folder this run made. Before,
+    the run gave up after _LOCK_TRIES and left the (empty) folder it had made."""
+    out = tmp_path / "tune"
+    if made == "again as it took the lock":
+        out.mkdir()
+        (out / LOCK_FILE).touch()
+
+        def removed(path, *args, **kwargs):
+            if Path(path) == out / LOCK_FILE and out.exists():
+                shutil.rmtree(out)
+            return open(path, *args, **kwargs)
+
+        monkeypatch.setattr(kgrec.tune, "open", removed, raising=False)
+    else:
+        real = fcntl.flock
+
+        def removed(file, operation):
+            if operation & fcntl.LOCK_EX:
+                (out / LOCK_FILE).unlink()
+            return real(file, operation)
+
+        monkeypatch.setattr(
+            kgrec.tune,
+            "fcntl",
+            SimpleNamespace(
+                flock=removed, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB, LOCK_UN=fcntl.LOCK_UN
+            ),
+        )
+    with pytest.raises(InputError, match="removed by another kgrec tune"):
+        small_tune(tiny_recbole, out, trials=1)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("kind", ["a folder of that name", "no permission"])
 def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(
     tmp_path, tiny_recbole, monkeypatch, capsys, kind
