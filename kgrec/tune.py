@@ -593,9 +593,12 @@ def tune(
             if not locked_before:  # a folder that is not ours gets no lock file
                 _check_folder(out)
             created = not out.exists()  # removed under the lock if it fails before a trial
+        except OSError as exc:  # a folder it may not look into
+            raise _folder_refused(out, "read", exc) from None
+        try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # under a file, no permission
-            raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
+            raise _folder_refused(out, "write", exc) from None
         with (
             _lock(out, made_folder=created) as lock,
             _optuna_quiet(),
@@ -1683,9 +1686,7 @@ def _check_folder(out: Path) -> None:
             and (not out.is_dir() or any(entry.name != LOCK_FILE for entry in out.iterdir()))
         )
     except OSError as exc:  # a folder it may not read
-        raise InputError(
-            f"cannot read the study folder ({exc.strerror or exc})", file=str(out)
-        ) from None
+        raise _folder_refused(out, "read", exc) from None
     if study:
         try:
             why = _not_ours(path)
@@ -1700,6 +1701,12 @@ def _check_folder(out: Path) -> None:
         raise InputError(
             "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
         )
+
+
+def _folder_refused(out: Path, doing: str, exc: OSError) -> InputError:
+    """The error of the study folder ``out`` refusing to be read or written (``doing``): the
+    path once, beside the system's reason (``exc`` names the path again)."""
+    return InputError(f"cannot {doing} the study folder ({exc.strerror or exc})", file=str(out))
 
 
 def _not_ours(path: Path) -> str | None:
@@ -1881,9 +1888,7 @@ class _lock:
         except FileExistsError:  # another run made it again
             pass
         except OSError as exc:
-            raise InputError(
-                f"cannot write the study folder ({exc.strerror or exc})", file=str(self.path.parent)
-            ) from None
+            raise _folder_refused(self.path.parent, "write", exc) from None
 
     def _remove_folder(self) -> None:
         """The folder this run made removed as it gives up, when it holds nothing: a file in

@@ -1582,6 +1582,35 @@ def test_a_folder_that_cannot_be_read_is_a_clear_error(tmp_path, tiny_recbole, m
     assert not any(iterdir(out))
 
 
+@pytest.mark.parametrize("kind", ["cannot be looked into", "under a file"])
+def test_a_study_folder_refused_says_what_failed_with_its_path_once(
+    tmp_path, tiny_recbole, monkeypatch, capsys, kind
+):
+    """Before, both read "cannot write the study folder: [Errno ...] ... 'PATH'", the path
+    named twice, also when the folder could not be looked into (its lock file's look-up
+    refused, faked: the tests run as root), which is reading it."""
+    if kind == "cannot be looked into":
+        out = tmp_path / "mine"
+        out.mkdir()
+        stat = Path.stat
+
+        def refused(self, *args, **kwargs):
+            if self == out / LOCK_FILE:
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            return stat(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "stat", refused)
+        expected = f"file {out}: cannot read the study folder (Permission denied)"
+    else:
+        (tmp_path / "afile").write_text("mine")
+        out = tmp_path / "afile" / "sub"
+        expected = f"file {out}: cannot write the study folder (Not a directory)"
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert expected in said
+    assert said.count(str(out)) == 1 and "Traceback" not in said
+
+
 def test_a_file_a_failed_run_cannot_remove_leaves_its_error_and_a_warning(
     tmp_path, tiny_recbole, monkeypatch, caplog
 ):
