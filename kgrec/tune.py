@@ -37,6 +37,7 @@ out of time), so every rank ends a trial on the same epoch. Each trial records i
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import inspect
@@ -48,6 +49,7 @@ import shlex
 import shutil
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -591,16 +593,17 @@ def tune(
             if not locked_before:  # a folder that is not ours gets no lock file
                 _check_folder(out)
             created = not out.exists()  # removed under the lock if it fails before a trial
+        except OSError as exc:  # a folder it may not look into
+            raise _folder_refused(out, "read", exc) from None
+        try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # under a file, no permission
-            raise InputError(f"cannot write the study folder: {exc}", file=str(out)) from None
+            raise _folder_refused(out, "write", exc) from None
         with (
-            _lock(out) as lock,
+            _lock(out, made_folder=created) as lock,
             _optuna_quiet(),
             _Refusals(out / STUDY_FILE) as db,
-            _Undone(
-                out, locked_before=not lock.made_file, made_folder=created or lock.made_folder
-            ) as undone,
+            _Undone(out, locked_before=not lock.made_file, made_folder=lock.made_folder) as undone,
         ):
             # under the lock: another tune's study, half made, is not read as no study
             _check_folder(out)
@@ -1683,9 +1686,7 @@ def _check_folder(out: Path) -> None:
             and (not out.is_dir() or any(entry.name != LOCK_FILE for entry in out.iterdir()))
         )
     except OSError as exc:  # a folder it may not read
-        raise InputError(
-            f"cannot read the study folder ({exc.strerror or exc})", file=str(out)
-        ) from None
+        raise _folder_refused(out, "read", exc) from None
     if study:
         try:
             why = _not_ours(path)
@@ -1700,6 +1701,12 @@ def _check_folder(out: Path) -> None:
         raise InputError(
             "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
         )
+
+
+def _folder_refused(out: Path, doing: str, exc: OSError) -> InputError:
+    """The error of the study folder ``out`` refusing to be read or written (``doing``): the
+    path once, beside the system's reason (``exc`` names the path again)."""
+    return InputError(f"cannot {doing} the study folder ({exc.strerror or exc})", file=str(out))
 
 
 def _not_ours(path: Path) -> str | None:
@@ -1829,11 +1836,12 @@ class _lock:
     what it made (:class:`_Undone`), the folder or the lock file, before it lets go of the
     lock, so this run may find the folder gone (it makes it again, :attr:`made_folder`) or
     hold a lock on a file no longer in the folder (it takes the folder's instead).
-    :attr:`made_file` says whether this run made the lock file."""
+    :attr:`made_file` says whether this run made the lock file; :attr:`made_folder` whether it
+    made the folder (``made_folder``: before the lock, or again as it took it)."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, *, made_folder: bool = False) -> None:
         self.path = out / LOCK_FILE
-        self.made_folder = self.made_file = False
+        self.made_folder, self.made_file = made_folder, False
 
     def __enter__(self) -> _lock:
         for _ in range(_LOCK_TRIES):
@@ -1857,6 +1865,7 @@ class _lock:
                 return self
             fcntl.flock(self.file, fcntl.LOCK_UN)  # it locks nothing another run would see
             self.file.close()
+        self._remove_folder()
         raise InputError(
             "the folder was removed by another kgrec tune that failed as this one started, "
             f"{_LOCK_TRIES} times: run again",
@@ -1879,9 +1888,20 @@ class _lock:
         except FileExistsError:  # another run made it again
             pass
         except OSError as exc:
-            raise InputError(
-                f"cannot write the study folder ({exc.strerror or exc})", file=str(self.path.parent)
-            ) from None
+            raise _folder_refused(self.path.parent, "write", exc) from None
+
+    def _remove_folder(self) -> None:
+        """The folder this run made removed as it gives up, when it holds nothing: a file in
+        it is another run's, which made it again since (its lock file), and stays."""
+        if not self.made_folder:
+            return
+        try:
+            self.path.parent.rmdir()
+        except FileNotFoundError:  # removed again by another run
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):  # not another run's files
+                _left(self.path.parent, exc)
 
     def _the_folders(self) -> bool:
         """Whether the file locked is still the folder's lock file (the same inode)."""
@@ -1909,7 +1929,8 @@ class _Undone:
     the split was refused once it was. A folder the run made (``made_folder``) is removed
     whole; in another, the study's file and SQLite's beside it (:data:`_SQLITE_FILES`) that
     were not there as the run began to make the study (:meth:`making`), and the lock file;
-    never a file that was there before."""
+    never a file that was there before. What cannot be removed is left, a WARNING naming it
+    (:func:`_left`), and the error that stopped the run is raised."""
 
     def __init__(self, out: Path, *, locked_before: bool, made_folder: bool) -> None:
         self.out, self.locked_before, self.made_folder = out, locked_before, made_folder
@@ -1931,13 +1952,32 @@ class _Undone:
         if exc_type is None or self.trials:
             return
         if self.made_folder:
-            shutil.rmtree(self.out, ignore_errors=True)
+            shutil.rmtree(self.out, **{_RMTREE_REFUSED: _refused_removal})
             return
         for path in [*self.made, *([] if self.locked_before else [self.out / LOCK_FILE])]:
             try:
                 path.unlink(missing_ok=True)
-            except OSError as exc:  # the error that stopped the run is the one to report
-                log.warning("%s: could not be removed (%s)", path, exc.strerror or exc)
+            except OSError as exc:
+                _left(path, exc)
+
+
+def _left(path: Path | str, exc: OSError) -> None:
+    """A WARNING naming what a run that failed before its first trial could not remove: the
+    error that stopped the run is the one raised, not this refusal."""
+    log.warning("%s: could not be removed (%s)", path, exc.strerror or exc)
+
+
+def _refused_removal(function: Any, path: str, error: Any) -> None:
+    """shutil.rmtree's handler of a refusal: what it could not remove is named (:func:`_left`)
+    and the rest removed. ``error`` is the exception (``onexc``) or ``sys.exc_info()``
+    (``onerror``, before Python 3.12)."""
+    exc = error[1] if isinstance(error, tuple) else error
+    if not isinstance(exc, FileNotFoundError):  # gone already: nothing left
+        _left(path, exc)
+
+
+# the name of shutil.rmtree's handler argument: onexc since Python 3.12 (onerror deprecated)
+_RMTREE_REFUSED = "onexc" if sys.version_info >= (3, 12) else "onerror"
 
 
 # the suffixes of the study's file and those SQLite makes beside it: its rollback journal (left

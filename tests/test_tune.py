@@ -1502,6 +1502,44 @@ def test_a_lock_taken_on_a_lock_file_removed_as_it_was_taken_is_taken_again(
             assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # C's, left
 
 
+@pytest.mark.parametrize("made", ["again as it took the lock", "before the lock"])
+def test_a_run_that_gives_up_the_lock_removes_the_folder_it_made(
+    tmp_path, tiny_recbole, monkeypatch, made
+):
+    """Each time the run takes the lock, another run that failed removes what it made: the
+    folder (the run makes it again), or the lock file in the folder this run made. Before,
+    the run gave up after _LOCK_TRIES and left the (empty) folder it had made."""
+    out = tmp_path / "tune"
+    if made == "again as it took the lock":
+        out.mkdir()
+        (out / LOCK_FILE).touch()
+
+        def removed(path, *args, **kwargs):
+            if Path(path) == out / LOCK_FILE and out.exists():
+                shutil.rmtree(out)
+            return open(path, *args, **kwargs)
+
+        monkeypatch.setattr(kgrec.tune, "open", removed, raising=False)
+    else:
+        real = fcntl.flock
+
+        def removed(file, operation):
+            if operation & fcntl.LOCK_EX:
+                (out / LOCK_FILE).unlink()
+            return real(file, operation)
+
+        monkeypatch.setattr(
+            kgrec.tune,
+            "fcntl",
+            SimpleNamespace(
+                flock=removed, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB, LOCK_UN=fcntl.LOCK_UN
+            ),
+        )
+    with pytest.raises(InputError, match="removed by another kgrec tune"):
+        small_tune(tiny_recbole, out, trials=1)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("kind", ["a folder of that name", "no permission"])
 def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(
     tmp_path, tiny_recbole, monkeypatch, capsys, kind
@@ -1544,6 +1582,35 @@ def test_a_folder_that_cannot_be_read_is_a_clear_error(tmp_path, tiny_recbole, m
     assert not any(iterdir(out))
 
 
+@pytest.mark.parametrize("kind", ["cannot be looked into", "under a file"])
+def test_a_study_folder_refused_says_what_failed_with_its_path_once(
+    tmp_path, tiny_recbole, monkeypatch, capsys, kind
+):
+    """Before, both read "cannot write the study folder: [Errno ...] ... 'PATH'", the path
+    named twice, also when the folder could not be looked into (its lock file's look-up
+    refused, faked: the tests run as root), which is reading it."""
+    if kind == "cannot be looked into":
+        out = tmp_path / "mine"
+        out.mkdir()
+        stat = Path.stat
+
+        def refused(self, *args, **kwargs):
+            if self == out / LOCK_FILE:
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            return stat(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "stat", refused)
+        expected = f"file {out}: cannot read the study folder (Permission denied)"
+    else:
+        (tmp_path / "afile").write_text("mine")
+        out = tmp_path / "afile" / "sub"
+        expected = f"file {out}: cannot write the study folder (Not a directory)"
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert expected in said
+    assert said.count(str(out)) == 1 and "Traceback" not in said
+
+
 def test_a_file_a_failed_run_cannot_remove_leaves_its_error_and_a_warning(
     tmp_path, tiny_recbole, monkeypatch, caplog
 ):
@@ -1563,6 +1630,31 @@ def test_a_file_a_failed_run_cannot_remove_leaves_its_error_and_a_warning(
     with pytest.raises(InputError, match="nope"):
         small_tune(tiny_recbole, out, trials=1, target_domain="nope")
     assert f"{out / LOCK_FILE}: could not be removed (Permission denied)" in caplog.text
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+
+
+def test_what_a_failed_run_cannot_remove_of_the_folder_it_made_is_named(
+    tmp_path, tiny_recbole, monkeypatch, caplog
+):
+    """A run that fails before its first trial removes the folder it made whole; what it
+    could not remove (a refusal, faked: the tests run as root) was left silently. A warning
+    names each thing left, and the run's own error is raised."""
+    out = tmp_path / "tune"
+    unlink = os.unlink
+
+    def refused(path, *args, **kwargs):
+        if os.path.basename(path) == LOCK_FILE:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refused)
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, out, trials=1, target_domain="nope")
+    left = [r for r in caplog.records if "could not be removed" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in left] == [
+        ("WARNING", f"{out / LOCK_FILE}: could not be removed (Permission denied)"),
+        ("WARNING", f"{out}: could not be removed (Directory not empty)"),
+    ]
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
 
 
