@@ -1940,9 +1940,13 @@ class _Undone:
     def making(self) -> None:
         """Note, as the study is about to be opened, which of its files are the run's: all
         that are not there yet, when the study is not (none when it is: a journal it leaves
-        would hold a write of the study to undo)."""
+        would hold a write of the study to undo). A folder that holds a study now is not the
+        run's to remove, though it made it: another run that found no folder either made it
+        too, and took the lock first."""
         files = [self.out / (STUDY_FILE + suffix) for suffix in _SQLITE_FILES]
-        if not files[0].exists():
+        if files[0].exists():
+            self.made_folder = False
+        else:
             self.made = [path for path in files if not path.exists()]
 
     def __enter__(self) -> _Undone:

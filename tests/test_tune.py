@@ -1459,6 +1459,27 @@ def test_a_folder_removed_by_a_run_that_failed_as_this_one_starts_is_made_again(
         assert not out.exists()
 
 
+def test_a_run_that_fails_leaves_a_study_another_run_finished_in_the_folder_both_made(
+    tmp_path, tiny_recbole, monkeypatch
+):
+    """Runs A and B both find no folder and both make it; B pauses before it takes the lock,
+    A takes it, runs its trials and lets go; B then fails before its first trial (a bad
+    --target-domain). Before, B removed the folder it took for its own, and A's study with
+    it. A folder that holds a study as B begins to make its own is not B's to remove."""
+    out, finished = tmp_path / "tune", tmp_path / "finished"
+    small_tune(tiny_recbole, finished, trials=1)  # what A leaves
+    real = kgrec.tune._lock.__enter__
+
+    def a_finished_first(self):
+        shutil.copytree(finished, out, dirs_exist_ok=True)  # B made it; A ran in it meanwhile
+        return real(self)
+
+    monkeypatch.setattr(kgrec.tune._lock, "__enter__", a_finished_first)
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, out, trials=1, target_domain="nope")
+    assert (out / BEST_FILE).is_file() and len(load_study(out).trials) == 1
+
+
 @pytest.mark.parametrize("after", ["nothing", "another run made it again"])
 def test_a_lock_taken_on_a_lock_file_removed_as_it_was_taken_is_taken_again(
     tmp_path, tiny_recbole, monkeypatch, after
