@@ -67,10 +67,12 @@ def read_text_vectors(
     the vectors; an embed commits its vectors and its record together, so a record that
     changed meanwhile means the vectors may be of two models, and they are read again (a
     StoreError after :data:`READ_ATTEMPTS` tries). Readers take no lock: they never wait
-    for, nor refuse, one another. Vectors a run published (:func:`check_text_property`) are
+    for, nor refuse, one another. Vectors a run published
+    (:func:`~kgrec.text.embed.check_text_property`) are
     refused, so are those a publish wrote while they were read."""
     from kgrec.errors import StoreError
     from kgrec.store import redact
+    from kgrec.text.embed import check_text_property
 
     for _ in range(READ_ATTEMPTS):
         model = store.vector_model(property)
@@ -83,36 +85,4 @@ def read_text_vectors(
         f"{redact(store.uri)}: the text vectors {property!r} were replaced by another text "
         f"model's while they were read, {READ_ATTEMPTS} times (a kgrec embed is running): "
         "run again when it has finished"
-    )
-
-
-def check_text_property(store: GraphStore, property: str, *, embed: bool = False) -> None:
-    """An InputError when ``store``'s vectors ``property`` are a run's published embeddings
-    (:meth:`~kgrec.store.base.GraphStore.vector_run`), not text vectors: a model reading them
-    as node text would train on, or serve, another run's outputs. With ``embed`` (``kgrec
-    embed``, before it writes): text vectors written there would replace the run's, and the
-    store would record them as a text model's."""
-    run = store.vector_run(property)
-    if run is None:
-        return
-    from kgrec.errors import InputError
-    from kgrec.store import redact
-    from kgrec.text.embed import DEFAULT_PROPERTY
-
-    whose = (
-        f"{redact(store.uri)}: the vectors {property!r} are the embeddings that run "
-        f"{run['run']!r} published (kgrec recommend), not text vectors"
-    )
-    if embed:
-        raise InputError(
-            f"{whose}: kgrec embed does not replace them with text vectors. Nothing was "
-            f"written: choose another --property for the text vectors ({DEFAULT_PROPERTY!r} "
-            "by default)",
-            field="--property",
-        )
-    raise InputError(
-        f"{whose}: they are not read as node text. Give --text-property the property that "
-        f"holds the text vectors: {DEFAULT_PROPERTY!r} by default, what kgrec embed writes (or "
-        "the --property it was given)",
-        field="--text-property",
     )

@@ -421,7 +421,7 @@ def check_publish_not_text(
     """An InputError when ``model``, the store's record of ``property``'s vectors
     (:meth:`GraphStore.vector_model`), is a text model's: a publish never writes a run's
     embeddings over text vectors (kgrec embed's), as kgrec embed never writes text vectors
-    over a run's (:func:`kgrec.data.source.check_text_property`). ``field``: the option or
+    over a run's (:func:`kgrec.text.embed.check_text_property`). ``field``: the option or
     argument to name."""
     if model is None:
         return

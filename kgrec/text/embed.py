@@ -37,6 +37,37 @@ DEFAULT_PROPERTY = "embedding"
 REMEDY = "nothing was written. Embed under another --property, or give the model that wrote them"
 
 
+def check_text_property(store: GraphStore, property: str, *, embed: bool = False) -> None:
+    """An InputError when ``store``'s vectors ``property`` are a run's published embeddings
+    (:meth:`~kgrec.store.base.GraphStore.vector_run`), not text vectors: a model reading them
+    as node text would train on, or serve, another run's outputs. With ``embed`` (``kgrec
+    embed``, before it writes): text vectors written there would replace the run's, and the
+    store would record them as a text model's."""
+    run = store.vector_run(property)
+    if run is None:
+        return
+    from kgrec.errors import InputError
+    from kgrec.store import redact
+
+    whose = (
+        f"{redact(store.uri)}: the vectors {property!r} are the embeddings that run "
+        f"{run['run']!r} published (kgrec recommend), not text vectors"
+    )
+    if embed:
+        raise InputError(
+            f"{whose}: kgrec embed does not replace them with text vectors. Nothing was "
+            f"written: choose another --property for the text vectors ({DEFAULT_PROPERTY!r} "
+            "by default)",
+            field="--property",
+        )
+    raise InputError(
+        f"{whose}: they are not read as node text. Give --text-property the property that "
+        f"holds the text vectors: {DEFAULT_PROPERTY!r} by default, what kgrec embed writes (or "
+        "the --property it was given)",
+        field="--text-property",
+    )
+
+
 @dataclass
 class Embedded:
     """The vectors of one node kind and how they were obtained."""
@@ -254,12 +285,11 @@ def write_embeddings(
     stored vectors have another dimension is an InputError, and nothing is written; so is,
     with ``model`` (:func:`model_record`), another model's vectors on a kind not written
     (:func:`check_model`), and so are vectors a run published there
-    (:func:`~kgrec.data.source.check_text_property`). ``model`` is recorded as the property's
+    (:func:`check_text_property`). ``model`` is recorded as the property's
     (with its template digests: those of the kinds not written are kept from the store's
     record); without one
     the property's record goes (it was of the vectors replaced). The store's load lock is
     held for the check and the write (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
-    from kgrec.data.source import check_text_property
 
     results = list(results)
     with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
@@ -300,7 +330,6 @@ def embed_store(
     bundled all-MiniLM-L6-v2); vectors are cached by model and text in ``cache`` (default
     ``$KGREC_CACHE/embeddings/vectors.sqlite``) unless ``use_cache`` is False."""
     from graph_schema.names import PROPERTY_RULE, is_property_name
-    from kgrec.data.source import check_text_property
     from kgrec.device import resolve_device
     from kgrec.errors import InputError, StoreError
     from kgrec.store import open_store
