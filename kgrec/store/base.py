@@ -60,7 +60,8 @@ class GraphStore(ABC):
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
     ) -> None:
-        """Store one vector per node of ``kind`` (by key) as ``property``; Neo4j also indexes it."""
+        """Store one vector per node of ``kind`` (by key) as ``property``; Neo4j also indexes it.
+        Holds the load lock (:meth:`load_lock`) for its check and its write."""
 
     @abstractmethod
     def replace_vectors(
@@ -80,7 +81,8 @@ class GraphStore(ABC):
         those of their texts) is recorded as
         ``property``'s model (:meth:`vector_model`), with the vectors; without it the record
         there (a model's or a run's, of the old vectors) goes: the new vectors are of no
-        recorded model or run. Returns how many nodes of each kind lost the property."""
+        recorded model or run. Holds the load lock (:meth:`load_lock`) for its checks and its
+        write. Returns how many nodes of each kind lost the property."""
 
     @abstractmethod
     def vector_model(self, property: str) -> dict[str, str] | None:
@@ -104,8 +106,8 @@ class GraphStore(ABC):
 
     @abstractmethod
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
-        """Remove ``property`` from every node of ``kind`` whose key is not in ``keep``; how
-        many nodes lost it."""
+        """Remove ``property`` from every node of ``kind`` whose key is not in ``keep``, under
+        the load lock (:meth:`load_lock`); how many nodes lost it."""
 
     @abstractmethod
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
@@ -214,10 +216,11 @@ class GraphStore(ABC):
     def load_lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold the lock a load holds while it writes, for the block: no load changes the graph
         meanwhile (``kgrec embed`` checks and writes its vectors under it; a Neo4j publish
-        too). Neo4j: the load lock, refused with a StoreError naming its holder when a load
-        holds it, and taken again freely within a block of the same store object's. LocalStore:
-        its write lock (a file lock, waited for), under which its own writes go ahead. The
-        default holds nothing."""
+        too). Every vector write takes it itself, so none of another writer's comes between a
+        holder's check and its write. Neo4j: the load lock, refused with a StoreError naming
+        its holder when a load holds it, and taken again freely within a block of the same
+        store object's. LocalStore: its write lock (a file lock, waited for), under which its
+        own writes go ahead. The default holds nothing."""
         return contextlib.nullcontext()
 
     def break_lock(self) -> dict[str, Any] | None:

@@ -488,6 +488,10 @@ class Neo4jStore(GraphStore):
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
     ) -> None:
         matrix = vector_rows(kind, keys, vectors, property)
+        with self.load_lock():  # no load, embed or publish writes between check and write
+            self._write_vectors(kind, keys, matrix, property)
+
+    def _write_vectors(self, kind: str, keys: list[str], matrix: np.ndarray, property: str) -> None:
         self._connect()
         statement = q.create_vector_index(kind, property)
         with self._errors(f"writing {kind} vectors"):
@@ -546,6 +550,15 @@ class Neo4jStore(GraphStore):
         transaction that writes): if that fails, the error says the vectors are written and
         what makes the indexes."""
         checked = _checked_vectors(vectors, property)
+        with self.load_lock():  # no load, publish or other embed writes between check and write
+            return self._replace_vectors(checked, property, model)
+
+    def _replace_vectors(
+        self,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        model: Mapping[str, str] | None,
+    ) -> dict[str, int]:
         record = (
             None
             if model is None
@@ -751,8 +764,7 @@ class Neo4jStore(GraphStore):
 
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
         node_kind(kind)
-        self._connect()
-        with self._errors(f"removing {kind} vectors"):
+        with self.load_lock(), self._errors(f"removing {kind} vectors"):
             if self._dimension(kind, property) is None:  # no vectors there: an attribute, or none
                 return 0
             records = self._run(q.DROP_VECTORS[kind], property=property, keep=list(keep))

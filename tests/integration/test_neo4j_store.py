@@ -295,6 +295,33 @@ def test_an_embed_does_not_write_while_a_load_holds_the_lock(neo, movies, monkey
     assert lock_holder(neo.driver) == []
 
 
+def test_a_raw_vector_write_is_refused_while_another_holds_the_load_lock(neo, movies):
+    """Before, write_vectors, replace_vectors and drop_vectors called from Python took no load
+    lock: they wrote while a load ran, or between another process's publish check (no text
+    vectors there) and its write. Now each takes the lock, refused as a second load is."""
+    neo.write(movies, progress=False)
+    neo.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="vec")
+    other = {"token": "t", "host": "elsewhere", "pid": 4242, "command": "kgrec load recbole x"}
+    neo.driver.execute_query(
+        "CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, "
+        "command: $command, started: datetime()})",
+        other,
+    )
+    refused = r"another load .* pid 4242, .*: kgrec load recbole x"
+    with pytest.raises(StoreError, match=refused):
+        neo.write_vectors("Item", ["movies:2"], np.ones((1, 2)), property="vec")
+    with pytest.raises(StoreError, match=refused):
+        neo.replace_vectors({"Item": (["movies:2"], np.ones((1, 2)))}, property="vec")
+    with pytest.raises(StoreError, match=refused):
+        neo.drop_vectors("Item", [], property="vec")
+    assert neo.read_vectors("Item", property="vec")[0] == ["movies:1"]  # nothing written
+    assert [h["host"] for h in lock_holder(neo.driver)] == ["elsewhere"]
+    neo.break_lock()
+    neo.replace_vectors({"Item": (["movies:2"], np.ones((1, 2)))}, property="vec")
+    assert neo.read_vectors("Item", property="vec")[0] == ["movies:2"]
+    assert lock_holder(neo.driver) == []  # held only while it wrote
+
+
 def test_the_lock_of_a_dead_load_on_this_machine_is_cleared(neo, movies):
     neo.write(movies, progress=False)
     dead = subprocess.run(

@@ -391,6 +391,28 @@ def test_vectors_round_trip_and_are_checked(store, movies):
     assert store.drop_vectors("Item", ["movies:1"], property="embedding") == 0
 
 
+def test_vector_writes_go_ahead_within_the_load_lock_and_release_it(store, movies):
+    """Every vector write takes the load lock itself; within a block of the same store object
+    that holds it (kgrec embed's, a publish's) it goes ahead, and after it another writer
+    takes the lock (a Neo4j lock still held would refuse it)."""
+    store.write(movies, progress=False)
+    items = {"Item": (["movies:1", "movies:2"], np.ones((2, 2)))}
+    with store.load_lock():
+        assert store.replace_vectors(items, property="vec") == {"Item": 0}
+        store.write_vectors("User", ["u1"], np.ones((1, 2)), property="vec")
+        assert store.drop_vectors("Item", ["movies:1"], property="vec") == 1
+    from kgrec.store import LocalStore, Neo4jStore
+
+    if isinstance(store, Neo4jStore):  # another writer of the same store
+        other = Neo4jStore(store.driver, database=store.database, uri=store.uri)
+    else:
+        other = LocalStore(store.path)
+    with other.load_lock():
+        other.write_vectors("Item", ["books:1"], np.ones((1, 2)), property="vec")
+    assert store.read_vectors("Item", property="vec")[0] == ["books:1", "movies:1"]
+    assert store.read_vectors("User", property="vec")[0] == ["u1"]
+
+
 def _replace_vectors_stores(store):
     """``store``, and for Neo4j also the same database with every replacement staged."""
     from kgrec.store import Neo4jStore

@@ -444,3 +444,24 @@ def test_the_load_lock_keeps_other_writers_out_until_its_block_ends(store, movie
         assert not other_process_may_write()
     assert other_process_may_write()
     assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+
+
+def test_a_raw_vector_write_waits_while_another_writer_holds_the_load_lock(store, movies):
+    """replace_vectors called from Python (not kgrec embed) takes the store's write lock, as a
+    load does: while another writer (another object, as another process) holds the load lock
+    it waits, and writes once the lock is released."""
+    import threading
+
+    import numpy as np
+
+    store.write(movies, progress=False)
+    writer = LocalStore(store.path)
+    items = {"Item": (["movies:1"], np.ones((1, 2)))}
+    thread = threading.Thread(target=lambda: writer.replace_vectors(items, property="vec"))
+    with store.load_lock():
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive()  # waiting for the lock
+        assert store.read_vectors("Item", property="vec")[0] == []
+    thread.join()
+    assert store.read_vectors("Item", property="vec")[0] == ["movies:1"]
