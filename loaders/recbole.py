@@ -220,4 +220,5 @@ def load(
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
     if domain is None and domain_rule is None:
         domain = name
-    return build(parts, domain=domain, rule=domain_rule, names=headers.get("item"), report=report)
+    names = {_PART[s]: h for s, h in headers.items()}
+    return build(parts, domain=domain, rule=domain_rule, names=names, report=report)

@@ -144,7 +144,7 @@ def load(
         domain=domain,
         rule=domain_rule,
         held_domains=held_domains,
-        names=names,
+        names={kind: names},
         report=report,
     )
     # items with titles are a catalogue's new items (late items: the way to add them); an

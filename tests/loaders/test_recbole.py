@@ -304,3 +304,27 @@ def test_domain_rule_without_item_file_says_the_items_file_is_needed(
     assert ".item" in message and "load table --kind items" in message
     inter = str(folder.resolve() / "toy.inter")
     assert (caught.value.file, caught.value.field) == (inter, "--domain-rule")
+
+
+@pytest.mark.parametrize("attribute", ["class", "class:token_seq", "genres"])
+def test_a_domain_rule_may_name_the_column_as_the_header_does_with_or_without_its_type(
+    toy, attribute
+):
+    # before, 'class' was refused as an attribute the items do not have, and
+    # 'class:token_seq:action=...' as a domain named 'token_seq:action'
+    rule = parse_rule(f"{attribute}:action=Action;comedy=Comedy,Romance")
+    graph = recbole.load(toy, domain_rule=rule)
+    assert dict(zip(graph.items["item_id"], graph.items["domain"], strict=True)) == {
+        "i1": "comedy",
+        "i2": "action",
+        "i3": "comedy",
+    }
+
+
+def test_a_domain_rule_on_an_unknown_column_lists_the_names_a_rule_may_use(toy):
+    # before, the error said only that the items lack 'klass'
+    with pytest.raises(InputError, match="needs the item attribute 'klass'") as caught:
+        recbole.load(toy, domain_rule=parse_rule("klass:a=Action"))
+    message = str(caught.value)
+    assert "a rule may name item_id, movie_title, release_year, class, budget, tags, " in message
+    assert "with or without the header's :type" in message and "genres" not in message
