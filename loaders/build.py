@@ -78,16 +78,17 @@ def build(
     domain: str | None = None,
     rule: DomainRule | None = None,
     held_domains: Collection[str] | None = None,
-    names: Mapping[str, str] | None = None,
+    names: Mapping[str, Mapping[str, str]] | None = None,
     report: LoadReport | None = None,
 ) -> GraphTables:
     """The canonical tables of one load (validated, private columns dropped).
 
     Items go to ``domain`` (default ``"default"``) or to the domains of ``rule``;
     ``held_domains``: those the store the load goes to holds items of, the only ones ``rule``
-    may put items in (None or none held: any); ``names``: the items file's name of each column
-    where it is not the internal one (``load table --genres-col``, a RecBole header's
-    ``class:token_seq``), for messages (default: the same name).
+    may put items in (None or none held: any); ``names``: per part (``items``,
+    ``interactions``, ...), its file's name of each column where it is not the internal one
+    (``load table --genres-col``, a RecBole header's ``class:token_seq``), for messages and the
+    domain rule's attribute (default: the same name).
     With an item file, an interaction or link naming an item that is not in it is an error;
     without one, the items are those the interactions and links name. Users are those of the
     user file and those the interactions name.
@@ -107,10 +108,11 @@ def build(
     report.files = list(dict.fromkeys(str(f) for df in frames for f in df[FILE].cat.categories))
     if parts.interactions is not None:
         report.interaction_files = [str(f) for f in parts.interactions[FILE].cat.categories]
+    names = names or {}
     for name, columns in _REQUIRED.items():
         frame = getattr(parts, name)
         if frame is not None:
-            _require_values(frame, columns)
+            _require_values(frame, columns, names.get(name, {}))
 
     interactions, users = parts.interactions, parts.users
     if parts.user_links is not None:
@@ -146,13 +148,12 @@ def build(
     items = _items(parts.items, interactions, links, report)
     if rule is not None:
         # the rule may name the column as the file does (load table --genres-col kind: 'kind')
-        internal = {user: name for name, user in (names or {}).items() if user != name}
-        if rule.attribute not in items and rule.attribute in internal:
-            rule = replace(rule, attribute=internal[rule.attribute])
-        field = (names or {}).get(rule.attribute, rule.attribute)
+        item_names = names.get("items", {})
         header = 1 if parts.items is not None and parts.items.attrs.get("header") else None
-        item_domain = rule.assign(items, field=field, header=header)
+        rule = rule.on_columns(items, item_names, header=header)
+        item_domain = rule.assign(items, names=item_names)
         if held_domains:
+            field = item_names.get(rule.attribute, rule.attribute)
             _check_held_domains(items, item_domain, rule.attribute, field, held_domains)
     else:
         item_domain = pd.Series(domain, index=items.index, dtype="string")
@@ -160,7 +161,9 @@ def build(
     item_file = parts.items[FILE].iloc[0] if parts.items is not None else None
     tables = GraphTables()
     if interactions is not None:
-        item_uid = _item_uids(interactions, items["item_id"], uids, item_file)
+        item_uid = _item_uids(
+            interactions, items["item_id"], uids, item_file, names.get("interactions", {})
+        )
         interactions = _left_out(interactions, item_uid, "interactions", report)
         tables.interactions = interactions.drop(columns="item_id")
     if links is not None:
@@ -170,7 +173,7 @@ def build(
             np.ones(len(links), dtype=bool),
             "entity {entity!r} is linked to a second item",
         )
-        link_uid = _item_uids(links, items["item_id"], uids, item_file)
+        link_uid = _item_uids(links, items["item_id"], uids, item_file, names.get("links", {}))
         _left_out(links, link_uid, "links", report)  # counted
         entity_of = pd.Series(links["entity_id"].to_numpy(), index=links["item_id"].to_numpy())
         linked = items["item_id"].map(entity_of).astype("string")
@@ -260,14 +263,18 @@ def _strip_ids(parts: Parts, report: LoadReport) -> Parts:
     return replace(parts, **changed) if changed else parts
 
 
-def _require_values(df: pd.DataFrame, columns: list[str]) -> None:
+def _require_values(df: pd.DataFrame, columns: list[str], names: Mapping[str, str]) -> None:
+    """An error at the first empty value of ``columns`` (or an id with a tab or line break),
+    naming the column as the file does (``names``)."""
     for name in columns:
         column = df[name]
         text = column.astype("string")
         empty = (column.isna() | (text.str.strip() == "")).to_numpy()
         if empty.any():
             position = int(np.argmax(empty))
-            raise InputError("a required value is empty", field=name, **where(df, position))
+            raise InputError(
+                "a required value is empty", field=names.get(name, name), **where(df, position)
+            )
         if name in _SPLIT_IDS:
             breaks = text.str.contains(r"[\t\n\r]", regex=True).to_numpy(dtype=bool)
             if breaks.any():
@@ -275,7 +282,7 @@ def _require_values(df: pd.DataFrame, columns: list[str]) -> None:
                 raise InputError(
                     f"the id {text.iloc[position]!r} holds a tab or a line break, which "
                     "kgrec's split files (one tab-separated pair per line) cannot hold",
-                    field=name,
+                    field=names.get(name, name),
                     **where(df, position),
                 )
 
@@ -413,10 +420,15 @@ def _check_held_domains(
 
 
 def _item_uids(
-    df: pd.DataFrame, item_ids: pd.Series, uids: ExtensionArray, item_file: str | None
+    df: pd.DataFrame,
+    item_ids: pd.Series,
+    uids: ExtensionArray,
+    item_file: str | None,
+    names: Mapping[str, str],
 ) -> pd.Series:
     """The uid of the item each row names (null where the domain rule left the item out);
-    an error at the first row naming an item that is not in the item file."""
+    an error at the first row naming an item that is not in the item file, naming the column
+    as ``df``'s file does (``names``)."""
     found = pc.index_in(pa.array(df["item_id"]), value_set=pa.array(item_ids))
     missing = found.is_null().to_numpy(zero_copy_only=False)
     if missing.any():
@@ -424,7 +436,7 @@ def _item_uids(
         raise InputError(
             f"names item {df['item_id'].iloc[position]!r}, which is not in the item file "
             f"{item_file}",
-            field="item_id",
+            field=names.get("item_id", "item_id"),
             **where(df, position),
         )
     positions = found.fill_null(0).to_numpy(zero_copy_only=False)

@@ -422,8 +422,9 @@ def _read_with_csv(
     return _with_source(df, file, np.asarray(lines, dtype=np.int64))
 
 
-def to_float(df: pd.DataFrame, name: str) -> pd.Series:
-    """Column ``name`` as float64 (empty = null); InputError at the first non-number."""
+def to_float(df: pd.DataFrame, name: str, *, field: str | None = None) -> pd.Series:
+    """Column ``name`` as float64 (empty = null); InputError at the first non-number, naming
+    the column ``field`` (the file's name of it; default ``name``)."""
     column = df[name]
     if column.dtype == "float64":
         values = column
@@ -435,7 +436,9 @@ def to_float(df: pd.DataFrame, name: str) -> pd.Series:
     if bad.any():
         position = int(np.argmax(bad))
         raise InputError(
-            f"not a number: {column.iloc[position]!r}", field=name, **where(df, position)
+            f"not a number: {column.iloc[position]!r}",
+            field=field or name,
+            **where(df, position),
         )
     return values
 
@@ -499,13 +502,18 @@ def check_interactions(
     return df
 
 
-def to_year(df: pd.DataFrame, name: str, *, strict: bool = True) -> pd.Series:
+def to_year(
+    df: pd.DataFrame, name: str, *, strict: bool = True, field: str | None = None
+) -> pd.Series:
     """Column ``name`` as a nullable integer year (``1995`` or ``1995.0``; empty = null).
 
     Not ``strict``: a value that is not a whole number (``unknown``) becomes null, logged.
+    ``field``: the file's name of the column (``release_year:token``), for messages (default:
+    ``name``).
     """
+    field = field or name
     if strict:
-        values = to_float(df, name)
+        values = to_float(df, name, field=field)
     else:
         text = df[name].astype("string").str.strip()
         values = pd.to_numeric(text, errors="coerce").astype("float64")
@@ -514,7 +522,7 @@ def to_year(df: pd.DataFrame, name: str, *, strict: bool = True) -> pd.Series:
         position = int(np.argmax(bad))
         raise InputError(
             f"not a year (a whole number up to {MAX_YEAR}): {df[name].iloc[position]!r}",
-            field=name,
+            field=field,
             **where(df, position),
         )
     unknown = (values.isna() & df[name].astype("string").str.strip().fillna("").ne("")).to_numpy()
@@ -524,7 +532,7 @@ def to_year(df: pd.DataFrame, name: str, *, strict: bool = True) -> pd.Series:
             "%s: %d value(s) of %s are not years and are left unknown (first: line %s, %r)",
             where(df, position)["file"],
             int((unknown | bad).sum()),
-            name,
+            field,
             where(df, position)["line"],
             df[name].iloc[position],
         )

@@ -152,18 +152,20 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
         if target in out:
             log.info("%s: column %s also maps to %s; ignoring it", file, name, target)
             continue
-        out[target] = _convert(df, name, target, types[name])
+        out[target] = _convert(df, name, target, types[name], header[name])
         headers[target] = header[name]
     # attrs: the header, where errors point
     return pd.DataFrame(out).__finalize__(df), headers
 
 
-def _convert(df: pd.DataFrame, name: str, target: str, kind: str) -> pd.Series:
+def _convert(df: pd.DataFrame, name: str, target: str, kind: str, field: str) -> pd.Series:
+    """Column ``name`` of ``kind`` as the values of ``target``; ``field``: the header's name
+    of it (``release_year:token``), for messages."""
     column = df[name]
     if target in IDS and kind == "float":
         return _float_ids(df, name)
     if target == "year":
-        return to_year(df, name, strict=kind == "float")
+        return to_year(df, name, strict=kind == "float", field=field)
     if target == "genres":
         return split_tokens(column)  # genre names hold no spaces (`Sci-Fi`, `Children's`)
     if target == "title" or kind in ("token", "float"):
@@ -178,7 +180,7 @@ def _float_ids(df: pd.DataFrame, name: str) -> pd.Series:
     as the header writes it), each the id a Parquet float column gives it, the id a ``token``
     column gives its text when that is written alike: ``1`` and ``1.0`` -> ``"1"``, ``2.50`` ->
     ``"2.5"``; a whole number from 2**53 on keeps its text as written (no digit lost)."""
-    values = to_float(df.rename(columns={name: f"{name}:float"}), f"{name}:float").to_numpy()
+    values = to_float(df, name, field=f"{name}:float").to_numpy()
     text = df[name].astype("string").str.strip()
     lossy = (values == np.round(values)) & (np.abs(values) >= 2**53)
     ids = pd.Series([as_text(v) for v in values], index=df.index, dtype="string")
@@ -220,4 +222,5 @@ def load(
         parts.user_links = read_columns(user_links, ("user_id", "same_as"))
     if domain is None and domain_rule is None:
         domain = name
-    return build(parts, domain=domain, rule=domain_rule, names=headers.get("item"), report=report)
+    names = {_PART[s]: h for s, h in headers.items()}
+    return build(parts, domain=domain, rule=domain_rule, names=names, report=report)

@@ -7,14 +7,15 @@ domain's set; an item that meets none, or several, is left out (with its interac
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from graph_schema.errors import InputError, few
 from graph_schema.merge import as_text
 from graph_schema.tables import DOMAIN_PATTERN
-from graph_schema.validate import FILE
+from graph_schema.validate import FILE, PRIVATE
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +50,56 @@ class DomainRule:
                     )
                 seen[value] = name
 
+    def on_columns(
+        self,
+        items: pd.DataFrame,
+        names: Mapping[str, str] | None = None,
+        *,
+        header: int | None = None,
+    ) -> DomainRule:
+        """The rule on the column of ``items`` its attribute names: the column itself
+        (``genres``), or as the items file names it, ``names`` mapping each column to that
+        (``load table --genres-col kind``: ``kind``; a RecBole header's ``class:token_seq``, or
+        without its type, ``class``). An attribute naming none is an error at the file's
+        header line ``header``, listing the names a rule may use.
+        """
+        names = names or {}
+        if self.attribute in items:
+            return self
+        columns = [c for c in items.columns if c not in PRIVATE]
+        written = {c: names.get(c, c) for c in columns}
+        for column, name in written.items():
+            if self.attribute in (name, name.partition(":")[0]):
+                return replace(self, attribute=column)
+        short = ", ".join(n.partition(":")[0] for n in written.values())
+        typed = any(":" in n for n in written.values())
+        raise InputError(
+            f"the domain rule needs the item attribute {self.attribute!r}, which the items do "
+            f"not have; a rule may name {short}"
+            + (" (with or without the header's :type)" if typed else ""),
+            file=str(items[FILE].iloc[0]) if FILE in items and len(items) else None,
+            line=header,
+            field=self.attribute,
+        )
+
     def assign(
-        self, items: pd.DataFrame, *, field: str | None = None, header: int | None = None
+        self,
+        items: pd.DataFrame,
+        *,
+        names: Mapping[str, str] | None = None,
+        header: int | None = None,
     ) -> pd.Series:
         """The domain of each item (aligned with ``items``), null for items left out.
 
         The attribute may hold lists (genres) or single values. A rule that leaves out every
-        item is an error (a load that would keep nothing). ``field``: the items file's name of
-        the attribute (``load table --genres-col``), for messages (default: the attribute);
-        ``header``: the line of the file's header, where a missing attribute is reported.
+        item is an error (a load that would keep nothing). ``names``: the items file's name of
+        each column where it is not the internal one, the rule's attribute may be and messages
+        use (:meth:`on_columns`); ``header``: the line of the file's header, where a missing
+        attribute is reported.
         """
-        field = field or self.attribute
-        if self.attribute not in items:
-            raise InputError(
-                f"the domain rule needs the item attribute {field!r}, which the items do not have",
-                file=str(items[FILE].iloc[0]) if FILE in items and len(items) else None,
-                line=header,
-                field=field,
-            )
-        values = items[self.attribute].reset_index(drop=True).explode()
+        column = self.on_columns(items, names, header=header).attribute
+        field = (names or {}).get(column, column)
+        values = items[column].reset_index(drop=True).explode()
         # compared as text, as the rule is written: a year 1995 meets "1995"
         text = pd.Series(
             [None if pd.isna(v) else as_text(v) for v in values], index=values.index, dtype=object
@@ -141,8 +173,14 @@ def named_rule(name: str) -> DomainRule:
 
 
 def parse_rule(text: str) -> DomainRule:
-    """A rule written ``ATTRIBUTE:DOMAIN=V1,V2;DOMAIN=V3,...``."""
-    attribute, _, spec = text.partition(":")
+    """A rule written ``ATTRIBUTE:DOMAIN=V1,V2;DOMAIN=V3,...``.
+
+    The attribute ends at the last ``:`` before the first ``=`` (a domain name holds no ``:``),
+    so it may be a RecBole header's ``name:type`` (``class:token_seq:action=Action``).
+    """
+    head, equals, rest = text.partition("=")
+    attribute, _, domain = head.rpartition(":")
+    spec = domain + equals + rest
     domains = []
     for part in filter(None, (p.strip() for p in spec.split(";"))):
         name, equals, values = part.partition("=")

@@ -133,7 +133,7 @@ def load(
     if kind == "interactions":
         df = check_interactions(df, report, names=names)
     if "year" in df:
-        df["year"] = to_year(df, "year", strict=False)
+        df["year"] = to_year(df, "year", strict=False, field=names["year"])
     if "genres" in df:
         df["genres"] = to_genres(df, "genres", genres_sep, field=names["genres"])
     parts = Parts(**{kind: df})
@@ -144,7 +144,7 @@ def load(
         domain=domain,
         rule=domain_rule,
         held_domains=held_domains,
-        names=names,
+        names={kind: names},
         report=report,
     )
     # items with titles are a catalogue's new items (late items: the way to add them); an

@@ -28,7 +28,8 @@ RULE_HELP = (
     f"split the items into domains by a rule: a named rule ({', '.join(RULES)}) or "
     "'ATTRIBUTE:DOMAIN=V1,V2;DOMAIN=V3,...', e.g. 'genres:action=Action,Adventure;"
     "comedy=Comedy,Romance' (an item goes to the one domain whose values it meets when it "
-    "meets no other's; other items and their interactions are left out)"
+    "meets no other's; other items and their interactions are left out); ATTRIBUTE as kgrec "
+    "names it (genres) or as the items file does (a RecBole header's class, or class:token_seq)"
 )
 
 

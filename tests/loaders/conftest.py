@@ -129,15 +129,25 @@ BAD_RECBOLE = [
         "no data rows",
     ),
     (
+        # before: the internal 'item_id', not the header's name (this case and the next two)
         "interaction names an unknown item",
         "toy.inter",
         "u1\ti99\t3\t1\n",
         True,
         7,
-        "item_id",
+        "item_id:token",
         "i99",
     ),
-    ("link names an unknown item", "toy.link", "i99\te9\n", True, 5, "item_id", "i99"),
+    ("link names an unknown item", "toy.link", "i99\te9\n", True, 5, "item_id:token", "i99"),
+    (
+        "empty required id",
+        "toy.inter",
+        "u4\t\t5\t105\n",
+        True,
+        7,
+        "item_id:token",
+        "a required value is empty",
+    ),
     (
         "not UTF-8",
         "toy.item",

@@ -304,3 +304,42 @@ def test_domain_rule_without_item_file_says_the_items_file_is_needed(
     assert ".item" in message and "load table --kind items" in message
     inter = str(folder.resolve() / "toy.inter")
     assert (caught.value.file, caught.value.field) == (inter, "--domain-rule")
+
+
+@pytest.mark.parametrize("attribute", ["class", "class:token_seq", "genres"])
+def test_a_domain_rule_may_name_the_column_as_the_header_does_with_or_without_its_type(
+    toy, attribute
+):
+    # before, 'class' was refused as an attribute the items do not have, and
+    # 'class:token_seq:action=...' as a domain named 'token_seq:action'
+    rule = parse_rule(f"{attribute}:action=Action;comedy=Comedy,Romance")
+    graph = recbole.load(toy, domain_rule=rule)
+    assert dict(zip(graph.items["item_id"], graph.items["domain"], strict=True)) == {
+        "i1": "comedy",
+        "i2": "action",
+        "i3": "comedy",
+    }
+
+
+def test_a_domain_rule_on_an_unknown_column_lists_the_names_a_rule_may_use(toy):
+    # before, the error said only that the items lack 'klass'
+    with pytest.raises(InputError, match="needs the item attribute 'klass'") as caught:
+        recbole.load(toy, domain_rule=parse_rule("klass:a=Action"))
+    message = str(caught.value)
+    assert "a rule may name item_id, movie_title, release_year, class, budget, tags, " in message
+    assert "with or without the header's :type" in message and "genres" not in message
+
+
+def test_years_are_named_as_the_header_does(tmp_path, toy_files, write_files, caplog):
+    # before: "1 value(s) of release_year are not years", and field 'release_year' for a
+    # float year that is not a whole number, where the header says release_year:token and
+    # release_year:float
+    with caplog.at_level("WARNING", logger="loaders.files"):
+        recbole.load(write_files(tmp_path / "token" / "toy", toy_files))
+    (record,) = [r for r in caplog.records if "not years" in r.getMessage()]
+    assert "of release_year:token are not years" in record.getMessage()
+    item = toy_files["toy.item"].replace("release_year:token", "release_year:float")
+    item = item.replace("unknown", "1995.5")
+    with pytest.raises(InputError, match="not a year") as caught:
+        recbole.load(write_files(tmp_path / "float" / "toy", {**toy_files, "toy.item": item}))
+    assert (caught.value.line, caught.value.field) == (4, "release_year:float")

@@ -111,3 +111,15 @@ def test_a_domain_the_rule_gives_no_item_is_warned_of(caplog):
     with caplog.at_level("WARNING", logger="loaders.rules"):
         parse_rule("genres:drama=Drama;thriller=Thriller").assign(items)
     assert not [r for r in caplog.records if r.name == "loaders.rules"]
+
+
+@pytest.mark.parametrize("attribute", ["class", "class:token_seq"])
+def test_a_rule_may_name_a_column_with_or_without_its_recbole_type(attribute):
+    # before, 'class:token_seq:action=...' was cut at its first ':' and refused: "domain
+    # name 'token_seq:action' must match ..."
+    rule = parse_rule(f"{attribute}:action=Action;comedy=Comedy,Romance")
+    assert rule == DomainRule(
+        attribute,
+        (("action", frozenset({"Action"})), ("comedy", frozenset({"Comedy", "Romance"}))),
+    )
+    assert resolve_rule(f"{attribute}:a=X:Y").domains == (("a", frozenset({"X:Y"})),)

@@ -234,3 +234,20 @@ def test_domain_rule_errors_name_the_column_as_the_file_does(tmp_path, write_fil
     assert (e.value.line, e.value.field) == (3, "kind")
     with pytest.raises(InputError, match="none of the 2 items has 'kind' values"):
         table.load(items, kind="items", genres_col="kind", domain_rule=parse_rule("genres:t=Thing"))
+
+
+def test_an_empty_id_names_the_column_as_the_file_does(tmp_path, write_files):
+    # --item-col iid: before, the error named 'item_id', a column the file does not have
+    items = write_files(tmp_path, {"items.csv": "iid,year\ni1,1995\n,1996\n"}) / "items.csv"
+    with pytest.raises(InputError, match="a required value is empty") as caught:
+        table.load(items, kind="items", item_col="iid")
+    assert (caught.value.line, caught.value.field) == (3, "iid")
+
+
+def test_a_bad_year_is_named_as_the_file_does(tmp_path, write_files, caplog):
+    # --year-col released: before, the warning said "value(s) of year", not the file's column
+    items = write_files(tmp_path, {"items.csv": "item_id,released\ni1,1995\ni2,soon\n"})
+    with caplog.at_level("WARNING", logger="loaders.files"):
+        table.load(items / "items.csv", kind="items", year_col="released")
+    (record,) = [r for r in caplog.records if "not years" in r.getMessage()]
+    assert "of released are not years" in record.getMessage()
