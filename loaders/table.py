@@ -127,9 +127,9 @@ def load(
                 column = column.map(as_text, na_action="ignore")
             df[name] = column.astype("string")
     if "rating" in df:
-        df["rating"] = to_float(df, "rating")
+        df["rating"] = to_float(df, "rating", field=names["rating"])
     if "timestamp" in df:
-        df["timestamp"] = to_timestamp(df, "timestamp")
+        df["timestamp"] = to_timestamp(df, "timestamp", field=names["timestamp"])
     if kind == "interactions":
         df = check_interactions(df, report, names=names)
     if "year" in df:
@@ -309,11 +309,13 @@ def _map_columns(
     return df.rename(columns=renames)
 
 
-def to_timestamp(df: pd.DataFrame, name: str) -> pd.Series:
-    """Column ``name`` as float seconds: numbers as they are, else ISO 8601 dates (UTC)."""
+def to_timestamp(df: pd.DataFrame, name: str, *, field: str | None = None) -> pd.Series:
+    """Column ``name`` as float seconds: numbers as they are, else ISO 8601 dates (UTC); errors
+    name the column ``field`` (the file's name of it; default ``name``)."""
+    field = field or name
     column = df[name]
     if pd.api.types.is_numeric_dtype(column):
-        return to_float(df, name)
+        return to_float(df, name, field=field)
     text = column.astype("string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce").astype("float64")
     dates = pd.to_datetime(text.where(numbers.isna()), format="ISO8601", utc=True, errors="coerce")
@@ -325,7 +327,7 @@ def to_timestamp(df: pd.DataFrame, name: str) -> pd.Series:
         position = int(np.argmax(bad))
         raise InputError(
             f"not a number (seconds) nor an ISO 8601 date: {column.iloc[position]!r}",
-            field=name,
+            field=field,
             **where(df, position),
         )
     # a date is in seconds: out of range, it must not pass for milliseconds (9999-12-31)
@@ -335,7 +337,7 @@ def to_timestamp(df: pd.DataFrame, name: str) -> pd.Series:
         position = int(np.argmax(outside))
         raise InputError(
             f"date {column.iloc[position]!r} is out of range: dates are from 1900 to 2200",
-            field=name,
+            field=field,
             **where(df, position),
         )
     return seconds.astype("float64")

@@ -244,6 +244,29 @@ def test_an_empty_id_names_the_column_as_the_file_does(tmp_path, write_files):
     assert (caught.value.line, caught.value.field) == (3, "iid")
 
 
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ("u1,i1,great,1\n", "score"),
+        ("u1,i1,4,yesterday\n", "when"),
+        ("u1,i1,4,9999-12-31\n", "when"),
+    ],
+)
+def test_a_bad_rating_or_time_is_named_as_the_file_does(tmp_path, write_files, row, field):
+    # --rating-col score, --timestamp-col when: before, the error named 'rating' or 'timestamp'
+    path = write_files(tmp_path, {"inter.csv": "uid,iid,score,when\nu1,i0,3,2\n" + row})
+    with pytest.raises(InputError) as caught:
+        table.load(
+            path / "inter.csv",
+            kind="interactions",
+            user_col="uid",
+            item_col="iid",
+            rating_col="score",
+            timestamp_col="when",
+        )
+    assert (caught.value.line, caught.value.field) == (3, field)
+
+
 def test_a_bad_year_is_named_as_the_file_does(tmp_path, write_files, caplog):
     # --year-col released: before, the warning said "value(s) of year", not the file's column
     items = write_files(tmp_path, {"items.csv": "item_id,released\ni1,1995\ni2,soon\n"})
