@@ -1232,7 +1232,9 @@ class Run:
                         f"their fold-in is finite but of norm {norm:.3g}: its scores overflow"
                     )
             if diverged:  # the trained model's own scores: the folded users named apart
-                raise NaNScores(diverged, folded=list(failed), **self._nan_source) from None
+                raise NaNScores(
+                    diverged, folded=list(failed), causes=list(failed.values()), **self._nan_source
+                ) from None
         if failed:  # the trained model's scores are finite: not diverged
             raise FoldInNaN(list(failed), list(failed.values()), **self._nan_source)
         # their embeddings learnt nothing: the run's most popular target-domain items, scored

@@ -13,7 +13,7 @@ from kgrec.cli import main
 from kgrec.errors import InputError, few
 from kgrec.experiment import load_run, train
 from kgrec.models.base import GraphRecommender, top_k
-from kgrec.ranking import NaNScores, rank
+from kgrec.ranking import FoldInNaN, NaNScores, rank
 from kgrec.recommend import LongItemVector, inner_product_vectors, recommendation_table
 from kgrec.store import open_store
 from kgrec.store.local import LocalStore
@@ -302,7 +302,8 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_store, capsys
     assert folded and sorted(diverged + folded) == sorted(users)
     assert (
         f"NaN for {len(diverged)} user(s) ({few(diverged)}): it diverged; retrain, e.g. with a "
-        f"lower --lr; and {len(folded)} newcomer(s) whose fold-in gave NaN: {few(folded)}"
+        f"lower --lr; and the fold-in gave NaN for {len(folded)} user(s) folded in "
+        f"({few(folded)}), from interactions the model did not train on ("
     ) in str(error.value)
     with pytest.raises(NaNScores, match=rf"^file .*model\.pt: run 'r' \(lightgcn\): .*{tail}"):
         run.evaluate()
@@ -364,12 +365,13 @@ def test_a_newcomer_whose_finite_fold_in_scores_overflow_is_not_a_diverged_model
     _assert_fold_in_nan(run, tiny_store, overflow)
 
 
-def test_a_diverged_models_error_names_the_newcomers_whose_fold_in_gave_nan_apart(
+def test_a_diverged_models_error_names_the_folded_users_whose_fold_in_gave_nan_apart_and_why(
     tmp_path, tiny_store, make_graph, monkeypatch
 ):
     """u1's scores are NaN (the trained model's own), newbie's finite fold-in overflows and
-    nanny's fold-in is NaN. The diverged model's error named newbie among the diverged users
-    and left nanny out. Now it names u1 as diverged and the newcomers apart."""
+    nanny's fold-in is NaN. The diverged model's error names u1 as diverged and the folded
+    users apart; it did not say why their fold-in gave NaN, which a FoldInNaN says. Now it
+    gives each one's cause, as a FoldInNaN does."""
     run = _run_whose_fold_in_overflows(
         tmp_path, tiny_store, make_graph, monkeypatch, nan_user="u1", nan_newcomer="nanny"
     )
@@ -377,10 +379,32 @@ def test_a_diverged_models_error_names_the_newcomers_whose_fold_in_gave_nan_apar
         run.recommend(3, users=["u1", "newbie", "nanny"])
     assert str(error.value).endswith(
         "run 'r' (lightgcn): the model's scores are NaN for 1 user(s) ('u1'): it diverged; "
-        "retrain, e.g. with a lower --lr; and 2 newcomer(s) whose fold-in gave NaN: "
-        "'nanny', 'newbie'"
+        "retrain, e.g. with a lower --lr; and the fold-in gave NaN for 2 user(s) folded in "
+        "('nanny', 'newbie'), from interactions the model did not train on ('nanny': the solve "
+        "failed on their history's finite item embeddings (the longest of norm 5.66e+19: "
+        "scores of that size overflow); 'newbie': their fold-in is finite but of norm "
+        "5.66e+19: its scores overflow)"
     )
     assert error.value.users == ["u1"] and error.value.folded == ["nanny", "newbie"]
+
+
+def test_a_runs_own_user_folded_in_from_the_store_is_not_called_a_newcomer(
+    tmp_path, tiny_store, make_graph, monkeypatch
+):
+    """A run's user without a training interaction is folded in from their interactions in
+    the store, as a newcomer is. When their fold-in gave NaN the error called them
+    newcomer(s), which they are not (the run has them). Now it says user(s) folded in, right
+    of both."""
+    run = _run_whose_fold_in_overflows(tmp_path, tiny_store, make_graph, monkeypatch)
+    maps = run.experiment.maps
+    untrained = {maps.users[i] for i in run._untrained_users(None).tolist()}
+    with pytest.raises(FoldInNaN) as error:
+        run.recommend(3)  # the run's users: newbie is not among them
+    folded = error.value.users
+    assert folded and set(folded) <= untrained
+    message = str(error.value)
+    assert f"the fold-in gave NaN for {len(folded)} user(s) folded in ({few(folded)})" in message
+    assert "newcomer" not in message
 
 
 def _run_whose_fold_in_overflows(
@@ -426,7 +450,7 @@ def _assert_fold_in_nan(run, store, why):
     with pytest.raises(NaNScores) as error:
         run.recommend(3, users=["u1", "newbie"])
     message = str(error.value)
-    assert "the fold-in gave NaN for 1 newcomer(s) ('newbie')" in message
+    assert "the fold-in gave NaN for 1 user(s) folded in ('newbie')" in message
     assert why in message and "the model's own scores are finite" in message
     assert "retrain" not in message and error.value.users == ["newbie"]
     with pytest.raises(NaNScores, match="fold-in gave NaN"):

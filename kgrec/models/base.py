@@ -26,8 +26,9 @@ class NaNScores(InputError):
     :func:`kgrec.ranking.rank` and :func:`top_k` name them by index; a caller that knows their
     ids and the run re-raises with those (``run``: its name and model, ``file``: its model
     file). ``users``: those the trained model itself scores NaN, the diverged ones; ``folded``:
-    users ranked from a fold-in (newcomers) whose fold-in gave NaN beside them, named apart in
-    the message, as their NaN is not the model's divergence (:class:`FoldInNaN`: theirs
+    users folded in (newcomers, and a run's users folded in from the store) whose fold-in gave
+    NaN beside them, and ``causes``: why, one per folded user; named apart in the message with
+    their causes, as their NaN is not the model's divergence (:class:`FoldInNaN`: theirs
     alone)."""
 
     def __init__(
@@ -35,29 +36,27 @@ class NaNScores(InputError):
         users: Sequence[int | str],
         *,
         folded: Sequence[str] = (),
+        causes: Sequence[str] = (),
         run: str | None = None,
         file: str | None = None,
     ) -> None:
-        self.users, self.folded = list(users), list(folded)
-        newcomers = (
-            f"; and {len(self.folded)} newcomer(s) whose fold-in gave NaN: {few(self.folded)}"
-            if self.folded
-            else ""
-        )
+        self.users, self.folded, self.causes = list(users), list(folded), list(causes)
+        also = f"; and {_fold_in_nan(self.folded, self.causes)}" if self.folded else ""
         super().__init__(
             f"{f'run {run}: ' if run else ''}the model's scores are NaN for "
             f"{len(self.users)} user(s) ({few(self.users)}): it diverged; retrain, e.g. with a "
-            f"lower --lr{newcomers}",
+            f"lower --lr{also}",
             file=file,
         )
 
 
 class FoldInNaN(NaNScores):
-    """The fold-in gave ``users`` (newcomers: users loaded after training, or a run's users
-    without a training interaction, folded in from the store) NaN or infinite representations,
-    or finite ones whose scores overflow to NaN, while the trained model's own scores are
-    finite: not a diverged model, so no advice to retrain. ``users`` and ``folded``: those
-    newcomers; ``causes``: why, one per user (what in their history gave it, where known)."""
+    """The fold-in gave ``users`` (users folded in: newcomers, users loaded after training, or
+    a run's users without a training interaction, folded in from the store) NaN or infinite
+    representations, or finite ones whose scores overflow to NaN, while the trained model's own
+    scores are finite: not a diverged model, so no advice to retrain. ``users`` and
+    ``folded``: those users; ``causes``: why, one per user (what in their history gave it,
+    where known)."""
 
     def __init__(
         self,
@@ -69,18 +68,26 @@ class FoldInNaN(NaNScores):
     ) -> None:
         self.users, self.causes = list(users), list(causes)
         self.folded = self.users
-        grouped: dict[str, list[str]] = {}
-        for user, cause in zip(self.users, self.causes, strict=True):
-            grouped.setdefault(cause, []).append(user)
-        why = "; ".join(f"{few(who)}: {cause}" for cause, who in list(grouped.items())[:FEW])
-        why += "; ..." if len(grouped) > FEW else ""
         InputError.__init__(
             self,
-            f"{f'run {run}: ' if run else ''}the fold-in gave NaN for {len(self.users)} "
-            f"newcomer(s) ({few(self.users)}), whom the model was not trained with ({why}); "
+            f"{f'run {run}: ' if run else ''}{_fold_in_nan(self.users, self.causes)}; "
             "the model's own scores are finite",
             file=file,
         )
+
+
+def _fold_in_nan(users: Sequence[str], causes: Sequence[str]) -> str:
+    """What both errors say of the folded ``users`` whose fold-in gave NaN: who, and why (their
+    ``causes``, one per user, grouped by cause)."""
+    grouped: dict[str, list[str]] = {}
+    for user, cause in zip(users, causes, strict=True):
+        grouped.setdefault(cause, []).append(user)
+    why = "; ".join(f"{few(who)}: {cause}" for cause, who in list(grouped.items())[:FEW])
+    why += "; ..." if len(grouped) > FEW else ""
+    return (
+        f"the fold-in gave NaN for {len(users)} user(s) folded in ({few(users)}), from "
+        f"interactions the model did not train on ({why})"
+    )
 
 
 class GraphRecommender(nn.Module):
