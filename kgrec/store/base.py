@@ -218,9 +218,9 @@ class GraphStore(ABC):
         meanwhile (``kgrec embed`` checks and writes its vectors under it; a Neo4j publish
         too). Every vector write takes it itself, so none of another writer's comes between a
         holder's check and its write. Neo4j: the load lock, refused with a StoreError naming
-        its holder when a load holds it, and taken again freely within a block of the same
-        store object's. LocalStore: its write lock (a file lock, waited for), under which its
-        own writes go ahead. The default holds nothing."""
+        its holder (by its recorded command) while another writer holds it, and taken again
+        freely within a block of the same store object's. LocalStore: its write lock (a file
+        lock, waited for), under which its own writes go ahead. The default holds nothing."""
         return contextlib.nullcontext()
 
     def break_lock(self) -> dict[str, Any] | None:

@@ -196,7 +196,7 @@ class Neo4jStore(GraphStore):
         with self._errors("reading the load lock"):
             holder = self._lock_holder()
         if holder is not None and not _dead(holder):
-            raise self._locked_error(holder)
+            raise _locked_error(self.uri, self.database, holder)
 
     def check_write(self, graph: GraphTables) -> None:
         self._connect()
@@ -432,16 +432,8 @@ class Neo4jStore(GraphStore):
                 with self._errors("clearing a dead load's lock"):
                     self._run(q.UNLOCK_LOAD, token=current["token"])
                 continue
-            raise self._locked_error(current)
+            raise _locked_error(self.uri, self.database, current)
         raise StoreError(f"{self.uri}: could not take the load lock; try again")
-
-    def _locked_error(self, holder: dict[str, Any]) -> StoreError:
-        return StoreError(
-            f"{self.uri}: another load (or embed) is writing to database {self.database!r} (host "
-            f"{holder['host']}, pid {holder['pid']}, started {holder['started']}: "
-            f"{holder['command']}); one load per database at a time: wait for it to end. "
-            f"If it died, clear its lock with: kgrec graph unlock --store {self.uri}"
-        )
 
     def _lock_holder(self) -> dict[str, Any] | None:
         found = self._run(q.LOCK_HOLDER, read=True)
@@ -1314,6 +1306,19 @@ def _checked_vectors(
 def _values(checked: dict[str, tuple[list[str], np.ndarray]]) -> int:
     """The vector values of a replacement (rows times dimension, over all kinds)."""
     return sum(matrix.size for _, matrix in checked.values())
+
+
+def _locked_error(uri: str, database: str, holder: Mapping[str, Any]) -> StoreError:
+    """The refusal of a writer while ``holder`` holds the load lock of ``database``: named by
+    the command the lock records (a load, an embed, a publishing ``kgrec recommend``, a Python
+    process's vector write), not taken to be a load."""
+    command = holder.get("command") or "no command recorded"
+    return StoreError(
+        f"{uri}: another writer holds the load lock of database {database!r}: {command} (host "
+        f"{holder['host']}, pid {holder['pid']}, started {holder['started']}); one writer (a "
+        "load, embed, publish or vector write) per database at a time: wait for it to end. "
+        f"If it died, clear its lock with: kgrec graph unlock --store {uri}"
+    )
 
 
 def _dead(holder: dict[str, Any]) -> bool:

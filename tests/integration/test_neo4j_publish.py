@@ -610,7 +610,7 @@ def test_an_embed_never_comes_between_a_publishs_check_and_its_write(graph_store
     monkeypatch.setattr(Neo4jStore, "vector_model", an_embed_comes_after_the_check)
     vectors = {"User": (["u1"], np.ones((1, 2))), "Item": (["synth:1"], np.full((1, 2), 2.0))}
     assert graph_store.publish(top_k(2, 3), run="r", vectors=vectors, property="emb") == 6
-    assert len(refused) == 1 and "another load (or embed)" in refused[0]
+    assert len(refused) == 1 and "another writer holds the load lock" in refused[0]
     monkeypatch.undo()
     assert graph_store.vector_model("emb") is None  # the run's vectors, not a text model's
     assert graph_store.vector_run("emb") == {"run": "r"}

@@ -254,10 +254,11 @@ def test_a_second_load_is_refused_while_one_holds_the_lock(neo, movies, monkeypa
     with pytest.raises(StoreError) as info:
         neo.write(movies, progress=False)
     message = str(info.value)
-    for part in ("another load", "host elsewhere", "pid 4242", "kgrec load recbole x", "unlock"):
+    holds = "another writer holds the load lock of database"
+    for part in (holds, "kgrec load recbole x (host elsewhere, pid 4242", "unlock"):
         assert part in message
     assert neo.stats() == before
-    with pytest.raises(StoreError, match=r"another load .* pid 4242"):
+    with pytest.raises(StoreError, match=r"another writer .* pid 4242"):
         neo.check()  # what `kgrec load` calls before it parses its files
     assert [h["host"] for h in lock_holder(neo.driver)] == ["elsewhere"]  # not ours to clear
     # `kgrec graph unlock` clears it, then the load goes through
@@ -282,7 +283,8 @@ def test_an_embed_does_not_write_while_a_load_holds_the_lock(neo, movies, monkey
         other,
     )
     item = Embedded("Item", ["movies:1"], np.ones((1, 2), np.float32), 3, 1, 0, 2)
-    with pytest.raises(StoreError, match=r"another load .* pid 4242, .*: kgrec load recbole x"):
+    refused = r"load lock of database .*: kgrec load recbole x \(host elsewhere, pid 4242, "
+    with pytest.raises(StoreError, match=refused):
         write_embeddings(neo, [item])
     assert neo.read_vectors("Item", property="embedding")[0] == []
     # the command is refused before it encodes any text
@@ -307,7 +309,7 @@ def test_a_raw_vector_write_is_refused_while_another_holds_the_load_lock(neo, mo
         "command: $command, started: datetime()})",
         other,
     )
-    refused = r"another load .* pid 4242, .*: kgrec load recbole x"
+    refused = r"load lock of database .*: kgrec load recbole x \(host elsewhere, pid 4242, "
     with pytest.raises(StoreError, match=refused):
         neo.write_vectors("Item", ["movies:2"], np.ones((1, 2)), property="vec")
     with pytest.raises(StoreError, match=refused):
@@ -320,6 +322,34 @@ def test_a_raw_vector_write_is_refused_while_another_holds_the_load_lock(neo, mo
     neo.replace_vectors({"Item": (["movies:2"], np.ones((1, 2)))}, property="vec")
     assert neo.read_vectors("Item", property="vec")[0] == ["movies:2"]
     assert lock_holder(neo.driver) == []  # held only while it wrote
+
+
+def test_a_writer_refused_by_the_load_lock_is_told_the_holders_command_not_a_load(neo, movies):
+    """The lock's holder may be a publish (`kgrec recommend`) or a vector write from Python,
+    and the lock records its command. The refusal read "another load (or embed) is writing"
+    whoever held it. Now it names the holder by its recorded command."""
+    neo.write(movies, progress=False)
+    publish = {"token": "t", "host": "elsewhere", "pid": 4242, "command": "kgrec recommend --run r"}
+    neo.driver.execute_query(
+        "CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, "
+        "command: $command, started: datetime()})",
+        publish,
+    )
+    with pytest.raises(StoreError) as info:
+        neo.write(movies, progress=False)
+    message = str(info.value)
+    assert "holds the load lock of database" in message and "another load" not in message
+    assert "kgrec recommend --run r (host elsewhere, pid 4242, started " in message
+    neo.break_lock()
+    # this process's own vector write, from another store object, holds it
+    other = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    with other.load_lock(), pytest.raises(StoreError) as info:
+        neo.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="vec")
+    message = str(info.value)
+    assert f"{' '.join(sys.argv)[:300]} (host {socket.gethostname()}, pid {os.getpid()}" in message
+    assert "another load" not in message
+    assert neo.read_vectors("Item", property="vec")[0] == []  # nothing written
+    assert lock_holder(neo.driver) == []
 
 
 def test_the_lock_of_a_dead_load_on_this_machine_is_cleared(neo, movies):
@@ -411,7 +441,7 @@ def test_two_loads_at_once_one_is_refused_and_the_graph_is_exact(
     while not lock_holder(neo4j_clean):
         assert writer.is_alive() and time.monotonic() < deadline, "the first load never locked"
         time.sleep(0.01)
-    with pytest.raises(StoreError, match=f"another load .* pid {os.getpid()}"):
+    with pytest.raises(StoreError, match=f"another writer .* pid {os.getpid()}"):
         store().write(graph, progress=False)
     writer.join(timeout=300)
     assert outcome == [None]

@@ -1,0 +1,55 @@
+"""How Neo4jStore words its refusal while another writer holds the load lock (its query runner
+mocked: no server; tests/integration/test_neo4j_store.py holds the lock for real)."""
+
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+import numpy as np
+import pytest
+from neo4j.exceptions import ConstraintError
+
+from kgrec.errors import StoreError
+from kgrec.store import Neo4jStore
+from kgrec.store import queries as q
+
+PUBLISH = "kgrec recommend --run runs/r -k 20"
+
+
+@pytest.mark.parametrize("command", [PUBLISH, "fill_vectors.py --property emb"])
+def test_a_writer_refused_by_the_load_lock_is_told_the_holders_command_not_a_load(
+    monkeypatch, command
+):
+    """The lock records its holder's command, a publish's or a Python script's vector write
+    as well as a load's. The refusal said "another load (or embed) is writing" whoever held
+    it. Now it names the holder by what the lock records; nothing is written."""
+    store = Neo4jStore(MagicMock(), uri="neo4j://test", database="movies")
+    holder = {"token": "t", "host": "elsewhere", "pid": 4242, "command": command}
+    holder["started"] = "2026-12-04T07:00:00Z"
+    written = []
+
+    def run(query, *, read=False, **parameters):
+        if query == q.LOCK_LOAD:
+            raise ConstraintError("held")
+        if query == q.LOCK_HOLDER:
+            return [holder]
+        if not read:
+            written.append(query)
+        return []
+
+    monkeypatch.setattr(store, "_run", run)
+    monkeypatch.setattr(store, "_apply_schema", lambda: None)
+    expected = (
+        f"neo4j://test: another writer holds the load lock of database 'movies': {command} "
+        "(host elsewhere, pid 4242, started 2026-12-04T07:00:00Z); one writer (a load, embed, "
+        "publish or vector write) per database at a time: wait for it to end. If it died, "
+        "clear its lock with: kgrec graph unlock --store neo4j://test"
+    )
+    for refused in (
+        store.check,  # what `kgrec load` asks before it parses its files
+        lambda: store.write_vectors("Item", ["d:1"], np.ones((1, 2)), property="emb"),
+    ):
+        with pytest.raises(StoreError) as raised:
+            refused()
+        assert str(raised.value) == expected
+    assert written == []
