@@ -25,13 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.set_defaults(func=stats_command)
     unlock = sub.add_parser(
         "unlock",
-        help="clear the load lock of a load that died (Neo4j)",
+        help="clear the load lock of a writer that died (Neo4j)",
         description=(
-            "A Neo4j database takes one load at a time: a load holds a lock node while it "
-            "writes and a second load is refused, naming the first. A load killed without "
-            "warning (kill -9, a lost machine) leaves its lock behind; loads on the same "
-            "machine clear it by themselves, from other machines clear it with this command "
-            "once you are sure that load is gone, then re-run the load that was interrupted."
+            "A Neo4j database takes one writer at a time (a load, an embed, a publishing "
+            "kgrec recommend, a vector write from Python): it holds a lock node while it "
+            "writes and a second writer is refused, naming the first by its command. A writer "
+            "killed without warning (kill -9, a lost machine) leaves its lock behind; writers "
+            "on the same machine clear it by themselves, from other machines clear it with "
+            "this command once you are sure that writer is gone, then run again the command "
+            "that was interrupted."
         ),
     )
     unlock.add_argument("--store", default=None, help=STORE_HELP)

@@ -383,7 +383,7 @@ class Neo4jStore(GraphStore):
             "token": uuid.uuid4().hex,
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "command": " ".join(sys.argv)[:300],
+            "command": _lock_command(sys.argv),
         }
         self._take_lock(holder)
         _HELD.add(holder["token"])
@@ -423,7 +423,8 @@ class Neo4jStore(GraphStore):
                 continue  # released meanwhile: try again
             if attempt == 0 and _dead(current):
                 log.warning(
-                    "%s: clearing the load lock of a load that died (host %s, pid %s, started %s)",
+                    "%s: clearing the load lock of a writer that died "
+                    "(host %s, pid %s, started %s)",
                     self.uri,
                     current["host"],
                     current["pid"],
@@ -1306,6 +1307,14 @@ def _checked_vectors(
 def _values(checked: dict[str, tuple[list[str], np.ndarray]]) -> int:
     """The vector values of a replacement (rows times dimension, over all kinds)."""
     return sum(matrix.size for _, matrix in checked.values())
+
+
+def _lock_command(argv: Sequence[str]) -> str:
+    """What the load lock records of its holder's command: the program by its name, not its
+    path (``kgrec recommend --run r``, not ``/home/.../.venv/bin/kgrec recommend --run r``),
+    and ``python`` for an interactive session or ``python -c`` (no script to name)."""
+    program = os.path.basename(argv[0]) if argv and argv[0] not in ("", "-c", "-") else "python"
+    return " ".join([program, *argv[1:]])[:300]
 
 
 def _locked_error(uri: str, database: str, holder: Mapping[str, Any]) -> StoreError:

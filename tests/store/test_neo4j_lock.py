@@ -12,6 +12,7 @@ from neo4j.exceptions import ConstraintError
 from kgrec.errors import StoreError
 from kgrec.store import Neo4jStore
 from kgrec.store import queries as q
+from kgrec.store.neo4j import _lock_command
 
 PUBLISH = "kgrec recommend --run runs/r -k 20"
 
@@ -53,3 +54,19 @@ def test_a_writer_refused_by_the_load_lock_is_told_the_holders_command_not_a_loa
             refused()
         assert str(raised.value) == expected
     assert written == []
+
+
+@pytest.mark.parametrize(
+    "argv, recorded",
+    [
+        (["/home/u/.venv/bin/kgrec", "recommend", "--run", "r"], "kgrec recommend --run r"),
+        (["/work/fill_vectors.py", "--property", "emb"], "fill_vectors.py --property emb"),
+        ([""], "python"),  # an interactive session, a notebook's kernel reads its own argv
+        (["-c"], "python"),
+        ([], "python"),
+    ],
+)
+def test_the_lock_records_the_command_by_its_programs_name_not_its_path(argv, recorded):
+    # before, the full path of the kgrec script, or nothing at all for an interactive session
+    # (which the refusal showed as "no command recorded")
+    assert _lock_command(argv) == recorded
