@@ -224,9 +224,9 @@ class GraphStore(ABC):
         return contextlib.nullcontext()
 
     def break_lock(self) -> dict[str, Any] | None:
-        """Clear a load lock left by a load that died (see ``kgrec graph unlock``); returns what
-        held it, or None when nothing did. Stores whose locks die with their holder (LocalStore:
-        an OS file lock) have nothing to clear."""
+        """Clear a load lock left by a writer (a load, embed or publish) that died (see ``kgrec
+        graph unlock``); returns what held it, or None when nothing did. Stores whose locks die
+        with their holder (LocalStore: an OS file lock) have nothing to clear."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
