@@ -243,14 +243,18 @@ def lock_holder(driver):
     return [r["p"] for r in found]
 
 
+def hold_lock_elsewhere(driver, command="kgrec load recbole x"):
+    """The load lock as another machine's writer holds it (host elsewhere, pid 4242)."""
+    driver.execute_query(
+        "CREATE (:KgrecLock {name: 'load', token: 't', host: 'elsewhere', pid: 4242, "
+        "command: $command, started: datetime()})",
+        command=command,
+    )
+
+
 def test_a_second_load_is_refused_while_one_holds_the_lock(neo, movies, monkeypatch):
     neo.write(movies, progress=False)  # schema and lock constraint in place
-    other = {"token": "t", "host": "elsewhere", "pid": 4242, "command": "kgrec load recbole x"}
-    neo.driver.execute_query(
-        "CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, "
-        "command: $command, started: datetime()})",
-        other,
-    )
+    hold_lock_elsewhere(neo.driver)
     before = neo.stats()
     with pytest.raises(StoreError) as info:
         neo.write(movies, progress=False)
@@ -277,12 +281,7 @@ def test_an_embed_does_not_write_while_a_load_holds_the_lock(neo, movies, monkey
     from kgrec.text.encoder import TextEncoder
 
     neo.write(movies, progress=False)
-    other = {"token": "t", "host": "elsewhere", "pid": 4242, "command": "kgrec load recbole x"}
-    neo.driver.execute_query(
-        "CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, "
-        "command: $command, started: datetime()})",
-        other,
-    )
+    hold_lock_elsewhere(neo.driver)
     item = Embedded("Item", ["movies:1"], np.ones((1, 2), np.float32), 3, 1, 0, 2)
     refused = r"load lock of database .*: kgrec load recbole x \(host elsewhere, pid 4242, "
     with pytest.raises(StoreError, match=refused):
@@ -304,12 +303,7 @@ def test_a_raw_vector_write_is_refused_while_another_holds_the_load_lock(neo, mo
     vectors there) and its write. Now each takes the lock, refused as a second load is."""
     neo.write(movies, progress=False)
     neo.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="vec")
-    other = {"token": "t", "host": "elsewhere", "pid": 4242, "command": "kgrec load recbole x"}
-    neo.driver.execute_query(
-        "CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, "
-        "command: $command, started: datetime()})",
-        other,
-    )
+    hold_lock_elsewhere(neo.driver)
     refused = r"load lock of database .*: kgrec load recbole x \(host elsewhere, pid 4242, "
     with pytest.raises(StoreError, match=refused):
         neo.write_vectors("Item", ["movies:2"], np.ones((1, 2)), property="vec")
@@ -330,12 +324,7 @@ def test_a_writer_refused_by_the_load_lock_is_told_the_holders_command_not_a_loa
     and the lock records its command. The refusal read "another load (or embed) is writing"
     whoever held it. Now it names the holder by its recorded command."""
     neo.write(movies, progress=False)
-    publish = {"token": "t", "host": "elsewhere", "pid": 4242, "command": "kgrec recommend --run r"}
-    neo.driver.execute_query(
-        "CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, "
-        "command: $command, started: datetime()})",
-        publish,
-    )
+    hold_lock_elsewhere(neo.driver, "kgrec recommend --run r")
     with pytest.raises(StoreError) as info:
         neo.write(movies, progress=False)
     message = str(info.value)
