@@ -63,7 +63,11 @@ def env_world() -> World:
         except ValueError:
             raise InputError(f"${name} must be a whole number, got {raw!r}", field=name) from None
     rank, size = values["RANK"], values["WORLD_SIZE"]
-    local = values["LOCAL_RANK"] if values["LOCAL_RANK"] is not None else rank
+    # LOCAL_RANK=-1 is how some launchers and scripts (torch.distributed.launch's users,
+    # Hugging Face's) say "not distributed": the rank's GPU then, as with none, not cuda:-1
+    local = values["LOCAL_RANK"]
+    if local is None or local < 0:
+        local = rank
     if size < 1 or not 0 <= rank < size:
         raise InputError(f"$RANK {rank} is not in a world of $WORLD_SIZE {size}", field="RANK")
     return World(rank, size, local)

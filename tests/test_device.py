@@ -28,6 +28,18 @@ def test_cuda_without_a_gpu_is_an_input_error(no_cuda) -> None:
         resolve_device("tpu")
 
 
+def test_cuda_under_local_rank_minus_one_is_the_first_gpu(monkeypatch) -> None:
+    """LOCAL_RANK=-1 (some launchers' "not distributed") gave torch.device("cuda", -1): a
+    RuntimeError, "Device index must not be negative"."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for name in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOCAL_RANK", "-1")
+    assert resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("auto") == torch.device("cuda", 0)
+
+
 @pytest.mark.parametrize("command", ["train", "evaluate", "recommend"])
 def test_the_commands_refuse_cuda_without_a_gpu(no_cuda, tmp_path, tiny_recbole, capsys, command):
     if command == "train":

@@ -200,6 +200,9 @@ def test_the_world_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert distributed.env_world() == distributed.World(3, 4, 1)
+    # some launchers set LOCAL_RANK=-1 for "not distributed": the rank's GPU, not cuda:-1
+    monkeypatch.setenv("LOCAL_RANK", "-1")
+    assert distributed.env_world() == distributed.World(3, 4, 3)
     monkeypatch.setenv("RANK", "4")
     with pytest.raises(distributed.InputError, match="RANK"):
         distributed.env_world()
