@@ -455,24 +455,30 @@ def _timed(batches: Iterator, budget: float, times: list[float], world=None) -> 
             return
 
 
-def _epoch(args: argparse.Namespace, paths: Paths, model_name: str) -> tuple[dict, object]:
-    """Time one epoch of ``model_name`` on the run folder's experiment (see the module doc)."""
+def _epoch(
+    args: argparse.Namespace, paths: Paths, model_name: str, device: str | None = None
+) -> tuple[dict, object]:
+    """Time one epoch of ``model_name`` on the run folder's experiment (see the module doc), on
+    ``device`` (default ``--device``)."""
     import torch
 
     from kgrec import distributed
+    from kgrec.device import resolve_device
     from kgrec.experiment import (
         build_run,
         epoch_strategy_for,
         objective_for,
         read_experiment,
     )
-    from kgrec.train import NegativeSampler, train_epoch
+    from kgrec.train import NegativeSampler, on_device, train_epoch
 
     world = distributed.current()
     start = time.perf_counter()
     experiment = read_experiment(paths.run / "experiment.pt")
     settings = _settings(model_name, args, paths)
     model, graph, pairs = build_run(experiment, settings)
+    device = resolve_device(device or args.device)
+    model = model.to(device)
     distributed.broadcast_parameters(model)
     setup = time.perf_counter() - start
     split = experiment.split
@@ -489,11 +495,11 @@ def _epoch(args: argparse.Namespace, paths: Paths, model_name: str) -> tuple[dic
     strategy = epoch_strategy_for(settings["batching"])
     objective = objective_for(settings, graph, split)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
-    batches = strategy.batches(
+    batches = strategy.batches(  # as kgrec.train.fit: the graph and the triples on the device
         model,
-        graph,
-        torch.stack([users, pos, neg]),
-        weight,
+        on_device(graph, device),
+        torch.stack([users, pos, neg]).to(device),
+        weight.to(device),
         batch_size=args.batch_size,
     )
     times: list[float] = []
@@ -523,6 +529,8 @@ def _epoch(args: argparse.Namespace, paths: Paths, model_name: str) -> tuple[dic
         "edges": int(graph.edge_index.size(1)),
         "loss": loss,
         "world_size": world.size,
+        "device": str(device),
+        "gpu_peak_mb": torch.cuda.max_memory_allocated(device) / MB if device.type == "cuda" else 0,
         "split_target": int(split.target_domain),
     }
     return result, model
@@ -551,7 +559,7 @@ def step_ddp_rank(args: argparse.Namespace, paths: Paths) -> dict | None:
 
     started = distributed.init("cpu")
     try:
-        result, _ = _epoch(args, paths, "lightgcn-merged")
+        result, _ = _epoch(args, paths, "lightgcn-merged", device="cpu")  # gloo: the CPU
     finally:
         distributed.shutdown(started)
     return result if distributed.env_world().is_main else None
@@ -561,7 +569,7 @@ def step_evaluate(args: argparse.Namespace, paths: Paths) -> dict:
     from kgrec.experiment import load_run
 
     start = time.perf_counter()
-    run = load_run(paths.run)
+    run = load_run(paths.run, device=args.device)
     loaded = time.perf_counter() - start
     start = time.perf_counter()
     metrics = run.evaluate()
@@ -821,6 +829,8 @@ def run_step(
         str(args.neo4j_port),
         "--neo4j-pagecache",
         args.neo4j_pagecache,
+        "--device",
+        args.device,
         "--result",
         str(result_file),
     ]
@@ -831,7 +841,7 @@ def run_step(
     if step.startswith("recommend"):
         store = paths.local_uri if step == "recommend-local" else args.neo4j_uri
         command = [*kgrec, "recommend", "--run", str(paths.run), "--store", store]
-        command += ["-k", "20", "--name", "scale", "--threads", "1", "--device", "cpu"]
+        command += ["-k", "20", "--name", "scale", "--threads", "1", "--device", args.device]
     elif step == "ddp":
         command = [
             sys.executable,
@@ -854,7 +864,7 @@ def run_step(
         floor=args.floor_gb * 1024 * MB,
         timeout=args.step_timeout,
     )
-    record = {"size": size, "step": step, **watched}
+    record = {"size": size, "step": step, "device": args.device, **watched}
     if prerequisite:
         record["prerequisite"] = True
     if watched["killed"]:
@@ -1051,6 +1061,12 @@ def main() -> int:
     parser.add_argument("--user-degree", type=float, default=25.0, help="mean per user")
     parser.add_argument("--item-degree", type=float, default=100.0, help="mean per item")
     parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="where the torch steps compute: cpu (default; the README's figures) or cuda "
+        "(ddp stays on the CPU, gloo); give a GPU run an --out of its own",
+    )
     parser.add_argument("--budget", type=float, default=120.0, help="seconds of batches")
     parser.add_argument("--cap-gb", type=float, default=18.0)
     parser.add_argument("--floor-gb", type=float, default=1.0)

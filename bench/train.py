@@ -1,6 +1,7 @@
 """Training speed: LightGCN seconds per epoch on ml1m-action-comedy (target-only and merged).
 
     nice -n 10 .venv/bin/python bench/train.py [--data $KGREC_DATA/ml-1m] [--epochs 3]
+        [--device cuda]
 
 An epoch is one pass of BPR over the training pairs (negative sampling, full-graph propagation
 per batch of 2048, 64 dimensions, 2 layers) plus the validation ranking that early stopping
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import torch
 
+from kgrec.device import resolve_device
 from kgrec.errors import run_script
 from kgrec.evaluate import PHASES, evaluate
-from kgrec.experiment import build_run, load_experiment
+from kgrec.experiment import build_run, environment, load_experiment
 from kgrec.threads import set_threads
-from kgrec.train import fit
+from kgrec.train import fit, on_device
 
 MODELS = ("lightgcn", "lightgcn-merged")
 
@@ -38,8 +40,10 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, help="torch threads (default: kgrec's choice, kgrec.threads)"
     )
+    parser.add_argument("--device", default="auto", help="auto (the GPU if any), cpu or cuda")
     args = parser.parse_args()
     set_threads(args.threads)
+    device = resolve_device(args.device)
 
     clock = time.perf_counter()
     experiment = load_experiment(
@@ -47,9 +51,11 @@ def main() -> None:
     )
     print(f"load + export + split   {time.perf_counter() - clock:.1f} s")
     print(f"threads                 {torch.get_num_threads()}")
+    print(f"device                  {environment(device)['device_name']}")
     for name in MODELS:
         settings = {"model": name, "seed": 0, "dim": args.dim, "layers": args.layers}
         model, graph, pairs = build_run(experiment, settings)
+        model, graph = model.to(device), on_device(graph, device)
         clock, cpu = time.perf_counter(), time.process_time()
         fit(
             model,
