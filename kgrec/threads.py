@@ -3,8 +3,9 @@
 torch starts one OpenMP thread per core. When another process keeps a core busy, those threads
 wait on each other at every parallel region, and training can run 10 to 100 times slower than
 with one thread. kgrec therefore takes the count from ``--threads``, else ``$KGREC_THREADS``,
-else the cores nobody else is using: the usable cores less the one-minute load average
-(rounded), at least 1.
+else ``$OMP_NUM_THREADS`` (its first level, as OpenMP reads it; what a job scheduler or a user
+sets for every program), else the cores nobody else is using: the usable cores less the
+one-minute load average (rounded), at least 1.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 from kgrec.errors import InputError
 
 ENV = "KGREC_THREADS"
+OMP = "OMP_NUM_THREADS"
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,22 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def omp_threads() -> int | None:
+    """``$OMP_NUM_THREADS``'s count (``4``, or the first of ``4,2``), None where it is unset;
+    a value OpenMP would not take either is ignored with a warning."""
+    raw = os.environ.get(OMP, "").strip()
+    if not raw:
+        return None
+    first = raw.split(",")[0].strip()
+    if first.isdigit() and int(first) > 0:
+        return int(first)
+    log.warning("ignoring $%s=%r: not a positive whole number", OMP, raw)
+    return None
+
+
 def choose_threads(requested: int | None = None) -> int:
-    """``requested``, else ``$KGREC_THREADS``, else the idle cores (at least 1)."""
+    """``requested``, else ``$KGREC_THREADS``, else ``$OMP_NUM_THREADS``, else the idle cores
+    (at least 1)."""
     field = "--threads"
     if requested is None and os.environ.get(ENV):
         raw, field = os.environ[ENV], ENV
@@ -41,6 +57,9 @@ def choose_threads(requested: int | None = None) -> int:
             name = "threads" if field == "--threads" else f"${ENV}"
             raise InputError(f"{name} must be positive, got {requested}", field=field)
         return requested
+    omp = omp_threads()
+    if omp is not None:
+        return omp
     cores = usable_cores()
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return max(1, min(cores, round(cores - busy)))

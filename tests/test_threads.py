@@ -1,5 +1,5 @@
-"""Thread counts are chosen, not left to torch: --threads, else $KGREC_THREADS, else the idle
-cores."""
+"""Thread counts are chosen, not left to torch: --threads, else $KGREC_THREADS, else
+$OMP_NUM_THREADS, else the idle cores."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import torch
 
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.threads import ENV, choose_threads, set_threads
+from kgrec.threads import ENV, OMP, choose_threads, set_threads
 
 
 @pytest.fixture
 def two_cores(monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.delenv(OMP, raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
 
 
@@ -35,6 +36,24 @@ def test_the_option_beats_the_environment_which_beats_the_load(two_cores, monkey
     monkeypatch.setenv(ENV, "1")
     assert choose_threads() == 1
     assert choose_threads(3) == 3
+
+
+def test_omp_num_threads_is_honoured_below_kgrecs_own_settings(two_cores, monkeypatch, caplog):
+    """$OMP_NUM_THREADS, which a scheduler or a user sets for every program, was overridden by
+    the idle cores (on a quiet 16-core machine with OMP_NUM_THREADS=1, kgrec took 14)."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setenv(OMP, "1")
+    assert choose_threads() == 1
+    monkeypatch.setenv(OMP, "3,1")  # nested levels: the first is torch's
+    assert choose_threads() == 3
+    monkeypatch.setenv(ENV, "2")
+    assert choose_threads() == 2 and choose_threads(4) == 4
+    monkeypatch.delenv(ENV)
+    for bad in ("zero", "0", "-2"):  # OpenMP would not take them either: the idle cores
+        monkeypatch.setenv(OMP, bad)
+        caplog.clear()
+        assert choose_threads() == 2
+        assert f"ignoring $OMP_NUM_THREADS={bad!r}" in caplog.text
 
 
 @pytest.mark.parametrize(("value", "message"), [("two", "whole number"), ("0", "positive")])
