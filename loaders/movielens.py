@@ -115,10 +115,13 @@ def _ml100k(folder: Path) -> Parts:
             )
         names = np.asarray(genres, dtype=object)
         lists = [names[row].tolist() for row in flags.to_numpy() == "1"]
-        dates = items["release_date"].str.strip().str[-4:]
+        # the year ends the date (01-Jan-1995); a date that does not end in one is read
+        # whole, so the warning names the field and the value as the file has them
+        dates = items["release_date"].str.strip()
+        years = dates.str.extract(r"(\d{4})$", expand=False).fillna(dates)
         items = items.drop(columns=[*genres, "video_release_date"]).assign(
             genres=lists,
-            year=to_year(items.assign(year=dates), "year", strict=False),
+            year=to_year(items.assign(release_date=years), "release_date", strict=False),
         )
     return Parts(
         interactions=_read(

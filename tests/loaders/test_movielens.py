@@ -60,6 +60,20 @@ def test_ml100k_layout(tmp_path, write_files):
     assert users.loc["2", "occupation"] == "other" and users.loc["1", "zip_code"] == "85711"
 
 
+def test_a_release_date_without_a_year_is_warned_of_as_the_file_has_it(
+    tmp_path, write_files, caplog
+):
+    """The warning named a column `year`, which u.item has not, and the date's last four
+    characters ('nown' of 'unknown'), not the date."""
+    files = dict(ML100K)
+    files["u.item"] = ML100K["u.item"].replace(b"|01-Jan-1997|", b"|unknown|")
+    graph = movielens.load(write_files(tmp_path / "ml", files))
+    years = graph.items.set_index("item_id")["year"]
+    assert years["10"] == 1995 and pd.isna(years["20"]) and pd.isna(years["30"])
+    assert "u.item: 1 value(s) of release_date are not years" in caplog.text
+    assert "(first: line 2, 'unknown')" in caplog.text
+
+
 def test_ml100k_genre_names_come_from_u_genre(tmp_path, write_files):
     files = dict(ML100K)
     files["u.genre"] = "".join(f"g{i}|{i}\n" for i in range(19)) + "\n"
