@@ -1679,6 +1679,23 @@ def test_what_a_failed_run_cannot_remove_of_the_folder_it_made_is_named(
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
 
 
+@pytest.mark.parametrize("python", ["3.12 (onexc)", "3.11 (onerror)"])
+def test_the_removal_handler_takes_each_pythons_call(tmp_path, caplog, python):
+    """shutil.rmtree calls the handler with the exception (onexc, Python >= 3.12) or with
+    sys.exc_info() (onerror, before); CI's Python takes only one of the two paths."""
+    from kgrec.tune import _refused_removal
+
+    def call(exc: OSError) -> None:
+        error = exc if python.startswith("3.12") else (type(exc), exc, None)
+        _refused_removal(os.unlink, str(tmp_path / "x"), error)
+
+    call(PermissionError(errno.EACCES, "Permission denied"))
+    call(FileNotFoundError(errno.ENOENT, "No such file or directory"))  # gone: nothing left
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'x'}: could not be removed (Permission denied)"
+    ]
+
+
 @pytest.mark.parametrize("kind", ["a folder of that name", "a full disk"])
 def test_best_json_that_cannot_be_written_is_a_clear_error(
     tmp_path, tiny_recbole, monkeypatch, capsys, kind
