@@ -947,6 +947,8 @@ class Run:
                 if published:  # a user's text vectors (kgrec embed): never replaced
                     text = opened.vector_model(VECTOR_PROPERTY)
                     check_publish_not_text(store, VECTOR_PROPERTY, text, field="--store")
+                else:
+                    self._warn_of_vectors_left(opened, name or self.name)
                 for kind, (_, rows) in published.items():  # before any edge is written
                     opened.check_vectors(
                         kind,
@@ -1039,6 +1041,28 @@ class Run:
             "(kgrec recommend without --user), which replaces every vector, then its users; "
             "or publish with --no-vectors",
             field="--user",
+        )
+
+    def _warn_of_vectors_left(self, opened: GraphStore, run: str) -> None:
+        """A WARNING where a publish without vectors leaves another model's published vectors
+        in the store: a vector query there finds that model's neighbours, not those of the
+        recommendations just published (nor the users it now serves the most popular items)."""
+        from kgrec.store import redact
+
+        stored = opened.vector_run(VECTOR_PROPERTY)
+        if stored is None or (
+            stored["run"] == run and stored.get("weights") == self._weights_digest()
+        ):
+            return
+        whose = "another trained model" if stored["run"] == run else f"run {stored['run']!r}"
+        log.warning(
+            "%s keeps the vectors %r of %s, published before; no vectors were published, so a "
+            "vector query there still finds that model's neighbours, not run %r's. Publish "
+            "the run with vectors to replace them",
+            redact(opened.uri),
+            VECTOR_PROPERTY,
+            whose,
+            run,
         )
 
     def _late_item_vectors(

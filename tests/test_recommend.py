@@ -488,6 +488,31 @@ def test_a_run_user_with_nothing_to_rank_them_by_is_served_the_most_popular_item
     assert published.loc["ghost", "item_uid"].tolist() == items
 
 
+def test_a_publish_without_vectors_says_whose_vectors_the_store_keeps(tmp_path, tiny_store, caplog):
+    """A publish with --no-vectors (or of EASE, which has none) left another run's vectors in
+    the store without a word: a vector query there found that model's neighbours beside the
+    new run's recommendations, and the earlier vector of a user the new run serves the most
+    popular items. Now a warning names whose vectors stay."""
+    options = {"protocol": "ml1m-action-comedy", "store": tiny_store, **SMALL}
+    first = train("lightgcn-merged", out=tmp_path / "first", **options)
+    first.publish(k=3)
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        first.publish(k=3, vectors=False)  # the vectors are its own: nothing to say
+        assert "keeps the vectors" not in caplog.text
+        second = train("lightgcn-merged", out=tmp_path / "second", seed=1, **options)
+        second.publish(k=3, vectors=False)
+        second.publish(k=3, vectors=False, users=[second.experiment.maps.users[0]])
+        ease = train("ease-merged", out=tmp_path / "ease", ease_lambda=2.0, **options)
+        ease.publish(k=3)  # catalogue-sized rows: no vectors either
+    said = [r.getMessage() for r in caplog.records if "keeps the vectors" in r.getMessage()]
+    assert len(said) == 3
+    assert said[0].startswith(f"local:{tiny_store.split(':', 1)[1]} keeps the vectors")
+    assert "'gnn_embedding' of run 'first', published before" in said[0]
+    assert "not run 'second''s" in said[0] and "not run 'ease''s" in said[2]
+    with open_store(tiny_store) as opened:  # they stay: --no-vectors touches none
+        assert opened.vector_run("gnn_embedding")["run"] == "first"
+
+
 def test_a_user_served_the_most_popular_items_has_no_vector_published(tmp_path, tiny_store, caplog):
     """ghost's published vector was the embedding training never touched: a vector query for
     them found noise. Now a publish gives them none, whole or for some users, and leaves no

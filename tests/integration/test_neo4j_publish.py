@@ -618,3 +618,28 @@ def test_an_embed_never_comes_between_a_publishs_check_and_its_write(graph_store
         assert graph_store.publish(top_k(2, 3), run="s") == 6
     locks = graph_store.driver.execute_query("MATCH (l:KgrecLock) RETURN count(l) AS n")
     assert locks.records[0]["n"] == 0  # released after it
+
+
+def test_a_publish_without_vectors_says_whose_vectors_neo4j_keeps(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, caplog
+):
+    """As tests/test_recommend.py's test in a local store: a publish without vectors beside
+    another run's in Neo4j says whose they are (before, nothing), and leaves them."""
+    from kgrec.experiment import train
+
+    a, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole)
+    a.publish(neo.uri, k=2)
+    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False, "seed": 7}
+    b = train(
+        "lightgcn",
+        protocol="ml1m-action-comedy",
+        store=a.settings["store"],
+        **small,
+        out=tmp_path / "b",
+    )
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        a.publish(neo.uri, k=2, vectors=False)  # its own vectors: nothing to say
+        assert "keeps the vectors" not in caplog.text
+        b.publish(neo.uri, k=2, vectors=False)
+    assert f"{neo.uri} keeps the vectors 'gnn_embedding' of run 'r'" in caplog.text
+    assert neo.vector_run("gnn_embedding")["run"] == "r"
