@@ -925,6 +925,15 @@ def parent(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"unknown steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
     steps = [s for s in STEPS if s in steps]  # always in the order that makes sense
+    # a folder's records are one device's: its skips and its report know no other (records
+    # written before --device existed were the CPU's)
+    others = {r.get("device", "cpu") for r in read_results(results)} - {args.device}
+    if others:
+        raise SystemExit(
+            f"{results} holds steps measured with --device {', '.join(sorted(others))}: a run "
+            f"with --device {args.device} needs an --out of its own (it would skip their steps "
+            "and its report would mix them)"
+        )
     for size in args.sizes:
         paths = Paths(args.out, size)
         log = args.out / "logs" / f"{paths.name}.log"

@@ -285,3 +285,17 @@ def test_plot_without_results_says_there_is_nothing_to_plot(scale, tmp_path, mon
     assert stop.value.code == 2
     assert "--plot: nothing to plot" in capsys.readouterr().err
     assert not png.exists()
+
+
+def test_a_folder_of_another_devices_steps_is_refused(scale, monkeypatch, tmp_path, capsys):
+    """The steps a folder records were skipped as done, and reported, whatever device measured
+    them: a --device cuda run in a folder of CPU steps would skip them and report CPU figures
+    as the GPU's. A folder is one device's."""
+    (tmp_path / "results.jsonl").write_text(
+        '{"size": 2000, "step": "train-full", "status": "ok", "seconds": 1.0}\n'  # the CPU's
+    )
+    monkeypatch.setattr(scale, "watch", lambda *a, **k: pytest.fail("no step may run"))
+    argv = ["scale.py", "--sizes", "2k", "--out", str(tmp_path), "--steps", "train-full"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--device", "cuda"])
+    with pytest.raises(SystemExit, match="measured with --device cpu: a run with --device cuda"):
+        scale.main()
