@@ -115,10 +115,12 @@ def _ml100k(folder: Path) -> Parts:
             )
         names = np.asarray(genres, dtype=object)
         lists = [names[row].tolist() for row in flags.to_numpy() == "1"]
-        dates = items["release_date"].str.strip().str[-4:]
+        # the year ends the release date (01-Jan-1995): messages name the field and quote
+        # the date as u.item has them
+        years = items["release_date"].str.strip().str[-4:]
         items = items.drop(columns=[*genres, "video_release_date"]).assign(
             genres=lists,
-            year=to_year(items.assign(year=dates), "year", strict=False),
+            year=to_year(items, "release_date", strict=False, part=years),
         )
     return Parts(
         interactions=_read(

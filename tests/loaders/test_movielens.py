@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 
@@ -76,6 +78,28 @@ def test_ml100k_bad_genre_flag_names_line_and_genre(tmp_path, write_files):
     with pytest.raises(InputError, match="0 or 1") as caught:
         movielens.load(write_files(tmp_path / "ml", files))
     assert (caught.value.line, caught.value.field) == (3, "Western")
+
+
+def test_ml100k_release_date_that_gives_no_year_is_named_as_u_item_names_it(
+    tmp_path, write_files, caplog
+):
+    """u.item has no header: its third field, the release date, gives the year. A date whose
+    year is unreadable is warned of by its file, line and field (``release_date``, the
+    loader's name of it, which the item keeps as an attribute) and its value as written, not
+    as a column ``year`` the file does not have."""
+    files = dict(ML100K)
+    files["u.item"] = ML100K["u.item"].replace(b"01-Jan-1997", b"01-Jan-19x7")
+    folder = write_files(tmp_path / "ml", files)
+    with caplog.at_level(logging.WARNING, logger="loaders.files"):
+        graph = movielens.load(folder)
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "loaders.files"]
+    assert logged == (
+        f"{folder / 'u.item'}: 1 value(s) of release_date are not years and are left unknown "
+        "(first: line 2, '01-Jan-19x7')"
+    )
+    items = graph.items.set_index("item_id")
+    assert pd.isna(items.loc["20", "year"]) and items.loc["10", "year"] == 1995
+    assert items.loc["20", "release_date"] == "01-Jan-19x7"
 
 
 def test_ml1m_layout_and_rule(tmp_path, write_files):
