@@ -6,7 +6,8 @@ Both stores run the tables of a write through :func:`prepare` and return snapsho
 Merging follows the one rule of :mod:`graph_schema.merge` everywhere: rows with the same key are
 one row, and a later value replaces an earlier one unless it is missing (:func:`coalesce`), so a
 load that lacks an attribute never erases it; an attribute column that holds text in any load is
-text in the store, numbers only stay numbers.
+text in the store, numbers only stay numbers. Only a write told to clear attributes
+(:func:`check_cleared`, ``kgrec load --clear-empty``) removes values.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from graph_schema.tables import (
     RECOMMENDATIONS,
     REL_KINDS,
     SPECS,
+    UNCLEARABLE,
     USERS,
     GraphTables,
     TableSpec,
@@ -351,12 +353,6 @@ def check_attributes_against_vectors(graph: GraphTables, vectors: dict[str, list
             )
 
 
-# The attributes a write may clear (kgrec load --clear-empty): users' and items' own, and an
-# item's title, year and genres; never a key, an item's domain or id, nor its tie to an entity
-# (the knowledge attached to the item would stay the item's)
-UNCLEARABLE = {"user_id", "uid", "domain", "item_id", "entity_id"}
-
-
 def check_cleared(
     graph: GraphTables,
     clear: Mapping[str, Mapping[str, Iterable[str]]] | None,
@@ -365,9 +361,10 @@ def check_cleared(
     """``clear`` (node kind -> attribute -> keys of the nodes that lose it) checked against the
     write ``graph`` (prepared) and the properties that hold the store's vectors (``vectors``:
     kind -> properties): an InputError for a kind other than User or Item, an attribute a
-    write may not clear (:data:`UNCLEARABLE`, a name that is no property name, a property
-    holding vectors, which Neo4j would drop with it), or a node the write does not write or
-    gives a value of that attribute. Returns it with sorted keys, attributes of none left out."""
+    write may not clear (:data:`~graph_schema.tables.UNCLEARABLE`, a name that is no property
+    name, a property holding vectors, which Neo4j would drop with it), or a node the write
+    does not write or gives a value of that attribute. Returns it with sorted keys, attributes
+    of none left out."""
     checked: dict[str, dict[str, list[str]]] = {}
     for kind, names in (clear or {}).items():
         if kind not in ("User", "Item"):

@@ -102,6 +102,26 @@ def test_ml100k_release_date_that_gives_no_year_is_named_as_u_item_names_it(
     assert items.loc["20", "release_date"] == "01-Jan-19x7"
 
 
+def test_ml100k_empty_fields_are_reported_for_clear_empty(tmp_path, write_files):
+    """`kgrec load movielens --clear-empty` clears what the report lists: per field of u.item
+    and u.user (as the loader names them; the year with its release date), the nodes whose
+    row leaves it empty."""
+    files = dict(ML100K)
+    files["u.user"] = ML100K["u.user"].replace("|85711", "|")
+    report = LoadReport()
+    movielens.load(write_files(tmp_path / "ml", files), report=report)
+    assert report.empty == {
+        "Item": {
+            "title": [],
+            "release_date": ["default:30"],
+            "imdb_url": ["default:30"],
+            "genres": [],
+            "year": ["default:30"],
+        },
+        "User": {"age": [], "gender": [], "occupation": [], "zip_code": ["1"]},
+    }
+
+
 def test_ml1m_layout_and_rule(tmp_path, write_files):
     folder = write_files(tmp_path / "ml-1m", ML1M)
     assert movielens.detect(folder) == "ml-1m"
