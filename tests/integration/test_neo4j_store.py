@@ -508,7 +508,7 @@ def test_writers_of_the_same_users_at_once_lose_and_duplicate_nothing(
     local.write(setup, progress=False)
     batches = [prepare(part) for part in parts]
     threads = [
-        threading.Thread(target=s._write_batch, args=(b, False))
+        threading.Thread(target=s._write_batch, args=(b, False, {}))
         for s, b in zip(stores, batches, strict=True)
     ]
     for thread in threads:
