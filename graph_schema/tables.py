@@ -95,6 +95,10 @@ RECOMMENDATIONS = TableSpec(
 
 GRAPH_TABLES = (DOMAINS, USERS, ITEMS, ENTITIES, INTERACTIONS, KNOWLEDGE)
 SPECS = {spec.name: spec for spec in (*GRAPH_TABLES, RECOMMENDATIONS)}
+# The columns of users and items that a write never clears (kgrec load --clear-empty clears
+# their other attributes, an item's title, year and genres too): ids, an item's domain, and its
+# tie to an entity (the knowledge attached to the item would stay the item's)
+UNCLEARABLE = frozenset({"user_id", "uid", "domain", "item_id", "entity_id"})
 
 
 def item_uid(domain: str, item_id: str) -> str:

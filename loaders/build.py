@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionArray
 
 from graph_schema.errors import InputError, few
-from graph_schema.merge import merge_frames, merge_rows
-from graph_schema.tables import DOMAIN_PATTERN, KNOWLEDGE, SPECS, GraphTables
+from graph_schema.merge import blank_as_missing, merge_frames, merge_rows
+from graph_schema.tables import DOMAIN_PATTERN, KNOWLEDGE, SPECS, UNCLEARABLE, GraphTables
 from graph_schema.validate import (
     FILE,
     LINE,
@@ -191,6 +191,14 @@ def build(
     tables.items = _left_out(items, uid, "items", report).rename(columns={"item_uid": "uid"})
     tables.domains = pd.DataFrame({"domain": sorted(tables.items["domain"].unique())})
     tables.users = _users(users, interactions)
+    report.empty = {
+        kind: _empty_values(rows, file.columns, key)
+        for kind, rows, file, key in (
+            ("Item", tables.items, parts.items, "uid"),
+            ("User", users, parts.users, "user_id"),
+        )
+        if file is not None
+    }
     if triples is not None:
         tables.knowledge, tables.entities = _knowledge(triples, item_of.dropna(), report)
 
@@ -228,6 +236,17 @@ _ID_COLUMNS = {
 
 # ids that split files (one tab-separated pair per line) hold
 _SPLIT_IDS = ("user_id", "item_id", "same_as")
+
+
+def _empty_values(rows: pd.DataFrame, columns: pd.Index, key: str) -> dict[str, list[str]]:
+    """attribute -> keys of the ``rows`` (a users or items file's, merged) that leave it empty,
+    of the file's ``columns`` that a write may clear (not :data:`UNCLEARABLE`; empty text and
+    lists count, as in :func:`graph_schema.merge.blank_as_missing`)."""
+    names = [c for c in columns if c not in PRIVATE and c not in UNCLEARABLE]
+    blank = blank_as_missing(rows[names], [])
+    return {
+        name: sorted(rows.loc[blank[name].isna().to_numpy(), key].astype(str)) for name in names
+    }
 
 
 def _strip_ids(parts: Parts, report: LoadReport) -> Parts:

@@ -503,19 +503,25 @@ def check_interactions(
 
 
 def to_year(
-    df: pd.DataFrame, name: str, *, strict: bool = True, field: str | None = None
+    df: pd.DataFrame,
+    name: str,
+    *,
+    strict: bool = True,
+    field: str | None = None,
+    part: pd.Series | None = None,
 ) -> pd.Series:
     """Column ``name`` as a nullable integer year (``1995`` or ``1995.0``; empty = null).
 
     Not ``strict``: a value that is not a whole number (``unknown``) becomes null, logged.
     ``field``: the file's name of the column (``release_year:token``), for messages (default:
-    ``name``).
+    ``name``). ``part`` (not ``strict``): the part of each value that holds the year, where
+    the value holds more (ml-100k's release date ``01-Jan-1995``); messages quote the value.
     """
     field = field or name
+    text = (df[name] if part is None else part).astype("string").str.strip()
     if strict:
         values = to_float(df, name, field=field)
     else:
-        text = df[name].astype("string").str.strip()
         values = pd.to_numeric(text, errors="coerce").astype("float64")
     bad = (values.notna() & ((values != values.round()) | (values.abs() > MAX_YEAR))).to_numpy()
     if strict and bad.any():
@@ -525,7 +531,7 @@ def to_year(
             field=field,
             **where(df, position),
         )
-    unknown = (values.isna() & df[name].astype("string").str.strip().fillna("").ne("")).to_numpy()
+    unknown = (values.isna() & text.fillna("").ne("")).to_numpy()
     if not strict and (unknown | bad).any():
         position = int(np.argmax(unknown | bad))
         log.warning(

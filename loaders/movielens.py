@@ -115,13 +115,12 @@ def _ml100k(folder: Path) -> Parts:
             )
         names = np.asarray(genres, dtype=object)
         lists = [names[row].tolist() for row in flags.to_numpy() == "1"]
-        # the year ends the date (01-Jan-1995); a date that does not end in one is read
-        # whole, so the warning names the field and the value as the file has them
-        dates = items["release_date"].str.strip()
-        years = dates.str.extract(r"(\d{4})$", expand=False).fillna(dates)
+        # the year ends the release date (01-Jan-1995): messages name the field and quote
+        # the date as u.item has them
+        years = items["release_date"].str.strip().str[-4:]
         items = items.drop(columns=[*genres, "video_release_date"]).assign(
             genres=lists,
-            year=to_year(items.assign(release_date=years), "release_date", strict=False),
+            year=to_year(items, "release_date", strict=False, part=years),
         )
     return Parts(
         interactions=_read(

@@ -27,6 +27,9 @@ class LoadReport:
     # item uid -> file and line of the row that tied it to its entity (a link, an item file's
     # entity_id): where a store's refusal of the tie points (kgrec load)
     tied_at: dict[str, dict[str, object]] = field(default_factory=dict)
+    # node kind (User, Item) -> attribute -> keys of the nodes whose row of the users or items
+    # file leaves a column of the file empty: what kgrec load --clear-empty clears
+    empty: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def warn(self, what: str, count: int = 1) -> None:
         """Count ``count`` values that a documented rule changed (``what`` says which, how)."""

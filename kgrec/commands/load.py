@@ -56,6 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="pairs (user_id, same_as): ids of one person become one User (the same_as id)",
     )
+    attributes = argparse.ArgumentParser(add_help=False)
+    attributes.add_argument(
+        "--clear-empty",
+        action="store_true",
+        help="an empty value in a column the items or users file has removes that attribute "
+        "from that item or user, where an earlier load gave one (without it an empty value "
+        "leaves what the store holds; columns the file lacks are never touched, nor ids and "
+        "an item's entity_id)",
+    )
     domains = argparse.ArgumentParser(add_help=False)
     group = domains.add_mutually_exclusive_group()
     group.add_argument("--domain", metavar="NAME", help="put every item of the load in NAME")
@@ -63,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = formats.add_parser(
         "recbole",
-        parents=[common, domains, users],
+        parents=[common, attributes, domains, users],
         help="RecBole atomic files (.inter, .item, .user, .kg, .link)",
         description="RecBole atomic files; the domain defaults to the dataset name.",
     )
@@ -72,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = formats.add_parser(
         "movielens",
-        parents=[common, domains, users],
+        parents=[common, attributes, domains, users],
         help="raw MovieLens folders (ml-100k u.data/u.item/u.user, ml-1m *.dat)",
     )
     p.add_argument("path", type=Path, help="the folder holding the MovieLens files")
@@ -80,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = formats.add_parser(
         "table",
-        parents=[common, domains, users],
+        parents=[common, attributes, domains, users],
         help="a CSV, TSV or Parquet table of interactions, items or users",
     )
     p.add_argument("path", type=Path, help="the table file (.csv, .tsv, .parquet, ...)")
@@ -366,6 +375,22 @@ def _tie_located(report: LoadReport) -> Iterator[None]:
         raise InputError(exc.message, file=at["file"], line=at["line"], field=exc.field) from exc
 
 
+def _cleared(args: argparse.Namespace, report: LoadReport) -> dict | None:
+    """With ``--clear-empty``, the attributes the load clears (its files' empty values,
+    ``report.empty``), counted in a line of the summary; without it (and with ``load kg``,
+    whose files give no attributes), None."""
+    if not getattr(args, "clear_empty", False):
+        return None
+    counts = [
+        f"{kind}.{name} {len(keys):,}"
+        for kind, names in report.empty.items()
+        for name, keys in names.items()
+        if keys
+    ]
+    print(f"--clear-empty: empty values that clear the attribute: {', '.join(counts) or 'none'}")
+    return report.empty
+
+
 def _run(
     args: argparse.Namespace,
     read: Callable[[LoadReport, GraphStore | None], GraphTables],
@@ -387,6 +412,7 @@ def _run(
         if args.store is None:  # no store read: only the files are checked
             read(report, None)
             print(report.summary())
+            _cleared(args, report)
             print(
                 "dry run: nothing written; no --store given, so nothing was checked against a store"
             )
@@ -398,8 +424,9 @@ def _run(
                 check(args, store)
             _check_new_domains(store, tables, report)
             print(report.summary())
+            clear = _cleared(args, report)
             with _tie_located(report):  # the checks of store.write, reading the store only
-                store.check_write(tables)
+                store.check_write(tables, clear=clear)
         print(
             f"dry run: nothing written to {store.uri}; the load was checked against it as the "
             "write checks it, but for what only writing meets (a full disk; Neo4j: applying "
@@ -413,7 +440,8 @@ def _run(
             check(args, store)
         _check_new_domains(store, tables, report)
         print(report.summary())
+        clear = _cleared(args, report)
         with _tie_located(report):
-            written = store.write(tables)
+            written = store.write(tables, clear=clear)
         print(f"written to {store.uri}: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
     return 0

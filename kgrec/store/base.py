@@ -35,15 +35,31 @@ class GraphStore(ABC):
         calls it before parsing its files."""
 
     @abstractmethod
-    def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
-        """Merge ``graph`` into the store; returns rows written per table."""
+    def write(
+        self,
+        graph: GraphTables,
+        *,
+        progress: bool = True,
+        clear: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> dict[str, int]:
+        """Merge ``graph`` into the store; returns rows written per table. ``clear`` (node kind,
+        User or Item -> attribute -> keys): those nodes, which ``graph`` writes without a value
+        of that attribute, lose the value the store holds, in the same write (``kgrec load
+        --clear-empty``); else a missing value never erases one
+        (:func:`~kgrec.store.canonical.check_cleared` says what may be cleared)."""
 
     @abstractmethod
-    def check_write(self, graph: GraphTables) -> None:
-        """Raise what :meth:`write` would raise of ``graph`` before it writes anything (the
-        tables invalid, an entity tied to an item the store ties to another, items that the
-        interactions or knowledge name and neither the tables nor the store hold, an attribute
-        named as a property that holds vectors, a damaged store), reading the store only
+    def check_write(
+        self,
+        graph: GraphTables,
+        *,
+        clear: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> None:
+        """Raise what :meth:`write` would raise of ``graph`` and ``clear`` before it writes
+        anything (the tables invalid, an entity tied to an item the store ties to another,
+        items that the interactions or knowledge name and neither the tables nor the store
+        hold, an attribute named as a property that holds vectors, one that may not be cleared,
+        a damaged store), reading the store only
         (``kgrec load --dry-run``): nothing is written, no file or folder made, no lock taken.
         What only writing meets (a full disk; Neo4j: applying graph_schema/schema.cypher,
         taking the load lock, a transaction that fails) it cannot tell."""

@@ -6,7 +6,8 @@ Both stores run the tables of a write through :func:`prepare` and return snapsho
 Merging follows the one rule of :mod:`graph_schema.merge` everywhere: rows with the same key are
 one row, and a later value replaces an earlier one unless it is missing (:func:`coalesce`), so a
 load that lacks an attribute never erases it; an attribute column that holds text in any load is
-text in the store, numbers only stay numbers.
+text in the store, numbers only stay numbers. Only a write told to clear attributes
+(:func:`check_cleared`, ``kgrec load --clear-empty``) removes values.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from graph_schema.tables import (
     RECOMMENDATIONS,
     REL_KINDS,
     SPECS,
+    UNCLEARABLE,
     USERS,
     GraphTables,
     TableSpec,
@@ -349,6 +351,71 @@ def check_attributes_against_vectors(graph: GraphTables, vectors: dict[str, list
                 f"store's {kind} vectors: rename the column",
                 field=clash[0],
             )
+
+
+def check_cleared(
+    graph: GraphTables,
+    clear: Mapping[str, Mapping[str, Iterable[str]]] | None,
+    vectors: Mapping[str, Iterable[str]],
+) -> dict[str, dict[str, list[str]]]:
+    """``clear`` (node kind -> attribute -> keys of the nodes that lose it) checked against the
+    write ``graph`` (prepared) and the properties that hold the store's vectors (``vectors``:
+    kind -> properties): an InputError for a kind other than User or Item, an attribute a
+    write may not clear (:data:`~graph_schema.tables.UNCLEARABLE`, a name that is no property
+    name, a property holding vectors, which Neo4j would drop with it), or a node the write
+    does not write or gives a value of that attribute. Returns it with sorted keys, attributes
+    of none left out."""
+    checked: dict[str, dict[str, list[str]]] = {}
+    for kind, names in (clear or {}).items():
+        if kind not in ("User", "Item"):
+            raise InputError(
+                f"a write clears attributes of User and Item nodes, not of {kind!r}", field="clear"
+            )
+        table, key = node_kind(kind)
+        frame = getattr(graph, table)
+        for name, keys in names.items():
+            keys = sorted(set(keys))
+            if not keys:
+                continue
+            if name in UNCLEARABLE or not is_property_name(name):
+                raise InputError(f"{kind}.{name} is not an attribute a write may clear", field=name)
+            if name in set(vectors.get(kind, ())):
+                raise InputError(
+                    f"{kind}.{name} is the property that holds the store's {kind} vectors, "
+                    "not an attribute a write may clear",
+                    field=name,
+                )
+            rows = frame[frame[key].isin(keys).to_numpy(dtype=bool)]
+            absent = sorted(set(keys) - set(rows[key]))
+            if absent:
+                raise InputError(
+                    f"the write clears {kind}.{name} of {len(absent)} node(s) it does not "
+                    f"write: {few(absent)}",
+                    field=name,
+                )
+            given = sorted(rows.loc[rows[name].notna(), key]) if name in rows else []
+            if given:
+                raise InputError(
+                    f"the write both gives and clears {kind}.{name} of {few(given)}", field=name
+                )
+            checked.setdefault(kind, {})[name] = keys
+    return checked
+
+
+def clear_attributes(
+    kind: str, table: pd.DataFrame, cleared: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
+    """``kind``'s table (stored form) without the attributes ``cleared`` names (attribute ->
+    keys of the nodes that lose it; :func:`check_cleared`), in stored form: an attribute no
+    node has any more goes."""
+    if not cleared:
+        return table
+    name, key = node_kind(kind)
+    out = table.copy()
+    for attribute, keys in cleared.items():
+        if attribute in out:
+            out.loc[out[key].isin(list(keys)).to_numpy(dtype=bool), attribute] = None
+    return stored_form(SPECS[name], out)
 
 
 def check_dimension(

@@ -61,12 +61,14 @@ from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     attach_to_items,
     check_attributes_against_vectors,
+    check_cleared,
     check_dimension,
     check_entity_ties,
     check_publish_not_text,
     check_publish_property,
     check_publish_users,
     check_vector_property,
+    clear_attributes,
     coalesce,
     has_attributes,
     linked_items,
@@ -304,13 +306,19 @@ class LocalStore(GraphStore):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
+    def write(
+        self,
+        graph: GraphTables,
+        *,
+        progress: bool = True,
+        clear: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> dict[str, int]:
         start = time.perf_counter()
         batch = prepare(graph)
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             stored = {spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES}
-            batch = self._checked(batch, manifest, stored)
+            batch, cleared = self._checked(batch, manifest, stored, clear)
             merged = {}
             written = {}
             for spec in tqdm(GRAPH_TABLES, desc="tables", unit="table", disable=not progress):
@@ -319,6 +327,9 @@ class LocalStore(GraphStore):
                 if len(rows):
                     old = stored[spec.name]
                     merged[spec.name] = coalesce(spec, [old, rows]) if len(old) else rows
+            for kind, names in cleared.items():  # the stored values the merge kept
+                table, _ = node_kind(kind)
+                merged[table] = clear_attributes(kind, merged[table], names)
             self._attach_to_items(manifest, stored, merged)
             self._commit(manifest, merged)
         log.info(
@@ -329,16 +340,26 @@ class LocalStore(GraphStore):
         )
         return written
 
-    def check_write(self, graph: GraphTables) -> None:
+    def check_write(
+        self,
+        graph: GraphTables,
+        *,
+        clear: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> None:
         manifest = self.manifest(missing_ok=True)  # read only: no lock, no folder made
         stored = {spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES}
-        self._checked(prepare(graph), manifest, stored)
+        self._checked(prepare(graph), manifest, stored, clear)
 
     def _checked(
-        self, batch: GraphTables, manifest: dict[str, Any], stored: dict[str, pd.DataFrame]
-    ) -> GraphTables:
+        self,
+        batch: GraphTables,
+        manifest: dict[str, Any],
+        stored: dict[str, pd.DataFrame],
+        clear: Mapping[str, Mapping[str, Sequence[str]]] | None,
+    ) -> tuple[GraphTables, dict[str, dict[str, list[str]]]]:
         """``batch`` (prepared) checked against the ``stored`` tables as :meth:`write` checks
-        it, with its knowledge attached to the items its entities are."""
+        it, with its knowledge attached to the items its entities are; and ``clear`` checked
+        (:func:`~kgrec.store.canonical.check_cleared`)."""
         unknown = referenced_items(batch).difference(pd.Index(stored["items"]["uid"]))
         if len(unknown):
             raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
@@ -348,12 +369,12 @@ class LocalStore(GraphStore):
         ties, new_ties = linked_items(stored["items"]), linked_items(batch.items)
         ties = ties[~ties.isin(new_ties.to_numpy())]
         batch, _ = attach_to_items(batch, pd.concat([ties, new_ties]))
-        if has_attributes(batch):  # else no clash: the vectors need not be read
-            vectors = self._vectors(manifest)
-            check_attributes_against_vectors(
-                batch, vectors.groupby("kind")["property"].unique().map(list).to_dict()
-            )
-        return batch
+        vectors = {}  # kind -> properties
+        if has_attributes(batch) or clear:  # else no clash: the vectors need not be read
+            by_kind = self._vectors(manifest).groupby("kind")["property"]
+            vectors = by_kind.unique().map(list).to_dict()
+            check_attributes_against_vectors(batch, vectors)
+        return batch, check_cleared(batch, clear, vectors)
 
     def _attach_to_items(
         self, manifest: dict[str, Any], stored: dict[str, pd.DataFrame], merged: dict

@@ -59,6 +59,7 @@ from kgrec.store.canonical import (
     NODE_TABLES,
     attach_to_items,
     check_attributes_against_vectors,
+    check_cleared,
     check_entity_ties,
     check_publish_not_text,
     check_publish_property,
@@ -198,19 +199,30 @@ class Neo4jStore(GraphStore):
         if holder is not None and not _dead(holder):
             raise _locked_error(self.uri, self.database, holder)
 
-    def check_write(self, graph: GraphTables) -> None:
+    def check_write(
+        self,
+        graph: GraphTables,
+        *,
+        clear: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> None:
         self._connect()
-        self._checked(prepare(graph))  # reads only
+        self._checked(prepare(graph), clear)  # reads only
 
-    def write(self, graph: GraphTables, *, progress: bool = True) -> dict[str, int]:
+    def write(
+        self,
+        graph: GraphTables,
+        *,
+        progress: bool = True,
+        clear: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> dict[str, int]:
         self._connect()
         start = time.perf_counter()
-        batch = self._checked(prepare(graph))
+        batch, cleared = self._checked(prepare(graph), clear)
         with self._errors("applying graph_schema/schema.cypher"):
             self._apply_schema()
         with self._load_lock():
             try:
-                self._write_batch(batch, progress)
+                self._write_batch(batch, progress, cleared)
             except KeyboardInterrupt:
                 log.error(
                     "%s: interrupted: the graph is partial (what was written so far is "
@@ -237,9 +249,12 @@ class Neo4jStore(GraphStore):
         )
         return written
 
-    def _checked(self, batch: GraphTables) -> GraphTables:
+    def _checked(
+        self, batch: GraphTables, clear: Mapping[str, Mapping[str, Sequence[str]]] | None
+    ) -> tuple[GraphTables, dict[str, dict[str, list[str]]]]:
         """``batch`` (prepared) checked against the graph as :meth:`write` checks it, reading
-        only, with its knowledge attached to the items its entities are."""
+        only, with its knowledge attached to the items its entities are; and ``clear`` checked
+        (:func:`~kgrec.store.canonical.check_cleared`)."""
         # the stored items tied to the load's entities and to its items' entities, in one read:
         # the latter to check the ties, the former to attach the load's knowledge to them
         keys = set(batch.entities["entity_id"]) | set(batch.items["entity_id"].dropna())
@@ -259,20 +274,22 @@ class Neo4jStore(GraphStore):
         batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
         with self._errors("checking the items the load names"):
             unknown = self._missing("Item", referenced_items(batch))
-            vectors = self._vector_properties() if has_attributes(batch) else {}
+            vectors = self._vector_properties() if has_attributes(batch) or clear else {}
         if unknown:
             raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
         check_attributes_against_vectors(batch, vectors)
-        return batch
+        return batch, check_cleared(batch, clear, vectors)
 
-    def _write_batch(self, batch: GraphTables, progress: bool) -> None:
+    def _write_batch(
+        self, batch: GraphTables, progress: bool, cleared: dict[str, dict[str, list[str]]]
+    ) -> None:
         for table, kind in (("users", "User"), ("entities", "Entity"), ("items", "Item")):
             setattr(batch, table, self._unify_attribute_types(kind, getattr(batch, table)))
         phases: list[tuple[str, str, list[dict]]] = [
             ("domains", q.MERGE_DOMAINS, _node_rows(batch.domains, "domain")),
-            ("users", q.MERGE_USERS, _node_rows(batch.users, "user_id")),
+            ("users", q.MERGE_USERS, _node_rows(batch.users, "user_id", cleared.get("User"))),
             ("entities", q.MERGE_ENTITIES, _node_rows(batch.entities, "entity_id")),
-            ("items", q.MERGE_ITEMS, _node_rows(batch.items, "uid")),
+            ("items", q.MERGE_ITEMS, _node_rows(batch.items, "uid", cleared.get("Item"))),
         ]
         for name, query, rows in phases:
             self._write_chunks(name, query, _chunks(rows, self.batch_size), len(rows), progress)
@@ -1381,12 +1398,22 @@ def _present(value: Any) -> bool:
     return not (isinstance(value, float) and math.isnan(value))
 
 
-def _node_rows(df: pd.DataFrame, key: str) -> list[dict[str, Any]]:
-    """Rows {key, props} with only the values that are present in props."""
-    return [
-        {"key": row.pop(key), "props": {k: v for k, v in row.items() if _present(v)}}
-        for row in df.to_dict("records")
-    ]
+def _node_rows(
+    df: pd.DataFrame, key: str, cleared: Mapping[str, Sequence[str]] | None = None
+) -> list[dict[str, Any]]:
+    """Rows {key, props} with only the values that are present in props, and a null for each
+    attribute ``cleared`` (attribute -> keys) clears of the row's node, which ``SET +=``
+    removes."""
+    nulls: dict[str, dict[str, None]] = {}
+    for name, keys in (cleared or {}).items():
+        for k in keys:
+            nulls.setdefault(k, {})[name] = None
+    rows = []
+    for row in df.to_dict("records"):
+        node = row.pop(key)
+        props = nulls.get(node, {}) | {k: v for k, v in row.items() if _present(v)}
+        rows.append({"key": node, "props": props})
+    return rows
 
 
 def _fan_out_rows(

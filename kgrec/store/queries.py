@@ -28,7 +28,8 @@ def _match(kind: str, var: str, key: str) -> str:
 
 # -- writing the graph ---------------------------------------------------------------------
 # Node rows are {key, props}: props holds only the values that are not missing, so `SET +=`
-# adds and replaces but never erases (the merge rule of kgrec.store.canonical).
+# adds and replaces but never erases (the merge rule of kgrec.store.canonical); but for a null
+# of each attribute a write clears (kgrec load --clear-empty), which `SET +=` removes.
 
 MERGE_DOMAINS = "UNWIND $rows AS row MERGE (d:Domain {name: row.key})"
 MERGE_USERS = "UNWIND $rows AS row MERGE (u:User {user_id: row.key}) SET u += row.props"

@@ -146,6 +146,39 @@ def test_successive_writes_merge_as_in_local_store(neo, local, movies, make_grap
     assert tuple(inter.loc[("u1", "movies:1")]) == (5.0, 10.0)  # movies wrote it again
 
 
+def test_a_write_that_clears_attributes_removes_the_properties_as_in_local_store(
+    neo, local, movies, make_graph
+):
+    """`kgrec load --clear-empty`: the cleared attributes are properties no more (not nulls,
+    not empty text), in the write that clears them, and the graph is the local store's; a name
+    that is no property name is refused before anything is written, Cypher or not."""
+    update = make_graph(
+        users=[{"user_id": "u1"}],
+        items=[{"domain": "movies", "item_id": "1", "year": 1996}],
+    )
+    clear = {"User": {"age": ["u1"]}, "Item": {"title": ["movies:1"], "genres": ["movies:1"]}}
+    for store in (neo, local):
+        store.write(movies, progress=False)
+        store.write(update, progress=False, clear=clear)
+    assert_same_graph(neo, local)
+    item = neo.driver.execute_query(
+        "MATCH (i:Item {uid: 'movies:1'}) RETURN properties(i) AS p", database_=neo.database
+    ).records[0]["p"]
+    assert item == {
+        "uid": "movies:1",
+        "domain": "movies",
+        "item_id": "1",
+        "year": 1996,
+        "entity_id": "m.01",
+    }
+    keys = count(neo.driver, "MATCH (u:User {user_id: 'u1'}) RETURN keys(u)")
+    assert sorted(keys) == ["gender", "user_id"]
+    bad = {"Item": {"x`}) DETACH DELETE i //": ["movies:1"]}}
+    with pytest.raises(InputError, match="is not an attribute a write may clear"):
+        neo.write(update, progress=False, clear=bad)
+    assert_same_graph(neo, local)
+
+
 def test_vectors_round_trip_with_an_index(neo, movies):
     neo.write(movies, progress=False)
     before = neo.snapshot()
@@ -475,7 +508,7 @@ def test_writers_of_the_same_users_at_once_lose_and_duplicate_nothing(
     local.write(setup, progress=False)
     batches = [prepare(part) for part in parts]
     threads = [
-        threading.Thread(target=s._write_batch, args=(b, False))
+        threading.Thread(target=s._write_batch, args=(b, False, {}))
         for s, b in zip(stores, batches, strict=True)
     ]
     for thread in threads:

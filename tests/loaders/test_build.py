@@ -8,7 +8,7 @@ import pytest
 
 from graph_schema.validate import validate_graph
 from kgrec.errors import InputError
-from loaders import LoadReport, merge_tables, recbole
+from loaders import LoadReport, merge_tables, named_rule, recbole
 
 
 def test_user_links_that_join_no_id_of_their_load_are_a_warning(toy, tmp_path, write_files):
@@ -106,3 +106,31 @@ def test_domain_and_rule_together_are_refused(toy):
 
     with pytest.raises(InputError, match="either"):
         recbole.load(toy, domain="x", domain_rule=named_rule("ml1m-action-comedy"))
+
+
+def test_the_report_says_which_attributes_the_item_and_user_files_leave_empty(
+    toy_files, tmp_path, write_files
+):
+    """What `kgrec load --clear-empty` clears: per column of the items and users files, the
+    nodes whose row leaves it empty (an empty list, a year read as unknown); not a user the
+    interactions alone name (u9: no row of the users file), nor an item the domain rule left
+    out (i4), nor the ids."""
+    toy_files["toy.inter"] += "u9\ti1\t5\t105\n"
+    toy_files["toy.user"] = toy_files["toy.user"].replace("u2\t53\tM", "u2\t \tM")
+    report = LoadReport()
+    recbole.load(
+        write_files(tmp_path / "toy", toy_files),
+        domain_rule=named_rule("ml1m-action-comedy"),
+        report=report,
+    )
+    assert report.empty == {
+        "Item": {
+            "title": [],
+            "year": ["comedy:i3"],  # 'unknown'
+            "genres": [],
+            "budget": ["comedy:i3"],
+            "tags": ["comedy:i3"],
+            "scores": ["action:i2"],
+        },
+        "User": {"age": ["u2"], "gender": []},
+    }

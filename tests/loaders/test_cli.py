@@ -174,6 +174,78 @@ def test_several_loads_share_users(store_uri, tmp_path, capsys, write_files, toy
     assert set(u1) == {"comedy:i1", "action:i2", "books:b1"}
 
 
+# (format, files of the first load, of the second, the arguments after the path); the second
+# leaves i1's title and colour and u1's age empty, and lacks the column budget
+RELOADS = {
+    "recbole": (
+        {
+            "toy.inter": "user_id:token\titem_id:token\nu1\ti1\nu2\ti2\n",
+            "toy.item": (
+                "item_id:token\tmovie_title:token_seq\tcolour:token\tbudget:float\n"
+                "i1\tA\tred\t30\ni2\tB\tblue\t40\n"
+            ),
+            "toy.user": "user_id:token\tage:token\nu1\t24\nu2\t53\n",
+        },
+        {
+            "toy.inter": "user_id:token\titem_id:token\nu1\ti1\nu2\ti2\n",
+            "toy.item": (
+                "item_id:token\tmovie_title:token_seq\tcolour:token\ni1\t\t\ni2\tB\tgreen\n"
+            ),
+            "toy.user": "user_id:token\tage:token\nu1\t\nu2\t53\n",
+        },
+        [],
+    ),
+    "table": (
+        {"toy.csv": "item_id,title,colour,budget\ni1,A,red,30\ni2,B,blue,40\n"},
+        {"toy.csv": "item_id,title,colour\ni1, ,\ni2,B,green\n"},
+        ["--kind", "items", "--domain", "toy"],
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(RELOADS))
+def test_a_reload_clears_the_attributes_its_empty_values_leave_only_with_clear_empty(
+    store_uri, tmp_path, capsys, write_files, fmt
+):
+    """A file loaded again, corrected: its empty values leave what the store holds (other
+    files may own the attribute), unless --clear-empty says they clear it; a column the file
+    lacks (budget) is never touched. Before, nothing could clear a value short of deleting
+    the store."""
+    first, second, options = RELOADS[fmt]
+    path = "toy" if fmt == "recbole" else "toy/toy.csv"
+    load = ["load", fmt, tmp_path / "b" / path, *options, "--store", store_uri]
+    write_files(tmp_path / "a" / "toy", first)
+    code, _out, err = kgrec(
+        capsys, "load", fmt, tmp_path / "a" / path, *options, "--store", store_uri
+    )
+    assert code == 0, err
+    before = snapshot(store_uri)
+    write_files(tmp_path / "b" / "toy", second)
+    code, out, err = kgrec(capsys, *load)
+    assert code == 0, err
+    assert "--clear-empty" not in out
+    after = snapshot(store_uri)
+    items = after["items"].set_index("item_id")
+    assert items.loc["i1", "title"] == "A" and items.loc["i1", "colour"] == "red"  # kept
+    assert items.loc["i2", "colour"] == "green"
+    code, out, err = kgrec(capsys, *load, "--clear-empty", "--dry-run")
+    assert code == 0, err
+    counts = "Item.title 1, Item.colour 1" + (", User.age 1" if fmt == "recbole" else "")
+    assert f"--clear-empty: empty values that clear the attribute: {counts}\n" in out
+    assert_same(after, snapshot(store_uri))
+    code, out, err = kgrec(capsys, *load, "--clear-empty")
+    assert code == 0, err
+    cleared = snapshot(store_uri)
+    items = cleared["items"].set_index("item_id")
+    assert pd.isna(items.loc["i1", "title"]) and pd.isna(items.loc["i1", "colour"])
+    assert float(items.loc["i1", "budget"]) == 30  # not a column of the file: kept
+    assert (items.loc["i2", "title"], items.loc["i2", "colour"]) == ("B", "green")
+    if fmt == "recbole":
+        ages = cleared["users"].set_index("user_id")["age"]
+        assert pd.isna(ages["u1"]) and ages["u2"] == "53"
+    assert len(cleared["items"]) == len(before["items"])
+
+
 def test_links_without_a_domain_into_a_store_without_the_default_domain(
     loaded, tmp_path, capsys, write_files
 ):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 
@@ -60,20 +62,6 @@ def test_ml100k_layout(tmp_path, write_files):
     assert users.loc["2", "occupation"] == "other" and users.loc["1", "zip_code"] == "85711"
 
 
-def test_a_release_date_without_a_year_is_warned_of_as_the_file_has_it(
-    tmp_path, write_files, caplog
-):
-    """The warning named a column `year`, which u.item has not, and the date's last four
-    characters ('nown' of 'unknown'), not the date."""
-    files = dict(ML100K)
-    files["u.item"] = ML100K["u.item"].replace(b"|01-Jan-1997|", b"|unknown|")
-    graph = movielens.load(write_files(tmp_path / "ml", files))
-    years = graph.items.set_index("item_id")["year"]
-    assert years["10"] == 1995 and pd.isna(years["20"]) and pd.isna(years["30"])
-    assert "u.item: 1 value(s) of release_date are not years" in caplog.text
-    assert "(first: line 2, 'unknown')" in caplog.text
-
-
 def test_ml100k_genre_names_come_from_u_genre(tmp_path, write_files):
     files = dict(ML100K)
     files["u.genre"] = "".join(f"g{i}|{i}\n" for i in range(19)) + "\n"
@@ -90,6 +78,48 @@ def test_ml100k_bad_genre_flag_names_line_and_genre(tmp_path, write_files):
     with pytest.raises(InputError, match="0 or 1") as caught:
         movielens.load(write_files(tmp_path / "ml", files))
     assert (caught.value.line, caught.value.field) == (3, "Western")
+
+
+def test_ml100k_release_date_that_gives_no_year_is_named_as_u_item_names_it(
+    tmp_path, write_files, caplog
+):
+    """u.item has no header: its third field, the release date, gives the year. A date whose
+    year is unreadable is warned of by its file, line and field (``release_date``, the
+    loader's name of it, which the item keeps as an attribute) and its value as written, not
+    as a column ``year`` the file does not have."""
+    files = dict(ML100K)
+    files["u.item"] = ML100K["u.item"].replace(b"01-Jan-1997", b"01-Jan-19x7")
+    folder = write_files(tmp_path / "ml", files)
+    with caplog.at_level(logging.WARNING, logger="loaders.files"):
+        graph = movielens.load(folder)
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "loaders.files"]
+    assert logged == (
+        f"{folder / 'u.item'}: 1 value(s) of release_date are not years and are left unknown "
+        "(first: line 2, '01-Jan-19x7')"
+    )
+    items = graph.items.set_index("item_id")
+    assert pd.isna(items.loc["20", "year"]) and items.loc["10", "year"] == 1995
+    assert items.loc["20", "release_date"] == "01-Jan-19x7"
+
+
+def test_ml100k_empty_fields_are_reported_for_clear_empty(tmp_path, write_files):
+    """`kgrec load movielens --clear-empty` clears what the report lists: per field of u.item
+    and u.user (as the loader names them; the year with its release date), the nodes whose
+    row leaves it empty."""
+    files = dict(ML100K)
+    files["u.user"] = ML100K["u.user"].replace("|85711", "|")
+    report = LoadReport()
+    movielens.load(write_files(tmp_path / "ml", files), report=report)
+    assert report.empty == {
+        "Item": {
+            "title": [],
+            "release_date": ["default:30"],
+            "imdb_url": ["default:30"],
+            "genres": [],
+            "year": ["default:30"],
+        },
+        "User": {"age": [], "gender": [], "occupation": [], "zip_code": ["1"]},
+    }
 
 
 def test_ml1m_layout_and_rule(tmp_path, write_files):

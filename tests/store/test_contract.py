@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -130,6 +131,72 @@ def test_empty_fields_never_erase_either(store, movies, make_graph):
     assert kept["title"] == "Toy Story" and list(kept["genres"]) == ["Animation", "Comedy"]
     assert after.items.set_index("uid").loc["movies:2", "title"] == "Heat"
     assert after.users.set_index("user_id").loc["u1", "gender"] == "X"
+
+
+def test_a_write_clears_only_the_attributes_it_is_told_to_clear(store, movies, make_graph):
+    """`kgrec load --clear-empty`: a write's ``clear`` removes the stored values of those
+    nodes' attributes, in both stores alike; an attribute no node has any more is gone from
+    the table; the nodes' other attributes and the other nodes' stay. Without ``clear`` (the
+    default) the same write erases nothing."""
+    store.write(movies, progress=False)
+    update = make_graph(
+        users=[{"user_id": "u1", "gender": None}, {"user_id": "u2", "age": None}],
+        items=[{"domain": "movies", "item_id": "1", "title": None, "genres": None}],
+    )
+    store.write(update, progress=False)
+    assert_graphs_equal(store.snapshot(), prepare(movies))
+    clear = {
+        "User": {"age": ["u1", "u2"], "gender": []},
+        "Item": {"title": ["movies:1"], "genres": ["movies:1"]},
+    }
+    store.check_write(update, clear=clear)  # checks, writes nothing
+    assert_graphs_equal(store.snapshot(), prepare(movies))
+    store.write(update, progress=False, clear=clear)
+    after = store.snapshot()
+    users = after.users.set_index("user_id")
+    assert "age" not in users.columns  # u3 had none: no user has one now
+    assert (users.loc["u1", "gender"], users.loc["u3", "gender"]) == ("F", "M")
+    items = after.items.set_index("uid")
+    assert pd.isna(items.loc["movies:1", "title"]) and items.loc["movies:1", "genres"] is None
+    assert items.loc["movies:1", "year"] == 1995 and items.loc["movies:1", "entity_id"] == "m.01"
+    assert items.loc["books:1", "title"] == "Dune"
+    expected = prepare(movies)
+    expected.users = expected.users.drop(columns="age")
+    cleared = (expected.items["uid"] == "movies:1").to_numpy()
+    expected.items = expected.items.assign(
+        title=expected.items["title"].mask(cleared),
+        genres=[None if c else g for c, g in zip(cleared, expected.items["genres"], strict=True)],
+    )
+    assert_graphs_equal(after, expected)
+
+
+@pytest.mark.parametrize(
+    "clear, message",
+    [
+        ({"Entity": {"name": ["m.99"]}}, "clears attributes of User and Item nodes"),
+        ({"Item": {"uid": ["movies:1"]}}, "Item.uid is not an attribute a write may clear"),
+        ({"Item": {"entity_id": ["movies:1"]}}, "Item.entity_id is not an attribute"),
+        ({"User": {"a b": ["u1"]}}, "User.a b is not an attribute"),
+        ({"Item": {"embedding": ["movies:1"]}}, "holds the store's Item vectors"),
+        ({"User": {"age": ["u1", "u9"]}}, "User.age of 1 node(s) it does not write: 'u9'"),
+        ({"Item": {"year": ["movies:1"]}}, "both gives and clears Item.year of 'movies:1'"),
+    ],
+)
+def test_what_a_write_clears_is_checked_before_anything_is_written(
+    store, movies, make_graph, clear, message
+):
+    store.write(movies, progress=False)
+    store.write_vectors("Item", ["movies:1"], np.ones((1, 2)), property="embedding")
+    before = store.snapshot()
+    update = make_graph(
+        users=[{"user_id": "u1", "gender": "X"}],
+        items=[{"domain": "movies", "item_id": "1", "title": "Toy Story 2", "year": 1999}],
+    )
+    for check in (store.check_write, store.write):
+        with pytest.raises(InputError, match=re.escape(message)):
+            check(update, clear=clear)
+    assert_graphs_equal(store.snapshot(), before)
+    assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
 
 
 def test_interactions_may_name_items_of_an_earlier_write(store, movies, make_graph):

@@ -85,6 +85,13 @@ def test_node_rows_carry_only_present_values():
         {"key": "a", "props": {"age": 24, "tags": ["x"]}},
         {"key": "b", "props": {}},
     ]
+    # a write that clears attributes (kgrec load --clear-empty) gives them as nulls, which
+    # `SET n += row.props` removes; only of the nodes named
+    cleared = {"age": ["b"], "colour": ["b"], "size": ["c"]}
+    assert _node_rows(df, "user_id", cleared) == [
+        {"key": "a", "props": {"age": 24, "tags": ["x"]}},
+        {"key": "b", "props": {"age": None, "colour": None}},
+    ]
 
 
 def test_a_vector_write_that_fails_midway_says_how_many_are_committed(monkeypatch):
