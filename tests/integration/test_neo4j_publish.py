@@ -535,6 +535,16 @@ def test_a_staged_publish_whose_index_wait_fails_says_its_vectors_are_in(
         assert matrix[keys.index(key)].tolist() == [2.0, 2.0]
 
 
+def another_run(run, out):
+    """A second LightGCN run on ``run``'s store (another seed: another trained model)."""
+    from kgrec.experiment import train
+
+    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False, "seed": 7}
+    return train(
+        "lightgcn", protocol="ml1m-action-comedy", store=run.settings["store"], **small, out=out
+    )
+
+
 def test_a_user_publish_beside_another_runs_vectors_is_refused_in_neo4j(
     neo4j_clean, neo4j_settings, tmp_path, tiny_recbole
 ):
@@ -542,17 +552,8 @@ def test_a_user_publish_beside_another_runs_vectors_is_refused_in_neo4j(
     'gnn_embedding' are (on the property's KgrecVectors node), and a publish for some users of
     another run, or beside vectors that record none (an older kgrec's), is refused before
     anything is written. Before, their vectors went beside the other run's items'."""
-    from kgrec.experiment import train
-
     a, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole)
-    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False, "seed": 7}
-    b = train(
-        "lightgcn",
-        protocol="ml1m-action-comedy",
-        store=a.settings["store"],
-        **small,
-        out=tmp_path / "b",
-    )
+    b = another_run(a, tmp_path / "b")
     a.publish(neo.uri, k=2)
 
     def published():
@@ -625,18 +626,9 @@ def test_a_publish_without_vectors_says_whose_vectors_neo4j_keeps(
 ):
     """As tests/test_recommend.py's test in a local store: a publish without vectors beside
     another run's in Neo4j says whose they are (before, nothing), and leaves them."""
-    from kgrec.experiment import train
-
     a, neo = trained_and_loaded(neo4j_clean, neo4j_settings, tmp_path, tiny_recbole)
     a.publish(neo.uri, k=2)
-    small = {"epochs": 1, "dim": 8, "batch_size": 128, "progress": False, "seed": 7}
-    b = train(
-        "lightgcn",
-        protocol="ml1m-action-comedy",
-        store=a.settings["store"],
-        **small,
-        out=tmp_path / "b",
-    )
+    b = another_run(a, tmp_path / "b")
     with caplog.at_level("WARNING", logger="kgrec.experiment"):
         a.publish(neo.uri, k=2, vectors=False)  # its own vectors: nothing to say
         assert "keeps the vectors" not in caplog.text
