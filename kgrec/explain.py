@@ -14,8 +14,10 @@ Three kinds of path are considered, each starting with one of the user's own int
 
 A path through a hub says little (every film shares the genre "drama" with thousands), so
 paths are ranked by their cost, the sum over the path's intermediate nodes of
-``log(1 + degree)``, where degree counts INTERACTED and RELATED relationships. Ties are broken
-by the path's node keys. :func:`explain` computes this in Python over canonical tables (a
+``log(1 + degree)``, where degree counts the node's neighbours over INTERACTED and RELATED
+relationships: a relation stored both ways (Freebase's ``film.film.directed_by`` and
+``film.director.film``) counts each film once, as a relation stored one way does. Ties are
+broken by the path's node keys. :func:`explain` computes this in Python over canonical tables (a
 snapshot of any store) with networkx; Neo4j runs the same ranking as one Cypher query
 (:data:`kgrec.store.queries.EXPLAIN`, turned into the same table by :func:`paths_table`).
 Call it through a store, ``store.explain(user_id, item_uid, k=5)``: every store gives the same
@@ -63,6 +65,10 @@ class GraphIndex:
             self.related.setdefault(head, []).append((tail, relation, head))
             if tail != head:  # a self-loop is one relationship of its node, as in Neo4j
                 self.related.setdefault(tail, []).append((head, relation, head))
+        # node -> its neighbours over RELATED relationships (a relation stored both ways: one)
+        self.related_degree = {
+            node: len({n for n, _, _ in edges}) for node, edges in self.related.items()
+        }
         items = tables.items
         titles = items["title"].astype(object)
         if "name" in items:  # an item without a title goes by its name attribute, as in Neo4j
@@ -71,6 +77,8 @@ class GraphIndex:
         self.names = dict(zip(tables.entities["entity_id"], tables.entities["name"], strict=True))
 
     def degree(self, node: _Node) -> int:
+        """The node's neighbours over INTERACTED and RELATED relationships (parallel ones, a
+        relation stored both ways, count one neighbour once)."""
         interactions = (
             self.user_items.get(node.key, ())
             if node.kind == "User"
@@ -78,7 +86,7 @@ class GraphIndex:
             if node.kind == "Item"
             else ()
         )
-        return len(interactions) + len(self.related.get(node, ()))
+        return len(interactions) + self.related_degree.get(node, 0)
 
     def label(self, node: _Node) -> str:
         if node.kind == "Item":

@@ -556,26 +556,38 @@ OPTIONAL MATCH (i:Item {uid: $item_uid})
 RETURN u IS NOT NULL AND EXISTS { (u)-[:INTERACTED]->() } AS user, i IS NOT NULL AS item
 """
 # Why was this item recommended (kgrec.explain): one query for the three path kinds, ranked
-# like `kgrec.explain.explain`. Degrees count INTERACTED and
-# RELATED relationships only (not IN_DOMAIN or RECOMMENDED).
+# like `kgrec.explain.explain`. A degree counts a node's neighbours over INTERACTED and RELATED
+# relationships only (not IN_DOMAIN or RECOMMENDED), each once (`kgrec.explain.GraphIndex.degree`:
+# a relation stored both ways counts a film once, as one stored one way does). An entity has
+# RELATED relationships only, a user INTERACTED only.
 EXPLAIN = """
 MATCH (u:User {user_id: $user_id}), (i:Item {uid: $item_uid})
 CALL (u, i) {
     MATCH p = (u)-[:INTERACTED]->(h:Item)-[:RELATED]-(i)
     WHERE h <> i
-    RETURN p, 'related' AS kind, log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() }) AS cost
+    RETURN p, 'related' AS kind, log(1 + COUNT { (h)-[:INTERACTED]-() }
+               + COUNT { MATCH (h)-[:RELATED]-(n) RETURN DISTINCT n }) AS cost
   UNION
+    // each middle node's degree once, not once per path through it (a genre is on many)
     MATCH p = (u)-[:INTERACTED]->(h:Item)-[:RELATED]-(e:Entity)-[:RELATED]-(i)
     WHERE h <> i
-    RETURN p, 'entity' AS kind,
-           log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() })
-           + log(1 + COUNT { (e)-[:INTERACTED|RELATED]-() }) AS cost
+    WITH e, collect(p) AS ps
+    WITH ps, log(1 + COUNT { MATCH (e)-[:RELATED]-(n) RETURN DISTINCT n }) AS cost
+    UNWIND ps AS p
+    WITH nodes(p)[1] AS h, collect([p, cost]) AS found
+    WITH found, log(1 + COUNT { (h)-[:INTERACTED]-() }
+               + COUNT { MATCH (h)-[:RELATED]-(n) RETURN DISTINCT n }) AS cost
+    UNWIND found AS f
+    RETURN f[0] AS p, 'entity' AS kind, cost + f[1] AS cost
   UNION
     MATCH p = (u)-[:INTERACTED]->(h:Item)<-[:INTERACTED]-(v:User)-[:INTERACTED]->(i)
     WHERE h <> i AND v <> u
-    RETURN p, 'co-interaction' AS kind,
-           log(1 + COUNT { (h)-[:INTERACTED|RELATED]-() })
-           + log(1 + COUNT { (v)-[:INTERACTED|RELATED]-() }) AS cost
+    WITH h, collect(p) AS ps
+    WITH ps, log(1 + COUNT { (h)-[:INTERACTED]-() }
+               + COUNT { MATCH (h)-[:RELATED]-(n) RETURN DISTINCT n }) AS cost
+    UNWIND ps AS p
+    WITH p, cost, nodes(p)[2] AS v
+    RETURN p, 'co-interaction' AS kind, cost + log(1 + COUNT { (v)-[:INTERACTED]-() }) AS cost
 }
 WITH kind, round(cost, 9) AS cost, nodes(p) AS ns, relationships(p) AS rs
 WITH kind, cost,
