@@ -347,3 +347,50 @@ def test_an_item_whose_score_overflows_to_inf_is_ranked_not_an_empty_slot() -> N
     assert got["all"]["hit@10"] == 1.0 and got["all"]["mrr@10"] == 1.0
     # item 0 is known; the other 28 and the best one fill the top 20
     assert got["all"]["coverage@20"] == pytest.approx(20 / 30)
+
+
+@pytest.mark.parametrize("phase", ["valid", "test"])
+def test_ties_short_lists_batches_and_user_order_match_a_naive_loop(phase: str) -> None:
+    """0/1 embeddings tie many scores (ranked by item index, lowest first); some users have
+    fewer than 20 items left after masking (empty slots, never a hit); ``valid`` masks train
+    only, ``test`` train and valid. Neither the batch size nor the order of the split's
+    pairs changes a figure."""
+    from dataclasses import replace
+
+    from kgrec.data.split import Split
+    from kgrec.evaluate import evaluate_embeddings
+
+    gen = torch.Generator().manual_seed(3)
+    rng = random.Random(3)
+    user_emb = torch.randint(0, 2, (25, 3), generator=gen).float()
+    item_emb = torch.randint(0, 2, (34, 3), generator=gen).float()  # 30 target items, 4 other
+    item_domain = torch.tensor([0] * 30 + [1] * 4)
+    parts: dict[str, list[tuple[int, int]]] = {"train": [], "valid": [], "test": []}
+    for user in range(25):
+        n = rng.choice([0, 1, 4, 12, 25])
+        items = rng.sample(range(30), n + rng.choice([2, 3, 5]))
+        parts["train"] += [(user, i) for i in items[:n]]
+        parts["valid"] += [(user, items[n])]
+        parts["test"] += [(user, i) for i in items[n + 1 :]]
+    split = Split(0, *(torch.tensor(sorted(parts[p])).T for p in ("train", "valid", "test")))
+    held_out = getattr(split, phase)
+    known = split.train if phase == "valid" else torch.cat([split.train, split.valid], dim=1)
+    top, relevant = [], []
+    for user in sorted(set(held_out[0].tolist())):
+        scores = (user_emb[user] @ item_emb[:30].T).tolist()
+        mine = set(known[1, known[0] == user].tolist())
+        ranked = sorted((i for i in range(30) if i not in mine), key=lambda i: (-scores[i], i))
+        top.append((ranked + [30] * 20)[:20])  # 30: an empty slot
+        relevant.append(set(held_out[1, held_out[0] == user].tolist()))
+    assert min(len(set(t) - {30}) for t in top) < 10  # some lists are short
+    want = {**naive(top, relevant, 10, 30), **naive(top, relevant, 20, 30)}
+    got = evaluate_embeddings(user_emb, item_emb, item_domain, split, phase)
+    assert got["all"]["users"] == len(top)
+    for name, value in want.items():
+        assert got["all"][name] == pytest.approx(value, abs=1e-6), name
+    shuffled = replace(
+        split, **{p: getattr(split, p)[:, torch.randperm(len(parts[p]))] for p in parts}
+    )
+    for other, batch in ((split, 1), (split, 7), (shuffled, 4096)):
+        again = evaluate_embeddings(user_emb, item_emb, item_domain, other, phase, batch_size=batch)
+        assert again == got
