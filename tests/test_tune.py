@@ -550,6 +550,21 @@ def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_re
     assert (out / BEST_FILE).exists()
 
 
+def test_a_budget_shorter_than_a_trial_says_so(tmp_path, tiny_recbole, capsys) -> None:
+    # before: only "no trial completed ... nothing to report", run after run, as each run
+    # stopped the same trial again at the budget and queued it to start over
+    out = tmp_path / "tune"
+    argv = ("--trials", "1", "--epochs", "50", "--patience", "50", "--no-pruning")
+    for _ in range(2):
+        assert cli_tune(tiny_recbole, out, *argv, "--timeout", "0.001") == 1
+        printed = capsys.readouterr().out
+        assert "no trial completed" in printed
+        assert "the time budget (--timeout 0.001) stopped trial" in printed
+        assert "with a budget shorter than one trial none completes: raise --timeout" in printed
+    assert cli_tune(tiny_recbole, out, *argv) == 0  # the trial completes at last
+    assert "raise --timeout" not in capsys.readouterr().out
+
+
 def test_a_trial_that_ends_after_the_time_budget_is_kept(tmp_path, tiny_recbole) -> None:
     # before the fix a trial past the deadline at its last epoch was recorded as stopped by
     # the time budget and queued to run again: with a budget shorter than a trial, never a result

@@ -52,6 +52,14 @@ def run_tune(args: argparse.Namespace) -> int:
     print(result.table())
     if result.best_trial is None:
         print(f"\nno trial completed in {args.out}: nothing to report")
+        stopped = [t for t in result.trials if t.user_attrs.get("interrupted") == "time budget"]
+        if stopped and args.timeout is not None:  # each run would stop the same trial again
+            print(
+                f"the time budget (--timeout {args.timeout:g}) stopped trial "
+                f"{stopped[-1].number} at epoch {stopped[-1].user_attrs.get('epochs', '?')}; a "
+                "stopped trial runs again from its first epoch, so with a budget shorter than "
+                "one trial none completes: raise --timeout"
+            )
         return 1
     print(
         f"\nbest valid ndcg@20 {result.best_value:.4f} (trial {result.best_trial.number}); "
