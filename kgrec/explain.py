@@ -26,6 +26,7 @@ table and the same errors.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -133,6 +134,7 @@ def explain(
         forward = [head == a for (_, head), a in zip(named, path, strict=False)]
         keys = [f"{n.kind}:{n.key}" for n in path]
         paths.append((round(cost, 9), keys, kind, relations, forward, path))
+    paths += _co_interaction_paths(index, user, item, k)
     paths.sort(key=lambda p: (p[0], p[1]))
     rows = [
         {
@@ -148,13 +150,37 @@ def explain(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _co_interaction_paths(
+    index: GraphIndex, user: _Node, item: _Node, k: int
+) -> list[tuple[float, list[str], str, list[str], list[bool], list[_Node]]]:
+    """The co-interaction paths user -> h <- v -> item that can be among the ``k`` best: of
+    each of the user's items ``h``, its ``k`` cheapest co-raters ``v`` (cost, then key), as
+    :func:`explain` orders paths. A heavy user and a popular item have hundreds of thousands
+    of such paths (ml-1m: 166,779 for one pair), which need not all be built."""
+    co_raters = index.item_users.get(item.key, set()) - {user.key}
+    cost = {v: math.log1p(index.degree(_Node("User", v))) for v in co_raters}
+    paths = []
+    for uid in sorted(index.user_items[user.key] - {item.key}):
+        h = _Node("Item", uid)
+        h_cost = math.log1p(index.degree(h))
+        best = heapq.nsmallest(
+            k,
+            ((round(h_cost + cost[v], 9), v) for v in index.item_users[uid] & co_raters),
+        )
+        for path_cost, v in best:
+            path = [user, h, _Node("User", v), item]
+            keys = [f"{n.kind}:{n.key}" for n in path]
+            forward = [True, False, True]  # each stored from its user
+            paths.append((path_cost, keys, "co-interaction", ["INTERACTED"] * 3, forward, path))
+    return paths
+
+
 def _neighbourhood(index: GraphIndex, user: _Node, item: _Node) -> nx.Graph:
-    """The part of the graph the three path kinds can use: the user's items, what relates them
-    to the item, and the users who interacted with both. Of parallel relationships (a relation
-    stored both ways) an edge keeps the one of :func:`_preference`."""
+    """The part of the graph the related and entity paths can use: the user's items and what
+    relates them to the item (co-interaction paths: :func:`_co_interaction_paths`). Of parallel
+    relationships (a relation stored both ways) an edge keeps the one of :func:`_preference`."""
     graph = _PreferredRelationGraph()
     history = [_Node("Item", uid) for uid in sorted(index.user_items[user.key] - {item.key})]
-    item_users = index.item_users.get(item.key, set())
     item_entities = {n for n, _, _ in index.related.get(item, []) if n.kind == "Entity"}
     for h in history:
         graph.add_edge(user, h, relation="INTERACTED", head=user, preference=0)
@@ -163,10 +189,6 @@ def _neighbourhood(index: GraphIndex, user: _Node, item: _Node) -> nx.Graph:
                 graph.add_edge(
                     h, neighbour, relation=relation, head=head, preference=_preference(head, h)
                 )
-        for v in sorted(index.item_users.get(h.key, set()) & item_users - {user.key}):
-            v = _Node("User", v)
-            graph.add_edge(v, h, relation="INTERACTED", head=v, preference=0)
-            graph.add_edge(v, item, relation="INTERACTED", head=v, preference=0)
     for entity, relation, head in index.related.get(item, []):
         if entity in item_entities and entity in graph:
             graph.add_edge(
@@ -222,25 +244,20 @@ class _PreferredRelationGraph(nx.Graph):
         )
 
 
-# the middle of a path (past the user's own item) -> its kind
-_KINDS = {"Item": "related", "Entity": "entity", "User": "co-interaction"}
-
-
 def _paths(graph: nx.Graph, user: _Node, item: _Node) -> Iterable[tuple[str, list[_Node]]]:
-    """(kind, path) of every path of the three kinds from ``user`` to ``item`` in the
-    neighbourhood ``graph``: user - h - item (``related``), and user - h - x - item with ``x``
-    an entity (``entity``) or another user (``co-interaction``), where the ``h`` are the user's
-    items (its only neighbours). Enumerated kind by kind, these are the simple paths of at most
-    three edges whose middle is one of the kinds, without walking the others (through a user
-    who shares many of the user's items there are far more)."""
+    """(kind, path) of every path of two kinds from ``user`` to ``item`` in the neighbourhood
+    ``graph``: user - h - item (``related``) and user - h - e - item with ``e`` an entity
+    (``entity``), where the ``h`` are the user's items (its only neighbours). Enumerated kind
+    by kind, these are the simple paths of at most three edges whose middle is one of the
+    kinds, without walking the others."""
     if item not in graph:
         return
     for h in graph[user]:
         if graph.has_edge(h, item):
-            yield _KINDS["Item"], [user, h, item]
+            yield "related", [user, h, item]
         for x in graph[h]:
-            if x.kind in ("Entity", "User") and x != user and graph.has_edge(x, item):
-                yield _KINDS[x.kind], [user, h, x, item]
+            if x.kind == "Entity" and graph.has_edge(x, item):
+                yield "entity", [user, h, x, item]
 
 
 def _text(

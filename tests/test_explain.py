@@ -11,7 +11,7 @@ import pytest
 
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.explain import GraphIndex, _neighbourhood, _Node, explain
+from kgrec.explain import GraphIndex, explain
 from kgrec.store import LocalStore
 
 
@@ -258,22 +258,23 @@ def test_paths_are_every_simple_path_of_the_three_kinds(make_graph, seed):
         knowledge=knowledge,
     )
     index = GraphIndex(graph)
+    walked = nx.Graph()  # the whole graph, each relationship an edge
+    walked.add_edges_from((("User", u), ("Item", i)) for u, i in interactions)
+    walked.add_edges_from(((h, hk), (t, tk)) for h, hk, _, t, tk in knowledge)
     kinds = (["Item"], ["Item", "Entity"], ["Item", "User"])
     seen = set()
     for user in users:
         for item in uids:
-            walked = _neighbourhood(index, _Node("User", user), _Node("Item", item))
             expected = set()
-            if _Node("Item", item) in walked:
-                for path in nx.all_simple_paths(
-                    walked, _Node("User", user), _Node("Item", item), cutoff=3
-                ):
-                    if [n.kind for n in path[1:-1]] in kinds:
-                        expected.add(tuple(f"{n.kind}:{n.key}" for n in path))
+            for path in nx.all_simple_paths(walked, ("User", user), ("Item", item), cutoff=3):
+                if [kind for kind, _ in path[1:-1]] in kinds:
+                    expected.add(tuple(f"{kind}:{key}" for kind, key in path))
             found = explain(index, user, item, k=1000)
             assert {tuple(nodes) for nodes in found["nodes"]} == expected
             assert len(found) == len(expected)
             seen.update(found["kind"])
+            for k in (1, 3):  # the k best are the first k of them all
+                pd.testing.assert_frame_equal(explain(index, user, item, k=k), found.head(k))
     assert seen == {"related", "entity", "co-interaction"}  # every kind was compared
 
 

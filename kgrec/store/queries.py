@@ -580,14 +580,21 @@ CALL (u, i) {
     UNWIND found AS f
     RETURN f[0] AS p, 'entity' AS kind, cost + f[1] AS cost
   UNION
-    MATCH p = (u)-[:INTERACTED]->(h:Item)<-[:INTERACTED]-(v:User)-[:INTERACTED]->(i)
+    // of each of the user's items h, the $k cheapest co-raters v (cost, then key): only they
+    // can be among the $k best (a heavy user and a popular item have 10^5 such paths)
+    MATCH (u)-[:INTERACTED]->(h:Item)<-[:INTERACTED]-(v:User)-[:INTERACTED]->(i)
     WHERE h <> i AND v <> u
-    WITH h, collect(p) AS ps
-    WITH ps, log(1 + COUNT { (h)-[:INTERACTED]-() }
+    WITH u, i, h, collect(DISTINCT v) AS vs
+    WITH u, i, h, vs, log(1 + COUNT { (h)-[:INTERACTED]-() }
                + COUNT { MATCH (h)-[:RELATED]-(n) RETURN DISTINCT n }) AS cost
-    UNWIND ps AS p
-    WITH p, cost, nodes(p)[2] AS v
-    RETURN p, 'co-interaction' AS kind, cost + log(1 + COUNT { (v)-[:INTERACTED]-() }) AS cost
+    UNWIND vs AS v
+    WITH u, i, h, v, round(cost + log(1 + COUNT { (v)-[:INTERACTED]-() }), 9) AS cost
+    ORDER BY cost, v.user_id
+    WITH u, i, h, collect([v, cost])[..$k] AS best
+    UNWIND best AS b
+    WITH u, i, h, b[0] AS v, b[1] AS cost
+    MATCH p = (u)-[:INTERACTED]->(h)<-[:INTERACTED]-(v)-[:INTERACTED]->(i)
+    RETURN p, 'co-interaction' AS kind, cost
 }
 WITH kind, round(cost, 9) AS cost, nodes(p) AS ns, relationships(p) AS rs
 WITH kind, cost,
