@@ -78,9 +78,10 @@ def read_delimited(
     file = str(path)
     check_encoding(encoding, file=file)
     raw = read_bytes(path)
-    utf8 = encoding.replace("-", "").replace("_", "").lower() == "utf8"
-    if utf8:
-        raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):  # any name of UTF-8 (u8, UTF8)
+        # a byte-order mark is no part of the header; without it utf-8-sig is utf-8 (and would
+        # encode the separator with a mark before it)
+        raw, encoding = raw.removeprefix(codecs.BOM_UTF8), "utf-8"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # every other byte NUL: say why
         raise InputError(
             "the file is UTF-16 (it starts with a UTF-16 byte-order mark): convert it to UTF-8",
@@ -208,7 +209,7 @@ def _check_bytes(
     raw: bytes, file: str, sep: str, columns: Sequence[str] | None, offset: int, encoding: str
 ) -> None:
     """Every byte decodes in ``encoding``, and no value holds a NUL character."""
-    utf8 = encoding.replace("-", "").replace("_", "").lower() == "utf8"
+    utf8 = encoding == "utf-8"  # read_delimited's name of it
     label = "UTF-8" if utf8 else encoding
     try:
         raw.decode(encoding)

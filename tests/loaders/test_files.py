@@ -103,6 +103,19 @@ def test_utf8_byte_order_mark_is_not_part_of_the_header(tmp_path):
     assert list(read_delimited(path).columns[:2]) == ["id", "v"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "UTF-8-SIG", "u8"])
+@pytest.mark.parametrize("bom", [b"\xef\xbb\xbf", b""], ids=["bom", "no bom"])
+def test_other_names_of_utf8_read_alike(tmp_path, encoding, bom):
+    # before: "utf-8-sig" (Python's UTF-8 with a byte-order mark) refused every file as "could
+    # not be parsed" (it encodes the separator with a mark before it), a multi-character
+    # separator too; "u8" kept the mark in the first column's name
+    path = write(tmp_path, "a.csv", bom + "id,v,title\n1,2.5,Café\n".encode())
+    df = read_delimited(path, sep=",", quoted=True, encoding=encoding, floats=["v"])
+    assert df[["id", "v", "title"]].to_dict("records") == [{"id": "1", "v": 2.5, "title": "Café"}]
+    path = write(tmp_path, "b.dat", bom + b"id::v\n1::2\n")
+    assert read_delimited(path, sep="::", encoding=encoding)["v"].tolist() == ["2"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(b"", "empty"), (b"\n \n", "empty"), (b"id\tv\n", "no data rows"), (b"id\tv\n\n", "no data")],
