@@ -318,6 +318,9 @@ def _read_with_pandas(
     except pd.errors.ParserError:
         raise _locate_fields_error(raw, file, sep, columns, encoding, offset) from None
     except ValueError:  # a float column holds something else: read it as text, find the row
+        df = None
+    if df is None or np.isinf(df[float_columns].to_numpy(dtype="float64")).any():
+        # as text, the error (to_float's) quotes the value as written ('1e400', not inf)
         df = _read_chunks(raw, file, total, dtype=str, **options)
     lines = np.arange(len(df), dtype=np.int64) + offset + 1 + header
     blank = _blank_rows(df, columns)
@@ -436,8 +439,11 @@ def to_float(df: pd.DataFrame, name: str, *, field: str | None = None) -> pd.Ser
         bad = (values.isna() & text.fillna("").ne("")).to_numpy() | np.isinf(values.to_numpy())
     if bad.any():
         position = int(np.argmax(bad))
+        value = column.iloc[position]
         raise InputError(
-            f"not a number: {column.iloc[position]!r}",
+            # a float as Python writes it (-inf), not numpy's np.float64(-inf)
+            f"not a number: {float(value) if column.dtype == 'float64' else value!r}"
+            + (" (infinite)" if np.isinf(values.iloc[position]) else ""),
             field=field or name,
             **where(df, position),
         )

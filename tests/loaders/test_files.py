@@ -151,6 +151,15 @@ def test_non_numeric_float_names_line_and_field(tmp_path, bad):
     assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), 3, "rating")
 
 
+@pytest.mark.parametrize("bad", ["inf", "-Infinity", "1e400"])
+def test_an_infinite_float_is_quoted_as_the_file_writes_it(tmp_path, bad):
+    # before: the C parser had read it as a float, and the error quoted np.float64(inf)
+    path = write(tmp_path, "a.tsv", f"u\trating\nx\t4\ny\t{bad}\n")
+    with pytest.raises(InputError, match=rf"not a number: '{bad}' \(infinite\)$") as caught:
+        read_delimited(path, floats=["rating"])
+    assert (caught.value.line, caught.value.field) == (3, "rating")
+
+
 def test_to_float_and_to_year_on_text(tmp_path):
     df = read_delimited(write(tmp_path, "a.tsv", "y\tz\n1995\t 2 \n\t\nunknown\tx\n1995.5\t1\n"))
     with pytest.raises(InputError) as caught:

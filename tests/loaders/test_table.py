@@ -274,3 +274,16 @@ def test_a_bad_year_is_named_as_the_file_does(tmp_path, write_files, caplog):
         table.load(items / "items.csv", kind="items", year_col="released")
     (record,) = [r for r in caplog.records if "not years" in r.getMessage()]
     assert "of released are not years" in record.getMessage()
+
+
+@pytest.mark.parametrize("column", ["rating", "timestamp"])
+def test_an_infinite_parquet_float_is_quoted_as_a_number(tmp_path, column):
+    # before: "not a number: np.float64(-inf)", numpy's repr, not the value
+    path = tmp_path / "r.parquet"
+    rows = {"user_id": ["a", "b"], "item_id": ["x", "y"], "rating": [4.0, 3.0]}
+    rows["timestamp"] = [1.0, 2.0]
+    rows[column] = [1.0, float("-inf")]
+    pd.DataFrame(rows).to_parquet(path)
+    with pytest.raises(InputError, match=r"not a number: -inf \(infinite\)$") as caught:
+        table.load(path, kind="interactions")
+    assert (caught.value.line, caught.value.field) == (2, column)
