@@ -470,6 +470,10 @@ class LocalStore(GraphStore):
                 raise unknown_keys_error(kind, unknown, "vectors")
             check_vector_property(kind, property, attribute=property in nodes.columns)
             same = (stored["kind"] == kind) & (stored["property"] == property)
+            if _holds(stored[same if replace else same & stored["key"].isin(keys)], keys, matrix):
+                if replace:  # the store holds these already: an embed run again writes nothing
+                    dropped[kind] = 0
+                continue
             if keys:
                 if not replace:  # a replacement may change the dimension
                     check_dimension(kind, property, _dimension(stored[same]), matrix.shape[1])
@@ -773,6 +777,20 @@ def _schema_version(models: object) -> int:
         isinstance(record, dict) and _run_record(record) for record in models.values()
     )
     return SCHEMA_VERSION if runs else RUNLESS_SCHEMA_VERSION
+
+
+def _holds(rows: pd.DataFrame, keys: list[str], matrix: np.ndarray) -> bool:
+    """Whether the stored vector ``rows`` are exactly ``keys``' rows of ``matrix``, values and
+    dimension (unique keys: :func:`vector_rows` checked them)."""
+    if len(rows) != len(keys):
+        return False
+    if not keys:
+        return True
+    at = pd.Index(keys).get_indexer(rows["key"])
+    if (at < 0).any():
+        return False
+    stored = np.stack(rows["vector"].to_numpy()).astype(np.float32)
+    return np.array_equal(stored, matrix[at])
 
 
 def _dimension(vectors: pd.DataFrame) -> int | None:

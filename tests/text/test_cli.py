@@ -87,6 +87,34 @@ def test_embed_writes_vectors_and_reuses_the_cache(tmp_path, store_uri, capsys, 
     assert summary["User"] == [2, 1, 1, 0, 1]  # the default user text is the attributes alone
 
 
+def test_an_embed_that_changes_nothing_writes_nothing(tmp_path, store_uri, monkeypatch):
+    """Embedding again what the store holds (same model, templates, texts) leaves the store's
+    files as they are. Before, every embed rewrote the vectors table and the manifest (its
+    time of the last write), identical vectors included."""
+    from kgrec.store import LocalStore
+
+    args = ["embed", "--store", store_uri, "--cache", str(tmp_path / "cache.sqlite"), "--users"]
+    assert main(args) == 0
+    with open_store(store_uri) as store:
+        before = {kind: store.read_vectors(kind, property="embedding") for kind in ("Item", "User")}
+    commits = []
+    commit = LocalStore._commit
+    monkeypatch.setattr(
+        LocalStore, "_commit", lambda self, *a: commits.append(a[1].keys()) or commit(self, *a)
+    )
+    assert main(args) == 0
+    assert commits == []
+    with open_store(store_uri) as store:
+        for kind, (keys, vectors) in before.items():
+            after = store.read_vectors(kind, property="embedding")
+            assert after[0] == keys
+            np.testing.assert_array_equal(after[1], vectors)
+    templates = tmp_path / "templates.toml"
+    templates.write_text('item = "{title}"\n')  # the items' vectors change, the users' do not
+    assert main([*args, "--template-file", str(templates)]) == 0
+    assert [list(tables) for tables in commits] == [["vectors"]]
+
+
 def test_template_file_changes_the_texts(tmp_path, store_uri, capsys, encoder):
     templates = tmp_path / "templates.toml"
     templates.write_text('item = "{title}"\n')
