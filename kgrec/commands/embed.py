@@ -60,11 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def parse_kinds(value: str, users: bool) -> list[str]:
     kinds = [k.strip() for k in value.split(",") if k.strip()]
     bad = [k for k in kinds if k not in EMBED_KINDS]
+    use = f"use {', '.join(EMBED_KINDS)} (and --users for the User nodes)"
     if bad:
-        raise KgrecError(f"--kinds: unknown node kind(s) {', '.join(bad)}; use {EMBED_KINDS}")
+        raise KgrecError(f"--kinds: unknown node kind(s) {', '.join(bad)}; {use}")
     kinds = list(dict.fromkeys(kinds + (["User"] if users else [])))
     if not kinds:
-        raise KgrecError(f"--kinds names no node kind (and no --users): use {EMBED_KINDS}")
+        raise KgrecError(f"--kinds names no node kind (and no --users): {use}")
     return kinds
 
 

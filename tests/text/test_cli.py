@@ -248,6 +248,8 @@ def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
     ("args", "message"),
     [
         (["--kinds", "Item,Domain"], "unknown node kind(s) Domain"),
+        # was "use ('Item', 'Entity')", not saying how users are embedded
+        (["--kinds", "User"], "unknown node kind(s) User; use Item, Entity (and --users for"),
         (["--kinds", " , "], "--kinds names no node kind"),  # was accepted, embedding nothing
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--property", "bad name"], "--property 'bad name'"),
