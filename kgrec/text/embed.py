@@ -271,6 +271,19 @@ def check_model(
         )
 
 
+def replaces_every_holder(store: GraphStore, property: str, kinds: Iterable[str]) -> bool:
+    """Whether ``kinds`` (the kinds an embed replaces) are every node kind that holds
+    ``property``'s vectors: then the vectors may change dimension (another model's), as none of
+    the old ones stays beside the new."""
+    from kgrec.store.canonical import NODE_TABLES
+
+    kinds = list(kinds)
+    return all(
+        kind in kinds or store.vector_dimension(kind, property=property) is None
+        for kind in NODE_TABLES
+    )
+
+
 def write_embeddings(
     store: GraphStore,
     results: Iterable[Embedded],
@@ -294,11 +307,12 @@ def write_embeddings(
     results = list(results)
     with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
         check_text_property(store, property, embed=True)  # a run's vectors: not replaced
+        every = replaces_every_holder(store, property, [result.kind for result in results])
         for result in results:  # every kind, with the remedy of this command
             store.check_vectors(
                 result.kind,
                 property,
-                result.vectors.shape[1] if result.keys else None,
+                result.vectors.shape[1] if result.keys and not every else None,
                 remedy=REMEDY,
             )
         if model is not None:
@@ -348,8 +362,10 @@ def embed_store(
         opened.check()  # Neo4j: a load writing now refuses the embed before, not after, encoding
         check_text_property(opened, property, embed=True)  # before a dimension error, encoding
         record = model_record(encoder, templates, kinds)
+        every = replaces_every_holder(opened, property, kinds)
         for kind in kinds:  # before the texts are encoded (minutes), not only after
-            opened.check_vectors(kind, property, encoder.dimension, remedy=REMEDY)
+            dimension = None if every else encoder.dimension
+            opened.check_vectors(kind, property, dimension, remedy=REMEDY)
         check_model(opened, property, kinds, record)
         graph = opened.snapshot()
         with EmbeddingCache(cache) if use_cache else nullcontext() as vector_cache:

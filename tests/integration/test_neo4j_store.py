@@ -330,6 +330,42 @@ def test_an_embed_does_not_write_while_a_load_holds_the_lock(neo, movies, monkey
     assert lock_holder(neo.driver) == []
 
 
+def test_text_vectors_of_another_size_replace_every_kind_that_holds_them(neo, movies):
+    """Text vectors of one model (2-d) on Item and Entity, then another model's (3-d): on Item
+    alone refused (Entity's 2-d would stay), nothing written; on both, replaced, recorded and
+    indexed at 3 dimensions (before, refused too: "Item.embedding holds 2-dimensional
+    vectors", though no old vector would have stayed)."""
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    neo.write(movies, progress=False)
+    keys = {"Item": ["movies:1", "movies:2"], "Entity": list(neo.snapshot().entities["entity_id"])}
+
+    def embedded(kind: str, size: int) -> Embedded:
+        vectors = np.eye(len(keys[kind]), size, dtype=np.float32) + 0.5
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return Embedded(kind, keys[kind], vectors, len(keys[kind]), len(keys[kind]), 0, 0)
+
+    write_embeddings(
+        neo, [embedded("Item", 2), embedded("Entity", 2)], model={"name": "a", "identity": "a"}
+    )
+    b = {"name": "b", "identity": "b"}
+    with pytest.raises(InputError, match=r"Item\.embedding holds 2-dimensional vectors"):
+        write_embeddings(neo, [embedded("Item", 3)], model=b)
+    assert neo.vector_dimension("Item", property="embedding") == 2
+    write_embeddings(neo, [embedded("Item", 3), embedded("Entity", 3)], model=b)
+    for kind in keys:
+        assert neo.read_vectors(kind, property="embedding")[1].shape == (len(keys[kind]), 3)
+    assert neo.vector_model("embedding")["identity"] == "b"
+    neo.driver.execute_query("CALL db.awaitIndexes(60)", database_=neo.database)
+    hits = neo.driver.execute_query(
+        "CALL db.index.vector.queryNodes('item_embedding', 2, $q) YIELD node "
+        "RETURN node.uid AS uid",
+        q=[1.0, 0.0, 0.0],
+        database_=neo.database,
+    ).records
+    assert sorted(h["uid"] for h in hits) == keys["Item"]
+
+
 def test_a_raw_vector_write_is_refused_while_another_holds_the_load_lock(neo, movies):
     """Before, write_vectors, replace_vectors and drop_vectors called from Python took no load
     lock: they wrote while a load ran, or between another process's publish check (no text

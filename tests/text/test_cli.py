@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,8 @@ import pytest
 from graph_schema.tables import GraphTables
 from kgrec.cli import main
 from kgrec.store import open_store
+
+KINDS = ("Item", "Entity")  # what `kgrec embed` embeds by default
 
 
 def _graph() -> GraphTables:
@@ -145,22 +149,41 @@ def test_a_node_left_without_text_loses_its_old_vector(tmp_path, store_uri, caps
 def test_a_kind_of_another_dimension_stops_embed_before_any_kind_is_written(
     store_uri, capsys, encoder, tiny_model, monkeypatch
 ):
-    """Entity vectors of a 32-d model, then the default 384-d model on Item and Entity: exit 2
-    and nothing written (before, the Item vectors were committed before Entity failed), and
-    nothing encoded (before session 22 every text was encoded first: minutes on ml-100k)."""
+    """Item and Entity vectors of a 32-d model, then the default 384-d model on Item alone
+    (Entity's 32-d vectors would stay): exit 2 and nothing written (before session 22, a kind
+    was committed before the next failed), and nothing encoded (before session 22 every text
+    was encoded first: minutes on ml-100k)."""
     from kgrec.text.encoder import TextEncoder
 
     base = ["embed", "--store", store_uri, "--no-cache"]
-    assert main([*base, "--kinds", "Entity", "--model", str(tiny_model)]) == 0
+    assert main([*base, "--model", str(tiny_model)]) == 0
     with open_store(store_uri) as store:
-        before = store.read_vectors("Entity", property="embedding")
+        before = {kind: store.read_vectors(kind, property="embedding") for kind in KINDS}
     monkeypatch.setattr(TextEncoder, "encode", lambda *a, **k: pytest.fail("texts encoded"))
-    assert main(base) == 2
-    assert "Entity.embedding holds 32-dimensional vectors" in capsys.readouterr().err
+    assert main([*base, "--kinds", "Item"]) == 2
+    assert "Item.embedding holds 32-dimensional vectors" in capsys.readouterr().err
     with open_store(store_uri) as store:
-        assert store.read_vectors("Item", property="embedding")[0] == []
-        after = store.read_vectors("Entity", property="embedding")
-    assert after[0] == before[0] and np.array_equal(after[1], before[1])
+        for kind in KINDS:
+            after = store.read_vectors(kind, property="embedding")
+            assert after[0] == before[kind][0] and np.array_equal(after[1], before[kind][1])
+
+
+def test_another_model_of_another_size_on_every_kind_that_holds_the_property_replaces_it(
+    store_uri, encoder, tiny_model
+):
+    """Entity vectors of a 32-d model, then the default 384-d model on Item and Entity, every
+    kind that holds them: all are replaced, the record names the new model (before, refused:
+    "Entity.embedding holds 32-dimensional vectors", though the README said to embed every
+    kind that holds them, and no old vector would have stayed)."""
+    base = ["embed", "--store", store_uri, "--no-cache"]
+    assert main([*base, "--kinds", "Entity", "--model", str(tiny_model)]) == 0
+    assert main(base) == 0
+    with open_store(store_uri) as store:
+        for kind in KINDS:
+            keys, vectors = store.read_vectors(kind, property="embedding")
+            assert keys and vectors.shape[1] == encoder.dimension == 384
+        assert store.vector_dimension("Entity", property="embedding") == 384
+        assert str(tiny_model) not in json.dumps(store.vector_model("embedding"))
 
 
 def test_another_model_of_the_same_size_on_some_kinds_stops_embed(
