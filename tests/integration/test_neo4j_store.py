@@ -179,6 +179,20 @@ def test_a_write_that_clears_attributes_removes_the_properties_as_in_local_store
     assert_same_graph(neo, local)
 
 
+def _nearest_items(neo, query: list[float], k: int = 2) -> list[str]:
+    """The uids of the ``k`` items nearest ``query`` by the index `item_embedding`, once the
+    store's indexes are online."""
+    neo.driver.execute_query("CALL db.awaitIndexes(60)", database_=neo.database)
+    hits = neo.driver.execute_query(
+        "CALL db.index.vector.queryNodes('item_embedding', $k, $q) YIELD node "
+        "RETURN node.uid AS uid",
+        k=k,
+        q=query,
+        database_=neo.database,
+    ).records
+    return [h["uid"] for h in hits]
+
+
 def test_vectors_round_trip_with_an_index(neo, movies):
     neo.write(movies, progress=False)
     before = neo.snapshot()
@@ -187,14 +201,7 @@ def test_vectors_round_trip_with_an_index(neo, movies):
     keys, read = neo.read_vectors("Item", property="embedding")
     assert keys == ["books:1", "movies:1", "movies:2"]
     np.testing.assert_allclose(read, vectors[[2, 0, 1]], rtol=1e-6)
-    neo.driver.execute_query("CALL db.awaitIndexes(60)", database_=neo.database)
-    hits = neo.driver.execute_query(
-        "CALL db.index.vector.queryNodes('item_embedding', 2, $q) YIELD node "
-        "RETURN node.uid AS uid",
-        q=[1.0, 0.0, 0.0],
-        database_=neo.database,
-    ).records
-    assert [h["uid"] for h in hits] == ["movies:1", "movies:2"]
+    assert _nearest_items(neo, [1.0, 0.0, 0.0]) == ["movies:1", "movies:2"]
     after = neo.snapshot()  # vectors are not attributes
     for name, table in before.tables().items():
         pd.testing.assert_frame_equal(table, after.tables()[name], obj=name)
@@ -356,14 +363,7 @@ def test_text_vectors_of_another_size_replace_every_kind_that_holds_them(neo, mo
     for kind in keys:
         assert neo.read_vectors(kind, property="embedding")[1].shape == (len(keys[kind]), 3)
     assert neo.vector_model("embedding")["identity"] == "b"
-    neo.driver.execute_query("CALL db.awaitIndexes(60)", database_=neo.database)
-    hits = neo.driver.execute_query(
-        "CALL db.index.vector.queryNodes('item_embedding', 2, $q) YIELD node "
-        "RETURN node.uid AS uid",
-        q=[1.0, 0.0, 0.0],
-        database_=neo.database,
-    ).records
-    assert sorted(h["uid"] for h in hits) == keys["Item"]
+    assert sorted(_nearest_items(neo, [1.0, 0.0, 0.0])) == keys["Item"]
 
 
 def test_a_raw_vector_write_is_refused_while_another_holds_the_load_lock(neo, movies):
