@@ -659,7 +659,8 @@ def _record(directory: Path) -> dict:
     """The ``split.json`` of split files written by :func:`write_split` (else empty)."""
     path = directory / RECORD_FILE
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (an editor's, as in the .tsv files) is no part of it
+        record = json.loads(path.read_text(encoding="utf-8-sig"))
     except (FileNotFoundError, NotADirectoryError):
         return {}
     except (OSError, ValueError) as exc:

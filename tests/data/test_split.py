@@ -686,6 +686,15 @@ def test_a_split_record_with_a_value_that_is_no_name_is_an_input_error(
         load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0)
 
 
+def test_a_split_record_with_a_byte_order_mark_is_read(tmp_path: Path, make_two_domains) -> None:
+    # before: "cannot read the split's record (Unexpected UTF-8 BOM ...)" for a split.json
+    # saved by an editor that writes one, which the .tsv files beside it may hold
+    _, maps = to_hetero_data(make_two_domains())
+    folder = write_files(tmp_path / "split")
+    (folder / "split.json").write_bytes(b'\xef\xbb\xbf{"train_fraction": 0.5}\r\n')
+    assert read_split(folder, maps).train_fraction == 0.5
+
+
 def test_cold_shares_whose_rounding_leaves_no_warm_user_are_refused(make_two_domains) -> None:
     # before: shares summing below 1 passed the check, and with both halves rounded up every
     # overlapping user was cold: valid and test held no warm user's interaction, silently
