@@ -698,8 +698,21 @@ def recorded_train_fraction(directory: Path) -> float:
 
 def recorded_rule(directory: Path) -> str | None:
     """The domain rule split files in ``directory`` were made with (``split.json``; None if
-    none or not recorded): the files name items of the domains that rule makes."""
-    return _record(directory).get("domain_rule")
+    none or not recorded): the files name items of the domains that rule makes. A rule that
+    is none (hand-edited) is an InputError naming ``split.json``, not ``--domain-rule``."""
+    rule = _record(directory).get("domain_rule")
+    if rule is not None:
+        from loaders.rules import resolve_rule  # lazily, as kgrec.data.source imports it
+
+        try:
+            resolve_rule(rule)
+        except InputError as exc:
+            raise InputError(
+                str(exc).removeprefix("field '--domain-rule': "),
+                file=str(directory / RECORD_FILE),
+                field="domain_rule",
+            ) from None
+    return rule
 
 
 def recorded_domain(directory: Path) -> str | None:

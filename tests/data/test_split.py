@@ -686,6 +686,20 @@ def test_a_split_record_with_a_value_that_is_no_name_is_an_input_error(
         load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0)
 
 
+def test_a_split_record_with_an_unknown_domain_rule_names_split_json(
+    tmp_path: Path, tiny_recbole
+) -> None:
+    # before: "field '--domain-rule': no domain rule named 'nope'", an option not given
+    from kgrec.experiment import load_experiment
+
+    folder = write_files(tmp_path / "split")
+    (folder / "split.json").write_text('{"target_domain": null, "domain_rule": "nope"}')
+    with pytest.raises(
+        InputError, match=r"split.json, field 'domain_rule': no domain rule named 'nope'"
+    ):
+        load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0)
+
+
 def test_a_split_record_with_a_byte_order_mark_is_read(tmp_path: Path, make_two_domains) -> None:
     # before: "cannot read the split's record (Unexpected UTF-8 BOM ...)" for a split.json
     # saved by an editor that writes one, which the .tsv files beside it may hold
