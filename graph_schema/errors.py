@@ -18,7 +18,8 @@ class KgrecError(Exception):
 
 
 class InputError(KgrecError, ValueError):
-    """Bad input data: names the file, line (1-based, header = line 1) and field when known."""
+    """Bad input data: names the file, line (1-based, header = line 1) and field when known;
+    ``message`` is the error without them."""
 
     def __init__(
         self,
@@ -28,7 +29,7 @@ class InputError(KgrecError, ValueError):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
-        self.file, self.line, self.field = file, line, field
+        self.message, self.file, self.line, self.field = message, file, line, field
         where = ", ".join(
             part
             for part in (

@@ -708,7 +708,7 @@ def recorded_rule(directory: Path) -> str | None:
             resolve_rule(rule)
         except InputError as exc:
             raise InputError(
-                str(exc).removeprefix("field '--domain-rule': "),
+                exc.message,  # without the option's field: the rule is the record's
                 file=str(directory / RECORD_FILE),
                 field="domain_rule",
             ) from None

@@ -190,7 +190,7 @@ class EntityTieError(InputError):
 
     def __init__(self, message: str, *, uid: str) -> None:
         super().__init__(message, field="entity_id")
-        self.message, self.uid = message, uid
+        self.uid = uid
 
 
 def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
