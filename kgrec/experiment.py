@@ -2124,8 +2124,17 @@ def _run_json_version(folder: Path) -> tuple[int, int, bytes] | None:
 def _load_run(folder: Path, device: str | torch.device) -> Run:
     info = _read_run_json(folder)
     _check_finished(folder, info)
-    if not (folder / MODEL_FILE).exists():
-        raise InputError("the run has no trained model yet", file=str(folder / MODEL_FILE))
+    if not (folder / MODEL_FILE).exists():  # a finished run's (a training's is refused above)
+        remedy = (
+            "the kgrec train command that trained it, with --resume, writes it again from its "
+            f"{CHECKPOINT_FILE}"
+            if (folder / CHECKPOINT_FILE).exists()
+            else f"it has no {CHECKPOINT_FILE} to write it again from either: train the run again"
+        )
+        raise InputError(
+            f"the run's trained model is missing (deleted or moved?): {remedy}",
+            file=str(folder / MODEL_FILE),
+        )
     if not (folder / EXPERIMENT_FILE).exists():
         raise InputError(
             "the run has no experiment.pt (trained by an older kgrec): train it again",

@@ -491,6 +491,25 @@ def test_a_damaged_model_file_is_a_clear_error(trained, capsys):
     assert "model.pt" in err and "damaged" in err and "Traceback" not in err
 
 
+def test_a_finished_run_whose_model_file_was_deleted_says_so_and_how_to_restore_it(
+    trained, tiny_recbole, capsys
+):
+    # before: "the run has no trained model yet", of a run that finished (status done)
+    (trained.folder / "model.pt").unlink()
+    run = str(trained.folder)
+    for argv in (["evaluate", "--run", run], ["recommend", "--run", run, "--show", "u1"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "model.pt: the run's trained model is missing (deleted or moved?)" in err
+        assert "with --resume, writes it again from its checkpoint.pt" in err
+    _resume(trained.folder, tiny_recbole)  # the remedy the error gives
+    assert load_run(trained.folder).model is not None
+    (trained.folder / "model.pt").unlink()
+    (trained.folder / "checkpoint.pt").unlink()
+    with pytest.raises(kgrec.errors.InputError, match=r"no checkpoint\.pt .* train the run again"):
+        load_run(trained.folder)
+
+
 def test_a_read_only_out_is_a_clear_error(tiny_recbole, capsys):
     # /sys refuses new folders even to root
     argv = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy"]
