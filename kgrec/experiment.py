@@ -899,14 +899,14 @@ class Run:
         from kgrec.store import redact
         from kgrec.store.canonical import check_publish_not_text
 
-        store = store or self.settings.get("store")
+        given, store = store, store or self.settings.get("store")
         if not store:
             raise InputError("the run was trained from files; name a store to publish into")
         if name is not None:  # the edges' run name: never blank (a blank one was published)
             if not isinstance(name, str) or not name.strip():
                 raise InputError(f"a run name is text, not empty, got {name!r}", field="--name")
             name = name.strip()
-        with self._store(store) as opened:
+        with self._store(given) as opened:
             opened.check()  # a wrong or unreachable store fails before the ranking, not after
             item = self.experiment.maps.items[0]
             if opened.items([item]).empty:  # (a missing local store: "no store at ...")
@@ -1103,13 +1103,24 @@ class Run:
     @contextlib.contextmanager
     def _store(self, uri: str | None = None) -> Iterator[GraphStore | None]:
         """The store ``uri`` (default: the run's), open; None for a run trained from files."""
+        from kgrec.errors import StoreError
+        from kgrec.store import open_store
+        from kgrec.store.local import MANIFEST, LocalStore
+
+        own = not uri
         uri = uri or self.settings.get("store")
         if not uri:
             yield None
             return
-        from kgrec.store import open_store
-
         with open_store(uri) as opened:
+            if own and isinstance(opened, LocalStore) and not (opened.path / MANIFEST).exists():
+                # before: "no store at ...: load a graph into it first", which would serve
+                # the run from another graph than its own
+                raise StoreError(
+                    f"the run's store {uri} (recorded in {self.folder / RUN_FILE}) holds no "
+                    f"store now (no {MANIFEST}): moved or deleted? Name where it is now with "
+                    "--store (store= in Python)"
+                )
             yield opened
 
     def explain(self, user: str, item: str, *, k: int = 5) -> pd.DataFrame:
@@ -1120,10 +1131,8 @@ class Run:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         user, item = id_argument(user, "user"), id_argument(item, "item")
         settings = self.settings
-        if settings.get("store"):
-            from kgrec.store import open_store
-
-            with open_store(settings["store"]) as opened:
+        with self._store() as opened:
+            if opened is not None:
                 return opened.explain(user, item, k=k)
         tables, _, _ = read_graph(
             data=Path(settings["data"]),

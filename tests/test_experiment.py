@@ -712,6 +712,26 @@ def test_a_newcomer_with_only_items_loaded_after_training_is_told_to_retrain(tmp
         run.recommend(k=3, users=["nobody"])
 
 
+def test_a_run_whose_store_moved_names_run_json_and_store(tmp_path, tiny_store, capsys):
+    # before: "no store at PATH: load a graph into it first", advice that would serve the run
+    # from a graph other than its own, naming neither the run nor --store
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    old = Path(tiny_store.removeprefix("local:"))
+    new = old.rename(tmp_path / "moved")
+    argv = ["recommend", "--run", str(run.folder), "-k", "2"]
+    for extra in (["--show", "u1"], ["--user", "u1"], [], ["--export", str(tmp_path / "x.csv")]):
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"the run's store {tiny_store} (recorded in {run.folder / 'run.json'})" in err
+        assert "moved or deleted? Name where it is now with --store" in err
+    assert not old.exists() and not (tmp_path / "x.csv").exists()
+    with pytest.raises(kgrec.errors.StoreError, match="moved or deleted"):
+        run.explain("u1", run.experiment.maps.items[0])
+    assert main([*argv, "--show", "u1", "--store", f"local:{new}"]) == 0  # as the error says
+
+
 def test_serving_reads_what_users_have_and_newcomers_from_the_store_it_is_given(
     tmp_path, tiny_store, capsys
 ):

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             "the run was trained from files: name a store with --store, or use --show USER / "
             "--export FILE"
         )
-    table = loaded.publish(store_uri, k=args.k, name=name, vectors=not args.no_vectors)
+    table = loaded.publish(args.store, k=args.k, name=name, vectors=not args.no_vectors)
     seconds = time.perf_counter() - started
     maps = loaded.experiment.maps
     cold = int(loaded.experiment.split.cold_users(len(maps.users)).sum())
@@ -132,7 +132,7 @@ def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) 
 
     store_uri = args.store or loaded.settings.get("store")
     table = loaded.publish(
-        store_uri, k=args.k, name=name, vectors=not args.no_vectors, users=args.user
+        args.store, k=args.k, name=name, vectors=not args.no_vectors, users=args.user
     )
     seconds = time.perf_counter() - started
     newcomers = [
