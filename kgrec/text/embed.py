@@ -244,11 +244,7 @@ def check_model(
     if recorded is not None and recorded["identity"] == model["identity"]:
         return
     kinds = list(kinds)
-    others = [
-        kind
-        for kind in NODE_TABLES
-        if kind not in kinds and store.vector_dimension(kind, property=property) is not None
-    ]
+    others = other_holders(store, property, kinds)
     if others:
         every = [kind for kind in NODE_TABLES if kind in kinds or kind in others]
         if recorded is None:
@@ -271,17 +267,18 @@ def check_model(
         )
 
 
-def replaces_every_holder(store: GraphStore, property: str, kinds: Iterable[str]) -> bool:
-    """Whether ``kinds`` (the kinds an embed replaces) are every node kind that holds
-    ``property``'s vectors: then the vectors may change dimension (another model's), as none of
-    the old ones stays beside the new."""
+def other_holders(store: GraphStore, property: str, kinds: Iterable[str]) -> list[str]:
+    """The node kinds besides ``kinds`` (the kinds an embed replaces) that hold ``property``'s
+    vectors: those an embed leaves as they are. With none, the vectors may change model and
+    dimension, as none of the old ones stays beside the new."""
     from kgrec.store.canonical import NODE_TABLES
 
     kinds = list(kinds)
-    return all(
-        kind in kinds or store.vector_dimension(kind, property=property) is None
+    return [
+        kind
         for kind in NODE_TABLES
-    )
+        if kind not in kinds and store.vector_dimension(kind, property=property) is not None
+    ]
 
 
 def write_embeddings(
@@ -295,7 +292,8 @@ def write_embeddings(
     as one change (:meth:`~kgrec.store.base.GraphStore.replace_vectors`): a node of that kind
     without a vector now (no text) loses the one it had, and a write that fails leaves every
     kind as it was. Every kind's vectors are checked against the store's first: a kind whose
-    stored vectors have another dimension is an InputError, and nothing is written; so is,
+    stored vectors have another dimension is an InputError, and nothing is written, unless
+    the kinds written are every kind that holds them (:func:`other_holders`); so is,
     with ``model`` (:func:`model_record`), another model's vectors on a kind not written
     (:func:`check_model`), and so are vectors a run published there
     (:func:`check_text_property`). ``model`` is recorded as the property's
@@ -307,7 +305,7 @@ def write_embeddings(
     results = list(results)
     with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
         check_text_property(store, property, embed=True)  # a run's vectors: not replaced
-        every = replaces_every_holder(store, property, [result.kind for result in results])
+        every = not other_holders(store, property, [result.kind for result in results])
         for result in results:  # every kind, with the remedy of this command
             store.check_vectors(
                 result.kind,
@@ -362,7 +360,7 @@ def embed_store(
         opened.check()  # Neo4j: a load writing now refuses the embed before, not after, encoding
         check_text_property(opened, property, embed=True)  # before a dimension error, encoding
         record = model_record(encoder, templates, kinds)
-        every = replaces_every_holder(opened, property, kinds)
+        every = not other_holders(opened, property, kinds)
         for kind in kinds:  # before the texts are encoded (minutes), not only after
             dimension = None if every else encoder.dimension
             opened.check_vectors(kind, property, dimension, remedy=REMEDY)
