@@ -901,7 +901,10 @@ class Run:
 
         given, store = store, store or self.settings.get("store")
         if not store:
-            raise InputError("the run was trained from files; name a store to publish into")
+            raise InputError(
+                "the run was trained from files; name a store to publish into (--store; "
+                "store= in Python)"
+            )
         if name is not None:  # the edges' run name: never blank (a blank one was published)
             if not isinstance(name, str) or not name.strip():
                 raise InputError(f"a run name is text, not empty, got {name!r}", field="--name")

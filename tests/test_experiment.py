@@ -540,6 +540,8 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
     # trained from files: publishing needs a store
     assert main(["recommend", "--run", run]) == 2
     assert "--export" in capsys.readouterr().err
+    assert main(["recommend", "--run", run, "--user", "u3"]) == 2  # before: no option named
+    assert "name a store to publish into (--store; store= in Python)" in capsys.readouterr().err
 
 
 def test_an_export_path_under_a_file_fails_before_the_ranking_and_no_file_is_clobbered(
