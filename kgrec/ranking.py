@@ -12,7 +12,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from kgrec.models.base import FoldInNaN, GraphRecommender, NaNScores, ordered_top_k
+from kgrec.models.base import FoldInNaN, GraphRecommender, NaNScores, check_k, ordered_top_k
 
 __all__ = ["FoldInNaN", "NaNScores", "embeddings", "rank"]
 
@@ -51,8 +51,7 @@ def rank(
     default), so memory does not grow with the catalogue. Scores are computed on the
     embeddings' device (a GPU, say); the index tensors may be on the CPU, and the results are.
     """
-    if not isinstance(k, int) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_k(k)
     device = user_emb.device
     if candidates is None:
         candidates = torch.arange(item_emb.size(0))

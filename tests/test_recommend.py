@@ -200,6 +200,41 @@ def test_slots_only_excluded_items_could_fill_are_scored_minus_inf() -> None:
     assert torch.isinf(got[0, 2:]).all() and (got[0, 2:] < 0).all()
 
 
+def test_top_k_and_recommend_refuse_indices_outside_their_range() -> None:
+    """A negative user, candidate or excluded item wrapped silently onto the last row or
+    column (users=[-1]: the last user's list, as if it were theirs), one past them was torch's
+    bare IndexError, a float tensor another, a [2] exclude was read as one pair, and k=True
+    ranked one item: now a ValueError naming the argument."""
+    scores = torch.tensor([[4.0, 3.0, 2.0, 1.0]])
+    for options, message in (
+        ({"candidates": torch.tensor([0, -1])}, r"candidates must lie in \[0, 4\), got .*-1"),
+        ({"candidates": torch.tensor([0, 4])}, r"candidates must lie in \[0, 4\)"),
+        ({"candidates": torch.tensor([0.0, 1.0])}, "candidates must be a 1-D integer tensor"),
+        ({"exclude": torch.tensor([0, 1])}, r"exclude must be \[2, X\]"),
+        ({"exclude": torch.tensor([[0], [-1]])}, r"exclude's columns must lie in \[0, 4\)"),
+        ({"exclude": torch.tensor([[1], [0]])}, r"exclude's rows must lie in \[0, 1\)"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            top_k(scores, 2, **options)
+    with pytest.raises(ValueError, match="k must be a positive integer, got True"):
+        top_k(scores, True)
+
+    class Fixed(GraphRecommender):  # these node embeddings, whatever the graph
+        def forward(self, edge_index, edge_type=None, **_):
+            return torch.tensor([[1.0], [2.0], [3.0], [5.0]])
+
+    model, no_edges = Fixed(2, 2), torch.empty(2, 0, dtype=torch.long)
+    for users, message in (
+        (torch.tensor([-1]), r"users must lie in \[0, 2\), got values in \[-1, -1\]"),
+        (torch.tensor([2]), r"users must lie in \[0, 2\)"),
+        (torch.tensor([0.0]), "users must be a 1-D integer tensor"),
+        (torch.tensor([[0]]), "users must be a 1-D integer tensor"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            model.recommend(no_edges, users=users, k=1)
+    assert model.recommend(no_edges, users=torch.tensor([1]), k=1)[0].tolist() == [[1]]
+
+
 def test_publishing_a_user_without_interactions_succeeds_without_explanations(
     tmp_path, tiny_store, capsys
 ):

@@ -222,6 +222,7 @@ class GraphRecommender(nn.Module):
         :func:`kgrec.ranking.rank`'s callers do. A NaN score among the candidates is a
         :class:`~kgrec.ranking.NaNScores` naming the ``users`` who have one, as in ``rank``.
         """
+        check_indices("users", users, self.num_users)  # -1 would silently be the last user
         was_training = self.training
         self.eval()
         try:
@@ -242,6 +243,28 @@ def check_count(name: str, value: object, minimum: int) -> None:
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+
+
+def check_k(k: object) -> None:
+    """ValueError unless ``k``, a number of items to rank, is a positive integer (not a bool)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+
+
+def check_indices(name: str, index: Tensor, size: int) -> None:
+    """ValueError unless ``index`` is a 1-D integer tensor of indices in ``[0, size)``: a
+    negative one would silently wrap onto the last rows, one past them be torch's bare
+    IndexError."""
+    if index.dim() != 1 or index.dtype.is_floating_point or index.dtype == torch.bool:
+        raise ValueError(
+            f"{name} must be a 1-D integer tensor of indices, got {index.dtype} of shape "
+            f"{list(index.shape)}"
+        )
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
+        raise ValueError(
+            f"{name} must lie in [0, {size}), got values in [{int(index.min())}, "
+            f"{int(index.max())}]"
+        )
 
 
 def check_edge_index(
@@ -293,8 +316,16 @@ def top_k(
     :class:`~kgrec.ranking.NaNScores` naming the rows that have one, as in
     :func:`kgrec.ranking.rank`.
     """
-    if not isinstance(k, int) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_k(k)
+    if candidates is not None:
+        check_indices("candidates", candidates, scores.size(1))
+    if exclude is not None:
+        if exclude.dim() != 2 or exclude.size(0) != 2:
+            raise ValueError(
+                f"exclude must be [2, X] (row, column) pairs, got shape {list(exclude.shape)}"
+            )
+        check_indices("exclude's rows", exclude[0], scores.size(0))
+        check_indices("exclude's columns", exclude[1], scores.size(1))
     nan = (scores if candidates is None else scores[:, candidates]).isnan().any(1)
     if nan.any():
         raise NaNScores(nan.nonzero().flatten().tolist())
