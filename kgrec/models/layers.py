@@ -162,15 +162,15 @@ class RelationalConv(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        if num_relations <= 0:
-            raise ValueError(f"num_relations must be positive, got {num_relations}")
-        if num_bases is not None and num_bases <= 0:
-            raise ValueError(f"num_bases must be positive or None, got {num_bases}")
+        check_count("in_channels", in_channels, 1)
+        check_count("out_channels", out_channels, 1)
+        check_count("num_relations", num_relations, 1)
+        if num_bases is not None:
+            check_count("num_bases", num_bases, 1)
+        if num_blocks is not None:
+            check_count("num_blocks", num_blocks, 1)
         if num_blocks is not None and (
-            num_bases is not None
-            or num_blocks <= 0
-            or in_channels % num_blocks
-            or out_channels % num_blocks
+            num_bases is not None or in_channels % num_blocks or out_channels % num_blocks
         ):
             raise ValueError(
                 f"num_blocks must divide in_channels ({in_channels}) and out_channels "
@@ -274,8 +274,8 @@ class GradientReversal(nn.Module):
 
     def __init__(self, scale: float = 1.0) -> None:
         super().__init__()
-        if scale < 0:
-            raise ValueError(f"scale must be non-negative, got {scale}")
+        if not 0 <= scale < math.inf:  # NaN too: every gradient before it would be NaN
+            raise ValueError(f"scale must be a finite number >= 0, got {scale}")
         self.scale = scale
 
     def forward(self, x: Tensor) -> Tensor:
@@ -314,8 +314,8 @@ class DomainAdaptiveLayer(nn.Module):
 
     def __init__(self, channels: int, num_domains: int) -> None:
         super().__init__()
-        if num_domains <= 0:
-            raise ValueError(f"num_domains must be positive, got {num_domains}")
+        check_count("channels", channels, 1)
+        check_count("num_domains", num_domains, 1)
         self.channels = channels
         self.num_domains = num_domains
         self.shared = nn.Linear(channels, channels, bias=False)
@@ -377,7 +377,7 @@ def embedding_noise(x: Tensor, eps: float, generator: torch.Generator | None = N
     so the direction of each vector changes by a bounded angle. Draws from ``generator``, or
     from torch's global generator when None (saved with a training checkpoint).
     """
-    if eps < 0:
+    if not 0 <= eps < math.inf:  # NaN and inf too: every embedding would be NaN or inf
         raise ValueError(f"noise must be non-negative, got {eps}")
     if eps == 0:
         return x
@@ -411,8 +411,7 @@ class ScalarRelationalConv(nn.Module):
 
     def __init__(self, num_relations: int) -> None:
         super().__init__()
-        if num_relations <= 0:
-            raise ValueError(f"num_relations must be positive, got {num_relations}")
+        check_count("num_relations", num_relations, 1)
         self.num_relations = num_relations
         self.weight = nn.Parameter(torch.empty(num_relations))
         self.reset_parameters()

@@ -9,6 +9,7 @@ from kgrec.models.layers import (
     GradientReversal,
     RelationalConv,
     ScalarRelationalConv,
+    embedding_noise,
     relation_groups,
 )
 
@@ -120,8 +121,32 @@ def test_domain_adaptive_layer_routes_nodes_by_domain():
 
 
 def test_domain_adaptive_layer_rejects_no_domains():
-    with pytest.raises(ValueError, match="num_domains must be positive, got 0"):
+    with pytest.raises(ValueError, match="num_domains must be at least 1, got 0"):
         DomainAdaptiveLayer(4, num_domains=0)
+
+
+def test_layers_refuse_bad_sizes_and_a_nan_or_infinite_noise_or_scale():
+    """Sizes of 0, negative or not integers were a ZeroDivisionError (DomainAdaptiveLayer(0,
+    2)), torch's "negative dimension" or "tuple of ints" errors, or a layer of no channels;
+    a NaN or infinite noise or reversal scale made every embedding or gradient NaN, silently.
+    Now a ValueError or TypeError naming the argument."""
+    for build, error, message in (
+        (lambda: DomainAdaptiveLayer(0, 2), ValueError, "channels must be at least 1, got 0"),
+        (lambda: DomainAdaptiveLayer(4, 2.0), TypeError, "num_domains must be an integer"),
+        (lambda: RelationalConv(0, 4, 2), ValueError, "in_channels must be at least 1"),
+        (lambda: RelationalConv(4, -1, 2), ValueError, "out_channels must be at least 1"),
+        (lambda: RelationalConv(4, 4, 2.5), TypeError, "num_relations must be an integer"),
+        (lambda: RelationalConv(4, 4, 2, num_bases=1.5), TypeError, "num_bases must be an"),
+        (lambda: RelationalConv(4, 4, 2, num_blocks=0), ValueError, "num_blocks must be at"),
+        (lambda: ScalarRelationalConv(2.0), TypeError, "num_relations must be an integer"),
+        (lambda: GradientReversal(float("nan")), ValueError, "scale must be a finite number"),
+        (lambda: GradientReversal(float("inf")), ValueError, "scale must be a finite number"),
+    ):
+        with pytest.raises(error, match=message):
+            build()
+    for eps in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="noise must be non-negative"):
+            embedding_noise(torch.ones(2, 2), eps)
 
 
 def test_symmetric_relations_weigh_edges_by_both_degrees():
