@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kgrec.models.base import GraphRecommender
+from kgrec.models.base import GraphRecommender, check_count
 
 
 @dataclass
@@ -115,6 +115,7 @@ def bpr_loss(
         + \frac{\lambda}{B} \sum_b \big(\lVert\mathbf{e}_{u_b}\rVert^2
         + \lVert\mathbf{e}_{i_b}\rVert^2 + \lVert\mathbf{e}_{j_b}\rVert^2\big)
     """
+    check_batch_rows(weight, user_emb, pos_emb, neg_emb)
     pos = (user_emb * pos_emb).sum(-1)
     neg = (user_emb * neg_emb).sum(-1)
     loss = (weight * -F.logsigmoid(pos - neg)).sum() / weight.sum()
@@ -122,6 +123,22 @@ def bpr_loss(
         norms = user_emb.pow(2).sum() + pos_emb.pow(2).sum() + neg_emb.pow(2).sum()
         loss = loss + reg_weight * norms / user_emb.size(0)
     return loss
+
+
+def check_batch_rows(weight: Tensor, *rows: Tensor) -> None:
+    """ValueError unless the batch holds pairs (``weight`` ``[B]``, B > 0) and each of ``rows``
+    one row per pair: an empty batch's loss is NaN (0 / 0), which a trainer takes for a
+    diverged model, and rows that do not match are torch's broadcasting error."""
+    if weight.dim() != 1 or not weight.numel():
+        raise ValueError(
+            f"the batch holds no pairs: weight must be [B] with B > 0, got shape "
+            f"{list(weight.shape)}"
+        )
+    if any(row.dim() == 0 or row.size(0) != weight.numel() for row in rows):
+        raise ValueError(
+            f"the batch's tensors must have one row per pair ({weight.numel()}), got shapes "
+            f"{[list(row.shape) for row in rows]}"
+        )
 
 
 class BPR(Objective):
@@ -171,6 +188,7 @@ def softmax_loss(
         raise ValueError(f"temperature must be positive, got {temperature}")
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+    check_batch_rows(weight, user_emb, target)
     if score == "cosine":
         user_emb, item_emb = F.normalize(user_emb, dim=-1), F.normalize(item_emb, dim=-1)
     # 1/tau on the [B, d] side, and cross_entropy's fused log-softmax: 4x faster forward and
@@ -230,6 +248,7 @@ class Softmax(Objective):
             raise ValueError(f"temperature must be positive, got {temperature}")
         if not 0 <= num_negatives < math.inf:
             raise ValueError(f"num_negatives must be non-negative, got {num_negatives}")
+        check_count("num_negatives", num_negatives, 0)  # 2.5, True: a count
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         if not 0 <= reg_weight < math.inf:
@@ -315,10 +334,11 @@ def info_nce(view1: Tensor, view2: Tensor, *, temperature: float) -> Tensor:
     """
     if not 0 < temperature < math.inf:  # NaN and inf too
         raise ValueError(f"temperature must be positive, got {temperature}")
-    if view1.dim() != 2 or view1.shape != view2.shape:  # else a rectangular, silent loss
+    # else a rectangular, silent loss, or NaN (the mean of no rows)
+    if view1.dim() != 2 or view1.shape != view2.shape or not view1.size(0):
         raise ValueError(
             f"the two views must be [N, d] of the same shape, got {list(view1.shape)} and "
-            f"{list(view2.shape)}"
+            f"{list(view2.shape)} (N > 0)"
         )
     logits = F.normalize(view1, dim=-1) @ F.normalize(view2, dim=-1).T / temperature
     return -torch.diagonal(F.log_softmax(logits, dim=1)).mean()
@@ -374,6 +394,7 @@ class Contrastive(Objective):
             raise ValueError(f"cl_temperature must be positive, got {temperature}")
         if not 0 <= layer < math.inf:
             raise ValueError(f"cl_layer must be non-negative, got {layer}")
+        check_count("cl_layer", layer, 0)  # 1.5, True: an index of the model's layers
         self.main = main
         self.weight = weight
         self.noise = noise
@@ -428,6 +449,7 @@ def text_neighbours(vectors: Tensor, mask: Tensor, k: int, *, rows: int | None =
     """
     if not 0 < k < math.inf:  # NaN and inf too
         raise ValueError(f"the number of text neighbours must be positive, got {k}")
+    check_count("the number of text neighbours", k, 1)
     num_items = vectors.size(0)
     rows = rows or max(1, (1 << 26) // max(num_items, 1))
     unit = F.normalize(vectors.to(torch.float), dim=-1)

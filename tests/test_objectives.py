@@ -404,6 +404,38 @@ def test_info_nce_refuses_views_of_different_nodes() -> None:
         info_nce(torch.randn(3), torch.randn(3), temperature=0.2)
 
 
+def test_losses_refuse_an_empty_batch_and_counts_that_are_not_integers() -> None:
+    """An empty batch gave a NaN loss (0 / 0; the trainer would say the model diverged), rows
+    that do not match torch's broadcasting error, and a float or bool num_negatives, cl_layer
+    or number of text neighbours was kept, to fail later in torch (randint, a list index,
+    torch.full) or to draw True = 1 item: now errors naming what is wrong."""
+    emb, none = torch.randn(3, 4), torch.empty(0, 4)
+    empty = torch.empty(0, dtype=torch.long)
+    for loss in (
+        lambda: bpr_loss(none, none, none, torch.ones(0)),
+        lambda: softmax_loss(none, emb, empty, torch.ones(0)),
+    ):
+        with pytest.raises(ValueError, match=r"the batch holds no pairs"):
+            loss()
+    with pytest.raises(ValueError, match=r"one row per pair \(3\), got shapes"):
+        bpr_loss(emb, emb[:2], emb, torch.ones(3))
+    with pytest.raises(ValueError, match=r"one row per pair \(2\)"):
+        softmax_loss(emb, emb, torch.tensor([0, 1, 2]), torch.ones(2))
+    with pytest.raises(ValueError, match=r"same shape, got \[0, 4\] and \[0, 4\] \(N > 0\)"):
+        info_nce(none, none, temperature=0.2)
+    for build, message in (
+        (lambda: Softmax(num_negatives=2.5), "num_negatives must be an integer, got 2.5"),
+        (lambda: Softmax(num_negatives=True), "num_negatives must be an integer, got True"),
+        (lambda: Contrastive(BPR(), layer=1.5), "cl_layer must be an integer, got 1.5"),
+        (
+            lambda: text_neighbours(torch.randn(4, 3), torch.ones(4, dtype=torch.bool), 1.5),
+            "the number of text neighbours must be an integer, got 1.5",
+        ),
+    ):
+        with pytest.raises(TypeError, match=message):
+            build()
+
+
 @pytest.mark.parametrize("layer", [0, 1, 2])
 def test_contrastive_term_without_noise_is_its_known_value(layer) -> None:
     """Without noise SimGCL's two views coincide, so the term is InfoNCE of a view with itself
