@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kgrec.models.base import GraphRecommender
+from kgrec.models.base import GraphRecommender, check_indices
 
 
 class TextSimilarity(GraphRecommender):
@@ -73,8 +73,10 @@ class TextSimilarity(GraphRecommender):
         ``item_emb``), as a user trained in is."""
         users = item_emb.new_zeros(len(histories), item_emb.size(1))
         for row, history in zip(users, histories, strict=True):
-            history = torch.as_tensor(history, dtype=torch.long, device=item_emb.device)
-            row += item_emb[history.flatten()].sum(0)
+            history = torch.as_tensor(history, dtype=torch.long, device=item_emb.device).flatten()
+            # -1 would silently be the last item's text
+            check_indices("history items", history, item_emb.size(0))
+            row += item_emb[history].sum(0)
         return F.normalize(users, dim=1)
 
     def __repr__(self) -> str:

@@ -247,6 +247,18 @@ def test_a_newcomer_with_a_users_history_is_folded_in(case, model, toy_graph):
         assert torch.allclose(folded[0], user_emb[user], atol=1e-5)
 
 
+def test_fold_in_refuses_a_negative_history_item(case, model, toy_graph):
+    """Text similarity read item -1 as the last item's text, silently, and one past the items
+    as torch's bare IndexError (the other models already refused it); popularity reads no
+    history."""
+    if isinstance(model, kgrec.models.Popularity):
+        return
+    with torch.no_grad():
+        item_emb = model.split(model(*_edges(case, toy_graph)))[1]
+    with pytest.raises(ValueError, match="history"):
+        model.fold_in(item_emb, [torch.tensor([0, -1])])
+
+
 def _exported_models() -> set[str]:
     names = set()
     for name in kgrec.models.__all__:
