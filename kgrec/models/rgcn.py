@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import GraphRecommender, check_count, check_edge_index
+from kgrec.models.base import GraphRecommender, check_count, check_edge_index, check_indices
 from kgrec.models.layers import (
     RelationalConv,
     RelationGroups,
@@ -245,6 +245,13 @@ class RGCNRecommender(GraphRecommender):
         (:func:`~kgrec.models.layers.embedding_noise`) added to every layer's output (after
         its domain adaptation and dropout) before the next layer and the mean."""
         edge_type = require_edge_type(self, edge_type)
+        if n_id is not None:  # else torch's bare "index out of range in self" deep inside
+            check_indices("n_id", n_id, self.num_nodes)
+            if degree is not None and tuple(degree.shape) != (n_id.numel(),):
+                raise ValueError(
+                    f"degree must hold one count per node of n_id ({n_id.numel()}), got shape "
+                    f"{list(degree.shape)}"
+                )
         x = self.node_input(n_id)
         groups = self.relation_groups(edge_index, edge_type, x.size(0), degree)
         layers = [x]

@@ -176,3 +176,23 @@ def test_node_ids_outside_the_graph_are_refused(edge_index, edge_type, says):
     model = RGCNRecommender(2, 2, 1, 4, embedding_dim=4)  # nodes 0..4
     with pytest.raises(ValueError, match=says):
         model(torch.tensor(edge_index), torch.tensor(edge_type))
+
+
+@pytest.mark.parametrize(
+    ("n_id", "degree", "says"),
+    [
+        ([0, 9], None, r"n_id must lie in \[0, 5\), got values in \[0, 9\]"),  # torch's bare
+        ([-1, 0], None, r"n_id must lie in \[0, 5\)"),  # before: the same
+        ([0.0, 2.0], None, "n_id must be a 1-D integer tensor"),  # before: torch's dtype error
+        ([0, 2], [1, 1, 1], r"degree must hold one count per node of n_id \(2\)"),  # silent
+    ],
+)
+def test_a_sampled_subgraph_with_node_ids_or_degrees_that_do_not_fit_is_refused(n_id, degree, says):
+    """A subgraph's n_id naming nodes outside the model was "index out of range in self" deep
+    in nn.Embedding, a float n_id torch's dtype error there, and a degree of the wrong
+    length was read as far as the subgraph reached: now a ValueError naming the argument."""
+    model = RGCNRecommender(2, 2, 1, 4, embedding_dim=4)  # nodes 0..4
+    edge_index, edge_type = torch.tensor([[0], [1]]), torch.tensor([0])
+    degree = None if degree is None else torch.tensor(degree)
+    with pytest.raises(ValueError, match=says):
+        model(edge_index, edge_type, n_id=torch.tensor(n_id), degree=degree)
