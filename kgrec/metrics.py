@@ -26,6 +26,8 @@ from torch_geometric.metrics import (
     LinkPredRecall,
 )
 
+from kgrec.models.base import check_count
+
 DEFAULT_KS = (10, 20)
 PER_USER = {
     "recall": LinkPredRecall,
@@ -52,8 +54,7 @@ class Coverage:
     """
 
     def __init__(self, k: int, num_items: int) -> None:
-        if num_items <= 0:
-            raise ValueError(f"num_items must be positive, got {num_items}")
+        check_count("num_items", num_items, 1)
         self.k = _check_k(k, num_items)
         self.num_items = num_items
         self.seen = torch.zeros(num_items, dtype=torch.bool)
@@ -83,8 +84,7 @@ class RankingMetrics:
     """
 
     def __init__(self, num_items: int, ks: Sequence[int] = DEFAULT_KS) -> None:
-        if num_items <= 0:
-            raise ValueError(f"num_items must be positive, got {num_items}")
+        check_count("num_items", num_items, 1)
         if not ks:
             raise ValueError("ks must name at least one k")
         self.ks = tuple(sorted({_check_k(k, num_items) for k in ks}))
@@ -106,6 +106,9 @@ class RankingMetrics:
             )
         if targets.dim() != 2 or targets.size(0) != 2:
             raise ValueError(f"targets must be [2, T], got {list(targets.shape)}")
+        for name, index in (("top_items", top_items), ("targets", targets)):
+            if index.dtype.is_floating_point or index.dtype == torch.bool:  # else torch's error
+                raise ValueError(f"{name} must hold item indices (integers), got {index.dtype}")
         if targets.numel():
             rows, items = targets
             if int(rows.min()) < 0 or int(rows.max()) >= top_items.size(0):

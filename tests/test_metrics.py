@@ -394,3 +394,21 @@ def test_ties_short_lists_batches_and_user_order_match_a_naive_loop(phase: str) 
     for other, batch in ((split, 1), (split, 7), (shuffled, 4096)):
         again = evaluate_embeddings(user_emb, item_emb, item_domain, other, phase, batch_size=batch)
         assert again == got
+
+
+def test_a_catalogue_size_or_lists_that_are_not_integers_are_refused() -> None:
+    """num_items=4.5 or True was torch's "zeros(): argument 'size' ... must be tuple of ints",
+    and float lists or targets were torch's indexing or scatter errors: now errors naming the
+    argument."""
+    for build in (lambda: RankingMetrics(4.5, [2]), lambda: Coverage(2, 4.5)):
+        with pytest.raises(TypeError, match=r"num_items must be an integer, got 4\.5"):
+            build()
+    with pytest.raises(TypeError, match="num_items must be an integer, got True"):
+        RankingMetrics(True, [1])
+    with pytest.raises(ValueError, match="num_items must be at least 1, got 0"):
+        RankingMetrics(0, [1])
+    metrics = RankingMetrics(4, [2])
+    with pytest.raises(ValueError, match=r"top_items must hold item indices .* torch\.float32"):
+        metrics.update(torch.tensor([[0.0, 1.0]]), torch.tensor([[0], [0]]))
+    with pytest.raises(ValueError, match=r"targets must hold item indices .* torch\.float32"):
+        metrics.update(torch.tensor([[0, 1]]), torch.tensor([[0.0], [0.0]]))
