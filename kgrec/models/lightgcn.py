@@ -89,6 +89,9 @@ class LightGCNRecommender(GraphRecommender):
                     f"alpha must be a number or num_layers + 1 = {num_layers + 1} weights, got "
                     f"shape {tuple(alpha.shape)}"
                 )
+        # NaN or inf: every embedding NaN, silently
+        if alpha is not None and not bool(torch.isfinite(torch.as_tensor(alpha)).all()):
+            raise ValueError(f"alpha must be finite, got {alpha}")
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
         # normalize=False: forward passes the adjacency already normalised

@@ -55,6 +55,9 @@ def test_lightgcn_takes_layer_weights_as_a_list(toy_graph):
     for alpha in ([[0.5, 0.3, 0.2]], [0.5, 0.5]):
         with pytest.raises(ValueError, match="alpha must be a number or num_layers"):
             LightGCNRecommender(users, items, embedding_dim=8, num_layers=2, alpha=alpha)
+    for alpha in (float("nan"), [1.0, float("inf"), 0.0]):  # before: NaN embeddings, silently
+        with pytest.raises(ValueError, match="alpha must be finite"):
+            LightGCNRecommender(users, items, embedding_dim=8, num_layers=2, alpha=alpha)
 
 
 def test_lightgcn_propagates_over_an_edge_index_changed_in_place(toy_graph):
