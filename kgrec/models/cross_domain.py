@@ -128,6 +128,11 @@ class CrossDomainRecommender(RGCNRecommender):
             raise ValueError(
                 f"item_domain must have shape ({num_items},), got {tuple(item_domain.shape)}"
             )
+        if item_domain.dtype.is_floating_point or item_domain.dtype == torch.bool:
+            # 0.5 was truncated to domain 0, silently
+            raise ValueError(
+                f"item_domain must hold domain indices (integers), got {item_domain.dtype}"
+            )
         if item_domain.numel() and (item_domain.min() < 0 or item_domain.max() >= num_domains):
             raise ValueError(f"item_domain values must lie in [0, {num_domains})")
         if not 0 <= adversarial_weight < math.inf:  # NaN and inf too

@@ -92,6 +92,8 @@ def test_no_discriminator_with_one_domain_or_no_weight(toy_graph):
     [
         ({"item_domain": torch.zeros(3, dtype=torch.long)}, r"item_domain must have shape \(8,\)"),
         ({"item_domain": torch.full((8,), 2)}, r"item_domain values must lie in \[0, 2\)"),
+        # before: truncated to domains 0 and 1, silently
+        ({"item_domain": torch.full((8,), 0.5)}, r"item_domain must hold domain indices"),
         ({"text_features": torch.zeros(5, 4)}, r"text_features must have shape \(19, d_text\)"),
         ({"adversarial_weight": -1.0}, "adversarial_weight must be non-negative, got -1.0"),
         # before: accepted, every loss NaN (since session 26)
