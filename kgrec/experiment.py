@@ -29,6 +29,7 @@ import inspect
 import json
 import logging
 import math
+import numbers
 import os
 import pickle
 import platform
@@ -2547,6 +2548,11 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     for name, value in settings.items():  # first: the objective built below refuses NaN too
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"{name} must be a finite number, got {value}", field=_flag(name))
+        default = TRAIN_DEFAULTS.get(name)
+        counts = isinstance(default, int) and not isinstance(default, bool)
+        if counts and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            # a count (dim, layers, epochs, ...): 2.5 or True was a model's bare TypeError
+            raise InputError(f"{name} must be an integer, got {value!r}", field=_flag(name))
     model = settings["model"]
     spec = _spec(model)
     for name, choices in (
@@ -3005,7 +3011,7 @@ def _objective(
         return Contrastive(
             main, weight=cl_weight, noise=cl_noise, temperature=cl_temperature, layer=cl_layer
         )
-    except ValueError as error:  # its message starts with the argument's name, if an option's
+    except (ValueError, TypeError) as error:  # its message starts with the option's name
         name = str(error).split(" ", 1)[0]
         raise InputError(
             str(error), field=_flag(name) if name in TRAIN_DEFAULTS else "--objective"

@@ -42,6 +42,28 @@ def trained(tmp_path, tiny_recbole):
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("dim", 2.5), ("layers", 1.5), ("epochs", True), ("cl_layer", 1.5), ("num_negatives", 2.5)],
+)
+def test_a_count_that_is_no_integer_is_refused_naming_its_option(
+    tmp_path, tiny_recbole, option, value
+):
+    """The Python API: ``dim=2.5`` or ``layers=1.5`` was a model's bare TypeError ("num_layers
+    must be an integer"), naming no option; ``cl_layer=1.5`` a TypeError from the objective."""
+    extra = {"cl_weight": 0.1} if option == "cl_layer" else {}
+    extra |= {"objective": "softmax"} if option == "num_negatives" else {}
+    with pytest.raises(kgrec.errors.InputError, match=rf"field '--{option.replace('_', '-')}': "):
+        train(
+            "lightgcn-merged",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=tmp_path / "run",
+            **{**SMALL, **extra, option: value},
+        )
+    assert not (tmp_path / "run").exists()
+
+
 def _resume(folder: Path, data: Path, **options):
     """Resume the LightGCN run of :func:`trained` in ``folder``, ``options`` (``epochs``, ...)
     replacing those of :data:`SMALL`."""
