@@ -108,3 +108,18 @@ def test_the_command_line_puts_large_tensors_on_huge_pages_unless_told(given, se
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["False", seen]
+
+
+@pytest.mark.parametrize("source", ["--threads", ENV, OMP])
+def test_more_threads_than_cores_are_taken_with_a_warning(two_cores, monkeypatch, caplog, source):
+    """--threads 1000 on 2 cores trained an ml100k-kg epoch 90 times slower, without a word."""
+    if source == "--threads":
+        assert choose_threads(1000) == 1000
+    else:
+        monkeypatch.setenv(source, "1000")
+        assert choose_threads() == 1000
+    shown = source if source == "--threads" else f"${source}"
+    assert f"{shown} asks for 1000 threads on 2 usable core(s)" in caplog.text
+    caplog.clear()
+    assert choose_threads(2) == 2  # as many as the cores: no warning
+    assert "usable core" not in caplog.text
