@@ -494,7 +494,7 @@ def tune(
     spec = _model(model)  # an unknown model fails here, before anything else
     for name, value in (("trials", trials), ("prune_warmup", prune_warmup)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise InputError(f"{name} must be a positive integer, got {value!r}", field=name)
+            raise InputError(f"{name} must be a positive integer, got {value!r}", field=_flag(name))
     if timeout is not None and not (_is_number(timeout) and timeout > 0):
         raise InputError(
             f"timeout must be a positive number of seconds, got {timeout!r}", field="--timeout"
@@ -524,7 +524,7 @@ def tune(
     if both:
         raise InputError(
             f"{both[0]} is both searched and fixed: search it or give its value, not both",
-            field=both[0],
+            field=_flag(both[0]),
         )
     check_space(model, space, objective=None if "objective" in space else objective)
     if not spec.learns and set(space) - set(spec.options):

@@ -237,10 +237,22 @@ def test_bad_search_is_a_clear_error(tmp_path, tiny_recbole, capsys, spec, says)
     assert not out.exists()  # nothing written before the search space is sound
 
 
+@pytest.mark.parametrize(("option", "value"), [("--trials", "0"), ("--prune-warmup", "-1")])
+def test_bad_tune_counts_name_their_option(tmp_path, tiny_recbole, capsys, option, value):
+    """They were reported as fields 'trials' and 'prune_warmup', which no user types."""
+    out = tmp_path / "tune"
+    assert cli_tune(tiny_recbole, out, option, value, "--search", "lr=choice:0.1,0.01") == 2
+    name = option[2:].replace("-", "_")
+    assert f"field '{option}': {name} must be a positive integer, got {value}" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+
+
 def test_searched_and_fixed_or_twice_is_an_error(tmp_path, tiny_recbole, capsys) -> None:
     out = tmp_path / "tune"
     assert cli_tune(tiny_recbole, out, "--lr", "0.01", "--search", "lr=choice:0.1,0.01") == 2
-    assert "lr is both searched and fixed" in capsys.readouterr().err
+    assert "field '--lr': lr is both searched and fixed" in capsys.readouterr().err
     assert (
         cli_tune(tiny_recbole, out, "--search", "lr=choice:0.1", "--search", "lr=uniform:0:1") == 2
     )
