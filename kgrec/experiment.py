@@ -2547,12 +2547,14 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     check_domain_source(settings["data"], settings["domain"], settings["domain_rule"])
     for name, value in settings.items():  # first: the objective built below refuses NaN too
         if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"{name} must be a finite number, got {value}", field=_flag(name))
+            raise InputError(
+                f"{name} must be a finite number, got {value}", field=option_flag(name)
+            )
         default = TRAIN_DEFAULTS.get(name)
         counts = isinstance(default, int) and not isinstance(default, bool)
         if counts and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
             # a count (dim, layers, epochs, ...): 2.5 or True was a model's bare TypeError
-            raise InputError(f"{name} must be an integer, got {value!r}", field=_flag(name))
+            raise InputError(f"{name} must be an integer, got {value!r}", field=option_flag(name))
     model = settings["model"]
     spec = _spec(model)
     for name, choices in (
@@ -2633,18 +2635,20 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         )
     for name in POSITIVE_OPTIONS:
         if not settings[name] > 0:
-            raise InputError(f"{name} must be positive, got {settings[name]}", field=_flag(name))
+            raise InputError(
+                f"{name} must be positive, got {settings[name]}", field=option_flag(name)
+            )
     for name in NON_NEGATIVE_OPTIONS:
         if not settings[name] >= 0:
             raise InputError(
-                f"{name} must not be negative, got {settings[name]}", field=_flag(name)
+                f"{name} must not be negative, got {settings[name]}", field=option_flag(name)
             )
     for name in FLOAT32_OPTIONS:  # else converting them to the parameters' type fails
         if settings[name] > MAX_LR:
             raise InputError(
                 f"{name} must be at most {MAX_LR:.4g} (the largest float32: the parameters' "
                 f"type), got {settings[name]:g}",
-                field=_flag(name),
+                field=option_flag(name),
             )
 
 
@@ -2668,7 +2672,7 @@ def overflow_hint(settings: Mapping[str, Any]) -> str:
     """What to change besides --lr when training overflowed: the run's loss scales that are
     not at their defaults."""
     changed = [
-        f"{_flag(name)} {settings[name]:g} (default {TRAIN_DEFAULTS[name]:g})"
+        f"{option_flag(name)} {settings[name]:g} (default {TRAIN_DEFAULTS[name]:g})"
         for name in LOSS_SCALES
         if settings.get(name, TRAIN_DEFAULTS[name]) != TRAIN_DEFAULTS[name]
     ]
@@ -3014,11 +3018,11 @@ def _objective(
     except (ValueError, TypeError) as error:  # its message starts with the option's name
         name = str(error).split(" ", 1)[0]
         raise InputError(
-            str(error), field=_flag(name) if name in TRAIN_DEFAULTS else "--objective"
+            str(error), field=option_flag(name) if name in TRAIN_DEFAULTS else "--objective"
         ) from error
 
 
-def _flag(name: str) -> str:
+def option_flag(name: str) -> str:
     """The `kgrec train` option of train()'s argument ``name``: ``--batch-size``."""
     return "--" + name.replace("_", "-")
 

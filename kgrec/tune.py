@@ -83,6 +83,7 @@ from kgrec.experiment import (
     fit_arguments,
     load_experiment,
     model_memory,
+    option_flag,
     out_of_memory,
     overflow_hint,
     reads_text,
@@ -494,7 +495,9 @@ def tune(
     spec = _model(model)  # an unknown model fails here, before anything else
     for name, value in (("trials", trials), ("prune_warmup", prune_warmup)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise InputError(f"{name} must be a positive integer, got {value!r}", field=_flag(name))
+            raise InputError(
+                f"{name} must be a positive integer, got {value!r}", field=option_flag(name)
+            )
     if timeout is not None and not (_is_number(timeout) and timeout > 0):
         raise InputError(
             f"timeout must be a positive number of seconds, got {timeout!r}", field="--timeout"
@@ -524,7 +527,7 @@ def tune(
     if both:
         raise InputError(
             f"{both[0]} is both searched and fixed: search it or give its value, not both",
-            field=_flag(both[0]),
+            field=option_flag(both[0]),
         )
     check_space(model, space, objective=None if "objective" in space else objective)
     if not spec.learns and set(space) - set(spec.options):
@@ -727,15 +730,15 @@ def train_command(
     words = ["kgrec", "train", "--model", model]
     for name in ("protocol", "split", "seed", "data", "store"):
         if settings.get(name) is not None:
-            words += [_flag(name), str(settings[name])]
+            words += [option_flag(name), str(settings[name])]
     words += ["--out", str(out)]
     for name, value in settings.items():
         if name in ("model", "protocol", "split", "seed", "data", "store") or value is None:
             continue
         if isinstance(value, bool):
-            words.append(_flag(name) if value else "--no-" + name.replace("_", "-"))
+            words.append(option_flag(name) if value else "--no-" + name.replace("_", "-"))
         else:
-            words += [_flag(name), _text(value)]
+            words += [option_flag(name), _text(value)]
     if threads is not None:
         words += ["--threads", str(threads)]
     return shlex.join(words)
@@ -1171,7 +1174,9 @@ def _check_study(
         if name in new_space or name in old_space or name == "device":  # where, not what
             continue
         if old.get(name) != new.get(name):
-            differ.append(f"{_flag(name)} {new.get(name)!r} (the study has {old.get(name)!r})")
+            differ.append(
+                f"{option_flag(name)} {new.get(name)!r} (the study has {old.get(name)!r})"
+            )
     if differ:
         raise InputError(
             "this folder's study was run with other settings; use a new --out folder, or the "
@@ -1998,10 +2003,6 @@ class _optuna_quiet:
 
     def __exit__(self, *exc: object) -> None:
         optuna.logging.set_verbosity(self.level)
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _is_number(value: Any) -> bool:
