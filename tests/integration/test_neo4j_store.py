@@ -64,6 +64,13 @@ def count(driver, query: str, **parameters) -> int:
     return driver.execute_query(query, parameters).records[0][0]
 
 
+def _item_properties(neo, uid: str) -> dict:
+    """The properties Neo4j holds on the Item ``uid``."""
+    return neo.driver.execute_query(
+        "MATCH (i:Item {uid: $uid}) RETURN properties(i) AS p", uid=uid, database_=neo.database
+    ).records[0]["p"]
+
+
 def test_same_graph_as_local_store(neo, local, movies):
     assert neo.write(movies, progress=False) == local.write(movies, progress=False)
     assert_same_graph(neo, local)
@@ -84,9 +91,7 @@ def test_graph_shape(neo, movies):
         "-[:IN_DOMAIN]->(:Domain {name: 'movies'}) RETURN r.rating",
     )
     assert rating == 5.0
-    item = driver.execute_query(
-        "MATCH (i:Item {uid: 'movies:1'}) RETURN properties(i) AS p", database_=neo.database
-    ).records[0]["p"]
+    item = _item_properties(neo, "movies:1")
     assert item == {
         "uid": "movies:1",
         "domain": "movies",
@@ -161,9 +166,7 @@ def test_a_write_that_clears_attributes_removes_the_properties_as_in_local_store
         store.write(movies, progress=False)
         store.write(update, progress=False, clear=clear)
     assert_same_graph(neo, local)
-    item = neo.driver.execute_query(
-        "MATCH (i:Item {uid: 'movies:1'}) RETURN properties(i) AS p", database_=neo.database
-    ).records[0]["p"]
+    item = _item_properties(neo, "movies:1")
     assert item == {
         "uid": "movies:1",
         "domain": "movies",
