@@ -82,6 +82,9 @@ def read_delimited(
         # a byte-order mark is no part of the header; without it utf-8-sig is utf-8 (and would
         # encode the separator with a mark before it)
         raw, encoding = raw.removeprefix(codecs.BOM_UTF8), "utf-8"
+    elif raw.startswith(codecs.BOM_UTF8):  # only UTF-8 writes one: in latin-1, "ï»¿" + mojibake
+        log.warning("%s starts with a UTF-8 byte-order mark: read as UTF-8, not %s", file, encoding)
+        raw, encoding = raw.removeprefix(codecs.BOM_UTF8), "utf-8"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # every other byte NUL: say why
         raise InputError(
             "the file is UTF-16 (it starts with a UTF-16 byte-order mark): convert it to UTF-8",
@@ -90,6 +93,8 @@ def read_delimited(
     if len(sep) > 1:
         raw = raw.replace(sep.encode(encoding), _UNIT_SEPARATOR.encode())
         sep = _UNIT_SEPARATOR
+    if not (quoted and b'"' in raw):  # (in quotes such a line may be part of a field)
+        raw = _blank_whitespace_lines(raw, sep.encode(encoding))
     leading = re.match(rb"[\r\n]*", raw).end()
     offset = raw.count(b"\n", 0, leading)  # blank lines before the first row
     raw = raw[leading:] if leading else raw
@@ -130,6 +135,17 @@ def read_delimited(
         df[name] = to_float(df, name)
     df.attrs["header"] = bool(header)  # whether the first line was read as a header
     return df
+
+
+def _blank_whitespace_lines(raw: bytes, sep: bytes) -> bytes:
+    """``raw`` with its lines of whitespace alone (spaces, tabs; no separator) made blank, as
+    an editor leaves them at the end of a file: skipped as blank lines are, not a row of one
+    field. The line breaks stay, and with them every line's number."""
+    space = [bytes([c]) for c in b" \t\f\v" if bytes([c]) != sep]
+    if not any(raw.startswith(c) or b"\n" + c in raw for c in space):  # no line starts so
+        return raw
+    pattern = rb"(?m)^[" + b"".join(map(re.escape, space)) + rb"]+(?=\r?$)"
+    return re.sub(pattern, b"", raw)
 
 
 def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
@@ -416,7 +432,7 @@ def _read_with_csv(
         end = reader.line_num
         if header and start == 1:
             continue
-        if not any(row):
+        if not any(row) or (len(row) == 1 and row[0].isspace()):  # blank, or whitespace alone
             continue
         if len(row) != len(columns):
             raise _fields_error(file, offset + start, len(row), columns)

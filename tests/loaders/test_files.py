@@ -69,7 +69,6 @@ def test_header_is_detected_by_names(tmp_path):
         ("a\tb\tc\n1\t2\t3\n4\t5\t6\t7\n", 3, "c"),  # too many fields
         ("a\tb\tc\n1\t2\t3\n4\t5\n", 3, "c"),  # too few (pandas would pad it)
         ("a\tb\tc\n1\t2\t3\t4\n5\t6\t7\n", 2, "c"),  # too many on the first row
-        ("a\tb\tc\n1\t2\t3\n   \n", 3, "b"),  # whitespace is not a blank line
     ],
 )
 def test_wrong_number_of_fields_names_the_line(tmp_path, content, line, field):
@@ -101,6 +100,42 @@ def test_latin1_files_read_when_declared(tmp_path):
 def test_utf8_byte_order_mark_is_not_part_of_the_header(tmp_path):
     path = write(tmp_path, "a.tsv", b"\xef\xbb\xbfid\tv\n1\t2\n")
     assert list(read_delimited(path).columns[:2]) == ["id", "v"]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_a_utf8_byte_order_mark_reads_the_file_as_utf8_whatever_its_declared_encoding(
+    tmp_path, encoding, caplog
+):
+    # before: read as latin-1, the mark became "ï»¿" in the first column's name (a load said
+    # the column was missing) and every "é" became "Ã©"
+    path = write(tmp_path, "a.csv", b"\xef\xbb\xbfid,title\n1,Caf\xc3\xa9\n")
+    df = read_delimited(path, sep=",", quoted=True, encoding=encoding)
+    assert df[["id", "title"]].to_dict("records") == [{"id": "1", "title": "Café"}]
+    assert f"read as UTF-8, not {encoding}" in caplog.text
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+@pytest.mark.parametrize(
+    ("content", "lines"),
+    [
+        ("id,v\n1,2\n  \n", [2]),  # an editor's last line
+        ("id,v\n1,2\n \t\r\n3,4\n", [2, 4]),
+        ("  \nid,v\n1,2\n\n3,4\n", [3, 5]),
+        ('id,v\n1,"2"\n  \n3,4\n', [2, 4]),  # quoted: the csv module's path
+    ],
+)
+def test_a_line_of_whitespace_alone_is_skipped_as_a_blank_line(tmp_path, content, lines, quoted):
+    # before: "wrong number of fields: 1, expected 2" at that line
+    path = write(tmp_path, "a.csv", content)
+    df = read_delimited(path, sep=",", quoted=quoted)
+    assert df["id"].tolist() == ["1", "3"][: len(lines)]
+    assert df["_line"].tolist() == lines  # line numbers stay true
+
+
+def test_whitespace_beside_a_separator_is_a_row_of_fields(tmp_path):
+    # a tab is the separator of a TSV file: " \t " holds two fields, not a blank line
+    path = write(tmp_path, "a.tsv", "id\tv\n1\t2\n \t \n")
+    assert read_delimited(path)[["id", "v"]].values.tolist() == [["1", "2"], [" ", " "]]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "UTF-8-SIG", "u8"])
