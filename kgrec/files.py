@@ -16,20 +16,28 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, replace: bool = T
     """``write(tmp)`` into a temporary file beside ``path``, then move it to ``path``: a reader
     (or a stop) sees the old file or the new one, never a part. The file gets the permissions
     of any new file (0666 less the umask; a temporary file has 0600). Without ``replace``, an
-    existing ``path`` (a dangling link too) is an InputError and stays as it is."""
-    tmp = _temporary(path)
+    existing ``path`` (a dangling link too) is an InputError and stays as it is. Folders made
+    for ``path`` are removed again when the write fails."""
+    made = _make_folders(path.parent)
+    tmp = None
     try:
+        tmp = _temporary(path)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         if replace:
             os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)  # no-clobber: fails where anything is at path
-        except FileExistsError:
-            raise InputError("the file exists; kgrec never overwrites it", file=str(path)) from None
+        else:
+            try:
+                os.link(tmp, path)  # no-clobber: fails where anything is at path
+            except FileExistsError:
+                raise InputError(
+                    "the file exists; kgrec never overwrites it", file=str(path)
+                ) from None
+        made = []  # written: the folders stay
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        _remove_folders(made)
 
 
 def write_all_atomic(
@@ -39,20 +47,25 @@ def write_all_atomic(
     temporary file beside its path, then ``before_moves()`` and the moves into place, in the
     order of ``files``. A failure while writing leaves every path as it was; a stop during the
     moves leaves the first ones moved, so the last should be the file that marks the set
-    complete (and ``before_moves`` may mark it incomplete)."""
+    complete (and ``before_moves`` may mark it incomplete). Folders made for the files are
+    removed again when a write fails."""
     staged: list[tuple[Path, Path]] = []
+    made: list[Path] = []
     try:
         for path, write in files.items():
+            made += _make_folders(path.parent)
             staged.append((_temporary(path), path))
             write(staged[-1][0])
             os.chmod(staged[-1][0], 0o666 & ~_umask())
         if before_moves is not None:
             before_moves()
+        made = []  # from here a stop leaves moved files in their folders
         for tmp, path in staged:
             os.replace(tmp, path)
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+        _remove_folders(made)
 
 
 def is_temporary(entry: Path, name: str) -> bool:
@@ -67,10 +80,26 @@ def is_temporary(entry: Path, name: str) -> bool:
 def _temporary(path: Path) -> Path:
     """A new empty file beside ``path``, of a name of its own (never a file of the user's):
     ``.NAME.XXXXXXXX.tmp``, ``NAME`` being ``path``'s."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     return Path(name)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """``folder`` and the folders above it that are missing, made; those made, deepest last."""
+    missing = [f for f in (folder, *folder.parents) if not f.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    """The folders :func:`_make_folders` made, removed deepest first where they are empty (a
+    file another process put there since keeps its folder)."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _umask() -> int:

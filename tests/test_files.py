@@ -85,3 +85,34 @@ def test_only_write_atomics_own_temporary_names_are_temporary(tmp_path):
         assert not is_temporary(tmp_path / other, "model.pt")
     (tmp_path / ".model.pt.abcdefgh.tmp").symlink_to(name)
     assert not is_temporary(tmp_path / ".model.pt.abcdefgh.tmp", "model.pt")
+
+
+def test_a_failed_write_removes_the_folders_it_made_and_no_other(tmp_path):
+    # before: `kgrec recommend --export new/folder/out.tsv` that failed while writing left
+    # new/folder behind, empty
+    (tmp_path / "mine").mkdir()
+    path = tmp_path / "mine" / "new" / "folder" / "a.tsv"
+
+    def fail(tmp):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(path, fail)
+    with pytest.raises(RuntimeError):
+        write_all_atomic({tmp_path / "other" / "b.tsv": lambda tmp: None, path: fail})
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+    assert not any((tmp_path / "mine").iterdir())
+    write_atomic(path, lambda tmp: tmp.write_text("x"))  # a write that succeeds keeps them
+    assert path.read_text() == "x"
+
+
+def test_a_file_put_in_a_made_folder_meanwhile_keeps_that_folder(tmp_path):
+    path = tmp_path / "new" / "a.tsv"
+
+    def fail(tmp):
+        (tmp_path / "new" / "theirs.txt").write_text("another process's")
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(path, fail)
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["theirs.txt"]
