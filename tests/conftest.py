@@ -48,6 +48,17 @@ class Neo4jSettings:
     database: str
 
 
+@pytest.fixture
+def on_the_cpu(monkeypatch):
+    """``--device auto`` is the CPU, as on a machine without a GPU: for tests that compare a
+    run with tensors they build on the CPU, or two forward passes bit for bit (a GPU's sums
+    may differ in their last bits). tests/test_cuda.py checks the GPU's runs against the
+    CPU's."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
 @pytest.fixture(scope="session")
 def neo4j_settings() -> Neo4jSettings:
     """Where the test server is: its URI, (user, password) and database."""

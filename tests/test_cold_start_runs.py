@@ -24,6 +24,7 @@ from kgrec.experiment import (
 SMALL = {"epochs": 3, "dim": 8, "batch_size": 128, "progress": False}
 
 
+@pytest.mark.usefixtures("on_the_cpu")  # compares with the store's text on the CPU
 def test_text_similarity_scores_cosine_to_the_users_history(tmp_path, text_store):
     run = train(
         "text-similarity", protocol="ml1m-new-items", store=text_store, out=tmp_path / "r", **SMALL

@@ -69,3 +69,38 @@ def test_a_cpu_run_resumes_and_serves_on_the_gpu(tmp_path, tiny_store, capsys):
     columns = ["user_id", "item_uid", "rank"]
     pd.testing.assert_frame_equal(gpu[columns], cpu[columns])
     assert gpu["score"].to_numpy() == pytest.approx(cpu["score"].to_numpy(), rel=1e-5, abs=1e-7)
+
+
+@pytest.mark.parametrize("cold_items", ["student", "text"])
+def test_new_items_served_on_the_gpu_score_the_same_on_the_cpu(tmp_path, text_store, cold_items):
+    # tests/test_cold_items.py runs on the CPU (its checks compare with CPU tensors bit for
+    # bit): this is the new-item path on a GPU, its item groups and its student included
+    options = {"text_input": "add"} if cold_items == "text" else {}
+    run = train(
+        "lightgcn",
+        protocol="ml1m-new-items",
+        store=text_store,
+        out=tmp_path / "run",
+        device="cuda",
+        cold_items=cold_items,
+        **SMALL,
+        **options,
+    )
+    on_gpu = run.evaluate()
+    on_cpu = load_run(run.folder, device="cpu").evaluate()
+    for phase in ("valid", "test"):
+        for group in ("all", "warm-items", "new-items"):
+            assert on_cpu[phase][group]["ndcg@20"] == pytest.approx(
+                on_gpu[phase][group]["ndcg@20"], abs=1e-4
+            ), (phase, group)
+
+
+def test_a_run_fine_tuned_on_the_gpu_starts_from_a_cpu_runs_parameters(tmp_path, tiny_store):
+    common = {"protocol": "ml1m-action-comedy", "store": tiny_store, **SMALL}
+    source = train("lightgcn-merged", out=tmp_path / "source", device="cpu", **common)
+    tuned = train(
+        "lightgcn-merged", out=tmp_path / "tuned", device="cuda", init_from=source.folder, **common
+    )
+    assert tuned.info["init_from"]["copied"]
+    assert tuned.info["environment"]["device"] == "cuda:0"
+    assert load_run(tuned.folder, device="cpu").evaluate()["test"]["all"]["ndcg@20"] >= 0

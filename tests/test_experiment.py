@@ -1773,7 +1773,7 @@ def test_a_run_read_while_a_resume_replaces_its_files_is_one_runs(
     run = load_run(trained.folder)
     assert run.info["training"]["epochs_run"] == 4  # the new run.json with the new model
     state = run.model.state_dict()
-    assert all(torch.equal(state[key], value) for key, value in new_model.items())
+    assert all(torch.equal(state[key].cpu(), value.cpu()) for key, value in new_model.items())
 
 
 def test_a_run_being_trained_is_refused_as_such(trained, capsys) -> None:

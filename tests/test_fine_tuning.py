@@ -107,7 +107,7 @@ def test_a_source_on_another_graph_is_matched_by_node_id(tmp_path, tiny_recbole,
     )
     maps = run.experiment.maps
     assert len(maps.users) > len(source_maps.users)
-    start, theirs = seen[0][EMBEDDING], saved_parameters(source)[EMBEDDING]
+    start, theirs = seen[0][EMBEDDING].cpu(), saved_parameters(source)[EMBEDDING].cpu()
     num_users = len(maps.users)
     for row, user in enumerate(maps.users):
         if user in source_maps.users:
@@ -298,7 +298,7 @@ def test_the_source_is_read_again_when_its_files_are_replaced_meanwhile(
 
     monkeypatch.setattr(kgrec.experiment, "read_experiment", replacing)
     warm_start(net, experiment, source.folder)
-    assert replaced and torch.equal(net.state_dict()[EMBEDDING], newer[EMBEDDING])
+    assert replaced and torch.equal(net.state_dict()[EMBEDDING].cpu(), newer[EMBEDDING].cpu())
 
     # the re-read finds the source mid-replacement (run.json: training): refused
     replaced.clear()

@@ -387,6 +387,7 @@ def test_a_newcomer_whose_fold_in_gives_nan_is_named_without_the_advice_to_retra
     _assert_fold_in_nan(run, store, why)
 
 
+@pytest.mark.usefixtures("on_the_cpu")  # float32 overflow as the CPU computes it
 def test_a_newcomer_whose_finite_fold_in_scores_overflow_is_not_a_diverged_model(
     tmp_path, tiny_store, make_graph, monkeypatch
 ):
@@ -400,6 +401,7 @@ def test_a_newcomer_whose_finite_fold_in_scores_overflow_is_not_a_diverged_model
     _assert_fold_in_nan(run, tiny_store, overflow)
 
 
+@pytest.mark.usefixtures("on_the_cpu")  # float32 overflow as the CPU computes it
 def test_a_diverged_models_error_names_the_folded_users_whose_fold_in_gave_nan_apart_and_why(
     tmp_path, tiny_store, make_graph, monkeypatch
 ):
