@@ -267,6 +267,22 @@ def check_indices(name: str, index: Tensor, size: int) -> None:
         )
 
 
+def check_vectors(name: str, vectors: Tensor, rows: int, shape: str) -> None:
+    """ValueError unless ``vectors`` is a 2-D tensor of ``rows`` rows of finite numbers (text
+    vectors, one row a node; ``shape`` says it in the message, ``"(19, d_text)"``): a NaN in
+    one row would make every score it reaches NaN, a model diverged as far as training can
+    tell."""
+    if vectors.dim() != 2 or vectors.size(0) != rows:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(vectors.shape)}")
+    finite = torch.isfinite(vectors).all(dim=1)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero().flatten()
+        raise ValueError(
+            f"{name} must hold finite numbers: {len(bad)} row(s) hold NaN or infinite values "
+            f"(first: row {int(bad[0])})"
+        )
+
+
 def check_edge_index(
     edge_index: Tensor, num_nodes: int | None = None, edge_type: Tensor | None = None
 ) -> None:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import check_count
+from kgrec.models.base import check_count, check_vectors
 from kgrec.models.layers import DomainAdaptiveLayer, GradientReversal, TextInput
 from kgrec.models.rgcn import RGCNRecommender
 
@@ -137,13 +137,9 @@ class CrossDomainRecommender(RGCNRecommender):
             raise ValueError(f"item_domain values must lie in [0, {num_domains})")
         if not 0 <= adversarial_weight < math.inf:  # NaN and inf too
             raise ValueError(f"adversarial_weight must be non-negative, got {adversarial_weight}")
-        if text_features is not None and (
-            text_features.dim() != 2 or text_features.size(0) != self.num_nodes
-        ):
-            raise ValueError(
-                f"text_features must have shape ({self.num_nodes}, d_text), "
-                f"got {tuple(text_features.shape)}"
-            )
+        if text_features is not None:
+            shape = f"({self.num_nodes}, d_text)"
+            check_vectors("text_features", text_features, self.num_nodes, shape)
         self.num_domains = num_domains
         self.adversarial_weight = adversarial_weight
         self.register_buffer("item_domain", item_domain.to(torch.long).clone())

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kgrec.models.base import GraphRecommender
+from kgrec.models.base import GraphRecommender, check_vectors
 
 # EASE holds dense [U, I] interactions, an [I, I] Gram matrix, its inverse and B (float64) and
 # serves dense [U + I, I] float32 "embeddings"; past this it refuses rather than exhaust memory
@@ -69,10 +69,8 @@ class EASE(GraphRecommender):
             raise ValueError(f"text_weight must be a finite number >= 0, got {text_weight}")
         if text_weight > 0 and item_text is None:
             raise ValueError("text_weight > 0 needs item_text")
-        if item_text is not None and (item_text.dim() != 2 or item_text.size(0) != num_items):
-            raise ValueError(
-                f"item_text must be [num_items={num_items}, d], got {list(item_text.shape)}"
-            )
+        if item_text is not None:
+            check_vectors("item_text", item_text, num_items, f"[num_items={num_items}, d]")
         needed = (
             8 * (num_users + 3 * num_items) * num_items + 4 * (num_users + num_items) * num_items
         )

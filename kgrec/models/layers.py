@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
-from kgrec.models.base import check_count, check_edge_index
+from kgrec.models.base import check_count, check_edge_index, check_vectors
 
 
 class RelationGroups(NamedTuple):
@@ -559,12 +559,8 @@ def attach_text_input(
     ``text_features`` must be ``[num_nodes, d_text]``."""
     if mode not in TextInput.MODES:
         raise ValueError(f"text_input must be one of {TextInput.MODES}, got {mode!r}")
-    if text_features is not None and (
-        text_features.dim() != 2 or text_features.size(0) != num_nodes
-    ):
-        raise ValueError(
-            f"text_features must have shape ({num_nodes}, d_text), got {tuple(text_features.shape)}"
-        )
+    if text_features is not None:
+        check_vectors("text_features", text_features, num_nodes, f"({num_nodes}, d_text)")
     model.text_input = None
     model.register_buffer("text_features", None, persistent=False)
     model.register_buffer("text_mask", None, persistent=False)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kgrec.models.base import GraphRecommender, check_indices
+from kgrec.models.base import GraphRecommender, check_indices, check_vectors
 
 
 class TextSimilarity(GraphRecommender):
@@ -37,10 +37,7 @@ class TextSimilarity(GraphRecommender):
 
     def __init__(self, num_users: int, num_items: int, item_text: Tensor) -> None:
         super().__init__(num_users, num_items)
-        if item_text.dim() != 2 or item_text.size(0) != num_items:
-            raise ValueError(
-                f"item_text must be [num_items={num_items}, d], got {list(item_text.shape)}"
-            )
+        check_vectors("item_text", item_text, num_items, f"[num_items={num_items}, d]")
         self.register_buffer("item_text", F.normalize(item_text.float(), dim=1))
 
     def reset_parameters(self) -> None:

@@ -112,7 +112,7 @@ def test_text_ties_an_item_without_interactions_to_the_items_it_reads_like():
             "text_weight must be a finite number >= 0",
         ),
         ({"text_weight": 1.0}, "text_weight > 0 needs item_text"),
-        ({"item_text": torch.zeros(3, 2)}, r"item_text must be \[num_items=4, d\]"),
+        ({"item_text": torch.zeros(3, 2)}, r"item_text must have shape \[num_items=4, d\]"),
     ],
 )
 def test_bad_arguments_are_refused(options, says):

@@ -294,3 +294,34 @@ def test_a_model_moved_to_float64_runs_in_float64(case, model, toy_graph):
     assert torch.isfinite(node_emb).all()
     if _trainable(model) or isinstance(model, kgrec.models.TextSimilarity):
         assert node_emb.dtype == torch.float64
+
+
+READS_TEXT = {
+    "TextSimilarity",
+    "EASE-text",
+    "LightGCNRecommender-text-add",
+    "LightGCNRecommender-text-only",
+    "RGCNRecommender-scalar-relations-text-only",
+    "CrossDomainRecommender",
+    "CrossDomainRecommender-no-entity-embeddings",
+    "CrossDomainRecommender-discriminator",
+    "CrossDomainRecommender-text-mlp",
+}
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_text_vectors_that_are_not_finite_are_refused_naming_the_row(case, toy_graph, bad):
+    # before: accepted; every score the row reached was NaN, which training read as a model
+    # that diverged ("retrain with a lower --lr")
+    graph = toy_graph.clone()
+    row = graph.num_users + 1  # an item's text vector
+    graph.x[row, 0] = bad
+    if str(case) not in READS_TEXT:
+        case.build(graph)  # the text is none of its input
+        return
+    name = "item_text" if str(case).startswith(("TextSimilarity", "EASE")) else "text_features"
+    position = 1 if name == "item_text" else row
+    with pytest.raises(
+        ValueError, match=rf"{name} must hold finite numbers: 1 row\(s\) .*row {position}\)"
+    ):
+        case.build(graph)
