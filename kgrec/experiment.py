@@ -1109,7 +1109,6 @@ class Run:
         """The store ``uri`` (default: the run's), open; None for a run trained from files."""
         from kgrec.errors import StoreError
         from kgrec.store import open_store
-        from kgrec.store.local import MANIFEST, LocalStore
 
         own = not uri
         uri = uri or self.settings.get("store")
@@ -1117,12 +1116,12 @@ class Run:
             yield None
             return
         with open_store(uri) as opened:
-            if own and isinstance(opened, LocalStore) and not (opened.path / MANIFEST).exists():
+            if own and not opened.holds_graph():
                 # before: "no store at ...: load a graph into it first", which would serve
                 # the run from another graph than its own
                 raise StoreError(
                     f"the run's store {uri} (recorded in {self.folder / RUN_FILE}) holds no "
-                    f"store now (no {MANIFEST}): moved or deleted? Name where it is now with "
+                    "store now: moved or deleted? Name where it is now with "
                     "--store (store= in Python)"
                 )
             yield opened

@@ -34,6 +34,11 @@ class GraphStore(ABC):
         and authenticated; local: a store folder, or one that may become one). Cheap; a load
         calls it before parsing its files."""
 
+    def holds_graph(self) -> bool:
+        """Whether a graph was ever written here (a local store's folder may be gone or moved
+        since; a Neo4j database reached is there)."""
+        return True
+
     @abstractmethod
     def write(
         self,

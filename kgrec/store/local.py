@@ -280,6 +280,9 @@ class LocalStore(GraphStore):
         if not os.access(parent, os.W_OK | os.X_OK):
             raise StoreError(f"{self.uri}: cannot write in {parent} (permission denied)")
 
+    def holds_graph(self) -> bool:
+        return (self.path / MANIFEST).exists()
+
     def _check_folder(self) -> None:
         """A StoreError unless the folder is absent, a store, or holds nothing but what a store
         writes (a first write that failed): the store never writes among other files."""

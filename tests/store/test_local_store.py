@@ -465,3 +465,14 @@ def test_a_raw_vector_write_waits_while_another_writer_holds_the_load_lock(store
         assert store.read_vectors("Item", property="vec")[0] == []
     thread.join()
     assert store.read_vectors("Item", property="vec")[0] == ["movies:1"]
+
+
+def test_holds_graph_says_whether_a_graph_was_written_there(tmp_path, movies):
+    # what a run asks of its store before serving from it (a moved store is not an empty one)
+    store = LocalStore(tmp_path / "store")
+    assert not store.holds_graph()
+    store.write(movies)
+    assert store.holds_graph()
+    (tmp_path / "store").rename(tmp_path / "moved")
+    assert not store.holds_graph()
+    assert LocalStore(tmp_path / "moved").holds_graph()
