@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from neo4j import Driver, Result, RoutingControl
 
+from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
 from kgrec.store.queries import NEIGHBOURHOOD
 
@@ -39,12 +40,16 @@ def neighbourhood(
 ):
     """A neo4j-viz ``VisualizationGraph`` of the user's neighbourhood (coloured by label).
 
-    Call ``.render()`` on it in a notebook. ``limit`` caps each kind of path. ``user_id`` is
-    read as the rest of the Python API reads an id: trimmed, an integer as its digits.
+    Call ``.render()`` on it in a notebook. ``limit``, a positive integer, caps each kind of
+    path. ``user_id`` is read as the rest of the Python API reads an id: trimmed, an integer
+    as its digits.
     """
     from neo4j_viz.neo4j import from_neo4j
 
     user_id = id_argument(user_id, "user_id")
+    # before any query (LIMIT 0 would draw nothing, told as a user without interactions)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise InputError(f"limit must be a positive integer, got {limit!r}", field="limit")
 
     graph = driver.execute_query(
         NEIGHBOURHOOD,
