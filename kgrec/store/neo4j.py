@@ -461,7 +461,8 @@ class Neo4jStore(GraphStore):
         self._connect()
         with self._errors("clearing the load lock"):
             holder = self._lock_holder()
-            self._run(q.UNLOCK_LOAD, token=None)
+            if holder is not None:  # that lock only: a writer that took it since keeps it
+                self._run(q.UNLOCK_LOAD, token=holder["token"])
         return holder
 
     def _write_chunks(

@@ -70,3 +70,27 @@ def test_the_lock_records_the_command_by_its_programs_name_not_its_path(argv, re
     # before, the full path of the kgrec script, or nothing at all for an interactive session
     # (which the refusal showed as "no command recorded")
     assert _lock_command(argv) == recorded
+
+
+@pytest.mark.parametrize("first", [None, {"token": "dead", "host": "h", "pid": 1}])
+def test_unlock_clears_the_lock_it_read_not_one_taken_since(monkeypatch, first):
+    """`kgrec graph unlock` reads the holder, then clears the lock. A writer that takes the
+    lock in between (the dead one's cleared by its own host, say) keeps it; before, the lock
+    was cleared whoever held it by then, and a live writer lost it."""
+    store = Neo4jStore(MagicMock(), uri="neo4j://test", database="movies")
+    live = {"token": "live", "host": "h2", "pid": 2, "command": "kgrec load", "started": "t"}
+    lock = {"held": first}
+
+    def run(query, *, read=False, **parameters):
+        if query == q.LOCK_HOLDER:
+            found, lock["held"] = lock["held"], live  # then another writer takes it
+            return [found] if found else []
+        if query == q.UNLOCK_LOAD:
+            held = lock["held"]
+            if held and (parameters["token"] is None or parameters["token"] == held["token"]):
+                lock["held"] = None
+        return []
+
+    monkeypatch.setattr(store, "_run", run)
+    assert store.break_lock() == first
+    assert lock["held"] == live
