@@ -174,6 +174,12 @@ def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):
         (["alice", "action:casino", "-k", "0"], "k must be a positive number of paths, got 0"),
         (["nobody", "action:casino"], "user 'nobody' has no interactions in the graph"),
         (["alice", "casino", "--domain", "comedy"], "item 'comedy:casino' is not in the graph"),
+        # an item id without --domain (before: "item 'casino' is not in the graph", although
+        # action:casino is), or a uid missing a part
+        *(
+            (["alice", item], f"field 'ITEM': {item!r} is no item uid (DOMAIN:ITEM_ID")
+            for item in ("casino", "action:", ": casino")
+        ),
     ]:
         assert main(["explain", *argv, "--store", store]) == 2
         assert message in capsys.readouterr().err

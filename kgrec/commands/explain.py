@@ -9,6 +9,7 @@ import pandas as pd
 
 from graph_schema.tables import item_uid
 from kgrec.commands.options import id_option
+from kgrec.errors import InputError
 from kgrec.store import open_store
 
 
@@ -45,7 +46,13 @@ def run(args: argparse.Namespace) -> int:
         item = item_uid(args.domain, args.item)
     else:  # whitespace around the domain or the id of DOMAIN:ITEM_ID is no part of them
         domain, colon, item_id = args.item.partition(":")
-        item = item_uid(domain.rstrip(), item_id.lstrip()) if colon else args.item
+        if not (colon and domain.strip() and item_id.strip()):  # no item's uid
+            raise InputError(
+                f"{args.item!r} is no item uid (DOMAIN:ITEM_ID, e.g. ml-100k:242); for an "
+                "item id, name its domain with --domain",
+                field="ITEM",
+            )
+        item = item_uid(domain.rstrip(), item_id.lstrip())
     with open_store(args.store) as store:
         table = store.explain(args.user, item, k=args.k)
     if args.json:  # JSON lines: one object per path, none for no path (and no blank line)
