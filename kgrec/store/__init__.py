@@ -32,9 +32,15 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
     to 127.0.0.1, localhost or ::1) on database ``NEO4J_DATABASE`` (default ``neo4j``).
     Credentials inside the URI are refused (they would show in process lists and messages).
     ``driver`` replaces the driver built from the environment. Without ``uri``: ``NEO4J_URI``
-    if set, else ``local:./kgrec-store``. Opening connects to nothing: ``store.check()`` does.
+    if set, else ``local:./kgrec-store``; an empty ``uri`` is an error, not the default.
+    Opening connects to nothing: ``store.check()`` does.
     """
-    uri = uri or os.environ.get("NEO4J_URI") or DEFAULT_LOCAL
+    if uri is None:
+        uri = os.environ.get("NEO4J_URI") or DEFAULT_LOCAL
+    elif not uri.strip():  # `--store "$STORE"` with STORE unset: not the default store
+        raise StoreError(
+            f"store {uri!r} is empty: name one, e.g. {DEFAULT_LOCAL} or bolt://HOST:PORT"
+        )
     scheme, sep, rest = uri.partition(":")
     if sep and scheme == "local":
         if not rest:

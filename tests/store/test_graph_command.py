@@ -48,3 +48,16 @@ def test_unreachable_neo4j_is_a_message_not_a_traceback(unused_port, capsys):
 def test_unknown_store_scheme(capsys):
     assert main(["graph", "stats", "--store", "mysql://x"]) == 2
     assert "unknown store 'mysql://x'" in capsys.readouterr().err
+
+
+def test_an_empty_store_is_refused_not_read_as_the_default(tmp_path, capsys, monkeypatch, movies):
+    """`--store "$STORE"` with STORE unset: before, the default store ($NEO4J_URI, else
+    ./kgrec-store) was read, or its load lock cleared, as if no --store had been given."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    LocalStore(tmp_path / "kgrec-store").write(movies, progress=False)
+    for command in ("stats", "unlock"):
+        assert main(["graph", command, "--store", ""]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "store '' is empty: name one, e.g. local:./kgrec-store" in captured.err
