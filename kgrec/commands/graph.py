@@ -58,9 +58,11 @@ def unlock_command(args: argparse.Namespace) -> int:
     if holder is None:
         print(f"{uri}: no load lock to clear")
     else:
+        # the holder may have been an embed or a publish; an older kgrec recorded no command
+        command = holder.get("command") or "no command recorded"
         print(
             f"{uri}: cleared the load lock of host {holder['host']}, pid {holder['pid']}, "
-            f"started {holder['started']} ({holder['command']}); re-run that load to finish it"
+            f"started {holder['started']} ({command}); run that command again to finish it"
         )
     return 0
 

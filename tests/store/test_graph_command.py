@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kgrec.cli import main
 from kgrec.store import LocalStore
 
@@ -61,3 +63,35 @@ def test_an_empty_store_is_refused_not_read_as_the_default(tmp_path, capsys, mon
         captured = capsys.readouterr()
         assert captured.out == ""
         assert "store '' is empty: name one, e.g. local:./kgrec-store" in captured.err
+
+
+@pytest.mark.parametrize(
+    "command, shown",
+    [
+        ("kgrec recommend --run runs/r", "kgrec recommend --run runs/r"),
+        (None, "no command recorded"),
+    ],
+)
+def test_unlock_names_the_cleared_writer_by_its_command(monkeypatch, capsys, command, shown):
+    """(the store's break_lock mocked: clearing a Neo4j lock is tested against the server)
+    Before: "re-run that load" whatever the writer was, and "(None)" for a lock that recorded
+    no command, which the refusal of a writer calls "no command recorded"."""
+
+    class Store:
+        uri = "neo4j://test"
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def break_lock(self):
+            return {"host": "h", "pid": 7, "started": "2026-12-04T07:00:00Z", "command": command}
+
+    monkeypatch.setattr("kgrec.commands.graph.open_store", lambda uri: Store())
+    assert main(["graph", "unlock", "--store", "neo4j://test"]) == 0
+    assert capsys.readouterr().out == (
+        "neo4j://test: cleared the load lock of host h, pid 7, started 2026-12-04T07:00:00Z "
+        f"({shown}); run that command again to finish it\n"
+    )
