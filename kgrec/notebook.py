@@ -40,9 +40,10 @@ def neighbourhood(
 ):
     """A neo4j-viz ``VisualizationGraph`` of the user's neighbourhood (coloured by label).
 
-    Call ``.render()`` on it in a notebook. ``limit``, a positive integer, caps each kind of
-    path. ``user_id`` is read as the rest of the Python API reads an id: trimmed, an integer
-    as its digits.
+    Call ``.render()`` on it in a notebook. ``run`` (a published run's name; default: every
+    run's recommendations) is read as a publish reads it, trimmed. ``limit``, a positive
+    integer, caps each kind of path. ``user_id`` is read as the rest of the Python API reads
+    an id: trimmed, an integer as its digits.
     """
     from neo4j_viz.neo4j import from_neo4j
 
@@ -50,6 +51,10 @@ def neighbourhood(
     # before any query (LIMIT 0 would draw nothing, told as a user without interactions)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise InputError(f"limit must be a positive integer, got {limit!r}", field="limit")
+    if run is not None:  # as a publish names it (stripped, never blank); "" matched no run
+        if not isinstance(run, str) or not run.strip():
+            raise InputError(f"a run name is text, not empty, got {run!r}", field="run")
+        run = run.strip()
 
     graph = driver.execute_query(
         NEIGHBOURHOOD,

@@ -3,6 +3,8 @@ tests/test_notebook_helpers.py runs the helpers against the real Neo4j)."""
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from kgrec.errors import InputError
@@ -17,3 +19,31 @@ def test_neighbourhood_refuses_a_limit_that_is_not_a_positive_integer(recording_
     with pytest.raises(InputError, match="limit must be a positive integer"):
         neighbourhood(driver, "alice", limit=limit)
     assert driver.queries == []
+
+
+class _Driver:
+    """Records each query's parameters; answers an empty graph."""
+
+    def __init__(self) -> None:
+        self.parameters = []
+
+    def execute_query(self, query, parameters_=None, **config):
+        self.parameters.append(parameters_)
+        return types.SimpleNamespace(nodes=[])
+
+
+@pytest.mark.parametrize("run", ["", "  ", 7])
+def test_neighbourhood_refuses_a_blank_run_name(run):
+    # before, it was sent: a blank name matched no run, and 7 none either, silently
+    driver = _Driver()
+    with pytest.raises(InputError, match="a run name is text, not empty"):
+        neighbourhood(driver, "alice", run=run)
+    assert driver.parameters == []
+
+
+def test_neighbourhood_reads_the_run_name_as_a_publish_names_it():
+    # a publish strips the name it records: " r1 " is the run r1 (before: matched nothing)
+    driver = _Driver()
+    with pytest.raises(ValueError, match="no interactions or recommendations"):
+        neighbourhood(driver, "alice", run=" r1 ")
+    assert driver.parameters == [{"user_id": "alice", "run": "r1", "limit": 25}]
