@@ -2136,6 +2136,7 @@ def _run_json_version(folder: Path) -> tuple[int, int, bytes] | None:
 def _load_run(folder: Path, device: str | torch.device) -> Run:
     info = _read_run_json(folder)
     _check_finished(folder, info)
+    _check_run_settings(folder, info)
     if not (folder / MODEL_FILE).exists():  # a finished run's (a training's is refused above)
         remedy = (
             "the kgrec train command that trained it, with --resume, writes it again from its "
@@ -2426,6 +2427,7 @@ def _check_init_from(folder: Path) -> dict[str, Any]:
     run.json."""
     info = _read_run_json(folder)
     _check_finished(folder, info, option="--init-from: ")
+    _check_run_settings(folder, info, option="--init-from: ")
     for name in (MODEL_FILE, EXPERIMENT_FILE):
         if not (folder / name).exists():
             raise InputError(
@@ -3198,6 +3200,55 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
             field="settings.model",
         )
     return info
+
+
+def _check_run_settings(folder: Path, info: Mapping[str, Any], option: str = "") -> None:
+    """Refuse a run.json whose settings (edited by hand, damaged) have a value of another
+    type than train() gives them, or a combination train() refuses: the model would be built
+    from them (a count as a string was a bare TypeError) or served otherwise than it trained.
+    Settings a run of an older kgrec lacks are left to train()'s defaults."""
+    settings = info["settings"]
+    choices = {
+        "objective": OBJECTIVES,
+        "batching": BATCHING,
+        "score": SCORES,
+        "text_input": TEXT_INPUTS,
+        "relation_weighting": RELATION_WEIGHTINGS,
+        "cold_items": COLD_ITEMS,
+    }
+    for name, default in TRAIN_DEFAULTS.items():
+        if name not in settings or default is None:
+            continue
+        value, wrong = settings[name], ""
+        if isinstance(default, bool):
+            wrong = "" if isinstance(value, bool) else "true or false"
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                wrong = "an integer"
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                wrong = "a number"
+            elif not math.isfinite(value):
+                wrong = "a finite number"
+        elif name in choices and value not in choices[name]:
+            wrong = f"one of {', '.join(choices[name])}"
+        elif isinstance(default, str) and not isinstance(value, str | None):
+            wrong = "a name"
+        if wrong:
+            raise InputError(
+                f"{option}run.json is damaged: settings.{name} must be {wrong}, got {value!r}; "
+                "train the run again",
+                file=str(folder / RUN_FILE),
+                field=f"settings.{name}",
+            )
+    try:
+        _check_cold_items({**TRAIN_DEFAULTS, **settings}, _spec(settings["model"]))
+    except InputError as exc:
+        raise InputError(
+            f"{option}run.json is damaged: its settings are no run kgrec trains ({exc.message})",
+            file=str(folder / RUN_FILE),
+            field="settings." + (exc.field or "--cold-items").lstrip("-").replace("-", "_"),
+        ) from None
 
 
 def _training_record(result: FitResult, seconds: float) -> dict[str, Any]:

@@ -475,6 +475,44 @@ def test_a_damaged_run_json_is_a_clear_error(trained, tmp_path, capsys, damage):
         assert "run.json is damaged" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("dim", "8"),
+        ("layers", None),
+        ("entity_embeddings", 1),
+        ("lr", "fast"),
+        ("score", "cos"),
+        ("cold_items", "text"),  # needs --text-input add: a bare ValueError
+        ("cold_item_scale", "x"),
+    ],
+)
+def test_a_run_json_setting_of_the_wrong_type_is_a_clear_error(
+    trained, tmp_path, tiny_recbole, capsys, name, value
+):
+    # before: a TypeError or ValueError traceback (exit 1) from building or serving the model
+    folder = tmp_path / "copy"
+    shutil.copytree(trained.folder, folder)
+    info = json.loads((folder / "run.json").read_text())
+    info["settings"][name] = value
+    (folder / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    for argv in (
+        ["evaluate", "--run", str(folder)],
+        ["recommend", "--run", str(folder), "--show", "u1"],
+        [
+            *("train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"),
+            *("--data", str(tiny_recbole), "--epochs", "1", "--dim", "8"),
+            *("--init-from", str(folder), "--out", str(tmp_path / "tuned")),
+        ],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"file {folder / 'run.json'}, field 'settings.{name}'" in err
+        assert "run.json is damaged" in err and "Traceback" not in err
+    assert not (tmp_path / "tuned").exists()
+
+
 @pytest.mark.parametrize("theirs", [False, True])
 def test_a_folder_a_killed_training_left_says_so(tmp_path, tiny_recbole, theirs):
     # before: "not a run folder and not empty" for the split/ and temporary file a SIGKILL
