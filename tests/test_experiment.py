@@ -551,6 +551,27 @@ def test_a_damaged_model_file_is_a_clear_error(trained, capsys):
     assert "model.pt" in err and "damaged" in err and "Traceback" not in err
 
 
+def test_a_model_file_of_another_dim_says_which_parameter_differs(
+    trained, tmp_path, tiny_recbole, capsys
+):
+    # before: "... not this run's (Error(s) in loading state_dict for LightGCNRecommender:)",
+    # torch's first line alone, which says nothing of what differs
+    other = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "other",
+        **{**SMALL, "dim": 4},
+    )
+    shutil.copy(other.folder / "model.pt", trained.folder / "model.pt")
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"file {trained.folder / 'model.pt'}" in err
+    assert "size mismatch for lightgcn.embedding.weight" in err
+    assert "torch.Size([100, 4]) from checkpoint" in err
+
+
 def test_a_finished_run_whose_model_file_was_deleted_says_so_and_how_to_restore_it(
     trained, tiny_recbole, capsys
 ):
