@@ -2181,6 +2181,17 @@ def _restore_student(
     folder: Path, info: dict[str, Any], experiment: Experiment, net: GraphRecommender, graph: Data
 ) -> GraphRecommender:
     path = folder / STUDENT_FILE
+    record = info.get("cold_items")
+    scale = record.get("scale") if isinstance(record, dict) else None
+    if isinstance(scale, bool) or not (isinstance(scale, numbers.Real) and 0 < scale < math.inf):
+        # run.json's, not student.pt's: before, blamed on student.pt ("cannot be read")
+        raise InputError(
+            f"run.json is damaged: the run serves new items by a content student "
+            f"(--cold-items {info['settings']['cold_items']}), and its record of the student "
+            f"has no positive scale (got {scale!r}); train the run again",
+            file=str(folder / RUN_FILE),
+            field="cold_items.scale",
+        )
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
         item_entity = _item_entity(experiment, info["settings"])
@@ -2191,7 +2202,7 @@ def _restore_student(
                 net,
                 graph,
                 state,
-                info["cold_items"]["scale"],
+                scale,
                 item_entity=item_entity,
                 attributes=_attribute_matrix(experiment),
             )

@@ -240,6 +240,26 @@ def test_the_served_run_loads_back_the_same(tmp_path, text_store):
     assert set(loaded.recommend(k=20)["item_uid"]) & uids
 
 
+@pytest.mark.parametrize("record", [None, 5, {}, {"scale": "x"}, {"scale": -1.0}])
+def test_a_damaged_record_of_the_student_names_run_json_not_student_pt(
+    tmp_path, text_store, capsys, record
+):
+    # before: "file RUN/student.pt: ... a content student that cannot be read ('cold_items')"
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    path = run.folder / "run.json"
+    info = json.loads(path.read_text())
+    if record is None:
+        del info["cold_items"]
+    else:
+        info["cold_items"] = record
+    path.write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run.folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"file {path}, field 'cold_items.scale': run.json is damaged" in err
+    assert "student.pt" not in err
+
+
 def test_a_student_saved_by_an_older_kgrec_loads(tmp_path, text_store):
     """Before attributes and members, a run saved one text-only MLP as ``mlp.*``."""
     run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
