@@ -2154,6 +2154,18 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
             file=str(folder / EXPERIMENT_FILE),
         )
     experiment = read_experiment(folder / EXPERIMENT_FILE)
+    data, settings = experiment.data, info["settings"]
+    needs = {name: settings.get(name, "none") for name in ("text_input", "cold_items")}
+    has_text = any("x" in data[kind] for kind in data.node_types)
+    if any(value != "none" for value in needs.values()) and not has_text:
+        # another run's experiment.pt: a bare AttributeError (a content student), or an error
+        # naming train's --text-input
+        raise InputError(
+            f"the run reads node text vectors (--text-input {needs['text_input']}, --cold-items "
+            f"{needs['cold_items']}), and its experiment holds none: it is another run's "
+            "(copied?) or damaged; train the run again",
+            file=str(folder / EXPERIMENT_FILE),
+        )
     with model_memory(info["settings"], run=folder):  # trained on a machine with more memory?
         net, graph, _ = build_run(experiment, info["settings"])
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -258,6 +259,25 @@ def test_a_damaged_record_of_the_student_names_run_json_not_student_pt(
     err = capsys.readouterr().err
     assert f"file {path}, field 'cold_items.scale': run.json is damaged" in err
     assert "student.pt" not in err
+
+
+def test_a_text_reading_run_with_an_experiment_without_text_names_experiment_pt(
+    tmp_path, text_store, tiny_recbole, capsys
+):
+    # before: a bare AttributeError ('NoneType' object has no attribute 'size') for the
+    # student, and "field '--text-input': ... give a --store" for --cold-items text
+    plain = train(data=tiny_recbole, out=tmp_path / "plain", **NEW_ITEMS, **SMALL)
+    for name, options in (
+        ("student", {"cold_items": "student"}),
+        ("text", {"cold_items": "text", "text_input": "add"}),
+    ):
+        run = train(store=text_store, out=tmp_path / name, **options, **NEW_ITEMS, **SMALL)
+        shutil.copy(plain.folder / "experiment.pt", run.folder / "experiment.pt")
+        capsys.readouterr()
+        assert main(["evaluate", "--run", str(run.folder)]) == 2
+        err = capsys.readouterr().err
+        assert f"file {run.folder / 'experiment.pt'}: the run reads node text vectors" in err
+        assert "another run's" in err
 
 
 def test_a_student_saved_by_an_older_kgrec_loads(tmp_path, text_store):
