@@ -2448,7 +2448,12 @@ def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | Non
 def _check_init_from(folder: Path) -> dict[str, Any]:
     """Refuse an ``init_from`` that is no finished run (before any data is read); its
     run.json."""
-    info = _read_run_json(folder)
+    try:
+        info = _read_run_json(folder)
+    except InputError as exc:  # say which option: "no run here" read as if of --out
+        raise InputError(
+            f"--init-from: {exc.message}", file=exc.file, line=exc.line, field=exc.field
+        ) from None
     _check_finished(folder, info, option="--init-from: ")
     _check_run_settings(folder, info, option="--init-from: ")
     for name in (MODEL_FILE, EXPERIMENT_FILE):
