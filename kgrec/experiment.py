@@ -3236,6 +3236,13 @@ def _check_run_settings(folder: Path, info: Mapping[str, Any], option: str = "")
     from them (a count as a string was a bare TypeError) or served otherwise than it trained.
     Settings a run of an older kgrec lacks are left to train()'s defaults."""
     settings = info["settings"]
+    if info["model"] != settings["model"]:  # kgrec writes the same name twice
+        raise InputError(
+            f"{option}run.json is damaged: its model {info['model']!r} is not its settings' "
+            f"({settings['model']!r}); train the run again",
+            file=str(folder / RUN_FILE),
+            field="model",
+        )
     choices = {
         "objective": OBJECTIVES,
         "batching": BATCHING,

@@ -485,6 +485,7 @@ def test_a_damaged_run_json_is_a_clear_error(trained, tmp_path, capsys, damage):
         ("score", "cos"),
         ("cold_items", "text"),  # needs --text-input add: a bare ValueError
         ("cold_item_scale", "x"),
+        ("model", "nope"),  # and not the settings' model: "field '--model'" of train
     ],
 )
 def test_a_run_json_setting_of_the_wrong_type_is_a_clear_error(
@@ -494,7 +495,10 @@ def test_a_run_json_setting_of_the_wrong_type_is_a_clear_error(
     folder = tmp_path / "copy"
     shutil.copytree(trained.folder, folder)
     info = json.loads((folder / "run.json").read_text())
-    info["settings"][name] = value
+    if name == "model":  # the top-level name, which messages and fold-in read
+        info["model"] = value
+    else:
+        info["settings"][name] = value
     (folder / "run.json").write_text(json.dumps(info))
     capsys.readouterr()
     for argv in (
@@ -508,7 +512,8 @@ def test_a_run_json_setting_of_the_wrong_type_is_a_clear_error(
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert f"file {folder / 'run.json'}, field 'settings.{name}'" in err
+        field = "model" if name == "model" else f"settings.{name}"
+        assert f"file {folder / 'run.json'}, field '{field}'" in err
         assert "run.json is damaged" in err and "Traceback" not in err
     assert not (tmp_path / "tuned").exists()
 
