@@ -2136,6 +2136,7 @@ def _run_json_version(folder: Path) -> tuple[int, int, bytes] | None:
 def _load_run(folder: Path, device: str | torch.device) -> Run:
     info = _read_run_json(folder)
     _check_finished(folder, info)
+    _check_run_settings(folder, info)
     if not (folder / MODEL_FILE).exists():  # a finished run's (a training's is refused above)
         remedy = (
             "the kgrec train command that trained it, with --resume, writes it again from its "
@@ -2153,6 +2154,18 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
             file=str(folder / EXPERIMENT_FILE),
         )
     experiment = read_experiment(folder / EXPERIMENT_FILE)
+    data, settings = experiment.data, info["settings"]
+    needs = {name: settings.get(name, "none") for name in ("text_input", "cold_items")}
+    has_text = any("x" in data[kind] for kind in data.node_types)
+    if any(value != "none" for value in needs.values()) and not has_text:
+        # another run's experiment.pt: a bare AttributeError (a content student), or an error
+        # naming train's --text-input
+        raise InputError(
+            f"the run reads node text vectors (--text-input {needs['text_input']}, --cold-items "
+            f"{needs['cold_items']}), and its experiment holds none: it is another run's "
+            "(copied?) or damaged; train the run again",
+            file=str(folder / EXPERIMENT_FILE),
+        )
     with model_memory(info["settings"], run=folder):  # trained on a machine with more memory?
         net, graph, _ = build_run(experiment, info["settings"])
     try:
@@ -2180,6 +2193,17 @@ def _restore_student(
     folder: Path, info: dict[str, Any], experiment: Experiment, net: GraphRecommender, graph: Data
 ) -> GraphRecommender:
     path = folder / STUDENT_FILE
+    record = info.get("cold_items")
+    scale = record.get("scale") if isinstance(record, dict) else None
+    if isinstance(scale, bool) or not (isinstance(scale, numbers.Real) and 0 < scale < math.inf):
+        # run.json's, not student.pt's: before, blamed on student.pt ("cannot be read")
+        raise InputError(
+            f"run.json is damaged: the run serves new items by a content student "
+            f"(--cold-items {info['settings']['cold_items']}), and its record of the student "
+            f"has no positive scale (got {scale!r}); train the run again",
+            file=str(folder / RUN_FILE),
+            field="cold_items.scale",
+        )
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
         item_entity = _item_entity(experiment, info["settings"])
@@ -2190,7 +2214,7 @@ def _restore_student(
                 net,
                 graph,
                 state,
-                info["cold_items"]["scale"],
+                scale,
                 item_entity=item_entity,
                 attributes=_attribute_matrix(experiment),
             )
@@ -2424,8 +2448,14 @@ def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | Non
 def _check_init_from(folder: Path) -> dict[str, Any]:
     """Refuse an ``init_from`` that is no finished run (before any data is read); its
     run.json."""
-    info = _read_run_json(folder)
+    try:
+        info = _read_run_json(folder)
+    except InputError as exc:  # say which option: "no run here" read as if of --out
+        raise InputError(
+            f"--init-from: {exc.message}", file=exc.file, line=exc.line, field=exc.field
+        ) from None
     _check_finished(folder, info, option="--init-from: ")
+    _check_run_settings(folder, info, option="--init-from: ")
     for name in (MODEL_FILE, EXPERIMENT_FILE):
         if not (folder / name).exists():
             raise InputError(
@@ -3198,6 +3228,62 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
             field="settings.model",
         )
     return info
+
+
+def _check_run_settings(folder: Path, info: Mapping[str, Any], option: str = "") -> None:
+    """Refuse a run.json whose settings (edited by hand, damaged) have a value of another
+    type than train() gives them, or a combination train() refuses: the model would be built
+    from them (a count as a string was a bare TypeError) or served otherwise than it trained.
+    Settings a run of an older kgrec lacks are left to train()'s defaults."""
+    settings = info["settings"]
+    if info["model"] != settings["model"]:  # kgrec writes the same name twice
+        raise InputError(
+            f"{option}run.json is damaged: its model {info['model']!r} is not its settings' "
+            f"({settings['model']!r}); train the run again",
+            file=str(folder / RUN_FILE),
+            field="model",
+        )
+    choices = {
+        "objective": OBJECTIVES,
+        "batching": BATCHING,
+        "score": SCORES,
+        "text_input": TEXT_INPUTS,
+        "relation_weighting": RELATION_WEIGHTINGS,
+        "cold_items": COLD_ITEMS,
+    }
+    for name, default in TRAIN_DEFAULTS.items():
+        if name not in settings or default is None:
+            continue
+        value, wrong = settings[name], ""
+        if isinstance(default, bool):
+            wrong = "" if isinstance(value, bool) else "true or false"
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                wrong = "an integer"
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                wrong = "a number"
+            elif not math.isfinite(value):
+                wrong = "a finite number"
+        elif name in choices and value not in choices[name]:
+            wrong = f"one of {', '.join(choices[name])}"
+        elif isinstance(default, str) and not isinstance(value, str | None):
+            wrong = "a name"
+        if wrong:
+            raise InputError(
+                f"{option}run.json is damaged: settings.{name} must be {wrong}, got {value!r}; "
+                "train the run again",
+                file=str(folder / RUN_FILE),
+                field=f"settings.{name}",
+            )
+    try:
+        _check_cold_items({**TRAIN_DEFAULTS, **settings}, _spec(settings["model"]))
+    except InputError as exc:
+        raise InputError(
+            f"{option}run.json is damaged: its settings are no run kgrec trains ({exc.message})",
+            file=str(folder / RUN_FILE),
+            field="settings." + (exc.field or "--cold-items").lstrip("-").replace("-", "_"),
+        ) from None
 
 
 def _training_record(result: FitResult, seconds: float) -> dict[str, Any]:

@@ -110,8 +110,23 @@ def _umask() -> int:
 
 def load_error(exc: BaseException) -> str:
     """Why ``torch.load`` could not read a file, in one line: torch's first line, but for a
-    file that is no torch file at all, whose message advises an unsafe ``weights_only=False``."""
+    file that is no torch file at all, whose message advises an unsafe ``weights_only=False``.
+    A first line that only introduces the next (``load_state_dict``'s "Error(s) in loading
+    state_dict for LightGCNRecommender:") is followed by the first reason (a size mismatch,
+    the missing keys), cut to :data:`_REASON_CHARS` characters."""
     if isinstance(exc, pickle.UnpicklingError):
         return "not a file torch saved"
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if lines[0].endswith(":") and len(lines) > 1:
+        reason = lines[1]
+        if len(reason) > _REASON_CHARS:
+            reason = reason[:_REASON_CHARS] + "..."
+        return f"{lines[0]} {reason}" + (" ..." if len(lines) > 2 else "")
+    return lines[0]
+
+
+# how much of the reason after load_error's first line it keeps (a list of missing keys can
+# name every parameter)
+_REASON_CHARS = 300

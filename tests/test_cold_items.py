@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -238,6 +239,45 @@ def test_the_served_run_loads_back_the_same(tmp_path, text_store):
     new = run.experiment.split.new_items(run.graph.item_domain)
     uids = {run.experiment.maps.items[i] for i in new.nonzero().flatten().tolist()}
     assert set(loaded.recommend(k=20)["item_uid"]) & uids
+
+
+@pytest.mark.parametrize("record", [None, 5, {}, {"scale": "x"}, {"scale": -1.0}])
+def test_a_damaged_record_of_the_student_names_run_json_not_student_pt(
+    tmp_path, text_store, capsys, record
+):
+    # before: "file RUN/student.pt: ... a content student that cannot be read ('cold_items')"
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    path = run.folder / "run.json"
+    info = json.loads(path.read_text())
+    if record is None:
+        del info["cold_items"]
+    else:
+        info["cold_items"] = record
+    path.write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run.folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"file {path}, field 'cold_items.scale': run.json is damaged" in err
+    assert "student.pt" not in err
+
+
+def test_a_text_reading_run_with_an_experiment_without_text_names_experiment_pt(
+    tmp_path, text_store, tiny_recbole, capsys
+):
+    # before: a bare AttributeError ('NoneType' object has no attribute 'size') for the
+    # student, and "field '--text-input': ... give a --store" for --cold-items text
+    plain = train(data=tiny_recbole, out=tmp_path / "plain", **NEW_ITEMS, **SMALL)
+    for name, options in (
+        ("student", {"cold_items": "student"}),
+        ("text", {"cold_items": "text", "text_input": "add"}),
+    ):
+        run = train(store=text_store, out=tmp_path / name, **options, **NEW_ITEMS, **SMALL)
+        shutil.copy(plain.folder / "experiment.pt", run.folder / "experiment.pt")
+        capsys.readouterr()
+        assert main(["evaluate", "--run", str(run.folder)]) == 2
+        err = capsys.readouterr().err
+        assert f"file {run.folder / 'experiment.pt'}: the run reads node text vectors" in err
+        assert "another run's" in err
 
 
 def test_a_student_saved_by_an_older_kgrec_loads(tmp_path, text_store):

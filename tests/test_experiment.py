@@ -475,6 +475,49 @@ def test_a_damaged_run_json_is_a_clear_error(trained, tmp_path, capsys, damage):
         assert "run.json is damaged" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("dim", "8"),
+        ("layers", None),
+        ("entity_embeddings", 1),
+        ("lr", "fast"),
+        ("score", "cos"),
+        ("cold_items", "text"),  # needs --text-input add: a bare ValueError
+        ("cold_item_scale", "x"),
+        ("model", "nope"),  # and not the settings' model: "field '--model'" of train
+    ],
+)
+def test_a_run_json_setting_of_the_wrong_type_is_a_clear_error(
+    trained, tmp_path, tiny_recbole, capsys, name, value
+):
+    # before: a TypeError or ValueError traceback (exit 1) from building or serving the model
+    folder = tmp_path / "copy"
+    shutil.copytree(trained.folder, folder)
+    info = json.loads((folder / "run.json").read_text())
+    if name == "model":  # the top-level name, which messages and fold-in read
+        info["model"] = value
+    else:
+        info["settings"][name] = value
+    (folder / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    for argv in (
+        ["evaluate", "--run", str(folder)],
+        ["recommend", "--run", str(folder), "--show", "u1"],
+        [
+            *("train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"),
+            *("--data", str(tiny_recbole), "--epochs", "1", "--dim", "8"),
+            *("--init-from", str(folder), "--out", str(tmp_path / "tuned")),
+        ],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        field = "model" if name == "model" else f"settings.{name}"
+        assert f"file {folder / 'run.json'}, field '{field}'" in err
+        assert "run.json is damaged" in err and "Traceback" not in err
+    assert not (tmp_path / "tuned").exists()
+
+
 @pytest.mark.parametrize("theirs", [False, True])
 def test_a_folder_a_killed_training_left_says_so(tmp_path, tiny_recbole, theirs):
     # before: "not a run folder and not empty" for the split/ and temporary file a SIGKILL
@@ -511,6 +554,27 @@ def test_a_damaged_model_file_is_a_clear_error(trained, capsys):
     assert main(["evaluate", "--run", str(trained.folder)]) == 2
     err = capsys.readouterr().err
     assert "model.pt" in err and "damaged" in err and "Traceback" not in err
+
+
+def test_a_model_file_of_another_dim_says_which_parameter_differs(
+    trained, tmp_path, tiny_recbole, capsys
+):
+    # before: "... not this run's (Error(s) in loading state_dict for LightGCNRecommender:)",
+    # torch's first line alone, which says nothing of what differs
+    other = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "other",
+        **{**SMALL, "dim": 4},
+    )
+    shutil.copy(other.folder / "model.pt", trained.folder / "model.pt")
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"file {trained.folder / 'model.pt'}" in err
+    assert "size mismatch for lightgcn.embedding.weight" in err
+    assert "torch.Size([100, 4]) from checkpoint" in err
 
 
 def test_a_finished_run_whose_model_file_was_deleted_says_so_and_how_to_restore_it(

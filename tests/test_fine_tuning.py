@@ -163,7 +163,8 @@ def test_mismatching_models_are_refused_naming_the_parameter(
 
 
 def test_init_from_a_folder_that_is_no_finished_run_fails_first(tmp_path, tiny_recbole):
-    with pytest.raises(InputError, match="no run here"):
+    # before: "no run here (run.json not found)" alone, read as if of --out
+    with pytest.raises(InputError, match=r"run\.json: --init-from: no run here"):
         train(
             "lightgcn-merged",
             protocol="ml1m-action-comedy",
