@@ -900,8 +900,9 @@ class Run:
         from kgrec.store import redact
         from kgrec.store.canonical import check_publish_not_text
 
-        given, store = store, store or self.settings.get("store")
-        if not store:
+        # an empty store given is open_store's error, not the run's store
+        given, store = store, self.settings.get("store") if store is None else store
+        if store is None:
             raise InputError(
                 "the run was trained from files; name a store to publish into (--store; "
                 "store= in Python)"
@@ -1110,11 +1111,12 @@ class Run:
         from kgrec.errors import StoreError
         from kgrec.store import open_store
 
-        own = not uri
-        uri = uri or self.settings.get("store")
-        if not uri:
-            yield None
-            return
+        own = uri is None  # an empty uri given is open_store's error, not the run's store
+        if own:
+            uri = self.settings.get("store")
+            if not uri:
+                yield None
+                return
         with open_store(uri) as opened:
             if own and not opened.holds_graph():
                 # before: "no store at ...: load a graph into it first", which would serve

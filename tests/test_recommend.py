@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+import kgrec.errors
 from kgrec.cli import main
 from kgrec.errors import InputError, few
 from kgrec.experiment import load_run, train
@@ -818,3 +819,21 @@ def test_a_user_publish_beside_another_runs_vectors_is_refused(tmp_path, tiny_st
     with open_store(store) as opened:
         assert opened.vector_run("gnn_embedding")["run"] == "b"
         assert set(opened.recommendations("b")["user_id"]) == set(b.experiment.maps.users)
+
+
+def test_an_empty_store_given_is_refused_not_read_as_the_runs(tmp_path, tiny_store, capsys):
+    # before: `--store ""` (`--store "$STORE"` with STORE unset) published into the run's own
+    # store, and served --show from it, as if no --store had been given
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    base = ["recommend", "--run", str(run.folder), "-k", "3", "--store", ""]
+    for extra in (["--show", "u1"], ["--user", "u1"], []):
+        capsys.readouterr()
+        assert main([*base, *extra]) == 2
+        assert "store '' is empty" in capsys.readouterr().err
+    with open_store(tiny_store) as opened:
+        assert opened.recommendations().empty
+    for call in (lambda: run.recommend(3, users=["u1"], store=" "), lambda: run.publish(" ")):
+        with pytest.raises(kgrec.errors.StoreError, match="is empty"):
+            call()
