@@ -112,12 +112,18 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
         return False
     if not dist.is_available():
         raise InputError("this torch build has no torch.distributed", field="WORLD_SIZE")
-    for name in ("MASTER_ADDR", "MASTER_PORT"):
+    # without $RANK every process would be rank 0 (env_world's default for a world of one)
+    for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
         if not os.environ.get(name):
             raise InputError(
                 f"$WORLD_SIZE is {world.size} but ${name} is not set: launch with torchrun",
                 field=name,
             )
+    port = os.environ["MASTER_PORT"]
+    if not (port.strip().isdecimal() and 0 < int(port) < 65536):  # torch's int() traceback
+        raise InputError(
+            f"$MASTER_PORT must be a port number (1 to 65535), got {port!r}", field="MASTER_PORT"
+        )
     cuda = device is not None and torch.device(device).type == "cuda"
     if cuda:
         torch.cuda.set_device(torch.device(device))

@@ -434,3 +434,32 @@ def test_in_a_world_of_three_a_gone_rank_is_said_to_be_unknown() -> None:
     three = distributed._gone_message(distributed.World(rank=1, size=3, local_rank=1), closed)
     assert "gloo does not say which" in three and "every rank's output" in three
     assert "Connection closed by peer" in three
+
+
+def test_an_incomplete_launcher_environment_is_a_clear_error(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+):
+    """$MASTER_PORT that is no port, and $WORLD_SIZE > 1 without $RANK, are refused before any
+    rank joins, exit 2, no traceback (before: torch's ValueError and its traceback; and a
+    world without $RANK made every process rank 0, each waiting for the others or told its
+    MASTER_PORT was in use)."""
+    from kgrec.cli import main
+
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data"]
+    argv += [str(tiny_recbole), "--out", str(tmp_path / "run"), "--device", "cpu"]
+    argv += ["--dist-timeout", "1"]
+    for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    for port in ("abc", "99999", "0", "29500.5"):
+        monkeypatch.setenv("MASTER_PORT", port)
+        assert main(argv) == 2, port
+        err = capsys.readouterr().err
+        assert f"$MASTER_PORT must be a port number (1 to 65535), got {port!r}" in err
+        assert "Traceback" not in err
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    monkeypatch.delenv("RANK")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "$WORLD_SIZE is 2 but $RANK is not set" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
