@@ -8,10 +8,13 @@ sets (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT), as ``kgrec train`` reads 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import io
 import json
 import os
+import signal
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -61,12 +64,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# the open files a rank's faulthandler writes its stacks to (kept open for its life)
+_STACKS: list = []
+# the most seconds the hosts fixture waits for its two ranks (about 20 s on 2 shared cores)
+RANKS_DEADLINE = 240
+
+
 def _rank(rank: int, folder: str, data: str, port: int, tables) -> None:
     """One rank: ``kgrec train``'s library call as under torchrun (2 epochs, then resumed to
     3), then fit itself (2 epochs, resumed to 3) in the process group train() joined."""
     from kgrec.errors import InputError
     from kgrec.experiment import train
 
+    # SIGUSR1 (from the hosts fixture, when the ranks take too long) writes every thread's
+    # Python stack here: where a rank waits (joining, a collective, its exit) shows the cause
+    _STACKS.append(open(Path(folder) / f"stacks{rank}.txt", "w"))  # noqa: SIM115
+    faulthandler.register(signal.SIGUSR1, file=_STACKS[-1], all_threads=True)
     torch.set_num_threads(1)
     os.environ.update(
         RANK=str(rank),
@@ -110,7 +123,26 @@ def hosts(tmp_path_factory, write_tiny, tables) -> Path:
     for rank in range(WORLD):
         (folder / f"host{rank}").mkdir()
     args = (str(folder), str(data), _free_port(), tables)
-    mp.spawn(_rank, args=args, nprocs=WORLD, join=True)
+    ranks = mp.spawn(_rank, args=args, nprocs=WORLD, join=False)
+    deadline = time.monotonic() + RANKS_DEADLINE
+    while not ranks.join(timeout=1):
+        if time.monotonic() > deadline:  # a hang: fail, with where each rank waits
+            alive = [p for p in ranks.processes if p.is_alive()]
+            for process in alive:
+                os.kill(process.pid, signal.SIGUSR1)
+            time.sleep(2)
+            for process in alive:
+                process.kill()
+            stacks = "\n".join(
+                f"rank {r}:\n"
+                + (
+                    (folder / f"stacks{r}.txt").read_text()
+                    if (folder / f"stacks{r}.txt").exists()
+                    else "never ran _rank: still starting (importing, unpickling its arguments)"
+                )
+                for r in range(WORLD)
+            )
+            pytest.fail(f"the ranks did not finish within {RANKS_DEADLINE} s:\n{stacks}")
     return folder
 
 
