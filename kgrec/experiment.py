@@ -1739,6 +1739,9 @@ def train(
     }
     spec = _spec(model)
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
+    # compared between the ranks as given: the split files they may be read from (below)
+    # are on rank 0's disk, maybe on no other rank's
+    given = {"domain": domain, "domain_rule": domain_rule}
     for name in ("data", "split", "init_from"):
         if settings[name] is not None:
             settings[name] = str(Path(settings[name]).resolve())
@@ -1754,7 +1757,7 @@ def train(
     device = resolve_device(device)
     distributed.init(device, timeout=dist_timeout)
     world = distributed.current()
-    _check_same_settings(settings, resume)
+    _check_same_settings(settings, resume, given)
     progress = progress and world.is_main
     new = world.is_main and not (out / RUN_FILE).exists()
     made = _first_missing(out)  # the folder train() makes, with its parents
@@ -1815,11 +1818,15 @@ def _lock_run_folder(out: Path) -> int | None:
 _LOCAL_SETTINGS = ("data", "split", "store", "init_from")
 
 
-def _check_same_settings(settings: dict[str, Any], resume: bool) -> None:
+def _check_same_settings(
+    settings: dict[str, Any], resume: bool, given: dict[str, Any] | None = None
+) -> None:
     """InputError on every rank unless every rank was started with rank 0's settings (but for
-    the paths of its own files): each rank draws its share of the batches and negatives from
-    them, so another seed silently trains other pairs, and another batch size hangs."""
-    mine = {k: v for k, v in settings.items() if k not in _LOCAL_SETTINGS} | {"resume": resume}
+    the paths of its own files; ``given`` replaces settings derived from those files): each
+    rank draws its share of the batches and negatives from them, so another seed silently
+    trains other pairs, and another batch size hangs."""
+    mine = {k: v for k, v in settings.items() if k not in _LOCAL_SETTINGS}
+    mine |= (given or {}) | {"resume": resume}
     every = distributed.gather_object(mine)
     for other, theirs in enumerate(every[1:], start=1):
         differ = sorted(k for k in every[0] if theirs.get(k) != every[0][k])

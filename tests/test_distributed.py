@@ -96,6 +96,12 @@ def _rank(rank: int, folder: str, data: str, port: int, tables) -> None:
         train("lightgcn-merged", out="mismatch", **{**settings, "seed": rank})
     except InputError as exc:
         Path("mismatch.txt").write_text(str(exc))
+    # split files on rank 0's disk only (rank 1 has no run/): the same command all the same
+    try:
+        split = {"split": "run/split", "data": data, "device": "cpu"}
+        train("lightgcn-merged", out="from-split", **split, **{**RUN, "epochs": 1})
+    except InputError as exc:
+        Path("from-split.txt").write_text(str(exc))
     checkpoint = Path("checkpoint.pt")  # this host's own: rank 1 must never write it
     _fit(tables, checkpoint=checkpoint, epochs=2)
     model, result = _fit(tables, checkpoint=checkpoint, resume=True)
@@ -169,6 +175,17 @@ def test_ranks_started_with_other_settings_are_refused_on_every_rank(hosts: Path
         message = (hosts / f"host{rank}" / "mismatch.txt").read_text()
         assert "rank 1 was started with other settings than rank 0 (seed 1 against 0)" in message
         assert not (hosts / f"host{rank}" / "mismatch").exists()
+
+
+def test_split_files_on_rank_0_alone_are_no_other_settings(hosts: Path) -> None:
+    """`--split DIR --data` reads the domain rule from the split files, which only rank 0 need
+    have (before: rank 1 read none and both ranks stopped, "rank 1 was started with other
+    settings than rank 0 (domain_rule None against 'ml1m-action-comedy')")."""
+    for rank in range(WORLD):
+        assert not (hosts / f"host{rank}" / "from-split.txt").exists()
+    info = json.loads((hosts / "host0" / "from-split" / "run.json").read_text())
+    assert info["status"] == "done"
+    assert info["settings"]["domain_rule"] == "ml1m-action-comedy"
 
 
 def test_a_resumed_run_with_the_text_view_takes_the_same_steps(hosts: Path) -> None:
