@@ -2656,7 +2656,9 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     check_source(settings["protocol"], settings["split"], settings.get("source_domain"))
     _check_cold_start(settings, spec)
     _check_cold_items(settings, spec)
-    if settings["init_from"] is not None and not resume:
+    # rank 0 alone reads it (warm_start; fit sends the parameters on): another rank's machine
+    # need hold no copy, and one refused there would leave rank 0 waiting --dist-timeout
+    if settings["init_from"] is not None and not resume and distributed.env_world().is_main:
         _check_init_from(Path(settings["init_from"]))
     if settings["batching"] == "neighbor" and not model_class(model).supports_sampling:
         sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)

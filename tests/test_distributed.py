@@ -512,3 +512,24 @@ def test_an_incomplete_launcher_environment_is_a_clear_error(
     err = capsys.readouterr().err
     assert "$WORLD_SIZE is 2 but $RANK is not set" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_init_from_on_rank_0_alone_is_not_refused_on_the_others(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+):
+    """--init-from is read by rank 0 alone (warm_start; fit sends the parameters on): rank 1
+    goes on to join without its own copy (before: it stopped with "no run here" before
+    joining, and rank 0 waited for it the whole --dist-timeout)."""
+    from kgrec.cli import main
+
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))  # rank 0 never comes: a timeout
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data"]
+    argv += [str(tiny_recbole), "--out", str(tmp_path / "run"), "--device", "cpu"]
+    argv += ["--init-from", str(tmp_path / "on-rank-0"), "--dist-timeout", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no run here" not in err
+    assert "rank 1: not every one of the 2 ranks joined within --dist-timeout" in err
