@@ -491,10 +491,11 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
 
 
 def check_few_shot(k: int) -> int:
-    """``k`` if it is an integer >= 0, else :class:`InputError` naming the option."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+    """``k`` if it is an integer in [0, 2**63) (numpy's integers hold it; a larger one gave
+    an OverflowError), else :class:`InputError` naming the option."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 2**63:
         raise InputError(
-            f"the few-shot count must be an integer >= 0, got {k!r}", field="--few-shot"
+            f"the few-shot count must be an integer in [0, 2**63), got {k!r}", field="--few-shot"
         )
     return k
 
