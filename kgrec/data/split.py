@@ -38,7 +38,8 @@ New-item protocols (``ml100k-new-items``, ``ml1m-new-items``; :attr:`Protocol.ne
 interaction, in a seeded random order, the first ``round(0.2 n)`` (halves up) are *new*: none
 of their interactions is in train; each new item's ``m`` interactions, in a seeded random
 order, give ``m // 2`` to valid and the rest to test (an item with one interaction: test).
-Every other target interaction is split per user 80/10/10 as above. Random draws, from
+A share that rounds to no item, or to every item, is refused. Every other target
+interaction is split per user 80/10/10 as above. Random draws, from
 ``numpy.random.default_rng(seed)``: the item permutation, then one uniform key per new-item
 interaction, then the 80/10/10 keys. A user whose target
 interactions are all with new items has none in train: a cold-start user. Such a split has
@@ -277,6 +278,13 @@ def make_split(
             raise InputError(
                 f"a new-item share of {spec.new_item_share} of the {len(items)} target items "
                 "with an interaction is no item (halves rounded up): give a larger share",
+                field="--new-item-share",
+            )
+        if len(new) == len(items):  # else train is empty, blamed on the data being too small
+            raise InputError(
+                f"a new-item share of {spec.new_item_share} of the {len(items)} target items "
+                "with an interaction is every item (halves rounded up), which leaves none to "
+                "train on: give a smaller share",
                 field="--new-item-share",
             )
         per_user = ~np.isin(target_pairs[1], new)

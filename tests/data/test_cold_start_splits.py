@@ -386,3 +386,14 @@ def test_a_new_item_share_that_draws_no_item_is_refused(make_two_domains):
     assert caught.value.field == "--new-item-share"
     split = make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.05)
     assert split.new_item_indices().numel() >= 1
+
+
+def test_a_new_item_share_that_draws_every_item_is_refused(make_two_domains):
+    # before: 0.99 of 30 comedy films drew all 30, and the empty train was blamed on the data
+    # ("leaves no train interactions ... the data is too small for it", field --protocol)
+    data, maps = to_hetero_data(make_two_domains())
+    with pytest.raises(InputError, match="is every item") as caught:
+        make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.99)
+    assert caught.value.field == "--new-item-share"
+    split = make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.95)
+    assert split.new_item_indices().numel() == 29 and split.train.size(1)  # 28.5, up
