@@ -1929,3 +1929,17 @@ def test_split_files_of_one_domain_read_with_data_of_one_say_what_is_left_out(
     message = caplog.text
     assert f"{pairs.size(1) - held} of the {pairs.size(1)} interactions" in message
     assert "--domain-rule" in message and pairs.size(1) > held
+
+
+def test_a_protocol_and_split_files_together_are_refused(tmp_path: Path, tiny_recbole) -> None:
+    # before: train(protocol=..., split=...) trained on the split files, ignoring the protocol
+    # (a new-item protocol's item groups silently missing), and run.json recorded both
+    split = tmp_path / "split"
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    assert main([*argv, "--write-split", str(split)]) == 0
+    both = {"protocol": "ml1m-new-items", "data": tiny_recbole}
+    with pytest.raises(kgrec.errors.InputError, match="not both") as caught:
+        train("popularity", split=split, out=tmp_path / "run", **both, **SMALL)
+    assert caught.value.field == "--split" and not (tmp_path / "run").exists()
+    with pytest.raises(kgrec.errors.InputError, match="not both"):
+        load_experiment(store=None, split_dir=split, seed=0, **both)
