@@ -1473,12 +1473,13 @@ def test_domain_options_with_a_store_are_refused(tmp_path, tiny_store, capsys):
 
 
 @pytest.mark.parametrize("stop", [OSError(28, "No space left on device"), KeyboardInterrupt()])
-@pytest.mark.parametrize("existed", [False, True])
+@pytest.mark.parametrize("existed", [False, True, "nested"])
 def test_kgrec_split_stopped_while_it_writes_leaves_no_split_files(
     tmp_path, tiny_recbole, capsys, monkeypatch, stop, existed
 ):
     """Before, a disk that filled up or a Ctrl-C after train.tsv left it there without the
-    others, in a folder that `--split` then read as another split (or refused)."""
+    others, in a folder that `--split` then read as another split (or refused); and the new
+    parents of a new folder (``nested``) stayed, empty."""
     written = []
 
     def write(path, text):
@@ -1489,15 +1490,19 @@ def test_kgrec_split_stopped_while_it_writes_leaves_no_split_files(
 
     monkeypatch.setattr(kgrec.data.split, "_write_atomic", write)
     folder = tmp_path / "split"
-    if existed:  # a new folder is removed; an empty one of the user's is left, empty
+    if existed == "nested":  # made with its parents: all are removed, tmp_path left
+        folder = tmp_path / "a" / "b" / "split"
+    elif existed:  # a new folder is removed; an empty one of the user's is left, empty
         folder.mkdir()
     argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
     interrupted = isinstance(stop, KeyboardInterrupt)
     assert main([*argv, "--write-split", str(folder)]) == (130 if interrupted else 2)
     assert ("interrupted" if interrupted else "cannot write the split") in capsys.readouterr().err
     assert written  # it was stopped after a file
-    assert folder.is_dir() == existed
-    assert not existed or not any(folder.iterdir())
+    assert folder.is_dir() == (existed is True)
+    assert existed is not True or not any(folder.iterdir())
+    left = sorted(path.name for path in tmp_path.iterdir())  # no folder of its own
+    assert left == (["split", "tiny"] if existed is True else ["tiny"])
 
 
 def test_split_under_a_file_fails_before_the_data_is_read(
