@@ -1746,7 +1746,9 @@ def train(
     Every argument is also ``kgrec train``'s option of the same name, with the same default.
     """
     settings = {
-        name: value
+        # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds: the
+        # checks refused it as no integer, or passed it to a bare TypeError writing run.json
+        name: value.item() if isinstance(value, np.generic) else value
         for name, value in locals().items()
         if name not in ("out", "resume", "progress", "device", "dist_timeout")
     }

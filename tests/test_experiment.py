@@ -1948,3 +1948,32 @@ def test_a_protocol_and_split_files_together_are_refused(tmp_path: Path, tiny_re
     assert caught.value.field == "--split" and not (tmp_path / "run").exists()
     with pytest.raises(kgrec.errors.InputError, match="not both"):
         load_experiment(store=None, split_dir=split, seed=0, **both)
+
+
+def test_numpy_numbers_are_read_as_the_python_ones(tmp_path: Path, tiny_recbole) -> None:
+    # before: seed=np.int64(3) (a loop over np.arange) was refused as "the seed must be an
+    # integer", train_fraction=np.float32(0.5) as no number, and epochs=np.int64(1) passed the
+    # checks and failed writing run.json with a bare TypeError (int64 is not JSON serializable)
+    common = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, **SMALL}
+    run = train(
+        "lightgcn",
+        seed=np.int64(3),
+        train_fraction=np.float32(0.5),
+        few_shot=np.int64(1),
+        out=tmp_path / "numpy",
+        **{**common, "epochs": np.int64(1)},
+    )
+    plain = train(
+        "lightgcn",
+        seed=3,
+        train_fraction=0.5,
+        few_shot=1,
+        out=tmp_path / "plain",
+        **{**common, "epochs": 1},
+    )
+    assert run.info["settings"] == plain.info["settings"]
+    assert type(json.loads((run.folder / "run.json").read_text())["settings"]["seed"]) is int
+    for name in ("train", "valid", "test", "few_shot_users"):
+        assert (run.folder / "split" / f"{name}.tsv").read_text() == (
+            plain.folder / "split" / f"{name}.tsv"
+        ).read_text()
