@@ -183,6 +183,7 @@ def load_experiment(
     :func:`kgrec.data.split.make_split`), and ``source_domain`` the domain whose users, with
     the target's, it draws cold-start users among.
     """
+    check_protocol_or_split(protocol, split_dir)
     check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share, new_item_share)
     check_source(protocol, split_dir, source_domain)
     check_train_fraction(train_fraction)
@@ -290,6 +291,18 @@ def _reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
                 reduced.new_item_indices().numel(),
             )
     return reduced
+
+
+def check_protocol_or_split(protocol: str | None, split: str | Path | None) -> None:
+    """:class:`InputError` when both ``protocol`` and split files (``split``) are given (the
+    Python API; the command line takes one): the split files would be read and the protocol
+    ignored, while run.json recorded both."""
+    if protocol is not None and split is not None:
+        raise InputError(
+            f"give a protocol ({protocol!r}) or split files ({str(split)!r}), not both: split "
+            "files hold their own split, and the protocol would be ignored",
+            field="--split",
+        )
 
 
 def check_cold_shares(
@@ -1733,7 +1746,9 @@ def train(
     Every argument is also ``kgrec train``'s option of the same name, with the same default.
     """
     settings = {
-        name: value
+        # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds: the
+        # checks refused it as no integer, or passed it to a bare TypeError writing run.json
+        name: value.item() if isinstance(value, np.generic) else value
         for name, value in locals().items()
         if name not in ("out", "resume", "progress", "device", "dist_timeout")
     }
@@ -2646,6 +2661,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     check_train_fraction(settings["train_fraction"])
     check_few_shot(settings["few_shot"])
     check_seed(settings["seed"])
+    check_protocol_or_split(settings["protocol"], settings["split"])
     check_cold_shares(
         settings["protocol"],
         settings["split"],

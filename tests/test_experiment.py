@@ -1473,12 +1473,13 @@ def test_domain_options_with_a_store_are_refused(tmp_path, tiny_store, capsys):
 
 
 @pytest.mark.parametrize("stop", [OSError(28, "No space left on device"), KeyboardInterrupt()])
-@pytest.mark.parametrize("existed", [False, True])
+@pytest.mark.parametrize("existed", [False, True, "nested"])
 def test_kgrec_split_stopped_while_it_writes_leaves_no_split_files(
     tmp_path, tiny_recbole, capsys, monkeypatch, stop, existed
 ):
     """Before, a disk that filled up or a Ctrl-C after train.tsv left it there without the
-    others, in a folder that `--split` then read as another split (or refused)."""
+    others, in a folder that `--split` then read as another split (or refused); and the new
+    parents of a new folder (``nested``) stayed, empty."""
     written = []
 
     def write(path, text):
@@ -1489,15 +1490,19 @@ def test_kgrec_split_stopped_while_it_writes_leaves_no_split_files(
 
     monkeypatch.setattr(kgrec.data.split, "_write_atomic", write)
     folder = tmp_path / "split"
-    if existed:  # a new folder is removed; an empty one of the user's is left, empty
+    if existed == "nested":  # made with its parents: all are removed, tmp_path left
+        folder = tmp_path / "a" / "b" / "split"
+    elif existed:  # a new folder is removed; an empty one of the user's is left, empty
         folder.mkdir()
     argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
     interrupted = isinstance(stop, KeyboardInterrupt)
     assert main([*argv, "--write-split", str(folder)]) == (130 if interrupted else 2)
     assert ("interrupted" if interrupted else "cannot write the split") in capsys.readouterr().err
     assert written  # it was stopped after a file
-    assert folder.is_dir() == existed
-    assert not existed or not any(folder.iterdir())
+    assert folder.is_dir() == (existed is True)
+    assert existed is not True or not any(folder.iterdir())
+    left = sorted(path.name for path in tmp_path.iterdir())  # no folder of its own
+    assert left == (["split", "tiny"] if existed is True else ["tiny"])
 
 
 def test_split_under_a_file_fails_before_the_data_is_read(
@@ -1929,3 +1934,46 @@ def test_split_files_of_one_domain_read_with_data_of_one_say_what_is_left_out(
     message = caplog.text
     assert f"{pairs.size(1) - held} of the {pairs.size(1)} interactions" in message
     assert "--domain-rule" in message and pairs.size(1) > held
+
+
+def test_a_protocol_and_split_files_together_are_refused(tmp_path: Path, tiny_recbole) -> None:
+    # before: train(protocol=..., split=...) trained on the split files, ignoring the protocol
+    # (a new-item protocol's item groups silently missing), and run.json recorded both
+    split = tmp_path / "split"
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    assert main([*argv, "--write-split", str(split)]) == 0
+    both = {"protocol": "ml1m-new-items", "data": tiny_recbole}
+    with pytest.raises(kgrec.errors.InputError, match="not both") as caught:
+        train("popularity", split=split, out=tmp_path / "run", **both, **SMALL)
+    assert caught.value.field == "--split" and not (tmp_path / "run").exists()
+    with pytest.raises(kgrec.errors.InputError, match="not both"):
+        load_experiment(store=None, split_dir=split, seed=0, **both)
+
+
+def test_numpy_numbers_are_read_as_the_python_ones(tmp_path: Path, tiny_recbole) -> None:
+    # before: seed=np.int64(3) (a loop over np.arange) was refused as "the seed must be an
+    # integer", train_fraction=np.float32(0.5) as no number, and epochs=np.int64(1) passed the
+    # checks and failed writing run.json with a bare TypeError (int64 is not JSON serializable)
+    common = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, **SMALL}
+    run = train(
+        "lightgcn",
+        seed=np.int64(3),
+        train_fraction=np.float32(0.5),
+        few_shot=np.int64(1),
+        out=tmp_path / "numpy",
+        **{**common, "epochs": np.int64(1)},
+    )
+    plain = train(
+        "lightgcn",
+        seed=3,
+        train_fraction=0.5,
+        few_shot=1,
+        out=tmp_path / "plain",
+        **{**common, "epochs": 1},
+    )
+    assert run.info["settings"] == plain.info["settings"]
+    assert type(json.loads((run.folder / "run.json").read_text())["settings"]["seed"]) is int
+    for name in ("train", "valid", "test", "few_shot_users"):
+        assert (run.folder / "split" / f"{name}.tsv").read_text() == (
+            plain.folder / "split" / f"{name}.tsv"
+        ).read_text()

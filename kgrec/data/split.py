@@ -38,7 +38,8 @@ New-item protocols (``ml100k-new-items``, ``ml1m-new-items``; :attr:`Protocol.ne
 interaction, in a seeded random order, the first ``round(0.2 n)`` (halves up) are *new*: none
 of their interactions is in train; each new item's ``m`` interactions, in a seeded random
 order, give ``m // 2`` to valid and the rest to test (an item with one interaction: test).
-Every other target interaction is split per user 80/10/10 as above. Random draws, from
+A share that rounds to no item, or to every item, is refused. Every other target
+interaction is split per user 80/10/10 as above. Random draws, from
 ``numpy.random.default_rng(seed)``: the item permutation, then one uniform key per new-item
 interaction, then the 80/10/10 keys. A user whose target
 interactions are all with new items has none in train: a cold-start user. Such a split has
@@ -279,6 +280,13 @@ def make_split(
                 "with an interaction is no item (halves rounded up): give a larger share",
                 field="--new-item-share",
             )
+        if len(new) == len(items):  # else train is empty, blamed on the data being too small
+            raise InputError(
+                f"a new-item share of {spec.new_item_share} of the {len(items)} target items "
+                "with an interaction is every item (halves rounded up), which leaves none to "
+                "train on: give a smaller share",
+                field="--new-item-share",
+            )
         per_user = ~np.isin(target_pairs[1], new)
         labels[~per_user] = _half_labels(target_pairs[1, ~per_user], rng)
     check_source_domain(spec, source_domain)
@@ -491,10 +499,11 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
 
 
 def check_few_shot(k: int) -> int:
-    """``k`` if it is an integer >= 0, else :class:`InputError` naming the option."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+    """``k`` if it is an integer in [0, 2**63) (numpy's integers hold it; a larger one gave
+    an OverflowError), else :class:`InputError` naming the option."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 2**63:
         raise InputError(
-            f"the few-shot count must be an integer >= 0, got {k!r}", field="--few-shot"
+            f"the few-shot count must be an integer in [0, 2**63), got {k!r}", field="--few-shot"
         )
     return k
 

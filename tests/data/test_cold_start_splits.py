@@ -267,6 +267,19 @@ def test_few_shot_needs_cold_users_and_a_count(make_two_domains):
             give_few_shot(split, bad, seed=0)
 
 
+def test_a_few_shot_count_beyond_int64_names_the_option(make_two_domains):
+    # before: --few-shot 100000000000000000000 passed the check and crashed in numpy with a
+    # bare OverflowError; 2**63 - 1 is still "all but one of each cold user's interactions"
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=1)
+    with pytest.raises(InputError, match=r"few-shot count must be an integer in \[0, 2\*\*63\)"):
+        give_few_shot(split, 10**20, seed=0)
+    most = give_few_shot(split, 2**63 - 1, seed=0)
+    held = torch.cat([most.valid, most.test], dim=1)[0]
+    assert set(held.tolist()) >= set(most.few_shot_users.tolist())  # one each stays held out
+    assert pair_set(most.train) == pair_set(give_few_shot(split, 10**6, seed=0).train)
+
+
 def test_few_shot_split_files_round_trip(tmp_path: Path, make_two_domains):
     data, maps = to_hetero_data(make_two_domains())
     shot = give_few_shot(make_split(data, maps, "ml1m-action-comedy", seed=1), 3, seed=1)
@@ -373,3 +386,14 @@ def test_a_new_item_share_that_draws_no_item_is_refused(make_two_domains):
     assert caught.value.field == "--new-item-share"
     split = make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.05)
     assert split.new_item_indices().numel() >= 1
+
+
+def test_a_new_item_share_that_draws_every_item_is_refused(make_two_domains):
+    # before: 0.99 of 30 comedy films drew all 30, and the empty train was blamed on the data
+    # ("leaves no train interactions ... the data is too small for it", field --protocol)
+    data, maps = to_hetero_data(make_two_domains())
+    with pytest.raises(InputError, match="is every item") as caught:
+        make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.99)
+    assert caught.value.field == "--new-item-share"
+    split = make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.95)
+    assert split.new_item_indices().numel() == 29 and split.train.size(1)  # 28.5, up
