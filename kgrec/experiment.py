@@ -80,7 +80,14 @@ from kgrec.data.split import (
 from kgrec.device import resolve_device
 from kgrec.errors import InputError, few
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
-from kgrec.files import is_temporary, load_error, write_all_atomic, write_atomic
+from kgrec.files import (
+    first_missing,
+    is_temporary,
+    load_error,
+    remove_made,
+    write_all_atomic,
+    write_atomic,
+)
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import (
@@ -1775,7 +1782,7 @@ def train(
     _check_same_settings(settings, resume, given)
     progress = progress and world.is_main
     new = world.is_main and not (out / RUN_FILE).exists()
-    made = _first_missing(out)  # the folder train() makes, with its parents
+    made = first_missing(out)  # the folder train() makes, with its parents
     lock = None
     if world.is_main:
         try:
@@ -1784,7 +1791,7 @@ def train(
         except BaseException as exc:
             if lock is not None:
                 os.close(lock)
-                _remove_made(out, made)  # only what is empty
+                remove_made(out, made)  # only what is empty
             distributed.broadcast_object(("error", str(exc)))
             raise
         distributed.broadcast_object(("ok", info, experiment))
@@ -3170,36 +3177,15 @@ def _written_by_train(entry: Path) -> bool:
     return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in _RUN_NAMES)
 
 
-def _first_missing(path: Path) -> Path | None:
-    """The outermost folder that making ``path`` with its parents makes (None: it exists)."""
-    path = path.absolute()
-    missing = None
-    while not path.exists() and path != path.parent:
-        missing, path = path, path.parent
-    return missing
-
-
-def _remove_made(out: Path, made: Path | None) -> None:
-    """Remove ``out`` and its parents up to ``made`` (:func:`_first_missing`), those empty."""
-    if made is None:
-        return
-    folder = out.absolute()
-    with contextlib.suppress(OSError):
-        while True:
-            folder.rmdir()
-            if folder == made:
-                return
-            folder = folder.parent
-
-
 def _discard_new_run(out: Path, made: Path | None) -> None:
     """Remove what :func:`_write_new_run` and the training wrote for a new run that failed,
-    and the folders this run made (``made``: :func:`_first_missing`) if nothing else is in them."""
+    and the folders this run made (``made``: :func:`~kgrec.files.first_missing`) if nothing
+    else is in them."""
     shutil.rmtree(out / SPLIT_DIR, ignore_errors=True)
     for name in _RUN_NAMES:
         if name != SPLIT_DIR:
             (out / name).unlink(missing_ok=True)
-    _remove_made(out, made)
+    remove_made(out, made)
 
 
 def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import re
@@ -18,7 +19,8 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, replace: bool = T
     of any new file (0666 less the umask; a temporary file has 0600). Without ``replace``, an
     existing ``path`` (a dangling link too) is an InputError and stays as it is. Folders made
     for ``path`` are removed again when the write fails."""
-    made = _make_folders(path.parent)
+    made = first_missing(path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
     try:
         tmp = _temporary(path)
@@ -33,11 +35,11 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, replace: bool = T
                 raise InputError(
                     "the file exists; kgrec never overwrites it", file=str(path)
                 ) from None
-        made = []  # written: the folders stay
+        made = None  # written: the folders stay
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        _remove_folders(made)
+        remove_made(path.parent, made)
 
 
 def write_all_atomic(
@@ -50,10 +52,11 @@ def write_all_atomic(
     complete (and ``before_moves`` may mark it incomplete). Folders made for the files are
     removed again when a write fails."""
     staged: list[tuple[Path, Path]] = []
-    made: list[Path] = []
+    made: list[tuple[Path, Path | None]] = []
     try:
         for path, write in files.items():
-            made += _make_folders(path.parent)
+            made.append((path.parent, first_missing(path.parent)))
+            path.parent.mkdir(parents=True, exist_ok=True)
             staged.append((_temporary(path), path))
             write(staged[-1][0])
             os.chmod(staged[-1][0], 0o666 & ~_umask())
@@ -65,7 +68,8 @@ def write_all_atomic(
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
-        _remove_folders(made)
+        for folder, first in reversed(made):
+            remove_made(folder, first)
 
 
 def is_temporary(entry: Path, name: str) -> bool:
@@ -85,21 +89,27 @@ def _temporary(path: Path) -> Path:
     return Path(name)
 
 
-def _make_folders(folder: Path) -> list[Path]:
-    """``folder`` and the folders above it that are missing, made; those made, deepest last."""
-    missing = [f for f in (folder, *folder.parents) if not f.exists()][::-1]
-    folder.mkdir(parents=True, exist_ok=True)
+def first_missing(path: Path) -> Path | None:
+    """The outermost folder that making ``path`` with its parents makes (None: it exists)."""
+    path = path.absolute()
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
     return missing
 
 
-def _remove_folders(folders: list[Path]) -> None:
-    """The folders :func:`_make_folders` made, removed deepest first where they are empty (a
-    file another process put there since keeps its folder)."""
-    for folder in reversed(folders):
-        try:
+def remove_made(folder: Path, made: Path | None) -> None:
+    """Remove ``folder`` and its parents up to ``made`` (:func:`first_missing`), those empty
+    (a file another process put there since keeps its folder)."""
+    if made is None:
+        return
+    folder = folder.absolute()
+    with contextlib.suppress(OSError):
+        while True:
             folder.rmdir()
-        except OSError:
-            return
+            if folder == made:
+                return
+            folder = folder.parent
 
 
 def _umask() -> int:

@@ -14,13 +14,8 @@ from kgrec.commands.options import (
 )
 from kgrec.data.split import PROTOCOLS, write_split
 from kgrec.errors import InputError
-from kgrec.experiment import (
-    _first_missing,
-    _remove_made,
-    describe,
-    effective_rule,
-    load_experiment,
-)
+from kgrec.experiment import describe, effective_rule, load_experiment
+from kgrec.files import first_missing, remove_made
 
 
 def run_split(args: argparse.Namespace) -> int:
@@ -53,13 +48,13 @@ def run_split(args: argparse.Namespace) -> int:
         new_item_share=args.new_item_share,
     )
     rule = effective_rule(args.protocol, args.data, args.domain, args.domain_rule)
-    made = _first_missing(folder)  # the outermost folder writing makes (None: it exists)
+    made = first_missing(folder)  # the outermost folder writing makes (None: it exists)
     try:
         write_split(experiment.split, experiment.maps, folder, domain_rule=rule, domain=args.domain)
     except BaseException as exc:  # the folder was new or empty: what is in it now is ours
         if made is not None:  # and the parents it made, as kgrec train removes them
             shutil.rmtree(folder, ignore_errors=True)
-            _remove_made(folder.parent, made if made != folder.absolute() else None)
+            remove_made(folder.parent, made if made != folder.absolute() else None)
         elif folder.is_dir():
             for path in folder.iterdir():
                 path.unlink(missing_ok=True)
