@@ -135,3 +135,26 @@ def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
     assert real_main(args) == 0
     assert real_main(args) == 0, capsys.readouterr().err
     assert (out / "lightgcn" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--epochs", "0"), ("--epochs", "-1"), ("--users", "-1")]
+)
+def test_a_bad_number_is_refused_before_any_step(option, value, steps, tmp_path, capsys):
+    """`--epochs 0` was refused only by kgrec train, after the load and embed steps had run and
+    written the store; `--users -1` showed every user but the last."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out), option, value]) == 2
+    assert option in capsys.readouterr().err
+    assert steps == [] and not out.exists()
+
+
+def test_an_out_that_is_a_file_is_refused(steps, tmp_path, capsys):
+    """An --out that is a file stopped the quickstart with a bare FileExistsError traceback."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.write_text("mine\n")
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    assert str(out) in capsys.readouterr().err
+    assert out.read_text() == "mine\n" and steps == []

@@ -83,8 +83,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"{args.model} trains nothing by gradient: --epochs does not apply", field="--epochs"
         )
+    # refused here, not after the load and embed steps have run (and written the store)
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"epochs must be positive, got {args.epochs}", field="--epochs")
+    if args.users < 0:
+        raise InputError(f"users must be 0 or more, got {args.users}", field="--users")
     epochs = ["--epochs", str(EPOCHS if args.epochs is None else args.epochs)] if learns else []
     data = data_folder(args.data)
+    if args.out.exists() and not args.out.is_dir():
+        raise KgrecError(f"--out {args.out} is a file, not a folder: choose another --out")
     store_path = args.out / "store"
     run_dir = args.out / args.model
     # a fresh graph and run each time (embeddings come from the cache); only what an earlier
