@@ -12,6 +12,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from tqdm import tqdm
@@ -83,6 +84,8 @@ def download(
                 _safe_extract(zf, unpacked)
         except zipfile.BadZipFile as exc:
             raise KgrecError(f"{url} is not a zip archive ({exc})") from exc
+        except (zlib.error, EOFError) as exc:  # the members' compressed data is damaged
+            raise KgrecError(f"{url} is a damaged zip archive ({exc}); fetch it again") from exc
         inter = sorted(unpacked.rglob("*.inter"))
         if not inter:
             raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")

@@ -185,3 +185,30 @@ def test_kgrec_download_url_set_but_empty_is_the_default(monkeypatch):
     monkeypatch.setenv("KGREC_DOWNLOAD_URL", "http://mirror.example/recbole")
     args = build_parser(["download", "ml-100k"]).parse_args(["download", "ml-100k"])
     assert args.base_url == "http://mirror.example/recbole"
+
+
+def test_a_damaged_archive_is_a_clear_error_and_keeps_the_dataset(http_root, tmp_path, capsys):
+    """An archive whose compressed data is damaged (a bad mirror, a disk error) stopped
+    `kgrec download` with zlib's traceback (exit 1); now it says so, and --force keeps the
+    dataset already there."""
+    root, url = http_root
+    inter = "user_id:token\titem_id:token\n" + "".join(
+        f"{i}\t{i * 7 % 100}\n" for i in range(20000)
+    )
+    archive = root / "MovieLens/ml-100k.zip"
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ml-100k/ml-100k.inter", inter)
+    damaged = bytearray(archive.read_bytes())
+    for i in range(200, 260):  # inside the member's deflated data, not its headers
+        damaged[i] ^= 0xFF
+    archive.write_bytes(bytes(damaged))
+    dest = tmp_path / "data"
+    (dest / "ml-100k").mkdir(parents=True)
+    (dest / "ml-100k" / "ml-100k.inter").write_text(INTER)
+    args = ["download", "ml-100k", "--dest", str(dest), "--base-url", url, "--force"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "damaged zip archive" in err and "ml-100k.zip" in err
+    assert [p.name for p in dest.iterdir()] == ["ml-100k"]  # no temporary folder left
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
