@@ -123,9 +123,16 @@ def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progr
                 desc=url.rsplit("/", 1)[-1],
                 disable=not progress,
             ) as bar:
+                received = 0
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
+        if total is not None and received < total:  # urllib ends a cut connection silently
+            raise KgrecError(
+                f"downloading {url} failed: the connection ended after {received:,} of "
+                f"{total:,} bytes; run it again"
+            )
     except urllib.error.HTTPError as exc:
         raise KgrecError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:

@@ -212,3 +212,33 @@ def test_a_damaged_archive_is_a_clear_error_and_keeps_the_dataset(http_root, tmp
     assert "damaged zip archive" in err and "ml-100k.zip" in err
     assert [p.name for p in dest.iterdir()] == ["ml-100k"]  # no temporary folder left
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
+
+
+def test_a_cut_download_says_so(tmp_path, capsys):
+    """A connection that ended before the Content-Length the server announced left half an
+    archive, reported as "not a zip archive", as if the mirror held a wrong file."""
+    body = b"PK" + bytes(4000)
+
+    class Cut(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:1000])
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cut)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        dest = tmp_path / "data"
+        assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "after 1,000 of 4,002 bytes" in err and "ml-100k.zip" in err
+    assert list(dest.iterdir()) == []  # nothing half-written
