@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from kgrec.errors import KgrecError, few
+from kgrec.files import first_missing, remove_made
 
 RECBOLE_BASE_URL = "https://recbole.s3-accelerate.amazonaws.com/ProcessedDatasets"
 # dataset -> archive path under the base URL
@@ -71,10 +72,29 @@ def download(
             f"base URL {base_url!r} is no URL kgrec can fetch from: give one such as "
             "https://HOST/PATH or file:///PATH"
         ) from None
+    made = first_missing(target.parent)  # removed again, if empty, when the download fails
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KgrecError(f"cannot make {target.parent}: {exc.strerror}") from None
+    try:
+        _download(name, url, request, target, timeout=timeout, progress=progress)
+    except BaseException:
+        remove_made(target.parent, made)
+        raise
+    return target
+
+
+def _download(
+    name: str,
+    url: str,
+    request: urllib.request.Request,
+    target: Path,
+    *,
+    timeout: float,
+    progress: bool,
+) -> None:
+    """Fetch and unpack into a temporary folder beside ``target``, then move it into place."""
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
         archive = Path(tmp) / "archive.zip"
         _fetch(request, archive, timeout=timeout, progress=progress)
@@ -108,7 +128,6 @@ def download(
                 raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
         else:
             os.replace(inter[0].parent, target)
-    return target
 
 
 def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progress: bool) -> None:
