@@ -39,6 +39,10 @@ def main() -> None:
         "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
     )
     args = parser.parse_args()
+    for option in ("batch_size", "threads"):  # before ml-1m and the model are read, not after
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1, got {value}")
     if args.threads:
         torch.set_num_threads(args.threads)
 

@@ -35,6 +35,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     args = parser.parse_args()
+    for option in ("repeat", "user_batch"):  # before ml-1m is read, not after
+        if getattr(args, option) < 1:
+            flag = "--" + option.replace("_", "-")
+            parser.error(f"{flag} must be at least 1, got {getattr(args, option)}")
     print(f"threads                 {set_threads(args.threads)}")
 
     clock = time.perf_counter()

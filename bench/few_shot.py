@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", default="lgm", help="model label paired against")
     parser.add_argument("--plot", type=Path, help="write the curve here (PNG)")
     args = parser.parse_args(argv)
+    if args.plot and (args.plot.is_dir() or not args.plot.parent.is_dir()):
+        print(f"--plot {args.plot}: not a file in a folder that exists", file=sys.stderr)
+        return 2
     if not args.runs.is_dir():
         print(f"{args.runs}: not a folder", file=sys.stderr)
         return 2

@@ -33,7 +33,9 @@ from kgrec.store.queries import TOP_K, VECTOR_TOP_K, vector_index_name
 def kgrec(*args: str) -> float:
     """Run a kgrec command; its wall time in seconds."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "kgrec", *args], check=True)
+    done = subprocess.run([sys.executable, "-m", "kgrec", *args])
+    if done.returncode:  # kgrec said why on stderr: its exit code, not a traceback
+        sys.exit(done.returncode)
     return time.perf_counter() - started
 
 

@@ -1103,14 +1103,20 @@ def main() -> int:
     args = parser.parse_args()
     # the steps run from the repository root: a relative --out would land (and be emptied) there
     args.out = args.out.resolve()
+    there = next(folder for folder in (args.out, *args.out.parents) if folder.exists())
+    if not there.is_dir():
+        parser.error(f"--out {args.out}: {there} is a file, not a folder")
     # the steps empty the database they reach: always the server this benchmark starts
     args.neo4j_uri = f"bolt://127.0.0.1:{args.neo4j_port}"
     if args.step:
         return child(args)
     if args.report or args.plot:
         records = read_results(args.out / "results.jsonl")
-        if args.plot and not records:
-            parser.error(f"--plot: nothing to plot, {args.out / 'results.jsonl'} holds no results")
+        if not records:  # a mistyped --out printed an empty table
+            what = "plot" if args.plot else "report"
+            parser.error(
+                f"--{what}: nothing to {what}, {args.out / 'results.jsonl'} holds no results"
+            )
         report(records)
         if args.plot:
             plot(records, args.plot)

@@ -261,6 +261,7 @@ def _main(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     settings = train_settings(args)
     out = args.out.resolve()
+    peers.check_out(out)  # before the split is made, not a FileExistsError after it
     domain = settings["domain"]  # the protocol's rule unless a domain or a rule is given
     domain_rule = effective_rule(args.protocol, args.data, domain, settings["domain_rule"])
     # what kgrec train refuses before it writes a run, refused before the split is written

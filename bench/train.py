@@ -42,6 +42,10 @@ def main() -> None:
     )
     parser.add_argument("--device", default="auto", help="auto (the GPU if any), cpu or cuda")
     args = parser.parse_args()
+    for option in ("epochs", "dim", "layers", "batch_size"):  # before ml-1m is read, not after
+        if getattr(args, option) < 1:
+            flag = "--" + option.replace("_", "-")
+            parser.error(f"{flag} must be at least 1, got {getattr(args, option)}")
     set_threads(args.threads)
     device = resolve_device(args.device)
 

@@ -12,11 +12,13 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from tqdm import tqdm
 
 from kgrec.errors import KgrecError, few
+from kgrec.files import first_missing, remove_made
 
 RECBOLE_BASE_URL = "https://recbole.s3-accelerate.amazonaws.com/ProcessedDatasets"
 # dataset -> archive path under the base URL
@@ -70,10 +72,29 @@ def download(
             f"base URL {base_url!r} is no URL kgrec can fetch from: give one such as "
             "https://HOST/PATH or file:///PATH"
         ) from None
+    made = first_missing(target.parent)  # removed again, if empty, when the download fails
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KgrecError(f"cannot make {target.parent}: {exc.strerror}") from None
+    try:
+        _download(name, url, request, target, timeout=timeout, progress=progress)
+    except BaseException:
+        remove_made(target.parent, made)
+        raise
+    return target
+
+
+def _download(
+    name: str,
+    url: str,
+    request: urllib.request.Request,
+    target: Path,
+    *,
+    timeout: float,
+    progress: bool,
+) -> None:
+    """Fetch and unpack into a temporary folder beside ``target``, then move it into place."""
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
         archive = Path(tmp) / "archive.zip"
         _fetch(request, archive, timeout=timeout, progress=progress)
@@ -83,6 +104,8 @@ def download(
                 _safe_extract(zf, unpacked)
         except zipfile.BadZipFile as exc:
             raise KgrecError(f"{url} is not a zip archive ({exc})") from exc
+        except (zlib.error, EOFError) as exc:  # the members' compressed data is damaged
+            raise KgrecError(f"{url} is a damaged zip archive ({exc}); fetch it again") from exc
         inter = sorted(unpacked.rglob("*.inter"))
         if not inter:
             raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")
@@ -105,7 +128,6 @@ def download(
                 raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
         else:
             os.replace(inter[0].parent, target)
-    return target
 
 
 def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progress: bool) -> None:
@@ -120,9 +142,16 @@ def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progr
                 desc=url.rsplit("/", 1)[-1],
                 disable=not progress,
             ) as bar:
+                received = 0
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
+        if total is not None and received < total:  # urllib ends a cut connection silently
+            raise KgrecError(
+                f"downloading {url} failed: the connection ended after {received:,} of "
+                f"{total:,} bytes; run it again"
+            )
     except urllib.error.HTTPError as exc:
         raise KgrecError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:

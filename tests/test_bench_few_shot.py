@@ -46,3 +46,13 @@ def test_k0_reads_cold_users_and_k_above_reads_few_shot_users(tmp_path, few_shot
 def test_a_folder_without_runs_exits_2(tmp_path, few_shot, capsys):
     assert few_shot.main([str(tmp_path)]) == 2
     assert "no <model>-k<K>-s<seed> run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("plot", ["missing/curve.png", "."])
+def test_a_plot_path_that_cannot_be_written_is_refused_first(plot, tmp_path, few_shot, capsys):
+    """Before, the table was printed, then matplotlib's FileNotFoundError (a missing folder)
+    or IsADirectoryError traceback ended it (exit 1)."""
+    write_run(tmp_path / "runs" / "lgm-k3-s0", cold=None, few=0.5, warm=0.6)
+    assert few_shot.main([str(tmp_path / "runs"), "--plot", str(tmp_path / plot)]) == 2
+    captured = capsys.readouterr()
+    assert f"--plot {tmp_path / plot}" in captured.err and captured.out == ""

@@ -54,3 +54,13 @@ def test_fewer_than_2_users_are_refused_first(recommend, monkeypatch, capsys, us
         recommend.main()
     assert stop.value.code == 2
     assert f"--users must be at least 2, got {users}" in capsys.readouterr().err
+
+
+def test_a_kgrec_command_that_fails_ends_with_its_exit_code(recommend, tmp_path, capfd):
+    """Before, a kgrec step that failed (ml-1m missing: kgrec train exits 2 with its error)
+    added a CalledProcessError traceback, exit 1."""
+    with pytest.raises(SystemExit) as stop:
+        recommend.kgrec("load", "recbole", str(tmp_path / "none"), "--store", f"local:{tmp_path}/s")
+    assert stop.value.code == 2
+    err = capfd.readouterr().err
+    assert "kgrec load: error:" in err and "Traceback" not in err

@@ -299,3 +299,21 @@ def test_a_folder_of_another_devices_steps_is_refused(scale, monkeypatch, tmp_pa
     monkeypatch.setattr(sys, "argv", [*argv, "--device", "cuda"])
     with pytest.raises(SystemExit, match="measured with --device cpu: a run with --device cuda"):
         scale.main()
+
+
+def test_an_out_that_is_a_file_is_refused(scale, tmp_path, monkeypatch, capsys):
+    """Before, --out naming a file ended in a FileExistsError traceback (exit 1), and --report
+    over a folder of no results (a mistyped --out) printed an empty table, exit 0."""
+    mine = tmp_path / "results.txt"
+    mine.write_text("mine")
+    for out, extra, says in [
+        (mine, ["--steps", "generate"], f"--out {mine}: {mine} is a file, not a folder"),
+        (mine / "scale", ["--report"], f"--out {mine / 'scale'}: {mine} is a file"),
+        (tmp_path / "empty", ["--report"], "--report: nothing to report"),
+    ]:
+        monkeypatch.setattr(sys, "argv", ["scale.py", "--out", str(out), "--sizes", "1000", *extra])
+        with pytest.raises(SystemExit) as stop:
+            scale.main()
+        assert stop.value.code == 2
+        assert says in capsys.readouterr().err
+    assert mine.read_text() == "mine" and not (tmp_path / "empty").exists()

@@ -66,6 +66,19 @@ def test_another_seed_in_the_same_out_is_refused(ttq, tiny_recbole, tmp_path, fa
     assert (tmp_path / "out" / "split" / "train.tsv").read_text() == split
 
 
+def test_an_out_that_is_a_file_is_a_clear_error(ttq, tiny_recbole, tmp_path, fake_recbole, capsys):
+    """Before, --out naming a file ended in a FileExistsError traceback (exit 1), after the
+    split had been made."""
+    (tmp_path / "results.json").write_text("mine")
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--epochs", "1"]
+    argv += ["--venv", str(fake_recbole), "--set", "dim=8"]
+    for out in (tmp_path / "results.json", tmp_path / "results.json" / "ttq"):
+        assert ttq.main([*argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"error: --out {out}: {tmp_path / 'results.json'} is a file, not a folder" in err
+    assert (tmp_path / "results.json").read_text() == "mine"
+
+
 @pytest.mark.parametrize(
     ("setting", "says"),
     [("learning_rate=0.01", "not a kgrec train setting"), ("lr=fast", "a number is expected")],

@@ -64,7 +64,8 @@ def test_missing_archive_is_a_clear_error_and_writes_nothing(http_root, tmp_path
     err = capsys.readouterr().err
     assert "HTTP 404" in err and "ml-1m.zip" in err
     assert not (dest / "ml-1m").exists()
-    assert not [p for p in dest.iterdir() if p.name.startswith(".ml-1m")]
+    # nor the data folder it made for it (before, an empty one was left)
+    assert not dest.exists()
 
 
 def test_not_an_atomic_dataset(http_root, tmp_path, capsys):
@@ -185,3 +186,60 @@ def test_kgrec_download_url_set_but_empty_is_the_default(monkeypatch):
     monkeypatch.setenv("KGREC_DOWNLOAD_URL", "http://mirror.example/recbole")
     args = build_parser(["download", "ml-100k"]).parse_args(["download", "ml-100k"])
     assert args.base_url == "http://mirror.example/recbole"
+
+
+def test_a_damaged_archive_is_a_clear_error_and_keeps_the_dataset(http_root, tmp_path, capsys):
+    """An archive whose compressed data is damaged (a bad mirror, a disk error) stopped
+    `kgrec download` with zlib's traceback (exit 1); now it says so, and --force keeps the
+    dataset already there."""
+    root, url = http_root
+    inter = "user_id:token\titem_id:token\n" + "".join(
+        f"{i}\t{i * 7 % 100}\n" for i in range(20000)
+    )
+    archive = root / "MovieLens/ml-100k.zip"
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ml-100k/ml-100k.inter", inter)
+    damaged = bytearray(archive.read_bytes())
+    for i in range(200, 260):  # inside the member's deflated data, not its headers
+        damaged[i] ^= 0xFF
+    archive.write_bytes(bytes(damaged))
+    dest = tmp_path / "data"
+    (dest / "ml-100k").mkdir(parents=True)
+    (dest / "ml-100k" / "ml-100k.inter").write_text(INTER)
+    args = ["download", "ml-100k", "--dest", str(dest), "--base-url", url, "--force"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "damaged zip archive" in err and "ml-100k.zip" in err
+    assert [p.name for p in dest.iterdir()] == ["ml-100k"]  # no temporary folder left
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
+
+
+def test_a_cut_download_says_so(tmp_path, capsys):
+    """A connection that ended before the Content-Length the server announced left half an
+    archive, reported as "not a zip archive", as if the mirror held a wrong file."""
+    body = b"PK" + bytes(4000)
+
+    class Cut(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:1000])
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cut)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        dest = tmp_path / "data"
+        assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "after 1,000 of 4,002 bytes" in err and "ml-100k.zip" in err
+    assert not dest.exists()  # nothing half-written

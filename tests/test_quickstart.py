@@ -135,3 +135,47 @@ def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
     assert real_main(args) == 0
     assert real_main(args) == 0, capsys.readouterr().err
     assert (out / "lightgcn" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--epochs", "0"), ("--epochs", "-1"), ("--users", "-1")]
+)
+def test_a_bad_number_is_refused_before_any_step(option, value, steps, tmp_path, capsys):
+    """`--epochs 0` was refused only by kgrec train, after the load and embed steps had run and
+    written the store; `--users -1` showed every user but the last."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out), option, value]) == 2
+    assert option in capsys.readouterr().err
+    assert steps == [] and not out.exists()
+
+
+def test_an_out_that_is_a_file_is_refused(steps, tmp_path, capsys):
+    """An --out that is a file stopped the quickstart with a bare FileExistsError traceback."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.write_text("mine\n")
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    assert str(out) in capsys.readouterr().err
+    assert out.read_text() == "mine\n" and steps == []
+
+
+def test_a_run_of_the_users_own_beside_a_quickstarts_is_never_deleted(steps, tmp_path, capsys):
+    """The marker of an earlier quickstart in --out vouched for every store and run there: a
+    run the user trained into it afterwards (`kgrec train --out OUT/ease`, as the quickstart
+    shows) was deleted by `kgrec quickstart --model ease`."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out)]
+    assert real_main([*args, "--epochs", "1"]) == 0
+    train = ["train", "--model", "ease", "--protocol", "ml100k-kg", "--data", str(data)]
+    assert real_main([*train, "--domain", "movies", "--out", str(out / "ease")]) == 0
+    before = sorted(p.name for p in (out / "ease").iterdir())
+    capsys.readouterr()
+    steps.clear()
+    assert real_main([*args, "--model", "ease"]) == 2
+    assert "no kgrec quickstart made it" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / "ease").iterdir()) == before
+    assert steps == []
+    # what the quickstarts made there they still replace
+    assert real_main([*args, "--epochs", "1"]) == 0, capsys.readouterr().err

@@ -83,22 +83,33 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"{args.model} trains nothing by gradient: --epochs does not apply", field="--epochs"
         )
+    # refused here, not after the load and embed steps have run (and written the store)
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"epochs must be positive, got {args.epochs}", field="--epochs")
+    if args.users < 0:
+        raise InputError(f"users must be 0 or more, got {args.users}", field="--users")
     epochs = ["--epochs", str(EPOCHS if args.epochs is None else args.epochs)] if learns else []
     data = data_folder(args.data)
+    if args.out.exists() and not args.out.is_dir():
+        raise KgrecError(f"--out {args.out} is a file, not a folder: choose another --out")
     store_path = args.out / "store"
     run_dir = args.out / args.model
     # a fresh graph and run each time (embeddings come from the cache); only what an earlier
-    # quickstart wrote is removed: a store or run of the user's own in --out is refused
+    # quickstart wrote is removed (the marker names it): a store or run of the user's own in
+    # --out is refused, even beside a quickstart's (kgrec train --out OUT/ease after one)
+    marker = args.out / MARKER
+    made = _made(marker)
     for path in (store_path, run_dir):
-        if path.exists() and not (args.out / MARKER).is_file():
+        if path.exists() and made is not None and path.name not in made:
             raise KgrecError(
-                f"{path} exists and no kgrec quickstart made it (no {args.out / MARKER}): "
+                f"{path} exists and no kgrec quickstart made it (not named in {marker}): "
                 "kgrec never deletes it; move it away, or choose another --out"
             )
     _remove_own(store_path, "manifest.json")
     _remove_own(run_dir, RUN_FILE)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / MARKER).touch()
+    named = sorted((made or set()) | {store_path.name, run_dir.name})
+    marker.write_text("".join(f"{name}\n" for name in named))
     store = f"local:{store_path}"
     threads = ["--threads", str(args.threads)] if args.threads else []
     steps = [
@@ -132,6 +143,15 @@ def run(args: argparse.Namespace) -> int:
         show_samples(opened.snapshot(), opened.recommendations(run_dir.name), args.users)
     print(f"\nThe graph, run and metrics are in {args.out}/ (metrics: {run_dir}/metrics.json).")
     return 0
+
+
+def _made(marker: Path) -> set[str] | None:
+    """The folders of --out an earlier quickstart made, as its marker names them; None where
+    the marker names none (one written before it named them: every store and run was its)."""
+    if not marker.is_file():
+        return set()
+    names = {line.strip() for line in marker.read_text().splitlines() if line.strip()}
+    return names or None
 
 
 def _remove_own(path: Path, marker: str) -> None:
