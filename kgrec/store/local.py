@@ -11,11 +11,15 @@ Layout of the folder::
                                `vectors` (kind, key, property, vector) and `recommendations`
     .lock                      held by a writer (fcntl), so two writers never interleave
     .<table>.<pid>.tmp         a table being written by process <pid>
+    .first_write.<pid>.tmp     held by process <pid> while it writes into a folder with no
+                               manifest: the table files there are a first write's, not a
+                               store whose manifest was lost
 
 A write puts new table files beside the old ones, then replaces ``manifest.json`` with
 ``os.replace`` (atomic), then deletes the table files no manifest names any more. A crash at any
 point leaves either the previous manifest, naming the previous files, or the new one: never a
-half-written graph; the temporary files of a writer that died are deleted by the next write.
+half-written graph; the temporary files of a writer that died are deleted by the next write,
+and so are the table files of a first write that died before its manifest (its marker tells).
 
 The store only ever deletes files it wrote (names of the forms above), and refuses to write
 into a folder that is not empty and holds no manifest (it is not a store), table files of its
@@ -96,6 +100,9 @@ RUNLESS_SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
 LOCK = ".lock"
+# the marker of a first write (.first_write.<pid>.tmp): table files beside it and no manifest
+# are a first write's, killed or in progress, which the next write replaces
+FIRST_WRITE = "first_write"
 # manifest key: vector property -> the text model (name, identity) that wrote its vectors, and
 # the templates of their texts (templates: kind -> digest, JSON; since session 28, else absent)
 # and whether each kind's texts read the interactions (interactions: kind -> bool, JSON; ditto);
@@ -299,8 +306,10 @@ class LocalStore(GraphStore):
                 f"{self.uri}: {self.path} is not empty ({few(foreign)}) and holds no store "
                 f"({MANIFEST}): a store is a folder of its own; give a new or empty folder"
             )
-        tables = sorted(p.name for p in self.path.iterdir() if TABLE_FILE.fullmatch(p.name))
-        if tables:  # a write would take them for garbage and delete them
+        entries = list(self.path.iterdir())
+        tables = sorted(p.name for p in entries if TABLE_FILE.fullmatch(p.name))
+        if tables and not any(_first_write_marker(p.name) for p in entries):
+            # a write would take them for garbage and delete them
             raise StoreError(
                 f"{self.uri}: {self.path} holds table files ({few(tables)}) but no "
                 f"{MANIFEST}: a store whose manifest was lost (restore it), or a first write "
@@ -612,18 +621,29 @@ class LocalStore(GraphStore):
         with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._check_folder()  # another process may have filled it meanwhile
-            self._remove_stale_temp_files()
+            marker = None
+            if not (self.path / MANIFEST).exists():  # a first write: say so before any table
+                marker = self.path / f".{FIRST_WRITE}.{os.getpid()}.tmp"
+                try:
+                    marker.touch()
+                except OSError as exc:
+                    message = f"{self.uri}: cannot write in the store folder: {exc}"
+                    raise StoreError(message) from exc
+            self._remove_stale_temp_files(keep=marker)
             self._holding = True
             try:
                 yield
             finally:
                 self._holding = False
+                if marker is not None:
+                    marker.unlink(missing_ok=True)
 
-    def _remove_stale_temp_files(self) -> None:
-        """Delete the temporary files of writers that died mid-write (killed, power cut)."""
+    def _remove_stale_temp_files(self, *, keep: Path | None = None) -> None:
+        """Delete the temporary files of writers that died mid-write (killed, power cut), but
+        ``keep`` (this write's marker)."""
         for entry in self.path.iterdir():
             match = TEMP_FILE.fullmatch(entry.name)
-            if match and not _alive(int(match["pid"])):
+            if match and entry != keep and not _alive(int(match["pid"])):
                 log.info("%s: removing %s, left by a writer that died", self.uri, entry.name)
                 entry.unlink(missing_ok=True)
 
@@ -697,6 +717,11 @@ def _written_by_a_store(name: str) -> bool:
         or TABLE_FILE.fullmatch(name) is not None
         or TEMP_FILE.fullmatch(name) is not None
     )
+
+
+def _first_write_marker(name: str) -> bool:
+    match = TEMP_FILE.fullmatch(name)
+    return match is not None and match["name"] == FIRST_WRITE
 
 
 def _alive(pid: int) -> bool:
