@@ -643,7 +643,7 @@ class LocalStore(GraphStore):
         ``keep`` (this write's marker)."""
         for entry in self.path.iterdir():
             match = TEMP_FILE.fullmatch(entry.name)
-            if match and entry != keep and not _alive(int(match["pid"])):
+            if match and entry != keep and _plain_file(entry) and not _alive(int(match["pid"])):
                 log.info("%s: removing %s, left by a writer that died", self.uri, entry.name)
                 entry.unlink(missing_ok=True)
 
@@ -694,7 +694,7 @@ class LocalStore(GraphStore):
         except StoreError:
             return
         for file in self.path.glob("*.parquet"):
-            if TABLE_FILE.fullmatch(file.name) and file.name not in named:
+            if TABLE_FILE.fullmatch(file.name) and file.name not in named and _plain_file(file):
                 file.unlink(missing_ok=True)
 
 
@@ -717,6 +717,12 @@ def _written_by_a_store(name: str) -> bool:
         or TABLE_FILE.fullmatch(name) is not None
         or TEMP_FILE.fullmatch(name) is not None
     )
+
+
+def _plain_file(entry: Path) -> bool:
+    """Whether ``entry`` is a plain file, as the store writes (a folder or a link of the same
+    name is the user's)."""
+    return entry.is_file() and not entry.is_symlink()
 
 
 def _first_write_marker(name: str) -> bool:

@@ -279,6 +279,27 @@ def test_files_that_are_not_the_stores_survive_its_writes(store, movies, make_gr
     }
 
 
+def test_folders_named_as_the_stores_files_are_kept_and_writes_go_on(store, movies, make_graph):
+    """Before, a folder of the user's in the store named as a table or temporary file the
+    store writes (``users-0123456789abcdef.parquet/``, ``.mine.<pid>.tmp/``) stopped every
+    write with a bare IsADirectoryError, the one that removes garbage after its manifest."""
+    store.write(movies, progress=False)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    folders = ["users-0123456789abcdef.parquet", f".mine.{int(dead.stdout)}.tmp"]
+    for name in folders:
+        (store.path / name).mkdir()
+        (store.path / name / "data").write_text("the user's")
+    store.write(make_graph(users=[{"user_id": "u9"}]), progress=False)
+    assert "u9" in set(store.snapshot().users["user_id"])
+    for name in folders:
+        assert (store.path / name / "data").read_text() == "the user's"
+
+
 def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(store, movies, make_graph):
     store.write(movies, progress=False)
     dead = subprocess.run(
