@@ -39,7 +39,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -172,11 +172,33 @@ class LocalStore(GraphStore):
         file = self.path / entry["file"]
         try:
             data = file.read_bytes()
+        except FileNotFoundError as exc:
+            if self._replaced(entry["file"]):
+                raise _Overtaken(
+                    f"{self.uri}: another process wrote to the store while this read it "
+                    f"({file.name} was replaced): read again"
+                ) from exc
+            raise StoreError(f"{self.uri}: cannot read {file}: {exc}") from exc
         except OSError as exc:
             raise StoreError(f"{self.uri}: cannot read {file}: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise StoreError(f"{self.uri}: {file} does not match its checksum in {MANIFEST}")
         return data
+
+    def _replaced(self, file: str) -> bool:
+        """Whether the current manifest names no table ``file`` (a write replaced it)."""
+        try:
+            return file not in {t["file"] for t in self.manifest()["tables"].values()}
+        except StoreError:
+            return False
+
+    def _consistent(self, read: Callable[[dict[str, Any]], Any]) -> Any:
+        """``read(manifest)`` of the current manifest, again (up to :data:`_READ_TRIES` times)
+        when a write replaced and removed a file it names before it was read."""
+        for _ in range(_READ_TRIES - 1):
+            with contextlib.suppress(_Overtaken):
+                return read(self.manifest())
+        return read(self.manifest())
 
     def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(spec.name, manifest)
@@ -194,11 +216,14 @@ class LocalStore(GraphStore):
         return GraphTables(**{spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES})
 
     def snapshot(self) -> GraphTables:
-        return self._graph(self.manifest())
+        return self._consistent(self._graph)
 
     def stats(self) -> dict[str, Any]:
-        manifest = self.manifest()
-        return table_stats(self._graph(manifest), self._table(RECOMMENDATIONS, manifest))
+        return self._consistent(
+            lambda manifest: table_stats(
+                self._graph(manifest), self._table(RECOMMENDATIONS, manifest)
+            )
+        )
 
     def item_domains(self) -> dict[str, int]:
         items = self._table(SPECS["items"], self.manifest(missing_ok=True))
@@ -699,6 +724,12 @@ class LocalStore(GraphStore):
 
 
 _VECTOR_COLUMNS = ("kind", "key", "property", "vector")
+# how many times a whole-graph read (snapshot, stats) starts again when a write overtakes it
+_READ_TRIES = 3
+
+
+class _Overtaken(StoreError):
+    """A table file the manifest a reader read named, which a write then replaced and removed."""
 
 
 def _table_entry(entry: object) -> bool:
