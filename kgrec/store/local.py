@@ -11,11 +11,15 @@ Layout of the folder::
                                `vectors` (kind, key, property, vector) and `recommendations`
     .lock                      held by a writer (fcntl), so two writers never interleave
     .<table>.<pid>.tmp         a table being written by process <pid>
+    .first_write.<pid>.tmp     held by process <pid> while it writes into a folder with no
+                               manifest: the table files there are a first write's, not a
+                               store whose manifest was lost
 
 A write puts new table files beside the old ones, then replaces ``manifest.json`` with
 ``os.replace`` (atomic), then deletes the table files no manifest names any more. A crash at any
 point leaves either the previous manifest, naming the previous files, or the new one: never a
-half-written graph; the temporary files of a writer that died are deleted by the next write.
+half-written graph; the temporary files of a writer that died are deleted by the next write,
+and so are the table files of a first write that died before its manifest (its marker tells).
 
 The store only ever deletes files it wrote (names of the forms above), and refuses to write
 into a folder that is not empty and holds no manifest (it is not a store), table files of its
@@ -35,7 +39,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,6 +100,9 @@ RUNLESS_SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors"  # columns kind, key, property, vector (list<float32>)
 LOCK = ".lock"
+# the marker of a first write (.first_write.<pid>.tmp): table files beside it and no manifest
+# are a first write's, killed or in progress, which the next write replaces
+FIRST_WRITE = "first_write"
 # manifest key: vector property -> the text model (name, identity) that wrote its vectors, and
 # the templates of their texts (templates: kind -> digest, JSON; since session 28, else absent)
 # and whether each kind's texts read the interactions (interactions: kind -> bool, JSON; ditto);
@@ -165,11 +172,33 @@ class LocalStore(GraphStore):
         file = self.path / entry["file"]
         try:
             data = file.read_bytes()
+        except FileNotFoundError as exc:
+            if self._replaced(entry["file"]):
+                raise _Overtaken(
+                    f"{self.uri}: another process wrote to the store while this read it "
+                    f"({file.name} was replaced): read again"
+                ) from exc
+            raise StoreError(f"{self.uri}: cannot read {file}: {exc}") from exc
         except OSError as exc:
             raise StoreError(f"{self.uri}: cannot read {file}: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise StoreError(f"{self.uri}: {file} does not match its checksum in {MANIFEST}")
         return data
+
+    def _replaced(self, file: str) -> bool:
+        """Whether the current manifest names no table ``file`` (a write replaced it)."""
+        try:
+            return file not in {t["file"] for t in self.manifest()["tables"].values()}
+        except StoreError:
+            return False
+
+    def _consistent(self, read: Callable[[dict[str, Any]], Any]) -> Any:
+        """``read(manifest)`` of the current manifest, again (up to :data:`_READ_TRIES` times)
+        when a write replaced and removed a file it names before it was read."""
+        for _ in range(_READ_TRIES - 1):
+            with contextlib.suppress(_Overtaken):
+                return read(self.manifest())
+        return read(self.manifest())
 
     def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(spec.name, manifest)
@@ -187,11 +216,14 @@ class LocalStore(GraphStore):
         return GraphTables(**{spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES})
 
     def snapshot(self) -> GraphTables:
-        return self._graph(self.manifest())
+        return self._consistent(self._graph)
 
     def stats(self) -> dict[str, Any]:
-        manifest = self.manifest()
-        return table_stats(self._graph(manifest), self._table(RECOMMENDATIONS, manifest))
+        return self._consistent(
+            lambda manifest: table_stats(
+                self._graph(manifest), self._table(RECOMMENDATIONS, manifest)
+            )
+        )
 
     def item_domains(self) -> dict[str, int]:
         items = self._table(SPECS["items"], self.manifest(missing_ok=True))
@@ -299,8 +331,10 @@ class LocalStore(GraphStore):
                 f"{self.uri}: {self.path} is not empty ({few(foreign)}) and holds no store "
                 f"({MANIFEST}): a store is a folder of its own; give a new or empty folder"
             )
-        tables = sorted(p.name for p in self.path.iterdir() if TABLE_FILE.fullmatch(p.name))
-        if tables:  # a write would take them for garbage and delete them
+        entries = list(self.path.iterdir())
+        tables = sorted(p.name for p in entries if TABLE_FILE.fullmatch(p.name))
+        if tables and not any(_first_write_marker(p.name) for p in entries):
+            # a write would take them for garbage and delete them
             raise StoreError(
                 f"{self.uri}: {self.path} holds table files ({few(tables)}) but no "
                 f"{MANIFEST}: a store whose manifest was lost (restore it), or a first write "
@@ -612,18 +646,29 @@ class LocalStore(GraphStore):
         with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._check_folder()  # another process may have filled it meanwhile
-            self._remove_stale_temp_files()
+            marker = None
+            if not (self.path / MANIFEST).exists():  # a first write: say so before any table
+                marker = self.path / f".{FIRST_WRITE}.{os.getpid()}.tmp"
+                try:
+                    marker.touch()
+                except OSError as exc:
+                    message = f"{self.uri}: cannot write in the store folder: {exc}"
+                    raise StoreError(message) from exc
+            self._remove_stale_temp_files(keep=marker)
             self._holding = True
             try:
                 yield
             finally:
                 self._holding = False
+                if marker is not None:
+                    marker.unlink(missing_ok=True)
 
-    def _remove_stale_temp_files(self) -> None:
-        """Delete the temporary files of writers that died mid-write (killed, power cut)."""
+    def _remove_stale_temp_files(self, *, keep: Path | None = None) -> None:
+        """Delete the temporary files of writers that died mid-write (killed, power cut), but
+        ``keep`` (this write's marker)."""
         for entry in self.path.iterdir():
             match = TEMP_FILE.fullmatch(entry.name)
-            if match and not _alive(int(match["pid"])):
+            if match and entry != keep and _plain_file(entry) and not _alive(int(match["pid"])):
                 log.info("%s: removing %s, left by a writer that died", self.uri, entry.name)
                 entry.unlink(missing_ok=True)
 
@@ -674,11 +719,17 @@ class LocalStore(GraphStore):
         except StoreError:
             return
         for file in self.path.glob("*.parquet"):
-            if TABLE_FILE.fullmatch(file.name) and file.name not in named:
+            if TABLE_FILE.fullmatch(file.name) and file.name not in named and _plain_file(file):
                 file.unlink(missing_ok=True)
 
 
 _VECTOR_COLUMNS = ("kind", "key", "property", "vector")
+# how many times a whole-graph read (snapshot, stats) starts again when a write overtakes it
+_READ_TRIES = 3
+
+
+class _Overtaken(StoreError):
+    """A table file the manifest a reader read named, which a write then replaced and removed."""
 
 
 def _table_entry(entry: object) -> bool:
@@ -697,6 +748,17 @@ def _written_by_a_store(name: str) -> bool:
         or TABLE_FILE.fullmatch(name) is not None
         or TEMP_FILE.fullmatch(name) is not None
     )
+
+
+def _plain_file(entry: Path) -> bool:
+    """Whether ``entry`` is a plain file, as the store writes (a folder or a link of the same
+    name is the user's)."""
+    return entry.is_file() and not entry.is_symlink()
+
+
+def _first_write_marker(name: str) -> bool:
+    match = TEMP_FILE.fullmatch(name)
+    return match is not None and match["name"] == FIRST_WRITE
 
 
 def _alive(pid: int) -> bool:
