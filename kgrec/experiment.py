@@ -2596,6 +2596,17 @@ FLOAT32_OPTIONS = ("lr", "target_weight")
 NON_NEGATIVE_OPTIONS = ("adversarial_weight", "layers")
 
 
+# the options whose values are names from a list (check_settings, _check_run_settings)
+CHOICES = {
+    "objective": OBJECTIVES,
+    "batching": BATCHING,
+    "score": SCORES,
+    "text_input": TEXT_INPUTS,
+    "relation_weighting": RELATION_WEIGHTINGS,
+    "cold_items": COLD_ITEMS,
+}
+
+
 def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None:
     """Every check :func:`train` makes of its arguments before it reads any data (``resume``:
     of a run to resume, whose checkpoint replaces the ``init_from`` warm start).
@@ -2617,14 +2628,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             raise InputError(f"{name} must be an integer, got {value!r}", field=option_flag(name))
     model = settings["model"]
     spec = _spec(model)
-    for name, choices in (
-        ("objective", OBJECTIVES),
-        ("batching", BATCHING),
-        ("score", SCORES),
-        ("text_input", TEXT_INPUTS),
-        ("relation_weighting", RELATION_WEIGHTINGS),
-        ("cold_items", COLD_ITEMS),
-    ):
+    for name, choices in CHOICES.items():
         _check_choice(name, settings[name], choices)
     text_input = settings["text_input"]
     if text_input != "none" and "text_input" not in spec.options:
@@ -3256,14 +3260,6 @@ def _check_run_settings(folder: Path, info: Mapping[str, Any], option: str = "")
             file=str(folder / RUN_FILE),
             field="model",
         )
-    choices = {
-        "objective": OBJECTIVES,
-        "batching": BATCHING,
-        "score": SCORES,
-        "text_input": TEXT_INPUTS,
-        "relation_weighting": RELATION_WEIGHTINGS,
-        "cold_items": COLD_ITEMS,
-    }
     for name, default in TRAIN_DEFAULTS.items():
         if name not in settings or default is None:
             continue
@@ -3278,8 +3274,8 @@ def _check_run_settings(folder: Path, info: Mapping[str, Any], option: str = "")
                 wrong = "a number"
             elif not math.isfinite(value):
                 wrong = "a finite number"
-        elif name in choices and value not in choices[name]:
-            wrong = f"one of {', '.join(choices[name])}"
+        elif name in CHOICES and value not in CHOICES[name]:
+            wrong = f"one of {', '.join(CHOICES[name])}"
         elif isinstance(default, str) and not isinstance(value, str | None):
             wrong = "a name"
         if wrong:
