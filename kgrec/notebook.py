@@ -2,11 +2,13 @@
 
 >>> from kgrec.notebook import cypher, neighbourhood
 >>> cypher(driver, "MATCH (u:User) RETURN u.user_id AS user LIMIT $n", n=5)
+>>> cypher(driver, "RETURN $database AS name", {"database": "x"})  # any name, as a mapping
 >>> neighbourhood(driver, "196").render()          # neo4j-viz, interactive in the notebook
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -14,17 +16,36 @@ from neo4j import Driver, Result, RoutingControl
 
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
+from kgrec.store import default_database
 from kgrec.store.queries import NEIGHBOURHOOD
 
 
 def cypher(
-    driver: Driver, query: str, /, *, database: str | None = None, **parameters: Any
+    driver: Driver,
+    query: str,
+    parameters: Mapping[str, Any] | None = None,
+    /,
+    *,
+    database: str | None = None,
+    **keywords: Any,
 ) -> pd.DataFrame:
-    """Run a read query (values as ``$parameters``) and return the rows as a DataFrame."""
+    """Run a read query (values as ``$parameters``) and return the rows as a DataFrame.
+
+    The values come as keywords, or as a mapping (for a ``$database`` parameter, whose keyword
+    names the database), or both. ``database`` defaults to the one kgrec's stores use:
+    ``NEO4J_DATABASE``, else ``neo4j``.
+    """
+    values = dict(parameters or {})
+    both = sorted(values.keys() & keywords.keys())
+    if both:
+        raise InputError(
+            f"parameter {both[0]!r} given twice, in the mapping and as a keyword",
+            field=both[0],
+        )
     return driver.execute_query(
         query,
-        parameters_=parameters,
-        database_=database,
+        parameters_={**values, **keywords},
+        database_=database or default_database(),
         routing_=RoutingControl.READ,
         result_transformer_=Result.to_df,
     )
@@ -43,7 +64,7 @@ def neighbourhood(
     Call ``.render()`` on it in a notebook. ``run`` (a published run's name; default: every
     run's recommendations) is read as a publish reads it, trimmed. ``limit``, a positive
     integer, caps each kind of path. ``user_id`` is read as the rest of the Python API reads
-    an id: trimmed, an integer as its digits.
+    an id: trimmed, an integer as its digits. ``database`` defaults as :func:`cypher`'s does.
     """
     from neo4j_viz.neo4j import from_neo4j
 
@@ -59,7 +80,7 @@ def neighbourhood(
     graph = driver.execute_query(
         NEIGHBOURHOOD,
         parameters_={"user_id": user_id, "run": run, "limit": limit},
-        database_=database,
+        database_=database or default_database(),
         routing_=RoutingControl.READ,
         result_transformer_=Result.graph,
     )

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from kgrec.errors import InputError
-from kgrec.notebook import neighbourhood
+from kgrec.notebook import cypher, neighbourhood
 
 
 @pytest.mark.parametrize("limit", [0, -1, 2.5, True, "25"])
@@ -22,13 +22,14 @@ def test_neighbourhood_refuses_a_limit_that_is_not_a_positive_integer(recording_
 
 
 class _Driver:
-    """Records each query's parameters; answers an empty graph."""
+    """Records each query's parameters and database; answers an empty graph."""
 
     def __init__(self) -> None:
-        self.parameters = []
+        self.parameters, self.databases = [], []
 
-    def execute_query(self, query, parameters_=None, **config):
+    def execute_query(self, query, parameters_=None, database_=None, **config):
         self.parameters.append(parameters_)
+        self.databases.append(database_)
         return types.SimpleNamespace(nodes=[])
 
 
@@ -47,3 +48,32 @@ def test_neighbourhood_reads_the_run_name_as_a_publish_names_it():
     with pytest.raises(ValueError, match="no interactions or recommendations"):
         neighbourhood(driver, "alice", run=" r1 ")
     assert driver.parameters == [{"user_id": "alice", "run": "r1", "limit": 25}]
+
+
+def test_cypher_takes_a_parameter_named_database_as_a_mapping():
+    # before, `database=` was only ever the database: a query's $database could not be given
+    driver = _Driver()
+    cypher(driver, "RETURN $database, $n", {"database": "films"}, n=3, database="db1")
+    assert driver.parameters == [{"database": "films", "n": 3}]
+    assert driver.databases == ["db1"]
+
+
+def test_cypher_refuses_a_parameter_given_twice():
+    driver = _Driver()
+    with pytest.raises(InputError, match="parameter 'n' given twice"):
+        cypher(driver, "RETURN $n", {"n": 1}, n=2)
+    assert driver.parameters == []
+
+
+@pytest.mark.parametrize("database", [None, ""])
+def test_the_helpers_read_the_database_kgrec_stores_use(monkeypatch, database):
+    # before, no database meant the server's home database, whatever NEO4J_DATABASE said,
+    # so a notebook read another database than the one `kgrec load` had written
+    monkeypatch.setenv("NEO4J_DATABASE", "films")
+    driver = _Driver()
+    cypher(driver, "RETURN 1", database=database)
+    with pytest.raises(ValueError, match="no interactions"):
+        neighbourhood(driver, "alice", database=database)
+    monkeypatch.delenv("NEO4J_DATABASE")
+    cypher(driver, "RETURN 1", database=database)
+    assert driver.databases == ["films", "films", "neo4j"]

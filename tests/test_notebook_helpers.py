@@ -42,6 +42,17 @@ def test_cypher_returns_a_dataframe_with_parameters(graph_driver, neo4j_settings
     assert df["title"].tolist() == ["Heat", "Toy Story"]
 
 
+def test_cypher_passes_a_parameter_named_database(graph_driver, neo4j_settings):
+    df = cypher(
+        graph_driver,
+        "RETURN $database AS name, $n AS n",
+        {"database": "films"},
+        n=2,
+        database=neo4j_settings.database,
+    )
+    assert df.to_dict("records") == [{"name": "films", "n": 2}]
+
+
 def test_neighbourhood_has_history_recommendation_and_the_entity_between(
     graph_driver, neo4j_settings
 ):

@@ -53,12 +53,18 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
                 "show in process lists and messages); set NEO4J_USERNAME and NEO4J_PASSWORD"
             )
         _check_neo4j_uri(uri)
-        database = os.environ.get("NEO4J_DATABASE") or "neo4j"
+        database = default_database()
         if driver is not None:
             return Neo4jStore(driver, database=database, uri=uri)
         return Neo4jStore(_driver(uri), database=database, uri=uri, owns_driver=True)
     known = ", ".join(["local:PATH", *(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)])
     raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}")
+
+
+def default_database() -> str:
+    """The Neo4j database kgrec reads and writes: ``NEO4J_DATABASE`` (empty is unset), else
+    ``neo4j``."""
+    return os.environ.get("NEO4J_DATABASE") or "neo4j"
 
 
 def absolute_uri(uri: str | None) -> str | None:
@@ -130,4 +136,11 @@ def _driver(uri: str) -> Driver:
         raise StoreError(f"store {uri!r}: {exc}") from exc
 
 
-__all__ = ["GraphStore", "LocalStore", "Neo4jStore", "absolute_uri", "open_store"]
+__all__ = [
+    "GraphStore",
+    "LocalStore",
+    "Neo4jStore",
+    "absolute_uri",
+    "default_database",
+    "open_store",
+]
