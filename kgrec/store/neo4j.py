@@ -583,6 +583,8 @@ class Neo4jStore(GraphStore):
             }
         )
         self._connect()
+        if record is not None and self._holds_already(checked, property, record):
+            return dict.fromkeys(checked, 0)  # an embed run again writes nothing, as LocalStore
         if record is not None:
             with self._errors("applying graph_schema/schema.cypher"):
                 self._apply_schema()
@@ -613,6 +615,29 @@ class Neo4jStore(GraphStore):
                 "them): run the same embed again to record it"
             ) from unrecorded
         return dropped
+
+    def _holds_already(
+        self,
+        checked: dict[str, tuple[list[str], np.ndarray]],
+        property: str,
+        record: Mapping[str, str | None],
+    ) -> bool:
+        """Whether ``property`` holds ``checked`` already, recorded as ``record``'s (a text
+        model's), each kind's vectors indexed: then a replacement changes nothing. The vectors
+        are read only when the record is the same (another model: they differ)."""
+        stored = self._vector_record(property)
+        if stored is None or stored["run"] is not None:
+            return False
+        if any(stored[field] != value for field, value in record.items()):
+            return False
+        for kind, (keys, matrix) in checked.items():
+            held_keys, held = self.read_vectors(kind, property=property)
+            order = np.argsort(keys, kind="stable")  # read_vectors: by key
+            if held_keys != [keys[i] for i in order]:
+                return False
+            if held.size and not np.array_equal(held, matrix[order]):
+                return False
+        return True
 
     def _check_replacement(
         self, checked: dict[str, tuple[list[str], np.ndarray]], property: str

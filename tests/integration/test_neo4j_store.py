@@ -897,3 +897,48 @@ def test_a_model_record_an_older_kgrec_set_over_a_run_record_is_the_models(neo, 
     )
     assert neo.vector_model("embedding") == {"name": "a", "identity": "a@1"}
     assert neo.vector_run("embedding") is None
+
+
+@pytest.mark.parametrize("values", [20_000_000, 1], ids=["one-transaction", "staged"])
+def test_an_embed_that_changes_nothing_writes_nothing(movies_store, monkeypatch, values):
+    """Embedding again what the database holds (the same model's record, the same vectors)
+    writes nothing, as on the local store. Before, every vector was written again (a staged
+    swap, where readers may see the vectors partly replaced, for a large graph)."""
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    store = movies_store(batch_size=2, vector_transaction_values=values)
+    model = _record("a", {"Item": "i1", "User": "u1"}, {"Item": False, "User": False})
+    items = Embedded(
+        "Item", ["movies:2", "movies:1"], np.arange(4, dtype=np.float32).reshape(2, 2), 2, 2, 0, 0
+    )
+    users = Embedded("User", ["u1", "u2"], np.full((2, 2), 7, np.float32), 2, 2, 0, 0)
+    write_embeddings(store, [items, users], model=model)
+    writes = []
+    for name in ("_replace_vectors_at_once", "_replace_vectors_staged"):
+        real = getattr(Neo4jStore, name)
+        monkeypatch.setattr(
+            Neo4jStore,
+            name,
+            lambda self, *a, _real=real, **k: writes.append(1) or _real(self, *a, **k),
+        )
+    write_embeddings(store, [items, users], model=model)
+    assert writes == []
+    keys, vectors = store.read_vectors("Item", property="embedding")
+    assert keys == ["movies:1", "movies:2"]
+    np.testing.assert_array_equal(vectors, [[2, 3], [0, 1]])
+    # one value changed, or another model's record: written
+    changed = Embedded(
+        "Item", ["movies:2", "movies:1"], np.array([[0, 1], [2, 4]], np.float32), 2, 2, 0, 0
+    )
+    write_embeddings(store, [changed, users], model=model)
+    assert writes == [1]
+    np.testing.assert_array_equal(
+        store.read_vectors("Item", property="embedding")[1], [[2, 4], [0, 1]]
+    )
+    write_embeddings(
+        store,
+        [changed, users],
+        model=_record("b", {"Item": "i1", "User": "u1"}, {"Item": False, "User": False}),
+    )
+    assert writes == [1, 1]
+    assert store.vector_model("embedding")["identity"] == "b"
