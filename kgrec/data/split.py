@@ -66,7 +66,8 @@ and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``); reading
 them gives back the same item groups and few-shot users. ``split.json`` records the ``K`` of
 the few-shot users (``few_shot``), and reading refuses a listed user with more than ``K``
 target-domain training interactions (a warm user), and a ``K`` with no ``few_shot_users.tsv``
-(or one listing no user); files that record none are not checked so.
+(or one listing no user); files that record none are not checked so. A ``source_domain`` the
+graph does not have is refused, naming ``split.json``.
 """
 
 from __future__ import annotations
@@ -734,9 +735,9 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
 
     The target domain is the one ``split.json`` records (a ``target_domain`` naming another
     is refused), else ``target_domain``, else the one domain holding every item id of the
-    files. Whitespace around an id is no part of it, as in
-    the loaders (:func:`_find`). Unknown users or items, malformed or duplicate rows raise
-    :class:`InputError` naming the file, line and field.
+    files; a recorded ``source_domain`` the graph lacks is refused. Whitespace around an id is
+    no part of it, as in the loaders (:func:`_find`). Unknown users or items, malformed or
+    duplicate rows raise :class:`InputError` naming the file, line and field.
     """
     rows = {name: _read_rows(directory / f"{name}.tsv") for name in SPLIT_FILES}
     item_ids = [item for name in SPLIT_FILES for _, item, _ in rows[name]]
@@ -759,6 +760,15 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
             "--target-domain out, or make the split again with the target you want",
             file=str(directory / RECORD_FILE),
             field="target_domain",
+        )
+    source = record.get("source_domain")  # what describe() names
+    if source is not None and source not in maps.domains:
+        raise InputError(
+            f"these split files were made with source domain {source!r}, which the graph does "
+            f"not have (domains: {', '.join(maps.domains)}): read the data with the split's "
+            "domains (--domain-rule)",
+            file=str(directory / RECORD_FILE),
+            field="source_domain",
         )
     if target_domain is None:
         target = _infer_domain(maps, item_ids)
@@ -848,14 +858,13 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
             file=str(directory / RECORD_FILE),
             field="few_shot",
         )
-    source = record.get("source_domain")  # what describe() names
     return Split(
         target,
         *parts,
         item_groups=item_groups,
         few_shot_users=few_shot,
         train_fraction=fraction,
-        source_domain=maps.domains.index(source) if source in maps.domains else None,
+        source_domain=None if source is None else maps.domains.index(source),
         few_shot=k if few_shot.numel() else None,
         fixed_new_items=new_items,
     )

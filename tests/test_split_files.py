@@ -1,0 +1,47 @@
+"""Split files read as written (kgrec.data.split.read_split, `--split DIR`): split.json's
+source domain and few-shot count, and the headers of new_items.tsv and few_shot_users.tsv."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kgrec.cli import main
+from kgrec.errors import InputError
+from kgrec.experiment import load_experiment
+
+
+def _split(tmp_path: Path, data: Path, protocol: str, *extra: str) -> Path:
+    folder = tmp_path / "split"
+    argv = ["split", "--protocol", protocol, "--data", str(data), *extra]
+    assert main([*argv, "--write-split", str(folder)]) == 0
+    return folder
+
+
+def _read(folder: Path, data: Path):
+    return load_experiment(data=data, store=None, protocol=None, split_dir=folder, seed=0).split
+
+
+def _edit_record(folder: Path, **changes) -> None:
+    record = json.loads((folder / "split.json").read_text())
+    for name, value in changes.items():
+        if value is ...:
+            del record[name]
+        else:
+            record[name] = value
+    (folder / "split.json").write_text(json.dumps(record))
+
+
+def test_a_source_domain_the_graph_lacks_is_refused(tmp_path: Path, tiny_recbole) -> None:
+    """Before, split.json's source_domain naming no domain of the graph was dropped silently:
+    the split was read as one without cold-start users drawn from a source domain."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-action-comedy")
+    assert _read(folder, tiny_recbole).source_domain == 0  # action, as recorded
+    _edit_record(folder, source_domain="drama")
+    with pytest.raises(InputError) as caught:
+        _read(folder, tiny_recbole)
+    error = caught.value
+    assert (error.file, error.field) == (str(folder / "split.json"), "source_domain")
+    assert "'drama'" in error.message and "domains: action, comedy" in error.message
