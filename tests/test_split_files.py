@@ -45,3 +45,29 @@ def test_a_source_domain_the_graph_lacks_is_refused(tmp_path: Path, tiny_recbole
     error = caught.value
     assert (error.file, error.field) == (str(folder / "split.json"), "source_domain")
     assert "'drama'" in error.message and "domains: action, comedy" in error.message
+
+
+def test_a_user_removed_from_few_shot_users_tsv_is_refused(tmp_path: Path, tiny_recbole) -> None:
+    """split.json records how many few-shot users the split has; a user removed by hand from
+    few_shot_users.tsv is refused naming the file. Before, that user was read as a warm user
+    (K training interactions, counted warm). Files that record no count read as before."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-action-comedy", "--few-shot", "2")
+    path = folder / "few_shot_users.tsv"
+    lines = path.read_text().split("\n")[:-1]
+    record = json.loads((folder / "split.json").read_text())
+    assert record["few_shot_users"] == len(lines) - 1 > 1
+    assert _read(folder, tiny_recbole).few_shot_users.numel() == len(lines) - 1
+    path.write_text("\n".join(lines[:-1]) + "\n")  # the last user removed
+    with pytest.raises(InputError, match=f"lists {len(lines) - 2} few-shot user") as caught:
+        _read(folder, tiny_recbole)
+    assert caught.value.file == str(path)
+    _edit_record(folder, few_shot_users=...)  # files written before the count: as before
+    assert _read(folder, tiny_recbole).few_shot_users.numel() == len(lines) - 2
+    # a split without few-shot users records 0
+    none = _split(tmp_path / "k0", tiny_recbole, "ml1m-action-comedy")
+    assert json.loads((none / "split.json").read_text())["few_shot_users"] == 0
+    for bad in (-1, 1.5, True, "3"):
+        _edit_record(none, few_shot_users=bad)
+        with pytest.raises(InputError, match="integer >= 0") as caught:
+            _read(none, tiny_recbole)
+        assert caught.value.field == "few_shot_users"

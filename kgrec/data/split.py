@@ -64,9 +64,11 @@ writes ``new_items.tsv`` (header ``item_id``: its new items; with a training fra
 held-out items it left untrained are not listed)
 and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``); reading a folder with
 them gives back the same item groups and few-shot users. ``split.json`` records the ``K`` of
-the few-shot users (``few_shot``), and reading refuses a listed user with more than ``K``
-target-domain training interactions (a warm user), and a ``K`` with no ``few_shot_users.tsv``
-(or one listing no user); files that record none are not checked so. A ``source_domain`` the
+the few-shot users (``few_shot``) and how many they are (``few_shot_users``; 0 without them),
+and reading refuses a listed user with more than ``K`` target-domain training interactions (a
+warm user), a ``K`` with no ``few_shot_users.tsv`` (or one listing no user), and a
+``few_shot_users.tsv`` listing another number of users than recorded (a user removed from it
+would be read as a warm one); files that record none are not checked so. A ``source_domain`` the
 graph does not have is refused, naming ``split.json``.
 """
 
@@ -661,6 +663,9 @@ def write_split(
         "train_fraction": float(f"{split.train_fraction:.12g}"),
         # the K of few_shot_users.tsv: read_split refuses a listed user trained on more
         "few_shot": split.few_shot if split.few_shot_users.numel() else None,
+        # how many few_shot_users.tsv lists: read_split refuses a file listing fewer or more
+        # (a user removed from it would be read as a warm one)
+        "few_shot_users": int(split.few_shot_users.numel()),
     }
     _write_atomic(directory / RECORD_FILE, json.dumps(record, indent=2) + "\n")
 
@@ -695,6 +700,13 @@ def _record(directory: Path) -> dict:
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
         raise InputError(
             f"expected an integer >= 1 or null, got {k!r}", file=str(path), field="few_shot"
+        )
+    count = record.get("few_shot_users")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise InputError(
+            f"expected an integer >= 0 or null, got {count!r}",
+            file=str(path),
+            field="few_shot_users",
         )
     return record
 
@@ -848,6 +860,20 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                     field="user_id",
                 )
         few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
+    count = record.get("few_shot_users")  # None: files that record no count (before session 37)
+    if count is not None and count != few_shot.numel():
+        there = (directory / f"{FEW_SHOT_FILE}.tsv").exists()
+        raise InputError(
+            f"lists {few_shot.numel()} few-shot user(s), and {RECORD_FILE} records "
+            f"few_shot_users {count}: a few-shot user left out of it would be read as a warm "
+            f"user, and one added as a few-shot user; restore the file as written, or set "
+            f"few_shot_users in {RECORD_FILE} to the users it lists"
+            if there
+            else f"is not beside {RECORD_FILE}, which records few_shot_users {count}: the "
+            f"split's few-shot users would be read as warm users; restore {FEW_SHOT_FILE}.tsv, "
+            f"or set few_shot_users in {RECORD_FILE} to 0",
+            file=str(directory / f"{FEW_SHOT_FILE}.tsv"),
+        )
     if k is not None and not few_shot.numel():  # a K for users the files do not name
         there = (directory / f"{FEW_SHOT_FILE}.tsv").exists()
         raise InputError(
