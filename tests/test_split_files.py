@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from kgrec.cli import main
 from kgrec.errors import InputError
@@ -71,3 +72,27 @@ def test_a_user_removed_from_few_shot_users_tsv_is_refused(tmp_path: Path, tiny_
         with pytest.raises(InputError, match="integer >= 0") as caught:
             _read(none, tiny_recbole)
         assert caught.value.field == "few_shot_users"
+
+
+def test_recbole_typed_headers_are_read(tmp_path: Path, tiny_recbole) -> None:
+    """new_items.tsv and few_shot_users.tsv take RecBole-typed headers (item_id:token,
+    user_id:token), as the three split files do; another field name is still refused naming
+    the file, line and field. Before, the typed headers were refused."""
+    new = _split(tmp_path / "new", tiny_recbole, "ml1m-new-items")
+    want = _read(new, tiny_recbole).new_item_indices()
+    path = new / "new_items.tsv"
+    lines = path.read_text().split("\n")
+    path.write_text("\n".join(["item_id:token", *lines[1:]]))
+    assert torch.equal(_read(new, tiny_recbole).new_item_indices(), want)
+    shot = _split(tmp_path / "shot", tiny_recbole, "ml1m-action-comedy", "--few-shot", "2")
+    want = _read(shot, tiny_recbole).few_shot_users
+    users = shot / "few_shot_users.tsv"
+    listed = users.read_text().split("\n")
+    users.write_text("\n".join(["user_id:token", *listed[1:]]))
+    assert torch.equal(_read(shot, tiny_recbole).few_shot_users, want)
+    for file, header, field in ((path, "item:token", "item_id"), (users, "user", "user_id")):
+        text = file.read_text().split("\n")
+        file.write_text("\n".join([header, *text[1:]]))
+        with pytest.raises(InputError, match=f"got '{header}'") as caught:
+            _read(file.parent, tiny_recbole)
+        assert (caught.value.file, caught.value.line, caught.value.field) == (str(file), 1, field)

@@ -62,7 +62,8 @@ and a user's interactions at ``K = 1`` are among those at ``K = 3``). ``K = 0`` 
 Split files: besides ``train.tsv``, ``valid.tsv`` and ``test.tsv``, a split with item groups
 writes ``new_items.tsv`` (header ``item_id``: its new items; with a training fraction, the
 held-out items it left untrained are not listed)
-and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``); reading a folder with
+and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``; either header may carry
+a RecBole type, ``item_id:token``, as the three files' may); reading a folder with
 them gives back the same item groups and few-shot users. ``split.json`` records the ``K`` of
 the few-shot users (``few_shot``) and how many they are (``few_shot_users``; 0 without them),
 and reading refuses a listed user with more than ``K`` target-domain training interactions (a
@@ -966,10 +967,17 @@ def _item_lookup(maps: IdMaps, domain: str) -> Callable[[list[str]], np.ndarray]
 def _read_ids(path: Path, header: str) -> list[tuple[str, int]]:
     """(id, line number) of each row of a one-column file with ``header``: ids as written, as
     in the three split files (only a line's end, LF or CRLF, is not part of it; :func:`_find`
-    matches them)."""
+    matches them). The header may carry a RecBole type (``item_id:token``), as the three
+    split files' may."""
     lines = _lines(path)
-    if not lines or lines[0] != header:
-        raise InputError(f"header must be {header}", file=str(path), line=1)
+    if not lines or lines[0].split(":", 1)[0] != header:
+        got = repr(lines[0]) if lines else "an empty file"
+        raise InputError(
+            f"header must be {header} (or {header}:token), got {got}",
+            file=str(path),
+            line=1,
+            field=header,
+        )
     return [(text, n) for n, text in enumerate(lines[1:], start=2) if text]
 
 
