@@ -2,7 +2,9 @@
 
 The archives are RecBole's published atomic files; ``base_url`` points elsewhere (a mirror, or
 a local server in tests). Nothing is left half-written: the archive is downloaded and unpacked
-into a temporary folder beside the destination, checked, then moved into place.
+into a temporary folder beside the destination, checked, then moved into place. macOS's
+metadata in an archive (``__MACOSX/``, ``._*`` files) is not unpacked, and an archive with
+``.inter`` files in more than one folder is refused, naming them.
 """
 
 from __future__ import annotations
@@ -109,6 +111,13 @@ def _download(
         inter = sorted(unpacked.rglob("*.inter"))
         if not inter:
             raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")
+        folders = sorted({p.parent for p in inter})
+        if len(folders) > 1:  # which one is the dataset would be a guess
+            names = [str(p.relative_to(unpacked)) for p in inter]
+            raise KgrecError(
+                f"{url} holds .inter files in {len(folders)} folders ({few(names)}), so which "
+                "is the dataset is unclear; give a --base-url whose archive holds one"
+            )
         if target.exists():  # a dataset file the archive lacks (a .kg added by hand): kept
             fetched = {p.name for p in inter[0].parent.iterdir()}
             lost = sorted(p.name for p in target.iterdir() if p.name not in fetched)
@@ -163,10 +172,21 @@ def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progr
 
 
 def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
-    """Extract, refusing members that would land outside ``dest``."""
+    """Extract, refusing members that would land outside ``dest``, and leaving out macOS's
+    metadata (:func:`_apple_metadata`)."""
     root = dest.resolve()
+    members = []
     for member in zf.infolist():
         path = (dest / member.filename).resolve()
         if not path.is_relative_to(root):
             raise KgrecError(f"archive member {member.filename!r} points outside the archive")
-    zf.extractall(dest)
+        if not _apple_metadata(member.filename):
+            members.append(member)
+    zf.extractall(dest, members)
+
+
+def _apple_metadata(name: str) -> bool:
+    """Whether archive member ``name`` is macOS's metadata, no file of the dataset: under
+    ``__MACOSX/``, or an AppleDouble ``._*`` file (``__MACOSX/ml-100k/._ml-100k.inter``)."""
+    parts = name.split("/")
+    return "__MACOSX" in parts or any(part.startswith("._") for part in parts)

@@ -243,3 +243,35 @@ def test_a_cut_download_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "after 1,000 of 4,002 bytes" in err and "ml-100k.zip" in err
     assert not dest.exists()  # nothing half-written
+
+
+def test_macos_metadata_is_left_out_and_two_datasets_are_refused(http_root, tmp_path, capsys):
+    """An archive zipped on macOS holds ``__MACOSX/`` and AppleDouble ``._*`` members; they are
+    not unpacked, so the dataset is the real ``ml-100k.inter``'s folder. Before, the first
+    ``.inter`` in sorted order was ``__MACOSX/ml-100k/._ml-100k.inter``, and its folder of
+    metadata was moved into place as the dataset. ``.inter`` files in two folders: refused,
+    naming them, rather than one of them picked."""
+    root, url = http_root
+    mac = "\x00\x05\x16\x07 AppleDouble"
+    _zip(
+        root / "MovieLens/ml-100k.zip",
+        {
+            "__MACOSX/ml-100k/._ml-100k.inter": mac,
+            "__MACOSX/._ml-100k": mac,
+            "ml-100k/._ml-100k.item": mac,
+            "ml-100k/ml-100k.inter": INTER,
+            "ml-100k/ml-100k.item": "item_id:token\n10\n",
+        },
+    )
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    assert sorted(p.name for p in (dest / "ml-100k").iterdir()) == ["ml-100k.inter", "ml-100k.item"]
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
+    _zip(
+        root / "MovieLens/ml-1m.zip",
+        {"ml-1m/ml-1m.inter": INTER, "old/ml-1m.inter": INTER, "ml-1m/ml-1m.item": "item_id\n"},
+    )
+    assert main(["download", "ml-1m", "--dest", str(dest), "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "'ml-1m/ml-1m.inter'" in err and "'old/ml-1m.inter'" in err and "2 folders" in err
+    assert not (dest / "ml-1m").exists()

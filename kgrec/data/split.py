@@ -62,11 +62,15 @@ and a user's interactions at ``K = 1`` are among those at ``K = 3``). ``K = 0`` 
 Split files: besides ``train.tsv``, ``valid.tsv`` and ``test.tsv``, a split with item groups
 writes ``new_items.tsv`` (header ``item_id``: its new items; with a training fraction, the
 held-out items it left untrained are not listed)
-and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``); reading a folder with
+and one with few-shot users ``few_shot_users.tsv`` (header ``user_id``; either header may carry
+a RecBole type, ``item_id:token``, as the three files' may); reading a folder with
 them gives back the same item groups and few-shot users. ``split.json`` records the ``K`` of
-the few-shot users (``few_shot``), and reading refuses a listed user with more than ``K``
-target-domain training interactions (a warm user), and a ``K`` with no ``few_shot_users.tsv``
-(or one listing no user); files that record none are not checked so.
+the few-shot users (``few_shot``) and how many they are (``few_shot_users``; 0 without them),
+and reading refuses a listed user with more than ``K`` target-domain training interactions (a
+warm user), a ``K`` with no ``few_shot_users.tsv`` (or one listing no user), and a
+``few_shot_users.tsv`` listing another number of users than recorded (a user removed from it
+would be read as a warm one); files that record none are not checked so. A ``source_domain`` the
+graph does not have is refused, naming ``split.json``.
 """
 
 from __future__ import annotations
@@ -660,6 +664,9 @@ def write_split(
         "train_fraction": float(f"{split.train_fraction:.12g}"),
         # the K of few_shot_users.tsv: read_split refuses a listed user trained on more
         "few_shot": split.few_shot if split.few_shot_users.numel() else None,
+        # how many few_shot_users.tsv lists: read_split refuses a file listing fewer or more
+        # (a user removed from it would be read as a warm one)
+        "few_shot_users": int(split.few_shot_users.numel()),
     }
     _write_atomic(directory / RECORD_FILE, json.dumps(record, indent=2) + "\n")
 
@@ -694,6 +701,13 @@ def _record(directory: Path) -> dict:
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
         raise InputError(
             f"expected an integer >= 1 or null, got {k!r}", file=str(path), field="few_shot"
+        )
+    count = record.get("few_shot_users")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise InputError(
+            f"expected an integer >= 0 or null, got {count!r}",
+            file=str(path),
+            field="few_shot_users",
         )
     return record
 
@@ -734,9 +748,9 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
 
     The target domain is the one ``split.json`` records (a ``target_domain`` naming another
     is refused), else ``target_domain``, else the one domain holding every item id of the
-    files. Whitespace around an id is no part of it, as in
-    the loaders (:func:`_find`). Unknown users or items, malformed or duplicate rows raise
-    :class:`InputError` naming the file, line and field.
+    files; a recorded ``source_domain`` the graph lacks is refused. Whitespace around an id is
+    no part of it, as in the loaders (:func:`_find`). Unknown users or items, malformed or
+    duplicate rows raise :class:`InputError` naming the file, line and field.
     """
     rows = {name: _read_rows(directory / f"{name}.tsv") for name in SPLIT_FILES}
     item_ids = [item for name in SPLIT_FILES for _, item, _ in rows[name]]
@@ -759,6 +773,15 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
             "--target-domain out, or make the split again with the target you want",
             file=str(directory / RECORD_FILE),
             field="target_domain",
+        )
+    source = record.get("source_domain")  # what describe() names
+    if source is not None and source not in maps.domains:
+        raise InputError(
+            f"these split files were made with source domain {source!r}, which the graph does "
+            f"not have (domains: {', '.join(maps.domains)}): read the data with the split's "
+            "domains (--domain-rule)",
+            file=str(directory / RECORD_FILE),
+            field="source_domain",
         )
     if target_domain is None:
         target = _infer_domain(maps, item_ids)
@@ -838,6 +861,20 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
                     field="user_id",
                 )
         few_shot = torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
+    count = record.get("few_shot_users")  # None: files that record no count (before session 37)
+    if count is not None and count != few_shot.numel():
+        there = (directory / f"{FEW_SHOT_FILE}.tsv").exists()
+        raise InputError(
+            f"lists {few_shot.numel()} few-shot user(s), and {RECORD_FILE} records "
+            f"few_shot_users {count}: a few-shot user left out of it would be read as a warm "
+            f"user, and one added as a few-shot user; restore the file as written, or set "
+            f"few_shot_users in {RECORD_FILE} to the users it lists"
+            if there
+            else f"is not beside {RECORD_FILE}, which records few_shot_users {count}: the "
+            f"split's few-shot users would be read as warm users; restore {FEW_SHOT_FILE}.tsv, "
+            f"or set few_shot_users in {RECORD_FILE} to 0",
+            file=str(directory / f"{FEW_SHOT_FILE}.tsv"),
+        )
     if k is not None and not few_shot.numel():  # a K for users the files do not name
         there = (directory / f"{FEW_SHOT_FILE}.tsv").exists()
         raise InputError(
@@ -848,14 +885,13 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
             file=str(directory / RECORD_FILE),
             field="few_shot",
         )
-    source = record.get("source_domain")  # what describe() names
     return Split(
         target,
         *parts,
         item_groups=item_groups,
         few_shot_users=few_shot,
         train_fraction=fraction,
-        source_domain=maps.domains.index(source) if source in maps.domains else None,
+        source_domain=None if source is None else maps.domains.index(source),
         few_shot=k if few_shot.numel() else None,
         fixed_new_items=new_items,
     )
@@ -931,10 +967,17 @@ def _item_lookup(maps: IdMaps, domain: str) -> Callable[[list[str]], np.ndarray]
 def _read_ids(path: Path, header: str) -> list[tuple[str, int]]:
     """(id, line number) of each row of a one-column file with ``header``: ids as written, as
     in the three split files (only a line's end, LF or CRLF, is not part of it; :func:`_find`
-    matches them)."""
+    matches them). The header may carry a RecBole type (``item_id:token``), as the three
+    split files' may."""
     lines = _lines(path)
-    if not lines or lines[0] != header:
-        raise InputError(f"header must be {header}", file=str(path), line=1)
+    if not lines or lines[0].split(":", 1)[0] != header:
+        got = repr(lines[0]) if lines else "an empty file"
+        raise InputError(
+            f"header must be {header} (or {header}:token), got {got}",
+            file=str(path),
+            line=1,
+            field=header,
+        )
     return [(text, n) for n, text in enumerate(lines[1:], start=2) if text]
 
 

@@ -1,0 +1,98 @@
+"""Split files read as written (kgrec.data.split.read_split, `--split DIR`): split.json's
+source domain and few-shot count, and the headers of new_items.tsv and few_shot_users.tsv."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from kgrec.cli import main
+from kgrec.errors import InputError
+from kgrec.experiment import load_experiment
+
+
+def _split(tmp_path: Path, data: Path, protocol: str, *extra: str) -> Path:
+    folder = tmp_path / "split"
+    argv = ["split", "--protocol", protocol, "--data", str(data), *extra]
+    assert main([*argv, "--write-split", str(folder)]) == 0
+    return folder
+
+
+def _read(folder: Path, data: Path):
+    return load_experiment(data=data, store=None, protocol=None, split_dir=folder, seed=0).split
+
+
+def _edit_record(folder: Path, **changes) -> None:
+    record = json.loads((folder / "split.json").read_text())
+    for name, value in changes.items():
+        if value is ...:
+            del record[name]
+        else:
+            record[name] = value
+    (folder / "split.json").write_text(json.dumps(record))
+
+
+def test_a_source_domain_the_graph_lacks_is_refused(tmp_path: Path, tiny_recbole) -> None:
+    """Before, split.json's source_domain naming no domain of the graph was dropped silently:
+    the split was read as one without cold-start users drawn from a source domain."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-action-comedy")
+    assert _read(folder, tiny_recbole).source_domain == 0  # action, as recorded
+    _edit_record(folder, source_domain="drama")
+    with pytest.raises(InputError) as caught:
+        _read(folder, tiny_recbole)
+    error = caught.value
+    assert (error.file, error.field) == (str(folder / "split.json"), "source_domain")
+    assert "'drama'" in error.message and "domains: action, comedy" in error.message
+
+
+def test_a_user_removed_from_few_shot_users_tsv_is_refused(tmp_path: Path, tiny_recbole) -> None:
+    """split.json records how many few-shot users the split has; a user removed by hand from
+    few_shot_users.tsv is refused naming the file. Before, that user was read as a warm user
+    (K training interactions, counted warm). Files that record no count read as before."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-action-comedy", "--few-shot", "2")
+    path = folder / "few_shot_users.tsv"
+    lines = path.read_text().split("\n")[:-1]
+    record = json.loads((folder / "split.json").read_text())
+    assert record["few_shot_users"] == len(lines) - 1 > 1
+    assert _read(folder, tiny_recbole).few_shot_users.numel() == len(lines) - 1
+    path.write_text("\n".join(lines[:-1]) + "\n")  # the last user removed
+    with pytest.raises(InputError, match=f"lists {len(lines) - 2} few-shot user") as caught:
+        _read(folder, tiny_recbole)
+    assert caught.value.file == str(path)
+    _edit_record(folder, few_shot_users=...)  # files written before the count: as before
+    assert _read(folder, tiny_recbole).few_shot_users.numel() == len(lines) - 2
+    # a split without few-shot users records 0
+    none = _split(tmp_path / "k0", tiny_recbole, "ml1m-action-comedy")
+    assert json.loads((none / "split.json").read_text())["few_shot_users"] == 0
+    for bad in (-1, 1.5, True, "3"):
+        _edit_record(none, few_shot_users=bad)
+        with pytest.raises(InputError, match="integer >= 0") as caught:
+            _read(none, tiny_recbole)
+        assert caught.value.field == "few_shot_users"
+
+
+def test_recbole_typed_headers_are_read(tmp_path: Path, tiny_recbole) -> None:
+    """new_items.tsv and few_shot_users.tsv take RecBole-typed headers (item_id:token,
+    user_id:token), as the three split files do; another field name is still refused naming
+    the file, line and field. Before, the typed headers were refused."""
+    new = _split(tmp_path / "new", tiny_recbole, "ml1m-new-items")
+    want = _read(new, tiny_recbole).new_item_indices()
+    path = new / "new_items.tsv"
+    lines = path.read_text().split("\n")
+    path.write_text("\n".join(["item_id:token", *lines[1:]]))
+    assert torch.equal(_read(new, tiny_recbole).new_item_indices(), want)
+    shot = _split(tmp_path / "shot", tiny_recbole, "ml1m-action-comedy", "--few-shot", "2")
+    want = _read(shot, tiny_recbole).few_shot_users
+    users = shot / "few_shot_users.tsv"
+    listed = users.read_text().split("\n")
+    users.write_text("\n".join(["user_id:token", *listed[1:]]))
+    assert torch.equal(_read(shot, tiny_recbole).few_shot_users, want)
+    for file, header, field in ((path, "item:token", "item_id"), (users, "user", "user_id")):
+        text = file.read_text().split("\n")
+        file.write_text("\n".join([header, *text[1:]]))
+        with pytest.raises(InputError, match=f"got '{header}'") as caught:
+            _read(file.parent, tiny_recbole)
+        assert (caught.value.file, caught.value.line, caught.value.field) == (str(file), 1, field)
