@@ -115,6 +115,8 @@ log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 EXPERIMENT_FILE = "experiment.pt"
+# run.json's digest of the split in experiment.pt (split_digest)
+SPLIT_DIGEST = "split_digest"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -452,6 +454,62 @@ def read_experiment(path: Path) -> Experiment:
         raise InputError(
             f"the run's experiment cannot be read ({load_error(exc)})", file=str(path)
         ) from None
+
+
+def split_digest(experiment: Experiment) -> str:
+    """A digest of what a run's figures depend on: its split (train, valid and test
+    interactions, few-shot users, new items and how they were drawn) and the user and item
+    ids its indices stand for. run.json records it (``split_digest``) and reading the run's
+    experiment.pt checks it (:func:`_read_run_experiment`): another run's, copied over, may
+    have the same users and items and another split."""
+    split, maps = experiment.split, experiment.maps
+    digest = hashlib.sha256()
+    scalars = {
+        "users": maps.users,
+        "items": maps.items,
+        "target_domain": split.target_domain,
+        "source_domain": split.source_domain,
+        "item_groups": split.item_groups,
+        "few_shot": split.few_shot,
+        "train_fraction": split.train_fraction,
+    }
+    digest.update(json.dumps(scalars, sort_keys=True).encode())
+    for name in ("train", "valid", "test", "few_shot_users", "fixed_new_items"):
+        value = getattr(split, name)
+        if value is None:
+            digest.update(f"{name}:none;".encode())
+            continue
+        value = value.detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _read_run_experiment(folder: Path, info: Mapping[str, Any], option: str = "") -> Experiment:
+    """The experiment.pt of the run in ``folder`` (run.json ``info``), refused if its split is
+    not the one run.json records (a run of an older kgrec records none: read as it is)."""
+    path = folder / EXPERIMENT_FILE
+    experiment = read_experiment(path)
+    recorded = info.get(SPLIT_DIGEST)
+    if recorded is None:
+        return experiment
+    if not isinstance(recorded, str):
+        raise InputError(
+            f"{option}run.json is damaged: its split_digest is no digest ({recorded!r}); train "
+            "the run again",
+            file=str(folder / RUN_FILE),
+            field=SPLIT_DIGEST,
+        )
+    found = split_digest(experiment)
+    if found != recorded:
+        raise InputError(
+            f"{option}experiment.pt holds another split than the run was trained on (its "
+            f"split_digest is {found}, {folder / RUN_FILE} records {recorded}): another run's, "
+            "copied over, or damaged; put the run's own experiment.pt back, or train the run "
+            "again",
+            file=str(path),
+        )
+    return experiment
 
 
 # -- the model registry --------------------------------------------------------------------
@@ -2103,9 +2161,10 @@ def _prepare(
         }
         if settings["text_property"] is not None:  # what serving checks the store against
             info["text_model"] = experiment.text_model
+        info[SPLIT_DIGEST] = split_digest(experiment)  # experiment.pt is checked against it
         _write_new_run(out, info, experiment)
     else:
-        experiment = read_experiment(out / EXPERIMENT_FILE)
+        experiment = _read_run_experiment(out, info)
     return info, experiment
 
 
@@ -2184,7 +2243,7 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
             "the run has no experiment.pt (trained by an older kgrec): train it again",
             file=str(folder / EXPERIMENT_FILE),
         )
-    experiment = read_experiment(folder / EXPERIMENT_FILE)
+    experiment = _read_run_experiment(folder, info)
     data, settings = experiment.data, info["settings"]
     needs = {name: settings.get(name, "none") for name in ("text_input", "cold_items")}
     has_text = any("x" in data[kind] for kind in data.node_types)
@@ -2440,7 +2499,7 @@ def _read_init_from(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Exper
         raise InputError(
             f"--init-from: the run's model cannot be read ({first})", file=str(path)
         ) from None
-    return info, state, read_experiment(folder / EXPERIMENT_FILE)
+    return info, state, _read_run_experiment(folder, info, option="--init-from: ")
 
 
 def _held_out_pairs_seen(experiment: Experiment, source: Experiment, all_domains: bool) -> int:

@@ -460,6 +460,65 @@ def test_a_run_from_before_train_fraction_resumes(trained, tiny_recbole):
     assert resumed.info["training"]["epochs_run"] == 4
 
 
+def test_another_splits_experiment_pt_copied_into_a_run_is_refused(
+    trained, tmp_path, tiny_recbole, capsys
+):
+    # before: read without complaint; evaluate gave the figures of the other split, exit 0
+    other = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "other",
+        seed=1,
+        **SMALL,
+    )
+    assert other.info["split_digest"] != trained.info["split_digest"]
+    own = (trained.folder / "experiment.pt").read_bytes()
+    shutil.copy(other.folder / "experiment.pt", trained.folder / "experiment.pt")
+    capsys.readouterr()
+    for argv in (
+        ["evaluate", "--run", str(trained.folder)],
+        ["recommend", "--run", str(trained.folder)],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"file {trained.folder / 'experiment.pt'}: experiment.pt holds another split" in err
+        assert str(trained.folder / "run.json") in err
+    with pytest.raises(kgrec.errors.InputError, match=r"experiment\.pt holds another split"):
+        _resume(trained.folder, tiny_recbole, epochs=4)
+    with pytest.raises(
+        kgrec.errors.InputError, match=r"--init-from: experiment\.pt holds another split"
+    ):
+        train(
+            "lightgcn-merged",
+            protocol="ml1m-action-comedy",
+            data=tiny_recbole,
+            out=tmp_path / "warm",
+            init_from=trained.folder,
+            **SMALL,
+        )
+    # its own experiment.pt back: read, and resumed, as before
+    (trained.folder / "experiment.pt").write_bytes(own)
+    assert main(["evaluate", "--run", str(trained.folder)]) == 0
+    assert (
+        _resume(trained.folder, tiny_recbole, epochs=4).info["split_digest"]
+        == (trained.info["split_digest"])
+    )
+
+
+def test_a_run_without_a_split_digest_is_read_as_before(trained, tmp_path, capsys):
+    """A run of an older kgrec records no split_digest: its experiment.pt is not checked."""
+    info = json.loads((trained.folder / "run.json").read_text())
+    del info["split_digest"]
+    (trained.folder / "run.json").write_text(json.dumps(info))
+    assert main(["evaluate", "--run", str(trained.folder)]) == 0
+    info["split_digest"] = 3
+    (trained.folder / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    assert "field 'split_digest': run.json is damaged" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "damage", [{"settings": "x"}, {"settings": [1]}, {"model": 3}, {"settings": {"seed": 0}}]
 )
