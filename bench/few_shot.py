@@ -1,7 +1,7 @@
 """Few-shot users (issue 13, point 2): NDCG@20 of the users new to the target domain against
 K, the number of their target interactions given to training, from trained run folders.
 
-    python bench/few_shot.py RUNS [--plot bench/few_shot.png]
+    python bench/few_shot.py RUNS [--plot bench/few_shot.png [--force]]
 
 RUNS holds run folders named ``<model>-k<K>-s<seed>`` (``pop``, ``lgm``, ``cd`` or any other
 model label), trained on a protocol with cold-start users, e.g. for seed S and K in 1, 3, 5::
@@ -13,7 +13,7 @@ K = 0 is the protocol as it is (no ``--few-shot``): its users are the ``cold`` g
 K >= 1 they are the ``few-shot`` group. Printed: test NDCG@20 per model and K (mean ± sample
 std over seeds, and the seeds), the paired per-seed differences of every model against the
 first one named by ``--baseline``, and the warm users' figure beside; ``--plot`` draws the
-curve. Nothing is trained here.
+curve (into a new file; ``--force`` replaces one already there). Nothing is trained here.
 """
 
 from __future__ import annotations
@@ -119,10 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, help="folder of <model>-k<K>-s<seed> run folders")
     parser.add_argument("--baseline", default="lgm", help="model label paired against")
-    parser.add_argument("--plot", type=Path, help="write the curve here (PNG)")
+    parser.add_argument(
+        "--plot", type=Path, help="write the curve here (PNG; an existing file only with --force)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace the --plot file if it exists")
     args = parser.parse_args(argv)
     if args.plot and (args.plot.is_dir() or not args.plot.parent.is_dir()):
         print(f"--plot {args.plot}: not a file in a folder that exists", file=sys.stderr)
+        return 2
+    if args.plot and args.plot.exists() and not args.force:  # before, replaced silently
+        print(f"--plot {args.plot}: the file exists; --force replaces it", file=sys.stderr)
         return 2
     if not args.runs.is_dir():
         print(f"{args.runs}: not a folder", file=sys.stderr)

@@ -2,7 +2,7 @@
 what each kgrec step costs on them (seconds, interactions/s, peak memory).
 
     OMP_NUM_THREADS=1 python bench/scale.py --sizes 1M 5M 20M --out DIR [--neo4j-port 7720]
-    python bench/scale.py --out DIR --report [--plot bench/scale.png]
+    python bench/scale.py --out DIR --report [--plot bench/scale.png [--force]]
 
 The generator (:func:`generate`, seeded) writes RecBole atomic files ``synth-<size>.inter``,
 ``.item``, ``.kg`` and ``.link``: power-law user degrees (each user's expected degree Pareto,
@@ -50,7 +50,7 @@ shared: the report shows the CPU time of the step's processes over their wall ti
 of a core they had (over the whole process: start, imports and setup included, not over the
 step's own seconds).
 ``--report`` prints the table and with ``--plot`` draws seconds and peak RSS against
-interactions, log-log.
+interactions, log-log (into a new file; ``--force`` replaces one already there).
 """
 
 from __future__ import annotations
@@ -1096,7 +1096,12 @@ def main() -> int:
     )
     parser.add_argument("--neo4j-batch", type=int, help="Neo4jStore batch size")
     parser.add_argument("--report", action="store_true", help="print the table of results")
-    parser.add_argument("--plot", type=Path, help="draw the results into this PNG")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        help="draw the results into this PNG (an existing one only with --force)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace the --plot file if it exists")
     parser.add_argument("--step", choices=STEP_FUNCTIONS, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -1111,6 +1116,8 @@ def main() -> int:
     if args.step:
         return child(args)
     if args.report or args.plot:
+        if args.plot and args.plot.exists() and not args.force:  # before, replaced silently
+            parser.error(f"--plot {args.plot}: the file exists; --force replaces it")
         records = read_results(args.out / "results.jsonl")
         if not records:  # a mistyped --out printed an empty table
             what = "plot" if args.plot else "report"

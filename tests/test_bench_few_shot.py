@@ -56,3 +56,16 @@ def test_a_plot_path_that_cannot_be_written_is_refused_first(plot, tmp_path, few
     assert few_shot.main([str(tmp_path / "runs"), "--plot", str(tmp_path / plot)]) == 2
     captured = capsys.readouterr()
     assert f"--plot {tmp_path / plot}" in captured.err and captured.out == ""
+
+
+def test_an_existing_plot_is_replaced_only_with_force(tmp_path, few_shot, capsys):
+    """Before, --plot replaced an existing PNG silently (a user's file, or the committed one)."""
+    write_run(tmp_path / "runs" / "lgm-k3-s0", cold=None, few=0.5, warm=0.6)
+    png = tmp_path / "curve.png"
+    png.write_bytes(b"mine")
+    assert few_shot.main([str(tmp_path / "runs"), "--plot", str(png)]) == 2
+    captured = capsys.readouterr()
+    assert f"--plot {png}: the file exists; --force replaces it" in captured.err
+    assert captured.out == "" and png.read_bytes() == b"mine"
+    assert few_shot.main([str(tmp_path / "runs"), "--plot", str(png), "--force"]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")

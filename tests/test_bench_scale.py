@@ -287,6 +287,25 @@ def test_plot_without_results_says_there_is_nothing_to_plot(scale, tmp_path, mon
     assert not png.exists()
 
 
+def test_an_existing_plot_is_replaced_only_with_force(scale, tmp_path, monkeypatch, capsys):
+    """Before, --plot replaced an existing PNG silently (a user's file, or the committed one)."""
+    (tmp_path / "results.jsonl").write_text('{"size": 2000, "step": "generate", "status": "ok"}\n')
+    monkeypatch.setattr(scale, "report", lambda records: None)
+    monkeypatch.setattr(scale, "plot", lambda records, path: path.write_bytes(b"plot"))
+    png = tmp_path / "scale.png"
+    png.write_bytes(b"mine")
+    argv = ["scale.py", "--out", str(tmp_path), "--report", "--plot", str(png)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        scale.main()
+    assert stop.value.code == 2
+    assert f"--plot {png}: the file exists; --force replaces it" in capsys.readouterr().err
+    assert png.read_bytes() == b"mine"
+    monkeypatch.setattr(sys, "argv", [*argv, "--force"])
+    assert scale.main() == 0
+    assert png.read_bytes() == b"plot"
+
+
 def test_a_folder_of_another_devices_steps_is_refused(scale, monkeypatch, tmp_path, capsys):
     """The steps a folder records were skipped as done, and reported, whatever device measured
     them: a --device cuda run in a folder of CPU steps would skip them and report CPU figures
