@@ -688,12 +688,18 @@ class LocalStore(GraphStore):
             if manifest.get(VECTOR_MODELS):  # kept by every write, set by replace_vectors
                 new[VECTOR_MODELS] = manifest[VECTOR_MODELS]
             _replace(self.path / MANIFEST, json.dumps(new, indent=2).encode("utf-8"))
-        except OSError as exc:
-            if first:  # no manifest names them, and the next write refuses a folder holding them
+        except BaseException as exc:
+            # a failed write, or one stopped (Ctrl-C): no manifest names them, and with the
+            # first write's marker gone (removed as the lock is let go) the next write would
+            # refuse a folder holding them; before, a Ctrl-C left them for good
+            if first and not (self.path / MANIFEST).exists():
                 for name in frames:
                     if name in tables:
                         (self.path / tables[name]["file"]).unlink(missing_ok=True)
-            raise StoreError(f"{self.uri}: write failed, the store is unchanged: {exc}") from exc
+            if isinstance(exc, OSError):
+                message = f"{self.uri}: write failed, the store is unchanged: {exc}"
+                raise StoreError(message) from exc
+            raise
         finally:
             self._collect_garbage()
 

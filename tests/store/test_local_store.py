@@ -461,6 +461,29 @@ def test_a_first_write_that_fails_leaves_no_table_file(tmp_path, movies, monkeyp
     assert len(store.snapshot().users) == len(movies.users)
 
 
+def test_a_first_write_stopped_by_ctrl_c_leaves_no_table_file(tmp_path, movies, monkeypatch):
+    """Before, a first write stopped by Ctrl-C (a KeyboardInterrupt, not an OSError) left its
+    table files, and its first write's marker was removed as the lock was let go: every later
+    write refused the folder ("holds table files ... but no manifest.json")."""
+    store = LocalStore(tmp_path / "new")
+    real = store._write_table
+    written = []
+
+    def stopped_at_the_third(name, df):
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        written.append(name)
+        return real(name, df)
+
+    monkeypatch.setattr(store, "_write_table", stopped_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        store.write(movies, progress=False)
+    assert not list(store.path.glob("*.parquet"))
+    monkeypatch.undo()
+    store.write(movies, progress=False)
+    assert len(store.snapshot().users) == len(movies.users)
+
+
 def test_the_load_lock_keeps_other_writers_out_until_its_block_ends(store, movies):
     """Before, LocalStore.load_lock held nothing: `kgrec embed` checked the store's record of
     the text model, then wrote, and another process's embed of another model on another kind
