@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,3 +181,61 @@ def test_a_run_of_the_users_own_beside_a_quickstarts_is_never_deleted(steps, tmp
     assert steps == []
     # what the quickstarts made there they still replace
     assert real_main([*args, "--epochs", "1"]) == 0, capsys.readouterr().err
+
+
+# a first load into the store folder sys.argv[1], which does THEN once its first table file is
+# in place, before its manifest (as tests/store/test_local_store.py's)
+_FIRST_LOAD = """
+import os, signal, sys, time, pandas as pd
+from kgrec.store import LocalStore
+from graph_schema.tables import GraphTables
+graph = GraphTables(users=pd.DataFrame({"user_id": pd.Series(["a"], dtype="string")}))
+real, moved = os.replace, []
+def replace(src, dst):
+    real(src, dst)
+    moved.append(dst)
+    if len(moved) == 1:
+        THEN
+os.replace = replace
+LocalStore(sys.argv[1]).write(graph, progress=False)
+"""
+
+
+def test_a_quickstart_killed_in_its_first_load_is_told_as_such(steps, tmp_path, capsys):
+    """Before, the store of a quickstart killed during its first load was refused by the next
+    quickstart as "not written by kgrec (no manifest.json)"."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".kgrec-quickstart").write_text("lightgcn\nstore\n")
+    script = _FIRST_LOAD.replace("THEN", "os.kill(os.getpid(), signal.SIGKILL)")
+    done = subprocess.run([sys.executable, "-c", script, str(out / "store")], capture_output=True)
+    assert done.returncode == -9, done.stderr
+    before = sorted(p.name for p in (out / "store").iterdir())
+    capsys.readouterr()
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'store'} holds an unfinished first load" in err
+    assert "delete the folder" in err and "not written by kgrec" not in err
+    assert sorted(p.name for p in (out / "store").iterdir()) == before and steps == []
+
+
+def test_a_quickstart_beside_a_first_load_under_way_says_so(steps, tmp_path, capsys):
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".kgrec-quickstart").write_text("lightgcn\nstore\n")
+    script = _FIRST_LOAD.replace("THEN", "print('moved', flush=True); time.sleep(60)")
+    load = subprocess.Popen(
+        [sys.executable, "-c", script, str(out / "store")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert load.stdout.readline() == "moved\n"
+        capsys.readouterr()
+        assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    finally:
+        load.kill()
+        load.wait(timeout=60)
+    err = capsys.readouterr().err
+    assert f"{out / 'store'} is being loaded now by another process" in err
+    assert f"pid {load.pid}" in err and steps == []

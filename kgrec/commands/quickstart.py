@@ -20,6 +20,7 @@ from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import MODELS, RUN_FILE
 from kgrec.explain import GraphIndex, explain
 from kgrec.store import open_store
+from kgrec.store.local import MANIFEST, first_write_left
 
 EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
 # in --out: the store and run beside it are a quickstart's, which the next one replaces
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{path} exists and no kgrec quickstart made it (not named in {marker}): "
                 "kgrec never deletes it; move it away, or choose another --out"
             )
-    _remove_own(store_path, "manifest.json")
+    _remove_own(store_path, MANIFEST)
     _remove_own(run_dir, RUN_FILE)
     args.out.mkdir(parents=True, exist_ok=True)
     named = sorted((made or set()) | {store_path.name, run_dir.name})
@@ -158,6 +159,19 @@ def _remove_own(path: Path, marker: str) -> None:
     if not path.exists():
         return
     if not (path / marker).exists():
+        left = first_write_left(path) if marker == MANIFEST else None
+        if left is not None and left[0] == "running":
+            raise KgrecError(
+                f"{path} is being loaded now by another process (a kgrec load or quickstart, "
+                f"pid {left[1]}): wait for it to finish, or stop it, then run kgrec quickstart "
+                "again"
+            )
+        if left is not None:  # before, "was not written by kgrec (no manifest.json)"
+            raise KgrecError(
+                f"{path} holds an unfinished first load (a kgrec quickstart or load stopped "
+                f"before it wrote {MANIFEST}): no graph, and nothing but the store's own "
+                f"files; delete the folder ({path}) and run kgrec quickstart again"
+            )
         raise KgrecError(
             f"{path} exists and was not written by kgrec (no {marker}); choose another --out"
         )

@@ -762,6 +762,29 @@ def _plain_file(entry: Path) -> bool:
     return entry.is_file() and not entry.is_symlink()
 
 
+def first_write_left(path: Path) -> tuple[str, int | None] | None:
+    """What the folder ``path`` holds where it has no manifest and nothing but what a first
+    write into it (the first ``kgrec load`` of a new store) writes: ``("running", pid)`` while
+    process ``pid`` writes it, ``("stopped", None)`` where that write was stopped (killed)
+    before its manifest; None otherwise (absent, a store, files of another's, or table files
+    without a first write's marker: a store whose manifest was lost)."""
+    if not path.is_dir() or (path / MANIFEST).exists():
+        return None
+    try:
+        names = [entry.name for entry in path.iterdir()]
+    except OSError:
+        return None
+    if not all(_written_by_a_store(name) for name in names):
+        return None
+    writers = [
+        int(m["pid"]) for m in map(TEMP_FILE.fullmatch, names) if m and m["name"] == FIRST_WRITE
+    ]
+    if any(TABLE_FILE.fullmatch(name) for name in names) and not writers:
+        return None
+    running = [pid for pid in writers if _alive(pid)]
+    return ("running", running[0]) if running else ("stopped", None)
+
+
 def _first_write_marker(name: str) -> bool:
     match = TEMP_FILE.fullmatch(name)
     return match is not None and match["name"] == FIRST_WRITE
