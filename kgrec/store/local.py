@@ -608,8 +608,11 @@ class LocalStore(GraphStore):
             replaced = stored["run"] == run
             if users is not None:
                 replaced &= stored["user_id"].isin(users)
-            merged = pd.concat([stored[~replaced], table], ignore_index=True)
-            frames = {RECOMMENDATIONS.name: stored_form(RECOMMENDATIONS, merged)}
+            merged = stored_form(
+                RECOMMENDATIONS, pd.concat([stored[~replaced], table], ignore_index=True)
+            )
+            # a republish of the edges the store holds writes nothing, as an embed run again
+            frames = {} if merged.equals(stored) else {RECOMMENDATIONS.name: merged}
             if vectors is not None:  # the vectors in the same commit (some users': beside)
                 manifest, more, _ = self._vector_change(
                     manifest,
@@ -620,7 +623,8 @@ class LocalStore(GraphStore):
                     cleared=unvectored_users(users, vectors),
                 )
                 frames |= more
-            self._commit(manifest, frames)
+            if frames:
+                self._commit(manifest, frames)
         return len(table)
 
     def load_lock(self) -> contextlib.AbstractContextManager[None]:

@@ -232,6 +232,40 @@ def test_a_manifest_is_version_2_only_while_it_records_a_published_run(store, mo
     assert store.vector_run("embedding") is None and store.stats()["nodes"]["User"] == 3
 
 
+def test_a_republish_that_changes_nothing_writes_nothing(store, movies):
+    """Publishing a run's recommendations (and vectors) again, unchanged, leaves the manifest
+    as it is, as an embed of an unchanged store does; a publish that changes them writes it.
+    Before, every publish wrote the manifest again (found by the embed37 review)."""
+    store.write(movies, progress=False)
+    recs = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2"],
+            "item_uid": ["movies:1", "books:1"],
+            "score": [0.9, 0.7],
+            "rank": [1, 1],
+            "model": "m",
+        }
+    )
+    vectors = {"User": (["u1", "u2"], np.ones((2, 3))), "Item": (["books:1"], np.ones((1, 3)))}
+    store.publish(recs, run="r1", vectors=vectors, property="embedding")
+    store.publish(recs.iloc[:1], run="r2")
+    manifest = store.path / "manifest.json"
+
+    def written():  # a write replaces the file: another inode
+        stat = manifest.stat()
+        return stat.st_ino, stat.st_mtime_ns, manifest.read_bytes()
+
+    before = written()
+    store.publish(recs, run="r1", vectors=vectors, property="embedding")
+    store.publish(recs.iloc[:1], run="r2")
+    u1 = {"User": (["u1"], np.ones((1, 3)))}
+    store.publish(recs.iloc[:1], run="r1", users=["u1"], vectors=u1, property="embedding")
+    assert written() == before
+    store.publish(recs.assign(score=[0.8, 0.7]), run="r1")  # another score: written
+    assert written() != before
+    assert store.recommendations("r1")["score"].tolist() == [0.8, 0.7]
+
+
 # -- the store touches only its own files ---------------------------------------------------
 
 
