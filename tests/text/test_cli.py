@@ -135,15 +135,62 @@ def test_template_file_changes_the_texts(tmp_path, store_uri, capsys, encoder):
 def test_a_node_left_without_text_loses_its_old_vector(tmp_path, store_uri, capsys, encoder):
     # before the fix the vectors of an earlier template stayed on nodes that have no text now,
     # and went on being read as model inputs
-    args = ["embed", "--store", store_uri, "--no-cache", "--kinds", "Item"]
+    args = ["embed", "--store", store_uri, "--no-cache"]
     assert main(args) == 0
     with open_store(store_uri) as store:
         assert store.read_vectors("Item", property="embedding")[0] == ["m:1", "m:2"]
     templates = tmp_path / "templates.toml"
     templates.write_text('item = "{entities}"\n')  # no item has a named entity
-    assert main([*args, "--template-file", str(templates)]) == 0
+    assert main([*args, "--template-file", str(templates)]) == 0  # m.a keeps a vector
     with open_store(store_uri) as store:
         assert store.read_vectors("Item", property="embedding")[0] == []
+        assert store.read_vectors("Entity", property="embedding")[0] == ["m.a"]
+
+
+def test_an_embed_of_no_vector_at_all_is_refused_and_records_no_model(tmp_path, store_uri, capsys):
+    """An embed whose nodes have no text (a template that reads nothing they have) writes no
+    vector: refused (exit 2), naming the kinds and their nodes, and the store keeps its
+    vectors and its record of their model. Before, it exited 0, removed the vectors and
+    recorded the model as if it had made usable ones (found by the embed37 review)."""
+    templates = tmp_path / "templates.toml"
+    templates.write_text('item = "{entities}"\n')  # no item has a named entity
+    args = ["embed", "--store", store_uri, "--no-cache", "--kinds", "Item"]
+    manifest = (tmp_path / "store" / "manifest.json").read_bytes()
+    assert main([*args, "--template-file", str(templates)]) == 2
+    err = capsys.readouterr().err
+    assert "no node has a text to embed (Item: 0 of 3 nodes)" in err and "Nothing was" in err
+    assert (tmp_path / "store" / "manifest.json").read_bytes() == manifest
+    assert main(args) == 0  # the default templates: m:1 and m:2 have a text
+    with open_store(store_uri) as store:
+        model = store.vector_model("embedding")
+    assert main([*args, "--template-file", str(templates)]) == 2
+    with open_store(store_uri) as store:
+        assert store.read_vectors("Item", property="embedding")[0] == ["m:1", "m:2"]
+        assert store.vector_model("embedding") == model
+
+
+def test_a_model_that_gives_vectors_of_zeros_is_refused(tmp_path, store_uri, capsys, tiny_model):
+    """A model whose output is all zeros (here a BERT with every weight zero) gives vectors
+    from which no similarity can be read: refused (exit 2) naming the kind and how many of its
+    vectors, nothing written. Before, they were written and the model recorded as theirs
+    (found by the embed37 review)."""
+    import torch
+    from transformers import BertModel
+
+    zero = BertModel.from_pretrained(tiny_model)
+    with torch.no_grad():
+        for parameter in zero.parameters():
+            parameter.zero_()
+    folder = tmp_path / "zero-bert"
+    zero.save_pretrained(folder)
+    for file in tiny_model.iterdir():  # the tokenizer's files
+        if not (folder / file.name).exists():
+            (folder / file.name).write_bytes(file.read_bytes())
+    manifest = (tmp_path / "store" / "manifest.json").read_bytes()
+    args = ["embed", "--store", store_uri, "--no-cache", "--model", str(folder)]
+    assert main(args) == 2
+    assert "2 of the 2 Item vectors by model" in capsys.readouterr().err
+    assert (tmp_path / "store" / "manifest.json").read_bytes() == manifest
 
 
 def test_a_kind_of_another_dimension_stops_embed_before_any_kind_is_written(
