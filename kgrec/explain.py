@@ -210,19 +210,23 @@ def _shared_relation(
     to_entity: dict[str, Any], to_item: dict[str, Any], entity: _Node
 ) -> list[tuple[str, _Node]] | None:
     """Of the parallel relationships of an entity path's two knowledge edges (h - entity and
-    entity - item), the pair (relation, head) that names the same relation the same way round
-    on both sides (the entity the head of both, or the tail of both), by :func:`_preference`
-    then name; ``None`` where the two share none. Neo4j's :data:`kgrec.store.queries.EXPLAIN`
-    orders them the same."""
-    pairs = [
-        (a, b)
-        for a in to_entity["parallel"]
-        for b in to_item["parallel"]
-        if a[1] == b[1] and (a[2] == entity) == (b[2] == entity)
-    ]
+    entity - item), the pair (relation, head) that names the same relation on both sides: the
+    same way round (the entity the head of both, or the tail of both) first, else the other
+    way round (a symmetric relation stored one way per film: ``sibling`` from one film to the
+    entity, and from the entity to the other), then by :func:`_preference` and name; ``None``
+    where the two share none. Neo4j's :data:`kgrec.store.queries.EXPLAIN` orders them the
+    same."""
+    pairs = [(a, b) for a in to_entity["parallel"] for b in to_item["parallel"] if a[1] == b[1]]
     if not pairs:
         return None
-    a, b = min(pairs, key=lambda pair: (pair[0][:2], pair[1][:2]))
+    a, b = min(
+        pairs,
+        key=lambda pair: (
+            (pair[0][2] == entity) != (pair[1][2] == entity),
+            pair[0][:2],
+            pair[1][:2],
+        ),
+    )
     return [(a[1], a[2]), (b[1], b[2])]
 
 
@@ -271,15 +275,21 @@ def _text(
         return f"you interacted with {h}, related to {target} ({relations[1]})"
     if kind == "entity":
         entity_is_head = forward[2]
-        role = relation_role(relations[2], node_is_head=entity_is_head)
         shared = index.label(path[2])
-        if relation_role(relations[1], node_is_head=not forward[1]) != role:
+        if relations[1] == relations[2] and forward[1] == forward[2]:
+            # one relation, stored the other way round at each film (a symmetric relation
+            # stored one way per film): shared, read as the films' property, as stored from them
+            entity_is_head = False
+        elif relation_role(relations[1], node_is_head=not forward[1]) != relation_role(
+            relations[2], node_is_head=entity_is_head
+        ):
             # the entity is something else to the user's item (an actor of it, the writer of
             # the other): no role is shared, so the sentence names both relations
             return (
                 f"you interacted with {h}; {shared} is linked to it ({relations[1]}) and to "
                 f"{target} ({relations[2]})"
             )
+        role = relation_role(relations[2], node_is_head=entity_is_head)
         if not entity_is_head and role.endswith(" by"):  # film.film.directed_by
             return f"you interacted with {h}; it and {target} were both {role} {shared}"
         return f"you interacted with {h}; it and {target} share the {role} {shared}"

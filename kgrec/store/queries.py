@@ -609,12 +609,12 @@ WITH kind, cost,
      [n IN ns | coalesce(n.title, CASE WHEN n.name IS :: STRING THEN n.name END, n.uid,
                          n.entity_id, n.user_id)] AS labels,
      // parallel relationships (a relation stored both ways) give one path, which names, of
-     // an entity path, a relation both items share (the same one, the same way round:
-     // kgrec.explain._shared_relation) where there is one, then the relationship stored from
-     // the entity, else from the user's item (ns[1]), then the smallest relation
-     // (kgrec.explain._preference)
-     CASE WHEN kind = 'entity' AND rs[1].relation = rs[2].relation
-               AND (startNode(rs[1]) = ns[2]) = (startNode(rs[2]) = ns[2]) THEN 0
+     // an entity path, a relation both items share (the same one, the same way round first,
+     // else the other way round: kgrec.explain._shared_relation) where there is one, then the
+     // relationship stored from the entity, else from the user's item (ns[1]), then the
+     // smallest relation (kgrec.explain._preference)
+     CASE WHEN kind <> 'entity' OR rs[1].relation <> rs[2].relation THEN 2
+          WHEN (startNode(rs[1]) = ns[2]) = (startNode(rs[2]) = ns[2]) THEN 0
           ELSE 1 END AS unshared,
      [r IN rs | CASE WHEN type(r) <> 'RELATED' THEN ''
                      ELSE CASE WHEN startNode(r):Entity THEN '0'

@@ -1168,6 +1168,26 @@ def test_explain_names_a_relation_both_items_share(store, explain_graph):
         assert f"you interacted with Heat; it and Casino share the actor {person}" in texts
 
 
+def test_explain_reads_a_relation_stored_the_other_way_round_at_each_film_as_shared(
+    store, explain_graph
+):
+    """A relation stored one way per film, from Heat to the entity and from the entity to
+    Casino (a symmetric relation whose edge back is absent), or from the entity to Heat and
+    from Casino to it: both stores read it as shared, from the films' side (before, "... is
+    linked to it (people.person.sibling) and to Casino (people.person.sibling)") (found by the
+    embed37 review)."""
+    rows = [
+        ("Item", "action:heat", "people.person.sibling", "Entity", "eve"),
+        ("Entity", "eve", "people.person.sibling", "Item", "action:casino"),
+        ("Entity", "pesci", "film.film.actor", "Item", "action:heat"),
+        ("Item", "action:casino", "film.film.actor", "Entity", "pesci"),
+    ]
+    table = _explain_with_knowledge(store, explain_graph, rows)
+    texts = {nodes[2]: text for nodes, text in zip(table["nodes"], table["text"], strict=True)}
+    assert texts["Entity:eve"] == "you interacted with Heat; it and Casino share the sibling eve"
+    assert texts["Entity:pesci"] == "you interacted with Heat; it and Casino share the actor pesci"
+
+
 def test_explain_refuses_unknown_ends_and_a_bad_k(store, explain_graph):
     store.write(explain_graph, progress=False)
     with pytest.raises(InputError, match="user 'nobody' has no interactions in the graph"):
