@@ -69,6 +69,7 @@ from kgrec.data.split import (
     get_protocol,
     give_few_shot,
     make_split,
+    plain,
     read_split,
     recorded_domain,
     recorded_rule,
@@ -193,9 +194,9 @@ def load_experiment(
     check_protocol_or_split(protocol, split_dir)
     check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share, new_item_share)
     check_source(protocol, split_dir, source_domain)
-    check_train_fraction(train_fraction)
-    check_seed(seed)
-    check_few_shot(few_shot)
+    train_fraction = check_train_fraction(train_fraction)
+    seed = check_seed(seed)  # a numpy integer as the Python one it holds (plain)
+    few_shot = check_few_shot(few_shot)
     check_domain_source(data, domain, domain_rule)
     domain = effective_domain(data, domain, domain_rule, split_dir)
     domain_rule = effective_rule(protocol, data, domain, domain_rule, split_dir)
@@ -1755,7 +1756,7 @@ def train(
     settings = {
         # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds: the
         # checks refused it as no integer, or passed it to a bare TypeError writing run.json
-        name: value.item() if isinstance(value, np.generic) else value
+        name: plain(value)
         for name, value in locals().items()
         if name not in ("out", "resume", "progress", "device", "dist_timeout")
     }

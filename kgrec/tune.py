@@ -64,7 +64,7 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from kgrec import distributed
-from kgrec.data.split import check_few_shot, check_train_fraction
+from kgrec.data.split import check_few_shot, check_train_fraction, plain
 from kgrec.device import resolve_device
 from kgrec.errors import InputError, KgrecError, StoreError
 from kgrec.experiment import (
@@ -493,6 +493,13 @@ def tune(
     """
     out = Path(out)
     spec = _model(model)  # an unknown model fails here, before anything else
+    # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds, as train()
+    # reads it: the checks refused it as no integer
+    trials, prune_warmup, timeout, seed = map(plain, (trials, prune_warmup, timeout, seed))
+    train_fraction, few_shot = plain(train_fraction), plain(few_shot)
+    cold_valid_share, cold_test_share = plain(cold_valid_share), plain(cold_test_share)
+    new_item_share = plain(new_item_share)
+    fixed = {name: plain(value) for name, value in fixed.items()}
     for name, value in (("trials", trials), ("prune_warmup", prune_warmup)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise InputError(

@@ -1950,6 +1950,25 @@ def test_a_protocol_and_split_files_together_are_refused(tmp_path: Path, tiny_re
         load_experiment(store=None, split_dir=split, seed=0, **both)
 
 
+def test_load_experiment_reads_numpy_numbers_as_the_python_ones(tiny_recbole) -> None:
+    # before: seed=np.int64(0) and few_shot=np.int64(3) were refused as no integer, where
+    # train() took them; a bool is still refused
+    common = {"data": tiny_recbole, "store": None, "protocol": "ml1m-action-comedy"}
+    numpy = load_experiment(
+        split_dir=None,
+        seed=np.int64(0),
+        few_shot=np.int64(3),
+        cold_test_share=np.float32(0.25),
+        **common,
+    )
+    plain = load_experiment(split_dir=None, seed=0, few_shot=3, cold_test_share=0.25, **common)
+    for name in ("train", "valid", "test", "few_shot_users"):
+        assert torch.equal(getattr(numpy.split, name), getattr(plain.split, name))
+    assert type(numpy.split.few_shot) is int
+    with pytest.raises(kgrec.errors.InputError, match="the seed must be an integer"):
+        load_experiment(split_dir=None, seed=np.bool_(False), **common)
+
+
 def test_numpy_numbers_are_read_as_the_python_ones(tmp_path: Path, tiny_recbole) -> None:
     # before: seed=np.int64(3) (a loop over np.arange) was refused as "the seed must be an
     # integer", train_fraction=np.float32(0.5) as no number, and epochs=np.int64(1) passed the
