@@ -77,6 +77,7 @@ from kgrec.experiment import (
     check_catalogue,
     check_cold_start_users,
     check_settings,
+    check_sizes_fit,
     check_user_text,
     effective_domain,
     effective_rule,
@@ -572,6 +573,8 @@ def tune(
         new_item_share=new_item_share,
     )
     check_settings({**settings, **_defaults_in(space), "model": model})
+    # a fixed size no data can fit (a searched one fails its trials, and the tune goes on)
+    check_sizes_fit({**settings, **_defaults_in(space), "model": model})
     for name, param in space.items():  # each end of each range, checked as a trial is
         for value in _probes(param):
             try:

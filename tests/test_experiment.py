@@ -1210,8 +1210,35 @@ def test_negatives_too_many_for_memory_name_the_option_and_leave_no_run(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "field '--num-negatives': training does not fit in memory" in err
-    assert f"lower --num-negatives {negatives} or --batch-size" in err
+    assert f"lower --num-negatives {negatives}" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--num-negatives", 10**12, "training does not fit in memory"),
+        ("--num-negatives", 2**63, "training does not fit in memory"),
+        ("--dim", 10**15, "the model's parameters do not fit in memory"),
+    ],
+)
+def test_sizes_no_data_can_fit_are_refused_before_any_data_is_read(
+    tmp_path, option, value, says, capsys
+):
+    """Before, --num-negatives 1000000000000 (--dim 10**15: a bare RuntimeError traceback,
+    "Storage size calculation overflowed") failed only after the data was read and the model
+    built (slow on ml-1m); the data named here does not exist, and is never looked at."""
+    out = tmp_path / "runs" / "run"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--epochs", "1"]
+    argv += ["--data", str(tmp_path / "missing"), "--objective", "softmax"]
+    assert main([*argv, option, str(value), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"field '{option}': {says} ({option} {value} " in err
+    assert (
+        f"more than this machine's {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')}"
+        in err
+    )
+    assert f"lower {option} {value}" in err and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])

@@ -2620,3 +2620,12 @@ def test_numpy_numbers_are_read_as_the_python_ones(tmp_path, tiny_recbole) -> No
     assert [type(value) for value in settings.values()] == [int, int, float, int]
     with pytest.raises(InputError, match="trials must be a positive integer"):
         small_tune(tiny_recbole, tmp_path / "bool", trials=np.bool_(True))
+
+
+def test_a_fixed_size_no_data_can_fit_is_refused_before_the_study(tmp_path) -> None:
+    """Before, tune(num_negatives=10**12, objective="softmax") read the data, then failed
+    every trial for memory; the data named here does not exist, and is never looked at."""
+    out = tmp_path / "tune"
+    with pytest.raises(InputError, match=r"training does not fit in memory") as raised:
+        small_tune(tmp_path / "missing", out, objective="softmax", num_negatives=10**12)
+    assert raised.value.field == "--num-negatives" and not out.exists()
