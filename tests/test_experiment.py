@@ -621,8 +621,10 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "user u3" in out and out.count("comedy:") == 2 and f"to {both}" in out
     assert pd.read_csv(both, sep="\t", dtype={"user_id": str})["user_id"].nunique() > 1
-    assert main(["recommend", "--run", run, "-k", "0", "--show", "u3"]) == 2
-    assert "k must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # the parser's, before the run is read
+        main(["recommend", "--run", run, "-k", "0", "--show", "u3"])
+    assert exited.value.code == 2
+    assert "argument -k: must be an integer in [1, 2**63 - 1], got 0" in capsys.readouterr().err
     # trained from files: publishing needs a store
     assert main(["recommend", "--run", run]) == 2
     assert "--export" in capsys.readouterr().err
