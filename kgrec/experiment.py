@@ -69,6 +69,7 @@ from kgrec.data.split import (
     get_protocol,
     give_few_shot,
     make_split,
+    plain,
     read_split,
     recorded_domain,
     recorded_rule,
@@ -195,9 +196,9 @@ def load_experiment(
     check_protocol_or_split(protocol, split_dir)
     check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share, new_item_share)
     check_source(protocol, split_dir, source_domain)
-    check_train_fraction(train_fraction)
-    check_seed(seed)
-    check_few_shot(few_shot)
+    train_fraction = check_train_fraction(train_fraction)
+    seed = check_seed(seed)  # a numpy integer as the Python one it holds (plain)
+    few_shot = check_few_shot(few_shot)
     check_domain_source(data, domain, domain_rule)
     domain = effective_domain(data, domain, domain_rule, split_dir)
     domain_rule = effective_rule(protocol, data, domain, domain_rule, split_dir)
@@ -741,6 +742,41 @@ class _LayerOutputsTooLarge(MemoryError):
 _BEYOND_ANY_MACHINE = 2**60
 
 
+def _machine_memory() -> int:
+    """This machine's memory (RAM), in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_sizes_fit(settings: Mapping[str, Any]) -> None:
+    """An :class:`InputError` for a ``--dim`` or ``--num-negatives`` whose tensors cannot fit
+    in this machine's memory whatever the data, refused before any data is read (``10**12``
+    negatives were refused only after it, by :func:`model_memory`, which still names the
+    sizes that fail with the data's numbers of users and items): a model gives one user and
+    one item ``dim`` float32 each, and the softmax objective draws ``num_negatives`` int64
+    item indices per batch (on the CPU, whatever the device). ``settings`` as
+    :func:`check_settings` takes them, checked by it first. Not one of its checks: a
+    ``kgrec tune`` trial too large for memory fails and the tune goes on."""
+    settings = {**TRAIN_DEFAULTS, **settings}
+    spec = _spec(settings["model"])
+    memory = _machine_memory()
+    dim = int(settings["dim"])
+    if "dim" in spec.options and 2 * dim * 4 > memory:
+        raise InputError(
+            f"the model's parameters do not fit in memory (--dim {dim} gives every user and "
+            f"item {dim} floats: {8 * dim} bytes for one user and one item alone, more than "
+            f"this machine's {memory} bytes); lower --dim {dim}",
+            field="--dim",
+        )
+    negatives = int(settings["num_negatives"])
+    if negatives * 8 > memory:
+        raise InputError(
+            f"training does not fit in memory (--num-negatives {negatives} draws {negatives} "
+            f"items per batch: {8 * negatives} bytes of item indices alone, more than this "
+            f"machine's {memory} bytes); lower --num-negatives {negatives}",
+            field="--num-negatives",
+        )
+
+
 def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
     """Raise :class:`_LayerOutputsTooLarge` when ``layers`` propagation layers cannot be run on
     this machine: a propagating model keeps every layer's output over the whole graph (at least
@@ -749,7 +785,7 @@ def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
     are made one by one in Python, and a count such as 10^9 ran for hours, memory growing, with
     no allocation large enough to fail. A ``dim`` too large for one output is left to the
     allocation of the embedding table (:func:`model_memory` names ``--dim``)."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    memory = _machine_memory()
     one = nodes * dim * 4
     need = (layers + 1) * one
     if one <= memory < need:
@@ -1813,12 +1849,13 @@ def train(
     settings = {
         # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds: the
         # checks refused it as no integer, or passed it to a bare TypeError writing run.json
-        name: value.item() if isinstance(value, np.generic) else value
+        name: plain(value)
         for name, value in locals().items()
         if name not in ("out", "resume", "progress", "device", "dist_timeout")
     }
     spec = _spec(model)
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
+    check_sizes_fit(settings)
     # compared between the ranks as given: the split files they may be read from (below)
     # are on rank 0's disk, maybe on no other rank's
     given = {"domain": domain, "domain_rule": domain_rule}

@@ -297,9 +297,13 @@ def _text(
 
 
 def check_k(k: int) -> None:
-    """Raise :class:`InputError` unless ``k`` (the number of paths) is a positive integer."""
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise InputError(f"k must be a positive number of paths, got {k!r}", field="k")
+    """Raise :class:`InputError` unless ``k`` (the number of paths) is a positive integer that
+    every store takes: at most 2**63 - 1 (Neo4j's integers are 64-bit; a larger one was the
+    neo4j driver's OverflowError)."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 < k < 2**63:
+        raise InputError(
+            f"k must be a positive number of paths, at most 2**63 - 1, got {k!r}", field="k"
+        )
 
 
 def unknown_ends_error(user_id: str, item_uid: str, *, user: bool, item: bool) -> InputError:

@@ -64,7 +64,7 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from kgrec import distributed
-from kgrec.data.split import check_few_shot, check_train_fraction
+from kgrec.data.split import check_few_shot, check_train_fraction, plain
 from kgrec.device import resolve_device
 from kgrec.errors import InputError, KgrecError, StoreError
 from kgrec.experiment import (
@@ -77,6 +77,7 @@ from kgrec.experiment import (
     check_catalogue,
     check_cold_start_users,
     check_settings,
+    check_sizes_fit,
     check_user_text,
     effective_domain,
     effective_rule,
@@ -493,6 +494,13 @@ def tune(
     """
     out = Path(out)
     spec = _model(model)  # an unknown model fails here, before anything else
+    # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds, as train()
+    # reads it: the checks refused it as no integer
+    trials, prune_warmup, timeout, seed = map(plain, (trials, prune_warmup, timeout, seed))
+    train_fraction, few_shot = plain(train_fraction), plain(few_shot)
+    cold_valid_share, cold_test_share = plain(cold_valid_share), plain(cold_test_share)
+    new_item_share = plain(new_item_share)
+    fixed = {name: plain(value) for name, value in fixed.items()}
     for name, value in (("trials", trials), ("prune_warmup", prune_warmup)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise InputError(
@@ -565,6 +573,8 @@ def tune(
         new_item_share=new_item_share,
     )
     check_settings({**settings, **_defaults_in(space), "model": model})
+    # a fixed size no data can fit (a searched one fails its trials, and the tune goes on)
+    check_sizes_fit({**settings, **_defaults_in(space), "model": model})
     for name, param in space.items():  # each end of each range, checked as a trial is
         for value in _probes(param):
             try:

@@ -680,8 +680,10 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "user u3" in out and out.count("comedy:") == 2 and f"to {both}" in out
     assert pd.read_csv(both, sep="\t", dtype={"user_id": str})["user_id"].nunique() > 1
-    assert main(["recommend", "--run", run, "-k", "0", "--show", "u3"]) == 2
-    assert "k must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # the parser's, before the run is read
+        main(["recommend", "--run", run, "-k", "0", "--show", "u3"])
+    assert exited.value.code == 2
+    assert "argument -k: must be an integer in [1, 2**63 - 1], got 0" in capsys.readouterr().err
     # trained from files: publishing needs a store
     assert main(["recommend", "--run", run]) == 2
     assert "--export" in capsys.readouterr().err
@@ -1269,8 +1271,35 @@ def test_negatives_too_many_for_memory_name_the_option_and_leave_no_run(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "field '--num-negatives': training does not fit in memory" in err
-    assert f"lower --num-negatives {negatives} or --batch-size" in err
+    assert f"lower --num-negatives {negatives}" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--num-negatives", 10**12, "training does not fit in memory"),
+        ("--num-negatives", 2**63, "training does not fit in memory"),
+        ("--dim", 10**15, "the model's parameters do not fit in memory"),
+    ],
+)
+def test_sizes_no_data_can_fit_are_refused_before_any_data_is_read(
+    tmp_path, option, value, says, capsys
+):
+    """Before, --num-negatives 1000000000000 (--dim 10**15: a bare RuntimeError traceback,
+    "Storage size calculation overflowed") failed only after the data was read and the model
+    built (slow on ml-1m); the data named here does not exist, and is never looked at."""
+    out = tmp_path / "runs" / "run"
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--epochs", "1"]
+    argv += ["--data", str(tmp_path / "missing"), "--objective", "softmax"]
+    assert main([*argv, option, str(value), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"field '{option}': {says} ({option} {value} " in err
+    assert (
+        f"more than this machine's {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')}"
+        in err
+    )
+    assert f"lower {option} {value}" in err and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("model", ["lightgcn", "rgcn", "cross-domain"])
@@ -2008,6 +2037,25 @@ def test_a_protocol_and_split_files_together_are_refused(tmp_path: Path, tiny_re
     assert caught.value.field == "--split" and not (tmp_path / "run").exists()
     with pytest.raises(kgrec.errors.InputError, match="not both"):
         load_experiment(store=None, split_dir=split, seed=0, **both)
+
+
+def test_load_experiment_reads_numpy_numbers_as_the_python_ones(tiny_recbole) -> None:
+    # before: seed=np.int64(0) and few_shot=np.int64(3) were refused as no integer, where
+    # train() took them; a bool is still refused
+    common = {"data": tiny_recbole, "store": None, "protocol": "ml1m-action-comedy"}
+    numpy = load_experiment(
+        split_dir=None,
+        seed=np.int64(0),
+        few_shot=np.int64(3),
+        cold_test_share=np.float32(0.25),
+        **common,
+    )
+    plain = load_experiment(split_dir=None, seed=0, few_shot=3, cold_test_share=0.25, **common)
+    for name in ("train", "valid", "test", "few_shot_users"):
+        assert torch.equal(getattr(numpy.split, name), getattr(plain.split, name))
+    assert type(numpy.split.few_shot) is int
+    with pytest.raises(kgrec.errors.InputError, match="the seed must be an integer"):
+        load_experiment(split_dir=None, seed=np.bool_(False), **common)
 
 
 def test_numpy_numbers_are_read_as_the_python_ones(tmp_path: Path, tiny_recbole) -> None:

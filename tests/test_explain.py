@@ -3,15 +3,17 @@ gives the same paths and errors is in tests/store/test_contract.py."""
 
 from __future__ import annotations
 
+import argparse
 import random
 
 import networkx as nx
 import pandas as pd
 import pytest
 
-from kgrec.cli import main
+from kgrec.cli import build_parser, main
+from kgrec.commands.options import k_option
 from kgrec.errors import InputError
-from kgrec.explain import GraphIndex, explain
+from kgrec.explain import GraphIndex, check_k, explain
 from kgrec.store import LocalStore
 
 
@@ -171,7 +173,6 @@ def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):
     assert main(["explain", "alice", "action:casino", "--store", store, "-k", "2"]) == 0
     assert "De Niro" in capsys.readouterr().out
     for argv, message in [
-        (["alice", "action:casino", "-k", "0"], "k must be a positive number of paths, got 0"),
         (["nobody", "action:casino"], "user 'nobody' has no interactions in the graph"),
         (["alice", "casino", "--domain", "comedy"], "item 'comedy:casino' is not in the graph"),
         # an item id without --domain (before: "item 'casino' is not in the graph", although
@@ -217,6 +218,31 @@ def test_whitespace_around_python_api_ids_is_no_part_of_them(explain_graph, tmp_
         with pytest.raises(InputError, match="an id may not be empty") as raised:
             explain(explain_graph, user, item)
         assert raised.value.field == field
+
+
+@pytest.mark.parametrize("command", ["explain", "recommend"])
+@pytest.mark.parametrize("k", ["0", "-3", str(2**63), "2.5"])
+def test_a_k_no_store_takes_is_refused_before_any_store_is_opened(tmp_path, capsys, command, k):
+    """Before, -k 0 was refused only by the store (kgrec recommend: after the run was read),
+    and -k 2**63 on Neo4j ended in the neo4j driver's OverflowError; the store and run named
+    here do not exist, and are never looked at."""
+    where = ["alice", "action:casino", "--store", f"local:{tmp_path}/store"]
+    if command == "recommend":
+        where = ["--run", str(tmp_path / "run"), "--show", "alice"]
+    with pytest.raises(SystemExit) as exited:
+        main([command, *where, "-k", k])
+    assert exited.value.code == 2
+    assert "argument -k: " in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_the_k_parser_takes_one_to_2_63_minus_1() -> None:
+    parser = build_parser(["explain"])
+    for k in ("1", str(2**63 - 1)):
+        assert parser.parse_args(["explain", "u", "d:i", "-k", k]).k == int(k)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"in \[1, 2\*\*63 - 1\], got 0"):
+        k_option("0")
+    with pytest.raises(InputError, match="at most 2\\*\\*63 - 1"):  # the Python API: Neo4j's
+        check_k(2**63)
 
 
 def test_an_empty_command_line_id_is_refused(explain_graph, tmp_path, capsys):

@@ -19,6 +19,7 @@ from contextlib import ExitStack, closing
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -2604,3 +2605,27 @@ def test_a_refused_ask_after_a_time_budget_stop_is_not_said_of_the_stopped_trial
     assert stopped.state == TrialState.FAIL and stopped.user_attrs["interrupted"] == "time budget"
     assert queued.state == TrialState.WAITING
     assert queued.system_attrs["fixed_params"] == stopped.params
+
+
+def test_numpy_numbers_are_read_as_the_python_ones(tmp_path, tiny_recbole) -> None:
+    """Before, tune(trials=np.int64(1)) was refused as "trials must be a positive integer",
+    and seed=np.int64(0) or few_shot=np.int64(1) as no integer, where train() takes them."""
+    numbers = {"seed": np.int64(0), "few_shot": np.int64(1), "train_fraction": np.float32(0.5)}
+    result = small_tune(
+        tiny_recbole, tmp_path / "numpy", trials=np.int64(1), epochs=np.int64(1), **numbers
+    )
+    assert len(result.trials) == 1 and result.trials[0].state == TrialState.COMPLETE
+    settings = {name: result.settings[name] for name in (*numbers, "epochs")}
+    assert settings == {"seed": 0, "few_shot": 1, "train_fraction": 0.5, "epochs": 1}
+    assert [type(value) for value in settings.values()] == [int, int, float, int]
+    with pytest.raises(InputError, match="trials must be a positive integer"):
+        small_tune(tiny_recbole, tmp_path / "bool", trials=np.bool_(True))
+
+
+def test_a_fixed_size_no_data_can_fit_is_refused_before_the_study(tmp_path) -> None:
+    """Before, tune(num_negatives=10**12, objective="softmax") read the data, then failed
+    every trial for memory; the data named here does not exist, and is never looked at."""
+    out = tmp_path / "tune"
+    with pytest.raises(InputError, match=r"training does not fit in memory") as raised:
+        small_tune(tmp_path / "missing", out, objective="softmax", num_negatives=10**12)
+    assert raised.value.field == "--num-negatives" and not out.exists()

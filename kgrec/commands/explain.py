@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 
 from graph_schema.tables import item_uid
-from kgrec.commands.options import id_option
+from kgrec.commands.options import id_option, k_option
 from kgrec.errors import InputError
 from kgrec.store import open_store
 
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the item's domain, when ITEM is an item id",
     )
     p.add_argument("--store", help="store URI (default: $NEO4J_URI, else local:./kgrec-store)")
-    p.add_argument("-k", type=int, default=5, help="number of paths (default 5)")
+    p.add_argument("-k", type=k_option, default=5, help="number of paths (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     p.set_defaults(func=run)
 

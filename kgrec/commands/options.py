@@ -21,6 +21,24 @@ def id_option(text: str, what: str = "an id") -> str:
         raise argparse.ArgumentTypeError(f"{what} may not be empty, got {text!r}") from None
 
 
+# the largest count every store takes: Neo4j's integers are 64-bit (a larger -k, sent to
+# Cypher as $k, was the neo4j driver's OverflowError)
+MAX_K = 2**63 - 1
+
+
+def k_option(text: str) -> int:
+    """A ``-k`` given on the command line (an argparse ``type``): an integer in
+    [1, :data:`MAX_K`], refused by argparse, naming the option, before any store is opened or
+    run read."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be an integer in [1, 2**63 - 1], got {k}")
+    return k
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """--data / --store and the domain options of a command that reads the graph."""
     source = parser.add_mutually_exclusive_group(required=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgrec.commands.options import add_device_option, add_threads_option, id_option
+from kgrec.commands.options import add_device_option, add_threads_option, id_option, k_option
 from kgrec.errors import InputError
 from kgrec.experiment import VECTOR_PROPERTY, load_run
 from kgrec.files import write_atomic
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="store to publish into, and with --show or --export to read newcomers, items "
         "loaded after training and what users have from (default: the run's store)",
     )
-    p.add_argument("-k", type=int, default=20, help="recommendations per user (20)")
+    p.add_argument("-k", type=k_option, default=20, help="recommendations per user (20)")
     p.add_argument(
         "--name",
         type=partial(id_option, what="a run name"),

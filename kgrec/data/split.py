@@ -80,6 +80,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as _field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -349,9 +350,17 @@ def make_split(
     return replace(split, fixed_new_items=split.new_item_indices()) if split.item_groups else split
 
 
+def plain(value: Any) -> Any:
+    """``value``, or the Python number a numpy number holds (``np.int64(3)`` from
+    ``np.arange``), which kgrec's checks read as that number and JSON can write; a
+    ``np.bool_`` is a bool, refused where a bool is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_seed(seed: int) -> int:
     """``seed`` if it is an integer in [0, 2**63), which numpy and torch both take, else
     :class:`InputError` naming the option."""
+    seed = plain(seed)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise InputError(f"the seed must be an integer in [0, 2**63), got {seed!r}", field="--seed")
     return seed
@@ -368,6 +377,7 @@ def with_cold_shares(
     for name, share in (("--cold-valid-share", valid), ("--cold-test-share", test)):
         if share is None:
             continue
+        share = plain(share)
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
             raise InputError(f"a share of users must lie in (0, 1), got {share!r}", field=name)
         if spec.source_domain is None:
@@ -396,6 +406,7 @@ def with_new_item_share(spec: Protocol, share: float | None = None) -> Protocol:
     naming ``--new-item-share`` for a share out of (0, 1) or a protocol without new items."""
     if share is None:
         return spec
+    share = plain(share)
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
         raise InputError(
             f"a share of items must lie in (0, 1), got {share!r}", field="--new-item-share"
@@ -463,6 +474,7 @@ def _source_domain(
 
 def check_train_fraction(fraction: float) -> float:
     """``fraction`` if it is a number in (0, 1], else :class:`InputError` naming the option."""
+    fraction = plain(fraction)
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
         raise InputError(
             f"the training fraction must be a number in (0, 1], got {fraction!r}",
@@ -505,6 +517,7 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
 def check_few_shot(k: int) -> int:
     """``k`` if it is an integer in [0, 2**63) (numpy's integers hold it; a larger one gave
     an OverflowError), else :class:`InputError` naming the option."""
+    k = plain(k)
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 2**63:
         raise InputError(
             f"the few-shot count must be an integer in [0, 2**63), got {k!r}", field="--few-shot"
@@ -516,7 +529,8 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
     """``split`` with ``k`` held-out target interactions of each cold-start user moved to
     train (at most all but one; the rule in this module's docstring); ``split`` when ``k`` is 0.
     """
-    if check_few_shot(k) == 0:
+    k = check_few_shot(k)
+    if k == 0:
         return split
     if split.item_groups:  # a cold user's items are new items, which must stay out of train
         raise InputError(

@@ -397,3 +397,24 @@ def test_a_new_item_share_that_draws_every_item_is_refused(make_two_domains):
     assert caught.value.field == "--new-item-share"
     split = make_split(data, maps, "ml1m-new-items", seed=0, new_item_share=0.95)
     assert split.new_item_indices().numel() == 29 and split.train.size(1)  # 28.5, up
+
+
+def test_the_split_functions_read_numpy_numbers_as_the_python_ones(make_two_domains):
+    """From Python, make_split(seed=np.int64(1)) and give_few_shot(split, np.int64(3), ...)
+    were refused as no integer (train() takes them); the split is the one of the Python
+    numbers, and a bool is still refused."""
+    data, maps = to_hetero_data(make_two_domains())
+    split = make_split(data, maps, "ml1m-action-comedy", seed=np.int64(1))
+    plain = make_split(data, maps, "ml1m-action-comedy", seed=1)
+    assert torch.equal(split.train, plain.train) and torch.equal(split.test, plain.test)
+    shot = give_few_shot(
+        reduce_train(split, np.float32(0.5), seed=np.int64(1)), np.int64(3), seed=np.int64(1)
+    )
+    assert torch.equal(shot.train, give_few_shot(reduce_train(plain, 0.5, seed=1), 3, seed=1).train)
+    assert type(shot.few_shot) is int  # written to split.json
+    shares = make_split(data, maps, "ml1m-action-comedy", seed=1, cold_test_share=np.float32(0.25))
+    assert shares.test.size(1) == make_split(
+        data, maps, "ml1m-action-comedy", seed=1, cold_test_share=0.25
+    ).test.size(1)
+    with pytest.raises(InputError, match="the seed must be an integer"):
+        make_split(data, maps, "ml1m-action-comedy", seed=np.bool_(True))
