@@ -24,9 +24,10 @@ import torch
 from kgrec.data.split import Split
 from kgrec.errors import run_script
 from kgrec.evaluate import evaluate_embeddings
-from kgrec.experiment import MODELS, Experiment, build_run, load_experiment
+from kgrec.experiment import Experiment, build_run, load_experiment
 from kgrec.files import write_atomic
 from kgrec.foldin import METHODS, fold_in_users
+from kgrec.models.registry import MODELS
 from kgrec.ranking import embeddings
 from kgrec.threads import set_threads
 from kgrec.train import fit

@@ -564,7 +564,7 @@ def other_domains(run) -> list[str]:
     Run`) trained on: none for a model of the target domain alone."""
     import torch
 
-    from kgrec.experiment import MODELS
+    from kgrec.models.registry import MODELS
 
     experiment = run.experiment
     split, data = experiment.split, experiment.data

@@ -1,6 +1,6 @@
-"""The run layer: experiments, the model registry, and training, saving, loading and scoring a
-run. It is the library's entry point; ``kgrec train``/``evaluate``/``recommend`` and the
-benches are thin adapters over it, and a notebook calls it directly:
+"""The run layer: experiments, and training, saving, loading and scoring a run. It is the
+library's entry point; ``kgrec train``/``evaluate``/``recommend`` and the benches are thin
+adapters over it, and a notebook calls it directly:
 
 >>> from kgrec.experiment import train, load_run
 >>> run = train("lightgcn", protocol="ml100k-kg", data="datasets/ml-100k", out="runs/lgcn")
@@ -16,8 +16,8 @@ do not change it), ``split/`` (the split files, to run another system on the sam
 interactions, :mod:`kgrec.cold_items`) and ``metrics.json`` (valid and test; all, warm and
 cold-start users).
 
-To add a model: its module in :mod:`kgrec.models`, an entry in :data:`MODELS`, and its case in
-``tests/models/test_template.py``.
+To add a model: its module in :mod:`kgrec.models`, an entry in
+:data:`kgrec.models.registry.MODELS`, and its case in ``tests/models/test_template.py``.
 """
 
 from __future__ import annotations
@@ -91,6 +91,15 @@ from kgrec.files import (
 )
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
+from kgrec.models.registry import (
+    EASE_OPTIONS,
+    GNN,
+    MODELS,
+    ModelSpec,
+    item_text_vectors,
+    model_class,
+    model_spec,
+)
 from kgrec.objectives import (
     OBJECTIVES,
     SCORES,
@@ -513,213 +522,13 @@ def _read_run_experiment(folder: Path, info: Mapping[str, Any], option: str = ""
     return experiment
 
 
-# -- the model registry --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How a model named on the command line is built and which graph it sees.
-
-    ``build(graph, **options)`` takes the message graph and the training options named in
-    ``options`` (keyword arguments of :func:`train`), nothing else, and returns an instance
-    of ``kgrec.models.<model>``.
-    """
-
-    model: str  # the class in kgrec.models
-    build: Callable[..., GraphRecommender]
-    all_domains: bool  # train on (and propagate over) every domain's interactions
-    knowledge: bool  # knowledge-graph edges in the message graph
-    text: bool = False  # node text embeddings as inputs
-    options: tuple[str, ...] = ()
-
-    @property
-    def learns(self) -> bool:
-        """Whether the model learns embeddings by gradient (each such model takes ``dim``);
-        the others are counted or fitted in closed form, and the trainer only validates them."""
-        return "dim" in self.options
-
-
-def _popularity(graph: Data) -> GraphRecommender:
-    from kgrec.models import Popularity
-
-    return Popularity(graph.num_users, graph.num_items)
-
-
-def _text(graph: Data, text_input: str, text_hidden: int, num_nodes: int) -> dict[str, Any]:
-    """The text keyword arguments of a model built with ``--text-input text_input``: none for
-    ``"none"``, else the message graph's first ``num_nodes`` text vectors and their mask."""
-    if text_input == "none":
-        return {}
-    if "x" not in graph:
-        raise InputError(
-            f"--text-input {text_input} needs text vectors: give a --store whose nodes have them "
-            "(`kgrec embed --store URI`), and --text-property if they are not 'embedding'",
-            field="--text-input",
-        )
-    return {
-        "text_features": graph.x[:num_nodes],
-        "text_mask": graph.x_mask[:num_nodes],
-        "text_input": text_input,
-        "text_hidden": text_hidden,
-    }
-
-
-def _lightgcn(
-    graph: Data, *, dim: int, layers: int, text_input: str, text_hidden: int
-) -> GraphRecommender:
-    from kgrec.models import LightGCNRecommender
-
-    text = _text(graph, text_input, text_hidden, graph.num_users + graph.num_items)
-    return LightGCNRecommender(
-        graph.num_users, graph.num_items, embedding_dim=dim, num_layers=layers, **text
-    )
-
-
-def _rgcn(
-    graph: Data,
-    *,
-    dim: int,
-    layers: int,
-    entity_embeddings: bool,
-    relation_weighting: str,
-    text_input: str,
-    text_hidden: int,
-) -> GraphRecommender:
-    from kgrec.models import RGCNRecommender
-
-    return RGCNRecommender(
-        graph.num_users,
-        graph.num_items,
-        graph.num_entities,
-        graph.num_relations,
-        embedding_dim=dim,
-        num_layers=layers,
-        entity_embeddings=entity_embeddings,
-        relation_weighting=relation_weighting,
-        **_text(graph, text_input, text_hidden, graph.num_nodes),
-    )
-
-
-def _cross_domain(
-    graph: Data,
-    *,
-    dim: int,
-    layers: int,
-    entity_embeddings: bool,
-    adversarial_weight: float,
-    text_input: str,
-    text_hidden: int,
-) -> GraphRecommender:
-    from kgrec.models import CrossDomainRecommender
-
-    return CrossDomainRecommender(
-        graph.num_users,
-        graph.num_items,
-        graph.num_entities,
-        graph.num_relations,
-        graph.num_domains,
-        item_domain=graph.item_domain,
-        embedding_dim=dim,
-        num_layers=layers,
-        adversarial_weight=adversarial_weight,
-        entity_embeddings=entity_embeddings,
-        # "none": the model's own linear projection of any text, as before the text MLP
-        **(
-            _text(graph, text_input, text_hidden, graph.num_nodes)
-            if text_input != "none"
-            else {"text_features": graph.x if "x" in graph else None}
-        ),
-    )
-
-
-def _ease(graph: Data, *, ease_lambda: float, ease_text_weight: float) -> GraphRecommender:
-    from kgrec.models import EASE
-
-    # rows without text are zeros in the export, so they add nothing to the Gram matrix
-    item_text = _item_text(graph, "--ease-text-weight")[0] if ease_text_weight > 0 else None
-    try:
-        return EASE(
-            graph.num_users,
-            graph.num_items,
-            l2=ease_lambda,
-            item_text=item_text,
-            text_weight=ease_text_weight,
-        )
-    except ValueError as error:
-        raise InputError(str(error), field="--model") from error
-
-
-def _text_similarity(graph: Data) -> GraphRecommender:
-    from kgrec.models import TextSimilarity
-
-    if "x" not in graph:
-        raise InputError(
-            "text-similarity scores items by their text vectors: give a --store whose items "
-            "have them (`kgrec embed --store URI --kinds Item`)",
-            field="--model",
-        )
-    items = graph.x[graph.num_users : graph.num_users + graph.num_items]
-    return TextSimilarity(graph.num_users, graph.num_items, items)
-
-
-GNN = ("dim", "layers")
-TEXT = ("text_input", "text_hidden")  # models that take text through an MLP
-EASE_OPTIONS = ("ease_lambda", "ease_text_weight")
-MODELS: dict[str, ModelSpec] = {
-    "popularity": ModelSpec("Popularity", _popularity, all_domains=False, knowledge=False),
-    "text-similarity": ModelSpec(
-        "TextSimilarity", _text_similarity, all_domains=True, knowledge=False, text=True
-    ),
-    "ease": ModelSpec("EASE", _ease, all_domains=False, knowledge=False, options=EASE_OPTIONS),
-    "ease-merged": ModelSpec(
-        "EASE", _ease, all_domains=True, knowledge=False, options=EASE_OPTIONS
-    ),
-    "lightgcn": ModelSpec(
-        "LightGCNRecommender",
-        _lightgcn,
-        all_domains=False,
-        knowledge=False,
-        options=(*GNN, *TEXT),
-    ),
-    "lightgcn-merged": ModelSpec(
-        "LightGCNRecommender",
-        _lightgcn,
-        all_domains=True,
-        knowledge=False,
-        options=(*GNN, *TEXT),
-    ),
-    "rgcn": ModelSpec(
-        "RGCNRecommender",
-        _rgcn,
-        all_domains=False,
-        knowledge=True,
-        options=(*GNN, "entity_embeddings", "relation_weighting", *TEXT),
-    ),
-    "cross-domain": ModelSpec(
-        "CrossDomainRecommender",
-        _cross_domain,
-        all_domains=True,
-        knowledge=True,
-        text=True,
-        options=(*GNN, "entity_embeddings", "adversarial_weight", *TEXT),
-    ),
-}
-
-
-def model_class(name: str) -> type[GraphRecommender]:
-    """The class the registered model ``name`` builds."""
-    import kgrec.models
-
-    return getattr(kgrec.models, _spec(name).model)
-
-
 def build_run(
     experiment: Experiment, settings: dict[str, Any]
 ) -> tuple[GraphRecommender, Data, torch.Tensor]:
     """(model, message graph, training pairs) of a run on ``experiment``: ``settings`` are
     :func:`train`'s arguments (``model``, ``seed`` and the options the model's
     :class:`ModelSpec` names; missing ones take :func:`train`'s defaults)."""
-    spec = _spec(settings["model"])
+    spec = model_spec(settings["model"])
     pairs = experiment.split.training_interactions(experiment.data, all_domains=spec.all_domains)
     graph = message_graph(experiment.data, interactions=pairs, knowledge=spec.knowledge)
     torch.manual_seed(settings.get("seed", TRAIN_DEFAULTS["seed"]))
@@ -757,7 +566,7 @@ def check_sizes_fit(settings: Mapping[str, Any]) -> None:
     :func:`check_settings` takes them, checked by it first. Not one of its checks: a
     ``kgrec tune`` trial too large for memory fails and the tune goes on."""
     settings = {**TRAIN_DEFAULTS, **settings}
-    spec = _spec(settings["model"])
+    spec = model_spec(settings["model"])
     memory = _machine_memory()
     dim = int(settings["dim"])
     if "dim" in spec.options and 2 * dim * 4 > memory:
@@ -846,7 +655,7 @@ def model_memory(
             sizes = {
                 name: settings.get(name, TRAIN_DEFAULTS[name])
                 for name in ("dim", "layers", "text_hidden")
-                if name in _spec(settings["model"]).options
+                if name in model_spec(settings["model"]).options
                 and (name != "text_hidden" or settings.get("text_input", "none") != "none")
             }
             trained = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in sizes.items())
@@ -901,12 +710,6 @@ def model_memory(
         why = f"a tensor of {asked.group(1)} was asked for" if asked else "too large a size"
         lower = " or ".join(f"{name} {value}" for name, value in sizes.items())
         raise InputError(f"{what} ({why}); lower {lower}", field=next(iter(sizes))) from None
-
-
-def _spec(model: str) -> ModelSpec:
-    if model not in MODELS:
-        raise InputError(f"unknown model {model!r} (models: {', '.join(MODELS)})", field="--model")
-    return MODELS[model]
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -1318,7 +1121,7 @@ class Run:
         from_fold_in: set[str] = set()  # users ranked from a fold-in, not from the trained model
         if len(untrained) and source is None:  # trained from files: no store to read
             unserved = [maps.users[i] for i in untrained.tolist()]
-            _warn_unserved_users(unserved, all_domains=_spec(self.info["model"]).all_domains)
+            _warn_unserved_users(unserved, all_domains=model_spec(self.info["model"]).all_domains)
         elif len(untrained):
             ids = [maps.users[i] for i in untrained.tolist()]
             histories, has = self._newcomer_histories(
@@ -1608,7 +1411,7 @@ class Run:
         )
         usable = item >= 0
         usable &= learnt_items(self.model, self.graph)[item.clamp(min=0)]
-        all_domains = _spec(self.info["model"]).all_domains
+        all_domains = model_spec(self.info["model"]).all_domains
         if not all_domains:
             target = self.graph.item_domain.cpu() == self.experiment.split.target_domain
             usable &= target[item.clamp(min=0)]
@@ -1853,7 +1656,7 @@ def train(
         for name, value in locals().items()
         if name not in ("out", "resume", "progress", "device", "dist_timeout")
     }
-    spec = _spec(model)
+    spec = model_spec(model)
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
     check_sizes_fit(settings)
     # compared between the ranks as given: the split files they may be read from (below)
@@ -2425,7 +2228,7 @@ def warm_start(
         )
         if names != theirs
     }
-    seen = _held_out_pairs_seen(experiment, source, _spec(info["model"]).all_domains)
+    seen = _held_out_pairs_seen(experiment, source, model_spec(info["model"]).all_domains)
     if seen and warn:
         log.warning(
             "--init-from %s: its model trained on %d of this run's validation and test pairs: "
@@ -2723,7 +2526,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             # a count (dim, layers, epochs, ...): 2.5 or True was a model's bare TypeError
             raise InputError(f"{name} must be an integer, got {value!r}", field=option_flag(name))
     model = settings["model"]
-    spec = _spec(model)
+    spec = model_spec(model)
     for name, choices in CHOICES.items():
         _check_choice(name, settings[name], choices)
     text_input = settings["text_input"]
@@ -2872,7 +2675,7 @@ def objective_for(
         domains = graph.item_domain if split is None else split.negative_domains(graph.item_domain)
         options["item_domain"] = domains  # -1: unseen, never drawn
         if options["text_cl_weight"]:
-            vectors, has_text = _item_text(graph)
+            vectors, has_text = item_text_vectors(graph)
             item_text = vectors, has_text & (domains >= 0)
     return _objective(
         settings.get("objective", TRAIN_DEFAULTS["objective"]), item_text=item_text, **options
@@ -2886,7 +2689,7 @@ def reads_text(settings: Mapping[str, Any]) -> bool:
     ``ease_text_weight`` above 0."""
     option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     return (
-        _spec(settings["model"]).text
+        model_spec(settings["model"]).text
         or option["text_input"] != "none"
         or option["cold_items"] != "none"
         or option["text_cl_weight"] > 0
@@ -2899,7 +2702,7 @@ def reads_user_text(settings: Mapping[str, Any]) -> bool:
     missing ones take the defaults) takes users' text vectors as input: a model with
     ``text_input`` other than ``"none"`` (its text covers users and items), or
     ``cross-domain`` (its linear projection of every node's text, with ``"none"``)."""
-    spec = _spec(settings["model"])
+    spec = model_spec(settings["model"])
     text_input = settings.get("text_input", TRAIN_DEFAULTS["text_input"])
     return "text_input" in spec.options and (text_input != "none" or spec.text)
 
@@ -2939,20 +2742,6 @@ def check_user_text(experiment: Experiment, settings: Mapping[str, Any], *, stor
         "and give {items} vectors, which are for search and serving, their own --property",
         field="--text-input" if text_input != "none" else "--model",
     )
-
-
-def _item_text(graph: Data, option: str = "--text-cl-weight") -> tuple[torch.Tensor, torch.Tensor]:
-    """(the items' text vectors ``[I, d]``, which items have text ``[I]``) of a message graph,
-    for the ``option`` that needs them; an InputError naming it where no item has text."""
-    items = slice(graph.num_users, graph.num_users + graph.num_items)
-    if "x" not in graph or not bool(graph.x_mask[items].any()):
-        raise InputError(
-            f"{option} needs item text vectors, and no item in the store has them: run "
-            "`kgrec embed --store URI --kinds Item` (and give --text-property if they are not "
-            "'embedding')",
-            field=option,
-        )
-    return graph.x[items], graph.x_mask[items]
 
 
 def cold_start_for(settings: Mapping[str, Any]) -> HideTargetEdges | None:
@@ -3021,7 +2810,7 @@ def unread_options(settings: Mapping[str, Any]) -> list[str]:
     left off. `kgrec train`
     refuses them; the Python API (and `kgrec tune`'s trials, which may turn a main option off)
     ignores them, so one loop may give every model the same settings."""
-    spec = _spec(settings["model"])
+    spec = model_spec(settings["model"])
     option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     unread = [] if spec.learns else [n for n in LEARNING_OPTIONS if n not in spec.options]
     unread += [n for n in GNN if n not in spec.options]  # sizes of models that propagate
@@ -3229,7 +3018,7 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
     if (
         (out / MODEL_FILE).exists()
         and not (out / CHECKPOINT_FILE).exists()
-        and _spec(info["model"]).learns
+        and model_spec(info["model"]).learns
     ):
         # it would train again from the start and replace the trained model
         raise InputError(
@@ -3382,7 +3171,7 @@ def _check_run_settings(folder: Path, info: Mapping[str, Any], option: str = "")
                 field=f"settings.{name}",
             )
     try:
-        _check_cold_items({**TRAIN_DEFAULTS, **settings}, _spec(settings["model"]))
+        _check_cold_items({**TRAIN_DEFAULTS, **settings}, model_spec(settings["model"]))
     except InputError as exc:
         raise InputError(
             f"{option}run.json is damaged: its settings are no run kgrec trains ({exc.message})",

@@ -69,7 +69,6 @@ from kgrec.device import resolve_device
 from kgrec.errors import InputError, KgrecError, StoreError
 from kgrec.experiment import (
     DEPENDENT_OPTIONS,
-    MODELS,
     POSITIVE_OPTIONS,
     TRAIN_DEFAULTS,
     Experiment,
@@ -92,6 +91,7 @@ from kgrec.experiment import (
     warm_start,
 )
 from kgrec.files import write_atomic
+from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.train import VALID_METRIC, FitResult, NotFinite, fit
 
@@ -243,10 +243,10 @@ def default_space(
     model: str, *, objective: str = TRAIN_DEFAULTS["objective"], texts: bool = True
 ) -> dict:
     """The search space used when none is given: :data:`DEFAULT_RANGES` of the options that
-    ``model`` (its :class:`~kgrec.experiment.ModelSpec`) and ``objective`` take, and ``lr``
+    ``model`` (its :class:`~kgrec.models.registry.ModelSpec`) and ``objective`` take, and ``lr``
     where the model learns embeddings by gradient (not EASE's closed form); without
     ``texts`` (data read from files, which hold no text vectors) not the text options."""
-    spec = _model(model)
+    spec = model_spec(model)
     takes = set(spec.options)
     if spec.learns:
         takes.add("lr")
@@ -337,7 +337,7 @@ def check_space(model: str, space: Mapping[str, Parameter], *, objective: str | 
     the option's range, values of the wrong type. ``objective`` is the fixed objective
     (None when it is searched)."""
     kinds = searchable()
-    spec = _model(model)
+    spec = model_spec(model)
     model_options = {name for other in MODELS.values() for name in other.options}
     if not space:
         raise InputError("the search space is empty: name an option to search", field="--search")
@@ -493,7 +493,7 @@ def tune(
     waits ``dist_timeout`` seconds for a rank fails (:func:`kgrec.distributed.init`).
     """
     out = Path(out)
-    spec = _model(model)  # an unknown model fails here, before anything else
+    spec = model_spec(model)  # an unknown model fails here, before anything else
     # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds, as train()
     # reads it: the checks refused it as no integer
     trials, prune_warmup, timeout, seed = map(plain, (trials, prune_warmup, timeout, seed))
@@ -1611,12 +1611,6 @@ def _write_best(path: Path, result: TuneResult) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _model(model: str):
-    if model not in MODELS:
-        raise InputError(f"unknown model {model!r} (models: {', '.join(MODELS)})", field="--model")
-    return MODELS[model]
 
 
 def _probes(param: Parameter) -> tuple[Any, ...]:

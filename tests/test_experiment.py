@@ -21,7 +21,8 @@ import kgrec.errors
 import kgrec.experiment
 import kgrec.models
 from kgrec.cli import build_parser, main
-from kgrec.experiment import MODELS, TRAIN_DEFAULTS, build_run, load_experiment, load_run, train
+from kgrec.experiment import TRAIN_DEFAULTS, build_run, load_experiment, load_run, train
+from kgrec.models.registry import MODELS
 from kgrec.ranking import embeddings
 from kgrec.store import open_store
 from loaders import recbole
@@ -1065,7 +1066,7 @@ def test_ease_reads_the_stores_item_texts_when_they_are_weighted(tmp_path, text_
 
 
 def test_ease_with_text_weight_refuses_a_graph_whose_items_have_no_text(tiny_recbole):
-    from kgrec.experiment import _ease
+    from kgrec.models.registry import _ease
 
     experiment = load_experiment(
         data=tiny_recbole, store=None, protocol="ml1m-action-comedy", split_dir=None, seed=0

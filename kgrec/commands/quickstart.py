@@ -17,8 +17,9 @@ import pandas as pd
 
 from kgrec.commands.options import add_threads_option
 from kgrec.errors import InputError, KgrecError
-from kgrec.experiment import MODELS, RUN_FILE
+from kgrec.experiment import RUN_FILE
 from kgrec.explain import GraphIndex, explain
+from kgrec.models.registry import MODELS
 from kgrec.store import open_store
 from kgrec.store.local import MANIFEST, first_write_left
 

@@ -23,7 +23,6 @@ from kgrec.errors import InputError
 from kgrec.evaluate import format_table
 from kgrec.experiment import (
     BATCHING,
-    MODELS,
     RELATION_WEIGHTINGS,
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
@@ -32,6 +31,7 @@ from kgrec.experiment import (
     train,
     unread_options,
 )
+from kgrec.models.registry import MODELS
 from kgrec.objectives import OBJECTIVES, SCORES
 
 D = TRAIN_DEFAULTS

@@ -21,7 +21,8 @@ from kgrec.commands.options import (
     add_threads_option,
     add_train_fraction_option,
 )
-from kgrec.experiment import MODELS, TRAIN_DEFAULTS
+from kgrec.experiment import TRAIN_DEFAULTS
+from kgrec.models.registry import MODELS
 from kgrec.tune import BEST_FILE, DEFAULT_RANGES, STUDY_FILE, parse_space, tune
 
 TUNE_DEFAULTS = {
