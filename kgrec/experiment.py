@@ -796,11 +796,22 @@ def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
         )
 
 
+# torch's errors for a size beyond what a tensor can have: a size beyond int64 ("Overflow when
+# unpacking long"), or sizes whose product in bytes is ("Storage size calculation overflowed",
+# e.g. nodes x --dim x 4 past 2**63)
+_BEYOND_A_TENSOR = ("Overflow when unpacking long", "Storage size calculation overflowed")
+
+
+def _beyond_a_tensor(text: str) -> bool:
+    return any(says in text for says in _BEYOND_A_TENSOR)
+
+
 def out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` reports an allocation that failed, on the CPU or a GPU (Python's
     MemoryError, torch's OutOfMemoryError, or an allocator's RuntimeError), or a size beyond
-    what a tensor can have (torch's "Overflow when unpacking long", a TypeError or
-    RuntimeError: e.g. a ``--dim`` or ``--num-negatives`` beyond int64): the test of
+    what a tensor can have (torch's "Overflow when unpacking long" or "Storage size
+    calculation overflowed", a TypeError or RuntimeError: e.g. a ``--dim`` or
+    ``--num-negatives`` beyond int64, or a ``--dim`` whose table's bytes are): the test of
     :func:`model_memory`, and of ``kgrec tune`` for a trial that fails so while it trains."""
     if isinstance(exc, MemoryError | torch.OutOfMemoryError):
         return True
@@ -808,7 +819,7 @@ def out_of_memory(exc: BaseException) -> bool:
         return False
     text = str(exc)
     return (
-        "Overflow when unpacking long" in text
+        _beyond_a_tensor(text)
         or "DefaultCPUAllocator" in text  # "can't allocate memory" or "not enough memory"
         or "can't allocate memory" in text
         or "out of memory" in text.lower()  # a GPU's, as a plain RuntimeError (MPS)
@@ -861,7 +872,7 @@ def model_memory(
                     f"{what} needs more memory than any machine has ({first}): run.json looks "
                     "damaged (edited?) or its sizes impossible"
                 )
-            elif "Overflow when unpacking long" in text:
+            elif _beyond_a_tensor(text):
                 says = (
                     f"{what} asks for a size beyond what a tensor can have ({first}): run.json "
                     "is damaged (edited?) or its sizes impossible"

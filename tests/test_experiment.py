@@ -1385,6 +1385,38 @@ def test_a_run_whose_sizes_are_beyond_a_tensor_is_refused_as_damaged(trained, ca
     assert f"--dim {2**70}" in capsys.readouterr().err
 
 
+def test_a_run_whose_table_bytes_are_beyond_a_tensor_is_refused_as_damaged(trained, capsys):
+    """A run.json edited (or damaged) to --dim 2**61: each size fits int64 but the embedding
+    table's bytes (nodes x dim x 4) do not, and torch raises "Storage size calculation
+    overflowed". Before, that RuntimeError was not read as a size beyond a tensor: a bare
+    traceback from load_run and kgrec evaluate."""
+    path = trained.folder / "run.json"
+    info = json.loads(path.read_text())
+    info["settings"]["dim"] = 2**61
+    path.write_text(json.dumps(info))
+    with pytest.raises(kgrec.errors.InputError, match=r"run\.json is damaged") as refused:
+        load_run(trained.folder)
+    assert refused.value.file == str(path)
+    assert "Storage size calculation overflowed" in str(refused.value)
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    assert f"--dim {2**61}" in capsys.readouterr().err
+
+
+def test_a_size_whose_bytes_overflow_a_tensor_names_dim():
+    """torch's "Storage size calculation overflowed" (sizes that each fit int64 but whose
+    bytes do not: a huge graph times --dim) is a size beyond what a tensor can have, as
+    "Overflow when unpacking long" is: kgrec train's guard names --dim for it, and a kgrec
+    tune trial fails with it (kgrec.experiment.out_of_memory). Before: a bare traceback."""
+    with pytest.raises(RuntimeError, match="Storage size calculation overflowed") as raised:
+        torch.empty(2**40, 2**30)
+    assert kgrec.experiment.out_of_memory(raised.value)
+    guard = kgrec.experiment.model_memory({"model": "lightgcn", "dim": 2**30})
+    with pytest.raises(kgrec.errors.InputError) as refused, guard:
+        torch.nn.Embedding(2**40, 2**30)
+    assert refused.value.field == "--dim"
+    assert "lower --dim 1073741824" in str(refused.value)
+
+
 def test_a_run_whose_layers_no_machine_could_hold_is_refused_as_damaged(trained, capsys):
     """A run.json edited (or damaged) to --layers 2**70: its layer outputs need more bytes
     than any machine has. Before, the error advised loading the run on a machine with more
