@@ -1255,10 +1255,9 @@ class Run:
 
     def explain(self, user: str, item: str, *, k: int = 5) -> pd.DataFrame:
         """The ``k`` best paths from ``user`` to ``item`` in the run's graph source."""
-        from kgrec.explain import explain
+        from kgrec.explain import check_k, explain
 
-        if not isinstance(k, int) or k <= 0:
-            raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
+        k = check_k(k)  # (a numpy integer is its number; a bool is refused)
         user, item = id_argument(user, "user"), id_argument(item, "item")
         settings = self.settings
         with self._store() as opened:
@@ -1289,6 +1288,7 @@ class Run:
         interactions are what users have). A run's user with no training interaction and
         nothing in ``source`` (or no ``source``) to fold them in from gets the run's most
         popular target-domain items."""
+        k = plain(k)  # a numpy integer (from pandas or numpy) is the number it holds
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         if users is not None:

@@ -325,6 +325,23 @@ def test_a_run_returns_dataframes(trained):
         trained.recommend(k=True, users=["u3"])
 
 
+def test_a_run_takes_a_numpy_k_and_refuses_a_bool_k(trained):
+    """k from pandas or numpy (np.int64(2)) is the number it holds: before, Run.recommend and
+    Run.explain refused it as "not a positive integer"; and Run.explain took k=True (as 1)
+    where Run.recommend refused it. A numpy bool is refused as a bool is."""
+    users = list(trained.experiment.maps.users[:2])
+    recs = trained.recommend(k=np.int64(2), users=users)
+    pd.testing.assert_frame_equal(recs, trained.recommend(k=2, users=users))
+    item = trained.experiment.maps.items[0]
+    paths = trained.explain(users[0], item, k=np.int64(2))
+    pd.testing.assert_frame_equal(paths, trained.explain(users[0], item, k=2))
+    for k in (True, np.bool_(True)):
+        with pytest.raises(kgrec.errors.InputError, match="k must be a positive"):
+            trained.recommend(k=k, users=users)
+        with pytest.raises(kgrec.errors.InputError, match="k must be a positive"):
+            trained.explain(users[0], item, k=k)
+
+
 def test_a_run_keeps_working_after_later_loads_into_its_store(tmp_path, tiny_store):
     store = tiny_store
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
