@@ -3288,6 +3288,28 @@ def _written_by_train(entry: Path) -> bool:
     return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in _RUN_NAMES)
 
 
+def unfinished_run(out: Path) -> str | None:
+    """What the folder ``out`` holds where it has no run.json and nothing but what train()
+    writes (or nothing): ``"running"`` while a training holds its lock
+    (:func:`_lock_run_folder`), ``"stopped"`` where none does (a training killed before it
+    wrote run.json); None otherwise (absent, a run, or files of another's)."""
+    if not out.is_dir() or (out / RUN_FILE).exists():
+        return None
+    try:
+        if not all(map(_written_by_train, out.iterdir())):
+            return None
+        fd = os.open(out, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return "running"
+    finally:
+        os.close(fd)  # (closing it releases the lock)
+    return "stopped"
+
+
 def _discard_new_run(out: Path, made: Path | None) -> None:
     """Remove what :func:`_write_new_run` and the training wrote for a new run that failed,
     and the folders this run made (``made``: :func:`~kgrec.files.first_missing`) if nothing
