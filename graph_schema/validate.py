@@ -9,6 +9,7 @@ builds a table, each row keeps where it came from in two private columns, ``_fil
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -312,6 +313,14 @@ def check_indexed_lengths(name: str, table: pd.DataFrame) -> None:
                 field=column,
                 **where(table, position),
             )
+
+
+def plain(value: Any) -> Any:
+    """``value``, or the Python number a numpy number holds (``np.int64(3)`` from
+    ``np.arange``), which kgrec's checks read as that number and JSON can write; a
+    ``np.bool_`` is a bool, refused where a bool is. (Here, not in :mod:`kgrec.data.split`, so
+    that :mod:`kgrec.explain` takes it without importing torch.)"""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def id_argument(value: object, field: str) -> str:

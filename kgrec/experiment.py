@@ -605,11 +605,22 @@ def _check_layer_outputs(layers: int, dim: int, nodes: int) -> None:
         )
 
 
+# torch's errors for a size beyond what a tensor can have: a size beyond int64 ("Overflow when
+# unpacking long"), or sizes whose product in bytes is ("Storage size calculation overflowed",
+# e.g. nodes x --dim x 4 past 2**63)
+_BEYOND_A_TENSOR = ("Overflow when unpacking long", "Storage size calculation overflowed")
+
+
+def _beyond_a_tensor(text: str) -> bool:
+    return any(says in text for says in _BEYOND_A_TENSOR)
+
+
 def out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` reports an allocation that failed, on the CPU or a GPU (Python's
     MemoryError, torch's OutOfMemoryError, or an allocator's RuntimeError), or a size beyond
-    what a tensor can have (torch's "Overflow when unpacking long", a TypeError or
-    RuntimeError: e.g. a ``--dim`` or ``--num-negatives`` beyond int64): the test of
+    what a tensor can have (torch's "Overflow when unpacking long" or "Storage size
+    calculation overflowed", a TypeError or RuntimeError: e.g. a ``--dim`` or
+    ``--num-negatives`` beyond int64, or a ``--dim`` whose table's bytes are): the test of
     :func:`model_memory`, and of ``kgrec tune`` for a trial that fails so while it trains."""
     if isinstance(exc, MemoryError | torch.OutOfMemoryError):
         return True
@@ -617,7 +628,7 @@ def out_of_memory(exc: BaseException) -> bool:
         return False
     text = str(exc)
     return (
-        "Overflow when unpacking long" in text
+        _beyond_a_tensor(text)
         or "DefaultCPUAllocator" in text  # "can't allocate memory" or "not enough memory"
         or "can't allocate memory" in text
         or "out of memory" in text.lower()  # a GPU's, as a plain RuntimeError (MPS)
@@ -670,7 +681,7 @@ def model_memory(
                     f"{what} needs more memory than any machine has ({first}): run.json looks "
                     "damaged (edited?) or its sizes impossible"
                 )
-            elif "Overflow when unpacking long" in text:
+            elif _beyond_a_tensor(text):
                 says = (
                     f"{what} asks for a size beyond what a tensor can have ({first}): run.json "
                     "is damaged (edited?) or its sizes impossible"
@@ -1047,10 +1058,9 @@ class Run:
 
     def explain(self, user: str, item: str, *, k: int = 5) -> pd.DataFrame:
         """The ``k`` best paths from ``user`` to ``item`` in the run's graph source."""
-        from kgrec.explain import explain
+        from kgrec.explain import check_k, explain
 
-        if not isinstance(k, int) or k <= 0:
-            raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
+        k = check_k(k)  # (a numpy integer is its number; a bool is refused)
         user, item = id_argument(user, "user"), id_argument(item, "item")
         settings = self.settings
         with self._store() as opened:
@@ -1081,6 +1091,7 @@ class Run:
         interactions are what users have). A run's user with no training interaction and
         nothing in ``source`` (or no ``source``) to fold them in from gets the run's most
         popular target-domain items."""
+        k = plain(k)  # a numpy integer (from pandas or numpy) is the number it holds
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         if users is not None:
@@ -3064,6 +3075,28 @@ def _written_by_train(entry: Path) -> bool:
     if entry.name in _RUN_NAMES:
         return True
     return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in _RUN_NAMES)
+
+
+def unfinished_run(out: Path) -> str | None:
+    """What the folder ``out`` holds where it has no run.json and nothing but what train()
+    writes (or nothing): ``"running"`` while a training holds its lock
+    (:func:`_lock_run_folder`), ``"stopped"`` where none does (a training killed before it
+    wrote run.json); None otherwise (absent, a run, or files of another's)."""
+    if not out.is_dir() or (out / RUN_FILE).exists():
+        return None
+    try:
+        if not all(map(_written_by_train, out.iterdir())):
+            return None
+        fd = os.open(out, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return "running"
+    finally:
+        os.close(fd)  # (closing it releases the lock)
+    return "stopped"
 
 
 def _discard_new_run(out: Path, made: Path | None) -> None:

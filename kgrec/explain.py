@@ -37,7 +37,7 @@ import networkx as nx
 import pandas as pd
 
 from graph_schema.tables import GraphTables
-from graph_schema.validate import id_argument
+from graph_schema.validate import id_argument, plain
 from kgrec.errors import InputError
 from kgrec.text.nodes import relation_role
 
@@ -114,7 +114,7 @@ def explain(
     tables: GraphTables | GraphIndex, user_id: str, item_uid: str, *, k: int = 5
 ) -> pd.DataFrame:
     """The ``k`` best paths from ``user_id`` to ``item_uid`` (columns: :data:`COLUMNS`)."""
-    check_k(k)
+    k = check_k(k)
     user_id, item_uid = id_argument(user_id, "user"), id_argument(item_uid, "item")
     index = tables if isinstance(tables, GraphIndex) else GraphIndex(tables)
     if user_id not in index.user_items or item_uid not in index.titles:
@@ -296,14 +296,17 @@ def _text(
     return f"you interacted with {h}; {index.label(path[2])} did too, and interacted with {target}"
 
 
-def check_k(k: int) -> None:
-    """Raise :class:`InputError` unless ``k`` (the number of paths) is a positive integer that
-    every store takes: at most 2**63 - 1 (Neo4j's integers are 64-bit; a larger one was the
-    neo4j driver's OverflowError)."""
+def check_k(k: int) -> int:
+    """``k`` (the number of paths) as a Python int if it is a positive integer that every store
+    takes: at most 2**63 - 1 (Neo4j's integers are 64-bit; a larger one was the neo4j driver's
+    OverflowError); a numpy integer (``np.int64(5)``) is the number it holds, and a bool (or
+    ``np.bool_``) is refused. Else :class:`InputError`."""
+    k = plain(k)
     if isinstance(k, bool) or not isinstance(k, int) or not 0 < k < 2**63:
         raise InputError(
             f"k must be a positive number of paths, at most 2**63 - 1, got {k!r}", field="k"
         )
+    return k
 
 
 def unknown_ends_error(user_id: str, item_uid: str, *, user: bool, item: bool) -> InputError:

@@ -326,6 +326,23 @@ def test_a_run_returns_dataframes(trained):
         trained.recommend(k=True, users=["u3"])
 
 
+def test_a_run_takes_a_numpy_k_and_refuses_a_bool_k(trained):
+    """k from pandas or numpy (np.int64(2)) is the number it holds: before, Run.recommend and
+    Run.explain refused it as "not a positive integer"; and Run.explain took k=True (as 1)
+    where Run.recommend refused it. A numpy bool is refused as a bool is."""
+    users = list(trained.experiment.maps.users[:2])
+    recs = trained.recommend(k=np.int64(2), users=users)
+    pd.testing.assert_frame_equal(recs, trained.recommend(k=2, users=users))
+    item = trained.experiment.maps.items[0]
+    paths = trained.explain(users[0], item, k=np.int64(2))
+    pd.testing.assert_frame_equal(paths, trained.explain(users[0], item, k=2))
+    for k in (True, np.bool_(True)):
+        with pytest.raises(kgrec.errors.InputError, match="k must be a positive"):
+            trained.recommend(k=k, users=users)
+        with pytest.raises(kgrec.errors.InputError, match="k must be a positive"):
+            trained.explain(users[0], item, k=k)
+
+
 def test_a_run_keeps_working_after_later_loads_into_its_store(tmp_path, tiny_store):
     store = tiny_store
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
@@ -1384,6 +1401,38 @@ def test_a_run_whose_sizes_are_beyond_a_tensor_is_refused_as_damaged(trained, ca
     assert "more memory" not in str(refused.value)
     assert main(["evaluate", "--run", str(trained.folder)]) == 2
     assert f"--dim {2**70}" in capsys.readouterr().err
+
+
+def test_a_run_whose_table_bytes_are_beyond_a_tensor_is_refused_as_damaged(trained, capsys):
+    """A run.json edited (or damaged) to --dim 2**61: each size fits int64 but the embedding
+    table's bytes (nodes x dim x 4) do not, and torch raises "Storage size calculation
+    overflowed". Before, that RuntimeError was not read as a size beyond a tensor: a bare
+    traceback from load_run and kgrec evaluate."""
+    path = trained.folder / "run.json"
+    info = json.loads(path.read_text())
+    info["settings"]["dim"] = 2**61
+    path.write_text(json.dumps(info))
+    with pytest.raises(kgrec.errors.InputError, match=r"run\.json is damaged") as refused:
+        load_run(trained.folder)
+    assert refused.value.file == str(path)
+    assert "Storage size calculation overflowed" in str(refused.value)
+    assert main(["evaluate", "--run", str(trained.folder)]) == 2
+    assert f"--dim {2**61}" in capsys.readouterr().err
+
+
+def test_a_size_whose_bytes_overflow_a_tensor_names_dim():
+    """torch's "Storage size calculation overflowed" (sizes that each fit int64 but whose
+    bytes do not: a huge graph times --dim) is a size beyond what a tensor can have, as
+    "Overflow when unpacking long" is: kgrec train's guard names --dim for it, and a kgrec
+    tune trial fails with it (kgrec.experiment.out_of_memory). Before: a bare traceback."""
+    with pytest.raises(RuntimeError, match="Storage size calculation overflowed") as raised:
+        torch.empty(2**40, 2**30)
+    assert kgrec.experiment.out_of_memory(raised.value)
+    guard = kgrec.experiment.model_memory({"model": "lightgcn", "dim": 2**30})
+    with pytest.raises(kgrec.errors.InputError) as refused, guard:
+        torch.nn.Embedding(2**40, 2**30)
+    assert refused.value.field == "--dim"
+    assert "lower --dim 1073741824" in str(refused.value)
 
 
 def test_a_run_whose_layers_no_machine_could_hold_is_refused_as_damaged(trained, capsys):

@@ -7,6 +7,7 @@ import argparse
 import random
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -165,6 +166,17 @@ def test_unknown_user_or_item(explain_graph):
         explain(explain_graph, "alice", "action:nothing")
     with pytest.raises(InputError, match="k must be a positive number"):
         explain(explain_graph, "alice", "action:casino", k=0)
+
+
+def test_a_numpy_k_is_its_number_and_a_bool_k_is_refused(explain_graph):
+    """k from pandas or numpy (np.int64(2)) is the number it holds: before, explain refused it
+    as "not a positive number of paths". A bool, numpy's too, is refused."""
+    table = explain(explain_graph, "alice", "action:casino", k=np.int64(2))
+    assert len(table) == 2
+    pd.testing.assert_frame_equal(table, explain(explain_graph, "alice", "action:casino", k=2))
+    for k in (True, np.bool_(True)):
+        with pytest.raises(InputError, match="k must be a positive number"):
+            explain(explain_graph, "alice", "action:casino", k=k)
 
 
 def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -239,3 +240,84 @@ def test_a_quickstart_beside_a_first_load_under_way_says_so(steps, tmp_path, cap
     err = capsys.readouterr().err
     assert f"{out / 'store'} is being loaded now by another process" in err
     assert f"pid {load.pid}" in err and steps == []
+
+
+# a kgrec train into the run folder sys.argv[2] on the data sys.argv[1], which does THEN as it
+# writes run.json (after the split and experiment.pt: a quickstart's train step stopped there)
+_TRAIN = """
+import os, signal, sys, time
+import kgrec.experiment
+from kgrec.cli import main
+write = kgrec.experiment._write_json
+def _write_json(path, info):
+    if path.name == "run.json":
+        THEN
+    write(path, info)
+kgrec.experiment._write_json = _write_json
+main(["train", "--model", "ease", "--protocol", "ml100k-kg", "--data", sys.argv[1],
+      "--domain", "movies", "--out", sys.argv[2]])
+"""
+
+
+def test_a_quickstart_killed_in_its_train_step_is_told_as_such(steps, tmp_path, capsys):
+    """Before, the run folder of a quickstart whose kgrec train was killed before it wrote
+    run.json was refused by the next quickstart as "not written by kgrec (no run.json)", and
+    the quickstart's store had been deleted already."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--model", "ease"]
+    assert real_main(args) == 0
+    script = _TRAIN.replace("THEN", "os.kill(os.getpid(), signal.SIGKILL)")
+    run = out / "ease"
+    shutil.rmtree(run)
+    done = subprocess.run([sys.executable, "-c", script, str(data), str(run)], capture_output=True)
+    assert done.returncode == -9, done.stderr
+    before = sorted(p.name for p in run.iterdir())
+    assert "experiment.pt" in before and "run.json" not in before
+    capsys.readouterr()
+    steps.clear()
+    assert real_main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{run} holds an unfinished run" in err
+    assert "delete the folder" in err and "not written by kgrec" not in err
+    assert sorted(p.name for p in run.iterdir()) == before and steps == []
+    assert (out / "store" / "manifest.json").exists()  # the store is left as it was
+    shutil.rmtree(run)  # as the error says
+    assert real_main(args) == 0, capsys.readouterr().err
+
+
+def test_a_quickstart_beside_a_train_under_way_says_so(steps, tmp_path, capsys):
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".kgrec-quickstart").write_text("ease\nstore\n")
+    script = _TRAIN.replace("THEN", "print('writing', flush=True); time.sleep(60)")
+    train = subprocess.Popen(
+        [sys.executable, "-c", script, str(data), str(out / "ease")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert train.stdout.readline() == "writing\n"
+        capsys.readouterr()
+        assert (
+            real_main(["quickstart", "--data", str(data), "--out", str(out), "--model", "ease"])
+            == 2
+        )
+    finally:
+        train.kill()
+        train.wait(timeout=60)
+    err = capsys.readouterr().err
+    assert f"{out / 'ease'} is being trained now by another process" in err and steps == []
+
+
+def test_an_empty_run_folder_of_a_quickstart_is_replaced(steps, tmp_path, capsys):
+    """A quickstart's train killed before it wrote anything leaves an empty run folder; before,
+    the next quickstart refused it as "not written by kgrec (no run.json)"."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    (out / "ease").mkdir(parents=True)
+    (out / ".kgrec-quickstart").write_text("ease\nstore\n")
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--model", "ease"]
+    assert real_main(args) == 0, capsys.readouterr().err
+    assert (out / "ease" / "run.json").exists()

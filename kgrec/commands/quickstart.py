@@ -17,7 +17,7 @@ import pandas as pd
 
 from kgrec.commands.options import add_threads_option
 from kgrec.errors import InputError, KgrecError
-from kgrec.experiment import RUN_FILE
+from kgrec.experiment import RUN_FILE, unfinished_run
 from kgrec.explain import GraphIndex, explain
 from kgrec.models.registry import MODELS
 from kgrec.store import open_store
@@ -107,8 +107,12 @@ def run(args: argparse.Namespace) -> int:
                 f"{path} exists and no kgrec quickstart made it (not named in {marker}): "
                 "kgrec never deletes it; move it away, or choose another --out"
             )
-    _remove_own(store_path, MANIFEST)
-    _remove_own(run_dir, RUN_FILE)
+    # both checked before either is removed: a refused run folder leaves the store as it was
+    owned = [
+        path for path, marker in ((store_path, MANIFEST), (run_dir, RUN_FILE)) if _own(path, marker)
+    ]
+    for path in owned:
+        shutil.rmtree(path)
     args.out.mkdir(parents=True, exist_ok=True)
     named = sorted((made or set()) | {store_path.name, run_dir.name})
     marker.write_text("".join(f"{name}\n" for name in named))
@@ -156,11 +160,16 @@ def _made(marker: Path) -> set[str] | None:
     return names or None
 
 
-def _remove_own(path: Path, marker: str) -> None:
+def _own(path: Path, marker: str) -> bool:
+    """Whether ``path`` is there to be removed (a store or run a quickstart wrote, by its
+    ``marker`` file); False where it is absent, or an empty run folder (removed here: it holds
+    nothing). Else :class:`KgrecError` saying what it holds and what to do."""
     if not path.exists():
-        return
-    if not (path / marker).exists():
-        left = first_write_left(path) if marker == MANIFEST else None
+        return False
+    if (path / marker).exists():
+        return True
+    if marker == MANIFEST:
+        left = first_write_left(path)
         if left is not None and left[0] == "running":
             raise KgrecError(
                 f"{path} is being loaded now by another process (a kgrec load or quickstart, "
@@ -173,10 +182,26 @@ def _remove_own(path: Path, marker: str) -> None:
                 f"before it wrote {MANIFEST}): no graph, and nothing but the store's own "
                 f"files; delete the folder ({path}) and run kgrec quickstart again"
             )
-        raise KgrecError(
-            f"{path} exists and was not written by kgrec (no {marker}); choose another --out"
-        )
-    shutil.rmtree(path)
+    else:
+        left = unfinished_run(path)
+        if left == "running":
+            raise KgrecError(
+                f"{path} is being trained now by another process (a kgrec train or "
+                "quickstart): wait for it to finish, or stop it, then run kgrec quickstart "
+                "again"
+            )
+        if left is not None and not any(path.iterdir()):
+            path.rmdir()  # a training killed before it wrote anything: nothing to lose
+            return False
+        if left is not None:  # before, "was not written by kgrec (no run.json)"
+            raise KgrecError(
+                f"{path} holds an unfinished run (a kgrec quickstart or train stopped before "
+                f"it wrote {RUN_FILE}): no trained model, and nothing but kgrec train's own "
+                f"files; delete the folder ({path}) and run kgrec quickstart again"
+            )
+    raise KgrecError(
+        f"{path} exists and was not written by kgrec (no {marker}); choose another --out"
+    )
 
 
 def show_samples(tables, recommendations: pd.DataFrame, users: int) -> None:

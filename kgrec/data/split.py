@@ -80,7 +80,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as _field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -88,6 +87,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graph_schema.tables import item_uid
+from graph_schema.validate import plain  # (kgrec.experiment and kgrec.tune import it here)
 from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
 from kgrec.errors import InputError
 from kgrec.files import write_atomic
@@ -348,13 +348,6 @@ def make_split(
             )
     split = Split(target, *parts, item_groups=bool(spec.new_item_share), source_domain=source)
     return replace(split, fixed_new_items=split.new_item_indices()) if split.item_groups else split
-
-
-def plain(value: Any) -> Any:
-    """``value``, or the Python number a numpy number holds (``np.int64(3)`` from
-    ``np.arange``), which kgrec's checks read as that number and JSON can write; a
-    ``np.bool_`` is a bool, refused where a bool is."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_seed(seed: int) -> int:

@@ -1263,7 +1263,7 @@ class Neo4jStore(GraphStore):
         return None
 
     def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
-        check_k(k)
+        k = check_k(k)
         user_id, item_uid = id_argument(user_id, "user"), id_argument(item_uid, "item")
         self._connect()
         with self._errors(f"explaining {item_uid!r} for user {user_id!r}"):
