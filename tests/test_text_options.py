@@ -9,8 +9,8 @@ import torch
 from kgrec.data.export import message_graph
 from kgrec.errors import InputError
 from kgrec.experiment import load_experiment, train
-from kgrec.models.registry import MODELS
 from kgrec.models.layers import ScalarRelationalConv
+from kgrec.models.registry import MODELS
 
 
 @pytest.fixture
