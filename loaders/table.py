@@ -120,8 +120,9 @@ def load(
     }[kind]
     names = {target: source or target for target, (source, _) in columns.items()}
     df = _map_columns(df, columns, keep_others=kind != "interactions")
-    for name in ("user_id", "item_id", "title"):
+    for name in ("user_id", "item_id", "title", "entity_id"):
         if name in df:
+            _check_single_values(df, name, field=names.get(name, name))
             column = df[name]
             if pd.api.types.is_float_dtype(column):  # Parquet ids as floats: 1.0 is the id "1"
                 column = column.map(as_text, na_action="ignore")
@@ -229,6 +230,31 @@ def _check_no_nul(df: pd.DataFrame, file: str) -> None:
                 line=int(np.argmax(bad)) + 1,
                 field=str(name),
             )
+
+
+def _check_single_values(df: pd.DataFrame, name: str, *, field: str) -> None:
+    """An id or title is one value: a list or a record (a Parquet ``list<...>`` or struct
+    column) is refused, naming its row and the column as the file does, never stored as the
+    text of the list (``"['Toy' 'Story']"``)."""
+    column = df[name]
+    if column.dtype != object:
+        return
+    many = column.map(lambda v: isinstance(v, list | tuple | dict | np.ndarray), na_action="ignore")
+    many = many.fillna(False).to_numpy(dtype=bool)
+    if many.any():
+        position = int(np.argmax(many))
+        raise InputError(
+            f"a list or record is not {'a title' if name == 'title' else 'an id'}: "
+            f"{_plain_value(column.iloc[position])!r} (an id or a title is one value: a text "
+            "or a number)",
+            field=field,
+            **where(df, position),
+        )
+
+
+def _plain_value(value: object) -> object:
+    """A Parquet list value as a Python list (``['a', 'b']``, not ``array(['a', 'b'])``)."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
 
 
 def _has_nul(value: object) -> bool:

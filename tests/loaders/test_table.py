@@ -287,3 +287,42 @@ def test_an_infinite_parquet_float_is_quoted_as_a_number(tmp_path, column):
     with pytest.raises(InputError, match=r"not a number: -inf \(infinite\)$") as caught:
         table.load(path, kind="interactions")
     assert (caught.value.line, caught.value.field) == (2, column)
+
+
+@pytest.mark.parametrize(
+    "kind, frame, field, shown",
+    [
+        (
+            "interactions",
+            {"user_id": ["u1", "u2"], "item_id": [["i1"], ["i2"]]},
+            "item_id",
+            "['i1']",
+        ),
+        (
+            "interactions",
+            {"user_id": [{"a": 1}, {"a": 2}], "item_id": ["i1", "i2"]},
+            "user_id",
+            "{'a': 1}",
+        ),
+        (
+            "items",
+            {"item_id": ["i1", "i2"], "title": [["Toy", "Story"], ["Heat"]]},
+            "title",
+            "['Toy', 'Story']",
+        ),
+        ("items", {"item_id": ["i1", "i2"], "entity_id": [None, ["m.1"]]}, "entity_id", "['m.1']"),
+    ],
+)
+def test_a_parquet_list_or_record_as_an_id_or_title_is_refused(tmp_path, kind, frame, field, shown):
+    """An id or title column of lists (or structs) was stored as the text of each list
+    ("['Toy' 'Story']"): it is refused, naming the row and column."""
+    path = tmp_path / "t.parquet"
+    pd.DataFrame(frame).to_parquet(path)
+    with pytest.raises(InputError) as err:
+        table.load(path, kind=kind, domain="d")
+    assert err.value.field == field
+    assert err.value.file == str(path)
+    assert err.value.line == (2 if field == "entity_id" else 1)
+    assert f"a list or record is not {'a title' if field == 'title' else 'an id'}: {shown}" in str(
+        err.value
+    )
