@@ -24,6 +24,7 @@ from graph_schema.tables import DOMAIN_PATTERN, KNOWLEDGE, SPECS, UNCLEARABLE, G
 from graph_schema.validate import (
     FILE,
     LINE,
+    MAX_INDEXED_BYTES,
     PRIVATE,
     cast_spec_columns,
     check_indexed_lengths,
@@ -113,6 +114,8 @@ def build(
         frame = getattr(parts, name)
         if frame is not None:
             _require_values(frame, columns, names.get(name, {}))
+            # a rule's domains are known later: there the item id alone
+            _check_id_lengths(frame, columns, names.get(name, {}), "" if rule else f"{domain}:")
 
     interactions, users = parts.interactions, parts.users
     if parts.user_links is not None:
@@ -304,6 +307,37 @@ def _require_values(df: pd.DataFrame, columns: list[str], names: Mapping[str, st
                     field=names.get(name, name),
                     **where(df, position),
                 )
+
+
+def _check_id_lengths(
+    df: pd.DataFrame, columns: list[str], names: Mapping[str, str], item_prefix: str
+) -> None:
+    """An error at the first id (or relation name) of ``columns`` too long for Neo4j's index
+    (an item id with ``item_prefix``, its domain, as its uid is; the tables' own check, after,
+    holds a rule's domains), naming the column as the
+    file does (``names``), before the tables are built (where it would be their ``uid``)."""
+    for name in columns:
+        text = df[name].astype("string")
+        extra = len(item_prefix.encode("utf-8")) if name == "item_id" else 0
+        maybe = (text.str.len() > (MAX_INDEXED_BYTES - extra) // 4).fillna(False)
+        maybe = maybe.to_numpy(dtype=bool)
+        if not maybe.any():
+            continue
+        size = np.zeros(len(text), dtype=np.int64)
+        size[maybe] = [len(v.encode("utf-8")) + extra for v in text[maybe]]
+        if (size > MAX_INDEXED_BYTES).any():
+            position = int(np.argmax(size > MAX_INDEXED_BYTES))
+            value = text.iloc[position]
+            if extra:
+                kind = f"an item id whose uid ({item_prefix}id) is"
+            else:
+                kind = "a relation name of" if name == "relation" else "an id of"
+            raise InputError(
+                f"{kind} {size[position]:,} bytes ({value[:40]!r}...): at most "
+                f"{MAX_INDEXED_BYTES:,} (Neo4j cannot index more)",
+                field=names.get(name, name),
+                **where(df, position),
+            )
 
 
 def _dedupe(

@@ -253,10 +253,10 @@ def test_toy_dataset_still_loads_without_warnings(toy, toy_files):
 @pytest.mark.parametrize(
     ("name", "content", "line", "field"),
     [
-        ("i.csv", "user_id,item_id\nu1,i1\nu2," + "9" * 4000 + "\n", 3, "uid"),
+        ("i.csv", "user_id,item_id\nu1,i1\nu2," + "9" * 4000 + "\n", 3, "item_id"),
         ("i.csv", "user_id,item_id\n" + "u" * 4001 + ",i1\n", 2, "user_id"),
         ("t.tsv", "e1\tr\te2\ne1\t" + "r" * 4001 + "\te2\n", 2, "relation"),
-        ("t.tsv", "e1\tr\te2\ne3\tr\t" + "é" * 2001 + "\n", 2, "entity_id"),
+        ("t.tsv", "e1\tr\te2\ne3\tr\t" + "é" * 2001 + "\n", 2, "tail"),
     ],
 )
 def test_an_id_too_long_to_index_is_refused_at_load_naming_the_line(
@@ -273,3 +273,24 @@ def test_an_id_too_long_to_index_is_refused_at_load_naming_the_line(
     err = capsys.readouterr().err
     assert f"file {tmp_path / name}, line {line}, field '{field}'" in err
     assert "at most 4,000 (Neo4j cannot index more)" in err
+
+
+def test_an_id_too_long_to_index_is_named_as_the_file_names_its_column(tmp_path, capsys):
+    """The error names the column as the file does (before: the canonical table's, 'uid' for
+    an item id of any file, 'relation' for RecBole's relation_id:token)."""
+    (tmp_path / "d.inter").write_text(
+        "user_id:token\tmovie:token\nu1\t" + "9" * 3999 + "\n", encoding="utf-8"
+    )
+    (tmp_path / "d.kg").write_text(
+        "head_id:token\trelation_id:token\ttail_id:token\ne1\t" + "r" * 4001 + "\te2\n",
+        encoding="utf-8",
+    )
+    table_args = ["table", str(tmp_path / "d.inter"), "--sep", "\t", "--item-col", "movie:token"]
+    assert main(["load", *table_args, "--user-col", "user_id:token", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"file {tmp_path / 'd.inter'}, line 2, field 'movie:token'" in err
+    assert "an item id whose uid (default:id) is 4,007 bytes" in err
+    (tmp_path / "d.inter").write_text("user_id:token\titem_id:token\nu1\ti1\n", encoding="utf-8")
+    assert main(["load", "recbole", str(tmp_path / "d"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"file {tmp_path / 'd.kg'}, line 2, field 'relation_id:token'" in err
