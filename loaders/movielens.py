@@ -79,10 +79,15 @@ def load(
     user_links: str | Path | None = None,
     report: LoadReport | None = None,
 ) -> GraphTables:
-    """The canonical tables of a raw MovieLens folder (ml-100k or ml-1m)."""
+    """The canonical tables of a raw MovieLens folder (ml-100k or ml-1m). ``domain``
+    defaults to the version (``ml-100k`` or ``ml-1m``: the domain of the same dataset loaded
+    from RecBole's files) unless ``domain_rule`` splits the items into domains."""
     folder = Path(path)
     report = report if report is not None else LoadReport()
-    parts = _ml100k(folder) if detect(folder) == "ml-100k" else _ml1m(folder)
+    version = detect(folder)
+    parts = _ml100k(folder) if version == "ml-100k" else _ml1m(folder)
+    if domain is None and domain_rule is None:
+        domain = version
     if parts.interactions is not None:
         parts.interactions = check_interactions(parts.interactions, report)
     if user_links is not None:

@@ -851,9 +851,9 @@ def test_recbole_and_movielens_say_which_new_domain_they_start(
     caplog.set_level("INFO", logger="kgrec.commands.load")
     for args, line in (
         (["load", "recbole", shop], "the load starts the new domain 'shop'; the store holds toy"),
-        (  # without --domain: the domain default
+        (  # without --domain: the version's (before: `default`, one for every dataset)
             ["load", "movielens", films],
-            "the load starts the new domain 'default'; the store holds shop, toy",
+            "the load starts the new domain 'ml-100k'; the store holds shop, toy",
         ),
         (["load", "movielens", films, "--domain", "toy"], None),
         (["load", "recbole", shop], None),
@@ -864,4 +864,4 @@ def test_recbole_and_movielens_say_which_new_domain_they_start(
         assert logged(caplog, "INFO") == ([line] if line else []), args
         assert logged(caplog, "WARNING") == []  # u1, u2: users the store holds
     with open_store(uri) as store:
-        assert set(store.item_domains()) == {"default", "shop", "toy"}
+        assert set(store.item_domains()) == {"ml-100k", "shop", "toy"}

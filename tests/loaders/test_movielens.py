@@ -50,12 +50,12 @@ def test_ml100k_layout(tmp_path, write_files):
     assert movielens.detect(folder) == "ml-100k"
     graph = movielens.load(folder)
     items = graph.items.set_index("uid")
-    assert items.loc["default:20", "title"] == "Café Noir (1997)"  # ISO-8859-1 decoded
-    assert items.loc["default:10", "genres"] == ["Animation", "Comedy"]
-    assert items.loc["default:20", "genres"] == ["Action", "Drama"]
-    assert items.loc["default:30", "genres"] == ["unknown"]
-    assert items.loc["default:10", "year"] == 1995 and pd.isna(items.loc["default:30", "year"])
-    assert items.loc["default:10", "imdb_url"] == "http://x/toy"
+    assert items.loc["ml-100k:20", "title"] == "Café Noir (1997)"  # ISO-8859-1 decoded
+    assert items.loc["ml-100k:10", "genres"] == ["Animation", "Comedy"]
+    assert items.loc["ml-100k:20", "genres"] == ["Action", "Drama"]
+    assert items.loc["ml-100k:30", "genres"] == ["unknown"]
+    assert items.loc["ml-100k:10", "year"] == 1995 and pd.isna(items.loc["ml-100k:30", "year"])
+    assert items.loc["ml-100k:10", "imdb_url"] == "http://x/toy"
     assert len(graph.interactions) == 4
     assert graph.interactions["rating"].tolist() == [5.0, 3.0, 4.0, 1.0]
     users = graph.users.set_index("user_id")
@@ -113,10 +113,10 @@ def test_ml100k_empty_fields_are_reported_for_clear_empty(tmp_path, write_files)
     assert report.empty == {
         "Item": {
             "title": [],
-            "release_date": ["default:30"],
-            "imdb_url": ["default:30"],
+            "release_date": ["ml-100k:30"],
+            "imdb_url": ["ml-100k:30"],
             "genres": [],
-            "year": ["default:30"],
+            "year": ["ml-100k:30"],
         },
         "User": {"age": [], "gender": [], "occupation": [], "zip_code": ["1"]},
     }
@@ -172,3 +172,15 @@ def test_kgrec_load_movielens_reads_the_folder_with_the_commands_options(
         assert main(["load", "movielens", str(folder), *option, "--store", store]) == 0
         with open_store(store) as opened:
             assert set(opened.snapshot().items["uid"]) == uids
+
+
+def test_two_versions_loaded_without_a_domain_keep_their_own(tmp_path, write_files):
+    """Before, both went to the domain ``default``: ml-100k's item 10 and ml-1m's item 10,
+    two films, were one item."""
+    small = movielens.load(write_files(tmp_path / "a", ML100K))
+    large = movielens.load(write_files(tmp_path / "b", ML1M))
+    assert set(small.items["domain"]) == {"ml-100k"}
+    assert set(large.items["domain"]) == {"ml-1m"}
+    assert (
+        movielens.load(tmp_path / "a", domain="films").items["uid"].str.startswith("films:").all()
+    )
