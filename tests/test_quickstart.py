@@ -321,3 +321,38 @@ def test_an_empty_run_folder_of_a_quickstart_is_replaced(steps, tmp_path, capsys
     args = ["quickstart", "--data", str(data), "--out", str(out), "--model", "ease"]
     assert real_main(args) == 0, capsys.readouterr().err
     assert (out / "ease" / "run.json").exists()
+
+
+def test_a_quickstart_stopped_by_ctrl_c_in_its_first_load_goes_on(
+    steps, tmp_path, capsys, monkeypatch
+):
+    """A first load stopped by Ctrl-C removes the table files it wrote, leaving the store
+    folder its lock file alone; before, the next quickstart refused that folder as "an
+    unfinished first load" to be deleted by hand (found by the diff37 review)."""
+    from kgrec.store import LocalStore
+
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".kgrec-quickstart").write_text("ease\nstore\n")
+
+    def stopped(self, name, df):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LocalStore, "_write_table", stopped)
+        load = [
+            "load",
+            "recbole",
+            str(data),
+            "--domain",
+            "movies",
+            "--store",
+            f"local:{out / 'store'}",
+        ]
+        assert real_main(load) == 130  # (Ctrl-C's exit status)
+    assert [p.name for p in (out / "store").iterdir()] == [".lock"]
+    capsys.readouterr()
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--model", "ease"]
+    assert real_main(args) == 0, capsys.readouterr().err
+    assert (out / "store" / "manifest.json").exists()

@@ -21,7 +21,7 @@ from kgrec.experiment import RUN_FILE, unfinished_run
 from kgrec.explain import GraphIndex, explain
 from kgrec.models.registry import MODELS
 from kgrec.store import open_store
-from kgrec.store.local import MANIFEST, first_write_left
+from kgrec.store.local import MANIFEST, TABLE_FILE, first_write_left
 
 EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
 # in --out: the store and run beside it are a quickstart's, which the next one replaces
@@ -162,7 +162,8 @@ def _made(marker: Path) -> set[str] | None:
 
 def _own(path: Path, marker: str) -> bool:
     """Whether ``path`` is there to be removed (a store or run a quickstart wrote, by its
-    ``marker`` file); False where it is absent, or an empty run folder (removed here: it holds
+    ``marker`` file, or a store folder whose first load was stopped before any table file
+    stayed); False where it is absent, or an empty run folder (removed here: it holds
     nothing). Else :class:`KgrecError` saying what it holds and what to do."""
     if not path.exists():
         return False
@@ -176,6 +177,10 @@ def _own(path: Path, marker: str) -> bool:
                 f"pid {left[1]}): wait for it to finish, or stop it, then run kgrec quickstart "
                 "again"
             )
+        if left is not None and not any(TABLE_FILE.fullmatch(p.name) for p in path.iterdir()):
+            # a first load stopped before any table file stayed (Ctrl-C removes those it
+            # wrote): the lock and temporary files alone, nothing to lose
+            return True
         if left is not None:  # before, "was not written by kgrec (no manifest.json)"
             raise KgrecError(
                 f"{path} holds an unfinished first load (a kgrec quickstart or load stopped "

@@ -697,9 +697,12 @@ class LocalStore(GraphStore):
             # first write's marker gone (removed as the lock is let go) the next write would
             # refuse a folder holding them; before, a Ctrl-C left them for good
             if first and not (self.path / MANIFEST).exists():
-                for name in frames:
-                    if name in tables:
-                        (self.path / tables[name]["file"]).unlink(missing_ok=True)
+                # every table file here is this write's (the folder was checked under the
+                # lock), the one renamed into place as it was stopped too, before ``tables``
+                # named it
+                for file in self.path.glob("*.parquet"):
+                    if TABLE_FILE.fullmatch(file.name) and _plain_file(file):
+                        file.unlink(missing_ok=True)
             if isinstance(exc, OSError):
                 message = f"{self.uri}: write failed, the store is unchanged: {exc}"
                 raise StoreError(message) from exc

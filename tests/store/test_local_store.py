@@ -641,3 +641,27 @@ def build_users(ids):
     from graph_schema.tables import GraphTables
 
     return GraphTables(users=pd.DataFrame({"user_id": pd.Series(ids, dtype="string")}))
+
+
+def test_a_first_write_stopped_as_a_table_file_is_renamed_leaves_none(
+    tmp_path, movies, monkeypatch
+):
+    """A Ctrl-C that lands as a table file is renamed into place (the signal is raised as
+    os.replace returns), before the write names it: the file stayed, and the next write refused
+    the folder ("holds table files ... but no manifest.json") (found by the diff37 review)."""
+    store = LocalStore(tmp_path / "new")
+    real, moved = os.replace, []
+
+    def replace(src, dst):
+        real(src, dst)
+        moved.append(dst)
+        if len(moved) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        store.write(movies, progress=False)
+    monkeypatch.undo()
+    assert not list(store.path.glob("*.parquet"))
+    store.write(movies, progress=False)
+    assert len(store.snapshot().users) == len(movies.users)
