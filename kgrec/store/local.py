@@ -58,9 +58,9 @@ from graph_schema.tables import (
     TableSpec,
     empty,
 )
-from graph_schema.validate import id_arguments
+from graph_schema.validate import id_argument, id_arguments
 from kgrec.errors import StoreError, few
-from kgrec.explain import GraphIndex, explain
+from kgrec.explain import GraphIndex, check_k, explain
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     attach_to_items,
@@ -273,6 +273,8 @@ class LocalStore(GraphStore):
         manifest names the same table files (their names hold a hash of their content), so
         repeated explanations in one session cost the path search alone; any write to the
         store, by this process or another, is seen at the next call."""
+        check_k(k)  # before the graph is read, as Neo4jStore checks them
+        id_argument(user_id, "user"), id_argument(item_uid, "item")
         manifest = self.manifest()
         files = tuple(manifest["tables"].get(spec.name, {}).get("file") for spec in GRAPH_TABLES)
         if self._explain_index is None or self._explain_index[0] != files:

@@ -623,13 +623,32 @@ class Neo4jStore(GraphStore):
         record: Mapping[str, str | None],
     ) -> bool:
         """Whether ``property`` holds ``checked`` already, recorded as ``record``'s (a text
-        model's), each kind's vectors indexed: then a replacement changes nothing. The vectors
-        are read only when the record is the same (another model: they differ)."""
+        model's), each kind's vectors under an online index of their dimension (a kind
+        without vectors under none): then a replacement changes nothing, and an embed run
+        again after its index failed still makes it. The vectors are read only when the record
+        and the indexes are the same (another model: they differ)."""
         stored = self._vector_record(property)
         if stored is None or stored["run"] is not None:
             return False
         if any(stored[field] != value for field, value in record.items()):
             return False
+        indexes = {
+            index["kind"]: index
+            for index in self._vector_indexes()
+            if index["property"] == property and index["kind"] in checked
+        }
+        for kind, (keys, matrix) in checked.items():
+            index = indexes.get(kind)
+            if not keys:
+                fit = index is None  # else the replacement drops it
+            else:
+                fit = (
+                    index is not None
+                    and index["state"] == "ONLINE"
+                    and int(index["dimensions"]) == matrix.shape[1]
+                )
+            if not fit:
+                return False
         for kind, (keys, matrix) in checked.items():
             held_keys, held = self.read_vectors(kind, property=property)
             order = np.argsort(keys, kind="stable")  # read_vectors: by key

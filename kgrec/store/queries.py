@@ -410,9 +410,9 @@ RETURN n.{prop(KEY_PROPERTY[kind])} AS key, n[$property] AS vector ORDER BY key
     for kind in KEY_PROPERTY
 }
 VECTOR_INDEXES = """
-SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options
+SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options, state
 RETURN name, labelsOrTypes[0] AS kind, properties[0] AS property,
-       options.indexConfig.`vector.dimensions` AS dimensions
+       options.indexConfig.`vector.dimensions` AS dimensions, state
 """
 
 

@@ -281,31 +281,39 @@ def other_holders(store: GraphStore, property: str, kinds: Iterable[str]) -> lis
     ]
 
 
-def check_usable(
-    results: list[Embedded], model: Mapping[str, str] | None = None, *, every: bool = False
-) -> None:
+def _by(model: Mapping[str, str] | None) -> str:
+    return f" by model {model['name']} ({model['identity']})" if model is not None else ""
+
+
+def check_no_zeros(results: list[Embedded], model: Mapping[str, str] | None = None) -> None:
     """An InputError, naming the kind and how many, when ``results`` hold a vector of zeros
-    (a model that gives no direction for a text: no similarity can be read from it), or,
-    with ``model`` and ``every`` (no other kind holds the property's vectors), no vector at
-    all (no node of theirs has a text): the store would record ``model`` as the maker of
-    vectors that are not there."""
+    (a model that gives no direction for a text: no similarity can be read from it)."""
     from kgrec.errors import InputError
 
-    by = f" by model {model['name']} ({model['identity']})" if model is not None else ""
     for result in results:
         zeros = int((~np.any(result.vectors, axis=1)).sum()) if result.keys else 0
         if zeros:
             raise InputError(
-                f"{zeros} of the {len(result.keys)} {result.kind} vectors{by} are all zeros: "
-                "no similarity can be read from them. Nothing was written: embed with "
+                f"{zeros} of the {len(result.keys)} {result.kind} vectors{_by(model)} are all "
+                "zeros: no similarity can be read from them. Nothing was written: embed with "
                 "another --model",
                 field="--model",
             )
+
+
+def check_some_vector(
+    results: list[Embedded], model: Mapping[str, str] | None, *, every: bool
+) -> None:
+    """An InputError when, with ``model`` and ``every`` (no other kind holds the property's
+    vectors), ``results`` hold no vector at all (no node of theirs has a text): the store
+    would record ``model`` as the maker of vectors that are not there."""
+    from kgrec.errors import InputError
+
     if model is not None and every and not any(result.keys for result in results):
         nodes = ", ".join(f"{r.kind}: 0 of {r.nodes} nodes" for r in results)
         raise InputError(
-            f"no node has a text to embed ({nodes}), so there is no vector to write{by}. "
-            "Nothing was written, and no model recorded: check the templates "
+            f"no node has a text to embed ({nodes}), so there is no vector to write"
+            f"{_by(model)}. Nothing was written, and no model recorded: check the templates "
             "(--template-file) and that the nodes have titles or names",
             field="--kinds",
         )
@@ -326,8 +334,9 @@ def write_embeddings(
     the kinds written are every kind that holds them (:func:`other_holders`); so is,
     with ``model`` (:func:`model_record`), another model's vectors on a kind not written
     (:func:`check_model`), and so are vectors a run published there
-    (:func:`check_text_property`), and so are a vector of zeros and, with ``model``, results
-    without any vector where no other kind holds the property's (:func:`check_usable`).
+    (:func:`check_text_property`), and so are a vector of zeros (:func:`check_no_zeros`) and,
+    with ``model``, results without any vector where no other kind holds the property's
+    (:func:`check_some_vector`).
     ``model`` is recorded as the property's
     (with its template digests: those of the kinds not written are kept from the store's
     record); without one
@@ -335,11 +344,11 @@ def write_embeddings(
     held for the check and the write (:meth:`~kgrec.store.base.GraphStore.load_lock`)."""
 
     results = list(results)
-    check_usable(results, model)  # before the lock: vectors of zeros
+    check_no_zeros(results, model)  # before the lock
     with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
         check_text_property(store, property, embed=True)  # a run's vectors: not replaced
         every = not other_holders(store, property, [result.kind for result in results])
-        check_usable(results, model, every=every)  # a model recorded of no vector at all
+        check_some_vector(results, model, every=every)  # a model recorded of no vector
         for result in results:  # every kind, with the remedy of this command
             store.check_vectors(
                 result.kind,

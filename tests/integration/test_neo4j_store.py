@@ -942,3 +942,22 @@ def test_an_embed_that_changes_nothing_writes_nothing(movies_store, monkeypatch,
     )
     assert writes == [1, 1]
     assert store.vector_model("embedding")["identity"] == "b"
+
+
+def test_an_embed_run_again_makes_an_index_of_another_dimension_again(movies_store):
+    """An embed whose vectors are written and whose index is still of the old dimension (the
+    drop of the old index failed: the error says to run the same embed again) makes it again,
+    though the vectors and their record are unchanged; the check that an unchanged embed
+    writes nothing must not skip it."""
+    from kgrec.store import queries as q
+    from kgrec.text.embed import Embedded, write_embeddings
+
+    store = movies_store(batch_size=2)
+    model = _record("a", {"Item": "i1"}, {"Item": False})
+    items = Embedded("Item", ["movies:1", "movies:2"], np.eye(2, dtype=np.float32), 2, 2, 0, 0)
+    write_embeddings(store, [items], model=model)
+    store._run(q.drop_vector_index("Item", "embedding"))
+    store._run(q.create_vector_index("Item", "embedding"), dimensions=3)
+    write_embeddings(store, [items], model=model)
+    assert store.vector_dimension("Item", property="embedding") == 2
+    np.testing.assert_array_equal(store.read_vectors("Item", property="embedding")[1], np.eye(2))

@@ -1199,6 +1199,15 @@ def test_explain_refuses_unknown_ends_and_a_bad_k(store, explain_graph):
             store.explain("alice", "action:casino", k=k)
 
 
+def test_explain_refuses_a_bad_k_or_id_before_reading_the_graph(store):
+    """Before, the local store read the whole graph (or, never written, said it was no
+    store) before it looked at k and the ids; Neo4j checked them first."""
+    with pytest.raises(InputError, match="k must be a positive number"):
+        store.explain("alice", "action:casino", k=0)
+    with pytest.raises(InputError, match="may not be empty"):
+        store.explain("  ", "action:casino")
+
+
 def test_ids_given_as_integers_are_read_as_the_text_ids_the_store_keys(store, make_graph):
     """The loaders read every id as text (user 7 is "7"). Before, an integer id given to the
     Python API matched nothing: no interactions, "user 7 has no interactions" from explain,
