@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ from kgrec.experiment import RUN_FILE, unfinished_run
 from kgrec.explain import GraphIndex, explain
 from kgrec.models.registry import MODELS
 from kgrec.store import open_store
-from kgrec.store.local import MANIFEST, TABLE_FILE, first_write_left
+from kgrec.store.local import MANIFEST, first_write_left
 
 EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
 # in --out: the store and run beside it are a quickstart's, which the next one replaces
@@ -161,10 +162,12 @@ def _made(marker: Path) -> set[str] | None:
 
 
 def _own(path: Path, marker: str) -> bool:
-    """Whether ``path`` is there to be removed (a store or run a quickstart wrote, by its
-    ``marker`` file, or a store folder whose first load was stopped before any table file
-    stayed); False where it is absent, or an empty run folder (removed here: it holds
-    nothing). Else :class:`KgrecError` saying what it holds and what to do."""
+    """Whether ``path``, a folder the quickstart's marker names, is there to be removed: a
+    store or run a quickstart wrote (its ``marker`` file), or one an earlier quickstart left
+    unfinished (a first load or a train stopped before it wrote ``marker``: kgrec's own files
+    alone, no graph or model, nothing to lose; said on stderr). False where it is absent.
+    Else :class:`KgrecError` saying what it holds and what to do: another process writing it
+    now, or files that are not kgrec's."""
     if not path.exists():
         return False
     if (path / marker).exists():
@@ -177,16 +180,7 @@ def _own(path: Path, marker: str) -> bool:
                 f"pid {left[1]}): wait for it to finish, or stop it, then run kgrec quickstart "
                 "again"
             )
-        if left is not None and not any(TABLE_FILE.fullmatch(p.name) for p in path.iterdir()):
-            # a first load stopped before any table file stayed (Ctrl-C removes those it
-            # wrote): the lock and temporary files alone, nothing to lose
-            return True
-        if left is not None:  # before, "was not written by kgrec (no manifest.json)"
-            raise KgrecError(
-                f"{path} holds an unfinished first load (a kgrec quickstart or load stopped "
-                f"before it wrote {MANIFEST}): no graph, and nothing but the store's own "
-                f"files; delete the folder ({path}) and run kgrec quickstart again"
-            )
+        what = "first load"
     else:
         left = unfinished_run(path)
         if left == "running":
@@ -195,15 +189,14 @@ def _own(path: Path, marker: str) -> bool:
                 "quickstart): wait for it to finish, or stop it, then run kgrec quickstart "
                 "again"
             )
-        if left is not None and not any(path.iterdir()):
-            path.rmdir()  # a training killed before it wrote anything: nothing to lose
-            return False
-        if left is not None:  # before, "was not written by kgrec (no run.json)"
-            raise KgrecError(
-                f"{path} holds an unfinished run (a kgrec quickstart or train stopped before "
-                f"it wrote {RUN_FILE}): no trained model, and nothing but kgrec train's own "
-                f"files; delete the folder ({path}) and run kgrec quickstart again"
-            )
+        what = "run"
+    if left is not None:  # before, "was not written by kgrec (no manifest.json / run.json)"
+        print(
+            f"{path}: an earlier quickstart's unfinished {what} (stopped before it wrote "
+            f"{marker}; kgrec's own files alone), replaced",
+            file=sys.stderr,
+        )
+        return True
     raise KgrecError(
         f"{path} exists and was not written by kgrec (no {marker}); choose another --out"
     )
