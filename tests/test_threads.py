@@ -123,3 +123,15 @@ def test_more_threads_than_cores_are_taken_with_a_warning(two_cores, monkeypatch
     caplog.clear()
     assert choose_threads(2) == 2  # as many as the cores: no warning
     assert "usable core" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "command", ["train", "evaluate", "tune", "recommend", "embed", "quickstart"]
+)
+def test_the_help_names_every_source_of_the_count(command, capsys):
+    """`--threads`'s help named $KGREC_THREADS, then the idle cores, leaving out
+    $OMP_NUM_THREADS, which is read before the idle cores."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "$KGREC_THREADS, else $OMP_NUM_THREADS, else the idle cores" in help_text

@@ -137,8 +137,8 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="threads to compute with (default: $KGREC_THREADS, else the idle cores: the "
-        "cores less the load average, at least 1)",
+        help="threads to compute with (default: $KGREC_THREADS, else $OMP_NUM_THREADS, else the "
+        "idle cores: the cores less the load average, at least 1)",
     )
 
 
