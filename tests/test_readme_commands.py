@@ -104,3 +104,65 @@ def test_a_readme_command_names_only_options_it_has(command):
     named = re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", command)
     unknown = [option for option in named if option not in known]
     assert not unknown, f"{command}\nnot an option of kgrec {' '.join(words)}: {unknown}"
+
+
+def _section(title: str) -> str:
+    """The README's section ``## TITLE``, up to the next heading of that level."""
+    text = README.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+# read from the environment, but no setting of kgrec's
+NOT_SETTINGS = {"HOME", "BASH_SOURCE", "COLUMNS", "PATH"}
+
+
+def test_every_environment_variable_the_code_reads_is_in_the_configuration_table():
+    """NEO4J_PORT, NEO4J_DIR, NEO4J_HEAP, ... (tools/neo4j), KGREC_TEST_NEO4J_URI and CI (the
+    tests) were read but missing from "Configuration"."""
+    root = README.parent
+    python = re.compile(
+        r"""(?:environ\.get\(|environ\[|getenv\(|environ\.setdefault\(|getOrDefault\()"""
+        r"""\s*["']([A-Z][A-Z0-9_]+)["']"""
+    )
+    shell = re.compile(r"\$\{?([A-Z][A-Z0-9_]+)")
+    read: dict[str, str] = {}
+    for folder in ("kgrec", "loaders", "graph_schema", "bench", "tools"):
+        for path in [*(root / folder).rglob("*.py"), *(root / folder).rglob("*.java")]:
+            for name in python.findall(path.read_text()):
+                read.setdefault(name, str(path.relative_to(root)))
+    for name in python.findall((root / "tests" / "conftest.py").read_text()):
+        read.setdefault(name, "tests/conftest.py")
+    for path in (root / "tools" / "neo4j" / "neo4j", root / ".ci" / "run"):
+        lines = path.read_text().splitlines()
+        code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+        for name in shell.findall(code):
+            read.setdefault(name, str(path.relative_to(root)))
+    assert "NEO4J_PASSWORD" in read and "NEO4J_PORT" in read  # the scan finds them
+    table = _section("Configuration")
+    missing = {
+        name: path
+        for name, path in read.items()
+        if name not in NOT_SETTINGS and f"`{name}`" not in table
+    }
+    assert not missing, f"read by the code, not in README's Configuration table: {missing}"
+
+
+def test_every_option_of_every_command_is_in_the_readme():
+    """The other way round from the tests above: an option a parser has and the README never
+    names is one a reader cannot find."""
+    text = README.read_text()
+    missing = []
+    for command in COMMANDS:
+        parser = _command_parser([command])
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parsers = subs[0].choices.items() if subs else [(None, parser)]
+        for sub, each in parsers:
+            for action in each._actions:
+                options = [o for o in action.option_strings if o not in ("-h", "--help")]
+                if options and not any(
+                    re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text) for o in options
+                ):
+                    missing.append(" ".join(filter(None, ["kgrec", command, sub, *options])))
+    assert not missing, f"options the README never names: {missing}"
