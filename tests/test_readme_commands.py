@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import shlex
 from pathlib import Path
@@ -120,7 +121,8 @@ NOT_SETTINGS = {"HOME", "BASH_SOURCE", "COLUMNS", "PATH"}
 
 def test_every_environment_variable_the_code_reads_is_in_the_configuration_table():
     """NEO4J_PORT, NEO4J_DIR, NEO4J_HEAP, ... (tools/neo4j), KGREC_TEST_NEO4J_URI and CI (the
-    tests) were read but missing from "Configuration"."""
+    tests), KGREC_NOTEBOOK_EPOCHS and KGREC_NOTEBOOK_RUNS (the notebooks) were read but missing
+    from "Configuration"."""
     root = README.parent
     python = re.compile(
         r"""(?:environ\.get\(|environ\[|getenv\(|environ\.setdefault\(|getOrDefault\()"""
@@ -134,6 +136,10 @@ def test_every_environment_variable_the_code_reads_is_in_the_configuration_table
                 read.setdefault(name, str(path.relative_to(root)))
     for name in python.findall((root / "tests" / "conftest.py").read_text()):
         read.setdefault(name, "tests/conftest.py")
+    for path in (root / "notebooks").glob("*.ipynb"):
+        cells = json.loads(path.read_text())["cells"]
+        for name in python.findall("\n".join("".join(cell["source"]) for cell in cells)):
+            read.setdefault(name, str(path.relative_to(root)))
     for path in (root / "tools" / "neo4j" / "neo4j", root / ".ci" / "run"):
         lines = path.read_text().splitlines()
         code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
