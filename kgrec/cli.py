@@ -62,6 +62,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader gone away shows here, not as Python exits
+        return code
+    except BrokenPipeError:
+        # `kgrec graph stats | head`: the reader of the output left; stop as a program killed by
+        # SIGPIPE would, without a traceback, and send what Python still flushes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     args = build_parser(argv).parse_args(argv)

@@ -3,12 +3,14 @@ module, and a command module that fails to import is an error, not a missing com
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 
 from kgrec.cli import COMMANDS, build_parser
+from kgrec.store.local import LocalStore
 
 
 def test_a_named_command_imports_only_its_own_module():
@@ -55,3 +57,25 @@ def test_a_command_module_that_fails_to_import_is_an_error(monkeypatch):
     monkeypatch.setitem(COMMANDS, "split", ("no_such_module", "gone"))
     with pytest.raises(ModuleNotFoundError, match=r"kgrec\.commands\.no_such_module"):
         build_parser(["split"])
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path, explain_graph):
+    """`kgrec graph stats | head` whose reader left before kgrec wrote: kgrec printed a
+    BrokenPipeError traceback (exit 1) or "Exception ignored" (exit 120); it now stops as a
+    program killed by SIGPIPE would (exit 141), silently."""
+    LocalStore(tmp_path / "store").write(explain_graph, progress=False)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before kgrec writes
+    try:
+        store = f"local:{tmp_path / 'store'}"
+        done = subprocess.run(
+            [sys.executable, "-m", "kgrec", "graph", "stats", "--json", "--store", store],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
