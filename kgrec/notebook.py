@@ -1,6 +1,7 @@
 """Small helpers for Jupyter: Cypher into DataFrames, and a user's neighbourhood drawn.
 
->>> from kgrec.notebook import cypher, neighbourhood
+>>> from kgrec.notebook import connect, cypher, neighbourhood
+>>> driver = connect()                             # $NEO4J_URI, else the local server
 >>> cypher(driver, "MATCH (u:User) RETURN u.user_id AS user LIMIT $n", n=5)
 >>> cypher(driver, "RETURN $database AS name", {"database": "x"})  # any name, as a mapping
 >>> neighbourhood(driver, "196").render()          # neo4j-viz, interactive in the notebook
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,8 +18,20 @@ from neo4j import Driver, Result, RoutingControl
 
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
-from kgrec.store import default_database
+from kgrec.store import default_database, neo4j_driver
 from kgrec.store.queries import NEIGHBOURHOOD
+
+LOCAL_SERVER = "bolt://127.0.0.1:7687"
+
+
+def connect(uri: str | None = None) -> Driver:
+    """A driver for the Neo4j server at ``uri`` (default ``$NEO4J_URI``, else the local server
+    ``make neo4j-start`` runs), authenticated as kgrec's stores are (``NEO4J_USERNAME`` and
+    ``NEO4J_PASSWORD``; the local server's default password is sent only to this machine),
+    its connection checked."""
+    driver = neo4j_driver(uri or os.environ.get("NEO4J_URI") or LOCAL_SERVER)
+    driver.verify_connectivity()
+    return driver
 
 
 def cypher(

@@ -77,3 +77,16 @@ def test_the_helpers_read_the_database_kgrec_stores_use(monkeypatch, database):
     monkeypatch.delenv("NEO4J_DATABASE")
     cypher(driver, "RETURN 1", database=database)
     assert driver.databases == ["films", "films", "neo4j"]
+
+
+def test_connect_sends_the_default_password_only_to_this_machine(monkeypatch):
+    # before, the notebooks built their own driver: NEO4J_PASSWORD unset, they sent the local
+    # server's default password to whatever NEO4J_URI named
+    from kgrec.errors import StoreError
+    from kgrec.notebook import connect
+
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
+    monkeypatch.setenv("NEO4J_URI", "bolt://db.example.com:7687")
+    for uri in (None, "neo4j://db.example.com:7687"):
+        with pytest.raises(StoreError, match="set NEO4J_PASSWORD"):
+            connect(uri)

@@ -56,7 +56,7 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
         database = default_database()
         if driver is not None:
             return Neo4jStore(driver, database=database, uri=uri)
-        return Neo4jStore(_driver(uri), database=database, uri=uri, owns_driver=True)
+        return Neo4jStore(neo4j_driver(uri), database=database, uri=uri, owns_driver=True)
     known = ", ".join(["local:PATH", *(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)])
     raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}")
 
@@ -112,7 +112,11 @@ def _check_neo4j_uri(uri: str) -> None:
         )
 
 
-def _driver(uri: str) -> Driver:
+def neo4j_driver(uri: str) -> Driver:
+    """A driver for the Neo4j server at ``uri`` (connecting to nothing yet), authenticated as
+    :func:`open_store` authenticates: ``NEO4J_USERNAME`` / ``NEO4J_PASSWORD``, the local
+    server's default password sent only to this machine."""
+    _check_neo4j_uri(uri)
     # an empty NEO4J_PASSWORD is unset (as tools/neo4j reads it): the default goes only to this
     # machine, and any other host is the error asking for a password, not an empty one sent
     password = os.environ.get("NEO4J_PASSWORD") or None
@@ -142,5 +146,6 @@ __all__ = [
     "Neo4jStore",
     "absolute_uri",
     "default_database",
+    "neo4j_driver",
     "open_store",
 ]
