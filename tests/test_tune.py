@@ -225,6 +225,8 @@ def test_a_closed_form_model_refuses_a_search_over_training_options(
         ("dim=choice:", "values separated by commas"),
         ("lr=uniform:0:1e-2", "lr must be positive"),
         ("reg_weight=choice:0,nan", "finite"),
+        # before, the option was named --text_input, which kgrec train does not take
+        ("text_input=choice:none,sbert", "field '--text-input': unknown text_input 'sbert'"),
     ],
 )
 def test_bad_search_is_a_clear_error(tmp_path, tiny_recbole, capsys, spec, says) -> None:
