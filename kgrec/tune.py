@@ -1577,7 +1577,8 @@ def _result(out: Path, study: optuna.Study, model: str, settings: dict) -> TuneR
         result.command = train_command(  # kgrec train refuses options the model does not read
             model,
             {k: v for k, v in result.best_settings.items() if k not in unread},
-            out=(out / "best").resolve(),
+            # a run folder per best: an earlier best's, trained, is not in the way
+            out=(out / f"best-trial-{best.number}").resolve(),
             threads=best.user_attrs.get("threads", torch.get_num_threads()),
         )
     return result

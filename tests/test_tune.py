@@ -653,6 +653,27 @@ def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_recbole)
     assert metrics["valid"]["all"]["ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
 
 
+def test_the_printed_command_of_a_new_best_runs_after_the_last_one_was_trained(
+    tmp_path, tiny_recbole
+) -> None:
+    # before, every best was trained into TUNE/best: once the first best's command had run,
+    # a continued study's new best printed a command kgrec train refused ("already holds a run")
+    out = tmp_path / "tune"
+    space = {"lr": Choice([1e-3, 0.03])}
+    first = small_tune(tiny_recbole, out, space=space, trials=1)
+    argv = shlex.split(first.command)
+    assert main(argv[1:]) == 0
+    load_study(out).enqueue_trial({"lr": 0.03})  # learns faster in 3 epochs: the new best
+    second = small_tune(tiny_recbole, out, space=space, trials=2)
+    assert second.best_trial.number == 1
+    argv = shlex.split(second.command)
+    assert main(argv[1:]) == 0
+    assert argv[argv.index("--out") + 1] == str((out / "best-trial-1").resolve())
+    trained = json.loads((out / "best-trial-1" / "run.json").read_text())["training"]
+    assert trained["best_valid_ndcg@20"] == pytest.approx(second.best_value, abs=1e-6)
+    assert (out / "best-trial-0" / "run.json").exists()  # the first best's run is kept
+
+
 def test_a_new_item_share_reaches_the_trials_and_the_printed_command(
     tmp_path, tiny_recbole
 ) -> None:
