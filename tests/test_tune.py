@@ -1370,6 +1370,20 @@ def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tin
     assert (tmp_path / "mine").is_dir()
 
 
+def test_a_tune_that_fails_before_its_first_trial_leaves_no_parent_folder_it_made(
+    tmp_path, tiny_recbole
+):
+    """Before, --out new/sub/tune removed tune and left new/sub behind, empty (kgrec train
+    removes the parents it made)."""
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "new" / "sub" / "tune", target_domain="nope")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()  # a parent the user made is left
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "mine" / "sub" / "tune", target_domain="nope")
+    assert (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "sub").exists()
+
+
 @pytest.mark.parametrize("folder", ["empty", "lock file only"])
 @pytest.mark.parametrize("failure", ["target domain", "ctrl-c", "refused write"])
 def test_a_tune_that_fails_before_its_first_trial_leaves_the_users_folder_as_it_was(
