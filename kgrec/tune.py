@@ -588,7 +588,7 @@ def tune(
             f"{model} reads {flags} in no trial of this search (another option it depends on "
             "is off in every trial, or the model has no use for it): leave it out, or search "
             "the option it depends on",
-            field=never[0],
+            field="--search" if never[0] in space else option_flag(never[0]),
         )
     if data is None and store is None:
         raise InputError("give data (a RecBole folder) or store (a store URI)", field="--data")

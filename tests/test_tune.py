@@ -943,7 +943,7 @@ def test_the_printed_command_leaves_out_what_the_best_trial_does_not_read(tmp_pa
 def test_options_no_trial_reads_are_refused_before_any_trial(
     tmp_path, tiny_recbole, model, space, fixed, says
 ):
-    with pytest.raises(InputError, match=f"reads [^:]*{says}[^:]* in no trial"):
+    with pytest.raises(InputError, match=f"reads [^:]*{says}[^:]* in no trial") as raised:
         tune(
             model,
             protocol=PROTOCOL,
@@ -952,6 +952,12 @@ def test_options_no_trial_reads_are_refused_before_any_trial(
             space=space,
             **{**SMALL, **fixed},
         )
+    # the option as typed: --search, or a fixed option's flag (before, 'target_weight')
+    field = raised.value.field
+    if fixed:
+        assert field.startswith("--") and field in str(raised.value)
+    else:
+        assert field == "--search"
     assert not (tmp_path / "tune").exists()
 
 
