@@ -2993,7 +2993,7 @@ def option_flag(name: str) -> str:
 def _check_choice(name: str, value: str, choices) -> None:
     if value not in choices:
         raise InputError(
-            f"unknown {name} {value!r} (one of: {', '.join(choices)})", field=f"--{name}"
+            f"unknown {name} {value!r} (one of: {', '.join(choices)})", field=option_flag(name)
         )
 
 

@@ -90,7 +90,7 @@ from kgrec.experiment import (
     unread_options,
     warm_start,
 )
-from kgrec.files import write_atomic
+from kgrec.files import first_missing, remove_made, write_atomic
 from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.train import VALID_METRIC, FitResult, NotFinite, fit
@@ -588,7 +588,7 @@ def tune(
             f"{model} reads {flags} in no trial of this search (another option it depends on "
             "is off in every trial, or the model has no use for it): leave it out, or search "
             "the option it depends on",
-            field=never[0],
+            field="--search" if never[0] in space else option_flag(never[0]),
         )
     if data is None and store is None:
         raise InputError("give data (a RecBole folder) or store (a store URI)", field="--data")
@@ -600,6 +600,7 @@ def tune(
     if not distributed.current().is_main:
         return _follow(out, device)
     objective_fn = None
+    made = None  # the outermost folder this run makes, with out's parents
     try:
         try:
             locked_before = (out / LOCK_FILE).exists()  # a kgrec tune made this folder
@@ -609,6 +610,7 @@ def tune(
         except OSError as exc:  # a folder it may not look into
             raise _folder_refused(out, "read", exc) from None
         try:
+            made = first_missing(out)
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # under a file, no permission
             raise _folder_refused(out, "write", exc) from None
@@ -723,6 +725,8 @@ def tune(
         if result.best_trial is not None:
             _write_best(out / BEST_FILE, result)
     except BaseException as exc:
+        if made is not None and made != out.absolute() and not out.exists():
+            remove_made(out.parent, made)  # the parents made with the folder removed, if empty
         # the other ranks wait for rank 0's next message, unless a trial failed on rank 0
         # alone in the middle of training: then the launcher ends them as rank 0 exits
         if objective_fn is None or objective_fn.others_wait:
@@ -1577,7 +1581,8 @@ def _result(out: Path, study: optuna.Study, model: str, settings: dict) -> TuneR
         result.command = train_command(  # kgrec train refuses options the model does not read
             model,
             {k: v for k, v in result.best_settings.items() if k not in unread},
-            out=(out / "best").resolve(),
+            # a run folder per best: an earlier best's, trained, is not in the way
+            out=(out / f"best-trial-{best.number}").resolve(),
             threads=best.user_attrs.get("threads", torch.get_num_threads()),
         )
     return result

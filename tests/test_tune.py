@@ -225,6 +225,8 @@ def test_a_closed_form_model_refuses_a_search_over_training_options(
         ("dim=choice:", "values separated by commas"),
         ("lr=uniform:0:1e-2", "lr must be positive"),
         ("reg_weight=choice:0,nan", "finite"),
+        # before, the option was named --text_input, which kgrec train does not take
+        ("text_input=choice:none,sbert", "field '--text-input': unknown text_input 'sbert'"),
     ],
 )
 def test_bad_search_is_a_clear_error(tmp_path, tiny_recbole, capsys, spec, says) -> None:
@@ -651,6 +653,27 @@ def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_recbole)
     assert metrics["valid"]["all"]["ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
 
 
+def test_the_printed_command_of_a_new_best_runs_after_the_last_one_was_trained(
+    tmp_path, tiny_recbole
+) -> None:
+    # before, every best was trained into TUNE/best: once the first best's command had run,
+    # a continued study's new best printed a command kgrec train refused ("already holds a run")
+    out = tmp_path / "tune"
+    space = {"lr": Choice([1e-3, 0.03])}
+    first = small_tune(tiny_recbole, out, space=space, trials=1)
+    argv = shlex.split(first.command)
+    assert main(argv[1:]) == 0
+    load_study(out).enqueue_trial({"lr": 0.03})  # learns faster in 3 epochs: the new best
+    second = small_tune(tiny_recbole, out, space=space, trials=2)
+    assert second.best_trial.number == 1
+    argv = shlex.split(second.command)
+    assert main(argv[1:]) == 0
+    assert argv[argv.index("--out") + 1] == str((out / "best-trial-1").resolve())
+    trained = json.loads((out / "best-trial-1" / "run.json").read_text())["training"]
+    assert trained["best_valid_ndcg@20"] == pytest.approx(second.best_value, abs=1e-6)
+    assert (out / "best-trial-0" / "run.json").exists()  # the first best's run is kept
+
+
 def test_a_new_item_share_reaches_the_trials_and_the_printed_command(
     tmp_path, tiny_recbole
 ) -> None:
@@ -920,7 +943,7 @@ def test_the_printed_command_leaves_out_what_the_best_trial_does_not_read(tmp_pa
 def test_options_no_trial_reads_are_refused_before_any_trial(
     tmp_path, tiny_recbole, model, space, fixed, says
 ):
-    with pytest.raises(InputError, match=f"reads [^:]*{says}[^:]* in no trial"):
+    with pytest.raises(InputError, match=f"reads [^:]*{says}[^:]* in no trial") as raised:
         tune(
             model,
             protocol=PROTOCOL,
@@ -929,6 +952,12 @@ def test_options_no_trial_reads_are_refused_before_any_trial(
             space=space,
             **{**SMALL, **fixed},
         )
+    # the option as typed: --search, or a fixed option's flag (before, 'target_weight')
+    field = raised.value.field
+    if fixed:
+        assert field.startswith("--") and field in str(raised.value)
+    else:
+        assert field == "--search"
     assert not (tmp_path / "tune").exists()
 
 
@@ -1345,6 +1374,20 @@ def test_a_tune_that_fails_before_its_first_trial_leaves_no_folder(tmp_path, tin
     with pytest.raises(InputError, match="nope"):
         small_tune(tiny_recbole, tmp_path / "mine", target_domain="nope")
     assert (tmp_path / "mine").is_dir()
+
+
+def test_a_tune_that_fails_before_its_first_trial_leaves_no_parent_folder_it_made(
+    tmp_path, tiny_recbole
+):
+    """Before, --out new/sub/tune removed tune and left new/sub behind, empty (kgrec train
+    removes the parents it made)."""
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "new" / "sub" / "tune", target_domain="nope")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()  # a parent the user made is left
+    with pytest.raises(InputError, match="nope"):
+        small_tune(tiny_recbole, tmp_path / "mine" / "sub" / "tune", target_domain="nope")
+    assert (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "sub").exists()
 
 
 @pytest.mark.parametrize("folder", ["empty", "lock file only"])
