@@ -4,6 +4,7 @@ exported; an adapter over :meth:`kgrec.experiment.Run.recommend` and ``publish``
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -176,6 +177,10 @@ def _check_export(path: Path) -> None:
     folder = next(p for p in path.absolute().parents if p.exists())  # before the ranking
     if not folder.is_dir():
         raise InputError(f"{folder} is a file, not a folder", file=str(path), field="--export")
+    if not os.access(folder, os.W_OK | os.X_OK):  # before minutes of ranking
+        raise InputError(
+            f"cannot write in {folder} (permission denied)", file=str(path), field="--export"
+        )
 
 
 def _write_export(table: pd.DataFrame, path: Path) -> None:
@@ -185,4 +190,9 @@ def _write_export(table: pd.DataFrame, path: Path) -> None:
         else:
             table.to_csv(tmp, index=False, sep="\t" if path.suffix == ".tsv" else ",")
 
-    write_atomic(path, write, replace=False)
+    try:
+        write_atomic(path, write, replace=False)
+    except OSError as exc:  # a read-only file system, a full disk: no traceback
+        raise InputError(
+            f"cannot write the file ({exc.strerror or exc})", file=str(path), field="--export"
+        ) from None
