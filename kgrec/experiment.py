@@ -826,7 +826,7 @@ class Run:
         is written. Newcomers, items loaded after training and what users already have are
         read from ``store``. Returns the table written."""
         from kgrec.store import redact
-        from kgrec.store.canonical import check_publish_not_text
+        from kgrec.store.canonical import check_publish_not_text, check_run_name
 
         # an empty store given is open_store's error, not the run's store
         given, store = store, self.settings.get("store") if store is None else store
@@ -839,6 +839,7 @@ class Run:
             if not isinstance(name, str) or not name.strip():
                 raise InputError(f"a run name is text, not empty, got {name!r}", field="--name")
             name = name.strip()
+        check_run_name(name or self.name, field="--name")  # before the ranking, not after
         with self._store(given) as opened:
             opened.check()  # a wrong or unreachable store fails before the ranking, not after
             item = self.experiment.maps.items[0]

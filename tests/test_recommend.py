@@ -758,6 +758,24 @@ def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny
         assert set(opened.recommendations()["run"]) == {"mine"}
 
 
+def test_a_run_name_kgrec_keeps_is_refused_before_the_ranking(
+    tmp_path, tiny_store, monkeypatch, capsys
+):
+    """``--name kgrec-staging:x`` (a staged Neo4j publish's prefix) was refused only by the
+    store's write, after the whole ranking, naming the field 'run'."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
+    monkeypatch.setattr(
+        kgrec.experiment.Run, "_ranking", lambda *a, **k: pytest.fail("ranked first")
+    )
+    for extra in ([], ["--user", "u1"]):
+        argv = ["recommend", "--run", str(run.folder), "--name", "kgrec-staging:x", *extra]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "field '--name': run names starting with 'kgrec-staging:'" in err
+    with open_store(store) as opened:
+        assert opened.recommendations().empty
+
+
 def test_a_user_publish_beside_another_runs_vectors_is_refused(tmp_path, tiny_store, capsys):
     """The store records which run its vectors 'gnn_embedding' are: ``--user`` of run b beside
     run a's is refused (naming both, nothing written), as beside vectors that record no run
