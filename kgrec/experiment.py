@@ -798,6 +798,18 @@ class Run:
         target-domain items of the run's training data (scored by their number of training
         interactions), with a warning. ``store`` (default: the run's) is the store read."""
         with self._store(store) as source:
+            if source is not None and store is not None:
+                # before: a store of another graph was read for what users have and newcomers,
+                # silently (users' items rated after training recommended, fold-ins lost)
+                from kgrec.store import redact
+
+                item = self.experiment.maps.items[0]
+                if source.items([item]).empty:
+                    raise InputError(
+                        f"{redact(store)} does not hold the run's items (no {item}): name the "
+                        "store the run was trained on, or none",
+                        field="--store",
+                    )
             return self._ranking(k, users=users, name=name, source=source).table
 
     def publish(

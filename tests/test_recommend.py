@@ -855,3 +855,27 @@ def test_an_empty_store_given_is_refused_not_read_as_the_runs(tmp_path, tiny_sto
     for call in (lambda: run.recommend(3, users=["u1"], store=" "), lambda: run.publish(" ")):
         with pytest.raises(kgrec.errors.StoreError, match="is empty"):
             call()
+
+
+def test_a_store_of_another_graph_given_to_show_or_export_is_refused(tmp_path, tiny_store, capsys):
+    """``--store`` of a store without the run's items was read for what users have and for
+    newcomers as if it were the run's (its cold-start users served the most popular items
+    instead of folded in), where a publish into it is refused; now both are refused."""
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "other.inter").write_text("user_id:token\titem_id:token\trating:float\nz1\tfoo\t4\n")
+    with open_store(f"local:{tmp_path / 'otherstore'}") as opened:
+        opened.write(recbole.load(other, domain="comedy"), progress=False)
+    export = tmp_path / "recs.csv"
+    base = ["recommend", "--run", str(run.folder), "--store", f"local:{tmp_path / 'otherstore'}"]
+    for extra in (["--show", "u1"], ["--export", str(export)]):
+        capsys.readouterr()
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "field '--store':" in err and "does not hold the run's items" in err
+    assert not export.exists()
+    # the store the run was trained on, named, serves as before
+    assert main(["recommend", "--run", str(run.folder), "--store", tiny_store, "--show", "u1"]) == 0
