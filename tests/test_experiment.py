@@ -752,6 +752,12 @@ def test_an_export_kgrec_cannot_write_is_an_error_naming_the_file(trained, tmp_p
         err = capsys.readouterr().err
         assert f"file {export}, field '--export': cannot write the file (" in err
     assert not Path("/sys/kgrec-new").exists()
+    # a folder on the way that is a dangling link: said so (before: "File exists" at the end)
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    export = tmp_path / "gone" / "recs.csv"
+    assert main(["recommend", "--run", run, "-k", "2", "--export", str(export)]) == 2
+    assert f"{tmp_path / 'gone'} is a link to nothing, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere").exists()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in any folder")
