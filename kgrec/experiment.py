@@ -798,6 +798,18 @@ class Run:
         target-domain items of the run's training data (scored by their number of training
         interactions), with a warning. ``store`` (default: the run's) is the store read."""
         with self._store(store) as source:
+            if source is not None and store is not None:
+                # before: a store of another graph was read for what users have and newcomers,
+                # silently (users' items rated after training recommended, fold-ins lost)
+                from kgrec.store import redact
+
+                item = self.experiment.maps.items[0]
+                if source.items([item]).empty:
+                    raise InputError(
+                        f"{redact(store)} does not hold the run's items (no {item}): name the "
+                        "store the run was trained on, or none",
+                        field="--store",
+                    )
             return self._ranking(k, users=users, name=name, source=source).table
 
     def publish(
@@ -826,7 +838,7 @@ class Run:
         is written. Newcomers, items loaded after training and what users already have are
         read from ``store``. Returns the table written."""
         from kgrec.store import redact
-        from kgrec.store.canonical import check_publish_not_text
+        from kgrec.store.canonical import check_publish_not_text, check_run_name
 
         # an empty store given is open_store's error, not the run's store
         given, store = store, self.settings.get("store") if store is None else store
@@ -839,6 +851,7 @@ class Run:
             if not isinstance(name, str) or not name.strip():
                 raise InputError(f"a run name is text, not empty, got {name!r}", field="--name")
             name = name.strip()
+        check_run_name(name or self.name, field="--name")  # before the ranking, not after
         with self._store(given) as opened:
             opened.check()  # a wrong or unreachable store fails before the ranking, not after
             item = self.experiment.maps.items[0]

@@ -744,6 +744,36 @@ def test_an_export_has_a_new_files_permissions_and_a_dangling_link_is_kept(
     assert link.is_symlink() and not (tmp_path / "nowhere.csv").exists()
 
 
+def test_an_export_kgrec_cannot_write_is_an_error_naming_the_file(trained, tmp_path, capsys):
+    # before: a bare PermissionError traceback, exit 1, after the whole ranking
+    run = str(trained.folder)
+    for export in ("/sys/kernel/recs.csv", "/sys/kgrec-new/recs.csv"):  # /sys refuses even root
+        assert main(["recommend", "--run", run, "-k", "2", "--export", export]) == 2
+        err = capsys.readouterr().err
+        assert f"file {export}, field '--export': cannot write the file (" in err
+    assert not Path("/sys/kgrec-new").exists()
+    # a folder on the way that is a dangling link: said so (before: "File exists" at the end)
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    export = tmp_path / "gone" / "recs.csv"
+    assert main(["recommend", "--run", run, "-k", "2", "--export", str(export)]) == 2
+    assert f"{tmp_path / 'gone'} is a link to nothing, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in any folder")
+def test_an_export_into_a_read_only_folder_fails_before_the_ranking(
+    trained, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(
+        kgrec.experiment.Run, "_ranking", lambda *a, **k: pytest.fail("ranked first")
+    )
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o555)
+    export = folder / "new" / "recs.csv"
+    assert main(["recommend", "--run", str(trained.folder), "--export", str(export)]) == 2
+    assert f"cannot write in {folder} (permission denied)" in capsys.readouterr().err
+
+
 def test_a_wrong_store_fails_before_the_ranking(trained, tmp_path, monkeypatch, capsys):
     # at 20M interactions the ranking takes minutes: a typo must not cost them
     monkeypatch.setattr(

@@ -758,6 +758,24 @@ def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny
         assert set(opened.recommendations()["run"]) == {"mine"}
 
 
+def test_a_run_name_kgrec_keeps_is_refused_before_the_ranking(
+    tmp_path, tiny_store, monkeypatch, capsys
+):
+    """``--name kgrec-staging:x`` (a staged Neo4j publish's prefix) was refused only by the
+    store's write, after the whole ranking, naming the field 'run'."""
+    store, run = _run_with_a_ghost(tmp_path, tiny_store)
+    monkeypatch.setattr(
+        kgrec.experiment.Run, "_ranking", lambda *a, **k: pytest.fail("ranked first")
+    )
+    for extra in ([], ["--user", "u1"]):
+        argv = ["recommend", "--run", str(run.folder), "--name", "kgrec-staging:x", *extra]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "field '--name': run names starting with 'kgrec-staging:'" in err
+    with open_store(store) as opened:
+        assert opened.recommendations().empty
+
+
 def test_a_user_publish_beside_another_runs_vectors_is_refused(tmp_path, tiny_store, capsys):
     """The store records which run its vectors 'gnn_embedding' are: ``--user`` of run b beside
     run a's is refused (naming both, nothing written), as beside vectors that record no run
@@ -837,3 +855,27 @@ def test_an_empty_store_given_is_refused_not_read_as_the_runs(tmp_path, tiny_sto
     for call in (lambda: run.recommend(3, users=["u1"], store=" "), lambda: run.publish(" ")):
         with pytest.raises(kgrec.errors.StoreError, match="is empty"):
             call()
+
+
+def test_a_store_of_another_graph_given_to_show_or_export_is_refused(tmp_path, tiny_store, capsys):
+    """``--store`` of a store without the run's items was read for what users have and for
+    newcomers as if it were the run's (its cold-start users served the most popular items
+    instead of folded in), where a publish into it is refused; now both are refused."""
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "other.inter").write_text("user_id:token\titem_id:token\trating:float\nz1\tfoo\t4\n")
+    with open_store(f"local:{tmp_path / 'otherstore'}") as opened:
+        opened.write(recbole.load(other, domain="comedy"), progress=False)
+    export = tmp_path / "recs.csv"
+    base = ["recommend", "--run", str(run.folder), "--store", f"local:{tmp_path / 'otherstore'}"]
+    for extra in (["--show", "u1"], ["--export", str(export)]):
+        capsys.readouterr()
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "field '--store':" in err and "does not hold the run's items" in err
+    assert not export.exists()
+    # the store the run was trained on, named, serves as before
+    assert main(["recommend", "--run", str(run.folder), "--store", tiny_store, "--show", "u1"]) == 0

@@ -4,6 +4,7 @@ exported; an adapter over :meth:`kgrec.experiment.Run.recommend` and ``publish``
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -173,9 +174,15 @@ def _check_export(path: Path) -> None:
         )
     if path.exists() or path.is_symlink():  # a dangling link is the user's too
         raise InputError("the file exists; kgrec never overwrites it", file=str(path))
-    folder = next(p for p in path.absolute().parents if p.exists())  # before the ranking
+    # before the ranking; a dangling link is no folder to make
+    folder = next(p for p in path.absolute().parents if p.exists() or p.is_symlink())
     if not folder.is_dir():
-        raise InputError(f"{folder} is a file, not a folder", file=str(path), field="--export")
+        what = "a file" if folder.exists() else "a link to nothing"
+        raise InputError(f"{folder} is {what}, not a folder", file=str(path), field="--export")
+    if not os.access(folder, os.W_OK | os.X_OK):  # before minutes of ranking
+        raise InputError(
+            f"cannot write in {folder} (permission denied)", file=str(path), field="--export"
+        )
 
 
 def _write_export(table: pd.DataFrame, path: Path) -> None:
@@ -185,4 +192,9 @@ def _write_export(table: pd.DataFrame, path: Path) -> None:
         else:
             table.to_csv(tmp, index=False, sep="\t" if path.suffix == ".tsv" else ",")
 
-    write_atomic(path, write, replace=False)
+    try:
+        write_atomic(path, write, replace=False)
+    except OSError as exc:  # a read-only file system, a full disk: no traceback
+        raise InputError(
+            f"cannot write the file ({exc.strerror or exc})", file=str(path), field="--export"
+        ) from None

@@ -439,16 +439,21 @@ def check_dimension(
 STAGING_PREFIX = "kgrec-staging:"
 
 
-def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFrame:
-    """The RECOMMENDATIONS table of run ``run`` (its ``run`` column set to ``run``)."""
-    if not run:
-        raise InputError("a recommendation run needs a non-empty name", field="run")
+def check_run_name(run: str, field: str = "run") -> None:
+    """An InputError, naming ``field``, for a run name the stores keep for themselves."""
     if run.startswith(STAGING_PREFIX):
         raise InputError(
             f"run names starting with {STAGING_PREFIX!r} are kgrec's own (staged publishes); "
             f"choose another name than {run!r}",
-            field="run",
+            field=field,
         )
+
+
+def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFrame:
+    """The RECOMMENDATIONS table of run ``run`` (its ``run`` column set to ``run``)."""
+    if not run:
+        raise InputError("a recommendation run needs a non-empty name", field="run")
+    check_run_name(run)
     table = recommendations.assign(run=run)
     table = stored_form(RECOMMENDATIONS, table)
     if table.duplicated(list(RECOMMENDATIONS.key)).any():
