@@ -879,3 +879,15 @@ def test_a_store_of_another_graph_given_to_show_or_export_is_refused(tmp_path, t
     assert not export.exists()
     # the store the run was trained on, named, serves as before
     assert main(["recommend", "--run", str(run.folder), "--store", tiny_store, "--show", "u1"]) == 0
+
+
+def test_no_vectors_without_a_publish_is_refused_before_the_run_is_read(tmp_path, capsys):
+    # before, --no-vectors was ignored with --show and --export, which publish nothing
+    export = tmp_path / "recs.csv"
+    for extra in (["--show", "u1"], ["--export", str(export)]):
+        capsys.readouterr()
+        args = ["recommend", "--run", str(tmp_path / "no-run"), "--no-vectors", *extra]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "field '--no-vectors':" in err and "publish nothing" in err
+    assert not export.exists()

@@ -80,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
             "and --export FILE writes every user's list",
             field="--user",
         )
+    if args.no_vectors and not args.user and (args.show or args.export is not None):
+        # before, ignored: neither prints nor exports embeddings
+        raise InputError(
+            "--no-vectors is for a publish (it publishes no embeddings); --show and --export "
+            "publish nothing",
+            field="--no-vectors",
+        )
     if args.export is not None:
         _check_export(args.export)
     loaded = load_run(args.run, device=args.device)
