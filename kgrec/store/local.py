@@ -273,8 +273,8 @@ class LocalStore(GraphStore):
         manifest names the same table files (their names hold a hash of their content), so
         repeated explanations in one session cost the path search alone; any write to the
         store, by this process or another, is seen at the next call."""
-        check_k(k)  # before the graph is read, as Neo4jStore checks them
-        id_argument(user_id, "user"), id_argument(item_uid, "item")
+        k = check_k(k)  # before the graph is read, as Neo4jStore checks them
+        user_id, item_uid = id_argument(user_id, "user"), id_argument(item_uid, "item")
         manifest = self.manifest()
         files = tuple(manifest["tables"].get(spec.name, {}).get("file") for spec in GRAPH_TABLES)
         if self._explain_index is None or self._explain_index[0] != files:
@@ -694,23 +694,10 @@ class LocalStore(GraphStore):
             if manifest.get(VECTOR_MODELS):  # kept by every write, set by replace_vectors
                 new[VECTOR_MODELS] = manifest[VECTOR_MODELS]
             _replace(self.path / MANIFEST, json.dumps(new, indent=2).encode("utf-8"))
-        except BaseException as exc:
-            # a failed write, or one stopped (Ctrl-C): no manifest names them, and with the
-            # first write's marker gone (removed as the lock is let go) the next write would
-            # refuse a folder holding them; before, a Ctrl-C left them for good
-            if first and not (self.path / MANIFEST).exists():
-                # every table file here is this write's (the folder was checked under the
-                # lock), the one renamed into place as it was stopped too, before ``tables``
-                # named it
-                for file in self.path.glob("*.parquet"):
-                    if TABLE_FILE.fullmatch(file.name) and _plain_file(file):
-                        file.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                message = f"{self.uri}: write failed, the store is unchanged: {exc}"
-                raise StoreError(message) from exc
-            raise
-        finally:
-            self._collect_garbage()
+        except OSError as exc:
+            raise StoreError(f"{self.uri}: write failed, the store is unchanged: {exc}") from exc
+        finally:  # after a failed or stopped (Ctrl-C) one too
+            self._collect_garbage(first=first)
 
     def _write_table(self, name: str, df: pd.DataFrame) -> dict[str, Any]:
         tmp = self.path / f".{name}.{os.getpid()}.tmp"
@@ -726,13 +713,20 @@ class LocalStore(GraphStore):
             tmp.unlink(missing_ok=True)
         return {"file": file, "rows": len(df), "sha256": digest}
 
-    def _collect_garbage(self) -> None:
-        """Delete the table files of earlier writes that the current manifest no longer names
-        (only files of the store's own naming pattern: nothing else is ever deleted)."""
-        try:
-            named = {t["file"] for t in self.manifest()["tables"].values()}
-        except StoreError:
-            return
+    def _collect_garbage(self, *, first: bool = False) -> None:
+        """Delete the table files that the current manifest no longer names: earlier writes'
+        or, after a ``first`` write that failed or was stopped before its manifest, every one
+        (the folder was checked under the lock, so all are this write's, the one renamed into
+        place as it was stopped too; with the first write's marker gone as the lock is let go,
+        the next write would refuse a folder holding them). Only plain files of the store's
+        own naming pattern: nothing else is ever deleted."""
+        if first and not (self.path / MANIFEST).exists():
+            named = set()
+        else:
+            try:
+                named = {t["file"] for t in self.manifest()["tables"].values()}
+            except StoreError:
+                return
         for file in self.path.glob("*.parquet"):
             if TABLE_FILE.fullmatch(file.name) and file.name not in named and _plain_file(file):
                 file.unlink(missing_ok=True)
@@ -785,9 +779,7 @@ def first_write_left(path: Path) -> tuple[str, int | None] | None:
         return None
     if not all(_written_by_a_store(name) for name in names):
         return None
-    writers = [
-        int(m["pid"]) for m in map(TEMP_FILE.fullmatch, names) if m and m["name"] == FIRST_WRITE
-    ]
+    writers = [int(TEMP_FILE.fullmatch(name)["pid"]) for name in names if _first_write_marker(name)]
     if any(TABLE_FILE.fullmatch(name) for name in names) and not writers:
         return None
     running = [pid for pid in writers if _alive(pid)]
