@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from kgrec.commands.options import refuse_below_one
 from kgrec.errors import run_script
 from kgrec.text.cache import EmbeddingCache
 from kgrec.text.embed import embed_texts
@@ -39,10 +40,7 @@ def main() -> None:
         "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
     )
     args = parser.parse_args()
-    for option in ("batch_size", "threads"):  # before ml-1m and the model are read, not after
-        value = getattr(args, option)
-        if value is not None and value < 1:
-            parser.error(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    refuse_below_one(parser, args, "batch_size", "threads")  # before ml-1m and the model
     if args.threads:
         torch.set_num_threads(args.threads)
 

@@ -16,6 +16,7 @@ import os
 import time
 from pathlib import Path
 
+from kgrec.commands.options import refuse_below_one
 from kgrec.errors import run_script
 from kgrec.evaluate import PHASES, evaluate
 from kgrec.experiment import TRAIN_DEFAULTS, build_run, load_experiment
@@ -35,10 +36,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     args = parser.parse_args()
-    for option in ("repeat", "user_batch"):  # before ml-1m is read, not after
-        if getattr(args, option) < 1:
-            flag = "--" + option.replace("_", "-")
-            parser.error(f"{flag} must be at least 1, got {getattr(args, option)}")
+    refuse_below_one(parser, args, "repeat", "user_batch")  # before ml-1m is read
     print(f"threads                 {set_threads(args.threads)}")
 
     clock = time.perf_counter()

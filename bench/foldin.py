@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from kgrec.commands.options import refuse_below_one
 from kgrec.data.split import Split
 from kgrec.errors import run_script
 from kgrec.evaluate import evaluate_embeddings
@@ -47,9 +48,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
-    for option in ("epochs", "patience"):  # before ml-100k is read, not fit's traceback after
-        if getattr(args, option) < 1:
-            parser.error(f"--{option} must be at least 1, got {getattr(args, option)}")
+    refuse_below_one(parser, args, "epochs", "patience")  # before ml-100k, not fit's traceback
     if not 0 < args.share < 1:
         parser.error(f"--share is the newcomers' share of users, in (0, 1); got {args.share}")
     if args.model in MODELS and not MODELS[args.model].learns:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from kgrec.commands.options import refuse_below_one
 from kgrec.device import resolve_device
 from kgrec.errors import run_script
 from kgrec.evaluate import PHASES, evaluate
@@ -42,10 +43,7 @@ def main() -> None:
     )
     parser.add_argument("--device", default="auto", help="auto (the GPU if any), cpu or cuda")
     args = parser.parse_args()
-    for option in ("epochs", "dim", "layers", "batch_size"):  # before ml-1m is read, not after
-        if getattr(args, option) < 1:
-            flag = "--" + option.replace("_", "-")
-            parser.error(f"{flag} must be at least 1, got {getattr(args, option)}")
+    refuse_below_one(parser, args, "epochs", "dim", "layers", "batch_size")  # before ml-1m
     set_threads(args.threads)
     device = resolve_device(args.device)
 

@@ -10,6 +10,17 @@ from graph_schema.validate import id_argument
 from kgrec.data.split import PROTOCOLS
 
 
+def refuse_below_one(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str
+) -> None:
+    """``parser.error`` (exit 2) for the first of the counts ``names`` (dests) below 1 (None:
+    not given): a script checks them before it reads any data, not after."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
+
 def id_option(text: str, what: str = "an id") -> str:
     """An id given on the command line (an argparse ``type``), read as the Python API reads
     one (:func:`~graph_schema.validate.id_argument`): whitespace around it is no part of it, as
