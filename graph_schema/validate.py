@@ -292,23 +292,35 @@ INDEXED_COLUMNS = {
 }
 
 
+def first_too_long(values: pd.Series, extra: int = 0) -> tuple[int, str, int] | None:
+    """(position, text, bytes) of the first of ``values`` whose UTF-8 bytes, with ``extra``
+    more (a prefix its key will carry), are over :data:`MAX_INDEXED_BYTES`; None where none
+    is."""
+    text = values.astype("string")
+    # only these may be too long (a character is at most 4 bytes)
+    maybe = (text.str.len() > (MAX_INDEXED_BYTES - extra) // 4).fillna(False)
+    maybe = maybe.to_numpy(dtype=bool)
+    if not maybe.any():
+        return None
+    size = np.zeros(len(text), dtype=np.int64)
+    size[maybe] = [len(v.encode("utf-8")) + extra for v in text[maybe]]
+    over = size > MAX_INDEXED_BYTES
+    if not over.any():
+        return None
+    position = int(np.argmax(over))
+    return position, text.iloc[position], int(size[position])
+
+
 def check_indexed_lengths(name: str, table: pd.DataFrame) -> None:
     """InputError for a key or relation name of table ``name`` longer than
     :data:`MAX_INDEXED_BYTES` in UTF-8 (with its file and line, where ``table`` keeps them),
     in every store and at load: Neo4j refuses to index it half-way through a load."""
     for column in INDEXED_COLUMNS.get(name, ()):
-        values = table[column].astype("string")
-        # only these may be too long
-        maybe = (values.str.len() > MAX_INDEXED_BYTES // 4).fillna(False).to_numpy(dtype=bool)
-        if not maybe.any():
-            continue
-        size = np.zeros(len(values), dtype=np.int64)
-        size[maybe] = [len(v.encode("utf-8")) for v in values[maybe]]
-        if (size > MAX_INDEXED_BYTES).any():
-            position = int(np.argmax(size > MAX_INDEXED_BYTES))
-            value = values.iloc[position]
+        found = first_too_long(table[column])
+        if found is not None:
+            position, value, size = found
             raise InputError(
-                f"table {name!r}: a {column} of {size[position]:,} bytes "
+                f"table {name!r}: a {column} of {size:,} bytes "
                 f"({value[:40]!r}...): at most {MAX_INDEXED_BYTES:,} (Neo4j cannot index more)",
                 field=column,
                 **where(table, position),

@@ -28,6 +28,7 @@ from graph_schema.validate import (
     PRIVATE,
     cast_spec_columns,
     check_indexed_lengths,
+    first_too_long,
     isin,
     strip_private,
     validate_graph,
@@ -317,23 +318,16 @@ def _check_id_lengths(
     holds a rule's domains), naming the column as the
     file does (``names``), before the tables are built (where it would be their ``uid``)."""
     for name in columns:
-        text = df[name].astype("string")
         extra = len(item_prefix.encode("utf-8")) if name == "item_id" else 0
-        maybe = (text.str.len() > (MAX_INDEXED_BYTES - extra) // 4).fillna(False)
-        maybe = maybe.to_numpy(dtype=bool)
-        if not maybe.any():
-            continue
-        size = np.zeros(len(text), dtype=np.int64)
-        size[maybe] = [len(v.encode("utf-8")) + extra for v in text[maybe]]
-        if (size > MAX_INDEXED_BYTES).any():
-            position = int(np.argmax(size > MAX_INDEXED_BYTES))
-            value = text.iloc[position]
+        found = first_too_long(df[name], extra)
+        if found is not None:
+            position, value, size = found
             if extra:
                 kind = f"an item id whose uid ({item_prefix}id) is"
             else:
                 kind = "a relation name of" if name == "relation" else "an id of"
             raise InputError(
-                f"{kind} {size[position]:,} bytes ({value[:40]!r}...): at most "
+                f"{kind} {size:,} bytes ({value[:40]!r}...): at most "
                 f"{MAX_INDEXED_BYTES:,} (Neo4j cannot index more)",
                 field=names.get(name, name),
                 **where(df, position),
