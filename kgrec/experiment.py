@@ -810,7 +810,7 @@ class Run:
                         "store the run was trained on, or none",
                         field="--store",
                     )
-            return self._ranking(k, users=users, name=name, source=source).table
+            return self._ranking(k, users=users, name=name, source=source, field="--show").table
 
     def publish(
         self,
@@ -861,7 +861,7 @@ class Run:
                     "the store the run was trained on",
                     field="--store",
                 )
-            ranking = self._ranking(k, users=users, name=name, source=opened)
+            ranking = self._ranking(k, users=users, name=name, source=opened, field="--user")
             unserved = set(ranking.unserved)
             published = {}  # kind -> keys and vectors
             late: list[int] = []  # (some users': the rows of items loaded after training)
@@ -1098,12 +1098,14 @@ class Run:
         users: Sequence[str] | None = None,
         name: str | None = None,
         source: GraphStore | None = None,
+        field: str = "user",
     ) -> _Ranking:
         """The top ``k`` of every user, or of ``users``; newcomers, items loaded after training
         and what users already have are read from ``source`` (None: the training data's
         interactions are what users have). A run's user with no training interaction and
         nothing in ``source`` (or no ``source``) to fold them in from gets the run's most
-        popular target-domain items."""
+        popular target-domain items. ``field``: the option that gave ``users`` (``--show``,
+        ``--user``), which an error about one of them names."""
         k = plain(k)  # a numpy integer (from pandas or numpy) is the number it holds
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
@@ -1172,7 +1174,7 @@ class Run:
             newcomers = [user for user, i in zip(user_ids, found.tolist(), strict=True) if i < 0]
             if newcomers:
                 histories, has = self._newcomer_histories(
-                    newcomers, source, item_ids, interactions=pairs
+                    newcomers, source, item_ids, interactions=pairs, field=field
                 )
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
@@ -1406,6 +1408,7 @@ class Run:
         *,
         interactions: pd.DataFrame | None = None,
         missing_ok: bool = False,
+        field: str = "user",
     ) -> tuple[list[torch.Tensor | None], list[torch.Tensor]]:
         """The run's items each user loaded after training interacted with (from ``source``),
         for fold-in; items the run does not know are left out, and so are those whose
@@ -1416,7 +1419,8 @@ class Run:
         the interactions read here). Also, per user, the positions in ``item_ids`` (the items
         ranked) of every item they have, left out or not: fold-in never draws them as
         negatives. ``interactions``: those of ``source`` of these users (and maybe others),
-        when the caller has read them already."""
+        when the caller has read them already. ``field``: the option that named the users, for
+        an error about one of them."""
         from kgrec.cold_items import learnt_items
         from kgrec.store import redact
 
@@ -1424,7 +1428,7 @@ class Run:
             raise InputError(
                 f"user {user_ids[0]!r} is not in the run's graph, and the run was trained from "
                 "files: there is no store to read a newcomer's interactions from",
-                field="user",
+                field=field,
             )
         if interactions is None:
             found = source.user_interactions(user_ids)
@@ -1468,7 +1472,7 @@ class Run:
                 raise InputError(
                     f"user {user!r} is neither in the run's graph nor has interactions with "
                     f"items it learnt in {redact(source.uri)}: {why}",
-                    field="user",
+                    field=field,
                 )
             histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))
         unserved = [

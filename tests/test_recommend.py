@@ -891,3 +891,19 @@ def test_no_vectors_without_a_publish_is_refused_before_the_run_is_read(tmp_path
         err = capsys.readouterr().err
         assert "field '--no-vectors':" in err and "publish nothing" in err
     assert not export.exists()
+
+
+def test_an_unknown_show_or_user_id_names_the_option_and_the_id(tmp_path, tiny_store, capsys):
+    """``--show nobody`` / ``--user nobody``, a user neither the run nor the store knows, is
+    an error naming the option the user typed (before: the field ``user``, which no option
+    is); nothing is published."""
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    for option in ("--show", "--user"):
+        capsys.readouterr()
+        assert main(["recommend", "--run", str(run.folder), option, "nobody"]) == 2
+        err = capsys.readouterr().err
+        assert f"field {option!r}: user 'nobody' is neither in the run's graph" in err
+    with open_store(tiny_store) as opened:
+        assert opened.recommendations().empty
