@@ -907,3 +907,16 @@ def test_an_unknown_show_or_user_id_names_the_option_and_the_id(tmp_path, tiny_s
         assert f"field {option!r}: user 'nobody' is neither in the run's graph" in err
     with open_store(tiny_store) as opened:
         assert opened.recommendations().empty
+
+
+def test_an_export_file_named_only_an_extension_is_refused_as_such(tmp_path, capsys):
+    """``--export .csv``: Python reads the name as a hidden file with no suffix, so it was
+    refused as if it had a wrong one ("--export writes .csv, .tsv, .parquet files"); the
+    error says the name is only an extension, before the run is read."""
+    for name in (".csv", ".tsv", ".parquet"):
+        capsys.readouterr()
+        args = ["recommend", "--run", str(tmp_path / "no-run"), "--export", str(tmp_path / name)]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "field '--export'" in err and f"the file name {name!r} is only an extension" in err
+        assert not (tmp_path / name).exists()

@@ -175,6 +175,12 @@ def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) 
 
 
 def _check_export(path: Path) -> None:
+    if path.name in EXPORT_FORMATS:  # Python reads ".csv" as a hidden file with no suffix
+        raise InputError(
+            f"the file name {path.name!r} is only an extension: name the file, as recs{path.name}",
+            file=str(path),
+            field="--export",
+        )
     if path.suffix not in EXPORT_FORMATS:
         raise InputError(
             f"--export writes {', '.join(EXPORT_FORMATS)} files", file=str(path), field="--export"
