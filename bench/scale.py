@@ -457,9 +457,9 @@ def _timed(batches: Iterator, budget: float, times: list[float], world=None) -> 
 
 def _epoch(
     args: argparse.Namespace, paths: Paths, model_name: str, device: str | None = None
-) -> tuple[dict, object]:
+) -> tuple[dict, object, object]:
     """Time one epoch of ``model_name`` on the run folder's experiment (see the module doc), on
-    ``device`` (default ``--device``)."""
+    ``device`` (default ``--device``); the timings, the model and the experiment."""
     import torch
 
     from kgrec import distributed
@@ -533,24 +533,28 @@ def _epoch(
         "gpu_peak_mb": torch.cuda.max_memory_allocated(device) / MB if device.type == "cuda" else 0,
         "split_target": int(split.target_domain),
     }
-    return result, model
+    return result, model, experiment
 
 
 def step_train_full(args: argparse.Namespace, paths: Paths) -> dict:
     import torch
 
+    from kgrec.experiment import SPLIT_DIGEST, split_digest
+
     model_name = "lightgcn-merged"
-    result, model = _epoch(args, paths, model_name)
-    # the run folder as kgrec train writes it (its experiment is already there)
+    result, model, experiment = _epoch(args, paths, model_name)
+    # the run folder as kgrec train writes it (its experiment is already there), its split's
+    # digest too: kgrec evaluate and recommend check experiment.pt against it
     torch.save(model.state_dict(), paths.run / "model.pt")
     settings = _settings(model_name, args, paths)
     info = {"model": model_name, "settings": settings, "target_domain": "comedy", "status": "done"}
+    info[SPLIT_DIGEST] = split_digest(experiment)
     (paths.run / "run.json").write_text(json.dumps(info, indent=2) + "\n")
     return result
 
 
 def step_train_sampled(args: argparse.Namespace, paths: Paths) -> dict:
-    result, _ = _epoch(args, paths, "rgcn")
+    result, _, _ = _epoch(args, paths, "rgcn")
     return result
 
 
@@ -559,7 +563,7 @@ def step_ddp_rank(args: argparse.Namespace, paths: Paths) -> dict | None:
 
     started = distributed.init("cpu")
     try:
-        result, _ = _epoch(args, paths, "lightgcn-merged", device="cpu")  # gloo: the CPU
+        result, _, _ = _epoch(args, paths, "lightgcn-merged", device="cpu")  # gloo: the CPU
     finally:
         distributed.shutdown(started)
     return result if distributed.env_world().is_main else None

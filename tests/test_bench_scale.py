@@ -336,3 +336,28 @@ def test_an_out_that_is_a_file_is_refused(scale, tmp_path, monkeypatch, capsys):
         assert stop.value.code == 2
         assert says in capsys.readouterr().err
     assert mine.read_text() == "mine" and not (tmp_path / "empty").exists()
+
+
+def test_the_run_train_full_writes_records_its_splits_digest_as_kgrec_train_does(scale, tmp_path):
+    """train-full's run.json records ``split_digest`` as kgrec train's does, so kgrec evaluate
+    and recommend check the run's experiment.pt against it (before: none, read unchecked)."""
+    import json
+
+    from kgrec.experiment import SPLIT_DIGEST, load_run, read_experiment, split_digest
+
+    args = argparse.Namespace(
+        size=2000,
+        seed=0,
+        user_degree=25.0,
+        item_degree=100.0,
+        batch_size=8192,
+        device="cpu",
+        budget=5.0,
+    )
+    paths = scale.Paths(tmp_path, args.size)
+    for step in (scale.step_generate, scale.step_load_local, scale.step_export):
+        step(args, paths)
+    scale.step_train_full(args, paths)
+    info = json.loads((paths.run / "run.json").read_text())
+    assert info[SPLIT_DIGEST] == split_digest(read_experiment(paths.run / "experiment.pt"))
+    assert load_run(paths.run).info[SPLIT_DIGEST] == info[SPLIT_DIGEST]
