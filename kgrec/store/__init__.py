@@ -56,7 +56,7 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
         database = default_database()
         if driver is not None:
             return Neo4jStore(driver, database=database, uri=uri)
-        return Neo4jStore(neo4j_driver(uri), database=database, uri=uri, owns_driver=True)
+        return Neo4jStore(_driver(uri), database=database, uri=uri, owns_driver=True)
     known = ", ".join(["local:PATH", *(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)])
     raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}")
 
@@ -117,15 +117,17 @@ def neo4j_driver(uri: str) -> Driver:
     :func:`open_store` authenticates: ``NEO4J_USERNAME`` / ``NEO4J_PASSWORD``, the local
     server's default password sent only to this machine."""
     _check_neo4j_uri(uri)
+    return _driver(uri)
+
+
+def _driver(uri: str) -> Driver:
+    """:func:`neo4j_driver` for a ``uri`` :func:`_check_neo4j_uri` has checked (open_store's,
+    checked where it reads it)."""
     # an empty NEO4J_PASSWORD is unset (as tools/neo4j reads it): the default goes only to this
     # machine, and any other host is the error asking for a password, not an empty one sent
     password = os.environ.get("NEO4J_PASSWORD") or None
     if password is None:
-        try:
-            host = urlsplit(uri).hostname
-        except ValueError as exc:
-            raise StoreError(f"store {uri!r}: {exc}") from exc
-        if host not in LOCAL_HOSTS:
+        if urlsplit(uri).hostname not in LOCAL_HOSTS:  # checked: urlsplit reads it
             local = ", ".join(LOCAL_HOSTS)
             raise StoreError(
                 f"store {uri!r}: set NEO4J_PASSWORD (and NEO4J_USERNAME if not neo4j); kgrec "

@@ -208,3 +208,20 @@ def test_an_empty_password_is_the_default_one_on_this_machine(monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", "")
     open_store("bolt://127.0.0.1:7999")
     assert given["auth"] == ("neo4j", "kgrec-local-password")
+
+
+def test_open_store_checks_a_neo4j_uri_once(monkeypatch):
+    """open_store checks a Neo4j URI where it reads it, once (before: again in neo4j_driver,
+    the same parse twice); neo4j_driver, which the notebooks call, still checks its own."""
+    import kgrec.store
+
+    checked = []
+    check = kgrec.store._check_neo4j_uri
+    monkeypatch.setattr(kgrec.store, "_check_neo4j_uri", lambda uri: checked.append(check(uri)))
+    with open_store("bolt://127.0.0.1:7999"):
+        pass
+    assert len(checked) == 1
+    kgrec.store.neo4j_driver("bolt://127.0.0.1:7999").close()
+    assert len(checked) == 2
+    with pytest.raises(StoreError, match="out of range"):
+        kgrec.store.neo4j_driver("bolt://127.0.0.1:99999")
