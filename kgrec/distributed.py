@@ -258,6 +258,29 @@ def gather_object(value: Any) -> list[Any]:
     return values
 
 
+def agree(failure: BaseException | None, what: str) -> None:
+    """Every rank learns whether any rank's own checks failed, before a collective that a rank
+    which stopped would leave the others waiting in until the timeout: ``failure`` (this rank's
+    error, None if its checks passed) is raised again on its rank, with its traceback, and
+    every other rank raises a :class:`DistributedError` naming the ranks that failed and their
+    errors. ``what``: what they could not do ("start the run"). In a world of one, ``failure``
+    is raised (if any) and nothing else happens."""
+    message = None if failure is None else str(failure) or type(failure).__name__
+    messages = gather_object(message)
+    if failure is not None:
+        raise failure
+    failed = [(rank, text) for rank, text in enumerate(messages) if text is not None]
+    if not failed:
+        return
+    ranks = ", ".join(str(rank) for rank, _ in failed)
+    why = "; ".join(f"rank {rank}: {text}" for rank, text in failed)
+    raise DistributedError(
+        f"rank {current().rank}: rank{'s' if len(failed) > 1 else ''} {ranks} refused to "
+        f"{what} ({why}): every rank stopped; correct it there (its output has the whole "
+        "error) and start the command again on every rank"
+    )
+
+
 def broadcast_parameters(module) -> None:
     """Every rank's parameters and buffers set to rank 0's."""
     import torch.distributed as dist

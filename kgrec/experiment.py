@@ -1686,24 +1686,34 @@ def train(
     }
     spec = model_spec(model)
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
-    check_sizes_fit(settings)
     # compared between the ranks as given: the split files they may be read from (below)
     # are on rank 0's disk, maybe on no other rank's
     given = {"domain": domain, "domain_rule": domain_rule}
-    for name in ("data", "split", "init_from"):
-        if settings[name] is not None:
-            settings[name] = str(Path(settings[name]).resolve())
-    from kgrec.store import absolute_uri
+    # checks of this machine (its memory, its files): under a launcher, a rank that fails
+    # one joins all the same and the ranks agree on it, else the others would wait for it
+    # the whole --dist-timeout
+    failure = None
+    try:
+        check_sizes_fit(settings)
+        for name in ("data", "split", "init_from"):
+            if settings[name] is not None:
+                settings[name] = str(Path(settings[name]).resolve())
+        from kgrec.store import absolute_uri
 
-    settings["store"] = absolute_uri(store)
-    settings["domain"] = domain = effective_domain(data, domain, domain_rule, split)
-    settings["domain_rule"] = effective_rule(
-        protocol, Path(data) if data else None, domain, domain_rule, split
-    )
-    settings["text_property"] = text_property if reads_text(settings) and store else None
+        settings["store"] = absolute_uri(store)
+        settings["domain"] = domain = effective_domain(data, domain, domain_rule, split)
+        settings["domain_rule"] = effective_rule(
+            protocol, Path(data) if data else None, domain, domain_rule, split
+        )
+        settings["text_property"] = text_property if reads_text(settings) and store else None
+    except Exception as exc:
+        if not distributed.env_world().distributed:
+            raise
+        failure = exc
     out = Path(out)
     device = resolve_device(device)
     distributed.init(device, timeout=dist_timeout)
+    distributed.agree(failure, "start the run")
     world = distributed.current()
     _check_same_settings(settings, resume, given)
     progress = progress and world.is_main
@@ -1800,17 +1810,26 @@ def _train(
     world = distributed.current()
     if progress:
         print(describe(experiment))
-    with model_memory(settings):
-        net, graph, pairs = build_run(experiment, settings)
-    item_entity = _student_inputs(experiment, graph, settings)  # refused before training
-    resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces the start
-    if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it on
-        info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
-        if progress:
-            print(_describe_warm_start(info["init_from"]))
-    with model_memory(settings):
-        net.to(device)
-    graph = on_device(graph, device)
+    # each rank builds the model on its own machine (its memory, its GPU; rank 0 reads
+    # --init-from): the ranks agree on the outcome before training's first collective
+    failure = None
+    try:
+        with model_memory(settings):
+            net, graph, pairs = build_run(experiment, settings)
+        item_entity = _student_inputs(experiment, graph, settings)  # refused before training
+        resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces it
+        if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it
+            info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
+            if progress:
+                print(_describe_warm_start(info["init_from"]))
+        with model_memory(settings):
+            net.to(device)
+        graph = on_device(graph, device)
+    except Exception as exc:
+        if not world.distributed:
+            raise
+        failure = exc
+    distributed.agree(failure, "build the model")
     if progress:
         print(net)
     started = time.perf_counter()

@@ -573,8 +573,16 @@ def tune(
         new_item_share=new_item_share,
     )
     check_settings({**settings, **_defaults_in(space), "model": model})
-    # a fixed size no data can fit (a searched one fails its trials, and the tune goes on)
-    check_sizes_fit({**settings, **_defaults_in(space), "model": model})
+    # a fixed size no data can fit (a searched one fails its trials, and the tune goes on);
+    # this machine's memory: under a launcher, a rank that refuses joins all the same and the
+    # ranks agree on it (below), else the others would wait for it the whole --dist-timeout
+    failure = None
+    try:
+        check_sizes_fit({**settings, **_defaults_in(space), "model": model})
+    except InputError as exc:
+        if not distributed.env_world().distributed:
+            raise
+        failure = exc
     for name, param in space.items():  # each end of each range, checked as a trial is
         for value in _probes(param):
             try:
@@ -597,6 +605,7 @@ def tune(
 
     device = resolve_device(settings["device"])
     distributed.init(device, timeout=dist_timeout)
+    distributed.agree(failure, "start the tune")
     if not distributed.current().is_main:
         return _follow(out, device)
     objective_fn = None

@@ -533,3 +533,76 @@ def test_init_from_on_rank_0_alone_is_not_refused_on_the_others(
     err = capsys.readouterr().err
     assert "no run here" not in err
     assert "rank 1: not every one of the 2 ranks joined within --dist-timeout" in err
+
+
+# --dist-timeout of the refusing-rank test: what the other rank waited before the fix
+REFUSAL_TIMEOUT = 40
+
+
+def _refusing_rank(rank: int, port: int, data: str, results, memory: int, command: str) -> None:
+    """Rank 1 sees a machine of ``memory`` bytes (one with less RAM than rank 0's), so a memory
+    check of its own refuses what rank 0's pass; each rank runs ``kgrec COMMAND`` (train or
+    tune) and reports its exit code, its error output and the seconds it took."""
+    from kgrec import experiment
+    from kgrec.cli import main
+
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    if rank == 1:
+        experiment._machine_memory = lambda: memory
+    argv = [command, "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data", data]
+    argv += ["--out", f"{command}-{memory}", "--device", "cpu", "--epochs", "1", "--dim", "8"]
+    argv += ["--threads", "1", "--dist-timeout", str(REFUSAL_TIMEOUT)]
+    argv += ["--trials", "1"] if command == "tune" else []
+    err = io.StringIO()
+    started = time.monotonic()
+    try:
+        with contextlib.redirect_stderr(err):
+            code = main(argv)
+    except BaseException as exc:  # what escapes main: a traceback for the user
+        code = f"{type(exc).__name__}: {exc}"
+    results.put((rank, code, err.getvalue(), time.monotonic() - started))
+
+
+@pytest.mark.parametrize(
+    ("command", "memory", "refusal"),
+    [
+        ("train", 32, "field '--dim': the model's parameters do not fit in memory"),  # joining
+        ("train", 4000, "field '--layers': the model's propagation layers do not fit"),  # model
+        ("tune", 32, "field '--dim': the model's parameters do not fit in memory"),
+    ],
+)
+def test_a_rank_that_refuses_alone_stops_every_rank_at_once(
+    tmp_path, tiny_recbole, monkeypatch, command, memory, refusal
+) -> None:
+    """A check one rank makes on its own and refuses (its machine's memory against the model's
+    sizes, before joining or as the model is built) stops every rank at once, each with an
+    error naming the rank that refused and why, exit 2, nothing written (before: the refusing
+    rank ended with its error, and rank 0 waited the whole --dist-timeout, then said only that
+    a rank had not joined, or that rank 1 was gone)."""
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    monkeypatch.chdir(tmp_path)
+    args = (_free_port(), str(tiny_recbole), results, memory, command)
+    ranks = [ctx.Process(target=_refusing_rank, args=(r, *args)) for r in range(2)]
+    for process in ranks:
+        process.start()
+    try:
+        # the guard of a hang, not a measure
+        reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in ranks))
+    finally:
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    for rank, (code, err, seconds) in reports.items():
+        assert code == 2, (rank, code, err)
+        assert "Traceback" not in err, err
+        assert seconds < REFUSAL_TIMEOUT / 2, (rank, seconds, err)
+    assert f"kgrec {command}: error: {refusal}" in reports[1][1]  # its own error, in full
+    assert "this machine's" in reports[1][1]
+    other = reports[0][1]
+    assert f"kgrec {command}: error: rank 0: rank 1 refused" in other, other
+    assert refusal.split(": ", 1)[1] in other  # and why
+    assert not (tmp_path / f"{command}-{memory}").exists()
