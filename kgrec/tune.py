@@ -41,6 +41,7 @@ import errno
 import fcntl
 import hashlib
 import inspect
+import itertools
 import json
 import logging
 import math
@@ -572,7 +573,7 @@ def tune(
         cold_test_share=cold_test_share,
         new_item_share=new_item_share,
     )
-    check_settings({**settings, **_defaults_in(space), "model": model})
+    _check_combinations(model, settings, space)
     # a fixed size no data can fit (a searched one fails its trials, and the tune goes on);
     # this machine's memory: under a launcher, a rank that refuses joins all the same and the
     # ranks agree on it (below), else the others would wait for it the whole --dist-timeout
@@ -583,12 +584,6 @@ def tune(
         if not distributed.env_world().distributed:
             raise
         failure = exc
-    for name, param in space.items():  # each end of each range, checked as a trial is
-        for value in _probes(param):
-            try:
-                check_settings({**settings, **_defaults_in(space), name: value, "model": model})
-            except InputError as exc:
-                raise InputError(f"--search {name}={param}: {exc}", field="--search") from None
     never = _never_read(model, settings, space, fixed)
     if never:
         flags = ", ".join("--" + name.replace("_", "-") for name in never)
@@ -776,6 +771,8 @@ def trial_table(trials: Sequence[FrozenTrial]) -> str:
             state += f" ({trial.user_attrs['interrupted']})"
         elif trial.state == TrialState.FAIL and trial.user_attrs.get("error"):
             state += f" ({trial.user_attrs['error']})"
+        elif trial.user_attrs.get("invalid"):
+            state += f" ({trial.user_attrs['invalid']})"
         value = trial.value
         if value is None and trial.intermediate_values:
             value = max(trial.intermediate_values.values())
@@ -934,6 +931,14 @@ class _Objective:
             self._stop(trial, "interrupted", self._queued(trial))
             raise
         settings = {"model": self.model, **self.settings, **params}
+        try:  # values each valid in the search, but not together (cl_layer above layers)
+            check_settings(settings)
+        except InputError as exc:  # pruned: no trial trains them, nor is counted the best
+            reason = f"invalid together: {exc.message.split(';')[0]}"
+            log.warning("trial %d %s; pruned", trial.number, reason)
+            self.db.doing = f"write why trial {trial.number} was pruned"
+            trial.set_user_attr("invalid", reason)
+            raise optuna.TrialPruned(reason) from None
 
         def judge(epoch: int, best: float, last: bool) -> tuple[str, str] | None:
             self.db.doing = (
@@ -1105,7 +1110,11 @@ class _Progress:
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         value = "-" if trial.value is None else f"{trial.value:.4f}"
         state = trial.state.name.lower()
-        reason = trial.user_attrs.get("interrupted") or trial.user_attrs.get("error")
+        reason = (
+            trial.user_attrs.get("interrupted")
+            or trial.user_attrs.get("error")
+            or trial.user_attrs.get("invalid")
+        )
         try:
             best = f"best {study.best_value:.4f} (trial {study.best_trial.number})"
         except ValueError:
@@ -1631,6 +1640,111 @@ def _probes(param: Parameter) -> tuple[Any, ...]:
     """The values a trial may take that stand for all of ``param``'s: its choices, or the two
     ends of its range."""
     return param.values if isinstance(param, Choice) else (param.low, param.high)
+
+
+def _check_combinations(
+    model: str, settings: Mapping[str, Any], space: Mapping[str, Parameter]
+) -> None:
+    """Refuse, before any trial, a search no trial of which has valid settings
+    (:func:`kgrec.experiment.check_settings`), naming the searched options that conflict, and
+    a searched value (each of :func:`_probes`) valid with no value of the other searched
+    options: no trial would train it. Options checked against each other (``cl_layer`` and
+    ``layers`` with ``cl_weight``, ``objective`` and the options one objective takes) are
+    checked jointly: a trial that draws values invalid together is pruned
+    (:meth:`_Objective._run`)."""
+    settings = {**settings, "model": model}
+    start = {
+        name: TRAIN_DEFAULTS[name] if TRAIN_DEFAULTS[name] in param else _probes(param)[0]
+        for name, param in space.items()
+    }
+    found = _conflict(settings, space, start)
+    if found is not None:
+        error, varied = found
+        if varied:
+            which = (
+                f"no value of {_searched(varied, space)} is valid"
+                if len(varied) == 1
+                else f"{_searched(varied, space)} conflict: no combination of their values is valid"
+            )
+            raise InputError(
+                f"no trial of this search has valid settings: {which} (e.g. "
+                f"{_params_text({name: start[name] for name in varied})}: {error})",
+                field="--search",
+            ) from None
+        names = [name for name in space if option_flag(name) == error.field]
+        if not names:  # the fixed settings, whatever is searched
+            raise error
+        raise InputError(f"{_searched(names, space)}: {error}", field="--search") from None
+    for name, param in space.items():  # each end of each range, checked as a trial is
+        for value in _probes(param):
+            found = _conflict(settings, space, {**start, name: value}, pinned=name)
+            if found is None:
+                continue
+            error, varied = found
+            if varied:
+                raise InputError(
+                    f"--search {name}={param}: no trial with {name} {_text(value)} has valid "
+                    f"settings, whatever the value of {_searched(varied, space)}: {error}",
+                    field="--search",
+                ) from None
+            raise InputError(f"--search {name}={param}: {error}", field="--search") from None
+
+
+def _conflict(
+    settings: Mapping[str, Any],
+    space: Mapping[str, Parameter],
+    point: Mapping[str, Any],
+    *,
+    pinned: str | None = None,
+) -> tuple[InputError, list[str]] | None:
+    """None when some trial has valid settings: ``settings`` with the searched options at
+    ``point`` (each at one of its :func:`_probes`), or with some of them (never ``pinned``)
+    at other probes. Else ``point``'s error and the searched options that bear on it (none:
+    nothing searched, ``pinned`` aside, makes it valid). An option bears on an error when
+    another of its values changes or clears it; those found are varied together, and the
+    search goes on with the options that bear on their errors: the few options checked
+    against each other, never every combination of a large space."""
+    varied: list[str] = []
+    error = _invalid(settings, point)
+    if error is None:
+        return None
+    while True:
+        failed = []
+        for values in itertools.product(*(_probes(space[name]) for name in varied)):
+            at = {**point, **dict(zip(varied, values, strict=True))}
+            said = _invalid(settings, at)
+            if said is None:
+                return None
+            failed.append((at, str(said)))
+        bearing = [
+            name
+            for name in space
+            if name != pinned
+            and name not in varied
+            and any(
+                str(_invalid(settings, {**at, name: value})) != said
+                for at, said in failed
+                for value in _probes(space[name])
+                if value != at[name]
+            )
+        ]
+        if not bearing:
+            return error, varied
+        varied += bearing
+
+
+def _invalid(settings: Mapping[str, Any], point: Mapping[str, Any]) -> InputError | None:
+    """The error of a trial's settings, ``settings`` with the searched options at ``point``
+    (None: valid)."""
+    try:
+        check_settings({**settings, **point})
+    except InputError as exc:
+        return exc
+    return None
+
+
+def _searched(names: Sequence[str], space: Mapping[str, Parameter]) -> str:
+    return " and ".join(f"--search {name}={space[name]}" for name in names)
 
 
 def _reads_text(model: str, settings: Mapping[str, Any], space: Mapping[str, Parameter]) -> bool:

@@ -961,6 +961,64 @@ def test_options_no_trial_reads_are_refused_before_any_trial(
     assert not (tmp_path / "tune").exists()
 
 
+def test_options_checked_against_each_other_are_searched_together(tmp_path, tiny_recbole, capsys):
+    """Before, each searched option was checked against the other's default: cl_layer 4 was
+    refused against layers 2 although layers 4 was searched too, and so was a temperature
+    searched beside objective=choice:bpr,softmax (bpr takes none). A trial that draws values
+    invalid together is pruned, with the reason: it trains nothing and is never the best."""
+    out = tmp_path / "tune"
+    search = ["--search", "layers=int:1:4", "--search", "cl_layer=int:0:4"]
+    assert (
+        cli_tune(tiny_recbole, out, *search, "--cl-weight", "0.1", "--epochs", "1", "--trials", "8")
+        == 0
+    )
+    printed = capsys.readouterr().out
+    trials = load_study(out).trials
+    assert len(trials) == 8
+    for trial in trials:
+        valid = trial.params["cl_layer"] <= trial.params["layers"]
+        assert trial.state == (TrialState.COMPLETE if valid else TrialState.PRUNED), trial
+        assert ("invalid" in trial.user_attrs) == (not valid)
+    pruned = [trial for trial in trials if trial.state == TrialState.PRUNED]
+    assert pruned  # (this seed draws some: the case in point)
+    assert "cl_layer must lie in [0, " in pruned[0].user_attrs["invalid"]
+    assert f"\ntrial {pruned[0].number} pruned (invalid together: cl_layer must" in printed
+    best = json.loads((out / BEST_FILE).read_text())
+    assert best["params"]["cl_layer"] <= best["params"]["layers"]
+
+    result = small_tune(
+        tiny_recbole,
+        tmp_path / "objectives",
+        space={"objective": Choice(["bpr", "softmax"]), "temperature": Uniform(0.05, 0.5)},
+        trials=4,
+        epochs=1,
+    )
+    states = {trial.state for trial in result.trials}
+    assert states == {TrialState.COMPLETE, TrialState.PRUNED}
+    for trial in result.trials:
+        bpr_reads_it = trial.params["temperature"] == TRAIN_DEFAULTS["temperature"]
+        valid = trial.params["objective"] == "softmax" or bpr_reads_it
+        assert trial.state == (TrialState.COMPLETE if valid else TrialState.PRUNED)
+
+
+def test_a_search_no_trial_of_which_is_valid_names_the_options_that_conflict(
+    tmp_path, tiny_recbole, capsys
+):
+    out = tmp_path / "tune"
+    search = ["--search", "layers=choice:1,2", "--search", "cl_layer=int:3:4"]
+    assert cli_tune(tiny_recbole, out, *search, "--cl-weight", "0.1") == 2
+    err = capsys.readouterr().err
+    assert "no trial of this search has valid settings" in err
+    assert "--search layers=choice:1,2 and --search cl_layer=int:3:4 conflict" in err
+    # a searched value no value of the other makes valid trains in no trial: refused too
+    search = ["--search", "layers=int:1:2", "--search", "cl_layer=int:0:4"]
+    assert cli_tune(tiny_recbole, out, *search, "--cl-weight", "0.1") == 2
+    err = capsys.readouterr().err
+    assert "--search cl_layer=int:0:4: no trial with cl_layer 4 has valid settings" in err
+    assert "whatever the value of --search layers=int:1:2" in err
+    assert not out.exists()
+
+
 def test_a_trial_that_runs_out_of_memory_fails_and_the_tune_goes_on(tmp_path, tiny_recbole):
     """Before, a trial whose dim asked torch for more memory than there is ended the whole
     tune with a traceback (exit 1)."""
