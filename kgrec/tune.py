@@ -23,8 +23,9 @@ settings are run again first; one interrupted while it drew its settings (nothin
 flagged too, and keeps its place in the queue if it was queued, as does one stopped inside
 Optuna's own ``ask`` or ``tell``. A study is continued only
 with the same model, search space and fixed settings, on the same graph and split (a digest
-of them is kept). At the end ``OUT/best.json`` holds the best trial, its full settings and
-the ``kgrec train`` command that trains it again, with the same validation NDCG@20.
+of them is kept, compared in place of the data and split folders' paths). At the end
+``OUT/best.json`` holds the best trial, its full settings and the ``kgrec train`` command that
+trains it again, with the same validation NDCG@20.
 
 Under a launcher (``torchrun``; ``WORLD_SIZE`` > 1 in the environment, :mod:`kgrec.distributed`)
 each trial is trained data-parallel over the ranks, as ``kgrec train`` trains. Rank 0 alone
@@ -651,7 +652,7 @@ def tune(
             if settings["text_property"] is not None:
                 _check_user_text(experiment, model, settings, space)
             db.at("read or record the digest of the data the study trains on")
-            _check_experiment(study, experiment, path=out / STUDY_FILE)
+            _check_experiment(study, experiment, settings, path=out / STUDY_FILE)
             if settings.get("cold_start_share") or "cold_start_share" in space:
                 check_cold_start_users(experiment)
             distributed.broadcast_object(("ok", experiment))  # the other ranks train with it
@@ -1165,6 +1166,8 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
 
 # what :func:`_check_study` records in the study (its user attributes) as a tune opens it
 _RECORDED = ("model", "settings", "space")
+# the settings that are paths of files a study's digest covers (:func:`_fingerprint`)
+_MOVABLE = ("data", "split")
 
 
 def _check_study(
@@ -1202,8 +1205,15 @@ def _check_study(
         from kgrec.store import absolute_uri
 
         old["store"] = absolute_uri(old["store"])
+    # where the files are, not what they hold: the digest of the graph and split they give
+    # (:func:`_check_experiment`) is compared instead, so a data or split folder moved or
+    # copied elsewhere continues the study; one of a kgrec that recorded no digest compares
+    # the paths
+    moved = _MOVABLE if saved.get("experiment") is not None else ()
     for name in sorted(set(old) | set(new)):
         if name in new_space or name in old_space or name == "device":  # where, not what
+            continue
+        if name in moved and old.get(name) is not None and new.get(name) is not None:
             continue
         if old.get(name) != new.get(name):
             differ.append(
@@ -1254,22 +1264,32 @@ def _new_items(experiment: Experiment) -> str | None:
     return hashlib.sha256(split.new_item_indices().cpu().numpy().tobytes()).hexdigest()
 
 
-def _check_experiment(study: optuna.Study, experiment: Experiment, *, path: Path) -> None:
+def _check_experiment(
+    study: optuna.Study, experiment: Experiment, settings: Mapping[str, Any], *, path: Path
+) -> None:
     """Record the digest of the graph and split the trials train on, and of the split's new
     items (:func:`_new_items`), or refuse to continue a study whose trials trained on other
     data (files or a store that changed since): their validation figures would not compare
     with new ones. A study of an older kgrec, which recorded no digest (before session 26)
     or none of its new items (before session 32), records what it lacks now (its trials' new
-    items unchecked: a warning says so)."""
+    items unchecked: a warning says so). ``settings`` are the tune's: the data and split
+    folders it reads now, named where they are not the study's (moved, or other files)."""
     digest, new_items = _fingerprint(experiment), _new_items(experiment)
     saved = study.user_attrs.get("experiment")
     saved_new = study.user_attrs.get("new_items")
     ran = any(trial.state != TrialState.WAITING for trial in study.trials)
     if ran and saved is not None and saved != digest:
+        recorded = study.user_attrs.get("settings", {})
+        read = [
+            f"{option_flag(name)} {settings[name]}, the study's {recorded[name]}"
+            for name in _MOVABLE
+            if settings.get(name) is not None and recorded.get(name) not in (None, settings[name])
+        ]
         raise InputError(
             "the data read now (graph and split) is not the data this folder's study trained "
-            "its trials on: the files, the store or the split files changed since, so new "
-            "trials would not compare with the study's; use a new --out folder",
+            "its trials on: the files, the store or the split files changed since"
+            + (f", or they are other files than the study's ({'; '.join(read)})" if read else "")
+            + ", so new trials would not compare with the study's; use a new --out folder",
             file=str(path),
         )
     if ran and new_items is not None and saved_new is not None and saved_new != new_items:

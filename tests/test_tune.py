@@ -354,6 +354,34 @@ def test_refuses_to_resume_on_data_that_changed(tmp_path, tiny_recbole) -> None:
     assert len(load_study(out).trials) == 2
 
 
+def test_a_study_continues_from_a_copy_of_its_data_at_another_path(tmp_path, tiny_recbole):
+    """Before, the --data path was compared as typed: the same files moved or copied elsewhere
+    were refused ("--data ... (the study has ...)"). The digest of the graph and split is
+    compared instead; the printed command reads the data where it is now."""
+    out = tmp_path / "tune"
+    small_tune(tiny_recbole, out, trials=1)
+    copy = tmp_path / "elsewhere" / tiny_recbole.name  # RecBole files are named by the folder
+    shutil.copytree(tiny_recbole, copy)
+    result = small_tune(copy, out, trials=2)
+    assert len(load_study(out).trials) == 2
+    assert f"--data {copy.resolve()} " in result.command
+    assert str(tiny_recbole) not in result.command
+    assert json.loads((out / BEST_FILE).read_text())["settings"]["data"] == str(copy.resolve())
+    # other data at another path is still refused, naming both paths
+    inter = copy / f"{copy.name}.inter"
+    inter.write_text("".join(inter.read_text().splitlines(keepends=True)[:-10]))
+    with pytest.raises(InputError, match="not the data this folder's study") as raised:
+        small_tune(copy, out, trials=3)
+    assert f"--data {copy.resolve()}, the study's {tiny_recbole.resolve()}" in str(raised.value)
+    assert len(load_study(out).trials) == 2
+    # a study of a kgrec that recorded no digest (before session 26) compares the paths
+    with closing(sqlite3.connect(out / STUDY_FILE)) as db, db:
+        db.execute("DELETE FROM study_user_attributes WHERE key = 'experiment'")
+    shutil.copyfile(tiny_recbole / f"{tiny_recbole.name}.inter", inter)
+    with pytest.raises(InputError, match=r"--data .* \(the study has "):
+        small_tune(copy, out, trials=3)
+
+
 def test_refuses_to_resume_on_a_split_with_other_new_items(tmp_path, tiny_recbole, caplog):
     """Split files thinned by a training fraction may list other new items (new_items.tsv)
     beside the same train, valid and test files. Before, the study's digest left the new
