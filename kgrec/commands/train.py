@@ -154,7 +154,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--score",
         choices=SCORES,
         default=D["score"],
-        help=f"softmax: dot product or cosine of the embeddings ({D['score']})",
+        help=(
+            f"softmax: dot product or cosine of the embeddings in the training loss "
+            f"({D['score']}); validation, test and recommendations rank by dot product either way"
+        ),
     )
     parser.add_argument(
         "--entity-embeddings",
