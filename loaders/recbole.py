@@ -172,7 +172,7 @@ def _convert(df: pd.DataFrame, name: str, target: str, kind: str, field: str) ->
         return column
     if kind == "token_seq":
         return split_tokens(column)
-    return _float_lists(df, name)
+    return _float_lists(df, name, field)
 
 
 def _float_ids(df: pd.DataFrame, name: str) -> pd.Series:
@@ -187,11 +187,12 @@ def _float_ids(df: pd.DataFrame, name: str) -> pd.Series:
     return ids.where(~lossy, text)
 
 
-def _float_lists(df: pd.DataFrame, name: str) -> pd.Series:
-    """A ``float_seq`` column as lists of floats (a non-number names its line)."""
+def _float_lists(df: pd.DataFrame, name: str, field: str) -> pd.Series:
+    """A ``float_seq`` column as lists of floats (a non-number names its line, and the column
+    as the header does, ``field``)."""
     tokens = split_tokens(df[name]).explode()
     exploded = df.loc[tokens.index, list(PRIVATE)].assign(**{name: tokens.to_numpy()})
-    values = to_float(exploded.reset_index(drop=True), name)
+    values = to_float(exploded.reset_index(drop=True), name, field=field)
     values.index = tokens.index
     lists = {row: group.dropna().tolist() for row, group in values.groupby(level=0)}
     return pd.Series(lists, dtype=object).reindex(df.index)
