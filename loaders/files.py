@@ -90,6 +90,7 @@ def read_delimited(
             "the file is UTF-16 (it starts with a UTF-16 byte-order mark): convert it to UTF-8",
             file=file,
         )
+    written = sep  # the file's separator (sep: the one the parsers split on)
     if len(sep) > 1:
         raw = raw.replace(sep.encode(encoding), _UNIT_SEPARATOR.encode())
         sep = _UNIT_SEPARATOR
@@ -127,6 +128,9 @@ def read_delimited(
         raise _fields_error(file, offset + 1, len(first), columns)
     if quoted and b'"' in raw:
         df = _read_with_csv(raw, file, sep, header, columns, encoding, offset)
+        if sep != written:  # a multi-character separator inside quotes is data
+            for name in columns:
+                df[name] = df[name].str.replace(_UNIT_SEPARATOR, written, regex=False)
     else:
         df = _read_with_pandas(raw, file, sep, header, columns, quoted, encoding, floats, offset)
     if len(df) == 0:
