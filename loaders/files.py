@@ -491,7 +491,7 @@ def check_interactions(
     names = names or {}
     for name in ("rating", "timestamp"):
         if name in df and df[name].dtype != "float64":
-            df = df.assign(**{name: to_float(df, name)})
+            df = df.assign(**{name: to_float(df, name, field=names.get(name, name))})
     if "rating" in df:
         low, high = RATING_RANGE
         values = df["rating"].to_numpy(dtype="float64", na_value=np.nan)

@@ -126,14 +126,18 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
         names[column], types[name] = name, kind
     df = df.rename(columns=names)
     require_columns(df, REQUIRED[suffix], file=file)
-    for name in REQUIRED[suffix]:  # an id is one value: a sequence of them names no node
-        if types[name].endswith("_seq"):
-            raise InputError(
-                f"the id column {name!r} is declared {types[name]!r}: ids are token (or float)",
-                file=file,
-                line=1,
-                field=f"{name}:{types[name]}",
-            )
+    for name, kind in types.items():  # an id is one value: a sequence of them names no node
+        target = COLUMNS[suffix].get(name)
+        if not kind.endswith("_seq") or target not in (*IDS, "rating", "timestamp"):
+            continue
+        raise InputError(
+            f"the id column {name!r} is declared {kind!r}: ids are token (or float)"
+            if target in IDS
+            else f"the column {name!r} is declared {kind!r}: a {target} is one number (float)",
+            file=file,
+            line=1,
+            field=f"{name}:{kind}",
+        )
     mapping = COLUMNS[suffix]
     keep_attributes = suffix in ("item", "user")
     attributes = [n for n in types if n not in mapping]
