@@ -138,6 +138,11 @@ def read_delimited(
     for name in floats:
         df[name] = to_float(df, name)
     df.attrs["header"] = bool(header)  # whether the first line was read as a header
+    # the header's name of each column (where ``names`` renamed it: ``predicate`` for
+    # ``relation``), for messages
+    df.attrs["written"] = (
+        {c: f.strip() for c, f in zip(columns, first, strict=True)} if header else {}
+    )
     return df
 
 
