@@ -176,6 +176,7 @@ def build(
             links["entity_id"],
             np.ones(len(links), dtype=bool),
             "entity {entity!r} is linked to a second item",
+            field=names.get("links", {}).get("entity_id", "entity_id"),
         )
         link_uid = _item_uids(links, items["item_id"], uids, item_file, names.get("links", {}))
         _left_out(links, link_uid, "links", report)  # counted
@@ -185,10 +186,13 @@ def build(
             linked = linked.fillna(items["entity_id"].astype("string"))
         items = items.assign(entity_id=linked)
     uid = pd.Series(uids, index=items.index)
-    report.tied_at = _tie_rows(items, links, uid)
+    entity_fields = {
+        part: names.get(part, {}).get("entity_id", "entity_id") for part in ("items", "links")
+    }
+    report.tied_at = _tie_rows(items, links, uid, entity_fields)
     # entity_id -> uid of the item the entity is (null: the rule left the item out), from the
     # links and from an item file's entity_id column alike
-    item_of = _item_of(items, uid)
+    item_of = _item_of(items, uid, entity_fields["items"])
     if triples is not None:
         triples = _drop_left_entities(triples, item_of.index[item_of.isna()], report)
     items = items.assign(domain=item_domain)
@@ -510,11 +514,12 @@ def _users(users: pd.DataFrame | None, interactions: pd.DataFrame | None) -> pd.
 
 
 def _check_one_item_per_entity(
-    df: pd.DataFrame, entity: pd.Series, tied: np.ndarray, message: str
+    df: pd.DataFrame, entity: pd.Series, tied: np.ndarray, message: str, *, field: str
 ) -> None:
     """An error at the first row of ``df`` (a link or item file) that ties an entity an earlier
     row ties (among the ``tied`` rows): an entity is at most one item. ``message`` says it in
-    the file's words, with ``{entity}``, ``{first}`` and ``{second}`` (the two item ids)."""
+    the file's words, with ``{entity}``, ``{first}`` and ``{second}`` (the two item ids);
+    ``field``: the file's name of the entity column (``entity_id:token``)."""
     again = np.zeros(len(df), dtype=bool)
     again[tied] = entity[tied].duplicated().to_numpy()
     if not again.any():
@@ -529,22 +534,24 @@ def _check_one_item_per_entity(
             second=df["item_id"].iloc[position],
         )
         + " (an entity is at most one item)",
-        field="entity_id",
+        field=field,
         **where(df, position),
     )
 
 
 def _tie_rows(
-    items: pd.DataFrame, links: pd.DataFrame | None, uid: pd.Series
+    items: pd.DataFrame, links: pd.DataFrame | None, uid: pd.Series, fields: Mapping[str, str]
 ) -> dict[str, dict[str, object]]:
-    """uid -> file and line of the row that ties the item to its entity: its link, else its
-    row of the item file (``entity_id``), for :class:`LoadReport.tied_at`."""
+    """uid -> file, line and field of the row that ties the item to its entity: its link, else
+    its row of the item file (``entity_id``), for :class:`LoadReport.tied_at`; ``fields``: the
+    files' name of the entity column, per part (``items``, ``links``)."""
     if "entity_id" not in items:
         return {}
     entity = items["entity_id"].astype("string")
     tied = (entity.notna() & (entity.str.strip() != "") & uid.notna()).to_numpy(dtype=bool)
     files = items[FILE].astype(str).to_numpy(dtype=object)
     lines = items[LINE].to_numpy(dtype=np.int64, copy=True)
+    columns = np.full(len(items), fields["items"], dtype=object)
     if links is not None:  # the link, where there is one, tied it (it wins over the item file)
         at = pd.Series(range(len(links)), index=links["item_id"].to_numpy())
         at = items["item_id"].map(at[~at.index.duplicated()]).to_numpy()
@@ -552,21 +559,27 @@ def _tie_rows(
         positions = at[linked].astype(np.int64)
         files[linked] = links[FILE].astype(str).to_numpy(dtype=object)[positions]
         lines[linked] = links[LINE].to_numpy(dtype=np.int64)[positions]
+        columns[linked] = fields["links"]
     return {
-        str(u): {"file": f, "line": int(n)}
-        for u, f, n in zip(uid[tied], files[tied], lines[tied], strict=True)
+        str(u): {"file": f, "line": int(n), "field": c}
+        for u, f, n, c in zip(uid[tied], files[tied], lines[tied], columns[tied], strict=True)
     }
 
 
-def _item_of(items: pd.DataFrame, uid: pd.Series) -> pd.Series:
+def _item_of(items: pd.DataFrame, uid: pd.Series, field: str) -> pd.Series:
     """entity_id -> uid of the item tied to it (null where the domain rule left the item
-    out); an error at the second item tied to one entity (an entity is at most one item)."""
+    out); an error at the second item tied to one entity (an entity is at most one item),
+    naming the item file's entity column ``field``."""
     if "entity_id" not in items:
         return pd.Series(dtype=object)
     entity = items["entity_id"].astype("string")
     tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
     _check_one_item_per_entity(
-        items, entity, tied, "entity {entity!r} is tied to two items, {first!r} and {second!r}"
+        items,
+        entity,
+        tied,
+        "entity {entity!r} is tied to two items, {first!r} and {second!r}",
+        field=field,
     )
     return pd.Series(uid[tied].to_numpy(), index=entity[tied].to_numpy(), dtype=object)
 

@@ -90,6 +90,7 @@ def read_delimited(
             "the file is UTF-16 (it starts with a UTF-16 byte-order mark): convert it to UTF-8",
             file=file,
         )
+    written = sep  # the file's separator (sep: the one the parsers split on)
     if len(sep) > 1:
         raw = raw.replace(sep.encode(encoding), _UNIT_SEPARATOR.encode())
         sep = _UNIT_SEPARATOR
@@ -127,6 +128,9 @@ def read_delimited(
         raise _fields_error(file, offset + 1, len(first), columns)
     if quoted and b'"' in raw:
         df = _read_with_csv(raw, file, sep, header, columns, encoding, offset)
+        if sep != written:  # a multi-character separator inside quotes is data
+            for name in columns:
+                df[name] = df[name].str.replace(_UNIT_SEPARATOR, written, regex=False)
     else:
         df = _read_with_pandas(raw, file, sep, header, columns, quoted, encoding, floats, offset)
     if len(df) == 0:
@@ -134,6 +138,11 @@ def read_delimited(
     for name in floats:
         df[name] = to_float(df, name)
     df.attrs["header"] = bool(header)  # whether the first line was read as a header
+    # the header's name of each column (where ``names`` renamed it: ``predicate`` for
+    # ``relation``), for messages
+    df.attrs["written"] = (
+        {c: f.strip() for c, f in zip(columns, first, strict=True)} if header else {}
+    )
     return df
 
 
@@ -487,7 +496,7 @@ def check_interactions(
     names = names or {}
     for name in ("rating", "timestamp"):
         if name in df and df[name].dtype != "float64":
-            df = df.assign(**{name: to_float(df, name)})
+            df = df.assign(**{name: to_float(df, name, field=names.get(name, name))})
     if "rating" in df:
         low, high = RATING_RANGE
         values = df["rating"].to_numpy(dtype="float64", na_value=np.nan)

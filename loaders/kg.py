@@ -63,7 +63,11 @@ def load(
     parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS, aliases=TRIPLE_HEADER))
     if links is not None:
         parts.links = read_columns(links, LINK_COLUMNS, aliases=LINK_HEADER)
-    tables = build(parts, domain=domain, report=report)
+    # messages name a column as a header does (predicate, freebase_id), or as kgrec does
+    names = {"triples": parts.triples.attrs["written"]}
+    if parts.links is not None:
+        names["links"] = parts.links.attrs["written"]
+    tables = build(parts, domain=domain, report=report, names=names)
     if parts.links is not None and held is not None:
         _check_linked_items(parts.links, parts.triples, domain or DEFAULT_DOMAIN, held)
     return tables

@@ -126,14 +126,18 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
         names[column], types[name] = name, kind
     df = df.rename(columns=names)
     require_columns(df, REQUIRED[suffix], file=file)
-    for name in REQUIRED[suffix]:  # an id is one value: a sequence of them names no node
-        if types[name].endswith("_seq"):
-            raise InputError(
-                f"the id column {name!r} is declared {types[name]!r}: ids are token (or float)",
-                file=file,
-                line=1,
-                field=f"{name}:{types[name]}",
-            )
+    for name, kind in types.items():  # an id is one value: a sequence of them names no node
+        target = COLUMNS[suffix].get(name)
+        if not kind.endswith("_seq") or target not in (*IDS, "rating", "timestamp"):
+            continue
+        raise InputError(
+            f"the id column {name!r} is declared {kind!r}: ids are token (or float)"
+            if target in IDS
+            else f"the column {name!r} is declared {kind!r}: a {target} is one number (float)",
+            file=file,
+            line=1,
+            field=f"{name}:{kind}",
+        )
     mapping = COLUMNS[suffix]
     keep_attributes = suffix in ("item", "user")
     attributes = [n for n in types if n not in mapping]
@@ -172,7 +176,7 @@ def _convert(df: pd.DataFrame, name: str, target: str, kind: str, field: str) ->
         return column
     if kind == "token_seq":
         return split_tokens(column)
-    return _float_lists(df, name)
+    return _float_lists(df, name, field)
 
 
 def _float_ids(df: pd.DataFrame, name: str) -> pd.Series:
@@ -187,11 +191,12 @@ def _float_ids(df: pd.DataFrame, name: str) -> pd.Series:
     return ids.where(~lossy, text)
 
 
-def _float_lists(df: pd.DataFrame, name: str) -> pd.Series:
-    """A ``float_seq`` column as lists of floats (a non-number names its line)."""
+def _float_lists(df: pd.DataFrame, name: str, field: str) -> pd.Series:
+    """A ``float_seq`` column as lists of floats (a non-number names its line, and the column
+    as the header does, ``field``)."""
     tokens = split_tokens(df[name]).explode()
     exploded = df.loc[tokens.index, list(PRIVATE)].assign(**{name: tokens.to_numpy()})
-    values = to_float(exploded.reset_index(drop=True), name)
+    values = to_float(exploded.reset_index(drop=True), name, field=field)
     values.index = tokens.index
     lists = {row: group.dropna().tolist() for row, group in values.groupby(level=0)}
     return pd.Series(lists, dtype=object).reindex(df.index)

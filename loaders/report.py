@@ -24,7 +24,7 @@ class LoadReport:
         default_factory=Counter
     )  # values a documented rule changed (what was done -> how many), e.g. ms timestamps
     items_per_domain: dict[str, int] = field(default_factory=dict)
-    # item uid -> file and line of the row that tied it to its entity (a link, an item file's
+    # item uid -> file, line and field of the row that tied it to its entity (a link, an item file's
     # entity_id): where a store's refusal of the tie points (kgrec load)
     tied_at: dict[str, dict[str, object]] = field(default_factory=dict)
     # node kind (User, Item) -> attribute -> keys of the nodes whose row of the users or items

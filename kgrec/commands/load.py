@@ -372,7 +372,8 @@ def _tie_located(report: LoadReport) -> Iterator[None]:
         at = report.tied_at.get(exc.uid)
         if at is None:
             raise
-        raise InputError(exc.message, file=at["file"], line=at["line"], field=exc.field) from exc
+        field = at.get("field", exc.field)  # the column as the file names it
+        raise InputError(exc.message, file=at["file"], line=at["line"], field=field) from exc
 
 
 def _cleared(args: argparse.Namespace, report: LoadReport) -> dict | None:

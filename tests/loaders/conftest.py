@@ -120,6 +120,36 @@ BAD_RECBOLE = [
         "ids are token",
     ),
     (
+        # before: the item's entity was the text of the list, "['e1', 'e9']"
+        "item file's entity_id declared a sequence",
+        "toy.item",
+        "item_id:token\tentity_id:token_seq\ni1\te1 e9\n",
+        False,
+        1,
+        "entity_id:token_seq",
+        "ids are token",
+    ),
+    (
+        # before: "not a number: [3.0, 4.0]" at line 2, naming the field 'rating'
+        "rating declared a sequence",
+        "toy.inter",
+        "user_id:token\titem_id:token\trating:float_seq\nu1\ti1\t3 4\n",
+        False,
+        1,
+        "rating:float_seq",
+        "one number",
+    ),
+    (
+        # before: the field 'rating', not the header's name
+        "non-numeric rating declared token",
+        "toy.inter",
+        "user_id:token\titem_id:token\trating:token\nu1\ti1\tfive\n",
+        False,
+        2,
+        "rating:token",
+        "not a number",
+    ),
+    (
         "header only",
         "toy.kg",
         "head_id:token\trelation_id:token\ttail_id:token\n",

@@ -607,6 +607,23 @@ def test_a_tie_the_store_refuses_names_the_file_and_line_that_made_it(
     assert_same(before, snapshot(uri))
 
 
+def test_a_tie_the_store_refuses_names_the_recbole_column_as_its_header_does(
+    loaded, tmp_path, capsys, write_files
+):
+    """The toy store ties e1 to toy:i1; a RecBole link tying e1 to i3 is refused by the store.
+    Before, the error named the field 'entity_id', not the header's 'entity_id:token'."""
+    uri, before = loaded
+    link = "item_id:token\tentity_id:token\ni2\te2\ni3\te1\n"
+    folder = write_files(tmp_path / "again" / "toy", {"toy.link": link})
+    code, _out, err = kgrec(capsys, "load", "recbole", folder, "--store", uri)
+    assert code == 2 and "Traceback" not in err
+    assert (
+        f"file {folder / 'toy.link'}, line 3, field 'entity_id:token': entity 'e1' is item "
+        "'toy:i1' in the store, and this load ties it to item 'toy:i3'"
+    ) in err
+    assert_same(before, snapshot(uri))
+
+
 @pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
 def test_links_into_an_empty_store_start_their_domain(
     store_uri, tmp_path, capsys, write_files, domain

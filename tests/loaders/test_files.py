@@ -53,6 +53,15 @@ def test_multi_character_separator(tmp_path):
     assert list(df["r"]) == [5.0, 4.0]
 
 
+def test_a_multi_character_separator_inside_quotes_is_data(tmp_path):
+    """Before, a quoted CSV field holding the separator (`--sep ::`, "Star Trek:: The Movie")
+    was read with a unit separator (\\x1f) in its place: the title stored was not the file's."""
+    path = write(tmp_path, "a.csv", 'id::title\n1::"Star Trek:: The Movie"\n2::Plain\n')
+    df = read_delimited(path, sep="::", quoted=True)
+    assert list(df["title"]) == ["Star Trek:: The Movie", "Plain"]
+    assert list(df["_line"]) == [2, 3]
+
+
 def test_header_is_detected_by_names(tmp_path):
     with_header = write(tmp_path, "h.tsv", "head_id:token\trelation\tTAIL\na\tr\tb\n")
     without = write(tmp_path, "n.tsv", "a\tr\tb\nc\tr\td\n")

@@ -124,3 +124,33 @@ def test_a_first_link_that_names_no_columns_is_a_link(tmp_path, write_files):
     write_files(tmp_path, {"t.tsv": "e1\tr\te2\n", "l.csv": "movie_1,freebase_id\n10,e1\n"})
     graph = kg.load(tmp_path / "t.tsv", links=tmp_path / "l.csv", domain="movies")
     assert sorted(graph.items["uid"]) == ["movies:10", "movies:movie_1"]
+
+
+def test_errors_name_the_columns_as_the_header_does(tmp_path, write_files):
+    """Before, a triple or link file whose header names its columns otherwise (subject
+    predicate object; movie_id freebase_id) had its errors name kgrec's columns (relation,
+    item_id, entity_id), not the file's."""
+    write_files(
+        tmp_path,
+        {
+            "t.tsv": "subject\tpredicate\tobject\na\t\tb\n",
+            "ok.tsv": "s\tp\to\na\tr\tb\n",
+            "l.tsv": "movie_id\tfreebase_id\n1\ta\n2\ta\n",
+            "l2.tsv": "movie_id\tfreebase_id\n\ta\n",
+        },
+    )
+    cases = [
+        ({"path": tmp_path / "t.tsv"}, ("t.tsv", 2, "predicate")),
+        ({"path": tmp_path / "ok.tsv", "links": tmp_path / "l.tsv"}, ("l.tsv", 3, "freebase_id")),
+        ({"path": tmp_path / "ok.tsv", "links": tmp_path / "l2.tsv"}, ("l2.tsv", 2, "movie_id")),
+    ]
+    for arguments, where in cases:
+        with pytest.raises(InputError) as caught:
+            kg.load(**arguments)
+        error = caught.value
+        assert (error.file.rsplit("/", 1)[-1], error.line, error.field) == where, arguments
+    # a headerless file's columns are kgrec's
+    write_files(tmp_path, {"n.tsv": "a\t\tb\n"})
+    with pytest.raises(InputError) as caught:
+        kg.load(tmp_path / "n.tsv")
+    assert (caught.value.line, caught.value.field) == (1, "relation")

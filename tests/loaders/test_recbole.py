@@ -122,7 +122,9 @@ def test_an_entity_linked_to_two_items_is_an_error(tmp_path, toy_files, write_fi
     files["toy.link"] += "i3\te1\n"
     with pytest.raises(InputError, match="second item") as caught:
         recbole.load(write_files(tmp_path / "toy", files))
-    assert (caught.value.file.endswith("toy.link"), caught.value.line) == (True, 5)
+    # the field as the header names it (before: 'entity_id', not the header's name)
+    where = (Path(caught.value.file).name, caught.value.line, caught.value.field)
+    assert where == ("toy.link", 5, "entity_id:token")
 
 
 def test_an_item_files_entity_id_ties_the_entity_to_the_item(tmp_path, write_files):
@@ -162,7 +164,7 @@ def test_an_entity_tied_to_two_items_by_the_item_file_is_an_error(
     with pytest.raises(InputError, match="tied to two items, 'i1' and 'i2'") as caught:
         recbole.load(write_files(tmp_path / "toy", files))
     where = (Path(caught.value.file).name, caught.value.line, caught.value.field)
-    assert where == ("toy.item", 3, "entity_id")
+    assert where == ("toy.item", 3, "entity_id:token")  # as the header names it
 
 
 @pytest.mark.parametrize(
@@ -343,3 +345,12 @@ def test_years_are_named_as_the_header_does(tmp_path, toy_files, write_files, ca
     with pytest.raises(InputError, match="not a year") as caught:
         recbole.load(write_files(tmp_path / "float" / "toy", {**toy_files, "toy.item": item}))
     assert (caught.value.line, caught.value.field) == (4, "release_year:float")
+
+
+def test_a_non_number_in_a_float_seq_column_names_the_column_as_the_header_does(tmp_path, spoil):
+    """Before, the error named the field 'scores', not the header's 'scores:float_seq'."""
+    path = spoil(tmp_path, "toy.item", "i5\tAlien\t1979\tHorror\t11.0\t\t1 abc\n")
+    with pytest.raises(InputError, match="not a number: 'abc'") as caught:
+        recbole.load(path)
+    where = (Path(caught.value.file).name, caught.value.line, caught.value.field)
+    assert where == ("toy.item", 6, "scores:float_seq")
