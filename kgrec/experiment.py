@@ -723,6 +723,42 @@ def model_memory(
         raise InputError(f"{what} ({why}); lower {lower}", field=next(iter(sizes))) from None
 
 
+def graph_on_device(
+    graph: Data, device: torch.device, settings: Mapping[str, Any], *, run: Path | None = None
+) -> Data:
+    """:func:`~kgrec.train.on_device`, with a failure to allocate the graph's message edges on
+    ``device`` (a GPU they do not fit in beside the model) as an :class:`InputError` naming
+    their number and the device, as :func:`model_memory` names the model's sizes; with ``run``
+    (a saved run :func:`load_run` moves), naming its ``run.json``. Their size is the data's:
+    ``--dim`` only leaves them more room."""
+    try:
+        return on_device(graph, device)
+    except (MemoryError, RuntimeError, TypeError) as exc:
+        if not out_of_memory(exc):
+            raise
+        text = str(exc)
+        first = text.splitlines()[0][:300] if text else type(exc).__name__
+        edges = f"{graph.edge_index.shape[1]:,}"
+        gpu = device.type != "cpu"
+        where = f"the memory of {device}" if gpu else "this machine's memory"
+        says = f"the graph's {edges} message edges do not fit in {where} beside the model ({first})"
+        if run is not None:
+            advice = (
+                "load the run with --device cpu, or on a GPU with more memory"
+                if gpu
+                else "load the run on a machine with more memory"
+            )
+            raise InputError(f"{says}: {advice}", file=str(run / RUN_FILE)) from None
+        dim = settings.get("dim", TRAIN_DEFAULTS["dim"])
+        advice = (
+            "train with --device cpu, or on a GPU with more memory"
+            if gpu
+            else "train on a machine with more memory"
+        )
+        advice += f" (a lower --dim {dim} leaves them more room)"
+        raise InputError(f"{says}: {advice}", field="--device") from None
+
+
 # -- runs ----------------------------------------------------------------------------------
 
 
@@ -1824,7 +1860,7 @@ def _train(
                 print(_describe_warm_start(info["init_from"]))
         with model_memory(settings):
             net.to(device)
-        graph = on_device(graph, device)
+        graph = graph_on_device(graph, device, settings)
     except Exception as exc:
         if not world.distributed:
             raise
@@ -2163,7 +2199,9 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     device = resolve_device(str(device))
     with model_memory(info["settings"], run=folder, device=device):
         net = net.to(device)
-    return Run(folder, info, experiment, net, on_device(graph, device))
+    return Run(
+        folder, info, experiment, net, graph_on_device(graph, device, info["settings"], run=folder)
+    )
 
 
 def _restore_student(

@@ -259,7 +259,15 @@ def fit(
         )
     state = _State(best_state=_copy_state(model))
     if resume and checkpoint is not None and (checkpoint.exists() or world.distributed):
-        payload = _read(checkpoint) if world.is_main and checkpoint.exists() else None
+        payload, failure = None, None
+        if world.is_main and checkpoint.exists():
+            try:
+                payload = _read(checkpoint)
+            except Exception as exc:  # the other ranks stop with its reason, not "rank 0 is gone"
+                if not world.distributed:
+                    raise
+                failure = exc
+        distributed.agree(failure, "resume the run")
         payload = distributed.broadcast_object(payload)  # other machines may not see the file
         if payload is not None:
             try:

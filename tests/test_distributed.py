@@ -606,3 +606,68 @@ def test_a_rank_that_refuses_alone_stops_every_rank_at_once(
     assert f"kgrec {command}: error: rank 0: rank 1 refused" in other, other
     assert refusal.split(": ", 1)[1] in other  # and why
     assert not (tmp_path / f"{command}-{memory}").exists()
+
+
+def _resuming_rank(rank: int, port: int, data: str, results) -> None:
+    """Each rank runs ``kgrec train --resume`` of the run in rank 0's working directory (rank
+    1's has none: rank 0 reads the run and sends it) and reports its exit code and errors."""
+    from kgrec.cli import main
+
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.chdir(f"host{rank}")
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data", data]
+    argv += ["--out", "run", "--device", "cpu", "--epochs", "2", "--dim", "8", "--threads", "1"]
+    argv += ["--resume", "--dist-timeout", str(REFUSAL_TIMEOUT)]
+    err = io.StringIO()
+    started = time.monotonic()
+    try:
+        with contextlib.redirect_stderr(err):
+            code = main(argv)
+    except BaseException as exc:  # what escapes main: a traceback for the user
+        code = f"{type(exc).__name__}: {exc}"
+    results.put((rank, code, err.getvalue(), time.monotonic() - started))
+
+
+def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """--resume of a run whose checkpoint.pt rank 0 cannot read stops every rank at once, the
+    others naming rank 0's error (before: they said only "rank 1: rank 0 is gone"), exit 2,
+    no traceback, the run's files left as they were."""
+    from kgrec.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for rank in range(WORLD):
+        Path(f"host{rank}").mkdir()
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", "host0/run", "--device", "cpu"]
+    assert main([*argv, "--epochs", "1", "--dim", "8", "--threads", "1"]) == 0
+    checkpoint = tmp_path / "host0" / "run" / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])  # truncated
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    args = (_free_port(), str(tiny_recbole), results)
+    ranks = [ctx.Process(target=_resuming_rank, args=(r, *args)) for r in range(WORLD)]
+    for process in ranks:
+        process.start()
+    try:
+        # the guard of a hang, not a measure
+        reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in ranks))
+    finally:
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    for rank, (code, err, seconds) in reports.items():
+        assert code == 2, (rank, code, err)
+        assert "Traceback" not in err, err
+        assert seconds < REFUSAL_TIMEOUT / 2, (rank, seconds, err)
+    refusal = "the checkpoint cannot be resumed: it is damaged (truncated?)"
+    assert refusal in reports[0][1] and "checkpoint.pt" in reports[0][1]
+    other = reports[1][1]
+    assert "kgrec train: error: rank 1: rank 0 refused to resume the run (rank 0: " in other
+    assert refusal in other and "is gone" not in other, other
+    assert checkpoint.stat().st_size == 100  # left for the user to move away
+    assert (tmp_path / "host0" / "run" / "run.json").exists()

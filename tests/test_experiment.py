@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -1504,6 +1505,58 @@ def test_a_run_too_large_for_the_gpu_advises_the_cpu(trained, monkeypatch, capsy
     assert "machine with more memory" not in str(refused.value)
     assert main(["evaluate", "--run", str(trained.folder), "--device", "cuda"]) == 2
     assert "load it with --device cpu, or on a GPU with more memory" in capsys.readouterr().err
+
+
+def _graph_edges_out_of_gpu_memory(monkeypatch) -> None:
+    """A GPU the model fits in (moving a module there does nothing) and the graph's edges do
+    not (a fake CUDA out-of-memory error), as resolve_device's cuda:0."""
+    module_to, tensor_to = torch.nn.Module.to, torch.Tensor.to
+
+    def cuda(args, kwargs) -> bool:
+        return any(str(arg).startswith("cuda") for arg in (*args, *kwargs.values()))
+
+    def moving_module(module, *args, **kwargs):
+        return module if cuda(args, kwargs) else module_to(module, *args, **kwargs)
+
+    def moving_tensor(tensor, *args, **kwargs):
+        if cuda(args, kwargs):
+            raise torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 3.00 GiB (GPU 0; 7.79 GiB total capacity)"
+            )
+        return tensor_to(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "to", moving_module)
+    monkeypatch.setattr(torch.Tensor, "to", moving_tensor)
+    monkeypatch.setattr(kgrec.experiment, "resolve_device", lambda name: torch.device("cuda", 0))
+
+
+def test_a_graph_too_large_for_the_gpu_is_refused_naming_its_edges(
+    trained, tmp_path, tiny_recbole, monkeypatch, capsys
+):
+    """A graph whose message edges do not fit in the GPU beside the model (kgrec train, and
+    load_run's kgrec evaluate): an error naming the edges, the device and --device cpu, exit 2.
+    Before, torch's OutOfMemoryError escaped with its traceback: only the model's move was
+    guarded."""
+    edges = f"{trained.graph.edge_index.shape[1]:,}"
+    _graph_edges_out_of_gpu_memory(monkeypatch)
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--dim", "8"]
+    argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "on-gpu"), "--device", "cuda"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert re.search(
+        r"field '--device': the graph's [\d,]+ message edges do not fit in the memory of cuda:0 "
+        r"beside the model \(CUDA out of memory\. Tried to allocate 3\.00 GiB",
+        err,
+    ), err
+    assert "train with --device cpu, or on a GPU with more memory (a lower --dim 8" in err
+    assert not (tmp_path / "on-gpu").exists()
+    with pytest.raises(kgrec.errors.InputError, match="load the run with --device cpu") as refused:
+        load_run(trained.folder, device="cuda")
+    assert f"the graph's {edges} message edges do not fit in the memory of cuda:0" in str(
+        refused.value
+    )
+    assert refused.value.file == str(trained.folder / "run.json")
 
 
 def test_a_gpu_that_runs_out_as_a_plain_runtime_error_names_dim():
