@@ -188,6 +188,16 @@ BAD_RECBOLE = [
         "User_ID:token",
         "case-sensitive: user_id:token was meant?",
     ),
+    (
+        # before: merged, the last link won and e1's triples stayed on an entity of their own
+        "item linked to two entities",
+        "toy.link",
+        "i1\te9\n",
+        True,
+        5,
+        "entity_id:token",
+        "item 'i1' is linked to a second entity, 'e9'",
+    ),
     ("link names an unknown item", "toy.link", "i99\te9\n", True, 5, "item_id:token", "i99"),
     (
         "empty required id",
