@@ -146,6 +146,8 @@ def build(
         )
     interactions = _dedupe(interactions, ["user_id", "item_id"], "interactions", report)
     users = _dedupe(users, ["user_id"], "users", report)
+    if parts.links is not None:
+        _check_one_entity_per_item(parts.links, names.get("links", {}))
     links = _dedupe(parts.links, ["item_id"], "links", report)
     triples = _dedupe(parts.triples, ["head", "relation", "tail"], "knowledge", report)
 
@@ -536,6 +538,28 @@ def _check_one_item_per_entity(
         + " (an entity is at most one item)",
         field=field,
         **where(df, position),
+    )
+
+
+def _check_one_entity_per_item(links: pd.DataFrame, names: Mapping[str, str]) -> None:
+    """An error at the first link that ties an item an earlier link ties to another entity:
+    an item is at most one entity (merged, the last would win and the first entity's triples
+    stay on an entity of their own), as an entity is at most one item. ``names``: the file's
+    name of each column (``entity_id:token``, ``freebase_id``)."""
+    entity = links["entity_id"].astype("string")
+    first = entity.groupby(links["item_id"].astype("string").to_numpy()).transform("first")
+    other = (entity != first).fillna(False).to_numpy(dtype=bool)
+    if not other.any():
+        return
+    position = int(np.argmax(other))
+    item = links["item_id"].iloc[position]
+    earlier = int(np.argmax((links["item_id"] == item).fillna(False).to_numpy(dtype=bool)))
+    raise InputError(
+        f"item {item!r} is linked to a second entity, {entity.iloc[position]!r} (line "
+        f"{where(links, earlier)['line']} links it to {entity.iloc[earlier]!r}; an item is at "
+        "most one entity)",
+        field=names.get("entity_id", "entity_id"),
+        **where(links, position),
     )
 
 

@@ -1,4 +1,5 @@
-"""Raw MovieLens folders as GroupLens ships them (ISO-8859-1 text).
+"""Raw MovieLens folders as GroupLens ships them (ISO-8859-1 text; a file re-saved as UTF-8,
+valid UTF-8 with non-ASCII bytes, is read as UTF-8: see :func:`encoding_of`).
 
 - ml-100k: ``u.data`` (user, item, rating, timestamp; tab-separated), ``u.item`` (``|``-separated:
   id, title, release date, video release date, IMDb URL, 19 genre flags; genre names from
@@ -11,6 +12,8 @@ Which one is detected by the files present; the item and user files are optional
 
 from __future__ import annotations
 
+import codecs
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,8 @@ from loaders.files import (
 )
 from loaders.report import LoadReport
 from loaders.rules import DomainRule
+
+log = logging.getLogger(__name__)
 
 ENCODING = "latin-1"
 ML100K_GENRES = (
@@ -95,10 +100,29 @@ def load(
     return build(parts, domain=domain, rule=domain_rule, report=report)
 
 
+def encoding_of(path: Path) -> str:
+    """The encoding to read a raw MovieLens file in: GroupLens' ISO-8859-1, but for a file that
+    is valid UTF-8 and holds non-ASCII bytes (one re-saved as UTF-8: ISO-8859-1 text with
+    accents is almost never valid UTF-8, as an accented letter between ASCII ones is not), read
+    as UTF-8 with an INFO line, never as ``CafÃ©``. A file that starts with a UTF-8 byte-order
+    mark: :func:`loaders.files.read_delimited` reads it as UTF-8, with a warning."""
+    raw = path.read_bytes()
+    if raw.isascii() or raw.startswith(codecs.BOM_UTF8):
+        return ENCODING
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return ENCODING
+    log.info("%s is UTF-8 (not ISO-8859-1, as GroupLens ships it): read as UTF-8", path)
+    return "utf-8"
+
+
 def _read(path: Path, sep: str, names: tuple[str, ...], **options: object) -> pd.DataFrame | None:
     if not path.is_file():
         return None
-    return read_delimited(path, sep=sep, header=False, names=names, encoding=ENCODING, **options)
+    return read_delimited(
+        path, sep=sep, header=False, names=names, encoding=encoding_of(path), **options
+    )
 
 
 def _ml100k(folder: Path) -> Parts:
@@ -141,7 +165,9 @@ def _genre_names(path: Path) -> tuple[str, ...]:
     list."""
     if not path.is_file():
         return ML100K_GENRES
-    table = read_delimited(path, sep="|", header=False, names=("genre", "index"), encoding=ENCODING)
+    table = read_delimited(
+        path, sep="|", header=False, names=("genre", "index"), encoding=encoding_of(path)
+    )
     return tuple(table["genre"])
 
 

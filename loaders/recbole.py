@@ -125,6 +125,11 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
             raise InputError("the header names this column twice", file=file, line=1, field=name)
         names[column], types[name] = name, kind
     df = df.rename(columns=names)
+    header = {name: column for column, name in names.items()}
+    mapping = COLUMNS[suffix]
+    keep_attributes = suffix in ("item", "user")
+    if not keep_attributes:  # an unknown column is dropped: a known one in other case is lost
+        _refuse_case_variants(types, header, mapping, file)
     require_columns(df, REQUIRED[suffix], file=file)
     for name, kind in types.items():  # an id is one value: a sequence of them names no node
         target = COLUMNS[suffix].get(name)
@@ -138,15 +143,18 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
             line=1,
             field=f"{name}:{kind}",
         )
-    mapping = COLUMNS[suffix]
-    keep_attributes = suffix in ("item", "user")
     attributes = [n for n in types if n not in mapping]
     if attributes and not keep_attributes:
-        log.info("%s: ignoring columns %s", file, ", ".join(attributes))
+        log.warning(
+            "%s: ignoring columns %s, whose values are not loaded (a .%s file's columns: %s)",
+            file,
+            ", ".join(header[n] for n in attributes),
+            suffix,
+            ", ".join(mapping),
+        )
         df = df.drop(columns=attributes)
         attributes = []
     check_attributes(df, attributes)
-    header = {name: column for column, name in names.items()}
     out, headers = {}, {}
     for name in df.columns:
         if name in PRIVATE:
@@ -160,6 +168,26 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
         headers[target] = header[name]
     # attrs: the header, where errors point
     return pd.DataFrame(out).__finalize__(df), headers
+
+
+def _refuse_case_variants(
+    types: dict[str, str], header: dict[str, str], mapping: dict[str, str], file: str
+) -> None:
+    """An error at the first column of the header that is no column of the file's kind but
+    one in other case (``Rating:float``, ``User_ID:token``) which the header lacks: RecBole's
+    names are case-sensitive, and the column would be dropped (its values lost) or missed."""
+    for name, kind in types.items():
+        if name in mapping:
+            continue
+        meant = [known for known in mapping if known.lower() == name.lower() and known not in types]
+        if meant:
+            raise InputError(
+                f"the column {header[name]!r} is no column kgrec reads (its values would be "
+                f"dropped); RecBole's names are case-sensitive: {meant[0]}:{kind} was meant?",
+                file=file,
+                line=1,
+                field=header[name],
+            )
 
 
 def _convert(df: pd.DataFrame, name: str, target: str, kind: str, field: str) -> pd.Series:

@@ -86,6 +86,16 @@ def load(
             "the genres separator may not be empty (it would split names into letters)",
             field="--genres-sep",
         )
+    if sep is not None and (not sep or "\n" in sep or "\r" in sep):
+        # not the default in disguise (an empty --sep= read as none given), nor a line break
+        raise InputError(
+            "the field separator may not be empty (leave --sep out for the default: , for "
+            ".csv, else a tab)"
+            if not sep
+            else f"the field separator may not hold a line break ({sep!r}): lines end rows",
+            file=str(path),
+            field="--sep",
+        )
     if kind == "users" and (domain is not None or domain_rule is not None):
         raise InputError(
             "a domain places items: a table of users has none (load its items with it)",

@@ -168,6 +168,36 @@ BAD_RECBOLE = [
         "item_id:token",
         "i99",
     ),
+    (
+        # before: the column was dropped with an INFO line, and the ratings with it
+        "rating column in other case",
+        "toy.inter",
+        "user_id:token\titem_id:token\tRating:float\nu1\ti1\t3\n",
+        False,
+        1,
+        "Rating:float",
+        "rating:float was meant?",
+    ),
+    (
+        # before: 'a required column is missing' in field user_id, not naming User_ID
+        "user id column in other case",
+        "toy.inter",
+        "User_ID:token\titem_id:token\nu1\ti1\n",
+        False,
+        1,
+        "User_ID:token",
+        "case-sensitive: user_id:token was meant?",
+    ),
+    (
+        # before: merged, the last link won and e1's triples stayed on an entity of their own
+        "item linked to two entities",
+        "toy.link",
+        "i1\te9\n",
+        True,
+        5,
+        "entity_id:token",
+        "item 'i1' is linked to a second entity, 'e9'",
+    ),
     ("link names an unknown item", "toy.link", "i99\te9\n", True, 5, "item_id:token", "i99"),
     (
         "empty required id",

@@ -167,6 +167,26 @@ def test_empty_genres_separator_is_refused(tmp_path, capsys, write_files):
 
 
 @pytest.mark.parametrize(
+    ("sep", "message"), [("", "may not be empty"), ("\n", "line break")], ids=["empty", "newline"]
+)
+def test_empty_or_line_break_field_separator_is_refused(
+    tmp_path, capsys, write_files, sep, message
+):
+    # before: an empty --sep= fell back to the default separator without a word (a newline:
+    # pandas' ValueError traceback)
+    write_files(tmp_path, {"r.csv": "user_id,item_id\nu1,i1\n"})
+    with pytest.raises(InputError, match=message) as caught:
+        table.load(tmp_path / "r.csv", kind="interactions", sep=sep)
+    assert (caught.value.file, caught.value.field) == (str(tmp_path / "r.csv"), "--sep")
+    store = tmp_path / "store"
+    code, _out, err = kgrec(
+        capsys, "load", "table", tmp_path / "r.csv", f"--sep={sep}", "--store", f"local:{store}"
+    )
+    assert code == 2 and "--sep" in err and "Traceback" not in err
+    assert not store.exists() or not any(store.iterdir())
+
+
+@pytest.mark.parametrize(
     ("name", "content", "line", "field"),
     [
         ("r.tsv", "user_id\titem_id\nu1\ti1\nu\x002\ti1\n", 3, "user_id"),

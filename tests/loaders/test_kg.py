@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kgrec.cli import main
 from kgrec.errors import InputError
 from loaders import LoadReport, kg
 
@@ -154,3 +155,25 @@ def test_errors_name_the_columns_as_the_header_does(tmp_path, write_files):
     with pytest.raises(InputError) as caught:
         kg.load(tmp_path / "n.tsv")
     assert (caught.value.line, caught.value.field) == (1, "relation")
+
+
+def test_an_item_linked_to_two_entities_is_an_error(tmp_path, write_files, capsys):
+    """Before, the last link won: m1 was e9, and e1's triple stayed on an Entity of its own,
+    the first link counted as a merged duplicate. A repeated link (the same pair) is still a
+    duplicate, merged."""
+    folder = write_files(
+        tmp_path,
+        {
+            "t.tsv": "e1\tr1\tx\ne9\tr2\ty\n",
+            "l.tsv": "movie_id\tfreebase_id\nm1\te1\nm2\te2\nm1\te1\nm1\te9\n",
+        },
+    )
+    with pytest.raises(InputError, match="'m1' is linked to a second entity, 'e9'") as caught:
+        kg.load(folder / "t.tsv", links=folder / "l.tsv")
+    error = caught.value
+    assert (error.file, error.line, error.field) == (str(folder / "l.tsv"), 5, "freebase_id")
+    store = tmp_path / "store"
+    code = main(["load", "kg", str(folder / "t.tsv"), "--links", str(folder / "l.tsv"),
+                 "--store", f"local:{store}"])  # fmt: skip
+    assert code == 2 and "line 5, field 'freebase_id'" in capsys.readouterr().err
+    assert not store.exists() or not any(store.iterdir())

@@ -136,6 +136,36 @@ def test_ml1m_layout_and_rule(tmp_path, write_files):
     assert graph.users.set_index("user_id").loc["1", "zip_code"] == "48067"
 
 
+@pytest.mark.parametrize(
+    ("files", "name", "uid", "title"),
+    [
+        (ML100K, "u.item", "ml-100k:20", "Café Noir (1997)"),
+        (ML1M, "movies.dat", "ml-1m:3", "Amélie: le fabuleux destin (2001)"),
+    ],
+    ids=["ml-100k", "ml-1m"],
+)
+def test_a_file_saved_as_utf8_is_read_as_utf8(
+    tmp_path, write_files, caplog, files, name, uid, title
+):
+    """Before, every raw MovieLens file was read as ISO-8859-1, GroupLens' encoding: a file
+    re-saved as UTF-8 gave ``CafÃ© Noir`` in the store without a word. The originals (invalid
+    as UTF-8) are still read as ISO-8859-1 (test_ml100k_layout, test_ml1m_layout_and_rule)."""
+    utf8 = dict(files)
+    utf8[name] = files[name].decode("latin-1").encode("utf-8")
+    users = "u.user" if name == "u.item" else "users.dat"
+    utf8[users] = files[users].replace("|F|", "|É|").replace("::F::", "::É::").encode("utf-8")
+    folder = write_files(tmp_path / "ml", utf8)
+    with caplog.at_level(logging.INFO, logger="loaders.movielens"):
+        graph = movielens.load(folder)
+    assert graph.items.set_index("uid").loc[uid, "title"] == title
+    assert graph.users.set_index("user_id").loc["2" if name == "u.item" else "1", "gender"] == "É"
+    logged = [r.getMessage() for r in caplog.records if r.name == "loaders.movielens"]
+    assert logged == [
+        f"{folder / n} is UTF-8 (not ISO-8859-1, as GroupLens ships it): read as UTF-8"
+        for n in (name, users)
+    ]
+
+
 def test_ml1m_ratings_only_creates_items(tmp_path, write_files):
     folder = write_files(tmp_path / "ml-1m", {"ratings.dat": ML1M["ratings.dat"]})
     graph = movielens.load(folder, domain="films")

@@ -193,6 +193,26 @@ def test_bad_files_name_file_line_and_field(tmp_path, bad_recbole_case, spoil):
     assert (error.file, error.line, error.field) == (str(folder / name), line, field)
 
 
+def test_unknown_inter_columns_are_dropped_with_a_warning(tmp_path, toy_files, write_files, caplog):
+    """A column no .inter column differs from by case alone is dropped, as before, but with
+    a WARNING (before: an INFO line); one in other case which the header also has in RecBole's
+    case (``rating`` and ``Rating``) is such a column too."""
+    toy_files["toy.inter"] = (
+        "user_id:token\titem_id:token\trating:float\tRating:float\treview:token_seq\n"
+        "u1\ti1\t5\t1\tgreat fun\n"
+    )
+    folder = write_files(tmp_path / "toy", toy_files)
+    with caplog.at_level("WARNING", logger="loaders.recbole"):
+        graph = recbole.load(folder)
+    assert graph.interactions["rating"].tolist() == [5.0]
+    (record,) = [r for r in caplog.records if r.name == "loaders.recbole"]
+    assert record.levelname == "WARNING"
+    assert record.getMessage() == (
+        f"{folder / 'toy.inter'}: ignoring columns Rating:float, review:token_seq, whose values "
+        "are not loaded (a .inter file's columns: user_id, item_id, rating, timestamp)"
+    )
+
+
 def test_real_ml100k(datasets):
     report = LoadReport()
     graph = recbole.load(datasets / "ml-100k", report=report)
