@@ -1158,12 +1158,15 @@ class Run:
         candidates = candidates.flatten()
         user_emb, item_emb = embeddings(self.model, self.graph)
         item_ids, new_emb = self._items_loaded_after_training(source)
+        split = experiment.split
+        # fold-in draws each positive's negatives from its domain's items, as training did
+        domains = split.negative_domains(self.graph.item_domain.cpu())
         if new_emb is not None:
             candidates = torch.cat([candidates, item_emb.size(0) + torch.arange(len(new_emb))])
             item_emb = torch.cat([item_emb, new_emb.to(item_emb)])
+            domains = torch.cat([domains, torch.full((len(new_emb),), split.target_domain)])
         # what users have: the graph's interactions and the split's pairs, which split files
         # (--split DIR) may hold without the graph holding them
-        split = experiment.split
         known = torch.cat(
             [experiment.data[INTERACTS].edge_index, split.train, split.valid, split.test], 1
         )
@@ -1200,7 +1203,7 @@ class Run:
                     [has[n] for n in kept],
                     item_emb,
                     item_ids,
-                    candidates,
+                    domains,
                     failed,
                 ).to(user_emb)
         if users is None:
@@ -1217,7 +1220,7 @@ class Run:
                 newcomer_rows = dict(zip(newcomers, rows.tolist(), strict=True))
                 from_fold_in.update(newcomers)
                 folded = self._fold_in(
-                    newcomers, histories, has, item_emb, item_ids, candidates, failed
+                    newcomers, histories, has, item_emb, item_ids, domains, failed
                 )
                 user_emb = torch.cat([user_emb, folded.to(user_emb)])
         if source is not None:
@@ -1280,7 +1283,7 @@ class Run:
         has: list[torch.Tensor],
         item_emb: torch.Tensor,
         item_ids: list[str],
-        candidates: torch.Tensor,
+        domains: torch.Tensor,
         failed: dict[str, str],
     ) -> torch.Tensor:
         """The model's fold-in of ``user_ids`` (their ``histories`` and the items they ``has``,
@@ -1289,7 +1292,7 @@ class Run:
         told) and gets zeros, so that a ranking's NaN tells the users the trained model itself
         scores NaN (a diverged model: the folded users named apart) from the folded ones alone
         (:class:`FoldInNaN`)."""
-        folded = self.model.fold_in(item_emb, histories, candidates=candidates, exclude=has)
+        folded = self.model.fold_in(item_emb, histories, domains=domains, exclude=has)
         bad = (~folded.isfinite()).any(1).nonzero().flatten().tolist()
         for n in bad:
             history = torch.as_tensor(histories[n], dtype=torch.long)

@@ -17,7 +17,13 @@ final representations. A newcomer with history :math:`I_u` (items of the run's g
 
   negatives :math:`j_s` drawn from the candidates the user does not have (outside
   :math:`I_u` and outside the other items they have, given as ``exclude``: items whose
-  embeddings learnt nothing, or items loaded after training), started at the mean.
+  embeddings learnt nothing, or items loaded after training), started at the mean. Given the
+  items' ``domains``, each positive's negatives are drawn from its own domain's items, as
+  training draws them: a user new to the comedies is folded in from their action films
+  against other action films, not against the comedies that are then ranked (which would
+  push the user away from every comedy: session 38 measured cold-start users of merged
+  LightGCN on ml1m-action-comedy folded in at 95.0 % of their trained-in test NDCG@20 with
+  the comedies as negatives, 97.4 % with their own domain's).
   Each newcomer's problem is solved on its own: its loss is averaged over its own pairs, and its
   negatives come from a generator of its own, so a newcomer gets the same vector whoever else
   is folded in beside it.
@@ -40,6 +46,7 @@ def fold_in_users(
     *,
     method: str = "solve",
     candidates: Tensor | None = None,
+    domains: Tensor | None = None,
     exclude: Sequence[Tensor] | None = None,
     negatives: int = 32,
     reg_weight: float = 1e-3,
@@ -51,8 +58,10 @@ def fold_in_users(
     indices (rows of ``item_emb``) newcomer ``n`` interacted with. ``candidates`` (default:
     every item) are where ``"solve"`` draws negatives; never an item of newcomer ``n``'s
     history, nor one of ``exclude[n]`` (other items they have that are no positives, e.g.
-    items served after training). A newcomer without history gets zeros (every item scores
-    0: the caller decides what to serve them)."""
+    items served after training). ``domains`` (``[num_items]``, in place of ``candidates``):
+    each positive's negatives are drawn from the items of its domain, an item of domain -1
+    never (as :meth:`kgrec.data.split.Split.negative_domains` marks them). A newcomer without
+    history gets zeros (every item scores 0: the caller decides what to serve them)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     for name, value in (("negatives", negatives), ("steps", steps)):
@@ -65,6 +74,15 @@ def fold_in_users(
     items = torch.cat([torch.as_tensor(h, dtype=torch.long).flatten() for h in histories])
     if items.numel() and (int(items.min()) < 0 or int(items.max()) >= item_emb.size(0)):
         raise ValueError(f"history items must lie in [0, {item_emb.size(0)})")
+    if domains is not None:
+        if candidates is not None:
+            raise ValueError("give candidates or domains, not both")
+        if domains.size(0) != item_emb.size(0):
+            raise ValueError(
+                f"domains must hold one domain per item ({item_emb.size(0)}), got {domains.size(0)}"
+            )
+        if items.numel() and int(domains[items].min()) < 0:
+            raise ValueError("a history item is of domain -1, whose items are never drawn")
     if exclude is None:
         exclude = [items.new_zeros(0)] * len(histories)
     if len(exclude) != len(histories):
@@ -82,12 +100,25 @@ def fold_in_users(
     mean = mean / count
     if method == "mean" or not items.numel():
         return mean
-    pool = candidates if candidates is not None else torch.arange(item_emb.size(0))
+    num_items = item_emb.size(0)
+    if domains is None:
+        pool = candidates if candidates is not None else torch.arange(num_items)
+        # every positive's negatives from the one pool
+        pools, item_pool = [pool], torch.zeros(num_items, dtype=torch.long)
+    else:  # each positive's from its domain's items (the pools of the histories' domains)
+        kinds = domains[items].unique()
+        pools = [torch.nonzero(domains == d).flatten() for d in kinds.tolist()]
+        item_pool = torch.full((num_items,), -1, dtype=torch.long)
+        item_pool[items] = torch.searchsorted(kinds, domains[items])
     # one generator per newcomer, all seeded alike: a newcomer's draws do not depend on the
     # others folded in with it
     generators = [torch.Generator().manual_seed(seed) for _ in histories]
     sizes = [len(h) for h in histories]
-    num_items = item_emb.size(0)
+    # each newcomer's positives grouped by pool, once: (pool, the positives' rows in it)
+    plans = []
+    for history in histories:
+        which = item_pool[torch.as_tensor(history, dtype=torch.long).flatten()]
+        plans.append([(pools[p], which == p) for p in which.unique().tolist()])
     # (newcomer, item) pairs the newcomers have: never negatives
     own = torch.unique(torch.cat([rows * num_items + items, other_rows * num_items + other]))
     z = mean.clone().requires_grad_(True)
@@ -95,12 +126,13 @@ def fold_in_users(
     # loss is a sum of per-newcomer losses
     optimizer = torch.optim.Adam([z], lr=lr)
     for _ in range(steps):
-        draws = [
-            torch.randint(len(pool), (size, negatives), generator=generator)
-            for size, generator in zip(sizes, generators, strict=True)
-            if size
-        ]
-        neg = pool[torch.cat(draws)]
+        neg = torch.cat(
+            [
+                _draw(plan, size, negatives, generator)
+                for plan, size, generator in zip(plans, sizes, generators, strict=True)
+                if size
+            ]
+        )
         clash = torch.isin(rows.unsqueeze(1) * num_items + neg, own)
         optimizer.zero_grad()
         user = z[rows]
@@ -113,3 +145,17 @@ def fold_in_users(
         loss.backward()
         optimizer.step()
     return z.detach()
+
+
+def _draw(plan: list[tuple[Tensor, Tensor]], size: int, negatives: int, generator) -> Tensor:
+    """``[size, negatives]`` negatives of a newcomer's ``size`` positives: for each (pool,
+    rows) of ``plan``, those rows' drawn uniformly from that pool. One pool draws as one call,
+    as fold-in drew before pools by domain (so the same draws)."""
+    if len(plan) == 1:
+        pool = plan[0][0]
+        return pool[torch.randint(len(pool), (size, negatives), generator=generator)]
+    out = torch.empty(size, negatives, dtype=torch.long)
+    for pool, rows in plan:
+        drawn = torch.randint(len(pool), (int(rows.sum()), negatives), generator=generator)
+        out[rows] = pool[drawn]
+    return out

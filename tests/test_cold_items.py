@@ -800,8 +800,8 @@ def test_a_run_user_with_only_new_items_is_served_the_most_popular_items(
 
 def record_fold_ins(monkeypatch) -> list[dict]:
     """The arguments of every :func:`kgrec.foldin.fold_in_users` call of a model's fold-in
-    from now on (the calls themselves go through): histories, candidates and exclude (an
-    empty tensor per newcomer when none is given)."""
+    from now on (the calls themselves go through): histories, candidates, the items'
+    domains and exclude (an empty tensor per newcomer when none is given)."""
     calls = []
 
     def spy(item_emb, histories, **options):
@@ -810,6 +810,7 @@ def record_fold_ins(monkeypatch) -> list[dict]:
             {
                 "histories": list(histories),
                 "candidates": options.get("candidates"),
+                "domains": options.get("domains"),
                 "exclude": options.get("exclude") or none,
             }
         )
@@ -845,7 +846,7 @@ def test_a_newcomers_own_items_are_never_fold_in_negatives(
     assert not table["item_uid"].isin([*warm, late]).any()
     (call,) = calls
     late_row = len(maps.items)  # the items ranked: the run's, then the late one
-    assert call["candidates"].eq(late_row).any()
+    assert call["domains"][late_row] == split.target_domain  # a negative of the target items
     warm_rows = maps.item_index(warm)
     assert sorted(call["histories"][0].tolist()) == sorted(warm_rows)
     assert sorted(call["exclude"][0].tolist()) == sorted([*warm_rows, late_row])

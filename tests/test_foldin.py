@@ -111,3 +111,42 @@ def test_items_a_newcomer_has_besides_the_history_are_never_negatives(items):
         fold_in_users(items, [history], exclude=[])
     with pytest.raises(ValueError, match=r"excluded items must lie in \[0, 6\)"):
         fold_in_users(items, [history], exclude=[torch.tensor([6])])
+
+
+def test_with_domains_each_positive_draws_its_negatives_from_its_own_domain(items):
+    # items 0-2 are domain 0 (say the action films), 3-5 domain 1 (the comedies ranked). A
+    # newcomer of domain 0 alone is solved against domain 0's items: the comedies' embeddings
+    # play no part (before, fold-in drew every negative from the items ranked, the comedies,
+    # and pushed a user new to them away from all of them)
+    domains = torch.tensor([0, 0, 0, 1, 1, 1])
+    history = [torch.tensor([0])]
+    moved = items.clone()
+    moved[3:] = torch.tensor([[5.0, 3.0], [-2.0, 4.0], [0.5, -6.0]])
+    z = fold_in_users(items, history, domains=domains)
+    assert torch.equal(z, fold_in_users(moved, history, domains=domains))
+    comedies = torch.arange(3, 6)
+    assert not torch.allclose(
+        fold_in_users(items, history, candidates=comedies),
+        fold_in_users(moved, history, candidates=comedies),
+    )
+    # a history of both domains: each positive against its own domain's items; the newcomer's
+    # vector is the same whoever is folded in beside them, as without domains
+    both = [torch.tensor([0, 4]), torch.tensor([1])]
+    folded = fold_in_users(items, both, domains=domains)
+    assert torch.equal(folded[1], fold_in_users(items, both[1:], domains=domains)[0])
+    # one domain: the same draws, so the same vectors, as negatives from every item
+    one = torch.zeros(6, dtype=torch.long)
+    assert torch.equal(fold_in_users(items, both, domains=one), fold_in_users(items, both))
+    # domain -1 (a split's unseen items) is never drawn, and no history item may be of it
+    unseen = torch.tensor([0, 0, -1, 1, 1, 1])
+    other = items.clone()
+    other[2] = torch.tensor([-7.0, 7.0])
+    assert torch.equal(
+        fold_in_users(items, history, domains=unseen), fold_in_users(other, history, domains=unseen)
+    )
+    with pytest.raises(ValueError, match="of domain -1"):
+        fold_in_users(items, [torch.tensor([2])], domains=unseen)
+    with pytest.raises(ValueError, match="candidates or domains, not both"):
+        fold_in_users(items, history, candidates=comedies, domains=domains)
+    with pytest.raises(ValueError, match=r"one domain per item \(6\), got 5"):
+        fold_in_users(items, history, domains=domains[:5])

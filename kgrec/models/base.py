@@ -188,14 +188,18 @@ class GraphRecommender(nn.Module):
         histories: Sequence[Tensor],
         *,
         candidates: Tensor | None = None,
+        domains: Tensor | None = None,
         exclude: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """``[len(histories), dim]`` representations of users the model was not trained with,
         from their histories (indices of rows of ``item_emb``, the frozen item embeddings): by
         default the BPR fold-in of :func:`kgrec.foldin.fold_in_users`, negatives drawn from
-        ``candidates``, never an item of the user's history or of ``exclude`` (the other items
-        they have). A model whose users are a function of their items says so here."""
-        return fold_in_users(item_emb, histories, candidates=candidates, exclude=exclude)
+        ``candidates`` or, given the items' ``domains``, each positive's from its own domain's
+        items; never an item of the user's history or of ``exclude`` (the other items they
+        have). A model whose users are a function of their items says so here."""
+        return fold_in_users(
+            item_emb, histories, candidates=candidates, domains=domains, exclude=exclude
+        )
 
     def auxiliary_loss(self, node_emb: Tensor, *, n_id: Tensor | None = None) -> Tensor | None:
         """An extra training loss of this model (None: none)."""

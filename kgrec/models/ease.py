@@ -125,6 +125,7 @@ class EASE(GraphRecommender):
         histories: Sequence[Tensor],
         *,
         candidates: Tensor | None = None,
+        domains: Tensor | None = None,
         exclude: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """Exact for EASE: a newcomer is their row of ``X``, 1 at each item of their history

@@ -58,6 +58,7 @@ class Popularity(GraphRecommender):
         histories: Sequence[Tensor],
         *,
         candidates: Tensor | None = None,
+        domains: Tensor | None = None,
         exclude: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """Exact: a newcomer is a user like any other, ``1``: the same list as everyone's."""

@@ -64,6 +64,7 @@ class TextSimilarity(GraphRecommender):
         histories: Sequence[Tensor],
         *,
         candidates: Tensor | None = None,
+        domains: Tensor | None = None,
         exclude: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """Exact: a newcomer is the normalised mean of their items' text vectors (the rows of
