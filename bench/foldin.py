@@ -1,14 +1,20 @@
 """Fold-in quality: users added after training against the same users trained in.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/foldin.py --data $KGREC_DATA/ml-100k [--seed 0]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/foldin.py --protocol ml1m-action-comedy \
+        --model lightgcn-merged --data $KGREC_DATA/ml-1m --lr 0.004 --batch-size 8192
 
-On the ml100k-kg protocol, a seeded share of users (``--share``, 10 %) become newcomers:
-model A trains on the whole split; model B on the split without the newcomers' training
-interactions (they are unknown to it), for as many epochs as A took to its best. Each
-newcomer is then folded into B from their training interactions (kgrec.foldin: ``mean`` and
-``solve``) and ranked; their NDCG@20 on their test
-items is compared with A's, which trained them in. Validation figures choose the method; the
-test figures are reported. Prints a table and writes ``--out`` (JSON) if given.
+On the ml100k-kg protocol, a seeded share of users (``--share``, 10 %) become newcomers; on
+ml1m-action-comedy, the split's cold-start users (valid and test), users new to the comedies
+with their action ratings. Model A trains on the whole split; model B on the split without
+the newcomers' training interactions (of every domain: they are unknown to it), for as many
+epochs as A took to its best (BPR, ``--lr``, ``--batch-size``). Each newcomer is then folded
+into B from their training interactions (kgrec.foldin: ``mean`` and ``solve``, each
+positive's negatives from its own domain's items) and ranked; their NDCG@20 on their test
+items is compared with A's, which trained them in. On ml1m-action-comedy a row gives the
+solve with every negative from the comedies ranked, kgrec's fold-in before session 38.
+Validation figures choose the method; the test figures are reported. Prints a table and
+writes ``--out`` (JSON) if given.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pathlib import Path
 import torch
 
 from kgrec.commands.options import refuse_below_one
+from kgrec.data.export import INTERACTS, REV_INTERACTS
 from kgrec.data.split import Split
 from kgrec.errors import run_script
 from kgrec.evaluate import evaluate_embeddings
@@ -33,14 +40,25 @@ from kgrec.ranking import embeddings
 from kgrec.threads import set_threads
 from kgrec.train import fit
 
+# the protocols it measures, and the dataset each reads from $KGREC_DATA
+PROTOCOLS = {"ml100k-kg": "ml-100k", "ml1m-action-comedy": "ml-1m"}
+# the fold-in before session 38: every negative from the target items ranked
+TARGET_NEGATIVES = "solve_target_negatives"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = Path(os.environ.get("KGREC_DATA", "../shared/datasets")) / "ml-100k"
-    parser.add_argument("--data", type=Path, default=default_data, help="ml-100k RecBole folder")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="ml100k-kg")
+    parser.add_argument(
+        "--data", type=Path, help="the protocol's RecBole folder (default: $KGREC_DATA's)"
+    )
     parser.add_argument("--model", default="lightgcn")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--share", type=float, default=0.1, help="newcomers' share of users")
+    parser.add_argument(
+        "--share", type=float, default=0.1, help="ml100k-kg: the newcomers' share of users"
+    )
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument(
         "--patience", type=int, default=20, help="LightGCN plateaus around epoch 20 on ml-100k"
@@ -48,7 +66,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
-    refuse_below_one(parser, args, "epochs", "patience")  # before ml-100k, not fit's traceback
+    refuse_below_one(parser, args, "epochs", "patience", "batch_size")  # before the data
     if not 0 < args.share < 1:
         parser.error(f"--share is the newcomers' share of users, in (0, 1); got {args.share}")
     if args.model in MODELS and not MODELS[args.model].learns:
@@ -61,20 +79,34 @@ def main() -> None:
         parser.error(f"{args.out} exists; the figures are never written over a file")
     set_threads(args.threads)
 
+    if not MODELS[args.model].all_domains and args.protocol != "ml100k-kg":
+        parser.error(
+            f"--protocol {args.protocol}'s newcomers are new to the target domain: give a model "
+            f"of every domain (--model lightgcn-merged), not {args.model}"
+        )
+    data = (
+        args.data
+        or Path(os.environ.get("KGREC_DATA", "../shared/datasets")) / (PROTOCOLS[args.protocol])
+    )
     experiment = load_experiment(
-        data=args.data, store=None, protocol="ml100k-kg", split_dir=None, seed=args.seed
+        data=data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
     )
     split = experiment.split
-    users = split.train[0].unique()
-    count = round(args.share * len(users))
-    if not 0 < count < len(users):
-        parser.error(
-            f"--share {args.share} of {len(users)} users makes {count} newcomers: give a share "
-            "that makes at least one and leaves at least one user trained"
-        )
-    generator = torch.Generator().manual_seed(args.seed)
-    newcomers = users[torch.randperm(len(users), generator=generator)[:count]]
     new = torch.zeros(len(experiment.maps.users), dtype=torch.bool)
+    if args.protocol == "ml100k-kg":
+        users = split.train[0].unique()
+        count = round(args.share * len(users))
+        if not 0 < count < len(users):
+            parser.error(
+                f"--share {args.share} of {len(users)} users makes {count} newcomers: give a "
+                "share that makes at least one and leaves at least one user trained"
+            )
+        generator = torch.Generator().manual_seed(args.seed)
+        newcomers = users[torch.randperm(len(users), generator=generator)[:count]]
+    else:  # the cold-start users: no target training interaction, held-out ones
+        held = torch.cat([split.valid[0], split.test[0]]).unique()
+        newcomers = held[split.cold_users(len(new))[held]]
+        users = split.training_interactions(experiment.data, all_domains=True)[0].unique()
     new[newcomers] = True
 
     def without_newcomers(pairs: torch.Tensor) -> torch.Tensor:
@@ -86,13 +118,14 @@ def main() -> None:
         without_newcomers(split.valid),
         without_newcomers(split.test),
     )
+    data_b = experiment.data.clone()  # nor their interactions of the other domains
+    data_b[INTERACTS].edge_index = without_newcomers(data_b[INTERACTS].edge_index)
+    data_b[REV_INTERACTS].edge_index = data_b[INTERACTS].edge_index.flip(0)
     settings = {"model": args.model, "seed": args.seed}
     trained = {}
     epochs, patience = args.epochs, args.patience
-    for name, part in (("A", split), ("B", split_b)):
-        model, graph, pairs = build_run(
-            Experiment(experiment.data, experiment.maps, part), settings
-        )
+    for name, part, graph_data in (("A", split, experiment.data), ("B", split_b, data_b)):
+        model, graph, pairs = build_run(Experiment(graph_data, experiment.maps, part), settings)
         clock = time.perf_counter()
         result = fit(
             model,
@@ -100,6 +133,8 @@ def main() -> None:
             part,
             pairs,
             epochs=epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
             patience=patience,
             seed=args.seed,
             progress=False,
@@ -122,18 +157,29 @@ def main() -> None:
     )
     item_domain = experiment.data["item"].domain
     candidates = torch.nonzero(item_domain == split.target_domain).flatten()
-    figures = {"newcomers": len(newcomers), "seed": args.seed, "model": args.model}
+    figures = {
+        "newcomers": len(newcomers),
+        "seed": args.seed,
+        "model": args.model,
+        "protocol": args.protocol,
+    }
 
     def ndcg(user_emb, item_emb, phase):
         return evaluate_embeddings(user_emb, item_emb, item_domain, scored, phase)["all"]["ndcg@20"]
 
     for phase in ("valid", "test"):
         figures[f"trained_in_{phase}"] = ndcg(*trained["A"], phase)
-    histories = [split.train[1, split.train[0] == u] for u in newcomers.tolist()]
+    # their training interactions (of every domain, for a model of every domain)
+    known = split.training_interactions(experiment.data, all_domains=MODELS[args.model].all_domains)
+    histories = [known[1, known[0] == u] for u in newcomers.tolist()]
     user_b, item_b = trained["B"]
-    for method in METHODS:
+    domains = split.negative_domains(item_domain)  # each positive's negatives from its domain
+    ways = {method: {"method": method, "domains": domains} for method in METHODS}
+    if args.protocol != "ml100k-kg":
+        ways[TARGET_NEGATIVES] = {"candidates": candidates}
+    for method, options in ways.items():
         clock = time.perf_counter()
-        folded = fold_in_users(item_b, histories, method=method, candidates=candidates)
+        folded = fold_in_users(item_b, histories, **options)
         seconds = time.perf_counter() - clock
         user_emb = user_b.clone()
         user_emb[newcomers] = folded
@@ -143,15 +189,16 @@ def main() -> None:
     best = max(METHODS, key=lambda m: figures[f"{m}_valid"])
     figures["chosen_on_valid"] = best
     print(f"{len(newcomers)} newcomers of {len(users)} users (seed {args.seed})")
-    print(f"{'':22s}{'valid NDCG@20':>15s}{'test NDCG@20':>14s}{'ms/user':>9s}")
+    labels = {TARGET_NEGATIVES: "solve, target negatives"}
+    print(f"{'':34s}{'valid NDCG@20':>15s}{'test NDCG@20':>14s}{'ms/user':>9s}")
     print(
-        f"{'trained in (A)':22s}{figures['trained_in_valid']:15.4f}"
+        f"{'trained in (A)':34s}{figures['trained_in_valid']:15.4f}"
         f"{figures['trained_in_test']:14.4f}"
     )
-    for method in METHODS:
+    for method in ways:
         ratio = figures[f"{method}_test"] / figures["trained_in_test"]
         print(
-            f"{'folded in, ' + method:22s}{figures[f'{method}_valid']:15.4f}"
+            f"{'folded in, ' + labels.get(method, method):34s}{figures[f'{method}_valid']:15.4f}"
             f"{figures[f'{method}_test']:14.4f}{figures[f'{method}_ms_per_user']:9.2f}"
             f"   {ratio:.1%} of trained-in{' (chosen on valid)' if method == best else ''}"
         )

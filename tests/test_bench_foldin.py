@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -44,3 +45,26 @@ def test_bad_options_exit_2_with_a_message(
     assert stop.value.code == 2
     assert says in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_users_new_to_the_target_domain_are_folded_in_from_their_other_domain(
+    foldin, tiny_recbole, tmp_path, monkeypatch, capsys
+):
+    """ml1m-action-comedy: the newcomers are the split's cold-start users, folded into a model
+    of every domain from their action ratings, each positive against its own domain's items;
+    a row gives the fold-in before session 38 (every negative a comedy)."""
+    out = tmp_path / "figures.json"
+    run(
+        foldin,
+        monkeypatch,
+        *("--protocol", "ml1m-action-comedy", "--model", "lightgcn-merged"),
+        *("--data", str(tiny_recbole), "--out", str(out)),
+    )
+    figures = json.loads(out.read_text())
+    assert figures["protocol"] == "ml1m-action-comedy" and figures["newcomers"] > 0
+    assert {"solve_test", "mean_test", "solve_target_negatives_test"} <= set(figures)
+    assert "solve, target negatives" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        run(foldin, monkeypatch, "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole))
+    assert stop.value.code == 2
+    assert "give a model of every domain" in capsys.readouterr().err
