@@ -539,12 +539,11 @@ def test_init_from_on_rank_0_alone_is_not_refused_on_the_others(
 REFUSAL_TIMEOUT = 40
 
 
-def _refusing_rank(rank: int, port: int, data: str, results, memory: int, command: str) -> None:
+def _refusing_rank(rank: int, port: int, data: str, memory: int, command: str, results) -> None:
     """Rank 1 sees a machine of ``memory`` bytes (one with less RAM than rank 0's), so a memory
     check of its own refuses what rank 0's pass; each rank runs ``kgrec COMMAND`` (train or
     tune) and reports its exit code, its error output and the seconds it took."""
     from kgrec import experiment
-    from kgrec.cli import main
 
     torch.set_num_threads(1)
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
@@ -555,14 +554,46 @@ def _refusing_rank(rank: int, port: int, data: str, results, memory: int, comman
     argv += ["--out", f"{command}-{memory}", "--device", "cpu", "--epochs", "1", "--dim", "8"]
     argv += ["--threads", "1", "--dist-timeout", str(REFUSAL_TIMEOUT)]
     argv += ["--trials", "1"] if command == "tune" else []
+    _report(rank, argv, results)
+
+
+def _report(rank: int, argv: list[str], results) -> None:
+    """Run ``kgrec ARGV`` on this rank and put (rank, exit code, error output, seconds) on
+    ``results``; what escapes main (a traceback for the user) as the code."""
+    from kgrec.cli import main
+
     err = io.StringIO()
     started = time.monotonic()
     try:
         with contextlib.redirect_stderr(err):
             code = main(argv)
-    except BaseException as exc:  # what escapes main: a traceback for the user
+    except BaseException as exc:
         code = f"{type(exc).__name__}: {exc}"
     results.put((rank, code, err.getvalue(), time.monotonic() - started))
+
+
+def _stopped_ranks(target, args) -> dict[int, tuple]:
+    """Start two ranks running ``target(rank, *args)`` (a function that ends in
+    :func:`_report`), and return their reports by rank after checking that each stopped with
+    exit 2, no traceback, well before the --dist-timeout."""
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    ranks = [ctx.Process(target=target, args=(r, *args, results)) for r in range(WORLD)]
+    for process in ranks:
+        process.start()
+    try:
+        # the guard of a hang, not a measure
+        reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in ranks))
+    finally:
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    for rank, (code, err, seconds) in reports.items():
+        assert code == 2, (rank, code, err)
+        assert "Traceback" not in err, err
+        assert seconds < REFUSAL_TIMEOUT / 2, (rank, seconds, err)
+    return reports
 
 
 @pytest.mark.parametrize(
@@ -581,25 +612,9 @@ def test_a_rank_that_refuses_alone_stops_every_rank_at_once(
     error naming the rank that refused and why, exit 2, nothing written (before: the refusing
     rank ended with its error, and rank 0 waited the whole --dist-timeout, then said only that
     a rank had not joined, or that rank 1 was gone)."""
-    ctx = mp.get_context("spawn")
-    results = ctx.Queue()
     monkeypatch.chdir(tmp_path)
-    args = (_free_port(), str(tiny_recbole), results, memory, command)
-    ranks = [ctx.Process(target=_refusing_rank, args=(r, *args)) for r in range(2)]
-    for process in ranks:
-        process.start()
-    try:
-        # the guard of a hang, not a measure
-        reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in ranks))
-    finally:
-        for process in ranks:
-            process.join(60)
-            if process.is_alive():
-                process.kill()
-    for rank, (code, err, seconds) in reports.items():
-        assert code == 2, (rank, code, err)
-        assert "Traceback" not in err, err
-        assert seconds < REFUSAL_TIMEOUT / 2, (rank, seconds, err)
+    args = (_free_port(), str(tiny_recbole), memory, command)
+    reports = _stopped_ranks(_refusing_rank, args)
     assert f"kgrec {command}: error: {refusal}" in reports[1][1]  # its own error, in full
     assert "this machine's" in reports[1][1]
     other = reports[0][1]
@@ -611,8 +626,6 @@ def test_a_rank_that_refuses_alone_stops_every_rank_at_once(
 def _resuming_rank(rank: int, port: int, data: str, results) -> None:
     """Each rank runs ``kgrec train --resume`` of the run in rank 0's working directory (rank
     1's has none: rank 0 reads the run and sends it) and reports its exit code and errors."""
-    from kgrec.cli import main
-
     torch.set_num_threads(1)
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -620,14 +633,7 @@ def _resuming_rank(rank: int, port: int, data: str, results) -> None:
     argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data", data]
     argv += ["--out", "run", "--device", "cpu", "--epochs", "2", "--dim", "8", "--threads", "1"]
     argv += ["--resume", "--dist-timeout", str(REFUSAL_TIMEOUT)]
-    err = io.StringIO()
-    started = time.monotonic()
-    try:
-        with contextlib.redirect_stderr(err):
-            code = main(argv)
-    except BaseException as exc:  # what escapes main: a traceback for the user
-        code = f"{type(exc).__name__}: {exc}"
-    results.put((rank, code, err.getvalue(), time.monotonic() - started))
+    _report(rank, argv, results)
 
 
 def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
@@ -646,24 +652,7 @@ def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
     assert main([*argv, "--epochs", "1", "--dim", "8", "--threads", "1"]) == 0
     checkpoint = tmp_path / "host0" / "run" / "checkpoint.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])  # truncated
-    ctx = mp.get_context("spawn")
-    results = ctx.Queue()
-    args = (_free_port(), str(tiny_recbole), results)
-    ranks = [ctx.Process(target=_resuming_rank, args=(r, *args)) for r in range(WORLD)]
-    for process in ranks:
-        process.start()
-    try:
-        # the guard of a hang, not a measure
-        reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in ranks))
-    finally:
-        for process in ranks:
-            process.join(60)
-            if process.is_alive():
-                process.kill()
-    for rank, (code, err, seconds) in reports.items():
-        assert code == 2, (rank, code, err)
-        assert "Traceback" not in err, err
-        assert seconds < REFUSAL_TIMEOUT / 2, (rank, seconds, err)
+    reports = _stopped_ranks(_resuming_rank, (_free_port(), str(tiny_recbole)))
     refusal = "the checkpoint cannot be resumed: it is damaged (truncated?)"
     assert refusal in reports[0][1] and "checkpoint.pt" in reports[0][1]
     other = reports[1][1]
