@@ -837,15 +837,9 @@ class Run:
             if source is not None and store is not None:
                 # before: a store of another graph was read for what users have and newcomers,
                 # silently (users' items rated after training recommended, fold-ins lost)
-                from kgrec.store import redact
-
-                item = self.experiment.maps.items[0]
-                if source.items([item]).empty:
-                    raise InputError(
-                        f"{redact(store)} does not hold the run's items (no {item}): name the "
-                        "store the run was trained on, or none",
-                        field="--store",
-                    )
+                self._check_holds_items(
+                    source, store, "name the store the run was trained on, or none"
+                )
             return self._ranking(k, users=users, name=name, source=source, field="--show").table
 
     def publish(
@@ -873,7 +867,6 @@ class Run:
         run, or of no recorded run (published before session 29), is refused before anything
         is written. Newcomers, items loaded after training and what users already have are
         read from ``store``. Returns the table written."""
-        from kgrec.store import redact
         from kgrec.store.canonical import check_publish_not_text, check_run_name
 
         # an empty store given is open_store's error, not the run's store
@@ -890,13 +883,8 @@ class Run:
         check_run_name(name or self.name, field="--name")  # before the ranking, not after
         with self._store(given) as opened:
             opened.check()  # a wrong or unreachable store fails before the ranking, not after
-            item = self.experiment.maps.items[0]
-            if opened.items([item]).empty:  # (a missing local store: "no store at ...")
-                raise InputError(
-                    f"{redact(store)} does not hold the run's items (no {item}): publish into "
-                    "the store the run was trained on",
-                    field="--store",
-                )
+            # (a missing local store: "no store at ...")
+            self._check_holds_items(opened, store, "publish into the store the run was trained on")
             ranking = self._ranking(k, users=users, name=name, source=opened, field="--user")
             unserved = set(ranking.unserved)
             published = {}  # kind -> keys and vectors
@@ -1104,6 +1092,18 @@ class Run:
                     "--store (store= in Python)"
                 )
             yield opened
+
+    def _check_holds_items(self, opened: GraphStore, uri: str, advice: str) -> None:
+        """An InputError in field ``--store`` (saying ``advice``) when the ``opened`` store
+        ``uri`` does not hold the run's items (its first one): another graph's store."""
+        from kgrec.store import redact
+
+        item = self.experiment.maps.items[0]
+        if opened.items([item]).empty:
+            raise InputError(
+                f"{redact(uri)} does not hold the run's items (no {item}): {advice}",
+                field="--store",
+            )
 
     def explain(self, user: str, item: str, *, k: int = 5) -> pd.DataFrame:
         """The ``k`` best paths from ``user`` to ``item`` in the run's graph source."""
