@@ -258,6 +258,15 @@ def gather_object(value: Any) -> list[Any]:
     return values
 
 
+def held(failure: Exception) -> Exception:
+    """``failure``, a check of this rank's own that failed, kept for :func:`agree` when a
+    launcher started the ranks (raised alone, it would leave the others waiting in their next
+    collective until the timeout); raised at once in a world of one."""
+    if not env_world().distributed:
+        raise failure
+    return failure
+
+
 def agree(failure: BaseException | None, what: str) -> None:
     """Every rank learns whether any rank's own checks failed, before a collective that a rank
     which stopped would leave the others waiting in until the timeout: ``failure`` (this rank's

@@ -1746,9 +1746,7 @@ def train(
         )
         settings["text_property"] = text_property if reads_text(settings) and store else None
     except Exception as exc:
-        if not distributed.env_world().distributed:
-            raise
-        failure = exc
+        failure = distributed.held(exc)
     out = Path(out)
     device = resolve_device(device)
     distributed.init(device, timeout=dist_timeout)
@@ -1865,9 +1863,7 @@ def _train(
             net.to(device)
         graph = graph_on_device(graph, device, settings)
     except Exception as exc:
-        if not world.distributed:
-            raise
-        failure = exc
+        failure = distributed.held(exc)
     distributed.agree(failure, "build the model")
     if progress:
         print(net)

@@ -264,9 +264,7 @@ def fit(
             try:
                 payload = _read(checkpoint)
             except Exception as exc:  # the other ranks stop with its reason, not "rank 0 is gone"
-                if not world.distributed:
-                    raise
-                failure = exc
+                failure = distributed.held(exc)
         distributed.agree(failure, "resume the run")
         payload = distributed.broadcast_object(payload)  # other machines may not see the file
         if payload is not None:

@@ -582,9 +582,7 @@ def tune(
     try:
         check_sizes_fit({**settings, **_defaults_in(space), "model": model})
     except InputError as exc:
-        if not distributed.env_world().distributed:
-            raise
-        failure = exc
+        failure = distributed.held(exc)
     never = _never_read(model, settings, space, fixed)
     if never:
         flags = ", ".join("--" + name.replace("_", "-") for name in never)
