@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, help="the protocol's RecBole folder (default: $KGREC_DATA's)"
     )
-    parser.add_argument("--model", default="lightgcn")
+    parser.add_argument("--model", choices=MODELS, default="lightgcn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--share", type=float, default=0.1, help="ml100k-kg: the newcomers' share of users"
@@ -69,7 +69,7 @@ def main() -> None:
     refuse_below_one(parser, args, "epochs", "patience", "batch_size")  # before the data
     if not 0 < args.share < 1:
         parser.error(f"--share is the newcomers' share of users, in (0, 1); got {args.share}")
-    if args.model in MODELS and not MODELS[args.model].learns:
+    if not MODELS[args.model].learns:
         trained = ", ".join(name for name, spec in MODELS.items() if spec.learns)
         parser.error(
             f"--model {args.model} learns no embeddings by training, and the users folded in "

@@ -31,6 +31,8 @@ def run(foldin, monkeypatch, *args: str) -> None:
         # before: model B was trained for A's best epoch, 0: "epochs must be positive, got 0"
         (("--model", "popularity"), "--model popularity learns no embeddings by training"),
         (("--model", "ease"), "--model ease learns no embeddings by training"),
+        # before: a KeyError traceback where the protocol's newcomers need a model of every domain
+        (("--protocol", "ml1m-action-comedy", "--model", "nosuch"), "invalid choice: 'nosuch'"),
         # before: ml-100k was read, then fit's ValueError traceback (exit 1)
         (("--epochs", "0"), "--epochs must be at least 1, got 0"),
         (("--patience", "-2"), "--patience must be at least 1, got -2"),
