@@ -6,7 +6,8 @@
 
 On the ml100k-kg protocol, a seeded share of users (``--share``, 10 %) become newcomers; on
 ml1m-action-comedy, the split's cold-start users (valid and test), users new to the comedies
-with their action ratings. Model A trains on the whole split; model B on the split without
+with their action ratings (or, with ``--domain-rule``/``--target-domain``, new to the target
+domain of another pair). Model A trains on the whole split; model B on the split without
 the newcomers' training interactions (of every domain: they are unknown to it), for as many
 epochs as A took to its best (BPR, ``--lr``, ``--batch-size``). Each newcomer is then folded
 into B from their training interactions (kgrec.foldin: ``mean`` and ``solve``, each
@@ -52,6 +53,13 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, help="the protocol's RecBole folder (default: $KGREC_DATA's)"
     )
+    parser.add_argument(
+        "--domain-rule",
+        help="ml1m-action-comedy: another pair of domains, as `kgrec train --domain-rule`",
+    )
+    parser.add_argument(
+        "--target-domain", help="ml1m-action-comedy: the domain ranked (default: the protocol's)"
+    )
     parser.add_argument("--model", choices=MODELS, default="lightgcn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -77,6 +85,8 @@ def main() -> None:
         )
     if args.out is not None and (args.out.exists() or args.out.is_symlink()):
         parser.error(f"{args.out} exists; the figures are never written over a file")
+    if args.protocol == "ml100k-kg" and (args.domain_rule or args.target_domain):
+        parser.error("--domain-rule and --target-domain apply to --protocol ml1m-action-comedy")
     set_threads(args.threads)
 
     if not MODELS[args.model].all_domains and args.protocol != "ml100k-kg":
@@ -89,7 +99,13 @@ def main() -> None:
         or Path(os.environ.get("KGREC_DATA", "../shared/datasets")) / (PROTOCOLS[args.protocol])
     )
     experiment = load_experiment(
-        data=data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
+        data=data,
+        store=None,
+        protocol=args.protocol,
+        split_dir=None,
+        seed=args.seed,
+        domain_rule=args.domain_rule,
+        target_domain=args.target_domain,
     )
     split = experiment.split
     new = torch.zeros(len(experiment.maps.users), dtype=torch.bool)
@@ -162,6 +178,8 @@ def main() -> None:
         "seed": args.seed,
         "model": args.model,
         "protocol": args.protocol,
+        "domain_rule": args.domain_rule,
+        "target_domain": args.target_domain,
     }
 
     def ndcg(user_emb, item_emb, phase):

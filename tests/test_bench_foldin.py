@@ -36,6 +36,8 @@ def run(foldin, monkeypatch, *args: str) -> None:
         # before: ml-100k was read, then fit's ValueError traceback (exit 1)
         (("--epochs", "0"), "--epochs must be at least 1, got 0"),
         (("--patience", "-2"), "--patience must be at least 1, got -2"),
+        # ml100k-kg's newcomers are a share of its one domain's users
+        (("--target-domain", "action"), "apply to --protocol ml1m-action-comedy"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(
@@ -70,3 +72,19 @@ def test_users_new_to_the_target_domain_are_folded_in_from_their_other_domain(
         run(foldin, monkeypatch, "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole))
     assert stop.value.code == 2
     assert "give a model of every domain" in capsys.readouterr().err
+
+
+def test_another_pair_folds_in_users_new_to_its_target_domain(
+    foldin, tiny_recbole, tmp_path, monkeypatch
+):
+    """--target-domain reverses the pair: the newcomers are new to the action films."""
+    out = tmp_path / "figures.json"
+    run(
+        foldin,
+        monkeypatch,
+        *("--protocol", "ml1m-action-comedy", "--model", "lightgcn-merged"),
+        *("--target-domain", "action", "--data", str(tiny_recbole), "--out", str(out)),
+    )
+    figures = json.loads(out.read_text())
+    assert figures["target_domain"] == "action" and figures["newcomers"] > 0
+    assert figures["solve_test"] > 0
