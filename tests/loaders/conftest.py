@@ -198,6 +198,16 @@ BAD_RECBOLE = [
         "entity_id:token",
         "item 'i1' is linked to a second entity, 'e9'",
     ),
+    (
+        # before: the rows were merged, the last entity won, e1's triples on an Entity of its own
+        "item file ties an item to two entities",
+        "toy.item",
+        "item_id:token\tentity_id:token\ni1\te1\ni2\te2\ni3\t\ni4\te4\ni1\te9\n",
+        False,
+        6,
+        "entity_id:token",
+        "item 'i1' is tied to a second entity, 'e9'",
+    ),
     ("link names an unknown item", "toy.link", "i99\te9\n", True, 5, "item_id:token", "i99"),
     (
         "empty required id",

@@ -167,6 +167,27 @@ def test_an_entity_tied_to_two_items_by_the_item_file_is_an_error(
     assert where == ("toy.item", 3, "entity_id:token")  # as the header names it
 
 
+def test_an_item_file_and_a_link_tying_an_item_to_two_entities_is_an_error(
+    tmp_path, toy_files, write_files
+):
+    # before: the link won without a word, and the item file's entity was left an Entity
+    files = toy_files
+    files["toy.item"] = "item_id:token\tentity_id:token\ni1\te9\ni2\te2\ni3\t\ni4\t\n"
+    with pytest.raises(InputError, match="item 'i1' is linked to the entity 'e1'") as caught:
+        recbole.load(write_files(tmp_path / "toy", files))
+    error = caught.value
+    assert (Path(error.file).name, error.line, error.field) == ("toy.link", 2, "entity_id:token")
+    assert f"ties it to 'e9' (file {tmp_path / 'toy' / 'toy.item'}, line 2, column" in str(error)
+
+
+def test_rows_that_tie_an_item_to_the_same_entity_are_accepted(tmp_path, toy_files, write_files):
+    files = toy_files  # i1 twice alike, i2 once empty; the links agree, i4 only linked
+    files["toy.item"] = "item_id:token\tentity_id:token\ni1\te1\ni2\t\ni2\te2\ni3\t\ni4\t\ni1\te1\n"
+    graph = recbole.load(write_files(tmp_path / "toy", files))
+    entity = graph.items.set_index("uid")["entity_id"].fillna("")
+    assert entity.to_dict() == {"toy:i1": "e1", "toy:i2": "e2", "toy:i3": "", "toy:i4": "e4"}
+
+
 @pytest.mark.parametrize(
     ("name", "header", "field"),
     [
