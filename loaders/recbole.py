@@ -161,8 +161,17 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
             out[name] = df[name]
             continue
         target = mapping.get(name, name)
-        if target in out:
-            log.info("%s: column %s also maps to %s; ignoring it", file, name, target)
+        if target in out:  # an .item's movie_title and title: the second is not loaded
+            log.warning(
+                "%s: columns %s and %s both give the item's %s: reading %s, ignoring %s, "
+                "whose values are not loaded (rename it to keep it as an attribute)",
+                file,
+                headers[target],
+                header[name],
+                target,
+                headers[target],
+                header[name],
+            )
             continue
         out[target] = _convert(df, name, target, types[name], header[name])
         headers[target] = header[name]

@@ -214,6 +214,27 @@ def test_bad_files_name_file_line_and_field(tmp_path, bad_recbole_case, spoil):
     assert (error.file, error.line, error.field) == (str(folder / name), line, field)
 
 
+def test_a_second_item_column_of_one_value_is_ignored_with_a_warning(
+    tmp_path, toy_files, write_files, caplog
+):
+    # before: an INFO line ("column title also maps to title; ignoring it")
+    toy_files["toy.item"] = (
+        "item_id:token\tmovie_title:token_seq\ttitle:token\ni1\tToy Story\tTOY\n"
+        "i2\tGoldenEye\t\ni3\tSabrina\t\ni4\tHeat\t\n"
+    )
+    folder = write_files(tmp_path / "toy", toy_files)
+    with caplog.at_level("WARNING", logger="loaders.recbole"):
+        graph = recbole.load(folder)
+    assert graph.items.set_index("uid").loc["toy:i1", "title"] == "Toy Story"
+    (record,) = [r for r in caplog.records if r.name == "loaders.recbole"]
+    assert record.levelname == "WARNING"
+    assert record.getMessage() == (
+        f"{folder / 'toy.item'}: columns movie_title:token_seq and title:token both give the "
+        "item's title: reading movie_title:token_seq, ignoring title:token, whose values are "
+        "not loaded (rename it to keep it as an attribute)"
+    )
+
+
 def test_unknown_inter_columns_are_dropped_with_a_warning(tmp_path, toy_files, write_files, caplog):
     """A column no .inter column differs from by case alone is dropped, as before, but with
     a WARNING (before: an INFO line); one in other case which the header also has in RecBole's
