@@ -189,6 +189,26 @@ BAD_RECBOLE = [
         "case-sensitive: user_id:token was meant?",
     ),
     (
+        # before: kept as an attribute 'Entity_ID', the items tied to no entity (this case
+        # and the next)
+        "item file's entity id column in other case",
+        "toy.item",
+        "item_id:token\tEntity_ID:token\ni1\te1\ni2\te2\ni3\t\ni4\te4\n",
+        False,
+        1,
+        "Entity_ID:token",
+        "case-sensitive: entity_id:token was meant?",
+    ),
+    (
+        "user file's user id column in other case",
+        "toy.user",
+        "User_ID:token\tage:token\nu1\t24\n",
+        False,
+        1,
+        "User_ID:token",
+        "case-sensitive: user_id:token was meant?",
+    ),
+    (
         # before: merged, the last link won and e1's triples stayed on an entity of their own
         "item linked to two entities",
         "toy.link",

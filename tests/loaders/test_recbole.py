@@ -235,6 +235,19 @@ def test_a_second_item_column_of_one_value_is_ignored_with_a_warning(
     )
 
 
+def test_an_item_column_in_other_case_beside_one_of_its_value_is_an_attribute(
+    tmp_path, toy_files, write_files
+):
+    # the title comes from movie_title: Title is no title column meant, but an attribute
+    toy_files["toy.item"] = (
+        "item_id:token\tmovie_title:token_seq\tTitle:token\ni1\tToy Story\tTOY\n"
+        "i2\tGoldenEye\t\ni3\tSabrina\t\ni4\tHeat\t\n"
+    )
+    graph = recbole.load(write_files(tmp_path / "toy", toy_files))
+    item = graph.items.set_index("uid").loc["toy:i1"]
+    assert (item["title"], item["Title"]) == ("Toy Story", "TOY")
+
+
 def test_unknown_inter_columns_are_dropped_with_a_warning(tmp_path, toy_files, write_files, caplog):
     """A column no .inter column differs from by case alone is dropped, as before, but with
     a WARNING (before: an INFO line); one in other case which the header also has in RecBole's
