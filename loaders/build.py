@@ -148,6 +148,11 @@ def build(
     users = _dedupe(users, ["user_id"], "users", report)
     if parts.links is not None:
         _check_one_entity_per_item(parts.links, names.get("links", {}))
+    if parts.items is not None and "entity_id" in parts.items:
+        # an item file's entity_id ties as a link does: one entity per item, in both files
+        _check_one_entity_per_item(parts.items, names.get("items", {}), verb="tied")
+        if parts.links is not None:
+            _check_item_file_entities(parts.items, parts.links, names)
     links = _dedupe(parts.links, ["item_id"], "links", report)
     triples = _dedupe(parts.triples, ["head", "relation", "tail"], "knowledge", report)
 
@@ -541,24 +546,64 @@ def _check_one_item_per_entity(
     )
 
 
-def _check_one_entity_per_item(links: pd.DataFrame, names: Mapping[str, str]) -> None:
-    """An error at the first link that ties an item an earlier link ties to another entity:
-    an item is at most one entity (merged, the last would win and the first entity's triples
-    stay on an entity of their own), as an entity is at most one item. ``names``: the file's
-    name of each column (``entity_id:token``, ``freebase_id``)."""
-    entity = links["entity_id"].astype("string")
-    first = entity.groupby(links["item_id"].astype("string").to_numpy()).transform("first")
-    other = (entity != first).fillna(False).to_numpy(dtype=bool)
+def _check_one_entity_per_item(
+    df: pd.DataFrame, names: Mapping[str, str], *, verb: str = "linked"
+) -> None:
+    """An error at the first row of ``df`` (a link file, or an item file's ``entity_id``:
+    ``verb`` ``tied``) that ties an item an earlier row ties to another entity: an item is at
+    most one entity (merged, the last would win and the first entity's triples stay on an
+    entity of their own), as an entity is at most one item. An empty entity ties nothing.
+    ``names``: the file's name of each column (``entity_id:token``, ``freebase_id``)."""
+    entity = df["entity_id"].astype("string")
+    item = df["item_id"].astype("string")
+    tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
+    first = entity[tied].groupby(item[tied].to_numpy()).transform("first")
+    other = np.zeros(len(df), dtype=bool)
+    other[tied] = (entity[tied] != first).fillna(False).to_numpy(dtype=bool)
     if not other.any():
         return
     position = int(np.argmax(other))
-    item = links["item_id"].iloc[position]
-    earlier = int(np.argmax((links["item_id"] == item).fillna(False).to_numpy(dtype=bool)))
+    value = item.iloc[position]
+    earlier = int(np.argmax(((item == value).fillna(False) & tied).to_numpy(dtype=bool)))
     raise InputError(
-        f"item {item!r} is linked to a second entity, {entity.iloc[position]!r} (line "
-        f"{where(links, earlier)['line']} links it to {entity.iloc[earlier]!r}; an item is at "
-        "most one entity)",
+        f"item {value!r} is {verb} to a second entity, {entity.iloc[position]!r} (line "
+        f"{where(df, earlier)['line']} {'links' if verb == 'linked' else 'ties'} it to "
+        f"{entity.iloc[earlier]!r}; an item is at most one entity)",
         field=names.get("entity_id", "entity_id"),
+        **where(df, position),
+    )
+
+
+def _check_item_file_entities(
+    items: pd.DataFrame, links: pd.DataFrame, names: Mapping[str, Mapping[str, str]]
+) -> None:
+    """An error at the first link that ties an item to another entity than the item file's
+    ``entity_id`` does (each file is checked on its own before): an item is at most one
+    entity, and the link would win without a word. ``names``: per part, the file's name of
+    each column (``entity_id:token``)."""
+    entity = items["entity_id"].astype("string")
+    tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
+    item = items["item_id"].astype("string")
+    own = pd.Series(np.flatnonzero(tied), index=item[tied].to_numpy())
+    own = own[~own.index.duplicated()]  # item id -> its first tying row of the item file
+    at = links["item_id"].astype("string").map(own)
+    linked = links["entity_id"].astype("string").to_numpy(dtype=object)
+    rows = at.to_numpy(dtype=float)  # NaN: the item file ties the item to nothing
+    has = ~np.isnan(rows)
+    other = np.zeros(len(links), dtype=bool)
+    other[has] = entity.to_numpy(dtype=object)[rows[has].astype(np.int64)] != linked[has]
+    if not other.any():
+        return
+    position = int(np.argmax(other))
+    row = int(at.iloc[position])
+    found = where(items, row)
+    raise InputError(
+        f"item {links['item_id'].iloc[position]!r} is linked to the entity "
+        f"{linked[position]!r}, but the item file ties it to {entity.iloc[row]!r} (file "
+        f"{found['file']}, line {found['line']}, column "
+        f"{names.get('items', {}).get('entity_id', 'entity_id')}; an item is at most one "
+        "entity)",
+        field=names.get("links", {}).get("entity_id", "entity_id"),
         **where(links, position),
     )
 

@@ -1,5 +1,6 @@
 """Raw MovieLens folders as GroupLens ships them (ISO-8859-1 text; a file re-saved as UTF-8,
-valid UTF-8 with non-ASCII bytes, is read as UTF-8: see :func:`encoding_of`).
+valid UTF-8 with non-ASCII bytes, is read as UTF-8, and one of UTF-8 with stray bytes refused:
+see :func:`encoding_of`).
 
 - ml-100k: ``u.data`` (user, item, rating, timestamp; tab-separated), ``u.item`` (``|``-separated:
   id, title, release date, video release date, IMDb URL, 19 genre flags; genre names from
@@ -104,17 +105,40 @@ def encoding_of(path: Path) -> str:
     """The encoding to read a raw MovieLens file in: GroupLens' ISO-8859-1, but for a file that
     is valid UTF-8 and holds non-ASCII bytes (one re-saved as UTF-8: ISO-8859-1 text with
     accents is almost never valid UTF-8, as an accented letter between ASCII ones is not), read
-    as UTF-8 with an INFO line, never as ``CafÃ©``. A file that starts with a UTF-8 byte-order
-    mark: :func:`loaders.files.read_delimited` reads it as UTF-8, with a warning."""
+    as UTF-8 with an INFO line, never as ``CafÃ©``; one that holds both valid multi-byte
+    UTF-8 and invalid bytes is refused (:func:`_refuse_mixed`). A file that starts with a
+    UTF-8 byte-order mark: :func:`loaders.files.read_delimited` reads it as UTF-8, with a
+    warning."""
     raw = path.read_bytes()
     if raw.isascii() or raw.startswith(codecs.BOM_UTF8):
         return ENCODING
     try:
         raw.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as error:
+        _refuse_mixed(path, raw, error.start)
         return ENCODING
     log.info("%s is UTF-8 (not ISO-8859-1, as GroupLens ships it): read as UTF-8", path)
     return "utf-8"
+
+
+def _refuse_mixed(path: Path, raw: bytes, start: int) -> None:
+    """An error when ``raw`` (not valid UTF-8: its first invalid sequence at byte ``start``)
+    holds valid multi-byte UTF-8 sequences too: a UTF-8 file with a stray byte, whose every
+    UTF-8 character ISO-8859-1 would turn into two (``CafÃ©``). GroupLens' ISO-8859-1 holds
+    none (an accented capital letter followed by a symbol, ``Ã©``, is no text)."""
+    text = raw.decode("utf-8", "surrogateescape")  # invalid bytes: U+DC80-U+DCFF
+    utf8 = next((c for c in text if ord(c) > 127 and not 0xDC80 <= ord(c) <= 0xDCFF), None)
+    if utf8 is None:
+        return
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    raise InputError(
+        f"the file holds UTF-8 characters ({utf8!r}) and bytes that are not UTF-8 (the "
+        f"first: 0x{raw[start]:02X}, byte {start - line_start + 1:,} of the line): read as "
+        "ISO-8859-1, as GroupLens ships it, each UTF-8 character would become two ('Ã©' for "
+        "'é'); re-save the file as UTF-8 (correcting the stray bytes) or as ISO-8859-1",
+        file=str(path),
+        line=raw.count(b"\n", 0, start) + 1,
+    )
 
 
 def _read(path: Path, sep: str, names: tuple[str, ...], **options: object) -> pd.DataFrame | None:

@@ -128,8 +128,9 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
     header = {name: column for column, name in names.items()}
     mapping = COLUMNS[suffix]
     keep_attributes = suffix in ("item", "user")
-    if not keep_attributes:  # an unknown column is dropped: a known one in other case is lost
-        _refuse_case_variants(types, header, mapping, file)
+    # a known column in other case would be dropped (or, in an .item or .user, kept as an
+    # attribute of that name): its values lost, or a required column missed
+    _refuse_case_variants(types, header, mapping, file, kept=keep_attributes)
     require_columns(df, REQUIRED[suffix], file=file)
     for name, kind in types.items():  # an id is one value: a sequence of them names no node
         target = COLUMNS[suffix].get(name)
@@ -161,8 +162,17 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
             out[name] = df[name]
             continue
         target = mapping.get(name, name)
-        if target in out:
-            log.info("%s: column %s also maps to %s; ignoring it", file, name, target)
+        if target in out:  # an .item's movie_title and title: the second is not loaded
+            log.warning(
+                "%s: columns %s and %s both give the item's %s: reading %s, ignoring %s, "
+                "whose values are not loaded (rename it to keep it as an attribute)",
+                file,
+                headers[target],
+                header[name],
+                target,
+                headers[target],
+                header[name],
+            )
             continue
         out[target] = _convert(df, name, target, types[name], header[name])
         headers[target] = header[name]
@@ -171,19 +181,27 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
 
 
 def _refuse_case_variants(
-    types: dict[str, str], header: dict[str, str], mapping: dict[str, str], file: str
+    types: dict[str, str], header: dict[str, str], mapping: dict[str, str], file: str, *, kept: bool
 ) -> None:
     """An error at the first column of the header that is no column of the file's kind but
-    one in other case (``Rating:float``, ``User_ID:token``) which the header lacks: RecBole's
-    names are case-sensitive, and the column would be dropped (its values lost) or missed."""
+    one in other case (``Rating:float``, ``User_ID:token``, ``Entity_ID:token``) which the
+    header lacks, nor another column of its value (``Title`` beside ``movie_title`` is an
+    attribute): RecBole's names are case-sensitive, and the column would be dropped or kept as
+    an attribute (``kept``; its values lost) or missed."""
+    given = {mapping[n] for n in types if n in mapping}
     for name, kind in types.items():
         if name in mapping:
             continue
-        meant = [known for known in mapping if known.lower() == name.lower() and known not in types]
+        meant = [
+            known
+            for known in mapping
+            if known.lower() == name.lower() and mapping[known] not in given
+        ]
         if meant:
             raise InputError(
-                f"the column {header[name]!r} is no column kgrec reads (its values would be "
-                f"dropped); RecBole's names are case-sensitive: {meant[0]}:{kind} was meant?",
+                f"the column {header[name]!r} is no column kgrec reads (it would be "
+                + ("kept as an attribute of that name" if kept else "dropped, with its values")
+                + f"); RecBole's names are case-sensitive: {meant[0]}:{kind} was meant?",
                 file=file,
                 line=1,
                 field=header[name],

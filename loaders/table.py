@@ -337,8 +337,17 @@ def _map_columns(
             line=header,
             field=clashes[0],
         )
-    if others and not keep_others:
-        log.info("%s: ignoring columns %s", file, ", ".join(map(str, others)))
+    if others and not keep_others:  # an interactions table: their values are lost
+        unread = [t for t, (source, _) in columns.items() if source is None and t not in df]
+        meant = [f"{_option(t)} {c}" for c in others for t in unread if str(c).lower() == t.lower()]
+        log.warning(
+            "%s: ignoring columns %s, whose values are not loaded (an interactions table's "
+            "columns are chosen with %s)%s",
+            file,
+            ", ".join(map(str, others)),
+            ", ".join(_option(t) for t in columns),
+            f"; {', '.join(meant)} to read {'them' if len(meant) > 1 else 'it'}?" if meant else "",
+        )
         df = df.drop(columns=others)
     elif others:
         check_attributes(df, others, line=header)

@@ -189,6 +189,26 @@ BAD_RECBOLE = [
         "case-sensitive: user_id:token was meant?",
     ),
     (
+        # before: kept as an attribute 'Entity_ID', the items tied to no entity (this case
+        # and the next)
+        "item file's entity id column in other case",
+        "toy.item",
+        "item_id:token\tEntity_ID:token\ni1\te1\ni2\te2\ni3\t\ni4\te4\n",
+        False,
+        1,
+        "Entity_ID:token",
+        "case-sensitive: entity_id:token was meant?",
+    ),
+    (
+        "user file's user id column in other case",
+        "toy.user",
+        "User_ID:token\tage:token\nu1\t24\n",
+        False,
+        1,
+        "User_ID:token",
+        "case-sensitive: user_id:token was meant?",
+    ),
+    (
         # before: merged, the last link won and e1's triples stayed on an entity of their own
         "item linked to two entities",
         "toy.link",
@@ -197,6 +217,16 @@ BAD_RECBOLE = [
         5,
         "entity_id:token",
         "item 'i1' is linked to a second entity, 'e9'",
+    ),
+    (
+        # before: the rows were merged, the last entity won, e1's triples on an Entity of its own
+        "item file ties an item to two entities",
+        "toy.item",
+        "item_id:token\tentity_id:token\ni1\te1\ni2\te2\ni3\t\ni4\te4\ni1\te9\n",
+        False,
+        6,
+        "entity_id:token",
+        "item 'i1' is tied to a second entity, 'e9'",
     ),
     ("link names an unknown item", "toy.link", "i99\te9\n", True, 5, "item_id:token", "i99"),
     (

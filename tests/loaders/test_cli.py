@@ -72,6 +72,20 @@ def test_bad_input_leaves_the_store_as_it_was(loaded, tmp_path, capsys, bad_recb
     assert_same(before, snapshot(uri))
 
 
+def test_an_item_file_and_a_link_tying_an_item_to_two_entities_leave_the_store(
+    loaded, tmp_path, capsys, write_files, toy_files
+):
+    # before: the link's entity won without a word (exit 0)
+    uri, before = loaded
+    toy_files["toy.item"] = "item_id:token\tentity_id:token\ni1\te1\ni2\te9\ni3\t\ni4\te4\n"
+    folder = write_files(tmp_path / "tied" / "toy", toy_files)
+    code, _out, err = kgrec(capsys, "load", "recbole", folder, "--store", uri)
+    assert code == 2
+    assert f"file {folder / 'toy.link'}, line 3, field 'entity_id:token'" in err
+    assert f"ties it to 'e9' (file {folder / 'toy.item'}, line 3, column entity_id:token" in err
+    assert_same(before, snapshot(uri))
+
+
 def test_missing_files(loaded, tmp_path, capsys, write_files):
     uri, before = loaded
     triples = write_files(tmp_path, {"t.tsv": "a\tr\tb\n"}) / "t.tsv"

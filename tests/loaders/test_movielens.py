@@ -166,6 +166,41 @@ def test_a_file_saved_as_utf8_is_read_as_utf8(
     ]
 
 
+@pytest.mark.parametrize(
+    ("files", "name", "line", "byte"),
+    [(ML100K, "u.item", 3, 4), (ML1M, "movies.dat", 2, 9)],
+    ids=["ml-100k", "ml-1m"],
+)
+def test_a_utf8_file_with_a_stray_byte_is_refused(tmp_path, write_files, files, name, line, byte):
+    """Before, read as ISO-8859-1 (not valid UTF-8): every UTF-8 accent became two
+    characters (``CafÃ© Noir``) without a word."""
+    spoilt = dict(files)
+    lines = files[name].decode("latin-1").encode("utf-8").split(b"\n")
+    lines[line - 1] = lines[line - 1][: byte - 1] + b"\xe9" + lines[line - 1][byte - 1 :]
+    spoilt[name] = b"\n".join(lines)
+    folder = write_files(tmp_path / "ml", spoilt)
+    with pytest.raises(InputError, match="0xE9, byte") as caught:
+        movielens.load(folder)
+    error = caught.value
+    assert (error.file, error.line) == (str(folder / name), line)
+    assert f"(the first: 0xE9, byte {byte} of the line)" in str(error)
+    assert "re-save the file as UTF-8 (correcting the stray bytes) or as ISO-8859-1" in str(error)
+
+
+def test_grouplens_titles_in_iso_8859_1_hold_no_utf8(datasets, tmp_path, write_files):
+    """The titles of ml-1m (RecBole's .item, UTF-8), written in ISO-8859-1 as GroupLens' own
+    movies.dat is: its accents make no valid UTF-8 sequence, so the file is read, as before."""
+    items = pd.read_csv(datasets / "ml-1m" / "ml-1m.item", sep="\t", dtype=str)
+    title = next(c for c in items.columns if c.startswith("movie_title"))
+    movies = "".join(
+        f"{i}::{t}::Drama\n" for i, t in zip(items.iloc[:, 0], items[title], strict=True)
+    )
+    assert not movies.isascii()
+    folder = write_files(tmp_path / "ml-1m", {"movies.dat": movies.encode("latin-1")})
+    graph = movielens.load(folder)
+    assert set(graph.items["title"]) == set(items[title])
+
+
 def test_ml1m_ratings_only_creates_items(tmp_path, write_files):
     folder = write_files(tmp_path / "ml-1m", {"ratings.dat": ML1M["ratings.dat"]})
     graph = movielens.load(folder, domain="films")

@@ -167,6 +167,27 @@ def test_an_entity_tied_to_two_items_by_the_item_file_is_an_error(
     assert where == ("toy.item", 3, "entity_id:token")  # as the header names it
 
 
+def test_an_item_file_and_a_link_tying_an_item_to_two_entities_is_an_error(
+    tmp_path, toy_files, write_files
+):
+    # before: the link won without a word, and the item file's entity was left an Entity
+    files = toy_files
+    files["toy.item"] = "item_id:token\tentity_id:token\ni1\te9\ni2\te2\ni3\t\ni4\t\n"
+    with pytest.raises(InputError, match="item 'i1' is linked to the entity 'e1'") as caught:
+        recbole.load(write_files(tmp_path / "toy", files))
+    error = caught.value
+    assert (Path(error.file).name, error.line, error.field) == ("toy.link", 2, "entity_id:token")
+    assert f"ties it to 'e9' (file {tmp_path / 'toy' / 'toy.item'}, line 2, column" in str(error)
+
+
+def test_rows_that_tie_an_item_to_the_same_entity_are_accepted(tmp_path, toy_files, write_files):
+    files = toy_files  # i1 twice alike, i2 once empty; the links agree, i4 only linked
+    files["toy.item"] = "item_id:token\tentity_id:token\ni1\te1\ni2\t\ni2\te2\ni3\t\ni4\t\ni1\te1\n"
+    graph = recbole.load(write_files(tmp_path / "toy", files))
+    entity = graph.items.set_index("uid")["entity_id"].fillna("")
+    assert entity.to_dict() == {"toy:i1": "e1", "toy:i2": "e2", "toy:i3": "", "toy:i4": "e4"}
+
+
 @pytest.mark.parametrize(
     ("name", "header", "field"),
     [
@@ -191,6 +212,40 @@ def test_bad_files_name_file_line_and_field(tmp_path, bad_recbole_case, spoil):
         recbole.load(folder)
     error = caught.value
     assert (error.file, error.line, error.field) == (str(folder / name), line, field)
+
+
+def test_a_second_item_column_of_one_value_is_ignored_with_a_warning(
+    tmp_path, toy_files, write_files, caplog
+):
+    # before: an INFO line ("column title also maps to title; ignoring it")
+    toy_files["toy.item"] = (
+        "item_id:token\tmovie_title:token_seq\ttitle:token\ni1\tToy Story\tTOY\n"
+        "i2\tGoldenEye\t\ni3\tSabrina\t\ni4\tHeat\t\n"
+    )
+    folder = write_files(tmp_path / "toy", toy_files)
+    with caplog.at_level("WARNING", logger="loaders.recbole"):
+        graph = recbole.load(folder)
+    assert graph.items.set_index("uid").loc["toy:i1", "title"] == "Toy Story"
+    (record,) = [r for r in caplog.records if r.name == "loaders.recbole"]
+    assert record.levelname == "WARNING"
+    assert record.getMessage() == (
+        f"{folder / 'toy.item'}: columns movie_title:token_seq and title:token both give the "
+        "item's title: reading movie_title:token_seq, ignoring title:token, whose values are "
+        "not loaded (rename it to keep it as an attribute)"
+    )
+
+
+def test_an_item_column_in_other_case_beside_one_of_its_value_is_an_attribute(
+    tmp_path, toy_files, write_files
+):
+    # the title comes from movie_title: Title is no title column meant, but an attribute
+    toy_files["toy.item"] = (
+        "item_id:token\tmovie_title:token_seq\tTitle:token\ni1\tToy Story\tTOY\n"
+        "i2\tGoldenEye\t\ni3\tSabrina\t\ni4\tHeat\t\n"
+    )
+    graph = recbole.load(write_files(tmp_path / "toy", toy_files))
+    item = graph.items.set_index("uid").loc["toy:i1"]
+    assert (item["title"], item["Title"]) == ("Toy Story", "TOY")
 
 
 def test_unknown_inter_columns_are_dropped_with_a_warning(tmp_path, toy_files, write_files, caplog):

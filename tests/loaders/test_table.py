@@ -276,6 +276,21 @@ def test_a_bad_year_is_named_as_the_file_does(tmp_path, write_files, caplog):
     assert "of released are not years" in record.getMessage()
 
 
+def test_interactions_columns_not_read_are_dropped_with_a_warning(tmp_path, write_files, caplog):
+    # before: an INFO line, though the values were lost (a Rating column: every rating)
+    path = write_files(tmp_path, {"r.csv": "user_id,item_id,Rating,comment\nu1,i1,5,x\n"})
+    with caplog.at_level("INFO", logger="loaders.table"):
+        graph = table.load(path / "r.csv", kind="interactions")
+    assert graph.interactions["rating"].isna().all()
+    (record,) = [r for r in caplog.records if "ignoring columns" in r.getMessage()]
+    assert record.levelname == "WARNING"
+    assert record.getMessage() == (
+        f"{path / 'r.csv'}: ignoring columns Rating, comment, whose values are not loaded (an "
+        "interactions table's columns are chosen with --user-col, --item-col, --rating-col, "
+        "--timestamp-col); --rating-col Rating to read it?"
+    )
+
+
 @pytest.mark.parametrize("column", ["rating", "timestamp"])
 def test_an_infinite_parquet_float_is_quoted_as_a_number(tmp_path, column):
     # before: "not a number: np.float64(-inf)", numpy's repr, not the value
