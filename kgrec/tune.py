@@ -1203,6 +1203,8 @@ def _check_study(
         from kgrec.store import absolute_uri
 
         old["store"] = absolute_uri(old["store"])
+    if old.get("init_from"):  # and its --init-from as typed
+        old["init_from"] = str(Path(old["init_from"]).resolve())
     # where the files are, not what they hold: the digest of the graph and split they give
     # (:func:`_check_experiment`) is compared instead, so a data or split folder moved or
     # copied elsewhere continues the study; one of a kgrec that recorded no digest compares

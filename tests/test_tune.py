@@ -944,6 +944,45 @@ def test_a_study_that_recorded_a_relative_store_continues(tmp_path, text_store, 
     assert len(load_study(tmp_path / "t").trials) == 2
 
 
+def test_a_study_continues_with_its_store_and_init_from_spelled_another_way(
+    tmp_path, tiny_store, tiny_recbole, write_tiny_store, monkeypatch
+):
+    """The local store and the --init-from run are compared where they resolve: the same ones
+    spelled otherwise continue the study, another store is refused. A study of an older kgrec,
+    which recorded --init-from as typed, continues with the same words too (before, refused as
+    a changed setting: 'These differ: --init-from ...') (found by the tune39 review)."""
+    from kgrec.experiment import train
+
+    store = Path(tiny_store.removeprefix("local:"))
+    small = {"epochs": 1, "dim": 8, "batch_size": 128}
+    train(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=tmp_path / "src",
+        progress=False,
+        **small,
+    )
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "t"
+    options = {"protocol": PROTOCOL, "space": {"reg_weight": Choice([0.0, 1e-3])}, **SMALL, **small}
+    tune("lightgcn", out=out, trials=1, store=f"local:{store.name}", init_from="src", **options)
+    study = load_study(out)
+    assert study.user_attrs["settings"]["init_from"] == str(tmp_path / "src")
+    study.set_user_attr("settings", {**study.user_attrs["settings"], "init_from": "src"})
+    spellings = [
+        (f"local:./{store.name}", "./src"),
+        (f"local:{store}", str(tmp_path / "src")),
+        (f"local:../{tmp_path.name}/{store.name}/", "src/"),
+    ]
+    for trials, (uri, run) in enumerate(spellings, start=2):
+        tune("lightgcn", out=out, trials=trials, store=uri, init_from=run, **options)
+        assert len(load_study(out).trials) == trials
+    other = write_tiny_store(tmp_path / "other", tiny_recbole)
+    with pytest.raises(InputError, match="These differ: --store"):
+        tune("lightgcn", out=out, trials=5, store=other, init_from="src", **options)
+
+
 def test_the_printed_command_leaves_out_what_the_best_trial_does_not_read(tmp_path, tiny_recbole):
     """Before, a search over cl_weight 0 or 0.1 with --cl-noise fixed printed a command with
     --cl-noise, which kgrec train refused (exit 2) when the best trial had cl_weight 0."""
