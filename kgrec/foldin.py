@@ -60,8 +60,13 @@ def fold_in_users(
     history, nor one of ``exclude[n]`` (other items they have that are no positives, e.g.
     items served after training). ``domains`` (``[num_items]``, in place of ``candidates``):
     each positive's negatives are drawn from the items of its domain, an item of domain -1
-    never (as :meth:`kgrec.data.split.Split.negative_domains` marks them). A newcomer without
-    history gets zeros (every item scores 0: the caller decides what to serve them)."""
+    never (as :meth:`kgrec.data.split.Split.negative_domains` marks them). A history item
+    need not be a candidate (a positive of another domain is solved against the candidates).
+    A newcomer without history gets zeros (every item scores 0: the caller decides what to
+    serve them); one who has every item their negatives would be drawn from (every candidate,
+    or every item of their positives' domains) gets the mean, having no pair to solve. Empty
+    ``candidates``, indices out of range, and ``domains`` or ``exclude`` not one per item or
+    newcomer raise :class:`ValueError` naming the argument."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     for name, value in (("negatives", negatives), ("steps", steps)):
@@ -74,9 +79,29 @@ def fold_in_users(
     items = torch.cat([torch.as_tensor(h, dtype=torch.long).flatten() for h in histories])
     if items.numel() and (int(items.min()) < 0 or int(items.max()) >= item_emb.size(0)):
         raise ValueError(f"history items must lie in [0, {item_emb.size(0)})")
+    if candidates is not None:
+        candidates = torch.as_tensor(candidates)
+        if (
+            candidates.is_floating_point()
+            or candidates.is_complex()
+            or candidates.dtype == torch.bool
+        ):
+            raise ValueError(
+                f"candidates must hold item indices (integers), got {candidates.dtype}"
+            )
+        candidates = candidates.long().flatten()
+        if not candidates.numel():
+            raise ValueError(
+                'candidates is empty: "solve" draws negatives from it (None: every item)'
+            )
+        if int(candidates.min()) < 0 or int(candidates.max()) >= item_emb.size(0):
+            raise ValueError(f"candidates must lie in [0, {item_emb.size(0)})")
     if domains is not None:
         if candidates is not None:
             raise ValueError("give candidates or domains, not both")
+        domains = torch.as_tensor(domains)
+        if domains.dim() != 1:
+            raise ValueError(f"domains must be one-dimensional, got shape {tuple(domains.shape)}")
         if domains.size(0) != item_emb.size(0):
             raise ValueError(
                 f"domains must hold one domain per item ({item_emb.size(0)}), got {domains.size(0)}"
@@ -144,7 +169,14 @@ def fold_in_users(
         loss = (per_user / count.flatten()).sum() + reg_weight * z.pow(2).sum()
         loss.backward()
         optimizer.step()
-    return z.detach()
+    z = z.detach()
+    # a newcomer who has every item their negatives are drawn from has no pair to solve: every
+    # draw is one of theirs, and the regularizer alone would pull them to zeros; they keep the
+    # mean
+    for n, plan in enumerate(plans):
+        if plan and all(bool(torch.isin(n * num_items + pool, own).all()) for pool, _ in plan):
+            z[n] = mean[n]
+    return z
 
 
 def _draw(plan: list[tuple[Tensor, Tensor]], size: int, negatives: int, generator) -> Tensor:

@@ -920,7 +920,7 @@ class _Objective:
 
     def _run(self, trial: optuna.Trial) -> float:
         try:  # the sampler draws here, which can take a while with many trials
-            params = {name: param.suggest(trial, name) for name, param in self.space.items()}
+            params = _draw(trial, self.space, {"model": self.model, **self.settings})
             self.db.doing = f"write trial {trial.number}'s world size, device and threads"
             trial.set_user_attr("world_size", distributed.current().size)
             trial.set_user_attr("device", str(self.device))
@@ -1203,6 +1203,8 @@ def _check_study(
         from kgrec.store import absolute_uri
 
         old["store"] = absolute_uri(old["store"])
+    if old.get("init_from"):  # and its --init-from as typed
+        old["init_from"] = str(Path(old["init_from"]).resolve())
     # where the files are, not what they hold: the digest of the graph and split they give
     # (:func:`_check_experiment`) is compared instead, so a data or split folder moved or
     # copied elsewhere continues the study; one of a kgrec that recorded no digest compares
@@ -1613,7 +1615,11 @@ def _result(out: Path, study: optuna.Study, model: str, settings: dict) -> TuneR
         best = max(complete, key=lambda t: (t.value, -t.number))
         result.best_trial = best
         result.best_settings = {**settings, **best.params}
-        unread = set(unread_options({"model": model, **result.best_settings}))
+        # and the options of another objective, or of a main option off, at their defaults
+        # (kgrec train takes them, but a bpr run's command has no --temperature)
+        unread = set(unread_options({"model": model, **result.best_settings})) | {
+            name for name in result.best_settings if _idle(name, result.best_settings)
+        }
         result.command = train_command(  # kgrec train refuses options the model does not read
             model,
             {k: v for k, v in result.best_settings.items() if k not in unread},
@@ -1667,9 +1673,10 @@ def _check_combinations(
     (:func:`kgrec.experiment.check_settings`), naming the searched options that conflict, and
     a searched value (each of :func:`_probes`) valid with no value of the other searched
     options: no trial would train it. Options checked against each other (``cl_layer`` and
-    ``layers`` with ``cl_weight``, ``objective`` and the options one objective takes) are
-    checked jointly: a trial that draws values invalid together is pruned
-    (:meth:`_Objective._run`)."""
+    ``layers`` with ``cl_weight``) are checked jointly: a trial that draws values invalid
+    together is pruned (:meth:`_Objective._run`). An option a trial does not draw
+    (:func:`_idle`: ``temperature`` beside ``objective`` ``bpr``) is checked at its fixed
+    value there (:func:`_invalid`)."""
     settings = {**settings, "model": model}
     start = {
         name: TRAIN_DEFAULTS[name] if TRAIN_DEFAULTS[name] in param else _probes(param)[0]
@@ -1753,12 +1760,47 @@ def _conflict(
 
 def _invalid(settings: Mapping[str, Any], point: Mapping[str, Any]) -> InputError | None:
     """The error of a trial's settings, ``settings`` with the searched options at ``point``
-    (None: valid)."""
+    (None: valid); a searched option that a trial at ``point`` would not draw (:func:`_idle`)
+    keeps its fixed value, as in that trial."""
+    drawn = {name: value for name, value in point.items() if not _idle(name, {**settings, **point})}
     try:
-        check_settings({**settings, **point})
+        check_settings({**settings, **drawn})
     except InputError as exc:
         return exc
     return None
+
+
+# options whose value decides whether others are read: drawn first in a trial
+MAIN_OPTIONS = ("objective", *(main for main, _, _ in DEPENDENT_OPTIONS))
+
+
+def _idle(name: str, settings: Mapping[str, Any]) -> bool:
+    """Whether option ``name`` goes unread in a trial of ``settings`` (train()'s arguments;
+    missing ones take the defaults): an option of another objective than the trial's
+    (``temperature`` for ``bpr``), or one of :data:`~kgrec.experiment.DEPENDENT_OPTIONS`
+    whose main option is off (``cl_noise`` with ``cl_weight`` 0)."""
+    objective = settings.get("objective", TRAIN_DEFAULTS["objective"])
+    if objective in OBJECTIVES and name in _objective_options(objective):
+        return True
+    return any(
+        name in dependent and settings.get(main, TRAIN_DEFAULTS[main]) == off
+        for main, off, dependent in DEPENDENT_OPTIONS
+    )
+
+
+def _draw(
+    trial: optuna.Trial, space: Mapping[str, Parameter], settings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A trial's values of the searched options, drawn define-by-run: the options others
+    depend on (:data:`MAIN_OPTIONS`) first, then each other one only where the values drawn
+    read it (:func:`_idle`): a trial that draws ``objective`` ``bpr`` draws no ``temperature``,
+    one that draws ``cl_weight`` 0 no ``cl_noise``; those keep their fixed values (train()'s
+    defaults), so the trial is valid and scores, and its settings name no option it ignores."""
+    params: dict[str, Any] = {}
+    for name in sorted(space, key=lambda name: name not in MAIN_OPTIONS):
+        if not _idle(name, {**settings, **params}):
+            params[name] = space[name].suggest(trial, name)
+    return params
 
 
 def _searched(names: Sequence[str], space: Mapping[str, Parameter]) -> str:

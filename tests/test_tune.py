@@ -944,6 +944,45 @@ def test_a_study_that_recorded_a_relative_store_continues(tmp_path, text_store, 
     assert len(load_study(tmp_path / "t").trials) == 2
 
 
+def test_a_study_continues_with_its_store_and_init_from_spelled_another_way(
+    tmp_path, tiny_store, tiny_recbole, write_tiny_store, monkeypatch
+):
+    """The local store and the --init-from run are compared where they resolve: the same ones
+    spelled otherwise continue the study, another store is refused. A study of an older kgrec,
+    which recorded --init-from as typed, continues with the same words too (before, refused as
+    a changed setting: 'These differ: --init-from ...') (found by the tune39 review)."""
+    from kgrec.experiment import train
+
+    store = Path(tiny_store.removeprefix("local:"))
+    small = {"epochs": 1, "dim": 8, "batch_size": 128}
+    train(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=tmp_path / "src",
+        progress=False,
+        **small,
+    )
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "t"
+    options = {"protocol": PROTOCOL, "space": {"reg_weight": Choice([0.0, 1e-3])}, **SMALL, **small}
+    tune("lightgcn", out=out, trials=1, store=f"local:{store.name}", init_from="src", **options)
+    study = load_study(out)
+    assert study.user_attrs["settings"]["init_from"] == str(tmp_path / "src")
+    study.set_user_attr("settings", {**study.user_attrs["settings"], "init_from": "src"})
+    spellings = [
+        (f"local:./{store.name}", "./src"),
+        (f"local:{store}", str(tmp_path / "src")),
+        (f"local:../{tmp_path.name}/{store.name}/", "src/"),
+    ]
+    for trials, (uri, run) in enumerate(spellings, start=2):
+        tune("lightgcn", out=out, trials=trials, store=uri, init_from=run, **options)
+        assert len(load_study(out).trials) == trials
+    other = write_tiny_store(tmp_path / "other", tiny_recbole)
+    with pytest.raises(InputError, match="These differ: --store"):
+        tune("lightgcn", out=out, trials=5, store=other, init_from="src", **options)
+
+
 def test_the_printed_command_leaves_out_what_the_best_trial_does_not_read(tmp_path, tiny_recbole):
     """Before, a search over cl_weight 0 or 0.1 with --cl-noise fixed printed a command with
     --cl-noise, which kgrec train refused (exit 2) when the best trial had cl_weight 0."""
@@ -991,8 +1030,7 @@ def test_options_no_trial_reads_are_refused_before_any_trial(
 
 def test_options_checked_against_each_other_are_searched_together(tmp_path, tiny_recbole, capsys):
     """Before, each searched option was checked against the other's default: cl_layer 4 was
-    refused against layers 2 although layers 4 was searched too, and so was a temperature
-    searched beside objective=choice:bpr,softmax (bpr takes none). A trial that draws values
+    refused against layers 2 although layers 4 was searched too. A trial that draws values
     invalid together is pruned, with the reason: it trains nothing and is never the best."""
     out = tmp_path / "tune"
     search = ["--search", "layers=int:1:4", "--search", "cl_layer=int:0:4"]
@@ -1014,19 +1052,51 @@ def test_options_checked_against_each_other_are_searched_together(tmp_path, tiny
     best = json.loads((out / BEST_FILE).read_text())
     assert best["params"]["cl_layer"] <= best["params"]["layers"]
 
-    result = small_tune(
-        tiny_recbole,
-        tmp_path / "objectives",
-        space={"objective": Choice(["bpr", "softmax"]), "temperature": Uniform(0.05, 0.5)},
-        trials=4,
-        epochs=1,
-    )
-    states = {trial.state for trial in result.trials}
-    assert states == {TrialState.COMPLETE, TrialState.PRUNED}
-    for trial in result.trials:
-        bpr_reads_it = trial.params["temperature"] == TRAIN_DEFAULTS["temperature"]
-        valid = trial.params["objective"] == "softmax" or bpr_reads_it
-        assert trial.state == (TrialState.COMPLETE if valid else TrialState.PRUNED)
+
+@pytest.mark.parametrize(
+    ("space", "switch", "off", "dependent", "flags"),
+    [
+        (
+            {"objective": Choice(["bpr", "softmax"]), "temperature": Choice([0.1, 0.3])},
+            "objective",
+            "bpr",
+            "temperature",
+            ("--temperature", "--num-negatives", "--score"),
+        ),
+        (
+            {"cl_weight": Choice([0.0, 0.1]), "cl_noise": Choice([0.1, 0.3])},
+            "cl_weight",
+            0.0,
+            "cl_noise",
+            ("--cl-noise", "--cl-temperature", "--cl-layer"),
+        ),
+    ],
+)
+def test_an_option_read_under_one_value_of_another_is_drawn_only_there(
+    tmp_path, tiny_recbole, space, switch, off, dependent, flags
+):
+    """Before, every bpr trial of objective=choice:bpr,softmax beside a searched temperature
+    drew one and was pruned as invalid, spending the budget; a trial of cl_weight 0 drew a
+    cl_noise it ignored. Now a trial draws an option only where the values it drew read it,
+    and the command printed for such a best trial has none of the options it does not read
+    (found by the tune39 review)."""
+    result = small_tune(tiny_recbole, tmp_path / "tune", space=space, trials=6, epochs=1)
+    trials = result.trials
+    assert all(trial.state == TrialState.COMPLETE for trial in trials), trials
+    off_trials = [trial for trial in trials if trial.params[switch] == off]
+    assert off_trials and len(off_trials) < len(trials)  # (this seed draws both: the case)
+    for trial in trials:
+        assert (dependent in trial.params) == (trial.params[switch] != off)
+    # the command each kind of trial prints as the best
+    on_trial = next(trial for trial in trials if trial.params[switch] != off)
+    for trial in (off_trials[0], on_trial):
+        study = SimpleNamespace(get_trials=lambda deepcopy, trial=trial: [trial])
+        command = kgrec.tune._result(tmp_path / "tune", study, "lightgcn", result.settings).command
+        words = shlex.split(command)
+        assert (flags[0] in words) == (trial is on_trial), command
+        if trial is not on_trial:
+            assert not set(flags) & set(words), command
+            assert main(words[1:]) == 0  # kgrec train takes it
 
 
 def test_a_search_no_trial_of_which_is_valid_names_the_options_that_conflict(
