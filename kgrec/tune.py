@@ -1164,8 +1164,9 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
 
 # what :func:`_check_study` records in the study (its user attributes) as a tune opens it
 _RECORDED = ("model", "settings", "space")
-# the settings that are paths of files a study's digest covers (:func:`_fingerprint`)
-_MOVABLE = ("data", "split")
+# the settings that say where the graph and split are read, whose content a study's digest
+# covers (:func:`_fingerprint`): files, split files or a store (its text vectors included)
+_MOVABLE = ("data", "split", "store")
 
 
 def _check_study(
@@ -1206,9 +1207,9 @@ def _check_study(
     if old.get("init_from"):  # and its --init-from as typed
         old["init_from"] = str(Path(old["init_from"]).resolve())
     # where the files are, not what they hold: the digest of the graph and split they give
-    # (:func:`_check_experiment`) is compared instead, so a data or split folder moved or
-    # copied elsewhere continues the study; one of a kgrec that recorded no digest compares
-    # the paths
+    # (:func:`_check_experiment`) is compared instead, so a data or split folder or a store
+    # moved or copied elsewhere continues the study; one of a kgrec that recorded no digest
+    # compares the paths
     moved = _MOVABLE if saved.get("experiment") is not None else ()
     for name in sorted(set(old) | set(new)):
         if name in new_space or name in old_space or name == "device":  # where, not what

@@ -948,7 +948,8 @@ def test_a_study_continues_with_its_store_and_init_from_spelled_another_way(
     tmp_path, tiny_store, tiny_recbole, write_tiny_store, monkeypatch
 ):
     """The local store and the --init-from run are compared where they resolve: the same ones
-    spelled otherwise continue the study, another store is refused. A study of an older kgrec,
+    spelled otherwise continue the study, as does a copy of the store (its digest is compared),
+    and a store of other data is refused. A study of an older kgrec,
     which recorded --init-from as typed, continues with the same words too (before, refused as
     a changed setting: 'These differ: --init-from ...') (found by the tune39 review)."""
     from kgrec.experiment import train
@@ -978,9 +979,17 @@ def test_a_study_continues_with_its_store_and_init_from_spelled_another_way(
     for trials, (uri, run) in enumerate(spellings, start=2):
         tune("lightgcn", out=out, trials=trials, store=uri, init_from=run, **options)
         assert len(load_study(out).trials) == trials
+    # a copy of the store elsewhere holds the same graph: the study's digest, not its path,
+    # is compared (before session 39, "These differ: --store"); a store of other data is not
+    copy = write_tiny_store(tmp_path / "copy", tiny_recbole)
+    result = tune("lightgcn", out=out, trials=5, store=copy, init_from="src", **options)
+    assert len(load_study(out).trials) == 5
+    assert f"--store {copy} " in result.command
+    inter = tiny_recbole / f"{tiny_recbole.name}.inter"
+    inter.write_text("".join(inter.read_text().splitlines(keepends=True)[:-10]))
     other = write_tiny_store(tmp_path / "other", tiny_recbole)
-    with pytest.raises(InputError, match="These differ: --store"):
-        tune("lightgcn", out=out, trials=5, store=other, init_from="src", **options)
+    with pytest.raises(InputError, match="not the data this folder's study"):
+        tune("lightgcn", out=out, trials=6, store=other, init_from="src", **options)
 
 
 def test_the_printed_command_leaves_out_what_the_best_trial_does_not_read(tmp_path, tiny_recbole):
