@@ -184,9 +184,10 @@ def linked_items(items: pd.DataFrame) -> pd.Series:
 
 
 class EntityTieError(InputError):
-    """A write ties an entity to an item while it is another (:func:`check_entity_ties`);
-    ``uid``: the write's item whose tie is refused, by which a loader's caller finds the file
-    and line that tied it (``kgrec load``), ``message``: the error without file and line."""
+    """A write ties an entity to an item while it is another, or an item to an entity while
+    the store ties it to another (:func:`check_entity_ties`); ``uid``: the write's item whose
+    tie is refused, by which a loader's caller finds the file and line that tied it (``kgrec
+    load``), ``message``: the error without file and line."""
 
     def __init__(self, message: str, *, uid: str) -> None:
         super().__init__(message, field="entity_id")
@@ -194,14 +195,16 @@ class EntityTieError(InputError):
 
 
 def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
-    """An entity is at most one item (``graph_schema.tables``), across loads too: an
-    :class:`EntityTieError` for an entity that a write's ``items`` tie to two items, or to an
-    item while the store ties it to another that the write does not tie to an entity of its
-    own. ``stored``: the store's items (``uid``, ``entity_id``), at least those tied to the
-    write's entities.
+    """An entity is at most one item and an item at most one entity (``graph_schema.tables``),
+    across loads too: an :class:`EntityTieError` for an entity that a write's ``items`` tie to
+    two items, for an item they tie to an entity while the store ties it to another, or for an
+    entity they tie to an item while the store ties it to another. ``stored``: the store's
+    items (``uid``, ``entity_id``), at least those tied to the write's entities and the write's
+    items that the store ties to an entity.
 
     Without it an entity was two items, and the knowledge a later load gave it attached to one
-    of them: which one, each store chose its own way."""
+    of them: which one, each store chose its own way; and a load replaced an item's tie
+    without a word."""
     tied = items[items["entity_id"].notna()]
     again = tied["entity_id"].duplicated(keep=False).to_numpy()
     if again.any():
@@ -211,6 +214,22 @@ def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
             f"entity {entity!r} is tied to two items, {uids[0]!r} and {uids[1]!r} (an entity "
             "is at most one item)",
             uid=uids[1],
+        )
+    held = stored[stored["entity_id"].notna().to_numpy(dtype=bool)]
+    pairs = pd.DataFrame(
+        {"uid": tied["uid"].astype(object), "entity_id": tied["entity_id"].astype(object)}
+    ).merge(
+        pd.DataFrame({"uid": held["uid"].astype(object), "held": held["entity_id"].astype(object)}),
+        on="uid",
+    )
+    changed = pairs[pairs["entity_id"] != pairs["held"]].sort_values("uid")
+    if len(changed):
+        uid, entity, new = changed[["uid", "held", "entity_id"]].iloc[0]
+        raise EntityTieError(
+            f"item {uid!r} is entity {entity!r} in the store, and this load ties it to entity "
+            f"{new!r}: an item is at most one entity, and a load never changes the entity a "
+            f"store ties an item to (tie it to {entity!r}, or load it into a new store)",
+            uid=uid,
         )
     other = stored[
         stored["entity_id"].isin(tied["entity_id"]).to_numpy(dtype=bool)

@@ -404,7 +404,7 @@ class LocalStore(GraphStore):
             raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
         check_entity_ties(batch.items, stored["items"])
         # knowledge naming an entity tied to an item is the item's, as in Neo4jStore.write:
-        # no Entity row is written (nor counted) for it; a tie the batch replaces is gone
+        # no Entity row is written (nor counted) for it
         ties, new_ties = linked_items(stored["items"]), linked_items(batch.items)
         ties = ties[~ties.isin(new_ties.to_numpy())]
         batch, _ = attach_to_items(batch, pd.concat([ties, new_ties]))

@@ -255,20 +255,26 @@ class Neo4jStore(GraphStore):
         """``batch`` (prepared) checked against the graph as :meth:`write` checks it, reading
         only, with its knowledge attached to the items its entities are; and ``clear`` checked
         (:func:`~kgrec.store.canonical.check_cleared`)."""
-        # the stored items tied to the load's entities and to its items' entities, in one read:
-        # the latter to check the ties, the former to attach the load's knowledge to them
+        # the stored items tied to the load's entities and to its items' entities, and the
+        # load's tied items as the store ties them, in one read: the latter two to check the
+        # ties, the first to attach the load's knowledge to them
         keys = set(batch.entities["entity_id"]) | set(batch.items["entity_id"].dropna())
+        uids = set(batch.items.loc[batch.items["entity_id"].notna(), "uid"])
         with self._errors("reading the items tied to the load's entities"):
-            found = self._run(q.LINKED_ITEMS, read=True, keys=sorted(keys)) if keys else []
+            found = (
+                self._run(q.LINKED_ITEMS, read=True, keys=sorted(keys), uids=sorted(uids))
+                if keys
+                else []
+            )
         check_entity_ties(
             batch.items,
             pd.DataFrame(
                 {"uid": [r["uid"] for r in found], "entity_id": [r["entity"] for r in found]}
             ),
         )
-        # the load's own ties override the stored ones of its items and of their entities
+        # the load's own ties override the stored ones of their entities
         new_ties = linked_items(batch.items)
-        retied = set(new_ties.to_numpy())  # items the batch ties (again, or to another entity)
+        retied = set(new_ties.to_numpy())  # items the batch ties (again: the same entity)
         item_of = {r["entity"]: r["uid"] for r in found if r["uid"] not in retied}
         item_of |= new_ties.to_dict()
         batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))

@@ -143,10 +143,15 @@ WRITE_KNOWLEDGE = {
 }
 
 # An entity tied to an item is that item, across loads (kgrec.store.canonical.attach_to_items):
-# the items tied to the entities $keys; and, per row {entity, uid} of a load's tied items, an
-# Entity node an earlier load made for the entity handing its relations to the item, then going.
+# the items tied to the entities $keys, and the items $uids tied to an entity (the ties a load
+# may not change, canonical.check_entity_ties); and, per row {entity, uid} of a load's tied
+# items, an Entity node an earlier load made for the entity handing its relations to the item,
+# then going.
 LINKED_ITEMS = f"""
 MATCH (i:{label("Item")}) WHERE i.entity_id IN $keys
+RETURN i.entity_id AS entity, i.{prop(KEY_PROPERTY["Item"])} AS uid
+UNION
+MATCH (i:{label("Item")}) WHERE i.{prop(KEY_PROPERTY["Item"])} IN $uids AND i.entity_id IS NOT NULL
 RETURN i.entity_id AS entity, i.{prop(KEY_PROPERTY["Item"])} AS uid
 """
 ATTACH_TO_ITEMS = f"""

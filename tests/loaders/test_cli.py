@@ -638,6 +638,51 @@ def test_a_tie_the_store_refuses_names_the_recbole_column_as_its_header_does(
     assert_same(before, snapshot(uri))
 
 
+def test_a_load_that_ties_an_item_the_store_ties_to_another_entity_is_refused(
+    loaded, tmp_path, capsys, write_files
+):
+    """The toy store ties the item toy:i1 to the entity e1. A later load tying i1 to e9 (a
+    RecBole .link or .item's entity_id, `load kg --links`) is refused, naming the row's file,
+    line and column as the header names it, and e1; the store is left as it was. Before, the
+    load replaced the tie without a word (exit 0)."""
+    uri, before = loaded
+    tie = "item 'toy:i1' is entity 'e1' in the store, and this load ties it to entity 'e9'"
+    link = write_files(
+        tmp_path / "link" / "toy", {"toy.link": "item_id:token\tentity_id:token\ni2\te2\ni1\te9\n"}
+    )
+    item = write_files(
+        tmp_path / "item" / "toy",
+        {"toy.item": "item_id:token\tmovie_title:token_seq\tentity_id:token\ni1\tToy\te9\n"},
+    )
+    files = write_files(
+        tmp_path / "kg", {"t.tsv": "e9\tfilm.film.actor\tp9\n", "l.tsv": "i1\te9\n"}
+    )
+    cases = [
+        (["recbole", link], f"file {link / 'toy.link'}, line 3, field 'entity_id:token'"),
+        (["recbole", item], f"file {item / 'toy.item'}, line 2, field 'entity_id:token'"),
+        (
+            ["kg", files / "t.tsv", "--links", files / "l.tsv", "--domain", "toy"],
+            f"file {files / 'l.tsv'}, line 1, field 'entity_id'",
+        ),
+    ]
+    for args, where in cases:
+        for dry in ([], ["--dry-run"]):
+            code, out, err = kgrec(capsys, "load", *args, "--store", uri, *dry)
+            assert code == 2 and "Traceback" not in err, (args, dry, out, err)
+            assert f"{where}: {tie}" in err, (args, dry, err)
+            assert_same(before, snapshot(uri))
+    # the same tie again changes nothing
+    files = write_files(
+        tmp_path / "same", {"t.tsv": "e1\tfilm.film.actor\tp1\n", "l.tsv": "i1\te1\n"}
+    )
+    code, _out, err = kgrec(
+        capsys, "load", "kg", files / "t.tsv", "--links", files / "l.tsv", "--domain", "toy",
+        "--store", uri,
+    )  # fmt: skip
+    assert code == 0, err
+    assert_same(before, snapshot(uri))
+
+
 @pytest.mark.parametrize("domain", [[], ["--domain", "movies"]])
 def test_links_into_an_empty_store_start_their_domain(
     store_uri, tmp_path, capsys, write_files, domain

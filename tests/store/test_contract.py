@@ -370,26 +370,35 @@ def test_a_write_counts_the_entities_it_writes_not_those_that_are_items(tmp_path
     assert store.snapshot().entities["entity_id"].tolist() == ["m.8", "m.9"]
 
 
-def test_a_load_that_ties_an_item_to_another_entity_leaves_the_old_one_an_entity(tmp_path, store):
-    """Item zz:10 is m.10; a load ties it to m.11 and gives knowledge of m.10: m.10 is no item
-    any more, so that knowledge stays an Entity's. Before, Neo4j attached it to zz:10 (the
-    store's tie before the write), the local store to Entity m.10."""
+def test_a_load_never_ties_an_item_the_store_ties_to_another_entity(tmp_path, store, make_graph):
+    """Item zz:10 is m.10; a load tying it to m.11 is refused, naming both entities, and
+    writes nothing. Before, the load replaced the tie without a word: zz:10 became m.11, and
+    m.10's knowledge stayed the item's."""
     (tmp_path / "a.kg").write_text("m.10\tr1\tp\n")
     (tmp_path / "a.link").write_text("10\tm.10\n")
     (tmp_path / "b.kg").write_text("m.11\tr2\tq\nm.10\tr3\tz\n")
     (tmp_path / "b.link").write_text("10\tm.11\n")
     store.write(kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="zz"), progress=False)
-    written = store.write(
-        kg.load(tmp_path / "b.kg", links=tmp_path / "b.link", domain="zz"), progress=False
-    )
-    assert written["entities"] == 3  # m.10, q, z
-    graph = store.snapshot()
-    assert graph.items[["uid", "entity_id"]].values.tolist() == [["zz:10", "m.11"]]
-    assert sorted(map(tuple, graph.knowledge.values.tolist())) == [
-        ("Entity", "m.10", "r3", "Entity", "z"),
-        ("Item", "zz:10", "r1", "Entity", "p"),
-        ("Item", "zz:10", "r2", "Entity", "q"),
-    ]
+    before = store.snapshot()
+
+    def items(*rows):
+        return make_graph(
+            items=[{"domain": "zz", "item_id": i, "entity_id": e} for i, e in rows],
+        )
+
+    tie = r"item 'zz:10' is entity 'm\.10' in the store, and this load ties it to entity 'm\.11'"
+    again = kg.load(tmp_path / "b.kg", links=tmp_path / "b.link", domain="zz")
+    with pytest.raises(InputError, match=tie) as caught:
+        store.check_write(again)  # a dry run's check
+    assert caught.value.field == "entity_id" and caught.value.uid == "zz:10"
+    for batch in (again, items(("10", "m.11"), ("11", "m.12"))):
+        with pytest.raises(InputError, match=tie):
+            store.write(batch, progress=False)
+        assert_graphs_equal(store.snapshot(), before)
+    # the same tie again, or an item row without an entity, changes no tie
+    store.write(items(("10", "m.10"), ("11", None)), progress=False)
+    ties = store.snapshot().items.set_index("uid")["entity_id"].to_dict()
+    assert ties == {"zz:10": "m.10", "zz:11": None}
 
 
 def test_a_hand_built_batch_that_ties_an_entity_counts_it_as_the_item(store, make_graph):
@@ -417,15 +426,10 @@ def test_an_entity_is_never_tied_to_items_of_two_loads(tmp_path, store):
     with pytest.raises(InputError, match=r"'m\.10' is item 'zz:10' in the store.*'aa:10'"):
         store.write(again, progress=False)
     assert_graphs_equal(store.snapshot(), before)
-    # the same item tied again, or tied to another entity, is no conflict
+    # the same item tied again is no conflict
     store.write(kg.load(tmp_path / "a.kg", links=tmp_path / "a.link", domain="zz"), progress=False)
-    (tmp_path / "b.link").write_text("10\tm.11\n")
-    (tmp_path / "b.kg").write_text("m.11\tr2\tq\n")
-    store.write(kg.load(tmp_path / "b.kg", links=tmp_path / "b.link", domain="zz"), progress=False)
-    (tmp_path / "c.link").write_text("10\tm.10\n")
-    store.write(kg.load(tmp_path / "a.kg", links=tmp_path / "c.link", domain="aa"), progress=False)
     items = store.snapshot().items.set_index("uid")["entity_id"].to_dict()
-    assert items == {"aa:10": "m.10", "zz:10": "m.11"}
+    assert items == {"zz:10": "m.10"}
 
 
 def test_vectors_round_trip_and_are_checked(store, movies):
