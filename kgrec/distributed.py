@@ -178,10 +178,15 @@ def _answered(joining: bool = False):
             raise
         waited = "the process group's timeout" if _timeout is None else f"{_timeout:g} seconds"
         if joining:
+            where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
+            # rank 0 listens there; any other rank connects to it (torch retries the
+            # connection, so that rank waits up to about twice the timeout)
+            meet = "at" if world.rank == 0 else "at rank 0's"
             message = (
                 f"rank {world.rank}: not every one of the {world.size} ranks joined within "
-                f"--dist-timeout ({waited}): start the same command on every rank, with the "
-                "same WORLD_SIZE, MASTER_ADDR and MASTER_PORT, and check the other ranks' output"
+                f"--dist-timeout ({waited}) {meet} {where} (MASTER_ADDR:MASTER_PORT): start "
+                "the same command on every rank, with the same WORLD_SIZE, MASTER_ADDR and "
+                "MASTER_PORT, and check the other ranks' output"
             )
         else:
             message = (

@@ -369,6 +369,8 @@ def test_a_rank_that_hangs_is_a_clear_error_after_the_timeout(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "rank 0: not every one of the 2 ranks joined within --dist-timeout (1 seconds)" in err
+    # where they meet (before session 39 not named)
+    assert f"(1 seconds) at 127.0.0.1:{os.environ['MASTER_PORT']} (MASTER_ADDR:MASTER_PORT)" in err
     assert "Traceback" not in err and not Path("alone").exists()
 
 
@@ -533,6 +535,7 @@ def test_init_from_on_rank_0_alone_is_not_refused_on_the_others(
     err = capsys.readouterr().err
     assert "no run here" not in err
     assert "rank 1: not every one of the 2 ranks joined within --dist-timeout" in err
+    assert f"at rank 0's 127.0.0.1:{os.environ['MASTER_PORT']} (MASTER_ADDR" in err
 
 
 # --dist-timeout of the refusing-rank test: what the other rank waited before the fix
