@@ -61,6 +61,18 @@ def small_tune(data: Path, out: Path, **options):
     )
 
 
+# the settings of a one-epoch run that --init-from names (source_run)
+SOURCE = {"epochs": 1, "dim": 8, "batch_size": 128}
+
+
+def source_run(tmp_path: Path, data: Path) -> Path:
+    """A one-epoch LightGCN run at ``tmp_path / "src"``, for --init-from."""
+    from kgrec.experiment import train
+
+    train("lightgcn", protocol=PROTOCOL, data=data, out=tmp_path / "src", progress=False, **SOURCE)
+    return tmp_path / "src"
+
+
 def load_study(out: Path) -> optuna.Study:
     return optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
 
@@ -164,17 +176,7 @@ def test_the_printed_command_names_the_init_from_run_from_anywhere(
 ) -> None:
     # before, a relative --init-from was printed (and recorded) as typed: the command failed
     # from another directory ("no run here")
-    from kgrec.experiment import train
-
-    settings = {"epochs": 1, "dim": 8, "batch_size": 128}
-    train(
-        "lightgcn",
-        protocol=PROTOCOL,
-        data=tiny_recbole,
-        out=tmp_path / "src",
-        progress=False,
-        **settings,
-    )
+    source_run(tmp_path, tiny_recbole)
     monkeypatch.chdir(tmp_path)
     result = tune(
         "lightgcn",
@@ -185,7 +187,7 @@ def test_the_printed_command_names_the_init_from_run_from_anywhere(
         trials=1,
         progress=False,
         init_from="src",
-        **settings,
+        **SOURCE,
     )
     argv = shlex.split(result.command)
     assert argv[argv.index("--init-from") + 1] == str(tmp_path / "src")
@@ -952,21 +954,16 @@ def test_a_study_continues_with_its_store_and_init_from_spelled_another_way(
     and a store of other data is refused. A study of an older kgrec,
     which recorded --init-from as typed, continues with the same words too (before, refused as
     a changed setting: 'These differ: --init-from ...') (found by the tune39 review)."""
-    from kgrec.experiment import train
-
     store = Path(tiny_store.removeprefix("local:"))
-    small = {"epochs": 1, "dim": 8, "batch_size": 128}
-    train(
-        "lightgcn",
-        protocol=PROTOCOL,
-        data=tiny_recbole,
-        out=tmp_path / "src",
-        progress=False,
-        **small,
-    )
+    source_run(tmp_path, tiny_recbole)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "t"
-    options = {"protocol": PROTOCOL, "space": {"reg_weight": Choice([0.0, 1e-3])}, **SMALL, **small}
+    options = {
+        "protocol": PROTOCOL,
+        "space": {"reg_weight": Choice([0.0, 1e-3])},
+        **SMALL,
+        **SOURCE,
+    }
     tune("lightgcn", out=out, trials=1, store=f"local:{store.name}", init_from="src", **options)
     study = load_study(out)
     assert study.user_attrs["settings"]["init_from"] == str(tmp_path / "src")
