@@ -437,6 +437,21 @@ def test_a_store_without_item_text_says_so_before_training(tmp_path, tables, mon
         train(store=store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
 
 
+def test_a_store_whose_items_with_text_have_no_training_interaction_says_so_before_training(
+    tmp_path, tables, monkeypatch
+):
+    # text on three action items only: lightgcn trains on comedy, so none of them is warm
+    store = f"local:{tmp_path / 'action-text'}"
+    action = sorted(tables.items.loc[tables.items["domain"] == "action", "uid"])[:3]
+    with open_store(store) as opened:
+        opened.write(tables, progress=False)
+        opened.write_vectors("Item", action, np.ones((3, 4)), property="embedding")
+    monkeypatch.setattr(kgrec.experiment, "fit", None)  # never reached
+    with pytest.raises(InputError, match=r"and 0 item\(s\) have both") as error:
+        train(store=store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    assert error.value.field == "--cold-items"
+
+
 def test_text_mode_scores_new_items_by_the_text_mlp_alone(tmp_path, text_store):
     run = train(
         store=text_store,
