@@ -2982,7 +2982,10 @@ def _check_cold_start(settings: Mapping[str, Any], spec: ModelSpec) -> None:
 
 def _check_cold_items(settings: Mapping[str, Any], spec: ModelSpec) -> None:
     scale = settings["cold_item_scale"]
-    if scale is not None and not (isinstance(scale, int | float) and 0 < scale < float("inf")):
+    if scale is not None and (
+        isinstance(scale, bool)  # True is no scale (before: 1.0, and load_run refused the run)
+        or not (isinstance(scale, int | float) and 0 < scale < float("inf"))
+    ):
         raise InputError(
             f"cold_item_scale must be a positive number (or None: chosen on validation), got "
             f"{scale!r}",

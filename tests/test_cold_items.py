@@ -380,6 +380,16 @@ def test_the_knowledge_graph_student_uses_the_items_entities(tmp_path, kg_store)
             {"model": "lightgcn", "cold_items": "student", "store": "STORE", "cold_item_scale": 0},
             "positive number",
         ),
+        # before: trained, and its own run.json was then refused by load_run as damaged
+        (
+            {
+                "model": "lightgcn",
+                "cold_items": "student",
+                "store": "STORE",
+                "cold_item_scale": True,
+            },
+            "positive number",
+        ),
     ],
 )
 def test_bad_cold_item_settings_fail_before_anything_is_written(
