@@ -90,16 +90,25 @@ class ItemAttributes:
         genres: the genre names, in column order.
         year_cuts: the bins' inner edges, ascending (``YEAR_BINS - 1`` of them at most).
         weight: the norm of an encoded vector.
+        years: False where the catalogue knows no year: its year column (kept, so the width
+            is the same) stays zero for every item, one loaded later with a year included
+            (the student never learnt what that column means).
     """
 
     def __init__(
-        self, genres: Sequence[str], year_cuts: Tensor, weight: float = ATTRIBUTE_WEIGHT
+        self,
+        genres: Sequence[str],
+        year_cuts: Tensor,
+        weight: float = ATTRIBUTE_WEIGHT,
+        *,
+        years: bool = True,
     ) -> None:
         if not (math.isfinite(weight) and weight > 0):
             raise ValueError(f"weight must be a positive number, got {weight}")
         self.genres = tuple(genres)
         self.year_cuts = year_cuts.float()
         self.weight = float(weight)
+        self.years = bool(years)
         self._column = {name: n for n, name in enumerate(self.genres)}
 
     @classmethod
@@ -121,7 +130,7 @@ class ItemAttributes:
         if known.numel():
             quantiles = torch.linspace(0, 1, YEAR_BINS + 1)[1:-1]
             cuts = torch.unique(torch.quantile(known.double(), quantiles.double())).float()
-        return cls(kept, cuts)
+        return cls(kept, cuts, years=bool(known.numel()))
 
     def matrix(self, data: HeteroData, genre_names: Sequence[str]) -> Tensor:
         """``[num_items, width]`` the export's items encoded."""
@@ -149,7 +158,7 @@ class ItemAttributes:
                 if name in self._column:
                     out[row, self._column[name]] = 1.0
         years = years.float()
-        known = ~years.isnan()
+        known = ~years.isnan() & self.years
         bins = torch.bucketize(years[known], self.year_cuts, right=True)
         out[known.nonzero().flatten(), len(self.genres) + bins] = 1.0
         return self.weight * F.normalize(out, dim=1)

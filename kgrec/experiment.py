@@ -56,6 +56,7 @@ from kgrec.cold_items import (
     item_entities,
     restore_student,
     serve_new_items,
+    trained_items,
 )
 from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
@@ -1853,7 +1854,7 @@ def _train(
     try:
         with model_memory(settings):
             net, graph, pairs = build_run(experiment, settings)
-        item_entity = _student_inputs(experiment, graph, settings)  # refused before training
+        item_entity = _student_inputs(experiment, net, graph, settings)  # refused before training
         resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces it
         if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it
             info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
@@ -1961,11 +1962,12 @@ def _serve_new_items(
 
 
 def _student_inputs(
-    experiment: Experiment, graph: Data, settings: Mapping[str, Any]
+    experiment: Experiment, net: GraphRecommender, graph: Data, settings: Mapping[str, Any]
 ) -> torch.Tensor | None:
     """What the content student of ``cold_items`` reads, checked: the items' text vectors (in
-    ``graph``) and for "student-kg" the knowledge graph's (item, entity) links, returned
-    (else None)."""
+    ``graph``; for "student" and "student-kg", at least 2 of items with training interactions
+    in ``net``'s message graph, which the student is fitted on) and for "student-kg" the
+    knowledge graph's (item, entity) links, returned (else None)."""
     choice = settings.get("cold_items", "none")
     if choice == "none":
         return None
@@ -1977,6 +1979,17 @@ def _student_inputs(
             "property with --text-property)",
             field="--cold-items",
         )
+    if choice != "text":
+        # before: a bare ValueError from distil(), after the whole training
+        warm = int((trained_items(net, graph) & graph.x_mask[items].cpu().to(torch.bool)).sum())
+        if warm < 2:
+            raise InputError(
+                f"--cold-items {choice} fits its content student to the trained embeddings of "
+                f"the items with training interactions and a text vector, and {warm} item(s) "
+                "have both: run `kgrec embed --store URI --kinds Item` to give every item a "
+                "text vector (or name the property with --text-property)",
+                field="--cold-items",
+            )
     return _item_entity(experiment, settings)
 
 
@@ -2969,7 +2982,10 @@ def _check_cold_start(settings: Mapping[str, Any], spec: ModelSpec) -> None:
 
 def _check_cold_items(settings: Mapping[str, Any], spec: ModelSpec) -> None:
     scale = settings["cold_item_scale"]
-    if scale is not None and not (isinstance(scale, int | float) and 0 < scale < float("inf")):
+    if scale is not None and (
+        isinstance(scale, bool)  # True is no scale (before: 1.0, and load_run refused the run)
+        or not (isinstance(scale, int | float) and 0 < scale < float("inf"))
+    ):
         raise InputError(
             f"cold_item_scale must be a positive number (or None: chosen on validation), got "
             f"{scale!r}",

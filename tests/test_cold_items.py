@@ -121,6 +121,22 @@ def test_attributes_encode_genres_and_year_bins_of_the_catalogue(make_graph):
         encoder.encode(torch.tensor([2000.0]), [])
 
 
+def test_a_year_of_an_item_loaded_later_is_not_read_where_the_catalogue_has_none(make_graph):
+    # before: it set the year column, whose weights the student never trained (every item of
+    # the catalogue reads 0 there), and shrank its genres' entries beside it
+    items = [
+        {"domain": "d", "item_id": str(n), "genres": ["Drama", "Noir"][: n % 2 + 1]}
+        for n in range(4)
+    ]
+    data, maps = to_hetero_data(make_graph(items=items))
+    encoder = ItemAttributes.from_data(data, maps.genres)
+    assert encoder.year_cuts.numel() == 0
+    assert (encoder.matrix(data, maps.genres)[:, 2:] == 0).all()
+    later = encoder.encode(torch.tensor([1999.0, float("nan")]), [["Noir"], ["Noir"]])
+    assert torch.equal(later[0], later[1])
+    assert later[0].tolist() == [0.0, ATTRIBUTE_WEIGHT, 0.0]
+
+
 def test_a_catalogue_without_years_or_genres_has_no_attributes(make_graph):
     data, maps = to_hetero_data(make_graph(items=[{"domain": "d", "item_id": "a"}]))
     assert ItemAttributes.from_data(data, maps.genres) is None
@@ -380,6 +396,16 @@ def test_the_knowledge_graph_student_uses_the_items_entities(tmp_path, kg_store)
             {"model": "lightgcn", "cold_items": "student", "store": "STORE", "cold_item_scale": 0},
             "positive number",
         ),
+        # before: trained, and its own run.json was then refused by load_run as damaged
+        (
+            {
+                "model": "lightgcn",
+                "cold_items": "student",
+                "store": "STORE",
+                "cold_item_scale": True,
+            },
+            "positive number",
+        ),
     ],
 )
 def test_bad_cold_item_settings_fail_before_anything_is_written(
@@ -435,6 +461,21 @@ def test_a_store_without_item_text_says_so_before_training(tmp_path, tables, mon
     monkeypatch.setattr(kgrec.experiment, "fit", None)  # never reached
     with pytest.raises(InputError, match="fewer than 2 items"):
         train(store=store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+
+
+def test_a_store_whose_items_with_text_have_no_training_interaction_says_so_before_training(
+    tmp_path, tables, monkeypatch
+):
+    # text on three action items only: lightgcn trains on comedy, so none of them is warm
+    store = f"local:{tmp_path / 'action-text'}"
+    action = sorted(tables.items.loc[tables.items["domain"] == "action", "uid"])[:3]
+    with open_store(store) as opened:
+        opened.write(tables, progress=False)
+        opened.write_vectors("Item", action, np.ones((3, 4)), property="embedding")
+    monkeypatch.setattr(kgrec.experiment, "fit", None)  # never reached
+    with pytest.raises(InputError, match=r"and 0 item\(s\) have both") as error:
+        train(store=store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    assert error.value.field == "--cold-items"
 
 
 def test_text_mode_scores_new_items_by_the_text_mlp_alone(tmp_path, text_store):
@@ -532,7 +573,8 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
     maps, split = run.experiment.maps, run.experiment.split
     target = maps.domains[split.target_domain]
     # the late item gets the text of one of the run's new items: the same served embedding
-    # (and its year and genres); another late item differs from it by its year only
+    # (and its year and genres); another late item differs from it by its genres only (not by
+    # a year: this catalogue knows none, so a late item's is not read)
     twin = maps.items[int(split.new_items(run.graph.item_domain).nonzero()[0])]
     with open_store(text_store) as store:
         row = store.snapshot().items.set_index("uid").loc[twin]
@@ -543,12 +585,12 @@ def test_an_item_loaded_after_training_is_recommended_from_its_text(
                     "domain": target,
                     "item_id": item_id,
                     "title": item_id,
-                    "year": year,
-                    "genres": list(row["genres"]),
+                    "year": None if pd.isna(row["year"]) else int(row["year"]),
+                    "genres": genres,
                 }
-                for item_id, year in (
-                    ("late", None if pd.isna(row["year"]) else int(row["year"])),
-                    ("later", 1900),
+                for item_id, genres in (
+                    ("late", list(row["genres"])),
+                    ("later", ["Action", "Thriller"]),
                 )
             ]
         )
@@ -639,6 +681,13 @@ def test_late_items_longer_than_the_stored_items_are_not_published_beside_them(
     with open_store(text_store) as store:
         _, items = store.read_vectors("Item", property="gnn_embedding")
     norm = np.linalg.norm(items, axis=1).max()
+    # late items longer than the stored ones: the student gives few on this tiny catalogue
+    # (before session 39, a year, which it knows none of, gave them noise), so theirs are
+    # lengthened here
+    embed = StudentItems.embed_new_items
+    monkeypatch.setattr(
+        StudentItems, "embed_new_items", lambda self, *args: 10 * embed(self, *args)
+    )
     names = [f"late{n}" for n in range(60)]
     text = np.random.default_rng(5).normal(size=(60, 6))
     late_items(make_graph, text_store, target, names, text, [1900 + 2 * n for n in range(60)])
