@@ -1338,6 +1338,7 @@ class Run:
             and key.startswith(f"{target}:")
             and not any(key.startswith(f"{d}:") for d in longer)
         ]
+        self._warn_unembedded(source, len(new))
         if not new:
             return list(maps.items), None
         dimension = int(self.graph.x.size(1))  # the text vectors the run was trained on
@@ -1362,6 +1363,29 @@ class Run:
             text.to(device), None if attributes is None else attributes.to(device)
         ).cpu()
         return [*maps.items, *uids], embedded
+
+    def _warn_unembedded(self, source: GraphStore, embedded: int) -> None:
+        """A warning when ``source`` holds target-domain items loaded after training beyond the
+        ``embedded`` that have a text vector: the content student reads text, so those are not
+        ranked (before session 39, without a word). Counted, not listed: the store's items per
+        domain less the run's and the embedded ones."""
+        from kgrec.store import redact
+
+        split = self.experiment.split
+        target = self.experiment.maps.domains[split.target_domain]
+        run_items = int((self.experiment.data["item"].domain == split.target_domain).sum())
+        bare = source.item_domains().get(target, 0) - run_items - embedded
+        if bare > 0:
+            log.warning(
+                "%d items of domain %r loaded into %s after training have no text vector %r: "
+                "the run's content student reads an item's text, so they are not ranked; give "
+                "them one with `kgrec embed --store %s --kinds Item`",
+                bare,
+                target,
+                redact(source.uri),
+                self.settings["text_property"],
+                redact(source.uri),
+            )
 
     def _check_text_model(self, source: GraphStore, current: dict[str, str] | None) -> None:
         """An InputError when ``current`` (``source``'s record of the text model of the run's

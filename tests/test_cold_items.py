@@ -931,3 +931,32 @@ def test_a_student_too_large_for_this_machine_is_refused_naming_the_run(
     capsys.readouterr()
     assert main(["evaluate", "--run", str(run.folder)]) == 2
     assert "load it on a machine with more memory" in capsys.readouterr().err
+
+
+def test_late_items_without_a_text_vector_are_named_in_a_warning(
+    tmp_path, text_store, make_graph, caplog
+):
+    """Items loaded after training and never embedded have no text for the student: they
+    are not ranked. Before, without a word (a user who forgot `kgrec embed` saw them missing)."""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    target = run.experiment.maps.domains[run.experiment.split.target_domain]
+    late_items(make_graph, text_store, target, ["late"], np.ones((1, 6)), [1990])
+    with open_store(text_store) as store:  # two more, without text vectors
+        items = [{"domain": target, "item_id": n, "title": n} for n in ("bare1", "bare2")]
+        store.write(make_graph(items=items), progress=False)
+    loaded = load_run(run.folder)
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        offered = loaded.recommend(k=1_000)
+    assert f"{target}:late" in set(offered["item_uid"])
+    assert not {f"{target}:bare1", f"{target}:bare2"} & set(offered["item_uid"])
+    assert f"2 items of domain {target!r} loaded into" in caplog.text
+    assert "kgrec embed --store" in caplog.text
+    caplog.clear()
+    with open_store(text_store) as store:  # embedded: ranked, and no warning
+        store.write_vectors(
+            "Item", [f"{target}:bare1", f"{target}:bare2"], np.ones((2, 6)), property="embedding"
+        )
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        offered = loaded.recommend(k=1_000)
+    assert {f"{target}:bare1", f"{target}:bare2"} <= set(offered["item_uid"])
+    assert "loaded into" not in caplog.text
