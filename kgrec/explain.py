@@ -214,9 +214,20 @@ def _shared_relation(
     same way round (the entity the head of both, or the tail of both) first, else the other
     way round (a symmetric relation stored one way per film: ``sibling`` from one film to the
     entity, and from the entity to the other), then by :func:`_preference` and name; ``None``
-    where the two share none. Neo4j's :data:`kgrec.store.queries.EXPLAIN` orders them the
-    same."""
-    pairs = [(a, b) for a in to_entity["parallel"] for b in to_item["parallel"] if a[1] == b[1]]
+    where the two share none. The other way round is no shared relation where an edge stores
+    the relation's way back under another name (``film.film.sequel`` one way,
+    ``film.film.prequel`` back: h's sequel whose sequel is the item, a chain). Neo4j's
+    :data:`kgrec.store.queries.EXPLAIN` orders them the same."""
+    pairs = [
+        (a, b)
+        for a in to_entity["parallel"]
+        for b in to_item["parallel"]
+        if a[1] == b[1]
+        and (
+            (a[2] == entity) == (b[2] == entity)
+            or not (_named_back(to_entity, a) or _named_back(to_item, b))
+        )
+    ]
     if not pairs:
         return None
     a, b = min(
@@ -228,6 +239,16 @@ def _shared_relation(
         ),
     )
     return [(a[1], a[2]), (b[1], b[2])]
+
+
+def _named_back(edge: dict[str, Any], relationship: tuple[int, str, _Node]) -> bool:
+    """Whether ``edge`` (of :class:`_PreferredRelationGraph`) stores, beside
+    ``relationship`` (preference, relation, head), one the other way with another relation:
+    the relation has an inverse of its own name, so it is no symmetric one."""
+    return any(
+        head != relationship[2] and relation != relationship[1]
+        for _, relation, head in edge["parallel"]
+    )
 
 
 class _PreferredRelationGraph(nx.Graph):
@@ -282,9 +303,11 @@ def _text(
             entity_is_head = False
         elif relation_role(relations[1], node_is_head=not forward[1]) != relation_role(
             relations[2], node_is_head=entity_is_head
-        ):
+        ) or (relations[1] != relations[2] and not forward[1] and entity_is_head):
             # the entity is something else to the user's item (an actor of it, the writer of
-            # the other): no role is shared, so the sentence names both relations
+            # the other), or the head of two relations (film.film.prequel of one film and
+            # film.film.sequel of the other: its type, "film", is no role they share): the
+            # sentence names both relations
             return (
                 f"you interacted with {h}; {shared} is linked to it ({relations[1]}) and to "
                 f"{target} ({relations[2]})"

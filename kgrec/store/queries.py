@@ -602,6 +602,7 @@ CALL (u, i) {
     RETURN p, 'co-interaction' AS kind, cost
 }
 WITH kind, round(cost, 9) AS cost, nodes(p) AS ns, relationships(p) AS rs
+WITH kind, cost, ns, rs, ns[1] AS h, ns[2] AS e, ns[3] AS t
 WITH kind, cost,
      [n IN ns | CASE WHEN n:User THEN 'User:' + n.user_id
                      WHEN n:Item THEN 'Item:' + n.uid
@@ -615,11 +616,17 @@ WITH kind, cost,
                          n.entity_id, n.user_id)] AS labels,
      // parallel relationships (a relation stored both ways) give one path, which names, of
      // an entity path, a relation both items share (the same one, the same way round first,
-     // else the other way round: kgrec.explain._shared_relation) where there is one, then the
-     // relationship stored from the entity, else from the user's item (ns[1]), then the
-     // smallest relation (kgrec.explain._preference)
+     // else the other way round, unless an edge stores the way back under another name, a
+     // chain: kgrec.explain._shared_relation) where there is one, then the relationship
+     // stored from the entity, else from the user's item (ns[1]), then the smallest relation
+     // (kgrec.explain._preference)
      CASE WHEN kind <> 'entity' OR rs[1].relation <> rs[2].relation THEN 2
           WHEN (startNode(rs[1]) = ns[2]) = (startNode(rs[2]) = ns[2]) THEN 0
+          WHEN EXISTS { (h)-[x:RELATED]-(e)
+                        WHERE startNode(x) <> startNode(rs[1]) AND x.relation <> rs[1].relation }
+            OR EXISTS { (e)-[y:RELATED]-(t)
+                        WHERE startNode(y) <> startNode(rs[2]) AND y.relation <> rs[2].relation }
+          THEN 2
           ELSE 1 END AS unshared,
      [r IN rs | CASE WHEN type(r) <> 'RELATED' THEN ''
                      ELSE CASE WHEN startNode(r):Entity THEN '0'

@@ -1192,6 +1192,30 @@ def test_explain_reads_a_relation_stored_the_other_way_round_at_each_film_as_sha
     assert texts["Entity:pesci"] == "you interacted with Heat; it and Casino share the actor pesci"
 
 
+def test_explain_reads_a_chain_through_a_film_outside_the_catalogue_as_no_shared_property(
+    store, explain_graph
+):
+    """ml-100k stores film.film.sequel and its inverse film.film.prequel for every film, and
+    7 films outside the catalogue sit between two of its films: Blood Beach's sequel is
+    m.04nnt5, whose sequel is Body Snatchers. Before, both stores read the chain as a shared
+    property, "it and Body Snatchers share the prequel m.04nnt5" (the same relation the other
+    way round at each film, as a symmetric one stored one way per film is read); a relation
+    whose edge back has another name is no symmetric one (found by the explain39 review)."""
+    rows = [
+        ("Item", "action:heat", "film.film.sequel", "Entity", "mid"),
+        ("Entity", "mid", "film.film.prequel", "Item", "action:heat"),
+        ("Entity", "mid", "film.film.sequel", "Item", "action:casino"),
+        ("Item", "action:casino", "film.film.prequel", "Entity", "mid"),
+    ]
+    table = _explain_with_knowledge(store, explain_graph, rows)
+    found = table[table["nodes"].map(lambda nodes: nodes[2] == "Entity:mid")].iloc[0]
+    assert found["relations"] == ["INTERACTED", "film.film.prequel", "film.film.sequel"]
+    assert found["text"] == (
+        "you interacted with Heat; mid is linked to it (film.film.prequel) and to Casino "
+        "(film.film.sequel)"
+    )
+
+
 def test_explain_reads_a_relation_stored_both_ways_at_one_film_only_as_at_the_other(
     store, explain_graph
 ):
