@@ -2186,7 +2186,12 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     info = _read_run_json(folder)
     _check_finished(folder, info)
     _check_run_settings(folder, info)
-    if not (folder / MODEL_FILE).exists():  # a finished run's (a training's is refused above)
+    files = {MODEL_FILE: "trained model"}
+    if info["settings"].get("cold_items", "none") in ("student", "student-kg"):
+        files[STUDENT_FILE] = "content student (--cold-items)"
+    for name, what in files.items():
+        if (folder / name).exists():  # a finished run's (a training's is refused above)
+            continue
         remedy = (
             "the kgrec train command that trained it, with --resume, writes it again from its "
             f"{CHECKPOINT_FILE}"
@@ -2194,8 +2199,7 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
             else f"it has no {CHECKPOINT_FILE} to write it again from either: train the run again"
         )
         raise InputError(
-            f"the run's trained model is missing (deleted or moved?): {remedy}",
-            file=str(folder / MODEL_FILE),
+            f"the run's {what} is missing (deleted or moved?): {remedy}", file=str(folder / name)
         )
     if not (folder / EXPERIMENT_FILE).exists():
         raise InputError(

@@ -257,6 +257,39 @@ def test_the_served_run_loads_back_the_same(tmp_path, text_store):
     assert set(loaded.recommend(k=20)["item_uid"]) & uids
 
 
+def test_a_finished_run_whose_student_file_was_deleted_says_so_and_how_to_restore_it(
+    tmp_path, text_store, capsys
+):
+    # before: "... a content student that cannot be read ([Errno 2] No such file or
+    # directory: ...)", where a missing model.pt says it is missing and how to write it again
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    (run.folder / "student.pt").unlink()
+    capsys.readouterr()
+    folder = str(run.folder)
+    for argv in (["evaluate", "--run", folder], ["recommend", "--run", folder, "--show", "u1"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert (
+            f"file {run.folder / 'student.pt'}: the run's content student (--cold-items) is " in err
+        )
+        assert "missing (deleted or moved?): the kgrec train command that trained it, with " in err
+        assert "--resume, writes it again from its checkpoint.pt" in err and "Errno" not in err
+    # the remedy the error gives
+    train(
+        store=text_store,
+        out=run.folder,
+        cold_items="student",
+        resume=True,
+        **NEW_ITEMS,
+        **SMALL,
+    )
+    assert isinstance(load_run(run.folder).model, StudentItems)
+    (run.folder / "student.pt").unlink()
+    (run.folder / "checkpoint.pt").unlink()
+    with pytest.raises(InputError, match=r"no checkpoint\.pt .* train the run again"):
+        load_run(run.folder)
+
+
 @pytest.mark.parametrize("record", [None, 5, {}, {"scale": "x"}, {"scale": -1.0}])
 def test_a_damaged_record_of_the_student_names_run_json_not_student_pt(
     tmp_path, text_store, capsys, record
