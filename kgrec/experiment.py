@@ -1474,9 +1474,11 @@ class Run:
         missing_ok: bool = False,
         field: str = "user",
     ) -> tuple[list[torch.Tensor | None], list[torch.Tensor]]:
-        """The run's items each user loaded after training interacted with (from ``source``),
-        for fold-in; items the run does not know are left out, and so are those whose
-        embeddings never learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
+        """The items each user loaded after training interacted with (from ``source``), as
+        rows of the items ranked (``item_ids``: the run's, then those loaded after training
+        that a content student embeds, which are positives too), for fold-in; items the run
+        does not know and does not embed are left out, and so are those whose embeddings never
+        learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
         a training interaction, such as a split's new items, and the other domains' items for
         a model that trained on the target domain alone). A user with none is an InputError,
         or with ``missing_ok`` None and named in a warning (:func:`_warn_unserved_users`, from
@@ -1508,6 +1510,17 @@ class Run:
             target = self.graph.item_domain.cpu() == self.experiment.split.target_domain
             usable &= target[item.clamp(min=0)]
         position = {uid: n for n, uid in enumerate(item_ids)}
+        # target-domain items loaded after training that the run's content student embeds
+        # (rows of the items ranked after the run's): positives from that embedding too
+        embedded = torch.as_tensor(
+            [
+                position.get(uid, -1) if i < 0 else -1
+                for uid, i in zip(found["item_uid"], item.tolist(), strict=True)
+            ],
+            dtype=torch.long,
+        )
+        item = torch.where(embedded >= 0, embedded, item)
+        usable |= embedded >= 0
         rated: dict[str, list[int]] = {user: [] for user in user_ids}
         for user, uid in zip(found["user_id"], found["item_uid"], strict=True):
             if uid in position and user in rated:
