@@ -1474,9 +1474,11 @@ class Run:
         missing_ok: bool = False,
         field: str = "user",
     ) -> tuple[list[torch.Tensor | None], list[torch.Tensor]]:
-        """The run's items each user loaded after training interacted with (from ``source``),
-        for fold-in; items the run does not know are left out, and so are those whose
-        embeddings never learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
+        """The items each user loaded after training interacted with (from ``source``), as
+        rows of the items ranked (``item_ids``: the run's, then those loaded after training
+        that a content student embeds, which are positives too), for fold-in; items the run
+        does not know and does not embed are left out, and so are those whose embeddings never
+        learnt anything (:func:`kgrec.cold_items.learnt_items`: items without
         a training interaction, such as a split's new items, and the other domains' items for
         a model that trained on the target domain alone). A user with none is an InputError,
         or with ``missing_ok`` None and named in a warning (:func:`_warn_unserved_users`, from
@@ -1508,6 +1510,17 @@ class Run:
             target = self.graph.item_domain.cpu() == self.experiment.split.target_domain
             usable &= target[item.clamp(min=0)]
         position = {uid: n for n, uid in enumerate(item_ids)}
+        # target-domain items loaded after training that the run's content student embeds
+        # (rows of the items ranked after the run's): positives from that embedding too
+        embedded = torch.as_tensor(
+            [
+                position.get(uid, -1) if i < 0 else -1
+                for uid, i in zip(found["item_uid"], item.tolist(), strict=True)
+            ],
+            dtype=torch.long,
+        )
+        item = torch.where(embedded >= 0, embedded, item)
+        usable |= embedded >= 0
         rated: dict[str, list[int]] = {user: [] for user in user_ids}
         for user, uid in zip(found["user_id"], found["item_uid"], strict=True):
             if uid in position and user in rated:
@@ -2186,7 +2199,12 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     info = _read_run_json(folder)
     _check_finished(folder, info)
     _check_run_settings(folder, info)
-    if not (folder / MODEL_FILE).exists():  # a finished run's (a training's is refused above)
+    files = {MODEL_FILE: "trained model"}
+    if info["settings"].get("cold_items", "none") in ("student", "student-kg"):
+        files[STUDENT_FILE] = "content student (--cold-items)"
+    for name, what in files.items():
+        if (folder / name).exists():  # a finished run's (a training's is refused above)
+            continue
         remedy = (
             "the kgrec train command that trained it, with --resume, writes it again from its "
             f"{CHECKPOINT_FILE}"
@@ -2194,8 +2212,7 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
             else f"it has no {CHECKPOINT_FILE} to write it again from either: train the run again"
         )
         raise InputError(
-            f"the run's trained model is missing (deleted or moved?): {remedy}",
-            file=str(folder / MODEL_FILE),
+            f"the run's {what} is missing (deleted or moved?): {remedy}", file=str(folder / name)
         )
     if not (folder / EXPERIMENT_FILE).exists():
         raise InputError(

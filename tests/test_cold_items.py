@@ -257,6 +257,39 @@ def test_the_served_run_loads_back_the_same(tmp_path, text_store):
     assert set(loaded.recommend(k=20)["item_uid"]) & uids
 
 
+def test_a_finished_run_whose_student_file_was_deleted_says_so_and_how_to_restore_it(
+    tmp_path, text_store, capsys
+):
+    # before: "... a content student that cannot be read ([Errno 2] No such file or
+    # directory: ...)", where a missing model.pt says it is missing and how to write it again
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    (run.folder / "student.pt").unlink()
+    capsys.readouterr()
+    folder = str(run.folder)
+    for argv in (["evaluate", "--run", folder], ["recommend", "--run", folder, "--show", "u1"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert (
+            f"file {run.folder / 'student.pt'}: the run's content student (--cold-items) is " in err
+        )
+        assert "missing (deleted or moved?): the kgrec train command that trained it, with " in err
+        assert "--resume, writes it again from its checkpoint.pt" in err and "Errno" not in err
+    # the remedy the error gives
+    train(
+        store=text_store,
+        out=run.folder,
+        cold_items="student",
+        resume=True,
+        **NEW_ITEMS,
+        **SMALL,
+    )
+    assert isinstance(load_run(run.folder).model, StudentItems)
+    (run.folder / "student.pt").unlink()
+    (run.folder / "checkpoint.pt").unlink()
+    with pytest.raises(InputError, match=r"no checkpoint\.pt .* train the run again"):
+        load_run(run.folder)
+
+
 @pytest.mark.parametrize("record", [None, 5, {}, {"scale": "x"}, {"scale": -1.0}])
 def test_a_damaged_record_of_the_student_names_run_json_not_student_pt(
     tmp_path, text_store, capsys, record
@@ -873,9 +906,10 @@ def test_a_newcomers_own_items_are_never_fold_in_negatives(
     tmp_path, text_store, make_graph, monkeypatch
 ):
     """A newcomer who rated an item loaded after training (ranked by the content student): it
-    is no positive of the fold-in (not an item of the run's graph), and before, it was drawn
-    as a negative although the newcomer has it. (A split's new item that the newcomer rated
-    and the run did not learn: test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only.)"""
+    is never drawn as a negative (before, it was, although the newcomer has it), and since
+    session 39 it is a positive, from the student's embedding. (A split's new item that the
+    newcomer rated and the run did not learn:
+    test_a_newcomer_is_folded_in_from_the_items_the_run_learnt_only.)"""
     run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
     maps, split = run.experiment.maps, run.experiment.split
     target = maps.domains[split.target_domain]
@@ -897,8 +931,46 @@ def test_a_newcomers_own_items_are_never_fold_in_negatives(
     late_row = len(maps.items)  # the items ranked: the run's, then the late one
     assert call["domains"][late_row] == split.target_domain  # a negative of the target items
     warm_rows = maps.item_index(warm)
-    assert sorted(call["histories"][0].tolist()) == sorted(warm_rows)
+    assert sorted(call["histories"][0].tolist()) == sorted([*warm_rows, late_row])
     assert sorted(call["exclude"][0].tolist()) == sorted([*warm_rows, late_row])
+
+
+def test_a_newcomer_who_rated_only_items_loaded_after_training_is_folded_in_from_them(
+    tmp_path, text_store, make_graph, monkeypatch
+):
+    """A run with a content student ranks items loaded after training by the student's
+    embedding of their text; a newcomer who rated only such items is folded in from those
+    embeddings, as from the run's items. Before, they were refused ("is neither in the run's
+    graph nor has interactions with items it learnt"). The late item has the text of one of
+    the run's new items (the twin), so its embedding is the twin's: the newcomer's list has the
+    twin near its top, first of the new items."""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    maps, split = run.experiment.maps, run.experiment.split
+    target = maps.domains[split.target_domain]
+    twin = maps.items[int(split.new_items(run.graph.item_domain).nonzero()[0])]
+    late = f"{target}:late"
+    with open_store(text_store) as store:
+        keys, vectors = store.read_vectors("Item", property="embedding")
+        row = store.snapshot().items.set_index("uid").loc[twin]
+        item = {"domain": target, "item_id": "late", "title": "late", "genres": list(row["genres"])}
+        store.write(make_graph(items=[item]), progress=False)
+        store.write_vectors("Item", [late], vectors[[keys.index(twin)]], property="embedding")
+        store.write(make_graph(interactions=[("fan", late, 5.0, 1.0)]), progress=False)
+    calls = record_fold_ins(monkeypatch)
+    loaded = load_run(run.folder)
+    table = loaded.recommend(k=10, users=["fan"])
+    (call,) = calls
+    late_row = len(maps.items)  # the items ranked: the run's, then the late one
+    assert [h.tolist() for h in call["histories"]] == [[late_row]]
+    listed = table["item_uid"].tolist()
+    assert len(listed) == 10 and late not in listed
+    # items like theirs first: the twin in their top 10 of the target items, and scored above
+    # every other new item the student embeds (the twin's text is not theirs)
+    ranked = loaded.recommend(k=1_000, users=["fan"])
+    assert len(ranked) > 25 and twin in listed
+    new = {maps.items[int(i)] for i in split.new_items(run.graph.item_domain).nonzero()}
+    order = [uid for uid in ranked["item_uid"] if uid in new]
+    assert order[0] == twin, order
 
 
 def test_a_student_too_large_for_this_machine_is_refused_naming_the_run(

@@ -1755,6 +1755,42 @@ def test_kgrec_split_stopped_while_it_writes_leaves_no_split_files(
     assert left == (["split", "tiny"] if existed is True else ["tiny"])
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_kgrec_split_keeps_a_file_put_in_its_folder_while_it_reads_the_data(
+    tmp_path, tiny_recbole, capsys, monkeypatch, fails
+):
+    """--write-split DIR is checked empty before the data is read; a file put in DIR since (by
+    the user, another kgrec split) is kept as it is and the split refused, nothing written.
+    Before, a train.tsv put there was overwritten, and when the write then failed (a full disk)
+    every file in DIR was deleted, the user's too."""
+    folder = tmp_path / "split"
+    folder.mkdir()
+    read = kgrec.commands.split.load_experiment
+
+    def load_then_put_files(**kwargs):
+        experiment = read(**kwargs)
+        (folder / "train.tsv").write_text("my own\n")
+        (folder / "notes.txt").write_text("mine\n")
+        return experiment
+
+    monkeypatch.setattr(kgrec.commands.split, "load_experiment", load_then_put_files)
+    if fails:  # the disk fills up after the split files are written
+        write = kgrec.commands.split.write_split
+
+        def write_then_fail(*args, **kwargs):
+            write(*args, **kwargs)
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(kgrec.commands.split, "write_split", write_then_fail)
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    assert main([*argv, "--write-split", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert ("No space left" if fails else "files were put in it") in err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "train.tsv"]
+    assert (folder / "train.tsv").read_text() == "my own\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["split", "tiny"]  # nothing of its own
+
+
 def test_split_under_a_file_fails_before_the_data_is_read(
     tmp_path, tiny_recbole, capsys, monkeypatch
 ):

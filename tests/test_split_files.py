@@ -96,3 +96,27 @@ def test_recbole_typed_headers_are_read(tmp_path: Path, tiny_recbole) -> None:
         with pytest.raises(InputError, match=f"got '{header}'") as caught:
             _read(file.parent, tiny_recbole)
         assert (caught.value.file, caught.value.line, caught.value.field) == (str(file), 1, field)
+
+
+def test_a_repeated_line_in_new_items_or_few_shot_users_is_refused(
+    tmp_path: Path, tiny_recbole
+) -> None:
+    """A repeated id in new_items.tsv or few_shot_users.tsv (also one written with spaces
+    around it) is refused naming the file, line and field and the first line, as a pair
+    repeated in train/valid/test.tsv is. Before, it was accepted without a word (and a
+    repeated few-shot user passed split.json's count of the users the file lists)."""
+    new = _split(tmp_path / "new", tiny_recbole, "ml1m-new-items")
+    shot = _split(tmp_path / "shot", tiny_recbole, "ml1m-action-comedy", "--few-shot", "2")
+    for path, field in (
+        (new / "new_items.tsv", "item_id"),
+        (shot / "few_shot_users.tsv", "user_id"),
+    ):
+        lines = path.read_text().split("\n")[:-1]
+        assert len(lines) > 2
+        path.write_text("\n".join([*lines, f" {lines[1]}"]) + "\n")
+        with pytest.raises(
+            InputError, match=f"'{lines[1]}' is listed twice; first at line 2"
+        ) as caught:
+            _read(path.parent, tiny_recbole)
+        error = caught.value
+        assert (error.file, error.line, error.field) == (str(path), len(lines) + 1, field)

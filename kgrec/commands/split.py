@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import shutil
+import tempfile
 from pathlib import Path
 
 from kgrec.commands.options import (
@@ -15,7 +17,7 @@ from kgrec.commands.options import (
 from kgrec.data.split import PROTOCOLS, write_split
 from kgrec.errors import InputError
 from kgrec.experiment import describe, effective_rule, load_experiment
-from kgrec.files import first_missing, remove_made
+from kgrec.files import _umask, first_missing, remove_made
 
 
 def run_split(args: argparse.Namespace) -> int:
@@ -49,15 +51,34 @@ def run_split(args: argparse.Namespace) -> int:
     )
     rule = effective_rule(args.protocol, args.data, args.domain, args.domain_rule)
     made = first_missing(folder)  # the outermost folder writing makes (None: it exists)
+    # written into a folder of its own beside DIR, then renamed to DIR, which the system does
+    # only where DIR is absent or empty: a file put in DIR since the check above is neither
+    # overwritten nor, if the write fails, deleted (a link to an empty folder: that folder)
+    target = folder.resolve() if folder.is_symlink() else folder.absolute()
+    staging = None
     try:
-        write_split(experiment.split, experiment.maps, folder, domain_rule=rule, domain=args.domain)
-    except BaseException as exc:  # the folder was new or empty: what is in it now is ours
-        if made is not None:  # and the parents it made, as kgrec train removes them
-            shutil.rmtree(folder, ignore_errors=True)
-            remove_made(folder.parent, made if made != folder.absolute() else None)
-        elif folder.is_dir():
-            for path in folder.iterdir():
-                path.unlink(missing_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        write_split(
+            experiment.split, experiment.maps, staging, domain_rule=rule, domain=args.domain
+        )
+        staging.chmod(0o777 & ~_umask())  # a new folder's permissions (mkdtemp's are 0700)
+        staging.rename(target)
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # only what this command wrote
+        remove_made(folder.parent, made if made != folder.absolute() else None)
+        if isinstance(exc, InputError) and exc.file == str(staging):  # an id it cannot write
+            raise InputError(
+                exc.message, file=str(folder), line=exc.line, field=exc.field
+            ) from None
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise InputError(
+                "--write-split writes into a new or empty folder (kgrec never overwrites split "
+                "files), and files were put in it while the split was made: nothing was written",
+                file=str(folder),
+                field="--write-split",
+            ) from None
         if isinstance(exc, OSError):
             raise InputError(f"cannot write the split ({exc.strerror})", file=str(folder)) from None
         raise

@@ -840,6 +840,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
         index = _find(maps.user_index, [user for user, _ in ids])
         held_out = torch.cat([parts[1][0], parts[2][0]])
         trained = torch.bincount(parts[0][0], minlength=len(maps.users))
+        _refuse_repeats(directory / f"{FEW_SHOT_FILE}.tsv", ids, index, "user_id")
         for (user, line), u in zip(ids, index, strict=True):
             if u < 0 or not bool((parts[0][0] == u).any()):
                 raise InputError(
@@ -917,6 +918,7 @@ def _check_new_items(
     ids = _read_ids(path, "item_id")
     index = _find(_item_lookup(maps, domain), [item for item, _ in ids])
     new = set(split.new_item_indices().tolist())
+    _refuse_repeats(path, ids, index, "item_id")
     for (item, line), i in zip(ids, index, strict=True):
         if i < 0 or bool((split.train[1] == i).any()):
             raise InputError(
@@ -944,6 +946,25 @@ def _check_new_items(
             field="item_id",
         )
     return torch.as_tensor(np.unique(np.asarray(index, dtype=np.int64)))
+
+
+def _refuse_repeats(path: Path, ids: list[tuple[str, int]], index: np.ndarray, field: str) -> None:
+    """An :class:`InputError` naming the file, line and ``field`` of the first id of a one-column
+    split file (``new_items.tsv``, ``few_shot_users.tsv``) that repeats an earlier one (as
+    :func:`_find` resolves them: `` 1`` repeats ``1``), and the line of that one, as a pair
+    repeated in the three split files is refused. Unknown ids (-1) are left to the caller."""
+    first: dict[int, int] = {}
+    for (text, line), i in zip(ids, index, strict=True):
+        if i < 0:
+            continue
+        seen = first.setdefault(int(i), line)
+        if seen != line:
+            raise InputError(
+                f"{text.strip()!r} is listed twice; first at line {seen}",
+                file=str(path),
+                line=line,
+                field=field,
+            )
 
 
 def read_split_pairs(path: Path) -> list[tuple[str, str]]:
