@@ -54,6 +54,7 @@ from kgrec.cold_items import (
     StudentItems,
     drop_untrained_ids,
     item_entities,
+    learnt_items,
     restore_student,
     serve_new_items,
     trained_items,
@@ -1160,8 +1161,12 @@ class Run:
         user_emb, item_emb = embeddings(self.model, self.graph)
         item_ids, new_emb = self._items_loaded_after_training(source)
         split = experiment.split
-        # fold-in draws each positive's negatives from its domain's items, as training did
+        # fold-in draws each positive's negatives from its domain's items, as training did;
+        # a split's new items (never training negatives) that the run serves (a content
+        # student, a text MLP) are positives a newcomer may have: of the target domain there,
+        # as items loaded after training are
         domains = split.negative_domains(self.graph.item_domain.cpu())
+        domains[(domains < 0) & learnt_items(self.model, self.graph)] = split.target_domain
         if new_emb is not None:
             candidates = torch.cat([candidates, item_emb.size(0) + torch.arange(len(new_emb))])
             item_emb = torch.cat([item_emb, new_emb.to(item_emb)])
@@ -1487,7 +1492,6 @@ class Run:
         negatives. ``interactions``: those of ``source`` of these users (and maybe others),
         when the caller has read them already. ``field``: the option that named the users, for
         an error about one of them."""
-        from kgrec.cold_items import learnt_items
         from kgrec.store import redact
 
         if source is None:

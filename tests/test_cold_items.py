@@ -1032,3 +1032,20 @@ def test_late_items_without_a_text_vector_are_named_in_a_warning(
         offered = loaded.recommend(k=1_000)
     assert {f"{target}:bare1", f"{target}:bare2"} <= set(offered["item_uid"])
     assert "loaded into" not in caplog.text
+
+
+def test_a_newcomer_who_rated_a_new_item_the_student_serves_is_folded_in(
+    tmp_path, text_store, make_graph
+):
+    """A split's new items are never training negatives (domain -1 in the split's negative
+    domains), but a content student serves them, so a newcomer's rating of one is a positive.
+    Before, fold-in refused that positive with a bare ValueError ("a history item is of domain
+    -1"): its negatives are now drawn from the target domain, as for items loaded after
+    training."""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    maps, split = run.experiment.maps, run.experiment.split
+    new = maps.items[int(split.new_items(run.graph.item_domain).nonzero()[0])]
+    with open_store(text_store) as store:
+        store.write(make_graph(interactions=[("fan", new, 5.0, 1.0)]), progress=False)
+    table = load_run(run.folder).recommend(k=10, users=["fan"])
+    assert len(table) == 10 and new not in set(table["item_uid"])
