@@ -25,7 +25,7 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, replace: bool = T
     try:
         tmp = _temporary(path)
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         if replace:
             os.replace(tmp, path)
         else:
@@ -59,7 +59,7 @@ def write_all_atomic(
             path.parent.mkdir(parents=True, exist_ok=True)
             staged.append((_temporary(path), path))
             write(staged[-1][0])
-            os.chmod(staged[-1][0], 0o666 & ~_umask())
+            os.chmod(staged[-1][0], 0o666 & ~umask())
         if before_moves is not None:
             before_moves()
         made = []  # from here a stop leaves moved files in their folders
@@ -112,7 +112,8 @@ def remove_made(folder: Path, made: Path | None) -> None:
             folder = folder.parent
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

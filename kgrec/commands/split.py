@@ -17,7 +17,7 @@ from kgrec.commands.options import (
 from kgrec.data.split import PROTOCOLS, write_split
 from kgrec.errors import InputError
 from kgrec.experiment import describe, effective_rule, load_experiment
-from kgrec.files import _umask, first_missing, remove_made
+from kgrec.files import first_missing, remove_made, umask
 
 
 def run_split(args: argparse.Namespace) -> int:
@@ -62,7 +62,7 @@ def run_split(args: argparse.Namespace) -> int:
         write_split(
             experiment.split, experiment.maps, staging, domain_rule=rule, domain=args.domain
         )
-        staging.chmod(0o777 & ~_umask())  # a new folder's permissions (mkdtemp's are 0700)
+        staging.chmod(0o777 & ~umask())  # a new folder's permissions (mkdtemp's are 0700)
         staging.rename(target)
     except BaseException as exc:
         if staging is not None:
