@@ -39,7 +39,7 @@ from kgrec.foldin import METHODS, fold_in_users
 from kgrec.models.registry import MODELS
 from kgrec.ranking import embeddings
 from kgrec.threads import set_threads
-from kgrec.train import fit
+from kgrec.train import MAX_LR, fit
 
 # the protocols it measures, and the dataset each reads from $KGREC_DATA
 PROTOCOLS = {"ml100k-kg": "ml-100k", "ml1m-action-comedy": "ml-1m"}
@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
     refuse_below_one(parser, args, "epochs", "patience", "batch_size")  # before the data
+    if not 0 < args.lr <= MAX_LR:  # as kgrec train refuses it (NaN too)
+        parser.error(f"--lr must be positive, at most {MAX_LR:.4g}; got {args.lr}")
     if not 0 < args.share < 1:
         parser.error(f"--share is the newcomers' share of users, in (0, 1); got {args.share}")
     if not MODELS[args.model].learns:

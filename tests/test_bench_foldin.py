@@ -36,6 +36,10 @@ def run(foldin, monkeypatch, *args: str) -> None:
         # before: ml-100k was read, then fit's ValueError traceback (exit 1)
         (("--epochs", "0"), "--epochs must be at least 1, got 0"),
         (("--patience", "-2"), "--patience must be at least 1, got -2"),
+        # before: the data was read, then fit's ValueError traceback (exit 1)
+        (("--lr", "-1"), "--lr must be positive, at most 3.403e+38; got -1.0"),
+        (("--lr", "0"), "--lr must be positive, at most 3.403e+38; got 0.0"),
+        (("--lr", "nan"), "--lr must be positive, at most 3.403e+38; got nan"),
         # ml100k-kg's newcomers are a share of its one domain's users
         (("--target-domain", "action"), "apply to --protocol ml1m-action-comedy"),
     ],
