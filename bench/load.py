@@ -36,6 +36,7 @@ from neo4j.exceptions import ClientError
 from scale import server_memory  # bench/scale.py, beside this script
 
 from graph_schema import schema_statements
+from kgrec.commands.options import refuse_below_one
 from kgrec.errors import KgrecError, run_script
 from kgrec.store import LocalStore, Neo4jStore
 from kgrec.store.neo4j import delete_all
@@ -84,6 +85,7 @@ def main() -> int:
     parser.add_argument("--wipe", action="store_true", help="allow emptying the Neo4j database")
     parser.add_argument("--target", help=argparse.SUPPRESS)  # set in the child processes
     args = parser.parse_args()
+    refuse_below_one(parser, args, "batch_size")  # before a Neo4j target empties the database
     data = Path(args.data or Path(os.environ.get("KGREC_DATA", "../shared/datasets")) / "ml-1m")
     if args.target:
         print(json.dumps(run_target(args.target, data, args)))
@@ -144,7 +146,7 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
             for statement in schema_statements():
                 session.run(statement).consume()
             session.run("CALL db.awaitIndexes(300)").consume()
-            options = {"batch_size": args.batch_size} if args.batch_size else {}
+            options = {} if args.batch_size is None else {"batch_size": args.batch_size}
             store = Neo4jStore(driver, database=database, uri=args.uri, **options)
             if target == "neo4j":
                 start, cpu = time.perf_counter(), time.process_time()
