@@ -1115,6 +1115,20 @@ def main() -> int:
     there = next(folder for folder in (args.out, *args.out.parents) if folder.exists())
     if not there.is_dir():
         parser.error(f"--out {args.out}: {there} is a file, not a folder")
+    # numbers that cannot be, and unknown steps, refused before --out is made or a step runs
+    # (before: after the steps before the one that read them, or, for --steps, out made)
+    unknown = sorted({s for s in args.steps.split(",") if s} - set(STEPS))
+    if unknown:
+        parser.error(f"--steps: unknown steps {unknown}; choose from {', '.join(STEPS)}")
+    if min(args.sizes) < 1:
+        parser.error(f"--sizes: a size is at least 1 interaction, got {min(args.sizes)}")
+    for name in ("batch_size", "neo4j_batch", "budget", "user_degree", "item_degree"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:  # NaN too
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
+    for name in ("cap_gb", "step_timeout"):
+        if not getattr(args, name) > 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     # the steps empty the database they reach: always the server this benchmark starts
     args.neo4j_uri = f"bolt://127.0.0.1:{args.neo4j_port}"
     if args.step:
