@@ -87,6 +87,10 @@ def main() -> None:
         )
     if args.out is not None and (args.out.exists() or args.out.is_symlink()):
         parser.error(f"{args.out} exists; the figures are never written over a file")
+    if args.out is not None:  # not a FileExistsError traceback once the figures are made
+        there = next(folder for folder in args.out.absolute().parents if folder.exists())
+        if not there.is_dir():
+            parser.error(f"--out {args.out}: {there} is a file, not a folder")
     if args.protocol == "ml100k-kg" and (args.domain_rule or args.target_domain):
         parser.error("--domain-rule and --target-domain apply to --protocol ml1m-action-comedy")
     set_threads(args.threads)

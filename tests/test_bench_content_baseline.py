@@ -105,3 +105,17 @@ def test_a_student_figure_that_is_not_there_is_named(tmp_path, bench_script, tex
     with pytest.raises(InputError) as error:
         bench.student_figure(path, "ndcg@20")
     assert f"file {path}" in str(error.value) and says in str(error.value)
+
+
+def test_an_out_below_a_file_is_refused_first(tmp_path, bench_script, monkeypatch, capsys):
+    """Before, every run's baselines were computed and the table printed, then
+    write_atomic's FileExistsError traceback (exit 1): the figures were not written."""
+    bench = bench_script("content_baseline")
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    argv = ["content_baseline.py", str(tmp_path / "run"), "--out", str(mine / "f.json")]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        bench.main()
+    assert stop.value.code == 2
+    assert f"--out {mine / 'f.json'}: {mine} is a file, not a folder" in capsys.readouterr().err

@@ -55,6 +55,18 @@ def test_bad_options_exit_2_with_a_message(
     assert not out.exists()
 
 
+def test_an_out_below_a_file_is_refused_first(foldin, tiny_recbole, tmp_path, monkeypatch, capsys):
+    """Before, both models were trained and the table printed, then write_atomic's
+    FileExistsError traceback (exit 1): the figures were not written."""
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    with pytest.raises(SystemExit) as stop:
+        run(foldin, monkeypatch, "--data", str(tiny_recbole), "--out", str(mine / "f.json"))
+    assert stop.value.code == 2
+    assert f"--out {mine / 'f.json'}: {mine} is a file, not a folder" in capsys.readouterr().err
+    assert mine.read_text() == "mine"
+
+
 def test_users_new_to_the_target_domain_are_folded_in_from_their_other_domain(
     foldin, tiny_recbole, tmp_path, monkeypatch, capsys
 ):
