@@ -1134,8 +1134,14 @@ def main() -> int:
     if args.step:
         return child(args)
     if args.report or args.plot:
+        if args.plot and args.plot.is_dir():  # before, IsADirectoryError with --force
+            parser.error(f"--plot {args.plot}: a folder, not a file")
         if args.plot and args.plot.exists() and not args.force:  # before, replaced silently
             parser.error(f"--plot {args.plot}: the file exists; --force replaces it")
+        if args.plot:  # before, FileExistsError after the table
+            there = next(folder for folder in args.plot.absolute().parents if folder.exists())
+            if not there.is_dir():
+                parser.error(f"--plot {args.plot}: {there} is a file, not a folder")
         records = read_results(args.out / "results.jsonl")
         if not records:  # a mistyped --out printed an empty table
             what = "plot" if args.plot else "report"

@@ -389,3 +389,24 @@ def test_bad_numbers_and_steps_are_refused_first(
     assert stop.value.code == 2
     assert says in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_plot_path_that_cannot_be_written_is_refused_first(scale, tmp_path, monkeypatch, capsys):
+    """Before, a --plot below a file printed the table, then a FileExistsError traceback, and a
+    --plot naming a folder (with --force) an IsADirectoryError one."""
+    (tmp_path / "results.jsonl").write_text('{"size": 2000, "step": "generate", "status": "ok"}\n')
+    monkeypatch.setattr(scale, "report", lambda records: print("table"))
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    for plot, says in [
+        (mine / "scale.png", f"--plot {mine / 'scale.png'}: {mine} is a file, not a folder"),
+        (tmp_path, f"--plot {tmp_path}: a folder, not a file"),
+    ]:
+        argv = ["scale.py", "--out", str(tmp_path), "--report", "--plot", str(plot), "--force"]
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit) as stop:
+            scale.main()
+        assert stop.value.code == 2
+        captured = capsys.readouterr()
+        assert says in captured.err and captured.out == ""
+    assert mine.read_text() == "mine"
