@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from kgrec.cold_items import ItemAttributes
-from kgrec.errors import run_script
+from kgrec.errors import InputError, run_script
 from kgrec.evaluate import evaluate
 from kgrec.experiment import build_run, load_run
 from kgrec.files import write_atomic
@@ -39,15 +39,19 @@ def baselines(folder: Path, metric: str = METRIC) -> dict:
     ``k`` at most the number of new items)."""
     run = load_run(folder)
     if run.settings.get("cold_items") not in ("student", "student-kg"):
-        raise SystemExit(f"{folder}: not a run with a content student (--cold-items student)")
+        raise InputError(
+            "not a run with a content student (--cold-items student)",
+            file=str(folder / "run.json"),
+            field="cold_items",
+        )
     experiment = run.experiment
     encoder = ItemAttributes.from_data(experiment.data, experiment.maps.genres)
     if encoder is None:
-        raise SystemExit(f"{folder}: its items have no year or genres (or kgrec predates them)")
+        raise InputError(f"{folder}: its items have no year or genres (or kgrec predates them)")
     attributes = encoder.matrix(experiment.data, experiment.maps.genres) / encoder.weight
     split = experiment.split
     text_graph = build_run(experiment, {**run.settings, "model": "text-similarity"})[1]
-    student = json.loads((folder / "metrics.json").read_text())["test"]["new-only"][metric]
+    student = student_figure(folder / "metrics.json", metric)
     found: dict = {"run": str(folder), "student": student}
     for history, graph in (("target", run.graph), ("all", text_graph)):
         items = slice(graph.num_users, graph.num_users + graph.num_items)
@@ -68,6 +72,21 @@ def baselines(folder: Path, metric: str = METRIC) -> dict:
             "valid_by_weight": {str(w): v for w, (v, _) in by_weight.items()},
         }
     return found
+
+
+def student_figure(path: Path, metric: str) -> float:
+    """The run's test new-only ``metric`` from its metrics.json; an InputError naming the file
+    and field where it is not there (a run cut short; fewer new items than ``k``)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a finished run's metrics ({exc})", file=str(path)) from None
+    value = record
+    for name in ("test", "new-only", metric):
+        value = value.get(name) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError("no figure here", file=str(path), field=f"test.new-only.{metric}")
+    return value
 
 
 def report(rows: list[dict]) -> str:
@@ -97,6 +116,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.out is not None and (args.out.exists() or args.out.is_symlink()):
         parser.error(f"{args.out} exists; the figures are never written over a file")
+    if args.out is not None:  # not a FileExistsError traceback once the figures are made
+        there = next(folder for folder in args.out.absolute().parents if folder.exists())
+        if not there.is_dir():
+            parser.error(f"--out {args.out}: {there} is a file, not a folder")
     set_threads(args.threads)
     rows = []
     for folder in args.runs:

@@ -20,6 +20,7 @@ from kgrec.commands.options import refuse_below_one
 from kgrec.errors import run_script
 from kgrec.evaluate import PHASES, evaluate
 from kgrec.experiment import TRAIN_DEFAULTS, build_run, load_experiment
+from kgrec.models.registry import MODELS as REGISTERED
 from kgrec.threads import set_threads
 
 MODELS = ("lightgcn-merged", "cross-domain")
@@ -37,6 +38,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: kgrec's choice)")
     args = parser.parse_args()
     refuse_below_one(parser, args, "repeat", "user_batch")  # before ml-1m is read
+    names = args.models.split(",")
+    unknown = [name for name in names if name not in REGISTERED]
+    if unknown:  # before, after ml-1m was read, as "field '--model'"
+        parser.error(
+            f"--models: unknown model {unknown[0]!r} (a comma-separated list of: "
+            f"{', '.join(REGISTERED)})"
+        )
     print(f"threads                 {set_threads(args.threads)}")
 
     clock = time.perf_counter()
@@ -49,7 +57,7 @@ def main() -> None:
         text_property=TRAIN_DEFAULTS["text_property"] if args.store else None,
     )
     print(f"load + export + split   {time.perf_counter() - clock:.1f} s")
-    for name in args.models.split(","):
+    for name in names:
         model, graph, _ = build_run(experiment, {"model": name})
         times = []
         for _ in range(args.repeat):

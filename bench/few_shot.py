@@ -41,17 +41,37 @@ def collect(runs: Path, metric: str = "ndcg@20") -> dict[tuple[str, int], dict[i
         metrics = folder / "metrics.json"
         if not match or not metrics.is_file():
             continue
-        test = json.loads(metrics.read_text())["test"]
+        try:
+            record = json.loads(metrics.read_text(encoding="utf-8"))
+        except ValueError as exc:  # cut short, edited by hand
+            raise ValueError(f"{metrics}: not JSON ({exc})") from None
         k = int(match["k"])
-        group = test.get("cold" if k == 0 else "few-shot") or {}
+        name = "cold" if k == 0 else "few-shot"
+        group = field(metrics, record, "test", name, optional=True) or {}
         if metric not in group:
             print(f"{folder}: no {metric} for its users; left out", file=sys.stderr)
             continue
         found.setdefault((match["model"], k), {})[int(match["seed"])] = {
-            "users": group[metric],
-            "warm": test["warm"][metric],
+            "users": field(metrics, record, "test", name, metric),
+            "warm": field(metrics, record, "test", "warm", metric),
         }
     return found
+
+
+def field(metrics: Path, record, *names: str, optional: bool = False):
+    """``record[names[0]][names[1]]...``: a figure (a number), or with ``optional`` a group
+    that may be missing or null; else a ValueError naming the file and the field."""
+    value = record
+    for depth, name in enumerate(names):
+        if not isinstance(value, dict) or (name not in value and not optional):
+            raise ValueError(f"{metrics}: no field {'.'.join(names[: depth + 1])}")
+        value = value.get(name)
+    if optional:
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"{metrics}: field {'.'.join(names)} is not a group of figures")
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{metrics}: field {'.'.join(names)} is not a number, got {value!r}")
+    return value
 
 
 def mean_std(values: list[float]) -> str:
@@ -133,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.runs.is_dir():
         print(f"{args.runs}: not a folder", file=sys.stderr)
         return 2
-    found = collect(args.runs)
+    try:
+        found = collect(args.runs)
+    except ValueError as exc:  # before, a JSONDecodeError or KeyError traceback
+        print(exc, file=sys.stderr)
+        return 2
     if not found:
         print(f"{args.runs}: no <model>-k<K>-s<seed> run with metrics", file=sys.stderr)
         return 2

@@ -39,7 +39,7 @@ from kgrec.foldin import METHODS, fold_in_users
 from kgrec.models.registry import MODELS
 from kgrec.ranking import embeddings
 from kgrec.threads import set_threads
-from kgrec.train import fit
+from kgrec.train import MAX_LR, fit
 
 # the protocols it measures, and the dataset each reads from $KGREC_DATA
 PROTOCOLS = {"ml100k-kg": "ml-100k", "ml1m-action-comedy": "ml-1m"}
@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
     refuse_below_one(parser, args, "epochs", "patience", "batch_size")  # before the data
+    if not 0 < args.lr <= MAX_LR:  # as kgrec train refuses it (NaN too)
+        parser.error(f"--lr must be positive, at most {MAX_LR:.4g}; got {args.lr}")
     if not 0 < args.share < 1:
         parser.error(f"--share is the newcomers' share of users, in (0, 1); got {args.share}")
     if not MODELS[args.model].learns:
@@ -85,6 +87,10 @@ def main() -> None:
         )
     if args.out is not None and (args.out.exists() or args.out.is_symlink()):
         parser.error(f"{args.out} exists; the figures are never written over a file")
+    if args.out is not None:  # not a FileExistsError traceback once the figures are made
+        there = next(folder for folder in args.out.absolute().parents if folder.exists())
+        if not there.is_dir():
+            parser.error(f"--out {args.out}: {there} is a file, not a folder")
     if args.protocol == "ml100k-kg" and (args.domain_rule or args.target_domain):
         parser.error("--domain-rule and --target-domain apply to --protocol ml1m-action-comedy")
     set_threads(args.threads)

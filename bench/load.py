@@ -32,10 +32,11 @@ import time
 from pathlib import Path
 
 from neo4j import GraphDatabase
-from neo4j.exceptions import ClientError
+from neo4j.exceptions import ClientError, DriverError, Neo4jError
 from scale import server_memory  # bench/scale.py, beside this script
 
 from graph_schema import schema_statements
+from kgrec.commands.options import refuse_below_one
 from kgrec.errors import KgrecError, run_script
 from kgrec.store import LocalStore, Neo4jStore
 from kgrec.store.neo4j import delete_all
@@ -84,6 +85,7 @@ def main() -> int:
     parser.add_argument("--wipe", action="store_true", help="allow emptying the Neo4j database")
     parser.add_argument("--target", help=argparse.SUPPRESS)  # set in the child processes
     args = parser.parse_args()
+    refuse_below_one(parser, args, "batch_size")  # before a Neo4j target empties the database
     data = Path(args.data or Path(os.environ.get("KGREC_DATA", "../shared/datasets")) / "ml-1m")
     if args.target:
         print(json.dumps(run_target(args.target, data, args)))
@@ -94,9 +96,27 @@ def main() -> int:
         parser.error(f"unknown targets {sorted(unknown)}; choose from {TARGETS}")
     if {"neo4j", "loadcsv"} & set(targets) and not args.wipe:
         parser.error(f"the Neo4j targets empty the database at {args.uri}: pass --wipe")
+    if {"neo4j", "loadcsv"} & set(targets):  # before ml-1m is read (and the local target)
+        try:
+            with neo4j_driver(args.uri) as driver:
+                driver.verify_connectivity()
+        except (DriverError, Neo4jError) as exc:  # before, the target's traceback
+            raise KgrecError(f"cannot reach Neo4j at {args.uri} ({exc})") from None
     results = [run_child(target, sys.argv[1:]) for target in targets]
     report(results)
     return 0
+
+
+def neo4j_driver(uri: str):
+    """A driver for ``uri`` with $NEO4J_USERNAME and $NEO4J_PASSWORD, as kgrec's."""
+    return GraphDatabase.driver(
+        uri,
+        auth=(
+            os.environ.get("NEO4J_USERNAME", "neo4j"),
+            os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
+        ),
+        notifications_min_severity="OFF",
+    )
 
 
 def run_child(target: str, argv: list[str]) -> dict:
@@ -130,21 +150,14 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
             result["write_s"] = time.perf_counter() - start
             result["stats"] = store.stats()
     else:
-        driver = GraphDatabase.driver(
-            args.uri,
-            auth=(
-                os.environ.get("NEO4J_USERNAME", "neo4j"),
-                os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
-            ),
-            notifications_min_severity="OFF",
-        )
+        driver = neo4j_driver(args.uri)
         database = os.environ.get("NEO4J_DATABASE", "neo4j")
         with driver, driver.session(database=database) as session:
             delete_all(session)
             for statement in schema_statements():
                 session.run(statement).consume()
             session.run("CALL db.awaitIndexes(300)").consume()
-            options = {"batch_size": args.batch_size} if args.batch_size else {}
+            options = {} if args.batch_size is None else {"batch_size": args.batch_size}
             store = Neo4jStore(driver, database=database, uri=args.uri, **options)
             if target == "neo4j":
                 start, cpu = time.perf_counter(), time.process_time()

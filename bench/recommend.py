@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from neo4j import GraphDatabase, RoutingControl
+from neo4j.exceptions import DriverError, Neo4jError
 
 from kgrec.store.neo4j import delete_all
 from kgrec.store.queries import TOP_K, VECTOR_TOP_K, vector_index_name
@@ -88,6 +89,12 @@ def main() -> None:
         os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
     )
     database = neo4j_database()
+    with GraphDatabase.driver(uri, auth=auth) as driver:  # before training, not after it
+        try:
+            driver.verify_connectivity()
+        except (DriverError, Neo4jError) as exc:
+            print(f"recommend.py: error: cannot reach Neo4j at {uri} ({exc})", file=sys.stderr)
+            sys.exit(2)
     run = args.work / "lightgcn"
     if not (run / "model.pt").exists():
         kgrec(

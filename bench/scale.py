@@ -1115,13 +1115,33 @@ def main() -> int:
     there = next(folder for folder in (args.out, *args.out.parents) if folder.exists())
     if not there.is_dir():
         parser.error(f"--out {args.out}: {there} is a file, not a folder")
+    # numbers that cannot be, and unknown steps, refused before --out is made or a step runs
+    # (before: after the steps before the one that read them, or, for --steps, out made)
+    unknown = sorted({s for s in args.steps.split(",") if s} - set(STEPS))
+    if unknown:
+        parser.error(f"--steps: unknown steps {unknown}; choose from {', '.join(STEPS)}")
+    if min(args.sizes) < 1:
+        parser.error(f"--sizes: a size is at least 1 interaction, got {min(args.sizes)}")
+    for name in ("batch_size", "neo4j_batch", "budget", "user_degree", "item_degree"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:  # NaN too
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
+    for name in ("cap_gb", "step_timeout"):
+        if not getattr(args, name) > 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     # the steps empty the database they reach: always the server this benchmark starts
     args.neo4j_uri = f"bolt://127.0.0.1:{args.neo4j_port}"
     if args.step:
         return child(args)
     if args.report or args.plot:
+        if args.plot and args.plot.is_dir():  # before, IsADirectoryError with --force
+            parser.error(f"--plot {args.plot}: a folder, not a file")
         if args.plot and args.plot.exists() and not args.force:  # before, replaced silently
             parser.error(f"--plot {args.plot}: the file exists; --force replaces it")
+        if args.plot:  # before, FileExistsError after the table
+            there = next(folder for folder in args.plot.absolute().parents if folder.exists())
+            if not there.is_dir():
+                parser.error(f"--plot {args.plot}: {there} is a file, not a folder")
         records = read_results(args.out / "results.jsonl")
         if not records:  # a mistyped --out printed an empty table
             what = "plot" if args.plot else "report"

@@ -70,6 +70,11 @@ METRIC = "ndcg@20"
 RESULTS_FILE = "time_to_quality.json"
 
 
+def recbole_key(args: argparse.Namespace) -> str:
+    """The name of RecBole's LightGCN run in ``OUT/peers.json``."""
+    return "LightGCN" if args.epochs is None else f"LightGCN-{args.epochs}-epochs"
+
+
 def recbole_lightgcn(args: argparse.Namespace, split_dir: Path) -> dict:
     """RecBole's LightGCN on ``split_dir`` (run once, then read from ``OUT/peers.json``)."""
     out = args.out.resolve()
@@ -78,7 +83,7 @@ def recbole_lightgcn(args: argparse.Namespace, split_dir: Path) -> dict:
     checksum = peers.split_checksum(split_dir)
     peers.check_same_split(results, checksum, results_path)
     results["split_sha256"] = checksum
-    key = "LightGCN" if args.epochs is None else f"LightGCN-{args.epochs}-epochs"
+    key = recbole_key(args)
     if key not in results["models"] or "error" in results["models"][key]:
         python = peers.recbole_python(args.venv or peers.default_venv())
         data_path = out / "recbole"
@@ -262,6 +267,9 @@ def _main(args: argparse.Namespace) -> int:
     settings = train_settings(args)
     out = args.out.resolve()
     peers.check_out(out)  # before the split is made, not a FileExistsError after it
+    done = peers.load_results(out / peers.RESULTS_FILE)["models"].get(recbole_key(args), {})
+    if not done or "error" in done:  # RecBole will run: its environment, before OUT/split
+        peers.recbole_python(args.venv or peers.default_venv())
     domain = settings["domain"]  # the protocol's rule unless a domain or a rule is given
     domain_rule = effective_rule(args.protocol, args.data, domain, settings["domain_rule"])
     # what kgrec train refuses before it writes a run, refused before the split is written

@@ -513,6 +513,9 @@ class RecordingDriver:
     def __exit__(self, *exc: object) -> bool:
         return False
 
+    def verify_connectivity(self) -> None:
+        return None
+
     def session(self, database=None, **config) -> _RecordingSession:
         self.sessions.append(database)
         return _RecordingSession(self, database)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
+from kgrec.errors import InputError, run_script
 from kgrec.experiment import train
 from loaders import recbole
 from loaders.rules import named_rule
@@ -73,8 +75,47 @@ def test_the_baselines_of_a_student_run(tmp_path, text_store, bench_script):
     assert table.splitlines()[2].startswith("| r | ")
 
 
-def test_a_run_without_a_student_is_refused(tmp_path, text_store, bench_script):
+def test_a_run_without_a_student_is_refused(
+    tmp_path, text_store, bench_script, monkeypatch, capsys
+):
+    """Exit 2 with the message, as the other refusals (before: SystemExit's exit 1)."""
     bench = bench_script("content_baseline")
     run = new_items_run(text_store, tmp_path / "p", "popularity")
-    with pytest.raises(SystemExit, match="not a run with a content student"):
-        bench.baselines(run.folder)
+    monkeypatch.setattr(sys, "argv", ["content_baseline.py", str(run.folder), "--threads", "1"])
+    with pytest.raises(SystemExit) as stop:
+        run_script(bench.main)
+    assert stop.value.code == 2
+    assert "not a run with a content student" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"test": {"new-only": {"ndcg@20"', "not a finished run's metrics (Expecting"),
+        ('{"test": {"new-only": {"ndcg@10": 0.1}}}', "field 'test.new-only.ndcg@20': no figure"),
+        ('{"test": {"new-only": null}}', "field 'test.new-only.ndcg@20': no figure"),
+    ],
+)
+def test_a_student_figure_that_is_not_there_is_named(tmp_path, bench_script, text, says):
+    """Before, a KeyError or JSONDecodeError traceback, after the run was loaded (a tiny
+    split's new-only figures stop below k = 20)."""
+    bench = bench_script("content_baseline")
+    path = tmp_path / "metrics.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as error:
+        bench.student_figure(path, "ndcg@20")
+    assert f"file {path}" in str(error.value) and says in str(error.value)
+
+
+def test_an_out_below_a_file_is_refused_first(tmp_path, bench_script, monkeypatch, capsys):
+    """Before, every run's baselines were computed and the table printed, then
+    write_atomic's FileExistsError traceback (exit 1): the figures were not written."""
+    bench = bench_script("content_baseline")
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    argv = ["content_baseline.py", str(tmp_path / "run"), "--out", str(mine / "f.json")]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        bench.main()
+    assert stop.value.code == 2
+    assert f"--out {mine / 'f.json'}: {mine} is a file, not a folder" in capsys.readouterr().err

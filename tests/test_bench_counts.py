@@ -35,3 +35,18 @@ def test_a_count_below_1_is_refused_first(
         module.main()
     assert stop.value.code == 2
     assert f"{option} must be at least 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("models", "unknown"), [("lightgcn,nosuch", "nosuch"), ("lightgcn,", "")])
+def test_an_unknown_model_is_refused_first(
+    models, unknown, bench_script, monkeypatch, tmp_path, capsys
+):
+    """Before, `bench/evaluate.py --models` named a model that is not there (or ended in a
+    comma) after ml-1m was read, as "field '--model'"."""
+    module = bench_script("evaluate")
+    argv = ["evaluate.py", "--data", str(tmp_path / "none"), "--threads", "1", "--models", models]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        module.main()
+    assert stop.value.code == 2
+    assert f"--models: unknown model {unknown!r}" in capsys.readouterr().err

@@ -69,3 +69,26 @@ def test_an_existing_plot_is_replaced_only_with_force(tmp_path, few_shot, capsys
     assert captured.out == "" and png.read_bytes() == b"mine"
     assert few_shot.main([str(tmp_path / "runs"), "--plot", str(png), "--force"]) == 0
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"test": {"few-shot": {"ndcg@20": 0.5', "not JSON (Expecting"),
+        ('{"test": {"few-shot": {"ndcg@20": 0.5}}}', "no field test.warm"),
+        ('{"test": {"few-shot": {"ndcg@20": 0.5}, "warm": {}}}', "no field test.warm.ndcg@20"),
+        ('{"test": {"few-shot": {"ndcg@20": "0.5"}, "warm": {"ndcg@20": 0.2}}}', "is not a number"),
+        ('{"test": {"few-shot": [0.5], "warm": {"ndcg@20": 0.2}}}', "not a group of figures"),
+        ("[]", "no field test"),
+    ],
+)
+def test_a_damaged_metrics_file_is_named_exit_2(tmp_path, few_shot, capsys, text, says):
+    """Before, a metrics.json cut short or edited by hand ended in a JSONDecodeError,
+    KeyError or TypeError traceback (exit 1)."""
+    write_run(tmp_path / "lgm-k0-s0", cold=0.5, few=None, warm=0.2)
+    (tmp_path / "lgm-k3-s0").mkdir()
+    (tmp_path / "lgm-k3-s0" / "metrics.json").write_text(text)
+    assert few_shot.main([str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert f"{tmp_path / 'lgm-k3-s0' / 'metrics.json'}: " in captured.err
+    assert says in captured.err and captured.out == ""

@@ -36,6 +36,10 @@ def run(foldin, monkeypatch, *args: str) -> None:
         # before: ml-100k was read, then fit's ValueError traceback (exit 1)
         (("--epochs", "0"), "--epochs must be at least 1, got 0"),
         (("--patience", "-2"), "--patience must be at least 1, got -2"),
+        # before: the data was read, then fit's ValueError traceback (exit 1)
+        (("--lr", "-1"), "--lr must be positive, at most 3.403e+38; got -1.0"),
+        (("--lr", "0"), "--lr must be positive, at most 3.403e+38; got 0.0"),
+        (("--lr", "nan"), "--lr must be positive, at most 3.403e+38; got nan"),
         # ml100k-kg's newcomers are a share of its one domain's users
         (("--target-domain", "action"), "apply to --protocol ml1m-action-comedy"),
     ],
@@ -49,6 +53,18 @@ def test_bad_options_exit_2_with_a_message(
     assert stop.value.code == 2
     assert says in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_out_below_a_file_is_refused_first(foldin, tiny_recbole, tmp_path, monkeypatch, capsys):
+    """Before, both models were trained and the table printed, then write_atomic's
+    FileExistsError traceback (exit 1): the figures were not written."""
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    with pytest.raises(SystemExit) as stop:
+        run(foldin, monkeypatch, "--data", str(tiny_recbole), "--out", str(mine / "f.json"))
+    assert stop.value.code == 2
+    assert f"--out {mine / 'f.json'}: {mine} is a file, not a folder" in capsys.readouterr().err
+    assert mine.read_text() == "mine"
 
 
 def test_users_new_to_the_target_domain_are_folded_in_from_their_other_domain(

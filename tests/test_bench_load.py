@@ -101,3 +101,33 @@ def test_a_failing_target_exits_2_with_its_error(tmp_path):
         f"load.py: error: file {missing}.*: no RecBole atomic files (.inter, .item, .user, "
         ".kg, .link) here"
     )
+
+
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_a_batch_size_below_1_is_refused_first(tmp_path, size):
+    """Before, --batch-size 0 was ignored (the default 20,000 taken) and -5 reached
+    Neo4jStore's ValueError traceback after ml-1m was read and the database emptied."""
+    missing = tmp_path / "no-such-dataset"
+    argv = ["--targets", "local", "--data", str(missing), "--batch-size", size]
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *argv],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert f"load.py: error: --batch-size must be at least 1, got {size}" in done.stderr
+
+
+def test_an_unreachable_server_is_said_before_any_target_runs(tmp_path):
+    """Before, the local target ran, then the neo4j target read the data and ended in the
+    driver's ServiceUnavailable traceback. Port 1: no server there."""
+    missing = tmp_path / "no-such-dataset"  # a target that ran would say so
+    argv = ["--targets", "local,neo4j", "--wipe", "--data", str(missing)]
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *argv, "--uri", "bolt://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "no RecBole atomic files" not in done.stderr
+    assert "load.py: error: cannot reach Neo4j at bolt://127.0.0.1:1" in done.stderr

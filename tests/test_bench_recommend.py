@@ -64,3 +64,17 @@ def test_a_kgrec_command_that_fails_ends_with_its_exit_code(recommend, tmp_path,
     assert stop.value.code == 2
     err = capfd.readouterr().err
     assert "kgrec load: error:" in err and "Traceback" not in err
+
+
+def test_an_unreachable_server_is_said_before_training(recommend, monkeypatch, tmp_path, capsys):
+    """Before, LightGCN was trained on ml-1m first (minutes), then the driver's
+    ServiceUnavailable traceback ended it (exit 1). Port 1: no server there."""
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    trained = []
+    monkeypatch.setattr(recommend, "kgrec", lambda *args: trained.append(args) or 1.0)
+    monkeypatch.setattr(sys, "argv", ["recommend.py", "--wipe", "--work", str(tmp_path)])
+    with pytest.raises(SystemExit) as stop:
+        recommend.main()
+    assert stop.value.code == 2 and trained == []
+    says = "recommend.py: error: cannot reach Neo4j at bolt://127.0.0.1:1"
+    assert says in capsys.readouterr().err

@@ -361,3 +361,52 @@ def test_the_run_train_full_writes_records_its_splits_digest_as_kgrec_train_does
     info = json.loads((paths.run / "run.json").read_text())
     assert info[SPLIT_DIGEST] == split_digest(read_experiment(paths.run / "experiment.pt"))
     assert load_run(paths.run).info[SPLIT_DIGEST] == info[SPLIT_DIGEST]
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        # before: exit 1, after --out and its logs folder were made
+        (["--steps", "generate,trian-full"], "--steps: unknown steps ['trian-full']"),
+        # before: the steps ran (generate first) until the one that reads it failed or hung
+        (["--sizes", "0"], "--sizes: a size is at least 1 interaction, got 0"),
+        (["--batch-size", "0"], "--batch-size must be positive, got 0"),
+        (["--neo4j-batch", "-1"], "--neo4j-batch must be positive, got -1"),
+        (["--budget", "0"], "--budget must be positive, got 0.0"),
+        (["--user-degree", "0"], "--user-degree must be positive, got 0.0"),
+        (["--item-degree", "nan"], "--item-degree must be positive, got nan"),
+        (["--step-timeout", "-5"], "--step-timeout must be positive, got -5.0"),
+    ],
+)
+def test_bad_numbers_and_steps_are_refused_first(
+    scale, tmp_path, monkeypatch, capsys, options, says
+):
+    monkeypatch.setattr(scale, "watch", lambda *a, **k: pytest.fail("no step may run"))
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["scale.py", "--out", str(out), "--sizes", "2k", *options])
+    with pytest.raises(SystemExit) as stop:
+        scale.main()
+    assert stop.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_plot_path_that_cannot_be_written_is_refused_first(scale, tmp_path, monkeypatch, capsys):
+    """Before, a --plot below a file printed the table, then a FileExistsError traceback, and a
+    --plot naming a folder (with --force) an IsADirectoryError one."""
+    (tmp_path / "results.jsonl").write_text('{"size": 2000, "step": "generate", "status": "ok"}\n')
+    monkeypatch.setattr(scale, "report", lambda records: print("table"))
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    for plot, says in [
+        (mine / "scale.png", f"--plot {mine / 'scale.png'}: {mine} is a file, not a folder"),
+        (tmp_path, f"--plot {tmp_path}: a folder, not a file"),
+    ]:
+        argv = ["scale.py", "--out", str(tmp_path), "--report", "--plot", str(plot), "--force"]
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit) as stop:
+            scale.main()
+        assert stop.value.code == 2
+        captured = capsys.readouterr()
+        assert says in captured.err and captured.out == ""
+    assert mine.read_text() == "mine"

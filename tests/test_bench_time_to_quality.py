@@ -48,10 +48,13 @@ def test_speed_mode_runs_every_epoch_without_reading_test(ttq, experiment):
 
 
 def test_without_recbole_it_says_make_setup_recbole(ttq, tiny_recbole, tmp_path, capsys):
+    """Before anything is written: before, OUT/split was left behind, and then refused a run
+    with another --seed in the same --out once RecBole was installed."""
     argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy"]
     argv += ["--out", str(tmp_path / "out"), "--venv", str(tmp_path / "none")]
     assert ttq.main(argv) == 2
     assert "make setup-recbole" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_another_seed_in_the_same_out_is_refused(ttq, tiny_recbole, tmp_path, fake_recbole, capsys):
