@@ -1089,6 +1089,10 @@ class Neo4jStore(GraphStore):
                 tx.run(q.RECORD_VECTOR_RUN, **_run_parameters(property, record)).consume()
 
         with self.driver.session(database=self.database) as session:
+            # a staged publish of this run that died (Neo4j went away) left its staged rows
+            session.run(
+                q.DELETE_RUN_IN_BATCHES, run=q.staging_run(run), batch=self.batch_size
+            ).consume()
             session.execute_write(replace)
 
     def _publish_staged(
@@ -1113,8 +1117,18 @@ class Neo4jStore(GraphStore):
                         )
                         bar.update(sum(_fan_out_size(row) for row in chunk))
             except BaseException:  # Ctrl-C too: nothing staged stays behind
-                with contextlib.suppress(DriverError, Neo4jError):
+                try:
                     session.run(q.DELETE_RUN_IN_BATCHES, run=staging, **batch).consume()
+                except (DriverError, Neo4jError) as exc:  # Neo4j went away: they stay
+                    log.warning(
+                        "%s: the rows staged so far stay under the run name %r (%s): no reader "
+                        "of run %r sees them, `kgrec graph stats` counts them; publishing the "
+                        "run again removes them",
+                        self.uri,
+                        staging,
+                        exc,
+                        run,
+                    )
                 raise
             try:
                 if users is None:
