@@ -108,20 +108,28 @@ def test_a_staged_publish_gives_what_one_transaction_gives(graph_store, users):
     assert len(changed) == 4 * (30 if users is None else 3)
 
 
+def fail_on_the_third_create(store, monkeypatch, *, deletion_fails: bool = False) -> None:
+    """``store``'s third chunk of a staged publish fails as if the server went away (and with
+    ``deletion_fails``, the deletion of what it staged too)."""
+    execute_query, calls = store.driver.execute_query, []
+
+    def failing(query, *args, **kwargs):
+        if "CREATE (u)-[:RECOMMENDED" in query:
+            calls.append(query)
+            if len(calls) == 3:
+                if deletion_fails:
+                    monkeypatch.setattr(neo4j_module.q, "DELETE_RUN_IN_BATCHES", "NOT CYPHER")
+                raise ServiceUnavailable("the server went away")
+        return execute_query(query, *args, **kwargs)
+
+    monkeypatch.setattr(store.driver, "execute_query", failing)
+
+
 def test_a_staged_publish_that_fails_leaves_the_run_unchanged(graph_store, monkeypatch):
     store = staged(graph_store)
     store.publish(top_k(30, 5), run="a")
     before = stored(store)
-    execute_query, calls = store.driver.execute_query, []
-
-    def fail_on_the_third_create(query, *args, **kwargs):
-        if "CREATE (u)-[:RECOMMENDED" in query:
-            calls.append(query)
-            if len(calls) == 3:
-                raise ServiceUnavailable("the server went away")
-        return execute_query(query, *args, **kwargs)
-
-    monkeypatch.setattr(store.driver, "execute_query", fail_on_the_third_create)
+    fail_on_the_third_create(store, monkeypatch)
     with pytest.raises(StoreError, match=r"'a' .*unchanged"):
         store.publish(top_k(30, 4, model="new", offset=10), run="a")
     monkeypatch.undo()
@@ -150,17 +158,8 @@ def test_a_staged_publish_that_cannot_delete_its_rows_says_they_stay(
     # said nowhere (the README promised them deleted)
     store = staged(graph_store)
     store.publish(top_k(30, 5), run="a")
-    execute_query, calls = store.driver.execute_query, []
-
-    def fail_on_the_third_create(query, *args, **kwargs):
-        if "CREATE (u)-[:RECOMMENDED" in query:
-            calls.append(query)
-            if len(calls) == 3:  # the deletion of the staged rows fails too
-                monkeypatch.setattr(neo4j_module.q, "DELETE_RUN_IN_BATCHES", "NOT CYPHER")
-                raise ServiceUnavailable("the server went away")
-        return execute_query(query, *args, **kwargs)
-
-    monkeypatch.setattr(store.driver, "execute_query", fail_on_the_third_create)
+    # the deletion of the staged rows fails too
+    fail_on_the_third_create(store, monkeypatch, deletion_fails=True)
     with pytest.raises(StoreError, match=r"'a' .*unchanged"):
         store.publish(top_k(30, 4, model="new", offset=10), run="a")
     monkeypatch.undo()
