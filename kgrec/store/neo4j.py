@@ -420,8 +420,9 @@ class Neo4jStore(GraphStore):
                 self._run(q.UNLOCK_LOAD, token=holder["token"])
             except (DriverError, Neo4jError) as exc:
                 log.warning(
-                    "%s: could not release the load lock (%s); the next load from this process "
-                    "clears it, or clear it with: kgrec graph unlock --store %s",
+                    "%s: could not release the load lock (%s); the next load on this machine "
+                    "clears it once this process has ended (or this process's next load), or "
+                    "clear it with: kgrec graph unlock --store %s",
                     self.uri,
                     exc,
                     self.uri,
