@@ -192,3 +192,20 @@ def test_a_newcomer_who_has_every_candidate_keeps_the_mean(items, options):
     # the other newcomer, with negatives to draw, is solved as alone
     assert torch.equal(z[1], fold_in_users(items, histories[1:], **options)[0])
     assert not torch.allclose(z[1], items[[0, 4]].mean(0))
+
+
+def test_newcomers_solved_in_chunks_get_the_vectors_they_get_together(monkeypatch):
+    """The "solve" method scores newcomers against every item at once, in chunks of newcomers
+    that keep that matrix small (kgrec.foldin.SCORES_PER_CHUNK): each newcomer's problem is
+    its own, so the chunks change no vector."""
+    import kgrec.foldin
+
+    generator = torch.Generator().manual_seed(0)
+    item_emb = torch.randn(30, 8, generator=generator)
+    histories = [torch.randperm(30, generator=generator)[: 3 + n % 4] for n in range(7)]
+    exclude = [torch.tensor([n]) for n in range(7)]
+    together = fold_in_users(item_emb, histories, exclude=exclude)
+    monkeypatch.setattr(kgrec.foldin, "SCORES_PER_CHUNK", 2 * 30)  # two newcomers a chunk
+    chunked = fold_in_users(item_emb, histories, exclude=exclude)
+    assert torch.allclose(chunked, together, atol=1e-6)
+    assert not torch.allclose(together, fold_in_users(item_emb, histories, method="mean"))
