@@ -187,7 +187,7 @@ def fold_in_users(
         clash = torch.isin(rows.unsqueeze(1) * num_items + neg, own)
         optimizer.zero_grad()
         # every newcomer against every item, then the pairs of this step: one matrix product
-        # in place of gathering an embedding per drawn negative (3x faster on ml-1m)
+        # in place of gathering an embedding per drawn negative (2.5x faster on ml-1m)
         scores = z @ item_emb.T
         pos_score = scores[rows, items].unsqueeze(1)
         neg_score = scores[rows.unsqueeze(1), neg]
