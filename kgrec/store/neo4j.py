@@ -1228,6 +1228,12 @@ class Neo4jStore(GraphStore):
             relations = {r["relation"]: r["n"] for r in self._run(q.RELATION_COUNTS, read=True)}
         return make_stats(nodes=counts, relationships=counts, domains=domains, relations=relations)
 
+    def item_domains(self) -> dict[str, int]:
+        self._connect()
+        with self._errors("counting the items per domain"):
+            records = self._run(q.ITEMS_PER_DOMAIN, read=True)
+        return {r["domain"]: int(r["items"]) for r in records if r["items"]}
+
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         node_kind(kind)
         self._connect()

@@ -336,6 +336,13 @@ CALL (d) {
 }
 RETURN d.name AS domain, items, users, interactions
 """
+# items per domain alone (GraphStore.item_domains), without DOMAIN_COUNTS' walk of every
+# interaction: read by every load's domain checks and every recommend of a content student
+ITEMS_PER_DOMAIN = """
+MATCH (d:Domain)
+RETURN d.name AS domain, COUNT { (:Item)-[:IN_DOMAIN]->(d) } AS items
+ORDER BY domain
+"""
 RELATION_COUNTS = "MATCH ()-[r:RELATED]->() RETURN r.relation AS relation, count(*) AS n"
 
 # -- vectors -------------------------------------------------------------------------------
