@@ -2942,6 +2942,17 @@ DEPENDENT_OPTIONS = (
 )
 
 
+def options_off(settings: Mapping[str, Any]) -> list[str]:
+    """The :data:`DEPENDENT_OPTIONS` whose main option ``settings`` (train()'s arguments;
+    missing ones take their defaults) leave off: read only beside it."""
+    return [
+        name
+        for main, off, dependent in DEPENDENT_OPTIONS
+        if settings.get(main, TRAIN_DEFAULTS[main]) == off
+        for name in dependent
+    ]
+
+
 def unread_options(settings: Mapping[str, Any]) -> list[str]:
     """The options ``settings`` (``model`` and train()'s arguments) set away from their
     defaults that the model never reads: training options for a model that trains nothing
@@ -2958,9 +2969,7 @@ def unread_options(settings: Mapping[str, Any]) -> list[str]:
     unread += [n for n in GNN if n not in spec.options]  # sizes of models that propagate
     if not spec.all_domains:
         unread.append("target_weight")
-    for main, off, dependent in DEPENDENT_OPTIONS:  # read only beside their main option
-        if option[main] == off:
-            unread += dependent
+    unread += options_off(option)  # read only beside their main option
     if option["cold_items"] == "text":  # the text MLP's output, unscaled: no student to scale
         unread.append("cold_item_scale")
     if option["store"] is None or not reads_text(settings):  # no text vectors are read

@@ -86,6 +86,7 @@ from kgrec.experiment import (
     load_experiment,
     model_memory,
     option_flag,
+    options_off,
     out_of_memory,
     overflow_hint,
     reads_text,
@@ -1783,10 +1784,7 @@ def _idle(name: str, settings: Mapping[str, Any]) -> bool:
     objective = settings.get("objective", TRAIN_DEFAULTS["objective"])
     if objective in OBJECTIVES and name in _objective_options(objective):
         return True
-    return any(
-        name in dependent and settings.get(main, TRAIN_DEFAULTS[main]) == off
-        for main, off, dependent in DEPENDENT_OPTIONS
-    )
+    return name in options_off(settings)
 
 
 def _draw(
