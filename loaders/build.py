@@ -556,7 +556,7 @@ def _check_one_entity_per_item(
     ``names``: the file's name of each column (``entity_id:token``, ``freebase_id``)."""
     entity = df["entity_id"].astype("string")
     item = df["item_id"].astype("string")
-    tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
+    tied = _tying(entity)
     first = entity[tied].groupby(item[tied].to_numpy()).transform("first")
     other = np.zeros(len(df), dtype=bool)
     other[tied] = (entity[tied] != first).fillna(False).to_numpy(dtype=bool)
@@ -582,7 +582,7 @@ def _check_item_file_entities(
     entity, and the link would win without a word. ``names``: per part, the file's name of
     each column (``entity_id:token``)."""
     entity = items["entity_id"].astype("string")
-    tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
+    tied = _tying(entity)
     item = items["item_id"].astype("string")
     own = pd.Series(np.flatnonzero(tied), index=item[tied].to_numpy())
     own = own[~own.index.duplicated()]  # item id -> its first tying row of the item file
@@ -608,6 +608,12 @@ def _check_item_file_entities(
     )
 
 
+def _tying(entity: pd.Series) -> np.ndarray:
+    """Boolean, per row: whether its ``entity_id`` (as ``string``) ties it to an entity
+    (neither null nor blank: an empty cell ties nothing)."""
+    return (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
+
+
 def _tie_rows(
     items: pd.DataFrame, links: pd.DataFrame | None, uid: pd.Series, fields: Mapping[str, str]
 ) -> dict[str, dict[str, object]]:
@@ -617,7 +623,7 @@ def _tie_rows(
     if "entity_id" not in items:
         return {}
     entity = items["entity_id"].astype("string")
-    tied = (entity.notna() & (entity.str.strip() != "") & uid.notna()).to_numpy(dtype=bool)
+    tied = _tying(entity) & uid.notna().to_numpy(dtype=bool)
     files = items[FILE].astype(str).to_numpy(dtype=object)
     lines = items[LINE].to_numpy(dtype=np.int64, copy=True)
     columns = np.full(len(items), fields["items"], dtype=object)
@@ -642,7 +648,7 @@ def _item_of(items: pd.DataFrame, uid: pd.Series, field: str) -> pd.Series:
     if "entity_id" not in items:
         return pd.Series(dtype=object)
     entity = items["entity_id"].astype("string")
-    tied = (entity.notna() & (entity.str.strip() != "")).to_numpy(dtype=bool)
+    tied = _tying(entity)
     _check_one_item_per_entity(
         items,
         entity,
