@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from kgrec.cold_items import ItemAttributes
+from kgrec.commands.options import refuse_below_a_file
 from kgrec.errors import InputError, run_script
 from kgrec.evaluate import evaluate
 from kgrec.experiment import build_run, load_run
@@ -116,10 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.out is not None and (args.out.exists() or args.out.is_symlink()):
         parser.error(f"{args.out} exists; the figures are never written over a file")
-    if args.out is not None:  # not a FileExistsError traceback once the figures are made
-        there = next(folder for folder in args.out.absolute().parents if folder.exists())
-        if not there.is_dir():
-            parser.error(f"--out {args.out}: {there} is a file, not a folder")
+    refuse_below_a_file(parser, "--out", args.out)  # not a traceback once the figures are made
     set_threads(args.threads)
     rows = []
     for folder in args.runs:

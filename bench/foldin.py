@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from kgrec.commands.options import refuse_below_one
+from kgrec.commands.options import refuse_below_a_file, refuse_below_one
 from kgrec.data.export import INTERACTS, REV_INTERACTS
 from kgrec.data.split import Split
 from kgrec.errors import run_script
@@ -87,10 +87,7 @@ def main() -> None:
         )
     if args.out is not None and (args.out.exists() or args.out.is_symlink()):
         parser.error(f"{args.out} exists; the figures are never written over a file")
-    if args.out is not None:  # not a FileExistsError traceback once the figures are made
-        there = next(folder for folder in args.out.absolute().parents if folder.exists())
-        if not there.is_dir():
-            parser.error(f"--out {args.out}: {there} is a file, not a folder")
+    refuse_below_a_file(parser, "--out", args.out)  # not a traceback once the figures are made
     if args.protocol == "ml100k-kg" and (args.domain_rule or args.target_domain):
         parser.error("--domain-rule and --target-domain apply to --protocol ml1m-action-comedy")
     set_threads(args.threads)

@@ -21,6 +21,17 @@ def refuse_below_one(
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
 
+def refuse_below_a_file(parser: argparse.ArgumentParser, option: str, path: Path | None) -> None:
+    """``parser.error`` (exit 2) where the nearest folder above the file ``path`` (given as
+    ``option``; None: not given) that exists is a file: the results could not be written
+    there, said before the work rather than as a traceback after it."""
+    if path is None:
+        return
+    there = next(folder for folder in path.absolute().parents if folder.exists())
+    if not there.is_dir():
+        parser.error(f"{option} {path}: {there} is a file, not a folder")
+
+
 def id_option(text: str, what: str = "an id") -> str:
     """An id given on the command line (an argparse ``type``), read as the Python API reads
     one (:func:`~graph_schema.validate.id_argument`): whitespace around it is no part of it, as
