@@ -36,7 +36,8 @@ the masked (user, item) pairs must equal the train pairs for valid and train ∪
 
 ``--kgrec RUN_DIR`` adds a finished ``kgrec train`` run (its ``run.json`` and ``metrics.json``) to
 the table; the split it was trained on (its ``experiment.pt``) must hold the pairs benchmarked,
-and a run that did not finish, or is being trained, is refused (``kgrec.experiment.load_run``).
+and a run that did not finish, or is being trained, is refused (``kgrec.experiment.load_run``),
+before anything is written under ``--out``.
 A run of a model that also trained on other domains' interactions (``lightgcn-merged``,
 ``cross-domain``, ...) is marked ``[also trained on DOMAINS]``, with a note under the table:
 RecBole's models train on the split files alone (the target domain's interactions).
@@ -505,10 +506,11 @@ def _metric(metrics: object, path: Path, part: str, name: str) -> float:
     return value
 
 
-def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
-    """The table row of a finished ``kgrec train`` run on the same split files: the split it
-    was trained on (its experiment.pt, read by ``load_run``, which refuses a run that did not
-    finish or is being trained) must hold the pairs of ``split_dir``'s files."""
+def read_kgrec_run(run_dir: Path) -> tuple:
+    """``(run, row)``: a finished ``kgrec train`` run (``load_run`` refuses a run that did not
+    finish or is being trained) and its table row, or :class:`PeersError` naming ``--kgrec``.
+    What can be checked without the split files: ``_main`` reads every ``--kgrec`` run so
+    before anything is written under ``--out``; :func:`check_kgrec_split` follows."""
     from kgrec.errors import InputError
     from kgrec.experiment import load_run
 
@@ -517,15 +519,6 @@ def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (InputError, OSError, ValueError) as error:
         raise PeersError(f"--kgrec {run_dir}: no finished kgrec run there ({error})") from None
-    maps, split = run.experiment.maps, run.experiment.split
-    for part in SPLIT_FILES:
-        pairs = getattr(split, part).tolist()
-        used = {(maps.users[u], maps.item_ids[i]) for u, i in zip(*pairs, strict=True)}
-        if used != set(read_split_file(split_dir / f"{part}.tsv")):
-            raise PeersError(
-                f"--kgrec {run_dir}: the run was trained on another split ({part} differs from "
-                f"{split_dir / f'{part}.tsv'})"
-            )
     info = run.info
     training = info.get("training", {})
     settings = info.get("settings", {})
@@ -536,7 +529,7 @@ def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
     if others:
         label += f" {CROSS_DOMAIN_MARK.format(', '.join(others))}"
     path = run_dir / "metrics.json"
-    return {
+    return run, {
         "name": label,
         "other_domains": others,
         "valid_ndcg@20": _metric(metrics, path, "valid", "ndcg@20"),
@@ -545,6 +538,28 @@ def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
         "epochs": f"{training.get('best_epoch', '?')}/{training.get('epochs_run', '?')}",
         "seconds": training.get("seconds"),
     }
+
+
+def check_kgrec_split(run, run_dir: Path, split_dir: Path) -> None:
+    """:class:`PeersError` unless the split ``run`` (read from ``run_dir``) was trained on (its
+    experiment.pt) holds the pairs of ``split_dir``'s files."""
+    maps, split = run.experiment.maps, run.experiment.split
+    for part in SPLIT_FILES:
+        pairs = getattr(split, part).tolist()
+        used = {(maps.users[u], maps.item_ids[i]) for u, i in zip(*pairs, strict=True)}
+        if used != set(read_split_file(split_dir / f"{part}.tsv")):
+            raise PeersError(
+                f"--kgrec {run_dir}: the run was trained on another split ({part} differs from "
+                f"{split_dir / f'{part}.tsv'})"
+            )
+
+
+def kgrec_row(run_dir: Path, split_dir: Path) -> dict:
+    """The table row of a finished ``kgrec train`` run on the same split files
+    (:func:`read_kgrec_run`, then :func:`check_kgrec_split`)."""
+    run, row = read_kgrec_run(run_dir)
+    check_kgrec_split(run, run_dir, split_dir)
+    return row
 
 
 # A kgrec row of a model trained on other domains' interactions too (``lightgcn-merged``,
@@ -739,7 +754,11 @@ def _main(args: argparse.Namespace) -> int:
     python = recbole_python(args.venv or default_venv())
     out = args.out.resolve()
     check_out(out)
+    run_dirs = [run.resolve() for run in args.kgrec]
+    runs = [read_kgrec_run(run_dir) for run_dir in run_dirs]  # before anything is written
     split_dir = args.split.resolve() if args.split is not None else make_split(args, out)
+    for run_dir, (run, _) in zip(run_dirs, runs, strict=True):
+        check_kgrec_split(run, run_dir, split_dir)
     results_path = out / RESULTS_FILE
     results = load_results(results_path)
     checksum = split_checksum(split_dir)
@@ -750,7 +769,6 @@ def _main(args: argparse.Namespace) -> int:
         split=str(split_dir), split_sha256=checksum, interactions=counts, settings=SETTINGS
     )
     overrides = parse_overrides(args.set)
-    kgrec_rows = [kgrec_row(run.resolve(), split_dir) for run in args.kgrec]
     for name in args.models:
         done = name in results["models"] and "error" not in results["models"][name]
         if done and not args.rerun:
@@ -764,7 +782,7 @@ def _main(args: argparse.Namespace) -> int:
         results["models"][name] = record
         save_results(results_path, results)
         print(table([peer_row(name, record)]).splitlines()[-1], flush=True)
-    rows = kgrec_rows + [peer_row(n, r) for n, r in results["models"].items()]
+    rows = [row for _, row in runs] + [peer_row(n, r) for n, r in results["models"].items()]
     print(f"\n{split_dir}: {counts}\n")
     print(table(rows))
     return 0

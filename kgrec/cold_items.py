@@ -12,7 +12,8 @@ has trained:
   and with the knowledge graph (``item_entity``,
   ``cold_items="student-kg"``) the mean of learned embeddings of its knowledge-graph entities
   (an inductive KG neighbourhood: an entity never linked to a warm item stays at zero and
-  says nothing; on ml100k it added nothing measurable to the text);
+  says nothing, as does a genre or year bin no warm item has; on ml100k the KG added nothing
+  measurable to the text);
 - :func:`distil` fits the student to the teacher's embeddings of the items with training
   interactions (*warm*), squared error, early-stopped on a seeded tenth of them held out;
   :func:`serve_new_items` fits :data:`MEMBERS` students apart and serves their mean
@@ -339,8 +340,10 @@ def distil(
     """Fit ``student`` to ``targets[items]`` (the teacher's embeddings ``[I, dim]`` of the warm
     ``items``): full-batch Adam on the squared error (summed over dimensions, averaged over
     items), early-stopped on a seeded ``held_out`` share of ``items``; the student ends in
-    its best state, in eval mode. Returns the record: items fitted and held out, epochs run,
-    best epoch, and the held-out error and mean cosine before and after."""
+    its best state, in eval mode. The first layer's weights of an input column that none of
+    the fitted items has (a genre only new items have) are zero: such a column says nothing.
+    Returns the record: items fitted and held out, epochs run, best epoch, and the held-out
+    error and mean cosine before and after."""
     if items.numel() < 2:
         raise ValueError(
             f"the student needs at least 2 items with training interactions, got {items.numel()}"
@@ -352,6 +355,12 @@ def distil(
     order = items.cpu()[torch.randperm(items.numel(), generator=generator)].to(targets.device)
     size = min(max(1, round(held_out * items.numel())), items.numel() - 1)
     valid, train = order[:size], order[size:]
+    # An input column (a genre, a year bin) none of the fitted items has gets no gradient:
+    # its random initial weights would push the items that have it (held out, new) at random.
+    # At zero it says nothing, as an entity never linked to a warm item.
+    unused = ~student.inputs[train.to(student.inputs.device)].ne(0).any(0)
+    with torch.no_grad():
+        student.mlp[0].weight[:, unused] = 0.0
     groups = [{"params": student.mlp.parameters()}]
     if student.entities is not None:
         groups.append(

@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import inspect
+import io
 import json
 import logging
 import math
@@ -2345,14 +2346,15 @@ def warm_start(
     Parameters only this model has keep their initialisation, the source model's other
     parameters and its buffers (the graph's, e.g. item domains) are left out. A parameter of
     both with shapes that match neither way is an error that names it, and so is a source run
-    with no parameter in common. Returns what was done: the source ``run`` and ``model``, the
-    names ``copied``, ``remapped`` (name: rows matched of rows), ``fresh`` and ``ignored``.
+    with no parameter in common. Returns what was done: the source ``run``, ``model`` and its
+    model.pt's ``model_sha256``, the names ``copied``, ``remapped`` (name: rows matched of
+    rows), ``fresh`` and ``ignored``.
     ``warn=False`` (the check before a run is written) leaves the warnings to the real start.
     """
     # as load_run reads a run: again if run.json changed meanwhile (a --resume replacing the
     # files), so run.json, model.pt and experiment.pt are one run's, and one still training is
     # refused
-    info, state, source = _read_unchanged(folder, lambda: _read_init_from(folder))
+    info, state, source, digest = _read_unchanged(folder, lambda: _read_init_from(folder))
     path = folder / MODEL_FILE
     source_maps = source.maps
     maps = experiment.maps
@@ -2381,6 +2383,7 @@ def warm_start(
     record: dict[str, Any] = {
         "run": str(folder),
         "model": info["model"],
+        "model_sha256": digest,  # a resume given the run moved checks it (_same_init_from)
         "copied": [],
         "remapped": {},
         "fresh": [],
@@ -2470,18 +2473,37 @@ def _other_text_model(
     )
 
 
-def _read_init_from(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Experiment]:
-    """The run.json, model parameters and experiment of the finished run ``folder``."""
+def _read_init_from(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Experiment, str]:
+    """The run.json, model parameters, experiment and model.pt's sha256 of the finished run
+    ``folder``."""
     info = _check_init_from(folder)
     path = folder / MODEL_FILE
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+        data = path.read_bytes()
+        state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
         first = load_error(exc)
         raise InputError(
             f"--init-from: the run's model cannot be read ({first})", file=str(path)
         ) from None
-    return info, state, _read_run_experiment(folder, info, option="--init-from: ")
+    experiment = _read_run_experiment(folder, info, option="--init-from: ")
+    return info, state, experiment, hashlib.sha256(data).hexdigest()
+
+
+def _same_init_from(info: Mapping[str, Any], folder: str | None) -> bool:
+    """Whether ``folder`` (a resume's ``--init-from``, not the path the run recorded) holds
+    the model the run of run.json ``info`` started from: the same model.pt (run.json's
+    ``init_from.model_sha256``), the run moved or reached through another path. A run that
+    recorded no digest (an older kgrec's), or a folder without a model.pt, cannot tell."""
+    record = info.get("init_from")
+    recorded = record.get("model_sha256") if isinstance(record, dict) else None
+    if folder is None or not isinstance(recorded, str):
+        return False
+    try:
+        data = (Path(folder) / MODEL_FILE).read_bytes()
+    except OSError:
+        return False
+    return hashlib.sha256(data).hexdigest() == recorded
 
 
 def _held_out_pairs_seen(experiment: Experiment, source: Experiment, all_domains: bool) -> int:
@@ -3188,7 +3210,9 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
     changed = [
         f"--{name.replace('_', '-')} {settings[name]!r} (the run has {saved.get(name)!r})"
         for name in settings
-        if name not in RESUMABLE_CHANGES and saved.get(name) != settings[name]
+        if name not in RESUMABLE_CHANGES
+        and saved.get(name) != settings[name]
+        and not (name == "init_from" and _same_init_from(info, settings[name]))
     ]
     if changed:
         raise InputError(

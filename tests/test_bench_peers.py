@@ -190,6 +190,24 @@ def test_a_relative_venv_and_a_missing_kgrec_run(
     assert "no finished kgrec run there" in capsys.readouterr().err
 
 
+def test_a_kgrec_folder_that_is_no_run_is_refused_before_out_is_written(
+    peers, tiny_recbole, tmp_path, fake_recbole, capsys
+):
+    """Before, --data wrote OUT/split (and --split OUT/recbole) before it found that a
+    --kgrec folder (mistyped) held no run."""
+    (tmp_path / "empty").mkdir()
+    argv = ["--venv", str(fake_recbole), "--models", "LightGCN"]
+    data = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy"]
+    split = ["--split", str(write_split(tmp_path / "a", SPLIT))]
+    for source in (data, split):
+        for run in ("nosuchrun", "empty"):
+            out = tmp_path / "out"
+            kgrec = ["--kgrec", str(tmp_path / run)]
+            assert peers.main([*argv, *source, "--out", str(out), *kgrec]) == 2
+            assert "no finished kgrec run there" in capsys.readouterr().err
+            assert not out.exists()
+
+
 def test_a_refused_data_rerun_leaves_the_split_as_it_was(
     peers, tiny_recbole, tmp_path, fake_recbole
 ):

@@ -187,6 +187,30 @@ def test_the_ensemble_averages_its_members():
         StudentEnsemble([])
 
 
+def test_an_input_column_no_fitted_item_has_says_nothing():
+    """Before, a genre only new items had kept the first layer's random initial weights (no
+    gradient reaches them), so a new item with that genre got a random push from them."""
+    torch.manual_seed(0)
+    text = torch.randn(12, 4)
+    attributes = torch.zeros(12, 3)
+    attributes[:10, 0] = 1.0  # a genre of the warm items
+    attributes[::3, 1] = 1.0  # one of warm items and the new item 9
+    attributes[10:, 2] = 1.0  # a genre only the new items 10 and 11 have
+    targets, warm = torch.randn(12, 2), torch.arange(10)
+    first = ContentStudent(text, 2, attributes=attributes, hidden_channels=8)
+    second = copy.deepcopy(first)
+    with torch.no_grad():
+        second.mlp[0].weight[:, 4 + 2] += torch.randn(8)  # another random start of the column
+    for student in (first, second):
+        distil(student, targets, warm, max_epochs=20)
+    with torch.no_grad():
+        assert torch.equal(first(), second())
+        new = first.embed_text(text[10:], attributes[10:])
+        assert torch.equal(new, second.embed_text(text[10:], attributes[10:]))
+        assert not first.mlp[0].weight[:, 4 + 2].any()
+        assert first.mlp[0].weight[:, 4 + 1].all()  # a column fitted items have is kept
+
+
 def test_distil_needs_two_items():
     student = ContentStudent(torch.randn(5, 3), 2)
     with pytest.raises(ValueError, match="at least 2 items"):

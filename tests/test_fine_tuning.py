@@ -190,6 +190,35 @@ def test_a_run_resumes_after_its_init_from_run_is_gone(tmp_path, tiny_recbole, s
     assert main([*argv, "--epochs", "2", "--resume"]) == 0, capsys.readouterr().err
 
 
+def test_a_run_resumes_from_its_moved_init_from_run_and_not_from_another(
+    tmp_path, tiny_recbole, source, capsys
+):
+    """Before, a resume given the source run's new folder (moved, or reached through another
+    path) was refused: "these differ: --init-from ...", though it never reads it again."""
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--dim", "8", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--init-from", str(source.folder), "--epochs", "1"]) == 0
+    moved = tmp_path / "moved"
+    source.folder.rename(moved)
+    (tmp_path / "link").symlink_to(moved)
+    other = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "other",
+        seed=1,
+        **SMALL,
+    )
+    capsys.readouterr()
+    for refused in (other.folder, tmp_path / "nothing"):
+        assert main([*argv, "--init-from", str(refused), "--epochs", "2", "--resume"]) == 2
+        assert "these differ: --init-from" in capsys.readouterr().err
+    assert main([*argv, "--init-from", str(tmp_path / "link"), "--epochs", "2", "--resume"]) == 0
+    assert main([*argv, "--init-from", str(moved), "--epochs", "3", "--resume"]) == 0
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert info["training"]["epochs_run"] == 3
+
+
 def test_options_of_another_objective_are_refused_not_ignored(tmp_path, tiny_recbole, capsys):
     argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
     argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "r")]
