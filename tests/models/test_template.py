@@ -190,6 +190,10 @@ def test_gradients_reach_every_trainable_parameter(case, model, toy_graph):
         assert param.grad.abs().sum() > 0, f"{name} got a zero gradient"
 
 
+def test_repr_names_the_class(case, model):
+    assert repr(model).startswith(f"{case.model}(")
+
+
 def test_reset_parameters_changes_them(model):
     params = _trainable(model)
     if not params:
