@@ -109,6 +109,10 @@ class GraphRecommender(nn.Module):
     # interactions): False for a model that ranks the same for everyone (popularity), whose
     # user without an interaction is served as well as any other
     learns_users: ClassVar[bool] = True
+    # attributes caching what a graph gives (kept while the same tensor comes back, so of no use
+    # to a copy): left out of a deep copy or a pickle, where their sparse CSR tensors would make
+    # copy.deepcopy fail ("Cannot access storage of SparseCsrTensorImpl")
+    graph_caches: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
@@ -116,6 +120,9 @@ class GraphRecommender(nn.Module):
         check_count("num_items", num_items, 1)
         self.num_users = num_users
         self.num_items = num_items
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), **dict.fromkeys(self.graph_caches)}
 
     def forward(
         self,

@@ -66,6 +66,8 @@ class LightGCNRecommender(GraphRecommender):
     Shapes: ``forward(edge_index [2, E])`` returns ``[U + I, embedding_dim]``.
     """
 
+    graph_caches = ("_adjacency",)
+
     def __init__(
         self,
         num_users: int,

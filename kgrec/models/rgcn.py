@@ -123,6 +123,7 @@ class RGCNRecommender(GraphRecommender):
     """
 
     supports_sampling = True
+    graph_caches = ("_cached_groups",)
 
     def __init__(
         self,

@@ -3,6 +3,7 @@ that fails when a model exported by :mod:`kgrec.models` has no case here."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -190,6 +191,10 @@ def test_gradients_reach_every_trainable_parameter(case, model, toy_graph):
         assert param.grad.abs().sum() > 0, f"{name} got a zero gradient"
 
 
+def test_repr_names_the_class(case, model):
+    assert repr(model).startswith(f"{case.model}(")
+
+
 def test_reset_parameters_changes_them(model):
     params = _trainable(model)
     if not params:
@@ -213,6 +218,16 @@ def test_state_dict_round_trips_to_identical_outputs(case, model, toy_graph, tmp
     twin.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
     twin.eval()
     assert torch.equal(twin(*edges), before)
+
+
+def test_a_model_that_has_propagated_can_be_copied_and_pickled(case, model, toy_graph, tmp_path):
+    # its cache of the graph (sparse CSR tensors, which cannot be deep-copied) stays behind
+    edges = _edges(case, toy_graph)
+    model.eval()
+    before = model(*edges)
+    assert torch.equal(copy.deepcopy(model)(*edges), before)
+    torch.save(model, tmp_path / "model.pt")
+    assert torch.equal(torch.load(tmp_path / "model.pt", weights_only=False)(*edges), before)
 
 
 def test_recommend_returns_only_unmasked_candidates(case, model, toy_graph):
