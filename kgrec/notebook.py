@@ -15,9 +15,11 @@ from typing import Any
 
 import pandas as pd
 from neo4j import Driver, Result, RoutingControl
+from neo4j.exceptions import AuthError, DriverError, ServiceUnavailable
 
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
+from kgrec.errors import StoreError
 from kgrec.store import default_database, neo4j_driver
 from kgrec.store.queries import NEIGHBOURHOOD
 
@@ -28,9 +30,29 @@ def connect(uri: str | None = None) -> Driver:
     """A driver for the Neo4j server at ``uri`` (default ``$NEO4J_URI``, else the local server
     ``make neo4j-start`` runs), authenticated as kgrec's stores are (``NEO4J_USERNAME`` and
     ``NEO4J_PASSWORD``; the local server's default password is sent only to this machine),
-    its connection checked."""
-    driver = neo4j_driver(uri or os.environ.get("NEO4J_URI") or LOCAL_SERVER)
-    driver.verify_connectivity()
+    its connection checked: a server that cannot be reached or refuses the credentials is a
+    :class:`~kgrec.errors.StoreError` saying so. A blank ``uri`` is an error, not the default
+    (as in :func:`~kgrec.store.open_store`)."""
+    if uri is not None and not uri.strip():
+        raise StoreError(
+            f"uri {uri!r} is empty: name a server (bolt://HOST:PORT), or give none for "
+            f"$NEO4J_URI, else {LOCAL_SERVER}"
+        )
+    uri = uri or os.environ.get("NEO4J_URI") or LOCAL_SERVER
+    driver = neo4j_driver(uri)
+    try:
+        driver.verify_connectivity()
+    except AuthError as exc:
+        driver.close()
+        raise StoreError(
+            f"{uri}: authentication failed ({exc.message}); check NEO4J_USERNAME and NEO4J_PASSWORD"
+        ) from exc
+    except (ServiceUnavailable, DriverError) as exc:
+        driver.close()
+        raise StoreError(
+            f"{uri}: Neo4j is unreachable ({exc}); is the server running (make neo4j-start for "
+            "the local one)?"
+        ) from exc
     return driver
 
 

@@ -3,6 +3,7 @@ tests/test_notebook_helpers.py runs the helpers against the real Neo4j)."""
 
 from __future__ import annotations
 
+import re
 import types
 
 import pytest
@@ -90,3 +91,67 @@ def test_connect_sends_the_default_password_only_to_this_machine(monkeypatch):
     for uri in (None, "neo4j://db.example.com:7687"):
         with pytest.raises(StoreError, match="set NEO4J_PASSWORD"):
             connect(uri)
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connect_to_an_unreachable_server_says_so():
+    # before, the driver's ServiceUnavailable came out as it was, naming no URI to check
+    from kgrec.errors import StoreError
+    from kgrec.notebook import connect
+
+    uri = f"bolt://127.0.0.1:{_unused_port()}"
+    with pytest.raises(StoreError, match=re.escape(f"{uri}: Neo4j is unreachable")):
+        connect(uri)
+
+
+def test_connect_with_wrong_credentials_says_which_variables_to_check(monkeypatch):
+    # a stand-in driver whose server refuses the credentials (no server is asked); before,
+    # the driver's AuthError came out as it was, and the driver was left open
+    import neo4j.exceptions
+
+    import kgrec.store
+    from kgrec.errors import StoreError
+    from kgrec.notebook import connect
+
+    closed = []
+
+    class Refusing:
+        def verify_connectivity(self):
+            raise neo4j.exceptions.AuthError("The client is unauthorized")
+
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setattr(kgrec.store.GraphDatabase, "driver", lambda uri, **config: Refusing())
+    with pytest.raises(StoreError, match=r"authentication failed.*NEO4J_PASSWORD"):
+        connect("bolt://127.0.0.1:7999")
+    assert closed == [True]
+
+
+@pytest.mark.parametrize("uri", ["bolt://neo4j:s3cret@127.0.0.1:7999", "neo4j://u:s3cret@h:1"])
+def test_connect_refuses_credentials_in_the_uri_without_echoing_them(uri):
+    # before, the driver's error repeated the URI, password and all, into the notebook
+    from kgrec.errors import StoreError
+    from kgrec.notebook import connect
+
+    with pytest.raises(StoreError, match="put no user name or password") as raised:
+        connect(uri)
+    assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("uri", ["local:./kgrec-store", "http://127.0.0.1:7474", "  "])
+def test_connect_refuses_what_is_no_neo4j_uri(uri):
+    # before: local: was "expected local://HOST:PORT", http:// went to the driver's preview
+    # HTTP client, and a blank URI connected to $NEO4J_URI or the local server
+    from kgrec.errors import StoreError
+    from kgrec.notebook import connect
+
+    with pytest.raises(StoreError, match="bolt://HOST:PORT"):
+        connect(uri)

@@ -47,11 +47,7 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
             raise StoreError(f"store {uri!r}: local: needs a folder, e.g. local:./kgrec-store")
         return LocalStore(rest)
     if sep and scheme in NEO4J_SCHEMES and rest.startswith("//"):
-        if "@" in rest[2:].split("/", 1)[0]:
-            raise StoreError(
-                f"store {redact(uri)!r}: put no user name or password in the store URI (it would "
-                "show in process lists and messages); set NEO4J_USERNAME and NEO4J_PASSWORD"
-            )
+        _refuse_credentials(uri)
         _check_neo4j_uri(uri)
         database = default_database()
         if driver is not None:
@@ -59,6 +55,15 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
         return Neo4jStore(_driver(uri), database=database, uri=uri, owns_driver=True)
     known = ", ".join(["local:PATH", *(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)])
     raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}")
+
+
+def _refuse_credentials(uri: str) -> None:
+    """A StoreError for a Neo4j URI with a user name or password in it, never repeating them."""
+    if "@" in uri.partition("://")[2].split("/", 1)[0]:
+        raise StoreError(
+            f"store {redact(uri)!r}: put no user name or password in the store URI (it would "
+            "show in process lists and messages); set NEO4J_USERNAME and NEO4J_PASSWORD"
+        )
 
 
 def default_database() -> str:
@@ -115,7 +120,15 @@ def _check_neo4j_uri(uri: str) -> None:
 def neo4j_driver(uri: str) -> Driver:
     """A driver for the Neo4j server at ``uri`` (connecting to nothing yet), authenticated as
     :func:`open_store` authenticates: ``NEO4J_USERNAME`` / ``NEO4J_PASSWORD``, the local
-    server's default password sent only to this machine."""
+    server's default password sent only to this machine. A URI of another scheme, or with a
+    user name or password in it, is a StoreError, as in :func:`open_store`."""
+    scheme, sep, rest = uri.partition(":")
+    if not (sep and scheme in NEO4J_SCHEMES and rest.startswith("//")):
+        # before, local: was "expected local://HOST:PORT" and http:// went to the driver's
+        # preview HTTP client
+        known = ", ".join(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)
+        raise StoreError(f"{redact(uri)!r} is no Neo4j server's URI: expected one of {known}")
+    _refuse_credentials(uri)  # before, the driver's error repeated them
     _check_neo4j_uri(uri)
     return _driver(uri)
 
