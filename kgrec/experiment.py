@@ -1495,10 +1495,13 @@ class Run:
         an error about one of them."""
         from kgrec.store import redact
 
-        if source is None:
+        if source is None:  # every one named (before, the first alone)
+            named = (
+                f"user {user_ids[0]!r} is" if len(user_ids) == 1 else f"users {few(user_ids)} are"
+            )
             raise InputError(
-                f"user {user_ids[0]!r} is not in the run's graph, and the run was trained from "
-                "files: there is no store to read a newcomer's interactions from",
+                f"{named} not in the run's graph, and the run was trained from files: there is "
+                "no store to read a newcomer's interactions from",
                 field=field,
             )
         if interactions is None:
@@ -1535,28 +1538,30 @@ class Run:
         histories = []
         for user in user_ids:
             items = found.loc[(found["user_id"] == user) & found["usable"], "item"]
-            if items.empty and missing_ok:
-                histories.append(None)
-                continue
-            if items.empty:
-                mine = found.loc[found["user_id"] == user, "item"]
-                late = int((mine < 0).sum())
-                if mine.empty:
-                    why = "they have none there: load the user's interactions first (a typo?)"
-                else:
-                    why = (
-                        f"of their {len(mine)} interaction(s) there, {late} are with items "
-                        f"loaded after training and {len(mine) - late} with items the run "
-                        "never trained (without a training interaction, or of a domain it did "
-                        "not train on); fold-in starts from items the run learnt, so to serve "
-                        "this user retrain the run on the store as it is now (kgrec train)"
-                    )
-                raise InputError(
-                    f"user {user!r} is neither in the run's graph nor has interactions with "
-                    f"items it learnt in {redact(source.uri)}: {why}",
-                    field=field,
+            histories.append(
+                None if items.empty else torch.tensor(items.to_numpy(), dtype=torch.long)
+            )
+        missing = [user for user, h in zip(user_ids, histories, strict=True) if h is None]
+        if missing and not missing_ok:  # the first one's reason, every one named
+            user = missing[0]
+            mine = found.loc[found["user_id"] == user, "item"]
+            late = int((mine < 0).sum())
+            if mine.empty:
+                why = "they have none there: load the user's interactions first (a typo?)"
+            else:
+                why = (
+                    f"of their {len(mine)} interaction(s) there, {late} are with items "
+                    f"loaded after training and {len(mine) - late} with items the run "
+                    "never trained (without a training interaction, or of a domain it did "
+                    "not train on); fold-in starts from items the run learnt, so to serve "
+                    "this user retrain the run on the store as it is now (kgrec train)"
                 )
-            histories.append(torch.tensor(items.to_numpy(), dtype=torch.long))
+            others = f" ({len(missing)} users in all: {few(missing)})" if len(missing) > 1 else ""
+            raise InputError(
+                f"user {user!r} is neither in the run's graph nor has interactions with "
+                f"items it learnt in {redact(source.uri)}: {why}{others}",
+                field=field,
+            )
         unserved = [
             user for user, history in zip(user_ids, histories, strict=True) if history is None
         ]

@@ -327,6 +327,22 @@ def test_a_run_returns_dataframes(trained):
         trained.recommend(k=True, users=["u3"])
 
 
+def test_recommend_names_every_unknown_user_at_once(trained, tmp_path, tiny_store):
+    """Before, only the first of several unknown ids was named: a notebook's list with three
+    typos took three runs to correct."""
+    with pytest.raises(kgrec.errors.InputError) as raised:
+        trained.recommend(k=3, users=["u3", "nobody", "ghost"])
+    assert "users 'nobody', 'ghost' are not in the run's graph" in str(raised.value)
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "s", **SMALL
+    )
+    with pytest.raises(kgrec.errors.InputError) as raised:
+        run.recommend(k=3, users=["u3", "nobody", "ghost"])
+    message = str(raised.value)
+    assert "user 'nobody' is neither in the run's graph" in message
+    assert "2 users in all: 'nobody', 'ghost'" in message
+
+
 def test_a_run_takes_a_numpy_k_and_refuses_a_bool_k(trained):
     """k from pandas or numpy (np.int64(2)) is the number it holds: before, Run.recommend and
     Run.explain refused it as "not a positive integer"; and Run.explain took k=True (as 1)
