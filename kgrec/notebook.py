@@ -33,7 +33,7 @@ def connect(uri: str | None = None) -> Driver:
     its connection checked: a server that cannot be reached or refuses the credentials is a
     :class:`~kgrec.errors.StoreError` saying so. A blank ``uri`` is an error, not the default
     (as in :func:`~kgrec.store.open_store`)."""
-    if uri is not None and not uri.strip():
+    if isinstance(uri, str) and not uri.strip():
         raise StoreError(
             f"uri {uri!r} is empty: name a server (bolt://HOST:PORT), or give none for "
             f"$NEO4J_URI, else {LOCAL_SERVER}"

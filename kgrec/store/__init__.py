@@ -37,7 +37,7 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
     """
     if uri is None:
         uri = os.environ.get("NEO4J_URI") or DEFAULT_LOCAL
-    elif not uri.strip():  # `--store "$STORE"` with STORE unset: not the default store
+    elif not _check_text(uri).strip():  # `--store "$STORE"` with STORE unset: not the default store
         raise StoreError(
             f"store {uri!r} is empty: name one, e.g. {DEFAULT_LOCAL} or bolt://HOST:PORT"
         )
@@ -55,6 +55,19 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
         return Neo4jStore(_driver(uri), database=database, uri=uri, owns_driver=True)
     known = ", ".join(["local:PATH", *(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)])
     raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}")
+
+
+def _check_text(uri: object) -> str:
+    """``uri``, a StoreError where it is not text: a store object (from :func:`open_store`)
+    given where its URI is asked for (before, an AttributeError), or a path."""
+    if not isinstance(uri, str):
+        named = getattr(uri, "uri", None)
+        hint = f": pass its URI, {named!r}" if isinstance(named, str) else ""
+        raise StoreError(
+            f"a store is named by its URI (text: {DEFAULT_LOCAL}, bolt://HOST:PORT), got "
+            f"{type(uri).__name__}{hint}"
+        )
+    return uri
 
 
 def _refuse_credentials(uri: str) -> None:
@@ -77,7 +90,7 @@ def absolute_uri(uri: str | None) -> str | None:
     opens the same store from any working directory; other URIs (and None) as they are."""
     if uri is None:
         return None
-    scheme, sep, rest = uri.partition(":")
+    scheme, sep, rest = _check_text(uri).partition(":")
     if sep and scheme == "local" and rest:
         return f"local:{Path(rest).expanduser().resolve()}"
     return uri
@@ -122,7 +135,7 @@ def neo4j_driver(uri: str) -> Driver:
     :func:`open_store` authenticates: ``NEO4J_USERNAME`` / ``NEO4J_PASSWORD``, the local
     server's default password sent only to this machine. A URI of another scheme, or with a
     user name or password in it, is a StoreError, as in :func:`open_store`."""
-    scheme, sep, rest = uri.partition(":")
+    scheme, sep, rest = _check_text(uri).partition(":")
     if not (sep and scheme in NEO4J_SCHEMES and rest.startswith("//")):
         # before, local: was "expected local://HOST:PORT" and http:// went to the driver's
         # preview HTTP client

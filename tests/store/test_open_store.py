@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kgrec.errors import StoreError
-from kgrec.store import LocalStore, Neo4jStore, absolute_uri, open_store
+from kgrec.store import LocalStore, Neo4jStore, absolute_uri, neo4j_driver, open_store
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +225,17 @@ def test_open_store_checks_a_neo4j_uri_once(monkeypatch):
     assert len(checked) == 2
     with pytest.raises(StoreError, match="out of range"):
         kgrec.store.neo4j_driver("bolt://127.0.0.1:99999")
+
+
+def test_a_store_object_given_for_a_uri_is_a_store_error_naming_its_uri(tmp_path):
+    # a notebook's `store = open_store(uri)` passed on as train(store=store), embed_store(store)
+    # or run.publish(store): before, an AttributeError ('LocalStore' object has no attribute
+    # 'strip' / 'partition')
+    store = LocalStore(tmp_path / "graph")
+    message = f"pass its URI, 'local:{tmp_path / 'graph'}'"
+    for call in (open_store, absolute_uri, neo4j_driver):
+        with pytest.raises(StoreError, match="a store is named by its URI") as raised:
+            call(store)
+        assert message in str(raised.value)
+    with pytest.raises(StoreError, match="got PosixPath"):
+        open_store(tmp_path)
