@@ -97,9 +97,11 @@ class EmbeddingCache:
                     "another --cache, or --no-cache"
                 ) from None
             for key, blob in rows:
-                vector = np.frombuffer(blob, dtype=np.float32)
                 # another writer's, or damaged (vectors are unit length): encode again
-                if vector.shape[0] != dimension or not np.isfinite(vector).all():
+                if not isinstance(blob, bytes) or len(blob) != 4 * dimension:
+                    continue
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if not np.isfinite(vector).all():
                     continue
                 if abs(float(np.linalg.norm(vector)) - 1.0) > 1e-3:
                     continue

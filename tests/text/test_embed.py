@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kgrec.text.cache import EmbeddingCache
+from kgrec.text.cache import EmbeddingCache, text_key
 from kgrec.text.embed import embed_texts
 from kgrec.text.encoder import TextEncoder
 
@@ -196,3 +196,22 @@ def test_a_cache_that_is_no_database_is_named_and_kept(tmp_path):
     with pytest.raises(KgrecError, match=r"not an SQLite database .*--no-cache"):
         EmbeddingCache(mine)
     assert mine.read_text() == "my notes, not a cache\n" * 100
+
+
+def test_a_cached_vector_of_damaged_bytes_or_not_bytes_is_encoded_again(tmp_path):
+    # before: a row whose vector was not a whole number of float32s (5 bytes), or text,
+    # stopped `kgrec embed` with a bare ValueError/TypeError from numpy
+    import sqlite3
+
+    path = tmp_path / "cache.sqlite"
+    good = np.array([0.6, 0.8], dtype=np.float32)
+    with EmbeddingCache(path) as cache:
+        cache.put("m", ["a", "b", "c"], np.stack([good, good, good]))
+    with sqlite3.connect(path) as db:
+        key_b, key_c = (text_key("m", t) for t in ("b", "c"))
+        db.execute("UPDATE vectors SET vector = ? WHERE key = ?", (b"\0" * 5, key_b))
+        db.execute("UPDATE vectors SET vector = 'text' WHERE key = ?", (key_c,))
+    db.close()
+    with EmbeddingCache(path) as cache:
+        found = cache.get("m", ["a", "b", "c"], 2)
+    assert list(found) == [0] and np.array_equal(found[0], good)
