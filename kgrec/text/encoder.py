@@ -267,13 +267,34 @@ class TextEncoder:
 
 
 def _default_max_length(path: Path, tokenizer, model) -> int:
+    """The sentence-transformers ``max_seq_length`` of the folder, else the smaller of the
+    tokenizer's and the position embeddings' limits; a ModelNotFoundError naming the file when
+    that file is no JSON object, its value no positive whole number, or above the positions
+    (the first long text would fail mid-embed)."""
+    positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
     config = path / "sentence_bert_config.json"
     if config.is_file():
-        value = json.loads(config.read_text()).get("max_seq_length")
-        if value:
-            return int(value)
-    limits = [
-        int(tokenizer.model_max_length),
-        int(getattr(model.config, "max_position_embeddings", 0) or 0),
-    ]
+        try:
+            settings = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelNotFoundError(
+                f"{config}: not a sentence-transformers config ({exc})"
+            ) from None
+        if not isinstance(settings, dict):
+            raise ModelNotFoundError(f"{config}: not a sentence-transformers config (no object)")
+        value = settings.get("max_seq_length")
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise ModelNotFoundError(
+                f"{config}: max_seq_length {value!r} is not a positive whole number of tokens"
+            )
+        if value is not None and 0 < positions < value:
+            raise ModelNotFoundError(
+                f"{config}: max_seq_length {value} is above the model's {positions} positions "
+                "(max_position_embeddings in config.json): its longer texts could not be encoded"
+            )
+        if value is not None:
+            return value
+    limits = [int(tokenizer.model_max_length), positions]
     return min(limit for limit in limits if 0 < limit < 1_000_000)

@@ -238,3 +238,27 @@ def test_a_model_that_is_no_text_encoder_is_refused_before_any_work(
     assert main(["embed", "--store", store.uri, "--model", str(folder), "--no-cache"]) == 2
     assert "does not encode text" in capsys.readouterr().err
     assert (tmp_path / "store" / "manifest.json").read_bytes() == manifest
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ('{"max_seq_length": ', "not a sentence-transformers config"),
+        ("[1]", "not a sentence-transformers config"),
+        ('{"max_seq_length": "abc"}', "'abc' is not a positive whole number"),
+        ('{"max_seq_length": 100}', "100 is above the model's 64 positions"),
+    ],
+)
+def test_a_bad_sentence_bert_config_is_a_clear_error_before_any_work(
+    tmp_path, tiny_model, config, match
+):
+    # before: a JSONDecodeError, ValueError or AttributeError traceback as the model loaded, or
+    # (a length above the positions) a RuntimeError mid-embed at the first long text
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    (folder / "sentence_bert_config.json").write_text(config)
+    with pytest.raises(ModelNotFoundError, match=re.escape(match)) as caught:
+        TextEncoder(folder)
+    assert "sentence_bert_config.json" in str(caught.value)
+    (folder / "sentence_bert_config.json").write_text('{"max_seq_length": 48}')
+    assert TextEncoder(folder).max_length == 48
