@@ -205,6 +205,9 @@ class TextEncoder:
         self.source = model if isinstance(model, ResolvedModel) else resolve_model(model)
         path = self.source.path
         self.pooling = read_pooling(path)  # before the weights: a refused model fails at once
+        settings = _sentence_bert_config(path)
+        # sentence-transformers lowercases the texts first where the model says so
+        self.lower_case = bool(settings.get("do_lower_case", False))
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             self.model = AutoModel.from_pretrained(path, local_files_only=True).to(device).eval()
@@ -213,7 +216,9 @@ class TextEncoder:
             raise ModelNotFoundError(f"cannot load the model in {path}: {first}") from None
         self.tokenizer.padding_side = "right"  # CLS pooling reads token 0 of every row
         self.device = torch.device(device)
-        self.max_length = max_length or _default_max_length(path, self.tokenizer, self.model)
+        self.max_length = max_length or _default_max_length(
+            path, settings, self.tokenizer, self.model
+        )
         # A model that is no text encoder (an encoder-decoder such as T5) fails its first
         # forward pass: here, before any work, not in a traceback after the store is read.
         try:
@@ -230,10 +235,12 @@ class TextEncoder:
 
     @property
     def identity(self) -> str:
-        """What determines the vectors: the model's identity, the truncation length and the
-        pooling (named when not mean, so the vectors cached before it was read stay valid)."""
+        """What determines the vectors: the model's identity, the truncation length, the
+        pooling and the lowercasing (each named when not the default, so the vectors cached
+        before it was read stay valid)."""
         pooling = "" if self.pooling == "mean" else f"|pooling={self.pooling}"
-        return f"{self.source.identity}|max_length={self.max_length}{pooling}"
+        lower = "|lower_case" if self.lower_case else ""
+        return f"{self.source.identity}|max_length={self.max_length}{pooling}{lower}"
 
     @torch.no_grad()
     def encode(
@@ -246,6 +253,8 @@ class TextEncoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
+        if self.lower_case:  # the model's sentence_bert_config.json do_lower_case
+            texts = [text.lower() for text in texts]
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
         keys = [k for k in _INPUTS if k in encoded]
         # Longest first, so each batch pads to similar lengths; rows go back to input order.
@@ -266,35 +275,44 @@ class TextEncoder:
         return out
 
 
-def _default_max_length(path: Path, tokenizer, model) -> int:
-    """The sentence-transformers ``max_seq_length`` of the folder, else the smaller of the
-    tokenizer's and the position embeddings' limits; a ModelNotFoundError naming the file when
-    that file is no JSON object, its value no positive whole number, or above the positions
-    (the first long text would fail mid-embed)."""
-    positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+def _sentence_bert_config(path: Path) -> dict:
+    """The folder's sentence-transformers ``sentence_bert_config.json`` (empty without one),
+    checked: a ModelNotFoundError naming the file when it is no JSON object, its
+    ``max_seq_length`` no positive whole number or its ``do_lower_case`` no boolean."""
     config = path / "sentence_bert_config.json"
-    if config.is_file():
-        try:
-            settings = json.loads(config.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelNotFoundError(
-                f"{config}: not a sentence-transformers config ({exc})"
-            ) from None
-        if not isinstance(settings, dict):
-            raise ModelNotFoundError(f"{config}: not a sentence-transformers config (no object)")
-        value = settings.get("max_seq_length")
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
-        ):
-            raise ModelNotFoundError(
-                f"{config}: max_seq_length {value!r} is not a positive whole number of tokens"
-            )
-        if value is not None and 0 < positions < value:
-            raise ModelNotFoundError(
-                f"{config}: max_seq_length {value} is above the model's {positions} positions "
-                "(max_position_embeddings in config.json): its longer texts could not be encoded"
-            )
-        if value is not None:
-            return value
+    if not config.is_file():
+        return {}
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"{config}: not a sentence-transformers config ({exc})") from None
+    if not isinstance(settings, dict):
+        raise ModelNotFoundError(f"{config}: not a sentence-transformers config (no object)")
+    value = settings.get("max_seq_length")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ModelNotFoundError(
+            f"{config}: max_seq_length {value!r} is not a positive whole number of tokens"
+        )
+    if not isinstance(settings.get("do_lower_case", False), bool):
+        raise ModelNotFoundError(
+            f"{config}: do_lower_case {settings['do_lower_case']!r} is not true or false"
+        )
+    return settings
+
+
+def _default_max_length(path: Path, settings: dict, tokenizer, model) -> int:
+    """The sentence-transformers ``max_seq_length`` (``settings``), else the smaller of the
+    tokenizer's and the position embeddings' limits; a ModelNotFoundError when it is above
+    the positions (the first long text would fail mid-embed)."""
+    positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    value = settings.get("max_seq_length")
+    if value is not None and 0 < positions < value:
+        raise ModelNotFoundError(
+            f"{path / 'sentence_bert_config.json'}: max_seq_length {value} is above the "
+            f"model's {positions} positions (max_position_embeddings in config.json): its "
+            "longer texts could not be encoded"
+        )
+    if value is not None:
+        return value
     limits = [int(tokenizer.model_max_length), positions]
     return min(limit for limit in limits if 0 < limit < 1_000_000)

@@ -247,6 +247,7 @@ def test_a_model_that_is_no_text_encoder_is_refused_before_any_work(
         ("[1]", "not a sentence-transformers config"),
         ('{"max_seq_length": "abc"}', "'abc' is not a positive whole number"),
         ('{"max_seq_length": 100}', "100 is above the model's 64 positions"),
+        ('{"do_lower_case": "yes"}', "do_lower_case 'yes' is not true or false"),
     ],
 )
 def test_a_bad_sentence_bert_config_is_a_clear_error_before_any_work(
@@ -262,3 +263,24 @@ def test_a_bad_sentence_bert_config_is_a_clear_error_before_any_work(
     assert "sentence_bert_config.json" in str(caught.value)
     (folder / "sentence_bert_config.json").write_text('{"max_seq_length": 48}')
     assert TextEncoder(folder).max_length == 48
+
+
+def test_a_model_that_says_do_lower_case_is_given_lowercased_texts(tmp_path, tiny_model):
+    # before: sentence_bert_config.json's do_lower_case was ignored, so a model with a cased
+    # tokenizer that sentence-transformers feeds lowercased texts got "HEAT" as it is: other
+    # vectors than the model's, cached under the same identity
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    tokenizer["normalizer"]["lowercase"] = False  # a cased tokenizer
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps(config | {"do_lower_case": False}))
+    cased = TextEncoder(folder)
+    upper, lower = cased.encode(["HEAT AND CASINO", "heat and casino"], progress=False)
+    assert not np.allclose(upper, lower)  # the tokenizer alone keeps the case
+    (folder / "sentence_bert_config.json").write_text('{"do_lower_case": true}')
+    lowering = TextEncoder(folder)
+    upper, lower = lowering.encode(["HEAT AND CASINO", "heat and casino"], progress=False)
+    np.testing.assert_allclose(upper, lower, atol=1e-6)
+    assert lowering.identity.endswith("|lower_case") and "lower_case" not in cased.identity
