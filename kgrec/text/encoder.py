@@ -187,7 +187,9 @@ class TextEncoder:
 
     Args:
         model: a folder, a Hugging Face model id, or ``None`` for all-MiniLM-L6-v2.
-        max_length: tokens kept per text (longer texts are truncated); default: the model's
+        max_length: tokens kept per text (longer texts are truncated), a positive integer
+            no larger than the model's position embeddings (``max_position_embeddings``: 512
+            for all-MiniLM-L6-v2), else a TypeError or ValueError naming it; default: the model's
             ``sentence_bert_config.json`` ``max_seq_length`` if present, else the smaller of the
             tokenizer's and the position embeddings' limits.
         device: torch device.
@@ -202,6 +204,13 @@ class TextEncoder:
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
+        # before the model loads: 0 was taken for the default, a negative one failed in encode
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int)
+        ):
+            raise TypeError(f"max_length must be an integer, got {max_length!r}")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be a positive integer, got {max_length}")
         self.source = model if isinstance(model, ResolvedModel) else resolve_model(model)
         path = self.source.path
         self.pooling = read_pooling(path)  # before the weights: a refused model fails at once
@@ -216,9 +225,7 @@ class TextEncoder:
             raise ModelNotFoundError(f"cannot load the model in {path}: {first}") from None
         self.tokenizer.padding_side = "right"  # CLS pooling reads token 0 of every row
         self.device = torch.device(device)
-        self.max_length = max_length or _default_max_length(
-            path, settings, self.tokenizer, self.model
-        )
+        self.max_length = _max_length(path, settings, self.tokenizer, self.model, max_length)
         # A model that is no text encoder (an encoder-decoder such as T5) fails its first
         # forward pass: here, before any work, not in a traceback after the store is read.
         try:
@@ -300,11 +307,19 @@ def _sentence_bert_config(path: Path) -> dict:
     return settings
 
 
-def _default_max_length(path: Path, settings: dict, tokenizer, model) -> int:
-    """The sentence-transformers ``max_seq_length`` (``settings``), else the smaller of the
-    tokenizer's and the position embeddings' limits; a ModelNotFoundError when it is above
-    the positions (the first long text would fail mid-embed)."""
+def _max_length(path: Path, settings: dict, tokenizer, model, asked: int | None) -> int:
+    """``asked`` (TextEncoder's ``max_length``), else the sentence-transformers
+    ``max_seq_length`` (``settings``), else the smaller of the tokenizer's and the position
+    embeddings' limits; a ValueError (``asked``) or ModelNotFoundError (``max_seq_length``)
+    when it is above the positions (the first long text would fail mid-embed)."""
     positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    if asked is not None and 0 < positions < asked:
+        raise ValueError(
+            f"max_length {asked} is above the {positions} positions of the model in {path} "
+            "(max_position_embeddings in config.json): its longer texts could not be encoded"
+        )
+    if asked is not None:
+        return asked
     value = settings.get("max_seq_length")
     if value is not None and 0 < positions < value:
         raise ModelNotFoundError(

@@ -265,6 +265,28 @@ def test_a_bad_sentence_bert_config_is_a_clear_error_before_any_work(
     assert TextEncoder(folder).max_length == 48
 
 
+@pytest.mark.parametrize(
+    ("max_length", "error", "match"),
+    [
+        (65, ValueError, "max_length 65 is above the 64 positions of the model in"),
+        (0, ValueError, "max_length must be a positive integer, got 0"),
+        (-3, ValueError, "max_length must be a positive integer, got -3"),
+        ("32", TypeError, "max_length must be an integer, got '32'"),
+    ],
+)
+def test_a_max_length_the_model_cannot_take_is_refused_at_construction(
+    tiny_model, max_length, error, match
+):
+    # before: accepted, then a RuntimeError mid-encode at the first text longer than the
+    # positions ("The size of tensor a ... must match"), an OverflowError for a negative one;
+    # 0 was taken for the default
+    with pytest.raises(error, match=re.escape(match)):
+        TextEncoder(tiny_model, max_length=max_length)
+    encoder = TextEncoder(tiny_model, max_length=64)  # the positions themselves are fine
+    vectors = encoder.encode([" ".join(["long"] * 500)], progress=False)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
 def test_a_model_that_says_do_lower_case_is_given_lowercased_texts(tmp_path, tiny_model):
     # before: sentence_bert_config.json's do_lower_case was ignored, so a model with a cased
     # tokenizer that sentence-transformers feeds lowercased texts got "HEAT" as it is: other
