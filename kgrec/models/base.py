@@ -10,6 +10,7 @@ numbers the relation of each edge.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 from typing import ClassVar
 
 import torch
@@ -256,6 +257,23 @@ def check_count(name: str, value: object, minimum: int) -> None:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
+def check_number(name: str, value: object) -> None:
+    """A TypeError unless ``value`` is a real number (not a bool, not a string such as
+    ``"1"``): a weight or a rate of a model, whose range the caller checks with it."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+
+
+def check_tensor(name: str, value: object) -> None:
+    """A TypeError unless ``value`` is a torch.Tensor (a list, a NumPy array: convert it with
+    ``torch.as_tensor``)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(value).__name__} (torch.as_tensor "
+            "converts it)"
+        )
+
+
 def check_k(k: object) -> None:
     """ValueError unless ``k``, a number of items to rank, is a positive integer (not a bool)."""
     if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
@@ -282,7 +300,8 @@ def check_vectors(name: str, vectors: Tensor, rows: int, shape: str) -> None:
     """ValueError unless ``vectors`` is a 2-D tensor of ``rows`` rows of finite numbers (text
     vectors, one row a node; ``shape`` says it in the message, ``"(19, d_text)"``): a NaN in
     one row would make every score it reaches NaN, a model diverged as far as training can
-    tell."""
+    tell; a TypeError unless it is a tensor at all."""
+    check_tensor(name, vectors)
     if vectors.dim() != 2 or vectors.size(0) != rows:
         raise ValueError(f"{name} must have shape {shape}, got {tuple(vectors.shape)}")
     finite = torch.isfinite(vectors).all(dim=1)

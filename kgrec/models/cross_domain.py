@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import check_count, check_vectors
+from kgrec.models.base import check_count, check_number, check_tensor, check_vectors
 from kgrec.models.layers import DomainAdaptiveLayer, GradientReversal, TextInput
 from kgrec.models.rgcn import RGCNRecommender
 
@@ -124,6 +124,8 @@ class CrossDomainRecommender(RGCNRecommender):
             text_hidden=text_hidden,
         )
         check_count("num_domains", num_domains, 1)
+        check_tensor("item_domain", item_domain)
+        check_number("adversarial_weight", adversarial_weight)
         if item_domain.shape != (num_items,):
             raise ValueError(
                 f"item_domain must have shape ({num_items},), got {tuple(item_domain.shape)}"

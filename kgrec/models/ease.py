@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kgrec.models.base import GraphRecommender, check_vectors
+from kgrec.models.base import GraphRecommender, check_number, check_vectors
 
 # EASE holds dense [U, I] interactions, an [I, I] Gram matrix, its inverse and B (float64) and
 # serves dense [U + I, I] float32 "embeddings"; past this it refuses rather than exhaust memory
@@ -63,6 +63,8 @@ class EASE(GraphRecommender):
         text_weight: float = 0.0,
     ) -> None:
         super().__init__(num_users, num_items)
+        check_number("l2", l2)
+        check_number("text_weight", text_weight)
         if not 0 < l2 < math.inf:  # NaN too; inf gives every score NaN
             raise ValueError(f"l2 must be a positive finite number, got {l2}")
         if not 0 <= text_weight < math.inf:

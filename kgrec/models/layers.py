@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
-from kgrec.models.base import check_count, check_edge_index, check_vectors
+from kgrec.models.base import check_count, check_edge_index, check_tensor, check_vectors
 
 
 class RelationGroups(NamedTuple):
@@ -537,6 +537,7 @@ def rows_with_text(text_features: Tensor, mask: Tensor | None) -> Tensor:
     rows that are not all zeros when None (the export writes zeros where a node has none)."""
     if mask is None:
         return text_features.ne(0).any(dim=1)
+    check_tensor("text_mask", mask)
     if mask.shape != (text_features.size(0),):
         raise ValueError(
             f"text_mask must have shape ({text_features.size(0)},), got {tuple(mask.shape)}"

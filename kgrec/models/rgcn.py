@@ -6,7 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import GraphRecommender, check_count, check_edge_index, check_indices
+from kgrec.models.base import (
+    GraphRecommender,
+    check_count,
+    check_edge_index,
+    check_indices,
+    check_number,
+)
 from kgrec.models.layers import (
     RelationalConv,
     RelationGroups,
@@ -28,6 +34,7 @@ def check_graph_sizes(
     check_count("num_relations", num_relations, 1)
     check_count("embedding_dim", embedding_dim, 1)
     check_count("num_layers", num_layers, 0)
+    check_number("dropout", dropout)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -340,3 +341,52 @@ def test_text_vectors_that_are_not_finite_are_refused_naming_the_row(case, toy_g
         ValueError, match=rf"{name} must hold finite numbers: 1 row\(s\) .*row {position}\)"
     ):
         case.build(graph)
+
+
+_TEXT = [[1.0, 0.0], [0.0, 1.0]]  # two items' text vectors, as a list
+
+
+@pytest.mark.parametrize(
+    ("build", "says"),
+    [
+        (lambda: kgrec.models.EASE(2, 2, l2="1"), "l2 must be a number, got '1'"),
+        (lambda: kgrec.models.EASE(2, 2, text_weight="1"), "text_weight must be a number"),
+        (
+            lambda: kgrec.models.EASE(2, 2, item_text=_TEXT, text_weight=1.0),
+            "item_text must be a torch.Tensor, got list",
+        ),
+        (
+            lambda: kgrec.models.TextSimilarity(2, 2, item_text=_TEXT),
+            "item_text must be a torch.Tensor, got list",
+        ),
+        (
+            lambda: kgrec.models.LightGCNRecommender(2, 2, text_features=_TEXT * 2),
+            "text_features must be a torch.Tensor, got list",
+        ),
+        (
+            lambda: kgrec.models.LightGCNRecommender(
+                2, 2, text_features=torch.ones(4, 2), text_mask=[True] * 4
+            ),
+            "text_mask must be a torch.Tensor, got list",
+        ),
+        (
+            lambda: kgrec.models.RGCNRecommender(2, 2, 0, 2, dropout="0.1"),
+            "dropout must be a number, got '0.1'",
+        ),
+        (
+            lambda: kgrec.models.CrossDomainRecommender(2, 2, 0, 2, 2, item_domain=[0, 1]),
+            "item_domain must be a torch.Tensor, got list",
+        ),
+        (
+            lambda: kgrec.models.CrossDomainRecommender(
+                2, 2, 0, 2, 2, item_domain=torch.tensor([0, 1]), adversarial_weight="0.1"
+            ),
+            "adversarial_weight must be a number, got '0.1'",
+        ),
+    ],
+)
+def test_a_string_or_list_where_a_number_or_tensor_is_asked_is_a_type_error_naming_it(build, says):
+    # before: a bare TypeError from a comparison ("'<' not supported between instances of
+    # 'int' and 'str'") or an AttributeError ("'list' object has no attribute 'dim'")
+    with pytest.raises(TypeError, match=re.escape(says)):
+        build()
