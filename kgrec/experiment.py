@@ -817,7 +817,8 @@ class Run:
         store: str | None = None,
     ) -> pd.DataFrame:
         """Top-``k`` target-domain items per user (all users, or ``users`` by id), never an
-        item the user already has: the RECOMMENDATIONS table (user_id, item_uid, score, rank,
+        item the user already has (so fewer than ``k`` rows for a user with fewer items left
+        to rank): the RECOMMENDATIONS table (user_id, item_uid, score, rank,
         model, run). What a user has is read from the run's store when it has one, so the
         items a user rated after training (and their valid and test items) are left out too,
         and so are the pairs of the run's split (split files may hold pairs the graph does not).
