@@ -141,11 +141,19 @@ def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--epochs", "0"), ("--epochs", "-1"), ("--users", "-1")]
+    ("option", "value"),
+    [
+        ("--epochs", "0"),
+        ("--epochs", "-1"),
+        ("--users", "-1"),
+        ("--seed", "-1"),
+        ("--seed", str(2**63)),
+    ],
 )
 def test_a_bad_number_is_refused_before_any_step(option, value, steps, tmp_path, capsys):
-    """`--epochs 0` was refused only by kgrec train, after the load and embed steps had run and
-    written the store; `--users -1` showed every user but the last."""
+    """`--epochs 0` (and `--seed -1`, a seed numpy does not take) was refused only by kgrec
+    train, after the earlier quickstart's store and run had been removed and the load and embed
+    steps had run and written the store; `--users -1` showed every user but the last."""
     data = tiny_ml100k(tmp_path / "ml-100k")
     out = tmp_path / "out"
     assert real_main(["quickstart", "--data", str(data), "--out", str(out), option, value]) == 2

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from kgrec.commands.options import add_threads_option
+from kgrec.data.split import check_seed
 from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import RUN_FILE, unfinished_run
 from kgrec.explain import GraphIndex, explain
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     # refused here, not after the load and embed steps have run (and written the store)
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"epochs must be positive, got {args.epochs}", field="--epochs")
+    check_seed(args.seed)  # kgrec train's check, made before the earlier quickstart's is removed
     if args.users < 0:
         raise InputError(f"users must be 0 or more, got {args.users}", field="--users")
     epochs = ["--epochs", str(EPOCHS if args.epochs is None else args.epochs)] if learns else []
