@@ -171,6 +171,19 @@ def test_an_out_that_is_a_file_is_refused(steps, tmp_path, capsys):
     assert out.read_text() == "mine\n" and steps == []
 
 
+def test_an_out_below_a_file_is_refused(steps, tmp_path, capsys):
+    """An --out inside a file (`--out FILE/sub`) stopped the quickstart with a bare
+    NotADirectoryError traceback."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    mine = tmp_path / "mine"
+    mine.write_text("mine\n")
+    out = mine / "sub"
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and str(out) in err
+    assert mine.read_text() == "mine\n" and steps == []
+
+
 def test_a_run_of_the_users_own_beside_a_quickstarts_is_never_deleted(steps, tmp_path, capsys):
     """The marker of an earlier quickstart in --out vouched for every store and run there: a
     run the user trained into it afterwards (`kgrec train --out OUT/ease`, as the quickstart

@@ -116,7 +116,12 @@ def run(args: argparse.Namespace) -> int:
     ]
     for path in owned:
         shutil.rmtree(path)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:  # absent when it fails: nothing above was removed
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file above it (--out FILE/sub), no permission
+        raise KgrecError(
+            f"--out {args.out}: cannot make it ({exc.strerror}): choose another --out"
+        ) from None
     named = sorted((made or set()) | {store_path.name, run_dir.name})
     marker.write_text("".join(f"{name}\n" for name in named))
     store = f"local:{store_path}"
