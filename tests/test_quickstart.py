@@ -32,6 +32,19 @@ def test_empty_data_folder_names_it(monkeypatch, tmp_path, capsys):
     assert str(tmp_path / "ml-100k") in err and "kgrec download ml-100k" in err
 
 
+def test_an_empty_data_option_names_it(monkeypatch, tmp_path, capsys):
+    """`--data DIR` without atomic files said to fetch them into DIR's parent (where kgrec
+    download writes PARENT/ml-100k, not DIR) "or point KGREC_DATA elsewhere", which --data
+    overrides."""
+    monkeypatch.setenv("KGREC_DATA", str(tmp_path))
+    (tmp_path / "mine").mkdir()
+    args = ["quickstart", "--data", str(tmp_path / "mine"), "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"--data {tmp_path / 'mine'}" in err and "--data DIR/ml-100k" in err
+    assert "KGREC_DATA" not in err and not (tmp_path / "out").exists()
+
+
 def test_the_main_job_runs_end_to_end_on_ml100k(monkeypatch, datasets, tmp_path, capsys):
     monkeypatch.setenv("KGREC_DATA", str(datasets))
     out = tmp_path / "out"

@@ -61,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def data_folder(path: Path | None) -> Path:
     """The ml-100k folder, or an error that says how to get it."""
+    given = path is not None
     if path is None:
         root = os.environ.get("KGREC_DATA")
         if not root:
@@ -70,6 +71,11 @@ def data_folder(path: Path | None) -> Path:
             )
         path = Path(root) / "ml-100k"
     if not any(path.glob("*.inter")):
+        if given:  # kgrec download writes DIR/ml-100k, which --data then names
+            raise KgrecError(
+                f"--data {path} holds no ml-100k atomic files (*.inter); fetch them with "
+                "`kgrec download ml-100k --dest DIR` and pass --data DIR/ml-100k"
+            )
         raise KgrecError(
             f"{path} holds no ml-100k atomic files (*.inter); fetch them with "
             f"`kgrec download ml-100k --dest {path.parent}` or point KGREC_DATA elsewhere"
