@@ -275,3 +275,27 @@ def test_macos_metadata_is_left_out_and_two_datasets_are_refused(http_root, tmp_
     err = capsys.readouterr().err
     assert "'ml-1m/ml-1m.inter'" in err and "'old/ml-1m.inter'" in err and "2 folders" in err
     assert not (dest / "ml-1m").exists()
+
+
+@pytest.mark.parametrize("value", ["  ", "file"])
+def test_a_blank_or_file_kgrec_data_is_refused_naming_it(
+    value, http_root, tmp_path, monkeypatch, capsys
+):
+    """KGREC_DATA that is blank was a folder of that name in the working folder, the dataset
+    fetched into `./  /ml-100k`; one that is a file was "cannot make PATH: File exists", naming
+    neither KGREC_DATA nor the file."""
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    if value == "file":
+        value = str(tmp_path / "afile")
+        (tmp_path / "afile").write_text("mine")
+    monkeypatch.setenv("KGREC_DATA", value)
+    assert main(["download", "ml-100k", "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "KGREC_DATA" in err and repr(value) in err
+    assert list(work.iterdir()) == []
+    if value != "  ":
+        assert (tmp_path / "afile").read_text() == "mine"

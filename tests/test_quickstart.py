@@ -32,6 +32,19 @@ def test_empty_data_folder_names_it(monkeypatch, tmp_path, capsys):
     assert str(tmp_path / "ml-100k") in err and "kgrec download ml-100k" in err
 
 
+def test_an_empty_data_option_names_it(monkeypatch, tmp_path, capsys):
+    """`--data DIR` without atomic files said to fetch them into DIR's parent (where kgrec
+    download writes PARENT/ml-100k, not DIR) "or point KGREC_DATA elsewhere", which --data
+    overrides."""
+    monkeypatch.setenv("KGREC_DATA", str(tmp_path))
+    (tmp_path / "mine").mkdir()
+    args = ["quickstart", "--data", str(tmp_path / "mine"), "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"--data {tmp_path / 'mine'}" in err and "--data DIR/ml-100k" in err
+    assert "KGREC_DATA" not in err and not (tmp_path / "out").exists()
+
+
 def test_the_main_job_runs_end_to_end_on_ml100k(monkeypatch, datasets, tmp_path, capsys):
     monkeypatch.setenv("KGREC_DATA", str(datasets))
     out = tmp_path / "out"
@@ -141,11 +154,19 @@ def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--epochs", "0"), ("--epochs", "-1"), ("--users", "-1")]
+    ("option", "value"),
+    [
+        ("--epochs", "0"),
+        ("--epochs", "-1"),
+        ("--users", "-1"),
+        ("--seed", "-1"),
+        ("--seed", str(2**63)),
+    ],
 )
 def test_a_bad_number_is_refused_before_any_step(option, value, steps, tmp_path, capsys):
-    """`--epochs 0` was refused only by kgrec train, after the load and embed steps had run and
-    written the store; `--users -1` showed every user but the last."""
+    """`--epochs 0` (and `--seed -1`, a seed numpy does not take) was refused only by kgrec
+    train, after the earlier quickstart's store and run had been removed and the load and embed
+    steps had run and written the store; `--users -1` showed every user but the last."""
     data = tiny_ml100k(tmp_path / "ml-100k")
     out = tmp_path / "out"
     assert real_main(["quickstart", "--data", str(data), "--out", str(out), option, value]) == 2
@@ -161,6 +182,19 @@ def test_an_out_that_is_a_file_is_refused(steps, tmp_path, capsys):
     assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
     assert str(out) in capsys.readouterr().err
     assert out.read_text() == "mine\n" and steps == []
+
+
+def test_an_out_below_a_file_is_refused(steps, tmp_path, capsys):
+    """An --out inside a file (`--out FILE/sub`) stopped the quickstart with a bare
+    NotADirectoryError traceback."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    mine = tmp_path / "mine"
+    mine.write_text("mine\n")
+    out = mine / "sub"
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and str(out) in err
+    assert mine.read_text() == "mine\n" and steps == []
 
 
 def test_a_run_of_the_users_own_beside_a_quickstarts_is_never_deleted(steps, tmp_path, capsys):

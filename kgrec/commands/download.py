@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from kgrec.download import DATASETS, RECBOLE_BASE_URL, download, holds_dataset
+from kgrec.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +35,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def data_root() -> Path:
+    """``$KGREC_DATA`` (unset or empty: ``./data``), a :class:`InputError` naming it where it
+    is blank (a folder of that name in the working folder would be made) or a file."""
+    root = os.environ.get("KGREC_DATA")
+    if not root:
+        return Path("data")
+    if not root.strip():
+        raise InputError(
+            f"KGREC_DATA is blank ({root!r}): set it to the data folder, or unset it for ./data",
+            field="KGREC_DATA",
+        )
+    there = next(
+        folder for folder in (Path(root), *Path(root).absolute().parents) if folder.exists()
+    )
+    if not there.is_dir():
+        raise InputError(
+            f"KGREC_DATA {root!r}: {there} is a file, not a folder: set KGREC_DATA to the data "
+            "folder, or give --dest",
+            field="KGREC_DATA",
+        )
+    return Path(root)
+
+
 def run(args: argparse.Namespace) -> int:
-    dest = args.dest or Path(os.environ.get("KGREC_DATA") or "data")
+    dest = args.dest or data_root()
     for name in args.names:
         kept = not args.force and holds_dataset(dest / name)
         folder = download(name, dest, base_url=args.base_url, force=args.force)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from kgrec.commands.options import add_threads_option
+from kgrec.data.split import check_seed
 from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import RUN_FILE, unfinished_run
 from kgrec.explain import GraphIndex, explain
@@ -60,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def data_folder(path: Path | None) -> Path:
     """The ml-100k folder, or an error that says how to get it."""
+    given = path is not None
     if path is None:
         root = os.environ.get("KGREC_DATA")
         if not root:
@@ -69,6 +71,11 @@ def data_folder(path: Path | None) -> Path:
             )
         path = Path(root) / "ml-100k"
     if not any(path.glob("*.inter")):
+        if given:  # kgrec download writes DIR/ml-100k, which --data then names
+            raise KgrecError(
+                f"--data {path} holds no ml-100k atomic files (*.inter); fetch them with "
+                "`kgrec download ml-100k --dest DIR` and pass --data DIR/ml-100k"
+            )
         raise KgrecError(
             f"{path} holds no ml-100k atomic files (*.inter); fetch them with "
             f"`kgrec download ml-100k --dest {path.parent}` or point KGREC_DATA elsewhere"
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     # refused here, not after the load and embed steps have run (and written the store)
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"epochs must be positive, got {args.epochs}", field="--epochs")
+    check_seed(args.seed)  # kgrec train's check, made before the earlier quickstart's is removed
     if args.users < 0:
         raise InputError(f"users must be 0 or more, got {args.users}", field="--users")
     epochs = ["--epochs", str(EPOCHS if args.epochs is None else args.epochs)] if learns else []
@@ -114,7 +122,12 @@ def run(args: argparse.Namespace) -> int:
     ]
     for path in owned:
         shutil.rmtree(path)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:  # absent when it fails: nothing above was removed
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file above it (--out FILE/sub), no permission
+        raise KgrecError(
+            f"--out {args.out}: cannot make it ({exc.strerror}): choose another --out"
+        ) from None
     named = sorted((made or set()) | {store_path.name, run_dir.name})
     marker.write_text("".join(f"{name}\n" for name in named))
     store = f"local:{store_path}"

@@ -36,8 +36,13 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
     Opening connects to nothing: ``store.check()`` does.
     """
     if uri is None:
-        uri = os.environ.get("NEO4J_URI") or DEFAULT_LOCAL
-    elif not _check_text(uri).strip():  # `--store "$STORE"` with STORE unset: not the default store
+        if not os.environ.get("NEO4J_URI"):
+            return open_store(DEFAULT_LOCAL, driver=driver)
+        try:  # the error says where the URI came from: no --store was given
+            return open_store(os.environ["NEO4J_URI"], driver=driver)
+        except StoreError as exc:
+            raise StoreError(f"NEO4J_URI: {exc}") from None
+    if not _check_text(uri).strip():  # `--store "$STORE"` with STORE unset: not the default store
         raise StoreError(
             f"store {uri!r} is empty: name one, e.g. {DEFAULT_LOCAL} or bolt://HOST:PORT"
         )

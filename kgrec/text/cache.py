@@ -33,9 +33,14 @@ def _columns(db: sqlite3.Connection) -> list[str]:
 
 
 def default_cache_path() -> Path:
-    """``$KGREC_CACHE/embeddings/vectors.sqlite`` (``KGREC_CACHE`` defaults to ~/.cache/kgrec)."""
-    root = os.environ.get("KGREC_CACHE") or Path.home() / ".cache" / "kgrec"
-    return Path(root) / "embeddings" / "vectors.sqlite"
+    """``$KGREC_CACHE/embeddings/vectors.sqlite`` (``KGREC_CACHE`` unset or empty:
+    ~/.cache/kgrec; blank, a :class:`KgrecError` naming it, not a folder of that name)."""
+    root = os.environ.get("KGREC_CACHE")
+    if root and not root.strip():
+        raise KgrecError(
+            f"KGREC_CACHE is blank ({root!r}): set it to a folder, or unset it for ~/.cache/kgrec"
+        )
+    return Path(root or Path.home() / ".cache" / "kgrec") / "embeddings" / "vectors.sqlite"
 
 
 def text_key(identity: str, text: str) -> str:
@@ -47,6 +52,7 @@ class EmbeddingCache:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_cache_path()
+        self._from_env = path is None  # its error names KGREC_CACHE, no --cache was given
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path)
@@ -72,9 +78,10 @@ class EmbeddingCache:
             raise self._unopenable(exc) from exc
 
     def _unopenable(self, exc: Exception) -> KgrecError:
+        remedy = "set KGREC_CACHE to another folder, " if self._from_env else ""
         return KgrecError(
-            f"embedding cache {self.path} cannot be opened or created ({exc}): give another "
-            "--cache, or --no-cache"
+            f"embedding cache {self.path} cannot be opened or created ({exc}): {remedy}give "
+            "another --cache, or --no-cache"
         )
 
     def get(self, identity: str, texts: Sequence[str], dimension: int) -> dict[int, np.ndarray]:

@@ -80,6 +80,16 @@ def test_unknown_store_is_a_clear_error(uri):
     assert repr(uri) in str(info.value)
 
 
+@pytest.mark.parametrize("uri", ["localhost:7687", "  ", "bolt://127.0.0.1:99999", "local:"])
+def test_a_bad_neo4j_uri_is_an_error_naming_the_variable(uri, monkeypatch):
+    """A bad NEO4J_URI, read where no --store is given, was an error naming the URI alone
+    ("unknown store 'localhost:7687'"): nothing said it came from NEO4J_URI."""
+    monkeypatch.setenv("NEO4J_URI", uri)
+    with pytest.raises(StoreError, match="NEO4J_URI") as info:
+        open_store()
+    assert repr(uri) in str(info.value)
+
+
 def test_local_store_on_a_file_is_an_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match="not a folder"):

@@ -103,6 +103,27 @@ def test_default_cache_lives_under_kgrec_cache(monkeypatch, tmp_path):
     assert default_cache_path() == tmp_path / "embeddings" / "vectors.sqlite"
 
 
+def test_a_blank_or_file_kgrec_cache_is_an_error_naming_it(monkeypatch, tmp_path):
+    """A blank KGREC_CACHE made a cache in a folder of that name in the working folder
+    (`./  /embeddings/vectors.sqlite`); one that is a file was "give another --cache, or
+    --no-cache", naming no KGREC_CACHE, though no --cache was given."""
+    from kgrec.errors import KgrecError
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("KGREC_CACHE", "  ")
+    with pytest.raises(KgrecError, match="KGREC_CACHE is blank"):
+        EmbeddingCache()
+    assert list(work.iterdir()) == []
+    blocker = tmp_path / "file"
+    blocker.write_text("mine")
+    monkeypatch.setenv("KGREC_CACHE", str(blocker))
+    with pytest.raises(KgrecError, match=r"embedding cache .* set KGREC_CACHE to another folder"):
+        EmbeddingCache()
+    assert blocker.read_text() == "mine"
+
+
 def test_a_damaged_cached_vector_is_encoded_again_and_a_foreign_database_named(tmp_path):
     # before: a NaN or scaled vector in the cache was used (a NaN one failed the store write
     # after the other kinds were written), and a database not kgrec's gave a traceback
