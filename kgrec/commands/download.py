@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from kgrec.commands.options import path_option
 from kgrec.download import DATASETS, RECBOLE_BASE_URL, download, holds_dataset
 from kgrec.errors import InputError
 
@@ -24,7 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"dataset(s): {', '.join(sorted(DATASETS))}",
     )
     p.add_argument(
-        "--dest", type=Path, default=None, help="data folder (default: $KGREC_DATA, else ./data)"
+        "--dest",
+        type=path_option,
+        default=None,
+        help="data folder (default: $KGREC_DATA, else ./data)",
     )
     p.add_argument(
         "--base-url",
