@@ -71,6 +71,7 @@ from kgrec.device import resolve_device
 from kgrec.errors import InputError, KgrecError, StoreError
 from kgrec.experiment import (
     DEPENDENT_OPTIONS,
+    MODEL_FILE,
     POSITIVE_OPTIONS,
     TRAIN_DEFAULTS,
     Experiment,
@@ -1165,6 +1166,9 @@ def _open_study(out: Path, *, pruning: bool, prune_warmup: int) -> optuna.Study:
 
 # what :func:`_check_study` records in the study (its user attributes) as a tune opens it
 _RECORDED = ("model", "settings", "space")
+# the sha256 of the model.pt of the study's --init-from run (a user attribute beside
+# :data:`_RECORDED`, which an older kgrec did not write): that run moved continues the study
+_INIT_FROM_SHA256 = "init_from_sha256"
 # the settings that say where the graph and split are read, whose content a study's digest
 # covers (:func:`_fingerprint`): files, split files or a store (its text vectors included)
 _MOVABLE = ("data", "split", "store")
@@ -1189,6 +1193,7 @@ def _check_study(
     if not study.trials or not saved:
         for key, value in ours.items():
             study.set_user_attr(key, value)
+        study.set_user_attr(_INIT_FROM_SHA256, _model_sha256(settings.get("init_from")))
         return
     differ = []
     if saved.get("model") != model:
@@ -1211,11 +1216,14 @@ def _check_study(
     # (:func:`_check_experiment`) is compared instead, so a data or split folder or a store
     # moved or copied elsewhere continues the study; one of a kgrec that recorded no digest
     # compares the paths
+    # (and the --init-from run by its model.pt's sha256, where the study recorded one)
     moved = _MOVABLE if saved.get("experiment") is not None else ()
     for name in sorted(set(old) | set(new)):
         if name in new_space or name in old_space or name == "device":  # where, not what
             continue
         if name in moved and old.get(name) is not None and new.get(name) is not None:
+            continue
+        if name == "init_from" and _same_init_from(saved.get(_INIT_FROM_SHA256), new.get(name)):
             continue
         if old.get(name) != new.get(name):
             differ.append(
@@ -1227,6 +1235,25 @@ def _check_study(
             "same settings to continue it. These differ: " + "; ".join(differ),
             file=str(path),
         )
+
+
+def _model_sha256(run: str | None) -> str | None:
+    """The sha256 of the model.pt of the run folder ``run`` (a tune's --init-from), None
+    without one or where it cannot be read (the trials' warm start says why)."""
+    if run is None:
+        return None
+    try:
+        return hashlib.sha256((Path(run) / MODEL_FILE).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _same_init_from(recorded: Any, run: str | None) -> bool:
+    """Whether the run folder ``run``, a continuing tune's --init-from that is not the path the
+    study recorded, holds the model its trials started from: a model.pt of the ``recorded``
+    sha256 (the run moved, or reached through another path), as ``kgrec train --resume``
+    checks. A study of an older kgrec, which recorded no sha256, cannot tell."""
+    return isinstance(recorded, str) and _model_sha256(run) == recorded
 
 
 def _fingerprint(experiment: Experiment) -> str:

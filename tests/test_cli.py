@@ -3,13 +3,15 @@ module, and a command module that fails to import is an error, not a missing com
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from kgrec.cli import COMMANDS, build_parser
+from kgrec.cli import COMMANDS, build_parser, main
 from kgrec.store.local import LocalStore
 
 
@@ -79,3 +81,63 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path, explain_graph):
         os.close(write)
     assert done.returncode == 141, done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+# every option (and argument) that names a file or folder, with what the command needs before it
+PATH_OPTIONS = [
+    (["download", "ml-100k"], "--dest"),
+    (["embed", "--store", "local:s"], "--template-file"),
+    (["embed", "--store", "local:s"], "--cache"),
+    (["load", "recbole", "--store", "local:s"], "path"),
+    (["load", "movielens", "--store", "local:s", "m"], "--user-links"),
+    (["load", "movielens", "--store", "local:s"], "path"),
+    (["load", "table", "--store", "local:s"], "path"),
+    (["load", "kg", "--store", "local:s"], "path"),
+    (["load", "kg", "--store", "local:s", "t.tsv"], "--links"),
+    (["split", "--protocol", "ml100k-new-items"], "--data"),
+    (["train", "--model", "lightgcn", "--data", "d"], "--split"),
+    (["split", "--data", "d", "--protocol", "ml100k-new-items"], "--write-split"),
+    (["train", "--model", "lightgcn"], "--out"),
+    (["train", "--model", "lightgcn"], "--init-from"),
+    (["evaluate"], "--run"),
+    (["tune", "--model", "lightgcn"], "--out"),
+    (["tune", "--model", "lightgcn"], "--init-from"),
+    (["recommend"], "--run"),
+    (["recommend", "--run", "r"], "--export"),
+    (["quickstart"], "--data"),
+    (["quickstart"], "--out"),
+]
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+@pytest.mark.parametrize(("before", "option"), PATH_OPTIONS)
+def test_a_blank_path_is_refused_naming_the_option(capsys, before, option, blank):
+    """`--dest "$UNSET"`: a blank path was Path('.'), the working folder (kgrec download wrote
+    there, not to $KGREC_DATA), or a folder named by blanks; argparse now refuses it, naming
+    the option, before anything is read or written."""
+    argv = [*before, blank] if option == "path" else [*before, option, blank]
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: a path may not be empty or blank, got {blank!r}" in err
+
+
+def test_every_path_option_is_in_the_blank_path_test():
+    """a new option of type=Path (a blank one read as the working folder) fails here"""
+    from kgrec.commands.options import path_option
+
+    named = set()
+    for command in COMMANDS:
+        parser = build_parser([command])._subparsers._group_actions[0].choices[command]
+        parsers = [parser]
+        while parsers:
+            parser = parsers.pop()
+            for action in parser._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    parsers.extend(action.choices.values())
+                    continue
+                assert action.type is not Path, (command, action.dest)
+                if action.type is path_option:
+                    named.add(action.option_strings[-1] if action.option_strings else "path")
+    assert named == {option for _, option in PATH_OPTIONS}

@@ -177,15 +177,36 @@ def test_a_base_url_that_is_no_url_is_a_clear_error(base_url, tmp_path, capsys):
 def test_kgrec_download_url_set_but_empty_is_the_default(monkeypatch):
     """KGREC_DOWNLOAD_URL= (set, empty) means RecBole's, as an empty KGREC_DATA or KGREC_CACHE
     means their defaults; it was taken as the base URL '' (a traceback, before the check)."""
-    from kgrec.cli import build_parser
+    from kgrec.commands.download import download_base_url
     from kgrec.download import RECBOLE_BASE_URL
 
     monkeypatch.setenv("KGREC_DOWNLOAD_URL", "")
-    args = build_parser(["download", "ml-100k"]).parse_args(["download", "ml-100k"])
-    assert args.base_url == RECBOLE_BASE_URL
+    assert download_base_url() == RECBOLE_BASE_URL
     monkeypatch.setenv("KGREC_DOWNLOAD_URL", "http://mirror.example/recbole")
-    args = build_parser(["download", "ml-100k"]).parse_args(["download", "ml-100k"])
-    assert args.base_url == "http://mirror.example/recbole"
+    assert download_base_url() == "http://mirror.example/recbole"
+
+
+@pytest.mark.parametrize("value", ["  ", "mirror.example/recbole"])
+def test_a_blank_or_bad_kgrec_download_url_is_refused_naming_it(
+    value, tmp_path, monkeypatch, capsys
+):
+    """KGREC_DOWNLOAD_URL='  ' (or one without a scheme) was refused as "base URL '  ' is no
+    URL", naming neither the variable nor where the URL came from (no --base-url was given)."""
+    dest = tmp_path / "data"
+    monkeypatch.setenv("KGREC_DOWNLOAD_URL", value)
+    assert main(["download", "ml-100k", "--dest", str(dest)]) == 2
+    err = capsys.readouterr().err
+    assert f"field 'KGREC_DOWNLOAD_URL': KGREC_DOWNLOAD_URL {value!r} is no URL" in err
+    assert not dest.exists()
+
+
+def test_base_url_is_taken_over_kgrec_download_url(http_root, tmp_path, monkeypatch, capsys):
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    monkeypatch.setenv("KGREC_DOWNLOAD_URL", "  ")
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
 
 
 def test_a_damaged_archive_is_a_clear_error_and_keeps_the_dataset(http_root, tmp_path, capsys):

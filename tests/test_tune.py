@@ -989,6 +989,48 @@ def test_a_study_continues_with_its_store_and_init_from_spelled_another_way(
         tune("lightgcn", out=out, trials=6, store=other, init_from="src", **options)
 
 
+def test_a_study_continues_with_its_init_from_run_moved(tmp_path, tiny_recbole) -> None:
+    """A study continued (the same --out) after its --init-from run moved was refused ("These
+    differ: --init-from"), though a moved data folder or store continues by its digest: the
+    study now records the sha256 of the run's model.pt and takes another path whose model.pt
+    has it, as `kgrec train --resume` does. Another run is refused, and so is a moved run for
+    a study of an older kgrec, which recorded no sha256 (found by the paths40 review)."""
+    import torch
+
+    source_run(tmp_path, tiny_recbole)
+    out = tmp_path / "t"
+    options = {
+        "protocol": PROTOCOL,
+        "data": tiny_recbole,
+        "space": {"reg_weight": Choice([0.0, 1e-3])},
+        **SMALL,
+        **SOURCE,
+    }
+    tune("lightgcn", out=out, trials=1, init_from=tmp_path / "src", **options)
+    moved = tmp_path / "moved" / "src"
+    moved.parent.mkdir()
+    (tmp_path / "src").rename(moved)
+    result = tune("lightgcn", out=out, trials=2, init_from=moved, **options)
+    assert len(load_study(out).trials) == 2
+    assert f"--init-from {moved} " in result.command
+    # another run (the same files, another model.pt) is refused
+    other = tmp_path / "other"
+    shutil.copytree(moved, other)
+    state = torch.load(other / "model.pt", weights_only=True)
+    name = next(iter(state))
+    state[name] = state[name] + 1
+    torch.save(state, other / "model.pt")
+    with pytest.raises(InputError, match="These differ: --init-from"):
+        tune("lightgcn", out=out, trials=3, init_from=other, **options)
+    # a study of an older kgrec recorded no sha256: the paths are compared, as before
+    with closing(sqlite3.connect(out / STUDY_FILE)) as db, db:
+        db.execute("DELETE FROM study_user_attributes WHERE key = 'init_from_sha256'")
+    assert "init_from_sha256" not in load_study(out).user_attrs
+    with pytest.raises(InputError, match="These differ: --init-from"):
+        tune("lightgcn", out=out, trials=3, init_from=moved, **options)
+    assert len(load_study(out).trials) == 2
+
+
 def test_the_printed_command_leaves_out_what_the_best_trial_does_not_read(tmp_path, tiny_recbole):
     """Before, a search over cl_weight 0 or 0.1 with --cl-noise fixed printed a command with
     --cl-noise, which kgrec train refused (exit 2) when the best trial had cl_weight 0."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import urllib.request
 from pathlib import Path
 
+from kgrec.commands.options import path_option
 from kgrec.download import DATASETS, RECBOLE_BASE_URL, download, holds_dataset
 from kgrec.errors import InputError
 
@@ -24,11 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"dataset(s): {', '.join(sorted(DATASETS))}",
     )
     p.add_argument(
-        "--dest", type=Path, default=None, help="data folder (default: $KGREC_DATA, else ./data)"
+        "--dest",
+        type=path_option,
+        default=None,
+        help="data folder (default: $KGREC_DATA, else ./data)",
     )
     p.add_argument(
         "--base-url",
-        default=os.environ.get("KGREC_DOWNLOAD_URL") or RECBOLE_BASE_URL,  # set but empty: unset
+        default=None,  # download_base_url(), read as the command runs: its errors name it
         help="where the archives are (default: $KGREC_DOWNLOAD_URL, else RecBole's)",
     )
     p.add_argument("--force", action="store_true", help="replace a dataset already there")
@@ -58,11 +63,31 @@ def data_root() -> Path:
     return Path(root)
 
 
+def download_base_url() -> str:
+    """``$KGREC_DOWNLOAD_URL`` (unset or empty: RecBole's), a :class:`InputError` naming it
+    where it is blank or no URL kgrec can fetch from (without a scheme: ``mirror.example``)."""
+    url = os.environ.get("KGREC_DOWNLOAD_URL")
+    if not url:
+        return RECBOLE_BASE_URL
+    try:  # as kgrec.download.download checks a --base-url
+        if not url.strip():
+            raise ValueError
+        urllib.request.Request(f"{url.rstrip('/')}/{DATASETS['ml-100k']}")
+    except ValueError:
+        raise InputError(
+            f"KGREC_DOWNLOAD_URL {url!r} is no URL kgrec can fetch from: set it to one such as "
+            "https://HOST/PATH or file:///PATH, unset it for RecBole's, or give --base-url",
+            field="KGREC_DOWNLOAD_URL",
+        ) from None
+    return url
+
+
 def run(args: argparse.Namespace) -> int:
     dest = args.dest or data_root()
+    base_url = download_base_url() if args.base_url is None else args.base_url
     for name in args.names:
         kept = not args.force and holds_dataset(dest / name)
-        folder = download(name, dest, base_url=args.base_url, force=args.force)
+        folder = download(name, dest, base_url=base_url, force=args.force)
         files = ", ".join(sorted(p.name for p in folder.iterdir()))
         note = ": already there, kept (--force fetches it again)" if kept else ""
         print(f"{name}: {folder} ({files}){note}")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from kgrec.commands.options import add_device_option, add_threads_option
+from kgrec.commands.options import add_device_option, add_threads_option, path_option
 from kgrec.errors import KgrecError
 from kgrec.text.embed import DEFAULT_PROPERTY
 
@@ -38,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="texts per batch")
     parser.add_argument(
         "--template-file",
-        type=Path,
+        type=path_option,
         help="JSON or TOML file overriding the text templates (item, entity, entity_unnamed, "
         "user); see kgrec.text.templates for the fields",
     )
@@ -48,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument(
         "--cache",
-        type=Path,
+        type=path_option,
         help="vector cache file (default: $KGREC_CACHE/embeddings/vectors.sqlite)",
     )
     cache.add_argument("--no-cache", action="store_true", help="encode every text afresh")

@@ -10,10 +10,10 @@ import argparse
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from graph_schema.tables import GraphTables
 from kgrec.commands.graph import STORE_HELP
+from kgrec.commands.options import path_option
 from kgrec.errors import InputError, few
 from kgrec.store import GraphStore, open_store
 from kgrec.store.canonical import EntityTieError
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     users = argparse.ArgumentParser(add_help=False)
     users.add_argument(
         "--user-links",
-        type=Path,
+        type=path_option,
         metavar="FILE",
         help="pairs (user_id, same_as): ids of one person become one User (the same_as id)",
     )
@@ -76,7 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="RecBole atomic files (.inter, .item, .user, .kg, .link)",
         description="RecBole atomic files; the domain defaults to the dataset name.",
     )
-    p.add_argument("path", type=Path, help="the dataset folder (ml-100k/) or prefix (dir/ml-100k)")
+    p.add_argument(
+        "path", type=path_option, help="the dataset folder (ml-100k/) or prefix (dir/ml-100k)"
+    )
     p.set_defaults(func=_dataset, loader=recbole.load)
 
     p = formats.add_parser(
@@ -84,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parents=[common, attributes, domains, users],
         help="raw MovieLens folders (ml-100k u.data/u.item/u.user, ml-1m *.dat)",
     )
-    p.add_argument("path", type=Path, help="the folder holding the MovieLens files")
+    p.add_argument("path", type=path_option, help="the folder holding the MovieLens files")
     p.set_defaults(func=_dataset, loader=movielens.load)
 
     p = formats.add_parser(
@@ -92,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parents=[common, attributes, domains, users],
         help="a CSV, TSV or Parquet table of interactions, items or users",
     )
-    p.add_argument("path", type=Path, help="the table file (.csv, .tsv, .parquet, ...)")
+    p.add_argument("path", type=path_option, help="the table file (.csv, .tsv, .parquet, ...)")
     p.add_argument("--kind", choices=table.KINDS, default="interactions", help="what the rows are")
     for name, default in (
         ("user", "user_id"),
@@ -125,10 +127,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parents=[common],
         help="knowledge-graph triples (head, relation, tail) and item links",
     )
-    p.add_argument("path", type=Path, help="the triple file (TSV, or .csv; header optional)")
+    p.add_argument("path", type=path_option, help="the triple file (TSV, or .csv; header optional)")
     p.add_argument(
         "--links",
-        type=Path,
+        type=path_option,
         metavar="FILE",
         help="pairs (item_id, entity_id): entities that are items",
     )

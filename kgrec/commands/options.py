@@ -7,7 +7,6 @@ from pathlib import Path
 
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
-from kgrec.data.split import PROTOCOLS
 
 
 def refuse_below_one(
@@ -43,6 +42,15 @@ def id_option(text: str, what: str = "an id") -> str:
         raise argparse.ArgumentTypeError(f"{what} may not be empty, got {text!r}") from None
 
 
+def path_option(text: str) -> Path:
+    """A file or folder given on the command line (an argparse ``type``): an empty or blank
+    value (``--dest "$UNSET"``) is refused, naming the option, rather than read as ``.`` (the
+    working folder) or a folder named by blanks, as a blank ``--store`` is."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"a path may not be empty or blank, got {text!r}")
+    return Path(text)
+
+
 # the largest count every store takes: Neo4j's integers are 64-bit (a larger -k, sent to
 # Cypher as $k, was the neo4j driver's OverflowError)
 MAX_K = 2**63 - 1
@@ -65,7 +73,10 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     """--data / --store and the domain options of a command that reads the graph."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--data", type=Path, metavar="PATH", help="a RecBole atomic-file folder, read directly"
+        "--data",
+        type=path_option,
+        metavar="PATH",
+        help="a RecBole atomic-file folder, read directly",
     )
     source.add_argument(
         "--store", metavar="URI", help="a store: local:PATH, bolt://HOST:PORT, neo4j://..."
@@ -95,11 +106,14 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_split_options(parser: argparse.ArgumentParser) -> None:
+    # imported here: it imports torch, which kgrec load and download (path_option) do not need
+    from kgrec.data.split import PROTOCOLS
+
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument("--protocol", choices=sorted(PROTOCOLS), help="a named protocol")
     how.add_argument(
         "--split",
-        type=Path,
+        type=path_option,
         metavar="DIR",
         help="a folder of split files (train.tsv, valid.tsv, test.tsv) instead of a protocol",
     )
@@ -121,6 +135,8 @@ def add_train_fraction_option(parser: argparse.ArgumentParser, *, default: float
 def add_cold_share_options(parser: argparse.ArgumentParser) -> None:
     """--cold-valid-share / --cold-test-share: a cold-start protocol's shares of cold users;
     --new-item-share: a new-item protocol's share of new items."""
+    from kgrec.data.split import PROTOCOLS
+
     cold = PROTOCOLS["ml1m-action-comedy"]
     for phase, share in (("valid", cold.cold_valid_share), ("test", cold.cold_test_share)):
         parser.add_argument(

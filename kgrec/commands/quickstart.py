@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgrec.commands.options import add_threads_option
+from kgrec.commands.options import add_threads_option, path_option
 from kgrec.data.split import check_seed
 from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import RUN_FILE, unfinished_run
@@ -42,10 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--data",
-        type=Path,
+        type=path_option,
         help="the ml-100k folder (default: $KGREC_DATA/ml-100k)",
     )
-    p.add_argument("--out", type=Path, default=Path("runs/quickstart"), help="%(default)s")
+    p.add_argument("--out", type=path_option, default=Path("runs/quickstart"), help="%(default)s")
     p.add_argument("--model", choices=list(MODELS), default="lightgcn", help="%(default)s")
     p.add_argument(
         "--epochs",

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgrec.commands.options import add_device_option, add_threads_option, id_option, k_option
+from kgrec.commands.options import (
+    add_device_option,
+    add_threads_option,
+    id_option,
+    k_option,
+    path_option,
+)
 from kgrec.errors import InputError
 from kgrec.experiment import VECTOR_PROPERTY, load_run
 from kgrec.files import write_atomic
@@ -31,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "lists and --export writes a file instead, with no store needed."
         ),
     )
-    p.add_argument("--run", type=Path, required=True, metavar="RUN", help="trained run folder")
+    p.add_argument(
+        "--run", type=path_option, required=True, metavar="RUN", help="trained run folder"
+    )
     p.add_argument(
         "--store",
         help="store to publish into, and with --show or --export to read newcomers, items "
@@ -61,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--export",
-        type=Path,
+        type=path_option,
         metavar="FILE",
         help="write every user's top K to FILE (.csv, .tsv or .parquet); never overwrites",
     )

@@ -13,6 +13,7 @@ from kgrec.commands.options import (
     add_data_options,
     add_few_shot_option,
     add_train_fraction_option,
+    path_option,
 )
 from kgrec.data.split import PROTOCOLS, write_split
 from kgrec.errors import InputError
@@ -101,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_options(parser)
     parser.add_argument(
         "--write-split",
-        type=Path,
+        type=path_option,
         required=True,
         metavar="DIR",
         help="a new or empty folder to write",

@@ -7,7 +7,6 @@ its default taken from there.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from kgrec.cold_items import COLD_ITEMS, SCALES
 from kgrec.commands.options import (
@@ -18,6 +17,7 @@ from kgrec.commands.options import (
     add_split_options,
     add_threads_option,
     add_train_fraction_option,
+    path_option,
 )
 from kgrec.errors import InputError
 from kgrec.evaluate import format_table
@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_few_shot_option(parser, default=D["few_shot"])
     add_cold_share_options(parser)
     add_data_options(parser)
-    parser.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder")
+    parser.add_argument("--out", type=path_option, required=True, metavar="RUN", help="run folder")
     parser.add_argument(
         "--objective",
         choices=list(OBJECTIVES),
@@ -224,7 +224,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--init-from",
-        type=Path,
+        type=path_option,
         default=D["init_from"],
         metavar="RUN",
         help="start from the trained parameters of the run in RUN (pretrained on the source "
@@ -254,7 +254,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Load a trained run (its model, graph and split) and print valid and test "
         "metrics (all, warm and cold-start users).",
     )
-    evaluate_parser.add_argument("--run", type=Path, required=True, metavar="RUN")
+    evaluate_parser.add_argument("--run", type=path_option, required=True, metavar="RUN")
     evaluate_parser.add_argument(
         "--by-activity",
         action="store_true",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import copy
 import inspect
-from pathlib import Path
 
 from kgrec import distributed
 from kgrec.commands.options import (
@@ -20,6 +19,7 @@ from kgrec.commands.options import (
     add_split_options,
     add_threads_option,
     add_train_fraction_option,
+    path_option,
 )
 from kgrec.experiment import TRAIN_DEFAULTS
 from kgrec.models.registry import MODELS
@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_cold_share_options(parser)
     add_data_options(parser)
     parser.add_argument(
-        "--out", type=Path, required=True, metavar="TUNE", help="tune folder (the study)"
+        "--out", type=path_option, required=True, metavar="TUNE", help="tune folder (the study)"
     )
     search = parser.add_argument_group("search")
     search.add_argument(

@@ -629,6 +629,12 @@ class LocalStore(GraphStore):
                 self._commit(manifest, frames)
         return len(table)
 
+    def break_lock(self) -> dict[str, Any] | None:
+        """Nothing to clear: the lock is an OS file lock, which dies with its holder. A folder
+        that holds no store (a mistyped path) is a StoreError, as reading it is."""
+        self.manifest()
+        return None
+
     def load_lock(self) -> contextlib.AbstractContextManager[None]:
         """The write lock, held for the block (waited for, as every write waits for it): a
         check and the write it allows (``kgrec embed``'s of the text model, a publish's of the

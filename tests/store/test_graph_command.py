@@ -65,6 +65,20 @@ def test_an_empty_store_is_refused_not_read_as_the_default(tmp_path, capsys, mon
         assert "store '' is empty: name one, e.g. local:./kgrec-store" in captured.err
 
 
+def test_unlock_of_a_local_store_that_does_not_exist_is_an_error(tmp_path, capsys, movies):
+    """`kgrec graph unlock --store local:MISTYPED` said "no load lock to clear" (exit 0), so a
+    mistyped path looked fine; it is an error now, as `kgrec graph stats` of it is."""
+    missing = tmp_path / "no" / "such-store"
+    assert main(["graph", "unlock", "--store", f"local:{missing}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"no store at {missing}" in captured.err
+    assert not (tmp_path / "no").exists()
+    LocalStore(tmp_path / "g").write(movies, progress=False)
+    assert main(["graph", "unlock", "--store", f"local:{tmp_path}/g"]) == 0
+    assert capsys.readouterr().out == f"local:{tmp_path}/g: no load lock to clear\n"
+
+
 @pytest.mark.parametrize(
     "command, shown",
     [
