@@ -294,7 +294,9 @@ def fit(
         disable=not progress,
     )
     diverged = False
-    batch_losses: list[float] = []  # of this fit's first epoch: the untrained model's loss first
+    # the training's first epoch's (the untrained model's loss first), or a resumed
+    # checkpoint's first batch loss alone: divergence is measured from the same loss
+    batch_losses: list[float] = [] if state.first_loss is None else [state.first_loss]
     for epoch in bar:
         if state.bad_epochs >= patience:
             break
@@ -330,6 +332,8 @@ def fit(
         if overflow is not None:
             raise NotFinite(overflow, epoch)
         start = batch_losses[0] if batch_losses else loss
+        if state.first_loss is None:
+            state.first_loss = start
         if not diverged and loss > DIVERGED * start > 0:
             diverged = True  # said once
             log.warning(
@@ -460,6 +464,7 @@ class _State:
     best_epoch: int = 0
     bad_epochs: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    first_loss: float | None = None  # the training's first batch's (its untrained model's)
 
 
 def _copy_state(model: torch.nn.Module) -> dict[str, Tensor]:
@@ -485,6 +490,7 @@ def _save(
         "bad_epochs": state.bad_epochs,
         "best_model": state.best_state,
         "history": state.history,
+        "first_loss": state.first_loss,
     }
     write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
@@ -539,4 +545,6 @@ def _restore(
         best_epoch=payload["best_epoch"],
         bad_epochs=payload["bad_epochs"],
         history=payload["history"],
+        # a checkpoint of an older kgrec: from the resumed epoch's first batch, as before
+        first_loss=payload.get("first_loss"),
     )

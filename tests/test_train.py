@@ -272,3 +272,23 @@ def test_an_overflow_that_stops_all_learning_stops_the_training(experiment, obje
     model (--temperature 1e-30 or --reg-weight 1e30, exit 0)."""
     with pytest.raises(NotFinite, match=r"gradients overflowed .* at epoch 1; lower --lr"):
         train_lightgcn(experiment, seed=0, epochs=2, objective=objective)
+
+
+def test_a_resumed_training_warns_of_divergence_as_the_uninterrupted_one(
+    experiment, tmp_path: Path, caplog
+) -> None:
+    """Before, a resumed training measured divergence against the first batch of the epoch it
+    resumed at, not the untrained model's: a run stopped before its loss rose tenfold, then
+    resumed, diverged without a word (lr 3: the loss from 0.69 to 9 at epoch 4)."""
+
+    def warnings(**options) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="kgrec.train"):
+            train_lightgcn(experiment, seed=0, lr=3.0, **options)
+        return [r.message for r in caplog.records if "diverges" in r.message]
+
+    whole = warnings(epochs=8)
+    assert len(whole) == 1 and "at epoch 4, from 0.6903 on the first batch" in whole[0]
+    checkpoint = tmp_path / "checkpoint.pt"
+    assert warnings(epochs=2, checkpoint=checkpoint) == []
+    assert warnings(epochs=8, checkpoint=checkpoint, resume=True) == whole
