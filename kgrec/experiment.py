@@ -1829,10 +1829,28 @@ def train(
         # that bad settings stopped (a diverged loss): the corrected command starts it again
         if new and (isinstance(exc, InputError) or not (out / CHECKPOINT_FILE).exists()):
             _discard_new_run(out, made)
+        elif isinstance(exc, KeyboardInterrupt) and world.is_main:
+            _say_resumable(out)
         raise
     finally:
         if lock is not None:
             os.close(lock)
+
+
+def _say_resumable(out: Path) -> None:
+    """Say, as a training of ``out`` stops on Ctrl-C, what ``--resume`` continues from: its
+    checkpoint's epoch (the last one trained in full), or nothing where it has none."""
+    path = out / CHECKPOINT_FILE
+    try:  # (mmap: only the epoch is read of a checkpoint of any size)
+        epoch = torch.load(path, weights_only=True, map_location="cpu", mmap=True)["epoch"]
+    except Exception:  # none, or not readable: --resume says what is wrong with it
+        return
+    log.warning(
+        "stopped: %s keeps epoch %d; the same kgrec train with --resume continues from there, "
+        "as if it had not stopped",
+        path,
+        epoch,
+    )
 
 
 def _lock_run_folder(out: Path) -> int | None:

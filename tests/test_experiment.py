@@ -2298,3 +2298,44 @@ def test_numpy_numbers_are_read_as_the_python_ones(tmp_path: Path, tiny_recbole)
         assert (run.folder / "split" / f"{name}.tsv").read_text() == (
             plain.folder / "split" / f"{name}.tsv"
         ).read_text()
+
+
+def test_a_run_stopped_by_ctrl_c_as_it_trains_says_that_resume_continues_it(
+    tmp_path, tiny_recbole, monkeypatch, capsys, caplog
+):
+    # before: "kgrec train: interrupted" alone, though the run's checkpoint.pt (kept) is
+    # what --resume continues from, exactly as if it had not stopped
+    import kgrec.train
+
+    validations = []
+
+    def stopped_in_epoch_3(*args, **kwargs):
+        validations.append(1)
+        if len(validations) == 3:
+            raise KeyboardInterrupt
+        return evaluate(*args, **kwargs)
+
+    evaluate = kgrec.train.evaluate
+    monkeypatch.setattr(kgrec.train, "evaluate", stopped_in_epoch_3)
+    out = tmp_path / "run"
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(out), "--epochs", "4"]
+    argv += ["--dim", "8", "--batch-size", "128"]
+    capsys.readouterr()
+    assert main(argv) == 130
+    said = " ".join(r.getMessage() for r in caplog.records) + capsys.readouterr().err
+    assert "kgrec train: interrupted" in said
+    assert f"{out / 'checkpoint.pt'} keeps epoch 2" in said and "--resume continues" in said
+    assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
+    monkeypatch.undo()
+    assert main([*argv, "--resume"]) == 0
+    whole = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "whole",
+        **{**SMALL, "epochs": 4},
+    )
+    resumed = json.loads((out / "run.json").read_text())["training"]
+    assert resumed["history"] == whole.info["training"]["history"]
+    assert resumed["epochs_resumed"] == 2
