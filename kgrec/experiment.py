@@ -1831,6 +1831,15 @@ def train(
             _discard_new_run(out, made)
         elif isinstance(exc, KeyboardInterrupt) and world.is_main:
             _say_resumable(out)
+        elif isinstance(exc, NotFinite) and resume and world.is_main:
+            # the run is kept, and --resume refuses other settings than its own
+            raise NotFinite(
+                exc.reason,
+                exc.epoch,
+                hint=exc.hint,
+                then="; --resume keeps the run's settings: train a new run (another --out) "
+                "with the change",
+            ) from None
         raise
     finally:
         if lock is not None:

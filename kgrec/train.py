@@ -69,9 +69,10 @@ class NotFinite(InputError):
     ``reason`` says which; the message adds "lower --lr" (``kgrec train`` names the other
     options that scale the loss too)."""
 
-    def __init__(self, reason: str, epoch: int, *, hint: str = "") -> None:
-        self.reason, self.epoch = reason, epoch
-        self.message = f"{reason} at epoch {epoch}; lower --lr{hint}"
+    def __init__(self, reason: str, epoch: int, *, hint: str = "", then: str = "") -> None:
+        self.reason, self.epoch, self.hint = reason, epoch, hint
+        # then: where to make the change (a run being resumed keeps its settings)
+        self.message = f"{reason} at epoch {epoch}; lower --lr{hint}{then}"
         # --lr is the field only when no other option is named as a cause
         super().__init__(self.message, field=None if hint else "--lr")
 

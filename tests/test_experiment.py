@@ -2339,3 +2339,27 @@ def test_a_run_stopped_by_ctrl_c_as_it_trains_says_that_resume_continues_it(
     resumed = json.loads((out / "run.json").read_text())["training"]
     assert resumed["history"] == whole.info["training"]["history"]
     assert resumed["epochs_resumed"] == 2
+
+
+def test_a_resumed_run_that_diverges_says_that_a_lower_lr_needs_a_new_run(
+    trained, tiny_recbole, monkeypatch, capsys
+):
+    # before: "lower --lr" alone, which --resume refuses ("these differ: --lr") and which
+    # the same command without it refuses too ("this folder already holds a run")
+    import kgrec.train
+    from kgrec.ranking import NaNScores
+
+    def diverged(*args, **kwargs):
+        raise NaNScores([0])
+
+    monkeypatch.setattr(kgrec.train, "evaluate", diverged)
+    run_json = (trained.folder / "run.json").read_text()
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--resume"]
+    argv += ["--epochs", "5", "--dim", "8", "--batch-size", "128"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "field '--lr': the model's validation scores are NaN for 1 user(s) at epoch 4" in err
+    assert "--resume keeps the run's settings: train a new run (another --out)" in err
+    assert (trained.folder / "run.json").read_text() == run_json  # the finished run stays
