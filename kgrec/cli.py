@@ -76,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     if argv is None:
         argv = sys.argv[1:]
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except KeyboardInterrupt:  # as the command's module is imported (torch, PyG: seconds)
+        named = next((arg for arg in argv if not arg.startswith("-")), None)
+        print(f"kgrec{f' {named}' if named in COMMANDS else ''}: interrupted", file=sys.stderr)
+        return 130
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

@@ -141,3 +141,16 @@ def test_every_path_option_is_in_the_blank_path_test():
                 if action.type is path_option:
                     named.add(action.option_strings[-1] if action.option_strings else "path")
     assert named == {option for _, option in PATH_OPTIONS}
+
+
+def test_ctrl_c_while_the_command_is_imported_gets_no_traceback(monkeypatch, capsys):
+    # before: Ctrl-C in a command's first seconds, as its module imports torch and PyG,
+    # was a KeyboardInterrupt traceback through importlib (the process killed by SIGINT)
+    import kgrec.cli
+
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgrec.cli.importlib, "import_module", interrupted)
+    assert kgrec.cli.main(["train", "--model", "lightgcn"]) == 130
+    assert capsys.readouterr().err == "kgrec train: interrupted\n"
