@@ -1324,14 +1324,14 @@ class Neo4jStore(GraphStore):
         with self._errors("reading interactions"):
             users = list(dict.fromkeys(id_arguments(user_ids, "users")))
             frame = self._frame(q.USER_INTERACTIONS, users=users)
-        return _interaction_pairs(frame)
+        return _interaction_pairs(frame, listed="item_uid")
 
     def item_interactions(self, uids: list[str]) -> pd.DataFrame:
         self._connect()
         with self._errors("reading interactions"):
             items = list(dict.fromkeys(id_arguments(uids, "items")))
             frame = self._frame(q.ITEM_INTERACTIONS, items=items)
-        return _interaction_pairs(frame)
+        return _interaction_pairs(frame, listed="user_id")
 
     def _user_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
         self._connect()
@@ -1620,9 +1620,11 @@ def _chunks(
     return chunks
 
 
-def _interaction_pairs(frame: pd.DataFrame) -> pd.DataFrame:
-    """(``user_id``, ``item_uid``) rows of a query's result, sorted, as ``string`` columns
-    (the local store's, empty or not)."""
+def _interaction_pairs(frame: pd.DataFrame, *, listed: str) -> pd.DataFrame:
+    """(``user_id``, ``item_uid``) rows of a query's result, whose column ``listed`` holds a
+    list per row (one pair per element), sorted, as ``string`` columns (the local store's,
+    empty or not)."""
+    frame = frame.explode(listed).dropna(subset=[listed]) if not frame.empty else frame
     if frame.empty:
         frame = pd.DataFrame({"user_id": [], "item_uid": []})
     frame = frame[["user_id", "item_uid"]].astype("string")
