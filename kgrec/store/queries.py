@@ -667,6 +667,7 @@ LIMIT $k
 # and not already the user's. $candidates (> $k) leaves room for the items filtered out.
 VECTOR_TOP_K = """
 MATCH (u:User {user_id: $user_id})
+WHERE u[$property] IS NOT NULL
 CALL db.index.vector.queryNodes($index, $candidates, u[$property]) YIELD node AS i, score
 WHERE i.domain = $domain AND NOT (u)-[:INTERACTED]->(i)
 RETURN i.uid AS item, i.title AS title, score

@@ -236,6 +236,17 @@ def test_a_run_user_served_the_most_popular_items_has_no_vector_in_neo4j(
     run.publish(neo.uri, k=3, users=["ghost", "u1"])
     assert set(neo.read_vectors("User", property="gnn_embedding")[0]) == users - {"ghost"}
     assert {row[1] for row in stored(neo)} == users  # ghost's list is published
+    # the README's ad-hoc query: nothing for ghost (before: Neo4j refused the vector search,
+    # "'query' must not be null"), the nearest comedies for a user with a vector
+    from kgrec.store.queries import VECTOR_TOP_K, vector_index_name
+
+    search = {"index": vector_index_name("Item", "gnn_embedding"), "property": "gnn_embedding"}
+    search |= {"candidates": 50, "domain": "comedy", "k": 3}
+    found = {
+        user: neo.driver.execute_query(VECTOR_TOP_K, user_id=user, **search).records
+        for user in ("ghost", "u1")
+    }
+    assert found["ghost"] == [] and found["u1"]
 
 
 def test_a_run_does_not_publish_while_a_load_holds_the_lock(
