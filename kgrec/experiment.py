@@ -2523,20 +2523,29 @@ def _read_init_from(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Exper
     return info, state, experiment, hashlib.sha256(data).hexdigest()
 
 
-def _same_init_from(info: Mapping[str, Any], folder: str | None) -> bool:
-    """Whether ``folder`` (a resume's ``--init-from``, not the path the run recorded) holds
-    the model the run of run.json ``info`` started from: the same model.pt (run.json's
-    ``init_from.model_sha256``), the run moved or reached through another path. A run that
-    recorded no digest (an older kgrec's), or a folder without a model.pt, cannot tell."""
-    record = info.get("init_from")
-    recorded = record.get("model_sha256") if isinstance(record, dict) else None
-    if folder is None or not isinstance(recorded, str):
-        return False
+def model_sha256(run: str | Path | None) -> str | None:
+    """The sha256 of the model.pt of the run folder ``run`` (an ``--init-from``), None without
+    one or where it cannot be read (the warm start says why)."""
+    if run is None:
+        return None
     try:
-        data = (Path(folder) / MODEL_FILE).read_bytes()
+        return hashlib.sha256((Path(run) / MODEL_FILE).read_bytes()).hexdigest()
     except OSError:
-        return False
-    return hashlib.sha256(data).hexdigest() == recorded
+        return None
+
+
+def same_model(recorded: Any, run: str | Path | None) -> bool:
+    """Whether the run folder ``run`` (an ``--init-from`` given again, not at the path
+    recorded) holds the model.pt of the ``recorded`` sha256: the run moved, or reached through
+    another path. Where none was recorded (an older kgrec's run or study) it cannot tell."""
+    return isinstance(recorded, str) and model_sha256(run) == recorded
+
+
+def _same_init_from(info: Mapping[str, Any], folder: str | None) -> bool:
+    """Whether ``folder`` (a resume's ``--init-from``) holds the model the run of run.json
+    ``info`` started from (run.json's ``init_from.model_sha256``, :func:`same_model`)."""
+    record = info.get("init_from")
+    return same_model(record.get("model_sha256") if isinstance(record, dict) else None, folder)
 
 
 def _held_out_pairs_seen(experiment: Experiment, source: Experiment, all_domains: bool) -> int:

@@ -71,7 +71,6 @@ from kgrec.device import resolve_device
 from kgrec.errors import InputError, KgrecError, StoreError
 from kgrec.experiment import (
     DEPENDENT_OPTIONS,
-    MODEL_FILE,
     POSITIVE_OPTIONS,
     TRAIN_DEFAULTS,
     Experiment,
@@ -86,11 +85,13 @@ from kgrec.experiment import (
     fit_arguments,
     load_experiment,
     model_memory,
+    model_sha256,
     option_flag,
     options_off,
     out_of_memory,
     overflow_hint,
     reads_text,
+    same_model,
     unread_options,
     warm_start,
 )
@@ -1193,7 +1194,7 @@ def _check_study(
     if not study.trials or not saved:
         for key, value in ours.items():
             study.set_user_attr(key, value)
-        study.set_user_attr(_INIT_FROM_SHA256, _model_sha256(settings.get("init_from")))
+        study.set_user_attr(_INIT_FROM_SHA256, model_sha256(settings.get("init_from")))
         return
     differ = []
     if saved.get("model") != model:
@@ -1223,7 +1224,7 @@ def _check_study(
             continue
         if name in moved and old.get(name) is not None and new.get(name) is not None:
             continue
-        if name == "init_from" and _same_init_from(saved.get(_INIT_FROM_SHA256), new.get(name)):
+        if name == "init_from" and same_model(saved.get(_INIT_FROM_SHA256), new.get(name)):
             continue
         if old.get(name) != new.get(name):
             differ.append(
@@ -1235,25 +1236,6 @@ def _check_study(
             "same settings to continue it. These differ: " + "; ".join(differ),
             file=str(path),
         )
-
-
-def _model_sha256(run: str | None) -> str | None:
-    """The sha256 of the model.pt of the run folder ``run`` (a tune's --init-from), None
-    without one or where it cannot be read (the trials' warm start says why)."""
-    if run is None:
-        return None
-    try:
-        return hashlib.sha256((Path(run) / MODEL_FILE).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _same_init_from(recorded: Any, run: str | None) -> bool:
-    """Whether the run folder ``run``, a continuing tune's --init-from that is not the path the
-    study recorded, holds the model its trials started from: a model.pt of the ``recorded``
-    sha256 (the run moved, or reached through another path), as ``kgrec train --resume``
-    checks. A study of an older kgrec, which recorded no sha256, cannot tell."""
-    return isinstance(recorded, str) and _model_sha256(run) == recorded
 
 
 def _fingerprint(experiment: Experiment) -> str:
