@@ -40,6 +40,16 @@ def holds_dataset(folder: Path) -> bool:
     return folder.is_dir() and any(folder.glob("*.inter"))
 
 
+def fetchable(base_url: str) -> bool:
+    """Whether kgrec can fetch archives from ``base_url``: urllib refuses a URL without a
+    scheme (``mirror.example/path``) only when it opens it, so a request is made (not sent)."""
+    try:
+        urllib.request.Request(f"{base_url.rstrip('/')}/{DATASETS['ml-100k']}")
+    except ValueError:
+        return False
+    return True
+
+
 def download(
     name: str,
     dest: Path,
@@ -66,14 +76,13 @@ def download(
                 f"{target} holds files that are not a dataset's ({few(others)}): "
                 "kgrec never deletes them; move them, or give another --dest"
             )
-    url = f"{base_url.rstrip('/')}/{DATASETS[name]}"
-    try:  # urllib refuses a URL without a scheme (mirror.example/path) only when it opens it
-        request = urllib.request.Request(url, headers={"User-Agent": "kgrec"})
-    except ValueError:
+    if not fetchable(base_url):
         raise KgrecError(
             f"base URL {base_url!r} is no URL kgrec can fetch from: give one such as "
             "https://HOST/PATH or file:///PATH"
-        ) from None
+        )
+    url = f"{base_url.rstrip('/')}/{DATASETS[name]}"
+    request = urllib.request.Request(url, headers={"User-Agent": "kgrec"})
     made = first_missing(target.parent)  # removed again, if empty, when the download fails
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import urllib.request
 from pathlib import Path
 
 from kgrec.commands.options import path_option
-from kgrec.download import DATASETS, RECBOLE_BASE_URL, download, holds_dataset
+from kgrec.download import DATASETS, RECBOLE_BASE_URL, download, fetchable, holds_dataset
 from kgrec.errors import InputError
 
 
@@ -69,16 +68,12 @@ def download_base_url() -> str:
     url = os.environ.get("KGREC_DOWNLOAD_URL")
     if not url:
         return RECBOLE_BASE_URL
-    try:  # as kgrec.download.download checks a --base-url
-        if not url.strip():
-            raise ValueError
-        urllib.request.Request(f"{url.rstrip('/')}/{DATASETS['ml-100k']}")
-    except ValueError:
+    if not url.strip() or not fetchable(url):  # as kgrec.download.download checks a --base-url
         raise InputError(
             f"KGREC_DOWNLOAD_URL {url!r} is no URL kgrec can fetch from: set it to one such as "
             "https://HOST/PATH or file:///PATH, unset it for RecBole's, or give --base-url",
             field="KGREC_DOWNLOAD_URL",
-        ) from None
+        )
     return url
 
 
