@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 from neo4j import Driver, Result, RoutingControl
-from neo4j.exceptions import AuthError, DriverError, ServiceUnavailable
+from neo4j.exceptions import AuthError, DriverError, ServiceUnavailable, SessionExpired
 
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
@@ -41,19 +42,42 @@ def connect(uri: str | None = None) -> Driver:
     uri = uri or os.environ.get("NEO4J_URI") or LOCAL_SERVER
     driver = neo4j_driver(uri)
     try:
+        _check(driver, f"{uri}: ")
+    except StoreError:
+        driver.close()
+        raise
+    return driver
+
+
+def _check(driver: Driver, where: str = "") -> None:
+    """A server that cannot be reached, or refuses the credentials, as a StoreError saying so."""
+    try:
         driver.verify_connectivity()
     except AuthError as exc:
-        driver.close()
         raise StoreError(
-            f"{uri}: authentication failed ({exc.message}); check NEO4J_USERNAME and NEO4J_PASSWORD"
+            f"{where}authentication failed ({exc.message}); check NEO4J_USERNAME and NEO4J_PASSWORD"
         ) from exc
-    except (ServiceUnavailable, DriverError) as exc:
-        driver.close()
-        raise StoreError(
-            f"{uri}: Neo4j is unreachable ({exc}); is the server running (make neo4j-start for "
-            "the local one)?"
-        ) from exc
-    return driver
+    except DriverError as exc:  # ServiceUnavailable, or a server that answers no Bolt
+        raise _unreachable(exc, where) from exc
+
+
+def _unreachable(exc: Exception, where: str) -> StoreError:
+    return StoreError(
+        f"{where}Neo4j is unreachable or went away ({exc}); is the server running (make "
+        "neo4j-start for the local one)?"
+    )
+
+
+@contextlib.contextmanager
+def _reached(driver: Driver) -> Iterator[None]:
+    """The server checked before a query, and lost during it, as StoreErrors. A server gone
+    away fails the check at once; without it ``execute_query`` retries for about a minute
+    before giving up (the check costs a fraction of a millisecond on a live connection)."""
+    _check(driver)
+    try:
+        yield
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise _unreachable(exc, "") from exc
 
 
 def cypher(
@@ -78,13 +102,14 @@ def cypher(
             f"parameter {both[0]!r} given twice, in the mapping and as a keyword",
             field=both[0],
         )
-    return driver.execute_query(
-        query,
-        parameters_={**values, **keywords},
-        database_=database or default_database(),
-        routing_=RoutingControl.READ,
-        result_transformer_=Result.to_df,
-    )
+    with _reached(driver):
+        return driver.execute_query(
+            query,
+            parameters_={**values, **keywords},
+            database_=database or default_database(),
+            routing_=RoutingControl.READ,
+            result_transformer_=Result.to_df,
+        )
 
 
 def neighbourhood(
@@ -113,13 +138,14 @@ def neighbourhood(
             raise InputError(f"a run name is text, not empty, got {run!r}", field="run")
         run = run.strip()
 
-    graph = driver.execute_query(
-        NEIGHBOURHOOD,
-        parameters_={"user_id": user_id, "run": run, "limit": limit},
-        database_=database or default_database(),
-        routing_=RoutingControl.READ,
-        result_transformer_=Result.graph,
-    )
+    with _reached(driver):
+        graph = driver.execute_query(
+            NEIGHBOURHOOD,
+            parameters_={"user_id": user_id, "run": run, "limit": limit},
+            database_=database or default_database(),
+            routing_=RoutingControl.READ,
+            result_transformer_=Result.graph,
+        )
     if not graph.nodes:
         raise ValueError(  # absent, or a user node with nothing to show (loaded from a user file)
             f"user {user_id!r} has no interactions or recommendations in the graph"

@@ -33,6 +33,9 @@ class _Driver:
         self.databases.append(database_)
         return types.SimpleNamespace(nodes=[])
 
+    def verify_connectivity(self):
+        pass
+
 
 @pytest.mark.parametrize("run", ["", "  ", 7])
 def test_neighbourhood_refuses_a_blank_run_name(run):
@@ -155,3 +158,23 @@ def test_connect_refuses_what_is_no_neo4j_uri(uri):
 
     with pytest.raises(StoreError, match="bolt://HOST:PORT"):
         connect(uri)
+
+
+@pytest.mark.parametrize("helper", ["cypher", "neighbourhood"])
+def test_a_helper_whose_server_is_gone_says_so_at_once(helper):
+    # before, the driver's own ServiceUnavailable came out after about a minute of retries
+    import time
+
+    from kgrec.errors import StoreError
+    from kgrec.notebook import cypher, neighbourhood
+    from kgrec.store import neo4j_driver
+
+    driver = neo4j_driver(f"bolt://127.0.0.1:{_unused_port()}")  # as connect() left it, then gone
+    start = time.monotonic()
+    with pytest.raises(StoreError, match=r"(?s)Neo4j is unreachable or went away.*make neo4j-start"):
+        if helper == "cypher":
+            cypher(driver, "RETURN 1 AS one")
+        else:
+            neighbourhood(driver, "196")
+    assert time.monotonic() - start < 10
+    driver.close()
