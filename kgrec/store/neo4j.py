@@ -511,13 +511,12 @@ class Neo4jStore(GraphStore):
 
     def _write_vectors(self, kind: str, keys: list[str], matrix: np.ndarray, property: str) -> None:
         self._connect()
-        statement = q.create_vector_index(kind, property)
         with self._errors(f"writing {kind} vectors"):
             missing = self._missing(kind, keys)
             if missing:
                 raise unknown_keys_error(kind, missing, "vectors")
             self.check_vectors(kind, property, matrix.shape[1])
-            self._run(statement, dimensions=int(matrix.shape[1]))
+            self._make_vector_index(kind, property, int(matrix.shape[1]))
         self._write_chunks(  # SET: a vector written again is the same
             f"{kind} vectors",
             q.SET_VECTORS[kind],
@@ -653,6 +652,7 @@ class Neo4jStore(GraphStore):
                     index is not None
                     and index["state"] == "ONLINE"
                     and int(index["dimensions"]) == matrix.shape[1]
+                    and not index["quantized"]  # an older kgrec's: made again
                 )
             if not fit:
                 return False
@@ -708,12 +708,22 @@ class Neo4jStore(GraphStore):
         stops leaves the old vectors with their index."""
         for kind, (keys, matrix) in checked.items():
             if keys:  # queries right after this see a complete index
-                if kind in changed:
-                    self._run(q.drop_vector_index(kind, property))
-                self._run(q.create_vector_index(kind, property), dimensions=matrix.shape[1])
+                self._make_vector_index(kind, property, matrix.shape[1], again=kind in changed)
                 self._run(q.AWAIT_INDEX, name=q.vector_index_name(kind, property))
             elif before[kind] is not None:  # no vector left: no index, as drop_vectors
                 self._run(q.drop_vector_index(kind, property))
+
+    def _make_vector_index(
+        self, kind: str, property: str, dimensions: int, *, again: bool = False
+    ) -> None:
+        """The vector index on ``kind.property``, of ``dimensions``, made if there is none.
+        Made ``again`` (dropped first) when asked, or when kgrec's index there is quantized:
+        one an older kgrec made (before session 39, Neo4j 5.26's default), whose scores were
+        about 1 % off the stored vectors' cosine."""
+        name = q.vector_index_name(kind, property)
+        if again or any(i["name"] == name and i["quantized"] for i in self._vector_indexes()):
+            self._run(q.drop_vector_index(kind, property))
+        self._run(q.create_vector_index(kind, property), dimensions=int(dimensions))
 
     def _replace_vectors_at_once(
         self,

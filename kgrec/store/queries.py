@@ -426,7 +426,8 @@ RETURN n.{prop(KEY_PROPERTY[kind])} AS key, n[$property] AS vector ORDER BY key
 VECTOR_INDEXES = """
 SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options, state
 RETURN name, labelsOrTypes[0] AS kind, properties[0] AS property,
-       options.indexConfig.`vector.dimensions` AS dimensions, state
+       options.indexConfig.`vector.dimensions` AS dimensions, state,
+       coalesce(options.indexConfig.`vector.quantization.enabled`, false) AS quantized
 """
 
 
