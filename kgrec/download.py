@@ -26,6 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from graph_schema.validate import path_argument
 from kgrec.errors import KgrecError, few
 from kgrec.files import first_missing, process_runs, remove_made
 
@@ -78,7 +79,7 @@ def download(
     """Download dataset ``name`` into ``dest/name`` and return that folder."""
     if name not in DATASETS:
         raise KgrecError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
-    target = Path(dest) / name
+    target = Path(path_argument(dest, "--dest")) / name
     _remove_leftovers(Path(dest))
     if target.exists() and not target.is_dir():
         raise KgrecError(f"{target} is a file, not a dataset folder: kgrec never replaces it")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables
+from graph_schema.validate import path_argument
 from kgrec.text.cache import EmbeddingCache
 from kgrec.text.encoder import TextEncoder
 from kgrec.text.nodes import node_texts
@@ -423,6 +424,7 @@ def embed_store(
     from kgrec.text.encoder import resolve_model
 
     kinds = list(kinds)
+    path_argument(cache, "--cache")  # "": the working folder
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     if not is_property_name(property):
