@@ -8,6 +8,7 @@ builds a table, each row keeps where it came from in two private columns, ``_fil
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -348,6 +349,16 @@ def id_argument(value: object, field: str) -> str:
     if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
         return str(int(value))
     raise InputError(f"an id is text (or an integer), got {value!r}", field=field)
+
+
+def path_argument(value: Any, field: str | None) -> Any:
+    """``value``, a file or folder given to the Python API or the command line; an empty or
+    blank one (``""`` from an unset variable, ``"  "``) an InputError naming ``field``, rather
+    than read as ``.`` (the working folder) or a folder named by blanks. None, and anything
+    else, is the caller's to read."""
+    if isinstance(value, str | os.PathLike) and not os.fspath(value).strip():
+        raise InputError(f"a path may not be empty or blank, got {value!r}", field=field)
+    return value
 
 
 def id_arguments(values: object, field: str) -> list[str]:

@@ -2,14 +2,21 @@
 
 The archives are RecBole's published atomic files; ``base_url`` points elsewhere (a mirror, or
 a local server in tests). Nothing is left half-written: the archive is downloaded and unpacked
-into a temporary folder beside the destination, checked, then moved into place. macOS's
+into a temporary folder beside the destination (``.NAME-XXXXXXXX/``, holding a marker that
+names the process first), checked, then moved into place; the next download into the same
+folder removes such a folder that a killed download left (:func:`_remove_leftovers`). macOS's
 metadata in an archive (``__MACOSX/``, ``._*`` files) is not unpacked, and an archive with
 ``.inter`` files in more than one folder is refused, naming them.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
+import shutil
+import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -19,8 +26,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from graph_schema.validate import path_argument
 from kgrec.errors import KgrecError, few
-from kgrec.files import first_missing, remove_made
+from kgrec.files import first_missing, process_runs, remove_made
+
+log = logging.getLogger(__name__)
 
 RECBOLE_BASE_URL = "https://recbole.s3-accelerate.amazonaws.com/ProcessedDatasets"
 # dataset -> archive path under the base URL
@@ -28,6 +38,13 @@ DATASETS = {
     "ml-100k": "MovieLens/ml-100k.zip",
     "ml-1m": "MovieLens/ml-1m.zip",
 }
+
+
+# the marker a download writes first into its temporary folder: which process, on which
+# machine, writes the folder (JSON: pid, host)
+MARKER = ".kgrec-download"
+# the temporary folder's name (tempfile's: the prefix, then 8 of its characters)
+_TEMPORARY = re.compile(r"\.(?P<name>" + "|".join(map(re.escape, DATASETS)) + r")-[a-z0-9_]{8}")
 
 
 # the files of a RecBole atomic dataset (what --force may replace)
@@ -62,7 +79,8 @@ def download(
     """Download dataset ``name`` into ``dest/name`` and return that folder."""
     if name not in DATASETS:
         raise KgrecError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
-    target = Path(dest) / name
+    target = Path(path_argument(dest, "--dest")) / name
+    _remove_leftovers(Path(dest))
     if target.exists() and not target.is_dir():
         raise KgrecError(f"{target} is a file, not a dataset folder: kgrec never replaces it")
     if target.exists() and not force:
@@ -107,6 +125,8 @@ def _download(
 ) -> None:
     """Fetch and unpack into a temporary folder beside ``target``, then move it into place."""
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
+        marker = {"pid": os.getpid(), "host": socket.gethostname()}
+        (Path(tmp) / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         archive = Path(tmp) / "archive.zip"
         _fetch(request, archive, timeout=timeout, progress=progress)
         unpacked = Path(tmp) / "unpacked"
@@ -146,6 +166,51 @@ def _download(
                 raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
         else:
             os.replace(inter[0].parent, target)
+
+
+def _remove_leftovers(dest: Path) -> None:
+    """Remove the temporary folders in ``dest`` that downloads killed on this machine (``kill
+    -9``, a power cut) left: only folders of the name a download gives them, holding its marker
+    (:data:`MARKER`) naming a process of this machine that has ended; never another folder (one
+    of the user's, a download's running here or on another machine). An old dataset that a
+    killed ``--force`` had set aside (``old/``), its dataset folder missing, goes back there."""
+    try:
+        entries = list(dest.iterdir()) if dest.is_dir() else []
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir() or not _dead(entry):
+            continue
+        target = dest / match["name"]
+        old = entry / "old"
+        try:
+            if old.is_dir() and not old.is_symlink() and not os.path.lexists(target):
+                os.replace(old, target)
+                log.warning("put back %s, which a killed download --force had set aside", target)
+            shutil.rmtree(entry)
+        except OSError as exc:
+            log.warning("cannot remove %s, which a killed download left: %s", entry, exc)
+        else:
+            log.info("removed %s, which a killed download left", entry)
+
+
+def _dead(folder: Path) -> bool:
+    """Whether ``folder`` holds a download's marker naming a process of this machine that
+    has ended (an unreadable marker, or none: never provably dead)."""
+    marker = folder / MARKER
+    try:
+        if marker.is_symlink() or not marker.is_file():
+            return False
+        holder = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(holder, dict) or holder.get("host") != socket.gethostname():
+        return False
+    pid = holder.get("pid")
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    return not process_runs(pid)
 
 
 def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progress: bool) -> None:

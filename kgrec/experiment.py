@@ -47,7 +47,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data, HeteroData
 
-from graph_schema.validate import id_argument, id_arguments
+from graph_schema.validate import id_argument, id_arguments, path_argument
 from kgrec import distributed
 from kgrec.cold_items import (
     COLD_ITEMS,
@@ -1773,6 +1773,8 @@ def train(
         if name not in ("out", "resume", "progress", "device", "dist_timeout")
     }
     spec = model_spec(model)
+    for name, path in (("out", out), ("data", data), ("split", split), ("init_from", init_from)):
+        path_argument(path, option_flag(name))  # "": the working folder
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
     # compared between the ranks as given: the split files they may be read from (below)
     # are on rank 0's disk, maybe on no other rank's
@@ -2191,7 +2193,7 @@ def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:
     the model on ``device`` (``auto``, ``cpu``, ``cuda``), where it scores users. Its files
     are read while ``kgrec train --resume`` may be replacing them: they are read again if
     run.json changed meanwhile (:func:`_read_unchanged`), so they are always one run's."""
-    folder = Path(folder)
+    folder = Path(path_argument(folder, "--run"))
     return _read_unchanged(folder, lambda: _load_run(folder, device))
 
 

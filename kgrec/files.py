@@ -89,6 +89,19 @@ def _temporary(path: Path) -> Path:
     return Path(name)
 
 
+def process_runs(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (another user's counts; a pid no process
+    can have, too large, is not provably dead, so it counts too): what a marker naming the
+    process that writes a temporary file or folder is checked with before it is removed."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # someone else's process; no pid at all
+        return True
+    return True
+
+
 def first_missing(path: Path) -> Path | None:
     """The outermost folder that making ``path`` with its parents makes (None: it exists)."""
     path = path.absolute()

@@ -65,6 +65,7 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
+from graph_schema.validate import path_argument
 from kgrec import distributed
 from kgrec.data.split import check_few_shot, check_train_fraction, plain
 from kgrec.device import resolve_device
@@ -497,8 +498,11 @@ def tune(
     touches the study and ``out``, and every rank returns rank 0's result; a collective that
     waits ``dist_timeout`` seconds for a rank fails (:func:`kgrec.distributed.init`).
     """
-    out = Path(out)
     spec = model_spec(model)  # an unknown model fails here, before anything else
+    paths = (("out", out), ("data", data), ("split", split), ("init_from", fixed.get("init_from")))
+    for name, path in paths:
+        path_argument(path, option_flag(name))  # "": the working folder
+    out = Path(out)
     # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds, as train()
     # reads it: the checks refused it as no integer
     trials, prune_warmup, timeout, seed = map(plain, (trials, prune_warmup, timeout, seed))

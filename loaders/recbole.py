@@ -18,7 +18,7 @@ import pandas as pd
 from graph_schema.errors import InputError
 from graph_schema.merge import as_text
 from graph_schema.tables import GraphTables
-from graph_schema.validate import PRIVATE
+from graph_schema.validate import PRIVATE, path_argument
 from loaders.build import Parts, build
 from loaders.files import (
     check_attributes,
@@ -261,6 +261,8 @@ def load(
     ``domain`` defaults to the dataset name (``ml-100k``) unless ``domain_rule`` splits the
     items into domains. ``user_links``: a file of (user_id, same_as) pairs joining user ids.
     """
+    path_argument(path, "path")  # "": the working folder
+    path_argument(user_links, "--user-links")
     name, found = atomic_files(path)
     report = report if report is not None else LoadReport()
     read = {s: read_atomic(p, s) for s, p in found.items()}

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -320,3 +325,90 @@ def test_a_blank_or_file_kgrec_data_is_refused_naming_it(
     assert list(work.iterdir()) == []
     if value != "  ":
         assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_a_killed_downloads_folder_is_removed_by_the_next_but_a_users_is_kept(
+    http_root, tmp_path, capsys
+):
+    """A download killed (``kill -9``) while it fetched left its hidden temporary folder
+    (``DEST/.ml-100k-XXXXXXXX/``, half an archive in it) that nothing read or removed. The next
+    download into DEST removes it; folders of the user's (one of a download's name but without
+    its marker, one named otherwise) are kept, and so is the folder of a download that runs."""
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    started, release = threading.Event(), threading.Event()
+
+    class Stall(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # half an archive, then nothing until the test ends
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"PK" + bytes(1000))
+            self.wfile.flush()
+            started.set()
+            release.wait(60)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stall)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    dest = tmp_path / "data"
+    dest.mkdir()
+    stalled = f"http://127.0.0.1:{server.server_address[1]}"
+    command = ["download", "ml-100k", "--dest", str(dest), "--base-url", stalled]
+    runs = [subprocess.Popen([sys.executable, "-m", "kgrec", *command]) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(dest.glob(".ml-100k-*/archive.zip"))) < 2:
+            assert time.monotonic() < deadline, "the downloads never started"
+            assert all(run.poll() is None for run in runs), "a download ended"
+            time.sleep(0.1)
+        killed = {p.name for p in dest.glob(".ml-100k-*") if str(runs[0].pid) in _marker(p)}
+        runs[0].kill()  # SIGKILL: no clean-up runs
+        runs[0].wait()
+        running = {p.name for p in dest.glob(".ml-100k-*")} - killed
+        assert len(killed) == len(running) == 1
+        unmarked = dest / ".ml-100k-abcd1234"  # a download's name, no marker: the user's
+        unmarked.mkdir()
+        (unmarked / "notes.txt").write_text("mine")
+        (dest / ".ml-100k-mine").mkdir()
+        assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+        left = {p.name for p in dest.iterdir()}
+        assert left == {"ml-100k", ".ml-100k-abcd1234", ".ml-100k-mine", *running}
+        assert (unmarked / "notes.txt").read_text() == "mine"
+    finally:
+        runs[1].kill()
+        runs[1].wait()
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def _marker(folder: Path) -> str:
+    try:
+        return (folder / ".kgrec-download").read_text()
+    except OSError:
+        return ""
+
+
+def test_the_dataset_a_killed_force_had_set_aside_is_put_back(http_root, tmp_path, caplog):
+    """``--force`` sets the old dataset aside in its temporary folder (``old/``) before it moves
+    the new one in: killed between the two, the next download puts it back, not deletes it."""
+    _, url = http_root  # holds no archive: nothing is fetched
+    dest = tmp_path / "data"
+    leftover = dest / ".ml-100k-k1lled00"
+    (leftover / "old").mkdir(parents=True)
+    (leftover / "old" / "ml-100k.inter").write_text(INTER)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    marker = {"pid": int(dead.stdout), "host": socket.gethostname()}
+    (leftover / ".kgrec-download").write_text(json.dumps(marker))
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    assert "put back" in caplog.text and "killed download --force" in caplog.text
+    assert [p.name for p in dest.iterdir()] == ["ml-100k"]
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from graph_schema.errors import InputError
-from graph_schema.validate import id_argument
+from graph_schema.validate import id_argument, path_argument
 
 
 def refuse_below_one(
@@ -46,9 +46,10 @@ def path_option(text: str) -> Path:
     """A file or folder given on the command line (an argparse ``type``): an empty or blank
     value (``--dest "$UNSET"``) is refused, naming the option, rather than read as ``.`` (the
     working folder) or a folder named by blanks, as a blank ``--store`` is."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"a path may not be empty or blank, got {text!r}")
-    return Path(text)
+    try:
+        return Path(path_argument(text, None))
+    except InputError as exc:  # argparse names the option
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 # the largest count every store takes: Neo4j's integers are 64-bit (a larger -k, sent to

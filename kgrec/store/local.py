@@ -61,6 +61,7 @@ from graph_schema.tables import (
 from graph_schema.validate import id_argument, id_arguments
 from kgrec.errors import StoreError, few
 from kgrec.explain import GraphIndex, check_k, explain
+from kgrec.files import process_runs
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     attach_to_items,
@@ -800,15 +801,7 @@ def _first_write_marker(name: str) -> bool:
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this machine (our own process counts as dead: a temp file
     of ours outside a write is a leftover)."""
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+    return pid != os.getpid() and process_runs(pid)
 
 
 def _fsync(path: Path) -> None:

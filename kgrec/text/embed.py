@@ -8,9 +8,10 @@ encoded once.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables
+from graph_schema.validate import path_argument
 from kgrec.text.cache import EmbeddingCache
 from kgrec.text.encoder import TextEncoder
 from kgrec.text.nodes import node_texts
@@ -31,6 +33,8 @@ from kgrec.text.templates import (
 
 if TYPE_CHECKING:
     from kgrec.store.base import GraphStore
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PROPERTY = "embedding"
 # what a refused embed says to do
@@ -79,6 +83,9 @@ class Embedded:
     encoded: int  # distinct texts the model encoded
     cached: int  # distinct texts taken from the cache
     no_text: int  # nodes without text, hence without a vector
+    # nodes whose text the model encoded cut to its max_length tokens (of the texts it encoded
+    # in this call: a text taken from the cache was cut, or not, when it was encoded)
+    cut: list[str] = field(default_factory=list)
 
 
 def embed_texts(
@@ -100,8 +107,11 @@ def embed_texts(
     for i, vector in found.items():
         vectors[i] = vector
     missing = [i for i in range(len(unique)) if i not in found]
+    cut: list[int] = []  # positions in missing
     if missing:
-        new = encoder.encode([unique[i] for i in missing], batch_size=batch_size, progress=progress)
+        new = encoder.encode(
+            [unique[i] for i in missing], batch_size=batch_size, progress=progress, cut=cut
+        )
         vectors[missing] = new
         if cache is not None:
             cache.put(encoder.identity, [unique[i] for i in missing], new)
@@ -114,6 +124,7 @@ def embed_texts(
         encoded=len(missing),
         cached=len(found),
         no_text=int((~has_text).sum()),
+        cut=[str(k) for k in texts.index[texts.isin({unique[missing[i]] for i in cut})]],
     )
 
 
@@ -129,10 +140,31 @@ def embed_graph(
 ) -> list[Embedded]:
     """The vectors of every node of ``kinds`` in ``graph``."""
     texts = node_texts(graph, kinds, templates)
-    return [
+    results = [
         embed_texts(kind, series, encoder, cache=cache, batch_size=batch_size, progress=progress)
         for kind, series in texts.items()
     ]
+    warn_cut(results, encoder.max_length)
+    return results
+
+
+def warn_cut(results: list[Embedded], max_length: int) -> None:
+    """Say, once, how many nodes' texts the model cut to its ``max_length`` tokens (their
+    vectors read those tokens alone), naming one."""
+    cut = sum(len(result.cut) for result in results)
+    if not cut:
+        return
+    kind, key = next((result.kind, result.cut[0]) for result in results if result.cut)
+    log.warning(
+        "%s node text(s) longer than the text model's %d tokens cut to them, each vector "
+        "reading its first %d tokens alone: %s %r%s",
+        f"{cut:,}",
+        max_length,
+        max_length,
+        kind,
+        key,
+        ", ..." if cut > 1 else "",
+    )
 
 
 def model_record(
@@ -392,6 +424,7 @@ def embed_store(
     from kgrec.text.encoder import resolve_model
 
     kinds = list(kinds)
+    path_argument(cache, "--cache")  # "": the working folder
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     if not is_property_name(property):

@@ -251,10 +251,15 @@ class TextEncoder:
 
     @torch.no_grad()
     def encode(
-        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+        self,
+        texts: list[str],
+        *,
+        batch_size: int = 64,
+        progress: bool = True,
+        cut: list[int] | None = None,
     ) -> np.ndarray:
         """One float32 row per text, in input order; texts longer than ``max_length`` tokens
-        are truncated."""
+        are truncated (their positions in ``texts`` are appended to ``cut``, where given)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -263,6 +268,8 @@ class TextEncoder:
         if self.lower_case:  # the model's sentence_bert_config.json do_lower_case
             texts = [text.lower() for text in texts]
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        if cut is not None:
+            cut.extend(self._cut(texts, encoded["input_ids"]))
         keys = [k for k in _INPUTS if k in encoded]
         # Longest first, so each batch pads to similar lengths; rows go back to input order.
         order = np.argsort([-len(ids) for ids in encoded["input_ids"]], kind="stable")
@@ -280,6 +287,18 @@ class TextEncoder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
         return out
+
+    def _cut(self, texts: list[str], ids: list[list[int]]) -> list[int]:
+        """The positions of the texts that ``max_length`` truncated, of those tokenized to
+        ``ids``: only one at the length limit may have been (it is tokenized again, one token
+        longer, to tell: one that fits exactly was not cut)."""
+        full = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
+        if not full:
+            return []
+        longer = self.tokenizer(
+            [texts[i] for i in full], truncation=True, max_length=self.max_length + 1
+        )["input_ids"]
+        return [i for i, row in zip(full, longer, strict=True) if len(row) > self.max_length]
 
 
 def _sentence_bert_config(path: Path) -> dict:

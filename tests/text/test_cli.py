@@ -368,3 +368,30 @@ def test_vectors_without_a_record_of_their_model_on_a_kind_not_embedded_stop_emb
     with open_store(store_uri) as store:
         assert store.vector_model("embedding")["name"] == str(tiny_model)
     assert main([*base, "--kinds", "Item"]) == 0
+
+
+def test_texts_the_model_cuts_are_counted_once_naming_one(tmp_path, tiny_model, caplog):
+    """Texts over the model's max_length tokens were cut without a word: one warning per
+    run says how many and names one (kind and key); the vectors are those of before."""
+    from kgrec.text.encoder import TextEncoder
+
+    encoder = TextEncoder(tiny_model)
+    limit = encoder.max_length
+    # one that fits exactly (CLS + words + SEP) is not cut; one a token longer is
+    texts = ["short", "a " * (limit - 2), "a " * (limit - 1), "word " * 500]
+    cut: list[int] = []
+    vectors = encoder.encode(texts, progress=False, cut=cut)
+    assert cut == [2, 3]
+    np.testing.assert_array_equal(vectors, encoder.encode(texts, progress=False))
+
+    graph = _graph()
+    graph.items["title"] = pd.array(["word " * 500, "other " * 500, "Casino"], dtype="string")
+    uri = f"local:{tmp_path / 'store'}"
+    with open_store(uri) as store:
+        store.write(graph, progress=False)
+    assert main(["embed", "--store", uri, "--no-cache", "--model", str(tiny_model)]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    # the two items, and the entity whose text names them (its neighbours)
+    assert f"3 node text(s) longer than the text model's {limit} tokens" in warnings[0]
+    assert "Item 'm:1', ..." in warnings[0]
