@@ -12,9 +12,12 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
+from typing import Any
 
-from kgrec.errors import KgrecError
+from kgrec.errors import KgrecError, Terminated
 
 # Large CPU tensors (>= 2 MB) on transparent huge pages (torch's THP_MEM_ALLOC_ENABLE, read at
 # torch's first allocation, so before any command imports torch). Without it every batch's
@@ -62,26 +65,71 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        code = _main(argv)
-        sys.stdout.flush()  # a reader gone away shows here, not as Python exits
-        return code
-    except BrokenPipeError:
-        # `kgrec graph stats | head`: the reader of the output left; stop as a program killed by
-        # SIGPIPE would, without a traceback, and send what Python still flushes nowhere
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    with _TermAsCtrlC() as term:
+        try:
+            code = _main(argv, term)
+            sys.stdout.flush()  # a reader gone away shows here, not as Python exits
+            return code
+        except BrokenPipeError:
+            # `kgrec graph stats | head`: the reader of the output left; stop as a program
+            # killed by SIGPIPE would, without a traceback, and send what Python still flushes
+            # nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
 
 
-def _main(argv: list[str] | None) -> int:
+class _TermAsCtrlC:
+    """SIGTERM raised as :class:`~kgrec.errors.Terminated` (a KeyboardInterrupt) while the
+    command runs, so that it stops as Ctrl-C does: a training keeps its checkpoint, a tune
+    records its trial, a load or embed leaves nothing half-written. Only in the main thread,
+    and only where SIGTERM does its default (a program that calls :func:`main` with its own
+    handler keeps it); the default is put back as the command ends. :attr:`received`: whether
+    one came (the KeyboardInterrupt that reaches :func:`_main` may be another, raised as it
+    was handled), also to the command that runs this one (`kgrec quickstart`'s steps)."""
+
+    def __enter__(self) -> _TermAsCtrlC:
+        self._received = False
+        handler = signal.getsignal(signal.SIGTERM)
+        outer = getattr(handler, "__self__", None)
+        self.outer = outer if isinstance(outer, _TermAsCtrlC) else None
+        self.installed = (
+            threading.current_thread() is threading.main_thread() and handler is signal.SIG_DFL
+        )
+        if self.installed:
+            signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @property
+    def received(self) -> bool:
+        return self._received or (self.outer is not None and self.outer.received)
+
+    def _raise(self, signum: int, frame: Any) -> None:
+        self._received = True
+        raise Terminated
+
+    def __exit__(self, *exc: object) -> None:
+        if self.installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stopped(command: str, term: _TermAsCtrlC | None) -> int:
+    """Say that ``command`` (``kgrec train``, say) stopped on Ctrl-C or SIGTERM; its exit code,
+    that of a process killed by that signal."""
+    if term is not None and term.received:
+        print(f"{command}: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    print(f"{command}: interrupted", file=sys.stderr)
+    return 128 + signal.SIGINT
+
+
+def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     try:
         args = build_parser(argv).parse_args(argv)
     except KeyboardInterrupt:  # as the command's module is imported (torch, PyG: seconds)
         named = next((arg for arg in argv if not arg.startswith("-")), None)
-        print(f"kgrec{f' {named}' if named in COMMANDS else ''}: interrupted", file=sys.stderr)
-        return 130
+        return _stopped(f"kgrec{f' {named}' if named in COMMANDS else ''}", term)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -96,8 +144,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"kgrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"kgrec {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _stopped(f"kgrec {args.command}", term)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ class DistributedError(KgrecError):
     """The training processes (ranks) could not work together: one did not answer in time."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler's time limit, torchrun's agent as a
+    rank fails) as the ``kgrec`` command runs: a :class:`KeyboardInterrupt`, so that it stops
+    as Ctrl-C does (exit code 143)."""
+
+
 def run_script(main: Callable[[], int | None]) -> NoReturn:
     """Exit with ``main()``'s code, or with 2 and the message of a :class:`KgrecError` (no
     traceback), as the ``kgrec`` command does: for scripts such as those in ``bench/``."""
@@ -34,4 +40,12 @@ def run_script(main: Callable[[], int | None]) -> NoReturn:
     sys.exit(code or 0)
 
 
-__all__ = ["DistributedError", "InputError", "KgrecError", "StoreError", "few", "run_script"]
+__all__ = [
+    "DistributedError",
+    "InputError",
+    "KgrecError",
+    "StoreError",
+    "Terminated",
+    "few",
+    "run_script",
+]

@@ -720,7 +720,7 @@ def tune(
                     if not _by_interrupt(exc):
                         raise
                     # Ctrl-C inside Optuna's own ask or tell left its trial running
-                    db.at("read the trial a Ctrl-C left running, to mark it failed")
+                    db.at("read the trial a Ctrl-C or SIGTERM left running, to mark it failed")
                     _requeue_interrupted(
                         study,
                         progress=progress,
@@ -1469,25 +1469,31 @@ def _unflagged(
 
 class _ctrl_c_held:
     """Ctrl-C (SIGINT) held back while the block runs, then raised as a KeyboardInterrupt as
-    it ends (unless the block raised: that error goes on). Only in the main thread, and only
-    where SIGINT has a Python handler to put back; a kill still ends the process."""
+    it ends (unless the block raised: that error goes on); SIGTERM too where the ``kgrec``
+    command raises it as one (:class:`~kgrec.errors.Terminated`). Only in the main thread, and
+    only where the signal has a Python handler to put back; a kill still ends the process."""
 
     def __enter__(self) -> None:
-        self.pressed, self.previous = False, None
+        self.pressed, self.previous = None, {}
         if threading.current_thread() is not threading.main_thread():
             return
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is not None:
-            self.previous = previous
-            signal.signal(signal.SIGINT, self._press)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if previous is not None and (signum == signal.SIGINT or callable(previous)):
+                self.previous[signum] = previous
+                signal.signal(signum, self._press)
 
     def _press(self, signum: int, frame: Any) -> None:
-        self.pressed = True
+        if self.pressed != signal.SIGTERM:  # SIGTERM's handler first, if both came
+            self.pressed = signum
 
     def __exit__(self, exc_type: Any, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        if self.pressed and exc_type is None:
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
+        if self.pressed is not None and exc_type is None:
+            previous = self.previous[self.pressed]
+            if self.pressed == signal.SIGTERM:
+                previous(self.pressed, None)  # the kgrec command's: raises Terminated
             raise KeyboardInterrupt
 
 

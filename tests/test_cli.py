@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,48 @@ def test_ctrl_c_while_the_command_is_imported_gets_no_traceback(monkeypatch, cap
     monkeypatch.setattr(kgrec.cli.importlib, "import_module", interrupted)
     assert kgrec.cli.main(["train", "--model", "lightgcn"]) == 130
     assert capsys.readouterr().err == "kgrec train: interrupted\n"
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_only_while_it_runs(monkeypatch, capsys):
+    # before: SIGTERM (`kill`, `timeout`, a batch scheduler, torchrun's agent) ended Python at
+    # once, with none of Ctrl-C's handling; now a command stops as on Ctrl-C, exit code 143,
+    # and the handler is the command's alone: none as kgrec is imported, none after main()
+    import kgrec.cli
+
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def terminated(name):
+        _sigterm()
+
+    monkeypatch.setattr(kgrec.cli.importlib, "import_module", terminated)
+    assert kgrec.cli.main(["train", "--model", "lightgcn"]) == 143
+    assert capsys.readouterr().err == "kgrec train: terminated (SIGTERM)\n"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_load_stopped_by_sigterm_leaves_a_new_store_empty(tmp_path, tiny_recbole, monkeypatch):
+    # as a Ctrl-C does: the table files it wrote are removed, the store's lock file alone left
+    written = []
+    write_table = LocalStore._write_table
+
+    def terminated_at_the_second(self, name, df):
+        written.append(name)
+        if len(written) == 2:
+            _sigterm()
+        return write_table(self, name, df)
+
+    monkeypatch.setattr(LocalStore, "_write_table", terminated_at_the_second)
+    store = tmp_path / "store"
+    load = ["load", "recbole", str(tiny_recbole), "--store", f"local:{store}"]
+    assert main(load) == 143
+    assert len(written) == 2 and [p.name for p in store.iterdir()] == [".lock"]
+    monkeypatch.undo()
+    assert main(load) == 0 and (store / "manifest.json").exists()
+
+
+def _sigterm() -> None:
+    """SIGTERM to this process, where a command has a handler for it (else it would end
+    pytest)."""
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
+        pytest.fail("no handler of SIGTERM while the command runs")
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -8,7 +8,11 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -2339,6 +2343,53 @@ def test_a_run_stopped_by_ctrl_c_as_it_trains_says_that_resume_continues_it(
     resumed = json.loads((out / "run.json").read_text())["training"]
     assert resumed["history"] == whole.info["training"]["history"]
     assert resumed["epochs_resumed"] == 2
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_sigterm_keeps_its_checkpoint_and_resumes(tmp_path, tiny_recbole):
+    # before: SIGTERM (`kill`, `timeout`, a batch scheduler's time limit, torchrun's agent)
+    # ended Python at once: exit -15, no word of --resume, none of the Ctrl-C handling
+    out = tmp_path / "run"
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(out), "--epochs", "12"]
+    argv += ["--dim", "8", "--batch-size", "1", "--threads", "1"]  # epochs of ~0.3 s
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kgrec.cli", *argv],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoint.pt").exists() and process.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint.pt in 120 s"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 143, err
+    assert "kgrec train: terminated (SIGTERM)" in err and "Traceback" not in err
+    assert f"{out / 'checkpoint.pt'} keeps epoch" in err and "--resume continues" in err
+    assert json.loads((out / "run.json").read_text())["status"] == "training"
+    assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
+    assert main([*argv, "--resume"]) == 0
+    whole = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "whole",
+        epochs=12,
+        dim=8,
+        batch_size=1,
+        progress=False,
+    )
+    resumed = json.loads((out / "run.json").read_text())["training"]
+    assert resumed["history"] == whole.info["training"]["history"]
+    assert resumed["epochs_resumed"] >= 1
 
 
 def test_a_resumed_run_that_diverges_says_that_a_lower_lr_needs_a_new_run(

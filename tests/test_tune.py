@@ -520,6 +520,41 @@ def test_sigkill_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
     assert trials[1].user_attrs["interrupted"] == "time budget"
 
 
+@pytest.mark.slow
+def test_sigterm_then_the_same_command_resumes(tmp_path, tiny_recbole) -> None:
+    """SIGTERM (`kill`, `timeout`, a batch scheduler's time limit) as trial 0 trains: as a
+    Ctrl-C, the trial is marked failed (interrupted, not counted) and its settings run again
+    first by the same command; exit code 143. Before, the process died at once (-15), the
+    trial left running, for the next run to find it killed."""
+    out = tmp_path / "tune"
+    slow = _endless_tune(tiny_recbole, out)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(slow, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for(lambda: _epochs_reported(out / STUDY_FILE) >= 1, "trained an epoch")
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    err = err.decode()
+    assert process.returncode == 143, err
+    assert "kgrec tune: terminated (SIGTERM)" in err and "Traceback" not in err
+    study = load_study(out)
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL and trial.user_attrs["interrupted"] == "interrupted"
+    (queued,) = study.get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == trial.params
+    again = subprocess.run(
+        [*slow, "--timeout", "2"], env=env, capture_output=True, text=True, check=False
+    )
+    assert again.returncode == 1, again.stderr  # no trial completed
+    trials = load_study(out).trials
+    assert trials[1].params == trial.params  # the stopped trial's settings, first
+    assert trials[1].user_attrs["interrupted"] == "time budget"
+
+
 def _epochs_reported(path: Path) -> int:
     """The validation figures trial 0 of the study in ``path`` has reported (one an epoch),
     read without Optuna (-1 before it can be read)."""
@@ -2534,15 +2569,20 @@ def test_a_write_as_a_trial_stopped_inside_optuna_is_recorded_is_a_kgrec_error(
     assert result.trials[1].params == trial.params  # its settings, run again (queued, or killed)
 
 
+@pytest.mark.parametrize("second", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
 @pytest.mark.parametrize("first", ["training", "optuna's tell"])
 def test_a_second_ctrl_c_as_the_first_is_handled_loses_no_settings(
-    tmp_path, tiny_recbole, monkeypatch, first
+    tmp_path, tiny_recbole, monkeypatch, first, second
 ) -> None:
     """A first Ctrl-C (a fake KeyboardInterrupt) while a trial trains, or inside Optuna's tell
     as it records one that trained; a second (a real SIGINT) right after the trial is flagged
     interrupted, before its settings are queued. Before, the second cut the queuing short:
     the trial was left flagged (so never queued later) and its settings were neither queued
-    nor named. Now the second waits until the settings are queued."""
+    nor named. Now the second waits until the settings are queued. The same for a SIGTERM
+    as the second, which the `kgrec` command raises as a Ctrl-C (a handler the test installs
+    as the command does; before, it was not held back)."""
+    from kgrec.cli import _TermAsCtrlC
+
     stopped = {"fit": 0}
 
     def fit_once(*args, **kwargs):
@@ -2563,16 +2603,18 @@ def test_a_second_ctrl_c_as_the_first_is_handled_loses_no_settings(
     def setting(storage, trial_id, key, value):
         set_trial_user_attr(storage, trial_id, key, value)
         if key == "interrupted":
-            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C
+            os.kill(os.getpid(), second)  # the second Ctrl-C
 
     monkeypatch.setattr("kgrec.tune.fit", fit_once)
     monkeypatch.setattr(optuna.study._optimize, "_tell_with_warning", telling)
     monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_user_attr", setting)
     out = tmp_path / "tune"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), _TermAsCtrlC() as term:
         small_tune(tiny_recbole, out, trials=3)
     monkeypatch.undo()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # as it was
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert term.received == (second == signal.SIGTERM)
     trial = load_study(out).trials[1]
     assert trial.user_attrs["interrupted"] == "interrupted"
     (queued,) = load_study(out).get_trials(states=(TrialState.WAITING,))
