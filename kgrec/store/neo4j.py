@@ -53,6 +53,7 @@ from graph_schema.tables import (
 from graph_schema.validate import id_argument, id_arguments
 from kgrec.errors import KgrecError, StoreError
 from kgrec.explain import check_k, paths_table, unknown_ends_error
+from kgrec.files import process_runs
 from kgrec.store import queries as q
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
@@ -1436,13 +1437,7 @@ def _dead(holder: dict[str, Any]) -> bool:
         return False
     if holder["pid"] == os.getpid():
         return holder["token"] not in _HELD
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError):
-        return False
-    return False
+    return not process_runs(int(holder["pid"]))
 
 
 def delete_all(session: Session) -> None:
