@@ -21,6 +21,8 @@ import contextlib
 import logging
 import math
 import os
+import socket
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -137,6 +139,8 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
     )
     global _timeout
     _timeout = timeout
+    if world.rank != 0:
+        _reach_rank_0(world, os.environ["MASTER_ADDR"], int(port), timeout)
     with _answered(joining=True):
         dist.init_process_group(
             backend="nccl" if cuda else "gloo",
@@ -145,6 +149,43 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
         )
     atexit.register(shutdown, True)
     return True
+
+
+def _reach_rank_0(world: World, host: str, port: int, timeout: float) -> None:
+    """Wait until rank 0's ``host:port`` (MASTER_ADDR:MASTER_PORT) accepts a connection, at
+    most ``timeout`` seconds, else a :class:`DistributedError` that names it. Torch's own
+    wait (its store's client) starts again once its timeout is over, so a rank that could not
+    reach rank 0 waited up to about twice --dist-timeout; once the port answers, torch's
+    connection is made at once."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        try:
+            with socket.create_connection(
+                (host, port), timeout=max(deadline - time.monotonic(), 0.01)
+            ):
+                return
+        except OSError as exc:  # refused, timed out, an unknown name, no route
+            last = exc.strerror or str(exc)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DistributedError(_not_joined(world, f"{timeout:g} seconds", f": {last}"))
+        time.sleep(min(pause, left))
+        pause = min(2 * pause, 1.0)
+
+
+def _not_joined(world: World, waited: str, answer: str = "") -> str:
+    """The error of a rank that waited ``waited`` for every rank to join, in vain; ``answer``:
+    what rank 0's address last answered (": Connection refused")."""
+    where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
+    # rank 0 listens there; any other rank connects to it
+    meet = "at" if world.rank == 0 else "at rank 0's"
+    return (
+        f"rank {world.rank}: not every one of the {world.size} ranks joined within "
+        f"--dist-timeout ({waited}) {meet} {where} (MASTER_ADDR:MASTER_PORT{answer}): start "
+        "the same command on every rank, with the same WORLD_SIZE, MASTER_ADDR and "
+        "MASTER_PORT, and check the other ranks' output"
+    )
 
 
 @contextlib.contextmanager
@@ -178,16 +219,7 @@ def _answered(joining: bool = False):
             raise
         waited = "the process group's timeout" if _timeout is None else f"{_timeout:g} seconds"
         if joining:
-            where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
-            # rank 0 listens there; any other rank connects to it (torch retries the
-            # connection, so that rank waits up to about twice the timeout)
-            meet = "at" if world.rank == 0 else "at rank 0's"
-            message = (
-                f"rank {world.rank}: not every one of the {world.size} ranks joined within "
-                f"--dist-timeout ({waited}) {meet} {where} (MASTER_ADDR:MASTER_PORT): start "
-                "the same command on every rank, with the same WORLD_SIZE, MASTER_ADDR and "
-                "MASTER_PORT, and check the other ranks' output"
-            )
+            message = _not_joined(world, waited)
         else:
             message = (
                 f"rank {world.rank}: another rank did not answer within --dist-timeout "

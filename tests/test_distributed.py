@@ -538,6 +538,57 @@ def test_init_from_on_rank_0_alone_is_not_refused_on_the_others(
     assert f"at rank 0's 127.0.0.1:{os.environ['MASTER_PORT']} (MASTER_ADDR" in err
 
 
+def test_a_rank_that_cannot_reach_rank_0_waits_the_timeout_once(monkeypatch, capfd) -> None:
+    """A rank other than 0 whose rank 0 never listens fails after --dist-timeout, with an error
+    naming rank 0's address and what it answered (before: torch's store client connected again
+    once its timeout was over, "retrying (try=0, ...)", and that rank waited up to about twice
+    the timeout: 3.3 to 5.7 s of a 3 s timeout)."""
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port := _free_port()))  # nobody listens there
+    started = time.monotonic()
+    with pytest.raises(distributed.DistributedError) as raised:
+        distributed.init("cpu", timeout=3)
+    waited = time.monotonic() - started
+    assert "retrying" not in capfd.readouterr().err  # torch's second try: gone
+    assert 3 <= waited < 3 * 1.6, waited  # the bound is slack for slow machines
+    assert str(raised.value).startswith("rank 1: not every one of the 2 ranks joined within ")
+    assert f"at rank 0's 127.0.0.1:{port} (MASTER_ADDR:MASTER_PORT: Connection refused)" in str(
+        raised.value
+    )
+    assert not dist.is_initialized()
+
+
+def _late_rank(rank: int, port: int, results) -> None:
+    """Rank 1 joins at once, rank 0 a second and a half later; each reports every rank's rank."""
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    if rank == 0:
+        time.sleep(1.5)
+    distributed.init("cpu", timeout=60)
+    results.put((rank, distributed.gather_object(rank)))
+    distributed.shutdown(True)
+
+
+def test_a_rank_that_starts_before_rank_0_waits_for_it() -> None:
+    """Rank 1 waits for rank 0's address to answer, then joins through torch as before."""
+    ctx = mp.get_context("spawn")
+    results, port = ctx.Queue(), _free_port()
+    ranks = [ctx.Process(target=_late_rank, args=(rank, port, results)) for rank in (1, 0)]
+    for process in ranks:
+        process.start()
+    try:
+        reports = dict(results.get(timeout=120) for _ in ranks)  # the guard of a hang
+    finally:
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    assert reports == {0: [0, 1], 1: [0, 1]}
+
+
 # --dist-timeout of the refusing-rank test: what the other rank waited before the fix
 REFUSAL_TIMEOUT = 40
 
