@@ -171,7 +171,8 @@ def test_a_helper_whose_server_is_gone_says_so_at_once(helper):
 
     driver = neo4j_driver(f"bolt://127.0.0.1:{_unused_port()}")  # as connect() left it, then gone
     start = time.monotonic()
-    with pytest.raises(StoreError, match=r"(?s)Neo4j is unreachable or went away.*make neo4j-start"):
+    gone = r"(?s)Neo4j is unreachable or went away.*make neo4j-start"
+    with pytest.raises(StoreError, match=gone):
         if helper == "cypher":
             cypher(driver, "RETURN 1 AS one")
         else:
