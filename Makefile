@@ -63,7 +63,7 @@ $(DEPS_VENV)/.complete:
 	rm -rf $(DEPS_VENV)
 	$(PYTHON) -m venv $(DEPS_VENV)
 	touch $(DEPS_VENV)/.kgrec-made
-	$(DEPS_VENV)/bin/pip install -q --upgrade pip "setuptools>=68" wheel
+	$(DEPS_VENV)/bin/pip install -q --upgrade pip "setuptools>=77" wheel
 	$(PYTHON) tools/venv_key.py --list > $(DEPS_VENV)/requirements.txt
 	$(DEPS_VENV)/bin/pip install -r $(DEPS_VENV)/requirements.txt
 	touch $@
