@@ -65,7 +65,8 @@ $(DEPS_VENV)/.complete:
 	touch $(DEPS_VENV)/.kgrec-made
 	$(DEPS_VENV)/bin/pip install -q --upgrade pip "setuptools>=77" wheel
 	$(PYTHON) tools/venv_key.py --list > $(DEPS_VENV)/requirements.txt
-	$(DEPS_VENV)/bin/pip install -r $(DEPS_VENV)/requirements.txt
+	cp tools/constraints.txt $(DEPS_VENV)/constraints.txt
+	$(DEPS_VENV)/bin/pip install -r $(DEPS_VENV)/requirements.txt -c $(DEPS_VENV)/constraints.txt
 	touch $@
 
 # .venv is kgrec's when it holds one of kgrec's markers: .kgrec-made, written as soon as kgrec

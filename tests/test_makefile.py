@@ -78,7 +78,7 @@ def clone(tmp_path) -> Path:
     that runs already) and the shared environment's ruff."""
     root = tmp_path / "my projects" / "kgrec"
     (root / "tools").mkdir(parents=True)
-    for name in ("Makefile", "pyproject.toml", "tools/venv_key.py"):
+    for name in ("Makefile", "pyproject.toml", "tools/venv_key.py", "tools/constraints.txt"):
         shutil.copy(ROOT / name, root / name)
     key = subprocess.run(
         [sys.executable, "tools/venv_key.py"], cwd=root, capture_output=True, text=True, check=True

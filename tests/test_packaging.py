@@ -26,3 +26,57 @@ def test_pyproject_uses_nothing_setuptools_deprecates(monkeypatch):
         dist = apply_configuration(Distribution(), ROOT / "pyproject.toml")
     assert dist.get_name() == "kgrec"
     assert dist.metadata.license_expression == "MIT"
+
+
+def _pins() -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "tools" / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sep, version = line.strip().partition("==")
+            assert sep, f"tools/constraints.txt: {line!r} is no exact pin (NAME==VERSION)"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_every_dependency_is_pinned_within_its_range():
+    """`make setup` installs tools/constraints.txt's versions: before, whatever the registry
+    served that day within pyproject.toml's ranges (most without an upper bound), so two
+    machines with the same environment key could hold different packages."""
+    import importlib.util
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    spec = importlib.util.spec_from_file_location("venv_key", ROOT / "tools" / "venv_key.py")
+    venv_key = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(venv_key)
+    pins = _pins()
+    for line in venv_key.requirements():
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not pinned in tools/constraints.txt"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"tools/constraints.txt pins {requirement.name}=={pins[name]}, outside {line!r}"
+        )
+
+
+def test_the_environment_key_follows_the_pins(tmp_path):
+    """A new pin makes a new environment (the key), as a new range does."""
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "tools").mkdir()
+    for name in ("pyproject.toml", "tools/venv_key.py", "tools/constraints.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+
+    def key() -> str:
+        command = [sys.executable, "tools/venv_key.py"]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True)
+
+    before = key().stdout
+    constraints = tmp_path / "tools" / "constraints.txt"
+    constraints.write_text(constraints.read_text().replace("tqdm==", "tqdm==0.0.0\n#", 1))
+    assert key().stdout != before

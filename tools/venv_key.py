@@ -1,4 +1,5 @@
-"""Print the dependency list of pyproject.toml (``--list``) or a short hash of it (default).
+"""Print the dependency list of pyproject.toml (``--list``) or a short hash of it and of the
+pinned versions in tools/constraints.txt (default).
 
 The Makefile keys the shared virtual environment by this hash, so a clone whose
 dependencies are unchanged reuses the installed packages instead of downloading torch again.
@@ -16,6 +17,9 @@ except ModuleNotFoundError:  # Python before 3.11
 EXTRAS = ("dev",)
 
 
+CONSTRAINTS = Path(__file__).parent / "constraints.txt"
+
+
 def requirements() -> list[str]:
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     deps = list(project["dependencies"])
@@ -29,5 +33,10 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--list"]:
         print("\n".join(reqs))
     else:
-        text = "\n".join([sys.version.split()[0], *reqs])
+        pins = [
+            line.strip()
+            for line in CONSTRAINTS.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+        text = "\n".join([sys.version.split()[0], *reqs, *pins])
         print(hashlib.sha256(text.encode()).hexdigest()[:12])
