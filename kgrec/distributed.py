@@ -204,11 +204,19 @@ def _answered(joining: bool = False):
         if joining and isinstance(exc, dist.DistNetworkError) and "time" not in text:
             where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DistributedError(
-                f"rank {world.rank}: cannot join the ranks at {where} ({first}): on rank 0 "
-                "MASTER_PORT must be a free port (another job's, if it is in use), and "
-                "MASTER_ADDR an address of rank 0's machine that every rank reaches"
-            ) from None
+            if world.rank == 0:  # its store could not listen there
+                advice = (
+                    f"cannot join the ranks at {where} ({first}): on rank 0 MASTER_PORT must "
+                    "be a free port (another job's, if it is in use), and MASTER_ADDR an "
+                    "address of rank 0's machine that every rank reaches"
+                )
+            else:  # the address answered (_reach_rank_0), but not as rank 0's store does
+                advice = (
+                    f"cannot join the ranks at rank 0's {where} ({first}): what answers there "
+                    "is not rank 0 of this command (another program's port?): give every rank "
+                    "rank 0's MASTER_ADDR and MASTER_PORT"
+                )
+            raise DistributedError(f"rank {world.rank}: {advice}") from None
         # torch types no collective's timeout (gloo's is a plain RuntimeError, NCCL's
         # DistBackendError any backend error): only the wait for every rank to join has its
         # type, DistStoreError; the message's words are the fallback for the rest

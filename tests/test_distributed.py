@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -714,3 +715,39 @@ def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
     assert refusal in other and "is gone" not in other, other
     assert checkpoint.stat().st_size == 100  # left for the user to move away
     assert (tmp_path / "host0" / "run" / "run.json").exists()
+
+
+def test_a_rank_whose_rank_0_address_answers_another_program_says_so(monkeypatch) -> None:
+    """Something other than rank 0 listens at MASTER_ADDR:MASTER_PORT (an HTTP server, another
+    program's port): rank 1's error says that what answers there is not rank 0; before, it told
+    rank 1 what rank 0's port must be ("on rank 0 MASTER_PORT must be a free port")."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def answer() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            with connection, contextlib.suppress(OSError):
+                connection.recv(64)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    port = server.getsockname()[1]
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port))
+    try:
+        with pytest.raises(distributed.DistributedError) as raised:
+            distributed.init("cpu", timeout=3)
+    finally:
+        server.close()
+    message = str(raised.value)
+    assert message.startswith(f"rank 1: cannot join the ranks at rank 0's 127.0.0.1:{port} (")
+    assert "what answers there is not rank 0" in message
+    assert "MASTER_PORT must be a free port" not in message
+    assert not dist.is_initialized()
