@@ -837,6 +837,8 @@ class Run:
         a run trained from files), whose embedding learnt nothing, gets the most popular
         target-domain items of the run's training data (scored by their number of training
         interactions), with a warning. ``store`` (default: the run's) is the store read."""
+        # before: a blank name (or a number) was the table's run column, silently
+        name = self._name_argument(name)
         with self._store(store) as source:
             if source is not None and store is not None:
                 # before: a store of another graph was read for what users have and newcomers,
@@ -845,6 +847,18 @@ class Run:
                     source, store, "name the store the run was trained on, or none"
                 )
             return self._ranking(k, users=users, name=name, source=source, field="--show").table
+
+    def _name_argument(self, name: Any) -> str | None:
+        """``name`` (the run name of a table or a publish's edges) stripped; an InputError in
+        field ``--name`` for one that is not text, is blank or is one the stores keep."""
+        from kgrec.store.canonical import check_run_name
+
+        if name is not None:  # never blank (a blank one was published)
+            if not isinstance(name, str) or not name.strip():
+                raise InputError(f"a run name is text, not empty, got {name!r}", field="--name")
+            name = name.strip()
+        check_run_name(name or self.name, field="--name")
+        return name
 
     def publish(
         self,
@@ -871,7 +885,7 @@ class Run:
         run, or of no recorded run (published before session 29), is refused before anything
         is written. Newcomers, items loaded after training and what users already have are
         read from ``store``. Returns the table written."""
-        from kgrec.store.canonical import check_publish_not_text, check_run_name
+        from kgrec.store.canonical import check_publish_not_text
 
         # an empty store given is open_store's error, not the run's store
         given, store = store, self.settings.get("store") if store is None else store
@@ -880,11 +894,7 @@ class Run:
                 "the run was trained from files; name a store to publish into (--store; "
                 "store= in Python)"
             )
-        if name is not None:  # the edges' run name: never blank (a blank one was published)
-            if not isinstance(name, str) or not name.strip():
-                raise InputError(f"a run name is text, not empty, got {name!r}", field="--name")
-            name = name.strip()
-        check_run_name(name or self.name, field="--name")  # before the ranking, not after
+        name = self._name_argument(name)  # before the ranking, not after
         with self._store(given) as opened:
             opened.check()  # a wrong or unreachable store fails before the ranking, not after
             # (a missing local store: "no store at ...")

@@ -758,6 +758,18 @@ def test_a_blank_run_name_is_refused_before_anything_is_published(tmp_path, tiny
         assert set(opened.recommendations()["run"]) == {"mine"}
 
 
+@pytest.mark.parametrize("name", ["  ", "", 7])
+def test_run_recommend_refuses_a_blank_run_name_as_publish_does(tmp_path, tiny_store, name):
+    """``run.recommend(name="  ")`` gave a table whose run column was blank (``7``: the number,
+    ``""``: the folder's name, silently), where ``run.publish`` refuses them in field
+    '--name', as the README says of ``name``."""
+    _, run = _run_with_a_ghost(tmp_path, tiny_store)
+    with pytest.raises(InputError, match="a run name is text, not empty") as error:
+        run.recommend(k=3, users=["u1"], name=name)
+    assert error.value.field == "--name"
+    assert set(run.recommend(k=3, users=["u1"], name=" mine ")["run"]) == {"mine"}
+
+
 def test_a_run_name_kgrec_keeps_is_refused_before_the_ranking(
     tmp_path, tiny_store, monkeypatch, capsys
 ):
