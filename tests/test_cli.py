@@ -101,6 +101,7 @@ PATH_OPTIONS = [
     (["train", "--model", "lightgcn"], "--out"),
     (["train", "--model", "lightgcn"], "--init-from"),
     (["evaluate"], "--run"),
+    (["evaluate", "--run", "r"], "--plot"),
     (["tune", "--model", "lightgcn"], "--out"),
     (["tune", "--model", "lightgcn"], "--init-from"),
     (["recommend"], "--run"),
