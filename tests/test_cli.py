@@ -104,6 +104,7 @@ PATH_OPTIONS = [
     (["evaluate", "--run", "r"], "--plot"),
     (["tune", "--model", "lightgcn"], "--out"),
     (["tune", "--model", "lightgcn"], "--init-from"),
+    (["tune", "--model", "lightgcn"], "--plot"),
     (["recommend"], "--run"),
     (["recommend", "--run", "r"], "--export"),
     (["quickstart"], "--data"),

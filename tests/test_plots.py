@@ -140,3 +140,23 @@ def test_a_run_with_nothing_trained_has_no_curve(runs, tmp_path, capsys):
 def test_run_plot_is_the_python_api(runs, tmp_path):
     run = load_run(runs[0])
     assert run.plot(tmp_path / "c.png").read_bytes().startswith(PNG)
+
+
+def test_tune_plot_draws_the_trials_and_is_refused_before_any_trial(runs, tmp_path, capsys):
+    data = runs[0].parent / "tiny"
+    argv = ["tune", "--model", "ease", "--protocol", "ml1m-action-comedy", "--data", str(data)]
+    argv += ["--out", str(tmp_path / "t"), "--trials", "2", "--threads", "1"]
+    for bad in (tmp_path / "nowhere" / "t.png", tmp_path / "t.xyz"):
+        assert main([*argv, "--plot", str(bad)]) == 2
+        assert "'--plot'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # refused before the study was made
+    path = tmp_path / "trials.png"
+    assert main([*argv, "--plot", str(path)]) == 0
+    assert f"trials plot: {path}" in capsys.readouterr().out
+    assert path.read_bytes().startswith(PNG)
+    path.write_bytes(b"mine")
+    assert main([*argv, "--plot", str(path)]) == 2
+    assert "--force replaces it" in capsys.readouterr().err
+    assert path.read_bytes() == b"mine"
+    assert main([*argv, "--plot", str(path), "--force"]) == 0  # the study has its 2 trials
+    assert path.read_bytes().startswith(PNG)
