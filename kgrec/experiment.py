@@ -111,6 +111,7 @@ from kgrec.objectives import (
     TextNeighbours,
     text_neighbours,
 )
+from kgrec.plots import training_curve
 from kgrec.ranking import FoldInNaN, NaNScores, embeddings, rank
 from kgrec.recommend import (
     LongItemVector,
@@ -807,6 +808,17 @@ class Run:
     def metrics(self) -> pd.DataFrame:
         """:meth:`evaluate` as a DataFrame: one row per phase and user group."""
         return metrics_frame(self.evaluate())
+
+    def plot(self, path: str | Path, *, force: bool = False) -> Path:
+        """Draw the run's training curve (``kgrec evaluate --plot``) into ``path``, its format
+        by its suffix (``.png``, ``.svg``, ``.pdf``, ...): the training loss and validation
+        NDCG@20 by epoch, the best epoch marked, the epochs before a resume shaded. The folder
+        must exist; an existing file is replaced only with ``force``; a run with no history
+        (a model that trains nothing by gradient, a run of an older kgrec) is an InputError
+        naming it. Nothing is scored: this reads run.json's ``training.history``."""
+        return training_curve(
+            self.info, path, name=self.name, force=force, source=str(self.folder / RUN_FILE)
+        )
 
     def recommend(
         self,

@@ -99,6 +99,7 @@ from kgrec.experiment import (
 from kgrec.files import first_missing, remove_made, write_atomic
 from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
+from kgrec.plots import tune_trials
 from kgrec.train import VALID_METRIC, FitResult, NotFinite, fit
 
 log = logging.getLogger(__name__)
@@ -433,6 +434,7 @@ class TuneResult:
     best_trial: FrozenTrial | None = None
     best_settings: dict[str, Any] = field(default_factory=dict)
     command: str | None = None  # `kgrec train ...` with the best settings
+    model: str = ""
 
     @property
     def best_value(self) -> float | None:
@@ -445,6 +447,19 @@ class TuneResult:
     def table(self) -> str:
         """One line per trial: number, state, validation NDCG@20, epochs, seconds, settings."""
         return trial_table(self.trials)
+
+    def plot(self, path: str | Path, *, force: bool = False) -> Path:
+        """Draw the trials (``kgrec tune --plot``) into ``path``, its format by its suffix:
+        each trial's validation NDCG@20 (a pruned one's best before it was pruned, as in
+        :meth:`table`) by its number, completed, pruned and failed trials marked apart, the
+        best so far as a line. The folder must exist; an existing file is replaced only with
+        ``force``."""
+        rows = [
+            {"number": t.number, "state": t.state.name.lower(), "value": _shown_value(t)}
+            for t in self.trials
+        ]
+        title = f"{self.model}: {self.folder}" if self.model else str(self.folder)
+        return tune_trials(rows, path, title=title, metric=VALID_METRIC, force=force)
 
 
 class _OutOfTime(Exception):
@@ -768,6 +783,13 @@ def train_command(
     return shlex.join(words)
 
 
+def _shown_value(trial: FrozenTrial) -> float | None:
+    """A trial's validation figure: its value, else (pruned, failed) the best it reported."""
+    if trial.value is None and trial.intermediate_values:
+        return max(trial.intermediate_values.values())
+    return trial.value
+
+
 def trial_table(trials: Sequence[FrozenTrial]) -> str:
     """Trials as an aligned text table."""
     rows = [("trial", "state", VALID_METRIC, "epochs", "seconds", "settings")]
@@ -779,9 +801,7 @@ def trial_table(trials: Sequence[FrozenTrial]) -> str:
             state += f" ({trial.user_attrs['error']})"
         elif trial.user_attrs.get("invalid"):
             state += f" ({trial.user_attrs['invalid']})"
-        value = trial.value
-        if value is None and trial.intermediate_values:
-            value = max(trial.intermediate_values.values())
+        value = _shown_value(trial)
         seconds = trial.user_attrs.get("seconds")
         rows.append(
             (
@@ -1630,7 +1650,7 @@ def _counted(study: optuna.Study) -> int:
 
 def _result(out: Path, study: optuna.Study, model: str, settings: dict) -> TuneResult:
     trials = study.get_trials(deepcopy=False)
-    result = TuneResult(out, trials, settings)
+    result = TuneResult(out, trials, settings, model=model)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if complete:
         best = max(complete, key=lambda t: (t.value, -t.number))

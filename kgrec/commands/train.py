@@ -33,6 +33,7 @@ from kgrec.experiment import (
 )
 from kgrec.models.registry import MODELS
 from kgrec.objectives import OBJECTIVES, SCORES
+from kgrec.plots import check_plot_path
 
 D = TRAIN_DEFAULTS
 
@@ -52,8 +53,16 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if args.force and args.plot is None:
+        raise InputError("--force replaces a --plot file; give --plot FILE", field="--force")
+    if args.plot is not None:  # refused before the run is read
+        check_plot_path(args.plot, force=args.force)
     loaded = load_run(args.run, device=args.device)
+    if args.plot is not None:  # a run without a curve is refused before it is scored
+        loaded.plot(args.plot, force=args.force)
     print(format_table(loaded.evaluate(), by_activity=args.by_activity))
+    if args.plot is not None:
+        print(f"training curve: {args.plot}")
     return 0
 
 
@@ -260,6 +269,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also show warm users by their number of target-domain training interactions "
         "(act<=5, act6-20, act21-50, act>50), the groups that have users",
+    )
+    evaluate_parser.add_argument(
+        "--plot",
+        type=path_option,
+        metavar="FILE",
+        help="also draw the run's training curve (loss and validation NDCG@20 by epoch, the "
+        "best epoch marked) into FILE, its format by its suffix (.png, .svg, .pdf, ...), in a "
+        "folder that exists; an existing file only with --force",
+    )
+    evaluate_parser.add_argument(
+        "--force", action="store_true", help="replace the --plot file if it exists"
     )
     add_threads_option(evaluate_parser)
     add_device_option(evaluate_parser)

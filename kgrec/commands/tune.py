@@ -21,8 +21,10 @@ from kgrec.commands.options import (
     add_train_fraction_option,
     path_option,
 )
+from kgrec.errors import InputError
 from kgrec.experiment import TRAIN_DEFAULTS
 from kgrec.models.registry import MODELS
+from kgrec.plots import check_plot_path
 from kgrec.tune import BEST_FILE, DEFAULT_RANGES, STUDY_FILE, parse_space, tune
 
 TUNE_DEFAULTS = {
@@ -35,6 +37,10 @@ OWN = ("help", "model", "out", "resume", "threads")
 
 
 def run_tune(args: argparse.Namespace) -> int:
+    if args.force and args.plot is None:
+        raise InputError("--force replaces a --plot file; give --plot FILE", field="--force")
+    if args.plot is not None:  # refused before any trial
+        check_plot_path(args.plot, force=args.force)
     # the data and split options, and the training options given (the others are absent)
     options = {name: getattr(args, name) for name in TRAIN_DEFAULTS if hasattr(args, name)}
     result = tune(
@@ -51,6 +57,9 @@ def run_tune(args: argparse.Namespace) -> int:
         return 0 if result.best_trial is not None else 1
     print()
     print(result.table())
+    if args.plot is not None:
+        result.plot(args.plot, force=args.force)
+        print(f"\ntrials plot: {args.plot}")
     if result.best_trial is None:
         print(f"\nno trial completed in {args.out}: nothing to report")
         stopped = [t for t in result.trials if t.user_attrs.get("interrupted") == "time budget"]
@@ -92,6 +101,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=path_option, required=True, metavar="TUNE", help="tune folder (the study)"
     )
+    parser.add_argument(
+        "--plot",
+        type=path_option,
+        metavar="FILE",
+        help="also draw the trials (validation NDCG@20 by trial, pruned and failed ones "
+        "marked, the best so far as a line) into FILE, its format by its suffix (.png, .svg, "
+        ".pdf, ...), in a folder that exists; an existing file only with --force",
+    )
+    parser.add_argument("--force", action="store_true", help="replace the --plot file if it exists")
     search = parser.add_argument_group("search")
     search.add_argument(
         "--search",
