@@ -127,7 +127,9 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
         argv = sys.argv[1:]
     try:
         args = build_parser(argv).parse_args(argv)
-    except KeyboardInterrupt:  # as the command's module is imported (torch, PyG: seconds)
+    except (KeyboardInterrupt, ImportError) as exc:  # as the command's module is imported
+        if not _interrupted(exc):  # (torch, PyG: seconds)
+            raise
         named = next((arg for arg in argv if not arg.startswith("-")), None)
         return _stopped(f"kgrec{f' {named}' if named in COMMANDS else ''}", term)
     logging.basicConfig(
@@ -143,8 +145,18 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
     except KgrecError as exc:
         print(f"kgrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ImportError) as exc:
+        if not _interrupted(exc):
+            raise
         return _stopped(f"kgrec {args.command}", term)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C or SIGTERM (:class:`~kgrec.errors.Terminated`), or the
+    ImportError that pybind11 raises from one that came as a C extension it made (torch's,
+    imported in a command's first seconds or by a step of ``kgrec quickstart``) initialised:
+    "initialization failed", its cause that KeyboardInterrupt."""
+    return isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt)
 
 
 if __name__ == "__main__":

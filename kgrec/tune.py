@@ -1489,12 +1489,13 @@ def _unflagged(
 
 class _ctrl_c_held:
     """Ctrl-C (SIGINT) held back while the block runs, then raised as a KeyboardInterrupt as
-    it ends (unless the block raised: that error goes on); SIGTERM too where the ``kgrec``
-    command raises it as one (:class:`~kgrec.errors.Terminated`). Only in the main thread, and
-    only where the signal has a Python handler to put back; a kill still ends the process."""
+    it ends (unless the block raised: that error goes on); SIGTERM too, handed to its handler
+    then (the ``kgrec`` command's raises it as a Ctrl-C, :class:`~kgrec.errors.Terminated`; a
+    program's own does what it does). Only in the main thread, and only where the signal has
+    a Python handler to put back; a kill still ends the process."""
 
     def __enter__(self) -> None:
-        self.pressed, self.previous = None, {}
+        self.pressed, self.previous = set(), {}
         if threading.current_thread() is not threading.main_thread():
             return
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -1504,16 +1505,18 @@ class _ctrl_c_held:
                 signal.signal(signum, self._press)
 
     def _press(self, signum: int, frame: Any) -> None:
-        if self.pressed != signal.SIGTERM:  # SIGTERM's handler first, if both came
-            self.pressed = signum
+        self.pressed.add(signum)
 
     def __exit__(self, exc_type: Any, *exc: object) -> None:
         for signum, previous in self.previous.items():
             signal.signal(signum, previous)
-        if self.pressed is not None and exc_type is None:
-            previous = self.previous[self.pressed]
-            if self.pressed == signal.SIGTERM:
-                previous(self.pressed, None)  # the kgrec command's: raises Terminated
+        if exc_type is not None:
+            return
+        if signal.SIGTERM in self.pressed:  # its handler first, if both came
+            # the kgrec command's raises Terminated; a program's own decides (before: a
+            # KeyboardInterrupt after it, whatever it did)
+            self.previous[signal.SIGTERM](signal.SIGTERM, None)
+        if signal.SIGINT in self.pressed:
             raise KeyboardInterrupt
 
 

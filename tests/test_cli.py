@@ -176,6 +176,46 @@ def test_sigterm_stops_a_command_as_ctrl_c_does_and_only_while_it_runs(monkeypat
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+@pytest.mark.parametrize("when", ["imported", "run"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_a_stop_as_a_c_extension_initialises_gets_no_traceback(monkeypatch, capsys, signum, when):
+    # pybind11 (torch's C extensions) raises an error raised as its module initialises as
+    # ImportError("initialization failed") from it: a Ctrl-C or SIGTERM then, as a command's
+    # module imports torch, or as a command (a step of `kgrec quickstart`) imports more. Before:
+    # that ImportError's traceback, exit code 1 (seen as a quickstart was sent SIGTERM)
+    import kgrec.cli
+    import kgrec.threads
+
+    def initialising(*args):
+        try:
+            _sigterm() if signum == signal.SIGTERM else os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+        pytest.fail("no KeyboardInterrupt")
+
+    if when == "imported":
+        monkeypatch.setattr(kgrec.cli.importlib, "import_module", initialising)
+        argv = ["train", "--model", "lightgcn"]
+    else:
+        monkeypatch.setattr(kgrec.threads, "set_threads", initialising)
+        argv = ["evaluate", "--run", "no-such-run"]
+    assert kgrec.cli.main(argv) == 128 + signum
+    word = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+    assert capsys.readouterr().err == f"kgrec {argv[0]}: {word}\n"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_an_import_error_of_a_command_is_no_stop(monkeypatch):
+    import kgrec.cli
+
+    def missing(name):
+        raise ImportError("no module named x")
+
+    monkeypatch.setattr(kgrec.cli.importlib, "import_module", missing)
+    with pytest.raises(ImportError, match="no module named x"):
+        kgrec.cli.main(["train", "--model", "lightgcn"])
+
+
 def test_a_load_stopped_by_sigterm_leaves_a_new_store_empty(tmp_path, tiny_recbole, monkeypatch):
     # as a Ctrl-C does: the table files it wrote are removed, the store's lock file alone left
     written = []

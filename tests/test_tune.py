@@ -2623,6 +2623,32 @@ def test_a_second_ctrl_c_as_the_first_is_handled_loses_no_settings(
     assert result.trials[2].params == trial.params  # run again first
 
 
+@pytest.mark.parametrize("also_ctrl_c", [False, True], ids=["TERM", "TERM+INT"])
+def test_a_programs_own_sigterm_handler_held_back_runs_and_is_no_ctrl_c(also_ctrl_c) -> None:
+    """A Python program with a SIGTERM handler of its own (one that sets a flag, say) calling
+    tune(): a SIGTERM as a stopped trial is recorded (_ctrl_c_held; also as tune starts, the
+    trials a kill left) is held back, then handed to that handler, which decides. Before, a
+    KeyboardInterrupt was raised after it, whatever the handler did, though the README says
+    such a program keeps the handler it set. A Ctrl-C held back too is still raised."""
+    from kgrec.tune import _ctrl_c_held
+
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        with ExitStack() as stack:
+            if also_ctrl_c:
+                stack.enter_context(pytest.raises(KeyboardInterrupt))
+            with _ctrl_c_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                if also_ctrl_c:
+                    os.kill(os.getpid(), signal.SIGINT)
+                assert received == []  # held back
+        assert received == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 CLI_SPACE = ("--search", "lr=loguniform:1e-3:1e-1", "--search", "reg_weight=choice:0,1e-3")
 
 
