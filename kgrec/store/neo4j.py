@@ -721,8 +721,11 @@ class Neo4jStore(GraphStore):
         Made ``again`` (dropped first) when asked, or when kgrec's index there is quantized:
         one an older kgrec made (before session 39, Neo4j 5.26's default), whose scores were
         about 1 % off the stored vectors' cosine."""
-        name = q.vector_index_name(kind, property)
-        if again or any(i["name"] == name and i["quantized"] for i in self._vector_indexes()):
+        ours = (q.vector_index_name(kind, property), kind, property)  # a user's of that name: kept
+        if again or any(
+            (i["name"], i["kind"], i["property"]) == ours and i["quantized"]
+            for i in self._vector_indexes()
+        ):
             self._run(q.drop_vector_index(kind, property))
         self._run(q.create_vector_index(kind, property), dimensions=int(dimensions))
 

@@ -400,6 +400,24 @@ def test_a_quantized_vector_index_of_an_older_kgrec_is_made_again_unquantized(ne
     assert sorted(_nearest_items(neo, [1.0, 0.0, 0.0])) == keys
 
 
+def test_a_quantized_index_of_the_users_under_kgrecs_name_is_never_dropped(neo, movies):
+    # an index named as kgrec names its own, on another label or property, is the user's:
+    # before, the quantized-index check matched the name alone and dropped it
+    neo.write(movies, progress=False)
+    neo.driver.execute_query(
+        "CREATE VECTOR INDEX item_embedding FOR (n:Mine) ON n.v OPTIONS {indexConfig: "
+        "{`vector.dimensions`: 3, `vector.similarity_function`: 'cosine'}}",
+        database_=neo.database,
+    )
+    neo.write_vectors("Item", ["movies:1"], np.ones((1, 3)), property="embedding")
+    held = neo.driver.execute_query(
+        "SHOW VECTOR INDEXES YIELD name, labelsOrTypes WHERE name = 'item_embedding' "
+        "RETURN labelsOrTypes[0] AS label",
+        database_=neo.database,
+    ).records
+    assert [r["label"] for r in held] == ["Mine"]
+
+
 def test_text_vectors_of_another_size_replace_every_kind_that_holds_them(neo, movies):
     """Text vectors of one model (2-d) on Item and Entity, then another model's (3-d): on Item
     alone refused (Entity's 2-d would stay), nothing written; on both, replaced, recorded and
