@@ -132,6 +132,7 @@ def plot(found: dict, path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)  # pyplot keeps every figure it made until closed
     print(f"wrote {path}")
 
 

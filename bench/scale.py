@@ -1062,6 +1062,7 @@ def plot(records: list[dict], path: Path) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=72)
+    plt.close(fig)  # pyplot keeps every figure it made until closed
 
 
 def main() -> int:

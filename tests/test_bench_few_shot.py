@@ -39,8 +39,12 @@ def test_k0_reads_cold_users_and_k_above_reads_few_shot_users(tmp_path, few_shot
         in table
     )
     assert table.index("merged LightGCN | 0") < table.index("cross-domain model | 0")
+    import matplotlib.pyplot as plt
+
+    figures = plt.get_fignums()
     few_shot.plot(found, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 0
+    assert plt.get_fignums() == figures  # before, pyplot kept the figure open: one per call
 
 
 def test_a_folder_without_runs_exits_2(tmp_path, few_shot, capsys):
