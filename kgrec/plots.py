@@ -56,6 +56,15 @@ def check_plot_path(path: str | os.PathLike, *, force: bool = False) -> Path:
     return path
 
 
+def check_plot_options(path: str | os.PathLike | None, force: bool) -> None:
+    """A command's ``--plot FILE`` and ``--force``, checked before any work: ``--force``
+    without ``--plot`` is refused, and the file as :func:`check_plot_path` checks it."""
+    if force and path is None:
+        raise InputError("--force replaces a --plot file; give --plot FILE", field="--force")
+    if path is not None:
+        check_plot_path(path, force=force)
+
+
 def training_curve(
     info: Mapping[str, Any],
     path: str | os.PathLike,

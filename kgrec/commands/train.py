@@ -33,7 +33,7 @@ from kgrec.experiment import (
 )
 from kgrec.models.registry import MODELS
 from kgrec.objectives import OBJECTIVES, SCORES
-from kgrec.plots import check_plot_path
+from kgrec.plots import check_plot_options
 
 D = TRAIN_DEFAULTS
 
@@ -53,10 +53,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    if args.force and args.plot is None:
-        raise InputError("--force replaces a --plot file; give --plot FILE", field="--force")
-    if args.plot is not None:  # refused before the run is read
-        check_plot_path(args.plot, force=args.force)
+    check_plot_options(args.plot, args.force)  # refused before the run is read
     loaded = load_run(args.run, device=args.device)
     if args.plot is not None:  # a run without a curve is refused before it is scored
         loaded.plot(args.plot, force=args.force)

@@ -21,10 +21,9 @@ from kgrec.commands.options import (
     add_train_fraction_option,
     path_option,
 )
-from kgrec.errors import InputError
 from kgrec.experiment import TRAIN_DEFAULTS
 from kgrec.models.registry import MODELS
-from kgrec.plots import check_plot_path
+from kgrec.plots import check_plot_options
 from kgrec.tune import BEST_FILE, DEFAULT_RANGES, STUDY_FILE, parse_space, tune
 
 TUNE_DEFAULTS = {
@@ -37,10 +36,7 @@ OWN = ("help", "model", "out", "resume", "threads")
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    if args.force and args.plot is None:
-        raise InputError("--force replaces a --plot file; give --plot FILE", field="--force")
-    if args.plot is not None:  # refused before any trial
-        check_plot_path(args.plot, force=args.force)
+    check_plot_options(args.plot, args.force)  # refused before any trial
     # the data and split options, and the training options given (the others are absent)
     options = {name: getattr(args, name) for name in TRAIN_DEFAULTS if hasattr(args, name)}
     result = tune(
