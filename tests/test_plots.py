@@ -162,3 +162,18 @@ def test_tune_plot_draws_the_trials_and_is_refused_before_any_trial(runs, tmp_pa
     assert path.read_bytes() == b"mine"
     assert main([*argv, "--plot", str(path), "--force"]) == 0  # the study has its 2 trials
     assert path.read_bytes().startswith(PNG)
+
+
+@pytest.mark.parametrize("command", ["evaluate", "tune"])
+def test_force_without_plot_is_refused_by_both_commands(tmp_path, capsys, command):
+    # one check (kgrec.plots.check_plot_options) serves both commands, before any work
+    from kgrec.cli import main
+
+    if command == "evaluate":
+        argv = ["evaluate", "--run", str(tmp_path), "--force"]
+    else:
+        argv = ["tune", "--model", "lightgcn", "--protocol", "ml100k-kg", "--data", str(tmp_path)]
+        argv += ["--out", str(tmp_path / "t"), "--force"]
+    assert main(argv) == 2
+    assert "--force replaces a --plot file; give --plot FILE" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
