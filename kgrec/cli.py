@@ -67,9 +67,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     with _TermAsCtrlC() as term:
         try:
-            code = _main(argv, term)
-            sys.stdout.flush()  # a reader gone away shows here, not as Python exits
-            return code
+            return _main(argv, term)
         except BrokenPipeError:
             # `kgrec graph stats | head`: the reader of the output left; stop as a program
             # killed by SIGPIPE would, without a traceback, and send what Python still flushes
@@ -125,30 +123,30 @@ def _stopped(command: str, term: _TermAsCtrlC | None) -> int:
 def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    named = next((arg for arg in argv if not arg.startswith("-")), None)
+    command = f"kgrec{f' {named}' if named in COMMANDS else ''}"
+    # one try from the parse (the command's module imports torch and PyG: seconds) to the
+    # command's end, so that a stop at any moment between is said, never a traceback
     try:
         args = build_parser(argv).parse_args(argv)
-    except (KeyboardInterrupt, ImportError) as exc:  # as the command's module is imported
-        if not _interrupted(exc):  # (torch, PyG: seconds)
-            raise
-        named = next((arg for arg in argv if not arg.startswith("-")), None)
-        return _stopped(f"kgrec{f' {named}' if named in COMMANDS else ''}", term)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
         if hasattr(args, "threads"):  # commands that compute with torch
             from kgrec.threads import set_threads
 
             set_threads(args.threads)
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader gone away shows here, not as Python exits
+        return code
     except KgrecError as exc:
-        print(f"kgrec {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{command}: error: {exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, ImportError) as exc:
         if not _interrupted(exc):
             raise
-        return _stopped(f"kgrec {args.command}", term)
+        return _stopped(command, term)
 
 
 def _interrupted(exc: BaseException) -> bool:

@@ -205,6 +205,31 @@ def test_a_stop_as_a_c_extension_initialises_gets_no_traceback(monkeypatch, caps
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+@pytest.mark.parametrize("where", ["logging", "flush"])
+def test_a_sigterm_between_the_parse_and_the_command_gets_no_traceback(
+    monkeypatch, capsys, tmp_path, tiny_recbole, where
+):
+    # before: the parse and the command were two try blocks with logging's set-up between
+    # them, and stdout was flushed after both: a SIGTERM there was a Terminated traceback
+    import kgrec.cli
+
+    store = f"local:{tmp_path / 'store'}"
+    assert main(["load", "recbole", str(tiny_recbole), "--store", store]) == 0
+    capsys.readouterr()
+    if where == "logging":
+        monkeypatch.setattr(kgrec.cli.logging, "basicConfig", lambda **kwargs: _sigterm())
+    else:  # the command has printed its counts; the flush that sends them is stopped
+        flush = sys.stdout.flush
+
+        def stopped():
+            monkeypatch.setattr(sys.stdout, "flush", flush)
+            _sigterm()
+
+        monkeypatch.setattr(sys.stdout, "flush", stopped)
+    assert main(["graph", "stats", "--store", store]) == 143
+    assert capsys.readouterr().err == "kgrec graph: terminated (SIGTERM)\n"
+
+
 def test_an_import_error_of_a_command_is_no_stop(monkeypatch):
     import kgrec.cli
 
