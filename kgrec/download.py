@@ -3,14 +3,17 @@
 The archives are RecBole's published atomic files; ``base_url`` points elsewhere (a mirror, or
 a local server in tests). Nothing is left half-written: the archive is downloaded and unpacked
 into a temporary folder beside the destination (``.NAME-XXXXXXXX/``, holding a marker that
-names the process first), checked, then moved into place; the next download into the same
-folder removes such a folder that a killed download left (:func:`_remove_leftovers`). macOS's
-metadata in an archive (``__MACOSX/``, ``._*`` files) is not unpacked, and an archive with
-``.inter`` files in more than one folder is refused, naming them.
+names the process first and is locked while it runs), checked, then moved into place; the next
+download into the same folder removes such a folder that a killed download left
+(:func:`_remove_leftovers`). macOS's metadata in an archive (``__MACOSX/``, ``._*`` files) is
+not unpacked, and an archive with ``.inter`` files in more than one folder is refused, naming
+them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -41,7 +44,9 @@ DATASETS = {
 
 
 # the marker a download writes first into its temporary folder: which process, on which
-# machine, writes the folder (JSON: pid, host)
+# machine, writes the folder (JSON: pid, host); the download holds an exclusive lock on it
+# (flock) while it runs, which tells a download of another container on the same volume, whose
+# pids are not this one's, that it still runs
 MARKER = ".kgrec-download"
 # the temporary folder's name (tempfile's: the prefix, then 8 of its characters)
 _TEMPORARY = re.compile(r"\.(?P<name>" + "|".join(map(re.escape, DATASETS)) + r")-[a-z0-9_]{8}")
@@ -124,9 +129,14 @@ def _download(
     progress: bool,
 ) -> None:
     """Fetch and unpack into a temporary folder beside ``target``, then move it into place."""
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
-        marker = {"pid": os.getpid(), "host": socket.gethostname()}
-        (Path(tmp) / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    with (
+        tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp,
+        open(Path(tmp) / MARKER, "w", encoding="utf-8") as marker,
+    ):
+        with contextlib.suppress(OSError):  # a file system without locks: the pid alone tells
+            fcntl.flock(marker, fcntl.LOCK_EX)
+        marker.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n")
+        marker.flush()
         archive = Path(tmp) / "archive.zip"
         _fetch(request, archive, timeout=timeout, progress=progress)
         unpacked = Path(tmp) / "unpacked"
@@ -171,8 +181,9 @@ def _download(
 def _remove_leftovers(dest: Path) -> None:
     """Remove the temporary folders in ``dest`` that downloads killed on this machine (``kill
     -9``, a power cut) left: only folders of the name a download gives them, holding its marker
-    (:data:`MARKER`) naming a process of this machine that has ended; never another folder (one
-    of the user's, a download's running here or on another machine). An old dataset that a
+    (:data:`MARKER`) naming a process of this machine that has ended, its lock held by none;
+    never another folder (one of the user's, a download's running here, in another container
+    on this volume or on another machine). An old dataset that a
     killed ``--force`` had set aside (``old/``), its dataset folder missing, goes back there."""
     try:
         entries = list(dest.iterdir()) if dest.is_dir() else []
@@ -197,7 +208,8 @@ def _remove_leftovers(dest: Path) -> None:
 
 def _dead(folder: Path) -> bool:
     """Whether ``folder`` holds a download's marker naming a process of this machine that
-    has ended (an unreadable marker, or none: never provably dead)."""
+    has ended, and no download holds its lock (an unreadable marker, or none: never provably
+    dead)."""
     marker = folder / MARKER
     try:
         if marker.is_symlink() or not marker.is_file():
@@ -210,7 +222,21 @@ def _dead(folder: Path) -> bool:
     pid = holder.get("pid")
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
         return False
-    return not process_runs(pid)
+    return not process_runs(pid) and not _locked(marker)
+
+
+def _locked(marker: Path) -> bool:
+    """Whether a running download holds ``marker``'s lock: one of another container on this
+    volume, say, whose marker's pid names no process here (or the same pid number, another
+    process). A file system without locks tells nothing (False)."""
+    try:
+        with open(marker, "rb") as file:
+            fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as it closes
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progress: bool) -> None:

@@ -392,6 +392,46 @@ def _marker(folder: Path) -> str:
         return ""
 
 
+def test_a_download_of_another_container_on_the_same_volume_is_left_alone(http_root, tmp_path):
+    """Containers with one host name share a data volume, each with pids of its own: the
+    marker of a download running in the other names a pid that has ended here (or another
+    process). Before, the next download here removed that running download's folder; now the
+    lock the download holds on its marker keeps it, until that download ends."""
+    _, url = http_root  # holds no archive: nothing is fetched
+    dest = tmp_path / "data"
+    running = dest / ".ml-100k-0ther0ne"
+    running.mkdir(parents=True)
+    (running / "archive.zip").write_bytes(b"PK" + bytes(100))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    marker = {"pid": int(dead.stdout), "host": socket.gethostname()}
+    (running / ".kgrec-download").write_text(json.dumps(marker) + "\n")
+    holder = subprocess.Popen(  # the other container's download: it holds the marker's lock
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('locked', flush=True); sys.stdin.read()",
+            str(running / ".kgrec-download"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 2
+        assert (running / "archive.zip").exists()
+    finally:
+        holder.communicate("")  # that download ends; its folder is a killed one's now
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 2
+    assert not running.exists()
+
+
 def test_the_dataset_a_killed_force_had_set_aside_is_put_back(http_root, tmp_path, caplog):
     """``--force`` sets the old dataset aside in its temporary folder (``old/``) before it moves
     the new one in: killed between the two, the next download puts it back, not deletes it."""
