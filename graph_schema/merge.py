@@ -106,15 +106,6 @@ def as_text(value: object) -> str:
     return str(value)
 
 
-def holds_text(values: pd.Series) -> bool:
-    """Whether any present value of ``values`` is text."""
-    if isinstance(values.dtype, pd.StringDtype):
-        return bool(values.notna().any())
-    if values.dtype != object:
-        return False
-    return any(isinstance(v, str) for v in values.dropna())
-
-
 def unify_attribute(values: pd.Series) -> pd.Series:
     """One attribute column with one type (see the module's rule), index reset to 0..n-1.
 
