@@ -1957,6 +1957,9 @@ def _train(
         resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces it
         if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it
             info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
+            # recorded now, not only once the run is done: a run stopped while it trains keeps
+            # it, and its --resume checks a moved RUN against the recorded sha256
+            _write_json(out / RUN_FILE, info)
             if progress:
                 print(_describe_warm_start(info["init_from"]))
         with model_memory(settings):
