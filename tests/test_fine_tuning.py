@@ -438,3 +438,27 @@ def test_a_stopped_run_keeps_its_init_from_record_and_resumes_from_the_moved_run
     assert info["status"] == "done"
     assert info["init_from"]["model_sha256"] == digest
     assert info["init_from"]["held_out_pairs_seen"] == 0
+
+
+def test_held_out_pairs_seen_by_the_run_the_source_started_from_are_counted(
+    tmp_path, tiny_recbole, caplog
+):
+    """Before, a run of seed 0 started from a run of seed 0 that had itself started from a
+    run of seed 1 (which trained on seed 0's validation and test pairs) counted 0: the
+    source's own training alone was checked, not what its start carried in."""
+    common = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, **SMALL}
+    other = train("lightgcn-merged", seed=1, out=tmp_path / "other", **common)
+    middle = train(
+        "lightgcn-merged", seed=0, init_from=other.folder, out=tmp_path / "middle", **common
+    )
+    leaked = middle.info["init_from"]["held_out_pairs_seen"]
+    assert leaked > 0
+    last = train("lightgcn-merged", seed=0, init_from=middle.folder, out=tmp_path / "a", **common)
+    assert last.info["init_from"]["held_out_pairs_seen"] == leaked
+    assert "or a run it started from with --init-from) trained on" in caplog.text
+    # the run it started from is gone: said, not counted
+    other.folder.rename(tmp_path / "gone")
+    caplog.clear()
+    last = train("lightgcn-merged", seed=0, init_from=middle.folder, out=tmp_path / "b", **common)
+    assert last.info["init_from"]["held_out_pairs_seen"] == 0
+    assert f"it started from --init-from {other.folder}, which is gone" in caplog.text
