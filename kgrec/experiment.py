@@ -1957,6 +1957,9 @@ def _train(
         resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces it
         if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it
             info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
+            # recorded now, not only once the run is done: a run stopped while it trains keeps
+            # it, and its --resume checks a moved RUN against the recorded sha256
+            _write_json(out / RUN_FILE, info)
             if progress:
                 print(_describe_warm_start(info["init_from"]))
         with model_memory(settings):
@@ -2429,11 +2432,22 @@ def warm_start(
         )
         if names != theirs
     }
-    seen = _held_out_pairs_seen(experiment, source, model_spec(info["model"]).all_domains)
+    # and the runs it started from in turn: their parameters live on in it
+    earlier, unchecked = _earlier_sources(info, folder)
+    sources = [(source, model_spec(info["model"]).all_domains), *earlier]
+    seen = _held_out_pairs_seen(experiment, sources)
+    if unchecked and warn:
+        log.warning(
+            "--init-from %s: it started from --init-from %s, which is gone or holds another "
+            "model.pt now: whether that run trained on this run's validation and test pairs "
+            "is not checked",
+            folder,
+            unchecked,
+        )
     if seen and warn:
         log.warning(
-            "--init-from %s: its model trained on %d of this run's validation and test pairs: "
-            "this run's scores are not held out",
+            "--init-from %s: its model (or a run it started from with --init-from) trained on "
+            "%d of this run's validation and test pairs: this run's scores are not held out",
             folder,
             seen,
         )
@@ -2572,18 +2586,48 @@ def _same_init_from(info: Mapping[str, Any], folder: str | None) -> bool:
     return same_model(record.get("model_sha256") if isinstance(record, dict) else None, folder)
 
 
-def _held_out_pairs_seen(experiment: Experiment, source: Experiment, all_domains: bool) -> int:
-    """How many of ``experiment``'s validation and test pairs (by user and item id) the run of
-    ``source`` (a model of ``all_domains`` or not) trained on: a warm start from it has seen
-    them."""
-    users, items = source.split.training_interactions(source.data, all_domains=all_domains)
-    trained = set(
-        zip(
-            [source.maps.users[u] for u in users.tolist()],
-            [source.maps.items[i] for i in items.tolist()],
-            strict=True,
+def _earlier_sources(
+    info: Mapping[str, Any], folder: Path
+) -> tuple[list[tuple[Experiment, bool]], str | None]:
+    """The experiments (with their models' ``all_domains``) of the runs the run of run.json
+    ``info`` in ``folder`` started from in turn (its ``--init-from``, that run's, ...), each
+    read where it still holds the model.pt of the recorded sha256; and the path of the first
+    that cannot be read so (gone, or another model.pt now), None if none."""
+    found: list[tuple[Experiment, bool]] = []
+    visited = {folder.resolve()}
+    while True:
+        record = info.get("init_from")
+        if not isinstance(record, dict) or not isinstance(record.get("run"), str):
+            given = (info.get("settings") or {}).get("init_from")  # started so, not recorded
+            return found, None if given is None else str(given)
+        path = Path(record["run"])
+        if path.resolve() in visited:  # a run does not start from itself
+            return found, None
+        visited.add(path.resolve())
+        try:
+            if not same_model(record.get("model_sha256"), path):
+                return found, str(path)
+            info = _check_init_from(path)
+            experiment = _read_run_experiment(path, info, option="--init-from: ")
+        except InputError:
+            return found, str(path)
+        found.append((experiment, model_spec(info["model"]).all_domains))
+
+
+def _held_out_pairs_seen(experiment: Experiment, sources: Sequence[tuple[Experiment, bool]]) -> int:
+    """How many of ``experiment``'s validation and test pairs (by user and item id) the runs of
+    ``sources`` (each with whether its model trains on all domains) trained on: a warm start
+    from them has seen them."""
+    trained: set[tuple[str, str]] = set()
+    for source, all_domains in sources:
+        users, items = source.split.training_interactions(source.data, all_domains=all_domains)
+        trained.update(
+            zip(
+                [source.maps.users[u] for u in users.tolist()],
+                [source.maps.items[i] for i in items.tolist()],
+                strict=True,
+            )
         )
-    )
     maps, split = experiment.maps, experiment.split
     held = torch.cat([split.valid, split.test], dim=1)
     return sum(

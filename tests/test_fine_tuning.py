@@ -405,3 +405,60 @@ def test_the_text_mlp_of_a_run_on_another_text_models_vectors_is_left_fresh(
     warning = caplog.text
     assert "a@1" in warning and "b@1" in warning and "text_input.mlp" in warning
     assert warning.count("its text vectors were made by model") == 1  # (it was said twice)
+
+
+def test_a_stopped_run_keeps_its_init_from_record_and_resumes_from_the_moved_run(
+    tmp_path, tiny_recbole, source, monkeypatch, capsys
+):
+    """Before, run.json got ``init_from`` only once the run was done: a run stopped while it
+    trained had none, so a resume given the moved source run was refused ("these differ:
+    --init-from"), and the finished run's run.json recorded no warm start at all."""
+    fit = kgrec.experiment.fit
+
+    def stopped(*args, **kwargs):  # trains (writing the checkpoint), then Ctrl-C
+        fit(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgrec.experiment, "fit", stopped)
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--dim", "8", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--init-from", str(source.folder), "--epochs", "1"]) == 130
+    monkeypatch.setattr(kgrec.experiment, "fit", fit)
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert info["status"] == "training"
+    digest = info["init_from"]["model_sha256"]
+    assert info["init_from"]["copied"] == [EMBEDDING]
+    moved = tmp_path / "moved"
+    source.folder.rename(moved)
+    capsys.readouterr()
+    assert main([*argv, "--init-from", str(moved), "--epochs", "2", "--resume"]) == 0, (
+        capsys.readouterr().err
+    )
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert info["status"] == "done"
+    assert info["init_from"]["model_sha256"] == digest
+    assert info["init_from"]["held_out_pairs_seen"] == 0
+
+
+def test_held_out_pairs_seen_by_the_run_the_source_started_from_are_counted(
+    tmp_path, tiny_recbole, caplog
+):
+    """Before, a run of seed 0 started from a run of seed 0 that had itself started from a
+    run of seed 1 (which trained on seed 0's validation and test pairs) counted 0: the
+    source's own training alone was checked, not what its start carried in."""
+    common = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, **SMALL}
+    other = train("lightgcn-merged", seed=1, out=tmp_path / "other", **common)
+    middle = train(
+        "lightgcn-merged", seed=0, init_from=other.folder, out=tmp_path / "middle", **common
+    )
+    leaked = middle.info["init_from"]["held_out_pairs_seen"]
+    assert leaked > 0
+    last = train("lightgcn-merged", seed=0, init_from=middle.folder, out=tmp_path / "a", **common)
+    assert last.info["init_from"]["held_out_pairs_seen"] == leaked
+    assert "or a run it started from with --init-from) trained on" in caplog.text
+    # the run it started from is gone: said, not counted
+    other.folder.rename(tmp_path / "gone")
+    caplog.clear()
+    last = train("lightgcn-merged", seed=0, init_from=middle.folder, out=tmp_path / "b", **common)
+    assert last.info["init_from"]["held_out_pairs_seen"] == 0
+    assert f"it started from --init-from {other.folder}, which is gone" in caplog.text
