@@ -2414,3 +2414,46 @@ def test_a_resumed_run_that_diverges_says_that_a_lower_lr_needs_a_new_run(
     assert "field '--lr': the model's validation scores are NaN for 1 user(s) at epoch 4" in err
     assert "--resume keeps the run's settings: train a new run (another --out)" in err
     assert (trained.folder / "run.json").read_text() == run_json  # the finished run stays
+
+
+@pytest.mark.parametrize(
+    "model, options",
+    [
+        ("rgcn", {"batching": "neighbor"}),
+        (
+            "lightgcn-merged",
+            {
+                "objective": "softmax",
+                "num_negatives": 5,
+                "cl_weight": 0.1,
+                "text_cl_weight": 0.1,
+                "text_input": "add",
+                "cold_start_share": 0.3,
+                "train_fraction": 0.7,
+            },
+        ),
+        ("cross-domain", {"batching": "neighbor", "adversarial_weight": 0.1, "few_shot": 2}),
+    ],
+)
+def test_the_options_that_draw_resume_to_the_figures_of_a_run_never_stopped(
+    tmp_path, text_store, model, options
+):
+    """The terms that draw numbers of their own (neighbour sampling, sampled negatives, the
+    contrastive noise, the text view, cold-start hiding) take the same draws after --resume
+    as straight through, and a second run with the same seed repeats the first exactly (the
+    repro42 review checked these on the command line; the tests held LightGCN alone)."""
+    common = {"protocol": "ml1m-action-comedy", "store": text_store, "seed": 0, **options}
+    common |= {"dim": 8, "batch_size": 64, "lr": 0.01, "patience": 4, "progress": False}
+    whole = train(model, out=tmp_path / "whole", epochs=4, **common)
+    again = train(model, out=tmp_path / "again", epochs=4, **common)
+    train(model, out=tmp_path / "resumed", epochs=2, **common)
+    resumed = train(model, out=tmp_path / "resumed", epochs=4, resume=True, **common)
+    assert resumed.info["training"]["epochs_resumed"] == 2
+    for run in (again, resumed):
+        assert run.info["training"]["history"] == whole.info["training"]["history"]
+        assert (run.folder / "metrics.json").read_text() == (
+            whole.folder / "metrics.json"
+        ).read_text()
+        saved = torch.load(run.folder / "model.pt", weights_only=True)
+        for key, value in torch.load(whole.folder / "model.pt", weights_only=True).items():
+            assert torch.equal(value, saved[key]), key
