@@ -21,6 +21,10 @@ from kgrec.store.neo4j import Neo4jStore
 DEFAULT_LOCAL = "local:./kgrec-store"
 DEFAULT_PASSWORD = "kgrec-local-password"  # the local server's (tools/neo4j) default
 NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+# how long opening a connection may take, the Bolt handshake and log-in included (the driver's
+# connection acquisition deadline). A live server answers in milliseconds; a port that takes
+# the connection and never answers (an HTTP port, another program) took the driver's 60 s.
+CONNECT_SECONDS = 20.0
 
 
 def open_store(uri: str | None = None, *, driver: Driver | None = None) -> GraphStore:
@@ -168,7 +172,12 @@ def _driver(uri: str) -> Driver:
     # an empty NEO4J_USERNAME is unset, as an empty NEO4J_URI or NEO4J_DATABASE is
     auth = (os.environ.get("NEO4J_USERNAME") or "neo4j", password)
     try:
-        return GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
+        return GraphDatabase.driver(
+            uri,
+            auth=auth,
+            notifications_min_severity="OFF",
+            connection_acquisition_timeout=CONNECT_SECONDS,
+        )
     except (ConfigurationError, ValueError) as exc:
         raise StoreError(f"store {uri!r}: {exc}") from exc
 

@@ -91,6 +91,19 @@ VECTOR_RECORD_VERSION = 2
 MODEL_RECORD_VERSION = 1
 
 
+def not_bolt(exc: Exception) -> str:
+    """A sentence for a driver error that says the port took the connection but answered no
+    Bolt handshake (silent, or as an HTTP server): a port of another program, Neo4j's HTTP port
+    (7474) given for its Bolt port, say; "" for any other error."""
+    text = str(exc)
+    if "Bolt handshake" not in text and "looks like HTTP" not in text:
+        return ""
+    return (
+        "; the port took the connection but did not answer as Neo4j's Bolt server: is it "
+        "the Bolt port (7687 by default), not the HTTP port (7474) or another program's?"
+    )
+
+
 class Neo4jStore(GraphStore):
     """The shared graph in the Neo4j database ``database`` reached through ``driver``.
 
@@ -145,6 +158,7 @@ class Neo4jStore(GraphStore):
         except (ServiceUnavailable, SessionExpired) as exc:
             raise StoreError(
                 f"{self.uri}: Neo4j is unreachable or went away while {action} ({exc})"
+                f"{not_bolt(exc)}"
             ) from exc
         except TransientError as exc:  # still failing when the driver's retries ran out
             raise StoreError(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 
 from kgrec.errors import StoreError
@@ -109,6 +112,56 @@ def test_unreachable_neo4j_is_a_store_error(unused_port):
         pytest.raises(StoreError, match="unreachable"),
     ):
         store.stats()
+
+
+@pytest.fixture(params=["silent", "http"])
+def not_bolt_port(request):
+    """A port that takes connections and answers no Bolt handshake: never a byte ("silent",
+    as an HTTP server waiting for a request) or an HTTP error ("http")."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    taken = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            taken.append(conn)
+            if request.param == "http":
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for conn in taken:
+        conn.close()
+
+
+def test_a_port_that_answers_no_bolt_is_named_as_such_within_kgrecs_deadline(
+    not_bolt_port, monkeypatch
+):
+    """Before, a port that took the connection and said nothing (an HTTP port given for the
+    Bolt port, another program's) held the command for the driver's 60 s, then was "Neo4j is
+    unreachable or went away"; now kgrec's deadline (CONNECT_SECONDS, the driver's connection
+    acquisition timeout) ends the wait and the error says what the port did."""
+    import kgrec.notebook
+    import kgrec.store
+
+    monkeypatch.setattr(kgrec.store, "CONNECT_SECONDS", 1.0)
+    uri = f"bolt://127.0.0.1:{not_bolt_port}"
+    hint = "did not answer as Neo4j's Bolt server: is it the Bolt port (7687 by default)"
+    with open_store(uri) as store, pytest.raises(StoreError) as raised:
+        store.stats()
+    assert hint in str(raised.value)
+    with pytest.raises(StoreError) as raised:
+        kgrec.notebook.connect(uri)
+    assert hint in str(raised.value) and "make neo4j-start" not in str(raised.value)
+    if "looks like HTTP" not in str(raised.value):  # the silent port waited for the deadline
+        assert "Deadline(timeout=1.0)" in str(raised.value)
 
 
 def test_credentials_in_the_uri_are_refused_and_never_echoed(capsys):
