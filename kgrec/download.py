@@ -183,8 +183,8 @@ def _remove_leftovers(dest: Path) -> None:
     -9``, a power cut) left: only folders of the name a download gives them, holding its marker
     (:data:`MARKER`) naming a process of this machine that has ended, its lock held by none;
     never another folder (one of the user's, a download's running here, in another container
-    on this volume or on another machine). An old dataset that a
-    killed ``--force`` had set aside (``old/``), its dataset folder missing, goes back there."""
+    on this volume or on another machine). An old dataset that a killed ``--force`` had set
+    aside (``old/``), its dataset folder missing, goes back there."""
     try:
         entries = list(dest.iterdir()) if dest.is_dir() else []
     except OSError:
