@@ -141,3 +141,20 @@ def test_carriage_return_line_ends_are_refused_naming_the_line(
     with pytest.raises(InputError, match="carriage return") as caught:
         _read(folder, tiny_recbole)
     assert (caught.value.file, caught.value.line) == (str(path), 3)
+
+
+def test_a_broken_split_record_names_its_line(tmp_path: Path, tiny_recbole) -> None:
+    """split.json that is not JSON, or not UTF-8, is refused naming the file and the line, as
+    a template file is. Before, the line was only inside json's words ("... line 3 column 5
+    (char 31)") or missing ("can't decode byte 0xe9 in position 29")."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-action-comedy")
+    path = folder / "split.json"
+    text = path.read_text()
+    path.write_text(text.replace('"target_domain":', '"target_domain"', 1))
+    with pytest.raises(InputError, match="cannot read the split's record") as caught:
+        _read(folder, tiny_recbole)
+    assert (caught.value.file, caught.value.line) == (str(path), 2)
+    path.write_bytes(text.replace('"comedy"', '"com\xe9dy"', 1).encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8") as caught:
+        _read(folder, tiny_recbole)
+    assert (caught.value.file, caught.value.line) == (str(path), 2)

@@ -686,6 +686,13 @@ def _record(directory: Path) -> dict:
         record = json.loads(path.read_text(encoding="utf-8-sig"))
     except (FileNotFoundError, NotADirectoryError):
         return {}
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"cannot read the split's record ({exc})", file=str(path), line=exc.lineno
+        ) from None
+    except UnicodeDecodeError as exc:  # exc.object: the bytes after a byte-order mark
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 ({exc.reason})", file=str(path), line=line) from None
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read the split's record ({exc})", file=str(path)) from None
     if not isinstance(record, dict):
