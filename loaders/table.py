@@ -8,6 +8,7 @@ interaction columns are ignored. In a Parquet file, "line" means the 1-based row
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -217,6 +218,11 @@ def read_table(
         df = pd.read_parquet(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"not a readable Parquet file ({exc})", file=file) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # pyarrow reads it as it converts
+        raise InputError(
+            f"not a readable Parquet file (its schema's pandas metadata is not UTF-8 JSON: {exc})",
+            file=file,
+        ) from None
     if len(df) == 0:
         raise InputError("the file has no data rows", file=file)
     df = df.reset_index(drop=df.index.names == [None])  # a named index is a column (user_id)

@@ -120,3 +120,41 @@ def test_a_repeated_line_in_new_items_or_few_shot_users_is_refused(
             _read(path.parent, tiny_recbole)
         error = caught.value
         assert (error.file, error.line, error.field) == (str(path), len(lines) + 1, field)
+
+
+def test_carriage_return_line_ends_are_refused_naming_the_line(
+    tmp_path: Path, tiny_recbole
+) -> None:
+    """A split file whose lines end in a carriage return alone (an old Mac file) is refused
+    naming the file, its line 1 and the carriage return, in a message of its own size. Before,
+    the whole file was the header the error quoted ("header must be ..., got 'user_id\\titem_id
+    \\r1\\t2\\r...'": megabytes for a large split)."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-action-comedy")
+    path = folder / "train.tsv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+    with pytest.raises(InputError, match="carriage return") as caught:
+        _read(folder, tiny_recbole)
+    assert (caught.value.file, caught.value.line) == (str(path), 1)
+    assert len(str(caught.value)) < 400
+    # a carriage return inside a data row: that row's line
+    path.write_bytes(b"user_id\titem_id\n1\t2\n1\t3\r4\n")
+    with pytest.raises(InputError, match="carriage return") as caught:
+        _read(folder, tiny_recbole)
+    assert (caught.value.file, caught.value.line) == (str(path), 3)
+
+
+def test_a_broken_split_record_names_its_line(tmp_path: Path, tiny_recbole) -> None:
+    """split.json that is not JSON, or not UTF-8, is refused naming the file and the line, as
+    a template file is. Before, the line was only inside json's words ("... line 3 column 5
+    (char 31)") or missing ("can't decode byte 0xe9 in position 29")."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-action-comedy")
+    path = folder / "split.json"
+    text = path.read_text()
+    path.write_text(text.replace('"target_domain":', '"target_domain"', 1))
+    with pytest.raises(InputError, match="cannot read the split's record") as caught:
+        _read(folder, tiny_recbole)
+    assert (caught.value.file, caught.value.line) == (str(path), 2)
+    path.write_bytes(text.replace('"comedy"', '"com\xe9dy"', 1).encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8") as caught:
+        _read(folder, tiny_recbole)
+    assert (caught.value.file, caught.value.line) == (str(path), 2)

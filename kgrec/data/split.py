@@ -686,6 +686,13 @@ def _record(directory: Path) -> dict:
         record = json.loads(path.read_text(encoding="utf-8-sig"))
     except (FileNotFoundError, NotADirectoryError):
         return {}
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"cannot read the split's record ({exc})", file=str(path), line=exc.lineno
+        ) from None
+    except UnicodeDecodeError as exc:  # exc.object: the bytes after a byte-order mark
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 ({exc.reason})", file=str(path), line=line) from None
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read the split's record ({exc})", file=str(path)) from None
     if not isinstance(record, dict):
@@ -1012,7 +1019,7 @@ def _read_ids(path: Path, header: str) -> list[tuple[str, int]]:
 def _lines(path: Path) -> list[str]:
     """The lines of a split file, without their ends (and without a UTF-8 byte-order mark, as
     the loaders read files); an InputError naming the file (and the line of a byte that is not
-    UTF-8) when it cannot be read."""
+    UTF-8, or of a carriage return that does not end its line) when it cannot be read."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -1025,9 +1032,19 @@ def _lines(path: Path) -> list[str]:
     out = []
     for number, data in enumerate(lines, start=1):
         try:
-            out.append(data.decode("utf-8").removesuffix("\r"))
+            text = data.decode("utf-8").removesuffix("\r")
         except UnicodeDecodeError as exc:
             raise InputError(f"not UTF-8 ({exc.reason})", file=str(path), line=number) from None
+        if "\r" in text:  # no id holds one; lines ending in it alone would be one line
+            at = text.index("\r") + 1
+            raise InputError(
+                f"a carriage return (\\r, at character {at} of the line) "
+                "that does not end the line: lines end in \\n or \\r\\n (an old Mac file? "
+                "convert its line ends)",
+                file=str(path),
+                line=number,
+            )
+        out.append(text)
     return out
 
 

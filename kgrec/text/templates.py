@@ -201,11 +201,13 @@ def load_templates(path: str | Path, base: Templates = DEFAULT_TEMPLATES) -> Tem
     path = Path(path)
     source = str(path)
     try:
-        raw = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (some editors write one) is no part of it, as in the
+        # loaders' files and the split files
+        raw = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read template file: {exc.strerror}", file=source) from exc
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = exc.object[: exc.start].count(b"\n") + 1  # exc.object: the bytes after a mark
         raise InputError(f"not UTF-8 ({exc.reason})", file=source, line=line) from None
     try:
         if path.suffix.lower() == ".toml":

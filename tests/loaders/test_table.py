@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from kgrec.errors import InputError
@@ -341,3 +343,16 @@ def test_a_parquet_list_or_record_as_an_id_or_title_is_refused(tmp_path, kind, f
     assert f"a list or record is not {'a title' if field == 'title' else 'an id'}: {shown}" in str(
         err.value
     )
+
+
+@pytest.mark.parametrize("metadata", [b'{"index_columns": [!]}', b'{"index_columns": "\xe9"}'])
+def test_a_parquet_file_with_broken_pandas_metadata_is_an_input_error(tmp_path, metadata):
+    # before: a json.JSONDecodeError (or UnicodeDecodeError) traceback from pyarrow reading
+    # the schema's pandas metadata (a byte flipped in a file's footer: found by the fuzz42
+    # review)
+    columns = pa.table({"user_id": ["a", "b"], "item_id": ["x", "y"]})
+    path = tmp_path / "r.parquet"
+    pq.write_table(columns.replace_schema_metadata({b"pandas": metadata}), path)
+    with pytest.raises(InputError, match=r"not a readable Parquet file.*pandas metadata") as caught:
+        table.load(path, kind="interactions")
+    assert caught.value.file == str(path)

@@ -74,6 +74,19 @@ def test_a_template_file_that_is_not_utf8_names_the_line(tmp_path):
         load_templates(path)
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("bom.json", '{"item": "{title}"}\n'), ("bom.toml", 'item = "{title}"\n')],
+)
+def test_a_template_file_with_a_byte_order_mark_reads_as_without(tmp_path, name, content):
+    # before: "Unexpected UTF-8 BOM (decode using utf-8-sig)" (JSON) and "Invalid statement (at
+    # line 1, column 1)" (TOML), for a mark some editors write and the loaders and split files
+    # read past
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + content.encode())
+    assert load_templates(path).item.parts == ("{title}",)
+
+
 def test_missing_template_file(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         load_templates(tmp_path / "nope.json")
