@@ -3,7 +3,8 @@
 The archives are RecBole's published atomic files; ``base_url`` points elsewhere (a mirror, or
 a local server in tests). Nothing is left half-written: the archive is downloaded and unpacked
 into a temporary folder beside the destination (``.NAME-XXXXXXXX/``, holding a marker that
-names the process first and is locked while it runs), checked, then moved into place; the next
+names the process, written first, removed last and locked while it runs), checked, then moved
+into place; the next
 download into the same folder removes such a folder that a killed download left
 (:func:`_remove_leftovers`). macOS's metadata in an archive (``__MACOSX/``, ``._*`` files) is
 not unpacked, and an archive with ``.inter`` files in more than one folder is refused, naming
@@ -137,45 +138,67 @@ def _download(
             fcntl.flock(marker, fcntl.LOCK_EX)
         marker.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n")
         marker.flush()
-        archive = Path(tmp) / "archive.zip"
-        _fetch(request, archive, timeout=timeout, progress=progress)
-        unpacked = Path(tmp) / "unpacked"
         try:
-            with zipfile.ZipFile(archive) as zf:
-                _safe_extract(zf, unpacked)
-        except zipfile.BadZipFile as exc:
-            raise KgrecError(f"{url} is not a zip archive ({exc})") from exc
-        except (zlib.error, EOFError) as exc:  # the members' compressed data is damaged
-            raise KgrecError(f"{url} is a damaged zip archive ({exc}); fetch it again") from exc
-        inter = sorted(unpacked.rglob("*.inter"))
-        if not inter:
-            raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")
-        folders = sorted({p.parent for p in inter})
-        if len(folders) > 1:  # which one is the dataset would be a guess
-            names = [str(p.relative_to(unpacked)) for p in inter]
+            _fetch_and_move(name, url, request, target, Path(tmp), timeout, progress)
+        finally:  # all but the marker, which goes last: a kill meanwhile leaves it to tell
+            for entry in Path(tmp).iterdir():
+                if entry.name == MARKER or (entry.name == "old" and not target.exists()):
+                    continue  # an old dataset that could not go back is the user's
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+
+
+def _fetch_and_move(
+    name: str,
+    url: str,
+    request: urllib.request.Request,
+    target: Path,
+    tmp: Path,
+    timeout: float,
+    progress: bool,
+) -> None:
+    """:func:`_download`'s work in its temporary folder ``tmp``."""
+    archive = tmp / "archive.zip"
+    _fetch(request, archive, timeout=timeout, progress=progress)
+    unpacked = tmp / "unpacked"
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            _safe_extract(zf, unpacked)
+    except zipfile.BadZipFile as exc:
+        raise KgrecError(f"{url} is not a zip archive ({exc})") from exc
+    except (zlib.error, EOFError) as exc:  # the members' compressed data is damaged
+        raise KgrecError(f"{url} is a damaged zip archive ({exc}); fetch it again") from exc
+    inter = sorted(unpacked.rglob("*.inter"))
+    if not inter:
+        raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")
+    folders = sorted({p.parent for p in inter})
+    if len(folders) > 1:  # which one is the dataset would be a guess
+        names = [str(p.relative_to(unpacked)) for p in inter]
+        raise KgrecError(
+            f"{url} holds .inter files in {len(folders)} folders ({few(names)}), so which "
+            "is the dataset is unclear; give a --base-url whose archive holds one"
+        )
+    if target.exists():  # a dataset file the archive lacks (a .kg added by hand): kept
+        fetched = {p.name for p in inter[0].parent.iterdir()}
+        lost = sorted(p.name for p in target.iterdir() if p.name not in fetched)
+        if lost:
             raise KgrecError(
-                f"{url} holds .inter files in {len(folders)} folders ({few(names)}), so which "
-                "is the dataset is unclear; give a --base-url whose archive holds one"
+                f"{target} holds {few(lost)}, which {url} does not: --force "
+                "would delete it; move it, or give another --dest"
             )
-        if target.exists():  # a dataset file the archive lacks (a .kg added by hand): kept
-            fetched = {p.name for p in inter[0].parent.iterdir()}
-            lost = sorted(p.name for p in target.iterdir() if p.name not in fetched)
-            if lost:
-                raise KgrecError(
-                    f"{target} holds {few(lost)}, which {url} does not: --force "
-                    "would delete it; move it, or give another --dest"
-                )
-            # the old folder is set aside, not deleted, until the new one is in place: a crash
-            # between the two steps leaves it beside, in the temporary folder's place
-            old = Path(tmp) / "old"
-            os.replace(target, old)
-            try:
-                os.replace(inter[0].parent, target)
-            except OSError as exc:
-                os.replace(old, target)
-                raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
-        else:
+        # the old folder is set aside, not deleted, until the new one is in place: a crash
+        # between the two steps leaves it beside, in the temporary folder's place
+        old = tmp / "old"
+        os.replace(target, old)
+        try:
             os.replace(inter[0].parent, target)
+        except OSError as exc:
+            os.replace(old, target)
+            raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
+    else:
+        os.replace(inter[0].parent, target)
 
 
 def _remove_leftovers(dest: Path) -> None:

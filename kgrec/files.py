@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import pickle
 import re
@@ -12,34 +14,39 @@ from pathlib import Path
 
 from kgrec.errors import InputError
 
+log = logging.getLogger(__name__)
+
 
 def write_atomic(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:
     """``write(tmp)`` into a temporary file beside ``path``, then move it to ``path``: a reader
     (or a stop) sees the old file or the new one, never a part. The file gets the permissions
     of any new file (0666 less the umask; a temporary file has 0600). Without ``replace``, an
     existing ``path`` (a dangling link too) is an InputError and stays as it is. Folders made
-    for ``path`` are removed again when the write fails."""
+    for ``path`` are removed again when the write fails. The temporary files of ``path`` that
+    a write killed (``kill -9``) left are removed first (:func:`remove_killed_temporaries`)."""
     made = first_missing(path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_killed_temporaries(path)
     tmp = None
-    try:
-        tmp = _temporary(path)
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask())
-        if replace:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # no-clobber: fails where anything is at path
-            except FileExistsError:
-                raise InputError(
-                    "the file exists; kgrec never overwrites it", file=str(path)
-                ) from None
-        made = None  # written: the folders stay
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        remove_made(path.parent, made)
+    with contextlib.ExitStack() as held:
+        try:
+            tmp = _temporary(path, held)
+            write(tmp)
+            os.chmod(tmp, 0o666 & ~umask())
+            if replace:
+                os.replace(tmp, path)
+            else:
+                try:
+                    os.link(tmp, path)  # no-clobber: fails where anything is at path
+                except FileExistsError:
+                    raise InputError(
+                        "the file exists; kgrec never overwrites it", file=str(path)
+                    ) from None
+            made = None  # written: the folders stay
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            remove_made(path.parent, made)
 
 
 def write_all_atomic(
@@ -53,23 +60,24 @@ def write_all_atomic(
     removed again when a write fails."""
     staged: list[tuple[Path, Path]] = []
     made: list[tuple[Path, Path | None]] = []
-    try:
-        for path, write in files.items():
-            made.append((path.parent, first_missing(path.parent)))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            staged.append((_temporary(path), path))
-            write(staged[-1][0])
-            os.chmod(staged[-1][0], 0o666 & ~umask())
-        if before_moves is not None:
-            before_moves()
-        made = []  # from here a stop leaves moved files in their folders
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        for folder, first in reversed(made):
-            remove_made(folder, first)
+    with contextlib.ExitStack() as held:  # the temporary files' locks, till they are moved
+        try:
+            for path, write in files.items():
+                made.append((path.parent, first_missing(path.parent)))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                staged.append((_temporary(path, held), path))
+                write(staged[-1][0])
+                os.chmod(staged[-1][0], 0o666 & ~umask())
+            if before_moves is not None:
+                before_moves()
+            made = []  # from here a stop leaves moved files in their folders
+            for tmp, path in staged:
+                os.replace(tmp, path)
+        finally:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            for folder, first in reversed(made):
+                remove_made(folder, first)
 
 
 def is_temporary(entry: Path, name: str) -> bool:
@@ -81,12 +89,33 @@ def is_temporary(entry: Path, name: str) -> bool:
     return matches and not entry.is_symlink() and entry.is_file()
 
 
-def _temporary(path: Path) -> Path:
+def _temporary(path: Path, held: contextlib.ExitStack) -> Path:
     """A new empty file beside ``path``, of a name of its own (never a file of the user's):
-    ``.NAME.XXXXXXXX.tmp``, ``NAME`` being ``path``'s."""
+    ``.NAME.XXXXXXXX.tmp``, ``NAME`` being ``path``'s. It is locked (flock) until ``held``
+    closes, after it is moved or removed: an unlocked one is what a killed write left."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    held.callback(os.close, fd)
+    with contextlib.suppress(OSError):  # a file system without locks: never removed
+        fcntl.flock(fd, fcntl.LOCK_EX)
     return Path(name)
+
+
+def remove_killed_temporaries(path: Path) -> None:
+    """Remove the temporary files beside ``path`` (:func:`is_temporary`) that no write holds
+    locked: what a write of ``path`` killed (``kill -9``, a power cut) left. A file system
+    without locks, or a file that cannot be opened, keeps them."""
+    try:
+        entries = [e for e in path.parent.iterdir() if is_temporary(e, path.name)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            with open(entry, "rb") as file:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                entry.unlink()
+        except OSError:  # held by a running write (BlockingIOError), gone, or unreadable
+            continue
+        log.info("removed %s, which a killed write of %s left", entry, path.name)
 
 
 def process_runs(pid: int) -> bool:

@@ -452,3 +452,32 @@ def test_the_dataset_a_killed_force_had_set_aside_is_put_back(http_root, tmp_pat
     assert "put back" in caplog.text and "killed download --force" in caplog.text
     assert [p.name for p in dest.iterdir()] == ["ml-100k"]
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
+
+
+def test_a_download_killed_as_it_removes_its_folder_leaves_no_file_behind(http_root, tmp_path):
+    """A download (here ``--force``) killed as it removed its temporary folder, once its
+    marker was gone (simulated by ``os._exit(9)`` after the marker's unlink), left the rest of
+    the folder (the old dataset set aside, the archive) for good: without its marker no later
+    download could tell it was a killed download's. The marker now goes last."""
+    root, url = http_root
+    _zip(root / "MovieLens" / "ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    dest = tmp_path / "data"
+    (dest / "ml-100k").mkdir(parents=True)
+    (dest / "ml-100k" / "ml-100k.inter").write_text("user_id:token\titem_id:token\n1\t2\n")
+    code = (
+        "import os, sys\n"
+        "from kgrec.cli import main\n"
+        "unlink = os.unlink\n"
+        "def killed(path, *args, **kwargs):\n"
+        "    unlink(path, *args, **kwargs)\n"
+        "    if os.path.basename(path) == '.kgrec-download':\n"
+        "        os._exit(9)\n"
+        "os.unlink = killed\n"
+        f"main(['download', 'ml-100k', '--dest', {str(dest)!r}, '--base-url', {url!r}, "
+        "'--force'])\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER  # the new one, in place
+    left = [p for p in dest.rglob("*") if p.is_file() and p.parent != dest / "ml-100k"]
+    assert left == []

@@ -2457,3 +2457,43 @@ def test_the_options_that_draw_resume_to_the_figures_of_a_run_never_stopped(
         saved = torch.load(run.folder / "model.pt", weights_only=True)
         for key, value in torch.load(whole.folder / "model.pt", weights_only=True).items():
             assert torch.equal(value, saved[key]), key
+
+
+def test_kgrec_split_killed_while_it_writes_leaves_nothing_the_next_split_keeps(
+    tmp_path, tiny_recbole
+):
+    """A `kill -9` of `kgrec split` after its first split file (simulated by ``os._exit(9)``)
+    left its staging folder, ``.split.XXXXXXXX/`` with ``train.tsv`` in it, beside the split
+    folder for good: no later command removed it. The next split into that folder removes it
+    (its process has ended), and never a hidden folder of the user's."""
+    folder = tmp_path / "split"
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    argv += ["--write-split", str(folder)]
+    code = (
+        "import os, sys, kgrec.data.split as s\n"
+        "from kgrec.cli import main\n"
+        "write = s._write_atomic\n"
+        "def killed(path, text):\n"
+        "    if path.name != 'train.tsv':\n"
+        "        os._exit(9)\n"
+        "    write(path, text)\n"
+        "s._write_atomic = killed\n"
+        f"main({argv!r})\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    assert not folder.exists()
+    left = [p for p in tmp_path.iterdir() if p.name not in ("tiny",)]
+    assert len(left) == 1 and (left[0] / "train.tsv").exists()  # what the kill left
+    mine = tmp_path / ".split.abcdefgh"  # a hidden folder of the user's, of tempfile's form
+    mine.mkdir()
+    (mine / "train.tsv").write_text("my own\n")
+    assert main(argv) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".split.abcdefgh", "split", "tiny"]
+    assert (mine / "train.tsv").read_text() == "my own\n"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "split.json",
+        "test.tsv",
+        "train.tsv",
+        "valid.tsv",
+    ]

@@ -3,7 +3,10 @@ user's file."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -116,3 +119,40 @@ def test_a_file_put_in_a_made_folder_meanwhile_keeps_that_folder(tmp_path):
     with pytest.raises(RuntimeError):
         write_atomic(path, fail)
     assert [p.name for p in (tmp_path / "new").iterdir()] == ["theirs.txt"]
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_a_write_removes_the_temporary_files_a_killed_write_of_its_file_left(tmp_path, replace):
+    """A write killed (``kill -9``, simulated by ``os._exit(9)``) after its temporary file was
+    written left ``.r.csv.XXXXXXXX.tmp`` beside the file for good, a full copy of the data
+    (``kgrec recommend --export``'s, say): no later write removed it. The next write of that
+    file removes it; a temporary file that a running write holds is kept."""
+    path = tmp_path / "ex" / "r.csv"
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from kgrec.files import write_atomic\n"
+        "def write(tmp):\n"
+        "    tmp.write_text('rows\\n')\n"
+        "    os._exit(9)\n"
+        f"write_atomic(Path({str(path)!r}), write, replace={replace})\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    left = list(path.parent.iterdir())
+    assert len(left) == 1 and is_temporary(left[0], "r.csv")  # what the kill left
+    running = path.parent / ".r.csv.abcdefgh.tmp"  # a write of another process, running
+    running.write_text("")
+    mine = path.parent / ".r.csv.notes"  # not a temporary file's name
+    mine.write_text("mine\n")
+    with open(running, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError), open(running, "rb") as other:  # as if held
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # by another process
+        write_atomic(path, lambda tmp: tmp.write_text("rows\n"), replace=replace)
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        ".r.csv.abcdefgh.tmp",
+        ".r.csv.notes",
+        "r.csv",
+    ]
+    assert path.read_text() == "rows\n"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
+import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,7 +21,9 @@ from kgrec.commands.options import (
 from kgrec.data.split import PROTOCOLS, write_split
 from kgrec.errors import InputError
 from kgrec.experiment import describe, effective_rule, load_experiment
-from kgrec.files import first_missing, remove_made, umask
+from kgrec.files import first_missing, process_runs, remove_made, umask
+
+log = logging.getLogger(__name__)
 
 
 def run_split(args: argparse.Namespace) -> int:
@@ -56,10 +61,14 @@ def run_split(args: argparse.Namespace) -> int:
     # only where DIR is absent or empty: a file put in DIR since the check above is neither
     # overwritten nor, if the write fails, deleted (a link to an empty folder: that folder)
     target = folder.resolve() if folder.is_symlink() else folder.absolute()
+    _remove_killed_staging(target)
     staging = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        # named by this process, so that a split killed while it writes (its folder left) is
+        # known for one and removed by the next split into DIR
+        prefix = f".{target.name}.kgrec-split-{os.getpid()}."
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix))
         write_split(
             experiment.split, experiment.maps, staging, domain_rule=rule, domain=args.domain
         )
@@ -86,6 +95,30 @@ def run_split(args: argparse.Namespace) -> int:
     print(describe(experiment))
     print(f"wrote {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
     return 0
+
+
+def _remove_killed_staging(target: Path) -> None:
+    """Remove the staging folders beside ``target`` that a split into it killed while it
+    wrote (``kill -9``, a power cut) left: only folders of the name a split gives them,
+    ``.NAME.kgrec-split-PID.XXXXXXXX``, whose process has ended, holding plain files alone."""
+    name = re.escape(target.name)
+    pattern = re.compile(rf"\.{name}\.kgrec-split-(?P<pid>[0-9]+)\.[a-z0-9_]{{8}}")
+    try:
+        entries = list(target.parent.iterdir()) if target.parent.is_dir() else []
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        if int(match["pid"]) == os.getpid() or process_runs(int(match["pid"])):
+            continue
+        try:
+            if all(p.is_file() and not p.is_symlink() for p in entry.iterdir()):
+                shutil.rmtree(entry)
+                log.info("removed %s, which a killed kgrec split left", entry)
+        except OSError as exc:
+            log.warning("cannot remove %s, which a killed kgrec split left: %s", entry, exc)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
