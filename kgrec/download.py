@@ -4,11 +4,10 @@ The archives are RecBole's published atomic files; ``base_url`` points elsewhere
 a local server in tests). Nothing is left half-written: the archive is downloaded and unpacked
 into a temporary folder beside the destination (``.NAME-XXXXXXXX/``, holding a marker that
 names the process, written first, removed last and locked while it runs), checked, then moved
-into place; the next
-download into the same folder removes such a folder that a killed download left
-(:func:`_remove_leftovers`). macOS's metadata in an archive (``__MACOSX/``, ``._*`` files) is
-not unpacked, and an archive with ``.inter`` files in more than one folder is refused, naming
-them.
+into place; the next download into the same folder removes such a folder that a killed
+download left (:func:`_remove_leftovers`). macOS's metadata in an archive (``__MACOSX/``,
+``._*`` files) is not unpacked, and an archive with ``.inter`` files in more than one folder is
+refused, naming them.
 """
 
 from __future__ import annotations
