@@ -124,6 +124,26 @@ def remove_killed_temporaries(path: Path) -> None:
         log.info("removed %s, which a killed write of %s left", entry, path.name)
 
 
+def locked(path: Path) -> bool:
+    """Whether a running process holds a lock (flock) on ``path``, a file or a folder: a
+    download's marker, a split's staging folder, which a process of another container on the
+    same volume (its pids not this one's) or of another machine holds while it writes. A file
+    system without locks, or a path that cannot be opened, tells nothing (False)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as it closes
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
 def process_runs(pid: int) -> bool:
     """Whether process ``pid`` runs on this machine (another user's counts; a pid no process
     can have, too large, is not provably dead, so it counts too): what a marker naming the
