@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from graph_schema.validate import path_argument
 from kgrec.errors import KgrecError, few
-from kgrec.files import first_missing, process_runs, remove_made
+from kgrec.files import first_missing, locked, process_runs, remove_made
 
 log = logging.getLogger(__name__)
 
@@ -244,21 +244,7 @@ def _dead(folder: Path) -> bool:
     pid = holder.get("pid")
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
         return False
-    return not process_runs(pid) and not _locked(marker)
-
-
-def _locked(marker: Path) -> bool:
-    """Whether a running download holds ``marker``'s lock: one of another container on this
-    volume, say, whose marker's pid names no process here (or the same pid number, another
-    process). A file system without locks tells nothing (False)."""
-    try:
-        with open(marker, "rb") as file:
-            fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as it closes
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    return False
+    return not process_runs(pid) and not locked(marker)
 
 
 def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progress: bool) -> None:

@@ -92,12 +92,18 @@ def is_temporary(entry: Path, name: str) -> bool:
 def _temporary(path: Path, held: contextlib.ExitStack) -> Path:
     """A new empty file beside ``path``, of a name of its own (never a file of the user's):
     ``.NAME.XXXXXXXX.tmp``, ``NAME`` being ``path``'s. It is locked (flock) until ``held``
-    closes, after it is moved or removed: an unlocked one is what a killed write left."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    held.callback(os.close, fd)
-    with contextlib.suppress(OSError):  # a file system without locks: never removed
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    return Path(name)
+    closes, after it is moved or removed: an unlocked one is what a killed write left. One
+    that another write's :func:`remove_killed_temporaries` removed before it was locked (it
+    was unlocked then) is replaced by a new one."""
+    while True:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        held.callback(os.close, fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits for a removal that holds it to end
+        except OSError:  # a file system without locks: never removed
+            return Path(name)
+        if os.fstat(fd).st_nlink > 0:  # locked and still there: no removal takes it now
+            return Path(name)
 
 
 def remove_killed_temporaries(path: Path) -> None:
@@ -116,6 +122,26 @@ def remove_killed_temporaries(path: Path) -> None:
         except OSError:  # held by a running write (BlockingIOError), gone, or unreadable
             continue
         log.info("removed %s, which a killed write of %s left", entry, path.name)
+
+
+def locked(path: Path) -> bool:
+    """Whether a running process holds a lock (flock) on ``path``, a file or a folder: a
+    download's marker, a split's staging folder, which a process of another container on the
+    same volume (its pids not this one's) or of another machine holds while it writes. A file
+    system without locks, or a path that cannot be opened, tells nothing (False)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as it closes
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
 
 
 def process_runs(pid: int) -> bool:

@@ -2459,6 +2459,47 @@ def test_the_options_that_draw_resume_to_the_figures_of_a_run_never_stopped(
             assert torch.equal(value, saved[key]), key
 
 
+def test_kgrec_split_keeps_the_staging_folder_of_a_split_another_container_runs(
+    tmp_path, tiny_recbole
+):
+    """A split running in another container on the same volume (or on another machine) names
+    a pid that is no process here. Before, the next split into the same folder took its
+    staging folder for a killed split's and removed it mid-write (that split then wrote on into
+    a folder made anew, missing the files it had written); now the lock the running split
+    holds on its staging folder keeps it."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    running = tmp_path / f".split.kgrec-split-{int(dead.stdout)}.abcdefgh"
+    running.mkdir()
+    (running / "train.tsv").write_text("user_id\titem_id\n")
+    holder = subprocess.Popen(  # the other container's split: it holds its folder's lock
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()",
+            str(running),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        assert main([*argv, "--write-split", str(tmp_path / "split")]) == 0
+        assert (running / "train.tsv").exists()
+    finally:
+        holder.communicate("")  # that split ends; its folder is a killed one's now
+    shutil.rmtree(tmp_path / "split")
+    assert main([*argv, "--write-split", str(tmp_path / "split")]) == 0
+    assert not running.exists()
+
+
 def test_kgrec_split_killed_while_it_writes_leaves_nothing_the_next_split_keeps(
     tmp_path, tiny_recbole
 ):

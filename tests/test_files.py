@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kgrec.errors import InputError
-from kgrec.files import is_temporary, write_all_atomic, write_atomic
+from kgrec.files import is_temporary, remove_killed_temporaries, write_all_atomic, write_atomic
 
 
 def test_a_file_is_written_whole_with_a_new_files_permissions(tmp_path):
@@ -156,3 +156,32 @@ def test_a_write_removes_the_temporary_files_a_killed_write_of_its_file_left(tmp
         "r.csv",
     ]
     assert path.read_text() == "rows\n"
+
+
+def test_a_temporary_file_removed_before_it_was_locked_is_made_anew(tmp_path, monkeypatch):
+    """Two writes of one file (two tune workers' best.json, two exports): the other's removal
+    of killed writes' temporary files can come between this write's ``mkstemp`` and its lock,
+    find the new file unlocked and remove it. Before, this write went on by the file's name:
+    ``write(tmp)`` made it anew, unlocked, so the next removal (a third write's, the other's
+    next) removed it too, mid-write, and the write failed (FileNotFoundError) or lost its data.
+    Now a write whose temporary file went before it was locked takes a new one."""
+    path = tmp_path / "best.json"
+    flock = fcntl.flock
+    raced = []
+
+    def racing(fd, operation):  # the other write's removal, just before this write's lock
+        if not raced:
+            raced.append(fd)
+            remove_killed_temporaries(path)
+        flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", racing)
+
+    def write(tmp):
+        tmp.write_text("{}\n")
+        remove_killed_temporaries(path)  # a third write of the file begins
+
+    write_atomic(path, write)
+    assert raced
+    assert [p.name for p in tmp_path.iterdir()] == ["best.json"]
+    assert path.read_text() == "{}\n"

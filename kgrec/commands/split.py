@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import fcntl
 import logging
 import os
 import re
@@ -21,7 +23,7 @@ from kgrec.commands.options import (
 from kgrec.data.split import PROTOCOLS, write_split
 from kgrec.errors import InputError
 from kgrec.experiment import describe, effective_rule, load_experiment
-from kgrec.files import first_missing, process_runs, remove_made, umask
+from kgrec.files import first_missing, locked, process_runs, remove_made, umask
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +64,18 @@ def run_split(args: argparse.Namespace) -> int:
     # overwritten nor, if the write fails, deleted (a link to an empty folder: that folder)
     target = folder.resolve() if folder.is_symlink() else folder.absolute()
     _remove_killed_staging(target)
-    staging = None
+    staging = held = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # named by this process, so that a split killed while it writes (its folder left) is
         # known for one and removed by the next split into DIR
         prefix = f".{target.name}.kgrec-split-{os.getpid()}."
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix))
+        # locked while it is written: a split of another container on the same volume, or of
+        # another machine, whose pids are not this one's, keeps it
+        held = os.open(staging, os.O_RDONLY)
+        with contextlib.suppress(OSError):  # a file system without locks: the pid alone tells
+            fcntl.flock(held, fcntl.LOCK_EX)
         write_split(
             experiment.split, experiment.maps, staging, domain_rule=rule, domain=args.domain
         )
@@ -92,6 +99,9 @@ def run_split(args: argparse.Namespace) -> int:
         if isinstance(exc, OSError):
             raise InputError(f"cannot write the split ({exc.strerror})", file=str(folder)) from None
         raise
+    finally:
+        if held is not None:  # the lock goes with it
+            os.close(held)
     print(describe(experiment))
     print(f"wrote {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
     return 0
@@ -100,7 +110,9 @@ def run_split(args: argparse.Namespace) -> int:
 def _remove_killed_staging(target: Path) -> None:
     """Remove the staging folders beside ``target`` that a split into it killed while it
     wrote (``kill -9``, a power cut) left: only folders of the name a split gives them,
-    ``.NAME.kgrec-split-PID.XXXXXXXX``, whose process has ended, holding plain files alone."""
+    ``.NAME.kgrec-split-PID.XXXXXXXX``, whose process has ended and whose lock no split holds
+    (one of another container on the same volume, or of another machine), holding plain files
+    alone."""
     name = re.escape(target.name)
     pattern = re.compile(rf"\.{name}\.kgrec-split-(?P<pid>[0-9]+)\.[a-z0-9_]{{8}}")
     try:
@@ -111,7 +123,8 @@ def _remove_killed_staging(target: Path) -> None:
         match = pattern.fullmatch(entry.name)
         if match is None or entry.is_symlink() or not entry.is_dir():
             continue
-        if int(match["pid"]) == os.getpid() or process_runs(int(match["pid"])):
+        pid = int(match["pid"])
+        if pid == os.getpid() or process_runs(pid) or locked(entry):
             continue
         try:
             if all(p.is_file() and not p.is_symlink() for p in entry.iterdir()):
