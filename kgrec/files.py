@@ -57,7 +57,8 @@ def write_all_atomic(
     order of ``files``. A failure while writing leaves every path as it was; a stop during the
     moves leaves the first ones moved, so the last should be the file that marks the set
     complete (and ``before_moves`` may mark it incomplete). Folders made for the files are
-    removed again when a write fails."""
+    removed again when a write fails; the temporary files of each that a killed write left go
+    first, as in :func:`write_atomic`."""
     staged: list[tuple[Path, Path]] = []
     made: list[tuple[Path, Path | None]] = []
     with contextlib.ExitStack() as held:  # the temporary files' locks, till they are moved
@@ -65,6 +66,7 @@ def write_all_atomic(
             for path, write in files.items():
                 made.append((path.parent, first_missing(path.parent)))
                 path.parent.mkdir(parents=True, exist_ok=True)
+                remove_killed_temporaries(path)
                 staged.append((_temporary(path, held), path))
                 write(staged[-1][0])
                 os.chmod(staged[-1][0], 0o666 & ~umask())

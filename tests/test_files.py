@@ -158,6 +158,30 @@ def test_a_write_removes_the_temporary_files_a_killed_write_of_its_file_left(tmp
     assert path.read_text() == "rows\n"
 
 
+def test_writing_several_files_removes_what_a_killed_write_of_each_left(tmp_path):
+    """write_all_atomic (a run's model.pt, metrics.json and student.pt) removed none of the
+    temporary files a killed write of its files left; only ``kgrec train --resume`` did, for a
+    run's own names. Now it removes them as write_atomic does."""
+    files = {tmp_path / "run" / "model.pt": b"model", tmp_path / "run" / "metrics.json": b"{}"}
+    code = (
+        "import os\n"
+        "from pathlib import Path\n"
+        "from kgrec.files import write_all_atomic\n"
+        "def killed(tmp):\n"
+        "    tmp.write_bytes(b'half')\n"
+        "    os._exit(9)\n"
+        f"write_all_atomic({{Path({str(tmp_path / 'run' / 'model.pt')!r}): killed}})\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    (left,) = (tmp_path / "run").iterdir()
+    assert is_temporary(left, "model.pt")
+    write_all_atomic(
+        {path: lambda tmp, data=data: tmp.write_bytes(data) for path, data in files.items()}
+    )
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.json", "model.pt"]
+
+
 def test_a_temporary_file_removed_before_it_was_locked_is_made_anew(tmp_path, monkeypatch):
     """Two writes of one file (two tune workers' best.json, two exports): the other's removal
     of killed writes' temporary files can come between this write's ``mkstemp`` and its lock,
