@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,18 @@ class Neo4jSettings:
     uri: str
     auth: tuple[str, str]
     database: str
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The pid of a process that has ended (a killed writer's, as its marker or file names)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    return int(done.stdout)
 
 
 @pytest.fixture

@@ -392,7 +392,9 @@ def _marker(folder: Path) -> str:
         return ""
 
 
-def test_a_download_of_another_container_on_the_same_volume_is_left_alone(http_root, tmp_path):
+def test_a_download_of_another_container_on_the_same_volume_is_left_alone(
+    http_root, tmp_path, dead_pid
+):
     """Containers with one host name share a data volume, each with pids of its own: the
     marker of a download running in the other names a pid that has ended here (or another
     process). Before, the next download here removed that running download's folder; now the
@@ -402,13 +404,7 @@ def test_a_download_of_another_container_on_the_same_volume_is_left_alone(http_r
     running = dest / ".ml-100k-0ther0ne"
     running.mkdir(parents=True)
     (running / "archive.zip").write_bytes(b"PK" + bytes(100))
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    marker = {"pid": int(dead.stdout), "host": socket.gethostname()}
+    marker = {"pid": dead_pid, "host": socket.gethostname()}
     (running / ".kgrec-download").write_text(json.dumps(marker) + "\n")
     holder = subprocess.Popen(  # the other container's download: it holds the marker's lock
         [
@@ -432,7 +428,9 @@ def test_a_download_of_another_container_on_the_same_volume_is_left_alone(http_r
     assert not running.exists()
 
 
-def test_the_dataset_a_killed_force_had_set_aside_is_put_back(http_root, tmp_path, caplog):
+def test_the_dataset_a_killed_force_had_set_aside_is_put_back(
+    http_root, tmp_path, caplog, dead_pid
+):
     """``--force`` sets the old dataset aside in its temporary folder (``old/``) before it moves
     the new one in: killed between the two, the next download puts it back, not deletes it."""
     _, url = http_root  # holds no archive: nothing is fetched
@@ -440,13 +438,7 @@ def test_the_dataset_a_killed_force_had_set_aside_is_put_back(http_root, tmp_pat
     leftover = dest / ".ml-100k-k1lled00"
     (leftover / "old").mkdir(parents=True)
     (leftover / "old" / "ml-100k.inter").write_text(INTER)
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    marker = {"pid": int(dead.stdout), "host": socket.gethostname()}
+    marker = {"pid": dead_pid, "host": socket.gethostname()}
     (leftover / ".kgrec-download").write_text(json.dumps(marker))
     assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
     assert "put back" in caplog.text and "killed download --force" in caplog.text

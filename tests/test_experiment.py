@@ -2460,20 +2460,14 @@ def test_the_options_that_draw_resume_to_the_figures_of_a_run_never_stopped(
 
 
 def test_kgrec_split_keeps_the_staging_folder_of_a_split_another_container_runs(
-    tmp_path, tiny_recbole
+    tmp_path, tiny_recbole, dead_pid
 ):
     """A split running in another container on the same volume (or on another machine) names
     a pid that is no process here. Before, the next split into the same folder took its
     staging folder for a killed split's and removed it mid-write (that split then wrote on into
     a folder made anew, missing the files it had written); now the lock the running split
     holds on its staging folder keeps it."""
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    running = tmp_path / f".split.kgrec-split-{int(dead.stdout)}.abcdefgh"
+    running = tmp_path / f".split.kgrec-split-{dead_pid}.abcdefgh"
     running.mkdir()
     (running / "train.tsv").write_text("user_id\titem_id\n")
     holder = subprocess.Popen(  # the other container's split: it holds its folder's lock

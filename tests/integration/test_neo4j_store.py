@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -492,19 +491,13 @@ def test_a_writer_refused_by_the_load_lock_is_told_the_holders_command_not_a_loa
     assert lock_holder(neo.driver) == []
 
 
-def test_the_lock_of_a_dead_load_on_this_machine_is_cleared(neo, movies):
+def test_the_lock_of_a_dead_load_on_this_machine_is_cleared(neo, movies, dead_pid):
     neo.write(movies, progress=False)
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    )
     neo.driver.execute_query(
         "CREATE (:KgrecLock {name: 'load', token: 't', host: $host, pid: $pid, command: 'x', "
         "started: datetime()})",
         host=socket.gethostname(),
-        pid=int(dead.stdout),
+        pid=dead_pid,
     )
     neo.write(movies, progress=False)
     assert lock_holder(neo.driver) == []

@@ -313,23 +313,14 @@ def test_files_that_are_not_the_stores_survive_its_writes(store, movies, make_gr
     }
 
 
-def _dead_pid() -> int:
-    """The pid of a process that has ended (a killed writer's, as its temporary files name)."""
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    return int(done.stdout)
-
-
-def test_folders_named_as_the_stores_files_are_kept_and_writes_go_on(store, movies, make_graph):
+def test_folders_named_as_the_stores_files_are_kept_and_writes_go_on(
+    store, movies, make_graph, dead_pid
+):
     """Before, a folder of the user's in the store named as a table or temporary file the
     store writes (``users-0123456789abcdef.parquet/``, ``.mine.<pid>.tmp/``) stopped every
     write with a bare IsADirectoryError, the one that removes garbage after its manifest."""
     store.write(movies, progress=False)
-    folders = ["users-0123456789abcdef.parquet", f".mine.{_dead_pid()}.tmp"]
+    folders = ["users-0123456789abcdef.parquet", f".mine.{dead_pid}.tmp"]
     for name in folders:
         (store.path / name).mkdir()
         (store.path / name / "data").write_text("the user's")
@@ -363,9 +354,10 @@ def test_a_read_that_a_write_overtakes_reads_the_new_graph(store, movies, make_g
         store.stats()
 
 
-def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(store, movies, make_graph):
+def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(
+    store, movies, make_graph, dead_pid
+):
     store.write(movies, progress=False)
-    dead_pid = _dead_pid()
     stale = store.path / f".interactions.{dead_pid}.tmp"
     stale.write_bytes(b"half a parquet file")
     stale_manifest = store.path / f".manifest.json.{dead_pid}.tmp"
