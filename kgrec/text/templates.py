@@ -196,6 +196,15 @@ def template_digest(templates: Templates, kind: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _toml_line(exc: tomllib.TOMLDecodeError, raw: str) -> int | None:
+    """The line of a TOML error: Python 3.11's TOMLDecodeError has no ``lineno``, only its
+    text ("... (at line 2, column 8)", or "(at end of document)": the last line)."""
+    found = re.search(r"\(at line (\d+), column \d+\)$", str(exc))
+    if found:
+        return int(found[1])
+    return max(len(raw.splitlines()), 1) if str(exc).endswith("(at end of document)") else None
+
+
 def load_templates(path: str | Path, base: Templates = DEFAULT_TEMPLATES) -> Templates:
     """``base`` with the templates a ``.json`` or ``.toml`` file sets replaced."""
     path = Path(path)
@@ -219,7 +228,7 @@ def load_templates(path: str | Path, base: Templates = DEFAULT_TEMPLATES) -> Tem
     except json.JSONDecodeError as exc:
         raise InputError(exc.msg, file=source, line=exc.lineno) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(exc), file=source) from exc
+        raise InputError(str(exc), file=source, line=_toml_line(exc, raw)) from exc
     if not isinstance(data, dict):
         raise InputError("a template file holds a table/object of templates", file=source)
     known = {f.name for f in fields(Templates)}

@@ -43,7 +43,8 @@ def test_load_json_and_toml_override_only_given_templates(tmp_path):
     ("name", "content", "message"),
     [
         ("bad.json", '{"item": "{title}",\n "user": }', r"bad\.json, line 2"),
-        ("bad.toml", 'item = "{title}"\nuser = [', r"bad\.toml"),
+        ("bad.toml", 'item = "{title}"\nuser = [', r"bad\.toml, line 2"),
+        ("value.toml", 'item = "{title}"\nuser = x\n', r"value\.toml, line 2:.*column 8"),
         ("keys.json", '{"film": "{title}"}', r"field 'film'.*unknown template"),
         ("type.json", '{"item": 3}', r"field 'item'.*string or a list"),
         ("brace.json", '{"item": "{title"}', r"field 'item'.*bad format string"),
