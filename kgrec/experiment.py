@@ -2438,9 +2438,9 @@ def warm_start(
     seen = _held_out_pairs_seen(experiment, sources)
     if unchecked and warn:
         log.warning(
-            "--init-from %s: it started from --init-from %s, which is gone or holds another "
-            "model.pt now: whether that run trained on this run's validation and test pairs "
-            "is not checked",
+            "--init-from %s: it started from --init-from %s, which is gone, holds another "
+            "model.pt now or was not recorded: whether that run trained on this run's "
+            "validation and test pairs is not checked",
             folder,
             unchecked,
         )

@@ -462,3 +462,15 @@ def test_held_out_pairs_seen_by_the_run_the_source_started_from_are_counted(
     last = train("lightgcn-merged", seed=0, init_from=middle.folder, out=tmp_path / "b", **common)
     assert last.info["init_from"]["held_out_pairs_seen"] == 0
     assert f"it started from --init-from {other.folder}, which is gone" in caplog.text
+    # a source whose settings name its own start but whose run.json has no record of it (an
+    # older kgrec's): said, not counted
+    (tmp_path / "gone").rename(other.folder)
+    info = json.loads((middle.folder / "run.json").read_text())
+    del info["init_from"]
+    (middle.folder / "run.json").write_text(json.dumps(info))
+    caplog.clear()
+    last = train("lightgcn-merged", seed=0, init_from=middle.folder, out=tmp_path / "c", **common)
+    assert last.info["init_from"]["held_out_pairs_seen"] == 0
+    assert f"it started from --init-from {other.folder}, which is gone, holds another" in (
+        caplog.text
+    )
