@@ -64,6 +64,10 @@ from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import read_graph, read_text_vectors
 from kgrec.data.split import (
+    FEW_SHOT_FILE,
+    NEW_ITEMS_FILE,
+    RECORD_FILE,
+    SPLIT_FILES,
     Split,
     check_few_shot,
     check_seed,
@@ -136,8 +140,14 @@ MODEL_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 STUDENT_FILE = "student.pt"
 SPLIT_DIR = "split"
+# the first file a new run writes in its folder (empty then: _start), removed once run.json
+# is written: a folder holding it and no run.json is a new run's that a kill stopped, which
+# the next training of the folder removes (_start); without it kgrec cannot tell a killed
+# training's files from the user's
+NEW_RUN_MARKER = ".kgrec-new-run"
 # every name train() writes in a run folder (SPLIT_DIR a folder, the others files)
 _RUN_NAMES = (
+    NEW_RUN_MARKER,
     SPLIT_DIR,
     EXPERIMENT_FILE,
     RUN_FILE,
@@ -3277,6 +3287,8 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
     if not (out / RUN_FILE).exists():
         if out.is_dir() and set(out.iterdir()) <= set(stale := _stale_temporaries(out)):
             _remove_stale(stale)  # a folder of nothing else (rm -r RUN/* leaves them) is empty
+        if _left_by_a_killed_new_run(out):  # under the lock (_lock_run_folder): no training's
+            _remove_killed_new_run(out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             if out.is_dir() and all(map(_written_by_train, out.iterdir())):
                 raise InputError(
@@ -3330,6 +3342,8 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
             file=str(out / RUN_FILE),
         )
     _remove_stale(_stale_temporaries(out))
+    # a new run killed after it wrote run.json, before it removed its marker
+    (out / NEW_RUN_MARKER).unlink(missing_ok=True)
     return info
 
 
@@ -3352,6 +3366,61 @@ def _written_by_train(entry: Path) -> bool:
     if entry.name in _RUN_NAMES:
         return True
     return entry.name.endswith(".tmp") and any(entry.name.startswith(f".{n}.") for n in _RUN_NAMES)
+
+
+def _split_own(entry: Path) -> bool:
+    """Whether ``entry`` of a run's ``split/`` is a file :func:`~kgrec.data.split.write_split`
+    writes (or a temporary file of its write of one), a plain file."""
+    names = [f"{n}.tsv" for n in (*SPLIT_FILES, NEW_ITEMS_FILE, FEW_SHOT_FILE)] + [RECORD_FILE]
+    if entry.is_symlink() or not entry.is_file():
+        return False
+    return entry.name in names or any(is_temporary(entry, name) for name in names)
+
+
+def _left_by_a_killed_new_run(out: Path) -> bool:
+    """Whether ``out`` holds a new run's marker (:data:`NEW_RUN_MARKER`), no run.json and
+    nothing but the files a new run writes (plain files; ``split/`` a folder of
+    :func:`~kgrec.data.split.write_split`'s files alone): what a training killed before it
+    wrote run.json left. Asked under the folder's lock, when no training is writing it."""
+    marker = out / NEW_RUN_MARKER
+    if not marker.is_file() or marker.is_symlink() or (out / RUN_FILE).exists():
+        return False
+    for entry in out.iterdir():
+        if not _written_by_train(entry) or entry.is_symlink():
+            return False
+        if entry.name == SPLIT_DIR:
+            if not entry.is_dir() or not all(map(_split_own, entry.iterdir())):
+                return False
+        elif not entry.is_file():
+            return False
+    return True
+
+
+def _remove_killed_new_run(out: Path) -> None:
+    """Remove what :func:`_left_by_a_killed_new_run` found, the marker last (a kill while
+    they are removed leaves it, for the next training to remove the rest)."""
+    log.warning(
+        "%s holds what a new kgrec train killed before it wrote run.json left (%s): removed, "
+        "and a new run started",
+        out,
+        ", ".join(sorted(entry.name for entry in out.iterdir())),
+    )
+    split = out / SPLIT_DIR
+    try:
+        if split.is_dir():
+            for entry in split.iterdir():
+                entry.unlink()
+            split.rmdir()
+        for entry in out.iterdir():
+            if entry.name != NEW_RUN_MARKER:
+                entry.unlink()
+        (out / NEW_RUN_MARKER).unlink()
+    except OSError as exc:
+        raise InputError(
+            f"cannot remove what a killed training left ({exc.strerror}): delete the folder, "
+            "or choose a new --out folder",
+            file=str(exc.filename or out),
+        ) from None
 
 
 def unfinished_run(out: Path) -> str | None:
@@ -3390,6 +3459,12 @@ def _discard_new_run(out: Path, made: Path | None) -> None:
 def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
+        # first: what tells the next training a folder a kill left is this run's (_start)
+        (out / NEW_RUN_MARKER).write_text(
+            "kgrec train is writing a new run in this folder; left without run.json, it was "
+            "killed, and the next kgrec train --out of this folder removes the run's files\n",
+            encoding="utf-8",
+        )
         write_split(
             experiment.split,
             experiment.maps,
@@ -3399,6 +3474,7 @@ def _write_new_run(out: Path, info: dict[str, Any], experiment: Experiment) -> N
         )
         save_experiment(experiment, out / EXPERIMENT_FILE)
         _write_json(out / RUN_FILE, info)
+        (out / NEW_RUN_MARKER).unlink(missing_ok=True)  # a run now: run.json says what it holds
     except BaseException as exc:
         # stopped half-way (Ctrl-C, a full disk): a folder with a split and no run.json would
         # be refused by the same command, --resume too; the folder was empty (_start)

@@ -1978,6 +1978,53 @@ def test_a_run_stopped_while_its_folder_is_written_can_be_started_again(
     assert train("lightgcn-merged", resume=True, **settings).info["status"] == "done"
 
 
+@pytest.mark.parametrize(
+    ("step", "resume"),
+    [("save_experiment", False), ("_write_json", False), ("save_experiment", True)],
+)
+def test_a_new_run_killed_before_run_json_is_removed_by_the_next_training(
+    tmp_path, tiny_recbole, caplog, step, resume
+):
+    """A `kill -9` of a new `kgrec train` before it wrote run.json (simulated by
+    ``os._exit(9)`` at ``step``: after split/, or after experiment.pt too) left split/ and
+    experiment.pt, and the next `kgrec train --out RUN` (--resume too) refused the folder as a
+    killed training's that kgrec cannot tell from the user's files. Its marker tells: the next
+    training removes them and gives the figures of a run never killed. The same files without
+    the marker (an older kgrec's, or the user's) are still refused, and kept."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--epochs", "3", "--dim", "8", "--batch-size", "128"]
+    code = (
+        "import os, kgrec.experiment as e\n"
+        "from kgrec.cli import main\n"
+        f"setattr(e, {step!r}, lambda *args, **kwargs: os._exit(9))\n"
+        f"main({[*argv, '--out', str(out)]!r})\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    left = {p.relative_to(out).as_posix() for p in out.rglob("*")}
+    assert {".kgrec-new-run", "split", "split/train.tsv"} <= left and "run.json" not in left
+    assert ("experiment.pt" in left) == (step == "_write_json")
+    theirs = tmp_path / "theirs"  # the same files without the marker
+    shutil.copytree(out, theirs)
+    (theirs / ".kgrec-new-run").unlink()
+    assert main([*argv, "--out", str(theirs)]) == 2
+    assert {p.relative_to(theirs).as_posix() for p in theirs.rglob("*")} == left - {
+        ".kgrec-new-run"
+    }
+    caplog.clear()
+    assert main([*argv, "--out", str(out), *(["--resume"] if resume else [])]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(out) in w and "killed" in w for w in warned), warned
+    assert not (out / ".kgrec-new-run").exists()
+    assert main([*argv, "--out", str(tmp_path / "never-killed")]) == 0
+    run, never = load_run(out), load_run(tmp_path / "never-killed")
+    pd.testing.assert_frame_equal(run.metrics(), never.metrics())
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in (tmp_path / "never-killed").iterdir()
+    )
+
+
 def test_a_resumed_run_times_only_the_epochs_it_trained(trained, tiny_recbole):
     # before: seconds_per_epoch divided the resumed call's seconds by every epoch, the
     # checkpoint's too (3 + 1 here: a quarter of the true figure), with nothing to tell
