@@ -573,6 +573,25 @@ def test_a_damaged_run_json_is_a_clear_error(trained, tmp_path, capsys, damage):
         assert "run.json is damaged" in capsys.readouterr().err
 
 
+def test_a_run_json_that_is_not_json_or_not_utf8_names_its_line(trained, tmp_path, capsys):
+    # before: the line only inside json's words, or none ("can't decode byte 0xe9 in
+    # position 224"), as split.json's was before the fuzz42 review
+    folder = tmp_path / "copy"
+    shutil.copytree(trained.folder, folder)
+    first, second, *rest = (folder / "run.json").read_bytes().splitlines(keepends=True)
+    for damaged, says, line in (
+        (first + second.replace(b":", b"", 1) + b"".join(rest), "is not valid JSON", 2),
+        (first + second + b"\xe9" + b"".join(rest), "not UTF-8", 3),
+    ):
+        (folder / "run.json").write_bytes(damaged)
+        capsys.readouterr()
+        assert main(["evaluate", "--run", str(folder)]) == 2
+        assert f"run.json, line {line}: " in capsys.readouterr().err
+        with pytest.raises(kgrec.errors.InputError, match=says) as caught:
+            load_run(folder)
+        assert caught.value.line == line
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

@@ -90,7 +90,7 @@ from graph_schema.tables import item_uid
 from graph_schema.validate import plain  # (kgrec.experiment and kgrec.tune import it here)
 from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
 from kgrec.errors import InputError
-from kgrec.files import write_atomic
+from kgrec.files import not_utf8, write_atomic
 
 SPLIT_FILES = ("train", "valid", "test")
 HEADER = ("user_id", "item_id")
@@ -690,9 +690,8 @@ def _record(directory: Path) -> dict:
         raise InputError(
             f"cannot read the split's record ({exc})", file=str(path), line=exc.lineno
         ) from None
-    except UnicodeDecodeError as exc:  # exc.object: the bytes after a byte-order mark
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 ({exc.reason})", file=str(path), line=line) from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(exc, path) from None
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read the split's record ({exc})", file=str(path)) from None
     if not isinstance(record, dict):
