@@ -1022,7 +1022,13 @@ def _lines(path: Path) -> list[str]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InputError("split file not found", file=str(path)) from None
+        folder = path.parent
+        raise InputError(
+            "split file not found"
+            + ("" if folder.is_dir() else f" (there is no folder {folder})")
+            + ": `kgrec split --protocol NAME ... --write-split DIR` writes a split's files",
+            file=str(path),
+        ) from None
     except OSError as exc:  # a folder, or a path under a file
         raise InputError(f"cannot read the split file ({exc.strerror})", file=str(path)) from None
     lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 byte-order mark: no data
