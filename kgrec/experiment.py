@@ -92,6 +92,7 @@ from kgrec.files import (
     first_missing,
     is_temporary,
     load_error,
+    not_utf8,
     remove_made,
     write_all_atomic,
     write_atomic,
@@ -3494,8 +3495,12 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
         raise InputError("no run here (run.json not found)", file=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read run.json ({exc.strerror})", file=str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"run.json is not valid JSON ({exc})", file=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"run.json is not valid JSON ({exc})", file=str(path), line=exc.lineno
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(exc, path) from None
     if not isinstance(info, dict) or "settings" not in info or "model" not in info:
         raise InputError(
             "run.json has no settings (a run of an older kgrec?): train it again",

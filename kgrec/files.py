@@ -189,6 +189,14 @@ def umask() -> int:
     return mask
 
 
+def not_utf8(exc: UnicodeDecodeError, file: str | os.PathLike) -> InputError:
+    """The InputError for a text ``file`` that is not UTF-8, naming the line of its first bad
+    byte (``exc``: the error decoding it; ``exc.object``: the bytes decoded, after any
+    byte-order mark ``utf-8-sig`` took)."""
+    line = exc.object[: exc.start].count(b"\n") + 1
+    return InputError(f"not UTF-8 ({exc.reason})", file=str(file), line=line)
+
+
 def load_error(exc: BaseException) -> str:
     """Why ``torch.load`` could not read a file, in one line: torch's first line, but for a
     file that is no torch file at all, whose message advises an unsafe ``weights_only=False``.

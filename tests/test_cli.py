@@ -126,6 +126,29 @@ def test_a_blank_path_is_refused_naming_the_option(capsys, before, option, blank
     assert f"argument {option}: a path may not be empty or blank, got {blank!r}" in err
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_embed_model_is_refused_naming_the_option(capsys, blank):
+    """`kgrec embed --model "$UNSET"` (a Hugging Face id or a folder): "" was the working folder
+    ("model '': folder has no config.json"), refused by argparse now, as a blank path is"""
+    with pytest.raises(SystemExit) as stopped:
+        main(["embed", "--store", "local:s", "--model", blank])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --model: a model may not be empty or blank, got {blank!r}" in err
+
+
+def test_an_embed_model_that_is_not_found_names_the_option(tmp_path, capsys):
+    # before: "model '...' is neither ...", no option named
+    for model, says in (
+        (str(tmp_path / "no" / "model"), "is neither an existing folder nor a Hugging Face"),
+        (str(tmp_path), "folder has no config.json"),
+    ):
+        assert main(["embed", "--store", f"local:{tmp_path / 's'}", "--model", model]) == 2
+        err = capsys.readouterr().err
+        assert f"field '--model': model {model!r}" in err and says in err
+    assert not (tmp_path / "s").exists()
+
+
 def test_every_path_option_is_in_the_blank_path_test():
     """a new option of type=Path (a blank one read as the working folder) fails here"""
     from kgrec.commands.options import path_option

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import torch
 
+import kgrec.commands.recommend
 import kgrec.commands.split
 import kgrec.data.split
 import kgrec.errors
@@ -573,6 +574,25 @@ def test_a_damaged_run_json_is_a_clear_error(trained, tmp_path, capsys, damage):
         assert "run.json is damaged" in capsys.readouterr().err
 
 
+def test_a_run_json_that_is_not_json_or_not_utf8_names_its_line(trained, tmp_path, capsys):
+    # before: the line only inside json's words, or none ("can't decode byte 0xe9 in
+    # position 224"), as split.json's was before the fuzz42 review
+    folder = tmp_path / "copy"
+    shutil.copytree(trained.folder, folder)
+    first, second, *rest = (folder / "run.json").read_bytes().splitlines(keepends=True)
+    for damaged, says, line in (
+        (first + second.replace(b":", b"", 1) + b"".join(rest), "is not valid JSON", 2),
+        (first + second + b"\xe9" + b"".join(rest), "not UTF-8", 3),
+    ):
+        (folder / "run.json").write_bytes(damaged)
+        capsys.readouterr()
+        assert main(["evaluate", "--run", str(folder)]) == 2
+        assert f"run.json, line {line}: " in capsys.readouterr().err
+        with pytest.raises(kgrec.errors.InputError, match=says) as caught:
+            load_run(folder)
+        assert caught.value.line == line
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -702,7 +722,7 @@ def test_a_read_only_out_is_a_clear_error(tiny_recbole, capsys):
     assert "cannot write the run folder" in err and "/sys/kgrec-run" in err
 
 
-def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
+def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, monkeypatch, capsys):
     run = str(trained.folder)
     assert main(["recommend", "--run", run, "-k", "3", "--show", "u3"]) == 0
     out = capsys.readouterr().out
@@ -712,7 +732,17 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, capsys):
     table = pd.read_csv(export, dtype={"user_id": str})
     assert table.groupby("user_id").size().max() == 4
     assert main(["recommend", "--run", run, "--export", str(export)]) == 2  # never overwrites
-    assert "never overwrites" in capsys.readouterr().err
+    # before: no option named, and no next step
+    exists = (
+        f"file {export}, field '--export': the file exists; kgrec never overwrites it: move it "
+        "away, or choose another --export FILE"
+    )
+    assert exists in capsys.readouterr().err
+    written = export.read_bytes()
+    with monkeypatch.context() as patched:  # the file came after the check, as it ranked
+        patched.setattr(kgrec.commands.recommend, "_check_export", lambda path: None)
+        assert main(["recommend", "--run", run, "--export", str(export)]) == 2
+    assert exists in capsys.readouterr().err and export.read_bytes() == written
     # both at once (the README's synopsis): the user's list printed, everyone's written
     both = tmp_path / "both.tsv"
     assert main(["recommend", "--run", run, "-k", "2", "--show", "u3", "--export", str(both)]) == 0

@@ -185,8 +185,9 @@ def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):
     assert main(["explain", "alice", "action:casino", "--store", store, "-k", "2"]) == 0
     assert "De Niro" in capsys.readouterr().out
     for argv, message in [
-        (["nobody", "action:casino"], "user 'nobody' has no interactions in the graph"),
-        (["alice", "casino", "--domain", "comedy"], "item 'comedy:casino' is not in the graph"),
+        # the arguments as the usage names them, USER and ITEM (before: 'user' and 'item')
+        (["nobody", "action:casino"], "field 'USER': user 'nobody' has no interactions in the"),
+        (["alice", "casino", "--domain", "comedy"], "field 'ITEM': item 'comedy:casino' is not in"),
         # an item id without --domain (before: "item 'casino' is not in the graph", although
         # action:casino is), or a uid missing a part
         *(

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from kgrec.commands.options import add_device_option, add_threads_option, path_option
-from kgrec.errors import KgrecError
+from kgrec.commands.options import (
+    add_device_option,
+    add_threads_option,
+    model_option,
+    path_option,
+)
+from kgrec.errors import InputError, KgrecError
 from kgrec.text.embed import DEFAULT_PROPERTY
 
 EMBED_KINDS = ("Item", "Entity")
@@ -25,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--store", required=True, help="local:PATH or neo4j://HOST:PORT")
     parser.add_argument(
         "--model",
+        type=model_option,
         default=None,
         help="Hugging Face model id or local folder (default: the bundled all-MiniLM-L6-v2)",
     )
@@ -70,12 +76,15 @@ def parse_kinds(value: str, users: bool) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from kgrec.text.embed import embed_store
-    from kgrec.text.encoder import resolve_model
+    from kgrec.text.encoder import ModelNotFoundError, resolve_model
     from kgrec.text.templates import DEFAULT_TEMPLATES, load_templates
 
     # Everything that can be checked without the data, before any work.
     kinds = parse_kinds(args.kinds, args.users)
-    model = resolve_model(args.model)
+    try:
+        model = resolve_model(args.model)
+    except ModelNotFoundError as exc:
+        raise InputError(str(exc), field="--model") from None
     templates = load_templates(args.template_file) if args.template_file else DEFAULT_TEMPLATES
     results = embed_store(
         args.store,

@@ -54,7 +54,12 @@ def run(args: argparse.Namespace) -> int:
             )
         item = item_uid(domain.rstrip(), item_id.lstrip())
     with open_store(args.store) as store:
-        table = store.explain(args.user, item, k=args.k)
+        try:
+            table = store.explain(args.user, item, k=args.k)
+        except InputError as exc:  # the Python API's argument names: the usage's, here
+            if exc.field not in ("user", "item"):
+                raise
+            raise InputError(exc.message, field=exc.field.upper()) from None
     if args.json:  # JSON lines: one object per path, none for no path (and no blank line)
         for line in table.to_json(orient="records", lines=True).splitlines():
             if line:  # (no path: pandas gives a newline alone)

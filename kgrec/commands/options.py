@@ -52,6 +52,14 @@ def path_option(text: str) -> Path:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
+def model_option(text: str) -> str:
+    """A text model given on the command line (an argparse ``type``): a Hugging Face model id
+    or a folder, refused when empty or blank (``--model "$UNSET"`` was the working folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"a model may not be empty or blank, got {text!r}")
+    return text
+
+
 # the largest count every store takes: Neo4j's integers are 64-bit (a larger -k, sent to
 # Cypher as $k, was the neo4j driver's OverflowError)
 MAX_K = 2**63 - 1

@@ -194,7 +194,7 @@ def _check_export(path: Path) -> None:
             f"--export writes {', '.join(EXPORT_FORMATS)} files", file=str(path), field="--export"
         )
     if path.exists() or path.is_symlink():  # a dangling link is the user's too
-        raise InputError("the file exists; kgrec never overwrites it", file=str(path))
+        raise _exists(path)
     # before the ranking; a dangling link is no folder to make
     folder = next(p for p in path.absolute().parents if p.exists() or p.is_symlink())
     if not folder.is_dir():
@@ -206,6 +206,14 @@ def _check_export(path: Path) -> None:
         )
 
 
+def _exists(path: Path) -> InputError:
+    return InputError(
+        "the file exists; kgrec never overwrites it: move it away, or choose another --export FILE",
+        file=str(path),
+        field="--export",
+    )
+
+
 def _write_export(table: pd.DataFrame, path: Path) -> None:
     def write(tmp: Path) -> None:
         if path.suffix == ".parquet":
@@ -215,6 +223,8 @@ def _write_export(table: pd.DataFrame, path: Path) -> None:
 
     try:
         write_atomic(path, write, replace=False)
+    except InputError:  # the file came after _check_export, as the run ranked
+        raise _exists(path) from None
     except OSError as exc:  # a read-only file system, a full disk: no traceback
         raise InputError(
             f"cannot write the file ({exc.strerror or exc})", file=str(path), field="--export"

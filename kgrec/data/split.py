@@ -90,7 +90,7 @@ from graph_schema.tables import item_uid
 from graph_schema.validate import plain  # (kgrec.experiment and kgrec.tune import it here)
 from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
 from kgrec.errors import InputError
-from kgrec.files import write_atomic
+from kgrec.files import not_utf8, write_atomic
 
 SPLIT_FILES = ("train", "valid", "test")
 HEADER = ("user_id", "item_id")
@@ -690,9 +690,8 @@ def _record(directory: Path) -> dict:
         raise InputError(
             f"cannot read the split's record ({exc})", file=str(path), line=exc.lineno
         ) from None
-    except UnicodeDecodeError as exc:  # exc.object: the bytes after a byte-order mark
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 ({exc.reason})", file=str(path), line=line) from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(exc, path) from None
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read the split's record ({exc})", file=str(path)) from None
     if not isinstance(record, dict):
@@ -1023,7 +1022,13 @@ def _lines(path: Path) -> list[str]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InputError("split file not found", file=str(path)) from None
+        folder = path.parent
+        raise InputError(
+            "split file not found"
+            + ("" if folder.is_dir() else f" (there is no folder {folder})")
+            + ": `kgrec split --protocol NAME ... --write-split DIR` writes a split's files",
+            file=str(path),
+        ) from None
     except OSError as exc:  # a folder, or a path under a file
         raise InputError(f"cannot read the split file ({exc.strerror})", file=str(path)) from None
     lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 byte-order mark: no data

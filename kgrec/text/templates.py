@@ -47,6 +47,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from kgrec.errors import InputError
+from kgrec.files import not_utf8
 
 ITEM_FIELDS = frozenset(
     {"uid", "item_id", "domain", "title", "year", "genres", "label", "entities", "attributes"}
@@ -216,8 +217,7 @@ def load_templates(path: str | Path, base: Templates = DEFAULT_TEMPLATES) -> Tem
     except OSError as exc:
         raise InputError(f"cannot read template file: {exc.strerror}", file=source) from exc
     except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1  # exc.object: the bytes after a mark
-        raise InputError(f"not UTF-8 ({exc.reason})", file=source, line=line) from None
+        raise not_utf8(exc, source) from None
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(raw)

@@ -429,8 +429,14 @@ def test_missing_split_file(tmp_path: Path, make_two_domains) -> None:
     _, maps = to_hetero_data(make_two_domains())
     folder = write_files(tmp_path / "split")
     (folder / "test.tsv").unlink()
-    with pytest.raises(InputError, match=r"test.tsv: split file not found"):
+    with pytest.raises(InputError, match=r"test.tsv: split file not found") as caught:
         read_split(folder, maps)
+    # before: no next step, and a folder that is not there read as a file missing from it
+    assert "kgrec split --protocol NAME ... --write-split DIR" in str(caught.value)
+    nowhere = tmp_path / "nowhere"
+    with pytest.raises(InputError, match=r"train.tsv: split file not found \(there is no") as got:
+        read_split(nowhere, maps)
+    assert f"no folder {nowhere})" in str(got.value)
 
 
 def test_target_domain_of_split_files(tmp_path: Path, make_two_domains) -> None:

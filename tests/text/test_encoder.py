@@ -91,6 +91,15 @@ def test_unknown_model_fails_clearly_without_network(monkeypatch, name):
         resolve_model(name)
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_model_name_is_refused_not_read_as_the_working_folder(tmp_path, monkeypatch, blank):
+    # before: "" was Path("."), the working folder ("model '': folder has no config.json"; a
+    # model there was used), and "  " a Hugging Face id
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelNotFoundError, match="may not be empty or blank"):
+        resolve_model(blank)
+
+
 def test_folder_without_config_is_not_a_model(tmp_path):
     with pytest.raises(ModelNotFoundError, match=r"config\.json"):
         resolve_model(str(tmp_path))
