@@ -146,8 +146,9 @@ def neighbourhood(
             result_transformer_=Result.graph,
         )
     if not graph.nodes:
-        raise ValueError(  # absent, or a user node with nothing to show (loaded from a user file)
-            f"user {user_id!r} has no interactions or recommendations in the graph"
+        raise InputError(  # absent, or a user node with nothing to show (loaded from a user file)
+            f"user {user_id!r} has no interactions or recommendations in the graph",
+            field="user_id",
         )
     view = from_neo4j(graph)
     for node in view.nodes:

@@ -49,7 +49,8 @@ def test_neighbourhood_refuses_a_blank_run_name(run):
 def test_neighbourhood_reads_the_run_name_as_a_publish_names_it():
     # a publish strips the name it records: " r1 " is the run r1 (before: matched nothing)
     driver = _Driver()
-    with pytest.raises(ValueError, match="no interactions or recommendations"):
+    # an InputError naming the argument, as for run and limit (before, a bare ValueError)
+    with pytest.raises(InputError, match=r"field 'user_id'.*no interactions or recommendations"):
         neighbourhood(driver, "alice", run=" r1 ")
     assert driver.parameters == [{"user_id": "alice", "run": "r1", "limit": 25}]
 

@@ -66,7 +66,7 @@ def test_neighbourhood_has_history_recommendation_and_the_entity_between(
 
 
 def test_neighbourhood_of_unknown_user(graph_driver, neo4j_settings):
-    with pytest.raises(ValueError, match="has no interactions or recommendations"):
+    with pytest.raises(InputError, match=r"field 'user_id'.*has no interactions"):
         neighbourhood(graph_driver, "nobody", database=neo4j_settings.database)
 
 
