@@ -310,7 +310,7 @@ def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
     code = main(["embed", "--store", f"local:{store}", "--model", "no-such-org/no-such-model"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "kgrec embed: error: model 'no-such-org/no-such-model'" in err
+    assert "kgrec embed: error: field '--model': model 'no-such-org/no-such-model'" in err
     assert not store.exists()
 
 
