@@ -3378,6 +3378,19 @@ def _split_own(entry: Path) -> bool:
     return entry.name in names or any(is_temporary(entry, name) for name in names)
 
 
+def not_written_by_train(out: Path) -> list[str]:
+    """The entries of the run folder ``out`` (and of its ``split/``) that no training wrote:
+    a user's files, a folder or a link where train() writes a plain file; their paths
+    relative to ``out``, sorted. What must stop anything that would remove the run whole."""
+    foreign = []
+    for entry in out.iterdir():
+        if entry.name == SPLIT_DIR and entry.is_dir() and not entry.is_symlink():
+            foreign += [f"{SPLIT_DIR}/{e.name}" for e in entry.iterdir() if not _split_own(e)]
+        elif not _written_by_train(entry) or entry.is_symlink() or not entry.is_file():
+            foreign.append(entry.name)
+    return sorted(foreign)
+
+
 def _left_by_a_killed_new_run(out: Path) -> bool:
     """Whether ``out`` holds a new run's marker (:data:`NEW_RUN_MARKER`), no run.json and
     nothing but the files a new run writes (plain files; ``split/`` a folder of

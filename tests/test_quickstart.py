@@ -153,6 +153,29 @@ def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
     assert (out / "lightgcn" / "metrics.json").exists()
 
 
+@pytest.mark.parametrize("inside", ["lightgcn/notes.txt", "lightgcn/split/mine.tsv", "store/notes"])
+def test_a_file_of_the_users_inside_a_quickstarts_own_is_never_deleted(
+    inside, steps, tmp_path, capsys
+):
+    """A file the user put into the store or run an earlier quickstart made (notes, a plot,
+    a split file of their own) was deleted with the folder by the next quickstart."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--epochs", "1"]
+    assert real_main(args) == 0
+    (out / inside).write_text("mine\n")
+    folder = out / inside.split("/")[0]
+    before = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    capsys.readouterr()
+    steps.clear()
+    assert real_main(args) == 2
+    err = capsys.readouterr().err
+    assert "kgrec did not write" in err and inside.split("/", 1)[1] in err, err
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == before
+    assert (out / inside).read_text() == "mine\n"
+    assert steps == []  # no step ran
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [

@@ -19,11 +19,11 @@ import pandas as pd
 from kgrec.commands.options import add_threads_option, path_option
 from kgrec.data.split import check_seed
 from kgrec.errors import InputError, KgrecError
-from kgrec.experiment import RUN_FILE, unfinished_run
+from kgrec.experiment import RUN_FILE, not_written_by_train, unfinished_run
 from kgrec.explain import GraphIndex, explain
 from kgrec.models.registry import MODELS
 from kgrec.store import open_store
-from kgrec.store.local import MANIFEST, first_write_left
+from kgrec.store.local import MANIFEST, first_write_left, not_written_by_a_store
 
 EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
 # in --out: the store and run beside it are a quickstart's, which the next one replaces
@@ -180,10 +180,18 @@ def _own(path: Path, marker: str) -> bool:
     unfinished (a first load or a train stopped before it wrote ``marker``: kgrec's own files
     alone, no graph or model, nothing to lose; said on stderr). False where it is absent.
     Else :class:`KgrecError` saying what it holds and what to do: another process writing it
-    now, or files that are not kgrec's."""
+    now, files that are not kgrec's, or a finished one that holds a file kgrec did not write
+    (the user's, which the removal would take with it)."""
     if not path.exists():
         return False
     if (path / marker).exists():
+        foreign = (not_written_by_a_store if marker == MANIFEST else not_written_by_train)(path)
+        if foreign:  # before, deleted with the rest
+            raise KgrecError(
+                f"{path} holds files kgrec did not write ({', '.join(foreign)}): kgrec never "
+                "deletes them, and the quickstart replaces this folder whole; move them away, "
+                "or choose another --out"
+            )
         return True
     if marker == MANIFEST:
         left = first_write_left(path)

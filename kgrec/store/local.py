@@ -772,6 +772,17 @@ def _plain_file(entry: Path) -> bool:
     return entry.is_file() and not entry.is_symlink()
 
 
+def not_written_by_a_store(path: Path) -> list[str]:
+    """The entries of the store folder ``path`` that no store write made (a user's files, a
+    folder or a link): their names, sorted. What must stop anything that would remove the
+    store whole."""
+    return sorted(
+        entry.name
+        for entry in path.iterdir()
+        if not (_written_by_a_store(entry.name) and _plain_file(entry))
+    )
+
+
 def first_write_left(path: Path) -> tuple[str, int | None] | None:
     """What the folder ``path`` holds where it has no manifest and nothing but what a first
     write into it (the first ``kgrec load`` of a new store) writes: ``("running", pid)`` while
