@@ -21,9 +21,10 @@ from kgrec.data.split import check_seed
 from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import RUN_FILE, unfinished_run
 from kgrec.explain import GraphIndex, explain
+from kgrec.files import locked
 from kgrec.models.registry import MODELS
 from kgrec.store import open_store
-from kgrec.store.local import MANIFEST, first_write_left
+from kgrec.store.local import LOCK, MANIFEST, first_write_left
 
 EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
 # in --out: the store and run beside it are a quickstart's, which the next one replaces
@@ -184,6 +185,20 @@ def _own(path: Path, marker: str) -> bool:
     if not path.exists():
         return False
     if (path / marker).exists():
+        # a store another process writes (its lock held: a load, embed or publish), or a run
+        # a kgrec train holds (its folder locked), is never deleted under that process
+        if marker == MANIFEST and locked(path / LOCK):
+            raise KgrecError(
+                f"{path} is being written now by another process (a kgrec load, embed, "
+                "recommend or quickstart): wait for it to finish, or stop it, then run kgrec "
+                "quickstart again"
+            )
+        if marker == RUN_FILE and locked(path):
+            raise KgrecError(
+                f"{path} is being trained now by another process (a kgrec train or "
+                "quickstart): wait for it to finish, or stop it, then run kgrec quickstart "
+                "again"
+            )
         return True
     if marker == MANIFEST:
         left = first_write_left(path)
