@@ -13,6 +13,7 @@ refused, naming them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -112,7 +113,7 @@ def download(
     except OSError as exc:
         raise KgrecError(f"cannot make {target.parent}: {exc.strerror}") from None
     try:
-        _download(name, url, request, target, timeout=timeout, progress=progress)
+        _download(name, url, request, target, force=force, timeout=timeout, progress=progress)
     except BaseException:
         remove_made(target.parent, made)
         raise
@@ -125,6 +126,7 @@ def _download(
     request: urllib.request.Request,
     target: Path,
     *,
+    force: bool,
     timeout: float,
     progress: bool,
 ) -> None:
@@ -138,7 +140,7 @@ def _download(
         marker.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n")
         marker.flush()
         try:
-            _fetch_and_move(name, url, request, target, Path(tmp), timeout, progress)
+            _fetch_and_move(name, url, request, target, Path(tmp), force, timeout, progress)
         finally:  # all but the marker, which goes last: a kill meanwhile leaves it to tell
             for entry in Path(tmp).iterdir():
                 if entry.name == MARKER or (entry.name == "old" and not target.exists()):
@@ -155,10 +157,12 @@ def _fetch_and_move(
     request: urllib.request.Request,
     target: Path,
     tmp: Path,
+    force: bool,
     timeout: float,
     progress: bool,
 ) -> None:
-    """:func:`_download`'s work in its temporary folder ``tmp``."""
+    """:func:`_download`'s work in its temporary folder ``tmp``. Without ``force``, a
+    dataset that another download put at ``target`` while this one fetched is kept."""
     archive = tmp / "archive.zip"
     _fetch(request, archive, timeout=timeout, progress=progress)
     unpacked = tmp / "unpacked"
@@ -179,6 +183,9 @@ def _fetch_and_move(
             f"{url} holds .inter files in {len(folders)} folders ({few(names)}), so which "
             "is the dataset is unclear; give a --base-url whose archive holds one"
         )
+    if target.exists() and not force:  # another download, run meanwhile, put it there
+        _say_kept(name, target)
+        return
     if target.exists():  # a dataset file the archive lacks (a .kg added by hand): kept
         fetched = {p.name for p in inter[0].parent.iterdir()}
         lost = sorted(p.name for p in target.iterdir() if p.name not in fetched)
@@ -197,7 +204,20 @@ def _fetch_and_move(
             os.replace(old, target)
             raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
     else:
-        os.replace(inter[0].parent, target)
+        try:
+            os.replace(inter[0].parent, target)
+        except OSError as exc:  # a folder there now, not empty: another download's
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not target.is_dir():
+                raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
+            _say_kept(name, target)
+
+
+def _say_kept(name: str, target: Path) -> None:
+    log.warning(
+        "%s: another kgrec download put %s in place while this one fetched it: kept that one",
+        name,
+        target,
+    )
 
 
 def _remove_leftovers(dest: Path) -> None:

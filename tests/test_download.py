@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import kgrec.download
 from kgrec.cli import main
 
 
@@ -473,3 +474,47 @@ def test_a_download_killed_as_it_removes_its_folder_leaves_no_file_behind(http_r
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER  # the new one, in place
     left = [p for p in dest.rglob("*") if p.is_file() and p.parent != dest / "ml-100k"]
     assert left == []
+
+
+@pytest.mark.parametrize("when", ["after the fetch", "as it is moved in"])
+def test_a_dataset_another_download_put_in_place_meanwhile_is_kept(
+    http_root, tmp_path, capsys, caplog, monkeypatch, when
+):
+    """Two ``kgrec download ml-100k`` at once (two terminals, two jobs): the one that ends
+    second found no dataset as it began, and then replaced, as ``--force`` does, the one the
+    other had just put in place (which a reader may be reading), or, where a file had been added
+    to it since (a ``.kg``), failed saying "--force would delete it", an option it was not
+    given. Without ``--force`` it now keeps the dataset there, saying so (found by the conc43
+    review)."""
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    dest = tmp_path / "data"
+    theirs = dest / "ml-100k"
+
+    def other_download():  # the other download's dataset, with a file added to it since
+        theirs.mkdir(parents=True)
+        (theirs / "ml-100k.inter").write_text("theirs")
+        (theirs / "ml-100k.kg").write_text("mine")
+
+    if when == "after the fetch":
+        real_fetch = kgrec.download._fetch
+
+        def fetch(*args, **kwargs):
+            real_fetch(*args, **kwargs)
+            other_download()
+
+        monkeypatch.setattr(kgrec.download, "_fetch", fetch)
+    else:
+        real_replace = os.replace
+
+        def replace(src, dst):
+            if Path(dst) == theirs and "unpacked" in str(src):
+                other_download()
+            return real_replace(src, dst)
+
+        monkeypatch.setattr(os, "replace", replace)
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    assert "another kgrec download put" in caplog.text and "kept that one" in caplog.text
+    assert (theirs / "ml-100k.inter").read_text() == "theirs"
+    assert (theirs / "ml-100k.kg").read_text() == "mine"
+    assert [p.name for p in dest.iterdir()] == ["ml-100k"]  # no temporary folder left

@@ -411,3 +411,57 @@ def test_a_quickstart_stopped_by_ctrl_c_in_its_first_load_goes_on(
     args = ["quickstart", "--data", str(data), "--out", str(out), "--model", "ease"]
     assert real_main(args) == 0, capsys.readouterr().err
     assert (out / "store" / "manifest.json").exists()
+
+
+# holds the write lock of the local store sys.argv[1] (as a kgrec load, embed or publish into
+# it does) until killed
+_STORE_WRITE = """
+import sys, time
+from kgrec.store import LocalStore
+with LocalStore(sys.argv[1]).load_lock():
+    print("holding", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("busy", ["store", "run"])
+def test_a_quickstart_beside_a_finished_write_under_way_deletes_nothing(
+    busy, steps, tmp_path, capsys
+):
+    """Two quickstarts on one --out (or a kgrec load, embed or train into its store or run):
+    the second deleted the store while another process wrote into it, or the run folder while
+    its training went on past run.json (the epochs: a training's longest part), since only a
+    store or run without manifest.json or run.json was checked for a writer. Both are now
+    refused, naming the folder, before anything is removed (found by the conc43 review)."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--model", "ease"]
+    assert real_main(args) == 0
+    if busy == "store":
+        command = [sys.executable, "-c", _STORE_WRITE, str(out / "store")]
+    else:
+        script = _TRAIN.replace("THEN", "pass").replace(
+            "    write(path, info)",
+            "    write(path, info)\n"
+            "    if path.name == 'run.json' and info.get('status') == 'training':\n"
+            "        print('training', flush=True); time.sleep(60)",
+        )
+        shutil.rmtree(out / "ease")
+        command = [sys.executable, "-c", script, str(data), str(out / "ease")]
+    writer = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() in ("holding\n", "training\n")
+        store_before = sorted(p.name for p in (out / "store").iterdir())
+        run_before = sorted(p.name for p in (out / "ease").iterdir())
+        capsys.readouterr()
+        del steps[:]
+        assert real_main(args) == 2
+    finally:
+        writer.kill()
+        writer.wait(timeout=60)
+    err = capsys.readouterr().err
+    what = {"store": "being written now", "run": "being trained now"}[busy]
+    assert f"{out / busy.replace('run', 'ease')} is {what} by another process" in err
+    assert sorted(p.name for p in (out / "store").iterdir()) == store_before
+    assert sorted(p.name for p in (out / "ease").iterdir()) == run_before
+    assert steps == []

@@ -21,9 +21,10 @@ from kgrec.data.split import check_seed
 from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import RUN_FILE, not_written_by_train, unfinished_run
 from kgrec.explain import GraphIndex, explain
+from kgrec.files import locked
 from kgrec.models.registry import MODELS
 from kgrec.store import open_store
-from kgrec.store.local import MANIFEST, first_write_left, not_written_by_a_store
+from kgrec.store.local import LOCK, MANIFEST, first_write_left, not_written_by_a_store
 
 EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
 # in --out: the store and run beside it are a quickstart's, which the next one replaces
@@ -185,6 +186,16 @@ def _own(path: Path, marker: str) -> bool:
     if not path.exists():
         return False
     if (path / marker).exists():
+        # a store another process writes (its lock held: a load, embed or publish), or a run
+        # a kgrec train holds (its folder locked), is never deleted under that process
+        if marker == MANIFEST and locked(path / LOCK):
+            raise KgrecError(
+                f"{path} is being written now by another process (a kgrec load, embed, "
+                "recommend or quickstart): wait for it to finish, or stop it, then run kgrec "
+                "quickstart again"
+            )
+        if marker == RUN_FILE and locked(path):
+            raise _trained_now(path)
         foreign = (not_written_by_a_store if marker == MANIFEST else not_written_by_train)(path)
         if foreign:  # before, deleted with the rest
             raise KgrecError(
@@ -205,11 +216,7 @@ def _own(path: Path, marker: str) -> bool:
     else:
         left = unfinished_run(path)
         if left == "running":
-            raise KgrecError(
-                f"{path} is being trained now by another process (a kgrec train or "
-                "quickstart): wait for it to finish, or stop it, then run kgrec quickstart "
-                "again"
-            )
+            raise _trained_now(path)
         what = "run"
     if left is not None:  # before, "was not written by kgrec (no manifest.json / run.json)"
         print(
@@ -220,6 +227,13 @@ def _own(path: Path, marker: str) -> bool:
         return True
     raise KgrecError(
         f"{path} exists and was not written by kgrec (no {marker}); choose another --out"
+    )
+
+
+def _trained_now(path: Path) -> KgrecError:
+    return KgrecError(
+        f"{path} is being trained now by another process (a kgrec train or quickstart): wait "
+        "for it to finish, or stop it, then run kgrec quickstart again"
     )
 
 

@@ -32,6 +32,12 @@ def _columns(db: sqlite3.Connection) -> list[str]:
     return [row[1] for row in db.execute("PRAGMA table_info(vectors)")]
 
 
+def _busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked": another process (another ``kgrec
+    embed``'s put of many vectors) held the file's lock longer than the connection waits."""
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 def default_cache_path() -> Path:
     """``$KGREC_CACHE/embeddings/vectors.sqlite`` (``KGREC_CACHE`` unset or empty:
     ~/.cache/kgrec; blank, a :class:`KgrecError` naming it, not a folder of that name)."""
@@ -68,6 +74,14 @@ class EmbeddingCache:
                 "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
             )
         except sqlite3.DatabaseError as exc:
+            if _busy(exc):  # another process writes it (a long put): its reads wait no more
+                log.warning(
+                    "embedding cache %s is being written by another process (%s): texts its "
+                    "reads cannot get are encoded",
+                    self.path,
+                    exc,
+                )
+                return
             if not isinstance(exc, sqlite3.OperationalError):  # not a database, or damaged
                 raise KgrecError(
                     f"embedding cache {self.path} is damaged or not an SQLite database ({exc}): "
@@ -99,6 +113,15 @@ class EmbeddingCache:
                     chunk,
                 ).fetchall()
             except sqlite3.Error as exc:  # damaged, or not kgrec's
+                if _busy(exc):
+                    log.warning(
+                        "embedding cache %s is being written by another process (%s): %d "
+                        "texts are encoded, not read from it",
+                        self.path,
+                        exc,
+                        len(texts) - len(found),
+                    )
+                    return found
                 raise KgrecError(
                     f"embedding cache {self.path} cannot be read ({exc}): delete it, give "
                     "another --cache, or --no-cache"

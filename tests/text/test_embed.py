@@ -236,3 +236,36 @@ def test_a_cached_vector_of_damaged_bytes_or_not_bytes_is_encoded_again(tmp_path
     with EmbeddingCache(path) as cache:
         found = cache.get("m", ["a", "b", "c"], 2)
     assert list(found) == [0] and np.array_equal(found[0], good)
+
+
+def test_a_cache_another_process_is_writing_is_read_as_a_miss(tmp_path, caplog):
+    """Two ``kgrec embed`` at once share the default cache: one writing many vectors holds the
+    SQLite file's lock for seconds (100,000 vectors: about 2 s here), and the other's open
+    failed after SQLite's 5 s wait ("cannot be opened or created (database is locked): give
+    another --cache, or --no-cache"), its reads with "cannot be read ...: delete it", where the
+    README says a locked cache is a warning. Now it warns and encodes what it cannot read
+    (found by the conc43 review)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "cache.sqlite"
+    with EmbeddingCache(path) as cache:
+        cache.put("m", ["hello"], np.full((1, 4), 0.5, dtype=np.float32))
+    hold = (
+        "import sqlite3, sys, time\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with EmbeddingCache(path) as cache:
+            assert cache.get("m", ["hello"], 4) == {}
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+    assert "is being written by another process (database is locked)" in caplog.text
+    with EmbeddingCache(path) as cache:  # its vector is there, read once the writer is gone
+        assert list(cache.get("m", ["hello"], 4)) == [0]
