@@ -153,6 +153,29 @@ def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
     assert (out / "lightgcn" / "metrics.json").exists()
 
 
+@pytest.mark.parametrize("linked", ["store", "lightgcn"])
+def test_a_link_in_out_to_a_store_or_run_is_refused_not_followed(linked, steps, tmp_path, capsys):
+    """A quickstart's store or run moved away and linked back (to a larger disk, or kept):
+    the next quickstart removed it with shutil.rmtree, which refused the link with a bare
+    OSError traceback ("Cannot call rmtree on a symbolic link"); it is refused, naming it,
+    and what it links to stays (found by the sec43 review)."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--epochs", "1"]
+    assert real_main(args) == 0
+    kept = tmp_path / "kept"
+    (out / linked).rename(kept)
+    (out / linked).symlink_to(kept)
+    before = sorted(p.name for p in kept.iterdir())
+    ran = len(steps)
+    capsys.readouterr()
+    assert real_main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{out / linked} is a link" in err and "Traceback" not in err
+    assert sorted(p.name for p in kept.iterdir()) == before
+    assert (out / linked).is_symlink() and len(steps) == ran  # no step ran
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [

@@ -120,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
     owned = [
         path for path, marker in ((store_path, MANIFEST), (run_dir, RUN_FILE)) if _own(path, marker)
     ]
+    for path in owned:  # a link is the user's: what it links to is never removed
+        if path.is_symlink():
+            raise KgrecError(
+                f"{path} is a link (to {os.readlink(path)}): kgrec never deletes what it links "
+                "to; remove the link, or choose another --out"
+            )
     for path in owned:
         shutil.rmtree(path)
     try:  # absent when it fails: nothing above was removed
