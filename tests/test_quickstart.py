@@ -153,6 +153,24 @@ def test_a_quickstart_again_replaces_its_own(steps, tmp_path, capsys):
     assert (out / "lightgcn" / "metrics.json").exists()
 
 
+def test_folders_whose_names_start_with_a_dash_are_given_to_the_steps_as_paths(
+    steps, tmp_path, monkeypatch, capsys
+):
+    """``--data=-d/ml-100k --out=-q`` (relative folders named with a leading "-"): each step
+    took them for options ("kgrec load recbole: error: the following arguments are required:
+    path") and the quickstart stopped at its first step; they are passed, and printed, as
+    ./-d/ml-100k and ./-q/... (found by the sec43 review)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-d").mkdir()
+    tiny_ml100k(tmp_path / "-d" / "ml-100k")
+    args = ["quickstart", "--data=-d/ml-100k", "--out=-q", "--epochs", "1"]
+    assert real_main(args) == 0, capsys.readouterr().err
+    assert steps[0][:3] == ["load", "recbole", "./-d/ml-100k"]
+    assert steps[-1][:3] == ["recommend", "--run", "./-q/lightgcn"]
+    assert "$ kgrec load recbole ./-d/ml-100k " in capsys.readouterr().out
+    assert (tmp_path / "-q" / "lightgcn" / "metrics.json").exists()
+
+
 @pytest.mark.parametrize("linked", ["store", "lightgcn"])
 def test_a_link_in_out_to_a_store_or_run_is_refused_not_followed(linked, steps, tmp_path, capsys):
     """A quickstart's store or run moved away and linked back (to a larger disk, or kept):
