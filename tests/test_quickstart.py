@@ -176,6 +176,47 @@ def test_a_file_of_the_users_inside_a_quickstarts_own_is_never_deleted(
     assert steps == []  # no step ran
 
 
+def test_folders_whose_names_start_with_a_dash_are_given_to_the_steps_as_paths(
+    steps, tmp_path, monkeypatch, capsys
+):
+    """``--data=-d/ml-100k --out=-q`` (relative folders named with a leading "-"): each step
+    took them for options ("kgrec load recbole: error: the following arguments are required:
+    path") and the quickstart stopped at its first step; they are passed, and printed, as
+    ./-d/ml-100k and ./-q/... (found by the sec43 review)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-d").mkdir()
+    tiny_ml100k(tmp_path / "-d" / "ml-100k")
+    args = ["quickstart", "--data=-d/ml-100k", "--out=-q", "--epochs", "1"]
+    assert real_main(args) == 0, capsys.readouterr().err
+    assert steps[0][:3] == ["load", "recbole", "./-d/ml-100k"]
+    assert steps[-1][:3] == ["recommend", "--run", "./-q/lightgcn"]
+    assert "$ kgrec load recbole ./-d/ml-100k " in capsys.readouterr().out
+    assert (tmp_path / "-q" / "lightgcn" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("linked", ["store", "lightgcn"])
+def test_a_link_in_out_to_a_store_or_run_is_refused_not_followed(linked, steps, tmp_path, capsys):
+    """A quickstart's store or run moved away and linked back (to a larger disk, or kept):
+    the next quickstart removed it with shutil.rmtree, which refused the link with a bare
+    OSError traceback ("Cannot call rmtree on a symbolic link"); it is refused, naming it,
+    and what it links to stays (found by the sec43 review)."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--epochs", "1"]
+    assert real_main(args) == 0
+    kept = tmp_path / "kept"
+    (out / linked).rename(kept)
+    (out / linked).symlink_to(kept)
+    before = sorted(p.name for p in kept.iterdir())
+    ran = len(steps)
+    capsys.readouterr()
+    assert real_main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{out / linked} is a link" in err and "Traceback" not in err
+    assert sorted(p.name for p in kept.iterdir()) == before
+    assert (out / linked).is_symlink() and len(steps) == ran  # no step ran
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [

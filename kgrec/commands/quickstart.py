@@ -121,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
     owned = [
         path for path, marker in ((store_path, MANIFEST), (run_dir, RUN_FILE)) if _own(path, marker)
     ]
+    for path in owned:  # a link is the user's: what it links to is never removed
+        if path.is_symlink():
+            raise KgrecError(
+                f"{path} is a link (to {os.readlink(path)}): kgrec never deletes what it links "
+                "to; remove the link, or choose another --out"
+            )
     for path in owned:
         shutil.rmtree(path)
     try:  # absent when it fails: nothing above was removed
@@ -132,9 +138,10 @@ def run(args: argparse.Namespace) -> int:
     named = sorted((made or set()) | {store_path.name, run_dir.name})
     marker.write_text("".join(f"{name}\n" for name in named))
     store = f"local:{store_path}"
+    data_arg, run_arg = _path_arg(data), _path_arg(run_dir)
     threads = ["--threads", str(args.threads)] if args.threads else []
     steps = [
-        ["load", "recbole", str(data), "--domain", "movies", "--store", store],
+        ["load", "recbole", data_arg, "--domain", "movies", "--store", store],
         ["graph", "stats", "--store", store],
         ["embed", "--store", store, "--kinds", "Item", *threads],
         [
@@ -149,10 +156,10 @@ def run(args: argparse.Namespace) -> int:
             store,
             *epochs,
             "--out",
-            str(run_dir),
+            run_arg,
             *threads,
         ],
-        ["recommend", "--run", str(run_dir), "-k", "10", *threads],
+        ["recommend", "--run", run_arg, "-k", "10", *threads],
     ]
     for step in steps:
         print(f"\n$ kgrec {' '.join(step)}", flush=True)
@@ -164,6 +171,13 @@ def run(args: argparse.Namespace) -> int:
         show_samples(opened.snapshot(), opened.recommendations(run_dir.name), args.users)
     print(f"\nThe graph, run and metrics are in {args.out}/ (metrics: {run_dir}/metrics.json).")
     return 0
+
+
+def _path_arg(path: Path) -> str:
+    """``path`` as a step's argument: a relative one whose name starts with "-" as ``./-x``,
+    which no step takes for an option."""
+    text = str(path)
+    return f"./{text}" if text.startswith("-") else text
 
 
 def _made(marker: Path) -> set[str] | None:

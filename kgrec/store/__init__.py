@@ -81,7 +81,8 @@ def _check_text(uri: object) -> str:
 
 def _refuse_credentials(uri: str) -> None:
     """A StoreError for a Neo4j URI with a user name or password in it, never repeating them."""
-    if "@" in uri.partition("://")[2].split("/", 1)[0]:
+    # anywhere after the scheme: a "/", "?" or "#" in a password ends the host part before it
+    if "@" in uri.partition("://")[2]:
         raise StoreError(
             f"store {redact(uri)!r}: put no user name or password in the store URI (it would "
             "show in process lists and messages); set NEO4J_USERNAME and NEO4J_PASSWORD"
@@ -106,14 +107,14 @@ def absolute_uri(uri: str | None) -> str | None:
 
 
 def redact(uri: str) -> str:
-    """``uri`` with any user name and password in it replaced by ``***``."""
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
+    """``uri`` with any user name and password in it replaced by ``***``: all that comes
+    before its last ``@`` after the scheme (a password may hold a ``/``, and a URI of one
+    slash, ``bolt:/user:pw@host``, is no URI to split). A ``local:`` folder is as it is."""
+    scheme, sep, rest = uri.partition(":")
+    if not sep or scheme == "local" or "@" not in rest:
         return uri
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rsplit("@", 1)[1]
-    return f"{scheme}{sep}{authority}{slash}{path}"
+    slashes = rest[: len(rest) - len(rest.lstrip("/"))]
+    return f"{scheme}:{slashes}***@{rest.rsplit('@', 1)[1]}"
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

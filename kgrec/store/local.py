@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -663,7 +663,7 @@ class LocalStore(GraphStore):
             if not (self.path / MANIFEST).exists():  # a first write: say so before any table
                 marker = self.path / f".{FIRST_WRITE}.{os.getpid()}.tmp"
                 try:
-                    marker.touch()
+                    _new_file(marker).close()
                 except OSError as exc:
                     message = f"{self.uri}: cannot write in the store folder: {exc}"
                     raise StoreError(message) from exc
@@ -709,7 +709,7 @@ class LocalStore(GraphStore):
     def _write_table(self, name: str, df: pd.DataFrame) -> dict[str, Any]:
         tmp = self.path / f".{name}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "wb") as out:  # a file, not a path that pandas would expand
+            with _new_file(tmp) as out:  # a file, not a path that pandas would expand
                 df.to_parquet(out, index=False)
             data = tmp.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
@@ -823,11 +823,19 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _new_file(path: Path) -> BinaryIO:
+    """``path``, a temporary file of this process's name, opened as a new file for writing:
+    whatever is there first removed (a link, in a store from elsewhere, is removed, never
+    followed: its file is the user's), then made exclusively, which no link passes."""
+    path.unlink(missing_ok=True)
+    return open(path, "xb")
+
+
 def _replace(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file, fsync, ``os.replace``."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as out:
+        with _new_file(tmp) as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())

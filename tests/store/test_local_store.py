@@ -369,6 +369,33 @@ def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(
     assert alive.exists()
 
 
+def test_a_write_never_follows_a_link_at_its_temporary_files_names(
+    store, movies, make_graph, tmp_path
+):
+    """A store from elsewhere (a copied or unpacked folder) holding links named as this
+    process's temporary files (``.NAME.PID.tmp``, which a writer that died would leave as
+    plain files): the write opened them as they were, so wrote the table, the manifest, or
+    created the first write's marker, in the files they point to, the user's. Now each link
+    is removed and the files it points to stay as they were (found by the sec43 review)."""
+    theirs = tmp_path / "notes.txt"
+    theirs.write_text("the user's own\n")
+    missing = tmp_path / "never-made"
+    pid = os.getpid()
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / f".first_write.{pid}.tmp").symlink_to(missing)
+    LocalStore(first).write(movies, progress=False)
+    store.write(movies, progress=False)
+    for name in ("users", "interactions", "manifest.json"):
+        (store.path / f".{name}.{pid}.tmp").symlink_to(theirs)
+    store.write(make_graph(users=[{"user_id": "u9"}]), progress=False)
+    assert theirs.read_text() == "the user's own\n"
+    assert not missing.exists()
+    assert "u9" in set(store.snapshot().users["user_id"])
+    for name in ("users", "manifest.json"):  # the files written: their links are gone
+        assert not (store.path / f".{name}.{pid}.tmp").is_symlink()
+
+
 def test_a_writer_killed_mid_write_leaves_the_store_readable_and_clean(tmp_path):
     """SIGKILL while a table is written: the previous graph stays; the next write cleans up."""
     folder = tmp_path / "store"

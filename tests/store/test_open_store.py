@@ -177,6 +177,32 @@ def test_credentials_in_the_uri_are_refused_and_never_echoed(capsys):
     assert "Sup3rSecret" not in out.err + out.out
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "bolt://neo4j:Sup3r/Secret@db.example.com:7687",  # a "/" in the password
+        "bolt:/neo4j:Sup3rSecret@db.example.com:7687",  # one slash: no store URI at all
+        "neo4j:neo4j:Sup3rSecret@db.example.com",
+        "bolt://neo4j:Sup3r#Secret@db.example.com:7687",
+    ],
+)
+def test_credentials_in_a_malformed_uri_are_never_echoed(uri, capsys):
+    """Before, a password holding a "/" passed the check of the URI's host part (up to the
+    first "/") and the port error repeated the whole URI; a URI of one slash was "unknown
+    store" with the password in it (found by the sec43 review)."""
+    from kgrec.cli import main
+
+    with pytest.raises(StoreError) as info:
+        open_store(uri)
+    assert "Secret" not in str(info.value)
+    with pytest.raises(StoreError) as info:
+        neo4j_driver(uri)
+    assert "Secret" not in str(info.value)
+    assert main(["graph", "stats", "--store", uri]) == 2
+    out = capsys.readouterr()
+    assert "Secret" not in out.err + out.out
+
+
 @pytest.mark.parametrize("uri", ["bolt://db.example.com:7687", "neo4j+s://10.0.0.5"])
 def test_the_default_password_goes_only_to_this_machine(uri):
     with pytest.raises(StoreError, match="set NEO4J_PASSWORD"):
