@@ -217,6 +217,22 @@ def test_a_link_in_out_to_a_store_or_run_is_refused_not_followed(linked, steps, 
     assert (out / linked).is_symlink() and len(steps) == ran  # no step ran
 
 
+def test_a_link_at_the_marker_is_replaced_not_written_through(steps, tmp_path, capsys):
+    """A link planted at OUT/.kgrec-quickstart (a folder from elsewhere): the quickstart
+    wrote its marker into the file the link points to, a file of the user's."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = tmp_path / "mine.txt"
+    mine.write_text("mine\n")
+    (out / ".kgrec-quickstart").symlink_to(mine)
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--epochs", "1"]
+    assert real_main(args) == 0, capsys.readouterr().err
+    assert mine.read_text() == "mine\n"
+    marker = out / ".kgrec-quickstart"
+    assert not marker.is_symlink() and "lightgcn" in marker.read_text()
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [

@@ -21,7 +21,7 @@ from kgrec.data.split import check_seed
 from kgrec.errors import InputError, KgrecError
 from kgrec.experiment import RUN_FILE, not_written_by_train, unfinished_run
 from kgrec.explain import GraphIndex, explain
-from kgrec.files import locked
+from kgrec.files import locked, write_atomic
 from kgrec.models.registry import MODELS
 from kgrec.store import open_store
 from kgrec.store.local import LOCK, MANIFEST, first_write_left, not_written_by_a_store
@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
             f"--out {args.out}: cannot make it ({exc.strerror}): choose another --out"
         ) from None
     named = sorted((made or set()) | {store_path.name, run_dir.name})
-    marker.write_text("".join(f"{name}\n" for name in named))
+    text = "".join(f"{name}\n" for name in named)  # a link there is replaced, not written through
+    write_atomic(marker, lambda tmp: tmp.write_text(text))
     store = f"local:{store_path}"
     data_arg, run_arg = _path_arg(data), _path_arg(run_dir)
     threads = ["--threads", str(args.threads)] if args.threads else []
