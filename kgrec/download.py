@@ -310,6 +310,16 @@ def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
             raise KgrecError(f"archive member {member.filename!r} points outside the archive")
         if not _apple_metadata(member.filename):
             members.append(member)
+    # the sizes the archive declares bound what extraction writes (zipfile stops a member at
+    # its size): refused before any is written where the disk cannot take them
+    size = sum(member.file_size for member in members)
+    dest.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(dest).free
+    if size > free:
+        raise KgrecError(
+            f"the archive unpacks to {size:,} bytes, more than the {free:,} bytes free on the "
+            "disk of --dest: free some space, or give another --dest"
+        )
     zf.extractall(dest, members)
 
 

@@ -6,6 +6,7 @@ import functools
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -270,6 +271,26 @@ def test_a_cut_download_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "after 1,000 of 4,002 bytes" in err and "ml-100k.zip" in err
     assert not dest.exists()  # nothing half-written
+
+
+def test_an_archive_larger_than_the_free_disk_is_refused_before_unpacking(
+    http_root, tmp_path, monkeypatch, capsys
+):
+    """An archive that unpacks to more than the disk of --dest holds (a full disk, or a
+    --base-url serving a zip bomb): extraction filled the disk and stopped with an OSError
+    ("No space left on device") mid-way; it is refused before anything is unpacked, naming
+    the sizes, and --dest, which it made, is removed again."""
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    dest = tmp_path / "data"
+    real = shutil.disk_usage
+    monkeypatch.setattr(
+        "kgrec.download.shutil.disk_usage", lambda p: real(p)._replace(free=len(INTER) - 1)
+    )
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert f"unpacks to {len(INTER):,} bytes, more than the {len(INTER) - 1:,} bytes free" in err
+    assert not dest.exists()  # the folder it made is removed again
 
 
 def test_macos_metadata_is_left_out_and_two_datasets_are_refused(http_root, tmp_path, capsys):
