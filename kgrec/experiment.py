@@ -1057,11 +1057,20 @@ class Run:
         from kgrec.store import redact
 
         stored = opened.vector_run(VECTOR_PROPERTY)
-        if stored is None or (
-            stored["run"] == run and stored.get("weights") == self._weights_digest()
-        ):
+        if stored is None:
+            # vectors that record no run: an older kgrec's publish (before session 29), not a
+            # text model's (vector_model), are as much another model's
+            held = any(
+                opened.vector_dimension(kind, property=VECTOR_PROPERTY) is not None
+                for kind in ("User", "Item")
+            )
+            if not held or opened.vector_model(VECTOR_PROPERTY) is not None:
+                return
+            whose = "no recorded run (published before session 29, or written by other means)"
+        elif stored["run"] == run and stored.get("weights") == self._weights_digest():
             return
-        whose = "another trained model" if stored["run"] == run else f"run {stored['run']!r}"
+        else:
+            whose = "another trained model" if stored["run"] == run else f"run {stored['run']!r}"
         log.warning(
             "%s keeps the vectors %r of %s, published before; no vectors were published, so a "
             "vector query there still finds that model's neighbours, not run %r's. Publish "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -549,6 +550,31 @@ def test_a_publish_without_vectors_says_whose_vectors_the_store_keeps(tmp_path, 
     assert "not run 'second''s" in said[0] and "not run 'ease''s" in said[2]
     with open_store(tiny_store) as opened:  # they stay: --no-vectors touches none
         assert opened.vector_run("gnn_embedding")["run"] == "first"
+
+
+def test_a_publish_without_vectors_warns_of_vectors_an_older_kgrec_published(
+    tmp_path, tiny_store, caplog
+):
+    """A store published into by kgrec before session 29 holds the vectors 'gnn_embedding'
+    with no record of their run. A publish with --no-vectors into it left them without a
+    word (the warning above was given only for a recorded run's), though a vector query
+    there finds that older run's neighbours, not the new run's. Now it warns of them too."""
+    options = {"protocol": "ml1m-action-comedy", "store": tiny_store, **SMALL}
+    first = train("lightgcn-merged", out=tmp_path / "first", **options)
+    first.publish(k=3)
+    manifest = Path(tiny_store.split(":", 1)[1]) / "manifest.json"
+    content = json.loads(manifest.read_text())
+    del content["vector_models"]  # the manifest of a publish before session 29
+    manifest.write_text(json.dumps(content))
+    second = train("lightgcn-merged", out=tmp_path / "second", seed=1, **options)
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        second.publish(k=3, vectors=False)
+    said = [r.getMessage() for r in caplog.records if "keeps the vectors" in r.getMessage()]
+    assert len(said) == 1
+    assert "'gnn_embedding' of no recorded run (published before session 29" in said[0]
+    assert "not run 'second''s" in said[0]
+    with open_store(tiny_store) as opened:  # they stay: --no-vectors touches none
+        assert opened.vector_dimension("User", property="gnn_embedding") is not None
 
 
 def test_a_user_served_the_most_popular_items_has_no_vector_published(tmp_path, tiny_store, caplog):
