@@ -522,3 +522,20 @@ def test_a_quickstart_beside_a_finished_write_under_way_deletes_nothing(
     assert sorted(p.name for p in (out / "store").iterdir()) == store_before
     assert sorted(p.name for p in (out / "ease").iterdir()) == run_before
     assert steps == []
+
+
+def test_epochs_is_a_budget_the_help_gives_its_default(steps, tmp_path, capsys):
+    """`--epochs` is the most epochs trained (default 40), not a cap on the option: 41 runs.
+    The help said "at most (40; ...)", which the README read as a cap."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    args = ["quickstart", "--data", str(data), "--out", str(out), "--epochs", "41"]
+    assert real_main(args) == 0, capsys.readouterr().err
+    (train,) = [step for step in steps if step[0] == "train"]
+    assert train[train.index("--epochs") + 1] == "41"
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        real_main(["quickstart", "--help"])
+    assert "at most this many epochs, a budget, not a limit (default 40" in " ".join(
+        capsys.readouterr().out.split()
+    )

@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--epochs",
         type=int,
-        help=f"at most ({EPOCHS}; not for {', '.join(NOT_LEARNING)}, which train nothing by "
-        "gradient)",
+        help=f"at most this many epochs, a budget, not a limit (default {EPOCHS}; not for "
+        f"{', '.join(NOT_LEARNING)}, which train nothing by gradient)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--users", type=int, default=3, help="users to show (%(default)s)")
