@@ -919,6 +919,31 @@ def test_a_store_of_another_graph_given_to_show_or_export_is_refused(tmp_path, t
     assert main(["recommend", "--run", str(run.folder), "--store", tiny_store, "--show", "u1"]) == 0
 
 
+def test_a_store_holding_only_some_of_the_runs_items_is_refused(tmp_path, tiny_store, capsys):
+    """A store that holds the run's first item but not the rest passed the check, which
+    looked at the first item alone: --show ranked from it, and a publish into it failed later
+    at the store layer naming missing User nodes (found by the claims43 review)."""
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    domain, first = run.experiment.maps.items[0].split(":", 1)
+    part = tmp_path / "part"
+    part.mkdir()
+    inter = f"user_id:token\titem_id:token\trating:float\nz1\t{first}\t4\n"
+    (part / "part.inter").write_text(inter)
+    store = f"local:{tmp_path / 'partstore'}"
+    with open_store(store) as opened:
+        opened.write(recbole.load(part, domain=domain), progress=False)
+    looked = len(run.experiment.maps.items)  # all of them, being fewer than 100
+    for extra in (["--show", "u1"], ["--user", "u1"], []):
+        capsys.readouterr()
+        assert main(["recommend", "--run", str(run.folder), "--store", store, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{looked - 1} of the {looked} looked for" in err, err
+    with open_store(store) as opened:
+        assert opened.recommendations().empty
+
+
 def test_no_vectors_without_a_publish_is_refused_before_the_run_is_read(tmp_path, capsys):
     # before, --no-vectors was ignored with --show and --export, which publish nothing
     export = tmp_path / "recs.csv"
