@@ -1735,7 +1735,11 @@ def test_a_runs_split_files_read_back_with_data_give_the_same_experiment(tmp_pat
     for name in ("train", "valid", "test"):
         assert torch.equal(getattr(again.split, name), getattr(first.split, name))
     # read with another domain rule, the split's target domain is missing: an error, not a guess
-    with pytest.raises(kgrec.errors.InputError, match="made with target domain 'comedy'"):
+    with pytest.raises(
+        kgrec.errors.InputError,
+        match=r"made with target domain 'comedy'.*--domain-rule ml1m-action-comedy with --data; "
+        r"with --store, a store loaded with --domain-rule ml1m-action-comedy",
+    ):
         load_experiment(
             data=tiny_recbole,
             store=None,

@@ -756,6 +756,24 @@ def recorded_domain(directory: Path) -> str | None:
     return _record(directory).get("domain")
 
 
+def _domains_advice(record: dict) -> str:
+    """How to read the graph into the domains of split files whose ``record`` (split.json)
+    names a domain the graph lacks: from files, and from a store, which is loaded into them
+    (`--domain-rule` is refused with `--store`)."""
+    rule, domain = record.get("domain_rule"), record.get("domain")
+    option = (
+        f"--domain-rule {rule}"
+        if isinstance(rule, str)
+        else f"--domain {domain}"
+        if isinstance(domain, str)
+        else "--domain-rule"
+    )
+    return (
+        f"read the data into the split's domains ({option} with --data; with --store, a store "
+        f"loaded with {option})"
+    )
+
+
 def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = None) -> Split:
     """Read split files made by :func:`write_split` or elsewhere, validating every row.
 
@@ -773,8 +791,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
         if recorded not in maps.domains:
             raise InputError(
                 f"these split files were made with target domain {recorded!r}, which the graph "
-                f"does not have (domains: {', '.join(maps.domains)}): read the data with the "
-                "split's domains (--domain-rule)",
+                f"does not have (domains: {', '.join(maps.domains)}): {_domains_advice(record)}",
                 file=str(directory / RECORD_FILE),
                 field="target_domain",
             )
@@ -791,8 +808,7 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     if source is not None and source not in maps.domains:
         raise InputError(
             f"these split files were made with source domain {source!r}, which the graph does "
-            f"not have (domains: {', '.join(maps.domains)}): read the data with the split's "
-            "domains (--domain-rule)",
+            f"not have (domains: {', '.join(maps.domains)}): {_domains_advice(record)}",
             file=str(directory / RECORD_FILE),
             field="source_domain",
         )
