@@ -28,6 +28,7 @@ from kgrec.experiment import (
     TRAIN_DEFAULTS,
     check_settings,
     load_run,
+    reads_text,
     train,
     unread_options,
 )
@@ -43,6 +44,14 @@ def run_train(args: argparse.Namespace) -> int:
     # its messages are the more specific
     check_settings({"model": args.model, **options}, resume=bool(options.get("resume")))
     unread = unread_options({"model": args.model, **options})
+    settings = {"model": args.model, **options}
+    if unread == ["text_property"] and options.get("store") is None and reads_text(settings):
+        raise InputError(  # the model reads text, but files hold none: the store is missing
+            f"--text-property names a property of a store's text vectors, and --data files "
+            f"hold none: give --store (after `kgrec embed --store URI --property "
+            f"{options['text_property']}`)",
+            field="--text-property",
+        )
     if unread:  # given on the command line, it would be recorded and do nothing
         flags = ", ".join("--" + name.replace("_", "-") for name in unread)
         raise InputError(
