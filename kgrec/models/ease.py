@@ -105,7 +105,15 @@ class EASE(GraphRecommender):
         device = edge_index.device
         x = torch.zeros(self.num_users, self.num_items, dtype=torch.float64, device=device)
         x[users, items] = 1.0
-        gram = x.T @ x
+        # X^T X as the sparse X^T times the dense X: exact (sums of 1.0 products, integers) as
+        # the dense product, and a few times faster, X being mostly zeros
+        pairs = x.nonzero().T.flip(0)  # (item, user) of each 1, once
+        ones = torch.ones(pairs.size(1), dtype=torch.float64, device=device)
+        shape = (self.num_items, self.num_users)
+        # valid by construction: checking them would cost, and not saying so warns
+        sparse = torch.sparse_coo_tensor(pairs, ones, shape, check_invariants=False)
+        gram = torch.sparse.mm(sparse, x)
+        del pairs, ones, sparse
         if self.text_weight > 0:
             text = self.item_text.to(device=device, dtype=torch.float64)
             gram += self.text_weight * (text @ text.T)

@@ -129,3 +129,24 @@ def test_fold_in_refuses_a_negative_item_index():
     model = EASE(2, 3)
     with pytest.raises(ValueError, match="item index -1"):
         model.fold_in(torch.zeros(3, 3), [torch.tensor([-1])])
+
+
+def test_the_gram_matrix_is_the_dense_product_exactly_on_ml100k(datasets):
+    """X^T X comes from a sparse product (a few times faster on ml-1m): on ml-100k's
+    interactions, with duplicate pairs, the fit is bit for bit the dense product's."""
+    inter = datasets / "ml-100k" / "ml-100k.inter"
+    rows = [line.split("\t")[:2] for line in inter.read_text().splitlines()[1:] if line]
+    users = {u: n for n, u in enumerate(dict.fromkeys(u for u, _ in rows))}
+    items = {i: n for n, i in enumerate(dict.fromkeys(i for _, i in rows))}
+    pairs = [(users[u], items[i]) for u, i in rows] + [(users[rows[0][0]], items[rows[0][1]])]
+    model = EASE(len(users), len(items), l2=50.0)
+    out = model(_edges(len(users), pairs))
+    x = torch.zeros(len(users), len(items), dtype=torch.float64)
+    x[[u for u, _ in pairs], [i for _, i in pairs]] = 1.0
+    gram = x.T @ x  # the dense product, as before
+    gram.diagonal().add_(50.0)
+    p = torch.linalg.inv(gram)
+    b = p / (-p.diagonal()).unsqueeze(0)
+    b.fill_diagonal_(0.0)
+    assert torch.equal(out[len(users) :], b.T.float())
+    assert torch.equal(out[: len(users)], x.float())
