@@ -125,7 +125,7 @@ from kgrec.recommend import (
     recommendation_table,
 )
 from kgrec.text.embed import DEFAULT_PROPERTY
-from kgrec.train import MAX_LR, FitResult, FullGraph, NotFinite, fit, on_device
+from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
     from kgrec.store.base import GraphStore
@@ -1996,27 +1996,37 @@ def _train(
     if progress:
         print(net)
     started = time.perf_counter()
+    run = Run(out, info, experiment, net, graph)
+    metrics = None
     try:
         with model_memory(settings, training=True):
-            result = fit(
-                net,
-                graph,
-                experiment.split,
-                pairs,
-                **fit_arguments(settings, graph, experiment.split),
-                checkpoint=out / CHECKPOINT_FILE,
-                resume=resume,
-                progress=progress,
-            )
+            arguments = fit_arguments(settings, graph, experiment.split)
+            if _fitted_in_forward(net) and settings["cold_items"] == "none" and world.is_main:
+                # fit would only score valid, and run.evaluate() below valid and test again:
+                # one forward pass (EASE's is its whole closed-form fit) serves both
+                metrics = run.evaluate()
+                best = metrics["valid"]["all"].get(VALID_METRIC, 0.0)
+                result = FitResult(best_metric=best, best_epoch=0, epochs_run=0)
+            else:
+                result = fit(
+                    net,
+                    graph,
+                    experiment.split,
+                    pairs,
+                    **arguments,
+                    checkpoint=out / CHECKPOINT_FILE,
+                    resume=resume,
+                    progress=progress,
+                )
     except NotFinite as exc:
         raise NotFinite(exc.reason, exc.epoch, hint=overflow_hint(settings)) from None
     seconds = time.perf_counter() - started
-    run = Run(out, info, experiment, net, graph)
     if not world.is_main:
         return run
     if settings["cold_items"] != "none":
         run = _serve_new_items(run, settings, item_entity, progress=progress)
-    metrics = run.evaluate()
+    if metrics is None:
+        metrics = run.evaluate()
     info.update(
         settings=settings,
         status="done",
@@ -2045,6 +2055,12 @@ def _train(
             + f"); wrote {out / METRICS_FILE}"
         )
     return run
+
+
+def _fitted_in_forward(model: GraphRecommender) -> bool:
+    """Whether ``model`` has no trainable parameters (popularity, EASE): :func:`fit` only
+    validates it, one forward pass."""
+    return not any(p.requires_grad for p in model.parameters())
 
 
 def _serve_new_items(

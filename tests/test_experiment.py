@@ -26,6 +26,7 @@ import kgrec.data.split
 import kgrec.errors
 import kgrec.experiment
 import kgrec.models
+import kgrec.train
 from kgrec.cli import build_parser, main
 from kgrec.experiment import TRAIN_DEFAULTS, build_run, load_experiment, load_run, train
 from kgrec.models.registry import MODELS
@@ -1167,6 +1168,30 @@ def test_ease_fits_in_closed_form_and_its_run_loads_and_serves_again(tmp_path, t
     )
     assert recs["score"].tolist() == pytest.approx(scores.topk(3).values.tolist())
     assert [maps.items[int(i)] for i in scores.topk(3).indices] == list(recs["item_uid"])
+
+
+@pytest.mark.parametrize(("model", "cls"), [("popularity", "Popularity"), ("ease", "EASE")])
+def test_a_model_without_parameters_is_scored_once(tmp_path, tiny_recbole, model, cls, monkeypatch):
+    """fit only validates a model that trains nothing, and the run is scored on valid and
+    test right after: one forward pass (EASE's closed-form fit, seconds on ml-1m) serves
+    both, its validation NDCG@20 the one fit gave and the metrics those of scoring again."""
+    forward = getattr(kgrec.models, cls).forward
+    calls = []
+    monkeypatch.setattr(
+        getattr(kgrec.models, cls), "forward", lambda *a, **k: calls.append(1) or forward(*a, **k)
+    )
+    out = tmp_path / "r"
+    run = train(model, protocol="ml1m-action-comedy", data=tiny_recbole, out=out, progress=False)
+    assert len(calls) == 1
+    saved = json.loads((run.folder / "metrics.json").read_text())
+    info = json.loads((run.folder / "run.json").read_text())["training"]
+    assert info["best_valid_ndcg@20"] == saved["valid"]["all"]["ndcg@20"]
+    assert (info["best_epoch"], info["epochs_run"]) == (0, 0)
+    again = load_run(run.folder)
+    assert json.loads(json.dumps(again.evaluate())) == saved
+    split = again.experiment.split
+    fitted = kgrec.train.fit(again.model, again.graph, split, split.train)
+    assert fitted.best_metric == info["best_valid_ndcg@20"]
 
 
 def test_ease_options_belong_to_ease(tmp_path, tiny_recbole):
