@@ -1583,12 +1583,18 @@ class Run:
                 rated[user].append(position[uid])
         has = [torch.tensor(rated[user], dtype=torch.long) for user in user_ids]
         found = found.assign(item=item.numpy(), usable=usable.numpy())
-        histories = []
-        for user in user_ids:
-            items = found.loc[(found["user_id"] == user) & found["usable"], "item"]
-            histories.append(
-                None if items.empty else torch.tensor(items.to_numpy(), dtype=torch.long)
-            )
+        # each user's usable items in the order read, in one pass (a mask over every row per
+        # user took seconds for the 1,597 users of an ml-1m run)
+        usable_items: dict[str, list[int]] = {}
+        keep = usable.numpy()
+        for user, i in zip(
+            found["user_id"].to_numpy()[keep].tolist(), item.numpy()[keep].tolist(), strict=True
+        ):
+            usable_items.setdefault(user, []).append(i)
+        histories = [
+            torch.tensor(usable_items[user], dtype=torch.long) if user in usable_items else None
+            for user in user_ids
+        ]
         missing = [user for user, h in zip(user_ids, histories, strict=True) if h is None]
         if missing and not missing_ok:  # the first one's reason, every one named
             user = missing[0]
