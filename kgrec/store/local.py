@@ -651,9 +651,15 @@ class LocalStore(GraphStore):
             yield
             return
         self._check_folder()
+        if (self.path / LOCK).is_symlink():  # opened, it would make the file it points to
+            raise StoreError(
+                f"{self.uri}: {LOCK} is a link ({os.readlink(self.path / LOCK)}), where a store "
+                f"holds a plain lock file: remove the link {self.path / LOCK}"
+            )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            lock = open(self.path / LOCK, "a")  # noqa: SIM115 - held for the block
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW  # (a link: refused)
+            lock = os.fdopen(os.open(self.path / LOCK, flags, 0o666), "a")
         except OSError as exc:
             raise StoreError(f"{self.uri}: cannot open the store folder: {exc}") from exc
         with lock:

@@ -396,6 +396,20 @@ def test_a_write_never_follows_a_link_at_its_temporary_files_names(
         assert not (store.path / f".{name}.{pid}.tmp").is_symlink()
 
 
+def test_a_link_at_the_lock_files_name_is_refused_not_followed(store, movies, tmp_path):
+    """A store from elsewhere whose ``.lock`` is a link to a missing file: the write opened
+    it for appending, which made an empty file where the link pointed, outside the store
+    (reported by the sec43 review). It is refused, naming the link, and nothing is made."""
+    store.write(movies, progress=False)
+    missing = tmp_path / "never-made"
+    (store.path / ".lock").unlink(missing_ok=True)
+    (store.path / ".lock").symlink_to(missing)
+    with pytest.raises(StoreError, match=r"\.lock is a link"):
+        store.write(movies, progress=False)
+    assert not missing.exists()
+    assert (store.path / ".lock").is_symlink()
+
+
 def test_a_writer_killed_mid_write_leaves_the_store_readable_and_clean(tmp_path):
     """SIGKILL while a table is written: the previous graph stays; the next write cleans up."""
     folder = tmp_path / "store"
