@@ -3420,9 +3420,14 @@ def not_written_by_train(out: Path) -> list[str]:
     relative to ``out``, sorted. What must stop anything that would remove the run whole."""
     foreign = []
     for entry in out.iterdir():
-        if entry.name == SPLIT_DIR and entry.is_dir() and not entry.is_symlink():
-            foreign += [f"{SPLIT_DIR}/{e.name}" for e in entry.iterdir() if not _split_own(e)]
-        elif not _written_by_train(entry) or entry.is_symlink() or not entry.is_file():
+        if not _written_by_train(entry) or entry.is_symlink():
+            foreign.append(entry.name)
+        elif entry.name == SPLIT_DIR:  # a folder of write_split's files alone
+            if not entry.is_dir():
+                foreign.append(entry.name)
+            else:
+                foreign += [f"{SPLIT_DIR}/{e.name}" for e in entry.iterdir() if not _split_own(e)]
+        elif not entry.is_file():
             foreign.append(entry.name)
     return sorted(foreign)
 
@@ -3435,15 +3440,7 @@ def _left_by_a_killed_new_run(out: Path) -> bool:
     marker = out / NEW_RUN_MARKER
     if not marker.is_file() or marker.is_symlink() or (out / RUN_FILE).exists():
         return False
-    for entry in out.iterdir():
-        if not _written_by_train(entry) or entry.is_symlink():
-            return False
-        if entry.name == SPLIT_DIR:
-            if not entry.is_dir() or not all(map(_split_own, entry.iterdir())):
-                return False
-        elif not entry.is_file():
-            return False
-    return True
+    return not not_written_by_train(out)
 
 
 def _remove_killed_new_run(out: Path) -> None:

@@ -41,10 +41,10 @@ D = TRAIN_DEFAULTS
 
 def run_train(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in D if hasattr(args, name)}
-    # its messages are the more specific
-    check_settings({"model": args.model, **options}, resume=bool(options.get("resume")))
-    unread = unread_options({"model": args.model, **options})
     settings = {"model": args.model, **options}
+    # its messages are the more specific
+    check_settings(settings, resume=bool(options.get("resume")))
+    unread = unread_options(settings)
     if unread == ["text_property"] and options.get("store") is None and reads_text(settings):
         raise InputError(  # the model reads text, but files hold none: the store is missing
             f"--text-property names a property of a store's text vectors, and --data files "
