@@ -2116,8 +2116,14 @@ class _lock:
         try:
             self.file = open(self.path, "x")  # noqa: SIM115 - held until __exit__
             self.made_file = True
-        except FileExistsError:
-            self.file = open(self.path, "a")  # noqa: SIM115 - held until __exit__
+        except FileExistsError:  # a link there is refused (O_NOFOLLOW), not followed
+            if self.path.is_symlink():
+                raise InputError(
+                    f"{LOCK_FILE} is a link ({os.readlink(self.path)}), where a tune folder "
+                    f"holds a plain lock file: remove the link",
+                    file=str(self.path),
+                ) from None
+            self.file = open(self.path, "a", opener=_no_link)  # noqa: SIM115 - held until __exit__
 
     def _make_folder(self) -> None:
         try:
@@ -2155,6 +2161,11 @@ class _lock:
         self.file.close()
 
 
+def _no_link(path: str, flags: int) -> int:
+    """``open``'s opener that refuses a link (ELOOP) where a plain file is expected."""
+    return os.open(path, flags | os.O_NOFOLLOW, 0o666)
+
+
 # how many times a run takes the lock again when the folder or its lock file was removed as
 # it took it: each time another run failed in the same moment
 _LOCK_TRIES = 3
@@ -2182,10 +2193,10 @@ class _Undone:
         run's to remove, though it made it: another run that found no folder either made it
         too, and took the lock first."""
         files = [self.out / (STUDY_FILE + suffix) for suffix in _SQLITE_FILES]
-        if files[0].exists():
+        if os.path.lexists(files[0]):
             self.made_folder = False
-        else:
-            self.made = [path for path in files if not path.exists()]
+        else:  # a link there is not the run's, though it points nowhere
+            self.made = [path for path in files if not os.path.lexists(path)]
 
     def __enter__(self) -> _Undone:
         return self

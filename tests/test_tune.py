@@ -1894,6 +1894,29 @@ def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
 
 
+@pytest.mark.parametrize("target", ["nowhere", "a file elsewhere"])
+def test_a_lock_file_that_is_a_link_is_refused_not_followed(tmp_path, tiny_recbole, capsys, target):
+    """A link at .tune.lock (pointing nowhere, or at a file outside the folder) is refused,
+    naming it, and left as it was. Before, the run opened it for appending, which made an empty
+    file where a broken link pointed, outside the folder, and locked the file elsewhere."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere.txt"
+    if target == "a file elsewhere":
+        elsewhere.write_text("mine\n")
+    (out / LOCK_FILE).symlink_to(elsewhere)
+    assert cli_tune(tiny_recbole, out, "--trials", "1") == 2
+    said = capsys.readouterr().err
+    assert f"file {out / LOCK_FILE}: {LOCK_FILE} is a link ({elsewhere})" in said
+    assert "remove the link" in said
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+    assert (out / LOCK_FILE).is_symlink()
+    if target == "nowhere":
+        assert not elsewhere.exists()  # was made, empty
+    else:
+        assert elsewhere.read_text() == "mine\n"
+
+
 def test_a_folder_that_cannot_be_read_is_a_clear_error(tmp_path, tiny_recbole, monkeypatch, capsys):
     """Before, a bare PermissionError (faked: the tests run as root) as the folder was read."""
     out = tmp_path / "mine"
