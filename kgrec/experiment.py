@@ -124,7 +124,7 @@ from kgrec.recommend import (
     largest_norm,
     recommendation_table,
 )
-from kgrec.text.embed import DEFAULT_PROPERTY
+from kgrec.text.embed import DEFAULT_PROPERTY, VECTOR_PROPERTY
 from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # the store modules are imported where they are used
@@ -161,7 +161,6 @@ BATCHING = ("full", "neighbor")
 # how node text vectors enter a model (none: not through an MLP) and how R-GCN weighs relations
 TEXT_INPUTS = ("none", "add", "only")
 RELATION_WEIGHTINGS = ("block", "scalar")
-VECTOR_PROPERTY = "gnn_embedding"
 # what run.json's text_model holds (kgrec.text.embed.model_record)
 MODEL_KEYS = ("name", "identity")
 # the modules whose parameters read text vectors (TextInput's MLP, the cross-domain model's

@@ -22,7 +22,7 @@ from graph_schema.tables import GraphTables
 from graph_schema.validate import path_argument
 from kgrec.text.cache import EmbeddingCache
 from kgrec.text.encoder import TextEncoder
-from kgrec.text.nodes import node_texts
+from kgrec.text.nodes import TEXT_KINDS, node_texts
 from kgrec.text.templates import (
     DEFAULT_TEMPLATES,
     KIND_TEMPLATES,
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_PROPERTY = "embedding"
+# where kgrec recommend publishes a run's user and item embeddings
+VECTOR_PROPERTY = "gnn_embedding"
 # what a refused embed says to do
 REMEDY = "nothing was written. Embed under another --property, or give the model that wrote them"
 
@@ -44,30 +46,41 @@ REMEDY = "nothing was written. Embed under another --property, or give the model
 def check_text_property(store: GraphStore, property: str, *, embed: bool = False) -> None:
     """An InputError when ``store``'s vectors ``property`` are a run's published embeddings
     (:meth:`~kgrec.store.base.GraphStore.vector_run`), not text vectors: a model reading them
-    as node text would train on, or serve, another run's outputs. With ``embed`` (``kgrec
-    embed``, before it writes): text vectors written there would replace the run's, and the
-    store would record them as a text model's."""
-    run = store.vector_run(property)
-    if run is None:
-        return
+    as node text would train on, or serve, another run's outputs. So are, read as text,
+    vectors at :data:`VECTOR_PROPERTY` that record neither a run nor a
+    text model: a kgrec before session 29 published runs there without a record. With
+    ``embed`` (``kgrec embed``, before it writes): text vectors written there would replace
+    the run's, and the store would record them as a text model's."""
     from kgrec.errors import InputError
     from kgrec.store import redact
 
-    whose = (
-        f"{redact(store.uri)}: the vectors {property!r} are the embeddings that run "
-        f"{run['run']!r} published (kgrec recommend), not text vectors"
-    )
+    run = store.vector_run(property)
+    where = f"{redact(store.uri)}: the vectors {property!r}"
+    if run is not None:
+        whose = f"{where} are the embeddings that run {run['run']!r} published (kgrec recommend)"
+    elif (
+        embed
+        or property != VECTOR_PROPERTY
+        or store.vector_model(property) is not None
+        or all(store.vector_dimension(kind, property=property) is None for kind in TEXT_KINDS)
+    ):
+        return
+    else:
+        whose = (
+            f"{where} record no text model, and are where kgrec recommend publishes a run's "
+            "embeddings (recording no run before session 29)"
+        )
     if embed:
         raise InputError(
-            f"{whose}: kgrec embed does not replace them with text vectors. Nothing was "
-            f"written: choose another --property for the text vectors ({DEFAULT_PROPERTY!r} "
-            "by default)",
+            f"{whose}, not text vectors: kgrec embed does not replace them with text vectors. "
+            f"Nothing was written: choose another --property for the text vectors "
+            f"({DEFAULT_PROPERTY!r} by default)",
             field="--property",
         )
     raise InputError(
-        f"{whose}: they are not read as node text. Give --text-property the property that "
-        f"holds the text vectors: {DEFAULT_PROPERTY!r} by default, what kgrec embed writes (or "
-        "the --property it was given)",
+        f"{whose}, not text vectors: they are not read as node text. Give --text-property the "
+        f"property that holds the text vectors: {DEFAULT_PROPERTY!r} by default, what kgrec "
+        "embed writes (or the --property it was given)",
         field="--text-property",
     )
 

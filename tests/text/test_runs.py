@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -389,6 +390,25 @@ def test_a_runs_published_vectors_are_no_text_to_train_on(tmp_path, text_store, 
         err = capsys.readouterr().err
         assert "run 'r1' published" in err and "'embedding' by default" in err, err
         assert not out.exists()
+
+
+def test_vectors_an_older_kgrec_published_are_no_text_to_train_on(tmp_path, text_store, capsys):
+    """A kgrec before session 29 published a run's embeddings into 'gnn_embedding' recording
+    no run (and they record no text model either). Before, kgrec train --text-property
+    gnn_embedding trained on them as the items' text; now it stops (exit 2), naming them."""
+    _publish_items(text_store, "gnn_embedding")
+    manifest = Path(text_store.split(":", 1)[1]) / "manifest.json"
+    content = json.loads(manifest.read_text())
+    del content["vector_models"]["gnn_embedding"]  # the record of a publish before session 29
+    manifest.write_text(json.dumps(content))
+    out = tmp_path / "run"
+    args = ["train", "--store", text_store, "--protocol", "ml1m-new-items", "--epochs", "1"]
+    args += ["--model", "cross-domain", "--text-property", "gnn_embedding", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the vectors 'gnn_embedding' record no text model" in err, err
+    assert "they are not read as node text" in err and "'embedding' by default" in err
+    assert not out.exists()
 
 
 def test_a_run_is_not_served_from_vectors_a_run_published_over_its_text(tmp_path, text_store):
