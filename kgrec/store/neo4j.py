@@ -89,6 +89,8 @@ T = TypeVar("T")
 # A record without one is an older kgrec's: read as it is.
 VECTOR_RECORD_VERSION = 2
 MODEL_RECORD_VERSION = 1
+# the server's code for a query on a database it does not have (NEO4J_DATABASE misspelt)
+DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
 
 
 def not_bolt(exc: Exception) -> str:
@@ -165,6 +167,14 @@ class Neo4jStore(GraphStore):
                 f"{self.uri}: Neo4j stayed unavailable or busy while {action} ({exc.message})"
             ) from exc
         except Neo4jError as exc:
+            if exc.code == DATABASE_NOT_FOUND:  # before, "refused ...: Graph not found: x"
+                raise StoreError(
+                    f"{self.uri}: the server has no database {self.database!r} "
+                    f"({exc.message}); kgrec uses the database NEO4J_DATABASE names (default "
+                    "'neo4j'): set it to one the server has (SHOW DATABASES), or create that "
+                    "database"
+                ) from exc
+            raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc
             raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc
         except DriverError as exc:
             raise StoreError(f"{self.uri}: {action} failed: {exc}") from exc

@@ -553,6 +553,24 @@ def test_an_error_of_no_driver_mid_load_says_the_graph_is_partial(neo, local, mo
     assert_same_graph(neo, local)
 
 
+def test_a_database_the_server_lacks_is_named_with_its_setting(neo, tmp_path, monkeypatch, capsys):
+    """NEO4J_DATABASE naming a database the server does not have: before, "Neo4j refused
+    reading the load lock: Graph not found: moviez" (neither a database nor the setting
+    named)."""
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("user_id,item_id,rating\n1,10,4\n")
+    monkeypatch.setenv("NEO4J_DATABASE", "moviez")
+    assert main(["load", "table", str(ratings), "--domain", "movies", "--store", neo.uri]) == 2
+    out, err = capsys.readouterr()
+    assert f"{neo.uri}: the server has no database 'moviez'" in err
+    assert "NEO4J_DATABASE" in err
+    assert "rows:" not in out  # refused before the file was parsed (no summary)
+    assert main(["graph", "stats", "--store", neo.uri]) == 2
+    assert "the server has no database 'moviez'" in capsys.readouterr().err
+    monkeypatch.delenv("NEO4J_DATABASE")
+    assert neo.stats()["nodes"]["User"] == 0  # nothing written anywhere
+
+
 def test_two_loads_at_once_one_is_refused_and_the_graph_is_exact(
     neo4j_clean, neo4j_settings, local, synthetic_graph
 ):
