@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import sys
 import time
@@ -91,6 +92,17 @@ VECTOR_RECORD_VERSION = 2
 MODEL_RECORD_VERSION = 1
 # the server's code for a query on a database it does not have (NEO4J_DATABASE misspelt)
 DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
+# The oldest Neo4j kgrec runs on: the version it is tested with. Its statements use CALL (x)
+# { } subqueries (Neo4j 5.23), which an older server refuses as a syntax error, one of them
+# only once a load has written part of the graph (its nodes, before their relationships).
+OLDEST_SERVER = (5, 26)
+
+
+def server_version(agent: object) -> tuple[int, int] | None:
+    """The (major, minor) version in a server's agent string (``Neo4j/5.26.30``,
+    ``Neo4j/2025.01.0``); None where it names no Neo4j version (another server of Bolt)."""
+    found = re.match(r"Neo4j/(\d+)\.(\d+)", agent) if isinstance(agent, str) else None
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def not_bolt(exc: Exception) -> str:
@@ -180,10 +192,20 @@ class Neo4jStore(GraphStore):
             raise StoreError(f"{self.uri}: {action} failed: {exc}") from exc
 
     def _connect(self) -> None:
-        """Fail fast when the server cannot be reached at all (instead of retrying for 30 s)."""
+        """Fail fast when the server cannot be reached at all (instead of retrying for 30 s),
+        or is a Neo4j older than :data:`OLDEST_SERVER`, before anything is read or written."""
         if not self._connected:
             with self._errors("connecting"):
-                self.driver.verify_connectivity()
+                info = self.driver.get_server_info()  # connects, as verify_connectivity
+            agent = getattr(info, "agent", None)
+            version = server_version(agent)
+            if version is not None and version < OLDEST_SERVER:
+                oldest = ".".join(map(str, OLDEST_SERVER))
+                raise StoreError(
+                    f"{self.uri}: the server is {agent}; kgrec needs Neo4j {oldest} or newer, "
+                    "the version it is tested with (its Cypher uses CALL (x) { } subqueries, "
+                    "which a server before 5.23 refuses): upgrade the server, or use another"
+                )
             self._connected = True
 
     def _run(self, query: str, *, read: bool = False, **parameters: Any) -> list[dict]:
