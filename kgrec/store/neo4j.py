@@ -453,6 +453,7 @@ class Neo4jStore(GraphStore):
             "token": uuid.uuid4().hex,
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "pid_namespace": _pid_namespace(),
             "command": _lock_command(sys.argv),
         }
         self._take_lock(holder)
@@ -1481,12 +1482,27 @@ def _locked_error(uri: str, database: str, holder: Mapping[str, Any]) -> StoreEr
 
 def _dead(holder: dict[str, Any]) -> bool:
     """Whether the holder of a load lock is a process of this machine that no longer runs (or
-    an earlier load of this very process)."""
+    an earlier load of this very process). A holder of this host name but another pid
+    namespace (a container sharing the host's name: host networking) is not: this process
+    cannot see its processes, and its pid here is some other process's, or none. A lock of a
+    kgrec before session 44 records no namespace: its host name alone is read."""
     if holder["host"] != socket.gethostname() or holder["pid"] is None:
+        return False
+    recorded = holder.get("pid_namespace")
+    if recorded is not None and recorded != _pid_namespace():
         return False
     if holder["pid"] == os.getpid():
         return holder["token"] not in _HELD
     return not process_runs(int(holder["pid"]))
+
+
+def _pid_namespace() -> str | None:
+    """This process's pid namespace (``pid:[4026531836]``), None where the system names none
+    (not Linux)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def delete_all(session: Session) -> None:

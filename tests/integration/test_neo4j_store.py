@@ -503,6 +503,36 @@ def test_the_lock_of_a_dead_load_on_this_machine_is_cleared(neo, movies, dead_pi
     assert lock_holder(neo.driver) == []
 
 
+def test_the_lock_of_a_writer_in_another_pid_namespace_of_this_host_is_kept(neo, movies, dead_pid):
+    """A writer in a container that shares this machine's host name (host networking) records
+    this host name and a pid of its own namespace, which this process cannot see. Before, that
+    pid was taken for a dead writer's and its lock cleared while it wrote: two writers at
+    once. Its lock is kept now; one of this process's namespace whose pid has ended is still
+    cleared."""
+    neo.write(movies, progress=False)
+    lock = (
+        "CREATE (:KgrecLock {name: 'load', token: 't', host: $host, pid: $pid, "
+        "pid_namespace: $space, command: 'kgrec load recbole x', started: datetime()})"
+    )
+    host = socket.gethostname()
+    neo.driver.execute_query(lock, host=host, pid=dead_pid, space="pid:[1]")
+    before = neo.stats()
+    refused = rf"another writer .*: kgrec load recbole x \(host {host}, pid {dead_pid}, "
+    with pytest.raises(StoreError, match=refused):
+        neo.check()  # what `kgrec load` calls before it parses its files
+    with pytest.raises(StoreError, match=refused):
+        neo.write(movies, progress=False)
+    assert neo.stats() == before
+    assert [h["pid_namespace"] for h in lock_holder(neo.driver)] == ["pid:[1]"]
+    neo.break_lock()
+    own = os.readlink("/proc/self/ns/pid")
+    with neo.load_lock():  # a lock taken records the taker's namespace
+        assert [h["pid_namespace"] for h in lock_holder(neo.driver)] == [own]
+    neo.driver.execute_query(lock, host=host, pid=dead_pid, space=own)
+    neo.write(movies, progress=False)
+    assert lock_holder(neo.driver) == []
+
+
 def test_the_lock_is_released_on_failure_and_interrupt(neo, movies, monkeypatch, caplog):
     neo.write(movies, progress=False)
 
