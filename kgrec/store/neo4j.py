@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import sys
 import time
@@ -89,6 +90,19 @@ T = TypeVar("T")
 # A record without one is an older kgrec's: read as it is.
 VECTOR_RECORD_VERSION = 2
 MODEL_RECORD_VERSION = 1
+# the server's code for a query on a database it does not have (NEO4J_DATABASE misspelt)
+DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
+# The oldest Neo4j kgrec runs on: the version it is tested with. Its statements use CALL (x)
+# { } subqueries (Neo4j 5.23), which an older server refuses as a syntax error, one of them
+# only once a load has written part of the graph (its nodes, before their relationships).
+OLDEST_SERVER = (5, 26)
+
+
+def server_version(agent: object) -> tuple[int, int] | None:
+    """The (major, minor) version in a server's agent string (``Neo4j/5.26.30``,
+    ``Neo4j/2025.01.0``); None where it names no Neo4j version (another server of Bolt)."""
+    found = re.match(r"Neo4j/(\d+)\.(\d+)", agent) if isinstance(agent, str) else None
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def not_bolt(exc: Exception) -> str:
@@ -165,15 +179,32 @@ class Neo4jStore(GraphStore):
                 f"{self.uri}: Neo4j stayed unavailable or busy while {action} ({exc.message})"
             ) from exc
         except Neo4jError as exc:
+            if exc.code == DATABASE_NOT_FOUND:  # before, "refused ...: Graph not found: x"
+                raise StoreError(
+                    f"{self.uri}: the server has no database {self.database!r} "
+                    f"({exc.message}); kgrec uses the database NEO4J_DATABASE names (default "
+                    "'neo4j'): set it to one the server has (SHOW DATABASES), or create that "
+                    "database"
+                ) from exc
             raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc
         except DriverError as exc:
             raise StoreError(f"{self.uri}: {action} failed: {exc}") from exc
 
     def _connect(self) -> None:
-        """Fail fast when the server cannot be reached at all (instead of retrying for 30 s)."""
+        """Fail fast when the server cannot be reached at all (instead of retrying for 30 s),
+        or is a Neo4j older than :data:`OLDEST_SERVER`, before anything is read or written."""
         if not self._connected:
             with self._errors("connecting"):
-                self.driver.verify_connectivity()
+                info = self.driver.get_server_info()  # connects, as verify_connectivity
+            agent = getattr(info, "agent", None)
+            version = server_version(agent)
+            if version is not None and version < OLDEST_SERVER:
+                oldest = ".".join(map(str, OLDEST_SERVER))
+                raise StoreError(
+                    f"{self.uri}: the server is {agent}; kgrec needs Neo4j {oldest} or newer, "
+                    "the version it is tested with (its Cypher uses CALL (x) { } subqueries, "
+                    "which a server before 5.23 refuses): upgrade the server, or use another"
+                )
             self._connected = True
 
     def _run(self, query: str, *, read: bool = False, **parameters: Any) -> list[dict]:
@@ -421,6 +452,7 @@ class Neo4jStore(GraphStore):
             "token": uuid.uuid4().hex,
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "pid_namespace": _pid_namespace(),
             "command": _lock_command(sys.argv),
         }
         self._take_lock(holder)
@@ -1449,12 +1481,27 @@ def _locked_error(uri: str, database: str, holder: Mapping[str, Any]) -> StoreEr
 
 def _dead(holder: dict[str, Any]) -> bool:
     """Whether the holder of a load lock is a process of this machine that no longer runs (or
-    an earlier load of this very process)."""
+    an earlier load of this very process). A holder of this host name but another pid
+    namespace (a container sharing the host's name: host networking) is not: this process
+    cannot see its processes, and its pid here is some other process's, or none. A lock of a
+    kgrec before session 44 records no namespace: its host name alone is read."""
     if holder["host"] != socket.gethostname() or holder["pid"] is None:
+        return False
+    recorded = holder.get("pid_namespace")
+    if recorded is not None and recorded != _pid_namespace():
         return False
     if holder["pid"] == os.getpid():
         return holder["token"] not in _HELD
     return not process_runs(int(holder["pid"]))
+
+
+def _pid_namespace() -> str | None:
+    """This process's pid namespace (``pid:[4026531836]``), None where the system names none
+    (not Linux)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def delete_all(session: Session) -> None:

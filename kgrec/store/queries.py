@@ -552,14 +552,16 @@ DELETE_ALL = (
 LOCK_CONSTRAINT = (
     "CREATE CONSTRAINT kgrec_lock_name IF NOT EXISTS FOR (l:KgrecLock) REQUIRE l.name IS UNIQUE"
 )
+# $pid_namespace: the holder's pid namespace (since session 44; null off Linux), which tells a
+# process of another container of the same host name apart from one of this process's machine
 LOCK_LOAD = """
-CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid, command: $command,
-                   started: datetime()})
+CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid,
+                   pid_namespace: $pid_namespace, command: $command, started: datetime()})
 """
 LOCK_HOLDER = """
 MATCH (l:KgrecLock {name: 'load'})
-RETURN l.token AS token, l.host AS host, l.pid AS pid, l.command AS command,
-       toString(l.started) AS started
+RETURN l.token AS token, l.host AS host, l.pid AS pid, l.pid_namespace AS pid_namespace,
+       l.command AS command, toString(l.started) AS started
 """
 # released by its holder only (its token); broken by anyone (`kgrec graph unlock`)
 UNLOCK_LOAD = "MATCH (l:KgrecLock {name: 'load'}) WHERE $token IS NULL OR l.token = $token DELETE l"

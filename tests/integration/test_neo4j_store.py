@@ -503,6 +503,36 @@ def test_the_lock_of_a_dead_load_on_this_machine_is_cleared(neo, movies, dead_pi
     assert lock_holder(neo.driver) == []
 
 
+def test_the_lock_of_a_writer_in_another_pid_namespace_of_this_host_is_kept(neo, movies, dead_pid):
+    """A writer in a container that shares this machine's host name (host networking) records
+    this host name and a pid of its own namespace, which this process cannot see. Before, that
+    pid was taken for a dead writer's and its lock cleared while it wrote: two writers at
+    once. Its lock is kept now; one of this process's namespace whose pid has ended is still
+    cleared."""
+    neo.write(movies, progress=False)
+    lock = (
+        "CREATE (:KgrecLock {name: 'load', token: 't', host: $host, pid: $pid, "
+        "pid_namespace: $space, command: 'kgrec load recbole x', started: datetime()})"
+    )
+    host = socket.gethostname()
+    neo.driver.execute_query(lock, host=host, pid=dead_pid, space="pid:[1]")
+    before = neo.stats()
+    refused = rf"another writer .*: kgrec load recbole x \(host {host}, pid {dead_pid}, "
+    with pytest.raises(StoreError, match=refused):
+        neo.check()  # what `kgrec load` calls before it parses its files
+    with pytest.raises(StoreError, match=refused):
+        neo.write(movies, progress=False)
+    assert neo.stats() == before
+    assert [h["pid_namespace"] for h in lock_holder(neo.driver)] == ["pid:[1]"]
+    neo.break_lock()
+    own = os.readlink("/proc/self/ns/pid")
+    with neo.load_lock():  # a lock taken records the taker's namespace
+        assert [h["pid_namespace"] for h in lock_holder(neo.driver)] == [own]
+    neo.driver.execute_query(lock, host=host, pid=dead_pid, space=own)
+    neo.write(movies, progress=False)
+    assert lock_holder(neo.driver) == []
+
+
 def test_the_lock_is_released_on_failure_and_interrupt(neo, movies, monkeypatch, caplog):
     neo.write(movies, progress=False)
 
@@ -551,6 +581,24 @@ def test_an_error_of_no_driver_mid_load_says_the_graph_is_partial(neo, local, mo
     neo.write(movies, progress=False)  # the same load again finishes it
     local.write(movies, progress=False)
     assert_same_graph(neo, local)
+
+
+def test_a_database_the_server_lacks_is_named_with_its_setting(neo, tmp_path, monkeypatch, capsys):
+    """NEO4J_DATABASE naming a database the server does not have: before, "Neo4j refused
+    reading the load lock: Graph not found: moviez" (neither a database nor the setting
+    named)."""
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("user_id,item_id,rating\n1,10,4\n")
+    monkeypatch.setenv("NEO4J_DATABASE", "moviez")
+    assert main(["load", "table", str(ratings), "--domain", "movies", "--store", neo.uri]) == 2
+    out, err = capsys.readouterr()
+    assert f"{neo.uri}: the server has no database 'moviez'" in err
+    assert "NEO4J_DATABASE" in err
+    assert "rows:" not in out  # refused before the file was parsed (no summary)
+    assert main(["graph", "stats", "--store", neo.uri]) == 2
+    assert "the server has no database 'moviez'" in capsys.readouterr().err
+    monkeypatch.delenv("NEO4J_DATABASE")
+    assert neo.stats()["nodes"]["User"] == 0  # nothing written anywhere
 
 
 def test_two_loads_at_once_one_is_refused_and_the_graph_is_exact(

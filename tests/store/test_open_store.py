@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
+from types import SimpleNamespace
+from unittest.mock import MagicMock
 
 import pytest
 
@@ -162,6 +164,40 @@ def test_a_port_that_answers_no_bolt_is_named_as_such_within_kgrecs_deadline(
     assert hint in str(raised.value) and "make neo4j-start" not in str(raised.value)
     if "looks like HTTP" not in str(raised.value):  # the silent port waited for the deadline
         assert "Deadline(timeout=1.0)" in str(raised.value)
+
+
+def _driver_of(agent: str) -> MagicMock:
+    """A driver stand-in connected to a server that calls itself ``agent``, holding nothing."""
+    driver = MagicMock()
+    driver.get_server_info.return_value = SimpleNamespace(agent=agent)
+    driver.execute_query.return_value = SimpleNamespace(records=[])
+    return driver
+
+
+@pytest.mark.parametrize("agent", ["Neo4j/5.20.0", "Neo4j/4.4.40"])
+def test_a_neo4j_older_than_kgrec_needs_is_refused_before_anything_is_written(agent, movies):
+    """Before, a server older than 5.23 took a load's nodes, then refused its interactions as
+    a syntax error ("Invalid input '('"): the graph partial, and the advice to run the load
+    again, which could never finish it."""
+    driver = _driver_of(agent)
+    store = Neo4jStore(driver, uri="bolt://db:7687")
+    for call in (store.check, lambda: store.write(movies, progress=False), store.stats):
+        with pytest.raises(StoreError) as raised:
+            call()
+        assert str(raised.value).startswith(
+            f"bolt://db:7687: the server is {agent}; kgrec needs Neo4j 5.26 or newer"
+        )
+    driver.execute_query.assert_not_called()
+    driver.session.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    "agent", ["Neo4j/5.26.0", "Neo4j/2025.01.0", "Neo4j/v5.11.0 compatible - another server"]
+)
+def test_a_neo4j_of_the_version_kgrec_needs_or_newer_is_read(agent):
+    driver = _driver_of(agent)
+    Neo4jStore(driver, uri="bolt://db:7687").check()  # reads the load lock: none
+    driver.execute_query.assert_called_once()
 
 
 def test_credentials_in_the_uri_are_refused_and_never_echoed(capsys):
