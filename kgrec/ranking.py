@@ -45,10 +45,11 @@ def rank(
 
     Only ``candidates`` (default: every item) are scored. ``known`` (``[2, X]``: user index,
     item index) is never recommended. Where fewer than ``k`` items are left for a user, the
-    last slots have score ``-inf`` (the one mark of an empty slot). A NaN score among the
-    candidates (a diverged model) is a :class:`NaNScores` naming every user who has one. A
-    batch holds at most ``batch_size`` users and ``max_scores`` scores (128 MB of float32 by
-    default), so memory does not grow with the catalogue. Scores are computed on the
+    last slots have score ``-inf`` (the one mark of an empty slot). A NaN or infinite score
+    among the candidates (a diverged model, or overflowing scores) is a :class:`NaNScores`
+    naming every user who has one. A batch holds at most ``batch_size`` users and
+    ``max_scores`` scores (128 MB of float32 by default), so memory does not grow with the
+    catalogue. Scores are computed on the
     embeddings' device (a GPU, say); the index tensors may be on the CPU, and the results are.
     """
     check_k(k)
@@ -68,7 +69,9 @@ def rank(
     ):
         batch = users[start : start + step]
         scores = user_emb[batch.to(device)] @ pool.T
-        diverged = batch[scores.isnan().any(1).cpu()]  # a known item's too
+        # NaN or ±inf (finite embeddings so long their products overflow, to NaN or to
+        # ±inf as the CPU sums them), a known item's too: -inf would read as an empty slot
+        diverged = batch[~scores.isfinite().all(1).cpu()]
         if len(diverged) or nan:  # nothing is served any more: the users are only counted
             nan.append(diverged)
             continue

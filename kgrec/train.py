@@ -350,7 +350,10 @@ def fit(
                 metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
             except NaNScores as exc:  # the reason in place of a metric: every rank stops,
                 # as on a NaN loss
-                metric = f"the model's validation scores are NaN for {len(exc.users)} user(s)"
+                metric = (
+                    f"the model's validation scores are NaN or infinite for {len(exc.users)} "
+                    "user(s)"
+                )
         metric = distributed.broadcast_object(metric)  # every rank stops on the same epoch
         if isinstance(metric, str):
             raise NotFinite(metric, epoch)

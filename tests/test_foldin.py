@@ -190,7 +190,8 @@ def test_a_newcomer_who_has_every_candidate_keeps_the_mean(items, options):
     z = fold_in_users(items, histories, **options)
     assert torch.allclose(z[0], items[:2].mean(0))
     # the other newcomer, with negatives to draw, is solved as alone
-    assert torch.equal(z[1], fold_in_users(items, histories[1:], **options)[0])
+    # (the same to rounding: a batch of two may be solved by other kernels than one alone)
+    assert torch.allclose(z[1], fold_in_users(items, histories[1:], **options)[0], atol=1e-6)
     assert not torch.allclose(z[1], items[[0, 4]].mean(0))
 
 

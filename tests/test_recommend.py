@@ -153,7 +153,8 @@ def test_a_nan_score_is_an_error_naming_every_user_who_has_one():
     known = torch.tensor([[5, 0], [0, 2]])
     with pytest.raises(
         NaNScores,
-        match=r"^the model's scores are NaN for 3 user\(s\) \('1', '4', '5'\): it diverged; "
+        match=r"^the model's scores are NaN or infinite for 3 user\(s\) \('1', '4', '5'\): "
+        r"it diverged; "
         r"retrain, e.g. with a lower --lr$",
     ) as error:
         rank(user_emb, item_emb, users=torch.arange(6), k=2, known=known, batch_size=2)
@@ -163,6 +164,25 @@ def test_a_nan_score_is_an_error_naming_every_user_who_has_one():
     assert torch.isfinite(scores[1]).all()
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_scores_that_overflow_to_infinity_are_an_error_as_nan_scores_are(sign):
+    """Finite embeddings so long that a score overflows float32 give NaN or ±inf, as the CPU
+    sums the products (with fused multiply-adds a sum of +inf and -inf products stays inf).
+    Only NaN was told: a +inf score was ranked first and a -inf one dropped as an empty slot,
+    without a word. Now both are a NaNScores naming the user, in rank as in top_k."""
+    user_emb = torch.tensor([[1.0, 0.0], [2e19, 2e19]])
+    item_emb = torch.tensor([[1.0, 1.0], [sign * 2e19, sign * 2e19], [0.5, 0.0]])
+    with pytest.raises(NaNScores, match=r"NaN or infinite for 1 user\(s\) \('1'\)") as error:
+        rank(user_emb, item_emb, users=torch.arange(2), k=2)
+    assert error.value.users == [1]
+    with pytest.raises(NaNScores, match=r"NaN or infinite for 1 user\(s\) \('1'\)"):
+        top_k(user_emb @ item_emb.T, 2)
+    items, _ = rank(
+        user_emb, item_emb, users=torch.tensor([0]), k=2, candidates=torch.tensor([0, 2])
+    )
+    assert items.tolist() == [[0, 2]]  # the long item is no candidate: no score of it
+
+
 def test_top_k_and_a_models_recommend_raise_on_a_nan_score_as_rank_does():
     """top_k (and so GraphRecommender.recommend) ranked a NaN score as an empty slot, last:
     a diverged model's short lists, where kgrec.ranking.rank raises. Now the same NaNScores,
@@ -170,9 +190,9 @@ def test_top_k_and_a_models_recommend_raise_on_a_nan_score_as_rank_does():
     one outside the candidates is no score."""
     nan = float("nan")
     scores = torch.tensor([[3.0, 1.0, 2.0], [nan, 1.0, 2.0], [1.0, 2.0, nan]])
-    with pytest.raises(NaNScores, match=r"NaN for 2 user\(s\) \('1', '2'\)"):
+    with pytest.raises(NaNScores, match=r"NaN or infinite for 2 user\(s\) \('1', '2'\)"):
         top_k(scores, 2)
-    with pytest.raises(NaNScores, match=r"NaN for 1 user\(s\) \('0'\)"):
+    with pytest.raises(NaNScores, match=r"NaN or infinite for 1 user\(s\) \('0'\)"):
         top_k(scores[1:2], 1, exclude=torch.tensor([[0], [0]]))  # an item they have: NaN too
     items, _ = top_k(scores, 1, candidates=torch.tensor([1]))
     assert items.tolist() == [[1], [1], [1]]
@@ -183,7 +203,7 @@ def test_top_k_and_a_models_recommend_raise_on_a_nan_score_as_rank_does():
 
     model = Fixed(3, 2)
     no_edges = torch.empty(2, 0, dtype=torch.long)
-    with pytest.raises(NaNScores, match=r"NaN for 1 user\(s\) \('1'\)") as error:
+    with pytest.raises(NaNScores, match=r"NaN or infinite for 1 user\(s\) \('1'\)") as error:
         model.recommend(no_edges, users=torch.tensor([1, 2]), k=1)
     assert error.value.users == [1]  # the user, not their row (0)
     items, _ = model.recommend(no_edges, users=torch.tensor([2, 0]), k=1)
@@ -328,7 +348,8 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_store, capsys
     tail = r"it diverged; retrain, e.g. with a lower --lr$"
     with pytest.raises(
         NaNScores,
-        match=rf"run 'r' \(lightgcn\): the model's scores are NaN for 1 user\(s\) \('u1'\): {tail}",
+        match=rf"run 'r' \(lightgcn\): the model's scores are NaN or infinite for 1 user\(s\) "
+        rf"\('u1'\): {tail}",
     ) as error:
         run.recommend(3, users=["u1"])
     assert error.value.file == str(run.folder / "model.pt") and error.value.users == ["u1"]
@@ -338,15 +359,20 @@ def test_a_diverged_run_is_an_error_not_short_lists(tmp_path, tiny_store, capsys
     diverged, folded = error.value.users, error.value.folded
     assert folded and sorted(diverged + folded) == sorted(users)
     assert (
-        f"NaN for {len(diverged)} user(s) ({few(diverged)}): it diverged; retrain, e.g. with a "
-        f"lower --lr; and the fold-in gave NaN for {len(folded)} user(s) folded in "
+        f"NaN or infinite for {len(diverged)} user(s) ({few(diverged)}): it diverged; retrain, "
+        f"e.g. with a "
+        f"lower --lr; and the fold-in gave NaN or infinite scores for {len(folded)} user(s) "
+        f"folded in "
         f"({few(folded)}), from interactions the model did not train on ("
     ) in str(error.value)
     with pytest.raises(NaNScores, match=rf"^file .*model\.pt: run 'r' \(lightgcn\): .*{tail}"):
         run.evaluate()
     capsys.readouterr()
     assert main(["recommend", "--run", str(run.folder), "-k", "3"]) == 2
-    assert f"the model's scores are NaN for {len(diverged)} user(s)" in capsys.readouterr().err
+    assert (
+        f"the model's scores are NaN or infinite for {len(diverged)} user(s)"
+        in capsys.readouterr().err
+    )
     with pytest.raises(NaNScores):
         run.publish(k=3, users=["u1"])
     with open_store(store) as opened:
@@ -417,8 +443,10 @@ def test_a_diverged_models_error_names_the_folded_users_whose_fold_in_gave_nan_a
     with pytest.raises(NaNScores) as error:
         run.recommend(3, users=["u1", "newbie", "nanny"])
     assert str(error.value).endswith(
-        "run 'r' (lightgcn): the model's scores are NaN for 1 user(s) ('u1'): it diverged; "
-        "retrain, e.g. with a lower --lr; and the fold-in gave NaN for 2 user(s) folded in "
+        "run 'r' (lightgcn): the model's scores are NaN or infinite for 1 user(s) ('u1'): "
+        "it diverged; "
+        "retrain, e.g. with a lower --lr; and the fold-in gave NaN or infinite scores for 2 "
+        "user(s) folded in "
         "('nanny', 'newbie'), from interactions the model did not train on ('nanny': the solve "
         "failed on their history's finite item embeddings (the longest of norm 5.66e+19: "
         "scores of that size overflow); 'newbie': their fold-in is finite but of norm "
@@ -442,7 +470,10 @@ def test_a_runs_own_user_folded_in_from_the_store_is_not_called_a_newcomer(
     folded = error.value.users
     assert folded and set(folded) <= untrained
     message = str(error.value)
-    assert f"the fold-in gave NaN for {len(folded)} user(s) folded in ({few(folded)})" in message
+    assert (
+        f"the fold-in gave NaN or infinite scores for {len(folded)} user(s) folded in "
+        f"({few(folded)})" in message
+    )
     assert "newcomer" not in message
 
 
@@ -489,7 +520,7 @@ def _assert_fold_in_nan(run, store, why):
     with pytest.raises(NaNScores) as error:
         run.recommend(3, users=["u1", "newbie"])
     message = str(error.value)
-    assert "the fold-in gave NaN for 1 user(s) folded in ('newbie')" in message
+    assert "the fold-in gave NaN or infinite scores for 1 user(s) folded in ('newbie')" in message
     assert why in message and "the model's own scores are finite" in message
     assert "retrain" not in message and error.value.users == ["newbie"]
     with pytest.raises(NaNScores, match="fold-in gave NaN"):

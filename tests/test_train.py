@@ -257,8 +257,8 @@ def test_nan_validation_scores_stop_the_training_as_a_nan_loss_does(experiment) 
     model.nan_user = int(split.valid[0, 0])  # a validation user
     with pytest.raises(
         NotFinite,
-        match=r"^field '--lr': the model's validation scores are NaN for 1 user\(s\) at epoch 1;"
-        r" lower --lr$",
+        match=r"^field '--lr': the model's validation scores are NaN or infinite for 1 user\(s\) "
+        r"at epoch 1; lower --lr$",
     ):
         fit(model, graph, split, pairs, epochs=2, batch_size=64, progress=False)
 

@@ -22,8 +22,9 @@ from kgrec.foldin import fold_in_users
 
 
 class NaNScores(InputError):
-    """The model scored ``users`` NaN: it diverged, and no ranking of theirs means anything
-    (ranked as -inf, their lists would be short and their metrics those of masked items).
+    """The model scored ``users`` NaN or ±inf (scores that overflow: to NaN, or to ±inf, as
+    the CPU sums them): it diverged, and no ranking of theirs means anything (ranked as -inf,
+    their lists would be short and their metrics those of masked items).
     :func:`kgrec.ranking.rank` and :func:`top_k` name them by index; a caller that knows their
     ids and the run re-raises with those (``run``: its name and model, ``file``: its model
     file). ``users``: those the trained model itself scores NaN, the diverged ones; ``folded``:
@@ -44,7 +45,7 @@ class NaNScores(InputError):
         self.users, self.folded, self.causes = list(users), list(folded), list(causes)
         also = f"; and {_fold_in_nan(self.folded, self.causes)}" if self.folded else ""
         super().__init__(
-            f"{f'run {run}: ' if run else ''}the model's scores are NaN for "
+            f"{f'run {run}: ' if run else ''}the model's scores are NaN or infinite for "
             f"{len(self.users)} user(s) ({few(self.users)}): it diverged; retrain, e.g. with a "
             f"lower --lr{also}",
             file=file,
@@ -86,8 +87,8 @@ def _fold_in_nan(users: Sequence[str], causes: Sequence[str]) -> str:
     why = "; ".join(f"{few(who)}: {cause}" for cause, who in list(grouped.items())[:FEW])
     why += "; ..." if len(grouped) > FEW else ""
     return (
-        f"the fold-in gave NaN for {len(users)} user(s) folded in ({few(users)}), from "
-        f"interactions the model did not train on ({why})"
+        f"the fold-in gave NaN or infinite scores for {len(users)} user(s) folded in "
+        f"({few(users)}), from interactions the model did not train on ({why})"
     )
 
 
@@ -231,7 +232,7 @@ class GraphRecommender(nn.Module):
         must never be recommended (e.g. training interactions). A user left with fewer than
         ``k`` such items gets them first and ``-inf`` scores in the last slots, whose items
         (excluded, or not candidates) are no recommendations: drop them, as
-        :func:`kgrec.ranking.rank`'s callers do. A NaN score among the candidates is a
+        :func:`kgrec.ranking.rank`'s callers do. A NaN or infinite score among the candidates is a
         :class:`~kgrec.ranking.NaNScores` naming the ``users`` who have one, as in ``rank``.
         """
         check_indices("users", users, self.num_users)  # -1 would silently be the last user
@@ -357,8 +358,8 @@ def top_k(
 
     Returns (item indices, scores), each ``[rows, k]``, best first; equal scores in column
     order (:func:`ordered_top_k`). A row with fewer than ``k`` allowed columns fills its last
-    slots with excluded or non-candidate columns scored ``-inf``: empty slots. A NaN score
-    among the candidates (a diverged model; an excluded column's too) is a
+    slots with excluded or non-candidate columns scored ``-inf``: empty slots. A NaN or
+    infinite score among the candidates (a diverged model; an excluded column's too) is a
     :class:`~kgrec.ranking.NaNScores` naming the rows that have one, as in
     :func:`kgrec.ranking.rank`.
     """
@@ -372,7 +373,7 @@ def top_k(
             )
         check_indices("exclude's rows", exclude[0], scores.size(0))
         check_indices("exclude's columns", exclude[1], scores.size(1))
-    nan = (scores if candidates is None else scores[:, candidates]).isnan().any(1)
+    nan = ~(scores if candidates is None else scores[:, candidates]).isfinite().all(1)
     if nan.any():
         raise NaNScores(nan.nonzero().flatten().tolist())
     scores = scores.clone()
