@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 import torch
-from torch_geometric.data import Data, HeteroData
 
 from graph_schema.validate import id_argument, id_arguments, path_argument
 from kgrec import distributed
@@ -127,7 +126,9 @@ from kgrec.recommend import (
 from kgrec.text.embed import DEFAULT_PROPERTY
 from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
-if TYPE_CHECKING:  # the store modules are imported where they are used
+if TYPE_CHECKING:  # PyG and the store modules are imported where they are used
+    from torch_geometric.data import Data, HeteroData
+
     from kgrec.store.base import GraphStore
 
 log = logging.getLogger(__name__)
@@ -471,6 +472,9 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
 
 
 def read_experiment(path: Path) -> Experiment:
+    # (before torch.load: importing PyG registers its classes as safe to load)
+    from torch_geometric.data import HeteroData
+
     try:
         payload = torch.load(path, weights_only=True)
         maps = IdMaps(**{key: tuple(value) for key, value in payload["maps"].items()})
