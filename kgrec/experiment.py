@@ -1701,15 +1701,13 @@ def _known_pairs(
     """(user row, item) pairs of a store's interactions (``pairs``) with the items ranked
     (``item_ids``: the run's, then those loaded after training): the run's users by their
     index, newcomers by their rows; other users and items left out."""
-    position = {uid: n for n, uid in enumerate(item_ids)}
-    users = [
-        newcomer_rows.get(user, index)
-        for user, index in zip(
-            pairs["user_id"], maps.user_index(list(pairs["user_id"])), strict=True
-        )
-    ]
-    items = [position.get(uid, -1) for uid in pairs["item_uid"]]
-    known = torch.tensor([users, items], dtype=torch.long).reshape(2, -1)
+    users = maps.user_index(pairs["user_id"])
+    if newcomer_rows:
+        newcomer = pd.Index(list(newcomer_rows)).get_indexer(pairs["user_id"])
+        rows = np.fromiter(newcomer_rows.values(), dtype=np.int64, count=len(newcomer_rows))
+        users = np.where(newcomer >= 0, rows[newcomer], users)
+    items = pd.Index(item_ids).get_indexer(pairs["item_uid"])  # (item_ids: unique)
+    known = torch.from_numpy(np.stack([users, items]).astype(np.int64, copy=False))
     return known[:, (known[0] >= 0) & (known[1] >= 0)]
 
 

@@ -57,11 +57,11 @@ class IdMaps:
 
     def user_index(self, user_ids: Sequence[str]) -> np.ndarray:
         """Indices of ``user_ids`` (-1 where unknown)."""
-        return pd.Index(self.users).get_indexer(list(user_ids))
+        return _indexer(self.users, user_ids)
 
     def item_index(self, uids: Sequence[str]) -> np.ndarray:
         """Indices of item ``uids`` (-1 where unknown)."""
-        return pd.Index(self.items).get_indexer(list(uids))
+        return _indexer(self.items, uids)
 
     def domain_index(self, domain: str) -> int:
         if domain not in self.domains:
@@ -70,6 +70,14 @@ class IdMaps:
                 field="domain",
             )
         return self.domains.index(domain)
+
+
+def _indexer(ids: Sequence[str], values: Sequence[str]) -> np.ndarray:
+    """The position of each of ``values`` in ``ids`` (-1 where absent); a Series or array
+    looked up as it is (a list of a million ids took most of the time)."""
+    return pd.Index(ids).get_indexer(
+        values if isinstance(values, pd.Series | np.ndarray) else list(values)
+    )
 
 
 def to_hetero_data(
