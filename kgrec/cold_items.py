@@ -48,16 +48,19 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.data import Data, HeteroData
 
 from kgrec.data.split import Split
 from kgrec.evaluate import evaluate_embeddings
 from kgrec.models.base import GraphRecommender
 from kgrec.ranking import embeddings
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import Data, HeteroData
 
 COLD_ITEMS = ("none", "text", "student", "student-kg")
 SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)  # candidates of choose_scale

@@ -26,10 +26,13 @@ Validation and test always propagate over the whole training graph.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import Data
 
 
 class HideTargetEdges:

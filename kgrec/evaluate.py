@@ -30,16 +30,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 
 from kgrec.data.split import Split
 from kgrec.metrics import DEFAULT_KS, RankingMetrics
 from kgrec.models.base import GraphRecommender
 from kgrec.ranking import embeddings, rank
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import Data
 
 # (name, fewest, most) target-domain training interactions; cold users (0) are "cold"
 ACTIVITY_GROUPS = (

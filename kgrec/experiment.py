@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 import torch
-from torch_geometric.data import Data, HeteroData
 
 from graph_schema.validate import id_argument, id_arguments, path_argument
 from kgrec import distributed
@@ -127,7 +126,9 @@ from kgrec.recommend import (
 from kgrec.text.embed import DEFAULT_PROPERTY, VECTOR_PROPERTY
 from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
-if TYPE_CHECKING:  # the store modules are imported where they are used
+if TYPE_CHECKING:  # PyG and the store modules are imported where they are used
+    from torch_geometric.data import Data, HeteroData
+
     from kgrec.store.base import GraphStore
 
 log = logging.getLogger(__name__)
@@ -470,6 +471,9 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
 
 
 def read_experiment(path: Path) -> Experiment:
+    # (before torch.load: importing PyG registers its classes as safe to load)
+    from torch_geometric.data import HeteroData
+
     try:
         payload = torch.load(path, weights_only=True)
         maps = IdMaps(**{key: tuple(value) for key, value in payload["maps"].items()})
@@ -1696,15 +1700,13 @@ def _known_pairs(
     """(user row, item) pairs of a store's interactions (``pairs``) with the items ranked
     (``item_ids``: the run's, then those loaded after training): the run's users by their
     index, newcomers by their rows; other users and items left out."""
-    position = {uid: n for n, uid in enumerate(item_ids)}
-    users = [
-        newcomer_rows.get(user, index)
-        for user, index in zip(
-            pairs["user_id"], maps.user_index(list(pairs["user_id"])), strict=True
-        )
-    ]
-    items = [position.get(uid, -1) for uid in pairs["item_uid"]]
-    known = torch.tensor([users, items], dtype=torch.long).reshape(2, -1)
+    users = maps.user_index(pairs["user_id"])
+    if newcomer_rows:
+        newcomer = pd.Index(list(newcomer_rows)).get_indexer(pairs["user_id"])
+        rows = np.fromiter(newcomer_rows.values(), dtype=np.int64, count=len(newcomer_rows))
+        users = np.where(newcomer >= 0, rows[newcomer], users)
+    items = pd.Index(item_ids).get_indexer(pairs["item_uid"])  # (item_ids: unique)
+    known = torch.from_numpy(np.stack([users, items]).astype(np.int64, copy=False))
     return known[:, (known[0] >= 0) & (known[1] >= 0)]
 
 

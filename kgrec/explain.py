@@ -29,11 +29,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables
@@ -56,8 +57,10 @@ class GraphIndex:
     def __init__(self, tables: GraphTables) -> None:
         inter = tables.interactions
         kg = tables.knowledge
-        self.user_items = _sets(inter["user_id"], inter["item_uid"])
-        self.item_users = _sets(inter["item_uid"], inter["user_id"])
+        users, user_ids = pd.factorize(inter["user_id"], use_na_sentinel=False)
+        items, item_uids = pd.factorize(inter["item_uid"], use_na_sentinel=False)
+        self.user_items = _Adjacency(users, user_ids, items, item_uids)
+        self.item_users = _Adjacency(items, item_uids, users, user_ids)
         heads = [_Node(k, v) for k, v in zip(kg["head_kind"], kg["head_key"], strict=True)]
         tails = [_Node(k, v) for k, v in zip(kg["tail_kind"], kg["tail_key"], strict=True)]
         # node -> (neighbour, relation, the relationship's head) of its RELATED relationships
@@ -81,13 +84,13 @@ class GraphIndex:
         """The node's neighbours over INTERACTED and RELATED relationships (parallel ones, a
         relation stored both ways, count one neighbour once)."""
         interactions = (
-            self.user_items.get(node.key, ())
+            self.user_items.count(node.key)
             if node.kind == "User"
-            else self.item_users.get(node.key, ())
+            else self.item_users.count(node.key)
             if node.kind == "Item"
-            else ()
+            else 0
         )
-        return len(interactions) + self.related_degree.get(node, 0)
+        return interactions + self.related_degree.get(node, 0)
 
     def label(self, node: _Node) -> str:
         if node.kind == "Item":
@@ -103,11 +106,46 @@ def _text_value(value: object) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def _sets(keys: pd.Series, values: pd.Series) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for key, value in zip(keys.tolist(), values.tolist(), strict=True):
-        out.setdefault(key, set()).add(value)
-    return out
+class _Adjacency(Mapping[str, set[str]]):
+    """key -> the set of its neighbours, of the interactions ``(keys[codes[i]],
+    others[other_codes[i]])`` (factorized), each set made when it is first asked for: a local
+    store's explanation reads a few of them, and making every one (a Python loop over the
+    interactions) took 1.8 s of ml-1m's 2 s."""
+
+    def __init__(
+        self, codes: np.ndarray, keys: Iterable[str], other_codes: np.ndarray, others: Iterable[str]
+    ) -> None:
+        self._others = np.asarray(others, dtype=object)
+        width = max(len(self._others), 1)
+        pairs = np.sort(codes.astype(np.int64) * width + other_codes)  # by key
+        first = np.ones(len(pairs), dtype=bool)
+        first[1:] = pairs[1:] != pairs[:-1]
+        pairs = pairs[first]  # each once
+        self._neighbours = pairs % width
+        self._position = {key: n for n, key in enumerate(keys)}
+        self._start = np.searchsorted(pairs // width, np.arange(len(self._position) + 1))
+        self._made: dict[int, set[str]] = {}
+
+    def __getitem__(self, key: str) -> set[str]:
+        n = self._position[key]
+        if n not in self._made:
+            rows = self._neighbours[self._start[n] : self._start[n + 1]]
+            self._made[n] = set(self._others[rows].tolist())
+        return self._made[n]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
+
+    def count(self, key: str) -> int:
+        """How many neighbours ``key`` has (0: not a key)."""
+        n = self._position.get(key)
+        return 0 if n is None else int(self._start[n + 1] - self._start[n])
 
 
 def explain(

@@ -17,24 +17,18 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torch_geometric.metrics import (
-    LinkPredHitRatio,
-    LinkPredMetricCollection,
-    LinkPredMRR,
-    LinkPredNDCG,
-    LinkPredPrecision,
-    LinkPredRecall,
-)
 
 from kgrec.models.base import check_count
 
 DEFAULT_KS = (10, 20)
+# name -> class in torch_geometric.metrics, imported as the metrics are made (PyG takes seconds
+# to import: `kgrec COMMAND --help` needs none of it)
 PER_USER = {
-    "recall": LinkPredRecall,
-    "ndcg": LinkPredNDCG,
-    "hit": LinkPredHitRatio,
-    "mrr": LinkPredMRR,
-    "precision": LinkPredPrecision,
+    "recall": "LinkPredRecall",
+    "ndcg": "LinkPredNDCG",
+    "hit": "LinkPredHitRatio",
+    "mrr": "LinkPredMRR",
+    "precision": "LinkPredPrecision",
 }
 METRIC_NAMES = (*PER_USER, "coverage")
 
@@ -89,8 +83,10 @@ class RankingMetrics:
             raise ValueError("ks must name at least one k")
         self.ks = tuple(sorted({_check_k(k, num_items) for k in ks}))
         self.num_items = num_items
-        self.per_user = LinkPredMetricCollection(
-            {f"{name}@{k}": cls(k) for k in self.ks for name, cls in PER_USER.items()}
+        from torch_geometric import metrics as pyg
+
+        self.per_user = pyg.LinkPredMetricCollection(
+            {f"{name}@{k}": getattr(pyg, cls)(k) for k in self.ks for name, cls in PER_USER.items()}
         )
         self.coverage = {k: Coverage(k, num_items) for k in self.ks}
         self.users = 0

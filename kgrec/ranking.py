@@ -7,12 +7,16 @@ against items by dot product in batches of users, masking what each user already
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from kgrec.models.base import FoldInNaN, GraphRecommender, NaNScores, check_k, ordered_top_k
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import Data
 
 __all__ = ["FoldInNaN", "NaNScores", "embeddings", "rank"]
 

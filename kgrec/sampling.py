@@ -20,13 +20,16 @@ either is installed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import Batch
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import Data
 
 NUM_NEIGHBORS = 10
 
@@ -156,6 +159,8 @@ class NeighborSampler:
             edges.append(self.perm[pos])
             num_sampled_edges.append(pos.numel())
             frontier = new
+        from torch_geometric.data import Data
+
         n_id = torch.cat(nodes)
         e_id = torch.cat(edges)
         return Data(

@@ -34,11 +34,10 @@ import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from kgrec import distributed
@@ -50,6 +49,9 @@ from kgrec.files import load_error, write_atomic
 from kgrec.models.base import GraphRecommender
 from kgrec.objectives import BPR, Batch, Objective
 from kgrec.ranking import NaNScores
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import Data
 
 log = logging.getLogger(__name__)
 

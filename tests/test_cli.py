@@ -25,6 +25,18 @@ def test_a_named_command_imports_only_its_own_module():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_no_command_imports_pyg_to_parse_its_arguments():
+    # PyG takes seconds to import: it is imported where a graph is built, so that --help and
+    # an argument error come without it
+    script = (
+        "import sys; from kgrec.cli import COMMANDS, build_parser\n"
+        "for name in COMMANDS:\n    build_parser([name])\n"
+        "print('torch_geometric' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
+
+
 def test_without_a_known_command_every_command_is_offered():
     for argv in ([], ["--help"], ["-v"], ["nonsense"]):
         choices = build_parser(argv)._subparsers._group_actions[0].choices

@@ -14,7 +14,7 @@ import pytest
 from kgrec.cli import build_parser, main
 from kgrec.commands.options import k_option
 from kgrec.errors import InputError
-from kgrec.explain import GraphIndex, check_k, explain
+from kgrec.explain import GraphIndex, _Node, check_k, explain
 from kgrec.store import LocalStore
 
 
@@ -339,3 +339,33 @@ def test_json_prints_one_json_object_per_path_and_no_blank_line(explain_graph, t
     assert "De Niro" in rows[0]["text"]
     assert main(["explain", "bob", "comedy:cars", "--store", store, "--json"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_the_index_holds_each_users_and_items_neighbours_once(make_graph):
+    # (made as asked for from the factorized interactions, not a set per key up front: the same
+    # sets and degrees as the naive ones, a repeated interaction counted once)
+    rows = [("u1", "d:a"), ("u1", "d:b"), ("u2", "d:a"), ("u1", "d:a"), ("u3", "d:c")]
+    graph = make_graph(
+        users=[{"user_id": u} for u in ("u1", "u2", "u3", "u4")],
+        items=[{"domain": "d", "item_id": i, "title": i.upper()} for i in "abcd"],
+        interactions=[(u, i, 4.0, float(n)) for n, (u, i) in enumerate(rows)],
+    )
+    index = GraphIndex(graph)
+    for key, (of, mine) in {"user": (0, index.user_items), "item": (1, index.item_users)}.items():
+        naive: dict[str, set[str]] = {}
+        for row in rows:
+            naive.setdefault(row[of], set()).add(row[1 - of])
+        assert dict(mine) == naive, key
+        for node, neighbours in naive.items():
+            kind = "User" if key == "user" else "Item"
+            assert index.degree(_Node(kind, node)) == len(neighbours)
+    assert "u4" not in index.user_items and index.degree(_Node("User", "u4")) == 0
+    assert index.degree(_Node("Item", "d:d")) == 0
+    with pytest.raises(InputError, match="has no interactions"):
+        explain(index, "u4", "d:a")
+    empty = GraphIndex(
+        make_graph(users=[{"user_id": "u1"}], items=[{"domain": "d", "item_id": "a", "title": "A"}])
+    )
+    assert len(empty.user_items) == len(empty.item_users) == 0
+    with pytest.raises(InputError, match="has no interactions"):
+        explain(empty, "u1", "d:a")

@@ -1014,3 +1014,25 @@ def test_an_export_file_named_only_an_extension_is_refused_as_such(tmp_path, cap
         err = capsys.readouterr().err
         assert "field '--export'" in err and f"the file name {name!r} is only an extension" in err
         assert not (tmp_path / name).exists()
+
+
+def test_known_pairs_are_the_store_pairs_of_the_run_users_newcomers_and_items_ranked():
+    # (one lookup per column now, not a Python loop over a million pairs: the same pairs)
+    from kgrec.data.export import IdMaps
+    from kgrec.experiment import _known_pairs
+
+    maps = IdMaps(
+        users=("u1", "u2"), items=("m:1", "m:2"), item_ids=("1", "2"), entities=(),
+        domains=("m",), relations=(),
+    )  # fmt: skip
+    pairs = pd.DataFrame(
+        {
+            "user_id": ["u2", "new", "u1", "gone", "u1", "new"],
+            "item_uid": ["m:2", "m:3", "m:9", "m:1", "m:1", "m:1"],
+        },
+        dtype="string",
+    )
+    known = _known_pairs(pairs, maps, ["m:1", "m:2", "m:3"], {"new": 2})
+    assert known.dtype == torch.long
+    assert known.tolist() == [[1, 2, 0, 2], [1, 2, 0, 0]]  # not gone's, not m:9
+    assert _known_pairs(pairs.iloc[:0], maps, list(maps.items), {}).shape == (2, 0)

@@ -24,15 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torch_geometric.data import Data, HeteroData
 
 from graph_schema.tables import GraphTables
 from kgrec.errors import InputError
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import Data, HeteroData
 
 INTERACTS = ("user", "interacts", "item")
 REV_INTERACTS = ("item", "rev_interacts", "user")
@@ -54,11 +57,11 @@ class IdMaps:
 
     def user_index(self, user_ids: Sequence[str]) -> np.ndarray:
         """Indices of ``user_ids`` (-1 where unknown)."""
-        return pd.Index(self.users).get_indexer(list(user_ids))
+        return _indexer(self.users, user_ids)
 
     def item_index(self, uids: Sequence[str]) -> np.ndarray:
         """Indices of item ``uids`` (-1 where unknown)."""
-        return pd.Index(self.items).get_indexer(list(uids))
+        return _indexer(self.items, uids)
 
     def domain_index(self, domain: str) -> int:
         if domain not in self.domains:
@@ -67,6 +70,14 @@ class IdMaps:
                 field="domain",
             )
         return self.domains.index(domain)
+
+
+def _indexer(ids: Sequence[str], values: Sequence[str]) -> np.ndarray:
+    """The position of each of ``values`` in ``ids`` (-1 where absent); a Series or array
+    looked up as it is (a list of a million ids took most of the time)."""
+    return pd.Index(ids).get_indexer(
+        values if isinstance(values, pd.Series | np.ndarray) else list(values)
+    )
 
 
 def to_hetero_data(
@@ -80,6 +91,8 @@ def to_hetero_data(
     ``(keys, vectors [len(keys), d])`` as ``GraphStore.read_vectors`` returns them; nodes
     without a vector get zeros and ``x_mask`` False.
     """
+    from torch_geometric.data import HeteroData
+
     inter, know, items_df = tables.interactions, tables.knowledge, tables.items
     users = _sorted_ids(tables.users["user_id"], inter["user_id"])
     entity_keys = know.loc[know["head_kind"] == "Entity", "head_key"]
@@ -159,6 +172,8 @@ def message_graph(
     ``item_domain``, ``num_domains``, ``node_type`` (0 user, 1 item, 2 entity) and, when the
     export has text, ``x`` and ``x_mask``.
     """
+    from torch_geometric.data import Data
+
     num_users, num_items = data["user"].num_nodes, data["item"].num_nodes
     num_entities = data["entity"].num_nodes
     offset = {"user": 0, "item": num_users, "entity": num_users + num_items}

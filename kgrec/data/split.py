@@ -80,17 +80,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as _field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import HeteroData
 
 from graph_schema.tables import item_uid
 from graph_schema.validate import plain  # (kgrec.experiment and kgrec.tune import it here)
 from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
 from kgrec.errors import InputError
 from kgrec.files import not_utf8, write_atomic
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import HeteroData
 
 SPLIT_FILES = ("train", "valid", "test")
 HEADER = ("user_id", "item_id")

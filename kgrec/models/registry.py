@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch_geometric.data import Data
 
 from kgrec.errors import InputError
 from kgrec.models.base import GraphRecommender
+
+if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+    from torch_geometric.data import Data
 
 
 @dataclass(frozen=True)

@@ -444,7 +444,9 @@ def embed_store(
         raise InputError(f"--property {property!r}: {PROPERTY_RULE}")
     resolved = resolve_model(model)
     torch_device = resolve_device(device)
-    encoder = TextEncoder(resolved, device=torch_device)  # a bad model: before the store
+    # a bad model (its files, tokenizer, pooling, max_length): before the store; its weights
+    # are loaded only when a text is not in the cache (a model without them fails there)
+    encoder = TextEncoder(resolved, device=torch_device, load=False)
     with open_store(store) as opened:
         opened.check()  # Neo4j: a load writing now refuses the embed before, not after, encoding
         check_text_property(opened, property, embed=True)  # before a dimension error, encoding

@@ -197,6 +197,12 @@ class TextEncoder:
             ``sentence_bert_config.json`` ``max_seq_length`` if present, else the smaller of the
             tokenizer's and the position embeddings' limits.
         device: torch device.
+        load: load the weights now, and refuse a model that is no text encoder (its first
+            forward pass fails) before any work; False: when :meth:`encode` first needs them
+            (or :attr:`model` is read), so that texts whose vectors are cached are served
+            without them. Either way the model's files, tokenizer, pooling and ``max_length``
+            are checked now: :attr:`identity`, :attr:`dimension` and :attr:`max_length` need
+            no weights.
     """
 
     def __init__(
@@ -205,8 +211,9 @@ class TextEncoder:
         *,
         max_length: int | None = None,
         device: str | torch.device = "cpu",
+        load: bool = True,
     ) -> None:
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         # before the model loads: 0 was taken for the default, a negative one failed in encode
         if max_length is not None and (
@@ -221,27 +228,58 @@ class TextEncoder:
         settings = _sentence_bert_config(path)
         # sentence-transformers lowercases the texts first where the model says so
         self.lower_case = bool(settings.get("do_lower_case", False))
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            self.model = AutoModel.from_pretrained(path, local_files_only=True).to(device).eval()
-        except (OSError, ValueError) as exc:  # a folder without weights, a broken config.json
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelNotFoundError(f"cannot load the model in {path}: {first}") from None
-        self.tokenizer.padding_side = "right"  # CLS pooling reads token 0 of every row
         self.device = torch.device(device)
-        self.max_length = _max_length(path, settings, self.tokenizer, self.model, max_length)
-        # A model that is no text encoder (an encoder-decoder such as T5) fails its first
-        # forward pass: here, before any work, not in a traceback after the store is read.
+        self._model = None
         try:
-            self.dimension = int(self.model.config.hidden_size)
+            self.config = AutoConfig.from_pretrained(path, local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError) as exc:  # a broken config.json
+            raise ModelNotFoundError(_cannot_load(path, exc)) from None
+        if load:
+            self._model = self._load_weights()
+        self.tokenizer.padding_side = "right"  # CLS pooling reads token 0 of every row
+        self.max_length = _max_length(path, settings, self.tokenizer, self.config, max_length)
+        try:  # (a config without it: the weights say what the model is, now)
+            self.dimension = int(self.config.hidden_size)
+        except (AttributeError, TypeError, ValueError):
+            if self._model is None:
+                self._model = self._load_weights()
+        if self._model is not None:
+            self._check_encodes(self._model)
+
+    @property
+    def model(self):
+        """The transformers model, its weights loaded on first use (``load=False``)."""
+        if self._model is None:
+            model = self._load_weights()
+            self._check_encodes(model)
+            self._model = model
+        return self._model
+
+    def _load_weights(self) -> torch.nn.Module:
+        from transformers import AutoModel
+
+        path = self.source.path
+        try:
+            model = AutoModel.from_pretrained(path, local_files_only=True, config=self.config)
+        except (OSError, ValueError) as exc:  # a folder without weights
+            raise ModelNotFoundError(_cannot_load(path, exc)) from None
+        return model.to(self.device).eval()
+
+    def _check_encodes(self, model: torch.nn.Module) -> None:
+        """A model that is no text encoder (an encoder-decoder such as T5) fails its first
+        forward pass: here, as it loads (with ``load``: before any work), not in a traceback
+        after the store is read."""
+        try:
+            self.dimension = int(model.config.hidden_size)
             trial = self.tokenizer(["kgrec"], return_tensors="pt")
             with torch.no_grad():
-                self.model(**{k: trial[k].to(self.device) for k in _INPUTS if k in trial})
+                model(**{k: trial[k].to(self.device) for k in _INPUTS if k in trial})
         except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelNotFoundError(
-                f"the model in {path} ({type(self.model).__name__}) does not encode text as a "
-                f"sentence encoder (token vectors from input_ids alone): {first}"
+                f"the model in {self.source.path} ({type(model).__name__}) does not encode text "
+                f"as a sentence encoder (token vectors from input_ids alone): {first}"
             ) from None
 
     @property
@@ -330,12 +368,17 @@ def _sentence_bert_config(path: Path) -> dict:
     return settings
 
 
-def _max_length(path: Path, settings: dict, tokenizer, model, asked: int | None) -> int:
+def _cannot_load(path: Path, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot load the model in {path}: {first}"
+
+
+def _max_length(path: Path, settings: dict, tokenizer, config, asked: int | None) -> int:
     """``asked`` (TextEncoder's ``max_length``), else the sentence-transformers
     ``max_seq_length`` (``settings``), else the smaller of the tokenizer's and the position
     embeddings' limits; a ValueError (``asked``) or ModelNotFoundError (``max_seq_length``)
     when it is above the positions (the first long text would fail mid-embed)."""
-    positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    positions = int(getattr(config, "max_position_embeddings", 0) or 0)
     if asked is not None and 0 < positions < asked:
         raise ValueError(
             f"max_length {asked} is above the {positions} positions of the model in {path} "

@@ -91,6 +91,32 @@ def test_embed_writes_vectors_and_reuses_the_cache(tmp_path, store_uri, capsys, 
     assert summary["User"] == [2, 1, 1, 0, 1]  # the default user text is the attributes alone
 
 
+def test_an_embed_with_every_text_cached_loads_no_model_weights(
+    tmp_path, store_uri, capsys, monkeypatch
+):
+    # before: the weights were loaded (seconds) whatever the cache held
+    import transformers
+
+    args = ["embed", "--store", store_uri, "--cache", str(tmp_path / "cache.sqlite")]
+    assert main(args) == 0
+    with open_store(store_uri) as store:
+        before = store.read_vectors("Item", property="embedding")
+    capsys.readouterr()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the model's weights were loaded")
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", refused)
+    assert main(args) == 0
+    assert _summary(capsys.readouterr().out) == {"Item": [3, 2, 0, 2, 1], "Entity": [2, 1, 0, 1, 1]}
+    with open_store(store_uri) as store:
+        after = store.read_vectors("Item", property="embedding")
+    assert after[0] == before[0]
+    np.testing.assert_array_equal(after[1], before[1])
+    with pytest.raises(AssertionError, match="weights were loaded"):  # a text not cached
+        main([*args, "--users"])
+
+
 def test_an_embed_that_changes_nothing_writes_nothing(tmp_path, store_uri, monkeypatch):
     """Embedding again what the store holds (same model, templates, texts) leaves the store's
     files as they are. Before, every embed rewrote the vectors table and the manifest (its

@@ -217,6 +217,18 @@ def test_a_model_kgrec_would_encode_otherwise_is_refused(
         TextEncoder(folder)
 
 
+def test_an_encoder_that_loads_its_weights_on_first_use_is_the_same_encoder(encoder):
+    lazy = TextEncoder(load=False)
+    assert (lazy.identity, lazy.dimension, lazy.max_length) == (
+        encoder.identity,
+        encoder.dimension,
+        encoder.max_length,
+    )
+    np.testing.assert_allclose(
+        lazy.encode(TEXTS[:5], progress=False), encoder.encode(TEXTS[:5], progress=False), atol=1e-6
+    )
+
+
 def test_the_default_model_is_mean_pooled_and_keeps_its_identity(encoder):
     # the bundled model's sentence-transformers config says mean: its cached vectors stay valid
     assert encoder.pooling == "mean" and "pooling" not in encoder.identity
