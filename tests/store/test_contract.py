@@ -881,14 +881,19 @@ def test_a_runs_published_vectors_are_not_read_as_text(store, movies):
     """Before, a run's published embeddings were read as text vectors (kgrec train
     --text-property gnn_embedding): a model trained on another run's outputs as node text.
     Text vectors (an embed's, or vectors of no record) are read; once a publish writes the
-    property it is refused, naming the store, the property and the run."""
+    property it is refused, naming the store, the property and the run. Vectors of no record
+    at 'gnn_embedding', where an older kgrec published a run's without a record, are refused
+    too (session 44; before, read as text)."""
     from kgrec.data.source import read_text_vectors
     from kgrec.store import redact
 
     store.write(movies, progress=False)
     items = (["books:1", "movies:2"], np.ones((2, 3)))
+    store.replace_vectors({"Item": items}, property="older_text", model=None)
+    assert read_text_vectors(store, "older_text", ["Item"])[0]["Item"][0] == items[0]
     store.replace_vectors({"Item": items}, property="gnn_embedding", model=None)
-    assert read_text_vectors(store, "gnn_embedding", ["Item"])[0]["Item"][0] == items[0]
+    with pytest.raises(InputError, match="'gnn_embedding' record no text model"):
+        read_text_vectors(store, "gnn_embedding", ["Item"])
     store.publish(RECS, run="r1", vectors={"Item": items}, property="gnn_embedding")
     with pytest.raises(InputError) as refused:
         read_text_vectors(store, "gnn_embedding", ["Item", "User"])
