@@ -268,8 +268,7 @@ class Neo4jStore(GraphStore):
         with self._errors("applying graph_schema/schema.cypher"):
             self._apply_schema()
         with self._load_lock():
-            with self._errors("taking the load lock"):  # a graph read meanwhile is refused
-                self._run(q.MARK_GRAPH_WRITE, token=self._token)
+            self._changes_graph()
             try:
                 self._write_batch(batch, progress, cleared)
             except KeyboardInterrupt:
@@ -510,6 +509,13 @@ class Neo4jStore(GraphStore):
             raise _locked_error(self.uri, self.database, current)
         raise StoreError(f"{self.uri}: could not take the load lock; try again")
 
+    def _changes_graph(self) -> None:
+        """Say in the load lock this object holds that its holder changes what a whole-graph
+        read gives (:meth:`_whole_graph`), before it does: a read meanwhile is refused."""
+        if self._token is not None:
+            with self._errors("marking the load lock as a graph writer's"):
+                self._run(q.MARK_GRAPH_WRITE, token=self._token)
+
     def _lock_holder(self) -> dict[str, Any] | None:
         found = self._run(q.LOCK_HOLDER, read=True)
         return found[0] if found else None
@@ -646,6 +652,8 @@ class Neo4jStore(GraphStore):
                 self._apply_schema()
         with self._errors(f"writing the vectors of {', '.join(checked)}"):
             before, changed = self._check_replacement(checked, property)
+            if _indexed_after(checked, before, changed):
+                self._changes_graph()
             staged = _values(checked) > self.vector_transaction_values
             if not staged:
                 dropped = self._replace_vectors_at_once(checked, property, record)
@@ -775,6 +783,7 @@ class Neo4jStore(GraphStore):
             (i["name"], i["kind"], i["property"]) == ours and i["quantized"]
             for i in self._vector_indexes()
         ):
+            self._changes_graph()  # its vectors, unindexed, would read as an attribute
             self._run(q.drop_vector_index(kind, property))
         self._run(q.create_vector_index(kind, property), dimensions=int(dimensions))
 
@@ -956,6 +965,8 @@ class Neo4jStore(GraphStore):
                 else:  # some users': their vectors go beside the others, of the same dimension
                     checked = {kind: rows for kind, rows in checked.items() if rows[0]}
                     before, changed = self._check_addition(checked, property), []
+                if _indexed_after(checked, before, changed):
+                    self._changes_graph()
                 chunks = _FanOutChunks(
                     table.sort_values("user_id", kind="stable"),
                     "user_id",
@@ -1234,8 +1245,10 @@ class Neo4jStore(GraphStore):
         meanwhile (the token ``(:KgrecGraphWrite)`` holds changed: even one that ended before
         it did), and refused after :data:`~kgrec.store.base.READ_ATTEMPTS` tries
         (:func:`~kgrec.store.base.read_unchanged`). A publish or an embed holds the lock but
-        changes none of the tables: read meanwhile. So is the graph within a block of this
-        object's that holds the lock (its own writes are done)."""
+        changes none of the tables: read meanwhile, unless it makes a vector index after
+        writing the vectors (:func:`_indexed_after`; they would read as an attribute until
+        it is made). So is the graph within a block of this object's that holds the lock
+        (its own writes are done)."""
         self._connect()
 
         def state() -> dict[str, Any]:
@@ -1486,6 +1499,20 @@ def _run_parameters(property: str, record: Mapping[str, Any]) -> dict[str, Any]:
         "weights": record.get("weights"),
         "item_norm": record.get("item_norm"),
     }
+
+
+def _indexed_after(
+    checked: dict[str, tuple[list[str], np.ndarray]],
+    before: dict[str, int | None],
+    changed: list[str],
+) -> bool:
+    """Whether a write of ``checked`` makes a vector index after its vectors: a kind's first
+    vectors of the property, or of another dimension (``before``, ``changed``: as
+    :meth:`Neo4jStore._check_replacement` gives them). Until it is made, a whole-graph read
+    would take them for an attribute of the nodes."""
+    return any(
+        keys and (before[kind] is None or kind in changed) for kind, (keys, _) in checked.items()
+    )
 
 
 def _checked_vectors(

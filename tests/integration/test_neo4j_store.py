@@ -615,10 +615,17 @@ def test_a_whole_graph_read_that_a_load_overtook_reads_again(neo, movies, make_g
     assert_same_tables(snapshot, neo.snapshot())
 
 
+ONE_RECOMMENDATION = pd.DataFrame(
+    {"user_id": ["u1"], "item_uid": ["movies:2"], "score": [1.0], "rank": [1], "model": ["m"]}
+)
+
+
 def test_a_whole_graph_read_during_a_publish_is_read(neo, movies, monkeypatch):
     """A publish (kgrec recommend) holds the load lock but changes no table a whole-graph read
     gives (its edges and vectors are none of them): a train or a graph stats meanwhile reads."""
     neo.write(movies, progress=False)
+    vectors = {"User": (["u1"], np.ones((1, 2))), "Item": (["movies:2"], np.ones((1, 2)))}
+    neo.publish(ONE_RECOMMENDATION, run="r", vectors=vectors, property="emb")
     reader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
     before, counts = reader.snapshot(), reader.stats()
     read = []
@@ -630,14 +637,43 @@ def test_a_whole_graph_read_during_a_publish_is_read(neo, movies, monkeypatch):
         return publish_at_once(self, *args, **kwargs)
 
     monkeypatch.setattr(Neo4jStore, "_publish_at_once", read_meanwhile)
-    recommendations = pd.DataFrame(
-        {"user_id": ["u1"], "item_uid": ["movies:2"], "score": [1.0], "rank": [1], "model": ["m"]}
-    )
-    vectors = {"User": (["u1"], np.ones((1, 2))), "Item": (["movies:2"], np.ones((1, 2)))}
-    neo.publish(recommendations, run="r", vectors=vectors, property="emb")
+    neo.publish(ONE_RECOMMENDATION, run="r", vectors=vectors, property="emb")
     assert len(read) == 1
     assert_same_tables(read[0][0], before)
     assert read[0][1] == counts
+
+
+def test_a_whole_graph_read_is_refused_while_vectors_wait_for_their_index(neo, movies, monkeypatch):
+    """A publish or an embed that writes a property's first vectors of a kind, or vectors of
+    another dimension, makes their vector index after them: until it is made, Neo4j holds
+    them as a property of the nodes like any attribute. Before, a train or a graph stats
+    meanwhile read them as an attribute column of vectors (the users' `emb`); now the writer
+    says in its lock that it changes the graph, and the read is refused, naming it."""
+    neo.write(movies, progress=False)
+    reader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    before = reader.snapshot()
+    refusals = []
+    index_published = Neo4jStore._index_published
+
+    def read_first(self, *args, **kwargs):  # the vectors committed, their index not made
+        with pytest.raises(StoreError) as refused:
+            reader.snapshot()
+        refusals.append(str(refused.value))
+        return index_published(self, *args, **kwargs)
+
+    monkeypatch.setattr(Neo4jStore, "_index_published", read_first)
+    users = {"User": (["u1"], np.ones((1, 2)))}
+    neo.publish(ONE_RECOMMENDATION, run="r", vectors=users, property="emb")  # the first
+    neo.replace_vectors({"Item": (["movies:1"], np.ones((1, 3)))}, property="emb")  # Item's
+    users = {"User": (["u1"], np.ones((1, 4)))}
+    neo.publish(ONE_RECOMMENDATION, run="r", vectors=users, property="emb")  # of another size
+    monkeypatch.undo()
+    assert len(refusals) == 3
+    holder = f"{_lock_command(sys.argv)} (host {socket.gethostname()}, pid {os.getpid()}"
+    for message in refusals:
+        assert "a writer is changing the graph of database 'neo4j'" in message
+        assert holder in message
+    assert_same_tables(reader.snapshot(), before)  # the vectors indexed: no attribute
 
 
 def test_the_lock_is_released_on_failure_and_interrupt(neo, movies, monkeypatch, caplog):
