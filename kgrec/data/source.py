@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from graph_schema.tables import GraphTables
+from kgrec.store.base import READ_ATTEMPTS
 
 if TYPE_CHECKING:
     from kgrec.store.base import GraphStore
 
 TEXT_KINDS = ("User", "Item", "Entity")
-# how many times a read of text vectors that an embed changed midway is tried again
-READ_ATTEMPTS = 3
 
 
 def read_graph(
@@ -66,23 +65,28 @@ def read_text_vectors(
     vectors for some kinds and the other's for the rest. The record is read before and after
     the vectors; an embed commits its vectors and its record together, so a record that
     changed meanwhile means the vectors may be of two models, and they are read again (a
-    StoreError after :data:`READ_ATTEMPTS` tries). Readers take no lock: they never wait
+    StoreError after :data:`~kgrec.store.base.READ_ATTEMPTS` tries:
+    :func:`~kgrec.store.base.read_unchanged`). Readers take no lock: they never wait
     for, nor refuse, one another. Vectors a run published
     (:func:`~kgrec.text.embed.check_text_property`) are
     refused, so are those a publish wrote while they were read."""
     from kgrec.errors import StoreError
     from kgrec.store import redact
+    from kgrec.store.base import read_unchanged
     from kgrec.text.embed import check_text_property
 
-    for _ in range(READ_ATTEMPTS):
-        model = store.vector_model(property)
-        check_text_property(store, property)
-        text = {kind: store.read_vectors(kind, property=property) for kind in kinds}
-        if store.vector_model(property) == model and store.vector_run(property) is None:
-            return text, model
+    def read() -> dict[str, tuple[list[str], np.ndarray]]:
+        check_text_property(store, property)  # a run's vectors: refused
+        return {kind: store.read_vectors(kind, property=property) for kind in kinds}
 
-    raise StoreError(
-        f"{redact(store.uri)}: the text vectors {property!r} were replaced by another text "
-        f"model's while they were read, {READ_ATTEMPTS} times (a kgrec embed is running): "
-        "run again when it has finished"
+    def replaced(_: object) -> StoreError:
+        return StoreError(
+            f"{redact(store.uri)}: the text vectors {property!r} were replaced by another text "
+            f"model's while they were read, {READ_ATTEMPTS} times (a kgrec embed is running): "
+            "run again when it has finished"
+        )
+
+    text, (model, _) = read_unchanged(
+        read, lambda: (store.vector_model(property), store.vector_run(property)), replaced
     )
+    return text, model

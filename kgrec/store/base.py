@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables
 from graph_schema.validate import id_arguments
-from kgrec.errors import InputError
+from kgrec.errors import InputError, StoreError
+
+T = TypeVar("T")
+S = TypeVar("S")
+# how many times a read of several queries that a writer changed midway is tried
+READ_ATTEMPTS = 3
+
+
+def read_unchanged(
+    read: Callable[[], T],
+    state: Callable[[], S],
+    refusal: Callable[[S], StoreError],
+    *,
+    settled: Callable[[S], bool] = lambda state: True,
+) -> tuple[T, S]:
+    """``read()``, a read of several queries, as one, and the state it was read in: read
+    between two reads of ``state()`` (what a writer changes as it begins: the record of a
+    vector property's model, the holder of a Neo4j load lock), and again when the state was
+    not ``settled`` before it (a writer is changing what it reads) or changed by its end (one
+    did meanwhile), up to :data:`READ_ATTEMPTS` tries; then ``refusal(state)`` of the last
+    state read is raised. Readers take no lock: they never wait for, nor refuse, one
+    another."""
+    for _ in range(READ_ATTEMPTS):
+        last = state()
+        if settled(last):
+            result = read()
+            before, last = last, state()
+            if last == before:
+                return result, last
+    raise refusal(last)
 
 
 class GraphStore(ABC):

@@ -56,7 +56,7 @@ from kgrec.errors import KgrecError, StoreError
 from kgrec.explain import check_k, paths_table, unknown_ends_error
 from kgrec.files import process_runs
 from kgrec.store import queries as q
-from kgrec.store.base import GraphStore
+from kgrec.store.base import READ_ATTEMPTS, GraphStore, read_unchanged
 from kgrec.store.canonical import (
     NODE_TABLES,
     attach_to_items,
@@ -152,6 +152,7 @@ class Neo4jStore(GraphStore):
         self.vector_transaction_values = vector_transaction_values
         self._schema_applied = self._connected = False
         self._holding = False  # whether this object holds the load lock (load_lock)
+        self._token: str | None = None  # the token of the lock it holds
 
     def close(self) -> None:
         if self.owns_driver:
@@ -267,6 +268,7 @@ class Neo4jStore(GraphStore):
         with self._errors("applying graph_schema/schema.cypher"):
             self._apply_schema()
         with self._load_lock():
+            self._changes_graph()
             try:
                 self._write_batch(batch, progress, cleared)
             except KeyboardInterrupt:
@@ -457,11 +459,11 @@ class Neo4jStore(GraphStore):
         }
         self._take_lock(holder)
         _HELD.add(holder["token"])
-        self._holding = True
+        self._holding, self._token = True, holder["token"]
         try:
             yield
         finally:
-            self._holding = False
+            self._holding, self._token = False, None
             _HELD.discard(holder["token"])
             try:
                 self._run(q.UNLOCK_LOAD, token=holder["token"])
@@ -506,6 +508,13 @@ class Neo4jStore(GraphStore):
                 continue
             raise _locked_error(self.uri, self.database, current)
         raise StoreError(f"{self.uri}: could not take the load lock; try again")
+
+    def _changes_graph(self) -> None:
+        """Say in the load lock this object holds that its holder changes what a whole-graph
+        read gives (:meth:`_whole_graph`), before it does: a read meanwhile is refused."""
+        if self._token is not None:
+            with self._errors("marking the load lock as a graph writer's"):
+                self._run(q.MARK_GRAPH_WRITE, token=self._token)
 
     def _lock_holder(self) -> dict[str, Any] | None:
         found = self._run(q.LOCK_HOLDER, read=True)
@@ -643,6 +652,8 @@ class Neo4jStore(GraphStore):
                 self._apply_schema()
         with self._errors(f"writing the vectors of {', '.join(checked)}"):
             before, changed = self._check_replacement(checked, property)
+            if _indexed_after(checked, before, changed):
+                self._changes_graph()
             staged = _values(checked) > self.vector_transaction_values
             if not staged:
                 dropped = self._replace_vectors_at_once(checked, property, record)
@@ -772,6 +783,7 @@ class Neo4jStore(GraphStore):
             (i["name"], i["kind"], i["property"]) == ours and i["quantized"]
             for i in self._vector_indexes()
         ):
+            self._changes_graph()  # its vectors, unindexed, would read as an attribute
             self._run(q.drop_vector_index(kind, property))
         self._run(q.create_vector_index(kind, property), dimensions=int(dimensions))
 
@@ -953,6 +965,8 @@ class Neo4jStore(GraphStore):
                 else:  # some users': their vectors go beside the others, of the same dimension
                     checked = {kind: rows for kind, rows in checked.items() if rows[0]}
                     before, changed = self._check_addition(checked, property), []
+                if _indexed_after(checked, before, changed):
+                    self._changes_graph()
                 chunks = _FanOutChunks(
                     table.sort_values("user_id", kind="stable"),
                     "user_id",
@@ -1209,7 +1223,9 @@ class Neo4jStore(GraphStore):
     # -- reading ---------------------------------------------------------------------------
 
     def snapshot(self) -> GraphTables:
-        self._connect()
+        return self._whole_graph(self._snapshot)
+
+    def _snapshot(self) -> GraphTables:
         with self._errors("reading the graph"):
             skip = self._vector_properties()
             tables = {
@@ -1221,6 +1237,46 @@ class Neo4jStore(GraphStore):
                 "knowledge": self._nested(q.KNOWLEDGE, KNOWLEDGE, outer=2),
             }
         return GraphTables(**tables)
+
+    def _whole_graph(self, read: Callable[[], T]) -> T:
+        """``read()``, a read of the graph in several queries, never while a load writes it
+        (chunk by chunk: the graph is partly old, partly new): read again when a writer that
+        changes the graph's tables held the load lock before or after it, or one began
+        meanwhile (the token ``(:KgrecGraphWrite)`` holds changed: even one that ended before
+        it did), and refused after :data:`~kgrec.store.base.READ_ATTEMPTS` tries
+        (:func:`~kgrec.store.base.read_unchanged`). A publish or an embed holds the lock but
+        changes none of the tables: read meanwhile, unless it makes a vector index after
+        writing the vectors (:func:`_indexed_after`; they would read as an attribute until
+        it is made). So is the graph within a block of this object's that holds the lock
+        (its own writes are done)."""
+        self._connect()
+
+        def state() -> dict[str, Any]:
+            with self._errors("reading the load lock"):
+                return self._run(q.GRAPH_WRITE_STATE, read=True)[0]
+
+        def settled(state: dict[str, Any]) -> bool:
+            own = self._holding and state["token"] == self._token
+            return state["token"] is None or state["graph"] is False or own
+
+        return read_unchanged(read, state, self._writing_error, settled=settled)[0]
+
+    def _writing_error(self, state: dict[str, Any]) -> StoreError:
+        """The refusal of a whole-graph read that a writer changed during every try
+        (``state``: the load lock's holder after the last, as ``GRAPH_WRITE_STATE`` reads it)."""
+        if state["token"] is None:  # loads began and ended during every try
+            return StoreError(
+                f"{self.uri}: writers changed the graph of database {self.database!r} while it "
+                f"was read, {READ_ATTEMPTS} times: run again when they have finished"
+            )
+        command = state.get("command") or "no command recorded"
+        return StoreError(
+            f"{self.uri}: a writer is changing the graph of database {self.database!r}: {command} "
+            f"(host {state['host']}, pid {state['pid']}, started {state['started']}) holds its "
+            "load lock, and a read of the graph now would be partly old, partly new: run again "
+            "when it has finished. If it died, clear its lock with: kgrec graph unlock "
+            f"--store {self.uri}"
+        )
 
     def _nested(self, query: str, spec: TableSpec, outer: int) -> pd.DataFrame:
         """A table from records of ``outer`` single values followed by parallel lists."""
@@ -1278,7 +1334,9 @@ class Neo4jStore(GraphStore):
         return stored_form(spec, frame.drop(columns=list(attributes))).assign(**attributes)
 
     def stats(self) -> dict[str, Any]:
-        self._connect()
+        return self._whole_graph(self._stats)
+
+    def _stats(self) -> dict[str, Any]:
         with self._errors("counting the graph"):
             counts = self._run(q.COUNTS, read=True)[0]
             domains = {
@@ -1441,6 +1499,20 @@ def _run_parameters(property: str, record: Mapping[str, Any]) -> dict[str, Any]:
         "weights": record.get("weights"),
         "item_norm": record.get("item_norm"),
     }
+
+
+def _indexed_after(
+    checked: dict[str, tuple[list[str], np.ndarray]],
+    before: dict[str, int | None],
+    changed: list[str],
+) -> bool:
+    """Whether a write of ``checked`` makes a vector index after its vectors: a kind's first
+    vectors of the property, or of another dimension (``before``, ``changed``: as
+    :meth:`Neo4jStore._check_replacement` gives them). Until it is made, a whole-graph read
+    would take them for an attribute of the nodes."""
+    return any(
+        keys and (before[kind] is None or kind in changed) for kind, (keys, _) in checked.items()
+    )
 
 
 def _checked_vectors(

@@ -554,9 +554,33 @@ LOCK_CONSTRAINT = (
 )
 # $pid_namespace: the holder's pid namespace (since session 44; null off Linux), which tells a
 # process of another container of the same host name apart from one of this process's machine
+# graph: whether the holder changes the graph's tables, which a whole-graph read (snapshot,
+# stats) gives (since session 44: a load's lock is marked so by MARK_GRAPH_WRITE, and so is a
+# vector writer's that makes an index after its vectors; null in an older kgrec's lock, which
+# may be a load's)
 LOCK_LOAD = """
 CREATE (:KgrecLock {name: 'load', token: $token, host: $host, pid: $pid,
-                   pid_namespace: $pid_namespace, command: $command, started: datetime()})
+                   pid_namespace: $pid_namespace, command: $command, started: datetime(),
+                   graph: false})
+"""
+# A load (or such a vector writer), before it writes: its lock says it changes the graph, and
+# (:KgrecGraphWrite), which stays, holds its token: a whole-graph read that finds that token
+# changed (or a lock that says so) after its queries read while one wrote, even one that began
+# and ended between them
+MARK_GRAPH_WRITE = """
+MERGE (w:KgrecGraphWrite)
+SET w.token = $token
+WITH w
+OPTIONAL MATCH (l:KgrecLock {name: 'load', token: $token})
+SET l.graph = true
+"""
+# what a whole-graph read compares before and after its queries: the lock's holder, whether
+# it changes the graph, and the last graph writer's token
+GRAPH_WRITE_STATE = """
+OPTIONAL MATCH (l:KgrecLock {name: 'load'})
+OPTIONAL MATCH (w:KgrecGraphWrite)
+RETURN l.token AS token, l.host AS host, l.pid AS pid, l.command AS command,
+       toString(l.started) AS started, l.graph AS graph, w.token AS written
 """
 LOCK_HOLDER = """
 MATCH (l:KgrecLock {name: 'load'})

@@ -119,8 +119,9 @@ def test_names_from_data_stay_data(neo, movies):
     assert count(driver, "MATCH ()-[r:RELATED {relation: $r}]->() RETURN count(r)", r=weird) == 1
     labels = {r[0] for r in driver.execute_query("CALL db.labels()").records}
     types = {r[0] for r in driver.execute_query("CALL db.relationshipTypes()").records}
-    # + the load lock and the record of a vector property's text model
-    assert labels <= {*NODE_KINDS, "KgrecLock", "KgrecVectors"} and types <= set(REL_KINDS)
+    # + the load lock, the last load's token and the record of a vector property's text model
+    kgrec = {"KgrecLock", "KgrecGraphWrite", "KgrecVectors"}
+    assert labels <= {*NODE_KINDS, *kgrec} and types <= set(REL_KINDS)
     title = "O'Brien `quoted`\nline"
     assert count(driver, "MATCH (i:Item {title: $t}) RETURN count(i)", t=title) == 1
 
@@ -296,15 +297,14 @@ def hold_lock_elsewhere(driver, command="kgrec load recbole x"):
 
 def test_a_second_load_is_refused_while_one_holds_the_lock(neo, movies, monkeypatch):
     neo.write(movies, progress=False)  # schema and lock constraint in place
+    before = neo.stats()  # (refused while a load holds the lock)
     hold_lock_elsewhere(neo.driver)
-    before = neo.stats()
     with pytest.raises(StoreError) as info:
         neo.write(movies, progress=False)
     message = str(info.value)
     holds = "another writer holds the load lock of database"
     for part in (holds, "kgrec load recbole x (host elsewhere, pid 4242", "unlock"):
         assert part in message
-    assert neo.stats() == before
     with pytest.raises(StoreError, match=r"another writer .* pid 4242"):
         neo.check()  # what `kgrec load` calls before it parses its files
     assert [h["host"] for h in lock_holder(neo.driver)] == ["elsewhere"]  # not ours to clear
@@ -312,6 +312,7 @@ def test_a_second_load_is_refused_while_one_holds_the_lock(neo, movies, monkeypa
     monkeypatch.setenv("NEO4J_URI", neo.uri)
     assert main(["graph", "unlock"]) == 0
     assert lock_holder(neo.driver) == []
+    assert neo.stats() == before
     neo.write(movies, progress=False)
     assert lock_holder(neo.driver) == []
 
@@ -515,22 +516,164 @@ def test_the_lock_of_a_writer_in_another_pid_namespace_of_this_host_is_kept(neo,
         "pid_namespace: $space, command: 'kgrec load recbole x', started: datetime()})"
     )
     host = socket.gethostname()
+    before = neo.stats()  # (refused while a load holds the lock)
     neo.driver.execute_query(lock, host=host, pid=dead_pid, space="pid:[1]")
-    before = neo.stats()
     refused = rf"another writer .*: kgrec load recbole x \(host {host}, pid {dead_pid}, "
     with pytest.raises(StoreError, match=refused):
         neo.check()  # what `kgrec load` calls before it parses its files
     with pytest.raises(StoreError, match=refused):
         neo.write(movies, progress=False)
-    assert neo.stats() == before
     assert [h["pid_namespace"] for h in lock_holder(neo.driver)] == ["pid:[1]"]
     neo.break_lock()
+    assert neo.stats() == before
     own = os.readlink("/proc/self/ns/pid")
     with neo.load_lock():  # a lock taken records the taker's namespace
         assert [h["pid_namespace"] for h in lock_holder(neo.driver)] == [own]
     neo.driver.execute_query(lock, host=host, pid=dead_pid, space=own)
     neo.write(movies, progress=False)
     assert lock_holder(neo.driver) == []
+
+
+# -- whole-graph reads while a writer writes -------------------------------------------------
+
+
+def assert_same_tables(a, b) -> None:
+    for name, table in a.tables().items():
+        pd.testing.assert_frame_equal(table, b.tables()[name], obj=name)
+
+
+def newcomers(make_graph):
+    """Two users a load adds, with their interactions, to the movies graph."""
+    return make_graph(
+        users=[{"user_id": "n1"}, {"user_id": "n2"}],
+        interactions=[("n1", "movies:1", 4.0, None), ("n2", "books:1", 3.0, None)],
+    )
+
+
+def test_a_whole_graph_read_is_refused_while_a_load_writes(neo, movies, make_graph, monkeypatch):
+    """A Neo4j load commits chunk by chunk: between two of them the graph is partly old,
+    partly new. Before, snapshot() (kgrec train, tune, recommend, embed) and stats() (kgrec
+    graph stats) read it in several queries without a look at the load lock: a train started
+    during a load trained on whatever the queries met, users without their interactions, with
+    no word. Now, while a load holds the lock, they are refused, naming it; after it, read."""
+    neo.write(movies, progress=False)
+    reader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    refusals = []
+    write_chunks = Neo4jStore._write_chunks
+
+    def read_midway(self, name, *args, **kwargs):
+        write_chunks(self, name, *args, **kwargs)
+        if name == "users":  # the newcomers written, not yet their interactions
+            for read in (reader.snapshot, reader.stats):
+                with pytest.raises(StoreError) as refused:
+                    read()
+                refusals.append(str(refused.value))
+
+    monkeypatch.setattr(Neo4jStore, "_write_chunks", read_midway)
+    neo.write(newcomers(make_graph), progress=False)
+    monkeypatch.undo()
+    assert len(refusals) == 2
+    holder = f"{_lock_command(sys.argv)} (host {socket.gethostname()}, pid {os.getpid()}"
+    for message in refusals:
+        changing = f"{neo.uri}: a writer is changing the graph of database 'neo4j': "
+        assert message.startswith(changing)
+        for part in (holder, "run again when it has finished", "kgrec graph unlock"):
+            assert part in message, part
+    snapshot = reader.snapshot()  # the load done: read
+    assert {"n1", "n2"} <= set(snapshot.users["user_id"])
+    assert {"n1", "n2"} <= set(snapshot.interactions["user_id"])
+    # the lock of a kgrec before session 44 says nothing of what its holder writes: a load's
+    before = reader.stats()
+    hold_lock_elsewhere(neo.driver)
+    for read in (reader.snapshot, reader.stats):
+        with pytest.raises(StoreError, match=r"kgrec load recbole x \(host elsewhere, pid 4242"):
+            read()
+    neo.break_lock()
+    assert reader.stats() == before
+
+
+def test_a_whole_graph_read_that_a_load_overtook_reads_again(neo, movies, make_graph, monkeypatch):
+    """A load that begins and ends between two of snapshot()'s queries leaves no lock to see
+    before or after them. Before, the read gave the users of the graph before it with the
+    interactions of the graph after it (the newcomers' interactions, not the newcomers). Now
+    the read starts again and gives the graph after it, whole."""
+    neo.write(movies, progress=False)
+    loader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    nested = Neo4jStore._nested
+    loads = []
+
+    def load_between(self, *args, **kwargs):
+        if not loads:  # users, items and entities read; the interactions not yet
+            loads.append(loader.write(newcomers(make_graph), progress=False))
+        return nested(self, *args, **kwargs)
+
+    monkeypatch.setattr(Neo4jStore, "_nested", load_between)
+    snapshot = neo.snapshot()
+    monkeypatch.undo()
+    assert len(loads) == 1
+    assert {"n1", "n2"} <= set(snapshot.users["user_id"])
+    assert_same_tables(snapshot, neo.snapshot())
+
+
+ONE_RECOMMENDATION = pd.DataFrame(
+    {"user_id": ["u1"], "item_uid": ["movies:2"], "score": [1.0], "rank": [1], "model": ["m"]}
+)
+
+
+def test_a_whole_graph_read_during_a_publish_is_read(neo, movies, monkeypatch):
+    """A publish (kgrec recommend) holds the load lock but changes no table a whole-graph read
+    gives (its edges and vectors are none of them): a train or a graph stats meanwhile reads."""
+    neo.write(movies, progress=False)
+    vectors = {"User": (["u1"], np.ones((1, 2))), "Item": (["movies:2"], np.ones((1, 2)))}
+    neo.publish(ONE_RECOMMENDATION, run="r", vectors=vectors, property="emb")
+    reader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    before, counts = reader.snapshot(), reader.stats()
+    read = []
+    publish_at_once = Neo4jStore._publish_at_once
+
+    def read_meanwhile(self, *args, **kwargs):
+        assert lock_holder(self.driver)  # the publish holds the lock
+        read.append((reader.snapshot(), reader.stats()))
+        return publish_at_once(self, *args, **kwargs)
+
+    monkeypatch.setattr(Neo4jStore, "_publish_at_once", read_meanwhile)
+    neo.publish(ONE_RECOMMENDATION, run="r", vectors=vectors, property="emb")
+    assert len(read) == 1
+    assert_same_tables(read[0][0], before)
+    assert read[0][1] == counts
+
+
+def test_a_whole_graph_read_is_refused_while_vectors_wait_for_their_index(neo, movies, monkeypatch):
+    """A publish or an embed that writes a property's first vectors of a kind, or vectors of
+    another dimension, makes their vector index after them: until it is made, Neo4j holds
+    them as a property of the nodes like any attribute. Before, a train or a graph stats
+    meanwhile read them as an attribute column of vectors (the users' `emb`); now the writer
+    says in its lock that it changes the graph, and the read is refused, naming it."""
+    neo.write(movies, progress=False)
+    reader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    before = reader.snapshot()
+    refusals = []
+    index_published = Neo4jStore._index_published
+
+    def read_first(self, *args, **kwargs):  # the vectors committed, their index not made
+        with pytest.raises(StoreError) as refused:
+            reader.snapshot()
+        refusals.append(str(refused.value))
+        return index_published(self, *args, **kwargs)
+
+    monkeypatch.setattr(Neo4jStore, "_index_published", read_first)
+    users = {"User": (["u1"], np.ones((1, 2)))}
+    neo.publish(ONE_RECOMMENDATION, run="r", vectors=users, property="emb")  # the first
+    neo.replace_vectors({"Item": (["movies:1"], np.ones((1, 3)))}, property="emb")  # Item's
+    users = {"User": (["u1"], np.ones((1, 4)))}
+    neo.publish(ONE_RECOMMENDATION, run="r", vectors=users, property="emb")  # of another size
+    monkeypatch.undo()
+    assert len(refusals) == 3
+    holder = f"{_lock_command(sys.argv)} (host {socket.gethostname()}, pid {os.getpid()}"
+    for message in refusals:
+        assert "a writer is changing the graph of database 'neo4j'" in message
+        assert holder in message
+    assert_same_tables(reader.snapshot(), before)  # the vectors indexed: no attribute
 
 
 def test_the_lock_is_released_on_failure_and_interrupt(neo, movies, monkeypatch, caplog):
