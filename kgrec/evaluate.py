@@ -195,8 +195,8 @@ def _ranked(
         known=known,
         batch_size=batch_size,
     )
-    # an empty slot is a masked item's: -inf (a NaN score is rank's error); an item whose score
-    # overflowed to +inf (float16, say) is the user's best, not an empty slot
+    # an empty slot is a masked item's: -inf (a NaN or infinite score, one that overflowed
+    # float16 say, is rank's error, never an empty slot)
     top = position[items].where(scores != float("-inf"), torch.tensor(len(candidates)))
     return users, top, torch.stack([rows, position[held_out[1]]])
 

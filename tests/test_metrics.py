@@ -332,21 +332,23 @@ def test_new_only_with_fewer_new_items_than_k_says_why(caplog) -> None:
     assert out == {"users": 0} and "2 new item(s), fewer than the smallest k (10)" in caplog.text
 
 
-def test_an_item_whose_score_overflows_to_inf_is_ranked_not_an_empty_slot() -> None:
-    # before: a +inf score was taken for an empty slot (as masked items' -inf), so the
-    # user's best item, held out, counted as no hit: hit@10 0 and one item short of coverage
+def test_an_item_whose_score_overflows_to_inf_is_an_error_not_an_empty_slot() -> None:
+    # session 43: a +inf score was taken for an empty slot (as masked items' -inf), so the
+    # user's best item, held out, counted as no hit: hit@10 0 and one item short of coverage.
+    # Since session 44 a score of +inf is no ranking at all (kgrec.ranking.rank: NaN or
+    # infinite scores are the model's divergence), so the metrics are never computed from it
     from kgrec.data.split import Split
     from kgrec.evaluate import evaluate_embeddings
+    from kgrec.ranking import NaNScores
 
     user_emb = torch.tensor([[300.0, 300.0]]).half()
     item_emb = torch.cat([torch.full((29, 2), 0.5), torch.tensor([[300.0, 300.0]])]).half()
     assert torch.isposinf(user_emb @ item_emb[-1]).all()  # 180000 overflows float16
     none = torch.empty(2, 0, dtype=torch.long)
     split = Split(0, torch.tensor([[0], [0]]), none, torch.tensor([[0], [29]]))
-    got = evaluate_embeddings(user_emb, item_emb, torch.zeros(30, dtype=torch.long), split, "test")
-    assert got["all"]["hit@10"] == 1.0 and got["all"]["mrr@10"] == 1.0
-    # item 0 is known; the other 28 and the best one fill the top 20
-    assert got["all"]["coverage@20"] == pytest.approx(20 / 30)
+    with pytest.raises(NaNScores, match=r"NaN or infinite for 1 user\(s\) \('0'\)") as error:
+        evaluate_embeddings(user_emb, item_emb, torch.zeros(30, dtype=torch.long), split, "test")
+    assert error.value.users == [0]
 
 
 @pytest.mark.parametrize("phase", ["valid", "test"])
