@@ -604,6 +604,7 @@ def test_text_mode_needs_the_added_text_input(tmp_path, text_store):
 
 
 def test_dropped_ids_leave_the_text_output_alone():
+    torch.manual_seed(0)  # the same numbers whatever tests ran before
     layer = TextInput(3, 2, hidden_channels=4, mode="add")
     x, text = torch.randn(5, 2), torch.randn(5, 3)
     mask = torch.tensor([True, True, False, True, True])
@@ -617,7 +618,9 @@ def test_dropped_ids_leave_the_text_output_alone():
     assert torch.equal(dropped[[0, 3, 4]], full[[0, 3, 4]])
     # rows of a subgraph: n_id picks their entries
     sub = layer(x[[1, 3]], text[[1, 3]], mask[[1, 3]], n_id=torch.tensor([1, 3]))
-    assert torch.allclose(sub, dropped[[1, 3]])
+    # the same to rounding: the MLP on 2 rows runs other kernels than on 5 (6e-8 apart, past
+    # allclose's default near 0 for an output of about 0.001, as the CPU rounds)
+    assert torch.allclose(sub, dropped[[1, 3]], atol=1e-6)
     with pytest.raises(ValueError, match="'only' mode"):
         TextInput(3, 2, mode="only").drop_ids(torch.ones(5, dtype=torch.bool))
 
