@@ -169,7 +169,7 @@ def test_the_student_reads_attributes_beside_the_text():
 
 
 def test_the_ensemble_averages_its_members():
-    text = torch.randn(20, 5)
+    text = torch.randn(20, 5, generator=torch.Generator().manual_seed(0))  # not what ran before
     members = []
     for seed in range(3):
         torch.manual_seed(seed)
@@ -179,7 +179,8 @@ def test_the_ensemble_averages_its_members():
         outputs = torch.stack([member() for member in members])
         assert not torch.allclose(outputs[0], outputs[1])  # initialised apart
         assert torch.allclose(ensemble(), outputs.mean(0))
-        assert torch.allclose(ensemble(torch.tensor([4, 2])), outputs.mean(0)[[4, 2]])
+        # two rows run other kernels than twenty: the same to rounding, as embed_text's
+        assert torch.allclose(ensemble(torch.tensor([4, 2])), outputs.mean(0)[[4, 2]], atol=1e-6)
         assert torch.allclose(ensemble.embed_text(text[:2]), outputs.mean(0)[:2], atol=1e-6)
     with pytest.raises(ValueError, match="share their items"):
         StudentEnsemble([members[0], ContentStudent(torch.randn(20, 5), 4)])
