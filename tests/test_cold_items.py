@@ -169,7 +169,7 @@ def test_the_student_reads_attributes_beside_the_text():
 
 
 def test_the_ensemble_averages_its_members():
-    text = torch.randn(20, 5)
+    text = torch.randn(20, 5, generator=torch.Generator().manual_seed(0))  # not what ran before
     members = []
     for seed in range(3):
         torch.manual_seed(seed)
@@ -179,7 +179,8 @@ def test_the_ensemble_averages_its_members():
         outputs = torch.stack([member() for member in members])
         assert not torch.allclose(outputs[0], outputs[1])  # initialised apart
         assert torch.allclose(ensemble(), outputs.mean(0))
-        assert torch.allclose(ensemble(torch.tensor([4, 2])), outputs.mean(0)[[4, 2]])
+        # two rows run other kernels than twenty: the same to rounding, as embed_text's
+        assert torch.allclose(ensemble(torch.tensor([4, 2])), outputs.mean(0)[[4, 2]], atol=1e-6)
         assert torch.allclose(ensemble.embed_text(text[:2]), outputs.mean(0)[:2], atol=1e-6)
     with pytest.raises(ValueError, match="share their items"):
         StudentEnsemble([members[0], ContentStudent(torch.randn(20, 5), 4)])
@@ -604,6 +605,7 @@ def test_text_mode_needs_the_added_text_input(tmp_path, text_store):
 
 
 def test_dropped_ids_leave_the_text_output_alone():
+    torch.manual_seed(0)  # the same numbers whatever tests ran before
     layer = TextInput(3, 2, hidden_channels=4, mode="add")
     x, text = torch.randn(5, 2), torch.randn(5, 3)
     mask = torch.tensor([True, True, False, True, True])
@@ -617,7 +619,9 @@ def test_dropped_ids_leave_the_text_output_alone():
     assert torch.equal(dropped[[0, 3, 4]], full[[0, 3, 4]])
     # rows of a subgraph: n_id picks their entries
     sub = layer(x[[1, 3]], text[[1, 3]], mask[[1, 3]], n_id=torch.tensor([1, 3]))
-    assert torch.allclose(sub, dropped[[1, 3]])
+    # the same to rounding: the MLP on 2 rows runs other kernels than on 5 (6e-8 apart, past
+    # allclose's default near 0 for an output of about 0.001, as the CPU rounds)
+    assert torch.allclose(sub, dropped[[1, 3]], atol=1e-6)
     with pytest.raises(ValueError, match="'only' mode"):
         TextInput(3, 2, mode="only").drop_ids(torch.ones(5, dtype=torch.bool))
 

@@ -133,7 +133,9 @@ def test_with_domains_each_positive_draws_its_negatives_from_its_own_domain(item
     # vector is the same whoever is folded in beside them, as without domains
     both = [torch.tensor([0, 4]), torch.tensor([1])]
     folded = fold_in_users(items, both, domains=domains)
-    assert torch.equal(folded[1], fold_in_users(items, both[1:], domains=domains)[0])
+    # (the same to rounding: a batch of two may be solved by other kernels than one alone)
+    alone = fold_in_users(items, both[1:], domains=domains)[0]
+    assert torch.allclose(folded[1], alone, atol=1e-6)
     # one domain: the same draws, so the same vectors, as negatives from every item
     one = torch.zeros(6, dtype=torch.long)
     assert torch.equal(fold_in_users(items, both, domains=one), fold_in_users(items, both))

@@ -49,7 +49,8 @@ def test_rank_masks_known_items_and_keeps_candidates_only(max_scores):
             key=lambda i: -float(user_emb[user] @ item_emb[i]),
         )[:5]
         assert items[row].tolist() == expected
-        assert torch.allclose(scores[row], user_emb[user] @ item_emb[expected].T)
+        # to rounding: a batch of users is scored by other kernels than one user's vector
+        assert torch.allclose(scores[row], user_emb[user] @ item_emb[expected].T, atol=1e-6)
 
 
 def test_rank_leaves_minus_inf_where_a_user_has_too_few_items_left():
