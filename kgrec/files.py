@@ -126,6 +126,12 @@ def remove_killed_temporaries(path: Path) -> None:
         log.info("removed %s, which a killed write of %s left", entry, path.name)
 
 
+def no_link(path: str, flags: int) -> int:
+    """``open``'s opener that refuses a link (ELOOP) where a plain file is expected: a lock
+    file opened for appending through a link would make the file it points to."""
+    return os.open(path, flags | os.O_NOFOLLOW, 0o666)
+
+
 def locked(path: Path) -> bool:
     """Whether a running process holds a lock (flock) on ``path``, a file or a folder: a
     download's marker, a split's staging folder, which a process of another container on the

@@ -96,7 +96,7 @@ from kgrec.experiment import (
     unread_options,
     warm_start,
 )
-from kgrec.files import first_missing, remove_made, write_atomic
+from kgrec.files import first_missing, no_link, remove_made, write_atomic
 from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.plots import tune_trials
@@ -2123,7 +2123,7 @@ class _lock:
                     f"holds a plain lock file: remove the link",
                     file=str(self.path),
                 ) from None
-            self.file = open(self.path, "a", opener=_no_link)  # noqa: SIM115 - held until __exit__
+            self.file = open(self.path, "a", opener=no_link)  # noqa: SIM115 - held until __exit__
 
     def _make_folder(self) -> None:
         try:
@@ -2159,11 +2159,6 @@ class _lock:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
-
-
-def _no_link(path: str, flags: int) -> int:
-    """``open``'s opener that refuses a link (ELOOP) where a plain file is expected."""
-    return os.open(path, flags | os.O_NOFOLLOW, 0o666)
 
 
 # how many times a run takes the lock again when the folder or its lock file was removed as

@@ -61,7 +61,7 @@ from graph_schema.tables import (
 from graph_schema.validate import id_argument, id_arguments
 from kgrec.errors import StoreError, few
 from kgrec.explain import GraphIndex, check_k, explain
-from kgrec.files import process_runs
+from kgrec.files import no_link, process_runs
 from kgrec.store.base import GraphStore
 from kgrec.store.canonical import (
     attach_to_items,
@@ -658,8 +658,7 @@ class LocalStore(GraphStore):
             )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW  # (a link: refused)
-            lock = os.fdopen(os.open(self.path / LOCK, flags, 0o666), "a")
+            lock = open(self.path / LOCK, "a", opener=no_link)  # noqa: SIM115 - held for the block
         except OSError as exc:
             raise StoreError(f"{self.uri}: cannot open the store folder: {exc}") from exc
         with lock:
