@@ -151,8 +151,7 @@ class Neo4jStore(GraphStore):
         self.publish_transaction_rows = publish_transaction_rows
         self.vector_transaction_values = vector_transaction_values
         self._schema_applied = self._connected = False
-        self._holding = False  # whether this object holds the load lock (load_lock)
-        self._token: str | None = None  # the token of the lock it holds
+        self._token: str | None = None  # the load lock's token while this object holds it
 
     def close(self) -> None:
         if self.owns_driver:
@@ -447,7 +446,7 @@ class Neo4jStore(GraphStore):
         error, Ctrl-C). A second load meanwhile is refused, naming this one. Within a block of
         this object's that holds it already (a publish in ``Run.publish``'s), the block simply
         runs."""
-        if self._holding:
+        if self._token is not None:
             yield
             return
         holder = {
@@ -459,11 +458,11 @@ class Neo4jStore(GraphStore):
         }
         self._take_lock(holder)
         _HELD.add(holder["token"])
-        self._holding, self._token = True, holder["token"]
+        self._token = holder["token"]
         try:
             yield
         finally:
-            self._holding, self._token = False, None
+            self._token = None
             _HELD.discard(holder["token"])
             try:
                 self._run(q.UNLOCK_LOAD, token=holder["token"])
@@ -1256,7 +1255,7 @@ class Neo4jStore(GraphStore):
                 return self._run(q.GRAPH_WRITE_STATE, read=True)[0]
 
         def settled(state: dict[str, Any]) -> bool:
-            own = self._holding and state["token"] == self._token
+            own = self._token is not None and state["token"] == self._token
             return state["token"] is None or state["graph"] is False or own
 
         return read_unchanged(read, state, self._writing_error, settled=settled)[0]
@@ -1269,13 +1268,10 @@ class Neo4jStore(GraphStore):
                 f"{self.uri}: writers changed the graph of database {self.database!r} while it "
                 f"was read, {READ_ATTEMPTS} times: run again when they have finished"
             )
-        command = state.get("command") or "no command recorded"
         return StoreError(
-            f"{self.uri}: a writer is changing the graph of database {self.database!r}: {command} "
-            f"(host {state['host']}, pid {state['pid']}, started {state['started']}) holds its "
-            "load lock, and a read of the graph now would be partly old, partly new: run again "
-            "when it has finished. If it died, clear its lock with: kgrec graph unlock "
-            f"--store {self.uri}"
+            f"{self.uri}: a writer is changing the graph of database {self.database!r}: "
+            f"{_holder(state)} holds its load lock, and a read of the graph now would be partly "
+            f"old, partly new: run again when it has finished. {_unlock(self.uri)}"
         )
 
     def _nested(self, query: str, spec: TableSpec, outer: int) -> pd.DataFrame:
@@ -1542,13 +1538,22 @@ def _locked_error(uri: str, database: str, holder: Mapping[str, Any]) -> StoreEr
     """The refusal of a writer while ``holder`` holds the load lock of ``database``: named by
     the command the lock records (a load, an embed, a publishing ``kgrec recommend``, a Python
     process's vector write), not taken to be a load."""
-    command = holder.get("command") or "no command recorded"
     return StoreError(
-        f"{uri}: another writer holds the load lock of database {database!r}: {command} (host "
-        f"{holder['host']}, pid {holder['pid']}, started {holder['started']}); one writer (a "
-        "load, embed, publish or vector write) per database at a time: wait for it to end. "
-        f"If it died, clear its lock with: kgrec graph unlock --store {uri}"
+        f"{uri}: another writer holds the load lock of database {database!r}: {_holder(holder)}; "
+        "one writer (a load, embed, publish or vector write) per database at a time: wait for "
+        f"it to end. {_unlock(uri)}"
     )
+
+
+def _holder(holder: Mapping[str, Any]) -> str:
+    """The holder of a load lock, as its refusals name it: command, host, pid and start."""
+    command = holder.get("command") or "no command recorded"
+    return f"{command} (host {holder['host']}, pid {holder['pid']}, started {holder['started']})"
+
+
+def _unlock(uri: str) -> str:
+    """What a refusal by a load lock says to do where its holder died."""
+    return f"If it died, clear its lock with: kgrec graph unlock --store {uri}"
 
 
 def _dead(holder: dict[str, Any]) -> bool:
