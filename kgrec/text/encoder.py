@@ -276,10 +276,9 @@ class TextEncoder:
             with torch.no_grad():
                 model(**{k: trial[k].to(self.device) for k in _INPUTS if k in trial})
         except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelNotFoundError(
                 f"the model in {self.source.path} ({type(model).__name__}) does not encode text "
-                f"as a sentence encoder (token vectors from input_ids alone): {first}"
+                f"as a sentence encoder (token vectors from input_ids alone): {_first_line(exc)}"
             ) from None
 
     @property
@@ -369,8 +368,13 @@ def _sentence_bert_config(path: Path) -> dict:
 
 
 def _cannot_load(path: Path, exc: Exception) -> str:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"cannot load the model in {path}: {first}"
+    return f"cannot load the model in {path}: {_first_line(exc)}"
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of ``exc``'s message (its type's name where it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _max_length(path: Path, settings: dict, tokenizer, config, asked: int | None) -> int:
