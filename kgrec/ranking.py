@@ -53,8 +53,8 @@ def rank(
     among the candidates (a diverged model, or overflowing scores) is a :class:`NaNScores`
     naming every user who has one. A batch holds at most ``batch_size`` users and
     ``max_scores`` scores (128 MB of float32 by default), so memory does not grow with the
-    catalogue. Scores are computed on the
-    embeddings' device (a GPU, say); the index tensors may be on the CPU, and the results are.
+    catalogue. Scores are computed on the embeddings' device (a GPU, say); the index tensors
+    may be on the CPU, and the results are.
     """
     check_k(k)
     device = user_emb.device

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from graph_schema.tables import GraphTables
-from kgrec.store.base import READ_ATTEMPTS
+from kgrec.store.base import READ_ATTEMPTS, read_unchanged
 
 if TYPE_CHECKING:
     from kgrec.store.base import GraphStore
@@ -72,7 +72,6 @@ def read_text_vectors(
     refused, so are those a publish wrote while they were read."""
     from kgrec.errors import StoreError
     from kgrec.store import redact
-    from kgrec.store.base import read_unchanged
     from kgrec.text.embed import check_text_property
 
     def read() -> dict[str, tuple[list[str], np.ndarray]]:

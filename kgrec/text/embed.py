@@ -47,8 +47,8 @@ def check_text_property(store: GraphStore, property: str, *, embed: bool = False
     """An InputError when ``store``'s vectors ``property`` are a run's published embeddings
     (:meth:`~kgrec.store.base.GraphStore.vector_run`), not text vectors: a model reading them
     as node text would train on, or serve, another run's outputs. So are, read as text,
-    vectors at :data:`VECTOR_PROPERTY` that record neither a run nor a
-    text model: a kgrec before session 29 published runs there without a record. With
+    vectors at :data:`VECTOR_PROPERTY` that record neither a run nor a text model: a kgrec
+    before session 29 published runs there without a record. With
     ``embed`` (``kgrec embed``, before it writes): text vectors written there would replace
     the run's, and the store would record them as a text model's."""
     from kgrec.errors import InputError
