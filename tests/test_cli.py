@@ -16,12 +16,18 @@ from kgrec.cli import COMMANDS, build_parser, main
 from kgrec.store.local import LocalStore
 
 
+def _python(script: str) -> subprocess.CompletedProcess:
+    """``script`` run in a new Python (nothing imported yet), its output captured."""
+    command = [sys.executable, "-c", script]
+    return subprocess.run(command, capture_output=True, text=True, check=True)
+
+
 def test_a_named_command_imports_only_its_own_module():
     script = (
         "import sys; from kgrec.cli import build_parser; build_parser(['load', '--help']); "
         "print('torch' in sys.modules, 'kgrec.commands.train' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    out = _python(script)
     assert out.stdout.split() == ["False", "False"]
 
 
@@ -33,7 +39,7 @@ def test_no_command_imports_pyg_to_parse_its_arguments():
         "for name in COMMANDS:\n    build_parser([name])\n"
         "print('torch_geometric' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    out = _python(script)
     assert out.stdout.split() == ["False"]
 
 
@@ -51,7 +57,7 @@ def test_the_listing_imports_no_command_and_prints_no_warning():
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print('torch' in sys.modules, any(m.startswith('kgrec.commands.') for m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    out = _python(script)
     assert out.stdout.split()[-2:] == ["False", "False"]
     assert "train a model" in out.stdout
     assert out.stderr == ""
