@@ -510,7 +510,7 @@ class Neo4jStore(GraphStore):
 
     def _changes_graph(self) -> None:
         """Say in the load lock this object holds that its holder changes what a whole-graph
-        read gives (:meth:`_whole_graph`), before it does: a read meanwhile is refused."""
+        read gives (:meth:`read_as_one`), before it does: a read meanwhile is refused."""
         if self._token is not None:
             with self._errors("marking the load lock as a graph writer's"):
                 self._run(q.MARK_GRAPH_WRITE, token=self._token)
@@ -1222,7 +1222,7 @@ class Neo4jStore(GraphStore):
     # -- reading ---------------------------------------------------------------------------
 
     def snapshot(self) -> GraphTables:
-        return self._whole_graph(self._snapshot)
+        return self.read_as_one(self._snapshot)
 
     def _snapshot(self) -> GraphTables:
         with self._errors("reading the graph"):
@@ -1237,8 +1237,9 @@ class Neo4jStore(GraphStore):
             }
         return GraphTables(**tables)
 
-    def _whole_graph(self, read: Callable[[], T]) -> T:
-        """``read()``, a read of the graph in several queries, never while a load writes it
+    def read_as_one(self, read: Callable[[], T]) -> T:
+        """``read()``, a read of the graph in several queries (:meth:`GraphStore.read_as_one`),
+        never while a load writes it
         (chunk by chunk: the graph is partly old, partly new): read again when a writer that
         changes the graph's tables held the load lock before or after it, or one began
         meanwhile (the token ``(:KgrecGraphWrite)`` holds changed: even one that ended before
@@ -1330,7 +1331,7 @@ class Neo4jStore(GraphStore):
         return stored_form(spec, frame.drop(columns=list(attributes))).assign(**attributes)
 
     def stats(self) -> dict[str, Any]:
-        return self._whole_graph(self._stats)
+        return self.read_as_one(self._stats)
 
     def _stats(self) -> dict[str, Any]:
         with self._errors("counting the graph"):
@@ -1425,12 +1426,18 @@ class Neo4jStore(GraphStore):
     def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
         k = check_k(k)
         user_id, item_uid = id_argument(user_id, "user"), id_argument(item_uid, "item")
-        self._connect()
-        with self._errors(f"explaining {item_uid!r} for user {user_id!r}"):
-            ends = self._run(q.EXPLAIN_ENDS, read=True, user_id=user_id, item_uid=item_uid)[0]
-            if not (ends["user"] and ends["item"]):
-                raise unknown_ends_error(user_id, item_uid, user=ends["user"], item=ends["item"])
-            records = self._run(q.EXPLAIN, read=True, user_id=user_id, item_uid=item_uid, k=k)
+        ends = {"user_id": user_id, "item_uid": item_uid}
+
+        def read() -> tuple[dict[str, Any], list[dict] | None]:  # the ends, then the paths
+            with self._errors(f"explaining {item_uid!r} for user {user_id!r}"):
+                found = self._run(q.EXPLAIN_ENDS, read=True, **ends)[0]
+                if not (found["user"] and found["item"]):
+                    return found, None  # refused once the read is known to be of one graph
+                return found, self._run(q.EXPLAIN, read=True, k=k, **ends)
+
+        found, records = self.read_as_one(read)
+        if records is None:
+            raise unknown_ends_error(user_id, item_uid, user=found["user"], item=found["item"])
         return paths_table(records)
 
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
@@ -1458,15 +1465,13 @@ class Neo4jStore(GraphStore):
         return [r["user_id"] for r in records]
 
     def items(self, uids: list[str]) -> pd.DataFrame:
-        self._connect()
-        with self._errors("reading items"):
-            table = self._nodes(
-                "Item",
-                ITEMS,
-                self._vector_properties(),
-                uids=list(dict.fromkeys(id_arguments(uids, "items"))),
-            )
-        return table.sort_values("uid", ignore_index=True)
+        uids = list(dict.fromkeys(id_arguments(uids, "items")))
+
+        def read() -> pd.DataFrame:  # the types of the columns, then these items' values
+            with self._errors("reading items"):
+                return self._nodes("Item", ITEMS, self._vector_properties(), uids=uids)
+
+        return self.read_as_one(read).sort_values("uid", ignore_index=True)
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         self._connect()
