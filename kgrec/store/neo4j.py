@@ -105,6 +105,20 @@ def server_version(agent: object) -> tuple[int, int] | None:
     return (int(found[1]), int(found[2])) if found else None
 
 
+def no_database(
+    where: str, database: str | None, exc: Neo4jError, *, named_by: str = "NEO4J_DATABASE"
+) -> StoreError:
+    """The error of a query on a database the server does not have (``exc``, of code
+    :data:`DATABASE_NOT_FOUND`: "Graph not found: x"), naming it and what named it
+    (``named_by``: the setting, or an argument); ``where``: the message's prefix (the URI)."""
+    default = " (default 'neo4j')" if named_by == "NEO4J_DATABASE" else ""
+    return StoreError(
+        f"{where}the server has no database {database!r} ({exc.message}); kgrec uses the "
+        f"database {named_by} names{default}: set it to one the server has (SHOW DATABASES), "
+        "or create that database"
+    )
+
+
 def not_bolt(exc: Exception) -> str:
     """A sentence for a driver error that says the port took the connection but answered no
     Bolt handshake (silent, or as an HTTP server): a port of another program, Neo4j's HTTP port
@@ -180,12 +194,7 @@ class Neo4jStore(GraphStore):
             ) from exc
         except Neo4jError as exc:
             if exc.code == DATABASE_NOT_FOUND:  # before, "refused ...: Graph not found: x"
-                raise StoreError(
-                    f"{self.uri}: the server has no database {self.database!r} "
-                    f"({exc.message}); kgrec uses the database NEO4J_DATABASE names (default "
-                    "'neo4j'): set it to one the server has (SHOW DATABASES), or create that "
-                    "database"
-                ) from exc
+                raise no_database(f"{self.uri}: ", self.database, exc) from exc
             raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc
         except DriverError as exc:
             raise StoreError(f"{self.uri}: {action} failed: {exc}") from exc
