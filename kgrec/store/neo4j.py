@@ -137,7 +137,8 @@ class Neo4jStore(GraphStore):
 
     ``batch_size`` is the number of rows (for interactions: of relationships) per transaction.
     A publish of more than ``publish_transaction_rows`` recommendations (or more than
-    ``vector_transaction_values`` vector values) is staged in such transactions instead of
+    ``vector_transaction_values`` vector values), or that replaces more than
+    ``publish_transaction_rows`` stored ones, is staged in such transactions instead of
     being one (see :meth:`publish`), and so is a replacement of more than
     ``vector_transaction_values`` vector values (see :meth:`replace_vectors`).
     The store closes the driver on :meth:`close` only when ``owns_driver`` is set.
@@ -942,9 +943,11 @@ class Neo4jStore(GraphStore):
         removes the record before it, and records the run when it is done).
 
         Up to ``publish_transaction_rows`` rows (and ``vector_transaction_values`` vector
-        values) this is one transaction, vectors included: the run and its vectors are replaced
-        or unchanged. A larger publish (one transaction would outgrow the server's transaction
-        memory, ``dbms.memory.transaction.total.max``) is staged: the rows are written in chunks
+        values), replacing up to as many of the run's stored rows, this is one transaction,
+        vectors included: the run and its vectors are replaced or unchanged. A larger publish,
+        or one that replaces more stored rows (a run published large, published again small:
+        one transaction would outgrow the server's transaction memory,
+        ``dbms.memory.transaction.total.max``), is staged: the rows are written in chunks
         of ``batch_size`` under a staging name no reader asks for, then the run's old edges are
         deleted and the staged ones renamed, in batches. While that swap runs (seconds per
         million rows) a reader may see the run partly replaced; if writing the staged rows
@@ -985,6 +988,7 @@ class Neo4jStore(GraphStore):
                 if (
                     len(table) <= self.publish_transaction_rows
                     and _values(checked) <= self.vector_transaction_values
+                    and self._replaced_rows(run, users) <= self.publish_transaction_rows
                 ):
                     self._publish_at_once(chunks, run, users, checked, property, record, cleared)
                     published = f"run {run!r}'s recommendations and vectors are published"
@@ -998,6 +1002,16 @@ class Neo4jStore(GraphStore):
                     run, users, checked, property, before, changed, record, cleared
                 )
             return len(table)
+
+    def _replaced_rows(self, run: str, users: list[str] | None) -> int:
+        """How many of run ``run``'s edges (``users``' of it) a publish deletes, counted up to
+        one more than ``publish_transaction_rows``."""
+        limit = {"run": run, "limit": self.publish_transaction_rows + 1}
+        if users is None:
+            found = self._run(q.COUNT_RECOMMENDATIONS, read=True, **limit)
+        else:
+            found = self._run(q.COUNT_USER_RECOMMENDATIONS, read=True, users=users, **limit)
+        return int(found[0]["n"])
 
     def _publish_vectors_after(
         self,
