@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 from neo4j import Driver, Result, RoutingControl
-from neo4j.exceptions import AuthError, DriverError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
 from kgrec.store import default_database, neo4j_driver
-from kgrec.store.neo4j import not_bolt
+from kgrec.store.neo4j import DATABASE_NOT_FOUND, no_database, not_bolt
 from kgrec.store.queries import NEIGHBOURHOOD
 
 LOCAL_SERVER = "bolt://127.0.0.1:7687"
@@ -68,15 +68,23 @@ def _unreachable(exc: Exception, where: str) -> StoreError:
 
 
 @contextlib.contextmanager
-def _reached(driver: Driver) -> Iterator[None]:
-    """The server checked before a query, and lost during it, as StoreErrors. A server gone
-    away fails the check at once; without it ``execute_query`` retries for about a minute
-    before giving up (the check costs a fraction of a millisecond on a live connection)."""
+def _reached(driver: Driver, database: str | None) -> Iterator[str]:
+    """The server checked before a query on ``database`` (None: the default one, which this
+    yields), and lost during it, as StoreErrors; so is a database the server does not have,
+    as kgrec's stores say it. A server gone away fails the check at once; without it
+    ``execute_query`` retries for about a minute before giving up (the check costs a fraction
+    of a millisecond on a live connection)."""
     _check(driver)
+    named = database or default_database()
     try:
-        yield
+        yield named
     except (ServiceUnavailable, SessionExpired) as exc:
         raise _unreachable(exc, "") from exc
+    except Neo4jError as exc:  # before, the driver's "Graph not found: x"
+        if exc.code != DATABASE_NOT_FOUND:
+            raise
+        by = "NEO4J_DATABASE" if database is None else "the database argument"
+        raise no_database("", named, exc, named_by=by) from exc
 
 
 def cypher(
@@ -101,11 +109,11 @@ def cypher(
             f"parameter {both[0]!r} given twice, in the mapping and as a keyword",
             field=both[0],
         )
-    with _reached(driver):
+    with _reached(driver, database) as named:
         return driver.execute_query(
             query,
             parameters_={**values, **keywords},
-            database_=database or default_database(),
+            database_=named,
             routing_=RoutingControl.READ,
             result_transformer_=Result.to_df,
         )
@@ -137,11 +145,11 @@ def neighbourhood(
             raise InputError(f"a run name is text, not empty, got {run!r}", field="run")
         run = run.strip()
 
-    with _reached(driver):
+    with _reached(driver, database) as named:
         graph = driver.execute_query(
             NEIGHBOURHOOD,
             parameters_={"user_id": user_id, "run": run, "limit": limit},
-            database_=database or default_database(),
+            database_=named,
             routing_=RoutingControl.READ,
             result_transformer_=Result.graph,
         )

@@ -77,3 +77,24 @@ def test_neighbourhood_reads_the_user_id_as_the_rest_of_the_api(graph_driver, ne
     assert "alice" in {n.caption for n in view.nodes}
     with pytest.raises(InputError, match="may not be empty"):
         neighbourhood(graph_driver, "  ", database=neo4j_settings.database)
+
+
+def test_a_database_the_server_lacks_is_named_with_what_named_it(graph_driver, monkeypatch):
+    """A database the server does not have: before, the driver's error ("Graph not found:
+    moviez"); now the message of kgrec's store commands, with what named the database (the
+    ``database`` argument, else NEO4J_DATABASE)."""
+    from kgrec.errors import StoreError
+
+    named = {
+        "the database argument": lambda read: read(graph_driver, "RETURN 1", database="moviez"),
+        "NEO4J_DATABASE": lambda read: read(graph_driver, "RETURN 1"),
+    }
+    for setting, call in named.items():
+        monkeypatch.setenv("NEO4J_DATABASE", "moviez")
+        for read in (cypher, lambda driver, _, **kw: neighbourhood(driver, "alice", **kw)):
+            with pytest.raises(StoreError) as refused:
+                call(read)
+            message = str(refused.value)
+            assert message.startswith("the server has no database 'moviez' ("), message
+            assert f"kgrec uses the database {setting} names" in message, message
+            assert "SHOW DATABASES" in message

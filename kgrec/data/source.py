@@ -48,10 +48,16 @@ def read_graph(
     from kgrec.store import open_store
 
     with open_store(store) as graph_store:
-        tables = graph_store.snapshot()
         if text_property is None:
-            return tables, None, None
-        text, model = read_text_vectors(graph_store, text_property, TEXT_KINDS)
+            return graph_store.snapshot(), None, None
+        # as one: a load between the two (and an embed of its nodes) gave vectors of nodes the
+        # tables lack
+        tables, (text, model) = graph_store.read_as_one(
+            lambda: (
+                graph_store.snapshot(),
+                read_text_vectors(graph_store, text_property, TEXT_KINDS),
+            )
+        )
     return tables, {kind: found for kind, found in text.items() if len(found[0])} or None, model
 
 

@@ -253,6 +253,16 @@ class GraphStore(ABC):
         and ranking of :func:`kgrec.explain.explain`). An InputError when ``k`` is not positive,
         the user has no interactions or the item is not in the graph."""
 
+    def read_as_one(self, read: Callable[[], T]) -> T:
+        """``read()``, several reads of this store whose answers must agree (the graph's tables
+        and its text vectors, :func:`kgrec.data.source.read_graph`), as one: read again when a
+        writer changed the store meanwhile, and refused with a StoreError when writers changed
+        it during every one of :data:`READ_ATTEMPTS` tries (:func:`read_unchanged`; Neo4j: at
+        once while a load writes, naming it).
+        A store's own reads of several queries (``snapshot``, ``stats``; Neo4j's ``items``
+        and ``explain``) are read so. The default reads once."""
+        return read()
+
     def item_domains(self) -> dict[str, int]:
         """Items per domain (sorted by name) of the graph a write would merge into: a store
         that was never written holds none (where ``stats`` is an error). A load checks its

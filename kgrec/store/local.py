@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,7 @@ from graph_schema.validate import id_argument, id_arguments
 from kgrec.errors import StoreError, few
 from kgrec.explain import GraphIndex, check_k, explain
 from kgrec.files import no_link, process_runs
-from kgrec.store.base import GraphStore
+from kgrec.store.base import READ_ATTEMPTS, GraphStore, read_unchanged
 from kgrec.store.canonical import (
     attach_to_items,
     check_attributes_against_vectors,
@@ -90,6 +90,7 @@ from kgrec.store.canonical import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FORMAT = "kgrec-local-store"
 # the newest schema version this kgrec reads: 2 (since session 30) says that `vector_models`
@@ -200,6 +201,18 @@ class LocalStore(GraphStore):
             with contextlib.suppress(_Overtaken):
                 return read(self.manifest())
         return read(self.manifest())
+
+    def read_as_one(self, read: Callable[[], T]) -> T:
+        """``read()``, reads of several manifests (each read of the store reads the current
+        one), as one: read again when a write replaced the manifest meanwhile."""
+
+        def overtaken(_: object) -> StoreError:
+            return StoreError(
+                f"{self.uri}: other processes wrote to the store while this read it, "
+                f"{READ_ATTEMPTS} times: read again when they have finished"
+            )
+
+        return read_unchanged(read, self.manifest, overtaken)[0]
 
     def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(spec.name, manifest)

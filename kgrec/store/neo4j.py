@@ -105,6 +105,20 @@ def server_version(agent: object) -> tuple[int, int] | None:
     return (int(found[1]), int(found[2])) if found else None
 
 
+def no_database(
+    where: str, database: str | None, exc: Neo4jError, *, named_by: str = "NEO4J_DATABASE"
+) -> StoreError:
+    """The error of a query on a database the server does not have (``exc``, of code
+    :data:`DATABASE_NOT_FOUND`: "Graph not found: x"), naming it and what named it
+    (``named_by``: the setting, or an argument); ``where``: the message's prefix (the URI)."""
+    default = " (default 'neo4j')" if named_by == "NEO4J_DATABASE" else ""
+    return StoreError(
+        f"{where}the server has no database {database!r} ({exc.message}); kgrec uses the "
+        f"database {named_by} names{default}: set it to one the server has (SHOW DATABASES), "
+        "or create that database"
+    )
+
+
 def not_bolt(exc: Exception) -> str:
     """A sentence for a driver error that says the port took the connection but answered no
     Bolt handshake (silent, or as an HTTP server): a port of another program, Neo4j's HTTP port
@@ -123,7 +137,8 @@ class Neo4jStore(GraphStore):
 
     ``batch_size`` is the number of rows (for interactions: of relationships) per transaction.
     A publish of more than ``publish_transaction_rows`` recommendations (or more than
-    ``vector_transaction_values`` vector values) is staged in such transactions instead of
+    ``vector_transaction_values`` vector values), or that replaces more than
+    ``publish_transaction_rows`` stored ones, is staged in such transactions instead of
     being one (see :meth:`publish`), and so is a replacement of more than
     ``vector_transaction_values`` vector values (see :meth:`replace_vectors`).
     The store closes the driver on :meth:`close` only when ``owns_driver`` is set.
@@ -180,12 +195,7 @@ class Neo4jStore(GraphStore):
             ) from exc
         except Neo4jError as exc:
             if exc.code == DATABASE_NOT_FOUND:  # before, "refused ...: Graph not found: x"
-                raise StoreError(
-                    f"{self.uri}: the server has no database {self.database!r} "
-                    f"({exc.message}); kgrec uses the database NEO4J_DATABASE names (default "
-                    "'neo4j'): set it to one the server has (SHOW DATABASES), or create that "
-                    "database"
-                ) from exc
+                raise no_database(f"{self.uri}: ", self.database, exc) from exc
             raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc
         except DriverError as exc:
             raise StoreError(f"{self.uri}: {action} failed: {exc}") from exc
@@ -510,7 +520,7 @@ class Neo4jStore(GraphStore):
 
     def _changes_graph(self) -> None:
         """Say in the load lock this object holds that its holder changes what a whole-graph
-        read gives (:meth:`_whole_graph`), before it does: a read meanwhile is refused."""
+        read gives (:meth:`read_as_one`), before it does: a read meanwhile is refused."""
         if self._token is not None:
             with self._errors("marking the load lock as a graph writer's"):
                 self._run(q.MARK_GRAPH_WRITE, token=self._token)
@@ -933,9 +943,11 @@ class Neo4jStore(GraphStore):
         removes the record before it, and records the run when it is done).
 
         Up to ``publish_transaction_rows`` rows (and ``vector_transaction_values`` vector
-        values) this is one transaction, vectors included: the run and its vectors are replaced
-        or unchanged. A larger publish (one transaction would outgrow the server's transaction
-        memory, ``dbms.memory.transaction.total.max``) is staged: the rows are written in chunks
+        values), replacing up to as many of the run's stored rows, this is one transaction,
+        vectors included: the run and its vectors are replaced or unchanged. A larger publish,
+        or one that replaces more stored rows (a run published large, published again small:
+        one transaction would outgrow the server's transaction memory,
+        ``dbms.memory.transaction.total.max``), is staged: the rows are written in chunks
         of ``batch_size`` under a staging name no reader asks for, then the run's old edges are
         deleted and the staged ones renamed, in batches. While that swap runs (seconds per
         million rows) a reader may see the run partly replaced; if writing the staged rows
@@ -976,6 +988,7 @@ class Neo4jStore(GraphStore):
                 if (
                     len(table) <= self.publish_transaction_rows
                     and _values(checked) <= self.vector_transaction_values
+                    and self._replaced_rows(run, users) <= self.publish_transaction_rows
                 ):
                     self._publish_at_once(chunks, run, users, checked, property, record, cleared)
                     published = f"run {run!r}'s recommendations and vectors are published"
@@ -989,6 +1002,16 @@ class Neo4jStore(GraphStore):
                     run, users, checked, property, before, changed, record, cleared
                 )
             return len(table)
+
+    def _replaced_rows(self, run: str, users: list[str] | None) -> int:
+        """How many of run ``run``'s edges (``users``' of it) a publish deletes, counted up to
+        one more than ``publish_transaction_rows``."""
+        limit = {"run": run, "limit": self.publish_transaction_rows + 1}
+        if users is None:
+            found = self._run(q.COUNT_RECOMMENDATIONS, read=True, **limit)
+        else:
+            found = self._run(q.COUNT_USER_RECOMMENDATIONS, read=True, users=users, **limit)
+        return int(found[0]["n"])
 
     def _publish_vectors_after(
         self,
@@ -1222,7 +1245,7 @@ class Neo4jStore(GraphStore):
     # -- reading ---------------------------------------------------------------------------
 
     def snapshot(self) -> GraphTables:
-        return self._whole_graph(self._snapshot)
+        return self.read_as_one(self._snapshot)
 
     def _snapshot(self) -> GraphTables:
         with self._errors("reading the graph"):
@@ -1237,8 +1260,9 @@ class Neo4jStore(GraphStore):
             }
         return GraphTables(**tables)
 
-    def _whole_graph(self, read: Callable[[], T]) -> T:
-        """``read()``, a read of the graph in several queries, never while a load writes it
+    def read_as_one(self, read: Callable[[], T]) -> T:
+        """``read()``, a read of the graph in several queries (:meth:`GraphStore.read_as_one`),
+        never while a load writes it
         (chunk by chunk: the graph is partly old, partly new): read again when a writer that
         changes the graph's tables held the load lock before or after it, or one began
         meanwhile (the token ``(:KgrecGraphWrite)`` holds changed: even one that ended before
@@ -1330,7 +1354,7 @@ class Neo4jStore(GraphStore):
         return stored_form(spec, frame.drop(columns=list(attributes))).assign(**attributes)
 
     def stats(self) -> dict[str, Any]:
-        return self._whole_graph(self._stats)
+        return self.read_as_one(self._stats)
 
     def _stats(self) -> dict[str, Any]:
         with self._errors("counting the graph"):
@@ -1425,12 +1449,18 @@ class Neo4jStore(GraphStore):
     def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:
         k = check_k(k)
         user_id, item_uid = id_argument(user_id, "user"), id_argument(item_uid, "item")
-        self._connect()
-        with self._errors(f"explaining {item_uid!r} for user {user_id!r}"):
-            ends = self._run(q.EXPLAIN_ENDS, read=True, user_id=user_id, item_uid=item_uid)[0]
-            if not (ends["user"] and ends["item"]):
-                raise unknown_ends_error(user_id, item_uid, user=ends["user"], item=ends["item"])
-            records = self._run(q.EXPLAIN, read=True, user_id=user_id, item_uid=item_uid, k=k)
+        ends = {"user_id": user_id, "item_uid": item_uid}
+
+        def read() -> tuple[dict[str, Any], list[dict] | None]:  # the ends, then the paths
+            with self._errors(f"explaining {item_uid!r} for user {user_id!r}"):
+                found = self._run(q.EXPLAIN_ENDS, read=True, **ends)[0]
+                if not (found["user"] and found["item"]):
+                    return found, None  # refused once the read is known to be of one graph
+                return found, self._run(q.EXPLAIN, read=True, k=k, **ends)
+
+        found, records = self.read_as_one(read)
+        if records is None:
+            raise unknown_ends_error(user_id, item_uid, user=found["user"], item=found["item"])
         return paths_table(records)
 
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
@@ -1458,15 +1488,13 @@ class Neo4jStore(GraphStore):
         return [r["user_id"] for r in records]
 
     def items(self, uids: list[str]) -> pd.DataFrame:
-        self._connect()
-        with self._errors("reading items"):
-            table = self._nodes(
-                "Item",
-                ITEMS,
-                self._vector_properties(),
-                uids=list(dict.fromkeys(id_arguments(uids, "items"))),
-            )
-        return table.sort_values("uid", ignore_index=True)
+        uids = list(dict.fromkeys(id_arguments(uids, "items")))
+
+        def read() -> pd.DataFrame:  # the types of the columns, then these items' values
+            with self._errors("reading items"):
+                return self._nodes("Item", ITEMS, self._vector_properties(), uids=uids)
+
+        return self.read_as_one(read).sort_values("uid", ignore_index=True)
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
         self._connect()

@@ -497,6 +497,20 @@ MATCH (:User {user_id: id})-[r:RECOMMENDED {run: $run}]->()
 DELETE r
 """
 
+# how many edges a publish of run $run (of the users $users) deletes, counted up to $limit:
+# more than a transaction may hold are deleted in batches (Neo4jStore.publish)
+COUNT_RECOMMENDATIONS = """
+MATCH ()-[r:RECOMMENDED {run: $run}]->()
+WITH r LIMIT $limit
+RETURN count(r) AS n
+"""
+COUNT_USER_RECOMMENDATIONS = """
+UNWIND $users AS id
+MATCH (:User {user_id: id})-[r:RECOMMENDED {run: $run}]->()
+WITH r LIMIT $limit
+RETURN count(r) AS n
+"""
+
 
 # A large publish (Neo4jStore.publish) is staged under a run name no reader asks for, then
 # swapped in; these run in auto-commit transactions (CALL { } IN TRANSACTIONS needs one).

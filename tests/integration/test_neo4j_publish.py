@@ -66,6 +66,21 @@ def test_a_publish_beyond_the_transaction_memory_is_staged(own_neo4j, synthetic_
         assert staged_rows(driver) == 0
 
 
+@pytest.mark.slow
+def test_a_small_publish_of_a_run_published_large_is_not_refused(own_neo4j, synthetic_graph):
+    """Before, the run's 120,000 stored rows were deleted in the transaction that wrote its
+    50 new ones, which a server whose transactions may hold 8 MiB refused, at every try."""
+    server = own_neo4j(NEO4J_TRANSACTION_MAX="8m")
+    with server.connect(max_transaction_retry_time=0.5) as driver:
+        store = Neo4jStore(driver, uri=server.uri, batch_size=2_000, publish_transaction_rows=5_000)
+        store.write(synthetic_graph(n_users=3_000, n_items=100, per_user=2), progress=False)
+        assert store.publish(top_k(3_000, 40), run="r") == 120_000  # staged
+        assert store.publish(top_k(10, 5, model="n"), run="r") == 50
+        table = store.recommendations("r")
+        assert len(table) == 50 and set(table["model"]) == {"n"}
+        assert staged_rows(driver) == 0
+
+
 @pytest.fixture
 def graph_store(neo4j_clean, neo4j_settings, synthetic_graph):
     """A store over 30 users and 20 items; chunks of 7 relationships."""
@@ -182,6 +197,50 @@ def test_rows_left_staged_are_cleared_by_a_publish_in_one_transaction(graph_stor
     graph_store.publish(top_k(30, 3), run="a")
     assert staged_rows(graph_store.driver) == 0
     assert graph_store.stats()["relationships"]["RECOMMENDED"] == 90
+
+
+def at_most(rows: int, query: str) -> str:
+    """``query``, a deletion of ``r``s, refusing (division by zero) to delete more than
+    ``rows`` in its transaction, as a server whose transaction memory holds no more does."""
+    match, delete = query.rsplit("DELETE r", 1)
+    return (
+        f"{match}WITH collect(r) AS rs "
+        f"WITH rs, CASE WHEN size(rs) > {rows} THEN 1 / (size(rs) - size(rs)) END AS refused "
+        f"UNWIND rs AS r DELETE r{delete}"
+    )
+
+
+@pytest.mark.parametrize("users", [None, ["u0", "u1", "u2"]])
+def test_a_small_publish_that_replaces_a_large_run_deletes_it_in_batches(
+    graph_store, monkeypatch, users
+):
+    """Before, a publish small enough for one transaction deleted the run's stored rows (or
+    those users') in that transaction, however many there were: a run published large and
+    published again small outgrew the server's transaction memory, at every try. Now one
+    that replaces more stored rows than ``publish_transaction_rows`` is staged: the old
+    rows are deleted in batches. One transaction's memory is played by deletions that
+    refuse more than 10 rows."""
+    graph_store.publish(top_k(30, 5), run="a")  # 150 rows, 5 per user
+    graph_store.publish(top_k(30, 1), run="b")
+    for name in ("DELETE_RECOMMENDATIONS", "DELETE_USER_RECOMMENDATIONS"):
+        monkeypatch.setattr(neo4j_module.q, name, at_most(10, getattr(neo4j_module.q, name)))
+    store = staged(graph_store)  # publish_transaction_rows=10
+    new = top_k(3, 2, model="new", offset=10)  # 6 rows, for u0..u2
+    assert store.publish(new, run="a", users=users) == 6
+    kept = [] if users is None else [row for row in stored(graph_store, "a") if row[3] == "m"]
+    assert len(kept) == (0 if users is None else 135)
+    assert sorted(stored(store, "a")) == sorted([*kept, *stored_rows_of(new, "a")])
+    assert len(store.recommendations("b")) == 30
+    assert staged_rows(store.driver) == 0
+    newer = top_k(3, 1, model="newer")  # replaces 6 rows: in one transaction
+    assert store.publish(newer, run="a", users=users) == 3
+    assert sorted(stored(store, "a")) == sorted([*kept, *stored_rows_of(newer, "a")])
+
+
+def stored_rows_of(table: pd.DataFrame, run: str) -> list[tuple]:
+    """``table``'s rows as :func:`stored` gives them, of run ``run``."""
+    rows = zip(table["user_id"], table["item_uid"], table["model"], strict=True)
+    return [(run, *row) for row in rows]
 
 
 def test_the_staging_prefix_is_not_a_run_name(graph_store):

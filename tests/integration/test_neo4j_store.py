@@ -17,7 +17,8 @@ import pytest
 from graph_schema.tables import NODE_KINDS, REL_KINDS
 from kgrec.cli import main
 from kgrec.errors import InputError, StoreError
-from kgrec.store import LocalStore, Neo4jStore
+from kgrec.explain import explain
+from kgrec.store import LocalStore, Neo4jStore, queries
 from kgrec.store.canonical import prepare
 from kgrec.store.neo4j import _lock_command
 from loaders import recbole
@@ -613,6 +614,68 @@ def test_a_whole_graph_read_that_a_load_overtook_reads_again(neo, movies, make_g
     assert len(loads) == 1
     assert {"n1", "n2"} <= set(snapshot.users["user_id"])
     assert_same_tables(snapshot, neo.snapshot())
+
+
+def test_items_and_explain_are_refused_while_a_load_writes(neo, movies, make_graph, monkeypatch):
+    """items() and explain() read the graph in several queries too. Before, read midway
+    through a load, explain said of a user the load had written, not yet their
+    interactions, "user 'n1' has no interactions in the graph"; now both are refused, naming
+    the load, as snapshot() is, and read once it is done."""
+    neo.write(movies, progress=False)
+    reader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    refusals = []
+    write_chunks = Neo4jStore._write_chunks
+
+    def read_midway(self, name, *args, **kwargs):
+        write_chunks(self, name, *args, **kwargs)
+        if name == "users":  # the newcomers written, not yet their interactions
+            for read in (
+                lambda: reader.explain("n1", "movies:1"),
+                lambda: reader.items(["movies:1"]),
+            ):
+                with pytest.raises(StoreError) as refused:
+                    read()
+                refusals.append(str(refused.value))
+
+    monkeypatch.setattr(Neo4jStore, "_write_chunks", read_midway)
+    neo.write(newcomers(make_graph), progress=False)
+    monkeypatch.undo()
+    assert len(refusals) == 2
+    holder = f"{_lock_command(sys.argv)} (host {socket.gethostname()}, pid {os.getpid()}"
+    for message in refusals:
+        assert "a writer is changing the graph of database 'neo4j'" in message
+        assert holder in message
+    # the load done: read
+    paths = explain(reader.snapshot(), "n1", "movies:2")
+    assert len(paths) > 0
+    pd.testing.assert_frame_equal(reader.explain("n1", "movies:2"), paths)
+    assert reader.items(["movies:1"])["uid"].tolist() == ["movies:1"]
+
+
+def test_items_that_a_load_overtook_are_read_again(neo, make_graph, monkeypatch):
+    """items() reads the types of the items' attributes, then the items' values. Before, a
+    load that made an attribute text (one item's score 'high') between the two gave the
+    scores rewritten as text, typed as the numbers the first query had counted; now the
+    items are read again, as the graph after the load has them."""
+    scored = [{"domain": "d", "item_id": str(n), "score": n} for n in (1, 2)]
+    neo.write(make_graph(items=scored), progress=False)
+    loader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    run, loads = Neo4jStore._run, []
+
+    def load_between(self, query, **kwargs):
+        if query == queries.ITEM_COLUMNS and not loads:  # the types read, not the values
+            high = [{"domain": "d", "item_id": "3", "score": "high"}]
+            loads.append(loader.write(make_graph(items=high), progress=False))
+        return run(self, query, **kwargs)
+
+    monkeypatch.setattr(Neo4jStore, "_run", load_between)
+    items = neo.items(["d:1", "d:2"])
+    monkeypatch.undo()
+    assert len(loads) == 1
+    snapshot = neo.snapshot().items
+    want = snapshot[snapshot["uid"].isin(["d:1", "d:2"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(items, want)
+    assert items["score"].tolist() == ["1", "2"]
 
 
 ONE_RECOMMENDATION = pd.DataFrame(

@@ -906,6 +906,42 @@ def test_a_runs_published_vectors_are_not_read_as_text(store, movies):
     assert read_text_vectors(store, "gnn_embedding", ["Item"])[1] == text  # embedded again
 
 
+def test_read_graph_reads_the_tables_and_their_text_vectors_as_one(
+    store, movies, make_graph, monkeypatch
+):
+    """Before, read_graph (kgrec train --text-property) read the snapshot, then the text
+    vectors: a load that added users, and an embed of them, that committed between the two
+    gave text vectors of users the tables lack (to_hetero_data then refused the graph:
+    "unknown id 'n1' (not among the graph's nodes)"). Now it reads both again: the graph
+    after them, and its vectors."""
+    from kgrec.data.source import read_graph
+
+    text = {"name": "a", "identity": "a@1"}
+    store.write(movies, progress=False)
+    store.replace_vectors({"User": (["u1", "u2"], np.ones((2, 3)))}, property="txt", model=text)
+    snapshot, loads = type(store).snapshot, []
+
+    def load_after_it(self):
+        tables = snapshot(self)
+        if not loads:  # another process loads two users, then embeds every user
+            newcomers = make_graph(
+                users=[{"user_id": "n1"}, {"user_id": "n2"}],
+                interactions=[("n1", "movies:1", 4.0, None), ("n2", "books:1", 3.0, None)],
+            )
+            loads.append(store.write(newcomers, progress=False))
+            users = ["n1", "n2", "u1", "u2"]
+            store.replace_vectors({"User": (users, np.ones((4, 3)))}, property="txt", model=text)
+        return tables
+
+    monkeypatch.setattr(type(store), "snapshot", load_after_it)
+    tables, vectors, model = read_graph(store=store.uri, text_property="txt")
+    monkeypatch.undo()
+    assert len(loads) == 1 and model == text
+    assert vectors["User"][0] == ["n1", "n2", "u1", "u2"]
+    assert set(vectors["User"][0]) <= set(tables.users["user_id"])
+    assert_graphs_equal(tables, store.snapshot())
+
+
 def test_an_embed_does_not_replace_a_runs_published_vectors(store, movies, monkeypatch, capsys):
     """Before, `kgrec embed --property gnn_embedding --users` (every kind that holds the
     run's vectors; of some, it was refused as vectors of no recorded model) wrote text vectors
