@@ -7,8 +7,9 @@ a sampled subgraph with its global node ids), so an objective that needs the gra
 forward passes or two augmented views (a contrastive term) is written here alone: the epoch
 loops never change.
 
-To add a loss: a subclass of :class:`Objective` implementing :meth:`Objective.loss`, an
-entry in :data:`OBJECTIVES`, and a test in ``tests/test_objectives.py``.
+To add a loss: a subclass of :class:`Objective` implementing :meth:`Objective.loss`, its name
+in :data:`kgrec.settings.OBJECTIVE_NAMES` and its class in :data:`OBJECTIVES`, and a test in
+``tests/test_objectives.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kgrec.models.base import GraphRecommender, check_count
+from kgrec.settings import OBJECTIVE_NAMES, SCORES
 
 
 @dataclass
@@ -156,9 +158,6 @@ class BPR(Objective):
 
     def __repr__(self) -> str:
         return f"BPR(reg_weight={self.reg_weight})"
-
-
-SCORES = ("dot", "cosine")
 
 
 def softmax_loss(
@@ -546,4 +545,5 @@ class TextNeighbours(Objective):
 
 
 # name on the command line -> objective class (keyword-only constructor arguments)
-OBJECTIVES: dict[str, type[Objective]] = {"bpr": BPR, "softmax": Softmax}
+# the class of each name of kgrec.settings.OBJECTIVE_NAMES (the names the parsers offer)
+OBJECTIVES: dict[str, type[Objective]] = dict(zip(OBJECTIVE_NAMES, (BPR, Softmax), strict=True))
