@@ -58,6 +58,7 @@ from kgrec.data.split import Split
 from kgrec.evaluate import evaluate_embeddings
 from kgrec.models.base import GraphRecommender
 from kgrec.ranking import embeddings
+from kgrec.settings import COLD_ITEMS as COLD_ITEMS  # re-exported: defined here until session 45
 from kgrec.settings import SCALES
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
