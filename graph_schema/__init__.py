@@ -1,41 +1,39 @@
 """The shared graph's schema: canonical tables, their validation, names safe for Cypher, and
-the Neo4j constraints and indexes (``schema.cypher``)."""
+the Neo4j constraints and indexes (``schema.cypher``).
+
+Names are imported lazily: :mod:`graph_schema.errors` (which ``kgrec`` imports for every
+command, ``kgrec --help`` too) needs neither pandas nor pyarrow, which the tables import.
+"""
 
 from __future__ import annotations
 
+import importlib
 from importlib.resources import files
 
-from graph_schema.names import escape_name, label, prop, rel_type
-from graph_schema.tables import (
-    DOMAIN_PATTERN,
-    GRAPH_TABLES,
-    NODE_KINDS,
-    REL_KINDS,
-    SPECS,
-    GraphTables,
-    TableSpec,
-    item_uid,
-)
-from graph_schema.validate import cast_spec_columns, validate_graph, validate_table
+_EXPORTS = {
+    "escape_name": "names",
+    "label": "names",
+    "prop": "names",
+    "rel_type": "names",
+    "DOMAIN_PATTERN": "tables",
+    "GRAPH_TABLES": "tables",
+    "NODE_KINDS": "tables",
+    "REL_KINDS": "tables",
+    "SPECS": "tables",
+    "GraphTables": "tables",
+    "TableSpec": "tables",
+    "item_uid": "tables",
+    "cast_spec_columns": "validate",
+    "validate_graph": "validate",
+    "validate_table": "validate",
+}
+__all__ = sorted([*_EXPORTS, "schema_statements"])
 
-__all__ = [
-    "DOMAIN_PATTERN",
-    "GRAPH_TABLES",
-    "NODE_KINDS",
-    "REL_KINDS",
-    "SPECS",
-    "GraphTables",
-    "TableSpec",
-    "cast_spec_columns",
-    "escape_name",
-    "item_uid",
-    "label",
-    "prop",
-    "rel_type",
-    "schema_statements",
-    "validate_graph",
-    "validate_table",
-]
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
 
 
 def schema_statements() -> list[str]:

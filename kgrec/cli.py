@@ -2,8 +2,9 @@
 
 Each command lives in a module of `kgrec.commands` that defines ``register(subparsers)``;
 :data:`COMMANDS` names the module and the one-line help of every command. ``kgrec --help``
-lists them without importing any (the modules that train import torch and PyG, seconds);
-``kgrec COMMAND ...`` imports that command's module only.
+lists them without importing any; ``kgrec COMMAND ...`` imports that command's module only,
+which imports no torch (its defaults and choices come from :mod:`kgrec.settings` and other
+light modules): torch and PyG, seconds, come as the command runs.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
         argv = sys.argv[1:]
     named = next((arg for arg in argv if not arg.startswith("-")), None)
     command = f"kgrec{f' {named}' if named in COMMANDS else ''}"
-    # one try from the parse (the command's module imports torch and PyG: seconds) to the
-    # command's end, so that a stop at any moment between is said, never a traceback
+    # one try from the parse to the command's end (which imports torch and PyG: seconds), so
+    # that a stop at any moment between is said, never a traceback
     try:
         args = build_parser(argv).parse_args(argv)
         logging.basicConfig(

@@ -58,12 +58,12 @@ from kgrec.data.split import Split
 from kgrec.evaluate import evaluate_embeddings
 from kgrec.models.base import GraphRecommender
 from kgrec.ranking import embeddings
+from kgrec.settings import COLD_ITEMS as COLD_ITEMS  # re-exported: defined here until session 45
+from kgrec.settings import SCALES
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
     from torch_geometric.data import Data, HeteroData
 
-COLD_ITEMS = ("none", "text", "student", "student-kg")
-SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)  # candidates of choose_scale
 HIDDEN = 256  # the student MLP's hidden layer
 DROPOUT = 0.1
 LR = 1e-3

@@ -49,7 +49,6 @@ import torch
 from graph_schema.validate import id_argument, id_arguments, path_argument
 from kgrec import distributed
 from kgrec.cold_items import (
-    COLD_ITEMS,
     ItemAttributes,
     StudentItems,
     drop_untrained_ids,
@@ -109,7 +108,6 @@ from kgrec.models.registry import (
 )
 from kgrec.objectives import (
     OBJECTIVES,
-    SCORES,
     Contrastive,
     Objective,
     TextNeighbours,
@@ -123,7 +121,15 @@ from kgrec.recommend import (
     largest_norm,
     recommendation_table,
 )
-from kgrec.text.embed import DEFAULT_PROPERTY, VECTOR_PROPERTY
+from kgrec.settings import (
+    BATCHING,
+    COLD_ITEMS,
+    RELATION_WEIGHTINGS,
+    SCORES,
+    TEXT_INPUTS,
+    TRAIN_DEFAULTS,
+)
+from kgrec.text import VECTOR_PROPERTY
 from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # PyG and the store modules are imported where they are used
@@ -158,10 +164,6 @@ _RUN_NAMES = (
     STUDENT_FILE,
     METRICS_FILE,
 )
-BATCHING = ("full", "neighbor")
-# how node text vectors enter a model (none: not through an MLP) and how R-GCN weighs relations
-TEXT_INPUTS = ("none", "add", "only")
-RELATION_WEIGHTINGS = ("block", "scalar")
 # what run.json's text_model holds (kgrec.text.embed.model_record)
 MODEL_KEYS = ("name", "identity")
 # the modules whose parameters read text vectors (TextInput's MLP, the cross-domain model's
@@ -1722,57 +1724,57 @@ def train(
     model: str,
     *,
     out: str | Path,
-    data: str | Path | None = None,
-    store: str | None = None,
-    protocol: str | None = None,
-    split: str | Path | None = None,
-    seed: int = 0,
-    train_fraction: float = 1.0,
-    few_shot: int = 0,
-    cold_valid_share: float | None = None,
-    cold_test_share: float | None = None,
-    new_item_share: float | None = None,
-    domain: str | None = None,
-    domain_rule: str | None = None,
-    target_domain: str | None = None,
-    source_domain: str | None = None,
-    text_property: str = DEFAULT_PROPERTY,
-    objective: str = "bpr",
-    epochs: int = 300,
-    dim: int = 64,
-    layers: int = 2,
-    lr: float = 1e-3,
-    batch_size: int = 2048,
-    patience: int = 10,
-    reg_weight: float = 0.0,
-    temperature: float = 0.2,
-    num_negatives: int = 0,
-    score: str = "dot",
-    cl_weight: float = 0.0,
-    cl_noise: float = 0.2,
-    cl_temperature: float = 0.2,
-    cl_layer: int = 1,
-    text_cl_weight: float = 0.0,
-    text_cl_neighbours: int = 10,
-    text_cl_temperature: float = 0.2,
-    target_weight: float = 1.0,
-    cold_start_share: float = 0.0,
-    cold_start_weight: float = 1.0,
-    adversarial_weight: float = 0.0,
-    entity_embeddings: bool = True,
-    relation_weighting: str = "block",
-    text_input: str = "none",
-    text_hidden: int = 64,
-    ease_lambda: float = 500.0,
-    ease_text_weight: float = 0.0,
-    cold_items: str = "none",
-    cold_item_scale: float | None = None,
-    batching: str = "full",
-    init_from: str | Path | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    device: str = "auto",
-    dist_timeout: float = distributed.DEFAULT_TIMEOUT,
+    data: str | Path | None = TRAIN_DEFAULTS["data"],
+    store: str | None = TRAIN_DEFAULTS["store"],
+    protocol: str | None = TRAIN_DEFAULTS["protocol"],
+    split: str | Path | None = TRAIN_DEFAULTS["split"],
+    seed: int = TRAIN_DEFAULTS["seed"],
+    train_fraction: float = TRAIN_DEFAULTS["train_fraction"],
+    few_shot: int = TRAIN_DEFAULTS["few_shot"],
+    cold_valid_share: float | None = TRAIN_DEFAULTS["cold_valid_share"],
+    cold_test_share: float | None = TRAIN_DEFAULTS["cold_test_share"],
+    new_item_share: float | None = TRAIN_DEFAULTS["new_item_share"],
+    domain: str | None = TRAIN_DEFAULTS["domain"],
+    domain_rule: str | None = TRAIN_DEFAULTS["domain_rule"],
+    target_domain: str | None = TRAIN_DEFAULTS["target_domain"],
+    source_domain: str | None = TRAIN_DEFAULTS["source_domain"],
+    text_property: str = TRAIN_DEFAULTS["text_property"],
+    objective: str = TRAIN_DEFAULTS["objective"],
+    epochs: int = TRAIN_DEFAULTS["epochs"],
+    dim: int = TRAIN_DEFAULTS["dim"],
+    layers: int = TRAIN_DEFAULTS["layers"],
+    lr: float = TRAIN_DEFAULTS["lr"],
+    batch_size: int = TRAIN_DEFAULTS["batch_size"],
+    patience: int = TRAIN_DEFAULTS["patience"],
+    reg_weight: float = TRAIN_DEFAULTS["reg_weight"],
+    temperature: float = TRAIN_DEFAULTS["temperature"],
+    num_negatives: int = TRAIN_DEFAULTS["num_negatives"],
+    score: str = TRAIN_DEFAULTS["score"],
+    cl_weight: float = TRAIN_DEFAULTS["cl_weight"],
+    cl_noise: float = TRAIN_DEFAULTS["cl_noise"],
+    cl_temperature: float = TRAIN_DEFAULTS["cl_temperature"],
+    cl_layer: int = TRAIN_DEFAULTS["cl_layer"],
+    text_cl_weight: float = TRAIN_DEFAULTS["text_cl_weight"],
+    text_cl_neighbours: int = TRAIN_DEFAULTS["text_cl_neighbours"],
+    text_cl_temperature: float = TRAIN_DEFAULTS["text_cl_temperature"],
+    target_weight: float = TRAIN_DEFAULTS["target_weight"],
+    cold_start_share: float = TRAIN_DEFAULTS["cold_start_share"],
+    cold_start_weight: float = TRAIN_DEFAULTS["cold_start_weight"],
+    adversarial_weight: float = TRAIN_DEFAULTS["adversarial_weight"],
+    entity_embeddings: bool = TRAIN_DEFAULTS["entity_embeddings"],
+    relation_weighting: str = TRAIN_DEFAULTS["relation_weighting"],
+    text_input: str = TRAIN_DEFAULTS["text_input"],
+    text_hidden: int = TRAIN_DEFAULTS["text_hidden"],
+    ease_lambda: float = TRAIN_DEFAULTS["ease_lambda"],
+    ease_text_weight: float = TRAIN_DEFAULTS["ease_text_weight"],
+    cold_items: str = TRAIN_DEFAULTS["cold_items"],
+    cold_item_scale: float | None = TRAIN_DEFAULTS["cold_item_scale"],
+    batching: str = TRAIN_DEFAULTS["batching"],
+    init_from: str | Path | None = TRAIN_DEFAULTS["init_from"],
+    resume: bool = TRAIN_DEFAULTS["resume"],
+    progress: bool = TRAIN_DEFAULTS["progress"],
+    device: str = TRAIN_DEFAULTS["device"],
+    dist_timeout: float = TRAIN_DEFAULTS["dist_timeout"],
 ) -> Run:
     """Train the registered ``model`` and score it; the run is written to ``out``.
 
@@ -2251,14 +2253,6 @@ def _prepare(
     else:
         experiment = _read_run_experiment(out, info)
     return info, experiment
-
-
-# train()'s defaults: the CLI's defaults are these
-TRAIN_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(train).parameters.items()
-    if parameter.default is not inspect.Parameter.empty
-}
 
 
 def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> Run:

@@ -7,8 +7,9 @@ a sampled subgraph with its global node ids), so an objective that needs the gra
 forward passes or two augmented views (a contrastive term) is written here alone: the epoch
 loops never change.
 
-To add a loss: a subclass of :class:`Objective` implementing :meth:`Objective.loss`, an
-entry in :data:`OBJECTIVES`, and a test in ``tests/test_objectives.py``.
+To add a loss: a subclass of :class:`Objective` implementing :meth:`Objective.loss`, its name
+in :data:`kgrec.settings.OBJECTIVE_NAMES` and its class in :data:`OBJECTIVES`, and a test in
+``tests/test_objectives.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kgrec.models.base import GraphRecommender, check_count
+from kgrec.settings import OBJECTIVE_NAMES, SCORES
 
 
 @dataclass
@@ -156,9 +158,6 @@ class BPR(Objective):
 
     def __repr__(self) -> str:
         return f"BPR(reg_weight={self.reg_weight})"
-
-
-SCORES = ("dot", "cosine")
 
 
 def softmax_loss(
@@ -440,7 +439,9 @@ class Contrastive(Objective):
 
 def text_neighbours(vectors: Tensor, mask: Tensor, k: int, *, rows: int | None = None) -> Tensor:
     """Each item's ``k`` nearest other items by cosine of their text vectors: ``[I, k]`` item
-    indices, best first, ``-1`` where an item has no text or fewer than ``k`` others have.
+    indices, best first (equal cosines, as of items with the same text, by index, lowest
+    first, not in the order of :func:`torch.topk`'s kernel, which differs by CPU), ``-1`` where
+    an item has no text or fewer than ``k`` others have.
 
     ``vectors`` is ``[I, d]``, ``mask`` ``[I]`` (which items have text). The search is exact,
     so its time grows with ``I ** 2`` (a second for ml-1m's 3,706 films; hours for a million
@@ -462,9 +463,29 @@ def text_neighbours(vectors: Tensor, mask: Tensor, k: int, *, rows: int | None =
         sim = unit[start:stop] @ unit.T
         sim[:, ~mask] = float("-inf")
         sim[torch.arange(stop - start), torch.arange(start, stop)] = float("-inf")
-        neighbours[start:stop, :take] = sim.topk(take, dim=1).indices
+        neighbours[start:stop, :take] = _top_indices(sim, take)
     neighbours[~mask] = -1
     return neighbours
+
+
+def _top_indices(scores: Tensor, k: int) -> Tensor:
+    """The indices of each row's ``k`` largest ``scores`` (``[R, n]``, ``k <= n``), largest
+    first, equal scores by index, lowest first, where :func:`torch.topk` leaves the order of
+    equal scores, and which of them it takes where the ``k``-th ties with one left out, to its
+    kernel (which differs by CPU). Without ties, ``topk``'s own result."""
+    values, top = scores.topk(min(k + 1, scores.size(1)), dim=1)
+    top = top[:, :k]
+    # rows whose k-th score ties with one left out (the k+1-th): the lowest indices of it
+    tied = (values[:, k:] == values[:, k - 1 : k]).any(dim=1).nonzero().squeeze(1)
+    if len(tied):
+        rows, at = scores[tied], values[tied, k - 1 : k]
+        above = rows > at
+        equal = rows == at
+        keep = above | (equal & (equal.cumsum(dim=1) <= k - above.sum(dim=1, keepdim=True)))
+        top[tied] = keep.nonzero()[:, 1].view(-1, k)
+    top = top.sort(dim=1).values  # by index, then stably by score: ties stay by index
+    order = scores.gather(1, top).sort(dim=1, descending=True, stable=True).indices
+    return top.gather(1, order)
 
 
 class TextNeighbours(Objective):
@@ -546,4 +567,5 @@ class TextNeighbours(Objective):
 
 
 # name on the command line -> objective class (keyword-only constructor arguments)
-OBJECTIVES: dict[str, type[Objective]] = {"bpr": BPR, "softmax": Softmax}
+# the class of each name of kgrec.settings.OBJECTIVE_NAMES (the names the parsers offer)
+OBJECTIVES: dict[str, type[Objective]] = dict(zip(OBJECTIVE_NAMES, (BPR, Softmax), strict=True))

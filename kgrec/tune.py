@@ -101,11 +101,22 @@ from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.plots import tune_trials
 from kgrec.train import VALID_METRIC, FitResult, NotFinite, fit
+from kgrec.tune_space import (
+    BEST_FILE,
+    DEFAULT_RANGES,
+    STUDY_FILE,
+    TUNE_DEFAULTS,
+    Choice,
+    IntRange,
+    LogUniform,
+    Parameter,
+    Uniform,
+    is_number,
+    option_text,
+)
 
 log = logging.getLogger(__name__)
 
-STUDY_FILE = "tune.sqlite"
-BEST_FILE = "best.json"
 LOCK_FILE = ".tune.lock"
 STUDY_NAME = "kgrec-tune"
 # kgrec tune's mark on its study (a system attribute of the study): one of that name another
@@ -141,97 +152,8 @@ POSITIVE = POSITIVE_OPTIONS
 
 # -- search spaces -------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class LogUniform:
-    """A float drawn log-uniformly from ``[low, high]`` (``0 < low < high``)."""
-
-    low: float
-    high: float
-
-    def suggest(self, trial: optuna.Trial, name: str) -> float:
-        return trial.suggest_float(name, self.low, self.high, log=True)
-
-    def __contains__(self, value: Any) -> bool:
-        return _is_number(value) and self.low <= value <= self.high
-
-    def __str__(self) -> str:
-        return f"loguniform:{_text(self.low)}:{_text(self.high)}"
-
-
-@dataclass(frozen=True)
-class Uniform:
-    """A float drawn uniformly from ``[low, high]``."""
-
-    low: float
-    high: float
-
-    def suggest(self, trial: optuna.Trial, name: str) -> float:
-        return trial.suggest_float(name, self.low, self.high)
-
-    def __contains__(self, value: Any) -> bool:
-        return _is_number(value) and self.low <= value <= self.high
-
-    def __str__(self) -> str:
-        return f"uniform:{_text(self.low)}:{_text(self.high)}"
-
-
-@dataclass(frozen=True)
-class IntRange:
-    """A whole number drawn uniformly from ``low, low + 1, ..., high``."""
-
-    low: int
-    high: int
-
-    def suggest(self, trial: optuna.Trial, name: str) -> int:
-        return trial.suggest_int(name, self.low, self.high)
-
-    def __contains__(self, value: Any) -> bool:
-        return (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and self.low <= value <= self.high
-        )
-
-    def __str__(self) -> str:
-        return f"int:{self.low}:{self.high}"
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One of ``values`` (numbers, booleans or names)."""
-
-    values: tuple[Any, ...]
-
-    def __init__(self, values: Sequence[Any]) -> None:
-        object.__setattr__(self, "values", tuple(values))
-
-    def suggest(self, trial: optuna.Trial, name: str) -> Any:
-        return trial.suggest_categorical(name, self.values)
-
-    def __contains__(self, value: Any) -> bool:
-        return any(type(value) is type(v) and value == v for v in self.values)
-
-    def __str__(self) -> str:
-        return "choice:" + ",".join(_text(v) for v in self.values)
-
-
-Parameter = LogUniform | Uniform | IntRange | Choice
-
 # options that weigh node text vectors (read from a store)
 TEXT_OPTIONS = ("ease_text_weight", "text_cl_weight")
-# the range searched for an option when the caller names none; an option is in a model's
-# default space when the model (or the objective) takes it
-DEFAULT_RANGES: dict[str, Parameter] = {
-    "lr": LogUniform(1e-4, 1e-2),
-    "reg_weight": Choice([0.0, 1e-5, 1e-4, 1e-3]),
-    "dim": Choice([32, 64, 128]),
-    "layers": IntRange(1, 4),
-    "adversarial_weight": Choice([0.0, 0.01, 0.1]),
-    "temperature": LogUniform(0.05, 0.5),
-    "ease_lambda": LogUniform(10.0, 1e4),
-    "ease_text_weight": Choice([0.0, 1.0, 10.0, 100.0]),
-}
 
 
 def searchable() -> dict[str, type]:
@@ -374,7 +296,7 @@ def check_space(model: str, space: Mapping[str, Parameter], *, objective: str | 
                 raise InputError(f"{where}: {name} is not a whole number", field="--search")
             if not isinstance(param, IntRange) and option is not float:
                 raise InputError(f"{where}: {name} takes int or choice", field="--search")
-            if not _is_number(param.low) or not _is_number(param.high):
+            if not is_number(param.low) or not is_number(param.high):
                 raise InputError(f"{where}: bounds must be numbers", field="--search")
             if not param.low < param.high:
                 raise InputError(
@@ -471,10 +393,10 @@ def tune(
     *,
     out: str | Path,
     space: Mapping[str, Parameter] | None = None,
-    trials: int = 20,
-    timeout: float | None = None,
-    pruning: bool = True,
-    prune_warmup: int = 30,
+    trials: int = TUNE_DEFAULTS["trials"],
+    timeout: float | None = TUNE_DEFAULTS["timeout"],
+    pruning: bool = TUNE_DEFAULTS["pruning"],
+    prune_warmup: int = TUNE_DEFAULTS["prune_warmup"],
     data: str | Path | None = None,
     store: str | None = None,
     protocol: str | None = None,
@@ -530,7 +452,7 @@ def tune(
             raise InputError(
                 f"{name} must be a positive integer, got {value!r}", field=option_flag(name)
             )
-    if timeout is not None and not (_is_number(timeout) and timeout > 0):
+    if timeout is not None and not (is_number(timeout) and timeout > 0):
         raise InputError(
             f"timeout must be a positive number of seconds, got {timeout!r}", field="--timeout"
         )
@@ -777,7 +699,7 @@ def train_command(
         if isinstance(value, bool):
             words.append(option_flag(name) if value else "--no-" + name.replace("_", "-"))
         else:
-            words += [option_flag(name), _text(value)]
+            words += [option_flag(name), option_text(value)]
     if threads is not None:
         words += ["--threads", str(threads)]
     return shlex.join(words)
@@ -1628,7 +1550,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _settings_text(params: Mapping[str, Any]) -> str:
-    return " ".join(f"{name}={_text(value)}" for name, value in params.items()) or "(none)"
+    return " ".join(f"{name}={option_text(value)}" for name, value in params.items()) or "(none)"
 
 
 def _by_interrupt(exc: BaseException) -> bool:
@@ -1752,7 +1674,7 @@ def _check_combinations(
             error, varied = found
             if varied:
                 raise InputError(
-                    f"--search {name}={param}: no trial with {name} {_text(value)} has valid "
+                    f"--search {name}={param}: no trial with {name} {option_text(value)} has valid "
                     f"settings, whatever the value of {_searched(varied, space)}: {error}",
                     field="--search",
                 ) from None
@@ -2244,25 +2166,12 @@ class _optuna_quiet:
         optuna.logging.set_verbosity(self.level)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _of_type(value: Any, option: type) -> bool:
     if option is float:
-        return _is_number(value)
+        return is_number(value)
     if option is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, option)
-
-
-def _text(value: Any) -> str:
-    """A value as the command line writes it (floats in full: they must round-trip)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
 
 
 _KIND_NAMES = {
@@ -2297,7 +2206,7 @@ def _parse_value(name: str, option: type, text: str, where: str) -> Any:
 
 def _params_text(params: Mapping[str, Any]) -> str:
     return " ".join(
-        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={_text(value)}"
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={option_text(value)}"
         for name, value in params.items()
     )
 

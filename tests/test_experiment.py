@@ -50,6 +50,15 @@ def trained(tmp_path, tiny_recbole):
     )
 
 
+def test_train_takes_each_default_from_train_defaults() -> None:
+    # kgrec train's parser and kgrec tune read train()'s defaults from TRAIN_DEFAULTS
+    # (kgrec.settings, which imports no torch): a keyword argument with a default of its own
+    # would be missing there
+    signature = inspect.signature(train).parameters.values()
+    defaults = [(p.name, p.default) for p in signature if p.default is not p.empty]
+    assert defaults == list(TRAIN_DEFAULTS.items())
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [("dim", 2.5), ("layers", 1.5), ("epochs", True), ("cl_layer", 1.5), ("num_negatives", 2.5)],

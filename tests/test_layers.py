@@ -29,6 +29,8 @@ LAYERS = [
             "kgrec.threads",
             "kgrec.device",
             "kgrec.distributed",
+            "kgrec.settings",
+            "kgrec.tune_space",
         ),
     ),
     (3, ("kgrec.models", "kgrec.objectives", "kgrec.metrics", "kgrec.foldin")),

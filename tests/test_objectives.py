@@ -517,6 +517,19 @@ def test_text_neighbours_match_a_naive_loop_in_any_row_blocks(rows) -> None:
         text_neighbours(vectors, mask, 0)
 
 
+def test_text_neighbours_with_equal_scores_come_by_index() -> None:
+    # items of the same text tie: torch.topk's order among them, and which it takes where the
+    # k-th ties with one it leaves out, differ by CPU; they come by index, lowest first
+    vectors = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).repeat(10, 1)  # even items: one text
+    mask = torch.ones(20, dtype=torch.bool)
+    mask[4] = False
+    for rows in (3, 4096):
+        got = text_neighbours(vectors, mask, 12, rows=rows)
+        assert got.tolist() == naive_text_neighbours(vectors, mask, 12)
+        assert got[0].tolist() == [2, 6, 8, 10, 12, 14, 16, 18, 1, 3, 5, 7]
+        assert text_neighbours(vectors, mask, 3, rows=rows)[:2].tolist() == [[2, 6, 8], [3, 5, 7]]
+
+
 def test_text_neighbour_term_is_info_nce_over_the_batchs_items_and_their_drawn_neighbours(
     monkeypatch,
 ) -> None:

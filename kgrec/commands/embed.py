@@ -11,7 +11,7 @@ from kgrec.commands.options import (
     path_option,
 )
 from kgrec.errors import InputError, KgrecError
-from kgrec.text.embed import DEFAULT_PROPERTY
+from kgrec.text import DEFAULT_PROPERTY
 
 EMBED_KINDS = ("Item", "Entity")
 

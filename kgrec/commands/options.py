@@ -7,6 +7,7 @@ from pathlib import Path
 
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument, path_argument
+from kgrec.data.protocols import PROTOCOLS
 
 
 def refuse_below_one(
@@ -115,9 +116,6 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_split_options(parser: argparse.ArgumentParser) -> None:
-    # imported here: it imports torch, which kgrec load and download (path_option) do not need
-    from kgrec.data.split import PROTOCOLS
-
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument("--protocol", choices=sorted(PROTOCOLS), help="a named protocol")
     how.add_argument(
@@ -144,8 +142,6 @@ def add_train_fraction_option(parser: argparse.ArgumentParser, *, default: float
 def add_cold_share_options(parser: argparse.ArgumentParser) -> None:
     """--cold-valid-share / --cold-test-share: a cold-start protocol's shares of cold users;
     --new-item-share: a new-item protocol's share of new items."""
-    from kgrec.data.split import PROTOCOLS
-
     cold = PROTOCOLS["ml1m-action-comedy"]
     for phase, share in (("valid", cold.cold_valid_share), ("test", cold.cold_test_share)):
         parser.add_argument(

@@ -13,18 +13,15 @@ import os
 import shutil
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from kgrec.commands.options import add_threads_option, path_option
-from kgrec.data.split import check_seed
 from kgrec.errors import InputError, KgrecError
-from kgrec.experiment import RUN_FILE, not_written_by_train, unfinished_run
-from kgrec.explain import GraphIndex, explain
 from kgrec.files import locked, write_atomic
 from kgrec.models.registry import MODELS
-from kgrec.store import open_store
-from kgrec.store.local import LOCK, MANIFEST, first_write_left, not_written_by_a_store
+
+if TYPE_CHECKING:  # the steps' modules are imported as the command runs: --help needs none
+    import pandas as pd
 
 EPOCHS = 40  # the quickstart's training budget (kgrec train's default is 300)
 # in --out: the store and run beside it are a quickstart's, which the next one replaces
@@ -86,6 +83,10 @@ def data_folder(path: Path | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from kgrec.cli import main  # the commands, exactly as on the command line
+    from kgrec.data.split import check_seed
+    from kgrec.experiment import RUN_FILE
+    from kgrec.store import open_store
+    from kgrec.store.local import MANIFEST
 
     # kgrec train refuses --epochs for a model that trains nothing by gradient (popularity,
     # text-similarity, EASE): give it only to one that does, and refuse it before any step
@@ -198,6 +199,9 @@ def _own(path: Path, marker: str) -> bool:
     Else :class:`KgrecError` saying what it holds and what to do: another process writing it
     now, files that are not kgrec's, or a finished one that holds a file kgrec did not write
     (the user's, which the removal would take with it)."""
+    from kgrec.experiment import RUN_FILE, not_written_by_train, unfinished_run
+    from kgrec.store.local import LOCK, MANIFEST, first_write_left, not_written_by_a_store
+
     if not path.exists():
         return False
     if (path / marker).exists():
@@ -253,6 +257,8 @@ def _trained_now(path: Path) -> KgrecError:
 
 
 def show_samples(tables, recommendations: pd.DataFrame, users: int) -> None:
+    from kgrec.explain import GraphIndex, explain
+
     index = GraphIndex(tables)
     titles = dict(zip(tables.items["uid"], tables.items["title"], strict=True))
     for user in sorted(recommendations["user_id"].unique(), key=lambda u: (len(u), u))[:users]:

@@ -8,8 +8,7 @@ import os
 import time
 from functools import partial
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from kgrec.commands.options import (
     add_device_option,
@@ -19,8 +18,11 @@ from kgrec.commands.options import (
     path_option,
 )
 from kgrec.errors import InputError
-from kgrec.experiment import VECTOR_PROPERTY, load_run
 from kgrec.files import write_atomic
+from kgrec.text import VECTOR_PROPERTY
+
+if TYPE_CHECKING:  # imported as the command runs: --help needs neither torch nor pandas
+    import pandas as pd
 
 EXPORT_FORMATS = (".csv", ".tsv", ".parquet")
 
@@ -79,6 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from kgrec.experiment import load_run
+
     started = time.perf_counter()
     if args.user and (args.show or args.export is not None):
         # --user publishes into the store; --show and --export exist not to
@@ -144,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) -> int:
+    import pandas as pd
+
     from kgrec.store import open_store
 
     store_uri = args.store or loaded.settings.get("store")

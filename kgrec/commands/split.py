@@ -20,15 +20,18 @@ from kgrec.commands.options import (
     add_train_fraction_option,
     path_option,
 )
-from kgrec.data.split import PROTOCOLS, write_split
+from kgrec.data.protocols import PROTOCOLS
 from kgrec.errors import InputError
-from kgrec.experiment import describe, effective_rule, load_experiment
 from kgrec.files import first_missing, locked, process_runs, remove_made, umask
 
 log = logging.getLogger(__name__)
 
 
 def run_split(args: argparse.Namespace) -> int:
+    # imported here, as the command runs: they import torch, which --help needs not
+    from kgrec.data.split import write_split
+    from kgrec.experiment import describe, effective_rule, load_experiment
+
     folder = args.write_split
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise InputError(

@@ -1,14 +1,14 @@
 """`kgrec train` and `kgrec evaluate`: argparse adapters over :mod:`kgrec.experiment`.
 
 Every option of ``kgrec train`` is a keyword argument of :func:`kgrec.experiment.train`, with
-its default taken from there.
+its default and choices from :mod:`kgrec.settings`, which imports no torch (``--help`` reads it
+in a moment); the run layer is imported as a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from kgrec.cold_items import COLD_ITEMS, SCALES
 from kgrec.commands.options import (
     add_cold_share_options,
     add_data_options,
@@ -20,26 +20,25 @@ from kgrec.commands.options import (
     path_option,
 )
 from kgrec.errors import InputError
-from kgrec.evaluate import format_table
-from kgrec.experiment import (
+from kgrec.models.registry import MODELS
+from kgrec.settings import (
     BATCHING,
+    COLD_ITEMS,
+    OBJECTIVE_NAMES,
     RELATION_WEIGHTINGS,
+    SCALES,
+    SCORES,
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
-    check_settings,
-    load_run,
-    reads_text,
-    train,
-    unread_options,
 )
-from kgrec.models.registry import MODELS
-from kgrec.objectives import OBJECTIVES, SCORES
-from kgrec.plots import check_plot_options
 
 D = TRAIN_DEFAULTS
 
 
 def run_train(args: argparse.Namespace) -> int:
+    # imported here, as the command runs: they import torch, which --help needs not
+    from kgrec.experiment import check_settings, reads_text, train, unread_options
+
     options = {name: getattr(args, name) for name in D if hasattr(args, name)}
     settings = {"model": args.model, **options}
     # its messages are the more specific
@@ -62,6 +61,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from kgrec.evaluate import format_table
+    from kgrec.experiment import load_run
+    from kgrec.plots import check_plot_options
+
     check_plot_options(args.plot, args.force)  # refused before the run is read
     loaded = load_run(args.run, device=args.device)
     if args.plot is not None:  # a run without a curve is refused before it is scored
@@ -88,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=path_option, required=True, metavar="RUN", help="run folder")
     parser.add_argument(
         "--objective",
-        choices=list(OBJECTIVES),
+        choices=OBJECTIVE_NAMES,
         default=D["objective"],
         help=f"training loss (default {D['objective']})",
     )

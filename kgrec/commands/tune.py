@@ -2,14 +2,14 @@
 
 Its training options are ``kgrec train``'s own (taken from that parser, so the two never
 drift): given, an option is fixed for every trial; not given, it takes train's default unless
-it is searched. Defaults of the tune's own options are :func:`kgrec.tune.tune`'s.
+it is searched. Defaults of the tune's own options are :func:`kgrec.tune.tune`'s
+(:data:`kgrec.tune_space.TUNE_DEFAULTS`).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import inspect
 
 from kgrec import distributed
 from kgrec.commands.options import (
@@ -21,21 +21,19 @@ from kgrec.commands.options import (
     add_train_fraction_option,
     path_option,
 )
-from kgrec.experiment import TRAIN_DEFAULTS
 from kgrec.models.registry import MODELS
-from kgrec.plots import check_plot_options
-from kgrec.tune import BEST_FILE, DEFAULT_RANGES, STUDY_FILE, parse_space, tune
+from kgrec.settings import TRAIN_DEFAULTS
+from kgrec.tune_space import BEST_FILE, DEFAULT_RANGES, STUDY_FILE, TUNE_DEFAULTS
 
-TUNE_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(tune).parameters.items()
-    if parameter.default is not inspect.Parameter.empty
-}
 # kgrec train's options that tune sets up itself, or that are not settings of a trial
 OWN = ("help", "model", "out", "resume", "threads")
 
 
 def run_tune(args: argparse.Namespace) -> int:
+    # imported here, as the command runs: kgrec.tune imports torch and Optuna (--help needs not)
+    from kgrec.plots import check_plot_options
+    from kgrec.tune import parse_space, tune
+
     check_plot_options(args.plot, args.force)  # refused before any trial
     # the data and split options, and the training options given (the others are absent)
     options = {name: getattr(args, name) for name in TRAIN_DEFAULTS if hasattr(args, name)}

@@ -1,15 +1,27 @@
-"""From the shared graph to tensors: export (HeteroData + id maps) and evaluation splits."""
+"""From the shared graph to tensors: export (HeteroData + id maps) and evaluation splits.
 
-from kgrec.data.export import IdMaps, message_graph, to_hetero_data
-from kgrec.data.split import PROTOCOLS, Split, make_split, read_split, write_split
+Names are imported lazily, so that :mod:`kgrec.data.protocols` (read by ``kgrec train
+--help``) does not load torch.
+"""
 
-__all__ = [
-    "PROTOCOLS",
-    "IdMaps",
-    "Split",
-    "make_split",
-    "message_graph",
-    "read_split",
-    "to_hetero_data",
-    "write_split",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "IdMaps": "export",
+    "message_graph": "export",
+    "to_hetero_data": "export",
+    "PROTOCOLS": "protocols",
+    "Split": "split",
+    "make_split": "split",
+    "read_split": "split",
+    "write_split": "split",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

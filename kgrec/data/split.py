@@ -89,6 +89,7 @@ from torch import Tensor
 from graph_schema.tables import item_uid
 from graph_schema.validate import plain  # (kgrec.experiment and kgrec.tune import it here)
 from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
+from kgrec.data.protocols import PROTOCOLS, Protocol, get_protocol
 from kgrec.errors import InputError
 from kgrec.files import not_utf8, write_atomic
 
@@ -100,35 +101,6 @@ HEADER = ("user_id", "item_id")
 MIN_OVERLAP = 5  # interactions per domain that make a user "overlapping"
 
 
-@dataclass(frozen=True)
-class Protocol:
-    """A named evaluation protocol (PROTOCOL.md)."""
-
-    name: str
-    target_domain: str  # used when the graph has it; a one-domain graph's domain otherwise
-    source_domain: str | None = None  # set: cold-start users drawn from the overlapping ones
-    domain_rule: str | None = None  # the named rule that makes the domains from raw files
-    cold_valid_share: float = 0.1
-    cold_test_share: float = 0.2
-    new_item_share: float = 0.0  # > 0: that share of the target items is held out of train
-
-
-PROTOCOLS = {
-    "ml100k-kg": Protocol("ml100k-kg", target_domain="movies"),
-    "ml1m-action-comedy": Protocol(
-        "ml1m-action-comedy",
-        target_domain="comedy",
-        source_domain="action",
-        domain_rule="ml1m-action-comedy",
-    ),
-    "ml100k-new-items": Protocol("ml100k-new-items", target_domain="movies", new_item_share=0.2),
-    "ml1m-new-items": Protocol(
-        "ml1m-new-items",
-        target_domain="comedy",
-        domain_rule="ml1m-action-comedy",
-        new_item_share=0.2,
-    ),
-}
 NEW_ITEMS_FILE = "new_items"
 FEW_SHOT_FILE = "few_shot_users"
 # how the graph of the split was read: {"target_domain": name, "domain_rule": rule or null};
@@ -215,14 +187,6 @@ class Split:
         pairs = data[INTERACTS].edge_index
         other = pairs[:, data["item"].domain[pairs[1]] != self.target_domain]
         return unique_pairs(*torch.cat([self.train, other], dim=1))
-
-
-def get_protocol(name: str) -> Protocol:
-    if name not in PROTOCOLS:
-        raise InputError(
-            f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})", field="protocol"
-        )
-    return PROTOCOLS[name]
 
 
 def _named_domain(maps: IdMaps, name: str, option: str) -> int:

@@ -1,13 +1,17 @@
-"""kgrec's recommenders, each a plain ``torch.nn.Module``: ``from kgrec.models import ...``."""
+"""kgrec's recommenders, each a plain ``torch.nn.Module``: ``from kgrec.models import ...``.
+
+Names are imported lazily, so that :mod:`kgrec.models.registry` (whose names ``kgrec train
+--help`` offers) does not load torch.
+"""
 
 from __future__ import annotations
 
 import importlib
 
-from kgrec.models.base import GraphRecommender, top_k
-
 # name -> module; imported on first use so that `import kgrec.models` stays light
-_MODELS = {
+_EXPORTS = {
+    "GraphRecommender": "kgrec.models.base",
+    "top_k": "kgrec.models.base",
     "Popularity": "kgrec.models.popularity",
     "LightGCNRecommender": "kgrec.models.lightgcn",
     "RGCNRecommender": "kgrec.models.rgcn",
@@ -16,10 +20,10 @@ _MODELS = {
     "EASE": "kgrec.models.ease",
 }
 
-__all__ = ["GraphRecommender", "top_k", *_MODELS]
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str):
-    if name in _MODELS:
-        return getattr(importlib.import_module(_MODELS[name]), name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'kgrec.models' has no attribute {name!r}")

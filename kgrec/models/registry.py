@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from kgrec.errors import InputError
-from kgrec.models.base import GraphRecommender
 
-if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
+if TYPE_CHECKING:  # imported where a model is built: `kgrec train --help` needs no torch
+    import torch
     from torch_geometric.data import Data
+
+    from kgrec.models.base import GraphRecommender
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,18 @@
 - :mod:`kgrec.text.cache`: vectors cached by (model identity, text);
 - :mod:`kgrec.text.embed`: the whole step, graph -> vectors -> store.
 
-Names are imported lazily, so that ``kgrec --help`` does not load torch.
+Names are imported lazily, so that ``kgrec --help`` does not load torch; the node properties
+below are defined here, for the argument parsers of ``kgrec embed`` and ``kgrec train``.
 """
 
 from __future__ import annotations
 
 import importlib
+
+# the node property that kgrec embed writes text vectors to and training reads them from
+DEFAULT_PROPERTY = "embedding"
+# where kgrec recommend publishes a run's user and item embeddings
+VECTOR_PROPERTY = "gnn_embedding"
 
 _EXPORTS = {
     "TextEncoder": "encoder",
@@ -26,7 +32,7 @@ _EXPORTS = {
     "embed_texts": "embed",
     "write_embeddings": "embed",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "DEFAULT_PROPERTY", "VECTOR_PROPERTY"])
 
 
 def __getattr__(name: str) -> object:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from graph_schema.tables import GraphTables
 from graph_schema.validate import path_argument
+from kgrec.text import DEFAULT_PROPERTY, VECTOR_PROPERTY
 from kgrec.text.cache import EmbeddingCache
 from kgrec.text.encoder import TextEncoder
 from kgrec.text.nodes import TEXT_KINDS, node_texts
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROPERTY = "embedding"
-# where kgrec recommend publishes a run's user and item embeddings
-VECTOR_PROPERTY = "gnn_embedding"
 # what a refused embed says to do
 REMEDY = "nothing was written. Embed under another --property, or give the model that wrote them"
 

@@ -1,0 +1,80 @@
+"""The settings of :func:`kgrec.experiment.train`: their defaults and the names some take.
+
+They live in this module, which imports neither torch nor pandas, so that the argument parsers
+of ``kgrec train``, ``tune`` and ``split`` read them without loading either (``kgrec train
+--help`` took 2 s of CPU to import torch). The modules that implement a setting import its
+names from here: :mod:`kgrec.experiment` (``train()``'s signature takes its defaults from
+:data:`TRAIN_DEFAULTS`), :mod:`kgrec.objectives` and :mod:`kgrec.cold_items`.
+"""
+
+from __future__ import annotations
+
+from kgrec.distributed import DEFAULT_TIMEOUT
+from kgrec.text import DEFAULT_PROPERTY
+
+# the training losses, by name (kgrec.objectives.OBJECTIVES: the class of each)
+OBJECTIVE_NAMES = ("bpr", "softmax")
+# how the softmax objective scores a pair in the training loss
+SCORES = ("dot", "cosine")
+BATCHING = ("full", "neighbor")
+# how node text vectors enter a model (none: not through an MLP) and how R-GCN weighs relations
+TEXT_INPUTS = ("none", "add", "only")
+RELATION_WEIGHTINGS = ("block", "scalar")
+# how items without training interactions are served (kgrec.cold_items)
+COLD_ITEMS = ("none", "text", "student", "student-kg")
+SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)  # candidates of kgrec.cold_items.choose_scale
+
+# train()'s defaults, in the order of its keyword arguments: the CLI's defaults are these
+TRAIN_DEFAULTS = {
+    "data": None,
+    "store": None,
+    "protocol": None,
+    "split": None,
+    "seed": 0,
+    "train_fraction": 1.0,
+    "few_shot": 0,
+    "cold_valid_share": None,
+    "cold_test_share": None,
+    "new_item_share": None,
+    "domain": None,
+    "domain_rule": None,
+    "target_domain": None,
+    "source_domain": None,
+    "text_property": DEFAULT_PROPERTY,
+    "objective": "bpr",
+    "epochs": 300,
+    "dim": 64,
+    "layers": 2,
+    "lr": 1e-3,
+    "batch_size": 2048,
+    "patience": 10,
+    "reg_weight": 0.0,
+    "temperature": 0.2,
+    "num_negatives": 0,
+    "score": "dot",
+    "cl_weight": 0.0,
+    "cl_noise": 0.2,
+    "cl_temperature": 0.2,
+    "cl_layer": 1,
+    "text_cl_weight": 0.0,
+    "text_cl_neighbours": 10,
+    "text_cl_temperature": 0.2,
+    "target_weight": 1.0,
+    "cold_start_share": 0.0,
+    "cold_start_weight": 1.0,
+    "adversarial_weight": 0.0,
+    "entity_embeddings": True,
+    "relation_weighting": "block",
+    "text_input": "none",
+    "text_hidden": 64,
+    "ease_lambda": 500.0,
+    "ease_text_weight": 0.0,
+    "cold_items": "none",
+    "cold_item_scale": None,
+    "batching": "full",
+    "init_from": None,
+    "resume": False,
+    "progress": True,
+    "device": "auto",
+    "dist_timeout": DEFAULT_TIMEOUT,
+}
