@@ -74,6 +74,37 @@ def test_explicit_column_must_exist(tmp_path, write_files):
     assert (caught.value.line, caught.value.field) == (1, "stars")
 
 
+def test_a_missing_column_names_the_files_columns_and_a_likely_separator(tmp_path, write_files):
+    # before, "a required column is missing (choose the column with --user-col)" alone, also
+    # when --user-col named the column and the file's fields were split by another separator
+    write_files(
+        tmp_path,
+        {
+            "r.csv": "userId,movieId,stars\n1,2,3\n",
+            "semi.csv": "userId;movieId;stars\n1;2;3\n",
+            "tabs.csv": "userId\tmovieId\tstars\n1\t2\t3\n",
+        },
+    )
+    with pytest.raises(InputError, match=r"the file's columns: userId, movieId, stars\)"):
+        table.load(tmp_path / "r.csv", kind="interactions")
+    for name, sep, option in (("semi.csv", ";", "--sep ';'"), ("tabs.csv", "\t", "--sep $'\\t'")):
+        with pytest.raises(InputError) as caught:
+            table.load(tmp_path / name, kind="interactions", user_col="userId", item_col="movieId")
+        assert (caught.value.line, caught.value.field) == (1, "userId")
+        message = caught.value.message
+        assert f"its header is one column, {f'userId{sep}movieId{sep}stars'!r}" in message
+        assert f"separated by {sep!r}? give {option}" in message
+        graph = table.load(
+            tmp_path / name, kind="interactions", user_col="userId", item_col="movieId", sep=sep
+        )
+        assert graph.interactions["user_id"].tolist() == ["1"]
+    path = tmp_path / "r.parquet"
+    pd.DataFrame({"userId": ["1"], "movieId": ["2"]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"the file's columns: userId, movieId\)") as caught:
+        table.load(path, kind="interactions")
+    assert caught.value.field == "user_id"
+
+
 def test_two_options_may_not_name_one_column(tmp_path, write_files):
     # before the fix the later option won: a KeyError traceback, or users read as timestamps
     write_files(tmp_path, {"r.csv": "user_id,item_id,when\na,b,1\n"})
