@@ -210,7 +210,13 @@ def read_table(
     """A CSV/TSV file (header required) or a Parquet file, with ``_file``/``_line`` columns."""
     if Path(path).suffix.lower() not in PARQUET_SUFFIXES:
         sep = sep or separator(path)
-        return read_delimited(path, sep=sep, quoted=is_quoted(path, sep), encoding=encoding)
+        return read_delimited(
+            path,
+            sep=sep,
+            quoted=is_quoted(path, sep),
+            encoding=encoding,
+            encoding_option="--encoding",
+        )
     file = str(path)
     if not Path(path).is_file():
         raise InputError("no such file", file=file)
