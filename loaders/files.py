@@ -63,6 +63,7 @@ def read_delimited(
     encoding: str = "utf-8",
     floats: Collection[str] | Callable[[list[str]], Collection[str]] = (),
     aliases: Mapping[str, Collection[str]] | None = None,
+    encoding_option: str | None = None,
 ) -> pd.DataFrame:
     """Read a delimited text file: every column a string, except ``floats`` (float64; or a
     function of the column names that says which).
@@ -73,7 +74,9 @@ def read_delimited(
     and ``names`` are used either way. ``quoted``: fields may be in double
     quotes (CSV); otherwise quotes are data. Blank lines are skipped. Raises InputError for a
     missing or empty file, an unknown or non-ASCII-compatible ``encoding``, bytes not in it, a
-    NUL character anywhere, or a row with the wrong number of fields.
+    NUL character anywhere, or a row with the wrong number of fields. ``encoding_option``: the
+    option that names the encoding (``load table``'s ``--encoding``), which an error for bytes
+    not in UTF-8 offers beside saving the file as UTF-8.
     """
     file = str(path)
     check_encoding(encoding, file=file)
@@ -104,7 +107,7 @@ def read_delimited(
         raw[: end if end >= 0 else len(raw)].decode(encoding, "replace"), sep, quoted
     )
     fields = first if header else (names or first)  # what names a bad byte's field
-    _check_bytes(raw, file, sep, fields, offset, encoding)
+    _check_bytes(raw, file, sep, fields, offset, encoding, encoding_option)
     _check_line_ends(raw, file, sep, fields, offset, quoted=quoted)
     if header is None:
         aliases = aliases or {}
@@ -231,19 +234,34 @@ def _locate(
 
 
 def _check_bytes(
-    raw: bytes, file: str, sep: str, columns: Sequence[str] | None, offset: int, encoding: str
+    raw: bytes,
+    file: str,
+    sep: str,
+    columns: Sequence[str] | None,
+    offset: int,
+    encoding: str,
+    option: str | None = None,
 ) -> None:
-    """Every byte decodes in ``encoding``, and no value holds a NUL character."""
+    """Every byte decodes in ``encoding``, and no value holds a NUL character; ``option``:
+    the one that names the encoding, offered where bytes are not UTF-8."""
     utf8 = encoding == "utf-8"  # read_delimited's name of it
     label = "UTF-8" if utf8 else encoding
     try:
         raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line, field, start = _locate(raw, exc.start, sep, columns, offset)
+        if not utf8:
+            advice = " or give its --encoding"
+        elif option:
+            advice = (
+                f", or name its encoding with {option} (cp1252, as spreadsheets on Windows "
+                "save CSV, latin-1, ...)"
+            )
+        else:
+            advice = ""
         raise InputError(
             f"bytes that are not {label} ({raw[exc.start : exc.end]!r} at byte "
-            f"{exc.start - start + 1} of the line); save the file as {label}"
-            + ("" if utf8 else " or give its --encoding"),
+            f"{exc.start - start + 1} of the line); save the file as {label}{advice}",
             file=file,
             line=line,
             field=field,

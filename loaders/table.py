@@ -210,7 +210,13 @@ def read_table(
     """A CSV/TSV file (header required) or a Parquet file, with ``_file``/``_line`` columns."""
     if Path(path).suffix.lower() not in PARQUET_SUFFIXES:
         sep = sep or separator(path)
-        return read_delimited(path, sep=sep, quoted=is_quoted(path, sep), encoding=encoding)
+        return read_delimited(
+            path,
+            sep=sep,
+            quoted=is_quoted(path, sep),
+            encoding=encoding,
+            encoding_option="--encoding",
+        )
     file = str(path)
     if not Path(path).is_file():
         raise InputError("no such file", file=file)
@@ -309,6 +315,26 @@ def _option(target: str) -> str:
     return f"--{target.removesuffix('_id').replace('_', '-')}-col"
 
 
+# separators a header of one column may hold, with the --sep that splits it (a shell's quoting)
+LIKELY_SEPARATORS = ((";", "';'"), ("\t", "$'\\t'"), ("|", "'|'"), (",", ","))
+
+
+def _columns_hint(df: pd.DataFrame, *, text: bool) -> str:
+    """What a missing column's error adds: the file's columns, or, where a text file's header
+    is one column holding a likely separator (a ``;`` CSV read with ``,``), that separator's
+    ``--sep``."""
+    columns = [str(c) for c in df.columns if c not in PRIVATE]
+    if text and len(columns) == 1:
+        for sep, quoted in LIKELY_SEPARATORS:
+            if sep in columns[0]:
+                return (
+                    f"; its header is one column, {columns[0]!r}: are its fields separated by "
+                    f"{sep!r}? give --sep {quoted}"
+                )
+    shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+    return f"; the file's columns: {shown}"
+
+
 def _map_columns(
     df: pd.DataFrame, columns: dict[str, tuple[str | None, bool]], *, keep_others: bool
 ) -> pd.DataFrame:
@@ -329,7 +355,8 @@ def _map_columns(
             renames[name] = target
         elif source is not None or required:
             raise InputError(
-                f"a required column is missing (choose the column with {_option(target)})",
+                f"a required column is missing (choose the column with {_option(target)}"
+                f"{_columns_hint(df, text=header is not None)})",
                 file=file,
                 line=header,
                 field=name,

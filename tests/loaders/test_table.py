@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kgrec.errors import InputError
-from loaders import LoadReport, parse_rule, table
+from loaders import LoadReport, parse_rule, recbole, table
 
 
 def test_csv_interactions_with_mapped_columns_and_iso_dates(tmp_path, write_files):
@@ -72,6 +72,55 @@ def test_explicit_column_must_exist(tmp_path, write_files):
     with pytest.raises(InputError, match="--rating-col") as caught:
         table.load(tmp_path / "r.csv", kind="interactions", rating_col="stars")
     assert (caught.value.line, caught.value.field) == (1, "stars")
+
+
+def test_a_missing_column_names_the_files_columns_and_a_likely_separator(tmp_path, write_files):
+    # before, "a required column is missing (choose the column with --user-col)" alone, also
+    # when --user-col named the column and the file's fields were split by another separator
+    write_files(
+        tmp_path,
+        {
+            "r.csv": "userId,movieId,stars\n1,2,3\n",
+            "semi.csv": "userId;movieId;stars\n1;2;3\n",
+            "tabs.csv": "userId\tmovieId\tstars\n1\t2\t3\n",
+        },
+    )
+    with pytest.raises(InputError, match=r"the file's columns: userId, movieId, stars\)"):
+        table.load(tmp_path / "r.csv", kind="interactions")
+    for name, sep, option in (("semi.csv", ";", "--sep ';'"), ("tabs.csv", "\t", "--sep $'\\t'")):
+        with pytest.raises(InputError) as caught:
+            table.load(tmp_path / name, kind="interactions", user_col="userId", item_col="movieId")
+        assert (caught.value.line, caught.value.field) == (1, "userId")
+        message = caught.value.message
+        assert f"its header is one column, {f'userId{sep}movieId{sep}stars'!r}" in message
+        assert f"separated by {sep!r}? give {option}" in message
+        graph = table.load(
+            tmp_path / name, kind="interactions", user_col="userId", item_col="movieId", sep=sep
+        )
+        assert graph.interactions["user_id"].tolist() == ["1"]
+    path = tmp_path / "r.parquet"
+    pd.DataFrame({"userId": ["1"], "movieId": ["2"]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"the file's columns: userId, movieId\)") as caught:
+        table.load(path, kind="interactions")
+    assert caught.value.field == "user_id"
+
+
+def test_bytes_not_in_utf8_offer_the_encoding_option(tmp_path, write_files):
+    # a spreadsheet's CSV saved on Windows is cp1252; before, "save the file as UTF-8" alone,
+    # though load table reads it as it is with --encoding
+    write_files(tmp_path, {"m.csv": b"item_id,title\n1,Caf\xe9 Society\n"})
+    with pytest.raises(InputError) as caught:
+        table.load(tmp_path / "m.csv", kind="items")
+    assert (caught.value.line, caught.value.field) == (2, "title")
+    assert caught.value.message.endswith(
+        "save the file as UTF-8, or name its encoding with --encoding (cp1252, as spreadsheets "
+        "on Windows save CSV, latin-1, ...)"
+    )
+    graph = table.load(tmp_path / "m.csv", kind="items", encoding="cp1252")
+    assert graph.items["title"].tolist() == ["Café Society"]
+    with pytest.raises(InputError) as caught:  # RecBole files have no --encoding to offer
+        recbole.load(write_files(tmp_path / "rb", {"rb.item": b"item_id:token\nCaf\xe9\n"}))
+    assert caught.value.message.endswith("save the file as UTF-8")
 
 
 def test_two_options_may_not_name_one_column(tmp_path, write_files):
