@@ -1197,7 +1197,8 @@ class Run:
         interactions are what users have). A run's user with no training interaction and
         nothing in ``source`` (or no ``source``) to fold them in from gets the run's most
         popular target-domain items. ``field``: the option that gave ``users`` (``--show``,
-        ``--user``), which an error about one of them names."""
+        ``--user``), which an error about one of them names. What it reads of ``source`` is
+        read as one (:meth:`_read_source`)."""
         k = plain(k)  # a numpy integer (from pandas or numpy) is the number it holds
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
@@ -1213,7 +1214,13 @@ class Run:
         candidates = torch.nonzero(self.graph.item_domain == experiment.split.target_domain)
         candidates = candidates.flatten()
         user_emb, item_emb = embeddings(self.model, self.graph)
-        item_ids, new_emb = self._items_loaded_after_training(source)
+        user_ids = list(maps.users) if users is None else list(dict.fromkeys(users))
+        # a run's user without a training interaction (in the domains the model trained on)
+        # has an embedding that learnt nothing: folded in from their interactions in the
+        # store, as a newcomer is (loaded before training, their interactions after it)
+        untrained = self._untrained_users(users)
+        view = self._read_source(source, None if users is None else user_ids, untrained)
+        item_ids, new_emb = self._items_loaded_after_training(source, view.late)
         split = experiment.split
         # fold-in draws each positive's negatives from its domain's items, as training did;
         # a split's new items (never training negatives) that the run serves (a content
@@ -1231,13 +1238,6 @@ class Run:
             [experiment.data[INTERACTS].edge_index, split.train, split.valid, split.test], 1
         )
         newcomer_rows: dict[str, int] = {}
-        user_ids = list(maps.users) if users is None else list(dict.fromkeys(users))
-        # some users' interactions, read once: what they have, and their fold-in histories
-        pairs = None if source is None or users is None else source.user_interactions(user_ids)
-        # a run's user without a training interaction (in the domains the model trained on)
-        # has an embedding that learnt nothing: folded in from their interactions in the
-        # store, as a newcomer is (loaded before training, their interactions after it)
-        untrained = self._untrained_users(users)
         fold_in = users is not None or (source is not None and len(untrained) > 0)
         if fold_in and user_emb.device.type != "cpu":
             user_emb, item_emb = user_emb.cpu(), item_emb.cpu()  # fold-in works on the CPU
@@ -1250,7 +1250,7 @@ class Run:
         elif len(untrained):
             ids = [maps.users[i] for i in untrained.tolist()]
             histories, has = self._newcomer_histories(
-                ids, source, item_ids, interactions=pairs, missing_ok=True
+                ids, source, item_ids, interactions=view.interactions, missing_ok=True
             )
             unserved = [user for user, h in zip(ids, histories, strict=True) if h is None]
             kept = [n for n, h in enumerate(histories) if h is not None]
@@ -1273,7 +1273,7 @@ class Run:
             newcomers = [user for user, i in zip(user_ids, found.tolist(), strict=True) if i < 0]
             if newcomers:
                 histories, has = self._newcomer_histories(
-                    newcomers, source, item_ids, interactions=pairs, field=field
+                    newcomers, source, item_ids, interactions=view.interactions, field=field
                 )
                 rows = len(maps.users) + torch.arange(len(newcomers))
                 found[found < 0] = rows
@@ -1283,10 +1283,8 @@ class Run:
                     newcomers, histories, has, item_emb, item_ids, domains, failed
                 )
                 user_emb = torch.cat([user_emb, folded.to(user_emb)])
-        if source is not None:
-            if pairs is None:  # every user's: those of the items ranked
-                pairs = source.item_interactions([item_ids[i] for i in candidates.tolist()])
-            known = torch.cat([known, _known_pairs(pairs, maps, item_ids, newcomer_rows)], 1)
+        if view.known is not None:
+            known = torch.cat([known, _known_pairs(view.known, maps, item_ids, newcomer_rows)], 1)
         if users is not None:
             index = found
             user_emb = user_emb[index]
@@ -1374,17 +1372,45 @@ class Run:
             folded[bad] = 0.0
         return folded
 
-    def _items_loaded_after_training(
-        self, source: GraphStore | None
-    ) -> tuple[list[str], torch.Tensor | None]:
-        """The uids of the items :meth:`recommend` ranks (the run's, then any target-domain
-        items loaded into ``source`` after training that have a text vector) and the
-        embeddings its content student gives the latter (None when there are none, or the run
-        has no student or no store)."""
+    def _read_source(
+        self,
+        source: GraphStore | None,
+        user_ids: list[str] | None,
+        untrained: torch.Tensor,
+    ) -> _SourceView:
+        """What :meth:`_ranking` of ``user_ids`` (None: every user, the run's users
+        ``untrained`` folded in) reads of ``source``, in several reads whose answers must
+        agree (a load between two of them, of an item, its text vector and a newcomer's rating
+        of it, gave the rating of an item the text vectors read had not seen), read as one
+        (:meth:`~kgrec.store.base.GraphStore.read_as_one`: read again when a writer changed
+        the store meanwhile). No store: an empty view."""
+        if source is None:
+            return _SourceView(self._late_items(None), None, None)
+        maps = self.experiment.maps
+        target = torch.nonzero(self.graph.item_domain.cpu() == self.experiment.split.target_domain)
+        ranked = [maps.items[i] for i in target.flatten().tolist()]  # the run's items ranked
+        untrained_ids = [maps.users[i] for i in untrained.tolist()]
+
+        def read() -> _SourceView:
+            late = self._late_items(source)
+            if user_ids is not None:  # read once: what they have, and their fold-in histories
+                pairs = source.user_interactions(user_ids)
+                return _SourceView(late, pairs, pairs)
+            histories = source.user_interactions(untrained_ids) if untrained_ids else None
+            # every user's: those of the items ranked
+            return _SourceView(late, histories, source.item_interactions([*ranked, *late.uids]))
+
+        return source.read_as_one(read)
+
+    def _late_items(self, source: GraphStore | None) -> _LateItems:
+        """The target-domain items loaded into ``source`` after training that the run's content
+        student embeds (those with a text vector), as :meth:`_items_loaded_after_training`
+        reads them (none when the run has no student or no store)."""
         maps = self.experiment.maps
         if not isinstance(self.model, StudentItems) or source is None:
-            return list(maps.items), None
-        target = maps.domains[self.experiment.split.target_domain]
+            return _LateItems([], np.zeros((0, 0), dtype=np.float32), None, 0)
+        split = self.experiment.split
+        target = maps.domains[split.target_domain]
         longer = [d for d in maps.domains if d != target and d.startswith(f"{target}:")]
         text, current = read_text_vectors(source, self.settings["text_property"], ["Item"])
         self._check_text_model(source, current)  # the record of the vectors read
@@ -1397,43 +1423,55 @@ class Run:
             and key.startswith(f"{target}:")
             and not any(key.startswith(f"{d}:") for d in longer)
         ]
-        self._warn_unembedded(source, len(new))
-        if not new:
+        uids = [keys[n] for n in new]
+        rows = source.items(uids) if uids and self.model.student.reads_attributes else None
+        # counted, not listed: the store's items of the domain less the run's and these
+        run_items = int((self.experiment.data["item"].domain == split.target_domain).sum())
+        bare = source.item_domains().get(target, 0) - run_items - len(uids)
+        return _LateItems(uids, vectors[new], rows, bare)
+
+    def _items_loaded_after_training(
+        self, source: GraphStore | None, late: _LateItems
+    ) -> tuple[list[str], torch.Tensor | None]:
+        """The uids of the items :meth:`recommend` ranks (the run's, then the target-domain
+        items ``late`` of ``source``: loaded after training, with a text vector,
+        :meth:`_late_items`) and the embeddings its content student gives the latter (None
+        when there are none, or the run has no student or no store)."""
+        maps = self.experiment.maps
+        if not isinstance(self.model, StudentItems) or source is None:
+            return list(maps.items), None
+        self._warn_unembedded(source, late.bare)
+        if not late.uids:
             return list(maps.items), None
         dimension = int(self.graph.x.size(1))  # the text vectors the run was trained on
-        if vectors.shape[1] != dimension:  # (a store or record older than session 26)
+        if late.text.shape[1] != dimension:  # (a store or record older than session 26)
             from kgrec.store import redact
 
             raise InputError(
                 f"the run was trained on {dimension}-dimensional text vectors "
                 f"{self.settings['text_property']!r}, and those of {redact(source.uri)} have "
-                f"{vectors.shape[1]} dimensions (another text model's): the run's content "
+                f"{late.text.shape[1]} dimensions (another text model's): the run's content "
                 "student cannot read them. Retrain the run on the store as it is now (kgrec "
                 "train), or embed the store with the run's model",
                 field="--store",
             )
-        uids = [keys[n] for n in new]
         attributes = None
-        if self.model.student.reads_attributes:
-            attributes = _store_item_attributes(source, uids, self.experiment)
-        text = torch.as_tensor(vectors[new], dtype=torch.float32)
+        if late.rows is not None:
+            attributes = _store_item_attributes(late.rows, late.uids, self.experiment)
+        text = torch.as_tensor(late.text, dtype=torch.float32)
         device = next(self.model.parameters()).device
         embedded = self.model.embed_new_items(
             text.to(device), None if attributes is None else attributes.to(device)
         ).cpu()
-        return [*maps.items, *uids], embedded
+        return [*maps.items, *late.uids], embedded
 
-    def _warn_unembedded(self, source: GraphStore, embedded: int) -> None:
-        """A warning when ``source`` holds target-domain items loaded after training beyond the
-        ``embedded`` that have a text vector: the content student reads text, so those are not
-        ranked (before session 39, without a word). Counted, not listed: the store's items per
-        domain less the run's and the embedded ones."""
+    def _warn_unembedded(self, source: GraphStore, bare: int) -> None:
+        """A warning when ``source`` holds ``bare`` target-domain items loaded after training
+        that have no text vector (:meth:`_late_items` counts them): the content student reads
+        text, so those are not ranked (before session 39, without a word)."""
         from kgrec.store import redact
 
-        split = self.experiment.split
-        target = self.experiment.maps.domains[split.target_domain]
-        run_items = int((self.experiment.data["item"].domain == split.target_domain).sum())
-        bare = source.item_domains().get(target, 0) - run_items - embedded
+        target = self.experiment.maps.domains[self.experiment.split.target_domain]
         if bare > 0:
             log.warning(
                 "%d items of domain %r loaded into %s after training have no text vector %r: "
@@ -1680,6 +1718,31 @@ def _warn_unserved_users(
         nothing,
         advice,
     )
+
+
+@dataclass
+class _LateItems:
+    """Target-domain items loaded into a run's store after training that its content student
+    embeds (:meth:`Run._late_items`): their ``uids``, their text vectors (``text``, a row
+    each), their ``rows`` of the items table (None: the student reads no attributes), and how
+    many items of the domain loaded after training have no text vector (``bare``)."""
+
+    uids: list[str]
+    text: np.ndarray
+    rows: pd.DataFrame | None
+    bare: int
+
+
+@dataclass
+class _SourceView:
+    """What a ranking reads of its store, as one (:meth:`Run._read_source`): the ``late``
+    items, the ``interactions`` its fold-ins start from (of the users ranked, or of the run's
+    untrained users when every user is; None: none read), and those that say what the users
+    ranked have (``known``: theirs, or every user's with the items ranked; None: no store)."""
+
+    late: _LateItems
+    interactions: pd.DataFrame | None
+    known: pd.DataFrame | None
 
 
 @dataclass
@@ -2146,12 +2209,12 @@ def _student_inputs(
 
 
 def _store_item_attributes(
-    store: GraphStore, uids: Sequence[str], experiment: Experiment
+    items: pd.DataFrame, uids: Sequence[str], experiment: Experiment
 ) -> torch.Tensor:
-    """``[len(uids), width]``: the year and genres of the items ``uids`` of the opened
-    ``store`` (loaded after the run's training), encoded as the run's catalogue encodes its
-    own."""
-    rows = store.items(list(uids)).set_index("uid").reindex(list(uids))
+    """``[len(uids), width]``: the year and genres of the items ``uids`` (loaded into the
+    run's store after training) in their rows ``items`` of the store's items table
+    (``store.items``), encoded as the run's catalogue encodes its own."""
+    rows = items.set_index("uid").reindex(list(uids))
     encoder = ItemAttributes.from_data(experiment.data, experiment.maps.genres)
     years = pd.to_numeric(rows["year"], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
     genres = [list(g) if isinstance(g, list | tuple | np.ndarray) else [] for g in rows["genres"]]

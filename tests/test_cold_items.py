@@ -754,7 +754,7 @@ def test_late_items_longer_than_the_stored_items_are_not_published_beside_them(
     late_items(make_graph, text_store, target, names, text, [1900 + 2 * n for n in range(60)])
     loaded = load_run(run.folder)
     with open_store(text_store) as store:
-        _, embedded = loaded._items_loaded_after_training(store)
+        _, embedded = loaded._items_loaded_after_training(store, loaded._late_items(store))
     assert embedded.norm(dim=1).max() > 1.1 * norm  # (the situation this test is about)
     with open_store(text_store) as store:
         before = store.recommendations(), store.read_vectors("Item", property="gnn_embedding")
@@ -1077,3 +1077,33 @@ def test_a_newcomer_who_rated_a_new_item_the_student_serves_is_folded_in(
         store.write(make_graph(interactions=[("fan", new, 5.0, 1.0)]), progress=False)
     table = load_run(run.folder).recommend(k=10, users=["fan"])
     assert len(table) == 10 and new not in set(table["item_uid"])
+
+
+def test_a_load_between_a_rankings_reads_of_its_store_is_read_as_one(
+    tmp_path, text_store, make_graph, monkeypatch
+):
+    """A ranking reads its store in several reads: the text vectors of items loaded after
+    training, then the users' interactions. Before, a load that committed between them (an
+    item, its text vector, a newcomer's rating of it) gave the newcomer's rating of an item
+    the vectors read had not seen, and the newcomer was refused ("of their 1 interaction(s)
+    there, 1 are with items loaded after training ... retrain the run"), which neither the
+    store before the load nor after it said. Now the reads are one (read_as_one): read again
+    after the load, the newcomer is folded in from the new item the student serves."""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    target = run.experiment.maps.domains[run.experiment.split.target_domain]
+    late = f"{target}:late"
+    read, loads = LocalStore.user_interactions, []
+
+    def load_before_it(self, user_ids):
+        if not loads:  # another process loads an item, embeds it, then a newcomer's rating
+            late_items(make_graph, text_store, target, ["late"], np.ones((1, 6)), [1990])
+            with open_store(text_store) as store:
+                rating = make_graph(interactions=[("fan", late, 5.0, None)])
+                loads.append(store.write(rating, progress=False))
+        return read(self, user_ids)
+
+    monkeypatch.setattr(LocalStore, "user_interactions", load_before_it)
+    table = load_run(run.folder).recommend(k=5, users=["fan"])
+    assert len(loads) == 1
+    assert len(table) == 5 and set(table["user_id"]) == {"fan"}
+    assert late not in set(table["item_uid"])  # what the newcomer has

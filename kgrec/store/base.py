@@ -26,18 +26,23 @@ def read_unchanged(
     refusal: Callable[[S], StoreError],
     *,
     settled: Callable[[S], bool] = lambda state: True,
+    overtaken: type[Exception] | tuple[type[Exception], ...] = (),
 ) -> tuple[T, S]:
     """``read()``, a read of several queries, as one, and the state it was read in: read
     between two reads of ``state()`` (what a writer changes as it begins: the record of a
     vector property's model, the holder of a Neo4j load lock), and again when the state was
-    not ``settled`` before it (a writer is changing what it reads) or changed by its end (one
-    did meanwhile), up to :data:`READ_ATTEMPTS` tries; then ``refusal(state)`` of the last
-    state read is raised. Readers take no lock: they never wait for, nor refuse, one
-    another."""
+    not ``settled`` before it (a writer is changing what it reads), changed by its end (one
+    did meanwhile) or ``read()`` raised ``overtaken`` (the error by which a store says a
+    writer replaced what it was reading: a LocalStore's table file), up to
+    :data:`READ_ATTEMPTS` tries; then ``refusal(state)`` of the last state read is raised.
+    Readers take no lock: they never wait for, nor refuse, one another."""
     for _ in range(READ_ATTEMPTS):
         last = state()
         if settled(last):
-            result = read()
+            try:
+                result = read()
+            except overtaken:
+                continue
             before, last = last, state()
             if last == before:
                 return result, last

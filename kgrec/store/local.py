@@ -204,15 +204,16 @@ class LocalStore(GraphStore):
 
     def read_as_one(self, read: Callable[[], T]) -> T:
         """``read()``, reads of several manifests (each read of the store reads the current
-        one), as one: read again when a write replaced the manifest meanwhile."""
+        one), as one: read again when a write replaced the manifest meanwhile, or a table file
+        as it was read (:class:`_Overtaken`: one read's "read again")."""
 
-        def overtaken(_: object) -> StoreError:
+        def refusal(_: object) -> StoreError:
             return StoreError(
                 f"{self.uri}: other processes wrote to the store while this read it, "
                 f"{READ_ATTEMPTS} times: read again when they have finished"
             )
 
-        return read_unchanged(read, self.manifest, overtaken)[0]
+        return read_unchanged(read, self.manifest, refusal, overtaken=_Overtaken)[0]
 
     def _table(self, spec: TableSpec, manifest: dict[str, Any]) -> pd.DataFrame:
         df = self._read(spec.name, manifest)

@@ -457,6 +457,47 @@ def test_late_items_longer_than_the_stored_items_are_refused_in_neo4j(
     assert np.allclose(norms, norms.max(), rtol=1e-5)
 
 
+def test_a_load_between_a_rankings_reads_of_neo4j_is_read_as_one(
+    neo4j_clean, neo4j_settings, tmp_path, tiny_recbole, make_graph, monkeypatch
+):
+    """As tests/test_cold_items.py's test of a load between a ranking's reads: before, a load
+    into Neo4j (an item, its text vector, a newcomer's rating of it) that committed between
+    the ranking's read of the text vectors and its read of the users' interactions had the
+    newcomer refused ("of their 1 interaction(s) there, 1 are with items loaded after
+    training ..."); now the reads are read again after it (the load's (:KgrecGraphWrite)
+    token changed), and the newcomer is folded in from the item the student serves."""
+    from kgrec.experiment import load_run
+
+    run, neo = trained_and_loaded(
+        neo4j_clean,
+        neo4j_settings,
+        tmp_path,
+        tiny_recbole,
+        text=6,
+        protocol="ml1m-new-items",
+        cold_items="student",
+        epochs=3,
+    )
+    target = run.experiment.maps.domains[run.experiment.split.target_domain]
+    late = f"{target}:late"
+    read, loads = Neo4jStore.user_interactions, []
+
+    def load_before_it(self, user_ids):
+        if not loads:  # another process loads an item, embeds it, then a newcomer's rating
+            item = {"domain": target, "item_id": "late", "title": "late", "year": 1990}
+            neo.write(make_graph(items=[item]), progress=False)
+            neo.write_vectors("Item", [late], np.ones((1, 6)), property="embedding")
+            rating = make_graph(interactions=[("fan", late, 5.0, None)])
+            loads.append(neo.write(rating, progress=False))
+        return read(self, user_ids)
+
+    monkeypatch.setattr(Neo4jStore, "user_interactions", load_before_it)
+    table = load_run(run.folder).recommend(k=5, users=["fan"], store=neo.uri)
+    assert len(loads) == 1
+    assert len(table) == 5 and set(table["user_id"]) == {"fan"}
+    assert late not in set(table["item_uid"])  # what the newcomer has
+
+
 SOME = ["u3", "u4", "u5"]
 
 

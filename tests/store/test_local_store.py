@@ -354,6 +354,46 @@ def test_a_read_that_a_write_overtakes_reads_the_new_graph(store, movies, make_g
         store.stats()
 
 
+def test_a_vectors_file_replaced_as_it_is_read_is_read_again_as_one(store, movies, monkeypatch):
+    """Before, read_as_one (read_graph's tables and text vectors) read again when the manifest
+    changed between its reads, but a write that replaced the vectors file while read_vectors
+    read it (between its manifest and the file, which the write then removed) ended the read
+    with that one read's "another process wrote to the store while this read it ... read
+    again". Now it is read again, as a manifest changed meanwhile is; an error that says
+    nothing of a write (a damaged file) is raised at once, not read again."""
+    store.write(movies, progress=False)
+    store.replace_vectors({"User": (["u1", "u2"], np.ones((2, 3)))}, property="txt")
+    real, writes = store._read_bytes, []
+
+    def replaced_as_read(name, manifest):
+        if name == "vectors" and not writes:  # another process replaces the vectors first
+            writes.append(
+                LocalStore(store.path).replace_vectors(
+                    {"User": (["u1", "u2", "u3"], np.full((3, 3), 2.0))}, property="txt"
+                )
+            )
+        return real(name, manifest)
+
+    monkeypatch.setattr(store, "_read_bytes", replaced_as_read)
+    reads = []
+
+    def read():
+        reads.append(1)
+        return store.snapshot(), store.read_vectors("User", property="txt")
+
+    tables, (keys, vectors) = store.read_as_one(read)
+    assert len(writes) == 1 and len(reads) == 2
+    assert keys == ["u1", "u2", "u3"] and np.array_equal(vectors, np.full((3, 3), 2.0))
+    assert set(keys) == set(tables.users["user_id"])
+    monkeypatch.undo()
+    file = store.path / store.manifest()["tables"]["vectors"]["file"]
+    file.write_bytes(b"damaged")
+    reads.clear()
+    with pytest.raises(StoreError, match="does not match its checksum"):
+        store.read_as_one(read)
+    assert len(reads) == 1
+
+
 def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(
     store, movies, make_graph, dead_pid
 ):
