@@ -194,13 +194,19 @@ class LocalStore(GraphStore):
         except StoreError:
             return False
 
-    def _consistent(self, read: Callable[[dict[str, Any]], Any]) -> Any:
-        """``read(manifest)`` of the current manifest, again (up to :data:`_READ_TRIES` times)
-        when a write replaced and removed a file it names before it was read."""
-        for _ in range(_READ_TRIES - 1):
+    def _consistent(self, read: Callable[[dict[str, Any]], T], *, missing_ok: bool = False) -> T:
+        """``read(manifest)`` of the current manifest, again when a write replaced and removed
+        a file it names before it was read; after :data:`~kgrec.store.base.READ_ATTEMPTS` such
+        tries, :class:`_Overtaken`'s "read again". Every read of the store's files that holds
+        no lock reads through it (``missing_ok``: as :meth:`manifest`'s)."""
+        for _ in range(READ_ATTEMPTS - 1):
             with contextlib.suppress(_Overtaken):
-                return read(self.manifest())
-        return read(self.manifest())
+                return read(self.manifest(missing_ok=missing_ok))
+        return read(self.manifest(missing_ok=missing_ok))
+
+    def _current(self, spec: TableSpec, *, missing_ok: bool = False) -> pd.DataFrame:
+        """Table ``spec`` of the current manifest, read alone (:meth:`_consistent`)."""
+        return self._consistent(lambda manifest: self._table(spec, manifest), missing_ok=missing_ok)
 
     def read_as_one(self, read: Callable[[], T]) -> T:
         """``read()``, reads of several manifests (each read of the store reads the current
@@ -241,7 +247,7 @@ class LocalStore(GraphStore):
         )
 
     def item_domains(self) -> dict[str, int]:
-        items = self._table(SPECS["items"], self.manifest(missing_ok=True))
+        items = self._current(SPECS["items"], missing_ok=True)
         counts = items["domain"].value_counts().sort_index()
         return {str(name): int(n) for name, n in counts.items() if n}
 
@@ -256,7 +262,7 @@ class LocalStore(GraphStore):
 
     def holds_attribute(self, kind: str, property: str) -> bool:
         table, _ = node_kind(kind)
-        return property in self._table(SPECS[table], self.manifest()).columns
+        return property in self._current(SPECS[table]).columns
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         node_kind(kind)
@@ -268,7 +274,7 @@ class LocalStore(GraphStore):
         vectors), left in Arrow: the rows of other kinds and properties are skipped as the file
         is read (by its row groups' statistics where they tell), and no vector of them becomes
         an array, as reading the whole table makes each one."""
-        data = self._read_bytes(VECTORS, self.manifest())
+        data = self._consistent(lambda manifest: self._read_bytes(VECTORS, manifest))
         if data is None:
             return None
         return pq.read_table(
@@ -278,7 +284,7 @@ class LocalStore(GraphStore):
         )
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
-        table = self._table(RECOMMENDATIONS, self.manifest())
+        table = self._current(RECOMMENDATIONS)
         if run is not None:
             table = table[table["run"] == run]
         return table.sort_values(["run", "user_id", "rank"], ignore_index=True)
@@ -290,11 +296,15 @@ class LocalStore(GraphStore):
         store, by this process or another, is seen at the next call."""
         k = check_k(k)  # before the graph is read, as Neo4jStore checks them
         user_id, item_uid = id_argument(user_id, "user"), id_argument(item_uid, "item")
-        manifest = self.manifest()
+        return explain(self._consistent(self._graph_index), user_id, item_uid, k=k)
+
+    def _graph_index(self, manifest: dict[str, Any]) -> GraphIndex:
+        """:meth:`explain`'s index of the graph ``manifest`` names: the one kept while it names
+        the same table files, else a new one, kept."""
         files = tuple(manifest["tables"].get(spec.name, {}).get("file") for spec in GRAPH_TABLES)
         if self._explain_index is None or self._explain_index[0] != files:
             self._explain_index = (files, GraphIndex(self._graph(manifest)))
-        return explain(self._explain_index[1], user_id, item_uid, k=k)
+        return self._explain_index[1]
 
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:
         return self._interaction_pairs("user_id", id_arguments(user_ids, "users"))
@@ -304,18 +314,18 @@ class LocalStore(GraphStore):
 
     def _interaction_pairs(self, column: str, values: list[str]) -> pd.DataFrame:
         """(``user_id``, ``item_uid``) of the interactions whose ``column`` is in ``values``."""
-        interactions = self._table(SPECS["interactions"], self.manifest())
+        interactions = self._current(SPECS["interactions"])
         rows = interactions[interactions[column].isin(list(values))]
         return rows[["user_id", "item_uid"]].sort_values(["user_id", "item_uid"], ignore_index=True)
 
     def _user_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
-        ids = self._table(SPECS["users"], self.manifest())["user_id"]
+        ids = self._current(SPECS["users"])["user_id"]
         if among is not None:
             ids = ids[ids.isin(among)]
         return sorted(map(str, ids))[:limit]
 
     def items(self, uids: list[str]) -> pd.DataFrame:
-        items = self._table(SPECS["items"], self.manifest())
+        items = self._current(SPECS["items"])
         uids = id_arguments(uids, "items")
         return items[items["uid"].isin(uids)].sort_values("uid", ignore_index=True)
 
@@ -400,9 +410,13 @@ class LocalStore(GraphStore):
         *,
         clear: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
-        manifest = self.manifest(missing_ok=True)  # read only: no lock, no folder made
-        stored = {spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES}
-        self._checked(prepare(graph), manifest, stored, clear)
+        batch = prepare(graph)
+
+        def check(manifest: dict[str, Any]) -> None:  # read only: no lock, no folder made
+            stored = {spec.name: self._table(spec, manifest) for spec in GRAPH_TABLES}
+            self._checked(batch, manifest, stored, clear)
+
+        self._consistent(check, missing_ok=True)
 
     def _checked(
         self,
@@ -759,8 +773,6 @@ class LocalStore(GraphStore):
 
 
 _VECTOR_COLUMNS = ("kind", "key", "property", "vector")
-# how many times a whole-graph read (snapshot, stats) starts again when a write overtakes it
-_READ_TRIES = 3
 
 
 class _Overtaken(StoreError):

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from graph_schema.tables import GraphTables
 from kgrec.cli import main
 from kgrec.errors import InputError, StoreError
 from kgrec.store import LocalStore
+from kgrec.store.base import READ_ATTEMPTS
 
 
 def assert_graphs_equal(a, b) -> None:
@@ -392,6 +394,94 @@ def test_a_vectors_file_replaced_as_it_is_read_is_read_again_as_one(store, movie
     with pytest.raises(StoreError, match="does not match its checksum"):
         store.read_as_one(read)
     assert len(reads) == 1
+
+
+SINGLE_READS = {  # each reads one table, or the graph's (explain, check_write), alone
+    "items": lambda s: s.items(["movies:1", "w1:1"]),
+    "user_interactions": lambda s: s.user_interactions(["u1", "w1"]),
+    "item_interactions": lambda s: s.item_interactions(["movies:1", "w1:1"]),
+    "explain": lambda s: s.explain("u1", "movies:2"),
+    "user_ids": lambda s: s.user_ids(),
+    "item_domains": lambda s: s.item_domains(),
+    "holds_attribute": lambda s: s.holds_attribute("User", "age"),
+    "read_vectors": lambda s: s.read_vectors("User", property="txt"),
+    "vector_dimension": lambda s: s.vector_dimension("User", property="txt"),
+    "recommendations": lambda s: s.recommendations(),
+    "check_write": lambda s: s.check_write(
+        GraphTables(users=pd.DataFrame({"user_id": pd.Series(["x"], dtype="string")}))
+    ),
+}
+
+
+@pytest.mark.parametrize("read", SINGLE_READS)
+def test_a_single_read_whose_file_a_write_replaces_is_read_again(
+    store, movies, make_graph, monkeypatch, read
+):
+    """Before, only the whole-graph reads (snapshot, stats) and read_as_one read again when a
+    write in another process replaced and removed a table file between their manifest and the
+    file; the reads of one table (items, user_interactions, explain: `kgrec explain`, `kgrec
+    recommend --user` while a load writes the store) stopped at once with "another process
+    wrote to the store while this read it (...): read again". Now they read the new files, and
+    are refused with that message only after READ_ATTEMPTS such tries."""
+    recs = pd.DataFrame(
+        {"user_id": ["u1"], "item_uid": ["movies:1"], "score": [0.9], "rank": [1], "model": "m"}
+    )
+    store.write(movies, progress=False)
+    store.replace_vectors({"User": (["u1", "u2"], np.ones((2, 3)))}, property="txt")
+    store.publish(recs, run="r0")
+    writes = []
+
+    def overtaken(reader, *, always):
+        """The names of the tables ``reader`` reads from now on, before the first (or every)
+        of which another process writes, replacing every table file."""
+        real, reads = reader._read_bytes, []
+
+        def replaced_as_read(name, manifest):
+            reads.append(name)
+            if len(reads) == 1 or always:
+                writes.append(name)
+                n, writer = len(writes), LocalStore(store.path)
+                graph = make_graph(
+                    users=[{"user_id": f"w{n}", "age": str(n)}],
+                    items=[{"domain": f"w{n}", "item_id": "1"}],
+                    entities=[{"entity_id": f"e{n}"}],
+                    interactions=[(f"w{n}", f"w{n}:1", 1.0, 1.0), ("u1", f"w{n}:1", 1.0, 1.0)],
+                    knowledge=[("Item", f"w{n}:1", "r", "Entity", f"e{n}")],
+                )
+                writer.write(graph, progress=False)
+                writer.replace_vectors({"User": ([f"w{n}"], np.full((1, 3), n))}, property="txt")
+                writer.publish(recs, run=f"r{n}")
+            return real(name, manifest)
+
+        monkeypatch.setattr(reader, "_read_bytes", replaced_as_read)
+        return reads
+
+    reads = overtaken(store, always=False)
+    result = SINGLE_READS[read](store)
+    assert reads.count(reads[0]) == 2  # overtaken once, then read again
+    assert_same(result, SINGLE_READS[read](LocalStore(store.path)))  # the graph the write left
+    again = LocalStore(store.path)  # a new reader: explain's index is of no graph yet
+    reads = overtaken(again, always=True)
+    with pytest.raises(
+        StoreError,
+        match=r"another process wrote to the store while this read it \(.+ was replaced\): "
+        "read again",
+    ):
+        SINGLE_READS[read](again)
+    assert len(reads) == READ_ATTEMPTS
+
+
+def assert_same(a, b) -> None:
+    if isinstance(a, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_same(x, y)
+    elif isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b)
+    else:
+        assert a == b
 
 
 def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(
