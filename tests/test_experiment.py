@@ -21,7 +21,6 @@ import pytest
 import torch
 
 import kgrec.commands.recommend
-import kgrec.commands.split
 import kgrec.data.split
 import kgrec.errors
 import kgrec.experiment
@@ -1873,7 +1872,7 @@ def test_kgrec_split_keeps_a_file_put_in_its_folder_while_it_reads_the_data(
     every file in DIR was deleted, the user's too."""
     folder = tmp_path / "split"
     folder.mkdir()
-    read = kgrec.commands.split.load_experiment
+    read = kgrec.experiment.load_experiment
 
     def load_then_put_files(**kwargs):
         experiment = read(**kwargs)
@@ -1881,15 +1880,15 @@ def test_kgrec_split_keeps_a_file_put_in_its_folder_while_it_reads_the_data(
         (folder / "notes.txt").write_text("mine\n")
         return experiment
 
-    monkeypatch.setattr(kgrec.commands.split, "load_experiment", load_then_put_files)
+    monkeypatch.setattr(kgrec.experiment, "load_experiment", load_then_put_files)
     if fails:  # the disk fills up after the split files are written
-        write = kgrec.commands.split.write_split
+        write = kgrec.data.split.write_split
 
         def write_then_fail(*args, **kwargs):
             write(*args, **kwargs)
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(kgrec.commands.split, "write_split", write_then_fail)
+        monkeypatch.setattr(kgrec.data.split, "write_split", write_then_fail)
     argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
     assert main([*argv, "--write-split", str(folder)]) == 2
     err = capsys.readouterr().err
@@ -1905,7 +1904,7 @@ def test_split_under_a_file_fails_before_the_data_is_read(
     # before: a NotADirectoryError traceback after the data was loaded
     (tmp_path / "afile").write_text("mine")
     monkeypatch.setattr(
-        kgrec.commands.split, "load_experiment", lambda **k: pytest.fail("data read first")
+        kgrec.experiment, "load_experiment", lambda **k: pytest.fail("data read first")
     )
     argv = ["split", "--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole)]
     assert main([*argv, "--write-split", str(tmp_path / "afile" / "x")]) == 2
