@@ -2121,8 +2121,12 @@ def _train(
     )
     if progress:
         print(format_table(metrics))
+        if _fitted_in_forward(run.model):  # before, "best epoch 0 of 0"
+            done = f"fitted without training epochs ({seconds:.1f} s"
+        else:
+            done = f"best epoch {result.best_epoch} of {result.epochs_run} ({seconds:.1f} s"
         print(
-            f"best epoch {result.best_epoch} of {result.epochs_run} ({seconds:.1f} s"
+            done
             + (f" after resuming at epoch {result.epochs_resumed}" if result.epochs_resumed else "")
             + f"); wrote {out / METRICS_FILE}"
         )

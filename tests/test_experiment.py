@@ -1202,6 +1202,14 @@ def test_a_model_without_parameters_is_scored_once(tmp_path, tiny_recbole, model
     assert fitted.best_metric == info["best_valid_ndcg@20"]
 
 
+@pytest.mark.parametrize("model", ["popularity", "ease"])
+def test_a_model_without_parameters_says_it_trained_no_epoch(tmp_path, tiny_recbole, model, capsys):
+    """Before, a run of a model fitted in its forward pass ended "best epoch 0 of 0"."""
+    train(model, protocol="ml1m-action-comedy", data=tiny_recbole, out=tmp_path / "r")
+    said = capsys.readouterr().out
+    assert "fitted without training epochs (" in said and "best epoch" not in said
+
+
 def test_fold_in_histories_are_each_users_target_items_in_the_order_read(tmp_path, tiny_store):
     """The items a fold-in starts from: per user, their store interactions with the run's
     target-domain items (every item is learnt for EASE), in the order the store gives them;
