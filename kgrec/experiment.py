@@ -3194,16 +3194,20 @@ def options_off(settings: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def unread_options(settings: Mapping[str, Any]) -> list[str]:
-    """The options ``settings`` (``model`` and train()'s arguments) set away from their
-    defaults that the model never reads: training options for a model that trains nothing
-    by gradient, ``dim`` and ``layers`` for one that propagates nothing, ``target_weight`` for
-    one trained on the target domain alone (its weighted mean over target pairs cancels the
-    weight), ``text_property`` for a run that reads no node text (:func:`reads_text`; or one
-    from ``data`` files, which hold none), and the :data:`DEPENDENT_OPTIONS` of a main option
-    left off. `kgrec train`
-    refuses them; the Python API (and `kgrec tune`'s trials, which may turn a main option off)
-    ignores them, so one loop may give every model the same settings."""
+# options only some models take: check_settings refuses them given to another model
+_OTHER_MODELS_OPTIONS = (*MODEL_OPTIONS, "text_input")
+
+
+def never_read_options(settings: Mapping[str, Any]) -> list[str]:
+    """The options that the model of ``settings`` (``model`` and train()'s arguments; missing
+    ones take their defaults) never reads with these settings, at their defaults or not:
+    training options for a model that trains nothing by gradient, ``dim`` and ``layers`` for
+    one that propagates nothing, ``target_weight`` for one trained on the target domain alone
+    (its weighted mean over target pairs cancels the weight), ``text_property`` for a run that
+    reads no node text (:func:`reads_text`; or one from ``data`` files, which hold none), the
+    :data:`DEPENDENT_OPTIONS` of a main option left off, and the options of other models
+    (:data:`MODEL_OPTIONS`, ``text_input``) that :func:`check_settings` refuses away from
+    their defaults. `kgrec tune`'s printed command leaves them all out."""
     spec = model_spec(settings["model"])
     option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     unread = [] if spec.learns else [n for n in LEARNING_OPTIONS if n not in spec.options]
@@ -3215,7 +3219,22 @@ def unread_options(settings: Mapping[str, Any]) -> list[str]:
         unread.append("cold_item_scale")
     if option["store"] is None or not reads_text(settings):  # no text vectors are read
         unread.append("text_property")
-    return [n for n in dict.fromkeys(unread) if option[n] != TRAIN_DEFAULTS[n]]
+    unread += [n for n in _OTHER_MODELS_OPTIONS if n not in spec.options]
+    return list(dict.fromkeys(unread))
+
+
+def unread_options(settings: Mapping[str, Any]) -> list[str]:
+    """The options ``settings`` (``model`` and train()'s arguments) set away from their
+    defaults that the model never reads (:func:`never_read_options`), but for the options of
+    other models, which :func:`check_settings` refuses with its own message. `kgrec train`
+    refuses them; the Python API (and `kgrec tune`'s trials, which may turn a main option off)
+    ignores them, so one loop may give every model the same settings."""
+    option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
+    return [
+        n
+        for n in never_read_options(settings)
+        if n not in _OTHER_MODELS_OPTIONS and option[n] != TRAIN_DEFAULTS[n]
+    ]
 
 
 def _check_model_options(settings: Mapping[str, Any], spec: ModelSpec) -> None:

@@ -87,6 +87,7 @@ from kgrec.experiment import (
     load_experiment,
     model_memory,
     model_sha256,
+    never_read_options,
     option_flag,
     options_off,
     out_of_memory,
@@ -687,7 +688,12 @@ def train_command(
     model: str, settings: Mapping[str, Any], *, out: str | Path, threads: int | None = None
 ) -> str:
     """The ``kgrec train`` command with ``settings`` (:func:`kgrec.experiment.train`'s
-    arguments), every option written out; each argument is the option of the same name."""
+    arguments), every option the model reads written out; each argument is the option of the
+    same name. The options it never reads with these settings
+    (:func:`kgrec.experiment.never_read_options`, and those of another objective) are left
+    out: `kgrec train` refuses some of them, and the others would only make the command long
+    (lightgcn's had ``--ease-lambda 500.0``)."""
+    never = set(never_read_options({**settings, "model": model}))
     words = ["kgrec", "train", "--model", model]
     for name in ("protocol", "split", "seed", "data", "store"):
         if settings.get(name) is not None:
@@ -695,6 +701,8 @@ def train_command(
     words += ["--out", str(out)]
     for name, value in settings.items():
         if name in ("model", "protocol", "split", "seed", "data", "store") or value is None:
+            continue
+        if name in never or _idle(name, settings):
             continue
         if isinstance(value, bool):
             words.append(option_flag(name) if value else "--no-" + name.replace("_", "-"))
@@ -1581,14 +1589,9 @@ def _result(out: Path, study: optuna.Study, model: str, settings: dict) -> TuneR
         best = max(complete, key=lambda t: (t.value, -t.number))
         result.best_trial = best
         result.best_settings = {**settings, **best.params}
-        # and the options of another objective, or of a main option off, at their defaults
-        # (kgrec train takes them, but a bpr run's command has no --temperature)
-        unread = set(unread_options({"model": model, **result.best_settings})) | {
-            name for name in result.best_settings if _idle(name, result.best_settings)
-        }
-        result.command = train_command(  # kgrec train refuses options the model does not read
+        result.command = train_command(  # without the options the model does not read
             model,
-            {k: v for k, v in result.best_settings.items() if k not in unread},
+            result.best_settings,
             # a run folder per best: an earlier best's, trained, is not in the way
             out=(out / f"best-trial-{best.number}").resolve(),
             threads=best.user_attrs.get("threads", torch.get_num_threads()),

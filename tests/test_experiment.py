@@ -27,7 +27,15 @@ import kgrec.experiment
 import kgrec.models
 import kgrec.train
 from kgrec.cli import build_parser, main
-from kgrec.experiment import TRAIN_DEFAULTS, build_run, load_experiment, load_run, train
+from kgrec.experiment import (
+    TRAIN_DEFAULTS,
+    build_run,
+    load_experiment,
+    load_run,
+    never_read_options,
+    train,
+    unread_options,
+)
 from kgrec.models.registry import MODELS
 from kgrec.ranking import embeddings
 from kgrec.store import open_store
@@ -1945,6 +1953,25 @@ def test_options_a_model_never_reads_are_refused_by_kgrec_train(
     assert main(argv) == 2
     assert says in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_the_options_a_model_never_reads_are_listed_at_their_defaults_too():
+    """never_read_options lists what a model never reads whatever its value (kgrec tune's
+    printed command leaves them out); unread_options, kgrec train's refusal, those of them
+    away from their defaults, but for another model's options, which check_settings refuses
+    with its own message (found by the ux45 review)."""
+    lightgcn = never_read_options({"model": "lightgcn"})
+    assert {"ease_lambda", "ease_text_weight", "adversarial_weight", "entity_embeddings"} <= set(
+        lightgcn
+    )
+    assert {"relation_weighting", "target_weight", "cl_noise", "text_hidden"} <= set(lightgcn)
+    assert not {"dim", "layers", "lr", "text_input", "cl_weight"} & set(lightgcn)
+    ease = never_read_options({"model": "ease"})
+    assert {"lr", "dim", "layers", "epochs", "objective", "text_input"} <= set(ease)
+    assert not {"ease_lambda", "ease_text_weight", "seed"} & set(ease)
+    assert unread_options({"model": "lightgcn"}) == []
+    assert unread_options({"model": "lightgcn", "ease_lambda": 3.0}) == []
+    assert unread_options({"model": "ease", "lr": 0.5, "adversarial_weight": 1.0}) == ["lr"]
 
 
 @pytest.mark.parametrize(

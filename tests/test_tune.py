@@ -28,7 +28,7 @@ import kgrec.evaluate
 import kgrec.tune
 from kgrec.cli import build_parser, main
 from kgrec.errors import InputError, StoreError
-from kgrec.experiment import TRAIN_DEFAULTS
+from kgrec.experiment import TRAIN_DEFAULTS, never_read_options, option_flag
 from kgrec.train import fit
 from kgrec.tune import (
     BEST_FILE,
@@ -716,6 +716,49 @@ def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_recbole)
     assert trained["best_valid_ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["valid"]["all"]["ndcg@20"] == pytest.approx(best["value"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("model", "source", "space", "absent"),
+    [
+        ("lightgcn", "tiny_recbole", SPACE, ["--ease-lambda", "--entity-embeddings"]),
+        ("ease", "tiny_recbole", {"ease_lambda": LogUniform(0.1, 100.0)}, ["--lr", "--dim"]),
+        ("cross-domain", "text_store", SPACE, ["--ease-text-weight", "--relation-weighting"]),
+    ],
+)
+def test_the_printed_command_names_only_what_the_model_reads_and_trains_the_trial_again(
+    tmp_path, request, model, source, space, absent
+) -> None:
+    """Before, the command wrote out every option, also those the model never reads
+    (lightgcn's had --adversarial-weight 0.0 --ease-lambda 500.0 --ease-text-weight 0.0 ...);
+    now it leaves them out, and kgrec train's parser still gives train() the trial's settings
+    (found by the ux45 review)."""
+    given = request.getfixturevalue(source)
+    where = {"store": given} if source == "text_store" else {"data": given}
+    result = tune(
+        model,
+        protocol=PROTOCOL,
+        out=tmp_path / "tune",
+        space=space,
+        trials=1,
+        progress=False,
+        **where,
+        **({"epochs": 1, "dim": 8, "batch_size": 128} if model != "ease" else {}),
+    )
+    argv = shlex.split(result.command)
+    flags = {word for word in argv if word.startswith("--")}
+    never = never_read_options({"model": model, **result.best_settings})
+    assert not flags & {option_flag(name) for name in never}, result.command
+    assert not flags & set(absent), result.command
+    # the settings kgrec train gives train() (run_train) are the trial's
+    args = build_parser(argv[1:]).parse_args(argv[1:])
+    parsed = {name: getattr(args, name) for name in TRAIN_DEFAULTS if hasattr(args, name)}
+    for name, value in result.best_settings.items():
+        if value is not None:  # (the parser's paths as the study's strings)
+            assert (str(parsed[name]) if name == "data" else parsed[name]) == value, name
+    assert main(argv[1:]) == 0
+    trained = json.loads((Path(args.out) / "run.json").read_text())["training"]
+    assert trained["best_valid_ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
 
 
 def test_the_printed_command_of_a_new_best_runs_after_the_last_one_was_trained(

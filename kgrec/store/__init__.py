@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,6 +26,8 @@ NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 # connection acquisition deadline). A live server answers in milliseconds; a port that takes
 # the connection and never answers (an HTTP port, another program) took the driver's 60 s.
 CONNECT_SECONDS = 20.0
+# a URI's scheme, up to its colon (RFC 3986): a store that does not begin so names no scheme
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def open_store(uri: str | None = None, *, driver: Driver | None = None) -> GraphStore:
@@ -63,7 +66,9 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
             return Neo4jStore(driver, database=database, uri=uri)
         return Neo4jStore(_driver(uri), database=database, uri=uri, owns_driver=True)
     known = ", ".join(["local:PATH", *(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)])
-    raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}")
+    # a path alone (stores/mine): the folder of a local store, most likely
+    hint = "" if re.match(SCHEME, uri) else f" (a folder? give local:{uri})"
+    raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}{hint}")
 
 
 def _check_text(uri: object) -> str:

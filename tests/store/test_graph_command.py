@@ -52,6 +52,15 @@ def test_unknown_store_scheme(capsys):
     assert "unknown store 'mysql://x'" in capsys.readouterr().err
 
 
+def test_a_store_given_as_a_folder_is_told_the_local_uri(tmp_path, capsys, monkeypatch):
+    # before: "unknown store 'stores/mine': expected one of local:PATH, ..." alone
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", "stats", "--store", "stores/mine"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown store 'stores/mine'" in err and "(a folder? give local:stores/mine)" in err
+    assert not (tmp_path / "stores").exists()
+
+
 def test_an_empty_store_is_refused_not_read_as_the_default(tmp_path, capsys, monkeypatch, movies):
     """`--store "$STORE"` with STORE unset: before, the default store ($NEO4J_URI, else
     ./kgrec-store) was read, or its load lock cleared, as if no --store had been given."""

@@ -85,6 +85,24 @@ def test_unknown_store_is_a_clear_error(uri):
     assert repr(uri) in str(info.value)
 
 
+@pytest.mark.parametrize("uri", ["stores/mine", "mine", "./stores/a:b", "~/stores/mine"])
+def test_a_path_without_a_scheme_is_refused_with_the_local_uri_to_give(uri, tmp_path, monkeypatch):
+    """Before, `--store stores/mine` said "unknown store 'stores/mine': expected one of
+    local:PATH, ..." alone (found by the ux45 review). Nothing is made."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError) as info:
+        open_store(uri)
+    assert str(info.value).endswith(f"(a folder? give local:{uri})")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("uri", ["localhost:7687", "mysql://x", "neo4j:x"])
+def test_a_uri_with_a_scheme_gets_no_folder_hint(uri):
+    with pytest.raises(StoreError, match="unknown store") as info:
+        open_store(uri)
+    assert "a folder?" not in str(info.value)
+
+
 @pytest.mark.parametrize("uri", ["localhost:7687", "  ", "bolt://127.0.0.1:99999", "local:"])
 def test_a_bad_neo4j_uri_is_an_error_naming_the_variable(uri, monkeypatch):
     """A bad NEO4J_URI, read where no --store is given, was an error naming the URI alone
