@@ -551,21 +551,31 @@ def newcomers(make_graph):
     )
 
 
-def test_a_whole_graph_read_is_refused_while_a_load_writes(neo, movies, make_graph, monkeypatch):
+def test_a_read_of_several_queries_is_refused_while_a_load_writes(
+    neo, movies, make_graph, monkeypatch
+):
     """A Neo4j load commits chunk by chunk: between two of them the graph is partly old,
     partly new. Before, snapshot() (kgrec train, tune, recommend, embed) and stats() (kgrec
     graph stats) read it in several queries without a look at the load lock: a train started
     during a load trained on whatever the queries met, users without their interactions, with
-    no word. Now, while a load holds the lock, they are refused, naming it; after it, read."""
+    no word; and explain said of a user the load had written, not yet their interactions,
+    "user 'n1' has no interactions in the graph". Now, while a load holds the lock, they (and
+    items()) are refused, naming it; after it, read."""
     neo.write(movies, progress=False)
     reader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    reads = (
+        reader.snapshot,
+        reader.stats,
+        lambda: reader.explain("n1", "movies:1"),
+        lambda: reader.items(["movies:1"]),
+    )
     refusals = []
     write_chunks = Neo4jStore._write_chunks
 
     def read_midway(self, name, *args, **kwargs):
         write_chunks(self, name, *args, **kwargs)
         if name == "users":  # the newcomers written, not yet their interactions
-            for read in (reader.snapshot, reader.stats):
+            for read in reads:
                 with pytest.raises(StoreError) as refused:
                     read()
                 refusals.append(str(refused.value))
@@ -573,7 +583,7 @@ def test_a_whole_graph_read_is_refused_while_a_load_writes(neo, movies, make_gra
     monkeypatch.setattr(Neo4jStore, "_write_chunks", read_midway)
     neo.write(newcomers(make_graph), progress=False)
     monkeypatch.undo()
-    assert len(refusals) == 2
+    assert len(refusals) == len(reads)
     holder = f"{_lock_command(sys.argv)} (host {socket.gethostname()}, pid {os.getpid()}"
     for message in refusals:
         changing = f"{neo.uri}: a writer is changing the graph of database 'neo4j': "
@@ -583,10 +593,14 @@ def test_a_whole_graph_read_is_refused_while_a_load_writes(neo, movies, make_gra
     snapshot = reader.snapshot()  # the load done: read
     assert {"n1", "n2"} <= set(snapshot.users["user_id"])
     assert {"n1", "n2"} <= set(snapshot.interactions["user_id"])
+    paths = explain(snapshot, "n1", "movies:2")
+    assert len(paths) > 0
+    pd.testing.assert_frame_equal(reader.explain("n1", "movies:2"), paths)
+    assert reader.items(["movies:1"])["uid"].tolist() == ["movies:1"]
     # the lock of a kgrec before session 44 says nothing of what its holder writes: a load's
     before = reader.stats()
     hold_lock_elsewhere(neo.driver)
-    for read in (reader.snapshot, reader.stats):
+    for read in reads:
         with pytest.raises(StoreError, match=r"kgrec load recbole x \(host elsewhere, pid 4242"):
             read()
     neo.break_lock()
@@ -614,42 +628,6 @@ def test_a_whole_graph_read_that_a_load_overtook_reads_again(neo, movies, make_g
     assert len(loads) == 1
     assert {"n1", "n2"} <= set(snapshot.users["user_id"])
     assert_same_tables(snapshot, neo.snapshot())
-
-
-def test_items_and_explain_are_refused_while_a_load_writes(neo, movies, make_graph, monkeypatch):
-    """items() and explain() read the graph in several queries too. Before, read midway
-    through a load, explain said of a user the load had written, not yet their
-    interactions, "user 'n1' has no interactions in the graph"; now both are refused, naming
-    the load, as snapshot() is, and read once it is done."""
-    neo.write(movies, progress=False)
-    reader = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
-    refusals = []
-    write_chunks = Neo4jStore._write_chunks
-
-    def read_midway(self, name, *args, **kwargs):
-        write_chunks(self, name, *args, **kwargs)
-        if name == "users":  # the newcomers written, not yet their interactions
-            for read in (
-                lambda: reader.explain("n1", "movies:1"),
-                lambda: reader.items(["movies:1"]),
-            ):
-                with pytest.raises(StoreError) as refused:
-                    read()
-                refusals.append(str(refused.value))
-
-    monkeypatch.setattr(Neo4jStore, "_write_chunks", read_midway)
-    neo.write(newcomers(make_graph), progress=False)
-    monkeypatch.undo()
-    assert len(refusals) == 2
-    holder = f"{_lock_command(sys.argv)} (host {socket.gethostname()}, pid {os.getpid()}"
-    for message in refusals:
-        assert "a writer is changing the graph of database 'neo4j'" in message
-        assert holder in message
-    # the load done: read
-    paths = explain(reader.snapshot(), "n1", "movies:2")
-    assert len(paths) > 0
-    pd.testing.assert_frame_equal(reader.explain("n1", "movies:2"), paths)
-    assert reader.items(["movies:1"])["uid"].tolist() == ["movies:1"]
 
 
 def test_items_that_a_load_overtook_are_read_again(neo, make_graph, monkeypatch):
