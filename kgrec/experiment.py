@@ -892,6 +892,26 @@ class Run:
                 )
             return self._ranking(k, users=users, name=name, source=source, field="--show").table
 
+    def item_titles(self, uids: Sequence[str], *, store: str | None = None) -> list[str] | None:
+        """The title of each item of ``uids`` (a :meth:`recommend` table's ``item_uid``), ``""``
+        for an item without one: the run's items' as its graph held them at training
+        (experiment.pt), items loaded after training (a content student ranks them) read in
+        one ``items`` read of ``store`` (default: the run's; none, a run trained from files:
+        ``""``). None for a run of a kgrec before session 45, which saved no titles."""
+        uids = id_arguments(uids, "items")  # (a bare uid is refused, not read letter by letter)
+        titles = self.experiment.titles
+        if titles is None:
+            return None
+        index = self.experiment.maps.item_index(uids)
+        found = ["" if i < 0 else titles[i] for i in index]
+        late = list(dict.fromkeys(u for u, i in zip(uids, index, strict=True) if i < 0))
+        if late:
+            with self._store(store) as source:
+                if source is not None:
+                    stored = dict(zip(late, item_titles(source.items(late), late), strict=True))
+                    found = [stored.get(u, t) for u, t in zip(uids, found, strict=True)]
+        return found
+
     def _name_argument(self, name: Any) -> str | None:
         """``name`` (the run name of a table or a publish's edges) stripped; an InputError in
         field ``--name`` for one that is not text, is blank or is one the stores keep."""
