@@ -59,7 +59,7 @@ from kgrec.cold_items import (
     trained_items,
 )
 from kgrec.cold_start_training import HideTargetEdges
-from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
+from kgrec.data.export import INTERACTS, IdMaps, item_titles, message_graph, to_hetero_data
 from kgrec.data.source import read_graph, read_text_vectors
 from kgrec.data.split import (
     FEW_SHOT_FILE,
@@ -186,6 +186,10 @@ class Experiment:
     # the store's record of the text model that wrote the text vectors read (name, identity;
     # None: none read, or the store has no record); run.json keeps it as ``text_model``
     text_model: dict[str, str] | None = None
+    # the items' titles by item index ("" for an item without one), as the graph held them:
+    # what `kgrec recommend --show` prints beside the uids (None: a run of a kgrec before
+    # session 45, whose experiment.pt holds none)
+    titles: tuple[str, ...] | None = None
 
 
 def load_experiment(
@@ -273,7 +277,7 @@ def load_experiment(
         )
     split = _reduce_train(split, train_fraction, seed=seed)
     split = give_few_shot(split, few_shot, seed=seed)
-    return Experiment(hetero, maps, split, text_model)
+    return Experiment(hetero, maps, split, text_model, item_titles(tables.items, maps.items))
 
 
 def _warn_unsplit(directory: Path, data: HeteroData, maps: IdMaps, split: Split) -> None:
@@ -469,6 +473,8 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
             "train_fraction": split.train_fraction,
         },
     }
+    if experiment.titles is not None:  # (an older kgrec reads the file, ignoring them)
+        payload["titles"] = experiment.titles
     write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
@@ -479,11 +485,21 @@ def read_experiment(path: Path) -> Experiment:
     try:
         payload = torch.load(path, weights_only=True)
         maps = IdMaps(**{key: tuple(value) for key, value in payload["maps"].items()})
-        return Experiment(HeteroData.from_dict(payload["data"]), maps, Split(**payload["split"]))
+        data, split = HeteroData.from_dict(payload["data"]), Split(**payload["split"])
     except (OSError, RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
         raise InputError(
             f"the run's experiment cannot be read ({load_error(exc)})", file=str(path)
         ) from None
+    titles = payload.get("titles")  # (none in a run of a kgrec before session 45)
+    if titles is not None:
+        if not isinstance(titles, tuple | list) or len(titles) != len(maps.items):
+            raise InputError(
+                "the run's experiment cannot be read (its item titles are not one for each of "
+                f"its {len(maps.items)} items: damaged); train the run again",
+                file=str(path),
+            )
+        titles = tuple(t if isinstance(t, str) else "" for t in titles)
+    return Experiment(data, maps, split, titles=titles)
 
 
 def split_digest(experiment: Experiment) -> str:
@@ -875,6 +891,26 @@ class Run:
                     source, store, "name the store the run was trained on, or none"
                 )
             return self._ranking(k, users=users, name=name, source=source, field="--show").table
+
+    def item_titles(self, uids: Sequence[str], *, store: str | None = None) -> list[str] | None:
+        """The title of each item of ``uids`` (a :meth:`recommend` table's ``item_uid``), ``""``
+        for an item without one: the run's items' as its graph held them at training
+        (experiment.pt), items loaded after training (a content student ranks them) read in
+        one ``items`` read of ``store`` (default: the run's; none, a run trained from files:
+        ``""``). None for a run of a kgrec before session 45, which saved no titles."""
+        uids = id_arguments(uids, "items")  # (a bare uid is refused, not read letter by letter)
+        titles = self.experiment.titles
+        if titles is None:
+            return None
+        index = self.experiment.maps.item_index(uids)
+        found = ["" if i < 0 else titles[i] for i in index]
+        late = list(dict.fromkeys(u for u, i in zip(uids, index, strict=True) if i < 0))
+        if late:
+            with self._store(store) as source:
+                if source is not None:
+                    stored = dict(zip(late, item_titles(source.items(late), late), strict=True))
+                    found = [stored.get(u, t) for u, t in zip(uids, found, strict=True)]
+        return found
 
     def _name_argument(self, name: Any) -> str | None:
         """``name`` (the run name of a table or a publish's edges) stripped; an InputError in

@@ -1062,6 +1062,32 @@ def test_late_items_without_a_text_vector_are_named_in_a_warning(
     assert "loaded into" not in caplog.text
 
 
+def test_show_reads_the_titles_of_items_loaded_after_training_from_the_store(
+    tmp_path, text_store, make_graph, monkeypatch, capsys
+):
+    """The run's items' titles are its experiment's; those of items loaded after training,
+    which its student ranks, are read from the store, in one read of those items alone."""
+    run = train(store=text_store, out=tmp_path / "r", cold_items="student", **NEW_ITEMS, **SMALL)
+    maps = run.experiment.maps
+    target = maps.domains[run.experiment.split.target_domain]
+    late_items(make_graph, text_store, target, ["late"], np.ones((1, 6)), [1990])  # titled
+    loaded = load_run(run.folder)
+    reads, read = [], LocalStore.items
+
+    def recorded(self, uids):
+        reads.append(list(uids))
+        return read(self, uids)
+
+    monkeypatch.setattr(LocalStore, "items", recorded)
+    late = f"{target}:late"
+    # (the tiny catalogue has no titles: its items' are empty)
+    assert loaded.item_titles([late, maps.items[0], late]) == ["late", "", "late"]
+    assert reads == [[late]]
+    assert main(["recommend", "--run", str(run.folder), "-k", "1000", "--show", "u1"]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if f" {late} " in line]
+    assert line.split(late, 1)[1].split()[:-1] == ["late"]
+
+
 def test_a_newcomer_who_rated_a_new_item_the_student_serves_is_folded_in(
     tmp_path, text_store, make_graph
 ):

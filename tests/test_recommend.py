@@ -1037,3 +1037,77 @@ def test_known_pairs_are_the_store_pairs_of_the_run_users_newcomers_and_items_ra
     assert known.dtype == torch.long
     assert known.tolist() == [[1, 2, 0, 2], [1, 2, 0, 0]]  # not gone's, not m:9
     assert _known_pairs(pairs.iloc[:0], maps, list(maps.items), {}).shape == (2, 0)
+
+
+def _titled_recbole(tiny_recbole: Path) -> dict[str, str]:
+    """Give the tiny RecBole items titles (``movie_title``), every third item none; the
+    title of each item uid of the ml1m-action-comedy rule's domains ("" for none)."""
+    items = pd.read_csv(tiny_recbole / "tiny.item", sep="\t")
+    titles = ["" if n % 3 == 0 else f"Film {n}: the   sequel" for n in range(len(items))]
+    items["movie_title:token_seq"] = titles
+    items.to_csv(tiny_recbole / "tiny.item", sep="\t", index=False)
+    domain = items["genre:token"].str.split().str[0].str.lower()  # "Action Thriller" -> action
+    return {f"{d}:{i}": t for d, i, t in zip(domain, items["item_id:token"], titles, strict=True)}
+
+
+def _shown_rows(out: str) -> tuple[list[str], list[str]]:
+    """The header and row lines of one user's ``kgrec recommend --show`` list."""
+    header, *rows = out.splitlines()[1:]
+    return header.split(), rows
+
+
+@pytest.mark.parametrize("source", ["files", "store"])
+def test_show_prints_each_items_title_beside_its_uid(
+    tmp_path, tiny_recbole, write_tiny_store, capsys, source
+):
+    """--show prints the items' titles (before: ``1 comedy:Comedy 18 11.0``, uids alone), as the
+    run's graph held them at training: a run trained from files, with no store, too; an item
+    without one has an empty cell. The Python API's table keeps its columns."""
+    titles = _titled_recbole(tiny_recbole)
+    where = (
+        {"data": tiny_recbole}
+        if source == "files"
+        else {"store": write_tiny_store(tmp_path, tiny_recbole)}
+    )
+    run = train("popularity", protocol="ml1m-action-comedy", out=tmp_path / "r", **where, **SMALL)
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "-k", "6", "--show", "u3"]) == 0
+    header, rows = _shown_rows(capsys.readouterr().out)
+    loaded = load_run(run.folder)
+    table = loaded.recommend(6, users=["u3"])
+    assert list(table.columns) == ["user_id", "item_uid", "score", "rank", "model", "run"]
+    assert loaded.item_titles(table["item_uid"]) == [titles[uid] for uid in table["item_uid"]]
+    with pytest.raises(InputError, match="a list of ids is expected"):
+        loaded.item_titles(table["item_uid"].iloc[0])  # not read letter by letter
+    assert header == ["rank", "item_uid", "title", "score"] and len(rows) == len(table) == 6
+    for line, uid in zip(rows, table["item_uid"], strict=True):
+        # the title on one line after the uid, then the score ("" titles: the score alone)
+        assert line.split(uid, 1)[1].split()[:-1] == titles[uid].split()
+    assert {bool(titles[uid]) for uid in table["item_uid"]} == {True, False}  # both kinds shown
+
+
+def test_show_of_a_run_saved_without_titles_prints_its_rows_as_before(
+    tmp_path, tiny_recbole, capsys
+):
+    """A run of a kgrec before session 45 has no titles in its experiment.pt: --show prints
+    rank, item_uid and score, as then, without an error; damaged titles name the file."""
+    _titled_recbole(tiny_recbole)
+    run = train("popularity", protocol="ml1m-action-comedy", data=tiny_recbole, out=tmp_path / "r")
+    path = run.folder / "experiment.pt"
+    payload = torch.load(path, weights_only=True)
+    assert len(payload["titles"]) == len(payload["maps"]["items"])
+    del payload["titles"]
+    torch.save(payload, path)
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "-k", "3", "--show", "u3"]) == 0
+    out = capsys.readouterr().out
+    table = load_run(run.folder).recommend(3, users=["u3"])
+    shown = table[["rank", "item_uid", "score"]].to_string(index=False)
+    assert out == f"user u3 (run 'r', popularity):\n{shown}\n"
+    assert load_run(run.folder).item_titles(table["item_uid"]) is None
+    payload["titles"] = ("Film",)  # one title for 60 items
+    torch.save(payload, path)
+    assert main(["recommend", "--run", str(run.folder), "-k", "3", "--show", "u3"]) == 2
+    err = capsys.readouterr().err
+    assert f"file {path}: the run's experiment cannot be read (its item titles" in err
+    assert "train the run again" in err

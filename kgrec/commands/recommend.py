@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
         return _publish_users(loaded, args, name, started)
     if args.show:
         table = loaded.recommend(args.k, users=args.show, name=name, store=args.store)
+        titles = loaded.item_titles(table["item_uid"], store=args.store)
+        if titles is not None:  # (None: a run of a kgrec before session 45 saved none)
+            table = table.assign(title=titles)
         with pd.option_context("display.width", 200):
             for user in dict.fromkeys(args.show):
                 rows = table[table["user_id"] == user]
@@ -116,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 if rows.empty:
                     print("  no item left to recommend: the user has every candidate item")
                 else:
-                    print(rows[["rank", "item_uid", "score"]].to_string(index=False))
+                    print(_shown(rows).to_string(index=False))
     if args.export is not None:
         table = loaded.recommend(args.k, name=name, store=args.store)
         _write_export(table, args.export)
@@ -147,6 +150,26 @@ def run(args: argparse.Namespace) -> int:
             "catalogue-sized rows, not embeddings"
         )
     return 0
+
+
+def _shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """The columns --show prints of a user's ``rows``: rank, item_uid, title (on one line,
+    left-aligned under a left-aligned header; an empty cell for an item without one) and
+    score; rows without titles (a run of a kgrec before session 45) without that column."""
+    import pandas as pd
+
+    if "title" not in rows:
+        return rows[["rank", "item_uid", "score"]]
+    titles = [" ".join(title.split()) for title in rows["title"]]  # a newline breaks the row
+    width = max(len("title"), *map(len, titles))
+    return pd.DataFrame(
+        {
+            "rank": rows["rank"],
+            "item_uid": rows["item_uid"],
+            "title".ljust(width): [title.ljust(width) for title in titles],
+            "score": rows["score"],
+        }
+    )
 
 
 def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) -> int:

@@ -157,6 +157,18 @@ def to_hetero_data(
     return data, maps
 
 
+def item_titles(items: pd.DataFrame, uids: Sequence[str]) -> tuple[str, ...]:
+    """The ``title`` of each item of ``uids`` in the items table ``items`` (its first row of
+    the uid, as :func:`to_hetero_data` keeps), ``""`` for an item without one (no row, no
+    ``title`` column, a missing value)."""
+    if "title" not in items:
+        return ("",) * len(uids)
+    items = items.drop_duplicates("uid")
+    titles = pd.Series(items["title"].to_numpy(dtype=object), index=items["uid"].astype(str))
+    titles = titles.reindex(list(uids))
+    return tuple("" if pd.isna(t) else str(t) for t in titles)
+
+
 def message_graph(
     data: HeteroData,
     *,

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from graph_schema.tables import GraphTables, item_uid
-from kgrec.data.export import INTERACTS, REV_INTERACTS, message_graph, to_hetero_data
+from kgrec.data.export import (
+    INTERACTS,
+    REV_INTERACTS,
+    item_titles,
+    message_graph,
+    to_hetero_data,
+)
 from kgrec.errors import InputError
 
 
@@ -78,6 +84,19 @@ def test_items_years_and_genres_are_exported() -> None:
         data["item"].year, torch.tensor([2001, 1984, 1999, float("nan")]), equal_nan=True
     )
     assert data["item"].genre.tolist() == [[0, 2, 3, 3], [0, 1, 1, 2]]
+
+
+def test_item_titles_follow_the_given_uids_empty_where_an_item_has_none() -> None:
+    items = pd.DataFrame(
+        {
+            "uid": ["d:b", "d:a", "d:c", "d:b", "d:e"],
+            "title": pd.Series(["B", None, pd.NA, "second B", "E"], dtype="string"),
+        }
+    )
+    # the first row of a uid, as to_hetero_data keeps; none for no title and no row
+    assert item_titles(items, ["d:a", "d:b", "d:c", "d:x", "d:e"]) == ("", "B", "", "", "E")
+    assert item_titles(items.drop(columns="title"), ["d:a", "d:b"]) == ("", "")
+    assert item_titles(items, []) == ()
 
 
 def test_ids_are_sorted_and_maps_invert_the_indices() -> None:
