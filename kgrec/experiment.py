@@ -897,19 +897,22 @@ class Run:
         for an item without one: the run's items' as its graph held them at training
         (experiment.pt), items loaded after training (a content student ranks them) read in
         one ``items`` read of ``store`` (default: the run's; none, a run trained from files:
-        ``""``). None for a run of a kgrec before session 45, which saved no titles."""
+        ``""``). A run of a kgrec before session 45 saved no titles: every item's is read so,
+        and without a store the result is None."""
         uids = id_arguments(uids, "items")  # (a bare uid is refused, not read letter by letter)
         titles = self.experiment.titles
         if titles is None:
-            return None
-        index = self.experiment.maps.item_index(uids)
-        found = ["" if i < 0 else titles[i] for i in index]
-        late = list(dict.fromkeys(u for u, i in zip(uids, index, strict=True) if i < 0))
+            found, late = [""] * len(uids), list(dict.fromkeys(uids))
+        else:
+            index = self.experiment.maps.item_index(uids)
+            found = ["" if i < 0 else titles[i] for i in index]
+            late = list(dict.fromkeys(u for u, i in zip(uids, index, strict=True) if i < 0))
         if late:
             with self._store(store) as source:
-                if source is not None:
-                    stored = dict(zip(late, item_titles(source.items(late), late), strict=True))
-                    found = [stored.get(u, t) for u, t in zip(uids, found, strict=True)]
+                if source is None:
+                    return None if titles is None else found
+                stored = dict(zip(late, item_titles(source.items(late), late), strict=True))
+                found = [stored.get(u, t) for u, t in zip(uids, found, strict=True)]
         return found
 
     def _name_argument(self, name: Any) -> str | None:

@@ -1111,3 +1111,24 @@ def test_show_of_a_run_saved_without_titles_prints_its_rows_as_before(
     err = capsys.readouterr().err
     assert f"file {path}: the run's experiment cannot be read (its item titles" in err
     assert "train the run again" in err
+
+
+def test_show_of_an_older_run_trained_from_a_store_reads_its_titles_there(
+    tmp_path, tiny_recbole, write_tiny_store, capsys
+):
+    """A run of a kgrec before session 45, trained from a store, saved no titles: --show reads
+    the items' titles from the store, which --show reads for what users have anyway."""
+    titles = _titled_recbole(tiny_recbole)
+    store = write_tiny_store(tmp_path, tiny_recbole)
+    run = train("popularity", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r")
+    path = run.folder / "experiment.pt"
+    payload = torch.load(path, weights_only=True)
+    del payload["titles"]
+    torch.save(payload, path)
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "-k", "6", "--show", "u3"]) == 0
+    header, rows = _shown_rows(capsys.readouterr().out)
+    table = load_run(run.folder).recommend(6, users=["u3"])
+    assert header == ["rank", "item_uid", "title", "score"]
+    for line, uid in zip(rows, table["item_uid"], strict=True):
+        assert line.split(uid, 1)[1].split()[:-1] == titles[uid].split()
