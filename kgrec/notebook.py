@@ -22,7 +22,7 @@ from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
 from kgrec.store import default_database, neo4j_driver
-from kgrec.store.neo4j import DATABASE_NOT_FOUND, no_database, not_bolt
+from kgrec.store.neo4j import DATABASE_NOT_FOUND, driver_reason, no_database, not_bolt
 from kgrec.store.queries import NEIGHBOURHOOD
 
 LOCAL_SERVER = "bolt://127.0.0.1:7687"
@@ -64,7 +64,7 @@ def _check(driver: Driver, where: str = "") -> None:
 
 def _unreachable(exc: Exception, where: str) -> StoreError:
     hint = not_bolt(exc) or "; is the server running (make neo4j-start for the local one)?"
-    return StoreError(f"{where}Neo4j is unreachable or went away ({exc}){hint}")
+    return StoreError(f"{where}Neo4j is unreachable or went away ({driver_reason(exc)}){hint}")
 
 
 @contextlib.contextmanager

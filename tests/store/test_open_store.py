@@ -126,12 +126,20 @@ def test_a_local_store_under_a_file_says_so(tmp_path):
         open_store(f"local:{tmp_path}/file/store").check()
 
 
-def test_unreachable_neo4j_is_a_store_error(unused_port):
-    with (
-        open_store(f"bolt://127.0.0.1:{unused_port}") as store,
-        pytest.raises(StoreError, match="unreachable"),
-    ):
+@pytest.mark.parametrize("scheme", ["bolt", "neo4j"])
+def test_unreachable_neo4j_is_a_store_error_that_says_why(unused_port, scheme):
+    """With a neo4j:// URI the driver's error is "Unable to retrieve routing information"
+    alone. Before, the message said no more (not that the connection was refused); now it
+    names the router's failure under it, as a bolt:// URI's error does."""
+    import kgrec.notebook
+
+    uri = f"{scheme}://127.0.0.1:{unused_port}"
+    with open_store(uri) as store, pytest.raises(StoreError) as raised:
         store.stats()
+    assert "unreachable" in str(raised.value) and "Connection refused" in str(raised.value)
+    with pytest.raises(StoreError) as raised:
+        kgrec.notebook.connect(uri)
+    assert "Connection refused" in str(raised.value) and "make neo4j-start" in str(raised.value)
 
 
 @pytest.fixture(params=["silent", "http"])
@@ -161,18 +169,21 @@ def not_bolt_port(request):
         conn.close()
 
 
+@pytest.mark.parametrize("scheme", ["bolt", "neo4j"])
 def test_a_port_that_answers_no_bolt_is_named_as_such_within_kgrecs_deadline(
-    not_bolt_port, monkeypatch
+    not_bolt_port, monkeypatch, scheme
 ):
     """Before, a port that took the connection and said nothing (an HTTP port given for the
     Bolt port, another program's) held the command for the driver's 60 s, then was "Neo4j is
     unreachable or went away"; now kgrec's deadline (CONNECT_SECONDS, the driver's connection
-    acquisition timeout) ends the wait and the error says what the port did."""
+    acquisition timeout) ends the wait and the error says what the port did. So it does with
+    a neo4j:// URI, whose driver error ("Unable to retrieve routing information") holds the
+    handshake's failure beneath it: before, that error said no more, and named no Bolt port."""
     import kgrec.notebook
     import kgrec.store
 
     monkeypatch.setattr(kgrec.store, "CONNECT_SECONDS", 1.0)
-    uri = f"bolt://127.0.0.1:{not_bolt_port}"
+    uri = f"{scheme}://127.0.0.1:{not_bolt_port}"
     hint = "did not answer as Neo4j's Bolt server: is it the Bolt port (7687 by default)"
     with open_store(uri) as store, pytest.raises(StoreError) as raised:
         store.stats()
