@@ -96,6 +96,32 @@ def test_a_path_without_a_scheme_is_refused_with_the_local_uri_to_give(uri, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("uri", ["localhost:7687", "127.0.0.1:7687", "db.example.com:7687"])
+def test_a_host_and_port_without_a_scheme_is_refused_with_the_bolt_uri_to_give(uri, tmp_path):
+    """Before, `--store 127.0.0.1:7687` said "(a folder? give local:127.0.0.1:7687)", which
+    would have made a local store of that name, and `localhost:7687` offered nothing (found by
+    the neo4juser45 review)."""
+    import kgrec.notebook
+
+    for open_ in (open_store, kgrec.notebook.connect):
+        with pytest.raises(StoreError) as info:
+            open_(uri)
+        assert str(info.value).endswith(f"(a Neo4j server? give bolt://{uri})")
+
+
+@pytest.mark.parametrize("uri", ["http://localhost:7474", "HTTPS://db.example.com:7473/browser/"])
+def test_neo4js_http_address_is_refused_saying_kgrec_talks_bolt(uri):
+    """Before, the browser's address was "unknown store ..." alone (found by the neo4juser45
+    review)."""
+    import kgrec.notebook
+
+    for open_ in (open_store, kgrec.notebook.connect):
+        with pytest.raises(StoreError) as info:
+            open_(uri)
+        assert "kgrec reaches Neo4j over Bolt, not HTTP: give bolt://HOST:PORT" in str(info.value)
+        assert "a folder?" not in str(info.value)
+
+
 @pytest.mark.parametrize("uri", ["localhost:7687", "mysql://x", "neo4j:x"])
 def test_a_uri_with_a_scheme_gets_no_folder_hint(uri):
     with pytest.raises(StoreError, match="unknown store") as info:
