@@ -1325,6 +1325,13 @@ class Neo4jStore(GraphStore):
                 f"{self.uri}: writers changed the graph of database {self.database!r} while it "
                 f"was read, {READ_ATTEMPTS} times: run again when they have finished"
             )
+        if _dead(state):  # killed mid-write on this machine: waiting would never end it
+            return StoreError(
+                f"{self.uri}: the graph of database {self.database!r} is partly written: "
+                f"{_holder(state)} holds its load lock but no longer runs on this machine "
+                "(killed while it wrote?): run that command again, which clears its lock and "
+                "finishes the graph, then read it"
+            )
         return StoreError(
             f"{self.uri}: a writer is changing the graph of database {self.database!r}: "
             f"{_holder(state)} holds its load lock, and a read of the graph now would be partly "

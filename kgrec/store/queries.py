@@ -593,8 +593,9 @@ SET l.graph = true
 GRAPH_WRITE_STATE = """
 OPTIONAL MATCH (l:KgrecLock {name: 'load'})
 OPTIONAL MATCH (w:KgrecGraphWrite)
-RETURN l.token AS token, l.host AS host, l.pid AS pid, l.command AS command,
-       toString(l.started) AS started, l.graph AS graph, w.token AS written
+RETURN l.token AS token, l.host AS host, l.pid AS pid, l.pid_namespace AS pid_namespace,
+       l.command AS command, toString(l.started) AS started, l.graph AS graph,
+       w.token AS written
 """
 LOCK_HOLDER = """
 MATCH (l:KgrecLock {name: 'load'})
