@@ -738,3 +738,9 @@ CALL (u) {
 }
 RETURN p
 """
+# The runs published into the database (their RECOMMENDED edges' names, staged ones left out):
+# a scan of every RECOMMENDED edge, made only where a run that neighbourhood named drew none.
+PUBLISHED_RUNS = f"""
+MATCH ()-[r:RECOMMENDED]->() WHERE NOT r.run STARTS WITH '{STAGING_PREFIX}'
+RETURN DISTINCT r.run AS run ORDER BY run
+"""
