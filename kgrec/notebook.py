@@ -22,8 +22,8 @@ from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
 from kgrec.store import default_database, neo4j_driver
-from kgrec.store.neo4j import DATABASE_NOT_FOUND, no_database, not_bolt
-from kgrec.store.queries import NEIGHBOURHOOD
+from kgrec.store.neo4j import DATABASE_NOT_FOUND, driver_reason, no_database, not_bolt
+from kgrec.store.queries import NEIGHBOURHOOD, PUBLISHED_RUNS
 
 LOCAL_SERVER = "bolt://127.0.0.1:7687"
 
@@ -64,7 +64,7 @@ def _check(driver: Driver, where: str = "") -> None:
 
 def _unreachable(exc: Exception, where: str) -> StoreError:
     hint = not_bolt(exc) or "; is the server running (make neo4j-start for the local one)?"
-    return StoreError(f"{where}Neo4j is unreachable or went away ({exc}){hint}")
+    return StoreError(f"{where}Neo4j is unreachable or went away ({driver_reason(exc)}){hint}")
 
 
 @contextlib.contextmanager
@@ -130,9 +130,11 @@ def neighbourhood(
     """A neo4j-viz ``VisualizationGraph`` of the user's neighbourhood (coloured by label).
 
     Call ``.render()`` on it in a notebook. ``run`` (a published run's name; default: every
-    run's recommendations) is read as a publish reads it, trimmed. ``limit``, a positive
-    integer, caps each kind of path. ``user_id`` is read as the rest of the Python API reads
-    an id: trimmed, an integer as its digits. ``database`` defaults as :func:`cypher`'s does.
+    run's recommendations) is read as a publish reads it, trimmed; a run the database holds
+    no recommendation of is an :class:`~graph_schema.errors.InputError` naming the runs it
+    holds. ``limit``, a positive integer, caps each kind of path. ``user_id`` is read as the
+    rest of the Python API reads an id: trimmed, an integer as its digits. ``database``
+    defaults as :func:`cypher`'s does.
     """
     from neo4j_viz.neo4j import from_neo4j
 
@@ -153,11 +155,24 @@ def neighbourhood(
             routing_=RoutingControl.READ,
             result_transformer_=Result.graph,
         )
-    if not graph.nodes:
-        raise InputError(  # absent, or a user node with nothing to show (loaded from a user file)
-            f"user {user_id!r} has no interactions or recommendations in the graph",
-            field="user_id",
-        )
+        if not graph.nodes:
+            raise InputError(  # absent, or a user node with nothing to show (from a user file)
+                f"user {user_id!r} has no interactions or recommendations in the graph",
+                field="user_id",
+            )
+        if run is not None and not any(r.type == "RECOMMENDED" for r in graph.relationships):
+            # a run of no edge at all (a misspelt name) drew the history alone, as if the
+            # user had no recommendation of it
+            runs = driver.execute_query(
+                PUBLISHED_RUNS, database_=named, routing_=RoutingControl.READ
+            ).records
+            published = [record["run"] for record in runs]
+            if run not in published:
+                raise InputError(
+                    f"no run {run!r} is published in database {named!r} (published: "
+                    f"{', '.join(map(repr, published)) or 'none; kgrec recommend publishes one'})",
+                    field="run",
+                )
     view = from_neo4j(graph)
     for node in view.nodes:
         props = node.properties

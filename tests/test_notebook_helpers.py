@@ -70,6 +70,26 @@ def test_neighbourhood_of_unknown_user(graph_driver, neo4j_settings):
         neighbourhood(graph_driver, "nobody", database=neo4j_settings.database)
 
 
+def test_neighbourhood_of_a_run_not_published_names_the_runs_that_are(graph_driver, neo4j_settings):
+    """Before, a misspelt run drew the user's history alone, as if the run had recommended
+    them nothing (found by the neo4juser45 review). A run published for other users only
+    still draws this user's history."""
+    with pytest.raises(InputError) as info:
+        neighbourhood(graph_driver, "alice", run="r2", database=neo4j_settings.database)
+    assert info.value.field == "run"
+    assert "no run 'r2' is published in database " in str(info.value)
+    assert str(info.value).endswith("(published: 'r1')")
+    store = Neo4jStore(graph_driver, database=neo4j_settings.database)
+    recs = pd.DataFrame(
+        {"user_id": ["bob"], "item_uid": ["action:casino"], "score": [0.5], "rank": [1]}
+    )
+    store.publish(recs.assign(model="test", run="r2"), run="r2")
+    view = neighbourhood(graph_driver, "alice", run="r2", database=neo4j_settings.database)
+    assert "Heat" in {n.caption for n in view.nodes}
+    types = {r.properties.get("type") or r.caption for r in view.relationships}
+    assert "RECOMMENDED" not in types and "INTERACTED" in types
+
+
 def test_neighbourhood_reads_the_user_id_as_the_rest_of_the_api(graph_driver, neo4j_settings):
     """An id with whitespace around it (or an integer) is read as the loaders and
     ``run.recommend`` read it; before, it matched no node: 'has no interactions'."""

@@ -28,6 +28,8 @@ NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 CONNECT_SECONDS = 20.0
 # a URI's scheme, up to its colon (RFC 3986): a store that does not begin so names no scheme
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# a host and port without a scheme (localhost:7687, 127.0.0.1:7687): a Neo4j server, most likely
+HOST_PORT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5}")
 
 
 def open_store(uri: str | None = None, *, driver: Driver | None = None) -> GraphStore:
@@ -66,9 +68,27 @@ def open_store(uri: str | None = None, *, driver: Driver | None = None) -> Graph
             return Neo4jStore(driver, database=database, uri=uri)
         return Neo4jStore(_driver(uri), database=database, uri=uri, owns_driver=True)
     known = ", ".join(["local:PATH", *(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)])
-    # a path alone (stores/mine): the folder of a local store, most likely
-    hint = "" if re.match(SCHEME, uri) else f" (a folder? give local:{uri})"
-    raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}{hint}")
+    raise StoreError(f"unknown store {redact(uri)!r}: expected one of {known}{_hint(uri)}")
+
+
+def _hint(uri: str) -> str:
+    """What an unknown store most likely meant: a Neo4j server (:func:`_server_hint`), or a
+    path alone (``stores/mine``: a local store's folder); "" for anything else."""
+    return _server_hint(uri) or ("" if re.match(SCHEME, uri) else f" (a folder? give local:{uri})")
+
+
+def _server_hint(uri: str) -> str:
+    """What a URI that is no Neo4j URI most likely meant: a server named without its scheme
+    (``localhost:7687``), or Neo4j's HTTP address (the browser's ``http://localhost:7474``);
+    "" for anything else."""
+    if HOST_PORT.fullmatch(uri):
+        return f" (a Neo4j server? give bolt://{uri})"
+    if uri.lower().startswith(("http://", "https://")):
+        return (
+            " (kgrec reaches Neo4j over Bolt, not HTTP: give bolt://HOST:PORT with the "
+            "server's Bolt port, 7687 by default, not its HTTP port, 7474)"
+        )
+    return ""
 
 
 def _check_text(uri: object) -> str:
@@ -155,7 +175,9 @@ def neo4j_driver(uri: str) -> Driver:
         # before, local: was "expected local://HOST:PORT" and http:// went to the driver's
         # preview HTTP client
         known = ", ".join(f"{s}://HOST:PORT" for s in NEO4J_SCHEMES)
-        raise StoreError(f"{redact(uri)!r} is no Neo4j server's URI: expected one of {known}")
+        raise StoreError(
+            f"{redact(uri)!r} is no Neo4j server's URI: expected one of {known}{_server_hint(uri)}"
+        )
     _refuse_credentials(uri)  # before, the driver's error repeated them
     _check_neo4j_uri(uri)
     return _driver(uri)

@@ -119,12 +119,45 @@ def no_database(
     )
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every error under it: its causes and contexts, and the members of an
+    exception group (a ``neo4j://`` URI's "Unable to retrieve routing information" holds the
+    failure of each router it tried so)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        error = stack.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        if isinstance(error, BaseExceptionGroup):
+            stack.extend(reversed(error.exceptions))
+        stack.extend([error.__context__, error.__cause__])
+
+
+def driver_reason(exc: Exception) -> str:
+    """A driver error's text for kgrec's messages: its own, and where that hides why the
+    server was not reached (a ``neo4j://`` URI's "Unable to retrieve routing information"),
+    the first router's failure in the exception group under it (connection refused, no Bolt
+    handshake)."""
+    text = str(exc)
+    for error in _causes(exc):
+        if isinstance(error, BaseExceptionGroup):
+            for member in error.exceptions:
+                if str(member) and str(member) not in text:
+                    return f"{text}: {member}"
+    return text
+
+
 def not_bolt(exc: Exception) -> str:
     """A sentence for a driver error that says the port took the connection but answered no
     Bolt handshake (silent, or as an HTTP server): a port of another program, Neo4j's HTTP port
-    (7474) given for its Bolt port, say; "" for any other error."""
-    text = str(exc)
-    if "Bolt handshake" not in text and "looks like HTTP" not in text:
+    (7474) given for its Bolt port, say; "" for any other error. Read through the error's
+    causes: with a ``neo4j://`` URI the handshake's failure lies under the routing error."""
+    if not any(
+        "Bolt handshake" in str(error) or "looks like HTTP" in str(error) for error in _causes(exc)
+    ):
         return ""
     return (
         "; the port took the connection but did not answer as Neo4j's Bolt server: is it "
@@ -186,8 +219,8 @@ class Neo4jStore(GraphStore):
             ) from exc
         except (ServiceUnavailable, SessionExpired) as exc:
             raise StoreError(
-                f"{self.uri}: Neo4j is unreachable or went away while {action} ({exc})"
-                f"{not_bolt(exc)}"
+                f"{self.uri}: Neo4j is unreachable or went away while {action} "
+                f"({driver_reason(exc)}){not_bolt(exc)}"
             ) from exc
         except TransientError as exc:  # still failing when the driver's retries ran out
             raise StoreError(
@@ -1291,6 +1324,13 @@ class Neo4jStore(GraphStore):
             return StoreError(
                 f"{self.uri}: writers changed the graph of database {self.database!r} while it "
                 f"was read, {READ_ATTEMPTS} times: run again when they have finished"
+            )
+        if _dead(state):  # killed mid-write on this machine: waiting would never end it
+            return StoreError(
+                f"{self.uri}: the graph of database {self.database!r} is partly written: "
+                f"{_holder(state)} holds its load lock but no longer runs on this machine "
+                "(killed while it wrote?): run that command again, which clears its lock and "
+                "finishes the graph, then read it"
             )
         return StoreError(
             f"{self.uri}: a writer is changing the graph of database {self.database!r}: "

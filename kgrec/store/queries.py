@@ -593,8 +593,9 @@ SET l.graph = true
 GRAPH_WRITE_STATE = """
 OPTIONAL MATCH (l:KgrecLock {name: 'load'})
 OPTIONAL MATCH (w:KgrecGraphWrite)
-RETURN l.token AS token, l.host AS host, l.pid AS pid, l.command AS command,
-       toString(l.started) AS started, l.graph AS graph, w.token AS written
+RETURN l.token AS token, l.host AS host, l.pid AS pid, l.pid_namespace AS pid_namespace,
+       l.command AS command, toString(l.started) AS started, l.graph AS graph,
+       w.token AS written
 """
 LOCK_HOLDER = """
 MATCH (l:KgrecLock {name: 'load'})
@@ -736,4 +737,10 @@ CALL (u) {
     RETURN p LIMIT $limit
 }
 RETURN p
+"""
+# The runs published into the database (their RECOMMENDED edges' names, staged ones left out):
+# a scan of every RECOMMENDED edge, made only where a run that neighbourhood named drew none.
+PUBLISHED_RUNS = f"""
+MATCH ()-[r:RECOMMENDED]->() WHERE NOT r.run STARTS WITH '{STAGING_PREFIX}'
+RETURN DISTINCT r.run AS run ORDER BY run
 """

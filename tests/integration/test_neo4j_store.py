@@ -535,6 +535,39 @@ def test_the_lock_of_a_writer_in_another_pid_namespace_of_this_host_is_kept(neo,
     assert lock_holder(neo.driver) == []
 
 
+def test_a_read_after_a_load_killed_on_this_machine_says_to_run_the_load_again(
+    neo, movies, dead_pid
+):
+    """A load killed mid-write (kill -9) leaves its lock and a partial graph. Before, every
+    read said "a writer is changing the graph ...: run again when it has finished", which it
+    never would, or to clear the lock, after which reads would take the partial graph as
+    whole. Now a read whose lock holder is a process of this machine that has ended says so,
+    and to run that command again (found by the neo4juser45 review). A holder of another pid
+    namespace of this host is not known to be dead: the message is as before."""
+    neo.write(movies, progress=False)
+    lock = (
+        "CREATE (:KgrecLock {name: 'load', token: 't', host: $host, pid: $pid, graph: true, "
+        "pid_namespace: $space, command: 'kgrec load recbole x', started: datetime()})"
+    )
+    host = socket.gethostname()
+    own = os.readlink("/proc/self/ns/pid")
+    neo.driver.execute_query(lock, host=host, pid=dead_pid, space=own)
+    holder = f"kgrec load recbole x (host {host}, pid {dead_pid}, started "
+    for read in (neo.stats, neo.snapshot, lambda: neo.explain("u1", "movies:1")):
+        with pytest.raises(StoreError) as info:
+            read()
+        message = str(info.value)
+        assert message.startswith(f"{neo.uri}: the graph of database 'neo4j' is partly written: ")
+        for part in (holder, "no longer runs on this machine", "run that command again"):
+            assert part in message, part
+        assert "when it has finished" not in message
+    neo.break_lock()
+    neo.driver.execute_query(lock, host=host, pid=dead_pid, space="pid:[1]")
+    with pytest.raises(StoreError, match=r"a writer is changing the graph .* when it has finished"):
+        neo.stats()
+    neo.break_lock()
+
+
 # -- whole-graph reads while a writer writes -------------------------------------------------
 
 

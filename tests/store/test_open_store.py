@@ -96,6 +96,32 @@ def test_a_path_without_a_scheme_is_refused_with_the_local_uri_to_give(uri, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("uri", ["localhost:7687", "127.0.0.1:7687", "db.example.com:7687"])
+def test_a_host_and_port_without_a_scheme_is_refused_with_the_bolt_uri_to_give(uri, tmp_path):
+    """Before, `--store 127.0.0.1:7687` said "(a folder? give local:127.0.0.1:7687)", which
+    would have made a local store of that name, and `localhost:7687` offered nothing (found by
+    the neo4juser45 review)."""
+    import kgrec.notebook
+
+    for open_ in (open_store, kgrec.notebook.connect):
+        with pytest.raises(StoreError) as info:
+            open_(uri)
+        assert str(info.value).endswith(f"(a Neo4j server? give bolt://{uri})")
+
+
+@pytest.mark.parametrize("uri", ["http://localhost:7474", "HTTPS://db.example.com:7473/browser/"])
+def test_neo4js_http_address_is_refused_saying_kgrec_talks_bolt(uri):
+    """Before, the browser's address was "unknown store ..." alone (found by the neo4juser45
+    review)."""
+    import kgrec.notebook
+
+    for open_ in (open_store, kgrec.notebook.connect):
+        with pytest.raises(StoreError) as info:
+            open_(uri)
+        assert "kgrec reaches Neo4j over Bolt, not HTTP: give bolt://HOST:PORT" in str(info.value)
+        assert "a folder?" not in str(info.value)
+
+
 @pytest.mark.parametrize("uri", ["localhost:7687", "mysql://x", "neo4j:x"])
 def test_a_uri_with_a_scheme_gets_no_folder_hint(uri):
     with pytest.raises(StoreError, match="unknown store") as info:
@@ -126,12 +152,20 @@ def test_a_local_store_under_a_file_says_so(tmp_path):
         open_store(f"local:{tmp_path}/file/store").check()
 
 
-def test_unreachable_neo4j_is_a_store_error(unused_port):
-    with (
-        open_store(f"bolt://127.0.0.1:{unused_port}") as store,
-        pytest.raises(StoreError, match="unreachable"),
-    ):
+@pytest.mark.parametrize("scheme", ["bolt", "neo4j"])
+def test_unreachable_neo4j_is_a_store_error_that_says_why(unused_port, scheme):
+    """With a neo4j:// URI the driver's error is "Unable to retrieve routing information"
+    alone. Before, the message said no more (not that the connection was refused); now it
+    names the router's failure under it, as a bolt:// URI's error does."""
+    import kgrec.notebook
+
+    uri = f"{scheme}://127.0.0.1:{unused_port}"
+    with open_store(uri) as store, pytest.raises(StoreError) as raised:
         store.stats()
+    assert "unreachable" in str(raised.value) and "Connection refused" in str(raised.value)
+    with pytest.raises(StoreError) as raised:
+        kgrec.notebook.connect(uri)
+    assert "Connection refused" in str(raised.value) and "make neo4j-start" in str(raised.value)
 
 
 @pytest.fixture(params=["silent", "http"])
@@ -161,18 +195,21 @@ def not_bolt_port(request):
         conn.close()
 
 
+@pytest.mark.parametrize("scheme", ["bolt", "neo4j"])
 def test_a_port_that_answers_no_bolt_is_named_as_such_within_kgrecs_deadline(
-    not_bolt_port, monkeypatch
+    not_bolt_port, monkeypatch, scheme
 ):
     """Before, a port that took the connection and said nothing (an HTTP port given for the
     Bolt port, another program's) held the command for the driver's 60 s, then was "Neo4j is
     unreachable or went away"; now kgrec's deadline (CONNECT_SECONDS, the driver's connection
-    acquisition timeout) ends the wait and the error says what the port did."""
+    acquisition timeout) ends the wait and the error says what the port did. So it does with
+    a neo4j:// URI, whose driver error ("Unable to retrieve routing information") holds the
+    handshake's failure beneath it: before, that error said no more, and named no Bolt port."""
     import kgrec.notebook
     import kgrec.store
 
     monkeypatch.setattr(kgrec.store, "CONNECT_SECONDS", 1.0)
-    uri = f"bolt://127.0.0.1:{not_bolt_port}"
+    uri = f"{scheme}://127.0.0.1:{not_bolt_port}"
     hint = "did not answer as Neo4j's Bolt server: is it the Bolt port (7687 by default)"
     with open_store(uri) as store, pytest.raises(StoreError) as raised:
         store.stats()
