@@ -86,17 +86,22 @@ def run(args: argparse.Namespace) -> int:
     except ModelNotFoundError as exc:
         raise InputError(str(exc), field="--model") from None
     templates = load_templates(args.template_file) if args.template_file else DEFAULT_TEMPLATES
-    results = embed_store(
-        args.store,
-        kinds=kinds,
-        model=args.model,
-        property=args.property,
-        templates=templates,
-        cache=args.cache,
-        use_cache=not args.no_cache,
-        batch_size=args.batch_size,
-        device=args.device,
-    )
+    try:
+        results = embed_store(
+            args.store,
+            kinds=kinds,
+            model=args.model,
+            property=args.property,
+            templates=templates,
+            cache=args.cache,
+            use_cache=not args.no_cache,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
+    except InputError as exc:  # the Python API's argument name: the option, here
+        if exc.field != "property":
+            raise
+        raise InputError(exc.message, file=exc.file, line=exc.line, field="--property") from None
     dimension = results[0].vectors.shape[1] if results else 0
     print(f"model {model.name} ({dimension} dimensions), property {args.property!r}")
     print(f"{'kind':<8}{'nodes':>9}{'vectors':>9}{'encoded':>9}{'cached':>9}{'no text':>9}")

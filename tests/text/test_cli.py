@@ -328,6 +328,16 @@ def test_a_property_of_a_later_kind_stops_embed_before_any_kind_is_written(
         assert store.read_vectors("Item", property="name")[0] == []
 
 
+def test_a_property_of_the_items_is_refused_naming_the_option(store_uri, capsys, encoder):
+    """`--property title` is refused naming the option, as embed's other errors do (found by
+    the polishB45 review: before, "field 'property'", the Python API's argument name)."""
+    assert main(["embed", "--store", store_uri, "--no-cache", "--property", "title"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "kgrec embed: error: field '--property': 'title' is a property of the graph's Item nodes"
+    )
+
+
 def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
     from huggingface_hub import constants
 
