@@ -130,10 +130,7 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
     # that a stop at any moment between is said, never a traceback
     try:
         args = build_parser(argv).parse_args(argv)
-        logging.basicConfig(
-            level=logging.DEBUG if args.verbose else logging.INFO,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        _configure_logging(args.verbose)
         if hasattr(args, "threads"):  # commands that compute with torch
             from kgrec.threads import set_threads
 
@@ -148,6 +145,19 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
         if not _interrupted(exc):
             raise
         return _stopped(command, term)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """The command's logging: INFO on stderr, DEBUG with ``-v``. The Neo4j driver's own loggers
+    (``neo4j``, ``neo4j.pool``, ...) are heard only with ``-v``: they log a server not reached
+    as an ERROR (``Unable to retrieve routing information``) before kgrec's error says it, and
+    why (:func:`kgrec.store.neo4j.driver_reason`). Set here, at the command's edge: a program
+    that imports kgrec keeps its own logging."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("neo4j").setLevel(logging.NOTSET if verbose else logging.CRITICAL)
 
 
 def _interrupted(exc: BaseException) -> bool:

@@ -326,3 +326,20 @@ def _sigterm() -> None:
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
         pytest.fail("no handler of SIGTERM while the command runs")
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_the_neo4j_drivers_own_log_is_shown_with_v_only():
+    """A neo4j:// URI that cannot be reached: the driver logs "ERROR neo4j.pool: Unable to
+    retrieve routing information" as it fails, before kgrec's error, which says it and why.
+    Found by the polishB45 review: before, a new user read both; now the driver's records are
+    heard with -v (debug) alone. Port 1: nothing listens there."""
+    argv = ["graph", "stats", "--store", "neo4j://127.0.0.1:1"]
+    kgrec = [sys.executable, "-m", "kgrec"]
+    plain = subprocess.run([*kgrec, *argv], capture_output=True, text=True)
+    assert plain.returncode == 2
+    assert plain.stderr.startswith("kgrec graph: error: neo4j://127.0.0.1:1: Neo4j is unreachable")
+    assert "neo4j.pool" not in plain.stderr and "\nERROR " not in plain.stderr
+    verbose = subprocess.run([*kgrec, "-v", *argv], capture_output=True, text=True)
+    assert verbose.returncode == 2
+    driver = verbose.stderr.index("ERROR neo4j.pool: Unable to retrieve routing information")
+    assert driver < verbose.stderr.index("kgrec graph: error: neo4j://127.0.0.1:1: Neo4j is")

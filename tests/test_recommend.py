@@ -298,6 +298,30 @@ def test_publishing_a_user_with_every_item_says_the_list_is_empty(
     assert "  1. " in u1
 
 
+def test_publish_messages_count_with_thousands_separators(
+    tmp_path, tiny_recbole, write_tiny_store, capsys
+):
+    """`published 1,600 recommendations`, as graph stats counts (found by the polishB45
+    review: before, `published 1600 recommendations`). 30 more comedies, each rated once, make
+    40 users a list of 40."""
+    with open(tiny_recbole / "tiny.item", "a") as item:
+        item.writelines(f"Comedy {j}\tComedy Romance\n" for j in range(30, 60))
+    with open(tiny_recbole / "tiny.inter", "a") as inter:
+        inter.writelines(f"u{j % 40}\tComedy {j}\t4\n" for j in range(30, 60))
+    store = write_tiny_store(tmp_path, tiny_recbole)
+    run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
+    capsys.readouterr()
+    base = ["recommend", "--run", str(run.folder), "-k", "40"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "published 1,600 recommendations of run 'r' (lightgcn) for 40 users (" in out
+    assert main([*base, "--export", str(tmp_path / "all.csv")]) == 0
+    assert capsys.readouterr().out.startswith("wrote 1,600 recommendations for 40 users to ")
+    users = [arg for u in range(30) for arg in ("--user", f"u{u}")]
+    assert main([*base, *users]) == 0
+    assert "published 1,200 recommendations for 30 user(s) into " in capsys.readouterr().out
+
+
 def test_whitespace_around_command_line_user_ids_is_no_part_of_them(tmp_path, tiny_store, capsys):
     """``--show ' u1 '`` and ``--user ' u1 '`` are the user ``u1``, as in the loaders, which
     strip it (before: "user ' u1 ' is neither in the run's graph nor has interactions")."""

@@ -86,20 +86,33 @@ def run(args: argparse.Namespace) -> int:
     except ModelNotFoundError as exc:
         raise InputError(str(exc), field="--model") from None
     templates = load_templates(args.template_file) if args.template_file else DEFAULT_TEMPLATES
-    results = embed_store(
-        args.store,
-        kinds=kinds,
-        model=args.model,
-        property=args.property,
-        templates=templates,
-        cache=args.cache,
-        use_cache=not args.no_cache,
-        batch_size=args.batch_size,
-        device=args.device,
-    )
+    try:
+        results = embed_store(
+            args.store,
+            kinds=kinds,
+            model=args.model,
+            property=args.property,
+            templates=templates,
+            cache=args.cache,
+            use_cache=not args.no_cache,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
+    except InputError as exc:  # the Python API's argument name: the option, here
+        if exc.field != "property":
+            raise
+        raise InputError(exc.message, file=exc.file, line=exc.line, field="--property") from None
     dimension = results[0].vectors.shape[1] if results else 0
     print(f"model {model.name} ({dimension} dimensions), property {args.property!r}")
-    print(f"{'kind':<8}{'nodes':>9}{'vectors':>9}{'encoded':>9}{'cached':>9}{'no text':>9}")
+    # nodes = no text + vectors; texts (distinct: nodes of one text share its vector) =
+    # encoded + cached
+    columns = ("nodes", "no text", "vectors", "texts", "encoded", "cached")
+    print(f"{'kind':<8}" + "".join(f"{name:>9}" for name in columns))
     for r in results:
-        print(f"{r.kind:<8}{r.nodes:>9}{len(r.keys):>9}{r.encoded:>9}{r.cached:>9}{r.no_text:>9}")
+        counts = (r.nodes, r.no_text, len(r.keys), r.encoded + r.cached, r.encoded, r.cached)
+        print(f"{r.kind:<8}" + "".join(f"{count:>9}" for count in counts))
+    print(
+        "vectors: one per node with a text; texts: the distinct texts (nodes with the same text "
+        "share its vector), encoded by the model or read from the cache"
+    )
     return 0

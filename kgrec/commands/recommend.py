@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         table = loaded.recommend(args.k, name=name, store=args.store)
         _write_export(table, args.export)
         print(
-            f"wrote {len(table)} recommendations for {table['user_id'].nunique()} users to "
+            f"wrote {len(table):,} recommendations for {table['user_id'].nunique():,} users to "
             f"{args.export}"
         )
     if args.show or args.export is not None:
@@ -140,8 +140,8 @@ def run(args: argparse.Namespace) -> int:
     maps = loaded.experiment.maps
     cold = int(loaded.experiment.split.cold_users(len(maps.users)).sum())
     print(
-        f"published {len(table)} recommendations of run {name!r} ({loaded.info['model']}) for "
-        f"{table['user_id'].nunique()} users ({cold} with no target-domain training history) "
+        f"published {len(table):,} recommendations of run {name!r} ({loaded.info['model']}) for "
+        f"{table['user_id'].nunique():,} users ({cold:,} with no target-domain training history) "
         f"into {store_uri} in {seconds:.1f} s"
     )
     if not args.no_vectors and not loaded.model.publishes_vectors:
@@ -207,7 +207,7 @@ def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) 
                 reason = f"  because {why['text'].iloc[0]}" if not why.empty else ""
                 print(f"  {row.rank:3d}. {row.item_uid}  {row.score:.3f}{reason}")
     print(
-        f"published {len(table)} recommendations for {table['user_id'].nunique()} user(s) into "
+        f"published {len(table):,} recommendations for {table['user_id'].nunique():,} user(s) into "
         f"{store_uri} in {seconds:.2f} s"
     )
     return 0

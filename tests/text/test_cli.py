@@ -72,8 +72,11 @@ def _summary(out: str) -> dict[str, list[int]]:
 def test_embed_writes_vectors_and_reuses_the_cache(tmp_path, store_uri, capsys, encoder):
     cache = str(tmp_path / "cache.sqlite")
     assert main(["embed", "--store", store_uri, "--cache", cache]) == 0
-    # columns: nodes, vectors, encoded, cached, no text
-    assert _summary(capsys.readouterr().out) == {"Item": [3, 2, 2, 0, 1], "Entity": [2, 1, 1, 0, 1]}
+    # columns: nodes, no text, vectors, texts, encoded, cached
+    assert _summary(capsys.readouterr().out) == {
+        "Item": [3, 1, 2, 2, 2, 0],
+        "Entity": [2, 1, 1, 1, 1, 0],
+    }
     with open_store(store_uri) as store:
         keys, vectors = store.read_vectors("Item", property="embedding")
         entity_keys, _ = store.read_vectors("Entity", property="embedding")
@@ -87,8 +90,35 @@ def test_embed_writes_vectors_and_reuses_the_cache(tmp_path, store_uri, capsys, 
 
     assert main(["embed", "--store", store_uri, "--cache", cache, "--users"]) == 0
     summary = _summary(capsys.readouterr().out)
-    assert summary["Item"] == [3, 2, 0, 2, 1] and summary["Entity"] == [2, 1, 0, 1, 1]
-    assert summary["User"] == [2, 1, 1, 0, 1]  # the default user text is the attributes alone
+    assert summary["Item"] == [3, 1, 2, 2, 0, 2] and summary["Entity"] == [2, 1, 1, 1, 0, 1]
+    assert summary["User"] == [2, 1, 1, 1, 1, 0]  # the default user text is the attributes alone
+
+
+def test_the_summary_counts_nodes_and_texts_apart(tmp_path, store_uri, capsys, encoder):
+    """Two items of one text (year 1995) get two vectors of one text: the table says which
+    columns count nodes and which texts, and shows both totals (found by the polishB45 review:
+    before, "vectors 1682, encoded 0, cached 1664" for ml-100k's items, which share titles)."""
+    templates = tmp_path / "templates.toml"
+    templates.write_text('item = "{year}"\n')
+    args = ["embed", "--store", store_uri, "--no-cache", "--kinds", "Item"]
+    assert main([*args, "--template-file", str(templates)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == [
+        "kind",
+        "nodes",
+        "no",
+        "text",
+        "vectors",
+        "texts",
+        "encoded",
+        "cached",
+    ]
+    assert out[2].split() == ["Item", "3", "1", "2", "1", "1", "0"]
+    assert out[3].startswith("vectors: one per node with a text; texts: the distinct texts")
+    with open_store(store_uri) as store:
+        keys, vectors = store.read_vectors("Item", property="embedding")
+    assert keys == ["m:1", "m:2"]
+    np.testing.assert_array_equal(vectors[0], vectors[1])
 
 
 def test_an_embed_with_every_text_cached_loads_no_model_weights(
@@ -108,7 +138,10 @@ def test_an_embed_with_every_text_cached_loads_no_model_weights(
 
     monkeypatch.setattr(transformers.AutoModel, "from_pretrained", refused)
     assert main(args) == 0
-    assert _summary(capsys.readouterr().out) == {"Item": [3, 2, 0, 2, 1], "Entity": [2, 1, 0, 1, 1]}
+    assert _summary(capsys.readouterr().out) == {
+        "Item": [3, 1, 2, 2, 0, 2],
+        "Entity": [2, 1, 1, 1, 0, 1],
+    }
     with open_store(store_uri) as store:
         after = store.read_vectors("Item", property="embedding")
     assert after[0] == before[0]
@@ -150,7 +183,7 @@ def test_template_file_changes_the_texts(tmp_path, store_uri, capsys, encoder):
     templates.write_text('item = "{title}"\n')
     args = ["embed", "--store", store_uri, "--no-cache", "--kinds", "Item"]
     assert main([*args, "--template-file", str(templates)]) == 0
-    assert _summary(capsys.readouterr().out) == {"Item": [3, 2, 2, 0, 1]}
+    assert _summary(capsys.readouterr().out) == {"Item": [3, 1, 2, 2, 2, 0]}
     with open_store(store_uri) as store:
         _, vectors = store.read_vectors("Item", property="embedding")
     np.testing.assert_allclose(
@@ -326,6 +359,16 @@ def test_a_property_of_a_later_kind_stops_embed_before_any_kind_is_written(
     assert "'name' is a property of the graph's Entity nodes" in capsys.readouterr().err
     with open_store(store_uri) as store:
         assert store.read_vectors("Item", property="name")[0] == []
+
+
+def test_a_property_of_the_items_is_refused_naming_the_option(store_uri, capsys, encoder):
+    """`--property title` is refused naming the option, as embed's other errors do (found by
+    the polishB45 review: before, "field 'property'", the Python API's argument name)."""
+    assert main(["embed", "--store", store_uri, "--no-cache", "--property", "title"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "kgrec embed: error: field '--property': 'title' is a property of the graph's Item nodes"
+    )
 
 
 def test_unknown_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
