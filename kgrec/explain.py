@@ -78,6 +78,8 @@ class GraphIndex:
         if "name" in items:  # an item without a title goes by its name attribute, as in Neo4j
             titles = titles.where(titles.map(_text_value), items["name"].astype(object))
         self.titles = dict(zip(items["uid"], titles, strict=True))
+        # the domains of its items, named when an item asked for is of none of them
+        self.domains = sorted(str(d) for d in items["domain"].dropna().unique())
         self.names = dict(zip(tables.entities["entity_id"], tables.entities["name"], strict=True))
 
     def degree(self, node: _Node) -> int:
@@ -157,7 +159,11 @@ def explain(
     index = tables if isinstance(tables, GraphIndex) else GraphIndex(tables)
     if user_id not in index.user_items or item_uid not in index.titles:
         raise unknown_ends_error(
-            user_id, item_uid, user=user_id in index.user_items, item=item_uid in index.titles
+            user_id,
+            item_uid,
+            user=user_id in index.user_items,
+            item=item_uid in index.titles,
+            domains=index.domains,
         )
     user, item = _Node("User", user_id), _Node("Item", item_uid)
     graph = _neighbourhood(index, user, item)
@@ -370,11 +376,21 @@ def check_k(k: int) -> int:
     return k
 
 
-def unknown_ends_error(user_id: str, item_uid: str, *, user: bool, item: bool) -> InputError:
+def unknown_ends_error(
+    user_id: str, item_uid: str, *, user: bool, item: bool, domains: Iterable[str] = ()
+) -> InputError:
     """The error every store raises when the user has no interactions or the item is not in
-    the graph (``user`` / ``item``: whether each was found)."""
+    the graph (``user`` / ``item``: whether each was found). ``domains``, the domains the
+    graph's items are in, are named when the uid is of none of them (``ml-100k:242`` in a
+    graph loaded with ``--domain movies``)."""
     if not user:
         return InputError(f"user {user_id!r} has no interactions in the graph", field="user")
+    held = sorted(set(domains))
+    if held and not any(item_uid.startswith(f"{domain}:") for domain in held):
+        return InputError(
+            f"item {item_uid!r} is not in the graph (its domains: {', '.join(held)})",
+            field="item",
+        )
     return InputError(f"item {item_uid!r} is not in the graph", field="item")
 
 

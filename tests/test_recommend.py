@@ -1156,3 +1156,30 @@ def test_show_of_an_older_run_trained_from_a_store_reads_its_titles_there(
     assert header == ["rank", "item_uid", "title", "score"]
     for line, uid in zip(rows, table["item_uid"], strict=True):
         assert line.split(uid, 1)[1].split()[:-1] == titles[uid].split()
+
+
+def test_user_prints_each_items_title_beside_its_uid(
+    tmp_path, tiny_recbole, write_tiny_store, capsys
+):
+    """--user's lines name each item's title after its uid, as --show does (Run.item_titles;
+    before: `  1. comedy:Comedy 18  11.000  because ...`, uids alone), on one line, the uids
+    and titles padded so that the scores stand in a column; an untitled item a blank cell."""
+    titles = _titled_recbole(tiny_recbole)
+    store = write_tiny_store(tmp_path, tiny_recbole)
+    run = train("popularity", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r")
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(run.folder), "-k", "6", "--user", "u3"]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header == "user u3, run 'r' (popularity):"
+    with open_store(store) as opened:
+        published = opened.recommendations("r")
+    published = published[published["user_id"] == "u3"]
+    assert len(published) == 6 and len(lines) == 7  # and the "published ..." line
+    starts = set()
+    for line, row in zip(lines, published.itertuples(), strict=False):
+        score = f"{row.score:.3f}"
+        after_uid = line.split(f"{row.rank:3d}. {row.item_uid} ", 1)[1]
+        assert after_uid.split(f"  {score}")[0].split() == titles[row.item_uid].split()
+        starts.add(line.index(f"  {score}", len(f"{row.rank:3d}. {row.item_uid}")))
+    assert len(starts) == 1  # the scores in a column
+    assert {bool(titles[uid]) for uid in published["item_uid"]} == {True, False}  # both kinds

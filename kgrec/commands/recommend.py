@@ -160,7 +160,7 @@ def _shown(rows: pd.DataFrame) -> pd.DataFrame:
 
     if "title" not in rows:
         return rows[["rank", "item_uid", "score"]]
-    titles = [" ".join(title.split()) for title in rows["title"]]  # a newline breaks the row
+    titles = _one_line(rows["title"])
     width = max(len("title"), *map(len, titles))
     return pd.DataFrame(
         {
@@ -170,6 +170,12 @@ def _shown(rows: pd.DataFrame) -> pd.DataFrame:
             "score": rows["score"],
         }
     )
+
+
+def _one_line(titles) -> list[str]:
+    """Each title on one line (a newline would break the printed row), whitespace runs made
+    one space."""
+    return [" ".join(title.split()) for title in titles]
 
 
 def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) -> int:
@@ -187,6 +193,9 @@ def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) 
         for u, i in zip(args.user, loaded.experiment.maps.user_index(args.user), strict=True)
         if i < 0
     ]
+    titles = loaded.item_titles(table["item_uid"], store=args.store)  # as --show prints them
+    if titles is not None:  # (None: a run of a kgrec before session 45 saved none)
+        table = table.assign(title=_one_line(titles))
     lists = dict(list(table.groupby("user_id", sort=False)))
     with open_store(store_uri) as store:
         for user in dict.fromkeys(args.user):
@@ -202,10 +211,16 @@ def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) 
             if not explained:
                 note += " (no interactions in the store: nothing to explain the list by)"
             print(f"user {user}{note}, run {name!r} ({loaded.info['model']}):")
+            # each title beside its uid, both padded to the list's longest: scores in a column
+            width = max(map(len, rows["title"])) if "title" in rows else 0
+            uid_width = max(map(len, rows["item_uid"])) if width else 0
             for row in rows.itertuples():
                 why = store.explain(user, row.item_uid, k=1) if explained else pd.DataFrame()
                 reason = f"  because {why['text'].iloc[0]}" if not why.empty else ""
-                print(f"  {row.rank:3d}. {row.item_uid}  {row.score:.3f}{reason}")
+                item = row.item_uid
+                if width:
+                    item = f"{item:<{uid_width}}  {row.title:<{width}}"
+                print(f"  {row.rank:3d}. {item}  {row.score:.3f}{reason}")
     print(
         f"published {len(table):,} recommendations for {table['user_id'].nunique():,} user(s) into "
         f"{store_uri} in {seconds:.2f} s"

@@ -1493,14 +1493,23 @@ class Neo4jStore(GraphStore):
 
         def read() -> tuple[dict[str, Any], list[dict] | None]:  # the ends, then the paths
             with self._errors(f"explaining {item_uid!r} for user {user_id!r}"):
-                found = self._run(q.EXPLAIN_ENDS, read=True, **ends)[0]
+                found = dict(self._run(q.EXPLAIN_ENDS, read=True, **ends)[0])
+                if found["user"] and not found["item"]:  # the error names the domains held
+                    domains = self._run(q.ITEMS_PER_DOMAIN, read=True)
+                    found["domains"] = [r["domain"] for r in domains if r["items"]]
                 if not (found["user"] and found["item"]):
                     return found, None  # refused once the read is known to be of one graph
                 return found, self._run(q.EXPLAIN, read=True, k=k, **ends)
 
         found, records = self.read_as_one(read)
         if records is None:
-            raise unknown_ends_error(user_id, item_uid, user=found["user"], item=found["item"])
+            raise unknown_ends_error(
+                user_id,
+                item_uid,
+                user=found["user"],
+                item=found["item"],
+                domains=found.get("domains", ()),
+            )
         return paths_table(records)
 
     def user_interactions(self, user_ids: list[str]) -> pd.DataFrame:

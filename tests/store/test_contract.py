@@ -1290,11 +1290,26 @@ def test_explain_refuses_unknown_ends_and_a_bad_k(store, explain_graph):
     store.write(explain_graph, progress=False)
     with pytest.raises(InputError, match="user 'nobody' has no interactions in the graph"):
         store.explain("nobody", "action:casino")
-    with pytest.raises(InputError, match="item 'action:nothing' is not in the graph"):
-        store.explain("alice", "action:nothing")
+    with pytest.raises(InputError, match=r"item 'action:nothing' is not in the graph$"):
+        store.explain("alice", "action:nothing")  # of a domain the graph has: no more said
     for k in (0, -1):
         with pytest.raises(InputError, match="k must be a positive number"):
             store.explain("alice", "action:casino", k=k)
+
+
+def test_explain_of_an_item_of_a_domain_the_graph_lacks_names_its_domains(store, explain_graph):
+    """A uid of another domain than the load gave (`ml-100k:242` where ml-100k was loaded with
+    `--domain movies`) names the domains the graph's items are in; before, only "item
+    'ml-100k:242' is not in the graph"."""
+    store.write(explain_graph, progress=False)
+    message = r"item 'ml-100k:242' is not in the graph \(its domains: action, comedy\)$"
+    with pytest.raises(InputError, match=message) as caught:
+        store.explain("alice", "ml-100k:242")
+    assert caught.value.field == "item"
+    with pytest.raises(InputError, match=r"\(its domains: action, comedy\)$"):
+        store.explain("alice", "heat")  # a uid without its domain (Python: no --domain check)
+    with pytest.raises(InputError, match=r"user 'nobody' has no interactions in the graph$"):
+        store.explain("nobody", "ml-100k:242")  # the user's error first, as before
 
 
 def test_explain_refuses_a_bad_k_or_id_before_reading_the_graph(store):
