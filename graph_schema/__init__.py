@@ -8,6 +8,7 @@ command, ``kgrec --help`` too) needs neither pandas nor pyarrow, which the table
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from importlib.resources import files
 
 _EXPORTS = {
@@ -31,9 +32,12 @@ __all__ = sorted([*_EXPORTS, "schema_statements"])
 
 
 def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    # a submodule (graph_schema.tables): importing the package gave them before session 45
+    if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def schema_statements() -> list[str]:

@@ -60,6 +60,34 @@ def test_no_help_or_argument_error_imports_torch():
     assert out.stderr.split()[-2:] == ["False", "False"]
 
 
+def test_a_lazy_package_gives_its_submodules_as_before():
+    # kgrec.data, kgrec.models and graph_schema import their names lazily (session 45); a
+    # program of an older kgrec that imported the package reached its submodules through it
+    # (`import kgrec.data` then `kgrec.data.split.make_split`), which imported them all
+    script = (
+        "import sys; import kgrec.data, kgrec.models, graph_schema\n"
+        "print('torch' in sys.modules)\n"
+        "print(kgrec.data.split.make_split.__module__, kgrec.data.export.IdMaps.__module__,"
+        " kgrec.models.base.top_k.__module__, graph_schema.tables.item_uid.__module__)\n"
+        "for package in (kgrec.data, kgrec.models, graph_schema):\n"
+        "    try:\n        package.nonesuch\n"
+        "    except AttributeError as exc:\n        print(exc)\n"
+    )
+    out = _python(script).stdout.splitlines()
+    assert out[0] == "False"  # importing the packages still loads no torch
+    assert out[1].split() == [
+        "kgrec.data.split",
+        "kgrec.data.export",
+        "kgrec.models.base",
+        "graph_schema.tables",
+    ]
+    assert out[2:] == [
+        "module 'kgrec.data' has no attribute 'nonesuch'",
+        "module 'kgrec.models' has no attribute 'nonesuch'",
+        "module 'graph_schema' has no attribute 'nonesuch'",
+    ]
+
+
 def test_without_a_known_command_every_command_is_offered():
     for argv in ([], ["--help"], ["-v"], ["nonsense"]):
         choices = build_parser(argv)._subparsers._group_actions[0].choices

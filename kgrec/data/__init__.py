@@ -7,6 +7,7 @@ Names are imported lazily, so that :mod:`kgrec.data.protocols` (read by ``kgrec 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 _EXPORTS = {
     "IdMaps": "export",
@@ -22,6 +23,9 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    # a submodule (kgrec.data.split): importing the package gave them before session 45
+    if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,7 @@ Names are imported lazily, so that :mod:`kgrec.models.registry` (whose names ``k
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 # name -> module; imported on first use so that `import kgrec.models` stays light
 _EXPORTS = {
@@ -26,4 +27,7 @@ __all__ = list(_EXPORTS)
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    # a submodule (kgrec.models.base): importing the package gave it before session 45
+    if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'kgrec.models' has no attribute {name!r}")
