@@ -20,6 +20,7 @@ LAYERS = [
         (
             "kgrec.errors",
             "kgrec.files",
+            "kgrec.lazy",
             "kgrec.plots",
             "kgrec.store",
             "kgrec.text",

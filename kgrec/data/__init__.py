@@ -6,8 +6,7 @@ Names are imported lazily, so that :mod:`kgrec.data.protocols` (read by ``kgrec 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from kgrec.lazy import lazy_names
 
 _EXPORTS = {
     "IdMaps": "export",
@@ -21,11 +20,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> object:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    # a submodule (kgrec.data.split): importing the package gave them before session 45
-    if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _EXPORTS)

@@ -12,7 +12,7 @@ below are defined here, for the argument parsers of ``kgrec embed`` and ``kgrec 
 
 from __future__ import annotations
 
-import importlib
+from kgrec.lazy import lazy_names
 
 # the node property that kgrec embed writes text vectors to and training reads them from
 DEFAULT_PROPERTY = "embedding"
@@ -34,8 +34,4 @@ _EXPORTS = {
 }
 __all__ = sorted([*_EXPORTS, "DEFAULT_PROPERTY", "VECTOR_PROPERTY"])
 
-
-def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_names(__name__, _EXPORTS)
