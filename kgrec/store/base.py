@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -18,6 +19,9 @@ T = TypeVar("T")
 S = TypeVar("S")
 # how many times a read of several queries that a writer changed midway is tried
 READ_ATTEMPTS = 3
+# the seconds such a read waits before its second, third, ... try: a writer that ends within
+# them (a small load) is waited for, one that does not is refused after about 2.5 s
+READ_WAITS = (0.5, 2.0)
 
 
 def read_unchanged(
@@ -34,9 +38,12 @@ def read_unchanged(
     not ``settled`` before it (a writer is changing what it reads), changed by its end (one
     did meanwhile) or ``read()`` raised ``overtaken`` (the error by which a store says a
     writer replaced what it was reading: a LocalStore's table file), up to
-    :data:`READ_ATTEMPTS` tries; then ``refusal(state)`` of the last state read is raised.
-    Readers take no lock: they never wait for, nor refuse, one another."""
-    for _ in range(READ_ATTEMPTS):
+    :data:`READ_ATTEMPTS` tries, :data:`READ_WAITS` apart; then ``refusal(state)`` of the
+    last state read is raised. Readers take no lock: they never wait for, nor refuse, one
+    another."""
+    for attempt in range(READ_ATTEMPTS):
+        if attempt:
+            time.sleep(READ_WAITS[min(attempt, len(READ_WAITS)) - 1])
         last = state()
         if settled(last):
             try:

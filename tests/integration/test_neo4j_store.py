@@ -296,6 +296,21 @@ def hold_lock_elsewhere(driver, command="kgrec load recbole x"):
     )
 
 
+def test_a_read_during_a_load_that_ends_soon_waits_for_it(neo, movies):
+    """Before, a read of several queries made while a load held the lock was refused at
+    once, its three tries back to back: a load that ended a second later still refused it.
+    Now the tries are READ_WAITS apart, so a read waits out a writer that ends within them."""
+    neo.write(movies, progress=False)
+    before = neo.stats()
+    hold_lock_elsewhere(neo.driver)
+    release = threading.Timer(0.3, neo.break_lock)
+    release.start()
+    try:
+        assert neo.stats() == before
+    finally:
+        release.join()
+
+
 def test_a_second_load_is_refused_while_one_holds_the_lock(neo, movies, monkeypatch):
     neo.write(movies, progress=False)  # schema and lock constraint in place
     before = neo.stats()  # (refused while a load holds the lock)
