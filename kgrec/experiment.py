@@ -1000,14 +1000,8 @@ class Run:
                     check_publish_not_text(store, VECTOR_PROPERTY, text, field="--store")
                 else:
                     self._warn_of_vectors_left(opened, name or self.name)
-                for kind, (_, rows) in published.items():  # before any edge is written
-                    opened.check_vectors(
-                        kind,
-                        VECTOR_PROPERTY,
-                        None if users is None else rows.shape[1],
-                        remedy="publish the whole run first (without users), or without vectors",
-                    )
-                # which run the vectors are: a whole run's replace all, so they are its own;
+                # which run the vectors are (before their dimension: another run's may
+                # have another): a whole run's replace all, so they are its own;
                 # some users' join the stored ones, which must be this run's
                 record = None
                 if published:
@@ -1016,6 +1010,13 @@ class Run:
                         record["item_norm"] = item_norm
                     if users is not None:
                         record = self._join_vectors(opened, record)
+                for kind, (_, rows) in published.items():  # before any edge is written
+                    opened.check_vectors(
+                        kind,
+                        VECTOR_PROPERTY,
+                        None if users is None else rows.shape[1],
+                        remedy="publish the whole run first (without users), or without vectors",
+                    )
                 if late and "Item" in published:  # padded as the stored items are
                     keys, rows = published["Item"]
                     norm = (record or opened.vector_run(VECTOR_PROPERTY) or {}).get("item_norm")

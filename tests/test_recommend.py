@@ -911,6 +911,23 @@ def test_a_user_publish_beside_another_runs_vectors_is_refused(tmp_path, tiny_st
     assert main(["recommend", "--run", str(b.folder), "--user", "u1"]) == 2
     assert "vectors 'gnn_embedding' of run 'a', not of run 'b'" in capsys.readouterr().err
     assert_unchanged(before)
+    # a run of another dimension is refused as another run's, naming it; before, by the
+    # dimension alone ("field 'property': User.gnn_embedding holds 9-dimensional vectors,
+    # these have 17"), naming neither the option nor the run whose vectors they are
+    wide = train(
+        "lightgcn",
+        protocol="ml1m-action-comedy",
+        store=store,
+        out=tmp_path / "wide",
+        seed=3,
+        **{**SMALL, "dim": 16},
+    )
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(wide.folder), "--user", "u1"]) == 2
+    err = capsys.readouterr().err
+    assert "vectors 'gnn_embedding' of run 'a', not of run 'wide'" in err
+    assert "dimensional" not in err
+    assert_unchanged(before)
     # another run under a's name is another run all the same (its model differs)
     with pytest.raises(InputError, match="another run named 'a'"):
         b.publish(k=3, users=["u1"], name="a")
