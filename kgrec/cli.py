@@ -147,17 +147,32 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
         return _stopped(command, term)
 
 
+# the Neo4j driver's loggers that log an ERROR as the driver raises the error kgrec reports
+_DRIVER_ERROR_LOGGERS = ("neo4j", "neo4j.pool", "neo4j.io", "neo4j.auth_management")
+
+
+def _below_error(record: logging.LogRecord) -> bool:
+    return record.levelno < logging.ERROR
+
+
 def _configure_logging(verbose: bool) -> None:
     """The command's logging: INFO on stderr, DEBUG with ``-v``. The Neo4j driver's own loggers
-    (``neo4j``, ``neo4j.pool``, ...) are heard only with ``-v``: they log a server not reached
-    as an ERROR (``Unable to retrieve routing information``) before kgrec's error says it, and
+    (``neo4j``, ``neo4j.pool``, ...) are heard from WARNING up (a transaction it retries, a
+    server's warning), their ERRORs only with ``-v``: the driver logs a server not reached as
+    an ERROR (``Unable to retrieve routing information``) before kgrec's error says it, and
     why (:func:`kgrec.store.neo4j.driver_reason`). Set here, at the command's edge: a program
     that imports kgrec keeps its own logging."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("neo4j").setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+    logging.getLogger("neo4j").setLevel(logging.NOTSET if verbose else logging.WARNING)
+    for name in _DRIVER_ERROR_LOGGERS:
+        driver = logging.getLogger(name)
+        if verbose:
+            driver.removeFilter(_below_error)
+        else:
+            driver.addFilter(_below_error)  # once: a filter added again is not added twice
 
 
 def _interrupted(exc: BaseException) -> bool:

@@ -4,6 +4,7 @@ module, and a command module that fails to import is an error, not a missing com
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kgrec import cli
 from kgrec.cli import COMMANDS, build_parser, main
 from kgrec.store.local import LocalStore
 
@@ -354,6 +356,28 @@ def _sigterm() -> None:
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
         pytest.fail("no handler of SIGTERM while the command runs")
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_the_neo4j_drivers_warnings_are_shown_without_v(caplog):
+    """The driver's WARNINGs (a transaction it retries during a long load, a server's warning)
+    say what kgrec does not; only its ERRORs, which kgrec's own error says again, wait for -v.
+    Before, the CLI set the driver's loggers to CRITICAL unless -v: its warnings were hidden
+    with its errors."""
+    try:
+        cli._configure_logging(False)
+        with caplog.at_level(logging.INFO):
+            logging.getLogger("neo4j.session").warning("Transaction failed and will be retried")
+            logging.getLogger("neo4j.notifications").info("Received notification: information")
+            logging.getLogger("neo4j.pool").error("Unable to retrieve routing information")
+        assert [(r.name, r.levelname) for r in caplog.records] == [("neo4j.session", "WARNING")]
+        caplog.clear()
+        cli._configure_logging(True)
+        with caplog.at_level(logging.DEBUG):
+            logging.getLogger("neo4j.pool").error("Unable to retrieve routing information")
+        assert [(r.name, r.levelname) for r in caplog.records] == [("neo4j.pool", "ERROR")]
+    finally:
+        cli._configure_logging(True)
+        logging.getLogger("neo4j").setLevel(logging.NOTSET)
 
 
 def test_the_neo4j_drivers_own_log_is_shown_with_v_only():
