@@ -12,6 +12,7 @@ load that ties it and in every load before or after it
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import pandas as pd
@@ -104,6 +105,22 @@ UNCLEARABLE = frozenset({"user_id", "uid", "domain", "item_id", "entity_id"})
 def item_uid(domain: str, item_id: str) -> str:
     """The graph-wide key of an item: its domain and its id in that domain."""
     return f"{domain}:{item_id}"
+
+
+def item_titles(items: pd.DataFrame, uids: Sequence[str]) -> tuple[str, ...]:
+    """The title of each item of ``uids`` in the items table ``items`` (its first row of the
+    uid, as kgrec's export keeps), its ``name`` attribute where it has no title (a table
+    loaded with names), ``""`` for an item with neither (no row, no such column, a missing or
+    empty value): how recommendations and explanations label an item."""
+    items = items.drop_duplicates("uid")
+    keys = items["uid"].astype(str).to_numpy()
+    labels = pd.Series([""] * len(items), index=keys, dtype=object)
+    for column in ("name", "title"):  # a title over a name
+        if column in items:
+            values = pd.Series(items[column].to_numpy(dtype=object), index=keys)
+            given = values.map(lambda v: not pd.isna(v) and str(v) != "")
+            labels = labels.where(~given, values.map(str))
+    return tuple(labels.reindex(list(uids)).fillna(""))
 
 
 def empty(spec: TableSpec) -> pd.DataFrame:

@@ -37,7 +37,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from graph_schema.tables import GraphTables
+from graph_schema.tables import GraphTables, item_titles
 from graph_schema.validate import id_argument, plain
 from kgrec.errors import InputError
 from kgrec.text.nodes import relation_role
@@ -74,10 +74,8 @@ class GraphIndex:
             node: len({n for n, _, _ in edges}) for node, edges in self.related.items()
         }
         items = tables.items
-        titles = items["title"].astype(object)
-        if "name" in items:  # an item without a title goes by its name attribute, as in Neo4j
-            titles = titles.where(titles.map(_text_value), items["name"].astype(object))
-        self.titles = dict(zip(items["uid"], titles, strict=True))
+        # an item without a title goes by its name attribute, as in Neo4j
+        self.titles = dict(zip(items["uid"], item_titles(items, items["uid"]), strict=True))
         # the domains of its items, named when an item asked for is of none of them
         self.domains = sorted(str(d) for d in items["domain"].dropna().unique())
         self.names = dict(zip(tables.entities["entity_id"], tables.entities["name"], strict=True))
@@ -96,8 +94,7 @@ class GraphIndex:
 
     def label(self, node: _Node) -> str:
         if node.kind == "Item":
-            title = self.titles.get(node.key)
-            return str(title) if _text_value(title) else node.key
+            return self.titles.get(node.key) or node.key
         if node.kind == "Entity":
             name = self.names.get(node.key)
             return str(name) if _text_value(name) else node.key

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from graph_schema.tables import GraphTables
+from graph_schema.tables import GraphTables, item_titles  # noqa: F401 (kgrec.data.export's before)
 from kgrec.errors import InputError
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
@@ -155,18 +155,6 @@ def to_hetero_data(
     if text:
         _attach_text(data, maps, text)
     return data, maps
-
-
-def item_titles(items: pd.DataFrame, uids: Sequence[str]) -> tuple[str, ...]:
-    """The ``title`` of each item of ``uids`` in the items table ``items`` (its first row of
-    the uid, as :func:`to_hetero_data` keeps), ``""`` for an item without one (no row, no
-    ``title`` column, a missing value)."""
-    if "title" not in items:
-        return ("",) * len(uids)
-    items = items.drop_duplicates("uid")
-    titles = pd.Series(items["title"].to_numpy(dtype=object), index=items["uid"].astype(str))
-    titles = titles.reindex(list(uids))
-    return tuple("" if pd.isna(t) else str(t) for t in titles)
 
 
 def message_graph(

@@ -97,6 +97,10 @@ def test_item_titles_follow_the_given_uids_empty_where_an_item_has_none() -> Non
     assert item_titles(items, ["d:a", "d:b", "d:c", "d:x", "d:e"]) == ("", "B", "", "", "E")
     assert item_titles(items.drop(columns="title"), ["d:a", "d:b"]) == ("", "")
     assert item_titles(items, []) == ()
+    # an item without a title goes by its name, as explanations label it; before, "" (found
+    # in session 45's last read: `kgrec recommend --show` left such an item's title cell empty)
+    items["name"] = pd.Series(["b", "A name", "", None, 7], dtype=object)
+    assert item_titles(items, ["d:a", "d:b", "d:c", "d:e"]) == ("A name", "B", "", "E")
 
 
 def test_ids_are_sorted_and_maps_invert_the_indices() -> None:
