@@ -2,14 +2,14 @@
 the Neo4j constraints and indexes (``schema.cypher``).
 
 Names are imported lazily: :mod:`graph_schema.errors` (which ``kgrec`` imports for every
-command, ``kgrec --help`` too) needs neither pandas nor pyarrow, which the tables import.
+command, ``kgrec --help`` too) needs neither pandas nor pyarrow, which validation imports.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from importlib.resources import files
+
+from graph_schema.lazy import lazy_names
 
 _EXPORTS = {
     "escape_name": "names",
@@ -30,14 +30,8 @@ _EXPORTS = {
 }
 __all__ = sorted([*_EXPORTS, "schema_statements"])
 
-
-def __getattr__(name: str) -> object:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    # a submodule (graph_schema.tables): importing the package gave them before session 45
-    if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# a submodule (graph_schema.tables) too: importing the package gave them before session 45
+__getattr__ = lazy_names(__name__, _EXPORTS)
 
 
 def schema_statements() -> list[str]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # imported where a table is made: the argument parsers read DOMAIN_PATTERN
+    import pandas as pd
 
 DOMAIN_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
@@ -112,6 +114,8 @@ def item_titles(items: pd.DataFrame, uids: Sequence[str]) -> tuple[str, ...]:
     uid, as kgrec's export keeps), its ``name`` attribute where it has no title (a table
     loaded with names), ``""`` for an item with neither (no row, no such column, a missing or
     empty value): how recommendations and explanations label an item."""
+    import pandas as pd
+
     items = items.drop_duplicates("uid")
     keys = items["uid"].astype(str).to_numpy()
     labels = pd.Series([""] * len(items), index=keys, dtype=object)
@@ -125,6 +129,8 @@ def item_titles(items: pd.DataFrame, uids: Sequence[str]) -> tuple[str, ...]:
 
 def empty(spec: TableSpec) -> pd.DataFrame:
     """An empty table with the spec's columns."""
+    import pandas as pd
+
     return pd.DataFrame({c.name: pd.Series(dtype=_pandas_dtype(c.dtype)) for c in spec.columns})
 
 

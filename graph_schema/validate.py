@@ -8,8 +8,6 @@ builds a table, each row keeps where it came from in two private columns, ``_fil
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -17,6 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# re-exported: defined here until session 46
+from graph_schema.arguments import id_argument as id_argument
+from graph_schema.arguments import id_arguments as id_arguments
+from graph_schema.arguments import path_argument as path_argument
 from graph_schema.errors import InputError
 from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.tables import DOMAIN_PATTERN, SPECS, GraphTables, TableSpec
@@ -334,35 +336,3 @@ def plain(value: Any) -> Any:
     ``np.bool_`` is a bool, refused where a bool is. (Here, not in :mod:`kgrec.data.split`, so
     that :mod:`kgrec.explain` takes it without importing torch.)"""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def id_argument(value: object, field: str) -> str:
-    """An id given to the Python API or the command line, as the text the stores key it by:
-    text without the whitespace around it, which the loaders strip from ids in files too
-    (``" 1"`` is the id ``1``), an integer as its digits (``1`` -> ``"1"``: the loaders read
-    every id as text); an empty id or anything else an InputError naming ``field``, rather
-    than a lookup that silently finds nothing."""
-    if isinstance(value, str):
-        if not value.strip():
-            raise InputError(f"an id may not be empty, got {value!r}", field=field)
-        return value.strip()
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        return str(int(value))
-    raise InputError(f"an id is text (or an integer), got {value!r}", field=field)
-
-
-def path_argument(value: Any, field: str | None) -> Any:
-    """``value``, a file or folder given to the Python API or the command line; an empty or
-    blank one (``""`` from an unset variable, ``"  "``) an InputError naming ``field``, rather
-    than read as ``.`` (the working folder) or a folder named by blanks. None, and anything
-    else, is the caller's to read."""
-    if isinstance(value, str | os.PathLike) and not os.fspath(value).strip():
-        raise InputError(f"a path may not be empty or blank, got {value!r}", field=field)
-    return value
-
-
-def id_arguments(values: object, field: str) -> list[str]:
-    """A list of ids given to the Python API, each as :func:`id_argument` reads it."""
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise InputError(f"a list of ids is expected, got {values!r}", field=field)
-    return [id_argument(value, field) for value in values]

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from graph_schema.validate import path_argument
+from graph_schema.arguments import path_argument
 from kgrec.errors import KgrecError, few
 from kgrec.files import first_missing, locked, process_runs, remove_made
 

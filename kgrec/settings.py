@@ -1,16 +1,22 @@
-"""The settings of :func:`kgrec.experiment.train`: their defaults and the names some take.
+"""The settings of :func:`kgrec.experiment.train`: their defaults and the names some take;
+and the store a command opens by default.
 
 They live in this module, which imports neither torch nor pandas, so that the argument parsers
-of ``kgrec train``, ``tune`` and ``split`` read them without loading either (``kgrec train
---help`` took 2 s of CPU to import torch). The modules that implement a setting import its
-names from here: :mod:`kgrec.experiment` (``train()``'s signature takes its defaults from
-:data:`TRAIN_DEFAULTS`), :mod:`kgrec.objectives` and :mod:`kgrec.cold_items`.
+of ``kgrec train``, ``tune``, ``split``, ``graph`` and ``load`` read them without loading
+either (``kgrec train --help`` took 2 s of CPU to import torch). The modules that implement a
+setting import its names from here: :mod:`kgrec.experiment` (``train()``'s signature takes its
+defaults from :data:`TRAIN_DEFAULTS`), :mod:`kgrec.objectives`, :mod:`kgrec.cold_items` and
+:mod:`kgrec.store` (:data:`DEFAULT_LOCAL`).
 """
 
 from __future__ import annotations
 
 from kgrec.distributed import DEFAULT_TIMEOUT
 from kgrec.text import DEFAULT_PROPERTY
+
+# the store a command opens without --store or $NEO4J_URI (kgrec.store.open_store), here so that
+# the parsers name it without importing the stores (pandas, the neo4j driver)
+DEFAULT_LOCAL = "local:./kgrec-store"
 
 # the training losses, by name (kgrec.objectives.OBJECTIVES: the class of each)
 OBJECTIVE_NAMES = ("bpr", "softmax")

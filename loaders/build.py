@@ -34,6 +34,7 @@ from graph_schema.validate import (
     validate_graph,
     where,
 )
+from loaders.options import DEFAULT_DOMAIN
 from loaders.report import LoadReport
 from loaders.rules import DomainRule
 
@@ -226,8 +227,6 @@ def build(
     report.count(tables)
     return tables
 
-
-DEFAULT_DOMAIN = "default"  # the domain of a load's items without --domain or a rule
 
 _REQUIRED = {
     "interactions": ["user_id", "item_id"],

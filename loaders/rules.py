@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from graph_schema.errors import InputError, few
-from graph_schema.merge import as_text
 from graph_schema.tables import DOMAIN_PATTERN
-from graph_schema.validate import FILE, PRIVATE
+
+if TYPE_CHECKING:  # imported where a rule is applied: kgrec load's parser reads RULES
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class DomainRule:
         without its type, ``class``). An attribute naming none is an error at the file's
         header line ``header``, listing the names a rule may use.
         """
+        from graph_schema.validate import FILE, PRIVATE
+
         names = names or {}
         if self.attribute in items:
             return self
@@ -97,6 +99,11 @@ class DomainRule:
         use (:meth:`on_columns`); ``header``: the line of the file's header, where a missing
         attribute is reported.
         """
+        import pandas as pd
+
+        from graph_schema.merge import as_text
+        from graph_schema.validate import FILE
+
         column = self.on_columns(items, names, header=header).attribute
         field = (names or {}).get(column, column)
         values = items[column].reset_index(drop=True).explode()

@@ -35,12 +35,12 @@ from loaders.files import (
     to_float,
     to_year,
 )
+from loaders.options import KINDS
 from loaders.report import LoadReport
 from loaders.rules import DomainRule
 
 log = logging.getLogger(__name__)
 
-KINDS = ("interactions", "items", "users")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 

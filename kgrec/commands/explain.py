@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
-import pandas as pd
-
 from graph_schema.tables import item_uid
 from kgrec.commands.options import id_option, k_option
 from kgrec.errors import InputError
-from kgrec.store import open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd  # here, as the store: kgrec explain --help imports neither
+
+    from kgrec.store import open_store
+
     if args.domain is not None:
         item = item_uid(args.domain, args.item)
     else:  # whitespace around the domain or the id of DOMAIN:ITEM_ID is no part of them

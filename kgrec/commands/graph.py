@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from kgrec.store import DEFAULT_LOCAL, open_store
+from kgrec.settings import DEFAULT_LOCAL
 
 STORE_HELP = (
     "where the graph lives: local:PATH (embedded, Parquet) or neo4j://HOST:PORT, bolt://..., "
@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def stats_command(args: argparse.Namespace) -> int:
+    from kgrec.store import open_store
+
     with open_store(args.store) as store:
         stats = store.stats()
         uri = store.uri
@@ -52,6 +54,8 @@ def stats_command(args: argparse.Namespace) -> int:
 
 
 def unlock_command(args: argparse.Namespace) -> int:
+    from kgrec.store import open_store
+
     with open_store(args.store) as store:
         holder = store.break_lock()
         uri = store.uri

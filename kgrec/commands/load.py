@@ -10,17 +10,19 @@ import argparse
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from graph_schema.tables import GraphTables
 from kgrec.commands.graph import STORE_HELP
 from kgrec.commands.options import path_option
 from kgrec.errors import InputError, few
-from kgrec.store import GraphStore, open_store
-from kgrec.store.canonical import EntityTieError
-from loaders import kg, movielens, recbole, table
-from loaders.build import DEFAULT_DOMAIN
+from loaders.options import DEFAULT_DOMAIN, KINDS
 from loaders.report import LoadReport
 from loaders.rules import RULES, DomainRule, resolve_rule
+
+# the stores and the loaders (pandas, the neo4j driver) are imported as the command runs
+if TYPE_CHECKING:
+    from kgrec.store import GraphStore
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "path", type=path_option, help="the dataset folder (ml-100k/) or prefix (dir/ml-100k)"
     )
-    p.set_defaults(func=_dataset, loader=recbole.load)
+    p.set_defaults(func=_dataset)
 
     p = formats.add_parser(
         "movielens",
@@ -87,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="raw MovieLens folders (ml-100k u.data/u.item/u.user, ml-1m *.dat)",
     )
     p.add_argument("path", type=path_option, help="the folder holding the MovieLens files")
-    p.set_defaults(func=_dataset, loader=movielens.load)
+    p.set_defaults(func=_dataset)
 
     p = formats.add_parser(
         "table",
@@ -95,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a CSV, TSV or Parquet table of interactions, items or users",
     )
     p.add_argument("path", type=path_option, help="the table file (.csv, .tsv, .parquet, ...)")
-    p.add_argument("--kind", choices=table.KINDS, default="interactions", help="what the rows are")
+    p.add_argument("--kind", choices=KINDS, default="interactions", help="what the rows are")
     for name, default in (
         ("user", "user_id"),
         ("item", "item_id"),
@@ -151,12 +153,15 @@ def _rule(args: argparse.Namespace) -> DomainRule | None:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    """load recbole, load movielens: the dataset folder ``args.path``, read by ``args.loader``
-    (recbole.load, movielens.load: the same arguments)."""
+    """load recbole, load movielens: the dataset folder ``args.path``, read by the loader
+    ``args.format`` names (recbole.load, movielens.load: the same arguments)."""
+    from loaders import movielens, recbole
+
+    loader = {"recbole": recbole.load, "movielens": movielens.load}[args.format]
     rule = _rule(args)
     return _run(
         args,
-        lambda report, _store: args.loader(
+        lambda report, _store: loader(
             args.path,
             domain=args.domain,
             domain_rule=rule,
@@ -222,6 +227,8 @@ def _check_table_domains(args: argparse.Namespace, store: GraphStore, load: set[
 def _read_table(
     args: argparse.Namespace, rule: DomainRule | None, report: LoadReport, store: GraphStore | None
 ) -> GraphTables:
+    from loaders import table
+
     return table.load(
         args.path,
         kind=args.kind,
@@ -270,6 +277,8 @@ def _kg(args: argparse.Namespace) -> int:
             "--domain NAME",
             field="--new-domain",
         )
+    from loaders import kg
+
     return _run(
         args,
         lambda report, store: kg.load(
@@ -368,6 +377,8 @@ def _tie_located(report: LoadReport) -> Iterator[None]:
     """A store's refusal of a tie (:class:`EntityTieError`: the store ties the entity to
     another item) naming the file and line of the load that tied the item (a link, an item
     file's ``entity_id``), which the store's tables no longer carry."""
+    from kgrec.store.canonical import EntityTieError
+
     try:
         yield
     except EntityTieError as exc:
@@ -410,6 +421,8 @@ def _run(
     ``--store`` too, which then makes the checks of the write itself
     (:meth:`GraphStore.check_write`), reading the store only.
     """
+    from kgrec.store import open_store
+
     report = LoadReport()
     if args.dry_run:
         if args.store is None:  # no store read: only the files are checked

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from graph_schema.arguments import id_argument, path_argument
 from graph_schema.errors import InputError
-from graph_schema.validate import id_argument, path_argument
 from kgrec.data.protocols import PROTOCOLS
 
 
@@ -34,7 +34,7 @@ def refuse_below_a_file(parser: argparse.ArgumentParser, option: str, path: Path
 
 def id_option(text: str, what: str = "an id") -> str:
     """An id given on the command line (an argparse ``type``), read as the Python API reads
-    one (:func:`~graph_schema.validate.id_argument`): whitespace around it is no part of it, as
+    one (:func:`~graph_schema.arguments.id_argument`): whitespace around it is no part of it, as
     in the loaders (``--user ' 1'`` is the user ``1``); an empty id is refused, as ``what``
     (``functools.partial(id_option, what="a domain")`` for a domain name)."""
     try:

@@ -15,11 +15,11 @@ from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import ConfigurationError
 
 from kgrec.errors import StoreError
+from kgrec.settings import DEFAULT_LOCAL
 from kgrec.store.base import GraphStore
 from kgrec.store.local import LocalStore
 from kgrec.store.neo4j import Neo4jStore
 
-DEFAULT_LOCAL = "local:./kgrec-store"
 DEFAULT_PASSWORD = "kgrec-local-password"  # the local server's (tools/neo4j) default
 NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 # how long opening a connection may take, the Bolt handshake and log-in included (the driver's

@@ -112,7 +112,7 @@ def test_unlock_names_the_cleared_writer_by_its_command(monkeypatch, capsys, com
         def break_lock(self):
             return {"host": "h", "pid": 7, "started": "2026-12-04T07:00:00Z", "command": command}
 
-    monkeypatch.setattr("kgrec.commands.graph.open_store", lambda uri: Store())
+    monkeypatch.setattr("kgrec.store.open_store", lambda uri: Store())  # where graph runs
     assert main(["graph", "unlock", "--store", "neo4j://test"]) == 0
     assert capsys.readouterr().out == (
         "neo4j://test: cleared the load lock of host h, pid 7, started 2026-12-04T07:00:00Z "

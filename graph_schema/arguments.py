@@ -1,0 +1,49 @@
+"""Ids and paths given as arguments, to the Python API or on the command line, read as kgrec
+reads them everywhere.
+
+Apart from :mod:`graph_schema.validate` (which re-exports them) so that the argument parsers
+(``kgrec load --help``, ...) read them without numpy, pandas or pyarrow, which validating a
+table needs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from numbers import Integral
+from typing import Any
+
+from graph_schema.errors import InputError
+
+
+def id_argument(value: object, field: str) -> str:
+    """An id given to the Python API or the command line, as the text the stores key it by:
+    text without the whitespace around it, which the loaders strip from ids in files too
+    (``" 1"`` is the id ``1``), an integer as its digits (``1`` -> ``"1"``: the loaders read
+    every id as text; a NumPy integer too, an ``Integral``); an empty id or anything else (a
+    bool, NumPy's too) an InputError naming ``field``, rather than a lookup that silently finds
+    nothing."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise InputError(f"an id may not be empty, got {value!r}", field=field)
+        return value.strip()
+    if isinstance(value, Integral) and not isinstance(value, bool):  # np.bool_ is no Integral
+        return str(int(value))
+    raise InputError(f"an id is text (or an integer), got {value!r}", field=field)
+
+
+def path_argument(value: Any, field: str | None) -> Any:
+    """``value``, a file or folder given to the Python API or the command line; an empty or
+    blank one (``""`` from an unset variable, ``"  "``) an InputError naming ``field``, rather
+    than read as ``.`` (the working folder) or a folder named by blanks. None, and anything
+    else, is the caller's to read."""
+    if isinstance(value, str | os.PathLike) and not os.fspath(value).strip():
+        raise InputError(f"a path may not be empty or blank, got {value!r}", field=field)
+    return value
+
+
+def id_arguments(values: object, field: str) -> list[str]:
+    """A list of ids given to the Python API, each as :func:`id_argument` reads it."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InputError(f"a list of ids is expected, got {values!r}", field=field)
+    return [id_argument(value, field) for value in values]
