@@ -4,7 +4,7 @@ importing the package stays light: ``kgrec --help`` and the argument parsers imp
 :mod:`kgrec.models.registry` and :mod:`kgrec.text` without pandas or torch.
 
 Here, in the lowest layer, so that ``graph_schema`` and ``loaders`` take it as the ``kgrec``
-packages do (:mod:`kgrec.lazy` gives it to them).
+packages (``kgrec.data``, ``kgrec.models``, ``kgrec.text``) do.
 """
 
 from __future__ import annotations

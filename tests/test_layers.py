@@ -20,7 +20,6 @@ LAYERS = [
         (
             "kgrec.errors",
             "kgrec.files",
-            "kgrec.lazy",
             "kgrec.plots",
             "kgrec.store",
             "kgrec.text",

@@ -6,7 +6,7 @@ Names are imported lazily, so that :mod:`kgrec.data.protocols` (read by ``kgrec 
 
 from __future__ import annotations
 
-from kgrec.lazy import lazy_names
+from graph_schema.lazy import lazy_names
 
 _EXPORTS = {
     "IdMaps": "export",

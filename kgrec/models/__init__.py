@@ -6,7 +6,7 @@ Names are imported lazily, so that :mod:`kgrec.models.registry` (whose names ``k
 
 from __future__ import annotations
 
-from kgrec.lazy import lazy_names
+from graph_schema.lazy import lazy_names
 
 # name -> the submodule defining it; imported on first use so that `import kgrec.models` stays light
 _EXPORTS = {

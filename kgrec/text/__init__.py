@@ -12,7 +12,7 @@ below are defined here, for the argument parsers of ``kgrec embed`` and ``kgrec 
 
 from __future__ import annotations
 
-from kgrec.lazy import lazy_names
+from graph_schema.lazy import lazy_names
 
 # the node property that kgrec embed writes text vectors to and training reads them from
 DEFAULT_PROPERTY = "embedding"
