@@ -367,6 +367,12 @@ class TuneResult:
     def best_params(self) -> dict[str, Any]:
         return {} if self.best_trial is None else dict(self.best_trial.params)
 
+    @property
+    def counted(self) -> int:
+        """The trials that count in ``trials`` (completed, pruned, failed with an error; not
+        those a kill, a Ctrl-C or the time budget stopped, which run again)."""
+        return sum(map(_counts, self.trials))
+
     def table(self) -> str:
         """One line per trial: number, state, validation NDCG@20, epochs, seconds, settings."""
         return trial_table(self.trials)
@@ -1573,11 +1579,14 @@ def _by_interrupt(exc: BaseException) -> bool:
 
 
 def _counted(study: optuna.Study) -> int:
-    """Trials that count in the budget: finished, but not cut short by a kill or the clock."""
-    return sum(
-        trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        or (trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted"))
-        for trial in study.get_trials(deepcopy=False)
+    return sum(map(_counts, study.get_trials(deepcopy=False)))
+
+
+def _counts(trial: FrozenTrial) -> bool:
+    """Whether a trial counts in the budget: finished, but not cut short by a kill or the
+    clock."""
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted")
     )
 
 

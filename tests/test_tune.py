@@ -645,6 +645,27 @@ def test_a_budget_shorter_than_a_trial_says_so(tmp_path, tiny_recbole, capsys) -
     assert "raise --timeout" not in capsys.readouterr().out
 
 
+def test_a_budget_that_ends_the_run_early_says_the_study_goes_on(
+    tmp_path, tiny_recbole, capsys
+) -> None:
+    # before: the table and "best valid ndcg@20 ... train it with:" alone, as after a study
+    # that had all its trials, though the time budget had run only one of three
+    out = tmp_path / "tune"
+    argv = ("--trials", "3", "--epochs", "1", "--search", "lr=loguniform:1e-3:1e-1")
+    # one epoch: trial 0 completes past the budget (its last epoch), and no trial starts after
+    assert cli_tune(tiny_recbole, out, *argv, "--timeout", "0.001") == 0
+    printed = capsys.readouterr().out
+    assert (
+        "the time budget (--timeout 0.001) ended this run with 1 of 3 trials: the same "
+        "command continues the study" in printed
+    )
+    assert "best valid ndcg@20 so far" in printed
+    assert cli_tune(tiny_recbole, out, *argv) == 0  # the same command without a budget
+    printed = capsys.readouterr().out
+    assert "ended this run" not in printed and "so far" not in printed
+    assert len(load_study(out).trials) == 3
+
+
 def test_a_trial_that_ends_after_the_time_budget_is_kept(tmp_path, tiny_recbole) -> None:
     # before the fix a trial past the deadline at its last epoch was recorded as stopped by
     # the time budget and queued to run again: with a budget shorter than a trial, never a result
