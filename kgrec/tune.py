@@ -746,7 +746,8 @@ def trial_table(trials: Sequence[FrozenTrial]) -> str:
                 "-" if value is None else f"{value:.4f}",
                 str(trial.user_attrs.get("epochs", "-")),
                 "-" if seconds is None else f"{seconds:.1f}",
-                _params_text(trial.params),
+                # a waiting trial (a stopped one's settings, to run again) has drawn none yet
+                _params_text(trial.params or trial.system_attrs.get("fixed_params") or {}),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]

@@ -630,6 +630,20 @@ def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_re
     assert (out / BEST_FILE).exists()
 
 
+def test_the_table_shows_the_settings_a_waiting_trial_runs(tmp_path, tiny_recbole) -> None:
+    # before: the waiting row, the stopped trial's settings queued to run again, had none
+    # ("1  waiting  -  -  -"), as if it would draw new ones
+    out = tmp_path / "tune"
+    long = {"epochs": 50, "patience": 50, "pruning": False}
+    result = small_tune(tiny_recbole, out, timeout=1e-3, **long)
+    stopped, waiting = result.trials
+    assert waiting.state == TrialState.WAITING and not waiting.params
+    rows = result.table().splitlines()
+    settings = kgrec.tune._params_text(stopped.params)
+    assert settings and rows[1].endswith(settings) and rows[2].endswith(settings), rows
+    assert rows[2].split()[:2] == ["1", "waiting"]
+
+
 def test_a_budget_shorter_than_a_trial_says_so(tmp_path, tiny_recbole, capsys) -> None:
     # before: only "no trial completed ... nothing to report", run after run, as each run
     # stopped the same trial again at the budget and queued it to start over
