@@ -1071,7 +1071,8 @@ class _Progress:
     """One line per finished trial."""
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        value = "-" if trial.value is None else f"{trial.value:.4f}"
+        value = _shown_value(trial)  # as the table has it: a stopped trial's best reached
+        value = "-" if value is None else f"{value:.4f}"
         state = trial.state.name.lower()
         reason = (
             trial.user_attrs.get("interrupted")

@@ -644,6 +644,17 @@ def test_the_table_shows_the_settings_a_waiting_trial_runs(tmp_path, tiny_recbol
     assert rows[2].split()[:2] == ["1", "waiting"]
 
 
+def test_a_stopped_trials_line_has_the_figure_the_table_has(tmp_path, tiny_recbole, capsys):
+    # before: "trial 0 fail (time budget): ndcg@20 -, 1 epochs" as it ended, while the table
+    # had the best figure it reached ("0  fail (time budget)  0.1234  1")
+    long = {"epochs": 50, "patience": 50, "pruning": False, "progress": True}
+    result = small_tune(tiny_recbole, tmp_path / "tune", timeout=1e-3, **long)
+    stopped = result.trials[0]
+    figure = f"{max(stopped.intermediate_values.values()):.4f}"
+    assert f"0      fail (time budget)  {figure}" in result.table()
+    assert f"trial 0 fail (time budget): ndcg@20 {figure}, 1 epochs" in capsys.readouterr().out
+
+
 def test_a_budget_shorter_than_a_trial_says_so(tmp_path, tiny_recbole, capsys) -> None:
     # before: only "no trial completed ... nothing to report", run after run, as each run
     # stopped the same trial again at the budget and queued it to start over
