@@ -1873,7 +1873,10 @@ def _check_folder(out: Path) -> None:
             )
     if other:
         raise InputError(
-            "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
+            "this is a file, not a folder: choose a new --out folder"
+            if out.is_file()
+            else "this is not a tune folder and not empty: choose a new --out folder",
+            file=str(out),
         )
 
 

@@ -339,6 +339,18 @@ def test_refuses_to_resume_with_other_settings(tmp_path, tiny_recbole, capsys) -
         small_tune(tiny_recbole, other)
 
 
+def test_an_out_that_is_a_file_is_refused_as_a_file(tmp_path, tiny_recbole, capsys) -> None:
+    # before: "this is not a tune folder and not empty", of a file the user had named
+    (tmp_path / "mine").mkdir()
+    mine = tmp_path / "mine" / "results.csv"
+    mine.write_text("user,item\n")
+    assert cli_tune(tiny_recbole, mine, "--trials", "1") == 2
+    err = capsys.readouterr().err
+    assert "this is a file, not a folder: choose a new --out folder" in err
+    assert mine.read_text() == "user,item\n"
+    assert [p.name for p in mine.parent.iterdir()] == ["results.csv"]
+
+
 def test_refuses_to_resume_on_data_that_changed(tmp_path, tiny_recbole) -> None:
     """Before, the same command after the files (or the store) changed went on, its new trials
     scored on another graph and validation split than the earlier ones, the best of both kept."""
