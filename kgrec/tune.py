@@ -641,6 +641,7 @@ def tune(
                     deadline=None if timeout is None else time.monotonic() + timeout,
                     device=device,
                     db=db,
+                    progress=progress,
                 )
                 try:
                     db.at("begin a new trial")
@@ -784,8 +785,10 @@ class _Objective:
         deadline: float | None,
         device: torch.device,
         db: _Refusals,
+        progress: bool = False,
     ) -> None:
         self.study, self.experiment, self.model = study, experiment, model
+        self.progress = progress  # a bar of the running trial's epochs, on stderr
         self.db = db  # what the trial reads or writes, named when the study's database refuses
         self.path = db.path  # the study's file
         self.settings, self.space = settings, space
@@ -922,7 +925,13 @@ class _Objective:
         distributed.broadcast_object(("trial", settings))
         self.others_wait = False
         try:
-            result = _train_trial(self.experiment, settings, self.device, epochs)
+            result = _train_trial(
+                self.experiment,
+                settings,
+                self.device,
+                epochs,
+                label=f"trial {trial.number}" if self.progress else None,
+            )
         except (_OutOfTime, KeyboardInterrupt) as exc:
             self.others_wait = isinstance(exc, _OutOfTime)
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
@@ -1008,9 +1017,15 @@ class _Epochs:
 
 
 def _train_trial(
-    experiment: Experiment, settings: dict[str, Any], device: torch.device, on_epoch: _Epochs
+    experiment: Experiment,
+    settings: dict[str, Any],
+    device: torch.device,
+    on_epoch: _Epochs,
+    *,
+    label: str | None = None,
 ) -> FitResult:
-    """Train one trial's ``settings`` (``model`` and train()'s arguments) on this rank.
+    """Train one trial's ``settings`` (``model`` and train()'s arguments) on this rank; with
+    ``label`` (``"trial 3"``) a bar on stderr follows its epochs, cleared as it ends.
 
     Every rank checks and builds the trial and all of them learn whether any could not, before
     any collective of training: then each raises (an :class:`InputError`) and none is left
@@ -1038,7 +1053,8 @@ def _train_trial(
         experiment.split,
         pairs,
         **arguments,
-        progress=False,
+        progress=label is not None,
+        label=label or "train",
         on_epoch=on_epoch,
     )
 

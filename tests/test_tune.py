@@ -667,6 +667,16 @@ def test_a_stopped_trials_line_has_the_figure_the_table_has(tmp_path, tiny_recbo
     assert f"trial 0 fail (time budget): ndcg@20 {figure}, 1 epochs" in capsys.readouterr().out
 
 
+def test_a_running_trial_shows_its_epochs(tmp_path, tiny_recbole, capsys) -> None:
+    # before: nothing between "tuning lightgcn: ..." and each trial's line as it ended, which
+    # on ml-1m is minutes of silence a trial
+    assert cli_tune(tiny_recbole, tmp_path / "tune", "--trials", "2", "--no-pruning") == 0
+    captured = capsys.readouterr()
+    assert "trial 0: " in captured.err and "trial 1: " in captured.err
+    assert "3/3" in captured.err and "ndcg@20=" in captured.err  # its epochs, as train's bar
+    assert "trial 0: " not in captured.out  # stdout keeps the one line a trial
+
+
 def test_a_budget_shorter_than_a_trial_says_so(tmp_path, tiny_recbole, capsys) -> None:
     # before: only "no trial completed ... nothing to report", run after run, as each run
     # stopped the same trial again at the budget and queued it to start over
