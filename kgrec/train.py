@@ -204,6 +204,7 @@ def fit(
     checkpoint: Path | None = None,
     resume: bool = False,
     progress: bool = True,
+    label: str = "train",
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_pairs`` (``[2, N]`` user, item), propagating over ``graph``.
@@ -224,6 +225,10 @@ def fit(
     An epoch whose numbers overflowed (a loss, or the optimiser's gradient statistics, not
     finite: nothing would train any more; or a validation score NaN) raises
     :class:`NotFinite` before its checkpoint.
+
+    With ``progress`` a bar on stderr, named ``label``, follows the epochs (loss and
+    validation NDCG@20); ``label="train"`` leaves it when training ends, another (a tune's
+    ``"trial 3"``, whose own line follows) clears it.
 
     ``on_epoch(epoch, metric)`` is called after each epoch (and its checkpoint) with the
     epoch's validation NDCG@20, e.g. to report it to a hyperparameter search; an exception
@@ -292,8 +297,9 @@ def fit(
         range(state.epoch + 1, epochs + 1),
         initial=state.epoch,
         total=epochs,
-        desc="train",
+        desc=label,
         unit="epoch",
+        leave=label == "train",
         disable=not progress,
     )
     diverged = False

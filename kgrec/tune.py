@@ -367,6 +367,12 @@ class TuneResult:
     def best_params(self) -> dict[str, Any]:
         return {} if self.best_trial is None else dict(self.best_trial.params)
 
+    @property
+    def counted(self) -> int:
+        """The trials that count in ``trials`` (completed, pruned, failed with an error; not
+        those a kill, a Ctrl-C or the time budget stopped, which run again)."""
+        return sum(map(_counts, self.trials))
+
     def table(self) -> str:
         """One line per trial: number, state, validation NDCG@20, epochs, seconds, settings."""
         return trial_table(self.trials)
@@ -635,6 +641,7 @@ def tune(
                     deadline=None if timeout is None else time.monotonic() + timeout,
                     device=device,
                     db=db,
+                    progress=progress,
                 )
                 try:
                     db.at("begin a new trial")
@@ -740,7 +747,8 @@ def trial_table(trials: Sequence[FrozenTrial]) -> str:
                 "-" if value is None else f"{value:.4f}",
                 str(trial.user_attrs.get("epochs", "-")),
                 "-" if seconds is None else f"{seconds:.1f}",
-                _params_text(trial.params),
+                # a waiting trial (a stopped one's settings, to run again) has drawn none yet
+                _params_text(trial.params or trial.system_attrs.get("fixed_params") or {}),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -777,8 +785,10 @@ class _Objective:
         deadline: float | None,
         device: torch.device,
         db: _Refusals,
+        progress: bool = False,
     ) -> None:
         self.study, self.experiment, self.model = study, experiment, model
+        self.progress = progress  # a bar of the running trial's epochs, on stderr
         self.db = db  # what the trial reads or writes, named when the study's database refuses
         self.path = db.path  # the study's file
         self.settings, self.space = settings, space
@@ -915,7 +925,13 @@ class _Objective:
         distributed.broadcast_object(("trial", settings))
         self.others_wait = False
         try:
-            result = _train_trial(self.experiment, settings, self.device, epochs)
+            result = _train_trial(
+                self.experiment,
+                settings,
+                self.device,
+                epochs,
+                label=f"trial {trial.number}" if self.progress else None,
+            )
         except (_OutOfTime, KeyboardInterrupt) as exc:
             self.others_wait = isinstance(exc, _OutOfTime)
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
@@ -1001,9 +1017,15 @@ class _Epochs:
 
 
 def _train_trial(
-    experiment: Experiment, settings: dict[str, Any], device: torch.device, on_epoch: _Epochs
+    experiment: Experiment,
+    settings: dict[str, Any],
+    device: torch.device,
+    on_epoch: _Epochs,
+    *,
+    label: str | None = None,
 ) -> FitResult:
-    """Train one trial's ``settings`` (``model`` and train()'s arguments) on this rank.
+    """Train one trial's ``settings`` (``model`` and train()'s arguments) on this rank; with
+    ``label`` (``"trial 3"``) a bar on stderr follows its epochs, cleared as it ends.
 
     Every rank checks and builds the trial and all of them learn whether any could not, before
     any collective of training: then each raises (an :class:`InputError`) and none is left
@@ -1031,7 +1053,8 @@ def _train_trial(
         experiment.split,
         pairs,
         **arguments,
-        progress=False,
+        progress=label is not None,
+        label=label or "train",
         on_epoch=on_epoch,
     )
 
@@ -1064,7 +1087,8 @@ class _Progress:
     """One line per finished trial."""
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        value = "-" if trial.value is None else f"{trial.value:.4f}"
+        value = _shown_value(trial)  # as the table has it: a stopped trial's best reached
+        value = "-" if value is None else f"{value:.4f}"
         state = trial.state.name.lower()
         reason = (
             trial.user_attrs.get("interrupted")
@@ -1573,11 +1597,14 @@ def _by_interrupt(exc: BaseException) -> bool:
 
 
 def _counted(study: optuna.Study) -> int:
-    """Trials that count in the budget: finished, but not cut short by a kill or the clock."""
-    return sum(
-        trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        or (trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted"))
-        for trial in study.get_trials(deepcopy=False)
+    return sum(map(_counts, study.get_trials(deepcopy=False)))
+
+
+def _counts(trial: FrozenTrial) -> bool:
+    """Whether a trial counts in the budget: finished, but not cut short by a kill or the
+    clock."""
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted")
     )
 
 
@@ -1862,7 +1889,10 @@ def _check_folder(out: Path) -> None:
             )
     if other:
         raise InputError(
-            "this is not a tune folder and not empty: choose a new --out folder", file=str(out)
+            "this is a file, not a folder: choose a new --out folder"
+            if out.is_file()
+            else "this is not a tune folder and not empty: choose a new --out folder",
+            file=str(out),
         )
 
 

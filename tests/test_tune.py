@@ -339,6 +339,18 @@ def test_refuses_to_resume_with_other_settings(tmp_path, tiny_recbole, capsys) -
         small_tune(tiny_recbole, other)
 
 
+def test_an_out_that_is_a_file_is_refused_as_a_file(tmp_path, tiny_recbole, capsys) -> None:
+    # before: "this is not a tune folder and not empty", of a file the user had named
+    (tmp_path / "mine").mkdir()
+    mine = tmp_path / "mine" / "results.csv"
+    mine.write_text("user,item\n")
+    assert cli_tune(tiny_recbole, mine, "--trials", "1") == 2
+    err = capsys.readouterr().err
+    assert "this is a file, not a folder: choose a new --out folder" in err
+    assert mine.read_text() == "user,item\n"
+    assert [p.name for p in mine.parent.iterdir()] == ["results.csv"]
+
+
 def test_refuses_to_resume_on_data_that_changed(tmp_path, tiny_recbole) -> None:
     """Before, the same command after the files (or the store) changed went on, its new trials
     scored on another graph and validation split than the earlier ones, the best of both kept."""
@@ -630,6 +642,41 @@ def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_re
     assert (out / BEST_FILE).exists()
 
 
+def test_the_table_shows_the_settings_a_waiting_trial_runs(tmp_path, tiny_recbole) -> None:
+    # before: the waiting row, the stopped trial's settings queued to run again, had none
+    # ("1  waiting  -  -  -"), as if it would draw new ones
+    out = tmp_path / "tune"
+    long = {"epochs": 50, "patience": 50, "pruning": False}
+    result = small_tune(tiny_recbole, out, timeout=1e-3, **long)
+    stopped, waiting = result.trials
+    assert waiting.state == TrialState.WAITING and not waiting.params
+    rows = result.table().splitlines()
+    settings = kgrec.tune._params_text(stopped.params)
+    assert settings and rows[1].endswith(settings) and rows[2].endswith(settings), rows
+    assert rows[2].split()[:2] == ["1", "waiting"]
+
+
+def test_a_stopped_trials_line_has_the_figure_the_table_has(tmp_path, tiny_recbole, capsys):
+    # before: "trial 0 fail (time budget): ndcg@20 -, 1 epochs" as it ended, while the table
+    # had the best figure it reached ("0  fail (time budget)  0.1234  1")
+    long = {"epochs": 50, "patience": 50, "pruning": False, "progress": True}
+    result = small_tune(tiny_recbole, tmp_path / "tune", timeout=1e-3, **long)
+    stopped = result.trials[0]
+    figure = f"{max(stopped.intermediate_values.values()):.4f}"
+    assert f"0      fail (time budget)  {figure}" in result.table()
+    assert f"trial 0 fail (time budget): ndcg@20 {figure}, 1 epochs" in capsys.readouterr().out
+
+
+def test_a_running_trial_shows_its_epochs(tmp_path, tiny_recbole, capsys) -> None:
+    # before: nothing between "tuning lightgcn: ..." and each trial's line as it ended, which
+    # on ml-1m is minutes of silence a trial
+    assert cli_tune(tiny_recbole, tmp_path / "tune", "--trials", "2", "--no-pruning") == 0
+    captured = capsys.readouterr()
+    assert "trial 0: " in captured.err and "trial 1: " in captured.err
+    assert "3/3" in captured.err and "ndcg@20=" in captured.err  # its epochs, as train's bar
+    assert "trial 0: " not in captured.out  # stdout keeps the one line a trial
+
+
 def test_a_budget_shorter_than_a_trial_says_so(tmp_path, tiny_recbole, capsys) -> None:
     # before: only "no trial completed ... nothing to report", run after run, as each run
     # stopped the same trial again at the budget and queued it to start over
@@ -643,6 +690,27 @@ def test_a_budget_shorter_than_a_trial_says_so(tmp_path, tiny_recbole, capsys) -
         assert "with a budget shorter than one trial none completes: raise --timeout" in printed
     assert cli_tune(tiny_recbole, out, *argv) == 0  # the trial completes at last
     assert "raise --timeout" not in capsys.readouterr().out
+
+
+def test_a_budget_that_ends_the_run_early_says_the_study_goes_on(
+    tmp_path, tiny_recbole, capsys
+) -> None:
+    # before: the table and "best valid ndcg@20 ... train it with:" alone, as after a study
+    # that had all its trials, though the time budget had run only one of three
+    out = tmp_path / "tune"
+    argv = ("--trials", "3", "--epochs", "1", "--search", "lr=loguniform:1e-3:1e-1")
+    # one epoch: trial 0 completes past the budget (its last epoch), and no trial starts after
+    assert cli_tune(tiny_recbole, out, *argv, "--timeout", "0.001") == 0
+    printed = capsys.readouterr().out
+    assert (
+        "the time budget (--timeout 0.001) ended this run with 1 of 3 trials: the same "
+        "command continues the study" in printed
+    )
+    assert "best valid ndcg@20 so far" in printed
+    assert cli_tune(tiny_recbole, out, *argv) == 0  # the same command without a budget
+    printed = capsys.readouterr().out
+    assert "ended this run" not in printed and "so far" not in printed
+    assert len(load_study(out).trials) == 3
 
 
 def test_a_trial_that_ends_after_the_time_budget_is_kept(tmp_path, tiny_recbole) -> None:

@@ -65,8 +65,15 @@ def run_tune(args: argparse.Namespace) -> int:
                 "one trial none completes: raise --timeout"
             )
         return 1
+    unfinished = ""
+    if result.counted < args.trials and args.timeout is not None:  # the study is not done
+        unfinished = (
+            f"\nthe time budget (--timeout {args.timeout:g}) ended this run with "
+            f"{result.counted} of {args.trials} trials: the same command continues the study"
+        )
     print(
-        f"\nbest valid ndcg@20 {result.best_value:.4f} (trial {result.best_trial.number}); "
+        f"{unfinished}\nbest valid ndcg@20{' so far' if unfinished else ''} "
+        f"{result.best_value:.4f} (trial {result.best_trial.number}); "
         f"wrote {args.out / BEST_FILE}\ntrain it with:\n{result.command}"
     )
     return 0
