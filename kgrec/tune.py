@@ -727,17 +727,28 @@ def _shown_value(trial: FrozenTrial) -> float | None:
     return trial.value
 
 
+def _reason(trial: FrozenTrial) -> str | None:
+    """Why a trial ended as it did, where the table and the progress lines say: stopped
+    (interrupted, the time budget), failed (its error), pruned as invalid, or complete with
+    the settings of an earlier trial (not trained again)."""
+    attrs = trial.user_attrs
+    if attrs.get("interrupted"):
+        return attrs["interrupted"]
+    if trial.state == TrialState.FAIL and attrs.get("error"):
+        return attrs["error"]
+    if attrs.get("invalid"):
+        return attrs["invalid"]
+    if attrs.get("repeats") is not None:
+        return f"the settings of trial {attrs['repeats']}: its figure, not trained again"
+    return None
+
+
 def trial_table(trials: Sequence[FrozenTrial]) -> str:
     """Trials as an aligned text table."""
     rows = [("trial", "state", VALID_METRIC, "epochs", "seconds", "settings")]
     for trial in trials:
-        state = trial.state.name.lower()
-        if trial.user_attrs.get("interrupted"):
-            state += f" ({trial.user_attrs['interrupted']})"
-        elif trial.state == TrialState.FAIL and trial.user_attrs.get("error"):
-            state += f" ({trial.user_attrs['error']})"
-        elif trial.user_attrs.get("invalid"):
-            state += f" ({trial.user_attrs['invalid']})"
+        reason = _reason(trial)
+        state = trial.state.name.lower() + (f" ({reason})" if reason else "")
         value = _shown_value(trial)
         seconds = trial.user_attrs.get("seconds")
         rows.append(
@@ -905,6 +916,19 @@ class _Objective:
             self.db.doing = f"write why trial {trial.number} was pruned"
             trial.set_user_attr("invalid", reason)
             raise optuna.TrialPruned(reason) from None
+        done = _completed_with(self.study, params, but=trial.number)
+        if done is not None:  # the sampler drew them again (a small discrete space): the
+            # training is seeded, so it would give the same figure; none runs
+            self.db.doing = f"write that trial {trial.number} repeats trial {done.number}"
+            log.info(
+                "trial %d: the settings of trial %d, not trained again", trial.number, done.number
+            )
+            trial.set_user_attr("repeats", done.number)
+            for name in ("best_epoch", "epochs"):
+                if name in done.user_attrs:
+                    trial.set_user_attr(name, done.user_attrs[name])
+            trial.set_user_attr("seconds", 0.0)
+            return float(done.value)
 
         def judge(epoch: int, best: float, last: bool) -> tuple[str, str] | None:
             self.db.doing = (
@@ -978,6 +1002,16 @@ class _Objective:
             if frozen.number == trial.number:
                 return dict(frozen.system_attrs.get("fixed_params") or {})
         return {}
+
+
+def _completed_with(
+    study: optuna.Study, params: Mapping[str, Any], *, but: int
+) -> FrozenTrial | None:
+    """The first complete trial of ``study`` (other than number ``but``) with ``params``."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if trial.number != but and trial.params == dict(params) and trial.value is not None:
+            return trial
+    return None
 
 
 class _Epochs:
@@ -1090,11 +1124,7 @@ class _Progress:
         value = _shown_value(trial)  # as the table has it: a stopped trial's best reached
         value = "-" if value is None else f"{value:.4f}"
         state = trial.state.name.lower()
-        reason = (
-            trial.user_attrs.get("interrupted")
-            or trial.user_attrs.get("error")
-            or trial.user_attrs.get("invalid")
-        )
+        reason = _reason(trial)
         try:
             best = f"best {study.best_value:.4f} (trial {study.best_trial.number})"
         except ValueError:

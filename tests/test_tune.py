@@ -3078,3 +3078,29 @@ def test_a_fixed_size_no_data_can_fit_is_refused_before_the_study(tmp_path) -> N
     with pytest.raises(InputError, match=r"training does not fit in memory") as raised:
         small_tune(tmp_path / "missing", out, objective="softmax", num_negatives=10**12)
     assert raised.value.field == "--num-negatives" and not out.exists()
+
+
+def test_settings_drawn_again_are_not_trained_again(tmp_path, tiny_recbole, monkeypatch) -> None:
+    """In a small discrete space the sampler draws settings it drew before (TPE's random
+    start did so in the tune46 review: trial 1 repeated trial 0). Training is seeded, so such
+    a trial would give the figure it gave: it takes it, trains nothing, and says so. Before,
+    each repeat trained again, a trial of the user's budget spent for nothing new."""
+    trained = []
+    real = kgrec.tune._train_trial
+
+    def counted(experiment, settings, *args, **kwargs):
+        trained.append(settings["reg_weight"])
+        return real(experiment, settings, *args, **kwargs)
+
+    monkeypatch.setattr(kgrec.tune, "_train_trial", counted)
+    space = {"reg_weight": Choice([0.0])}
+    result = small_tune(tiny_recbole, tmp_path / "tune", space=space, pruning=False)
+    assert trained == [0.0]
+    first, *repeats = result.trials
+    assert [t.state for t in result.trials] == [TrialState.COMPLETE] * 3
+    for trial in repeats:
+        assert trial.value == first.value and trial.user_attrs["repeats"] == 0
+        assert trial.user_attrs["best_epoch"] == first.user_attrs["best_epoch"]
+    rows = result.table().splitlines()
+    assert "complete (the settings of trial 0: its figure, not trained again)" in rows[2]
+    assert result.best_trial.number == 0
