@@ -47,3 +47,27 @@ def id_arguments(values: object, field: str) -> list[str]:
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise InputError(f"a list of ids is expected, got {values!r}", field=field)
     return [id_argument(value, field) for value in values]
+
+
+def zero_spellings(value: str, *, digits: int = 12) -> list[str]:
+    """The other spellings of a numeric id by its leading zeros: ``6`` -> ``0``-padded
+    ``06``, ``006``, ... to ``digits`` digits; ``0096`` -> ``96``, ``096``, ``00096``, ...
+    (what a spreadsheet's export drops, or a padded export adds). Ids are text, so ``6`` is not
+    ``00006``: these are to name, where an id is not found, the one of them the graph holds.
+    None for an id that is not all ASCII digits."""
+    if not (value.isascii() and value.isdigit()):
+        return []
+    bare = value.lstrip("0") or "0"
+    widths = range(len(bare), max(digits, len(value) + 1) + 1)
+    return [spelt for spelt in (bare.zfill(width) for width in widths) if spelt != value]
+
+
+def spelling_hint(held: Iterable[str]) -> str:
+    """A hint naming the other spellings of an id not found (:func:`zero_spellings`) that a
+    store or run holds, ``held``; ``""`` when it holds none: ``" (the graph has '00006': ids
+    are text, so leading zeros count)"``."""
+    found = sorted(set(held))
+    if not found:
+        return ""
+    names = " and ".join(repr(name) for name in found[:3])
+    return f" (the graph has {names}: ids are text, so leading zeros count)"

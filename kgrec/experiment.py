@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from graph_schema.arguments import spelling_hint, zero_spellings
 from graph_schema.validate import id_argument, id_arguments, path_argument
 from kgrec import distributed
 from kgrec.cold_items import (
@@ -1684,7 +1685,10 @@ class Run:
             mine = found.loc[found["user_id"] == user, "item"]
             late = int((mine < 0).sum())
             if mine.empty:
-                why = "they have none there: load the user's interactions first (a typo?)"
+                spellings = zero_spellings(user)
+                known = self.experiment.maps.user_index(spellings) >= 0 if spellings else []
+                hint = spelling_hint(s for s, k in zip(spellings, known, strict=True) if k)
+                why = f"they have none there: load the user's interactions first (a typo?){hint}"
             else:
                 why = (
                     f"of their {len(mine)} interaction(s) there, {late} are with items "

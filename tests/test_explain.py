@@ -199,6 +199,43 @@ def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+def test_an_id_not_found_names_its_spelling_with_other_leading_zeros(make_graph, tmp_path, capsys):
+    """A user's export pads ids with zeros (user 00006, film 0096), and the ids typed on the
+    command line lose them (a spreadsheet's column of numbers). Ids are text, so `6` is not
+    `00006`: before, "user '6' has no interactions in the graph" and "item 'thrillers:96' is
+    not in the graph", with nothing to say that the graph spells them otherwise; now the error
+    names the spelling it holds. An id with no such spelling gets the error as before."""
+    graph = make_graph(
+        users=[{"user_id": "00006"}, {"user_id": "00522"}],
+        items=[
+            {"domain": "thrillers", "item_id": "0096", "title": "Terminator 2"},
+            {"domain": "dramas", "item_id": "0023", "title": "Raging Bull"},
+        ],
+        interactions=[
+            ("00006", "dramas:0023", 5.0, 1.0),
+            ("00522", "dramas:0023", 4.0, 1.0),
+            ("00522", "thrillers:0096", 4.0, 1.0),
+        ],
+    )
+    store = f"local:{tmp_path}/store"
+    LocalStore(tmp_path / "store").write(graph, progress=False)
+    assert main(["explain", "00006", "thrillers:0096", "--store", store]) == 0
+    assert "Raging Bull" in capsys.readouterr().out
+    hint = "ids are text, so leading zeros count)"
+    for argv, message in [
+        (["6", "thrillers:0096"], f"user '6' has no interactions in the graph (the graph has "
+         f"'00006': {hint}"),
+        (["00006", "thrillers:96"], f"item 'thrillers:96' is not in the graph (the graph has "
+         f"'thrillers:0096': {hint}"),
+        (["00006", "000096", "--domain", "thrillers"], "item 'thrillers:000096' is not in the "
+         f"graph (the graph has 'thrillers:0096': {hint}"),
+        (["7", "thrillers:0096"], "user '7' has no interactions in the graph\n"),
+        (["00006", "dramas:96"], "item 'dramas:96' is not in the graph\n"),
+    ]:  # fmt: skip
+        assert main(["explain", *argv, "--store", store]) == 2
+        assert message in capsys.readouterr().err, argv
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -1045,6 +1045,37 @@ def test_an_unknown_show_or_user_id_names_the_option_and_the_id(tmp_path, tiny_s
         assert opened.recommendations().empty
 
 
+def test_an_unknown_show_or_user_id_names_its_spelling_with_other_leading_zeros(
+    tmp_path, tiny_recbole, write_tiny_store, capsys
+):
+    """A user's export pads user ids with zeros (00007), and the id typed loses them. Before,
+    ``--show 7`` said only "user '7' is neither in the run's graph nor has interactions ...
+    (a typo?)"; now it names the spelling the run's graph has. An id with none is as before."""
+    inter = tiny_recbole / "tiny.inter"
+    lines = inter.read_text().splitlines()
+    padded = [lines[0]] + [f"{int(line[1:line.index(chr(9))]):05d}{line[line.index(chr(9)):]}"
+                           for line in lines[1:]]  # fmt: skip
+    inter.write_text("\n".join(padded) + "\n")
+    store = write_tiny_store(tmp_path, tiny_recbole)
+    run = train(
+        "popularity", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r",
+        progress=False,
+    )  # fmt: skip
+    assert main(["recommend", "--run", str(run.folder), "--show", "00007", "-k", "2"]) == 0
+    for option in ("--show", "--user"):
+        capsys.readouterr()
+        assert main(["recommend", "--run", str(run.folder), option, "7"]) == 2
+        err = capsys.readouterr().err
+        assert err.endswith(
+            "load the user's interactions first (a typo?) (the graph has '00007': ids are "
+            "text, so leading zeros count)\n"
+        ), err
+        assert main(["recommend", "--run", str(run.folder), option, "x7"]) == 2
+        assert capsys.readouterr().err.endswith("first (a typo?)\n")
+    with open_store(store) as opened:
+        assert opened.recommendations().empty
+
+
 def test_an_export_file_named_only_an_extension_is_refused_as_such(tmp_path, capsys):
     """``--export .csv``: Python reads the name as a hidden file with no suffix, so it was
     refused as if it had a wrong one ("--export writes .csv, .tsv, .parquet files"); the

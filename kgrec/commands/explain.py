@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 from functools import partial
+from typing import TYPE_CHECKING
 
+from graph_schema.arguments import spelling_hint, zero_spellings
 from graph_schema.tables import item_uid
 from kgrec.commands.options import id_option, k_option
 from kgrec.errors import InputError
+
+if TYPE_CHECKING:
+    from kgrec.store.base import GraphStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         except InputError as exc:  # the Python API's argument names: the usage's, here
             if exc.field not in ("user", "item"):
                 raise
-            raise InputError(exc.message, field=exc.field.upper()) from None
+            hint = _spelt_otherwise(store, args.user if exc.field == "user" else None, item)
+            raise InputError(exc.message + hint, field=exc.field.upper()) from None
     if args.json:  # JSON lines: one object per path, none for no path (and no blank line)
         for line in table.to_json(orient="records", lines=True).splitlines():
             if line:  # (no path: pandas gives a newline alone)
@@ -71,3 +77,15 @@ def run(args: argparse.Namespace) -> int:
         with pd.option_context("display.max_colwidth", 120, "display.width", 200):
             print(table[["rank", "kind", "cost", "text"]].to_string(index=False))
     return 0
+
+
+def _spelt_otherwise(store: GraphStore, user: str | None, item: str) -> str:
+    """A hint naming the user (``user``, when it is the one not found) or else the item uid
+    ``item`` as the store spells it with other leading zeros (``6`` for ``00006``: a
+    spreadsheet's export drops them), or ``""``."""
+    if user is not None:
+        spellings = zero_spellings(user)
+        return spelling_hint(store.user_ids(spellings) if spellings else [])
+    domain, _, item_id = item.partition(":")
+    uids = [f"{domain}:{spelt}" for spelt in zero_spellings(item_id)]
+    return spelling_hint(store.items(uids)["uid"] if uids else [])

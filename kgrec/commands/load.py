@@ -340,35 +340,69 @@ def _check_new_domains(store: GraphStore, tables: GraphTables, report: LoadRepor
     a held domain too (a domain rule splitting one file): the domains then share no user, and
     cross-domain models transfer between them through the knowledge graph alone, if it links
     them (meant for two catalogues of one KG; else the same people under other ids, e.g. a
-    prefix)."""
+    prefix, or leading zeros lost). So too for the first interactions of a domain the store
+    holds items of and no interaction (its items loaded first, ``--kind items --new-domain``)."""
     held = store.item_domains()
     new = sorted(set(tables.items["domain"].astype(str)) - set(held))
-    if not held or not new:
+    if not held:
         return
-    named = f"domain{'s' if len(new) > 1 else ''} {', '.join(map(repr, new))}"
-    log.info("the load starts the new %s; the store holds %s", named, ", ".join(held))
+    if new:
+        named = f"domain{'s' if len(new) > 1 else ''} {', '.join(map(repr, new))}"
+        log.info("the load starts the new %s; the store holds %s", named, ", ".join(held))
+        users = _unjoined_users(store, tables, new)
+        if users:
+            _warn_unjoined(store, report, users, f"new {named}", "", list(held))
+    items = tables.items
+    named_here = items.loc[items["uid"].isin(tables.interactions["item_uid"]), "domain"]
+    for domain in sorted(set(named_here.astype(str)) & set(held)):
+        others = [name for name in held if name != domain]
+        users = _unjoined_users(store, tables, [domain]) if others else []
+        if users and not store.stats()["domains"].get(domain, {}).get("interactions"):
+            first = ", the first the store holds of it"
+            _warn_unjoined(store, report, users, f"domain {domain!r}", first, others)
+
+
+def _unjoined_users(store: GraphStore, tables: GraphTables, domains: list[str]) -> list[str]:
+    """The users the load's interactions with items of ``domains`` name, sorted, when none of
+    them joins those domains to others (none the store holds, none of the load's own with items
+    of its other domains); else none."""
     items, interactions = tables.items, tables.interactions
 
-    def users_of(domains: list[str]) -> set[str]:
-        uids = items.loc[items["domain"].isin(domains), "uid"]
+    def users_of(names: list[str]) -> set[str]:
+        uids = items.loc[items["domain"].isin(names), "uid"]
         return set(interactions.loc[interactions["item_uid"].isin(uids), "user_id"])
 
-    users = sorted(users_of(new))
-    if not users or users_of(list(held)) & set(users) or store.user_ids(users, limit=1):
-        return
+    users = sorted(users_of(domains))
+    rest = sorted(set(items["domain"].astype(str)) - set(domains))
+    if not users or users_of(rest) & set(users) or store.user_ids(users, limit=1):
+        return []
+    return users
+
+
+def _warn_unjoined(
+    store: GraphStore,
+    report: LoadReport,
+    users: list[str],
+    named: str,
+    first: str,
+    others: list[str],
+) -> None:
+    """Warn that no user of the load's interactions of the domains ``named`` joins them to
+    ``others`` (:func:`_unjoined_users`)."""
     log.warning(
-        "the interactions of the new %s (file %s) name %s user%s, none of whom the store holds "
-        "(this load's: %s; the store's: %s): no user joins the new %s to %s, so cross-domain "
+        "the interactions of the %s%s (file %s) name %s user%s, none of whom the store holds "
+        "(this load's: %s; the store's: %s): no user joins the %s to %s, so cross-domain "
         "models transfer between them through the knowledge graph alone, if it links them; if "
         "these are the same people under other ids, join them with --user-links FILE",
         named,
+        first,
         ", ".join(report.interaction_files),
         f"{len(users):,}",
         "s" if len(users) > 1 else "",
         few(users),
         few(store.user_ids(limit=4)),
         named,
-        ", ".join(held),
+        ", ".join(others),
     )
 
 

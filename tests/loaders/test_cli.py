@@ -880,6 +880,56 @@ def test_a_new_domain_none_of_whose_users_the_store_holds_is_warned(
         assert set(store.item_domains()) == {"books", "toy"}  # the dry runs wrote nothing
 
 
+def test_a_domain_whose_items_came_first_none_of_whose_users_the_store_holds_is_warned(
+    loaded, tmp_path, capsys, caplog, write_files
+):
+    """The toy store holds the domain toy and the users u1, u2, u3. A user's own two-domain
+    data goes in as the README loads a table: the items of the new domain first (`--kind items
+    --new-domain`), then its interactions. Before, the interactions load was into a domain the
+    store held, so a file whose user ids lost their leading zeros (`1` for `0001`, a
+    spreadsheet's doing), or the same people under other ids, was loaded without a word, and
+    the domains shared no user (found by `kgrec split`, "the domains share too few users");
+    now, where the store holds no interaction of that domain yet, the load (and its dry run)
+    is warned as a load that starts the domain is. Later interactions of new users into a
+    domain with interactions, and a load sharing a user, get none."""
+    uri, _before = loaded
+    files = write_files(
+        tmp_path / "t",
+        {
+            "books.csv": "item_id,title\nb1,Emma\nb2,Dune\n",
+            "ratings.csv": "user_id,item_id\nb-u1,b1\nb-u2,b2\n",
+            "shared.csv": "user_id,item_id\nb-u9,b1\nu2,b2\n",
+            "more.csv": "user_id,item_id\nb-u7,b1\n",
+        },
+    )
+    caplog.set_level("INFO", logger="kgrec.commands.load")
+    books = ["--domain", "books", "--store", uri]
+    code, _out, err = kgrec(
+        capsys, "load", "table", files / "books.csv", "--kind", "items", "--new-domain", *books
+    )
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == []  # no interactions: nobody to join
+    warning = (
+        f"the interactions of the domain 'books', the first the store holds of it (file "
+        f"{files / 'ratings.csv'}) name 2 users, none of whom the store holds (this load's: "
+        "'b-u1', 'b-u2'; the store's: 'u1', 'u2', 'u3'): no user joins the domain 'books' to "
+        "toy, so cross-domain models transfer between them through the knowledge graph alone, "
+        "if it links them; if these are the same people under other ids, join them with "
+        "--user-links FILE"
+    )
+    for dry in (["--dry-run"], []):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, "load", "table", files / "ratings.csv", *books, *dry)
+        assert code == 0, err
+        assert logged(caplog, "INFO") == []  # it starts no domain
+        assert logged(caplog, "WARNING") == [warning]
+    for name in ("shared.csv", "more.csv"):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, "load", "table", files / name, *books, "--dry-run")
+        assert code == 0, err
+        assert logged(caplog, "WARNING") == [], name
+
+
 def test_a_new_domain_the_loads_own_users_join_to_a_held_one_is_not_warned(
     loaded, tmp_path, capsys, caplog, write_files
 ):
