@@ -54,7 +54,7 @@ def zero_spellings(value: str, *, digits: int = 12) -> list[str]:
     ``06``, ``006``, ... to ``digits`` digits; ``0096`` -> ``96``, ``096``, ``00096``, ...
     (what a spreadsheet's export drops, or a padded export adds). Ids are text, so ``6`` is not
     ``00006``: these are to name, where an id is not found, the one of them the graph holds.
-    None for an id that is not all ASCII digits."""
+    No spelling (an empty list) for an id that is not all ASCII digits."""
     if not (value.isascii() and value.isdigit()):
         return []
     bare = value.lstrip("0") or "0"
