@@ -1077,6 +1077,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8192)
     parser.add_argument(
         "--device",
+        # before, any name: --device gpu ran the steps that need no torch, then failed the
+        # others and left a folder of "gpu" records that a --device cpu run refused
+        choices=("cpu", "cuda"),
         default="cpu",
         help="where the torch steps compute: cpu (default; the README's figures) or cuda "
         "(ddp stays on the CPU, gloo); give a GPU run an --out of its own",
