@@ -27,7 +27,7 @@ MODELS = ("lightgcn-merged", "cross-domain")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
     default_data = Path(os.environ.get("KGREC_DATA", "../shared/datasets")) / "ml-1m"
     source.add_argument("--data", type=Path, default=default_data, help="ml-1m RecBole folder")

@@ -156,7 +156,7 @@ def main() -> None:
             batch_size=args.batch_size,
             patience=patience,
             seed=args.seed,
-            progress=False,
+            label=f"model {name}",  # before, nothing until the model had trained (minutes)
         )
         # B trains as long as A did (to A's best epoch): an early stop of B on a plateau must
         # not stand in for the fold-in's quality

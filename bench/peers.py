@@ -751,6 +751,7 @@ def check_out(out: Path) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    overrides = parse_overrides(args.set)  # before, after OUT/split and OUT/recbole were written
     python = recbole_python(args.venv or default_venv())
     out = args.out.resolve()
     check_out(out)
@@ -768,7 +769,6 @@ def _main(args: argparse.Namespace) -> int:
     results.update(
         split=str(split_dir), split_sha256=checksum, interactions=counts, settings=SETTINGS
     )
-    overrides = parse_overrides(args.set)
     for name in args.models:
         done = name in results["models"] and "error" not in results["models"][name]
         if done and not args.rerun:

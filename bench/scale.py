@@ -1066,7 +1066,7 @@ def plot(records: list[dict], path: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[1_000_000])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", default=",".join(STEPS))
@@ -1077,6 +1077,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8192)
     parser.add_argument(
         "--device",
+        # before, any name: --device gpu ran the steps that need no torch, then failed the
+        # others and left a folder of "gpu" records that a --device cpu run refused
+        choices=("cpu", "cuda"),
         default="cpu",
         help="where the torch steps compute: cpu (default; the README's figures) or cuda "
         "(ddp stays on the CPU, gloo); give a GPU run an --out of its own",

@@ -104,3 +104,14 @@ def test_another_pair_folds_in_users_new_to_its_target_domain(
     figures = json.loads(out.read_text())
     assert figures["target_domain"] == "action" and figures["newcomers"] > 0
     assert figures["solve_test"] > 0
+
+
+def test_each_model_shows_its_epochs_as_it_trains(
+    foldin, tiny_recbole, tmp_path, monkeypatch, capsys
+):
+    """Before, nothing was shown until model A had trained, then B (minutes each on ml-1m)."""
+    run(foldin, monkeypatch, "--data", str(tiny_recbole), "--epochs", "2", "--patience", "2")
+    captured = capsys.readouterr()
+    for name in ("A", "B"):
+        assert f"model {name}:" in captured.err and "ndcg@20=" in captured.err
+    assert "model A: " in captured.out  # its line once trained, as before

@@ -383,3 +383,15 @@ def test_numbers_that_are_no_positive_numbers_are_refused(
         f"argument {option}: expected a positive number, got {value!r}" in capsys.readouterr().err
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_set_that_is_no_key_value_is_refused_before_out_is_written(
+    peers, tiny_recbole, tmp_path, fake_recbole, capsys
+):
+    """Before, --data wrote OUT/split and OUT/recbole, and only then refused --set x."""
+    out = tmp_path / "out"
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--out", str(out)]
+    argv += ["--venv", str(fake_recbole), "--models", "LightGCN", "--set", "x"]
+    assert peers.main(argv) == 2
+    assert "--set 'x': expected KEY=VALUE" in capsys.readouterr().err
+    assert not out.exists()

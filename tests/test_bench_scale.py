@@ -410,3 +410,17 @@ def test_a_plot_path_that_cannot_be_written_is_refused_first(scale, tmp_path, mo
         captured = capsys.readouterr()
         assert says in captured.err and captured.out == ""
     assert mine.read_text() == "mine"
+
+
+def test_an_unknown_device_is_refused_first(scale, tmp_path, monkeypatch, capsys):
+    """Before, --device gpu ran generate, load-local and export, then recorded every torch step
+    as failed (exit 0), and the folder's "gpu" records made a --device cpu rerun refuse it."""
+    monkeypatch.setattr(scale, "watch", lambda *a, **k: pytest.fail("no step may run"))
+    out = tmp_path / "out"
+    argv = ["scale.py", "--out", str(out), "--sizes", "2k", "--device", "gpu"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        scale.main()
+    assert stop.value.code == 2
+    assert "argument --device: invalid choice: 'gpu'" in capsys.readouterr().err
+    assert not out.exists()
