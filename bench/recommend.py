@@ -1,8 +1,9 @@
 """Recommendation serving on ml-1m: batch `kgrec recommend` and top-20 latency in Neo4j.
 
 Trains a small LightGCN on ml1m-action-comedy (quality is not the point here), loads ml-1m into
-the Neo4j at $NEO4J_URI (default bolt://127.0.0.1:7687), database $NEO4J_DATABASE (default
-neo4j; it is emptied first, so ``--wipe`` is required), then prints:
+the Neo4j at $NEO4J_URI (default the local server, bolt://127.0.0.1:$NEO4J_PORT, port 7687
+where NEO4J_PORT is unset), database $NEO4J_DATABASE (default neo4j; it is emptied first, so
+``--wipe`` is required), then prints:
 
 - the wall time of `kgrec recommend` for all 6,040 users (ranking + publishing; goal <= 30 s);
 - p50 / p95 latency of a user's top-20 read back by Cypher over 1,000 random users
@@ -27,6 +28,7 @@ from pathlib import Path
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
 
+from kgrec.settings import local_neo4j
 from kgrec.store.neo4j import delete_all
 from kgrec.store.queries import TOP_K, VECTOR_TOP_K, vector_index_name
 
@@ -81,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.users < 2:  # p95: quantiles of at least two latencies
         parser.error(f"--users must be at least 2, got {args.users}")
-    uri = os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")
+    uri = os.environ.get("NEO4J_URI") or local_neo4j()
     if not args.wipe:
         parser.error(f"the benchmark empties the Neo4j database at {uri}: pass --wipe")
     auth = (

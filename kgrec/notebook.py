@@ -21,26 +21,25 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
+from kgrec.settings import local_neo4j
 from kgrec.store import default_database, neo4j_driver
 from kgrec.store.neo4j import DATABASE_NOT_FOUND, driver_reason, no_database, not_bolt
 from kgrec.store.queries import NEIGHBOURHOOD, PUBLISHED_RUNS
 
-LOCAL_SERVER = "bolt://127.0.0.1:7687"
-
 
 def connect(uri: str | None = None) -> Driver:
     """A driver for the Neo4j server at ``uri`` (default ``$NEO4J_URI``, else the local server
-    ``make neo4j-start`` runs), authenticated as kgrec's stores are (``NEO4J_USERNAME`` and
-    ``NEO4J_PASSWORD``; the local server's default password is sent only to this machine),
-    its connection checked: a server that cannot be reached or refuses the credentials is a
-    :class:`~kgrec.errors.StoreError` saying so. A blank ``uri`` is an error, not the default
-    (as in :func:`~kgrec.store.open_store`)."""
+    ``make neo4j-start`` runs: :func:`~kgrec.settings.local_neo4j`), authenticated as kgrec's
+    stores are (``NEO4J_USERNAME`` and ``NEO4J_PASSWORD``; the local server's default password
+    is sent only to this machine), its connection checked: a server that cannot be reached or
+    refuses the credentials is a :class:`~kgrec.errors.StoreError` saying so. A blank ``uri``
+    is an error, not the default (as in :func:`~kgrec.store.open_store`)."""
     if isinstance(uri, str) and not uri.strip():
         raise StoreError(
             f"uri {uri!r} is empty: name a server (bolt://HOST:PORT), or give none for "
-            f"$NEO4J_URI, else {LOCAL_SERVER}"
+            f"$NEO4J_URI, else {local_neo4j()}"
         )
-    uri = uri or os.environ.get("NEO4J_URI") or LOCAL_SERVER
+    uri = uri or os.environ.get("NEO4J_URI") or local_neo4j()
     driver = neo4j_driver(uri)
     try:
         _check(driver, f"{uri}: ")

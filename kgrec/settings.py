@@ -11,8 +11,18 @@ defaults from :data:`TRAIN_DEFAULTS`), :mod:`kgrec.objectives`, :mod:`kgrec.cold
 
 from __future__ import annotations
 
+import os
+
 from kgrec.distributed import DEFAULT_TIMEOUT
 from kgrec.text import DEFAULT_PROPERTY
+
+
+def local_neo4j() -> str:
+    """The URI of the local Neo4j server that ``make neo4j-start`` (tools/neo4j) runs:
+    ``bolt://127.0.0.1:$NEO4J_PORT``, port 7687 where ``NEO4J_PORT`` is unset or empty. What
+    the notebooks' helpers, the benchmarks and the tests reach without ``$NEO4J_URI``."""
+    return f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT') or '7687'}"
+
 
 # the store a command opens without --store or $NEO4J_URI (kgrec.store.open_store), here so that
 # the parsers name it without importing the stores (pandas, the neo4j driver)

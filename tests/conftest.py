@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from graph_schema.tables import GraphTables, item_uid
+from kgrec.settings import local_neo4j
 from kgrec.store import open_store
 from kgrec.store.neo4j import delete_all
 from loaders import recbole
@@ -33,9 +34,7 @@ from loaders.rules import named_rule
 # kgrec reads when no store is named; so it is out of the test process's environment too.
 for _name in ("NEO4J_URI", "NEO4J_DATABASE"):
     os.environ.pop(_name, None)
-NEO4J_URI = os.environ.get(
-    "KGREC_TEST_NEO4J_URI", f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT', '7687')}"
-)
+NEO4J_URI = os.environ.get("KGREC_TEST_NEO4J_URI", local_neo4j())
 NEO4J_AUTH = (
     os.environ.get("NEO4J_USERNAME") or "neo4j",
     os.environ.get("NEO4J_PASSWORD") or "kgrec-local-password",

@@ -78,3 +78,22 @@ def test_an_unreachable_server_is_said_before_training(recommend, monkeypatch, t
     assert stop.value.code == 2 and trained == []
     says = "recommend.py: error: cannot reach Neo4j at bolt://127.0.0.1:1"
     assert says in capsys.readouterr().err
+
+
+def test_without_neo4j_uri_the_server_is_the_local_one_of_neo4j_port(
+    recommend, monkeypatch, tmp_path, capsys
+):
+    """The benchmark empties its database. Before, without $NEO4J_URI it took
+    bolt://127.0.0.1:7687 whatever $NEO4J_PORT said: a user whose own server ran on
+    NEO4J_PORT=7688 (as `make neo4j-start` reads it) had the database on 7687, another
+    server's, emptied (found by the bench46 review). Now the local server is
+    bolt://127.0.0.1:$NEO4J_PORT, as for bench/load.py and the tests."""
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("NEO4J_PORT", "1")  # no server there
+    monkeypatch.setattr(recommend, "kgrec", lambda *args: pytest.fail("kgrec ran"))
+    monkeypatch.setattr(sys, "argv", ["recommend.py", "--work", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        recommend.main()
+    assert "empties the Neo4j database at bolt://127.0.0.1:1: pass --wipe" in (
+        capsys.readouterr().err
+    )

@@ -97,6 +97,23 @@ def test_connect_sends_the_default_password_only_to_this_machine(monkeypatch):
             connect(uri)
 
 
+def test_connect_without_a_uri_reaches_the_local_server_of_neo4j_port(monkeypatch):
+    """Before, connect() without $NEO4J_URI reached bolt://127.0.0.1:7687 whatever
+    $NEO4J_PORT said, though `make neo4j-start` starts the local server on that port (found
+    by the bench46 review of the benchmarks' defaults)."""
+    from kgrec.errors import StoreError
+    from kgrec.notebook import connect
+
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("NEO4J_PORT", "1")  # no server there
+    with pytest.raises(StoreError, match=r"^bolt://127\.0\.0\.1:1: "):
+        connect()
+    monkeypatch.setenv("NEO4J_PORT", "")  # empty is unset: the default port
+    from kgrec.settings import local_neo4j
+
+    assert local_neo4j() == "bolt://127.0.0.1:7687"
+
+
 def _unused_port() -> int:
     import socket
 
