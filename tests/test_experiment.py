@@ -310,6 +310,8 @@ def test_library_and_cli_defaults_are_the_same():
     assert cross["adversarial_weight"].default == TRAIN_DEFAULTS["adversarial_weight"]
     assert cross["embedding_dim"].default == TRAIN_DEFAULTS["dim"]
     assert cross["num_layers"].default == TRAIN_DEFAULTS["layers"]
+    mf = inspect.signature(kgrec.models.MatrixFactorisation).parameters
+    assert mf["embedding_dim"].default == TRAIN_DEFAULTS["dim"]
     ease = inspect.signature(kgrec.models.EASE).parameters
     assert ease["l2"].default == TRAIN_DEFAULTS["ease_lambda"]
     assert ease["text_weight"].default == TRAIN_DEFAULTS["ease_text_weight"]

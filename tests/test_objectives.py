@@ -721,6 +721,21 @@ def test_kgrec_train_with_the_softmax_objective_and_the_contrastive_term(tmp_pat
         assert 0 <= metrics["valid"]["all"]["ndcg@20"] <= 1
 
 
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_kgrec_train_of_mf_under_every_objective(tmp_path, tiny_recbole, objective):
+    """Matrix factorisation propagates nothing: every loss trains it all the same."""
+    out = tmp_path / "run"
+    common = ["--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole), "--epochs", "3"]
+    common += ["--dim", "8", "--batch-size", "64", "--lr", "0.01", "--objective", objective]
+    assert main(["train", "--model", "mf", "--out", str(out), *common]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["model"] == "mf" and run["settings"]["objective"] == objective
+    losses = [epoch["loss"] for epoch in run["training"]["history"]]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 < metrics["test"]["all"]["ndcg@20"] <= 1
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

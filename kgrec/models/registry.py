@@ -70,6 +70,12 @@ def _text(graph: Data, text_input: str, text_hidden: int, num_nodes: int) -> dic
     }
 
 
+def _mf(graph: Data, *, dim: int) -> GraphRecommender:
+    from kgrec.models import MatrixFactorisation
+
+    return MatrixFactorisation(graph.num_users, graph.num_items, embedding_dim=dim)
+
+
 def _lightgcn(
     graph: Data, *, dim: int, layers: int, text_input: str, text_hidden: int
 ) -> GraphRecommender:
@@ -179,6 +185,9 @@ MODELS: dict[str, ModelSpec] = {
     "ease": ModelSpec("EASE", _ease, all_domains=False, knowledge=False, options=EASE_OPTIONS),
     "ease-merged": ModelSpec(
         "EASE", _ease, all_domains=True, knowledge=False, options=EASE_OPTIONS
+    ),
+    "mf": ModelSpec(
+        "MatrixFactorisation", _mf, all_domains=False, knowledge=False, options=("dim",)
     ),
     "lightgcn": ModelSpec(
         "LightGCNRecommender",

@@ -72,6 +72,11 @@ CASES = [
         lambda g: kgrec.models.LightGCNRecommender(g.num_users, g.num_items, embedding_dim=8),
         False,
     ),
+    Case(
+        "MatrixFactorisation",
+        lambda g: kgrec.models.MatrixFactorisation(g.num_users, g.num_items, embedding_dim=8),
+        False,
+    ),
     Case("EASE", lambda g: kgrec.models.EASE(g.num_users, g.num_items, l2=1.0), False),
     Case(
         "EASE",
