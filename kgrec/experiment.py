@@ -2989,6 +2989,13 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             "sampled subgraph)",
             field="--num-negatives",
         )
+    if settings["cl_weight"] and "layers" not in spec.options:
+        takes = ", ".join(name for name, other in MODELS.items() if "layers" in other.options)
+        raise InputError(
+            f"--cl-weight perturbs the output of the model's propagation layers, and {model} "
+            f"has none (models that do: {takes})",
+            field="--cl-weight",
+        )
     if settings["cl_weight"] and settings["cl_layer"] > settings["layers"]:
         raise InputError(
             f"cl_layer must lie in [0, {settings['layers']}] (0: SimGCL's two views), "

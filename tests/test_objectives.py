@@ -743,6 +743,11 @@ def test_kgrec_train_of_mf_under_every_objective(tmp_path, tiny_recbole, objecti
         ({"score": "l2"}, "unknown score 'l2'"),
         ({"cl_weight": 0.1, "cl_layer": 3}, r"cl_layer must lie in \[0, 2\]"),
         ({"cl_weight": 0.1, "cl_noise": -1.0}, "cl_noise must be non-negative"),
+        (  # before: a traceback once training began ("has no propagation layers")
+            {"cl_weight": 0.1, "model": "mf"},
+            r"--cl-weight perturbs the output of the model's propagation layers, and mf has "
+            r"none \(models that do: lightgcn, lightgcn-merged, rgcn, cross-domain\)",
+        ),
         ({"text_cl_weight": 0.1}, "--text-cl-weight pulls items .* give a --store"),
         ({"text_cl_weight": -0.1, "store": "local:x"}, "text_cl_weight must be non-negative"),
         (
