@@ -2,7 +2,9 @@
 
 A model is a module of :mod:`kgrec.models` (a ``GraphRecommender``, named in the package's
 lazy export table), an entry in :data:`MODELS` here (its builder takes the message graph and
-the ``train`` options it names, nothing else) and its case in ``tests/models/test_template.py``.
+the ``train`` options it names, nothing else: ``dim`` among them marks a model trained by
+gradient, :attr:`ModelSpec.learns`, and ``layers`` one that propagates) and its case in
+``tests/models/test_template.py``.
 The run layer (:mod:`kgrec.experiment`) builds runs through it; ``kgrec train --model`` and
 ``kgrec tune --model`` take its names.
 """
