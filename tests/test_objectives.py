@@ -3,6 +3,7 @@ uses (a new loss plugs in without touching them)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 
@@ -157,6 +158,49 @@ def test_every_objective_is_registered_and_rejects_bad_settings() -> None:
             Softmax(**options)
     with pytest.raises(ValueError, match="reg_weight must be non-negative, got -1"):
         BPR(reg_weight=-1)
+
+
+def test_every_objectives_option_is_an_option_of_train() -> None:
+    """Each keyword argument of an objective (but the items' domains, which the run gives)
+    has its default in TRAIN_DEFAULTS, and train() hands it to the objective."""
+    from kgrec.experiment import RUN_GIVEN, TRAIN_DEFAULTS, objective_for
+
+    for name, objective in OBJECTIVES.items():
+        for option, parameter in inspect.signature(objective).parameters.items():
+            if option in RUN_GIVEN:
+                continue
+            assert option in TRAIN_DEFAULTS, (
+                f"objective {name}'s {option} has no default in TRAIN_DEFAULTS "
+                "(kgrec/settings.py): kgrec train cannot set it (README, Development)"
+            )
+            assert parameter.default == TRAIN_DEFAULTS[option], f"{name}: {option}'s default"
+    built = objective_for({"objective": "softmax", "temperature": 0.3, "num_negatives": 4})
+    assert (built.temperature, built.num_negatives) == (0.3, 4)
+
+
+class Hinge(Objective):
+    """A loss with an option of its own, as a contributor adds one."""
+
+    def __init__(self, *, margin: float = 1.0) -> None:
+        self.margin = margin
+
+    def loss(self, model, batch, node_emb):
+        user, pos, neg = batch.triples(model, node_emb)
+        return torch.relu(self.margin - ((user * pos).sum(-1) - (user * neg).sum(-1))).mean()
+
+
+def test_a_new_losss_option_reaches_it_without_another_list(monkeypatch) -> None:
+    """Before, train() passed the objective the options of a list of its own
+    (kgrec.experiment.OBJECTIVE_OPTIONS) that a new loss's option was missing from: --margin
+    was recorded in run.json and never reached the loss, silently, and given to bpr it was not
+    refused."""
+    from kgrec.experiment import TRAIN_DEFAULTS, objective_for
+
+    monkeypatch.setitem(OBJECTIVES, "hinge", Hinge)
+    monkeypatch.setitem(TRAIN_DEFAULTS, "margin", 1.0)
+    assert objective_for({"objective": "hinge", "margin": 0.5}).margin == 0.5
+    with pytest.raises(InputError, match=r"objective bpr does not take --margin .*do: hinge"):
+        objective_for({"objective": "bpr", "margin": 0.5})
 
 
 # -- sampled softmax ----------------------------------------------------------------------------
