@@ -3004,7 +3004,9 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             "sampled subgraph)",
             field="--num-negatives",
         )
-    if settings["cl_weight"] and "layers" not in spec.options:
+    # (a model that trains nothing by gradient reads no objective: kgrec train refuses it
+    # as unread, the Python API ignores it)
+    if settings["cl_weight"] and spec.learns and "layers" not in spec.options:
         takes = ", ".join(name for name, other in MODELS.items() if "layers" in other.options)
         raise InputError(
             f"--cl-weight perturbs the output of the model's propagation layers, and {model} "

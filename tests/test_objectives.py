@@ -818,6 +818,17 @@ def test_train_rejects_bad_objective_settings_before_reading_data(tmp_path, opti
     assert not (tmp_path / "run").exists()
 
 
+def test_cl_weight_given_to_a_model_that_trains_nothing_is_ignored_by_the_api(tmp_path):
+    """mf, which trains without propagating, refuses it (above); popularity, which trains
+    nothing, reads no objective: kgrec train refuses it as unread, the API ignores it."""
+    from kgrec.experiment import check_settings
+
+    settings = {"protocol": "ml100k-kg", "data": str(tmp_path), "cl_weight": 0.1}
+    check_settings({"model": "popularity", **settings})
+    with pytest.raises(InputError, match="and mf has none"):
+        check_settings({"model": "mf", **settings})
+
+
 def test_kgrec_train_with_the_text_neighbour_term(tmp_path, text_store):
     common = ["--protocol", "ml1m-action-comedy", "--store", text_store, "--epochs", "2"]
     common += ["--dim", "8", "--batch-size", "64", "--objective", "softmax"]
