@@ -2890,12 +2890,10 @@ def _backend() -> str | None:
     return dist.get_backend() if dist.is_available() and dist.is_initialized() else None
 
 
-# train()'s options that are the objective's (kgrec.objectives)
-OBJECTIVE_OPTIONS = (
-    "reg_weight",
-    "temperature",
-    "num_negatives",
-    "score",
+# what a run gives an objective itself (the items' domains), no option of train()
+RUN_GIVEN = ("item_domain",)
+# train()'s options of the terms that any objective may have (Contrastive's, TextNeighbours')
+TERM_OPTIONS = (
     "cl_weight",
     "cl_noise",
     "cl_temperature",
@@ -2904,6 +2902,23 @@ OBJECTIVE_OPTIONS = (
     "text_cl_neighbours",
     "text_cl_temperature",
 )
+
+
+def objective_options() -> tuple[str, ...]:
+    """train()'s options that are the objective's (:mod:`kgrec.objectives`): the keyword
+    arguments of every objective of :data:`~kgrec.objectives.OBJECTIVES` (read from their
+    signatures: a new loss's options need no list of their own, only their defaults in
+    ``TRAIN_DEFAULTS``), and :data:`TERM_OPTIONS`."""
+    own = (
+        name
+        for objective in OBJECTIVES.values()
+        for name in inspect.signature(objective).parameters
+        if name not in RUN_GIVEN
+    )
+    return (*dict.fromkeys(own), *TERM_OPTIONS)
+
+
+OBJECTIVE_OPTIONS = objective_options()
 # train()'s options that must be positive
 POSITIVE_OPTIONS = (
     "epochs",
@@ -2988,6 +3003,15 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             "--num-negatives works with --batching full only (the extra items lie outside a "
             "sampled subgraph)",
             field="--num-negatives",
+        )
+    # (a model that trains nothing by gradient reads no objective: kgrec train refuses it
+    # as unread, the Python API ignores it)
+    if settings["cl_weight"] and spec.learns and "layers" not in spec.options:
+        takes = ", ".join(name for name, other in MODELS.items() if "layers" in other.options)
+        raise InputError(
+            f"--cl-weight perturbs the output of the model's propagation layers, and {model} "
+            f"has none (models that do: {takes})",
+            field="--cl-weight",
         )
     if settings["cl_weight"] and settings["cl_layer"] > settings["layers"]:
         raise InputError(
@@ -3096,7 +3120,7 @@ def objective_for(
     message graph ``graph`` (their domains, and their text vectors where the text-neighbour
     term needs them), drawing no negatives or text neighbours among ``split``'s unseen items
     (:meth:`Split.unseen_items`); None only checks the settings."""
-    options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in OBJECTIVE_OPTIONS}
+    options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in objective_options()}
     item_text = None
     if graph is not None:
         domains = graph.item_domain if split is None else split.negative_domains(graph.item_domain)

@@ -9,7 +9,11 @@ loops never change.
 
 To add a loss: a subclass of :class:`Objective` implementing :meth:`Objective.loss`, its name
 in :data:`kgrec.settings.OBJECTIVE_NAMES` and its class in :data:`OBJECTIVES`, and a test in
-``tests/test_objectives.py``.
+``tests/test_objectives.py``. Its constructor's keyword arguments are options of
+:func:`kgrec.experiment.train` of the same names, which hands them over
+(:func:`kgrec.experiment.objective_options`): each needs its default in
+:data:`kgrec.settings.TRAIN_DEFAULTS`, its keyword argument of ``train`` and its option of
+``kgrec train`` (README, Development).
 """
 
 from __future__ import annotations

@@ -62,8 +62,30 @@ def test_train_takes_each_default_from_train_defaults() -> None:
     # (kgrec.settings, which imports no torch): a keyword argument with a default of its own
     # would be missing there
     signature = inspect.signature(train).parameters.values()
-    defaults = [(p.name, p.default) for p in signature if p.default is not p.empty]
-    assert defaults == list(TRAIN_DEFAULTS.items())
+    defaults = {p.name: p.default for p in signature if p.default is not p.empty}
+    # each mismatch said in words (before: pytest's diff of two lists of pairs, "At index 25
+    # diff: ('score', 'dot') != ('margin', 1.0)", for an option added to TRAIN_DEFAULTS alone)
+    missing = [name for name in TRAIN_DEFAULTS if name not in defaults]
+    assert not missing, (
+        f"TRAIN_DEFAULTS (kgrec/settings.py) has {missing}, which kgrec.experiment.train does "
+        "not take: add each as a keyword argument whose default is TRAIN_DEFAULTS[name], in "
+        "the same place among the others, and to kgrec train's parser (kgrec/commands/train.py)"
+    )
+    own = [name for name in defaults if name not in TRAIN_DEFAULTS]
+    assert not own, (
+        f"kgrec.experiment.train's keyword arguments {own} have a default of their own: give "
+        "each its default in TRAIN_DEFAULTS (kgrec/settings.py) and take it from there"
+    )
+    differ = [
+        f"{n}: {defaults[n]!r}, not {TRAIN_DEFAULTS[n]!r}"
+        for n in defaults
+        if defaults[n] != TRAIN_DEFAULTS[n]
+    ]
+    assert not differ, f"train()'s defaults differ from TRAIN_DEFAULTS': {differ}"
+    assert list(defaults) == list(TRAIN_DEFAULTS), (
+        "TRAIN_DEFAULTS (kgrec/settings.py) must list train()'s keyword arguments in its order: "
+        f"{list(defaults)}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -304,12 +326,18 @@ def test_library_and_cli_defaults_are_the_same():
     for name, default in TRAIN_DEFAULTS.items():
         if name == "progress":
             continue
-        assert train_parser.get_default(name) == default, name
+        flag = f"--{name.replace('_', '-')}"
+        assert any(name == action.dest for action in train_parser._actions), (
+            f"kgrec train's parser (kgrec/commands/train.py) has no option for {name} ({flag}?)"
+        )
+        assert train_parser.get_default(name) == default, f"{flag}: default differs from train()'s"
     # the models' own defaults agree with train()'s
     cross = inspect.signature(kgrec.models.CrossDomainRecommender).parameters
     assert cross["adversarial_weight"].default == TRAIN_DEFAULTS["adversarial_weight"]
     assert cross["embedding_dim"].default == TRAIN_DEFAULTS["dim"]
     assert cross["num_layers"].default == TRAIN_DEFAULTS["layers"]
+    mf = inspect.signature(kgrec.models.MatrixFactorisation).parameters
+    assert mf["embedding_dim"].default == TRAIN_DEFAULTS["dim"]
     ease = inspect.signature(kgrec.models.EASE).parameters
     assert ease["l2"].default == TRAIN_DEFAULTS["ease_lambda"]
     assert ease["text_weight"].default == TRAIN_DEFAULTS["ease_text_weight"]

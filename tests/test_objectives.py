@@ -3,6 +3,7 @@ uses (a new loss plugs in without touching them)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 
@@ -157,6 +158,49 @@ def test_every_objective_is_registered_and_rejects_bad_settings() -> None:
             Softmax(**options)
     with pytest.raises(ValueError, match="reg_weight must be non-negative, got -1"):
         BPR(reg_weight=-1)
+
+
+def test_every_objectives_option_is_an_option_of_train() -> None:
+    """Each keyword argument of an objective (but the items' domains, which the run gives)
+    has its default in TRAIN_DEFAULTS, and train() hands it to the objective."""
+    from kgrec.experiment import RUN_GIVEN, TRAIN_DEFAULTS, objective_for
+
+    for name, objective in OBJECTIVES.items():
+        for option, parameter in inspect.signature(objective).parameters.items():
+            if option in RUN_GIVEN:
+                continue
+            assert option in TRAIN_DEFAULTS, (
+                f"objective {name}'s {option} has no default in TRAIN_DEFAULTS "
+                "(kgrec/settings.py): kgrec train cannot set it (README, Development)"
+            )
+            assert parameter.default == TRAIN_DEFAULTS[option], f"{name}: {option}'s default"
+    built = objective_for({"objective": "softmax", "temperature": 0.3, "num_negatives": 4})
+    assert (built.temperature, built.num_negatives) == (0.3, 4)
+
+
+class Hinge(Objective):
+    """A loss with an option of its own, as a contributor adds one."""
+
+    def __init__(self, *, margin: float = 1.0) -> None:
+        self.margin = margin
+
+    def loss(self, model, batch, node_emb):
+        user, pos, neg = batch.triples(model, node_emb)
+        return torch.relu(self.margin - ((user * pos).sum(-1) - (user * neg).sum(-1))).mean()
+
+
+def test_a_new_losss_option_reaches_it_without_another_list(monkeypatch) -> None:
+    """Before, train() passed the objective the options of a list of its own
+    (kgrec.experiment.OBJECTIVE_OPTIONS) that a new loss's option was missing from: --margin
+    was recorded in run.json and never reached the loss, silently, and given to bpr it was not
+    refused."""
+    from kgrec.experiment import TRAIN_DEFAULTS, objective_for
+
+    monkeypatch.setitem(OBJECTIVES, "hinge", Hinge)
+    monkeypatch.setitem(TRAIN_DEFAULTS, "margin", 1.0)
+    assert objective_for({"objective": "hinge", "margin": 0.5}).margin == 0.5
+    with pytest.raises(InputError, match=r"objective bpr does not take --margin .*do: hinge"):
+        objective_for({"objective": "bpr", "margin": 0.5})
 
 
 # -- sampled softmax ----------------------------------------------------------------------------
@@ -721,6 +765,21 @@ def test_kgrec_train_with_the_softmax_objective_and_the_contrastive_term(tmp_pat
         assert 0 <= metrics["valid"]["all"]["ndcg@20"] <= 1
 
 
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_kgrec_train_of_mf_under_every_objective(tmp_path, tiny_recbole, objective):
+    """Matrix factorisation propagates nothing: every loss trains it all the same."""
+    out = tmp_path / "run"
+    common = ["--protocol", "ml1m-action-comedy", "--data", str(tiny_recbole), "--epochs", "3"]
+    common += ["--dim", "8", "--batch-size", "64", "--lr", "0.01", "--objective", objective]
+    assert main(["train", "--model", "mf", "--out", str(out), *common]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["model"] == "mf" and run["settings"]["objective"] == objective
+    losses = [epoch["loss"] for epoch in run["training"]["history"]]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 < metrics["test"]["all"]["ndcg@20"] <= 1
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -728,6 +787,11 @@ def test_kgrec_train_with_the_softmax_objective_and_the_contrastive_term(tmp_pat
         ({"score": "l2"}, "unknown score 'l2'"),
         ({"cl_weight": 0.1, "cl_layer": 3}, r"cl_layer must lie in \[0, 2\]"),
         ({"cl_weight": 0.1, "cl_noise": -1.0}, "cl_noise must be non-negative"),
+        (  # before: a traceback once training began ("has no propagation layers")
+            {"cl_weight": 0.1, "model": "mf"},
+            r"--cl-weight perturbs the output of the model's propagation layers, and mf has "
+            r"none \(models that do: lightgcn, lightgcn-merged, rgcn, cross-domain\)",
+        ),
         ({"text_cl_weight": 0.1}, "--text-cl-weight pulls items .* give a --store"),
         ({"text_cl_weight": -0.1, "store": "local:x"}, "text_cl_weight must be non-negative"),
         (
@@ -752,6 +816,17 @@ def test_train_rejects_bad_objective_settings_before_reading_data(tmp_path, opti
             **options,
         )
     assert not (tmp_path / "run").exists()
+
+
+def test_cl_weight_given_to_a_model_that_trains_nothing_is_ignored_by_the_api(tmp_path):
+    """mf, which trains without propagating, refuses it (above); popularity, which trains
+    nothing, reads no objective: kgrec train refuses it as unread, the API ignores it."""
+    from kgrec.experiment import check_settings
+
+    settings = {"protocol": "ml100k-kg", "data": str(tmp_path), "cl_weight": 0.1}
+    check_settings({"model": "popularity", **settings})
+    with pytest.raises(InputError, match="and mf has none"):
+        check_settings({"model": "mf", **settings})
 
 
 def test_kgrec_train_with_the_text_neighbour_term(tmp_path, text_store):

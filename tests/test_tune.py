@@ -1190,6 +1190,21 @@ def test_the_printed_command_leaves_out_what_the_best_trial_does_not_read(tmp_pa
     assert main(argv[1:]) == 0  # the command trains (not refused)
 
 
+def test_a_search_of_cl_weight_for_mf_is_refused_before_any_trial(tmp_path, tiny_recbole):
+    """Matrix factorisation has no propagation layers for the contrastive term to perturb."""
+    with pytest.raises(InputError, match="and mf has none") as raised:
+        tune(
+            "mf",
+            protocol=PROTOCOL,
+            data=tiny_recbole,
+            out=tmp_path / "tune",
+            space={"cl_weight": Choice([0.0, 0.1])},
+            **SMALL,
+        )
+    assert raised.value.field == "--search"
+    assert not (tmp_path / "tune").exists()
+
+
 @pytest.mark.parametrize(
     ("model", "space", "fixed", "says"),
     [

@@ -117,8 +117,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         (
             "cl_weight",
             float,
-            "weight of the SimGCL/XSimGCL contrastive term, with any objective (0: off; "
-            "papers: 0.1-0.2)",
+            "weight of the SimGCL/XSimGCL contrastive term, with any objective and a model "
+            "that propagates (not mf) (0: off; papers: 0.1-0.2)",
         ),
         ("cl_noise", float, "contrastive term: size of the noise on every layer's output"),
         ("cl_temperature", float, "contrastive term: InfoNCE temperature"),

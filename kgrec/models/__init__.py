@@ -13,6 +13,7 @@ _EXPORTS = {
     "GraphRecommender": "base",
     "top_k": "base",
     "Popularity": "popularity",
+    "MatrixFactorisation": "mf",
     "LightGCNRecommender": "lightgcn",
     "RGCNRecommender": "rgcn",
     "CrossDomainRecommender": "cross_domain",

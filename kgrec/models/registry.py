@@ -2,7 +2,9 @@
 
 A model is a module of :mod:`kgrec.models` (a ``GraphRecommender``, named in the package's
 lazy export table), an entry in :data:`MODELS` here (its builder takes the message graph and
-the ``train`` options it names, nothing else) and its case in ``tests/models/test_template.py``.
+the ``train`` options it names, nothing else: ``dim`` among them marks a model trained by
+gradient, :attr:`ModelSpec.learns`, and ``layers`` one that propagates) and its case in
+``tests/models/test_template.py``.
 The run layer (:mod:`kgrec.experiment`) builds runs through it; ``kgrec train --model`` and
 ``kgrec tune --model`` take its names.
 """
@@ -68,6 +70,12 @@ def _text(graph: Data, text_input: str, text_hidden: int, num_nodes: int) -> dic
         "text_input": text_input,
         "text_hidden": text_hidden,
     }
+
+
+def _mf(graph: Data, *, dim: int) -> GraphRecommender:
+    from kgrec.models import MatrixFactorisation
+
+    return MatrixFactorisation(graph.num_users, graph.num_items, embedding_dim=dim)
 
 
 def _lightgcn(
@@ -179,6 +187,9 @@ MODELS: dict[str, ModelSpec] = {
     "ease": ModelSpec("EASE", _ease, all_domains=False, knowledge=False, options=EASE_OPTIONS),
     "ease-merged": ModelSpec(
         "EASE", _ease, all_domains=True, knowledge=False, options=EASE_OPTIONS
+    ),
+    "mf": ModelSpec(
+        "MatrixFactorisation", _mf, all_domains=False, knowledge=False, options=("dim",)
     ),
     "lightgcn": ModelSpec(
         "LightGCNRecommender",

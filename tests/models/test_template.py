@@ -16,6 +16,7 @@ from torch_geometric.data import Data
 
 import kgrec.models
 from kgrec.models import GraphRecommender
+from kgrec.models.registry import MODELS, ModelSpec
 from kgrec.objectives import bpr_loss
 
 
@@ -70,6 +71,11 @@ CASES = [
     Case(
         "LightGCNRecommender",
         lambda g: kgrec.models.LightGCNRecommender(g.num_users, g.num_items, embedding_dim=8),
+        False,
+    ),
+    Case(
+        "MatrixFactorisation",
+        lambda g: kgrec.models.MatrixFactorisation(g.num_users, g.num_items, embedding_dim=8),
         False,
     ),
     Case("EASE", lambda g: kgrec.models.EASE(g.num_users, g.num_items, l2=1.0), False),
@@ -290,7 +296,37 @@ def _exported_models() -> set[str]:
 
 def test_every_exported_model_has_a_case():
     missing = _exported_models() - {case.model for case in CASES}
-    assert not missing, f"models without a case in tests/models/test_template.py: {missing}"
+    assert not missing, (
+        f"models without a case in tests/models/test_template.py: {sorted(missing)}; add a "
+        "Case(class name, builder on the toy graph) to its CASES"
+    )
+
+
+def _unregistered_models() -> set[str]:
+    """Models :mod:`kgrec.models` exports that no entry of ``MODELS`` builds."""
+    return _exported_models() - {spec.model for spec in MODELS.values()}
+
+
+def _unexported_models() -> set[str]:
+    """``MODELS`` entries whose class :mod:`kgrec.models` does not export (``name (class)``)."""
+    exported = _exported_models()
+    return {f"{name} ({spec.model})" for name, spec in MODELS.items() if spec.model not in exported}
+
+
+def test_every_exported_model_is_registered_and_every_registered_one_exported():
+    # before: a model exported with its case but no entry in MODELS passed every test while
+    # `kgrec train --model` could not name it; one registered but not exported failed as it
+    # trained ("module 'kgrec.models' has no attribute ...")
+    unregistered = _unregistered_models()
+    assert not unregistered, (
+        f"models kgrec.models exports that no entry of MODELS in kgrec/models/registry.py "
+        f"builds (kgrec train --model cannot name them): {sorted(unregistered)}"
+    )
+    unexported = _unexported_models()
+    assert not unexported, (
+        f"models of MODELS in kgrec/models/registry.py whose class kgrec.models does not "
+        f"export: {sorted(unexported)}; name it in _EXPORTS of kgrec/models/__init__.py"
+    )
 
 
 def test_meta_test_sees_a_model_without_a_case(monkeypatch):
@@ -300,6 +336,13 @@ def test_meta_test_sees_a_model_without_a_case(monkeypatch):
     monkeypatch.setattr(kgrec.models, "__all__", [*kgrec.models.__all__, "Uncovered"])
     monkeypatch.setattr(kgrec.models, "Uncovered", Uncovered, raising=False)
     assert "Uncovered" in _exported_models() - {case.model for case in CASES}
+    assert _unregistered_models() == {"Uncovered"}
+
+
+def test_meta_test_sees_a_registered_model_not_exported(monkeypatch):
+    spec = ModelSpec("Unexported", lambda graph: None, all_domains=False, knowledge=False)
+    monkeypatch.setitem(MODELS, "unexported", spec)
+    assert _unexported_models() == {"unexported (Unexported)"}
 
 
 def test_a_model_moved_to_float64_runs_in_float64(case, model, toy_graph):
