@@ -1137,7 +1137,7 @@ def test_a_run_with_vectors_of_another_size_publishes_in_place_of_the_last(tmp_p
         before = opened.recommendations()
     # run a's vectors no longer fit beside run b's: refused as beside another run's (naming
     # it, since session 46), before their dimension is compared
-    with pytest.raises(kgrec.errors.InputError, match="of run 'b', not of run 'a' .*whole first"):
+    with pytest.raises(kgrec.errors.InputError, match=r"of run 'b', not of run 'a' .*whole first"):
         first.publish(k=3, users=["nA"])
     with open_store(tiny_store) as opened:
         pd.testing.assert_frame_equal(opened.recommendations(), before)  # nothing written
