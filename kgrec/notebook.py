@@ -16,14 +16,20 @@ from typing import Any
 
 import pandas as pd
 from neo4j import Driver, Result, RoutingControl
-from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
 from kgrec.settings import local_neo4j
 from kgrec.store import default_database, neo4j_driver
-from kgrec.store.neo4j import DATABASE_NOT_FOUND, driver_reason, no_database, not_bolt
+from kgrec.store.neo4j import (
+    DATABASE_NOT_FOUND,
+    auth_refused,
+    driver_reason,
+    no_database,
+    not_bolt,
+)
 from kgrec.store.queries import NEIGHBOURHOOD, PUBLISHED_RUNS
 
 
@@ -53,10 +59,11 @@ def _check(driver: Driver, where: str = "") -> None:
     """A server that cannot be reached, or refuses the credentials, as a StoreError saying so."""
     try:
         driver.verify_connectivity()
-    except AuthError as exc:
-        raise StoreError(
-            f"{where}authentication failed ({exc.message}); check NEO4J_USERNAME and NEO4J_PASSWORD"
-        ) from exc
+    except Neo4jError as exc:  # AuthError among them
+        refused = auth_refused(where, exc)
+        if refused is None:
+            raise
+        raise refused from exc
     except DriverError as exc:  # ServiceUnavailable, or a server that answers no Bolt
         raise _unreachable(exc, where) from exc
 

@@ -92,6 +92,30 @@ VECTOR_RECORD_VERSION = 2
 MODEL_RECORD_VERSION = 1
 # the server's code for a query on a database it does not have (NEO4J_DATABASE misspelt)
 DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
+# the server's refusal of a user after too many wrong credentials in a row (not an AuthError)
+AUTH_RATE_LIMIT = "Neo.ClientError.Security.AuthenticationRateLimit"
+
+
+def auth_refused(where: str, exc: Exception) -> StoreError | None:
+    """The StoreError of a server that refused the credentials (``where``: the URI and ": "),
+    None for another error. After wrong credentials three times in a row (Neo4j's
+    ``dbms.security.auth_max_failed_attempts``) the server refuses the user for a while
+    (``dbms.security.auth_lock_time``, 5 s by default), the right password too: said so, as a
+    user who has just fixed NEO4J_PASSWORD would otherwise look for another cause."""
+    if isinstance(exc, AuthError):
+        return StoreError(
+            f"{where}authentication failed ({exc.message}); check NEO4J_USERNAME and NEO4J_PASSWORD"
+        )
+    if isinstance(exc, Neo4jError) and exc.code == AUTH_RATE_LIMIT:
+        return StoreError(
+            f"{where}authentication failed too many times in a row ({exc.message}): Neo4j "
+            "refuses the user for a while (dbms.security.auth_lock_time, 5 s by default), "
+            "even with the right password; check NEO4J_USERNAME and NEO4J_PASSWORD, then run "
+            "again after that"
+        )
+    return None
+
+
 # The oldest Neo4j kgrec runs on: the version it is tested with. Its statements use CALL (x)
 # { } subqueries (Neo4j 5.23), which an older server refuses as a syntax error, one of them
 # only once a load has written part of the graph (its nodes, before their relationships).
@@ -212,11 +236,6 @@ class Neo4jStore(GraphStore):
         """Driver errors as StoreErrors that say what failed and what to do."""
         try:
             yield
-        except AuthError as exc:
-            raise StoreError(
-                f"{self.uri}: authentication failed ({exc.message}); "
-                "check NEO4J_USERNAME and NEO4J_PASSWORD"
-            ) from exc
         except (ServiceUnavailable, SessionExpired) as exc:
             raise StoreError(
                 f"{self.uri}: Neo4j is unreachable or went away while {action} "
@@ -227,6 +246,9 @@ class Neo4jStore(GraphStore):
                 f"{self.uri}: Neo4j stayed unavailable or busy while {action} ({exc.message})"
             ) from exc
         except Neo4jError as exc:
+            refused = auth_refused(f"{self.uri}: ", exc)
+            if refused is not None:
+                raise refused from exc
             if exc.code == DATABASE_NOT_FOUND:  # before, "refused ...: Graph not found: x"
                 raise no_database(f"{self.uri}: ", self.database, exc) from exc
             raise StoreError(f"{self.uri}: Neo4j refused {action}: {exc.message}") from exc

@@ -419,3 +419,35 @@ def test_a_store_object_given_for_a_uri_is_a_store_error_naming_its_uri(tmp_path
         assert message in str(raised.value)
     with pytest.raises(StoreError, match="got PosixPath"):
         open_store(tmp_path)
+
+
+def _rate_limited():
+    """The error Neo4j answers a login with after three wrong ones in a row (a ClientError,
+    not an AuthError), for the seconds of dbms.security.auth_lock_time."""
+    from neo4j.exceptions import Neo4jError
+
+    return Neo4jError._hydrate_neo4j(
+        code="Neo.ClientError.Security.AuthenticationRateLimit",
+        message="The client has provided incorrect authentication details too many times in a row.",
+    )
+
+
+def test_a_user_locked_out_after_wrong_passwords_is_told_to_wait(monkeypatch):
+    """Before, after three wrong passwords the next login, the right password too, said "Neo4j
+    refused connecting: The client has provided incorrect authentication details too many
+    times in a row." from a store, and came out of kgrec.notebook.connect() as the driver's
+    ClientError: nothing said the lock lasts seconds, so a user who had fixed NEO4J_PASSWORD
+    looked for another cause (checked against a real 5.26 server)."""
+    from kgrec import notebook
+
+    driver = _driver_of("Neo4j/5.26.0")
+    driver.execute_query.side_effect = _rate_limited()
+    driver.verify_connectivity.side_effect = _rate_limited()
+    with pytest.raises(StoreError) as raised:
+        Neo4jStore(driver, uri="bolt://db:7687").check()
+    message = str(raised.value)
+    assert message.startswith("bolt://db:7687: authentication failed too many times in a row")
+    assert "dbms.security.auth_lock_time" in message and "even with the right password" in message
+    monkeypatch.setattr(notebook, "neo4j_driver", lambda uri: driver)
+    with pytest.raises(StoreError, match="bolt://db:7687: authentication failed too many times"):
+        notebook.connect("bolt://db:7687")
