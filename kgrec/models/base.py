@@ -249,11 +249,16 @@ class GraphRecommender(nn.Module):
             raise NaNScores(users[exc.users].tolist()) from None
 
 
-def check_count(name: str, value: object, minimum: int) -> None:
-    """A TypeError unless ``value`` is an integer (not a bool: ``2.5``, ``True``), a ValueError
-    if it is below ``minimum``: a size or a count of a model."""
+def check_integer(name: str, value: object) -> None:
+    """A TypeError unless ``value`` is an integer (not a bool: ``2.5``, ``True``, ``"2"``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an integer, got {value!r}")
+
+
+def check_count(name: str, value: object, minimum: int) -> None:
+    """A TypeError unless ``value`` is an integer (:func:`check_integer`), a ValueError if it
+    is below ``minimum``: a size or a count of a model."""
+    check_integer(name, value)
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
