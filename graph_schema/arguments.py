@@ -35,9 +35,17 @@ def id_argument(value: object, field: str) -> str:
 def path_argument(value: Any, field: str | None) -> Any:
     """``value``, a file or folder given to the Python API or the command line; an empty or
     blank one (``""`` from an unset variable, ``"  "``) an InputError naming ``field``, rather
-    than read as ``.`` (the working folder) or a folder named by blanks. None, and anything
-    else, is the caller's to read."""
-    if isinstance(value, str | os.PathLike) and not os.fspath(value).strip():
+    than read as ``.`` (the working folder) or a folder named by blanks, and so is one that is
+    neither text nor a path (``5``, ``b"run"``: pathlib's bare TypeError). None is the
+    caller's to read."""
+    if value is None:
+        return value
+    if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
+        raise InputError(
+            f"a path is text or a pathlib.Path, got {type(value).__name__} {value!r}",
+            field=field,
+        )
+    if not os.fspath(value).strip():
         raise InputError(f"a path may not be empty or blank, got {value!r}", field=field)
     return value
 

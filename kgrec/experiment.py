@@ -2967,6 +2967,10 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         if counts and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
             # a count (dim, layers, epochs, ...): 2.5 or True was a model's bare TypeError
             raise InputError(f"{name} must be an integer, got {value!r}", field=option_flag(name))
+        real = isinstance(default, float)
+        if real and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            # a number (lr, target_weight, ...): "0.01" was a bare TypeError of a comparison
+            raise InputError(f"{name} must be a number, got {value!r}", field=option_flag(name))
     model = settings["model"]
     spec = model_spec(model)
     for name, choices in CHOICES.items():

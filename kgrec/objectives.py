@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kgrec.models.base import GraphRecommender, check_count
+from kgrec.models.base import GraphRecommender, check_integer, check_number, check_tensor
 from kgrec.settings import OBJECTIVE_NAMES, SCORES
 
 
@@ -104,6 +104,18 @@ class Objective:
         raise NotImplementedError
 
 
+def check_objective(name: str, value: object) -> None:
+    """A TypeError unless ``value`` is an :class:`Objective` instance: a class (``BPR``, not
+    ``BPR()``) or a name (``"bpr"``: :data:`OBJECTIVES` maps names to classes) would fail
+    only at the first batch, as a bare TypeError from inside training."""
+    if not isinstance(value, Objective):
+        hint = "" if not isinstance(value, type) else f" (an instance: {value.__name__}())"
+        raise TypeError(
+            f"{name} must be an objective of kgrec.objectives (BPR(), Softmax(), ...), got "
+            f"{value!r}{hint}"
+        )
+
+
 def bpr_loss(
     user_emb: Tensor,
     pos_emb: Tensor,
@@ -152,6 +164,7 @@ class BPR(Objective):
     (:func:`bpr_loss`), with an optional L2 weight on the batch's representations."""
 
     def __init__(self, *, reg_weight: float = 0.0) -> None:
+        check_number("reg_weight", reg_weight)  # "0.1": a TypeError naming it
         if not 0 <= reg_weight < math.inf:
             raise ValueError(f"reg_weight must be non-negative, got {reg_weight}")
         self.reg_weight = reg_weight
@@ -247,11 +260,15 @@ class Softmax(Objective):
         reg_weight: float = 0.0,
         item_domain: Tensor | None = None,
     ) -> None:
+        check_number("temperature", temperature)  # "0.1": a TypeError naming it
+        check_integer("num_negatives", num_negatives)  # 2.5, True: a count
+        check_number("reg_weight", reg_weight)
+        if item_domain is not None:
+            check_tensor("item_domain", item_domain)
         if not 0 < temperature < math.inf:  # NaN and inf too
             raise ValueError(f"temperature must be positive, got {temperature}")
         if not 0 <= num_negatives < math.inf:
             raise ValueError(f"num_negatives must be non-negative, got {num_negatives}")
-        check_count("num_negatives", num_negatives, 0)  # 2.5, True: a count
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         if not 0 <= reg_weight < math.inf:
@@ -389,6 +406,14 @@ class Contrastive(Objective):
         temperature: float = 0.2,
         layer: int = 1,
     ) -> None:
+        check_objective("main", main)
+        for name, value in (
+            ("cl_weight", weight),
+            ("cl_noise", noise),
+            ("cl_temperature", temperature),
+        ):
+            check_number(name, value)  # "0.1": a TypeError naming it
+        check_integer("cl_layer", layer)  # 1.5, True: an index of the model's layers
         if not 0 <= weight < math.inf:
             raise ValueError(f"cl_weight must be non-negative, got {weight}")
         if not 0 <= noise < math.inf:
@@ -397,7 +422,6 @@ class Contrastive(Objective):
             raise ValueError(f"cl_temperature must be positive, got {temperature}")
         if not 0 <= layer < math.inf:
             raise ValueError(f"cl_layer must be non-negative, got {layer}")
-        check_count("cl_layer", layer, 0)  # 1.5, True: an index of the model's layers
         self.main = main
         self.weight = weight
         self.noise = noise
@@ -452,9 +476,9 @@ def text_neighbours(vectors: Tensor, mask: Tensor, k: int, *, rows: int | None =
     items, where an approximate index would be needed); the similarities are computed
     ``rows`` items at a time (default: blocks of about 2**26 scores), so memory does not.
     """
+    check_integer("the number of text neighbours", k)  # 2.5, "5": a TypeError naming it
     if not 0 < k < math.inf:  # NaN and inf too
         raise ValueError(f"the number of text neighbours must be positive, got {k}")
-    check_count("the number of text neighbours", k, 1)
     num_items = vectors.size(0)
     rows = rows or max(1, (1 << 26) // max(num_items, 1))
     unit = F.normalize(vectors.to(torch.float), dim=-1)
@@ -525,6 +549,10 @@ class TextNeighbours(Objective):
     def __init__(
         self, main: Objective, neighbours: Tensor, *, weight: float = 0.1, temperature: float = 0.2
     ) -> None:
+        check_objective("main", main)
+        check_tensor("neighbours", neighbours)
+        check_number("text_cl_weight", weight)  # "0.1": a TypeError naming it
+        check_number("text_cl_temperature", temperature)
         if not 0 <= weight < math.inf:
             raise ValueError(f"text_cl_weight must be non-negative, got {weight}")
         if not 0 < temperature < math.inf:  # NaN and inf too

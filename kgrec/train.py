@@ -46,8 +46,8 @@ from kgrec.data.split import Split
 from kgrec.errors import InputError
 from kgrec.evaluate import evaluate
 from kgrec.files import load_error, write_atomic
-from kgrec.models.base import GraphRecommender
-from kgrec.objectives import BPR, Batch, Objective
+from kgrec.models.base import GraphRecommender, check_number, check_tensor
+from kgrec.objectives import BPR, Batch, Objective, check_objective
 from kgrec.ranking import NaNScores
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
@@ -201,7 +201,7 @@ def fit(
     objective: Objective | None = None,
     epoch_strategy: EpochStrategy | None = None,
     cold_start: HideTargetEdges | None = None,
-    checkpoint: Path | None = None,
+    checkpoint: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
     label: str = "train",
@@ -218,13 +218,13 @@ def fit(
     (:meth:`~kgrec.data.split.Split.negative_domains`: not a new-item protocol's held-out items).
     Early stopping on the validation NDCG@20 of ``split`` (over the whole graph); the model
     ends in its best state.
-    With ``checkpoint``, the training state (model, optimizer, epoch, best metric and state,
-    sampler RNG) is saved after every epoch; ``resume`` continues from it, giving the same
-    result as an uninterrupted run (``epochs`` counts the checkpoint's epochs too: fewer than
-    it has run is an InputError). A model without trainable parameters is only validated.
-    An epoch whose numbers overflowed (a loss, or the optimiser's gradient statistics, not
-    finite: nothing would train any more; or a validation score NaN) raises
-    :class:`NotFinite` before its checkpoint.
+    With ``checkpoint`` (a file's path, a ``str`` or a ``Path``), the training state (model,
+    optimizer, epoch, best metric and state, sampler RNG) is saved after every epoch; ``resume``
+    continues from it, giving the same result as an uninterrupted run (``epochs`` counts the
+    checkpoint's epochs too: fewer than it has run is an InputError). A model without trainable
+    parameters is only validated. An epoch whose numbers overflowed (a loss, or the optimiser's
+    gradient statistics, not finite: nothing would train any more; or a validation score NaN)
+    raises :class:`NotFinite` before its checkpoint.
 
     With ``progress`` a bar on stderr, named ``label``, follows the epochs (loss and
     validation NDCG@20); ``label="train"`` leaves it when training ends, another (a tune's
@@ -234,10 +234,29 @@ def fit(
     epoch's validation NDCG@20, e.g. to report it to a hyperparameter search; an exception
     it raises (say, "prune this trial") stops training and propagates, the model left in
     that epoch's state.
+
+    An argument of the wrong type (``epochs="5"``, ``lr="0.01"``, a list of pairs, the class
+    ``BPR`` or the name ``"bpr"`` for ``BPR()``) is a TypeError naming it, a value out of its
+    range a ValueError, before anything trains.
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
+    counts = (("epochs", epochs), ("batch_size", batch_size), ("patience", patience))
+    for name, value in (*counts, ("seed", seed)):  # "5", 2.5: bare TypeErrors of torch's
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+    for name, value in counts:
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
+    check_number("lr", lr)
+    check_number("target_weight", target_weight)
+    check_tensor("train_pairs", train_pairs)
+    if objective is not None:
+        check_objective("objective", objective)
+    if isinstance(epoch_strategy, type):  # FullGraph, not FullGraph(): a bare TypeError later
+        raise TypeError(
+            f"epoch_strategy must be an instance, got the class {epoch_strategy.__name__} "
+            f"({epoch_strategy.__name__}())"
+        )
+    checkpoint = Path(checkpoint) if checkpoint is not None else None  # a str as a Path
     if not 0 <= lr <= MAX_LR:
         raise ValueError(f"lr must lie in [0, {MAX_LR:.4g}], got {lr}")
     if not 0 < target_weight <= MAX_LR:

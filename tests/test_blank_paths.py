@@ -83,3 +83,17 @@ def test_an_empty_or_blank_path_is_refused_naming_its_option(call, value, tmp_pa
         function(value)
     assert raised.value.field == field
     assert sorted(p.name for p in work.iterdir()) == ["data", "data.inter", "work.inter"]
+
+
+@pytest.mark.parametrize("value", [5, 2.5, b"run"])
+@pytest.mark.parametrize("call", list(CALLS))
+def test_a_path_that_is_neither_text_nor_a_path_is_refused_naming_its_option(
+    call, value, tmp_path, monkeypatch
+):
+    # before: pathlib's "expected str, bytes or os.PathLike object, not int", naming nothing
+    monkeypatch.chdir(tmp_path)
+    function, field = CALLS[call]
+    with pytest.raises(InputError, match=r"a path is text or a pathlib\.Path, got") as raised:
+        function(value)
+    assert raised.value.field == field
+    assert not list(tmp_path.iterdir())

@@ -90,6 +90,29 @@ def test_train_takes_each_default_from_train_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("option", "value"),
+    [("lr", "0.01"), ("target_weight", "2"), ("cold_start_share", "0.1"), ("lr", True)],
+)
+def test_a_number_that_is_no_number_is_refused_naming_its_option(
+    tmp_path, tiny_recbole, option, value
+):
+    """``train(lr="0.01")`` (a value read from a config file or os.environ) was a bare
+    TypeError ("'>' not supported between instances of 'str' and 'int'"), naming no option."""
+    with pytest.raises(
+        kgrec.errors.InputError,
+        match=rf"field '--{option.replace('_', '-')}': {option} must be a number, got {value!r}",
+    ):
+        train(
+            "lightgcn",
+            protocol="ml100k-kg",
+            data=tiny_recbole,
+            out=tmp_path / "run",
+            **{**SMALL, option: value},
+        )
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
     [("dim", 2.5), ("layers", 1.5), ("epochs", True), ("cl_layer", 1.5), ("num_negatives", 2.5)],
 )
 def test_a_count_that_is_no_integer_is_refused_naming_its_option(

@@ -160,6 +160,39 @@ def test_every_objective_is_registered_and_rejects_bad_settings() -> None:
         BPR(reg_weight=-1)
 
 
+@pytest.mark.parametrize(
+    ("build", "says"),
+    [
+        (lambda: BPR(reg_weight="0.1"), "reg_weight must be a number, got '0.1'"),
+        (lambda: Softmax(temperature="0.2"), "temperature must be a number, got '0.2'"),
+        (lambda: Softmax(num_negatives="5"), "num_negatives must be an integer, got '5'"),
+        (lambda: Softmax(item_domain=[0, 1]), "item_domain must be a torch.Tensor, got list"),
+        (lambda: Contrastive(BPR(), weight="0.1"), "cl_weight must be a number, got '0.1'"),
+        (lambda: Contrastive(BPR(), layer="1"), "cl_layer must be an integer, got '1'"),
+        (lambda: Contrastive("bpr"), "main must be an objective of kgrec.objectives"),
+        (lambda: Contrastive(BPR), r"main must be an objective .* \(an instance: BPR\(\)\)"),
+        (
+            lambda: TextNeighbours(BPR(), [[1, 2]]),
+            "neighbours must be a torch.Tensor, got list",
+        ),
+        (
+            lambda: TextNeighbours(BPR(), torch.zeros(2, 1, dtype=torch.long), weight="0.1"),
+            "text_cl_weight must be a number, got '0.1'",
+        ),
+        (
+            lambda: text_neighbours(torch.ones(3, 2), torch.ones(3, dtype=torch.bool), "2"),
+            "the number of text neighbours must be an integer, got '2'",
+        ),
+    ],
+)
+def test_a_string_or_list_where_a_number_or_tensor_is_asked_is_a_type_error_naming_it(build, says):
+    # before: a bare TypeError from a comparison ("'<=' not supported between instances of
+    # 'int' and 'str'"), an AttributeError ("'list' object has no attribute 'dim'"), or, for a
+    # name or a class in place of an objective, a TypeError at the first batch of training
+    with pytest.raises(TypeError, match=says):
+        build()
+
+
 def test_every_objectives_option_is_an_option_of_train() -> None:
     """Each keyword argument of an objective (but the items' domains, which the run gives)
     has its default in TRAIN_DEFAULTS, and train() hands it to the objective."""

@@ -239,8 +239,14 @@ def test_top_k_and_recommend_refuse_indices_outside_their_range() -> None:
     ):
         with pytest.raises(ValueError, match=message):
             top_k(scores, 2, **options)
-    with pytest.raises(ValueError, match="k must be a positive integer, got True"):
-        top_k(scores, True)
+    with pytest.raises(ValueError, match="k must be a positive integer, got 0"):
+        top_k(scores, 0)
+    # a bool or a string is the wrong type (before: a ValueError, "10" as a bad value)
+    for k in (True, "2"):
+        with pytest.raises(TypeError, match=f"k must be a positive integer, got {k!r}"):
+            top_k(scores, k)
+    with pytest.raises(TypeError, match=r"scores must be a torch\.Tensor, got list"):
+        top_k(scores.tolist(), 2)
 
     class Fixed(GraphRecommender):  # these node embeddings, whatever the graph
         def forward(self, edge_index, edge_type=None, **_):

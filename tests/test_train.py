@@ -15,7 +15,7 @@ from kgrec.evaluate import PHASES, evaluate
 from kgrec.models import LightGCNRecommender, Popularity
 from kgrec.objectives import BPR, Softmax
 from kgrec.ranking import rank
-from kgrec.train import NegativeSampler, NotFinite, fit
+from kgrec.train import FullGraph, NegativeSampler, NotFinite, fit
 
 
 @pytest.fixture
@@ -294,3 +294,49 @@ def test_a_resumed_training_warns_of_divergence_as_the_uninterrupted_one(
     checkpoint = tmp_path / "checkpoint.pt"
     assert warnings(epochs=2, checkpoint=checkpoint) == []
     assert warnings(epochs=8, checkpoint=checkpoint, resume=True) == whole
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"epochs": "2"}, "epochs must be an integer, got '2'"),
+        ({"epochs": 2.5}, "epochs must be an integer, got 2.5"),
+        ({"seed": "1"}, "seed must be an integer, got '1'"),
+        ({"lr": "0.01"}, "lr must be a number, got '0.01'"),
+        ({"target_weight": "2"}, "target_weight must be a number, got '2'"),
+        ({"objective": "bpr"}, "objective must be an objective of kgrec.objectives"),
+        ({"objective": BPR}, r"objective must be .* \(an instance: BPR\(\)\)"),
+        (
+            {"epoch_strategy": FullGraph},
+            r"epoch_strategy must be an instance, .* \(FullGraph\(\)\)",
+        ),
+        ({"train_pairs": "list"}, r"train_pairs must be a torch\.Tensor, got list"),
+    ],
+)
+def test_fit_refuses_an_argument_of_the_wrong_type_naming_it(experiment, options, says) -> None:
+    """Before: a bare TypeError from a comparison ("'<=' not supported between instances of
+    'str' and 'int'"), torch's "manual_seed expected a long", an AttributeError ("'list' object
+    has no attribute 'cpu'"), or, for a name or a class in place of an objective or an epoch
+    strategy, a TypeError from inside the first batch."""
+    _, _, split, pairs, graph = experiment
+    model = LightGCNRecommender(graph.num_users, graph.num_items, embedding_dim=8)
+    if options.get("train_pairs") == "list":
+        options = {"train_pairs": pairs.tolist()}
+    arguments = {"train_pairs": pairs, "epochs": 1, "progress": False, **options}
+    with pytest.raises(TypeError, match=says):
+        fit(model, graph, split, **arguments)
+
+
+def test_fit_takes_its_checkpoint_as_text(experiment, tmp_path: Path, monkeypatch) -> None:
+    """A path as a str, as a notebook writes it (before: AttributeError "'str' object has no
+    attribute 'parent'" as the first checkpoint was written)."""
+    monkeypatch.chdir(tmp_path)
+    train_lightgcn(experiment, seed=1, epochs=1, checkpoint="checkpoint.pt")
+    assert (tmp_path / "checkpoint.pt").is_file()
+
+
+def test_message_graph_refuses_interactions_that_are_no_tensor(experiment) -> None:
+    # before: "can only concatenate list (not "Tensor") to list"
+    data, _, split, _, _ = experiment
+    with pytest.raises(TypeError, match=r"interactions must be a \[2, E\] torch\.Tensor"):
+        message_graph(data, interactions=split.train.tolist())

@@ -177,6 +177,11 @@ def message_graph(
     num_users, num_items = data["user"].num_nodes, data["item"].num_nodes
     num_entities = data["entity"].num_nodes
     offset = {"user": 0, "item": num_users, "entity": num_users + num_items}
+    if interactions is not None and not isinstance(interactions, Tensor):  # else torch's error
+        raise TypeError(
+            "interactions must be a [2, E] torch.Tensor of (user index, item index), got "
+            f"{type(interactions).__name__} (torch.as_tensor converts it)"
+        )
     pairs = data[INTERACTS].edge_index if interactions is None else interactions
     forward = pairs + torch.tensor([[0], [num_users]])
     blocks = [forward, forward.flip(0)]

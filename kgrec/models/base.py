@@ -249,11 +249,16 @@ class GraphRecommender(nn.Module):
             raise NaNScores(users[exc.users].tolist()) from None
 
 
-def check_count(name: str, value: object, minimum: int) -> None:
-    """A TypeError unless ``value`` is an integer (not a bool: ``2.5``, ``True``), a ValueError
-    if it is below ``minimum``: a size or a count of a model."""
+def check_integer(name: str, value: object) -> None:
+    """A TypeError unless ``value`` is an integer (not a bool: ``2.5``, ``True``, ``"2"``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an integer, got {value!r}")
+
+
+def check_count(name: str, value: object, minimum: int) -> None:
+    """A TypeError unless ``value`` is an integer (:func:`check_integer`), a ValueError if it
+    is below ``minimum``: a size or a count of a model."""
+    check_integer(name, value)
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
@@ -276,15 +281,19 @@ def check_tensor(name: str, value: object) -> None:
 
 
 def check_k(k: object) -> None:
-    """ValueError unless ``k``, a number of items to rank, is a positive integer (not a bool)."""
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+    """A TypeError unless ``k``, a number of items to rank, is an integer (not a bool, not
+    ``"10"``), a ValueError unless it is positive."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be a positive integer, got {k!r}")
+    if k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
 
 
 def check_indices(name: str, index: Tensor, size: int) -> None:
     """ValueError unless ``index`` is a 1-D integer tensor of indices in ``[0, size)``: a
     negative one would silently wrap onto the last rows, one past them be torch's bare
-    IndexError."""
+    IndexError; a TypeError unless it is a tensor at all (a list: ``torch.as_tensor`` it)."""
+    check_tensor(name, index)
     if index.dim() != 1 or index.dtype.is_floating_point or index.dtype == torch.bool:
         raise ValueError(
             f"{name} must be a 1-D integer tensor of indices, got {index.dtype} of shape "
@@ -319,7 +328,11 @@ def check_edge_index(
 ) -> None:
     """ValueError unless ``edge_index`` is a ``[2, E]`` integer tensor of node ids from 0 (and
     below ``num_nodes``), and ``edge_type`` (if given) has one entry per edge: a model must
-    not read memory past its nodes, or wrap an id onto another node."""
+    not read memory past its nodes, or wrap an id onto another node; a TypeError unless
+    both are tensors (a list: ``torch.as_tensor`` it)."""
+    check_tensor("edge_index", edge_index)
+    if edge_type is not None:
+        check_tensor("edge_type", edge_type)
     if (
         edge_index.dim() != 2
         or edge_index.size(0) != 2
@@ -363,10 +376,12 @@ def top_k(
     :class:`~kgrec.ranking.NaNScores` naming the rows that have one, as in
     :func:`kgrec.ranking.rank`.
     """
+    check_tensor("scores", scores)
     check_k(k)
     if candidates is not None:
         check_indices("candidates", candidates, scores.size(1))
     if exclude is not None:
+        check_tensor("exclude", exclude)
         if exclude.dim() != 2 or exclude.size(0) != 2:
             raise ValueError(
                 f"exclude must be [2, X] (row, column) pairs, got shape {list(exclude.shape)}"

@@ -560,6 +560,7 @@ def attach_text_input(
     ``text_features`` must be ``[num_nodes, d_text]``."""
     if mode not in TextInput.MODES:
         raise ValueError(f"text_input must be one of {TextInput.MODES}, got {mode!r}")
+    check_count("text_hidden", text_hidden, 1)  # the model's name, not TextInput's
     if text_features is not None:
         check_vectors("text_features", text_features, num_nodes, f"({num_nodes}, d_text)")
     model.text_input = None

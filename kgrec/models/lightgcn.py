@@ -84,6 +84,8 @@ class LightGCNRecommender(GraphRecommender):
         super().__init__(num_users, num_items)
         check_count("embedding_dim", embedding_dim, 1)
         check_count("num_layers", num_layers, 0)
+        if isinstance(alpha, str | bytes | bool):  # else torch's "new(): invalid data type"
+            raise TypeError(f"alpha must be a number or a tensor of weights, got {alpha!r}")
         if alpha is not None and not isinstance(alpha, int | float):  # one weight per layer
             alpha = torch.as_tensor(alpha, dtype=torch.float)
             if alpha.dim() != 1 or alpha.numel() != num_layers + 1:

@@ -12,6 +12,7 @@ from kgrec.models.base import (
     check_edge_index,
     check_indices,
     check_number,
+    check_tensor,
 )
 from kgrec.models.layers import (
     RelationalConv,
@@ -42,6 +43,7 @@ def check_graph_sizes(
 def require_edge_type(model: nn.Module, edge_type: Tensor | None) -> Tensor:
     if edge_type is None:
         raise ValueError(f"{model.__class__.__name__} needs edge_type (relation of each edge)")
+    check_tensor("edge_type", edge_type)  # a list: its bare AttributeError on ._version
     return edge_type
 
 
@@ -276,6 +278,7 @@ class RGCNRecommender(GraphRecommender):
         """:func:`~kgrec.models.layers.relation_groups` of the graph, computed once for as long
         as the same tensors, unmodified, are passed again without ``degree`` (the trainer's full
         graph)."""
+        check_tensor("edge_index", edge_index)  # before ._version: a list's AttributeError
         versions = (edge_index._version, edge_type._version)
         cached = self._cached_groups
         if (

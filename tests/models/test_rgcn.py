@@ -79,7 +79,10 @@ def test_edge_type_is_required(toy_graph):
         # before: a TypeError deep in torch, or accepted (since session 26)
         ({"block_size": 2.0}, "block_size must be an integer, got 2.0"),
         ({"num_interaction_relations": 1.5}, "num_interaction_relations must be an integer"),
-        ({"text_features": torch.zeros(5, 3), "text_hidden": 2.5}, "hidden_channels must be an"),
+        (
+            {"text_features": torch.zeros(5, 3), "text_hidden": 2.5},
+            "text_hidden must be an integer",
+        ),
     ],
 )
 def test_bad_arguments_are_rejected_with_the_value(kwargs, message):

@@ -253,6 +253,31 @@ def test_recommend_returns_only_unmasked_candidates(case, model, toy_graph):
     assert torch.isfinite(scores).all()
 
 
+@pytest.mark.parametrize("argument", ["edge_index", "edge_type", "users", "candidates", "exclude"])
+def test_recommend_refuses_a_list_where_a_tensor_is_asked_naming_it(
+    case, model, toy_graph, argument
+):
+    # before: AttributeError "'list' object has no attribute 'dim'" (or '_version') from inside
+    # the model, where the README promises a TypeError naming the argument
+    edge_index, edge_type = _edges(case, toy_graph)
+    given = {
+        "edge_index": edge_index,
+        "edge_type": edge_type,
+        "users": torch.arange(2),
+        "candidates": torch.arange(3),
+        "exclude": torch.tensor([[0], [0]]),
+    }
+    given[argument] = given[argument].tolist()
+    if argument == "edge_type" and not isinstance(model, kgrec.models.RGCNRecommender):
+        return  # read by the relational models alone (a subclass's too)
+    if argument == "edge_index" and isinstance(model, kgrec.models.MatrixFactorisation):
+        return  # reads no graph
+    with pytest.raises(TypeError, match=rf"^{argument} must be a torch.Tensor, got list"):
+        model.recommend(given.pop("edge_index"), given.pop("edge_type"), k=2, **given)
+    with pytest.raises(TypeError, match=r"^k must be a positive integer, got '2'"):
+        model.recommend(edge_index, edge_type, users=torch.arange(2), k="2")
+
+
 def test_a_newcomer_with_a_users_history_is_folded_in(case, model, toy_graph):
     edges = _edges(case, toy_graph)
     model.eval()
@@ -415,6 +440,18 @@ _TEXT = [[1.0, 0.0], [0.0, 1.0]]  # two items' text vectors, as a list
         (
             lambda: kgrec.models.RGCNRecommender(2, 2, 0, 2, dropout="0.1"),
             "dropout must be a number, got '0.1'",
+        ),
+        (
+            # before: torch's "new(): invalid data type 'str'"
+            lambda: kgrec.models.LightGCNRecommender(2, 2, alpha="0.5"),
+            "alpha must be a number or a tensor of weights, got '0.5'",
+        ),
+        (
+            # before: "hidden_channels must be an integer", a name of a layer inside
+            lambda: kgrec.models.LightGCNRecommender(
+                2, 2, text_features=torch.ones(4, 2), text_hidden="8"
+            ),
+            "text_hidden must be an integer, got '8'",
         ),
         (
             lambda: kgrec.models.CrossDomainRecommender(2, 2, 0, 2, 2, item_domain=[0, 1]),
