@@ -682,6 +682,12 @@ def tune(
     except BaseException as exc:
         if made is not None and made != out.absolute() and not out.exists():
             remove_made(out.parent, made)  # the parents made with the folder removed, if empty
+        if _by_interrupt(exc) and (out / STUDY_FILE).exists() and distributed.current().is_main:
+            log.warning(
+                "stopped: %s keeps its study; the same kgrec tune command continues it, the "
+                "settings of a trial the stop cut short first",
+                out,
+            )
         # the other ranks wait for rank 0's next message, unless a trial failed on rank 0
         # alone in the middle of training: then the launcher ends them as rank 0 exits
         if objective_fn is None or objective_fn.others_wait:

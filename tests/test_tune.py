@@ -2216,7 +2216,7 @@ def test_an_option_given_a_value_is_not_searched_by_the_default_space(
 
 
 def test_an_interrupt_between_or_during_trials_is_not_counted_as_a_failure(
-    tmp_path, tiny_recbole, monkeypatch
+    tmp_path, tiny_recbole, monkeypatch, caplog
 ) -> None:
     """Ctrl-C (a fake KeyboardInterrupt) while a trial trains, and while the next one draws
     its settings. Before, the second was recorded as a plain failure: counted in the budget,
@@ -2241,6 +2241,11 @@ def test_an_interrupt_between_or_during_trials_is_not_counted_as_a_failure(
         small_tune(tiny_recbole, out, trials=3)
     stopped = load_study(out).trials[1]
     assert stopped.user_attrs["interrupted"] == "interrupted"
+    # what the stop keeps, and how to go on (before: `kgrec tune: interrupted` alone; found by
+    # the tune46 review)
+    assert f"stopped: {out} keeps its study; the same kgrec tune command continues it" in (
+        caplog.text
+    )
     interrupt["suggest"] = calls["suggest"] + 1  # the next run's first trial: the stopped one's
     with pytest.raises(KeyboardInterrupt):
         small_tune(tiny_recbole, out, trials=3)
