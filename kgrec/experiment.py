@@ -3691,6 +3691,11 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError):  # --run FILE: no run there either
+        if folder.name == RUN_FILE and folder.is_file():  # the run's file, not its folder
+            raise InputError(
+                f"a run is the folder of its {RUN_FILE}: give {folder.parent}",
+                file=str(folder),
+            ) from None
         raise InputError("no run here (run.json not found)", file=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read run.json ({exc.strerror})", file=str(path)) from None

@@ -368,7 +368,7 @@ def check_k(k: int) -> int:
     k = plain(k)
     if isinstance(k, bool) or not isinstance(k, int) or not 0 < k < 2**63:
         raise InputError(
-            f"k must be a positive number of paths, at most 2**63 - 1, got {k!r}", field="k"
+            f"k must be a positive number of paths, at most 2**63 - 1, got {k!r}", field="-k"
         )
     return k
 

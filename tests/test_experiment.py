@@ -2084,6 +2084,16 @@ def test_a_run_that_is_a_file_is_an_input_error(tmp_path, capsys):
     assert "no run here" in capsys.readouterr().err
 
 
+def test_a_run_given_as_its_run_json_names_its_folder(trained, capsys):
+    """Before, `--run runs/x/run.json` (or load_run of it) said "file runs/x/run.json/run.json:
+    no run here", as if the folder held no run (found by the python46 review)."""
+    given = trained.folder / "run.json"
+    assert main(["evaluate", "--run", str(given)]) == 2
+    assert f"file {given}: a run is the folder of its run.json: give {trained.folder}" in (
+        capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize("name", ["experiment.pt", "model.pt", "checkpoint.pt"])
 def test_a_run_file_that_is_not_a_torch_file_is_a_clear_error(trained, tiny_recbole, name, capsys):
     # before: pickle.UnpicklingError traceback (exit 1) for a file that is no zip at all (a

@@ -175,8 +175,8 @@ def test_a_numpy_k_is_its_number_and_a_bool_k_is_refused(explain_graph):
     assert len(table) == 2
     pd.testing.assert_frame_equal(table, explain(explain_graph, "alice", "action:casino", k=2))
     for k in (True, np.bool_(True)):
-        with pytest.raises(InputError, match="k must be a positive number"):
-            explain(explain_graph, "alice", "action:casino", k=k)
+        with pytest.raises(InputError, match="field '-k': k must be a positive number"):
+            explain(explain_graph, "alice", "action:casino", k=k)  # -k, as recommend's
 
 
 def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):

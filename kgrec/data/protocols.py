@@ -45,6 +45,6 @@ PROTOCOLS = {
 def get_protocol(name: str) -> Protocol:
     if name not in PROTOCOLS:
         raise InputError(
-            f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})", field="protocol"
+            f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})", field="--protocol"
         )
     return PROTOCOLS[name]

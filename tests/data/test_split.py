@@ -122,7 +122,8 @@ def test_split_does_not_depend_on_row_order(make_two_domains) -> None:
 
 def test_unknown_protocol_and_missing_target_domain(make_two_domains) -> None:
     data, maps = to_hetero_data(make_two_domains())
-    with pytest.raises(InputError, match="unknown protocol 'nope'"):
+    # the option, as every other error of the run layer names it (before: field 'protocol')
+    with pytest.raises(InputError, match="field '--protocol': unknown protocol 'nope'"):
         make_split(data, maps, "nope", seed=0)
     with pytest.raises(InputError, match=r"target domain 'movies'.*--target-domain"):
         make_split(data, maps, "ml100k-kg", seed=0)
