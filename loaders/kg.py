@@ -63,6 +63,7 @@ def load(
     parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS, aliases=TRIPLE_HEADER))
     if links is not None:
         parts.links = read_columns(links, LINK_COLUMNS, aliases=LINK_HEADER)
+    _check_first_triple(parts.triples, parts.links)
     # messages name a column as a header does (predicate, freebase_id), or as kgrec does
     names = {"triples": parts.triples.attrs["written"]}
     if parts.links is not None:
@@ -71,6 +72,33 @@ def load(
     if parts.links is not None and held is not None:
         _check_linked_items(parts.links, parts.triples, domain or DEFAULT_DOMAIN, held)
     return tables
+
+
+def _check_first_triple(triples: pd.DataFrame, links: pd.DataFrame | None) -> None:
+    """A first line that is no known header (``head_entity relation tail_entity``, ``src rel
+    dst``) and shares nothing with the rest of the file, whose relation no later line uses and
+    whose ends no later line nor any link names, is refused as a likely header of other names:
+    loaded, it would be a triple of its own, its names a relation and two entities. A triple
+    that is alone so goes below a header of the names the README lists."""
+    if triples.attrs.get("header") or len(triples) < 2:
+        return
+    text = {c: triples[c].astype("string").str.strip() for c in TRIPLE_COLUMNS}
+    head, relation, tail = (text[c].iloc[0] for c in TRIPLE_COLUMNS)
+    if pd.isna(head) or pd.isna(relation) or pd.isna(tail):
+        return  # an empty field: an error of build's
+    named = set(pd.concat([text["head"].iloc[1:], text["tail"].iloc[1:]]).dropna())
+    if links is not None:
+        named |= set(links["entity_id"].astype("string").str.strip().dropna())
+    if relation in set(text["relation"].iloc[1:].dropna()) or named & {head, tail}:
+        return
+    raise InputError(
+        f"the first line ({head!r}, {relation!r}, {tail!r}) shares nothing with the others: no "
+        "later line uses its relation or names its ends, nor does a link: a header? Name its "
+        "columns head, relation and tail (the README lists the names read as a header) or "
+        "delete it; a triple of its own goes below such a header",
+        field=TRIPLE_COLUMNS[0],
+        **where(triples, 0),
+    )
 
 
 def _check_linked_items(

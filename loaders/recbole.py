@@ -92,10 +92,27 @@ def atomic_files(path: str | Path) -> tuple[str, dict[str, Path]]:
     found = {s: p for s, p in found.items() if p.is_file()}
     if not found:
         raise InputError(
-            f"no RecBole atomic files ({', '.join('.' + s for s in SUFFIXES)}) here",
+            f"no RecBole atomic files ({', '.join('.' + s for s in SUFFIXES)}) here"
+            + (_other_names(path) if path.is_dir() else ""),
             file=f"{prefix}.*",
         )
     return prefix.name, found
+
+
+def _other_names(folder: Path) -> str:
+    """What to say of a folder whose atomic files are named after another dataset (ml-100k's
+    files copied into ``mykg/``): a folder's files are read by its own name, as RecBole reads
+    them, so it names those datasets and the prefix to give."""
+    names = sorted(
+        {f.stem for f in folder.iterdir() if f.suffix.lstrip(".") in SUFFIXES and f.is_file()}
+    )
+    if not names:
+        return ""
+    listed = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+    return (
+        f"; the folder holds the atomic files of {listed}, and a folder is read by its own "
+        f"name: give the prefix {folder / names[0]} (or one of its files)"
+    )
 
 
 def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, str]]:

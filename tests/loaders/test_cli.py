@@ -423,6 +423,25 @@ def test_a_table_into_an_empty_store_starts_its_domain(store_uri, tmp_path, caps
         assert set(store.stats()["domains"]) == {"books"}
 
 
+def test_a_triple_header_of_other_names_is_refused_nothing_written(
+    loaded, capsys, tmp_path, write_files
+):
+    """Before, a first line ``head_entity relation tail_entity`` (names the loader does not
+    read as a header) was loaded as a triple: a relation ``relation`` beside the file's."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "mine",
+        {"t.tsv": "head_entity\trelation\ttail_entity\ne1\tgenre\tg1\ne2\tgenre\tg1\n"},
+    )
+    code, _out, err = kgrec(capsys, "load", "kg", files / "t.tsv", "--store", uri)
+    assert code == 2 and "Traceback" not in err
+    assert (
+        f"file {files / 't.tsv'}, line 1, field 'head': the first line ('head_entity', "
+        "'relation', 'tail_entity') shares nothing with the others" in err
+    )
+    assert_same(before, snapshot(uri))
+
+
 @pytest.fixture
 def unknown_header_kg(tmp_path, write_files) -> Path:
     """A folder of a triple file ``t.tsv`` and links ``l.tsv`` whose first line, ``iid eid``,

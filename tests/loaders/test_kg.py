@@ -102,6 +102,43 @@ def test_a_header_alone_is_a_file_without_triples(tmp_path, write_files):
 
 
 @pytest.mark.parametrize(
+    "header", ["head_entity\trelation\ttail_entity", "src\trel\tdst", "from\tlink\tto"]
+)
+def test_a_header_of_other_names_is_refused_not_a_triple(tmp_path, write_files, header):
+    # before: loaded as a triple of its own, a relation 'relation' between two entities
+    # 'head_entity' and 'tail_entity' that graph stats counted beside the user's relations
+    text = f"{header}\nfilm:1\thas_genre\tgenre:comedy\nfilm:2\thas_genre\tgenre:comedy\n"
+    write_files(tmp_path, {"t.tsv": text, "l.tsv": "1\tfilm:1\n2\tfilm:2\n"})
+    first = tuple(header.split("\t"))
+    with pytest.raises(InputError, match=rf"first line \({first!r}.*: a header\?") as caught:
+        kg.load(tmp_path / "t.tsv", links=tmp_path / "l.tsv", domain="movies")
+    assert (caught.value.file, caught.value.line, caught.value.field) == (
+        str(tmp_path / "t.tsv"),
+        1,
+        "head",
+    )
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "film:9\tsequel_of\tfilm:1",  # its tail named below
+        "film:9\thas_genre\tgenre:x",  # its relation used below
+        "film:7\tsequel_of\tfilm:8",  # its ends linked
+    ],
+)
+def test_a_first_triple_that_shares_something_with_the_file_is_a_triple(
+    tmp_path, write_files, first
+):
+    text = f"{first}\nfilm:1\thas_genre\tgenre:comedy\n"
+    write_files(tmp_path, {"t.tsv": text, "l.tsv": "7\tfilm:7\n1\tfilm:1\n"})
+    graph = kg.load(tmp_path / "t.tsv", links=tmp_path / "l.tsv", domain="movies")
+    assert len(graph.knowledge) == 2
+    write_files(tmp_path, {"one.tsv": "src\trel\tdst\n"})  # a file of one triple
+    assert len(kg.load(tmp_path / "one.tsv").knowledge) == 1
+
+
+@pytest.mark.parametrize(
     "header",
     [
         "item_id\tentity_id",

@@ -57,6 +57,24 @@ def test_folder_prefix_and_file_name_all_find_the_dataset(toy):
         assert name == "toy" and set(files) == {"inter", "item", "user", "kg", "link"}
 
 
+def test_a_folder_of_another_datasets_files_names_them_and_the_prefix(
+    tmp_path, toy_files, write_files
+):
+    # ml-100k's files copied into a folder of one's own name (to load them without its KG)
+    mine = write_files(tmp_path / "mine", {k: v for k, v in toy_files.items() if "inter" in k})
+    with pytest.raises(InputError) as caught:
+        recbole.atomic_files(mine)
+    assert str(caught.value) == (
+        f"file {mine.resolve() / 'mine'}.*: no RecBole atomic files (.inter, .item, .user, .kg, "
+        f".link) here; the folder holds the atomic files of 'toy', and a folder is read by its "
+        f"own name: give the prefix {mine / 'toy'} (or one of its files)"
+    )
+    assert recbole.atomic_files(mine / "toy")[1] == {"inter": mine / "toy.inter"}
+    with pytest.raises(InputError) as caught:  # nothing of RecBole's there: nothing to name
+        recbole.atomic_files(write_files(tmp_path / "empty", {"notes.txt": "mine"}))
+    assert str(caught.value).endswith("(.inter, .item, .user, .kg, .link) here")
+
+
 def test_domain_option_and_bad_domain_name(toy):
     assert set(recbole.load(toy, domain="movies").items["uid"]) >= {"movies:i1"}
     with pytest.raises(InputError, match="domain name") as caught:
