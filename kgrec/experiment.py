@@ -3508,8 +3508,12 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
             _remove_stale(stale)  # a folder of nothing else (rm -r RUN/* leaves them) is empty
         if _left_by_a_killed_new_run(out):  # under the lock (_lock_run_folder): no training's
             _remove_killed_new_run(out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            if out.is_dir() and all(map(_written_by_train, out.iterdir())):
+        if out.exists() and not out.is_dir():
+            raise InputError(
+                "this is a file, not a folder: choose a new --out folder", file=str(out)
+            )
+        if out.exists() and any(out.iterdir()):
+            if all(map(_written_by_train, out.iterdir())):
                 raise InputError(
                     "this folder holds a run's files but no run.json: a training killed while "
                     "it wrote the folder, which kgrec does not delete (it cannot tell them from "

@@ -699,6 +699,19 @@ def test_a_folder_a_killed_training_left_says_so(tmp_path, tiny_recbole, theirs)
     assert (out / "split" / "train.tsv").exists() and (out / ".experiment.pt.x1y2.tmp").exists()
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_out_that_is_a_file_is_refused_as_a_file(tmp_path, tiny_recbole, capsys, resume):
+    # before: "this is not a run folder and not empty", of a file
+    (tmp_path / "notes.txt").write_text("mine")
+    argv = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "notes.txt")]
+    capsys.readouterr()
+    assert main(argv + ["--resume"] * resume) == 2
+    err = capsys.readouterr().err
+    assert f"file {tmp_path / 'notes.txt'}: this is a file, not a folder" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, tiny_recbole):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("mine")
