@@ -23,6 +23,12 @@ class DistributedError(KgrecError):
     """The training processes (ranks) could not work together: one did not answer in time."""
 
 
+class WriteError(KgrecError):
+    """A file could not be written (a full disk, a file-size limit): the message names it and
+    the system's reason, and what of the work is kept. Not bad input: a training it stops
+    keeps its checkpoint, to be resumed once the file can be written."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, ``timeout``, a batch scheduler's time limit, torchrun's agent as a
     rank fails) as the ``kgrec`` command runs: a :class:`KeyboardInterrupt`, so that it stops
@@ -46,6 +52,7 @@ __all__ = [
     "KgrecError",
     "StoreError",
     "Terminated",
+    "WriteError",
     "few",
     "run_script",
 ]

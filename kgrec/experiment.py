@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,7 @@ from kgrec.data.split import (
     write_split,
 )
 from kgrec.device import resolve_device
-from kgrec.errors import InputError, few
+from kgrec.errors import InputError, WriteError, few
 from kgrec.evaluate import PHASES, evaluate, format_table, metrics_frame
 from kgrec.files import (
     first_missing,
@@ -93,6 +93,7 @@ from kgrec.files import (
     load_error,
     not_utf8,
     remove_made,
+    save_torch,
     write_all_atomic,
     write_atomic,
 )
@@ -476,7 +477,7 @@ def save_experiment(experiment: Experiment, path: Path) -> None:
     }
     if experiment.titles is not None:  # (an older kgrec reads the file, ignoring them)
         payload["titles"] = experiment.titles
-    write_atomic(path, lambda tmp: torch.save(payload, tmp))
+    write_atomic(path, lambda tmp: save_torch(payload, tmp))
 
 
 def read_experiment(path: Path) -> Experiment:
@@ -2014,17 +2015,26 @@ def train(
 def _say_resumable(out: Path) -> None:
     """Say, as a training of ``out`` stops on Ctrl-C, what ``--resume`` continues from: its
     checkpoint's epoch (the last one trained in full), or nothing where it has none."""
-    path = out / CHECKPOINT_FILE
-    try:  # (mmap: only the epoch is read of a checkpoint of any size)
-        epoch = torch.load(path, weights_only=True, map_location="cpu", mmap=True)["epoch"]
-    except Exception:  # none, or not readable: --resume says what is wrong with it
+    epoch = _checkpoint_epoch(out)
+    if epoch is None:  # none, or not readable: --resume says what is wrong with it
         return
     log.warning(
         "stopped: %s keeps epoch %d; the same kgrec train with --resume continues from there, "
         "as if it had not stopped",
-        path,
+        out / CHECKPOINT_FILE,
         epoch,
     )
+
+
+def _checkpoint_epoch(out: Path) -> int | None:
+    """The epoch the checkpoint of the run in ``out`` holds; None where it has none, or one
+    that cannot be read."""
+    try:  # (mmap: only the epoch is read of a checkpoint of any size)
+        return torch.load(out / CHECKPOINT_FILE, weights_only=True, map_location="cpu", mmap=True)[
+            "epoch"
+        ]
+    except Exception:
+        return None
 
 
 def _lock_run_folder(out: Path) -> int | None:
@@ -2149,10 +2159,10 @@ def _train(
         training=_training_record(result, seconds),
         environment=environment(device),
     )
-    files = {out / MODEL_FILE: lambda tmp: torch.save(net.state_dict(), tmp)}
+    files = {out / MODEL_FILE: lambda tmp: save_torch(net.state_dict(), tmp)}
     if settings["cold_items"] in ("student", "student-kg"):
         student = run.model.student.state_dict()
-        files[out / STUDENT_FILE] = lambda tmp: torch.save(student, tmp)
+        files[out / STUDENT_FILE] = lambda tmp: save_torch(student, tmp)
     files[out / METRICS_FILE] = _json_writer(metrics)
     files[out / RUN_FILE] = _json_writer(info)  # last: its status "done" marks the run finished
     # a finished run's files are replaced only now that the new work has succeeded, every one
@@ -2160,9 +2170,13 @@ def _train(
     # between two moves leaves a run --resume finishes, never the old and the new mixed
     finished = any((out / name).exists() for name in (MODEL_FILE, STUDENT_FILE, METRICS_FILE))
     unfinished = {**info, "status": "training"}
-    write_all_atomic(
-        files, before_moves=(lambda: _write_json(out / RUN_FILE, unfinished)) if finished else None
-    )
+    try:
+        write_all_atomic(
+            files,
+            before_moves=(lambda: _write_json(out / RUN_FILE, unfinished)) if finished else None,
+        )
+    except OSError as exc:  # a full disk: every file is as it was (write_all_atomic)
+        _cannot_write_run(out, list(files), exc)
     if progress:
         print(format_table(metrics))
         if _fitted_in_forward(run.model):  # before, "best epoch 0 of 0"
@@ -2175,6 +2189,25 @@ def _train(
             + f"); wrote {out / METRICS_FILE}"
         )
     return run
+
+
+def _cannot_write_run(out: Path, files: list[Path], exc: OSError) -> NoReturn:
+    """The WriteError of a run's files (``files``) that the disk refused at the end of its
+    training, saying what ``--resume`` continues from: its checkpoint, kept."""
+    names = [path.name for path in files]
+    shown = ", ".join(names[:-1]) + f" and {names[-1]}"
+    epoch = _checkpoint_epoch(out)
+    if epoch is None:  # none (a model fitted without epochs): the run is trained again
+        then = "run the same kgrec train once they can be written"
+    else:
+        then = (
+            f"{CHECKPOINT_FILE} keeps epoch {epoch}: once they can be written, the same kgrec "
+            "train with --resume writes them from there"
+        )
+    raise WriteError(
+        f"cannot write {shown} in {out} ({exc.strerror or exc}): the run's files are as they "
+        f"were; {then}"
+    ) from None
 
 
 def _fitted_in_forward(model: GraphRecommender) -> bool:
@@ -3479,8 +3512,12 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
             _remove_stale(stale)  # a folder of nothing else (rm -r RUN/* leaves them) is empty
         if _left_by_a_killed_new_run(out):  # under the lock (_lock_run_folder): no training's
             _remove_killed_new_run(out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            if out.is_dir() and all(map(_written_by_train, out.iterdir())):
+        if out.exists() and not out.is_dir():
+            raise InputError(
+                "this is a file, not a folder: choose a new --out folder", file=str(out)
+            )
+        if out.exists() and any(out.iterdir()):
+            if all(map(_written_by_train, out.iterdir())):
                 raise InputError(
                     "this folder holds a run's files but no run.json: a training killed while "
                     "it wrote the folder, which kgrec does not delete (it cannot tell them from "

@@ -49,6 +49,24 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, replace: bool = T
             remove_made(path.parent, made)
 
 
+def save_torch(obj: object, path: Path) -> None:
+    """``torch.save(obj, path)``; a write the system refuses (a full disk, a file-size limit)
+    is raised as its OSError, naming ``path``: torch, given a path, raises a RuntimeError
+    about its archive instead ("[enforce fail at inline_container.cc:671] . unexpected pos 704
+    vs 598"), which says neither, so it is given the file, whose error it keeps as the
+    RuntimeError's context."""
+    import torch  # here: the commands' --help imports this module, and no torch
+
+    with open(path, "wb") as stream:
+        try:
+            torch.save(obj, stream)
+        except RuntimeError as exc:
+            refused = exc.__context__
+            if isinstance(refused, OSError):
+                raise OSError(refused.errno, refused.strerror, str(path)) from exc
+            raise
+
+
 def write_all_atomic(
     files: Mapping[Path, Callable[[Path], None]], *, before_moves: Callable[[], None] | None = None
 ) -> None:

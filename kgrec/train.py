@@ -43,9 +43,9 @@ from tqdm.auto import tqdm
 from kgrec import distributed
 from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.split import Split
-from kgrec.errors import InputError
+from kgrec.errors import InputError, WriteError
 from kgrec.evaluate import evaluate
-from kgrec.files import load_error, write_atomic
+from kgrec.files import load_error, save_torch, write_atomic
 from kgrec.models.base import GraphRecommender, check_number, check_tensor
 from kgrec.objectives import BPR, Batch, Objective, check_objective
 from kgrec.ranking import NaNScores
@@ -523,7 +523,20 @@ def _save(
         "history": state.history,
         "first_loss": state.first_loss,
     }
-    write_atomic(path, lambda tmp: torch.save(payload, tmp))
+    try:
+        write_atomic(path, lambda tmp: save_torch(payload, tmp))
+    except OSError as exc:  # a full disk: the last checkpoint is kept (written whole or not)
+        if path.exists():
+            kept = (
+                f"{path.name} keeps epoch {state.epoch - 1}: once it can be written, the same "
+                "kgrec train with --resume continues from there"
+            )
+        else:
+            kept = "the run has no checkpoint yet: run the same kgrec train once it can be written"
+        raise WriteError(
+            f"cannot write the checkpoint of epoch {state.epoch} ({path}): "
+            f"{exc.strerror or exc}; {kept}"
+        ) from None
 
 
 def _rng_state(device: torch.device) -> dict[str, Tensor]:

@@ -3,10 +3,12 @@ keeps working, refuses to be overwritten, and resumes only with its own settings
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -718,6 +720,19 @@ def test_a_folder_a_killed_training_left_says_so(tmp_path, tiny_recbole, theirs)
     with pytest.raises(kgrec.errors.InputError, match=message):
         train("popularity", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL)
     assert (out / "split" / "train.tsv").exists() and (out / ".experiment.pt.x1y2.tmp").exists()
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_out_that_is_a_file_is_refused_as_a_file(tmp_path, tiny_recbole, capsys, resume):
+    # before: "this is not a run folder and not empty", of a file
+    (tmp_path / "notes.txt").write_text("mine")
+    argv = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "notes.txt")]
+    capsys.readouterr()
+    assert main(argv + ["--resume"] * resume) == 2
+    err = capsys.readouterr().err
+    assert f"file {tmp_path / 'notes.txt'}: this is a file, not a folder" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, tiny_recbole):
@@ -2580,6 +2595,108 @@ def test_a_run_stopped_by_ctrl_c_as_it_trains_says_that_resume_continues_it(
     resumed = json.loads((out / "run.json").read_text())["training"]
     assert resumed["history"] == whole.info["training"]["history"]
     assert resumed["epochs_resumed"] == 2
+
+
+@contextlib.contextmanager
+def _file_size_limit(size: int):
+    """Files of this process no larger than ``size`` bytes while it is held: a write beyond
+    fails as on a full disk (EFBIG; Python ignores SIGXFSZ), through the system itself."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def _fails_to_write(module, name: str, *, after: int = 0):
+    """``module.name`` wrapped so that its call number ``after`` + 1 writes under a file size
+    limit of 1 KiB (a disk that filled up), the others as they are."""
+    calls = []
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) != after + 1:
+            return original(*args, **kwargs)
+        with _file_size_limit(1024):
+            return original(*args, **kwargs)
+
+    return wrapped
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "end"])
+def test_a_run_whose_files_cannot_be_written_says_so_and_resumes_once_they_can(
+    tmp_path, tiny_recbole, monkeypatch, capsys, where
+):
+    """A checkpoint.pt (epoch 3 of 4) or the run's files at the end (model.pt, metrics.json,
+    run.json) that the disk refuses: an error naming them and the reason, the checkpoint kept
+    (epoch 2, resp. 4) and nothing half-written; the same command with --resume then ends as
+    a run never stopped. Before, a RuntimeError traceback from torch ("[enforce fail at
+    inline_container.cc:...] . unexpected pos 704 vs 598"), naming neither."""
+    if where == "checkpoint":
+        monkeypatch.setattr(kgrec.train, "_save", _fails_to_write(kgrec.train, "_save", after=2))
+    else:
+        monkeypatch.setattr(
+            kgrec.experiment,
+            "write_all_atomic",
+            _fails_to_write(kgrec.experiment, "write_all_atomic"),
+        )
+    out = tmp_path / "run"
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(out), "--epochs", "4"]
+    argv += ["--dim", "8", "--batch-size", "128"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "File too large" in err and "--resume" in err and "Traceback" not in err
+    kept = 2 if where == "checkpoint" else 4
+    if where == "checkpoint":
+        assert f"cannot write the checkpoint of epoch 3 ({out / 'checkpoint.pt'})" in err
+    else:
+        assert f"cannot write model.pt, metrics.json and run.json in {out}" in err
+    assert f"checkpoint.pt keeps epoch {kept}" in err
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == kept
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt",
+        "experiment.pt",
+        "run.json",
+        "split",
+    ]
+    assert json.loads((out / "run.json").read_text())["status"] == "training"
+    monkeypatch.undo()
+    assert main([*argv, "--resume"]) == 0
+    whole = train(
+        "lightgcn-merged",
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        out=tmp_path / "whole",
+        **{**SMALL, "epochs": 4},
+    )
+    resumed = json.loads((out / "run.json").read_text())["training"]
+    assert resumed["history"] == whole.info["training"]["history"]
+    assert (out / "metrics.json").read_text() == (tmp_path / "whole" / "metrics.json").read_text()
+
+
+def test_a_new_run_whose_experiment_pt_cannot_be_written_says_so_and_leaves_nothing(
+    tmp_path, tiny_recbole, monkeypatch, capsys
+):
+    # before: a RuntimeError traceback from torch ("unexpected pos ..."), naming neither the
+    # file nor the reason (a full disk)
+    monkeypatch.setattr(
+        kgrec.experiment,
+        "save_experiment",
+        _fails_to_write(kgrec.experiment, "save_experiment"),
+    )
+    out = tmp_path / "runs" / "run"
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(out), "--epochs", "2", "--dim", "8"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"file {out}: cannot write the run folder (File too large)" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]
 
 
 @pytest.mark.slow

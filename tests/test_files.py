@@ -3,8 +3,10 @@ user's file."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -13,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from kgrec.errors import InputError
-from kgrec.files import is_temporary, remove_killed_temporaries, write_all_atomic, write_atomic
+from kgrec.files import (
+    is_temporary,
+    remove_killed_temporaries,
+    save_torch,
+    write_all_atomic,
+    write_atomic,
+)
 
 
 def test_a_file_is_written_whole_with_a_new_files_permissions(tmp_path):
@@ -209,3 +217,22 @@ def test_a_temporary_file_removed_before_it_was_locked_is_made_anew(tmp_path, mo
     assert raced
     assert [p.name for p in tmp_path.iterdir()] == ["best.json"]
     assert path.read_text() == "{}\n"
+
+
+def test_save_torch_writes_what_torch_saves_and_names_the_file_the_disk_refuses(tmp_path):
+    """A write the system refuses is its OSError, naming the file: torch.save(obj, path)
+    raised a RuntimeError about its archive's position ("unexpected pos 704 vs 598") instead."""
+    import torch
+
+    values = {"a": torch.arange(5000, dtype=torch.float32)}
+    save_torch(values, tmp_path / "whole.pt")
+    assert torch.equal(torch.load(tmp_path / "whole.pt", weights_only=True)["a"], values["a"])
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))  # a full disk (Python: EFBIG)
+    try:
+        with pytest.raises(OSError) as refused:
+            save_torch(values, tmp_path / "big.pt")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert refused.value.errno == errno.EFBIG
+    assert refused.value.filename == str(tmp_path / "big.pt")
