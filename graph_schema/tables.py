@@ -122,8 +122,9 @@ def item_titles(items: pd.DataFrame, uids: Sequence[str]) -> tuple[str, ...]:
     for column in ("name", "title"):  # a title over a name
         if column in items:
             values = pd.Series(items[column].to_numpy(dtype=object), index=keys)
-            given = values.map(lambda v: not pd.isna(v) and str(v) != "")
-            labels = labels.where(~given, values.map(str))
+            # text alone: a name attribute loaded as a number (1997) is no label
+            given = values.map(lambda v: isinstance(v, str) and v != "")
+            labels = labels.where(~given, values)
     return tuple(labels.reindex(list(uids)).fillna(""))
 
 
