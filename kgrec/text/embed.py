@@ -109,7 +109,8 @@ def embed_texts(
     progress: bool = True,
 ) -> Embedded:
     """Vectors for the non-empty ``texts`` (indexed by node key), from the cache where it has
-    them and from ``encoder`` otherwise; new vectors go into the cache."""
+    them and from ``encoder`` otherwise; new vectors go into the cache batch by batch, as they
+    are encoded (an embed stopped half-way keeps those, and a re-run encodes the rest)."""
     texts = texts.fillna("").astype(str).str.strip()
     has_text = texts.ne("")
     unique = list(dict.fromkeys(texts[has_text]))
@@ -120,12 +121,19 @@ def embed_texts(
     missing = [i for i in range(len(unique)) if i not in found]
     cut: list[int] = []  # positions in missing
     if missing:
-        new = encoder.encode(
-            [unique[i] for i in missing], batch_size=batch_size, progress=progress, cut=cut
+        to_encode = [unique[i] for i in missing]
+
+        def put(rows: np.ndarray, batch: np.ndarray) -> None:
+            # each batch as it is encoded: an embed stopped half-way (Ctrl-C) keeps them
+            cache.put(encoder.identity, [to_encode[i] for i in rows], batch)
+
+        vectors[missing] = encoder.encode(
+            to_encode,
+            batch_size=batch_size,
+            progress=progress,
+            cut=cut,
+            done=put if cache is not None else None,
         )
-        vectors[missing] = new
-        if cache is not None:
-            cache.put(encoder.identity, [unique[i] for i in missing], new)
     row = {text: i for i, text in enumerate(unique)}
     return Embedded(
         kind=kind,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -298,9 +299,13 @@ class TextEncoder:
         batch_size: int = 64,
         progress: bool = True,
         cut: list[int] | None = None,
+        done: Callable[[np.ndarray, np.ndarray], None] | None = None,
     ) -> np.ndarray:
         """One float32 row per text, in input order; texts longer than ``max_length`` tokens
-        are truncated (their positions in ``texts`` are appended to ``cut``, where given)."""
+        are truncated (their positions in ``texts`` are appended to ``cut``, where given).
+        ``done``, where given, is called after each batch with the positions in ``texts`` of
+        its texts and their rows (a caller caches them as they come, so that an encode
+        stopped half-way keeps what it did)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -327,6 +332,8 @@ class TextEncoder:
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
+            if done is not None:
+                done(rows, out[rows])
         return out
 
     def _cut(self, texts: list[str], ids: list[list[int]]) -> list[int]:
