@@ -133,6 +133,7 @@ def embed_texts(
             progress=progress,
             cut=cut,
             done=put if cache is not None else None,
+            desc=f"embedding {kind}",  # one bar per kind: which is encoding
         )
     row = {text: i for i, text in enumerate(unique)}
     return Embedded(

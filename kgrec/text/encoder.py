@@ -300,12 +300,13 @@ class TextEncoder:
         progress: bool = True,
         cut: list[int] | None = None,
         done: Callable[[np.ndarray, np.ndarray], None] | None = None,
+        desc: str = "embedding",
     ) -> np.ndarray:
         """One float32 row per text, in input order; texts longer than ``max_length`` tokens
         are truncated (their positions in ``texts`` are appended to ``cut``, where given).
         ``done``, where given, is called after each batch with the positions in ``texts`` of
         its texts and their rows (a caller caches them as they come, so that an encode
-        stopped half-way keeps what it did)."""
+        stopped half-way keeps what it did). ``desc`` labels the progress bar."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -320,7 +321,7 @@ class TextEncoder:
         # Longest first, so each batch pads to similar lengths; rows go back to input order.
         order = np.argsort([-len(ids) for ids in encoded["input_ids"]], kind="stable")
         starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
+        for start in tqdm(starts, desc=desc, unit="batch", disable=not progress):
             rows = order[start : start + batch_size]
             batch = self.tokenizer.pad(
                 {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"

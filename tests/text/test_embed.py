@@ -317,3 +317,11 @@ def test_a_cache_that_cannot_be_written_warns_once_and_the_vectors_still_come(
     assert result.encoded == 3 and result.vectors.shape == (3, 384)
     warnings = [r for r in caplog.records if "not cached" in r.getMessage()]
     assert len(warnings) == 1, caplog.text
+
+
+def test_the_progress_bar_names_the_kind_it_encodes(encoder, capsys):
+    """Before, `kgrec embed --users` showed three bars each labelled `embedding`, so which
+    kind was encoding (and how many kinds were left) could not be told (found by the embed46
+    review)."""
+    embed_texts("Entity", TEXTS, encoder, progress=True)
+    assert "embedding Entity: 100%" in capsys.readouterr().err
