@@ -131,7 +131,7 @@ from kgrec.settings import (
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
 )
-from kgrec.text import VECTOR_PROPERTY
+from kgrec.text import DEFAULT_PROPERTY, VECTOR_PROPERTY
 from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
 if TYPE_CHECKING:  # PyG and the store modules are imported where they are used
@@ -242,9 +242,11 @@ def load_experiment(
         text_property=text_property,
     )
     if text_property is not None and store is not None and text is None:
+        # the embed that writes this property (kgrec embed writes DEFAULT_PROPERTY unless told)
+        where = "" if text_property == DEFAULT_PROPERTY else f" --property {text_property}"
         raise InputError(
             f"no node in the store has the text property {text_property!r}: run "
-            f"`kgrec embed --store {store}` first, or name the property that holds the "
+            f"`kgrec embed --store {store}{where}` first, or name the property that holds the "
             "vectors with --text-property",
             field="--text-property",
         )

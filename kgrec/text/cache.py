@@ -59,6 +59,7 @@ class EmbeddingCache:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_cache_path()
         self._from_env = path is None  # its error names KGREC_CACHE, no --cache was given
+        self._unwritable = False  # a put failed: put no more (:meth:`put`)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path)
@@ -140,6 +141,11 @@ class EmbeddingCache:
         return found
 
     def put(self, identity: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Cache ``vectors`` (one transaction). A cache that cannot be written (locked by
+        another process past SQLite's wait, read-only, full) is a warning, once: this object
+        then caches nothing more (each try could wait seconds, and an embed puts each batch)."""
+        if self._unwritable:
+            return
         rows = [
             (text_key(identity, text), np.asarray(vector, dtype=np.float32).tobytes())
             for text, vector in zip(texts, vectors, strict=True)
@@ -148,7 +154,13 @@ class EmbeddingCache:
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
         except sqlite3.Error as exc:  # locked by another process, read-only, full: not fatal
-            log.warning("embedding cache %s: %d vectors not cached (%s)", self.path, len(rows), exc)
+            self._unwritable = True
+            log.warning(
+                "embedding cache %s cannot be written (%s): the vectors encoded from here on "
+                "are not cached",
+                self.path,
+                exc,
+            )
 
     def __len__(self) -> int:
         try:

@@ -109,7 +109,8 @@ def embed_texts(
     progress: bool = True,
 ) -> Embedded:
     """Vectors for the non-empty ``texts`` (indexed by node key), from the cache where it has
-    them and from ``encoder`` otherwise; new vectors go into the cache."""
+    them and from ``encoder`` otherwise; new vectors go into the cache batch by batch, as they
+    are encoded (an embed stopped half-way keeps those, and a re-run encodes the rest)."""
     texts = texts.fillna("").astype(str).str.strip()
     has_text = texts.ne("")
     unique = list(dict.fromkeys(texts[has_text]))
@@ -120,12 +121,20 @@ def embed_texts(
     missing = [i for i in range(len(unique)) if i not in found]
     cut: list[int] = []  # positions in missing
     if missing:
-        new = encoder.encode(
-            [unique[i] for i in missing], batch_size=batch_size, progress=progress, cut=cut
+        to_encode = [unique[i] for i in missing]
+
+        def put(rows: np.ndarray, batch: np.ndarray) -> None:
+            # each batch as it is encoded: an embed stopped half-way (Ctrl-C) keeps them
+            cache.put(encoder.identity, [to_encode[i] for i in rows], batch)
+
+        vectors[missing] = encoder.encode(
+            to_encode,
+            batch_size=batch_size,
+            progress=progress,
+            cut=cut,
+            done=put if cache is not None else None,
+            desc=f"embedding {kind}",  # one bar per kind: which is encoding
         )
-        vectors[missing] = new
-        if cache is not None:
-            cache.put(encoder.identity, [unique[i] for i in missing], new)
     row = {text: i for i, text in enumerate(unique)}
     return Embedded(
         kind=kind,
@@ -390,7 +399,10 @@ def write_embeddings(
     check_no_zeros(results, model)  # before the lock
     with store.load_lock():  # no load removes (ties) nodes while the vectors are checked, written
         check_text_property(store, property, embed=True)  # a run's vectors: not replaced
-        every = not other_holders(store, property, [result.kind for result in results])
+        kinds = [result.kind for result in results]
+        if model is not None:  # before the dimensions, as in embed_store
+            check_model(store, property, kinds, model)
+        every = not other_holders(store, property, kinds)
         check_some_vector(results, model, every=every)  # a model recorded of no vector
         for result in results:  # every kind, with the remedy of this command
             store.check_vectors(
@@ -400,8 +412,6 @@ def write_embeddings(
                 remedy=REMEDY,
             )
         if model is not None:
-            kinds = [result.kind for result in results]
-            check_model(store, property, kinds, model)
             model = _with_other_kinds(store, property, kinds, model)
         store.replace_vectors(
             {result.kind: (result.keys, result.vectors) for result in results},
@@ -449,11 +459,14 @@ def embed_store(
         opened.check()  # Neo4j: a load writing now refuses the embed before, not after, encoding
         check_text_property(opened, property, embed=True)  # before a dimension error, encoding
         record = model_record(encoder, templates, kinds)
+        # another model's vectors on a kind not embedded: before the dimensions, as its message
+        # names the kinds that hold them and says to embed them all (a dimension check of a
+        # kind the embed replaces named that kind alone)
+        check_model(opened, property, kinds, record)
         every = not other_holders(opened, property, kinds)
         for kind in kinds:  # before the texts are encoded (minutes), not only after
             dimension = None if every else encoder.dimension
             opened.check_vectors(kind, property, dimension, remedy=REMEDY)
-        check_model(opened, property, kinds, record)
         graph = opened.snapshot()
         with EmbeddingCache(cache) if use_cache else nullcontext() as vector_cache:
             results = embed_graph(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -298,9 +299,14 @@ class TextEncoder:
         batch_size: int = 64,
         progress: bool = True,
         cut: list[int] | None = None,
+        done: Callable[[np.ndarray, np.ndarray], None] | None = None,
+        desc: str = "embedding",
     ) -> np.ndarray:
         """One float32 row per text, in input order; texts longer than ``max_length`` tokens
-        are truncated (their positions in ``texts`` are appended to ``cut``, where given)."""
+        are truncated (their positions in ``texts`` are appended to ``cut``, where given).
+        ``done``, where given, is called after each batch with the positions in ``texts`` of
+        its texts and their rows (a caller caches them as they come, so that an encode
+        stopped half-way keeps what it did). ``desc`` labels the progress bar."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -315,7 +321,7 @@ class TextEncoder:
         # Longest first, so each batch pads to similar lengths; rows go back to input order.
         order = np.argsort([-len(ids) for ids in encoded["input_ids"]], kind="stable")
         starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
+        for start in tqdm(starts, desc=desc, unit="batch", disable=not progress):
             rows = order[start : start + batch_size]
             batch = self.tokenizer.pad(
                 {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
@@ -327,6 +333,8 @@ class TextEncoder:
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
+            if done is not None:
+                done(rows, out[rows])
         return out
 
     def _cut(self, texts: list[str], ids: list[list[int]]) -> list[int]:

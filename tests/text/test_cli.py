@@ -258,7 +258,10 @@ def test_a_kind_of_another_dimension_stops_embed_before_any_kind_is_written(
     """Item and Entity vectors of a 32-d model, then the default 384-d model on Item alone
     (Entity's 32-d vectors would stay): exit 2 and nothing written (before session 22, a kind
     was committed before the next failed), and nothing encoded (before session 22 every text
-    was encoded first: minutes on ml-100k)."""
+    was encoded first: minutes on ml-100k). The refusal names the kind whose vectors would
+    stay, their model and the kinds to embed together (before session 46: "Item.embedding
+    holds 32-dimensional vectors, these have 384", naming the kind the embed replaces and not
+    the Entity vectors that stopped it; found by the embed46 review)."""
     from kgrec.text.encoder import TextEncoder
 
     base = ["embed", "--store", store_uri, "--no-cache"]
@@ -267,7 +270,9 @@ def test_a_kind_of_another_dimension_stops_embed_before_any_kind_is_written(
         before = {kind: store.read_vectors(kind, property="embedding") for kind in KINDS}
     monkeypatch.setattr(TextEncoder, "encode", lambda *a, **k: pytest.fail("texts encoded"))
     assert main([*base, "--kinds", "Item"]) == 2
-    assert "Item.embedding holds 32-dimensional vectors" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"'embedding' of the Entity nodes were made by model {tiny_model}" in err
+    assert "embed every kind that holds 'embedding' (Item, Entity) with this model" in err
     with open_store(store_uri) as store:
         for kind in KINDS:
             after = store.read_vectors(kind, property="embedding")

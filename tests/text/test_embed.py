@@ -269,3 +269,59 @@ def test_a_cache_another_process_is_writing_is_read_as_a_miss(tmp_path, caplog):
     assert "is being written by another process (database is locked)" in caplog.text
     with EmbeddingCache(path) as cache:  # its vector is there, read once the writer is gone
         assert list(cache.get("m", ["hello"], 4)) == [0]
+
+
+def test_an_embed_stopped_mid_encode_keeps_the_batches_it_encoded(tmp_path, encoder):
+    """Before, a kind's new vectors went into the cache only once all its texts were encoded:
+    an embed stopped (Ctrl-C, SIGTERM) after an hour of encoding an item catalogue kept none
+    of them, and the same embed run again encoded every text afresh, though the README says a
+    re-run encodes only new or changed texts (found by the embed46 review)."""
+    from kgrec.text.cache import EmbeddingCache
+
+    class StopAtSecondBatch:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def __call__(self, module, args, kwargs, output) -> None:
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt
+
+    texts = TEXTS[["m:1", "m:2", "m:3"]]
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        handle = encoder.model.register_forward_hook(StopAtSecondBatch(), with_kwargs=True)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                embed_texts("Item", texts, encoder, cache=cache, batch_size=1, progress=False)
+        finally:
+            handle.remove()
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        again = embed_texts("Item", texts, encoder, cache=cache, batch_size=1, progress=False)
+    assert (again.encoded, again.cached) == (2, 1)
+    fresh = encoder.encode(list(texts), progress=False)
+    np.testing.assert_allclose(again.vectors, fresh, atol=1e-6)
+
+
+def test_a_cache_that_cannot_be_written_warns_once_and_the_vectors_still_come(
+    tmp_path, encoder, caplog
+):
+    """An embed caches each batch's vectors as they are encoded; a cache that cannot be
+    written is one warning for the embed, not one per batch (found by the embed46 review)."""
+    from kgrec.text.cache import EmbeddingCache
+
+    texts = TEXTS[["m:1", "m:2", "m:3"]]
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        cache._db.execute("PRAGMA query_only = ON")  # writes fail: "readonly database"
+        result = embed_texts("Item", texts, encoder, cache=cache, batch_size=1, progress=False)
+        assert len(cache) == 0
+    assert result.encoded == 3 and result.vectors.shape == (3, 384)
+    warnings = [r for r in caplog.records if "not cached" in r.getMessage()]
+    assert len(warnings) == 1, caplog.text
+
+
+def test_the_progress_bar_names_the_kind_it_encodes(encoder, capsys):
+    """Before, `kgrec embed --users` showed three bars each labelled `embedding`, so which
+    kind was encoding (and how many kinds were left) could not be told (found by the embed46
+    review)."""
+    embed_texts("Entity", TEXTS, encoder, progress=True)
+    assert "embedding Entity: 100%" in capsys.readouterr().err

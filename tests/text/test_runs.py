@@ -419,3 +419,17 @@ def test_a_run_is_not_served_from_vectors_a_run_published_over_its_text(tmp_path
     _publish_items(text_store, "embedding")
     with pytest.raises(InputError, match="run 'r1' published"):
         load_run(run.folder).recommend(k=5)
+
+
+def test_a_text_property_no_node_holds_names_the_embed_that_writes_it(tmp_path, text_store, capsys):
+    """Before, `kgrec train --text-property bge` of a store whose vectors are 'embedding'
+    said to "run `kgrec embed --store STORE` first", an embed that writes 'embedding', not
+    'bge', so the same train failed again (found by the embed46 review)."""
+    out = tmp_path / "run"
+    args = ["train", "--store", text_store, "--protocol", "ml1m-new-items", "--epochs", "1"]
+    args += ["--model", "cross-domain", "--text-property", "bge", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no node in the store has the text property 'bge'" in err, err
+    assert f"`kgrec embed --store {text_store} --property bge`" in err, err
+    assert not out.exists()
