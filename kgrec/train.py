@@ -46,7 +46,7 @@ from kgrec.data.split import Split
 from kgrec.errors import InputError, WriteError
 from kgrec.evaluate import evaluate
 from kgrec.files import load_error, save_torch, write_atomic
-from kgrec.models.base import GraphRecommender, check_number, check_tensor
+from kgrec.models.base import GraphRecommender, check_integer, check_number, check_tensor
 from kgrec.objectives import BPR, Batch, Objective, check_objective
 from kgrec.ranking import NaNScores
 
@@ -241,8 +241,9 @@ def fit(
     """
     counts = (("epochs", epochs), ("batch_size", batch_size), ("patience", patience))
     for name, value in (*counts, ("seed", seed)):  # "5", 2.5: bare TypeErrors of torch's
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an integer, got {value!r}")
+        check_integer(name, value)
+    # a NumPy integer (a count from pandas) as the number it holds, as torch's seeding needs
+    epochs, batch_size, patience, seed = int(epochs), int(batch_size), int(patience), int(seed)
     for name, value in counts:
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")

@@ -340,3 +340,14 @@ def test_message_graph_refuses_interactions_that_are_no_tensor(experiment) -> No
     data, _, split, _, _ = experiment
     with pytest.raises(TypeError, match=r"interactions must be a \[2, E\] torch\.Tensor"):
         message_graph(data, interactions=split.train.tolist())
+
+
+def test_fit_takes_numpy_integers(experiment) -> None:
+    """A count or seed from numpy or pandas (np.int64) is the number it holds. Before, torch's
+    bare "an integer is required" from a NumPy seed, and this session's type checks of fit
+    refused a NumPy count as no integer (found by the read46 review)."""
+    import numpy as np
+
+    _, a = train_lightgcn(experiment, seed=np.int64(1), epochs=np.int64(1))
+    _, b = train_lightgcn(experiment, seed=1, epochs=1)
+    assert a.best_metric == b.best_metric

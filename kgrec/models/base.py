@@ -9,6 +9,7 @@ numbers the relation of each edge.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from numbers import Real
 from typing import ClassVar
@@ -250,8 +251,9 @@ class GraphRecommender(nn.Module):
 
 
 def check_integer(name: str, value: object) -> None:
-    """A TypeError unless ``value`` is an integer (not a bool: ``2.5``, ``True``, ``"2"``)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """A TypeError unless ``value`` is an integer, a NumPy one too (not a bool: ``2.5``,
+    ``True``, ``"2"``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
 
 
