@@ -199,7 +199,9 @@ def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
-def test_an_id_not_found_names_its_spelling_with_other_leading_zeros(make_graph, tmp_path, capsys):
+def test_an_id_not_found_names_its_spelling_with_other_leading_zeros(
+    make_graph, tmp_path, capsys, monkeypatch
+):
     """A user's export pads ids with zeros (user 00006, film 0096), and the ids typed on the
     command line lose them (a spreadsheet's column of numbers). Ids are text, so `6` is not
     `00006`: before, "user '6' has no interactions in the graph" and "item 'thrillers:96' is
@@ -234,6 +236,17 @@ def test_an_id_not_found_names_its_spelling_with_other_leading_zeros(make_graph,
     ]:  # fmt: skip
         assert main(["explain", *argv, "--store", store]) == 2
         assert message in capsys.readouterr().err, argv
+    # a store that refuses the hint's read (a load began meanwhile) still gives the error
+    # itself, with no hint (found by the read46 review: its StoreError came in its place)
+    from kgrec.errors import StoreError
+    from kgrec.store import LocalStore as Local
+
+    def refused(*args, **kwargs):
+        raise StoreError("a writer is changing the graph")
+
+    monkeypatch.setattr(Local, "user_ids", refused)
+    assert main(["explain", "6", "thrillers:0096", "--store", store]) == 2
+    assert "user '6' has no interactions in the graph\n" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from graph_schema.arguments import spelling_hint, zero_spellings
 from graph_schema.tables import item_uid
 from kgrec.commands.options import id_option, k_option
-from kgrec.errors import InputError
+from kgrec.errors import InputError, StoreError
 
 if TYPE_CHECKING:
     from kgrec.store.base import GraphStore
@@ -65,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
         except InputError as exc:  # the Python API's argument names: the usage's, here
             if exc.field not in ("user", "item"):
                 raise
-            hint = _spelt_otherwise(store, args.user if exc.field == "user" else None, item)
+            try:  # a hint, never in place of the error: a store that refuses it gives none
+                hint = _spelt_otherwise(store, args.user if exc.field == "user" else None, item)
+            except StoreError:
+                hint = ""
             raise InputError(exc.message + hint, field=exc.field.upper()) from None
     if args.json:  # JSON lines: one object per path, none for no path (and no blank line)
         for line in table.to_json(orient="records", lines=True).splitlines():
