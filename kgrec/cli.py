@@ -147,12 +147,11 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
         return _stopped(command, term)
 
 
-# the Neo4j driver's loggers that log an ERROR as the driver raises the error kgrec reports
-_DRIVER_ERROR_LOGGERS = ("neo4j", "neo4j.pool", "neo4j.io", "neo4j.auth_management")
-
-
-def _below_error(record: logging.LogRecord) -> bool:
-    return record.levelno < logging.ERROR
+def _no_driver_error(record: logging.LogRecord) -> bool:
+    """Whether a record is heard: all but the ERRORs of the Neo4j driver's loggers (``neo4j``
+    and its children), which it logs as it raises the error kgrec reports."""
+    driver = record.name == "neo4j" or record.name.startswith("neo4j.")
+    return record.levelno < logging.ERROR or not driver
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -167,12 +166,13 @@ def _configure_logging(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("neo4j").setLevel(logging.NOTSET if verbose else logging.WARNING)
-    for name in _DRIVER_ERROR_LOGGERS:
-        driver = logging.getLogger(name)
+    # on the handlers, which every child logger's records reach (a logger's own filter sees
+    # only the records logged to it by name)
+    for handler in logging.getLogger().handlers:
         if verbose:
-            driver.removeFilter(_below_error)
+            handler.removeFilter(_no_driver_error)
         else:
-            driver.addFilter(_below_error)  # once: a filter added again is not added twice
+            handler.addFilter(_no_driver_error)  # once: a filter added again is not added twice
 
 
 def _interrupted(exc: BaseException) -> bool:

@@ -408,7 +408,10 @@ def test_the_neo4j_drivers_warnings_are_shown_without_v(caplog):
             logging.getLogger("neo4j.session").warning("Transaction failed and will be retried")
             logging.getLogger("neo4j.notifications").info("Received notification: information")
             logging.getLogger("neo4j.pool").error("Unable to retrieve routing information")
-        assert [(r.name, r.levelname) for r in caplog.records] == [("neo4j.session", "WARNING")]
+            logging.getLogger("neo4j.session").error("an ERROR of any child logger of neo4j")
+            logging.getLogger("kgrec.x").error("kgrec's own")
+        heard = [(r.name, r.levelname) for r in caplog.records]  # what the handlers let by
+        assert heard == [("neo4j.session", "WARNING"), ("kgrec.x", "ERROR")]
         caplog.clear()
         cli._configure_logging(True)
         with caplog.at_level(logging.DEBUG):
