@@ -11,19 +11,18 @@ its index of the graph there, Neo4j plans the query. Prints the first call, then
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import time
 
 from kgrec.errors import run_script
-from kgrec.settings import local_neo4j
+from kgrec.settings import neo4j_uri
 from kgrec.store import open_store
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", default=os.environ.get("NEO4J_URI") or local_neo4j())
+    parser.add_argument("--store", default=neo4j_uri())
     parser.add_argument("--pairs", type=int, default=100, help="timed pairs after the first")
     parser.add_argument("--k", type=int, default=5, help="paths per explanation")
     parser.add_argument("--seed", type=int, default=0)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kgrec.data.export import message_graph, to_hetero_data
 from kgrec.errors import run_script
-from kgrec.settings import local_neo4j
+from kgrec.settings import neo4j_uri
 from kgrec.store import open_store
 
 GOAL_SECONDS = 20.0
@@ -24,7 +24,7 @@ GOAL_SECONDS = 20.0
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", default=os.environ.get("NEO4J_URI") or local_neo4j())
+    parser.add_argument("--store", default=neo4j_uri())
     parser.add_argument("--load", type=Path, help="load this RecBole folder into the store first")
     parser.add_argument("--repeat", type=int, default=3, help="timed exports (best is shown)")
     args = parser.parse_args()

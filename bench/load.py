@@ -38,7 +38,7 @@ from scale import server_memory  # bench/scale.py, beside this script
 from graph_schema import schema_statements
 from kgrec.commands.options import refuse_below_one
 from kgrec.errors import KgrecError, run_script
-from kgrec.settings import local_neo4j
+from kgrec.settings import neo4j_uri
 from kgrec.store import LocalStore, Neo4jStore
 from kgrec.store.neo4j import delete_all
 from loaders import recbole
@@ -77,7 +77,7 @@ def main() -> int:
     parser.add_argument("--data", default=None, help="ml-1m folder (default $KGREC_DATA/ml-1m)")
     parser.add_argument(
         "--uri",
-        default=os.environ.get("NEO4J_URI") or local_neo4j(),
+        default=neo4j_uri(),
     )
     parser.add_argument("--neo4j-dir", default=os.environ.get("NEO4J_DIR"))
     parser.add_argument("--targets", default=",".join(TARGETS))

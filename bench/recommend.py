@@ -28,7 +28,7 @@ from pathlib import Path
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
 
-from kgrec.settings import local_neo4j
+from kgrec.settings import neo4j_uri
 from kgrec.store.neo4j import delete_all
 from kgrec.store.queries import TOP_K, VECTOR_TOP_K, vector_index_name
 
@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.users < 2:  # p95: quantiles of at least two latencies
         parser.error(f"--users must be at least 2, got {args.users}")
-    uri = os.environ.get("NEO4J_URI") or local_neo4j()
+    uri = neo4j_uri()
     if not args.wipe:
         parser.error(f"the benchmark empties the Neo4j database at {uri}: pass --wipe")
     auth = (

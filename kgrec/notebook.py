@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, Sessio
 from graph_schema.errors import InputError
 from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
-from kgrec.settings import local_neo4j
+from kgrec.settings import local_neo4j, neo4j_uri
 from kgrec.store import default_database, neo4j_driver
 from kgrec.store.neo4j import (
     DATABASE_NOT_FOUND,
@@ -45,7 +44,7 @@ def connect(uri: str | None = None) -> Driver:
             f"uri {uri!r} is empty: name a server (bolt://HOST:PORT), or give none for "
             f"$NEO4J_URI, else {local_neo4j()}"
         )
-    uri = uri or os.environ.get("NEO4J_URI") or local_neo4j()
+    uri = uri or neo4j_uri()
     driver = neo4j_driver(uri)
     try:
         _check(driver, f"{uri}: ")

@@ -24,6 +24,12 @@ def local_neo4j() -> str:
     return f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT') or '7687'}"
 
 
+def neo4j_uri() -> str:
+    """The Neo4j server a program reaches when none is named: ``$NEO4J_URI``, else the local
+    one (:func:`local_neo4j`). (The tests never read ``$NEO4J_URI``: it may be the user's.)"""
+    return os.environ.get("NEO4J_URI") or local_neo4j()
+
+
 # the store a command opens without --store or $NEO4J_URI (kgrec.store.open_store), here so that
 # the parsers name it without importing the stores (pandas, the neo4j driver)
 DEFAULT_LOCAL = "local:./kgrec-store"
