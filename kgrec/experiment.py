@@ -47,6 +47,7 @@ import pandas as pd
 import torch
 
 from graph_schema.arguments import spelling_hint, zero_spellings
+from graph_schema.tables import item_titles
 from graph_schema.validate import id_argument, id_arguments, path_argument
 from kgrec import distributed
 from kgrec.cold_items import (
@@ -60,7 +61,7 @@ from kgrec.cold_items import (
     trained_items,
 )
 from kgrec.cold_start_training import HideTargetEdges
-from kgrec.data.export import INTERACTS, IdMaps, item_titles, message_graph, to_hetero_data
+from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import read_graph, read_text_vectors
 from kgrec.data.split import (
     FEW_SHOT_FILE,

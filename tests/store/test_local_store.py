@@ -29,6 +29,13 @@ def store(tmp_path) -> LocalStore:
     return LocalStore(tmp_path / "store")
 
 
+@pytest.fixture(autouse=True)
+def no_read_waits(monkeypatch):
+    """A read overtaken by writes tries again at once here: the waits between its tries
+    (READ_WAITS, for a writer to end) are tested in tests/store/test_read_unchanged.py."""
+    monkeypatch.setattr("kgrec.store.base.READ_WAITS", (0.0, 0.0))
+
+
 def test_reading_a_store_that_does_not_exist_is_an_error(store, explain_graph):
     for read in (store.snapshot, store.stats, store.recommendations):
         with pytest.raises(StoreError, match=f"no store at {store.path}"):
