@@ -57,14 +57,19 @@ def save_torch(obj: object, path: Path) -> None:
     RuntimeError's context."""
     import torch  # here: the commands' --help imports this module, and no torch
 
-    with open(path, "wb") as stream:
-        try:
-            torch.save(obj, stream)
-        except RuntimeError as exc:
-            refused = exc.__context__
-            if isinstance(refused, OSError):
-                raise OSError(refused.errno, refused.strerror, str(path)) from exc
+    try:
+        with open(path, "wb") as stream:
+            try:
+                torch.save(obj, stream)
+            except RuntimeError as exc:
+                refused = exc.__context__
+                if isinstance(refused, OSError):
+                    raise OSError(refused.errno, refused.strerror, str(path)) from exc
+                raise
+    except OSError as exc:  # the last bytes refused as the file is closed: no name of it
+        if exc.filename is not None:
             raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def write_all_atomic(

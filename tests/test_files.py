@@ -236,3 +236,33 @@ def test_save_torch_writes_what_torch_saves_and_names_the_file_the_disk_refuses(
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert refused.value.errno == errno.EFBIG
     assert refused.value.filename == str(tmp_path / "big.pt")
+
+
+def test_save_torch_names_the_file_whose_last_bytes_the_disk_refuses_on_close(
+    tmp_path, monkeypatch
+):
+    """The last bytes may be refused only as the file is closed (its buffer flushed), as an
+    OSError that names no file (found by the read46 review); it is raised naming it."""
+    import builtins
+    import io
+
+    real_open = builtins.open
+
+    class FullOnClose(io.BytesIO):
+        def close(self):
+            if not self.closed:
+                super().close()
+                raise OSError(28, "No space left on device")
+
+    def opened(path, mode="r", *args, **kwargs):
+        return (
+            FullOnClose()
+            if "w" in mode and str(path).endswith(".pt")
+            else real_open(path, mode, *args, **kwargs)
+        )
+
+    monkeypatch.setattr(builtins, "open", opened)
+    with pytest.raises(OSError) as refused:
+        save_torch({"a": 1}, tmp_path / "model.pt")
+    assert refused.value.filename == str(tmp_path / "model.pt")
+    assert refused.value.strerror == "No space left on device"
