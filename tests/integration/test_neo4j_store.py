@@ -453,7 +453,13 @@ def test_text_vectors_of_another_size_replace_every_kind_that_holds_them(neo, mo
         neo, [embedded("Item", 2), embedded("Entity", 2)], model={"name": "a", "identity": "a"}
     )
     b = {"name": "b", "identity": "b"}
-    with pytest.raises(InputError, match=r"Item\.embedding holds 2-dimensional vectors"):
+    # named by the other model's vectors it would leave beside (session 46, embed46), not by
+    # the dimension of those it would replace ("Item.embedding holds 2-dimensional vectors")
+    with pytest.raises(
+        InputError,
+        match=r"the vectors 'embedding' of the Entity nodes were made by model a \(a\), these "
+        r"by model b \(b\).* embed every kind that holds 'embedding' \(Item, Entity\)",
+    ):
         write_embeddings(neo, [embedded("Item", 3)], model=b)
     assert neo.vector_dimension("Item", property="embedding") == 2
     write_embeddings(neo, [embedded("Item", 3), embedded("Entity", 3)], model=b)
