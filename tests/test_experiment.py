@@ -2585,15 +2585,7 @@ def test_a_run_stopped_by_ctrl_c_as_it_trains_says_that_resume_continues_it(
     assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
     monkeypatch.undo()
     assert main([*argv, "--resume"]) == 0
-    whole = train(
-        "lightgcn-merged",
-        protocol="ml1m-action-comedy",
-        data=tiny_recbole,
-        out=tmp_path / "whole",
-        **{**SMALL, "epochs": 4},
-    )
-    resumed = json.loads((out / "run.json").read_text())["training"]
-    assert resumed["history"] == whole.info["training"]["history"]
+    resumed = _as_uninterrupted(out, tmp_path, tiny_recbole)
     assert resumed["epochs_resumed"] == 2
 
 
@@ -2666,6 +2658,13 @@ def test_a_run_whose_files_cannot_be_written_says_so_and_resumes_once_they_can(
     assert json.loads((out / "run.json").read_text())["status"] == "training"
     monkeypatch.undo()
     assert main([*argv, "--resume"]) == 0
+    _as_uninterrupted(out, tmp_path, tiny_recbole)
+    assert (out / "metrics.json").read_text() == (tmp_path / "whole" / "metrics.json").read_text()
+
+
+def _as_uninterrupted(out, tmp_path, tiny_recbole) -> dict:
+    """The training record of the resumed 4-epoch run in ``out``, checked against the same
+    run trained straight through at ``tmp_path / "whole"``: the same validation history."""
     whole = train(
         "lightgcn-merged",
         protocol="ml1m-action-comedy",
@@ -2675,7 +2674,7 @@ def test_a_run_whose_files_cannot_be_written_says_so_and_resumes_once_they_can(
     )
     resumed = json.loads((out / "run.json").read_text())["training"]
     assert resumed["history"] == whole.info["training"]["history"]
-    assert (out / "metrics.json").read_text() == (tmp_path / "whole" / "metrics.json").read_text()
+    return resumed
 
 
 def test_a_new_run_whose_experiment_pt_cannot_be_written_says_so_and_leaves_nothing(
