@@ -152,3 +152,11 @@ class GraphTables:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def check_graph_tables(name: str, value: object) -> None:
+    """A TypeError unless ``value`` is a :class:`GraphTables` (a dict of DataFrames:
+    ``GraphTables(**tables)`` makes one)."""
+    if not isinstance(value, GraphTables):
+        hint = " (GraphTables(**tables) makes one)" if isinstance(value, dict) else ""
+        raise TypeError(f"{name} must be a GraphTables, got {type(value).__name__}{hint}")

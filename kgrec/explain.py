@@ -37,7 +37,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from graph_schema.tables import GraphTables, item_titles
+from graph_schema.tables import GraphTables, check_graph_tables, item_titles
 from graph_schema.validate import id_argument, plain
 from kgrec.errors import InputError
 from kgrec.text.nodes import relation_role
@@ -55,6 +55,7 @@ class GraphIndex:
     """Adjacency of a graph's INTERACTED and RELATED relationships, for repeated explanations."""
 
     def __init__(self, tables: GraphTables) -> None:
+        check_graph_tables("tables", tables)
         inter = tables.interactions
         kg = tables.knowledge
         users, user_ids = pd.factorize(inter["user_id"], use_na_sentinel=False)

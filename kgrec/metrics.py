@@ -13,6 +13,7 @@ and ``r_1..r_K`` their top-K list:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -34,8 +35,9 @@ METRIC_NAMES = (*PER_USER, "coverage")
 
 
 def _check_k(k: object, num_items: int | None = None) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = int(k)  # a NumPy integer too
     if num_items is not None and k > num_items:
         raise ValueError(f"k={k} is larger than the catalogue of {num_items} items")
     return k

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -60,6 +61,14 @@ def test_bad_k_is_rejected_with_its_value(k: object) -> None:
         RankingMetrics(50, ks=(k,))
     with pytest.raises(ValueError, match="k must be a positive integer"):
         Coverage(k, 50)  # type: ignore[arg-type]
+
+
+def test_a_numpy_integer_k_is_its_number() -> None:
+    metrics = RankingMetrics(50, ks=(np.int64(10),))
+    assert metrics.ks == (10,) and type(metrics.ks[0]) is int
+    assert Coverage(np.int32(5), 50).k == 5  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"k must be a positive integer, got np\.True_"):
+        Coverage(np.bool_(True), 50)  # type: ignore[arg-type]
 
 
 def test_k_larger_than_catalogue_is_rejected() -> None:

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from graph_schema.tables import GraphTables, item_titles  # noqa: F401 (kgrec.data.export's before)
+from graph_schema.tables import GraphTables, check_graph_tables, item_titles  # noqa: F401 (kgrec.data.export's before)
 from kgrec.errors import InputError
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
@@ -93,6 +93,7 @@ def to_hetero_data(
     """
     from torch_geometric.data import HeteroData
 
+    check_graph_tables("tables", tables)
     inter, know, items_df = tables.interactions, tables.knowledge, tables.items
     users = _sorted_ids(tables.users["user_id"], inter["user_id"])
     entity_keys = know.loc[know["head_kind"] == "Entity", "head_key"]

@@ -282,13 +282,14 @@ def check_tensor(name: str, value: object) -> None:
         )
 
 
-def check_k(k: object) -> None:
-    """A TypeError unless ``k``, a number of items to rank, is an integer (not a bool, not
-    ``"10"``), a ValueError unless it is positive."""
-    if isinstance(k, bool) or not isinstance(k, int):
+def check_k(k: object) -> int:
+    """``k``, a number of items to rank, as a Python int: a TypeError unless it is an integer,
+    a NumPy one too (not a bool, not ``"10"``), a ValueError unless it is positive."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be a positive integer, got {k!r}")
     if k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
 
 
 def check_indices(name: str, index: Tensor, size: int) -> None:
@@ -379,7 +380,7 @@ def top_k(
     :func:`kgrec.ranking.rank`.
     """
     check_tensor("scores", scores)
-    check_k(k)
+    k = check_k(k)
     if candidates is not None:
         check_indices("candidates", candidates, scores.size(1))
     if exclude is not None:

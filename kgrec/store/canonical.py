@@ -32,6 +32,7 @@ from graph_schema.tables import (
     USERS,
     GraphTables,
     TableSpec,
+    check_graph_tables,
     empty,
 )
 from graph_schema.validate import check_indexed_lengths, id_arguments, validate_table
@@ -124,6 +125,7 @@ def prepare(graph: GraphTables) -> GraphTables:
     Items are never implied: see :func:`referenced_items`. Every table is then validated
     (:func:`graph_schema.validate.validate_table`).
     """
+    check_graph_tables("graph", graph)
     # an empty field is a missing value, which never erases what a store holds
     tables = {
         name: coalesce(SPECS[name], [blank_as_missing(df, list(SPECS[name].key))])

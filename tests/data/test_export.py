@@ -177,6 +177,26 @@ def test_text_for_an_unknown_node_is_an_error() -> None:
         to_hetero_data(small_tables(), text=text)
 
 
+def test_tables_given_as_a_dict_are_a_type_error_naming_graph_tables(tmp_path) -> None:
+    """to_hetero_data, explain and a store's write each stopped with "'dict' object has no
+    attribute 'interactions'" (or 'tables') when given the tables as a dict."""
+    from kgrec.explain import explain
+    from kgrec.store import LocalStore
+
+    tables = GraphTables().tables()
+    want = r"^(tables|graph) must be a GraphTables, got dict \(GraphTables\(\*\*tables\) makes"
+    with pytest.raises(TypeError, match=want):
+        to_hetero_data(tables)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=want):
+        explain(tables, "u1", "i1")  # type: ignore[arg-type]
+    store = LocalStore(tmp_path / "store")
+    with pytest.raises(TypeError, match=want):
+        store.write(tables)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^graph must be a GraphTables, got list$"):
+        store.check_write([])  # type: ignore[arg-type]
+    assert not (tmp_path / "store").exists()
+
+
 def test_interaction_with_an_unknown_item_names_table_and_field() -> None:
     tables = small_tables()
     tables.interactions.loc[2, "item_uid"] = "comedy:404"

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -276,6 +277,10 @@ def test_recommend_refuses_a_list_where_a_tensor_is_asked_naming_it(
         model.recommend(given.pop("edge_index"), given.pop("edge_type"), k=2, **given)
     with pytest.raises(TypeError, match=r"^k must be a positive integer, got '2'"):
         model.recommend(edge_index, edge_type, users=torch.arange(2), k="2")
+    with pytest.raises(TypeError, match=r"^k must be a positive integer, got np.True_"):
+        model.recommend(edge_index, edge_type, users=torch.arange(2), k=np.bool_(True))
+    items, _ = model.recommend(edge_index, edge_type, users=torch.arange(2), k=np.int64(2))
+    assert items.shape == (2, 2)  # a NumPy integer is its number, as everywhere else
 
 
 def test_a_newcomer_with_a_users_history_is_folded_in(case, model, toy_graph):
