@@ -354,10 +354,13 @@ def _check_new_domains(store: GraphStore, tables: GraphTables, report: LoadRepor
             _warn_unjoined(store, report, users, f"new {named}", "", list(held))
     items = tables.items
     named_here = items.loc[items["uid"].isin(tables.interactions["item_uid"]), "domain"]
+    counts = None  # the store's counts per domain, read once if at all
     for domain in sorted(set(named_here.astype(str)) & set(held)):
         others = [name for name in held if name != domain]
         users = _unjoined_users(store, tables, [domain]) if others else []
-        if users and not store.stats()["domains"].get(domain, {}).get("interactions"):
+        if users and counts is None:
+            counts = store.stats()["domains"]
+        if users and not counts.get(domain, {}).get("interactions"):
             first = ", the first the store holds of it"
             _warn_unjoined(store, report, users, f"domain {domain!r}", first, others)
 

@@ -1011,3 +1011,34 @@ def test_recbole_and_movielens_say_which_new_domain_they_start(
         assert logged(caplog, "WARNING") == []  # u1, u2: users the store holds
     with open_store(uri) as store:
         assert set(store.item_domains()) == {"ml-100k", "shop", "toy"}
+
+
+def test_the_first_interactions_of_several_held_domains_read_the_store_counts_once(
+    tmp_path, caplog, monkeypatch
+):
+    """A load of the first interactions of two domains whose items the store held (none of
+    whose users it holds) warns of each, reading the store's counts once; before, one
+    ``store.stats()`` (every count of a Neo4j graph) per domain warned."""
+    from graph_schema.tables import GraphTables
+    from kgrec.commands.load import _check_new_domains
+    from kgrec.store import LocalStore
+    from loaders.report import LoadReport
+
+    store = LocalStore(tmp_path / "store")
+    items = pd.DataFrame(
+        {"uid": ["a:1", "b:1", "c:1"], "item_id": ["1", "1", "1"], "domain": ["a", "b", "c"]}
+    )
+    store.write(GraphTables(items=items), progress=False)
+    calls = []
+    stats = store.stats
+    monkeypatch.setattr(store, "stats", lambda: calls.append(1) or stats())
+    interactions = pd.DataFrame({"user_id": ["x1", "x2"], "item_uid": ["a:1", "b:1"]})
+    tables = GraphTables(items=items.iloc[:2], interactions=interactions)
+    caplog.set_level("WARNING", logger="kgrec.commands.load")
+    _check_new_domains(store, tables, LoadReport(interaction_files=["r.csv"]))
+    warned = [r.getMessage() for r in caplog.records]
+    assert [m.split(",")[0] for m in warned] == [
+        "the interactions of the domain 'a'",
+        "the interactions of the domain 'b'",
+    ]
+    assert len(calls) == 1
