@@ -28,8 +28,6 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from tqdm import tqdm
-
 from graph_schema.arguments import path_argument
 from kgrec.errors import KgrecError, few
 from kgrec.files import first_missing, locked, process_runs, remove_made
@@ -268,6 +266,8 @@ def _dead(folder: Path) -> bool:
 
 
 def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progress: bool) -> None:
+    from tqdm import tqdm  # here, not at the top: `kgrec download --help` imports no tqdm
+
     url = request.full_url
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response, path.open("wb") as out:

@@ -9,6 +9,7 @@ to the Item of the load's domain (created if the store does not have it yet).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -32,6 +33,17 @@ TRIPLE_HEADER = {
     "relation": ("predicate", "property", "r", "p"),
     "tail": ("object", "target", "t", "o"),
 }
+# the words of a column's name (``head_entity``, ``src``, ``fromNode``, ``edge_type``): a first
+# line of other names than TRIPLE_HEADER's is refused as a likely header only where every
+# field is made of these (:func:`_check_first_triple`)
+COLUMN_WORDS = frozenset(
+    {name for names in TRIPLE_HEADER.values() for name in names if len(name) > 1}
+    | set(TRIPLE_COLUMNS)
+    | {"entity", "node", "vertex", "item", "id", "name", "label", "type", "kind", "uri", "iri"}
+    | {"subj", "pred", "verb", "obj", "rel", "relationship", "link", "edge", "attribute"}
+    | {"attr", "value", "src", "dst", "dest", "destination", "origin", "from", "to", "start"}
+    | {"end", "in", "out", "token"}
+)
 LINK_COLUMNS = ("item_id", "entity_id")
 # the other names a link file's header may give its columns, matched as TRIPLE_HEADER's are
 # (`movie_id freebase_id`, `movieId`, RecBole's `item_id:token entity_id:token`)
@@ -74,18 +86,31 @@ def load(
     return tables
 
 
+def _names_a_column(field: str) -> bool:
+    """Whether ``field`` reads as a column's name: words (split at spaces, ``_ - . :`` and
+    camelCase) all of :data:`COLUMN_WORDS`, so no digit (``head_entity``, ``Relation Type``,
+    ``tailNode``, ``src``; not ``film:1``, ``Alice`` nor ``directed_by``)."""
+    words = re.split(r"[\s_.:\-]+|(?<=[a-z])(?=[A-Z])", field.strip())
+    words = [w.lower() for w in words if w]
+    return bool(words) and all(w in COLUMN_WORDS for w in words)
+
+
 def _check_first_triple(triples: pd.DataFrame, links: pd.DataFrame | None) -> None:
     """A first line that is no known header (``head_entity relation tail_entity``, ``src rel
-    dst``) and shares nothing with the rest of the file, whose relation no later line uses and
-    whose ends no later line nor any link names, is refused as a likely header of other names:
-    loaded, it would be a triple of its own, its names a relation and two entities. A triple
-    that is alone so goes below a header of the names the README lists."""
+    dst``), whose every field reads as a column's name (:func:`_names_a_column`) and which
+    shares nothing with the rest of the file, whose relation no later line uses and whose ends
+    no later line nor any link names, is refused as a likely header of other names: loaded, it
+    would be a triple of its own, its names a relation and two entities. A first triple that
+    shares nothing but is data (``film:9 directed_by person:3``) is a triple; one alone so whose
+    fields read as names goes below a header of the names the README lists."""
     if triples.attrs.get("header") or len(triples) < 2:
         return
     text = {c: triples[c].astype("string").str.strip() for c in TRIPLE_COLUMNS}
     head, relation, tail = (text[c].iloc[0] for c in TRIPLE_COLUMNS)
     if pd.isna(head) or pd.isna(relation) or pd.isna(tail):
         return  # an empty field: an error of build's
+    if not all(_names_a_column(field) for field in (head, relation, tail)):
+        return
     named = set(pd.concat([text["head"].iloc[1:], text["tail"].iloc[1:]]).dropna())
     if links is not None:
         named |= set(links["entity_id"].astype("string").str.strip().dropna())
@@ -93,9 +118,10 @@ def _check_first_triple(triples: pd.DataFrame, links: pd.DataFrame | None) -> No
         return
     raise InputError(
         f"the first line ({head!r}, {relation!r}, {tail!r}) shares nothing with the others: no "
-        "later line uses its relation or names its ends, nor does a link: a header? Name its "
-        "columns head, relation and tail (the README lists the names read as a header) or "
-        "delete it; a triple of its own goes below such a header",
+        "later line uses its relation or names its ends, nor does a link, and its fields read "
+        "as column names: a header? Name its columns head, relation and tail (the README lists "
+        "the names read as a header) or delete it. If it is a triple, put a header line head, "
+        "relation, tail above it",
         field=TRIPLE_COLUMNS[0],
         **where(triples, 0),
     )

@@ -60,7 +60,8 @@ def test_no_help_or_argument_error_imports_torch_pandas_or_neo4j():
     # 0.3 s more: the parsers' defaults and choices come from modules that import none
     # (kgrec.settings, graph_schema.arguments, loaders.options, ...), the command's work
     # imports them as it runs. Every command's help, its subcommands' (kgrec load table --help)
-    # and some argument errors, in one new Python; the first that imports one is named
+    # and some argument errors, in one new Python; the first that imports one is named.
+    # tqdm too: `kgrec download --help` imported it (kgrec.download's top; data47 review)
     argvs = [["--help"]]
     for name in COMMANDS:
         parser = build_parser([name])._subparsers._group_actions[0].choices[name]
@@ -76,7 +77,7 @@ def test_no_help_or_argument_error_imports_torch_pandas_or_neo4j():
         ["graph", "stats", "--nope"],
         ["explain", "u", "i", "-k", "0"],
     ]
-    heavy = ("torch", "optuna", "pandas", "neo4j", "numpy")
+    heavy = ("torch", "optuna", "pandas", "neo4j", "numpy", "tqdm")
     script = (
         "import sys; from kgrec.cli import main\n"
         f"imported = 'none'\nfor argv in {argvs!r}:\n"

@@ -22,6 +22,9 @@ from kgrec.errors import KgrecError
 log = logging.getLogger(__name__)
 
 _CHUNK = 500  # keys per SELECT: under SQLite's limit on bound parameters
+# seconds a read or write waits for another process's lock on the file (SQLite's busy timeout;
+# Python's default too) before it is "database is locked"
+_WAIT = 5.0
 
 
 _TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
@@ -60,9 +63,11 @@ class EmbeddingCache:
         self.path = Path(path) if path is not None else default_cache_path()
         self._from_env = path is None  # its error names KGREC_CACHE, no --cache was given
         self._unwritable = False  # a put failed: put no more (:meth:`put`)
+        # rows a put could not write for another process's lock: written with the next put's
+        self._pending: list[tuple[str, bytes]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
+            self._db = sqlite3.connect(self.path, timeout=_WAIT)
             tables = [row[0] for row in self._db.execute(_TABLES)]
             if tables and _columns(self._db) != ["key", "vector"]:
                 self._db.close()
@@ -141,26 +146,52 @@ class EmbeddingCache:
         return found
 
     def put(self, identity: str, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Cache ``vectors`` (one transaction). A cache that cannot be written (locked by
-        another process past SQLite's wait, read-only, full) is a warning, once: this object
-        then caches nothing more (each try could wait seconds, and an embed puts each batch)."""
+        """Cache ``vectors`` (one transaction). A cache another process holds locked past
+        SQLite's wait (another embed's long put) keeps them for the next put, which tries
+        without waiting, and :meth:`close`, which waits: one warning, and the vectors are
+        cached once the other is done. One that cannot be written (read-only, full) is a
+        warning, once: this object then caches nothing more."""
         if self._unwritable:
             return
         rows = [
             (text_key(identity, text), np.asarray(vector, dtype=np.float32).tobytes())
             for text, vector in zip(texts, vectors, strict=True)
         ]
+        self._write([*self._pending, *rows], wait=not self._pending)
+
+    def _write(self, rows: list[tuple[str, bytes]], *, wait: bool) -> None:
+        """Write ``rows``, or keep them as pending when the file is locked (``wait``: for up
+        to :data:`_WAIT` seconds, as SQLite does; otherwise not at all)."""
         try:
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
-        except sqlite3.Error as exc:  # locked by another process, read-only, full: not fatal
-            self._unwritable = True
+            if not wait:
+                self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            finally:
+                if not wait:
+                    self._db.execute(f"PRAGMA busy_timeout = {int(_WAIT * 1000)}")
+        except sqlite3.Error as exc:
+            if _busy(exc):  # another process holds it: try again with the next rows
+                if not self._pending:
+                    log.warning(
+                        "embedding cache %s is being written by another process (%s): the "
+                        "vectors encoded meanwhile are cached once it is done",
+                        self.path,
+                        exc,
+                    )
+                self._pending = rows
+                return
+            self._unwritable = True  # read-only, full: not fatal, but each try would fail
+            self._pending = []
             log.warning(
                 "embedding cache %s cannot be written (%s): the vectors encoded from here on "
                 "are not cached",
                 self.path,
                 exc,
             )
+            return
+        self._pending = []
 
     def __len__(self) -> int:
         try:
@@ -169,7 +200,21 @@ class EmbeddingCache:
             raise KgrecError(f"embedding cache {self.path} cannot be read ({exc})") from None
 
     def close(self) -> None:
-        self._db.close()
+        """Write the vectors another process's lock kept back (waiting for it, as a put
+        does), then close the file."""
+        try:
+            if self._pending and not self._unwritable:
+                count = len(self._pending)
+                self._write(self._pending, wait=True)
+                if self._pending:
+                    log.warning(
+                        "embedding cache %s is still being written by another process: %s "
+                        "vectors encoded here are not cached",
+                        self.path,
+                        f"{count:,}",
+                    )
+        finally:
+            self._db.close()
 
     def __enter__(self) -> EmbeddingCache:
         return self

@@ -139,6 +139,59 @@ def test_a_first_triple_that_shares_something_with_the_file_is_a_triple(
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "film:9\tdirected_by\tperson:3\nfilm:1\thas_genre\tgenre:comedy\n",
+        "Alice\tknows\tBob\nCarol\tlikes\tDave\nErin\tlikes\tFrank\n",
+        "e1\tr\te2\ne3\ts\te4\n",
+        "Q42\tP31\tQ5\nQ1\tP17\tQ30\n",
+    ],
+)
+def test_a_first_triple_that_shares_nothing_but_reads_as_data_is_a_triple(
+    tmp_path, write_files, text
+):
+    """Before, any first line that shared nothing with the lines below it was refused as a
+    likely header (``... shares nothing with the others: ... a header?``), so a small file
+    whose first triple's head, relation and tail occur nowhere else could not be loaded; only
+    one whose every field reads as a column's name is refused now (found by the data47
+    review)."""
+    write_files(tmp_path, {"t.tsv": text, "t.csv": text.replace("\t", ",")})
+    for name in ("t.tsv", "t.csv"):
+        graph = kg.load(tmp_path / name)
+        assert len(graph.knowledge) == text.count("\n"), name
+        first = text.split("\n", 1)[0].split("\t")
+        assert graph.knowledge.iloc[0][["head_key", "relation", "tail_key"]].tolist() == first
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Head Entity\tRelation Type\tTail Entity",
+        "subj\tverb\tobj",
+        "headEntity\trel\ttailEntity",
+        "from_node\tedge_type\tto_node",
+        "source_entity:token\tlink\ttarget_entity:token",
+    ],
+)
+def test_a_first_line_of_column_names_that_shares_nothing_is_still_refused(
+    tmp_path, write_files, header
+):
+    """The refusal says how to load such a line if it is a triple after all: below a header
+    line of the names the loader reads, where it is loaded as one."""
+    text = "film:1\thas_genre\tgenre:comedy\nfilm:2\thas_genre\tgenre:comedy\n"
+    write_files(tmp_path, {"t.tsv": f"{header}\n{text}", "ok.tsv": f"h\tr\tt\n{header}\n{text}"})
+    with pytest.raises(InputError, match="a header\\?") as caught:
+        kg.load(tmp_path / "t.tsv")
+    assert (caught.value.line, caught.value.field) == (1, "head")
+    assert "If it is a triple, put a header line head, relation, tail above it" in str(caught.value)
+    graph = kg.load(tmp_path / "ok.tsv")
+    assert graph.knowledge.iloc[0][["head_key", "relation", "tail_key"]].tolist() == header.split(
+        "\t"
+    )
+    assert len(graph.knowledge) == 3
+
+
+@pytest.mark.parametrize(
     "header",
     [
         "item_id\tentity_id",

@@ -325,3 +325,81 @@ def test_the_progress_bar_names_the_kind_it_encodes(encoder, capsys):
     review)."""
     embed_texts("Entity", TEXTS, encoder, progress=True)
     assert "embedding Entity: 100%" in capsys.readouterr().err
+
+
+def test_a_cache_another_embed_holds_locked_caches_its_vectors_once_it_lets_go(
+    tmp_path, encoder, caplog
+):
+    """Two ``kgrec embed`` share the default cache; one holding the file's lock past SQLite's
+    wait (a long put, a slow disk) made the other's put fail "database is locked", after
+    which it cached nothing more for the rest of its embed, though the lock was gone a batch
+    later. Now the vectors a lock kept back are written with the next batch's (found by the
+    data47 review)."""
+    import sqlite3
+
+    path = tmp_path / "cache.sqlite"
+    EmbeddingCache(path).close()
+    other = sqlite3.connect(path, isolation_level=None)  # the other embed's cache
+    releases = []
+
+    def release_at_second_batch(module, args, kwargs, output) -> None:
+        releases.append(1)
+        if len(releases) == 2:
+            other.execute("COMMIT")  # its put is done
+
+    texts = TEXTS[["m:1", "m:2", "m:3"]]
+    with EmbeddingCache(path) as cache:
+        cache._db.execute("PRAGMA busy_timeout = 100")  # wait 0.1 s for its lock, not 5 s
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO vectors VALUES ('its', x'00')")
+        handle = encoder.model.register_forward_hook(release_at_second_batch, with_kwargs=True)
+        try:
+            result = embed_texts("Item", texts, encoder, cache=cache, batch_size=1, progress=False)
+        finally:
+            handle.remove()
+        assert len(cache) == 4  # its vector and the three of this embed
+    other.close()
+    assert result.encoded == 3
+    assert "is being written by another process (database is locked)" in caplog.text
+    assert "cannot be written" not in caplog.text
+    with EmbeddingCache(path) as cache:
+        again = cache.get(encoder.identity, list(texts), encoder.dimension)
+    assert sorted(again) == [0, 1, 2]
+    np.testing.assert_allclose(np.stack([again[i] for i in range(3)]), result.vectors, atol=1e-6)
+
+
+def test_vectors_a_lock_kept_back_are_written_as_the_cache_closes_or_named(tmp_path, caplog):
+    """The puts a lock kept back to the end of the embed are written as the cache closes,
+    waiting for the lock as a put does; a lock held past that is a warning naming how many
+    vectors are not cached, and the cache is left as the other process wrote it (found by the
+    data47 review)."""
+    import sqlite3
+
+    path = tmp_path / "cache.sqlite"
+    EmbeddingCache(path).close()
+    vector = np.full((1, 4), 0.5, dtype=np.float32)
+    other = sqlite3.connect(path, isolation_level=None)
+    with EmbeddingCache(path) as cache:
+        cache._db.execute("PRAGMA busy_timeout = 100")
+        other.execute("BEGIN IMMEDIATE")
+        cache.put("m", ["a"], vector)
+        cache.put("m", ["b"], vector)
+        other.execute("COMMIT")  # let go before the embed ends
+    with EmbeddingCache(path) as cache:
+        assert sorted(cache.get("m", ["a", "b"], 4)) == [0, 1]
+
+    caplog.clear()
+    with EmbeddingCache(path) as cache:
+        cache._db.execute("PRAGMA busy_timeout = 100")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO vectors VALUES ('its', x'00')")
+        cache.put("m", ["c"], vector)
+        cache.put("m", ["d", "e"], np.concatenate([vector, vector]))
+        cache._db.execute("PRAGMA busy_timeout = 100")  # its close waits 0.1 s too
+    other.execute("COMMIT")
+    other.close()
+    assert "still being written by another process: 3 vectors encoded here are not cached" in (
+        caplog.text
+    )
+    with EmbeddingCache(path) as cache:
+        assert len(cache) == 3 and cache.get("m", ["c", "d", "e"], 4) == {}
