@@ -717,6 +717,33 @@ def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
     assert (tmp_path / "host0" / "run" / "run.json").exists()
 
 
+def test_rank_0_alone_keeps_rank_0s_outcome_when_the_others_cannot_be_told(
+    monkeypatch, caplog
+) -> None:
+    """Unit test of rank_0_alone's edges, its collective failing (another rank gone, or it
+    gave up waiting): rank 0's own error is raised, not the collective's; rank 0's last work
+    done is a warning (its run is written), and any other block an error."""
+    gone = distributed.DistributedError("rank 0: rank 1 is gone")
+
+    def gather_object(value):
+        raise gone
+
+    monkeypatch.setattr(distributed, "gather_object", gather_object)
+    monkeypatch.setattr(distributed, "current", lambda: distributed.World(0, 2, 0))
+    with pytest.raises(OSError, match="No space left"), distributed.rank_0_alone("finish the run"):
+        raise OSError(28, "No space left on device")
+    with caplog.at_level("WARNING"), distributed.rank_0_alone("finish the run", last=True):
+        pass
+    assert "rank 1 is gone (rank 0 could finish the run all the same)" in caplog.text
+    gone_too = pytest.raises(distributed.DistributedError, match="is gone")
+    with gone_too, distributed.rank_0_alone("validate epoch 1"):
+        pass
+    monkeypatch.setattr(distributed, "current", lambda: distributed.World(1, 2, 1))
+    gone_too = pytest.raises(distributed.DistributedError, match="is gone")
+    with gone_too, distributed.rank_0_alone("finish the run", last=True):
+        pass
+
+
 def test_a_rank_whose_rank_0_address_answers_another_program_says_so(monkeypatch) -> None:
     """Something other than rank 0 listens at MASTER_ADDR:MASTER_PORT (an HTTP server, another
     program's port): rank 1's error says that what answers there is not rank 0; before, it told
