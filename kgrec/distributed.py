@@ -236,7 +236,13 @@ def _answered(joining: bool = False):
                 "worked alone longer than that (reading the data, validating an epoch, "
                 "evaluating and writing the run): then raise --dist-timeout"
             )
-        raise DistributedError(message) from None
+        raise (DistributedError if joining else NoAnswer)(message) from None
+
+
+class NoAnswer(DistributedError):
+    """A collective that another rank did not join within the timeout (it hangs, died
+    unnoticed, or works alone longer), as opposed to a rank known to be gone or to have
+    failed."""
 
 
 # gloo's words for a peer whose process ended (its sockets closed) or whose machine was lost
@@ -352,8 +358,10 @@ def rank_0_alone(what: str, *, last: bool = False):
     collective until the timeout, or end as if rank 0 had succeeded. The block runs on every
     rank (the others' do nothing) and must hold no collective. ``last``: the block is rank
     0's last work (the files written), so a collective that fails after it succeeded (another
-    rank gave up waiting, or is gone) is a warning on rank 0, not an error. In a world of
-    one, the block alone."""
+    rank gave up waiting, or is gone) is a warning on rank 0, not an error, and one that
+    rank 0 did not join within the timeout (it works on, or hangs) a warning on the others,
+    whose own part is done: as before rank 0 told them its outcome. In a world of one, the
+    block alone."""
     if not current().distributed:
         yield
         return
@@ -365,6 +373,18 @@ def rank_0_alone(what: str, *, last: bool = False):
         raise
     try:
         agree(None, what, failed=True)
+    except NoAnswer as exc:
+        if not last:
+            raise
+        if current().is_main:
+            log.warning("%s (rank 0 could %s all the same)", exc, what)
+        else:  # its own part done, as before rank 0 told its outcome: rank 0's output has it
+            log.warning(
+                "rank %s: rank 0 did not %s within --dist-timeout; this rank's part is done "
+                "(rank 0's output says how the run ended; a longer --dist-timeout waits for it)",
+                current().rank,
+                what,
+            )
     except DistributedError as exc:
         if not (last and current().is_main):
             raise
