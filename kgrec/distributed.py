@@ -9,9 +9,10 @@ helper here is a no-op on a world of one, so single-process code paths stay unto
 Every collective (and the wait for every rank to join) gives up after ``timeout`` seconds
 (:data:`DEFAULT_TIMEOUT`, ``--dist-timeout``) with a :class:`~kgrec.errors.DistributedError`
 that says so, where torch's default would wait 30 minutes on a rank that died or hangs. Rank
-0 works alone while the others wait (reading the data, each epoch's validation), so the
-timeout must be longer than those. A rank whose process ended fails the others' collectives at
-once, with a DistributedError that says it is gone.
+0 works alone while the others wait (reading the data, each epoch's validation, the run's
+evaluation and files at the end), so the timeout must be longer than those; an error of that
+work stops the others at once with it (:func:`rank_0_alone`). A rank whose process ended fails
+the others' collectives at once, with a DistributedError that says it is gone.
 """
 
 from __future__ import annotations
@@ -232,10 +233,16 @@ def _answered(joining: bool = False):
             message = (
                 f"rank {world.rank}: another rank did not answer within --dist-timeout "
                 f"({waited}): it died or hangs (check the other ranks' output), or rank 0 "
-                "worked alone longer than that (reading the data, validating an epoch): then "
-                "raise --dist-timeout"
+                "worked alone longer than that (reading the data, validating an epoch, "
+                "evaluating and writing the run): then raise --dist-timeout"
             )
-        raise DistributedError(message) from None
+        raise (DistributedError if joining else NoAnswer)(message) from None
+
+
+class NoAnswer(DistributedError):
+    """A collective that another rank did not join within the timeout (it hangs, died
+    unnoticed, or works alone longer), as opposed to a rank known to be gone or to have
+    failed."""
 
 
 # gloo's words for a peer whose process ended (its sockets closed) or whose machine was lost
@@ -312,27 +319,76 @@ def held(failure: Exception) -> Exception:
     return failure
 
 
-def agree(failure: BaseException | None, what: str) -> None:
+def agree(failure: BaseException | None, what: str, *, failed: bool = False) -> None:
     """Every rank learns whether any rank's own checks failed, before a collective that a rank
     which stopped would leave the others waiting in until the timeout: ``failure`` (this rank's
     error, None if its checks passed) is raised again on its rank, with its traceback, and
     every other rank raises a :class:`DistributedError` naming the ranks that failed and their
-    errors. ``what``: what they could not do ("start the run"). In a world of one, ``failure``
+    errors. ``what``: what they could not do ("start the run"); ``failed``: it was work that
+    failed (:func:`rank_0_alone`), not a check that refused. In a world of one, ``failure``
     is raised (if any) and nothing else happens."""
     message = None if failure is None else str(failure) or type(failure).__name__
     messages = gather_object(message)
     if failure is not None:
         raise failure
-    failed = [(rank, text) for rank, text in enumerate(messages) if text is not None]
-    if not failed:
+    stopped = [(rank, text) for rank, text in enumerate(messages) if text is not None]
+    if not stopped:
         return
-    ranks = ", ".join(str(rank) for rank, _ in failed)
-    why = "; ".join(f"rank {rank}: {text}" for rank, text in failed)
+    ranks = ", ".join(str(rank) for rank, _ in stopped)
+    why = "; ".join(f"rank {rank}: {text}" for rank, text in stopped)
+    whose = f"rank{'s' if len(stopped) > 1 else ''} {ranks}"
+    if failed:
+        raise DistributedError(
+            f"rank {current().rank}: {whose} failed to {what} ({why}): every rank stopped; "
+            f"{whose}'s output has the whole error and what to do"
+        )
     raise DistributedError(
-        f"rank {current().rank}: rank{'s' if len(failed) > 1 else ''} {ranks} refused to "
-        f"{what} ({why}): every rank stopped; correct it there (its output has the whole "
-        "error) and start the command again on every rank"
+        f"rank {current().rank}: {whose} refused to {what} ({why}): every rank stopped; correct "
+        "it there (its output has the whole error) and start the command again on every rank"
     )
+
+
+@contextlib.contextmanager
+def rank_0_alone(what: str, *, last: bool = False):
+    """Work that rank 0 does alone (the block) while the other ranks wait for it, such as an
+    epoch's validation or the run's files: as the block ends every rank learns, in one
+    collective (:func:`agree`), whether it failed. Rank 0's error is raised again on rank 0,
+    with its traceback, and each other rank raises a :class:`DistributedError` naming it
+    ("rank 0 failed to WHAT (rank 0: its error)"), where it would otherwise wait in its next
+    collective until the timeout, or end as if rank 0 had succeeded. The block runs on every
+    rank (the others' do nothing) and must hold no collective. ``last``: the block is rank
+    0's last work (the files written), so a collective that fails after it succeeded (another
+    rank gave up waiting, or is gone) is a warning on rank 0, not an error, and one that
+    rank 0 did not join within the timeout (it works on, or hangs) a warning on the others,
+    whose own part is done: as before rank 0 told them its outcome. In a world of one, the
+    block alone."""
+    if not current().distributed:
+        yield
+        return
+    try:
+        yield
+    except Exception as exc:
+        with contextlib.suppress(DistributedError):  # the others cannot be told: its own error
+            agree(exc, what, failed=True)  # raises exc, and a DistributedError on the others
+        raise
+    try:
+        agree(None, what, failed=True)
+    except NoAnswer as exc:
+        if not last:
+            raise
+        if current().is_main:
+            log.warning("%s (rank 0 could %s all the same)", exc, what)
+        else:  # its own part done, as before rank 0 told its outcome: rank 0's output has it
+            log.warning(
+                "rank %s: rank 0 did not %s within --dist-timeout; this rank's part is done "
+                "(rank 0's output says how the run ended; a longer --dist-timeout waits for it)",
+                current().rank,
+                what,
+            )
+    except DistributedError as exc:
+        if not (last and current().is_main):
+            raise
+        log.warning("%s (rank 0 could %s all the same)", exc, what)
 
 
 def broadcast_parameters(module) -> None:

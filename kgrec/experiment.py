@@ -2130,11 +2130,13 @@ def _train(
     try:
         with model_memory(settings, training=True):
             arguments = fit_arguments(settings, graph, experiment.split)
-            if _fitted_in_forward(net) and settings["cold_items"] == "none" and world.is_main:
+            if _fitted_in_forward(net) and settings["cold_items"] == "none":
                 # fit would only score valid, and run.evaluate() below valid and test again:
-                # one forward pass (EASE's is its whole closed-form fit) serves both
-                metrics = run.evaluate()
-                best = metrics["valid"]["all"].get(VALID_METRIC, 0.0)
+                # one forward pass (EASE's is its whole closed-form fit) serves both, rank 0's
+                with distributed.rank_0_alone("evaluate the model"):
+                    if world.is_main:
+                        metrics = run.evaluate()
+                best = metrics["valid"]["all"].get(VALID_METRIC, 0.0) if world.is_main else 0.0
                 result = FitResult(best_metric=best, best_epoch=0, epochs_run=0)
             else:
                 result = fit(
@@ -2150,8 +2152,39 @@ def _train(
     except NotFinite as exc:
         raise NotFinite(exc.reason, exc.epoch, hint=overflow_hint(settings)) from None
     seconds = time.perf_counter() - started
-    if not world.is_main:
-        return run
+    # rank 0 alone evaluates and writes the run while the others wait: they stop with its
+    # error, if any, instead of ending as if the run were done
+    with distributed.rank_0_alone("finish the run", last=True):
+        if world.is_main:
+            run = _finish_run(
+                run,
+                net,
+                result,
+                metrics,
+                seconds=seconds,
+                settings=settings,
+                device=device,
+                item_entity=item_entity,
+                progress=progress,
+            )
+    return run
+
+
+def _finish_run(
+    run: Run,
+    net: GraphRecommender,
+    result: FitResult,
+    metrics: dict | None,
+    *,
+    seconds: float,
+    settings: dict[str, Any],
+    device: torch.device,
+    item_entity: torch.Tensor | None,
+    progress: bool,
+) -> Run:
+    """_train()'s end, on rank 0: the new items served (``cold_items``), the trained ``net``
+    evaluated (unless ``metrics`` holds its metrics already), and the run's files written."""
+    out, info = run.folder, run.info
     if settings["cold_items"] != "none":
         run = _serve_new_items(run, settings, item_entity, progress=progress)
     if metrics is None:

@@ -373,15 +373,16 @@ def fit(
                 start,
             )
         metric = None
-        if world.is_main:
-            try:
-                metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
-            except NaNScores as exc:  # the reason in place of a metric: every rank stops,
-                # as on a NaN loss
-                metric = (
-                    f"the model's validation scores are NaN or infinite for {len(exc.users)} "
-                    "user(s)"
-                )
+        with distributed.rank_0_alone(f"validate epoch {epoch}"):
+            if world.is_main:
+                try:
+                    metric = evaluate(model, graph, split, "valid")["all"].get(VALID_METRIC, 0.0)
+                except NaNScores as exc:  # the reason in place of a metric: every rank stops,
+                    # as on a NaN loss
+                    metric = (
+                        f"the model's validation scores are NaN or infinite for "
+                        f"{len(exc.users)} user(s)"
+                    )
         metric = distributed.broadcast_object(metric)  # every rank stops on the same epoch
         if isinstance(metric, str):
             raise NotFinite(metric, epoch)
@@ -398,8 +399,9 @@ def fit(
             # contrastive noise, neighbour sampling on a GPU) draw for the rank's own share of
             # a batch, so the ranks' states differ
             rng_states = distributed.gather_object(_rng_state(device))
-            if world.is_main:
-                _save(checkpoint, state, model, optimizer, generator, rng_states)
+            with distributed.rank_0_alone(f"write the checkpoint of epoch {epoch}"):
+                if world.is_main:
+                    _save(checkpoint, state, model, optimizer, generator, rng_states)
         if on_epoch is not None:
             try:
                 on_epoch(epoch, metric)

@@ -717,6 +717,154 @@ def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
     assert (tmp_path / "host0" / "run" / "run.json").exists()
 
 
+def _rank_0_fails(rank: int, port: int, data: str, where: str, results, release) -> None:
+    """Rank 0 alone fails at ``where`` (the disk refuses the run's files at the end, or epoch
+    1's checkpoint; a bug in epoch 2's validation, or in a popularity model's evaluation),
+    then lives on until ``release`` (as a notebook, or a launcher's worker, outlives the
+    error); each rank runs ``kgrec train`` and reports as :func:`_report` does."""
+    import errno
+
+    from kgrec import experiment, train
+
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if rank == 0 and where == "files":
+        experiment.write_all_atomic = full
+    elif rank == 0 and where == "checkpoint":
+        train.write_atomic = full
+    elif rank == 0 and where == "validation":
+        validate, calls = train.evaluate, []
+
+        def evaluate(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("a bug in rank 0's validation")
+            return validate(*args, **kwargs)
+
+        train.evaluate = evaluate
+    elif rank == 0:  # the popularity model: its evaluation is its whole fit
+
+        def evaluate(self):
+            raise RuntimeError("a bug in rank 0's evaluation")
+
+        experiment.Run.evaluate = evaluate
+    model = "popularity" if where == "popularity" else "lightgcn"
+    argv = ["train", "--model", model, "--protocol", "ml1m-action-comedy", "--data", data]
+    argv += ["--out", "run", "--device", "cpu", "--threads", "1"]
+    argv += [] if model == "popularity" else ["--epochs", "2", "--dim", "8"]
+    # far longer than the test waits: a rank that waited for it would fail the test
+    argv += ["--dist-timeout", "3600"]
+    _report(rank, argv, results)
+    if rank == 0:
+        release.wait(300)
+
+
+@pytest.mark.parametrize(
+    ("where", "failure", "what", "left"),
+    [
+        (
+            "files",
+            "cannot write model.pt, metrics.json and run.json in run (No space left on device)",
+            "finish the run",
+            ["checkpoint.pt", "experiment.pt", "run.json", "split"],
+        ),
+        (
+            "checkpoint",
+            "cannot write the checkpoint of epoch 1",
+            "write the checkpoint of epoch 1",
+            None,  # a new run without a checkpoint: nothing is kept
+        ),
+        (
+            "validation",
+            "a bug in rank 0's validation",
+            "validate epoch 2",
+            ["checkpoint.pt", "experiment.pt", "run.json", "split"],
+        ),
+        ("popularity", "a bug in rank 0's evaluation", "evaluate the model", None),
+    ],
+    ids=["files", "checkpoint", "validation", "popularity"],
+)
+def test_an_error_on_rank_0_alone_stops_the_others_with_it(
+    tmp_path, tiny_recbole, monkeypatch, where, failure, what, left
+) -> None:
+    """An error of rank 0's work alone (its evaluation, its files) stops every other rank at
+    once with an error naming it, exit 2, even while rank 0's process lives on; the run is
+    left as the error on one process leaves it. Before, the others waited in their next
+    collective until --dist-timeout (then said only that a rank did not answer), or, at the
+    end of the training, ended with exit 0 as if the run were done."""
+    ctx = mp.get_context("spawn")
+    results, release = ctx.Queue(), ctx.Event()
+    monkeypatch.chdir(tmp_path)
+    args = (_free_port(), str(tiny_recbole), where, results, release)
+    ranks = [ctx.Process(target=_rank_0_fails, args=(r, *args)) for r in range(WORLD)]
+    for process in ranks:
+        process.start()
+    try:
+        # the guard of a hang, not a measure: far shorter than the --dist-timeout
+        reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in ranks))
+    finally:
+        release.set()
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    code, err, _ = reports[0]
+    assert code in (2, f"RuntimeError: {failure}"), code  # a bug escapes as a traceback
+    assert failure in err or failure in code
+    code, err, _ = reports[1]
+    assert code == 2, (code, err)
+    assert f"kgrec train: error: rank 1: rank 0 failed to {what} (rank 0: {failure}" in err, err
+    assert "Traceback" not in err and "did not answer" not in err and "is gone" not in err
+    if left is None:
+        assert not (tmp_path / "run").exists()
+    else:
+        assert sorted(p.name for p in (tmp_path / "run").iterdir()) == left  # no temporaries
+        assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "training"
+
+
+def test_rank_0_alone_keeps_rank_0s_outcome_when_the_others_cannot_be_told(
+    monkeypatch, caplog
+) -> None:
+    """Unit test of rank_0_alone's edges, its collective failing (another rank gone, or it
+    gave up waiting): rank 0's own error is raised, not the collective's; rank 0's last work
+    done is a warning (its run is written), and any other block an error."""
+    gone = distributed.DistributedError("rank 0: rank 1 is gone")
+
+    def gather_object(value):
+        raise gone
+
+    monkeypatch.setattr(distributed, "gather_object", gather_object)
+    monkeypatch.setattr(distributed, "current", lambda: distributed.World(0, 2, 0))
+    with pytest.raises(OSError, match="No space left"), distributed.rank_0_alone("finish the run"):
+        raise OSError(28, "No space left on device")
+    with caplog.at_level("WARNING"), distributed.rank_0_alone("finish the run", last=True):
+        pass
+    assert "rank 1 is gone (rank 0 could finish the run all the same)" in caplog.text
+    gone_too = pytest.raises(distributed.DistributedError, match="is gone")
+    with gone_too, distributed.rank_0_alone("validate epoch 1"):
+        pass
+    monkeypatch.setattr(distributed, "current", lambda: distributed.World(1, 2, 1))
+    gone_too = pytest.raises(distributed.DistributedError, match="is gone")
+    with gone_too, distributed.rank_0_alone("finish the run", last=True):
+        pass
+    # rank 0 still finishing (a content student's training) past --dist-timeout: the others'
+    # part is done, a warning, as before they waited for rank 0's outcome; elsewhere an error
+    gone = distributed.NoAnswer("rank 1: another rank did not answer within --dist-timeout")
+    caplog.clear()
+    with caplog.at_level("WARNING"), distributed.rank_0_alone("finish the run", last=True):
+        pass
+    assert (
+        "rank 1: rank 0 did not finish the run within --dist-timeout; this rank's part is done"
+    ) in caplog.text
+    with pytest.raises(distributed.NoAnswer), distributed.rank_0_alone("validate epoch 1"):
+        pass
+
+
 def test_a_rank_whose_rank_0_address_answers_another_program_says_so(monkeypatch) -> None:
     """Something other than rank 0 listens at MASTER_ADDR:MASTER_PORT (an HTTP server, another
     program's port): rank 1's error says that what answers there is not rank 0; before, it told
