@@ -310,6 +310,26 @@ def test_the_dist_timeout_reaches_the_process_group(monkeypatch, tiny_recbole, t
     assert len(joined) == 4 and not (tmp_path / "run").exists()
 
 
+@contextlib.contextmanager
+def _released_ranks(target, *args):
+    """:data:`WORLD` spawned ranks, each ``target(rank, *args, results, release)``: yields the
+    queue they report on; then sets ``release`` (a rank kept alive, as in a notebook, ends) and
+    joins them, killing one still alive after a minute."""
+    ctx = mp.get_context("spawn")
+    results, release = ctx.Queue(), ctx.Event()
+    ranks = [ctx.Process(target=target, args=(r, *args, results, release)) for r in range(WORLD)]
+    for process in ranks:
+        process.start()
+    try:
+        yield results
+    finally:
+        release.set()
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+
+
 def _hung_rank(rank: int, port: int, data: str, results, release) -> None:
     """Rank 1 joins the group and then hangs (never takes part in a collective) until
     released; rank 0 runs ``kgrec train`` and reports what happened."""
@@ -341,22 +361,10 @@ def test_a_rank_that_hangs_is_a_clear_error_after_the_timeout(
     timeout.)"""
     from kgrec.cli import main
 
-    ctx = mp.get_context("spawn")
-    results, release = ctx.Queue(), ctx.Event()
-    args = (_free_port(), str(tiny_recbole), results, release)
     monkeypatch.chdir(tmp_path)
-    ranks = [ctx.Process(target=_hung_rank, args=(r, *args)) for r in range(2)]
-    for process in ranks:
-        process.start()
-    try:
+    with _released_ranks(_hung_rank, _free_port(), str(tiny_recbole)) as results:
         # the guard of a hang, not a measure: with torch's default this waits 30 minutes
         code, err, written = results.get(timeout=240)
-    finally:
-        release.set()
-        for process in ranks:
-            process.join(60)
-            if process.is_alive():
-                process.kill()
     assert code == 2 and "Traceback" not in err and not written
     assert "\nkgrec train: error: rank 0: another rank did not answer within " in err
     assert "--dist-timeout (2 seconds): it died or hangs" in err and "raise --dist-timeout" in err
@@ -797,22 +805,10 @@ def test_an_error_on_rank_0_alone_stops_the_others_with_it(
     left as the error on one process leaves it. Before, the others waited in their next
     collective until --dist-timeout (then said only that a rank did not answer), or, at the
     end of the training, ended with exit 0 as if the run were done."""
-    ctx = mp.get_context("spawn")
-    results, release = ctx.Queue(), ctx.Event()
     monkeypatch.chdir(tmp_path)
-    args = (_free_port(), str(tiny_recbole), where, results, release)
-    ranks = [ctx.Process(target=_rank_0_fails, args=(r, *args)) for r in range(WORLD)]
-    for process in ranks:
-        process.start()
-    try:
+    with _released_ranks(_rank_0_fails, _free_port(), str(tiny_recbole), where) as results:
         # the guard of a hang, not a measure: far shorter than the --dist-timeout
-        reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in ranks))
-    finally:
-        release.set()
-        for process in ranks:
-            process.join(60)
-            if process.is_alive():
-                process.kill()
+        reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in range(WORLD)))
     code, err, _ = reports[0]
     assert code in (2, f"RuntimeError: {failure}"), code  # a bug escapes as a traceback
     assert failure in err or failure in code
