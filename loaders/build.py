@@ -48,6 +48,7 @@ class Parts:
     - interactions: ``user_id``, ``item_id``, optional ``rating``, ``timestamp`` (float64)
     - items: ``item_id``, optional ``title``, ``year`` (Int64), ``genres`` (lists), attributes
     - users: ``user_id``, attributes
+    - entities: ``entity_id``, ``name`` (entities' names: ``load table --kind entities``)
     - triples: ``head``, ``relation``, ``tail``
     - links: ``item_id``, ``entity_id``
     - user_links: ``user_id``, ``same_as``
@@ -56,6 +57,7 @@ class Parts:
     interactions: pd.DataFrame | None = None
     items: pd.DataFrame | None = None
     users: pd.DataFrame | None = None
+    entities: pd.DataFrame | None = None
     triples: pd.DataFrame | None = None
     links: pd.DataFrame | None = None
     user_links: pd.DataFrame | None = None
@@ -217,6 +219,10 @@ def build(
     }
     if triples is not None:
         tables.knowledge, tables.entities = _knowledge(triples, item_of.dropna(), report)
+    if parts.entities is not None:  # entities the file names, beside those triples name
+        named = _dedupe(parts.entities, ["entity_id"], "entities", report)
+        implied = tables.entities[~isin(tables.entities["entity_id"], named["entity_id"])]
+        tables.entities = pd.concat([named, implied], ignore_index=True)
 
     for name, table in tables.tables().items():
         setattr(tables, name, cast_spec_columns(table, SPECS[name]))
@@ -232,6 +238,7 @@ _REQUIRED = {
     "interactions": ["user_id", "item_id"],
     "items": ["item_id"],
     "users": ["user_id"],
+    "entities": ["entity_id"],
     "triples": ["head", "relation", "tail"],
     "links": ["item_id", "entity_id"],
     "user_links": ["user_id", "same_as"],
@@ -243,6 +250,7 @@ _ID_COLUMNS = {
     "interactions": ("user_id", "item_id"),
     "items": ("item_id", "entity_id"),
     "users": ("user_id",),
+    "entities": ("entity_id",),
     "triples": ("head", "relation", "tail"),
     "links": ("item_id", "entity_id"),
     "user_links": ("user_id", "same_as"),

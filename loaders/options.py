@@ -5,6 +5,6 @@ loaders import them from here."""
 from __future__ import annotations
 
 # what the rows of a `load table` file are (--kind): loaders.table reads each so
-KINDS = ("interactions", "items", "users")
+KINDS = ("interactions", "items", "users", "entities")
 
 DEFAULT_DOMAIN = "default"  # the domain of a load's items without --domain or a rule

@@ -1,9 +1,10 @@
-"""Generic tables: CSV, TSV or Parquet files of interactions, items or users.
+"""Generic tables: CSV, TSV or Parquet files of interactions, items, users or entities.
 
 Columns are mapped by name (defaults: ``user_id``, ``item_id``, ``rating``, ``timestamp``,
-``title``, ``year``, ``genres``; a default column the file lacks is simply absent, a column
-named explicitly must exist). Other item and user columns are kept as attributes; other
-interaction columns are ignored. In a Parquet file, "line" means the 1-based row number.
+``title``, ``year``, ``genres``, ``entity_id``, ``name``; a default column the file lacks is
+simply absent, a column named explicitly must exist, and so must an entities table's name).
+Other item and user columns are kept as attributes; other interaction and entity columns are
+ignored. In a Parquet file, "line" means the 1-based row number.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def load(
     year_col: str | None = None,
     genres_col: str | None = None,
     genres_sep: str = "|",
+    entity_col: str | None = None,
+    name_col: str | None = None,
     sep: str | None = None,
     encoding: str = "utf-8",
     domain: str | None = None,
@@ -65,7 +68,10 @@ def load(
     report: LoadReport | None = None,
     new_items: Callable[[list[str]], Collection[str]] | None = None,
 ) -> GraphTables:
-    """The canonical tables of one table file of ``kind`` interactions, items or users.
+    """The canonical tables of one table file of ``kind`` interactions, items, users or
+    entities (``entity_col``, default ``entity_id``, and ``name_col``, default ``name``: the
+    entities' names, which ``kgrec explain`` and the entity texts of ``kgrec embed`` show in
+    place of their ids; an entity no triple names yet is an entity of its name alone).
 
     ``sep``: the separator of a text file (default ``,`` for ``.csv``, else a tab); a ``,``
     file may quote fields. Timestamps are numbers (seconds, or milliseconds when the whole
@@ -111,6 +117,25 @@ def load(
             file=str(path),
             field="--domain-rule",
         )
+    _refuse_options(
+        path,
+        kind,
+        {
+            "--user-col": user_col,
+            "--item-col": item_col,
+            "--rating-col": rating_col,
+            "--timestamp-col": timestamp_col,
+            "--title-col": title_col,
+            "--year-col": year_col,
+            "--genres-col": genres_col,
+            "--genres-sep": None if genres_sep == "|" else genres_sep,
+            "--domain": domain,
+            "--domain-rule": domain_rule,
+            "--user-links": user_links,
+            "--entity-col": entity_col,
+            "--name-col": name_col,
+        },
+    )
     check_encoding(encoding, file=str(path))
     report = report if report is not None else LoadReport()
     df = read_table(path, sep=sep, encoding=encoding)
@@ -128,10 +153,15 @@ def load(
             "genres": (genres_col, False),
         },
         "users": {"user_id": (user_col, True)},
+        # the name is what a table of entities gives: a file without it would load nothing
+        "entities": {"entity_id": (entity_col, True), "name": (name_col, True)},
     }[kind]
     names = {target: source or target for target, (source, _) in columns.items()}
-    df = _map_columns(df, columns, keep_others=kind != "interactions")
-    for name in ("user_id", "item_id", "title", "entity_id"):
+    df = _map_columns(df, columns, kind=kind)
+    single = ["user_id", "item_id", "title", "entity_id"]
+    if kind == "entities":  # an item's or user's name is an attribute, kept as the file holds it
+        single.append("name")
+    for name in single:
         if name in df:
             _check_single_values(df, name, field=names.get(name, name))
             column = df[name]
@@ -165,6 +195,35 @@ def load(
     if new_items is not None and typo:
         _warn_new_items(df, tables, kind, new_items)
     return tables
+
+
+# the options of `load table` that a table of entities reads (besides --sep and --encoding),
+# and that the other kinds refuse
+_ENTITY_OPTIONS = ("--entity-col", "--name-col")
+
+
+def _refuse_options(path: str | Path, kind: str, given: dict[str, object]) -> None:
+    """An error naming the first option of ``given`` (option -> its value, None where not
+    given) that a table of ``kind`` does not read, as a table of users refuses ``--domain``:
+    a table of entities reads its entity and name columns alone, and the other kinds read no
+    entity names."""
+    for option, value in given.items():
+        if value is None:
+            continue
+        if kind == "entities" and option not in _ENTITY_OPTIONS:
+            raise InputError(
+                f"a table of entities gives entities their names: it reads no {option} "
+                f"(its options: {', '.join(_ENTITY_OPTIONS)}, --sep, --encoding)",
+                file=str(path),
+                field=option,
+            )
+        if kind != "entities" and option in _ENTITY_OPTIONS:
+            raise InputError(
+                f"{option} chooses a column of a table of entities (--kind entities), which "
+                f"gives entities their names; a table of {kind} has none",
+                file=str(path),
+                field=option,
+            )
 
 
 def _warn_new_items(
@@ -265,10 +324,10 @@ def _check_single_values(df: pd.DataFrame, name: str, *, field: str) -> None:
     many = many.fillna(False).to_numpy(dtype=bool)
     if many.any():
         position = int(np.argmax(many))
+        what = {"title": "a title", "name": "a name"}.get(name, "an id")
         raise InputError(
-            f"a list or record is not {'a title' if name == 'title' else 'an id'}: "
-            f"{_plain_value(column.iloc[position])!r} (an id or a title is one value: a text "
-            "or a number)",
+            f"a list or record is not {what}: {_plain_value(column.iloc[position])!r} (an id, a "
+            "title or a name is one value: a text or a number)",
             field=field,
             **where(df, position),
         )
@@ -336,9 +395,11 @@ def _columns_hint(df: pd.DataFrame, *, text: bool) -> str:
 
 
 def _map_columns(
-    df: pd.DataFrame, columns: dict[str, tuple[str | None, bool]], *, keep_others: bool
+    df: pd.DataFrame, columns: dict[str, tuple[str | None, bool]], *, kind: str
 ) -> pd.DataFrame:
-    """Rename the mapped columns to canonical names; keep or drop the others."""
+    """Rename the mapped columns to canonical names; keep the others (attributes of items and
+    users) or drop them (those of interactions and entities, which have no attributes)."""
+    keep_others = kind in ("items", "users")
     file = str(where(df, 0)["file"])
     header = None if file.lower().endswith(PARQUET_SUFFIXES) else 1
     renames = {}
@@ -370,14 +431,15 @@ def _map_columns(
             line=header,
             field=clashes[0],
         )
-    if others and not keep_others:  # an interactions table: their values are lost
+    if others and not keep_others:  # an interactions or entities table: their values are lost
         unread = [t for t, (source, _) in columns.items() if source is None and t not in df]
         meant = [f"{_option(t)} {c}" for c in others for t in unread if str(c).lower() == t.lower()]
         log.warning(
-            "%s: ignoring columns %s, whose values are not loaded (an interactions table's "
+            "%s: ignoring columns %s, whose values are not loaded (an %s table's "
             "columns are chosen with %s)%s",
             file,
             ", ".join(map(str, others)),
+            kind,
             ", ".join(_option(t) for t in columns),
             f"; {', '.join(meant)} to read {'them' if len(meant) > 1 else 'it'}?" if meant else "",
         )

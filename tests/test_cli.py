@@ -90,7 +90,7 @@ def test_no_help_or_argument_error_imports_torch_pandas_or_neo4j():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.stderr.splitlines()[-1] == "imported none"
     assert "--objective {bpr,softmax}" in out.stdout  # kgrec train --help printed in full
-    assert "--kind {interactions,items,users}" in out.stdout  # kgrec load table --help
+    assert "--kind {interactions,items,users,entities}" in out.stdout  # kgrec load table --help
     assert "invalid choice: 'nope'" in out.stderr
 
 

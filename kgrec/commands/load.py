@@ -94,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = formats.add_parser(
         "table",
         parents=[common, attributes, domains, users],
-        help="a CSV, TSV or Parquet table of interactions, items or users",
+        help="a CSV, TSV or Parquet table of interactions, items, users or entities' names",
     )
     p.add_argument("path", type=path_option, help="the table file (.csv, .tsv, .parquet, ...)")
     p.add_argument("--kind", choices=KINDS, default="interactions", help="what the rows are")
@@ -106,6 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("title", "title"),
         ("year", "year"),
         ("genres", "genres"),
+        ("entity", "entity_id"),
+        ("name", "name"),
     ):
         p.add_argument(
             f"--{name}-col", metavar="COLUMN", help=f"column of the {name} (default {default})"
@@ -172,8 +174,15 @@ def _dataset(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
+    if args.kind == "entities" and args.clear_empty:
+        raise InputError(
+            "--clear-empty clears the attributes of items and users, not an entity's name: an "
+            "empty name leaves the name the store holds (a load never removes one)",
+            file=str(args.path),
+            field="--clear-empty",
+        )
     if args.new_domain and (
-        args.kind == "users" or (args.domain is None and args.domain_rule is None)
+        args.kind in ("users", "entities") or (args.domain is None and args.domain_rule is None)
     ):
         raise InputError(
             "--new-domain starts the domain of the items: it needs --domain NAME (or "
@@ -185,7 +194,8 @@ def _table(args: argparse.Namespace) -> int:
     def read(report: LoadReport, store: GraphStore | None) -> GraphTables:
         # without a rule every item goes to one domain, known before the file is read: a typo
         # in it is refused at once, not after a long parse (a missing file: the loader says so)
-        if store is not None and rule is None and args.kind != "users" and args.path.is_file():
+        placed = args.kind in ("interactions", "items")  # the kinds whose rows name items
+        if store is not None and rule is None and placed and args.path.is_file():
             _check_table_domains(args, store, {args.domain or DEFAULT_DOMAIN})
         # with a rule, the items' attributes give their domains: the loader checks each item
         # as the rule places it, naming its line
@@ -240,6 +250,8 @@ def _read_table(
         year_col=args.year_col,
         genres_col=args.genres_col,
         genres_sep=args.genres_sep,
+        entity_col=args.entity_col,
+        name_col=args.name_col,
         sep=args.sep,
         encoding=args.encoding,
         domain=args.domain,

@@ -12,6 +12,7 @@ text in the store, numbers only stay numbers. Only a write told to clear attribu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from math import inf
 from typing import Any
@@ -36,6 +37,8 @@ from graph_schema.tables import (
     empty,
 )
 from graph_schema.validate import check_indexed_lengths, id_arguments, validate_table
+
+log = logging.getLogger(__name__)
 
 KEY_KINDS = ("Item", "Entity")  # what head_kind / tail_kind may name
 # node kind -> (table, key column)
@@ -177,6 +180,35 @@ def attach_to_items(graph: GraphTables, item_of: pd.Series) -> tuple[GraphTables
     tables["knowledge"] = coalesce(SPECS["knowledge"], [knowledge])
     tables["entities"] = entities[~entities["entity_id"].isin(gone)].reset_index(drop=True)
     return GraphTables(**tables), gone
+
+
+def warn_names_of_items(entities: pd.DataFrame, item_of: pd.Series, gone: Sequence[str]) -> None:
+    """A logged WARNING when ``entities``, a write's, give names to entities ``gone``: those
+    :func:`attach_to_items` drops, as tied to items (``item_of``: entity_id -> uid). Such an
+    entity is its item, which goes by its title: the name is not stored, and without a word
+    the load seemed to name it (``kgrec load table --kind entities``)."""
+    named = entities[
+        entities["entity_id"].isin(list(gone)).to_numpy(dtype=bool)
+        & blank_as_missing(entities[["name"]], [])["name"].notna().to_numpy(dtype=bool)
+    ]
+    if not len(named):
+        return
+    ids = sorted(named["entity_id"].astype(str))
+    item_of = item_of[~item_of.index.duplicated(keep="last")]
+    one = len(ids) == 1
+    log.warning(
+        "the load names %s entit%s tied to %s, whose name%s not stored: an entity tied to an "
+        "item is that item, which goes by its title, one kgrec load table --kind items "
+        "gives it (%sentity %r is item %r%s)",
+        f"{len(ids):,}",
+        "y" if one else "ies",
+        "an item" if one else "items",
+        " is" if one else "s are",
+        "" if one else "first: ",
+        ids[0],
+        item_of[ids[0]],
+        "" if one else f"; others {few(ids[1:])}",
+    )
 
 
 def linked_items(items: pd.DataFrame) -> pd.Series:

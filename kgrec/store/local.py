@@ -87,6 +87,7 @@ from kgrec.store.canonical import (
     unknown_keys_error,
     unvectored_users,
     vector_rows,
+    warn_names_of_items,
 )
 
 log = logging.getLogger(__name__)
@@ -436,7 +437,10 @@ class LocalStore(GraphStore):
         # no Entity row is written (nor counted) for it
         ties, new_ties = linked_items(stored["items"]), linked_items(batch.items)
         ties = ties[~ties.isin(new_ties.to_numpy())]
-        batch, _ = attach_to_items(batch, pd.concat([ties, new_ties]))
+        item_of = pd.concat([ties, new_ties])
+        entities = batch.entities
+        batch, gone = attach_to_items(batch, item_of)
+        warn_names_of_items(entities, item_of, gone)
         vectors = {}  # kind -> properties
         if has_attributes(batch) or clear:  # else no clash: the vectors need not be read
             by_kind = self._vectors(manifest).groupby("kind")["property"]

@@ -78,6 +78,7 @@ from kgrec.store.canonical import (
     unknown_keys_error,
     unvectored_users,
     vector_rows,
+    warn_names_of_items,
 )
 
 log = logging.getLogger(__name__)
@@ -389,7 +390,9 @@ class Neo4jStore(GraphStore):
         retied = set(new_ties.to_numpy())  # items the batch ties (again: the same entity)
         item_of = {r["entity"]: r["uid"] for r in found if r["uid"] not in retied}
         item_of |= new_ties.to_dict()
-        batch, _ = attach_to_items(batch, pd.Series(item_of, dtype=object))
+        entities = batch.entities
+        batch, gone = attach_to_items(batch, pd.Series(item_of, dtype=object))
+        warn_names_of_items(entities, pd.Series(item_of, dtype=object), gone)
         with self._errors("checking the items the load names"):
             unknown = self._missing("Item", referenced_items(batch))
             vectors = self._vector_properties() if has_attributes(batch) or clear else {}

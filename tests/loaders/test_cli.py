@@ -1042,3 +1042,85 @@ def test_the_first_interactions_of_several_held_domains_read_the_store_counts_on
         "the interactions of the domain 'b'",
     ]
     assert len(calls) == 1
+
+
+def test_an_entities_table_names_the_entities_kgrec_explain_shows(
+    loaded, tmp_path, capsys, caplog, write_files
+):
+    """`load table --kind entities` gives entities their names, which `kgrec explain` prints
+    in place of their ids; before, no loader could, and the path read "share the actor p1".
+    A name changes nothing else: the triples and the items stay as they were. An entity no
+    triple names yet is an entity of its name alone; a name for an entity the store ties to
+    an item is not stored (the entity is its item, which goes by its title), with a
+    warning. An empty name leaves the stored one; --clear-empty is refused."""
+    uri, before = loaded
+    explain = ["explain", "u2", "toy:i2", "--store", uri]
+    code, out, err = kgrec(capsys, *explain)
+    assert code == 0, err
+    assert "share the actor p1" in out
+    files = write_files(
+        tmp_path / "names",
+        {
+            "names.csv": ("entity_id,name\np1,Tom Hanks\ng1,Comedy\ne1,Toy Story\nx9,Later\n"),
+            "again.csv": "entity_id,name\np1,\np2,Rita Wilson\n",
+        },
+    )
+    load = ["load", "table", files / "names.csv", "--kind", "entities", "--store", uri]
+    warning = (
+        "the load names 1 entity tied to an item, whose name is not stored: an entity tied to "
+        "an item is that item, which goes by its title, one kgrec load table --kind items "
+        "gives it (entity 'e1' is item 'toy:i1')"
+    )
+    code, out, err = kgrec(capsys, *load, "--dry-run")
+    assert code == 0, err
+    assert "entities 4" in out and "nothing written" in out
+    assert logged(caplog, "WARNING", "kgrec.store.canonical") == [warning]
+    assert_same(before, snapshot(uri))
+    caplog.clear()
+    code, out, err = kgrec(capsys, *load)
+    assert code == 0, err
+    assert logged(caplog, "WARNING", "kgrec.store.canonical") == [warning]
+    after = snapshot(uri)
+    names = after["entities"].set_index("entity_id")["name"]
+    assert names.dropna().to_dict() == {"p1": "Tom Hanks", "g1": "Comedy", "x9": "Later"}
+    assert set(names.index) == set(before["entities"]["entity_id"]) | {"x9"}
+    for name in ("items", "users", "interactions", "knowledge", "domains"):
+        pd.testing.assert_frame_equal(after[name], before[name], obj=name)
+    code, out, err = kgrec(capsys, *explain)
+    assert code == 0, err
+    assert "share the actor Tom Hanks" in out and "p1" not in out
+    code, out, err = kgrec(
+        capsys, "load", "table", files / "again.csv", "--kind", "entities", "--store", uri
+    )
+    assert code == 0, err
+    names = snapshot(uri)["entities"].set_index("entity_id")["name"]
+    assert (names["p1"], names["p2"]) == ("Tom Hanks", "Rita Wilson")  # empty: kept
+    kept = snapshot(uri)
+    code, _out, err = kgrec(
+        capsys, "load", "table", files / "again.csv", "--kind", "entities", "--store", uri,
+        "--clear-empty",
+    )  # fmt: skip
+    assert code == 2
+    assert f"file {files / 'again.csv'}, field '--clear-empty'" in err
+    assert "not an entity's name" in err
+    assert_same(kept, snapshot(uri))
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--domain", "toy"],
+        ["--domain-rule", "ml1m-action-comedy"],
+        ["--title-col", "name"],
+        ["--user-links", "links.csv"],
+        ["--new-domain", "--domain", "toy"],
+    ],
+)
+def test_an_entities_table_refuses_the_options_of_items(tmp_path, capsys, option):
+    names = tmp_path / "names.csv"
+    names.write_text("entity_id,name\nQ1,Universe\n")
+    store = tmp_path / "store"
+    argv = ["load", "table", names, "--kind", "entities", *option, "--store", f"local:{store}"]
+    code, _out, err = kgrec(capsys, *argv)
+    assert code == 2 and f"field '{option[0]}'" in err, err
+    assert not store.exists() or not any(store.iterdir())

@@ -405,3 +405,98 @@ def test_a_parquet_file_with_broken_pandas_metadata_is_an_input_error(tmp_path, 
     with pytest.raises(InputError, match=r"not a readable Parquet file.*pandas metadata") as caught:
         table.load(path, kind="interactions")
     assert caught.value.file == str(path)
+
+
+def test_an_entities_table_names_entities(tmp_path, write_files, caplog):
+    """Before, no loader could give an entity its name (``ENTITIES.name``): a knowledge graph
+    of ids (Freebase ``m.0abc``, Wikidata ``Q42``) was explained by its ids. A table of
+    entities maps its id and name columns, strips whitespace around ids, merges duplicate ids
+    as the other kinds do (the last non-empty name wins, counted), and ignores its other
+    columns with a warning (entities have no attributes)."""
+    path = write_files(
+        tmp_path,
+        {
+            "names.csv": (
+                "mid,label,lang\n"
+                "m.0abc,Steven Spielberg,en\n"
+                " Q42 ,Douglas Adams,en\n"
+                "Q42,,en\n"
+                "person:3,,en\n"
+            )
+        },
+    )
+    report = LoadReport()
+    with caplog.at_level("WARNING", logger="loaders.table"):
+        graph = table.load(
+            path / "names.csv", kind="entities", entity_col="mid", name_col="label", report=report
+        )
+    names = graph.entities.set_index("entity_id")["name"]
+    assert names.to_dict() == {"m.0abc": "Steven Spielberg", "Q42": "Douglas Adams", "person:3": ""}
+    assert report.duplicates == {"entities": 1}
+    assert report.rows["entities"] == 3 and graph.items.empty and graph.knowledge.empty
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path / 'names.csv'}: ignoring columns lang, whose values are not loaded (an entities "
+        "table's columns are chosen with --entity-col, --name-col)"
+    ]
+    tsv = write_files(tmp_path, {"names.tsv": "entity_id\tname\nQ1\tUniverse\n"})
+    assert table.load(tsv / "names.tsv", kind="entities").entities["name"].tolist() == ["Universe"]
+    parquet = tmp_path / "names.parquet"
+    pd.DataFrame({"entity_id": [1.0, 2.0], "name": ["One", "Two"]}).to_parquet(parquet)
+    entities = table.load(parquet, kind="entities").entities
+    assert entities["entity_id"].tolist() == ["1", "2"]  # as a text file's ids
+
+
+def test_an_entities_table_names_its_bad_rows(tmp_path, write_files):
+    files = write_files(
+        tmp_path,
+        {
+            "unnamed.csv": "entity_id,label\nQ1,Universe\n",
+            "empty.csv": "mid,name\nQ1,Universe\n  ,Nothing\n",
+        },
+    )
+    with pytest.raises(InputError) as caught:
+        table.load(files / "unnamed.csv", kind="entities")
+    error = caught.value
+    assert (error.file, error.line, error.field) == (str(files / "unnamed.csv"), 1, "name")
+    assert "choose the column with --name-col; the file's columns: entity_id, label" in str(error)
+    with pytest.raises(InputError, match="a required value is empty") as caught:
+        table.load(files / "empty.csv", kind="entities", entity_col="mid")
+    assert (caught.value.file, caught.value.line, caught.value.field) == (
+        str(files / "empty.csv"),
+        3,
+        "mid",
+    )
+    path = tmp_path / "listed.parquet"
+    pd.DataFrame({"entity_id": ["Q1", "Q2"], "name": [None, ["Adams", "Douglas"]]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"a list or record is not a name: \['Adams', 'Douglas'\]"):
+        table.load(path, kind="entities")
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("domain", "movies"),
+        ("domain_rule", parse_rule("genres:a=A")),
+        ("user_links", "links.csv"),
+        ("title_col", "title"),
+        ("item_col", "item_id"),
+        ("genres_sep", ","),
+    ],
+)
+def test_an_entities_table_refuses_the_options_of_other_kinds(tmp_path, write_files, option, value):
+    """As a table of users refuses --domain: a table of entities reads none of the options of
+    items, users and interactions, before it is read."""
+    path = tmp_path / "names.csv"  # never read: it does not exist
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(InputError, match=f"a table of entities .* reads no {flag} ") as caught:
+        table.load(path, kind="entities", **{option: value})
+    assert (caught.value.file, caught.value.field) == (str(path), flag)
+
+
+@pytest.mark.parametrize("kind", ["interactions", "items", "users"])
+@pytest.mark.parametrize("option", ["entity_col", "name_col"])
+def test_the_entity_options_are_refused_with_other_kinds(tmp_path, kind, option):
+    path = tmp_path / "t.csv"
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(InputError, match=f"{flag} chooses a column of a table of entities"):
+        table.load(path, kind=kind, domain="d" if kind != "users" else None, **{option: "x"})
