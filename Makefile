@@ -17,7 +17,10 @@ endif
 DEPS_VENV ?= $(KGREC_CACHE)/venv-$(DEPS_KEY)
 VENV := .venv
 PY := $(VENV)/bin/python
-KGREC_DATA ?= $(abspath ../shared/datasets)
+# set but empty: the default too, as in .ci/run (kgrec reads an empty one as unset: no data)
+ifeq ($(strip $(KGREC_DATA)),)
+override KGREC_DATA := $(abspath ../shared/datasets)
+endif
 export KGREC_DATA KGREC_CACHE
 
 .PHONY: setup setup-sparse sparse-from-cache sparse-install setup-recbole quickstart test lint format neo4j-start neo4j-stop neo4j-status clean

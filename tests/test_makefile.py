@@ -97,10 +97,10 @@ def clone(tmp_path) -> Path:
     return root
 
 
-def _make(clone: Path, *targets: str) -> subprocess.CompletedProcess:
+def _make(clone: Path, *targets: str, **env: str) -> subprocess.CompletedProcess:
     outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
     environ = {k: v for k, v in os.environ.items() if k not in outer}
-    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"))
+    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"), **env)
     return subprocess.run(
         ["make", "-C", str(clone), *targets],
         env=environ,
@@ -122,6 +122,23 @@ def test_neo4j_start_and_test_in_a_clone_whose_path_has_a_space(clone):
     assert tested.returncode == 0, tested.stderr
     assert (clone / "tools" / "neo4j" / "calls").read_text().splitlines()[1] == f"{python}|status"
     assert (clone / ".venv" / "bin" / "calls").read_text() == f"{python}|-m pytest -k x\n"
+
+
+@pytest.mark.parametrize(
+    ("environment", "arguments"),
+    [({"KGREC_DATA": ""}, ()), ({"KGREC_DATA": " "}, ()), ({}, ("KGREC_DATA=",))],
+    ids=["empty", "blank", "empty-argument"],
+)
+def test_an_empty_data_setting_means_the_default(clone, monkeypatch, environment, arguments):
+    """KGREC_DATA set but empty is ../shared/datasets in make targets, as in .ci/run and as an
+    empty KGREC_CACHE is the default: before, `make quickstart` passed the empty value on, and
+    kgrec quickstart stopped with "no data: set KGREC_DATA ..." (found by the fresh47 review)."""
+    monkeypatch.delenv("KGREC_DATA", raising=False)
+    _script(clone / ".venv" / "bin" / "kgrec", 'echo "$KGREC_DATA|$*" >> "$0.calls"\n')
+    done = _make(clone, "quickstart", *arguments, **environment)
+    assert done.returncode == 0, done.stderr
+    datasets = clone.parent / "shared" / "datasets"
+    assert (clone / ".venv" / "bin" / "kgrec.calls").read_text() == f"{datasets}|quickstart\n"
 
 
 def _deps(clone: Path) -> Path:
