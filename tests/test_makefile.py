@@ -89,6 +89,7 @@ def clone(tmp_path) -> Path:
     _script(deps / "bin" / "python", "echo 2.0-py311\n")
     _script(root / ".venv" / "bin" / "python", record)
     _script(root / "tools" / "neo4j" / "neo4j", record)
+    (root / ".venv" / f".kgrec-{key}").write_text(f"{deps}\n")  # the environment it reaches
     for i, marker in enumerate(
         [root / "pyproject.toml", deps / ".complete", root / ".venv" / f".kgrec-{key}"]
     ):
@@ -254,6 +255,29 @@ def test_a_venv_of_the_users_own_is_never_removed(clone):
     assert (clone / ".venv" / ".kgrec-made").exists()
     assert _make(clone, "clean").returncode == 0
     assert not (clone / ".venv").exists()
+
+
+@pytest.mark.parametrize("recorded", ["elsewhere", "nothing"])
+def test_a_venv_reaching_another_environment_is_remade(clone, tmp_path, recorded):
+    """.venv reaches the shared environment through a .pth file: before, `make setup` with
+    another KGREC_CACHE (the old cache moved or removed) found .venv's marker newer than the
+    environment's and did nothing, and .venv went on reaching the old one ("No module named
+    'torch'"). Its marker names the environment now; another, or none (a .venv set up
+    before), remakes it (found by the fresh47 review)."""
+    deps = _deps(clone)
+    marker = next((clone / ".venv").glob(".kgrec-????????????"))
+    same = _make(clone, "setup")
+    assert same.returncode == 0, same.stderr
+    assert "rm -rf .venv" not in same.stdout  # up to date: left as it is
+    marker.write_text(f"{tmp_path / 'old-cache' / deps.name}\n" if recorded == "elsewhere" else "")
+    _script(deps / "bin" / "pip", 'echo "$*" >> "$(dirname "$0")/pip-calls"\n')
+    remade = _make(clone, "setup")
+    assert remade.returncode == 0, remade.stderr
+    assert "rm -rf .venv" in remade.stdout
+    assert "--python .venv/bin/python install" in (deps / "bin" / "pip-calls").read_text()
+    assert marker.read_text() == f"{deps}\n"
+    again = _make(clone, "setup")
+    assert again.returncode == 0 and "rm -rf .venv" not in again.stdout, again.stderr
 
 
 def test_two_sparse_builds_at_once_have_folders_of_their_own(clone):
