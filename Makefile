@@ -17,7 +17,10 @@ endif
 DEPS_VENV ?= $(KGREC_CACHE)/venv-$(DEPS_KEY)
 VENV := .venv
 PY := $(VENV)/bin/python
-KGREC_DATA ?= $(abspath ../shared/datasets)
+# set but empty: the default too, as in .ci/run (kgrec reads an empty one as unset: no data)
+ifeq ($(strip $(KGREC_DATA)),)
+override KGREC_DATA := $(abspath ../shared/datasets)
+endif
 export KGREC_DATA KGREC_CACHE
 
 .PHONY: setup setup-sparse sparse-from-cache sparse-install setup-recbole quickstart test lint format neo4j-start neo4j-stop neo4j-status clean
@@ -74,8 +77,16 @@ $(DEPS_VENV)/.complete:
 OWN_VENV = ls $(VENV)/.kgrec-* >/dev/null 2>&1
 NOT_OWN_VENV = $(VENV) is not an environment kgrec made (it holds no $(VENV)/.kgrec-* marker)
 
+# The dependency environment .venv reaches, as its marker records it. Another than DEPS_VENV
+# (KGREC_CACHE or DEPS_VENV changed; the old one perhaps removed since) remakes .venv: the
+# phony venv-elsewhere is then a prerequisite, never up to date.
+VENV_DEPS = $(shell cat $(VENV)/.kgrec-$(DEPS_KEY) 2>/dev/null)
+.PHONY: venv-elsewhere
+venv-elsewhere:
+
 # pyproject.toml: kgrec's own entry points and packages (the dependencies are in the key)
-$(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml
+$(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml \
+		$(if $(filter $(DEPS_VENV),$(VENV_DEPS)),,venv-elsewhere)
 	@if { [ -e $(VENV) ] || [ -L $(VENV) ]; } && ! $(OWN_VENV); then \
 		echo "setup: $(NOT_OWN_VENV): kgrec leaves it alone; move it away (kgrec makes its own" \
 			"$(VENV) here) and run make setup again" >&2; \
@@ -87,7 +98,7 @@ $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml
 	$(DEPS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
 		> $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_kgrec_deps.pth
 	$(DEPS_VENV)/bin/pip --python $(PY) install -q --no-deps --no-build-isolation -e .
-	touch $@
+	echo $(DEPS_VENV) > $@
 
 # Optional: torch-scatter and torch-sparse, for one test only, which checks kgrec's neighbour
 # sampler (kgrec/sampling.py, plain torch) against PyG's NeighborLoader; nothing else needs them.

@@ -89,6 +89,7 @@ def clone(tmp_path) -> Path:
     _script(deps / "bin" / "python", "echo 2.0-py311\n")
     _script(root / ".venv" / "bin" / "python", record)
     _script(root / "tools" / "neo4j" / "neo4j", record)
+    (root / ".venv" / f".kgrec-{key}").write_text(f"{deps}\n")  # the environment it reaches
     for i, marker in enumerate(
         [root / "pyproject.toml", deps / ".complete", root / ".venv" / f".kgrec-{key}"]
     ):
@@ -97,10 +98,10 @@ def clone(tmp_path) -> Path:
     return root
 
 
-def _make(clone: Path, *targets: str) -> subprocess.CompletedProcess:
+def _make(clone: Path, *targets: str, **env: str) -> subprocess.CompletedProcess:
     outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
     environ = {k: v for k, v in os.environ.items() if k not in outer}
-    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"))
+    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(clone.parents[1] / "cache"), **env)
     return subprocess.run(
         ["make", "-C", str(clone), *targets],
         env=environ,
@@ -122,6 +123,23 @@ def test_neo4j_start_and_test_in_a_clone_whose_path_has_a_space(clone):
     assert tested.returncode == 0, tested.stderr
     assert (clone / "tools" / "neo4j" / "calls").read_text().splitlines()[1] == f"{python}|status"
     assert (clone / ".venv" / "bin" / "calls").read_text() == f"{python}|-m pytest -k x\n"
+
+
+@pytest.mark.parametrize(
+    ("environment", "arguments"),
+    [({"KGREC_DATA": ""}, ()), ({"KGREC_DATA": " "}, ()), ({}, ("KGREC_DATA=",))],
+    ids=["empty", "blank", "empty-argument"],
+)
+def test_an_empty_data_setting_means_the_default(clone, monkeypatch, environment, arguments):
+    """KGREC_DATA set but empty is ../shared/datasets in make targets, as in .ci/run and as an
+    empty KGREC_CACHE is the default: before, `make quickstart` passed the empty value on, and
+    kgrec quickstart stopped with "no data: set KGREC_DATA ..." (found by the fresh47 review)."""
+    monkeypatch.delenv("KGREC_DATA", raising=False)
+    _script(clone / ".venv" / "bin" / "kgrec", 'echo "$KGREC_DATA|$*" >> "$0.calls"\n')
+    done = _make(clone, "quickstart", *arguments, **environment)
+    assert done.returncode == 0, done.stderr
+    datasets = clone.parent / "shared" / "datasets"
+    assert (clone / ".venv" / "bin" / "kgrec.calls").read_text() == f"{datasets}|quickstart\n"
 
 
 def _deps(clone: Path) -> Path:
@@ -237,6 +255,29 @@ def test_a_venv_of_the_users_own_is_never_removed(clone):
     assert (clone / ".venv" / ".kgrec-made").exists()
     assert _make(clone, "clean").returncode == 0
     assert not (clone / ".venv").exists()
+
+
+@pytest.mark.parametrize("recorded", ["elsewhere", "nothing"])
+def test_a_venv_reaching_another_environment_is_remade(clone, tmp_path, recorded):
+    """.venv reaches the shared environment through a .pth file: before, `make setup` with
+    another KGREC_CACHE (the old cache moved or removed) found .venv's marker newer than the
+    environment's and did nothing, and .venv went on reaching the old one ("No module named
+    'torch'"). Its marker names the environment now; another, or none (a .venv set up
+    before), remakes it (found by the fresh47 review)."""
+    deps = _deps(clone)
+    marker = next((clone / ".venv").glob(".kgrec-????????????"))
+    same = _make(clone, "setup")
+    assert same.returncode == 0, same.stderr
+    assert "rm -rf .venv" not in same.stdout  # up to date: left as it is
+    marker.write_text(f"{tmp_path / 'old-cache' / deps.name}\n" if recorded == "elsewhere" else "")
+    _script(deps / "bin" / "pip", 'echo "$*" >> "$(dirname "$0")/pip-calls"\n')
+    remade = _make(clone, "setup")
+    assert remade.returncode == 0, remade.stderr
+    assert "rm -rf .venv" in remade.stdout
+    assert "--python .venv/bin/python install" in (deps / "bin" / "pip-calls").read_text()
+    assert marker.read_text() == f"{deps}\n"
+    again = _make(clone, "setup")
+    assert again.returncode == 0 and "rm -rf .venv" not in again.stdout, again.stderr
 
 
 def test_two_sparse_builds_at_once_have_folders_of_their_own(clone):

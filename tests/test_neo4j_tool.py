@@ -189,6 +189,28 @@ def _path_without(tmp_path: Path, *names: str) -> str:
     return str(farm)
 
 
+def test_the_server_is_recognised_without_ps(project, tmp_path):
+    """A system without procps (a minimal container) has no `ps`: before, `status` said "not
+    running" of a running server, and `stop` removed its pid file and left it running (found by
+    the fresh47 review). The command line is read from /proc now."""
+    port, other = _free_port(), _free_port()
+    server = _fake_server(tmp_path / "db", port)
+    path = f"{tmp_path / 'bin'}:{_path_without(tmp_path, 'ps')}"
+    try:
+        status = _run(project, tmp_path, port, "status", PATH=path)
+        assert status.returncode == 0 and f"running (pid {server.pid})" in status.stdout
+        elsewhere = _run(project, tmp_path, other, "status", PATH=path)
+        assert elsewhere.returncode == 1
+        assert f"on bolt://127.0.0.1:{port}, not on port {other}" in elsewhere.stdout
+        stopped = _run(project, tmp_path, port, "stop", PATH=path)
+        assert stopped.returncode == 0 and "stopped" in stopped.stderr, stopped.stderr
+        assert server.wait(timeout=30) == -signal.SIGTERM
+        assert not (tmp_path / "db" / "neo4j.pid").exists()
+    finally:
+        server.kill()
+        server.wait()
+
+
 @pytest.fixture
 def jars(tmp_path) -> Path:
     """A cache whose jars count as provisioned (their .complete marker), so that `start` neither
