@@ -139,6 +139,17 @@ def _fake_server(folder: Path, port: int) -> subprocess.Popen:
     return server
 
 
+def _found_then_stopped(project, tmp_path, port: int, server, **env: str) -> None:
+    """`status` (with ``env``) finds the fake ``server`` running on ``port``, and `stop` ends
+    it (SIGTERM) and removes its pid file."""
+    status = _run(project, tmp_path, port, "status", **env)
+    assert status.returncode == 0 and f"running (pid {server.pid})" in status.stdout
+    stopped = _run(project, tmp_path, port, "stop", **env)
+    assert stopped.returncode == 0 and "stopped" in stopped.stderr, stopped.stderr
+    assert server.wait(timeout=30) == -signal.SIGTERM
+    assert not (tmp_path / "db" / "neo4j.pid").exists()
+
+
 def test_the_server_is_recognised_whatever_the_terminal_width(project, tmp_path):
     """With COLUMNS in the environment, ps cut the command line at that width: before, `status`
     said "not running" of a running server and `stop` removed its pid file and left it running,
@@ -146,12 +157,7 @@ def test_the_server_is_recognised_whatever_the_terminal_width(project, tmp_path)
     port = _free_port()
     server = _fake_server(tmp_path / "db", port)
     try:
-        status = _run(project, tmp_path, port, "status", COLUMNS="40")
-        assert status.returncode == 0 and f"running (pid {server.pid})" in status.stdout
-        stopped = _run(project, tmp_path, port, "stop", COLUMNS="40")
-        assert stopped.returncode == 0 and "stopped" in stopped.stderr, stopped.stderr
-        assert server.wait(timeout=30) == -signal.SIGTERM
-        assert not (tmp_path / "db" / "neo4j.pid").exists()
+        _found_then_stopped(project, tmp_path, port, server, COLUMNS="40")
     finally:
         server.kill()
         server.wait()
@@ -197,15 +203,10 @@ def test_the_server_is_recognised_without_ps(project, tmp_path):
     server = _fake_server(tmp_path / "db", port)
     path = f"{tmp_path / 'bin'}:{_path_without(tmp_path, 'ps')}"
     try:
-        status = _run(project, tmp_path, port, "status", PATH=path)
-        assert status.returncode == 0 and f"running (pid {server.pid})" in status.stdout
         elsewhere = _run(project, tmp_path, other, "status", PATH=path)
         assert elsewhere.returncode == 1
         assert f"on bolt://127.0.0.1:{port}, not on port {other}" in elsewhere.stdout
-        stopped = _run(project, tmp_path, port, "stop", PATH=path)
-        assert stopped.returncode == 0 and "stopped" in stopped.stderr, stopped.stderr
-        assert server.wait(timeout=30) == -signal.SIGTERM
-        assert not (tmp_path / "db" / "neo4j.pid").exists()
+        _found_then_stopped(project, tmp_path, port, server, PATH=path)
     finally:
         server.kill()
         server.wait()
