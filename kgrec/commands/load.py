@@ -181,6 +181,13 @@ def _table(args: argparse.Namespace) -> int:
             file=str(args.path),
             field="--clear-empty",
         )
+    if args.kind == "interactions" and args.clear_empty:
+        raise InputError(
+            "--clear-empty clears the attributes of items and users: a table of interactions "
+            "has none (its other columns are ignored); give it with the items or users file",
+            file=str(args.path),
+            field="--clear-empty",
+        )
     if args.new_domain and (
         args.kind in ("users", "entities") or (args.domain is None and args.domain_rule is None)
     ):

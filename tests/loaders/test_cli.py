@@ -752,6 +752,40 @@ def test_a_users_table_with_a_domain_is_refused(tmp_path, capsys, option):
     assert code == 2 and "a domain places items" in err and option[0] in err
 
 
+@pytest.mark.parametrize(
+    "kind, option, said",
+    [
+        ("users", ["--title-col", "t"], "a table of users reads no --title-col"),
+        ("interactions", ["--genres-col", "g"], "a table of interactions reads no --genres-col"),
+        ("users", ["--item-col", "x"], "a table of users reads no --item-col"),
+        # before: a traceback (ValueError: No objects to concatenate), exit 1
+        ("items", ["--user-links", "links.csv"], "a table of items reads no --user-links"),
+        # before: "--clear-empty: empty values that clear the attribute: none", exit 0
+        ("interactions", ["--clear-empty"], "a table of interactions has none"),
+    ],
+)
+def test_a_table_refuses_the_options_its_kind_does_not_read(
+    tmp_path, capsys, write_files, kind, option, said
+):
+    """`load table` refuses an option its kind does not read, naming it, on a dry run and
+    into a store alike, and writes nothing; before, it was ignored without a word."""
+    files = write_files(
+        tmp_path / "files",
+        {
+            "t.csv": "user_id,item_id,t,g,x\nu1,i1,Toy,Comedy,1\n",
+            "links.csv": "user_id,same_as\nu2,u1\n",
+        },
+    )
+    option = [str(files / a) if a == "links.csv" else a for a in option]
+    store = tmp_path / "store"
+    for extra in (["--dry-run"], ["--store", f"local:{store}"]):
+        argv = ["load", "table", files / "t.csv", "--kind", kind, *option, *extra]
+        code, _out, err = kgrec(capsys, *argv)
+        assert code == 2 and f"file {files / 't.csv'}, field '{option[0]}'" in err, err
+        assert said in err and "Traceback" not in err
+        assert not store.exists() or not any(store.iterdir())
+
+
 @pytest.mark.parametrize("extra", [["--dry-run"], ["--new-domain", "--store", "local:{store}"]])
 def test_an_interactions_table_with_a_domain_rule_is_refused_before_it_is_read(
     tmp_path, capsys, extra
