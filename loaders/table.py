@@ -197,33 +197,66 @@ def load(
     return tables
 
 
-# the options of `load table` that a table of entities reads (besides --sep and --encoding),
-# and that the other kinds refuse
-_ENTITY_OPTIONS = ("--entity-col", "--name-col")
+# the options of `load table` each kind reads (besides --sep and --encoding; the command
+# itself checks --new-domain and --clear-empty): the others are refused with it
+_OPTIONS = {
+    "interactions": (
+        "--user-col",
+        "--item-col",
+        "--rating-col",
+        "--timestamp-col",
+        "--domain",
+        "--user-links",
+    ),
+    "items": (
+        "--item-col",
+        "--title-col",
+        "--year-col",
+        "--genres-col",
+        "--genres-sep",
+        "--domain",
+        "--domain-rule",
+    ),
+    "users": ("--user-col", "--user-links"),
+    "entities": ("--entity-col", "--name-col"),
+}
+# what a kind does with the columns its options do not choose
+_OTHER_COLUMNS = {
+    "interactions": "its other columns are ignored",
+    "items": "its other columns are kept as attributes",
+    "users": "its other columns are kept as attributes",
+}
 
 
 def _refuse_options(path: str | Path, kind: str, given: dict[str, object]) -> None:
     """An error naming the first option of ``given`` (option -> its value, None where not
-    given) that a table of ``kind`` does not read, as a table of users refuses ``--domain``:
-    a table of entities reads its entity and name columns alone, and the other kinds read no
-    entity names."""
+    given) that a table of ``kind`` does not read (:data:`_OPTIONS`), as a table of users
+    refuses ``--domain``: a table of entities reads its entity and name columns alone, the
+    other kinds read no entity names, and each reads the columns of its own rows alone (a
+    table of users no ``--title-col``, one of interactions no ``--genres-col``)."""
     for option, value in given.items():
-        if value is None:
+        if value is None or option in _OPTIONS[kind]:
             continue
-        if kind == "entities" and option not in _ENTITY_OPTIONS:
+        reads = ", ".join((*_OPTIONS[kind], "--sep", "--encoding"))
+        if kind == "entities":
             raise InputError(
                 f"a table of entities gives entities their names: it reads no {option} "
-                f"(its options: {', '.join(_ENTITY_OPTIONS)}, --sep, --encoding)",
+                f"(its options: {reads})",
                 file=str(path),
                 field=option,
             )
-        if kind != "entities" and option in _ENTITY_OPTIONS:
+        if option in _OPTIONS["entities"]:
             raise InputError(
                 f"{option} chooses a column of a table of entities (--kind entities), which "
                 f"gives entities their names; a table of {kind} has none",
                 file=str(path),
                 field=option,
             )
+        raise InputError(
+            f"a table of {kind} reads no {option} (its options: {reads}; {_OTHER_COLUMNS[kind]})",
+            file=str(path),
+            field=option,
+        )
 
 
 def _warn_new_items(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from graph_schema.errors import FEW
 from graph_schema.tables import GraphTables
 from kgrec.commands.graph import STORE_HELP
 from kgrec.commands.options import path_option
@@ -178,6 +179,13 @@ def _table(args: argparse.Namespace) -> int:
         raise InputError(
             "--clear-empty clears the attributes of items and users, not an entity's name: an "
             "empty name leaves the name the store holds (a load never removes one)",
+            file=str(args.path),
+            field="--clear-empty",
+        )
+    if args.kind == "interactions" and args.clear_empty:
+        raise InputError(
+            "--clear-empty clears the attributes of items and users: a table of interactions "
+            "has none (its other columns are ignored); give it with the items or users file",
             file=str(args.path),
             field="--clear-empty",
         )
@@ -421,6 +429,57 @@ def _warn_unjoined(
     )
 
 
+def _warn_unknown_entities(store: GraphStore, tables: GraphTables, report: LoadReport) -> None:
+    """Warn when the load names entities (``load table --kind entities``) that the store holds
+    neither as an entity nor as an item's tie (:meth:`GraphStore.entity_ids`), and that the
+    load's own triples and items do not name either: each becomes an entity of its name alone,
+    which no triple reaches. None of them held is most likely the ids' format (``Q42`` where
+    the triples have ``wd:Q42``, ``m.0abc`` for ``/m/0abc``): the warning shows a few ids of
+    the file and of the store. A store that holds no entity yet is not warned of: names may
+    come before the triples."""
+    entities = tables.entities
+    if entities.empty:
+        return
+    name = entities["name"].astype("string").str.strip()
+    named = set(entities.loc[name.fillna("").ne("").to_numpy(dtype=bool), "entity_id"])
+    knowledge = tables.knowledge
+    for kind, key in (("head_kind", "head_key"), ("tail_kind", "tail_key")):
+        named -= set(knowledge.loc[knowledge[kind] == "Entity", key])
+    named -= set(tables.items["entity_id"].dropna())
+    if not named:
+        return
+    ids = sorted(map(str, named))
+    missing = sorted(set(ids) - set(store.entity_ids(ids)))
+    if not missing:
+        return
+    stored = store.entity_ids(limit=FEW + 1)  # a few to compare the ids' format with
+    if not stored:
+        return
+    one = len(report.files) == 1
+    files = f"the file{'' if one else 's'} {', '.join(report.files)} name{'s' if one else ''}"
+    shown = f"{few(missing)}; the store's entities: {few(stored)}"
+    if len(missing) == len(ids):
+        log.warning(
+            "%s in the store (%s): each becomes an entity of its name alone, which no triple "
+            "reaches; check the ids' format against the triples' (a prefix, another spelling: "
+            "Q42 for wd:Q42, m.0abc for /m/0abc)",
+            f"the entity {files} is not"
+            if len(ids) == 1
+            else f"none of the {len(ids):,} entities {files} is",
+            shown,
+        )
+    else:
+        log.warning(
+            "%s of the %s entities %s %s not in the store (%s): each becomes an entity of its "
+            "name alone, which no triple reaches (a typo in an id?)",
+            f"{len(missing):,}",
+            f"{len(ids):,}",
+            files,
+            "is" if len(missing) == 1 else "are",
+            shown,
+        )
+
+
 @contextmanager
 def _tie_located(report: LoadReport) -> Iterator[None]:
     """A store's refusal of a tie (:class:`EntityTieError`: the store ties the entity to
@@ -488,6 +547,7 @@ def _run(
             if check is not None:
                 check(args, store)
             _check_new_domains(store, tables, report)
+            _warn_unknown_entities(store, tables, report)
             print(report.summary())
             clear = _cleared(args, report)
             with _tie_located(report):  # the checks of store.write, reading the store only
@@ -504,6 +564,7 @@ def _run(
         if check is not None:
             check(args, store)
         _check_new_domains(store, tables, report)
+        _warn_unknown_entities(store, tables, report)
         print(report.summary())
         clear = _cleared(args, report)
         with _tie_located(report):

@@ -56,6 +56,16 @@ def read_unchanged(
     raise refusal(last)
 
 
+def _check_limit(limit: object) -> int | None:
+    """``limit`` of a read of a few ids (:meth:`GraphStore.user_ids`): None (all) or a whole
+    number, not negative."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InputError(f"limit must be a whole number, got {limit!r}", field="limit")
+    if limit is not None and limit < 0:
+        raise InputError(f"limit may not be negative, got {limit}", field="limit")
+    return limit
+
+
 class GraphStore(ABC):
     """Where the shared graph lives.
 
@@ -245,15 +255,25 @@ class GraphStore(ABC):
         """The ids of the users the store holds, sorted, without reading the whole graph: only
         those in ``among`` when given (which of a load's users it holds), the first ``limit``
         when given (a few to show)."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise InputError(f"limit must be a whole number, got {limit!r}", field="limit")
-        if limit is not None and limit < 0:
-            raise InputError(f"limit may not be negative, got {limit}", field="limit")
-        return self._user_ids(None if among is None else id_arguments(among, "users"), limit)
+        among = None if among is None else id_arguments(among, "users")
+        return self._user_ids(among, _check_limit(limit))
 
     @abstractmethod
     def _user_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
         """:meth:`user_ids`, its arguments checked."""
+
+    def entity_ids(self, among: list[str] | None = None, *, limit: int | None = None) -> list[str]:
+        """The ids of the entities the store holds, sorted, without reading the whole graph: an
+        Entity's, and an item's tie (an entity tied to an item is that item, its ``entity_id``);
+        only those in ``among`` when given (which of the entities a load names it holds), the
+        first ``limit`` when given (a few to show), as :meth:`user_ids`. A store never written
+        holds none."""
+        among = None if among is None else id_arguments(among, "entities")
+        return self._entity_ids(among, _check_limit(limit))
+
+    @abstractmethod
+    def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
+        """:meth:`entity_ids`, its arguments checked."""
 
     @abstractmethod
     def recommendations(self, run: str | None = None) -> pd.DataFrame:

@@ -325,6 +325,16 @@ class LocalStore(GraphStore):
             ids = ids[ids.isin(among)]
         return sorted(map(str, ids))[:limit]
 
+    def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
+        def read(manifest: dict[str, Any]) -> pd.Series:  # the entities and the items' ties
+            tied = self._table(SPECS["items"], manifest)["entity_id"].dropna()
+            return pd.concat([self._table(SPECS["entities"], manifest)["entity_id"], tied])
+
+        ids = self._consistent(read, missing_ok=True)  # a store never written holds none
+        if among is not None:
+            ids = ids[ids.isin(among)]
+        return sorted(set(map(str, ids)))[:limit]
+
     def items(self, uids: list[str]) -> pd.DataFrame:
         items = self._current(SPECS["items"])
         uids = id_arguments(uids, "items")

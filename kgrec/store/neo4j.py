@@ -1561,6 +1561,16 @@ class Neo4jStore(GraphStore):
                 records = self._run(q.USER_IDS_AMONG, read=True, among=among, limit=limit)
         return [r["user_id"] for r in records]
 
+    def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
+        self._connect()
+        with self._errors("reading entities"):
+            if among is None:
+                records = self._run(q.ENTITY_IDS, read=True, limit=limit)
+            else:
+                among = list(dict.fromkeys(among))
+                records = self._run(q.ENTITY_IDS_AMONG, read=True, among=among, limit=limit)
+        return [r["entity_id"] for r in records]
+
     def items(self, uids: list[str]) -> pd.DataFrame:
         uids = list(dict.fromkeys(id_arguments(uids, "items")))
 

@@ -294,14 +294,41 @@ UNWIND $users AS id
 MATCH (u:User {user_id: id})
 RETURN u.user_id AS user_id, [(u)-[:INTERACTED]->(i:Item) | i.uid] AS item_uid
 """
-# the users' ids, sorted: all, or those of $among the graph holds; the first $limit (null: all,
-# the largest integer Cypher holds)
-_FIRST = "ORDER BY user_id LIMIT coalesce($limit, 9223372036854775807)"
-USER_IDS = f"MATCH (u:User) RETURN u.user_id AS user_id {_FIRST}"
+
+
+def _first(key: str) -> str:
+    """The rows sorted by ``key``, the first $limit (null: all, the largest integer Cypher
+    holds)."""
+    return f"ORDER BY {key} LIMIT coalesce($limit, 9223372036854775807)"
+
+
+# the users' ids, sorted: all, or those of $among the graph holds; the first $limit
+USER_IDS = f"MATCH (u:User) RETURN u.user_id AS user_id {_first('user_id')}"
 USER_IDS_AMONG = f"""
 UNWIND $among AS id
 MATCH (u:User {{user_id: id}})
-RETURN u.user_id AS user_id {_FIRST}
+RETURN u.user_id AS user_id {_first("user_id")}
+"""
+# the entities' ids, sorted: an Entity's and an item's tie (an entity tied to an item is that
+# item); all, or those of $among the graph holds; the first $limit (null: all)
+ENTITY_IDS = f"""
+CALL () {{
+  MATCH (e:Entity) RETURN e.entity_id AS entity_id
+  UNION
+  MATCH (i:Item) WHERE i.entity_id IS NOT NULL RETURN i.entity_id AS entity_id
+}}
+RETURN entity_id {_first("entity_id")}
+"""
+ENTITY_IDS_AMONG = f"""
+CALL () {{
+  UNWIND $among AS id
+  MATCH (e:Entity {{entity_id: id}})
+  RETURN e.entity_id AS entity_id
+  UNION
+  MATCH (i:Item) WHERE i.entity_id IN $among
+  RETURN i.entity_id AS entity_id
+}}
+RETURN entity_id {_first("entity_id")}
 """
 ITEM_INTERACTIONS = """
 UNWIND $items AS uid

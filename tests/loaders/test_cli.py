@@ -752,6 +752,40 @@ def test_a_users_table_with_a_domain_is_refused(tmp_path, capsys, option):
     assert code == 2 and "a domain places items" in err and option[0] in err
 
 
+@pytest.mark.parametrize(
+    "kind, option, said",
+    [
+        ("users", ["--title-col", "t"], "a table of users reads no --title-col"),
+        ("interactions", ["--genres-col", "g"], "a table of interactions reads no --genres-col"),
+        ("users", ["--item-col", "x"], "a table of users reads no --item-col"),
+        # before: a traceback (ValueError: No objects to concatenate), exit 1
+        ("items", ["--user-links", "links.csv"], "a table of items reads no --user-links"),
+        # before: "--clear-empty: empty values that clear the attribute: none", exit 0
+        ("interactions", ["--clear-empty"], "a table of interactions has none"),
+    ],
+)
+def test_a_table_refuses_the_options_its_kind_does_not_read(
+    tmp_path, capsys, write_files, kind, option, said
+):
+    """`load table` refuses an option its kind does not read, naming it, on a dry run and
+    into a store alike, and writes nothing; before, it was ignored without a word."""
+    files = write_files(
+        tmp_path / "files",
+        {
+            "t.csv": "user_id,item_id,t,g,x\nu1,i1,Toy,Comedy,1\n",
+            "links.csv": "user_id,same_as\nu2,u1\n",
+        },
+    )
+    option = [str(files / a) if a == "links.csv" else a for a in option]
+    store = tmp_path / "store"
+    for extra in (["--dry-run"], ["--store", f"local:{store}"]):
+        argv = ["load", "table", files / "t.csv", "--kind", kind, *option, *extra]
+        code, _out, err = kgrec(capsys, *argv)
+        assert code == 2 and f"file {files / 't.csv'}, field '{option[0]}'" in err, err
+        assert said in err and "Traceback" not in err
+        assert not store.exists() or not any(store.iterdir())
+
+
 @pytest.mark.parametrize("extra", [["--dry-run"], ["--new-domain", "--store", "local:{store}"]])
 def test_an_interactions_table_with_a_domain_rule_is_refused_before_it_is_read(
     tmp_path, capsys, extra
@@ -1104,6 +1138,77 @@ def test_an_entities_table_names_the_entities_kgrec_explain_shows(
     assert f"file {files / 'again.csv'}, field '--clear-empty'" in err
     assert "not an entity's name" in err
     assert_same(kept, snapshot(uri))
+
+
+def test_an_entities_table_naming_entities_the_store_lacks_is_warned(
+    loaded, tmp_path, capsys, caplog, write_files
+):
+    """The toy store holds the entities p1, p2, g1 and the items' ties e1, e2, e4. Before, a
+    table of names whose ids are in another format than the triples' (`wd:p1` for `p1`) loaded
+    without a word, naming entities no triple reaches; now the load warns, on a dry run with
+    --store too, counting them with a few of its ids and of the store's, more softly where
+    only some are missing. It still loads them (names may come before the triples)."""
+    uri, before = loaded
+    files = write_files(
+        tmp_path / "names",
+        {
+            "wrong.csv": "entity_id,name\nwd:p1,Tom Hanks\nwd:g1,Comedy\nwd:p2,Rita Wilson\n",
+            "some.csv": "entity_id,name\np1,Tom Hanks\ne1,Toy Story\nzz9,Nobody\nzz8,\n",
+            "held.csv": "entity_id,name\np1,Tom Hanks\ng1,Comedy\n",
+        },
+    )
+    stored = "the store's entities: 'e1', 'e2', 'e4', ..."
+    none = (
+        f"none of the 3 entities the file {files / 'wrong.csv'} names is in the store ('wd:g1', "
+        f"'wd:p1', 'wd:p2'; {stored}): each becomes an entity of its name alone, which no "
+        "triple reaches; check the ids' format against the triples' (a prefix, another "
+        "spelling: Q42 for wd:Q42, m.0abc for /m/0abc)"
+    )
+    some = (  # e1 is held, tied to an item; zz8 has no name
+        f"1 of the 3 entities the file {files / 'some.csv'} names is not in the store ('zz9'; "
+        f"{stored}): each becomes an entity of its name alone, which no triple reaches (a typo "
+        "in an id?)"
+    )
+    load = ["load", "table", "--kind", "entities", "--store", uri]
+    for name, warning in (("wrong.csv", none), ("some.csv", some), ("held.csv", None)):
+        for dry in (["--dry-run"], []):
+            caplog.clear()
+            code, _out, err = kgrec(capsys, *load, files / name, *dry)
+            assert code == 0, err
+            assert logged(caplog, "WARNING") == ([warning] if warning else []), (name, dry)
+    names = snapshot(uri)["entities"].set_index("entity_id")["name"]
+    assert (names["wd:p1"], names["zz9"], names["p1"]) == ("Tom Hanks", "Nobody", "Tom Hanks")
+    after = snapshot(uri)
+    for name in ("items", "users", "interactions", "knowledge"):
+        pd.testing.assert_frame_equal(after[name], before[name], obj=name)
+
+
+def test_names_before_the_triples_are_not_warned(tmp_path, capsys, caplog, write_files):
+    """A store that holds no entity yet takes names without a warning (names may come before
+    the triples); once it holds the triples, a name for an entity it lacks is warned."""
+    files = write_files(
+        tmp_path / "files",
+        {
+            "first.csv": "entity_id,name\nwd:Q1,Universe\n",
+            "later.csv": "entity_id,name\nQ2,Earth\n",
+            "kg.tsv": "wd:Q1\tp\twd:Q2\n",
+        },
+    )
+    uri = f"local:{tmp_path / 'store'}"
+    names = ["load", "table", "--kind", "entities", "--store", uri]
+    code, _out, err = kgrec(capsys, *names, files / "first.csv")
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == []
+    code, _out, err = kgrec(capsys, "load", "kg", files / "kg.tsv", "--store", uri)
+    assert code == 0, err
+    code, _out, err = kgrec(capsys, *names, files / "later.csv", "--dry-run")
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == [
+        f"the entity the file {files / 'later.csv'} names is not in the store ('Q2'; the "
+        "store's entities: 'wd:Q1', 'wd:Q2'): each becomes an entity of its name alone, which "
+        "no triple reaches; check the ids' format against the triples' (a prefix, another "
+        "spelling: Q42 for wd:Q42, m.0abc for /m/0abc)"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -493,6 +493,95 @@ def test_an_entities_table_refuses_the_options_of_other_kinds(tmp_path, write_fi
     assert (caught.value.file, caught.value.field) == (str(path), flag)
 
 
+@pytest.mark.parametrize(
+    "kind, option, value",
+    [
+        ("users", "title_col", "t"),
+        ("users", "item_col", "x"),
+        ("users", "rating_col", "stars"),
+        ("users", "genres_sep", ","),
+        ("interactions", "genres_col", "g"),
+        ("interactions", "title_col", "t"),
+        ("interactions", "year_col", "y"),
+        ("interactions", "genres_sep", ","),
+        ("items", "user_col", "u"),
+        ("items", "rating_col", "stars"),
+        ("items", "timestamp_col", "when"),
+        ("items", "user_links", "links.csv"),
+    ],
+)
+def test_a_table_refuses_the_options_its_kind_does_not_read(tmp_path, kind, option, value):
+    """As a table of entities refuses the options of the other kinds, each kind refuses
+    those it does not read, naming the option and what it reads, before the file is read.
+    Before, they were ignored without a word (`--kind users --title-col t` loaded the title
+    column as an attribute, `--kind interactions --genres-col g` ignored it with the other
+    columns), and `--kind items --user-links FILE` ended in a traceback (No objects to
+    concatenate)."""
+    path = tmp_path / "t.csv"  # never read: it does not exist
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(InputError, match=f"a table of {kind} reads no {flag} ") as caught:
+        table.load(path, kind=kind, **{option: value})
+    assert (caught.value.file, caught.value.field) == (str(path), flag)
+    reads = {
+        "users": "(its options: --user-col, --user-links, --sep, --encoding; its other "
+        "columns are kept as attributes)",
+        "interactions": "(its options: --user-col, --item-col, --rating-col, --timestamp-col, "
+        "--domain, --user-links, --sep, --encoding; its other columns are ignored)",
+        "items": "(its options: --item-col, --title-col, --year-col, --genres-col, "
+        "--genres-sep, --domain, --domain-rule, --sep, --encoding; its other columns are kept "
+        "as attributes)",
+    }[kind]
+    assert str(caught.value).endswith(reads)
+
+
+def test_each_kind_reads_the_options_it_is_not_refused(tmp_path, write_files):
+    """What a kind reads is not refused: an interactions table's user, item, rating and
+    timestamp columns, domain and user links; an items table's item, title, year and genres
+    columns, genres separator and domain rule; a users table's user column and user links."""
+    files = write_files(
+        tmp_path,
+        {
+            "r.csv": "member,product,stars,when\nc,p1,4,10\nb,p1,3,20\n",
+            "i.csv": "iid,name,released,kind\np1,Toy,1995,Thing;Extra\np2,Box,1996,Other\n",
+            "u.csv": "member,age\na,30\nc,40\n",
+            "links.csv": "user_id,same_as\nc,a\n",
+        },
+    )
+    links = files / "links.csv"
+    got = table.load(
+        files / "r.csv",
+        kind="interactions",
+        user_col="member",
+        item_col="product",
+        rating_col="stars",
+        timestamp_col="when",
+        domain="shop",
+        user_links=links,
+    )
+    assert got.interactions["rating"].tolist() == [4.0, 3.0]
+    assert got.interactions["timestamp"].tolist() == [10.0, 20.0]
+    assert set(got.interactions["user_id"]) == {"a", "b"}  # c is a
+    assert set(got.items["uid"]) == {"shop:p1"}
+    got = table.load(
+        files / "i.csv",
+        kind="items",
+        item_col="iid",
+        title_col="name",
+        year_col="released",
+        genres_col="kind",
+        genres_sep=";",
+        domain_rule=parse_rule("genres:t=Thing;o=Other"),
+    )
+    assert got.items.set_index("uid")["genres"].map(list).to_dict() == {
+        "t:p1": ["Thing", "Extra"],
+        "o:p2": ["Other"],
+    }
+    assert got.items["title"].tolist() == ["Toy", "Box"]
+    assert got.items["year"].tolist() == [1995, 1996]
+    got = table.load(files / "u.csv", kind="users", user_col="member", user_links=links)
+    assert got.users["user_id"].tolist() == ["a"]  # c is a
+
+
 @pytest.mark.parametrize("kind", ["interactions", "items", "users"])
 @pytest.mark.parametrize("option", ["entity_col", "name_col"])
 def test_the_entity_options_are_refused_with_other_kinds(tmp_path, kind, option):

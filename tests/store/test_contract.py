@@ -1080,6 +1080,33 @@ def test_user_ids_reads_which_users_it_holds(store, movies, make_graph):
         store.user_ids("u1")
 
 
+def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
+    """Which of the entities a load names the store holds, as an Entity or as an item's tie
+    (an entity tied to an item is that item), and a few of them, without a snapshot (`kgrec
+    load table --kind entities` warns of names for entities the store lacks)."""
+    assert store.entity_ids() == [] and store.entity_ids(["m.99"]) == []  # never written
+    store.write(movies, progress=False)
+    store.write(make_graph(entities=[{"entity_id": "m.97", "name": "Alone"}]), progress=False)
+    snapshot = store.snapshot()
+    tied = sorted(snapshot.items["entity_id"].dropna())
+    assert tied == ["m.01", "m.02"] and sorted(snapshot.entities["entity_id"]) == [
+        "m.97",
+        "m.98",
+        "m.99",
+    ]
+    assert store.entity_ids() == ["m.01", "m.02", "m.97", "m.98", "m.99"]
+    assert store.entity_ids(limit=2) == ["m.01", "m.02"] and store.entity_ids(limit=0) == []
+    assert store.entity_ids(["m.99", "Q42", "m.01", "m.99"]) == ["m.01", "m.99"]  # once each
+    assert store.entity_ids(["m.99", "m.02", "m.97"], limit=2) == ["m.02", "m.97"]
+    assert store.entity_ids(["01", "movies:1", "u1"]) == []  # an item's or user's id is none
+    assert store.entity_ids([]) == []
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError, match="limit"):
+            store.entity_ids(limit=bad)
+    with pytest.raises(InputError, match="a list of ids"):
+        store.entity_ids("m.01")
+
+
 def test_items_types_a_few_items_columns_as_the_whole_tables(store, make_graph):
     """Before, Neo4j typed the columns of the items read over those items alone: a whole
     `year` where the table holds 1995.5 came back Int64, and an attribute none of them has
