@@ -373,22 +373,20 @@ def rank_0_alone(what: str, *, last: bool = False):
         raise
     try:
         agree(None, what, failed=True)
-    except NoAnswer as exc:
+    except DistributedError as exc:
         if not last:
             raise
         if current().is_main:
             log.warning("%s (rank 0 could %s all the same)", exc, what)
-        else:  # its own part done, as before rank 0 told its outcome: rank 0's output has it
+        elif isinstance(exc, NoAnswer):  # its own part done, as before rank 0 told its outcome
             log.warning(
                 "rank %s: rank 0 did not %s within --dist-timeout; this rank's part is done "
                 "(rank 0's output says how the run ended; a longer --dist-timeout waits for it)",
                 current().rank,
                 what,
             )
-    except DistributedError as exc:
-        if not (last and current().is_main):
+        else:  # rank 0 is gone: its outcome is not known
             raise
-        log.warning("%s (rank 0 could %s all the same)", exc, what)
 
 
 def broadcast_parameters(module) -> None:

@@ -851,6 +851,12 @@ def test_rank_0_alone_keeps_rank_0s_outcome_when_the_others_cannot_be_told(
     # rank 0 still finishing (a content student's training) past --dist-timeout: the others'
     # part is done, a warning, as before they waited for rank 0's outcome; elsewhere an error
     gone = distributed.NoAnswer("rank 1: another rank did not answer within --dist-timeout")
+    monkeypatch.setattr(distributed, "current", lambda: distributed.World(0, 2, 0))
+    caplog.clear()
+    with caplog.at_level("WARNING"), distributed.rank_0_alone("finish the run", last=True):
+        pass  # rank 0's run written, the others gave up waiting: a warning on rank 0 too
+    assert "did not answer within --dist-timeout (rank 0 could finish the run" in caplog.text
+    monkeypatch.setattr(distributed, "current", lambda: distributed.World(1, 2, 1))
     caplog.clear()
     with caplog.at_level("WARNING"), distributed.rank_0_alone("finish the run", last=True):
         pass

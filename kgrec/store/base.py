@@ -57,8 +57,8 @@ def read_unchanged(
 
 
 def _check_limit(limit: object) -> int | None:
-    """``limit`` of a read of a few ids (:meth:`GraphStore.user_ids`): None (all) or a whole
-    number, not negative."""
+    """``limit`` of a read of a few ids (:meth:`GraphStore.user_ids`,
+    :meth:`GraphStore.entity_ids`): None (all) or a whole number, not negative."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InputError(f"limit must be a whole number, got {limit!r}", field="limit")
     if limit is not None and limit < 0:

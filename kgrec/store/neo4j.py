@@ -390,9 +390,10 @@ class Neo4jStore(GraphStore):
         retied = set(new_ties.to_numpy())  # items the batch ties (again: the same entity)
         item_of = {r["entity"]: r["uid"] for r in found if r["uid"] not in retied}
         item_of |= new_ties.to_dict()
+        item_of_entity = pd.Series(item_of, dtype=object)
         entities = batch.entities
-        batch, gone = attach_to_items(batch, pd.Series(item_of, dtype=object))
-        warn_names_of_items(entities, pd.Series(item_of, dtype=object), gone)
+        batch, gone = attach_to_items(batch, item_of_entity)
+        warn_names_of_items(entities, item_of_entity, gone)
         with self._errors("checking the items the load names"):
             unknown = self._missing("Item", referenced_items(batch))
             vectors = self._vector_properties() if has_attributes(batch) or clear else {}
