@@ -163,6 +163,7 @@ class EmbeddingCache:
         """Write ``rows``, or keep them as pending when the file is locked (``wait``: for up
         to :data:`_WAIT` seconds, as SQLite does; otherwise not at all)."""
         try:
+            waits = self._db.execute("PRAGMA busy_timeout").fetchone()[0]  # ms, as set
             if not wait:
                 self._db.execute("PRAGMA busy_timeout = 0")
             try:
@@ -170,7 +171,7 @@ class EmbeddingCache:
                     self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
             finally:
                 if not wait:
-                    self._db.execute(f"PRAGMA busy_timeout = {int(_WAIT * 1000)}")
+                    self._db.execute(f"PRAGMA busy_timeout = {int(waits)}")
         except sqlite3.Error as exc:
             if _busy(exc):  # another process holds it: try again with the next rows
                 if not self._pending:

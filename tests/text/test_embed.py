@@ -395,7 +395,8 @@ def test_vectors_a_lock_kept_back_are_written_as_the_cache_closes_or_named(tmp_p
         other.execute("INSERT INTO vectors VALUES ('its', x'00')")
         cache.put("m", ["c"], vector)
         cache.put("m", ["d", "e"], np.concatenate([vector, vector]))
-        cache._db.execute("PRAGMA busy_timeout = 100")  # its close waits 0.1 s too
+        # a put that does not wait leaves the wait as it was set: its close waits 0.1 s too
+        assert cache._db.execute("PRAGMA busy_timeout").fetchone()[0] == 100
     other.execute("COMMIT")
     other.close()
     assert "still being written by another process: 3 vectors encoded here are not cached" in (
