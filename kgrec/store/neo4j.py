@@ -1553,24 +1553,31 @@ class Neo4jStore(GraphStore):
         return _interaction_pairs(frame, listed="user_id")
 
     def _user_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
-        self._connect()
-        with self._errors("reading users"):
-            if among is None:
-                records = self._run(q.USER_IDS, read=True, limit=limit)
-            else:
-                among = list(dict.fromkeys(among))
-                records = self._run(q.USER_IDS_AMONG, read=True, among=among, limit=limit)
-        return [r["user_id"] for r in records]
+        return self._ids("users", "user_id", q.USER_IDS, q.USER_IDS_AMONG, among, limit)
 
     def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
+        return self._ids("entities", "entity_id", q.ENTITY_IDS, q.ENTITY_IDS_AMONG, among, limit)
+
+    def _ids(
+        self,
+        what: str,
+        key: str,
+        every: str,
+        some: str,
+        among: list[str] | None,
+        limit: int | None,
+    ) -> list[str]:
+        """The ``key`` column of query ``every`` (all the ids of ``what``), or of ``some`` (those
+        ``among`` them the graph holds), sorted, the first ``limit``: :meth:`user_ids` and
+        :meth:`entity_ids`."""
         self._connect()
-        with self._errors("reading entities"):
+        with self._errors(f"reading {what}"):
             if among is None:
-                records = self._run(q.ENTITY_IDS, read=True, limit=limit)
+                records = self._run(every, read=True, limit=limit)
             else:
                 among = list(dict.fromkeys(among))
-                records = self._run(q.ENTITY_IDS_AMONG, read=True, among=among, limit=limit)
-        return [r["entity_id"] for r in records]
+                records = self._run(some, read=True, among=among, limit=limit)
+        return [r[key] for r in records]
 
     def items(self, uids: list[str]) -> pd.DataFrame:
         uids = list(dict.fromkeys(id_arguments(uids, "items")))
