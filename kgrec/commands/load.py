@@ -113,9 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument(
             f"--{name}-col", metavar="COLUMN", help=f"column of the {name} (default {default})"
         )
-    p.add_argument(
-        "--genres-sep", default="|", help="separator inside the genres column (default |)"
-    )
+    p.add_argument("--genres-sep", help="separator inside the genres column (default |)")
     p.add_argument("--sep", help="field separator of a text file (default: , for .csv, else tab)")
     p.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
     p.add_argument(

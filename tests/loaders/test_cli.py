@@ -762,6 +762,10 @@ def test_a_users_table_with_a_domain_is_refused(tmp_path, capsys, option):
         ("items", ["--user-links", "links.csv"], "a table of items reads no --user-links"),
         # before: "--clear-empty: empty values that clear the attribute: none", exit 0
         ("interactions", ["--clear-empty"], "a table of interactions has none"),
+        # before: not refused, '|' being the default, which the refusal took for none given
+        ("users", ["--genres-sep", "|"], "a table of users reads no --genres-sep"),
+        ("interactions", ["--genres-sep", "|"], "a table of interactions reads no --genres-sep"),
+        ("entities", ["--genres-sep", "|"], "a table of entities gives entities their names"),
     ],
 )
 def test_a_table_refuses_the_options_its_kind_does_not_read(
