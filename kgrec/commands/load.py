@@ -172,18 +172,19 @@ def _dataset(args: argparse.Namespace) -> int:
     )
 
 
+# why a table of each kind without attributes refuses --clear-empty
+_CLEARS_NOTHING = {
+    "entities": ", not an entity's name: an empty name leaves the name the store holds (a load "
+    "never removes one)",
+    "interactions": ": a table of interactions has none (its other columns are ignored); give "
+    "it with the items or users file",
+}
+
+
 def _table(args: argparse.Namespace) -> int:
-    if args.kind == "entities" and args.clear_empty:
+    if args.clear_empty and args.kind in _CLEARS_NOTHING:
         raise InputError(
-            "--clear-empty clears the attributes of items and users, not an entity's name: an "
-            "empty name leaves the name the store holds (a load never removes one)",
-            file=str(args.path),
-            field="--clear-empty",
-        )
-    if args.kind == "interactions" and args.clear_empty:
-        raise InputError(
-            "--clear-empty clears the attributes of items and users: a table of interactions "
-            "has none (its other columns are ignored); give it with the items or users file",
+            "--clear-empty clears the attributes of items and users" + _CLEARS_NOTHING[args.kind],
             file=str(args.path),
             field="--clear-empty",
         )
