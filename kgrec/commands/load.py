@@ -430,12 +430,13 @@ def _warn_unjoined(
 
 def _warn_unknown_entities(store: GraphStore, tables: GraphTables, report: LoadReport) -> None:
     """Warn when the load names entities (``load table --kind entities``) that the store holds
-    neither as an entity nor as an item's tie (:meth:`GraphStore.entity_ids`), and that the
-    load's own triples and items do not name either: each becomes an entity of its name alone,
-    which no triple reaches. None of them held is most likely the ids' format (``Q42`` where
-    the triples have ``wd:Q42``, ``m.0abc`` for ``/m/0abc``): the warning shows a few ids of
-    the file and of the store. A store that holds no entity yet is not warned of: names may
-    come before the triples."""
+    neither as an entity a triple names nor as an item's tie (:meth:`GraphStore.entity_ids`:
+    an entity of an earlier load's name alone is not held), and that the load's own triples
+    and items do not name either: each becomes an entity of its name alone, which no triple
+    reaches. None of them held is most likely the ids' format (``Q42`` where the triples have
+    ``wd:Q42``, ``m.0abc`` for ``/m/0abc``): the warning shows a few ids of the file and of the
+    store. A store that holds no such entity yet is not warned of: names may come before the
+    triples."""
     entities = tables.entities
     if entities.empty:
         return

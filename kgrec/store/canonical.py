@@ -145,7 +145,7 @@ def prepare(graph: GraphTables) -> GraphTables:
     implied = {
         "users": (USERS, "user_id", tables["interactions"]["user_id"]),
         "domains": (DOMAINS, "domain", tables["items"]["domain"]),
-        "entities": (ENTITIES, "entity_id", _keys(knowledge, "Entity")),
+        "entities": (ENTITIES, "entity_id", knowledge_keys(knowledge, "Entity")),
     }
     for name, (spec, column, keys) in implied.items():
         new = pd.Index(keys.unique()).difference(pd.Index(tables[name][column]))
@@ -280,7 +280,9 @@ def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
         )
 
 
-def _keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
+def knowledge_keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
+    """The keys of the nodes of ``kind`` (``Item``, ``Entity``) the ``knowledge`` rows name, at
+    either end (once per end that names one)."""
     heads = knowledge.loc[knowledge["head_kind"] == kind, "head_key"]
     tails = knowledge.loc[knowledge["tail_kind"] == kind, "tail_key"]
     return pd.concat([heads, tails], ignore_index=True)
@@ -288,7 +290,7 @@ def _keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
 
 def referenced_items(graph: GraphTables) -> pd.Index:
     """Item uids that interactions or knowledge rows name but ``graph.items`` lacks."""
-    named = pd.concat([graph.interactions["item_uid"], _keys(graph.knowledge, "Item")])
+    named = pd.concat([graph.interactions["item_uid"], knowledge_keys(graph.knowledge, "Item")])
     return pd.Index(named.unique()).difference(pd.Index(graph.items["uid"]))
 
 

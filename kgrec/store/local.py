@@ -76,6 +76,7 @@ from kgrec.store.canonical import (
     clear_attributes,
     coalesce,
     has_attributes,
+    knowledge_keys,
     linked_items,
     node_kind,
     prepare,
@@ -326,9 +327,10 @@ class LocalStore(GraphStore):
         return sorted(map(str, ids))[:limit]
 
     def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
-        def read(manifest: dict[str, Any]) -> pd.Series:  # the entities and the items' ties
+        def read(manifest: dict[str, Any]) -> pd.Series:  # the triples' entities, the ties
+            reached = knowledge_keys(self._table(SPECS["knowledge"], manifest), "Entity")
             tied = self._table(SPECS["items"], manifest)["entity_id"].dropna()
-            return pd.concat([self._table(SPECS["entities"], manifest)["entity_id"], tied])
+            return pd.concat([reached, tied])
 
         ids = self._consistent(read, missing_ok=True)  # a store never written holds none
         if among is not None:

@@ -1215,6 +1215,37 @@ def test_names_before_the_triples_are_not_warned(tmp_path, capsys, caplog, write
     ]
 
 
+def test_names_in_another_format_loaded_before_the_triples_are_warned_when_loaded_again(
+    tmp_path, capsys, caplog, write_files
+):
+    """Names loaded before the triples, their ids in another format (Q1 where the triples say
+    wd:Q1), are entities of a name alone, which no triple reaches: the store does not count
+    them as held, so the same file loaded again once the triples are in is warned, naming the
+    triples' entities (not the names' own). Before, the first load's Entity nodes counted as
+    held, and the second load was not warned."""
+    files = write_files(
+        tmp_path / "files",
+        {"names.csv": "entity_id,name\nQ1,Universe\nQ2,Earth\n", "kg.tsv": "wd:Q1\tp\twd:Q2\n"},
+    )
+    uri = f"local:{tmp_path / 'store'}"
+    names = ["load", "table", files / "names.csv", "--kind", "entities", "--store", uri]
+    code, _out, err = kgrec(capsys, *names)
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == []  # names may come first
+    code, _out, err = kgrec(capsys, "load", "kg", files / "kg.tsv", "--store", uri)
+    assert code == 0, err
+    for dry in (["--dry-run"], []):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, *names, *dry)
+        assert code == 0, err
+        assert logged(caplog, "WARNING") == [
+            f"none of the 2 entities the file {files / 'names.csv'} names is in the store ('Q1', "
+            "'Q2'; the store's entities: 'wd:Q1', 'wd:Q2'): each becomes an entity of its name "
+            "alone, which no triple reaches; check the ids' format against the triples' (a "
+            "prefix, another spelling: Q42 for wd:Q42, m.0abc for /m/0abc)"
+        ], dry
+
+
 @pytest.mark.parametrize(
     "option",
     [

@@ -1081,9 +1081,12 @@ def test_user_ids_reads_which_users_it_holds(store, movies, make_graph):
 
 
 def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
-    """Which of the entities a load names the store holds, as an Entity or as an item's tie
-    (an entity tied to an item is that item), and a few of them, without a snapshot (`kgrec
-    load table --kind entities` warns of names for entities the store lacks)."""
+    """Which of the entities a load names the store holds, as an entity a triple names or as
+    an item's tie (an entity tied to an item is that item), and a few of them, without a
+    snapshot (`kgrec load table --kind entities` warns of names for entities the store lacks).
+    An entity of a name alone, which no triple reaches, is none of them: before, it was, so a
+    second load of names in another format than the triples' (Q42 for wd:Q42) was not
+    warned."""
     assert store.entity_ids() == [] and store.entity_ids(["m.99"]) == []  # never written
     store.write(movies, progress=False)
     store.write(make_graph(entities=[{"entity_id": "m.97", "name": "Alone"}]), progress=False)
@@ -1094,10 +1097,15 @@ def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
         "m.98",
         "m.99",
     ]
-    assert store.entity_ids() == ["m.01", "m.02", "m.97", "m.98", "m.99"]
+    assert store.entity_ids() == ["m.01", "m.02", "m.98", "m.99"]  # m.97: a name alone
     assert store.entity_ids(limit=2) == ["m.01", "m.02"] and store.entity_ids(limit=0) == []
     assert store.entity_ids(["m.99", "Q42", "m.01", "m.99"]) == ["m.01", "m.99"]  # once each
-    assert store.entity_ids(["m.99", "m.02", "m.97"], limit=2) == ["m.02", "m.97"]
+    assert store.entity_ids(["m.99", "m.02", "m.97"], limit=2) == ["m.02", "m.99"]
+    assert store.entity_ids(["m.97"]) == []
+    store.write(
+        make_graph(knowledge=[("Entity", "m.98", "near", "Entity", "m.97")]), progress=False
+    )
+    assert store.entity_ids(["m.97"]) == ["m.97"]  # a triple reaches it now
     assert store.entity_ids(["01", "movies:1", "u1"]) == []  # an item's or user's id is none
     assert store.entity_ids([]) == []
     for bad in (-1, 1.5, True):
