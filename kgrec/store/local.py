@@ -89,6 +89,7 @@ from kgrec.store.canonical import (
     unvectored_users,
     vector_rows,
     warn_names_of_items,
+    warn_names_tied,
 )
 
 log = logging.getLogger(__name__)
@@ -453,6 +454,10 @@ class LocalStore(GraphStore):
         entities = batch.entities
         batch, gone = attach_to_items(batch, item_of)
         warn_names_of_items(entities, item_of, gone)
+        held = stored["entities"]  # the names the load's ties take from the store
+        warn_names_tied(
+            held[held["entity_id"].isin(new_ties.index) & held["name"].notna()], new_ties
+        )
         vectors = {}  # kind -> properties
         if has_attributes(batch) or clear:  # else no clash: the vectors need not be read
             by_kind = self._vectors(manifest).groupby("kind")["property"]

@@ -154,6 +154,13 @@ UNION
 MATCH (i:{label("Item")}) WHERE i.{prop(KEY_PROPERTY["Item"])} IN $uids AND i.entity_id IS NOT NULL
 RETURN i.entity_id AS entity, i.{prop(KEY_PROPERTY["Item"])} AS uid
 """
+# the names of the Entity nodes of $keys that have one (those a load's ties take: the nodes go)
+ENTITY_NAMES = f"""
+UNWIND $keys AS key
+{_match("Entity", "e", "key")}
+WITH e WHERE e.name IS NOT NULL
+RETURN e.{prop(KEY_PROPERTY["Entity"])} AS entity_id, e.name AS name
+"""
 ATTACH_TO_ITEMS = f"""
 UNWIND $rows AS row
 {_match("Entity", "e", "row.entity")}

@@ -1246,6 +1246,45 @@ def test_names_in_another_format_loaded_before_the_triples_are_warned_when_loade
         ], dry
 
 
+def test_names_an_items_file_ties_to_items_later_are_warned_as_they_go(
+    tmp_path, capsys, caplog, write_files
+):
+    """An entity an items file ties to an item is that item, which goes by its title: a name
+    an earlier load gave it goes with its Entity node. The items load warns, naming the
+    entity, its name and its item, on --dry-run --store too. Before, the name went without a
+    word (the README said so)."""
+    files = write_files(
+        tmp_path / "files",
+        {
+            "names.csv": "entity_id,name\nQ1,Universe\nQ2,Earth\n",
+            "kg.tsv": "Q1\tp\tQ2\n",
+            "items.csv": "item_id,title,entity_id\ni1,The Universe,Q1\n",
+        },
+    )
+    uri = f"local:{tmp_path / 'store'}"
+    code, _out, err = kgrec(
+        capsys, "load", "table", files / "names.csv", "--kind", "entities", "--store", uri
+    )
+    assert code == 0, err
+    code, _out, err = kgrec(capsys, "load", "kg", files / "kg.tsv", "--store", uri)
+    assert code == 0, err
+    items = ["load", "table", files / "items.csv", "--kind", "items", "--domain", "toy"]
+    for dry in (["--dry-run"], []):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, *items, "--store", uri, *dry)
+        assert code == 0, err
+        assert logged(caplog, "WARNING") == []  # nor of kgrec load itself
+        assert logged(caplog, "WARNING", "kgrec.store.canonical") == [
+            "the load ties 1 entity the store holds a name of to an item, whose name goes with "
+            "its Entity node: an entity tied to an item is that item, which goes by its title, "
+            "one kgrec load table --kind items gives it (entity 'Q1', named 'Universe', is "
+            "item 'toy:i1')"
+        ], dry
+    graph = snapshot(uri)
+    assert graph["entities"].set_index("entity_id")["name"].to_dict() == {"Q2": "Earth"}
+    assert graph["items"].set_index("uid")["title"].to_dict() == {"toy:i1": "The Universe"}
+
+
 @pytest.mark.parametrize(
     "option",
     [

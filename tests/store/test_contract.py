@@ -432,6 +432,52 @@ def test_an_entity_is_never_tied_to_items_of_two_loads(tmp_path, store):
     assert items == {"zz:10": "m.10"}
 
 
+def test_a_load_tying_named_entities_to_items_warns_that_their_names_go(store, make_graph, caplog):
+    """Entities an earlier load named (m.1 and m.3 reached by triples, m.2 a name alone; m.4
+    has no name) that a later load ties to items are those items, which go by their titles:
+    their Entity nodes go, and their names with them. The later load warns, naming them, their
+    names and items, in its check (a dry run's) too. Before, the names went without a word."""
+    store.write(
+        make_graph(
+            entities=[
+                {"entity_id": "m.1", "name": "Tom Hanks"},
+                {"entity_id": "m.2", "name": "Alone"},
+                {"entity_id": "m.3", "name": "Rita Wilson"},
+                {"entity_id": "m.4"},
+            ],
+            knowledge=[
+                ("Entity", "m.1", "spouse", "Entity", "m.3"),
+                ("Entity", "m.4", "r", "Entity", "m.1"),
+            ],
+        ),
+        progress=False,
+    )
+    ties = make_graph(
+        items=[{"domain": "zz", "item_id": i, "entity_id": f"m.{i}"} for i in ("1", "2", "4")]
+    )
+    warning = (
+        "the load ties 2 entities the store holds names of to items, whose names go with their "
+        "Entity nodes: an entity tied to an item is that item, which goes by its title, one "
+        "kgrec load table --kind items gives it (entity 'm.1', named 'Tom Hanks', is item "
+        "'zz:1'; entity 'm.2', named 'Alone', is item 'zz:2')"
+    )
+    caplog.set_level("WARNING", logger="kgrec.store.canonical")
+    store.check_write(ties)
+    assert [r.getMessage() for r in caplog.records] == [warning]
+    caplog.clear()
+    store.write(ties, progress=False)
+    assert [r.getMessage() for r in caplog.records] == [warning]
+    graph = store.snapshot()
+    assert graph.entities.set_index("entity_id")["name"].to_dict() == {"m.3": "Rita Wilson"}
+    assert sorted(map(tuple, graph.knowledge.to_numpy().tolist())) == [
+        ("Item", "zz:1", "spouse", "Entity", "m.3"),
+        ("Item", "zz:4", "r", "Item", "zz:1"),
+    ]
+    caplog.clear()
+    store.write(ties, progress=False)  # tied already: no name is left to go
+    assert caplog.records == []
+
+
 def test_vectors_round_trip_and_are_checked(store, movies):
     store.write(movies, progress=False)
     store.write_vectors("Item", ["movies:2", "movies:1"], np.eye(2, 3), property="embedding")
