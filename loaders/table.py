@@ -56,7 +56,7 @@ def load(
     title_col: str | None = None,
     year_col: str | None = None,
     genres_col: str | None = None,
-    genres_sep: str = "|",
+    genres_sep: str | None = None,
     entity_col: str | None = None,
     name_col: str | None = None,
     sep: str | None = None,
@@ -75,8 +75,10 @@ def load(
 
     ``sep``: the separator of a text file (default ``,`` for ``.csv``, else a tab); a ``,``
     file may quote fields. Timestamps are numbers (seconds, or milliseconds when the whole
-    column is) or ISO 8601 dates. ``genres``: text split on ``genres_sep``, or a list column
-    (Parquet ``list<string>``) taken as it is. Bounds: :func:`loaders.files.check_interactions`.
+    column is) or ISO 8601 dates. ``genres``: text split on ``genres_sep`` (None: ``|``), or a
+    list column (Parquet ``list<string>``) taken as it is; a separator given with another kind
+    than items is refused, as the other options a kind does not read are. Bounds:
+    :func:`loaders.files.check_interactions`.
 
     ``held_domains``: the domains the store the load goes to holds items of (None: not
     checked); an item ``domain_rule`` puts in another is an error at its row
@@ -88,7 +90,7 @@ def load(
     """
     if kind not in KINDS:
         raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}", field="--kind")
-    if not genres_sep:
+    if genres_sep == "":
         raise InputError(
             "the genres separator may not be empty (it would split names into letters)",
             field="--genres-sep",
@@ -128,7 +130,7 @@ def load(
             "--title-col": title_col,
             "--year-col": year_col,
             "--genres-col": genres_col,
-            "--genres-sep": None if genres_sep == "|" else genres_sep,
+            "--genres-sep": genres_sep,
             "--domain": domain,
             "--domain-rule": domain_rule,
             "--user-links": user_links,
@@ -136,6 +138,7 @@ def load(
             "--name-col": name_col,
         },
     )
+    genres_sep = "|" if genres_sep is None else genres_sep  # given only where the kind reads it
     check_encoding(encoding, file=str(path))
     report = report if report is not None else LoadReport()
     df = read_table(path, sep=sep, encoding=encoding)

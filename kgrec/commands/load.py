@@ -113,9 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument(
             f"--{name}-col", metavar="COLUMN", help=f"column of the {name} (default {default})"
         )
-    p.add_argument(
-        "--genres-sep", default="|", help="separator inside the genres column (default |)"
-    )
+    p.add_argument("--genres-sep", help="separator inside the genres column (default |)")
     p.add_argument("--sep", help="field separator of a text file (default: , for .csv, else tab)")
     p.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
     p.add_argument(
@@ -174,18 +172,19 @@ def _dataset(args: argparse.Namespace) -> int:
     )
 
 
+# why a table of each kind without attributes refuses --clear-empty
+_CLEARS_NOTHING = {
+    "entities": ", not an entity's name: an empty name leaves the name the store holds (a load "
+    "never removes one)",
+    "interactions": ": a table of interactions has none (its other columns are ignored); give "
+    "it with the items or users file",
+}
+
+
 def _table(args: argparse.Namespace) -> int:
-    if args.kind == "entities" and args.clear_empty:
+    if args.clear_empty and args.kind in _CLEARS_NOTHING:
         raise InputError(
-            "--clear-empty clears the attributes of items and users, not an entity's name: an "
-            "empty name leaves the name the store holds (a load never removes one)",
-            file=str(args.path),
-            field="--clear-empty",
-        )
-    if args.kind == "interactions" and args.clear_empty:
-        raise InputError(
-            "--clear-empty clears the attributes of items and users: a table of interactions "
-            "has none (its other columns are ignored); give it with the items or users file",
+            "--clear-empty clears the attributes of items and users" + _CLEARS_NOTHING[args.kind],
             file=str(args.path),
             field="--clear-empty",
         )
@@ -431,12 +430,13 @@ def _warn_unjoined(
 
 def _warn_unknown_entities(store: GraphStore, tables: GraphTables, report: LoadReport) -> None:
     """Warn when the load names entities (``load table --kind entities``) that the store holds
-    neither as an entity nor as an item's tie (:meth:`GraphStore.entity_ids`), and that the
-    load's own triples and items do not name either: each becomes an entity of its name alone,
-    which no triple reaches. None of them held is most likely the ids' format (``Q42`` where
-    the triples have ``wd:Q42``, ``m.0abc`` for ``/m/0abc``): the warning shows a few ids of
-    the file and of the store. A store that holds no entity yet is not warned of: names may
-    come before the triples."""
+    neither as an entity a triple names nor as an item's tie (:meth:`GraphStore.entity_ids`:
+    an entity of an earlier load's name alone is not held), and that the load's own triples
+    and items do not name either: each becomes an entity of its name alone, which no triple
+    reaches. None of them held is most likely the ids' format (``Q42`` where the triples have
+    ``wd:Q42``, ``m.0abc`` for ``/m/0abc``): the warning shows a few ids of the file and of the
+    store. A store that holds no such entity yet is not warned of: names may come before the
+    triples."""
     entities = tables.entities
     if entities.empty:
         return

@@ -263,11 +263,12 @@ class GraphStore(ABC):
         """:meth:`user_ids`, its arguments checked."""
 
     def entity_ids(self, among: list[str] | None = None, *, limit: int | None = None) -> list[str]:
-        """The ids of the entities the store holds, sorted, without reading the whole graph: an
-        Entity's, and an item's tie (an entity tied to an item is that item, its ``entity_id``);
-        only those in ``among`` when given (which of the entities a load names it holds), the
-        first ``limit`` when given (a few to show), as :meth:`user_ids`. A store never written
-        holds none."""
+        """The ids of the entities the store's graph holds, sorted, without reading the whole
+        graph: an entity a triple names, and an item's tie (an entity tied to an item is that
+        item, its ``entity_id``), not an entity of a name alone, which no triple reaches (names
+        loaded before the triples, or for ids in another format than theirs); only those in
+        ``among`` when given (which of the entities a load names it holds), the first ``limit``
+        when given (a few to show), as :meth:`user_ids`. A store never written holds none."""
         among = None if among is None else id_arguments(among, "entities")
         return self._entity_ids(among, _check_limit(limit))
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_schema.errors import InputError, few
+from graph_schema.errors import FEW, InputError, few
 from graph_schema.merge import blank_as_missing, merge_frames, unify_attribute
 from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.tables import (
@@ -145,7 +145,7 @@ def prepare(graph: GraphTables) -> GraphTables:
     implied = {
         "users": (USERS, "user_id", tables["interactions"]["user_id"]),
         "domains": (DOMAINS, "domain", tables["items"]["domain"]),
-        "entities": (ENTITIES, "entity_id", _keys(knowledge, "Entity")),
+        "entities": (ENTITIES, "entity_id", knowledge_keys(knowledge, "Entity")),
     }
     for name, (spec, column, keys) in implied.items():
         new = pd.Index(keys.unique()).difference(pd.Index(tables[name][column]))
@@ -208,6 +208,37 @@ def warn_names_of_items(entities: pd.DataFrame, item_of: pd.Series, gone: Sequen
         ids[0],
         item_of[ids[0]],
         "" if one else f"; others {few(ids[1:])}",
+    )
+
+
+def warn_names_tied(named: pd.DataFrame, item_of: pd.Series) -> None:
+    """A logged WARNING when a write ties to items (``item_of``: entity_id -> uid, its ties)
+    entities the store holds names of (``named``: their ``entity_id`` and ``name``, as the
+    store holds them): such an entity is its item from then on, which goes by its title, and
+    its Entity node goes, its name with it (:func:`attach_to_items`). Without a word, a name
+    an earlier ``kgrec load table --kind entities`` gave was lost."""
+    if not len(named):
+        return
+    named = named.sort_values("entity_id")
+    item_of = item_of[~item_of.index.duplicated(keep="last")]
+    one = len(named) == 1
+    shown = [
+        f"entity {str(entity)!r}, named {str(name)!r}, is item {str(item_of[entity])!r}"
+        for entity, name in zip(named["entity_id"][:FEW], named["name"][:FEW], strict=True)
+    ]
+    log.warning(
+        "the load ties %s entit%s the store holds %s of to %s, whose name%s with %s Entity "
+        "node%s: an entity tied to an item is that item, which goes by its title, one kgrec "
+        "load table --kind items gives it (%s%s)",
+        f"{len(named):,}",
+        "y" if one else "ies",
+        "a name" if one else "names",
+        "an item" if one else "items",
+        " goes" if one else "s go",
+        "its" if one else "their",
+        "" if one else "s",
+        "; ".join(shown),
+        "; ..." if len(named) > FEW else "",
     )
 
 
@@ -280,7 +311,9 @@ def check_entity_ties(items: pd.DataFrame, stored: pd.DataFrame) -> None:
         )
 
 
-def _keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
+def knowledge_keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
+    """The keys of the nodes of ``kind`` (``Item``, ``Entity``) the ``knowledge`` rows name, at
+    either end (once per end that names one)."""
     heads = knowledge.loc[knowledge["head_kind"] == kind, "head_key"]
     tails = knowledge.loc[knowledge["tail_kind"] == kind, "tail_key"]
     return pd.concat([heads, tails], ignore_index=True)
@@ -288,7 +321,7 @@ def _keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
 
 def referenced_items(graph: GraphTables) -> pd.Index:
     """Item uids that interactions or knowledge rows name but ``graph.items`` lacks."""
-    named = pd.concat([graph.interactions["item_uid"], _keys(graph.knowledge, "Item")])
+    named = pd.concat([graph.interactions["item_uid"], knowledge_keys(graph.knowledge, "Item")])
     return pd.Index(named.unique()).difference(pd.Index(graph.items["uid"]))
 
 

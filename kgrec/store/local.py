@@ -76,6 +76,7 @@ from kgrec.store.canonical import (
     clear_attributes,
     coalesce,
     has_attributes,
+    knowledge_keys,
     linked_items,
     node_kind,
     prepare,
@@ -88,6 +89,7 @@ from kgrec.store.canonical import (
     unvectored_users,
     vector_rows,
     warn_names_of_items,
+    warn_names_tied,
 )
 
 log = logging.getLogger(__name__)
@@ -326,9 +328,10 @@ class LocalStore(GraphStore):
         return sorted(map(str, ids))[:limit]
 
     def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
-        def read(manifest: dict[str, Any]) -> pd.Series:  # the entities and the items' ties
+        def read(manifest: dict[str, Any]) -> pd.Series:  # the triples' entities, the ties
+            reached = knowledge_keys(self._table(SPECS["knowledge"], manifest), "Entity")
             tied = self._table(SPECS["items"], manifest)["entity_id"].dropna()
-            return pd.concat([self._table(SPECS["entities"], manifest)["entity_id"], tied])
+            return pd.concat([reached, tied])
 
         ids = self._consistent(read, missing_ok=True)  # a store never written holds none
         if among is not None:
@@ -451,6 +454,10 @@ class LocalStore(GraphStore):
         entities = batch.entities
         batch, gone = attach_to_items(batch, item_of)
         warn_names_of_items(entities, item_of, gone)
+        held = stored["entities"]  # the names the load's ties take from the store
+        warn_names_tied(
+            held[held["entity_id"].isin(new_ties.index) & held["name"].notna()], new_ties
+        )
         vectors = {}  # kind -> properties
         if has_attributes(batch) or clear:  # else no clash: the vectors need not be read
             by_kind = self._vectors(manifest).groupby("kind")["property"]

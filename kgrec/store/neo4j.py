@@ -79,6 +79,7 @@ from kgrec.store.canonical import (
     unvectored_users,
     vector_rows,
     warn_names_of_items,
+    warn_names_tied,
 )
 
 log = logging.getLogger(__name__)
@@ -394,6 +395,10 @@ class Neo4jStore(GraphStore):
         entities = batch.entities
         batch, gone = attach_to_items(batch, item_of_entity)
         warn_names_of_items(entities, item_of_entity, gone)
+        if len(new_ties):  # the names its ties take from the store
+            with self._errors("reading the names of the entities the load ties to items"):
+                held = self._frame(q.ENTITY_NAMES, keys=sorted(new_ties.index))
+            warn_names_tied(held, new_ties)
         with self._errors("checking the items the load names"):
             unknown = self._missing("Item", referenced_items(batch))
             vectors = self._vector_properties() if has_attributes(batch) or clear else {}

@@ -154,6 +154,13 @@ UNION
 MATCH (i:{label("Item")}) WHERE i.{prop(KEY_PROPERTY["Item"])} IN $uids AND i.entity_id IS NOT NULL
 RETURN i.entity_id AS entity, i.{prop(KEY_PROPERTY["Item"])} AS uid
 """
+# the names of the Entity nodes of $keys that have one (those a load's ties take: the nodes go)
+ENTITY_NAMES = f"""
+UNWIND $keys AS key
+{_match("Entity", "e", "key")}
+WITH e WHERE e.name IS NOT NULL
+RETURN e.{prop(KEY_PROPERTY["Entity"])} AS entity_id, e.name AS name
+"""
 ATTACH_TO_ITEMS = f"""
 UNWIND $rows AS row
 {_match("Entity", "e", "row.entity")}
@@ -309,11 +316,13 @@ UNWIND $among AS id
 MATCH (u:User {{user_id: id}})
 RETURN u.user_id AS user_id {_first("user_id")}
 """
-# the entities' ids, sorted: an Entity's and an item's tie (an entity tied to an item is that
-# item); all, or those of $among the graph holds; the first $limit (null: all)
+# the entities' ids, sorted: an Entity's that a triple reaches (not one of a name alone) and an
+# item's tie (an entity tied to an item is that item); all, or those of $among the graph holds;
+# the first $limit (null: all)
 ENTITY_IDS = f"""
 CALL () {{
-  MATCH (e:Entity) RETURN e.entity_id AS entity_id
+  MATCH (e:Entity) WHERE EXISTS {{ (e)-[:RELATED]-() }}
+  RETURN e.entity_id AS entity_id
   UNION
   MATCH (i:Item) WHERE i.entity_id IS NOT NULL RETURN i.entity_id AS entity_id
 }}
@@ -322,7 +331,7 @@ RETURN entity_id {_first("entity_id")}
 ENTITY_IDS_AMONG = f"""
 CALL () {{
   UNWIND $among AS id
-  MATCH (e:Entity {{entity_id: id}})
+  MATCH (e:Entity {{entity_id: id}}) WHERE EXISTS {{ (e)-[:RELATED]-() }}
   RETURN e.entity_id AS entity_id
   UNION
   MATCH (i:Item) WHERE i.entity_id IN $among

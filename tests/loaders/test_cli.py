@@ -762,6 +762,10 @@ def test_a_users_table_with_a_domain_is_refused(tmp_path, capsys, option):
         ("items", ["--user-links", "links.csv"], "a table of items reads no --user-links"),
         # before: "--clear-empty: empty values that clear the attribute: none", exit 0
         ("interactions", ["--clear-empty"], "a table of interactions has none"),
+        # before: not refused, '|' being the default, which the refusal took for none given
+        ("users", ["--genres-sep", "|"], "a table of users reads no --genres-sep"),
+        ("interactions", ["--genres-sep", "|"], "a table of interactions reads no --genres-sep"),
+        ("entities", ["--genres-sep", "|"], "a table of entities gives entities their names"),
     ],
 )
 def test_a_table_refuses_the_options_its_kind_does_not_read(
@@ -1209,6 +1213,76 @@ def test_names_before_the_triples_are_not_warned(tmp_path, capsys, caplog, write
         "no triple reaches; check the ids' format against the triples' (a prefix, another "
         "spelling: Q42 for wd:Q42, m.0abc for /m/0abc)"
     ]
+
+
+def test_names_in_another_format_loaded_before_the_triples_are_warned_when_loaded_again(
+    tmp_path, capsys, caplog, write_files
+):
+    """Names loaded before the triples, their ids in another format (Q1 where the triples say
+    wd:Q1), are entities of a name alone, which no triple reaches: the store does not count
+    them as held, so the same file loaded again once the triples are in is warned, naming the
+    triples' entities (not the names' own). Before, the first load's Entity nodes counted as
+    held, and the second load was not warned."""
+    files = write_files(
+        tmp_path / "files",
+        {"names.csv": "entity_id,name\nQ1,Universe\nQ2,Earth\n", "kg.tsv": "wd:Q1\tp\twd:Q2\n"},
+    )
+    uri = f"local:{tmp_path / 'store'}"
+    names = ["load", "table", files / "names.csv", "--kind", "entities", "--store", uri]
+    code, _out, err = kgrec(capsys, *names)
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == []  # names may come first
+    code, _out, err = kgrec(capsys, "load", "kg", files / "kg.tsv", "--store", uri)
+    assert code == 0, err
+    for dry in (["--dry-run"], []):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, *names, *dry)
+        assert code == 0, err
+        assert logged(caplog, "WARNING") == [
+            f"none of the 2 entities the file {files / 'names.csv'} names is in the store ('Q1', "
+            "'Q2'; the store's entities: 'wd:Q1', 'wd:Q2'): each becomes an entity of its name "
+            "alone, which no triple reaches; check the ids' format against the triples' (a "
+            "prefix, another spelling: Q42 for wd:Q42, m.0abc for /m/0abc)"
+        ], dry
+
+
+def test_names_an_items_file_ties_to_items_later_are_warned_as_they_go(
+    tmp_path, capsys, caplog, write_files
+):
+    """An entity an items file ties to an item is that item, which goes by its title: a name
+    an earlier load gave it goes with its Entity node. The items load warns, naming the
+    entity, its name and its item, on --dry-run --store too. Before, the name went without a
+    word (the README said so)."""
+    files = write_files(
+        tmp_path / "files",
+        {
+            "names.csv": "entity_id,name\nQ1,Universe\nQ2,Earth\n",
+            "kg.tsv": "Q1\tp\tQ2\n",
+            "items.csv": "item_id,title,entity_id\ni1,The Universe,Q1\n",
+        },
+    )
+    uri = f"local:{tmp_path / 'store'}"
+    code, _out, err = kgrec(
+        capsys, "load", "table", files / "names.csv", "--kind", "entities", "--store", uri
+    )
+    assert code == 0, err
+    code, _out, err = kgrec(capsys, "load", "kg", files / "kg.tsv", "--store", uri)
+    assert code == 0, err
+    items = ["load", "table", files / "items.csv", "--kind", "items", "--domain", "toy"]
+    for dry in (["--dry-run"], []):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, *items, "--store", uri, *dry)
+        assert code == 0, err
+        assert logged(caplog, "WARNING") == []  # nor of kgrec load itself
+        assert logged(caplog, "WARNING", "kgrec.store.canonical") == [
+            "the load ties 1 entity the store holds a name of to an item, whose name goes with "
+            "its Entity node: an entity tied to an item is that item, which goes by its title, "
+            "one kgrec load table --kind items gives it (entity 'Q1', named 'Universe', is "
+            "item 'toy:i1')"
+        ], dry
+    graph = snapshot(uri)
+    assert graph["entities"].set_index("entity_id")["name"].to_dict() == {"Q2": "Earth"}
+    assert graph["items"].set_index("uid")["title"].to_dict() == {"toy:i1": "The Universe"}
 
 
 @pytest.mark.parametrize(

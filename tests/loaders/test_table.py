@@ -481,6 +481,7 @@ def test_an_entities_table_names_its_bad_rows(tmp_path, write_files):
         ("title_col", "title"),
         ("item_col", "item_id"),
         ("genres_sep", ","),
+        ("genres_sep", "|"),  # the default, given: before, taken for none given
     ],
 )
 def test_an_entities_table_refuses_the_options_of_other_kinds(tmp_path, write_files, option, value):
@@ -500,10 +501,12 @@ def test_an_entities_table_refuses_the_options_of_other_kinds(tmp_path, write_fi
         ("users", "item_col", "x"),
         ("users", "rating_col", "stars"),
         ("users", "genres_sep", ","),
+        ("users", "genres_sep", "|"),  # the default, given: before, taken for none given
         ("interactions", "genres_col", "g"),
         ("interactions", "title_col", "t"),
         ("interactions", "year_col", "y"),
         ("interactions", "genres_sep", ","),
+        ("interactions", "genres_sep", "|"),
         ("items", "user_col", "u"),
         ("items", "rating_col", "stars"),
         ("items", "timestamp_col", "when"),

@@ -432,6 +432,52 @@ def test_an_entity_is_never_tied_to_items_of_two_loads(tmp_path, store):
     assert items == {"zz:10": "m.10"}
 
 
+def test_a_load_tying_named_entities_to_items_warns_that_their_names_go(store, make_graph, caplog):
+    """Entities an earlier load named (m.1 and m.3 reached by triples, m.2 a name alone; m.4
+    has no name) that a later load ties to items are those items, which go by their titles:
+    their Entity nodes go, and their names with them. The later load warns, naming them, their
+    names and items, in its check (a dry run's) too. Before, the names went without a word."""
+    store.write(
+        make_graph(
+            entities=[
+                {"entity_id": "m.1", "name": "Tom Hanks"},
+                {"entity_id": "m.2", "name": "Alone"},
+                {"entity_id": "m.3", "name": "Rita Wilson"},
+                {"entity_id": "m.4"},
+            ],
+            knowledge=[
+                ("Entity", "m.1", "spouse", "Entity", "m.3"),
+                ("Entity", "m.4", "r", "Entity", "m.1"),
+            ],
+        ),
+        progress=False,
+    )
+    ties = make_graph(
+        items=[{"domain": "zz", "item_id": i, "entity_id": f"m.{i}"} for i in ("1", "2", "4")]
+    )
+    warning = (
+        "the load ties 2 entities the store holds names of to items, whose names go with their "
+        "Entity nodes: an entity tied to an item is that item, which goes by its title, one "
+        "kgrec load table --kind items gives it (entity 'm.1', named 'Tom Hanks', is item "
+        "'zz:1'; entity 'm.2', named 'Alone', is item 'zz:2')"
+    )
+    caplog.set_level("WARNING", logger="kgrec.store.canonical")
+    store.check_write(ties)
+    assert [r.getMessage() for r in caplog.records] == [warning]
+    caplog.clear()
+    store.write(ties, progress=False)
+    assert [r.getMessage() for r in caplog.records] == [warning]
+    graph = store.snapshot()
+    assert graph.entities.set_index("entity_id")["name"].to_dict() == {"m.3": "Rita Wilson"}
+    assert sorted(map(tuple, graph.knowledge.to_numpy().tolist())) == [
+        ("Item", "zz:1", "spouse", "Entity", "m.3"),
+        ("Item", "zz:4", "r", "Item", "zz:1"),
+    ]
+    caplog.clear()
+    store.write(ties, progress=False)  # tied already: no name is left to go
+    assert caplog.records == []
+
+
 def test_vectors_round_trip_and_are_checked(store, movies):
     store.write(movies, progress=False)
     store.write_vectors("Item", ["movies:2", "movies:1"], np.eye(2, 3), property="embedding")
@@ -1081,9 +1127,12 @@ def test_user_ids_reads_which_users_it_holds(store, movies, make_graph):
 
 
 def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
-    """Which of the entities a load names the store holds, as an Entity or as an item's tie
-    (an entity tied to an item is that item), and a few of them, without a snapshot (`kgrec
-    load table --kind entities` warns of names for entities the store lacks)."""
+    """Which of the entities a load names the store holds, as an entity a triple names or as
+    an item's tie (an entity tied to an item is that item), and a few of them, without a
+    snapshot (`kgrec load table --kind entities` warns of names for entities the store lacks).
+    An entity of a name alone, which no triple reaches, is none of them: before, it was, so a
+    second load of names in another format than the triples' (Q42 for wd:Q42) was not
+    warned."""
     assert store.entity_ids() == [] and store.entity_ids(["m.99"]) == []  # never written
     store.write(movies, progress=False)
     store.write(make_graph(entities=[{"entity_id": "m.97", "name": "Alone"}]), progress=False)
@@ -1094,10 +1143,15 @@ def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
         "m.98",
         "m.99",
     ]
-    assert store.entity_ids() == ["m.01", "m.02", "m.97", "m.98", "m.99"]
+    assert store.entity_ids() == ["m.01", "m.02", "m.98", "m.99"]  # m.97: a name alone
     assert store.entity_ids(limit=2) == ["m.01", "m.02"] and store.entity_ids(limit=0) == []
     assert store.entity_ids(["m.99", "Q42", "m.01", "m.99"]) == ["m.01", "m.99"]  # once each
-    assert store.entity_ids(["m.99", "m.02", "m.97"], limit=2) == ["m.02", "m.97"]
+    assert store.entity_ids(["m.99", "m.02", "m.97"], limit=2) == ["m.02", "m.99"]
+    assert store.entity_ids(["m.97"]) == []
+    store.write(
+        make_graph(knowledge=[("Entity", "m.98", "near", "Entity", "m.97")]), progress=False
+    )
+    assert store.entity_ids(["m.97"]) == ["m.97"]  # a triple reaches it now
     assert store.entity_ids(["01", "movies:1", "u1"]) == []  # an item's or user's id is none
     assert store.entity_ids([]) == []
     for bad in (-1, 1.5, True):
