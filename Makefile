@@ -84,6 +84,12 @@ VENV_DEPS = $(shell cat $(VENV)/.kgrec-$(DEPS_KEY) 2>/dev/null)
 .PHONY: venv-elsewhere
 venv-elsewhere:
 
+# setuptools' notice at each editable install of kgrec's several top-level packages ("Editable
+# installation. ... Please be careful with folders in your working directory with the same name
+# as your package"), which says nothing here, where those folders are the package: left out of
+# the install's output (any PYTHONWARNINGS of the user's come first, and stay)
+QUIET_EDITABLE = PYTHONWARNINGS="$${PYTHONWARNINGS:+$$PYTHONWARNINGS,}ignore:Editable installation"
+
 # pyproject.toml: kgrec's own entry points and packages (the dependencies are in the key)
 $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml \
 		$(if $(filter $(DEPS_VENV),$(VENV_DEPS)),,venv-elsewhere)
@@ -97,7 +103,7 @@ $(VENV)/.kgrec-$(DEPS_KEY): $(DEPS_VENV)/.complete pyproject.toml \
 	touch $(VENV)/.kgrec-made
 	$(DEPS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
 		> $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_kgrec_deps.pth
-	$(DEPS_VENV)/bin/pip --python $(PY) install -q --no-deps --no-build-isolation -e .
+	$(QUIET_EDITABLE) $(DEPS_VENV)/bin/pip --python $(PY) install -q --no-deps --no-build-isolation -e .
 	echo $(DEPS_VENV) > $@
 
 # Optional: torch-scatter and torch-sparse, for one test only, which checks kgrec's neighbour

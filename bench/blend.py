@@ -23,6 +23,7 @@ import argparse
 import json
 import statistics
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -39,7 +40,18 @@ WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 GROUPS = ("all", "act<=5")
 
 
-def load_pair(folders: dict[str, Path], metric: str) -> dict:
+class Metric(NamedTuple):
+    """``--metric NAME@K``, read once; ``str()`` writes it as kgrec's figures name it
+    (``ndcg@20``, also of ``ndcg@020``)."""
+
+    name: str
+    k: int
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.k}"
+
+
+def load_pair(folders: dict[str, Path], metric: Metric) -> dict:
     """Each role's run as double embeddings ``(users, items)`` (with the spread of the first's
     and second's scores), the first's split and item domains; an InputError naming both
     folders where a run has another split than the first, or the first's where it ranks
@@ -51,7 +63,7 @@ def load_pair(folders: dict[str, Path], metric: str) -> dict:
         if role == "first":
             pair.update(split=run.experiment.split, domain=run.graph.item_domain, digest=digest)
             ranked = int((pair["domain"] == pair["split"].target_domain).sum())
-            if int(metric.split("@")[1]) > ranked:  # said first, not as a traceback
+            if metric.k > ranked:  # said first, not as a traceback
                 raise InputError(
                     f"--metric {metric}: k is above the {ranked} items it ranks", file=str(folder)
                 )
@@ -75,10 +87,9 @@ def blended(pair: dict, w: float) -> tuple[torch.Tensor, torch.Tensor]:
     return users, torch.cat([ia, ib], dim=1)
 
 
-def figures(pair: dict, vectors, phase: str, metric: str) -> dict[str, float | None]:
-    k = int(metric.split("@")[1])
-    found = evaluate_embeddings(*vectors, pair["domain"], pair["split"], phase, ks=(k,))
-    return {group: found.get(group, {}).get(metric) for group in GROUPS}
+def figures(pair: dict, vectors, phase: str, metric: Metric) -> dict[str, float | None]:
+    found = evaluate_embeddings(*vectors, pair["domain"], pair["split"], phase, ks=(metric.k,))
+    return {group: found.get(group, {}).get(str(metric)) for group in GROUPS}
 
 
 def mean_std(values: list) -> str:
@@ -87,11 +98,11 @@ def mean_std(values: list) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
-def metric_option(text: str) -> str:
+def metric_option(text: str) -> Metric:
     name, _, k = text.partition("@")
     if name not in METRIC_NAMES or not k.isdigit() or int(k) < 1:
         raise argparse.ArgumentTypeError(f"expected NAME@K, NAME one of {METRIC_NAMES}: {text!r}")
-    return text
+    return Metric(name, int(k))
 
 
 def weights_option(text: str) -> tuple[float, ...]:
@@ -159,7 +170,11 @@ def main() -> None:
             gain = 100 * (statistics.mean(ours) / statistics.mean(theirs) - 1)
             print(f"blend − {other}, {group}: {paired}; {gain:+.1f} % of the means")
     if args.out:
-        record = {"metric": metric, "valid": {str(w): v for w, v in valid.items()}, "weight": best}
+        record = {
+            "metric": str(metric),
+            "valid": {str(w): v for w, v in valid.items()},
+            "weight": best,
+        }
         record |= {"runs": {role: list(map(str, runs)) for role, runs in roles.items()}}
         text = json.dumps(record | {"test": test}, indent=1)
         write_atomic(args.out, lambda tmp: tmp.write_text(text), replace=False)

@@ -13,13 +13,12 @@ and ``r_1..r_K`` their top-K list:
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from kgrec.models.base import check_count
+from kgrec.models.base import check_count, check_k
 
 DEFAULT_KS = (10, 20)
 # name -> class in torch_geometric.metrics, imported as the metrics are made (PyG takes seconds
@@ -34,11 +33,11 @@ PER_USER = {
 METRIC_NAMES = (*PER_USER, "coverage")
 
 
-def _check_k(k: object, num_items: int | None = None) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    k = int(k)  # a NumPy integer too
-    if num_items is not None and k > num_items:
+def _check_k(k: object, num_items: int) -> int:
+    """``k`` as a Python int (:func:`~kgrec.models.base.check_k`'s TypeError or ValueError),
+    a ValueError if it is above the ``num_items`` of the catalogue."""
+    k = check_k(k)
+    if k > num_items:
         raise ValueError(f"k={k} is larger than the catalogue of {num_items} items")
     return k
 

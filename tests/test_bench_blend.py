@@ -106,3 +106,20 @@ def test_a_k_above_the_ranked_items_is_refused(runs, bench_script, monkeypatch, 
     code, said, err = blend(bench, monkeypatch, capsys, *argv)
     assert code == 2 and "chosen weight" not in said
     assert f"file {first}: --metric ndcg@40: k is above the 30 items it ranks" in err
+
+
+def test_the_metric_is_read_once_as_kgrec_names_it(
+    tmp_path, runs, bench_script, monkeypatch, capsys
+):
+    """``--metric ndcg@020`` is ndcg@20: before, its k was read again where the figures were
+    looked up under the text as given, which kgrec's figures never name (a TypeError of None)."""
+    bench = bench_script("blend")
+    first, second = runs["lightgcn"], runs["ease"]
+    out = tmp_path / "f.json"
+    argv = ["--first", first, "--second", second, "--weights", "1.0", "--out", out]
+    code, said, _ = blend(bench, monkeypatch, capsys, *argv, "--metric", "ndcg@020")
+    assert code == 0
+    assert "chosen weight 1.0 (validation ndcg@20 " in said and "test ndcg@20, blend" in said
+    record = json.loads(out.read_text())
+    saved = json.loads((first / "metrics.json").read_text())["test"]["all"]["ndcg@20"]
+    assert record["metric"] == "ndcg@20" and record["test"][0]["blend"]["all"] == saved

@@ -417,3 +417,47 @@ def _two_at_once(clone, target: str, python) -> list[tuple[str, str, int]]:
         for _ in range(2)
     ]
     return [(*make.communicate(timeout=120), make.returncode) for make in makes]
+
+
+@pytest.mark.slow
+def test_setup_installs_kgrec_without_setuptools_notice(tmp_path):
+    """`make setup` in a copy of the clone, with the dependency environment of the tests (it
+    installs no dependency): before, setuptools' notice of an editable install of several
+    top-level packages came with every .venv (`BuildBackendWarning: Editable installation. ...
+    Please be careful with folders in your working directory with the same name as your
+    package`), which says nothing here, where those folders are the package (found by the
+    tidy48 review). A PYTHONWARNINGS of the user's does not bring it back."""
+    cache = Path(os.environ.get("KGREC_CACHE") or Path.home() / ".cache" / "kgrec")
+    key = subprocess.run(
+        [sys.executable, "tools/venv_key.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if not (cache / f"venv-{key}" / ".complete").is_file():
+        pytest.skip(f"needs the dependency environment {cache / f'venv-{key}'} (make setup)")
+    clone = tmp_path / "clone"
+    for name in ("kgrec", "graph_schema", "loaders"):
+        shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in (
+        "Makefile",
+        "pyproject.toml",
+        "README.md",
+        "tools/venv_key.py",
+        "tools/constraints.txt",
+    ):
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, clone / name)
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "DEPS_VENV", "RECBOLE_VENV")
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
+    environ.update(PYTHON=sys.executable, KGREC_CACHE=str(cache), PYTHONWARNINGS="default")
+    done = subprocess.run(
+        ["make", "-C", str(clone), "setup"], env=environ, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip --python .venv/bin/python install" in done.stdout  # .venv was made
+    assert "Editable installation" not in done.stderr and "Warning" not in done.stderr, done.stderr
+    found = subprocess.run(
+        [clone / ".venv" / "bin" / "python", "-c", "import kgrec; print(kgrec.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert found.stdout.strip() == str(clone / "kgrec" / "__init__.py"), found.stderr

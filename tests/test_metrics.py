@@ -55,11 +55,16 @@ def test_matches_naive_loop(seed: int) -> None:
     assert metrics.users == 0 and metrics.coverage[10].compute() == 0.0
 
 
-@pytest.mark.parametrize("k", [0, -3, 2.5, "10", True])
-def test_bad_k_is_rejected_with_its_value(k: object) -> None:
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+@pytest.mark.parametrize(
+    "k, error",
+    [(0, ValueError), (-3, ValueError), (2.5, TypeError), ("10", TypeError), (True, TypeError)],
+)
+def test_bad_k_is_rejected_with_its_value(k: object, error: type[Exception]) -> None:
+    """A k that is no integer is a TypeError, as in models.base.check_k (before, here, a
+    ValueError like that of k < 1)."""
+    with pytest.raises(error, match=rf"^k must be a positive integer, got {k!r}$"):
         RankingMetrics(50, ks=(k,))
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(error, match=rf"^k must be a positive integer, got {k!r}$"):
         Coverage(k, 50)  # type: ignore[arg-type]
 
 
@@ -67,7 +72,7 @@ def test_a_numpy_integer_k_is_its_number() -> None:
     metrics = RankingMetrics(50, ks=(np.int64(10),))
     assert metrics.ks == (10,) and type(metrics.ks[0]) is int
     assert Coverage(np.int32(5), 50).k == 5  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"k must be a positive integer, got np\.True_"):
+    with pytest.raises(TypeError, match=r"k must be a positive integer, got np\.True_"):
         Coverage(np.bool_(True), 50)  # type: ignore[arg-type]
 
 

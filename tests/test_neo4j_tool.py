@@ -301,6 +301,34 @@ def test_provisioning_without_maven_says_so(project, tmp_path):
     assert not (tmp_path / "db").exists()
 
 
+@pytest.mark.skipif(shutil.which("mvn") is None, reason="needs Maven")
+def test_provisioning_prints_maven_plain(project, tmp_path):
+    """Maven's output in a log is plain text: before, Maven 3.8 wrote ESC[0m reset codes around
+    it though -B turned its colours off (found by the tidy48 review). The real Maven is run with
+    the options provisioning gives it, asked only for its version: nothing is downloaded."""
+    mvn = tmp_path / "bin" / "mvn"
+    mvn.write_text(
+        "#!/bin/sh\n"
+        f'echo "$MAVEN_OPTS" > "{tmp_path / "maven-opts"}"\n'
+        'for a do shift; case $a in dependency:*) ;; *) set -- "$@" "$a";; esac; done\n'
+        f'exec "{shutil.which("mvn")}" "$@" -v\n'
+    )
+    mvn.chmod(0o755)
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        JAVA_HOME="",
+        KGREC_CACHE=str(tmp_path / "cache"),
+        MAVEN_OPTS="-Dkgrec.test=kept",
+    )
+    assert result.returncode == 1  # no jars: KgrecNeo4j.java does not compile
+    assert "-Dkgrec.test=kept" in (tmp_path / "maven-opts").read_text()  # Maven ran, theirs kept
+    assert "\x1b" not in result.stdout + result.stderr
+    assert not list((tmp_path / "cache").glob("*/.complete"))
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
 def test_an_interrupted_start_stops_the_server(project, tmp_path, jars, sig):
     """Ctrl-C while `start` waited for the server to answer: the script died and the server,

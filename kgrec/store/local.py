@@ -399,7 +399,9 @@ class LocalStore(GraphStore):
             batch, cleared = self._checked(batch, manifest, stored, clear)
             merged = {}
             written = {}
-            for spec in tqdm(GRAPH_TABLES, desc="tables", unit="table", disable=not progress):
+            # no rate: tables per second says nothing (one of a few rows, the next of millions)
+            bar = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]"
+            for spec in tqdm(GRAPH_TABLES, desc="tables", bar_format=bar, disable=not progress):
                 rows = getattr(batch, spec.name)
                 written[spec.name] = len(rows)
                 if len(rows):
