@@ -93,7 +93,8 @@ def teacher_records(
 ) -> list[dict[str, Any]]:
     """What run.json records of each teacher (its ``run``, ``model`` and model.pt's
     ``model_sha256``); an InputError naming the teacher and ``out`` where a teacher was
-    trained on another split than ``experiment``'s (the run in ``out``)."""
+    trained on another split than ``experiment``'s (the run, or `kgrec tune`'s study, in
+    ``out``)."""
     from kgrec.experiment import (
         SPLIT_DIGEST,
         _read_run_experiment,
@@ -111,9 +112,9 @@ def teacher_records(
             theirs = split_digest(_read_run_experiment(folder, info, "--distill-from: "))
         if theirs != mine:
             raise InputError(
-                f"--distill-from {folder} was trained on another split than the run in {out} "
-                f"({theirs}, {mine}): a teacher must share the student's split (the same "
-                "--protocol, --seed, --train-fraction and data)",
+                f"--distill-from {folder} was trained on another split than {out} ({theirs}, "
+                f"{mine}): a teacher must share the student's split (the same --protocol, "
+                "--seed, --train-fraction and data)",
                 file=str(folder / "run.json"),
                 field=SPLIT_DIGEST,
             )

@@ -74,7 +74,7 @@ def teachers(tmp_path, tiny_recbole):
     runs = {}
     for name, model, seed in (("ease", "ease", 0), ("mf", "mf", 0), ("other", "ease", 1)):
         runs[name] = tmp_path / name
-        options = SMALL[:2] + ["--data", str(tiny_recbole), "--seed", str(seed)]
+        options = [*SMALL[:2], "--data", str(tiny_recbole), "--seed", str(seed)]
         if model == "mf":
             options += SMALL[2:]
         assert main(["train", "--model", model, "--out", str(runs[name]), *options]) == 0
@@ -153,7 +153,7 @@ def test_resume_refuses_a_teacher_whose_model_changed(tmp_path, tiny_recbole, te
         (["--distill-from", "{ease}", "{mf}", "--distill-mix", "0,0"], "not all zero"),
         (
             ["--distill-from", "{other}"],
-            r"--distill-from .*other was trained on another split than the run in .*run \(",
+            r"--distill-from .*other was trained on another split than .*run \(",
         ),
         (["--distill-from", "{missing}"], "--distill-from: "),
         (["--distill-from", "{run}"], r"names the run folder being trained \(--out\)"),
@@ -173,3 +173,56 @@ def test_distillation_settings_are_refused_before_a_run_is_written(
     assert student(tmp_path, tiny_recbole, "run", *options) == 2
     assert re.search(says, capsys.readouterr().err), says
     assert not (tmp_path / "run").exists()
+
+
+def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
+    tmp_path, tiny_recbole, teachers
+) -> None:
+    import shlex
+
+    import optuna
+
+    from kgrec.tune import STUDY_NAME, Choice, tune
+    from kgrec.tune_space import STUDY_FILE
+
+    options = {
+        "protocol": "ml1m-action-comedy",
+        "data": tiny_recbole,
+        "space": {"distill_weight": Choice([1.0, 3.0])},
+        "epochs": 2,
+        "dim": 8,
+        "batch_size": 64,
+        "objective": "softmax",
+        "progress": False,
+    }
+    out = tmp_path / "t"
+    result = tune(
+        "lightgcn",
+        out=out,
+        trials=2,
+        distill_from=[teachers["ease"], teachers["mf"]],
+        distill_mix=[0.6, 0.4],
+        **options,
+    )
+    argv = shlex.split(result.command)
+    at = argv.index("--distill-from")
+    assert argv[at + 1 : at + 3] == [str(teachers["ease"]), str(teachers["mf"])]
+    assert argv[argv.index("--distill-mix") + 1] == "0.6,0.4"
+    assert argv[argv.index("--distill-weight") + 1] in ("1.0", "3.0")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
+    shas = [
+        hashlib.sha256((teachers[n] / "model.pt").read_bytes()).hexdigest() for n in ("ease", "mf")
+    ]
+    assert study.user_attrs["distill_from_sha256"] == shas
+    assert {t.params["distill_weight"] for t in study.trials} <= {1.0, 3.0}
+    # the printed command trains (the teachers as the study had them)
+    run = tmp_path / "best"
+    argv[argv.index("--out") + 1] = str(run)
+    assert main(argv[1:]) == 0
+    assert json.loads((run / "run.json").read_text())["distill_from"][1]["model"] == "mf"
+    # a teacher on another split is refused before any trial
+    with pytest.raises(InputError, match="other was trained on another split than"):
+        tune("lightgcn", out=tmp_path / "t2", trials=1, distill_from=[teachers["other"]], **options)
+    # searched without teachers: refused
+    with pytest.raises(InputError, match="lightgcn reads --distill-weight in no trial"):
+        tune("lightgcn", out=tmp_path / "t3", trials=1, **options)
