@@ -18,7 +18,7 @@ imported as they are called (that module imports this one).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -215,9 +215,3 @@ def load_teachers(
         return blend(teachers, weights, items=items.cpu(), names=[str(f) for f in folders])
     except ValueError as exc:
         raise InputError(f"--distill-from {exc}", field="--distill-from") from None
-
-
-def teachers_of(info: Mapping[str, Any]) -> list[str]:
-    """The run folders of the teachers run.json ``info`` records."""
-    records = info.get(RECORD)
-    return [r["run"] for r in records if isinstance(r, dict)] if isinstance(records, list) else []
