@@ -112,6 +112,7 @@ from kgrec.models.registry import (
 from kgrec.objectives import (
     OBJECTIVES,
     Contrastive,
+    Distillation,
     Objective,
     TextNeighbours,
     text_neighbours,
@@ -1868,6 +1869,10 @@ def train(
     text_cl_weight: float = TRAIN_DEFAULTS["text_cl_weight"],
     text_cl_neighbours: int = TRAIN_DEFAULTS["text_cl_neighbours"],
     text_cl_temperature: float = TRAIN_DEFAULTS["text_cl_temperature"],
+    distill_from: Sequence[str | Path] | None = TRAIN_DEFAULTS["distill_from"],
+    distill_mix: Sequence[float] | None = TRAIN_DEFAULTS["distill_mix"],
+    distill_weight: float = TRAIN_DEFAULTS["distill_weight"],
+    distill_temperature: float = TRAIN_DEFAULTS["distill_temperature"],
     target_weight: float = TRAIN_DEFAULTS["target_weight"],
     cold_start_share: float = TRAIN_DEFAULTS["cold_start_share"],
     cold_start_weight: float = TRAIN_DEFAULTS["cold_start_weight"],
@@ -1910,7 +1915,12 @@ def train(
     (:class:`kgrec.cold_start_training.HideTargetEdges`; models trained on every domain).
     ``init_from`` (a run folder) starts the model from that run's trained parameters
     (:func:`warm_start`: names and shapes that match, node tables remapped by node id; what
-    was loaded is recorded in ``run.json`` as ``init_from``). ``resume``
+    was loaded is recorded in ``run.json`` as ``init_from``). ``distill_from`` (run folders,
+    trained on the same split) adds a distillation term whose teacher is their scores,
+    standardised and mixed by ``distill_mix`` (None: equal weights), weighted by
+    ``distill_weight``, the teacher's softmax at ``distill_temperature`` and the student's at
+    ``temperature`` (:class:`kgrec.objectives.Distillation`, :mod:`kgrec.teachers`; each
+    teacher's model.pt's sha256 is recorded in ``run.json`` as ``distill_from``). ``resume``
     continues the run in ``out`` from its checkpoint, on the graph and split it was trained
     on; its settings must be the same, but for ``epochs`` and ``patience``.
 
@@ -1942,7 +1952,12 @@ def train(
     spec = model_spec(model)
     for name, path in (("out", out), ("data", data), ("split", split), ("init_from", init_from)):
         path_argument(path, option_flag(name))  # "": the working folder
+    check_not_out(distill_from, out)
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
+    if distill_from is not None:  # as run.json records them, and --resume compares them
+        settings["distill_from"] = [str(Path(folder).resolve()) for folder in distill_from]
+        if distill_mix is not None:
+            settings["distill_mix"] = [float(plain(w)) for w in distill_mix]
     # compared between the ranks as given: the split files they may be read from (below)
     # are on rank 0's disk, maybe on no other rank's
     given = {"domain": domain, "domain_rule": domain_rule}
@@ -2064,7 +2079,7 @@ def _lock_run_folder(out: Path) -> int | None:
 
 
 # settings that name this machine's files: they may differ between the ranks of one run
-_LOCAL_SETTINGS = ("data", "split", "store", "init_from")
+_LOCAL_SETTINGS = ("data", "split", "store", "init_from", "distill_from")
 
 
 def _check_same_settings(
@@ -2429,6 +2444,11 @@ def _prepare(
         if settings["text_property"] is not None:  # what serving checks the store against
             info["text_model"] = experiment.text_model
         info[SPLIT_DIGEST] = split_digest(experiment)  # experiment.pt is checked against it
+        if settings["distill_from"] is not None:  # another split is refused before the write
+            from kgrec.teachers import RECORD, teacher_records
+
+            # their model.pt's sha256: a --resume whose teacher changed is refused (_start)
+            info[RECORD] = teacher_records(settings["distill_from"], experiment, out=out)
         _write_new_run(out, info, experiment)
     else:
         experiment = _read_run_experiment(out, info)
@@ -2769,7 +2789,7 @@ def _other_text_model(
 def _read_init_from(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Experiment, str]:
     """The run.json, model parameters, experiment and model.pt's sha256 of the finished run
     ``folder``."""
-    info = _check_init_from(folder)
+    info = check_finished_run(folder)
     path = folder / MODEL_FILE
     try:
         data = path.read_bytes()
@@ -2808,6 +2828,14 @@ def _same_init_from(info: Mapping[str, Any], folder: str | None) -> bool:
     return same_model(record.get("model_sha256") if isinstance(record, dict) else None, folder)
 
 
+def _same_teachers(info: Mapping[str, Any], folders: Sequence[str] | None) -> bool:
+    """Whether ``folders`` (a resume's ``--distill-from``) hold the models the run of run.json
+    ``info`` learnt from, in order (:func:`kgrec.teachers.changed_teachers`)."""
+    from kgrec.teachers import RECORD, changed_teachers
+
+    return folders is not None and not changed_teachers(info.get(RECORD), folders)
+
+
 def _earlier_sources(
     info: Mapping[str, Any], folder: Path
 ) -> tuple[list[tuple[Experiment, bool]], str | None]:
@@ -2829,7 +2857,7 @@ def _earlier_sources(
         try:
             if not same_model(record.get("model_sha256"), path):
                 return found, str(path)
-            info = _check_init_from(path)
+            info = check_finished_run(path)
             experiment = _read_run_experiment(path, info, option="--init-from: ")
         except InputError:
             return found, str(path)
@@ -2871,21 +2899,21 @@ def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | Non
     return None
 
 
-def _check_init_from(folder: Path) -> dict[str, Any]:
-    """Refuse an ``init_from`` that is no finished run (before any data is read); its
-    run.json."""
+def check_finished_run(folder: Path, option: str = "--init-from") -> dict[str, Any]:
+    """Refuse an ``init_from`` (or another ``option``'s run folder: ``--distill-from``) that
+    is no finished run (before any data is read); its run.json."""
     try:
         info = _read_run_json(folder)
     except InputError as exc:  # say which option: "no run here" read as if of --out
         raise InputError(
-            f"--init-from: {exc.message}", file=exc.file, line=exc.line, field=exc.field
+            f"{option}: {exc.message}", file=exc.file, line=exc.line, field=exc.field
         ) from None
-    _check_finished(folder, info, option="--init-from: ")
-    _check_run_settings(folder, info, option="--init-from: ")
+    _check_finished(folder, info, option=f"{option}: ")
+    _check_run_settings(folder, info, option=f"{option}: ")
     for name in (MODEL_FILE, EXPERIMENT_FILE):
         if not (folder / name).exists():
             raise InputError(
-                f"--init-from: the run has no {name} (not trained to the end?)",
+                f"{option}: the run has no {name} (not trained to the end?)",
                 file=str(folder / name),
             )
     return info
@@ -2961,7 +2989,8 @@ def _backend() -> str | None:
 
 # what a run gives an objective itself (the items' domains), no option of train()
 RUN_GIVEN = ("item_domain",)
-# train()'s options of the terms that any objective may have (Contrastive's, TextNeighbours')
+# train()'s options of the terms that any objective may have (Contrastive's, TextNeighbours',
+# Distillation's)
 TERM_OPTIONS = (
     "cl_weight",
     "cl_noise",
@@ -2970,6 +2999,10 @@ TERM_OPTIONS = (
     "text_cl_weight",
     "text_cl_neighbours",
     "text_cl_temperature",
+    "distill_from",
+    "distill_mix",
+    "distill_weight",
+    "distill_temperature",
 )
 
 
@@ -3071,6 +3104,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             "outside a sampled subgraph)",
             field="--text-cl-weight",
         )
+    _check_distillation(settings)
     if settings["num_negatives"] and settings["batching"] != "full":
         raise InputError(
             "--num-negatives works with --batching full only (the extra items lie outside a "
@@ -3109,7 +3143,7 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     # rank 0 alone reads it (warm_start; fit sends the parameters on): another rank's machine
     # need hold no copy, and one refused there would leave rank 0 waiting --dist-timeout
     if settings["init_from"] is not None and not resume and distributed.env_world().is_main:
-        _check_init_from(Path(settings["init_from"]))
+        check_finished_run(Path(settings["init_from"]))
     if settings["batching"] == "neighbor" and not model_class(model).supports_sampling:
         sampled = ", ".join(name for name in MODELS if model_class(name).supports_sampling)
         raise InputError(
@@ -3142,6 +3176,45 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             )
 
 
+def check_not_out(distill_from: Any, out: str | Path) -> None:
+    """Refuse ``distill_from`` naming the run folder ``out``; before the other checks, which
+    would say "no run here" of a new one, or learn from a run as it is replaced."""
+    if isinstance(distill_from, list | tuple) and Path(out).resolve() in (
+        Path(folder).resolve() for folder in distill_from if isinstance(folder, str | Path)
+    ):
+        raise InputError(
+            "--distill-from names the run folder being trained (--out): a teacher is "
+            "another, finished run",
+            field="--distill-from",
+        )
+
+
+def _check_distillation(settings: Mapping[str, Any]) -> None:
+    """The distillation options (:mod:`kgrec.teachers`): refused without ``distill_from``
+    away from their defaults, a mix that does not fit the teachers, neighbour batching, and a
+    teacher that is no finished run."""
+    from kgrec.teachers import check_folders, check_mix, check_teachers
+
+    if settings["distill_from"] is None:
+        for name in ("distill_mix", "distill_weight", "distill_temperature"):
+            if settings[name] != TRAIN_DEFAULTS[name]:
+                raise InputError(
+                    f"{option_flag(name)} sets the distillation term, which learns from teacher "
+                    "runs: give them with --distill-from RUN [RUN ...]",
+                    field=option_flag(name),
+                )
+        return
+    folders = check_folders(settings["distill_from"])
+    check_mix(settings["distill_mix"], len(folders))
+    if settings["batching"] != "full":
+        raise InputError(
+            "--distill-from works with --batching full only (the items the distillation term "
+            "ranks lie outside a sampled subgraph)",
+            field="--distill-from",
+        )
+    check_teachers(folders)
+
+
 # train()'s options that scale the loss or its gradients: far from their defaults, the float32
 # numbers of training overflow (kgrec.train.NotFinite)
 LOSS_SCALES = (
@@ -3153,6 +3226,8 @@ LOSS_SCALES = (
     "cl_temperature",
     "text_cl_weight",
     "text_cl_temperature",
+    "distill_weight",
+    "distill_temperature",
     "cold_start_weight",
     "adversarial_weight",
 )
@@ -3194,15 +3269,28 @@ def objective_for(
     term needs them), drawing no negatives or text neighbours among ``split``'s unseen items
     (:meth:`Split.unseen_items`); None only checks the settings."""
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in objective_options()}
-    item_text = None
+    item_text = teacher = None
     if graph is not None:
         domains = graph.item_domain if split is None else split.negative_domains(graph.item_domain)
         options["item_domain"] = domains  # -1: unseen, never drawn
         if options["text_cl_weight"]:
             vectors, has_text = item_text_vectors(graph)
             item_text = vectors, has_text & (domains >= 0)
+        if options["distill_from"] is not None:
+            if split is None:
+                raise ValueError("the distillation term needs the split (its training items)")
+            from kgrec.teachers import load_teachers
+
+            covered = domains == split.target_domain  # the items ranked, not the unseen ones
+            users, items = load_teachers(
+                options["distill_from"], options["distill_mix"], split=split, items=covered
+            )
+            teacher = users, items, covered, split.train
     return _objective(
-        settings.get("objective", TRAIN_DEFAULTS["objective"]), item_text=item_text, **options
+        settings.get("objective", TRAIN_DEFAULTS["objective"]),
+        item_text=item_text,
+        teacher=teacher,
+        **options,
     )
 
 
@@ -3318,6 +3406,7 @@ LEARNING_OPTIONS = (
 DEPENDENT_OPTIONS = (
     ("cl_weight", 0.0, ("cl_noise", "cl_temperature", "cl_layer")),
     ("text_cl_weight", 0.0, ("text_cl_neighbours", "text_cl_temperature")),
+    ("distill_from", None, ("distill_mix", "distill_weight", "distill_temperature")),
     ("cold_start_share", 0.0, ("cold_start_weight",)),
     ("text_input", "none", ("text_hidden",)),
     ("cold_items", "none", ("cold_item_scale",)),
@@ -3489,12 +3578,19 @@ def _objective(
     text_cl_weight: float = 0.0,
     text_cl_neighbours: int = 10,
     text_cl_temperature: float = 0.2,
+    distill_from: Sequence[str] | None = None,
+    distill_mix: Sequence[float] | None = None,
+    distill_weight: float = 1.0,
+    distill_temperature: float = 0.25,
     item_text: tuple[torch.Tensor, torch.Tensor] | None = None,
+    teacher: tuple[torch.Tensor, ...] | None = None,
     **options: Any,
 ) -> Objective:
     """The objective ``name`` with the options its constructor takes, plus the text-neighbour
     term (:class:`kgrec.objectives.TextNeighbours`, over ``item_text``'s items) when
-    ``text_cl_weight`` > 0 and the SimGCL/XSimGCL contrastive term
+    ``text_cl_weight`` > 0, the distillation term (:class:`kgrec.objectives.Distillation`,
+    from ``teacher``: its user and item embeddings, covered items and training pairs) with
+    ``distill_from``, and the SimGCL/XSimGCL contrastive term
     (:class:`kgrec.objectives.Contrastive`) when ``cl_weight`` > 0."""
     cls = OBJECTIVES[name]
     accepted = inspect.signature(cls).parameters
@@ -3516,6 +3612,20 @@ def _objective(
                 neighbours = text_neighbours(*item_text, text_cl_neighbours)
             main = TextNeighbours(
                 main, neighbours, weight=text_cl_weight, temperature=text_cl_temperature
+            )
+        if distill_from is not None:
+            if teacher is None:  # checking the settings only
+                empty = torch.empty(0, 1)
+                teacher = empty, empty, torch.empty(0, dtype=torch.bool), torch.empty(2, 0).long()
+            main = Distillation(
+                main,
+                *teacher[:2],
+                items=teacher[2],
+                train=teacher[3],
+                weight=distill_weight,
+                temperature=distill_temperature,
+                # the softmax objective's temperature (with BPR, its default)
+                student_temperature=options.get("temperature", TRAIN_DEFAULTS["temperature"]),
             )
         if cl_weight == 0:
             return main
@@ -3598,7 +3708,18 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
         if name not in RESUMABLE_CHANGES
         and saved.get(name) != settings[name]
         and not (name == "init_from" and _same_init_from(info, settings[name]))
+        and not (name == "distill_from" and _same_teachers(info, settings[name]))
     ]
+    teachers = settings.get("distill_from")
+    if teachers is not None and saved.get("distill_from") == teachers:
+        from kgrec.teachers import RECORD, changed_teachers
+
+        retrained = changed_teachers(info.get(RECORD), teachers)
+        if retrained:  # the same folders, holding another model.pt now
+            changed.append(
+                f"--distill-from {' '.join(retrained)}: holds another model.pt than the run "
+                f"learnt from (run.json's {RECORD} records their sha256s)"
+            )
     if changed:
         raise InputError(
             "--resume continues a run with its own settings; these differ: " + "; ".join(changed),

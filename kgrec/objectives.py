@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kgrec.models.base import GraphRecommender, check_integer, check_number, check_tensor
+from kgrec.ranking import KnownItems
 from kgrec.settings import OBJECTIVE_NAMES, SCORES
 
 
@@ -595,6 +596,146 @@ class TextNeighbours(Objective):
         return (
             f"TextNeighbours({self.main!r}, k={self.neighbours.size(1)}, weight={self.weight}, "
             f"temperature={self.temperature})"
+        )
+
+
+class Distillation(Objective):
+    r"""A main objective plus knowledge distillation from a teacher's scores (Hinton et al.,
+    "Distilling the Knowledge in a Neural Network", 2015; for ranking, Tang & Wang, KDD 2018):
+    the student learns each user's whole ranking of the teacher, not only the pairs it is
+    trained on. The teacher is given as embeddings whose dot products are its scores (a blend
+    of trained runs: :func:`kgrec.teachers.blend`), read per batch: no users x items matrix
+    is held.
+
+    For each unique user :math:`u` of the batch, over :math:`C_u`, the covered items
+    (``items``) that are not among :math:`u`'s training items (``train``), with
+    :math:`t_{ui}` the teacher's scores and :math:`s_{ui}` the student's (the dot products of
+    its read-out user and item embeddings),
+
+    .. math::
+        p_u = \mathrm{softmax}_{i \in C_u}(t_{ui} / T), \quad
+        q_u = \mathrm{softmax}_{i \in C_u}(s_{ui} / \tau), \quad
+        \mathcal{L} = \mathcal{L}_{\textrm{main}}
+        + \lambda \, \frac{1}{|U_B|} \sum_{u \in U_B} \mathrm{KL}(p_u \,\Vert\, q_u).
+
+    A user whose covered items are all training items has no :math:`C_u` and is left out.
+    Full-graph batches only (the covered items lie outside a sampled subgraph).
+
+    Args:
+        main: the recommendation objective.
+        teacher_users: ``[num_users, d]`` the teacher's user embeddings.
+        teacher_items: ``[num_items, d]`` its item embeddings.
+        items: ``[num_items]`` bool, the covered items (those the student ranks and the
+            teacher scores: the target domain's, not the unseen ones).
+        train: ``[2, n]`` the training (user, item) pairs, whose items get no probability.
+        weight: :math:`\lambda`.
+        temperature: :math:`T`, the teacher's.
+        student_temperature: :math:`\tau`, the student's.
+    """
+
+    def __init__(
+        self,
+        main: Objective,
+        teacher_users: Tensor,
+        teacher_items: Tensor,
+        *,
+        items: Tensor,
+        train: Tensor,
+        weight: float = 1.0,
+        temperature: float = 0.25,
+        student_temperature: float = 0.2,
+    ) -> None:
+        check_objective("main", main)
+        for name, value in (
+            ("teacher_users", teacher_users),
+            ("teacher_items", teacher_items),
+            ("items", items),
+            ("train", train),
+        ):
+            check_tensor(name, value)
+        for name, value in (
+            ("distill_weight", weight),
+            ("distill_temperature", temperature),
+            ("temperature", student_temperature),
+        ):
+            check_number(name, value)  # "0.1": a TypeError naming it
+        if not 0 <= weight < math.inf:
+            raise ValueError(f"distill_weight must be non-negative, got {weight}")
+        if not 0 < temperature < math.inf:  # NaN and inf too
+            raise ValueError(f"distill_temperature must be positive, got {temperature}")
+        if not 0 < student_temperature < math.inf:
+            raise ValueError(f"temperature must be positive, got {student_temperature}")
+        if (
+            teacher_users.dim() != 2
+            or teacher_items.dim() != 2
+            or teacher_users.size(1) != teacher_items.size(1)
+        ):
+            raise ValueError(
+                f"teacher_users and teacher_items must be [num_users, d] and [num_items, d], "
+                f"got shapes {list(teacher_users.shape)} and {list(teacher_items.shape)}"
+            )
+        if items.dtype != torch.bool or items.shape != teacher_items.shape[:1]:
+            raise ValueError(
+                f"items must be a bool mask of the {teacher_items.size(0)} teacher items, got "
+                f"{items.dtype} of shape {list(items.shape)}"
+            )
+        if train.dim() != 2 or train.size(0) != 2 or train.dtype != torch.long:
+            raise ValueError(f"train must be [2, n] (user, item) indices, got {list(train.shape)}")
+        self.main = main
+        self.weight = weight
+        self.temperature = temperature
+        self.student_temperature = student_temperature
+        self.teacher_users = teacher_users
+        self.columns = torch.nonzero(items.cpu()).flatten()  # the covered items, in order
+        self.teacher_items = teacher_items[self.columns.to(teacher_items.device)]
+        # each user's training items as columns among the covered ones
+        self.known = KnownItems(train, self.columns, teacher_users.size(0))
+
+    def loss(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
+        loss = self.main.loss(model, batch, node_emb)
+        if not self.weight:
+            return loss
+        if batch.n_id is not None:
+            raise ValueError(
+                "the distillation term needs full-graph batches (--batching full): the items "
+                "it ranks lie outside a sampled subgraph"
+            )
+        return loss + self.weight * self.term(model, batch, node_emb)
+
+    def term(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
+        """The mean over the batch's unique users of KL(teacher || student) (see the class)."""
+        if model.num_users != self.teacher_users.size(0):
+            raise ValueError(
+                f"the teacher scores {self.teacher_users.size(0)} users, the model has "
+                f"{model.num_users}: the teacher must be trained on the same split"
+            )
+        device = node_emb.device
+        if self.teacher_users.device != device:  # moved once, not per batch
+            self.teacher_users = self.teacher_users.to(device)
+            self.teacher_items = self.teacher_items.to(device)
+        users = torch.unique(batch.users)
+        rows, columns = self.known(users.cpu())
+        seen = torch.zeros(users.numel(), self.columns.numel(), dtype=torch.bool, device=device)
+        seen[rows.to(device), columns.to(device)] = True
+        keep = ~seen.all(dim=1)  # a user with no item left to rank has no distribution
+        users, seen = users[keep], seen[keep]
+        if not users.numel():
+            return node_emb.new_zeros(())
+        user_emb, item_emb = model.split(node_emb)
+        teacher = (self.teacher_users[users] @ self.teacher_items.T).to(node_emb.dtype)
+        student = user_emb[users] @ item_emb[self.columns.to(device)].T
+        log_p = F.log_softmax((teacher / self.temperature).masked_fill(seen, -math.inf), dim=1)
+        log_q = F.log_softmax((student / self.student_temperature).masked_fill(seen, -math.inf), 1)
+        # a training item has p = q = 0 and log -inf: its term is 0, and so is its gradient
+        # (where, not 0 * (-inf - -inf), which is NaN)
+        difference = torch.where(seen, 0.0, log_p - log_q)
+        return (log_p.exp() * difference).sum(dim=1).mean()
+
+    def __repr__(self) -> str:
+        return (
+            f"Distillation({self.main!r}, weight={self.weight}, temperature={self.temperature}, "
+            f"student_temperature={self.student_temperature}, "
+            f"teacher_dim={self.teacher_items.size(1)})"
         )
 
 

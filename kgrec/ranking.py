@@ -18,7 +18,7 @@ from kgrec.models.base import FoldInNaN, GraphRecommender, NaNScores, check_k, o
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
     from torch_geometric.data import Data
 
-__all__ = ["FoldInNaN", "NaNScores", "embeddings", "rank"]
+__all__ = ["FoldInNaN", "KnownItems", "NaNScores", "embeddings", "rank"]
 
 
 @torch.no_grad()
@@ -65,7 +65,7 @@ def rank(
         raise ValueError(f"k={k} is larger than the {len(candidates)} candidate items")
     pool = item_emb[candidates.to(device)]
     users = users.cpu()
-    known_of = _KnownItems(known, candidates, user_emb.size(0))
+    known_of = KnownItems(known, candidates, user_emb.size(0))
     step = max(1, min(batch_size, max_scores // len(candidates)))
     all_items, all_scores, nan = [], [], []
     for start in tqdm(
@@ -91,7 +91,7 @@ def rank(
     return torch.cat(all_items), torch.cat(all_scores)
 
 
-class _KnownItems:
+class KnownItems:
     """Each user's known items as positions among the candidates, sorted by user once
     (compressed rows) so that a batch of users finds its own in time proportional to them."""
 

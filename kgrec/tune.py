@@ -101,6 +101,7 @@ from kgrec.files import first_missing, no_link, remove_made, write_atomic
 from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.plots import tune_trials
+from kgrec.teachers import changed_teachers, check_folders, teacher_records
 from kgrec.train import VALID_METRIC, FitResult, NotFinite, fit
 from kgrec.tune_space import (
     BEST_FILE,
@@ -446,6 +447,8 @@ def tune(
     paths = (("out", out), ("data", data), ("split", split), ("init_from", fixed.get("init_from")))
     for name, path in paths:
         path_argument(path, option_flag(name))  # "": the working folder
+    if fixed.get("distill_from") is not None:
+        check_folders(fixed["distill_from"])  # each a path, given in a list
     out = Path(out)
     # a numpy number (seed=np.int64(3) from np.arange) as the Python one it holds, as train()
     # reads it: the checks refused it as no integer
@@ -509,6 +512,9 @@ def tune(
         store=absolute_uri(store),
         # the printed command and a continuation find the run from any directory
         init_from=str(Path(fixed["init_from"]).resolve()) if fixed.get("init_from") else None,
+        distill_from=[str(Path(folder).resolve()) for folder in fixed["distill_from"]]
+        if fixed.get("distill_from")
+        else None,
         protocol=protocol,
         split=str(Path(split).resolve()) if split is not None else None,
         seed=seed,
@@ -598,6 +604,8 @@ def tune(
                 new_item_share=new_item_share,
             )
             check_catalogue(experiment)
+            if settings["distill_from"] is not None:  # each teacher on the trials' split
+                teacher_records(settings["distill_from"], experiment, out=out)
             if settings["text_property"] is not None:
                 _check_user_text(experiment, model, settings, space)
             db.at("read or record the digest of the data the study trains on")
@@ -719,6 +727,10 @@ def train_command(
             continue
         if isinstance(value, bool):
             words.append(option_flag(name) if value else "--no-" + name.replace("_", "-"))
+        elif name == "distill_from":  # --distill-from RUN [RUN ...]
+            words += [option_flag(name), *map(str, value)]
+        elif name == "distill_mix":  # --distill-mix 0.6,0.4
+            words += [option_flag(name), ",".join(map(option_text, value))]
         else:
             words += [option_flag(name), option_text(value)]
     if threads is not None:
@@ -1184,6 +1196,8 @@ _RECORDED = ("model", "settings", "space")
 # the sha256 of the model.pt of the study's --init-from run (a user attribute beside
 # :data:`_RECORDED`, which an older kgrec did not write): that run moved continues the study
 _INIT_FROM_SHA256 = "init_from_sha256"
+# and those of its --distill-from runs, in order: the teachers moved continue the study
+_DISTILL_FROM_SHA256 = "distill_from_sha256"
 # the settings that say where the graph and split are read, whose content a study's digest
 # covers (:func:`_fingerprint`): files, split files or a store (its text vectors included)
 _MOVABLE = ("data", "split", "store")
@@ -1209,6 +1223,8 @@ def _check_study(
         for key, value in ours.items():
             study.set_user_attr(key, value)
         study.set_user_attr(_INIT_FROM_SHA256, model_sha256(settings.get("init_from")))
+        teachers = settings.get("distill_from") or []
+        study.set_user_attr(_DISTILL_FROM_SHA256, [model_sha256(run) for run in teachers])
         return
     differ = []
     if saved.get("model") != model:
@@ -1240,6 +1256,8 @@ def _check_study(
             continue
         if name == "init_from" and same_model(saved.get(_INIT_FROM_SHA256), new.get(name)):
             continue
+        if name == "distill_from" and _same_teachers(saved, new.get(name)):
+            continue
         if old.get(name) != new.get(name):
             differ.append(
                 f"{option_flag(name)} {new.get(name)!r} (the study has {old.get(name)!r})"
@@ -1250,6 +1268,14 @@ def _check_study(
             "same settings to continue it. These differ: " + "; ".join(differ),
             file=str(path),
         )
+
+
+def _same_teachers(saved: Mapping[str, Any], folders: Sequence[str] | None) -> bool:
+    """Whether the ``--distill-from`` runs ``folders`` hold, in order, the models whose sha256s
+    the study ``saved`` (its user attributes) recorded; never where it recorded none."""
+    recorded = saved.get(_DISTILL_FROM_SHA256)
+    records = [{"model_sha256": sha} for sha in recorded] if isinstance(recorded, list) else None
+    return bool(folders) and not changed_teachers(records, folders)
 
 
 def _fingerprint(experiment: Experiment) -> str:

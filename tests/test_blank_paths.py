@@ -20,7 +20,7 @@ def _train(name):
     def call(path):
         from kgrec.experiment import train
 
-        paths = {"out": "run", "data": "data", name: path}
+        paths = {"out": "run", "data": "data", name: [path] if name == "distill_from" else path}
         train("lightgcn", protocol="ml100k-kg", epochs=1, **paths)
 
     return call
@@ -30,7 +30,7 @@ def _tune(name):
     def call(path):
         from kgrec.tune import tune
 
-        paths = {"out": "study", "data": "data", name: path}
+        paths = {"out": "study", "data": "data", name: [path] if name == "distill_from" else path}
         tune("lightgcn", protocol="ml100k-kg", trials=1, **paths)
 
     return call
@@ -60,10 +60,12 @@ CALLS = {
     "train data": (_train("data"), "--data"),
     "train split": (_train("split"), "--split"),
     "train init_from": (_train("init_from"), "--init-from"),
+    "train distill_from": (_train("distill_from"), "--distill-from"),
     "tune out": (_tune("out"), "--out"),
     "tune data": (_tune("data"), "--data"),
     "tune split": (_tune("split"), "--split"),
     "tune init_from": (_tune("init_from"), "--init-from"),
+    "tune distill_from": (_tune("distill_from"), "--distill-from"),
     "load_run": (_load_run, "--run"),
     "embed_store cache": (_embed_store, "--cache"),
     "recbole.load": (_recbole, "path"),

@@ -2415,7 +2415,7 @@ def test_a_run_being_trained_is_refused_as_such(trained, capsys) -> None:
         err = capsys.readouterr().err
         assert "being trained now" in err and "--resume" not in err
         with pytest.raises(kgrec.errors.InputError, match="--init-from: the run is being trained"):
-            kgrec.experiment._check_init_from(trained.folder)
+            kgrec.experiment.check_finished_run(trained.folder)
     finally:
         os.close(lock)
     assert main(["evaluate", "--run", str(trained.folder)]) == 2  # stopped: resume it

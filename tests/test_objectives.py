@@ -22,6 +22,7 @@ from kgrec.objectives import (
     OBJECTIVES,
     Batch,
     Contrastive,
+    Distillation,
     Objective,
     Softmax,
     TextNeighbours,
@@ -700,6 +701,152 @@ def test_text_neighbour_term_rejects_bad_settings_and_sampled_batches() -> None:
     with pytest.raises(ValueError, match="full-graph batches"):
         TextNeighbours(BPR(), torch.zeros(2, 1, dtype=torch.long)).loss(
             Table(1, 2), batch, torch.randn(3, 3)
+        )
+
+
+# -- distillation --------------------------------------------------------------------------------
+
+
+def naive_distillation(
+    student_users,
+    student_items,
+    teacher_users,
+    teacher_items,
+    users,
+    items,
+    train,
+    temperature,
+    student_temperature,
+):
+    """Mean over ``users`` of KL(p || q), each a softmax over the covered items the user has not
+    trained on, written as plain per-user loops."""
+    trained = set(zip(*train.tolist(), strict=True))
+    total, count = 0.0, 0
+    for u in users:
+        candidates = [i for i in range(len(items)) if items[i] and (u, i) not in trained]
+        if not candidates:
+            continue
+        t = [float(teacher_users[u] @ teacher_items[i]) / temperature for i in candidates]
+        s = [float(student_users[u] @ student_items[i]) / student_temperature for i in candidates]
+        zt = sum(math.exp(x) for x in t)
+        zs = sum(math.exp(x) for x in s)
+        kl = 0.0
+        for a, b in zip(t, s, strict=True):
+            p = math.exp(a) / zt
+            kl += p * (math.log(p) - math.log(math.exp(b) / zs))
+        total, count = total + kl, count + 1
+    return total / count
+
+
+def distillation_case(dtype=torch.double):
+    torch.manual_seed(0)
+    model = Table(4, 6, dtype=dtype)
+    teacher_users, teacher_items = torch.randn(4, 5), torch.randn(6, 5)
+    items = torch.tensor([True, True, True, True, True, False])  # item 5: not covered
+    # user 3 has trained on every covered item: no distribution, left out
+    train = torch.tensor([[0, 0, 1, 3, 3, 3, 3, 3], [1, 4, 2, 0, 1, 2, 3, 4]])
+    batch = full_batch([0, 1, 1, 2, 3], [1, 2, 2, 0, 0], [3, 3, 4, 4, 5])
+    return model, teacher_users, teacher_items, items, train, batch
+
+
+def test_distillation_term_matches_a_naive_per_user_loop() -> None:
+    model, tu, ti, items, train, batch = distillation_case()
+    objective = Distillation(
+        BPR(),
+        tu,
+        ti,
+        items=items,
+        train=train,
+        weight=2.0,
+        temperature=0.3,
+        student_temperature=0.2,
+    )
+    user_emb, item_emb = model.split(model.weight.detach())
+    want = naive_distillation(
+        user_emb, item_emb, tu.double(), ti.double(), [0, 1, 2, 3], items.tolist(), train, 0.3, 0.2
+    )
+    got = objective.term(model, batch, model.weight)
+    assert float(got) == pytest.approx(want, rel=1e-6)
+    assert float(objective(model, batch)) == pytest.approx(
+        float(BPR()(model, batch)) + 2.0 * want, rel=1e-6
+    )
+
+
+def test_distillation_term_gradients_check() -> None:
+    model, tu, ti, items, train, batch = distillation_case()
+    objective = Distillation(BPR(), tu, ti, items=items, train=train, temperature=0.5)
+
+    def term(weight):
+        return objective.term(model, batch, weight)
+
+    start = model.weight.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(term, (start,))
+
+
+def test_distillation_of_its_own_scores_is_zero_and_training_items_get_no_probability() -> None:
+    """The student's scores are the teacher's at equal temperatures: KL 0, and so is the term's
+    gradient; training and uncovered items get no probability, whatever they score."""
+    model, _, _, items, train, batch = distillation_case()
+    user_emb, item_emb = model.split(model.weight.detach())
+    objective = Distillation(
+        BPR(),
+        user_emb.float(),
+        item_emb.float(),
+        items=items,
+        train=train,
+        temperature=0.2,
+        student_temperature=0.2,
+    )
+    weight = model.weight.detach().clone().requires_grad_(True)
+    term = objective.term(model, batch, weight)
+    assert abs(float(term)) < 1e-6
+    term.backward()
+    assert weight.grad.abs().max() < 1e-5
+    # the student ranks a training item (user 0's item 1) or an uncovered one (5) first: the
+    # term does not change, as neither is among the items it ranks
+    changed = model.weight.detach().clone()
+    changed[4 + 1], changed[4 + 5] = 100 * changed[0], 100 * changed[0]
+    only_user_0 = full_batch([0], [1], [3])
+    assert abs(float(objective.term(model, only_user_0, changed))) < 1e-6
+    changed[4 + 2] = 100 * changed[0]  # a covered item the user has not trained on: it counts
+    assert float(objective.term(model, only_user_0, changed)) > 1
+    # a user who has trained on every covered item is left out: no NaN, no term
+    assert float(objective.term(model, full_batch([3], [0], [5]), weight)) == 0.0
+
+
+def test_distillation_weight_zero_is_the_main_loss_and_it_rejects_bad_settings() -> None:
+    model, tu, ti, items, train, batch = distillation_case()
+    off = Distillation(Softmax(), tu, ti, items=items, train=train, weight=0.0)
+    torch.manual_seed(1)
+    got = float(off(model, batch))
+    torch.manual_seed(1)
+    assert got == pytest.approx(float(Softmax()(model, batch)))
+    for options, error, message in (
+        ({"weight": -1}, ValueError, "distill_weight must be non-negative, got -1"),
+        ({"weight": "1"}, TypeError, "distill_weight must be a number, got '1'"),
+        ({"temperature": 0}, ValueError, "distill_temperature must be positive, got 0"),
+        ({"temperature": math.nan}, ValueError, "distill_temperature must be positive"),
+        ({"student_temperature": -0.1}, ValueError, "temperature must be positive, got -0.1"),
+        ({"items": items[:3]}, ValueError, "items must be a bool mask of the 6 teacher items"),
+        ({"items": items.long()}, ValueError, "items must be a bool mask"),
+        ({"train": train[0]}, ValueError, r"train must be \[2, n\]"),
+        ({"train": train.tolist()}, TypeError, "train must be a torch.Tensor, got list"),
+    ):
+        arguments = {"items": items, "train": train, **options}
+        with pytest.raises(error, match=message):
+            Distillation(BPR(), tu, ti, **arguments)
+    with pytest.raises(ValueError, match=r"must be \[num_users, d\] and \[num_items, d\]"):
+        Distillation(BPR(), tu, ti[:, :3], items=items, train=train)
+    with pytest.raises(TypeError, match="main must be an objective"):
+        Distillation("bpr", tu, ti, items=items, train=train)
+    sampled = full_batch([0], [0], [1])
+    sampled.n_id = torch.arange(3)
+    sampled.rows = torch.tensor([[0], [1], [2]])
+    with pytest.raises(ValueError, match="needs full-graph batches"):
+        Distillation(BPR(), tu, ti, items=items, train=train).loss(model, sampled, model.weight)
+    with pytest.raises(ValueError, match="the teacher scores 3 users, the model has 4"):
+        Distillation(BPR(), tu[:3], ti, items=items, train=train[:, :3]).term(
+            model, batch, model.weight
         )
 
 

@@ -35,12 +35,24 @@ from kgrec.settings import (
 D = TRAIN_DEFAULTS
 
 
+def mix_option(text: str) -> list[float]:
+    """``--distill-mix 0.6,0.4``: comma-separated numbers (their count and signs are checked
+    with the teachers, kgrec.teachers.check_mix)."""
+    try:
+        return [float(weight) for weight in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, one per --distill-from run: {text!r}"
+        ) from None
+
+
 def run_train(args: argparse.Namespace) -> int:
     # imported here, as the command runs: they import torch, which --help needs not
-    from kgrec.experiment import check_settings, reads_text, train, unread_options
+    from kgrec.experiment import check_not_out, check_settings, reads_text, train, unread_options
 
     options = {name: getattr(args, name) for name in D if hasattr(args, name)}
     settings = {"model": args.model, **options}
+    check_not_out(options.get("distill_from"), args.out)
     # its messages are the more specific
     check_settings(settings, resume=bool(options.get("resume")))
     unread = unread_options(settings)
@@ -136,6 +148,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         ("text_cl_neighbours", int, "text term: nearest items by text cosine, per item"),
         ("text_cl_temperature", float, "text term: InfoNCE temperature"),
+        (
+            "distill_weight",
+            float,
+            "with --distill-from: weight of the distillation term, the mean over the batch's "
+            "users of KL(teacher || student) over the items they have not trained on",
+        ),
+        (
+            "distill_temperature",
+            float,
+            "with --distill-from: softmax temperature of the teacher's standardised scores (the "
+            "student's is --temperature)",
+        ),
         ("target_weight", float, "loss weight of target-domain pairs relative to others'"),
         (
             "cold_start_share",
@@ -248,6 +272,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="start from the trained parameters of the run in RUN (pretrained on the source "
         "domain, or an earlier snapshot) and fine-tune: parameters of the same name and shape, "
         "node embeddings matched by node id where the graphs differ",
+    )
+    parser.add_argument(
+        "--distill-from",
+        nargs="+",
+        type=path_option,
+        default=D["distill_from"],
+        metavar="RUN",
+        help="distil from these finished runs (trained on the same split; EASE too): their "
+        "scores, each standardised over all users and items, mixed by --distill-mix, are the "
+        "teacher of a distillation term added to the objective; recorded in run.json with "
+        "each teacher's model.pt sha256 (full-graph batches only)",
+    )
+    parser.add_argument(
+        "--distill-mix",
+        type=mix_option,
+        default=D["distill_mix"],
+        metavar="W1,W2,...",
+        help="with --distill-from: one non-negative weight per teacher, in their order, "
+        "normalised to sum 1 (default: equal)",
     )
     parser.add_argument(
         "--resume",

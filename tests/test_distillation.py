@@ -1,0 +1,228 @@
+"""Knowledge distillation from trained runs (kgrec train --distill-from): the teachers' blend
+(kgrec.teachers) and the command line. The term itself is tested in test_objectives.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+
+import pytest
+import torch
+
+from kgrec.cli import main
+from kgrec.errors import InputError
+from kgrec.teachers import blend, check_mix, score_spread
+
+
+def test_score_spread_is_the_std_of_every_score_in_any_row_blocks() -> None:
+    torch.manual_seed(0)
+    users, items = torch.randn(7, 3), torch.randn(5, 3)
+    want = float((users.double() @ items.double().T).std())
+    for rows in (None, 1, 3, 7):
+        assert score_spread(users, items, rows=rows) == pytest.approx(want, rel=1e-12)
+
+
+def test_blend_is_the_standardised_mix_of_the_teachers_scores_over_the_covered_items() -> None:
+    torch.manual_seed(0)
+    first = torch.randn(4, 3), torch.randn(6, 3)
+    second = torch.randn(4, 2), torch.randn(6, 2)
+    covered = torch.tensor([True, True, False, True, True, True])
+    users, items = blend([first, second], [3.0, 1.0], items=covered)
+    assert users.dtype == items.dtype == torch.float32 and users.shape == (4, 5)
+    got = users.double() @ items.double().T
+    want = torch.zeros(4, 6, dtype=torch.double)
+    for (u, i), w in ((first, 0.75), (second, 0.25)):
+        scores = u.double() @ i.double().T
+        want += w * scores / scores[:, covered].std()  # the spread over covered items only
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_a_teacher_whose_scores_are_all_alike_is_refused_by_name() -> None:
+    flat = torch.ones(3, 2), torch.ones(4, 2)
+    with pytest.raises(ValueError, match="run-b: its scores are all alike"):
+        blend(
+            [(torch.randn(3, 2), torch.randn(4, 2)), flat],
+            [0.5, 0.5],
+            items=torch.ones(4, dtype=torch.bool),
+            names=["run-a", "run-b"],
+        )
+
+
+def test_the_mix_is_normalised_and_bad_mixes_are_refused() -> None:
+    assert check_mix(None, 4) == [0.25] * 4
+    assert check_mix([3, 1], 2) == [0.75, 0.25]
+    for mix, says in (
+        ([0.5], "--distill-mix has 1 weight"),
+        ([0.5, -0.5], "must be non-negative finite numbers, not all zero"),
+        ([0, 0], "not all zero"),
+        ([math.inf, 1], "finite"),
+        ("0.6,0.4", "must be a list of numbers"),
+    ):
+        with pytest.raises(InputError, match=says):
+            check_mix(mix, 2)
+
+
+SMALL = ["--protocol", "ml1m-action-comedy", "--epochs", "2", "--dim", "8", "--batch-size", "64"]
+
+
+@pytest.fixture
+def teachers(tmp_path, tiny_recbole):
+    """Two finished teacher runs on seed 0's split of the tiny data (EASE and MF) and one EASE
+    on seed 1's; their folders."""
+    runs = {}
+    for name, model, seed in (("ease", "ease", 0), ("mf", "mf", 0), ("other", "ease", 1)):
+        runs[name] = tmp_path / name
+        options = [*SMALL[:2], "--data", str(tiny_recbole), "--seed", str(seed)]
+        if model == "mf":
+            options += SMALL[2:]
+        assert main(["train", "--model", model, "--out", str(runs[name]), *options]) == 0
+    return runs
+
+
+def student(tmp_path, tiny_recbole, out, *options):
+    return main(
+        [
+            "train",
+            "--model",
+            "lightgcn",
+            "--out",
+            str(tmp_path / out),
+            "--data",
+            str(tiny_recbole),
+            *SMALL,
+            "--objective",
+            "softmax",
+            *options,
+        ]
+    )
+
+
+def test_kgrec_train_distils_from_teacher_runs_and_records_them(tmp_path, tiny_recbole, teachers):
+    options = ["--distill-from", str(teachers["ease"]), str(teachers["mf"])]
+    options += ["--distill-mix", "0.6,0.4", "--distill-weight", "3", "--distill-temperature", "0.5"]
+    assert student(tmp_path, tiny_recbole, "run", *options) == 0
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    settings = run["settings"]
+    assert settings["distill_from"] == [str(teachers["ease"]), str(teachers["mf"])]
+    assert settings["distill_mix"] == [0.6, 0.4] and settings["distill_weight"] == 3.0
+    assert settings["distill_temperature"] == 0.5
+    assert [(r["run"], r["model"]) for r in run["distill_from"]] == [
+        (str(teachers["ease"]), "ease"),
+        (str(teachers["mf"]), "mf"),
+    ]
+    for record, name in zip(run["distill_from"], ("ease", "mf"), strict=True):
+        model = (teachers[name] / "model.pt").read_bytes()
+        assert record["model_sha256"] == hashlib.sha256(model).hexdigest()
+    # the term changes what is learnt: the same student without it ends elsewhere
+    assert student(tmp_path, tiny_recbole, "plain") == 0
+    with_term = json.loads((tmp_path / "run" / "run.json").read_text())["training"]["history"]
+    without = json.loads((tmp_path / "plain" / "run.json").read_text())["training"]["history"]
+    assert with_term[0]["loss"] != pytest.approx(without[0]["loss"])
+
+
+def test_resume_refuses_a_teacher_whose_model_changed(tmp_path, tiny_recbole, teachers, capsys):
+    options = ["--distill-from", str(teachers["mf"]), "--epochs", "1"]
+    assert student(tmp_path, tiny_recbole, "run", *options) == 0
+    again = ["--distill-from", str(teachers["mf"]), "--epochs", "2", "--resume"]
+    # the teacher moved, the same model.pt: resumed
+    moved = tmp_path / "moved-mf"
+    teachers["mf"].rename(moved)
+    again[1] = str(moved)
+    assert student(tmp_path, tiny_recbole, "run", *again) == 0
+    # the same folder, another model.pt: refused
+    state = torch.load(moved / "model.pt", weights_only=True)
+    torch.save({k: v + 1 for k, v in state.items()}, moved / "model.pt")
+    again[again.index("--epochs") + 1] = "3"
+    before = (tmp_path / "run" / "run.json").read_text()
+    assert student(tmp_path, tiny_recbole, "run", *again) == 2
+    assert "holds another model.pt than the run learnt from" in capsys.readouterr().err
+    assert (tmp_path / "run" / "run.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--distill-weight", "3"], r"--distill-weight sets the distillation term.*--distill-from"),
+        (["--distill-mix", "1,1"], r"--distill-mix sets the distillation term"),
+        (
+            ["--distill-from", "{ease}", "--distill-mix", "0.6,0.4"],
+            "--distill-mix has 2 weight.* and --distill-from 1 teacher",
+        ),
+        (["--distill-from", "{ease}", "{mf}", "--distill-mix", "0,0"], "not all zero"),
+        (
+            ["--distill-from", "{other}"],
+            r"--distill-from .*other was trained on another split than .*run \(",
+        ),
+        (["--distill-from", "{missing}"], "--distill-from: "),
+        (["--distill-from", "{run}"], r"names the run folder being trained \(--out\)"),
+        (
+            ["--distill-from", "{ease}", "--batching", "neighbor"],
+            "--distill-from works with --batching full only",
+        ),
+    ],
+)
+def test_distillation_settings_are_refused_before_a_run_is_written(
+    tmp_path, tiny_recbole, teachers, options, says, capsys
+):
+    folders = {**{k: str(v) for k, v in teachers.items()}, "missing": str(tmp_path / "missing")}
+    folders["run"] = str(tmp_path / "run")
+    options = [o.format(**folders) for o in options]
+    capsys.readouterr()
+    assert student(tmp_path, tiny_recbole, "run", *options) == 2
+    assert re.search(says, capsys.readouterr().err), says
+    assert not (tmp_path / "run").exists()
+
+
+def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
+    tmp_path, tiny_recbole, teachers
+) -> None:
+    import shlex
+
+    import optuna
+
+    from kgrec.tune import STUDY_NAME, Choice, tune
+    from kgrec.tune_space import STUDY_FILE
+
+    options = {
+        "protocol": "ml1m-action-comedy",
+        "data": tiny_recbole,
+        "space": {"distill_weight": Choice([1.0, 3.0])},
+        "epochs": 2,
+        "dim": 8,
+        "batch_size": 64,
+        "objective": "softmax",
+        "progress": False,
+    }
+    out = tmp_path / "t"
+    result = tune(
+        "lightgcn",
+        out=out,
+        trials=2,
+        distill_from=[teachers["ease"], teachers["mf"]],
+        distill_mix=[0.6, 0.4],
+        **options,
+    )
+    argv = shlex.split(result.command)
+    at = argv.index("--distill-from")
+    assert argv[at + 1 : at + 3] == [str(teachers["ease"]), str(teachers["mf"])]
+    assert argv[argv.index("--distill-mix") + 1] == "0.6,0.4"
+    assert argv[argv.index("--distill-weight") + 1] in ("1.0", "3.0")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
+    shas = [
+        hashlib.sha256((teachers[n] / "model.pt").read_bytes()).hexdigest() for n in ("ease", "mf")
+    ]
+    assert study.user_attrs["distill_from_sha256"] == shas
+    assert {t.params["distill_weight"] for t in study.trials} <= {1.0, 3.0}
+    # the printed command trains (the teachers as the study had them)
+    run = tmp_path / "best"
+    argv[argv.index("--out") + 1] = str(run)
+    assert main(argv[1:]) == 0
+    assert json.loads((run / "run.json").read_text())["distill_from"][1]["model"] == "mf"
+    # a teacher on another split is refused before any trial
+    with pytest.raises(InputError, match="other was trained on another split than"):
+        tune("lightgcn", out=tmp_path / "t2", trials=1, distill_from=[teachers["other"]], **options)
+    # searched without teachers: refused
+    with pytest.raises(InputError, match="lightgcn reads --distill-weight in no trial"):
+        tune("lightgcn", out=tmp_path / "t3", trials=1, **options)
