@@ -21,8 +21,8 @@ propagates over the whole graph. Validation runs on rank 0 alone (the same code 
 process, hence exact) and its metric is broadcast, so every rank stops on the same epoch;
 only rank 0 writes the checkpoint. The sums are exact for objectives that are a weighted mean
 over the batch's rows plus batch-independent terms (BPR without ``reg_weight``, a model's
-auxiliary loss); an L2 term with non-uniform weights, in-batch softmax candidates and the
-contrastive term see each rank's share of the batch only.
+auxiliary loss); an L2 term with non-uniform weights, in-batch softmax candidates, the
+contrastive term and the distillation term see each rank's share of the batch only.
 """
 
 from __future__ import annotations

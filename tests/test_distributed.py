@@ -93,6 +93,9 @@ def _rank(rank: int, folder: str, data: str, port: int, tables) -> None:
     settings = {**RUN, "protocol": "ml1m-action-comedy", "data": data, "device": "cpu"}
     train("lightgcn-merged", out="run", **{**settings, "epochs": 2})
     train("lightgcn-merged", out="run", resume=True, **settings)
+    # distilled from that run, which every rank reads itself (here both from rank 0's folder)
+    teacher = str(Path(folder) / "host0" / "run")
+    train("lightgcn-merged", out="distilled", distill_from=[teacher], **settings)
     try:  # another seed on rank 1: refused on both ranks, before anything is written
         train("lightgcn-merged", out="mismatch", **{**settings, "seed": rank})
     except InputError as exc:
@@ -215,6 +218,24 @@ def test_train_under_a_launcher_matches_one_process(hosts: Path, tmp_path: Path)
     two = torch.load(run / "model.pt", weights_only=True)
     for key, value in one.items():
         torch.testing.assert_close(two[key], value, atol=1e-5, rtol=0)
+
+
+def test_a_run_distilled_under_a_launcher_reads_its_teacher_on_every_rank(hosts: Path) -> None:
+    """--distill-from under a launcher: every rank reads the teacher itself and adds the term
+    for its share of the batch (like the in-batch softmax and the contrastive term, a term over
+    the share's users, so the step is close to one process's, not the same), and rank 0
+    records the teacher as one process does."""
+    teacher = hosts / "host0" / "run"
+    run = hosts / "host0" / "distilled"
+    assert not (hosts / "host1" / "distilled").exists()  # only rank 0 writes
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "done"
+    assert info["environment"]["world_size"] == WORLD
+    assert info["settings"]["distill_from"] == [str(teacher)]
+    recorded = info["distill_from"][0]
+    assert recorded["run"] == str(teacher) and recorded["model"] == "lightgcn-merged"
+    ndcg = json.loads((run / "metrics.json").read_text())["test"]["all"]["ndcg@20"]
+    assert 0 < ndcg <= 1
 
 
 def _close(a, b) -> bool:
