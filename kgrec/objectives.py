@@ -517,7 +517,33 @@ def _top_indices(scores: Tensor, k: int) -> Tensor:
     return top.gather(1, order)
 
 
-class TextNeighbours(Objective):
+class FullGraphTerm(Objective):
+    """A main objective plus ``weight`` times a :meth:`term` over the whole graph's read-out
+    (:class:`TextNeighbours`, :class:`Distillation`): full-graph batches only, since what the
+    term reaches lies outside a sampled subgraph (``full_graph_only`` says what, after the
+    term's ``name``)."""
+
+    main: Objective
+    weight: float
+    name: str
+    full_graph_only: str
+
+    def loss(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
+        loss = self.main.loss(model, batch, node_emb)
+        if not self.weight:
+            return loss
+        if batch.n_id is not None:
+            raise ValueError(
+                f"the {self.name} needs full-graph batches (--batching full): "
+                f"{self.full_graph_only}"
+            )
+        return loss + self.weight * self.term(model, batch, node_emb)
+
+    def term(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class TextNeighbours(FullGraphTerm):
     r"""A main objective plus a contrastive term that pulls every item towards the items whose
     texts are nearest to its own (the text view of issue 12; like the item-item views of
     multimodal recommenders, e.g. FREEDOM, Zhou & Shen, MM 2023, but as a loss rather than
@@ -547,6 +573,9 @@ class TextNeighbours(Objective):
         temperature: :math:`\tau`.
     """
 
+    name = "text-neighbour term"
+    full_graph_only = "an item's neighbours lie outside a sampled subgraph"
+
     def __init__(
         self, main: Objective, neighbours: Tensor, *, weight: float = 0.1, temperature: float = 0.2
     ) -> None:
@@ -564,17 +593,6 @@ class TextNeighbours(Objective):
         self.neighbours = neighbours
         self.weight = weight
         self.temperature = temperature
-
-    def loss(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
-        loss = self.main.loss(model, batch, node_emb)
-        if not self.weight:
-            return loss
-        if batch.n_id is not None:
-            raise ValueError(
-                "the text-neighbour term needs full-graph batches (--batching full): an item's "
-                "neighbours lie outside a sampled subgraph"
-            )
-        return loss + self.weight * self.term(model, batch, node_emb)
 
     def term(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
         """InfoNCE between the batch's unique positives with text and a drawn neighbour each."""
@@ -599,7 +617,7 @@ class TextNeighbours(Objective):
         )
 
 
-class Distillation(Objective):
+class Distillation(FullGraphTerm):
     r"""A main objective plus knowledge distillation from a teacher's scores (Hinton et al.,
     "Distilling the Knowledge in a Neural Network", 2015; for ranking, Tang & Wang, KDD 2018):
     the student learns each user's whole ranking of the teacher, not only the pairs it is
@@ -632,6 +650,9 @@ class Distillation(Objective):
         temperature: :math:`T`, the teacher's.
         student_temperature: :math:`\tau`, the student's.
     """
+
+    name = "distillation term"
+    full_graph_only = "the items it ranks lie outside a sampled subgraph"
 
     def __init__(
         self,
@@ -690,17 +711,6 @@ class Distillation(Objective):
         self.teacher_items = teacher_items[self.columns.to(teacher_items.device)]
         # each user's training items as columns among the covered ones
         self.known = KnownItems(train, self.columns, teacher_users.size(0))
-
-    def loss(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
-        loss = self.main.loss(model, batch, node_emb)
-        if not self.weight:
-            return loss
-        if batch.n_id is not None:
-            raise ValueError(
-                "the distillation term needs full-graph batches (--batching full): the items "
-                "it ranks lie outside a sampled subgraph"
-            )
-        return loss + self.weight * self.term(model, batch, node_emb)
 
     def term(self, model: GraphRecommender, batch: Batch, node_emb: Tensor) -> Tensor:
         """The mean over the batch's unique users of KL(teacher || student) (see the class)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -1056,3 +1057,27 @@ def test_nan_and_infinite_settings_are_refused(value) -> None:
     ):
         with pytest.raises(ValueError):
             make()
+
+
+def test_each_full_graph_term_names_itself_when_a_batch_is_sampled() -> None:
+    """TextNeighbours and Distillation share FullGraphTerm.loss: a sampled batch is refused
+    with each term's own name and reason."""
+    model, tu, ti, items, train, _ = distillation_case()
+    sampled = full_batch([0], [0], [1])
+    sampled.n_id = torch.arange(3)
+    sampled.rows = torch.tensor([[0], [1], [2]])
+    neighbours = torch.zeros(model.num_items, 1, dtype=torch.long)
+    for term, message in (
+        (
+            TextNeighbours(BPR(), neighbours),
+            "the text-neighbour term needs full-graph batches (--batching full): an item's "
+            "neighbours lie outside a sampled subgraph",
+        ),
+        (
+            Distillation(BPR(), tu, ti, items=items, train=train),
+            "the distillation term needs full-graph batches (--batching full): the items it "
+            "ranks lie outside a sampled subgraph",
+        ),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            term.loss(model, sampled, model.weight)
