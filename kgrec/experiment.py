@@ -133,6 +133,7 @@ from kgrec.settings import (
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
 )
+from kgrec.teachers import blend, check_folders, check_mix
 from kgrec.text import DEFAULT_PROPERTY, VECTOR_PROPERTY
 from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
@@ -2445,10 +2446,8 @@ def _prepare(
             info["text_model"] = experiment.text_model
         info[SPLIT_DIGEST] = split_digest(experiment)  # experiment.pt is checked against it
         if settings["distill_from"] is not None:  # another split is refused before the write
-            from kgrec.teachers import RECORD, teacher_records
-
             # their model.pt's sha256: a --resume whose teacher changed is refused (_start)
-            info[RECORD] = teacher_records(settings["distill_from"], experiment, out=out)
+            info[TEACHERS_RECORD] = teacher_records(settings["distill_from"], experiment, out=out)
         _write_new_run(out, info, experiment)
     else:
         experiment = _read_run_experiment(out, info)
@@ -2830,10 +2829,8 @@ def _same_init_from(info: Mapping[str, Any], folder: str | None) -> bool:
 
 def _same_teachers(info: Mapping[str, Any], folders: Sequence[str] | None) -> bool:
     """Whether ``folders`` (a resume's ``--distill-from``) hold the models the run of run.json
-    ``info`` learnt from, in order (:func:`kgrec.teachers.changed_teachers`)."""
-    from kgrec.teachers import RECORD, changed_teachers
-
-    return folders is not None and not changed_teachers(info.get(RECORD), folders)
+    ``info`` learnt from, in order (:func:`changed_teachers`)."""
+    return folders is not None and not changed_teachers(info.get(TEACHERS_RECORD), folders)
 
 
 def _earlier_sources(
@@ -2917,6 +2914,87 @@ def check_finished_run(folder: Path, option: str = "--init-from") -> dict[str, A
                 file=str(folder / name),
             )
     return info
+
+
+# --distill-from: the teacher runs of kgrec.objectives.Distillation (their mix: kgrec.teachers)
+# where run.json records the teachers of a distilled run
+TEACHERS_RECORD = "distill_from"
+
+
+def check_teachers(folders: Sequence[str | Path]) -> None:
+    """Refuse a teacher that is no finished run (before any data is read)."""
+    for folder in folders:
+        check_finished_run(Path(folder), option="--distill-from")
+
+
+def teacher_records(
+    folders: Sequence[str | Path], experiment: Experiment, *, out: Path
+) -> list[dict[str, Any]]:
+    """What run.json records of each teacher (its ``run``, ``model`` and model.pt's
+    ``model_sha256``); an InputError naming the teacher and ``out`` where a teacher was
+    trained on another split than ``experiment``'s (the run, or `kgrec tune`'s study, in
+    ``out``)."""
+    mine = split_digest(experiment)
+    records = []
+    for folder in map(Path, folders):
+        info = check_finished_run(folder, option="--distill-from")
+        theirs = info.get(SPLIT_DIGEST)
+        if not isinstance(theirs, str):  # an older kgrec's run: its experiment.pt says
+            theirs = split_digest(_read_run_experiment(folder, info, "--distill-from: "))
+        if theirs != mine:
+            raise InputError(
+                f"--distill-from {folder} was trained on another split than {out} ({theirs}, "
+                f"{mine}): a teacher must share the student's split (the same --protocol, "
+                "--seed, --train-fraction and data)",
+                file=str(folder / "run.json"),
+                field=SPLIT_DIGEST,
+            )
+        records.append(
+            {"run": str(folder), "model": info["model"], "model_sha256": model_sha256(folder)}
+        )
+    return records
+
+
+def changed_teachers(records: Any, folders: Sequence[str | Path]) -> list[str]:
+    """The teachers among ``folders`` (a resume's ``--distill-from``) that do not hold the
+    model.pt of run.json's ``records`` in the same place of the list (another model.pt now,
+    or none recorded): a student resumed on another teacher would learn another blend. A
+    teacher moved, or reached through another path, holding the same model.pt, is the same."""
+    if not isinstance(records, list) or len(records) != len(folders):
+        return [str(folder) for folder in folders]
+    return [
+        str(folder)
+        for folder, record in zip(folders, records, strict=True)
+        if not (isinstance(record, dict) and same_model(record.get("model_sha256"), folder))
+    ]
+
+
+def load_teachers(
+    folders: Sequence[str | Path], mix: Any, *, split: Split, items: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The teachers' standardised mix (:func:`blend`) as embeddings, read from the run
+    folders ``folders`` (:func:`load_run`); an InputError naming the teacher
+    where it was trained on another split than ``split`` or its scores are all alike."""
+    weights = check_mix(mix, len(folders))
+    teachers = []
+    for folder in map(Path, folders):
+        run = load_run(folder)
+        theirs = run.experiment.split
+        if not all(
+            torch.equal(getattr(theirs, name), getattr(split, name))
+            for name in ("train", "valid", "test")
+        ):  # checked by digest before the run was written; changed since?
+            raise InputError(
+                "--distill-from: the run was trained on another split than this run's: a "
+                "teacher must share the student's split",
+                file=str(folder),
+            )
+        users, item_emb = embeddings(run.model, run.graph)
+        teachers.append((users.detach().cpu(), item_emb.detach().cpu()))
+    try:
+        return blend(teachers, weights, items=items.cpu(), names=[str(f) for f in folders])
+    except ValueError as exc:
+        raise InputError(f"--distill-from {exc}", field="--distill-from") from None
 
 
 def _check_finished(folder: Path, info: Mapping[str, Any], option: str = "") -> None:
@@ -3193,8 +3271,6 @@ def _check_distillation(settings: Mapping[str, Any]) -> None:
     """The distillation options (:mod:`kgrec.teachers`): refused without ``distill_from``
     away from their defaults, a mix that does not fit the teachers, neighbour batching, and a
     teacher that is no finished run."""
-    from kgrec.teachers import check_folders, check_mix, check_teachers
-
     if settings["distill_from"] is None:
         for name in ("distill_mix", "distill_weight", "distill_temperature"):
             if settings[name] != TRAIN_DEFAULTS[name]:
@@ -3279,8 +3355,6 @@ def objective_for(
         if options["distill_from"] is not None:
             if split is None:
                 raise ValueError("the distillation term needs the split (its training items)")
-            from kgrec.teachers import load_teachers
-
             covered = domains == split.target_domain  # the items ranked, not the unseen ones
             users, items = load_teachers(
                 options["distill_from"], options["distill_mix"], split=split, items=covered
@@ -3712,13 +3786,11 @@ def _start(out: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] 
     ]
     teachers = settings.get("distill_from")
     if teachers is not None and saved.get("distill_from") == teachers:
-        from kgrec.teachers import RECORD, changed_teachers
-
-        retrained = changed_teachers(info.get(RECORD), teachers)
+        retrained = changed_teachers(info.get(TEACHERS_RECORD), teachers)
         if retrained:  # the same folders, holding another model.pt now
             changed.append(
                 f"--distill-from {' '.join(retrained)}: holds another model.pt than the run "
-                f"learnt from (run.json's {RECORD} records their sha256s)"
+                f"learnt from (run.json's {TEACHERS_RECORD} records their sha256s)"
             )
     if changed:
         raise InputError(

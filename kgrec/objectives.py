@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kgrec.data.known import KnownItems
 from kgrec.models.base import GraphRecommender, check_integer, check_number, check_tensor
-from kgrec.ranking import KnownItems
 from kgrec.settings import OBJECTIVE_NAMES, SCORES
 
 

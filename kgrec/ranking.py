@@ -13,12 +13,13 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from kgrec.data.known import KnownItems
 from kgrec.models.base import FoldInNaN, GraphRecommender, NaNScores, check_k, ordered_top_k
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
     from torch_geometric.data import Data
 
-__all__ = ["FoldInNaN", "KnownItems", "NaNScores", "embeddings", "rank"]
+__all__ = ["FoldInNaN", "NaNScores", "embeddings", "rank"]
 
 
 @torch.no_grad()
@@ -89,30 +90,3 @@ def rank(
     if not all_items:
         return torch.empty(0, k, dtype=torch.long), torch.empty(0, k)
     return torch.cat(all_items), torch.cat(all_scores)
-
-
-class KnownItems:
-    """Each user's known items as positions among the candidates, sorted by user once
-    (compressed rows) so that a batch of users finds its own in time proportional to them."""
-
-    def __init__(self, known: Tensor | None, candidates: Tensor, num_users: int) -> None:
-        if known is None or known.size(1) == 0:
-            known = torch.empty(2, 0, dtype=torch.long)
-        known = known.cpu()
-        size = int(torch.cat([candidates, known[1], torch.tensor([-1])]).max()) + 1
-        position = torch.full((size,), -1, dtype=torch.long)
-        position[candidates] = torch.arange(len(candidates))
-        columns = position[known[1]]
-        keep = columns >= 0
-        user, columns = known[0][keep], columns[keep]
-        self.columns = columns[torch.argsort(user, stable=True)]
-        counts = torch.bincount(user, minlength=num_users)
-        self.pointer = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
-
-    def __call__(self, batch: Tensor) -> tuple[Tensor, Tensor]:
-        """(row in ``batch``, candidate position) of the batch's known items."""
-        begin, counts = self.pointer[batch], self.pointer[batch + 1] - self.pointer[batch]
-        rows = torch.repeat_interleave(torch.arange(len(batch)), counts)
-        first = torch.cumsum(counts, 0) - counts
-        offsets = torch.arange(int(counts.sum())) - first[rows] + begin[rows]
-        return rows, self.columns[offsets]

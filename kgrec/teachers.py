@@ -9,10 +9,9 @@ mixed by ``mix``: as bench/blend.py's blend, the mix is the dot product of conca
 embeddings ``[w_1 u_1 / sd_1, w_2 u_2 / sd_2, ...] . [i_1, i_2, ...]`` (a shift of each
 user's scores would change no softmax), so no users x items matrix is held.
 
-Here, not in :mod:`kgrec.experiment`, which only hands the options over: reading the teachers
-and mixing their scores is a capability of its own, which bench scripts can use too. The
-run-folder checks it reuses (a finished run, its split) are :mod:`kgrec.experiment`'s,
-imported as they are called (that module imports this one).
+Here the options' checks and the mix, on tensors; reading the teacher runs (a finished run,
+on the student's split, recorded in run.json) is :mod:`kgrec.experiment`'s, beside
+``--init-from``'s reading of a run, which it shares (``load_teachers``, ``teacher_records``).
 """
 
 from __future__ import annotations
@@ -20,19 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from kgrec.errors import InputError
-
-if TYPE_CHECKING:
-    from kgrec.data.split import Split
-    from kgrec.experiment import Experiment
-
-# where run.json records the teachers of a distilled run
-RECORD = "distill_from"
 
 
 def check_mix(mix: Any, count: int) -> list[float]:
@@ -80,66 +72,6 @@ def check_folders(folders: Any) -> list[Path]:
     return [Path(folder) for folder in folders]
 
 
-def check_teachers(folders: Sequence[str | Path]) -> None:
-    """Refuse a teacher that is no finished run (before any data is read)."""
-    from kgrec.experiment import check_finished_run
-
-    for folder in folders:
-        check_finished_run(Path(folder), option="--distill-from")
-
-
-def teacher_records(
-    folders: Sequence[str | Path], experiment: Experiment, *, out: Path
-) -> list[dict[str, Any]]:
-    """What run.json records of each teacher (its ``run``, ``model`` and model.pt's
-    ``model_sha256``); an InputError naming the teacher and ``out`` where a teacher was
-    trained on another split than ``experiment``'s (the run, or `kgrec tune`'s study, in
-    ``out``)."""
-    from kgrec.experiment import (
-        SPLIT_DIGEST,
-        _read_run_experiment,
-        check_finished_run,
-        model_sha256,
-        split_digest,
-    )
-
-    mine = split_digest(experiment)
-    records = []
-    for folder in map(Path, folders):
-        info = check_finished_run(folder, option="--distill-from")
-        theirs = info.get(SPLIT_DIGEST)
-        if not isinstance(theirs, str):  # an older kgrec's run: its experiment.pt says
-            theirs = split_digest(_read_run_experiment(folder, info, "--distill-from: "))
-        if theirs != mine:
-            raise InputError(
-                f"--distill-from {folder} was trained on another split than {out} ({theirs}, "
-                f"{mine}): a teacher must share the student's split (the same --protocol, "
-                "--seed, --train-fraction and data)",
-                file=str(folder / "run.json"),
-                field=SPLIT_DIGEST,
-            )
-        records.append(
-            {"run": str(folder), "model": info["model"], "model_sha256": model_sha256(folder)}
-        )
-    return records
-
-
-def changed_teachers(records: Any, folders: Sequence[str | Path]) -> list[str]:
-    """The teachers among ``folders`` (a resume's ``--distill-from``) that do not hold the
-    model.pt of run.json's ``records`` in the same place of the list (another model.pt now,
-    or none recorded): a student resumed on another teacher would learn another blend. A
-    teacher moved, or reached through another path, holding the same model.pt, is the same."""
-    from kgrec.experiment import same_model
-
-    if not isinstance(records, list) or len(records) != len(folders):
-        return [str(folder) for folder in folders]
-    return [
-        str(folder)
-        for folder, record in zip(folders, records, strict=True)
-        if not (isinstance(record, dict) and same_model(record.get("model_sha256"), folder))
-    ]
-
-
 def score_spread(users: Tensor, items: Tensor, *, rows: int | None = None) -> float:
     """The (sample) standard deviation of the scores ``users @ items.T`` over all their pairs,
     computed ``rows`` users at a time (default: blocks of about 2**24 scores) in double, so
@@ -184,34 +116,3 @@ def blend(
         user_parts.append(users.double() * (weight / total / spread))
         item_parts.append(item_emb.double())
     return torch.cat(user_parts, dim=1).float(), torch.cat(item_parts, dim=1).float()
-
-
-def load_teachers(
-    folders: Sequence[str | Path], mix: Any, *, split: Split, items: Tensor
-) -> tuple[Tensor, Tensor]:
-    """The teachers' standardised mix (:func:`blend`) as embeddings, read from the run
-    folders ``folders`` (:func:`kgrec.experiment.load_run`); an InputError naming the teacher
-    where it was trained on another split than ``split`` or its scores are all alike."""
-    from kgrec.experiment import load_run
-    from kgrec.ranking import embeddings
-
-    weights = check_mix(mix, len(folders))
-    teachers = []
-    for folder in map(Path, folders):
-        run = load_run(folder)
-        theirs = run.experiment.split
-        if not all(
-            torch.equal(getattr(theirs, name), getattr(split, name))
-            for name in ("train", "valid", "test")
-        ):  # checked by digest before the run was written; changed since?
-            raise InputError(
-                "--distill-from: the run was trained on another split than this run's: a "
-                "teacher must share the student's split",
-                file=str(folder),
-            )
-        users, item_emb = embeddings(run.model, run.graph)
-        teachers.append((users.detach().cpu(), item_emb.detach().cpu()))
-    try:
-        return blend(teachers, weights, items=items.cpu(), names=[str(f) for f in folders])
-    except ValueError as exc:
-        raise InputError(f"--distill-from {exc}", field="--distill-from") from None

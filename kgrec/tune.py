@@ -76,6 +76,7 @@ from kgrec.experiment import (
     TRAIN_DEFAULTS,
     Experiment,
     build_run,
+    changed_teachers,
     check_catalogue,
     check_cold_start_users,
     check_settings,
@@ -94,6 +95,7 @@ from kgrec.experiment import (
     overflow_hint,
     reads_text,
     same_model,
+    teacher_records,
     unread_options,
     warm_start,
 )
@@ -101,7 +103,7 @@ from kgrec.files import first_missing, no_link, remove_made, write_atomic
 from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.plots import tune_trials
-from kgrec.teachers import changed_teachers, check_folders, teacher_records
+from kgrec.teachers import check_folders
 from kgrec.train import VALID_METRIC, FitResult, NotFinite, fit
 from kgrec.tune_space import (
     BEST_FILE,

@@ -43,6 +43,7 @@ LAYERS = [
             "kgrec.sampling",
             "kgrec.evaluate",
             "kgrec.ranking",
+            "kgrec.teachers",
             "kgrec.recommend",
             "kgrec.notebook",
         ),
