@@ -1249,7 +1249,8 @@ def _check_study(
     # (:func:`_check_experiment`) is compared instead, so a data or split folder or a store
     # moved or copied elsewhere continues the study; one of a kgrec that recorded no digest
     # compares the paths
-    # (and the --init-from run by its model.pt's sha256, where the study recorded one)
+    # (and the --init-from run by its model.pt's sha256, where the study recorded one, and the
+    # --distill-from runs by theirs, in order)
     moved = _MOVABLE if saved.get("experiment") is not None else ()
     for name in sorted(set(old) | set(new)):
         if name in new_space or name in old_space or name == "device":  # where, not what
