@@ -175,6 +175,19 @@ def test_distillation_settings_are_refused_before_a_run_is_written(
     assert not (tmp_path / "run").exists()
 
 
+def test_a_teacher_that_fails_to_load_leaves_no_run_behind(
+    tmp_path, tiny_recbole, teachers, capsys
+) -> None:
+    """A teacher is read whole only as training starts, after run.json is written: a
+    model.pt damaged since it finished is an error naming it, exit 2, and the new run's
+    folder is removed, as after any refusal (nothing half-written)."""
+    (teachers["mf"] / "model.pt").write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    assert student(tmp_path, tiny_recbole, "run", "--distill-from", str(teachers["mf"])) == 2
+    assert "model.pt" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
     tmp_path, tiny_recbole, teachers
 ) -> None:
