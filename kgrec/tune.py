@@ -1257,10 +1257,23 @@ def _check_study(
             continue
         if name in moved and old.get(name) is not None and new.get(name) is not None:
             continue
-        if name == "init_from" and same_model(saved.get(_INIT_FROM_SHA256), new.get(name)):
+        # a run the study recorded by its model.pt: the same path holding another model.pt
+        # (trained again in place) is another run, as kgrec train --resume refuses it
+        if name == "init_from" and saved.get(_INIT_FROM_SHA256) and new.get(name):
+            if not same_model(saved.get(_INIT_FROM_SHA256), new.get(name)):
+                differ.append(
+                    f"--init-from {new.get(name)!r}: holds another model.pt than the one the "
+                    "study's trials started from (the study records its sha256)"
+                )
             continue
-        if name == "distill_from" and _same_teachers(saved, new.get(name)):
-            continue
+        if name == "distill_from" and isinstance(saved.get(_DISTILL_FROM_SHA256), list):
+            if new.get(name) and not _same_teachers(saved, new.get(name)):
+                differ.append(
+                    f"--distill-from {' '.join(new.get(name))}: not the model.pt files the "
+                    "study's trials learnt from, in order (the study records their sha256s)"
+                )
+            if new.get(name):
+                continue
         if old.get(name) != new.get(name):
             differ.append(
                 f"{option_flag(name)} {new.get(name)!r} (the study has {old.get(name)!r})"

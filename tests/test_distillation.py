@@ -233,6 +233,20 @@ def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
     argv[argv.index("--out") + 1] = str(run)
     assert main(argv[1:]) == 0
     assert json.loads((run / "run.json").read_text())["distill_from"][1]["model"] == "mf"
+    # a teacher trained again in place (another model.pt at the same path): the study is not
+    # continued, as kgrec train --resume refuses it (before, it went on without a word)
+    saved = (teachers["mf"] / "model.pt").read_bytes()
+    (teachers["mf"] / "model.pt").write_bytes((teachers["ease"] / "model.pt").read_bytes())
+    with pytest.raises(InputError, match=r"not the model.pt files the study's trials learnt from"):
+        tune(
+            "lightgcn",
+            out=out,
+            trials=3,
+            distill_from=[teachers["ease"], teachers["mf"]],
+            distill_mix=[0.6, 0.4],
+            **options,
+        )
+    (teachers["mf"] / "model.pt").write_bytes(saved)
     # a teacher on another split is refused before any trial
     with pytest.raises(InputError, match="other was trained on another split than"):
         tune("lightgcn", out=tmp_path / "t2", trials=1, distill_from=[teachers["other"]], **options)
