@@ -1266,14 +1266,13 @@ def _check_study(
                     "study's trials started from (the study records its sha256)"
                 )
             continue
-        if name == "distill_from" and isinstance(saved.get(_DISTILL_FROM_SHA256), list):
-            if new.get(name) and not _same_teachers(saved, new.get(name)):
+        if name == "distill_from" and saved.get(_DISTILL_FROM_SHA256) and new.get(name):
+            if not _same_teachers(saved, new.get(name)):
                 differ.append(
                     f"--distill-from {' '.join(new.get(name))}: not the model.pt files the "
                     "study's trials learnt from, in order (the study records their sha256s)"
                 )
-            if new.get(name):
-                continue
+            continue
         if old.get(name) != new.get(name):
             differ.append(
                 f"{option_flag(name)} {new.get(name)!r} (the study has {old.get(name)!r})"
