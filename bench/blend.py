@@ -100,8 +100,11 @@ def mean_std(values: list) -> str:
 
 def metric_option(text: str) -> Metric:
     name, _, k = text.partition("@")
-    if name not in METRIC_NAMES or not k.isdigit() or int(k) < 1:
-        raise argparse.ArgumentTypeError(f"expected NAME@K, NAME one of {METRIC_NAMES}: {text!r}")
+    # isdecimal: the digits int() reads (isdigit takes '²' too, which int() refuses)
+    if name not in METRIC_NAMES or not k.isdecimal() or int(k) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME@K, NAME one of {METRIC_NAMES} and K a whole number from 1: {text!r}"
+        )
     return Metric(name, int(k))
 
 

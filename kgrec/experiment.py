@@ -1995,19 +1995,25 @@ def train(
         try:
             lock = _lock_run_folder(out)  # a second training of this folder stops here
             info, experiment = _prepare(out, settings, resume)
+            # a finished run given its own settings: read as it is, nothing written
+            as_it_is = _as_it_is(out, info, settings, device) if resume else None
         except BaseException as exc:
             if lock is not None:
                 os.close(lock)
                 remove_made(out, made)  # only what is empty
             distributed.broadcast_object(("error", str(exc)))
             raise
-        distributed.broadcast_object(("ok", info, experiment))
+        finished = as_it_is is not None
+        distributed.broadcast_object(("ok", info, experiment, finished))
     else:
         shared = distributed.broadcast_object(None)
         if shared[0] == "error":
             raise InputError(f"rank 0 could not start the run: {shared[1]}", file=str(out))
-        _, info, experiment = shared
+        _, info, experiment, finished = shared
+        as_it_is = None
     try:
+        if finished:
+            return _finished_run(out, info, experiment, device, as_it_is, progress)
         return _train(out, info, experiment, settings, device, resume, progress)
     except BaseException as exc:
         # a new run that failed before its first checkpoint has nothing to resume, nor one
@@ -2029,6 +2035,60 @@ def train(
     finally:
         if lock is not None:
             os.close(lock)
+
+
+def _as_it_is(
+    out: Path, info: dict[str, Any], settings: dict[str, Any], device: torch.device
+) -> Run | None:
+    """The run in ``out`` (run.json's ``info``), read (:func:`load_run`), where ``--resume``
+    with ``settings`` (its own but for :data:`RESUMABLE_CHANGES`: :func:`_start`) would
+    train no epoch and only write its files again: finished, given its own ``epochs`` and
+    ``patience`` too, its files all there and readable. None where the training has work:
+    else, a missing or damaged file is written again from the run's checkpoint."""
+    saved = {**TRAIN_DEFAULTS, **info["settings"]}
+    if info.get("status") != "done" or any(saved[n] != settings[n] for n in RESUMABLE_CHANGES):
+        return None
+    files = [MODEL_FILE, METRICS_FILE]
+    if settings["cold_items"] in ("student", "student-kg"):
+        files.append(STUDENT_FILE)
+    if not all((out / name).is_file() for name in files):
+        return None
+    try:
+        return load_run(out, device=device)
+    except InputError as exc:
+        log.warning("%s: written again from the run's checkpoint", exc)
+        return None
+
+
+def _finished_run(
+    out: Path,
+    info: dict[str, Any],
+    experiment: Experiment,
+    device: torch.device,
+    run: Run | None,
+    progress: bool,
+) -> Run:
+    """The finished run in ``out``, nothing written: ``run``, rank 0's (:func:`_as_it_is`);
+    each other rank's model given rank 0's parameters, as a training's ranks end."""
+    world = distributed.current()
+    if progress:
+        print(
+            f"{out} holds a finished run with these settings: nothing to train, its files "
+            "left as they are (--resume with more --epochs, or a higher --patience after an "
+            "early stop, trains it further)"
+        )
+    if not world.distributed:
+        return run
+    net, graph, _ = build_run(experiment, info["settings"])
+    if world.is_main:
+        net.load_state_dict(
+            torch.load(out / MODEL_FILE, weights_only=True, map_location="cpu")
+        )  # _as_it_is read it: it is this run's
+    net.to(device)
+    distributed.broadcast_parameters(net)
+    if world.is_main:
+        return run
+    return Run(out, info, experiment, net, graph_on_device(graph, device, info["settings"]))
 
 
 def _say_resumable(out: Path) -> None:

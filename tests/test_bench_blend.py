@@ -123,3 +123,26 @@ def test_the_metric_is_read_once_as_kgrec_names_it(
     record = json.loads(out.read_text())
     saved = json.loads((first / "metrics.json").read_text())["test"]["all"]["ndcg@20"]
     assert record["metric"] == "ndcg@20" and record["test"][0]["blend"]["all"] == saved
+
+
+@pytest.mark.parametrize("metric", ["ndcg@²", "ndcg@2²", "ndcg@⁴", "ndcg@x", "ndcg@0", "ndcg@-1"])
+def test_a_metric_of_no_whole_k_is_refused_naming_the_option(
+    bench_script, monkeypatch, capsys, metric
+):
+    """``--metric ndcg@²``: before, argparse's own "invalid metric_option value" (str.isdigit
+    takes '²', int() refuses it), as for every digit that is no decimal one (found by the
+    small49 review)."""
+    bench = bench_script("blend")
+    code, said, err = blend(
+        bench, monkeypatch, capsys, "--first", "a", "--second", "b", "--metric", metric
+    )
+    assert code == 2 and said == ""
+    assert "argument --metric: expected NAME@K, NAME one of " in err
+    assert f"K a whole number from 1: {metric!r}" in err and "invalid" not in err
+
+
+def test_a_metric_of_other_decimal_digits_is_read_as_kgrec_names_it(bench_script):
+    """Digits int() reads (Arabic-Indic, full-width) are K, as in kgrec's whole-number options
+    (``--epochs``), and the figure is named in ASCII."""
+    bench = bench_script("blend")
+    assert str(bench.metric_option("ndcg@٢٠")) == str(bench.metric_option("ndcg@２０")) == "ndcg@20"

@@ -656,10 +656,10 @@ def _report(rank: int, argv: list[str], results) -> None:
     results.put((rank, code, err.getvalue(), time.monotonic() - started))
 
 
-def _stopped_ranks(target, args) -> dict[int, tuple]:
+def _stopped_ranks(target, args, code: int = 2) -> dict[int, tuple]:
     """Start two ranks running ``target(rank, *args)`` (a function that ends in
     :func:`_report`), and return their reports by rank after checking that each stopped with
-    exit 2, no traceback, well before the --dist-timeout."""
+    exit ``code``, no traceback, well before the --dist-timeout."""
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
     ranks = [ctx.Process(target=target, args=(r, *args, results)) for r in range(WORLD)]
@@ -673,8 +673,8 @@ def _stopped_ranks(target, args) -> dict[int, tuple]:
             process.join(60)
             if process.is_alive():
                 process.kill()
-    for rank, (code, err, seconds) in reports.items():
-        assert code == 2, (rank, code, err)
+    for rank, (exit_code, err, seconds) in reports.items():
+        assert exit_code == code, (rank, exit_code, err)
         assert "Traceback" not in err, err
         assert seconds < REFUSAL_TIMEOUT / 2, (rank, seconds, err)
     return reports
@@ -744,6 +744,31 @@ def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
     assert refusal in other and "is gone" not in other, other
     assert checkpoint.stat().st_size == 100  # left for the user to move away
     assert (tmp_path / "host0" / "run" / "run.json").exists()
+
+
+def test_a_finished_run_resumed_with_its_own_settings_is_left_as_it_is_on_every_rank(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """--resume of a finished run with its own settings trains nothing and writes nothing on
+    either rank (rank 1 has no run: rank 0 reads it), both ending with exit 0 (before: the
+    run's files were written again)."""
+    from kgrec.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for rank in range(WORLD):
+        Path(f"host{rank}").mkdir()
+    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", "host0/run", "--device", "cpu"]
+    assert main([*argv, "--epochs", "2", "--dim", "8", "--threads", "1"]) == 0
+    run = tmp_path / "host0" / "run"
+
+    def files():
+        return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()}
+
+    before = files()
+    _stopped_ranks(_resuming_rank, (_free_port(), str(tiny_recbole)), code=0)
+    assert files() == before
+    assert not (tmp_path / "host1" / "run").exists()
 
 
 def _rank_0_fails(rank: int, port: int, data: str, where: str, results, release) -> None:

@@ -2296,6 +2296,38 @@ def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_refused(
     assert _resume(trained.folder, tiny_recbole, epochs=3).info["training"]["epochs_run"] == 3
 
 
+def test_a_finished_run_resumed_with_its_own_settings_is_left_as_it_is(
+    trained, tiny_recbole, capsys
+):
+    # before: nothing was trained, and model.pt, metrics.json and run.json were all written
+    # again (run.json's seconds and environment new)
+    def files():
+        return {
+            p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in trained.folder.iterdir()
+            if p.is_file()
+        }
+
+    before = files()
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(trained.folder), "--resume"]
+    argv += ["--epochs", "3", "--dim", "8", "--batch-size", "128"]
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "holds a finished run with these settings: nothing to train" in out
+    assert files() == before
+    run = _resume(trained.folder, tiny_recbole)
+    assert files() == before
+    assert run.info == trained.info and run.evaluate() == trained.evaluate()
+    # a file missing or damaged is written again from the checkpoint, as before
+    (trained.folder / "model.pt").write_bytes(b"damaged")
+    (trained.folder / "metrics.json").unlink()
+    assert _resume(trained.folder, tiny_recbole).evaluate() == trained.evaluate()
+    assert json.loads((trained.folder / "metrics.json").read_text())
+    assert load_run(trained.folder).evaluate() == trained.evaluate()
+
+
 @pytest.mark.parametrize("moved", [0, 1, 2, 3])
 def test_a_resume_stopped_while_it_replaces_a_finished_run_never_mixes_them(
     trained, tiny_recbole, monkeypatch, moved

@@ -117,6 +117,9 @@ MODEL_FIELDS = ("name", "identity", "templates", "interactions")
 # the files a store writes, besides the manifest and the lock
 TABLE_FILE = re.compile(r"(?P<table>[a-z_]+)-[0-9a-f]{16}\.parquet")
 TEMP_FILE = re.compile(r"\.(?P<name>[a-z_.]+)\.(?P<pid>[0-9]+)\.tmp")
+# a write's bars count tables, with no rate: tables per second says nothing (one of a few
+# rows, the next of millions)
+TABLES_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]"
 
 
 class LocalStore(GraphStore):
@@ -399,9 +402,9 @@ class LocalStore(GraphStore):
             batch, cleared = self._checked(batch, manifest, stored, clear)
             merged = {}
             written = {}
-            # no rate: tables per second says nothing (one of a few rows, the next of millions)
-            bar = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]"
-            for spec in tqdm(GRAPH_TABLES, desc="tables", bar_format=bar, disable=not progress):
+            for spec in tqdm(
+                GRAPH_TABLES, desc="tables", bar_format=TABLES_BAR, disable=not progress
+            ):
                 rows = getattr(batch, spec.name)
                 written[spec.name] = len(rows)
                 if len(rows):
@@ -411,7 +414,7 @@ class LocalStore(GraphStore):
                 table, _ = node_kind(kind)
                 merged[table] = clear_attributes(kind, merged[table], names)
             self._attach_to_items(manifest, stored, merged)
-            self._commit(manifest, merged)
+            self._commit(manifest, merged, progress=progress)
         log.info(
             "wrote %s to %s in %.1f s",
             ", ".join(f"{n} {name}" for name, n in written.items()),
@@ -741,12 +744,16 @@ class LocalStore(GraphStore):
                 log.info("%s: removing %s, left by a writer that died", self.uri, entry.name)
                 entry.unlink(missing_ok=True)
 
-    def _commit(self, manifest: dict[str, Any], frames: dict[str, pd.DataFrame]) -> None:
-        """Write ``frames`` as new table files, then swap in a manifest naming them."""
+    def _commit(
+        self, manifest: dict[str, Any], frames: dict[str, pd.DataFrame], *, progress: bool = False
+    ) -> None:
+        """Write ``frames`` as new table files, then swap in a manifest naming them; with
+        ``progress``, a bar of the files written (the slow part of a large write)."""
         tables = dict(manifest["tables"])
         first = not (self.path / MANIFEST).exists()
         try:
-            for name, df in frames.items():
+            bar = tqdm(frames.items(), desc="writing", bar_format=TABLES_BAR, disable=not progress)
+            for name, df in bar:
                 tables[name] = self._write_table(name, df)
             new = {
                 "format": FORMAT,

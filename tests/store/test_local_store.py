@@ -842,6 +842,25 @@ def test_the_write_bar_counts_tables_without_a_rate(store, explain_graph, capsys
     """Before, the bar showed tables per second (``12.3table/s``), which says nothing of a
     load's speed: one table holds a few rows, the next millions (found by the tidy48 review)."""
     store.write(explain_graph)
-    bar = capsys.readouterr().err.split("\r")[-1].strip()
-    assert re.fullmatch(r"tables: 100%\|[^|]+\| 6/6 \[[0-9:]+\]", bar), bar
-    assert "/s" not in bar and "s/" not in bar
+    bars = [line.strip() for line in capsys.readouterr().err.split("\r") if line.strip()]
+    tables = [bar for bar in bars if bar.startswith("tables:")]
+    assert re.fullmatch(r"tables: 100%\|[^|]+\| 6/6 \[[0-9:]+\]", tables[-1]), tables
+    assert not [bar for bar in bars if "/s" in bar or "s/" in bar], bars
+
+
+def test_the_write_bar_covers_the_table_files_it_writes(store, explain_graph, capsys, monkeypatch):
+    """The Parquet files, the slow part of a large write, are counted by a bar of their own as
+    each is written (before, the bar of tables ended before the first was written, and the
+    write went on with no progress shown) (found by the small49 review)."""
+    err, seen, write_table = [], [], LocalStore._write_table
+
+    def writing(self, name, df):
+        err.append(capsys.readouterr().err)
+        seen.append("".join(err).split("\r")[-1].strip())  # the last bar drawn so far
+        return write_table(self, name, df)
+
+    monkeypatch.setattr(LocalStore, "_write_table", writing)
+    store.write(explain_graph)
+    after = capsys.readouterr().err.split("\r")[-1].strip()
+    assert len(seen) == 6 and all(bar.startswith("writing: ") for bar in seen), seen
+    assert re.fullmatch(r"writing: 100%\|[^|]+\| 6/6 \[[0-9:]+\]", after), after
