@@ -2124,7 +2124,7 @@ def _train(
         with model_memory(settings):
             net, graph, pairs = build_run(experiment, settings)
         item_entity = _student_inputs(experiment, net, graph, settings)  # refused before training
-        # every rank reads its own --distill-from runs
+        # every rank reads its own --distill-from runs (compared below)
         teachers = read_teachers(settings, graph, experiment.split)
         resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces it
         if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it
@@ -2140,6 +2140,7 @@ def _train(
     except Exception as exc:
         failure = distributed.held(exc)
     distributed.agree(failure, "build the model")
+    check_same_teachers(settings["distill_from"], teachers)
     if progress:
         print(net)
     started = time.perf_counter()
@@ -2975,7 +2976,7 @@ def changed_teachers(records: Any, folders: Sequence[str | Path]) -> list[str]:
 class Teachers:
     """The ``--distill-from`` runs as the distillation term learns them: their standardised
     mix (:func:`blend`) as user and item embeddings, and the sha256 of each model.pt read, in
-    order."""
+    order (the ranks of a launcher compare them: :func:`check_same_teachers`)."""
 
     users: torch.Tensor
     items: torch.Tensor
@@ -3032,6 +3033,37 @@ def read_teachers(settings: Mapping[str, Any], graph: Data, split: Split) -> Tea
         split=split,
         items=domains == split.target_domain,
     )
+
+
+def check_same_teachers(folders: Sequence[str | Path] | None, teachers: Teachers | None) -> None:
+    """Under a launcher, an InputError on every rank unless every rank read the model.pt files
+    rank 0 read as its ``--distill-from`` runs (``teachers``, read from ``folders``: each rank
+    reads them from its own disk, at a path of its own), compared by sha256, in order: a rank
+    that learnt from another teacher would pull the model elsewhere. Before any collective of
+    training; nothing in a world of one."""
+    if not distributed.current().distributed:
+        return
+    every = distributed.gather_object(None if teachers is None else teachers.sha256s)
+    first = every[0]
+    counts = [0 if theirs is None else len(theirs) for theirs in every]
+    if len(set(counts)) > 1:
+        shown = ", ".join(f"rank {rank} {count}" for rank, count in enumerate(counts))
+        raise InputError(
+            f"the ranks were given other numbers of --distill-from runs ({shown}): give every "
+            "rank the same teacher runs, in the same order",
+            field="--distill-from",
+        )
+    for n, sha256 in enumerate(first or ()):
+        ranks = [str(rank) for rank, theirs in enumerate(every) if theirs[n] != sha256]
+        if ranks:
+            raise InputError(
+                f"teacher {n + 1} ({Path(folders[n]) / MODEL_FILE} on this rank): "
+                f"rank{'s' if len(ranks) > 1 else ''} {', '.join(ranks)} read another model.pt "
+                f"than rank 0 (sha256 {', '.join(str(every[int(r)][n])[:12] for r in ranks)} "
+                f"against {str(sha256)[:12]}): every rank must learn from the same teacher runs; "
+                "copy rank 0's to the other machines",
+                field="--distill-from",
+            )
 
 
 def _check_finished(folder: Path, info: Mapping[str, Any], option: str = "") -> None:

@@ -80,6 +80,7 @@ from kgrec.experiment import (
     changed_teachers,
     check_catalogue,
     check_cold_start_users,
+    check_same_teachers,
     check_settings,
     check_sizes_fit,
     check_user_text,
@@ -1105,10 +1106,11 @@ def _train_trial(
     distillation term learning ``teachers`` (read once per study); with ``label``
     (``"trial 3"``) a bar on stderr follows its epochs, cleared as it ends.
 
-    Every rank checks and builds the trial and all of them learn whether any could not, before
-    any collective of training: then each raises (an :class:`InputError`) and none is left
-    waiting. Training (:func:`kgrec.train.fit`) is data-parallel under a launcher; its loss is
-    summed over the ranks, so a non-finite loss stops every rank on the same epoch."""
+    Every rank checks and builds the trial and all of them learn whether any could not, and
+    whether they read the same teachers, before any collective of training: then each raises
+    (an :class:`InputError`) and none is left waiting. Training (:func:`kgrec.train.fit`) is
+    data-parallel under a launcher; its loss is summed over the ranks, so a non-finite loss
+    stops every rank on the same epoch."""
     failure = read = None
     try:
         check_settings(settings)
@@ -1126,6 +1128,7 @@ def _train_trial(
     for rank, message in enumerate(failures):
         if message is not None:
             raise InputError(f"rank {rank} could not set up the trial: {message}")
+    check_same_teachers(settings.get("distill_from"), read)
     return fit(
         net.to(device),
         graph,
