@@ -2184,6 +2184,8 @@ def _train(
         with model_memory(settings):
             net, graph, pairs = build_run(experiment, settings)
         item_entity = _student_inputs(experiment, net, graph, settings)  # refused before training
+        # every rank reads its own --distill-from runs (compared below)
+        teachers = read_teachers(settings, graph, experiment.split)
         resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces it
         if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it
             info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
@@ -2198,6 +2200,7 @@ def _train(
     except Exception as exc:
         failure = distributed.held(exc)
     distributed.agree(failure, "build the model")
+    check_same_teachers(settings["distill_from"], teachers)
     if progress:
         print(net)
     started = time.perf_counter()
@@ -2205,7 +2208,7 @@ def _train(
     metrics = None
     try:
         with model_memory(settings, training=True):
-            arguments = fit_arguments(settings, graph, experiment.split)
+            arguments = fit_arguments(settings, graph, experiment.split, teachers=teachers)
             if _fitted_in_forward(net) and settings["cold_items"] == "none":
                 # fit would only score valid, and run.evaluate() below valid and test again:
                 # one forward pass (EASE's is its whole closed-form fit) serves both, rank 0's
@@ -3029,16 +3032,32 @@ def changed_teachers(records: Any, folders: Sequence[str | Path]) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class Teachers:
+    """The ``--distill-from`` runs as the distillation term learns them: their standardised
+    mix (:func:`blend`) as user and item embeddings, and the sha256 of each model.pt read, in
+    order (the ranks of a launcher compare them: :func:`check_same_teachers`)."""
+
+    users: torch.Tensor
+    items: torch.Tensor
+    sha256s: tuple[str | None, ...]
+
+
 def load_teachers(
     folders: Sequence[str | Path], mix: Any, *, split: Split, items: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> Teachers:
     """The teachers' standardised mix (:func:`blend`) as embeddings, read from the run
-    folders ``folders`` (:func:`load_run`); an InputError naming the teacher
-    where it was trained on another split than ``split`` or its scores are all alike."""
+    folders ``folders`` (:func:`load_run`), over the covered ``items`` (a bool mask); an
+    InputError naming the teacher where it was trained on another split than ``split`` or its
+    scores are all alike."""
     weights = check_mix(mix, len(folders))
-    teachers = []
+    teachers, sha256s = [], []
     for folder in map(Path, folders):
-        run = load_run(folder)
+        # the sha256 of the model.pt loaded: read while run.json stayed the same, as the run
+        run, sha256 = _read_unchanged(
+            folder, lambda folder=folder: (_load_run(folder, "cpu"), model_sha256(folder))
+        )
+        sha256s.append(sha256)
         theirs = run.experiment.split
         if not all(
             torch.equal(getattr(theirs, name), getattr(split, name))
@@ -3052,9 +3071,59 @@ def load_teachers(
         users, item_emb = embeddings(run.model, run.graph)
         teachers.append((users.detach().cpu(), item_emb.detach().cpu()))
     try:
-        return blend(teachers, weights, items=items.cpu(), names=[str(f) for f in folders])
+        names = [str(folder) for folder in folders]
+        users, item_emb = blend(teachers, weights, items=items.cpu(), names=names)
     except ValueError as exc:
         raise InputError(f"--distill-from {exc}", field="--distill-from") from None
+    return Teachers(users, item_emb, tuple(sha256s))
+
+
+def read_teachers(settings: Mapping[str, Any], graph: Data, split: Split) -> Teachers | None:
+    """The teachers of a run's ``settings`` (train()'s arguments; None without
+    ``distill_from``) over the target items of the message graph ``graph`` not unseen in
+    ``split`` (:func:`load_teachers`): read once per process, by a run or by `kgrec tune` for
+    all its trials (the teachers and the split are the study's), and handed to
+    :func:`fit_arguments`."""
+    if settings.get("distill_from") is None:
+        return None
+    domains = split.negative_domains(graph.item_domain.cpu())
+    return load_teachers(
+        settings["distill_from"],
+        settings.get("distill_mix"),
+        split=split,
+        items=domains == split.target_domain,
+    )
+
+
+def check_same_teachers(folders: Sequence[str | Path] | None, teachers: Teachers | None) -> None:
+    """Under a launcher, an InputError on every rank unless every rank read the model.pt files
+    rank 0 read as its ``--distill-from`` runs (``teachers``, read from ``folders``: each rank
+    reads them from its own disk, at a path of its own), compared by sha256, in order: a rank
+    that learnt from another teacher would pull the model elsewhere. Before any collective of
+    training; nothing in a world of one."""
+    if not distributed.current().distributed:
+        return
+    every = distributed.gather_object(None if teachers is None else teachers.sha256s)
+    first = every[0]
+    counts = [0 if theirs is None else len(theirs) for theirs in every]
+    if len(set(counts)) > 1:
+        shown = ", ".join(f"rank {rank} {count}" for rank, count in enumerate(counts))
+        raise InputError(
+            f"the ranks were given other numbers of --distill-from runs ({shown}): give every "
+            "rank the same teacher runs, in the same order",
+            field="--distill-from",
+        )
+    for n, sha256 in enumerate(first or ()):
+        ranks = [str(rank) for rank, theirs in enumerate(every) if theirs[n] != sha256]
+        if ranks:
+            raise InputError(
+                f"teacher {n + 1} ({Path(folders[n]) / MODEL_FILE} on this rank): "
+                f"rank{'s' if len(ranks) > 1 else ''} {', '.join(ranks)} read another model.pt "
+                f"than rank 0 (sha256 {', '.join(str(every[int(r)][n])[:12] for r in ranks)} "
+                f"against {str(sha256)[:12]}): every rank must learn from the same teacher runs; "
+                "copy rank 0's to the other machines",
+                field="--distill-from",
+            )
 
 
 def _check_finished(folder: Path, info: Mapping[str, Any], option: str = "") -> None:
@@ -3384,26 +3453,34 @@ def overflow_hint(settings: Mapping[str, Any]) -> str:
 FIT_SETTINGS = ("epochs", "lr", "batch_size", "patience", "target_weight", "seed")
 
 
-def fit_arguments(settings: Mapping[str, Any], graph: Data, split: Split) -> dict[str, Any]:
+def fit_arguments(
+    settings: Mapping[str, Any], graph: Data, split: Split, *, teachers: Teachers | None = None
+) -> dict[str, Any]:
     """The arguments of :func:`kgrec.train.fit` that a run's ``settings`` (train()'s
     arguments) give for training over the message graph ``graph`` on ``split``: those it
     takes as they are, and the objective, epoch strategy and cold-start training they name
-    (an InputError where they are off)."""
+    (an InputError where they are off); ``teachers``: those of ``distill_from`` read already
+    (:func:`read_teachers`; None: read here)."""
     return {
         **{name: settings[name] for name in FIT_SETTINGS},
-        "objective": objective_for(settings, graph, split),
+        "objective": objective_for(settings, graph, split, teachers=teachers),
         "epoch_strategy": epoch_strategy_for(settings["batching"]),
         "cold_start": cold_start_for(settings),
     }
 
 
 def objective_for(
-    settings: Mapping[str, Any], graph: Data | None = None, split: Split | None = None
+    settings: Mapping[str, Any],
+    graph: Data | None = None,
+    split: Split | None = None,
+    *,
+    teachers: Teachers | None = None,
 ) -> Objective:
     """The objective of a run's ``settings`` (train()'s arguments) over the items of the
     message graph ``graph`` (their domains, and their text vectors where the text-neighbour
     term needs them), drawing no negatives or text neighbours among ``split``'s unseen items
-    (:meth:`Split.unseen_items`); None only checks the settings."""
+    (:meth:`Split.unseen_items`); None only checks the settings. The distillation term learns
+    ``teachers`` (:func:`read_teachers`), read here from ``distill_from`` where None."""
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in objective_options()}
     item_text = teacher = None
     if graph is not None:
@@ -3416,10 +3493,11 @@ def objective_for(
             if split is None:
                 raise ValueError("the distillation term needs the split (its training items)")
             covered = domains == split.target_domain  # the items ranked, not the unseen ones
-            users, items = load_teachers(
-                options["distill_from"], options["distill_mix"], split=split, items=covered
-            )
-            teacher = users, items, covered, split.train
+            if teachers is None:
+                teachers = load_teachers(
+                    options["distill_from"], options["distill_mix"], split=split, items=covered
+                )
+            teacher = teachers.users, teachers.items, covered, split.train
     return _objective(
         settings.get("objective", TRAIN_DEFAULTS["objective"]),
         item_text=item_text,

@@ -75,10 +75,12 @@ from kgrec.experiment import (
     POSITIVE_OPTIONS,
     TRAIN_DEFAULTS,
     Experiment,
+    Teachers,
     build_run,
     changed_teachers,
     check_catalogue,
     check_cold_start_users,
+    check_same_teachers,
     check_settings,
     check_sizes_fit,
     check_user_text,
@@ -93,6 +95,7 @@ from kgrec.experiment import (
     options_off,
     out_of_memory,
     overflow_hint,
+    read_teachers,
     reads_text,
     same_model,
     teacher_records,
@@ -560,7 +563,7 @@ def tune(
     distributed.init(device, timeout=dist_timeout)
     distributed.agree(failure, "start the tune")
     if not distributed.current().is_main:
-        return _follow(out, device)
+        return _follow(out, device, settings["distill_from"])
     objective_fn = None
     made = None  # the outermost folder this run makes, with out's parents
     try:
@@ -824,6 +827,7 @@ class _Objective:
         self.path = db.path  # the study's file
         self.settings, self.space = settings, space
         self.pruning, self.deadline, self.device = pruning, deadline, device
+        self.teachers = _StudyTeachers()  # read by the first trial that trains, for them all
         # whether the other ranks wait for rank 0's next message: false while a trial trains,
         # and after a trial that failed on rank 0 alone
         self.others_wait = True
@@ -974,6 +978,7 @@ class _Objective:
                 settings,
                 self.device,
                 epochs,
+                teachers=self.teachers,
                 label=f"trial {trial.number}" if self.progress else None,
             )
         except (_OutOfTime, KeyboardInterrupt) as exc:
@@ -1070,27 +1075,49 @@ class _Epochs:
         raise KgrecError(f"rank 0 stopped the trial: {why}")
 
 
+class _StudyTeachers:
+    """The ``--distill-from`` teachers of a study on this rank (:class:`Teachers`), read by the
+    first trial that trains and handed to each trial after it: the teachers, their mix and the
+    split are the study's (no trial varies them), so reading each teacher's whole run again
+    per trial gave the same blend (about a second a trial for a sparse ml100k-kg pair)."""
+
+    def __init__(self) -> None:
+        self.read: Teachers | None = None
+
+    def __call__(self, settings: dict[str, Any], graph: Any, split: Any) -> Teachers | None:
+        """The teachers of the trial's ``settings`` (None without ``distill_from``)."""
+        if settings.get("distill_from") is None:
+            return None
+        if self.read is None:
+            self.read = read_teachers(settings, graph, split)
+        return self.read
+
+
 def _train_trial(
     experiment: Experiment,
     settings: dict[str, Any],
     device: torch.device,
     on_epoch: _Epochs,
     *,
+    teachers: _StudyTeachers,
     label: str | None = None,
 ) -> FitResult:
-    """Train one trial's ``settings`` (``model`` and train()'s arguments) on this rank; with
-    ``label`` (``"trial 3"``) a bar on stderr follows its epochs, cleared as it ends.
+    """Train one trial's ``settings`` (``model`` and train()'s arguments) on this rank, its
+    distillation term learning ``teachers`` (read once per study); with ``label``
+    (``"trial 3"``) a bar on stderr follows its epochs, cleared as it ends.
 
-    Every rank checks and builds the trial and all of them learn whether any could not, before
-    any collective of training: then each raises (an :class:`InputError`) and none is left
-    waiting. Training (:func:`kgrec.train.fit`) is data-parallel under a launcher; its loss is
-    summed over the ranks, so a non-finite loss stops every rank on the same epoch."""
-    failure = None
+    Every rank checks and builds the trial and all of them learn whether any could not, and
+    whether they read the same teachers, before any collective of training: then each raises
+    (an :class:`InputError`) and none is left waiting. Training (:func:`kgrec.train.fit`) is
+    data-parallel under a launcher; its loss is summed over the ranks, so a non-finite loss
+    stops every rank on the same epoch."""
+    failure = read = None
     try:
         check_settings(settings)
         with model_memory(settings):  # a size too large to allocate: the trial fails
             net, graph, pairs = build_run(experiment, settings)
-        arguments = fit_arguments(settings, graph, experiment.split)
+        read = teachers(settings, graph, experiment.split)
+        arguments = fit_arguments(settings, graph, experiment.split, teachers=read)
         if settings.get("init_from") is not None and distributed.current().is_main:
             warm_start(net, experiment, Path(settings["init_from"]))  # fit sends it on
     except InputError as exc:
@@ -1101,6 +1128,7 @@ def _train_trial(
     for rank, message in enumerate(failures):
         if message is not None:
             raise InputError(f"rank {rank} could not set up the trial: {message}")
+    check_same_teachers(settings.get("distill_from"), read)
     return fit(
         net.to(device),
         graph,
@@ -1117,22 +1145,26 @@ def _train_trial(
 _ENDS_ON_EVERY_RANK = (optuna.TrialPruned, _OutOfTime, InputError)
 
 
-def _follow(out: Path, device: torch.device) -> TuneResult:
+def _follow(out: Path, device: torch.device, distill_from: list[str] | None) -> TuneResult:
     """A tune on a rank other than 0 under a launcher: train each trial rank 0 sends, until it
     sends the result (returned as rank 0 has it) or says it failed. It never opens the study
-    nor writes to ``out``; the experiment comes from rank 0 too."""
+    nor writes to ``out``; the experiment comes from rank 0 too. The teachers are this rank's
+    own ``distill_from`` (as given to it: a path on its machine), read once."""
     kind, payload = distributed.broadcast_object(None)
     if kind == "error":
         raise InputError(f"rank 0 could not start the tune: {payload}", file=str(out))
     experiment = payload
+    teachers = _StudyTeachers()
     while True:
         kind, payload = distributed.broadcast_object(None)
         if kind == "stop":
             return payload
         if kind == "error":
             raise KgrecError(f"rank 0 stopped the tune: {payload}")
+        if distill_from is not None and payload.get("distill_from") is not None:
+            payload = {**payload, "distill_from": distill_from}  # this machine's paths
         try:
-            _train_trial(experiment, payload, device, _Epochs())
+            _train_trial(experiment, payload, device, _Epochs(), teachers=teachers)
         except _ENDS_ON_EVERY_RANK:
             continue
 

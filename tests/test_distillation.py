@@ -253,3 +253,39 @@ def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
     # searched without teachers: refused
     with pytest.raises(InputError, match="lightgcn reads --distill-weight in no trial"):
         tune("lightgcn", out=tmp_path / "t3", trials=1, **options)
+
+
+def test_kgrec_tune_reads_the_teachers_once_not_once_per_trial(
+    tmp_path, tiny_recbole, teachers, monkeypatch
+) -> None:
+    """The teachers and the split are the study's: each teacher's run is read (its model and
+    experiment) by the first trial, and every trial learns the same blend (before: each trial
+    read every teacher again, about a second a trial for a sparse ml100k-kg pair)."""
+    from kgrec import experiment
+    from kgrec.tune import Uniform, tune
+
+    reads = []
+    load_run = experiment._load_run
+
+    def counted(folder, device):
+        reads.append(folder.name)
+        return load_run(folder, device)
+
+    monkeypatch.setattr(experiment, "_load_run", counted)
+    result = tune(
+        "lightgcn",
+        out=tmp_path / "t",
+        trials=3,
+        space={"distill_weight": Uniform(1.0, 3.0)},  # no trial repeats another's settings
+        distill_from=[teachers["ease"], teachers["mf"]],
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        epochs=1,
+        dim=8,
+        batch_size=64,
+        objective="softmax",
+        progress=False,
+    )
+    assert len({t.params["distill_weight"] for t in result.trials}) == 3
+    assert all(t.state.name == "COMPLETE" for t in result.trials)
+    assert sorted(reads) == ["ease", "mf"]

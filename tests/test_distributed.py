@@ -12,6 +12,8 @@ import faulthandler
 import io
 import json
 import os
+import queue
+import shutil
 import signal
 import socket
 import threading
@@ -705,6 +707,85 @@ def test_a_rank_that_refuses_alone_stops_every_rank_at_once(
     assert f"kgrec {command}: error: rank 0: rank 1 refused" in other, other
     assert refusal.split(": ", 1)[1] in other  # and why
     assert not (tmp_path / f"{command}-{memory}").exists()
+
+
+def _distilling_rank(rank: int, port: int, data: str, results) -> None:
+    """``kgrec train`` and then ``kgrec tune`` (one trial) distilled from ``teacher``, the run
+    in this rank's own working folder (as on two machines), then ``kgrec train`` again with
+    rank 1's teacher damaged; (rank, train's exit code and error output, tune's exit code, the
+    last train's exit code, error output and seconds) on ``results``."""
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.chdir(f"host{rank}")
+    argv = ["--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data", data]
+    argv += ["--device", "cpu", "--epochs", "1", "--dim", "8", "--threads", "1"]
+    argv += ["--dist-timeout", str(REFUSAL_TIMEOUT), "--distill-from", "teacher"]
+    train, tune = queue.SimpleQueue(), queue.SimpleQueue()
+    _report(rank, ["train", *argv, "--out", "run"], train)
+    search = ["--trials", "1", "--search", "distill_weight=uniform:1:3"]
+    _report(rank, ["tune", *argv, *search, "--out", "study"], tune)
+    if rank == 1:  # its copy damaged: it cannot read it, and rank 0 learns so at once
+        Path("teacher/model.pt").write_bytes(b"not a checkpoint")
+    damaged = queue.SimpleQueue()
+    _report(rank, ["train", *argv, "--out", "damaged"], damaged)
+    results.put((rank, train.get()[1:3], tune.get()[1], damaged.get()[1:]))
+
+
+def test_ranks_whose_teachers_differ_are_refused_on_every_rank(tmp_path, tiny_recbole, monkeypatch):
+    """Each rank reads its --distill-from runs from its own disk: one whose model.pt differs
+    from rank 0's (another copy on another machine) stops kgrec train on every rank before
+    training, each naming the teacher and the rank, exit 2, nothing written; a kgrec tune's
+    trial fails so on every rank. Before, every rank trained on its own teacher without a word
+    (and a tune's other ranks read the teachers at rank 0's paths, which its trials carry).
+    A teacher that one rank cannot read stops every rank at once."""
+    from kgrec.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    teacher = tmp_path / "host0" / "teacher"
+    argv = ["train", "--model", "ease", "--protocol", "ml1m-action-comedy"]
+    assert main([*argv, "--data", str(tiny_recbole), "--out", str(teacher)]) == 0
+    other = tmp_path / "host1" / "teacher"
+    shutil.copytree(teacher, other)
+    state = torch.load(other / "model.pt", weights_only=True)
+    torch.save({name: value * 2 for name, value in state.items()}, other / "model.pt")
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    args = (_free_port(), str(tiny_recbole), results)
+    ranks = [ctx.Process(target=_distilling_rank, args=(r, *args)) for r in range(WORLD)]
+    for process in ranks:
+        process.start()
+    try:  # the guard of a hang, not a measure
+        reports = {r: rest for r, *rest in (results.get(timeout=240) for _ in ranks)}
+    finally:
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    for rank, ((code, err), tune_code, damaged) in reports.items():
+        assert code == 2, (rank, code, err)
+        assert "Traceback" not in err, err
+        assert (
+            f"teacher 1 ({tmp_path / f'host{rank}' / 'teacher' / 'model.pt'} on this rank)" in err
+        )
+        assert "rank 1 read another model.pt than rank 0" in err, err
+        assert not (tmp_path / f"host{rank}" / "run").exists()
+        assert tune_code == 1  # its one trial failed: no trial completed
+        # a teacher rank 1 cannot read stops both at once (before: rank 0 waited for it in
+        # training's first collective, the whole --dist-timeout)
+        code, err, seconds = damaged
+        assert code == 2 and "Traceback" not in err, (rank, code, err)
+        assert seconds < REFUSAL_TIMEOUT / 2, (rank, seconds, err)
+        assert "model.pt" in err
+    assert "rank 0: rank 1 refused to build the model" in reports[0][2][1]
+    import optuna
+
+    from kgrec.tune import STUDY_NAME
+    from kgrec.tune_space import STUDY_FILE
+
+    storage = f"sqlite:///{tmp_path / 'host0' / 'study' / STUDY_FILE}"
+    (trial,) = optuna.load_study(study_name=STUDY_NAME, storage=storage).trials
+    assert "rank 1 read another model.pt than rank 0" in trial.user_attrs["error"]
 
 
 def _resuming_rank(rank: int, port: int, data: str, results) -> None:
