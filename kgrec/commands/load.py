@@ -483,12 +483,15 @@ def _warn_unknown_entities(store: GraphStore, tables: GraphTables, report: LoadR
 def _warn_unreached_names(store: GraphStore, tables: GraphTables, report: LoadReport) -> None:
     """Warn when the store holds entities of a name alone (:meth:`GraphStore.name_only_entities`:
     a load of names made them, no triple reaches them) and the load's triples reach none of
-    them (nor do its ties): the names stay on entities no triple reaches. None reached is most
-    likely the ids' format (names loaded as ``Q42`` before the triples, which say ``wd:Q42``):
-    the warning shows a few ids of the store's and of the load's, as
-    :func:`_warn_unknown_entities` does of a load of names."""
+    them (nor do its ties), and the store's triples reached no entity before it (its first
+    triples): the names stay on entities no triple reaches. None reached is most likely the
+    ids' format (names loaded as ``Q42`` before the triples, which say ``wd:Q42``): the
+    warning shows a few ids of the store's and of the load's, as
+    :func:`_warn_unknown_entities` does of a load of names. Once triples reach the store's
+    entities, names left alone (a names file naming more entities than the triples) are no
+    sign of a wrong format, and a later load is not warned of them again."""
     knowledge = tables.knowledge
-    if knowledge.empty:
+    if knowledge.empty or store.entity_ids(limit=1):
         return
     held, alone = store.name_only_entities(limit=FEW + 1)
     if not held:
