@@ -23,7 +23,8 @@ def resolve_device(name: str | None = None):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     kind, _, index = name.partition(":")
-    if kind not in ("cpu", "cuda") or (index and not index.isdigit()):
+    # isdecimal: the digits int() reads (isdigit takes '²' too, which int() refuses)
+    if kind not in ("cpu", "cuda") or (index and not index.isdecimal()):
         raise InputError(
             f"unknown device {name!r} (one of: auto, cpu, cuda, cuda:N)", field="--device"
         )

@@ -36,7 +36,8 @@ def omp_threads() -> int | None:
     if not raw:
         return None
     first = raw.split(",")[0].strip()
-    if first.isdigit() and int(first) > 0:
+    # isdecimal: the digits int() reads (isdigit takes '²' too, which int() refuses)
+    if first.isdecimal() and int(first) > 0:
         return int(first)
     log.warning("ignoring $%s=%r: not a positive whole number", OMP, raw)
     return None

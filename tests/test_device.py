@@ -28,6 +28,19 @@ def test_cuda_without_a_gpu_is_an_input_error(no_cuda) -> None:
         resolve_device("tpu")
 
 
+@pytest.mark.parametrize("available", [True, False])
+def test_a_device_index_of_a_digit_int_does_not_read_is_unknown(monkeypatch, available) -> None:
+    """--device cuda:² (a digit to str.isdigit, not to int()) is an unknown device, as cuda:x
+    is, with a GPU or without one; before, with a GPU, a traceback (ValueError: invalid literal
+    for int()), and without one the error of a GPU missing."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for bad in ("cuda:²", "cuda:1²", "cuda:x"):
+        with pytest.raises(InputError, match="unknown device") as raised:
+            resolve_device(bad)
+        assert raised.value.field == "--device" and repr(bad) in str(raised.value)
+
+
 def test_cuda_under_local_rank_minus_one_is_the_first_gpu(monkeypatch) -> None:
     """LOCAL_RANK=-1 (some launchers' "not distributed") gave torch.device("cuda", -1): a
     RuntimeError, "Device index must not be negative"."""

@@ -56,6 +56,23 @@ def test_omp_num_threads_is_honoured_below_kgrecs_own_settings(two_cores, monkey
         assert f"ignoring $OMP_NUM_THREADS={bad!r}" in caplog.text
 
 
+def test_omp_num_threads_of_a_digit_int_does_not_read_is_ignored_as_any_other(
+    two_cores, monkeypatch, caplog
+):
+    """$OMP_NUM_THREADS=² (a digit to str.isdigit, not to int()) is ignored with the warning of
+    any other value OpenMP would not take, and the idle cores taken; before, a traceback
+    (ValueError: invalid literal for int()). The decimal digits of other scripts are a count,
+    as int() reads them."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    for bad in ("²", "2²", "²,1"):
+        monkeypatch.setenv(OMP, bad)
+        caplog.clear()
+        assert choose_threads() == 2
+        assert f"ignoring $OMP_NUM_THREADS={bad!r}: not a positive whole number" in caplog.text
+    monkeypatch.setenv(OMP, "\u0661")  # ARABIC-INDIC DIGIT ONE
+    assert choose_threads() == 1
+
+
 @pytest.mark.parametrize(("value", "message"), [("two", "whole number"), ("0", "positive")])
 def test_bad_settings_are_clear_errors(two_cores, monkeypatch, value, message):
     monkeypatch.setenv(ENV, value)

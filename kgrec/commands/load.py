@@ -480,6 +480,45 @@ def _warn_unknown_entities(store: GraphStore, tables: GraphTables, report: LoadR
         )
 
 
+def _warn_unreached_names(store: GraphStore, tables: GraphTables, report: LoadReport) -> None:
+    """Warn when the store holds entities of a name alone (:meth:`GraphStore.name_only_entities`:
+    a load of names made them, no triple reaches them) and the load's triples reach none of
+    them (nor do its ties), and the store's triples reached no entity before it (its first
+    triples): the names stay on entities no triple reaches. None reached is most likely the
+    ids' format (names loaded as ``Q42`` before the triples, which say ``wd:Q42``): the
+    warning shows a few ids of the store's and of the load's, as
+    :func:`_warn_unknown_entities` does of a load of names. Once triples reach the store's
+    entities, names left alone (a names file naming more entities than the triples) are no
+    sign of a wrong format, and a later load is not warned of them again."""
+    knowledge = tables.knowledge
+    if knowledge.empty or store.entity_ids(limit=1):
+        return
+    held, alone = store.name_only_entities(limit=FEW + 1)
+    if not held:
+        return
+    reached = set(tables.items["entity_id"].dropna())
+    for kind, key in (("head_kind", "head_key"), ("tail_kind", "tail_key")):
+        reached |= set(knowledge.loc[knowledge[kind] == "Entity", key])
+    ids = sorted(map(str, reached))
+    if not ids or store.name_only_entities(ids, limit=0)[0]:
+        return
+    one = len(report.files) == 1
+    log.warning(
+        "the store holds %s of a name alone (%s), which no triple reaches, and the triples of "
+        "the file%s %s %s (the load's entities: %s): %s on %s no triple reaches; check the "
+        "ids' format against the triples' (a prefix, another spelling: Q42 for wd:Q42, m.0abc "
+        "for /m/0abc), and load the names again under the triples' ids",
+        f"{held:,} entit{'y' if held == 1 else 'ies'}",
+        few(alone),
+        "" if one else "s",
+        ", ".join(report.files),
+        "do not name it" if held == 1 else "name none of them",
+        few(ids),
+        "its name stays" if held == 1 else "their names stay",
+        "an entity" if held == 1 else "entities",
+    )
+
+
 @contextmanager
 def _tie_located(report: LoadReport) -> Iterator[None]:
     """A store's refusal of a tie (:class:`EntityTieError`: the store ties the entity to
@@ -548,6 +587,7 @@ def _run(
                 check(args, store)
             _check_new_domains(store, tables, report)
             _warn_unknown_entities(store, tables, report)
+            _warn_unreached_names(store, tables, report)
             print(report.summary())
             clear = _cleared(args, report)
             with _tie_located(report):  # the checks of store.write, reading the store only
@@ -565,6 +605,7 @@ def _run(
             check(args, store)
         _check_new_domains(store, tables, report)
         _warn_unknown_entities(store, tables, report)
+        _warn_unreached_names(store, tables, report)
         print(report.summary())
         clear = _cleared(args, report)
         with _tie_located(report):

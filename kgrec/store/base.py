@@ -58,7 +58,8 @@ def read_unchanged(
 
 def _check_limit(limit: object) -> int | None:
     """``limit`` of a read of a few ids (:meth:`GraphStore.user_ids`,
-    :meth:`GraphStore.entity_ids`): None (all) or a whole number, not negative."""
+    :meth:`GraphStore.entity_ids`, :meth:`GraphStore.name_only_entities`): None (all) or a
+    whole number, not negative."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InputError(f"limit must be a whole number, got {limit!r}", field="limit")
     if limit is not None and limit < 0:
@@ -275,6 +276,24 @@ class GraphStore(ABC):
     @abstractmethod
     def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
         """:meth:`entity_ids`, its arguments checked."""
+
+    def name_only_entities(
+        self, among: list[str] | None = None, *, limit: int | None = None
+    ) -> tuple[int, list[str]]:
+        """How many entities of a name alone the store holds, and the ids of the first
+        ``limit`` of them, sorted (all when None): entities a load of names made that no
+        triple names and no item is tied to (names loaded before the triples, or for ids in
+        another format than theirs: ``Q42`` for ``wd:Q42``), those :meth:`entity_ids` does not
+        count as held; only those in ``among`` when given (which of them a load's triples
+        reach). A store never written holds none."""
+        among = None if among is None else id_arguments(among, "entities")
+        return self._name_only_entities(among, _check_limit(limit))
+
+    @abstractmethod
+    def _name_only_entities(
+        self, among: list[str] | None, limit: int | None
+    ) -> tuple[int, list[str]]:
+        """:meth:`name_only_entities`, its arguments checked."""
 
     @abstractmethod
     def recommendations(self, run: str | None = None) -> pd.DataFrame:

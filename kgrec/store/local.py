@@ -341,6 +341,21 @@ class LocalStore(GraphStore):
             ids = ids[ids.isin(among)]
         return sorted(set(map(str, ids)))[:limit]
 
+    def _name_only_entities(
+        self, among: list[str] | None, limit: int | None
+    ) -> tuple[int, list[str]]:
+        def read(manifest: dict[str, Any]) -> pd.Series:  # the entities' rows no triple names
+            ids = self._table(SPECS["entities"], manifest)["entity_id"]
+            reached = knowledge_keys(self._table(SPECS["knowledge"], manifest), "Entity")
+            tied = self._table(SPECS["items"], manifest)["entity_id"].dropna()
+            return ids[~ids.isin(reached) & ~ids.isin(tied)]
+
+        ids = self._consistent(read, missing_ok=True)  # a store never written holds none
+        if among is not None:
+            ids = ids[ids.isin(among)]
+        ids = sorted(set(map(str, ids)))
+        return len(ids), ids[:limit]
+
     def items(self, uids: list[str]) -> pd.DataFrame:
         items = self._current(SPECS["items"])
         uids = id_arguments(uids, "items")

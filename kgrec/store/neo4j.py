@@ -1563,6 +1563,18 @@ class Neo4jStore(GraphStore):
     def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
         return self._ids("entities", "entity_id", q.ENTITY_IDS, q.ENTITY_IDS_AMONG, among, limit)
 
+    def _name_only_entities(
+        self, among: list[str] | None, limit: int | None
+    ) -> tuple[int, list[str]]:
+        self._connect()
+        with self._errors("reading entities"):
+            if among is None:
+                records = self._run(q.NAME_ONLY_ENTITIES, read=True, limit=limit)
+            else:
+                among = list(dict.fromkeys(among))
+                records = self._run(q.NAME_ONLY_ENTITIES_AMONG, read=True, among=among, limit=limit)
+        return records[0]["count"], list(records[0]["ids"])
+
     def _ids(
         self,
         what: str,

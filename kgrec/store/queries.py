@@ -339,6 +339,36 @@ CALL () {{
 }}
 RETURN entity_id {_first("entity_id")}
 """
+
+
+def _name_only(match: str) -> str:
+    """How many of the Entity nodes ``match`` binds as ``e`` are of a name alone (no RELATED
+    edge, no item tied to them: a tie takes the entity's node, so ``tied`` holds none but in
+    a store written before that), and the ids of the first $limit, sorted."""
+    alone = "NOT EXISTS { (e)-[:RELATED]-() } AND NOT e.entity_id IN tied"
+    return f"""
+CALL () {{
+  MATCH (i:Item) WHERE i.entity_id IS NOT NULL
+  MATCH (e:Entity {{entity_id: i.entity_id}})
+  RETURN collect(e.entity_id) AS tied
+}}
+CALL (tied) {{
+  {match} WHERE {alone}
+  RETURN count(e) AS count
+}}
+CALL (tied) {{
+  {match} WHERE {alone}
+  WITH e.entity_id AS entity_id {_first("entity_id")}
+  RETURN collect(entity_id) AS ids
+}}
+RETURN count, ids
+"""
+
+
+# the entities of a name alone (a load of names made them, no triple reaches them): all, or
+# those of $among; how many, and the ids of the first $limit (null: all)
+NAME_ONLY_ENTITIES = _name_only("MATCH (e:Entity)")
+NAME_ONLY_ENTITIES_AMONG = _name_only("UNWIND $among AS id MATCH (e:Entity {entity_id: id})")
 ITEM_INTERACTIONS = """
 UNWIND $items AS uid
 MATCH (i:Item {uid: uid})

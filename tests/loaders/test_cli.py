@@ -1246,6 +1246,59 @@ def test_names_in_another_format_loaded_before_the_triples_are_warned_when_loade
         ], dry
 
 
+def test_triples_that_reach_none_of_the_stores_names_are_warned(
+    store_uri, tmp_path, capsys, caplog, write_files
+):
+    """Names loaded before the triples, their ids in another format (Q1 where the triples say
+    wd:Q1), are entities of a name alone: the triples' load is warned, on a dry run with
+    --store too, naming a few ids of each side, as long as its triples reach none of them;
+    once the store's triples reach entities, a later load is not warned of names left alone.
+    Before, the triples loaded without a word, and the names stayed on entities no triple
+    reaches (the warning of names the store lacks looks at a load of names alone)."""
+    files = write_files(
+        tmp_path / "files",
+        {
+            "names.csv": "entity_id,name\nQ1,Universe\nQ2,Earth\n",
+            "kg.tsv": "wd:Q1\tpart_of\twd:Q2\n",
+            "more.tsv": "wd:Q3\tpart_of\twd:Q1\n",
+            "some.tsv": "Q1\tnamed\tQ9\n",
+        },
+    )
+    code, _out, err = kgrec(
+        capsys, "load", "table", files / "names.csv", "--kind", "entities", "--store", store_uri
+    )
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == []  # names may come first
+
+    def warning(name: str, theirs: str) -> str:
+        return (
+            "the store holds 2 entities of a name alone ('Q1', 'Q2'), which no triple reaches, "
+            f"and the triples of the file {files / name} name none of them (the load's "
+            f"entities: {theirs}): their names stay on entities no triple reaches; check the "
+            "ids' format against the triples' (a prefix, another spelling: Q42 for wd:Q42, "
+            "m.0abc for /m/0abc), and load the names again under the triples' ids"
+        )
+
+    caplog.clear()
+    code, _out, err = kgrec(
+        capsys, "load", "kg", files / "some.tsv", "--store", store_uri, "--dry-run"
+    )
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == []  # it reaches Q1: the ids' format is the names'
+    for dry in (["--dry-run"], []):
+        caplog.clear()
+        code, _out, err = kgrec(capsys, "load", "kg", files / "kg.tsv", "--store", store_uri, *dry)
+        assert code == 0, err
+        assert logged(caplog, "WARNING") == [warning("kg.tsv", "'wd:Q1', 'wd:Q2'")], dry
+    # the store's triples reach entities now: names left alone are warned of once, not again
+    caplog.clear()
+    code, _out, err = kgrec(capsys, "load", "kg", files / "more.tsv", "--store", store_uri)
+    assert code == 0, err
+    assert logged(caplog, "WARNING") == []
+    names = snapshot(store_uri)["entities"].set_index("entity_id")["name"]
+    assert (names["Q1"], names["Q2"]) == ("Universe", "Earth")
+
+
 def test_names_an_items_file_ties_to_items_later_are_warned_as_they_go(
     tmp_path, capsys, caplog, write_files
 ):

@@ -1161,6 +1161,43 @@ def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
         store.entity_ids("m.01")
 
 
+def test_name_only_entities_counts_and_lists_the_entities_no_triple_reaches(
+    store, movies, make_graph
+):
+    """The entities of a name alone (a load of names made them; no triple names them, no item
+    is tied to them), counted, a few listed, and which of a load's entities are among them,
+    without a snapshot (`kgrec load kg` warns of triples that reach none of them). Before,
+    the stores could not tell them."""
+    assert store.name_only_entities() == (0, [])  # never written
+    assert store.name_only_entities(["m.97"]) == (0, [])
+    store.write(movies, progress=False)  # m.98, m.99: triples name them; m.01, m.02: ties
+    assert store.name_only_entities() == (0, [])
+    names = [
+        {"entity_id": "m.97", "name": "Alone"},
+        {"entity_id": "m.96", "name": "Also alone"},
+        {"entity_id": "m.99", "name": "Frank Herbert"},
+    ]
+    store.write(make_graph(entities=names), progress=False)
+    assert store.name_only_entities() == (2, ["m.96", "m.97"])
+    assert store.name_only_entities(limit=1) == (2, ["m.96"])
+    assert store.name_only_entities(limit=0) == (2, [])
+    assert store.name_only_entities(["m.97", "m.99", "Q1", "m.01", "m.97"]) == (1, ["m.97"])
+    assert store.name_only_entities(["m.99", "m.98", "movies:1"]) == (0, [])
+    assert store.name_only_entities([]) == (0, [])
+    store.write(
+        make_graph(knowledge=[("Entity", "m.98", "near", "Entity", "m.97")]), progress=False
+    )
+    assert store.name_only_entities() == (1, ["m.96"])  # a triple reaches m.97 now
+    tie = make_graph(items=[{"domain": "movies", "item_id": "2", "entity_id": "m.96"}])
+    store.write(tie, progress=False)
+    assert store.name_only_entities() == (0, [])  # m.96 is item movies:2 now
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError, match="limit"):
+            store.name_only_entities(limit=bad)
+    with pytest.raises(InputError, match="a list of ids"):
+        store.name_only_entities("m.97")
+
+
 def test_items_types_a_few_items_columns_as_the_whole_tables(store, make_graph):
     """Before, Neo4j typed the columns of the items read over those items alone: a whole
     `year` where the table holds 1995.5 came back Int64, and an attribute none of them has
