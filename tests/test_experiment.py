@@ -2292,7 +2292,7 @@ def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_refused(
     assert "already trained 3 epochs" in err and "--epochs 3 or more" in err
     assert "Traceback" not in err
     assert {p.name: p.read_bytes() for p in trained.folder.iterdir() if p.is_file()} == before
-    # as many epochs as it has trained is no error: the run is evaluated again as it is
+    # as many epochs as it has trained is no error: the run is read as it is
     assert _resume(trained.folder, tiny_recbole, epochs=3).info["training"]["epochs_run"] == 3
 
 
