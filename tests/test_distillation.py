@@ -188,6 +188,49 @@ def test_a_teacher_that_fails_to_load_leaves_no_run_behind(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_teacher_replaced_after_run_json_recorded_it_is_refused_before_training(
+    tmp_path, tiny_recbole, teachers, monkeypatch, capsys, resume
+) -> None:
+    """run.json records each teacher's model.pt sha256 as the run starts (a resume checks
+    it); the teachers are read whole a moment later. One trained again in between (here: its
+    model.pt replaced as the read starts) is refused, naming it, before any epoch: a new
+    run's folder is removed as after any refusal, a resumed run left as it was (before: the
+    run learnt from the new model.pt while run.json recorded the old one's sha256)."""
+    from kgrec import experiment
+
+    options = ["--distill-from", str(teachers["ease"]), str(teachers["mf"])]
+    files = {}
+    if resume:
+        assert student(tmp_path, tiny_recbole, "run", *options, "--epochs", "1") == 0
+        files = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+        options += ["--resume"]
+    read_teachers, fit, fitted = experiment.read_teachers, experiment.fit, []
+    model = teachers["mf"] / "model.pt"
+
+    def retrained(settings, graph, split):
+        state = torch.load(model, weights_only=True)
+        torch.save({k: v + 1 for k, v in state.items()}, model)
+        return read_teachers(settings, graph, split)
+
+    def counted(*args, **kwargs):
+        fitted.append(1)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "read_teachers", retrained)
+    monkeypatch.setattr(experiment, "fit", counted)
+    capsys.readouterr()
+    assert student(tmp_path, tiny_recbole, "run", *options) == 2
+    err = capsys.readouterr().err
+    assert f"--distill-from {teachers['mf']}: its model.pt changed while the run started" in err
+    assert not fitted  # refused before training
+    if resume:
+        now = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+        assert now == files
+    else:
+        assert not (tmp_path / "run").exists()
+
+
 def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
     tmp_path, tiny_recbole, teachers
 ) -> None:
