@@ -8,13 +8,15 @@ second, each standardised over all (user, item) pairs, mixed w : 1 - w.
 The runs are paired by position (one pair per seed); the runs of a pair must have been trained
 on the same split (their run.json's ``split_digest``). Standardising is affine, so the blend is
 the dot product of concatenated embeddings ``[w uA / sdA, (1 - w) uB / sdB] . [iA, iB]`` (the
-means shift every score of a user alike) and kgrec's own ``evaluate_embeddings`` scores it, as
-kgrec scores a model: w = 1 is the first run's figure, w = 0 the second's. The weight is chosen
-on the first pair's validation ``--metric``, then every pair's test set is scored. Printed: the
-validation figure at each weight; per pair the test figure of all users and of those with at
-most 5 interactions (``act<=5``) of the blend, the first, the second and the ``--baseline``
-run, and their mean ± sample std; the blend's paired differences against the baseline and the
-first run, and its gain in % of the means. Nothing is trained here; the runs are only read.
+means shift every score of a user alike; ``kgrec.teachers.blend``, which mixes ``kgrec train
+--distill-from``'s teachers, here standardised over every item) and kgrec's own
+``evaluate_embeddings`` scores it, as kgrec scores a model: w = 1 is the first run's figure,
+w = 0 the second's. The weight is chosen on the first pair's validation ``--metric``, then every
+pair's test set is scored. Printed: the validation figure at each weight; per pair the test
+figure of all users and of those with at most 5 interactions (``act<=5``) of the blend, the
+first, the second and the ``--baseline`` run, and their mean ± sample std; the blend's paired
+differences against the baseline and the first run, and its gain in % of the means. Nothing is
+trained here; the runs are only read.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from kgrec.experiment import load_run, split_digest
 from kgrec.files import write_atomic
 from kgrec.metrics import METRIC_NAMES
 from kgrec.ranking import embeddings
+from kgrec.teachers import blend, score_spread
 from kgrec.threads import set_threads
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -52,8 +55,8 @@ class Metric(NamedTuple):
 
 
 def load_pair(folders: dict[str, Path], metric: Metric) -> dict:
-    """Each role's run as double embeddings ``(users, items)`` (with the spread of the first's
-    and second's scores), the first's split and item domains; an InputError naming both
+    """Each role's run as double embeddings ``(users, items)``, the first's split and item
+    domains; an InputError naming the first or second where its scores are all alike, both
     folders where a run has another split than the first, or the first's where it ranks
     fewer items than ``metric``'s k."""
     pair: dict = {}
@@ -75,16 +78,17 @@ def load_pair(folders: dict[str, Path], metric: Metric) -> dict:
                 field="split_digest",
             )
         users, items = (part.detach().double() for part in embeddings(run.model, run.graph))
-        pair[role], pair[f"{role} sd"] = (users, items), float((users @ items.T).std())
-        if role != "baseline" and not pair[f"{role} sd"] > 0:  # NaN too
+        pair[role] = users, items
+        if role != "baseline" and not score_spread(users, items) > 0:  # NaN too
             raise InputError(f"{folder}: its scores are all alike, nothing to standardise")
     return pair
 
 
 def blended(pair: dict, w: float) -> tuple[torch.Tensor, torch.Tensor]:
-    (ua, ia), (ub, ib) = pair["first"], pair["second"]
-    users = torch.cat([w * ua / pair["first sd"], (1 - w) * ub / pair["second sd"]], dim=1)
-    return users, torch.cat([ia, ib], dim=1)
+    """The pair's blend w : 1 - w as embeddings: kgrec's teachers' (kgrec.teachers.blend),
+    each run's scores standardised over all users and items."""
+    every = torch.ones(pair["first"][1].size(0), dtype=torch.bool)
+    return blend([pair["first"], pair["second"]], [w, 1 - w], items=every)
 
 
 def figures(pair: dict, vectors, phase: str, metric: Metric) -> dict[str, float | None]:

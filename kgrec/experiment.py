@@ -2186,6 +2186,10 @@ def _train(
         item_entity = _student_inputs(experiment, net, graph, settings)  # refused before training
         # every rank reads its own --distill-from runs (compared below)
         teachers = read_teachers(settings, graph, experiment.split)
+        if world.is_main:  # the models read are those run.json records (the others: below)
+            check_teachers_as_recorded(
+                info.get(TEACHERS_RECORD), settings["distill_from"], teachers
+            )
         resumed = resume and (out / CHECKPOINT_FILE).exists()  # the checkpoint replaces it
         if settings["init_from"] is not None and world.is_main and not resumed:  # fit sends it
             info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
@@ -3041,6 +3045,29 @@ class Teachers:
     users: torch.Tensor
     items: torch.Tensor
     sha256s: tuple[str | None, ...]
+
+
+def check_teachers_as_recorded(
+    records: Any, folders: Sequence[str | Path], teachers: Teachers | None
+) -> None:
+    """An InputError naming the first teacher of ``folders`` whose model.pt loaded
+    (``teachers.sha256s``) is not the one run.json's ``records`` give (:func:`teacher_records`,
+    written as the run started, or checked by a resume): trained again or replaced between
+    the two reads, the run would learn from a teacher other than the one it records."""
+    if teachers is None:
+        return
+    recorded = [r.get("model_sha256") if isinstance(r, dict) else None for r in records or ()]
+    for n, (folder, sha256) in enumerate(zip(folders, teachers.sha256s, strict=True)):
+        theirs = recorded[n] if n < len(recorded) else None
+        if sha256 != theirs:
+            raise InputError(
+                f"--distill-from {folder}: its {MODEL_FILE} changed while the run started "
+                f"(trained again or replaced?): run.json records sha256 {str(theirs)[:12]}, "
+                f"the model read to learn from has {str(sha256)[:12]}; train again once the "
+                "teacher run is finished",
+                file=str(Path(folder) / MODEL_FILE),
+                field="--distill-from",
+            )
 
 
 def load_teachers(

@@ -13,6 +13,8 @@ import torch
 
 from kgrec.cli import main
 from kgrec.errors import InputError
+from kgrec.experiment import load_run
+from kgrec.ranking import embeddings
 from kgrec.teachers import blend, check_mix, score_spread
 
 
@@ -99,14 +101,40 @@ def student(tmp_path, tiny_recbole, out, *options):
     )
 
 
+def run_scores(folder):
+    """The scores ``[users, items]`` of the run in ``folder`` and the bool mask of the target
+    items its split does not leave unseen (those a teacher is standardised over), its split."""
+    run = load_run(folder)
+    users, items = embeddings(run.model, run.graph)
+    split = run.experiment.split
+    covered = split.negative_domains(run.graph.item_domain) == split.target_domain
+    return users.double() @ items.double().T, covered, split
+
+
+def teacher_agreement(student_run, teacher_scores) -> float:
+    """How close the run folder ``student_run`` ranks to ``teacher_scores`` (``[users,
+    items]``): the mean over the training users of the Spearman correlation of the two
+    scores over the target items the user has not trained on (those the term reads)."""
+    scores, target, split = run_scores(student_run)
+    found = []
+    for user in split.train[0].unique().tolist():
+        unseen = target.clone()
+        unseen[split.train[1][split.train[0] == user]] = False
+        ranks = [s[user, unseen].argsort().argsort().double() for s in (scores, teacher_scores)]
+        found.append(float(torch.corrcoef(torch.stack(ranks))[0, 1]))
+    return sum(found) / len(found)
+
+
 def test_kgrec_train_distils_from_teacher_runs_and_records_them(tmp_path, tiny_recbole, teachers):
     options = ["--distill-from", str(teachers["ease"]), str(teachers["mf"])]
-    options += ["--distill-mix", "0.6,0.4", "--distill-weight", "3", "--distill-temperature", "0.5"]
-    assert student(tmp_path, tiny_recbole, "run", *options) == 0
+    options += ["--distill-mix", "0.6,0.4", "--distill-temperature", "0.5"]
+    options += ["--distill-weight", "10"]
+    fast = ["--lr", "0.05"]  # a few steps that move the model far from its initial ranking
+    assert student(tmp_path, tiny_recbole, "run", *options, *fast) == 0
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     settings = run["settings"]
     assert settings["distill_from"] == [str(teachers["ease"]), str(teachers["mf"])]
-    assert settings["distill_mix"] == [0.6, 0.4] and settings["distill_weight"] == 3.0
+    assert settings["distill_mix"] == [0.6, 0.4] and settings["distill_weight"] == 10.0
     assert settings["distill_temperature"] == 0.5
     assert [(r["run"], r["model"]) for r in run["distill_from"]] == [
         (str(teachers["ease"]), "ease"),
@@ -115,11 +143,18 @@ def test_kgrec_train_distils_from_teacher_runs_and_records_them(tmp_path, tiny_r
     for record, name in zip(run["distill_from"], ("ease", "mf"), strict=True):
         model = (teachers[name] / "model.pt").read_bytes()
         assert record["model_sha256"] == hashlib.sha256(model).hexdigest()
-    # the term changes what is learnt: the same student without it ends elsewhere
-    assert student(tmp_path, tiny_recbole, "plain") == 0
-    with_term = json.loads((tmp_path / "run" / "run.json").read_text())["training"]["history"]
-    without = json.loads((tmp_path / "plain" / "run.json").read_text())["training"]["history"]
-    assert with_term[0]["loss"] != pytest.approx(without[0]["loss"])
+    # the term pulls the student's ranking towards the teachers' blend, computed here from
+    # the runs: each one's scores over the covered target items standardised, mixed 0.6 : 0.4
+    blend = 0
+    for name, weight in (("ease", 0.6), ("mf", 0.4)):
+        scores, covered, _ = run_scores(teachers[name])
+        blend = blend + weight * scores / scores[:, covered].std()
+    assert student(tmp_path, tiny_recbole, "plain", *fast) == 0
+    with_term = teacher_agreement(tmp_path / "run", blend)
+    without = teacher_agreement(tmp_path / "plain", blend)
+    # 0.65 against 0.48 (weight 1: 0.56, 3: 0.60); a term whose teacher rows are other users'
+    # gave 0.48, other items' 0.24, of the wrong sign -0.32, a flat teacher 0.52
+    assert with_term > without + 0.1, (with_term, without)
 
 
 def test_resume_refuses_a_teacher_whose_model_changed(tmp_path, tiny_recbole, teachers, capsys):
@@ -186,6 +221,49 @@ def test_a_teacher_that_fails_to_load_leaves_no_run_behind(
     assert student(tmp_path, tiny_recbole, "run", "--distill-from", str(teachers["mf"])) == 2
     assert "model.pt" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_teacher_replaced_after_run_json_recorded_it_is_refused_before_training(
+    tmp_path, tiny_recbole, teachers, monkeypatch, capsys, resume
+) -> None:
+    """run.json records each teacher's model.pt sha256 as the run starts (a resume checks
+    it); the teachers are read whole a moment later. One trained again in between (here: its
+    model.pt replaced as the read starts) is refused, naming it, before any epoch: a new
+    run's folder is removed as after any refusal, a resumed run left as it was (before: the
+    run learnt from the new model.pt while run.json recorded the old one's sha256)."""
+    from kgrec import experiment
+
+    options = ["--distill-from", str(teachers["ease"]), str(teachers["mf"])]
+    files = {}
+    if resume:
+        assert student(tmp_path, tiny_recbole, "run", *options, "--epochs", "1") == 0
+        files = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+        options += ["--resume"]
+    read_teachers, fit, fitted = experiment.read_teachers, experiment.fit, []
+    model = teachers["mf"] / "model.pt"
+
+    def retrained(settings, graph, split):
+        state = torch.load(model, weights_only=True)
+        torch.save({k: v + 1 for k, v in state.items()}, model)
+        return read_teachers(settings, graph, split)
+
+    def counted(*args, **kwargs):
+        fitted.append(1)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "read_teachers", retrained)
+    monkeypatch.setattr(experiment, "fit", counted)
+    capsys.readouterr()
+    assert student(tmp_path, tiny_recbole, "run", *options) == 2
+    err = capsys.readouterr().err
+    assert f"--distill-from {teachers['mf']}: its model.pt changed while the run started" in err
+    assert not fitted  # refused before training
+    if resume:
+        now = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+        assert now == files
+    else:
+        assert not (tmp_path / "run").exists()
 
 
 def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
