@@ -3048,12 +3048,18 @@ class Teachers:
 
 
 def check_teachers_as_recorded(
-    records: Any, folders: Sequence[str | Path], teachers: Teachers | None
+    records: Any,
+    folders: Sequence[str | Path],
+    teachers: Teachers | None,
+    *,
+    recorder: str = "run.json",
+    since: str = "the run started",
 ) -> None:
     """An InputError naming the first teacher of ``folders`` whose model.pt loaded
     (``teachers.sha256s``) is not the one run.json's ``records`` give (:func:`teacher_records`,
-    written as the run started, or checked by a resume): trained again or replaced between
-    the two reads, the run would learn from a teacher other than the one it records."""
+    written as the run started, or checked by a resume; `kgrec tune`'s study: ``recorder``,
+    ``since`` it began): trained again or replaced between the two reads, the run would learn
+    from a teacher other than the one it records."""
     if teachers is None:
         return
     recorded = [r.get("model_sha256") if isinstance(r, dict) else None for r in records or ()]
@@ -3061,8 +3067,8 @@ def check_teachers_as_recorded(
         theirs = recorded[n] if n < len(recorded) else None
         if sha256 != theirs:
             raise InputError(
-                f"--distill-from {folder}: its {MODEL_FILE} changed while the run started "
-                f"(trained again or replaced?): run.json records sha256 {str(theirs)[:12]}, "
+                f"--distill-from {folder}: its {MODEL_FILE} changed since {since} "
+                f"(trained again or replaced?): {recorder} records sha256 {str(theirs)[:12]}, "
                 f"the model read to learn from has {str(sha256)[:12]}; train again once the "
                 "teacher run is finished",
                 file=str(Path(folder) / MODEL_FILE),

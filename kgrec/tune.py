@@ -83,6 +83,7 @@ from kgrec.experiment import (
     check_same_teachers,
     check_settings,
     check_sizes_fit,
+    check_teachers_as_recorded,
     check_user_text,
     effective_domain,
     effective_rule,
@@ -827,7 +828,11 @@ class _Objective:
         self.path = db.path  # the study's file
         self.settings, self.space = settings, space
         self.pruning, self.deadline, self.device = pruning, deadline, device
-        self.teachers = _StudyTeachers()  # read by the first trial that trains, for them all
+        # read by the first trial that trains, for them all, as the study records them
+        recorded = study.user_attrs.get(_DISTILL_FROM_SHA256)
+        self.teachers = _StudyTeachers(
+            None if recorded is None else [{"model_sha256": sha256} for sha256 in recorded]
+        )
         # whether the other ranks wait for rank 0's next message: false while a trial trains,
         # and after a trial that failed on rank 0 alone
         self.others_wait = True
@@ -1079,17 +1084,30 @@ class _StudyTeachers:
     """The ``--distill-from`` teachers of a study on this rank (:class:`Teachers`), read by the
     first trial that trains and handed to each trial after it: the teachers, their mix and the
     split are the study's (no trial varies them), so reading each teacher's whole run again
-    per trial gave the same blend (about a second a trial for a sparse ml100k-kg pair)."""
+    per trial gave the same blend (about a second a trial for a sparse ml100k-kg pair).
+    ``recorded``: on rank 0, the study's record of each teacher's model.pt sha256, which the
+    models read must match (:func:`check_teachers_as_recorded`; the other ranks match rank
+    0's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, recorded: list[dict[str, Any]] | None = None) -> None:
         self.read: Teachers | None = None
+        self.recorded = recorded
 
     def __call__(self, settings: dict[str, Any], graph: Any, split: Any) -> Teachers | None:
         """The teachers of the trial's ``settings`` (None without ``distill_from``)."""
         if settings.get("distill_from") is None:
             return None
         if self.read is None:
-            self.read = read_teachers(settings, graph, split)
+            read = read_teachers(settings, graph, split)
+            if self.recorded is not None:  # a teacher trained again since the study began
+                check_teachers_as_recorded(
+                    self.recorded,
+                    settings["distill_from"],
+                    read,
+                    recorder="the study",
+                    since="the study began",
+                )
+            self.read = read
         return self.read
 
 

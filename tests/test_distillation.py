@@ -257,7 +257,7 @@ def test_a_teacher_replaced_after_run_json_recorded_it_is_refused_before_trainin
     capsys.readouterr()
     assert student(tmp_path, tiny_recbole, "run", *options) == 2
     err = capsys.readouterr().err
-    assert f"--distill-from {teachers['mf']}: its model.pt changed while the run started" in err
+    assert f"--distill-from {teachers['mf']}: its model.pt changed since the run started" in err
     assert not fitted  # refused before training
     if resume:
         now = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
@@ -331,6 +331,53 @@ def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
     # searched without teachers: refused
     with pytest.raises(InputError, match="lightgcn reads --distill-weight in no trial"):
         tune("lightgcn", out=tmp_path / "t3", trials=1, **options)
+
+
+def test_kgrec_tune_refuses_a_teacher_replaced_after_the_study_recorded_it(
+    tmp_path, tiny_recbole, teachers, monkeypatch
+) -> None:
+    """The study records each teacher's model.pt sha256 as it begins; the first trial that
+    trains reads the teachers. One trained again in between (here: its model.pt replaced as
+    the read starts) fails the trial, naming it, before any epoch (before: every trial learnt
+    from the new model.pt while the study recorded the old one's sha256)."""
+    from kgrec import experiment
+    from kgrec import tune as tune_module
+    from kgrec.tune import Choice, tune
+
+    read_teachers, fitted = tune_module.read_teachers, []
+    model = teachers["mf"] / "model.pt"
+
+    def retrained(settings, graph, split):
+        state = torch.load(model, weights_only=True)
+        torch.save({k: v + 1 for k, v in state.items()}, model)
+        return read_teachers(settings, graph, split)
+
+    def counted(*args, **kwargs):
+        fitted.append(1)
+        return experiment.fit(*args, **kwargs)
+
+    monkeypatch.setattr(tune_module, "read_teachers", retrained)
+    monkeypatch.setattr(tune_module, "fit", counted)
+    result = tune(
+        "lightgcn",
+        out=tmp_path / "t",
+        trials=1,
+        space={"distill_weight": Choice([1.0])},
+        distill_from=[teachers["ease"], teachers["mf"]],
+        protocol="ml1m-action-comedy",
+        data=tiny_recbole,
+        epochs=1,
+        dim=8,
+        batch_size=64,
+        objective="softmax",
+        progress=False,
+    )
+    (trial,) = result.trials
+    assert trial.state.name == "FAIL"
+    error = trial.user_attrs["error"]
+    assert f"--distill-from {teachers['mf'].resolve()}: its model.pt changed since the" in error
+    assert "study began (trained again or replaced?): the study records sha256" in error
+    assert not fitted  # refused before training
 
 
 def test_kgrec_tune_reads_the_teachers_once_not_once_per_trial(
