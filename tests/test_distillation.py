@@ -223,6 +223,26 @@ def test_a_teacher_that_fails_to_load_leaves_no_run_behind(
     assert not (tmp_path / "run").exists()
 
 
+def _retrained_as_read(monkeypatch, module, model) -> list[int]:
+    """Make ``module``'s ``read_teachers`` replace the teacher's ``model`` (model.pt, its
+    weights + 1) as the read starts, as a teacher trained again in between would, and count
+    its calls of ``fit`` (one per training begun) in the list returned."""
+    read_teachers, fit, fitted = module.read_teachers, module.fit, []
+
+    def retrained(settings, graph, split):
+        state = torch.load(model, weights_only=True)
+        torch.save({k: v + 1 for k, v in state.items()}, model)
+        return read_teachers(settings, graph, split)
+
+    def counted(*args, **kwargs):
+        fitted.append(1)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(module, "read_teachers", retrained)
+    monkeypatch.setattr(module, "fit", counted)
+    return fitted
+
+
 @pytest.mark.parametrize("resume", [False, True])
 def test_a_teacher_replaced_after_run_json_recorded_it_is_refused_before_training(
     tmp_path, tiny_recbole, teachers, monkeypatch, capsys, resume
@@ -240,20 +260,7 @@ def test_a_teacher_replaced_after_run_json_recorded_it_is_refused_before_trainin
         assert student(tmp_path, tiny_recbole, "run", *options, "--epochs", "1") == 0
         files = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
         options += ["--resume"]
-    read_teachers, fit, fitted = experiment.read_teachers, experiment.fit, []
-    model = teachers["mf"] / "model.pt"
-
-    def retrained(settings, graph, split):
-        state = torch.load(model, weights_only=True)
-        torch.save({k: v + 1 for k, v in state.items()}, model)
-        return read_teachers(settings, graph, split)
-
-    def counted(*args, **kwargs):
-        fitted.append(1)
-        return fit(*args, **kwargs)
-
-    monkeypatch.setattr(experiment, "read_teachers", retrained)
-    monkeypatch.setattr(experiment, "fit", counted)
+    fitted = _retrained_as_read(monkeypatch, experiment, teachers["mf"] / "model.pt")
     capsys.readouterr()
     assert student(tmp_path, tiny_recbole, "run", *options) == 2
     err = capsys.readouterr().err
@@ -340,24 +347,10 @@ def test_kgrec_tune_refuses_a_teacher_replaced_after_the_study_recorded_it(
     trains reads the teachers. One trained again in between (here: its model.pt replaced as
     the read starts) fails the trial, naming it, before any epoch (before: every trial learnt
     from the new model.pt while the study recorded the old one's sha256)."""
-    from kgrec import experiment
     from kgrec import tune as tune_module
     from kgrec.tune import Choice, tune
 
-    read_teachers, fitted = tune_module.read_teachers, []
-    model = teachers["mf"] / "model.pt"
-
-    def retrained(settings, graph, split):
-        state = torch.load(model, weights_only=True)
-        torch.save({k: v + 1 for k, v in state.items()}, model)
-        return read_teachers(settings, graph, split)
-
-    def counted(*args, **kwargs):
-        fitted.append(1)
-        return experiment.fit(*args, **kwargs)
-
-    monkeypatch.setattr(tune_module, "read_teachers", retrained)
-    monkeypatch.setattr(tune_module, "fit", counted)
+    fitted = _retrained_as_read(monkeypatch, tune_module, teachers["mf"] / "model.pt")
     result = tune(
         "lightgcn",
         out=tmp_path / "t",
