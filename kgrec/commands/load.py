@@ -428,6 +428,13 @@ def _warn_unjoined(
     )
 
 
+def _load_entities(tables: GraphTables) -> set:
+    """The entities a load's triples name and its items are tied to."""
+    from kgrec.store.canonical import held_entity_keys
+
+    return set(held_entity_keys(tables.knowledge, tables.items))
+
+
 def _warn_unknown_entities(store: GraphStore, tables: GraphTables, report: LoadReport) -> None:
     """Warn when the load names entities (``load table --kind entities``) that the store holds
     neither as an entity a triple names nor as an item's tie (:meth:`GraphStore.entity_ids`:
@@ -442,10 +449,7 @@ def _warn_unknown_entities(store: GraphStore, tables: GraphTables, report: LoadR
         return
     name = entities["name"].astype("string").str.strip()
     named = set(entities.loc[name.fillna("").ne("").to_numpy(dtype=bool), "entity_id"])
-    knowledge = tables.knowledge
-    for kind, key in (("head_kind", "head_key"), ("tail_kind", "tail_key")):
-        named -= set(knowledge.loc[knowledge[kind] == "Entity", key])
-    named -= set(tables.items["entity_id"].dropna())
+    named -= _load_entities(tables)
     if not named:
         return
     ids = sorted(map(str, named))
@@ -490,16 +494,12 @@ def _warn_unreached_names(store: GraphStore, tables: GraphTables, report: LoadRe
     :func:`_warn_unknown_entities` does of a load of names. Once triples reach the store's
     entities, names left alone (a names file naming more entities than the triples) are no
     sign of a wrong format, and a later load is not warned of them again."""
-    knowledge = tables.knowledge
-    if knowledge.empty or store.entity_ids(limit=1):
+    if tables.knowledge.empty or store.entity_ids(limit=1):
         return
     held, alone = store.name_only_entities(limit=FEW + 1)
     if not held:
         return
-    reached = set(tables.items["entity_id"].dropna())
-    for kind, key in (("head_kind", "head_key"), ("tail_kind", "tail_key")):
-        reached |= set(knowledge.loc[knowledge[kind] == "Entity", key])
-    ids = sorted(map(str, reached))
+    ids = sorted(map(str, _load_entities(tables)))
     if not ids or store.name_only_entities(ids, limit=0)[0]:
         return
     one = len(report.files) == 1

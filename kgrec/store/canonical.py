@@ -319,6 +319,13 @@ def knowledge_keys(knowledge: pd.DataFrame, kind: str) -> pd.Series:
     return pd.concat([heads, tails], ignore_index=True)
 
 
+def held_entity_keys(knowledge: pd.DataFrame, items: pd.DataFrame) -> pd.Series:
+    """The entity ids a graph holds beyond a name alone: those its ``knowledge`` rows name (at
+    either end) and its ``items``' ties (their ``entity_id``), repeats kept."""
+    tied = items["entity_id"].dropna()
+    return pd.concat([knowledge_keys(knowledge, "Entity"), tied], ignore_index=True)
+
+
 def referenced_items(graph: GraphTables) -> pd.Index:
     """Item uids that interactions or knowledge rows name but ``graph.items`` lacks."""
     named = pd.concat([graph.interactions["item_uid"], knowledge_keys(graph.knowledge, "Item")])

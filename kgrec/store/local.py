@@ -76,7 +76,7 @@ from kgrec.store.canonical import (
     clear_attributes,
     coalesce,
     has_attributes,
-    knowledge_keys,
+    held_entity_keys,
     linked_items,
     node_kind,
     prepare,
@@ -330,13 +330,14 @@ class LocalStore(GraphStore):
             ids = ids[ids.isin(among)]
         return sorted(map(str, ids))[:limit]
 
-    def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
-        def read(manifest: dict[str, Any]) -> pd.Series:  # the triples' entities, the ties
-            reached = knowledge_keys(self._table(SPECS["knowledge"], manifest), "Entity")
-            tied = self._table(SPECS["items"], manifest)["entity_id"].dropna()
-            return pd.concat([reached, tied])
+    def _held_entities(self, manifest: dict[str, Any]) -> pd.Series:
+        """The ids of the entities the triples name and the items' ties, in ``manifest``'s
+        tables."""
+        knowledge = self._table(SPECS["knowledge"], manifest)
+        return held_entity_keys(knowledge, self._table(SPECS["items"], manifest))
 
-        ids = self._consistent(read, missing_ok=True)  # a store never written holds none
+    def _entity_ids(self, among: list[str] | None, limit: int | None) -> list[str]:
+        ids = self._consistent(self._held_entities, missing_ok=True)  # none if never written
         if among is not None:
             ids = ids[ids.isin(among)]
         return sorted(set(map(str, ids)))[:limit]
@@ -346,9 +347,7 @@ class LocalStore(GraphStore):
     ) -> tuple[int, list[str]]:
         def read(manifest: dict[str, Any]) -> pd.Series:  # the entities' rows no triple names
             ids = self._table(SPECS["entities"], manifest)["entity_id"]
-            reached = knowledge_keys(self._table(SPECS["knowledge"], manifest), "Entity")
-            tied = self._table(SPECS["items"], manifest)["entity_id"].dropna()
-            return ids[~ids.isin(reached) & ~ids.isin(tied)]
+            return ids[~ids.isin(self._held_entities(manifest))]
 
         ids = self._consistent(read, missing_ok=True)  # a store never written holds none
         if among is not None:
