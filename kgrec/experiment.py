@@ -2077,17 +2077,12 @@ def _finished_run(
             "left as they are (--resume with more --epochs, or a higher --patience after an "
             "early stop, trains it further)"
         )
-    if not world.distributed:
+    if world.is_main:
+        distributed.broadcast_parameters(run.model)  # nothing in a world of one
         return run
     net, graph, _ = build_run(experiment, info["settings"])
-    if world.is_main:
-        net.load_state_dict(
-            torch.load(out / MODEL_FILE, weights_only=True, map_location="cpu")
-        )  # _as_it_is read it: it is this run's
     net.to(device)
     distributed.broadcast_parameters(net)
-    if world.is_main:
-        return run
     return Run(out, info, experiment, net, graph_on_device(graph, device, info["settings"]))
 
 
