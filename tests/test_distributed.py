@@ -801,12 +801,9 @@ def _resuming_rank(rank: int, port: int, data: str, results) -> None:
     _report(rank, argv, results)
 
 
-def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
-    tmp_path, tiny_recbole, monkeypatch
-) -> None:
-    """--resume of a run whose checkpoint.pt rank 0 cannot read stops every rank at once, the
-    others naming rank 0's error (before: they said only "rank 1: rank 0 is gone"), exit 2,
-    no traceback, the run's files left as they were."""
+def _run_on_host_0(tmp_path, tiny_recbole, monkeypatch, *, epochs: int) -> Path:
+    """A lightgcn run of ``epochs`` trained alone in host0/run, in ``tmp_path`` made the
+    working directory with a folder per rank (host0, host1), as the ranks resuming it see."""
     from kgrec.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -814,8 +811,17 @@ def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
         Path(f"host{rank}").mkdir()
     argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
     argv += ["--data", str(tiny_recbole), "--out", "host0/run", "--device", "cpu"]
-    assert main([*argv, "--epochs", "1", "--dim", "8", "--threads", "1"]) == 0
-    checkpoint = tmp_path / "host0" / "run" / "checkpoint.pt"
+    assert main([*argv, "--epochs", str(epochs), "--dim", "8", "--threads", "1"]) == 0
+    return tmp_path / "host0" / "run"
+
+
+def test_a_damaged_checkpoint_on_rank_0_is_named_on_every_rank(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """--resume of a run whose checkpoint.pt rank 0 cannot read stops every rank at once, the
+    others naming rank 0's error (before: they said only "rank 1: rank 0 is gone"), exit 2,
+    no traceback, the run's files left as they were."""
+    checkpoint = _run_on_host_0(tmp_path, tiny_recbole, monkeypatch, epochs=1) / "checkpoint.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])  # truncated
     reports = _stopped_ranks(_resuming_rank, (_free_port(), str(tiny_recbole)))
     refusal = "the checkpoint cannot be resumed: it is damaged (truncated?)"
@@ -833,15 +839,7 @@ def test_a_finished_run_resumed_with_its_own_settings_is_left_as_it_is_on_every_
     """--resume of a finished run with its own settings trains nothing and writes nothing on
     either rank (rank 1 has no run: rank 0 reads it), both ending with exit 0 (before: the
     run's files were written again)."""
-    from kgrec.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    for rank in range(WORLD):
-        Path(f"host{rank}").mkdir()
-    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
-    argv += ["--data", str(tiny_recbole), "--out", "host0/run", "--device", "cpu"]
-    assert main([*argv, "--epochs", "2", "--dim", "8", "--threads", "1"]) == 0
-    run = tmp_path / "host0" / "run"
+    run = _run_on_host_0(tmp_path, tiny_recbole, monkeypatch, epochs=2)
 
     def files():
         return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()}
