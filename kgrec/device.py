@@ -23,8 +23,9 @@ def resolve_device(name: str | None = None):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     kind, _, index = name.partition(":")
-    # isdecimal: the digits int() reads (isdigit takes '²' too, which int() refuses)
-    if kind not in ("cpu", "cuda") or (index and not index.isdecimal()):
+    # ASCII digits, as torch.device reads them ('cuda:٣' is no device to it, though int()
+    # reads '٣' as 3; isdigit takes '²', which int() refuses)
+    if kind not in ("cpu", "cuda") or (index and not (index.isascii() and index.isdecimal())):
         raise InputError(
             f"unknown device {name!r} (one of: auto, cpu, cuda, cuda:N)", field="--device"
         )

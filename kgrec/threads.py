@@ -36,9 +36,11 @@ def omp_threads() -> int | None:
     if not raw:
         return None
     first = raw.split(",")[0].strip()
-    # isdecimal: the digits int() reads (isdigit takes '²' too, which int() refuses)
-    if first.isdecimal() and int(first) > 0:
-        return int(first)
+    # ASCII digits after an optional '+', as OpenMP (libgomp's strtoul) reads them: int()
+    # reads '٣' as 3 too, a count OpenMP would not take (isdigit takes '²', int() refuses it)
+    digits = first.removeprefix("+")
+    if digits.isascii() and digits.isdecimal() and int(digits) > 0:
+        return int(digits)
     log.warning("ignoring $%s=%r: not a positive whole number", OMP, raw)
     return None
 

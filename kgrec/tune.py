@@ -706,6 +706,8 @@ def tune(
         # alone in the middle of training: then the launcher ends them as rank 0 exits
         if objective_fn is None or objective_fn.others_wait:
             distributed.broadcast_object(("error", str(exc) or type(exc).__name__))
+        if isinstance(exc, _StudyStopped):
+            raise exc.error from None
         raise
     distributed.broadcast_object(("stop", result))
     return result
@@ -800,6 +802,24 @@ def trial_table(trials: Sequence[FrozenTrial]) -> str:
 
 class _TrialOutOfMemory(Exception):
     """A trial whose settings need more memory than there is: it fails, the tune goes on."""
+
+
+class _TeachersRefused(InputError):
+    """A ``--distill-from`` teacher refused as a trial reads it (:class:`_StudyTeachers`): not
+    read, or replaced since the study recorded it. The teachers are the study's, the same in
+    every trial, so no trial can get past it: it stops the study (:class:`_StudyStopped`)."""
+
+
+class _StudyStopped(KgrecError):
+    """An error of the study's fixed settings that no trial can get past (its teachers refused,
+    on a rank or between the ranks: ``error``, which :func:`tune` raises): the study stops on
+    every rank, as at an error of its settings before the first trial, rather than failing
+    every trial alike. Not an :class:`InputError`, which fails the one trial, the tune going
+    on."""
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Objective:
@@ -991,6 +1011,10 @@ class _Objective:
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
             self._stop(trial, reason, trial.params)  # runs again first on the next call
             raise
+        except _StudyStopped:  # raised on every rank: none waits for rank 0
+            # not a failure of these settings: they run again first once the cause is mended
+            self._stop(trial, "teachers refused", trial.params)
+            raise
         except NotFinite as exc:  # train's message, less its field: --lr need not be the cause
             self.others_wait = True
             epochs.epochs = max(epochs.epochs, exc.epoch)  # that epoch trained, then overflowed
@@ -1098,15 +1122,19 @@ class _StudyTeachers:
         if settings.get("distill_from") is None:
             return None
         if self.read is None:
-            read = read_teachers(settings, graph, split)
-            if self.recorded is not None:  # a teacher trained again since the study began
-                check_teachers_as_recorded(
-                    self.recorded,
-                    settings["distill_from"],
-                    read,
-                    recorder="the study",
-                    since="the study began",
-                )
+            try:
+                read = read_teachers(settings, graph, split)
+                if self.recorded is not None:  # a teacher trained again since the study began
+                    check_teachers_as_recorded(
+                        self.recorded,
+                        settings["distill_from"],
+                        read,
+                        recorder="the study",
+                        since="the study began",
+                    )
+            except InputError as exc:
+                where = {"file": exc.file, "line": exc.line, "field": exc.field}
+                raise _TeachersRefused(exc.message, **where) from None
             self.read = read
         return self.read
 
@@ -1126,7 +1154,8 @@ def _train_trial(
 
     Every rank checks and builds the trial and all of them learn whether any could not, and
     whether they read the same teachers, before any collective of training: then each raises
-    (an :class:`InputError`) and none is left waiting. Training (:func:`kgrec.train.fit`) is
+    (an :class:`InputError`; a :class:`_StudyStopped` where it was the teachers, which stops
+    the study) and none is left waiting. Training (:func:`kgrec.train.fit`) is
     data-parallel under a launcher; its loss is summed over the ranks, so a non-finite loss
     stops every rank on the same epoch."""
     failure = read = None
@@ -1140,13 +1169,20 @@ def _train_trial(
             warm_start(net, experiment, Path(settings["init_from"]))  # fit sends it on
     except InputError as exc:
         failure = exc
-    failures = distributed.gather_object(None if failure is None else str(failure))
-    if failure is not None:
-        raise failure
-    for rank, message in enumerate(failures):
-        if message is not None:
-            raise InputError(f"rank {rank} could not set up the trial: {message}")
-    check_same_teachers(settings.get("distill_from"), read)
+    sent = None if failure is None else (str(failure), isinstance(failure, _TeachersRefused))
+    failures = distributed.gather_object(sent)
+    # teachers refused on any rank stop the study on every rank, naming the teachers' error
+    stops = any(theirs is not None and theirs[1] for theirs in failures)
+    if failure is not None and (isinstance(failure, _TeachersRefused) or not stops):
+        raise _StudyStopped(failure) if stops else failure
+    for rank, theirs in enumerate(failures):
+        if theirs is not None and (theirs[1] or not stops):
+            error = InputError(f"rank {rank} could not set up the trial: {theirs[0]}")
+            raise _StudyStopped(error) if stops else error
+    try:
+        check_same_teachers(settings.get("distill_from"), read)
+    except InputError as exc:  # raised on every rank
+        raise _StudyStopped(exc) from None
     return fit(
         net.to(device),
         graph,
@@ -1183,6 +1219,8 @@ def _follow(out: Path, device: torch.device, distill_from: list[str] | None) -> 
             payload = {**payload, "distill_from": distill_from}  # this machine's paths
         try:
             _train_trial(experiment, payload, device, _Epochs(), teachers=teachers)
+        except _StudyStopped as exc:  # on rank 0 too, which sends nothing more
+            raise exc.error from None
         except _ENDS_ON_EVERY_RANK:
             continue
 

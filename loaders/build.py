@@ -221,6 +221,17 @@ def build(
         tables.knowledge, tables.entities = _knowledge(triples, item_of.dropna(), report)
     if parts.entities is not None:  # entities the file names, beside those triples name
         named = _dedupe(parts.entities, ["entity_id"], "entities", report)
+        # an empty name (or blanks) is no name: an id of none gives its entity nothing, as an
+        # empty name leaves a stored one; loaded, it would be an entity of no name, no triple
+        nameless = blank_as_missing(named[["name"]], [])["name"].isna().to_numpy(dtype=bool)
+        if nameless.any():
+            first = where(named, int(np.argmax(nameless)))
+            report.warn(
+                f"entities of an empty name not loaded (first: file {first['file']}, line "
+                f"{first['line']})",
+                int(nameless.sum()),
+            )
+            named = named[~nameless]
         implied = tables.entities[~isin(tables.entities["entity_id"], named["entity_id"])]
         tables.entities = pd.concat([named, implied], ignore_index=True)
 

@@ -143,6 +143,13 @@ def test_a_metric_of_no_whole_k_is_refused_naming_the_option(
 
 def test_a_metric_of_other_decimal_digits_is_read_as_kgrec_names_it(bench_script):
     """Digits int() reads (Arabic-Indic, full-width) are K, as in kgrec's whole-number options
-    (``--epochs``), and the figure is named in ASCII."""
+    (``--epochs``), and the figure is named in ASCII. K is no count handed to torch or OpenMP
+    (as ``$OMP_NUM_THREADS`` and ``cuda:N`` are, which read ASCII digits only): read here as
+    kgrec's command line reads a whole number (the rel50 review's question)."""
+    from kgrec.cli import build_parser
+
     bench = bench_script("blend")
     assert str(bench.metric_option("ndcg@٢٠")) == str(bench.metric_option("ndcg@２０")) == "ndcg@20"
+    argv = ["train", "--model", "mf", "--out", "x", "--protocol", "ml100k-kg", "--data", "d"]
+    epochs = build_parser(argv).parse_args([*argv, "--epochs", "٣"]).epochs
+    assert bench.metric_option("ndcg@٣").k == epochs == 3

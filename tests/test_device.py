@@ -41,6 +41,26 @@ def test_a_device_index_of_a_digit_int_does_not_read_is_unknown(monkeypatch, ava
         assert raised.value.field == "--device" and repr(bad) in str(raised.value)
 
 
+@pytest.mark.parametrize("available", [True, False])
+def test_a_device_index_of_other_scripts_digits_is_unknown_as_to_torch(
+    monkeypatch, available
+) -> None:
+    """torch.device reads an index of ASCII digits only ('cuda:٣', ARABIC-INDIC DIGIT THREE,
+    is an invalid device string to it): kgrec's device names follow it, refusing 'cuda:٣' as
+    it refuses 'cuda:x'; before, int() read it as cuda:3, with a GPU (found by the rel50
+    review)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    for bad in ("cuda:\u0663", "cuda:\uff13"):  # full-width too
+        with pytest.raises(RuntimeError, match="Invalid device string"):
+            torch.device(bad)
+        with pytest.raises(InputError, match="unknown device") as raised:
+            resolve_device(bad)
+        assert raised.value.field == "--device" and repr(bad) in str(raised.value)
+    if available:
+        assert resolve_device("cuda:3") == torch.device("cuda", 3) == torch.device("cuda:3")
+
+
 def test_cuda_under_local_rank_minus_one_is_the_first_gpu(monkeypatch) -> None:
     """LOCAL_RANK=-1 (some launchers' "not distributed") gave torch.device("cuda", -1): a
     RuntimeError, "Device index must not be negative"."""

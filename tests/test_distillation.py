@@ -340,37 +340,41 @@ def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
         tune("lightgcn", out=tmp_path / "t3", trials=1, **options)
 
 
-def test_kgrec_tune_refuses_a_teacher_replaced_after_the_study_recorded_it(
-    tmp_path, tiny_recbole, teachers, monkeypatch
+def test_kgrec_tune_stops_at_a_teacher_replaced_after_the_study_recorded_it(
+    tmp_path, tiny_recbole, teachers, monkeypatch, capsys
 ) -> None:
     """The study records each teacher's model.pt sha256 as it begins; the first trial that
     trains reads the teachers. One trained again in between (here: its model.pt replaced as
-    the read starts) fails the trial, naming it, before any epoch (before: every trial learnt
-    from the new model.pt while the study recorded the old one's sha256)."""
+    each read starts) stops the study at that trial, naming the teacher, before any epoch,
+    exit 2: no trial can get past it (the teachers are the study's). The trial is recorded as
+    stopped, not counted, and its settings queued to run first, as after a Ctrl-C. Before,
+    each trial failed alike and the study went on to the next (before that, every trial
+    learnt from the new model.pt while the study recorded the old one's sha256)."""
+    import optuna
+
     from kgrec import tune as tune_module
-    from kgrec.tune import Choice, tune
+    from kgrec.tune import STUDY_NAME
+    from kgrec.tune_space import STUDY_FILE
 
     fitted = _retrained_as_read(monkeypatch, tune_module, teachers["mf"] / "model.pt")
-    result = tune(
-        "lightgcn",
-        out=tmp_path / "t",
-        trials=1,
-        space={"distill_weight": Choice([1.0])},
-        distill_from=[teachers["ease"], teachers["mf"]],
-        protocol="ml1m-action-comedy",
-        data=tiny_recbole,
-        epochs=1,
-        dim=8,
-        batch_size=64,
-        objective="softmax",
-        progress=False,
-    )
-    (trial,) = result.trials
-    assert trial.state.name == "FAIL"
-    error = trial.user_attrs["error"]
-    assert f"--distill-from {teachers['mf'].resolve()}: its model.pt changed since the" in error
-    assert "study began (trained again or replaced?): the study records sha256" in error
+    out = tmp_path / "t"
+    argv = ["tune", "--model", "lightgcn", "--out", str(out), "--data", str(tiny_recbole)]
+    argv += [*SMALL, "--epochs", "1", "--objective", "softmax", "--trials", "3"]
+    argv += ["--search", "distill_weight=uniform:1:3"]
+    argv += ["--distill-from", str(teachers["ease"]), str(teachers["mf"])]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--distill-from {teachers['mf'].resolve()}: its model.pt changed since the" in err
+    assert "study began (trained again or replaced?): the study records sha256" in err
+    assert "Traceback" not in err
     assert not fitted  # refused before training
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
+    stopped, waiting = study.trials  # one trial, not three failed alike
+    assert stopped.state.name == "FAIL"
+    assert stopped.user_attrs["interrupted"] == "teachers refused"  # not counted
+    assert waiting.state.name == "WAITING"
+    assert waiting.system_attrs["fixed_params"] == stopped.params  # run first next time
 
 
 def test_kgrec_tune_reads_the_teachers_once_not_once_per_trial(

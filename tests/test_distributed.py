@@ -710,10 +710,11 @@ def test_a_rank_that_refuses_alone_stops_every_rank_at_once(
 
 
 def _distilling_rank(rank: int, port: int, data: str, results) -> None:
-    """``kgrec train`` and then ``kgrec tune`` (one trial) distilled from ``teacher``, the run
+    """``kgrec train`` and then ``kgrec tune`` (two trials) distilled from ``teacher``, the run
     in this rank's own working folder (as on two machines), then ``kgrec train`` again with
-    rank 1's teacher damaged; (rank, train's exit code and error output, tune's exit code, the
-    last train's exit code, error output and seconds) on ``results``."""
+    rank 1's teacher damaged, and ``kgrec tune`` so; (rank, train's exit code and error output,
+    tune's exit code and error output, the last train's exit code, error output and seconds,
+    the last tune's exit code and error output) on ``results``."""
     torch.set_num_threads(1)
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -723,20 +724,23 @@ def _distilling_rank(rank: int, port: int, data: str, results) -> None:
     argv += ["--dist-timeout", str(REFUSAL_TIMEOUT), "--distill-from", "teacher"]
     train, tune = queue.SimpleQueue(), queue.SimpleQueue()
     _report(rank, ["train", *argv, "--out", "run"], train)
-    search = ["--trials", "1", "--search", "distill_weight=uniform:1:3"]
+    search = ["--trials", "2", "--search", "distill_weight=uniform:1:3"]
     _report(rank, ["tune", *argv, *search, "--out", "study"], tune)
     if rank == 1:  # its copy damaged: it cannot read it, and rank 0 learns so at once
         Path("teacher/model.pt").write_bytes(b"not a checkpoint")
     damaged = queue.SimpleQueue()
     _report(rank, ["train", *argv, "--out", "damaged"], damaged)
-    results.put((rank, train.get()[1:3], tune.get()[1], damaged.get()[1:]))
+    _report(rank, ["tune", *argv, *search, "--out", "damaged-study"], tune)
+    results.put((rank, train.get()[1:3], tune.get()[1:3], damaged.get()[1:], tune.get()[1:3]))
 
 
 def test_ranks_whose_teachers_differ_are_refused_on_every_rank(tmp_path, tiny_recbole, monkeypatch):
     """Each rank reads its --distill-from runs from its own disk: one whose model.pt differs
     from rank 0's (another copy on another machine) stops kgrec train on every rank before
-    training, each naming the teacher and the rank, exit 2, nothing written; a kgrec tune's
-    trial fails so on every rank. Before, every rank trained on its own teacher without a word
+    training, each naming the teacher and the rank, exit 2, nothing written; a kgrec tune
+    stops so on every rank at its first trial, no trial of which can get past it, the trial
+    recorded as stopped and its settings queued again (before, each trial failed alike, the
+    study going on to the next). Before, every rank trained on its own teacher without a word
     (and a tune's other ranks read the teachers at rank 0's paths, which its trials carry).
     A teacher that one rank cannot read stops every rank at once."""
     from kgrec.cli import main
@@ -762,7 +766,7 @@ def test_ranks_whose_teachers_differ_are_refused_on_every_rank(tmp_path, tiny_re
             process.join(60)
             if process.is_alive():
                 process.kill()
-    for rank, ((code, err), tune_code, damaged) in reports.items():
+    for rank, ((code, err), (tune_code, tune_err), damaged, damaged_tune) in reports.items():
         assert code == 2, (rank, code, err)
         assert "Traceback" not in err, err
         assert (
@@ -770,22 +774,29 @@ def test_ranks_whose_teachers_differ_are_refused_on_every_rank(tmp_path, tiny_re
         )
         assert "rank 1 read another model.pt than rank 0" in err, err
         assert not (tmp_path / f"host{rank}" / "run").exists()
-        assert tune_code == 1  # its one trial failed: no trial completed
+        assert tune_code == 2, (rank, tune_code, tune_err)
+        assert "Traceback" not in tune_err, tune_err
+        assert "rank 1 read another model.pt than rank 0" in tune_err, tune_err
+        assert f"{tmp_path / f'host{rank}' / 'teacher' / 'model.pt'} on this rank" in tune_err
         # a teacher rank 1 cannot read stops both at once (before: rank 0 waited for it in
         # training's first collective, the whole --dist-timeout)
         code, err, seconds = damaged
         assert code == 2 and "Traceback" not in err, (rank, code, err)
         assert seconds < REFUSAL_TIMEOUT / 2, (rank, seconds, err)
         assert "model.pt" in err
+        code, err = damaged_tune  # the tune stops at once too, on every rank
+        assert code == 2 and "Traceback" not in err and "model.pt" in err, (rank, code, err)
     assert "rank 0: rank 1 refused to build the model" in reports[0][2][1]
+    assert "rank 1 could not set up the trial" in reports[0][3][1]
     import optuna
 
     from kgrec.tune import STUDY_NAME
     from kgrec.tune_space import STUDY_FILE
 
     storage = f"sqlite:///{tmp_path / 'host0' / 'study' / STUDY_FILE}"
-    (trial,) = optuna.load_study(study_name=STUDY_NAME, storage=storage).trials
-    assert "rank 1 read another model.pt than rank 0" in trial.user_attrs["error"]
+    stopped, waiting = optuna.load_study(study_name=STUDY_NAME, storage=storage).trials
+    assert stopped.user_attrs["interrupted"] == "teachers refused"  # not counted
+    assert waiting.state.name == "WAITING"  # its settings, to run first next time
 
 
 def _resuming_rank(rank: int, port: int, data: str, results) -> None:

@@ -61,16 +61,32 @@ def test_omp_num_threads_of_a_digit_int_does_not_read_is_ignored_as_any_other(
 ):
     """$OMP_NUM_THREADS=² (a digit to str.isdigit, not to int()) is ignored with the warning of
     any other value OpenMP would not take, and the idle cores taken; before, a traceback
-    (ValueError: invalid literal for int()). The decimal digits of other scripts are a count,
-    as int() reads them."""
+    (ValueError: invalid literal for int())."""
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     for bad in ("²", "2²", "²,1"):
         monkeypatch.setenv(OMP, bad)
         caplog.clear()
         assert choose_threads() == 2
         assert f"ignoring $OMP_NUM_THREADS={bad!r}: not a positive whole number" in caplog.text
-    monkeypatch.setenv(OMP, "\u0661")  # ARABIC-INDIC DIGIT ONE
-    assert choose_threads() == 1
+
+
+def test_omp_num_threads_of_other_scripts_digits_is_ignored_as_openmp_ignores_it(
+    two_cores, monkeypatch, caplog
+):
+    """OpenMP (libgomp) reads ASCII digits only: $OMP_NUM_THREADS=٣ (ARABIC-INDIC DIGIT
+    THREE), full-width ３, are no count to it, and kgrec ignores them with the same warning,
+    taking the idle cores; before, int() read them as 3, so kgrec computed with 3 threads
+    where OpenMP's own default was the cores (found by the rel50 review). A leading '+',
+    which OpenMP takes, is taken too (before, ignored with the warning)."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    for bad in ("\u0663", "\uff13", "\u0663,1", "1\u0663"):
+        monkeypatch.setenv(OMP, bad)
+        caplog.clear()
+        assert choose_threads() == 2  # the idle cores
+        assert f"ignoring $OMP_NUM_THREADS={bad!r}: not a positive whole number" in caplog.text
+    for good in (" 3 ", "+3", "03,1"):  # blanks, a sign, zeros: OpenMP reads them as 3
+        monkeypatch.setenv(OMP, good)
+        assert choose_threads() == 3
 
 
 @pytest.mark.parametrize(("value", "message"), [("two", "whole number"), ("0", "positive")])

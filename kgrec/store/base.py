@@ -281,11 +281,11 @@ class GraphStore(ABC):
         self, among: list[str] | None = None, *, limit: int | None = None
     ) -> tuple[int, list[str]]:
         """How many entities of a name alone the store holds, and the ids of the first
-        ``limit`` of them, sorted (all when None): entities a load of names made that no
-        triple names and no item is tied to (names loaded before the triples, or for ids in
-        another format than theirs: ``Q42`` for ``wd:Q42``), those :meth:`entity_ids` does not
-        count as held; only those in ``among`` when given (which of them a load's triples
-        reach). A store never written holds none."""
+        ``limit`` of them, sorted (all when None): entities a load of names made, of a name
+        (an empty one is none), that no triple names and no item is tied to (names loaded
+        before the triples, or for ids in another format than theirs: ``Q42`` for
+        ``wd:Q42``), those :meth:`entity_ids` does not count as held; only those in ``among``
+        when given (which of them a load's triples reach). A store never written holds none."""
         among = None if among is None else id_arguments(among, "entities")
         return self._name_only_entities(among, _check_limit(limit))
 

@@ -345,8 +345,9 @@ class LocalStore(GraphStore):
     def _name_only_entities(
         self, among: list[str] | None, limit: int | None
     ) -> tuple[int, list[str]]:
-        def read(manifest: dict[str, Any]) -> pd.Series:  # the entities' rows no triple names
-            ids = self._table(SPECS["entities"], manifest)["entity_id"]
+        def read(manifest: dict[str, Any]) -> pd.Series:  # named entities no triple names
+            entities = self._table(SPECS["entities"], manifest)
+            ids = entities.loc[entities["name"].notna(), "entity_id"]  # blanks are stored NA
             return ids[~ids.isin(self._held_entities(manifest))]
 
         ids = self._consistent(read, missing_ok=True)  # a store never written holds none

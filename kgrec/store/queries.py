@@ -342,10 +342,11 @@ RETURN entity_id {_first("entity_id")}
 
 
 def _name_only(match: str) -> str:
-    """How many of the Entity nodes ``match`` binds as ``e`` are of a name alone (no RELATED
-    edge, no item tied to them: a tie takes the entity's node, so ``tied`` holds none but in
-    a store written before that), and the ids of the first $limit, sorted."""
-    alone = "NOT EXISTS { (e)-[:RELATED]-() } AND NOT e.entity_id IN tied"
+    """How many of the Entity nodes ``match`` binds as ``e`` are of a name alone (a name, no
+    RELATED edge, no item tied to them: a tie takes the entity's node, so ``tied`` holds none
+    but in a store written before that), and the ids of the first $limit, sorted. A blank
+    name is stored as none (``blank_as_missing``)."""
+    alone = "e.name IS NOT NULL AND NOT EXISTS { (e)-[:RELATED]-() } AND NOT e.entity_id IN tied"
     return f"""
 CALL () {{
   MATCH (i:Item) WHERE i.entity_id IS NOT NULL

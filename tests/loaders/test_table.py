@@ -422,6 +422,7 @@ def test_an_entities_table_names_entities(tmp_path, write_files, caplog):
                 " Q42 ,Douglas Adams,en\n"
                 "Q42,,en\n"
                 "person:3,,en\n"
+                "person:4,  ,en\n"
             )
         },
     )
@@ -431,9 +432,14 @@ def test_an_entities_table_names_entities(tmp_path, write_files, caplog):
             path / "names.csv", kind="entities", entity_col="mid", name_col="label", report=report
         )
     names = graph.entities.set_index("entity_id")["name"]
-    assert names.to_dict() == {"m.0abc": "Steven Spielberg", "Q42": "Douglas Adams", "person:3": ""}
+    assert names.to_dict() == {"m.0abc": "Steven Spielberg", "Q42": "Douglas Adams"}
     assert report.duplicates == {"entities": 1}
-    assert report.rows["entities"] == 3 and graph.items.empty and graph.knowledge.empty
+    assert report.rows["entities"] == 2 and graph.items.empty and graph.knowledge.empty
+    # an empty name is no name (as one leaves a stored name): no entity is made of it, which
+    # would be an entity of a name alone with no name; counted (before: loaded, name ""; found
+    # by the rel50 review)
+    empty = f"entities of an empty name not loaded (first: file {path / 'names.csv'}, line 5)"
+    assert report.warnings[empty] == 2
     assert [r.getMessage() for r in caplog.records] == [
         f"{path / 'names.csv'}: ignoring columns lang, whose values are not loaded (an entities "
         "table's columns are chosen with --entity-col, --name-col)"

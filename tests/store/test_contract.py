@@ -1161,6 +1161,24 @@ def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
         store.entity_ids("m.01")
 
 
+def test_an_entity_of_an_empty_name_is_no_entity_of_a_name_alone(store, movies, make_graph):
+    """An entity written with an empty or blank name, no triple naming it (a store written
+    before kgrec load table --kind entities left such rows out, or a write of the library's
+    own), has no name: it is not an entity of a name alone, in both stores alike; before, it
+    was counted and listed as one, and the load's warnings named it (found by the rel50
+    review)."""
+    store.write(movies, progress=False)
+    names = [
+        {"entity_id": "m.97", "name": "Alone"},
+        {"entity_id": "m.95", "name": ""},
+        {"entity_id": "m.94", "name": "   "},
+        {"entity_id": "m.93", "name": None},
+    ]
+    store.write(make_graph(entities=names), progress=False)
+    assert store.name_only_entities() == (1, ["m.97"])
+    assert store.name_only_entities(["m.95", "m.94", "m.93", "m.97"]) == (1, ["m.97"])
+
+
 def test_name_only_entities_counts_and_lists_the_entities_no_triple_reaches(
     store, movies, make_graph
 ):
