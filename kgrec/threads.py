@@ -35,12 +35,12 @@ def omp_threads() -> int | None:
     raw = os.environ.get(OMP, "").strip()
     if not raw:
         return None
-    first = raw.split(",")[0].strip()
-    # ASCII digits after an optional '+', as OpenMP (libgomp's strtoul) reads them: int()
-    # reads '٣' as 3 too, a count OpenMP would not take (isdigit takes '²', int() refuses it)
-    digits = first.removeprefix("+")
-    if digits.isascii() and digits.isdecimal() and int(digits) > 0:
-        return int(digits)
+    # each level ASCII digits after an optional '+', as OpenMP (libgomp's strtoul) reads them,
+    # or it takes none ('4,' nor '4,0'): int() reads '٣' as 3 too, a count OpenMP would not
+    # take (isdigit takes '²', int() refuses it)
+    levels = [level.strip().removeprefix("+") for level in raw.split(",")]
+    if all(digits.isascii() and digits.isdecimal() and int(digits) > 0 for digits in levels):
+        return int(levels[0])
     log.warning("ignoring $%s=%r: not a positive whole number", OMP, raw)
     return None
 

@@ -1302,7 +1302,8 @@ def _check_study(
     path: Path,
 ) -> None:
     """Record what the study searches (:data:`_RECORDED`), or refuse to continue one that
-    searched otherwise."""
+    searched otherwise; the ``--distill-from`` runs' sha256s are recorded anew where no trial
+    has trained (:func:`_trained`): a study stopped as its first trial read them."""
     ours = {
         "model": model,
         "settings": {name: _jsonable(value) for name, value in settings.items()},
@@ -1340,6 +1341,7 @@ def _check_study(
     # (and the --init-from run by its model.pt's sha256, where the study recorded one, and the
     # --distill-from runs by theirs, in order)
     moved = _MOVABLE if saved.get("experiment") is not None else ()
+    teachers = None  # their sha256s, recorded anew where no trial learnt from the study's
     for name in sorted(set(old) | set(new)):
         if name in new_space or name in old_space or name == "device":  # where, not what
             continue
@@ -1355,7 +1357,11 @@ def _check_study(
                 )
             continue
         if name == "distill_from" and saved.get(_DISTILL_FROM_SHA256) and new.get(name):
-            if not _same_teachers(saved, new.get(name)):
+            if _same_teachers(saved, new.get(name)):
+                continue
+            if not any(map(_trained, study.trials)):  # stopped as the first read them
+                teachers = [model_sha256(run) for run in new[name]]  # (_TeachersRefused)
+            else:
                 differ.append(
                     f"--distill-from {' '.join(new.get(name))}: not the model.pt files the "
                     "study's trials learnt from, in order (the study records their sha256s)"
@@ -1371,6 +1377,17 @@ def _check_study(
             "same settings to continue it. These differ: " + "; ".join(differ),
             file=str(path),
         )
+    if teachers is not None:
+        study.set_user_attr(_DISTILL_FROM_SHA256, teachers)
+
+
+def _trained(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` trained (an epoch, or complete): it learnt from the study's teachers."""
+    return (
+        trial.state == TrialState.COMPLETE
+        or bool(trial.intermediate_values)
+        or trial.user_attrs.get("epochs", 0) > 0
+    )
 
 
 def _same_teachers(saved: Mapping[str, Any], folders: Sequence[str] | None) -> bool:

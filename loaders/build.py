@@ -224,8 +224,9 @@ def build(
         # an empty name (or blanks) is no name: an id of none gives its entity nothing, as an
         # empty name leaves a stored one; loaded, it would be an entity of no name, no triple
         nameless = blank_as_missing(named[["name"]], [])["name"].isna().to_numpy(dtype=bool)
-        if nameless.any():
-            first = where(named, int(np.argmax(nameless)))
+        if nameless.any():  # first: the file's first row of such an id (merged ones go last)
+            rows = isin(parts.entities["entity_id"], named["entity_id"][nameless])
+            first = where(parts.entities, int(np.argmax(rows)))
             report.warn(
                 f"entities of an empty name not loaded (first: file {first['file']}, line "
                 f"{first['line']})",

@@ -377,6 +377,47 @@ def test_kgrec_tune_stops_at_a_teacher_replaced_after_the_study_recorded_it(
     assert waiting.system_attrs["fixed_params"] == stopped.params  # run first next time
 
 
+def test_kgrec_tune_stopped_at_its_teachers_continues_once_they_are_finished(
+    tmp_path, tiny_recbole, teachers, monkeypatch, capsys
+) -> None:
+    """A study stopped at its first trial by a teacher replaced since it began (trained again)
+    is continued by the same command once the teacher is finished, as the stop's error says
+    (``train again once the teacher run is finished``): no trial has learnt from the teachers
+    it recorded, so it records them anew, and the stopped trial's settings run first, it not
+    counted (``--trials 1`` is that trial). A study whose trials trained refuses a teacher
+    changed since, as before. Before, the rerun was refused (``not the model.pt files the
+    study's trials learnt from``), so the stopped study could never be continued (found by
+    the rev50 review)."""
+    import optuna
+
+    from kgrec import tune as tune_module
+    from kgrec.tune import STUDY_NAME
+    from kgrec.tune_space import STUDY_FILE
+
+    read_teachers, fit = tune_module.read_teachers, tune_module.fit
+    _retrained_as_read(monkeypatch, tune_module, teachers["mf"] / "model.pt")
+    out = tmp_path / "t"
+    argv = ["tune", "--model", "lightgcn", "--out", str(out), "--data", str(tiny_recbole)]
+    argv += [*SMALL, "--epochs", "1", "--objective", "softmax", "--trials", "1"]
+    argv += ["--search", "distill_weight=uniform:1:3"]
+    argv += ["--distill-from", str(teachers["ease"]), str(teachers["mf"])]
+    assert main(argv) == 2
+    assert "train again once the teacher run is finished" in capsys.readouterr().err
+    monkeypatch.setattr(tune_module, "read_teachers", read_teachers)  # the teacher finished
+    monkeypatch.setattr(tune_module, "fit", fit)
+    assert main(argv) == 0, capsys.readouterr().err
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
+    stopped, trained = study.trials
+    assert stopped.user_attrs["interrupted"] == "teachers refused"
+    assert trained.state.name == "COMPLETE" and trained.params == stopped.params
+    sha = hashlib.sha256((teachers["mf"] / "model.pt").read_bytes()).hexdigest()
+    assert study.user_attrs["distill_from_sha256"][1] == sha  # the teacher it learnt from
+    # its trial learnt from that teacher: one changed since is refused
+    (teachers["mf"] / "model.pt").write_bytes((teachers["ease"] / "model.pt").read_bytes())
+    assert main([*argv, "--trials", "2"]) == 2  # one trial more
+    assert "not the model.pt files the study's trials learnt from" in capsys.readouterr().err
+
+
 def test_kgrec_tune_reads_the_teachers_once_not_once_per_trial(
     tmp_path, tiny_recbole, teachers, monkeypatch
 ) -> None:

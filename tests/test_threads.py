@@ -89,6 +89,23 @@ def test_omp_num_threads_of_other_scripts_digits_is_ignored_as_openmp_ignores_it
         assert choose_threads() == 3
 
 
+def test_omp_num_threads_of_a_level_openmp_refuses_is_ignored_whole(two_cores, monkeypatch, caplog):
+    """OpenMP (libgomp) takes $OMP_NUM_THREADS only where every level of it is a positive
+    whole number: of '4,' or '4,x' or '4,0' it takes none, its own default the cores, and
+    kgrec ignores it so, with the warning, taking the idle cores. Before, kgrec read the
+    first level alone and computed with 4 threads where OpenMP saw no count (found by the
+    rev50 review)."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    for bad in ("4,", "4,x", "4,0", "4,,1", "4,-1", "4,\u0663"):
+        monkeypatch.setenv(OMP, bad)
+        caplog.clear()
+        assert choose_threads() == 2, bad  # the idle cores
+        assert f"ignoring $OMP_NUM_THREADS={bad!r}: not a positive whole number" in caplog.text
+    for good in ("4, 1", "4 ,+2", " 4,1,1 "):  # OpenMP takes each: its first level is 4
+        monkeypatch.setenv(OMP, good)
+        assert choose_threads() == 4, good
+
+
 @pytest.mark.parametrize(("value", "message"), [("two", "whole number"), ("0", "positive")])
 def test_bad_settings_are_clear_errors(two_cores, monkeypatch, value, message):
     monkeypatch.setenv(ENV, value)

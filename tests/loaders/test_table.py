@@ -452,6 +452,32 @@ def test_an_entities_table_names_entities(tmp_path, write_files, caplog):
     assert entities["entity_id"].tolist() == ["1", "2"]  # as a text file's ids
 
 
+def test_entities_of_an_empty_name_are_counted_from_their_first_line(tmp_path, write_files):
+    """The summary's "first" of the entities of an empty name is the file's first line of
+    one, in CSV (with its header), TSV and Parquet (the row number), also where that id is
+    named twice (merged, its merged row going last) or a later line names it (not counted:
+    the last non-empty name wins, in both orders). Before, it was the first such id after
+    the duplicate ids were merged: here line 4 (Q3) of the CSV and TSV, row 3 of the
+    Parquet, for Q1's empty names on lines 2 and 3 (found by the rev50 review)."""
+    rows = [("Q1", ""), ("Q1", " "), ("Q3", ""), ("Q4", ""), ("Q4", "Four"), ("Q5", "Five")]
+    rows += [("Q5", "")]
+    files = write_files(
+        tmp_path,
+        {
+            "names.csv": "entity_id,name\n" + "".join(f"{i},{n}\n" for i, n in rows),
+            "names.tsv": "entity_id\tname\n" + "".join(f"{i}\t{n}\n" for i, n in rows),
+        },
+    )
+    parquet = tmp_path / "names.parquet"
+    pd.DataFrame(rows, columns=["entity_id", "name"]).to_parquet(parquet)
+    for path, line in ((files / "names.csv", 2), (files / "names.tsv", 2), (parquet, 1)):
+        report = LoadReport()
+        entities = table.load(path, kind="entities", report=report).entities
+        assert entities.set_index("entity_id")["name"].to_dict() == {"Q4": "Four", "Q5": "Five"}
+        empty = f"entities of an empty name not loaded (first: file {path}, line {line})"
+        assert report.warnings == {empty: 2}, path  # Q1 and Q3
+
+
 def test_an_entities_table_names_its_bad_rows(tmp_path, write_files):
     files = write_files(
         tmp_path,
