@@ -25,6 +25,7 @@ from kgrec.text.cache import EmbeddingCache
 from kgrec.text.embed import embed_texts
 from kgrec.text.encoder import TextEncoder
 from kgrec.text.nodes import item_texts
+from kgrec.threads import set_threads
 from loaders.recbole import load
 
 GOAL_SECONDS = 60.0
@@ -42,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     refuse_below_one(parser, args, "batch_size", "threads")  # before ml-1m and the model
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)  # refuses more than torch takes, as kgrec's --threads
 
     clock = time.perf_counter()
     graph = load(args.data, domain="ml-1m")

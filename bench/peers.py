@@ -697,6 +697,22 @@ def _positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
+# the most threads torch.set_num_threads takes (a C int), kgrec.threads.MAX_THREADS: this file
+# runs in RecBole's environment too, which has no kgrec
+MAX_THREADS = 2**31 - 1
+
+
+def _threads(text: str) -> int:
+    """An argparse type: a thread count from 1 to :data:`MAX_THREADS`, else argparse's error
+    (the worker's torch.set_num_threads takes no more)."""
+    threads = _positive(int)(text)
+    if threads > MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_THREADS}, the most torch takes, got {text!r}"
+        )
+    return threads
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -707,9 +723,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--venv", type=Path, default=None, help="RecBole environment")
-    parser.add_argument(
-        "--threads", type=_positive(int), default=1, help="torch/OMP threads (default 1)"
-    )
+    parser.add_argument("--threads", type=_threads, default=1, help="torch/OMP threads (default 1)")
     parser.add_argument(
         "--epochs", type=_positive(int), default=None, help="most epochs (default RecBole's 300)"
     )

@@ -6,6 +6,8 @@ torch has none is an input error, not a crash deep inside training.
 
 from __future__ import annotations
 
+import re
+
 from kgrec.errors import InputError
 
 CHOICES = ("auto", "cpu", "cuda")
@@ -22,10 +24,10 @@ def resolve_device(name: str | None = None):
     name = (name or "auto").strip().lower()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    kind, _, index = name.partition(":")
-    # ASCII digits, as torch.device reads them ('cuda:٣' is no device to it, though int()
-    # reads '٣' as 3; isdigit takes '²', which int() refuses)
-    if kind not in ("cpu", "cuda") or (index and not (index.isascii() and index.isdecimal())):
+    kind, colon, index = name.partition(":")
+    # an index as torch.device reads one: 0, or ASCII digits from a 1 to 9 on ('cuda:01',
+    # 'cuda:00' and 'cuda:' are no device to it; nor 'cuda:٣', though int() reads '٣' as 3)
+    if kind not in ("cpu", "cuda") or (colon and not re.fullmatch("0|[1-9][0-9]*", index)):
         raise InputError(
             f"unknown device {name!r} (one of: auto, cpu, cuda, cuda:N)", field="--device"
         )

@@ -17,6 +17,11 @@ from kgrec.errors import InputError
 
 ENV = "KGREC_THREADS"
 OMP = "OMP_NUM_THREADS"
+# the most threads torch.set_num_threads takes (a C int; above it, "Overflow when unpacking")
+MAX_THREADS = 2**31 - 1
+# a level OpenMP (libgomp) cannot read: its strtoul overflows ("Invalid value for environment
+# variable OMP_NUM_THREADS")
+_OMP_UNREADABLE = 2**64 - 1
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +36,8 @@ def usable_cores() -> int:
 
 def omp_threads() -> int | None:
     """``$OMP_NUM_THREADS``'s count (``4``, or the first of ``4,2``), None where it is unset;
-    a value OpenMP would not take either is ignored with a warning."""
+    a value OpenMP would not take either, or a count above :data:`MAX_THREADS`, is ignored
+    with a warning."""
     raw = os.environ.get(OMP, "").strip()
     if not raw:
         return None
@@ -39,10 +45,15 @@ def omp_threads() -> int | None:
     # or it takes none ('4,' nor '4,0'): int() reads '٣' as 3 too, a count OpenMP would not
     # take (isdigit takes '²', int() refuses it)
     levels = [level.strip().removeprefix("+") for level in raw.split(",")]
-    if all(digits.isascii() and digits.isdecimal() and int(digits) > 0 for digits in levels):
-        return int(levels[0])
-    log.warning("ignoring $%s=%r: not a positive whole number", OMP, raw)
-    return None
+    if not all(digits.isascii() and digits.isdecimal() and int(digits) > 0 for digits in levels):
+        log.warning("ignoring $%s=%r: not a positive whole number", OMP, raw)
+        return None
+    # a level libgomp cannot read it ignores whole; a first level above torch's most it reads
+    # as no count (2**31 wraps to -2**31), and torch could not take it
+    if int(levels[0]) > MAX_THREADS or any(int(d) >= _OMP_UNREADABLE for d in levels):
+        log.warning("ignoring $%s=%r: more threads than torch takes (%d)", OMP, raw, MAX_THREADS)
+        return None
+    return int(levels[0])
 
 
 def choose_threads(requested: int | None = None) -> int:
@@ -56,9 +67,14 @@ def choose_threads(requested: int | None = None) -> int:
         except ValueError:
             raise InputError(f"${ENV} must be a whole number, got {raw!r}", field=ENV) from None
     if requested is not None:
+        name = "threads" if field == "--threads" else f"${ENV}"
         if requested <= 0:
-            name = "threads" if field == "--threads" else f"${ENV}"
             raise InputError(f"{name} must be positive, got {requested}", field=field)
+        if requested > MAX_THREADS:
+            raise InputError(
+                f"{name} must be at most {MAX_THREADS}, the most torch takes, got {requested}",
+                field=field,
+            )
         return _warn_oversubscribed(requested, field if field == "--threads" else f"${ENV}")
     omp = omp_threads()
     if omp is not None:

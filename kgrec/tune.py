@@ -696,11 +696,20 @@ def tune(
     except BaseException as exc:
         if made is not None and made != out.absolute() and not out.exists():
             remove_made(out.parent, made)  # the parents made with the folder removed, if empty
-        if _by_interrupt(exc) and (out / STUDY_FILE).exists() and distributed.current().is_main:
+        world = distributed.current()
+        kept = world.is_main and (out / STUDY_FILE).exists()
+        if kept and _by_interrupt(exc):
             log.warning(
                 "stopped: %s keeps its study; the same kgrec tune command continues it, the "
                 "settings of a trial the stop cut short first",
                 out,
+            )
+        elif kept and isinstance(exc, _StudyStopped):
+            log.warning(
+                "stopped: %s keeps its study; the same kgrec tune command continues it once the "
+                "teachers are finished%s, the settings of the trial they stopped first",
+                out,
+                " and the same on every rank" if world.distributed else "",
             )
         # the other ranks wait for rank 0's next message, unless a trial failed on rank 0
         # alone in the middle of training: then the launcher ends them as rank 0 exits

@@ -50,3 +50,18 @@ def test_an_unknown_model_is_refused_first(
         module.main()
     assert stop.value.code == 2
     assert f"--models: unknown model {unknown!r}" in capsys.readouterr().err
+
+
+def test_bench_embed_refuses_more_threads_than_torch_takes_first(
+    bench_script, monkeypatch, tmp_path
+):
+    """Before, `bench/embed.py --threads 99999999999999999999` ended in torch.set_num_threads's
+    traceback (ValueError: Overflow when unpacking long long) (found by the rev50 review)."""
+    from kgrec.errors import InputError
+
+    module = bench_script("embed")
+    argv = ["embed.py", "--data", str(tmp_path / "none"), "--threads", "99999999999999999999"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(InputError, match="threads must be at most 2147483647") as raised:
+        module.main()
+    assert raised.value.field == "--threads"

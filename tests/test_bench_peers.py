@@ -385,6 +385,24 @@ def test_numbers_that_are_no_positive_numbers_are_refused(
     assert not (tmp_path / "out").exists()
 
 
+def test_more_threads_than_torch_takes_are_refused(peers, tmp_path, fake_recbole, capsys):
+    """Before, --threads 99999999999999999999 was taken, and reached each model's worker in
+    RecBole's environment, whose torch.set_num_threads cannot take it (Overflow when unpacking
+    long long) (found by the rev50 review)."""
+    split = write_split(tmp_path / "split", SPLIT)
+    argv = ["--split", str(split), "--out", str(tmp_path / "out"), "--venv", str(fake_recbole)]
+    for value in ("99999999999999999999", "2147483648"):
+        with pytest.raises(SystemExit) as stop:
+            peers.main([*argv, "--threads", value])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert (
+            f"argument --threads: expected at most 2147483647, the most torch takes, got {value!r}"
+            in err
+        )
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_set_that_is_no_key_value_is_refused_before_out_is_written(
     peers, tiny_recbole, tmp_path, fake_recbole, capsys
 ):

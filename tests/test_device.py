@@ -61,6 +61,26 @@ def test_a_device_index_of_other_scripts_digits_is_unknown_as_to_torch(
         assert resolve_device("cuda:3") == torch.device("cuda", 3) == torch.device("cuda:3")
 
 
+@pytest.mark.parametrize("available", [True, False])
+def test_a_device_index_torch_refuses_is_unknown(monkeypatch, available) -> None:
+    """torch.device reads an index as 0 or a digit 1-9 and more digits after it ('cuda:01',
+    'cuda:00', 'cuda:' are invalid device strings to it): kgrec's device names follow it;
+    before, int() read 'cuda:01' as cuda:1 and 'cuda:00' as cuda:0, and 'cuda:' was plain
+    cuda (found by the rev50 review)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for bad in ("cuda:01", "cuda:00", "cuda:010", "cuda:", "cpu:01", "cpu:"):
+        with pytest.raises(RuntimeError, match="Invalid device string"):
+            torch.device(bad)
+        with pytest.raises(InputError, match="unknown device") as raised:
+            resolve_device(bad)
+        assert raised.value.field == "--device" and repr(bad) in str(raised.value)
+    assert resolve_device("cpu:0") == torch.device("cpu")
+    if available:
+        for good in ("cuda:0", "cuda:1"):
+            assert resolve_device(good) == torch.device(good)
+
+
 def test_cuda_under_local_rank_minus_one_is_the_first_gpu(monkeypatch) -> None:
     """LOCAL_RANK=-1 (some launchers' "not distributed") gave torch.device("cuda", -1): a
     RuntimeError, "Device index must not be negative"."""

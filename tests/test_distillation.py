@@ -341,7 +341,7 @@ def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
 
 
 def test_kgrec_tune_stops_at_a_teacher_replaced_after_the_study_recorded_it(
-    tmp_path, tiny_recbole, teachers, monkeypatch, capsys
+    tmp_path, tiny_recbole, teachers, monkeypatch, capsys, caplog
 ) -> None:
     """The study records each teacher's model.pt sha256 as it begins; the first trial that
     trains reads the teachers. One trained again in between (here: its model.pt replaced as
@@ -368,6 +368,12 @@ def test_kgrec_tune_stops_at_a_teacher_replaced_after_the_study_recorded_it(
     assert f"--distill-from {teachers['mf'].resolve()}: its model.pt changed since the" in err
     assert "study began (trained again or replaced?): the study records sha256" in err
     assert "Traceback" not in err
+    # what the stop keeps, and how to go on, as after a Ctrl-C (before: the error alone; found
+    # by the rev50 review)
+    assert (
+        f"stopped: {out} keeps its study; the same kgrec tune command continues it once the "
+        "teachers are finished, the settings of the trial they stopped first" in caplog.text
+    )
     assert not fitted  # refused before training
     study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
     stopped, waiting = study.trials  # one trial, not three failed alike

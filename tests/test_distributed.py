@@ -11,11 +11,13 @@ import contextlib
 import faulthandler
 import io
 import json
+import logging
 import os
 import queue
 import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -643,6 +645,26 @@ def _refusing_rank(rank: int, port: int, data: str, memory: int, command: str, r
     _report(rank, argv, results)
 
 
+class _Stderr:
+    """A stream that writes to whatever ``sys.stderr`` is as it writes: a log handler on it
+    (:func:`_log_to_stderr`) follows each :func:`_report`'s redirect, where the handler the
+    first command's ``logging.basicConfig`` makes keeps writing to that first redirect."""
+
+    def write(self, text: str) -> None:
+        sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _log_to_stderr() -> None:
+    """Log as kgrec's command line does, to each command's own error output (in a rank's
+    process, before its first :func:`_report`)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=_Stderr()
+    )
+
+
 def _report(rank: int, argv: list[str], results) -> None:
     """Run ``kgrec ARGV`` on this rank and put (rank, exit code, error output, seconds) on
     ``results``; what escapes main (a traceback for the user) as the code."""
@@ -719,6 +741,7 @@ def _distilling_rank(rank: int, port: int, data: str, results) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     os.chdir(f"host{rank}")
+    _log_to_stderr()  # each command's warnings in its own error output
     argv = ["--model", "lightgcn", "--protocol", "ml1m-action-comedy", "--data", data]
     argv += ["--device", "cpu", "--epochs", "1", "--dim", "8", "--threads", "1"]
     argv += ["--dist-timeout", str(REFUSAL_TIMEOUT), "--distill-from", "teacher"]
@@ -778,6 +801,10 @@ def test_ranks_whose_teachers_differ_are_refused_on_every_rank(tmp_path, tiny_re
         assert "Traceback" not in tune_err, tune_err
         assert "rank 1 read another model.pt than rank 0" in tune_err, tune_err
         assert f"{tmp_path / f'host{rank}' / 'teacher' / 'model.pt'} on this rank" in tune_err
+        # rank 0 alone, which keeps the study, says so and how to go on
+        kept = "stopped: study keeps its study; the same kgrec tune command continues it once"
+        assert (kept in tune_err) == (rank == 0), (rank, tune_err)
+        assert "finished and the same on every rank," in tune_err or rank != 0, tune_err
         # a teacher rank 1 cannot read stops both at once (before: rank 0 waited for it in
         # training's first collective, the whole --dist-timeout)
         code, err, seconds = damaged

@@ -12,7 +12,7 @@ import torch
 
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.threads import ENV, OMP, choose_threads, set_threads
+from kgrec.threads import ENV, MAX_THREADS, OMP, choose_threads, set_threads
 
 
 @pytest.fixture
@@ -104,6 +104,53 @@ def test_omp_num_threads_of_a_level_openmp_refuses_is_ignored_whole(two_cores, m
     for good in ("4, 1", "4 ,+2", " 4,1,1 "):  # OpenMP takes each: its first level is 4
         monkeypatch.setenv(OMP, good)
         assert choose_threads() == 4, good
+
+
+def test_omp_num_threads_above_what_torch_takes_is_ignored_with_the_warning(
+    two_cores, monkeypatch, caplog
+):
+    """$OMP_NUM_THREADS above 2**31 - 1, the most torch.set_num_threads takes (a C int), is
+    ignored with the warning and the idle cores taken: OpenMP (libgomp) ignores a level its
+    strtoul cannot read (2**64 - 1 and above: 'Invalid value for environment variable
+    OMP_NUM_THREADS'), and a first level above 2**31 - 1 it wraps to no count
+    (omp_get_max_threads() -2147483648 for 2**31). Before, torch.set_num_threads's traceback
+    (ValueError: Overflow when unpacking long long) (found by the rev50 review)."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    for bad in ("99999999999999999999", str(MAX_THREADS + 1), str(2**64 - 1), "4,1" + "0" * 20):
+        monkeypatch.setenv(OMP, bad)
+        caplog.clear()
+        assert choose_threads() == 2, bad  # the idle cores
+        assert f"ignoring $OMP_NUM_THREADS={bad!r}: " in caplog.text, bad
+    monkeypatch.setenv(OMP, f"4,{MAX_THREADS + 1}")  # OpenMP takes it: its first level is 4
+    assert choose_threads() == 4
+    monkeypatch.setenv(OMP, str(MAX_THREADS))  # torch takes it: many more than the cores
+    caplog.clear()
+    assert choose_threads() == MAX_THREADS
+    assert "usable core(s)" in caplog.text
+
+
+@pytest.mark.parametrize("source", ["--threads", ENV])
+def test_a_count_above_what_torch_takes_is_refused(two_cores, monkeypatch, source):
+    """--threads 99999999999999999999 (or $KGREC_THREADS so) is refused naming where it was
+    given, as --threads 0 is; before, torch.set_num_threads's traceback (ValueError: Overflow
+    when unpacking long long) (found by the rev50 review)."""
+    for too_many in (99999999999999999999, MAX_THREADS + 1):
+        if source == ENV:
+            monkeypatch.setenv(ENV, str(too_many))
+        with pytest.raises(InputError, match=f"at most {MAX_THREADS}") as raised:
+            choose_threads(None if source == ENV else too_many)
+        assert raised.value.field == source and str(too_many) in str(raised.value)
+
+
+def test_a_command_refuses_more_threads_than_torch_takes_before_writing(
+    tmp_path, tiny_recbole, capsys
+):
+    argv = ["train", "--model", "popularity", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "run")]
+    assert main([*argv, "--threads", "99999999999999999999"]) == 2
+    err = capsys.readouterr().err
+    assert "kgrec train: error: field '--threads': threads must be at most 2147483647" in err
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(("value", "message"), [("two", "whole number"), ("0", "positive")])
