@@ -3,8 +3,9 @@ K, the number of their target interactions given to training, from trained run f
 
     python bench/few_shot.py RUNS [--plot bench/few_shot.png [--force]]
 
-RUNS holds run folders named ``<model>-k<K>-s<seed>`` (``pop``, ``lgm``, ``cd`` or any other
-model label), trained on a protocol with cold-start users, e.g. for seed S and K in 1, 3, 5::
+RUNS holds run folders named ``<model>-k<K>-s<seed>`` (``pop``, ``lgm``, ``cd``, ``lgmcs``,
+``easemt``, ``cdkd`` or any other model label, shown as it is), trained on a protocol with
+cold-start users, e.g. for seed S and K in 1, 3, 5::
 
     kgrec train --model lightgcn-merged --protocol ml1m-action-comedy --seed S \\
         --data $KGREC_DATA/ml-1m --lr 0.004 --batch-size 8192 --few-shot K --out RUNS/lgm-kK-sS
@@ -30,6 +31,11 @@ LABELS = {
     "pop": "popularity",
     "lgm": "merged LightGCN",
     "cd": "cross-domain model",
+    # the README's runs trained for the cold start (session 52): the baseline, EASE beside it
+    # and the cross-domain model distilled from the two
+    "lgmcs": "merged LightGCN, cold-start training",
+    "easemt": "ease-merged with texts",
+    "cdkd": "cross-domain, distilled",
 }
 
 
