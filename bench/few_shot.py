@@ -3,9 +3,9 @@ K, the number of their target interactions given to training, from trained run f
 
     python bench/few_shot.py RUNS [--plot bench/few_shot.png [--force]]
 
-RUNS holds run folders named ``<model>-k<K>-s<seed>`` (``pop``, ``lgm``, ``cd``, ``lgmcs``,
-``easemt``, ``cdkd`` or any other model label, shown as it is), trained on a protocol with
-cold-start users, e.g. for seed S and K in 1, 3, 5::
+RUNS holds run folders named ``<model>-k<K>-s<seed>`` (a label of ``LABELS`` is shown by its
+name, any other model label as it is), trained on a protocol with cold-start users, e.g. for
+seed S and K in 1, 3, 5::
 
     kgrec train --model lightgcn-merged --protocol ml1m-action-comedy --seed S \\
         --data $KGREC_DATA/ml-1m --lr 0.004 --batch-size 8192 --few-shot K --out RUNS/lgm-kK-sS
