@@ -1020,8 +1020,10 @@ class _Objective:
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
             self._stop(trial, reason, trial.params)  # runs again first on the next call
             raise
-        except _StudyStopped:  # raised on every rank: none waits for rank 0
-            # not a failure of these settings: they run again first once the cause is mended
+        except _StudyStopped:  # raised on every rank; the others wait until this rank has
+            # recorded it (were they to exit first, a launcher could end this rank meanwhile).
+            # Not a failure of these settings: they run again first once the cause is mended
+            self.others_wait = True
             self._stop(trial, "teachers refused", trial.params)
             raise
         except NotFinite as exc:  # train's message, less its field: --lr need not be the cause
@@ -1228,7 +1230,8 @@ def _follow(out: Path, device: torch.device, distill_from: list[str] | None) -> 
             payload = {**payload, "distill_from": distill_from}  # this machine's paths
         try:
             _train_trial(experiment, payload, device, _Epochs(), teachers=teachers)
-        except _StudyStopped as exc:  # on rank 0 too, which sends nothing more
+        except _StudyStopped as exc:  # on rank 0 too, which records the stopped trial,
+            distributed.broadcast_object(None)  # then sends its error: this rank waits for it
             raise exc.error from None
         except _ENDS_ON_EVERY_RANK:
             continue

@@ -748,13 +748,40 @@ def _distilling_rank(rank: int, port: int, data: str, results) -> None:
     train, tune = queue.SimpleQueue(), queue.SimpleQueue()
     _report(rank, ["train", *argv, "--out", "run"], train)
     search = ["--trials", "2", "--search", "distill_weight=uniform:1:3"]
+    import kgrec.tune
+
+    stopped = kgrec.tune._stopped
+
+    def slowly(*args, **kwargs) -> None:  # rank 0's record of the stopped trial, as on a
+        time.sleep(2)  # busy disk
+        stopped(*args, **kwargs)
+
+    if rank == 0:
+        kgrec.tune._stopped = slowly
     _report(rank, ["tune", *argv, *search, "--out", "study"], tune)
+    kgrec.tune._stopped = stopped
+    if rank == 1:  # as it exits (under torchrun, the launcher then ends rank 0), the trials
+        tune.put(_recorded_stop(Path("..") / "host0" / "study"))  # rank 0 has recorded
     if rank == 1:  # its copy damaged: it cannot read it, and rank 0 learns so at once
         Path("teacher/model.pt").write_bytes(b"not a checkpoint")
     damaged = queue.SimpleQueue()
     _report(rank, ["train", *argv, "--out", "damaged"], damaged)
     _report(rank, ["tune", *argv, *search, "--out", "damaged-study"], tune)
-    results.put((rank, train.get()[1:3], tune.get()[1:3], damaged.get()[1:], tune.get()[1:3]))
+    first = tune.get()[1:3]
+    recorded = tune.get() if rank == 1 else None
+    results.put((rank, train.get()[1:3], first, damaged.get()[1:], tune.get()[1:3], recorded))
+
+
+def _recorded_stop(study: Path) -> list[tuple[str, str | None]]:
+    """The trials of the tune in ``study``: (state, its ``interrupted`` reason) each."""
+    import optuna
+
+    from kgrec.tune import STUDY_NAME
+    from kgrec.tune_space import STUDY_FILE
+
+    storage = f"sqlite:///{study / STUDY_FILE}"
+    trials = optuna.load_study(study_name=STUDY_NAME, storage=storage).trials
+    return [(trial.state.name, trial.user_attrs.get("interrupted")) for trial in trials]
 
 
 def test_ranks_whose_teachers_differ_are_refused_on_every_rank(tmp_path, tiny_recbole, monkeypatch):
@@ -789,7 +816,11 @@ def test_ranks_whose_teachers_differ_are_refused_on_every_rank(tmp_path, tiny_re
             process.join(60)
             if process.is_alive():
                 process.kill()
-    for rank, ((code, err), (tune_code, tune_err), damaged, damaged_tune) in reports.items():
+    # rank 1 ended only once rank 0 had recorded the stopped trial (before, it ended at once,
+    # and under torchrun the launcher could end rank 0 first: "interrupted", nothing queued)
+    stopped_then = [("FAIL", "teachers refused"), ("WAITING", None)]
+    assert reports[1][-1] == stopped_then, reports[1][-1]
+    for rank, ((code, err), (tune_code, tune_err), damaged, damaged_tune, _) in reports.items():
         assert code == 2, (rank, code, err)
         assert "Traceback" not in err, err
         assert (
