@@ -10,8 +10,10 @@ one-minute load average (rounded), at least 1.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from pathlib import Path
 
 from kgrec.errors import InputError
 
@@ -19,6 +21,8 @@ ENV = "KGREC_THREADS"
 OMP = "OMP_NUM_THREADS"
 # the most threads torch.set_num_threads takes (a C int; above it, "Overflow when unpacking")
 MAX_THREADS = 2**31 - 1
+# the most threads the kernel lets there be (Linux)
+KERNEL_THREADS_MAX = Path("/proc/sys/kernel/threads-max")
 # a level OpenMP (libgomp) cannot read: its strtoul overflows ("Invalid value for environment
 # variable OMP_NUM_THREADS")
 _OMP_UNREADABLE = 2**64 - 1
@@ -34,9 +38,29 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def most_threads() -> tuple[int, str]:
+    """The most threads kgrec gives torch here, and why: torch takes a C int, and OpenMP starts
+    every thread at its first parallel region (more than the kernel lets it start: a crash,
+    not an error), so no more than :data:`KERNEL_THREADS_MAX` nor the soft ``RLIMIT_NPROC``
+    (``ulimit -u``: all of this user's processes and threads) either."""
+    limits = [(MAX_THREADS, "the most torch takes")]
+    with contextlib.suppress(OSError, ValueError):  # not on Linux
+        kernel = int(KERNEL_THREADS_MAX.read_text())
+        limits.append((kernel, f"the kernel's most ({KERNEL_THREADS_MAX})"))
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    except (ImportError, AttributeError, OSError, ValueError):  # not on a Unix
+        soft = None
+    if soft is not None and soft != resource.RLIM_INFINITY and soft > 0:
+        limits.append((soft, "this user's limit on processes and threads (ulimit -u)"))
+    return min(limits)
+
+
 def omp_threads() -> int | None:
     """``$OMP_NUM_THREADS``'s count (``4``, or the first of ``4,2``), None where it is unset;
-    a value OpenMP would not take either, or a count above :data:`MAX_THREADS`, is ignored
+    a value OpenMP would not take either, or a count above :func:`most_threads`, is ignored
     with a warning."""
     raw = os.environ.get(OMP, "").strip()
     if not raw:
@@ -50,8 +74,9 @@ def omp_threads() -> int | None:
         return None
     # a level libgomp cannot read it ignores whole; a first level above torch's most it reads
     # as no count (2**31 wraps to -2**31), and torch could not take it
-    if int(levels[0]) > MAX_THREADS or any(int(d) >= _OMP_UNREADABLE for d in levels):
-        log.warning("ignoring $%s=%r: more threads than torch takes (%d)", OMP, raw, MAX_THREADS)
+    most, why = most_threads()
+    if any(int(d) >= _OMP_UNREADABLE for d in levels) or int(levels[0]) > most:
+        log.warning("ignoring $%s=%r: more than %d threads, %s", OMP, raw, most, why)
         return None
     return int(levels[0])
 
@@ -70,11 +95,9 @@ def choose_threads(requested: int | None = None) -> int:
         name = "threads" if field == "--threads" else f"${ENV}"
         if requested <= 0:
             raise InputError(f"{name} must be positive, got {requested}", field=field)
-        if requested > MAX_THREADS:
-            raise InputError(
-                f"{name} must be at most {MAX_THREADS}, the most torch takes, got {requested}",
-                field=field,
-            )
+        most, why = most_threads()
+        if requested > most:
+            raise InputError(f"{name} must be at most {most}, {why}, got {requested}", field=field)
         return _warn_oversubscribed(requested, field if field == "--threads" else f"${ENV}")
     omp = omp_threads()
     if omp is not None:

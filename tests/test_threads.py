@@ -4,22 +4,32 @@ $OMP_NUM_THREADS, else the idle cores."""
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 
 import pytest
 import torch
 
+from kgrec import threads
 from kgrec.cli import main
 from kgrec.errors import InputError
-from kgrec.threads import ENV, MAX_THREADS, OMP, choose_threads, set_threads
+from kgrec.threads import ENV, MAX_THREADS, OMP, choose_threads, most_threads, set_threads
 
 
 @pytest.fixture
-def two_cores(monkeypatch):
+def two_cores(monkeypatch, tmp_path):
+    """Two usable cores, no thread settings in the environment, and no limit on threads but
+    torch's (the kernel's and ``ulimit -u`` above it)."""
     monkeypatch.delenv(ENV, raising=False)
     monkeypatch.delenv(OMP, raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    kernel = tmp_path / "threads-max"
+    kernel.write_text(f"{2**40}\n")
+    monkeypatch.setattr(threads, "KERNEL_THREADS_MAX", kernel)
+    unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: unlimited)
+    return kernel
 
 
 def test_idle_cores_by_default(two_cores, monkeypatch):
@@ -149,8 +159,47 @@ def test_a_command_refuses_more_threads_than_torch_takes_before_writing(
     argv += ["--data", str(tiny_recbole), "--out", str(tmp_path / "run")]
     assert main([*argv, "--threads", "99999999999999999999"]) == 2
     err = capsys.readouterr().err
-    assert "kgrec train: error: field '--threads': threads must be at most 2147483647" in err
+    most, why = most_threads()  # this machine's
+    assert f"kgrec train: error: field '--threads': threads must be at most {most}, {why}" in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("limit", ["kernel", "ulimit"])
+def test_more_threads_than_the_machine_lets_a_process_start_are_refused(
+    two_cores, monkeypatch, caplog, limit
+):
+    """OpenMP starts every thread torch is given at its first parallel region: more than the
+    kernel's threads-max or the user's ``ulimit -u`` is refused as --threads (or
+    $KGREC_THREADS), naming the limit, and ignored with a warning as $OMP_NUM_THREADS; the
+    limit itself is taken. Before, --threads 2147483647 (the most torch takes) was taken with
+    a warning, and training crashed (a segmentation fault on this machine)."""
+    if limit == "kernel":
+        two_cores.write_text("5000\n")
+        why = f"the kernel's most ({two_cores})"
+    else:
+        monkeypatch.setattr(resource, "getrlimit", lambda which: (5000, resource.RLIM_INFINITY))
+        why = "this user's limit on processes and threads (ulimit -u)"
+    assert most_threads() == (5000, why)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    for too_many in (5001, MAX_THREADS):
+        with pytest.raises(InputError) as raised:
+            choose_threads(too_many)
+        assert str(raised.value) == (
+            f"field '--threads': threads must be at most 5000, {why}, got {too_many}"
+        )
+        monkeypatch.setenv(ENV, str(too_many))
+        with pytest.raises(InputError) as raised:
+            choose_threads()
+        assert f"$KGREC_THREADS must be at most 5000, {why}, got" in str(raised.value)
+        monkeypatch.delenv(ENV)
+        monkeypatch.setenv(OMP, str(too_many))
+        caplog.clear()
+        assert choose_threads() == 2  # the idle cores
+        assert f"ignoring $OMP_NUM_THREADS='{too_many}': more than 5000 threads, {why}" in (
+            caplog.text
+        )
+        monkeypatch.delenv(OMP)
+    assert choose_threads(5000) == 5000  # many more than the cores: taken, with the warning
 
 
 @pytest.mark.parametrize(("value", "message"), [("two", "whole number"), ("0", "positive")])
