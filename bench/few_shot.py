@@ -36,6 +36,10 @@ LABELS = {
     "lgmcs": "merged LightGCN, cold-start training",
     "easemt": "ease-merged with texts",
     "cdkd": "cross-domain, distilled",
+    # and the control (session 53): merged LightGCN distilled from the baseline and EASE
+    # without the texts
+    "easem": "ease-merged",
+    "lgmkd": "merged LightGCN, distilled (control)",
 }
 
 

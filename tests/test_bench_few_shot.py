@@ -48,11 +48,12 @@ def test_k0_reads_cold_users_and_k_above_reads_few_shot_users(tmp_path, few_shot
 
 
 def test_the_cold_start_runs_are_named_and_another_label_is_shown_as_it_is(tmp_path, few_shot):
-    for model in ("lgmcs", "cdkd", "mine"):
+    for model in ("lgmcs", "cdkd", "lgmkd", "mine"):
         write_run(tmp_path / f"{model}-k1-s0", cold=None, few=0.5, warm=0.3)
     table = few_shot.report(few_shot.collect(tmp_path), "lgmcs")
     assert "| paired − merged LightGCN, cold-start training |" in table.splitlines()[0]
     assert "| cross-domain, distilled | 1 | 0 |" in table
+    assert "| merged LightGCN, distilled (control) | 1 | 0 |" in table
     assert "| mine | 1 | 0 |" in table
 
 
