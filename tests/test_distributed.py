@@ -760,9 +760,10 @@ def _distilling_rank(rank: int, port: int, data: str, results) -> None:
         kgrec.tune._stopped = slowly
     _report(rank, ["tune", *argv, *search, "--out", "study"], tune)
     kgrec.tune._stopped = stopped
-    if rank == 1:  # as it exits (under torchrun, the launcher then ends rank 0), the trials
-        tune.put(_recorded_stop(Path("..") / "host0" / "study"))  # rank 0 has recorded
-    if rank == 1:  # its copy damaged: it cannot read it, and rank 0 learns so at once
+    if rank == 1:
+        # as it exits (under torchrun, the launcher then ends rank 0), the trials rank 0 has
+        # recorded; then its copy damaged: it cannot read it, and rank 0 learns so at once
+        tune.put(_recorded_stop(Path("..") / "host0" / "study"))
         Path("teacher/model.pt").write_bytes(b"not a checkpoint")
     damaged = queue.SimpleQueue()
     _report(rank, ["train", *argv, "--out", "damaged"], damaged)
@@ -816,8 +817,8 @@ def test_ranks_whose_teachers_differ_are_refused_on_every_rank(tmp_path, tiny_re
             process.join(60)
             if process.is_alive():
                 process.kill()
-    # rank 1 ended only once rank 0 had recorded the stopped trial (before, it ended at once,
-    # and under torchrun the launcher could end rank 0 first: "interrupted", nothing queued)
+    # rank 1 ended only once rank 0 had recorded the stopped trial (before, it ended with the
+    # trial still RUNNING, and under torchrun the launcher could end rank 0 (SIGTERM) first)
     stopped_then = [("FAIL", "teachers refused"), ("WAITING", None)]
     assert reports[1][-1] == stopped_then, reports[1][-1]
     for rank, ((code, err), (tune_code, tune_err), damaged, damaged_tune, _) in reports.items():
