@@ -2436,14 +2436,12 @@ def _item_entity(experiment: Experiment, settings: Mapping[str, Any]) -> torch.T
     """The knowledge graph's (item, entity) links for ``cold_items`` "student-kg", else None."""
     if settings.get("cold_items") != "student-kg":
         return None
-    links = item_entities(experiment.data)
-    if links.size(1) == 0:
-        raise InputError(
-            "--cold-items student-kg reads the items' knowledge-graph entities, and the graph "
-            "has no knowledge edge between an item and an entity: use --cold-items student",
-            field="--cold-items",
-        )
-    return links
+    return _knowledge_links(
+        experiment,
+        "--cold-items student-kg reads the items' knowledge-graph entities",
+        "use --cold-items student",
+        field="--cold-items",
+    )
 
 
 def view_links(experiment: Experiment, settings: Mapping[str, Any]) -> torch.Tensor | None:
@@ -2453,14 +2451,26 @@ def view_links(experiment: Experiment, settings: Mapping[str, Any]) -> torch.Ten
     option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     if not option["text_cl_weight"] or option["text_cl_source"] != "kg":
         return None
+    return _knowledge_links(
+        experiment,
+        "--text-cl-source kg draws each item's neighbours among the items sharing its "
+        "knowledge-graph entities",
+        "load a knowledge graph (kgrec load recbole with .kg and .link files, kgrec load kg), "
+        "or use --text-cl-source text",
+        field="--text-cl-source",
+    )
+
+
+def _knowledge_links(
+    experiment: Experiment, needs: str, advice: str, *, field: str
+) -> torch.Tensor:
+    """The (item, entity) links of ``experiment``'s graph; an InputError of what ``needs``
+    them and the ``advice`` where there are none."""
     links = item_entities(experiment.data)
     if links.size(1) == 0:
         raise InputError(
-            "--text-cl-source kg draws each item's neighbours among the items sharing its "
-            "knowledge-graph entities, and the graph has no knowledge edge between an item and "
-            "an entity: load a knowledge graph (kgrec load recbole with .kg and .link files, "
-            "kgrec load kg), or use --text-cl-source text",
-            field="--text-cl-source",
+            f"{needs}, and the graph has no knowledge edge between an item and an entity: {advice}",
+            field=field,
         )
     return links
 

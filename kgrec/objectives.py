@@ -497,9 +497,7 @@ def text_neighbours(vectors: Tensor, mask: Tensor, k: int, *, rows: int | None =
     return neighbours
 
 
-def kg_neighbours(
-    links: Tensor, mask: Tensor, k: int, *, num_entities: int | None = None, rows: int | None = None
-) -> Tensor:
+def kg_neighbours(links: Tensor, mask: Tensor, k: int, *, rows: int | None = None) -> Tensor:
     """Each item's ``k`` items sharing the most knowledge-graph entities with it: the cosine
     of their entity sets weighted by TF-IDF (an entity linked to ``d`` of the ``I`` items
     weighs ``log(I / d)``; one linked to a single item ties nothing and weighs 0), ``[I, k]``
@@ -509,9 +507,8 @@ def kg_neighbours(
 
     ``links`` is ``[2, X]`` (item index, entity index) pairs
     (:func:`kgrec.cold_items.item_entities`); ``mask`` ``[I]`` (which items may be, and
-    have, neighbours); ``num_entities`` the entity count (default: the largest index + 1).
-    Exact, in blocks of ``rows`` items (default: about 2**26 scores a block), so time grows
-    with ``I ** 2`` and memory does not, as :func:`text_neighbours`'."""
+    have, neighbours). Exact, in blocks of ``rows`` items (default: about 2**26 scores a
+    block), so time grows with ``I ** 2`` and memory does not, as :func:`text_neighbours`'."""
     check_integer("the number of knowledge-graph neighbours", k)
     if not 0 < k < math.inf:
         raise ValueError(f"the number of knowledge-graph neighbours must be positive, got {k}")
@@ -524,7 +521,7 @@ def kg_neighbours(
         return neighbours
     if int(links[0].min()) < 0 or int(links[0].max()) >= num_items or int(links[1].min()) < 0:
         raise ValueError(f"links name items outside [0, {num_items}) or negative entities")
-    num_entities = int(links[1].max()) + 1 if num_entities is None else num_entities
+    num_entities = int(links[1].max()) + 1
     degree = torch.bincount(links[1], minlength=num_entities).to(torch.float)
     weight = torch.log(num_items / degree.clamp(min=1))
     weight[degree < 2] = 0.0
