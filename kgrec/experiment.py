@@ -115,7 +115,6 @@ from kgrec.objectives import (
     Distillation,
     Objective,
     TextNeighbours,
-    kg_neighbours,
     text_neighbours,
 )
 from kgrec.plots import training_curve
@@ -131,7 +130,6 @@ from kgrec.settings import (
     COLD_ITEMS,
     RELATION_WEIGHTINGS,
     SCORES,
-    TEXT_CL_SOURCES,
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
 )
@@ -1872,7 +1870,6 @@ def train(
     text_cl_weight: float = TRAIN_DEFAULTS["text_cl_weight"],
     text_cl_neighbours: int = TRAIN_DEFAULTS["text_cl_neighbours"],
     text_cl_temperature: float = TRAIN_DEFAULTS["text_cl_temperature"],
-    text_cl_source: str = TRAIN_DEFAULTS["text_cl_source"],
     distill_from: Sequence[str | Path] | None = TRAIN_DEFAULTS["distill_from"],
     distill_mix: Sequence[float] | None = TRAIN_DEFAULTS["distill_mix"],
     distill_weight: float = TRAIN_DEFAULTS["distill_weight"],
@@ -2210,13 +2207,7 @@ def _train(
     metrics = None
     try:
         with model_memory(settings, training=True):
-            arguments = fit_arguments(
-                settings,
-                graph,
-                experiment.split,
-                teachers=teachers,
-                links=view_links(experiment, settings),
-            )
+            arguments = fit_arguments(settings, graph, experiment.split, teachers=teachers)
             if _fitted_in_forward(net) and settings["cold_items"] == "none":
                 # fit would only score valid, and run.evaluate() below valid and test again:
                 # one forward pass (EASE's is its whole closed-form fit) serves both, rank 0's
@@ -2436,41 +2427,12 @@ def _item_entity(experiment: Experiment, settings: Mapping[str, Any]) -> torch.T
     """The knowledge graph's (item, entity) links for ``cold_items`` "student-kg", else None."""
     if settings.get("cold_items") != "student-kg":
         return None
-    return _knowledge_links(
-        experiment,
-        "--cold-items student-kg reads the items' knowledge-graph entities",
-        "use --cold-items student",
-        field="--cold-items",
-    )
-
-
-def view_links(experiment: Experiment, settings: Mapping[str, Any]) -> torch.Tensor | None:
-    """The knowledge graph's (item, entity) links of the text-neighbour term's knowledge-graph
-    view (``text_cl_source`` "kg", with ``text_cl_weight`` above 0), else None; an
-    InputError where the graph has none."""
-    option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
-    if not option["text_cl_weight"] or option["text_cl_source"] != "kg":
-        return None
-    return _knowledge_links(
-        experiment,
-        "--text-cl-source kg draws each item's neighbours among the items sharing its "
-        "knowledge-graph entities",
-        "load a knowledge graph (kgrec load recbole with .kg and .link files, kgrec load kg), "
-        "or use --text-cl-source text",
-        field="--text-cl-source",
-    )
-
-
-def _knowledge_links(
-    experiment: Experiment, needs: str, advice: str, *, field: str
-) -> torch.Tensor:
-    """The (item, entity) links of ``experiment``'s graph; an InputError of what ``needs``
-    them and the ``advice`` where there are none."""
     links = item_entities(experiment.data)
     if links.size(1) == 0:
         raise InputError(
-            f"{needs}, and the graph has no knowledge edge between an item and an entity: {advice}",
-            field=field,
+            "--cold-items student-kg reads the items' knowledge-graph entities, and the graph "
+            "has no knowledge edge between an item and an entity: use --cold-items student",
+            field="--cold-items",
         )
     return links
 
@@ -2521,7 +2483,6 @@ def prepare_experiment(settings: Mapping[str, Any]) -> Experiment:
         warm_start(net, experiment, Path(settings["init_from"]), warn=False)
     if settings["cold_start_share"]:  # and so are no users to hide
         check_cold_start_users(experiment)
-    view_links(experiment, settings)  # and a knowledge-graph view of no knowledge graph
     check_catalogue(experiment)
     return experiment
 
@@ -3273,7 +3234,6 @@ TERM_OPTIONS = (
     "text_cl_weight",
     "text_cl_neighbours",
     "text_cl_temperature",
-    "text_cl_source",
     "distill_from",
     "distill_mix",
     "distill_weight",
@@ -3321,7 +3281,6 @@ CHOICES = {
     "score": SCORES,
     "text_input": TEXT_INPUTS,
     "relation_weighting": RELATION_WEIGHTINGS,
-    "text_cl_source": TEXT_CL_SOURCES,
     "cold_items": COLD_ITEMS,
 }
 
@@ -3368,17 +3327,15 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
     objective_for(settings)
     _check_model_options(settings, spec)
     _check_ease(settings, spec)
-    by_text = settings.get("text_cl_source", TRAIN_DEFAULTS["text_cl_source"]) == "text"
-    if settings["text_cl_weight"] and by_text and settings["store"] is None:
+    if settings["text_cl_weight"] and settings["store"] is None:
         raise InputError(
             "--text-cl-weight pulls items towards the items with the nearest texts: give a "
-            "--store whose items have text vectors (after `kgrec embed --store URI --kinds Item`), "
-            "or draw the neighbours from the knowledge graph (--text-cl-source kg)",
+            "--store whose items have text vectors (after `kgrec embed --store URI --kinds Item`)",
             field="--text-cl-weight",
         )
     if settings["text_cl_weight"] and settings["batching"] != "full":
         raise InputError(
-            "--text-cl-weight works with --batching full only (an item's neighbours lie "
+            "--text-cl-weight works with --batching full only (an item's text neighbours lie "
             "outside a sampled subgraph)",
             field="--text-cl-weight",
         )
@@ -3525,22 +3482,16 @@ FIT_SETTINGS = ("epochs", "lr", "batch_size", "patience", "target_weight", "seed
 
 
 def fit_arguments(
-    settings: Mapping[str, Any],
-    graph: Data,
-    split: Split,
-    *,
-    teachers: Teachers | None = None,
-    links: torch.Tensor | None = None,
+    settings: Mapping[str, Any], graph: Data, split: Split, *, teachers: Teachers | None = None
 ) -> dict[str, Any]:
     """The arguments of :func:`kgrec.train.fit` that a run's ``settings`` (train()'s
     arguments) give for training over the message graph ``graph`` on ``split``: those it
     takes as they are, and the objective, epoch strategy and cold-start training they name
     (an InputError where they are off); ``teachers``: those of ``distill_from`` read already
-    (:func:`read_teachers`; None: read here); ``links``: the items' entity links of the
-    knowledge-graph view (:func:`view_links`)."""
+    (:func:`read_teachers`; None: read here)."""
     return {
         **{name: settings[name] for name in FIT_SETTINGS},
-        "objective": objective_for(settings, graph, split, teachers=teachers, links=links),
+        "objective": objective_for(settings, graph, split, teachers=teachers),
         "epoch_strategy": epoch_strategy_for(settings["batching"]),
         "cold_start": cold_start_for(settings),
     }
@@ -3552,25 +3503,18 @@ def objective_for(
     split: Split | None = None,
     *,
     teachers: Teachers | None = None,
-    links: torch.Tensor | None = None,
 ) -> Objective:
     """The objective of a run's ``settings`` (train()'s arguments) over the items of the
     message graph ``graph`` (their domains, and their text vectors where the text-neighbour
     term needs them), drawing no negatives or text neighbours among ``split``'s unseen items
     (:meth:`Split.unseen_items`); None only checks the settings. The distillation term learns
-    ``teachers`` (:func:`read_teachers`), read here from ``distill_from`` where None; the
-    text-neighbour term of ``text_cl_source`` "kg" the items' entity ``links``
-    (:func:`view_links`)."""
+    ``teachers`` (:func:`read_teachers`), read here from ``distill_from`` where None."""
     options = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in objective_options()}
-    item_text = view = teacher = None
+    item_text = teacher = None
     if graph is not None:
         domains = graph.item_domain if split is None else split.negative_domains(graph.item_domain)
         options["item_domain"] = domains  # -1: unseen, never drawn
-        if options["text_cl_weight"] and options["text_cl_source"] == "kg":
-            if links is None:
-                raise ValueError("the knowledge-graph view needs the items' entity links")
-            view = links, domains >= 0
-        elif options["text_cl_weight"]:
+        if options["text_cl_weight"]:
             vectors, has_text = item_text_vectors(graph)
             item_text = vectors, has_text & (domains >= 0)
         if options["distill_from"] is not None:
@@ -3585,7 +3529,6 @@ def objective_for(
     return _objective(
         settings.get("objective", TRAIN_DEFAULTS["objective"]),
         item_text=item_text,
-        view=view,
         teacher=teacher,
         **options,
     )
@@ -3594,14 +3537,14 @@ def objective_for(
 def reads_text(settings: Mapping[str, Any]) -> bool:
     """Whether a run with ``settings`` (:func:`train`'s arguments, ``model`` among them; missing
     ones take the defaults) reads node text vectors from its store: models with text inputs,
-    ``text_input`` or ``cold_items`` other than ``"none"``, ``text_cl_weight`` above 0 with
-    the neighbours by text, or ``ease_text_weight`` above 0."""
+    ``text_input`` or ``cold_items`` other than ``"none"``, or ``text_cl_weight`` or
+    ``ease_text_weight`` above 0."""
     option = {name: settings.get(name, TRAIN_DEFAULTS[name]) for name in TRAIN_DEFAULTS}
     return (
         model_spec(settings["model"]).text
         or option["text_input"] != "none"
         or option["cold_items"] != "none"
-        or (option["text_cl_weight"] > 0 and option["text_cl_source"] == "text")
+        or option["text_cl_weight"] > 0
         or option["ease_text_weight"] > 0
     )
 
@@ -3702,7 +3645,7 @@ LEARNING_OPTIONS = (
 # (main option, its value that turns it off, the options read only when it is on)
 DEPENDENT_OPTIONS = (
     ("cl_weight", 0.0, ("cl_noise", "cl_temperature", "cl_layer")),
-    ("text_cl_weight", 0.0, ("text_cl_neighbours", "text_cl_temperature", "text_cl_source")),
+    ("text_cl_weight", 0.0, ("text_cl_neighbours", "text_cl_temperature")),
     ("distill_from", None, ("distill_mix", "distill_weight", "distill_temperature")),
     ("cold_start_share", 0.0, ("cold_start_weight",)),
     ("text_input", "none", ("text_hidden",)),
@@ -3875,21 +3818,17 @@ def _objective(
     text_cl_weight: float = 0.0,
     text_cl_neighbours: int = 10,
     text_cl_temperature: float = 0.2,
-    text_cl_source: str = "text",
     distill_from: Sequence[str] | None = None,
     distill_mix: Sequence[float] | None = None,
     distill_weight: float = 1.0,
     distill_temperature: float = 0.25,
     item_text: tuple[torch.Tensor, torch.Tensor] | None = None,
-    view: tuple[torch.Tensor, torch.Tensor] | None = None,
     teacher: tuple[torch.Tensor, ...] | None = None,
     **options: Any,
 ) -> Objective:
     """The objective ``name`` with the options its constructor takes, plus the text-neighbour
-    term (:class:`kgrec.objectives.TextNeighbours`) when ``text_cl_weight`` > 0, its
-    neighbours by ``text_cl_source``: the nearest texts of ``item_text`` (vectors, which
-    items have one and may be drawn) or the most shared entities of ``view`` ((item, entity)
-    links, which items may be drawn), the distillation term (:class:`kgrec.objectives.Distillation`,
+    term (:class:`kgrec.objectives.TextNeighbours`, over ``item_text``'s items) when
+    ``text_cl_weight`` > 0, the distillation term (:class:`kgrec.objectives.Distillation`,
     from ``teacher``: its user and item embeddings, covered items and training pairs) with
     ``distill_from``, and the SimGCL/XSimGCL contrastive term
     (:class:`kgrec.objectives.Contrastive`) when ``cl_weight`` > 0."""
@@ -3907,12 +3846,10 @@ def _objective(
     try:
         main = cls(**{key: value for key, value in options.items() if key in accepted})
         if text_cl_weight:
-            if text_cl_source == "kg" and view is not None:
-                neighbours = kg_neighbours(*view, text_cl_neighbours)
-            elif text_cl_source == "text" and item_text is not None:
-                neighbours = text_neighbours(*item_text, text_cl_neighbours)
-            else:  # checking the settings only
+            if item_text is None:  # checking the settings only
                 neighbours = torch.empty((0, text_cl_neighbours), dtype=torch.long)
+            else:
+                neighbours = text_neighbours(*item_text, text_cl_neighbours)
             main = TextNeighbours(
                 main, neighbours, weight=text_cl_weight, temperature=text_cl_temperature
             )

@@ -497,59 +497,6 @@ def text_neighbours(vectors: Tensor, mask: Tensor, k: int, *, rows: int | None =
     return neighbours
 
 
-def kg_neighbours(links: Tensor, mask: Tensor, k: int, *, rows: int | None = None) -> Tensor:
-    """Each item's ``k`` items sharing the most knowledge-graph entities with it: the cosine
-    of their entity sets weighted by TF-IDF (an entity linked to ``d`` of the ``I`` items
-    weighs ``log(I / d)``; one linked to a single item ties nothing and weighs 0), ``[I, k]``
-    item indices, best first, equal scores by index, lowest first (as
-    :func:`text_neighbours`), ``-1`` where fewer than ``k`` other items share a weighted
-    entity with the item, and for every item outside ``mask``.
-
-    ``links`` is ``[2, X]`` (item index, entity index) pairs
-    (:func:`kgrec.cold_items.item_entities`); ``mask`` ``[I]`` (which items may be, and
-    have, neighbours). Exact, in blocks of ``rows`` items (default: about 2**26 scores a
-    block), so time grows with ``I ** 2`` and memory does not, as :func:`text_neighbours`'."""
-    check_integer("the number of knowledge-graph neighbours", k)
-    if not 0 < k < math.inf:
-        raise ValueError(f"the number of knowledge-graph neighbours must be positive, got {k}")
-    if links.dim() != 2 or links.size(0) != 2 or links.dtype != torch.long:
-        raise ValueError("links must be a [2, X] tensor of (item index, entity index) pairs")
-    num_items = mask.size(0)
-    neighbours = torch.full((num_items, k), -1, dtype=torch.long, device=mask.device)
-    links = torch.unique(links.to(mask.device), dim=1)  # a pair given twice counts once
-    if links.size(1) == 0:
-        return neighbours
-    if int(links[0].min()) < 0 or int(links[0].max()) >= num_items or int(links[1].min()) < 0:
-        raise ValueError(f"links name items outside [0, {num_items}) or negative entities")
-    num_entities = int(links[1].max()) + 1
-    degree = torch.bincount(links[1], minlength=num_entities).to(torch.float)
-    weight = torch.log(num_items / degree.clamp(min=1))
-    weight[degree < 2] = 0.0
-    keep = weight[links[1]] > 0
-    if not bool(keep.any()):
-        return neighbours
-    pairs = links[:, keep]
-    values = weight[pairs[1]]
-    norms = torch.zeros(num_items, device=mask.device).index_add_(0, pairs[0], values**2).sqrt()
-    unit = torch.sparse_coo_tensor(
-        pairs, values / norms[pairs[0]], (num_items, num_entities), check_invariants=True
-    ).coalesce()
-    transposed = unit.t().coalesce()
-    rows = rows or max(1, (1 << 26) // max(num_items, 1))
-    for start in range(0, num_items, rows):
-        stop = min(start + rows, num_items)
-        block = unit.index_select(0, torch.arange(start, stop, device=mask.device))
-        sim = torch.sparse.mm(block, transposed).to_dense()
-        sim[:, ~mask] = 0.0
-        sim[torch.arange(stop - start), torch.arange(start, stop)] = 0.0
-        sim[sim <= 0] = float("-inf")  # none shared: no neighbour
-        top = _top_indices(sim, min(k, num_items))
-        found = sim.gather(1, top) > float("-inf")
-        neighbours[start:stop, : top.size(1)] = torch.where(found, top, -1)
-    neighbours[~mask] = -1
-    return neighbours
-
-
 def _top_indices(scores: Tensor, k: int) -> Tensor:
     """The indices of each row's ``k`` largest ``scores`` (``[R, n]``, ``k <= n``), largest
     first, equal scores by index, lowest first, where :func:`torch.topk` leaves the order of
@@ -613,15 +560,11 @@ class TextNeighbours(FullGraphTerm):
     rated by few users borrows from the items that read like it. Full-graph batches only
     (the neighbours lie outside a sampled subgraph).
 
-    The neighbours are the nearest texts (:func:`text_neighbours`) or the items sharing the
-    most knowledge-graph entities (:func:`kg_neighbours`). It pays where interactions are
-    few: with 20 % of the training data the text neighbours lift LightGCN with the sampled
-    softmax by 4.6 % on ml100k-kg and 7.9 % on ml1m's comedies (test NDCG@20, mean over
-    seeds), while random partners in the same term do not help. On LightGCN alone the
-    knowledge graph's neighbours did worse than random; beside the text MLP
-    (``--text-input add``), which brings the texts in already, they did a little better than
-    the texts' (+0.4 to +1.4 % on sparse ml100k-kg). On the dense splits the term costs a
-    little (README, "The text view").
+    It pays where interactions are few: with 20 % of the training data it lifts LightGCN with
+    the sampled softmax by 4.6 % on ml100k-kg and 7.9 % on ml1m's comedies (test NDCG@20, mean
+    over seeds), while random partners in the same term do not help; neighbours by shared
+    knowledge-graph entities did worse than random, so that view was not kept. On the dense
+    splits it costs a little (README, "The text view").
 
     Args:
         main: the recommendation objective.

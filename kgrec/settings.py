@@ -42,8 +42,6 @@ BATCHING = ("full", "neighbor")
 # how node text vectors enter a model (none: not through an MLP) and how R-GCN weighs relations
 TEXT_INPUTS = ("none", "add", "only")
 RELATION_WEIGHTINGS = ("block", "scalar")
-# where the text view's neighbours come from: the nearest texts, or the most shared entities
-TEXT_CL_SOURCES = ("text", "kg")
 # how items without training interactions are served (kgrec.cold_items)
 COLD_ITEMS = ("none", "text", "student", "student-kg")
 SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)  # candidates of kgrec.cold_items.choose_scale
@@ -83,7 +81,6 @@ TRAIN_DEFAULTS = {
     "text_cl_weight": 0.0,
     "text_cl_neighbours": 10,
     "text_cl_temperature": 0.2,
-    "text_cl_source": "text",
     "distill_from": None,
     "distill_mix": None,
     "distill_weight": 1.0,

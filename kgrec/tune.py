@@ -101,7 +101,6 @@ from kgrec.experiment import (
     same_model,
     teacher_records,
     unread_options,
-    view_links,
     warm_start,
 )
 from kgrec.files import first_missing, no_link, remove_made, write_atomic
@@ -1176,9 +1175,7 @@ def _train_trial(
         with model_memory(settings):  # a size too large to allocate: the trial fails
             net, graph, pairs = build_run(experiment, settings)
         read = teachers(settings, graph, experiment.split)
-        arguments = fit_arguments(
-            settings, graph, experiment.split, teachers=read, links=view_links(experiment, settings)
-        )
+        arguments = fit_arguments(settings, graph, experiment.split, teachers=read)
         if settings.get("init_from") is not None and distributed.current().is_main:
             warm_start(net, experiment, Path(settings["init_from"]))  # fit sends it on
     except InputError as exc:

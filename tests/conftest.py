@@ -400,19 +400,6 @@ def tiny_recbole(tmp_path) -> Path:
     return write_tiny_recbole(tmp_path / "tiny")
 
 
-@pytest.fixture
-def kg_recbole(tiny_recbole) -> Path:
-    """The tiny RecBole files with ``.link`` and ``.kg`` files: film ``j`` of each genre is its
-    entity, and films ``2i`` and ``2i + 1`` share an actor of their own."""
-    lines = (tiny_recbole / "tiny.item").read_text().splitlines()[1:]
-    films = [line.split("\t")[0] for line in lines if not line.startswith("Both")]
-    link = "".join(f"{title}\tfilm{j}\n" for j, title in enumerate(films))
-    (tiny_recbole / "tiny.link").write_text("item_id:token\tentity_id:token\n" + link)
-    kg = "".join(f"film{j}\tfilm.film.actor\tactor{j // 2}\n" for j in range(len(films)))
-    (tiny_recbole / "tiny.kg").write_text("head_id:token\trelation_id:token\ttail_id:token\n" + kg)
-    return tiny_recbole
-
-
 def _write_tiny_store(tmp_path: Path, tiny_recbole: Path) -> str:
     """The tiny RecBole files, their domains by the ml1m-action-comedy rule, in a local store
     at ``tmp_path / "store"``; its URI."""

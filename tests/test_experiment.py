@@ -2004,7 +2004,6 @@ def test_split_under_a_file_fails_before_the_data_is_read(
         # read only beside their main option, which is off
         ("lightgcn-merged", ["--cold-start-weight", "3"], "does not read --cold-start-weight"),
         ("lightgcn", ["--cl-noise", "0.5"], "lightgcn does not read --cl-noise"),
-        ("lightgcn", ["--text-cl-source", "kg"], "lightgcn does not read --text-cl-source"),
         # sizes of a graph model: before, accepted and recorded by the models that propagate
         # nothing (since session 26)
         ("ease", ["--layers", "3"], "ease does not read --layers"),

@@ -29,7 +29,6 @@ from kgrec.objectives import (
     TextNeighbours,
     bpr_loss,
     info_nce,
-    kg_neighbours,
     softmax_loss,
     text_neighbours,
 )
@@ -610,77 +609,6 @@ def test_text_neighbours_with_equal_scores_come_by_index() -> None:
         assert text_neighbours(vectors, mask, 3, rows=rows)[:2].tolist() == [[2, 6, 8], [3, 5, 7]]
 
 
-def naive_kg_neighbours(pairs, num_items, mask, k):
-    """Each item's k items of the highest TF-IDF cosine of their entity sets, by loops; an
-    entity of d items weighs log(num_items / d), one of a single item nothing; ties by
-    index; -1 to fill (no weighted entity shared, or outside the mask)."""
-    pairs = set(pairs)
-    degree = {}
-    for _, entity in pairs:
-        degree[entity] = degree.get(entity, 0) + 1
-    weight = {e: (math.log(num_items / d) if d > 1 else 0.0) for e, d in degree.items()}
-    vector = [
-        {e: weight[e] for i2, e in pairs if i2 == i and weight[e] > 0} for i in range(num_items)
-    ]
-
-    def cosine(a, b):
-        dot = sum(w * b.get(e, 0.0) for e, w in a.items())
-        norm = math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
-        return dot / norm if norm else 0.0
-
-    rows = []
-    for i in range(num_items):
-        found = (
-            []
-            if not mask[i]
-            else [
-                (cosine(vector[i], vector[j]), j)
-                for j in range(num_items)
-                if j != i and mask[j] and cosine(vector[i], vector[j]) > 0
-            ]
-        )
-        best = [j for _, j in sorted(found, key=lambda pair: (-round(pair[0], 12), pair[1]))[:k]]
-        rows.append(best + [-1] * (k - len(best)))
-    return rows
-
-
-@pytest.mark.parametrize("rows", [1, 3, 4096])
-def test_kg_neighbours_match_a_naive_loop_in_any_row_blocks(rows) -> None:
-    # 8 items: 0-1 share a rare entity (a), 0-3 and 5 a common one (b), 2-3 another rare one
-    # (c), 6 an entity of its own alone (d: ties nothing), 7 none; item 4 is masked out
-    pairs = [(0, 0), (1, 0), (0, 1), (1, 1), (2, 1), (3, 1), (5, 1), (4, 1), (2, 2), (3, 2)]
-    pairs += [(6, 3), (4, 0)]
-    links = torch.tensor(pairs).T
-    mask = torch.tensor([True, True, True, True, False, True, True, True])
-    got = kg_neighbours(links, mask, 3, rows=rows)
-    assert got.tolist() == naive_kg_neighbours(pairs, 8, mask, 3)
-    # the rare entity first; then the common one, item 5 (which has nothing else, so its share
-    # weighs more) before items 2 and 3, tied, by index
-    assert got[0].tolist() == [1, 5, 2]
-    assert got[5].tolist() == [0, 1, 2]  # the common entity alone: by index
-    assert (got[6] == -1).all() and (got[7] == -1).all()  # nothing shared: no neighbour
-    assert (got[4] == -1).all() and not (got == 4).any()  # masked: never a neighbour either
-    # a pair given twice counts once; more asked than there are: -1 after them
-    twice = torch.cat([links, links[:, :3]], dim=1)
-    wide = kg_neighbours(twice, mask, 6, rows=rows)
-    assert wide.tolist() == naive_kg_neighbours(pairs, 8, mask, 6)
-    assert wide[0].tolist() == [1, 5, 2, 3, -1, -1]
-
-
-def test_kg_neighbours_refuse_bad_input() -> None:
-    mask = torch.ones(3, dtype=torch.bool)
-    links = torch.tensor([[0, 1], [0, 0]])
-    with pytest.raises(ValueError, match="must be positive"):
-        kg_neighbours(links, mask, 0)
-    with pytest.raises(TypeError, match="knowledge-graph neighbours"):
-        kg_neighbours(links, mask, 1.5)
-    with pytest.raises(ValueError, match=r"\[2, X\]"):
-        kg_neighbours(links.T.float(), mask, 1)
-    with pytest.raises(ValueError, match=r"outside \[0, 3\)"):
-        kg_neighbours(torch.tensor([[0, 3], [0, 0]]), mask, 1)
-    assert (kg_neighbours(torch.zeros(2, 0, dtype=torch.long), mask, 2) == -1).all()
-
-
 def test_text_neighbour_term_is_info_nce_over_the_batchs_items_and_their_drawn_neighbours(
     monkeypatch,
 ) -> None:
@@ -1093,57 +1021,6 @@ def test_kgrec_train_with_the_text_neighbour_term(tmp_path, text_store):
     assert run["settings"]["text_property"] == "embedding"  # read for the term alone
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert 0 <= metrics["valid"]["all"]["ndcg@20"] <= 1
-
-
-def test_kgrec_train_with_the_knowledge_graph_view(tmp_path, kg_recbole):
-    """--text-cl-source kg: each film's one neighbour is the film it shares its actor with,
-    from RecBole files alone (no store, no text vectors)."""
-    from kgrec.experiment import fit_arguments, load_run, view_links
-
-    data = kg_recbole
-    out = tmp_path / "a"
-    argv = ["train", "--model", "lightgcn", "--protocol", "ml1m-action-comedy"]
-    argv += ["--data", str(data), "--out", str(out), "--epochs", "2", "--dim", "8"]
-    argv += ["--batch-size", "64", "--objective", "softmax", "--text-cl-weight", "0.1"]
-    assert main([*argv, "--text-cl-neighbours", "1", "--text-cl-source", "kg"]) == 0
-    run = load_run(out)
-    settings = run.info["settings"]
-    assert settings["text_cl_source"] == "kg" and settings["text_property"] is None
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 <= metrics["valid"]["all"]["ndcg@20"] <= 1
-    experiment = run.experiment
-    objective = fit_arguments(
-        settings, run.graph, experiment.split, links=view_links(experiment, settings)
-    )["objective"]
-    assert isinstance(objective, TextNeighbours)
-    ids = experiment.maps.item_ids
-    partner = {}
-    for genre in ("Action", "Comedy"):
-        for j in range(30):
-            partner[f"{genre} {j}"] = f"{genre} {j ^ 1}"
-    got = {ids[i]: ids[int(n)] for i, n in enumerate(objective.neighbours[:, 0]) if n >= 0}
-    target = experiment.maps.domains[experiment.split.target_domain]
-    assert {i for i in got if i.startswith(target.title())} == {
-        i for i in partner if i.startswith(target.title())
-    }
-    assert all(partner[item] == neighbour for item, neighbour in got.items())
-
-
-def test_the_knowledge_graph_view_without_a_knowledge_graph_is_an_input_error(
-    tmp_path, tiny_recbole
-):
-    with pytest.raises(InputError, match=r"--text-cl-source kg draws .* has no knowledge edge"):
-        train(
-            "lightgcn",
-            out=tmp_path / "run",
-            data=tiny_recbole,
-            protocol="ml1m-action-comedy",
-            text_cl_weight=0.1,
-            text_cl_source="kg",
-            epochs=1,
-            progress=False,
-        )
-    assert not (tmp_path / "run").exists()  # refused before the run folder was written
 
 
 def test_the_text_neighbour_term_without_item_text_is_an_input_error(tmp_path, tiny_recbole):

@@ -316,21 +316,6 @@ def test_tune_writes_study_and_best_then_resumes_to_the_total(
     assert len(load_study(out).trials) == 5
 
 
-def test_tune_searches_where_the_views_neighbours_come_from(tmp_path, kg_recbole, capsys):
-    out = tmp_path / "tune"
-    search = ["--search", "text_cl_source=choice:text,kg", "--text-cl-weight", "0.1"]
-    assert cli_tune(kg_recbole, out, *search, "--search", "lr=loguniform:1e-3:1e-1") == 2
-    assert "--text-cl-weight pulls items towards the items with the nearest texts" in (
-        capsys.readouterr().err
-    )  # the texts' neighbours need a store: refused before any trial
-    fixed = ["--text-cl-source", "kg", "--text-cl-weight", "0.1"]
-    assert cli_tune(kg_recbole, out, *fixed, "--trials", "2") == 0
-    study = load_study(out)
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
-    command = json.loads((out / BEST_FILE).read_text())["command"]
-    assert "--text-cl-source kg" in command and "--text-cl-weight 0.1" in command
-
-
 def test_refuses_to_resume_with_other_settings(tmp_path, tiny_recbole, capsys) -> None:
     out = tmp_path / "tune"
     small_tune(tiny_recbole, out, trials=1)

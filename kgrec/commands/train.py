@@ -28,7 +28,6 @@ from kgrec.settings import (
     RELATION_WEIGHTINGS,
     SCALES,
     SCORES,
-    TEXT_CL_SOURCES,
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
 )
@@ -144,10 +143,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         (
             "text_cl_weight",
             float,
-            "weight of a contrastive term pulling each batch item towards one of its "
-            "neighbours (--text-cl-source; by text: with --store and item text vectors) (0: off)",
+            "with --store and item text vectors: weight of a contrastive term pulling each "
+            "batch item towards one of the items with the nearest texts (0: off)",
         ),
-        ("text_cl_neighbours", int, "text term: neighbours per item"),
+        ("text_cl_neighbours", int, "text term: nearest items by text cosine, per item"),
         ("text_cl_temperature", float, "text term: InfoNCE temperature"),
         (
             "distill_weight",
@@ -193,14 +192,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=kind, default=D[name], help=f"{text} ({D[name]})"
         )
-    parser.add_argument(
-        "--text-cl-source",
-        choices=TEXT_CL_SOURCES,
-        default=D["text_cl_source"],
-        help="text term: each item's neighbours are the items of the nearest texts (text, "
-        "default: cosine of their vectors) or those sharing the most knowledge-graph entities "
-        "with it (kg: cosine of their TF-IDF-weighted entity sets; needs a knowledge graph)",
-    )
     parser.add_argument(
         "--score",
         choices=SCORES,
