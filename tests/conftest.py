@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import types
@@ -40,6 +41,17 @@ NEO4J_AUTH = (
     os.environ.get("NEO4J_PASSWORD") or "kgrec-local-password",
 )
 NEO4J_DATABASE = "neo4j"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_as_in_a_terminal():
+    """Python's Ctrl-C handler on SIGINT for the whole run, as in a terminal. pytest run as a
+    shell's background job (`nohup make test &`, some CI runners) inherits SIGINT ignored,
+    and the tests that send it to their own process (or check that kgrec puts the handler
+    back) then failed, or passed only after another test had set it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)

@@ -330,13 +330,7 @@ def test_a_stop_as_a_c_extension_initialises_gets_no_traceback(monkeypatch, caps
     else:
         monkeypatch.setattr(kgrec.threads, "set_threads", initialising)
         argv = ["evaluate", "--run", "no-such-run"]
-    # Ctrl-C as in a terminal: pytest run as a shell's background job (`make test &`, nohup)
-    # inherits SIGINT ignored, and os.kill would deliver nothing (this test failed so)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        assert kgrec.cli.main(argv) == 128 + signum
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    assert kgrec.cli.main(argv) == 128 + signum
     word = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
     assert capsys.readouterr().err == f"kgrec {argv[0]}: {word}\n"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
