@@ -1640,7 +1640,8 @@ class _ctrl_c_held:
     it ends (unless the block raised: that error goes on); SIGTERM too, handed to its handler
     then (the ``kgrec`` command's raises it as a Ctrl-C, :class:`~kgrec.errors.Terminated`; a
     program's own does what it does). Only in the main thread, and only where the signal has
-    a Python handler to put back; a kill still ends the process."""
+    a Python handler to put back (SIGINT: not where it is ignored, as under ``nohup`` or a
+    shell's background job, where it is no Ctrl-C); a kill still ends the process."""
 
     def __enter__(self) -> None:
         self.pressed, self.previous = set(), {}
@@ -1648,7 +1649,9 @@ class _ctrl_c_held:
             return
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous = signal.getsignal(signum)
-            if previous is not None and (signum == signal.SIGINT or callable(previous)):
+            if previous not in (None, signal.SIG_IGN) and (
+                signum == signal.SIGINT or callable(previous)
+            ):
                 self.previous[signum] = previous
                 signal.signal(signum, self._press)
 

@@ -2805,6 +2805,22 @@ def test_a_programs_own_sigterm_handler_held_back_runs_and_is_no_ctrl_c(also_ctr
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_sigint_the_process_ignores_is_no_ctrl_c_while_held() -> None:
+    """`nohup kgrec tune ... &` (a shell's background job, SIGINT ignored): a SIGINT as a
+    stopped trial is recorded (_ctrl_c_held) is ignored, as everywhere else in the process.
+    Before, the block put its own handler on SIGINT and raised the signal as a Ctrl-C after
+    it, stopping the tune."""
+    from kgrec.tune import _ctrl_c_held
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 CLI_SPACE = ("--search", "lr=loguniform:1e-3:1e-1", "--search", "reg_weight=choice:0,1e-3")
 
 
