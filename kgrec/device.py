@@ -16,11 +16,16 @@ CHOICES = ("auto", "cpu", "cuda")
 def resolve_device(name: str | None = None):
     """The :class:`torch.device` ``name`` means (None: ``auto``). Under a launcher, plain
     ``cuda`` is the local rank's GPU (``LOCAL_RANK``, torchrun's; without it the rank, as
-    :func:`kgrec.distributed.env_world` reads them)."""
+    :func:`kgrec.distributed.env_world` reads them). Case and blanks around the name are
+    ignored (``" CUDA:1 "`` is ``cuda:1``), where :class:`torch.device` refuses them: the
+    Python API's ``device=`` reads a name as a user writes one; the command line's
+    ``--device`` takes ``auto``, ``cpu`` or ``cuda`` as written. An unknown name is an
+    :class:`~kgrec.errors.InputError` naming it as given."""
     import torch
 
     from kgrec.distributed import env_world
 
+    given = name
     name = (name or "auto").strip().lower()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -29,7 +34,7 @@ def resolve_device(name: str | None = None):
     # 'cuda:00' and 'cuda:' are no device to it; nor 'cuda:٣', though int() reads '٣' as 3)
     if kind not in ("cpu", "cuda") or (colon and not re.fullmatch("0|[1-9][0-9]*", index)):
         raise InputError(
-            f"unknown device {name!r} (one of: auto, cpu, cuda, cuda:N)", field="--device"
+            f"unknown device {given!r} (one of: auto, cpu, cuda, cuda:N)", field="--device"
         )
     if kind == "cpu":
         return torch.device("cpu")

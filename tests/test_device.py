@@ -81,6 +81,29 @@ def test_a_device_index_torch_refuses_is_unknown(monkeypatch, available) -> None
             assert resolve_device(good) == torch.device(good)
 
 
+@pytest.mark.parametrize("available", [True, False])
+def test_case_and_blanks_around_a_device_name_are_ignored(monkeypatch, available) -> None:
+    """The Python API's device= reads ' CUDA:1 ' as cuda:1 and 'CPU' as cpu, which
+    torch.device refuses (a decision, pinned here: it was carried as found, not decided); an
+    unknown name is named as given, not as kgrec lowered it ('TPU', not 'tpu')."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for torch_refuses in (" CUDA:1 ", "CPU"):
+        with pytest.raises(RuntimeError):
+            torch.device(torch_refuses)
+    assert resolve_device("CPU") == resolve_device(" cpu\t") == torch.device("cpu")
+    if available:
+        assert resolve_device(" CUDA:1 ") == torch.device("cuda", 1)
+        assert resolve_device("Auto") == torch.device("cuda", 0)
+    else:
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            resolve_device(" CUDA:1 ")
+    for bad in ("TPU", " Cuda:01 "):
+        with pytest.raises(InputError, match="unknown device") as raised:
+            resolve_device(bad)
+        assert repr(bad) in str(raised.value)
+
+
 def test_cuda_under_local_rank_minus_one_is_the_first_gpu(monkeypatch) -> None:
     """LOCAL_RANK=-1 (some launchers' "not distributed") gave torch.device("cuda", -1): a
     RuntimeError, "Device index must not be negative"."""
