@@ -142,6 +142,14 @@ def init(device: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
     _timeout = timeout
     if world.rank != 0:
         _reach_rank_0(world, os.environ["MASTER_ADDR"], int(port), timeout)
+    # torch._dynamo, imported once a process group exists (by torch_geometric, which every
+    # model imports), keeps references to it that destroy_process_group cannot drop: the group
+    # and gloo's worker threads then live into the interpreter's finalisation, where a worker
+    # still letting go of a finished collective's tensors aborts the process (SIGABRT,
+    # "terminate called without an active exception": exit -6 after a run that succeeded or
+    # failed cleanly). Imported before the group, it holds none, and shutdown() ends it.
+    import torch._dynamo
+
     with _answered(joining=True):
         dist.init_process_group(
             backend="nccl" if cuda else "gloo",
