@@ -697,19 +697,18 @@ def _positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
-# the most threads torch.set_num_threads takes (a C int), kgrec.threads.MAX_THREADS: this file
-# runs in RecBole's environment too, which has no kgrec
-MAX_THREADS = 2**31 - 1
-
-
 def _threads(text: str) -> int:
-    """An argparse type: a thread count from 1 to :data:`MAX_THREADS`, else argparse's error
-    (the worker's torch.set_num_threads takes no more)."""
+    """An argparse type: a thread count from 1 to what this machine lets a process start
+    (:func:`kgrec.threads.most_threads`: the most torch takes, the kernel's threads-max, the
+    user's ``ulimit -u``), else argparse's error: the worker's ``torch.set_num_threads`` takes
+    no more, and OpenMP starts every thread at its first parallel region. Parsed where kgrec
+    is, never in the worker (RecBole's environment has no kgrec)."""
+    from kgrec.threads import most_threads
+
     threads = _positive(int)(text)
-    if threads > MAX_THREADS:
-        raise argparse.ArgumentTypeError(
-            f"expected at most {MAX_THREADS}, the most torch takes, got {text!r}"
-        )
+    most, why = most_threads()
+    if threads > most:
+        raise argparse.ArgumentTypeError(f"expected at most {most}, {why}, got {text!r}")
     return threads
 
 

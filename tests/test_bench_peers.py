@@ -389,17 +389,38 @@ def test_more_threads_than_torch_takes_are_refused(peers, tmp_path, fake_recbole
     """Before, --threads 99999999999999999999 was taken, and reached each model's worker in
     RecBole's environment, whose torch.set_num_threads cannot take it (Overflow when unpacking
     long long) (found by the rev50 review)."""
+    from kgrec.threads import most_threads
+
     split = write_split(tmp_path / "split", SPLIT)
     argv = ["--split", str(split), "--out", str(tmp_path / "out"), "--venv", str(fake_recbole)]
+    most, why = most_threads()  # this machine's: at most 2147483647, the most torch takes
     for value in ("99999999999999999999", "2147483648"):
         with pytest.raises(SystemExit) as stop:
             peers.main([*argv, "--threads", value])
         assert stop.value.code == 2
         err = capsys.readouterr().err
-        assert (
-            f"argument --threads: expected at most 2147483647, the most torch takes, got {value!r}"
-            in err
-        )
+        assert f"argument --threads: expected at most {most}, {why}, got {value!r}" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_more_threads_than_the_user_may_start_are_refused(
+    peers, tmp_path, fake_recbole, capsys, monkeypatch
+):
+    """As kgrec's own --threads: above ``ulimit -u`` (all of a user's processes and threads)
+    OpenMP cannot start them. Before, --threads 5001 under a limit of 5000 was taken and
+    handed to each model's worker (only counts above 2147483647 were refused)."""
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (5000, resource.RLIM_INFINITY))
+    split = write_split(tmp_path / "split", SPLIT)
+    argv = ["--split", str(split), "--out", str(tmp_path / "out"), "--venv", str(fake_recbole)]
+    with pytest.raises(SystemExit) as stop:
+        peers.main([*argv, "--threads", "5001"])
+    assert stop.value.code == 2
+    assert (
+        "argument --threads: expected at most 5000, this user's limit on processes and threads"
+        " (ulimit -u), got '5001'" in capsys.readouterr().err
+    )
     assert not (tmp_path / "out").exists()
 
 
