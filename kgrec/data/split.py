@@ -86,7 +86,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from graph_schema.tables import item_uid
+from graph_schema.tables import DOMAIN_PATTERN, item_uid
 from graph_schema.validate import plain  # (kgrec.experiment and kgrec.tune import it here)
 from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
 from kgrec.data.protocols import PROTOCOLS, Protocol, get_protocol
@@ -719,8 +719,16 @@ def recorded_rule(directory: Path) -> str | None:
 
 
 def recorded_domain(directory: Path) -> str | None:
-    """The ``--domain`` split files in ``directory`` were made with (None if none)."""
-    return _record(directory).get("domain")
+    """The ``--domain`` split files in ``directory`` were made with (None if none). One that is
+    no domain name (hand-edited) is an InputError naming ``split.json``, not ``--domain``."""
+    domain = _record(directory).get("domain")
+    if domain is not None and not DOMAIN_PATTERN.fullmatch(domain):
+        raise InputError(
+            f"domain name {domain!r} must match {DOMAIN_PATTERN.pattern}",
+            file=str(directory / RECORD_FILE),
+            field="domain",
+        )
+    return domain
 
 
 def _domains_advice(record: dict) -> str:
