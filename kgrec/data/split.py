@@ -57,7 +57,8 @@ held out; those that gave one or more are the split's few-shot users. The graph 
 timestamps, so the ``K`` are drawn at random: the interactions with the smallest keys of one
 uniform key per cold user's held-out interaction in (user, item) order from
 ``numpy.random.default_rng([seed, 2])`` (a stream of its own: the split is otherwise unchanged,
-and a user's interactions at ``K = 1`` are among those at ``K = 3``). ``K = 0`` keeps the split.
+and a user's interactions at ``K = 1`` are among those at ``K = 3``). ``K = 0`` keeps the split;
+a split where no cold-start user would give one (each holds one held-out interaction) is refused.
 
 Split files: besides ``train.tsv``, ``valid.tsv`` and ``test.tsv``, a split with item groups
 writes ``new_items.tsv`` (header ``item_id``: its new items; with a training fraction, the
@@ -86,7 +87,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from graph_schema.tables import item_uid
+from graph_schema.tables import DOMAIN_PATTERN, item_uid
 from graph_schema.validate import plain  # (kgrec.experiment and kgrec.tune import it here)
 from kgrec.data.export import INTERACTS, IdMaps, unique_pairs
 from kgrec.data.protocols import PROTOCOLS, Protocol, get_protocol
@@ -525,6 +526,15 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
     position = np.arange(len(users)) - np.repeat(start, count)
     move = np.zeros(len(users), dtype=bool)
     move[ranked] = position < np.repeat(given, count)
+    if not move.any():  # no user to give any: K would leave the split as it is, silently
+        raise InputError(
+            f"--few-shot gives each cold-start user min(K, n - 1) of its n held-out target "
+            f"interactions, so that one stays held out, and this split's {len(count)} "
+            "cold-start users hold one held-out interaction each: none would become a few-shot "
+            "user; use split files whose cold-start users hold two or more, or leave "
+            "--few-shot out",
+            field="--few-shot",
+        )
     moved = set(zip(users[move].tolist(), items[move].tolist(), strict=True))
 
     def keep(pairs: Tensor) -> Tensor:
@@ -719,8 +729,16 @@ def recorded_rule(directory: Path) -> str | None:
 
 
 def recorded_domain(directory: Path) -> str | None:
-    """The ``--domain`` split files in ``directory`` were made with (None if none)."""
-    return _record(directory).get("domain")
+    """The ``--domain`` split files in ``directory`` were made with (None if none). One that is
+    no domain name (hand-edited) is an InputError naming ``split.json``, not ``--domain``."""
+    domain = _record(directory).get("domain")
+    if domain is not None and not DOMAIN_PATTERN.fullmatch(domain):
+        raise InputError(
+            f"domain name {domain!r} must match {DOMAIN_PATTERN.pattern}",
+            file=str(directory / RECORD_FILE),
+            field="domain",
+        )
+    return domain
 
 
 def _domains_advice(record: dict) -> str:

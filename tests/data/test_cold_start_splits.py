@@ -267,6 +267,27 @@ def test_few_shot_needs_cold_users_and_a_count(make_two_domains):
             give_few_shot(split, bad, seed=0)
 
 
+def test_few_shot_on_cold_users_with_one_held_out_interaction_each_is_refused():
+    # before: split files whose cold users hold one interaction each (a leave-one-out split
+    # made elsewhere) gave none to train, min(K, n - 1) = 0, and --few-shot K went on
+    # silently with no few-shot user: the cold-start figure, reported as nothing else
+    split = Split(
+        target_domain=0,
+        train=torch.tensor([[0, 0], [0, 1]]),
+        valid=torch.tensor([[0, 1], [2, 0]]),
+        test=torch.tensor([[0, 2], [3, 1]]),
+    )
+    with pytest.raises(InputError, match="2 cold-start users hold one held-out") as error:
+        give_few_shot(split, 3, seed=0)
+    assert error.value.field == "--few-shot"
+    # one cold user that can give one is enough: the other stays cold
+    more = Split(
+        split.target_domain, split.train, split.valid, torch.tensor([[0, 2, 2], [3, 1, 4]])
+    )
+    given = give_few_shot(more, 3, seed=0)
+    assert given.few_shot_users.tolist() == [2] and given.few_shot == 3
+
+
 def test_a_few_shot_count_beyond_int64_names_the_option(make_two_domains):
     # before: --few-shot 100000000000000000000 passed the check and crashed in numpy with a
     # bare OverflowError; 2**63 - 1 is still "all but one of each cold user's interactions"

@@ -707,6 +707,20 @@ def test_a_split_record_with_an_unknown_domain_rule_names_split_json(
         load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0)
 
 
+def test_a_split_record_with_a_domain_that_is_no_domain_name_names_split_json(
+    tmp_path: Path, tiny_recbole
+) -> None:
+    # before: "field '--domain': domain name 'my movies' must match ...", an option not given
+    from kgrec.experiment import load_experiment
+
+    folder = write_files(tmp_path / "split")
+    (folder / "split.json").write_text('{"target_domain": null, "domain": "my movies"}')
+    with pytest.raises(
+        InputError, match=r"split.json, field 'domain': domain name 'my movies' must match"
+    ):
+        load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=folder, seed=0)
+
+
 def test_a_split_record_with_a_byte_order_mark_is_read(tmp_path: Path, make_two_domains) -> None:
     # before: "cannot read the split's record (Unexpected UTF-8 BOM ...)" for a split.json
     # saved by an editor that writes one, which the .tsv files beside it may hold
