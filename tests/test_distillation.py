@@ -66,6 +66,20 @@ def test_the_mix_is_normalised_and_bad_mixes_are_refused() -> None:
             check_mix(mix, 2)
 
 
+def test_a_mix_whose_sum_overflows_is_normalised_not_a_traceback() -> None:
+    """Weights near the largest float (``--distill-mix 1e308,1e308``) are finite and not all
+    zero: their ratios are the mix (before: OverflowError from math.fsum, a traceback)."""
+    assert check_mix([1e308, 1e308], 2) == [0.5, 0.5]
+    assert check_mix([1.5e308, 0.5e308], 2) == [0.75, 0.25]
+    torch.manual_seed(0)
+    first = torch.randn(4, 3), torch.randn(6, 3)
+    second = torch.randn(4, 2), torch.randn(6, 2)
+    covered = torch.ones(6, dtype=torch.bool)
+    big = blend([first, second], [1.5e308, 0.5e308], items=covered)
+    plain = blend([first, second], [3.0, 1.0], items=covered)
+    assert all(torch.equal(a, b) for a, b in zip(big, plain, strict=True))
+
+
 SMALL = ["--protocol", "ml1m-action-comedy", "--epochs", "2", "--dim", "8", "--batch-size", "64"]
 
 
