@@ -33,6 +33,10 @@ def check_mix(mix: Any, count: int) -> list[float]:
     not all zero."""
     if mix is None:
         return [1.0 / count] * count
+    if isinstance(mix, list | tuple):  # numpy numbers (np.int64 from np.arange) as Python's
+        from graph_schema.validate import plain
+
+        mix = [plain(w) for w in mix]
     numbers = isinstance(mix, list | tuple) and all(
         isinstance(w, int | float) and not isinstance(w, bool) for w in mix
     )
