@@ -33,6 +33,10 @@ def check_mix(mix: Any, count: int) -> list[float]:
     not all zero."""
     if mix is None:
         return [1.0 / count] * count
+    if isinstance(mix, list | tuple):  # numpy numbers (np.int64 from np.arange) as Python's
+        from graph_schema.validate import plain
+
+        mix = [plain(w) for w in mix]
     numbers = isinstance(mix, list | tuple) and all(
         isinstance(w, int | float) and not isinstance(w, bool) for w in mix
     )
@@ -53,7 +57,18 @@ def check_mix(mix: Any, count: int) -> list[float]:
             f"{','.join(map(str, mix))}",
             field="--distill-mix",
         )
-    total = math.fsum(mix)
+    return normalised(mix)
+
+
+def normalised(mix: Sequence[float]) -> list[float]:
+    """The non-negative finite weights ``mix`` (not all zero) divided by their sum; weights
+    whose sum overflows (``1e308,1e308``) are first divided by the largest."""
+    try:
+        total = math.fsum(mix)
+    except OverflowError:  # the sum is beyond the largest float: their ratios are the same
+        top = max(mix)
+        mix = [w / top for w in mix]
+        total = math.fsum(mix)
     return [w / total for w in mix]
 
 
@@ -104,7 +119,7 @@ def blend(
     ``[I]`` mask: the covered items) (:func:`score_spread`), weighted by ``mix`` (normalised
     here to sum 1). A ValueError naming the teacher (``names``) whose scores are all alike."""
     names = names or [f"teacher {n}" for n in range(1, len(teachers) + 1)]
-    total = math.fsum(mix)
+    mix = normalised(mix)
     user_parts, item_parts = [], []
     for (users, item_emb), weight, name in zip(teachers, mix, names, strict=True):
         spread = score_spread(users, item_emb[items], rows=rows)
@@ -113,6 +128,6 @@ def blend(
                 f"{name}: its scores are all alike (standard deviation {spread}), nothing to "
                 "standardise or learn from"
             )
-        user_parts.append(users.double() * (weight / total / spread))
+        user_parts.append(users.double() * (weight / spread))
         item_parts.append(item_emb.double())
     return torch.cat(user_parts, dim=1).float(), torch.cat(item_parts, dim=1).float()

@@ -538,6 +538,8 @@ def tune(
         new_item_share=new_item_share,
     )
     _check_combinations(model, settings, space)
+    if settings.get("distill_mix") is not None:  # as train() records it: numpy numbers as floats
+        settings["distill_mix"] = [float(plain(w)) for w in settings["distill_mix"]]
     # a fixed size no data can fit (a searched one fails its trials, and the tune goes on);
     # this machine's memory: under a launcher, a rank that refuses joins all the same and the
     # ranks agree on it (below), else the others would wait for it the whole --dist-timeout

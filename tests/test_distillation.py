@@ -66,6 +66,20 @@ def test_the_mix_is_normalised_and_bad_mixes_are_refused() -> None:
             check_mix(mix, 2)
 
 
+def test_a_mix_whose_sum_overflows_is_normalised_not_a_traceback() -> None:
+    """Weights near the largest float (``--distill-mix 1e308,1e308``) are finite and not all
+    zero: their ratios are the mix (before: OverflowError from math.fsum, a traceback)."""
+    assert check_mix([1e308, 1e308], 2) == [0.5, 0.5]
+    assert check_mix([1.5e308, 0.5e308], 2) == [0.75, 0.25]
+    torch.manual_seed(0)
+    first = torch.randn(4, 3), torch.randn(6, 3)
+    second = torch.randn(4, 2), torch.randn(6, 2)
+    covered = torch.ones(6, dtype=torch.bool)
+    big = blend([first, second], [1.5e308, 0.5e308], items=covered)
+    plain = blend([first, second], [3.0, 1.0], items=covered)
+    assert all(torch.equal(a, b) for a, b in zip(big, plain, strict=True))
+
+
 SMALL = ["--protocol", "ml1m-action-comedy", "--epochs", "2", "--dim", "8", "--batch-size", "64"]
 
 
@@ -338,6 +352,27 @@ def test_kgrec_tune_searches_the_distillation_weight_with_fixed_teachers(
     # searched without teachers: refused
     with pytest.raises(InputError, match="lightgcn reads --distill-weight in no trial"):
         tune("lightgcn", out=tmp_path / "t3", trials=1, **options)
+
+
+def test_a_mix_of_numpy_numbers_is_taken_by_train_and_tune(tmp_path, tiny_recbole, teachers):
+    """``distill_mix`` of numpy numbers (``list(np.arange(...))``), as every other number the
+    Python API takes: recorded as Python floats (before: refused as "must be a list of
+    numbers", np.float64 alone taken; tune would then fail writing its study)."""
+    import numpy as np
+
+    from kgrec.experiment import train
+    from kgrec.tune import tune
+
+    assert check_mix([np.int64(3), np.float32(1.0)], 2) == [0.75, 0.25]
+    folders = [teachers["ease"], teachers["mf"]]
+    options = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, "epochs": 1, "dim": 8}
+    options |= {"batch_size": 64, "progress": False, "distill_from": folders}
+    mix = [np.int64(3), np.int64(1)]
+    train("lightgcn", out=tmp_path / "run", distill_mix=mix, **options)
+    settings = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]
+    assert settings["distill_mix"] == [3.0, 1.0]
+    result = tune("lightgcn", out=tmp_path / "t", trials=1, distill_mix=mix, **options)
+    assert "--distill-mix 3.0,1.0" in result.command
 
 
 def test_kgrec_tune_stops_at_a_teacher_replaced_after_the_study_recorded_it(
