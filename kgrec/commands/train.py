@@ -280,9 +280,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=D["distill_from"],
         metavar="RUN",
         help="distil from these finished runs (trained on the same split; EASE too): their "
-        "scores, each standardised over all users and items, mixed by --distill-mix, are the "
-        "teacher of a distillation term added to the objective; recorded in run.json with "
-        "each teacher's model.pt sha256 (full-graph batches only)",
+        "scores, each standardised over all users and target items, mixed by --distill-mix, "
+        "are the teacher of a distillation term added to the objective; recorded in run.json "
+        "with each teacher's model.pt sha256 (full-graph batches only)",
     )
     parser.add_argument(
         "--distill-mix",
