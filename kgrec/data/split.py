@@ -25,8 +25,9 @@ target interaction in (user, item) order.
 
 A training fraction ``F`` (0 < F <= 1; :func:`reduce_train`, after the protocol's split or the
 split files) keeps, of each user's ``n`` target-domain training interactions,
-``max(1, floor(F n + 0.5))`` drawn at random: the interactions with the smallest keys of one
-uniform key per training interaction in (user, item) order from
+``max(1, floor(F n + 0.5))`` (``F n`` as in decimals: 0.35 of 90 keeps 32) drawn at random:
+the interactions with the smallest keys of one uniform key per training interaction in
+(user, item) order from
 ``numpy.random.default_rng([seed, 1])`` (a stream of its own, so the split itself does not
 change). Valid, test and other domains' interactions stay as they are, cold users stay cold, and
 the few-shot users of split files keep their ``K`` (given after the fraction, as below).
@@ -246,7 +247,7 @@ def make_split(
         raise ValueError(f"protocol {spec.name}: new items and cold-start users do not mix")
     if spec.new_item_share:
         items = np.unique(target_pairs[1])
-        new = rng.permutation(items)[: _round_share(len(items), spec.new_item_share)]
+        new = rng.permutation(items)[: int(_round_share(len(items), spec.new_item_share))]
         if not len(new):
             raise InputError(
                 f"a new-item share of {spec.new_item_share} of the {len(items)} target items "
@@ -279,8 +280,8 @@ def make_split(
                 field="--protocol",
             )
         shuffled = rng.permutation(overlapping)
-        n_valid = _round_share(len(shuffled), spec.cold_valid_share)
-        n_test = _round_share(len(shuffled), spec.cold_test_share)
+        n_valid = int(_round_share(len(shuffled), spec.cold_valid_share))
+        n_test = int(_round_share(len(shuffled), spec.cold_test_share))
         for kind, share, count in (
             ("cold-valid", spec.cold_valid_share, n_valid),
             ("cold-test", spec.cold_test_share, n_test),
@@ -461,7 +462,7 @@ def reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
     keys[order] = np.random.default_rng([check_seed(seed), 1]).random(len(users))
     ranked = np.lexsort((keys, users))  # by user, then key
     _, start, count = np.unique(users[ranked], return_index=True, return_counts=True)
-    kept = np.maximum(1, np.floor(count * fraction + 0.5).astype(np.int64))
+    kept = np.maximum(1, _round_share(count, fraction))
     position = np.arange(len(users)) - np.repeat(start, count)
     keep = np.zeros(len(users), dtype=bool)
     keep[ranked] = position < np.repeat(kept, count)
@@ -558,8 +559,11 @@ def give_few_shot(split: Split, k: int, *, seed: int) -> Split:
     )
 
 
-def _round_share(n: int, share: float) -> int:
-    return int(np.floor(n * share + 0.5))
+def _round_share(n: int | np.ndarray, share: float) -> np.ndarray:
+    """``n * share``, halves rounded up, as the share was written: the product is rounded to
+    9 decimals first, so that 0.35 of 90 (``31.499999999999996`` in binary) is the half it
+    means and rounds up to 32, not down to 31."""
+    return np.floor(np.round(np.multiply(n, share), 9) + 0.5).astype(np.int64)
 
 
 def _ratio_labels(users: np.ndarray, rng: np.random.Generator) -> np.ndarray:

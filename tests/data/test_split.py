@@ -577,6 +577,16 @@ def test_train_fraction_draws_uniformly() -> None:
     assert ((kept / 400 - 0.3).abs() < 0.08).all(), kept
 
 
+@pytest.mark.parametrize(("n", "fraction", "kept"), [(90, 0.35, 32), (45, 0.7, 32), (5, 0.3, 2)])
+def test_a_half_of_a_share_written_in_decimals_rounds_up(n, fraction, kept) -> None:
+    """0.35 of 90 is 31.5, which rounds up to 32 as the docs say; in binary the product is
+    31.499999999999996, and before it rounded down to 31 (found by the split59 review). The
+    cold-start and new-item shares are rounded by the same rule."""
+    train = torch.stack([torch.zeros(n, dtype=torch.long), torch.arange(n)])
+    split = Split(0, train, train[:, :0], train[:, :0])
+    assert reduce_train(split, fraction, seed=0).train.size(1) == kept
+
+
 @pytest.mark.parametrize("fraction", [0, -0.5, 1.5, float("nan"), "0.2", True])
 def test_bad_train_fraction_names_the_option(fraction, make_two_domains) -> None:
     data, maps = to_hetero_data(make_two_domains())
