@@ -62,6 +62,23 @@ def test_every_dependency_is_pinned_within_its_range():
         )
 
 
+def test_the_torch_geometric_floor_has_the_metrics_kgrec_uses():
+    """kgrec.metrics scores every evaluation with PyG's LinkPredMetricCollection and
+    LinkPredHitRatio, which PyG 2.7.0 added. Before, pyproject.toml allowed 2.6, where every
+    evaluation (validation in training too) ended in an AttributeError: an environment that
+    already held PyG 2.6 took kgrec without a word (found by the eval59 review)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (line,) = [d for d in project["dependencies"] if Requirement(d).name == "torch-geometric"]
+    specifier = Requirement(line).specifier
+    assert not specifier.contains(Version("2.6.1")), line
+    assert specifier.contains(Version("2.7.0")), line
+
+
 def test_the_environment_key_follows_the_pins(tmp_path):
     """A new pin makes a new environment (the key), as a new range does."""
     import shutil
