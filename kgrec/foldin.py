@@ -71,7 +71,8 @@ def fold_in_users(
     A newcomer without history gets zeros (every item scores 0: the caller decides what to
     serve them); one who has every item their negatives would be drawn from (every candidate,
     or every item of their positives' domains) gets the mean, having no pair to solve. Empty
-    ``candidates``, indices out of range, and ``domains`` or ``exclude`` not one per item or
+    ``candidates``, indices out of range or not integers (floats, booleans: of ``histories``,
+    ``candidates`` or ``exclude``), and ``domains`` or ``exclude`` not one per item or
     newcomer raise :class:`ValueError` naming the argument."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -81,8 +82,9 @@ def fold_in_users(
     item_emb = item_emb.detach()
     if not histories:
         return item_emb.new_zeros(0, item_emb.size(1))
+    histories = [_indices("histories", h) for h in histories]
     rows = torch.cat([torch.full((len(h),), n) for n, h in enumerate(histories)]).long()
-    items = torch.cat([torch.as_tensor(h, dtype=torch.long).flatten() for h in histories])
+    items = torch.cat(histories)
     if items.numel() and (int(items.min()) < 0 or int(items.max()) >= item_emb.size(0)):
         raise ValueError(f"history items must lie in [0, {item_emb.size(0)})")
     if candidates is not None:
@@ -120,7 +122,7 @@ def fold_in_users(
         raise ValueError(
             f"exclude must hold one tensor per newcomer ({len(histories)}), got {len(exclude)}"
         )
-    excluded = [torch.as_tensor(e, dtype=torch.long).flatten() for e in exclude]
+    excluded = [_indices("exclude", e) for e in exclude]
     other = torch.cat(excluded)
     if other.numel() and (int(other.min()) < 0 or int(other.max()) >= item_emb.size(0)):
         raise ValueError(f"excluded items must lie in [0, {item_emb.size(0)})")
@@ -211,6 +213,18 @@ def fold_in_users(
         if plan and all(bool(own[n, pool].all()) for pool, _ in plan):
             z[n] = mean[n]
     return z
+
+
+def _indices(name: str, value) -> Tensor:
+    """``value`` (a tensor, array or list of item indices) as a flat long tensor; a
+    :class:`ValueError` naming ``name`` for floats or booleans, which a cast would silently
+    read as other items (1.7 as item 1; a boolean row as items 0 and 1). Empty is empty."""
+    tensor = torch.as_tensor(value)
+    if tensor.numel() and (
+        tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool
+    ):
+        raise ValueError(f"{name} must hold item indices (integers), got {tensor.dtype}")
+    return tensor.long().flatten()
 
 
 def _draw(plan: list[tuple[Tensor, Tensor]], size: int, negatives: int, generator) -> Tensor:

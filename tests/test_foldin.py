@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -212,3 +213,29 @@ def test_newcomers_solved_in_chunks_get_the_vectors_they_get_together(monkeypatc
     chunked = fold_in_users(item_emb, histories, exclude=exclude)
     assert torch.allclose(chunked, together, atol=1e-6)
     assert not torch.allclose(together, fold_in_users(item_emb, histories, method="mean"))
+
+
+def test_histories_and_exclude_of_floats_or_booleans_are_refused_naming_the_argument(items):
+    """Before, a history or an exclude of floats was truncated to indices (1.7 read as item 1)
+    and one of booleans (a user's row of an interaction matrix) read as items 0 and 1: a
+    fold-in from other items than the user's, silently, where candidates of either kind were
+    refused (found by the cold59 review)."""
+    for history, says in (
+        (torch.tensor([True, False, True, False, False, False]), "torch.bool"),
+        (torch.tensor([1.7, 2.0]), "torch.float32"),
+        ([0.0, 4.0], "torch.float32"),
+    ):
+        with pytest.raises(ValueError, match=rf"histories must hold item indices .*{says}"):
+            fold_in_users(items, [torch.tensor([0]), history])
+    with pytest.raises(ValueError, match=r"exclude must hold item indices .*torch.bool"):
+        fold_in_users(
+            items, [torch.tensor([0])], exclude=[torch.tensor([False, True, True, False])]
+        )
+    # integers of any kind, and empty lists, are indices as before
+    z = fold_in_users(items, [np.array([0, 1], dtype=np.int32), [], [4]], exclude=[[], [], []])
+    assert torch.equal(
+        z,
+        fold_in_users(
+            items, [torch.tensor([0, 1]), torch.tensor([], dtype=torch.long), torch.tensor([4])]
+        ),
+    )
