@@ -88,16 +88,7 @@ def fold_in_users(
     if items.numel() and (int(items.min()) < 0 or int(items.max()) >= item_emb.size(0)):
         raise ValueError(f"history items must lie in [0, {item_emb.size(0)})")
     if candidates is not None:
-        candidates = torch.as_tensor(candidates)
-        if (
-            candidates.is_floating_point()
-            or candidates.is_complex()
-            or candidates.dtype == torch.bool
-        ):
-            raise ValueError(
-                f"candidates must hold item indices (integers), got {candidates.dtype}"
-            )
-        candidates = candidates.long().flatten()
+        candidates = _indices("candidates", candidates)
         if not candidates.numel():
             raise ValueError(
                 'candidates is empty: "solve" draws negatives from it (None: every item)'
