@@ -3304,6 +3304,10 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         if counts and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
             # a count (dim, layers, epochs, ...): 2.5 or True was a model's bare TypeError
             raise InputError(f"{name} must be an integer, got {value!r}", field=option_flag(name))
+        if isinstance(default, bool) and not isinstance(value, bool):
+            # a switch (entity_embeddings): "False" is true, and was taken as True silently
+            flag = "--no-entity-embeddings" if name == "entity_embeddings" else option_flag(name)
+            raise InputError(f"{name} must be True or False, got {value!r}", field=flag)
         real = isinstance(default, float)
         if real and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
             # a number (lr, target_weight, ...): "0.01" was a bare TypeError of a comparison

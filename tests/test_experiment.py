@@ -113,6 +113,25 @@ def test_a_number_that_is_no_number_is_refused_naming_its_option(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("value", ["False", "no", 0, None])
+def test_a_switch_that_is_no_bool_is_refused_naming_its_option(tmp_path, tiny_recbole, value):
+    """``train("rgcn", entity_embeddings="False")`` (a value read from a config file) trained
+    with an ID embedding per entity, the string being true, and run.json recorded "False"."""
+    with pytest.raises(
+        kgrec.errors.InputError,
+        match=rf"field '--no-entity-embeddings': entity_embeddings must be True or False, got "
+        rf"{re.escape(repr(value))}",
+    ):
+        train(
+            "rgcn",
+            protocol="ml100k-kg",
+            data=tiny_recbole,
+            out=tmp_path / "run",
+            **{**SMALL, "entity_embeddings": value},
+        )
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [("dim", 2.5), ("layers", 1.5), ("epochs", True), ("cl_layer", 1.5), ("num_negatives", 2.5)],

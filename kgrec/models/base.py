@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from graph_schema.errors import FEW
+from graph_schema.validate import plain
 from kgrec.errors import InputError, few
 from kgrec.foldin import fold_in_users
 
@@ -263,6 +264,15 @@ def check_count(name: str, value: object, minimum: int) -> None:
     check_integer(name, value)
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+
+
+def check_flag(name: str, value: object) -> bool:
+    """``value`` as a Python bool: a TypeError unless it is one (NumPy's ``np.bool_`` too), not
+    a string such as ``"False"``, which is true, nor a number: a switch of a model."""
+    value = plain(value)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def check_number(name: str, value: object) -> None:

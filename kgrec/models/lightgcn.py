@@ -86,13 +86,17 @@ class LightGCNRecommender(GraphRecommender):
         check_count("num_layers", num_layers, 0)
         if isinstance(alpha, str | bytes | bool):  # else torch's "new(): invalid data type"
             raise TypeError(f"alpha must be a number or a tensor of weights, got {alpha!r}")
-        if alpha is not None and not isinstance(alpha, int | float):  # one weight per layer
+        if alpha is not None:
+            if torch.as_tensor(alpha).dtype == torch.bool:  # np.bool_, a boolean tensor
+                raise TypeError(f"alpha must be a number or a tensor of weights, got {alpha!r}")
             alpha = torch.as_tensor(alpha, dtype=torch.float)
-            if alpha.dim() != 1 or alpha.numel() != num_layers + 1:
-                raise ValueError(
-                    f"alpha must be a number or num_layers + 1 = {num_layers + 1} weights, got "
-                    f"shape {tuple(alpha.shape)}"
-                )
+            if alpha.dim() == 0:  # a number (NumPy's too), a 0-dim tensor: every layer's weight
+                alpha = float(alpha)
+        if isinstance(alpha, Tensor) and (alpha.dim() != 1 or alpha.numel() != num_layers + 1):
+            raise ValueError(
+                f"alpha must be a number or num_layers + 1 = {num_layers + 1} weights, got "
+                f"shape {tuple(alpha.shape)}"
+            )
         # NaN or inf: every embedding NaN, silently
         if alpha is not None and not bool(torch.isfinite(torch.as_tensor(alpha)).all()):
             raise ValueError(f"alpha must be finite, got {alpha}")

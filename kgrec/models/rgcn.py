@@ -10,6 +10,7 @@ from kgrec.models.base import (
     GraphRecommender,
     check_count,
     check_edge_index,
+    check_flag,
     check_indices,
     check_number,
     check_tensor,
@@ -158,6 +159,9 @@ class RGCNRecommender(GraphRecommender):
         check_graph_sizes(num_entities, num_relations, embedding_dim, num_layers, dropout)
         check_count("block_size", block_size, 1)
         check_count("num_interaction_relations", num_interaction_relations, 0)
+        # "False" would be true: entity embeddings, LightGCN's normalisation, silently
+        symmetric = check_flag("symmetric", symmetric)
+        entity_embeddings = check_flag("entity_embeddings", entity_embeddings)
         if embedding_dim % block_size:
             raise ValueError(
                 f"block_size must divide embedding_dim ({embedding_dim}), got {block_size}"

@@ -3,6 +3,7 @@ learned scalar per relation, LightKG) of the LightGCN, R-GCN and cross-domain re
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch_geometric.nn.models import LightGCN
@@ -58,6 +59,27 @@ def test_lightgcn_takes_layer_weights_as_a_list(toy_graph):
     for alpha in (float("nan"), [1.0, float("inf"), 0.0]):  # before: NaN embeddings, silently
         with pytest.raises(ValueError, match="alpha must be finite"):
             LightGCNRecommender(users, items, embedding_dim=8, num_layers=2, alpha=alpha)
+
+
+@pytest.mark.parametrize(
+    "alpha", [np.float32(0.25), np.int64(1), np.float64(0.25), torch.tensor(0.25)], ids=repr
+)
+def test_lightgcn_takes_a_numpy_or_0_dim_tensor_alpha_as_one_weight_per_layer(toy_graph, alpha):
+    """A scalar weight that is a NumPy number or a 0-dim tensor is the number it holds, for
+    every layer (before, all but np.float64 were refused: "alpha must be a number or
+    num_layers + 1 = 3 weights, got shape ()")."""
+    edge_index, _ = _interactions(toy_graph)
+    users, items = toy_graph.num_users, toy_graph.num_items
+    torch.manual_seed(0)
+    model = LightGCNRecommender(users, items, embedding_dim=3, num_layers=2, alpha=alpha)
+    torch.manual_seed(0)
+    plain = LightGCNRecommender(users, items, embedding_dim=3, num_layers=2, alpha=float(alpha))
+    assert model.lightgcn.alpha.dtype == torch.float
+    torch.testing.assert_close(model.lightgcn.alpha, torch.full((3,), float(alpha)))
+    torch.testing.assert_close(model(edge_index), plain(edge_index))
+    for bad in (np.bool_(True), torch.tensor(True)):
+        with pytest.raises(TypeError, match="alpha must be a number or a tensor of weights"):
+            LightGCNRecommender(users, items, embedding_dim=3, num_layers=2, alpha=bad)
 
 
 def test_lightgcn_propagates_over_an_edge_index_changed_in_place(toy_graph):

@@ -447,6 +447,22 @@ _TEXT = [[1.0, 0.0], [0.0, 1.0]]  # two items' text vectors, as a list
             "dropout must be a number, got '0.1'",
         ),
         (
+            # before: true, so an ID embedding per entity, silently
+            lambda: kgrec.models.RGCNRecommender(2, 2, 1, 2, entity_embeddings="False"),
+            "entity_embeddings must be True or False, got 'False'",
+        ),
+        (
+            # before: true, so LightGCN's normalisation, silently
+            lambda: kgrec.models.RGCNRecommender(2, 2, 0, 2, symmetric="no"),
+            "symmetric must be True or False, got 'no'",
+        ),
+        (
+            lambda: kgrec.models.CrossDomainRecommender(
+                2, 2, 1, 2, 2, item_domain=torch.tensor([0, 1]), entity_embeddings=0
+            ),
+            "entity_embeddings must be True or False, got 0",
+        ),
+        (
             # before: torch's "new(): invalid data type 'str'"
             lambda: kgrec.models.LightGCNRecommender(2, 2, alpha="0.5"),
             "alpha must be a number or a tensor of weights, got '0.5'",
