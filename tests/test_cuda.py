@@ -104,3 +104,19 @@ def test_a_run_fine_tuned_on_the_gpu_starts_from_a_cpu_runs_parameters(tmp_path,
     assert tuned.info["init_from"]["copied"]
     assert tuned.info["environment"]["device"] == "cuda:0"
     assert load_run(tuned.folder, device="cpu").evaluate()["test"]["all"]["ndcg@20"] >= 0
+
+
+def test_a_cross_domain_model_is_made_from_and_reset_on_the_gpu():
+    """A GPU ``item_domain`` met the CPU tensors the constructor joins it with, and
+    ``reset_parameters()`` of a model on the GPU added a CPU identity to its domain-adaptive
+    layers' weights: each a mixed-device error (found by the models59 review; written on a
+    machine without a GPU, so not seen failing before the fix)."""
+    from kgrec.models import CrossDomainRecommender
+
+    item_domain = torch.tensor([0, 1, 0, 1], device="cuda")
+    model = CrossDomainRecommender(3, 4, 2, 3, 2, item_domain=item_domain, embedding_dim=8)
+    model = model.cuda()
+    model.reset_parameters()
+    edge_index = torch.tensor([[0, 1, 2], [3, 4, 5]], device="cuda")
+    edge_type = torch.zeros(3, dtype=torch.long, device="cuda")
+    assert torch.isfinite(model(edge_index, edge_type)).all()

@@ -144,7 +144,8 @@ class CrossDomainRecommender(RGCNRecommender):
             check_vectors("text_features", text_features, self.num_nodes, shape)
         self.num_domains = num_domains
         self.adversarial_weight = adversarial_weight
-        self.register_buffer("item_domain", item_domain.to(torch.long).clone())
+        # on the CPU, as the parameters are made (a GPU item_domain met CPU tensors below)
+        self.register_buffer("item_domain", item_domain.to("cpu", torch.long).clone())
         # per node: an item's domain, USER for users, OTHER for entities
         node_domain = torch.cat(
             [

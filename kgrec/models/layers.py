@@ -330,7 +330,8 @@ class DomainAdaptiveLayer(nn.Module):
         """Transforms near the identity (the layer starts by passing its input on), a random
         gate."""
         with torch.no_grad():
-            eye = torch.eye(self.channels)
+            # where the weights are: reset on a GPU, a CPU identity could not be added
+            eye = torch.eye(self.channels, device=self.specific.device, dtype=self.specific.dtype)
             self.shared.weight.normal_(0.0, 0.01).add_(eye)
             self.specific.normal_(0.0, 0.01).add_(eye)
         bound = 1.0 / math.sqrt(self.channels)
