@@ -1954,6 +1954,11 @@ def train(
     for name, path in (("out", out), ("data", data), ("split", split), ("init_from", init_from)):
         path_argument(path, option_flag(name))  # "": the working folder
     check_not_out(distill_from, out)
+    # "False" would be true; progress is the Python API's alone (no option of kgrec train)
+    for name, value, field in (("resume", resume, "--resume"), ("progress", progress, "progress")):
+        if not isinstance(plain(value), bool):
+            raise InputError(f"{name} must be True or False, got {value!r}", field=field)
+    resume, progress = bool(resume), bool(progress)  # np.bool_ as Python's
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
     if distill_from is not None:  # as run.json records them, and --resume compares them
         settings["distill_from"] = [str(Path(folder).resolve()) for folder in distill_from]

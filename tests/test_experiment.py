@@ -133,6 +133,28 @@ def test_a_switch_that_is_no_bool_is_refused_naming_its_option(tmp_path, tiny_re
 
 
 @pytest.mark.parametrize(
+    ("name", "value", "field"), [("resume", "False", "--resume"), ("progress", 0, "progress")]
+)
+def test_resume_or_progress_that_is_no_bool_is_refused_naming_it(
+    tmp_path, tiny_recbole, name, value, field
+):
+    """``train(..., resume="False")`` resumed, the string being true, and ``progress=0`` hid
+    the bars as False would: each taken for its truth value (found by the models59 review)."""
+    with pytest.raises(
+        kgrec.errors.InputError,
+        match=rf"field '{field}': {name} must be True or False, got {re.escape(repr(value))}",
+    ):
+        train(
+            "lightgcn",
+            protocol="ml100k-kg",
+            data=tiny_recbole,
+            out=tmp_path / "run",
+            **{**SMALL, name: value},
+        )
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
     ("option", "value"),
     [("dim", 2.5), ("layers", 1.5), ("epochs", True), ("cl_layer", 1.5), ("num_negatives", 2.5)],
 )
