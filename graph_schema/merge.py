@@ -168,7 +168,10 @@ def as_attribute(values: pd.Series, *, lists: bool, text: bool) -> pd.Series:
         return pd.Series(out, dtype=object, index=values.index, name=values.name)
     if text:
         return text_column(values)
-    return values.convert_dtypes()
+    try:
+        return values.convert_dtypes()
+    except (OverflowError, TypeError):  # pandas before 3.1: an integer beyond 64 bits
+        return values  # as pandas 3.1 leaves it (objects), for the 64-bit check to name
 
 
 def text_column(values: pd.Series) -> pd.Series:

@@ -96,7 +96,9 @@ def _resolve_hub_model(repo_id: str) -> ResolvedModel:
     try:  # the cache first: no network at all when the model is there
         folder = snapshot_download(repo_id, allow_patterns=_HUB_FILES, local_files_only=True)
     except (OSError, ValueError) as cached_miss:
-        if constants.is_offline_mode():
+        # is_offline_mode() since huggingface-hub 1.3; before, the constant it reads
+        offline = getattr(constants, "is_offline_mode", lambda: constants.HF_HUB_OFFLINE)()
+        if offline:
             raise ModelNotFoundError(
                 f"model {repo_id!r} is not a local folder and not in the Hugging Face cache "
                 f"({constants.HF_HUB_CACHE}), and HF_HUB_OFFLINE is set"

@@ -91,6 +91,18 @@ def test_unknown_model_fails_clearly_without_network(monkeypatch, name):
         resolve_model(name)
 
 
+def test_an_unknown_model_offline_is_a_clear_error_with_a_hub_before_1_3(monkeypatch):
+    """huggingface-hub before 1.3 (transformers 4.x needs one: kgrec takes 0.24 and later) has
+    no constants.is_offline_mode(), only HF_HUB_OFFLINE: before, resolving a model that is not
+    cached was an AttributeError there (found by the floors59 review)."""
+    from huggingface_hub import constants
+
+    monkeypatch.delattr(constants, "is_offline_mode", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotFoundError, match="HF_HUB_OFFLINE is set"):
+        resolve_model("no-such-org/no-such-model-kgrec")
+
+
 @pytest.mark.parametrize("blank", ["", "  "])
 def test_a_blank_model_name_is_refused_not_read_as_the_working_folder(tmp_path, monkeypatch, blank):
     # before: "" was Path("."), the working folder ("model '': folder has no config.json"; a
