@@ -113,39 +113,30 @@ def test_a_number_that_is_no_number_is_refused_naming_its_option(
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("value", ["False", "no", 0, None])
-def test_a_switch_that_is_no_bool_is_refused_naming_its_option(tmp_path, tiny_recbole, value):
-    """``train("rgcn", entity_embeddings="False")`` (a value read from a config file) trained
-    with an ID embedding per entity, the string being true, and run.json recorded "False"."""
-    with pytest.raises(
-        kgrec.errors.InputError,
-        match=rf"field '--no-entity-embeddings': entity_embeddings must be True or False, got "
-        rf"{re.escape(repr(value))}",
-    ):
-        train(
-            "rgcn",
-            protocol="ml100k-kg",
-            data=tiny_recbole,
-            out=tmp_path / "run",
-            **{**SMALL, "entity_embeddings": value},
-        )
-    assert not (tmp_path / "run").exists()
-
-
 @pytest.mark.parametrize(
-    ("name", "value", "field"), [("resume", "False", "--resume"), ("progress", 0, "progress")]
+    ("model", "name", "value", "field"),
+    [
+        *[
+            ("rgcn", "entity_embeddings", v, "--no-entity-embeddings")
+            for v in ("False", "no", 0, None)
+        ],
+        ("lightgcn", "resume", "False", "--resume"),
+        ("lightgcn", "progress", 0, "progress"),
+    ],
 )
-def test_resume_or_progress_that_is_no_bool_is_refused_naming_it(
-    tmp_path, tiny_recbole, name, value, field
+def test_a_switch_that_is_no_bool_is_refused_naming_its_option(
+    tmp_path, tiny_recbole, model, name, value, field
 ):
-    """``train(..., resume="False")`` resumed, the string being true, and ``progress=0`` hid
-    the bars as False would: each taken for its truth value (found by the models59 review)."""
+    """``train("rgcn", entity_embeddings="False")`` (a value read from a config file) trained
+    with an ID embedding per entity, the string being true, and run.json recorded "False";
+    ``resume="False"`` resumed, and ``progress=0`` hid the bars as False would (found by the
+    models59 review)."""
     with pytest.raises(
         kgrec.errors.InputError,
         match=rf"field '{field}': {name} must be True or False, got {re.escape(repr(value))}",
     ):
         train(
-            "lightgcn",
+            model,
             protocol="ml100k-kg",
             data=tiny_recbole,
             out=tmp_path / "run",
