@@ -891,11 +891,19 @@ class Run:
         # before: a blank name (or a number) was the table's run column, silently
         name = self._name_argument(name)
         with self._store(store) as source:
-            if source is not None and store is not None:
+            if source is not None:
                 # before: a store of another graph was read for what users have and newcomers,
-                # silently (users' items rated after training recommended, fold-ins lost)
+                # silently (users' items rated after training recommended, fold-ins lost); the
+                # run's own store too, loaded with another graph since training, as a publish
+                # into it is refused
                 self._check_holds_items(
-                    source, store, "name the store the run was trained on, or none"
+                    source,
+                    source.uri if store is None else store,
+                    "name the store the run was trained on, or none"
+                    if store is not None
+                    else f"it is the run's store (recorded in {self.folder / RUN_FILE}), loaded "
+                    "with another graph since training: name the store the run was trained on "
+                    "with --store (store= in Python)",
                 )
             return self._ranking(k, users=users, name=name, source=source, field="--show").table
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -996,6 +997,34 @@ def test_a_store_of_another_graph_given_to_show_or_export_is_refused(tmp_path, t
     assert not export.exists()
     # the store the run was trained on, named, serves as before
     assert main(["recommend", "--run", str(run.folder), "--store", tiny_store, "--show", "u1"]) == 0
+
+
+def test_the_runs_own_store_holding_another_graph_now_is_refused_by_show_and_export(
+    tmp_path, tiny_store, capsys
+):
+    """The run's own store, emptied and loaded with another graph since training, was read by
+    --show and --export (``Run.recommend()``) for what users have and for newcomers, silently,
+    where a publish into it is refused; a ``--store`` of another graph was refused already
+    (found by the rec59 review)."""
+    run = train(
+        "lightgcn", protocol="ml1m-action-comedy", store=tiny_store, out=tmp_path / "r", **SMALL
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "other.inter").write_text("user_id:token\titem_id:token\trating:float\nu1\tfoo\t4\n")
+    shutil.rmtree(tmp_path / "store")
+    with open_store(tiny_store) as opened:
+        opened.write(recbole.load(other, domain="comedy"), progress=False)
+    export = tmp_path / "recs.csv"
+    base = ["recommend", "--run", str(run.folder)]
+    for extra in (["--show", "u1"], ["--export", str(export)], []):
+        capsys.readouterr()
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "field '--store':" in err and "does not hold the run's items" in err, err
+    assert not export.exists()
+    with pytest.raises(InputError, match="does not hold the run's items"):
+        run.recommend(3, users=["u1"])
 
 
 def test_a_store_holding_only_some_of_the_runs_items_is_refused(tmp_path, tiny_store, capsys):
