@@ -901,9 +901,7 @@ class Run:
                     source.uri if store is None else store,
                     "name the store the run was trained on, or none"
                     if store is not None
-                    else f"it is the run's store (recorded in {self.folder / RUN_FILE}), loaded "
-                    "with another graph since training: name the store the run was trained on "
-                    "with --store (store= in Python)",
+                    else self._reloaded_advice(),
                 )
             return self._ranking(k, users=users, name=name, source=source, field="--show").table
 
@@ -1216,8 +1214,17 @@ class Run:
                 field="--store",
             )
 
+    def _reloaded_advice(self) -> str:
+        """What :meth:`_check_holds_items` says of the run's own store."""
+        return (
+            f"it is the run's store (recorded in {self.folder / RUN_FILE}), loaded with another "
+            "graph since training: name the store the run was trained on with --store (store= "
+            "in Python)"
+        )
+
     def explain(self, user: str, item: str, *, k: int = 5) -> pd.DataFrame:
-        """The ``k`` best paths from ``user`` to ``item`` in the run's graph source."""
+        """The ``k`` best paths from ``user`` to ``item`` in the run's graph source (its store,
+        refused where it holds another graph now)."""
         from kgrec.explain import check_k, explain
 
         k = check_k(k)  # (a numpy integer is its number; a bool is refused)
@@ -1225,6 +1232,8 @@ class Run:
         settings = self.settings
         with self._store() as opened:
             if opened is not None:
+                # before: another graph's paths, or "unknown user", explained as the run's
+                self._check_holds_items(opened, opened.uri, self._reloaded_advice())
                 return opened.explain(user, item, k=k)
         tables, _, _ = read_graph(
             data=Path(settings["data"]),

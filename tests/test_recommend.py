@@ -1025,6 +1025,9 @@ def test_the_runs_own_store_holding_another_graph_now_is_refused_by_show_and_exp
     assert not export.exists()
     with pytest.raises(InputError, match="does not hold the run's items"):
         run.recommend(3, users=["u1"])
+    # Run.explain() read the other graph's paths as the run's (its store, not --store's)
+    with pytest.raises(InputError, match="does not hold the run's items"):
+        run.explain("u1", "comedy:foo")
 
 
 def test_a_store_holding_only_some_of_the_runs_items_is_refused(tmp_path, tiny_store, capsys):
