@@ -2075,11 +2075,31 @@ def _as_it_is(
         files.append(STUDENT_FILE)
     if not all((out / name).is_file() for name in files):
         return None
+    damaged = _damaged_metrics(out / METRICS_FILE)  # load_run reads no metrics.json
+    if damaged is not None:
+        log.warning("%s is damaged (%s): written again from the run's checkpoint", *damaged)
+        return None
     try:
         return load_run(out, device=device)
     except InputError as exc:
         log.warning("%s: written again from the run's checkpoint", exc)
         return None
+
+
+def _damaged_metrics(path: Path) -> tuple[Path, str] | None:
+    """(``path``, what is wrong with it) where the metrics.json at ``path`` is not what
+    :func:`_finish_run` writes, a JSON object with an object per phase; None where it is."""
+    try:
+        metrics = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        return path, exc.strerror or str(exc)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return path, f"not JSON: {exc}"
+    phases = metrics if isinstance(metrics, dict) else {}
+    missing = [p for p in PHASES if not (isinstance(phases.get(p), dict) and phases[p])]
+    if missing:
+        return path, f"no metrics of {' and '.join(missing)}"
+    return None
 
 
 def _finished_run(

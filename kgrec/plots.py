@@ -10,6 +10,7 @@ into a folder that exists, and an existing file is replaced only with ``force``
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -106,6 +107,13 @@ def training_curve(
         ) from None
     best = training.get("best_epoch")
     resumed = training.get("epochs_resumed") or 0
+    if isinstance(resumed, bool) or not isinstance(resumed, numbers.Integral):
+        raise InputError(
+            f"run {name!r}: run.json is damaged: training.epochs_resumed must be a count of "
+            f"epochs, got {resumed!r}",
+            file=source,
+            field="training.epochs_resumed",
+        )
 
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator

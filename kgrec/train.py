@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -46,7 +47,13 @@ from kgrec.data.split import Split
 from kgrec.errors import InputError, WriteError
 from kgrec.evaluate import evaluate
 from kgrec.files import load_error, save_torch, write_atomic
-from kgrec.models.base import GraphRecommender, check_integer, check_number, check_tensor
+from kgrec.models.base import (
+    GraphRecommender,
+    check_flag,
+    check_integer,
+    check_number,
+    check_tensor,
+)
 from kgrec.objectives import BPR, Batch, Objective, check_objective
 from kgrec.ranking import NaNScores
 
@@ -257,6 +264,10 @@ def fit(
             f"epoch_strategy must be an instance, got the class {epoch_strategy.__name__} "
             f"({epoch_strategy.__name__}())"
         )
+    # "False" would be true: it resumed
+    resume, progress = check_flag("resume", resume), check_flag("progress", progress)
+    if checkpoint is not None and not isinstance(checkpoint, str | os.PathLike):
+        raise TypeError(f"checkpoint must be a path (a str or a Path) or None, got {checkpoint!r}")
     checkpoint = Path(checkpoint) if checkpoint is not None else None  # a str as a Path
     if not 0 <= lr <= MAX_LR:
         raise ValueError(f"lr must lie in [0, {MAX_LR:.4g}], got {lr}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import logging
 import os
 import re
 import resource
@@ -2358,6 +2359,23 @@ def test_a_finished_run_resumed_with_its_own_settings_is_left_as_it_is(
     assert _resume(trained.folder, tiny_recbole).evaluate() == trained.evaluate()
     assert json.loads((trained.folder / "metrics.json").read_text())
     assert load_run(trained.folder).evaluate() == trained.evaluate()
+
+
+@pytest.mark.parametrize("damaged", ['{"valid": {"all": {"ndcg', "", "[]", '{"valid": {}}'])
+def test_a_finished_runs_damaged_metrics_json_is_written_again_by_resume(
+    trained, tiny_recbole, caplog, damaged
+):
+    """The README: a finished run resumed with its own settings writes a damaged metrics.json
+    again from its checkpoint, with a warning naming it. Before, only its presence was
+    checked: a truncated one was left as it was, "nothing to train"."""
+    expected = (trained.folder / "metrics.json").read_text()
+    (trained.folder / "metrics.json").write_text(damaged)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        _resume(trained.folder, tiny_recbole)
+    assert (trained.folder / "metrics.json").read_text() == expected
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("metrics.json" in message for message in warned), warned
 
 
 @pytest.mark.parametrize("moved", [0, 1, 2, 3])

@@ -97,6 +97,23 @@ def test_a_run_without_history_is_an_error_and_nothing_is_written(tmp_path, info
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("training", "field"),
+    [
+        ({"history": [{"epoch": 1}], "best_epoch": 1}, "training.history"),
+        # before: a bare TypeError as the epochs before the resume were shaded
+        ({"history": HISTORY, "best_epoch": 2, "epochs_resumed": "1"}, "training.epochs_resumed"),
+        ({"history": HISTORY, "best_epoch": 2, "epochs_resumed": [1]}, "training.epochs_resumed"),
+    ],
+)
+def test_a_damaged_training_record_is_an_error_naming_its_field(tmp_path, training, field):
+    info = {"model": "lightgcn", "training": training}
+    with pytest.raises(InputError, match=r"run 'r': run\.json is damaged: training") as raised:
+        training_curve(info, tmp_path / "c.png", name="r", source="RUN/run.json")
+    assert (raised.value.field, raised.value.file) == (field, "RUN/run.json")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_tune_trials_are_drawn_whatever_their_states(tmp_path):
     trials = [
         {"number": 0, "state": "complete", "value": 0.2},

@@ -311,6 +311,10 @@ def test_a_resumed_training_warns_of_divergence_as_the_uninterrupted_one(
             r"epoch_strategy must be an instance, .* \(FullGraph\(\)\)",
         ),
         ({"train_pairs": "list"}, r"train_pairs must be a torch\.Tensor, got list"),
+        # before: taken for their truth, "False" resumed (train() refuses them since session 59)
+        ({"resume": "False"}, "resume must be True or False, got 'False'"),
+        ({"progress": 0}, "progress must be True or False, got 0"),
+        ({"checkpoint": 5}, "checkpoint must be a path .*, got 5"),
     ],
 )
 def test_fit_refuses_an_argument_of_the_wrong_type_naming_it(experiment, options, says) -> None:
