@@ -151,6 +151,7 @@ def build(
     users = _dedupe(users, ["user_id"], "users", report)
     if parts.links is not None:
         _check_one_entity_per_item(parts.links, names.get("links", {}))
+        _check_one_item_per_linked_entity(parts.links, names.get("links", {}))
     if parts.items is not None and "entity_id" in parts.items:
         # an item file's entity_id ties as a link does: one entity per item, in both files
         _check_one_entity_per_item(parts.items, names.get("items", {}), verb="tied")
@@ -181,13 +182,6 @@ def build(
         interactions = _left_out(interactions, item_uid, "interactions", report)
         tables.interactions = interactions.drop(columns="item_id")
     if links is not None:
-        _check_one_item_per_entity(
-            links,
-            links["entity_id"],
-            np.ones(len(links), dtype=bool),
-            "entity {entity!r} is linked to a second item",
-            field=names.get("links", {}).get("entity_id", "entity_id"),
-        )
         link_uid = _item_uids(links, items["item_id"], uids, item_file, names.get("links", {}))
         _left_out(links, link_uid, "links", report)  # counted
         entity_of = pd.Series(links["entity_id"].to_numpy(), index=links["item_id"].to_numpy())
@@ -590,6 +584,28 @@ def _check_one_entity_per_item(
         f"{entity.iloc[earlier]!r}; an item is at most one entity)",
         field=names.get("entity_id", "entity_id"),
         **where(df, position),
+    )
+
+
+def _check_one_item_per_linked_entity(links: pd.DataFrame, names: Mapping[str, str]) -> None:
+    """An error at the first row of a link file that links an entity an earlier row links to
+    another item (a row repeating an earlier link is none): an entity is at most one item.
+    ``names``: the file's name of each column (``entity_id:token``, ``freebase_id``)."""
+    entity = links["entity_id"].astype("string")
+    item = links["item_id"].astype("string")
+    first = item.groupby(entity.to_numpy()).transform("first")
+    other = (item != first).fillna(False).to_numpy(dtype=bool)
+    if not other.any():
+        return
+    position = int(np.argmax(other))
+    value = entity.iloc[position]
+    earlier = int(np.argmax((entity == value).fillna(False).to_numpy(dtype=bool)))
+    raise InputError(
+        f"entity {value!r} is linked to a second item, {item.iloc[position]!r} (line "
+        f"{where(links, earlier)['line']} links it to {item.iloc[earlier]!r}; an entity is at "
+        "most one item)",
+        field=names.get("entity_id", "entity_id"),
+        **where(links, position),
     )
 
 
