@@ -151,6 +151,7 @@ def build(
     users = _dedupe(users, ["user_id"], "users", report)
     if parts.links is not None:
         _check_one_entity_per_item(parts.links, names.get("links", {}))
+        _check_one_item_per_linked_entity(parts.links, names.get("links", {}))
     if parts.items is not None and "entity_id" in parts.items:
         # an item file's entity_id ties as a link does: one entity per item, in both files
         _check_one_entity_per_item(parts.items, names.get("items", {}), verb="tied")
@@ -181,13 +182,6 @@ def build(
         interactions = _left_out(interactions, item_uid, "interactions", report)
         tables.interactions = interactions.drop(columns="item_id")
     if links is not None:
-        _check_one_item_per_entity(
-            links,
-            links["entity_id"],
-            np.ones(len(links), dtype=bool),
-            "entity {entity!r} is linked to a second item",
-            field=names.get("links", {}).get("entity_id", "entity_id"),
-        )
         link_uid = _item_uids(links, items["item_id"], uids, item_file, names.get("links", {}))
         _left_out(links, link_uid, "links", report)  # counted
         entity_of = pd.Series(links["entity_id"].to_numpy(), index=links["item_id"].to_numpy())
@@ -593,13 +587,36 @@ def _check_one_entity_per_item(
     )
 
 
+def _check_one_item_per_linked_entity(links: pd.DataFrame, names: Mapping[str, str]) -> None:
+    """An error at the first row of a link file that links an entity an earlier row links to
+    another item (a row repeating an earlier link is none): an entity is at most one item.
+    ``names``: the file's name of each column (``entity_id:token``, ``freebase_id``)."""
+    entity = links["entity_id"].astype("string")
+    item = links["item_id"].astype("string")
+    first = item.groupby(entity.to_numpy()).transform("first")
+    other = (item != first).fillna(False).to_numpy(dtype=bool)
+    if not other.any():
+        return
+    position = int(np.argmax(other))
+    value = entity.iloc[position]
+    earlier = int(np.argmax((entity == value).fillna(False).to_numpy(dtype=bool)))
+    raise InputError(
+        f"entity {value!r} is linked to a second item, {item.iloc[position]!r} (line "
+        f"{where(links, earlier)['line']} links it to {item.iloc[earlier]!r}; an entity is at "
+        "most one item)",
+        field=names.get("entity_id", "entity_id"),
+        **where(links, position),
+    )
+
+
 def _check_item_file_entities(
     items: pd.DataFrame, links: pd.DataFrame, names: Mapping[str, Mapping[str, str]]
 ) -> None:
     """An error at the first link that ties an item to another entity than the item file's
     ``entity_id`` does (each file is checked on its own before): an item is at most one
-    entity, and the link would win without a word. ``names``: per part, the file's name of
-    each column (``entity_id:token``)."""
+    entity, and the link would win without a word; and at the first link that ties an entity
+    to another item than the item file does (an entity is at most one item). ``names``: per
+    part, the file's name of each column (``entity_id:token``)."""
     entity = items["entity_id"].astype("string")
     tied = _tying(entity)
     item = items["item_id"].astype("string")
@@ -611,17 +628,42 @@ def _check_item_file_entities(
     has = ~np.isnan(rows)
     other = np.zeros(len(links), dtype=bool)
     other[has] = entity.to_numpy(dtype=object)[rows[has].astype(np.int64)] != linked[has]
+    if other.any():
+        position = int(np.argmax(other))
+        row = int(at.iloc[position])
+        found = where(items, row)
+        raise InputError(
+            f"item {links['item_id'].iloc[position]!r} is linked to the entity "
+            f"{linked[position]!r}, but the item file ties it to {entity.iloc[row]!r} (file "
+            f"{found['file']}, line {found['line']}, column "
+            f"{names.get('items', {}).get('entity_id', 'entity_id')}; an item is at most one "
+            "entity)",
+            field=names.get("links", {}).get("entity_id", "entity_id"),
+            **where(links, position),
+        )
+    # and an entity the item file ties to one item, which a link ties to another: the link
+    # is the error (merged, the item file's row of the other item would be named, whose
+    # entity_id may be empty)
+    first = pd.Series(np.flatnonzero(tied), index=entity[tied].to_numpy())
+    first = first[~first.index.duplicated()]  # entity -> its first tying row of the item file
+    at = links["entity_id"].astype("string").map(first)
+    rows = at.to_numpy(dtype=float)  # NaN: the item file ties the entity to no item
+    has = ~np.isnan(rows)
+    other = np.zeros(len(links), dtype=bool)
+    other[has] = (
+        item.to_numpy(dtype=object)[rows[has].astype(np.int64)]
+        != links["item_id"].astype("string").to_numpy(dtype=object)[has]
+    )
     if not other.any():
         return
     position = int(np.argmax(other))
     row = int(at.iloc[position])
     found = where(items, row)
     raise InputError(
-        f"item {links['item_id'].iloc[position]!r} is linked to the entity "
-        f"{linked[position]!r}, but the item file ties it to {entity.iloc[row]!r} (file "
-        f"{found['file']}, line {found['line']}, column "
-        f"{names.get('items', {}).get('entity_id', 'entity_id')}; an item is at most one "
-        "entity)",
+        f"entity {linked[position]!r} is linked to item {links['item_id'].iloc[position]!r}, "
+        f"but the item file ties it to item {item.iloc[row]!r} (file {found['file']}, line "
+        f"{found['line']}, column {names.get('items', {}).get('entity_id', 'entity_id')}; an "
+        "entity is at most one item)",
         field=names.get("links", {}).get("entity_id", "entity_id"),
         **where(links, position),
     )

@@ -267,3 +267,21 @@ def test_an_item_linked_to_two_entities_is_an_error(tmp_path, write_files, capsy
                  "--store", f"local:{store}"])  # fmt: skip
     assert code == 2 and "line 5, field 'freebase_id'" in capsys.readouterr().err
     assert not store.exists() or not any(store.iterdir())
+
+
+def test_an_entity_linked_to_two_items_names_the_second_items_link(tmp_path, write_files):
+    """Before, the links were merged first and the check named a repeated link of the first
+    item (line 4, `m1 e1` again: 'entity 'e1' is linked to a second item'), not the link of
+    the second item, nor either item."""
+    folder = write_files(
+        tmp_path,
+        {
+            "t.tsv": "e1\tr1\tx\n",
+            "l.tsv": "movie_id\tfreebase_id\nm1\te1\nm2\te2\nm1\te1\nm3\te1\n",
+        },
+    )
+    with pytest.raises(InputError, match="'e1' is linked to a second item, 'm3'") as caught:
+        kg.load(folder / "t.tsv", links=folder / "l.tsv")
+    error = caught.value
+    assert (error.file, error.line, error.field) == (str(folder / "l.tsv"), 5, "freebase_id")
+    assert "line 2 links it to 'm1'" in str(error)

@@ -159,30 +159,40 @@ def test_an_item_files_entity_id_ties_the_entity_to_the_item(tmp_path, write_fil
     assert list(graph.entities["entity_id"]) == ["p1"]
 
 
-@pytest.mark.parametrize(
-    ("item", "link"),
-    [
-        ("item_id:token\tentity_id:token\ni1\te1\ni2\te1\n", None),
-        (
-            "item_id:token\tentity_id:token\ni1\te1\ni2\t\n",
-            "item_id:token\tentity_id:token\ni2\te1\n",
-        ),
-    ],
-)
-def test_an_entity_tied_to_two_items_by_the_item_file_is_an_error(
-    tmp_path, write_files, item, link
-):
+def test_an_entity_tied_to_two_items_by_the_item_file_is_an_error(tmp_path, write_files):
     # before: both items were tied to the entity, and its triples went to one of them
     files = {
-        "toy.item": item,
+        "toy.item": "item_id:token\tentity_id:token\ni1\te1\ni2\te1\n",
         "toy.kg": "head_id:token\trelation_id:token\ttail_id:token\ne1\tfilm.actor\tp1\n",
     }
-    if link is not None:
-        files["toy.link"] = link
     with pytest.raises(InputError, match="tied to two items, 'i1' and 'i2'") as caught:
         recbole.load(write_files(tmp_path / "toy", files))
     where = (Path(caught.value.file).name, caught.value.line, caught.value.field)
     assert where == ("toy.item", 3, "entity_id:token")  # as the header names it
+
+
+@pytest.mark.parametrize("order", ["i1 first", "i2 first"])
+def test_an_entity_the_item_file_and_a_link_tie_to_two_items_names_the_link(
+    tmp_path, write_files, order
+):
+    # before: the error named the item file's row of the linked item (`i2`, whose entity_id
+    # is empty), not the link that tied it: `file toy.item, line 3, field 'entity_id:token'`
+    rows = ["i1\te1\n", "i2\t\n"] if order == "i1 first" else ["i2\t\n", "i1\te1\n"]
+    files = {
+        "toy.item": "item_id:token\tentity_id:token\n" + "".join(rows),
+        "toy.link": "item_id:token\tentity_id:token\ni3\te3\ni2\te1\n",
+        "toy.kg": "head_id:token\trelation_id:token\ttail_id:token\ne1\tfilm.actor\tp1\n",
+    }
+    files["toy.item"] += "i3\t\n"
+    with pytest.raises(InputError, match="entity 'e1' is linked to item 'i2'") as caught:
+        recbole.load(write_files(tmp_path / "toy", files))
+    error = caught.value
+    assert (Path(error.file).name, error.line, error.field) == ("toy.link", 3, "entity_id:token")
+    line = 2 if order == "i1 first" else 3
+    item_file = tmp_path / "toy" / "toy.item"
+    assert f"ties it to item 'i1' (file {item_file}, line {line}, column entity_id:token" in str(
+        error
+    )
 
 
 def test_an_item_file_and_a_link_tying_an_item_to_two_entities_is_an_error(
