@@ -615,58 +615,57 @@ def _check_item_file_entities(
     """An error at the first link that ties an item to another entity than the item file's
     ``entity_id`` does (each file is checked on its own before): an item is at most one
     entity, and the link would win without a word; and at the first link that ties an entity
-    to another item than the item file does (an entity is at most one item). ``names``: per
-    part, the file's name of each column (``entity_id:token``)."""
+    to another item than the item file does (an entity is at most one item: merged, the item
+    file's row of the other item would be named, whose entity_id may be empty). ``names``:
+    per part, the file's name of each column (``entity_id:token``)."""
     entity = items["entity_id"].astype("string")
     tied = _tying(entity)
     item = items["item_id"].astype("string")
-    own = pd.Series(np.flatnonzero(tied), index=item[tied].to_numpy())
-    own = own[~own.index.duplicated()]  # item id -> its first tying row of the item file
-    at = links["item_id"].astype("string").map(own)
-    linked = links["entity_id"].astype("string").to_numpy(dtype=object)
-    rows = at.to_numpy(dtype=float)  # NaN: the item file ties the item to nothing
-    has = ~np.isnan(rows)
-    other = np.zeros(len(links), dtype=bool)
-    other[has] = entity.to_numpy(dtype=object)[rows[has].astype(np.int64)] != linked[has]
-    if other.any():
-        position = int(np.argmax(other))
-        row = int(at.iloc[position])
-        found = where(items, row)
-        raise InputError(
-            f"item {links['item_id'].iloc[position]!r} is linked to the entity "
-            f"{linked[position]!r}, but the item file ties it to {entity.iloc[row]!r} (file "
-            f"{found['file']}, line {found['line']}, column "
-            f"{names.get('items', {}).get('entity_id', 'entity_id')}; an item is at most one "
-            "entity)",
-            field=names.get("links", {}).get("entity_id", "entity_id"),
-            **where(links, position),
+    linked_item = links["item_id"].astype("string")
+    linked = links["entity_id"].astype("string")
+    column = names.get("items", {}).get("entity_id", "entity_id")
+    # (the link's key, the item file's key, the value each ties it to, the message)
+    for key, own_key, value, linked_value, message in (
+        (
+            linked_item,
+            item,
+            entity,
+            linked,
+            "item {key!r} is linked to the entity {linked!r}, but the item file ties it to "
+            "{own!r} ({found}; an item is at most one entity)",
+        ),
+        (
+            linked,
+            entity,
+            item,
+            linked_item,
+            "entity {key!r} is linked to item {linked!r}, but the item file ties it to item "
+            "{own!r} ({found}; an entity is at most one item)",
+        ),
+    ):
+        first = pd.Series(np.flatnonzero(tied), index=own_key[tied].to_numpy())
+        first = first[~first.index.duplicated()]  # key -> its first tying row of the item file
+        rows = key.map(first).to_numpy(dtype=float)  # NaN: the item file does not tie it
+        has = ~np.isnan(rows)
+        other = np.zeros(len(links), dtype=bool)
+        other[has] = (
+            value.to_numpy(dtype=object)[rows[has].astype(np.int64)]
+            != linked_value.to_numpy(dtype=object)[has]
         )
-    # and an entity the item file ties to one item, which a link ties to another: the link
-    # is the error (merged, the item file's row of the other item would be named, whose
-    # entity_id may be empty)
-    first = pd.Series(np.flatnonzero(tied), index=entity[tied].to_numpy())
-    first = first[~first.index.duplicated()]  # entity -> its first tying row of the item file
-    at = links["entity_id"].astype("string").map(first)
-    rows = at.to_numpy(dtype=float)  # NaN: the item file ties the entity to no item
-    has = ~np.isnan(rows)
-    other = np.zeros(len(links), dtype=bool)
-    other[has] = (
-        item.to_numpy(dtype=object)[rows[has].astype(np.int64)]
-        != links["item_id"].astype("string").to_numpy(dtype=object)[has]
-    )
-    if not other.any():
-        return
-    position = int(np.argmax(other))
-    row = int(at.iloc[position])
-    found = where(items, row)
-    raise InputError(
-        f"entity {linked[position]!r} is linked to item {links['item_id'].iloc[position]!r}, "
-        f"but the item file ties it to item {item.iloc[row]!r} (file {found['file']}, line "
-        f"{found['line']}, column {names.get('items', {}).get('entity_id', 'entity_id')}; an "
-        "entity is at most one item)",
-        field=names.get("links", {}).get("entity_id", "entity_id"),
-        **where(links, position),
-    )
+        if other.any():
+            position = int(np.argmax(other))
+            row = int(rows[position])
+            found = where(items, row)
+            raise InputError(
+                message.format(
+                    key=key.iloc[position],
+                    linked=linked_value.iloc[position],
+                    own=value.iloc[row],
+                    found=f"file {found['file']}, line {found['line']}, column {column}",
+                ),
+                field=names.get("links", {}).get("entity_id", "entity_id"),
+                **where(links, position),
+            )
 
 
 def _tying(entity: pd.Series) -> np.ndarray:
