@@ -492,7 +492,10 @@ def tune(
             ).items()
             if name not in fixed
         }
-    space = dict(space)
+    # numpy numbers (Choice(np.array([32, 64])), np.arange's) as the Python ones they hold,
+    # as the fixed options are: the checks refused np.int64 as no int, and the study recorded
+    # np.float64's repr as its space
+    space = {name: _plain_param(name, param) for name, param in space.items()}
     both = sorted(set(space) & set(fixed))
     if both:
         raise InputError(
@@ -2434,6 +2437,28 @@ def _parse_value(name: str, option: type, text: str, where: str) -> Any:
             f"{where}: {name} takes {_KIND_NAMES[option]}, got {text!r}", field="--search"
         ) from None
     return text
+
+
+def _plain_param(name: str, param: Any) -> Any:
+    """``param`` with the numpy numbers among its values as the Python ones (:func:`plain`),
+    and a whole number of a float option as that float, as ``--search`` parses it (``0`` of
+    ``Choice([0, 1e-4])`` is the default 0.0: trial 0 is the defaults)."""
+
+    def value(given: Any) -> Any:
+        given = plain(given)
+        if (
+            searchable().get(name) is float
+            and isinstance(given, int)
+            and not isinstance(given, bool)
+        ):
+            return float(given)
+        return given
+
+    if isinstance(param, Choice):
+        return Choice([value(v) for v in param.values])
+    if isinstance(param, LogUniform | Uniform | IntRange):
+        return type(param)(value(param.low), value(param.high))
+    return param  # (check_space names what is no range)
 
 
 def _params_text(params: Mapping[str, Any]) -> str:

@@ -3109,6 +3109,55 @@ def test_numpy_numbers_are_read_as_the_python_ones(tmp_path, tiny_recbole) -> No
         small_tune(tiny_recbole, tmp_path / "bool", trials=np.bool_(True))
 
 
+def test_numpy_numbers_in_the_space_are_read_as_the_python_ones(tmp_path, tiny_recbole) -> None:
+    """Before, a range of numpy numbers (``Choice(np.array([1, 2]))``, ``IntRange(*np.array(
+    [1, 2]))``) was refused as "np.int64(1) is not a int" or "bounds must be numbers", and
+    numpy floats were recorded as the study's space "choice:np.float64(0.0),..." (in messages
+    too), so the same search from the command line was refused as another study's."""
+    space = {
+        "layers": IntRange(*np.array([1, 2])),
+        "dim": Choice(np.array([8, 16])),
+        "reg_weight": Choice(np.array([0.0, 1e-3])),
+        "lr": LogUniform(np.float32(1e-3), np.float64(1e-1)),
+    }
+    out = tmp_path / "tune"
+    result = tune(
+        "lightgcn",
+        protocol=PROTOCOL,
+        data=tiny_recbole,
+        out=out,
+        space=space,
+        trials=1,
+        epochs=1,
+        batch_size=128,
+        progress=False,
+    )
+    assert result.trials[0].state == TrialState.COMPLETE
+    assert load_study(out).user_attrs["space"] == {
+        "layers": "int:1:2",
+        "dim": "choice:8,16",
+        "reg_weight": "choice:0.0,0.001",
+        "lr": f"loguniform:{float(np.float32(1e-3))!r}:0.1",
+    }
+    argv = shlex.split(result.command)
+    args = build_parser(argv[1:]).parse_args(argv[1:])
+    assert {name: getattr(args, name) for name in space} == result.best_params
+
+
+def test_a_whole_number_in_a_float_options_range_is_that_float(tmp_path, tiny_recbole) -> None:
+    """Before, tune(space={"reg_weight": Choice([0, 1e-3])}) did not start with kgrec train's
+    defaults (0 was not the default 0.0), and recorded its space as "choice:0,0.001", another
+    than the command line's "--search reg_weight=choice:0,1e-3" ("choice:0.0,0.001")."""
+    out = tmp_path / "tune"
+    space = {"reg_weight": Choice([0, 1e-3]), "lr": LogUniform(1e-3, 1)}
+    result = small_tune(tiny_recbole, out, space=space, trials=1, epochs=1)
+    assert result.trials[0].params == {"reg_weight": 0.0, "lr": TRAIN_DEFAULTS["lr"]}
+    assert load_study(out).user_attrs["space"] == {
+        "reg_weight": "choice:0.0,0.001",
+        "lr": "loguniform:0.001:1.0",
+    }
+
+
 def test_a_fixed_size_no_data_can_fit_is_refused_before_the_study(tmp_path) -> None:
     """Before, tune(num_negatives=10**12, objective="softmax") read the data, then failed
     every trial for memory; the data named here does not exist, and is never looked at."""
