@@ -151,7 +151,7 @@ def build(
     users = _dedupe(users, ["user_id"], "users", report)
     if parts.links is not None:
         _check_one_entity_per_item(parts.links, names.get("links", {}))
-        _check_one_item_per_linked_entity(parts.links, names.get("links", {}))
+        _check_one_entity_per_item(parts.links, names.get("links", {}), key="entity_id")
     if parts.items is not None and "entity_id" in parts.items:
         # an item file's entity_id ties as a link does: one entity per item, in both files
         _check_one_entity_per_item(parts.items, names.get("items", {}), verb="tied")
@@ -560,52 +560,34 @@ def _check_one_item_per_entity(
 
 
 def _check_one_entity_per_item(
-    df: pd.DataFrame, names: Mapping[str, str], *, verb: str = "linked"
+    df: pd.DataFrame, names: Mapping[str, str], *, verb: str = "linked", key: str = "item_id"
 ) -> None:
     """An error at the first row of ``df`` (a link file, or an item file's ``entity_id``:
     ``verb`` ``tied``) that ties an item an earlier row ties to another entity: an item is at
     most one entity (merged, the last would win and the first entity's triples stay on an
-    entity of their own), as an entity is at most one item. An empty entity ties nothing.
-    ``names``: the file's name of each column (``entity_id:token``, ``freebase_id``)."""
+    entity of their own), as an entity is at most one item: with ``key`` ``entity_id``, the
+    first row that ties an entity an earlier row ties to another item (a row repeating an
+    earlier one is none). An empty entity ties nothing. ``names``: the file's name of each
+    column (``entity_id:token``, ``freebase_id``)."""
     entity = df["entity_id"].astype("string")
     item = df["item_id"].astype("string")
     tied = _tying(entity)
-    first = entity[tied].groupby(item[tied].to_numpy()).transform("first")
+    own, other_of = (item, entity) if key == "item_id" else (entity, item)
+    kind, other_kind = ("item", "entity") if key == "item_id" else ("entity", "item")
+    first = other_of[tied].groupby(own[tied].to_numpy()).transform("first")
     other = np.zeros(len(df), dtype=bool)
-    other[tied] = (entity[tied] != first).fillna(False).to_numpy(dtype=bool)
+    other[tied] = (other_of[tied] != first).fillna(False).to_numpy(dtype=bool)
     if not other.any():
         return
     position = int(np.argmax(other))
-    value = item.iloc[position]
-    earlier = int(np.argmax(((item == value).fillna(False) & tied).to_numpy(dtype=bool)))
+    value = own.iloc[position]
+    earlier = int(np.argmax(((own == value).fillna(False) & tied).to_numpy(dtype=bool)))
     raise InputError(
-        f"item {value!r} is {verb} to a second entity, {entity.iloc[position]!r} (line "
-        f"{where(df, earlier)['line']} {'links' if verb == 'linked' else 'ties'} it to "
-        f"{entity.iloc[earlier]!r}; an item is at most one entity)",
+        f"{kind} {value!r} is {verb} to a second {other_kind}, {other_of.iloc[position]!r} "
+        f"(line {where(df, earlier)['line']} {'links' if verb == 'linked' else 'ties'} it to "
+        f"{other_of.iloc[earlier]!r}; an {kind} is at most one {other_kind})",
         field=names.get("entity_id", "entity_id"),
         **where(df, position),
-    )
-
-
-def _check_one_item_per_linked_entity(links: pd.DataFrame, names: Mapping[str, str]) -> None:
-    """An error at the first row of a link file that links an entity an earlier row links to
-    another item (a row repeating an earlier link is none): an entity is at most one item.
-    ``names``: the file's name of each column (``entity_id:token``, ``freebase_id``)."""
-    entity = links["entity_id"].astype("string")
-    item = links["item_id"].astype("string")
-    first = item.groupby(entity.to_numpy()).transform("first")
-    other = (item != first).fillna(False).to_numpy(dtype=bool)
-    if not other.any():
-        return
-    position = int(np.argmax(other))
-    value = entity.iloc[position]
-    earlier = int(np.argmax((entity == value).fillna(False).to_numpy(dtype=bool)))
-    raise InputError(
-        f"entity {value!r} is linked to a second item, {item.iloc[position]!r} (line "
-        f"{where(links, earlier)['line']} links it to {item.iloc[earlier]!r}; an entity is at "
-        "most one item)",
-        field=names.get("entity_id", "entity_id"),
-        **where(links, position),
     )
 
 

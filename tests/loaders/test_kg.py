@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kgrec.cli import main
@@ -247,18 +249,26 @@ def test_errors_name_the_columns_as_the_header_does(tmp_path, write_files):
     assert (caught.value.line, caught.value.field) == (1, "relation")
 
 
-def test_an_item_linked_to_two_entities_is_an_error(tmp_path, write_files, capsys):
-    """Before, the last link won: m1 was e9, and e1's triple stayed on an Entity of its own,
-    the first link counted as a merged duplicate. A repeated link (the same pair) is still a
-    duplicate, merged."""
-    folder = write_files(
-        tmp_path,
-        {
-            "t.tsv": "e1\tr1\tx\ne9\tr2\ty\n",
-            "l.tsv": "movie_id\tfreebase_id\nm1\te1\nm2\te2\nm1\te1\nm1\te9\n",
-        },
-    )
-    with pytest.raises(InputError, match="'m1' is linked to a second entity, 'e9'") as caught:
+@pytest.mark.parametrize(
+    ("triples", "links", "match"),
+    [
+        # before, the last link won: m1 was e9, and e1's triple stayed on an Entity of its
+        # own, the first link counted as a merged duplicate. A repeated link (the same pair)
+        # is still a duplicate, merged
+        ("e1\tr1\tx\ne9\tr2\ty\n", "m1\te1\nm2\te2\nm1\te1\nm1\te9\n",
+         "'m1' is linked to a second entity, 'e9' (line 2 links it to 'e1'"),
+        # before, the links were merged first and the check named a repeated link of the
+        # first item (line 4, `m1 e1` again: "entity 'e1' is linked to a second item"), not
+        # the link of the second item, nor either item (found by the kg59 review)
+        ("e1\tr1\tx\n", "m1\te1\nm2\te2\nm1\te1\nm3\te1\n",
+         "'e1' is linked to a second item, 'm3' (line 2 links it to 'm1'"),
+    ],
+)  # fmt: skip
+def test_an_item_or_entity_linked_twice_is_an_error_at_the_second_link(
+    tmp_path, write_files, capsys, triples, links, match
+):
+    folder = write_files(tmp_path, {"t.tsv": triples, "l.tsv": "movie_id\tfreebase_id\n" + links})
+    with pytest.raises(InputError, match=re.escape(match)) as caught:
         kg.load(folder / "t.tsv", links=folder / "l.tsv")
     error = caught.value
     assert (error.file, error.line, error.field) == (str(folder / "l.tsv"), 5, "freebase_id")
@@ -267,21 +277,3 @@ def test_an_item_linked_to_two_entities_is_an_error(tmp_path, write_files, capsy
                  "--store", f"local:{store}"])  # fmt: skip
     assert code == 2 and "line 5, field 'freebase_id'" in capsys.readouterr().err
     assert not store.exists() or not any(store.iterdir())
-
-
-def test_an_entity_linked_to_two_items_names_the_second_items_link(tmp_path, write_files):
-    """Before, the links were merged first and the check named a repeated link of the first
-    item (line 4, `m1 e1` again: 'entity 'e1' is linked to a second item'), not the link of
-    the second item, nor either item."""
-    folder = write_files(
-        tmp_path,
-        {
-            "t.tsv": "e1\tr1\tx\n",
-            "l.tsv": "movie_id\tfreebase_id\nm1\te1\nm2\te2\nm1\te1\nm3\te1\n",
-        },
-    )
-    with pytest.raises(InputError, match="'e1' is linked to a second item, 'm3'") as caught:
-        kg.load(folder / "t.tsv", links=folder / "l.tsv")
-    error = caught.value
-    assert (error.file, error.line, error.field) == (str(folder / "l.tsv"), 5, "freebase_id")
-    assert "line 2 links it to 'm1'" in str(error)
