@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from graph_schema.validate import plain
 from kgrec.errors import InputError
 
 
@@ -34,8 +35,6 @@ def check_mix(mix: Any, count: int) -> list[float]:
     if mix is None:
         return [1.0 / count] * count
     if isinstance(mix, list | tuple):  # numpy numbers (np.int64 from np.arange) as Python's
-        from graph_schema.validate import plain
-
         mix = [plain(w) for w in mix]
     numbers = isinstance(mix, list | tuple) and all(
         isinstance(w, int | float) and not isinstance(w, bool) for w in mix
