@@ -2744,10 +2744,11 @@ def warm_start(
     """Start ``net`` (a new run's model on ``experiment``) from the trained parameters of the
     run in ``folder``: pretrained on the source domain, or an earlier snapshot, to fine-tune.
 
-    Parameters are matched by name. A parameter whose rows are the node space's (or its users',
-    items' or entities' part) takes, row by row, the source run's row of the same user, item
-    (uid) or entity, where the two runs' graphs differ; rows of nodes the source run lacks keep
-    their fresh initialisation. Any other parameter is copied when its shape is the same.
+    Parameters are matched by name. A parameter whose rows are nodes (an ID table the model
+    names in :meth:`~kgrec.models.GraphRecommender.node_parameters`) takes, row by row, the
+    source run's row of the same user, item (uid) or entity, where the two runs' graphs
+    differ; rows of nodes the source run lacks keep their fresh initialisation. Any other
+    parameter is copied when its shape is the same.
     Parameters only this model has keep their initialisation, the source model's other
     parameters and its buffers (the graph's, e.g. item domains) are left out. A parameter of
     both with shapes that match neither way is an error that names it, and so is a source run
@@ -2807,6 +2808,7 @@ def warm_start(
         "held_out_pairs_seen": seen,
     }
     params = dict(net.named_parameters())
+    node_parameters = net.node_parameters()
     other_text = _other_text_model(info, experiment, folder)
     if other_text and warn:
         log.warning(
@@ -2822,7 +2824,9 @@ def warm_start(
             record["fresh"].append(name)
             continue
         value = state[name]
-        mine, theirs = _node_rows(maps, param), _node_rows(source_maps, value)
+        kinds = node_parameters.get(name)
+        mine = None if kinds is None else _node_rows(maps, kinds, param.size(0))
+        theirs = None if kinds is None else _node_rows(source_maps, kinds, value.size(0))
         if mine is None and param.dim() and param.shape[0] in renamed:
             record["fresh"].append(name)  # by position it would be another domain's
             continue
@@ -2986,16 +2990,18 @@ def _held_out_pairs_seen(experiment: Experiment, sources: Sequence[tuple[Experim
     )
 
 
-def _node_rows(maps: IdMaps, value: torch.Tensor) -> list[tuple[str, str]] | None:
-    """The node of each row of ``value`` (kind, id), if its rows are the node space's
-    ``[users | items | entities]``, ``[users | items]`` or one kind's; None otherwise."""
-    if value.dim() == 0:
-        return None
-    users = [("user", u) for u in maps.users]
-    items = [("item", i) for i in maps.items]
-    entities = [("entity", e) for e in maps.entities]
-    for rows in (users + items + entities, users + items, users, items, entities):
-        if rows and len(rows) == value.size(0):
+def _node_rows(maps: IdMaps, kinds: Sequence[str], num_rows: int) -> list[tuple[str, str]] | None:
+    """The node (kind, id) of each of ``num_rows`` rows of a parameter whose rows are nodes of
+    ``kinds`` (:meth:`GraphRecommender.node_parameters`) on the graph of ``maps``: the kinds
+    from the first on, as many as that many rows hold (a run's model with entity embeddings
+    or without has a row per entity or none); None where no such run of kinds has that many
+    rows."""
+    nodes = {"user": maps.users, "item": maps.items, "entity": maps.entities}
+    order = list(nodes)
+    rows: list[tuple[str, str]] = []
+    for kind in order[order.index(kinds[0]) :]:
+        rows += [(kind, key) for key in nodes[kind]]
+        if len(rows) == num_rows:
             return rows
     return None
 

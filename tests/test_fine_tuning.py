@@ -134,6 +134,60 @@ def test_a_source_on_another_graph_is_matched_by_node_id(tmp_path, tiny_recbole,
     assert record["remapped"] == {EMBEDDING: f"{matched} of {total} rows"}
 
 
+def _keep_films(tiny_recbole: Path, folder: Path, dropped: set[str]) -> Path:
+    """The tiny dataset without the films ``dropped`` (and their ratings), in ``folder``."""
+    folder.mkdir()
+    for suffix, column in (("item", 0), ("inter", 1)):
+        rows = (tiny_recbole / f"tiny.{suffix}").read_text().splitlines()
+        rows = rows[:1] + [r for r in rows[1:] if r.split("\t")[column] not in dropped]
+        (folder / f"{folder.name}.{suffix}").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_a_table_of_items_is_matched_by_item_even_with_as_many_users(
+    tmp_path, tiny_recbole, monkeypatch
+):
+    # 40 users and 40 items on both graphs, but other items: matrix factorisation's item
+    # table has as many rows as its user table, and was matched by user id (item row j took
+    # the source's row of the user of row j)
+    films = [[f"{genre} {j}" for genre in ("Action", "Comedy")] for j in range(30)]
+    first, last = {f for pair in films[:10] for f in pair}, {f for pair in films[20:] for f in pair}
+    source = train(
+        "mf",
+        protocol="ml1m-action-comedy",
+        data=_keep_films(tiny_recbole, tmp_path / "a", {"Both (1999)", *first}),
+        out=tmp_path / "source",
+        **SMALL,
+    )
+    seen = first_state(monkeypatch)
+    run = train(
+        "mf",
+        protocol="ml1m-action-comedy",
+        data=_keep_films(tiny_recbole, tmp_path / "b", {"Both (1999)", *last}),
+        out=tmp_path / "tuned",
+        init_from=source.folder,
+        **SMALL,
+    )
+    maps, source_maps = run.experiment.maps, source.experiment.maps
+    assert len(maps.users) == len(maps.items) == len(source_maps.users) == len(source_maps.items)
+    assert maps.items != source_maps.items
+    theirs = saved_parameters(source)
+    shared = [i for i in maps.items if i in source_maps.items]
+    assert len(shared) == 20
+    for row, item in enumerate(maps.items):
+        if item in shared:
+            expected = theirs["item_embedding.weight"][source_maps.items.index(item)]
+            assert torch.equal(seen[0]["item_embedding.weight"][row].cpu(), expected), item
+    for row, user in enumerate(maps.users):
+        expected = theirs["user_embedding.weight"][source_maps.users.index(user)]
+        assert torch.equal(seen[0]["user_embedding.weight"][row].cpu(), expected), user
+    record = json.loads((run.folder / "run.json").read_text())["init_from"]
+    assert record["remapped"] == {
+        "user_embedding.weight": "40 of 40 rows",
+        "item_embedding.weight": "20 of 40 rows",
+    }
+
+
 def test_the_cli_takes_init_from(tmp_path, tiny_recbole, source, capsys):
     argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
     argv += ["--data", str(tiny_recbole), "--epochs", "2", "--dim", "8"]

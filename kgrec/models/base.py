@@ -128,6 +128,14 @@ class GraphRecommender(nn.Module):
     def __getstate__(self) -> dict:
         return {**super().__getstate__(), **dict.fromkeys(self.graph_caches)}
 
+    def node_parameters(self) -> dict[str, tuple[str, ...]]:
+        """The parameters whose rows are nodes: each one's name and the node kinds of its
+        rows in order (``"user"``, ``"item"``, ``"entity"``: ``("user", "item")`` is a table
+        of the users, then the items). A warm start from a run on another graph
+        (``kgrec train --init-from``) matches these rows by node id; every other parameter is
+        copied whole. None here: a subclass with ID embeddings names them."""
+        return {}
+
     def forward(
         self,
         edge_index: Tensor,

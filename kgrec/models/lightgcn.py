@@ -118,6 +118,9 @@ class LightGCNRecommender(GraphRecommender):
             mode=text_input,
         )
 
+    def node_parameters(self) -> dict[str, tuple[str, ...]]:
+        return {"lightgcn.embedding.weight": ("user", "item")}
+
     def reset_parameters(self) -> None:
         self.lightgcn.reset_parameters()
         if self.text_input is not None:

@@ -40,6 +40,9 @@ class MatrixFactorisation(GraphRecommender):
         self.item_embedding = nn.Embedding(num_items, embedding_dim)
         self.reset_parameters()
 
+    def node_parameters(self) -> dict[str, tuple[str, ...]]:
+        return {"user_embedding.weight": ("user",), "item_embedding.weight": ("item",)}
+
     def reset_parameters(self) -> None:
         """Xavier-uniform tables, as PyG's LightGCN starts its embeddings."""
         nn.init.xavier_uniform_(self.user_embedding.weight)

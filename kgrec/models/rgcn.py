@@ -216,6 +216,10 @@ class RGCNRecommender(GraphRecommender):
         )
         RGCNRecommender.reset_parameters(self)  # subclasses reset their own parts
 
+    def node_parameters(self) -> dict[str, tuple[str, ...]]:
+        kinds = ("user", "item", "entity") if self.entity_embeddings else ("user", "item")
+        return {"embedding.weight": kinds}
+
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.embedding.weight)
         with torch.no_grad():

@@ -216,6 +216,26 @@ def test_reset_parameters_changes_them(model):
         assert not torch.all(param == 0.123), f"reset_parameters left {name} alone"
 
 
+def test_node_parameters_are_the_id_tables_with_a_row_per_node_of_their_kinds(
+    case, model, toy_graph
+):
+    # what a warm start from a run on another graph (--init-from) matches row by row by node
+    # id; any other parameter is copied whole, whatever its number of rows
+    counts = {
+        "user": toy_graph.num_users,
+        "item": toy_graph.num_items,
+        "entity": toy_graph.num_entities,
+    }
+    params = dict(model.named_parameters())
+    tables = model.node_parameters()
+    for name, kinds in tables.items():
+        assert kinds and set(kinds) <= set(counts), name
+        assert params[name].size(0) == sum(counts[k] for k in kinds), name
+    embeddings = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Embedding)}
+    assert {f"{n}.weight" for n in embeddings} == set(tables)
+    assert tables or isinstance(model, UNTRAINED)
+
+
 def test_state_dict_round_trips_to_identical_outputs(case, model, toy_graph, tmp_path):
     edges = _edges(case, toy_graph)
     model.eval()
