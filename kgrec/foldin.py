@@ -34,6 +34,7 @@ final representations. A newcomer with history :math:`I_u` (items of the run's g
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -73,12 +74,21 @@ def fold_in_users(
     or every item of their positives' domains) gets the mean, having no pair to solve. Empty
     ``candidates``, indices out of range or not integers (floats, booleans: of ``histories``,
     ``candidates`` or ``exclude``), and ``domains`` or ``exclude`` not one per item or
-    newcomer raise :class:`ValueError` naming the argument."""
+    newcomer raise :class:`ValueError` naming the argument; so do ``negatives`` or ``steps``
+    below 1 and an ``lr`` (``reg_weight``) that is not finite and positive (0 or more), and a
+    ``TypeError`` names one of these or ``seed`` that is not a number of its kind (an integer
+    for the counts and the seed, not a bool or a string)."""
+    from kgrec.models.base import check_count, check_integer, check_number  # imports this module
+
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    for name, value in (("negatives", negatives), ("steps", steps)):
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, got {value}")
+    check_count("negatives", negatives, 1)
+    check_count("steps", steps, 1)
+    check_integer("seed", seed)
+    for name, value, smallest in (("lr", lr, "positive"), ("reg_weight", reg_weight, "0 or more")):
+        check_number(name, value)
+        if not math.isfinite(value) or value < 0 or (value == 0 and name == "lr"):
+            raise ValueError(f"{name} must be a finite number, {smallest}, got {value!r}")
     item_emb = item_emb.detach()
     if not histories:
         return item_emb.new_zeros(0, item_emb.size(1))

@@ -239,3 +239,33 @@ def test_histories_and_exclude_of_floats_or_booleans_are_refused_naming_the_argu
             items, [torch.tensor([0, 1]), torch.tensor([], dtype=torch.long), torch.tensor([4])]
         ),
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error", "says"),
+    [
+        ("negatives", 2.5, TypeError, "negatives must be an integer, got 2.5"),
+        ("negatives", True, TypeError, "negatives must be an integer, got True"),
+        ("negatives", 0, ValueError, "negatives must be at least 1, got 0"),
+        ("steps", "100", TypeError, "steps must be an integer, got '100'"),
+        ("seed", 0.5, TypeError, "seed must be an integer, got 0.5"),
+        ("lr", "0.05", TypeError, "lr must be a number, got '0.05'"),
+        ("lr", 0.0, ValueError, "lr must be a finite number, positive, got 0.0"),
+        ("lr", float("nan"), ValueError, "lr must be a finite number, positive, got nan"),
+        ("reg_weight", -1e-3, ValueError, "reg_weight must be a finite number, 0 or more"),
+        ("reg_weight", float("inf"), ValueError, "reg_weight must be a finite number, 0 or more"),
+    ],
+)
+def test_settings_of_the_solve_that_are_no_number_of_their_kind_are_refused_naming_them(
+    items, option, value, error, says
+):
+    """Before, negatives=True drew one negative and a negative reg_weight rewarded large
+    vectors, silently; a string or a fractional count failed deep in torch without the
+    argument's name (found by the cold59 review)."""
+    with pytest.raises(error, match=f"^{says}"):
+        fold_in_users(items, [torch.tensor([0])], **{option: value})
+    # numbers of NumPy's kinds are numbers, and a reg_weight of 0 no regularisation
+    z = fold_in_users(
+        items, [torch.tensor([0])], negatives=np.int64(4), lr=np.float32(0.05), reg_weight=0
+    )
+    assert torch.isfinite(z).all()
