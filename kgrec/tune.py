@@ -321,13 +321,15 @@ def check_space(model: str, space: Mapping[str, Parameter], *, objective: str | 
         elif isinstance(param, Choice):
             if not param.values:
                 raise InputError(f"{where}: choice needs at least one value", field="--search")
-            if len(set(param.values)) != len(param.values):
-                raise InputError(f"{where}: a value is listed twice", field="--search")
             for value in param.values:
                 if not _of_type(value, option):
                     raise InputError(
-                        f"{where}: {value!r} is not a {option.__name__}", field="--search"
+                        f"{where}: {name} takes {_KIND_NAMES.get(option, option.__name__)}, got "
+                        f"{value!r}",
+                        field="--search",
                     )
+            if len(set(param.values)) != len(param.values):  # of one kind: True is not 1
+                raise InputError(f"{where}: a value is listed twice", field="--search")
             bounds = param.values if option in (int, float) else ()
             if name == "objective":
                 unknown = [v for v in param.values if v not in OBJECTIVES]

@@ -8,6 +8,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -41,6 +42,7 @@ from kgrec.tune import (
     Uniform,
     _Epochs,
     _reads_text,
+    check_space,
     default_space,
     parse_search,
     tune,
@@ -3142,6 +3144,24 @@ def test_numpy_numbers_in_the_space_are_read_as_the_python_ones(tmp_path, tiny_r
     argv = shlex.split(result.command)
     args = build_parser(argv[1:]).parse_args(argv[1:])
     assert {name: getattr(args, name) for name in space} == result.best_params
+
+
+@pytest.mark.parametrize(
+    ("space", "says"),
+    [
+        ({"dim": Choice([8, "16"])}, "dim takes a whole number, got '16'"),
+        ({"lr": Choice([0.1, "fast"])}, "lr takes a finite number, got 'fast'"),
+        ({"entity_embeddings": Choice([True, 1])}, "entity_embeddings takes true or false, got 1"),
+    ],
+)
+def test_a_value_of_another_kind_in_a_choice_is_named_as_the_command_line_names_it(space, says):
+    """Before, tune(space=...) said "'16' is not a int", where the command line's --search
+    says what the option takes, and of True and 1 (equal in Python) that a value was listed
+    twice."""
+    model = "rgcn" if "entity_embeddings" in space else "lightgcn"
+    with pytest.raises(InputError, match=re.escape(says)) as raised:
+        check_space(model, space, objective=None)
+    assert raised.value.field == "--search"
 
 
 def test_a_whole_number_in_a_float_options_range_is_that_float(tmp_path, tiny_recbole) -> None:
