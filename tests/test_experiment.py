@@ -876,6 +876,21 @@ def test_recommend_shows_and_exports_without_a_store(trained, tmp_path, monkeypa
     assert "name a store to publish into (--store; store= in Python)" in capsys.readouterr().err
 
 
+def test_an_export_suffix_in_capitals_is_that_format(trained, tmp_path, capsys):
+    """Before, --export RECS.TSV was refused ("--export writes .csv, .tsv, .parquet files")."""
+    run = str(trained.folder)
+    for name, read in (
+        ("RECS.TSV", lambda p: pd.read_csv(p, sep="\t", dtype={"user_id": str})),
+        ("recs.Parquet", pd.read_parquet),
+    ):
+        assert main(["recommend", "--run", run, "-k", "2", "--export", str(tmp_path / name)]) == 0
+        table = read(tmp_path / name)
+        assert list(table.columns[:2]) == ["user_id", "item_uid"] and table["user_id"].nunique() > 1
+    capsys.readouterr()
+    assert main(["recommend", "--run", run, "--export", str(tmp_path / ".CSV")]) == 2
+    assert "the file name '.CSV' is only an extension" in capsys.readouterr().err
+
+
 def test_an_export_path_under_a_file_fails_before_the_ranking_and_no_file_is_clobbered(
     trained, tmp_path, monkeypatch, capsys
 ):

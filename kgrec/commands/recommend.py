@@ -229,13 +229,13 @@ def _publish_users(loaded, args: argparse.Namespace, name: str, started: float) 
 
 
 def _check_export(path: Path) -> None:
-    if path.name in EXPORT_FORMATS:  # Python reads ".csv" as a hidden file with no suffix
+    if path.name.lower() in EXPORT_FORMATS:  # Python reads ".csv" as a hidden file, no suffix
         raise InputError(
             f"the file name {path.name!r} is only an extension: name the file, as recs{path.name}",
             file=str(path),
             field="--export",
         )
-    if path.suffix not in EXPORT_FORMATS:
+    if path.suffix.lower() not in EXPORT_FORMATS:  # RECS.CSV is a csv file too
         raise InputError(
             f"--export writes {', '.join(EXPORT_FORMATS)} files", file=str(path), field="--export"
         )
@@ -261,11 +261,13 @@ def _exists(path: Path) -> InputError:
 
 
 def _write_export(table: pd.DataFrame, path: Path) -> None:
+    suffix = path.suffix.lower()
+
     def write(tmp: Path) -> None:
-        if path.suffix == ".parquet":
+        if suffix == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
-            table.to_csv(tmp, index=False, sep="\t" if path.suffix == ".tsv" else ",")
+            table.to_csv(tmp, index=False, sep="\t" if suffix == ".tsv" else ",")
 
     try:
         write_atomic(path, write, replace=False)
