@@ -707,6 +707,7 @@ class Distillation(FullGraphTerm):
         self.temperature = temperature
         self.student_temperature = student_temperature
         self.teacher_users = teacher_users
+        self.num_items = teacher_items.size(0)
         self.columns = torch.nonzero(items.cpu()).flatten()  # the covered items, in order
         self.teacher_items = teacher_items[self.columns.to(teacher_items.device)]
         # each user's training items as columns among the covered ones
@@ -718,6 +719,11 @@ class Distillation(FullGraphTerm):
             raise ValueError(
                 f"the teacher scores {self.teacher_users.size(0)} users, the model has "
                 f"{model.num_users}: the teacher must be trained on the same split"
+            )
+        if model.num_items != self.num_items:  # else item j of one read as item j of the other
+            raise ValueError(
+                f"the teacher scores {self.num_items} items, the model has {model.num_items}: "
+                "the teacher must be trained on the same split"
             )
         device = node_emb.device
         if self.teacher_users.device != device:  # moved once, not per batch

@@ -851,6 +851,18 @@ def test_distillation_weight_zero_is_the_main_loss_and_it_rejects_bad_settings()
         )
 
 
+def test_distillation_refuses_a_teacher_of_another_number_of_items() -> None:
+    """A teacher of fewer items than the model was read against the model's first items (its
+    item j taken for the model's item j), one of more was an IndexError from inside torch:
+    either is refused naming both counts, as a teacher of another number of users is."""
+    model, tu, _, _, train, batch = distillation_case()  # the model has 6 items
+    for count in (5, 7):
+        covered = torch.ones(count, dtype=torch.bool)
+        objective = Distillation(BPR(), tu, torch.randn(count, 5), items=covered, train=train)
+        with pytest.raises(ValueError, match=f"the teacher scores {count} items, the model has 6"):
+            objective.term(model, batch, model.weight)
+
+
 # -- perturbed propagation ----------------------------------------------------------------------
 
 
