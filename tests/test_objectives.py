@@ -515,6 +515,23 @@ def test_losses_refuse_an_empty_batch_and_counts_that_are_not_integers() -> None
             build()
 
 
+def test_the_loss_functions_check_their_numbers_naming_them() -> None:
+    """bpr_loss took a negative reg_weight (a loss that rewards large vectors) and a NaN or
+    infinite one silently, and a string as torch's "only integer tensors ... converted to an
+    index"; softmax_loss and info_nce a string temperature as a bare "'<' not supported": each
+    is now an error naming the argument, as BPR(), Softmax() and Contrastive() give."""
+    emb, weight = torch.randn(3, 2), torch.ones(3)
+    for value in (-1, math.nan, math.inf):
+        with pytest.raises(ValueError, match=f"reg_weight must be non-negative, got {value}"):
+            bpr_loss(emb, emb, emb, weight, reg_weight=value)
+    with pytest.raises(TypeError, match=r"reg_weight must be a number, got '0\.1'"):
+        bpr_loss(emb, emb, emb, weight, reg_weight="0.1")
+    with pytest.raises(TypeError, match=r"temperature must be a number, got '0\.2'"):
+        softmax_loss(emb, emb, torch.tensor([0, 1, 2]), weight, temperature="0.2")
+    with pytest.raises(TypeError, match=r"temperature must be a number, got '0\.2'"):
+        info_nce(emb, emb, temperature="0.2")
+
+
 @pytest.mark.parametrize("layer", [0, 1, 2])
 def test_contrastive_term_without_noise_is_its_known_value(layer) -> None:
     """Without noise SimGCL's two views coincide, so the term is InfoNCE of a view with itself
