@@ -26,10 +26,13 @@ Validation and test always propagate over the whole training graph.
 from __future__ import annotations
 
 import copy
+import math
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+from kgrec.models.base import check_number
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
     from torch_geometric.data import Data
@@ -42,14 +45,16 @@ class HideTargetEdges:
     Args:
         share: the share of eligible users hidden per epoch, in (0, 1]; the number drawn is
             ``round(share * eligible)``, at least 1.
-        weight: factor on the pair weight of a hidden user's target-domain pairs (> 0).
+        weight: factor on the pair weight of a hidden user's target-domain pairs (> 0, finite).
     """
 
     def __init__(self, share: float, weight: float = 1.0) -> None:
+        check_number("cold_start_share", share)  # "0.5", True: a TypeError naming it
+        check_number("cold_start_weight", weight)
         if not 0 < share <= 1:
             raise ValueError(f"cold_start_share must lie in (0, 1], got {share}")
-        if not weight > 0:
-            raise ValueError(f"cold_start_weight must be positive, got {weight}")
+        if not 0 < weight < math.inf:  # NaN too; inf makes a hidden pair's loss inf
+            raise ValueError(f"cold_start_weight must be positive and finite, got {weight}")
         self.share = float(share)
         self.weight = float(weight)
 

@@ -134,6 +134,9 @@ def bpr_loss(
         + \frac{\lambda}{B} \sum_b \big(\lVert\mathbf{e}_{u_b}\rVert^2
         + \lVert\mathbf{e}_{i_b}\rVert^2 + \lVert\mathbf{e}_{j_b}\rVert^2\big)
     """
+    check_number("reg_weight", reg_weight)  # "0.1": a TypeError naming it
+    if not 0 <= reg_weight < math.inf:  # NaN too; a negative one rewards large vectors
+        raise ValueError(f"reg_weight must be non-negative, got {reg_weight}")
     check_batch_rows(weight, user_emb, pos_emb, neg_emb)
     pos = (user_emb * pos_emb).sum(-1)
     neg = (user_emb * neg_emb).sum(-1)
@@ -201,6 +204,7 @@ def softmax_loss(
         \frac{\sum_b w_b \Big(-\frac{s(u_b, i_b)}{\tau}
         + \ln \sum_{j \in N_b} e^{s(u_b, j) / \tau}\Big)}{\sum_b w_b}.
     """
+    check_number("temperature", temperature)  # "0.2": a TypeError naming it
     if not 0 < temperature < math.inf:  # NaN and inf too
         raise ValueError(f"temperature must be positive, got {temperature}")
     if score not in SCORES:
@@ -353,6 +357,7 @@ def info_nce(view1: Tensor, view2: Tensor, *, temperature: float) -> Tensor:
         \frac{1}{N} \sum_n -\ln \frac{e^{\cos(\mathbf{z}'_n, \mathbf{z}''_n) / \tau}}
         {\sum_m e^{\cos(\mathbf{z}'_n, \mathbf{z}''_m) / \tau}}.
     """
+    check_number("temperature", temperature)  # "0.2": a TypeError naming it
     if not 0 < temperature < math.inf:  # NaN and inf too
         raise ValueError(f"temperature must be positive, got {temperature}")
     # else a rectangular, silent loss, or NaN (the mean of no rows)
@@ -707,6 +712,7 @@ class Distillation(FullGraphTerm):
         self.temperature = temperature
         self.student_temperature = student_temperature
         self.teacher_users = teacher_users
+        self.num_items = teacher_items.size(0)
         self.columns = torch.nonzero(items.cpu()).flatten()  # the covered items, in order
         self.teacher_items = teacher_items[self.columns.to(teacher_items.device)]
         # each user's training items as columns among the covered ones
@@ -718,6 +724,11 @@ class Distillation(FullGraphTerm):
             raise ValueError(
                 f"the teacher scores {self.teacher_users.size(0)} users, the model has "
                 f"{model.num_users}: the teacher must be trained on the same split"
+            )
+        if model.num_items != self.num_items:  # else item j of one read as item j of the other
+            raise ValueError(
+                f"the teacher scores {self.num_items} items, the model has {model.num_items}: "
+                "the teacher must be trained on the same split"
             )
         device = node_emb.device
         if self.teacher_users.device != device:  # moved once, not per batch

@@ -19,7 +19,8 @@ either is installed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import numbers
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -179,6 +180,27 @@ class NeighborSampler:
         return f"NeighborSampler(num_nodes={self.num_nodes}, fanout={self.fanout})"
 
 
+def check_num_neighbors(num_neighbors: object) -> int | list[int]:
+    """``num_neighbors`` as a Python int, or a list of them (a sequence or an array of
+    integers, one per hop); a TypeError naming it otherwise (``True``, ``2.5``, ``"10"``, which
+    would be taken as 1 or 2 neighbours or fail inside the sampler), NumPy integers taken as
+    the numbers they hold. Their range is :func:`neighbor_loader`'s to check."""
+
+    def integer(value: object) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    if integer(num_neighbors):
+        return int(num_neighbors)
+    if isinstance(num_neighbors, Iterable) and not isinstance(num_neighbors, str | bytes):
+        fanout = list(num_neighbors)
+        if all(integer(k) for k in fanout):
+            return [int(k) for k in fanout]
+    raise TypeError(
+        f"num_neighbors must be an integer or a list of integers (one per hop), got "
+        f"{num_neighbors!r}"
+    )
+
+
 def neighbor_loader(
     graph: Data, model: GraphRecommender, num_neighbors: int | Sequence[int]
 ) -> NeighborSampler:
@@ -191,10 +213,9 @@ def neighbor_loader(
     Call it with seed node ids to get their sampled subgraph (``n_id`` lists the seeds first).
     """
     model.require_sampling()
-    if isinstance(num_neighbors, int):
-        fanout = [num_neighbors] * model.num_layers
-    else:
-        fanout = list(num_neighbors)
+    fanout = check_num_neighbors(num_neighbors)
+    if isinstance(fanout, int):
+        fanout = [fanout] * model.num_layers
     if any(k == 0 or k < -1 for k in fanout):
         raise ValueError(f"num_neighbors must be positive (or -1 for all), got {fanout}")
     if len(fanout) < model.num_layers:
@@ -223,7 +244,8 @@ class NeighborSampling:
     """
 
     def __init__(self, num_neighbors: int | Sequence[int] = NUM_NEIGHBORS) -> None:
-        self.num_neighbors = num_neighbors
+        # "10", 2.5: a TypeError before anything trains; np.int64(5) as 5
+        self.num_neighbors = check_num_neighbors(num_neighbors)
 
     def batches(
         self,

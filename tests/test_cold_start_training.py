@@ -121,11 +121,29 @@ def test_the_epoch_weighs_the_hidden_users_target_pairs():
     [
         (0.0, 1.0, r"cold_start_share must lie in \(0, 1\], got 0.0"),
         (1.5, 1.0, r"cold_start_share must lie in \(0, 1\], got 1.5"),
-        (0.2, 0.0, "cold_start_weight must be positive, got 0.0"),
+        (0.2, 0.0, "cold_start_weight must be positive and finite, got 0.0"),
     ],
 )
 def test_bad_settings_are_refused(share, weight, message):
     with pytest.raises(ValueError, match=message):
+        HideTargetEdges(share, weight)
+
+
+@pytest.mark.parametrize(
+    ("share", "weight", "error", "message"),
+    [
+        ("0.5", 1.0, TypeError, "cold_start_share must be a number, got '0.5'"),
+        (True, 1.0, TypeError, "cold_start_share must be a number, got True"),
+        (0.5, "2", TypeError, "cold_start_weight must be a number, got '2'"),
+        (0.5, math.inf, ValueError, "cold_start_weight must be positive and finite, got inf"),
+    ],
+)
+def test_settings_of_the_wrong_type_or_infinite_are_refused_naming_them(
+    share, weight, error, message
+):
+    """A string was a bare "'<' not supported" of Python's, True a share of 1, and an infinite
+    weight was taken, to make every hidden pair's loss infinite in the first epoch."""
+    with pytest.raises(error, match=re.escape(message)):
         HideTargetEdges(share, weight)
 
 

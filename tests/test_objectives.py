@@ -515,6 +515,23 @@ def test_losses_refuse_an_empty_batch_and_counts_that_are_not_integers() -> None
             build()
 
 
+def test_the_loss_functions_check_their_numbers_naming_them() -> None:
+    """bpr_loss took a negative reg_weight (a loss that rewards large vectors) and a NaN or
+    infinite one silently, and a string as torch's "only integer tensors ... converted to an
+    index"; softmax_loss and info_nce a string temperature as a bare "'<' not supported": each
+    is now an error naming the argument, as BPR(), Softmax() and Contrastive() give."""
+    emb, weight = torch.randn(3, 2), torch.ones(3)
+    for value in (-1, math.nan, math.inf):
+        with pytest.raises(ValueError, match=f"reg_weight must be non-negative, got {value}"):
+            bpr_loss(emb, emb, emb, weight, reg_weight=value)
+    with pytest.raises(TypeError, match=r"reg_weight must be a number, got '0\.1'"):
+        bpr_loss(emb, emb, emb, weight, reg_weight="0.1")
+    with pytest.raises(TypeError, match=r"temperature must be a number, got '0\.2'"):
+        softmax_loss(emb, emb, torch.tensor([0, 1, 2]), weight, temperature="0.2")
+    with pytest.raises(TypeError, match=r"temperature must be a number, got '0\.2'"):
+        info_nce(emb, emb, temperature="0.2")
+
+
 @pytest.mark.parametrize("layer", [0, 1, 2])
 def test_contrastive_term_without_noise_is_its_known_value(layer) -> None:
     """Without noise SimGCL's two views coincide, so the term is InfoNCE of a view with itself
@@ -849,6 +866,18 @@ def test_distillation_weight_zero_is_the_main_loss_and_it_rejects_bad_settings()
         Distillation(BPR(), tu[:3], ti, items=items, train=train[:, :3]).term(
             model, batch, model.weight
         )
+
+
+def test_distillation_refuses_a_teacher_of_another_number_of_items() -> None:
+    """A teacher of fewer items than the model was read against the model's first items (its
+    item j taken for the model's item j), one of more was an IndexError from inside torch:
+    either is refused naming both counts, as a teacher of another number of users is."""
+    model, tu, _, _, train, batch = distillation_case()  # the model has 6 items
+    for count in (5, 7):
+        covered = torch.ones(count, dtype=torch.bool)
+        objective = Distillation(BPR(), tu, torch.randn(count, 5), items=covered, train=train)
+        with pytest.raises(ValueError, match=f"the teacher scores {count} items, the model has 6"):
+            objective.term(model, batch, model.weight)
 
 
 # -- perturbed propagation ----------------------------------------------------------------------

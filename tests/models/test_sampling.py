@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import combinations
 
+import numpy as np
 import pytest
 import torch
 import torch_geometric.typing
@@ -134,6 +135,27 @@ def test_sampled_batches_with_all_neighbours_cost_what_full_batches_cost(toy_gra
 def test_bad_fanouts_are_rejected(toy_graph, num_neighbors, message):
     with pytest.raises(ValueError, match=message):
         neighbor_loader(toy_graph, _rgcn(toy_graph), num_neighbors)
+
+
+@pytest.mark.parametrize(
+    "num_neighbors", [True, 2.5, 10.0, "10", [2.5, 2], [True, 2], [2, "2"], None]
+)
+def test_fanouts_that_are_no_integers_are_a_type_error_naming_them(toy_graph, num_neighbors):
+    """True and 2.5 were taken as 1 and 2 neighbours, 10.0 and "10" were bare TypeErrors
+    ("'float' object is not iterable", "'<' not supported")."""
+    message = r"num_neighbors must be an integer or a list of integers \(one per hop\)"
+    with pytest.raises(TypeError, match=message):
+        neighbor_loader(toy_graph, _rgcn(toy_graph), num_neighbors)
+    with pytest.raises(TypeError, match=message):  # before anything trains
+        NeighborSampling(num_neighbors)
+
+
+def test_numpy_integers_are_fanouts(toy_graph):
+    """A NumPy integer (a count read by pandas) was "'numpy.int64' object is not iterable"."""
+    model = _rgcn(toy_graph)
+    assert neighbor_loader(toy_graph, model, np.int64(3)).fanout == [3] * model.num_layers
+    assert neighbor_loader(toy_graph, model, np.array([3, -1])).fanout == [3, -1]
+    assert neighbor_loader(toy_graph, model, (np.int64(2), 4)).fanout == [2, 4]
 
 
 @pytest.mark.parametrize("model", [LightGCNRecommender(3, 4, embedding_dim=4), Popularity(3, 4)])
