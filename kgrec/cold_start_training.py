@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from kgrec.models.base import check_number
+from kgrec.models.checks import check_number
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
     from torch_geometric.data import Data

@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kgrec.models.checks import check_count, check_integer, check_number
+
 METHODS = ("mean", "solve")
 # the most (newcomer, item) scores "solve" computes at once: 64 MiB of float32 (ml-1m's 3,706
 # items: 4,527 newcomers a chunk)
@@ -78,8 +80,6 @@ def fold_in_users(
     below 1 and an ``lr`` (``reg_weight``) that is not finite and positive (0 or more), and a
     ``TypeError`` names one of these or ``seed`` that is not a number of its kind (an integer
     for the counts and the seed, not a bool or a string)."""
-    from kgrec.models.base import check_count, check_integer, check_number  # imports this module
-
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     check_count("negatives", negatives, 1)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from kgrec.models.base import check_count, check_k
+from kgrec.models.checks import check_count, check_k
 
 DEFAULT_KS = (10, 20)
 # name -> class in torch_geometric.metrics, imported as the metrics are made (PyG takes seconds
@@ -34,7 +34,7 @@ METRIC_NAMES = (*PER_USER, "coverage")
 
 
 def _check_k(k: object, num_items: int) -> int:
-    """``k`` as a Python int (:func:`~kgrec.models.base.check_k`'s TypeError or ValueError),
+    """``k`` as a Python int (:func:`~kgrec.models.checks.check_k`'s TypeError or ValueError),
     a ValueError if it is above the ``num_items`` of the catalogue."""
     k = check_k(k)
     if k > num_items:

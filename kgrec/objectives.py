@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kgrec.data.known import KnownItems
-from kgrec.models.base import GraphRecommender, check_integer, check_number, check_tensor
+from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_integer, check_number, check_tensor
 from kgrec.settings import OBJECTIVE_NAMES, SCORES
 
 

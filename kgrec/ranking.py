@@ -14,7 +14,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from kgrec.data.known import KnownItems
-from kgrec.models.base import FoldInNaN, GraphRecommender, NaNScores, check_k, ordered_top_k
+from kgrec.models.base import FoldInNaN, GraphRecommender, NaNScores, ordered_top_k
+from kgrec.models.checks import check_k
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
     from torch_geometric.data import Data

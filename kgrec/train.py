@@ -47,13 +47,8 @@ from kgrec.data.split import Split
 from kgrec.errors import InputError, WriteError
 from kgrec.evaluate import evaluate
 from kgrec.files import load_error, save_torch, write_atomic
-from kgrec.models.base import (
-    GraphRecommender,
-    check_flag,
-    check_integer,
-    check_number,
-    check_tensor,
-)
+from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_flag, check_integer, check_number, check_tensor
 from kgrec.objectives import BPR, Batch, Objective, check_objective
 from kgrec.ranking import NaNScores
 

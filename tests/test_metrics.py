@@ -60,7 +60,7 @@ def test_matches_naive_loop(seed: int) -> None:
     [(0, ValueError), (-3, ValueError), (2.5, TypeError), ("10", TypeError), (True, TypeError)],
 )
 def test_bad_k_is_rejected_with_its_value(k: object, error: type[Exception]) -> None:
-    """A k that is no integer is a TypeError, as in models.base.check_k (before, here, a
+    """A k that is no integer is a TypeError, as in models.checks.check_k (before, here, a
     ValueError like that of k < 1)."""
     with pytest.raises(error, match=rf"^k must be a positive integer, got {k!r}$"):
         RankingMetrics(50, ks=(k,))

@@ -9,18 +9,16 @@ numbers the relation of each edge.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
-from numbers import Real
 from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from graph_schema.errors import FEW
-from graph_schema.validate import plain
 from kgrec.errors import InputError, few
 from kgrec.foldin import fold_in_users
+from kgrec.models.checks import check_count, check_edge_index, check_indices, check_k, check_tensor
 
 
 class NaNScores(InputError):
@@ -257,128 +255,6 @@ class GraphRecommender(nn.Module):
             return top_k(scores, k, candidates=candidates, exclude=exclude)
         except NaNScores as exc:  # its rows: positions in users
             raise NaNScores(users[exc.users].tolist()) from None
-
-
-def check_integer(name: str, value: object) -> None:
-    """A TypeError unless ``value`` is an integer, a NumPy one too (not a bool: ``2.5``,
-    ``True``, ``"2"``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-
-
-def check_count(name: str, value: object, minimum: int) -> None:
-    """A TypeError unless ``value`` is an integer (:func:`check_integer`), a ValueError if it
-    is below ``minimum``: a size or a count of a model."""
-    check_integer(name, value)
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-
-
-def check_flag(name: str, value: object) -> bool:
-    """``value`` as a Python bool: a TypeError unless it is one (NumPy's ``np.bool_`` too), not
-    a string such as ``"False"``, which is true, nor a number: a switch of a model."""
-    value = plain(value)
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def check_number(name: str, value: object) -> None:
-    """A TypeError unless ``value`` is a real number (not a bool, not a string such as
-    ``"1"``): a weight or a rate of a model, whose range the caller checks with it."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-
-
-def check_tensor(name: str, value: object) -> None:
-    """A TypeError unless ``value`` is a torch.Tensor (a list, a NumPy array: convert it with
-    ``torch.as_tensor``)."""
-    if not isinstance(value, Tensor):
-        raise TypeError(
-            f"{name} must be a torch.Tensor, got {type(value).__name__} (torch.as_tensor "
-            "converts it)"
-        )
-
-
-def check_k(k: object) -> int:
-    """``k``, a number of items to rank, as a Python int: a TypeError unless it is an integer,
-    a NumPy one too (not a bool, not ``"10"``), a ValueError unless it is positive."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be a positive integer, got {k!r}")
-    if k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    return int(k)
-
-
-def check_indices(name: str, index: Tensor, size: int) -> None:
-    """ValueError unless ``index`` is a 1-D integer tensor of indices in ``[0, size)``: a
-    negative one would silently wrap onto the last rows, one past them be torch's bare
-    IndexError; a TypeError unless it is a tensor at all (a list: ``torch.as_tensor`` it)."""
-    check_tensor(name, index)
-    if index.dim() != 1 or index.dtype.is_floating_point or index.dtype == torch.bool:
-        raise ValueError(
-            f"{name} must be a 1-D integer tensor of indices, got {index.dtype} of shape "
-            f"{list(index.shape)}"
-        )
-    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
-        raise ValueError(
-            f"{name} must lie in [0, {size}), got values in [{int(index.min())}, "
-            f"{int(index.max())}]"
-        )
-
-
-def check_vectors(name: str, vectors: Tensor, rows: int, shape: str) -> None:
-    """ValueError unless ``vectors`` is a 2-D tensor of ``rows`` rows of finite numbers (text
-    vectors, one row a node; ``shape`` says it in the message, ``"(19, d_text)"``): a NaN in
-    one row would make every score it reaches NaN, a model diverged as far as training can
-    tell; a TypeError unless it is a tensor at all."""
-    check_tensor(name, vectors)
-    if vectors.dim() != 2 or vectors.size(0) != rows:
-        raise ValueError(f"{name} must have shape {shape}, got {tuple(vectors.shape)}")
-    finite = torch.isfinite(vectors).all(dim=1)
-    if not bool(finite.all()):
-        bad = (~finite).nonzero().flatten()
-        raise ValueError(
-            f"{name} must hold finite numbers: {len(bad)} row(s) hold NaN or infinite values "
-            f"(first: row {int(bad[0])})"
-        )
-
-
-def check_edge_index(
-    edge_index: Tensor, num_nodes: int | None = None, edge_type: Tensor | None = None
-) -> None:
-    """ValueError unless ``edge_index`` is a ``[2, E]`` integer tensor of node ids from 0 (and
-    below ``num_nodes``), and ``edge_type`` (if given) has one entry per edge: a model must
-    not read memory past its nodes, or wrap an id onto another node; a TypeError unless
-    both are tensors (a list: ``torch.as_tensor`` it)."""
-    check_tensor("edge_index", edge_index)
-    if edge_type is not None:
-        check_tensor("edge_type", edge_type)
-    if (
-        edge_index.dim() != 2
-        or edge_index.size(0) != 2
-        or edge_index.dtype.is_floating_point
-        or edge_index.dtype == torch.bool
-    ):
-        raise ValueError(
-            f"edge_index must be a [2, E] integer tensor, got {edge_index.dtype} of shape "
-            f"{list(edge_index.shape)}"
-        )
-    if edge_index.numel():
-        low, high = int(edge_index.min()), int(edge_index.max())
-        if low < 0:
-            raise ValueError(f"edge_index holds the node id {low}: ids count from 0")
-        if num_nodes is not None and high >= num_nodes:
-            raise ValueError(f"edge_index reaches node {high}, beyond the graph's {num_nodes}")
-    if edge_type is not None and (
-        tuple(edge_type.shape) != (edge_index.size(1),)
-        or edge_type.dtype.is_floating_point
-        or edge_type.dtype == torch.bool
-    ):
-        raise ValueError(
-            f"edge_type must hold one relation per edge ({edge_index.size(1)}), an integer "
-            f"each, got {edge_type.dtype} of shape {list(edge_type.shape)}"
-        )
 
 
 def top_k(

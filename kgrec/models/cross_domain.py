@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import check_count, check_number, check_tensor, check_vectors
+from kgrec.models.checks import check_count, check_number, check_tensor, check_vectors
 from kgrec.models.layers import DomainAdaptiveLayer, GradientReversal, TextInput
 from kgrec.models.rgcn import RGCNRecommender
 

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kgrec.models.base import GraphRecommender, check_number, check_vectors
+from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_number, check_vectors
 
 # EASE holds dense [U, I] interactions, an [I, I] Gram matrix, its inverse and B (float64) and
 # serves dense [U + I, I] float32 "embeddings"; past this it refuses rather than exhaust memory

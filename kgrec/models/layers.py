@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
-from kgrec.models.base import check_count, check_edge_index, check_tensor, check_vectors
+from kgrec.models.checks import check_count, check_edge_index, check_tensor, check_vectors
 
 
 class RelationGroups(NamedTuple):

@@ -12,7 +12,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import LightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
-from kgrec.models.base import GraphRecommender, check_count, check_edge_index
+from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_count, check_edge_index
 from kgrec.models.layers import TextInput, attach_text_input, embedding_noise
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from kgrec.models.base import GraphRecommender, check_count
+from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_count
 
 
 class MatrixFactorisation(GraphRecommender):

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import (
-    GraphRecommender,
+from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import (
     check_count,
     check_edge_index,
     check_flag,

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kgrec.models.base import GraphRecommender, check_indices, check_vectors
+from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_indices, check_vectors
 
 
 class TextSimilarity(GraphRecommender):
