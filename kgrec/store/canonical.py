@@ -36,7 +36,7 @@ from graph_schema.tables import (
     check_graph_tables,
     empty,
 )
-from graph_schema.validate import check_indexed_lengths, id_arguments, validate_table
+from graph_schema.validate import check_indexed_lengths, id_arguments, plain, validate_table, where
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,10 @@ def stored_form(spec: TableSpec, df: pd.DataFrame, *, sort: bool = True) -> pd.D
     out = {}
     for column in spec.columns:
         values = df[column.name] if column.name in df.columns else None
-        out[column.name] = _as_dtype(values, column.dtype, len(df))
+        try:
+            out[column.name] = _as_dtype(values, column.dtype, len(df))
+        except (TypeError, ValueError, OverflowError) as exc:  # pandas' own, naming no column
+            raise _not_of_dtype(spec, df, column.name, column.dtype) from exc
     if spec.extra_columns:
         known = {c.name for c in spec.columns}
         for name in sorted(str(c) for c in df.columns if c not in known):
@@ -96,6 +99,30 @@ def _as_dtype(values: pd.Series | None, dtype: str, n: int) -> pd.Series:
     if dtype == "string":
         return values.astype("string")
     return pd.to_numeric(values).astype(dtype)
+
+
+def _not_of_dtype(spec: TableSpec, df: pd.DataFrame, name: str, dtype: str) -> InputError:
+    """The error for a column of ``df`` that :func:`_as_dtype` cannot type as ``dtype``,
+    naming the table, the column and its first value of another type (a year ``"unknown"``, a
+    rating ``"x"``): before, pandas' own ValueError or TypeError, which names neither."""
+    what = {
+        "Int64": "a whole number",
+        "float64": "a number",
+        "list<string>": "a list of text",
+        "list<float32>": "a list of numbers",
+    }.get(dtype, dtype)
+    values = df[name]
+    for position in range(len(values)):
+        try:
+            _as_dtype(values.iloc[position : position + 1], dtype, 1)
+        except (TypeError, ValueError, OverflowError):
+            value = plain(values.iloc[position])
+            return InputError(
+                f"the {spec.name} table's {name!r} holds {value!r}, which is not {what}",
+                field=name,
+                **where(df, position),
+            )
+    return InputError(f"the {spec.name} table's {name!r} is not of type {dtype}", field=name)
 
 
 def _lists(values: pd.Series, cast: type) -> pd.Series:

@@ -245,6 +245,39 @@ def test_bad_tables_are_input_errors(store, movies):
     assert_graphs_equal(store.snapshot(), before)
 
 
+@pytest.mark.parametrize(
+    ("table", "column", "value", "what"),
+    [
+        ("interactions", "rating", "x", "a number"),
+        ("interactions", "timestamp", "2020-01-01", "a number"),
+        ("items", "year", "unknown", "a whole number"),
+        ("items", "year", 1995.5, "a whole number"),
+        ("items", "genres", 5, "a list of text"),
+    ],
+)
+def test_a_value_of_the_wrong_type_in_a_typed_column_names_its_column(
+    store, movies, table, column, value, what
+):
+    """Before, a hand-built table with text in a number column (a rating "x", a year
+    "unknown") or a number for a list was pandas' own ValueError or TypeError, naming neither
+    the table nor the column (``Unable to parse string "x" at position 0``)."""
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    frame = getattr(movies, table).copy()
+    frame[column] = frame[column].astype(object)
+    frame.loc[frame.index[-1], column] = value
+    with pytest.raises(
+        InputError, match=f"{table} table's {column!r} holds {value!r}, which is not {what}"
+    ) as caught:
+        store.write(replace(movies, **{table: frame}), progress=False)
+    assert caught.value.field == column
+    assert_graphs_equal(store.snapshot(), before)
+    recs = RECS.assign(score=[0.9, "high", 0.7])
+    with pytest.raises(InputError, match="'score' holds 'high', which is not a number"):
+        store.publish(recs, run="r")
+    assert store.recommendations().empty
+
+
 def test_attribute_types_that_differ_across_loads_merge_as_text(store, make_graph):
     """The merge rule of graph_schema.merge: like ml-100k's numeric ages (`age:float`) and
     ml-1m's text ages (`age:token`) in one store, in either order."""
