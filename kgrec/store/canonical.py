@@ -423,7 +423,13 @@ def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) 
             f"{property!r} is not a property name ({PROPERTY_RULE})",
             field="property",
         )
-    matrix = np.asarray(vectors, dtype=np.float32)
+    try:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:  # rows of several lengths, text: numpy's own words
+        raise InputError(
+            f"the {kind} vectors are not a matrix of numbers, one row per key: {exc}",
+            field="vectors",
+        ) from exc
     if matrix.ndim != 2 or matrix.shape[0] != len(keys) or matrix.shape[1] == 0:
         raise InputError(
             f"expected a ({len(keys)}, dim) matrix of vectors for {len(keys)} keys, "

@@ -542,6 +542,21 @@ def test_vectors_round_trip_and_are_checked(store, movies):
     assert store.drop_vectors("Item", ["movies:1"], property="embedding") == 0
 
 
+@pytest.mark.parametrize(
+    "vectors", [[[1.0, 2.0], [1.0]], [["a", "b"], ["c", "d"]]], ids=["ragged", "text"]
+)
+def test_vectors_that_are_no_matrix_of_numbers_are_an_input_error(store, movies, vectors):
+    """Before, rows of several lengths or text were numpy's own ValueError (``setting an
+    array element with a sequence``), naming neither the vectors nor their kind."""
+    store.write(movies, progress=False)
+    with pytest.raises(InputError, match="Item vectors are not a matrix of numbers") as caught:
+        store.write_vectors("Item", ["movies:1", "movies:2"], vectors, property="embedding")
+    assert caught.value.field == "vectors"
+    with pytest.raises(InputError, match="Item vectors are not a matrix of numbers"):
+        store.replace_vectors({"Item": (["movies:1", "movies:2"], vectors)}, property="embedding")
+    assert store.read_vectors("Item", property="embedding")[0] == []
+
+
 def test_vector_writes_go_ahead_within_the_load_lock_and_release_it(store, movies):
     """Every vector write takes the load lock itself; within a block of the same store object
     that holds it (kgrec embed's, a publish's) it goes ahead, and after it another writer
