@@ -577,11 +577,25 @@ def check_run_name(run: str, field: str = "run") -> None:
 
 def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFrame:
     """The RECOMMENDATIONS table of run ``run`` (its ``run`` column set to ``run``)."""
+    if not isinstance(run, str):
+        raise InputError(f"a recommendation run's name is text, got {run!r}", field="run")
     if not run:
         raise InputError("a recommendation run needs a non-empty name", field="run")
     check_run_name(run)
     table = recommendations.assign(run=run)
     table = stored_form(RECOMMENDATIONS, table)
+    for column in RECOMMENDATIONS.columns:  # every one is required; +inf is a score
+        missing = table[column.name].isna().to_numpy(dtype=bool)
+        if column.dtype == "string":
+            missing = missing | (table[column.name] == "").to_numpy(dtype=bool, na_value=True)
+        if missing.any():
+            row = table.iloc[int(np.argmax(missing))]
+            raise InputError(
+                f"the recommendation of ({row['user_id']!r}, {row['item_uid']!r}) has no "
+                f"{column.name}: every recommendation has a user, an item, a score, a rank "
+                "and a model",
+                field=column.name,
+            )
     if table.duplicated(list(RECOMMENDATIONS.key)).any():
         raise InputError("recommendations name the same (user, item) twice", field="item_uid")
     return table

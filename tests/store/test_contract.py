@@ -827,6 +827,35 @@ def test_publish_replaces_a_run(store, movies):
     assert list(store.recommendations()["run"]) == ["r1", "r1", "r2"]
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("score", math.nan), ("score", None), ("rank", None), ("model", None), ("model", "")],
+)
+def test_a_publish_of_recommendations_without_a_value_is_refused(store, movies, column, value):
+    """Every column of a recommendation is required (graph_schema.tables.RECOMMENDATIONS).
+    Before, a publish took a NaN score, a missing rank or model and stored them (NaN scores
+    and ``<NA>`` ranks read back from the store as the run's)."""
+    store.write(movies, progress=False)
+    recs = RECS.astype({column: object})
+    recs.loc[1, column] = value
+    with pytest.raises(InputError, match=r"\('u1', 'books:1'\) has no " + column) as caught:
+        store.publish(recs, run="r1")
+    assert caught.value.field == column
+    assert store.recommendations().empty
+    assert store.publish(RECS.assign(score=[math.inf, 0.5, 0.7]), run="r1") == 3  # a real score
+
+
+@pytest.mark.parametrize("run", [5, None, b"r1"])
+def test_a_publish_under_a_run_name_that_is_no_text_is_refused(store, movies, run):
+    """Before, an AttributeError of ``str.startswith`` (``'int' object has no attribute
+    'startswith'``), naming no argument; ``None`` was refused as an empty name."""
+    store.write(movies, progress=False)
+    with pytest.raises(InputError, match="run's name is text") as caught:
+        store.publish(RECS, run=run)
+    assert caught.value.field == "run"
+    assert store.recommendations().empty
+
+
 def test_publish_for_some_users_keeps_the_others(store, movies):
     store.write(movies, progress=False)
     store.publish(RECS, run="r1")
