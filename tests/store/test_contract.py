@@ -1228,6 +1228,18 @@ def test_user_ids_reads_which_users_it_holds(store, movies, make_graph):
         store.user_ids("u1")
 
 
+def test_a_limit_given_as_a_numpy_integer_is_the_number_it_holds(store, movies):
+    """Before, ``limit=np.int64(2)`` (a count from numpy) was refused with a false reason,
+    ``limit must be a whole number, got np.int64(2)``, as ``k`` of explain no longer is."""
+    store.write(movies, progress=False)
+    assert store.user_ids(limit=np.int64(2)) == ["u1", "u2"]
+    assert store.entity_ids(limit=np.int64(1)) == store.entity_ids()[:1]
+    assert store.name_only_entities(limit=np.int64(0))[1] == []
+    for bad in (np.True_, np.float64(1.0), np.int64(-1)):
+        with pytest.raises(InputError, match="limit"):
+            store.user_ids(limit=bad)
+
+
 def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
     """Which of the entities a load names the store holds, as an entity a triple names or as
     an item's tie (an entity tied to an item is that item), and a few of them, without a
