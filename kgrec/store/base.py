@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables
-from graph_schema.validate import id_arguments
+from graph_schema.validate import id_arguments, plain
 from kgrec.errors import InputError, StoreError
 
 T = TypeVar("T")
@@ -59,7 +59,9 @@ def read_unchanged(
 def _check_limit(limit: object) -> int | None:
     """``limit`` of a read of a few ids (:meth:`GraphStore.user_ids`,
     :meth:`GraphStore.entity_ids`, :meth:`GraphStore.name_only_entities`): None (all) or a
-    whole number, not negative."""
+    whole number, not negative; a numpy integer (``np.int64(3)``) is the number it holds, and
+    a bool (numpy's too) is refused."""
+    limit = plain(limit)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InputError(f"limit must be a whole number, got {limit!r}", field="limit")
     if limit is not None and limit < 0:

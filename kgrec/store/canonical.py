@@ -36,7 +36,7 @@ from graph_schema.tables import (
     check_graph_tables,
     empty,
 )
-from graph_schema.validate import check_indexed_lengths, id_arguments, validate_table
+from graph_schema.validate import check_indexed_lengths, id_arguments, plain, validate_table, where
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,10 @@ def stored_form(spec: TableSpec, df: pd.DataFrame, *, sort: bool = True) -> pd.D
     out = {}
     for column in spec.columns:
         values = df[column.name] if column.name in df.columns else None
-        out[column.name] = _as_dtype(values, column.dtype, len(df))
+        try:
+            out[column.name] = _as_dtype(values, column.dtype, len(df))
+        except (TypeError, ValueError, OverflowError) as exc:  # pandas' own, naming no column
+            raise _not_of_dtype(spec, df, column.name, column.dtype) from exc
     if spec.extra_columns:
         known = {c.name for c in spec.columns}
         for name in sorted(str(c) for c in df.columns if c not in known):
@@ -96,6 +99,30 @@ def _as_dtype(values: pd.Series | None, dtype: str, n: int) -> pd.Series:
     if dtype == "string":
         return values.astype("string")
     return pd.to_numeric(values).astype(dtype)
+
+
+def _not_of_dtype(spec: TableSpec, df: pd.DataFrame, name: str, dtype: str) -> InputError:
+    """The error for a column of ``df`` that :func:`_as_dtype` cannot type as ``dtype``,
+    naming the table, the column and its first value of another type (a year ``"unknown"``, a
+    rating ``"x"``): before, pandas' own ValueError or TypeError, which names neither."""
+    what = {
+        "Int64": "a whole number",
+        "float64": "a number",
+        "list<string>": "a list of text",
+        "list<float32>": "a list of numbers",
+    }.get(dtype, dtype)
+    values = df[name]
+    for position in range(len(values)):
+        try:
+            _as_dtype(values.iloc[position : position + 1], dtype, 1)
+        except (TypeError, ValueError, OverflowError):
+            value = plain(values.iloc[position])
+            return InputError(
+                f"the {spec.name} table's {name!r} holds {value!r}, which is not {what}",
+                field=name,
+                **where(df, position),
+            )
+    return InputError(f"the {spec.name} table's {name!r} is not of type {dtype}", field=name)
 
 
 def _lists(values: pd.Series, cast: type) -> pd.Series:
@@ -396,7 +423,13 @@ def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) 
             f"{property!r} is not a property name ({PROPERTY_RULE})",
             field="property",
         )
-    matrix = np.asarray(vectors, dtype=np.float32)
+    try:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:  # rows of several lengths, text: numpy's own words
+        raise InputError(
+            f"the {kind} vectors are not a matrix of numbers, one row per key: {exc}",
+            field="vectors",
+        ) from exc
     if matrix.ndim != 2 or matrix.shape[0] != len(keys) or matrix.shape[1] == 0:
         raise InputError(
             f"expected a ({len(keys)}, dim) matrix of vectors for {len(keys)} keys, "
@@ -544,11 +577,25 @@ def check_run_name(run: str, field: str = "run") -> None:
 
 def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFrame:
     """The RECOMMENDATIONS table of run ``run`` (its ``run`` column set to ``run``)."""
+    if not isinstance(run, str):
+        raise InputError(f"a recommendation run's name is text, got {run!r}", field="run")
     if not run:
         raise InputError("a recommendation run needs a non-empty name", field="run")
     check_run_name(run)
     table = recommendations.assign(run=run)
     table = stored_form(RECOMMENDATIONS, table)
+    for column in RECOMMENDATIONS.columns:  # every one is required; +inf is a score
+        missing = table[column.name].isna().to_numpy(dtype=bool)
+        if column.dtype == "string":
+            missing = missing | (table[column.name] == "").to_numpy(dtype=bool, na_value=True)
+        if missing.any():
+            row = table.iloc[int(np.argmax(missing))]
+            raise InputError(
+                f"the recommendation of ({row['user_id']!r}, {row['item_uid']!r}) has no "
+                f"{column.name}: every recommendation has a user, an item, a score, a rank "
+                "and a model",
+                field=column.name,
+            )
     if table.duplicated(list(RECOMMENDATIONS.key)).any():
         raise InputError("recommendations name the same (user, item) twice", field="item_uid")
     return table

@@ -539,10 +539,7 @@ class LocalStore(GraphStore):
         ``property`` go (how many, by kind), else they stay. ``model`` is recorded in the
         manifest (``vector_models``) as ``property``'s, in the same commit; a replacement
         without one removes ``property``'s record there."""
-        checked = {
-            kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
-            for kind, (keys, matrix) in vectors.items()
-        }
+        checked = _checked_vectors(vectors, property)
         with self._locked():
             manifest, frames, dropped = self._vector_change(
                 self.manifest(missing_ok=True), checked, property, replace=replace, model=model
@@ -636,6 +633,7 @@ class LocalStore(GraphStore):
 
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
         node_kind(kind)
+        keep = id_arguments(keep, "keep")  # 7 keeps node "7"; before, it kept none
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             stored = self._vectors(manifest)
@@ -662,10 +660,7 @@ class LocalStore(GraphStore):
         users = check_publish_users(table, users)
         check_publish_property(vectors, property)
         record = publish_record(run, users, run_record, vectors is not None)
-        checked = {
-            kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
-            for kind, (keys, matrix) in (vectors or {}).items()
-        }
+        checked = _checked_vectors(vectors or {}, property)
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -692,7 +687,7 @@ class LocalStore(GraphStore):
                     property,
                     replace=users is None,
                     run=record,
-                    cleared=unvectored_users(users, vectors),
+                    cleared=unvectored_users(users, checked),  # keys as ids
                 )
                 frames |= more
             if frames:
@@ -818,6 +813,18 @@ class LocalStore(GraphStore):
 
 
 _VECTOR_COLUMNS = ("kind", "key", "property", "vector")
+
+
+def _checked_vectors(
+    vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], property: str
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Kind -> keys (as the ids the store keys: :func:`id_arguments`, ``7`` is node ``"7"``)
+    and their matrix, checked (:func:`vector_rows`)."""
+    checked = {}
+    for kind, (keys, matrix) in vectors.items():
+        ids = id_arguments(keys, "keys")
+        checked[kind] = (ids, vector_rows(kind, ids, matrix, property))
+    return checked
 
 
 class _Overtaken(StoreError):

@@ -245,6 +245,39 @@ def test_bad_tables_are_input_errors(store, movies):
     assert_graphs_equal(store.snapshot(), before)
 
 
+@pytest.mark.parametrize(
+    ("table", "column", "value", "what"),
+    [
+        ("interactions", "rating", "x", "a number"),
+        ("interactions", "timestamp", "2020-01-01", "a number"),
+        ("items", "year", "unknown", "a whole number"),
+        ("items", "year", 1995.5, "a whole number"),
+        ("items", "genres", 5, "a list of text"),
+    ],
+)
+def test_a_value_of_the_wrong_type_in_a_typed_column_names_its_column(
+    store, movies, table, column, value, what
+):
+    """Before, a hand-built table with text in a number column (a rating "x", a year
+    "unknown") or a number for a list was pandas' own ValueError or TypeError, naming neither
+    the table nor the column (``Unable to parse string "x" at position 0``)."""
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    frame = getattr(movies, table).copy()
+    frame[column] = frame[column].astype(object)
+    frame.loc[frame.index[-1], column] = value
+    with pytest.raises(
+        InputError, match=f"{table} table's {column!r} holds {value!r}, which is not {what}"
+    ) as caught:
+        store.write(replace(movies, **{table: frame}), progress=False)
+    assert caught.value.field == column
+    assert_graphs_equal(store.snapshot(), before)
+    recs = RECS.assign(score=[0.9, "high", 0.7])
+    with pytest.raises(InputError, match="'score' holds 'high', which is not a number"):
+        store.publish(recs, run="r")
+    assert store.recommendations().empty
+
+
 def test_attribute_types_that_differ_across_loads_merge_as_text(store, make_graph):
     """The merge rule of graph_schema.merge: like ml-100k's numeric ages (`age:float`) and
     ml-1m's text ages (`age:token`) in one store, in either order."""
@@ -507,6 +540,21 @@ def test_vectors_round_trip_and_are_checked(store, movies):
     assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
     assert store.read_vectors("User", property="embedding")[0] == ["u1"]
     assert store.drop_vectors("Item", ["movies:1"], property="embedding") == 0
+
+
+@pytest.mark.parametrize(
+    "vectors", [[[1.0, 2.0], [1.0]], [["a", "b"], ["c", "d"]]], ids=["ragged", "text"]
+)
+def test_vectors_that_are_no_matrix_of_numbers_are_an_input_error(store, movies, vectors):
+    """Before, rows of several lengths or text were numpy's own ValueError (``setting an
+    array element with a sequence``), naming neither the vectors nor their kind."""
+    store.write(movies, progress=False)
+    with pytest.raises(InputError, match="Item vectors are not a matrix of numbers") as caught:
+        store.write_vectors("Item", ["movies:1", "movies:2"], vectors, property="embedding")
+    assert caught.value.field == "vectors"
+    with pytest.raises(InputError, match="Item vectors are not a matrix of numbers"):
+        store.replace_vectors({"Item": (["movies:1", "movies:2"], vectors)}, property="embedding")
+    assert store.read_vectors("Item", property="embedding")[0] == []
 
 
 def test_vector_writes_go_ahead_within_the_load_lock_and_release_it(store, movies):
@@ -777,6 +825,35 @@ def test_publish_replaces_a_run(store, movies):
     with pytest.raises(InputError, match="kgrec-staging:"):
         store.publish(RECS, run="kgrec-staging:r1")
     assert list(store.recommendations()["run"]) == ["r1", "r1", "r2"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("score", math.nan), ("score", None), ("rank", None), ("model", None), ("model", "")],
+)
+def test_a_publish_of_recommendations_without_a_value_is_refused(store, movies, column, value):
+    """Every column of a recommendation is required (graph_schema.tables.RECOMMENDATIONS).
+    Before, a publish took a NaN score, a missing rank or model and stored them (NaN scores
+    and ``<NA>`` ranks read back from the store as the run's)."""
+    store.write(movies, progress=False)
+    recs = RECS.astype({column: object})
+    recs.loc[1, column] = value
+    with pytest.raises(InputError, match=r"\('u1', 'books:1'\) has no " + column) as caught:
+        store.publish(recs, run="r1")
+    assert caught.value.field == column
+    assert store.recommendations().empty
+    assert store.publish(RECS.assign(score=[math.inf, 0.5, 0.7]), run="r1") == 3  # a real score
+
+
+@pytest.mark.parametrize("run", [5, None, b"r1"])
+def test_a_publish_under_a_run_name_that_is_no_text_is_refused(store, movies, run):
+    """Before, an AttributeError of ``str.startswith`` (``'int' object has no attribute
+    'startswith'``), naming no argument; ``None`` was refused as an empty name."""
+    store.write(movies, progress=False)
+    with pytest.raises(InputError, match="run's name is text") as caught:
+        store.publish(RECS, run=run)
+    assert caught.value.field == "run"
+    assert store.recommendations().empty
 
 
 def test_publish_for_some_users_keeps_the_others(store, movies):
@@ -1149,6 +1226,18 @@ def test_user_ids_reads_which_users_it_holds(store, movies, make_graph):
             store.user_ids(limit=bad)
     with pytest.raises(InputError, match="a list of ids"):
         store.user_ids("u1")
+
+
+def test_a_limit_given_as_a_numpy_integer_is_the_number_it_holds(store, movies):
+    """Before, ``limit=np.int64(2)`` (a count from numpy) was refused with a false reason,
+    ``limit must be a whole number, got np.int64(2)``, as ``k`` of explain no longer is."""
+    store.write(movies, progress=False)
+    assert store.user_ids(limit=np.int64(2)) == ["u1", "u2"]
+    assert store.entity_ids(limit=np.int64(1)) == store.entity_ids()[:1]
+    assert store.name_only_entities(limit=np.int64(0))[1] == []
+    for bad in (np.True_, np.float64(1.0), np.int64(-1)):
+        with pytest.raises(InputError, match="limit"):
+            store.user_ids(limit=bad)
 
 
 def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
