@@ -442,6 +442,18 @@ def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) 
     return matrix
 
 
+def checked_vectors(
+    vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], property: str
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Kind -> keys (as the ids the store keys: :func:`id_arguments`, ``7`` is node ``"7"``)
+    and their matrix, checked (:func:`vector_rows`)."""
+    checked = {}
+    for kind, (keys, matrix) in vectors.items():
+        ids = id_arguments(keys, "keys")
+        checked[kind] = (ids, vector_rows(kind, ids, matrix, property))
+    return checked
+
+
 def check_vector_property(kind: str, property: str, *, attribute: bool) -> None:
     """InputError when vectors may not be stored as ``kind.property``: it is one of the kind's
     columns, or (``attribute``) an attribute the store holds. In Neo4j, where both are node

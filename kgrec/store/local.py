@@ -73,6 +73,7 @@ from kgrec.store.canonical import (
     check_publish_property,
     check_publish_users,
     check_vector_property,
+    checked_vectors,
     clear_attributes,
     coalesce,
     has_attributes,
@@ -87,7 +88,6 @@ from kgrec.store.canonical import (
     table_stats,
     unknown_keys_error,
     unvectored_users,
-    vector_rows,
     warn_names_of_items,
     warn_names_tied,
 )
@@ -539,7 +539,7 @@ class LocalStore(GraphStore):
         ``property`` go (how many, by kind), else they stay. ``model`` is recorded in the
         manifest (``vector_models``) as ``property``'s, in the same commit; a replacement
         without one removes ``property``'s record there."""
-        checked = _checked_vectors(vectors, property)
+        checked = checked_vectors(vectors, property)
         with self._locked():
             manifest, frames, dropped = self._vector_change(
                 self.manifest(missing_ok=True), checked, property, replace=replace, model=model
@@ -660,7 +660,7 @@ class LocalStore(GraphStore):
         users = check_publish_users(table, users)
         check_publish_property(vectors, property)
         record = publish_record(run, users, run_record, vectors is not None)
-        checked = _checked_vectors(vectors or {}, property)
+        checked = checked_vectors(vectors or {}, property)
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             for kind, column in (("User", "user_id"), ("Item", "item_uid")):
@@ -813,18 +813,6 @@ class LocalStore(GraphStore):
 
 
 _VECTOR_COLUMNS = ("kind", "key", "property", "vector")
-
-
-def _checked_vectors(
-    vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], property: str
-) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Kind -> keys (as the ids the store keys: :func:`id_arguments`, ``7`` is node ``"7"``)
-    and their matrix, checked (:func:`vector_rows`)."""
-    checked = {}
-    for kind, (keys, matrix) in vectors.items():
-        ids = id_arguments(keys, "keys")
-        checked[kind] = (ids, vector_rows(kind, ids, matrix, property))
-    return checked
 
 
 class _Overtaken(StoreError):

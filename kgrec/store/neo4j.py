@@ -66,6 +66,7 @@ from kgrec.store.canonical import (
     check_publish_not_text,
     check_publish_property,
     check_publish_users,
+    checked_vectors,
     has_attributes,
     linked_items,
     make_stats,
@@ -77,7 +78,6 @@ from kgrec.store.canonical import (
     stored_form,
     unknown_keys_error,
     unvectored_users,
-    vector_rows,
     warn_names_of_items,
     warn_names_tied,
 )
@@ -634,7 +634,7 @@ class Neo4jStore(GraphStore):
     def write_vectors(
         self, kind: str, keys: list[str], vectors: np.ndarray, *, property: str
     ) -> None:
-        matrix = vector_rows(kind, keys, vectors, property)
+        ((keys, matrix),) = checked_vectors({kind: (keys, vectors)}, property).values()
         with self.load_lock():  # no load, embed or publish writes between check and write
             self._write_vectors(kind, keys, matrix, property)
 
@@ -695,7 +695,7 @@ class Neo4jStore(GraphStore):
         The vector indexes are made after the vectors are written (Neo4j makes none in a
         transaction that writes): if that fails, the error says the vectors are written and
         what makes the indexes."""
-        checked = _checked_vectors(vectors, property)
+        checked = checked_vectors(vectors, property)
         with self.load_lock():  # no load, publish or other embed writes between check and write
             return self._replace_vectors(checked, property, model)
 
@@ -971,6 +971,7 @@ class Neo4jStore(GraphStore):
 
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
         node_kind(kind)
+        keep = id_arguments(keep, "keep")  # 7 keeps node "7"; before, it kept none
         with self.load_lock(), self._errors(f"removing {kind} vectors"):
             if self._dimension(kind, property) is None:  # no vectors there: an attribute, or none
                 return 0
@@ -1021,7 +1022,7 @@ class Neo4jStore(GraphStore):
         table = recommendation_table(recommendations, run)
         users = check_publish_users(table, users)
         check_publish_property(vectors, property)
-        checked = _checked_vectors(vectors, property) if vectors is not None else {}
+        checked = checked_vectors(vectors, property) if vectors is not None else {}
         record = publish_record(run, users, run_record, vectors is not None)
         # under the load lock: no embed writes text vectors between the check and the
         # write, no load changes the graph meanwhile (held already in Run.publish)
@@ -1034,7 +1035,7 @@ class Neo4jStore(GraphStore):
                 if vectors is not None:
                     check_publish_not_text(self.uri, property, self.vector_model(property))
                 self._apply_schema()
-                cleared = unvectored_users(users, vectors)
+                cleared = unvectored_users(users, checked)  # keys as ids
                 if users is None:
                     before, changed = self._check_replacement(checked, property)
                 else:  # some users': their vectors go beside the others, of the same dimension
@@ -1646,16 +1647,6 @@ def _indexed_after(
     return any(
         keys and (before[kind] is None or kind in changed) for kind, (keys, _) in checked.items()
     )
-
-
-def _checked_vectors(
-    vectors: Mapping[str, tuple[Sequence[str], np.ndarray]], property: str
-) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Kind -> keys and their checked matrix (:func:`vector_rows`)."""
-    return {
-        kind: (list(keys), vector_rows(kind, list(keys), matrix, property))
-        for kind, (keys, matrix) in vectors.items()
-    }
 
 
 def _values(checked: dict[str, tuple[list[str], np.ndarray]]) -> int:

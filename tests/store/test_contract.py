@@ -1730,3 +1730,38 @@ def test_whether_a_kinds_texts_read_the_interactions_is_recorded_and_kept(store,
         way.replace_vectors({"Item": (["movies:1"], np.ones((1, 2)))}, property=vec, model=old)
         assert way.vector_model(vec) == old  # a writer that names none: unknown
         assert interaction_kinds(way.vector_model(vec)) is None
+
+
+def test_vector_keys_given_as_integers_are_the_text_ids_the_store_keys(store, make_graph):
+    """The loaders read every id as text (user 7 is "7"), and the store's other reads and
+    writes take an integer id as that text. Before, vector writes did not: ``drop_vectors``
+    kept none of the nodes ``keep=[7, 8]`` named and removed every vector of the kind (nodes
+    "7" and "8" included), and ``write_vectors`` of keys ``[7, 8]`` was refused as naming
+    nodes "missing from the graph: '7', '8'", which the graph holds; in both stores."""
+    graph = make_graph(
+        users=[{"user_id": "7"}, {"user_id": "8"}, {"user_id": "9"}],
+        items=[{"domain": "d", "item_id": "1"}],
+        interactions=[("7", "d:1", 1.0, 1.0), ("8", "d:1", 1.0, 1.0), ("9", "d:1", 1.0, 1.0)],
+    )
+    store.write(graph, progress=False)
+    store.write_vectors("User", [7, np.int64(8), "9"], np.eye(3), property="v")
+    assert store.read_vectors("User", property="v")[0] == ["7", "8", "9"]
+    assert store.drop_vectors("User", [7, np.int64(8)], property="v") == 1
+    keys, vectors = store.read_vectors("User", property="v")
+    assert keys == ["7", "8"]
+    np.testing.assert_array_equal(vectors, np.eye(3)[:2])
+    store.replace_vectors({"User": ([9], np.ones((1, 2)))}, property="v")
+    assert store.read_vectors("User", property="v")[0] == ["9"]
+    recs = pd.DataFrame(
+        {"user_id": ["9"], "item_uid": ["d:1"], "score": [1.0], "rank": [1], "model": "m"}
+    )
+    store.publish(recs, run="r", users=[9], vectors={"User": ([9], np.ones((1, 2)))}, property="v")
+    assert store.read_vectors("User", property="v")[0] == ["9"]
+    for call in (
+        lambda: store.drop_vectors("User", "7", property="v"),  # text, not a list of ids
+        lambda: store.drop_vectors("User", [7.0], property="v"),
+        lambda: store.write_vectors("User", [True], np.ones((1, 2)), property="v"),
+    ):
+        with pytest.raises(InputError):
+            call()
+    assert store.read_vectors("User", property="v")[0] == ["9"]
