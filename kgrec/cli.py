@@ -18,6 +18,7 @@ import sys
 import threading
 from typing import Any
 
+import kgrec
 from kgrec.errors import KgrecError, Terminated
 
 # Large CPU tensors (>= 2 MB) on transparent huge pages (torch's THP_MEM_ALLOC_ENABLE, read at
@@ -52,6 +53,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         description="Knowledge-graph-centric, cross-domain recommender.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"kgrec {kgrec.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     if named in COMMANDS:
         module = importlib.import_module(f"kgrec.commands.{COMMANDS[named][0]}")

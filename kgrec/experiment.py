@@ -45,7 +45,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import numpy as np
 import pandas as pd
 import torch
+import torch_geometric
 
+import kgrec
 from graph_schema.arguments import spelling_hint, zero_spellings
 from graph_schema.tables import item_titles
 from graph_schema.validate import id_argument, id_arguments, path_argument
@@ -3255,7 +3257,9 @@ def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "world_size": distributed.current().size,
         "backend": _backend(),
+        "kgrec": kgrec.__version__,
         "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
         "python": platform.python_version(),
         "host": platform.node(),
     }

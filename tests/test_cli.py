@@ -62,7 +62,7 @@ def test_no_help_or_argument_error_imports_torch_pandas_or_neo4j():
     # imports them as it runs. Every command's help, its subcommands' (kgrec load table --help)
     # and some argument errors, in one new Python; the first that imports one is named.
     # tqdm too: `kgrec download --help` imported it (kgrec.download's top; data47 review)
-    argvs = [["--help"]]
+    argvs = [["--help"], ["--version"]]
     for name in COMMANDS:
         parser = build_parser([name])._subparsers._group_actions[0].choices[name]
         argvs += [[*path, "--help"] for path in _commands(parser, [name])]
@@ -92,6 +92,19 @@ def test_no_help_or_argument_error_imports_torch_pandas_or_neo4j():
     assert "--objective {bpr,softmax}" in out.stdout  # kgrec train --help printed in full
     assert "--kind {interactions,items,users,entities}" in out.stdout  # kgrec load table --help
     assert "invalid choice: 'nope'" in out.stderr
+
+
+def test_version_is_the_packages(capsys):
+    """``kgrec --version`` says the version pyproject.toml gives the package (there was no
+    such option: ``kgrec --version`` was an argument error)."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    version = project["project"]["version"]
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"kgrec {version}\n"
 
 
 def test_a_lazy_package_gives_its_submodules_as_before():

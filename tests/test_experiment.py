@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch_geometric
 
 import kgrec.commands.recommend
 import kgrec.data.split
@@ -426,6 +427,8 @@ def test_a_run_returns_dataframes(trained):
     assert recs["item_uid"].str.startswith("comedy:").all()  # the target domain only
     info = json.loads((trained.folder / "run.json").read_text())
     assert info["status"] == "done" and info["environment"]["threads"] >= 1
+    assert info["environment"]["kgrec"] == kgrec.__version__  # since session 60
+    assert info["environment"]["torch_geometric"] == torch_geometric.__version__
     with pytest.raises(kgrec.errors.InputError, match="user 'nobody' is not in the run's graph"):
         trained.recommend(users=["nobody"])
     with pytest.raises(kgrec.errors.InputError, match="k must be a positive integer, got 0"):
