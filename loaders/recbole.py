@@ -246,11 +246,14 @@ def _float_ids(df: pd.DataFrame, name: str) -> pd.Series:
     """An id column declared ``float``: numbers (a non-number names its line and the column
     as the header writes it), each the id a Parquet float column gives it, the id a ``token``
     column gives its text when that is written alike: ``1`` and ``1.0`` -> ``"1"``, ``2.50`` ->
-    ``"2.5"``; a whole number from 2**53 on keeps its text as written (no digit lost)."""
+    ``"2.5"``; a whole number from 2**53 on keeps its text as written (no digit lost). An
+    empty value stays empty (null), as in a ``token`` column: no id (not ``"nan"``)."""
     values = to_float(df, name, field=f"{name}:float").to_numpy()
     text = df[name].astype("string").str.strip()
     lossy = (values == np.round(values)) & (np.abs(values) >= 2**53)
-    ids = pd.Series([as_text(v) for v in values], index=df.index, dtype="string")
+    ids = pd.Series(
+        [pd.NA if np.isnan(v) else as_text(v) for v in values], index=df.index, dtype="string"
+    )
     return ids.where(~lossy, text)
 
 

@@ -364,6 +364,26 @@ def test_ids_declared_float_are_the_ids_token_columns_give(tmp_path, write_files
     assert "12345678901234567" in set(graph.users["user_id"])
 
 
+def test_an_empty_id_declared_float_is_no_id(tmp_path, write_files):
+    # before: an empty field of a float id column was the id "nan": a user "nan", two items of
+    # an empty entity_id:float both tied to the entity "nan" (refused as one entity, two items)
+    files = {
+        "toy.inter": "user_id:float\titem_id:token\n1\t10\n\t10\n",
+        "toy.item": "item_id:token\tmovie_title:token_seq\n10\tHeat\n",
+    }
+    with pytest.raises(InputError, match="a required value is empty") as caught:
+        recbole.load(write_files(tmp_path / "user" / "toy", files))
+    assert (caught.value.line, caught.value.field) == (3, "user_id:float")
+    files = {
+        "toy.item": "item_id:token\tentity_id:float\n10\t7\n11\t\n12\t\n",
+        "toy.kg": "head_id:token\trelation_id:token\ttail_id:token\n7\tr\t8\n",
+    }
+    graph = recbole.load(write_files(tmp_path / "item" / "toy", files))
+    entity = graph.items.set_index("item_id")["entity_id"]
+    assert entity["10"] == "7" and entity[["11", "12"]].isna().all()
+    assert "nan" not in set(graph.entities["entity_id"])
+
+
 def test_a_domain_rule_on_an_attribute_the_item_file_lacks_names_its_header(toy):
     # before: "field 'tags2': the domain rule needs the item attribute", no file, no line
     with pytest.raises(InputError, match="needs the item attribute 'tags2'") as caught:
