@@ -122,8 +122,12 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
 
     def floats(columns: list[str]) -> list[str]:  # ids stay text: see _float_ids
         split = [c.partition(":") for c in columns]
+        # an .inter's, .kg's or .link's other columns are ignored: their values not read
+        kept = suffix in ("item", "user")
         return [
-            f"{n}:{k}" for n, _, k in split if k == "float" and COLUMNS[suffix].get(n) not in IDS
+            f"{n}:{k}"
+            for n, _, k in split
+            if k == "float" and COLUMNS[suffix].get(n) not in IDS and (kept or n in COLUMNS[suffix])
         ]
 
     df = read_delimited(path, floats=floats)

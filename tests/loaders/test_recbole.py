@@ -276,6 +276,24 @@ def test_an_item_column_in_other_case_beside_one_of_its_value_is_an_attribute(
     assert (item["title"], item["Title"]) == ("Toy Story", "TOY")
 
 
+def test_an_ignored_float_column_is_not_read(tmp_path, toy_files, write_files, caplog):
+    # before: the load was refused for a value of a column it ignores (README: an .inter's
+    # other columns are ignored with a WARNING): "line 2, field 'label:float': not a number"
+    toy_files["toy.inter"] = (
+        "user_id:token\titem_id:token\trating:float\tlabel:float\nu1\ti1\t5\tyes\n"
+    )
+    toy_files["toy.kg"] = (
+        "head_id:token\trelation_id:token\ttail_id:token\tweight:float\ne1\tr\tp1\thigh\n"
+    )
+    with caplog.at_level("WARNING", logger="loaders.recbole"):
+        graph = recbole.load(write_files(tmp_path / "toy", toy_files))
+    assert graph.interactions["rating"].tolist() == [5.0]
+    assert len(graph.knowledge) == 1
+    warned = [r.getMessage() for r in caplog.records if r.name == "loaders.recbole"]
+    assert any("ignoring columns label:float" in m for m in warned)
+    assert any("ignoring columns weight:float" in m for m in warned)
+
+
 def test_unknown_inter_columns_are_dropped_with_a_warning(tmp_path, toy_files, write_files, caplog):
     """A column no .inter column differs from by case alone is dropped, as before, but with
     a WARNING (before: an INFO line); one in other case which the header also has in RecBole's
