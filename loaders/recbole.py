@@ -17,7 +17,7 @@ import pandas as pd
 
 from graph_schema.errors import InputError
 from graph_schema.merge import as_text
-from graph_schema.tables import GraphTables
+from graph_schema.tables import DOMAIN_PATTERN, GraphTables
 from graph_schema.validate import PRIVATE, path_argument
 from loaders.build import Parts, build
 from loaders.files import (
@@ -288,6 +288,14 @@ def load(
     path_argument(path, "path")  # "": the working folder
     path_argument(user_links, "--user-links")
     name, found = atomic_files(path)
+    if domain is None and domain_rule is None and not DOMAIN_PATTERN.fullmatch(name):
+        # the default domain is no option the user gave: say where it came from, before the parse
+        raise InputError(
+            f"the domain defaults to the dataset name {name!r}, which is no domain name (a "
+            f"domain matches {DOMAIN_PATTERN.pattern}): name the domain with --domain",
+            file=str(next(iter(found.values()))),
+            field="--domain",
+        )
     report = report if report is not None else LoadReport()
     read = {s: read_atomic(p, s) for s, p in found.items()}
     parts = Parts(**{_PART[s]: df for s, (df, _) in read.items()})

@@ -382,6 +382,19 @@ def test_ids_declared_float_are_the_ids_token_columns_give(tmp_path, write_files
     assert "12345678901234567" in set(graph.users["user_id"])
 
 
+def test_a_dataset_name_that_is_no_domain_name_asks_for_a_domain(tmp_path, write_files):
+    # before: "field '--domain': domain name 'douban.movie' must match ...", of an option the
+    # command did not give, after every file was parsed
+    files = {"douban.movie.inter": "user_id:token\titem_id:token\n1\t2\n"}
+    folder = write_files(tmp_path / "douban.movie", files)
+    with pytest.raises(InputError, match=r"defaults to the dataset name 'douban\.movie'") as caught:
+        recbole.load(folder)
+    assert caught.value.field == "--domain"
+    assert caught.value.file == str(folder / "douban.movie.inter")
+    graph = recbole.load(folder, domain="douban")
+    assert list(graph.items["uid"]) == ["douban:2"]
+
+
 def test_an_empty_id_declared_float_is_no_id(tmp_path, write_files):
     # before: an empty field of a float id column was the id "nan": a user "nan", two items of
     # an empty entity_id:float both tied to the entity "nan" (refused as one entity, two items)
