@@ -80,7 +80,8 @@ _PART = {
 
 def atomic_files(path: str | Path) -> tuple[str, dict[str, Path]]:
     """The dataset name and its atomic files, given a folder (``ml-100k/``), a prefix
-    (``data/ml-100k``) or one of the files."""
+    (``data/ml-100k``) or one of the files (one that is missing is an error, not the others
+    read without it)."""
     path = Path(path)
     if path.is_dir():
         prefix = path.resolve() / path.resolve().name
@@ -90,6 +91,14 @@ def atomic_files(path: str | Path) -> tuple[str, dict[str, Path]]:
         prefix = path
     found = {s: prefix.with_name(f"{prefix.name}.{s}") for s in SUFFIXES}
     found = {s: p for s, p in found.items() if p.is_file()}
+    named = not path.is_dir() and path.suffix.lstrip(".") in SUFFIXES  # one file named
+    if found and named and not path.is_file():
+        raise InputError(
+            f"no such file (the dataset {prefix.name!r} has "
+            f"{', '.join('.' + s for s in found)} here: give its prefix {prefix} to load them "
+            "without it)",
+            file=str(path),
+        )
     if not found:
         raise InputError(
             f"no RecBole atomic files ({', '.join('.' + s for s in SUFFIXES)}) here"

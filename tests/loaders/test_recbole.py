@@ -57,6 +57,18 @@ def test_folder_prefix_and_file_name_all_find_the_dataset(toy):
         assert name == "toy" and set(files) == {"inter", "item", "user", "kg", "link"}
 
 
+def test_a_missing_atomic_file_named_is_an_error_not_the_others_alone(toy):
+    # before: toy.inter named and missing read the .item, .user, .kg and .link without a
+    # word (a load of no interactions)
+    (toy / "toy.inter").unlink()
+    with pytest.raises(InputError, match="no such file") as caught:
+        recbole.atomic_files(toy / "toy.inter")
+    assert caught.value.file == str(toy / "toy.inter")
+    assert f"give its prefix {toy / 'toy'}" in str(caught.value)
+    assert set(recbole.atomic_files(toy / "toy")[1]) == {"item", "user", "kg", "link"}
+    assert set(recbole.atomic_files(toy / "toy.item")[1]) == {"item", "user", "kg", "link"}
+
+
 def test_a_folder_of_another_datasets_files_names_them_and_the_prefix(
     tmp_path, toy_files, write_files
 ):
