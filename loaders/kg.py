@@ -20,7 +20,7 @@ from graph_schema.errors import InputError
 from graph_schema.tables import GraphTables
 from graph_schema.validate import where
 from loaders.build import DEFAULT_DOMAIN, Parts, build
-from loaders.files import read_columns
+from loaders.files import header_base, read_columns
 from loaders.report import LoadReport
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def load(
     parts = Parts(triples=read_columns(path, TRIPLE_COLUMNS, aliases=TRIPLE_HEADER))
     if links is not None:
         parts.links = read_columns(links, LINK_COLUMNS, aliases=LINK_HEADER)
+        _check_swapped_link_header(parts.links)
     _check_first_triple(parts.triples, parts.links)
     # messages name a column as a header does (predicate, freebase_id), or as kgrec does
     names = {"triples": parts.triples.attrs["written"]}
@@ -93,6 +94,29 @@ def _names_a_column(field: str) -> bool:
     words = re.split(r"[\s_.:\-]+|(?<=[a-z])(?=[A-Z])", field.strip())
     words = [w.lower() for w in words if w]
     return bool(words) and all(w in COLUMN_WORDS for w in words)
+
+
+def _check_swapped_link_header(links: pd.DataFrame) -> None:
+    """A first link line that is no header but names the columns in the other order
+    (``entity_id item_id``, ``freebase_id movie_id``: each field one of :data:`LINK_HEADER`'s
+    names of the other column) is refused: read as data, it would be a link of its own and
+    every later line read the wrong way round (items named by the entity ids), silently."""
+    if links.attrs.get("header") or not len(links):
+        return
+    first = [str(links[c].iloc[0]) for c in LINK_COLUMNS]
+    names = {c: {header_base(c), *LINK_HEADER[c]} for c in LINK_COLUMNS}
+    entity_first, item_second = first
+    if (
+        header_base(entity_first) in names["entity_id"]
+        and header_base(item_second) in (names["item_id"])
+    ):
+        raise InputError(
+            f"the first line ({entity_first!r}, {item_second!r}) names the columns in the other "
+            "order: a link file's columns are item_id then entity_id; swap the columns (every "
+            "line's), else each line would link an item named by its entity",
+            field=LINK_COLUMNS[0],
+            **where(links, 0),
+        )
 
 
 def _check_first_triple(triples: pd.DataFrame, links: pd.DataFrame | None) -> None:

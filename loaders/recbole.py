@@ -17,7 +17,7 @@ import pandas as pd
 
 from graph_schema.errors import InputError
 from graph_schema.merge import as_text
-from graph_schema.tables import GraphTables
+from graph_schema.tables import DOMAIN_PATTERN, GraphTables
 from graph_schema.validate import PRIVATE, path_argument
 from loaders.build import Parts, build
 from loaders.files import (
@@ -80,7 +80,8 @@ _PART = {
 
 def atomic_files(path: str | Path) -> tuple[str, dict[str, Path]]:
     """The dataset name and its atomic files, given a folder (``ml-100k/``), a prefix
-    (``data/ml-100k``) or one of the files."""
+    (``data/ml-100k``) or one of the files (one that is missing is an error, not the others
+    read without it)."""
     path = Path(path)
     if path.is_dir():
         prefix = path.resolve() / path.resolve().name
@@ -90,6 +91,14 @@ def atomic_files(path: str | Path) -> tuple[str, dict[str, Path]]:
         prefix = path
     found = {s: prefix.with_name(f"{prefix.name}.{s}") for s in SUFFIXES}
     found = {s: p for s, p in found.items() if p.is_file()}
+    named = not path.is_dir() and path.suffix.lstrip(".") in SUFFIXES  # one file named
+    if found and named and not path.is_file():
+        raise InputError(
+            f"no such file (the dataset {prefix.name!r} has "
+            f"{', '.join('.' + s for s in found)} here: give its prefix {prefix} to load them "
+            "without it)",
+            file=str(path),
+        )
     if not found:
         raise InputError(
             f"no RecBole atomic files ({', '.join('.' + s for s in SUFFIXES)}) here"
@@ -122,8 +131,12 @@ def read_atomic(path: str | Path, suffix: str) -> tuple[pd.DataFrame, dict[str, 
 
     def floats(columns: list[str]) -> list[str]:  # ids stay text: see _float_ids
         split = [c.partition(":") for c in columns]
+        # an .inter's, .kg's or .link's other columns are ignored: their values not read
+        kept = suffix in ("item", "user")
         return [
-            f"{n}:{k}" for n, _, k in split if k == "float" and COLUMNS[suffix].get(n) not in IDS
+            f"{n}:{k}"
+            for n, _, k in split
+            if k == "float" and COLUMNS[suffix].get(n) not in IDS and (kept or n in COLUMNS[suffix])
         ]
 
     df = read_delimited(path, floats=floats)
@@ -246,11 +259,14 @@ def _float_ids(df: pd.DataFrame, name: str) -> pd.Series:
     """An id column declared ``float``: numbers (a non-number names its line and the column
     as the header writes it), each the id a Parquet float column gives it, the id a ``token``
     column gives its text when that is written alike: ``1`` and ``1.0`` -> ``"1"``, ``2.50`` ->
-    ``"2.5"``; a whole number from 2**53 on keeps its text as written (no digit lost)."""
+    ``"2.5"``; a whole number from 2**53 on keeps its text as written (no digit lost). An
+    empty value stays empty (null), as in a ``token`` column: no id (not ``"nan"``)."""
     values = to_float(df, name, field=f"{name}:float").to_numpy()
     text = df[name].astype("string").str.strip()
     lossy = (values == np.round(values)) & (np.abs(values) >= 2**53)
-    ids = pd.Series([as_text(v) for v in values], index=df.index, dtype="string")
+    ids = pd.Series(
+        [pd.NA if np.isnan(v) else as_text(v) for v in values], index=df.index, dtype="string"
+    )
     return ids.where(~lossy, text)
 
 
@@ -281,6 +297,14 @@ def load(
     path_argument(path, "path")  # "": the working folder
     path_argument(user_links, "--user-links")
     name, found = atomic_files(path)
+    if domain is None and domain_rule is None and not DOMAIN_PATTERN.fullmatch(name):
+        # the default domain is no option the user gave: say where it came from, before the parse
+        raise InputError(
+            f"the domain defaults to the dataset name {name!r}, which is no domain name (a "
+            f"domain matches {DOMAIN_PATTERN.pattern}): name the domain with --domain",
+            file=str(next(iter(found.values()))),
+            field="--domain",
+        )
     report = report if report is not None else LoadReport()
     read = {s: read_atomic(p, s) for s, p in found.items()}
     parts = Parts(**{_PART[s]: df for s, (df, _) in read.items()})

@@ -213,6 +213,18 @@ def test_a_link_header_line_is_no_link(tmp_path, write_files, header):
     assert graph.items[["uid", "entity_id"]].values.tolist() == [["movies:10", "e1"]]
 
 
+@pytest.mark.parametrize(
+    "header", ["entity_id\titem_id", "freebase_id\tmovie_id", "entity_id:token\titem_id:token"]
+)
+def test_a_link_header_of_the_columns_in_the_other_order_is_refused(tmp_path, write_files, header):
+    # before: read as a link (item 'entity_id' to entity 'item_id'), and every later line the
+    # wrong way round: the item 'e1' linked to the entity '10', silently
+    write_files(tmp_path, {"t.tsv": "e1\tr\te2\n", "l.tsv": f"{header}\ne1\t10\n"})
+    with pytest.raises(InputError, match="names the columns in the other order") as caught:
+        kg.load(tmp_path / "t.tsv", links=tmp_path / "l.tsv", domain="movies")
+    assert (caught.value.file, caught.value.line) == (str(tmp_path / "l.tsv"), 1)
+
+
 def test_a_first_link_that_names_no_columns_is_a_link(tmp_path, write_files):
     write_files(tmp_path, {"t.tsv": "e1\tr\te2\n", "l.csv": "movie_1,freebase_id\n10,e1\n"})
     graph = kg.load(tmp_path / "t.tsv", links=tmp_path / "l.csv", domain="movies")

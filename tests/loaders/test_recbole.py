@@ -57,6 +57,18 @@ def test_folder_prefix_and_file_name_all_find_the_dataset(toy):
         assert name == "toy" and set(files) == {"inter", "item", "user", "kg", "link"}
 
 
+def test_a_missing_atomic_file_named_is_an_error_not_the_others_alone(toy):
+    # before: toy.inter named and missing read the .item, .user, .kg and .link without a
+    # word (a load of no interactions)
+    (toy / "toy.inter").unlink()
+    with pytest.raises(InputError, match="no such file") as caught:
+        recbole.atomic_files(toy / "toy.inter")
+    assert caught.value.file == str(toy / "toy.inter")
+    assert f"give its prefix {toy / 'toy'}" in str(caught.value)
+    assert set(recbole.atomic_files(toy / "toy")[1]) == {"item", "user", "kg", "link"}
+    assert set(recbole.atomic_files(toy / "toy.item")[1]) == {"item", "user", "kg", "link"}
+
+
 def test_a_folder_of_another_datasets_files_names_them_and_the_prefix(
     tmp_path, toy_files, write_files
 ):
@@ -276,6 +288,24 @@ def test_an_item_column_in_other_case_beside_one_of_its_value_is_an_attribute(
     assert (item["title"], item["Title"]) == ("Toy Story", "TOY")
 
 
+def test_an_ignored_float_column_is_not_read(tmp_path, toy_files, write_files, caplog):
+    # before: the load was refused for a value of a column it ignores (README: an .inter's
+    # other columns are ignored with a WARNING): "line 2, field 'label:float': not a number"
+    toy_files["toy.inter"] = (
+        "user_id:token\titem_id:token\trating:float\tlabel:float\nu1\ti1\t5\tyes\n"
+    )
+    toy_files["toy.kg"] = (
+        "head_id:token\trelation_id:token\ttail_id:token\tweight:float\ne1\tr\tp1\thigh\n"
+    )
+    with caplog.at_level("WARNING", logger="loaders.recbole"):
+        graph = recbole.load(write_files(tmp_path / "toy", toy_files))
+    assert graph.interactions["rating"].tolist() == [5.0]
+    assert len(graph.knowledge) == 1
+    warned = [r.getMessage() for r in caplog.records if r.name == "loaders.recbole"]
+    assert any("ignoring columns label:float" in m for m in warned)
+    assert any("ignoring columns weight:float" in m for m in warned)
+
+
 def test_unknown_inter_columns_are_dropped_with_a_warning(tmp_path, toy_files, write_files, caplog):
     """A column no .inter column differs from by case alone is dropped, as before, but with
     a WARNING (before: an INFO line); one in other case which the header also has in RecBole's
@@ -362,6 +392,39 @@ def test_ids_declared_float_are_the_ids_token_columns_give(tmp_path, write_files
     files["toy.inter"] = "user_id:float\titem_id:token\n12345678901234567\t10\n"
     graph = recbole.load(write_files(tmp_path / "big" / "toy", files))
     assert "12345678901234567" in set(graph.users["user_id"])
+
+
+def test_a_dataset_name_that_is_no_domain_name_asks_for_a_domain(tmp_path, write_files):
+    # before: "field '--domain': domain name 'douban.movie' must match ...", of an option the
+    # command did not give, after every file was parsed
+    files = {"douban.movie.inter": "user_id:token\titem_id:token\n1\t2\n"}
+    folder = write_files(tmp_path / "douban.movie", files)
+    with pytest.raises(InputError, match=r"defaults to the dataset name 'douban\.movie'") as caught:
+        recbole.load(folder)
+    assert caught.value.field == "--domain"
+    assert caught.value.file == str(folder / "douban.movie.inter")
+    graph = recbole.load(folder, domain="douban")
+    assert list(graph.items["uid"]) == ["douban:2"]
+
+
+def test_an_empty_id_declared_float_is_no_id(tmp_path, write_files):
+    # before: an empty field of a float id column was the id "nan": a user "nan", two items of
+    # an empty entity_id:float both tied to the entity "nan" (refused as one entity, two items)
+    files = {
+        "toy.inter": "user_id:float\titem_id:token\n1\t10\n\t10\n",
+        "toy.item": "item_id:token\tmovie_title:token_seq\n10\tHeat\n",
+    }
+    with pytest.raises(InputError, match="a required value is empty") as caught:
+        recbole.load(write_files(tmp_path / "user" / "toy", files))
+    assert (caught.value.line, caught.value.field) == (3, "user_id:float")
+    files = {
+        "toy.item": "item_id:token\tentity_id:float\n10\t7\n11\t\n12\t\n",
+        "toy.kg": "head_id:token\trelation_id:token\ttail_id:token\n7\tr\t8\n",
+    }
+    graph = recbole.load(write_files(tmp_path / "item" / "toy", files))
+    entity = graph.items.set_index("item_id")["entity_id"]
+    assert entity["10"] == "7" and entity[["11", "12"]].isna().all()
+    assert "nan" not in set(graph.entities["entity_id"])
 
 
 def test_a_domain_rule_on_an_attribute_the_item_file_lacks_names_its_header(toy):
