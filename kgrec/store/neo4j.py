@@ -644,6 +644,9 @@ class Neo4jStore(GraphStore):
             missing = self._missing(kind, keys)
             if missing:
                 raise unknown_keys_error(kind, missing, "vectors")
+            if not keys:  # nothing to write: no index of vectors there are not (as LocalStore)
+                self.check_vectors(kind, property, None)
+                return
             self.check_vectors(kind, property, matrix.shape[1])
             self._make_vector_index(kind, property, int(matrix.shape[1]))
         self._write_chunks(  # SET: a vector written again is the same

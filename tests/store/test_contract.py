@@ -734,6 +734,23 @@ def test_vectors_all_dropped_leave_no_trace(store, movies):
     assert set(store.snapshot().items["vec"].dropna()) == {"a text"}
 
 
+def test_vectors_written_for_no_key_leave_no_trace(store, movies):
+    """Before, Neo4j made a 2-dimensional vector index for a write of no vectors: it said
+    2-dimensional vectors were there, refused 3-dimensional ones, and left an attribute of the
+    property's name out of every snapshot (read as vectors)."""
+    store.write(movies, progress=False)
+    store.write_vectors("Item", [], np.ones((0, 2)), property="vec")
+    assert store.vector_dimension("Item", property="vec") is None
+    assert store.read_vectors("Item", property="vec")[0] == []
+    store.write(replace(movies, items=movies.items.assign(vec="a text")), progress=False)
+    assert set(store.snapshot().items["vec"].dropna()) == {"a text"}
+    with pytest.raises(InputError, match="'vec' is a property of the graph's Item nodes"):
+        store.write_vectors("Item", [], np.ones((0, 2)), property="vec")
+    store.write_vectors("User", [], np.ones((0, 2)), property="vec")
+    store.write_vectors("User", ["u1"], np.ones((1, 3)), property="vec")
+    assert store.vector_dimension("User", property="vec") == 3
+
+
 def test_a_key_or_relation_too_long_to_index_is_refused_before_writing(store, movies):
     """Before, Neo4j refused to index a 9,000-character relation half-way through the load
     (its entities written, its relationships not, and the same again on every retry)."""
