@@ -1042,6 +1042,8 @@ class Neo4jStore(GraphStore):
                 if users is None:
                     before, changed = self._check_replacement(checked, property)
                 else:  # some users': their vectors go beside the others, of the same dimension
+                    for kind in checked:  # of no key too: the users given none lose property
+                        self.check_vectors(kind, property, None)  # (never an attribute)
                     checked = {kind: rows for kind, rows in checked.items() if rows[0]}
                     before, changed = self._check_addition(checked, property), []
                 if _indexed_after(checked, before, changed):

@@ -980,6 +980,22 @@ def test_a_publish_for_some_users_that_removes_the_last_user_vectors_leaves_no_t
         assert way.vector_dimension("User", property=vec) == 3
 
 
+def test_a_publish_for_some_users_given_no_vector_never_clears_an_attribute(store, movies):
+    """A publish for some users with User vectors of no key, into a property that is a
+    User attribute (``age``), is refused as one with keys is, nothing written. Before, Neo4j
+    took it as the users' vectors to remove: it erased u1's age and published the edges."""
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    for way in _publish_stores(store):
+        u1 = RECS[RECS["user_id"] == "u1"]
+        for kind, property in (("User", "age"), ("Item", "title")):
+            none = {kind: ([], np.zeros((0, 2)))}
+            with pytest.raises(InputError, match=f"{property!r} is a property of the graph's"):
+                way.publish(u1, run="r1", users=["u1"], vectors=none, property=property)
+        assert_graphs_equal(way.snapshot(), before)
+        assert way.recommendations().empty
+
+
 def _publish_stores(store):
     """``store``, and for Neo4j also the same database with every publish staged: its edges
     (its vectors in one transaction after them), then its vectors too."""
