@@ -330,10 +330,13 @@ class Neo4jStore(GraphStore):
     ) -> dict[str, int]:
         self._connect()
         start = time.perf_counter()
-        batch, cleared = self._checked(prepare(graph), clear)
+        batch = prepare(graph)
         with self._errors("applying graph_schema/schema.cypher"):
             self._apply_schema()
         with self._load_lock():
+            # checked under the lock: no writer changes what they read before this writes
+            # (an embed's vectors of a property the load names as an attribute, a tie)
+            batch, cleared = self._checked(batch, clear)
             self._changes_graph()
             try:
                 self._write_batch(batch, progress, cleared)
