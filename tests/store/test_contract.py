@@ -1058,6 +1058,22 @@ def test_a_publish_records_the_run_of_its_vectors(store, movies):
     assert store.vector_run("emb0") == {"run": "r1"}
 
 
+@pytest.mark.parametrize("norm", [np.float32(1.5), np.int64(2), np.float64(0.25)])
+def test_a_run_records_item_norm_given_as_a_numpy_number(store, movies, norm):
+    """Before, a NumPy number other than np.float64 (a norm numpy computed in float32) was
+    refused with a false reason: `item_norm is a norm, got np.float32(1.5)`."""
+    store.write(movies, progress=False)
+    vectors = {"User": (["u1", "u2"], np.ones((2, 3))), "Item": (["books:1"], np.ones((1, 3)))}
+    record = {"run": "r1", "item_norm": norm}
+    store.publish(RECS, run="r1", vectors=vectors, property="emb", run_record=record)
+    recorded = store.vector_run("emb")
+    assert recorded == {"run": "r1", "item_norm": float(norm)}
+    assert type(recorded["item_norm"]) is float
+    with pytest.raises(InputError, match=r"item_norm is a norm, got np\.True_"):
+        bad = {"run": "r1", "item_norm": np.True_}
+        store.publish(RECS, run="r1", vectors=vectors, property="emb", run_record=bad)
+
+
 def test_a_runs_published_vectors_are_not_read_as_text(store, movies):
     """Before, a run's published embeddings were read as text vectors (kgrec train
     --text-property gnn_embedding): a model trained on another run's outputs as node text.
