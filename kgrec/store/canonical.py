@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from math import inf
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -711,7 +712,8 @@ def publish_record(
         checked["weights"] = record["weights"]
     if record.get("item_norm") is not None:
         norm = record["item_norm"]
-        if isinstance(norm, bool) or not isinstance(norm, (int, float)) or not 0 <= norm < inf:
+        # a NumPy number (np.float32 of a norm numpy computed) is the number it holds
+        if isinstance(norm, bool) or not isinstance(norm, Real) or not 0 <= norm < inf:
             raise InputError(f"item_norm is a norm, got {norm!r}", field="run_record")
         checked["item_norm"] = float(norm)
     return checked

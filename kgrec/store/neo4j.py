@@ -330,10 +330,13 @@ class Neo4jStore(GraphStore):
     ) -> dict[str, int]:
         self._connect()
         start = time.perf_counter()
-        batch, cleared = self._checked(prepare(graph), clear)
+        batch = prepare(graph)
         with self._errors("applying graph_schema/schema.cypher"):
             self._apply_schema()
         with self._load_lock():
+            # checked under the lock: no writer changes what they read before this writes
+            # (an embed's vectors of a property the load names as an attribute, a tie)
+            batch, cleared = self._checked(batch, clear)
             self._changes_graph()
             try:
                 self._write_batch(batch, progress, cleared)
@@ -644,6 +647,9 @@ class Neo4jStore(GraphStore):
             missing = self._missing(kind, keys)
             if missing:
                 raise unknown_keys_error(kind, missing, "vectors")
+            if not keys:  # nothing to write: no index of vectors there are not (as LocalStore)
+                self.check_vectors(kind, property, None)
+                return
             self.check_vectors(kind, property, matrix.shape[1])
             self._make_vector_index(kind, property, int(matrix.shape[1]))
         self._write_chunks(  # SET: a vector written again is the same
@@ -1039,6 +1045,8 @@ class Neo4jStore(GraphStore):
                 if users is None:
                     before, changed = self._check_replacement(checked, property)
                 else:  # some users': their vectors go beside the others, of the same dimension
+                    for kind in checked:  # of no key too: the users given none lose property
+                        self.check_vectors(kind, property, None)  # (never an attribute)
                     checked = {kind: rows for kind, rows in checked.items() if rows[0]}
                     before, changed = self._check_addition(checked, property), []
                 if _indexed_after(checked, before, changed):

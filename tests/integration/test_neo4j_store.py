@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -353,6 +354,28 @@ def test_an_embed_does_not_write_while_a_load_holds_the_lock(neo, movies, monkey
     neo.break_lock()
     write_embeddings(neo, [item])  # and holds the lock only while it writes
     assert neo.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+    assert lock_holder(neo.driver) == []
+
+
+def test_a_load_checks_the_graph_under_the_load_lock(neo, movies, monkeypatch):
+    """A vector write that ends between a load's checks and its taking the load lock is
+    seen by the checks. Before, the load checked the graph before it took the lock: User
+    vectors written meanwhile under a property the load names as a users' attribute were
+    overwritten by the attribute's text (the index kept, the vectors lost)."""
+    neo.write(movies, progress=False)
+    other = Neo4jStore(neo.driver, database=neo.database, uri=neo.uri)
+    take = neo._take_lock
+
+    def meanwhile(holder):  # another writer begins and ends just before the lock is taken
+        other.write_vectors("User", ["u1"], np.ones((1, 2)), property="score")
+        take(holder)
+
+    monkeypatch.setattr(neo, "_take_lock", meanwhile)
+    users = movies.users.assign(score=["a", "b", "c"])
+    with pytest.raises(InputError, match="'score' names the property that holds"):
+        neo.write(replace(movies, users=users), progress=False)
+    keys, vectors = other.read_vectors("User", property="score")
+    assert keys == ["u1"] and vectors.tolist() == [[1.0, 1.0]]
     assert lock_holder(neo.driver) == []
 
 

@@ -734,6 +734,23 @@ def test_vectors_all_dropped_leave_no_trace(store, movies):
     assert set(store.snapshot().items["vec"].dropna()) == {"a text"}
 
 
+def test_vectors_written_for_no_key_leave_no_trace(store, movies):
+    """Before, Neo4j made a 2-dimensional vector index for a write of no vectors: it said
+    2-dimensional vectors were there, refused 3-dimensional ones, and left an attribute of the
+    property's name out of every snapshot (read as vectors)."""
+    store.write(movies, progress=False)
+    store.write_vectors("Item", [], np.ones((0, 2)), property="vec")
+    assert store.vector_dimension("Item", property="vec") is None
+    assert store.read_vectors("Item", property="vec")[0] == []
+    store.write(replace(movies, items=movies.items.assign(vec="a text")), progress=False)
+    assert set(store.snapshot().items["vec"].dropna()) == {"a text"}
+    with pytest.raises(InputError, match="'vec' is a property of the graph's Item nodes"):
+        store.write_vectors("Item", [], np.ones((0, 2)), property="vec")
+    store.write_vectors("User", [], np.ones((0, 2)), property="vec")
+    store.write_vectors("User", ["u1"], np.ones((1, 3)), property="vec")
+    assert store.vector_dimension("User", property="vec") == 3
+
+
 def test_a_key_or_relation_too_long_to_index_is_refused_before_writing(store, movies):
     """Before, Neo4j refused to index a 9,000-character relation half-way through the load
     (its entities written, its relationships not, and the same again on every retry)."""
@@ -963,6 +980,22 @@ def test_a_publish_for_some_users_that_removes_the_last_user_vectors_leaves_no_t
         assert way.vector_dimension("User", property=vec) == 3
 
 
+def test_a_publish_for_some_users_given_no_vector_never_clears_an_attribute(store, movies):
+    """A publish for some users with User vectors of no key, into a property that is a
+    User attribute (``age``), is refused as one with keys is, nothing written. Before, Neo4j
+    took it as the users' vectors to remove: it erased u1's age and published the edges."""
+    store.write(movies, progress=False)
+    before = store.snapshot()
+    for way in _publish_stores(store):
+        u1 = RECS[RECS["user_id"] == "u1"]
+        for kind, property in (("User", "age"), ("Item", "title")):
+            none = {kind: ([], np.zeros((0, 2)))}
+            with pytest.raises(InputError, match=f"{property!r} is a property of the graph's"):
+                way.publish(u1, run="r1", users=["u1"], vectors=none, property=property)
+        assert_graphs_equal(way.snapshot(), before)
+        assert way.recommendations().empty
+
+
 def _publish_stores(store):
     """``store``, and for Neo4j also the same database with every publish staged: its edges
     (its vectors in one transaction after them), then its vectors too."""
@@ -1023,6 +1056,22 @@ def test_a_publish_records_the_run_of_its_vectors(store, movies):
         bad = {"run": "r1", "item_norm": -1.0}
         store.publish(RECS, run="r1", vectors=vectors, property="emb0", run_record=bad)
     assert store.vector_run("emb0") == {"run": "r1"}
+
+
+@pytest.mark.parametrize("norm", [np.float32(1.5), np.int64(2), np.float64(0.25)])
+def test_a_run_records_item_norm_given_as_a_numpy_number(store, movies, norm):
+    """Before, a NumPy number other than np.float64 (a norm numpy computed in float32) was
+    refused with a false reason: `item_norm is a norm, got np.float32(1.5)`."""
+    store.write(movies, progress=False)
+    vectors = {"User": (["u1", "u2"], np.ones((2, 3))), "Item": (["books:1"], np.ones((1, 3)))}
+    record = {"run": "r1", "item_norm": norm}
+    store.publish(RECS, run="r1", vectors=vectors, property="emb", run_record=record)
+    recorded = store.vector_run("emb")
+    assert recorded == {"run": "r1", "item_norm": float(norm)}
+    assert type(recorded["item_norm"]) is float
+    with pytest.raises(InputError, match=r"item_norm is a norm, got np\.True_"):
+        bad = {"run": "r1", "item_norm": np.True_}
+        store.publish(RECS, run="r1", vectors=vectors, property="emb", run_record=bad)
 
 
 def test_a_runs_published_vectors_are_not_read_as_text(store, movies):
