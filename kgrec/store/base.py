@@ -299,7 +299,9 @@ class GraphStore(ABC):
 
     @abstractmethod
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
-        """Published recommendations (of run ``run``, or all), sorted by run, user and rank."""
+        """Published recommendations (of run ``run``, or all), sorted by run, user and rank.
+        A ``run`` that is no run's name (not text, empty, a store's own staging name) is an
+        InputError naming ``run``."""
 
     @abstractmethod
     def explain(self, user_id: str, item_uid: str, *, k: int = 5) -> pd.DataFrame:

@@ -588,13 +588,21 @@ def check_run_name(run: str, field: str = "run") -> None:
         )
 
 
-def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFrame:
-    """The RECOMMENDATIONS table of run ``run`` (its ``run`` column set to ``run``)."""
+def run_argument(run: object) -> str:
+    """``run``, a recommendation run's name given to a publish or a read: an InputError
+    naming ``run`` unless it is non-empty text that is not a store's own name
+    (:func:`check_run_name`)."""
     if not isinstance(run, str):
         raise InputError(f"a recommendation run's name is text, got {run!r}", field="run")
     if not run:
         raise InputError("a recommendation run needs a non-empty name", field="run")
     check_run_name(run)
+    return run
+
+
+def recommendation_table(recommendations: pd.DataFrame, run: str) -> pd.DataFrame:
+    """The RECOMMENDATIONS table of run ``run`` (its ``run`` column set to ``run``)."""
+    run = run_argument(run)
     table = recommendations.assign(run=run)
     table = stored_form(RECOMMENDATIONS, table)
     for column in RECOMMENDATIONS.columns:  # every one is required; +inf is a score

@@ -84,6 +84,7 @@ from kgrec.store.canonical import (
     publish_record,
     recommendation_table,
     referenced_items,
+    run_argument,
     stored_form,
     table_stats,
     unknown_keys_error,
@@ -290,6 +291,8 @@ class LocalStore(GraphStore):
         )
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
+        if run is not None:
+            run = run_argument(run)  # 5 or "" names no run: refused, not an empty table
         table = self._current(RECOMMENDATIONS)
         if run is not None:
             table = table[table["run"] == run]

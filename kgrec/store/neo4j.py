@@ -75,6 +75,7 @@ from kgrec.store.canonical import (
     publish_record,
     recommendation_table,
     referenced_items,
+    run_argument,
     stored_form,
     unknown_keys_error,
     unvectored_users,
@@ -1615,6 +1616,8 @@ class Neo4jStore(GraphStore):
         return self.read_as_one(read).sort_values("uid", ignore_index=True)
 
     def recommendations(self, run: str | None = None) -> pd.DataFrame:
+        if run is not None:
+            run = run_argument(run)  # 5 or "" names no run: refused, not an empty table
         self._connect()
         with self._errors("reading recommendations"):
             frame = self._frame(q.RECOMMENDATIONS, run=run)

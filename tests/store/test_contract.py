@@ -15,7 +15,7 @@ import pytest
 from graph_schema import validate_graph
 from kgrec.errors import InputError, KgrecError
 from kgrec.explain import explain
-from kgrec.store.canonical import prepare
+from kgrec.store.canonical import STAGING_PREFIX, prepare
 from loaders import kg
 
 
@@ -871,6 +871,27 @@ def test_a_publish_under_a_run_name_that_is_no_text_is_refused(store, movies, ru
         store.publish(RECS, run=run)
     assert caught.value.field == "run"
     assert store.recommendations().empty
+
+
+@pytest.mark.parametrize(
+    ("run", "says"),
+    [
+        (5, "run's name is text, got 5"),
+        (b"r1", "run's name is text, got b'r1'"),
+        ("", "needs a non-empty name"),
+        (STAGING_PREFIX + "r1", "kgrec's own"),
+    ],
+)
+def test_a_read_of_recommendations_of_no_run_name_is_refused(store, movies, run, says):
+    """Before, ``recommendations(run=5)`` (or ``b"r1"``, ``""``) gave an empty table, as if the
+    run had published nothing, in both stores: a read by a run's name takes what a publish
+    takes."""
+    store.write(movies, progress=False)
+    store.publish(RECS, run="r1")
+    with pytest.raises(InputError, match=re.escape(says)) as caught:
+        store.recommendations(run)
+    assert caught.value.field == "run"
+    assert len(store.recommendations("r1")) == len(RECS)
 
 
 def test_publish_for_some_users_keeps_the_others(store, movies):
