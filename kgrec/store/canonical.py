@@ -513,7 +513,7 @@ def check_cleared(
         table, key = node_kind(kind)
         frame = getattr(graph, table)
         for name, keys in names.items():
-            keys = sorted(set(keys))
+            keys = sorted(set(id_arguments(keys, name)))  # 7 is node "7"; "u1" no list
             if not keys:
                 continue
             if name in UNCLEARABLE or not is_property_name(name):

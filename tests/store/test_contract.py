@@ -181,6 +181,10 @@ def test_a_write_clears_only_the_attributes_it_is_told_to_clear(store, movies, m
         ({"Item": {"embedding": ["movies:1"]}}, "holds the store's Item vectors"),
         ({"User": {"age": ["u1", "u9"]}}, "User.age of 1 node(s) it does not write: 'u9'"),
         ({"Item": {"year": ["movies:1"]}}, "both gives and clears Item.year of 'movies:1'"),
+        # before: the letters of 'u1' as keys ("does not write: '1', 'u'"), and a TypeError of
+        # sorted() for keys of both kinds
+        ({"User": {"age": "u1"}}, "a list of ids is expected, got 'u1'"),
+        ({"User": {"age": [7, "u1"]}}, "User.age of 1 node(s) it does not write: '7'"),
     ],
 )
 def test_what_a_write_clears_is_checked_before_anything_is_written(
@@ -198,6 +202,15 @@ def test_what_a_write_clears_is_checked_before_anything_is_written(
             check(update, clear=clear)
     assert_graphs_equal(store.snapshot(), before)
     assert store.read_vectors("Item", property="embedding")[0] == ["movies:1"]
+
+
+def test_a_write_clears_an_attribute_of_nodes_named_by_integer_ids(store, make_graph):
+    """Before, ``clear={"User": {"age": [7]}}`` was refused as naming a node the write does
+    not write ("'7'"), which it writes: the store's other writes and reads take 7 as "7"."""
+    store.write(make_graph(users=[{"user_id": "7", "age": 30}, {"user_id": "8", "age": 40}]))
+    store.write(make_graph(users=[{"user_id": "7", "age": None}]), clear={"User": {"age": [7]}})
+    ages = store.snapshot().users.set_index("user_id")["age"]
+    assert pd.isna(ages["7"]) and ages["8"] == 40
 
 
 def test_interactions_may_name_items_of_an_earlier_write(store, movies, make_graph):
