@@ -13,6 +13,7 @@ text in the store, numbers only stay numbers. Only a write told to clear attribu
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from math import inf
 from numbers import Real
@@ -434,12 +435,19 @@ def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) 
     if matrix.ndim != 2 or matrix.shape[0] != len(keys) or matrix.shape[1] == 0:
         raise InputError(
             f"expected a ({len(keys)}, dim) matrix of vectors for {len(keys)} keys, "
-            f"got shape {matrix.shape}"
+            f"got shape {matrix.shape}",
+            field="vectors",
         )
     if len(set(keys)) != len(keys):
-        raise InputError(f"{kind} vector keys must be unique")
+        twice = sorted(key for key, count in Counter(keys).items() if count > 1)
+        raise InputError(f"{kind} vector keys must be unique: {few(twice)} twice", field="keys")
     if not np.isfinite(matrix).all():
-        raise InputError(f"{kind} vectors contain NaN or infinite values")
+        rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+        raise InputError(
+            f"{kind} vectors contain NaN or infinite values ({len(rows)} row(s), first: key "
+            f"{keys[rows[0]]!r})",
+            field="vectors",
+        )
     return matrix
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from graph_schema.merge import as_text, unify_attribute
 from graph_schema.tables import INTERACTIONS, USERS
 from kgrec.errors import InputError
 from kgrec.store import LocalStore
-from kgrec.store.canonical import coalesce, prepare, referenced_items, stored_form
+from kgrec.store.canonical import coalesce, prepare, referenced_items, stored_form, vector_rows
 from loaders import merge_tables
 
 
@@ -101,3 +103,19 @@ def test_loaders_and_stores_merge_by_the_same_rule(make_graph, tmp_path):
         ["x"],
     ]
     assert str(unify_attribute(pd.Series(["a", None])).dtype) == "string"  # pandas' "str" too
+
+
+@pytest.mark.parametrize(
+    ("keys", "vectors", "field", "says"),
+    [
+        (["u1", "u2"], np.ones((3, 2)), "vectors", "expected a (2, dim) matrix"),
+        (["u1", "u2", "u1"], np.ones((3, 2)), "keys", "keys must be unique: 'u1' twice"),
+        (["u1", "u2"], np.array([[1.0, 2.0], [np.nan, 0.0]]), "vectors", "first: key 'u2'"),
+    ],
+)
+def test_vectors_that_cannot_be_written_are_refused_naming_the_field(keys, vectors, field, says):
+    """Before, these three named no field, nor which key was twice or held NaN (found by the
+    neo60 review)."""
+    with pytest.raises(InputError, match=re.escape(says)) as raised:
+        vector_rows("User", keys, vectors, "v")
+    assert raised.value.field == field
