@@ -95,6 +95,8 @@ def to_hetero_data(
 
     check_graph_tables("tables", tables)
     inter, know, items_df = tables.interactions, tables.knowledge, tables.items
+    for table, columns in _REQUIRED.items():
+        _refuse_missing(getattr(tables, table), table, columns)
     users = _sorted_ids(tables.users["user_id"], inter["user_id"])
     entity_keys = know.loc[know["head_kind"] == "Entity", "head_key"]
     tail_keys = know.loc[know["tail_kind"] == "Entity", "tail_key"]
@@ -222,6 +224,34 @@ def message_graph(
         graph.x = torch.cat([data[t].x for t in ("user", "item", "entity")])
         graph.x_mask = torch.cat([data[t].x_mask for t in ("user", "item", "entity")])
     return graph
+
+
+# the columns an export reads each row's node, domain or relation from: a missing value there
+# is refused (a knowledge row without a relation became relation -1 in the HeteroData, labelled
+# with the last relation's name, and an edge of type 0/1, a user -> item interaction, in the
+# message graph; an item without a domain had domain -1)
+_REQUIRED = {
+    "items": ("uid", "domain", "item_id"),
+    "interactions": ("user_id", "item_uid"),
+    "knowledge": ("head_kind", "head_key", "relation", "tail_kind", "tail_key"),
+}
+
+
+def _refuse_missing(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
+    """An :class:`InputError` naming ``table``, the column and the row of the first missing
+    value (None, NaN, NA) of ``columns`` in ``df`` (columns it lacks are left to the export)."""
+    for column in columns:
+        if column not in df:
+            continue
+        missing = df[column].isna().to_numpy(dtype=bool)
+        if missing.any():
+            row = int(np.argmax(missing))
+            raise InputError(
+                f"the {table} table's row at position {row} (from 0) has no {column}: a "
+                "missing value",
+                file=table,
+                field=column,
+            )
 
 
 def _genre_pairs(items: pd.DataFrame) -> pd.DataFrame:

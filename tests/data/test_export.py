@@ -204,6 +204,25 @@ def test_interaction_with_an_unknown_item_names_table_and_field() -> None:
         to_hetero_data(tables)
 
 
+@pytest.mark.parametrize(
+    ("table", "column", "row"),
+    [("knowledge", "relation", 1), ("items", "domain", 2), ("interactions", "item_uid", 3)],
+)
+def test_a_missing_id_relation_or_domain_is_an_error_naming_table_and_column(
+    table, column, row
+) -> None:
+    """Before, a knowledge row without a relation became relation -1: in the HeteroData an
+    edge labelled with the last relation's name, in the message graph an edge of types 0/1
+    (a user -> item interaction and its reverse) between an entity and an item; an item
+    without a domain had domain -1, in no domain."""
+    tables = small_tables().tables()
+    tables[table] = tables[table].astype(object)
+    tables[table].loc[row, column] = None
+    want = rf"file {table}, field '{column}'.*position {row} \(from 0\) has no {column}"
+    with pytest.raises(InputError, match=want):
+        to_hetero_data(GraphTables(**tables))
+
+
 def test_ml100k_export(datasets) -> None:
     from loaders import recbole
 
