@@ -168,7 +168,8 @@ def message_graph(
 ) -> Data:
     """The homogeneous view of ``data`` over the node space ``[users | items | entities]``.
 
-    ``interactions`` (``[2, E]`` user index, item index) replaces the export's interactions,
+    ``interactions`` (``[2, E]`` user index, item index; anything else, an index past the
+    users or items included, a ValueError naming it) replaces the export's interactions,
     e.g. by the training interactions of a split; ``knowledge=False`` leaves out the knowledge
     edges. Returns a ``Data`` with ``edge_index``/``edge_type`` (both directions),
     ``num_users``, ``num_items``, ``num_entities``, ``num_relations`` (edge types),
@@ -185,6 +186,8 @@ def message_graph(
             "interactions must be a [2, E] torch.Tensor of (user index, item index), got "
             f"{type(interactions).__name__} (torch.as_tensor converts it)"
         )
+    if interactions is not None:
+        _check_interactions(interactions, num_users, num_items)
     pairs = data[INTERACTS].edge_index if interactions is None else interactions
     forward = pairs + torch.tensor([[0], [num_users]])
     blocks = [forward, forward.flip(0)]
@@ -251,6 +254,28 @@ def _refuse_missing(df: pd.DataFrame, table: str, columns: Sequence[str]) -> Non
                 "missing value",
                 file=table,
                 field=column,
+            )
+
+
+def _check_interactions(pairs: Tensor, num_users: int, num_items: int) -> None:
+    """A ValueError naming ``interactions`` unless ``pairs`` is ``[2, E]`` integer (user index,
+    item index) pairs within the export's users and items. Before, torch broadcast a ``[1, 2]``
+    pair (``[[user, item]]``) or ``[1, E]`` into edges of other nodes, and an index past the
+    users or items became an edge of an item or an entity node, silently."""
+    if pairs.dim() != 2 or pairs.size(0) != 2:
+        raise ValueError(
+            "interactions must be [2, E] (a row of user indices, a row of item indices), got "
+            f"shape {list(pairs.shape)}"
+        )
+    if pairs.dtype == torch.bool or pairs.is_floating_point() or pairs.is_complex():
+        raise ValueError(f"interactions must hold integer indices, got {pairs.dtype}")
+    for row, (name, count) in enumerate((("user", num_users), ("item", num_items))):
+        bad = (pairs[row] < 0) | (pairs[row] >= count)
+        if bool(bad.any()):
+            raise ValueError(
+                f"interactions hold {name} index {int(pairs[row][bad][0])}, and the graph has "
+                f"{count} {name}s ({f'indices 0 to {count - 1}' if count else 'none'}): the "
+                "first row holds user indices, the second item indices (not node indices)"
             )
 
 

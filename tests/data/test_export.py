@@ -158,6 +158,26 @@ def test_message_graph_with_given_interactions_and_no_knowledge() -> None:
     assert graph.edge_type.tolist() == [0, 1]
 
 
+@pytest.mark.parametrize(
+    ("pairs", "want"),
+    [
+        ([[0, 2]], r"must be \[2, E\].*got shape \[1, 2\]"),  # one pair as [[user, item]]
+        ([[0, 1, 2]], r"must be \[2, E\].*got shape \[1, 3\]"),
+        ([[0], [4]], r"item index 4, and the graph has 4 items \(indices 0 to 3\)"),
+        ([[0], [3 + 2]], r"item index 5, .*second item indices \(not node indices\)"),
+        ([[3], [0]], r"user index 3, and the graph has 3 users"),
+        ([[-1], [0]], r"user index -1"),
+        ([[0.0], [1.0]], r"integer indices, got torch.float32"),
+    ],
+)
+def test_given_interactions_that_are_no_user_item_pairs_are_a_value_error(pairs, want) -> None:
+    """Before, torch broadcast a [1, 2] or [1, E] tensor into edges of other nodes, and an
+    index past the users (or items) was an edge of an item (or entity) node, silently."""
+    data, _ = to_hetero_data(small_tables())  # 3 users, 4 items, 2 entities
+    with pytest.raises(ValueError, match=rf"^interactions .*{want}"):
+        message_graph(data, interactions=torch.tensor(pairs))
+
+
 def test_text_vectors_become_features_with_a_mask() -> None:
     vectors = np.arange(6, dtype=np.float32).reshape(2, 3)
     text = {"Item": (["comedy:9", "action:a"], vectors), "Entity": (["m.2"], vectors[:1])}
