@@ -340,7 +340,8 @@ def _attach_text(
         raise ValueError(
             f"text for unknown node kinds {sorted(unknown)} (expected {list(NODE_TYPES)})"
         )
-    dims = {np.asarray(vectors).shape[1] for _, vectors in text.values()}
+    text = {kind: _checked_text(kind, *entry) for kind, entry in text.items()}
+    dims = {vectors.shape[1] for _, vectors in text.values()}
     if len(dims) != 1:
         raise ValueError(f"text vectors of all node kinds must have one dimension, got {dims}")
     (dim,) = dims
@@ -352,7 +353,29 @@ def _attach_text(
         if kind in text:
             vector_keys, vectors = text[kind]
             index = _lookup(keys, pd.Series(list(vector_keys), dtype=object), kind, "key")
-            x[torch.as_tensor(index)] = torch.as_tensor(np.asarray(vectors), dtype=torch.float)
+            x[torch.as_tensor(index)] = torch.as_tensor(vectors, dtype=torch.float)
             mask[torch.as_tensor(index)] = True
         data[node_type].x = x
         data[node_type].x_mask = mask
+
+
+def _checked_text(kind: str, keys: Sequence[str], vectors: np.ndarray) -> tuple[list, np.ndarray]:
+    """``text[kind]`` as (list of keys, 2-D array), or a ValueError naming it: vectors that are
+    no matrix of one row per key (before, torch's "shape mismatch" or an IndexError), keys
+    given as one string (before, read as one id per character) or a key given twice (before,
+    one of its vectors taken, silently)."""
+    name = f"text[{kind!r}]"
+    if isinstance(keys, str | bytes):
+        raise ValueError(f"{name}'s keys must be a sequence of ids, got one string {keys!r}")
+    keys = list(keys)
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or vectors.shape[0] != len(keys):
+        raise ValueError(
+            f"{name} must be (keys, vectors [len(keys), d]), got {len(keys)} keys and vectors "
+            f"of shape {list(vectors.shape)}"
+        )
+    seen = pd.Index([str(key) for key in keys])
+    if seen.has_duplicates:
+        twice = seen[seen.duplicated()][0]
+        raise ValueError(f"{name} names {twice!r} twice: one vector per node")
+    return keys, vectors

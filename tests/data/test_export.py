@@ -191,6 +191,23 @@ def test_text_vectors_become_features_with_a_mask() -> None:
     assert graph.x_mask.tolist() == [False] * 3 + [True, False, False, True] + [False, True]
 
 
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ((["comedy:9", "action:a"], np.zeros((3, 2))), r"got 2 keys and vectors of shape \[3, 2\]"),
+        ((["comedy:9"], np.zeros(2)), r"got 1 keys and vectors of shape \[2\]"),
+        (("comedy:9", np.zeros((1, 2))), r"keys must be a sequence of ids, got one string"),
+        ((["comedy:9", "comedy:9"], np.eye(2)), r"names 'comedy:9' twice"),
+    ],
+)
+def test_text_that_is_no_matrix_of_one_row_per_key_is_a_value_error_naming_it(text, want) -> None:
+    """Before: torch's "shape mismatch", an IndexError ("tuple index out of range"), "unknown
+    id 'c'" (a key given as one string read as one id per character), and of a key given
+    twice one of its vectors taken, silently."""
+    with pytest.raises(ValueError, match=rf"^text\['Item'\].*{want}"):
+        to_hetero_data(small_tables(), text={"Item": text})
+
+
 def test_text_for_an_unknown_node_is_an_error() -> None:
     text = {"Item": (["comedy:404"], np.zeros((1, 2), dtype=np.float32))}
     with pytest.raises(InputError, match="comedy:404"):
