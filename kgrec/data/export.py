@@ -56,12 +56,12 @@ class IdMaps:
     genres: tuple[str, ...] = ()  # the items' genres, sorted (older runs: none recorded)
 
     def user_index(self, user_ids: Sequence[str]) -> np.ndarray:
-        """Indices of ``user_ids`` (-1 where unknown)."""
-        return _indexer(self.users, user_ids)
+        """Indices of ``user_ids`` (-1 where unknown); one id is a TypeError (a list of it)."""
+        return _indexer(self.users, user_ids, "user_ids")
 
     def item_index(self, uids: Sequence[str]) -> np.ndarray:
-        """Indices of item ``uids`` (-1 where unknown)."""
-        return _indexer(self.items, uids)
+        """Indices of item ``uids`` (-1 where unknown); one uid is a TypeError (a list of it)."""
+        return _indexer(self.items, uids, "uids")
 
     def domain_index(self, domain: str) -> int:
         if domain not in self.domains:
@@ -72,9 +72,15 @@ class IdMaps:
         return self.domains.index(domain)
 
 
-def _indexer(ids: Sequence[str], values: Sequence[str]) -> np.ndarray:
+def _indexer(ids: Sequence[str], values: Sequence[str], name: str) -> np.ndarray:
     """The position of each of ``values`` in ``ids`` (-1 where absent); a Series or array
-    looked up as it is (a list of a million ids took most of the time)."""
+    looked up as it is (a list of a million ids took most of the time). One id (a string,
+    whose characters were looked up: ``user_index("12")`` gave users ``1`` and ``2``) is a
+    TypeError naming the argument ``name``."""
+    if isinstance(values, str | bytes):
+        raise TypeError(
+            f"{name} must be a sequence of ids, got one: {values!r} (give [{values!r}])"
+        )
     return pd.Index(ids).get_indexer(
         values if isinstance(values, pd.Series | np.ndarray) else list(values)
     )

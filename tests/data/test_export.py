@@ -123,6 +123,18 @@ def test_ids_are_sorted_and_maps_invert_the_indices() -> None:
     assert data["entity", "film.actor.film", "item"].edge_index.tolist() == [[0], [1]]
 
 
+def test_one_id_given_to_the_index_lookups_is_a_type_error_naming_the_argument() -> None:
+    """Before, the string's characters were looked up: user_index("u10") gave [-1, -1, -1]
+    (users "u", "1", "0"), of users 1, 12 and 2 user_index("12") the indices of 1 and 2."""
+    _, maps = to_hetero_data(small_tables())
+    with pytest.raises(TypeError, match=r"^user_ids must be a sequence of ids, got one: 'u10'"):
+        maps.user_index("u10")
+    with pytest.raises(TypeError, match=r"^uids must be a sequence of ids, got one: 'action:a'"):
+        maps.item_index("action:a")
+    assert maps.user_index(["u10"]).tolist() == [1]
+    assert maps.item_index(("action:a", "x")).tolist() == [0, -1]
+
+
 def test_row_order_does_not_change_the_export() -> None:
     reference = to_hetero_data(small_tables())
     for seed in range(3):
