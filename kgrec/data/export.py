@@ -56,12 +56,12 @@ class IdMaps:
     genres: tuple[str, ...] = ()  # the items' genres, sorted (older runs: none recorded)
 
     def user_index(self, user_ids: Sequence[str]) -> np.ndarray:
-        """Indices of ``user_ids`` (-1 where unknown)."""
-        return _indexer(self.users, user_ids)
+        """Indices of ``user_ids`` (-1 where unknown); one id is a TypeError (a list of it)."""
+        return _indexer(self.users, user_ids, "user_ids")
 
     def item_index(self, uids: Sequence[str]) -> np.ndarray:
-        """Indices of item ``uids`` (-1 where unknown)."""
-        return _indexer(self.items, uids)
+        """Indices of item ``uids`` (-1 where unknown); one uid is a TypeError (a list of it)."""
+        return _indexer(self.items, uids, "uids")
 
     def domain_index(self, domain: str) -> int:
         if domain not in self.domains:
@@ -72,9 +72,15 @@ class IdMaps:
         return self.domains.index(domain)
 
 
-def _indexer(ids: Sequence[str], values: Sequence[str]) -> np.ndarray:
+def _indexer(ids: Sequence[str], values: Sequence[str], name: str) -> np.ndarray:
     """The position of each of ``values`` in ``ids`` (-1 where absent); a Series or array
-    looked up as it is (a list of a million ids took most of the time)."""
+    looked up as it is (a list of a million ids took most of the time). One id (a string,
+    whose characters were looked up: ``user_index("12")`` gave users ``1`` and ``2``) is a
+    TypeError naming the argument ``name``."""
+    if isinstance(values, str | bytes):
+        raise TypeError(
+            f"{name} must be a sequence of ids, got one: {values!r} (give [{values!r}])"
+        )
     return pd.Index(ids).get_indexer(
         values if isinstance(values, pd.Series | np.ndarray) else list(values)
     )
@@ -95,6 +101,8 @@ def to_hetero_data(
 
     check_graph_tables("tables", tables)
     inter, know, items_df = tables.interactions, tables.knowledge, tables.items
+    for table, columns in _REQUIRED.items():
+        _refuse_missing(getattr(tables, table), table, columns)
     users = _sorted_ids(tables.users["user_id"], inter["user_id"])
     entity_keys = know.loc[know["head_kind"] == "Entity", "head_key"]
     tail_keys = know.loc[know["tail_kind"] == "Entity", "tail_key"]
@@ -166,7 +174,8 @@ def message_graph(
 ) -> Data:
     """The homogeneous view of ``data`` over the node space ``[users | items | entities]``.
 
-    ``interactions`` (``[2, E]`` user index, item index) replaces the export's interactions,
+    ``interactions`` (``[2, E]`` user index, item index; anything else, an index past the
+    users or items included, a ValueError naming it) replaces the export's interactions,
     e.g. by the training interactions of a split; ``knowledge=False`` leaves out the knowledge
     edges. Returns a ``Data`` with ``edge_index``/``edge_type`` (both directions),
     ``num_users``, ``num_items``, ``num_entities``, ``num_relations`` (edge types),
@@ -183,6 +192,8 @@ def message_graph(
             "interactions must be a [2, E] torch.Tensor of (user index, item index), got "
             f"{type(interactions).__name__} (torch.as_tensor converts it)"
         )
+    if interactions is not None:
+        _check_interactions(interactions, num_users, num_items)
     pairs = data[INTERACTS].edge_index if interactions is None else interactions
     forward = pairs + torch.tensor([[0], [num_users]])
     blocks = [forward, forward.flip(0)]
@@ -222,6 +233,56 @@ def message_graph(
         graph.x = torch.cat([data[t].x for t in ("user", "item", "entity")])
         graph.x_mask = torch.cat([data[t].x_mask for t in ("user", "item", "entity")])
     return graph
+
+
+# the columns an export reads each row's node, domain or relation from: a missing value there
+# is refused (a knowledge row without a relation became relation -1 in the HeteroData, labelled
+# with the last relation's name, and an edge of type 0/1, a user -> item interaction, in the
+# message graph; an item without a domain had domain -1)
+_REQUIRED = {
+    "items": ("uid", "domain", "item_id"),
+    "interactions": ("user_id", "item_uid"),
+    "knowledge": ("head_kind", "head_key", "relation", "tail_kind", "tail_key"),
+}
+
+
+def _refuse_missing(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
+    """An :class:`InputError` naming ``table``, the column and the row of the first missing
+    value (None, NaN, NA) of ``columns`` in ``df`` (columns it lacks are left to the export)."""
+    for column in columns:
+        if column not in df:
+            continue
+        missing = df[column].isna().to_numpy(dtype=bool)
+        if missing.any():
+            row = int(np.argmax(missing))
+            raise InputError(
+                f"the {table} table's row at position {row} (from 0) has no {column}: a "
+                "missing value",
+                file=table,
+                field=column,
+            )
+
+
+def _check_interactions(pairs: Tensor, num_users: int, num_items: int) -> None:
+    """A ValueError naming ``interactions`` unless ``pairs`` is ``[2, E]`` integer (user index,
+    item index) pairs within the export's users and items. Before, torch broadcast a ``[1, 2]``
+    pair (``[[user, item]]``) or ``[1, E]`` into edges of other nodes, and an index past the
+    users or items became an edge of an item or an entity node, silently."""
+    if pairs.dim() != 2 or pairs.size(0) != 2:
+        raise ValueError(
+            "interactions must be [2, E] (a row of user indices, a row of item indices), got "
+            f"shape {list(pairs.shape)}"
+        )
+    if pairs.dtype == torch.bool or pairs.is_floating_point() or pairs.is_complex():
+        raise ValueError(f"interactions must hold integer indices, got {pairs.dtype}")
+    for row, (name, count) in enumerate((("user", num_users), ("item", num_items))):
+        bad = (pairs[row] < 0) | (pairs[row] >= count)
+        if bool(bad.any()):
+            raise ValueError(
+                f"interactions hold {name} index {int(pairs[row][bad][0])}, and the graph has "
+                f"{count} {name}s ({f'indices 0 to {count - 1}' if count else 'none'}): the "
+                "first row holds user indices, the second item indices (not node indices)"
+            )
 
 
 def _genre_pairs(items: pd.DataFrame) -> pd.DataFrame:
@@ -285,7 +346,8 @@ def _attach_text(
         raise ValueError(
             f"text for unknown node kinds {sorted(unknown)} (expected {list(NODE_TYPES)})"
         )
-    dims = {np.asarray(vectors).shape[1] for _, vectors in text.values()}
+    text = {kind: _checked_text(kind, *entry) for kind, entry in text.items()}
+    dims = {vectors.shape[1] for _, vectors in text.values()}
     if len(dims) != 1:
         raise ValueError(f"text vectors of all node kinds must have one dimension, got {dims}")
     (dim,) = dims
@@ -297,7 +359,29 @@ def _attach_text(
         if kind in text:
             vector_keys, vectors = text[kind]
             index = _lookup(keys, pd.Series(list(vector_keys), dtype=object), kind, "key")
-            x[torch.as_tensor(index)] = torch.as_tensor(np.asarray(vectors), dtype=torch.float)
+            x[torch.as_tensor(index)] = torch.as_tensor(vectors, dtype=torch.float)
             mask[torch.as_tensor(index)] = True
         data[node_type].x = x
         data[node_type].x_mask = mask
+
+
+def _checked_text(kind: str, keys: Sequence[str], vectors: np.ndarray) -> tuple[list, np.ndarray]:
+    """``text[kind]`` as (list of keys, 2-D array), or a ValueError naming it: vectors that are
+    no matrix of one row per key (before, torch's "shape mismatch" or an IndexError), keys
+    given as one string (before, read as one id per character) or a key given twice (before,
+    one of its vectors taken, silently)."""
+    name = f"text[{kind!r}]"
+    if isinstance(keys, str | bytes):
+        raise ValueError(f"{name}'s keys must be a sequence of ids, got one string {keys!r}")
+    keys = list(keys)
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or vectors.shape[0] != len(keys):
+        raise ValueError(
+            f"{name} must be (keys, vectors [len(keys), d]), got {len(keys)} keys and vectors "
+            f"of shape {list(vectors.shape)}"
+        )
+    seen = pd.Index([str(key) for key in keys])
+    if seen.has_duplicates:
+        twice = seen[seen.duplicated()][0]
+        raise ValueError(f"{name} names {twice!r} twice: one vector per node")
+    return keys, vectors

@@ -123,6 +123,18 @@ def test_ids_are_sorted_and_maps_invert_the_indices() -> None:
     assert data["entity", "film.actor.film", "item"].edge_index.tolist() == [[0], [1]]
 
 
+def test_one_id_given_to_the_index_lookups_is_a_type_error_naming_the_argument() -> None:
+    """Before, the string's characters were looked up: user_index("u10") gave [-1, -1, -1]
+    (users "u", "1", "0"), of users 1, 12 and 2 user_index("12") the indices of 1 and 2."""
+    _, maps = to_hetero_data(small_tables())
+    with pytest.raises(TypeError, match=r"^user_ids must be a sequence of ids, got one: 'u10'"):
+        maps.user_index("u10")
+    with pytest.raises(TypeError, match=r"^uids must be a sequence of ids, got one: 'action:a'"):
+        maps.item_index("action:a")
+    assert maps.user_index(["u10"]).tolist() == [1]
+    assert maps.item_index(("action:a", "x")).tolist() == [0, -1]
+
+
 def test_row_order_does_not_change_the_export() -> None:
     reference = to_hetero_data(small_tables())
     for seed in range(3):
@@ -158,6 +170,26 @@ def test_message_graph_with_given_interactions_and_no_knowledge() -> None:
     assert graph.edge_type.tolist() == [0, 1]
 
 
+@pytest.mark.parametrize(
+    ("pairs", "want"),
+    [
+        ([[0, 2]], r"must be \[2, E\].*got shape \[1, 2\]"),  # one pair as [[user, item]]
+        ([[0, 1, 2]], r"must be \[2, E\].*got shape \[1, 3\]"),
+        ([[0], [4]], r"item index 4, and the graph has 4 items \(indices 0 to 3\)"),
+        ([[0], [3 + 2]], r"item index 5, .*second item indices \(not node indices\)"),
+        ([[3], [0]], r"user index 3, and the graph has 3 users"),
+        ([[-1], [0]], r"user index -1"),
+        ([[0.0], [1.0]], r"integer indices, got torch.float32"),
+    ],
+)
+def test_given_interactions_that_are_no_user_item_pairs_are_a_value_error(pairs, want) -> None:
+    """Before, torch broadcast a [1, 2] or [1, E] tensor into edges of other nodes, and an
+    index past the users (or items) was an edge of an item (or entity) node, silently."""
+    data, _ = to_hetero_data(small_tables())  # 3 users, 4 items, 2 entities
+    with pytest.raises(ValueError, match=rf"^interactions .*{want}"):
+        message_graph(data, interactions=torch.tensor(pairs))
+
+
 def test_text_vectors_become_features_with_a_mask() -> None:
     vectors = np.arange(6, dtype=np.float32).reshape(2, 3)
     text = {"Item": (["comedy:9", "action:a"], vectors), "Entity": (["m.2"], vectors[:1])}
@@ -169,6 +201,23 @@ def test_text_vectors_become_features_with_a_mask() -> None:
     graph = message_graph(data)
     assert graph.x.shape == (9, 3)
     assert graph.x_mask.tolist() == [False] * 3 + [True, False, False, True] + [False, True]
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ((["comedy:9", "action:a"], np.zeros((3, 2))), r"got 2 keys and vectors of shape \[3, 2\]"),
+        ((["comedy:9"], np.zeros(2)), r"got 1 keys and vectors of shape \[2\]"),
+        (("comedy:9", np.zeros((1, 2))), r"keys must be a sequence of ids, got one string"),
+        ((["comedy:9", "comedy:9"], np.eye(2)), r"names 'comedy:9' twice"),
+    ],
+)
+def test_text_that_is_no_matrix_of_one_row_per_key_is_a_value_error_naming_it(text, want) -> None:
+    """Before: torch's "shape mismatch", an IndexError ("tuple index out of range"), "unknown
+    id 'c'" (a key given as one string read as one id per character), and of a key given
+    twice one of its vectors taken, silently."""
+    with pytest.raises(ValueError, match=rf"^text\['Item'\].*{want}"):
+        to_hetero_data(small_tables(), text={"Item": text})
 
 
 def test_text_for_an_unknown_node_is_an_error() -> None:
@@ -202,6 +251,25 @@ def test_interaction_with_an_unknown_item_names_table_and_field() -> None:
     tables.interactions.loc[2, "item_uid"] = "comedy:404"
     with pytest.raises(InputError, match=r"file interactions, field 'item_uid'.*comedy:404"):
         to_hetero_data(tables)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "row"),
+    [("knowledge", "relation", 1), ("items", "domain", 2), ("interactions", "item_uid", 3)],
+)
+def test_a_missing_id_relation_or_domain_is_an_error_naming_table_and_column(
+    table, column, row
+) -> None:
+    """Before, a knowledge row without a relation became relation -1: in the HeteroData an
+    edge labelled with the last relation's name, in the message graph an edge of types 0/1
+    (a user -> item interaction and its reverse) between an entity and an item; an item
+    without a domain had domain -1, in no domain."""
+    tables = small_tables().tables()
+    tables[table] = tables[table].astype(object)
+    tables[table].loc[row, column] = None
+    want = rf"file {table}, field '{column}'.*position {row} \(from 0\) has no {column}"
+    with pytest.raises(InputError, match=want):
+        to_hetero_data(GraphTables(**tables))
 
 
 def test_ml100k_export(datasets) -> None:
