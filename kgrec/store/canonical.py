@@ -416,15 +416,20 @@ def node_kind(kind: str) -> tuple[str, str]:
     return NODE_TABLES[kind]
 
 
+def property_argument(property: object) -> str:
+    """``property``, the name of a property of vectors or attributes given to a store's write
+    or read: an InputError naming ``property`` unless it is a graph_schema property name (it
+    becomes a Neo4j property and index; no other name can be held)."""
+    if not is_property_name(property):
+        raise InputError(f"{property!r} is not a property name ({PROPERTY_RULE})", field="property")
+    return property
+
+
 def vector_rows(kind: str, keys: list[str], vectors: np.ndarray, property: str) -> np.ndarray:
     """``vectors`` as a float32 matrix with one row per key, after checking them, the keys and
-    the property name (a graph_schema property name: it becomes a Neo4j property and index)."""
+    the property name (:func:`property_argument`)."""
     node_kind(kind)
-    if not is_property_name(property):
-        raise InputError(
-            f"{property!r} is not a property name ({PROPERTY_RULE})",
-            field="property",
-        )
+    property_argument(property)
     try:
         matrix = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError) as exc:  # rows of several lengths, text: numpy's own words

@@ -81,6 +81,7 @@ from kgrec.store.canonical import (
     linked_items,
     node_kind,
     prepare,
+    property_argument,
     publish_record,
     recommendation_table,
     referenced_items,
@@ -259,6 +260,7 @@ class LocalStore(GraphStore):
         return {str(name): int(n) for name, n in counts.items() if n}
 
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
+        property = property_argument(property)
         node_kind(kind)
         rows = self._vector_rows(kind, property, ["key", "vector"])
         if rows is None or not rows.num_rows:
@@ -268,10 +270,12 @@ class LocalStore(GraphStore):
         return rows["key"].to_pylist(), np.stack(vectors).astype(np.float32)
 
     def holds_attribute(self, kind: str, property: str) -> bool:
+        property = property_argument(property)
         table, _ = node_kind(kind)
         return property in self._current(SPECS[table]).columns
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
+        property = property_argument(property)
         node_kind(kind)
         rows = self._vector_rows(kind, property, ["vector"])
         return len(rows["vector"][0]) if rows is not None and rows.num_rows else None
@@ -519,12 +523,14 @@ class LocalStore(GraphStore):
         return self._set_vectors(vectors, property, replace=True, model=model)
 
     def vector_model(self, property: str) -> dict[str, str] | None:
+        property = property_argument(property)
         model = _vector_models(self.manifest(), self.uri).get(property)
         if model is None or "name" not in model:  # none, or a run's (vector_run)
             return None
         return {k: v for k, v in model.items() if k in MODEL_FIELDS}
 
     def vector_run(self, property: str) -> dict[str, Any] | None:
+        property = property_argument(property)
         record = _vector_models(self.manifest(), self.uri).get(property)
         if record is None or "run" not in record:  # none, or a text model's (vector_model)
             return None
@@ -635,6 +641,7 @@ class LocalStore(GraphStore):
         return manifest, {VECTORS: table_}, dropped
 
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
+        property = property_argument(property)
         node_kind(kind)
         keep = id_arguments(keep, "keep")  # 7 keeps node "7"; before, it kept none
         with self._locked():

@@ -72,6 +72,7 @@ from kgrec.store.canonical import (
     make_stats,
     node_kind,
     prepare,
+    property_argument,
     publish_record,
     recommendation_table,
     referenced_items,
@@ -977,6 +978,7 @@ class Neo4jStore(GraphStore):
         return dropped
 
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
+        property = property_argument(property)
         node_kind(kind)
         keep = id_arguments(keep, "keep")  # 7 keeps node "7"; before, it kept none
         with self.load_lock(), self._errors(f"removing {kind} vectors"):
@@ -1454,6 +1456,7 @@ class Neo4jStore(GraphStore):
         return {r["domain"]: int(r["items"]) for r in records if r["items"]}
 
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
+        property = property_argument(property)
         node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} vectors"):
@@ -1468,6 +1471,7 @@ class Neo4jStore(GraphStore):
         return keys, np.asarray([r["vector"] for r in records], dtype=np.float32)
 
     def vector_model(self, property: str) -> dict[str, str] | None:
+        property = property_argument(property)
         found = self._vector_record(property)
         if found is None or found["name"] is None:  # none, or a run's (vector_run)
             return None
@@ -1476,6 +1480,7 @@ class Neo4jStore(GraphStore):
         return {k: v for k, v in model.items() if k in ("name", "identity") or v is not None}
 
     def vector_run(self, property: str) -> dict[str, Any] | None:
+        property = property_argument(property)
         found = self._vector_record(property)
         # none, or a text model's (vector_model): one that a kgrec of sessions 26 to 28 wrote
         # over a run's too, which left the run's fields beside the model's
@@ -1506,12 +1511,14 @@ class Neo4jStore(GraphStore):
         return record
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
+        property = property_argument(property)
         node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} vectors"):
             return self._dimension(kind, property)
 
     def holds_attribute(self, kind: str, property: str) -> bool:
+        property = property_argument(property)
         node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} properties"):

@@ -1848,3 +1848,22 @@ def test_vector_keys_given_as_integers_are_the_text_ids_the_store_keys(store, ma
         with pytest.raises(InputError):
             call()
     assert store.read_vectors("User", property="v")[0] == ["9"]
+
+
+@pytest.mark.parametrize("property", [5, None, "a b", "kgrec_staging_embedding"])
+def test_a_property_that_no_node_can_hold_is_refused_by_the_reads(store, movies, property):
+    """Before, such a name was an ArrowNotImplementedError of the local store's Parquet filter
+    (5) or a server error of Neo4j's, where the other store said False or None: both stores
+    now refuse it as their writes do, naming ``property``."""
+    store.write(movies, progress=False)
+    for read in (
+        lambda: store.read_vectors("User", property=property),
+        lambda: store.vector_dimension("User", property=property),
+        lambda: store.holds_attribute("User", property),
+        lambda: store.vector_model(property),
+        lambda: store.vector_run(property),
+        lambda: store.drop_vectors("User", [], property=property),
+    ):
+        with pytest.raises(InputError, match="is not a property name") as raised:
+            read()
+        assert raised.value.field == "property"
