@@ -277,6 +277,24 @@ def test_an_out_below_a_file_is_refused(steps, tmp_path, capsys):
     assert mine.read_text() == "mine\n" and steps == []
 
 
+def test_an_out_it_cannot_write_in_is_refused(steps, tmp_path, monkeypatch, capsys):
+    """An --out that exists but that kgrec may not write in (a read-only folder) stopped the
+    quickstart with a PermissionError traceback (exit 1) as it wrote its marker; it is now an
+    error naming --out and the reason (exit 2), before any step."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def refuse(path, write, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("kgrec.commands.quickstart.write_atomic", refuse)
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: cannot write in it (Permission denied)" in err
+    assert steps == [] and list(out.iterdir()) == []
+
+
 def test_a_run_of_the_users_own_beside_a_quickstarts_is_never_deleted(steps, tmp_path, capsys):
     """The marker of an earlier quickstart in --out vouched for every store and run there: a
     run the user trained into it afterwards (`kgrec train --out OUT/ease`, as the quickstart
