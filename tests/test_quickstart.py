@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -192,6 +193,22 @@ def test_folders_whose_names_start_with_a_dash_are_given_to_the_steps_as_paths(
     assert steps[-1][:3] == ["recommend", "--run", "./-q/lightgcn"]
     assert "$ kgrec load recbole ./-d/ml-100k " in capsys.readouterr().out
     assert (tmp_path / "-q" / "lightgcn" / "metrics.json").exists()
+
+
+def test_each_step_is_printed_as_a_shell_runs_it(steps, tmp_path, capsys):
+    """Each step is printed as the `kgrec` command it runs, to be run again from the shell;
+    folders with a space in their names were printed unquoted (`--store local:/my
+    runs/store`), a command that runs something else (found by the misc60 review)."""
+    (tmp_path / "my data").mkdir()
+    data = tiny_ml100k(tmp_path / "my data" / "ml-100k")
+    out = tmp_path / "my runs"
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out), "--epochs", "1"]) == 0
+    printed = [
+        shlex.split(line[len("$ kgrec ") :])
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("$ kgrec ")
+    ]
+    assert printed == steps and len(printed) == 5
 
 
 @pytest.mark.parametrize("linked", ["store", "lightgcn"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         ["recommend", "--run", run_arg, "-k", "10", *threads],
     ]
     for step in steps:
-        print(f"\n$ kgrec {' '.join(step)}", flush=True)
+        print(f"\n$ kgrec {shlex.join(step)}", flush=True)  # quoted: a shell runs it as shown
         code = main(step)
         if code:
             return code
