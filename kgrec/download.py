@@ -112,8 +112,14 @@ def download(
         raise KgrecError(f"cannot make {target.parent}: {exc.strerror}") from None
     try:
         _download(name, url, request, target, force=force, timeout=timeout, progress=progress)
-    except BaseException:
+    except BaseException as exc:
         remove_made(target.parent, made)
+        if isinstance(exc, OSError):  # a --dest it may not write in, a disk that filled up
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            what = "free some space, or give another --dest" if full else "give another --dest"
+            raise KgrecError(
+                f"cannot write {name} into {target.parent} ({exc.strerror or exc}): {what}"
+            ) from exc
         raise
     return target
 

@@ -539,3 +539,33 @@ def test_a_dataset_another_download_put_in_place_meanwhile_is_kept(
     assert (theirs / "ml-100k.inter").read_text() == "theirs"
     assert (theirs / "ml-100k.kg").read_text() == "mine"
     assert [p.name for p in dest.iterdir()] == ["ml-100k"]  # no temporary folder left
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "reason", "hint"),
+    [
+        ("tempfile.mkdtemp", 13, "Permission denied", "give another --dest"),
+        ("zipfile.ZipFile.extractall", 28, "No space left on device", "free some space"),
+    ],
+)
+def test_a_dest_it_cannot_write_in_is_a_clear_error_naming_it(
+    where, code, reason, hint, http_root, tmp_path, monkeypatch, capsys
+):
+    """A --dest kgrec may not write in (a read-only shared data folder: its temporary folder
+    refused) or whose disk fills up as the archive is unpacked stopped `kgrec download` with
+    Python's traceback (exit 1); now it is an error naming the folder and the reason (exit 2),
+    and nothing is left there."""
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    dest = tmp_path / "data"
+    dest.mkdir()
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, reason)
+
+    monkeypatch.setattr(where, refuse)
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write ml-100k into {dest} ({reason}): " in err and hint in err
+    assert "Traceback" not in err
+    assert list(dest.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -194,6 +195,22 @@ def test_folders_whose_names_start_with_a_dash_are_given_to_the_steps_as_paths(
     assert (tmp_path / "-q" / "lightgcn" / "metrics.json").exists()
 
 
+def test_each_step_is_printed_as_a_shell_runs_it(steps, tmp_path, capsys):
+    """Each step is printed as the `kgrec` command it runs, to be run again from the shell;
+    folders with a space in their names were printed unquoted (`--store local:/my
+    runs/store`), a command that runs something else (found by the misc60 review)."""
+    (tmp_path / "my data").mkdir()
+    data = tiny_ml100k(tmp_path / "my data" / "ml-100k")
+    out = tmp_path / "my runs"
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out), "--epochs", "1"]) == 0
+    printed = [
+        shlex.split(line[len("$ kgrec ") :])
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("$ kgrec ")
+    ]
+    assert printed == steps and len(printed) == 5
+
+
 @pytest.mark.parametrize("linked", ["store", "lightgcn"])
 def test_a_link_in_out_to_a_store_or_run_is_refused_not_followed(linked, steps, tmp_path, capsys):
     """A quickstart's store or run moved away and linked back (to a larger disk, or kept):
@@ -275,6 +292,24 @@ def test_an_out_below_a_file_is_refused(steps, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--out" in err and str(out) in err
     assert mine.read_text() == "mine\n" and steps == []
+
+
+def test_an_out_it_cannot_write_in_is_refused(steps, tmp_path, monkeypatch, capsys):
+    """An --out that exists but that kgrec may not write in (a read-only folder) stopped the
+    quickstart with a PermissionError traceback (exit 1) as it wrote its marker; it is now an
+    error naming --out and the reason (exit 2), before any step."""
+    data = tiny_ml100k(tmp_path / "ml-100k")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def refuse(path, write, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("kgrec.commands.quickstart.write_atomic", refuse)
+    assert real_main(["quickstart", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: cannot write in it (Permission denied)" in err
+    assert steps == [] and list(out.iterdir()) == []
 
 
 def test_a_run_of_the_users_own_beside_a_quickstarts_is_never_deleted(steps, tmp_path, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -138,7 +139,12 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     named = sorted((made or set()) | {store_path.name, run_dir.name})
     text = "".join(f"{name}\n" for name in named)  # a link there is replaced, not written through
-    write_atomic(marker, lambda tmp: tmp.write_text(text))
+    try:
+        write_atomic(marker, lambda tmp: tmp.write_text(text))
+    except OSError as exc:  # a folder it may not write in, a full disk: before any step
+        raise KgrecError(
+            f"--out {args.out}: cannot write in it ({exc.strerror or exc}): choose another --out"
+        ) from None
     store = f"local:{store_path}"
     data_arg, run_arg = _path_arg(data), _path_arg(run_dir)
     threads = ["--threads", str(args.threads)] if args.threads else []
@@ -164,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         ["recommend", "--run", run_arg, "-k", "10", *threads],
     ]
     for step in steps:
-        print(f"\n$ kgrec {' '.join(step)}", flush=True)
+        print(f"\n$ kgrec {shlex.join(step)}", flush=True)  # quoted: a shell runs it as shown
         code = main(step)
         if code:
             return code
