@@ -328,13 +328,16 @@ class TextEncoder:
             batch = self.tokenizer.pad(
                 {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
             ).to(self.device)
-            hidden = self.model(**batch).last_hidden_state
+            # pooled and normalised in float32: a model whose checkpoint is in half precision
+            # (transformers loads it so) gave vectors ~1e-3 off unit length, which the cache
+            # takes for damaged
+            hidden = self.model(**batch).last_hidden_state.float()
             if self.pooling == "cls":  # the tokenizer pads on the right: token 0 is [CLS]
                 pooled = hidden[:, 0]
             else:
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
+            out[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()
             if done is not None:
                 done(rows, out[rows])
         return out
