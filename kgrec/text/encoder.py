@@ -241,6 +241,16 @@ class TextEncoder:
         if load:
             self._model = self._load_weights()
         self.tokenizer.padding_side = "right"  # CLS pooling reads token 0 of every row
+        if self.tokenizer.pad_token is None:  # GPT-2's tokenizer has none: a batch failed
+            # padded positions are masked out of the model and its pooling (and, on the right,
+            # leave token 0 first), so any token pads: the end-of-text one, else the unknown one
+            filler = self.tokenizer.eos_token or self.tokenizer.unk_token
+            if filler is None:
+                raise ModelNotFoundError(
+                    f"the tokenizer of the model in {path} has no padding token, nor an "
+                    "end-of-text or unknown token to pad a batch of texts with"
+                )
+            self.tokenizer.pad_token = filler
         self.max_length = _max_length(path, settings, self.tokenizer, self.config, max_length)
         try:  # (a config without it: the weights say what the model is, now)
             self.dimension = int(self.config.hidden_size)

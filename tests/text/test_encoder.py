@@ -373,3 +373,40 @@ def test_a_half_precision_model_gives_unit_vectors_that_its_cache_keeps(tmp_path
         again = embed_texts("Item", texts, half, cache=cache, progress=False)
     assert (first.encoded, again.encoded, again.cached) == (len(TEXTS), 0, len(TEXTS))
     np.testing.assert_array_equal(again.vectors, first.vectors)
+
+
+@pytest.mark.parametrize("filler", ["eos", "unk", None])
+def test_a_tokenizer_without_a_padding_token_pads_with_another_or_is_refused(
+    tmp_path, encoder, filler
+):
+    # before: a GPT-2-style tokenizer (no padding token) failed at the first batch of two
+    # texts, after the store was read, with transformers' bare "Asking to pad but the
+    # tokenizer does not have a padding token"
+    from transformers import AutoTokenizer, GPT2Config, GPT2Model
+
+    config = GPT2Config(
+        vocab_size=encoder.tokenizer.vocab_size,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    GPT2Model(config).save_pretrained(tmp_path)
+    tokenizer = AutoTokenizer.from_pretrained(encoder.source.path)
+    tokenizer.pad_token = None
+    if filler == "eos":
+        tokenizer.eos_token = "[SEP]"
+    elif filler is None:
+        tokenizer.unk_token = None
+    tokenizer.save_pretrained(tmp_path)
+    if filler is None:
+        with pytest.raises(ModelNotFoundError, match="no padding token"):
+            TextEncoder(tmp_path)
+        return
+    gpt = TextEncoder(tmp_path)
+    batched = gpt.encode(TEXTS, batch_size=4, progress=False)
+    alone = np.concatenate([gpt.encode([text], progress=False) for text in TEXTS])
+    np.testing.assert_allclose(batched, alone, atol=1e-5)  # the padding is no part of a vector
+    np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
