@@ -241,6 +241,16 @@ class TextEncoder:
         if load:
             self._model = self._load_weights()
         self.tokenizer.padding_side = "right"  # CLS pooling reads token 0 of every row
+        if self.tokenizer.pad_token is None:  # GPT-2's tokenizer has none: a batch failed
+            # padded positions are masked out of the model and its pooling (and, on the right,
+            # leave token 0 first), so any token pads: the end-of-text one, else the unknown one
+            filler = self.tokenizer.eos_token or self.tokenizer.unk_token
+            if filler is None:
+                raise ModelNotFoundError(
+                    f"the tokenizer of the model in {path} has no padding token, nor an "
+                    "end-of-text or unknown token to pad a batch of texts with"
+                )
+            self.tokenizer.pad_token = filler
         self.max_length = _max_length(path, settings, self.tokenizer, self.config, max_length)
         try:  # (a config without it: the weights say what the model is, now)
             self.dimension = int(self.config.hidden_size)
@@ -328,13 +338,16 @@ class TextEncoder:
             batch = self.tokenizer.pad(
                 {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
             ).to(self.device)
-            hidden = self.model(**batch).last_hidden_state
+            # pooled and normalised in float32: a model whose checkpoint is in half precision
+            # (transformers loads it so) gave vectors ~1e-3 off unit length, which the cache
+            # takes for damaged
+            hidden = self.model(**batch).last_hidden_state.float()
             if self.pooling == "cls":  # the tokenizer pads on the right: token 0 is [CLS]
                 pooled = hidden[:, 0]
             else:
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
+            out[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()
             if done is not None:
                 done(rows, out[rows])
         return out

@@ -311,7 +311,13 @@ def _strings(frame: pd.DataFrame, column: str) -> pd.Series:
     """A column as text, missing values (and a missing column) as ``""``."""
     if column not in frame:
         return pd.Series("", index=frame.index, dtype=object)
-    return frame[column].map(_text).astype(object)
+    values = frame[column]
+    dtype = getattr(values.dtype, "numpy_dtype", values.dtype)  # Float32's is float32
+    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8:
+        # pandas hands out float32 values as Python floats: 7.1 would read 7.099999904632568
+        scalar = dtype.type
+        return values.map(lambda v: "" if pd.isna(v) else _text(scalar(v))).astype(object)
+    return values.map(_text).astype(object)
 
 
 def _text(value: object) -> str:
@@ -320,7 +326,7 @@ def _text(value: object) -> str:
         return ", ".join(t for t in map(_text, value) if t)
     if value is None or pd.isna(value):
         return ""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     text = str(value).strip()
     # only invisible characters (a zero-width space, a byte-order mark): no text

@@ -339,3 +339,74 @@ def test_a_model_that_says_do_lower_case_is_given_lowercased_texts(tmp_path, tin
     upper, lower = lowering.encode(["HEAT AND CASINO", "heat and casino"], progress=False)
     np.testing.assert_allclose(upper, lower, atol=1e-6)
     assert lowering.identity.endswith("|lower_case") and "lower_case" not in cased.identity
+
+
+def test_a_half_precision_model_gives_unit_vectors_that_its_cache_keeps(tmp_path, encoder):
+    # before: a checkpoint saved in bfloat16 (transformers loads it so) was pooled and
+    # normalised in bfloat16, so its vectors were up to ~1e-3 off unit length: the cache took
+    # them for damaged and encoded them again on every run
+    import pandas as pd
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from kgrec.text.cache import EmbeddingCache
+    from kgrec.text.embed import embed_texts
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=encoder.tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    encoder.tokenizer.save_pretrained(tmp_path / "bf16")
+    half = TextEncoder(tmp_path / "bf16")
+    vectors = half.encode(TEXTS, batch_size=4, progress=False)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    texts = pd.Series({f"i{i}": text for i, text in enumerate(TEXTS)})
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        first = embed_texts("Item", texts, half, cache=cache, progress=False)
+        again = embed_texts("Item", texts, half, cache=cache, progress=False)
+    assert (first.encoded, again.encoded, again.cached) == (len(TEXTS), 0, len(TEXTS))
+    np.testing.assert_array_equal(again.vectors, first.vectors)
+
+
+@pytest.mark.parametrize("filler", ["eos", "unk", None])
+def test_a_tokenizer_without_a_padding_token_pads_with_another_or_is_refused(
+    tmp_path, encoder, filler
+):
+    # before: a GPT-2-style tokenizer (no padding token) failed at the first batch of two
+    # texts, after the store was read, with transformers' bare "Asking to pad but the
+    # tokenizer does not have a padding token"
+    from transformers import AutoTokenizer, GPT2Config, GPT2Model
+
+    config = GPT2Config(
+        vocab_size=encoder.tokenizer.vocab_size,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    GPT2Model(config).save_pretrained(tmp_path)
+    tokenizer = AutoTokenizer.from_pretrained(encoder.source.path)
+    tokenizer.pad_token = None
+    if filler == "eos":
+        tokenizer.eos_token = "[SEP]"
+    elif filler is None:
+        tokenizer.unk_token = None
+    tokenizer.save_pretrained(tmp_path)
+    if filler is None:
+        with pytest.raises(ModelNotFoundError, match="no padding token"):
+            TextEncoder(tmp_path)
+        return
+    gpt = TextEncoder(tmp_path)
+    batched = gpt.encode(TEXTS, batch_size=4, progress=False)
+    alone = np.concatenate([gpt.encode([text], progress=False) for text in TEXTS])
+    np.testing.assert_allclose(batched, alone, atol=1e-5)  # the padding is no part of a vector
+    np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -245,3 +246,19 @@ def test_a_title_of_invisible_characters_is_no_title():
     graph.items.loc[0, "title"] = "\u200b\ufeff "
     texts = node_texts(graph, ["Item"])["Item"]
     assert not any("\u200b" in text for text in texts)
+
+
+def test_single_precision_attributes_read_as_the_file_wrote_them():
+    # before: pandas hands out a float32 column's values as Python floats, so an attribute
+    # 7.1 (a Parquet float column, which a store keeps as Float32) was "7.099999904632568"
+    graph = _graph()
+    graph.items = graph.items.assign(
+        score=pd.array([7.1, 1995.0, None, 0.3, 2.5], dtype="Float32"),
+        weight=np.array([7.1, 1995.0, np.nan, 0.3, 2.5], dtype=np.float32),
+        sizes=[np.array([1.1, 2.0], dtype=np.float32), None, None, None, None],
+    )
+    texts = node_texts(graph, ["Item"])["Item"]
+    assert "score: 7.1; weight: 7.1; sizes: 1.1, 2" in texts["m:1"]
+    assert "score: 1995; weight: 1995." in texts["m:2"]
+    assert "score" not in texts["m:3"] and "nan" not in texts["m:3"]
+    assert "score: 0.3; weight: 0.3" in texts["m:4"]
