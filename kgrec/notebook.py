@@ -22,6 +22,7 @@ from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
 from kgrec.settings import local_neo4j, neo4j_uri
 from kgrec.store import default_database, neo4j_driver
+from kgrec.store.canonical import check_run_name
 from kgrec.store.neo4j import (
     DATABASE_NOT_FOUND,
     auth_refused,
@@ -151,6 +152,7 @@ def neighbourhood(
         if not isinstance(run, str) or not run.strip():
             raise InputError(f"a run name is text, not empty, got {run!r}", field="run")
         run = run.strip()
+        check_run_name(run)  # a staged publish's name: no run's
 
     with _reached(driver, database) as named:
         graph = driver.execute_query(

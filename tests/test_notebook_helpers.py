@@ -90,6 +90,28 @@ def test_neighbourhood_of_a_run_not_published_names_the_runs_that_are(graph_driv
     assert "RECOMMENDED" not in types and "INTERACTED" in types
 
 
+def test_neighbourhood_of_every_run_leaves_out_the_edges_of_a_publish_under_way(
+    graph_driver, neo4j_settings
+):
+    """Before, the edges a large publish stages (run ``kgrec-staging:r1``, there while it
+    runs, or left by one the server went away in) were drawn as recommendations of a run,
+    where every other read leaves them out (found by the misc60 review)."""
+    from kgrec.store.canonical import STAGING_PREFIX
+
+    graph_driver.execute_query(
+        "MATCH (u:User {user_id: 'alice'}), (i:Item {uid: 'action:heat'}) "
+        "CREATE (u)-[:RECOMMENDED {run: $run, rank: 1, score: 1.0, model: 'm'}]->(i)",
+        run=STAGING_PREFIX + "r1",
+        database_=neo4j_settings.database,
+    )
+    view = neighbourhood(graph_driver, "alice", database=neo4j_settings.database)
+    runs = [r.properties.get("run") for r in view.relationships if r.caption == "RECOMMENDED"]
+    assert runs == ["r1"]
+    with pytest.raises(InputError, match="kgrec's own") as raised:
+        neighbourhood(graph_driver, "alice", run=STAGING_PREFIX + "r1")
+    assert raised.value.field == "run"
+
+
 def test_neighbourhood_reads_the_user_id_as_the_rest_of_the_api(graph_driver, neo4j_settings):
     """An id with whitespace around it (or an integer) is read as the loaders and
     ``run.recommend`` read it; before, it matched no node: 'has no interactions'."""

@@ -610,9 +610,13 @@ CREATE_RECOMMENDATIONS = _fan_out(
     node="u",
     other="i",
 )
+# (every run's recommendations without $run: the published ones, staged edges left out)
+_PUBLISHED_OR_RUN = (
+    f"CASE WHEN $run IS NULL THEN NOT r.run STARTS WITH '{STAGING_PREFIX}' ELSE r.run = $run END"
+)
 RECOMMENDATIONS = f"""
 MATCH (u:User)-[r:RECOMMENDED]->(i:Item)
-WHERE CASE WHEN $run IS NULL THEN NOT r.run STARTS WITH '{STAGING_PREFIX}' ELSE r.run = $run END
+WHERE {_PUBLISHED_OR_RUN}
 RETURN u.user_id AS user_id, i.uid AS item_uid, r.score AS score, r.rank AS rank,
        r.model AS model, r.run AS run
 """
@@ -788,21 +792,21 @@ LIMIT $k
 
 # A user's interactions, their recommendations (of one run, or all) and the entities that
 # join the two: what the user did, what kgrec suggests, and why.
-NEIGHBOURHOOD = """
-MATCH (u:User {user_id: $user_id})
-CALL (u) {
+NEIGHBOURHOOD = f"""
+MATCH (u:User {{user_id: $user_id}})
+CALL (u) {{
     MATCH p = (u)-[:INTERACTED]->(i:Item)
     RETURN p ORDER BY i.uid LIMIT $limit
   UNION
     MATCH p = (u)-[r:RECOMMENDED]->(:Item)
-    WHERE $run IS NULL OR r.run = $run
+    WHERE {_PUBLISHED_OR_RUN}
     RETURN p ORDER BY r.rank LIMIT $limit
   UNION
     MATCH (u)-[r:RECOMMENDED]->(i:Item)
-    WHERE $run IS NULL OR r.run = $run
+    WHERE {_PUBLISHED_OR_RUN}
     MATCH p = (u)-[:INTERACTED]->(:Item)-[:RELATED]-(:Entity)-[:RELATED]-(i)
     RETURN p LIMIT $limit
-}
+}}
 RETURN p
 """
 # The runs published into the database (their RECOMMENDED edges' names, staged ones left out):
