@@ -55,6 +55,10 @@ _TEMPORARY = re.compile(r"\.(?P<name>" + "|".join(map(re.escape, DATASETS)) + r"
 ATOMIC_SUFFIXES = (".inter", ".item", ".user", ".kg", ".link")
 
 
+# a write the disk refuses: full, over a quota, or over a file-size limit
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def holds_dataset(folder: Path) -> bool:
     """Whether ``folder`` holds a dataset already (an ``.inter`` file): one that
     :func:`download` keeps unless forced."""
@@ -115,7 +119,7 @@ def download(
     except BaseException as exc:
         remove_made(target.parent, made)
         if isinstance(exc, OSError):  # a --dest it may not write in, a disk that filled up
-            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            full = exc.errno in _DISK_FULL
             what = "free some space, or give another --dest" if full else "give another --dest"
             raise KgrecError(
                 f"cannot write {name} into {target.parent} ({exc.strerror or exc}): {what}"
@@ -298,6 +302,8 @@ def _fetch(request: urllib.request.Request, path: Path, *, timeout: float, progr
     except urllib.error.HTTPError as exc:
         raise KgrecError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        if getattr(exc, "errno", None) in _DISK_FULL:  # the archive's file, not the network:
+            raise  # download() names --dest and says to free some space
         reason = getattr(exc, "reason", exc)
         raise KgrecError(
             f"downloading {url} failed: {reason}. Without internet access, copy the dataset "

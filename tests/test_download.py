@@ -569,3 +569,24 @@ def test_a_dest_it_cannot_write_in_is_a_clear_error_naming_it(
     assert f"cannot write ml-100k into {dest} ({reason}): " in err and hint in err
     assert "Traceback" not in err
     assert list(dest.iterdir()) == []
+
+
+def test_an_archive_the_disk_refuses_is_no_network_error(http_root, tmp_path, capsys):
+    """Before, a disk that filled up (here: a file-size limit, EFBIG) as the archive itself
+    was saved was told as a failed download with a hint to copy the dataset by hand "without
+    internet access"; now, as one full while unpacking, it names --dest and the space."""
+    import resource
+
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER * 400})
+    dest = tmp_path / "data"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        code = main(["download", "ml-100k", "--dest", str(dest), "--base-url", url])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"cannot write ml-100k into {dest} (File too large): free some space" in err, err
+    assert "internet" not in err and not dest.exists()
