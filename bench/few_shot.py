@@ -149,7 +149,9 @@ def plot(found: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, help="folder of <model>-k<K>-s<seed> run folders")
-    parser.add_argument("--baseline", default="lgm", help="model label paired against")
+    parser.add_argument(
+        "--baseline", help="model label paired against (default lgm, where RUNS has its runs)"
+    )
     parser.add_argument(
         "--plot", type=Path, help="write the curve here (PNG; an existing file only with --force)"
     )
@@ -172,7 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         print(f"{args.runs}: no <model>-k<K>-s<seed> run with metrics", file=sys.stderr)
         return 2
-    print(report(found, args.baseline))
+    models = sorted({model for model, _ in found})
+    if args.baseline is not None and args.baseline not in models:  # before, an empty column
+        print(
+            f"--baseline {args.baseline}: {args.runs} has no run of that model label (it has "
+            f"{', '.join(models)})",
+            file=sys.stderr,
+        )
+        return 2
+    print(report(found, args.baseline or "lgm"))
     if args.plot:
         plot(found, args.plot)
     return 0

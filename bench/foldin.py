@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--model", choices=MODELS, default="lightgcn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--share", type=float, default=0.1, help="ml100k-kg: the newcomers' share of users"
+        "--share", type=float, help="ml100k-kg: the newcomers' share of users (default 0.1)"
     )
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=2048)
@@ -77,6 +77,13 @@ def main() -> None:
     refuse_below_one(parser, args, "epochs", "patience", "batch_size")  # before the data
     if not 0 < args.lr <= MAX_LR:  # as kgrec train refuses it (NaN too)
         parser.error(f"--lr must be positive, at most {MAX_LR:.4g}; got {args.lr}")
+    if args.share is not None and args.protocol != "ml100k-kg":  # before, ignored silently
+        parser.error(
+            f"--share applies to --protocol ml100k-kg; {args.protocol}'s newcomers are its "
+            "split's cold-start users"
+        )
+    if args.share is None:
+        args.share = 0.1
     if not 0 < args.share < 1:
         parser.error(f"--share is the newcomers' share of users, in (0, 1); got {args.share}")
     if not MODELS[args.model].learns:

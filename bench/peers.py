@@ -717,8 +717,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--split", type=Path, help="folder of kgrec split files")
     source.add_argument("--data", type=Path, help="dataset folder: make the split with kgrec")
-    parser.add_argument("--protocol", default="ml100k-kg", help="with --data (default ml100k-kg)")
-    parser.add_argument("--seed", type=int, default=0, help="with --data: split seed (default 0)")
+    parser.add_argument("--protocol", help="with --data (default ml100k-kg)")
+    parser.add_argument("--seed", type=int, help="with --data: split seed (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--venv", type=Path, default=None, help="RecBole environment")
@@ -736,7 +736,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=_positive(float), default=None, help="seconds per model")
     parser.add_argument("--rerun", action="store_true", help="run models already in the JSON")
     parser.add_argument("--kgrec", type=Path, nargs="*", default=[], metavar="RUN_DIR")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.split is not None:  # before, taken and ignored: the files are the split
+        given = [f"--{name}" for name in ("protocol", "seed") if getattr(args, name) is not None]
+        if given:
+            parser.error(
+                f"{' and '.join(given)} make the split with --data; --split {args.split} "
+                "names split files already made"
+            )
+    args.protocol = "ml100k-kg" if args.protocol is None else args.protocol
+    args.seed = 0 if args.seed is None else args.seed
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

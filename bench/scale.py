@@ -43,7 +43,9 @@ not fit". Steps (``--steps``):
 - ``train-sampled``  R-GCN with ``--batching neighbor`` (kgrec.sampling), timed as train-full
 
 Results are appended to ``OUT/results.jsonl`` as each step ends (a killed benchmark keeps
-them; a rerun skips the steps done, ``--redo`` runs them again): the step's own figures, its
+them; a rerun skips the steps done, ``--redo`` runs them again; a folder holds the steps of one
+``--device``, ``--seed``, ``--user-degree``, ``--item-degree`` and ``--batch-size``, another is
+refused): the step's own figures, its
 wall and CPU time, and its peak RSS (the step process's own; for ``ddp`` and the ``kgrec``
 commands the peak of all their processes together, sampled every 0.5 s). The machine is
 shared: the report shows the CPU time of the step's processes over their wall time, how much
@@ -94,6 +96,9 @@ STEPS = (
     "train-sampled",
 )
 NEO4J_STEPS = ("load-neo4j", "export-neo4j", "recommend-neo4j")
+# the options that make a folder's dataset and model: each record keeps them, and a folder's
+# records are those of one setting of each (the steps done are skipped, and reported)
+RECORDED = ("seed", "user_degree", "item_degree", "batch_size")
 MB = 1024 * 1024
 
 
@@ -869,6 +874,7 @@ def run_step(
         timeout=args.step_timeout,
     )
     record = {"size": size, "step": step, "device": args.device, **watched}
+    record["settings"] = {name: getattr(args, name) for name in RECORDED}
     if prerequisite:
         record["prerequisite"] = True
     if watched["killed"]:
@@ -938,6 +944,19 @@ def parent(args: argparse.Namespace) -> int:
             f"with --device {args.device} needs an --out of its own (it would skip their steps "
             "and its report would mix them)"
         )
+    # as for the device: before, a rerun with another --seed (or degrees, or batch size)
+    # skipped the steps done with the first and reported their figures as its own
+    for name in RECORDED:
+        recorded = {r["settings"][name] for r in read_results(results) if "settings" in r}
+        others = sorted(recorded - {getattr(args, name)})
+        if others:
+            option = f"--{name.replace('_', '-')}"
+            raise SystemExit(
+                f"{results} holds steps measured with {option} "
+                f"{', '.join(map(str, others))}: a run with {option} {getattr(args, name)} "
+                "needs an --out of its own (it would skip their steps and its report would "
+                "mix them)"
+            )
     for size in args.sizes:
         paths = Paths(args.out, size)
         log = args.out / "logs" / f"{paths.name}.log"

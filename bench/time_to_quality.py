@@ -35,7 +35,8 @@ epoch are compared: RecBole's without validation, kgrec's with its validation ra
 early stopping needs), so the ratio is kgrec's worst case.
 
 Results go to ``OUT/time_to_quality.json`` (RecBole's run is kept in ``OUT/peers.json`` and not
-repeated; ``--label`` names a kgrec configuration, each kept).
+repeated; ``--label`` names a kgrec configuration, each kept: a label already there is
+refused, before anything trains).
 """
 
 from __future__ import annotations
@@ -101,6 +102,20 @@ def recbole_lightgcn(args: argparse.Namespace, split_dir: Path) -> dict:
     if "error" in record:
         raise peers.PeersError(f"RecBole LightGCN failed: {record['error']}")
     return record
+
+
+def read_labels(path: Path) -> dict:
+    """``OUT/time_to_quality.json``'s kgrec configurations by ``--label`` (none where there is
+    no file), or an InputError naming the file where it is no results file of this script."""
+    if not path.is_file():
+        return {}
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"not JSON ({error}): repair it or move it away", file=str(path)) from None
+    if not isinstance(results, dict):
+        raise InputError("not an object of configurations: repair or move it", file=str(path))
+    return results
 
 
 def kgrec_lightgcn(experiment, settings: dict, epochs: int, target: float | None) -> dict:
@@ -267,6 +282,14 @@ def _main(args: argparse.Namespace) -> int:
     settings = train_settings(args)
     out = args.out.resolve()
     peers.check_out(out)  # before the split is made, not a FileExistsError after it
+    results_path = out / RESULTS_FILE
+    results = read_labels(results_path)  # before training: never written over, never lost
+    if args.label in results:
+        raise InputError(
+            f"{results_path} holds a configuration named {args.label!r} already: give "
+            "another --label (each is kept)",
+            field="--label",
+        )
     done = peers.load_results(out / peers.RESULTS_FILE)["models"].get(recbole_key(args), {})
     if not done or "error" in done:  # RecBole will run: its environment, before OUT/split
         peers.recbole_python(args.venv or peers.default_venv())
@@ -303,8 +326,13 @@ def _main(args: argparse.Namespace) -> int:
     mine = kgrec_lightgcn(experiment, settings, epochs, target)
     mine["load_average"] = round(os.getloadavg()[0], 1)
 
-    results_path = out / RESULTS_FILE
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    results = read_labels(results_path)  # as it is now
+    if args.label in results:
+        raise InputError(
+            f"{results_path} got a configuration named {args.label!r} while this one trained: "
+            "not written over it",
+            field="--label",
+        )
     results[args.label] = mine
     peers.save_results(results_path, results)
 

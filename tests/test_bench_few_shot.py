@@ -106,3 +106,18 @@ def test_a_damaged_metrics_file_is_named_exit_2(tmp_path, few_shot, capsys, text
     captured = capsys.readouterr()
     assert f"{tmp_path / 'lgm-k3-s0' / 'metrics.json'}: " in captured.err
     assert says in captured.err and captured.out == ""
+
+
+def test_a_baseline_with_no_runs_is_refused_naming_the_labels(tmp_path, few_shot, capsys):
+    """Before, --baseline of a label RUNS has no run of (a typo: lgmc for lgmcs) printed the
+    table with its paired column empty on every row, exit 0."""
+    for model in ("lgmcs", "cdkd"):
+        write_run(tmp_path / f"{model}-k1-s0", cold=None, few=0.5, warm=0.3)
+    assert few_shot.main([str(tmp_path), "--baseline", "lgmc"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"--baseline lgmc: {tmp_path} has no run of that model label (it has cdkd, lgmcs)" in (
+        captured.err
+    )
+    assert few_shot.main([str(tmp_path), "--baseline", "lgmcs"]) == 0
+    assert few_shot.main([str(tmp_path)]) == 0  # the default, lgm, pairs nothing here, as before

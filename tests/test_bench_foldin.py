@@ -42,6 +42,11 @@ def run(foldin, monkeypatch, *args: str) -> None:
         (("--lr", "nan"), "--lr must be positive, at most 3.403e+38; got nan"),
         # ml100k-kg's newcomers are a share of its one domain's users
         (("--target-domain", "action"), "apply to --protocol ml1m-action-comedy"),
+        # before: ignored, the split's cold-start users folded in as without it
+        (
+            ("--protocol", "ml1m-action-comedy", "--model", "lightgcn-merged", "--share", "0.3"),
+            "--share applies to --protocol ml100k-kg; ml1m-action-comedy's newcomers are",
+        ),
     ],
 )
 def test_bad_options_exit_2_with_a_message(

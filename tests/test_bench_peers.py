@@ -434,3 +434,25 @@ def test_a_set_that_is_no_key_value_is_refused_before_out_is_written(
     assert peers.main(argv) == 2
     assert "--set 'x': expected KEY=VALUE" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--seed", "3"], "--seed"),
+        (["--protocol", "ml1m-action-comedy", "--seed", "0"], "--protocol and --seed"),
+    ],
+)
+def test_a_split_option_beside_split_files_is_refused(
+    peers, tmp_path, fake_recbole, capsys, options, named
+):
+    """--protocol and --seed make the split from --data; before, beside --split they were
+    taken and ignored (the table was the files' split, whatever seed was asked for)."""
+    split = write_split(tmp_path / "split", SPLIT)
+    argv = ["--split", str(split), "--out", str(tmp_path / "out"), "--venv", str(fake_recbole)]
+    with pytest.raises(SystemExit) as stop:
+        peers.main([*argv, "--models", "LightGCN", *options])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{named} make the split with --data; --split {split} names split files" in err
+    assert not (tmp_path / "out").exists()

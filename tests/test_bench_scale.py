@@ -4,6 +4,7 @@ users in both domains, titles and knowledge for every item) and that kgrec's loa
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -318,6 +319,49 @@ def test_a_folder_of_another_devices_steps_is_refused(scale, monkeypatch, tmp_pa
     monkeypatch.setattr(sys, "argv", [*argv, "--device", "cuda"])
     with pytest.raises(SystemExit, match="measured with --device cpu: a run with --device cuda"):
         scale.main()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "recorded"),
+    [
+        ("--seed", "1", "--seed 0"),
+        ("--batch-size", "2048", "--batch-size 8192"),
+        ("--user-degree", "10", "--user-degree 25.0"),
+        ("--item-degree", "50", "--item-degree 100.0"),
+    ],
+)
+def test_a_folder_of_another_settings_steps_is_refused(
+    scale, monkeypatch, tmp_path, option, value, recorded
+):
+    """Before, a rerun with another --seed (or degrees, or batch size) skipped the steps the
+    folder had done with the first as done, and reported their figures as its own."""
+    settings = {"seed": 0, "user_degree": 25.0, "item_degree": 100.0, "batch_size": 8192}
+    record = {"size": 2000, "step": "generate", "status": "ok", "seconds": 1.0}
+    record |= {"device": "cpu", "settings": settings}
+    (tmp_path / "results.jsonl").write_text(json.dumps(record) + "\n")
+    monkeypatch.setattr(scale, "watch", lambda *a, **k: pytest.fail("no step may run"))
+    argv = ["scale.py", "--sizes", "2k", "--out", str(tmp_path), "--steps", "generate"]
+    monkeypatch.setattr(sys, "argv", [*argv, option, value])
+    with pytest.raises(SystemExit) as stop:
+        scale.main()
+    assert f"holds steps measured with {recorded}: a run with {option} " in str(stop.value.code)
+    assert "needs an --out of its own" in str(stop.value.code)
+
+
+def test_a_step_records_the_settings_it_ran_with(scale, monkeypatch, tmp_path):
+    """What the check above reads: each record keeps its folder's settings."""
+    watched = {"rc": 0, "wall_s": 1.0, "peak_rss_mb": 1.0, "peak_tree_rss_mb": 1.0}
+    monkeypatch.setattr(scale, "watch", lambda *a, **k: {**watched, "cpu_s": 1.0, "killed": None})
+    argv = ["scale.py", "--sizes", "2k", "--out", str(tmp_path), "--steps", "generate"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--seed", "3", "--batch-size", "512"])
+    assert scale.main() == 0
+    (record,) = scale.read_results(tmp_path / "results.jsonl")
+    assert record["settings"] == {
+        "seed": 3,
+        "user_degree": 25.0,
+        "item_degree": 100.0,
+        "batch_size": 512,
+    }
 
 
 def test_an_out_that_is_a_file_is_refused(scale, tmp_path, monkeypatch, capsys):

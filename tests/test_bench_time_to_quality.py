@@ -64,7 +64,7 @@ def test_another_seed_in_the_same_out_is_refused(ttq, tiny_recbole, tmp_path, fa
     argv += ["--out", str(tmp_path / "out"), "--venv", str(fake_recbole), "--set", "dim=8"]
     assert ttq.main([*argv, "--seed", "0"]) == 0
     split = (tmp_path / "out" / "split" / "train.tsv").read_text()
-    assert ttq.main([*argv, "--seed", "1"]) == 2
+    assert ttq.main([*argv, "--seed", "1", "--label", "s1"]) == 2
     assert "holds another split's files and results" in capsys.readouterr().err
     assert (tmp_path / "out" / "split" / "train.tsv").read_text() == split
 
@@ -239,3 +239,36 @@ def test_epochs_and_patience_are_refused_beside_fixed_epochs(
     assert ttq.main(argv) == 2
     assert "--epochs 2 trains that many epochs" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_label_already_there_is_refused_and_kept(
+    ttq, tiny_recbole, tmp_path, fake_recbole, capsys
+):
+    """Before, a second run with the same --label (the default's too, with other --set)
+    replaced the first's record in OUT/time_to_quality.json, after training."""
+    out = tmp_path / "out"
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--epochs", "1"]
+    argv += ["--out", str(out), "--venv", str(fake_recbole), "--set", "dim=8"]
+    assert ttq.main(argv) == 0
+    first = (out / "time_to_quality.json").read_text()
+    assert ttq.main([*argv, "--set", "lr=0.01"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'time_to_quality.json'} holds a configuration named 'default' already" in err
+    assert "give another --label" in err
+    assert (out / "time_to_quality.json").read_text() == first
+    assert ttq.main([*argv, "--set", "lr=0.01", "--label", "fast"]) == 0
+    assert set(json.loads((out / "time_to_quality.json").read_text())) == {"default", "fast"}
+
+
+def test_a_damaged_results_file_is_refused_before_training(
+    ttq, tiny_recbole, tmp_path, fake_recbole, capsys
+):
+    """Before, json.loads's traceback once kgrec's model had trained (exit 1)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "time_to_quality.json").write_text('{"default": ')
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--epochs", "1"]
+    argv += ["--out", str(out), "--venv", str(fake_recbole), "--set", "dim=8"]
+    assert ttq.main(argv) == 2
+    assert f"file {out / 'time_to_quality.json'}: not JSON" in capsys.readouterr().err
+    assert not (out / "split").exists()
