@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -500,3 +501,21 @@ def test_the_neo4j_drivers_own_log_is_shown_with_v_only():
     assert verbose.returncode == 2
     driver = verbose.stderr.index("ERROR neo4j.pool: Unable to retrieve routing information")
     assert driver < verbose.stderr.index("kgrec graph: error: neo4j://127.0.0.1:1: Neo4j is")
+
+
+def test_trains_help_names_every_model_that_takes_an_option():
+    """A help that names the models of a model option names them all: `--text-input`'s said
+    "lightgcn, rgcn, cross-domain", and lightgcn-merged takes it too."""
+    from kgrec.models.registry import MODELS
+
+    parser = build_parser(["train"])._subparsers._group_actions[0].choices["train"]
+    checked = 0
+    for action in parser._actions:
+        takers = [name for name, spec in MODELS.items() if action.dest in spec.options]
+        text = action.help or ""
+        named = {m for m in MODELS if re.search(rf"(?<![\w-]){re.escape(m)}(?![\w-])", text)}
+        if not (takers and named):  # (a help that names no model, or none takes the option)
+            continue
+        checked += 1
+        assert set(takers) <= named, (action.option_strings, takers, text)
+    assert checked >= 5
