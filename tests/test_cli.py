@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -247,6 +248,53 @@ def test_a_blank_path_is_refused_naming_the_option(capsys, before, option, blank
     assert f"argument {option}: a path may not be empty or blank, got {blank!r}" in err
 
 
+DOMAIN_OPTIONS = [
+    (["load", "recbole", "--store", "local:s", "d"], "--domain", "a domain"),
+    (["load", "recbole", "--store", "local:s", "d"], "--domain-rule", "a domain rule"),
+    (["load", "movielens", "--store", "local:s", "d"], "--domain", "a domain"),
+    (["load", "table", "--store", "local:s", "t.csv"], "--domain", "a domain"),
+    (["load", "table", "--store", "local:s", "t.csv"], "--domain-rule", "a domain rule"),
+    (["load", "kg", "--store", "local:s", "t.tsv", "--links", "l.tsv"], "--domain", "a domain"),
+    (
+        ["train", "--model", "mf", "--protocol", "ml100k-kg", "--data", "d", "--out", "r"],
+        "--domain",
+        "a domain",
+    ),
+    (
+        ["train", "--model", "mf", "--protocol", "ml100k-kg", "--data", "d", "--out", "r"],
+        "--domain-rule",
+        "a domain rule",
+    ),
+    (
+        ["tune", "--model", "mf", "--protocol", "ml100k-kg", "--data", "d", "--out", "t"],
+        "--domain",
+        "a domain",
+    ),
+    (
+        ["split", "--protocol", "ml100k-kg", "--data", "d", "--write-split", "s"],
+        "--domain-rule",
+        "a domain rule",
+    ),
+]
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+@pytest.mark.parametrize(("before", "option", "what"), DOMAIN_OPTIONS)
+def test_a_blank_domain_or_domain_rule_is_refused_naming_the_option(
+    tmp_path, monkeypatch, capsys, before, option, what, blank
+):
+    """`--domain "$UNSET"`: an empty --domain or --domain-rule was taken as none given, or
+    (`kgrec load`) put every item into the domain `default` rather than the dataset's name,
+    without a word; argparse now refuses it, naming the option, before anything is read."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        main([*before, option, blank])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: {what} may not be empty or blank, got {blank!r}" in err
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize("blank", ["", "  "])
 def test_a_blank_embed_model_is_refused_naming_the_option(capsys, blank):
     """`kgrec embed --model "$UNSET"` (a Hugging Face id or a folder): "" was the working folder
@@ -453,3 +501,21 @@ def test_the_neo4j_drivers_own_log_is_shown_with_v_only():
     assert verbose.returncode == 2
     driver = verbose.stderr.index("ERROR neo4j.pool: Unable to retrieve routing information")
     assert driver < verbose.stderr.index("kgrec graph: error: neo4j://127.0.0.1:1: Neo4j is")
+
+
+def test_trains_help_names_every_model_that_takes_an_option():
+    """A help that names the models of a model option names them all: `--text-input`'s said
+    "lightgcn, rgcn, cross-domain", and lightgcn-merged takes it too."""
+    from kgrec.models.registry import MODELS
+
+    parser = build_parser(["train"])._subparsers._group_actions[0].choices["train"]
+    checked = 0
+    for action in parser._actions:
+        takers = [name for name, spec in MODELS.items() if action.dest in spec.options]
+        text = action.help or ""
+        named = {m for m in MODELS if re.search(rf"(?<![\w-]){re.escape(m)}(?![\w-])", text)}
+        if not (takers and named):  # (a help that names no model, or none takes the option)
+            continue
+        checked += 1
+        assert set(takers) <= named, (action.option_strings, takers, text)
+    assert checked >= 5

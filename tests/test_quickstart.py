@@ -25,6 +25,18 @@ def test_no_data_says_how_to_get_it(monkeypatch, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("blank", [" ", "\t"])
+def test_a_blank_kgrec_data_is_refused_naming_it(monkeypatch, tmp_path, capsys, blank):
+    """KGREC_DATA=" " was read as a folder named by blanks: "  /ml-100k holds no ml-100k atomic
+    files ...; fetch them with `kgrec download ml-100k --dest  `", a command kgrec download
+    itself refuses (it names a blank KGREC_DATA)."""
+    monkeypatch.setenv("KGREC_DATA", blank)
+    assert main(["quickstart", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"field 'KGREC_DATA': KGREC_DATA is blank ({blank!r})" in err
+    assert "kgrec download" not in err and not (tmp_path / "out").exists()
+
+
 def test_empty_data_folder_names_it(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("KGREC_DATA", str(tmp_path))
     (tmp_path / "ml-100k").mkdir()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from graph_schema.errors import FEW
 from graph_schema.tables import GraphTables
 from kgrec.commands.graph import STORE_HELP
-from kgrec.commands.options import path_option
+from kgrec.commands.options import DOMAIN, RULE, path_option
 from kgrec.errors import InputError, few
 from loaders.options import DEFAULT_DOMAIN, KINDS
 from loaders.report import LoadReport
@@ -70,8 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     domains = argparse.ArgumentParser(add_help=False)
     group = domains.add_mutually_exclusive_group()
-    group.add_argument("--domain", metavar="NAME", help="put every item of the load in NAME")
-    group.add_argument("--domain-rule", metavar="RULE", help=RULE_HELP)
+    group.add_argument(
+        "--domain", type=DOMAIN, metavar="NAME", help="put every item of the load in NAME"
+    )
+    group.add_argument("--domain-rule", type=RULE, metavar="RULE", help=RULE_HELP)
 
     p = formats.add_parser(
         "recbole",
@@ -138,7 +140,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pairs (item_id, entity_id): entities that are items",
     )
     p.add_argument(
-        "--domain", metavar="NAME", help="the domain of the linked items (default: default)"
+        "--domain",
+        type=DOMAIN,
+        metavar="NAME",
+        help="the domain of the linked items (default: default)",
     )
     p.add_argument(
         "--new-domain",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from graph_schema.arguments import id_argument, path_argument
@@ -53,12 +54,26 @@ def path_option(text: str) -> Path:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
+def name_option(text: str, what: str) -> str:
+    """A name given on the command line (an argparse ``type``: ``functools.partial(name_option,
+    what="a domain")``), refused when empty or blank: ``--domain "$UNSET"`` was read as no
+    ``--domain`` at all, or as the domain ``default``, without a word."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{what} may not be empty or blank, got {text!r}")
+    return text
+
+
 def model_option(text: str) -> str:
     """A text model given on the command line (an argparse ``type``): a Hugging Face model id
     or a folder, refused when empty or blank (``--model "$UNSET"`` was the working folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"a model may not be empty or blank, got {text!r}")
     return text
+
+
+# the types of --domain and --domain-rule (kgrec load's too)
+DOMAIN = partial(name_option, what="a domain")
+RULE = partial(name_option, what="a domain rule")
 
 
 # the largest count every store takes: Neo4j's integers are 64-bit (a larger -k, sent to
@@ -92,10 +107,13 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         "--store", metavar="URI", help="a store: local:PATH, bolt://HOST:PORT, neo4j://..."
     )
     parser.add_argument(
-        "--domain", help="with --data: the domain of all items (default: the dataset name)"
+        "--domain",
+        type=DOMAIN,
+        help="with --data: the domain of all items (default: the dataset name)",
     )
     parser.add_argument(
         "--domain-rule",
+        type=RULE,
         metavar="RULE",
         help="with --data: split items into domains by a named rule or one written out, "
         "e.g. 'genres:drama=Drama;thriller=Thriller,Crime' (default: the protocol's, "

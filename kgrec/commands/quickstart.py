@@ -68,6 +68,12 @@ def data_folder(path: Path | None) -> Path:
                 "no data: set KGREC_DATA to a folder holding ml-100k/ (RecBole atomic files), "
                 "pass --data, or fetch it with `kgrec download ml-100k --dest DIR`"
             )
+        if not root.strip():  # as kgrec download refuses it: not a folder named by blanks
+            raise InputError(
+                f"KGREC_DATA is blank ({root!r}): set it to a folder holding ml-100k/, or unset "
+                "it and pass --data",
+                field="KGREC_DATA",
+            )
         path = Path(root) / "ml-100k"
     if not any(path.glob("*.inter")):
         if given:  # kgrec download writes DIR/ml-100k, which --data then names

@@ -35,6 +35,11 @@ from kgrec.settings import (
 D = TRAIN_DEFAULTS
 
 
+def _taking(option: str) -> list[str]:
+    """The models that take ``option`` (a keyword of their build), for a help text."""
+    return [name for name, spec in MODELS.items() if option in spec.options]
+
+
 def mix_option(text: str) -> list[float]:
     """``--distill-mix 0.6,0.4``: comma-separated numbers (their count and signs are checked
     with the teachers, kgrec.teachers.check_mix)."""
@@ -219,8 +224,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--text-input",
         choices=TEXT_INPUTS,
         default=D["text_input"],
-        help="lightgcn, rgcn, cross-domain, with --store: node text vectors through a 2-layer "
-        "MLP (text -> --text-hidden -> dim) added to the ID embeddings (add) or in their "
+        help=f"{', '.join(_taking('text_input'))}, with --store: node text vectors through a "
+        "2-layer MLP (text -> --text-hidden -> dim) added to the ID embeddings (add) or in their "
         "place for nodes with text (only); none (default): no MLP (cross-domain keeps its "
         "linear text projection)",
     )
