@@ -101,7 +101,7 @@ def build(
     report = report if report is not None else LoadReport()
     if domain is not None and rule is not None:
         raise InputError("give either a domain or a domain rule, not both", field="--domain")
-    domain = domain or DEFAULT_DOMAIN
+    domain = DEFAULT_DOMAIN if domain is None else domain  # "" is no domain: refused below
     if rule is None and not DOMAIN_PATTERN.fullmatch(domain):
         raise InputError(
             f"domain name {domain!r} must match {DOMAIN_PATTERN.pattern}", field="--domain"

@@ -83,7 +83,9 @@ def load(
         names["links"] = parts.links.attrs["written"]
     tables = build(parts, domain=domain, report=report, names=names)
     if parts.links is not None and held is not None:
-        _check_linked_items(parts.links, parts.triples, domain or DEFAULT_DOMAIN, held)
+        _check_linked_items(
+            parts.links, parts.triples, DEFAULT_DOMAIN if domain is None else domain, held
+        )
     return tables
 
 

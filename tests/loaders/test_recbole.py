@@ -94,6 +94,16 @@ def test_domain_option_and_bad_domain_name(toy):
     assert caught.value.field == "--domain"
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_domain_given_to_the_python_api_is_refused(toy, blank):
+    """Before, ``recbole.load(path, domain="")`` put every item in the domain ``default``
+    without a word (the command line refuses it since the cli60 review), where leaving the
+    domain out gives the dataset's name."""
+    with pytest.raises(InputError, match="domain name") as caught:
+        recbole.load(toy, domain=blank)
+    assert caught.value.field == "--domain"
+
+
 def test_named_rule_splits_items_and_leaves_out_the_rest(toy):
     report = LoadReport()
     graph = recbole.load(toy, domain_rule=named_rule("ml1m-action-comedy"), report=report)
