@@ -56,7 +56,7 @@ def blank_as_missing(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     for name in df.columns:
         if name in key or str(name).startswith("_"):
             continue
-        values = df[name]
+        values = _decoded(df[name])
         if isinstance(values.dtype, pd.StringDtype):
             blank = (values.str.strip() == "").fillna(False).to_numpy(dtype=bool)
         elif values.dtype == object:
@@ -133,6 +133,7 @@ def column_type(kinds: set[str]) -> tuple[bool, bool]:
 def value_kinds(values: pd.Series) -> set[str]:
     """What the present values of ``values`` are: any of ``"list"``, and of ``"text"``,
     ``"boolean"`` and ``"number"`` (a value, or an element of a list)."""
+    values = _decoded(values)
     if isinstance(values.dtype, pd.StringDtype):
         return {"text"} if values.notna().any() else set()
     if values.dtype != object:
@@ -163,6 +164,7 @@ def _scalar_kind(value: object) -> str:
 def as_attribute(values: pd.Series, *, lists: bool, text: bool) -> pd.Series:
     """``values`` typed by the module's rule, given what the whole column holds (which may be
     more than ``values``: a store's other rows); the index is kept."""
+    values = _decoded(values)
     if lists:
         out = [_list(v, text) for v in values]
         return pd.Series(out, dtype=object, index=values.index, name=values.name)
@@ -180,6 +182,14 @@ def text_column(values: pd.Series) -> pd.Series:
         return values.astype("string")
     out = [None if _missing(v) else as_text(v) for v in values]
     return pd.Series(out, dtype="string", index=values.index, name=values.name)
+
+
+def _decoded(values: pd.Series) -> pd.Series:
+    """``values``, or the values of a categorical column (objects): a category is its value
+    (text, a number), never a type of its own."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype(object)
+    return values
 
 
 def _missing(value: object) -> bool:

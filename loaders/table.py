@@ -327,6 +327,12 @@ def read_table(
     if len(df) == 0:
         raise InputError("the file has no data rows", file=file)
     df = df.reset_index(drop=df.index.names == [None])  # a named index is a column (user_id)
+    for name in df.columns:
+        if isinstance(df[name].dtype, pd.CategoricalDtype):
+            # a dictionary-encoded column (pandas writes categoricals so): its values, as the
+            # column would be read unencoded, so that they meet the same checks (NUL) and the
+            # merge rule types them as what they are (text, numbers), not as categories
+            df[name] = pd.Series(np.asarray(df[name]), index=df.index, name=name).infer_objects()
     _check_no_nul(df, file)
     df[FILE] = pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8), categories=[file])
     df[LINE] = np.arange(1, len(df) + 1)

@@ -624,3 +624,21 @@ def test_the_entity_options_are_refused_with_other_kinds(tmp_path, kind, option)
     flag = "--" + option.replace("_", "-")
     with pytest.raises(InputError, match=f"{flag} chooses a column of a table of entities"):
         table.load(path, kind=kind, domain="d" if kind != "users" else None, **{option: "x"})
+
+
+def test_parquet_dictionary_columns_are_read_as_their_values(tmp_path):
+    # before, a categorical (dictionary-encoded) column skipped the NUL check, and an attribute
+    # of text categories reached the stores as a category column, which the merge rule counted
+    # as numbers
+    path = tmp_path / "items.parquet"
+    ids = pd.Categorical(["i1", "i2\x00x"])
+    pd.DataFrame({"item_id": ids, "title": pd.Categorical(["A", "B"])}).to_parquet(path)
+    with pytest.raises(InputError, match="NUL") as caught:
+        table.load(path, kind="items", domain="books")
+    assert (caught.value.line, caught.value.field) == (2, "item_id")
+    colors = pd.Categorical(["red", None])
+    pd.DataFrame({"item_id": pd.Categorical(["i1", "i2"]), "color": colors}).to_parquet(path)
+    graph = table.load(path, kind="items", domain="books")
+    color = graph.items.set_index("uid")["color"]
+    assert not isinstance(color.dtype, pd.CategoricalDtype)
+    assert color["books:i1"] == "red" and pd.isna(color["books:i2"])

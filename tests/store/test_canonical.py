@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graph_schema.merge import as_text, unify_attribute
+from graph_schema.merge import as_text, unify_attribute, value_kinds
 from graph_schema.tables import INTERACTIONS, USERS
 from kgrec.errors import InputError
 from kgrec.store import LocalStore
@@ -119,3 +119,22 @@ def test_vectors_that_cannot_be_written_are_refused_naming_the_field(keys, vecto
     with pytest.raises(InputError, match=re.escape(says)) as raised:
         vector_rows("User", keys, vectors, "v")
     assert raised.value.field == field
+
+
+def test_a_categorical_attribute_is_its_values(make_graph, tmp_path):
+    # before, a categorical column (as pandas reads a Parquet dictionary column) counted as
+    # numbers whatever its categories (the Neo4j store typed text by numbers so), and a store
+    # written one kept it as a category column, not the text column of the merge rule
+    assert value_kinds(pd.Series(pd.Categorical(["red", None]))) == {"text"}
+    assert str(unify_attribute(pd.Series(pd.Categorical(["red", None]))).dtype) == "string"
+    assert str(unify_attribute(pd.Series(pd.Categorical([1, 2]))).dtype) == "Int64"
+    store = LocalStore(tmp_path / "s")
+    first = make_graph(users=[{"user_id": "a"}, {"user_id": "b"}])
+    first.users["color"] = pd.Categorical(["red", "blue"])
+    store.write(first, progress=False)
+    assert str(store.snapshot().users["color"].dtype) == "string"
+    again = make_graph(users=[{"user_id": "a"}, {"user_id": "b"}])
+    again.users["color"] = pd.Categorical(["", "green"])  # empty: leaves a's color
+    store.write(again, progress=False)
+    users = store.snapshot().users.set_index("user_id")
+    assert users["color"].to_dict() == {"a": "red", "b": "green"}
