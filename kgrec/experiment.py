@@ -1269,11 +1269,12 @@ class Run:
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         if users is not None:
-            users = id_arguments(users, "user")
+            # before: field 'user', neither the argument's option (--show, --user) nor its name
+            users = id_arguments(users, field)
             if not users:
                 raise InputError(
                     "users must be a list of user ids (or None: every user), got []",
-                    field="user",
+                    field=field,
                 )
         experiment = self.experiment
         maps = experiment.maps
