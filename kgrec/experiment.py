@@ -817,6 +817,13 @@ class Run:
     model: GraphRecommender
     graph: Data
 
+    def __post_init__(self) -> None:
+        # the folder as it was when the run was read: before, a relative one (load_run("."))
+        # was read again from the working folder of the moment, so after os.chdir (a
+        # notebook's %cd) the run took that folder's name (the run column of recommend) and
+        # publish recorded the digest of no model file, silently
+        self.folder = Path(self.folder).absolute()
+
     @property
     def name(self) -> str:
         return self.folder.resolve().name
