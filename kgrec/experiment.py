@@ -817,6 +817,13 @@ class Run:
     model: GraphRecommender
     graph: Data
 
+    def __post_init__(self) -> None:
+        # the folder as it was when the run was read: before, a relative one (load_run("."))
+        # was read again from the working folder of the moment, so after os.chdir (a
+        # notebook's %cd) the run took that folder's name (the run column of recommend) and
+        # publish recorded the digest of no model file, silently
+        self.folder = Path(self.folder).absolute()
+
     @property
     def name(self) -> str:
         return self.folder.resolve().name
@@ -1269,11 +1276,12 @@ class Run:
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}", field="-k")
         if users is not None:
-            users = id_arguments(users, "user")
+            # before: field 'user', neither the argument's option (--show, --user) nor its name
+            users = id_arguments(users, field)
             if not users:
                 raise InputError(
                     "users must be a list of user ids (or None: every user), got []",
-                    field="user",
+                    field=field,
                 )
         experiment = self.experiment
         maps = experiment.maps

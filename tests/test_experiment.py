@@ -471,6 +471,35 @@ def test_a_run_takes_a_numpy_k_and_refuses_a_bool_k(trained):
             trained.explain(users[0], item, k=k)
 
 
+def test_a_recommend_users_argument_that_is_no_list_of_ids_names_its_option(trained):
+    """The run layer's errors name the command-line option of the argument at fault (README,
+    "Python"): ``users`` of Run.recommend is --show's. Before, a bare id, an empty list or a
+    blank id said field 'user', neither the option nor the argument."""
+    for users, says in (
+        ("u3", "a list of ids is expected"),
+        ([], "users must be a list"),
+        ([" "], "an id may not be empty"),
+    ):
+        with pytest.raises(kgrec.errors.InputError, match=says) as raised:
+            trained.recommend(k=3, users=users)
+        assert raised.value.field == "--show", users
+
+
+def test_a_run_read_from_a_relative_folder_stays_that_run_after_a_chdir(
+    trained, tmp_path, monkeypatch
+):
+    """Before, load_run(".") (or any relative folder) kept the path as given, read again from
+    the working folder of the moment: after os.chdir (a notebook's %cd) the run took that
+    folder's name, in recommend's run column too, and its model file was looked for there
+    (publish recorded the digest of no file, silently)."""
+    monkeypatch.chdir(trained.folder)
+    run = load_run(".")
+    monkeypatch.chdir(tmp_path)
+    assert run.folder == trained.folder and run.name == "run"
+    assert set(run.recommend(k=2, users=["u3"])["run"]) == {"run"}
+    assert run._weights_digest() == trained._weights_digest()
+
+
 def test_a_run_keeps_working_after_later_loads_into_its_store(tmp_path, tiny_store):
     store = tiny_store
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)
