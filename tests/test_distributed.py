@@ -972,7 +972,8 @@ def _rank_0_fails(rank: int, port: int, data: str, where: str, results, release)
     [
         (
             "files",
-            "cannot write model.pt, metrics.json and run.json in run (No space left on device)",
+            # the run's folder as the run holds it: absolute since session 60
+            "cannot write model.pt, metrics.json and run.json in {run} (No space left on device)",
             "finish the run",
             ["checkpoint.pt", "experiment.pt", "run.json", "split"],
         ),
@@ -1001,6 +1002,7 @@ def test_an_error_on_rank_0_alone_stops_the_others_with_it(
     collective until --dist-timeout (then said only that a rank did not answer), or, at the
     end of the training, ended with exit 0 as if the run were done."""
     monkeypatch.chdir(tmp_path)
+    failure = failure.format(run=Path.cwd() / "run")
     with _released_ranks(_rank_0_fails, _free_port(), str(tiny_recbole), where) as results:
         # the guard of a hang, not a measure: far shorter than the --dist-timeout
         reports = dict((r, rest) for r, *rest in (results.get(timeout=240) for _ in range(WORLD)))
