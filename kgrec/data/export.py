@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from graph_schema.tables import GraphTables, check_graph_tables, item_titles  # noqa: F401 (kgrec.data.export's before)
+from graph_schema.tables import SPECS, GraphTables, check_graph_tables, item_titles  # noqa: F401 (kgrec.data.export's before)
 from kgrec.errors import InputError
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
@@ -101,8 +101,8 @@ def to_hetero_data(
 
     check_graph_tables("tables", tables)
     inter, know, items_df = tables.interactions, tables.knowledge, tables.items
-    for table, columns in _REQUIRED.items():
-        _refuse_missing(getattr(tables, table), table, columns)
+    for table in _INDEXED:
+        _refuse_missing(getattr(tables, table), table, SPECS[table].required)
     users = _sorted_ids(tables.users["user_id"], inter["user_id"])
     entity_keys = know.loc[know["head_kind"] == "Entity", "head_key"]
     tail_keys = know.loc[know["tail_kind"] == "Entity", "tail_key"]
@@ -235,15 +235,12 @@ def message_graph(
     return graph
 
 
-# the columns an export reads each row's node, domain or relation from: a missing value there
-# is refused (a knowledge row without a relation became relation -1 in the HeteroData, labelled
-# with the last relation's name, and an edge of type 0/1, a user -> item interaction, in the
-# message graph; an item without a domain had domain -1)
-_REQUIRED = {
-    "items": ("uid", "domain", "item_id"),
-    "interactions": ("user_id", "item_uid"),
-    "knowledge": ("head_kind", "head_key", "relation", "tail_kind", "tail_key"),
-}
+# the tables whose required columns (their specs') an export reads each row's node, domain
+# or relation from: a missing value there is refused (a knowledge row without a relation
+# became relation -1 in the HeteroData, labelled with the last relation's name, and an edge of
+# type 0/1, a user -> item interaction, in the message graph; an item without a domain had
+# domain -1)
+_INDEXED = ("items", "interactions", "knowledge")
 
 
 def _refuse_missing(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
