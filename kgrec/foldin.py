@@ -85,10 +85,12 @@ def fold_in_users(
     check_count("negatives", negatives, 1)
     check_count("steps", steps, 1)
     check_integer("seed", seed)
-    for name, value, smallest in (("lr", lr, "positive"), ("reg_weight", reg_weight, "0 or more")):
-        check_number(name, value)
-        if not math.isfinite(value) or value < 0 or (value == 0 and name == "lr"):
-            raise ValueError(f"{name} must be a finite number, {smallest}, got {value!r}")
+    check_number("lr", lr)
+    if not 0 < lr < math.inf:  # NaN too
+        raise ValueError(f"lr must be a finite number, positive, got {lr!r}")
+    check_number("reg_weight", reg_weight)
+    if not 0 <= reg_weight < math.inf:
+        raise ValueError(f"reg_weight must be a finite number, 0 or more, got {reg_weight!r}")
     item_emb = item_emb.detach()
     if not histories:
         return item_emb.new_zeros(0, item_emb.size(1))
