@@ -110,7 +110,7 @@ def _check_swapped_link_header(links: pd.DataFrame) -> None:
     entity_first, item_second = first
     if (
         header_base(entity_first) in names["entity_id"]
-        and header_base(item_second) in (names["item_id"])
+        and header_base(item_second) in names["item_id"]
     ):
         raise InputError(
             f"the first line ({entity_first!r}, {item_second!r}) names the columns in the other "
