@@ -14,7 +14,7 @@ import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from graph_schema.validate import path_argument
 from kgrec.errors import InputError
@@ -66,21 +66,24 @@ def check_plot_options(path: str | os.PathLike | None, force: bool) -> None:
         check_plot_path(path, force=force)
 
 
-def training_curve(
-    info: Mapping[str, Any],
-    path: str | os.PathLike,
-    *,
-    name: str,
-    force: bool = False,
-    source: str | None = None,
-) -> Path:
-    """Draw a run's training curve (``info``: its run.json) into ``path``: the training loss
-    and the validation NDCG@20 by epoch, the best epoch marked, and the epochs a resumed
-    training read from its checkpoint shaded. ``name`` is the run's, for the title and errors.
-    A run without a history (of a kgrec that kept none, or a model with nothing to train by
-    gradient) is an InputError naming it (and ``source``, its run.json); nothing is written
-    then."""
-    path = check_plot_path(path, force=force)
+class Curve(NamedTuple):
+    """A run's training curve as its run.json records it (:func:`read_curve`)."""
+
+    model: str
+    epochs: list[int]
+    losses: list[float]
+    metric: str
+    values: list[float]
+    best: Any  # the best epoch (None where run.json has none)
+    resumed: int  # the epochs a resumed training read from its checkpoint
+
+
+def read_curve(info: Mapping[str, Any], *, name: str, source: str | None = None) -> Curve:
+    """The training curve of a run (``info``: its run.json; ``name``: the run's): an
+    InputError naming the run (and ``source``, its run.json) where it has none (a kgrec that
+    kept no history, a model with nothing to train by gradient) or where it is damaged.
+    ``kgrec evaluate --plot`` reads it before scoring, so a run without a curve is refused
+    early."""
     training = info.get("training")
     history = training.get("history") if isinstance(training, Mapping) else None
     model = info.get("model", "?")
@@ -114,6 +117,27 @@ def training_curve(
             file=source,
             field="training.epochs_resumed",
         )
+    return Curve(str(model), epochs, losses, metric, values, best, int(resumed))
+
+
+def training_curve(
+    info: Mapping[str, Any],
+    path: str | os.PathLike,
+    *,
+    name: str,
+    force: bool = False,
+    source: str | None = None,
+) -> Path:
+    """Draw a run's training curve (``info``: its run.json) into ``path``: the training loss
+    and the validation NDCG@20 by epoch, the best epoch marked, and the epochs a resumed
+    training read from its checkpoint shaded. ``name`` is the run's, for the title and errors.
+    A run without a history (of a kgrec that kept none, or a model with nothing to train by
+    gradient) is an InputError naming it (and ``source``, its run.json), as
+    :func:`read_curve` says; nothing is written then."""
+    path = check_plot_path(path, force=force)
+    model, epochs, losses, metric, values, best, resumed = read_curve(
+        info, name=name, source=source
+    )
 
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator

@@ -156,6 +156,35 @@ def test_a_run_with_nothing_trained_has_no_curve(runs, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_evaluate_plot_is_drawn_only_once_scoring_went_through(runs, tmp_path, monkeypatch, capsys):
+    # before: the curve was drawn, then scoring failed, and the plot was left behind (with
+    # --force, in place of the file it replaced)
+    from kgrec.experiment import Run
+
+    def fail(self):
+        raise InputError("the split files changed since training", field="--run")
+
+    monkeypatch.setattr(Run, "evaluate", fail)
+    path = tmp_path / "curve.png"
+    assert main(["evaluate", "--run", str(runs[0]), "--plot", str(path)]) == 2
+    assert "split files changed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    path.write_bytes(b"mine")
+    assert main(["evaluate", "--run", str(runs[0]), "--plot", str(path), "--force"]) == 2
+    assert path.read_bytes() == b"mine"
+
+
+def test_a_run_without_a_curve_is_refused_before_it_is_scored(runs, tmp_path, monkeypatch, capsys):
+    from kgrec.experiment import Run
+
+    def scored(self):
+        raise AssertionError("scored")
+
+    monkeypatch.setattr(Run, "evaluate", scored)
+    assert main(["evaluate", "--run", str(runs[1]), "--plot", str(tmp_path / "c.png")]) == 2
+    assert "has no training curve" in capsys.readouterr().err
+
+
 def test_run_plot_is_the_python_api(runs, tmp_path):
     run = load_run(runs[0])
     assert run.plot(tmp_path / "c.png").read_bytes().startswith(PNG)

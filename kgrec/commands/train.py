@@ -79,14 +79,17 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from kgrec.evaluate import format_table
-    from kgrec.experiment import load_run
-    from kgrec.plots import check_plot_options
+    from kgrec.experiment import RUN_FILE, load_run
+    from kgrec.plots import check_plot_options, read_curve
 
     check_plot_options(args.plot, args.force)  # refused before the run is read
     loaded = load_run(args.run, device=args.device)
     if args.plot is not None:  # a run without a curve is refused before it is scored
+        read_curve(loaded.info, name=loaded.name, source=str(loaded.folder / RUN_FILE))
+    table = format_table(loaded.evaluate(), by_activity=args.by_activity)
+    if args.plot is not None:  # drawn once scoring went through: a failure leaves no plot
         loaded.plot(args.plot, force=args.force)
-    print(format_table(loaded.evaluate(), by_activity=args.by_activity))
+    print(table)
     if args.plot is not None:
         print(f"training curve: {args.plot}")
     return 0
