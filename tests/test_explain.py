@@ -188,6 +188,12 @@ def test_command_errors_exit_2_with_a_message(explain_graph, tmp_path, capsys):
         # the arguments as the usage names them, USER and ITEM (before: 'user' and 'item')
         (["nobody", "action:casino"], "field 'USER': user 'nobody' has no interactions in the"),
         (["alice", "casino", "--domain", "comedy"], "field 'ITEM': item 'comedy:casino' is not in"),
+        # an item uid with --domain looked for action:action:casino, with no word of why
+        (
+            ["alice", "action:casino", "--domain", "action"],
+            "item 'action:action:casino' is not in the graph ('action:casino' is an item uid: "
+            "give it without --domain)",
+        ),
         # an item id without --domain (before: "item 'casino' is not in the graph", although
         # action:casino is), or a uid missing a part
         *(

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
                 raise
             try:  # a hint, never in place of the error: a store that refuses it gives none
                 hint = _spelt_otherwise(store, args.user if exc.field == "user" else None, item)
+                if exc.field == "item" and args.domain is not None and not hint:
+                    hint = _uid_with_domain(store, args.item)
             except StoreError:
                 hint = ""
             raise InputError(exc.message + hint, field=exc.field.upper()) from None
@@ -92,3 +94,15 @@ def _spelt_otherwise(store: GraphStore, user: str | None, item: str) -> str:
     domain, _, item_id = item.partition(":")
     uids = [f"{domain}:{spelt}" for spelt in zero_spellings(item_id)]
     return spelling_hint(store.items(uids)["uid"] if uids else [])
+
+
+def _uid_with_domain(store: GraphStore, given: str) -> str:
+    """A hint where ITEM, given with ``--domain``, is an item uid of the store itself
+    (``action:casino --domain action`` looked for ``action:action:casino``), or ``""``."""
+    domain, colon, item_id = given.partition(":")
+    if not (colon and domain.strip() and item_id.strip()):
+        return ""
+    uid = item_uid(domain.rstrip(), item_id.lstrip())
+    if len(store.items([uid])) == 0:
+        return ""
+    return f" ({given!r} is an item uid: give it without --domain)"
