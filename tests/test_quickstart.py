@@ -586,3 +586,25 @@ def test_epochs_is_a_budget_the_help_gives_its_default(steps, tmp_path, capsys):
     assert "at most this many epochs, a budget, not a limit (default 40" in " ".join(
         capsys.readouterr().out.split()
     )
+
+
+def test_sample_explanations_say_where_entities_have_no_name(explain_graph, capsys):
+    """ml-100k's knowledge graph names no entity, so the quickstart's explanations read "share
+    the actor m.063gtr"; a note now says those are the graph's ids and how to load names
+    (before: the ids with no word of what they are)."""
+    import pandas as pd
+
+    from kgrec.commands.quickstart import show_samples
+
+    recommendations = pd.DataFrame(
+        {"user_id": ["alice"], "item_uid": ["action:casino"], "score": [1.0], "rank": [1]}
+    )
+    show_samples(explain_graph, recommendations, users=1)
+    out = capsys.readouterr().out
+    assert "De Niro" in out and "entity ids" not in out
+    explain_graph.entities["name"] = pd.Series([pd.NA, pd.NA], dtype="string")
+    show_samples(explain_graph, recommendations, users=1)
+    out = capsys.readouterr().out
+    assert "share the actor deniro" in out, out
+    assert "(deniro and the like are the knowledge graph's own entity ids" in out
+    assert "kgrec load table NAMES --kind entities" in out

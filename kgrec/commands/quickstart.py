@@ -273,6 +273,7 @@ def show_samples(tables, recommendations: pd.DataFrame, users: int) -> None:
 
     index = GraphIndex(tables)
     titles = dict(zip(tables.items["uid"], tables.items["title"], strict=True))
+    unnamed = None  # an entity an explanation shows by its id, having no name
     for user in sorted(recommendations["user_id"].unique(), key=lambda u: (len(u), u))[:users]:
         top = recommendations[recommendations["user_id"] == user].sort_values("rank").head(3)
         print(f"\nuser {user}:")
@@ -281,3 +282,14 @@ def show_samples(tables, recommendations: pd.DataFrame, users: int) -> None:
             why = explain(index, user, row.item_uid, k=1)
             if not why.empty:
                 print(f"     because {why['text'].iloc[0]}")
+                for node in why["nodes"].iloc[0]:
+                    kind, _, key = node.partition(":")
+                    name = index.names.get(key) if kind == "Entity" else "not an entity"
+                    if not (isinstance(name, str) and name):
+                        unnamed = unnamed or key
+    if unnamed is not None:
+        print(
+            f"\n({unnamed} and the like are the knowledge graph's own entity ids: its files name "
+            "no entity. `kgrec load table NAMES --kind entities` loads names, which explanations "
+            "then show.)"
+        )
