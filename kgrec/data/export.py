@@ -95,14 +95,20 @@ def to_hetero_data(
 
     ``text`` optionally maps a node kind (``"User"``, ``"Item"``, ``"Entity"``) to
     ``(keys, vectors [len(keys), d])`` as ``GraphStore.read_vectors`` returns them; nodes
-    without a vector get zeros and ``x_mask`` False.
+    without a vector get zeros and ``x_mask`` False. An entity an item's ``entity_id`` ties
+    it to is that item, as in the stores (:func:`kgrec.store.canonical.attach_to_items`): its
+    triples are the item's, and it is no entity node.
     """
     from torch_geometric.data import HeteroData
 
+    from kgrec.store.canonical import attach_to_items, linked_items
+
     check_graph_tables("tables", tables)
-    inter, know, items_df = tables.interactions, tables.knowledge, tables.items
     for table in _INDEXED:
         _refuse_missing(getattr(tables, table), table, SPECS[table].required)
+    if "entity_id" in tables.items:  # an entity tied to an item is that item, as in the stores
+        tables, _ = attach_to_items(tables, linked_items(tables.items))
+    inter, know, items_df = tables.interactions, tables.knowledge, tables.items
     users = _sorted_ids(tables.users["user_id"], inter["user_id"])
     entity_keys = know.loc[know["head_kind"] == "Entity", "head_key"]
     tail_keys = know.loc[know["tail_kind"] == "Entity", "tail_key"]

@@ -305,3 +305,22 @@ def test_local_store_and_neo4j_give_the_same_export(tmp_path, neo4j_clean, neo4j
         from_neo4j = to_hetero_data(neo4j.snapshot())
     assert_same_export(from_local, from_neo4j)
     assert_same_export(from_local, to_hetero_data(tables))
+
+
+def test_an_entity_tied_to_an_item_is_that_item_in_hand_built_tables() -> None:
+    """An entity an item's ``entity_id`` names *is* that item (graph_schema.tables): the
+    loaders and stores point its triples at the item. Tables built by hand (the Python API)
+    kept it a separate entity node: its triples never reached the item, whose knowledge was
+    lost to the models. Now the export ties them as the stores do."""
+    tables = small_tables().tables()
+    tables["items"]["entity_id"] = pd.array(["m.9", None, None, "m.1"], dtype="string")
+    tables["entities"] = pd.DataFrame({"entity_id": ["m.2", "m.1"]})  # m.1 listed too
+    data, maps = to_hetero_data(GraphTables(**tables))
+    assert maps.entities == ("m.2",)
+    relation = ("item", "film.actor.film", "item")
+    # action:a (m.1) -> action:b, by the items' indices (sorted uids: action:a, action:b, ...)
+    assert data[relation].edge_index.tolist() == [[0], [1]]
+    # the same graph with the triple written against the item from the start
+    tables["knowledge"].loc[1, ["head_kind", "head_key"]] = ["Item", "action:a"]
+    tables["entities"] = pd.DataFrame({"entity_id": ["m.2"]})
+    assert_same_export((data, maps), to_hetero_data(GraphTables(**tables)))
