@@ -940,14 +940,12 @@ class Run:
     def _name_argument(self, name: Any) -> str | None:
         """``name`` (the run name of a table or a publish's edges) stripped; an InputError in
         field ``--name`` for one that is not text, is blank or is one the stores keep."""
-        from kgrec.store.canonical import check_run_name
+        from kgrec.store.canonical import check_run_name, given_run_name
 
-        if name is not None:  # never blank (a blank one was published)
-            if not isinstance(name, str) or not name.strip():
-                raise InputError(f"a run name is text, not empty, got {name!r}", field="--name")
-            name = name.strip()
-        check_run_name(name or self.name, field="--name")
-        return name
+        if name is None:
+            check_run_name(self.name, field="--name")
+            return None
+        return given_run_name(name, field="--name")  # never blank (a blank one was published)
 
     def publish(
         self,

@@ -22,7 +22,7 @@ from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
 from kgrec.settings import local_neo4j, neo4j_uri
 from kgrec.store import default_database, neo4j_driver
-from kgrec.store.canonical import check_run_name
+from kgrec.store.canonical import given_run_name
 from kgrec.store.neo4j import (
     DATABASE_NOT_FOUND,
     auth_refused,
@@ -149,10 +149,7 @@ def neighbourhood(
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise InputError(f"limit must be a positive integer, got {limit!r}", field="limit")
     if run is not None:  # as a publish names it (stripped, never blank); "" matched no run
-        if not isinstance(run, str) or not run.strip():
-            raise InputError(f"a run name is text, not empty, got {run!r}", field="run")
-        run = run.strip()
-        check_run_name(run)  # a staged publish's name: no run's
+        run = given_run_name(run)  # a staged publish's name: no run's
 
     with _reached(driver, database) as named:
         graph = driver.execute_query(
