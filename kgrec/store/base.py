@@ -14,6 +14,7 @@ import pandas as pd
 from graph_schema.tables import GraphTables
 from graph_schema.validate import id_arguments, plain
 from kgrec.errors import InputError, StoreError
+from kgrec.store.canonical import property_argument
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -159,7 +160,6 @@ class GraphStore(ABC):
         recorded model or run. Holds the load lock (:meth:`load_lock`) for its checks and its
         write. Returns how many nodes of each kind lost the property."""
 
-    @abstractmethod
     def vector_model(self, property: str) -> dict[str, str] | None:
         """The text model (``name``, ``identity``, and ``templates`` and ``interactions``
         where the writer gave them: :func:`kgrec.text.embed.model_record`) the last
@@ -167,8 +167,12 @@ class GraphStore(ABC):
         None when none did (a store embedded before session 26), when a replacement without
         one came after it, or when the record is a run's (:meth:`vector_run`: the vectors a
         publish wrote)."""
+        return self._vector_model(property_argument(property))
 
     @abstractmethod
+    def _vector_model(self, property: str) -> dict[str, str] | None:
+        """:meth:`vector_model` of a checked ``property``."""
+
     def vector_run(self, property: str) -> dict[str, Any] | None:
         """The run whose embeddings ``property``'s vectors are, as the last publish with
         vectors recorded it (:meth:`publish`'s ``run_record``): ``run`` (its name on the
@@ -178,24 +182,45 @@ class GraphStore(ABC):
         :meth:`write_vectors`, or a text model's: :meth:`vector_model`). An embed's record
         (:meth:`replace_vectors` with a model) replaces it; a replacement without one removes
         it."""
+        return self._vector_run(property_argument(property))
 
     @abstractmethod
+    def _vector_run(self, property: str) -> dict[str, Any] | None:
+        """:meth:`vector_run` of a checked ``property``."""
+
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
         """Remove ``property`` from every node of ``kind`` whose key is not in ``keep``, under
         the load lock (:meth:`load_lock`); how many nodes lost it."""
+        return self._drop_vectors(kind, keep, property_argument(property))
 
     @abstractmethod
+    def _drop_vectors(self, kind: str, keep: list[str], property: str) -> int:
+        """:meth:`drop_vectors` of a checked ``property``."""
+
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         """Keys and vectors of every node of ``kind`` that has ``property``."""
+        return self._read_vectors(kind, property_argument(property))
 
     @abstractmethod
+    def _read_vectors(self, kind: str, property: str) -> tuple[list[str], np.ndarray]:
+        """:meth:`read_vectors` of a checked ``property``."""
+
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         """The dimension of the vectors stored as ``kind.property`` (None: there are none),
         without reading them."""
+        return self._vector_dimension(kind, property_argument(property))
 
     @abstractmethod
+    def _vector_dimension(self, kind: str, property: str) -> int | None:
+        """:meth:`vector_dimension` of a checked ``property``."""
+
     def holds_attribute(self, kind: str, property: str) -> bool:
         """Whether ``kind``'s nodes hold ``property`` as a column or attribute (not vectors)."""
+        return self._holds_attribute(kind, property_argument(property))
+
+    @abstractmethod
+    def _holds_attribute(self, kind: str, property: str) -> bool:
+        """:meth:`holds_attribute` of a checked ``property``."""
 
     def check_vectors(
         self,

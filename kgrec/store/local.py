@@ -81,7 +81,6 @@ from kgrec.store.canonical import (
     linked_items,
     node_kind,
     prepare,
-    property_argument,
     publish_record,
     recommendation_table,
     referenced_items,
@@ -259,8 +258,7 @@ class LocalStore(GraphStore):
         counts = items["domain"].value_counts().sort_index()
         return {str(name): int(n) for name, n in counts.items() if n}
 
-    def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
-        property = property_argument(property)
+    def _read_vectors(self, kind: str, property: str) -> tuple[list[str], np.ndarray]:
         node_kind(kind)
         rows = self._vector_rows(kind, property, ["key", "vector"])
         if rows is None or not rows.num_rows:
@@ -269,13 +267,11 @@ class LocalStore(GraphStore):
         vectors = rows["vector"].to_numpy(zero_copy_only=False)
         return rows["key"].to_pylist(), np.stack(vectors).astype(np.float32)
 
-    def holds_attribute(self, kind: str, property: str) -> bool:
-        property = property_argument(property)
+    def _holds_attribute(self, kind: str, property: str) -> bool:
         table, _ = node_kind(kind)
         return property in self._current(SPECS[table]).columns
 
-    def vector_dimension(self, kind: str, *, property: str) -> int | None:
-        property = property_argument(property)
+    def _vector_dimension(self, kind: str, property: str) -> int | None:
         node_kind(kind)
         rows = self._vector_rows(kind, property, ["vector"])
         return len(rows["vector"][0]) if rows is not None and rows.num_rows else None
@@ -522,15 +518,13 @@ class LocalStore(GraphStore):
     ) -> dict[str, int]:
         return self._set_vectors(vectors, property, replace=True, model=model)
 
-    def vector_model(self, property: str) -> dict[str, str] | None:
-        property = property_argument(property)
+    def _vector_model(self, property: str) -> dict[str, str] | None:
         model = _vector_models(self.manifest(), self.uri).get(property)
         if model is None or "name" not in model:  # none, or a run's (vector_run)
             return None
         return {k: v for k, v in model.items() if k in MODEL_FIELDS}
 
-    def vector_run(self, property: str) -> dict[str, Any] | None:
-        property = property_argument(property)
+    def _vector_run(self, property: str) -> dict[str, Any] | None:
         record = _vector_models(self.manifest(), self.uri).get(property)
         if record is None or "run" not in record:  # none, or a text model's (vector_model)
             return None
@@ -640,8 +634,7 @@ class LocalStore(GraphStore):
         table_ = table_.sort_values(["kind", "property", "key"], ignore_index=True)
         return manifest, {VECTORS: table_}, dropped
 
-    def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
-        property = property_argument(property)
+    def _drop_vectors(self, kind: str, keep: list[str], property: str) -> int:
         node_kind(kind)
         keep = id_arguments(keep, "keep")  # 7 keeps node "7"; before, it kept none
         with self._locked():

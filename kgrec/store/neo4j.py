@@ -72,7 +72,6 @@ from kgrec.store.canonical import (
     make_stats,
     node_kind,
     prepare,
-    property_argument,
     publish_record,
     recommendation_table,
     referenced_items,
@@ -977,8 +976,7 @@ class Neo4jStore(GraphStore):
                 ) from exc
         return dropped
 
-    def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
-        property = property_argument(property)
+    def _drop_vectors(self, kind: str, keep: list[str], property: str) -> int:
         node_kind(kind)
         keep = id_arguments(keep, "keep")  # 7 keeps node "7"; before, it kept none
         with self.load_lock(), self._errors(f"removing {kind} vectors"):
@@ -1455,8 +1453,7 @@ class Neo4jStore(GraphStore):
             records = self._run(q.ITEMS_PER_DOMAIN, read=True)
         return {r["domain"]: int(r["items"]) for r in records if r["items"]}
 
-    def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
-        property = property_argument(property)
+    def _read_vectors(self, kind: str, property: str) -> tuple[list[str], np.ndarray]:
         node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} vectors"):
@@ -1470,8 +1467,7 @@ class Neo4jStore(GraphStore):
         keys = [r["key"] for r in records]
         return keys, np.asarray([r["vector"] for r in records], dtype=np.float32)
 
-    def vector_model(self, property: str) -> dict[str, str] | None:
-        property = property_argument(property)
+    def _vector_model(self, property: str) -> dict[str, str] | None:
         found = self._vector_record(property)
         if found is None or found["name"] is None:  # none, or a run's (vector_run)
             return None
@@ -1479,8 +1475,7 @@ class Neo4jStore(GraphStore):
         model = {k: found[k] for k in ("name", "identity", "templates", "interactions")}
         return {k: v for k, v in model.items() if k in ("name", "identity") or v is not None}
 
-    def vector_run(self, property: str) -> dict[str, Any] | None:
-        property = property_argument(property)
+    def _vector_run(self, property: str) -> dict[str, Any] | None:
         found = self._vector_record(property)
         # none, or a text model's (vector_model): one that a kgrec of sessions 26 to 28 wrote
         # over a run's too, which left the run's fields beside the model's
@@ -1510,15 +1505,13 @@ class Neo4jStore(GraphStore):
             )
         return record
 
-    def vector_dimension(self, kind: str, *, property: str) -> int | None:
-        property = property_argument(property)
+    def _vector_dimension(self, kind: str, property: str) -> int | None:
         node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} vectors"):
             return self._dimension(kind, property)
 
-    def holds_attribute(self, kind: str, property: str) -> bool:
-        property = property_argument(property)
+    def _holds_attribute(self, kind: str, property: str) -> bool:
         node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} properties"):
