@@ -355,6 +355,17 @@ def test_an_infinite_parquet_float_is_quoted_as_a_number(tmp_path, column):
     assert (caught.value.line, caught.value.field) == (2, column)
 
 
+@pytest.mark.parametrize("column", ["rating", "timestamp"])
+def test_a_boolean_parquet_column_is_quoted_as_python_writes_it(tmp_path, column):
+    # before: "not a number: np.True_", numpy's repr of the value, not the value
+    path = tmp_path / "r.parquet"
+    rows = {"user_id": ["a", "b"], "item_id": ["x", "y"], column: [False, True]}
+    pd.DataFrame(rows).to_parquet(path)
+    with pytest.raises(InputError, match=r"not a number: False$") as caught:
+        table.load(path, kind="interactions")
+    assert (caught.value.line, caught.value.field) == (1, column)
+
+
 @pytest.mark.parametrize(
     "kind, frame, field, shown",
     [
