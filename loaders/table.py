@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graph_schema.errors import InputError, few
-from graph_schema.merge import as_text
+from graph_schema.merge import as_text, decoded
 from graph_schema.tables import GraphTables
 from graph_schema.validate import FILE, LINE, PRIVATE, plain, where
 from loaders.build import Parts, build
@@ -332,7 +332,7 @@ def read_table(
             # a dictionary-encoded column (pandas writes categoricals so): its values, as the
             # column would be read unencoded, so that they meet the same checks (NUL) and the
             # merge rule types them as what they are (text, numbers), not as categories
-            df[name] = pd.Series(np.asarray(df[name]), index=df.index, name=name).infer_objects()
+            df[name] = decoded(df[name]).infer_objects()
     _check_no_nul(df, file)
     df[FILE] = pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8), categories=[file])
     df[LINE] = np.arange(1, len(df) + 1)
