@@ -56,7 +56,7 @@ def blank_as_missing(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     for name in df.columns:
         if name in key or str(name).startswith("_"):
             continue
-        values = _decoded(df[name])
+        values = decoded(df[name])
         if isinstance(values.dtype, pd.StringDtype):
             blank = (values.str.strip() == "").fillna(False).to_numpy(dtype=bool)
         elif values.dtype == object:
@@ -133,7 +133,7 @@ def column_type(kinds: set[str]) -> tuple[bool, bool]:
 def value_kinds(values: pd.Series) -> set[str]:
     """What the present values of ``values`` are: any of ``"list"``, and of ``"text"``,
     ``"boolean"`` and ``"number"`` (a value, or an element of a list)."""
-    values = _decoded(values)
+    values = decoded(values)
     if isinstance(values.dtype, pd.StringDtype):
         return {"text"} if values.notna().any() else set()
     if values.dtype != object:
@@ -164,7 +164,7 @@ def _scalar_kind(value: object) -> str:
 def as_attribute(values: pd.Series, *, lists: bool, text: bool) -> pd.Series:
     """``values`` typed by the module's rule, given what the whole column holds (which may be
     more than ``values``: a store's other rows); the index is kept."""
-    values = _decoded(values)
+    values = decoded(values)
     if lists:
         out = [_list(v, text) for v in values]
         return pd.Series(out, dtype=object, index=values.index, name=values.name)
@@ -184,9 +184,11 @@ def text_column(values: pd.Series) -> pd.Series:
     return pd.Series(out, dtype="string", index=values.index, name=values.name)
 
 
-def _decoded(values: pd.Series) -> pd.Series:
+def decoded(values: pd.Series) -> pd.Series:
     """``values``, or the values of a categorical column (objects): a category is its value
-    (text, a number), never a type of its own."""
+    (text, a number), never a type of its own. The merge rule reads columns so, and the table
+    loader so reads a Parquet file's dictionary-encoded columns (:func:`loaders.table.read_table`).
+    """
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.astype(object)
     return values

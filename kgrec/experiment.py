@@ -230,6 +230,7 @@ def load_experiment(
     :func:`kgrec.data.split.make_split`), and ``source_domain`` the domain whose users, with
     the target's, it draws cold-start users among.
     """
+    check_data_or_store(data, store)
     check_protocol_or_split(protocol, split_dir)
     check_cold_shares(protocol, split_dir, cold_valid_share, cold_test_share, new_item_share)
     check_source(protocol, split_dir, source_domain)
@@ -340,6 +341,20 @@ def _reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
                 reduced.new_item_indices().numel(),
             )
     return reduced
+
+
+def check_data_or_store(data: str | Path | None, store: str | None) -> None:
+    """:class:`InputError` unless exactly one of ``data`` (a RecBole folder) and ``store`` (a
+    store URI) is given (the Python API; the command line takes one): the graph is read from
+    one of them."""
+    if data is None and store is None:
+        raise InputError("give data (a RecBole folder) or store (a store URI)", field="--data")
+    if data is not None and store is not None:
+        raise InputError(
+            "give data (a RecBole folder) or store (a store URI), not both: the graph is read "
+            "from one of them",
+            field="--store",
+        )
 
 
 def check_protocol_or_split(protocol: str | None, split: str | Path | None) -> None:

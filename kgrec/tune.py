@@ -80,6 +80,7 @@ from kgrec.experiment import (
     changed_teachers,
     check_catalogue,
     check_cold_start_users,
+    check_data_or_store,
     check_same_teachers,
     check_settings,
     check_sizes_fit,
@@ -562,8 +563,7 @@ def tune(
             "the option it depends on",
             field="--search" if never[0] in space else option_flag(never[0]),
         )
-    if data is None and store is None:
-        raise InputError("give data (a RecBole folder) or store (a store URI)", field="--data")
+    check_data_or_store(data, store)
     if protocol is None and split is None:
         raise InputError("give --protocol NAME or --split DIR", field="--protocol")
 

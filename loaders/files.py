@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from graph_schema.errors import InputError
 from graph_schema.names import PROPERTY_RULE, is_property_name
-from graph_schema.validate import FILE, LINE, where
+from graph_schema.validate import FILE, LINE, plain, where
 from loaders.report import LoadReport
 
 log = logging.getLogger(__name__)
@@ -482,10 +482,9 @@ def to_float(df: pd.DataFrame, name: str, *, field: str | None = None) -> pd.Ser
         bad = (values.isna() & text.fillna("").ne("")).to_numpy() | np.isinf(values.to_numpy())
     if bad.any():
         position = int(np.argmax(bad))
-        value = column.iloc[position]
         raise InputError(
-            # a float as Python writes it (-inf), not numpy's np.float64(-inf)
-            f"not a number: {float(value) if column.dtype == 'float64' else value!r}"
+            # a value as Python writes it (-inf, True), not numpy's np.float64(-inf), np.True_
+            f"not a number: {plain(column.iloc[position])!r}"
             + (" (infinite)" if np.isinf(values.iloc[position]) else ""),
             field=field or name,
             **where(df, position),

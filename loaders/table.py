@@ -19,9 +19,9 @@ import pandas as pd
 import pyarrow as pa
 
 from graph_schema.errors import InputError, few
-from graph_schema.merge import as_text
+from graph_schema.merge import as_text, decoded
 from graph_schema.tables import GraphTables
-from graph_schema.validate import FILE, LINE, PRIVATE, where
+from graph_schema.validate import FILE, LINE, PRIVATE, plain, where
 from loaders.build import Parts, build
 from loaders.files import (
     SECONDS_RANGE,
@@ -332,7 +332,7 @@ def read_table(
             # a dictionary-encoded column (pandas writes categoricals so): its values, as the
             # column would be read unencoded, so that they meet the same checks (NUL) and the
             # merge rule types them as what they are (text, numbers), not as categories
-            df[name] = pd.Series(np.asarray(df[name]), index=df.index, name=name).infer_objects()
+            df[name] = decoded(df[name]).infer_objects()
     _check_no_nul(df, file)
     df[FILE] = pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8), categories=[file])
     df[LINE] = np.arange(1, len(df) + 1)
@@ -491,9 +491,18 @@ def _map_columns(
     return df.rename(columns=renames)
 
 
+# the ISO 8601 forms pandas reads (format="ISO8601"), which a refused date's error names
+ISO_FORMS = (
+    "a calendar date, 2020-01-31 or 2020-01, with or without a time, 2020-01-31T10:00:00.5 "
+    "or 2020-01-31 10:00, and a Z or an offset, +05:30; week dates, 2020-W05-5, and ordinal "
+    "dates, 2020-031, are not read"
+)
+
+
 def to_timestamp(df: pd.DataFrame, name: str, *, field: str | None = None) -> pd.Series:
-    """Column ``name`` as float seconds: numbers as they are, else ISO 8601 dates (UTC); errors
-    name the column ``field`` (the file's name of it; default ``name``)."""
+    """Column ``name`` as float seconds: numbers as they are, else ISO 8601 dates (UTC) of the
+    forms :data:`ISO_FORMS` names; errors name the column ``field`` (the file's name of it;
+    default ``name``)."""
     field = field or name
     column = df[name]
     if pd.api.types.is_numeric_dtype(column):
@@ -508,7 +517,8 @@ def to_timestamp(df: pd.DataFrame, name: str, *, field: str | None = None) -> pd
     if bad.any():
         position = int(np.argmax(bad))
         raise InputError(
-            f"not a number (seconds) nor an ISO 8601 date: {column.iloc[position]!r}",
+            f"not a number (seconds) nor an ISO 8601 date of the forms read: "
+            f"{plain(column.iloc[position])!r} ({ISO_FORMS})",
             field=field,
             **where(df, position),
         )

@@ -2637,6 +2637,26 @@ def test_a_protocol_and_split_files_together_are_refused(tmp_path: Path, tiny_re
         load_experiment(store=None, split_dir=split, seed=0, **both)
 
 
+@pytest.mark.parametrize("both", [True, False])
+def test_data_and_store_together_or_neither_are_refused_naming_the_argument(
+    tmp_path: Path, tiny_recbole, both
+) -> None:
+    # before: a bare ValueError from read_graph ("give exactly one of data ... and store ..."),
+    # naming no argument
+    source = {"data": tiny_recbole, "store": f"local:{tmp_path / 'store'}"}
+    if not both:
+        source = {"data": None, "store": None}
+    message = "not both" if both else r"give data \(a RecBole folder\) or store"
+    common = {"protocol": "ml1m-action-comedy", **source}
+    with pytest.raises(kgrec.errors.InputError, match=message) as caught:
+        load_experiment(split_dir=None, seed=0, **common)
+    assert caught.value.field == ("--store" if both else "--data")
+    with pytest.raises(kgrec.errors.InputError, match=message) as caught:
+        train("popularity", out=tmp_path / "run", **common, **SMALL)
+    assert caught.value.field == ("--store" if both else "--data")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "store").exists()
+
+
 def test_load_experiment_reads_numpy_numbers_as_the_python_ones(tiny_recbole) -> None:
     # before: seed=np.int64(0) and few_shot=np.int64(3) were refused as no integer, where
     # train() took them; a bool is still refused

@@ -180,6 +180,41 @@ def test_a_csv_with_semicolons_reads_its_quotes(tmp_path, write_files):
     assert titles["books:b1"] == "Dune; the novel" and titles["books:b2"] == 'He said "no"'
 
 
+@pytest.mark.parametrize("date", ["2020-W05-5", "2020W055", "2020-031", "2020-01-31T24:00:00"])
+def test_an_iso_date_of_a_form_not_read_is_refused_naming_the_forms_read(
+    tmp_path, write_files, date
+):
+    # before: "not a number (seconds) nor an ISO 8601 date: '2020-W05-5'", of a valid ISO 8601
+    # date, without saying which of its forms are read
+    write_files(tmp_path, {"t.csv": f"user_id,item_id,when\na,b,2020-01-31\nc,d,{date}\n"})
+    with pytest.raises(InputError, match="of the forms read") as caught:
+        table.load(tmp_path / "t.csv", kind="interactions", timestamp_col="when")
+    assert (caught.value.line, caught.value.field) == (3, "when")
+    assert caught.value.message == (
+        f"not a number (seconds) nor an ISO 8601 date of the forms read: {date!r} ("
+        "a calendar date, 2020-01-31 or 2020-01, with or without a time, 2020-01-31T10:00:00.5 "
+        "or 2020-01-31 10:00, and a Z or an offset, +05:30; week dates, 2020-W05-5, and ordinal "
+        "dates, 2020-031, are not read)"
+    )
+
+
+def test_the_iso_forms_the_error_names_are_read(tmp_path, write_files):
+    # the forms table.ISO_FORMS names as read: each one's seconds (UTC)
+    dates = {
+        "2020-01-31": "2020-01-31T00:00:00Z",
+        "2020-01": "2020-01-01T00:00:00Z",
+        "2020-01-31T10:00:00.5": "2020-01-31T10:00:00.5Z",
+        "2020-01-31 10:00": "2020-01-31T10:00:00Z",
+        "2020-01-31T10:00:00Z": "2020-01-31T10:00:00Z",
+        "2020-01-31T10:00:00+05:30": "2020-01-31T04:30:00Z",
+    }
+    rows = "".join(f"u{i},i{i},{date}\n" for i, date in enumerate(dates))
+    write_files(tmp_path, {"t.csv": "user_id,item_id,timestamp\n" + rows})
+    graph = table.load(tmp_path / "t.csv", kind="interactions")
+    expected = [pd.Timestamp(utc).timestamp() for utc in dates.values()]
+    assert graph.interactions["timestamp"].tolist() == expected
+
+
 @pytest.mark.parametrize("date", ["9999-12-31", "1500-01-01"])
 def test_a_date_out_of_range_is_refused_not_read_as_milliseconds(tmp_path, write_files, date):
     # before: 9999-12-31 raised OutOfBoundsDatetime (a traceback), and a date past 2200 that
@@ -353,6 +388,17 @@ def test_an_infinite_parquet_float_is_quoted_as_a_number(tmp_path, column):
     with pytest.raises(InputError, match=r"not a number: -inf \(infinite\)$") as caught:
         table.load(path, kind="interactions")
     assert (caught.value.line, caught.value.field) == (2, column)
+
+
+@pytest.mark.parametrize("column", ["rating", "timestamp"])
+def test_a_boolean_parquet_column_is_quoted_as_python_writes_it(tmp_path, column):
+    # before: "not a number: np.True_", numpy's repr of the value, not the value
+    path = tmp_path / "r.parquet"
+    rows = {"user_id": ["a", "b"], "item_id": ["x", "y"], column: [False, True]}
+    pd.DataFrame(rows).to_parquet(path)
+    with pytest.raises(InputError, match=r"not a number: False$") as caught:
+        table.load(path, kind="interactions")
+    assert (caught.value.line, caught.value.field) == (1, column)
 
 
 @pytest.mark.parametrize(
