@@ -102,6 +102,7 @@ from kgrec.files import (
 )
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_flag
 from kgrec.models.registry import (
     EASE_OPTIONS,
     GNN,
@@ -1999,10 +2000,8 @@ def train(
         path_argument(path, option_flag(name))  # "": the working folder
     check_not_out(distill_from, out)
     # "False" would be true; progress is the Python API's alone (no option of kgrec train)
-    for name, value, field in (("resume", resume, "--resume"), ("progress", progress, "progress")):
-        if not isinstance(plain(value), bool):
-            raise InputError(f"{name} must be True or False, got {value!r}", field=field)
-    resume, progress = bool(resume), bool(progress)  # np.bool_ as Python's
+    resume = _switch("resume", resume, field="--resume")
+    progress = _switch("progress", progress, field="progress")
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
     if distill_from is not None:  # as run.json records them, and --resume compares them
         settings["distill_from"] = [str(Path(folder).resolve()) for folder in distill_from]
@@ -2084,6 +2083,16 @@ def train(
     finally:
         if lock is not None:
             os.close(lock)
+
+
+def _switch(name: str, value: object, *, field: str) -> bool:
+    """``value`` as a Python bool (:func:`~kgrec.models.checks.check_flag`: np.bool_ too, not
+    ``"False"``, which is true, nor a number); its TypeError as an InputError naming
+    ``field``."""
+    try:
+        return check_flag(name, value)
+    except TypeError as exc:
+        raise InputError(str(exc), field=field) from None
 
 
 def _as_it_is(
