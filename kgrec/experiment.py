@@ -136,7 +136,7 @@ from kgrec.settings import (
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
 )
-from kgrec.teachers import blend, check_folders, check_mix
+from kgrec.teachers import blend, check_folders, check_mix, mix_setting
 from kgrec.text import DEFAULT_PROPERTY, VECTOR_PROPERTY
 from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
@@ -2005,8 +2005,7 @@ def train(
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
     if distill_from is not None:  # as run.json records them, and --resume compares them
         settings["distill_from"] = [str(Path(folder).resolve()) for folder in distill_from]
-        if distill_mix is not None:
-            settings["distill_mix"] = [float(plain(w)) for w in distill_mix]
+        settings["distill_mix"] = mix_setting(distill_mix)
     # compared between the ranks as given: the split files they may be read from (below)
     # are on rank 0's disk, maybe on no other rank's
     given = {"domain": domain, "domain_rule": domain_rule}
