@@ -11,11 +11,17 @@ where NEO4J_PORT is unset), database $NEO4J_DATABASE (default neo4j; it is empti
 - p50 / p95 latency of an ad-hoc top-20 through the vector index (goal p95 <= 50 ms).
 
     python bench/recommend.py --wipe [--data $KGREC_DATA/ml-1m] [--work /tmp/kgrec-bench-rec]
+
+The LightGCN run is kept in ``--work`` and reused by the next benchmark while its run.json
+records the same settings and ``--data``. A run there of other settings or other data is
+refused, its figures would not be of ``--data``: pass another ``--work``, or delete that run to
+train a new one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -24,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
@@ -31,6 +38,44 @@ from neo4j.exceptions import DriverError, Neo4jError
 from kgrec.settings import neo4j_uri
 from kgrec.store.neo4j import delete_all
 from kgrec.store.queries import TOP_K, VECTOR_TOP_K, vector_index_name
+
+# the run the benchmark trains, as its run.json records them (and --data, resolved)
+TRAIN_SETTINGS = {"model": "lightgcn", "protocol": "ml1m-action-comedy", "seed": 0, "epochs": 3}
+
+
+def fail(message: str) -> NoReturn:
+    print(f"recommend.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def reusable(run: Path, data: Path) -> bool:
+    """Whether ``run`` holds the finished run an earlier benchmark trained on ``data`` with
+    :data:`TRAIN_SETTINGS`: False where it holds none (or an unfinished one, which kgrec
+    train --resume finishes); an error where its run.json records other settings or other
+    data. Before, any run there with a model.pt was measured, whatever data it learnt."""
+    path = run / "run.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {path} ({exc}): delete {run}, or pass another --work")
+    settings = info.get("settings") if isinstance(info, dict) else None
+    if not isinstance(settings, dict):
+        fail(f"{path} records no settings: delete {run}, or pass another --work")
+    wanted = {**TRAIN_SETTINGS, "data": str(data.resolve())}
+    differ = [
+        f"{name} {settings.get(name)!r}, not {value!r}"
+        for name, value in wanted.items()
+        if settings.get(name) != value
+    ]
+    if differ:
+        fail(
+            f"{run} holds a run trained earlier with other settings ({'; '.join(differ)}), "
+            f"whose figures would not be of --data {data}: pass another --work, or delete "
+            f"{run} to train it again"
+        )
+    return info.get("status") == "done" and (run / "model.pt").exists()
 
 
 def kgrec(*args: str) -> float:
@@ -90,6 +135,8 @@ def main() -> None:
         os.environ.get("NEO4J_USERNAME", "neo4j"),
         os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
     )
+    run = args.work / "lightgcn"
+    reuse = reusable(run, args.data)  # before the server is reached: said without one
     database = neo4j_database()
     with GraphDatabase.driver(uri, auth=auth) as driver:  # before training, not after it
         try:
@@ -97,22 +144,16 @@ def main() -> None:
         except (DriverError, Neo4jError) as exc:
             print(f"recommend.py: error: cannot reach Neo4j at {uri} ({exc})", file=sys.stderr)
             sys.exit(2)
-    run = args.work / "lightgcn"
-    if not (run / "model.pt").exists():
+    if not reuse:  # --resume: an unfinished run of these settings is finished
+        options = [(f"--{name}", str(value)) for name, value in TRAIN_SETTINGS.items()]
         kgrec(
             "train",
-            "--model",
-            "lightgcn",
-            "--protocol",
-            "ml1m-action-comedy",
-            "--seed",
-            "0",
+            *(word for option in options for word in option),
             "--data",
             str(args.data),
-            "--epochs",
-            "3",
             "--out",
             str(run),
+            "--resume",
         )
     with GraphDatabase.driver(uri, auth=auth) as driver:
         with driver.session(database=database) as session:

@@ -223,8 +223,11 @@ def format_table(
     metrics: Mapping[str, Mapping[str, Mapping[str, float]]], *, by_activity: bool = False
 ) -> str:
     """A plain-text table: one row per phase and user group, one column per metric@K. A phase
-    without cold-start users shows its ``all`` row only (``warm`` would repeat it). The
-    activity groups are left out, or with ``by_activity`` shown after those that have users."""
+    without cold-start users shows its ``all`` row only (``warm`` would repeat it). The rows
+    are in this order whatever the order of ``metrics``' groups: ``all``, ``warm``, ``cold``,
+    few-shot, the item groups, then, with ``by_activity``, the activity groups that have users
+    from the fewest interactions up (``act<=5``, ``act6-20``, ``act21-50``, ``act>50``); without
+    it the activity groups are left out."""
     columns: list[str] = []
     for phase in metrics.values():
         for group in phase.values():
@@ -240,8 +243,10 @@ def format_table(
         shown += tuple(name for name in ITEM_GROUPS if groups.get(name, {}).get("users"))
         if by_activity:
             shown += tuple(name for name in ACTIVITY if groups.get(name, {}).get("users"))
-        groups = {group: values for group, values in groups.items() if group in shown}
-        for group, values in groups.items():
+        # in the order of shown: before, in the order of the groups given (metrics read from
+        # a file written with sorted keys showed act21-50 first, act<=5 third)
+        for group in (name for name in shown if name in groups):
+            values = groups[group]
             cells = [f"{values[c]:.4f}" if c in values else "-" for c in columns]
             rows.append([phase, group, str(int(values.get("users", 0))), *cells])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -102,6 +102,7 @@ from kgrec.files import (
 )
 from kgrec.metrics import DEFAULT_KS
 from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_flag
 from kgrec.models.registry import (
     EASE_OPTIONS,
     GNN,
@@ -135,7 +136,7 @@ from kgrec.settings import (
     TEXT_INPUTS,
     TRAIN_DEFAULTS,
 )
-from kgrec.teachers import blend, check_folders, check_mix
+from kgrec.teachers import blend, check_folders, check_mix, mix_setting
 from kgrec.text import DEFAULT_PROPERTY, VECTOR_PROPERTY
 from kgrec.train import MAX_LR, VALID_METRIC, FitResult, FullGraph, NotFinite, fit, on_device
 
@@ -822,6 +823,15 @@ def graph_on_device(
 # -- runs ----------------------------------------------------------------------------------
 
 
+def weights_digest(files: Sequence[bytes]) -> str:
+    """The digest a run's vectors are published with (:meth:`Run._weights_digest`): of the
+    bytes of its model.pt, then of its student.pt where it has one."""
+    digest = hashlib.sha256()
+    for data in files:
+        digest.update(data)
+    return digest.hexdigest()[:16]
+
+
 @dataclass
 class Run:
     """A trained run: its folder, settings, experiment, best model and message graph."""
@@ -831,6 +841,10 @@ class Run:
     experiment: Experiment
     model: GraphRecommender
     graph: Data
+    # the digest of the model files ``model``'s weights were read from (load_run) or written
+    # to (train), taken then (_weights_digest): before, model.pt was hashed when a publish
+    # asked, and after a kgrec train --resume of the folder it was the new model's
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         # the folder as it was when the run was read: before, a relative one (load_run("."))
@@ -1073,17 +1087,21 @@ class Run:
 
     def _weights_digest(self) -> str:
         """A digest of the run's trained model (model.pt, and student.pt where it has one):
-        what tells two runs' vectors apart, whatever their names."""
-        digest = hashlib.sha256()
+        what tells two runs' vectors apart, whatever their names. That of the files the
+        model in memory was read from or written to (:attr:`weights`); a Run made otherwise
+        hashes the folder's files now."""
+        if self.weights is not None:
+            return self.weights
+        chunks = []
         for name in (MODEL_FILE, STUDENT_FILE):
             path = self.folder / name
             try:
-                digest.update(path.read_bytes())
+                chunks.append(path.read_bytes())
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 raise InputError(f"cannot read the run's model: {exc}", file=str(path)) from None
-        return digest.hexdigest()[:16]
+        return weights_digest(chunks)
 
     def _join_vectors(self, opened: GraphStore, mine: dict[str, Any]) -> dict[str, Any] | None:
         """Before a publish for some users writes their vectors beside ``opened``'s: None
@@ -1995,15 +2013,12 @@ def train(
         path_argument(path, option_flag(name))  # "": the working folder
     check_not_out(distill_from, out)
     # "False" would be true; progress is the Python API's alone (no option of kgrec train)
-    for name, value, field in (("resume", resume, "--resume"), ("progress", progress, "progress")):
-        if not isinstance(plain(value), bool):
-            raise InputError(f"{name} must be True or False, got {value!r}", field=field)
-    resume, progress = bool(resume), bool(progress)  # np.bool_ as Python's
+    resume = _switch("resume", resume, field="--resume")
+    progress = _switch("progress", progress, field="progress")
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
     if distill_from is not None:  # as run.json records them, and --resume compares them
         settings["distill_from"] = [str(Path(folder).resolve()) for folder in distill_from]
-        if distill_mix is not None:
-            settings["distill_mix"] = [float(plain(w)) for w in distill_mix]
+        settings["distill_mix"] = mix_setting(distill_mix)
     # compared between the ranks as given: the split files they may be read from (below)
     # are on rank 0's disk, maybe on no other rank's
     given = {"domain": domain, "domain_rule": domain_rule}
@@ -2080,6 +2095,16 @@ def train(
     finally:
         if lock is not None:
             os.close(lock)
+
+
+def _switch(name: str, value: object, *, field: str) -> bool:
+    """``value`` as a Python bool (:func:`~kgrec.models.checks.check_flag`: np.bool_ too, not
+    ``"False"``, which is true, nor a number); its TypeError as an InputError naming
+    ``field``."""
+    try:
+        return check_flag(name, value)
+    except TypeError as exc:
+        raise InputError(str(exc), field=field) from None
 
 
 def _as_it_is(
@@ -2338,10 +2363,18 @@ def _finish_run(
         training=_training_record(result, seconds),
         environment=environment(device),
     )
-    files = {out / MODEL_FILE: lambda tmp: save_torch(net.state_dict(), tmp)}
+    weights: list[bytes] = []  # the model files' bytes as written, for Run.weights
+
+    def model_file(state: dict[str, Any]) -> Callable[[Path], None]:
+        def write(tmp: Path) -> None:
+            save_torch(state, tmp)
+            weights.append(tmp.read_bytes())
+
+        return write
+
+    files = {out / MODEL_FILE: model_file(net.state_dict())}
     if settings["cold_items"] in ("student", "student-kg"):
-        student = run.model.student.state_dict()
-        files[out / STUDENT_FILE] = lambda tmp: save_torch(student, tmp)
+        files[out / STUDENT_FILE] = model_file(run.model.student.state_dict())
     files[out / METRICS_FILE] = _json_writer(metrics)
     files[out / RUN_FILE] = _json_writer(info)  # last: its status "done" marks the run finished
     # a finished run's files are replaced only now that the new work has succeeded, every one
@@ -2356,6 +2389,7 @@ def _finish_run(
         )
     except OSError as exc:  # a full disk: every file is as it was (write_all_atomic)
         _cannot_write_run(out, list(files), exc)
+    run.weights = weights_digest(weights)
     if progress:
         print(format_table(metrics))
         if _fitted_in_forward(run.model):  # before, "best epoch 0 of 0"
@@ -2669,7 +2703,9 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
         net, graph, _ = build_run(experiment, info["settings"])
     try:
         # a run trained on a GPU saved CUDA tensors: read them onto the CPU, then to ``device``
-        state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
+        # the bytes read are the ones hashed (Run.weights): the file may be replaced later
+        files = [(folder / MODEL_FILE).read_bytes()]
+        state = torch.load(io.BytesIO(files[0]), weights_only=True, map_location="cpu")
         net.load_state_dict(state)
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
         first = load_error(exc)
@@ -2681,18 +2717,19 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     if info["settings"].get("cold_items", "none") == "text":
         drop_untrained_ids(net, graph, experiment.split)
     elif info["settings"].get("cold_items", "none") != "none":
-        net = _restore_student(folder, info, experiment, net, graph)
+        net, student = _restore_student(folder, info, experiment, net, graph)
+        files.append(student)
     device = resolve_device(str(device))
     with model_memory(info["settings"], run=folder, device=device):
         net = net.to(device)
-    return Run(
-        folder, info, experiment, net, graph_on_device(graph, device, info["settings"], run=folder)
-    )
+    graph = graph_on_device(graph, device, info["settings"], run=folder)
+    return Run(folder, info, experiment, net, graph, weights=weights_digest(files))
 
 
 def _restore_student(
     folder: Path, info: dict[str, Any], experiment: Experiment, net: GraphRecommender, graph: Data
-) -> GraphRecommender:
+) -> tuple[GraphRecommender, bytes]:
+    """``net`` serving new items by the run's content student, and student.pt's bytes."""
     path = folder / STUDENT_FILE
     record = info.get("cold_items")
     scale = record.get("scale") if isinstance(record, dict) else None
@@ -2706,12 +2743,13 @@ def _restore_student(
             field="cold_items.scale",
         )
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+        raw = path.read_bytes()
+        state = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
         item_entity = _item_entity(experiment, info["settings"])
         # rebuilt as the run's model is: a run trained on a machine with more memory?
         what = _student_sizes(state, graph, entities=item_entity is not None)
         with model_memory(info["settings"], run=folder, what=what):
-            return restore_student(
+            served = restore_student(
                 net,
                 graph,
                 state,
@@ -2719,6 +2757,7 @@ def _restore_student(
                 item_entity=item_entity,
                 attributes=_attribute_matrix(experiment),
             )
+            return served, raw
     except InputError:  # the guard's: not a damaged student
         raise
     except (

@@ -28,6 +28,13 @@ from graph_schema.validate import plain
 from kgrec.errors import InputError
 
 
+def mix_setting(mix: Any) -> list[float] | None:
+    """``distill_mix`` (checked by :func:`check_mix`) as run.json and a tune study record it,
+    and ``--resume`` compares it: its weights as Python floats (NumPy numbers, whole numbers),
+    None as None. train() and tune() both record it so, from here."""
+    return None if mix is None else [float(plain(w)) for w in mix]
+
+
 def check_mix(mix: Any, count: int) -> list[float]:
     """``mix`` (None: equal) as the weights of ``count`` teachers, normalised to sum 1; an
     InputError naming ``--distill-mix`` unless it is one non-negative finite number per teacher,

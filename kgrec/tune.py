@@ -108,7 +108,7 @@ from kgrec.files import first_missing, no_link, remove_made, write_atomic
 from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.plots import tune_trials
-from kgrec.teachers import check_folders
+from kgrec.teachers import check_folders, mix_setting
 from kgrec.train import VALID_METRIC, FitResult, NotFinite, fit
 from kgrec.tune_space import (
     BEST_FILE,
@@ -544,8 +544,8 @@ def tune(
         new_item_share=new_item_share,
     )
     _check_combinations(model, settings, space)
-    if settings.get("distill_mix") is not None:  # as train() records it: numpy numbers as floats
-        settings["distill_mix"] = [float(plain(w)) for w in settings["distill_mix"]]
+    if "distill_mix" in settings:  # as train() records it (not where it is searched)
+        settings["distill_mix"] = mix_setting(settings["distill_mix"])
     # a fixed size no data can fit (a searched one fails its trials, and the tune goes on);
     # this machine's memory: under a launcher, a rank that refuses joins all the same and the
     # ranks agree on it (below), else the others would wait for it the whole --dist-timeout

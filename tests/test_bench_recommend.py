@@ -4,6 +4,7 @@ checks of its options."""
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 
@@ -97,3 +98,67 @@ def test_without_neo4j_uri_the_server_is_the_local_one_of_neo4j_port(
     assert "empties the Neo4j database at bolt://127.0.0.1:1: pass --wipe" in (
         capsys.readouterr().err
     )
+
+
+def _trained_earlier(work, data) -> None:
+    """A finished run in ``work``/lightgcn as an earlier benchmark left it, trained on ``data``."""
+    run = work / "lightgcn"
+    run.mkdir(parents=True)
+    settings = {"model": "lightgcn", "protocol": "ml1m-action-comedy", "seed": 0, "epochs": 3}
+    info = {
+        "model": "lightgcn",
+        "settings": {**settings, "data": str(data.resolve())},
+        "status": "done",
+    }
+    (run / "run.json").write_text(json.dumps(info))
+    (run / "model.pt").write_bytes(b"weights")
+
+
+def _bench(recommend, monkeypatch, recording_driver, work, data) -> list[tuple[str, ...]]:
+    """The benchmark run against a fake server; the kgrec commands it ran."""
+    driver = recording_driver(_records(60))
+    commands = []
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    monkeypatch.setattr(
+        recommend, "GraphDatabase", types.SimpleNamespace(driver=lambda uri, auth: driver)
+    )
+    monkeypatch.setattr(recommend, "kgrec", lambda *args: commands.append(args) or 1.0)
+    argv = ["recommend.py", "--wipe", "--work", str(work), "--data", str(data), "--users", "60"]
+    monkeypatch.setattr(sys, "argv", argv)
+    recommend.main()
+    return commands
+
+
+def test_a_run_trained_earlier_on_other_data_is_refused_not_measured(
+    recommend, monkeypatch, recording_driver, tmp_path, capsys
+):
+    """Before, any run with a model.pt in --work was reused: after --data changed, the
+    benchmark published and timed a model of the other data, silently."""
+    _trained_earlier(tmp_path / "work", tmp_path / "ml-1m")
+    with pytest.raises(SystemExit) as stop:
+        _bench(recommend, monkeypatch, recording_driver, tmp_path / "work", tmp_path / "ml-10m")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "recommend.py: error:" in err and "holds a run trained earlier with other" in err
+    old, new = (str((tmp_path / name).resolve()) for name in ("ml-1m", "ml-10m"))
+    assert f"data {old!r}, not {new!r}" in err
+
+
+def test_a_run_trained_earlier_on_the_same_data_is_reused(
+    recommend, monkeypatch, recording_driver, tmp_path
+):
+    _trained_earlier(tmp_path / "work", tmp_path / "ml-1m")
+    commands = _bench(
+        recommend, monkeypatch, recording_driver, tmp_path / "work", tmp_path / "ml-1m"
+    )
+    assert [command[0] for command in commands] == ["load", "recommend"]
+
+
+def test_without_a_finished_run_one_is_trained_on_data(
+    recommend, monkeypatch, recording_driver, tmp_path
+):
+    commands = _bench(recommend, monkeypatch, recording_driver, tmp_path / "work", tmp_path / "d")
+    train = commands[0]
+    assert train[0] == "train" and "--resume" in train
+    assert train[train.index("--data") + 1] == str(tmp_path / "d")
+    assert train[train.index("--out") + 1] == str(tmp_path / "work" / "lightgcn")

@@ -15,7 +15,7 @@ from kgrec.cli import main
 from kgrec.errors import InputError
 from kgrec.experiment import load_run
 from kgrec.ranking import embeddings
-from kgrec.teachers import blend, check_mix, score_spread
+from kgrec.teachers import blend, check_mix, mix_setting, score_spread
 
 
 def test_score_spread_is_the_std_of_every_score_in_any_row_blocks() -> None:
@@ -364,6 +364,8 @@ def test_a_mix_of_numpy_numbers_is_taken_by_train_and_tune(tmp_path, tiny_recbol
     from kgrec.tune import tune
 
     assert check_mix([np.int64(3), np.float32(1.0)], 2) == [0.75, 0.25]
+    recorded = mix_setting([np.int64(3), np.float32(1.0)])  # train's and tune's, one home
+    assert recorded == [3.0, 1.0] and all(type(w) is float for w in recorded)
     folders = [teachers["ease"], teachers["mf"]]
     options = {"protocol": "ml1m-action-comedy", "data": tiny_recbole, "epochs": 1, "dim": 8}
     options |= {"batch_size": 64, "progress": False, "distill_from": folders}

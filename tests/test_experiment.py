@@ -500,6 +500,29 @@ def test_a_run_read_from_a_relative_folder_stays_that_run_after_a_chdir(
     assert run._weights_digest() == trained._weights_digest()
 
 
+def test_a_loaded_run_keeps_the_digest_of_its_weights_after_its_folder_trains_further(
+    tmp_path, tiny_recbole
+):
+    """The digest a publish records of the weights that made the recommendations
+    (Run._weights_digest) is of the files the run's model was read from or written to. Before,
+    model.pt was hashed when a publish asked: once ``kgrec train --resume`` had trained the
+    folder further, a run loaded before recorded the new model's digest beside the old
+    model's recommendations and vectors."""
+    settings = {**SMALL, "protocol": "ml1m-action-comedy", "data": tiny_recbole}
+    out = tmp_path / "run"
+    trained = train("lightgcn-merged", out=out, **{**settings, "epochs": 2, "patience": 100})
+    loaded = load_run(out)
+    before = loaded._weights_digest()
+    assert trained._weights_digest() == before  # train's digest: of the files it wrote
+    further = train(
+        "lightgcn-merged", out=out, resume=True, **{**settings, "epochs": 8, "patience": 100}
+    )
+    assert further._weights_digest() != before  # the folder holds other weights now
+    assert loaded._weights_digest() == before
+    assert trained._weights_digest() == before
+    assert load_run(out)._weights_digest() == further._weights_digest()
+
+
 def test_a_run_keeps_working_after_later_loads_into_its_store(tmp_path, tiny_store):
     store = tiny_store
     run = train("lightgcn", protocol="ml1m-action-comedy", store=store, out=tmp_path / "r", **SMALL)

@@ -185,6 +185,22 @@ def test_the_table_shows_activity_rows_on_request_and_only_those_with_users():
     ]
 
 
+def test_the_table_shows_activity_rows_last_from_the_fewest_interactions_up():
+    """format_table's docstring (and the README) give the rows' order. Before, the rows came in
+    the order of the groups given: the activity rows before few-shot and the item groups, and
+    metrics read from a file written with sorted keys began with act21-50, act6-20, act<=5."""
+    from kgrec.evaluate import format_table
+
+    row = {"users": 3, "ndcg@20": 0.25}
+    names = ["all", "warm", "cold", "few-shot", "warm-items", "new-items", "new-only"]
+    names += ["act<=5", "act6-20", "act21-50", "act>50"]
+    groups = {name: dict(row) for name in sorted(names)}  # as json.dumps(sort_keys=True)
+    lines = format_table({"test": groups}, by_activity=True).splitlines()
+    assert [line.split()[1] for line in lines[1:]] == names
+    plain = format_table({"test": groups}).splitlines()
+    assert [line.split()[1] for line in plain[1:]] == names[:7]
+
+
 def item_groups_case(seed: int):
     """30 users, 42 target items (domain 0) and 5 of another domain; items 30..39 are new
     (no training interaction), others mixed; every user holds out warm and/or new items;
