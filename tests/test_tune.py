@@ -256,6 +256,20 @@ def test_bad_tune_counts_name_their_option(tmp_path, tiny_recbole, capsys, optio
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("option", "field"), [("progress", "progress"), ("pruning", "--pruning")])
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_a_switch_that_is_no_bool_is_refused(tmp_path, tiny_recbole, option, field, value):
+    """tune(progress="False") printed its progress and tune(pruning="False") pruned: a string
+    was taken as true, where train() refuses it."""
+    out = tmp_path / "tune"
+    with pytest.raises(InputError, match=f"{option} must be True or False") as caught:
+        small_tune(tiny_recbole, out, **{option: value})
+    assert caught.value.field == field
+    assert not out.exists()
+    # np.bool_, as train() takes it
+    assert small_tune(tiny_recbole, out, trials=1, **{option: np.bool_(False)}).best_trial
+
+
 def test_searched_and_fixed_or_twice_is_an_error(tmp_path, tiny_recbole, capsys) -> None:
     out = tmp_path / "tune"
     assert cli_tune(tiny_recbole, out, "--lr", "0.01", "--search", "lr=choice:0.1,0.01") == 2
