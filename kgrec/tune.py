@@ -759,11 +759,21 @@ def train_command(
             words += [option_flag(name), *map(str, value)]
         elif name == "distill_mix":  # --distill-mix 0.6,0.4
             words += [option_flag(name), ",".join(map(option_text, value))]
+        elif name == "device":  # as --device takes it: auto, cpu or cuda
+            words += [option_flag(name), _device_option(value)]
         else:
             words += [option_flag(name), option_text(value)]
     if threads is not None:
         words += ["--threads", str(threads)]
     return shlex.join(words)
+
+
+def _device_option(device: Any) -> str:
+    """A device as ``kgrec train --device`` takes it (``auto``, ``cpu`` or ``cuda``): the
+    Python API's ``device`` as a user writes it (``"CPU"``, ``" cuda:1 "``,
+    :func:`~kgrec.device.resolve_device`), its GPU's index left out (``--device cuda`` is the
+    first GPU torch sees; the trial's own is in best.json's ``environment``)."""
+    return str(device).strip().lower().partition(":")[0]
 
 
 def _shown_value(trial: FrozenTrial) -> float | None:

@@ -847,6 +847,22 @@ def test_the_printed_command_names_only_what_the_model_reads_and_trains_the_tria
     assert trained["best_valid_ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
 
 
+def test_the_printed_command_names_the_device_as_kgrec_train_takes_it(tmp_path, tiny_recbole):
+    """tune(device="CPU") (the Python API reads a device as a user writes it) printed
+    `--device CPU`, and `cuda:1` `--device cuda:1`, which kgrec train refuses (its choices are
+    auto, cpu and cuda)."""
+    result = small_tune(tiny_recbole, tmp_path / "tune", trials=1, device=" CPU ")
+    argv = shlex.split(result.command)
+    assert argv[argv.index("--device") + 1] == "cpu"
+    assert main(argv[1:]) == 0
+    trained = json.loads((tmp_path / "tune" / "best-trial-0" / "run.json").read_text())
+    assert trained["training"]["best_valid_ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
+    settings = {**result.best_settings, "device": "cuda:1"}
+    argv = shlex.split(kgrec.tune.train_command("lightgcn", settings, out=tmp_path / "run"))
+    assert argv[argv.index("--device") + 1] == "cuda"
+    build_parser(argv[1:]).parse_args(argv[1:])  # taken
+
+
 def test_the_printed_command_of_a_new_best_runs_after_the_last_one_was_trained(
     tmp_path, tiny_recbole
 ) -> None:
