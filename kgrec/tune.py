@@ -308,6 +308,14 @@ def check_space(model: str, space: Mapping[str, Parameter], *, objective: str | 
                 raise InputError(f"{where}: {name} takes int or choice", field="--search")
             if not is_number(param.low) or not is_number(param.high):
                 raise InputError(f"{where}: bounds must be numbers", field="--search")
+            if isinstance(param, IntRange) and not (
+                _of_type(param.low, int) and _of_type(param.high, int)
+            ):
+                raise InputError(
+                    f"{where}: an int range's bounds must be whole numbers, got {param.low!r} "
+                    f"and {param.high!r}",
+                    field="--search",
+                )
             if not param.low < param.high:
                 raise InputError(
                     f"{where}: LOW must be below HIGH, got {param.low} and {param.high}",

@@ -3194,6 +3194,24 @@ def test_a_value_of_another_kind_in_a_choice_is_named_as_the_command_line_names_
     assert raised.value.field == "--search"
 
 
+@pytest.mark.parametrize("bounds", [(1.5, 4), (1.0, 3.0), (1, np.float64(3.0))])
+def test_an_int_range_of_fractional_bounds_is_refused_by_the_space_check(
+    tmp_path, tiny_recbole, bounds
+):
+    """check_space took IntRange(1.5, 4) and IntRange(1.0, 3.0) of layers; tune() refused them
+    only as it probed the values, naming another option inside --search's message
+    ("--search layers=int:1.0:3.0: field '--layers': layers must be an integer, got 1.0")."""
+    space = {"layers": IntRange(*bounds)}
+    says = "an int range's bounds must be whole numbers"
+    with pytest.raises(InputError, match=says) as raised:
+        check_space("lightgcn", space, objective=None)
+    assert raised.value.field == "--search"
+    out = tmp_path / "tune"
+    with pytest.raises(InputError, match=says):
+        small_tune(tiny_recbole, out, space=space)
+    assert not out.exists()
+
+
 def test_a_whole_number_in_a_float_options_range_is_that_float(tmp_path, tiny_recbole) -> None:
     """Before, tune(space={"reg_weight": Choice([0, 1e-3])}) did not start with kgrec train's
     defaults (0 was not the default 0.0), and recorded its space as "choice:0,0.001", another
