@@ -69,7 +69,7 @@ from graph_schema.validate import path_argument
 from kgrec import distributed
 from kgrec.data.split import check_few_shot, check_train_fraction, plain
 from kgrec.device import resolve_device
-from kgrec.errors import InputError, KgrecError, StoreError
+from kgrec.errors import DistributedError, InputError, KgrecError, StoreError
 from kgrec.experiment import (
     DEPENDENT_OPTIONS,
     POSITIVE_OPTIONS,
@@ -1048,6 +1048,11 @@ class _Objective:
             self.others_wait = isinstance(exc, _OutOfTime)
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
             self._stop(trial, reason, trial.params)  # runs again first on the next call
+            raise
+        except DistributedError:  # another rank gone, or silent past --dist-timeout: not a
+            # failure of these settings (a kill of rank 0 leaves its trial to run again too);
+            # the other ranks are not waiting for a message
+            self._stop(trial, "rank lost", trial.params)  # runs again first on the next call
             raise
         except _StudyStopped:  # raised on every rank; the others wait until this rank has
             # recorded it (were they to exit first, a launcher could end this rank meanwhile).

@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 import kgrec.evaluate
 import kgrec.tune
 from kgrec.cli import build_parser, main
-from kgrec.errors import InputError, StoreError
+from kgrec.errors import DistributedError, InputError, StoreError
 from kgrec.experiment import TRAIN_DEFAULTS, never_read_options, option_flag
 from kgrec.train import fit
 from kgrec.tune import (
@@ -640,6 +640,32 @@ def test_a_double_ctrl_c_of_a_real_tune_loses_no_settings(tmp_path, tiny_recbole
     assert trial.state == TrialState.FAIL and trial.user_attrs["interrupted"] == "interrupted"
     (queued,) = study.get_trials(states=(TrialState.WAITING,))
     assert queued.system_attrs["fixed_params"] == trial.params
+
+
+def test_a_trial_a_lost_rank_stopped_is_not_counted_and_runs_again(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Under a launcher, another rank gone (killed, out of memory) or silent past
+    --dist-timeout fails rank 0's training with a DistributedError: the trial was recorded
+    failed, counted in --trials, and its settings never ran again (a kill of rank 0 itself
+    leaves its trial to run again); now it is flagged "rank lost", not counted, and queued."""
+    out = tmp_path / "tune"
+    space = {"lr": Choice([0.01, 0.05])}
+
+    def gone(*args, **kwargs):
+        raise DistributedError("rank 0: rank 1 is gone: its process ended")
+
+    monkeypatch.setattr(kgrec.tune, "fit", gone)
+    with pytest.raises(DistributedError, match="rank 1 is gone"):
+        small_tune(tiny_recbole, out, space=space, trials=2)
+    [lost] = load_study(out).trials[:1]
+    assert lost.state == TrialState.FAIL and lost.user_attrs["interrupted"] == "rank lost"
+    monkeypatch.undo()
+    result = small_tune(tiny_recbole, out, space=space, trials=2)
+    assert result.counted == 2
+    assert result.trials[1].params == lost.params  # run again first
+    complete = [t for t in result.trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 2
 
 
 def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_recbole) -> None:
