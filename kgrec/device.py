@@ -20,12 +20,17 @@ def resolve_device(name: str | None = None):
     ignored (``" CUDA:1 "`` is ``cuda:1``), where :class:`torch.device` refuses them: the
     Python API's ``device=`` reads a name as a user writes one; the command line's
     ``--device`` takes ``auto``, ``cpu`` or ``cuda`` as written. An unknown name is an
-    :class:`~kgrec.errors.InputError` naming it as given."""
+    :class:`~kgrec.errors.InputError` naming it as given, and so is what is no name (a
+    :class:`torch.device`)."""
     import torch
 
     from kgrec.distributed import env_world
 
     given = name
+    if name is not None and not isinstance(name, str):  # torch.device('cpu'), 0: its name
+        raise InputError(
+            f"device must be a name (auto, cpu, cuda or cuda:N), got {name!r}", field="--device"
+        )
     name = (name or "auto").strip().lower()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"

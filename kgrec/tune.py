@@ -69,7 +69,7 @@ from graph_schema.validate import path_argument
 from kgrec import distributed
 from kgrec.data.split import check_few_shot, check_train_fraction, plain
 from kgrec.device import resolve_device
-from kgrec.errors import InputError, KgrecError, StoreError
+from kgrec.errors import DistributedError, InputError, KgrecError, StoreError
 from kgrec.experiment import (
     DEPENDENT_OPTIONS,
     POSITIVE_OPTIONS,
@@ -105,6 +105,7 @@ from kgrec.experiment import (
     warm_start,
 )
 from kgrec.files import first_missing, no_link, remove_made, write_atomic
+from kgrec.models.checks import check_flag
 from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.plots import tune_trials
@@ -307,6 +308,14 @@ def check_space(model: str, space: Mapping[str, Parameter], *, objective: str | 
                 raise InputError(f"{where}: {name} takes int or choice", field="--search")
             if not is_number(param.low) or not is_number(param.high):
                 raise InputError(f"{where}: bounds must be numbers", field="--search")
+            if isinstance(param, IntRange) and not (
+                _of_type(param.low, int) and _of_type(param.high, int)
+            ):
+                raise InputError(
+                    f"{where}: an int range's bounds must be whole numbers, got {param.low!r} "
+                    f"and {param.high!r}",
+                    field="--search",
+                )
             if not param.low < param.high:
                 raise InputError(
                     f"{where}: LOW must be below HIGH, got {param.low} and {param.high}",
@@ -471,6 +480,9 @@ def tune(
             raise InputError(
                 f"{name} must be a positive integer, got {value!r}", field=option_flag(name)
             )
+    # as train() reads its switches: "False" (a string, which is true) is no switch
+    pruning = _switch("pruning", pruning, field="--pruning")
+    progress = _switch("progress", progress, field="progress")
     if timeout is not None and not (is_number(timeout) and timeout > 0):
         raise InputError(
             f"timeout must be a positive number of seconds, got {timeout!r}", field="--timeout"
@@ -755,11 +767,21 @@ def train_command(
             words += [option_flag(name), *map(str, value)]
         elif name == "distill_mix":  # --distill-mix 0.6,0.4
             words += [option_flag(name), ",".join(map(option_text, value))]
+        elif name == "device":  # as --device takes it: auto, cpu or cuda
+            words += [option_flag(name), _device_option(value)]
         else:
             words += [option_flag(name), option_text(value)]
     if threads is not None:
         words += ["--threads", str(threads)]
     return shlex.join(words)
+
+
+def _device_option(device: Any) -> str:
+    """A device as ``kgrec train --device`` takes it (``auto``, ``cpu`` or ``cuda``): the
+    Python API's ``device`` as a user writes it (``"CPU"``, ``" cuda:1 "``,
+    :func:`~kgrec.device.resolve_device`), its GPU's index left out (``--device cuda`` is the
+    first GPU torch sees; the trial's own is in best.json's ``environment``)."""
+    return str(device).strip().lower().partition(":")[0]
 
 
 def _shown_value(trial: FrozenTrial) -> float | None:
@@ -1026,6 +1048,11 @@ class _Objective:
             self.others_wait = isinstance(exc, _OutOfTime)
             reason = "time budget" if isinstance(exc, _OutOfTime) else "interrupted"
             self._stop(trial, reason, trial.params)  # runs again first on the next call
+            raise
+        except DistributedError:  # another rank gone, or silent past --dist-timeout: not a
+            # failure of these settings (a kill of rank 0 leaves its trial to run again too);
+            # the other ranks are not waiting for a message
+            self._stop(trial, "rank lost", trial.params)  # runs again first on the next call
             raise
         except _StudyStopped:  # raised on every rank; the others wait until this rank has
             # recorded it (were they to exit first, a launcher could end this rank meanwhile).
@@ -2439,6 +2466,16 @@ def _parse_value(name: str, option: type, text: str, where: str) -> Any:
             f"{where}: {name} takes {_KIND_NAMES[option]}, got {text!r}", field="--search"
         ) from None
     return text
+
+
+def _switch(name: str, value: object, *, field: str) -> bool:
+    """``value`` as a Python bool (:func:`~kgrec.models.checks.check_flag`: np.bool_ too, not
+    ``"False"``, which is true, nor a number); its TypeError as an InputError naming
+    ``field``, as :func:`kgrec.experiment.train` checks its own."""
+    try:
+        return check_flag(name, value)
+    except TypeError as exc:
+        raise InputError(str(exc), field=field) from None
 
 
 def _plain_param(name: str, param: Any) -> Any:

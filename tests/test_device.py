@@ -28,6 +28,22 @@ def test_cuda_without_a_gpu_is_an_input_error(no_cuda) -> None:
         resolve_device("tpu")
 
 
+@pytest.mark.parametrize("device", [torch.device("cpu"), 0, b"cpu"])
+def test_a_device_that_is_no_name_is_an_input_error(tmp_path, tiny_recbole, device) -> None:
+    """train(device=torch.device("cpu")) raised an AttributeError ('torch.device' object has
+    no attribute 'strip') from inside the device check; it is now an InputError naming
+    --device, before anything is written."""
+    with pytest.raises(InputError, match="device must be a name") as raised:
+        resolve_device(device)
+    assert raised.value.field == "--device"
+    from kgrec.experiment import train
+
+    out = tmp_path / "run"
+    with pytest.raises(InputError, match="device must be a name"):
+        train("mf", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, device=device)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("available", [True, False])
 def test_a_device_index_of_a_digit_int_does_not_read_is_unknown(monkeypatch, available) -> None:
     """--device cuda:² (a digit to str.isdigit, not to int()) is an unknown device, as cuda:x

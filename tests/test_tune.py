@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 import kgrec.evaluate
 import kgrec.tune
 from kgrec.cli import build_parser, main
-from kgrec.errors import InputError, StoreError
+from kgrec.errors import DistributedError, InputError, StoreError
 from kgrec.experiment import TRAIN_DEFAULTS, never_read_options, option_flag
 from kgrec.train import fit
 from kgrec.tune import (
@@ -254,6 +254,20 @@ def test_bad_tune_counts_name_their_option(tmp_path, tiny_recbole, capsys, optio
         capsys.readouterr().err
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("option", "field"), [("progress", "progress"), ("pruning", "--pruning")])
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_a_switch_that_is_no_bool_is_refused(tmp_path, tiny_recbole, option, field, value):
+    """tune(progress="False") printed its progress and tune(pruning="False") pruned: a string
+    was taken as true, where train() refuses it."""
+    out = tmp_path / "tune"
+    with pytest.raises(InputError, match=f"{option} must be True or False") as caught:
+        small_tune(tiny_recbole, out, **{option: value})
+    assert caught.value.field == field
+    assert not out.exists()
+    # np.bool_, as train() takes it
+    assert small_tune(tiny_recbole, out, trials=1, **{option: np.bool_(False)}).best_trial
 
 
 def test_searched_and_fixed_or_twice_is_an_error(tmp_path, tiny_recbole, capsys) -> None:
@@ -628,6 +642,32 @@ def test_a_double_ctrl_c_of_a_real_tune_loses_no_settings(tmp_path, tiny_recbole
     assert queued.system_attrs["fixed_params"] == trial.params
 
 
+def test_a_trial_a_lost_rank_stopped_is_not_counted_and_runs_again(
+    tmp_path, tiny_recbole, monkeypatch
+) -> None:
+    """Under a launcher, another rank gone (killed, out of memory) or silent past
+    --dist-timeout fails rank 0's training with a DistributedError: the trial was recorded
+    failed, counted in --trials, and its settings never ran again (a kill of rank 0 itself
+    leaves its trial to run again); now it is flagged "rank lost", not counted, and queued."""
+    out = tmp_path / "tune"
+    space = {"lr": Choice([0.01, 0.05])}
+
+    def gone(*args, **kwargs):
+        raise DistributedError("rank 0: rank 1 is gone: its process ended")
+
+    monkeypatch.setattr(kgrec.tune, "fit", gone)
+    with pytest.raises(DistributedError, match="rank 1 is gone"):
+        small_tune(tiny_recbole, out, space=space, trials=2)
+    [lost] = load_study(out).trials[:1]
+    assert lost.state == TrialState.FAIL and lost.user_attrs["interrupted"] == "rank lost"
+    monkeypatch.undo()
+    result = small_tune(tiny_recbole, out, space=space, trials=2)
+    assert result.counted == 2
+    assert result.trials[1].params == lost.params  # run again first
+    complete = [t for t in result.trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 2
+
+
 def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
     long = {"epochs": 50, "patience": 50, "pruning": False}
@@ -831,6 +871,22 @@ def test_the_printed_command_names_only_what_the_model_reads_and_trains_the_tria
     assert main(argv[1:]) == 0
     trained = json.loads((Path(args.out) / "run.json").read_text())["training"]
     assert trained["best_valid_ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
+
+
+def test_the_printed_command_names_the_device_as_kgrec_train_takes_it(tmp_path, tiny_recbole):
+    """tune(device="CPU") (the Python API reads a device as a user writes it) printed
+    `--device CPU`, and `cuda:1` `--device cuda:1`, which kgrec train refuses (its choices are
+    auto, cpu and cuda)."""
+    result = small_tune(tiny_recbole, tmp_path / "tune", trials=1, device=" CPU ")
+    argv = shlex.split(result.command)
+    assert argv[argv.index("--device") + 1] == "cpu"
+    assert main(argv[1:]) == 0
+    trained = json.loads((tmp_path / "tune" / "best-trial-0" / "run.json").read_text())
+    assert trained["training"]["best_valid_ndcg@20"] == pytest.approx(result.best_value, abs=1e-6)
+    settings = {**result.best_settings, "device": "cuda:1"}
+    argv = shlex.split(kgrec.tune.train_command("lightgcn", settings, out=tmp_path / "run"))
+    assert argv[argv.index("--device") + 1] == "cuda"
+    build_parser(argv[1:]).parse_args(argv[1:])  # taken
 
 
 def test_the_printed_command_of_a_new_best_runs_after_the_last_one_was_trained(
@@ -3162,6 +3218,24 @@ def test_a_value_of_another_kind_in_a_choice_is_named_as_the_command_line_names_
     with pytest.raises(InputError, match=re.escape(says)) as raised:
         check_space(model, space, objective=None)
     assert raised.value.field == "--search"
+
+
+@pytest.mark.parametrize("bounds", [(1.5, 4), (1.0, 3.0), (1, np.float64(3.0))])
+def test_an_int_range_of_fractional_bounds_is_refused_by_the_space_check(
+    tmp_path, tiny_recbole, bounds
+):
+    """check_space took IntRange(1.5, 4) and IntRange(1.0, 3.0) of layers; tune() refused them
+    only as it probed the values, naming another option inside --search's message
+    ("--search layers=int:1.0:3.0: field '--layers': layers must be an integer, got 1.0")."""
+    space = {"layers": IntRange(*bounds)}
+    says = "an int range's bounds must be whole numbers"
+    with pytest.raises(InputError, match=says) as raised:
+        check_space("lightgcn", space, objective=None)
+    assert raised.value.field == "--search"
+    out = tmp_path / "tune"
+    with pytest.raises(InputError, match=says):
+        small_tune(tiny_recbole, out, space=space)
+    assert not out.exists()
 
 
 def test_a_whole_number_in_a_float_options_range_is_that_float(tmp_path, tiny_recbole) -> None:
