@@ -2013,8 +2013,8 @@ def train(
         path_argument(path, option_flag(name))  # "": the working folder
     check_not_out(distill_from, out)
     # "False" would be true; progress is the Python API's alone (no option of kgrec train)
-    resume = _switch("resume", resume, field="--resume")
-    progress = _switch("progress", progress, field="progress")
+    resume = switch_argument("resume", resume, field="--resume")
+    progress = switch_argument("progress", progress, field="progress")
     check_settings(settings, resume=resume)  # bad settings fail before any data is read
     if distill_from is not None:  # as run.json records them, and --resume compares them
         settings["distill_from"] = [str(Path(folder).resolve()) for folder in distill_from]
@@ -2097,10 +2097,10 @@ def train(
             os.close(lock)
 
 
-def _switch(name: str, value: object, *, field: str) -> bool:
+def switch_argument(name: str, value: object, *, field: str) -> bool:
     """``value`` as a Python bool (:func:`~kgrec.models.checks.check_flag`: np.bool_ too, not
     ``"False"``, which is true, nor a number); its TypeError as an InputError naming
-    ``field``."""
+    ``field``. train() and tune() read their switches so."""
     try:
         return check_flag(name, value)
     except TypeError as exc:

@@ -100,12 +100,12 @@ from kgrec.experiment import (
     read_teachers,
     reads_text,
     same_model,
+    switch_argument,
     teacher_records,
     unread_options,
     warm_start,
 )
 from kgrec.files import first_missing, no_link, remove_made, write_atomic
-from kgrec.models.checks import check_flag
 from kgrec.models.registry import MODELS, model_spec
 from kgrec.objectives import OBJECTIVES
 from kgrec.plots import tune_trials
@@ -481,8 +481,8 @@ def tune(
                 f"{name} must be a positive integer, got {value!r}", field=option_flag(name)
             )
     # as train() reads its switches: "False" (a string, which is true) is no switch
-    pruning = _switch("pruning", pruning, field="--pruning")
-    progress = _switch("progress", progress, field="progress")
+    pruning = switch_argument("pruning", pruning, field="--pruning")
+    progress = switch_argument("progress", progress, field="progress")
     if timeout is not None and not (is_number(timeout) and timeout > 0):
         raise InputError(
             f"timeout must be a positive number of seconds, got {timeout!r}", field="--timeout"
@@ -2466,16 +2466,6 @@ def _parse_value(name: str, option: type, text: str, where: str) -> Any:
             f"{where}: {name} takes {_KIND_NAMES[option]}, got {text!r}", field="--search"
         ) from None
     return text
-
-
-def _switch(name: str, value: object, *, field: str) -> bool:
-    """``value`` as a Python bool (:func:`~kgrec.models.checks.check_flag`: np.bool_ too, not
-    ``"False"``, which is true, nor a number); its TypeError as an InputError naming
-    ``field``, as :func:`kgrec.experiment.train` checks its own."""
-    try:
-        return check_flag(name, value)
-    except TypeError as exc:
-        raise InputError(str(exc), field=field) from None
 
 
 def _plain_param(name: str, param: Any) -> Any:
