@@ -214,6 +214,11 @@ def neighbor_loader(
     """
     model.require_sampling()
     fanout = check_num_neighbors(num_neighbors)
+    if isinstance(fanout, int) and model.num_layers == 0:  # else "..., got []" for a 10
+        raise ValueError(
+            f"num_neighbors {fanout} samples one hop per layer, and the model has no layers "
+            "(num_layers=0: nothing propagates): train it with FullGraph()"
+        )
     if isinstance(fanout, int):
         fanout = [fanout] * model.num_layers
     if any(k == 0 or k < -1 for k in fanout):

@@ -15,6 +15,7 @@ import kgrec.errors
 from kgrec.cli import main
 from kgrec.errors import InputError, few
 from kgrec.experiment import load_run, train
+from kgrec.models import LightGCNRecommender
 from kgrec.models.base import GraphRecommender, top_k
 from kgrec.ranking import FoldInNaN, NaNScores, rank
 from kgrec.recommend import LongItemVector, inner_product_vectors, recommendation_table
@@ -263,6 +264,31 @@ def test_top_k_and_recommend_refuse_indices_outside_their_range() -> None:
         with pytest.raises(ValueError, match=message):
             model.recommend(no_edges, users=users, k=1)
     assert model.recommend(no_edges, users=torch.tensor([1]), k=1)[0].tolist() == [[1]]
+
+
+def test_indices_of_a_dtype_torch_takes_for_a_mask_or_refuses_are_refused_naming_them() -> None:
+    """A uint8 tensor (NumPy's uint8 indices through torch.as_tensor) is a mask to torch:
+    users [1, 0, 1] were the lists of users 0 and 2, two rows for three users, silently, and
+    a uint8 edge_index or candidates torch's bare errors (int8 and int16: "tensors used as
+    indices must be long, int, byte or bool tensors"). Now a ValueError naming them; int32
+    indices are taken as before."""
+
+    torch.manual_seed(0)
+    model = LightGCNRecommender(3, 3, embedding_dim=4, num_layers=1)
+    edges = torch.tensor([[0, 3, 1, 4, 2, 5], [3, 0, 4, 1, 5, 2]])  # user u - item u
+    users = torch.tensor([1, 0, 1])
+    expected = model.recommend(edges, users=users, k=1)[0]
+    assert expected.size(0) == 3
+    assert torch.equal(model.recommend(edges.int(), users=users.int(), k=1)[0], expected)
+    for dtype in (torch.uint8, torch.int8, torch.int16):
+        with pytest.raises(ValueError, match=rf"users must be .* got {dtype}"):
+            model.recommend(edges, users=users.to(dtype), k=1)
+        with pytest.raises(ValueError, match=rf"edge_index must be .* got {dtype}"):
+            model.recommend(edges.to(dtype), users=users, k=1)
+        with pytest.raises(ValueError, match=rf"candidates must be .* got {dtype}"):
+            top_k(torch.ones(1, 3), 1, candidates=torch.tensor([1, 0, 1], dtype=dtype))
+    with pytest.raises(ValueError, match=r"torch takes uint8 for a mask"):
+        model.recommend(edges, users=users.to(torch.uint8), k=1)
 
 
 def test_publishing_a_user_without_interactions_succeeds_without_explanations(

@@ -355,3 +355,37 @@ def test_fit_takes_numpy_integers(experiment) -> None:
     _, a = train_lightgcn(experiment, seed=np.int64(1), epochs=np.int64(1))
     _, b = train_lightgcn(experiment, seed=1, epochs=1)
     assert a.best_metric == b.best_metric
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda p: p.T.contiguous(), r"train_pairs must be \[2, N\] .*, got shape \[\d+, 2\]"),
+        (lambda p: p.float(), "train_pairs must hold integer indices, got torch.float32"),
+        (lambda p: torch.cat([p, torch.tensor([[0], [-1]])], 1), "train_pairs hold item index -1"),
+        (lambda p: torch.cat([p, torch.tensor([[-1], [0]])], 1), "train_pairs hold user index -1"),
+        (lambda p: p + torch.tensor([[0], [40]]), r"train_pairs hold item index \d+, .* 60 items"),
+    ],
+    ids=["transposed", "float", "item -1", "user -1", "item past the items"],
+)
+def test_fit_refuses_pairs_outside_the_graph_naming_them(experiment, change, says) -> None:
+    """Before, a -1 was silently the last user or item (a pair that does not exist trained
+    on); a [N, 2] tensor, a float one or an index past the items were torch's bare errors from
+    inside the negative sampler ("too many values to unpack", "tensors used as indices must be
+    long", "index 60 is out of bounds")."""
+    _, _, split, pairs, graph = experiment
+    model = LightGCNRecommender(graph.num_users, graph.num_items, embedding_dim=8)
+    with pytest.raises(ValueError, match=says):
+        fit(model, graph, split, change(pairs), epochs=1, progress=False)
+
+
+def test_fit_takes_int32_pairs_as_the_int64_ones(experiment) -> None:
+    """Before: "Index put requires the source and destination dtypes match, got Int for the
+    destination and Long for the source", from inside the negative sampler."""
+    _, a = train_lightgcn(experiment, seed=1, epochs=1)
+    _, _, split, pairs, graph = experiment
+    torch.manual_seed(1)
+    model = LightGCNRecommender(graph.num_users, graph.num_items, embedding_dim=8, num_layers=2)
+    options = {"lr": 0.05, "batch_size": 64, "patience": 50, "progress": False, "seed": 1}
+    b = fit(model, graph, split, pairs.int(), epochs=1, **options)
+    assert a.history == b.history

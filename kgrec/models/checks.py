@@ -66,15 +66,27 @@ def check_k(k: object) -> int:
     return int(k)
 
 
+# the dtypes torch indexes with as indices: a uint8 (or bool) tensor is a mask to it, so
+# users [1, 0, 1] as uint8 were the rows of users 0 and 2; int8 and int16 its bare IndexError
+INDEX_DTYPES = (torch.int64, torch.int32)
+
+
+def _index_dtype(dtype: torch.dtype) -> str:
+    """What an index tensor of ``dtype`` is told: which dtypes index, and why a uint8 does not."""
+    mask = " (torch takes uint8 for a mask)" if dtype == torch.uint8 else ""
+    return f"int64 or int32, got {dtype}{mask}"
+
+
 def check_indices(name: str, index: Tensor, size: int) -> None:
-    """ValueError unless ``index`` is a 1-D integer tensor of indices in ``[0, size)``: a
-    negative one would silently wrap onto the last rows, one past them be torch's bare
-    IndexError; a TypeError unless it is a tensor at all (a list: ``torch.as_tensor`` it)."""
+    """ValueError unless ``index`` is a 1-D integer tensor (int64 or int32:
+    :data:`INDEX_DTYPES`) of indices in ``[0, size)``: a negative one would silently wrap onto
+    the last rows, one past them be torch's bare IndexError, a uint8 one a mask; a TypeError
+    unless it is a tensor at all (a list: ``torch.as_tensor`` it)."""
     check_tensor(name, index)
-    if index.dim() != 1 or index.dtype.is_floating_point or index.dtype == torch.bool:
+    if index.dim() != 1 or index.dtype not in INDEX_DTYPES:
         raise ValueError(
-            f"{name} must be a 1-D integer tensor of indices, got {index.dtype} of shape "
-            f"{list(index.shape)}"
+            f"{name} must be a 1-D integer tensor of indices ({_index_dtype(index.dtype)}) of "
+            f"shape {list(index.shape)}"
         )
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
         raise ValueError(
@@ -103,22 +115,17 @@ def check_vectors(name: str, vectors: Tensor, rows: int, shape: str) -> None:
 def check_edge_index(
     edge_index: Tensor, num_nodes: int | None = None, edge_type: Tensor | None = None
 ) -> None:
-    """ValueError unless ``edge_index`` is a ``[2, E]`` integer tensor of node ids from 0 (and
-    below ``num_nodes``), and ``edge_type`` (if given) has one entry per edge: a model must
-    not read memory past its nodes, or wrap an id onto another node; a TypeError unless
-    both are tensors (a list: ``torch.as_tensor`` it)."""
+    """ValueError unless ``edge_index`` is a ``[2, E]`` integer tensor (:data:`INDEX_DTYPES`)
+    of node ids from 0 (and below ``num_nodes``), and ``edge_type`` (if given) has one integer
+    entry per edge: a model must not read memory past its nodes, or wrap an id onto another
+    node; a TypeError unless both are tensors (a list: ``torch.as_tensor`` it)."""
     check_tensor("edge_index", edge_index)
     if edge_type is not None:
         check_tensor("edge_type", edge_type)
-    if (
-        edge_index.dim() != 2
-        or edge_index.size(0) != 2
-        or edge_index.dtype.is_floating_point
-        or edge_index.dtype == torch.bool
-    ):
+    if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.dtype not in INDEX_DTYPES:
         raise ValueError(
-            f"edge_index must be a [2, E] integer tensor, got {edge_index.dtype} of shape "
-            f"{list(edge_index.shape)}"
+            f"edge_index must be a [2, E] integer tensor ({_index_dtype(edge_index.dtype)}) of "
+            f"shape {list(edge_index.shape)}"
         )
     if edge_index.numel():
         low, high = int(edge_index.min()), int(edge_index.max())
@@ -127,11 +134,9 @@ def check_edge_index(
         if num_nodes is not None and high >= num_nodes:
             raise ValueError(f"edge_index reaches node {high}, beyond the graph's {num_nodes}")
     if edge_type is not None and (
-        tuple(edge_type.shape) != (edge_index.size(1),)
-        or edge_type.dtype.is_floating_point
-        or edge_type.dtype == torch.bool
+        tuple(edge_type.shape) != (edge_index.size(1),) or edge_type.dtype not in INDEX_DTYPES
     ):
         raise ValueError(
             f"edge_type must hold one relation per edge ({edge_index.size(1)}), an integer "
-            f"each, got {edge_type.dtype} of shape {list(edge_type.shape)}"
+            f"each ({_index_dtype(edge_type.dtype)}) of shape {list(edge_type.shape)}"
         )

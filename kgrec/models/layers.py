@@ -17,7 +17,13 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
-from kgrec.models.checks import check_count, check_edge_index, check_tensor, check_vectors
+from kgrec.models.checks import (
+    check_count,
+    check_edge_index,
+    check_number,
+    check_tensor,
+    check_vectors,
+)
 
 
 class RelationGroups(NamedTuple):
@@ -274,6 +280,7 @@ class GradientReversal(nn.Module):
 
     def __init__(self, scale: float = 1.0) -> None:
         super().__init__()
+        check_number("scale", scale)  # True: a scale of 1; "1": a bare TypeError below
         if not 0 <= scale < math.inf:  # NaN too: every gradient before it would be NaN
             raise ValueError(f"scale must be a finite number >= 0, got {scale}")
         self.scale = scale
@@ -378,6 +385,8 @@ def embedding_noise(x: Tensor, eps: float, generator: torch.Generator | None = N
     so the direction of each vector changes by a bounded angle. Draws from ``generator``, or
     from torch's global generator when None (saved with a training checkpoint).
     """
+    # True was noise of size 1, silently; "0.1" or None a bare TypeError from the comparison
+    check_number("noise", eps)
     if not 0 <= eps < math.inf:  # NaN and inf too: every embedding would be NaN or inf
         raise ValueError(f"noise must be non-negative, got {eps}")
     if eps == 0:

@@ -201,11 +201,14 @@ class LightGCNRecommender(GraphRecommender):
             or self._adjacency[1] != edge_index._version  # changed in place
         ):
             num_nodes = self.num_users + self.num_items
-            forward = torch.sort(edge_index[0] * num_nodes + edge_index[1]).values
-            backward = torch.sort(edge_index[1] * num_nodes + edge_index[0]).values
+            # int64: an int32 edge_index's keys (source * num_nodes + target, here and in PyG's
+            # coalesce) overflowed past 46,340 nodes, torch's bare "index -1 is out of bounds"
+            edges = edge_index.long()
+            forward = torch.sort(edges[0] * num_nodes + edges[1]).values
+            backward = torch.sort(edges[1] * num_nodes + edges[0]).values
             if not torch.equal(forward, backward):
                 raise ValueError("LightGCN needs both directions of every edge in edge_index")
-            index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=False)
+            index, weight = gcn_norm(edges, None, num_nodes, add_self_loops=False)
             # rows are targets: PyG reads a sparse adjacency as adj_t
             with warnings.catch_warnings(), check_sparse_tensor_invariants(enable=False):
                 warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")

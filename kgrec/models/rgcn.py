@@ -265,11 +265,8 @@ class RGCNRecommender(GraphRecommender):
         edge_type = require_edge_type(self, edge_type)
         if n_id is not None:  # else torch's bare "index out of range in self" deep inside
             check_indices("n_id", n_id, self.num_nodes)
-            if degree is not None and tuple(degree.shape) != (n_id.numel(),):
-                raise ValueError(
-                    f"degree must hold one count per node of n_id ({n_id.numel()}), got shape "
-                    f"{list(degree.shape)}"
-                )
+        if degree is not None:
+            self._check_degree(degree, n_id)
         x = self.node_input(n_id)
         groups = self.relation_groups(edge_index, edge_type, x.size(0), degree)
         layers = [x]
@@ -279,6 +276,25 @@ class RGCNRecommender(GraphRecommender):
             x = embedding_noise(x, noise, generator)
             layers.append(x)
         return torch.stack(layers).mean(dim=0), layers
+
+    def _check_degree(self, degree: Tensor, n_id: Tensor | None) -> None:
+        """A ValueError naming ``degree`` unless it holds a count (a number >= 0) per node of
+        the graph (of ``n_id``, a sampled subgraph): a NaN made every embedding it reached
+        NaN and a negative count was read as 1, silently; one of the wrong length was read as
+        far as the graph reached, or was torch's bare IndexError."""
+        check_tensor("degree", degree)
+        nodes, of = (self.num_nodes, "the graph") if n_id is None else (n_id.numel(), "n_id")
+        if tuple(degree.shape) != (nodes,):
+            raise ValueError(
+                f"degree must hold one count per node of {of} ({nodes}), got shape "
+                f"{list(degree.shape)}"
+            )
+        bad = ~(degree >= 0)  # NaN too
+        if bool(bad.any()):
+            raise ValueError(
+                f"degree must hold numbers of interactions (>= 0), got {degree[bad][0].item()} "
+                f"(node {int(bad.nonzero()[0])} of {of})"
+            )
 
     def relation_groups(
         self, edge_index: Tensor, edge_type: Tensor, num_nodes: int, degree: Tensor | None = None

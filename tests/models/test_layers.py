@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch_geometric.nn import RGCNConv
 
+from kgrec.models import RGCNRecommender
 from kgrec.models.layers import (
     DomainAdaptiveLayer,
     GradientReversal,
@@ -147,6 +148,24 @@ def test_layers_refuse_bad_sizes_and_a_nan_or_infinite_noise_or_scale():
     for eps in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match="noise must be non-negative"):
             embedding_noise(torch.ones(2, 2), eps)
+
+
+@pytest.mark.parametrize("noise", [True, "0.1", None])
+def test_a_noise_or_scale_that_is_no_number_is_a_type_error_naming_it(toy_graph, noise):
+    """Before, a model's forward(noise=True) perturbed every layer by noise of size 1 (a bool
+    taken for a number), and "0.1" or None (or GradientReversal("1")) was the bare TypeError
+    "'<=' not supported between instances of 'int' and 'str'"."""
+    model = RGCNRecommender(
+        toy_graph.num_users,
+        toy_graph.num_items,
+        toy_graph.num_entities,
+        toy_graph.num_relations,
+        embedding_dim=4,
+    )
+    with pytest.raises(TypeError, match=f"noise must be a number, got {noise!r}"):
+        model(toy_graph.edge_index, toy_graph.edge_type, noise=noise)
+    with pytest.raises(TypeError, match=f"scale must be a number, got {noise!r}"):
+        GradientReversal(noise)
 
 
 def test_symmetric_relations_weigh_edges_by_both_degrees():

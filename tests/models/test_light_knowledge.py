@@ -97,6 +97,18 @@ def test_lightgcn_propagates_over_an_edge_index_changed_in_place(toy_graph):
     torch.testing.assert_close(model(edges), model(edges.clone()))
 
 
+def test_lightgcn_takes_an_int32_edge_index_of_a_large_graph_as_the_int64_one():
+    """Past 46,340 nodes an int32 edge_index's keys (source * num_nodes + target) overflowed,
+    and LightGCN failed with torch's bare "index -1 is out of bounds" from PyG's coalesce."""
+    torch.manual_seed(0)
+    users, items = 30_000, 20_000
+    pairs = torch.tensor([[0, 29_999, 15_000], [19_999, 0, 7]])
+    forward = pairs + torch.tensor([[0], [users]])
+    edge_index = torch.cat([forward, forward.flip(0)], 1)
+    model = LightGCNRecommender(users, items, embedding_dim=2, num_layers=1)
+    torch.testing.assert_close(model(edge_index.int()), model(edge_index))
+
+
 def test_lightgcn_text_path_with_a_silent_mlp_is_pygs_lightgcn(toy_graph):
     """The text path propagates as PyG does: with the MLP's output zero it is LightGCN."""
     edge_index, _ = _interactions(toy_graph)

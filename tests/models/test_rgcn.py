@@ -188,14 +188,24 @@ def test_node_ids_outside_the_graph_are_refused(edge_index, edge_type, says):
         ([-1, 0], None, r"n_id must lie in \[0, 5\)"),  # before: the same
         ([0.0, 2.0], None, "n_id must be a 1-D integer tensor"),  # before: torch's dtype error
         ([0, 2], [1, 1, 1], r"degree must hold one count per node of n_id \(2\)"),  # silent
+        # before: read as 1, silently; NaN embeddings
+        ([0, 2], [1, -1], r"degree must hold numbers of interactions \(>= 0\), got -1 \(node 1"),
+        ([0, 2], [float("nan"), 1.0], r"degree must .* got nan \(node 0 of n_id\)"),
+        # a whole graph's degree: before, torch's bare IndexError, read as far as it reached
+        (None, [1, 1, 1], r"degree must hold one count per node of the graph \(5\)"),
+        (None, [1] * 6, r"degree must hold one count per node of the graph \(5\)"),
+        (None, [1, 1, 1, -2, 1], r"got -2 \(node 3 of the graph\)"),
     ],
 )
 def test_a_sampled_subgraph_with_node_ids_or_degrees_that_do_not_fit_is_refused(n_id, degree, says):
     """A subgraph's n_id naming nodes outside the model was "index out of range in self" deep
     in nn.Embedding, a float n_id torch's dtype error there, and a degree of the wrong
-    length was read as far as the subgraph reached: now a ValueError naming the argument."""
+    length was read as far as the subgraph reached (a whole graph's: torch's bare IndexError
+    where too short), a negative one as 1 and a NaN one into NaN embeddings: now a ValueError
+    naming the argument."""
     model = RGCNRecommender(2, 2, 1, 4, embedding_dim=4)  # nodes 0..4
     edge_index, edge_type = torch.tensor([[0], [1]]), torch.tensor([0])
     degree = None if degree is None else torch.tensor(degree)
+    n_id = None if n_id is None else torch.tensor(n_id)
     with pytest.raises(ValueError, match=says):
-        model(edge_index, edge_type, n_id=torch.tensor(n_id), degree=degree)
+        model(edge_index, edge_type, n_id=n_id, degree=degree)

@@ -150,6 +150,23 @@ def test_fanouts_that_are_no_integers_are_a_type_error_naming_them(toy_graph, nu
         NeighborSampling(num_neighbors)
 
 
+def test_a_model_without_layers_is_told_it_has_none_to_sample_for(toy_graph):
+    """Before, num_neighbors=10 for a model of num_layers=0 was "num_neighbors must be positive
+    (or -1 for all), got []": a fanout the caller never gave (kgrec train refuses --layers 0
+    with --batching neighbor itself)."""
+    model = RGCNRecommender(
+        toy_graph.num_users,
+        toy_graph.num_items,
+        toy_graph.num_entities,
+        toy_graph.num_relations,
+        embedding_dim=8,
+        num_layers=0,
+    )
+    with pytest.raises(ValueError, match=r"num_neighbors 10 samples one hop per layer, and the"):
+        neighbor_loader(toy_graph, model, 10)
+    assert neighbor_loader(toy_graph, model, [10]).fanout == [10]  # a hop given: as before
+
+
 def test_numpy_integers_are_fanouts(toy_graph):
     """A NumPy integer (a count read by pandas) was "'numpy.int64' object is not iterable"."""
     model = _rgcn(toy_graph)
