@@ -440,6 +440,8 @@ def _check_pairs(pairs: Tensor, num_users: int, num_items: int) -> Tensor:
         )
     if pairs.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
         raise ValueError(f"train_pairs must hold integer indices, got {pairs.dtype}")
+    if not pairs.size(1):  # before: "trained" with loss 0.0, epoch 1 its best
+        raise ValueError("train_pairs hold no pair: there is nothing to train on")
     pairs = pairs.long()
     for row, (name, count) in enumerate((("user", num_users), ("item", num_items))):
         bad = (pairs[row] < 0) | (pairs[row] >= count)

@@ -365,8 +365,10 @@ def test_fit_takes_numpy_integers(experiment) -> None:
         (lambda p: torch.cat([p, torch.tensor([[0], [-1]])], 1), "train_pairs hold item index -1"),
         (lambda p: torch.cat([p, torch.tensor([[-1], [0]])], 1), "train_pairs hold user index -1"),
         (lambda p: p + torch.tensor([[0], [40]]), r"train_pairs hold item index \d+, .* 60 items"),
+        # before: "trained" with loss 0.0, its best epoch 1
+        (lambda p: p[:, :0], "train_pairs hold no pair: there is nothing to train on"),
     ],
-    ids=["transposed", "float", "item -1", "user -1", "item past the items"],
+    ids=["transposed", "float", "item -1", "user -1", "item past the items", "empty"],
 )
 def test_fit_refuses_pairs_outside_the_graph_naming_them(experiment, change, says) -> None:
     """Before, a -1 was silently the last user or item (a pair that does not exist trained
