@@ -3121,10 +3121,47 @@ def teacher_records(
                 file=str(folder / "run.json"),
                 field=SPLIT_DIGEST,
             )
+        seen = _held_out_pairs_learnt(info, folder)
+        if seen:  # as a warm start from it would say (warm_start)
+            log.warning(
+                "--distill-from %s: its model (or a run it learnt from) trained on %d of this "
+                "run's validation and test pairs (it started from --init-from a run of another "
+                "split): its scores carry them into this run, whose scores are not held out",
+                folder,
+                seen,
+            )
         records.append(
             {"run": str(folder), "model": info["model"], "model_sha256": model_sha256(folder)}
         )
     return records
+
+
+def _held_out_pairs_learnt(
+    info: Mapping[str, Any], folder: Path, visited: set[Path] | None = None
+) -> int:
+    """How many of its split's validation and test pairs the run of run.json ``info`` in
+    ``folder`` learnt from, as the records say: those its ``--init-from`` start trained on
+    (``init_from.held_out_pairs_seen``) and, in turn, those its ``--distill-from`` teachers
+    learnt from (each on the same split, read where it still holds the recorded model.pt);
+    the most of them. A run without records (an older kgrec's) counts 0."""
+    visited = set() if visited is None else visited
+    visited.add(folder.resolve())
+    record = info.get("init_from")
+    seen = record.get("held_out_pairs_seen") if isinstance(record, dict) else None
+    found = seen if isinstance(seen, int) and not isinstance(seen, bool) else 0
+    teachers = info.get(TEACHERS_RECORD)
+    for teacher in teachers if isinstance(teachers, list) else ():
+        if not (isinstance(teacher, dict) and isinstance(teacher.get("run"), str)):
+            continue
+        path = Path(teacher["run"])
+        if path.resolve() in visited or not same_model(teacher.get("model_sha256"), path):
+            continue
+        try:
+            theirs = _read_run_json(path)
+        except InputError:
+            continue
+        found = max(found, _held_out_pairs_learnt(theirs, path, visited))
+    return found
 
 
 def changed_teachers(records: Any, folders: Sequence[str | Path]) -> list[str]:

@@ -495,3 +495,34 @@ def test_kgrec_tune_reads_the_teachers_once_not_once_per_trial(
     assert len({t.params["distill_weight"] for t in result.trials}) == 3
     assert all(t.state.name == "COMPLETE" for t in result.trials)
     assert sorted(reads) == ["ease", "mf"]
+
+
+def test_a_teacher_that_started_from_a_run_trained_on_the_held_out_pairs_is_said(
+    tmp_path, tiny_recbole, caplog
+):
+    """A teacher on the student's split that was warm-started (--init-from) from a run of
+    another split has seen the student's validation and test pairs (its run.json counts them,
+    init_from.held_out_pairs_seen), and its scores carry them into the student. Before, a
+    --distill-from of it said nothing (an --init-from of the same run warns); now it warns,
+    naming the teacher, and so of a teacher that learnt from such a teacher in turn."""
+    common = ["--data", str(tiny_recbole), "--model", "mf", *SMALL]
+    other, middle = tmp_path / "other", tmp_path / "middle"
+    assert main(["train", "--out", str(other), "--seed", "1", *common]) == 0
+    assert main(["train", "--out", str(middle), "--init-from", str(other), *common]) == 0
+    leaked = json.loads((middle / "run.json").read_text())["init_from"]["held_out_pairs_seen"]
+    assert leaked > 0
+    clean = tmp_path / "clean"
+    assert main(["train", "--out", str(clean), *common]) == 0
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        assert student(tmp_path, tiny_recbole, "fine", "--distill-from", str(clean)) == 0
+    assert "validation and test pairs" not in caplog.text
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        assert student(tmp_path, tiny_recbole, "s", "--distill-from", str(clean), str(middle)) == 0
+    assert f"--distill-from {middle}: its model (or a run it learnt from)" in caplog.text
+    assert f"trained on {leaked} of this run's validation and test pairs" in caplog.text
+    caplog.clear()
+    # a teacher distilled from that teacher: its scores carry them too
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        assert student(tmp_path, tiny_recbole, "s2", "--distill-from", str(tmp_path / "s")) == 0
+    assert f"--distill-from {tmp_path / 's'}: its model (or a run it learnt from)" in caplog.text
