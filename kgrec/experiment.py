@@ -3219,13 +3219,21 @@ def check_teachers_as_recorded(
 
 
 def load_teachers(
-    folders: Sequence[str | Path], mix: Any, *, split: Split, items: torch.Tensor
+    folders: Sequence[str | Path],
+    mix: Any,
+    *,
+    split: Split,
+    items: torch.Tensor,
+    graph: Data | None = None,
 ) -> Teachers:
     """The teachers' standardised mix (:func:`blend`) as embeddings, read from the run
     folders ``folders`` (:func:`load_run`), over the covered ``items`` (a bool mask); an
     InputError naming the teacher where it was trained on another split than ``split`` or its
-    scores are all alike."""
+    scores are all alike. With the student's message graph ``graph``, a teacher whose graph
+    holds no interaction of users the student trains (a model of the target domain alone,
+    whose cold-start users are its untrained embeddings) is warned of."""
     weights = check_mix(mix, len(folders))
+    trained = None if graph is None else _interacting_users(graph)
     teachers, sha256s = [], []
     for folder in map(Path, folders):
         # the sha256 of the model.pt loaded: read while run.json stayed the same, as the run
@@ -3243,6 +3251,19 @@ def load_teachers(
                 "teacher must share the student's split",
                 file=str(folder),
             )
+        if trained is not None:
+            unknown = trained & ~_interacting_users(run.graph)
+            if bool(unknown.any()):  # the term pulls their rankings towards untrained scores
+                log.warning(
+                    "--distill-from %s: its graph holds no interaction of %d of the users this "
+                    "run trains (%s: cold-start users of a model of the target domain alone?); "
+                    "their scores are its untrained embeddings, which the distillation term "
+                    "pulls this run's rankings of them towards: distil from a model of every "
+                    "domain (lightgcn-merged, ease-merged)",
+                    folder,
+                    int(unknown.sum()),
+                    few(str(run.experiment.maps.users[i]) for i in unknown.nonzero().flatten()),
+                )
         users, item_emb = embeddings(run.model, run.graph)
         teachers.append((users.detach().cpu(), item_emb.detach().cpu()))
     try:
@@ -3251,6 +3272,14 @@ def load_teachers(
     except ValueError as exc:
         raise InputError(f"--distill-from {exc}", field="--distill-from") from None
     return Teachers(users, item_emb, tuple(sha256s))
+
+
+def _interacting_users(graph: Data) -> torch.Tensor:
+    """A bool mask of ``graph``'s users (a message graph) with an interaction in it."""
+    users = graph.edge_index[0, graph.edge_type == 0].cpu()  # edge type 0: user -> item
+    mask = torch.zeros(graph.num_users, dtype=torch.bool)
+    mask[users] = True
+    return mask
 
 
 def read_teachers(settings: Mapping[str, Any], graph: Data, split: Split) -> Teachers | None:
@@ -3267,6 +3296,7 @@ def read_teachers(settings: Mapping[str, Any], graph: Data, split: Split) -> Tea
         settings.get("distill_mix"),
         split=split,
         items=domains == split.target_domain,
+        graph=graph,
     )
 
 
@@ -3676,7 +3706,11 @@ def objective_for(
             covered = domains == split.target_domain  # the items ranked, not the unseen ones
             if teachers is None:
                 teachers = load_teachers(
-                    options["distill_from"], options["distill_mix"], split=split, items=covered
+                    options["distill_from"],
+                    options["distill_mix"],
+                    split=split,
+                    items=covered,
+                    graph=graph,
                 )
             teacher = teachers.users, teachers.items, covered, split.train
     return _objective(
