@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from kgrec import distributed
 from kgrec.cold_start_training import HideTargetEdges
+from kgrec.data.export import check_pairs
 from kgrec.data.split import Split
 from kgrec.errors import InputError, WriteError
 from kgrec.evaluate import evaluate
@@ -252,7 +253,9 @@ def fit(
     check_number("lr", lr)
     check_number("target_weight", target_weight)
     check_tensor("train_pairs", train_pairs)
-    train_pairs = _check_pairs(train_pairs, graph.num_users, graph.num_items)
+    train_pairs = check_pairs("train_pairs", train_pairs, graph.num_users, graph.num_items)
+    if not train_pairs.size(1):  # before: "trained" with loss 0.0, epoch 1 its best
+        raise ValueError("train_pairs hold no pair: there is nothing to train on")
     if objective is not None:
         check_objective("objective", objective)
     if isinstance(epoch_strategy, type):  # FullGraph, not FullGraph(): a bare TypeError later
@@ -424,34 +427,6 @@ def fit(
         history=state.history,
         epochs_resumed=epochs_resumed,
     )
-
-
-def _check_pairs(pairs: Tensor, num_users: int, num_items: int) -> Tensor:
-    """``pairs`` (fit's ``train_pairs``) as int64 ``[2, N]`` (user index, item index) pairs; a
-    ValueError naming ``train_pairs`` unless they are within the graph's users and items: a -1
-    would silently be the last user or item (a pair that does not exist trained on), and the
-    rest torch's bare errors from inside the negative sampler (a ``[N, 2]`` tensor's "too many
-    values to unpack", a float's "tensors used as indices must be long", an int32's "Index put
-    requires the source and destination dtypes match")."""
-    if pairs.dim() != 2 or pairs.size(0) != 2:
-        raise ValueError(
-            "train_pairs must be [2, N] (a row of user indices, a row of item indices), got "
-            f"shape {list(pairs.shape)}"
-        )
-    if pairs.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise ValueError(f"train_pairs must hold integer indices, got {pairs.dtype}")
-    if not pairs.size(1):  # before: "trained" with loss 0.0, epoch 1 its best
-        raise ValueError("train_pairs hold no pair: there is nothing to train on")
-    pairs = pairs.long()
-    for row, (name, count) in enumerate((("user", num_users), ("item", num_items))):
-        bad = (pairs[row] < 0) | (pairs[row] >= count)
-        if bool(bad.any()):
-            raise ValueError(
-                f"train_pairs hold {name} index {int(pairs[row][bad][0])}, and the graph has "
-                f"{count} {name}s (indices 0 to {count - 1}): the first row holds user "
-                "indices, the second item indices (not node indices)"
-            )
-    return pairs
 
 
 def train_epoch(

@@ -198,8 +198,8 @@ def message_graph(
             "interactions must be a [2, E] torch.Tensor of (user index, item index), got "
             f"{type(interactions).__name__} (torch.as_tensor converts it)"
         )
-    if interactions is not None:
-        _check_interactions(interactions, num_users, num_items)
+    if interactions is not None:  # before, torch broadcast a [1, 2] pair into others' edges
+        interactions = check_pairs("interactions", interactions, num_users, num_items)
     pairs = data[INTERACTS].edge_index if interactions is None else interactions
     forward = pairs + torch.tensor([[0], [num_users]])
     blocks = [forward, forward.flip(0)]
@@ -263,28 +263,6 @@ def _refuse_missing(df: pd.DataFrame, table: str, columns: Sequence[str]) -> Non
                 "missing value",
                 file=table,
                 field=column,
-            )
-
-
-def _check_interactions(pairs: Tensor, num_users: int, num_items: int) -> None:
-    """A ValueError naming ``interactions`` unless ``pairs`` is ``[2, E]`` integer (user index,
-    item index) pairs within the export's users and items. Before, torch broadcast a ``[1, 2]``
-    pair (``[[user, item]]``) or ``[1, E]`` into edges of other nodes, and an index past the
-    users or items became an edge of an item or an entity node, silently."""
-    if pairs.dim() != 2 or pairs.size(0) != 2:
-        raise ValueError(
-            "interactions must be [2, E] (a row of user indices, a row of item indices), got "
-            f"shape {list(pairs.shape)}"
-        )
-    if pairs.dtype == torch.bool or pairs.is_floating_point() or pairs.is_complex():
-        raise ValueError(f"interactions must hold integer indices, got {pairs.dtype}")
-    for row, (name, count) in enumerate((("user", num_users), ("item", num_items))):
-        bad = (pairs[row] < 0) | (pairs[row] >= count)
-        if bool(bad.any()):
-            raise ValueError(
-                f"interactions hold {name} index {int(pairs[row][bad][0])}, and the graph has "
-                f"{count} {name}s ({f'indices 0 to {count - 1}' if count else 'none'}): the "
-                "first row holds user indices, the second item indices (not node indices)"
             )
 
 
@@ -388,3 +366,27 @@ def _checked_text(kind: str, keys: Sequence[str], vectors: np.ndarray) -> tuple[
         twice = seen[seen.duplicated()][0]
         raise ValueError(f"{name} names {twice!r} twice: one vector per node")
     return keys, vectors
+
+
+def check_pairs(name: str, pairs: Tensor, num_users: int, num_items: int) -> Tensor:
+    """``pairs`` as int64 ``[2, N]`` (user index, item index) pairs; a ValueError naming
+    ``name`` unless they are integers (of any width, not bool) within ``num_users`` users and
+    ``num_items`` items: a -1 would silently be the last user or item, torch would broadcast a
+    ``[1, 2]`` pair into others, and an index past the users or items would be another node."""
+    if pairs.dim() != 2 or pairs.size(0) != 2:
+        raise ValueError(
+            f"{name} must be [2, N] (a row of user indices, a row of item indices), got shape "
+            f"{list(pairs.shape)}"
+        )
+    if pairs.dtype == torch.bool or pairs.is_floating_point() or pairs.is_complex():
+        raise ValueError(f"{name} must hold integer indices, got {pairs.dtype}")
+    pairs = pairs.long()
+    for row, (kind, count) in enumerate((("user", num_users), ("item", num_items))):
+        bad = (pairs[row] < 0) | (pairs[row] >= count)
+        if bool(bad.any()):
+            raise ValueError(
+                f"{name} hold {kind} index {int(pairs[row][bad][0])}, and the graph has "
+                f"{count} {kind}s ({f'indices 0 to {count - 1}' if count else 'none'}): the "
+                "first row holds user indices, the second item indices (not node indices)"
+            )
+    return pairs

@@ -173,8 +173,8 @@ def test_message_graph_with_given_interactions_and_no_knowledge() -> None:
 @pytest.mark.parametrize(
     ("pairs", "want"),
     [
-        ([[0, 2]], r"must be \[2, E\].*got shape \[1, 2\]"),  # one pair as [[user, item]]
-        ([[0, 1, 2]], r"must be \[2, E\].*got shape \[1, 3\]"),
+        ([[0, 2]], r"must be \[2, N\].*got shape \[1, 2\]"),  # one pair as [[user, item]]
+        ([[0, 1, 2]], r"must be \[2, N\].*got shape \[1, 3\]"),
         ([[0], [4]], r"item index 4, and the graph has 4 items \(indices 0 to 3\)"),
         ([[0], [3 + 2]], r"item index 5, .*second item indices \(not node indices\)"),
         ([[3], [0]], r"user index 3, and the graph has 3 users"),
