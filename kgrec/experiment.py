@@ -295,13 +295,29 @@ def _warn_unsplit(directory: Path, data: HeteroData, maps: IdMaps, split: Split)
     """A warning when the graph's target domain holds interactions in none of the split's
     files (split files not thinned with ``--train-fraction``): they are neither trained on nor
     masked, and every item of the domain is ranked, as when split files of one genre are read
-    with data read as one domain (no ``split.json``, no ``--domain-rule``)."""
-    if split.train_fraction < 1:
-        return
+    with data read as one domain (no ``split.json``, no ``--domain-rule``). Another when
+    ``train.tsv`` holds pairs that are no interaction of the graph (split files of other data,
+    or of another version of it): they are trained on all the same. Valid and test pairs the
+    graph lacks are no such sign (a store loaded with the training interactions alone)."""
     pairs = data[INTERACTS].edge_index
     target = pairs[:, data["item"].domain[pairs[1]] == split.target_domain]
-    held = torch.cat([split.train, split.valid, split.test], dim=1)
     width = len(maps.item_ids)
+    foreign = ~torch.isin(split.train[0] * width + split.train[1], target[0] * width + target[1])
+    if bool(foreign.any()):
+        user, item = split.train[:, foreign][:, 0].tolist()
+        log.warning(
+            "--split %s: %d of the %d pairs of train.tsv are no interaction of the graph (the "
+            "first: user %r, item %r): split files of other data, or of another version of it? "
+            "They are trained on as train.tsv says; make the split again from this data",
+            directory,
+            int(foreign.sum()),
+            split.train.size(1),
+            maps.users[user],
+            maps.item_ids[item],
+        )
+    if split.train_fraction < 1:
+        return
+    held = torch.cat([split.train, split.valid, split.test], dim=1)
     missing = ~torch.isin(target[0] * width + target[1], held[0] * width + held[1])
     if not bool(missing.any()):
         return

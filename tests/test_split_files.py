@@ -158,3 +158,43 @@ def test_a_broken_split_record_names_its_line(tmp_path: Path, tiny_recbole) -> N
     with pytest.raises(InputError, match="not UTF-8") as caught:
         _read(folder, tiny_recbole)
     assert (caught.value.file, caught.value.line) == (str(path), 2)
+
+
+def _tiny_copy(tmp_path: Path, tiny_recbole: Path, name: str, drop: set[tuple[str, str]]) -> Path:
+    """The tiny RecBole files in ``tmp_path / name / "tiny"`` without the ratings of ``drop``."""
+    data = tmp_path / name / "tiny"
+    data.mkdir(parents=True)
+    (data / "tiny.item").write_text((tiny_recbole / "tiny.item").read_text())
+    header, *rows = (tiny_recbole / "tiny.inter").read_text().splitlines()
+    kept = [row for row in rows if tuple(row.split("\t")[:2]) not in drop]
+    assert len(kept) == len(rows) - len(drop)
+    (data / "tiny.inter").write_text("\n".join([header, *kept]) + "\n")
+    return data
+
+
+def _pairs(folder: Path, name: str) -> list[tuple[str, str]]:
+    lines = (folder / f"{name}.tsv").read_text().splitlines()[1:]
+    return [tuple(line.split("\t")) for line in lines]
+
+
+def test_train_pairs_that_are_no_interaction_of_the_graph_are_warned_of(
+    tmp_path: Path, tiny_recbole, caplog
+) -> None:
+    """Split files read with other data (or another version of it) whose graph lacks pairs of
+    train.tsv: before, they were trained on without a word (the graph's own interactions all
+    in the files, nothing was said). Valid and test pairs the graph lacks (a graph of the
+    training interactions alone) are no such sign, and warn of nothing."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-action-comedy")
+    train = _pairs(folder, "train")
+    held = set(_pairs(folder, "valid")) | set(_pairs(folder, "test"))
+    training_only = _tiny_copy(tmp_path, tiny_recbole, "training-only", held)
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        _read(folder, training_only)
+    assert not caplog.records
+    fewer = _tiny_copy(tmp_path, tiny_recbole, "fewer", set(train[:3]))
+    with caplog.at_level("WARNING", logger="kgrec.experiment"):
+        split = _read(folder, fewer)
+    assert split.train.size(1) == len(train)  # read as the files say, as before
+    message = caplog.text
+    assert f"3 of the {len(train)} pairs of train.tsv are no interaction of the graph" in message
+    assert f"user {train[0][0]!r}, item {train[0][1]!r}" in message
