@@ -670,14 +670,17 @@ def make_split(args: argparse.Namespace, out: Path) -> Path:
     """``OUT/split``: kgrec's split files for ``--data``/``--protocol``/``--seed`` (as ``kgrec
     split``), placed by :func:`place_split`."""
     from kgrec.data.split import write_split
-    from kgrec.experiment import load_experiment
+    from kgrec.experiment import effective_rule, load_experiment
 
     experiment = load_experiment(
         data=args.data, store=None, protocol=args.protocol, split_dir=None, seed=args.seed
     )
+    # split.json records the rule the data was read with, as kgrec split's does: without it
+    # (before), kgrec train --split OUT/split --data read ml-1m as one domain
+    rule = effective_rule(args.protocol, args.data, None, None)
     return place_split(
         out,
-        lambda folder: write_split(experiment.split, experiment.maps, folder),
+        lambda folder: write_split(experiment.split, experiment.maps, folder, domain_rule=rule),
         "another --seed or --protocol",
     )
 

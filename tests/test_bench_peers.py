@@ -456,3 +456,21 @@ def test_a_split_option_beside_split_files_is_refused(
     err = capsys.readouterr().err
     assert f"{named} make the split with --data; --split {split} names split files" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_split_it_makes_records_the_protocols_domain_rule(peers, tmp_path, tiny_recbole):
+    """bench/peers.py --data --protocol writes the split it benchmarks (OUT/split). Its
+    split.json recorded no domain rule (null), where `kgrec split` records the protocol's: a
+    `kgrec train --split OUT/split --data ...` read the data as one domain and refused the
+    recorded target domain (found by the split61 review)."""
+    import argparse
+
+    from kgrec.data.protocols import get_protocol
+    from kgrec.experiment import load_experiment
+
+    args = argparse.Namespace(data=tiny_recbole, protocol="ml1m-action-comedy", seed=0)
+    split = peers.make_split(args, tmp_path / "out")
+    recorded = json.loads((split / "split.json").read_text())
+    assert recorded["domain_rule"] == get_protocol("ml1m-action-comedy").domain_rule
+    read = load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=split, seed=0)
+    assert read.split.target_domain == read.maps.domains.index("comedy")
