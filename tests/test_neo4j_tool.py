@@ -127,14 +127,17 @@ def test_a_pid_file_naming_another_process_is_not_a_server(project, tmp_path):
         other.wait()
 
 
-def _fake_server(folder: Path, port: int) -> subprocess.Popen:
+def _fake_server(folder: Path, port: int, *, ready: bool = True) -> subprocess.Popen:
     """A process whose command line is that of this folder's server (java ... KgrecNeo4j DIR
-    PORT), with its pid file: what `status` and `stop` recognise, without starting Neo4j."""
+    PORT), with its pid file and, ``ready``, the ready file a server writes once it answers:
+    what `status` and `stop` recognise, without starting Neo4j."""
     folder.mkdir(exist_ok=True)
     server = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(600)", "KgrecNeo4j", str(folder), str(port)]
     )
     (folder / "neo4j.pid").write_text(f"{server.pid}\n")
+    if ready:
+        (folder / "ready").write_text(f"{port}\n")
     threading.Thread(target=server.wait, daemon=True).start()  # reaped once it exits, as a server
     return server
 
@@ -179,6 +182,36 @@ def test_a_server_of_this_folder_on_another_port_is_named(project, tmp_path):
         assert f"set NEO4J_PORT={other}" in started.stderr
         assert server.poll() is None and (tmp_path / "db" / "neo4j.pid").exists()
         assert _run(project, tmp_path, other, "status").returncode == 0
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_server_still_starting_is_waited_for(project, tmp_path):
+    """A second `start` (or `status`, as `make test` asks) while another start's server was still
+    starting: before, it said "already running" (exit 0) at once, and the tests ran against a
+    server that did not answer yet. Both wait for it to be ready now, and never stop it."""
+    port = _free_port()
+    server = _fake_server(tmp_path / "db", port, ready=False)
+    try:
+        for command in ("start", "status"):
+            waited = _run(project, tmp_path, port, command, NEO4J_START_TIMEOUT="1")
+            assert waited.returncode == 1, (command, waited.stderr)
+            assert f"the server (pid {server.pid}) is not ready after 1 s" in waited.stderr
+            assert server.poll() is None and (tmp_path / "db" / "neo4j.pid").exists()
+        ready = threading.Timer(1.0, (tmp_path / "db" / "ready").write_text, ("ready\n",))
+        ready.start()
+        started = _run(project, tmp_path, port, "start", NEO4J_START_TIMEOUT="60")
+        ready.join()
+        assert started.returncode == 0, started.stderr
+        assert "is starting; waiting for it to be ready" in started.stderr
+        assert f"already running (pid {server.pid})" in started.stderr
+        assert _run(project, tmp_path, port, "status").returncode == 0
+        (tmp_path / "db" / "ready").unlink()
+        threading.Timer(1.0, server.kill).start()
+        status = _run(project, tmp_path, port, "status", NEO4J_START_TIMEOUT="60")
+        assert status.returncode == 3 and "not running" in status.stdout, status.stderr
+        assert "exited during start-up" in status.stderr
     finally:
         server.kill()
         server.wait()
