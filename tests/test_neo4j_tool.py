@@ -19,13 +19,18 @@ import pytest
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "neo4j"
 
 
-def _jars_cached() -> bool:
-    """Whether the script's jars are provisioned (else a start downloads them: minutes)."""
+def _provisioned() -> Path:
+    """The folder of the script's jars in the cache (provisioned where it holds .complete)."""
     key = hashlib.sha256(
         (TOOL / "pom.xml").read_bytes() + (TOOL / "KgrecNeo4j.java").read_bytes()
     ).hexdigest()[:12]
     cache = Path(os.environ.get("KGREC_CACHE", Path.home() / ".cache" / "kgrec"))
-    return (cache / f"neo4j-{key}" / ".complete").is_file()
+    return cache / f"neo4j-{key}"
+
+
+def _jars_cached() -> bool:
+    """Whether the script's jars are provisioned (else a start downloads them: minutes)."""
+    return (_provisioned() / ".complete").is_file()
 
 
 pytestmark = pytest.mark.slow
@@ -360,6 +365,52 @@ def test_provisioning_prints_maven_plain(project, tmp_path):
     assert "-Dkgrec.test=kept" in (tmp_path / "maven-opts").read_text()  # Maven ran, theirs kept
     assert "\x1b" not in result.stdout + result.stderr
     assert not list((tmp_path / "cache").glob("*/.complete"))
+
+
+def _newer_javac() -> Path | None:
+    """A javac of a JDK newer than 17 on this machine, or None."""
+    for javac in sorted(Path("/usr/lib/jvm").glob("*/bin/javac")):
+        version = subprocess.run([javac, "-version"], capture_output=True, text=True)
+        major = (version.stdout + version.stderr).split()[-1].split(".")[0]
+        if major.isdigit() and int(major) > 17:
+            return javac
+    return None
+
+
+@pytest.mark.skipif(
+    _newer_javac() is None or not _jars_cached(), reason="needs a JDK newer than 17 and the jars"
+)
+def test_the_server_class_runs_on_java_17_whatever_jdk_compiled_it(project, tmp_path):
+    """The jars and KgrecNeo4j.class are cached once for every clone and JDK: before, a first
+    start with a JDK newer than 17 (JAVA_HOME) compiled the class for that JDK alone, and every
+    later start with Java 17, the oldest the script takes, failed (UnsupportedClassVersionError,
+    in console.log). The class is compiled for Java 17 now. Maven is a stand-in that links the
+    jars cached already; the java that would run the server is one that exits."""
+    cached = _provisioned() / "lib"
+    shebang = "#!/bin/sh\n"
+    mvn = tmp_path / "bin" / "mvn"
+    mvn.write_text(
+        shebang + "for a do case $a in -DoutputDirectory=*) out=${a#*=};; esac; done\n"
+        f'for jar in "{cached}"/*.jar; do ln -s "$jar" "$out/"; done\n'
+    )
+    mvn.chmod(0o755)
+    jdk = tmp_path / "jdk" / "bin"
+    jdk.mkdir(parents=True)
+    (jdk / "javac").symlink_to(_newer_javac())
+    (jdk / "java").write_text(shebang + "echo 'openjdk version \"25.0.3\" 2026-04-21' >&2\n")
+    (jdk / "java").chmod(0o755)
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        JAVA_HOME=str(tmp_path / "jdk"),
+        KGREC_CACHE=str(tmp_path / "cache"),
+        NEO4J_START_TIMEOUT="5",
+    )
+    assert result.returncode == 1  # the stand-in java runs no server
+    (compiled,) = (tmp_path / "cache").glob("neo4j-*/classes/KgrecNeo4j.class")
+    assert int.from_bytes(compiled.read_bytes()[6:8], "big") == 61  # Java 17's class files
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
