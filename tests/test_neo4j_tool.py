@@ -63,6 +63,7 @@ def project(tmp_path) -> Path:
 
 
 def _run(project: Path, tmp_path: Path, port: int, *args: str, **env: str):
+    """The script's ``args`` on ``tmp_path / "db"``, run in ``tmp_path``, with ``env``."""
     environ = {k: v for k, v in os.environ.items() if k not in ("KGREC_PYTHON", "NEO4J_DIR")}
     environ.update(
         PATH=f"{tmp_path / 'bin'}:{environ['PATH']}", NEO4J_PORT=str(port), NEO4J_HEAP="512m"
@@ -71,6 +72,7 @@ def _run(project: Path, tmp_path: Path, port: int, *args: str, **env: str):
     return subprocess.run(
         [str(project / "tools" / "neo4j" / "neo4j"), *args, str(tmp_path / "db")],
         env=environ,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=300,
@@ -365,6 +367,53 @@ def test_provisioning_prints_maven_plain(project, tmp_path):
     assert "-Dkgrec.test=kept" in (tmp_path / "maven-opts").read_text()  # Maven ran, theirs kept
     assert "\x1b" not in result.stdout + result.stderr
     assert not list((tmp_path / "cache").glob("*/.complete"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("NEO4J_START_TIMEOUT", "2.5", "a whole number of seconds"),
+        ("NEO4J_START_TIMEOUT", "abc", "a whole number of seconds"),
+        ("NEO4J_PORT", "abc", "a port number, 1 to 65535"),
+        ("NEO4J_PORT", "0", "a port number, 1 to 65535"),
+        ("NEO4J_PORT", "70000", "a port number, 1 to 65535"),
+        ("KGREC_CACHE", " ", "blank"),
+    ],
+)
+def test_a_bad_setting_is_named_and_starts_nothing(project, tmp_path, jars, setting, value, said):
+    """Before, a NEO4J_START_TIMEOUT of 2.5 (or abc) killed `start` in its bash arithmetic while
+    it waited, and the server it had started ran on, its pid file left; NEO4J_PORT=abc was a
+    Java stack trace in console.log, 0 a server on a port of the system's choosing that the
+    readiness check waited 180 s for; a blank KGREC_CACHE put the jars in a folder named " "
+    in the working directory. Each is an error naming the setting now, before anything runs.
+    The java is a stand-in that never answers: no driver Python, so the check in bash."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, time\n"
+        "if '-version' in sys.argv:\n"
+        "    sys.exit(print('openjdk version \"17.0.15\" 2025-04-15', file=sys.stderr))\n"
+        "time.sleep(60)\n"
+    )
+    java.chmod(0o755)
+    env = {"JAVA_HOME": str(tmp_path / "jdk"), "KGREC_CACHE": str(jars), "NEO4J_START_TIMEOUT": "2"}
+    env[setting] = value
+    pidfile = tmp_path / "db" / "neo4j.pid"
+    try:
+        for command in ("start", "status"):
+            result = _run(project, tmp_path, _free_port(), command, **env)
+            if setting == "KGREC_CACHE" and command == "status":
+                assert result.returncode == 3  # status reads no cache
+                continue
+            assert result.returncode == 2, (command, result.stderr)
+            assert f"neo4j: {setting}" in result.stderr and said in result.stderr
+            assert repr(value) in result.stderr
+        assert not (tmp_path / "db").exists()  # nothing started
+        assert not (tmp_path / " ").exists()  # the working directory
+    finally:
+        if pidfile.exists():  # before the fix: the server ran on
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
 
 
 def _newer_javac() -> Path | None:
