@@ -149,6 +149,24 @@ def _fake_server(folder: Path, port: int, *, ready: bool = True) -> subprocess.P
     return server
 
 
+def test_the_server_of_a_folder_whose_name_begins_alike_is_not_this_ones(project, tmp_path):
+    """A stale pid file of DIR whose pid is now the server of "DIR 2": before, DIR followed by a
+    space anywhere in the command line made it DIR's server, and `stop DIR` stopped it."""
+    port = _free_port()
+    other = _fake_server(tmp_path / "db 2", port)
+    try:
+        (tmp_path / "db").mkdir()
+        (tmp_path / "db" / "neo4j.pid").write_text(f"{other.pid}\n")
+        status = _run(project, tmp_path, port, "status")
+        assert status.returncode == 3 and "not running" in status.stdout
+        stopped = _run(project, tmp_path, port, "stop")
+        assert stopped.returncode == 0 and "names no server" in stopped.stderr
+        assert other.poll() is None  # not stopped
+    finally:
+        other.kill()
+        other.wait()
+
+
 def _found_then_stopped(project, tmp_path, port: int, server, **env: str) -> None:
     """`status` (with ``env``) finds the fake ``server`` running on ``port``, and `stop` ends
     it (SIGTERM) and removes its pid file."""
