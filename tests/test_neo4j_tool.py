@@ -19,13 +19,18 @@ import pytest
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "neo4j"
 
 
-def _jars_cached() -> bool:
-    """Whether the script's jars are provisioned (else a start downloads them: minutes)."""
+def _provisioned() -> Path:
+    """The folder of the script's jars in the cache (provisioned where it holds .complete)."""
     key = hashlib.sha256(
         (TOOL / "pom.xml").read_bytes() + (TOOL / "KgrecNeo4j.java").read_bytes()
     ).hexdigest()[:12]
     cache = Path(os.environ.get("KGREC_CACHE", Path.home() / ".cache" / "kgrec"))
-    return (cache / f"neo4j-{key}" / ".complete").is_file()
+    return cache / f"neo4j-{key}"
+
+
+def _jars_cached() -> bool:
+    """Whether the script's jars are provisioned (else a start downloads them: minutes)."""
+    return (_provisioned() / ".complete").is_file()
 
 
 pytestmark = pytest.mark.slow
@@ -58,6 +63,7 @@ def project(tmp_path) -> Path:
 
 
 def _run(project: Path, tmp_path: Path, port: int, *args: str, **env: str):
+    """The script's ``args`` on ``tmp_path / "db"``, run in ``tmp_path``, with ``env``."""
     environ = {k: v for k, v in os.environ.items() if k not in ("KGREC_PYTHON", "NEO4J_DIR")}
     environ.update(
         PATH=f"{tmp_path / 'bin'}:{environ['PATH']}", NEO4J_PORT=str(port), NEO4J_HEAP="512m"
@@ -66,6 +72,7 @@ def _run(project: Path, tmp_path: Path, port: int, *args: str, **env: str):
     return subprocess.run(
         [str(project / "tools" / "neo4j" / "neo4j"), *args, str(tmp_path / "db")],
         env=environ,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=300,
@@ -127,16 +134,37 @@ def test_a_pid_file_naming_another_process_is_not_a_server(project, tmp_path):
         other.wait()
 
 
-def _fake_server(folder: Path, port: int) -> subprocess.Popen:
+def _fake_server(folder: Path, port: int, *, ready: bool = True) -> subprocess.Popen:
     """A process whose command line is that of this folder's server (java ... KgrecNeo4j DIR
-    PORT), with its pid file: what `status` and `stop` recognise, without starting Neo4j."""
+    PORT), with its pid file and, ``ready``, the ready file a server writes once it answers:
+    what `status` and `stop` recognise, without starting Neo4j."""
     folder.mkdir(exist_ok=True)
     server = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(600)", "KgrecNeo4j", str(folder), str(port)]
     )
     (folder / "neo4j.pid").write_text(f"{server.pid}\n")
+    if ready:
+        (folder / "ready").write_text(f"{port}\n")
     threading.Thread(target=server.wait, daemon=True).start()  # reaped once it exits, as a server
     return server
+
+
+def test_the_server_of_a_folder_whose_name_begins_alike_is_not_this_ones(project, tmp_path):
+    """A stale pid file of DIR whose pid is now the server of "DIR 2": before, DIR followed by a
+    space anywhere in the command line made it DIR's server, and `stop DIR` stopped it."""
+    port = _free_port()
+    other = _fake_server(tmp_path / "db 2", port)
+    try:
+        (tmp_path / "db").mkdir()
+        (tmp_path / "db" / "neo4j.pid").write_text(f"{other.pid}\n")
+        status = _run(project, tmp_path, port, "status")
+        assert status.returncode == 3 and "not running" in status.stdout
+        stopped = _run(project, tmp_path, port, "stop")
+        assert stopped.returncode == 0 and "names no server" in stopped.stderr
+        assert other.poll() is None  # not stopped
+    finally:
+        other.kill()
+        other.wait()
 
 
 def _found_then_stopped(project, tmp_path, port: int, server, **env: str) -> None:
@@ -179,6 +207,36 @@ def test_a_server_of_this_folder_on_another_port_is_named(project, tmp_path):
         assert f"set NEO4J_PORT={other}" in started.stderr
         assert server.poll() is None and (tmp_path / "db" / "neo4j.pid").exists()
         assert _run(project, tmp_path, other, "status").returncode == 0
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_server_still_starting_is_waited_for(project, tmp_path):
+    """A second `start` (or `status`, as `make test` asks) while another start's server was still
+    starting: before, it said "already running" (exit 0) at once, and the tests ran against a
+    server that did not answer yet. Both wait for it to be ready now, and never stop it."""
+    port = _free_port()
+    server = _fake_server(tmp_path / "db", port, ready=False)
+    try:
+        for command in ("start", "status"):
+            waited = _run(project, tmp_path, port, command, NEO4J_START_TIMEOUT="1")
+            assert waited.returncode == 1, (command, waited.stderr)
+            assert f"the server (pid {server.pid}) is not ready after 1 s" in waited.stderr
+            assert server.poll() is None and (tmp_path / "db" / "neo4j.pid").exists()
+        ready = threading.Timer(1.0, (tmp_path / "db" / "ready").write_text, ("ready\n",))
+        ready.start()
+        started = _run(project, tmp_path, port, "start", NEO4J_START_TIMEOUT="60")
+        ready.join()
+        assert started.returncode == 0, started.stderr
+        assert "is starting; waiting for it to be ready" in started.stderr
+        assert f"already running (pid {server.pid})" in started.stderr
+        assert _run(project, tmp_path, port, "status").returncode == 0
+        (tmp_path / "db" / "ready").unlink()
+        threading.Timer(1.0, server.kill).start()
+        status = _run(project, tmp_path, port, "status", NEO4J_START_TIMEOUT="60")
+        assert status.returncode == 3 and "not running" in status.stdout, status.stderr
+        assert "exited during start-up" in status.stderr
     finally:
         server.kill()
         server.wait()
@@ -327,6 +385,99 @@ def test_provisioning_prints_maven_plain(project, tmp_path):
     assert "-Dkgrec.test=kept" in (tmp_path / "maven-opts").read_text()  # Maven ran, theirs kept
     assert "\x1b" not in result.stdout + result.stderr
     assert not list((tmp_path / "cache").glob("*/.complete"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("NEO4J_START_TIMEOUT", "2.5", "a whole number of seconds"),
+        ("NEO4J_START_TIMEOUT", "abc", "a whole number of seconds"),
+        ("NEO4J_PORT", "abc", "a port number, 1 to 65535"),
+        ("NEO4J_PORT", "0", "a port number, 1 to 65535"),
+        ("NEO4J_PORT", "70000", "a port number, 1 to 65535"),
+        ("KGREC_CACHE", " ", "blank"),
+    ],
+)
+def test_a_bad_setting_is_named_and_starts_nothing(project, tmp_path, jars, setting, value, said):
+    """Before, a NEO4J_START_TIMEOUT of 2.5 (or abc) killed `start` in its bash arithmetic while
+    it waited, and the server it had started ran on, its pid file left; NEO4J_PORT=abc was a
+    Java stack trace in console.log, 0 a server on a port of the system's choosing that the
+    readiness check waited 180 s for; a blank KGREC_CACHE put the jars in a folder named " "
+    in the working directory. Each is an error naming the setting now, before anything runs.
+    The java is a stand-in that never answers: no driver Python, so the check in bash."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, time\n"
+        "if '-version' in sys.argv:\n"
+        "    sys.exit(print('openjdk version \"17.0.15\" 2025-04-15', file=sys.stderr))\n"
+        "time.sleep(60)\n"
+    )
+    java.chmod(0o755)
+    env = {"JAVA_HOME": str(tmp_path / "jdk"), "KGREC_CACHE": str(jars), "NEO4J_START_TIMEOUT": "2"}
+    env[setting] = value
+    pidfile = tmp_path / "db" / "neo4j.pid"
+    try:
+        for command in ("start", "status"):
+            result = _run(project, tmp_path, _free_port(), command, **env)
+            if setting == "KGREC_CACHE" and command == "status":
+                assert result.returncode == 3  # status reads no cache
+                continue
+            assert result.returncode == 2, (command, result.stderr)
+            assert f"neo4j: {setting}" in result.stderr and said in result.stderr
+            assert repr(value) in result.stderr
+        assert not (tmp_path / "db").exists()  # nothing started
+        assert not (tmp_path / " ").exists()  # the working directory
+    finally:
+        if pidfile.exists():  # before the fix: the server ran on
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def _newer_javac() -> Path | None:
+    """A javac of a JDK newer than 17 on this machine, or None."""
+    for javac in sorted(Path("/usr/lib/jvm").glob("*/bin/javac")):
+        version = subprocess.run([javac, "-version"], capture_output=True, text=True)
+        major = (version.stdout + version.stderr).split()[-1].split(".")[0]
+        if major.isdigit() and int(major) > 17:
+            return javac
+    return None
+
+
+@pytest.mark.skipif(
+    _newer_javac() is None or not _jars_cached(), reason="needs a JDK newer than 17 and the jars"
+)
+def test_the_server_class_runs_on_java_17_whatever_jdk_compiled_it(project, tmp_path):
+    """The jars and KgrecNeo4j.class are cached once for every clone and JDK: before, a first
+    start with a JDK newer than 17 (JAVA_HOME) compiled the class for that JDK alone, and every
+    later start with Java 17, the oldest the script takes, failed (UnsupportedClassVersionError,
+    in console.log). The class is compiled for Java 17 now. Maven is a stand-in that links the
+    jars cached already; the java that would run the server is one that exits."""
+    cached = _provisioned() / "lib"
+    shebang = "#!/bin/sh\n"
+    mvn = tmp_path / "bin" / "mvn"
+    mvn.write_text(
+        shebang + "for a do case $a in -DoutputDirectory=*) out=${a#*=};; esac; done\n"
+        f'for jar in "{cached}"/*.jar; do ln -s "$jar" "$out/"; done\n'
+    )
+    mvn.chmod(0o755)
+    jdk = tmp_path / "jdk" / "bin"
+    jdk.mkdir(parents=True)
+    (jdk / "javac").symlink_to(_newer_javac())
+    (jdk / "java").write_text(shebang + "echo 'openjdk version \"25.0.3\" 2026-04-21' >&2\n")
+    (jdk / "java").chmod(0o755)
+    result = _run(
+        project,
+        tmp_path,
+        _free_port(),
+        "start",
+        JAVA_HOME=str(tmp_path / "jdk"),
+        KGREC_CACHE=str(tmp_path / "cache"),
+        NEO4J_START_TIMEOUT="5",
+    )
+    assert result.returncode == 1  # the stand-in java runs no server
+    (compiled,) = (tmp_path / "cache").glob("neo4j-*/classes/KgrecNeo4j.class")
+    assert int.from_bytes(compiled.read_bytes()[6:8], "big") == 61  # Java 17's class files
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
