@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from pathlib import Path
 
 from kgrec.errors import InputError
@@ -87,10 +88,11 @@ def choose_threads(requested: int | None = None) -> int:
     field = "--threads"
     if requested is None and os.environ.get(ENV):
         raw, field = os.environ[ENV], ENV
-        try:
-            requested = int(raw)
-        except ValueError:
-            raise InputError(f"${ENV} must be a whole number, got {raw!r}", field=ENV) from None
+        # ASCII digits, as --threads and $OMP_NUM_THREADS take them: int() read '1_0' as 10
+        # and '٣' (another script's digit) as 3
+        if not re.fullmatch(r"[+-]?[0-9]+", raw.strip()):
+            raise InputError(f"${ENV} must be a whole number, got {raw!r}", field=ENV)
+        requested = int(raw)
     if requested is not None:
         name = "threads" if field == "--threads" else f"${ENV}"
         if requested <= 0:

@@ -202,7 +202,16 @@ def test_more_threads_than_the_machine_lets_a_process_start_are_refused(
     assert choose_threads(5000) == 5000  # many more than the cores: taken, with the warning
 
 
-@pytest.mark.parametrize(("value", "message"), [("two", "whole number"), ("0", "positive")])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("two", "whole number"),
+        ("0", "positive"),
+        # before: int() read these as 10 and 3, where --threads and $OMP_NUM_THREADS refuse them
+        ("1_0", "whole number"),
+        ("\u0663", "whole number"),
+    ],
+)
 def test_bad_settings_are_clear_errors(two_cores, monkeypatch, value, message):
     monkeypatch.setenv(ENV, value)
     with pytest.raises(InputError, match=message):
