@@ -1965,6 +1965,7 @@ def test_a_runs_split_files_read_back_with_data_give_the_same_experiment(tmp_pat
         "train_fraction": 1.0,
         "few_shot": None,  # no few-shot users
         "few_shot_users": 0,
+        "new_items": None,  # no item groups
     }
     again = load_experiment(
         data=tiny_recbole, store=None, protocol=None, split_dir=split_dir, seed=0

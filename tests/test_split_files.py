@@ -74,6 +74,36 @@ def test_a_user_removed_from_few_shot_users_tsv_is_refused(tmp_path: Path, tiny_
         assert caught.value.field == "few_shot_users"
 
 
+def test_new_items_tsv_removed_or_edited_is_refused(tmp_path: Path, tiny_recbole) -> None:
+    """split.json records how many new items new_items.tsv lists. Before, a split whose
+    new_items.tsv was removed read as one without item groups, silently: its new items were
+    untrained warm items (negatives drawn among them) and no item groups were reported. Files
+    that record no count read as before; a split without item groups records null."""
+    folder = _split(tmp_path, tiny_recbole, "ml1m-new-items")
+    path = folder / "new_items.tsv"
+    listed = path.read_text().split("\n")[1:-1]
+    assert json.loads((folder / "split.json").read_text())["new_items"] == len(listed) > 1
+    assert _read(folder, tiny_recbole).item_groups
+    path.unlink()
+    with pytest.raises(InputError, match="is not beside split.json, which records new_items"):
+        _read(folder, tiny_recbole)
+    _edit_record(folder, new_items=len(listed) + 1)  # as if the file listed one more
+    path.write_text("\n".join(["item_id", *listed]) + "\n")
+    with pytest.raises(InputError, match=f"lists {len(listed)} new item") as caught:
+        _read(folder, tiny_recbole)
+    assert caught.value.file == str(path)
+    _edit_record(folder, new_items=...)  # files written before the count: as before
+    path.unlink()
+    assert not _read(folder, tiny_recbole).item_groups
+    plain = _split(tmp_path / "plain", tiny_recbole, "ml1m-action-comedy")
+    assert json.loads((plain / "split.json").read_text())["new_items"] is None
+    for bad in (-1, 1.5, True, "3"):
+        _edit_record(plain, new_items=bad)
+        with pytest.raises(InputError, match="integer >= 0") as caught:
+            _read(plain, tiny_recbole)
+        assert caught.value.field == "new_items"
+
+
 def test_recbole_typed_headers_are_read(tmp_path: Path, tiny_recbole) -> None:
     """new_items.tsv and few_shot_users.tsv take RecBole-typed headers (item_id:token,
     user_id:token), as the three split files do; another field name is still refused naming

@@ -71,7 +71,9 @@ the few-shot users (``few_shot``) and how many they are (``few_shot_users``; 0 w
 and reading refuses a listed user with more than ``K`` target-domain training interactions (a
 warm user), a ``K`` with no ``few_shot_users.tsv`` (or one listing no user), and a
 ``few_shot_users.tsv`` listing another number of users than recorded (a user removed from it
-would be read as a warm one); files that record none are not checked so. A ``source_domain`` the
+would be read as a warm one); it records how many new items ``new_items.tsv`` lists
+(``new_items``; null without item groups), and reading refuses the file missing or listing
+another number; files that record none are not checked so. A ``source_domain`` the
 graph does not have is refused, naming ``split.json``.
 """
 
@@ -655,6 +657,10 @@ def write_split(
         # how many few_shot_users.tsv lists: read_split refuses a file listing fewer or more
         # (a user removed from it would be read as a warm one)
         "few_shot_users": int(split.few_shot_users.numel()),
+        # how many new_items.tsv lists (null: no item groups): read_split refuses the file
+        # missing or listing another number (without it the new items were read as untrained
+        # warm ones, negatives drawn among them, and no item groups reported)
+        "new_items": len(extras[NEW_ITEMS_FILE]) - 1 if split.item_groups else None,
     }
     _write_atomic(directory / RECORD_FILE, json.dumps(record, indent=2) + "\n")
 
@@ -696,13 +702,14 @@ def _record(directory: Path) -> dict:
         raise InputError(
             f"expected an integer >= 1 or null, got {k!r}", file=str(path), field="few_shot"
         )
-    count = record.get("few_shot_users")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        raise InputError(
-            f"expected an integer >= 0 or null, got {count!r}",
-            file=str(path),
-            field="few_shot_users",
-        )
+    for name in ("few_shot_users", "new_items"):
+        count = record.get(name)
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 0
+        ):
+            raise InputError(
+                f"expected an integer >= 0 or null, got {count!r}", file=str(path), field=name
+            )
     return record
 
 
@@ -843,6 +850,19 @@ def read_split(directory: Path, maps: IdMaps, *, target_domain: str | None = Non
     if item_groups:
         new_items = _check_new_items(
             directory, maps, domain, Split(target, *parts), thinned=fraction < 1
+        )
+    count = record.get("new_items")  # None: no item groups, or files before session 61
+    listed = None if new_items is None else int(new_items.numel())
+    if count is not None and count != listed:
+        raise InputError(
+            f"lists {listed} new item(s), and {RECORD_FILE} records new_items {count}: restore "
+            f"the file as written, or set new_items in {RECORD_FILE} to the items it lists"
+            if item_groups
+            else f"is not beside {RECORD_FILE}, which records new_items {count}: the split's new "
+            "items would be read as untrained warm items (negatives drawn among them, no item "
+            f"groups); restore {NEW_ITEMS_FILE}.tsv, or set new_items in {RECORD_FILE} to null "
+            "for a split without item groups",
+            file=str(directory / f"{NEW_ITEMS_FILE}.tsv"),
         )
     few_shot = torch.zeros(0, dtype=torch.long)
     k = record.get("few_shot")  # None: files that record no K, whose users are not checked so
