@@ -85,7 +85,7 @@ def test_new_items_tsv_removed_or_edited_is_refused(tmp_path: Path, tiny_recbole
     assert json.loads((folder / "split.json").read_text())["new_items"] == len(listed) > 1
     assert _read(folder, tiny_recbole).item_groups
     path.unlink()
-    with pytest.raises(InputError, match="is not beside split.json, which records new_items"):
+    with pytest.raises(InputError, match=r"is not beside split\.json, which records new_items"):
         _read(folder, tiny_recbole)
     _edit_record(folder, new_items=len(listed) + 1)  # as if the file listed one more
     path.write_text("\n".join(["item_id", *listed]) + "\n")
