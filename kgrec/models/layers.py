@@ -548,11 +548,13 @@ def rows_with_text(text_features: Tensor, mask: Tensor | None) -> Tensor:
     if mask is None:
         return text_features.ne(0).any(dim=1)
     check_tensor("text_mask", mask)
-    if mask.shape != (text_features.size(0),):
+    if mask.shape != (text_features.size(0),) or mask.dtype != torch.bool:
+        # a float mask was read as true for any non-zero value (0.5: text)
         raise ValueError(
-            f"text_mask must have shape ({text_features.size(0)},), got {tuple(mask.shape)}"
+            f"text_mask must be a boolean tensor of shape ({text_features.size(0)},), got "
+            f"{mask.dtype} of shape {tuple(mask.shape)}"
         )
-    return mask.to(torch.bool)
+    return mask
 
 
 def attach_text_input(
@@ -573,6 +575,8 @@ def attach_text_input(
     check_count("text_hidden", text_hidden, 1)  # the model's name, not TextInput's
     if text_features is not None:
         check_vectors("text_features", text_features, num_nodes, f"({num_nodes}, d_text)")
+    elif text_mask is not None:  # before, ignored: the model had no text input
+        raise ValueError("text_mask says which rows of text_features hold text: give both")
     model.text_input = None
     model.register_buffer("text_features", None, persistent=False)
     model.register_buffer("text_mask", None, persistent=False)

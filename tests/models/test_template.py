@@ -511,3 +511,21 @@ def test_a_string_or_list_where_a_number_or_tensor_is_asked_is_a_type_error_nami
     # 'int' and 'str'") or an AttributeError ("'list' object has no attribute 'dim'")
     with pytest.raises(TypeError, match=re.escape(says)):
         build()
+
+
+@pytest.mark.parametrize(
+    ("text", "mask", "says"),
+    [
+        # before: read as true for any value not 0 (0.5: text), silently
+        (torch.ones(4, 2), torch.full((4,), 0.5), "must be a boolean tensor of shape (4,), got"),
+        # before: ignored, the model had no text input
+        (None, torch.ones(4, dtype=torch.bool), "which rows of text_features hold text: give both"),
+    ],
+)
+def test_a_text_mask_that_is_no_boolean_row_mask_of_the_text_is_refused(text, mask, says):
+    for model in (
+        lambda: kgrec.models.LightGCNRecommender(2, 2, text_features=text, text_mask=mask),
+        lambda: kgrec.models.RGCNRecommender(2, 2, 0, 2, text_features=text, text_mask=mask),
+    ):
+        with pytest.raises(ValueError, match=re.escape(says)):
+            model()
