@@ -223,7 +223,8 @@ def format_table(
     metrics: Mapping[str, Mapping[str, Mapping[str, float]]], *, by_activity: bool = False
 ) -> str:
     """A plain-text table: one row per phase and user group, one column per metric@K. A phase
-    without cold-start users shows its ``all`` row only (``warm`` would repeat it). The rows
+    without cold-start users shows its ``all`` row only (``warm`` would repeat it), and no
+    group without users has a row. The rows
     are in this order whatever the order of ``metrics``' groups: ``all``, ``warm``, ``cold``,
     few-shot, the item groups, then, with ``by_activity``, the activity groups that have users
     from the fewest interactions up (``act<=5``, ``act6-20``, ``act21-50``, ``act>50``); without
@@ -238,8 +239,10 @@ def format_table(
     for phase, groups in metrics.items():
         cold = bool(groups.get("cold", {}).get("users"))
         few_shot = bool(groups.get(FEW_SHOT, {}).get("users"))
-        shown = ("all", "warm") if cold or few_shot else ("all",)
-        shown += ("cold",) * cold + (FEW_SHOT,) * few_shot
+        warm = (cold or few_shot) and bool(groups.get("warm", {}).get("users"))
+        # no row of a group without users (before: a warm row of 0 users and dashes where the
+        # phase's users were all cold-start or few-shot users)
+        shown = ("all",) + ("warm",) * warm + ("cold",) * cold + (FEW_SHOT,) * few_shot
         shown += tuple(name for name in ITEM_GROUPS if groups.get(name, {}).get("users"))
         if by_activity:
             shown += tuple(name for name in ACTIVITY if groups.get(name, {}).get("users"))

@@ -106,6 +106,38 @@ def test_the_table_shows_warm_and_cold_rows_only_when_there_are_cold_users():
     assert [line.split()[1] for line in lines[1:]] == ["all", "warm", "few-shot"]
 
 
+def test_the_table_shows_no_warm_row_where_a_phase_has_no_warm_user() -> None:
+    """Split files whose valid.tsv holds cold-start users only (the warm users' held-out
+    items all in test): before, the valid phase printed a warm row of 0 users and dashes."""
+    from kgrec.data.split import Split
+    from kgrec.evaluate import evaluate_embeddings, format_table
+
+    # user 0 warm (train, test), user 1 cold (valid, test); 30 target items
+    train, valid = torch.tensor([[0, 0], [0, 1]]), torch.tensor([[1], [3]])
+    test = torch.tensor([[0, 1], [5, 6]])
+    split = Split(0, train, valid, test)
+    gen = torch.Generator().manual_seed(0)
+    user_emb, item_emb = torch.randn(2, 3, generator=gen), torch.randn(30, 3, generator=gen)
+    domain = torch.zeros(30, dtype=torch.long)
+    metrics = {
+        p: evaluate_embeddings(user_emb, item_emb, domain, split, p) for p in ("valid", "test")
+    }
+    assert metrics["valid"]["warm"] == {"users": 0} and metrics["valid"]["cold"]["users"] == 1
+    for by_activity in (False, True):
+        rows = [
+            line.split()[:3]
+            for line in format_table(metrics, by_activity=by_activity).splitlines()[1:]
+        ]
+        want = [["valid", "all", "1"], ["valid", "cold", "1"]]
+        want += [["test", "all", "2"], ["test", "warm", "1"], ["test", "cold", "1"]]
+        assert rows == want + [["test", "act<=5", "1"]] * by_activity
+    # few-shot users alone (they were all the cold ones, and the warm users hold nothing out)
+    row = {"users": 2, "ndcg@20": 0.25}
+    few = {"all": row, "warm": {"users": 0}, "cold": {"users": 0}, "few-shot": row}
+    rows = format_table({"valid": few}).splitlines()[1:]
+    assert [line.split()[1] for line in rows] == ["all", "few-shot"]
+
+
 def activity_case(seed: int):
     """A target domain of 80 items (and 5 of another domain), users with 0 to 60 training
     interactions, two held-out items each, random embeddings."""
