@@ -475,3 +475,36 @@ def test_a_catalogue_size_or_lists_that_are_not_integers_are_refused() -> None:
         metrics.update(torch.tensor([[0.0, 1.0]]), torch.tensor([[0], [0]]))
     with pytest.raises(ValueError, match=r"targets must hold item indices .* torch\.float32"):
         metrics.update(torch.tensor([[0, 1]]), torch.tensor([[0.0], [0.0]]))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "says"),
+    [
+        ({"ks": ()}, ValueError, "ks must name at least one k"),  # before: max() arg is an empty
+        ({"ks": 20}, TypeError, r"ks must be a sequence of positive integers, e\.g\. \(10, 20\)"),
+        ({"ks": (10, 0)}, ValueError, r"ks must hold positive integers, got 0 in \(10, 0\)"),
+        ({"ks": [2.5]}, TypeError, r"ks must hold positive integers, got 2\.5"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1, got 0"),  # before: taken
+        ({"batch_size": 2.5}, TypeError, r"batch_size must be an integer, got 2\.5"),
+        ({"phase": "train"}, ValueError, r"phase must be one of \('valid', 'test'\), got 'train'"),
+        ({"phase": ["valid", "tset"]}, ValueError, "phase must be one of .*, got 'tset'"),
+        ({"phase": []}, ValueError, "phase must name at least one of"),
+        ({"phase": 1}, TypeError, "phase must be one of, or a sequence of,"),
+    ],
+)
+def test_evaluate_refuses_bad_arguments_naming_them_before_the_forward_pass(
+    arguments, error, says
+) -> None:
+    """``evaluate`` checks its arguments before running the model (here no model at all:
+    before, ``model=None`` failed first, or the model ran and then ``max()`` or ``list()``
+    failed naming no argument); ``evaluate_embeddings`` refuses the same."""
+    from kgrec.evaluate import evaluate, evaluate_embeddings
+
+    _, split, user_emb, item_emb, item_domain = activity_case(0)
+    given = {"phase": "test", **arguments}
+    with pytest.raises(error, match=says):
+        evaluate(None, None, split, given.pop("phase"), **given)
+    if isinstance(arguments.get("phase", ""), str):
+        given = {"phase": "test", **arguments}
+        with pytest.raises(error, match=says):
+            evaluate_embeddings(user_emb, item_emb, item_domain, split, given.pop("phase"), **given)
