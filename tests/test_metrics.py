@@ -508,3 +508,21 @@ def test_evaluate_refuses_bad_arguments_naming_them_before_the_forward_pass(
         given = {"phase": "test", **arguments}
         with pytest.raises(error, match=says):
             evaluate_embeddings(user_emb, item_emb, item_domain, split, given.pop("phase"), **given)
+
+
+def test_int32_indices_past_two_to_the_31_pairs_count_as_int64_ones() -> None:
+    """Held-out pairs are keyed ``row * num_items + item``: with int32 indices (which torch
+    and kgrec index with) that key overflowed past 2**31, here the last of 42951 users'
+    pair read as user 0's item 32709: recall@2 0.5 over 1 user, silently, for 1.0 over 2."""
+    num_items, users = 100_000, 42_951  # 42950 * 100000 wraps past 2**32 to 32709
+    want = {"recall@2": 1.0, "ndcg@2": 1.0, "hit@2": 1.0, "mrr@2": 1.0, "precision@2": 0.5}
+    for dtype in (torch.int64, torch.int32):
+        top = torch.full((users, 2), 7, dtype=dtype)
+        top[:, 0] = 5
+        targets = torch.tensor([[0, users - 1], [5, 5]], dtype=dtype)
+        metrics = RankingMetrics(num_items, [2])
+        metrics.update(top, targets)
+        got = metrics.compute()
+        assert got["users"] == 2, dtype
+        for name, value in want.items():
+            assert got[name] == pytest.approx(value), (dtype, name)
