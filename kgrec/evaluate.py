@@ -39,6 +39,7 @@ from torch import Tensor
 from kgrec.data.split import Split
 from kgrec.metrics import DEFAULT_KS, RankingMetrics
 from kgrec.models.base import GraphRecommender
+from kgrec.models.checks import check_count, check_k
 from kgrec.ranking import embeddings, rank
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
@@ -74,9 +75,11 @@ def evaluate(
 ) -> dict:
     """Metrics of ``phase`` (``"valid"`` or ``"test"``) for each of :data:`GROUPS` (all, warm,
     cold users and the warm users by activity); with a list of phases, ``{phase: metrics}``
-    from one forward pass of the model."""
+    from one forward pass of the model. The arguments are checked before the forward pass."""
+    phases = _check_phases(phase)
+    _check_ks(ks)
+    check_count("batch_size", batch_size, 1)
     user_emb, item_emb = embeddings(model, graph)
-    phases = [phase] if isinstance(phase, str) else list(phase)
     results = {
         name: evaluate_embeddings(
             user_emb, item_emb, graph.item_domain, split, name, ks=ks, batch_size=batch_size
@@ -98,8 +101,9 @@ def evaluate_embeddings(
 ) -> dict[str, dict[str, float]]:
     """Metrics of ``phase`` for each of :data:`GROUPS`, from the model's embeddings: ``{group:
     {metric: value, "users": n}}``, ``{"users": 0}`` for a group without users."""
-    if phase not in PHASES:
-        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    _check_phases(phase, several=False)
+    _check_ks(ks)
+    check_count("batch_size", batch_size, 1)
     held_out = split.valid if phase == "valid" else split.test
     known = split.train if phase == "valid" else torch.cat([split.train, split.valid], dim=1)
     candidates = torch.nonzero(item_domain == split.target_domain).flatten()
@@ -134,6 +138,39 @@ def evaluate_embeddings(
             user_emb, item_emb, new, held_out[:, is_new], known, ks, batch_size
         )
     return results
+
+
+def _check_phases(phase: object, *, several: bool = True) -> list[str]:
+    """``phase`` (one of :data:`PHASES`, or with ``several`` a sequence of them) as a list:
+    a TypeError or ValueError naming ``phase``."""
+    if isinstance(phase, str):
+        phases = [phase]
+    elif several and isinstance(phase, Sequence):
+        phases = list(phase)
+        if not phases:
+            raise ValueError(f"phase must name at least one of {PHASES}, got {phase!r}")
+    else:
+        which = "one of" if not several else "one of, or a sequence of,"
+        raise TypeError(f"phase must be {which} {PHASES}, got {phase!r}")
+    for name in phases:
+        if name not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {name!r}")
+    return phases
+
+
+def _check_ks(ks: object) -> None:
+    """A TypeError or ValueError naming ``ks`` unless it is a sequence of positive integers
+    (before: ``ks=()`` was ``max() arg is an empty sequence``, ``ks=20`` ``'int' object is not
+    iterable``)."""
+    if isinstance(ks, str) or not isinstance(ks, Sequence):
+        raise TypeError(f"ks must be a sequence of positive integers, e.g. (10, 20), got {ks!r}")
+    if not ks:
+        raise ValueError("ks must name at least one k, got an empty sequence")
+    for k in ks:
+        try:
+            check_k(k)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"ks must hold positive integers, got {k!r} in {ks!r}") from None
 
 
 def _target_metrics(top: Tensor, targets: Tensor, num_items: int, ks) -> dict[str, float]:
@@ -223,7 +260,8 @@ def format_table(
     metrics: Mapping[str, Mapping[str, Mapping[str, float]]], *, by_activity: bool = False
 ) -> str:
     """A plain-text table: one row per phase and user group, one column per metric@K. A phase
-    without cold-start users shows its ``all`` row only (``warm`` would repeat it). The rows
+    without cold-start users shows its ``all`` row only (``warm`` would repeat it), and no
+    group without users has a row. The rows
     are in this order whatever the order of ``metrics``' groups: ``all``, ``warm``, ``cold``,
     few-shot, the item groups, then, with ``by_activity``, the activity groups that have users
     from the fewest interactions up (``act<=5``, ``act6-20``, ``act21-50``, ``act>50``); without
@@ -238,8 +276,10 @@ def format_table(
     for phase, groups in metrics.items():
         cold = bool(groups.get("cold", {}).get("users"))
         few_shot = bool(groups.get(FEW_SHOT, {}).get("users"))
-        shown = ("all", "warm") if cold or few_shot else ("all",)
-        shown += ("cold",) * cold + (FEW_SHOT,) * few_shot
+        warm = (cold or few_shot) and bool(groups.get("warm", {}).get("users"))
+        # no row of a group without users (before: a warm row of 0 users and dashes where the
+        # phase's users were all cold-start or few-shot users)
+        shown = ("all",) + ("warm",) * warm + ("cold",) * cold + (FEW_SHOT,) * few_shot
         shown += tuple(name for name in ITEM_GROUPS if groups.get(name, {}).get("users"))
         if by_activity:
             shown += tuple(name for name in ACTIVITY if groups.get(name, {}).get("users"))

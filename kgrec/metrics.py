@@ -106,6 +106,9 @@ class RankingMetrics:
         for name, index in (("top_items", top_items), ("targets", targets)):
             if index.dtype.is_floating_point or index.dtype == torch.bool:  # else torch's error
                 raise ValueError(f"{name} must hold item indices (integers), got {index.dtype}")
+        # as int64: int32 pairs made (row, item) keys below that overflowed past 2**31 (rows times
+        # the catalogue), silently moving a pair to another user and item
+        top_items, targets = top_items.long(), targets.long()
         if targets.numel():
             rows, items = targets
             if int(rows.min()) < 0 or int(rows.max()) >= top_items.size(0):

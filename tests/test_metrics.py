@@ -106,6 +106,38 @@ def test_the_table_shows_warm_and_cold_rows_only_when_there_are_cold_users():
     assert [line.split()[1] for line in lines[1:]] == ["all", "warm", "few-shot"]
 
 
+def test_the_table_shows_no_warm_row_where_a_phase_has_no_warm_user() -> None:
+    """Split files whose valid.tsv holds cold-start users only (the warm users' held-out
+    items all in test): before, the valid phase printed a warm row of 0 users and dashes."""
+    from kgrec.data.split import Split
+    from kgrec.evaluate import evaluate_embeddings, format_table
+
+    # user 0 warm (train, test), user 1 cold (valid, test); 30 target items
+    train, valid = torch.tensor([[0, 0], [0, 1]]), torch.tensor([[1], [3]])
+    test = torch.tensor([[0, 1], [5, 6]])
+    split = Split(0, train, valid, test)
+    gen = torch.Generator().manual_seed(0)
+    user_emb, item_emb = torch.randn(2, 3, generator=gen), torch.randn(30, 3, generator=gen)
+    domain = torch.zeros(30, dtype=torch.long)
+    metrics = {
+        p: evaluate_embeddings(user_emb, item_emb, domain, split, p) for p in ("valid", "test")
+    }
+    assert metrics["valid"]["warm"] == {"users": 0} and metrics["valid"]["cold"]["users"] == 1
+    for by_activity in (False, True):
+        rows = [
+            line.split()[:3]
+            for line in format_table(metrics, by_activity=by_activity).splitlines()[1:]
+        ]
+        want = [["valid", "all", "1"], ["valid", "cold", "1"]]
+        want += [["test", "all", "2"], ["test", "warm", "1"], ["test", "cold", "1"]]
+        assert rows == want + [["test", "act<=5", "1"]] * by_activity
+    # few-shot users alone (they were all the cold ones, and the warm users hold nothing out)
+    row = {"users": 2, "ndcg@20": 0.25}
+    few = {"all": row, "warm": {"users": 0}, "cold": {"users": 0}, "few-shot": row}
+    rows = format_table({"valid": few}).splitlines()[1:]
+    assert [line.split()[1] for line in rows] == ["all", "few-shot"]
+
+
 def activity_case(seed: int):
     """A target domain of 80 items (and 5 of another domain), users with 0 to 60 training
     interactions, two held-out items each, random embeddings."""
@@ -443,3 +475,54 @@ def test_a_catalogue_size_or_lists_that_are_not_integers_are_refused() -> None:
         metrics.update(torch.tensor([[0.0, 1.0]]), torch.tensor([[0], [0]]))
     with pytest.raises(ValueError, match=r"targets must hold item indices .* torch\.float32"):
         metrics.update(torch.tensor([[0, 1]]), torch.tensor([[0.0], [0.0]]))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "says"),
+    [
+        ({"ks": ()}, ValueError, "ks must name at least one k"),  # before: max() arg is an empty
+        ({"ks": 20}, TypeError, r"ks must be a sequence of positive integers, e\.g\. \(10, 20\)"),
+        ({"ks": (10, 0)}, ValueError, r"ks must hold positive integers, got 0 in \(10, 0\)"),
+        ({"ks": [2.5]}, TypeError, r"ks must hold positive integers, got 2\.5"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1, got 0"),  # before: taken
+        ({"batch_size": 2.5}, TypeError, r"batch_size must be an integer, got 2\.5"),
+        ({"phase": "train"}, ValueError, r"phase must be one of \('valid', 'test'\), got 'train'"),
+        ({"phase": ["valid", "tset"]}, ValueError, "phase must be one of .*, got 'tset'"),
+        ({"phase": []}, ValueError, "phase must name at least one of"),
+        ({"phase": 1}, TypeError, "phase must be one of, or a sequence of,"),
+    ],
+)
+def test_evaluate_refuses_bad_arguments_naming_them_before_the_forward_pass(
+    arguments, error, says
+) -> None:
+    """``evaluate`` checks its arguments before running the model (here no model at all:
+    before, ``model=None`` failed first, or the model ran and then ``max()`` or ``list()``
+    failed naming no argument); ``evaluate_embeddings`` refuses the same."""
+    from kgrec.evaluate import evaluate, evaluate_embeddings
+
+    _, split, user_emb, item_emb, item_domain = activity_case(0)
+    given = {"phase": "test", **arguments}
+    with pytest.raises(error, match=says):
+        evaluate(None, None, split, given.pop("phase"), **given)
+    if isinstance(arguments.get("phase", ""), str):
+        given = {"phase": "test", **arguments}
+        with pytest.raises(error, match=says):
+            evaluate_embeddings(user_emb, item_emb, item_domain, split, given.pop("phase"), **given)
+
+
+def test_int32_indices_past_two_to_the_31_pairs_count_as_int64_ones() -> None:
+    """Held-out pairs are keyed ``row * num_items + item``: with int32 indices (which torch
+    and kgrec index with) that key overflowed past 2**31, here the last of 42951 users'
+    pair read as user 0's item 32709: recall@2 0.5 over 1 user, silently, for 1.0 over 2."""
+    num_items, users = 100_000, 42_951  # 42950 * 100000 wraps past 2**32 to 32709
+    want = {"recall@2": 1.0, "ndcg@2": 1.0, "hit@2": 1.0, "mrr@2": 1.0, "precision@2": 0.5}
+    for dtype in (torch.int64, torch.int32):
+        top = torch.full((users, 2), 7, dtype=dtype)
+        top[:, 0] = 5
+        targets = torch.tensor([[0, users - 1], [5, 5]], dtype=dtype)
+        metrics = RankingMetrics(num_items, [2])
+        metrics.update(top, targets)
+        got = metrics.compute()
+        assert got["users"] == 2, dtype
+        for name, value in want.items():
+            assert got[name] == pytest.approx(value), (dtype, name)
