@@ -65,6 +65,14 @@ def test_rank_leaves_minus_inf_where_a_user_has_too_few_items_left():
         rank(user_emb, item_emb, users=torch.tensor([0]), k=5)
 
 
+def test_a_negative_known_item_is_refused_not_read_from_the_end():
+    """known item -1 masked the last candidate, silently (no caller of kgrec passes one: found
+    by the eval61 review, for callers to come)."""
+    user_emb, item_emb = torch.ones(1, 2), torch.eye(2).repeat(2, 1)
+    with pytest.raises(ValueError, match=r"known holds a negative index \(-1\)"):
+        rank(user_emb, item_emb, users=torch.tensor([0]), k=2, known=torch.tensor([[0], [-1]]))
+
+
 def test_equal_scores_rank_in_item_order_whatever_k():
     """Ties are broken by item index, lowest first, so the top 5 is the start of the top 10
     (before: topk's order, which differs with k and by device)."""

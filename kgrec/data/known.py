@@ -17,6 +17,11 @@ class KnownItems:
         if known is None or known.size(1) == 0:
             known = torch.empty(2, 0, dtype=torch.long)
         known = known.cpu()
+        if known.numel() and int(known.min()) < 0:  # -1 would be the last candidate, silently
+            raise ValueError(
+                f"known holds a negative index ({int(known.min())}): [2, X] (user index, item "
+                "index) pairs from 0"
+            )
         size = int(torch.cat([candidates, known[1], torch.tensor([-1])]).max()) + 1
         position = torch.full((size,), -1, dtype=torch.long)
         position[candidates] = torch.arange(len(candidates))
