@@ -688,3 +688,49 @@ def test_parquet_dictionary_columns_are_read_as_their_values(tmp_path):
     color = graph.items.set_index("uid")["color"]
     assert not isinstance(color.dtype, pd.CategoricalDtype)
     assert color["books:i1"] == "red" and pd.isna(color["books:i2"])
+
+
+def test_an_attribute_named_as_another_kinds_column_is_kept_as_the_file_holds_it(
+    tmp_path, write_files, capsys
+):
+    """An items or users table's other columns are attributes: an items file's `rating` (an
+    IMDb rating, an age rating) or `timestamp`, a users file's `year`, `genres`, `rating` or
+    `timestamp`. Before, `kgrec load table` stopped on them with a KeyError traceback (exit 1):
+    the loader converted every column of those names as an interactions or items table's own,
+    and looked up the column the kind maps, which it has none of."""
+    from kgrec.cli import main
+    from kgrec.store import open_store
+
+    write_files(
+        tmp_path,
+        {
+            "items.csv": "item_id,title,rating,timestamp\ni1,Heat,8.3,x\ni2,Up,PG,\n",
+            "users.csv": "user_id,year,genres,rating,timestamp\nu1,1980,a|b,high,now\n",
+        },
+    )
+    store = f"local:{tmp_path / 'store'}"
+    assert (
+        main(
+            ["load", "table", str(tmp_path / "items.csv"), "--kind", "items"]
+            + ["--domain", "shop", "--store", store]
+        )
+        == 0
+    )
+    assert (
+        main(["load", "table", str(tmp_path / "users.csv"), "--kind", "users"] + ["--store", store])
+        == 0
+    )
+    with open_store(store) as opened:
+        graph = opened.snapshot()
+    items = graph.items.set_index("item_id")
+    assert items["rating"].tolist() == ["8.3", "PG"]
+    assert items.loc["i1", "timestamp"] == "x" and pd.isna(items.loc["i2", "timestamp"])
+    assert items["year"].isna().all() and items["genres"].isna().all()
+    [user] = graph.users.to_dict("records")
+    assert user == {
+        "user_id": "u1",
+        "genres": "a|b",
+        "rating": "high",
+        "timestamp": "now",
+        "year": "1980",
+    }
