@@ -734,3 +734,22 @@ def test_an_attribute_named_as_another_kinds_column_is_kept_as_the_file_holds_it
         "timestamp": "now",
         "year": "1980",
     }
+
+
+@pytest.mark.parametrize("links", ["user_id,same_as\na,a\n", "user_id,same_as\na,a\nx,y\n"])
+def test_user_links_that_map_no_id_of_a_table_leave_its_users_as_they_are(
+    tmp_path, write_files, links
+):
+    """A user-link file whose rows link ids to themselves alone (a file listing every user's
+    id, none joined yet), or that joins none of the table's ids, changes no id. Before, a file
+    of self-links alone stopped `load table` with a pyarrow ArrowInvalid traceback (`Failed to
+    parse string: 'a' as a scalar of type double`): no id mapped, the ids were filled into a
+    column of numbers."""
+    files = write_files(tmp_path, {"r.csv": "user_id,item_id\na,p1\nb,p2\n", "l.csv": links})
+    graph = table.load(
+        files / "r.csv", kind="interactions", domain="shop", user_links=files / "l.csv"
+    )
+    assert graph.interactions["user_id"].tolist() == ["a", "b"]
+    assert set(graph.users["user_id"]) == {"a", "b"}
+    graph = table.load(files / "r.csv", kind="users", user_links=files / "l.csv")
+    assert graph.users["user_id"].tolist() == ["a", "b"]
