@@ -709,17 +709,10 @@ def test_an_attribute_named_as_another_kinds_column_is_kept_as_the_file_holds_it
         },
     )
     store = f"local:{tmp_path / 'store'}"
-    assert (
-        main(
-            ["load", "table", str(tmp_path / "items.csv"), "--kind", "items"]
-            + ["--domain", "shop", "--store", store]
-        )
-        == 0
-    )
-    assert (
-        main(["load", "table", str(tmp_path / "users.csv"), "--kind", "users"] + ["--store", store])
-        == 0
-    )
+    items = ["load", "table", str(tmp_path / "items.csv"), "--kind", "items", "--domain", "shop"]
+    assert main([*items, "--store", store]) == 0
+    users = ["load", "table", str(tmp_path / "users.csv"), "--kind", "users"]
+    assert main([*users, "--store", store]) == 0
     with open_store(store) as opened:
         graph = opened.snapshot()
     items = graph.items.set_index("item_id")
