@@ -2296,7 +2296,13 @@ def _train(
             info["init_from"] = warm_start(net, experiment, Path(settings["init_from"]))
             # recorded now, not only once the run is done: a run stopped while it trains keeps
             # it, and its --resume checks a moved RUN against the recorded sha256
-            _write_json(out / RUN_FILE, info)
+            try:
+                _write_json(out / RUN_FILE, info)
+            except OSError as exc:  # a full disk: run.json is as it was (write_atomic)
+                raise WriteError(
+                    f"cannot write {out / RUN_FILE} ({exc.strerror or exc}): nothing was "
+                    "trained; run the same kgrec train once it can be written"
+                ) from None
             if progress:
                 print(_describe_warm_start(info["init_from"]))
         with model_memory(settings):

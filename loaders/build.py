@@ -410,6 +410,8 @@ def _user_mapping(links: pd.DataFrame, report: LoadReport) -> pd.Series:
 
 
 def _map_users(df: pd.DataFrame, mapping: pd.Series) -> pd.DataFrame:
+    if not df["user_id"].isin(mapping.index).any():  # (a file of self-links maps none at all)
+        return df
     mapped = df["user_id"].map(mapping)
     return df.assign(user_id=mapped.fillna(df["user_id"]).astype(df["user_id"].dtype))
 

@@ -171,15 +171,17 @@ def load(
             if pd.api.types.is_float_dtype(column):  # Parquet ids as floats: 1.0 is the id "1"
                 column = column.map(as_text, na_action="ignore")
             df[name] = column.astype("string")
-    if "rating" in df:
+    # the kind's own columns; of another kind's name (an items file's `rating`, a users file's
+    # `year`), a column is an attribute, kept as the file holds it
+    if "rating" in df and "rating" in names:
         df["rating"] = to_float(df, "rating", field=names["rating"])
-    if "timestamp" in df:
+    if "timestamp" in df and "timestamp" in names:
         df["timestamp"] = to_timestamp(df, "timestamp", field=names["timestamp"])
     if kind == "interactions":
         df = check_interactions(df, report, names=names)
-    if "year" in df:
+    if "year" in df and "year" in names:
         df["year"] = to_year(df, "year", strict=False, field=names["year"])
-    if "genres" in df:
+    if "genres" in df and "genres" in names:
         df["genres"] = to_genres(df, "genres", genres_sep, field=names["genres"])
     parts = Parts(**{kind: df})
     if user_links is not None:

@@ -528,3 +528,29 @@ def test_held_out_pairs_seen_by_the_run_the_source_started_from_are_counted(
     assert f"it started from --init-from {other.folder}, which is gone, holds another" in (
         caplog.text
     )
+
+
+def test_a_full_disk_as_init_from_is_recorded_is_an_error_not_a_traceback(
+    tmp_path, tiny_recbole, source, capsys, monkeypatch
+):
+    """run.json records the warm start before training; a disk that refused that write raised
+    the bare OSError out of kgrec train (a traceback, exit 1). Now it is an error naming the
+    file and the reason, the new run is left as none (nothing to resume), and the same command
+    trains it once the file can be written."""
+    write = kgrec.experiment._write_json
+
+    def refuse_the_warm_start_record(path, payload):
+        if "init_from" in payload:
+            raise OSError(28, "No space left on device")
+        write(path, payload)
+
+    monkeypatch.setattr(kgrec.experiment, "_write_json", refuse_the_warm_start_record)
+    argv = ["train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"]
+    argv += ["--data", str(tiny_recbole), "--epochs", "2", "--dim", "8"]
+    argv += ["--init-from", str(source.folder), "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'r' / 'run.json'} (No space left on device)" in err
+    assert not (tmp_path / "r").exists()
+    monkeypatch.undo()
+    assert main(argv) == 0

@@ -688,3 +688,61 @@ def test_parquet_dictionary_columns_are_read_as_their_values(tmp_path):
     color = graph.items.set_index("uid")["color"]
     assert not isinstance(color.dtype, pd.CategoricalDtype)
     assert color["books:i1"] == "red" and pd.isna(color["books:i2"])
+
+
+def test_an_attribute_named_as_another_kinds_column_is_kept_as_the_file_holds_it(
+    tmp_path, write_files, capsys
+):
+    """An items or users table's other columns are attributes: an items file's `rating` (an
+    IMDb rating, an age rating) or `timestamp`, a users file's `year`, `genres`, `rating` or
+    `timestamp`. Before, `kgrec load table` stopped on them with a KeyError traceback (exit 1):
+    the loader converted every column of those names as an interactions or items table's own,
+    and looked up the column the kind maps, which it has none of."""
+    from kgrec.cli import main
+    from kgrec.store import open_store
+
+    write_files(
+        tmp_path,
+        {
+            "items.csv": "item_id,title,rating,timestamp\ni1,Heat,8.3,x\ni2,Up,PG,\n",
+            "users.csv": "user_id,year,genres,rating,timestamp\nu1,1980,a|b,high,now\n",
+        },
+    )
+    store = f"local:{tmp_path / 'store'}"
+    items = ["load", "table", str(tmp_path / "items.csv"), "--kind", "items", "--domain", "shop"]
+    assert main([*items, "--store", store]) == 0
+    users = ["load", "table", str(tmp_path / "users.csv"), "--kind", "users"]
+    assert main([*users, "--store", store]) == 0
+    with open_store(store) as opened:
+        graph = opened.snapshot()
+    items = graph.items.set_index("item_id")
+    assert items["rating"].tolist() == ["8.3", "PG"]
+    assert items.loc["i1", "timestamp"] == "x" and pd.isna(items.loc["i2", "timestamp"])
+    assert items["year"].isna().all() and items["genres"].isna().all()
+    [user] = graph.users.to_dict("records")
+    assert user == {
+        "user_id": "u1",
+        "genres": "a|b",
+        "rating": "high",
+        "timestamp": "now",
+        "year": "1980",
+    }
+
+
+@pytest.mark.parametrize("links", ["user_id,same_as\na,a\n", "user_id,same_as\na,a\nx,y\n"])
+def test_user_links_that_map_no_id_of_a_table_leave_its_users_as_they_are(
+    tmp_path, write_files, links
+):
+    """A user-link file whose rows link ids to themselves alone (a file listing every user's
+    id, none joined yet), or that joins none of the table's ids, changes no id. Before, a file
+    of self-links alone stopped `load table` with a pyarrow ArrowInvalid traceback (`Failed to
+    parse string: 'a' as a scalar of type double`): no id mapped, the ids were filled into a
+    column of numbers."""
+    files = write_files(tmp_path, {"r.csv": "user_id,item_id\na,p1\nb,p2\n", "l.csv": links})
+    graph = table.load(
+        files / "r.csv", kind="interactions", domain="shop", user_links=files / "l.csv"
+    )
+    assert graph.interactions["user_id"].tolist() == ["a", "b"]
+    assert set(graph.users["user_id"]) == {"a", "b"}
+    graph = table.load(files / "r.csv", kind="users", user_links=files / "l.csv")
+    assert graph.users["user_id"].tolist() == ["a", "b"]
