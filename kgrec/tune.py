@@ -983,6 +983,13 @@ class _Objective:
             raise
         self.stopped = (trial.number, dict(params))
 
+    def _lost_before(self, params: Mapping[str, Any]) -> bool:
+        """Whether an earlier trial of ``params`` was stopped by a lost rank."""
+        return any(
+            t.user_attrs.get("interrupted") == "rank lost" and t.params == dict(params)
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        )
+
     def _run(self, trial: optuna.Trial) -> float:
         try:  # the sampler draws here, which can take a while with many trials
             params = _draw(trial, self.space, {"model": self.model, **self.settings})
@@ -1050,9 +1057,12 @@ class _Objective:
             self._stop(trial, reason, trial.params)  # runs again first on the next call
             raise
         except DistributedError:  # another rank gone, or silent past --dist-timeout: not a
-            # failure of these settings (a kill of rank 0 leaves its trial to run again too);
-            # the other ranks are not waiting for a message
-            self._stop(trial, "rank lost", trial.params)  # runs again first on the next call
+            # failure of these settings the first time (a kill of rank 0 leaves its trial to
+            # run again too); lost again on them (out of memory on that rank?), it is theirs:
+            # failed and counted, so a study never stops on the same settings run after run.
+            # The other ranks are not waiting for a message
+            if not self._lost_before(trial.params):
+                self._stop(trial, "rank lost", trial.params)  # runs again first next call
             raise
         except _StudyStopped:  # raised on every rank; the others wait until this rank has
             # recorded it (were they to exit first, a launcher could end this rank meanwhile).

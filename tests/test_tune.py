@@ -668,6 +668,29 @@ def test_a_trial_a_lost_rank_stopped_is_not_counted_and_runs_again(
     assert len(complete) == 2
 
 
+def test_settings_that_lose_a_rank_twice_fail_and_count(tmp_path, tiny_recbole, monkeypatch):
+    """Settings a rank cannot run (out of memory there) lose it again on their second run:
+    that trial fails and counts, so the study goes on past them, not stopping on them run
+    after run (found by the reread61 review of the fix above)."""
+    out = tmp_path / "tune"
+    space = {"lr": Choice([0.01, 0.05])}
+
+    def gone(*args, **kwargs):
+        raise DistributedError("rank 0: rank 1 is gone: its process ended")
+
+    monkeypatch.setattr(kgrec.tune, "fit", gone)
+    for _ in range(2):
+        with pytest.raises(DistributedError, match="rank 1 is gone"):
+            small_tune(tiny_recbole, out, space=space, trials=2)
+    first, second = load_study(out).trials[:2]
+    assert second.params == first.params and first.user_attrs["interrupted"] == "rank lost"
+    assert second.state == TrialState.FAIL and "interrupted" not in second.user_attrs
+    monkeypatch.undo()
+    result = small_tune(tiny_recbole, out, space=space, trials=2)
+    assert result.counted == 2  # the second failure and one more
+    assert len([t for t in result.trials if t.state == TrialState.COMPLETE]) == 1
+
+
 def test_time_budget_stops_the_running_trial_and_it_runs_again(tmp_path, tiny_recbole) -> None:
     out = tmp_path / "tune"
     long = {"epochs": 50, "patience": 50, "pruning": False}
