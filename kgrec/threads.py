@@ -82,17 +82,25 @@ def omp_threads() -> int | None:
     return int(levels[0])
 
 
+def whole_number(text: str) -> int:
+    """A count of threads as ``--threads`` and ``$KGREC_THREADS`` give it: ASCII digits (a sign
+    allowed), blanks around them ignored, as ``$OMP_NUM_THREADS``'s are read; a ValueError
+    otherwise (``int()`` read ``1_0`` as 10 and ``٣``, another script's digit, as 3)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
+
+
 def choose_threads(requested: int | None = None) -> int:
     """``requested``, else ``$KGREC_THREADS``, else ``$OMP_NUM_THREADS``, else the idle cores
     (at least 1)."""
     field = "--threads"
     if requested is None and os.environ.get(ENV):
         raw, field = os.environ[ENV], ENV
-        # ASCII digits, as --threads and $OMP_NUM_THREADS take them: int() read '1_0' as 10
-        # and '٣' (another script's digit) as 3
-        if not re.fullmatch(r"[+-]?[0-9]+", raw.strip()):
-            raise InputError(f"${ENV} must be a whole number, got {raw!r}", field=ENV)
-        requested = int(raw)
+        try:
+            requested = whole_number(raw)
+        except ValueError:
+            raise InputError(f"${ENV} must be a whole number, got {raw!r}", field=ENV) from None
     if requested is not None:
         name = "threads" if field == "--threads" else f"${ENV}"
         if requested <= 0:

@@ -290,3 +290,14 @@ def test_the_help_names_every_source_of_the_count(command, capsys):
         main([command, "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "$KGREC_THREADS, else $OMP_NUM_THREADS, else the idle cores" in help_text
+
+
+@pytest.mark.parametrize("value", ["1_0", "\u0663"])
+def test_threads_option_takes_ascii_digits_as_kgrec_threads_does(value, capsys):
+    """--threads 1_0 was 10 threads, --threads ٣ 3 (int()), which $KGREC_THREADS refuses."""
+    from kgrec.cli import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["evaluate", "--run", "nowhere", "--threads", value])
+    assert raised.value.code == 2
+    assert f"--threads: invalid int value: {value!r}" in capsys.readouterr().err

@@ -193,10 +193,21 @@ def add_few_shot_option(parser: argparse.ArgumentParser, *, default: int) -> Non
     )
 
 
+def threads_option(text: str) -> int:
+    """``--threads N`` (an argparse ``type``): ASCII digits, as ``$KGREC_THREADS`` takes them
+    (:func:`kgrec.threads.whole_number`)."""
+    from kgrec.threads import whole_number
+
+    try:
+        return whole_number(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+
+
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
-        type=int,
+        type=threads_option,
         metavar="N",
         help="threads to compute with (default: $KGREC_THREADS, else $OMP_NUM_THREADS, else the "
         "idle cores: the cores less the load average, at least 1)",
