@@ -839,13 +839,19 @@ def graph_on_device(
 # -- runs ----------------------------------------------------------------------------------
 
 
-def weights_digest(files: Sequence[bytes]) -> str:
-    """The digest a run's vectors are published with (:meth:`Run._weights_digest`): of the
-    bytes of its model.pt, then of its student.pt where it has one."""
-    digest = hashlib.sha256()
-    for data in files:
-        digest.update(data)
+def weights_digest(digest: Any) -> str:
+    """The digest a run's vectors are published with (:meth:`Run._weights_digest`), of a
+    ``hashlib.sha256()`` fed the bytes of its model.pt, then of its student.pt where it has
+    one."""
     return digest.hexdigest()[:16]
+
+
+def _hash_file(digest: Any, path: Path) -> None:
+    """Feed ``digest`` the bytes of the file ``path``, a MiB at a time (a model's file is
+    never held whole for it)."""
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
 
 
 @dataclass
@@ -1108,16 +1114,16 @@ class Run:
         hashes the folder's files now."""
         if self.weights is not None:
             return self.weights
-        chunks = []
+        digest = hashlib.sha256()
         for name in (MODEL_FILE, STUDENT_FILE):
             path = self.folder / name
             try:
-                chunks.append(path.read_bytes())
+                _hash_file(digest, path)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 raise InputError(f"cannot read the run's model: {exc}", file=str(path)) from None
-        return weights_digest(chunks)
+        return weights_digest(digest)
 
     def _join_vectors(self, opened: GraphStore, mine: dict[str, Any]) -> dict[str, Any] | None:
         """Before a publish for some users writes their vectors beside ``opened``'s: None
@@ -2385,12 +2391,12 @@ def _finish_run(
         training=_training_record(result, seconds),
         environment=environment(device),
     )
-    weights: list[bytes] = []  # the model files' bytes as written, for Run.weights
+    weights = hashlib.sha256()  # of the model files as written, for Run.weights
 
     def model_file(state: dict[str, Any]) -> Callable[[Path], None]:
         def write(tmp: Path) -> None:
             save_torch(state, tmp)
-            weights.append(tmp.read_bytes())
+            _hash_file(weights, tmp)
 
         return write
 
@@ -2726,8 +2732,10 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     try:
         # a run trained on a GPU saved CUDA tensors: read them onto the CPU, then to ``device``
         # the bytes read are the ones hashed (Run.weights): the file may be replaced later
-        files = [(folder / MODEL_FILE).read_bytes()]
-        state = torch.load(io.BytesIO(files[0]), weights_only=True, map_location="cpu")
+        raw = (folder / MODEL_FILE).read_bytes()
+        digest = hashlib.sha256(raw)
+        state = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+        del raw  # not held while the model moves to its device
         net.load_state_dict(state)
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
         first = load_error(exc)
@@ -2739,19 +2747,24 @@ def _load_run(folder: Path, device: str | torch.device) -> Run:
     if info["settings"].get("cold_items", "none") == "text":
         drop_untrained_ids(net, graph, experiment.split)
     elif info["settings"].get("cold_items", "none") != "none":
-        net, student = _restore_student(folder, info, experiment, net, graph)
-        files.append(student)
+        net = _restore_student(folder, info, experiment, net, graph, digest)
     device = resolve_device(str(device))
     with model_memory(info["settings"], run=folder, device=device):
         net = net.to(device)
     graph = graph_on_device(graph, device, info["settings"], run=folder)
-    return Run(folder, info, experiment, net, graph, weights=weights_digest(files))
+    return Run(folder, info, experiment, net, graph, weights=weights_digest(digest))
 
 
 def _restore_student(
-    folder: Path, info: dict[str, Any], experiment: Experiment, net: GraphRecommender, graph: Data
-) -> tuple[GraphRecommender, bytes]:
-    """``net`` serving new items by the run's content student, and student.pt's bytes."""
+    folder: Path,
+    info: dict[str, Any],
+    experiment: Experiment,
+    net: GraphRecommender,
+    graph: Data,
+    digest: Any,
+) -> GraphRecommender:
+    """``net`` serving new items by the run's content student; ``digest`` (a
+    ``hashlib.sha256()``, :attr:`Run.weights`) is fed the bytes of student.pt read."""
     path = folder / STUDENT_FILE
     record = info.get("cold_items")
     scale = record.get("scale") if isinstance(record, dict) else None
@@ -2766,12 +2779,14 @@ def _restore_student(
         )
     try:
         raw = path.read_bytes()
+        digest.update(raw)
         state = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+        del raw
         item_entity = _item_entity(experiment, info["settings"])
         # rebuilt as the run's model is: a run trained on a machine with more memory?
         what = _student_sizes(state, graph, entities=item_entity is not None)
         with model_memory(info["settings"], run=folder, what=what):
-            served = restore_student(
+            return restore_student(
                 net,
                 graph,
                 state,
@@ -2779,7 +2794,6 @@ def _restore_student(
                 item_entity=item_entity,
                 attributes=_attribute_matrix(experiment),
             )
-            return served, raw
     except InputError:  # the guard's: not a damaged student
         raise
     except (
