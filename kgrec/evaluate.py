@@ -37,9 +37,9 @@ import torch
 from torch import Tensor
 
 from kgrec.data.split import Split
-from kgrec.metrics import DEFAULT_KS, RankingMetrics
+from kgrec.metrics import DEFAULT_KS, RankingMetrics, check_ks
 from kgrec.models.base import GraphRecommender
-from kgrec.models.checks import check_count, check_k
+from kgrec.models.checks import check_count
 from kgrec.ranking import embeddings, rank
 
 if TYPE_CHECKING:  # imported where a graph is built: `kgrec COMMAND --help` needs no PyG
@@ -77,7 +77,7 @@ def evaluate(
     cold users and the warm users by activity); with a list of phases, ``{phase: metrics}``
     from one forward pass of the model. The arguments are checked before the forward pass."""
     phases = _check_phases(phase)
-    _check_ks(ks)
+    check_ks(ks)
     check_count("batch_size", batch_size, 1)
     user_emb, item_emb = embeddings(model, graph)
     results = {
@@ -102,7 +102,7 @@ def evaluate_embeddings(
     """Metrics of ``phase`` for each of :data:`GROUPS`, from the model's embeddings: ``{group:
     {metric: value, "users": n}}``, ``{"users": 0}`` for a group without users."""
     _check_phases(phase, several=False)
-    _check_ks(ks)
+    check_ks(ks)
     check_count("batch_size", batch_size, 1)
     held_out = split.valid if phase == "valid" else split.test
     known = split.train if phase == "valid" else torch.cat([split.train, split.valid], dim=1)
@@ -156,21 +156,6 @@ def _check_phases(phase: object, *, several: bool = True) -> list[str]:
         if name not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {name!r}")
     return phases
-
-
-def _check_ks(ks: object) -> None:
-    """A TypeError or ValueError naming ``ks`` unless it is a sequence of positive integers
-    (before: ``ks=()`` was ``max() arg is an empty sequence``, ``ks=20`` ``'int' object is not
-    iterable``)."""
-    if isinstance(ks, str) or not isinstance(ks, Sequence):
-        raise TypeError(f"ks must be a sequence of positive integers, e.g. (10, 20), got {ks!r}")
-    if not ks:
-        raise ValueError("ks must name at least one k, got an empty sequence")
-    for k in ks:
-        try:
-            check_k(k)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"ks must hold positive integers, got {k!r} in {ks!r}") from None
 
 
 def _target_metrics(top: Tensor, targets: Tensor, num_items: int, ks) -> dict[str, float]:

@@ -42,6 +42,17 @@ def _check_k(k: object, num_items: int) -> int:
     return k
 
 
+def check_ks(ks: object) -> tuple[int, ...]:
+    """``ks`` as a tuple of Python ints: a TypeError or ValueError naming ``ks`` unless it is a
+    sequence of positive integers (before: ``ks=()`` was ``max() arg is an empty sequence``,
+    ``ks=20`` ``'int' object is not iterable``)."""
+    if isinstance(ks, str) or not isinstance(ks, Sequence):
+        raise TypeError(f"ks must be a sequence of positive integers, e.g. (10, 20), got {ks!r}")
+    if not ks:
+        raise ValueError("ks must name at least one k, got an empty sequence")
+    return tuple(check_k(k) for k in ks)  # k must be a positive integer, got ...
+
+
 class Coverage:
     """Coverage@K: the share of ``num_items`` that appear in some top-K list.
 
@@ -80,9 +91,7 @@ class RankingMetrics:
 
     def __init__(self, num_items: int, ks: Sequence[int] = DEFAULT_KS) -> None:
         check_count("num_items", num_items, 1)
-        if not ks:
-            raise ValueError("ks must name at least one k")
-        self.ks = tuple(sorted({_check_k(k, num_items) for k in ks}))
+        self.ks = tuple(sorted({_check_k(k, num_items) for k in check_ks(ks)}))
         self.num_items = num_items
         from torch_geometric import metrics as pyg
 

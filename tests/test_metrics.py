@@ -482,8 +482,8 @@ def test_a_catalogue_size_or_lists_that_are_not_integers_are_refused() -> None:
     [
         ({"ks": ()}, ValueError, "ks must name at least one k"),  # before: max() arg is an empty
         ({"ks": 20}, TypeError, r"ks must be a sequence of positive integers, e\.g\. \(10, 20\)"),
-        ({"ks": (10, 0)}, ValueError, r"ks must hold positive integers, got 0 in \(10, 0\)"),
-        ({"ks": [2.5]}, TypeError, r"ks must hold positive integers, got 2\.5"),
+        ({"ks": (10, 0)}, ValueError, r"k must be a positive integer, got 0"),
+        ({"ks": [2.5]}, TypeError, r"k must be a positive integer, got 2\.5"),
         ({"batch_size": 0}, ValueError, "batch_size must be at least 1, got 0"),  # before: taken
         ({"batch_size": 2.5}, TypeError, r"batch_size must be an integer, got 2\.5"),
         ({"phase": "train"}, ValueError, r"phase must be one of \('valid', 'test'\), got 'train'"),
