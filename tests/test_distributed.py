@@ -176,6 +176,24 @@ def test_two_ranks_take_the_single_process_steps(hosts: Path, tables) -> None:
     assert not (hosts / "host1" / "checkpoint.pt").exists()
 
 
+def test_a_checkpoint_of_two_ranks_resumed_in_one_process_takes_the_same_steps(
+    hosts: Path, tables, tmp_path: Path
+) -> None:
+    """The README's promise: --resume with another number of processes continues the run
+    (rank 0's state for the one process), the steps the same to float32's rounding (BPR)."""
+    checkpoint = tmp_path / "checkpoint.pt"
+    shutil.copy(hosts / "host0" / "checkpoint.pt", checkpoint)  # the two ranks' epoch 3
+    assert len(torch.load(checkpoint, weights_only=True)["torch_rng"]) == WORLD
+    resumed, result = _fit(tables, checkpoint=checkpoint, resume=True, epochs=4)
+    single, straight = _fit(tables, epochs=4)
+    for key, value in single.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, atol=1e-5, rtol=0)
+    assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
+    for one, two in zip(straight.history, result.history, strict=True):
+        assert one["loss"] == pytest.approx(two["loss"], abs=1e-5)
+        assert one["ndcg@20"] == pytest.approx(two["ndcg@20"], abs=1e-6)
+
+
 def test_ranks_started_with_other_settings_are_refused_on_every_rank(hosts: Path) -> None:
     """Before, each rank trained with its own command line: another seed on rank 1 trained
     other pairs silently (and another batch size hung both ranks)."""
