@@ -2189,12 +2189,17 @@ def _finished_run(
             "left as they are (--resume with more --epochs, or a higher --patience after an "
             "early stop, trains it further)"
         )
+    # the trained model's state (model.pt's), not the served one's: load_run gave rank 0's a
+    # content student (--cold-items student) or dropped its new items' IDs (text), which the
+    # others' models, built as a training's are, lack: their tensors did not match rank 0's
     if world.is_main:
-        distributed.broadcast_parameters(run.model)  # nothing in a world of one
+        if world.distributed:
+            trained = run.model.teacher if isinstance(run.model, StudentItems) else run.model
+            distributed.broadcast_object({k: v.cpu() for k, v in trained.state_dict().items()})
         return run
     net, graph, _ = build_run(experiment, info["settings"])
+    net.load_state_dict(distributed.broadcast_object(None))
     net.to(device)
-    distributed.broadcast_parameters(net)
     return Run(out, info, experiment, net, graph_on_device(graph, device, info["settings"]))
 
 

@@ -176,6 +176,24 @@ def test_two_ranks_take_the_single_process_steps(hosts: Path, tables) -> None:
     assert not (hosts / "host1" / "checkpoint.pt").exists()
 
 
+def test_a_checkpoint_of_two_ranks_resumed_in_one_process_takes_the_same_steps(
+    hosts: Path, tables, tmp_path: Path
+) -> None:
+    """The README's promise: --resume with another number of processes continues the run
+    (rank 0's state for the one process), the steps the same to float32's rounding (BPR)."""
+    checkpoint = tmp_path / "checkpoint.pt"
+    shutil.copy(hosts / "host0" / "checkpoint.pt", checkpoint)  # the two ranks' epoch 3
+    assert len(torch.load(checkpoint, weights_only=True)["torch_rng"]) == WORLD
+    resumed, result = _fit(tables, checkpoint=checkpoint, resume=True, epochs=4)
+    single, straight = _fit(tables, epochs=4)
+    for key, value in single.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, atol=1e-5, rtol=0)
+    assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
+    for one, two in zip(straight.history, result.history, strict=True):
+        assert one["loss"] == pytest.approx(two["loss"], abs=1e-5)
+        assert one["ndcg@20"] == pytest.approx(two["ndcg@20"], abs=1e-6)
+
+
 def test_ranks_started_with_other_settings_are_refused_on_every_rank(hosts: Path) -> None:
     """Before, each rank trained with its own command line: another seed on rank 1 trained
     other pairs silently (and another batch size hung both ranks)."""
@@ -917,6 +935,89 @@ def test_a_finished_run_resumed_with_its_own_settings_is_left_as_it_is_on_every_
     before = files()
     _stopped_ranks(_resuming_rank, (_free_port(), str(tiny_recbole)), code=0)
     assert files() == before
+    assert not (tmp_path / "host1" / "run").exists()
+
+
+# a run that serves its new items (ml1m-new-items) by the text MLP alone, or by a student
+SERVED = {"protocol": "ml1m-new-items", "epochs": 2, "dim": 8, "text_input": "add"}
+
+
+def _resuming_served_rank(rank: int, port: int, store: str, cold: str, results) -> None:
+    """Each rank resumes the finished run in rank 0's working directory (``--cold-items
+    cold``; rank 1 has none) with train(), saves the model it returns and reports."""
+    from kgrec.experiment import train
+
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.chdir(f"host{rank}")
+    started = time.monotonic()
+    try:
+        run = train(
+            "lightgcn",
+            store=store,
+            out="run",
+            cold_items=cold,
+            resume=True,
+            device="cpu",
+            progress=False,
+            dist_timeout=REFUSAL_TIMEOUT,
+            **SERVED,
+        )
+        # rank 0's serves its new items; the others', as a training's ranks end, does not
+        model = run.model.teacher if rank == 0 and cold == "student" else run.model
+        torch.save(model.state_dict(), f"model{rank}.pt")
+        code = 0
+    except BaseException as exc:
+        code = f"{type(exc).__name__}: {exc}"
+    results.put((rank, code, time.monotonic() - started))
+
+
+@pytest.mark.parametrize("cold", ["text", "student"])
+def test_a_finished_run_serving_new_items_resumed_gives_every_rank_its_model(
+    tmp_path, text_store, monkeypatch, cold
+) -> None:
+    """--resume of a finished run whose new items are served (--cold-items text, student)
+    ends on every rank, each with the trained model (model.pt's). Before, rank 0 sent the
+    parameters and buffers of the model load_run served, which the others' models lack (the
+    dropped IDs, the content student): with text, rank 1 ended as if done, on tensors that were
+    not rank 0's, and rank 0 failed ("rank 1 is gone"); with student, rank 1 aborted on gloo's
+    size mismatch."""
+    from kgrec.experiment import train
+
+    monkeypatch.chdir(tmp_path)
+    for rank in range(WORLD):
+        Path(f"host{rank}").mkdir()
+    train("lightgcn", store=text_store, out="host0/run", cold_items=cold, progress=False, **SERVED)
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    args = (_free_port(), text_store, cold, results)
+    ranks = [ctx.Process(target=_resuming_served_rank, args=(r, *args)) for r in range(WORLD)]
+    for process in ranks:
+        process.start()
+    reports: dict[int, tuple] = {}
+    deadline = time.monotonic() + 240  # the guard of a hang
+    try:
+        while len(reports) < WORLD and time.monotonic() < deadline:
+            try:
+                rank, *rest = results.get(timeout=1)
+                reports[rank] = tuple(rest)
+            except queue.Empty:  # a rank that aborted reports nothing
+                if not any(process.is_alive() for process in ranks) and results.empty():
+                    break
+    finally:
+        for process in ranks:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+    codes = {rank: process.exitcode for rank, process in enumerate(ranks)}
+    assert {rank: report[0] for rank, report in reports.items()} == {0: 0, 1: 0}, codes
+    trained = torch.load(tmp_path / "host0" / "run" / "model.pt", weights_only=True)
+    for rank in range(WORLD):
+        model = torch.load(tmp_path / f"host{rank}" / f"model{rank}.pt", weights_only=True)
+        assert model.keys() == trained.keys()
+        for key, value in trained.items():
+            assert torch.equal(model[key], value), (rank, key)
     assert not (tmp_path / "host1" / "run").exists()
 
 
