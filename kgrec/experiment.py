@@ -64,7 +64,7 @@ from kgrec.cold_items import (
 )
 from kgrec.cold_start_training import HideTargetEdges
 from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
-from kgrec.data.source import read_graph, read_text_vectors
+from kgrec.data.source import check_data_or_store, read_graph, read_text_vectors
 from kgrec.data.split import (
     FEW_SHOT_FILE,
     NEW_ITEMS_FILE,
@@ -358,20 +358,6 @@ def _reduce_train(split: Split, fraction: float, *, seed: int) -> Split:
                 reduced.new_item_indices().numel(),
             )
     return reduced
-
-
-def check_data_or_store(data: str | Path | None, store: str | None) -> None:
-    """:class:`InputError` unless exactly one of ``data`` (a RecBole folder) and ``store`` (a
-    store URI) is given (the Python API; the command line takes one): the graph is read from
-    one of them."""
-    if data is None and store is None:
-        raise InputError("give data (a RecBole folder) or store (a store URI)", field="--data")
-    if data is not None and store is not None:
-        raise InputError(
-            "give data (a RecBole folder) or store (a store URI), not both: the graph is read "
-            "from one of them",
-            field="--store",
-        )
 
 
 def check_protocol_or_split(protocol: str | None, split: str | Path | None) -> None:

@@ -67,6 +67,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from graph_schema.validate import path_argument
 from kgrec import distributed
+from kgrec.data.source import check_data_or_store
 from kgrec.data.split import check_few_shot, check_train_fraction, plain
 from kgrec.device import resolve_device
 from kgrec.errors import DistributedError, InputError, KgrecError, StoreError
@@ -80,7 +81,6 @@ from kgrec.experiment import (
     changed_teachers,
     check_catalogue,
     check_cold_start_users,
-    check_data_or_store,
     check_same_teachers,
     check_settings,
     check_sizes_fit,

@@ -9,12 +9,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from graph_schema.tables import GraphTables
+from kgrec.errors import InputError
 from kgrec.store.base import READ_ATTEMPTS, read_unchanged
 
 if TYPE_CHECKING:
     from kgrec.store.base import GraphStore
 
 TEXT_KINDS = ("User", "Item", "Entity")
+
+
+def check_data_or_store(data: str | Path | None, store: str | None) -> None:
+    """:class:`InputError` unless exactly one of ``data`` (a RecBole folder) and ``store`` (a
+    store URI) is given (the Python API; the command line takes one): the graph is read from
+    one of them."""
+    if data is None and store is None:
+        raise InputError("give data (a RecBole folder) or store (a store URI)", field="--data")
+    if data is not None and store is not None:
+        raise InputError(
+            "give data (a RecBole folder) or store (a store URI), not both: the graph is read "
+            "from one of them",
+            field="--store",
+        )
 
 
 def read_graph(
@@ -37,8 +52,7 @@ def read_graph(
     ``ATTRIBUTE:DOMAIN=V1,V2;DOMAIN=...``); ``store`` a store URI
     (``local:PATH``, ``bolt://...``). Exactly one of the two.
     """
-    if (data is None) == (store is None):
-        raise ValueError("give exactly one of data (a RecBole folder) and store (a store URI)")
+    check_data_or_store(data, store)
     if data is not None:
         from loaders import recbole
         from loaders.rules import resolve_rule
