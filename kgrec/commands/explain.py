@@ -50,15 +50,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.domain is not None:
         item = item_uid(args.domain, args.item)
-    else:  # whitespace around the domain or the id of DOMAIN:ITEM_ID is no part of them
-        domain, colon, item_id = args.item.partition(":")
-        if not (colon and domain.strip() and item_id.strip()):  # no item's uid
+    else:
+        item = _as_uid(args.item)
+        if item is None:
             raise InputError(
                 f"{args.item!r} is no item uid (DOMAIN:ITEM_ID, e.g. ml-100k:242); for an "
                 "item id, name its domain with --domain",
                 field="ITEM",
             )
-        item = item_uid(domain.rstrip(), item_id.lstrip())
     with open_store(args.store) as store:
         try:
             table = store.explain(args.user, item, k=args.k)
@@ -96,13 +95,19 @@ def _spelt_otherwise(store: GraphStore, user: str | None, item: str) -> str:
     return spelling_hint(store.items(uids)["uid"] if uids else [])
 
 
+def _as_uid(given: str) -> str | None:
+    """ITEM as the item uid ``DOMAIN:ITEM_ID`` it spells (whitespace around the domain or the
+    id is no part of them), or None where it spells none."""
+    domain, colon, item_id = given.partition(":")
+    if not (colon and domain.strip() and item_id.strip()):
+        return None
+    return item_uid(domain.rstrip(), item_id.lstrip())
+
+
 def _uid_with_domain(store: GraphStore, given: str) -> str:
     """A hint where ITEM, given with ``--domain``, is an item uid of the store itself
     (``action:casino --domain action`` looked for ``action:action:casino``), or ``""``."""
-    domain, colon, item_id = given.partition(":")
-    if not (colon and domain.strip() and item_id.strip()):
-        return ""
-    uid = item_uid(domain.rstrip(), item_id.lstrip())
-    if len(store.items([uid])) == 0:
+    uid = _as_uid(given)
+    if uid is None or len(store.items([uid])) == 0:
         return ""
     return f" ({given!r} is an item uid: give it without --domain)"

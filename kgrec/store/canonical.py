@@ -603,24 +603,17 @@ def check_run_name(run: str, field: str = "run") -> None:
 
 def given_run_name(name: object, field: str = "run") -> str:
     """``name``, a run name a user gives (``Run.publish(name=...)``, ``--name``, the
-    notebook's ``run``), stripped: an InputError naming ``field`` for one that is not text, is
-    blank or is one the stores keep (:func:`check_run_name`)."""
-    if not isinstance(name, str) or not name.strip():
-        raise InputError(f"a run name is text, not empty, got {name!r}", field=field)
-    name = name.strip()
-    check_run_name(name, field)
-    return name
+    notebook's ``run``), stripped, as :func:`run_argument` reads it (a blank one refused)."""
+    return run_argument(name.strip() if isinstance(name, str) else name, field)
 
 
-def run_argument(run: object) -> str:
+def run_argument(run: object, field: str = "run") -> str:
     """``run``, a recommendation run's name given to a publish or a read: an InputError
-    naming ``run`` unless it is non-empty text that is not a store's own name
+    naming ``field`` unless it is non-empty text that is not a store's own name
     (:func:`check_run_name`)."""
-    if not isinstance(run, str):
-        raise InputError(f"a recommendation run's name is text, got {run!r}", field="run")
-    if not run:
-        raise InputError("a recommendation run needs a non-empty name", field="run")
-    check_run_name(run)
+    if not isinstance(run, str) or not run:
+        raise InputError(f"a run name is text, not empty, got {run!r}", field=field)
+    check_run_name(run, field)
     return run
 
 

@@ -880,7 +880,7 @@ def test_a_publish_under_a_run_name_that_is_no_text_is_refused(store, movies, ru
     """Before, an AttributeError of ``str.startswith`` (``'int' object has no attribute
     'startswith'``), naming no argument; ``None`` was refused as an empty name."""
     store.write(movies, progress=False)
-    with pytest.raises(InputError, match="run's name is text") as caught:
+    with pytest.raises(InputError, match="a run name is text, not empty") as caught:
         store.publish(RECS, run=run)
     assert caught.value.field == "run"
     assert store.recommendations().empty
@@ -889,9 +889,9 @@ def test_a_publish_under_a_run_name_that_is_no_text_is_refused(store, movies, ru
 @pytest.mark.parametrize(
     ("run", "says"),
     [
-        (5, "run's name is text, got 5"),
-        (b"r1", "run's name is text, got b'r1'"),
-        ("", "needs a non-empty name"),
+        (5, "a run name is text, not empty, got 5"),
+        (b"r1", "a run name is text, not empty, got b'r1'"),
+        ("", "a run name is text, not empty, got ''"),
         (STAGING_PREFIX + "r1", "kgrec's own"),
     ],
 )
