@@ -142,8 +142,7 @@ def main() -> None:
         try:
             driver.verify_connectivity()
         except (DriverError, Neo4jError) as exc:
-            print(f"recommend.py: error: cannot reach Neo4j at {uri} ({exc})", file=sys.stderr)
-            sys.exit(2)
+            fail(f"cannot reach Neo4j at {uri} ({exc})")
     if not reuse:  # --resume: an unfinished run of these settings is finished
         options = [(f"--{name}", str(value)) for name, value in TRAIN_SETTINGS.items()]
         kgrec(

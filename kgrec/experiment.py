@@ -63,7 +63,7 @@ from kgrec.cold_items import (
     trained_items,
 )
 from kgrec.cold_start_training import HideTargetEdges
-from kgrec.data.export import INTERACTS, IdMaps, message_graph, to_hetero_data
+from kgrec.data.export import INTERACTS, USER_TO_ITEM, IdMaps, message_graph, to_hetero_data
 from kgrec.data.source import check_data_or_store, read_graph, read_text_vectors
 from kgrec.data.split import (
     FEW_SHOT_FILE,
@@ -3303,7 +3303,7 @@ def load_teachers(
 
 def _interacting_users(graph: Data) -> torch.Tensor:
     """A bool mask of ``graph``'s users (a message graph) with an interaction in it."""
-    users = graph.edge_index[0, graph.edge_type == 0].cpu()  # edge type 0: user -> item
+    users = graph.edge_index[0, graph.edge_type == USER_TO_ITEM].cpu()
     mask = torch.zeros(graph.num_users, dtype=torch.bool)
     mask[users] = True
     return mask

@@ -41,6 +41,7 @@ INTERACTS = ("user", "interacts", "item")
 REV_INTERACTS = ("item", "rev_interacts", "user")
 NODE_TYPES = {"User": "user", "Item": "item", "Entity": "entity"}
 NUM_INTERACTION_TYPES = 2  # edge types 0 and 1 of the homogeneous view
+USER_TO_ITEM = 0  # the edge type of a user -> item interaction in it (1: its reverse)
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,8 @@ def message_graph(
     forward = pairs + torch.tensor([[0], [num_users]])
     blocks = [forward, forward.flip(0)]
     types = [
-        torch.zeros(pairs.size(1), dtype=torch.long),
-        torch.ones(pairs.size(1), dtype=torch.long),
+        torch.full((pairs.size(1),), USER_TO_ITEM, dtype=torch.long),
+        torch.full((pairs.size(1),), USER_TO_ITEM + 1, dtype=torch.long),
     ]
     if knowledge:
         for edge_type in data.edge_types:
