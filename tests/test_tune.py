@@ -430,7 +430,13 @@ def test_refuses_to_resume_on_a_split_with_other_new_items(tmp_path, tiny_recbol
     listed = split / "new_items.tsv"
     lines = listed.read_text().splitlines(keepends=True)
     assert len(lines) > 2
-    listed.write_text("".join(lines[:-1]))  # one new item fewer: still a valid split
+    record = json.loads((split / "split.json").read_text())
+
+    def listing(rows: list[str]) -> None:  # new_items.tsv, and split.json's count of it
+        listed.write_text("".join(rows))
+        (split / "split.json").write_text(json.dumps({**record, "new_items": len(rows) - 1}))
+
+    listing(lines[:-1])  # one new item fewer: still a valid split
     with pytest.raises(InputError, match="new items read now") as raised:
         run(2)
     assert raised.value.file == str(out / STUDY_FILE)
@@ -441,7 +447,7 @@ def test_refuses_to_resume_on_a_split_with_other_new_items(tmp_path, tiny_recbol
         run(2)
     assert "did not record the split's new items" in caplog.text
     assert len(load_study(out).trials) == 2
-    listed.write_text("".join(lines))  # the new items the study now recorded differ again
+    listing(lines)  # the new items the study now recorded differ again
     with pytest.raises(InputError, match="new items read now"):
         run(3)
 
