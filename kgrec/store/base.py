@@ -14,7 +14,7 @@ import pandas as pd
 from graph_schema.tables import GraphTables
 from graph_schema.validate import id_arguments, plain
 from kgrec.errors import InputError, StoreError
-from kgrec.store.canonical import property_argument
+from kgrec.store.canonical import node_kind, property_argument
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -191,36 +191,37 @@ class GraphStore(ABC):
     def drop_vectors(self, kind: str, keep: list[str], *, property: str) -> int:
         """Remove ``property`` from every node of ``kind`` whose key is not in ``keep``, under
         the load lock (:meth:`load_lock`); how many nodes lost it."""
-        return self._drop_vectors(kind, keep, property_argument(property))
+        kind, property = _kind_and_property(kind, property)
+        return self._drop_vectors(kind, id_arguments(keep, "keep"), property)  # 7 keeps "7"
 
     @abstractmethod
     def _drop_vectors(self, kind: str, keep: list[str], property: str) -> int:
-        """:meth:`drop_vectors` of a checked ``property``."""
+        """:meth:`drop_vectors` of a checked ``kind`` and ``property``."""
 
     def read_vectors(self, kind: str, *, property: str) -> tuple[list[str], np.ndarray]:
         """Keys and vectors of every node of ``kind`` that has ``property``."""
-        return self._read_vectors(kind, property_argument(property))
+        return self._read_vectors(*_kind_and_property(kind, property))
 
     @abstractmethod
     def _read_vectors(self, kind: str, property: str) -> tuple[list[str], np.ndarray]:
-        """:meth:`read_vectors` of a checked ``property``."""
+        """:meth:`read_vectors` of a checked ``kind`` and ``property``."""
 
     def vector_dimension(self, kind: str, *, property: str) -> int | None:
         """The dimension of the vectors stored as ``kind.property`` (None: there are none),
         without reading them."""
-        return self._vector_dimension(kind, property_argument(property))
+        return self._vector_dimension(*_kind_and_property(kind, property))
 
     @abstractmethod
     def _vector_dimension(self, kind: str, property: str) -> int | None:
-        """:meth:`vector_dimension` of a checked ``property``."""
+        """:meth:`vector_dimension` of a checked ``kind`` and ``property``."""
 
     def holds_attribute(self, kind: str, property: str) -> bool:
         """Whether ``kind``'s nodes hold ``property`` as a column or attribute (not vectors)."""
-        return self._holds_attribute(kind, property_argument(property))
+        return self._holds_attribute(*_kind_and_property(kind, property))
 
     @abstractmethod
     def _holds_attribute(self, kind: str, property: str) -> bool:
-        """:meth:`holds_attribute` of a checked ``property``."""
+        """:meth:`holds_attribute` of a checked ``kind`` and ``property``."""
 
     def check_vectors(
         self,
@@ -378,3 +379,11 @@ class GraphStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _kind_and_property(kind: str, property: str) -> tuple[str, str]:
+    """``kind`` and ``property`` of a vector read or drop, checked (:func:`property_argument`,
+    then :func:`node_kind`) once for both stores."""
+    property = property_argument(property)
+    node_kind(kind)
+    return kind, property

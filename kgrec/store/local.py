@@ -259,7 +259,6 @@ class LocalStore(GraphStore):
         return {str(name): int(n) for name, n in counts.items() if n}
 
     def _read_vectors(self, kind: str, property: str) -> tuple[list[str], np.ndarray]:
-        node_kind(kind)
         rows = self._vector_rows(kind, property, ["key", "vector"])
         if rows is None or not rows.num_rows:
             return [], np.zeros((0, 0), dtype=np.float32)
@@ -272,7 +271,6 @@ class LocalStore(GraphStore):
         return property in self._current(SPECS[table]).columns
 
     def _vector_dimension(self, kind: str, property: str) -> int | None:
-        node_kind(kind)
         rows = self._vector_rows(kind, property, ["vector"])
         return len(rows["vector"][0]) if rows is not None and rows.num_rows else None
 
@@ -635,8 +633,6 @@ class LocalStore(GraphStore):
         return manifest, {VECTORS: table_}, dropped
 
     def _drop_vectors(self, kind: str, keep: list[str], property: str) -> int:
-        node_kind(kind)
-        keep = id_arguments(keep, "keep")  # 7 keeps node "7"; before, it kept none
         with self._locked():
             manifest = self.manifest(missing_ok=True)
             stored = self._vectors(manifest)

@@ -977,8 +977,6 @@ class Neo4jStore(GraphStore):
         return dropped
 
     def _drop_vectors(self, kind: str, keep: list[str], property: str) -> int:
-        node_kind(kind)
-        keep = id_arguments(keep, "keep")  # 7 keeps node "7"; before, it kept none
         with self.load_lock(), self._errors(f"removing {kind} vectors"):
             if self._dimension(kind, property) is None:  # no vectors there: an attribute, or none
                 return 0
@@ -1454,7 +1452,6 @@ class Neo4jStore(GraphStore):
         return {r["domain"]: int(r["items"]) for r in records if r["items"]}
 
     def _read_vectors(self, kind: str, property: str) -> tuple[list[str], np.ndarray]:
-        node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} vectors"):
             # vectors are where a vector index is; another property is an attribute (title)
@@ -1506,13 +1503,11 @@ class Neo4jStore(GraphStore):
         return record
 
     def _vector_dimension(self, kind: str, property: str) -> int | None:
-        node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} vectors"):
             return self._dimension(kind, property)
 
     def _holds_attribute(self, kind: str, property: str) -> bool:
-        node_kind(kind)
         self._connect()
         with self._errors(f"reading {kind} properties"):
             if property in {c.name for c in SPECS[node_kind(kind)[0]].columns}:
