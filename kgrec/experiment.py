@@ -1666,8 +1666,7 @@ class Run:
         model that ranks the same for everyone (popularity: its list is theirs too)."""
         if not self.model.learns_users:
             return torch.zeros(0, dtype=torch.long)
-        trained = torch.zeros(len(self.experiment.maps.users), dtype=torch.bool)
-        trained[self.model.interactions(self.graph.edge_index)[0].cpu()] = True
+        trained = _interacting_users(self.graph)
         if users is None:
             return (~trained).nonzero().flatten()
         index = torch.as_tensor(self.experiment.maps.user_index(list(users)), dtype=torch.long)
