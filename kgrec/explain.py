@@ -93,12 +93,16 @@ class GraphIndex:
         )
         return interactions + self.related_degree.get(node, 0)
 
+    def entity_name(self, key: str) -> str | None:
+        """The name of entity ``key``, None where it has none (its id stands for it)."""
+        name = self.names.get(key)
+        return str(name) if _text_value(name) else None
+
     def label(self, node: _Node) -> str:
         if node.kind == "Item":
             return self.titles.get(node.key) or node.key
         if node.kind == "Entity":
-            name = self.names.get(node.key)
-            return str(name) if _text_value(name) else node.key
+            return self.entity_name(node.key) or node.key
         return f"user {node.key}"
 
 

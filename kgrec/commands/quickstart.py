@@ -284,8 +284,7 @@ def show_samples(tables, recommendations: pd.DataFrame, users: int) -> None:
                 print(f"     because {why['text'].iloc[0]}")
                 for node in why["nodes"].iloc[0]:
                     kind, _, key = node.partition(":")
-                    name = index.names.get(key) if kind == "Entity" else "not an entity"
-                    if not (isinstance(name, str) and name):
+                    if kind == "Entity" and index.entity_name(key) is None:
                         unnamed = unnamed or key
     if unnamed is not None:
         print(
