@@ -935,20 +935,17 @@ def parent(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"unknown steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
     steps = [s for s in STEPS if s in steps]  # always in the order that makes sense
-    # a folder's records are one device's: its skips and its report know no other (records
+    # a folder's records are one device's and one setting's of RECORDED: its skips and its
+    # report know no other (before, a rerun with another --seed, or degrees, or batch size,
+    # skipped the steps done with the first and reported their figures as its own; records
     # written before --device existed were the CPU's)
-    others = {r.get("device", "cpu") for r in read_results(results)} - {args.device}
-    if others:
-        raise SystemExit(
-            f"{results} holds steps measured with --device {', '.join(sorted(others))}: a run "
-            f"with --device {args.device} needs an --out of its own (it would skip their steps "
-            "and its report would mix them)"
-        )
-    # as for the device: before, a rerun with another --seed (or degrees, or batch size)
-    # skipped the steps done with the first and reported their figures as its own
-    for name in RECORDED:
-        recorded = {r["settings"][name] for r in read_results(results) if "settings" in r}
-        others = sorted(recorded - {getattr(args, name)})
+    records = read_results(results)
+    recorded = {"device": {r.get("device", "cpu") for r in records}}
+    recorded.update(
+        {name: {r["settings"][name] for r in records if "settings" in r} for name in RECORDED}
+    )
+    for name, values in recorded.items():
+        others = sorted(values - {getattr(args, name)})
         if others:
             option = f"--{name.replace('_', '-')}"
             raise SystemExit(
