@@ -20,10 +20,15 @@ from kgrec.sampling import NeighborSampler, NeighborSampling, neighbor_loader
 from kgrec.train import FullGraph, train_epoch
 
 
-def _rgcn(graph) -> RGCNRecommender:
+def _rgcn(graph, **kwargs) -> RGCNRecommender:
     torch.manual_seed(0)
     return RGCNRecommender(
-        graph.num_users, graph.num_items, graph.num_entities, graph.num_relations, embedding_dim=8
+        graph.num_users,
+        graph.num_items,
+        graph.num_entities,
+        graph.num_relations,
+        embedding_dim=8,
+        **kwargs,
     )
 
 
@@ -154,14 +159,7 @@ def test_a_model_without_layers_is_told_it_has_none_to_sample_for(toy_graph):
     """Before, num_neighbors=10 for a model of num_layers=0 was "num_neighbors must be positive
     (or -1 for all), got []": a fanout the caller never gave (kgrec train refuses --layers 0
     with --batching neighbor itself)."""
-    model = RGCNRecommender(
-        toy_graph.num_users,
-        toy_graph.num_items,
-        toy_graph.num_entities,
-        toy_graph.num_relations,
-        embedding_dim=8,
-        num_layers=0,
-    )
+    model = _rgcn(toy_graph, num_layers=0)
     with pytest.raises(ValueError, match=r"num_neighbors 10 samples one hop per layer, and the"):
         neighbor_loader(toy_graph, model, 10)
     assert neighbor_loader(toy_graph, model, [10]).fanout == [10]  # a hop given: as before
