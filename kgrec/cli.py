@@ -19,7 +19,7 @@ import threading
 from typing import Any
 
 import kgrec
-from kgrec.errors import KgrecError, Terminated
+from kgrec.errors import InputError, KgrecError, Terminated
 
 # Large CPU tensors (>= 2 MB) on transparent huge pages (torch's THP_MEM_ALLOC_ENABLE, read at
 # torch's first allocation, so before any command imports torch). Without it every batch's
@@ -42,6 +42,9 @@ COMMANDS = {
     "download": ("download", "download public datasets in RecBole's atomic format"),
     "quickstart": ("quickstart", "load, embed, train, evaluate and recommend on ml-100k"),
 }
+# the commands that run as one rank each under a launcher (torchrun): the others would do their
+# work, and write their files or store, once per rank
+LAUNCHED = frozenset({"train", "tune"})
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -132,6 +135,7 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
     # that a stop at any moment between is said, never a traceback
     try:
         args = build_parser(argv).parse_args(argv)
+        _check_not_launched(args.command)
         _configure_logging(args.verbose)
         if hasattr(args, "threads"):  # commands that compute with torch
             from kgrec.threads import set_threads
@@ -147,6 +151,27 @@ def _main(argv: list[str] | None, term: _TermAsCtrlC | None = None) -> int:
         if not _interrupted(exc):
             raise
         return _stopped(command, term)
+
+
+def _check_not_launched(command: str) -> None:
+    """An InputError when a launcher started ``command`` as one of several ranks and it is no
+    command that runs as one (:data:`LAUNCHED`): each rank would evaluate, publish or write the
+    same files at once."""
+    from kgrec.distributed import env_world
+
+    if command in LAUNCHED:
+        return
+    try:
+        size = env_world().size
+    except InputError:  # a $WORLD_SIZE or $RANK of no launcher's: not read by this command
+        return
+    if size > 1:
+        raise InputError(
+            f"kgrec {command} runs in one process, and $WORLD_SIZE is {size} (a launcher such "
+            f"as torchrun started it as one of {size} ranks): run it without the launcher "
+            f"(kgrec train and kgrec tune run under one)",
+            field="WORLD_SIZE",
+        )
 
 
 def _no_driver_error(record: logging.LogRecord) -> bool:

@@ -519,3 +519,36 @@ def test_trains_help_names_every_model_that_takes_an_option():
         checked += 1
         assert set(takers) <= named, (action.option_strings, takers, text)
     assert checked >= 5
+
+
+LAUNCHED_ARGVS = [
+    ["evaluate", "--run", "RUN"],
+    ["graph", "stats"],
+    ["split", "--protocol", "ml100k-kg", "--data", "DATA", "--write-split", "SPLIT"],
+]
+
+
+@pytest.mark.parametrize("argv", LAUNCHED_ARGVS)
+def test_a_command_that_runs_in_one_process_is_refused_under_a_launcher(
+    monkeypatch, capsys, tmp_path, argv
+):
+    """Under torchrun (``WORLD_SIZE`` > 1) only ``kgrec train`` and ``kgrec tune`` run as
+    ranks. Before, ``kgrec evaluate`` scored the run once per rank (each printed its table,
+    and with ``--plot`` every rank wrote the same file), and ``kgrec recommend`` published
+    into the store once per rank, at once."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "1")):
+        monkeypatch.setenv(name, value)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"kgrec {argv[0]} runs in one process, and $WORLD_SIZE is 2" in err
+    assert not any(tmp_path.iterdir())  # nothing read or written: no default store made
+
+
+def test_a_launchers_world_size_is_not_read_by_commands_that_do_not_take_one(monkeypatch, capsys):
+    """A $WORLD_SIZE of 1, or one that is no number, is no launcher's: ``kgrec graph`` runs
+    (its own error here: no such store), refused by nothing of the launcher's."""
+    for value in ("1", "x"):
+        monkeypatch.setenv("WORLD_SIZE", value)
+        assert main(["graph", "stats", "--store", "local:/nonexistent/store"]) == 2
+        assert "WORLD_SIZE" not in capsys.readouterr().err
