@@ -161,7 +161,9 @@ sparse-install:
 RECBOLE_VENV ?= $(KGREC_CACHE)/recbole-venv
 RECBOLE_TORCH ?= torch
 RECBOLE_REQS := recbole==1.2.1 "numpy<2" "pandas<2.3" "scipy<1.12" "setuptools<80" $(RECBOLE_TORCH) faiss-cpu
-RECBOLE_KEY := $(shell echo '$(RECBOLE_REQS)' | sha256sum | cut -c1-12)
+# with the Python version, as DEPS_KEY: an environment of another Python is set up anew
+RECBOLE_KEY := $(shell { $(PYTHON) -c 'import sys; print(sys.version.split()[0])'; \
+	echo '$(RECBOLE_REQS)'; } | sha256sum | cut -c1-12)
 
 # make splits a path at spaces: `rm -rf $(DEPS_VENV)` of "/home/me/kgrec cache/venv-..." would
 # remove /home/me/kgrec. So these folders must be one word.

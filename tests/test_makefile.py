@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 def _make_n(*targets: str, **env: str) -> subprocess.CompletedProcess:
     outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "KGREC_CACHE", "DEPS_VENV", "RECBOLE_VENV")
     environ = {k: v for k, v in os.environ.items() if k not in outer}
-    environ.update(PYTHON=sys.executable, **env)
+    environ.update({"PYTHON": sys.executable, **env})
     return subprocess.run(
         ["make", "-n", "-C", str(ROOT), *targets],
         env=environ,
@@ -461,3 +461,29 @@ def test_setup_installs_kgrec_without_setuptools_notice(tmp_path):
         text=True,
     )
     assert found.stdout.strip() == str(clone / "kgrec" / "__init__.py"), found.stderr
+
+
+def test_the_recbole_environment_is_keyed_by_the_python_version(tmp_path):
+    """The RecBole environment's marker names the Python it was made with, as the dependency
+    environment's key does: before, `make setup-recbole PYTHON=python3.12` found the
+    environment made with 3.11 complete (its key held the requirements alone) and kept it."""
+    fake = tmp_path / "bin" / "python3"
+    _script(  # the real Python, which says it is another version when asked for it alone
+        fake,
+        f"""if [ "$2" = "import sys; print(sys.version.split()[0])" ]; then echo 3.99.0; exit; fi
+exec {sys.executable} "$@"
+""",
+    )
+    fake.chmod(0o755)
+    cache = tmp_path / "cache"
+    (cache / "recbole-venv").mkdir(parents=True)
+    markers = []
+    for python in (sys.executable, str(fake)):
+        done = _make_n("setup-recbole", KGREC_CACHE=str(cache), PYTHON=python)
+        assert done.returncode == 0, done.stderr
+        markers.append(next(w for w in done.stdout.split() if "/.complete-" in w))
+    assert markers[0] != markers[1]
+    # the one made with this Python is complete: nothing to do for it, all for the other
+    (Path(markers[0])).touch()
+    assert "rm -rf" not in _make_n("setup-recbole", KGREC_CACHE=str(cache)).stdout
+    assert "rm -rf" in _make_n("setup-recbole", KGREC_CACHE=str(cache), PYTHON=str(fake)).stdout
