@@ -14,14 +14,21 @@ from __future__ import annotations
 import os
 
 from kgrec.distributed import DEFAULT_TIMEOUT
+from kgrec.errors import InputError
 from kgrec.text import DEFAULT_PROPERTY
 
 
 def local_neo4j() -> str:
     """The URI of the local Neo4j server that ``make neo4j-start`` (tools/neo4j) runs:
     ``bolt://127.0.0.1:$NEO4J_PORT``, port 7687 where ``NEO4J_PORT`` is unset or empty. What
-    the notebooks' helpers, the benchmarks and the tests reach without ``$NEO4J_URI``."""
-    return f"bolt://127.0.0.1:{os.environ.get('NEO4J_PORT') or '7687'}"
+    the notebooks' helpers, the benchmarks and the tests reach without ``$NEO4J_URI``. A port
+    that is no port is an InputError naming ``NEO4J_PORT``, as tools/neo4j refuses it."""
+    port = os.environ.get("NEO4J_PORT") or "7687"
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise InputError(
+            f"$NEO4J_PORT must be a port number, 1 to 65535, got {port!r}", field="NEO4J_PORT"
+        )
+    return f"bolt://127.0.0.1:{port}"
 
 
 def neo4j_uri() -> str:

@@ -114,6 +114,20 @@ def test_connect_without_a_uri_reaches_the_local_server_of_neo4j_port(monkeypatc
     assert local_neo4j() == "bolt://127.0.0.1:7687"
 
 
+@pytest.mark.parametrize("port", ["abc", "99999", "0", " 7687", "７６８７"])
+def test_a_neo4j_port_that_is_no_port_is_refused_naming_it(monkeypatch, port):
+    """Before, connect() with $NEO4J_PORT=abc said the driver's `Port could not be cast to
+    integer value as 'abc'` of a URI the user never wrote; 99999, `Port out of range`; a
+    full-width ７６８７ (digits to Python's int) reached port 7687."""
+    from kgrec.errors import InputError
+    from kgrec.notebook import connect
+
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("NEO4J_PORT", port)
+    with pytest.raises(InputError, match=r"\$NEO4J_PORT must be a port number, 1 to 65535"):
+        connect()
+
+
 def _unused_port() -> int:
     import socket
 
