@@ -4369,7 +4369,36 @@ def _read_run_json(folder: Path) -> dict[str, Any]:
             file=str(path),
             field="settings.model",
         )
+    _check_known_settings(info, path)
     return info
+
+
+# settings of an earlier kgrec's runs that kgrec no longer takes, each with the value under which
+# such a run trained as today's kgrec trains (with another, it is refused: read otherwise)
+RETIRED_SETTINGS = {"text_cl_source": "text"}  # the KG as the text view's source (session 56)
+
+
+def _check_known_settings(info: Mapping[str, Any], path: Path) -> None:
+    """Refuse a run.json recording a setting this kgrec does not know (a newer kgrec's run, or
+    one of :data:`RETIRED_SETTINGS` of another value than today's): read, resumed or served
+    without it, the run would be taken for another than the one trained."""
+    unknown = [
+        name
+        for name, value in info["settings"].items()
+        if name != "model"
+        and name not in TRAIN_DEFAULTS
+        and not (name in RETIRED_SETTINGS and value == RETIRED_SETTINGS[name])
+    ]
+    if not unknown:
+        return
+    recorded = ", ".join(f"{name}={info['settings'][name]!r}" for name in unknown)
+    raise InputError(
+        f"run.json records settings this kgrec does not take: {recorded} (a run of a newer "
+        f"kgrec?); read without them, it would be taken for another run than the one trained: "
+        f"use the kgrec that trained it",
+        file=str(path),
+        field=f"settings.{unknown[0]}",
+    )
 
 
 def _check_run_settings(folder: Path, info: Mapping[str, Any], option: str = "") -> None:

@@ -794,6 +794,51 @@ def test_a_run_json_setting_of_the_wrong_type_is_a_clear_error(
     assert not (tmp_path / "tuned").exists()
 
 
+def test_a_run_json_setting_this_kgrec_does_not_take_is_refused(
+    trained, tmp_path, tiny_recbole, capsys
+):
+    """A run of a newer kgrec records a setting this one does not take: before, every command
+    read it without that setting (evaluated, served, warm-started from and resumed as another
+    run than the one trained), and a --resume wrote run.json again without it."""
+    info = json.loads((trained.folder / "run.json").read_text())
+    info["settings"]["text_view_mixer"] = "gated"  # a newer kgrec's, say
+    (trained.folder / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    for argv in (
+        ["evaluate", "--run", str(trained.folder)],
+        ["recommend", "--run", str(trained.folder), "--show", "u1"],
+        [
+            *("train", "--model", "lightgcn-merged", "--protocol", "ml1m-action-comedy"),
+            *("--data", str(tiny_recbole), "--epochs", "1", "--dim", "8"),
+            *("--init-from", str(trained.folder), "--out", str(tmp_path / "tuned")),
+        ],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"file {trained.folder / 'run.json'}, field 'settings.text_view_mixer'" in err
+        assert "does not take: text_view_mixer='gated' (a run of a newer kgrec?)" in err
+    assert not (tmp_path / "tuned").exists()
+    before = (trained.folder / "run.json").read_bytes()
+    with pytest.raises(kgrec.errors.InputError, match="text_view_mixer='gated'"):
+        _resume(trained.folder, tiny_recbole, epochs=4)
+    assert (trained.folder / "run.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(("value", "read"), [("text", True), ("kg", False)])
+def test_a_retired_setting_is_read_only_with_the_value_kgrec_trains_by(trained, value, read):
+    """Session 56's runs record text_cl_source, taken out since: "text" is how kgrec trains
+    the text view now, so such a run is read as before; "kg" (the knowledge graph's
+    neighbours) is not, and is refused."""
+    info = json.loads((trained.folder / "run.json").read_text())
+    info["settings"]["text_cl_source"] = value
+    (trained.folder / "run.json").write_text(json.dumps(info))
+    if read:
+        assert load_run(trained.folder).settings["text_cl_source"] == "text"
+    else:
+        with pytest.raises(kgrec.errors.InputError, match="text_cl_source='kg'"):
+            load_run(trained.folder)
+
+
 @pytest.mark.parametrize("theirs", [False, True])
 def test_a_folder_a_killed_training_left_says_so(tmp_path, tiny_recbole, theirs):
     # before: "not a run folder and not empty" for the split/ and temporary file a SIGKILL
