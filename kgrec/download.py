@@ -175,12 +175,16 @@ def _fetch_and_move(
     _fetch(request, archive, timeout=timeout, progress=progress)
     unpacked = tmp / "unpacked"
     try:
-        with zipfile.ZipFile(archive) as zf:
-            _safe_extract(zf, unpacked)
+        zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as exc:
         raise KgrecError(f"{url} is not a zip archive ({exc})") from exc
-    except (zlib.error, EOFError) as exc:  # the members' compressed data is damaged
-        raise KgrecError(f"{url} is a damaged zip archive ({exc}); fetch it again") from exc
+    with zf:
+        try:
+            _safe_extract(zf, unpacked)
+        # the members' data is damaged: compressed data that does not inflate, or a member
+        # whose bytes do not match its CRC-32 (zipfile's BadZipFile, as it reads the member)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise KgrecError(f"{url} is a damaged zip archive ({exc}); fetch it again") from exc
     inter = sorted(unpacked.rglob("*.inter"))
     if not inter:
         raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")

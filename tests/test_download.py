@@ -243,6 +243,27 @@ def test_a_damaged_archive_is_a_clear_error_and_keeps_the_dataset(http_root, tmp
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
 
 
+def test_an_archive_whose_member_fails_its_crc_is_called_damaged(http_root, tmp_path, capsys):
+    """A zip archive whose member's bytes do not match their CRC-32 (a flipped bit in a
+    stored member) was called "not a zip archive", as if --base-url served something else;
+    it is a damaged one, to fetch again, and nothing of it is kept."""
+    root, url = http_root
+    inter = "user_id:token\titem_id:token\n" + "".join(f"{i}\t{i * 7 % 100}\n" for i in range(500))
+    archive = root / "MovieLens/ml-100k.zip"
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("ml-100k/ml-100k.inter", inter)
+    damaged = bytearray(archive.read_bytes())
+    damaged[300] ^= 0x01  # inside the stored member's data
+    archive.write_bytes(bytes(damaged))
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "damaged zip archive" in err and "CRC" in err and "fetch it again" in err
+    assert "not a zip archive" not in err
+    assert not dest.exists() or not list(dest.iterdir())
+
+
 def test_a_cut_download_says_so(tmp_path, capsys):
     """A connection that ended before the Content-Length the server announced left half an
     archive, reported as "not a zip archive", as if the mirror held a wrong file."""
