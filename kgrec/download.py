@@ -138,25 +138,34 @@ def _download(
     timeout: float,
     progress: bool,
 ) -> None:
-    """Fetch and unpack into a temporary folder beside ``target``, then move it into place."""
-    with (
-        tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp,
-        open(Path(tmp) / MARKER, "w", encoding="utf-8") as marker,
-    ):
-        with contextlib.suppress(OSError):  # a file system without locks: the pid alone tells
-            fcntl.flock(marker, fcntl.LOCK_EX)
-        marker.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n")
-        marker.flush()
-        try:
-            _fetch_and_move(name, url, request, target, Path(tmp), force, timeout, progress)
-        finally:  # all but the marker, which goes last: a kill meanwhile leaves it to tell
-            for entry in Path(tmp).iterdir():
-                if entry.name == MARKER or (entry.name == "old" and not target.exists()):
-                    continue  # an old dataset that could not go back is the user's
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
+    """Fetch and unpack into a temporary folder beside ``target``, then move it into place.
+    The folder is removed after, unless it holds the old dataset a ``--force`` set aside and
+    could not put back: that folder, and its marker, stay for the next download to put it
+    back (:func:`_remove_leftovers`)."""
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
+    kept = False
+    try:
+        with open(tmp / MARKER, "w", encoding="utf-8") as marker:
+            with contextlib.suppress(OSError):  # a file system without locks: the pid tells
+                fcntl.flock(marker, fcntl.LOCK_EX)
+            marker.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n")
+            marker.flush()
+            try:
+                _fetch_and_move(name, url, request, target, tmp, force, timeout, progress)
+            finally:  # all but the marker, which goes last: a kill meanwhile leaves it to tell
+                for entry in tmp.iterdir():
+                    if entry.name == "old" and not target.exists():
+                        kept = True  # an old dataset that could not go back is the user's
+                        continue
+                    if entry.name == MARKER:
+                        continue
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
+                    else:
+                        entry.unlink()
+    finally:
+        if not kept:
+            shutil.rmtree(tmp)
 
 
 def _fetch_and_move(
@@ -175,12 +184,16 @@ def _fetch_and_move(
     _fetch(request, archive, timeout=timeout, progress=progress)
     unpacked = tmp / "unpacked"
     try:
-        with zipfile.ZipFile(archive) as zf:
-            _safe_extract(zf, unpacked)
+        zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as exc:
         raise KgrecError(f"{url} is not a zip archive ({exc})") from exc
-    except (zlib.error, EOFError) as exc:  # the members' compressed data is damaged
-        raise KgrecError(f"{url} is a damaged zip archive ({exc}); fetch it again") from exc
+    with zf:
+        try:
+            _safe_extract(zf, unpacked)
+        # the members' data is damaged: compressed data that does not inflate, or a member
+        # whose bytes do not match its CRC-32 (zipfile's BadZipFile, as it reads the member)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise KgrecError(f"{url} is a damaged zip archive ({exc}); fetch it again") from exc
     inter = sorted(unpacked.rglob("*.inter"))
     if not inter:
         raise KgrecError(f"{url} holds no .inter file, so it is not a RecBole atomic dataset")
@@ -209,7 +222,14 @@ def _fetch_and_move(
         try:
             os.replace(inter[0].parent, target)
         except OSError as exc:
-            os.replace(old, target)
+            try:
+                os.replace(old, target)
+            except OSError as back:
+                raise KgrecError(
+                    f"cannot move the new {name} into {target} ({exc}), nor the old one back "
+                    f"({back}): the old {name} is kept in {old}, and the next kgrec download "
+                    "into this folder puts it back"
+                ) from exc
             raise KgrecError(f"cannot move the new {name} into {target}: {exc}") from exc
     else:
         try:

@@ -170,6 +170,43 @@ def test_force_keeps_the_old_dataset_when_the_new_cannot_be_moved_in(
     assert not [p for p in dest.iterdir() if p.name.startswith(".ml-100k")]
 
 
+def test_force_keeps_the_old_dataset_that_cannot_go_back_for_the_next_download(
+    http_root, tmp_path, capsys, monkeypatch, dead_pid
+):
+    """``--force`` whose new dataset could not be moved in, nor the old one back, deleted the
+    old one with its temporary folder and said only that it could not write; the folder now
+    stays, the error says where the old dataset is, and the next download puts it back."""
+    root, url = http_root
+    _zip(root / "MovieLens/ml-100k.zip", {"ml-100k/ml-100k.inter": INTER})
+    dest = tmp_path / "data"
+    (dest / "ml-100k").mkdir(parents=True)
+    (dest / "ml-100k" / "ml-100k.inter").write_text("old")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == dest / "ml-100k":  # the new one in, and the old one back
+            raise OSError(13, "Permission denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    argv = ["download", "ml-100k", "--dest", str(dest), "--base-url", url, "--force"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    (leftover,) = dest.glob(".ml-100k-*")
+    assert f"the old ml-100k is kept in {leftover / 'old'}" in err
+    assert (leftover / "old" / "ml-100k.inter").read_text() == "old"
+    assert {p.name for p in leftover.iterdir()} == {"old", ".kgrec-download"}
+    monkeypatch.setattr(os, "replace", real_replace)
+    # this process has ended (as kgrec download's does): the next download puts it back
+    (leftover / ".kgrec-download").write_text(
+        json.dumps({"pid": dead_pid, "host": socket.gethostname()})
+    )
+    (root / "MovieLens/ml-100k.zip").unlink()  # nothing is fetched: the dataset is there
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 0
+    assert [p.name for p in dest.iterdir()] == ["ml-100k"]
+    assert (dest / "ml-100k" / "ml-100k.inter").read_text() == "old"
+
+
 @pytest.mark.parametrize("base_url", ["mirror.example/recbole", ""])
 def test_a_base_url_that_is_no_url_is_a_clear_error(base_url, tmp_path, capsys):
     """A --base-url without a scheme (or an empty one) ended in urllib's ValueError traceback
@@ -241,6 +278,27 @@ def test_a_damaged_archive_is_a_clear_error_and_keeps_the_dataset(http_root, tmp
     assert "damaged zip archive" in err and "ml-100k.zip" in err
     assert [p.name for p in dest.iterdir()] == ["ml-100k"]  # no temporary folder left
     assert (dest / "ml-100k" / "ml-100k.inter").read_text() == INTER
+
+
+def test_an_archive_whose_member_fails_its_crc_is_called_damaged(http_root, tmp_path, capsys):
+    """A zip archive whose member's bytes do not match their CRC-32 (a flipped bit in a
+    stored member) was called "not a zip archive", as if --base-url served something else;
+    it is a damaged one, to fetch again, and nothing of it is kept."""
+    root, url = http_root
+    inter = "user_id:token\titem_id:token\n" + "".join(f"{i}\t{i * 7 % 100}\n" for i in range(500))
+    archive = root / "MovieLens/ml-100k.zip"
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("ml-100k/ml-100k.inter", inter)
+    damaged = bytearray(archive.read_bytes())
+    damaged[300] ^= 0x01  # inside the stored member's data
+    archive.write_bytes(bytes(damaged))
+    dest = tmp_path / "data"
+    assert main(["download", "ml-100k", "--dest", str(dest), "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "damaged zip archive" in err and "CRC" in err and "fetch it again" in err
+    assert "not a zip archive" not in err
+    assert not dest.exists() or not list(dest.iterdir())
 
 
 def test_a_cut_download_says_so(tmp_path, capsys):

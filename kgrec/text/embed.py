@@ -444,7 +444,18 @@ def embed_store(
     from kgrec.store.canonical import UnknownNodesError
     from kgrec.text.encoder import resolve_model
 
-    kinds = list(kinds)
+    if isinstance(kinds, str):  # else one kind per character ("I", "t", ...): a KeyError
+        raise InputError(
+            f"kinds must be a list of node kinds, got one string {kinds!r} (kinds=[{kinds!r}])",
+            field="--kinds",
+        )
+    kinds = list(dict.fromkeys(kinds))
+    unknown = [kind for kind in kinds if kind not in TEXT_KINDS]
+    if unknown or not kinds:  # before, a KeyError from the model record (after the store)
+        what = f"unknown node kind(s) {', '.join(map(repr, unknown))}" if unknown else "none"
+        raise InputError(
+            f"kinds: {what}; give one or more of {', '.join(TEXT_KINDS)}", field="--kinds"
+        )
     path_argument(cache, "--cache")  # "": the working folder
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")

@@ -404,7 +404,8 @@ def _max_length(path: Path, settings: dict, tokenizer, config, asked: int | None
     """``asked`` (TextEncoder's ``max_length``), else the sentence-transformers
     ``max_seq_length`` (``settings``), else the smaller of the tokenizer's and the position
     embeddings' limits; a ValueError (``asked``) or ModelNotFoundError (``max_seq_length``)
-    when it is above the positions (the first long text would fail mid-embed)."""
+    when it is above the positions (the first long text would fail mid-embed), and a
+    ModelNotFoundError when nothing states a limit."""
     positions = int(getattr(config, "max_position_embeddings", 0) or 0)
     if asked is not None and 0 < positions < asked:
         raise ValueError(
@@ -423,4 +424,13 @@ def _max_length(path: Path, settings: dict, tokenizer, config, asked: int | None
     if value is not None:
         return value
     limits = [int(tokenizer.model_max_length), positions]
-    return min(limit for limit in limits if 0 < limit < 1_000_000)
+    stated = [limit for limit in limits if 0 < limit < 1_000_000]
+    if not stated:  # (XLNet: no positions, a tokenizer without a limit)
+        raise ModelNotFoundError(
+            f"the model in {path} states no limit on the tokens of a text (model_max_length "
+            "in tokenizer_config.json, max_position_embeddings in config.json), so kgrec "
+            "cannot tell where to cut a long text: give the folder a "
+            'sentence_bert_config.json with one ({"max_seq_length": 512}), or TextEncoder '
+            "a max_length"
+        )
+    return min(stated)

@@ -207,6 +207,35 @@ def test_an_embed_that_fails_half_way_leaves_every_kind_as_it_was(tmp_path, movi
     assert store.read_vectors("User", property="embedding")[0] == ["u1", "u2"]
 
 
+@pytest.mark.parametrize(
+    ("kinds", "match"),
+    [
+        (["item"], "unknown node kind(s) 'item'; give one or more of Item, Entity, User"),
+        (["Item", "Films"], "unknown node kind(s) 'Films'"),
+        ([], "kinds: none; give one or more of Item, Entity, User"),
+        ("Item", "got one string 'Item' (kinds=['Item'])"),
+    ],
+)
+def test_embed_store_names_kinds_it_cannot_embed_before_any_work(tmp_path, movies, kinds, match):
+    """``embed_store(uri, kinds=["item"])`` (Python API; the command line checks --kinds) raised
+    a bare KeyError from the model record, after the store was opened; a string was read as
+    one kind per character (KeyError 'I'), and no kind said "no node has a text to embed"."""
+    import re
+
+    from kgrec.errors import InputError
+    from kgrec.store import LocalStore
+    from kgrec.text.embed import embed_store
+
+    store = LocalStore(tmp_path / "store")
+    store.write(movies, progress=False)
+    with pytest.raises(InputError, match=re.escape(match)) as caught:
+        embed_store(f"local:{tmp_path / 'store'}", kinds=kinds, use_cache=False, progress=False)
+    assert caught.value.field == "--kinds"
+    assert store.vector_model("embedding") is None
+    for kind in ("Item", "Entity", "User"):
+        assert store.vector_dimension(kind, property="embedding") is None
+
+
 def test_a_cache_that_is_no_database_is_named_and_kept(tmp_path):
     # before: "embedding cache PATH: file is not a database", saying neither what it was nor
     # what to do

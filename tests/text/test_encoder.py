@@ -320,6 +320,35 @@ def test_a_max_length_the_model_cannot_take_is_refused_at_construction(
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
+def test_a_model_that_states_no_token_limit_is_a_clear_error_naming_the_remedy(tmp_path, encoder):
+    # before: "ValueError: min() arg is an empty sequence" from inside the encoder, a traceback
+    # from kgrec embed, for a model without position embeddings (XLNet) whose tokenizer
+    # states no model_max_length
+    import torch
+    from transformers import XLNetConfig, XLNetModel
+
+    folder = tmp_path / "xlnet"
+    torch.manual_seed(0)
+    config = XLNetConfig(
+        vocab_size=encoder.tokenizer.vocab_size, d_model=32, n_layer=1, n_head=2, d_inner=64
+    )
+    XLNetModel(config).save_pretrained(folder)
+    encoder.tokenizer.save_pretrained(folder)
+    tokenizer = json.loads((folder / "tokenizer_config.json").read_text())
+    tokenizer.pop("model_max_length", None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer))
+    with pytest.raises(ModelNotFoundError, match="states no limit on the tokens") as caught:
+        TextEncoder(folder, load=False)
+    assert str(folder) in str(caught.value) and "max_seq_length" in str(caught.value)
+    assert TextEncoder(folder, max_length=40, load=False).max_length == 40
+    (folder / "sentence_bert_config.json").write_text('{"max_seq_length": 48}')
+    limited = TextEncoder(folder)
+    assert limited.max_length == 48
+    vectors = limited.encode([" ".join(["long"] * 100), "short"], progress=False, cut=(cut := []))
+    assert cut == [0]
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
 def test_a_model_that_says_do_lower_case_is_given_lowercased_texts(tmp_path, tiny_model):
     # before: sentence_bert_config.json's do_lower_case was ignored, so a model with a cased
     # tokenizer that sentence-transformers feeds lowercased texts got "HEAT" as it is: other
