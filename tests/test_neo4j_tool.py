@@ -21,11 +21,19 @@ TOOL = Path(__file__).resolve().parents[1] / "tools" / "neo4j"
 
 def _provisioned() -> Path:
     """The folder of the script's jars in the cache (provisioned where it holds .complete)."""
-    key = hashlib.sha256(
-        (TOOL / "pom.xml").read_bytes() + (TOOL / "KgrecNeo4j.java").read_bytes()
-    ).hexdigest()[:12]
     cache = Path(os.environ.get("KGREC_CACHE", Path.home() / ".cache" / "kgrec"))
-    return cache / f"neo4j-{key}"
+    return cache / _dist_name()
+
+
+def _dist_name() -> str:
+    """The name of the script's folder in a cache: keyed by the pom, the server class and how
+    the class is compiled (before, not by the last: a cache whose class a newer javac had
+    compiled without --release 17, which Java 17 refuses to load, was kept)."""
+    compiled = b"javac --release 17\n"
+    key = hashlib.sha256(
+        (TOOL / "pom.xml").read_bytes() + (TOOL / "KgrecNeo4j.java").read_bytes() + compiled
+    ).hexdigest()[:12]
+    return f"neo4j-{key}"
 
 
 def _jars_cached() -> bool:
@@ -274,11 +282,8 @@ def test_the_server_is_recognised_without_ps(project, tmp_path):
 def jars(tmp_path) -> Path:
     """A cache whose jars count as provisioned (their .complete marker), so that `start` neither
     downloads them nor needs Maven; it holds no jars: a server started from it exits."""
-    key = hashlib.sha256(
-        (TOOL / "pom.xml").read_bytes() + (TOOL / "KgrecNeo4j.java").read_bytes()
-    ).hexdigest()[:12]
-    (tmp_path / "cache" / f"neo4j-{key}").mkdir(parents=True)
-    (tmp_path / "cache" / f"neo4j-{key}" / ".complete").touch()
+    (tmp_path / "cache" / _dist_name()).mkdir(parents=True)
+    (tmp_path / "cache" / _dist_name() / ".complete").touch()
     return tmp_path / "cache"
 
 
