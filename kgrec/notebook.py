@@ -18,6 +18,7 @@ from neo4j import Driver, Result, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from graph_schema.errors import InputError
+from graph_schema.tables import item_titles
 from graph_schema.validate import id_argument
 from kgrec.errors import StoreError
 from kgrec.settings import local_neo4j, neo4j_uri
@@ -179,12 +180,15 @@ def neighbourhood(
                 )
     view = from_neo4j(graph)
     for node in view.nodes:
-        props = node.properties
-        node.caption = str(
-            props.get("title")
-            or props.get("name")
-            or props.get("entity_id")
-            or props.get("user_id")
-            or ""
-        )
+        node.caption = _caption(node.properties)
     return view
+
+
+def _caption(props: Mapping[str, Any]) -> str:
+    """What a node of :func:`neighbourhood` is drawn as: an item as explanations label it
+    (:func:`~graph_schema.tables.item_titles`: its title, else its text ``name``, else its
+    uid; before, an item tied to an entity was drawn by that entity's id, and one with
+    neither by nothing); another node by its name, else its id."""
+    if "Item" in props["labels"]:
+        return item_titles(pd.DataFrame([props]), [props["uid"]])[0] or str(props["uid"])
+    return str(props.get("name") or props.get("entity_id") or props.get("user_id") or "")
