@@ -162,3 +162,17 @@ def test_neighbourhood_captions_an_item_as_explanations_label_it(
     view = neighbourhood(neo4j_clean, "u1", database=neo4j_settings.database)
     captions = {n.properties["uid"]: n.caption for n in view.nodes if "uid" in n.properties}
     assert captions == {"m:1": "m:1", "m:2": "m:2", "m:3": "Three", "m:4": "Vier"}
+
+
+def test_neighbourhood_takes_a_numpy_limit_and_refuses_one_past_neo4j_integers(
+    graph_driver, neo4j_settings
+):
+    """Before, ``limit=np.int64(5)`` (a count from numpy) was refused as no positive integer,
+    and ``limit=2**63`` raised the driver's bare OverflowError."""
+    import numpy as np
+
+    view = neighbourhood(graph_driver, "alice", limit=np.int64(5), database=neo4j_settings.database)
+    assert "Heat" in {n.caption for n in view.nodes}
+    for bad in (2**63, np.int64(0), np.True_):
+        with pytest.raises(InputError, match="field 'limit'"):
+            neighbourhood(graph_driver, "alice", limit=bad, database=neo4j_settings.database)
