@@ -18,7 +18,8 @@ from neo4j import Driver, Result, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from graph_schema.errors import InputError
-from graph_schema.validate import id_argument
+from graph_schema.tables import item_titles
+from graph_schema.validate import id_argument, plain
 from kgrec.errors import StoreError
 from kgrec.settings import local_neo4j, neo4j_uri
 from kgrec.store import default_database, neo4j_driver
@@ -138,16 +139,20 @@ def neighbourhood(
     Call ``.render()`` on it in a notebook. ``run`` (a published run's name; default: every
     run's recommendations) is read as a publish reads it, trimmed; a run the database holds
     no recommendation of is an :class:`~graph_schema.errors.InputError` naming the runs it
-    holds. ``limit``, a positive integer, caps each kind of path. ``user_id`` is read as the
-    rest of the Python API reads an id: trimmed, an integer as its digits. ``database``
-    defaults as :func:`cypher`'s does.
+    holds. ``limit``, a positive integer (at most 2**63 - 1), caps each kind of path.
+    ``user_id`` is read as the rest of the Python API reads an id: trimmed, an integer as its
+    digits. ``database`` defaults as :func:`cypher`'s does.
     """
     from neo4j_viz.neo4j import from_neo4j
 
     user_id = id_argument(user_id, "user_id")
-    # before any query (LIMIT 0 would draw nothing, told as a user without interactions)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        raise InputError(f"limit must be a positive integer, got {limit!r}", field="limit")
+    # before any query (LIMIT 0 would draw nothing, told as a user without interactions); a
+    # numpy integer is the number it holds; past 2**63 - 1, the driver's OverflowError
+    limit = plain(limit)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit < 2**63:
+        raise InputError(
+            f"limit must be a positive integer, at most 2**63 - 1, got {limit!r}", field="limit"
+        )
     if run is not None:  # as a publish names it (stripped, never blank); "" matched no run
         run = given_run_name(run)  # a staged publish's name: no run's
 
@@ -179,12 +184,15 @@ def neighbourhood(
                 )
     view = from_neo4j(graph)
     for node in view.nodes:
-        props = node.properties
-        node.caption = str(
-            props.get("title")
-            or props.get("name")
-            or props.get("entity_id")
-            or props.get("user_id")
-            or ""
-        )
+        node.caption = _caption(node.properties)
     return view
+
+
+def _caption(props: Mapping[str, Any]) -> str:
+    """What a node of :func:`neighbourhood` is drawn as: an item as explanations label it
+    (:func:`~graph_schema.tables.item_titles`: its title, else its text ``name``, else its
+    uid; before, an item tied to an entity was drawn by that entity's id, and one with
+    neither by nothing); another node by its name, else its id."""
+    if "Item" in props["labels"]:
+        return item_titles(pd.DataFrame([props]), [props["uid"]])[0] or str(props["uid"])
+    return str(props.get("name") or props.get("entity_id") or props.get("user_id") or "")

@@ -140,3 +140,39 @@ def test_a_database_the_server_lacks_is_named_with_what_named_it(graph_driver, m
             assert message.startswith("the server has no database 'moviez' ("), message
             assert f"kgrec uses the database {setting} names" in message, message
             assert "SHOW DATABASES" in message
+
+
+def test_neighbourhood_captions_an_item_as_explanations_label_it(
+    neo4j_clean, neo4j_settings, make_graph
+):
+    """An item without a title is drawn by its uid, one with a text ``name`` attribute by it,
+    as explanations label them; before, an item tied to an entity was drawn by the entity's
+    id (``fb.1``), as if it were that entity, and an item with neither by no caption at all."""
+    graph = make_graph(
+        users=[{"user_id": "u1"}],
+        items=[
+            {"domain": "m", "item_id": "1", "entity_id": "fb.1"},
+            {"domain": "m", "item_id": "2"},
+            {"domain": "m", "item_id": "3", "title": "Three", "name": "Drei"},
+            {"domain": "m", "item_id": "4", "name": "Vier"},
+        ],
+        interactions=[("u1", f"m:{i}", 1.0, 1.0) for i in range(1, 5)],
+    )
+    Neo4jStore(neo4j_clean, database=neo4j_settings.database).write(graph, progress=False)
+    view = neighbourhood(neo4j_clean, "u1", database=neo4j_settings.database)
+    captions = {n.properties["uid"]: n.caption for n in view.nodes if "uid" in n.properties}
+    assert captions == {"m:1": "m:1", "m:2": "m:2", "m:3": "Three", "m:4": "Vier"}
+
+
+def test_neighbourhood_takes_a_numpy_limit_and_refuses_one_past_neo4j_integers(
+    graph_driver, neo4j_settings
+):
+    """Before, ``limit=np.int64(5)`` (a count from numpy) was refused as no positive integer,
+    and ``limit=2**63`` raised the driver's bare OverflowError."""
+    import numpy as np
+
+    view = neighbourhood(graph_driver, "alice", limit=np.int64(5), database=neo4j_settings.database)
+    assert "Heat" in {n.caption for n in view.nodes}
+    for bad in (2**63, np.int64(0), np.True_):
+        with pytest.raises(InputError, match="field 'limit'"):
+            neighbourhood(graph_driver, "alice", limit=bad, database=neo4j_settings.database)

@@ -60,13 +60,15 @@ def read_unchanged(
 def _check_limit(limit: object) -> int | None:
     """``limit`` of a read of a few ids (:meth:`GraphStore.user_ids`,
     :meth:`GraphStore.entity_ids`, :meth:`GraphStore.name_only_entities`): None (all) or a
-    whole number, not negative; a numpy integer (``np.int64(3)``) is the number it holds, and
-    a bool (numpy's too) is refused."""
+    whole number, not negative, at most 2**63 - 1 (Neo4j's integers are 64-bit); a numpy
+    integer (``np.int64(3)``) is the number it holds, and a bool (numpy's too) is refused."""
     limit = plain(limit)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InputError(f"limit must be a whole number, got {limit!r}", field="limit")
     if limit is not None and limit < 0:
         raise InputError(f"limit may not be negative, got {limit}", field="limit")
+    if limit is not None and limit >= 2**63:  # before, Neo4j's driver's OverflowError
+        raise InputError(f"limit must be at most 2**63 - 1, got {limit}", field="limit")
     return limit
 
 

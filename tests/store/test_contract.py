@@ -1323,6 +1323,17 @@ def test_a_limit_given_as_a_numpy_integer_is_the_number_it_holds(store, movies):
             store.user_ids(limit=bad)
 
 
+def test_a_limit_past_neo4j_integers_is_refused_by_every_store(store, movies):
+    """A ``limit`` above 2**63 - 1 (Neo4j's integers are 64-bit): before, the local store read
+    every id, and Neo4j's raised the driver's bare OverflowError (`Python int too large to
+    convert to C long`); now both refuse it, naming ``limit``."""
+    store.write(movies, progress=False)
+    assert store.user_ids(limit=2**63 - 1) == ["u1", "u2", "u3"]
+    for read in (store.user_ids, store.entity_ids, store.name_only_entities):
+        with pytest.raises(InputError, match=r"field 'limit'.*at most 2\*\*63 - 1"):
+            read(limit=2**63)
+
+
 def test_entity_ids_reads_which_entities_it_holds(store, movies, make_graph):
     """Which of the entities a load names the store holds, as an entity a triple names or as
     an item's tie (an entity tied to an item is that item), and a few of them, without a
