@@ -709,10 +709,41 @@ class LocalStore(GraphStore):
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold the store's write lock (creating the folder on a first write) for the block;
-        within a block of this object's that holds it already, the block simply runs."""
+        within a block of this object's that holds it already, the block simply runs. A first
+        write that fails leaves nothing: the lock file it made goes too, and the folder it made
+        (:meth:`_undo_first_write`)."""
         if self._holding:
             yield
             return
+        while True:
+            made_folder = not self.path.exists()
+            lock = self._open_lock()
+            with lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not _is_open_file(lock, self.path / LOCK):
+                    continue  # a failed first write removed it as this one waited: again
+                self._check_folder()  # another process may have filled it meanwhile
+                marker = None
+                if not (self.path / MANIFEST).exists():  # a first write: say so before any table
+                    marker = self.path / f".{FIRST_WRITE}.{os.getpid()}.tmp"
+                    try:
+                        _new_file(marker).close()
+                    except OSError as exc:
+                        message = f"{self.uri}: cannot write in the store folder: {exc}"
+                        raise StoreError(message) from exc
+                self._remove_stale_temp_files(keep=marker)
+                self._holding = True
+                try:
+                    yield
+                finally:
+                    self._holding = False
+                    if marker is not None:
+                        marker.unlink(missing_ok=True)
+                        self._undo_first_write(made_folder)
+                return
+
+    def _open_lock(self) -> BinaryIO:
+        """The lock file, opened (made, with the folder, where absent)."""
         self._check_folder()
         if (self.path / LOCK).is_symlink():  # opened, it would make the file it points to
             raise StoreError(
@@ -721,28 +752,21 @@ class LocalStore(GraphStore):
             )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            lock = open(self.path / LOCK, "a", opener=no_link)  # noqa: SIM115 - held for the block
+            return open(self.path / LOCK, "ab", opener=no_link)
         except OSError as exc:
             raise StoreError(f"{self.uri}: cannot open the store folder: {exc}") from exc
-        with lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            self._check_folder()  # another process may have filled it meanwhile
-            marker = None
-            if not (self.path / MANIFEST).exists():  # a first write: say so before any table
-                marker = self.path / f".{FIRST_WRITE}.{os.getpid()}.tmp"
-                try:
-                    _new_file(marker).close()
-                except OSError as exc:
-                    message = f"{self.uri}: cannot write in the store folder: {exc}"
-                    raise StoreError(message) from exc
-            self._remove_stale_temp_files(keep=marker)
-            self._holding = True
-            try:
-                yield
-            finally:
-                self._holding = False
-                if marker is not None:
-                    marker.unlink(missing_ok=True)
+
+    def _undo_first_write(self, made_folder: bool) -> None:
+        """After a first write that wrote no manifest (failed, stopped), under its lock: remove
+        the lock file, and the folder where this write made it and nothing else is in it, so
+        that the failure leaves nothing. A writer waiting for the lock finds its file gone and
+        opens a new one (:meth:`_locked`)."""
+        if (self.path / MANIFEST).exists():
+            return
+        with contextlib.suppress(OSError):
+            (self.path / LOCK).unlink()
+            if made_folder:
+                self.path.rmdir()  # only where empty: another's file keeps it
 
     def _remove_stale_temp_files(self, *, keep: Path | None = None) -> None:
         """Delete the temporary files of writers that died mid-write (killed, power cut), but
@@ -834,6 +858,16 @@ def _written_by_a_store(name: str) -> bool:
         or TABLE_FILE.fullmatch(name) is not None
         or TEMP_FILE.fullmatch(name) is not None
     )
+
+
+def _is_open_file(file: BinaryIO, path: Path) -> bool:
+    """Whether ``path`` is the file ``file`` has open (not removed or replaced since)."""
+    try:
+        there = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    here = os.fstat(file.fileno())
+    return (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino)
 
 
 def _plain_file(entry: Path) -> bool:

@@ -660,7 +660,8 @@ def test_a_first_write_that_fails_leaves_no_table_file(tmp_path, movies, monkeyp
     monkeypatch.setattr(store, "_write_table", fail_on_the_third)
     with pytest.raises(StoreError, match="write failed"):
         store.write(movies, progress=False)
-    assert not list(store.path.glob("*.parquet"))
+    # the folder it made is gone too (before: it stayed, holding its .lock alone)
+    assert not store.path.exists()
     monkeypatch.undo()
     store.write(movies, progress=False)  # the folder is still fit for a first write
     assert len(store.snapshot().users) == len(movies.users)
@@ -683,10 +684,53 @@ def test_a_first_write_stopped_by_ctrl_c_leaves_no_table_file(tmp_path, movies, 
     monkeypatch.setattr(store, "_write_table", stopped_at_the_third)
     with pytest.raises(KeyboardInterrupt):
         store.write(movies, progress=False)
-    assert not list(store.path.glob("*.parquet"))
+    assert not store.path.exists()
     monkeypatch.undo()
     store.write(movies, progress=False)
     assert len(store.snapshot().users) == len(movies.users)
+
+
+def test_a_failed_first_write_into_a_folder_of_the_users_leaves_it_empty(
+    tmp_path, movies, monkeypatch
+):
+    """A store given an empty folder the user made: a first write that fails leaves the folder,
+    as empty as it was (before: holding the store's .lock)."""
+    (tmp_path / "mine").mkdir()
+    store = LocalStore(tmp_path / "mine")
+
+    def full(name, df):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_table", full)
+    with pytest.raises(StoreError, match="write failed"):
+        store.write(movies, progress=False)
+    assert (tmp_path / "mine").is_dir() and not list((tmp_path / "mine").iterdir())
+
+
+def test_a_writer_waiting_on_a_first_write_that_fails_writes_once_it_is_gone(tmp_path):
+    """The failed first write removes the lock file and folder the waiting writer opened: it
+    opens them again and writes (it never writes into a folder removed under it)."""
+    folder = tmp_path / "store"
+    script = _FIRST_WRITE.replace(
+        "THEN", "print('moved', flush=True); time.sleep(2); raise OSError(28, 'full')"
+    )
+    first = subprocess.Popen(
+        [sys.executable, "-c", script, str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout.readline() == "moved\n"
+        store = LocalStore(folder)
+        store.write(build_users(["b"]), progress=False)  # waits for the first write
+    finally:
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 1 and "write failed" in err
+    assert list(store.snapshot().users["user_id"]) == ["b"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["manifest.json", ".lock", *(t["file"] for t in store.manifest()["tables"].values())]
+    )
 
 
 def test_the_load_lock_keeps_other_writers_out_until_its_block_ends(store, movies):
