@@ -35,7 +35,6 @@ import os
 import pickle
 import platform
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -4293,8 +4292,15 @@ def unfinished_run(out: Path) -> str | None:
 def _discard_new_run(out: Path, made: Path | None) -> None:
     """Remove what :func:`_write_new_run` and the training wrote for a new run that failed,
     and the folders this run made (``made``: :func:`~kgrec.files.first_missing`) if nothing
-    else is in them."""
-    shutil.rmtree(out / SPLIT_DIR, ignore_errors=True)
+    else is in them. Only the files kgrec wrote: one put in ``split/`` meanwhile (a note of
+    the user's, beside the split files of a run that trained for hours) keeps it."""
+    split = out / SPLIT_DIR
+    if split.is_dir() and not split.is_symlink():
+        for entry in split.iterdir():
+            if _split_own(entry):
+                entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            split.rmdir()  # only where empty
     for name in _RUN_NAMES:
         if name != SPLIT_DIR:
             (out / name).unlink(missing_ok=True)

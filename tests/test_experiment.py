@@ -2422,6 +2422,29 @@ def test_a_failed_new_run_leaves_no_folder_it_made(tmp_path, tiny_recbole, monke
     assert list((tmp_path / "runs").iterdir()) == []
 
 
+def test_a_failed_new_run_keeps_a_file_of_the_users_in_its_split_folder(
+    tmp_path, tiny_recbole, monkeypatch
+):
+    """A new run discarded as it fails (before its first checkpoint, or stopped by bad
+    settings) removes the files it wrote: before, it removed its split/ whole, with a note
+    the user had put there as it trained."""
+    import kgrec.experiment
+
+    out = tmp_path / "run"
+
+    def noted_then_failed(*args, **kwargs):
+        (out / "split" / "notes.txt").write_text("mine")
+        raise kgrec.errors.InputError("the loss diverged")
+
+    monkeypatch.setattr(kgrec.experiment, "fit", noted_then_failed)
+    with pytest.raises(kgrec.errors.InputError, match="diverged"):
+        train("lightgcn-merged", protocol="ml1m-action-comedy", data=tiny_recbole, out=out, **SMALL)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "split",
+        "split/notes.txt",
+    ]
+
+
 def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_refused(
     trained, tiny_recbole, capsys
 ):
