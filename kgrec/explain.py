@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables, check_graph_tables, item_titles
-from graph_schema.validate import id_argument, plain
+from graph_schema.validate import count_argument, id_argument
 from kgrec.errors import InputError
 from kgrec.text.nodes import relation_role
 
@@ -370,12 +370,7 @@ def check_k(k: int) -> int:
     takes: at most 2**63 - 1 (Neo4j's integers are 64-bit; a larger one was the neo4j driver's
     OverflowError); a numpy integer (``np.int64(5)``) is the number it holds, and a bool (or
     ``np.bool_``) is refused. Else :class:`InputError`."""
-    k = plain(k)
-    if isinstance(k, bool) or not isinstance(k, int) or not 0 < k < 2**63:
-        raise InputError(
-            f"k must be a positive number of paths, at most 2**63 - 1, got {k!r}", field="-k"
-        )
-    return k
+    return count_argument(k, "-k", "k must be a positive number of paths")
 
 
 def unknown_ends_error(

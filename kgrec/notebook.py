@@ -19,7 +19,7 @@ from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, Sessio
 
 from graph_schema.errors import InputError
 from graph_schema.tables import item_titles
-from graph_schema.validate import id_argument, plain
+from graph_schema.validate import count_argument, id_argument
 from kgrec.errors import StoreError
 from kgrec.settings import local_neo4j, neo4j_uri
 from kgrec.store import default_database, neo4j_driver
@@ -148,11 +148,7 @@ def neighbourhood(
     user_id = id_argument(user_id, "user_id")
     # before any query (LIMIT 0 would draw nothing, told as a user without interactions); a
     # numpy integer is the number it holds; past 2**63 - 1, the driver's OverflowError
-    limit = plain(limit)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit < 2**63:
-        raise InputError(
-            f"limit must be a positive integer, at most 2**63 - 1, got {limit!r}", field="limit"
-        )
+    limit = count_argument(limit, "limit", "limit must be a positive integer")
     if run is not None:  # as a publish names it (stripped, never blank); "" matched no run
         run = given_run_name(run)  # a staged publish's name: no run's
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from graph_schema.tables import GraphTables
-from graph_schema.validate import id_arguments, plain
-from kgrec.errors import InputError, StoreError
+from graph_schema.validate import count_argument, id_arguments
+from kgrec.errors import StoreError
 from kgrec.store.canonical import node_kind, property_argument
 
 T = TypeVar("T")
@@ -62,14 +62,9 @@ def _check_limit(limit: object) -> int | None:
     :meth:`GraphStore.entity_ids`, :meth:`GraphStore.name_only_entities`): None (all) or a
     whole number, not negative, at most 2**63 - 1 (Neo4j's integers are 64-bit); a numpy
     integer (``np.int64(3)``) is the number it holds, and a bool (numpy's too) is refused."""
-    limit = plain(limit)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-        raise InputError(f"limit must be a whole number, got {limit!r}", field="limit")
-    if limit is not None and limit < 0:
-        raise InputError(f"limit may not be negative, got {limit}", field="limit")
-    if limit is not None and limit >= 2**63:  # before, Neo4j's driver's OverflowError
-        raise InputError(f"limit must be at most 2**63 - 1, got {limit}", field="limit")
-    return limit
+    if limit is None:
+        return None
+    return count_argument(limit, "limit", "limit must be a whole number, not negative", least=0)
 
 
 class GraphStore(ABC):
