@@ -3,6 +3,7 @@ Python with the neo4j driver on PATH, and a start that fails leaves no server ru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -540,3 +541,70 @@ def test_an_interrupted_start_stops_the_server(project, tmp_path, jars, sig):
             start.wait()
         if server is not None and not stopped.exists():
             os.kill(server, signal.SIGKILL)  # before the fix: the server ran on
+
+
+def _answering_java(tmp_path: Path) -> Path:
+    """A JDK whose `java` stands in for the server: it takes the port (exits 1 where it cannot,
+    as Neo4j does), writes the folder's ready file, answers every Bolt handshake, and records
+    its pid in ``tmp_path / "launched"``; JAVA_HOME for it."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(
+        f"#!{sys.executable}\n"
+        "import os, socket, sys\n"
+        "if '-version' in sys.argv:\n"
+        "    sys.exit(print('openjdk version \"17.0.15\" 2025-04-15', file=sys.stderr))\n"
+        f"with open({str(tmp_path / 'launched')!r}, 'a') as f:\n"
+        "    print(os.getpid(), file=f)\n"
+        "folder, port = sys.argv[-2], int(sys.argv[-1])\n"
+        "server = socket.socket()\n"
+        "server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "try:\n"
+        "    server.bind(('127.0.0.1', port))\n"
+        "except OSError:\n"
+        "    sys.exit('Address already in use')\n"
+        "server.listen()\n"
+        "open(os.path.join(folder, 'ready'), 'w').close()\n"
+        "while True:\n"
+        "    client, _ = server.accept()\n"
+        "    client.recv(20)\n"
+        "    client.sendall(bytes([0, 0, 6, 5]))\n"
+        "    client.close()\n"
+    )
+    java.chmod(0o755)
+    return tmp_path / "jdk"
+
+
+def test_two_starts_at_the_same_instant_launch_one_server(project, tmp_path, jars):
+    """Two `start`s of a new folder at the same instant: before, both found no server and
+    launched one; the second server could not have the port, so that start failed and removed
+    the pid file, which was the first's: a server left running that `status` and `stop` no
+    longer found. Now the second waits for the first, then finds its server."""
+    port = _free_port()
+    environ = {k: v for k, v in os.environ.items() if k not in ("KGREC_PYTHON", "NEO4J_DIR")}
+    environ.update(
+        PATH=f"{tmp_path / 'bin'}:{environ['PATH']}",
+        NEO4J_PORT=str(port),
+        JAVA_HOME=str(_answering_java(tmp_path)),
+        KGREC_CACHE=str(jars),
+        NEO4J_START_TIMEOUT="60",
+    )
+    command = [str(project / "tools" / "neo4j" / "neo4j"), "start", str(tmp_path / "db")]
+    starts = [
+        subprocess.Popen(command, env=environ, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    try:
+        errs = [start.communicate(timeout=120)[1] for start in starts]
+        assert [start.returncode for start in starts] == [0, 0], errs
+        launched = (tmp_path / "launched").read_text().split()
+        assert len(launched) == 1, errs
+        assert sum("already running" in err for err in errs) == 1, errs
+        assert (tmp_path / "db" / "neo4j.pid").read_text().strip() == launched[0]
+        status = _run(project, tmp_path, port, "status", KGREC_CACHE=str(jars))
+        assert status.returncode == 0 and f"running (pid {launched[0]})" in status.stdout
+    finally:
+        stopped = _run(project, tmp_path, port, "stop", KGREC_CACHE=str(jars))
+        for pid in (tmp_path / "launched").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+    assert stopped.returncode == 0 and "stopped" in stopped.stderr, stopped.stderr
