@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
+import zipfile
+
 import pandas as pd
 import pytest
 
@@ -169,6 +175,31 @@ def test_empty_files(tmp_path, content, message):
     with pytest.raises(InputError, match=message) as caught:
         read_delimited(path)
     assert caught.value.file == str(path)
+
+
+@pytest.mark.parametrize(
+    ("compress", "kind"),
+    [
+        (gzip.compress, "gzip-compressed"),
+        (bz2.compress, "bzip2-compressed"),
+        (lzma.compress, "xz-compressed"),
+        (lambda data: _zipped("a.tsv", data), "a zip archive"),
+    ],
+)
+def test_a_compressed_file_is_named_so(tmp_path, compress, kind):
+    """Before, a gzip'd file (ratings.csv.gz given as ratings.csv) was read as text: 'bytes
+    that are not UTF-8' at a field named by binary garbage, offering --encoding cp1252."""
+    path = write(tmp_path, "a.tsv", compress(b"id\tv\n1\t2\n"))
+    with pytest.raises(InputError, match=f"the file is {kind}, not text: decompress") as caught:
+        read_delimited(path)
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), None, None)
+
+
+def _zipped(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def test_missing_file_and_folder(tmp_path):
