@@ -186,13 +186,15 @@ def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
     line = line.rstrip("\r")
     if quoted:
         try:
-            return next(csv.reader([line], delimiter=sep), [])
+            return next(csv.reader([line], delimiter=sep, skipinitialspace=sep != " "), [])
         except csv.Error:  # a carriage return outside quotes (an old Mac file)
             pass
     # a carriage return inside the line (outside quotes) ends it here: _check_line_ends then
     # refuses the file naming a field of the header, not one that runs into the next line
     line = line.split("\r", 1)[0]
-    return next(csv.reader([line], delimiter=sep), []) if quoted else line.split(sep)
+    if not quoted:
+        return line.split(sep)
+    return next(csv.reader([line], delimiter=sep, skipinitialspace=sep != " "), [])
 
 
 def _check_header(columns: list[str], file: str, offset: int) -> None:
@@ -372,6 +374,9 @@ def _read_with_pandas(
         keep_default_na=False,
         na_values={c: [""] for c in float_columns},
         quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+        # CSV written `a, "b"`: the spaces after a separator are no part of a field, so that
+        # a field in quotes after them is read as one (not as `"b"`, its quotes data)
+        skipinitialspace=quoted and sep != " ",
         skip_blank_lines=False,
         encoding=encoding,
         engine="c",
@@ -461,7 +466,8 @@ def _read_with_csv(
     knows the line each record starts on."""
     # lines end at "\n" alone (a "\r" in quotes is data); a quote left open is an error
     source = io.StringIO(raw.decode(encoding), newline="\n")
-    reader = csv.reader(source, delimiter=sep, strict=True)
+    # (spaces after a separator skipped, as _read_with_pandas skips them)
+    reader = csv.reader(source, delimiter=sep, strict=True, skipinitialspace=sep != " ")
     rows: list[list[str]] = []
     lines: list[int] = []
     end = 0

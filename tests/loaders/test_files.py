@@ -52,6 +52,21 @@ def test_quoted_csv_with_line_breaks_keeps_record_lines(tmp_path):
     assert list(df["_line"]) == [2, 4, 5]
 
 
+@pytest.mark.parametrize("quote", ['"', ""], ids=["quoted", "plain"])
+def test_a_csv_field_after_a_separator_and_spaces_is_read_in_its_quotes(tmp_path, quote):
+    """Before, `1, "Heat, The"` was read with its quotes as data: the id `"i1"` (quotes and
+    all), a title split at its comma (wrong number of fields); a header `"id", "title"`
+    named a column `"title"`. A file without a quote reads its fields alike."""
+    q = quote
+    text = f"{q}id{q}, {q}title{q}, {q}r{q}\n{q}i1{q}, {q}Heat{q},  4\n {q}i2{q}, {q}Heat{q}, 5\n"
+    if q:
+        text += '"i3", "Heat, The", 3\n'
+    df = read_delimited(write(tmp_path, "a.csv", text), sep=",", quoted=True, floats=["r"])
+    rows = [["i1", "Heat", 4.0], ["i2", "Heat", 5.0]] + ([["i3", "Heat, The", 3.0]] if q else [])
+    assert df[["id", "title", "r"]].values.tolist() == rows
+    assert list(df["_line"]) == [2, 3, 4][: len(rows)]
+
+
 def test_multi_character_separator(tmp_path):
     path = write(tmp_path, "r.dat", "1::10::5::99\n2::Mission: Impossible::4::98\n")
     df = read_delimited(path, sep="::", header=False, names=("u", "i", "r", "t"), floats=["r"])
