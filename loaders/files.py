@@ -33,8 +33,19 @@ MAX_YEAR = 9999
 _UNIT_SEPARATOR = "\x1f"  # stands in for a multi-character separator such as MovieLens' `::`
 
 
+# the first bytes of a compressed file or an archive (never those of text), its kind and what
+# opens it: the loaders read text files, and such bytes read as text are no encoding's
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip-compressed", "gunzip"),
+    (b"PK\x03\x04", "a zip archive", "unzip"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "unxz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "unzstd"),
+)
+
+
 def read_bytes(path: str | Path) -> bytes:
-    """The bytes of ``path``; an error naming it when it is missing, a folder or empty."""
+    """The bytes of ``path``; an error naming it when it is missing, a folder, empty, or
+    compressed (gzip, bzip2, xz, zstd, a zip archive), not text."""
     path = Path(path)
     if not path.exists():
         raise InputError("no such file", file=str(path))
@@ -43,6 +54,16 @@ def read_bytes(path: str | Path) -> bytes:
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError("the file is empty", file=str(path))
+    compressed = [(kind, tool) for magic, kind, tool in _COMPRESSED if raw.startswith(magic)]
+    if re.match(rb"BZh[1-9]1AY&SY", raw):
+        compressed.append(("bzip2-compressed", "bunzip2"))
+    if compressed:
+        kind, tool = compressed[0]
+        raise InputError(
+            f"the file is {kind}, not text: decompress it first ({tool}) and load the file "
+            "it holds",
+            file=str(path),
+        )
     return raw
 
 
@@ -73,8 +94,9 @@ def read_delimited(
     names of a column, lower case; matching ignores case, RecBole types and ``_id`` suffixes),
     and ``names`` are used either way. ``quoted``: fields may be in double
     quotes (CSV); otherwise quotes are data. Blank lines are skipped. Raises InputError for a
-    missing or empty file, an unknown or non-ASCII-compatible ``encoding``, bytes not in it, a
-    NUL character anywhere, or a row with the wrong number of fields. ``encoding_option``: the
+    missing, empty or compressed file (:func:`read_bytes`), an unknown or non-ASCII-compatible
+    ``encoding``, bytes not in it, a NUL character anywhere, or a row with the wrong number of
+    fields. ``encoding_option``: the
     option that names the encoding (``load table``'s ``--encoding``), which an error for bytes
     not in UTF-8 offers beside saving the file as UTF-8.
     """
@@ -164,13 +186,15 @@ def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
     line = line.rstrip("\r")
     if quoted:
         try:
-            return next(csv.reader([line], delimiter=sep), [])
+            return next(csv.reader([line], delimiter=sep, skipinitialspace=sep != " "), [])
         except csv.Error:  # a carriage return outside quotes (an old Mac file)
             pass
     # a carriage return inside the line (outside quotes) ends it here: _check_line_ends then
     # refuses the file naming a field of the header, not one that runs into the next line
     line = line.split("\r", 1)[0]
-    return next(csv.reader([line], delimiter=sep), []) if quoted else line.split(sep)
+    if not quoted:
+        return line.split(sep)
+    return next(csv.reader([line], delimiter=sep, skipinitialspace=sep != " "), [])
 
 
 def _check_header(columns: list[str], file: str, offset: int) -> None:
@@ -350,6 +374,9 @@ def _read_with_pandas(
         keep_default_na=False,
         na_values={c: [""] for c in float_columns},
         quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+        # CSV written `a, "b"`: the spaces after a separator are no part of a field, so that
+        # a field in quotes after them is read as one (not as `"b"`, its quotes data)
+        skipinitialspace=quoted and sep != " ",
         skip_blank_lines=False,
         encoding=encoding,
         engine="c",
@@ -439,7 +466,8 @@ def _read_with_csv(
     knows the line each record starts on."""
     # lines end at "\n" alone (a "\r" in quotes is data); a quote left open is an error
     source = io.StringIO(raw.decode(encoding), newline="\n")
-    reader = csv.reader(source, delimiter=sep, strict=True)
+    # (spaces after a separator skipped, as _read_with_pandas skips them)
+    reader = csv.reader(source, delimiter=sep, strict=True, skipinitialspace=sep != " ")
     rows: list[list[str]] = []
     lines: list[int] = []
     end = 0

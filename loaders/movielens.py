@@ -26,6 +26,7 @@ from graph_schema.validate import where
 from loaders.build import Parts, build
 from loaders.files import (
     check_interactions,
+    read_bytes,
     read_columns,
     read_delimited,
     split_tokens,
@@ -109,7 +110,7 @@ def encoding_of(path: Path) -> str:
     UTF-8 and invalid bytes is refused (:func:`_refuse_mixed`). A file that starts with a
     UTF-8 byte-order mark: :func:`loaders.files.read_delimited` reads it as UTF-8, with a
     warning."""
-    raw = path.read_bytes()
+    raw = read_bytes(path)  # (an error for a compressed file, not one of its bytes)
     if raw.isascii() or raw.startswith(codecs.BOM_UTF8):
         return ENCODING
     try:

@@ -107,12 +107,17 @@ class DomainRule:
         column = self.on_columns(items, names, header=header).attribute
         field = (names or {}).get(column, column)
         values = items[column].reset_index(drop=True).explode()
-        # compared as text, as the rule is written: a year 1995 meets "1995"
+        # compared as text, as the rule is written: a year 1995 meets "1995"; and a number as a
+        # number, as the file may write it: a budget 30.0 (a RecBole float) meets "30.0", "30"
         text = pd.Series(
             [None if pd.isna(v) else as_text(v) for v in values], index=values.index, dtype=object
         )
+        numbers = pd.Series([_number(v) for v in values], index=values.index, dtype="float64")
         meets = {
-            name: text.isin(list(accepted)).groupby(level=0).any().to_numpy()
+            name: (text.isin(list(accepted)) | numbers.isin(_numbers(accepted)))
+            .groupby(level=0)
+            .any()
+            .to_numpy()
             for name, accepted in self.domains
         }
         count = sum(m.astype(int) for m in meets.values())
@@ -143,6 +148,32 @@ class DomainRule:
                 found or "no values",
             )
         return domain
+
+
+def _number(value: object) -> float:
+    """A number value of an attribute (not a boolean, not text) as a float; NaN for others."""
+    import numpy as np
+
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    ):
+        return float(value)
+    return float("nan")
+
+
+def _numbers(accepted: frozenset[str]) -> list[float]:
+    """The values of a rule that are numbers (``30.0``, ``2.50``, ``1e2``), as floats."""
+    import math
+
+    out = []
+    for value in accepted:
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            out.append(number)
+    return out
 
 
 # Domain sets of ../shared/eval/PROTOCOL.md (ml1m-action-comedy).

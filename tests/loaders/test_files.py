@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
+import zipfile
+
 import pandas as pd
 import pytest
 
@@ -44,6 +50,21 @@ def test_quoted_csv_with_line_breaks_keeps_record_lines(tmp_path):
     df = read_delimited(path, sep=",", quoted=True)
     assert list(df["v"]) == ["two\nlines", "a,b", "plain"]
     assert list(df["_line"]) == [2, 4, 5]
+
+
+@pytest.mark.parametrize("quote", ['"', ""], ids=["quoted", "plain"])
+def test_a_csv_field_after_a_separator_and_spaces_is_read_in_its_quotes(tmp_path, quote):
+    """Before, `1, "Heat, The"` was read with its quotes as data: the id `"i1"` (quotes and
+    all), a title split at its comma (wrong number of fields); a header `"id", "title"`
+    named a column `"title"`. A file without a quote reads its fields alike."""
+    q = quote
+    text = f"{q}id{q}, {q}title{q}, {q}r{q}\n{q}i1{q}, {q}Heat{q},  4\n {q}i2{q}, {q}Heat{q}, 5\n"
+    if q:
+        text += '"i3", "Heat, The", 3\n'
+    df = read_delimited(write(tmp_path, "a.csv", text), sep=",", quoted=True, floats=["r"])
+    rows = [["i1", "Heat", 4.0], ["i2", "Heat", 5.0]] + ([["i3", "Heat, The", 3.0]] if q else [])
+    assert df[["id", "title", "r"]].values.tolist() == rows
+    assert list(df["_line"]) == [2, 3, 4][: len(rows)]
 
 
 def test_multi_character_separator(tmp_path):
@@ -169,6 +190,31 @@ def test_empty_files(tmp_path, content, message):
     with pytest.raises(InputError, match=message) as caught:
         read_delimited(path)
     assert caught.value.file == str(path)
+
+
+@pytest.mark.parametrize(
+    ("compress", "kind"),
+    [
+        (gzip.compress, "gzip-compressed"),
+        (bz2.compress, "bzip2-compressed"),
+        (lzma.compress, "xz-compressed"),
+        (lambda data: _zipped("a.tsv", data), "a zip archive"),
+    ],
+)
+def test_a_compressed_file_is_named_so(tmp_path, compress, kind):
+    """Before, a gzip'd file (ratings.csv.gz given as ratings.csv) was read as text: 'bytes
+    that are not UTF-8' at a field named by binary garbage, offering --encoding cp1252."""
+    path = write(tmp_path, "a.tsv", compress(b"id\tv\n1\t2\n"))
+    with pytest.raises(InputError, match=f"the file is {kind}, not text: decompress") as caught:
+        read_delimited(path)
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), None, None)
+
+
+def _zipped(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def test_missing_file_and_folder(tmp_path):

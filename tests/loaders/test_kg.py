@@ -59,10 +59,11 @@ def test_link_with_an_empty_entity_names_the_line(tmp_path, write_files):
 
 
 def test_whitespace_around_entities_relations_and_links_is_stripped(tmp_path, write_files):
-    # before: "e1 " was an entity of its own, " r" another relation than "r"
+    # before: "e1 " was an entity of its own, "r " another relation than "r" (the spaces
+    # after a CSV separator are no part of a field: " r" is read as "r")
     write_files(
         tmp_path,
-        {"t.csv": "e1,r,p1\ne1 , r,p1 \n", "l.tsv": "item_id\tentity_id\n 10\te1 \n"},
+        {"t.csv": "e1,r,p1\ne1 , r ,p1 \n", "l.tsv": "item_id\tentity_id\n 10\te1 \n"},
     )
     report = LoadReport()
     graph = kg.load(tmp_path / "t.csv", links=tmp_path / "l.tsv", domain="movies", report=report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 
 import pandas as pd
@@ -185,6 +186,17 @@ def test_a_utf8_file_with_a_stray_byte_is_refused(tmp_path, write_files, files, 
     assert (error.file, error.line) == (str(folder / name), line)
     assert f"(the first: 0xE9, byte {byte} of the line)" in str(error)
     assert "re-save the file as UTF-8 (correcting the stray bytes) or as ISO-8859-1" in str(error)
+
+
+@pytest.mark.parametrize(("files", "name"), [(ML100K, "u.data"), (ML1M, "movies.dat")])
+def test_a_gzipped_file_is_named_so(tmp_path, write_files, files, name):
+    """Before, a gzip'd u.data was refused as a UTF-8 file with stray bytes (re-save it as
+    UTF-8 or ISO-8859-1), read as ISO-8859-1 where its bytes held no UTF-8 sequence."""
+    data = files[name].encode() if isinstance(files[name], str) else files[name]
+    folder = write_files(tmp_path / "ml", {**files, name: gzip.compress(data)})
+    with pytest.raises(InputError, match="the file is gzip-compressed, not text") as caught:
+        movielens.load(folder)
+    assert caught.value.file == str(folder / name)
 
 
 def test_grouplens_titles_in_iso_8859_1_hold_no_utf8(datasets, tmp_path, write_files):

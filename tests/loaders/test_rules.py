@@ -123,3 +123,17 @@ def test_a_rule_may_name_a_column_with_or_without_its_recbole_type(attribute):
         (("action", frozenset({"Action"})), ("comedy", frozenset({"Comedy", "Romance"}))),
     )
     assert resolve_rule(f"{attribute}:a=X:Y").domains == (("a", frozenset({"X:Y"})),)
+
+
+def test_a_number_attribute_meets_a_rule_value_written_as_the_file_writes_it():
+    """Before, values were compared as kgrec writes numbers as text (30.0 as "30"): a rule on a
+    RecBole float column written as the file has it (`budget:cheap=30.0,2.50;dear=1e2`) kept
+    no item, the error saying that the items have e.g. '30.0'."""
+    items = pd.DataFrame({"budget": [30.0, 2.5, 100.0, 7.0], "code": ["30.0", "30", "007", "7"]})
+    rule = parse_rule("budget:cheap=30.0,2.50;dear=1e2")
+    assert rule.assign(items).tolist()[:3] == ["cheap", "cheap", "dear"]
+    assert pd.isna(rule.assign(items).iloc[3])
+    rule = parse_rule("budget:cheap=30,2.5;dear=100")  # as before
+    assert rule.assign(items).tolist()[:3] == ["cheap", "cheap", "dear"]
+    # text is compared as text: "007" is not 7, "30" not "30.0"
+    assert parse_rule("code:a=7;b=30").assign(items).fillna("-").tolist() == ["-", "b", "-", "a"]

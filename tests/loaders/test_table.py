@@ -254,8 +254,9 @@ def test_ids_with_a_tab_or_a_line_break_are_refused_at_load(tmp_path, write_file
 
 
 def test_whitespace_around_ids_is_stripped(tmp_path, write_files):
-    # before: " 1" and "1" were two users, "10 " and "10" two items
-    write_files(tmp_path, {"r.csv": "user_id,item_id,rating\n1,10,4\n 1,10 ,5\n2, 10,3\n2 ,11,1\n"})
+    # before: " 1" and "1" were two users, "10 " and "10" two items (in CSV a field's leading
+    # spaces are no part of it, as its trailing ones are stripped from an id)
+    write_files(tmp_path, {"r.csv": "user_id,item_id,rating\n1,10,4\n1 ,10 ,5\n2, 10,3\n2 ,11,1\n"})
     report = LoadReport()
     graph = table.load(tmp_path / "r.csv", kind="interactions", domain="shop", report=report)
     assert sorted(graph.users["user_id"]) == ["1", "2"]
