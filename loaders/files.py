@@ -649,6 +649,18 @@ def read_columns(
     )
 
 
+# the columns of a user-link file (``--user-links``), and the other names its header may give
+# them, matched as a header's names are (:func:`header_base`: ``userId sameAs``, as ``user_id
+# same_as``; before, that header was read as a link of a user "userId")
+USER_LINK_COLUMNS = ("user_id", "same_as")
+USER_LINK_HEADER = {"same_as": ("sameas",)}
+
+
+def read_user_links(path: str | Path) -> pd.DataFrame:
+    """The pairs (user_id, same_as) of a user-link file, a header optional."""
+    return read_columns(path, USER_LINK_COLUMNS, aliases=USER_LINK_HEADER)
+
+
 def separator(path: str | Path) -> str:
     """``,`` for ``.csv`` files (fields may be quoted), else a tab (quotes are data)."""
     return "," if str(path).lower().endswith(".csv") else "\t"

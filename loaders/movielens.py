@@ -27,8 +27,8 @@ from loaders.build import Parts, build
 from loaders.files import (
     check_interactions,
     read_bytes,
-    read_columns,
     read_delimited,
+    read_user_links,
     split_tokens,
     to_year,
 )
@@ -98,7 +98,7 @@ def load(
     if parts.interactions is not None:
         parts.interactions = check_interactions(parts.interactions, report)
     if user_links is not None:
-        parts.user_links = read_columns(user_links, ("user_id", "same_as"))
+        parts.user_links = read_user_links(user_links)
     return build(parts, domain=domain, rule=domain_rule, report=report)
 
 

@@ -23,8 +23,8 @@ from loaders.build import Parts, build
 from loaders.files import (
     check_attributes,
     check_interactions,
-    read_columns,
     read_delimited,
+    read_user_links,
     require_columns,
     split_tokens,
     to_float,
@@ -313,7 +313,7 @@ def load(
     if parts.interactions is not None:
         parts.interactions = check_interactions(parts.interactions, report, names=headers["inter"])
     if user_links is not None:
-        parts.user_links = read_columns(user_links, ("user_id", "same_as"))
+        parts.user_links = read_user_links(user_links)
     if domain is None and domain_rule is None:
         domain = name
     names = {_PART[s]: h for s, h in headers.items()}

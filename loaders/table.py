@@ -29,8 +29,8 @@ from loaders.files import (
     check_encoding,
     check_interactions,
     is_quoted,
-    read_columns,
     read_delimited,
+    read_user_links,
     separator,
     split_tokens,
     to_float,
@@ -185,7 +185,7 @@ def load(
         df["genres"] = to_genres(df, "genres", genres_sep, field=names["genres"])
     parts = Parts(**{kind: df})
     if user_links is not None:
-        parts.user_links = read_columns(user_links, ("user_id", "same_as"))
+        parts.user_links = read_user_links(user_links)
     tables = build(
         parts,
         domain=domain,

@@ -134,3 +134,17 @@ def test_the_report_says_which_attributes_the_item_and_user_files_leave_empty(
         },
         "User": {"age": ["u2"], "gender": []},
     }
+
+
+@pytest.mark.parametrize("header", ["userId\tsameAs", "user_id\tsame_as", "UserID\tSameAs"])
+def test_a_camel_case_user_link_header_is_a_header(toy, tmp_path, write_files, header):
+    """Before, `userId sameAs` (as pandas and Java write headers) was not taken for a header:
+    its line was read as a link of a user "userId" to one "sameAs" (two links counted here,
+    where the file has one)."""
+    links = write_files(tmp_path, {"links.tsv": f"{header}\nx9\ty9\n"})
+    report = LoadReport()
+    recbole.load(toy, user_links=links / "links.tsv", report=report)
+    assert "the files that name the ids); links: 1" in report.summary()
+    links = write_files(tmp_path, {"links.tsv": f"{header}\nu3\tu2\n"})
+    graph = recbole.load(toy, user_links=links / "links.tsv")
+    assert set(graph.users["user_id"]) == {"u1", "u2"}
