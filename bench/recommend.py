@@ -35,6 +35,7 @@ from typing import NoReturn
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
 
+from kgrec.errors import run_script
 from kgrec.settings import neo4j_uri
 from kgrec.store.neo4j import delete_all
 from kgrec.store.queries import TOP_K, VECTOR_TOP_K, vector_index_name
@@ -204,4 +205,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)  # a KgrecError (a $NEO4J_PORT that is no port) as its message

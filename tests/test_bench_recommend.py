@@ -5,8 +5,11 @@ checks of its options."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +165,25 @@ def test_without_a_finished_run_one_is_trained_on_data(
     assert train[0] == "train" and "--resume" in train
     assert train[train.index("--data") + 1] == str(tmp_path / "d")
     assert train[train.index("--out") + 1] == str(tmp_path / "work" / "lightgcn")
+
+
+def _script(env: dict, tmp_path) -> subprocess.CompletedProcess:
+    """bench/recommend.py --wipe in a process of its own, this one's environment with ``env``
+    over it (a value None: unset)."""
+    script = Path(__file__).resolve().parents[1] / "bench" / "recommend.py"
+    return subprocess.run(
+        [sys.executable, str(script), "--wipe", "--work", str(tmp_path / "work")],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
+    )
+
+
+def test_a_neo4j_port_that_is_no_port_is_a_clear_error(tmp_path):
+    """Before, InputError's traceback (exit 1): the script did not run under run_script."""
+    done = _script({"NEO4J_URI": None, "NEO4J_PORT": "abc"}, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "recommend.py: error: field 'NEO4J_PORT': $NEO4J_PORT must be a port number" in (
+        done.stderr
+    )
+    assert not (tmp_path / "work").exists()
