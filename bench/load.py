@@ -31,7 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from neo4j import GraphDatabase
 from neo4j.exceptions import ClientError, DriverError, Neo4jError
 from scale import server_memory  # bench/scale.py, beside this script
 
@@ -39,7 +38,7 @@ from graph_schema import schema_statements
 from kgrec.commands.options import refuse_below_one
 from kgrec.errors import KgrecError, run_script
 from kgrec.settings import neo4j_uri
-from kgrec.store import LocalStore, Neo4jStore
+from kgrec.store import LocalStore, Neo4jStore, default_database, neo4j_driver
 from kgrec.store.neo4j import delete_all
 from loaders import recbole
 
@@ -107,18 +106,6 @@ def main() -> int:
     return 0
 
 
-def neo4j_driver(uri: str):
-    """A driver for ``uri`` with $NEO4J_USERNAME and $NEO4J_PASSWORD, as kgrec's."""
-    return GraphDatabase.driver(
-        uri,
-        auth=(
-            os.environ.get("NEO4J_USERNAME", "neo4j"),
-            os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
-        ),
-        notifications_min_severity="OFF",
-    )
-
-
 def run_child(target: str, argv: list[str]) -> dict:
     """Run one target in a fresh interpreter; its last stdout line is its result as JSON. A
     target that fails stops the benchmark with exit code 2 (its error, or its traceback, is
@@ -150,8 +137,10 @@ def run_target(target: str, data: Path, args: argparse.Namespace) -> dict:
             result["write_s"] = time.perf_counter() - start
             result["stats"] = store.stats()
     else:
+        # the server and database kgrec's commands reach (before, a URI kgrec refuses was
+        # the driver's to read: port 99999 its port 34463; an empty $NEO4J_DATABASE was "")
         driver = neo4j_driver(args.uri)
-        database = os.environ.get("NEO4J_DATABASE", "neo4j")
+        database = default_database()
         with driver, driver.session(database=database) as session:
             delete_all(session)
             for statement in schema_statements():

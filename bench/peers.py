@@ -16,7 +16,8 @@ benchmark files (``OUT/recbole/kgrec/kgrec.{train,valid,test}.inter``, header
 ``user_id:token<TAB>item_id:token``) and each model runs in a subprocess of RecBole's own
 environment (its python, ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``, ``OMP_NUM_THREADS`` from
 ``--threads``), one model at a time. After each model ``OUT/peers.json`` is rewritten, so a stop
-loses nothing; a model already in it is not run again (``--rerun`` runs it anyway).
+loses nothing; a model already in it is not run again (``--rerun`` runs it anyway), and one
+that ran with other settings (``--epochs``, ``--set``, ``--threads``) is refused, not reused.
 
 Settings (:data:`SETTINGS`): full ranking over all items (``eval_args.mode: full``), the
 benchmark files as they are (no filtering, no re-split), ``topk [10, 20]``, metrics Recall and
@@ -159,6 +160,40 @@ def check_same_split(results: dict, checksum: str, results_path: Path) -> None:
     )
 
 
+# the config keys that say where a run's files are, not how it ran (--out may have moved)
+PATH_KEYS = ("data_path", "checkpoint_dir")
+
+
+def run_settings(config: dict) -> dict:
+    """What a RecBole run's figures depend on: its config (:func:`recbole_config`: settings,
+    ``--epochs``, ``--set``, threads) without the paths of its files, as JSON keeps it."""
+    return json.loads(json.dumps({k: v for k, v in config.items() if k not in PATH_KEYS}))
+
+
+def check_same_settings(record: dict, config: dict, name: str, results_path: Path, hint: str):
+    """PeersError when ``record``, the result of ``name`` in ``results_path``, was run with
+    other settings than ``config``'s: it would be reused, and printed, as this run's."""
+    recorded = record.get("run_settings")
+    if recorded is None:  # a file written before the settings were recorded
+        print(f"warning: {results_path} does not record {name}'s settings: not checked", flush=True)
+        return
+    wanted = run_settings(config)
+    if recorded == wanted:
+        return
+
+    def shown(settings: dict, key: str) -> str:
+        return json.dumps(settings[key]) if key in settings else "RecBole's default"
+
+    differ = [
+        f"{key} {shown(recorded, key)} there, {shown(wanted, key)} now"
+        for key in sorted(set(recorded) | set(wanted))
+        if recorded.get(key, ...) != wanted.get(key, ...)
+    ]
+    raise PeersError(
+        f"{results_path} holds {name} run with other settings ({'; '.join(differ)}): {hint}"
+    )
+
+
 def write_benchmark(split_dir: Path, out_dir: Path, name: str = DATASET) -> dict[str, int]:
     """Write ``out_dir/name.{train,valid,test}.inter`` from ``split_dir``'s split files.
 
@@ -269,6 +304,7 @@ def run_peer(python: Path, config: dict, work_dir: Path, timeout: float | None) 
     if code == 0 and result_path.is_file():
         record = json.loads(result_path.read_text())
         record["wall_seconds"] = wall
+        record["run_settings"] = run_settings(config)  # what a rerun checks before reusing it
         return record
     tail = (work_dir / "run.log").read_text(errors="replace").strip().splitlines()[-15:]
     why = "timed out" if code is None else f"exit code {code}"
@@ -791,19 +827,35 @@ def _main(args: argparse.Namespace) -> int:
     checksum = split_checksum(split_dir)
     check_same_split(results, checksum, results_path)  # before the benchmark files change
     data_path = out / "recbole"
+    configs = {
+        name: recbole_config(
+            data_path, out / "runs" / name, name, args.threads, args.epochs, overrides
+        )
+        for name in args.models
+    }
+    done = {
+        name
+        for name in args.models
+        if name in results["models"] and "error" not in results["models"][name]
+    }
+    for name in [] if args.rerun else sorted(done):  # before, reused whatever it ran with
+        check_same_settings(
+            results["models"][name],
+            configs[name],
+            name,
+            results_path,
+            "--rerun runs it again with these, or give another --out",
+        )
     counts = write_benchmark(split_dir, data_path / DATASET)
     results.update(
         split=str(split_dir), split_sha256=checksum, interactions=counts, settings=SETTINGS
     )
     for name in args.models:
-        done = name in results["models"] and "error" not in results["models"][name]
-        if done and not args.rerun:
+        if name in done and not args.rerun:
             print(f"{name}: in {results_path} already (--rerun to run it again)")
             continue
         print(f"{name}: training ...", flush=True)
-        config = recbole_config(
-            data_path, out / "runs" / name, name, args.threads, args.epochs, overrides
-        )
+        config = configs[name]
         record = run_peer(python, config, out / "runs" / name, args.timeout)
         results["models"][name] = record
         save_results(results_path, results)

@@ -32,10 +32,12 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from neo4j import GraphDatabase, RoutingControl
+from neo4j import RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
 
+from kgrec.errors import run_script
 from kgrec.settings import neo4j_uri
+from kgrec.store import default_database, neo4j_driver
 from kgrec.store.neo4j import delete_all
 from kgrec.store.queries import TOP_K, VECTOR_TOP_K, vector_index_name
 
@@ -87,14 +89,9 @@ def kgrec(*args: str) -> float:
     return time.perf_counter() - started
 
 
-def neo4j_database() -> str:
-    """$NEO4J_DATABASE, as the kgrec commands read it (default neo4j)."""
-    return os.environ.get("NEO4J_DATABASE") or "neo4j"
-
-
 def latencies(driver, query: str, users: list[str], **params) -> list[float]:
     out = []
-    database = neo4j_database()
+    database = default_database()
     for user in users:
         started = time.perf_counter()
         records = driver.execute_query(
@@ -131,14 +128,12 @@ def main() -> None:
     uri = neo4j_uri()
     if not args.wipe:
         parser.error(f"the benchmark empties the Neo4j database at {uri}: pass --wipe")
-    auth = (
-        os.environ.get("NEO4J_USERNAME", "neo4j"),
-        os.environ.get("NEO4J_PASSWORD", "kgrec-local-password"),
-    )
     run = args.work / "lightgcn"
     reuse = reusable(run, args.data)  # before the server is reached: said without one
-    database = neo4j_database()
-    with GraphDatabase.driver(uri, auth=auth) as driver:  # before training, not after it
+    database = default_database()
+    # as kgrec's commands reach it: a URI they refuse (port 99999, which the driver reads as
+    # 34463; a database in the path, which it ignores) is refused before it is emptied
+    with neo4j_driver(uri) as driver:  # before training, not after it
         try:
             driver.verify_connectivity()
         except (DriverError, Neo4jError) as exc:
@@ -154,7 +149,7 @@ def main() -> None:
             str(run),
             "--resume",
         )
-    with GraphDatabase.driver(uri, auth=auth) as driver:
+    with neo4j_driver(uri) as driver:
         with driver.session(database=database) as session:
             delete_all(session)
         load = kgrec(
@@ -204,4 +199,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)  # a KgrecError (a $NEO4J_PORT that is no port) as its message

@@ -35,8 +35,8 @@ epoch are compared: RecBole's without validation, kgrec's with its validation ra
 early stopping needs), so the ratio is kgrec's worst case.
 
 Results go to ``OUT/time_to_quality.json`` (RecBole's run is kept in ``OUT/peers.json`` and not
-repeated; ``--label`` names a kgrec configuration, each kept: a label already there is
-refused, before anything trains).
+repeated, or refused where it ran with another ``--threads``; ``--label`` names a kgrec
+configuration, each kept: a label already there is refused, before anything trains).
 """
 
 from __future__ import annotations
@@ -76,6 +76,17 @@ def recbole_key(args: argparse.Namespace) -> str:
     return "LightGCN" if args.epochs is None else f"LightGCN-{args.epochs}-epochs"
 
 
+def recbole_run_config(args: argparse.Namespace) -> dict:
+    """The config of RecBole's LightGCN run (:func:`peers.recbole_config`)."""
+    out, key = args.out.resolve(), recbole_key(args)
+    # speed: no validation in RecBole's epochs (eval_step 0: a checkpoint each epoch
+    # instead), and no masking check (its full-catalogue ranking is not kgrec's anyway)
+    overrides = {} if args.epochs is None else {"eval_step": 0, "check_masking": False}
+    return peers.recbole_config(
+        out / "recbole", out / "runs" / key, "LightGCN", args.threads, args.epochs, overrides
+    )
+
+
 def recbole_lightgcn(args: argparse.Namespace, split_dir: Path) -> dict:
     """RecBole's LightGCN on ``split_dir`` (run once, then read from ``OUT/peers.json``)."""
     out = args.out.resolve()
@@ -87,14 +98,8 @@ def recbole_lightgcn(args: argparse.Namespace, split_dir: Path) -> dict:
     key = recbole_key(args)
     if key not in results["models"] or "error" in results["models"][key]:
         python = peers.recbole_python(args.venv or peers.default_venv())
-        data_path = out / "recbole"
-        peers.write_benchmark(split_dir, data_path / peers.DATASET)
-        # speed: no validation in RecBole's epochs (eval_step 0: a checkpoint each epoch
-        # instead), and no masking check (its full-catalogue ranking is not kgrec's anyway)
-        overrides = {} if args.epochs is None else {"eval_step": 0, "check_masking": False}
-        config = peers.recbole_config(
-            data_path, out / "runs" / key, "LightGCN", args.threads, args.epochs, overrides
-        )
+        peers.write_benchmark(split_dir, out / "recbole" / peers.DATASET)
+        config = recbole_run_config(args)
         print(f"RecBole LightGCN: training ({config.get('epochs', 300)} epochs at most) ...")
         results["models"][key] = peers.run_peer(python, config, out / "runs" / key, None)
         peers.save_results(results_path, results)
@@ -293,6 +298,14 @@ def _main(args: argparse.Namespace) -> int:
     done = peers.load_results(out / peers.RESULTS_FILE)["models"].get(recbole_key(args), {})
     if not done or "error" in done:  # RecBole will run: its environment, before OUT/split
         peers.recbole_python(args.venv or peers.default_venv())
+    else:  # before, reused whatever --threads it ran with
+        peers.check_same_settings(
+            done,
+            recbole_run_config(args),
+            recbole_key(args),
+            out / peers.RESULTS_FILE,
+            "give another --out",
+        )
     domain = settings["domain"]  # the protocol's rule unless a domain or a rule is given
     domain_rule = effective_rule(args.protocol, args.data, domain, settings["domain_rule"])
     # what kgrec train refuses before it writes a run, refused before the split is written

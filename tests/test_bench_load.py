@@ -131,3 +131,55 @@ def test_an_unreachable_server_is_said_before_any_target_runs(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "no RecBole atomic files" not in done.stderr
     assert "load.py: error: cannot reach Neo4j at bolt://127.0.0.1:1" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("bolt://127.0.0.1:99999", "Port out of range"),  # the driver took port 34463
+        ("bolt://127.0.0.1:1/otherdb", "without a path"),  # the driver ignored the database
+    ],
+)
+def test_a_uri_kgrec_refuses_is_refused_before_a_server_is_reached(tmp_path, uri, says):
+    """Before, the driver's reading of the URI was reached, and that database emptied: port
+    99999 is port 34463 to it, and a database in the path is not the one written to."""
+    argv = ["--targets", "neo4j", "--wipe", "--data", str(tmp_path / "none"), "--uri", uri]
+    done = subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot reach" not in done.stderr
+    assert f"load.py: error: store {uri!r}: " in done.stderr and says in done.stderr
+
+
+def test_an_empty_neo4j_database_is_kgrecs_default_database(
+    load, monkeypatch, tmp_path, recording_driver
+):
+    """An empty $NEO4J_DATABASE is unset for kgrec (database neo4j); before, the Neo4j target
+    emptied and wrote the database "" (the server's home database, whatever its name)."""
+    import argparse
+    import types
+
+    import pandas as pd
+
+    driver = recording_driver()
+    stores = []
+
+    class FakeStore:
+        def __init__(self, driver, *, database="neo4j", **options):
+            stores.append(database)
+
+        def write(self, graph, progress=True):
+            pass
+
+        def stats(self):
+            return {}
+
+    monkeypatch.setenv("NEO4J_DATABASE", "")
+    monkeypatch.setattr(load, "neo4j_driver", lambda uri: driver)
+    monkeypatch.setattr(load, "Neo4jStore", FakeStore)
+    graph = types.SimpleNamespace(interactions=pd.DataFrame({"x": range(3)}))
+    monkeypatch.setattr(load, "recbole", types.SimpleNamespace(load=lambda data, domain: graph))
+    args = argparse.Namespace(uri="bolt://127.0.0.1:1", batch_size=None, neo4j_dir=None)
+    result = load.run_target("neo4j", tmp_path, args)
+    assert result["interactions"] == 3
+    assert driver.sessions == ["neo4j"] and set(driver.runs) == {"neo4j"}
+    assert stores == ["neo4j"]

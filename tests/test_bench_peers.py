@@ -474,3 +474,30 @@ def test_the_split_it_makes_records_the_protocols_domain_rule(peers, tmp_path, t
     assert recorded["domain_rule"] == get_protocol("ml1m-action-comedy").domain_rule
     read = load_experiment(data=tiny_recbole, store=None, protocol=None, split_dir=split, seed=0)
     assert read.split.target_domain == read.maps.domains.index("comedy")
+
+
+def test_a_model_run_with_other_settings_is_not_shown_as_this_runs(
+    peers, tmp_path, fake_recbole, capsys
+):
+    """Before, a model in peers.json was skipped whatever it had run with: a run without
+    --epochs (RecBole's 300) after a quick --epochs 3 printed the 3-epoch figures as its own,
+    and another --threads or --set reused them too."""
+    split = write_split(tmp_path / "split", SPLIT)
+    out = tmp_path / "out"
+    argv = ["--venv", str(fake_recbole), "--models", "LightGCN", "--out", str(out)]
+    argv += ["--split", str(split)]
+    assert peers.main([*argv, "--epochs", "3"]) == 0
+    stored = (out / "peers.json").read_text()
+    capsys.readouterr()
+    for other in ([], ["--epochs", "4"], ["--epochs", "3", "--set", "learning_rate=0.01"]):
+        assert peers.main([*argv, *other]) == 2
+        err = capsys.readouterr().err
+        assert f"{out / 'peers.json'} holds LightGCN run with other settings" in err
+        assert "--rerun" in err
+        assert (out / "peers.json").read_text() == stored
+    assert peers.main([*argv, "--epochs", "3"]) == 0  # the same settings read it again
+    assert "already (--rerun to run it again)" in capsys.readouterr().out
+    assert peers.main([*argv, "--rerun"]) == 0  # --rerun runs it with these settings
+    record = json.loads((out / "peers.json").read_text())["models"]["LightGCN"]
+    assert "epochs" not in record["run_settings"]
+    assert peers.main(argv) == 0

@@ -5,8 +5,10 @@ checks of its options."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
-import types
+from pathlib import Path
 
 import pytest
 
@@ -32,9 +34,7 @@ def test_every_query_goes_to_the_database_of_neo4j_database(
     commands = []
     monkeypatch.setenv("NEO4J_DATABASE", "benchdb")
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
-    monkeypatch.setattr(
-        recommend, "GraphDatabase", types.SimpleNamespace(driver=lambda uri, auth: driver)
-    )
+    monkeypatch.setattr(recommend, "neo4j_driver", lambda uri: driver)
     monkeypatch.setattr(recommend, "kgrec", lambda *args: commands.append(args) or 1.0)
     argv = ["recommend.py", "--wipe", "--work", str(tmp_path), "--users", "60"]
     monkeypatch.setattr(sys, "argv", argv)
@@ -119,9 +119,7 @@ def _bench(recommend, monkeypatch, recording_driver, work, data) -> list[tuple[s
     driver = recording_driver(_records(60))
     commands = []
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
-    monkeypatch.setattr(
-        recommend, "GraphDatabase", types.SimpleNamespace(driver=lambda uri, auth: driver)
-    )
+    monkeypatch.setattr(recommend, "neo4j_driver", lambda uri: driver)
     monkeypatch.setattr(recommend, "kgrec", lambda *args: commands.append(args) or 1.0)
     argv = ["recommend.py", "--wipe", "--work", str(work), "--data", str(data), "--users", "60"]
     monkeypatch.setattr(sys, "argv", argv)
@@ -162,3 +160,41 @@ def test_without_a_finished_run_one_is_trained_on_data(
     assert train[0] == "train" and "--resume" in train
     assert train[train.index("--data") + 1] == str(tmp_path / "d")
     assert train[train.index("--out") + 1] == str(tmp_path / "work" / "lightgcn")
+
+
+def _script(env: dict, tmp_path) -> subprocess.CompletedProcess:
+    """bench/recommend.py --wipe in a process of its own, this one's environment with ``env``
+    over it (a value None: unset)."""
+    script = Path(__file__).resolve().parents[1] / "bench" / "recommend.py"
+    return subprocess.run(
+        [sys.executable, str(script), "--wipe", "--work", str(tmp_path / "work")],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
+    )
+
+
+def test_a_neo4j_port_that_is_no_port_is_a_clear_error(tmp_path):
+    """Before, InputError's traceback (exit 1): the script did not run under run_script."""
+    done = _script({"NEO4J_URI": None, "NEO4J_PORT": "abc"}, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "recommend.py: error: field 'NEO4J_PORT': $NEO4J_PORT must be a port number" in (
+        done.stderr
+    )
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("bolt://127.0.0.1:99999", "Port out of range"),  # the driver took port 34463
+        ("bolt://127.0.0.1:1/otherdb", "without a path"),  # the driver ignored the database
+    ],
+)
+def test_a_uri_kgrec_refuses_is_refused_before_a_server_is_reached(tmp_path, uri, says):
+    """Before, the driver's reading of the URI was reached, and its database emptied: port
+    99999 is port 34463 to it, and a database in the path is not the one written to."""
+    done = _script({"NEO4J_URI": uri}, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot reach" not in done.stderr
+    assert f"recommend.py: error: store {uri!r}: " in done.stderr and says in done.stderr

@@ -272,3 +272,21 @@ def test_a_damaged_results_file_is_refused_before_training(
     assert ttq.main(argv) == 2
     assert f"file {out / 'time_to_quality.json'}: not JSON" in capsys.readouterr().err
     assert not (out / "split").exists()
+
+
+def test_recboles_run_of_other_threads_is_not_reused(
+    ttq, tiny_recbole, tmp_path, fake_recbole, capsys
+):
+    """Before, a second configuration with --threads 2 in the same --out compared kgrec on two
+    threads with RecBole's run on one (its s/epoch, its time to quality)."""
+    out = tmp_path / "out"
+    argv = ["--data", str(tiny_recbole), "--protocol", "ml1m-action-comedy", "--epochs", "1"]
+    argv += ["--out", str(out), "--venv", str(fake_recbole), "--set", "dim=8"]
+    assert ttq.main(argv) == 0
+    first = (out / "time_to_quality.json").read_text()
+    capsys.readouterr()
+    assert ttq.main([*argv, "--threads", "2", "--label", "two"]) == 2
+    err = capsys.readouterr().err
+    assert "holds LightGCN-1-epochs run with other settings (threads 1 there, 2 now)" in err
+    assert (out / "time_to_quality.json").read_text() == first
+    assert ttq.main([*argv, "--label", "again"]) == 0  # the same threads reuse it
