@@ -3516,6 +3516,26 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         if real and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
             # a number (lr, target_weight, ...): "0.01" was a bare TypeError of a comparison
             raise InputError(f"{name} must be a number, got {value!r}", field=option_flag(name))
+    # the bounds of each number, before the objective and the cold-start training are built
+    # with them (a negative --text-cl-neighbours was torch's traceback, a --cold-start-weight
+    # 0 an error naming --cold-start-share)
+    for name in POSITIVE_OPTIONS:
+        if not settings[name] > 0:
+            raise InputError(
+                f"{name} must be positive, got {settings[name]}", field=option_flag(name)
+            )
+    for name in NON_NEGATIVE_OPTIONS:
+        if not settings[name] >= 0:
+            raise InputError(
+                f"{name} must not be negative, got {settings[name]}", field=option_flag(name)
+            )
+    for name in FLOAT32_OPTIONS:  # else converting them to the parameters' type fails
+        if settings[name] > MAX_LR:
+            raise InputError(
+                f"{name} must be at most {MAX_LR:.4g} (the largest float32: the parameters' "
+                f"type), got {settings[name]:g}",
+                field=option_flag(name),
+            )
     model = settings["model"]
     spec = model_spec(model)
     for name, choices in CHOICES.items():
@@ -3600,23 +3620,6 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             "trains with --batching full",
             field="--layers",
         )
-    for name in POSITIVE_OPTIONS:
-        if not settings[name] > 0:
-            raise InputError(
-                f"{name} must be positive, got {settings[name]}", field=option_flag(name)
-            )
-    for name in NON_NEGATIVE_OPTIONS:
-        if not settings[name] >= 0:
-            raise InputError(
-                f"{name} must not be negative, got {settings[name]}", field=option_flag(name)
-            )
-    for name in FLOAT32_OPTIONS:  # else converting them to the parameters' type fails
-        if settings[name] > MAX_LR:
-            raise InputError(
-                f"{name} must be at most {MAX_LR:.4g} (the largest float32: the parameters' "
-                f"type), got {settings[name]:g}",
-                field=option_flag(name),
-            )
 
 
 def check_not_out(distill_from: Any, out: str | Path) -> None:

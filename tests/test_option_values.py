@@ -1,0 +1,47 @@
+"""Bad values of the command line's options, from a fuzz of every option of every command
+(session 62's review of the arguments): each is refused naming its option, exit code 2,
+before any data is read or anything written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kgrec.cli import main
+
+
+def _train(tmp_path: Path, *options: str) -> list[str]:
+    """A ``kgrec train`` of a store that does not exist: only the checks made before the data
+    is read can answer."""
+    store = f"local:{tmp_path / 'no-such-store'}"
+    argv = ["train", "--protocol", "ml1m-action-comedy", "--store", store]
+    return [*argv, "--out", str(tmp_path / "run"), *options]
+
+
+COLD_START = ["--model", "lightgcn-merged", "--cold-start-share", "0.2"]
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (  # before: torch's RuntimeError (negative dimension), a traceback
+            ["--model", "lightgcn", "--text-cl-weight", "0.1", "--text-cl-neighbours", "-1"],
+            "field '--text-cl-neighbours': text_cl_neighbours must be positive, got -1",
+        ),
+        (  # before: field '--cold-start-share'
+            [*COLD_START, "--cold-start-weight", "0"],
+            "field '--cold-start-weight': cold_start_weight must be positive, got 0.0",
+        ),
+        (
+            [*COLD_START, "--cold-start-weight", "-1"],
+            "field '--cold-start-weight': cold_start_weight must be positive, got -1.0",
+        ),
+    ],
+)
+def test_a_number_out_of_its_bounds_is_refused_naming_its_option(
+    tmp_path, capsys, options, says
+) -> None:
+    assert main(_train(tmp_path, *options)) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "no-such-store").exists()
