@@ -48,6 +48,7 @@ import torch_geometric
 
 import kgrec
 from graph_schema.arguments import spelling_hint, zero_spellings
+from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.tables import item_titles
 from graph_schema.validate import id_argument, id_arguments, path_argument
 from kgrec import distributed
@@ -3536,6 +3537,13 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
                 f"type), got {settings[name]:g}",
                 field=option_flag(name),
             )
+    text_property = settings["text_property"]
+    if text_property is not None and not is_property_name(text_property):
+        # as kgrec embed refuses its --property: before, a store was opened to say so, naming
+        # the argument 'property'
+        raise InputError(
+            f"--text-property {text_property!r}: {PROPERTY_RULE}", field="--text-property"
+        )
     model = settings["model"]
     spec = model_spec(model)
     for name, choices in CHOICES.items():

@@ -45,3 +45,18 @@ def test_a_number_out_of_its_bounds_is_refused_naming_its_option(
     assert main(_train(tmp_path, *options)) == 2
     assert says in capsys.readouterr().err
     assert not (tmp_path / "run").exists() and not (tmp_path / "no-such-store").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+@pytest.mark.parametrize("name", ["", "  ", "text-vectors"])
+def test_a_text_property_that_is_no_property_name_is_refused_before_the_store(
+    tmp_path, capsys, command, name
+) -> None:
+    """Before, the store was opened first (a store that is not there said so), and the error
+    named the argument 'property', where kgrec embed refuses its --property at once."""
+    argv = _train(tmp_path, "--model", "lightgcn", "--text-input", "add", "--text-property", name)
+    argv[0] = command
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"field '--text-property': --text-property {name!r}: ASCII letters" in err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "no-such-store").exists()
