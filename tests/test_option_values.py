@@ -60,3 +60,27 @@ def test_a_text_property_that_is_no_property_name_is_refused_before_the_store(
     err = capsys.readouterr().err
     assert f"field '--text-property': --text-property {name!r}: ASCII letters" in err
     assert not (tmp_path / "run").exists() and not (tmp_path / "no-such-store").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "option"),
+    [
+        ("interactions", "user_id,item_id,rating", "--rating-col"),
+        ("interactions", "user_id,item_id,rating", "--user-col"),
+        ("items", "item_id,title", "--title-col"),
+        ("entities", "entity_id,name", "--name-col"),
+    ],
+)
+def test_an_empty_column_is_refused_not_read_as_the_default(
+    tmp_path, capsys, kind, header, option
+) -> None:
+    """Before, ``--rating-col "$UNSET"`` loaded the file's column ``rating``, the default, as
+    if the option were not given (as an empty --sep was, which is refused)."""
+    table = tmp_path / "table.csv"
+    table.write_text(f"{header}\n" + ",".join(["a", "b", "4"][: header.count(",") + 1]) + "\n")
+    store = tmp_path / "store"
+    argv = ["load", "table", str(table), "--kind", kind, "--store", f"local:{store}", option, ""]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"field '{option}': a column name may not be empty (leave {option} out" in err
+    assert not store.exists()
