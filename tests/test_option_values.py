@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from graph_schema.errors import InputError
 from kgrec.cli import main
 
 
@@ -84,3 +85,44 @@ def test_an_empty_column_is_refused_not_read_as_the_default(
     err = capsys.readouterr().err
     assert f"field '{option}': a column name may not be empty (leave {option} out" in err
     assert not store.exists()
+
+
+LONG = "x" * 300  # a name longer than any file system takes (255 bytes)
+
+
+TRAIN = ["train", "--model", "popularity", "--protocol", "ml100k-kg", "--data", "d"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        ([*TRAIN, "--out", LONG], "--out"),
+        (["split", "--protocol", "ml100k-kg", "--data", "d", "--write-split", f"a/{LONG}"], None),
+        (["download", "ml-100k", "--dest", f"a/{LONG}"], None),
+        (["quickstart", "--out", "q", "--data", f"a/{LONG}"], None),
+        (["load", "recbole", LONG, "--store", "local:s"], "path"),
+        (["embed", "--store", "local:s", "--model", LONG], None),  # a folder or a model id
+    ],
+)
+def test_a_name_too_long_for_a_file_system_is_refused_naming_its_option(
+    tmp_path, monkeypatch, capsys, argv, option
+) -> None:
+    """Before, the first look at such a path (whether the run folder or the dataset is there)
+    was the system's ``OSError: [Errno 36] File name too long``, a traceback."""
+    monkeypatch.chdir(tmp_path)
+    option = option or argv[-2]
+    with pytest.raises(SystemExit) as exited:  # argparse's error
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: a file or folder name may be at most 255 bytes long, got " in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_of_255_bytes_is_a_path() -> None:
+    from graph_schema.arguments import path_argument
+
+    assert path_argument("é" * 127 + "x", "--out") == "é" * 127 + "x"  # 255 bytes
+    with pytest.raises(InputError, match="got one of 256 bytes") as raised:
+        path_argument(Path("run") / ("é" * 128), "--out")
+    assert raised.value.field == "--out"
