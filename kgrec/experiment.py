@@ -620,13 +620,14 @@ def _machine_memory() -> int:
 
 
 def check_sizes_fit(settings: Mapping[str, Any]) -> None:
-    """An :class:`InputError` for a ``--dim`` or ``--num-negatives`` whose tensors cannot fit
-    in this machine's memory whatever the data, refused before any data is read (``10**12``
-    negatives were refused only after it, by :func:`model_memory`, which still names the
-    sizes that fail with the data's numbers of users and items): a model gives one user and
-    one item ``dim`` float32 each, and the softmax objective draws ``num_negatives`` int64
-    item indices per batch (on the CPU, whatever the device). ``settings`` as
-    :func:`check_settings` takes them, checked by it first. Not one of its checks: a
+    """An :class:`InputError` for a ``--dim``, ``--num-negatives`` or ``--text-cl-neighbours``
+    whose tensors cannot fit in this machine's memory whatever the data, refused before any
+    data is read (``10**12`` negatives were refused only after it, by :func:`model_memory`,
+    which still names the sizes that fail with the data's numbers of users and items): a
+    model gives one user and one item ``dim`` float32 each, the softmax objective draws
+    ``num_negatives`` int64 item indices per batch (on the CPU, whatever the device), and the
+    text-neighbour term keeps ``text_cl_neighbours`` int64 item indices per item.
+    ``settings`` as :func:`check_settings` takes them, checked by it first. Not one of its checks: a
     ``kgrec tune`` trial too large for memory fails and the tune goes on."""
     settings = {**TRAIN_DEFAULTS, **settings}
     spec = model_spec(settings["model"])
@@ -638,6 +639,15 @@ def check_sizes_fit(settings: Mapping[str, Any]) -> None:
             f"item {dim} floats: {8 * dim} bytes for one user and one item alone, more than "
             f"this machine's {memory} bytes); lower --dim {dim}",
             field="--dim",
+        )
+    neighbours = int(settings["text_cl_neighbours"])
+    if settings["text_cl_weight"] and neighbours * 8 > memory:
+        raise InputError(
+            f"training does not fit in memory (--text-cl-neighbours {neighbours} keeps "
+            f"{neighbours} item indices for every item: {8 * neighbours} bytes for one item "
+            f"alone, more than this machine's {memory} bytes); lower --text-cl-neighbours "
+            f"{neighbours}",
+            field="--text-cl-neighbours",
         )
     negatives = int(settings["num_negatives"])
     if negatives * 8 > memory:
@@ -4069,8 +4079,9 @@ def _objective(
     try:
         main = cls(**{key: value for key, value in options.items() if key in accepted})
         if text_cl_weight:
-            if item_text is None:  # checking the settings only
-                neighbours = torch.empty((0, text_cl_neighbours), dtype=torch.long)
+            if item_text is None:  # checking the settings only (the count: check_settings's
+                # bounds, check_sizes_fit's memory; 10**20 columns here was torch's overflow)
+                neighbours = torch.empty((0, 1), dtype=torch.long)
             else:
                 neighbours = text_neighbours(*item_text, text_cl_neighbours)
             main = TextNeighbours(

@@ -21,14 +21,19 @@ def _train(tmp_path: Path, *options: str) -> list[str]:
 
 
 COLD_START = ["--model", "lightgcn-merged", "--cold-start-share", "0.2"]
+TEXT_CL = ["--model", "lightgcn", "--text-cl-weight", "0.1"]
 
 
 @pytest.mark.parametrize(
     ("options", "says"),
     [
         (  # before: torch's RuntimeError (negative dimension), a traceback
-            ["--model", "lightgcn", "--text-cl-weight", "0.1", "--text-cl-neighbours", "-1"],
+            [*TEXT_CL, "--text-cl-neighbours", "-1"],
             "field '--text-cl-neighbours': text_cl_neighbours must be positive, got -1",
+        ),
+        (  # before: field '--objective', torch's overflow with its C++ stack as the message
+            [*TEXT_CL, "--text-cl-neighbours", "99999999999999999999"],
+            "field '--text-cl-neighbours': training does not fit in memory",
         ),
         (  # before: field '--cold-start-share'
             [*COLD_START, "--cold-start-weight", "0"],
