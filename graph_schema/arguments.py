@@ -32,12 +32,17 @@ def id_argument(value: object, field: str) -> str:
     raise InputError(f"an id is text (or an integer), got {value!r}", field=field)
 
 
+# the longest name of a file or folder the file systems kgrec runs on take, in bytes (NAME_MAX)
+NAME_MAX = 255
+
+
 def path_argument(value: Any, field: str | None) -> Any:
     """``value``, a file or folder given to the Python API or the command line; an empty or
     blank one (``""`` from an unset variable, ``"  "``) an InputError naming ``field``, rather
     than read as ``.`` (the working folder) or a folder named by blanks, and so is one that is
-    neither text nor a path (``5``, ``b"run"``: pathlib's bare TypeError). None is the
-    caller's to read."""
+    neither text nor a path (``5``, ``b"run"``: pathlib's bare TypeError), and one with a name
+    longer than :data:`NAME_MAX` bytes (the system's bare ``OSError: File name too long`` as
+    it was first looked at). None is the caller's to read."""
     if value is None:
         return value
     if not isinstance(value, str | os.PathLike) or isinstance(os.fspath(value), bytes):
@@ -47,6 +52,13 @@ def path_argument(value: Any, field: str | None) -> Any:
         )
     if not os.fspath(value).strip():
         raise InputError(f"a path may not be empty or blank, got {value!r}", field=field)
+    longest = max(len(name) for name in os.fsencode(value).split(os.sep.encode()))
+    if longest > NAME_MAX:  # else the first look at it was the system's bare OSError
+        raise InputError(
+            f"a file or folder name may be at most {NAME_MAX} bytes long, got one of {longest} "
+            f"bytes in the path {os.fspath(value)[:60]!r}...",
+            field=field,
+        )
     return value
 
 

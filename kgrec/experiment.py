@@ -48,6 +48,7 @@ import torch_geometric
 
 import kgrec
 from graph_schema.arguments import spelling_hint, zero_spellings
+from graph_schema.names import PROPERTY_RULE, is_property_name
 from graph_schema.tables import item_titles
 from graph_schema.validate import id_argument, id_arguments, path_argument
 from kgrec import distributed
@@ -619,13 +620,14 @@ def _machine_memory() -> int:
 
 
 def check_sizes_fit(settings: Mapping[str, Any]) -> None:
-    """An :class:`InputError` for a ``--dim`` or ``--num-negatives`` whose tensors cannot fit
-    in this machine's memory whatever the data, refused before any data is read (``10**12``
-    negatives were refused only after it, by :func:`model_memory`, which still names the
-    sizes that fail with the data's numbers of users and items): a model gives one user and
-    one item ``dim`` float32 each, and the softmax objective draws ``num_negatives`` int64
-    item indices per batch (on the CPU, whatever the device). ``settings`` as
-    :func:`check_settings` takes them, checked by it first. Not one of its checks: a
+    """An :class:`InputError` for a ``--dim``, ``--num-negatives`` or ``--text-cl-neighbours``
+    whose tensors cannot fit in this machine's memory whatever the data, refused before any
+    data is read (``10**12`` negatives were refused only after it, by :func:`model_memory`,
+    which still names the sizes that fail with the data's numbers of users and items): a
+    model gives one user and one item ``dim`` float32 each, the softmax objective draws
+    ``num_negatives`` int64 item indices per batch (on the CPU, whatever the device), and the
+    text-neighbour term keeps ``text_cl_neighbours`` int64 item indices per item.
+    ``settings`` as :func:`check_settings` takes them, checked by it first. Not one of its checks: a
     ``kgrec tune`` trial too large for memory fails and the tune goes on."""
     settings = {**TRAIN_DEFAULTS, **settings}
     spec = model_spec(settings["model"])
@@ -637,6 +639,15 @@ def check_sizes_fit(settings: Mapping[str, Any]) -> None:
             f"item {dim} floats: {8 * dim} bytes for one user and one item alone, more than "
             f"this machine's {memory} bytes); lower --dim {dim}",
             field="--dim",
+        )
+    neighbours = int(settings["text_cl_neighbours"])
+    if settings["text_cl_weight"] and neighbours * 8 > memory:
+        raise InputError(
+            f"training does not fit in memory (--text-cl-neighbours {neighbours} keeps "
+            f"{neighbours} item indices for every item: {8 * neighbours} bytes for one item "
+            f"alone, more than this machine's {memory} bytes); lower --text-cl-neighbours "
+            f"{neighbours}",
+            field="--text-cl-neighbours",
         )
     negatives = int(settings["num_negatives"])
     if negatives * 8 > memory:
@@ -3516,6 +3527,33 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
         if real and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
             # a number (lr, target_weight, ...): "0.01" was a bare TypeError of a comparison
             raise InputError(f"{name} must be a number, got {value!r}", field=option_flag(name))
+    # the bounds of each number, before the objective and the cold-start training are built
+    # with them (a negative --text-cl-neighbours was torch's traceback, a --cold-start-weight
+    # 0 an error naming --cold-start-share)
+    for name in POSITIVE_OPTIONS:
+        if not settings[name] > 0:
+            raise InputError(
+                f"{name} must be positive, got {settings[name]}", field=option_flag(name)
+            )
+    for name in NON_NEGATIVE_OPTIONS:
+        if not settings[name] >= 0:
+            raise InputError(
+                f"{name} must not be negative, got {settings[name]}", field=option_flag(name)
+            )
+    for name in FLOAT32_OPTIONS:  # else converting them to the parameters' type fails
+        if settings[name] > MAX_LR:
+            raise InputError(
+                f"{name} must be at most {MAX_LR:.4g} (the largest float32: the parameters' "
+                f"type), got {settings[name]:g}",
+                field=option_flag(name),
+            )
+    text_property = settings["text_property"]
+    if text_property is not None and not is_property_name(text_property):
+        # as kgrec embed refuses its --property: before, a store was opened to say so, naming
+        # the argument 'property'
+        raise InputError(
+            f"--text-property {text_property!r}: {PROPERTY_RULE}", field="--text-property"
+        )
     model = settings["model"]
     spec = model_spec(model)
     for name, choices in CHOICES.items():
@@ -3600,23 +3638,6 @@ def check_settings(settings: Mapping[str, Any], *, resume: bool = False) -> None
             "trains with --batching full",
             field="--layers",
         )
-    for name in POSITIVE_OPTIONS:
-        if not settings[name] > 0:
-            raise InputError(
-                f"{name} must be positive, got {settings[name]}", field=option_flag(name)
-            )
-    for name in NON_NEGATIVE_OPTIONS:
-        if not settings[name] >= 0:
-            raise InputError(
-                f"{name} must not be negative, got {settings[name]}", field=option_flag(name)
-            )
-    for name in FLOAT32_OPTIONS:  # else converting them to the parameters' type fails
-        if settings[name] > MAX_LR:
-            raise InputError(
-                f"{name} must be at most {MAX_LR:.4g} (the largest float32: the parameters' "
-                f"type), got {settings[name]:g}",
-                field=option_flag(name),
-            )
 
 
 def check_not_out(distill_from: Any, out: str | Path) -> None:
@@ -4058,8 +4079,9 @@ def _objective(
     try:
         main = cls(**{key: value for key, value in options.items() if key in accepted})
         if text_cl_weight:
-            if item_text is None:  # checking the settings only
-                neighbours = torch.empty((0, text_cl_neighbours), dtype=torch.long)
+            if item_text is None:  # checking the settings only (the count: check_settings's
+                # bounds, check_sizes_fit's memory; 10**20 columns here was torch's overflow)
+                neighbours = torch.empty((0, 1), dtype=torch.long)
             else:
                 neighbours = text_neighbours(*item_text, text_cl_neighbours)
             main = TextNeighbours(

@@ -119,25 +119,30 @@ def load(
             file=str(path),
             field="--domain-rule",
         )
-    _refuse_options(
-        path,
-        kind,
-        {
-            "--user-col": user_col,
-            "--item-col": item_col,
-            "--rating-col": rating_col,
-            "--timestamp-col": timestamp_col,
-            "--title-col": title_col,
-            "--year-col": year_col,
-            "--genres-col": genres_col,
-            "--genres-sep": genres_sep,
-            "--domain": domain,
-            "--domain-rule": domain_rule,
-            "--user-links": user_links,
-            "--entity-col": entity_col,
-            "--name-col": name_col,
-        },
-    )
+    given = {
+        "--user-col": user_col,
+        "--item-col": item_col,
+        "--rating-col": rating_col,
+        "--timestamp-col": timestamp_col,
+        "--title-col": title_col,
+        "--year-col": year_col,
+        "--genres-col": genres_col,
+        "--genres-sep": genres_sep,
+        "--domain": domain,
+        "--domain-rule": domain_rule,
+        "--user-links": user_links,
+        "--entity-col": entity_col,
+        "--name-col": name_col,
+    }
+    _refuse_options(path, kind, given)
+    for option, column in given.items():
+        if option.endswith("-col") and column == "":
+            # not the default in disguise: an empty --user-col= was read as none given
+            raise InputError(
+                f"a column name may not be empty (leave {option} out for the default column)",
+                file=str(path),
+                field=option,
+            )
     genres_sep = "|" if genres_sep is None else genres_sep  # given only where the kind reads it
     check_encoding(encoding, file=str(path))
     report = report if report is not None else LoadReport()

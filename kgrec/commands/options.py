@@ -65,9 +65,14 @@ def name_option(text: str, what: str) -> str:
 
 def model_option(text: str) -> str:
     """A text model given on the command line (an argparse ``type``): a Hugging Face model id
-    or a folder, refused when empty or blank (``--model "$UNSET"`` was the working folder)."""
+    or a folder, refused when empty or blank (``--model "$UNSET"`` was the working folder), or
+    with a name too long for a folder (the system's bare OSError)."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"a model may not be empty or blank, got {text!r}")
+    try:  # a name too long for a folder (no Hugging Face id is), as a path's
+        path_argument(text, None)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
     return text
 
 
