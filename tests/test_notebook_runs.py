@@ -1,6 +1,6 @@
-"""The notebooks' training cells run again after a stop, without Neo4j: each cell's code is
-executed as the notebook holds it, against a local store in place of the server (the
-notebooks, whole, run against Neo4j in tests/test_notebooks.py)."""
+"""The notebooks' settings and training cells, without Neo4j: each cell's code is executed as
+the notebook holds it, against a local store in place of the server (the notebooks, whole, run
+against Neo4j in tests/test_notebooks.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from kgrec.store import open_store
 from loaders import recbole
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+NAMES = ["01_quickstart.ipynb", "02_cross_domain.ipynb", "03_explanations.ipynb"]
 
 
 def _settings(name: str, store: str, monkeypatch, tmp_path: Path) -> tuple[dict, str]:
@@ -100,3 +103,22 @@ def test_the_cross_domain_notebook_finishes_a_run_its_first_run_all_left(
         assert info["status"] == "done", model
     resumed = json.loads((tmp_path / "runs" / "lightgcn-ml1m" / "run.json").read_text())
     assert resumed["training"]["epochs_resumed"] == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_empty_setting_is_unset(name, tmp_path, monkeypatch):
+    """An empty KGREC_DATA is unset for kgrec (README, Configuration); in the notebooks it was
+    the working folder (ml-100k/ looked for in notebooks/), an empty KGREC_NOTEBOOK_RUNS put the
+    runs loose in notebooks/ (outside its ignored runs/), an empty KGREC_NOTEBOOK_EPOCHS was
+    int("")'s ValueError. Each is now the default."""
+    for variable in ("KGREC_DATA", "KGREC_NOTEBOOK_RUNS", "KGREC_NOTEBOOK_EPOCHS"):
+        monkeypatch.setenv(variable, "")
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("NEO4J_PORT", "1")
+    first = nbformat.read(NOTEBOOKS / name, as_version=4).cells[1].source
+    first, count = re.subn(r"^driver = connect\(STORE\)$", "", first, flags=re.MULTILINE)
+    assert count == 1
+    names: dict = {}
+    exec(first, names)
+    assert names["DATA"] == Path("../../shared/datasets") and names["RUNS"] == Path("runs")
+    assert names["EPOCHS"] == (20 if name.startswith("03") else 100)
