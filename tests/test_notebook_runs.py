@@ -4,6 +4,7 @@ against Neo4j in tests/test_notebooks.py)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -122,3 +123,45 @@ def test_an_empty_setting_is_unset(name, tmp_path, monkeypatch):
     exec(first, names)
     assert names["DATA"] == Path("../../shared/datasets") and names["RUNS"] == Path("runs")
     assert names["EPOCHS"] == (20 if name.startswith("03") else 100)
+
+
+def test_the_cold_start_users_explanation_reads_no_held_out_interaction(
+    text_store, tmp_path, monkeypatch
+):
+    """Notebook 02 explains a cold-start user's first recommendation, "served through what
+    they watched in the action domain"; it explained it over the whole graph, whose
+    interactions hold the user's held-out comedies, and gave those as the reasons ("you
+    interacted with" a test comedy; on ml-1m, user 1m_1: Meet Joe Black). Its paths now run over
+    the graph less the run's valid and test interactions."""
+    import pandas as pd
+
+    names, training = _settings("02_cross_domain.ipynb", text_store, monkeypatch, tmp_path)
+    exec(training, names)
+    cells = [
+        cell.source
+        for cell in nbformat.read(NOTEBOOKS / "02_cross_domain.ipynb", as_version=4).cells
+        if cell.cell_type == "code"
+    ]
+    (recommending,) = [source for source in cells if "recs = cypher(" in source]
+    (explaining,) = [source for source in cells if "why = " in source]
+
+    def cypher(driver, query, *, user, run, database):  # the Cypher query's rows, from the run
+        ranked = names["runs"]["cross-domain"].recommend(k=10, users=[user])
+        return ranked.rename(columns={"item_uid": "uid"})[["rank", "uid"]]
+
+    names["cypher"], names["driver"] = cypher, None
+    exec(recommending, names)
+    exec(explaining, names)
+    run, user, why = names["run"], names["user"], names["why"]
+    assert not why.empty
+    folder = run.folder / "split"
+    held = pd.concat(
+        pd.read_csv(folder / f"{name}.tsv", sep="\t", dtype=str) for name in ("valid", "test")
+    )
+    held = {(u, f"comedy:{i}") for u, i in zip(held["user_id"], held["item_id"], strict=True)}
+    assert any(u == user for u, _ in held)  # the user's comedies are all held out
+    for nodes in why["nodes"]:
+        hops = itertools.pairwise(nodes)
+        users_items = [(a.partition(":")[2], b.partition(":")[2]) for a, b in hops]
+        users_items += [(b, a) for a, b in users_items]
+        assert not held & set(users_items), nodes
