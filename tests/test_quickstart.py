@@ -485,8 +485,8 @@ def test_an_empty_run_folder_of_a_quickstart_is_replaced(steps, tmp_path, capsys
 def test_a_quickstart_stopped_by_ctrl_c_in_its_first_load_goes_on(
     steps, tmp_path, capsys, monkeypatch
 ):
-    """A first load stopped by Ctrl-C removes the table files it wrote, leaving the store
-    folder its lock file alone; before, the next quickstart refused that folder as "an
+    """A first load stopped by Ctrl-C leaves nothing of the store (since 447c7eb, not even
+    its lock file and folder); before, the next quickstart refused that folder as "an
     unfinished first load" to be deleted by hand (found by the diff37 review)."""
     from kgrec.store import LocalStore
 
@@ -510,7 +510,7 @@ def test_a_quickstart_stopped_by_ctrl_c_in_its_first_load_goes_on(
             f"local:{out / 'store'}",
         ]
         assert real_main(load) == 130  # (Ctrl-C's exit status)
-    assert [p.name for p in (out / "store").iterdir()] == [".lock"]
+    assert not (out / "store").exists()
     capsys.readouterr()
     args = ["quickstart", "--data", str(data), "--out", str(out), "--model", "ease"]
     assert real_main(args) == 0, capsys.readouterr().err
@@ -599,12 +599,46 @@ def test_sample_explanations_say_where_entities_have_no_name(explain_graph, caps
     recommendations = pd.DataFrame(
         {"user_id": ["alice"], "item_uid": ["action:casino"], "score": [1.0], "rank": [1]}
     )
-    show_samples(explain_graph, recommendations, users=1)
+    show_samples(explain_graph, recommendations, users=1, store="local:out/store")
     out = capsys.readouterr().out
     assert "De Niro" in out and "entity ids" not in out
     explain_graph.entities["name"] = pd.Series([pd.NA, pd.NA], dtype="string")
-    show_samples(explain_graph, recommendations, users=1)
+    show_samples(explain_graph, recommendations, users=1, store="local:out/store")
     out = capsys.readouterr().out
     assert "share the actor deniro" in out, out
     assert "(deniro and the like are the knowledge graph's own entity ids" in out
-    assert "kgrec load table NAMES --kind entities" in out
+    assert "kgrec load table NAMES --kind entities --store local:out/store" in out
+
+
+def test_the_note_on_entity_ids_names_commands_that_work_as_printed(
+    explain_graph, tmp_path, monkeypatch, capsys
+):
+    """The note's `kgrec load table NAMES --kind entities` named no store: run as printed, it
+    loaded the names into $NEO4J_URI's database or ./kgrec-store, a store of its own, and the
+    quickstart's explanations still showed the ids. Its commands now name the quickstart's
+    store, and the `kgrec explain` it names shows the loaded name."""
+    import pandas as pd
+
+    from kgrec.commands.quickstart import show_samples
+    from kgrec.store import open_store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    store = "local:runs/quick start/store"  # relative, as the quickstart names it; quoted
+    explain_graph.entities["name"] = pd.Series([pd.NA, pd.NA], dtype="string")
+    with open_store(store) as opened:
+        opened.write(explain_graph, progress=False)
+    recommendations = pd.DataFrame(
+        {"user_id": ["alice"], "item_uid": ["action:casino"], "score": [1.0], "rank": [1]}
+    )
+    show_samples(explain_graph, recommendations, users=1, store=store)
+    note = " ".join(capsys.readouterr().out.split("(deniro and the like", 1)[1].split())
+    load, explain = (shlex.split(command) for command in note.split("`")[1:4:2])
+    assert load[:3] == ["kgrec", "load", "table"] and explain[:2] == ["kgrec", "explain"], note
+    (tmp_path / "names.csv").write_text("entity_id,name\ndeniro,Robert De Niro\n")
+    load[load.index("NAMES")] = "names.csv"
+    assert main(load[1:]) == 0
+    assert not (tmp_path / "kgrec-store").exists()  # the default store: not written
+    capsys.readouterr()
+    assert main(explain[1:]) == 0
+    assert "share the actor Robert De Niro" in capsys.readouterr().out

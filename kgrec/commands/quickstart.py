@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
             return code
     print(f"\nSample recommendations (run {run_dir.name}) and why:")
     with open_store(store) as opened:
-        show_samples(opened.snapshot(), opened.recommendations(run_dir.name), args.users)
+        show_samples(opened.snapshot(), opened.recommendations(run_dir.name), args.users, store)
     print(f"\nThe graph, run and metrics are in {args.out}/ (metrics: {run_dir}/metrics.json).")
     return 0
 
@@ -268,12 +268,15 @@ def _trained_now(path: Path) -> KgrecError:
     )
 
 
-def show_samples(tables, recommendations: pd.DataFrame, users: int) -> None:
+def show_samples(tables, recommendations: pd.DataFrame, users: int, store: str) -> None:
+    """A few users' recommendations, each with its best path; where a path shows an entity
+    by its id (it has no name), a note says how to load names into ``store`` (the quickstart's,
+    a URI) and the ``kgrec explain`` that then shows them."""
     from kgrec.explain import GraphIndex, explain
 
     index = GraphIndex(tables)
     titles = dict(zip(tables.items["uid"], tables.items["title"], strict=True))
-    unnamed = None  # an entity an explanation shows by its id, having no name
+    unnamed = None  # (entity id, user, item) of a path that shows an entity by its id
     for user in sorted(recommendations["user_id"].unique(), key=lambda u: (len(u), u))[:users]:
         top = recommendations[recommendations["user_id"] == user].sort_values("rank").head(3)
         print(f"\nuser {user}:")
@@ -285,10 +288,17 @@ def show_samples(tables, recommendations: pd.DataFrame, users: int) -> None:
                 for node in why["nodes"].iloc[0]:
                     kind, _, key = node.partition(":")
                     if kind == "Entity" and index.entity_name(key) is None:
-                        unnamed = unnamed or key
+                        unnamed = unnamed or (key, user, row.item_uid)
     if unnamed is not None:
+        # the store named: without --store, kgrec load writes $NEO4J_URI's or ./kgrec-store
+        # (before, the note's command loaded the names there, not into the quickstart's store)
+        key, user, item = unnamed
+        load = shlex.join(
+            ["kgrec", "load", "table", "NAMES", "--kind", "entities", "--store", store]
+        )
+        why = shlex.join(["kgrec", "explain", str(user), str(item), "--store", store])
         print(
-            f"\n({unnamed} and the like are the knowledge graph's own entity ids: its files name "
-            "no entity. `kgrec load table NAMES --kind entities` loads names, which explanations "
-            "then show.)"
+            f"\n({key} and the like are the knowledge graph's own entity ids: its files name "
+            f"no entity. `{load}` loads names (columns entity_id, name), which `{why}` then "
+            "shows; a new quickstart replaces this store.)"
         )
