@@ -245,6 +245,22 @@ def test_unknown_item_is_an_error_and_changes_nothing(store, movies, make_graph)
     assert_graphs_equal(store.snapshot(), before)
 
 
+def test_a_write_of_unknown_items_and_a_refused_tie_names_the_unknown_items(store, make_graph):
+    """Both stores check a write's faults in one order: an unknown item before a tie. Before,
+    Neo4j refused such a write for the tie (EntityTieError), the local store for the item."""
+    store.write(make_graph(items=[{"domain": "d", "item_id": "1", "entity_id": "m.1"}]))
+    before = store.snapshot()
+    bad = make_graph(
+        items=[{"domain": "d", "item_id": "2", "entity_id": "m.1"}],
+        interactions=[("u", "d:9", 1.0, 1.0)],
+    )
+    for check in (store.check_write, store.write):
+        with pytest.raises(InputError, match="missing from the graph: 'd:9'") as info:
+            check(bad)
+        assert info.value.field == "uid"
+    assert_graphs_equal(store.snapshot(), before)
+
+
 def test_bad_tables_are_input_errors(store, movies):
     store.write(movies, progress=False)
     before = store.snapshot()
