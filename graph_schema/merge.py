@@ -171,9 +171,16 @@ def as_attribute(values: pd.Series, *, lists: bool, text: bool) -> pd.Series:
     if text:
         return text_column(values)
     try:
-        return values.convert_dtypes()
+        out = values.convert_dtypes()
     except (OverflowError, TypeError):  # pandas before 3.1: an integer beyond 64 bits
         return values  # as pandas 3.1 leaves it (objects), for the 64-bit check to name
+    if isinstance(out.dtype, pd.Float64Dtype):
+        # typed by its values, not by the dtype that held them: whole numbers in a Float64
+        # column (a stored one whose fractions a load replaced, 2.5 -> 30) are integers, as
+        # pandas types them in any other column (and Neo4j's snapshot reads them)
+        floats = out.to_numpy(dtype="float64", na_value=np.nan)
+        out = pd.Series(floats, index=out.index, name=out.name).convert_dtypes()
+    return out
 
 
 def text_column(values: pd.Series) -> pd.Series:

@@ -335,6 +335,25 @@ def test_attribute_types_that_differ_across_loads_merge_as_text(store, make_grap
     assert store.stats()["nodes"]["User"] == 3
 
 
+def test_whole_numbers_are_integers_once_a_load_replaces_the_fractions(store, make_graph):
+    """Numbers only are integers when every value is whole, whatever dtype held them. Before,
+    the local store kept a column Float64 (30.0) once it had held a fraction, after a load
+    replaced it (2.5 -> 30), and typed a load's Float64 column of whole numbers as floats;
+    Neo4j gave integers (30)."""
+    store.write(make_graph(users=[{"user_id": "a", "age": 2.5}, {"user_id": "b", "age": 1.5}]))
+    store.write(make_graph(users=[{"user_id": "a", "age": 30}]))
+    ages = store.snapshot().users["age"]
+    assert str(ages.dtype) == "Float64" and ages.tolist() == [30.0, 1.5]  # b's fraction stays
+    store.write(make_graph(users=[{"user_id": "b", "age": 40}]))
+    ages = store.snapshot().users["age"]
+    assert str(ages.dtype) == "Int64" and ages.tolist() == [30, 40]
+    floats = make_graph(users=[{"user_id": "c", "score": 3.0}, {"user_id": "d", "score": None}])
+    floats.users["score"] = floats.users["score"].astype("Float64")
+    store.write(floats)
+    scores = store.snapshot().users["score"]
+    assert str(scores.dtype) == "Int64" and scores.tolist()[2:] == [3, pd.NA]
+
+
 @pytest.mark.parametrize("lists_first", [True, False])
 def test_an_attribute_that_is_a_list_in_any_load_is_a_list_everywhere(
     store, make_graph, lists_first
