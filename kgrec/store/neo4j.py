@@ -1737,9 +1737,12 @@ def _stored_kinds(counts: dict[str, Any]) -> set[str]:
 def _typed_as_stored(values: pd.Series, counts: dict[str, Any]) -> pd.Series:
     """Some rows' values of an attribute, typed as the whole column is (``counts``: what it
     holds, ITEM_KEY_TYPES), as the local store's table has them: a column of whole numbers is
-    ``Int64`` even where these rows are missing, one with a fraction ``Float64``."""
+    ``Int64`` even where these rows are missing, one with a fraction ``Float64``; the numbers
+    of a column of lists alike (integers, or floats where any list holds a fraction)."""
     lists, text = column_type(_stored_kinds(counts))
-    typed = as_attribute(values, lists=lists, text=text)
+    typed = as_attribute(
+        values, lists=lists, text=text, fractions=bool(counts["fractions"]) or None
+    )
     if lists or text:
         return typed
     if counts["numbers"]:

@@ -354,6 +354,27 @@ def test_whole_numbers_are_integers_once_a_load_replaces_the_fractions(store, ma
     assert str(scores.dtype) == "Int64" and scores.tolist()[2:] == [3, pd.NA]
 
 
+def test_the_numbers_of_a_list_attribute_are_typed_by_the_whole_column(store, make_graph):
+    """Numbers in lists are integers where every one in the column is whole, else floats, as
+    a column of numbers is. Before, the local store gave an item's [1, 2] as [1.0, 2.0] where
+    another item's list held 2.5, and Neo4j [1, 2]; and [3.0] as written in each store."""
+    store.write(
+        make_graph(
+            items=[
+                {"domain": "d", "item_id": "1", "codes": [1, 2]},
+                {"domain": "d", "item_id": "2", "codes": [3.0]},
+            ]
+        )
+    )
+    assert store.snapshot().items["codes"].tolist() == [[1, 2], [3]]
+    assert type(store.items(["d:2"])["codes"][0][0]) is int
+    store.write(make_graph(items=[{"domain": "d", "item_id": "3", "codes": [2.5]}]))
+    codes = store.snapshot().items["codes"].tolist()
+    assert codes == [[1.0, 2.0], [3.0], [2.5]]
+    assert {type(x) for row in codes for x in row} == {float}
+    assert [type(x) for x in store.items(["d:1"])["codes"][0]] == [float, float]
+
+
 @pytest.mark.parametrize("lists_first", [True, False])
 def test_an_attribute_that_is_a_list_in_any_load_is_a_list_everywhere(
     store, make_graph, lists_first
