@@ -16,7 +16,8 @@ booleans as ``"true"``/``"false"``); so is a column that holds both booleans and
 column of numbers only stays numeric (integers when every value is integral, else floats), and
 one of booleans only stays boolean. A column that holds a list in any row is a list column: a single
 value there is a list of one, and text anywhere (a value or an element) makes every element text
-by the same rule (:func:`attribute_kind`, :func:`as_attribute`).
+by the same rule (:func:`attribute_kind`, :func:`as_attribute`); its numbers are integers where
+every one in the column is whole, else floats, as in a column of numbers.
 """
 
 from __future__ import annotations
@@ -161,19 +162,35 @@ def _scalar_kind(value: object) -> str:
     return "number"
 
 
-def as_attribute(values: pd.Series, *, lists: bool, text: bool) -> pd.Series:
+def as_attribute(
+    values: pd.Series, *, lists: bool, text: bool, fractions: bool | None = None
+) -> pd.Series:
     """``values`` typed by the module's rule, given what the whole column holds (which may be
-    more than ``values``: a store's other rows); the index is kept."""
+    more than ``values``: a store's other rows); the index is kept. The numbers in a column of
+    lists are integers where every one is whole, else floats, as a column of numbers is:
+    ``fractions``, whether the whole column's lists hold a number that is not whole (None:
+    whether ``values``' do)."""
     values = decoded(values)
     if lists:
         out = [_list(v, text) for v in values]
+        if not text:
+            if fractions is None:
+                fractions = any(not _whole(x) for v in out if v for x in v if _number(x))
+            out = [None if v is None else [_typed_number(x, fractions) for x in v] for v in out]
         return pd.Series(out, dtype=object, index=values.index, name=values.name)
     if text:
         return text_column(values)
     try:
-        return values.convert_dtypes()
+        out = values.convert_dtypes()
     except (OverflowError, TypeError):  # pandas before 3.1: an integer beyond 64 bits
         return values  # as pandas 3.1 leaves it (objects), for the 64-bit check to name
+    if isinstance(out.dtype, pd.Float64Dtype):
+        # typed by its values, not by the dtype that held them: whole numbers in a Float64
+        # column (a stored one whose fractions a load replaced, 2.5 -> 30) are integers, as
+        # pandas types them in any other column (and Neo4j's snapshot reads them)
+        floats = out.to_numpy(dtype="float64", na_value=np.nan)
+        out = pd.Series(floats, index=out.index, name=out.name).convert_dtypes()
+    return out
 
 
 def text_column(values: pd.Series) -> pd.Series:
@@ -202,6 +219,28 @@ def _missing(value: object) -> bool:
 
 def _is_list(value: object) -> bool:
     return isinstance(value, list | tuple | np.ndarray)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: float) -> bool:
+    """Whether a number is an integer pandas' Int64 holds (``convert_dtypes`` types a column
+    of such floats as integers)."""
+    if isinstance(value, int):
+        return True
+    return value.is_integer() and -(2**63) <= value < 2**63
+
+
+def _typed_number(value: object, fractions: bool) -> object:
+    """A list element: a number as a float where its column holds fractions, else as an
+    integer (a whole number beyond 64 bits as it is); anything else as it is."""
+    if not _number(value):
+        return value
+    if fractions or not _whole(value):
+        return float(value)
+    return int(value)
 
 
 def _list(value: object, text: bool) -> list | None:

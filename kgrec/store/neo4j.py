@@ -373,6 +373,12 @@ class Neo4jStore(GraphStore):
         """``batch`` (prepared) checked against the graph as :meth:`write` checks it, reading
         only, with its knowledge attached to the items its entities are; and ``clear`` checked
         (:func:`~kgrec.store.canonical.check_cleared`)."""
+        # items named and held by neither, first, as LocalStore checks them: a load that also
+        # ties an entity the store ties to another item is refused for the same reason by both
+        with self._errors("checking the items the load names"):
+            unknown = self._missing("Item", referenced_items(batch))
+        if unknown:
+            raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
         # the stored items tied to the load's entities and to its items' entities, and the
         # load's tied items as the store ties them, in one read: the latter two to check the
         # ties, the first to attach the load's knowledge to them
@@ -403,11 +409,8 @@ class Neo4jStore(GraphStore):
             with self._errors("reading the names of the entities the load ties to items"):
                 held = self._frame(q.ENTITY_NAMES, keys=sorted(new_ties.index))
             warn_names_tied(held, new_ties)
-        with self._errors("checking the items the load names"):
-            unknown = self._missing("Item", referenced_items(batch))
+        with self._errors("reading the properties that hold vectors"):
             vectors = self._vector_properties() if has_attributes(batch) or clear else {}
-        if unknown:
-            raise unknown_keys_error("Item", unknown, "interactions or knowledge rows")
         check_attributes_against_vectors(batch, vectors)
         return batch, check_cleared(batch, clear, vectors)
 
@@ -1734,9 +1737,12 @@ def _stored_kinds(counts: dict[str, Any]) -> set[str]:
 def _typed_as_stored(values: pd.Series, counts: dict[str, Any]) -> pd.Series:
     """Some rows' values of an attribute, typed as the whole column is (``counts``: what it
     holds, ITEM_KEY_TYPES), as the local store's table has them: a column of whole numbers is
-    ``Int64`` even where these rows are missing, one with a fraction ``Float64``."""
+    ``Int64`` even where these rows are missing, one with a fraction ``Float64``; the numbers
+    of a column of lists alike (integers, or floats where any list holds a fraction)."""
     lists, text = column_type(_stored_kinds(counts))
-    typed = as_attribute(values, lists=lists, text=text)
+    typed = as_attribute(
+        values, lists=lists, text=text, fractions=bool(counts["fractions"]) or None
+    )
     if lists or text:
         return typed
     if counts["numbers"]:

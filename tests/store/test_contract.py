@@ -245,6 +245,22 @@ def test_unknown_item_is_an_error_and_changes_nothing(store, movies, make_graph)
     assert_graphs_equal(store.snapshot(), before)
 
 
+def test_a_write_of_unknown_items_and_a_refused_tie_names_the_unknown_items(store, make_graph):
+    """Both stores check a write's faults in one order: an unknown item before a tie. Before,
+    Neo4j refused such a write for the tie (EntityTieError), the local store for the item."""
+    store.write(make_graph(items=[{"domain": "d", "item_id": "1", "entity_id": "m.1"}]))
+    before = store.snapshot()
+    bad = make_graph(
+        items=[{"domain": "d", "item_id": "2", "entity_id": "m.1"}],
+        interactions=[("u", "d:9", 1.0, 1.0)],
+    )
+    for check in (store.check_write, store.write):
+        with pytest.raises(InputError, match="missing from the graph: 'd:9'") as info:
+            check(bad)
+        assert info.value.field == "uid"
+    assert_graphs_equal(store.snapshot(), before)
+
+
 def test_bad_tables_are_input_errors(store, movies):
     store.write(movies, progress=False)
     before = store.snapshot()
@@ -317,6 +333,46 @@ def test_attribute_types_that_differ_across_loads_merge_as_text(store, make_grap
     users = store.snapshot().users
     assert list(users["age"]) == ["24", "53", "25"]
     assert store.stats()["nodes"]["User"] == 3
+
+
+def test_whole_numbers_are_integers_once_a_load_replaces_the_fractions(store, make_graph):
+    """Numbers only are integers when every value is whole, whatever dtype held them. Before,
+    the local store kept a column Float64 (30.0) once it had held a fraction, after a load
+    replaced it (2.5 -> 30), and typed a load's Float64 column of whole numbers as floats;
+    Neo4j gave integers (30)."""
+    store.write(make_graph(users=[{"user_id": "a", "age": 2.5}, {"user_id": "b", "age": 1.5}]))
+    store.write(make_graph(users=[{"user_id": "a", "age": 30}]))
+    ages = store.snapshot().users["age"]
+    assert str(ages.dtype) == "Float64" and ages.tolist() == [30.0, 1.5]  # b's fraction stays
+    store.write(make_graph(users=[{"user_id": "b", "age": 40}]))
+    ages = store.snapshot().users["age"]
+    assert str(ages.dtype) == "Int64" and ages.tolist() == [30, 40]
+    floats = make_graph(users=[{"user_id": "c", "score": 3.0}, {"user_id": "d", "score": None}])
+    floats.users["score"] = floats.users["score"].astype("Float64")
+    store.write(floats)
+    scores = store.snapshot().users["score"]
+    assert str(scores.dtype) == "Int64" and scores.tolist()[2:] == [3, pd.NA]
+
+
+def test_the_numbers_of_a_list_attribute_are_typed_by_the_whole_column(store, make_graph):
+    """Numbers in lists are integers where every one in the column is whole, else floats, as
+    a column of numbers is. Before, the local store gave an item's [1, 2] as [1.0, 2.0] where
+    another item's list held 2.5, and Neo4j [1, 2]; and [3.0] as written in each store."""
+    store.write(
+        make_graph(
+            items=[
+                {"domain": "d", "item_id": "1", "codes": [1, 2]},
+                {"domain": "d", "item_id": "2", "codes": [3.0]},
+            ]
+        )
+    )
+    assert store.snapshot().items["codes"].tolist() == [[1, 2], [3]]
+    assert type(store.items(["d:2"])["codes"][0][0]) is int
+    store.write(make_graph(items=[{"domain": "d", "item_id": "3", "codes": [2.5]}]))
+    codes = store.snapshot().items["codes"].tolist()
+    assert codes == [[1.0, 2.0], [3.0], [2.5]]
+    assert {type(x) for row in codes for x in row} == {float}
+    assert [type(x) for x in store.items(["d:1"])["codes"][0]] == [float, float]
 
 
 @pytest.mark.parametrize("lists_first", [True, False])
