@@ -338,17 +338,13 @@ def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-# the largest integer Neo4j holds (its integers are 64-bit): a count past it, sent as a query's
-# parameter, was the neo4j driver's bare OverflowError
-NEO4J_INT_MAX = 2**63 - 1
-
-
 def count_argument(value: Any, field: str, what: str, *, least: int = 1) -> int:
     """``value``, a count a store's query takes (``k`` paths, a ``limit``), as a Python int
-    from ``least`` to :data:`NEO4J_INT_MAX`: a numpy integer is the number it holds
+    from ``least`` to :data:`INT64_MAX` (Neo4j's integers: a count past it, sent as a query's
+    parameter, was the neo4j driver's bare OverflowError): a numpy integer is the number it holds
     (:func:`plain`), a bool (numpy's too) is refused. Else an InputError naming ``field``:
     ``{what}, at most 2**63 - 1, got ...``."""
     value = plain(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= NEO4J_INT_MAX:
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= INT64_MAX:
         raise InputError(f"{what}, at most 2**63 - 1, got {value!r}", field=field)
     return value

@@ -182,11 +182,18 @@ def _blank_whitespace_lines(raw: bytes, sep: bytes) -> bytes:
     return re.sub(pattern, b"", raw)
 
 
+def _skips_spaces(sep: str) -> bool:
+    """Whether a CSV field's leading spaces are skipped (``skipinitialspace``), so that ``a, "b"``
+    reads ``b`` in its quotes: with every separator but a space, where each space separates a
+    field (an empty one among two)."""
+    return sep != " "
+
+
 def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
     line = line.rstrip("\r")
     if quoted:
         try:
-            return next(csv.reader([line], delimiter=sep, skipinitialspace=sep != " "), [])
+            return next(csv.reader([line], delimiter=sep, skipinitialspace=_skips_spaces(sep)), [])
         except csv.Error:  # a carriage return outside quotes (an old Mac file)
             pass
     # a carriage return inside the line (outside quotes) ends it here: _check_line_ends then
@@ -194,7 +201,7 @@ def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
     line = line.split("\r", 1)[0]
     if not quoted:
         return line.split(sep)
-    return next(csv.reader([line], delimiter=sep, skipinitialspace=sep != " "), [])
+    return next(csv.reader([line], delimiter=sep, skipinitialspace=_skips_spaces(sep)), [])
 
 
 def _check_header(columns: list[str], file: str, offset: int) -> None:
@@ -376,7 +383,7 @@ def _read_with_pandas(
         quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
         # CSV written `a, "b"`: the spaces after a separator are no part of a field, so that
         # a field in quotes after them is read as one (not as `"b"`, its quotes data)
-        skipinitialspace=quoted and sep != " ",
+        skipinitialspace=quoted and _skips_spaces(sep),
         skip_blank_lines=False,
         encoding=encoding,
         engine="c",
@@ -467,7 +474,7 @@ def _read_with_csv(
     # lines end at "\n" alone (a "\r" in quotes is data); a quote left open is an error
     source = io.StringIO(raw.decode(encoding), newline="\n")
     # (spaces after a separator skipped, as _read_with_pandas skips them)
-    reader = csv.reader(source, delimiter=sep, strict=True, skipinitialspace=sep != " ")
+    reader = csv.reader(source, delimiter=sep, strict=True, skipinitialspace=_skips_spaces(sep))
     rows: list[list[str]] = []
     lines: list[int] = []
     end = 0

@@ -31,18 +31,28 @@ def _settings(name: str, store: str, monkeypatch, tmp_path: Path) -> tuple[dict,
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("NEO4J_URI", raising=False)
     monkeypatch.setenv("NEO4J_PORT", "1")  # nothing listens there: no server is reached
-    cells = [
-        cell.source
-        for cell in nbformat.read(NOTEBOOKS / name, as_version=4).cells
-        if cell.cell_type == "code"
-    ]
-    first, count = re.subn(r"^driver = connect\(STORE\)$", "", cells[0], flags=re.MULTILINE)
+    names = _first_cell(name)
+    names["STORE"] = store
+    (training,) = [source for source in _code_cells(name) if re.search(r"\btrain\(", source)]
+    return names, training
+
+
+def _code_cells(name: str) -> list[str]:
+    """The sources of the notebook's code cells, in order."""
+    cells = nbformat.read(NOTEBOOKS / name, as_version=4).cells
+    return [cell.source for cell in cells if cell.cell_type == "code"]
+
+
+def _first_cell(name: str) -> dict:
+    """The names the notebook's first code cell (its settings) defines, run without its
+    ``driver = connect(STORE)``."""
+    first, count = re.subn(
+        r"^driver = connect\(STORE\)$", "", _code_cells(name)[0], flags=re.MULTILINE
+    )
     assert count == 1
     names: dict = {}
     exec(first, names)
-    names["STORE"] = store
-    (training,) = [source for source in cells if re.search(r"\btrain\(", source)]
-    return names, training
+    return names
 
 
 def _stopped_after_the_first_checkpoint(monkeypatch) -> None:
@@ -116,11 +126,7 @@ def test_an_empty_setting_is_unset(name, tmp_path, monkeypatch):
         monkeypatch.setenv(variable, "")
     monkeypatch.delenv("NEO4J_URI", raising=False)
     monkeypatch.setenv("NEO4J_PORT", "1")
-    first = nbformat.read(NOTEBOOKS / name, as_version=4).cells[1].source
-    first, count = re.subn(r"^driver = connect\(STORE\)$", "", first, flags=re.MULTILINE)
-    assert count == 1
-    names: dict = {}
-    exec(first, names)
+    names = _first_cell(name)
     assert names["DATA"] == Path("../../shared/datasets") and names["RUNS"] == Path("runs")
     assert names["EPOCHS"] == (20 if name.startswith("03") else 100)
 
@@ -137,11 +143,7 @@ def test_the_cold_start_users_explanation_reads_no_held_out_interaction(
 
     names, training = _settings("02_cross_domain.ipynb", text_store, monkeypatch, tmp_path)
     exec(training, names)
-    cells = [
-        cell.source
-        for cell in nbformat.read(NOTEBOOKS / "02_cross_domain.ipynb", as_version=4).cells
-        if cell.cell_type == "code"
-    ]
+    cells = _code_cells("02_cross_domain.ipynb")
     (recommending,) = [source for source in cells if "recs = cypher(" in source]
     (explaining,) = [source for source in cells if "why = " in source]
 
