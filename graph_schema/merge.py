@@ -175,7 +175,7 @@ def as_attribute(
         out = [_list(v, text) for v in values]
         if not text:
             if fractions is None:
-                fractions = any(not _whole(x) for v in out if v for x in v if _number(x))
+                fractions = any(not _whole(x) for v in out if v for x in v if is_number(x))
             out = [None if v is None else [_typed_number(x, fractions) for x in v] for v in out]
         return pd.Series(out, dtype=object, index=values.index, name=values.name)
     if text:
@@ -221,8 +221,11 @@ def _is_list(value: object) -> bool:
     return isinstance(value, list | tuple | np.ndarray)
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a number, Python's or numpy's (not a boolean, not text)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
 
 
 def _whole(value: float) -> bool:
@@ -236,7 +239,7 @@ def _whole(value: float) -> bool:
 def _typed_number(value: object, fractions: bool) -> object:
     """A list element: a number as a float where its column holds fractions, else as an
     integer (a whole number beyond 64 bits as it is); anything else as it is."""
-    if not _number(value):
+    if not is_number(value):
         return value
     if fractions or not _whole(value):
         return float(value)

@@ -101,7 +101,7 @@ class DomainRule:
         """
         import pandas as pd
 
-        from graph_schema.merge import as_text
+        from graph_schema.merge import as_text, is_number
         from graph_schema.validate import FILE
 
         column = self.on_columns(items, names, header=header).attribute
@@ -112,7 +112,11 @@ class DomainRule:
         text = pd.Series(
             [None if pd.isna(v) else as_text(v) for v in values], index=values.index, dtype=object
         )
-        numbers = pd.Series([_number(v) for v in values], index=values.index, dtype="float64")
+        numbers = pd.Series(
+            [float(v) if is_number(v) else float("nan") for v in values],
+            index=values.index,
+            dtype="float64",
+        )
         meets = {
             name: (text.isin(list(accepted)) | numbers.isin(_numbers(accepted)))
             .groupby(level=0)
@@ -148,17 +152,6 @@ class DomainRule:
                 found or "no values",
             )
         return domain
-
-
-def _number(value: object) -> float:
-    """A number value of an attribute (not a boolean, not text) as a float; NaN for others."""
-    import numpy as np
-
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    ):
-        return float(value)
-    return float("nan")
 
 
 def _numbers(accepted: frozenset[str]) -> list[float]:
